@@ -1,0 +1,102 @@
+"""The ``redis-agent`` command.
+
+Core subcommands live here; other packages add theirs through the entry-point
+group ``redis_agent.commands`` (a callable that receives the subparsers object),
+so the core never imports an adapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+
+from .capabilities import get_capabilities
+from .config import RedisAgentConfig, describe_url
+from .errors import RedisAgentError
+from .server import EmbeddedRedis
+
+__all__ = ["build_parser", "main"]
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    server = EmbeddedRedis(data_dir=args.data_dir, port=args.port)
+    server.start()
+    print(f"embedded Redis running: {server.url}", flush=True)
+    if args.port:
+        print(f"also on TCP: redis://127.0.0.1:{args.port}", flush=True)
+    print(f"export REDIS_URL={server.url}   # Ctrl-C stops it", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if not server.is_running():
+                print("the server exited", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    config = RedisAgentConfig(url=args.url) if args.url else RedisAgentConfig.from_env()
+    url = config.resolve_url()
+    caps = get_capabilities(config)
+    print(f"server: {describe_url(url)}")
+    width = max(len(name) for name, _ in caps.table())
+    for name, value in caps.table():
+        print(f"  {name.ljust(width)}  {value}")
+    if not caps.search or not caps.json:
+        missing = [n for n, ok in (("search", caps.search), ("json", caps.json)) if not ok]
+        print(
+            f"\nERROR: this server lacks {', '.join(missing)}. The vector store, semantic cache "
+            "and semantic recall need the Redis Query Engine: use Redis 8, Redis Stack or "
+            "Redis Cloud, or unset REDIS_URL to use the embedded server.",
+            file=sys.stderr,
+        )
+        return 2
+    print("\nok: search and JSON are available")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redis-agent", description="Redis for LangChain and LlamaIndex agents."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("server", help="run the embedded Redis in the foreground")
+    p.add_argument("--data-dir", help="persist data (AOF) in this directory")
+    p.add_argument("--port", type=int, default=0, help="also listen on this TCP port")
+    p.set_defaults(func=_cmd_server)
+
+    p = sub.add_parser("doctor", help="show the server, its modules and capabilities")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
+    p.set_defaults(func=_cmd_doctor)
+
+    for ep in sorted(entry_points(group="redis_agent.commands"), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError:
+            continue  # the extra that provides this command is not installed
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RedisAgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

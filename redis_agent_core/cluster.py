@@ -1,0 +1,154 @@
+"""A local Redis Cluster of three module-less nodes on loopback, for tests and demos.
+
+Real Redis Cluster semantics (slots, MOVED, CROSSSLOT) with the embedded
+redis-server binary; search is not available on it (the module indexes one node).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from .errors import EmbeddedServerError
+from .server import ensure_executable, find_binaries
+
+__all__ = ["LocalCluster"]
+
+_SLOTS = 16384
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@dataclass
+class LocalCluster:
+    """Three redis-server processes on 127.0.0.1 joined into one cluster."""
+
+    nodes: int = 3
+    start_timeout: float = 20.0
+    ports: list[int] = field(default_factory=list, init=False)
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False, repr=False)
+    _workdir: Path | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """A seed URL with the cluster flag understood by :class:`RedisAgentConfig`."""
+        if not self.ports:
+            raise EmbeddedServerError("the cluster is not running: call start() first")
+        return f"redis://127.0.0.1:{self.ports[0]}?cluster=true"
+
+    def start(self) -> LocalCluster:
+        server = ensure_executable(find_binaries().redis_server)
+        self._workdir = Path(tempfile.mkdtemp(prefix="redis-agent-cluster-"))
+        self.ports = _free_ports(self.nodes)
+        try:
+            for port in self.ports:
+                node_dir = self._workdir / str(port)
+                node_dir.mkdir()
+                self._procs.append(
+                    subprocess.Popen(
+                        [
+                            str(server),
+                            "--port",
+                            str(port),
+                            "--bind",
+                            "127.0.0.1",
+                            "--cluster-enabled",
+                            "yes",
+                            "--cluster-config-file",
+                            str(node_dir / "nodes.conf"),
+                            "--dir",
+                            str(node_dir),
+                            "--save",
+                            "",
+                            "--appendonly",
+                            "no",
+                            "--logfile",
+                            str(node_dir / "redis.log"),
+                            "--daemonize",
+                            "no",
+                        ],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            clients = [self._wait_ping(port) for port in self.ports]
+            per = _SLOTS // self.nodes
+            for i, client in enumerate(clients):
+                first = i * per
+                last = _SLOTS - 1 if i == self.nodes - 1 else (i + 1) * per - 1
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+            for client in clients[1:]:
+                client.execute_command("CLUSTER", "MEET", "127.0.0.1", self.ports[0])
+            self._wait_ok(clients)
+            for client in clients:
+                client.close()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ping(self, port: int) -> redis.Redis:
+        deadline = time.monotonic() + self.start_timeout
+        client = redis.Redis(port=port, socket_timeout=2)
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return client
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.02)
+        raise EmbeddedServerError(f"cluster node on port {port} did not answer PING")
+
+    def _wait_ok(self, clients: list[redis.Redis]) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            states = []
+            for client in clients:
+                info = client.execute_command("CLUSTER", "INFO")
+                text = info.decode() if isinstance(info, bytes) else str(info)
+                known = f"cluster_known_nodes:{self.nodes}" in text
+                states.append("cluster_state:ok" in text and known)
+            if all(states):
+                return
+            time.sleep(0.05)
+        raise EmbeddedServerError("the local cluster did not reach cluster_state:ok")
+
+    def stop(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._procs.clear()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        self.ports = []
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,287 @@
+"""One settings object and the one place that builds Redis clients from it.
+
+URL resolution: explicit ``url`` > ``REDIS_URL`` > the embedded server (started on
+first use). Clients are pooled and shared: building a component never opens a new
+connection pool, and nothing touches the network until a command is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
+
+import redis
+import redis.asyncio as aredis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError
+from .keys import KeySpace, validate_namespace
+
+__all__ = [
+    "RedisAgentConfig",
+    "get_default_config",
+    "set_default_config",
+    "translate_errors",
+]
+
+ENV_URL = "REDIS_URL"
+ENV_NAMESPACE = "REDIS_AGENT_NAMESPACE"
+
+SyncClient = redis.Redis | RedisCluster
+AsyncClient = aredis.Redis | aredis.RedisCluster
+
+
+def _split_cluster_flag(url: str) -> tuple[str, bool]:
+    """Strip a ``cluster=true`` query flag from ``url``; return the URL and the flag."""
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query, keep_blank_values=True)
+    flag = query.pop("cluster", None)
+    if flag is None:
+        return url, False
+    value = flag[-1].lower() in ("1", "true", "yes", "on")
+    return urlunparse(parsed._replace(query=urlencode(query, doseq=True))), value
+
+
+@dataclass
+class RedisAgentConfig:
+    """Settings shared by every component of the pack.
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL. ``None``: ``REDIS_URL``,
+            else the embedded server. Add ``?cluster=true`` (or ``cluster=True``) for
+            Redis Cluster.
+        namespace: prefix of every key and index name the pack writes.
+        default_ttl: seconds before stored entries expire (``None``: never); each
+            component may override it.
+        socket_timeout: seconds a command may take before it fails (no hangs).
+        socket_connect_timeout: seconds to establish a connection.
+        retries: retries of a command after a connection error or timeout, with
+            exponential backoff and jitter between ``retry_backoff_base`` and
+            ``retry_backoff_cap`` seconds.
+        max_connections: pool size (``None``: redis-py's default).
+        cluster: use :class:`redis.cluster.RedisCluster`; ``None`` reads the URL flag.
+        client: an existing sync client to use instead of building one.
+        async_client: an existing asyncio client to use instead of building one.
+    """
+
+    url: str | None = None
+    namespace: str = "rap"
+    default_ttl: int | None = None
+    socket_timeout: float = 5.0
+    socket_connect_timeout: float = 2.0
+    retries: int = 2
+    retry_backoff_base: float = 0.02
+    retry_backoff_cap: float = 0.5
+    max_connections: int | None = None
+    cluster: bool | None = None
+    client: SyncClient | None = field(default=None, repr=False, compare=False)
+    async_client: AsyncClient | None = field(default=None, repr=False, compare=False)
+
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+    _sync: SyncClient | None = field(default=None, init=False, repr=False, compare=False)
+    _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
+    )
+    _resolved_url: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        validate_namespace(self.namespace)
+        if self.default_ttl is not None and (
+            not isinstance(self.default_ttl, int) or self.default_ttl <= 0
+        ):
+            raise ConfigError(
+                "default_ttl must be a positive number of seconds or None, "
+                f"got {self.default_ttl!r}"
+            )
+        for name in ("socket_timeout", "socket_connect_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{name} must be > 0 seconds, got {value!r}")
+        if self.retries < 0:
+            raise ConfigError(f"retries must be >= 0, got {self.retries!r}")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> RedisAgentConfig:
+        """Build a config from ``REDIS_URL`` and ``REDIS_AGENT_NAMESPACE`` plus overrides."""
+        values: dict[str, Any] = {}
+        if os.environ.get(ENV_NAMESPACE):
+            values["namespace"] = os.environ[ENV_NAMESPACE]
+        values.update(overrides)
+        return cls(**values)
+
+    def with_options(self, **changes: Any) -> RedisAgentConfig:
+        """A copy with some settings changed (clients are not shared with the copy)."""
+        return replace(self, **changes)
+
+    @property
+    def keys(self) -> KeySpace:
+        """Key patterns of this config's namespace."""
+        return KeySpace(self.namespace)
+
+    # -- URL resolution --
+    def resolve_url(self) -> str:
+        """The URL in use: explicit > ``REDIS_URL`` > embedded server (started now)."""
+        if self._resolved_url is not None:
+            return self._resolved_url
+        url = self.url or os.environ.get(ENV_URL)
+        if not url:
+            from .server import get_embedded_server
+
+            try:
+                url = get_embedded_server().url
+            except EmbeddedServerError as exc:
+                raise RedisUnavailableError(
+                    f"no Redis to use: no url= was given, REDIS_URL is not set, and {exc}"
+                ) from exc
+        self._resolved_url = url
+        return url
+
+    def is_cluster(self) -> bool:
+        """Whether this config talks to a Redis Cluster."""
+        if self.cluster is not None:
+            return self.cluster
+        if isinstance(self.client, RedisCluster):
+            return True
+        url = self.url or os.environ.get(ENV_URL) or ""
+        return _split_cluster_flag(url)[1]
+
+    # -- clients --
+    def _retry(self) -> Retry:
+        return Retry(
+            ExponentialWithJitterBackoff(cap=self.retry_backoff_cap, base=self.retry_backoff_base),
+            self.retries,
+        )
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_connect_timeout,
+            "retry": self._retry(),
+            "retry_on_error": [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+        }
+        if self.max_connections is not None:
+            kwargs["max_connections"] = self.max_connections
+        return kwargs
+
+    def get_client(self) -> SyncClient:
+        """The shared, pooled sync client (built on first call, no I/O until used)."""
+        if self.client is not None:
+            return self.client
+        with self._lock:
+            if self._sync is None:
+                url, flag = _split_cluster_flag(self.resolve_url())
+                kwargs = self._client_kwargs()
+                if self.cluster or (self.cluster is None and flag):
+                    kwargs.pop("retry_on_error")
+                    kwargs.pop("max_connections", None)
+                    self._sync = RedisCluster.from_url(url, **kwargs)
+                else:
+                    self._sync = redis.Redis.from_url(url, **kwargs)
+            return self._sync
+
+    def get_async_client(self) -> AsyncClient:
+        """The shared asyncio client for the running event loop.
+
+        asyncio connections belong to one event loop, so one pool is kept per loop.
+        """
+        if self.async_client is not None:
+            return self.async_client
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError as exc:
+            raise ConfigError(
+                "get_async_client() must be called inside a running event loop"
+            ) from exc
+        with self._lock:
+            client = self._async.get(loop)
+            if client is None:
+                url, flag = _split_cluster_flag(self.resolve_url())
+                kwargs = self._client_kwargs()
+                if self.cluster or (self.cluster is None and flag):
+                    kwargs.pop("retry_on_error")
+                    kwargs.pop("max_connections", None)
+                    client = aredis.RedisCluster.from_url(url, **kwargs)
+                else:
+                    client = aredis.Redis.from_url(url, **kwargs)
+                self._async[loop] = client
+            return client
+
+    def close(self) -> None:
+        """Close the sync pool this config built (user-supplied clients are left open)."""
+        with self._lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
+
+    async def aclose(self) -> None:
+        """Close the asyncio pool of the running loop that this config built."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._async.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+
+_default_config: RedisAgentConfig | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_config() -> RedisAgentConfig:
+    """The process-wide config used by components built without ``config=``."""
+    global _default_config
+    with _default_lock:
+        if _default_config is None:
+            _default_config = RedisAgentConfig.from_env()
+        return _default_config
+
+
+def set_default_config(config: RedisAgentConfig | None) -> None:
+    """Replace the process-wide default config (``None`` resets it)."""
+    global _default_config
+    with _default_lock:
+        _default_config = config
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for error messages."""
+    parsed = urlparse(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return urlunparse(parsed._replace(netloc=netloc))
+    return url
+
+
+@contextmanager
+def translate_errors(config: RedisAgentConfig, action: str) -> Iterator[None]:
+    """Re-raise redis-py connection errors and timeouts as :class:`RedisUnavailableError`.
+
+    The message names the action, the server and what to check.
+    """
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise unavailable(config, action, exc) from exc
+
+
+def unavailable(config: RedisAgentConfig, action: str, exc: BaseException) -> RedisUnavailableError:
+    """Build the :class:`RedisUnavailableError` for a failed ``action``."""
+    try:
+        where = describe_url(config.resolve_url())
+    except RedisUnavailableError:
+        where = "(no server)"
+    kind = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "could not connect"
+    return RedisUnavailableError(
+        f"{action} failed: Redis at {where} {kind} ({exc}). Check that the server is running "
+        f"and reachable, or set REDIS_URL / url= to a live Redis."
+    )

@@ -1,0 +1,38 @@
+"""Typed errors shared by every part of the pack.
+
+Each message names the problem and the fix; callers can catch the base class
+:class:`RedisAgentError` or the specific subclass.
+"""
+
+from __future__ import annotations
+
+
+class RedisAgentError(Exception):
+    """Base class of every error raised by redis-agent-pack."""
+
+
+class ConfigError(RedisAgentError, ValueError):
+    """A setting or argument is invalid; the message says which and how to fix it."""
+
+
+class RedisUnavailableError(RedisAgentError, ConnectionError):
+    """Redis could not be reached (down, wrong URL, timeout).
+
+    Subclasses :class:`ConnectionError` so generic handlers keep working.
+    """
+
+
+class EmbeddedServerError(RedisAgentError, RuntimeError):
+    """The embedded Redis server could not be found or started."""
+
+
+class CapabilityError(RedisAgentError, RuntimeError):
+    """The Redis server lacks a feature this operation needs (e.g. the Query Engine)."""
+
+
+class SchemaMismatchError(RedisAgentError, ValueError):
+    """An existing index or key holds data in a layout different from the one requested."""
+
+
+class DataCorruptionError(RedisAgentError, ValueError):
+    """Data read back from Redis is malformed; the message names the key and position."""

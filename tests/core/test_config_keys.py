@@ -1,0 +1,151 @@
+"""Config, key layout, capability probe, cluster fixture and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+import redis
+from redis.cluster import RedisCluster, key_slot
+
+from redis_agent_core.capabilities import Capabilities, probe
+from redis_agent_core.cli import main
+from redis_agent_core.cluster import LocalCluster
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.keys import KeySpace, escape_part, unescape_part
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "a{b}", "x" * 65, "a:b"])
+def test_bad_namespace_is_rejected_with_the_rule(bad: str) -> None:
+    with pytest.raises(ConfigError, match="namespace"):
+        RedisAgentConfig(namespace=bad)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("default_ttl", 0), ("default_ttl", -5), ("socket_timeout", 0), ("retries", -1)],
+)
+def test_bad_settings_are_rejected(field: str, value: int) -> None:
+    with pytest.raises(ConfigError, match=field):
+        RedisAgentConfig(**{field: value})
+
+
+def test_constructing_a_config_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    # an unreachable URL is fine until a command is sent
+    config = RedisAgentConfig(url="redis://127.0.0.1:1")
+    client = config.get_client()
+    assert config.get_client() is client, "one shared pool per config"
+    with pytest.raises(redis.exceptions.ConnectionError):
+        client.ping()
+
+
+@pytest.mark.parametrize("part", ["plain", "with{brace}", "%7B", "a%b", "}{", "ünï:code"])
+def test_key_parts_escape_injectively_and_never_open_a_hash_tag(part: str) -> None:
+    escaped = escape_part(part)
+    assert "{" not in escaped and "}" not in escaped
+    assert unescape_part(escaped) == part
+
+
+def test_one_sessions_keys_share_a_slot_and_different_ids_do_not_collide() -> None:
+    keys = KeySpace("ns")
+    for sid in ["s1", "user{1}", "%7B", "a b"]:
+        slots = {key_slot(k.encode()) for k in (keys.history_messages(sid), keys.history_meta(sid))}
+        assert len(slots) == 1
+    assert keys.history_messages("{x}") != keys.history_messages("%7Bx%7D")
+    assert keys.ratelimit("u1", "rpm", "u1").startswith("ns:rl:{u1}:")
+
+
+def test_capability_probe_matches_the_server(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    caps = probe(client)
+    modules = {m[b"name"].decode(): m[b"ver"] for m in client.module_list()}
+    assert caps.search_version == modules.get("search")
+    assert caps.json_version == modules.get("ReJSON")
+    assert caps.redis_version == client.info("server")["redis_version"]
+    # the probe leaves no throwaway index behind
+    assert not [n for n in client.execute_command("FT._LIST") if b"__rap_probe" in n]
+    client.close()
+
+
+def test_capability_probe_on_module_less_cluster(cluster_config: RedisAgentConfig) -> None:
+    caps = probe(cluster_config.get_client())
+    assert isinstance(caps, Capabilities)
+    assert caps.cluster and not caps.search and not caps.search_on_cluster
+
+
+def test_cluster_fixture_is_a_real_cluster(cluster_config: RedisAgentConfig) -> None:
+    client = cluster_config.get_client()
+    assert isinstance(client, RedisCluster)
+    assert len(client.get_primaries()) == 3
+    with pytest.raises(redis.exceptions.RedisClusterException):
+        client.eval("return 1", 2, "a", "b")  # different slots: refused
+    keys = cluster_config.keys
+    result = client.eval(
+        "redis.call('set', KEYS[1], 1); return redis.call('set', KEYS[2], 2)",
+        2,
+        keys.history_messages("s"),
+        keys.history_meta("s"),
+    )
+    assert result in (b"OK", "OK", True)
+
+
+async def test_async_client_per_event_loop(config: RedisAgentConfig) -> None:
+    client = config.get_async_client()
+    assert await client.ping()
+    assert config.get_async_client() is client
+    await config.aclose()
+
+
+def test_get_async_client_outside_a_loop_says_what_to_do(config: RedisAgentConfig) -> None:
+    with pytest.raises(ConfigError, match="running event loop"):
+        config.get_async_client()
+    assert asyncio.run(_ping(config))
+
+
+async def _ping(config: RedisAgentConfig) -> bool:
+    client = config.get_async_client()
+    try:
+        return bool(await client.ping())
+    finally:
+        await config.aclose()
+
+
+def test_doctor_reports_search_and_json(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--url", redis_url]) == 0
+    out = capsys.readouterr().out
+    assert "search (RediSearch)" in out and "2." in out and "ok: search and JSON" in out
+
+
+def test_doctor_fails_on_a_server_without_search(
+    redis_cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor", "--url", redis_cluster.url]) == 2
+    assert "lacks search, json" in capsys.readouterr().err
+
+
+def test_doctor_on_unreachable_server_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--url", "redis://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert "could not connect" in err and "REDIS_URL" in err
+
+
+def test_console_script_doctor_with_no_environment() -> None:
+    """`redis-agent doctor` with no REDIS_URL starts the embedded server itself."""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "REDIS_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "redis_agent_core.cli", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unix://" in result.stdout and "ok: search and JSON are available" in result.stdout
+
+
+def test_unavailable_error_is_a_connection_error() -> None:
+    assert issubclass(RedisUnavailableError, ConnectionError)
