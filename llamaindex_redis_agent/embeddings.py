@@ -1,0 +1,66 @@
+"""LlamaIndex ``BaseEmbedding`` over the pack's default offline model, and the reverse adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from redis_agent_core.embeddings import (
+    DEFAULT_MODEL_NAME,
+    CallableEmbedder,
+    Embedder,
+    default_embedder,
+)
+
+__all__ = ["MiniLMEmbedding", "to_core_embedder"]
+
+
+class MiniLMEmbedding(BaseEmbedding):
+    """all-MiniLM-L6-v2 (384-d), shipped in a PyPI wheel: no download at run time."""
+
+    _embedder: Embedder = PrivateAttr()
+
+    def __init__(self, embedder: Embedder | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("model_name", DEFAULT_MODEL_NAME)
+        super().__init__(**kwargs)
+        self._embedder = embedder or default_embedder()
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    @property
+    def core(self) -> Embedder:
+        """The core embedder behind this object."""
+        return self._embedder
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embedder.embed([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embedder.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return (await self._embedder.aembed([query]))[0].tolist()
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await self._embedder.aembed([text]))[0].tolist()
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return (await self._embedder.aembed(texts)).tolist()
+
+
+def to_core_embedder(embedding: BaseEmbedding, name: str | None = None) -> Embedder:
+    """Wrap any LlamaIndex ``BaseEmbedding`` as a core :class:`Embedder`."""
+    if isinstance(embedding, MiniLMEmbedding):
+        return embedding.core
+    return CallableEmbedder(
+        embedding.get_text_embedding_batch,
+        afn=embedding.aget_text_embedding_batch,
+        name=name or embedding.model_name or type(embedding).__name__,
+    )
