@@ -6,6 +6,7 @@ redis-server binary; search is not available on it (the module indexes one node)
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -24,17 +25,24 @@ __all__ = ["LocalCluster"]
 _SLOTS = 16384
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    """Ports whose cluster-bus port (port + 10000) is free too, so both stay < 65536."""
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < count:
+        port = rng.randrange(20000, 50000)
+        if port not in ports and _port_free(port) and _port_free(port + 10000):
+            ports.append(port)
+    return ports
 
 
 @dataclass
@@ -54,7 +62,17 @@ class LocalCluster:
             raise EmbeddedServerError("the cluster is not running: call start() first")
         return f"redis://127.0.0.1:{self.ports[0]}?cluster=true"
 
-    def start(self) -> LocalCluster:
+    def start(self, attempts: int = 3) -> LocalCluster:
+        """Start the nodes and form the cluster; retried on a port race with another process."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except EmbeddedServerError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> LocalCluster:
         server = ensure_executable(find_binaries().redis_server)
         self._workdir = Path(tempfile.mkdtemp(prefix="redis-agent-cluster-"))
         self.ports = _free_ports(self.nodes)
@@ -91,7 +109,7 @@ class LocalCluster:
                         start_new_session=True,
                     )
                 )
-            clients = [self._wait_ping(port) for port in self.ports]
+            clients = [self._wait_ping(i) for i in range(len(self.ports))]
             per = _SLOTS // self.nodes
             for i, client in enumerate(clients):
                 first = i * per
@@ -107,10 +125,17 @@ class LocalCluster:
             raise
         return self
 
-    def _wait_ping(self, port: int) -> redis.Redis:
+    def _wait_ping(self, index: int) -> redis.Redis:
+        port, proc = self.ports[index], self._procs[index]
         deadline = time.monotonic() + self.start_timeout
         client = redis.Redis(port=port, socket_timeout=2)
         while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                assert self._workdir is not None
+                log = (self._workdir / str(port) / "redis.log").read_text(errors="replace")
+                raise EmbeddedServerError(
+                    f"cluster node on port {port} exited at start. Its log:\n{log[-2000:]}"
+                )
             try:
                 client.ping()
                 return client
