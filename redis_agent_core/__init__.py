@@ -5,6 +5,8 @@ Knows nothing of either framework. See the README for the map of roles to classe
 
 from __future__ import annotations
 
+from .bus import AgentBus, BusTimeoutError, Envelope
+from .cache import CacheHit, CacheStats, ExactCache, SemanticCache, make_scope
 from .capabilities import Capabilities, get_capabilities, probe, require_search
 from .config import RedisAgentConfig, get_default_config, set_default_config, translate_errors
 from .embeddings import CallableEmbedder, Embedder, SentenceTransformerEmbedder, default_embedder
@@ -17,12 +19,20 @@ from .errors import (
     RedisUnavailableError,
     SchemaMismatchError,
 )
+from .history import RecalledMessage, SessionInfo, SessionStore
 from .keys import KeySpace
+from .kvstore import KVStore
+from .ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from .server import EmbeddedRedis, get_embedded_server, stop_embedded_server
+from .vectors import VectorIndex
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentBus",
+    "BusTimeoutError",
+    "CacheHit",
+    "CacheStats",
     "CallableEmbedder",
     "Capabilities",
     "CapabilityError",
@@ -31,17 +41,30 @@ __all__ = [
     "EmbeddedRedis",
     "EmbeddedServerError",
     "Embedder",
+    "Envelope",
+    "ExactCache",
+    "KVStore",
     "KeySpace",
+    "RateLimitExceeded",
+    "RateLimiter",
+    "RecalledMessage",
     "RedisAgentConfig",
     "RedisAgentError",
     "RedisUnavailableError",
+    "RequestLimit",
     "SchemaMismatchError",
+    "SemanticCache",
     "SentenceTransformerEmbedder",
+    "SessionInfo",
+    "SessionStore",
+    "TokenBudget",
+    "VectorIndex",
     "__version__",
     "default_embedder",
     "get_capabilities",
     "get_default_config",
     "get_embedded_server",
+    "make_scope",
     "probe",
     "require_search",
     "set_default_config",

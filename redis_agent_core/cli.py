@@ -64,6 +64,37 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _thresholds(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected comma-separated cosine distances, e.g. 0.1,0.2,0.3"
+        ) from exc
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one threshold")
+    return values
+
+
+def _cmd_cache_calibrate(args: argparse.Namespace) -> int:
+    # Imported here: numpy and the embedding model are not needed by other commands.
+    from .cache.calibrate import DEFAULT_THRESHOLDS, calibrate, format_report, load_pairs
+    from .embeddings import SentenceTransformerEmbedder, default_embedder
+
+    pairs = load_pairs(args.pairs)
+    embedder = SentenceTransformerEmbedder(args.model) if args.model else default_embedder()
+    print(f"embedding {len(pairs)} pairs with {embedder.name} ...", file=sys.stderr, flush=True)
+    report = calibrate(
+        pairs,
+        embedder=embedder,
+        use_verifier=not args.no_guards,
+        thresholds=args.thresholds or DEFAULT_THRESHOLDS,
+        target_precision=args.target_precision,
+    )
+    print(format_report(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="redis-agent", description="Redis for LangChain and LlamaIndex agents."
@@ -78,6 +109,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="show the server, its modules and capabilities")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
     p.set_defaults(func=_cmd_doctor)
+
+    p = sub.add_parser("cache", help="semantic cache tools")
+    cache_sub = p.add_subparsers(dest="cache_command", required=True)
+    p = cache_sub.add_parser(
+        "calibrate",
+        help="precision/recall per threshold on labelled prompt pairs, with and without guards",
+        description=(
+            "Embed labelled prompt pairs (JSON Lines: a, b, same_answer, optional category) "
+            "and report, per cosine-distance threshold, how many would be served, precision, "
+            "recall of true pairs and wrong answers per category, with and without the "
+            "default guards, plus the threshold recommended for the target precision."
+        ),
+    )
+    p.add_argument("--pairs", help="pairs file (default: fow-cache's data/pairs.jsonl)")
+    p.add_argument(
+        "--target-precision", type=float, default=0.95, help="precision to reach (default 0.95)"
+    )
+    p.add_argument(
+        "--thresholds",
+        type=_thresholds,
+        help="comma-separated cosine distances for the table (default 0.05 to 0.4)",
+    )
+    p.add_argument("--no-guards", action="store_true", help="embedding only")
+    p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
+    p.set_defaults(func=_cmd_cache_calibrate)
 
     for ep in sorted(entry_points(group="redis_agent.commands"), key=lambda e: e.name):
         try:

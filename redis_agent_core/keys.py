@@ -67,8 +67,35 @@ class KeySpace:
         return self._join("cache", escape_part(name), "e") + ":"
 
     def cache_stats(self, name: str) -> str:
-        """Hash of shared hit/miss/token counters of cache ``name``."""
+        """Hash of shared hit/miss/token counters of cache ``name`` (unbucketed)."""
         return self._join("cache", escape_part(name), "stats")
+
+    def _cache_tag(self, name: str, bucket: str) -> str:
+        # one tag per (cache, bucket): an entry, its bucket's member set and its
+        # bucket's counters share a slot, so one script updates all three
+        return "{" + escape_part(name) + "." + bucket + "}"
+
+    def cache_entry(self, name: str, bucket: str, digest: str) -> str:
+        """Hash of one cache entry (under :meth:`cache_prefix`, so the index sees it)."""
+        return self.cache_prefix(name) + self._cache_tag(name, bucket) + ":" + digest
+
+    def cache_entry_prefix(self, name: str, bucket: str) -> str:
+        """Prefix of the entry keys of one bucket (``+ digest`` gives the key)."""
+        return self.cache_prefix(name) + self._cache_tag(name, bucket) + ":"
+
+    def cache_members(self, name: str, bucket: str) -> str:
+        """Sorted set of one bucket's entry digests scored by expiry (ms): clear()
+        and len() without SCAN."""
+        return self._join("cache", escape_part(name), "m", self._cache_tag(name, bucket))
+
+    def cache_hits(self, name: str, bucket: str) -> str:
+        """Hash of one bucket's per-entry hit counts (digest -> hits). Kept out of the
+        entry hash: writing an indexed hash re-indexes its vector (~0.5 ms)."""
+        return self._join("cache", escape_part(name), "h", self._cache_tag(name, bucket))
+
+    def cache_bucket_stats(self, name: str, bucket: str) -> str:
+        """Hash of one bucket's hit/miss/token counters (same slot as its entries)."""
+        return self._join("cache", escape_part(name), "s", self._cache_tag(name, bucket))
 
     # -- role 1: key/value stores (LangChain ByteStore, LlamaIndex KVStore) --
     def kv_prefix(self, name: str, collection: str = "data") -> str:
@@ -120,6 +147,16 @@ class KeySpace:
             "rl", "{" + escape_part(scope) + "}", escape_part(limit_name), escape_part(subject)
         )
 
+    def ratelimit_total(self, scope: str, limit_name: str, subject: str) -> str:
+        """Running token total of a rolling budget, same slot as its entries. Limit names
+        cannot contain ``+``, so this never equals a :meth:`ratelimit` key."""
+        return self._join(
+            "rl",
+            "{" + escape_part(scope) + "}",
+            escape_part(limit_name) + "+total",
+            escape_part(subject),
+        )
+
     # -- role 5: task queue state --
     def job(self, job_id: str) -> str:
         """Hash of a background job's progress."""
@@ -132,6 +169,14 @@ class KeySpace:
     def job_result(self, job_id: str) -> str:
         """Result of a background job (same slot as its state)."""
         return self._join("job", "{" + escape_part(job_id) + "}", "result")
+
+    def job_errors(self, job_id: str) -> str:
+        """Hash of a job's failed item ids -> error text (same slot as its state)."""
+        return self._join("job", "{" + escape_part(job_id) + "}", "errors")
+
+    def celery_prefix(self) -> str:
+        """Prefix of every key Celery's broker and result backend write (ends with ``:``)."""
+        return self._join("celery") + ":"
 
     def dead_letters(self) -> str:
         """Stream of webhook deliveries that failed after their last try."""

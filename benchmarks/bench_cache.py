@@ -1,0 +1,379 @@
+"""LLM cache benchmark: this pack vs langchain-redis and redisvl, same server, same vectors.
+
+Semantic: N entries (10k; 100k with --full) of 384-d embedding-like vectors
+(mixtures of real all-MiniLM-L6-v2 embeddings of fow-cache prompts plus noise, so HNSW
+sees realistic structure), precomputed so no model runs inside a timed call. Hit
+queries are stored vectors slightly perturbed (cosine distance ≈ 0.02); miss queries
+are fresh mixtures. Exact: LangChain-level hit/miss/update with a chat generation
+carrying tool calls and usage. Precision of the default threshold on fow-cache's 600
+labelled pairs is reported with and without the default guards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import bench_server, machine_note, median_us, p99_us, table, time_calls
+
+DIMS = 384
+THRESHOLD = 0.1
+
+
+def _fow_pairs() -> list[dict[str, Any]]:
+    import fow_cache
+
+    path = Path(fow_cache.__file__).parent / "data" / "pairs.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _vectors(base: np.ndarray, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = base[rng.integers(0, len(base), n)]
+    b = base[rng.integers(0, len(base), n)]
+    v = a + 0.7 * b + rng.normal(0, 0.025, (n, DIMS)).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _perturb(v: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    q = v + rng.normal(0, 0.01, v.shape).astype(np.float32)
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _mem(client: Any) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def _timed(fn: Callable[[Any], Any], items: list[Any], warmup: int = 20) -> list[float]:
+    it = itertools.cycle(items)
+    return time_calls(lambda: fn(next(it)), repeat=len(items), warmup=warmup)
+
+
+class _Lookup:
+    """Embeddings that return precomputed vectors by prompt text."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, list[float]] = {}
+
+    def __call__(self, texts: list[str]) -> list[list[float]]:
+        # unknown texts (the peers' dimension probes) get a fixed vector
+        return [self.table.get(t) or self.table["test"] for t in texts]
+
+
+def main(full: bool) -> str:
+    import redis
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.load import dumps
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langchain_core.outputs import ChatGeneration
+    from langchain_redis import RedisCache as LcRedisCache
+    from langchain_redis import RedisSemanticCache as LcRedisSemanticCache
+    from redisvl.extensions.cache.llm import SemanticCache as VlSemanticCache
+    from redisvl.utils.vectorize import CustomTextVectorizer
+
+    from langchain_redis_agent import RedisCache, RedisSemanticCache
+    from redis_agent_core.cache import SemanticCache, make_scope
+    from redis_agent_core.cache.guards import default_verifier
+    from redis_agent_core.config import RedisAgentConfig
+    from redis_agent_core.embeddings import CallableEmbedder, default_embedder
+
+    n = int(os.environ.get("BENCH_CACHE_N", 0)) or (100_000 if full else 10_000)
+    n_queries = 1000 if full else 500
+    started = time.monotonic()
+    model = default_embedder()
+    pairs = _fow_pairs()
+    texts = sorted({p["a"] for p in pairs} | {p["b"] for p in pairs})
+    base = model.embed(texts)
+    stored = _vectors(base, n, seed=1)
+    hit_q = _perturb(stored[:n_queries], seed=2)
+    miss_q = _vectors(base, n_queries, seed=3)
+    prompts = [f"prompt {i} {uuid.uuid4().hex[:8]}" for i in range(n)]
+    lookup = _Lookup()
+    for p, v in zip(prompts, stored, strict=True):
+        lookup.table[p] = v.tolist()
+    hit_prompts = [f"hit {i}" for i in range(n_queries)]
+    miss_prompts = [f"miss {i}" for i in range(n_queries)]
+    for p, v in zip(hit_prompts, hit_q, strict=True):
+        lookup.table[p] = v.tolist()
+    for p, v in zip(miss_prompts, miss_q, strict=True):
+        lookup.table[p] = v.tolist()
+    lookup.table["test"] = stored[0].tolist()
+
+    class TableEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return lookup(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return lookup([text])[0]
+
+    llm_string = "model=fake-chat temperature=0"
+    sem_rows: list[list[Any]] = []
+    acc_rows: list[list[Any]] = []
+    mem_rows: list[list[Any]] = []
+    exact_rows: list[list[Any]] = []
+    notes: list[str] = []
+
+    with bench_server() as url:
+        client = redis.Redis.from_url(url)
+        client.flushall()
+
+        # -- semantic, core level (vectors given) vs redisvl SemanticCache --
+        def ingest(name: str, put: Callable[[int], Any]) -> tuple[float, float]:
+            before = _mem(client)
+            t0 = time.perf_counter()
+            for i in range(n):
+                put(i)
+            took = time.perf_counter() - t0
+            time.sleep(0.5)  # let the index settle
+            return took / n * 1e6, (_mem(client) - before) / n
+
+        cfg = RedisAgentConfig(url=url, namespace="bench")
+        emb = CallableEmbedder(lookup, name="table", dims=DIMS)
+        scope = make_scope({"llm_string": llm_string})
+        systems: dict[str, tuple[Callable[[int], Any], Callable[[np.ndarray, str], Any]]] = {}
+
+        ours = SemanticCache(cfg, embedder=emb, name="f32", verifier=None)
+        ours16 = SemanticCache(cfg, embedder=emb, name="f16", verifier=None, dtype="float16")
+        for label, cache in (
+            ("this pack, HNSW float32", ours),
+            ("this pack, HNSW float16", ours16),
+        ):
+            systems[label] = (
+                lambda i, c=cache: c.update(prompts[i], scope, f"answer {i}", vector=stored[i]),
+                lambda v, p, c=cache: c.lookup(p, scope, vector=v),
+            )
+        vl = VlSemanticCache(
+            name="vlcache",
+            distance_threshold=THRESHOLD,
+            vectorizer=CustomTextVectorizer(embed=lambda t: lookup([t])[0], embed_many=lookup),
+            redis_client=redis.Redis.from_url(url),
+        )
+        systems["redisvl SemanticCache"] = (
+            lambda i: vl.store(prompts[i], f"answer {i}", vector=stored[i].tolist()),
+            lambda v, p: vl.check(vector=v.tolist(), num_results=1),
+        )
+        emb_lc = TableEmbeddings()
+        lc_sem = LcRedisSemanticCache(
+            emb_lc, redis_client=redis.Redis.from_url(url), distance_threshold=THRESHOLD
+        )
+        systems["langchain-redis RedisSemanticCache"] = (
+            lambda i: lc_sem.update(prompts[i], llm_string, _gen(i)),
+            lambda v, p: lc_sem.lookup(p, llm_string),
+        )
+        ours_lc = RedisSemanticCache(emb, cfg, name="lc", verifier=None)
+        systems["this pack, LangChain RedisSemanticCache"] = (
+            lambda i: ours_lc.update(prompts[i], llm_string, _gen(i)),
+            lambda v, p: ours_lc.lookup(p, llm_string),
+        )
+
+        results: dict[str, dict[str, float]] = {}
+        for label, (put, get) in systems.items():
+            upd_us, per_entry = ingest(label, put)
+            hits = _timed(lambda iv, g=get: g(hit_q[iv], hit_prompts[iv]), list(range(n_queries)))
+            misses = _timed(
+                lambda iv, g=get: g(miss_q[iv], miss_prompts[iv]), list(range(n_queries))
+            )
+            correct = 0
+            served_miss = 0
+            for i in range(n_queries):
+                r = get(hit_q[i], hit_prompts[i])
+                if r:
+                    correct += _is_source(r, i)
+                if get(miss_q[i], miss_prompts[i]):
+                    served_miss += 1
+            results[label] = {
+                "hit": median_us(hits),
+                "hit99": p99_us(hits),
+                "miss": median_us(misses),
+                "miss99": p99_us(misses),
+                "update": upd_us,
+                "bytes": per_entry,
+                "acc": correct / n_queries,
+                "false": served_miss / n_queries,
+            }
+        peer = results["langchain-redis RedisSemanticCache"]
+        for label, r in results.items():
+            sem_rows.append(
+                [
+                    label,
+                    r["hit"] / 1000,
+                    r["hit99"] / 1000,
+                    r["miss"] / 1000,
+                    r["miss99"] / 1000,
+                    f"{r['hit'] / peer['hit']:.3f}×",
+                    r["update"] / 1000,
+                ]
+            )
+            acc_rows.append([label, f"{r['acc']:.3f}", f"{r['false']:.3f}"])
+            mem_rows.append(
+                [
+                    label,
+                    f"{r['bytes']:,.0f}",
+                    f"{r['bytes'] / results['redisvl SemanticCache']['bytes']:.2f}×",
+                ]
+            )
+
+        # -- two models, one prompt --
+        two_rows = []
+        for label, make in (
+            (
+                "this pack, RedisSemanticCache",
+                lambda: RedisSemanticCache(emb, cfg, name="two", verifier=None),
+            ),
+            (
+                "langchain-redis RedisSemanticCache",
+                lambda: LcRedisSemanticCache(
+                    emb_lc,
+                    redis_client=redis.Redis.from_url(url),
+                    name="two",
+                    distance_threshold=THRESHOLD,
+                ),
+            ),
+        ):
+            c = make()
+            ok = 0
+            for i in range(20):
+                p = prompts[i]
+                c.update(p, "model-A", [ChatGeneration(message=AIMessage(content=f"A{i}"))])
+                c.update(p, "model-B", [ChatGeneration(message=AIMessage(content=f"B{i}"))])
+                a = c.lookup(p, "model-A")
+                b = c.lookup(p, "model-B")
+                ok += bool(a and b and a[0].text == f"A{i}" and b[0].text == f"B{i}")
+            two_rows.append([label, f"{ok}/20"])
+
+        # -- exact cache, LangChain level --
+        msg = AIMessage(
+            content="Paris is the capital of France.",
+            tool_calls=[{"name": "lookup", "args": {"q": "France"}, "id": "c1"}],
+            usage_metadata={"input_tokens": 20, "output_tokens": 9, "total_tokens": 29},
+            response_metadata={"model_name": "fake", "finish_reason": "stop"},
+        )
+        gens = [ChatGeneration(message=msg)]
+        chat_prompts = [dumps([HumanMessage(f"question {i}?")]) for i in range(2000)]
+        exact: dict[str, dict[str, float]] = {}
+        for label, cache in (
+            ("this pack RedisCache", RedisCache(cfg, name="exact")),
+            ("langchain-redis RedisCache", LcRedisCache(redis_client=redis.Redis.from_url(url))),
+        ):
+            upd = _timed(lambda p, c=cache: c.update(p, llm_string, gens), chat_prompts[:1000])
+            hit = _timed(lambda p, c=cache: c.lookup(p, llm_string), chat_prompts[:1000])
+            miss = _timed(lambda p, c=cache: c.lookup(p, llm_string), chat_prompts[1000:])
+            assert cache.lookup(chat_prompts[0], llm_string) == gens or label.startswith("lang")
+            exact[label] = {
+                "hit": median_us(hit),
+                "hit99": p99_us(hit),
+                "miss": median_us(miss),
+                "update": median_us(upd),
+            }
+        lc = exact["langchain-redis RedisCache"]
+        for label, r in exact.items():
+            exact_rows.append(
+                [
+                    label,
+                    r["hit"],
+                    r["hit99"],
+                    f"{r['hit'] / lc['hit']:.2f}×",
+                    r["miss"],
+                    r["update"],
+                ]
+            )
+        client.close()
+
+    # -- precision of the default threshold on fow-cache --
+    va = model.embed([p["a"] for p in pairs])
+    vb = model.embed([p["b"] for p in pairs])
+    dist = 1 - np.sum(va * vb, axis=1)
+    labels = np.array([bool(p["same_answer"]) for p in pairs])
+    verifier = default_verifier()
+    prec_rows = []
+    for t in (0.05, 0.1, 0.15, 0.2):
+        served = dist <= t
+        guarded = np.array(
+            [
+                s and verifier.verify(p["a"], p["b"]) is None
+                for s, p in zip(served, pairs, strict=True)
+            ]
+        )
+        for name, mask in (("distance only", served), ("distance + default guards", guarded)):
+            tp = int(np.sum(mask & labels))
+            prec = tp / max(1, int(mask.sum()))
+            rec = tp / max(1, int(labels.sum()))
+            prec_rows.append([f"{t:.2f}", name, int(mask.sum()), f"{prec:.3f}", f"{rec:.3f}"])
+    notes.append(f"Total run time {time.monotonic() - started:.0f} s.")
+
+    return (
+        "\n\n".join(
+            [
+                f"# LLM cache benchmark ({n:,} entries)",
+                machine_note() + " Same embedded Redis 8.2 + RediSearch 2.10 for every system, "
+                "same precomputed 384-d vectors, threshold 0.1 (cosine distance) everywhere.",
+                "## Semantic lookup (ms) and update (ms)",
+                table(
+                    [
+                        "system",
+                        "hit p50",
+                        "hit p99",
+                        "miss p50",
+                        "miss p99",
+                        "hit vs langchain-redis",
+                        "update",
+                    ],
+                    sem_rows,
+                ),
+                "## Hit accuracy",
+                "Hit queries are stored vectors perturbed to distance ≈ 0.02: *correct* is the "
+                "share that returned their own source entry (ANN recall in practice); *served on "
+                "miss queries* is the share of fresh vectors that got any answer.",
+                table(["system", "correct hits", "served on miss queries"], acc_rows),
+                "## Memory per entry (used_memory delta / entries, index included)",
+                table(["system", "bytes / entry", "vs redisvl"], mem_rows),
+                "## Two models, one prompt (20 prompts)",
+                "Each prompt is cached for model A then model B; both must get their own answer.",
+                table(["system", "both correct"], two_rows),
+                "## Exact cache, LangChain level (µs): chat generation with tool calls and usage",
+                table(
+                    [
+                        "system",
+                        "hit p50",
+                        "hit p99",
+                        "hit vs langchain-redis",
+                        "miss p50",
+                        "update p50",
+                    ],
+                    exact_rows,
+                ),
+                "## Precision on fow-cache (600 labelled pairs, all-MiniLM-L6-v2)",
+                "Served = the pair's distance is within the threshold (and the guards pass). "
+                "Precision = share of served pairs whose answers really are interchangeable.",
+                table(["threshold", "check", "served", "precision", "recall"], prec_rows),
+                "\n".join(notes),
+            ]
+        )
+        + "\n"
+    )
+
+
+def _gen(i: int) -> list[Any]:
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration
+
+    return [ChatGeneration(message=AIMessage(content=f"answer {i}"))]
+
+
+def _is_source(result: Any, i: int) -> bool:
+    """Whether a lookup result is the answer stored for entry ``i``."""
+    want = f"answer {i}"
+    if hasattr(result, "payload"):  # core CacheHit
+        return bool(result.payload == want)
+    if isinstance(result, list) and result and isinstance(result[0], dict):  # redisvl
+        return bool(result[0].get("response") == want)
+    return bool(result[0].text == want)  # LangChain generations

@@ -1,0 +1,231 @@
+"""LangChain chat message history on the Redis session store.
+
+Messages are stored as ``message_to_dict`` JSON, so every message type (AI with tool
+calls and usage metadata, Tool, Function, Chat, chunks...) round-trips exactly.
+Building a history is free: no I/O, no connection; histories share the config's pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import orjson
+from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import Embedder
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.history import SessionInfo, SessionStore, corrupt_message_error
+
+with warnings.catch_warnings():
+    # Deprecated upstream (since langchain-core 1.6.4) but still what chains use.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from langchain_core.chat_history import BaseChatMessageHistory
+
+__all__ = ["RedisChatMessageHistory", "decode_messages", "encode_messages"]
+
+log = logging.getLogger(__name__)
+
+OnCorrupt = Literal["raise", "skip"]
+
+
+def encode_messages(messages: Sequence[BaseMessage]) -> list[bytes]:
+    """Messages as JSON payloads (LangChain's ``message_to_dict`` form)."""
+    out = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, BaseMessage):
+            raise ConfigError(
+                f"message {i} is a {type(message).__name__}, not a LangChain BaseMessage"
+            )
+        try:
+            out.append(orjson.dumps(message_to_dict(message)))
+        except TypeError as exc:
+            raise ConfigError(
+                f"message {i} ({message.type}) holds a value JSON cannot store ({exc}); "
+                "nothing was written"
+            ) from exc
+    return out
+
+
+def decode_messages(
+    session_id: str,
+    payloads: Sequence[bytes | str],
+    on_corrupt: OnCorrupt = "raise",
+    start: int = 0,
+) -> list[BaseMessage]:
+    """Payloads back to messages. A malformed one raises :class:`DataCorruptionError`
+    naming the session and index (``start`` offsets it), or is skipped with a warning."""
+    try:
+        return messages_from_dict([orjson.loads(p) for p in payloads])
+    except Exception:  # find the bad one(s) and say where they are
+        pass
+    out: list[BaseMessage] = []
+    for i, payload in enumerate(payloads):
+        try:
+            out.extend(messages_from_dict([orjson.loads(payload)]))
+        except Exception as exc:
+            error = corrupt_message_error(session_id, start + i, exc)
+            if on_corrupt == "raise":
+                raise error from exc
+            log.warning("%s (skipped)", error)
+    return out
+
+
+class RedisChatMessageHistory(BaseChatMessageHistory):
+    """Chat history of one session in Redis, sync and native async.
+
+    Args:
+        session_id: the conversation's id (any non-empty string).
+        config: connection and namespace (``None``: the process default).
+        ttl: seconds of inactivity before the session expires (sliding); default
+            ``config.default_ttl``.
+        max_messages: keep only the newest messages (trimmed atomically on append).
+        embedder: turn on semantic recall (:meth:`relevant`), one embedding per message.
+        on_corrupt: ``"raise"`` (default) or ``"skip"`` stored messages that cannot be
+            decoded.
+        store: share an existing :class:`SessionStore` (its settings win).
+
+    Example::
+
+        history = RedisChatMessageHistory("user-42", ttl=3600)
+        history.add_messages([HumanMessage("hi"), AIMessage("hello")])
+        history.messages
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        config: RedisAgentConfig | None = None,
+        ttl: int | None = ...,  # type: ignore[assignment]
+        max_messages: int | None = None,
+        embedder: Embedder | Any = None,
+        on_corrupt: OnCorrupt = "raise",
+        store: SessionStore | None = None,
+    ) -> None:
+        if not isinstance(session_id, str) or not session_id:
+            raise ConfigError(f"session_id must be a non-empty str, got {session_id!r}")
+        if on_corrupt not in ("raise", "skip"):
+            raise ConfigError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
+        self.session_id = session_id
+        self.on_corrupt: OnCorrupt = on_corrupt
+        if store is None:
+            options: dict[str, Any] = {"max_messages": max_messages}
+            if ttl is not ...:
+                options["ttl"] = ttl
+            if embedder is not None:
+                options["embedder"] = _core_embedder(embedder)
+            store = SessionStore(config, **options)
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"RedisChatMessageHistory({self.session_id!r}, store={self.store!r})"
+
+    # -- BaseChatMessageHistory --
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """All active messages, oldest first (one round trip)."""
+        return decode_messages(self.session_id, self.store.read(self.session_id), self.on_corrupt)
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        """Async :attr:`messages`."""
+        payloads = await self.store.aread(self.session_id)
+        return decode_messages(self.session_id, payloads, self.on_corrupt)
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Append messages atomically (one round trip; refreshes the TTL)."""
+        if messages:
+            messages = list(messages)
+            self.store.append(
+                self.session_id, encode_messages(messages), texts=self._texts(messages)
+            )
+
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Async :meth:`add_messages`."""
+        if messages:
+            messages = list(messages)
+            await self.store.aappend(
+                self.session_id, encode_messages(messages), texts=self._texts(messages)
+            )
+
+    def add_message(self, message: BaseMessage) -> None:
+        """Append one message."""
+        self.add_messages([message])
+
+    def clear(self) -> None:
+        """Delete the session: messages, metadata and its index entry."""
+        self.store.clear(self.session_id)
+
+    async def aclear(self) -> None:
+        """Async :meth:`clear`."""
+        await self.store.aclear(self.session_id)
+
+    # -- extras --
+    def last(self, n: int) -> list[BaseMessage]:
+        """The newest ``n`` messages, oldest first (one round trip)."""
+        payloads = self.store.last(self.session_id, n)
+        return decode_messages(self.session_id, payloads, self.on_corrupt)
+
+    async def alast(self, n: int) -> list[BaseMessage]:
+        """Async :meth:`last`."""
+        payloads = await self.store.alast(self.session_id, n)
+        return decode_messages(self.session_id, payloads, self.on_corrupt)
+
+    def delete_message(self, index: int) -> BaseMessage | None:
+        """Remove the message at ``index`` (order of the others kept); return it (None if
+        there was none, or if it could not be decoded: it is removed all the same)."""
+        return self._removed(self.store.delete_at(self.session_id, index), index)
+
+    async def adelete_message(self, index: int) -> BaseMessage | None:
+        """Async :meth:`delete_message`."""
+        return self._removed(await self.store.adelete_at(self.session_id, index), index)
+
+    def relevant(self, query: str, k: int = 4) -> list[BaseMessage]:
+        """Past messages most similar to ``query`` (needs ``embedder=``)."""
+        hits = self.store.relevant(self.session_id, query, k)
+        return decode_messages(self.session_id, [h.payload for h in hits], self.on_corrupt)
+
+    async def arelevant(self, query: str, k: int = 4) -> list[BaseMessage]:
+        """Async :meth:`relevant`."""
+        hits = await self.store.arelevant(self.session_id, query, k)
+        return decode_messages(self.session_id, [h.payload for h in hits], self.on_corrupt)
+
+    def update_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Merge JSON-serialisable metadata (user id, preferences...) into the session's."""
+        self.store.update_metadata(self.session_id, metadata)
+
+    async def aupdate_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Async :meth:`update_metadata`."""
+        await self.store.aupdate_metadata(self.session_id, metadata)
+
+    def info(self) -> SessionInfo | None:
+        """Metadata, created/updated times, counts and TTL (None: no such session)."""
+        return self.store.info(self.session_id)
+
+    async def ainfo(self) -> SessionInfo | None:
+        """Async :meth:`info`."""
+        return await self.store.ainfo(self.session_id)
+
+    def _removed(self, payload: bytes | None, index: int) -> BaseMessage | None:
+        # Deleting is how a corrupt message gets removed: never raise for it here.
+        if payload is None:
+            return None
+        decoded = decode_messages(self.session_id, [payload], "skip", start=index)
+        return decoded[0] if decoded else None
+
+    def _texts(self, messages: Sequence[BaseMessage]) -> list[str | None] | None:
+        if not self.store.recall_enabled:
+            return None
+        return [str(m.text) or None for m in messages]
+
+
+def _core_embedder(embedder: Any) -> Embedder:
+    """A core :class:`Embedder` as is, or a LangChain ``Embeddings`` wrapped."""
+    if isinstance(embedder, Embedder):
+        return embedder
+    from .embeddings import to_core_embedder
+
+    return to_core_embedder(embedder)

@@ -1,0 +1,521 @@
+"""The reference service: one FastAPI app built only from the pack's public classes.
+
+Flow of ``POST /chat`` (the seed's production path)::
+
+    user ─► rate limit + token budget (429 + Retry-After)
+         ─► semantic cache ──hit──► answer (no LLM call, no tokens)
+         └─miss─► history + RAG context ─► LLM ─► cache store
+         ─► session update + bus event ─► {answer, cached, usage, latency_ms, sources}
+
+The cache is keyed on the user's question, not on the whole prompt: histories
+differ between users, questions repeat. A follow-up is cached under the exact
+previous question of its session, so a context-dependent "is it fast?" never
+receives another conversation's answer. Entries are scoped by model and generation
+settings.
+
+Redis down is an expected fault: every endpoint answers 503 with a JSON body saying
+what failed and what to check. The LLM down answers 502.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import statistics
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from redis_agent_core.bus import AgentBus
+from redis_agent_core.cache import SemanticCache, make_scope
+from redis_agent_core.config import RedisAgentConfig, get_default_config
+from redis_agent_core.errors import RedisUnavailableError
+from redis_agent_core.local_llm import SYSTEM_PROMPT
+from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
+from redis_agent_core.vectors import Hit, VectorIndex
+
+from ..chat_history import RedisChatMessageHistory
+from ..embeddings import MiniLMEmbeddings, to_core_embedder
+
+__all__ = [
+    "AgentService",
+    "ChatReply",
+    "ChatRequest",
+    "DocumentIn",
+    "DocumentsRequest",
+    "ServiceSettings",
+    "create_app",
+]
+
+
+# -- settings and wire models --
+@dataclass
+class ServiceSettings:
+    """Knobs of the reference service (defaults suit the local 135M model).
+
+    ``cache_distance_threshold`` is a cosine *distance* (0 = identical, 2 = opposite).
+    """
+
+    system_prompt: str = SYSTEM_PROMPT
+    max_tokens: int = 48
+    temperature: float = 0.0
+    cache_name: str = "svc-llm"
+    cache_distance_threshold: float = 0.12
+    cache_ttl: int | None = 24 * 3600
+    history_ttl: int | None = 7 * 24 * 3600
+    history_window: int = 6  # past messages sent to the model
+    requests_per_minute: int = 20
+    tokens_per_day: int = 50_000
+    index_name: str = "svc-docs"
+    rag_k: int = 2
+    rag_min_relevance: float = 0.35  # relevance in [0, 1]; below it a passage is noise
+    events_topic: str = "chat-events"
+    use_queue: bool = True  # ingest through the Celery queue when role 5 is installed
+
+
+class ChatRequest(BaseModel):
+    user_id: str = Field(min_length=1, max_length=200)
+    session_id: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=8000)
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    saved_tokens: int = 0  # tokens a cache hit did not spend (the original call's)
+
+
+class Source(BaseModel):
+    id: str | None
+    source: str | None
+    relevance: float
+
+
+class ChatReply(BaseModel):
+    answer: str
+    cached: bool
+    usage: Usage
+    latency_ms: float
+    sources: list[Source] = []
+    history_length: int = 0
+
+
+class DocumentIn(BaseModel):
+    text: str = Field(min_length=1)
+    id: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class DocumentsRequest(BaseModel):
+    documents: list[DocumentIn] = Field(min_length=1, max_length=10_000)
+
+
+# -- the service (framework-free of FastAPI: the demo and tests call it too) --
+@dataclass
+class _Counters:
+    requests: int = 0
+    cache_hits: int = 0
+    llm_calls: int = 0
+    rate_limited: int = 0
+    tokens_spent: int = 0
+    tokens_saved: int = 0
+    hit_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    miss_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+class AgentService:
+    """The chat flow on Redis: limits, semantic cache, history, RAG, queue, bus.
+
+    Args:
+        llm: any LangChain chat model (the service uses ``ChatOpenAI``).
+        config: the pack's Redis config (default: the process-wide one).
+        settings: service knobs.
+        embeddings: LangChain embeddings for the cache and the vector store
+            (default: the offline MiniLM model).
+        model_name: identity of the model in cache scopes (default: read from ``llm``).
+
+    Construction does no I/O.
+    """
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        *,
+        config: RedisAgentConfig | None = None,
+        settings: ServiceSettings | None = None,
+        embeddings: Any = None,
+        model_name: str | None = None,
+    ) -> None:
+        self.llm = llm
+        self.config = config or get_default_config()
+        self.settings = settings or ServiceSettings()
+        self.embeddings = embeddings or MiniLMEmbeddings()
+        s = self.settings
+        name = model_name or getattr(llm, "model_name", None) or type(llm).__name__
+        self.model_name = str(name)
+        core_embedder = to_core_embedder(self.embeddings)
+        # cache scope: a hit never crosses models, lengths, temperatures or prompts
+        self.scope = make_scope(
+            {
+                "model": self.model_name,
+                "max_tokens": s.max_tokens,
+                "temperature": s.temperature,
+                "system": hashlib.sha256(s.system_prompt.encode()).hexdigest(),
+            }
+        )
+        # the core cache, called explicitly: the service keys it on the question (see
+        # the module doc), which LangChain's prompt-level cache hook cannot do
+        self.cache = SemanticCache(
+            self.config,
+            embedder=core_embedder,
+            name=s.cache_name,
+            distance_threshold=s.cache_distance_threshold,
+            ttl=s.cache_ttl,
+        )
+        self.request_limit = RequestLimit.per_minute(s.requests_per_minute)
+        self.token_budget = TokenBudget.daily(s.tokens_per_day)
+        # one script decides both; fail_closed: Redis down means no unmetered LLM call
+        self.limiter = RateLimiter(
+            [self.request_limit, self.token_budget],
+            config=self.config,
+            name="svc-chat",
+            on_unavailable="fail_closed",
+        )
+        self.vectors = VectorIndex(s.index_name, config=self.config, embedder=core_embedder)
+        self.bus = AgentBus(self.config, sender="agent-service")
+        self.counters = _Counters()
+        self._has_docs = False
+        self._celery: Any = None
+
+    # -- roles --
+    def history(self, session_id: str) -> RedisChatMessageHistory:
+        """The chat history of one session (no I/O until used)."""
+        return RedisChatMessageHistory(
+            session_id, config=self.config, ttl=self.settings.history_ttl
+        )
+
+    def cache_key(self, message: str, previous_question: str | None = None) -> tuple[str, str]:
+        """(prompt, scope) under which an answer to ``message`` is cached.
+
+        A first question is looked up semantically in the service's scope. A follow-up
+        is looked up in a scope derived from the exact previous question: "is it
+        fast?" after "what is Redis?" and after "what is Memcached?" are different
+        questions that embeddings (and guards) cannot tell apart.
+        """
+        if previous_question is None:
+            return message, self.scope
+        after = " ".join(previous_question.lower().split())
+        return message, make_scope({"base": self.scope, "after": after})
+
+    def _estimate_tokens(self, message: str, past: Sequence[BaseMessage]) -> int:
+        # ~4 characters a token, plus the answer's cap: an upper-ish bound to reserve
+        chars = len(self.settings.system_prompt) + len(message)
+        chars += sum(len(m.text) for m in past[-self.settings.history_window :])
+        return chars // 4 + 16 + self.settings.max_tokens
+
+    async def _retrieve(self, message: str) -> list[Hit]:
+        if not self._has_docs:
+            self._has_docs = await self.vectors.acount() > 0
+            if not self._has_docs:
+                return []
+        hits = await self.vectors.asearch(message, k=self.settings.rag_k)
+        return [h for h in hits if (h.score or 0.0) >= self.settings.rag_min_relevance]
+
+    def _prompt(
+        self, message: str, past: Sequence[BaseMessage], docs: Sequence[Hit]
+    ) -> list[BaseMessage]:
+        system = self.settings.system_prompt
+        if docs:
+            context = "\n".join(d.text for d in docs)
+            system = f"{system}\nUse this context:\n{context}"
+        window = list(past[-self.settings.history_window :]) if self.settings.history_window else []
+        return [SystemMessage(system), *window, HumanMessage(message)]
+
+    # -- endpoints' logic --
+    async def chat(self, user_id: str, session_id: str, message: str) -> ChatReply:
+        """Answer one message; raises :class:`RateLimitExceeded` when over a limit."""
+        start = time.perf_counter()
+        self.counters.requests += 1
+        history = self.history(session_id)
+        past = await history.aget_messages()
+        estimate = self._estimate_tokens(message, past)
+        try:
+            decision = await self.limiter.aacquire(user=user_id, tokens=estimate, blocking=False)
+        except RateLimitExceeded:
+            self.counters.rate_limited += 1
+            raise
+        reservation = decision.reservation
+        sources: list[Source] = []
+        previous = next((m.text for m in reversed(past) if isinstance(m, HumanMessage)), None)
+        cache_prompt, scope = self.cache_key(message, previous)
+        try:
+            hit = await self.cache.alookup(cache_prompt, scope)
+            if hit is not None:
+                answer = json.loads(hit.payload)["answer"]
+                usage = Usage(saved_tokens=int((hit.usage or {}).get("total_tokens", 0)))
+                await self.limiter.asettle(reservation, 0)  # a hit spends no tokens
+                cached = True
+            else:
+                docs = await self._retrieve(message)
+                sources = [
+                    Source(
+                        id=d.id, source=d.metadata.get("source"), relevance=round(d.score or 0, 3)
+                    )
+                    for d in docs
+                ]
+                reply = await self.llm.ainvoke(self._prompt(message, past, docs))
+                assert isinstance(reply, AIMessage)
+                answer = reply.text.strip()
+                meta = reply.usage_metadata or {}
+                usage = Usage(
+                    input_tokens=int(meta.get("input_tokens", 0)),
+                    output_tokens=int(meta.get("output_tokens", 0)),
+                    total_tokens=int(meta.get("total_tokens", 0)),
+                )
+                await self.limiter.asettle(reservation, usage.total_tokens)
+                await self.cache.aupdate(
+                    cache_prompt,
+                    scope,
+                    json.dumps({"answer": answer}),
+                    usage=usage.model_dump(
+                        include={"input_tokens", "output_tokens", "total_tokens"}
+                    ),
+                )
+                cached = False
+        except BaseException:
+            # refund what was reserved; the caller sees the original error
+            with contextlib.suppress(Exception):
+                await self.limiter.asettle(reservation, 0, refund_requests=True)
+            raise
+        await history.aadd_messages([HumanMessage(message), AIMessage(answer)])
+        latency_ms = round((time.perf_counter() - start) * 1000, 2)
+        c = self.counters
+        if cached:
+            c.cache_hits += 1
+            c.tokens_saved += usage.saved_tokens
+            c.hit_ms.append(latency_ms)
+        else:
+            c.llm_calls += 1
+            c.tokens_spent += usage.total_tokens
+            c.miss_ms.append(latency_ms)
+        await self.bus.apublish(
+            self.settings.events_topic,
+            {
+                "user_id": user_id,
+                "session_id": session_id,
+                "cached": cached,
+                "latency_ms": latency_ms,
+                "tokens": usage.total_tokens,
+            },
+            durable=True,
+        )
+        return ChatReply(
+            answer=answer,
+            cached=cached,
+            usage=usage,
+            latency_ms=latency_ms,
+            sources=sources,
+            history_length=len(past) + 2,
+        )
+
+    async def ingest(self, documents: Sequence[DocumentIn]) -> dict[str, Any]:
+        """Embed and index documents: through the Celery queue (returns a job id) when
+        ``settings.use_queue``, else inline."""
+        ids = [d.id or uuid.uuid4().hex for d in documents]
+        texts = [d.text for d in documents]
+        metadatas = [dict(d.metadata) for d in documents]
+        if self.settings.use_queue:
+            from redis_agent_core.tasks import submit_ingestion
+
+            items = [
+                {"id": i, "text": t, "metadata": m}
+                for i, t, m in zip(ids, texts, metadatas, strict=True)
+            ]
+            job_id = await asyncio.to_thread(
+                submit_ingestion,
+                self.vectors,
+                items,
+                app=self.celery_app,
+                config=self.config,
+            )
+            self._has_docs = False  # re-checked on the next chat
+            return {"job_id": job_id, "status": "queued", "count": len(ids)}
+        await self.vectors.aadd(texts, ids=ids, metadatas=metadatas)
+        self._has_docs = True
+        return {"job_id": None, "status": "done", "count": len(ids), "ids": ids}
+
+    @property
+    def celery_app(self) -> Any:
+        """The Celery app of this service's Redis (built on first use, no I/O)."""
+        if self._celery is None:
+            from redis_agent_core.tasks import create_app as create_celery_app
+
+            self._celery = create_celery_app(self.config)
+        return self._celery
+
+    def start_worker(self) -> Worker | None:
+        """Run a Celery worker in a thread of this process (demo, ``serve``); ``None``
+        when the queue is off. Production runs ``celery -A ... worker`` instead."""
+        if not self.settings.use_queue:
+            return None
+        return Worker(self.celery_app)
+
+    async def job(self, job_id: str) -> dict[str, Any] | None:
+        """Progress of an ingestion job, or ``None`` if unknown (or expired)."""
+        from redis_agent_core.tasks import JobNotFoundError, aget_job
+
+        try:
+            progress = await aget_job(job_id, config=self.config)
+        except JobNotFoundError:
+            return None
+        return progress.as_dict()
+
+    async def session(self, session_id: str) -> dict[str, Any]:
+        """A session's messages (oldest first)."""
+        messages = await self.history(session_id).aget_messages()
+        return {
+            "session_id": session_id,
+            "length": len(messages),
+            "messages": [{"role": m.type, "content": m.text} for m in messages],
+        }
+
+    async def stats(self) -> dict[str, Any]:
+        """Cache hit rate and tokens saved (shared, from Redis) and this process's counters."""
+        cache_stats = await self.cache.astats()
+        c = self.counters
+        return {
+            "cache": cache_stats.as_dict(),
+            "limits": {
+                "requests_per_minute": self.settings.requests_per_minute,
+                "tokens_per_day": self.settings.tokens_per_day,
+            },
+            "process": {
+                "requests": c.requests,
+                "cache_hits": c.cache_hits,
+                "llm_calls": c.llm_calls,
+                "rate_limited": c.rate_limited,
+                "tokens_spent": c.tokens_spent,
+                "tokens_saved": c.tokens_saved,
+                "hit_latency_ms_p50": _median(c.hit_ms),
+                "miss_latency_ms_p50": _median(c.miss_ms),
+            },
+            "model": self.model_name,
+        }
+
+
+class Worker:
+    """An in-process Celery worker (solo pool, one thread), stopped with :meth:`stop`."""
+
+    def __init__(self, celery_app: Any) -> None:
+        from celery.contrib.testing.worker import start_worker
+
+        self._cm = start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=30,
+        )
+        self._cm.__enter__()
+
+    def stop(self) -> None:
+        self._cm.__exit__(None, None, None)
+
+
+# -- HTTP --
+def _error(status: int, error: str, detail: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+
+
+def create_app(service: AgentService) -> FastAPI:
+    """The FastAPI app of ``service`` (``redis-agent serve`` runs it with uvicorn)."""
+    app = FastAPI(
+        title="redis-agent-pack reference service",
+        description="Chat with a semantic cache, history, RAG, rate limits, queue and bus "
+        "on Redis.",
+    )
+    app.state.service = service
+
+    @app.exception_handler(RateLimitExceeded)
+    async def _limited(_: Request, exc: RateLimitExceeded) -> JSONResponse:
+        retry = "86400" if math.isinf(exc.retry_after) else str(max(1, math.ceil(exc.retry_after)))
+        return _error(429, "rate_limited", str(exc), **{"Retry-After": retry})
+
+    @app.exception_handler(RedisUnavailableError)
+    async def _redis_down(_: Request, exc: RedisUnavailableError) -> JSONResponse:
+        return _error(503, "redis_unavailable", str(exc), **{"Retry-After": "5"})
+
+    @app.exception_handler(redis.exceptions.ConnectionError)
+    @app.exception_handler(redis.exceptions.TimeoutError)
+    async def _redis_raw(_: Request, exc: Exception) -> JSONResponse:
+        return _error(
+            503,
+            "redis_unavailable",
+            f"Redis could not be reached ({exc}). Check that the server is running and "
+            "REDIS_URL points at it.",
+            **{"Retry-After": "5"},
+        )
+
+    try:
+        import openai
+    except ImportError:  # another chat model: its errors surface as 500
+        pass
+    else:
+
+        @app.exception_handler(openai.APIConnectionError)
+        @app.exception_handler(openai.APIStatusError)
+        async def _llm_down(_: Request, exc: Exception) -> JSONResponse:
+            return _error(
+                502,
+                "llm_unavailable",
+                f"the model endpoint failed ({exc}). Check OPENAI_BASE_URL / OPENAI_API_KEY, "
+                "or unset them to use the local model.",
+            )
+
+    @app.post("/chat", response_model=ChatReply)
+    async def chat(body: ChatRequest) -> ChatReply:
+        return await service.chat(body.user_id, body.session_id, body.message)
+
+    @app.post("/documents", status_code=202)
+    async def documents(body: DocumentsRequest) -> dict[str, Any]:
+        return await service.ingest(body.documents)
+
+    @app.get("/jobs/{job_id}")
+    async def job(job_id: str) -> Any:
+        state = await service.job(job_id)
+        if state is None:
+            return _error(404, "unknown_job", f"no job {job_id!r} (finished jobs expire)")
+        return state
+
+    @app.get("/sessions/{session_id}")
+    async def session(session_id: str) -> dict[str, Any]:
+        return await service.session(session_id)
+
+    @app.get("/stats")
+    async def stats() -> dict[str, Any]:
+        return await service.stats()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        await service.config.get_async_client().ping()
+        return {"status": "ok"}
+
+    return app

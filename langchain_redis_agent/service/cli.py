@@ -1,0 +1,70 @@
+"""``redis-agent serve`` and ``redis-agent demo``, registered through the entry-point
+group ``redis_agent.commands`` (the core CLI never imports this package)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from redis_agent_core.config import RedisAgentConfig, describe_url
+
+    from .app import AgentService, ServiceSettings, create_app
+    from .llm import chat_model_from_env
+
+    config = RedisAgentConfig.from_env(**({"url": args.redis_url} if args.redis_url else {}))
+    settings = ServiceSettings(
+        requests_per_minute=args.requests_per_minute,
+        tokens_per_day=args.tokens_per_day,
+        max_tokens=args.max_tokens,
+        use_queue=not args.no_queue,
+    )
+    with chat_model_from_env(max_tokens=args.max_tokens) as (llm, endpoint):
+        service = AgentService(llm, config=config, settings=settings, model_name=endpoint.model)
+        where = "local model" if endpoint.local else endpoint.base_url
+        print(f"model: {endpoint.model} ({where})", flush=True)
+        print(f"redis: {describe_url(config.resolve_url())}", flush=True)
+        worker = service.start_worker() if settings.use_queue else None
+        try:
+            uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="info")
+        finally:
+            if worker is not None:
+                worker.stop()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(quiet=args.quiet)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve`` and ``demo`` to the ``redis-agent`` command."""
+    p = subparsers.add_parser(
+        "serve", help="run the reference chat service (FastAPI) on Redis and an LLM"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--redis-url", help="Redis to use (default: REDIS_URL, else embedded)")
+    p.add_argument("--requests-per-minute", type=int, default=20, help="per user")
+    p.add_argument("--tokens-per-day", type=int, default=50_000, help="per user")
+    p.add_argument("--max-tokens", type=int, default=48, help="answer length cap")
+    p.add_argument(
+        "--no-queue",
+        action="store_true",
+        help="ingest documents inline instead of through Celery (no in-process worker)",
+    )
+    p.set_defaults(func=_cmd_serve)
+
+    d = subparsers.add_parser(
+        "demo",
+        help="run the end-to-end demo: embedded Redis, local model, scripted users, report",
+    )
+    d.add_argument("--quiet", action="store_true", help="print only the report")
+    d.set_defaults(func=_cmd_demo)

@@ -1,0 +1,327 @@
+"""LangChain ``VectorStore`` on the core :class:`~redis_agent_core.vectors.VectorIndex`.
+
+Sync and async natively. Filters take the core filter (``F("tenant") == "acme"``), a
+dict (``{"tenant": "acme", "year": {"$gte": 2020}}``) or a redisvl FilterExpression.
+``similarity_search_with_score`` returns raw vector distances (lower is closer);
+``similarity_search_with_relevance_scores`` returns relevances in [0, 1].
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.vectors import Hit, VectorIndex
+
+from .embeddings import MiniLMEmbeddings, to_core_embedder
+
+__all__ = ["RedisVectorStore"]
+
+
+def _doc(hit: Hit) -> Document:
+    return Document(page_content=hit.text, metadata=hit.metadata, id=hit.id)
+
+
+class RedisVectorStore(VectorStore):
+    """Redis as a LangChain vector store.
+
+    Args:
+        embeddings: any LangChain ``Embeddings`` (default: the offline
+            :class:`MiniLMEmbeddings`).
+        index_name: name of the index (keys live under the config's namespace).
+        config: :class:`RedisAgentConfig` (default: the process-wide one).
+        index: an existing :class:`VectorIndex` to wrap instead of building one.
+        **index_options: :class:`VectorIndex` options (``metadata_fields``,
+            ``algorithm``, ``metric``, ``dtype``, ``storage``, ``ef_runtime``, ...).
+
+    Nothing touches Redis until the first call; the index is created on first write.
+    """
+
+    def __init__(
+        self,
+        embeddings: Embeddings | None = None,
+        *,
+        index_name: str = "langchain",
+        config: RedisAgentConfig | None = None,
+        index: VectorIndex | None = None,
+        **index_options: Any,
+    ) -> None:
+        self._embeddings = embeddings if embeddings is not None else MiniLMEmbeddings()
+        if index is None:
+            index = VectorIndex(
+                index_name,
+                config=config,
+                embedder=to_core_embedder(self._embeddings),
+                **index_options,
+            )
+        elif index_options or config is not None:
+            raise ConfigError("pass either index= or index options/config=, not both")
+        self.index = index
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return self._embeddings
+
+    def _select_relevance_score_fn(self) -> Any:
+        # Scores from the core are already relevances in [0, 1].
+        return lambda score: score
+
+    # -- writes --
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and store texts; ids are returned exactly as given."""
+        return self.index.add(list(texts), ids=ids, metadatas=metadatas)
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        return await self.index.aadd(list(texts), ids=ids, metadatas=metadatas)
+
+    def add_texts_with_vectors(
+        self,
+        texts: Sequence[str],
+        vectors: Any,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+    ) -> list[str]:
+        """Store texts with precomputed vectors (no embedding call)."""
+        return self.index.add(list(texts), ids=ids, metadatas=metadatas, vectors=vectors)
+
+    def enqueue_add_documents(
+        self, documents: Sequence[Document], *, ids: list[str] | None = None, **kwargs: Any
+    ) -> str:
+        """Ingest documents in the background (Celery); returns the job id."""
+        try:
+            from redis_agent_core.tasks import submit_ingestion
+        except ImportError as exc:
+            raise ConfigError(
+                "background ingestion needs the 'tasks' extra: pip install "
+                "'redis-agent-pack[tasks]'"
+            ) from exc
+        if ids is not None and len(ids) != len(documents):
+            raise ConfigError(f"got {len(documents)} documents but {len(ids)} ids")
+        items = [
+            {
+                "id": (ids[i] if ids is not None else None) or doc.id or uuid.uuid4().hex,
+                "text": doc.page_content,
+                "metadata": dict(doc.metadata),
+            }
+            for i, doc in enumerate(documents)
+        ]
+        return submit_ingestion(self.index, items, **kwargs)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Delete by ids; ``ids=None`` deletes every document of this store (as
+        LangChain specifies), or those passing ``filter=`` when given."""
+        if ids is None:
+            if kwargs.get("filter") is not None:
+                self.index.delete_by_filter(kwargs["filter"])
+            else:
+                self.index.clear()
+            return True
+        self.index.delete(ids)
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        if ids is None:
+            if kwargs.get("filter") is not None:
+                await self.index.adelete_by_filter(kwargs["filter"])
+            else:
+                await self.index.aclear()
+            return True
+        await self.index.adelete(ids)
+        return True
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        return [_doc(h) for h in self.index.get(list(ids))]
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        return [_doc(h) for h in await self.index.aget(list(ids))]
+
+    # -- similarity --
+    def similarity_search(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        return [_doc(h) for h in self.index.search(query, k, filter=filter)]
+
+    async def asimilarity_search(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        return [_doc(h) for h in await self.index.asearch(query, k, filter=filter)]
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Documents with their vector distance (lower is closer)."""
+        hits = self.index.search(query, k, filter=filter)
+        return [(_doc(h), float(h.distance or 0.0)) for h in hits]
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        hits = await self.index.asearch(query, k, filter=filter)
+        return [(_doc(h), float(h.distance or 0.0)) for h in hits]
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        return [_doc(h) for h in self.index.search(embedding, k, filter=filter)]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        return [_doc(h) for h in await self.index.asearch(embedding, k, filter=filter)]
+
+    def _similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        threshold = kwargs.get("score_threshold")
+        filter = kwargs.get("filter")
+        if threshold is not None:
+            # Server-side range query: only documents above the threshold travel.
+            hits = self.index.search_range(query, float(threshold), k, filter=filter)
+        else:
+            hits = self.index.search(query, k, filter=filter)
+        return [(_doc(h), float(h.score or 0.0)) for h in hits]
+
+    async def _asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        threshold = kwargs.get("score_threshold")
+        filter = kwargs.get("filter")
+        if threshold is not None:
+            hits = await self.index.asearch_range(query, float(threshold), k, filter=filter)
+        else:
+            hits = await self.index.asearch(query, k, filter=filter)
+        return [(_doc(h), float(h.score or 0.0)) for h in hits]
+
+    # -- MMR --
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        hits = self.index.mmr(query, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter)
+        return [_doc(h) for h in hits]
+
+    async def amax_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        hits = await self.index.ammr(
+            query, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter
+        )
+        return [_doc(h) for h in hits]
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        hits = self.index.mmr(embedding, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter)
+        return [_doc(h) for h in hits]
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        hits = await self.index.ammr(
+            embedding, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter
+        )
+        return [_doc(h) for h in hits]
+
+    # -- hybrid (extra) --
+    def hybrid_search(
+        self, query: str, k: int = 4, *, alpha: float = 0.7, filter: Any = None
+    ) -> list[tuple[Document, float]]:
+        """BM25 + vector search (``alpha`` weighs the vector side); ``(doc, score)``."""
+        hits = self.index.hybrid(query, k, alpha=alpha, filter=filter)
+        return [(_doc(h), float(h.score or 0.0)) for h in hits]
+
+    async def ahybrid_search(
+        self, query: str, k: int = 4, *, alpha: float = 0.7, filter: Any = None
+    ) -> list[tuple[Document, float]]:
+        hits = await self.index.ahybrid(query, k, alpha=alpha, filter=filter)
+        return [(_doc(h), float(h.score or 0.0)) for h in hits]
+
+    # -- constructors --
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> RedisVectorStore:
+        store = cls(embedding, **kwargs)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> RedisVectorStore:
+        store = cls(embedding, **kwargs)
+        await store.aadd_texts(texts, metadatas, ids=ids)
+        return store
+
+    @classmethod
+    def from_existing_index(
+        cls,
+        embedding: Embeddings,
+        index_name: str,
+        *,
+        config: RedisAgentConfig | None = None,
+        ef_runtime: int | None = None,
+    ) -> RedisVectorStore:
+        """Open an index that exists on the server (schema read from FT.INFO)."""
+        options: dict[str, Any] = {} if ef_runtime is None else {"ef_runtime": ef_runtime}
+        index = VectorIndex.from_existing(
+            index_name, config=config, embedder=to_core_embedder(embedding), **options
+        )
+        return cls(embedding, index=index)

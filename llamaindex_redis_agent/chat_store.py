@@ -1,0 +1,392 @@
+"""LlamaIndex chat stores on the Redis session store.
+
+- :class:`RedisChatStore` implements ``BaseChatStore`` (sync methods and native
+  async ``a...`` forms) for ``ChatMemoryBuffer`` and chat engines.
+- :class:`RedisAsyncChatStore` implements ``AsyncDBChatStore`` (async methods with the
+  same names, so it must be a second class) for the newer ``Memory``: active and
+  archived messages, limit/offset, archiving the oldest.
+
+Messages are stored as ``ChatMessage.model_dump_json()``, the same form as the
+``llama-index-storage-chat-store-redis`` package, in order (that package reverses the
+list when it deletes by index). Keys are the sessions: ``get_keys`` reads the store's
+session index, never ``KEYS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.storage.chat_store.base import BaseChatStore
+from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, MessageStatus
+from pydantic import TypeAdapter
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import Embedder
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.history import (
+    ACTIVE,
+    ARCHIVED,
+    SessionInfo,
+    SessionStore,
+    Status,
+    corrupt_message_error,
+    slice_both,
+)
+
+__all__ = ["RedisAsyncChatStore", "RedisChatStore", "decode_messages", "encode_messages"]
+
+log = logging.getLogger(__name__)
+
+OnCorrupt = Literal["raise", "skip"]
+_LIST = TypeAdapter(list[ChatMessage])
+
+
+def encode_messages(messages: Sequence[ChatMessage]) -> list[bytes]:
+    """Messages as JSON payloads (``model_dump_json``)."""
+    out = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, ChatMessage):
+            raise ConfigError(
+                f"message {i} is a {type(message).__name__}, not a LlamaIndex ChatMessage"
+            )
+        out.append(message.model_dump_json().encode())
+    return out
+
+
+def decode_messages(
+    key: str,
+    payloads: Sequence[bytes | str],
+    on_corrupt: OnCorrupt = "raise",
+    *,
+    start: int = 0,
+    status: Status = ACTIVE,
+) -> list[ChatMessage]:
+    """Payloads back to messages, fully validated. All at once (one pydantic call on
+    the joined JSON array, faster than one call a message); when that fails, message
+    by message to name the bad one (``start`` offsets its index) or skip it."""
+    if not payloads:
+        return []
+    parts = [p if isinstance(p, bytes) else p.encode() for p in payloads]
+    try:
+        return _LIST.validate_json(b"[" + b",".join(parts) + b"]")
+    except Exception:  # find the bad one(s) and say where they are
+        pass
+    out: list[ChatMessage] = []
+    for i, part in enumerate(parts):
+        try:
+            out.append(ChatMessage.model_validate_json(part))
+        except Exception as exc:
+            error = corrupt_message_error(key, start + i, exc, status)
+            if on_corrupt == "raise":
+                raise error from exc
+            log.warning("%s (skipped)", error)
+    return out
+
+
+def _build_store(
+    config: RedisAgentConfig | None,
+    ttl: Any,
+    max_messages: int | None,
+    embedder: Any,
+    store: SessionStore | None,
+) -> SessionStore:
+    if store is not None:
+        return store
+    options: dict[str, Any] = {"max_messages": max_messages}
+    if ttl is not ...:
+        options["ttl"] = ttl
+    if embedder is not None:
+        if not isinstance(embedder, Embedder):
+            from .embeddings import to_core_embedder
+
+            embedder = to_core_embedder(embedder)
+        options["embedder"] = embedder
+    return SessionStore(config, **options)
+
+
+def _texts(store: SessionStore, messages: Sequence[ChatMessage]) -> list[str | None] | None:
+    if not store.recall_enabled:
+        return None
+    return [m.content or None for m in messages]
+
+
+def _removed(key: str, payload: bytes | None) -> ChatMessage | None:
+    # Deleting is how a corrupt message gets removed: never raise for it here.
+    if payload is None:
+        return None
+    decoded = decode_messages(key, [payload], "skip")
+    return decoded[0] if decoded else None
+
+
+def _status(status: MessageStatus | str | None) -> Status | None:
+    if status is None:
+        return None
+    value = status.value if isinstance(status, MessageStatus) else status
+    if value not in (ACTIVE, ARCHIVED):
+        raise ConfigError(f"status must be MessageStatus.ACTIVE or ARCHIVED, got {status!r}")
+    return value  # type: ignore[return-value]
+
+
+def _check_on_corrupt(on_corrupt: str) -> None:
+    if on_corrupt not in ("raise", "skip"):
+        raise ConfigError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
+
+
+class RedisChatStore(BaseChatStore):
+    """LlamaIndex ``BaseChatStore`` in Redis: one session per key, sync and async.
+
+    Args:
+        config: connection and namespace (``None``: the process default).
+        ttl: seconds of inactivity before a key's messages expire (sliding).
+        max_messages: keep only the newest messages of each key.
+        embedder: turn on semantic recall (:meth:`relevant`); a core ``Embedder`` or
+            a LlamaIndex embedding model.
+        on_corrupt: ``"raise"`` or ``"skip"`` stored messages that cannot be decoded.
+        store: share an existing :class:`SessionStore`.
+
+    Example::
+
+        store = RedisChatStore(ttl=3600)
+        memory = ChatMemoryBuffer.from_defaults(chat_store=store, chat_store_key="user-42")
+    """
+
+    on_corrupt: OnCorrupt = Field(default="raise", description="'raise' or 'skip' bad messages")
+    _store: SessionStore = PrivateAttr()
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        ttl: int | None = ...,  # type: ignore[assignment]
+        max_messages: int | None = None,
+        embedder: Any = None,
+        on_corrupt: OnCorrupt = "raise",
+        store: SessionStore | None = None,
+    ) -> None:
+        _check_on_corrupt(on_corrupt)
+        super().__init__(on_corrupt=on_corrupt)
+        self._store = _build_store(config, ttl, max_messages, embedder, store)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RedisAgentChatStore"
+
+    @property
+    def store(self) -> SessionStore:
+        """The core session store underneath."""
+        return self._store
+
+    def _decode(self, key: str, payloads: Sequence[bytes], start: int = 0) -> list[ChatMessage]:
+        return decode_messages(key, payloads, self.on_corrupt, start=start)
+
+    def _one(self, key: str, payload: bytes | None) -> ChatMessage | None:
+        return _removed(key, payload)
+
+    # -- sync --
+    def set_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        """Replace the key's messages atomically."""
+        self._store.replace(key, encode_messages(messages), texts=_texts(self._store, messages))
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        """All messages of ``key``, oldest first (one round trip)."""
+        return self._decode(key, self._store.read(key))
+
+    def add_message(self, key: str, message: ChatMessage) -> None:
+        """Append one message (refreshes the TTL, trims to ``max_messages``)."""
+        store = self._store  # pydantic private attributes are slow to read: once
+        store.append(key, encode_messages([message]), texts=_texts(store, [message]))
+
+    def add_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        """Append several messages in one atomic round trip."""
+        if messages:
+            self._store.append(key, encode_messages(messages), texts=_texts(self._store, messages))
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        """Delete the key (session) and return its messages."""
+        _, active = self._store.clear(key, return_messages=True)
+        return self._decode(key, active)
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        """Delete the message at ``idx`` keeping the order of the others; return it."""
+        return self._one(key, self._store.delete_at(key, idx))
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        """Delete and return the newest message."""
+        return self._one(key, self._store.pop_last(key))
+
+    def get_keys(self) -> list[str]:
+        """Live keys (sessions), newest activity first, from the session index."""
+        return self._store.sessions()
+
+    # -- async --
+    async def aset_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        await self._store.areplace(
+            key, encode_messages(messages), texts=_texts(self._store, messages)
+        )
+
+    async def aget_messages(self, key: str) -> list[ChatMessage]:
+        return self._decode(key, await self._store.aread(key))
+
+    async def async_add_message(self, key: str, message: ChatMessage) -> None:
+        store = self._store
+        await store.aappend(key, encode_messages([message]), texts=_texts(store, [message]))
+
+    async def aadd_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        """Async :meth:`add_messages`."""
+        if messages:
+            await self._store.aappend(
+                key, encode_messages(messages), texts=_texts(self._store, messages)
+            )
+
+    async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
+        _, active = await self._store.aclear(key, return_messages=True)
+        return self._decode(key, active)
+
+    async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
+        return self._one(key, await self._store.adelete_at(key, idx))
+
+    async def adelete_last_message(self, key: str) -> ChatMessage | None:
+        return self._one(key, await self._store.apop_last(key))
+
+    async def aget_keys(self) -> list[str]:
+        return await self._store.asessions()
+
+    # -- extras --
+    def get_last_messages(self, key: str, n: int) -> list[ChatMessage]:
+        """The newest ``n`` messages, oldest first."""
+        return self._decode(key, self._store.last(key, n))
+
+    async def aget_last_messages(self, key: str, n: int) -> list[ChatMessage]:
+        """Async :meth:`get_last_messages`."""
+        return self._decode(key, await self._store.alast(key, n))
+
+    def relevant(self, key: str, query: str, k: int = 4) -> list[ChatMessage]:
+        """Past messages most similar to ``query`` (needs ``embedder=``)."""
+        return self._decode(key, [h.payload for h in self._store.relevant(key, query, k)])
+
+    async def arelevant(self, key: str, query: str, k: int = 4) -> list[ChatMessage]:
+        """Async :meth:`relevant`."""
+        hits = await self._store.arelevant(key, query, k)
+        return self._decode(key, [h.payload for h in hits])
+
+    def info(self, key: str) -> SessionInfo | None:
+        """Metadata, times, counts and TTL of a key (None: no such key)."""
+        return self._store.info(key)
+
+
+class RedisAsyncChatStore(AsyncDBChatStore):
+    """LlamaIndex ``AsyncDBChatStore`` in Redis, for ``Memory.from_defaults(chat_store=...)``.
+
+    Active messages are the FIFO queue; ``archive_oldest_messages`` moves the oldest
+    to the key's archive (kept, same TTL). ``delete_message(key, idx)`` takes the index
+    in the active list. Arguments as :class:`RedisChatStore`.
+    """
+
+    on_corrupt: OnCorrupt = Field(default="raise", description="'raise' or 'skip' bad messages")
+    _store: SessionStore = PrivateAttr()
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        ttl: int | None = ...,  # type: ignore[assignment]
+        max_messages: int | None = None,
+        embedder: Any = None,
+        on_corrupt: OnCorrupt = "raise",
+        store: SessionStore | None = None,
+    ) -> None:
+        _check_on_corrupt(on_corrupt)
+        super().__init__(on_corrupt=on_corrupt)
+        self._store = _build_store(config, ttl, max_messages, embedder, store)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RedisAgentAsyncChatStore"
+
+    @property
+    def store(self) -> SessionStore:
+        """The core session store underneath."""
+        return self._store
+
+    async def get_messages(
+        self,
+        key: str,
+        status: MessageStatus | None = MessageStatus.ACTIVE,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[ChatMessage]:
+        """Messages of ``key`` with ``status`` (None: archived then active), oldest
+        first, after skipping ``offset`` and up to ``limit``."""
+        which = _status(status)
+        for name, value in (("limit", limit), ("offset", offset)):
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ConfigError(f"{name} must be an int >= 0 or None, got {value!r}")
+        start = offset or 0
+        if which is None:
+            archived, active = await self._store.aread_all_statuses(key)
+            payloads = slice_both(archived, active, offset, limit)
+            return decode_messages(key, payloads, self.on_corrupt, start=start)
+        if limit == 0:
+            return []
+        stop = -1 if limit is None else start + limit - 1
+        payloads = await self._store.aread(key, start, stop, status=which)
+        return decode_messages(key, payloads, self.on_corrupt, start=start, status=which)
+
+    async def count_messages(
+        self, key: str, status: MessageStatus | None = MessageStatus.ACTIVE
+    ) -> int:
+        which = _status(status)
+        if which is None:
+            info = await self._store.ainfo(key)
+            return 0 if info is None else info.message_count + info.archived_count
+        return await self._store.acount(key, status=which)
+
+    async def add_message(
+        self, key: str, message: ChatMessage, status: MessageStatus = MessageStatus.ACTIVE
+    ) -> None:
+        await self.add_messages(key, [message], status)
+
+    async def add_messages(
+        self,
+        key: str,
+        messages: list[ChatMessage],
+        status: MessageStatus = MessageStatus.ACTIVE,
+    ) -> None:
+        which = _status(status) or ACTIVE
+        if messages:
+            await self._store.aappend(
+                key, encode_messages(messages), texts=_texts(self._store, messages), status=which
+            )
+
+    async def set_messages(
+        self,
+        key: str,
+        messages: list[ChatMessage],
+        status: MessageStatus = MessageStatus.ACTIVE,
+    ) -> None:
+        which = _status(status) or ACTIVE
+        await self._store.areplace(
+            key, encode_messages(messages), texts=_texts(self._store, messages), status=which
+        )
+
+    async def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        return _removed(key, await self._store.adelete_at(key, idx))
+
+    async def delete_messages(self, key: str, status: MessageStatus | None = None) -> None:
+        which = _status(status)
+        await self._store.aclear(key, which="all" if which is None else which)
+
+    async def delete_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
+        payloads = await self._store.atake_oldest(key, n)
+        return decode_messages(key, payloads, self.on_corrupt)
+
+    async def archive_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
+        payloads = await self._store.atake_oldest(key, n, archive=True)
+        return decode_messages(key, payloads, self.on_corrupt)
+
+    async def get_keys(self) -> list[str]:
+        return await self._store.asessions()

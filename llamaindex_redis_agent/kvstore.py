@@ -1,0 +1,132 @@
+"""LlamaIndex ``BaseKVStore`` on Redis: docstores, index stores and ``IngestionCache``
+can live in Redis (sync and native async, with collections)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from llama_index.core.storage.kvstore.types import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_COLLECTION,
+    BaseKVStore,
+)
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, DataCorruptionError
+from redis_agent_core.kvstore import KVStore
+
+__all__ = ["RedisKVStore"]
+
+# Writes are pipelined in chunks of this size; LlamaIndex's batch_size (default 1) is a
+# hint for stores without pipelining and is ignored.
+_CHUNK = 1000
+
+
+def _dump(key: str, val: dict) -> bytes:
+    if not isinstance(val, dict):
+        raise ConfigError(
+            f"RedisKVStore values must be dicts, got {type(val).__name__} for {key!r}"
+        )
+    return orjson.dumps(val, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _load(key: str, raw: bytes | None) -> dict | None:
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DataCorruptionError(f"RedisKVStore value of {key!r} is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise DataCorruptionError(f"RedisKVStore value of {key!r} is not a JSON object")
+    return value
+
+
+class RedisKVStore(BaseKVStore):
+    """Key/value store in Redis: one JSON string per key, collections as key prefixes.
+
+    Args:
+        config: connection settings (default: ``REDIS_URL`` or the embedded server).
+        name: store name; stores with different names never share keys.
+        ttl: seconds each value lives (default: forever / ``config.default_ttl``).
+
+    Redis down: every method raises :class:`RedisUnavailableError`.
+
+    Example::
+
+        storage = StorageContext.from_defaults(
+            docstore=KVDocumentStore(RedisKVStore(name="docs")),
+            index_store=KVIndexStore(RedisKVStore(name="index")),
+        )
+    """
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        name: str = "llamaindex",
+        ttl: int | None = None,
+        store: KVStore | None = None,
+    ) -> None:
+        self._store = store or KVStore(config, name=name, ttl=ttl)
+
+    @property
+    def core(self) -> KVStore:
+        """The core key/value store behind this adapter."""
+        return self._store
+
+    def put(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:
+        self._store.mset([(key, _dump(key, val))], collection)
+
+    async def aput(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:
+        await self._store.amset([(key, _dump(key, val))], collection)
+
+    def put_all(
+        self,
+        kv_pairs: list[tuple[str, dict]],
+        collection: str = DEFAULT_COLLECTION,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        items = [(k, _dump(k, v)) for k, v in kv_pairs]  # validate all before writing
+        for i in range(0, len(items), _CHUNK):
+            self._store.mset(items[i : i + _CHUNK], collection)
+
+    async def aput_all(
+        self,
+        kv_pairs: list[tuple[str, dict]],
+        collection: str = DEFAULT_COLLECTION,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        items = [(k, _dump(k, v)) for k, v in kv_pairs]
+        for i in range(0, len(items), _CHUNK):
+            await self._store.amset(items[i : i + _CHUNK], collection)
+
+    def get(self, key: str, collection: str = DEFAULT_COLLECTION) -> dict | None:
+        return _load(key, self._store.mget([key], collection)[0])
+
+    async def aget(self, key: str, collection: str = DEFAULT_COLLECTION) -> dict | None:
+        return _load(key, (await self._store.amget([key], collection))[0])
+
+    def get_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
+        keys = list(self._store.yield_keys(collection=collection))
+        values = self._store.mget(keys, collection)
+        return {
+            k: v for k, raw in zip(keys, values, strict=True) if (v := _load(k, raw)) is not None
+        }
+
+    async def aget_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
+        keys = [k async for k in self._store.ayield_keys(collection=collection)]
+        values = await self._store.amget(keys, collection)
+        return {
+            k: v for k, raw in zip(keys, values, strict=True) if (v := _load(k, raw)) is not None
+        }
+
+    def delete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
+        return self._store.mdelete([key], collection) > 0
+
+    async def adelete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
+        return await self._store.amdelete([key], collection) > 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("RedisKVStore holds live connections and cannot be pickled")

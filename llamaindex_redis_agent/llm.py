@@ -1,0 +1,409 @@
+"""``RedisCacheLLM``: any LlamaIndex LLM with an exact or semantic Redis cache in front.
+
+LlamaIndex has no LLM-cache interface, so the cache wraps the LLM: ``chat``,
+``complete``, ``stream_chat``, ``stream_complete`` and their async forms are served
+from the cache when possible (a hit on a streaming call replays the text as a
+stream) and misses are stored. Entries are scoped by the inner LLM's class, model,
+generation parameters, the call kind and its kwargs, so a hit never returns another
+model's (or another setting's) answer. Works as ``Settings.llm`` in query and chat
+engines. Redis down: the inner LLM answers (the cache degrades to misses).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import Any
+
+import orjson
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+)
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+from pydantic import PrivateAttr
+
+from redis_agent_core.cache import CacheHit, ExactCache, SemanticCache, conversation_text
+from redis_agent_core.cache.entry import make_scope
+
+__all__ = ["RedisCacheLLM"]
+
+logger = logging.getLogger("llamaindex_redis_agent.llm")
+
+_SECRET = re.compile(r"(?:^|_)(?:key|secret|password|token|credentials?)$", re.IGNORECASE)
+_SKIP = frozenset(
+    {
+        "callback_manager",
+        "system_prompt",
+        "messages_to_prompt",
+        "completion_to_prompt",
+        "output_parser",
+        "query_wrapper_prompt",
+        "pydantic_program_mode",
+    }
+)
+# Copied from the inner LLM so that predict()/stream() format prompts as it would.
+_PROMPT_FIELDS = (
+    "system_prompt",
+    "messages_to_prompt",
+    "completion_to_prompt",
+    "output_parser",
+    "query_wrapper_prompt",
+    "pydantic_program_mode",
+)
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def llm_identity(llm: LLM) -> dict[str, Any]:
+    """Class, model and plain generation parameters of ``llm`` (secrets left out)."""
+    params = {}
+    for name in sorted(type(llm).model_fields):
+        if name in _SKIP or _SECRET.search(name):
+            continue
+        value = getattr(llm, name, None)
+        if _plain(value):
+            params[name] = value
+    try:
+        model = llm.metadata.model_name
+    except Exception:  # metadata may need a network call in odd LLMs
+        model = None
+    return {"class": llm.class_name(), "model": model, "params": params}
+
+
+def _message_text(message: ChatMessage) -> str:
+    return message.content or ""
+
+
+def _usage(response: ChatResponse | CompletionResponse) -> dict[str, int] | None:
+    sources: list[Any] = [response.additional_kwargs]
+    raw = response.raw
+    if isinstance(raw, dict):
+        sources.append(raw.get("usage"))
+    else:
+        sources.append(getattr(raw, "usage", None))
+    for source in sources:
+        if source is None:
+            continue
+        if not isinstance(source, dict):
+            source = getattr(source, "model_dump", lambda: {})()
+        usage = {
+            k: int(v)
+            for k, v in source.items()
+            if k.endswith("_tokens") and isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        if usage:
+            return usage
+    return None
+
+
+def _generate(items: list[Any]) -> Generator[Any, None, None]:
+    # a real generator: LlamaIndex's callback wrappers only wrap generators as streams
+    yield from items
+
+
+def _chunks(text: str) -> list[str]:
+    """Split text into word-sized stream deltas (whitespace kept)."""
+    return re.findall(r"\S+\s*|\s+", text) or [""]
+
+
+class RedisCacheLLM(LLM):
+    """An LLM that answers from a Redis cache when it can and asks ``llm`` otherwise.
+
+    Args:
+        llm: the LlamaIndex LLM to wrap (its ``metadata`` is delegated).
+        cache: a core :class:`ExactCache` or :class:`SemanticCache` (default: a new
+            ``ExactCache()`` on ``REDIS_URL`` / the embedded server).
+        filters: a fixed partition, e.g. ``{"tenant": "acme"}`` (a semantic cache must
+            declare the same ``filter_fields``).
+
+    Responses served from the cache carry ``additional_kwargs["cache_hit"] = True``.
+    """
+
+    _llm: LLM = PrivateAttr()
+    _cache: ExactCache | SemanticCache = PrivateAttr()
+    _filters: dict[str, str] | None = PrivateAttr(default=None)
+    _identity: dict[str, Any] = PrivateAttr()
+
+    def __init__(
+        self,
+        llm: LLM,
+        cache: ExactCache | SemanticCache | None = None,
+        *,
+        filters: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        for name in _PROMPT_FIELDS:
+            if name not in kwargs and getattr(llm, name, None) is not None:
+                kwargs[name] = getattr(llm, name)
+        kwargs.setdefault("callback_manager", llm.callback_manager)
+        super().__init__(**kwargs)
+        self._llm = llm
+        self._cache = cache if cache is not None else ExactCache()
+        self._filters = dict(filters) if filters else None
+        self._identity = llm_identity(llm)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RedisCacheLLM"
+
+    @property
+    def llm(self) -> LLM:
+        """The wrapped LLM."""
+        return self._llm
+
+    @property
+    def cache(self) -> ExactCache | SemanticCache:
+        """The core cache (``stats()``, ``clear()``)."""
+        return self._cache
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return self._llm.metadata
+
+    # -- keys and payloads (pure, shared by sync and async) --
+    def _scope(self, kind: str, kwargs: dict[str, Any]) -> str:
+        return make_scope({**self._identity, "call": kind, "kwargs": kwargs})
+
+    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> tuple[str, str]:
+        if isinstance(self._cache, SemanticCache):
+            text = conversation_text([(m.role.value, _message_text(m)) for m in messages])
+        else:  # exact: the full messages, blocks and kwargs included
+            text = orjson.dumps([m.model_dump(mode="json") for m in messages]).decode()
+        return text, self._scope("chat", kwargs)
+
+    def _complete_key(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> tuple[str, str]:
+        return prompt, self._scope("complete" if not formatted else "complete:formatted", kwargs)
+
+    @staticmethod
+    def _chat_payload(response: ChatResponse) -> str:
+        return orjson.dumps(
+            {
+                "message": response.message.model_dump(mode="json"),
+                "additional_kwargs": response.additional_kwargs,
+            },
+            default=str,
+        ).decode()
+
+    @staticmethod
+    def _completion_payload(response: CompletionResponse) -> str:
+        return orjson.dumps(
+            {"text": response.text, "additional_kwargs": response.additional_kwargs},
+            default=str,
+        ).decode()
+
+    @staticmethod
+    def _load(hit: CacheHit | None) -> dict[str, Any] | None:
+        if hit is None:
+            return None
+        try:
+            data = orjson.loads(hit.payload)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            logger.warning("cache entry %s is unreadable: treated as a miss", hit.key)
+            return None
+        data.setdefault("additional_kwargs", {})["cache_hit"] = True
+        return data
+
+    def _chat_hit(self, hit: CacheHit | None) -> ChatResponse | None:
+        data = self._load(hit)
+        if data is None or "message" not in data:
+            return None
+        return ChatResponse(
+            message=ChatMessage.model_validate(data["message"]),
+            additional_kwargs=data["additional_kwargs"],
+        )
+
+    def _completion_hit(self, hit: CacheHit | None) -> CompletionResponse | None:
+        data = self._load(hit)
+        if data is None or "text" not in data:
+            return None
+        return CompletionResponse(text=data["text"], additional_kwargs=data["additional_kwargs"])
+
+    @staticmethod
+    def _replay_chat(response: ChatResponse) -> list[ChatResponse]:
+        out, acc = [], ""
+        for delta in _chunks(response.message.content or ""):
+            acc += delta
+            message = response.message.model_copy(update={"blocks": []})
+            message.content = acc
+            out.append(
+                ChatResponse(
+                    message=message, delta=delta, additional_kwargs=response.additional_kwargs
+                )
+            )
+        out[-1] = ChatResponse(
+            message=response.message,
+            delta=out[-1].delta,
+            additional_kwargs=response.additional_kwargs,
+        )
+        return out
+
+    @staticmethod
+    def _replay_completion(response: CompletionResponse) -> list[CompletionResponse]:
+        out, acc = [], ""
+        for delta in _chunks(response.text):
+            acc += delta
+            out.append(
+                CompletionResponse(
+                    text=acc, delta=delta, additional_kwargs=response.additional_kwargs
+                )
+            )
+        return out
+
+    def _store(self, text: str, scope: str, payload: str, usage: dict[str, int] | None) -> None:
+        self._cache.update(text, scope, payload, usage=usage, filters=self._filters)
+
+    async def _astore(
+        self, text: str, scope: str, payload: str, usage: dict[str, int] | None
+    ) -> None:
+        await self._cache.aupdate(text, scope, payload, usage=usage, filters=self._filters)
+
+    # -- sync --
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        text, scope = self._chat_key(messages, kwargs)
+        cached = self._chat_hit(self._cache.lookup(text, scope, filters=self._filters))
+        if cached is not None:
+            return cached
+        response = self._llm.chat(messages, **kwargs)
+        self._store(text, scope, self._chat_payload(response), _usage(response))
+        return response
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        text, scope = self._complete_key(prompt, formatted, kwargs)
+        cached = self._completion_hit(self._cache.lookup(text, scope, filters=self._filters))
+        if cached is not None:
+            return cached
+        response = self._llm.complete(prompt, formatted=formatted, **kwargs)
+        self._store(text, scope, self._completion_payload(response), _usage(response))
+        return response
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        text, scope = self._chat_key(messages, kwargs)
+        cached = self._chat_hit(self._cache.lookup(text, scope, filters=self._filters))
+        if cached is not None:
+            return _generate(self._replay_chat(cached))
+        inner = self._llm.stream_chat(messages, **kwargs)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            last = None
+            for last in inner:
+                yield last
+            if last is not None:  # stored only when the stream ran to its end
+                self._store(text, scope, self._chat_payload(last), _usage(last))
+
+        return gen()
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        text, scope = self._complete_key(prompt, formatted, kwargs)
+        cached = self._completion_hit(self._cache.lookup(text, scope, filters=self._filters))
+        if cached is not None:
+            return _generate(self._replay_completion(cached))
+        inner = self._llm.stream_complete(prompt, formatted=formatted, **kwargs)
+
+        def gen() -> Generator[CompletionResponse, None, None]:
+            last = None
+            for last in inner:
+                yield last
+            if last is not None:
+                self._store(text, scope, self._completion_payload(last), _usage(last))
+
+        return gen()
+
+    # -- async --
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        text, scope = self._chat_key(messages, kwargs)
+        cached = self._chat_hit(await self._cache.alookup(text, scope, filters=self._filters))
+        if cached is not None:
+            return cached
+        response = await self._llm.achat(messages, **kwargs)
+        await self._astore(text, scope, self._chat_payload(response), _usage(response))
+        return response
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        text, scope = self._complete_key(prompt, formatted, kwargs)
+        cached = self._completion_hit(await self._cache.alookup(text, scope, filters=self._filters))
+        if cached is not None:
+            return cached
+        response = await self._llm.acomplete(prompt, formatted=formatted, **kwargs)
+        await self._astore(text, scope, self._completion_payload(response), _usage(response))
+        return response
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        text, scope = self._chat_key(messages, kwargs)
+        cached = self._chat_hit(await self._cache.alookup(text, scope, filters=self._filters))
+        if cached is not None:
+            replay = self._replay_chat(cached)
+
+            async def hit() -> AsyncGenerator[ChatResponse, None]:
+                for item in replay:
+                    yield item
+
+            return hit()
+        inner = await self._llm.astream_chat(messages, **kwargs)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            last = None
+            async for last in inner:
+                yield last
+            if last is not None:
+                await self._astore(text, scope, self._chat_payload(last), _usage(last))
+
+        return gen()
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        text, scope = self._complete_key(prompt, formatted, kwargs)
+        cached = self._completion_hit(await self._cache.alookup(text, scope, filters=self._filters))
+        if cached is not None:
+            replay = self._replay_completion(cached)
+
+            async def hit() -> AsyncGenerator[CompletionResponse, None]:
+                for item in replay:
+                    yield item
+
+            return hit()
+        inner = await self._llm.astream_complete(prompt, formatted=formatted, **kwargs)
+
+        async def gen() -> AsyncGenerator[CompletionResponse, None]:
+            last = None
+            async for last in inner:
+                yield last
+            if last is not None:
+                await self._astore(text, scope, self._completion_payload(last), _usage(last))
+
+        return gen()

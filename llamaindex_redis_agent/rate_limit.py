@@ -1,0 +1,245 @@
+"""LlamaIndex rate limiting on Redis: an LLM/embedding ``rate_limiter`` and a
+``CallbackManager`` handler that enforces per-user request limits and token budgets.
+
+- :class:`RedisRateLimiter` implements ``llama_index.core.rate_limiter.BaseRateLimiter``
+  (``acquire(num_tokens)`` / ``async_acquire``) for one fixed subject. LlamaIndex has
+  no hook to report real usage to a rate limiter, so ``num_tokens`` is charged as is.
+- :class:`RateLimitCallbackHandler` runs in the legacy ``CallbackManager``, whose
+  handler exceptions propagate: at each ``CBEventType.LLM`` start it charges the
+  user's request limits and reserves an estimate of the tokens, raising
+  :class:`RateLimitExceeded` to stop the call; at the event's end it settles the real
+  usage read from the response. The user comes from :func:`rate_limit_subject` (a
+  context variable, so concurrent requests keep their own) or the handler's default.
+  The newer instrumentation dispatcher swallows handler exceptions, so it could only
+  account, never stop a call: this handler uses the callback manager on purpose.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from llama_index.core.callbacks.base_handler import BaseCallbackHandler
+from llama_index.core.callbacks.schema import CBEventType, EventPayload
+from llama_index.core.rate_limiter import BaseRateLimiter
+
+from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation
+
+__all__ = [
+    "RateLimitCallbackHandler",
+    "RateLimitExceeded",
+    "RedisRateLimiter",
+    "rate_limit_subject",
+    "usage_from_response",
+]
+
+_subject: contextvars.ContextVar[tuple[str | None, str | None] | None] = contextvars.ContextVar(
+    "redis_agent_rate_limit_subject", default=None
+)
+
+
+@contextmanager
+def rate_limit_subject(user: str | None, org: str | None = None) -> Iterator[None]:
+    """Charge LLM calls made inside the block to ``user`` / ``org``.
+
+    A context variable: each thread and asyncio task sees its own subject.
+    """
+    token = _subject.set((user, org))
+    try:
+        yield
+    finally:
+        _subject.reset(token)
+
+
+class RedisRateLimiter(BaseRateLimiter):
+    """A LlamaIndex ``rate_limiter`` shared by every process on the same Redis.
+
+    Args:
+        limiter: the core limiter; its request limits take one slot per call and its
+            token budgets are charged ``num_tokens`` (never settled: LlamaIndex
+            reports no usage back to a rate limiter).
+        user, org: the fixed subject (``None``: the current :func:`rate_limit_subject`,
+            else the shared anonymous one).
+        max_wait: cap on the wait (default: the limiter's); past it,
+            :class:`RateLimitExceeded` is raised, as ``acquire`` cannot return "no".
+    """
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        user: str | None = None,
+        org: str | None = None,
+        max_wait: float | None = None,
+    ) -> None:
+        self.limiter = limiter
+        self.user = user
+        self.org = org
+        self.max_wait = max_wait
+
+    def _who(self) -> tuple[str | None, str | None]:
+        if self.user is not None or self.org is not None:
+            return self.user, self.org
+        return _subject.get() or (None, None)
+
+    def acquire(self, num_tokens: int = 0) -> None:
+        """Wait (up to ``max_wait``) until one request with ``num_tokens`` fits."""
+        user, org = self._who()
+        self.limiter.acquire(
+            user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
+        )
+
+    async def async_acquire(self, num_tokens: int = 0) -> None:
+        """Async :meth:`acquire`."""
+        user, org = self._who()
+        await self.limiter.aacquire(
+            user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
+        )
+
+
+def _get(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _total(usage: Any) -> int | None:
+    if usage is None:
+        return None
+    total = _get(usage, "total_tokens")
+    if isinstance(total, int):
+        return total
+    parts = [
+        _get(usage, name)
+        for name in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens")
+    ]
+    numbers = [p for p in parts if isinstance(p, int)]
+    return sum(numbers) if numbers else None
+
+
+def usage_from_response(response: Any) -> int | None:
+    """Total tokens of a LlamaIndex ``ChatResponse`` / ``CompletionResponse``, or None.
+
+    Looks at ``raw["usage"]`` (OpenAI-style), ``raw["usage_metadata"]`` and the
+    ``additional_kwargs`` token counts that LlamaIndex integrations fill.
+    """
+    if response is None:
+        return None
+    raw = _get(response, "raw")
+    if raw is not None:
+        for name in ("usage", "usage_metadata"):
+            total = _total(_get(raw, name))
+            if total is not None:
+                return total
+    return _total(_get(response, "additional_kwargs"))
+
+
+def _prompt_text(payload: dict[str, Any]) -> str:
+    prompt = payload.get(EventPayload.PROMPT)
+    if isinstance(prompt, str):
+        return prompt
+    messages = payload.get(EventPayload.MESSAGES) or []
+    return "\n".join(str(getattr(m, "content", "") or "") for m in messages)
+
+
+def estimate_tokens(text: str, output_tokens: int = 256) -> int:
+    """Default estimate: ~4 characters a token for the prompt plus ``output_tokens``."""
+    return (len(text) + 3) // 4 + output_tokens
+
+
+class RateLimitCallbackHandler(BaseCallbackHandler):
+    """Enforce per-user request limits and token budgets at LLM events.
+
+    Add it to a ``CallbackManager`` (``Settings.callback_manager`` or an LLM's own)
+    and run calls inside ``with rate_limit_subject("alice"):``.
+
+    Args:
+        limiter: the core limiter.
+        user, org: default subject when no :func:`rate_limit_subject` is active.
+        estimator: ``prompt_text -> tokens`` reserved before the call.
+        max_wait: seconds to wait for a slot before raising (0: raise at once).
+
+    Unknown usage at the end keeps the estimate charged. An event that ends with an
+    exception gets its tokens back. Redis down: the limiter's ``on_unavailable``
+    decides at the start; settling never raises. The callback manager is sync only,
+    so this handler calls Redis synchronously in async flows too.
+    """
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        user: str | None = None,
+        org: str | None = None,
+        estimator: Callable[[str], int] | None = None,
+        max_wait: float = 0.0,
+    ) -> None:
+        ignore = [t for t in CBEventType if t is not CBEventType.LLM]
+        super().__init__(event_starts_to_ignore=ignore, event_ends_to_ignore=ignore)
+        self.limiter = limiter
+        self.user = user
+        self.org = org
+        self.estimator = estimator or estimate_tokens
+        self.max_wait = max_wait
+        self._reservations: dict[str, Reservation] = {}
+
+    def _who(self) -> tuple[str | None, str | None]:
+        current = _subject.get()
+        return current if current is not None else (self.user, self.org)
+
+    def on_event_start(
+        self,
+        event_type: CBEventType,
+        payload: dict[str, Any] | None = None,
+        event_id: str = "",
+        parent_id: str = "",
+        **kwargs: Any,
+    ) -> str:
+        """At an LLM event: charge the request, reserve the estimate, or raise."""
+        if event_type is CBEventType.LLM:
+            user, org = self._who()
+            tokens = max(0, int(self.estimator(_prompt_text(payload or {}))))
+            decision = self.limiter.acquire(
+                user=user,
+                org=org,
+                tokens=tokens,
+                blocking=self.max_wait > 0,
+                max_wait=self.max_wait,
+            )
+            if decision.reservation is not None:
+                self._reservations[event_id] = decision.reservation
+        return event_id
+
+    def on_event_end(
+        self,
+        event_type: CBEventType,
+        payload: dict[str, Any] | None = None,
+        event_id: str = "",
+        **kwargs: Any,
+    ) -> None:
+        """At an LLM event's end: settle the real usage (refund on an exception)."""
+        if event_type is not CBEventType.LLM:
+            return
+        reservation = self._reservations.pop(event_id, None)
+        if reservation is None:
+            return
+        payload = payload or {}
+        if EventPayload.EXCEPTION in payload:
+            self.limiter.settle(reservation, 0)
+            return
+        response = payload.get(EventPayload.RESPONSE) or payload.get(EventPayload.COMPLETION)
+        total = usage_from_response(response)
+        if total is not None:
+            self.limiter.settle(reservation, total)
+
+    def start_trace(self, trace_id: str | None = None) -> None:
+        """Nothing to do per trace."""
+
+    def end_trace(
+        self,
+        trace_id: str | None = None,
+        trace_map: dict[str, list[str]] | None = None,
+    ) -> None:
+        """Nothing to do per trace."""

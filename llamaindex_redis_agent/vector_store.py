@@ -1,0 +1,373 @@
+"""LlamaIndex ``BasePydanticVectorStore`` on the core :class:`VectorIndex`.
+
+Every ``FilterOperator`` and every ``FilterCondition`` (including NOT, which means
+"none of these match", as in LlamaIndex's own stores), nested, compile to one
+RediSearch query. Query modes: default, MMR, hybrid (BM25 + vector through
+FT.AGGREGATE) and text_search; any other mode raises :class:`CapabilityError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.bridge.pydantic import PrivateAttr
+from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import DEFAULT_DIMS
+from redis_agent_core.errors import CapabilityError, ConfigError
+from redis_agent_core.vectors import F, Hit, MetadataField, VectorIndex
+from redis_agent_core.vectors.filters import And, Condition, Filter, Not, Or
+from redis_agent_core.vectors.schema import MetadataSpec, parse_metadata_fields
+
+from .embeddings import to_core_embedder
+
+__all__ = ["RedisVectorStore", "to_core_filter"]
+
+_OPS = {
+    FilterOperator.EQ: "eq",
+    FilterOperator.NE: "ne",
+    FilterOperator.GT: "gt",
+    FilterOperator.LT: "lt",
+    FilterOperator.GTE: "gte",
+    FilterOperator.LTE: "lte",
+    FilterOperator.IN: "in",
+    FilterOperator.NIN: "nin",
+    FilterOperator.ANY: "any",
+    FilterOperator.ALL: "all",
+    FilterOperator.CONTAINS: "contains",
+    FilterOperator.TEXT_MATCH: "text_match",
+    FilterOperator.TEXT_MATCH_INSENSITIVE: "text_match_insensitive",
+    FilterOperator.IS_EMPTY: "is_empty",
+}
+_REF_FIELD = "ref_doc_id"
+_SUPPORTED_MODES = (
+    VectorStoreQueryMode.DEFAULT,
+    VectorStoreQueryMode.MMR,
+    VectorStoreQueryMode.HYBRID,
+    VectorStoreQueryMode.TEXT_SEARCH,
+)
+
+
+def to_core_filter(filters: MetadataFilters | MetadataFilter) -> Filter:
+    """Translate LlamaIndex filters (nested, any operator and condition) to the core."""
+    if isinstance(filters, MetadataFilter):
+        op = _OPS.get(filters.operator)
+        if op is None:
+            raise ConfigError(f"unsupported filter operator {filters.operator!r}")
+        value = True if op == "is_empty" else filters.value
+        return Condition(filters.key, op, value)
+    children = tuple(to_core_filter(f) for f in filters.filters)
+    condition = filters.condition or FilterCondition.AND
+    if condition == FilterCondition.AND:
+        return And(children)
+    if condition == FilterCondition.OR:
+        return Or(children)
+    if condition == FilterCondition.NOT:
+        return Not(Or(children))  # "none of the filters match"
+    raise ConfigError(f"unsupported filter condition {condition!r}")
+
+
+class RedisVectorStore(BasePydanticVectorStore):
+    """Redis as a LlamaIndex vector store.
+
+    Args:
+        index_name: name of the index (keys live under the config's namespace).
+        config: :class:`RedisAgentConfig` (default: the process-wide one).
+        dims: embedding size (default: ``embed_model``'s, else 384 as the default model).
+        metadata_fields: metadata keys to index for filtering, e.g.
+            ``{"author": "tag", "year": "numeric"}``; ``ref_doc_id`` is always indexed.
+        embed_model: the LlamaIndex embedding model the vectors come from; recorded in
+            the index spec so background ingestion (:meth:`enqueue_add`) embeds alike
+            (default: the offline MiniLM).
+        index: an existing :class:`VectorIndex` to wrap instead.
+        flat_metadata: refuse nested metadata (LlamaIndex's flat-metadata rule).
+        **index_options: further :class:`VectorIndex` options (``algorithm``,
+            ``metric``, ``dtype``, ``storage``, ``ef_runtime``, ...).
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+    index_name: str = "llama_index"
+
+    _index: VectorIndex = PrivateAttr()
+
+    def __init__(
+        self,
+        index_name: str = "llama_index",
+        *,
+        config: RedisAgentConfig | None = None,
+        dims: int | None = None,
+        metadata_fields: MetadataSpec = None,
+        embed_model: BaseEmbedding | None = None,
+        index: VectorIndex | None = None,
+        flat_metadata: bool = False,
+        **index_options: Any,
+    ) -> None:
+        super().__init__(index_name=index_name, flat_metadata=flat_metadata)
+        if index is None:
+            fields = list(parse_metadata_fields(metadata_fields))
+            if not any(f.name == _REF_FIELD for f in fields):
+                fields.append(MetadataField(_REF_FIELD, "tag"))
+            embedder = to_core_embedder(embed_model) if embed_model is not None else None
+            if dims is None and embedder is None:
+                dims = DEFAULT_DIMS  # the default model's; no probe, no I/O
+            index = VectorIndex(
+                index_name,
+                config=config,
+                dims=dims,
+                metadata_fields=fields,
+                embedder=embedder,
+                **index_options,
+            )
+        self._index = index
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RedisAgentVectorStore"
+
+    @property
+    def client(self) -> Any:
+        """The sync redis-py client."""
+        return self._index.config.get_client()
+
+    @property
+    def index(self) -> VectorIndex:
+        """The core index."""
+        return self._index
+
+    # -- writes --
+    def _rows(self, nodes: Sequence[BaseNode]) -> tuple[list[str], list[str], list[dict], list]:
+        ids, texts, metas, vectors = [], [], [], []
+        for node in nodes:
+            embedding = node.get_embedding()  # raises if the node was not embedded
+            ids.append(node.node_id)
+            texts.append(node.get_content(metadata_mode=MetadataMode.NONE))
+            metas.append(
+                node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata)
+            )
+            vectors.append(embedding)
+        return ids, texts, metas, vectors
+
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Store embedded nodes; returns their node ids unchanged."""
+        if not nodes:
+            return []
+        ids, texts, metas, vectors = self._rows(nodes)
+        return self._index.add(texts, ids=ids, metadatas=metas, vectors=vectors)
+
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        if not nodes:
+            return []
+        ids, texts, metas, vectors = self._rows(nodes)
+        return await self._index.aadd(texts, ids=ids, metadatas=metas, vectors=vectors)
+
+    def enqueue_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> str:
+        """Ingest nodes in the background (Celery); returns the job id. Nodes without an
+        embedding are embedded by the worker with the index's embedding model."""
+        try:
+            from redis_agent_core.tasks import submit_ingestion
+        except ImportError as exc:
+            raise ConfigError(
+                "background ingestion needs the 'tasks' extra: pip install "
+                "'redis-agent-pack[tasks]'"
+            ) from exc
+        items = [
+            {
+                "id": node.node_id,
+                "text": node.get_content(metadata_mode=MetadataMode.NONE),
+                "metadata": node_to_metadata_dict(
+                    node, remove_text=True, flat_metadata=self.flat_metadata
+                ),
+            }
+            for node in nodes
+        ]
+        return submit_ingestion(self._index, items, **kwargs)
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node of source document ``ref_doc_id``."""
+        self._index.delete_by_filter(F(_REF_FIELD) == ref_doc_id)
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        await self._index.adelete_by_filter(F(_REF_FIELD) == ref_doc_id)
+
+    def _collect(self, hits: list[Hit], node_ids: list[str] | None) -> list[str]:
+        wanted = None if node_ids is None else set(node_ids)
+        return [h.id for h in hits if wanted is None or h.id in wanted]
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete nodes by id, by filter, or both (ids that also pass the filter)."""
+        if filters is None:
+            if node_ids:
+                self._index.delete(node_ids)
+            return
+        core = to_core_filter(filters)
+        if node_ids is None:
+            self._index.delete_by_filter(core)
+            return
+        self._index.delete(self._collect(self._find_all(core), node_ids))
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        if filters is None:
+            if node_ids:
+                await self._index.adelete(node_ids)
+            return
+        core = to_core_filter(filters)
+        if node_ids is None:
+            await self._index.adelete_by_filter(core)
+            return
+        await self._index.adelete(self._collect(await self._afind_all(core), node_ids))
+
+    def clear(self) -> None:
+        """Delete every node of this store (the index stays)."""
+        self._index.clear()
+
+    async def aclear(self) -> None:
+        await self._index.aclear()
+
+    # -- reads --
+    def _find_all(self, core: Filter | None) -> list[Hit]:
+        hits: list[Hit] = []
+        while True:
+            page = self._index.find(core, limit=1000, offset=len(hits))
+            hits += page
+            if len(page) < 1000:
+                return hits
+
+    async def _afind_all(self, core: Filter | None) -> list[Hit]:
+        hits: list[Hit] = []
+        while True:
+            page = await self._index.afind(core, limit=1000, offset=len(hits))
+            hits += page
+            if len(page) < 1000:
+                return hits
+
+    @staticmethod
+    def _node(hit: Hit) -> BaseNode:
+        node = metadata_dict_to_node(hit.metadata, text=hit.text)
+        return node
+
+    def get_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        """Nodes by id and/or filter."""
+        if node_ids is not None and filters is None:
+            return [self._node(h) for h in self._index.get(node_ids)]
+        core = to_core_filter(filters) if filters is not None else None
+        hits = self._find_all(core)
+        return [self._node(h) for h in hits if node_ids is None or h.id in set(node_ids)]
+
+    async def aget_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        if node_ids is not None and filters is None:
+            return [self._node(h) for h in await self._index.aget(node_ids)]
+        core = to_core_filter(filters) if filters is not None else None
+        hits = await self._afind_all(core)
+        return [self._node(h) for h in hits if node_ids is None or h.id in set(node_ids)]
+
+    # -- queries --
+    def _plan(self, query: VectorStoreQuery) -> tuple[Filter | None, int]:
+        if query.mode not in _SUPPORTED_MODES:
+            raise CapabilityError(
+                f"query mode {query.mode.value!r} is not supported by RedisVectorStore; use "
+                "default, mmr, hybrid or text_search"
+            )
+        if query.node_ids:
+            raise CapabilityError(
+                "restricting a query to node_ids is not supported; filter on metadata "
+                "instead (or use get_nodes(node_ids=...))"
+            )
+        parts: list[Filter] = []
+        if query.filters is not None:
+            parts.append(to_core_filter(query.filters))
+        if query.doc_ids:
+            parts.append(F(_REF_FIELD).is_in(query.doc_ids))
+        core = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
+        k = query.similarity_top_k
+        if query.mode == VectorStoreQueryMode.HYBRID and query.hybrid_top_k:
+            k = query.hybrid_top_k
+        needs_text = query.mode in (VectorStoreQueryMode.HYBRID, VectorStoreQueryMode.TEXT_SEARCH)
+        if needs_text and not query.query_str:
+            raise ConfigError(f"query mode {query.mode.value!r} needs query_str")
+        if query.mode == VectorStoreQueryMode.TEXT_SEARCH:
+            return core, k
+        if query.query_embedding is None:
+            raise ConfigError(f"query mode {query.mode.value!r} needs query_embedding")
+        return core, k
+
+    def _result(self, hits: list[Hit]) -> VectorStoreQueryResult:
+        return VectorStoreQueryResult(
+            nodes=[self._node(h) for h in hits],
+            similarities=[float(h.score or 0.0) for h in hits],
+            ids=[h.id for h in hits],
+        )
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Run a query in any supported mode; similarities are relevances in [0, 1]
+        (hybrid: the hybrid score; text_search: BM25)."""
+        core, k = self._plan(query)
+        index, mode = self._index, query.mode
+        if mode == VectorStoreQueryMode.TEXT_SEARCH:
+            hits = index.text_search(query.query_str or "", k, filter=core)
+        elif mode == VectorStoreQueryMode.HYBRID:
+            alpha = 0.7 if query.alpha is None else query.alpha
+            hits = index.hybrid(
+                query.query_str or "", k, alpha=alpha, vector=query.query_embedding, filter=core
+            )
+        elif mode == VectorStoreQueryMode.MMR:
+            hits = index.mmr(
+                query.query_embedding,  # type: ignore[arg-type]
+                k,
+                fetch_k=int(kwargs.get("mmr_prefetch_k") or max(20, 4 * k)),
+                lambda_mult=0.5 if query.mmr_threshold is None else query.mmr_threshold,
+                filter=core,
+            )
+        else:
+            hits = index.search(query.query_embedding, k, filter=core)  # type: ignore[arg-type]
+        return self._result(hits)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        core, k = self._plan(query)
+        index, mode = self._index, query.mode
+        if mode == VectorStoreQueryMode.TEXT_SEARCH:
+            hits = await index.atext_search(query.query_str or "", k, filter=core)
+        elif mode == VectorStoreQueryMode.HYBRID:
+            alpha = 0.7 if query.alpha is None else query.alpha
+            hits = await index.ahybrid(
+                query.query_str or "", k, alpha=alpha, vector=query.query_embedding, filter=core
+            )
+        elif mode == VectorStoreQueryMode.MMR:
+            hits = await index.ammr(
+                query.query_embedding,  # type: ignore[arg-type]
+                k,
+                fetch_k=int(kwargs.get("mmr_prefetch_k") or max(20, 4 * k)),
+                lambda_mult=0.5 if query.mmr_threshold is None else query.mmr_threshold,
+                filter=core,
+            )
+        else:
+            hits = await index.asearch(query.query_embedding, k, filter=core)  # type: ignore[arg-type]
+        return self._result(hits)

@@ -1,0 +1,123 @@
+# %% [markdown]
+# # An agent end to end on Redis
+#
+# The reference service of `langchain_redis_agent.service` in-process: a real local model
+# (SmolLM2-135M through xllamacpp, offline), the embedded Redis, and every role on the
+# way of one chat request: rate limit and token budget, semantic cache, history, RAG,
+# the bus. `redis-agent demo` runs the same flow with more users and the task queue.
+
+# %%
+import statistics
+
+from fastapi.testclient import TestClient
+
+from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
+from langchain_redis_agent.service.demo import load_documents
+from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
+from redis_agent_core import RedisAgentConfig
+from redis_agent_core.local_llm import LocalLLMServer
+
+llm_server = LocalLLMServer().start()  # 127.0.0.1, a free port, 1 thread
+config = RedisAgentConfig(namespace="nb-e2e")  # no REDIS_URL: the embedded server
+endpoint = LLMEndpoint(llm_server.base_url, "local", llm_server.model, local=True)
+service = AgentService(
+    build_chat_model(endpoint),
+    config=config,
+    settings=ServiceSettings(use_queue=False, requests_per_minute=8),
+    model_name=endpoint.model,
+)
+# in-process HTTP (the requests a client would send); entered once so that every
+# request runs on the same event loop, like a real server
+client = TestClient(create_app(service)).__enter__()
+service.cache.clear()  # a clean slate when the notebook is re-run
+service.embeddings.embed_query("warm up")  # load MiniLM before timing anything
+print(llm_server)
+
+# %% [markdown]
+# Ingest the documents shipped with the package (inline here; the demo uses Celery).
+
+# %%
+r = client.post("/documents", json={"documents": load_documents()})
+print(r.json()["status"], r.json()["count"])
+
+# %% [markdown]
+# Five users ask overlapping questions. Repeats and paraphrases are served by the
+# semantic cache; the rest go to the model with RAG context.
+
+# %%
+script = [
+    ("ana", "What is a semantic cache?"),
+    ("ben", "What is a semantic cache?"),
+    ("cho", "What's a semantic cache?"),
+    ("dev", "How do rate limits work?"),
+    ("eva", "How do rate limits work?"),
+    ("ana", "Where is chat history stored?"),
+    ("ben", "Where is chat history stored?"),
+]
+rows = []
+for user, message in script:
+    body = (
+        client.post(
+            "/chat", json={"user_id": user, "session_id": f"{user}-{len(rows)}", "message": message}
+        )
+    ).json()
+    rows.append(body)
+    kind = "cache" if body["cached"] else "LLM  "
+    print(f"{kind} {body['latency_ms']:8.1f} ms  {user}: {message}")
+    print(f"      -> {body['answer'][:100]}  sources={[s['source'] for s in body['sources']]}")
+
+# %% [markdown]
+# Latency of hits vs misses (text bars, log-free: a hit is two orders of magnitude
+# shorter, most of it the embedding of the question on CPU).
+
+# %%
+hits = [r["latency_ms"] for r in rows if r["cached"]]
+misses = [r["latency_ms"] for r in rows if not r["cached"]]
+longest = max(hits + misses)
+for label, values in (("hits", hits), ("misses", misses)):
+    p50 = statistics.median(values)
+    print(
+        f"{label:<7} n={len(values)}  p50 {p50:8.1f} ms  " + "#" * max(1, int(50 * p50 / longest))
+    )
+print(f"speed-up at the median: {statistics.median(misses) / statistics.median(hits):.0f}x")
+saved = sum(r["usage"]["saved_tokens"] for r in rows)
+print(f"tokens saved by the cache: {saved}, LLM calls saved: {len(hits)}")
+
+# %% [markdown]
+# A follow-up in the same session carries the history to the model; the session lives
+# in Redis with a sliding TTL.
+
+# %%
+client.post(
+    "/chat", json={"user_id": "ana", "session_id": "ana-0", "message": "Does it save tokens?"}
+)
+session = (client.get("/sessions/ana-0")).json()
+print([(m["role"], m["content"][:60]) for m in session["messages"]])
+
+# %% [markdown]
+# Limits: `ben` floods the service; past 8 requests a minute the service answers 429
+# with `Retry-After`, before touching the cache or the model.
+
+# %%
+statuses = []
+for i in range(8):
+    r = client.post(
+        "/chat",
+        json={"user_id": "ben", "session_id": f"flood-{i}", "message": "What is a semantic cache?"},
+    )
+    statuses.append((r.status_code, r.headers.get("retry-after")))
+print(statuses)
+
+# %% [markdown]
+# Shared stats (kept in Redis, so every process of a deployment sees the same numbers)
+# and the bus: one durable event per answered chat.
+
+# %%
+stats = (client.get("/stats")).json()
+print(stats["cache"])
+print(stats["process"])
+print("bus events:", service.bus.topic_length(service.settings.events_topic))
+
+# %%
+client.__exit__(None, None, None)
+llm_server.stop()

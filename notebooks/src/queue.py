@@ -1,0 +1,200 @@
+# %% [markdown]
+# # Background work on Celery over Redis
+#
+# `redis_agent_core.tasks` runs the slow parts of an agent outside the request path, on
+# Celery with Redis as broker and result store:
+#
+# - **ingestion**: documents embedded in batches by a worker and written to a vector
+#   index, idempotent by id, progress (done / total / failed) readable by job id;
+# - **batch LLM calls** through a model factory, the LLM cache and the rate limiter;
+# - **signed webhooks** when a job finishes, retried with backoff, dead-lettered at the end.
+#
+# The worker below is a real `celery -A redis_agent_core.tasks.app worker` process on
+# the embedded Redis (its `unix://` socket becomes Celery's `redis+socket://` URL).
+
+# %%
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # no model-loading progress bars in the output
+import http.server
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import orjson
+
+from redis_agent_core import RedisAgentConfig, RedisUnavailableError
+from redis_agent_core.tasks import (
+    Webhook,
+    create_app,
+    dead_letters,
+    get_batch_results,
+    get_job,
+    submit_batch,
+    submit_ingestion,
+    submit_webhook,
+    verify_signature,
+    wait_for_job,
+)
+from redis_agent_core.vectors import VectorIndex
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a notebook
+SECRET = "notebook-secret"
+config = RedisAgentConfig(namespace="nb-queue")  # no REDIS_URL: the embedded server
+client = config.get_client()
+for key in client.scan_iter(match=config.keys.pattern()):  # a clean slate on re-runs
+    client.delete(key)
+app = create_app(config, webhook_secret=SECRET)
+
+env = {
+    **os.environ,
+    "REDIS_URL": config.resolve_url(),
+    "REDIS_AGENT_NAMESPACE": config.namespace,
+    "REDIS_AGENT_WEBHOOK_SECRET": SECRET,
+}
+worker = subprocess.Popen(
+    [sys.executable, "-m", "celery", "-A", "redis_agent_core.tasks.app", "worker",
+     "--pool=solo", "-l", "warning", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)  # fmt: skip
+# one round trip through the worker: it is up
+app.tasks["rap.noop"].apply_async(args=["ping"], ignore_result=False).get(timeout=60)
+print("worker pid", worker.pid, "on", app.conf.broker_url)
+
+# %% [markdown]
+# A local webhook receiver: it checks the HMAC-SHA256 signature as a real receiver
+# must, and answers with scripted statuses (200 unless told otherwise).
+
+# %%
+received: list[dict] = []
+statuses: list[int] = []
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        received.append(
+            {
+                "valid_signature": verify_signature(SECRET, body, dict(self.headers)),
+                "idempotency_key": self.headers["Idempotency-Key"],
+                "body": orjson.loads(body),
+            }
+        )
+        self.send_response(statuses.pop(0) if statuses else 200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+hook_url = f"http://127.0.0.1:{server.server_address[1]}/jobs"
+
+# %% [markdown]
+# ## Background ingestion with progress
+# The worker rebuilds the index from `index.to_spec()`, embeds each batch with the
+# default offline model (all-MiniLM-L6-v2) and writes it; a Lua script counts each
+# document once. `get_job()` works from any process.
+
+# %%
+facts = [
+    "Redis Streams keep messages until a consumer group acknowledges them.",
+    "Pub/Sub delivers only to subscribers connected at publish time.",
+    "HNSW indexes trade a little recall for much faster vector search.",
+    "Celery with acks_late re-delivers tasks whose worker died mid-run.",
+    "A semantic cache serves answers to paraphrased prompts.",
+    "Sliding-window rate limits count requests in the last N seconds.",
+    "Hash tags put related keys in the same Redis Cluster slot.",
+    "Webhooks should be signed so receivers can trust them.",
+]
+items = [{"id": f"fact-{i}", "text": t, "metadata": {"n": i}} for i, t in enumerate(facts)]
+index = VectorIndex("facts", config=config)
+job_id = submit_ingestion(index, items, batch_size=2, webhook=hook_url, app=app)
+seen = None
+while True:  # the worker's first batch includes loading the model (a few seconds)
+    job = get_job(job_id, config=config)
+    if (job.status, job.done) != seen:
+        seen = (job.status, job.done)
+        print(f"{job.status:9} {job.done}/{job.total} done, {job.failed} failed")
+    if job.finished:
+        break
+    time.sleep(0.1)
+for hit in index.search("which messages survive a crash?", k=2):
+    print(f"{hit.score:.3f}  {hit.text}")
+
+# %% [markdown]
+# The completion webhook arrived signed, with an idempotency key stable across retries:
+
+# %%
+deadline = time.monotonic() + 10
+while not received and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(received[-1]["valid_signature"], received[-1]["idempotency_key"])
+print({k: received[-1]["body"][k] for k in ("event", "status", "done", "total")})
+
+# %% [markdown]
+# ## Batch LLM calls through the cache
+# The model is an import path: a factory the worker calls once per process. Here the
+# LlamaIndex adapter builds `MockLLM` (it echoes the prompt); point `llm_class` at a
+# real LLM class (e.g. `llama_index.llms.openai:OpenAI`) for real answers. The second
+# batch is served from the pack's exact LLM cache.
+
+# %%
+prompts = ["Summarise Redis Streams.", "Summarise Pub/Sub.", "Summarise HNSW."]
+model = {"model": "llamaindex_redis_agent.tasks:llm",
+         "model_kwargs": {"llm_class": "llama_index.core.llms.mock:MockLLM"}}  # fmt: skip
+first = submit_batch(prompts, **model, app=app)
+wait_for_job(first, config=config, timeout=30)
+again = submit_batch(prompts, **model, app=app)
+wait_for_job(again, config=config, timeout=30)
+results = zip(
+    get_batch_results(first, config=config), get_batch_results(again, config=config), strict=True
+)
+for a, b in results:
+    print(f"{a['text']!r:32} cached: {a['cached']} then {b['cached']}")
+
+# %% [markdown]
+# ## Retries and dead letters
+# 5xx and timeouts are retried with exponential backoff (Celery's own retry); a 4xx is
+# not. After the last try the delivery lands in the dead-letter stream with its error.
+
+# %%
+statuses[:] = [503, 502]  # two failures, then 200
+hook = Webhook(hook_url, backoff=0.1)  # waits of ~0.1 s, 0.2 s... (default: 1 s, 2 s...)
+submit_webhook(hook, {"event": "retry-demo"}, app=app)
+deadline = time.monotonic() + 10
+while len([r for r in received if r["body"].get("event") == "retry-demo"]) < 3:
+    time.sleep(0.05)
+    assert time.monotonic() < deadline
+print("tries of retry-demo:", [r["idempotency_key"][:8] for r in received[-3:]])
+
+statuses[:] = [410]  # gone: no retry
+key = submit_webhook(hook, {"event": "gone-demo"}, app=app)
+deadline = time.monotonic() + 10
+while not any(d["idempotency_key"] == key for d in dead_letters(config=config)):
+    time.sleep(0.05)
+    assert time.monotonic() < deadline
+dead = next(d for d in dead_letters(config=config) if d["idempotency_key"] == key)
+print({k: dead[k] for k in ("status", "attempts", "error", "payload")})
+
+# %% [markdown]
+# ## When Redis is down
+# Submitting and reading progress raise `RedisUnavailableError` naming the server; a
+# worker that loses Redis mid-task leaves the message unacked, and Redis redelivers it
+# after the visibility timeout once it is back (tasks are idempotent).
+
+# %%
+down = RedisAgentConfig(url="redis://127.0.0.1:1", retries=0)
+try:
+    get_job(job_id, config=down)
+except RedisUnavailableError as exc:
+    print(type(exc).__name__, "-", str(exc)[:120])
+
+# %%
+worker.terminate()  # warm shutdown: the worker finishes its task first
+worker.wait(30)
+server.shutdown()
+print("worker exit code", worker.returncode)

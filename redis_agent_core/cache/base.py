@@ -1,0 +1,300 @@
+"""Storage shared by the exact and the semantic cache: Lua scripts, writes, clear, stats.
+
+Layout per cache ``name`` and bucket ``b`` (the digest's first hex digit), all under
+the hash tag ``{name.b}``: entry hashes ``…:cache:name:e:{name.b}:<digest>``, a sorted
+set of the bucket's digests scored by expiry (``clear()`` and ``len()`` without
+SCAN), a hash of per-entry hit counts and a hash of counters. One script call
+writes an entry with its TTL and member record atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.exceptions import NoScriptError
+
+from ..config import (
+    AsyncClient,
+    RedisAgentConfig,
+    SyncClient,
+    get_default_config,
+    translate_errors,
+)
+from ..errors import ConfigError
+from .entry import (
+    BUCKETS,
+    REDIS_DOWN,
+    CacheStats,
+    OnError,
+    RedisFaults,
+    check_ttl,
+    merge_stats,
+    total_tokens,
+)
+
+__all__ = ["CacheStore"]
+
+
+@dataclass(frozen=True)
+class Script:
+    lua: str
+    sha: str
+
+    @classmethod
+    def of(cls, lua: str) -> Script:
+        return cls(lua, hashlib.sha1(lua.encode()).hexdigest())
+
+
+def run_script(client: SyncClient, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """EVALSHA, loading the script on the first NOSCRIPT."""
+    try:
+        return client.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return client.eval(script.lua, len(keys), *keys, *args)
+
+
+async def arun_script(
+    client: AsyncClient, script: Script, keys: Sequence[Any], args: Sequence[Any]
+) -> Any:
+    try:
+        return await client.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[misc]
+    except NoScriptError:
+        return await client.eval(script.lua, len(keys), *keys, *args)  # type: ignore[misc]
+
+
+# KEYS: entry, members, hits. ARGV: digest, ttl ms (0 = none), field, value, ...
+# Server time, not client time, so expiry scores agree across clients.
+UPDATE = Script.of("""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+local ttl = tonumber(ARGV[2])
+local score = '+inf'
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  score = now + ttl
+end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, 100)
+if #gone > 0 then
+  redis.call('ZREM', KEYS[2], unpack(gone))
+  redis.call('HDEL', KEYS[3], unpack(gone))
+end
+return 1
+""")
+
+# Exact lookup. KEYS: entry, stats, hits. ARGV: digest. -> {payload, usage, hits} | nil
+LOOKUP = Script.of("""
+local v = redis.call('HMGET', KEYS[1], 'payload', 'usage', 'tokens')
+if v[1] then
+  local hits = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+  redis.call('HINCRBY', KEYS[2], 'hits', 1)
+  local tokens = tonumber(v[3])
+  if tokens and tokens > 0 then redis.call('HINCRBY', KEYS[2], 'tokens_saved', tokens) end
+  return {v[1], v[2] or '', hits}
+end
+redis.call('HINCRBY', KEYS[2], 'misses', 1)
+return false
+""")
+
+# Record a semantic lookup's outcome. KEYS: stats, hits, entry. ARGV: digest ('' on a
+# miss), then counter, increment, ... -> the entry's hit count (0 on a miss)
+RECORD = Script.of("""
+local hits = 0
+if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
+  hits = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+end
+for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return hits
+""")
+
+# Remove up to ARGV[2] entries of one bucket. KEYS: members, hits, stats.
+# ARGV: entry key prefix of the bucket, batch size. -> number removed
+CLEAR = Script.of("""
+local ds = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #ds == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  return 0
+end
+local ks = {}
+for i, d in ipairs(ds) do ks[i] = ARGV[1] .. d end
+redis.call('UNLINK', unpack(ks))
+redis.call('ZREM', KEYS[1], unpack(ds))
+redis.call('HDEL', KEYS[2], unpack(ds))
+return #ds
+""")
+
+CLEAR_BATCH = 1000
+
+
+class CacheStore:
+    """Key layout, writes, ``clear()`` and ``stats()`` common to both caches."""
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None,
+        *,
+        name: str,
+        ttl: float | None,
+        on_error: OnError,
+        log_interval: float,
+        recheck_after: float,
+        what: str,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"cache name must be a non-empty str, got {name!r}")
+        self.config = config or get_default_config()
+        self.name = name
+        self._ttl_ms = check_ttl(ttl)
+        self.ttl = ttl
+        ks = self.config.keys
+        self._ns = ks
+        self._entry_prefix = {b: ks.cache_entry_prefix(name, b) for b in BUCKETS}
+        self._members = {b: ks.cache_members(name, b) for b in BUCKETS}
+        self._hits = {b: ks.cache_hits(name, b) for b in BUCKETS}
+        self._stats = {b: ks.cache_bucket_stats(name, b) for b in BUCKETS}
+        self.faults = RedisFaults(
+            self.config, what, on_error, log_interval=log_interval, recheck_after=recheck_after
+        )
+
+    # -- pure helpers shared by sync and async paths --
+    def entry_key(self, digest: str) -> str:
+        return self._entry_prefix[digest[0]] + digest
+
+    def _ttl_arg(self, ttl: float | None) -> int:
+        if ttl is not None:
+            return check_ttl(ttl) or 0
+        if self._ttl_ms is not None:
+            return self._ttl_ms
+        default = self.config.default_ttl
+        return default * 1000 if default else 0
+
+    def _update_call(
+        self,
+        digest: str,
+        prompt: str,
+        scope: str,
+        payload: str,
+        *,
+        usage: Mapping[str, Any] | None,
+        ttl: float | None,
+        filters: tuple[tuple[str, str], ...],
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> tuple[list[str], list[Any]]:
+        if not isinstance(payload, str):
+            raise ConfigError(f"payload must be str (JSON from the adapter), got {payload!r:.60}")
+        if usage is not None and not isinstance(usage, Mapping):
+            raise ConfigError(f"usage must be a mapping of token counts, got {usage!r:.60}")
+        ttl_ms = self._ttl_arg(ttl)  # validates before anything is written
+        b = digest[0]
+        args: list[Any] = [
+            digest,
+            ttl_ms,
+            "prompt",
+            prompt,
+            "payload",
+            payload,
+            "scope",
+            scope,
+            "created",
+            f"{time.time():.3f}",
+        ]
+        if usage:
+            args += ["usage", orjson.dumps(dict(usage), default=str), "tokens", total_tokens(usage)]
+        for name, value in filters:
+            args += [name, value]
+        for name, value in extra:
+            args += [name, value]
+        return [self.entry_key(digest), self._members[b], self._hits[b]], args
+
+    def _clear_calls(self) -> list[tuple[str, list[str], list[Any]]]:
+        return [
+            (
+                b,
+                [self._members[b], self._hits[b], self._stats[b]],
+                [self._entry_prefix[b], CLEAR_BATCH],
+            )
+            for b in BUCKETS
+        ]
+
+    # -- writes --
+    def _write(self, keys: list[str], args: list[Any]) -> bool:
+        if not self.faults.available():
+            return False
+        try:
+            run_script(self.config.get_client(), UPDATE, keys, args)
+        except REDIS_DOWN as exc:
+            self.faults.failed("update", exc)
+            return False
+        return True
+
+    async def _awrite(self, keys: list[str], args: list[Any]) -> bool:
+        if not self.faults.available():
+            return False
+        try:
+            await arun_script(self.config.get_async_client(), UPDATE, keys, args)
+        except REDIS_DOWN as exc:
+            self.faults.failed("update", exc)
+            return False
+        return True
+
+    # -- clear / stats (explicit admin calls: Redis down raises) --
+    def clear(self) -> int:
+        """Remove this cache's entries and counters (no SCAN); return entries removed.
+
+        Raises :class:`RedisUnavailableError` when Redis is down.
+        """
+        client = self.config.get_client()
+        removed = 0
+        with translate_errors(self.config, f"clearing cache {self.name!r}"):
+            for _b, keys, args in self._clear_calls():
+                while n := int(run_script(client, CLEAR, keys, args)):
+                    removed += n
+        return removed
+
+    async def aclear(self) -> int:
+        """Async :meth:`clear`."""
+        client = self.config.get_async_client()
+        removed = 0
+        with translate_errors(self.config, f"clearing cache {self.name!r}"):
+            for _b, keys, args in self._clear_calls():
+                while n := int(await arun_script(client, CLEAR, keys, args)):
+                    removed += n
+        return removed
+
+    def _stats_pipeline(self, pipe: Any) -> None:
+        now_ms = int(time.time() * 1000)
+        for b in BUCKETS:
+            pipe.hgetall(self._stats[b])
+        for b in BUCKETS:
+            pipe.zcount(self._members[b], now_ms, "+inf")
+
+    @staticmethod
+    def _parse_stats(replies: list[Any]) -> CacheStats:
+        n = len(BUCKETS)
+        return merge_stats(replies[:n], sum(int(x) for x in replies[n:]))
+
+    def stats(self) -> CacheStats:
+        """Hits, misses, hit rate, tokens saved, live entries and guard rejections,
+        shared by every process. Raises :class:`RedisUnavailableError` when Redis is down."""
+        with translate_errors(self.config, f"reading stats of cache {self.name!r}"):
+            pipe = self.config.get_client().pipeline(transaction=False)
+            self._stats_pipeline(pipe)
+            return self._parse_stats(pipe.execute())
+
+    async def astats(self) -> CacheStats:
+        """Async :meth:`stats`."""
+        with translate_errors(self.config, f"reading stats of cache {self.name!r}"):
+            pipe = self.config.get_async_client().pipeline(transaction=False)
+            self._stats_pipeline(pipe)
+            return self._parse_stats(await pipe.execute())
+
+    def __len__(self) -> int:
+        return self.stats().entries

@@ -1,0 +1,325 @@
+"""Choose a semantic-cache threshold knowingly: precision, recall and wrong answers per
+category on labelled prompt pairs, with and without the verifier.
+
+Pure functions shared by ``redis-agent cache calibrate``, the benchmark and the tests.
+A pairs file is JSON Lines with ``a`` (the cached prompt), ``b`` (the new prompt),
+``same_answer`` (true if one reply answers both) and optional ``id``, ``category``;
+fow-cache's ``data/pairs.jsonl`` (600 pairs, CC BY 4.0) is the default when installed.
+
+Evaluating pairs directly approximates the cache: a pair counts as *served* when its
+cosine distance is within the threshold and the verifier passes it. A real cache compares
+a prompt with every stored entry, so its hit rate also depends on what else is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..embeddings import Embedder, default_embedder
+from ..errors import ConfigError
+from .guards import DEFAULT_DISTANCE_THRESHOLD, Verifier, default_verifier
+
+__all__ = [
+    "DEFAULT_DISTANCE_THRESHOLD",
+    "DEFAULT_THRESHOLDS",
+    "CalibrationReport",
+    "LabelledPair",
+    "ThresholdResult",
+    "calibrate",
+    "default_pairs_path",
+    "evaluate",
+    "format_report",
+    "load_pairs",
+    "pair_distances",
+    "recommend_threshold",
+    "verifier_passes",
+]
+
+#: Thresholds shown in the report table (cosine distance).
+DEFAULT_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+#: The finer grid searched for the recommendation.
+SEARCH_GRID: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 61))
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPair:
+    """``cached`` is the stored prompt, ``query`` the new one; ``same_answer`` the label."""
+
+    cached: str
+    query: str
+    same_answer: bool
+    category: str = "unlabelled"
+    id: str = ""
+    style: str = ""  # fow-cache: "minimal" (one edit) or "reworded"
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdResult:
+    """What a cache at ``threshold`` would serve on the pairs."""
+
+    threshold: float
+    served: int
+    correct: int
+    wrong: int
+    precision: float  # NaN when nothing is served
+    recall: float  # served true pairs / all true pairs
+    wrong_by_category: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationReport:
+    """Both sides of the comparison plus the recommendation for ``target_precision``."""
+
+    pairs: int
+    true_pairs: int
+    trap_categories: tuple[str, ...]
+    target_precision: float
+    without_verifier: list[ThresholdResult]
+    with_verifier: list[ThresholdResult] | None
+    recommended_without: ThresholdResult | None
+    recommended_with: ThresholdResult | None
+    # rejections by guard among pairs within the recommended (or default) threshold
+    rejected_traps: Counter[str] = field(default_factory=Counter)
+    rejected_true: Counter[str] = field(default_factory=Counter)
+
+
+def default_pairs_path() -> Path | None:
+    """fow-cache's ``data/pairs.jsonl`` when the package is installed, else ``None``."""
+    try:
+        from importlib.resources import files
+
+        path = Path(str(files("fow_cache") / "data" / "pairs.jsonl"))
+    except (ImportError, ModuleNotFoundError):
+        return None
+    return path if path.is_file() else None
+
+
+def load_pairs(path: str | Path | None = None) -> list[LabelledPair]:
+    """Read a JSON Lines pairs file (default: fow-cache's); errors name the line."""
+    if path is None:
+        path = default_pairs_path()
+        if path is None:
+            raise ConfigError(
+                "no pairs file given and fow-cache is not installed: pass --pairs FILE.jsonl "
+                "(lines with a, b, same_answer) or pip install fow-cache"
+            )
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"pairs file {str(path)!r} does not exist; pass an existing .jsonl")
+    pairs: list[LabelledPair] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                a, b, same = row["a"], row["b"], row["same_answer"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ConfigError(
+                    f"{path}:{number}: expected a JSON object with 'a', 'b' and "
+                    f"'same_answer' ({exc.__class__.__name__}: {exc})"
+                ) from exc
+            if not isinstance(a, str) or not isinstance(b, str) or not isinstance(same, bool):
+                raise ConfigError(
+                    f"{path}:{number}: 'a' and 'b' must be strings and 'same_answer' a boolean"
+                )
+            pairs.append(
+                LabelledPair(
+                    a,
+                    b,
+                    same,
+                    str(row.get("category") or ("match" if same else "trap")),
+                    str(row.get("id", number)),
+                    str(row.get("style", "")),
+                )
+            )
+    if not pairs:
+        raise ConfigError(f"pairs file {str(path)!r} holds no pairs")
+    return pairs
+
+
+def pair_distances(pairs: Sequence[LabelledPair], embedder: Embedder) -> np.ndarray:
+    """Cosine distance (0 = identical, 2 = opposite) of each pair; each text embedded once."""
+    texts = list(dict.fromkeys(t for p in pairs for t in (p.cached, p.query)))
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors / np.where(norms == 0, 1, norms)
+    row = {t: i for i, t in enumerate(texts)}
+    a = vectors[[row[p.cached] for p in pairs]]
+    b = vectors[[row[p.query] for p in pairs]]
+    return np.clip(1.0 - np.einsum("ij,ij->i", a, b), 0.0, 2.0)
+
+
+def verifier_passes(
+    pairs: Sequence[LabelledPair], verifier: Verifier
+) -> tuple[np.ndarray, list[str | None]]:
+    """Whether the verifier lets each pair through, and the rejecting guard's name."""
+    guards: list[str | None] = []
+    for p in pairs:
+        rejection = verifier.verify(p.query, p.cached)
+        guards.append(None if rejection is None else rejection.guard)
+    return np.array([g is None for g in guards], dtype=bool), guards
+
+
+def _check_threshold(value: float) -> float:
+    if not 0.0 <= value <= 2.0 or math.isnan(value):
+        raise ConfigError(
+            f"threshold {value} is not a cosine distance: use 0 (identical) to 2 (opposite); "
+            "a similarity s corresponds to distance 1 - s"
+        )
+    return float(value)
+
+
+def evaluate(
+    pairs: Sequence[LabelledPair],
+    distances: np.ndarray,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    passes: np.ndarray | None = None,
+) -> list[ThresholdResult]:
+    """Precision, recall and wrong answers per category at each threshold.
+
+    ``passes`` (from :func:`verifier_passes`) turns the verifier on; ``None`` is
+    embedding-only.
+    """
+    if len(distances) != len(pairs):
+        raise ConfigError(f"{len(distances)} distances for {len(pairs)} pairs")
+    labels = np.array([p.same_answer for p in pairs], dtype=bool)
+    allowed = np.ones(len(pairs), dtype=bool) if passes is None else np.asarray(passes, bool)
+    true_total = int(labels.sum())
+    results = []
+    for threshold in thresholds:
+        served = (distances <= _check_threshold(threshold)) & allowed
+        correct = int((served & labels).sum())
+        wrong_idx = np.flatnonzero(served & ~labels)
+        n = int(served.sum())
+        results.append(
+            ThresholdResult(
+                threshold=float(threshold),
+                served=n,
+                correct=correct,
+                wrong=len(wrong_idx),
+                precision=correct / n if n else math.nan,
+                recall=correct / true_total if true_total else math.nan,
+                wrong_by_category=dict(Counter(pairs[i].category for i in wrong_idx)),
+            )
+        )
+    return results
+
+
+def recommend_threshold(
+    results: Sequence[ThresholdResult], target_precision: float
+) -> ThresholdResult | None:
+    """The threshold with the highest recall whose precision reaches the target
+    (the lower threshold on a tie), or ``None`` if none does."""
+    if not 0.0 < target_precision <= 1.0:
+        raise ConfigError(f"target precision {target_precision} must be in (0, 1], e.g. 0.95")
+    ok = [r for r in results if r.served and r.precision >= target_precision]
+    return max(ok, key=lambda r: (r.recall, -r.threshold)) if ok else None
+
+
+def calibrate(
+    pairs: Sequence[LabelledPair],
+    *,
+    embedder: Embedder | None = None,
+    verifier: Verifier | None = None,
+    use_verifier: bool = True,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    target_precision: float = 0.95,
+    distances: np.ndarray | None = None,
+) -> CalibrationReport:
+    """Embed the pairs (unless ``distances`` are given) and evaluate both ways."""
+    if distances is None:
+        distances = pair_distances(pairs, embedder or default_embedder())
+    grid = sorted(set(SEARCH_GRID) | {float(t) for t in thresholds})
+    without = evaluate(pairs, distances, grid)
+    with_rows: list[ThresholdResult] | None = None
+    rec_with = None
+    rejected_traps: Counter[str] = Counter()
+    rejected_true: Counter[str] = Counter()
+    if use_verifier:
+        passes, guards = verifier_passes(pairs, verifier or default_verifier())
+        with_rows = evaluate(pairs, distances, grid, passes)
+        rec_with = recommend_threshold(with_rows, target_precision)
+        limit = rec_with.threshold if rec_with else DEFAULT_DISTANCE_THRESHOLD
+        for p, d, g in zip(pairs, distances, guards, strict=True):
+            if g is not None and d <= limit:
+                (rejected_true if p.same_answer else rejected_traps)[g] += 1
+    shown = {float(t) for t in thresholds}
+    return CalibrationReport(
+        pairs=len(pairs),
+        true_pairs=sum(p.same_answer for p in pairs),
+        trap_categories=tuple(sorted({p.category for p in pairs if not p.same_answer})),
+        target_precision=target_precision,
+        without_verifier=[r for r in without if r.threshold in shown],
+        with_verifier=None if with_rows is None else [r for r in with_rows if r.threshold in shown],
+        recommended_without=recommend_threshold(without, target_precision),
+        recommended_with=rec_with,
+        rejected_traps=rejected_traps,
+        rejected_true=rejected_true,
+    )
+
+
+def _fmt(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3f}"
+
+
+def _table(rows: Sequence[ThresholdResult], categories: Sequence[str]) -> list[str]:
+    head = "| threshold | served | precision | recall | wrong | " + " / ".join(categories) + " |"
+    lines = [head, "|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        per = " / ".join(str(r.wrong_by_category.get(c, 0)) for c in categories)
+        lines.append(
+            f"| {r.threshold:.2f} | {r.served} | {_fmt(r.precision)} | {_fmt(r.recall)} | "
+            f"{r.wrong} | {per} |"
+        )
+    return lines
+
+
+def _recommendation(label: str, r: ThresholdResult | None, target: float) -> str:
+    if r is None:
+        return f"- {label}: no threshold reaches precision {target:.2f}"
+    return (
+        f"- {label}: **{r.threshold:.2f}** (precision {_fmt(r.precision)}, "
+        f"recall {_fmt(r.recall)}, {r.wrong} wrong of {r.served} served)"
+    )
+
+
+def format_report(report: CalibrationReport) -> str:
+    """The report as Markdown: one table per side, then the recommendations."""
+    cats = report.trap_categories
+    out = [
+        f"{report.pairs} labelled pairs ({report.true_pairs} that share an answer); "
+        f"cosine distance (0 = identical, 2 = opposite). Wrong answers served per trap "
+        f"category: {' / '.join(cats) or 'none'}.",
+        "",
+        "Embedding only:",
+        "",
+        *_table(report.without_verifier, cats),
+    ]
+    if report.with_verifier is not None:
+        out += ["", "With the verifier:", "", *_table(report.with_verifier, cats)]
+    out += [
+        "",
+        f"Recommended threshold for precision ≥ {report.target_precision:.2f} "
+        "(highest recall on a 0.01 grid):",
+        _recommendation("embedding only", report.recommended_without, report.target_precision),
+    ]
+    if report.with_verifier is not None:
+        out.append(
+            _recommendation("with the verifier", report.recommended_with, report.target_precision)
+        )
+        if report.rejected_traps or report.rejected_true:
+            out.append(
+                "- within that threshold the guards rejected traps: "
+                + (", ".join(f"{g} {n}" for g, n in report.rejected_traps.most_common()) or "none")
+                + "; true pairs: "
+                + (", ".join(f"{g} {n}" for g, n in report.rejected_true.most_common()) or "none")
+            )
+    return "\n".join(out)

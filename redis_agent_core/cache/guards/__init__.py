@@ -1,0 +1,345 @@
+"""Verification of semantic-cache candidates: never serve an answer to a different question.
+
+A semantic cache finds stored prompts *near* the new one; near is not the same
+question ("Cancel my subscription" / "Don't cancel my subscription", "Convert 5 miles" /
+"Convert 50 miles"). Before a candidate is served, the cache calls
+``verifier.verify(new_prompt, stored_prompt)``; a :class:`Rejection` makes it try the
+next candidate, and a lookup whose candidates are all rejected is a miss.
+
+CONTRACT (shared by the cache and the guards):
+
+- ``Rejection(guard, reason)``: ``guard`` is a short category used as a stats counter
+  (``negation``, ``number``, ``entity``, ``order``, ``scope``, ``constraint``, ``custom``).
+- ``Guard`` protocol: ``name`` and ``check(query, candidate) -> str | None``
+  (``None`` = passes; else a human-readable reason).
+- ``Verifier(guards=None, *, extra=None)``: ``guards=None`` means :func:`default_guards`;
+  ``extra`` is a user verifier ``(query, candidate) -> bool`` (sync or async), e.g. a
+  cross-encoder or an LLM judge, run only on candidates the guards let through.
+
+Texts may be conversations ("system: ...", "human: ..." lines): the guards drop the role
+prefixes and compare the content. The guards are pure Python + ``re`` (no model);
+each text is parsed once into cached features, so checking one query against several
+candidates costs a few microseconds per candidate.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from difflib import SequenceMatcher
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from . import _lexicon as lex
+from ._features import Features, features, stem
+
+__all__ = [
+    "DEFAULT_DISTANCE_THRESHOLD",
+    "ConstraintGuard",
+    "EntityGuard",
+    "Features",
+    "Guard",
+    "NegationGuard",
+    "NumberGuard",
+    "OrderGuard",
+    "Rejection",
+    "ScopeGuard",
+    "Verifier",
+    "default_guards",
+    "default_verifier",
+    "features",
+]
+
+#: Cosine distance (0 = identical, 2 = opposite) the semantic cache uses by default with the
+#: default verifier on. Chosen with ``redis-agent cache calibrate`` on fow-cache's 600
+#: labelled pairs and all-MiniLM-L6-v2; see docs/cache-guards.md.
+DEFAULT_DISTANCE_THRESHOLD = 0.2
+
+
+class Rejection(NamedTuple):
+    """Why a candidate was refused: ``guard`` is the stats category, ``reason`` for humans."""
+
+    guard: str
+    reason: str
+
+
+@runtime_checkable
+class Guard(Protocol):
+    """One check: ``None`` if ``candidate``'s answer also answers ``query``, else why not."""
+
+    name: str
+
+    def check(self, query: str, candidate: str) -> str | None: ...
+
+
+ExtraVerifier = Callable[[str, str], bool | Awaitable[bool]]
+
+
+def _show(items: Iterable[str]) -> str:
+    return ", ".join(sorted(items)) or "nothing"
+
+
+def _key(word: str) -> str:
+    return "_".join(stem(part) for part in word.split("_"))
+
+
+def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
+    """Whether ``other`` has a near spelling of ``word`` ("Mondys" for "Mondays"): only
+    asked before a one-sided rule fires, so typos in near repeats don't cost hits.
+    Names are held to a tighter standard: "Maria"/"Marta" and "Austria"/"Australia" are
+    different places and people, so only a swapped pair of letters ("Oxfrod") or a
+    one-letter slip in a long name counts."""
+    for w in other.words:
+        if w[:1] != word[:1] or abs(len(w) - len(word)) > 2:
+            continue
+        if name:
+            if len(w) == len(word) and sorted(w) == sorted(word):
+                diff = [i for i, (x, y) in enumerate(zip(w, word, strict=True)) if x != y]
+                if len(diff) == 2 and diff[1] == diff[0] + 1:
+                    return True
+            if len(word) >= 7 and SequenceMatcher(None, w, word).ratio() >= 0.9:
+                return True
+        elif SequenceMatcher(None, w, word).ratio() >= 0.8:
+            return True
+    return False
+
+
+class NegationGuard:
+    """Polarity must agree: negators (not, never, no, n't, without, stop, avoid...),
+    negating prefixes (unsafe, non-refundable, unsubscribe), opposite words
+    (enable/disable, add/remove, open/close, before/after...) and particles
+    (turn on/off, opt in/out)."""
+
+    name = "negation"
+
+    def __init__(self, opposites: Sequence[tuple[str, str]] = lex.OPPOSITES) -> None:
+        self._pairs = tuple(opposites)
+        # key (stem or "verb_particle") -> [(pair index, side)], so a check looks up the
+        # query's few words instead of scanning every pair
+        self._index: dict[str, list[tuple[int, int]]] = {}
+        for i, pair in enumerate(self._pairs):
+            for side, word in enumerate(pair):
+                self._index.setdefault(_key(word), []).append((i, side))
+
+    @staticmethod
+    def _prefixed(one: Features, other: Features) -> int:
+        return sum(
+            1
+            for word, base in one.prefixed
+            if word not in other.vocab and (base in other.vocab or stem(base) in other.stems)
+        )
+
+    def _polar(self, f: Features) -> set[tuple[int, int]]:
+        index = self._index
+        return {hit for key in f.keys if key in index for hit in index[key]}
+
+    def check(self, query: str, candidate: str) -> str | None:
+        q, c = features(query), features(candidate)
+        # A prefix-negated word counts as a negator when its bare form is on the other
+        # side: "unsafe" vs "safe" differ, "unsafe" vs "not safe" agree.
+        q_neg = q.negations + self._prefixed(q, c)
+        c_neg = c.negations + self._prefixed(c, q)
+        if q_neg != c_neg:
+            return f"negation differs ({q_neg} negator(s) vs {c_neg})"
+        q_polar, c_polar = self._polar(q), self._polar(c)
+        for i, side in q_polar - c_polar:
+            if (i, 1 - side) in c_polar and (i, 1 - side) not in q_polar:
+                a, b = self._pairs[i]
+                return f"opposite words {a!r} / {b!r}"
+        for particle in q.particles ^ c.particles:
+            verb, part = particle.split("_")
+            for x, y in lex.OPPOSITE_PARTICLES:
+                if part in (x, y) and f"{verb}_{y if part == x else x}" in (
+                    q.particles ^ c.particles
+                ):
+                    return f"opposite particles '{verb} {x}' / '{verb} {y}'"
+        return None
+
+
+class NumberGuard:
+    """Numbers, amounts, units, times and dates must agree after normalisation
+    ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
+    evening"). A bare "one" is ignored ("one egg" = "a single egg")."""
+
+    name = "number"
+
+    _RELATIVE = frozenset({"today", "tonight", "tomorrow", "yesterday", "same-day", "next-day"})
+
+    def check(self, query: str, candidate: str) -> str | None:
+        q, c = features(query), features(candidate)
+        if q.quantities != c.quantities:
+            only_q = _show((q.quantities - c.quantities).keys())
+            only_c = _show((c.quantities - q.quantities).keys())
+            return f"numbers differ ({only_q} vs {only_c})"
+        if q.dates != c.dates:
+            absolute_q, absolute_c = q.dates - self._RELATIVE, c.dates - self._RELATIVE
+            relative_q, relative_c = q.dates & self._RELATIVE, c.dates & self._RELATIVE
+            one_sided = [(d, c if d in q.dates else q) for d in absolute_q ^ absolute_c]
+            if any(not _misspelt(d, other) for d, other in one_sided) or (
+                relative_q and relative_c and relative_q != relative_c
+            ):
+                return f"dates differ ({_show(q.dates)} vs {_show(c.dates)})"
+        return None
+
+
+class EntityGuard:
+    """Named entities (capitalised or mixed-case words, identifiers like "Jet2") and
+    quoted strings must agree. One side naming an entity the other lacks is fine (a
+    paraphrase may add "Microsoft" to "who runs it"); each side naming one the other
+    lacks is a swap ("Salesforce" vs "HubSpot"). Matching is case-insensitive."""
+
+    name = "entity"
+
+    def check(self, query: str, candidate: str) -> str | None:
+        q, c = features(query), features(candidate)
+        if not (q.entities or c.entities or q.quotes or c.quotes):
+            return None
+        for one, other in ((q, c), (c, q)):
+            for quote in one.quotes:
+                if quote not in other.lower:
+                    return f"quoted text {quote!r} is missing from the other prompt"
+        only_q = {e for e in q.entities if e not in c.vocab}
+        only_c = {e for e in c.entities if e not in q.vocab}
+        if only_q and only_c:  # a swap, unless it is a typo ("Mondys")
+            only_q = {e for e in only_q if not _misspelt(e, c, name=True)}
+            only_c = {e for e in only_c if not _misspelt(e, q, name=True)}
+        if only_q and only_c:
+            return f"entities differ ({_show(only_q)} vs {_show(only_c)})"
+        return None
+
+
+class OrderGuard:
+    """Direction must agree: "from A to B" is not "from B to A" (common nouns as well as
+    named entities: "from savings to current account")."""
+
+    name = "order"
+
+    def check(self, query: str, candidate: str) -> str | None:
+        q, c = features(query), features(candidate)
+        (q_from, q_to), (c_from, c_to) = q.flow, c.flow
+        swapped = ((q_from - q_to) & (c_to - c_from)) | ((q_to - q_from) & (c_from - c_to))
+        if swapped:
+            return f"direction differs for {_show(swapped)}"
+        if len(q.entities) < 2 or len(c.entities) < 2 or not (q.directional or c.directional):
+            return None
+        common = set(q.entities) & set(c.entities)
+        if len(common) >= 2:
+            order_q = list(dict.fromkeys(e for e in q.entities if e in common))
+            order_c = list(dict.fromkeys(e for e in c.entities if e in common))
+            if order_q != order_c:
+                return f"order differs ({' > '.join(order_q)} vs {' > '.join(order_c)})"
+        return None
+
+
+class ScopeGuard:
+    """Who or what the question is about must agree: mutually exclusive terms of one
+    class (adults/children, full-time/part-time, iPhone/Android, home/car insurance,
+    red/blue...) and whose thing it is ("my password" vs "my colleague's password").
+    Audience terms also reject when only one side names them ("flu" vs "flu in babies")."""
+
+    name = "scope"
+
+    def check(self, query: str, candidate: str) -> str | None:
+        q, c = features(query), features(candidate)
+        for name in q.scopes.keys() | c.scopes.keys():
+            in_q, in_c = q.scopes.get(name, frozenset()), c.scopes.get(name, frozenset())
+            if in_q and in_c and in_q != in_c:
+                return (
+                    f"{name} differs ({_show(g for _, g in in_q)} vs {_show(g for _, g in in_c)})"
+                )
+            other = c if in_q else q
+            strict = [g for s, g in (in_q or in_c) if s]
+            if not (in_q and in_c) and strict and not _misspelt(strict[0], other):
+                return f"{name} named on one side only ({_show(strict)})"
+        for person in q.persons ^ c.persons:
+            other = c if person in q.persons else q
+            if stem(person) not in other.stems and not _misspelt(person, other):
+                return f"whose: {person}'s on one side only"
+        for word in q.qualifiers ^ c.qualifiers:
+            return f"{word!r} on one side only"
+        return None
+
+
+class ConstraintGuard:
+    """Explicit output constraints must agree: language ("in French"), length ("in 3
+    sentences", "briefly", "in detail") and format (JSON, table, bullet list...)."""
+
+    name = "constraint"
+
+    def check(self, query: str, candidate: str) -> str | None:
+        q, c = features(query), features(candidate)
+        if q.constraints != c.constraints:
+            return (
+                f"output constraints differ ({_show(q.constraints - c.constraints)} vs "
+                f"{_show(c.constraints - q.constraints)})"
+            )
+        return None
+
+
+def default_guards() -> list[Guard]:
+    """The default guards, in the order they run: the most specific reason is reported
+    ("from A to B" reversed is an order rejection, not an entity one)."""
+    return [
+        OrderGuard(),
+        ConstraintGuard(),
+        NegationGuard(),
+        NumberGuard(),
+        ScopeGuard(),
+        EntityGuard(),
+    ]
+
+
+class Verifier:
+    """Runs guards, then the optional ``extra`` verifier, on a (query, candidate) pair.
+
+    ``guards=None`` uses :func:`default_guards`; pass ``[]`` for none or your own list
+    (any object with ``name`` and ``check``). ``extra(query, candidate) -> bool`` (or an
+    async function) runs only when every guard passes; ``False`` is a ``custom``
+    rejection. ``verify`` needs a sync ``extra``; ``averify`` takes either.
+    """
+
+    def __init__(
+        self, guards: Sequence[Guard] | None = None, *, extra: ExtraVerifier | None = None
+    ) -> None:
+        self.guards = list(default_guards() if guards is None else guards)
+        self.extra = extra
+
+    def _run_guards(self, query: str, candidate: str) -> Rejection | None:
+        if query == candidate:
+            return None  # an exact repeat cannot disagree with itself
+        for guard in self.guards:
+            reason = guard.check(query, candidate)
+            if reason is not None:
+                return Rejection(guard.name, reason)
+        return None
+
+    def verify(self, query: str, candidate: str) -> Rejection | None:
+        """The first rejection for serving ``candidate``'s answer to ``query``, or None."""
+        rejection = self._run_guards(query, candidate)
+        if rejection is None and self.extra is not None:
+            result = self.extra(query, candidate)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()  # don't leak a never-awaited coroutine warning
+                raise TypeError(
+                    "the extra verifier is async: call averify() (the async cache paths "
+                    "do), or pass a sync function"
+                )
+            if not result:
+                return Rejection("custom", "rejected by the extra verifier")
+        return rejection
+
+    async def averify(self, query: str, candidate: str) -> Rejection | None:
+        """Async form of :meth:`verify`; awaits an async ``extra`` verifier."""
+        rejection = self._run_guards(query, candidate)
+        if rejection is None and self.extra is not None:
+            result = self.extra(query, candidate)
+            if inspect.isawaitable(result):
+                result = await result
+            if not result:
+                return Rejection("custom", "rejected by the extra verifier")
+        return rejection
+
+
+def default_verifier() -> Verifier:
+    """A :class:`Verifier` with the default guards and no extra verifier."""
+    return Verifier()

@@ -1,0 +1,370 @@
+"""Feature extraction shared by the default guards.
+
+One pass per text, cached in a small LRU: the cache checks one query against several
+candidates and popular stored prompts come back often, so each text is parsed once.
+Pure Python + ``re``; no model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import _lexicon as lex
+
+__all__ = ["Features", "features", "stem"]
+
+_ROLE = re.compile(rf"^\s*(?:{'|'.join(lex.ROLE_NAMES)})\s*:\s*", re.IGNORECASE | re.MULTILINE)
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+# Words keep inner hyphens and apostrophes ("part-time", "don't", "mary's").
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
+# Words with a capital or a digit: the only entity candidates.
+_MARKED_WORD = re.compile(r"\b[a-z0-9]*[A-Z0-9][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
+_QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|`([^`\n]{1,200})`|(?<![\w])'([^'\n]{1,200})'(?![\w])")
+
+_NUMBER_ALT = "|".join(lex.NUMBER_WORDS | lex.SCALE_WORDS)
+_NUMBER_WORD_RE = re.compile(
+    rf"\b(?:(?:{_NUMBER_ALT})(?:[\s-]+(?:and[\s-]+)?(?:{_NUMBER_ALT}))*)\b"
+)
+_UNIT_ALT = "|".join(sorted((u for u in lex.UNITS if u.isalpha()), key=len, reverse=True))
+_QUANTITY_TOKEN = re.compile(rf"\d+(?:[.,]\d+)?(?:{_UNIT_ALT}|am|pm|st|nd|rd|th|k|m|bn)?")
+_DIRECTION_CUES = frozenset(
+    {"from", "to", "into", "onto", "than", "vs", "versus", "before", "after"}
+)
+_PREFIX_HEADS = frozenset(p[:2] for p in lex.NEGATING_PREFIXES)
+_DIGIT = re.compile(r"\d")
+_NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS)
+_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_TIME = re.compile(
+    r"(?<![\w.,:])(\d{1,2})(?::(\d{2}))?\s*(?:o'clock\s*)?"
+    r"(a\.?m\.?|p\.?m\.?|(?:in the|this|today|tomorrow)\s+(?:morning|afternoon|evening)|"
+    r"tonight|at night)(?![a-z])"
+    r"|(?<![\w.,:])(\d{1,2}):(\d{2})(?!\d)"
+)
+_MONEY = re.compile(
+    rf"([$£€¥₹])\s?({_NUM})\s*(k|m|bn|thousand|million|billion)?(?![a-z])"
+    rf"|(?<![\w.,])({_NUM})\s*(k|m|bn|thousand|million|billion)?\s*"
+    r"(%s)(?![a-z])" % "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
+)
+_QUANTITY = re.compile(rf"(?<![\w.,])({_NUM})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?")
+# "in 3 sentences", "a three-sentence summary", "100 words".
+_LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
+_LANGUAGE_SPEC = re.compile(rf"\b(?:in|into|to)\s+({'|'.join(sorted(lex.LANGUAGES))})\b")
+_FORMAT_SPEC = re.compile(
+    r"\b(?:as|in|into|using|with)\s+(?:an?\s+|the\s+)?(table|list|code block|spreadsheet)\b"
+    r"|\btable format\b|\bin\s+(?:a\s+)?(?:tabular|table)\b"
+)
+# The span after a preposition, matched in a lookahead so "from A to B" yields both.
+_FLOW = re.compile(r"\b(from|to|into|onto)\s+(?=((?:[\w'-]+\s+){0,3}[\w'-]+))")
+_WORKING_WEEK = re.compile(r"\b(?:mon(?:day)?\s*(?:-|to|through|until)\s*fri(?:day)?)\b")
+_PARTICLES = frozenset({"on", "off", "in", "out", "up", "down"})
+_MAY = re.compile(r"\b(?:in|on|of|since|until|from|by|early|late|mid|next|last|this)\s+may\b")
+
+
+@lru_cache(maxsize=8192)
+def stem(word: str) -> str:
+    """A crude English stemmer: enough to match "closed"/"closing"/"close"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if len(word) >= 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+                word = word[:-1]  # stopping -> stop, banned -> ban
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def _scope_index() -> tuple[dict[str, list[tuple[str, bool, str]]], re.Pattern[str]]:
+    """Member word (and its stem) or phrase -> [(class, strict, group)], built once."""
+    index: dict[str, list[tuple[str, bool, str]]] = {}
+    phrases: list[str] = []
+    for name, groups in lex.SCOPE_CLASSES.items():
+        for strict, group in groups:
+            for member in group:
+                keys = {member} if " " in member else {member, stem(member)}
+                if " " in member:
+                    phrases.append(member)
+                for key in keys:
+                    index.setdefault(key, []).append((name, strict, group[0]))
+    pattern = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+    return index, re.compile(rf"\b(?:{pattern})\b")
+
+
+_SCOPE_WORDS, _SCOPE_PHRASES = _scope_index()
+_ALIAS_KEYS = frozenset(lex.ALIASES)
+_DATE_WORDS = (
+    {d: d for d in lex.WEEKDAYS}
+    | {d + "s": d for d in lex.WEEKDAYS}
+    | lex.DAY_WORDS
+    | {m: m for m in lex.MONTHS if m != "may"}
+    | lex.MONTH_ABBREVIATIONS
+)
+_PHRASE_STARTS = frozenset(k.split()[0] for k in _SCOPE_WORDS if " " in k)
+_LENGTH_VOCAB = frozenset(lex.LENGTH_UNITS)
+_FORMAT_KEYS = frozenset(lex.FORMAT_WORDS)
+_FORMAT_VOCAB = frozenset({"table", "tabular", "list", "code", "spreadsheet"})
+_QUOTE_CHARS = frozenset("\"`'")
+
+
+def _number_words_to_digits(text: str) -> str:
+    def convert(match: re.Match[str]) -> str:
+        if match.group(0) == "one":
+            return "one"  # like "a"/"an": "one egg" = "an egg", "one euro" = "a euro"
+        total, current = 0, 0
+        for part in re.split(r"[\s-]+", match.group(0)):
+            if part == "and":
+                continue
+            if part in lex.SCALE_WORDS:
+                scale = lex.SCALE_WORDS[part]
+                current = max(current, 1) * scale
+                if scale >= 1000:
+                    total, current = total + current, 0
+            else:
+                current += lex.NUMBER_WORDS[part]
+        return str(total + current)
+
+    return _NUMBER_WORD_RE.sub(convert, text)
+
+
+def _to_float(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _format_value(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What the guards compare; built once per text by :func:`features`."""
+
+    lower: str  # the content, roles stripped, lower-cased, whitespace collapsed
+    words: tuple[str, ...]  # lower-cased words in order
+    vocab: frozenset[str]  # words, their hyphen parts and stems
+    stems: frozenset[str]
+    keys: frozenset[str]  # stems and particles: what opposite-word lists are matched on
+    qualifiers: frozenset[str]  # words of lexicon.QUALIFIERS present
+    directional: bool  # has from/to/into/than/vs/before/after: entity order may matter
+    negations: int
+    particles: frozenset[str]  # "turn_on", "opt_out", ...
+    quantities: Counter[str]  # "duration:1209600", "money:gbp:50", "time:1140", "num:48213"
+    dates: frozenset[str]
+    entities: tuple[str, ...]  # lower-cased, in order of appearance
+    quotes: frozenset[str]
+    prefixed: tuple[tuple[str, str], ...]  # ("unsafe", "safe"): words that may negate a base
+    scopes: dict[str, frozenset[tuple[bool, str]]]  # class -> {(strict, group)}
+    persons: frozenset[str]  # possessive persons: "colleague's" -> colleague
+    flow: tuple[frozenset[str], frozenset[str]]  # words after "from", after "to"/"into"
+    constraints: frozenset[str]  # "lang:french", "len:3:sentence", "len:brief", "fmt:json"
+
+
+def _entities(content: str) -> tuple[str, ...]:
+    found: list[str] = []
+    candidates = list(_MARKED_WORD.finditer(content))
+    if not candidates:
+        return ()
+    shouting = len(candidates) > 3 and content == content.upper()  # ALL CAPS: no signal
+    for match in candidates:
+        word = match.group(0)
+        i = match.start() - 1
+        while i >= 0 and content[i] in " \t\"'([":
+            i -= 1
+        initial = i < 0 or content[i] in ".!?:;\n"
+        key = word.lower()
+        if key.endswith("'s"):
+            key = key[:-2]
+        if key in ("i", "i'm", "i'd", "i've", "i'll"):
+            continue
+        key = lex.ALIASES.get(key, key)
+        if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS:
+            continue  # "400mg", "7pm", "Monday", "March": the number guard's business
+        has_digit = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        inner_upper = any(c.isupper() for c in word[1:]) and not shouting
+        capital = word[0].isupper() and not initial and not shouting
+        if has_digit or inner_upper or (capital and key not in lex.STOPWORDS):
+            found.append(key)
+    return tuple(found)
+
+
+def _quantities(lower: str) -> tuple[Counter[str], str]:
+    """Typed, unit-normalised numbers; returns them and the text with them blanked."""
+    found: Counter[str] = Counter()
+
+    def time_sub(m: re.Match[str]) -> str:
+        if m.group(3):
+            hour, minute = int(m.group(1)), int(m.group(2) or 0)
+            marker = m.group(3)
+            pm = marker.startswith("p") or any(
+                w in marker for w in ("afternoon", "evening", "night")
+            )
+            hour = hour % 12 + (12 if pm else 0)
+        else:
+            hour, minute = int(m.group(4)), int(m.group(5))
+        found[f"time:{hour * 60 + minute}"] += 1
+        return " "
+
+    def money_sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            currency, value, scale = lex.CURRENCY_SYMBOLS[m.group(1)], m.group(2), m.group(3)
+        else:
+            currency, value, scale = lex.CURRENCY_WORDS[m.group(6)], m.group(4), m.group(5)
+        amount = _to_float(value) * (
+            lex.SCALE_SUFFIXES.get(scale or "", 0) or lex.SCALE_WORDS.get(scale or "", 1)
+        )
+        found[f"money:{currency}:{_format_value(amount)}"] += 1
+        return " "
+
+    def quantity_sub(m: re.Match[str]) -> str:
+        value, unit = _to_float(m.group(1)), m.group(2) or ""
+        if unit not in lex.UNITS and "-" in unit:
+            unit = unit.split("-", 1)[0]  # "10-minute-walk"
+        if unit in lex.UNITS:
+            dim, factor = lex.UNITS[unit]
+            found[f"{dim}:{_format_value(round(value * factor, 6))}"] += 1
+        elif (
+            unit
+            and m.group(0)[len(m.group(1)) :][:1].isalpha()
+            and unit
+            not in (
+                "st",
+                "nd",
+                "rd",
+                "th",
+            )
+        ):
+            return m.group(0)  # glued to letters and not a unit: an identifier ("2fa")
+        else:
+            found[f"num:{_format_value(value)}"] += 1
+        return " "
+
+    if not _DIGIT.search(lower):
+        return found, lower
+    text = _TIME.sub(time_sub, lower)
+    text = _MONEY.sub(money_sub, text)
+    text = _QUANTITY.sub(quantity_sub, text)
+    return found, text
+
+
+@lru_cache(maxsize=2048)
+def features(text: str) -> Features:
+    """Parse ``text`` (a prompt or a conversation with ``role:`` prefixes) once."""
+    # Each regex below runs only when the words show it can match: most prompts are
+    # short questions and this keeps a cold parse in the tens of microseconds.
+    if not text.isascii():
+        text = text.translate(_APOSTROPHES)
+    content = _ROLE.sub("", text) if ":" in text else text
+    lower = content.lower()
+    raw_words = _WORD.findall(lower)
+    words = tuple(w[:-2] if w.endswith("'s") else w for w in raw_words)
+    stem_set: set[str] = set()
+    negations = 0
+    particles: set[str] = set()
+    dates: set[str] = set()
+    for i, w in enumerate(words):
+        st = stem(w)
+        stem_set.add(st)
+        if w in lex.NEGATORS or st in lex.NEGATORS or w.endswith("n't") or w.startswith("non-"):
+            negations += 1
+        if st in lex.PARTICLE_VERBS or w in lex.PARTICLE_VERBS:
+            # "turn off", "turn it off", "take money out": the first particle within 3 words
+            for p in words[i + 1 : i + 4]:
+                if p in _PARTICLES:
+                    particles.add(f"{st}_{p}")
+                    break
+        if w in _DATE_WORDS:
+            dates.add(_DATE_WORDS[w])
+    parts = {p for w in words if "-" in w for p in w.split("-")}
+    stems = frozenset(stem_set)
+    vocab = frozenset(words) | frozenset(parts) | stems
+    if not _ALIAS_KEYS.isdisjoint(vocab):
+        vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
+
+    digits = _number_words_to_digits(lower) if not _NUMBER_VOCAB.isdisjoint(vocab) else lower
+    quantities, _ = _quantities(digits)
+    if quantities.get("num:1"):
+        del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun
+    if ("friday" in dates or "fri" in vocab) and _WORKING_WEEK.search(lower):
+        dates = (dates - {"monday", "friday"}) | {"weekday"}
+    if "may" in vocab and _MAY.search(lower):
+        dates.add("may")
+
+    found: dict[str, set[tuple[bool, str]]] = {}
+    for key in vocab:
+        for name, strict, group in _SCOPE_WORDS.get(key, ()):
+            found.setdefault(name, set()).add((strict, group))
+    if not _PHRASE_STARTS.isdisjoint(vocab):
+        for m in _SCOPE_PHRASES.finditer(" ".join(words)):
+            for name, strict, group in _SCOPE_WORDS[m.group(0)]:
+                found.setdefault(name, set()).add((strict, group))
+    scopes = {name: frozenset(hit) for name, hit in found.items()}
+    persons = frozenset(
+        w[:-2]
+        for w in (raw_words if "'s" in lower else ())
+        if w.endswith("'s") and w[:-2] in lex.PERSON_WORDS
+    )
+
+    sources: set[str] = set()
+    targets: set[str] = set()
+    has_from = "from" in vocab
+    for m in _FLOW.finditer(lower) if has_from or "into" in vocab or "onto" in vocab else ():
+        if m.group(1) == "to" and not has_from:
+            continue  # mostly an infinitive ("how to export"), not a destination
+        cut: list[str] = []
+        for w in m.group(2).split():
+            if w in ("to", "into", "onto", "from"):
+                break
+            if w not in lex.STOPWORDS:
+                cut.append(w)
+        (sources if m.group(1) == "from" else targets).update(cut[:3])
+
+    constraints: set[str] = set()
+    if not lex.LANGUAGES.isdisjoint(vocab):
+        constraints |= {f"lang:{m.group(1)}" for m in _LANGUAGE_SPEC.finditer(lower)}
+    if quantities and not _LENGTH_VOCAB.isdisjoint(vocab):
+        constraints |= {
+            f"len:{_format_value(_to_float(m.group(1)))}:{lex.LENGTH_UNITS[m.group(2)]}"
+            for m in _LENGTH_SPEC.finditer(digits)
+        }
+    if not lex.BRIEF_WORDS.isdisjoint(vocab) or "in short" in lower or "tl;dr" in lower:
+        constraints.add("len:brief")
+    if not lex.LONG_WORDS.isdisjoint(vocab) or "in detail" in lower or "in depth" in lower:
+        constraints.add("len:long")
+    constraints |= {f"fmt:{lex.FORMAT_WORDS[w]}" for w in vocab & _FORMAT_KEYS}
+    if not _FORMAT_VOCAB.isdisjoint(vocab):
+        for m in _FORMAT_SPEC.finditer(lower):
+            constraints.add(f"fmt:{m.group(1) or 'table'}")
+
+    quotes = frozenset(
+        " ".join((m.group(1) or m.group(2) or m.group(3)).lower().split())
+        for m in (_QUOTED.finditer(content) if _QUOTE_CHARS.intersection(content) else ())
+    )
+    prefixed = tuple(
+        (w, w[len(prefix) :])
+        for w in words
+        if w[:2] in _PREFIX_HEADS and len(w) >= 6 and not w.startswith("non-")
+        for prefix in lex.NEGATING_PREFIXES
+        if w.startswith(prefix) and len(w) - len(prefix) >= 4 and w[len(prefix) :] not in words
+    )
+    return Features(
+        prefixed=prefixed,
+        lower=" ".join(lower.split()),
+        words=words,
+        vocab=vocab,
+        stems=stems,
+        keys=stems | particles,
+        qualifiers=vocab & lex.QUALIFIERS,
+        directional=not _DIRECTION_CUES.isdisjoint(vocab),
+        negations=negations,
+        particles=frozenset(particles),
+        quantities=quantities,
+        dates=frozenset(dates),
+        entities=_entities(content),
+        quotes=quotes,
+        scopes=scopes,
+        persons=persons,
+        flow=(frozenset(sources), frozenset(targets)),
+        constraints=frozenset(constraints),
+    )

@@ -1,0 +1,587 @@
+"""Semantic LLM cache: a question close enough in meaning gets the stored answer.
+
+``distance_threshold`` is a **cosine distance**: 0 = identical direction, 1 =
+unrelated, 2 = opposite. An entry is served when its distance to the query is
+``<= distance_threshold`` (so 0 serves only identical vectors). Similarity-style
+values (e.g. 0.9 meaning "90 % similar") are a common mistake: values > 2 are
+rejected, and the docs say which is which.
+
+A lookup is one FT.SEARCH: KNN over the few nearest entries **filtered by scope** (and
+the partition filters), so a hit never returns another model's answer. The
+candidates within the threshold are checked in order by the verifier (the guards of
+issue 9: negation, numbers, entities...), the first that passes is served, and one
+script call records the hit, miss and rejections in counters shared by processes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import redis
+from redisvl.query.filter import FilterExpression, Tag
+
+from ..capabilities import require_search
+from ..config import RedisAgentConfig
+from ..embeddings import Embedder, default_embedder
+from ..errors import CapabilityError, ConfigError, SchemaMismatchError
+from .base import RECORD, CacheStore, arun_script, run_script
+from .entry import (
+    REDIS_DOWN,
+    CacheHit,
+    OnError,
+    canonical_filters,
+    check_args,
+    entry_digest,
+    logger,
+    parse_usage,
+    text,
+)
+from .guards import DEFAULT_DISTANCE_THRESHOLD, Rejection, Verifier, default_verifier
+
+# embedding alone (no verifier): fow-cache precision 0.75 at 0.05, 0.64 at 0.1
+UNGUARDED_DISTANCE_THRESHOLD = 0.05
+
+__all__ = ["SemanticCache"]
+
+_DEFAULT: Any = object()
+_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Tag separator: values may contain ',' (the default separator would split them and
+# let tenant "a" match an entry of tenant "a,b"); this one is refused in values.
+TAG_SEPARATOR = "\x1f"
+_RETURN = ("_d", "prompt", "payload", "usage", "tokens")
+
+
+def _b(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def parse_search(reply: Any, threshold: float) -> list[tuple[str, float, dict[str, Any]]]:
+    """``(key, distance, fields)`` of an FT.SEARCH reply (RESP2 or RESP3), nearest
+    first, keeping those within ``threshold``."""
+    rows: list[tuple[str, float, dict[str, Any]]] = []
+    if isinstance(reply, dict):  # RESP3
+        results = reply.get(b"results", reply.get("results")) or []
+        for item in results:
+            key = _b(item.get(b"id", item.get("id")))
+            attrs = item.get(b"extra_attributes", item.get("extra_attributes")) or {}
+            fields = {_b(k): v for k, v in attrs.items()}
+            rows.append((key, float(_b(fields.get("_d", "inf"))), fields))
+    else:  # RESP2: [total, id, [f, v, ...], id, [...], ...]
+        for i in range(1, len(reply) - 1, 2):
+            flat = reply[i + 1]
+            fields = {_b(flat[j]): flat[j + 1] for j in range(0, len(flat) - 1, 2)}
+            rows.append((_b(reply[i]), float(_b(fields.get("_d", "inf"))), fields))
+    rows.sort(key=lambda r: r[1])
+    return [r for r in rows if r[1] <= threshold + 1e-6]
+
+
+def _index_info_vector(info: Any) -> dict[str, str]:
+    """The vector attribute of an FT.INFO reply as ``{option: value}`` (upper-case)."""
+    attrs = info.get(b"attributes", info.get("attributes")) if isinstance(info, dict) else None
+    if attrs is None and isinstance(info, list):
+        pairs = dict(zip(info[::2], info[1::2], strict=False))
+        attrs = pairs.get(b"attributes", pairs.get("attributes"))
+    for attr in attrs or []:
+        flat: list[Any] = []
+        if isinstance(attr, dict):
+            for k, v in attr.items():
+                flat += [k, v]
+        else:
+            flat = list(attr)
+        values = [_b(x) for x in flat]
+        if "VECTOR" in values:
+            out: dict[str, str] = {}
+            for j in range(0, len(values) - 1):
+                if isinstance(values[j], str):
+                    out.setdefault(values[j].upper(), str(values[j + 1]))
+            return out
+    return {}
+
+
+class SemanticCache(CacheStore):
+    """Semantic cache of LLM responses in Redis (needs the Redis Query Engine).
+
+    Args:
+        config: connection settings (default: the process-wide config).
+        embedder: core :class:`Embedder` (default: offline all-MiniLM-L6-v2); wrap a
+            framework model with the adapters' ``to_core_embedder``.
+        name: cache name; caches with different names never share entries.
+        distance_threshold: maximum **cosine distance** (0 = identical, 2 = opposite)
+            at which a stored entry is served. Lower is stricter. Not a similarity.
+            Default: 0.2 with the verifier on (calibrated on fow-cache: precision
+            0.985, recall 0.64), 0.05 with ``verifier=None`` (embedding alone: 0.75 /
+            0.35); run ``redis-agent cache calibrate`` to choose your own.
+        verifier: checks each candidate before it is served (default: the guards'
+            :func:`default_verifier`); ``None`` serves the nearest candidate as is.
+        candidates: how many nearest entries one lookup fetches for the verifier.
+        filter_fields: partition fields (e.g. ``("tenant",)``); every lookup and
+            update must then give ``filters={"tenant": ...}`` and only sees its
+            partition.
+        algorithm: ``"hnsw"`` (default; approximate, fast at any size) or ``"flat"``
+            (exact scan, slow at 100k).
+        dtype: ``"float32"`` or ``"float16"`` (half the vector memory).
+        ef_runtime: HNSW search breadth; RediSearch's default of 10 gives poor recall,
+            100 gives about 0.98 at 100k entries.
+        hybrid_policy: ``"batches"`` (default: walk HNSW and filter by scope, fast when
+            one scope holds most entries) or ``"auto"`` (let RediSearch choose; better
+            when many small scopes share one cache).
+        ttl, on_error, log_interval, recheck_after: as in :class:`ExactCache`.
+    """
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        name: str = "semantic",
+        distance_threshold: float | None = None,
+        verifier: Verifier | None = _DEFAULT,
+        candidates: int = 4,
+        filter_fields: Sequence[str] = (),
+        algorithm: Literal["hnsw", "flat"] = "hnsw",
+        dtype: Literal["float32", "float16"] = "float32",
+        ef_runtime: int = 100,
+        m: int = 16,
+        ef_construction: int = 200,
+        hybrid_policy: Literal["batches", "auto"] = "batches",
+        ttl: float | None = None,
+        on_error: OnError = "degrade",
+        log_interval: float = 60.0,
+        recheck_after: float = 1.0,
+    ) -> None:
+        super().__init__(
+            config,
+            name=name,
+            ttl=ttl,
+            on_error=on_error,
+            log_interval=log_interval,
+            recheck_after=recheck_after,
+            what=f"semantic cache {name!r}",
+        )
+        if distance_threshold is None:
+            # the guards catch the near-miss traps that a wider radius lets in
+            distance_threshold = (
+                DEFAULT_DISTANCE_THRESHOLD if verifier is not None else UNGUARDED_DISTANCE_THRESHOLD
+            )
+        self.distance_threshold = self.check_threshold(distance_threshold)
+        if algorithm not in ("hnsw", "flat"):
+            raise ConfigError(f"algorithm must be 'hnsw' or 'flat', got {algorithm!r}")
+        if dtype not in ("float32", "float16"):
+            raise ConfigError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+        if not isinstance(candidates, int) or not 1 <= candidates <= 50:
+            raise ConfigError(f"candidates must be an int in 1..50, got {candidates!r}")
+        for value, label in ((ef_runtime, "ef_runtime"), (m, "m"), (ef_construction, "ef")):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{label} must be a positive int, got {value!r}")
+        fields = tuple(filter_fields)
+        for f in fields:
+            canonical_filters({f: "x"})  # validates the name
+        self.filter_fields = fields
+        self.embedder = embedder if embedder is not None else default_embedder()
+        self.verifier = default_verifier() if verifier is _DEFAULT else verifier
+        self.candidates = candidates
+        self.algorithm = algorithm
+        self.dtype = dtype
+        self._np_dtype = np.float16 if dtype == "float16" else np.float32
+        self.ef_runtime = ef_runtime
+        self.m = m
+        self.ef_construction = ef_construction
+        self.index_name = self._ns.cache_index(name)
+        self._index_ready = False
+        self._filter_cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        if hybrid_policy not in ("batches", "auto"):
+            raise ConfigError(f"hybrid_policy must be 'batches' or 'auto', got {hybrid_policy!r}")
+        knn = f"KNN {candidates} @vec $v"
+        if algorithm == "hnsw":
+            knn += f" EF_RUNTIME {ef_runtime}"
+            if hybrid_policy == "batches":
+                # RediSearch picks brute force over the filter's matches when the scope
+                # filter matches most entries (the usual case: one model per cache),
+                # 2.5x slower at 10k than walking HNSW in batches and filtering
+                knn += " HYBRID_POLICY BATCHES"
+        self._knn = f"=>[{knn} AS _d]"
+
+    # -- validation and pure builders --
+    @staticmethod
+    def check_threshold(value: float) -> float:
+        """Validate a cosine-distance threshold (0..2)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise ConfigError(f"distance_threshold must be a number, got {value!r}")
+        if value > 2:
+            raise ConfigError(
+                f"distance_threshold={value} looks like a similarity score or a percentage: "
+                "it is a cosine DISTANCE between 0 (identical) and 2 (opposite). For "
+                "'90% similar' use distance_threshold=0.1."
+            )
+        if value < 0:
+            raise ConfigError(
+                f"distance_threshold must be >= 0 (cosine distance, 0 = identical), got {value}"
+            )
+        return float(value)
+
+    def _pairs(self, filters: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+        pairs = canonical_filters(filters)
+        names = tuple(n for n, _ in pairs)
+        if sorted(names) != sorted(self.filter_fields):
+            raise ConfigError(
+                f"semantic cache {self.name!r} is partitioned by {list(self.filter_fields)}: "
+                f"give exactly those filters (got {list(names)}). Declare partition fields "
+                "with filter_fields=... when building the cache."
+            )
+        for name, value in pairs:
+            if TAG_SEPARATOR in value:
+                raise ConfigError(f"filter {name!r} must not contain the \\x1f character")
+        return pairs
+
+    def _filter(self, scope: str, pairs: tuple[tuple[str, str], ...]) -> str:
+        key = (scope, pairs)
+        cached = self._filter_cache.get(key)
+        if cached is None:
+            # redisvl escapes tag values, so user input cannot change the query
+            expr: FilterExpression = Tag("scope") == scope
+            for name, value in pairs:
+                expr = expr & (Tag(name) == value)
+            cached = str(expr)
+            if len(self._filter_cache) > 4096:
+                self._filter_cache.clear()
+            self._filter_cache[key] = cached
+        return cached
+
+    def _vector_bytes(self, vector: Any) -> bytes:
+        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if arr.shape[0] != self.embedder.dims:
+            raise ConfigError(
+                f"vector has {arr.shape[0]} dimensions; this cache's model "
+                f"{self.embedder.name!r} has {self.embedder.dims}"
+            )
+        return arr.astype(self._np_dtype).tobytes()
+
+    def _search_args(self, scope: str, pairs: tuple[tuple[str, str], ...], blob: bytes) -> list:
+        return [
+            "FT.SEARCH",
+            self.index_name,
+            self._filter(scope, pairs) + self._knn,
+            "PARAMS",
+            "2",
+            "v",
+            blob,
+            "SORTBY",
+            "_d",
+            "RETURN",
+            str(len(_RETURN)),
+            *_RETURN,
+            "LIMIT",
+            "0",
+            str(self.candidates),
+            "DIALECT",
+            "2",
+        ]
+
+    def _create_args(self) -> list:
+        dims = self.embedder.dims
+        vec = ["TYPE", self.dtype.upper(), "DIM", str(dims), "DISTANCE_METRIC", "COSINE"]
+        if self.algorithm == "hnsw":
+            vec += ["M", str(self.m), "EF_CONSTRUCTION", str(self.ef_construction)]
+            vec += ["EF_RUNTIME", str(self.ef_runtime)]
+        schema: list[str] = ["scope", "TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"]
+        for f in self.filter_fields:
+            schema += [f, "TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"]
+        schema += ["vec", "VECTOR", self.algorithm.upper(), str(len(vec)), *vec]
+        return [
+            "FT.CREATE",
+            self.index_name,
+            "ON",
+            "HASH",
+            "PREFIX",
+            "1",
+            self._ns.cache_prefix(self.name),
+            "SCHEMA",
+            *schema,
+        ]
+
+    def _check_existing(self, info: Any) -> None:
+        vec = _index_info_vector(info)
+        want = {
+            "DIM": str(self.embedder.dims),
+            "DATA_TYPE": self.dtype.upper(),
+            "ALGORITHM": self.algorithm.upper(),
+        }
+        found = {k: vec.get(k, vec.get("TYPE" if k == "DATA_TYPE" else k, "?")) for k in want}
+        if any(found[k].upper() != v for k, v in want.items() if found[k] != "?"):
+            raise SchemaMismatchError(
+                f"index {self.index_name!r} exists with vectors {found}, but this cache "
+                f"wants {want}. Use another name= for this model/dtype, or drop the old "
+                f"cache with FT.DROPINDEX {self.index_name} DD."
+            )
+
+    def _on_create_error(self, exc: redis.exceptions.ResponseError) -> bool:
+        """True if the index already exists (then check it); raise on other errors."""
+        message = str(exc).lower()
+        if "already exists" in message:
+            return True
+        if "unknown command" in message:
+            raise CapabilityError(
+                "the semantic cache needs the Redis Query Engine (FT.CREATE is unknown "
+                "here). Use Redis 8, Redis Stack or Redis Cloud, or unset REDIS_URL to use "
+                "the embedded server."
+            ) from exc
+        raise exc
+
+    def _check_cluster(self) -> None:
+        if self.config.is_cluster():
+            require_search(self.config, "the semantic cache")
+
+    def ensure_index(self) -> None:
+        """Create the search index if missing (first use; later calls are free)."""
+        if self._index_ready:
+            return
+        self._check_cluster()
+        client = self.config.get_client()
+        try:
+            client.execute_command(*self._create_args())
+        except redis.exceptions.ResponseError as exc:
+            if self._on_create_error(exc):
+                self._check_existing(client.execute_command("FT.INFO", self.index_name))
+        self._index_ready = True
+
+    async def aensure_index(self) -> None:
+        """Async :meth:`ensure_index`."""
+        if self._index_ready:
+            return
+        if self.config.is_cluster():
+            raise CapabilityError(
+                "the semantic cache needs search across a cluster; use a single node, "
+                "Redis 8 with clustered search, Redis Enterprise or Redis Cloud"
+            )
+        client = self.config.get_async_client()
+        try:
+            await client.execute_command(*self._create_args())  # type: ignore[misc]
+        except redis.exceptions.ResponseError as exc:
+            if self._on_create_error(exc):
+                info = await client.execute_command("FT.INFO", self.index_name)  # type: ignore[misc]
+                self._check_existing(info)
+        self._index_ready = True
+
+    def _record_args(
+        self,
+        hit: tuple[str, float, dict[str, Any]] | None,
+        rejections: list[Rejection],
+        miss_digest: str,
+    ) -> tuple[list[str], list[Any], str]:
+        counters: list[Any] = []
+        for r in rejections:
+            counters += [f"rejected:{r.guard}", 1]
+        if hit is not None:
+            key = hit[0]
+            digest = key.rsplit(":", 1)[-1]
+            tokens = int(_b(hit[2].get("tokens") or 0) or 0)
+            counters += ["hits", 1]
+            if tokens:
+                counters += ["tokens_saved", tokens]
+        else:
+            key, digest = self.entry_key(miss_digest), ""
+            counters += ["misses", 1]
+        b = (digest or miss_digest)[0]
+        return [self._stats[b], self._hits[b], key], [digest, *counters], key
+
+    def _hit(self, row: tuple[str, float, dict[str, Any]], hits: Any) -> CacheHit:
+        key, distance, fields = row
+        return CacheHit(
+            payload=text(fields.get("payload", b"")),
+            prompt=text(fields.get("prompt", b"")),
+            distance=max(0.0, distance),
+            usage=parse_usage(fields.get("usage")),
+            hits=int(hits or 0),
+            key=key,
+        )
+
+    def _prepare(
+        self, prompt: str, scope: str, filters: Mapping[str, str] | None
+    ) -> tuple[tuple[tuple[str, str], ...], str]:
+        check_args(prompt, scope)
+        pairs = self._pairs(filters)
+        return pairs, entry_digest(scope, prompt, pairs)
+
+    def _missing_index(self, exc: redis.exceptions.ResponseError) -> bool:
+        if "no such index" in str(exc).lower() or "unknown index" in str(exc).lower():
+            self._index_ready = False  # dropped behind our back: recreate on next use
+            logger.warning("semantic cache %r: index %s is missing", self.name, self.index_name)
+            return True
+        return False
+
+    # -- lookup --
+    def lookup(
+        self,
+        prompt: str,
+        scope: str,
+        *,
+        filters: Mapping[str, str] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+    ) -> CacheHit | None:
+        """The nearest entry of this scope (and partition) within the distance
+        threshold that the verifier accepts, or ``None``.
+
+        ``vector``: the prompt's embedding if you already have it (skips the model).
+        """
+        pairs, digest = self._prepare(prompt, scope, filters)
+        if not self.faults.available():
+            return None
+        blob = self._vector_bytes(self.embedder.embed([prompt])[0] if vector is None else vector)
+        client = self.config.get_client()
+        try:
+            self.ensure_index()
+            rows = parse_search(
+                client.execute_command(*self._search_args(scope, pairs, blob)),
+                self.distance_threshold,
+            )
+            chosen, rejections = None, []
+            for row in rows:
+                rejection = (
+                    self.verifier.verify(prompt, text(row[2].get("prompt", b"")))
+                    if self.verifier is not None
+                    else None
+                )
+                if rejection is None:
+                    chosen = row
+                    break
+                rejections.append(rejection)
+            keys, args, _ = self._record_args(chosen, rejections, digest)
+            hits = run_script(client, RECORD, keys, args)
+        except REDIS_DOWN as exc:
+            self.faults.failed("lookup", exc)
+            return None
+        except redis.exceptions.ResponseError as exc:
+            if self._missing_index(exc):
+                return None
+            raise
+        return self._hit(chosen, hits) if chosen is not None else None
+
+    async def alookup(
+        self,
+        prompt: str,
+        scope: str,
+        *,
+        filters: Mapping[str, str] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+    ) -> CacheHit | None:
+        """Async :meth:`lookup`."""
+        pairs, digest = self._prepare(prompt, scope, filters)
+        if not self.faults.available():
+            return None
+        if vector is None:
+            vector = (await self.embedder.aembed([prompt]))[0]
+        blob = self._vector_bytes(vector)
+        client = self.config.get_async_client()
+        try:
+            await self.aensure_index()
+            reply = await client.execute_command(*self._search_args(scope, pairs, blob))  # type: ignore[misc]
+            rows = parse_search(reply, self.distance_threshold)
+            chosen, rejections = None, []
+            for row in rows:
+                rejection = (
+                    await self.verifier.averify(prompt, text(row[2].get("prompt", b"")))
+                    if self.verifier is not None
+                    else None
+                )
+                if rejection is None:
+                    chosen = row
+                    break
+                rejections.append(rejection)
+            keys, args, _ = self._record_args(chosen, rejections, digest)
+            hits = await arun_script(client, RECORD, keys, args)
+        except REDIS_DOWN as exc:
+            self.faults.failed("lookup", exc)
+            return None
+        except redis.exceptions.ResponseError as exc:
+            if self._missing_index(exc):
+                return None
+            raise
+        return self._hit(chosen, hits) if chosen is not None else None
+
+    # -- update --
+    def _update_args(
+        self,
+        prompt: str,
+        scope: str,
+        payload: str,
+        usage: Mapping[str, Any] | None,
+        ttl: float | None,
+        filters: Mapping[str, str] | None,
+        blob: bytes,
+    ) -> tuple[list[str], list[Any]]:
+        pairs, digest = self._prepare(prompt, scope, filters)
+        return self._update_call(
+            digest,
+            prompt,
+            scope,
+            payload,
+            usage=usage,
+            ttl=ttl,
+            filters=pairs,
+            extra=[("vec", blob)],
+        )
+
+    def update(
+        self,
+        prompt: str,
+        scope: str,
+        payload: str,
+        *,
+        usage: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
+        filters: Mapping[str, str] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+    ) -> bool:
+        """Embed ``prompt`` and store ``payload`` for it in this scope (one script call:
+        entry and TTL together). Returns ``False`` when skipped because Redis is down."""
+        self._prepare(prompt, scope, filters)  # validate before embedding
+        if not self.faults.available():
+            return False
+        blob = self._vector_bytes(self.embedder.embed([prompt])[0] if vector is None else vector)
+        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, blob)
+        try:
+            self.ensure_index()
+        except REDIS_DOWN as exc:
+            self.faults.failed("update", exc)
+            return False
+        return self._write(keys, args)
+
+    async def aupdate(
+        self,
+        prompt: str,
+        scope: str,
+        payload: str,
+        *,
+        usage: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
+        filters: Mapping[str, str] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+    ) -> bool:
+        """Async :meth:`update`."""
+        self._prepare(prompt, scope, filters)
+        if not self.faults.available():
+            return False
+        if vector is None:
+            vector = (await self.embedder.aembed([prompt]))[0]
+        blob = self._vector_bytes(vector)
+        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, blob)
+        try:
+            await self.aensure_index()
+        except REDIS_DOWN as exc:
+            self.faults.failed("update", exc)
+            return False
+        return await self._awrite(keys, args)
+
+    def drop(self) -> None:
+        """Delete the index, the entries and the counters of this cache."""
+        self.clear()
+        try:
+            self.config.get_client().execute_command("FT.DROPINDEX", self.index_name)
+        except redis.exceptions.ResponseError as exc:
+            if not self._missing_index(exc):
+                raise
+        self._index_ready = False

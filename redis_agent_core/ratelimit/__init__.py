@@ -1,0 +1,23 @@
+"""Rate limiting and token budgets shared across processes (role 4).
+
+:class:`RateLimiter` checks :class:`RequestLimit` (exact sliding window) and
+:class:`TokenBudget` (reserve, then settle) policies per user, org or globally in one
+Lua script per call; :class:`RateLimitExceeded` carries the limit, key and retry-after.
+"""
+
+from __future__ import annotations
+
+from .limiter import Decision, OnUnavailable, RateLimiter, Reservation, ShardBy
+from .limits import Per, RateLimitExceeded, RequestLimit, TokenBudget
+
+__all__ = [
+    "Decision",
+    "OnUnavailable",
+    "Per",
+    "RateLimitExceeded",
+    "RateLimiter",
+    "RequestLimit",
+    "Reservation",
+    "ShardBy",
+    "TokenBudget",
+]

@@ -1,0 +1,197 @@
+"""Rate-limit policies (pure data) and the typed error raised when one is exceeded.
+
+Two kinds of limit compose in one decision:
+
+- :class:`RequestLimit`: at most ``limit`` requests in any ``period`` seconds (an exact
+  sliding window: a log of admit times in a sorted set).
+- :class:`TokenBudget`: at most ``limit`` tokens per fixed window (daily by default,
+  aligned on midnight of a configurable time zone) or per rolling window.
+
+Each applies ``per`` user, org or globally. Nothing here touches Redis.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import ConfigError, RedisAgentError
+
+__all__ = [
+    "Per",
+    "RateLimitExceeded",
+    "RequestLimit",
+    "TokenBudget",
+    "resolve_tz",
+]
+
+Per = Literal["user", "org", "global"]
+_PERS = ("user", "org", "global")
+DAY = 86_400.0
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ConfigError(
+            f"{kind}: invalid name {name!r}: use 1-64 letters, digits, '_', '.', '-' "
+            "(it is part of the Redis key)"
+        )
+
+
+def _check_common(kind: str, limit: int, period: float, per: str) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= 10**13:
+        raise ConfigError(f"{kind}: limit must be an int in [1, 1e13], got {limit!r}")
+    if not isinstance(period, (int, float)) or not math.isfinite(period) or period <= 0:
+        raise ConfigError(f"{kind}: period must be > 0 seconds, got {period!r}")
+    if not 0.001 <= period <= 366 * DAY:
+        raise ConfigError(f"{kind}: period must lie in [1 ms, 366 days], got {period!r} s")
+    if per not in _PERS:
+        raise ConfigError(f"{kind}: per must be one of {_PERS}, got {per!r}")
+
+
+def _fmt_period(period: float) -> str:
+    for unit, size in (("d", DAY), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if period >= size and float(period / size).is_integer():
+            return f"{int(period / size)}{unit}"
+    return f"{round(period * 1000)}ms"
+
+
+@dataclass(frozen=True)
+class RequestLimit:
+    """At most ``limit`` requests in any window of ``period`` seconds, ``per`` subject.
+
+    Exact: the admit times are logged, so no window of ``period`` seconds (measured on
+    the Redis server's clock) ever holds more than ``limit`` admits. Memory: one
+    sorted-set entry per admitted request in the window.
+    """
+
+    limit: int
+    period: float = 60.0
+    per: Per = "user"
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _check_common("RequestLimit", self.limit, self.period, self.per)
+        if not self.name:
+            object.__setattr__(
+                self, "name", f"req-{self.per}-{self.limit}per{_fmt_period(self.period)}"
+            )
+        _check_name("RequestLimit", self.name)
+
+    @classmethod
+    def per_second(cls, limit: int, per: Per = "user", name: str = "") -> RequestLimit:
+        """``limit`` requests per second."""
+        return cls(limit, 1.0, per, name)
+
+    @classmethod
+    def per_minute(cls, limit: int, per: Per = "user", name: str = "") -> RequestLimit:
+        """``limit`` requests per minute."""
+        return cls(limit, 60.0, per, name)
+
+
+def resolve_tz(tz: str | tzinfo | float | int) -> tzinfo:
+    """A ``tzinfo`` from a zone name (``"Europe/Paris"``), a tzinfo, or a UTC offset in hours."""
+    if isinstance(tz, tzinfo):
+        return tz
+    if isinstance(tz, (int, float)) and not isinstance(tz, bool):
+        if not -24 < tz < 24:
+            raise ConfigError(f"a UTC offset in hours must lie in (-24, 24), got {tz!r}")
+        return timezone(timedelta(hours=tz))
+    if isinstance(tz, str):
+        if tz.upper() == "UTC":
+            return timezone.utc
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Paris', "
+                "'UTC', or a UTC offset in hours such as -5"
+            ) from exc
+    raise ConfigError(f"tz must be a zone name, a tzinfo or an offset in hours, got {tz!r}")
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """At most ``limit`` tokens per window, ``per`` subject.
+
+    ``rolling=False`` (default): fixed windows of ``period`` seconds aligned on
+    midnight of ``tz`` (daily by default, UTC by default; DST changes follow the
+    zone's current offset). ``rolling=True``: any window of ``period`` seconds.
+
+    Calls reserve an estimate first and settle the real usage after, so concurrent
+    calls can overspend only by how much their real usage exceeds their estimates.
+    """
+
+    limit: int
+    period: float = DAY
+    per: Per = "user"
+    rolling: bool = False
+    tz: str | tzinfo | float | int = "UTC"
+    name: str = ""
+    _tzinfo: tzinfo = field(init=False, repr=False, compare=False, default=timezone.utc)
+
+    def __post_init__(self) -> None:
+        _check_common("TokenBudget", self.limit, self.period, self.per)
+        object.__setattr__(self, "_tzinfo", resolve_tz(self.tz))
+        if not self.name:
+            kind = "roll" if self.rolling else "fixed"
+            object.__setattr__(
+                self,
+                "name",
+                f"tok-{self.per}-{kind}-{self.limit}per{_fmt_period(self.period)}",
+            )
+        _check_name("TokenBudget", self.name)
+
+    @classmethod
+    def daily(
+        cls, limit: int, per: Per = "user", tz: str | tzinfo | float | int = "UTC", name: str = ""
+    ) -> TokenBudget:
+        """``limit`` tokens per calendar day of ``tz`` (reset at local midnight)."""
+        return cls(limit, DAY, per, False, tz, name)
+
+    @classmethod
+    def rolling_window(
+        cls, limit: int, period: float, per: Per = "user", name: str = ""
+    ) -> TokenBudget:
+        """``limit`` tokens in any window of ``period`` seconds."""
+        return cls(limit, period, per, True, "UTC", name)
+
+    def utc_offset_seconds(self, when: datetime | None = None) -> int:
+        """The zone's offset from UTC now (or at ``when``): shifts fixed windows."""
+        when = when or datetime.now(timezone.utc)
+        offset = when.astimezone(self._tzinfo).utcoffset()
+        return int(offset.total_seconds()) if offset is not None else 0
+
+
+class RateLimitExceeded(RedisAgentError):
+    """A call was refused by a rate limit or token budget.
+
+    Attributes:
+        limit: name of the limit that refused the call (e.g. ``req-user-60per1m``).
+        key: the Redis key of that limit for this subject.
+        retry_after: seconds until the call could be admitted (``math.inf``: never, the
+            request is larger than the limit itself).
+    """
+
+    def __init__(self, limit: str, key: str, retry_after: float, detail: str = "") -> None:
+        self.limit = limit
+        self.key = key
+        self.retry_after = retry_after
+        self.detail = detail
+        when = (
+            "it can never be admitted: the request is larger than the limit; raise the "
+            "limit or lower the request/estimate"
+            if math.isinf(retry_after)
+            else f"retry after {retry_after:.3f} s"
+        )
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"rate limit {limit!r} exceeded for {key}{extra}: {when}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # keep the attributes when pickled across processes (Celery, multiprocessing)
+        return (type(self), (self.limit, self.key, self.retry_after, self.detail))

@@ -1,0 +1,186 @@
+"""The Celery app, built from the pack's config.
+
+Run a worker on the module-level app (it reads ``REDIS_URL``, ``REDIS_AGENT_NAMESPACE``
+and ``REDIS_AGENT_WEBHOOK_SECRET``)::
+
+    REDIS_URL=redis://localhost:6379 celery -A redis_agent_core.tasks.app worker -l info
+
+or build your own with :func:`create_app` (tests and embedding apps do).
+
+Settings that make a worker killed mid-task lose nothing: ``acks_late`` (a message is
+acked after the task returns), ``task_reject_on_worker_lost`` (a task whose worker
+process died is requeued), prefetch of one, and idempotent tasks (progress and results
+are written once per item, see :mod:`.progress`). A message held by a worker that
+vanished (SIGKILL, power loss) comes back after ``visibility_timeout`` seconds; keep it
+above your longest task. JSON only: nothing read from Redis is ever unpickled.
+Every broker and result key lives under ``<namespace>:celery:``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from celery import Celery, Task
+from kombu.exceptions import OperationalError
+
+from ..config import RedisAgentConfig, describe_url, get_default_config
+from ..errors import ConfigError, RedisUnavailableError
+from . import batch, ingest, webhooks
+from ._common import RETRYABLE
+
+__all__ = ["app", "celery_url", "create_app", "send_task"]
+
+ENV_WEBHOOK_SECRET = "REDIS_AGENT_WEBHOOK_SECRET"
+
+
+def celery_url(url: str) -> str:
+    """The Celery broker/backend URL for a pack URL: ``unix://`` becomes
+    ``redis+socket://``; ``redis://`` and ``rediss://`` are used as they are."""
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        # urlunparse would drop the empty host ("redis+socket:/path"): build it by hand
+        return "redis+socket://" + parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    if parsed.scheme in ("redis", "rediss"):
+        return url
+    raise ConfigError(f"cannot use {describe_url(url)} as a Celery broker: use redis:// or unix://")
+
+
+def _settings(
+    config: RedisAgentConfig,
+    visibility_timeout: float,
+    result_expires: int,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
+    if config.is_cluster() and "broker_url" not in overrides:
+        raise ConfigError(
+            "Celery's Redis transport does not support Redis Cluster: give the task queue "
+            "a standalone Redis with create_app(..., broker_url='redis://...', "
+            "result_backend='redis://...')"
+        )
+    url = celery_url(config.resolve_url()) if "broker_url" not in overrides else None
+    prefix = config.keys.celery_prefix()
+    transport = {
+        "global_keyprefix": prefix,
+        "visibility_timeout": visibility_timeout,
+        # check for messages of vanished workers often; cheap (one ZRANGE)
+        "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 2)),
+        "socket_timeout": config.socket_timeout,
+        "socket_connect_timeout": config.socket_connect_timeout,
+    }
+    settings: dict[str, Any] = {
+        "broker_url": url,
+        "result_backend": url,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": {"global_keyprefix": prefix},
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "result_expires": result_expires,
+        "task_default_queue": "rap",
+        "broker_connection_retry_on_startup": True,
+        # fail a submit fast when Redis is down instead of retrying for seconds
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0.05,
+            "interval_step": 0.1,
+            "interval_max": 0.2,
+        },
+        "worker_hijack_root_logger": False,
+        "enable_utc": True,
+    }
+    settings.update(overrides)
+    return settings
+
+
+def create_app(
+    config: RedisAgentConfig | None = None,
+    *,
+    main: str = "redis_agent",
+    webhook_secret: str | bytes | None = None,
+    visibility_timeout: float = 3600.0,
+    result_expires: int = 24 * 3600,
+    **celery_settings: Any,
+) -> Celery:
+    """A Celery app on the config's Redis with the pack's tasks registered.
+
+    No I/O here: settings (and the embedded server, when no URL is set) are resolved
+    when Celery first reads its configuration. ``celery_settings`` override any
+    Celery setting (e.g. ``broker_url`` for a separate broker).
+    """
+    if visibility_timeout <= 0:
+        raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
+    celery = Celery(main, set_as_current=False)
+    celery.agent_config = config  # type: ignore[attr-defined]
+    celery.webhook_secret = (  # type: ignore[attr-defined]
+        webhook_secret if webhook_secret is not None else os.environ.get(ENV_WEBHOOK_SECRET)
+    )
+
+    def lazy() -> dict[str, Any]:
+        return _settings(
+            config or get_default_config(), visibility_timeout, result_expires, celery_settings
+        )
+
+    celery.add_defaults(lazy)
+    register_tasks(celery)
+    return celery
+
+
+def register_tasks(celery: Celery) -> None:
+    """Register the pack's tasks on ``celery`` (names start with ``rap.``)."""
+
+    @celery.task(name="rap.noop", bind=True, shared=False, ignore_result=True)
+    def noop(self: Task, value: Any = None) -> Any:
+        return value
+
+    # A Redis fault escaping a task body (e.g. writing progress) is retried with backoff
+    # by Celery; the bodies are idempotent, so a retry redoes only what is missing.
+    durable = {
+        "bind": True,
+        "shared": False,
+        "ignore_result": True,
+        "autoretry_for": RETRYABLE,
+        "retry_backoff": 1,  # seconds, doubled per try (Celery wants an int)
+        "retry_backoff_max": 30,
+        "retry_jitter": True,
+    }
+
+    @celery.task(name="rap.ingest_batch", max_retries=5, **durable)
+    def ingest_batch(
+        self: Task, job_id: str, job: dict[str, Any], items: list[dict[str, Any]]
+    ) -> int:
+        return ingest.run_batch(self, job_id, job, items)
+
+    @celery.task(name="rap.llm_batch", max_retries=5, **durable)
+    def llm_batch(self: Task, job_id: str, job: dict[str, Any], items: list[dict[str, Any]]) -> int:
+        return batch.run_batch(self, job_id, job, items)
+
+    @celery.task(name="rap.deliver_webhook", max_retries=None, **durable)
+    def deliver_webhook(
+        self: Task, hook: dict[str, Any], payload: Any, key: str, job_id: str | None
+    ) -> str:
+        return webhooks.run_delivery(self, hook, payload, key, job_id)
+
+
+def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) -> str:
+    """Queue a registered task; :class:`RedisUnavailableError` if the broker is down."""
+    try:
+        # progress and results live in the pack's own keys: no Celery result to track
+        options.setdefault("ignore_result", True)
+        return celery.tasks[name].apply_async(args=list(args), **options).id
+    except OperationalError as exc:
+        broker = celery.conf.broker_url or "(unset)"
+        raise RedisUnavailableError(
+            f"queueing task {name} failed: the broker {describe_url(broker)} is unreachable "
+            f"({exc}). Check that Redis is running, or set REDIS_URL / url= to a live Redis."
+        ) from exc
+
+
+# `celery -A redis_agent_core.tasks.app worker` runs this one.
+app = create_app()

@@ -1,0 +1,284 @@
+"""Batch LLM calls: prompts run by workers through a user-supplied model, the pack's
+LLM cache and rate limiter; results stored in Redis with a TTL.
+
+The model is an import path ``"package.module:factory"``; the worker calls
+``factory(**model_kwargs)`` once per process and gets a callable ``prompt -> output``
+where output is a ``str``, a ``(text, usage)`` pair or a mapping with ``text`` and
+``usage``. The core stays framework-free; ``langchain_redis_agent.tasks.as_batch_model``
+and ``llamaindex_redis_agent.tasks.as_batch_model`` wrap framework models.
+
+Per prompt: cache lookup (scope = the factory path and its kwargs) → rate limiter
+(blocking up to ``limiter_wait`` s, else the task is retried after the limiter's
+retry-after) → model → cache update → result written once (HSETNX) and the item
+marked done in the same script. A redelivered task skips prompts already answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..config import RedisAgentConfig, get_default_config, translate_errors
+from ..errors import ConfigError
+from ._common import RETRYABLE, agent_config, backoff, default_app, load_object
+from .progress import create_job, finished_items, mark_items, new_job_id
+from .webhooks import Webhook, notify_job_finished
+
+if TYPE_CHECKING:
+    from celery import Celery, Task
+
+__all__ = ["BatchResult", "get_batch_results", "normalize_output", "submit_batch"]
+
+log = logging.getLogger(__name__)
+
+BatchResult = dict[str, Any]  # {"text": str, "usage": dict | None, "cached": bool}
+
+
+def normalize_output(output: Any) -> tuple[str, dict[str, Any] | None]:
+    """``(text, usage)`` from what a batch model returned."""
+    if isinstance(output, str):
+        return output, None
+    if isinstance(output, tuple) and len(output) == 2 and isinstance(output[0], str):
+        usage = output[1]
+        return output[0], dict(usage) if isinstance(usage, Mapping) else None
+    if isinstance(output, Mapping) and isinstance(output.get("text"), str):
+        usage = output.get("usage")
+        return output["text"], dict(usage) if isinstance(usage, Mapping) else None
+    raise ConfigError(
+        f"a batch model returned {type(output).__name__}; return a str, (text, usage) "
+        "or {'text': ..., 'usage': {...}}"
+    )
+
+
+def submit_batch(
+    prompts: Sequence[str],
+    *,
+    model: str,
+    model_kwargs: Mapping[str, Any] | None = None,
+    chunk_size: int = 8,
+    cache: bool | str = True,
+    limiter: str | None = None,
+    user: str | None = None,
+    org: str | None = None,
+    estimate_tokens: int = 0,
+    limiter_wait: float = 5.0,
+    result_ttl: int = 3600,
+    webhook: str | Webhook | None = None,
+    job_id: str | None = None,
+    app: Celery | None = None,
+    config: RedisAgentConfig | None = None,
+) -> str:
+    """Queue ``prompts`` for ``model`` (import path of a factory); return the job id.
+
+    ``cache``: True uses the pack's exact LLM cache, False none, or an import path of
+    ``factory(config) -> cache`` (an object with ``lookup``/``update``). ``limiter``:
+    import path of ``factory(config) -> RateLimiter``, charged per call for ``user`` /
+    ``org`` with ``estimate_tokens`` reserved then settled to the real usage. Results
+    (``get_batch_results``) and progress expire after ``result_ttl`` seconds.
+    """
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    if result_ttl <= 0:
+        raise ConfigError(f"result_ttl must be > 0 seconds, got {result_ttl!r}")
+    prompts = list(prompts)
+    for pos, prompt in enumerate(prompts):
+        if not isinstance(prompt, str):
+            raise ConfigError(f"prompt {pos} is {type(prompt).__name__}, expected str")
+    module_name, sep, attr = model.partition(":")
+    if not sep or not module_name or not attr:
+        # only the format is checked here: the model may be importable on workers only
+        raise ConfigError(
+            f"model must be an import path like 'package.module:factory', got {model!r}"
+        )
+    kwargs = dict(model_kwargs or {})
+    job = {
+        "model": model,
+        "model_kwargs": kwargs,
+        "cache": cache,
+        "limiter": limiter,
+        "user": user,
+        "org": org,
+        "estimate_tokens": int(estimate_tokens),
+        "limiter_wait": float(limiter_wait),
+    }
+    try:
+        orjson.dumps(job)
+    except TypeError as exc:
+        raise ConfigError(f"model_kwargs must be JSON-serialisable ({exc})") from exc
+    hook = Webhook.coerce(webhook)
+    app = app or default_app()
+    config = config or agent_config(app)
+    job_id = job_id or new_job_id()
+    create_job(
+        config,
+        job_id,
+        kind="llm_batch",
+        total=len(prompts),
+        ttl=result_ttl,
+        meta={"model": model},
+        webhook=hook.to_dict() if hook else None,
+    )
+    from .app import send_task
+
+    items = [{"id": str(i), "prompt": p} for i, p in enumerate(prompts)]
+    if not items:
+        if mark_items(config, job_id, []).finished:
+            notify_job_finished(app, config, job_id)
+        return job_id
+    for start in range(0, len(items), chunk_size):
+        send_task(app, "rap.llm_batch", [job_id, job, items[start : start + chunk_size]])
+    return job_id
+
+
+def get_batch_results(
+    job_id: str, *, config: RedisAgentConfig | None = None
+) -> list[BatchResult | None]:
+    """Results in prompt order; ``None`` for a prompt not answered (yet, or failed:
+    see ``job_failures``)."""
+    from .progress import get_job
+
+    config = config or get_default_config()
+    job = get_job(job_id, config=config)
+    if job.total == 0:
+        return []
+    with translate_errors(config, f"reading the results of job {job_id}"):
+        raw = config.get_client().hmget(
+            config.keys.job_result(job_id), [str(i) for i in range(job.total)]
+        )
+    return [orjson.loads(v) if v is not None else None for v in raw]
+
+
+# -- worker side --
+_objects: dict[tuple[Any, ...], Any] = {}
+_objects_lock = threading.Lock()
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    with _objects_lock:
+        if key in _objects:
+            return _objects[key]
+    obj = build()
+    with _objects_lock:
+        return _objects.setdefault(key, obj)
+
+
+def _model(job: Mapping[str, Any]) -> Callable[[str], Any]:
+    key = ("model", job["model"], orjson.dumps(job["model_kwargs"], option=orjson.OPT_SORT_KEYS))
+    factory = load_object(job["model"], "model factory")
+    model = _cached(key, lambda: factory(**job["model_kwargs"]))
+    if not callable(model):
+        raise ConfigError(f"model factory {job['model']} returned a non-callable {model!r}")
+    return model
+
+
+def _cache(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
+    spec = job.get("cache")
+    if not spec:
+        return None
+    if spec is True:
+        from ..cache import ExactCache
+
+        return _cached(("cache", id(config), True), lambda: ExactCache(config, name="batch"))
+    factory = load_object(spec, "cache factory")
+    return _cached(("cache", id(config), spec), lambda: factory(config))
+
+
+def _limiter(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
+    spec = job.get("limiter")
+    if not spec:
+        return None
+    factory = load_object(spec, "limiter factory")
+    return _cached(("limiter", id(config), spec), lambda: factory(config))
+
+
+def _scope(job: Mapping[str, Any]) -> str:
+    from ..cache import make_scope
+
+    return make_scope({"batch_model": job["model"], **job["model_kwargs"]})
+
+
+def _answer(
+    task: Task, config: RedisAgentConfig, job: Mapping[str, Any], prompt: str
+) -> BatchResult:
+    cache = _cache(config, job)
+    scope = _scope(job) if cache is not None else ""
+    if cache is not None:
+        hit = cache.lookup(prompt, scope)
+        if hit is not None:
+            return {"text": hit.payload, "usage": hit.usage, "cached": True}
+    limiter = _limiter(config, job)
+    decision = None
+    if limiter is not None:
+        from ..ratelimit import RateLimitExceeded
+
+        try:
+            decision = limiter.acquire(
+                user=job.get("user"),
+                org=job.get("org"),
+                tokens=job.get("estimate_tokens", 0),
+                max_wait=job.get("limiter_wait", 5.0),
+            )
+        except RateLimitExceeded as exc:
+            # free the worker; Celery brings the task back when the limit allows
+            raise task.retry(
+                countdown=max(0.05, min(exc.retry_after, 3600)), max_retries=None
+            ) from exc
+    text, usage = normalize_output(_model(job)(prompt))
+    if limiter is not None and decision is not None:
+        from ..cache import total_tokens
+
+        limiter.settle(decision.reservation, total_tokens(usage))
+    if cache is not None:
+        cache.update(prompt, scope, text, usage=usage)
+    return {"text": text, "usage": usage, "cached": False}
+
+
+def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str, Any]]) -> int:
+    """Body of ``rap.llm_batch``: answer the chunk's pending prompts; returns how many
+    results this call wrote."""
+    config = agent_config(task.app)
+    skip = finished_items(config, job_id, [i["id"] for i in items])
+    written = 0
+    finished = False
+    pending = [i for i in items if i["id"] not in skip]
+    for pos, item in enumerate(pending):
+        try:
+            result = _answer(task, config, job, item["prompt"])
+        except RETRYABLE as exc:
+            if task.request.retries < (task.max_retries or 0):
+                raise task.retry(
+                    exc=exc, countdown=backoff(task.request.retries, 0.5, 30.0)
+                ) from exc
+            mark = mark_items(
+                config, job_id, [item["id"]], ok=False, values=[f"{type(exc).__name__}: {exc}"]
+            )
+        except ConfigError as exc:  # a broken setup fails every remaining prompt alike
+            log.error("batch job %s cannot run: %s", job_id, exc)
+            rest = [i["id"] for i in pending[pos:]]
+            mark = mark_items(config, job_id, rest, ok=False, values=[str(exc)] * len(rest))
+            finished = finished or mark.finished
+            break
+        except Exception as exc:  # the model failed on this prompt
+            if _is_retry(exc):
+                raise
+            log.warning("batch job %s prompt %s failed: %s", job_id, item["id"], exc)
+            mark = mark_items(
+                config, job_id, [item["id"]], ok=False, values=[f"{type(exc).__name__}: {exc}"]
+            )
+        else:
+            mark = mark_items(config, job_id, [item["id"]], ok=True, values=[orjson.dumps(result)])
+            written += mark.added
+        finished = finished or mark.finished
+    if finished:
+        notify_job_finished(task.app, config, job_id)
+    return written
+
+
+def _is_retry(exc: BaseException) -> bool:
+    from celery.exceptions import Retry
+
+    return isinstance(exc, Retry)

@@ -1,0 +1,233 @@
+"""Background ingestion: documents embedded in batches by workers and written to a
+vector index, idempotent by document id, with progress readable by job id.
+
+The index travels as ``(class import path, index.to_spec())`` and is rebuilt on the
+worker with ``from_spec(spec, config=..., embedder=...)``; any class with that
+contract and an ``add(texts, *, ids, metadatas, vectors)`` that overwrites by id works
+(the pack's :class:`~redis_agent_core.vectors.VectorIndex` does).
+
+Redelivery (a worker died mid-batch) is safe: items already done are skipped,
+``add`` overwrites by id, and each item counts once. A batch that keeps failing on a
+server fault is retried with backoff; one that fails on its data is split so only
+the bad documents are marked failed, with their error.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from ..config import RedisAgentConfig
+from ..errors import ConfigError
+from ._common import RETRYABLE, agent_config, backoff, default_app, import_path, load_object
+from .progress import DEFAULT_JOB_TTL, create_job, finished_items, mark_items, new_job_id
+from .webhooks import Webhook, notify_job_finished
+
+if TYPE_CHECKING:
+    from celery import Celery, Task
+
+__all__ = ["submit_ingestion"]
+
+log = logging.getLogger(__name__)
+
+
+def encode_vector(vector: Any) -> str:
+    """float32 bytes in base64: a fifth of the JSON size of a float list (message size
+    and the broker's JSON encoding dominate queued ingestion of given vectors)."""
+    array = np.asarray(vector, dtype="<f4")
+    if array.ndim != 1 or not np.isfinite(array).all():
+        raise ConfigError("an ingestion item's 'vector' must be a flat list of finite numbers")
+    return base64.b64encode(array.tobytes()).decode("ascii")
+
+
+def decode_vectors(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    return np.stack([np.frombuffer(base64.b64decode(r["vector_b64"]), dtype="<f4") for r in rows])
+
+
+def _validate_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for pos, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"ingestion item {pos} is not a dict with 'id' and 'text'")
+        doc_id, text = item.get("id"), item.get("text")
+        if not isinstance(doc_id, str) or not doc_id:
+            raise ConfigError(f"ingestion item {pos} needs a non-empty string 'id'")
+        if not isinstance(text, str):
+            raise ConfigError(f"ingestion item {doc_id!r} needs a string 'text'")
+        if doc_id in seen:
+            raise ConfigError(f"ingestion item id {doc_id!r} appears twice in one job")
+        seen.add(doc_id)
+        row: dict[str, Any] = {
+            "id": doc_id,
+            "text": text,
+            "metadata": dict(item.get("metadata") or {}),
+        }
+        if item.get("vector") is not None:
+            row["vector_b64"] = encode_vector(item["vector"])
+        out.append(row)
+    return out
+
+
+def submit_ingestion(
+    index: Any,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    batch_size: int = 64,
+    embedder: str | None = None,
+    webhook: str | Webhook | None = None,
+    job_id: str | None = None,
+    job_ttl: int = DEFAULT_JOB_TTL,
+    app: Celery | None = None,
+    config: RedisAgentConfig | None = None,
+) -> str:
+    """Queue ``items`` for ``index`` and return the job id.
+
+    Items are ``{"id", "text", "metadata"?, "vector"?}`` dicts.
+
+    ``embedder``: import path of a factory returning the worker's embedding model
+    (default: the index's own, rebuilt from its spec). Items with a ``vector`` skip
+    embedding. ``webhook`` is POSTed when the job finishes. Progress: ``get_job(id)``.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
+    if not callable(getattr(type(index), "from_spec", None)) or not callable(
+        getattr(index, "to_spec", None)
+    ):
+        raise ConfigError(
+            f"{type(index).__name__} cannot be rebuilt on a worker: it needs to_spec() "
+            "and a from_spec() classmethod (redis_agent_core.vectors.VectorIndex has both)"
+        )
+    rows = _validate_items(items)
+    hook = Webhook.coerce(webhook)
+    app = app or default_app()
+    config = config or agent_config(app)
+    job_id = job_id or new_job_id()
+    spec = index.to_spec()
+    job = {"index": import_path(type(index)), "spec": spec, "embedder": embedder}
+    orjson.dumps(job)  # spec must be JSON: fail here, not on the worker
+    create_job(
+        config,
+        job_id,
+        kind="ingest",
+        total=len(rows),
+        ttl=job_ttl,
+        meta={"index": spec.get("name") if isinstance(spec, Mapping) else None},
+        webhook=hook.to_dict() if hook else None,
+    )
+    from .app import send_task
+
+    if not rows:  # nothing to do: finish now so waiters and the webhook see it
+        if mark_items(config, job_id, []).finished:
+            notify_job_finished(app, config, job_id)
+        return job_id
+    for start in range(0, len(rows), batch_size):
+        send_task(app, "rap.ingest_batch", [job_id, job, rows[start : start + batch_size]])
+    return job_id
+
+
+_indexes: OrderedDict[tuple[int, str], Any] = OrderedDict()
+_indexes_lock = threading.Lock()
+
+
+def _index_for(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
+    """Rebuild (and cache per worker process) the job's index."""
+    cache_key = (id(config), orjson.dumps(job, option=orjson.OPT_SORT_KEYS).decode())
+    with _indexes_lock:
+        if cache_key in _indexes:
+            _indexes.move_to_end(cache_key)
+            return _indexes[cache_key]
+    cls = load_object(job["index"], "index class")
+    from_spec = getattr(cls, "from_spec", None)
+    if not callable(from_spec) or not callable(getattr(cls, "add", None)):
+        raise ConfigError(f"{job['index']} is not an index class (needs from_spec and add)")
+    embedder = load_object(job["embedder"], "embedder factory")() if job.get("embedder") else None
+    index = from_spec(job["spec"], config=config, embedder=embedder)
+    with _indexes_lock:
+        _indexes[cache_key] = index
+        while len(_indexes) > 16:
+            _indexes.popitem(last=False)
+    return index
+
+
+def _add(index: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    vectors = decode_vectors(rows) if all("vector_b64" in r for r in rows) else None
+    index.add(
+        [r["text"] for r in rows],
+        ids=[r["id"] for r in rows],
+        metadatas=[r["metadata"] for r in rows],
+        vectors=vectors,
+    )
+
+
+def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str, Any]]) -> int:
+    """Body of ``rap.ingest_batch``: add the batch's pending items; returns how many
+    this call marked done."""
+    config = agent_config(task.app)
+    skip = finished_items(config, job_id, [r["id"] for r in items])
+    rows = [r for r in items if r["id"] not in skip]
+    if not rows:
+        return 0
+    try:
+        index = _index_for(config, job)
+        _add(index, rows)
+    except RETRYABLE as exc:
+        if task.request.retries < (task.max_retries or 0):
+            raise task.retry(exc=exc, countdown=backoff(task.request.retries, 0.5, 30.0)) from exc
+        result = mark_items(
+            config, job_id, [r["id"] for r in rows], ok=False,
+            values=[f"{type(exc).__name__}: {exc}"] * len(rows),
+        )  # fmt: skip
+        if result.finished:
+            notify_job_finished(task.app, config, job_id)
+        return 0
+    except Exception as exc:  # bad data or a bad index: isolate the failing documents
+        log.warning("ingestion batch of job %s failed (%s); retrying one by one", job_id, exc)
+        return _one_by_one(task, config, job_id, job, rows)
+    result = mark_items(config, job_id, [r["id"] for r in rows], ok=True)
+    if result.finished:
+        notify_job_finished(task.app, config, job_id)
+    return result.added
+
+
+def _one_by_one(
+    task: Task,
+    config: RedisAgentConfig,
+    job_id: str,
+    job: dict[str, Any],
+    rows: list[dict[str, Any]],
+) -> int:
+    added = 0
+    finished = False
+    try:
+        index = _index_for(config, job)
+    except Exception as exc:  # the index itself cannot be built: every item fails
+        result = mark_items(
+            config, job_id, [r["id"] for r in rows], ok=False,
+            values=[f"{type(exc).__name__}: {exc}"] * len(rows),
+        )  # fmt: skip
+        if result.finished:
+            notify_job_finished(task.app, config, job_id)
+        return 0
+    for row in rows:
+        try:
+            _add(index, [row])
+            result = mark_items(config, job_id, [row["id"]], ok=True)
+            added += result.added
+        except RETRYABLE:
+            raise  # the server went away: let Celery redeliver (acks_late)
+        except Exception as exc:
+            result = mark_items(
+                config, job_id, [row["id"]], ok=False, values=[f"{type(exc).__name__}: {exc}"]
+            )
+        finished = finished or result.finished
+    if finished:
+        notify_job_finished(task.app, config, job_id)
+    return added

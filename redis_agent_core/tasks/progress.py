@@ -1,0 +1,364 @@
+"""Job progress in Redis: done / total / failed, readable by job id from anywhere.
+
+A job is a hash (``keys.job``) plus sets of finished item ids and a hash of errors,
+all under one hash tag. Items are marked by one Lua script that is idempotent: an
+item counts once however many times a redelivered task reports it, its result is
+written once (HSETNX), and exactly one caller learns that the job just finished
+(so the completion webhook is sent once).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..config import RedisAgentConfig, get_default_config, translate_errors
+from ..errors import ConfigError, RedisAgentError
+
+__all__ = [
+    "FINAL_STATUSES",
+    "JobNotFoundError",
+    "JobProgress",
+    "JobTimeoutError",
+    "MarkResult",
+    "aget_job",
+    "await_job",
+    "create_job",
+    "get_job",
+    "job_failures",
+    "mark_items",
+    "new_job_id",
+    "parse_job",
+    "wait_for_job",
+]
+
+DEFAULT_JOB_TTL = 7 * 24 * 3600
+FINAL_STATUSES = frozenset({"succeeded", "partial", "failed"})
+
+
+class JobNotFoundError(RedisAgentError, LookupError):
+    """No job with this id (never created, or expired after its TTL)."""
+
+
+class JobTimeoutError(RedisAgentError, TimeoutError):
+    """A job did not finish within the time waited for it."""
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A snapshot of one job.
+
+    ``status``: pending (queued) → running → succeeded (no item failed), partial
+    (some failed) or failed (all failed). ``webhook``: none, pending, delivered or dead.
+    """
+
+    job_id: str
+    kind: str
+    status: str
+    total: int
+    done: int
+    failed: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    webhook: str
+    meta: dict[str, Any]
+
+    @property
+    def finished(self) -> bool:
+        """Every item is done or failed."""
+        return self.status in FINAL_STATUSES
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.total - self.done - self.failed)
+
+    @property
+    def fraction(self) -> float:
+        """Share of items finished (done or failed), 0..1."""
+        return 1.0 if self.total == 0 else (self.done + self.failed) / self.total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "kind": self.kind,
+            "status": self.status,
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "webhook": self.webhook,
+            "meta": self.meta,
+        }
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def parse_job(job_id: str, raw: Mapping[Any, Any]) -> JobProgress:
+    """Build a :class:`JobProgress` from the job hash (raises if it is empty)."""
+    if not raw:
+        raise JobNotFoundError(
+            f"no job {job_id!r}: it was never submitted to this namespace, or it expired "
+            "(job records keep for job_ttl seconds after submission)"
+        )
+    data = {_s(k): _s(v) for k, v in raw.items()}
+
+    def opt(name: str) -> float | None:
+        return float(data[name]) if data.get(name) else None
+
+    return JobProgress(
+        job_id=job_id,
+        kind=data.get("kind", ""),
+        status=data.get("status", "pending"),
+        total=int(data.get("total", 0)),
+        done=int(data.get("done", 0)),
+        failed=int(data.get("failed", 0)),
+        created_at=float(data.get("created_at", 0)),
+        started_at=opt("started_at"),
+        finished_at=opt("finished_at"),
+        webhook=data.get("webhook", "none"),
+        meta=orjson.loads(data["meta"]) if data.get("meta") else {},
+    )
+
+
+def create_job(
+    config: RedisAgentConfig,
+    job_id: str,
+    *,
+    kind: str,
+    total: int,
+    ttl: int = DEFAULT_JOB_TTL,
+    meta: Mapping[str, Any] | None = None,
+    webhook: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a new job's record (status pending). ``webhook`` is the completion hook."""
+    if ttl <= 0:
+        raise ConfigError(f"job ttl must be > 0 seconds, got {ttl!r}")
+    keys = config.keys
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "status": "pending",
+        "total": total,
+        "done": 0,
+        "failed": 0,
+        "created_at": time.time(),
+        "webhook": "pending" if webhook else "none",
+        "meta": orjson.dumps(dict(meta or {})),
+    }
+    if webhook:
+        fields["webhook_spec"] = orjson.dumps(dict(webhook))
+    with translate_errors(config, f"creating job {job_id}"):
+        pipe = config.get_client().pipeline(transaction=True)
+        pipe.delete(
+            keys.job(job_id),
+            keys.job_items(job_id, "done"),
+            keys.job_items(job_id, "failed"),
+            keys.job_errors(job_id),
+            keys.job_result(job_id),
+        )
+        pipe.hset(keys.job(job_id), mapping=fields)
+        pipe.expire(keys.job(job_id), ttl)
+        pipe.execute()
+
+
+# KEYS: state, done set, failed set, errors hash, results hash
+# ARGV: mode ('done'|'failed'), now, n, id_1..id_n, [value_1..value_n]
+# Values: results (done) or error texts (failed); written only for newly added items.
+_MARK = """
+local state, done, failed, errors, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local mode, now, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('EXISTS', state) == 0 then return {-1, 0, ''} end
+local has_values = #ARGV >= 3 + 2 * n
+local added = 0
+for i = 1, n do
+  local id = ARGV[3 + i]
+  if redis.call('SISMEMBER', done, id) == 0 and redis.call('SISMEMBER', failed, id) == 0 then
+    added = added + 1
+    if mode == 'done' then
+      redis.call('SADD', done, id)
+      if has_values then redis.call('HSETNX', results, id, ARGV[3 + n + i]) end
+    else
+      redis.call('SADD', failed, id)
+      if has_values then redis.call('HSET', errors, id, ARGV[3 + n + i]) end
+    end
+  end
+end
+local d = tonumber(redis.call('HINCRBY', state, 'done', mode == 'done' and added or 0))
+local f = tonumber(redis.call('HINCRBY', state, 'failed', mode == 'done' and 0 or added))
+local total = tonumber(redis.call('HGET', state, 'total'))
+local status = redis.call('HGET', state, 'status')
+redis.call('HSETNX', state, 'started_at', now)
+local finished = 0
+if d + f >= total and status ~= 'succeeded' and status ~= 'partial' and status ~= 'failed' then
+  if f == 0 then status = 'succeeded'
+  elseif d == 0 then status = 'failed'
+  else status = 'partial' end
+  redis.call('HSET', state, 'status', status, 'finished_at', now)
+  finished = 1
+elseif status == 'pending' then
+  status = 'running'
+  redis.call('HSET', state, 'status', status)
+end
+local ttl = redis.call('PTTL', state)
+if ttl > 0 then
+  for _, k in ipairs({done, failed, errors, results}) do
+    if redis.call('EXISTS', k) == 1 then redis.call('PEXPIRE', k, ttl) end
+  end
+end
+return {added, finished, status}
+"""
+
+
+@dataclass(frozen=True)
+class MarkResult:
+    """Outcome of :func:`mark_items`: how many items were new, and whether this call
+    finished the job (true for exactly one call per job)."""
+
+    added: int
+    finished: bool
+    status: str
+
+
+def _mark_args(
+    config: RedisAgentConfig,
+    job_id: str,
+    ids: Sequence[str],
+    ok: bool,
+    values: Sequence[str | bytes] | None,
+) -> tuple[list[str], list[Any]]:
+    keys = config.keys
+    if values is not None and len(values) != len(ids):
+        raise ConfigError("mark_items: values must match ids one to one")
+    key_list = [
+        keys.job(job_id),
+        keys.job_items(job_id, "done"),
+        keys.job_items(job_id, "failed"),
+        keys.job_errors(job_id),
+        keys.job_result(job_id),
+    ]
+    argv: list[Any] = ["done" if ok else "failed", repr(time.time()), len(ids), *ids]
+    if values is not None:
+        argv += list(values)
+    return key_list, argv
+
+
+def _parse_mark(job_id: str, reply: Sequence[Any]) -> MarkResult:
+    added = int(reply[0])
+    if added < 0:
+        raise JobNotFoundError(f"job {job_id!r} does not exist (expired or never created)")
+    return MarkResult(added=added, finished=bool(int(reply[1])), status=_s(reply[2]))
+
+
+def mark_items(
+    config: RedisAgentConfig,
+    job_id: str,
+    ids: Sequence[str],
+    *,
+    ok: bool = True,
+    values: Sequence[str | bytes] | None = None,
+) -> MarkResult:
+    """Record items as done (with optional results) or failed (with optional errors).
+
+    Idempotent per item: an item already done or failed is not counted again and
+    its result is never overwritten.
+    """
+    key_list, argv = _mark_args(config, job_id, ids, ok, values)
+    with translate_errors(config, f"updating the progress of job {job_id}"):
+        reply = config.get_client().eval(_MARK, len(key_list), *key_list, *argv)
+    return _parse_mark(job_id, reply)
+
+
+def finished_items(config: RedisAgentConfig, job_id: str, ids: Sequence[str]) -> set[str]:
+    """The ids among ``ids`` already done or failed (to skip on redelivery)."""
+    if not ids:
+        return set()
+    keys = config.keys
+    with translate_errors(config, f"reading the progress of job {job_id}"):
+        pipe = config.get_client().pipeline(transaction=False)
+        pipe.smismember(keys.job_items(job_id, "done"), list(ids))
+        pipe.smismember(keys.job_items(job_id, "failed"), list(ids))
+        done, failed = pipe.execute()
+    return {i for i, a, b in zip(ids, done, failed, strict=True) if a or b}
+
+
+def get_job(job_id: str, *, config: RedisAgentConfig | None = None) -> JobProgress:
+    """Progress of a job; :class:`JobNotFoundError` if unknown or expired."""
+    config = config or get_default_config()
+    with translate_errors(config, f"reading job {job_id}"):
+        raw = config.get_client().hgetall(config.keys.job(job_id))
+    return parse_job(job_id, raw)
+
+
+async def aget_job(job_id: str, *, config: RedisAgentConfig | None = None) -> JobProgress:
+    """Async :func:`get_job`."""
+    config = config or get_default_config()
+    with translate_errors(config, f"reading job {job_id}"):
+        raw = await config.get_async_client().hgetall(config.keys.job(job_id))
+    return parse_job(job_id, raw)
+
+
+def job_failures(job_id: str, *, config: RedisAgentConfig | None = None) -> dict[str, str]:
+    """Failed item ids of a job and their errors."""
+    config = config or get_default_config()
+    with translate_errors(config, f"reading the failures of job {job_id}"):
+        raw = config.get_client().hgetall(config.keys.job_errors(job_id))
+    return {_s(k): _s(v) for k, v in raw.items()}
+
+
+def wait_for_job(
+    job_id: str,
+    *,
+    config: RedisAgentConfig | None = None,
+    timeout: float = 60.0,
+    poll: float = 0.05,
+) -> JobProgress:
+    """Poll until the job finished; :class:`JobTimeoutError` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get_job(job_id, config=config)
+        if job.finished:
+            return job
+        if time.monotonic() >= deadline:
+            raise JobTimeoutError(
+                f"job {job_id} not finished after {timeout:g}s ({job.done} done, "
+                f"{job.failed} failed of {job.total}): is a worker running "
+                "(celery -A redis_agent_core.tasks.app worker) on the same Redis?"
+            )
+        time.sleep(poll)
+
+
+async def await_job(
+    job_id: str,
+    *,
+    config: RedisAgentConfig | None = None,
+    timeout: float = 60.0,
+    poll: float = 0.05,
+) -> JobProgress:
+    """Async :func:`wait_for_job`."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await aget_job(job_id, config=config)
+        if job.finished:
+            return job
+        if time.monotonic() >= deadline:
+            raise JobTimeoutError(
+                f"job {job_id} not finished after {timeout:g}s ({job.done} done, "
+                f"{job.failed} failed of {job.total}): is a worker running "
+                "(celery -A redis_agent_core.tasks.app worker) on the same Redis?"
+            )
+        await asyncio.sleep(poll)

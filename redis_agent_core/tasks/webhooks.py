@@ -1,0 +1,312 @@
+"""Signed webhook delivery with retries and a dead-letter stream.
+
+A delivery is a JSON POST with these headers:
+
+- ``X-Redis-Agent-Signature: sha256=<hex>``: HMAC-SHA256 with the shared secret over
+  ``"<timestamp>." + body``; receivers check it with :func:`verify_signature`.
+- ``X-Redis-Agent-Timestamp``: Unix seconds when signed (refuse stale ones: replay).
+- ``Idempotency-Key``: the same on every try of one delivery; receivers dedupe on it.
+
+Timeouts, connection errors, 5xx and 429 are retried with exponential backoff and
+jitter through Celery's own retry (``self.retry(countdown=...)``); other 4xx are not
+retried. After the last try the delivery is appended to the dead-letter stream
+(``keys.dead_letters()``) with the error; :func:`dead_letters` reads it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import orjson
+
+from ..config import RedisAgentConfig, get_default_config, translate_errors
+from ..errors import ConfigError
+from ._common import agent_config, backoff, default_app
+
+if TYPE_CHECKING:
+    from celery import Celery, Task
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "Webhook",
+    "dead_letters",
+    "sign_payload",
+    "submit_webhook",
+    "verify_signature",
+]
+
+SIGNATURE_HEADER = "X-Redis-Agent-Signature"
+TIMESTAMP_HEADER = "X-Redis-Agent-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+DEAD_LETTER_MAXLEN = 10_000
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where and how to deliver: ``max_attempts`` tries, waits of about
+    ``backoff * 2**n`` seconds (capped at ``backoff_cap``), ``timeout`` per request."""
+
+    url: str
+    max_attempts: int = 5
+    backoff: float = 1.0
+    backoff_cap: float = 300.0
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        parsed = urlparse(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(f"webhook url must be http(s)://host/..., got {self.url!r}")
+        if self.max_attempts < 1:
+            raise ConfigError(f"webhook max_attempts must be >= 1, got {self.max_attempts}")
+        if self.backoff < 0 or self.timeout <= 0:
+            raise ConfigError("webhook backoff must be >= 0 and timeout > 0 seconds")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def coerce(cls, value: str | Webhook | Mapping[str, Any] | None) -> Webhook | None:
+        if value is None or isinstance(value, Webhook):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        return cls(**dict(value))
+
+
+def _secret_bytes(secret: str | bytes) -> bytes:
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+def sign_payload(secret: str | bytes, timestamp: int, body: bytes) -> str:
+    """The signature header value for ``body`` signed at ``timestamp``."""
+    mac = hmac.new(_secret_bytes(secret), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(
+    secret: str | bytes,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    tolerance: float = 300.0,
+    now: float | None = None,
+) -> bool:
+    """Receiver side: True if the body is signed with ``secret`` and not older than
+    ``tolerance`` seconds. Header names are matched case-insensitively."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    signature = lower.get(SIGNATURE_HEADER.lower())
+    stamp = lower.get(TIMESTAMP_HEADER.lower())
+    if not signature or not stamp:
+        return False
+    try:
+        ts = int(stamp)
+    except ValueError:
+        return False
+    if abs((time.time() if now is None else now) - ts) > tolerance:
+        return False
+    return hmac.compare_digest(signature, sign_payload(secret, ts, body))
+
+
+def encode_body(payload: Any) -> bytes:
+    """Canonical JSON body (sorted keys) so a retry signs the same bytes."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def build_headers(secret: str | bytes, body: bytes, key: str, attempt: int) -> dict[str, str]:
+    ts = int(time.time())
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "redis-agent-pack-webhooks/1",
+        SIGNATURE_HEADER: sign_payload(secret, ts, body),
+        TIMESTAMP_HEADER: str(ts),
+        IDEMPOTENCY_HEADER: key,
+        "X-Redis-Agent-Attempt": str(attempt),
+    }
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    """Result of one POST: ``status`` (None when no response) and whether to retry."""
+
+    status: int | None
+    error: str | None
+    retry: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def classify(status: int | None, error: str | None) -> PostOutcome:
+    """Retry on no response (timeout, refused), 5xx and 429; not on other 4xx."""
+    if status is None:
+        return PostOutcome(None, error, True)
+    if 200 <= status < 300:
+        return PostOutcome(status, None, False)
+    return PostOutcome(status, error or f"HTTP {status}", status >= 500 or status == 429)
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> PostOutcome:
+    """One POST with the standard library; never raises for HTTP or network errors."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return classify(response.status, None)
+    except urllib.error.HTTPError as exc:
+        return classify(exc.code, f"HTTP {exc.code} {exc.reason}")
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return classify(None, f"{type(reason).__name__}: {reason}")
+
+
+def record_dead_letter(
+    config: RedisAgentConfig,
+    *,
+    webhook: Webhook,
+    key: str,
+    payload: Any,
+    error: str,
+    status: int | None,
+    attempts: int,
+    job_id: str | None,
+) -> None:
+    entry = {
+        "url": webhook.url,
+        "idempotency_key": key,
+        "job_id": job_id or "",
+        "error": error,
+        "status": "" if status is None else str(status),
+        "attempts": str(attempts),
+        "time": repr(time.time()),
+        "payload": encode_body(payload),
+    }
+    with translate_errors(config, "writing a webhook dead letter"):
+        client = config.get_client()
+        client.xadd(config.keys.dead_letters(), entry, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+        if job_id:
+            client.hset(config.keys.job(job_id), mapping={"webhook": "dead"})
+
+
+def dead_letters(
+    *, config: RedisAgentConfig | None = None, count: int = 100
+) -> list[dict[str, Any]]:
+    """The latest dead-lettered deliveries, newest first (payload decoded)."""
+    config = config or get_default_config()
+    with translate_errors(config, "reading webhook dead letters"):
+        rows = config.get_client().xrevrange(config.keys.dead_letters(), count=count)
+    out = []
+    for entry_id, fields in rows:
+        item = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in fields.items()
+        }
+        item["id"] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        item["payload"] = orjson.loads(item["payload"])
+        item["attempts"] = int(item["attempts"])
+        item["status"] = int(item["status"]) if item["status"] else None
+        out.append(item)
+    return out
+
+
+def webhook_secret(app: Celery) -> bytes:
+    """The app's signing secret, or a :class:`ConfigError` saying how to set one."""
+    secret = getattr(app, "webhook_secret", None)
+    if not secret:
+        raise ConfigError(
+            "webhooks are signed with HMAC-SHA256 and this app has no secret: pass "
+            "create_app(webhook_secret=...) or set REDIS_AGENT_WEBHOOK_SECRET for the "
+            "submitter and the worker"
+        )
+    return _secret_bytes(secret)
+
+
+def submit_webhook(
+    webhook: str | Webhook,
+    payload: Any,
+    *,
+    idempotency_key: str | None = None,
+    job_id: str | None = None,
+    app: Celery | None = None,
+) -> str:
+    """Queue a signed delivery of ``payload``; returns its idempotency key."""
+    app = app or default_app()
+    hook = Webhook.coerce(webhook)
+    assert hook is not None
+    webhook_secret(app)  # fail now, not on the worker
+    encode_body(payload)  # a non-JSON payload fails here too
+    key = idempotency_key or uuid.uuid4().hex
+    from .app import send_task
+
+    send_task(app, "rap.deliver_webhook", [hook.to_dict(), payload, key, job_id])
+    return key
+
+
+def run_delivery(
+    task: Task, hook_spec: dict[str, Any], payload: Any, key: str, job_id: str | None
+) -> str:
+    """Body of the ``rap.deliver_webhook`` task. Returns delivered / dead / skipped."""
+    app = task.app
+    config = agent_config(app)
+    hook = Webhook(**hook_spec)
+    attempt = task.request.retries + 1
+    if job_id:
+        with translate_errors(config, f"reading job {job_id}"):
+            state = config.get_client().hget(config.keys.job(job_id), "webhook")
+        if state in (b"delivered", "delivered"):
+            return "skipped"  # a redelivered task after a successful POST: don't resend
+    try:
+        secret = webhook_secret(app)
+    except ConfigError as exc:
+        record_dead_letter(
+            config, webhook=hook, key=key, payload=payload, error=str(exc), status=None,
+            attempts=attempt, job_id=job_id,
+        )  # fmt: skip
+        return "dead"
+    body = encode_body(payload)
+    outcome = post(hook.url, body, build_headers(secret, body, key, attempt), hook.timeout)
+    if outcome.ok:
+        if job_id:
+            with translate_errors(config, f"updating job {job_id}"):
+                config.get_client().hset(config.keys.job(job_id), mapping={"webhook": "delivered"})
+        return "delivered"
+    if outcome.retry and attempt < hook.max_attempts:
+        raise task.retry(
+            countdown=backoff(attempt - 1, hook.backoff, hook.backoff_cap),
+            max_retries=hook.max_attempts - 1,
+        )
+    record_dead_letter(
+        config, webhook=hook, key=key, payload=payload, error=outcome.error or "unknown error",
+        status=outcome.status, attempts=attempt, job_id=job_id,
+    )  # fmt: skip
+    return "dead"
+
+
+def notify_job_finished(app: Celery, config: RedisAgentConfig, job_id: str) -> str | None:
+    """Queue the completion webhook of a job that just finished, if it has one.
+
+    Called by the one task whose :func:`~.progress.mark_items` finished the job. The
+    payload is the job's progress; the idempotency key is ``job-<id>``.
+    """
+    from .app import send_task
+    from .progress import get_job
+
+    with translate_errors(config, f"reading job {job_id}"):
+        spec = config.get_client().hget(config.keys.job(job_id), "webhook_spec")
+    if not spec:
+        return None
+    job = get_job(job_id, config=config)
+    payload = {"event": "job.finished", **job.as_dict()}
+    key = f"job-{job_id}"
+    send_task(app, "rap.deliver_webhook", [orjson.loads(spec), payload, key, job_id])
+    return key

@@ -1,0 +1,50 @@
+"""Role 3: vector search on Redis (RediSearch via redisvl).
+
+:class:`VectorIndex` stores ``(id, text, metadata, vector)`` documents and serves KNN,
+range, MMR, BM25 text and hybrid queries with filters built from :class:`F` or the dict
+form. Scores are relevances in [0, 1]; see :func:`relevance_from_distance`.
+"""
+
+from __future__ import annotations
+
+from .filters import (
+    OPERATORS,
+    And,
+    Condition,
+    F,
+    Filter,
+    FilterError,
+    Not,
+    Or,
+    compile_filter,
+    from_dict,
+)
+from .index import PartialWriteError, VectorIndex
+from .query import Hit, mmr_select
+from .schema import (
+    MetadataField,
+    VectorSchema,
+    distance_from_relevance,
+    relevance_from_distance,
+)
+
+__all__ = [
+    "OPERATORS",
+    "And",
+    "Condition",
+    "F",
+    "Filter",
+    "FilterError",
+    "Hit",
+    "MetadataField",
+    "Not",
+    "Or",
+    "PartialWriteError",
+    "VectorIndex",
+    "VectorSchema",
+    "compile_filter",
+    "distance_from_relevance",
+    "from_dict",
+    "mmr_select",
+    "relevance_from_distance",
+]

@@ -1,0 +1,349 @@
+"""One small filter representation, shared by both adapters, compiled to RediSearch.
+
+Build filters with :class:`F` (``(F("tenant") == "acme") & (F("year") >= 2020)``), the
+node classes, or :func:`from_dict` (``{"tenant": "acme", "year": {"$gte": 2020}}``).
+:func:`compile_filter` checks every field against the index schema (a filter on a field
+that is not indexed raises instead of silently matching nothing) and renders values
+through redisvl filter expressions, which escape them: a value can never widen a query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Text
+
+from ..errors import ConfigError
+
+__all__ = [
+    "OPERATORS",
+    "And",
+    "Condition",
+    "F",
+    "Filter",
+    "FilterError",
+    "Not",
+    "Or",
+    "compile_filter",
+    "from_dict",
+]
+
+OPERATORS = (
+    "eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "any", "all", "contains",
+    "text_match", "text_match_insensitive", "is_empty", "geo_radius",
+)  # fmt: skip
+
+
+class FilterError(ConfigError):
+    """A filter names a field the index does not have, or an operator/value that does
+    not fit the field's type."""
+
+
+class _Node:
+    def __and__(self, other: Filter) -> And:
+        left = self.filters if isinstance(self, And) else (self,)
+        right = other.filters if isinstance(other, And) else (other,)
+        return And((*left, *right))  # type: ignore[arg-type]
+
+    def __or__(self, other: Filter) -> Or:
+        left = self.filters if isinstance(self, Or) else (self,)
+        right = other.filters if isinstance(other, Or) else (other,)
+        return Or((*left, *right))  # type: ignore[arg-type]
+
+    def __invert__(self) -> Not:
+        return Not(self)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Condition(_Node):
+    """``field <op> value``; ``op`` is one of :data:`OPERATORS`."""
+
+    field: str
+    op: str
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if self.op not in OPERATORS:
+            raise FilterError(f"unknown filter operator {self.op!r}; use one of {OPERATORS}")
+
+
+@dataclass(frozen=True)
+class And(_Node):
+    filters: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Or(_Node):
+    filters: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Not(_Node):
+    filter: Filter
+
+
+Filter = Union[Condition, And, Or, Not]  # noqa: UP007 (runtime alias on py3.10)
+
+
+class F:
+    """Condition builder: ``F("year") >= 2020``, ``F("tag").is_in([...])``."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __eq__(self, value: Any) -> Condition:  # type: ignore[override]
+        return Condition(self.field, "eq", value)
+
+    def __ne__(self, value: Any) -> Condition:  # type: ignore[override]
+        return Condition(self.field, "ne", value)
+
+    def __gt__(self, value: Any) -> Condition:
+        return Condition(self.field, "gt", value)
+
+    def __ge__(self, value: Any) -> Condition:
+        return Condition(self.field, "gte", value)
+
+    def __lt__(self, value: Any) -> Condition:
+        return Condition(self.field, "lt", value)
+
+    def __le__(self, value: Any) -> Condition:
+        return Condition(self.field, "lte", value)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def is_in(self, values: Iterable[Any]) -> Condition:
+        return Condition(self.field, "in", list(values))
+
+    def not_in(self, values: Iterable[Any]) -> Condition:
+        return Condition(self.field, "nin", list(values))
+
+    def any(self, values: Iterable[Any]) -> Condition:
+        return Condition(self.field, "any", list(values))
+
+    def all(self, values: Iterable[Any]) -> Condition:
+        return Condition(self.field, "all", list(values))
+
+    def contains(self, value: Any) -> Condition:
+        return Condition(self.field, "contains", value)
+
+    def text_match(self, value: str, *, case_sensitive: bool = True) -> Condition:
+        op = "text_match" if case_sensitive else "text_match_insensitive"
+        return Condition(self.field, op, value)
+
+    def is_empty(self, empty: bool = True) -> Condition:
+        return Condition(self.field, "is_empty", empty)
+
+    def within(self, lon: float, lat: float, radius: float, unit: str = "km") -> Condition:
+        return Condition(self.field, "geo_radius", (lon, lat, radius, unit))
+
+
+# -- dict form --
+_DICT_OPS = {
+    "$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte",
+    "$in": "in", "$nin": "nin", "$any": "any", "$all": "all", "$contains": "contains",
+    "$like": "text_match", "$text_match": "text_match",
+    "$text_match_insensitive": "text_match_insensitive", "$ilike": "text_match_insensitive",
+    "$is_empty": "is_empty", "$geo_radius": "geo_radius",
+}  # fmt: skip
+
+
+def from_dict(spec: Mapping[str, Any]) -> Filter:
+    """Read the dict form: ``{"field": value}`` (equality; a list means ``$in``),
+    ``{"field": {"$gte": 1, "$lt": 5}}``, ``{"$and": [...]}``, ``{"$or": [...]}``,
+    ``{"$not": {...}}``, ``{"field": {"$exists": False}}``. Several keys are ANDed."""
+    if not isinstance(spec, Mapping) or not spec:
+        raise FilterError(f"a dict filter must be a non-empty mapping, got {spec!r}")
+    parts: list[Filter] = []
+    for key, value in spec.items():
+        if key in ("$and", "$or"):
+            if not isinstance(value, Sequence) or isinstance(value, str):
+                raise FilterError(f"{key} takes a list of filters, got {value!r}")
+            items = tuple(from_dict(v) for v in value)
+            parts.append(And(items) if key == "$and" else Or(items))
+        elif key == "$not":
+            parts.append(Not(from_dict(value)))
+        elif key.startswith("$"):
+            raise FilterError(f"unknown filter key {key!r}; fields cannot start with '$'")
+        elif isinstance(value, Mapping):
+            if not value:
+                raise FilterError(f"empty operator mapping for field {key!r}")
+            for op, operand in value.items():
+                if op == "$exists":
+                    parts.append(Condition(key, "is_empty", not operand))
+                elif op in _DICT_OPS:
+                    parts.append(Condition(key, _DICT_OPS[op], operand))
+                else:
+                    raise FilterError(
+                        f"unknown operator {op!r} for field {key!r}; use one of "
+                        f"{sorted([*_DICT_OPS, '$exists'])}"
+                    )
+        elif isinstance(value, (list, tuple, set)):
+            parts.append(Condition(key, "in", list(value)))
+        else:
+            parts.append(Condition(key, "eq", value))
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+# -- compiling --
+ALL = "*"  # matches every document
+
+
+def compile_filter(
+    filter: Filter | Mapping[str, Any] | FilterExpression | None,
+    fields: Mapping[str, tuple[str, bool]],
+) -> str | None:
+    """Render ``filter`` as a RediSearch query clause.
+
+    ``fields`` maps each filterable field to ``(type, case_sensitive)``. Returns
+    ``"*"`` for "everything" and ``None`` for "nothing can match" (e.g. ``in []``), in
+    which case callers skip the round trip. A redisvl ``FilterExpression`` passes
+    through as is; a plain string is refused (it would be unescaped user input).
+    """
+    if filter is None:
+        return ALL
+    if isinstance(filter, FilterExpression):
+        return str(filter)
+    if isinstance(filter, str):
+        raise FilterError(
+            "raw query strings are not accepted as filters (they are not escaped); use "
+            "F('field') == value, a dict like {'field': value}, or a redisvl FilterExpression"
+        )
+    if isinstance(filter, Mapping):
+        filter = from_dict(filter)
+    return _compile(filter, fields)
+
+
+def _compile(node: Filter, fields: Mapping[str, tuple[str, bool]]) -> str | None:
+    if isinstance(node, Condition):
+        return _condition(node, fields)
+    if isinstance(node, And):
+        parts = [_compile(n, fields) for n in node.filters]
+        if any(p is None for p in parts):
+            return None
+        kept = [p for p in parts if p != ALL]
+        if not kept:
+            return ALL
+        return kept[0] if len(kept) == 1 else "(" + " ".join(kept) + ")"  # type: ignore[arg-type]
+    if isinstance(node, Or):
+        parts = [_compile(n, fields) for n in node.filters]
+        if any(p == ALL for p in parts):
+            return ALL
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"  # type: ignore[arg-type]
+    if isinstance(node, Not):
+        inner = _compile(node.filter, fields)
+        if inner is None:
+            return ALL
+        if inner == ALL:
+            return None
+        return f"(-{inner})"
+    raise FilterError(f"not a filter: {node!r}; use F(...), Condition/And/Or/Not, or a dict filter")
+
+
+def _scalar(cond: Condition, value: Any, kind: str) -> Any:
+    if kind == "numeric":
+        if isinstance(value, bool):
+            return int(value)
+        if not isinstance(value, (int, float)):
+            raise FilterError(
+                f"field {cond.field!r} is numeric: {cond.op} needs a number, got {value!r}"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise FilterError(
+            f"field {cond.field!r} is {kind}: {cond.op} needs a str or number, got {value!r}"
+        )
+    text = str(value)
+    if not text.strip():
+        # redisvl renders an empty tag/text value as "*" (match all): refuse it.
+        raise FilterError(
+            f"field {cond.field!r}: empty value for {cond.op}; to find documents without "
+            "the field use is_empty"
+        )
+    return text
+
+
+def _values(cond: Condition, kind: str) -> list[Any]:
+    value = cond.value
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        value = [value]
+    return [_scalar(cond, v, kind) for v in value]
+
+
+def _join(parts: list[str], sep: str) -> str:
+    return parts[0] if len(parts) == 1 else "(" + sep.join(parts) + ")"
+
+
+def _condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -> str | None:
+    if cond.field not in fields:
+        raise FilterError(
+            f"cannot filter on {cond.field!r}: it is not an indexed field of this index "
+            f"(indexed: {sorted(fields)}). Declare it with metadata_fields="
+            f"{{{cond.field!r}: 'tag'}} (or numeric/text/geo) when creating the index."
+        )
+    kind, case_sensitive = fields[cond.field]
+    op, name = cond.op, cond.field
+    if op == "is_empty":
+        missing = f"ismissing(@{name})"
+        return missing if cond.value in (True, None) else f"(-{missing})"
+    if op in ("in", "any", "nin", "all"):
+        values = _values(cond, kind)
+        if not values:
+            return ALL if op in ("nin", "all") else None
+    if kind == "tag":
+        if op in ("eq", "contains"):
+            return str(Tag(name) == _scalar(cond, cond.value, kind))
+        if op == "ne":
+            return str(Tag(name) != _scalar(cond, cond.value, kind))
+        if op in ("in", "any"):
+            return str(Tag(name) == values)
+        if op == "nin":
+            return str(Tag(name) != values)
+        if op == "all":
+            return _join([str(Tag(name) == v) for v in values], " ")
+        if op in ("text_match", "text_match_insensitive"):
+            text = _scalar(cond, cond.value, kind)
+            if "*" in text:
+                raise FilterError(f"field {name!r}: text_match values cannot contain '*'")
+            if op == "text_match_insensitive" and case_sensitive:
+                raise FilterError(
+                    f"field {name!r} is a case-sensitive tag: text_match_insensitive cannot "
+                    "be served; declare it MetadataField(..., case_sensitive=False) or as "
+                    "a text field, or use text_match"
+                )
+            return str(Tag(name) % f"*{text}*")
+    elif kind == "numeric":
+        num = Num(name)
+        ops = {"eq": num.__eq__, "ne": num.__ne__, "gt": num.__gt__, "gte": num.__ge__,
+               "lt": num.__lt__, "lte": num.__le__}  # fmt: skip
+        if op in ops:
+            return str(ops[op](_scalar(cond, cond.value, kind)))
+        if op == "in":
+            return _join([str(Num(name) == v) for v in values], " | ")
+        if op == "nin":
+            return _join([str(Num(name) != v) for v in values], " ")
+    elif kind == "text":
+        if op in ("eq", "contains", "text_match", "text_match_insensitive"):
+            # RediSearch full-text matching is token based and case-insensitive.
+            return str(Text(name) == _scalar(cond, cond.value, kind))
+        if op == "ne":
+            return str(Text(name) != _scalar(cond, cond.value, kind))
+        if op in ("in", "any"):
+            return _join([str(Text(name) == v) for v in values], " | ")
+        if op in ("nin",):
+            return _join([str(Text(name) != v) for v in values], " ")
+        if op == "all":
+            return _join([str(Text(name) == v) for v in values], " ")
+    elif kind == "geo" and op in ("geo_radius", "eq"):
+        try:
+            lon, lat, radius, *unit = cond.value
+            return str(Geo(name) == GeoRadius(lon, lat, radius, *(unit or ["km"])))
+        except (TypeError, ValueError) as exc:
+            raise FilterError(
+                f"field {name!r} is geo: use (lon, lat, radius[, unit]) ({exc})"
+            ) from exc
+    raise FilterError(f"operator {op!r} is not supported on {kind} field {name!r}")

@@ -1,0 +1,444 @@
+"""Pure functions: build FT.SEARCH / FT.AGGREGATE commands and parse their replies.
+
+Shared by the sync and async paths of :class:`~redis_agent_core.vectors.VectorIndex`.
+Replies are parsed in RESP2 (lists) and RESP3 (dicts) forms. Nothing read back is
+unpickled: metadata is JSON, vectors are raw float buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from redisvl.query import AggregateHybridQuery, TextQuery
+
+from ..errors import ConfigError, DataCorruptionError
+from ..keys import escape_part, unescape_part
+from .schema import DISTANCE_FIELD, METADATA_FIELD, VectorSchema, relevance_from_distance
+
+__all__ = ["Hit", "mmr_select"]
+
+DIALECT = 2
+_KEY_FIELD = "__key"
+
+
+@dataclass
+class Hit:
+    """One document returned by a query.
+
+    ``score`` is a relevance in [0, 1] for vector queries (see
+    :func:`~redis_agent_core.vectors.schema.relevance_from_distance`), the hybrid score
+    for hybrid queries and the BM25 score for text queries; ``distance`` is the raw
+    vector distance when there is one.
+    """
+
+    id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+    distance: float | None = None
+    vector: np.ndarray | None = field(default=None, repr=False)
+
+
+# -- ids and keys --
+def doc_key(prefix: str, doc_id: str) -> str:
+    if not isinstance(doc_id, str) or not doc_id:
+        raise ConfigError(f"document ids must be non-empty str, got {doc_id!r}")
+    return prefix + escape_part(doc_id)
+
+
+def doc_id(prefix: str, key: str | bytes) -> str:
+    text = key.decode() if isinstance(key, bytes) else key
+    return unescape_part(text[len(prefix) :] if text.startswith(prefix) else text)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# -- commands --
+def _arg(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bool):
+        return b"1" if value else b"0"
+    if isinstance(value, int):
+        return b"%d" % value
+    if isinstance(value, float):
+        return repr(value).encode()
+    raise ConfigError(f"cannot send {type(value).__name__} to Redis: {value!r}")
+
+
+# Encoded RESP tokens of short repeated strings (command names, field names, tag values).
+_TOKENS: dict[str, bytes] = {}
+_TOKENS_MAX = 4096
+
+
+def pack_commands(commands: Sequence[Sequence[Any]]) -> bytes:
+    """RESP-encode commands into one buffer (what redis-py's pipeline does, at a
+    fraction of the cost: FLAT ingest is client-bound)."""
+    parts: list[bytes] = []
+    append = parts.append
+    tokens = _TOKENS
+    for command in commands:
+        append(b"*%d\r\n" % len(command))
+        for value in command:
+            kind = type(value)
+            if kind is bytes:
+                append(b"$%d\r\n%s\r\n" % (len(value), value))
+            elif kind is str:
+                token = tokens.get(value)
+                if token is None:
+                    data = value.encode()
+                    token = b"$%d\r\n%s\r\n" % (len(data), data)
+                    if len(data) <= 32 and len(tokens) < _TOKENS_MAX:
+                        tokens[value] = token
+                append(token)
+            else:
+                data = _arg(value)
+                append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def return_clause(
+    schema: VectorSchema, *, vectors: bool = False, distance: bool = True
+) -> list[Any]:
+    names = [schema.text_field, METADATA_FIELD]
+    if vectors:
+        names.append(schema.vector_field)
+    args: list[Any] = []
+    for name in names:
+        if schema.storage == "json":
+            args += [f"$.{name}", "AS", name]
+        else:
+            args.append(name)
+    if distance:
+        args.append(DISTANCE_FIELD)
+    return ["RETURN", len(args), *args]
+
+
+def _with_filter(filter_str: str) -> str:
+    return "*" if filter_str == "*" else f"({filter_str})"
+
+
+def vector_bytes(schema: VectorSchema, vector: Any) -> bytes:
+    """The query vector as a buffer of the index dtype; raises on a wrong dimension."""
+    array = np.asarray(vector, dtype=np.float32)
+    if array.ndim != 1 or array.shape[0] != schema.dims:
+        raise ConfigError(
+            f"query vector has shape {array.shape}; this index expects {schema.dims} dims"
+        )
+    return array.astype(schema.numpy_dtype).tobytes()
+
+
+def knn_command(
+    index_name: str,
+    schema: VectorSchema,
+    vec: bytes,
+    k: int,
+    filter_str: str,
+    *,
+    ef_runtime: int | None = None,
+    vectors: bool = False,
+) -> list[Any]:
+    """FT.SEARCH for the ``k`` nearest neighbours that pass ``filter_str``."""
+    if not isinstance(k, int) or k <= 0:
+        raise ConfigError(f"k must be a positive int, got {k!r}")
+    ef = ""
+    if schema.algorithm == "hnsw":
+        ef = f" EF_RUNTIME {max(int(ef_runtime or schema.ef_runtime), k)}"
+    query = (
+        f"{_with_filter(filter_str)}=>[KNN {k} @{schema.vector_field} $vec{ef} AS {DISTANCE_FIELD}]"
+    )
+    return [
+        "FT.SEARCH", index_name, query,
+        *return_clause(schema, vectors=vectors),
+        "SORTBY", DISTANCE_FIELD, "ASC", "LIMIT", 0, k,
+        "PARAMS", 2, "vec", vec, "DIALECT", DIALECT,
+    ]  # fmt: skip
+
+
+def range_command(
+    index_name: str,
+    schema: VectorSchema,
+    vec: bytes,
+    radius: float,
+    k: int,
+    filter_str: str,
+    *,
+    vectors: bool = False,
+) -> list[Any]:
+    """FT.SEARCH for up to ``k`` documents within ``radius`` (a distance), nearest first."""
+    query = (
+        f"@{schema.vector_field}:[VECTOR_RANGE $radius $vec]=>"
+        f"{{$YIELD_DISTANCE_AS: {DISTANCE_FIELD}}}"
+    )
+    if filter_str != "*":
+        query = f"{query} ({filter_str})"
+    return [
+        "FT.SEARCH", index_name, query,
+        *return_clause(schema, vectors=vectors),
+        "SORTBY", DISTANCE_FIELD, "ASC", "LIMIT", 0, k,
+        "PARAMS", 4, "vec", vec, "radius", repr(float(radius)), "DIALECT", DIALECT,
+    ]  # fmt: skip
+
+
+def filter_command(
+    index_name: str,
+    schema: VectorSchema,
+    filter_str: str,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    ids_only: bool = False,
+) -> list[Any]:
+    """FT.SEARCH listing documents that pass a filter (``limit`` 0: count only)."""
+    args: list[Any] = ["FT.SEARCH", index_name, filter_str]
+    if ids_only or limit == 0:
+        args.append("NOCONTENT")
+    else:
+        args += return_clause(schema, distance=False)
+    return [*args, "LIMIT", offset, limit, "DIALECT", DIALECT]
+
+
+def text_command(
+    index_name: str, schema: VectorSchema, text: str, k: int, filter_str: str
+) -> list[Any] | None:
+    """FT.SEARCH scored by BM25 over the text field; ``None`` when no term is left after
+    stop words (nothing to search)."""
+    try:
+        query = TextQuery(
+            text,
+            text_field_name=schema.text_field,
+            filter_expression=None if filter_str == "*" else filter_str,
+            num_results=k,
+        )
+        query_string = query.query_string()
+    except ValueError:
+        return None
+    if query_string.startswith(f"@{schema.text_field}:()"):
+        return None
+    return [
+        "FT.SEARCH", index_name, query_string, "WITHSCORES", "SCORER", "BM25STD",
+        *return_clause(schema, distance=False), "LIMIT", 0, k, "DIALECT", DIALECT,
+    ]  # fmt: skip
+
+
+def hybrid_aggregate_command(
+    index_name: str,
+    schema: VectorSchema,
+    text: str,
+    vec: bytes,
+    k: int,
+    filter_str: str,
+    alpha: float,
+) -> list[Any] | None:
+    """FT.AGGREGATE combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
+    ``alpha * vector_similarity + (1 - alpha) * text_score``. ``None`` when the text has
+    no searchable term (callers fall back to a vector query)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
+    load: list[str] = [f"@{_KEY_FIELD}"]
+    for name in (schema.text_field, METADATA_FIELD):
+        load += [f"$.{name}", "AS", name] if schema.storage == "json" else [f"@{name}"]
+    try:
+        query = AggregateHybridQuery(
+            text=text,
+            text_field_name=schema.text_field,
+            vector=vec,
+            vector_field_name=schema.vector_field,
+            filter_expression=None if filter_str == "*" else filter_str,
+            alpha=alpha,
+            dtype=schema.dtype,
+            num_results=k,
+            return_fields=load,
+        )
+    except ValueError:
+        return None
+    return ["FT.AGGREGATE", index_name, *query.build_args(), "PARAMS", 2, "vector", vec]
+
+
+# -- replies --
+def _fields(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, Mapping):
+        return {_s(k): v for k, v in raw.items()}
+    items = list(raw or [])
+    return {_s(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def _metadata(schema: VectorSchema, key: str, raw: Any, fields: Mapping[str, Any]) -> dict:
+    if raw is None:
+        # Written by another tool: rebuild what we can from the indexed fields.
+        return {f.name: _s(fields[f.name]) for f in schema.metadata_fields if f.name in fields}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DataCorruptionError(
+            f"document {key!r}: field {METADATA_FIELD!r} is not valid JSON ({exc}); "
+            "re-add the document to repair it"
+        ) from exc
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        value = value[0]  # JSONPath replies wrap the value in a list
+    if not isinstance(value, dict):
+        raise DataCorruptionError(f"document {key!r}: metadata is not a JSON object")
+    return value
+
+
+def _text(schema: VectorSchema, raw: Any) -> str:
+    if raw is None:
+        return ""
+    text = _s(raw)
+    if schema.storage == "json" and text.startswith("["):
+        try:
+            value = orjson.loads(text)
+            if isinstance(value, list) and value and isinstance(value[0], str):
+                return value[0]
+        except orjson.JSONDecodeError:
+            pass
+    return text
+
+
+def _vector(schema: VectorSchema, key: str, raw: Any) -> np.ndarray | None:
+    if raw is None:
+        return None
+    if schema.storage == "json":
+        value = orjson.loads(raw)
+        if value and isinstance(value[0], list):
+            value = value[0]
+        return np.asarray(value, dtype=np.float32)
+    array = np.frombuffer(raw, dtype=schema.numpy_dtype)
+    if array.shape[0] != schema.dims:
+        raise DataCorruptionError(
+            f"document {key!r}: vector has {array.shape[0]} values, expected {schema.dims}"
+        )
+    return array.astype(np.float32)
+
+
+def make_hit(
+    schema: VectorSchema, prefix: str, key: str, fields: Mapping[str, Any], score: Any = None
+) -> Hit:
+    distance = fields.get(DISTANCE_FIELD)
+    hit = Hit(
+        id=doc_id(prefix, key),
+        text=_text(schema, fields.get(schema.text_field)),
+        metadata=_metadata(schema, key, fields.get(METADATA_FIELD), fields),
+        vector=_vector(schema, key, fields.get(schema.vector_field)),
+    )
+    if distance is not None:
+        hit.distance = float(distance)
+        hit.score = relevance_from_distance(hit.distance, schema.metric)
+    elif score is not None:
+        hit.score = float(score)
+    return hit
+
+
+def parse_search(reply: Any, schema: VectorSchema, prefix: str) -> tuple[int, list[Hit]]:
+    """``(total, hits)`` of an FT.SEARCH reply (with or without WITHSCORES/NOCONTENT)."""
+    if isinstance(reply, Mapping):
+        data = {_s(k): v for k, v in reply.items()}
+        hits = []
+        for row in data.get("results", []):
+            row = {_s(k): v for k, v in row.items()}
+            key = _s(row["id"])
+            fields = _fields(row.get("extra_attributes", {}))
+            hits.append(make_hit(schema, prefix, key, fields, row.get("score")))
+        return int(data.get("total_results", 0)), hits
+    items = list(reply)
+    total = int(items[0])
+    hits = []
+    i = 1
+    while i < len(items):
+        key = _s(items[i])
+        i += 1
+        score = None
+        if (
+            i < len(items)
+            and isinstance(items[i], (bytes, str, float))
+            and not isinstance(items[i], list)
+        ):
+            # WITHSCORES (RESP2): the score follows the id; NOCONTENT: the next id does.
+            try:
+                score = float(items[i])
+                i += 1
+            except ValueError:
+                score = None
+        fields: dict[str, Any] = {}
+        if i < len(items) and isinstance(items[i], list):
+            fields = _fields(items[i])
+            i += 1
+        hits.append(make_hit(schema, prefix, key, fields, score))
+    return total, hits
+
+
+def parse_ids(reply: Any, prefix: str) -> tuple[int, list[str]]:
+    """``(total, keys)`` of an FT.SEARCH ... NOCONTENT reply (raw keys, not ids)."""
+    if isinstance(reply, Mapping):
+        data = {_s(k): v for k, v in reply.items()}
+        keys = [_s({_s(k): v for k, v in r.items()}["id"]) for r in data.get("results", [])]
+        return int(data.get("total_results", 0)), keys
+    items = list(reply)
+    return int(items[0]), [_s(x) for x in items[1:]]
+
+
+def parse_aggregate(reply: Any, schema: VectorSchema, prefix: str) -> list[Hit]:
+    """Hits of the hybrid FT.AGGREGATE reply, best first, scored by ``hybrid_score``."""
+    if isinstance(reply, Mapping):
+        data = {_s(k): v for k, v in reply.items()}
+        rows = [_fields({_s(k): v for k, v in r.items()}.get("extra_attributes", {}))
+                for r in data.get("results", [])]  # fmt: skip
+    else:
+        rows = [_fields(r) for r in list(reply)[1:]]
+    hits = []
+    for row in rows:
+        key = row.get(_KEY_FIELD)
+        if key is None:
+            continue
+        row = dict(row)
+        distance = row.pop(DISTANCE_FIELD, None)
+        hit = make_hit(schema, prefix, _s(key), row, row.get("hybrid_score"))
+        hit.distance = float(distance) if distance is not None else None
+        hits.append(hit)
+    return hits
+
+
+def is_missing_index(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "no such index" in text or "unknown index name" in text
+
+
+# -- MMR --
+def mmr_select(
+    query: np.ndarray, candidates: np.ndarray, k: int, lambda_mult: float = 0.5
+) -> list[int]:
+    """Indices of ``k`` candidates by maximal marginal relevance (cosine similarity):
+    each pick maximises ``lambda * sim(query) - (1 - lambda) * max sim(picked)``."""
+    if not 0.0 <= lambda_mult <= 1.0:
+        raise ConfigError(f"lambda_mult must be within [0, 1], got {lambda_mult!r}")
+    if len(candidates) == 0 or k <= 0:
+        return []
+
+    def unit(m: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(m, axis=-1, keepdims=True)
+        return m / np.where(norms == 0, 1.0, norms)
+
+    cands = unit(np.asarray(candidates, dtype=np.float32))
+    to_query = cands @ unit(np.asarray(query, dtype=np.float32))
+    picked = [int(np.argmax(to_query))]
+    closest = cands @ cands[picked[0]]
+    while len(picked) < min(k, len(cands)):
+        scores = lambda_mult * to_query - (1 - lambda_mult) * closest
+        scores[picked] = -np.inf
+        best = int(np.argmax(scores))
+        picked.append(best)
+        closest = np.maximum(closest, cands @ cands[best])
+    return picked
+
+
+def hits_to_vectors(hits: Sequence[Hit], dims: int) -> np.ndarray:
+    rows = [h.vector if h.vector is not None else np.zeros(dims, np.float32) for h in hits]
+    return np.vstack(rows) if rows else np.zeros((0, dims), np.float32)

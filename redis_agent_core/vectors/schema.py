@@ -1,0 +1,450 @@
+"""The schema of a vector index: declared metadata fields plus one vector field.
+
+Pure: builds redisvl ``IndexSchema`` dicts and JSON-safe specs, compares a wanted
+schema with what ``FT.INFO`` reports, and encodes documents into Redis field values.
+Nothing here talks to a server.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+
+from ..errors import ConfigError, SchemaMismatchError
+
+__all__ = [
+    "FIELD_TYPES",
+    "TAG_SEPARATOR",
+    "MetadataField",
+    "VectorSchema",
+    "relevance_from_distance",
+]
+
+FieldType = Literal["tag", "text", "numeric", "geo"]
+FIELD_TYPES: tuple[str, ...] = ("tag", "text", "numeric", "geo")
+ALGORITHMS = ("hnsw", "flat")
+METRICS = ("cosine", "l2", "ip")
+DTYPES = {"float32": np.float32, "float16": np.float16}
+STORAGES = ("hash", "json")
+
+# Tags are split on this separator when indexed. The default ``,`` would turn a tenant
+# named "a,b" into the two tags "a" and "b" (so a filter on "a" would see it); the
+# ASCII unit separator cannot occur in ordinary text, and values holding it are refused.
+TAG_SEPARATOR = "\x1f"
+METADATA_FIELD = "_metadata"  # the whole metadata dict as JSON, so types round-trip
+DISTANCE_FIELD = "vector_distance"
+DEFAULT_EF_RUNTIME = 100  # RediSearch's default of 10 gives recall@10 well below 0.95
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class MetadataField:
+    """A metadata key indexed for filtering.
+
+    Args:
+        name: the metadata key (letters, digits, ``_``).
+        type: ``tag`` (exact strings, lists allowed), ``text`` (full-text),
+            ``numeric`` (int/float/bool) or ``geo`` (``(lon, lat)`` or ``"lon,lat"``).
+        case_sensitive: tags only; ``True`` (default) so "Acme" and "acme" are
+            different tenants.
+    """
+
+    name: str
+    type: FieldType = "tag"
+    case_sensitive: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+            raise ConfigError(
+                f"invalid metadata field name {self.name!r}: use up to 64 letters, digits "
+                "and '_', starting with a letter or '_'"
+            )
+        if self.type not in FIELD_TYPES:
+            raise ConfigError(
+                f"metadata field {self.name!r} has type {self.type!r}; "
+                f"use one of {', '.join(FIELD_TYPES)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.type == "tag":
+            data["case_sensitive"] = self.case_sensitive
+        return data
+
+    def redisvl_field(self, storage: str) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"index_missing": True}
+        if self.type == "tag":
+            attrs.update(separator=TAG_SEPARATOR, case_sensitive=self.case_sensitive)
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "attrs": attrs}
+        if storage == "json":
+            out["path"] = f"$.{self.name}"
+        return out
+
+
+MetadataSpec = Mapping[str, str] | Sequence[MetadataField | Mapping[str, Any] | str] | None
+
+
+def parse_metadata_fields(spec: MetadataSpec) -> tuple[MetadataField, ...]:
+    """Accept ``{"tenant": "tag"}``, ``[MetadataField(...)]``, ``[{"name":..., "type":...}]``
+    or bare names (tags)."""
+    if spec is None:
+        return ()
+    fields: list[MetadataField] = []
+    if isinstance(spec, Mapping):
+        fields = [MetadataField(name, kind) for name, kind in spec.items()]  # type: ignore[arg-type]
+    else:
+        for item in spec:
+            if isinstance(item, MetadataField):
+                fields.append(item)
+            elif isinstance(item, str):
+                fields.append(MetadataField(item))
+            elif isinstance(item, Mapping):
+                fields.append(MetadataField(**item))
+            else:
+                raise ConfigError(f"cannot read metadata field declaration {item!r}")
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"metadata fields declared twice: {names}")
+    return tuple(fields)
+
+
+@dataclass(frozen=True)
+class VectorSchema:
+    """Everything that defines an index's layout, independent of namespace and name."""
+
+    dims: int
+    metadata_fields: tuple[MetadataField, ...] = ()
+    algorithm: str = "hnsw"
+    metric: str = "cosine"
+    dtype: str = "float32"
+    storage: str = "hash"
+    text_field: str = "text"
+    vector_field: str = "embedding"
+    m: int = 16
+    ef_construction: int = 200
+    ef_runtime: int = DEFAULT_EF_RUNTIME
+    _by_name: dict[str, MetadataField] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "algorithm", str(self.algorithm).lower())
+        object.__setattr__(self, "metric", str(self.metric).lower())
+        object.__setattr__(self, "dtype", str(self.dtype).lower())
+        object.__setattr__(self, "storage", str(self.storage).lower())
+        if not isinstance(self.dims, int) or self.dims <= 0:
+            raise ConfigError(f"dims must be a positive int, got {self.dims!r}")
+        for name, value, allowed in (
+            ("algorithm", self.algorithm, ALGORITHMS),
+            ("metric", self.metric, METRICS),
+            ("dtype", self.dtype, tuple(DTYPES)),
+            ("storage", self.storage, STORAGES),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        for name in ("m", "ef_construction", "ef_runtime"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
+        reserved = {self.text_field, self.vector_field, METADATA_FIELD, DISTANCE_FIELD, "id"}
+        for f in self.metadata_fields:
+            if f.name in reserved:
+                raise ConfigError(
+                    f"metadata field name {f.name!r} is reserved; reserved names: "
+                    f"{sorted(reserved)}"
+                )
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.metadata_fields})
+
+    @property
+    def numpy_dtype(self) -> type[np.floating[Any]]:
+        return DTYPES[self.dtype]
+
+    def field(self, name: str) -> MetadataField | None:
+        return self._by_name.get(name)
+
+    @property
+    def field_types(self) -> dict[str, str]:
+        """Filterable field name -> type (metadata fields plus the text field)."""
+        types = {f.name: f.type for f in self.metadata_fields}
+        types[self.text_field] = "text"
+        return types
+
+    # -- specs --
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fields": [f.to_dict() for f in self.metadata_fields],
+            "dims": self.dims,
+            "algorithm": self.algorithm,
+            "metric": self.metric,
+            "dtype": self.dtype,
+            "storage": self.storage,
+            "text_field": self.text_field,
+            "vector_field": self.vector_field,
+            "hnsw": {"m": self.m, "ef_construction": self.ef_construction,
+                     "ef_runtime": self.ef_runtime},
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VectorSchema:
+        try:
+            hnsw = data.get("hnsw") or {}
+            return cls(
+                dims=int(data["dims"]),
+                metadata_fields=parse_metadata_fields(data.get("fields") or ()),
+                algorithm=data.get("algorithm", "hnsw"),
+                metric=data.get("metric", "cosine"),
+                dtype=data.get("dtype", "float32"),
+                storage=data.get("storage", "hash"),
+                text_field=data.get("text_field", "text"),
+                vector_field=data.get("vector_field", "embedding"),
+                m=int(hnsw.get("m", 16)),
+                ef_construction=int(hnsw.get("ef_construction", 200)),
+                ef_runtime=int(hnsw.get("ef_runtime", DEFAULT_EF_RUNTIME)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"not a vector schema spec ({exc}): {dict(data)!r}") from exc
+
+    def redisvl_dict(self, index_name: str, prefix: str) -> dict[str, Any]:
+        """The ``IndexSchema.from_dict`` input for this schema."""
+        json = self.storage == "json"
+        vector_attrs: dict[str, Any] = {
+            "dims": self.dims,
+            "algorithm": self.algorithm,
+            "distance_metric": self.metric,
+            "datatype": self.dtype,
+        }
+        if self.algorithm == "hnsw":
+            vector_attrs.update(
+                m=self.m, ef_construction=self.ef_construction, ef_runtime=self.ef_runtime
+            )
+        text: dict[str, Any] = {"name": self.text_field, "type": "text"}
+        vector: dict[str, Any] = {
+            "name": self.vector_field,
+            "type": "vector",
+            "attrs": vector_attrs,
+        }
+        if json:
+            text["path"] = f"$.{self.text_field}"
+            vector["path"] = f"$.{self.vector_field}"
+        return {
+            "index": {"name": index_name, "prefix": prefix, "storage_type": self.storage},
+            "fields": [
+                text,
+                vector,
+                *(f.redisvl_field(self.storage) for f in self.metadata_fields),
+            ],
+        }
+
+    # -- comparing with the server --
+    def differences(self, info: Mapping[str, Any], prefix: str) -> list[str]:
+        """What differs between this schema and an ``FT.INFO`` reply (empty: compatible)."""
+        found = describe_info(info)
+        diffs: list[str] = []
+        if found["storage"] != self.storage:
+            diffs.append(f"storage: index has {found['storage']}, requested {self.storage}")
+        if prefix not in found["prefixes"]:
+            diffs.append(f"key prefix: index covers {found['prefixes']}, requested {prefix!r}")
+        wanted: dict[str, dict[str, Any]] = {
+            self.text_field: {"type": "text"},
+            self.vector_field: {
+                "type": "vector",
+                "algorithm": self.algorithm,
+                "dims": self.dims,
+                "metric": self.metric,
+                "dtype": self.dtype,
+            },
+        }
+        for f in self.metadata_fields:
+            wanted[f.name] = {"type": f.type}
+        have: dict[str, dict[str, Any]] = found["fields"]
+        for name, spec in wanted.items():
+            if name not in have:
+                diffs.append(f"field {name!r} ({spec['type']}) is missing from the index")
+                continue
+            for key, value in spec.items():
+                if have[name].get(key) != value:
+                    diffs.append(
+                        f"field {name!r} {key}: index has {have[name].get(key)!r}, "
+                        f"requested {value!r}"
+                    )
+        for name in have:
+            if name not in wanted:
+                diffs.append(f"field {name!r} ({have[name]['type']}) is in the index only")
+        return diffs
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(items: Any) -> dict[str, Any]:
+    if isinstance(items, Mapping):
+        return {_s(k): v for k, v in items.items()}
+    out: dict[str, Any] = {}
+    items = list(items)
+    i = 0
+    while i < len(items):
+        key = _s(items[i])
+        if i + 1 < len(items) and key.upper() not in (
+            "CASESENSITIVE",
+            "INDEXMISSING",
+            "INDEXEMPTY",
+            "SORTABLE",
+            "NOSTEM",
+        ):
+            out[key] = items[i + 1]
+            i += 2
+        else:
+            out[key] = True
+            i += 1
+    return out  # fmt: skip
+
+
+def describe_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Storage, prefixes and fields (type, and vector params) from an ``FT.INFO`` reply
+    (RESP2 or RESP3, bytes or str)."""
+    data = _pairs(info)
+    definition = _pairs(data.get("index_definition", {}))
+    prefixes = [_s(p) for p in definition.get("prefixes", [])]
+    fields: dict[str, dict[str, Any]] = {}
+    for raw in data.get("attributes", []):
+        attrs = {k.lower(): v for k, v in _pairs(raw).items()}
+        name = _s(attrs.get("attribute", attrs.get("identifier", "")))
+        kind = _s(attrs.get("type", "")).lower()
+        entry: dict[str, Any] = {"type": kind}
+        if kind == "tag":
+            entry["case_sensitive"] = "casesensitive" in attrs
+        if kind == "vector":
+            entry.update(
+                algorithm=_s(attrs.get("algorithm", "")).lower(),
+                dims=int(attrs.get("dim", 0)),
+                metric=_s(attrs.get("distance_metric", "")).lower(),
+                dtype=_s(attrs.get("data_type", "")).lower(),
+            )
+        fields[name] = entry
+    return {
+        "storage": _s(definition.get("key_type", "")).lower(),
+        "prefixes": prefixes,
+        "fields": fields,
+    }
+
+
+def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:
+    return SchemaMismatchError(
+        f"index {index_name!r} already exists with a different schema: "
+        + "; ".join(diffs)
+        + ". Nothing was changed. Open it with the matching options (e.g. "
+        "VectorIndex.from_existing), or migrate: create a new index name and re-add the "
+        "documents, or call drop() on this one to recreate it (this deletes its documents)."
+    )
+
+
+# -- encoding documents --
+def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
+    """The Redis value of one declared metadata field; raises ConfigError on bad input."""
+    if f.type == "tag":
+        values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+        out = []
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                raise ConfigError(
+                    f"metadata {f.name!r} is a tag field: values must be str or numbers "
+                    f"(or a list of them), got {type(v).__name__}: {v!r}"
+                )
+            text = str(v)
+            if TAG_SEPARATOR in text:
+                raise ConfigError(f"metadata {f.name!r} value {text!r} contains \\x1f")
+            out.append(text)
+        return TAG_SEPARATOR.join(out)
+    if f.type == "numeric":
+        if not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise ConfigError(
+                f"metadata {f.name!r} is a numeric field: values must be finite int, float "
+                f"or bool, got {type(value).__name__}: {value!r}"
+            )
+        return int(value) if isinstance(value, bool) else value
+    if f.type == "geo":
+        if isinstance(value, str):
+            parts = value.split(",")
+        elif isinstance(value, (list, tuple)):
+            parts = list(value)
+        else:
+            parts = []
+        try:
+            lon, lat = (float(p) for p in parts)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"metadata {f.name!r} is a geo field: use (longitude, latitude) or "
+                f"'lon,lat', got {value!r}"
+            ) from None
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ConfigError(f"metadata {f.name!r}: coordinates out of range: {value!r}")
+        return f"{lon},{lat}"
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"metadata {f.name!r} is a text field: values must be str, "
+            f"got {type(value).__name__}: {value!r}"
+        )
+    return value
+
+
+def encode_document(
+    schema: VectorSchema, text: str, vector: np.ndarray, metadata: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Field mapping (HASH) or JSON document for one entry. Validates before anything
+    is written: a bad value raises :class:`ConfigError`."""
+    if not isinstance(text, str):
+        raise ConfigError(f"texts must be str, got {type(text).__name__}: {text!r}")
+    meta = dict(metadata or {})
+    try:
+        meta_json = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError as exc:
+        raise ConfigError(
+            f"metadata must be JSON-serialisable ({exc}): {meta!r}. Convert the values "
+            "to str/int/float/bool/list/dict first."
+        ) from exc
+    json = schema.storage == "json"
+    doc: dict[str, Any] = {schema.text_field: text}
+    for f in schema.metadata_fields:
+        value = meta.get(f.name)
+        if value is None or (f.type == "tag" and value in ([], (), "")):
+            continue  # absent: found by is_empty filters (INDEXMISSING)
+        doc[f.name] = encode_value(schema, f, value)
+    if json:
+        doc[schema.vector_field] = vector.astype(np.float32).tolist()
+        doc[METADATA_FIELD] = orjson.loads(meta_json)
+    else:
+        doc[schema.vector_field] = vector.astype(schema.numpy_dtype).tobytes()
+        doc[METADATA_FIELD] = meta_json
+    return doc
+
+
+def relevance_from_distance(distance: float, metric: str) -> float:
+    """Map a RediSearch distance to a relevance in [0, 1] (1 = identical).
+
+    - cosine: distance ``d = 1 - cos`` in [0, 2] → ``1 - d/2`` (= ``(1 + cos)/2``).
+    - ip: distance ``d = 1 - dot`` → ``1 - d/2``, clamped to [0, 1] (exact for unit
+      vectors).
+    - l2: RediSearch reports the *squared* Euclidean distance → ``1 / (1 + sqrt(d))``.
+    """
+    if metric == "l2":
+        return 1.0 / (1.0 + math.sqrt(max(distance, 0.0)))
+    return min(1.0, max(0.0, 1.0 - distance / 2.0))
+
+
+def distance_from_relevance(score: float, metric: str) -> float:
+    """Inverse of :func:`relevance_from_distance`: the largest distance with relevance
+    ≥ ``score``."""
+    if not 0.0 <= score <= 1.0:
+        raise ConfigError(f"a relevance threshold must be within [0, 1], got {score!r}")
+    if metric == "l2":
+        if score == 0:
+            return math.inf
+        return (1.0 / score - 1.0) ** 2
+    return 2.0 * (1.0 - score)

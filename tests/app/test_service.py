@@ -1,0 +1,204 @@
+"""The reference service end to end: real Redis, real embeddings, LLM replayed from
+cassettes recorded against the local SmolLM2 server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
+from langchain_redis_agent.service.demo import load_documents
+from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
+from redis_agent_core.config import RedisAgentConfig
+
+pytestmark = pytest.mark.slow  # loads the embedding model
+
+Offline = tuple[httpx.AsyncClient, AgentService]
+
+
+def _chat(user: str, session: str, message: str) -> dict[str, str]:
+    return {"user_id": user, "session_id": session, "message": message}
+
+
+def _llm_bodies(cassette: Any) -> list[dict[str, Any]]:
+    return [json.loads(r.body) for r in cassette.requests]
+
+
+async def _seed_cache(
+    service: AgentService, prompt: str, answer: str, tokens: int, after: str | None = None
+) -> None:
+    """Store an answer as the LLM path would, so a test can hit it without a model."""
+    usage = {"input_tokens": tokens - 5, "output_tokens": 5, "total_tokens": tokens}
+    prompt, scope = service.cache_key(prompt, after)
+    await service.cache.aupdate(prompt, scope, json.dumps({"answer": answer}), usage=usage)
+
+
+@pytest.mark.vcr
+async def test_cache_hit_makes_no_http_call(
+    client: httpx.AsyncClient, http_calls: Callable[[], int]
+) -> None:
+    first = await client.post("/chat", json=_chat("alice", "s-a", "What is Redis used for?"))
+    assert first.status_code == 200, first.text
+    miss = first.json()
+    assert miss["cached"] is False
+    assert miss["answer"]
+    assert miss["usage"]["total_tokens"] > 0
+    assert http_calls() == 1
+
+    # another user, another session, same question: served by Redis, not the model
+    second = await client.post("/chat", json=_chat("bob", "s-b", "What is Redis used for?"))
+    hit = second.json()
+    assert hit["cached"] is True
+    assert hit["answer"] == miss["answer"]
+    assert hit["usage"]["total_tokens"] == 0
+    assert hit["usage"]["saved_tokens"] == miss["usage"]["total_tokens"]
+    assert http_calls() == 1  # no request left the process
+
+    stats = (await client.get("/stats")).json()
+    assert stats["process"]["cache_hits"] == 1
+    assert stats["process"]["llm_calls"] == 1
+    assert stats["process"]["tokens_saved"] == miss["usage"]["total_tokens"]
+
+
+async def test_paraphrase_hits_but_negation_does_not(offline_client: Offline) -> None:
+    client, service = offline_client
+    await _seed_cache(service, "How do I cancel my subscription?", "Open Settings.", 40)
+    hit = await client.post("/chat", json=_chat("u1", "s1", "How can I cancel my subscription?"))
+    assert hit.json()["cached"] is True
+    assert hit.json()["answer"] == "Open Settings."
+    # a near neighbour with the opposite meaning must go to the model; the model is a
+    # dead address here, so reaching it proves the cache refused (502, not a hit)
+    trap = await client.post(
+        "/chat", json=_chat("u2", "s2", "How do I not cancel my subscription?")
+    )
+    assert trap.status_code == 502
+    assert trap.json()["error"] == "llm_unavailable"
+
+
+async def test_follow_up_is_cached_with_its_context(offline_client: Offline) -> None:
+    client, service = offline_client
+    await _seed_cache(service, "What is Redis?", "An in-memory store.", 30)
+    await _seed_cache(service, "Is it fast?", "Yes, very.", 30, after="What is Redis?")
+    await _seed_cache(service, "What is Memcached?", "A cache.", 30)
+    for session, first in (("a", "What is Redis?"), ("b", "What is Memcached?")):
+        r = await client.post("/chat", json=_chat("u", session, first))
+        assert r.json()["cached"] is True
+    same = await client.post("/chat", json=_chat("u", "a", "Is it fast?"))
+    assert same.json()["cached"] is True
+    assert same.json()["answer"] == "Yes, very."
+    # the same words after another question are another question: not served
+    other = await client.post("/chat", json=_chat("u", "b", "Is it fast?"))
+    assert other.status_code == 502
+
+
+@pytest.mark.vcr
+async def test_follow_up_sends_the_history(
+    client: httpx.AsyncClient, vcr: Any, http_calls: Callable[[], int]
+) -> None:
+    a1 = (await client.post("/chat", json=_chat("alice", "hist", "What is Redis?"))).json()
+    a2 = (await client.post("/chat", json=_chat("alice", "hist", "Is it fast?"))).json()
+    assert not a1["cached"] and not a2["cached"]
+    assert a2["history_length"] == 4
+
+    # the second model call carried the first turn
+    roles = [(m["role"], m["content"]) for m in _llm_bodies(vcr)[1]["messages"]]
+    assert ("user", "What is Redis?") in roles
+    assert ("assistant", a1["answer"]) in roles
+    assert roles[-1] == ("user", "Is it fast?")
+
+    session = (await client.get("/sessions/hist")).json()
+    assert session["length"] == 4
+    assert [m["role"] for m in session["messages"]] == ["human", "ai", "human", "ai"]
+    assert session["messages"][2]["content"] == "Is it fast?"
+
+    assert http_calls() == 2
+
+
+@pytest.mark.vcr
+async def test_rag_answers_cite_ingested_documents(client: httpx.AsyncClient, vcr: Any) -> None:
+    r = await client.post("/documents", json={"documents": load_documents()})
+    assert r.status_code == 202
+    assert r.json()["status"] == "done"
+    assert r.json()["count"] == len(load_documents())
+
+    reply = await client.post(
+        "/chat", json=_chat("carol", "rag", "How does a semantic cache save tokens?")
+    )
+    body = reply.json()
+    assert body["cached"] is False
+    assert body["sources"][0]["source"] == "semantic-cache.md"
+    assert 0 < body["sources"][0]["relevance"] <= 1
+    system = _llm_bodies(vcr)[0]["messages"][0]["content"]
+    assert "no tokens are spent" in system  # the passage went into the prompt
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+) -> None:
+    settings = ServiceSettings(use_queue=False, requests_per_minute=2)
+    service = AgentService(
+        build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
+    )
+    await _seed_cache(service, "What is a vector index?", "An index of vectors.", 30)
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for i in range(2):
+            ok = await client.post(
+                "/chat", json=_chat("mallory", f"m{i}", "What is a vector index?")
+            )
+            assert ok.status_code == 200 and ok.json()["cached"] is True
+        refused = await client.post("/chat", json=_chat("mallory", "m3", "What is a vector index?"))
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["error"] == "rate_limited"
+        # limits are per user: someone else still gets an answer
+        other = await client.post("/chat", json=_chat("trudy", "t1", "What is a vector index?"))
+        assert other.status_code == 200
+        stats = (await client.get("/stats")).json()
+        assert stats["process"]["rate_limited"] == 1
+
+
+async def test_token_budget_refuses_before_any_model_call(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+) -> None:
+    settings = ServiceSettings(use_queue=False, tokens_per_day=40)  # below one call's estimate
+    service = AgentService(
+        build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
+    )
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.post("/chat", json=_chat("u", "s", "Explain Redis streams."))
+    assert r.status_code == 429  # not 502: the dead model was never called
+    assert "tok-user" in r.json()["detail"]
+    assert int(r.headers["retry-after"]) > 0
+
+
+async def test_redis_down_answers_503_with_a_clear_body(dead_endpoint: LLMEndpoint) -> None:
+    config = RedisAgentConfig(
+        url="unix:///nonexistent/redis.sock", socket_connect_timeout=0.5, retries=0
+    )
+    service = AgentService(build_chat_model(dead_endpoint), config=config, model_name="m")
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        chat = await client.post("/chat", json=_chat("u", "s", "hello"))
+        session = await client.get("/sessions/s")
+        health = await client.get("/health")
+    for r in (chat, session, health):
+        assert r.status_code == 503
+        body = r.json()
+        assert body["error"] == "redis_unavailable"
+        assert "REDIS_URL" in body["detail"]
+        assert r.headers["retry-after"]
+
+
+async def test_bad_requests_are_rejected(offline_client: Offline) -> None:
+    client, _ = offline_client
+    r = await client.post("/chat", json={"user_id": "u", "session_id": "s", "message": ""})
+    assert r.status_code == 422
+    r = await client.post("/documents", json={"documents": []})
+    assert r.status_code == 422
+    assert (await client.get("/jobs/nope")).status_code == 404

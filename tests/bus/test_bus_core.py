@@ -1,0 +1,223 @@
+"""AgentBus on a real Redis: channels, durable topics, request/reply, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from redis_agent_core.bus import (
+    AgentBus,
+    BusTimeoutError,
+    decode_envelope,
+    encode_envelope,
+    make_envelope,
+)
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, DataCorruptionError, RedisUnavailableError
+
+
+@pytest.fixture
+def bus(config: RedisAgentConfig) -> AgentBus:
+    return AgentBus(config, sender="tester", maxlen=1000)
+
+
+# -- envelope (pure) --
+def test_envelope_round_trip_keeps_every_field() -> None:
+    env = make_envelope("t", {"a": [1, 2]}, sender="me", correlation_id="c1", reply_to="r")
+    back = decode_envelope(encode_envelope(env))
+    assert back == env
+    assert back.payload == {"a": [1, 2]} and back.correlation_id == "c1" and back.reply_to == "r"
+
+
+@pytest.mark.parametrize(
+    "data", [b"not json", b"[1]", b'{"id": "x"}', b'{"id":1,"topic":"t","sender":"s","time":1}']
+)
+def test_corrupt_envelope_is_a_typed_error(data: bytes) -> None:
+    with pytest.raises(DataCorruptionError):
+        decode_envelope(data)
+
+
+def test_non_json_payload_is_rejected_before_sending(bus: AgentBus) -> None:
+    with pytest.raises(ConfigError, match="JSON"):
+        bus.publish("t", {"x": object()})
+
+
+# -- channels --
+def test_channel_delivers_to_current_subscribers_only(bus: AgentBus) -> None:
+    lost = bus.publish("news", "before anyone listened")
+    assert lost.receivers == 0
+    with bus.subscribe("news", "other") as sub:
+        sent = bus.publish("news", {"n": 1}, correlation_id="c")
+        assert sent.receivers == 1
+        got = sub.get(timeout=2)
+        assert got is not None
+        assert (got.id, got.payload, got.sender, got.correlation_id) == (
+            sent.id,
+            {"n": 1},
+            "tester",
+            "c",
+        )
+        assert sub.get(timeout=0.05) is None  # the early message never arrives
+
+
+async def test_async_channel_and_request_reply(bus: AgentBus, aconfig: RedisAgentConfig) -> None:
+    async with bus.asubscribe("jobs") as jobs:
+
+        async def responder() -> None:
+            req = await jobs.get(timeout=5)
+            assert req is not None
+            await bus.areply(req, {"echo": req.payload})
+
+        task = asyncio.create_task(responder())
+        reply = await bus.arequest("jobs", "ping", timeout=5)
+        await task
+    assert reply.payload == {"echo": "ping"}
+    with pytest.raises(BusTimeoutError, match="no reply"):
+        await bus.arequest("nobody-listens", "ping", timeout=0.2)
+
+
+def test_sync_request_reply_over_a_durable_topic(bus: AgentBus) -> None:
+    worker = bus.consumer("rpc", "workers", "w1")
+    worker.ensure_group()
+
+    def serve() -> None:
+        req = worker.receive(timeout=5)
+        assert req is not None
+        bus.reply(req, req.payload * 2)
+        worker.ack(req)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    reply = bus.request("rpc", 21, timeout=5, durable=True)
+    thread.join()
+    assert reply.payload == 42
+    assert worker.pending() == 0
+    with pytest.raises(BusTimeoutError):
+        bus.request("rpc-nobody", 1, timeout=0.2)
+
+
+def test_reply_to_a_non_request_is_a_config_error(bus: AgentBus) -> None:
+    with pytest.raises(ConfigError, match="not a request"):
+        bus.reply(make_envelope("t", 1, sender="x"), 2)
+
+
+# -- durable topics --
+def test_durable_topic_keeps_order_and_acks(bus: AgentBus) -> None:
+    sent = [bus.publish("orders", i, durable=True) for i in range(25)]
+    consumer = bus.consumer("orders", "g")  # new group starts at "0": sees the backlog
+    got = []
+    while batch := consumer.read(count=10):
+        got += batch
+    assert [m.payload for m in got] == list(range(25))
+    assert [m.stream_id for m in got] == [s.stream_id for s in sent]
+    assert consumer.pending() == 25
+    assert consumer.ack(*got) == 25
+    assert consumer.pending() == 0
+
+
+def test_groups_each_get_everything_consumers_in_a_group_share(bus: AgentBus) -> None:
+    for i in range(10):
+        bus.publish("t", i, durable=True)
+    a, b = bus.consumer("t", "g1", "a"), bus.consumer("t", "g1", "b")
+    other = bus.consumer("t", "g2", "c")
+    got_a, got_b = a.read(count=5), b.read(count=100)
+    assert sorted(m.payload for m in got_a + got_b) == list(range(10))
+    assert not {m.stream_id for m in got_a} & {m.stream_id for m in got_b}
+    assert [m.payload for m in other.read(count=100)] == list(range(10))
+
+
+def test_new_group_with_dollar_start_sees_only_new_messages(bus: AgentBus) -> None:
+    bus.publish("t", "old", durable=True)
+    late = bus.consumer("t", "late", start="$")
+    late.ensure_group()
+    bus.publish("t", "new", durable=True)
+    assert [m.payload for m in late.read()] == ["new"]
+
+
+def test_message_held_by_a_dead_consumer_goes_to_another(bus: AgentBus) -> None:
+    for i in range(3):
+        bus.publish("work", i, durable=True)
+    doomed = bus.consumer("work", "g", "doomed", claim_idle=None)
+    held = doomed.read(count=2)  # read, never acked: the consumer "dies" here
+    assert [m.payload for m in held] == [0, 1]
+    survivor = bus.consumer("work", "g", "survivor", claim_idle=0.05)
+    first = survivor.read(count=10)
+    assert first and first[0].payload == 2  # not idle long enough yet: only the new one
+    survivor.ack(*first)
+    time.sleep(0.1)
+    claimed = survivor.read(count=10)
+    assert [m.payload for m in claimed] == [0, 1]
+    assert [m.stream_id for m in claimed] == [m.stream_id for m in held]
+    survivor.ack(*claimed)
+    assert survivor.pending() == 0
+
+
+def test_topic_length_is_bounded(config: RedisAgentConfig) -> None:
+    bus = AgentBus(config, maxlen=100)
+    client = config.get_client()
+    pipe = client.pipeline(transaction=False)
+    for i in range(1000):
+        pipe.xadd(
+            bus.stream("t"),
+            {"e": encode_envelope(make_envelope("t", i, sender="s"))},
+            maxlen=100,
+            approximate=True,
+        )
+    pipe.execute()
+    bus.publish("t", "last", durable=True)
+    assert 100 <= bus.topic_length("t") < 300
+
+
+def test_corrupt_stream_entry_is_dropped_not_redelivered_forever(bus: AgentBus) -> None:
+    bus.config.get_client().xadd(bus.stream("t"), {"e": b"garbage"})
+    bus.publish("t", "good", durable=True)
+    consumer = bus.consumer("t", "g")
+    assert [m.payload for m in consumer.read()] == ["good"]
+    consumer.ack(*consumer.read())  # nothing more
+    assert consumer.pending() == 1  # only "good", not yet acked; garbage was acked
+
+
+async def test_async_consumer_reads_acks_and_waits(
+    bus: AgentBus, aconfig: RedisAgentConfig
+) -> None:
+    consumer = bus.consumer("a", "g")
+    assert await consumer.areceive(timeout=0.1) is None
+    await bus.apublish("a", {"k": "v"}, durable=True)
+    msg = await consumer.areceive(timeout=2)
+    assert msg is not None and msg.payload == {"k": "v"}
+    assert await consumer.aack(msg) == 1
+
+
+# -- faults --
+def test_redis_down_raises_a_typed_error_quickly(tmp_path) -> None:
+    cfg = RedisAgentConfig(url=f"unix://{tmp_path}/nothing.sock", retries=0)
+    bus = AgentBus(cfg)  # construction does no I/O
+    started = time.monotonic()
+    with pytest.raises(RedisUnavailableError, match="publishing to bus topic"):
+        bus.publish("t", 1)
+    with pytest.raises(RedisUnavailableError):
+        bus.publish("t", 1, durable=True)
+    with pytest.raises(RedisUnavailableError):
+        bus.consumer("t", "g").read()
+    with pytest.raises(RedisUnavailableError):
+        bus.subscribe("t")
+    assert time.monotonic() - started < 5
+
+
+# -- cluster --
+@pytest.mark.cluster
+def test_durable_topic_and_channel_on_a_cluster(cluster_config: RedisAgentConfig) -> None:
+    bus = AgentBus(cluster_config)
+    consumer = bus.consumer("c", "g")
+    for i in range(5):
+        bus.publish("c", i, durable=True)
+    got = consumer.read(count=10)
+    assert [m.payload for m in got] == list(range(5))
+    assert consumer.ack(*got) == 5
+    with bus.subscribe("live") as sub:
+        bus.publish("live", "hi")
+        msg = sub.get(timeout=2)
+    assert msg is not None and msg.payload == "hi"

@@ -1,0 +1,188 @@
+"""Core exact cache and shared entry machinery, on a real Redis."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from redis_agent_core.cache import CacheStats, ExactCache, make_scope
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.server import EmbeddedRedis
+
+A = make_scope({"class": "Chat", "model": "a", "temperature": 0})
+B = make_scope({"class": "Chat", "model": "b", "temperature": 0})
+
+
+def test_make_scope_is_stable_and_sensitive() -> None:
+    assert make_scope({"model": "a", "t": 0}) == make_scope({"t": 0, "model": "a"})
+    assert make_scope({"model": "a", "t": 0}) != make_scope({"model": "a", "t": 0.5})
+    with pytest.raises(ConfigError):
+        make_scope({})
+
+
+def test_miss_then_hit_counts_tokens(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config)
+    assert cache.lookup("What is Redis?", A) is None
+    assert cache.update("What is Redis?", A, '"an in-memory store"', usage={"total_tokens": 42})
+    hit = cache.lookup("What is Redis?", A)
+    assert hit is not None
+    assert (hit.payload, hit.distance, hit.usage, hit.hits) == (
+        '"an in-memory store"',
+        0.0,
+        {"total_tokens": 42},
+        1,
+    )
+    assert cache.lookup("What is Redis?", A).hits == 2  # type: ignore[union-attr]
+    assert cache.lookup("what is redis?", A) is None  # exact means exact
+    stats = cache.stats()
+    assert (stats.hits, stats.misses, stats.tokens_saved, stats.entries) == (2, 2, 84, 1)
+    assert stats.hit_rate == 0.5
+
+
+def test_two_models_one_prompt_keep_their_own_answers(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config)
+    cache.update("Name a colour", A, "red")
+    cache.update("Name a colour", B, "blue")
+    assert cache.lookup("Name a colour", A).payload == "red"  # type: ignore[union-attr]
+    assert cache.lookup("Name a colour", B).payload == "blue"  # type: ignore[union-attr]
+
+
+def test_filters_partition_entries(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config)
+    cache.update("q", A, "for acme", filters={"tenant": "acme"})
+    assert cache.lookup("q", A, filters={"tenant": "acme"}).payload == "for acme"  # type: ignore[union-attr]
+    assert cache.lookup("q", A, filters={"tenant": "globex"}) is None
+    assert cache.lookup("q", A) is None
+
+
+def test_per_entry_ttl_expires(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config, ttl=60)
+    cache.update("short", A, "x", ttl=0.2)
+    cache.update("long", A, "y")
+    client = config.get_client()
+    assert 0 < client.pttl(cache.entry_key(_digest("short", A))) <= 200
+    assert 59_000 < client.pttl(cache.entry_key(_digest("long", A))) <= 60_000
+    time.sleep(0.3)
+    assert cache.lookup("short", A) is None
+    assert cache.lookup("long", A).payload == "y"  # type: ignore[union-attr]
+    assert cache.stats().entries == 1
+
+
+def _digest(prompt: str, scope: str) -> str:
+    from redis_agent_core.cache.entry import entry_digest
+
+    return entry_digest(scope, prompt)
+
+
+def test_bad_input_is_rejected_and_loses_nothing(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config)
+    cache.update("p", A, "kept")
+    with pytest.raises(ConfigError):
+        cache.update("p", A, b"bytes payload")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        cache.update("p", A, "new", ttl=-1)
+    with pytest.raises(ConfigError):
+        cache.update("p", "", "new")
+    with pytest.raises(ConfigError):
+        cache.lookup("p", A, filters={"tenant": ""})
+    assert cache.lookup("p", A).payload == "kept"  # type: ignore[union-attr]
+
+
+def test_clear_removes_only_this_cache(config: RedisAgentConfig) -> None:
+    one, two = ExactCache(config, name="one"), ExactCache(config, name="two")
+    for i in range(30):
+        one.update(f"p{i}", A, "x", ttl=100)
+        two.update(f"p{i}", A, "y")
+    client = config.get_client()
+    client.set(f"{config.namespace}:unrelated", "1")
+    one.lookup("p1", A)
+    assert one.clear() == 30
+    assert one.stats() == CacheStats()
+    assert one.lookup("p1", A) is None
+    assert two.lookup("p1", A).payload == "y"  # type: ignore[union-attr]
+    assert client.get(f"{config.namespace}:unrelated") == b"1"
+    remaining = {k.decode() for k in client.scan_iter(match=f"{config.namespace}:cache:one:*")}
+    # only the miss counter of the lookup after clear() is left
+    assert all(":s:" in k for k in remaining), remaining
+
+
+def test_stats_are_shared_between_processes_via_redis(config: RedisAgentConfig) -> None:
+    writer = ExactCache(config)
+    reader = ExactCache(RedisAgentConfig(url=config.url, namespace=config.namespace))
+    writer.update("p", A, "x", usage={"input_tokens": 3, "output_tokens": 4})
+    reader.lookup("p", A)
+    assert writer.stats().tokens_saved == 7
+    reader.config.close()
+
+
+async def test_async_paths(aconfig: RedisAgentConfig) -> None:
+    cache = ExactCache(aconfig)
+    assert await cache.alookup("p", A) is None
+    assert await cache.aupdate("p", A, "x", usage={"total_tokens": 5})
+    hit = await cache.alookup("p", A)
+    assert hit is not None and hit.payload == "x"
+    assert (await cache.astats()).tokens_saved == 5
+    assert await cache.aclear() == 1
+    assert await cache.alookup("p", A) is None
+
+
+@pytest.mark.cluster
+def test_exact_cache_on_a_cluster(cluster_config: RedisAgentConfig) -> None:
+    cache = ExactCache(cluster_config)
+    for i in range(40):  # spread over the 16 bucket tags, hence over the nodes
+        cache.update(f"p{i}", A, f"a{i}", usage={"total_tokens": 1}, ttl=30)
+    assert all(cache.lookup(f"p{i}", A).payload == f"a{i}" for i in range(40))  # type: ignore[union-attr]
+    stats = cache.stats()
+    assert (stats.hits, stats.entries, stats.tokens_saved) == (40, 40, 40)
+    assert cache.clear() == 40
+    assert cache.lookup("p1", A) is None
+
+
+def test_redis_down_degrades_to_misses_and_logs_once(
+    own_redis: EmbeddedRedis, own_config: RedisAgentConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = ExactCache(own_config, recheck_after=0.0)
+    cache.update("p", A, "x")
+    assert cache.lookup("p", A) is not None
+    own_redis.stop()
+    with caplog.at_level(logging.WARNING, logger="redis_agent_core.cache"):
+        started = time.monotonic()
+        assert cache.lookup("p", A) is None
+        assert cache.update("q", A, "y") is False
+        assert cache.lookup("p", A) is None
+        assert time.monotonic() - started < 3  # no hang
+    warnings = [r for r in caplog.records if "exact cache 'llm'" in r.getMessage()]
+    assert len(warnings) == 1  # throttled
+    assert "Check that the server is running" in warnings[0].getMessage()
+    assert cache.faults.failures == 3
+    with pytest.raises(RedisUnavailableError):
+        cache.stats()  # admin calls say what is wrong
+
+
+def test_redis_down_skips_redis_during_recheck_interval(
+    own_redis: EmbeddedRedis, own_config: RedisAgentConfig
+) -> None:
+    cache = ExactCache(own_config, recheck_after=30.0)
+    own_redis.stop()
+    assert cache.lookup("p", A) is None
+    assert cache.lookup("p", A) is None
+    assert cache.faults.failures == 1  # the second call did not touch the network
+
+
+def test_redis_down_can_raise(own_redis: EmbeddedRedis, own_config: RedisAgentConfig) -> None:
+    cache = ExactCache(own_config, on_error="raise")
+    own_redis.stop()
+    with pytest.raises(RedisUnavailableError, match="lookup"):
+        cache.lookup("p", A)
+    with pytest.raises(RedisUnavailableError):
+        cache.update("p", A, "x")
+
+
+def test_construction_does_no_io() -> None:
+    cache = ExactCache(RedisAgentConfig(url="redis://127.0.0.1:1", retries=0))
+    assert cache.name == "llm"
+    with pytest.raises(ConfigError):
+        ExactCache(RedisAgentConfig(url="redis://127.0.0.1:1"), on_error="ignore")  # type: ignore[arg-type]

@@ -1,0 +1,196 @@
+"""Core semantic cache on a real Redis with the Query Engine.
+
+Mechanics use a deterministic toy embedder (equal text -> distance 0, else ~1);
+behaviour that depends on meaning uses the real default model.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from redis_agent_core.cache import SemanticCache, make_scope
+from redis_agent_core.cache.guards import Verifier
+from redis_agent_core.capabilities import Capabilities
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import CallableEmbedder, SentenceTransformerEmbedder
+from redis_agent_core.errors import ConfigError, RedisUnavailableError, SchemaMismatchError
+from redis_agent_core.server import EmbeddedRedis
+from tests.conftest import skip_unless
+
+from .conftest import toy_vector
+
+A = make_scope({"model": "a"})
+B = make_scope({"model": "b"})
+
+
+@pytest.fixture(autouse=True)
+def _needs_search(capabilities: Capabilities) -> None:
+    skip_unless(capabilities.search, "the semantic cache needs RediSearch")
+
+
+def test_threshold_is_a_cosine_distance() -> None:
+    assert SemanticCache.check_threshold(0) == 0.0
+    assert SemanticCache.check_threshold(2) == 2.0
+    with pytest.raises(ConfigError, match="looks like a similarity"):
+        SemanticCache(distance_threshold=85)
+    with pytest.raises(ConfigError, match=">= 0"):
+        SemanticCache(distance_threshold=-0.1)
+
+
+def test_threshold_zero_serves_identical_only(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder, distance_threshold=0, verifier=None)
+    cache.update("hello", A, "hi")
+    assert cache.lookup("hello", A).payload == "hi"  # type: ignore[union-attr]
+    near = toy_vector("hello") + 0.05 * toy_vector("other")
+    assert cache.lookup("hello?", A, vector=near) is None
+    loose = SemanticCache(config, embedder=toy_embedder, distance_threshold=0.1, verifier=None)
+    hit = loose.lookup("hello?", A, vector=near)
+    assert hit is not None and hit.prompt == "hello" and 0 < hit.distance <= 0.1
+
+
+def test_two_models_one_prompt_each_get_their_own(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    cache.update("Name a colour", A, "red")
+    cache.update("Name a colour", B, "blue")
+    assert cache.lookup("Name a colour", A).payload == "red"  # type: ignore[union-attr]
+    assert cache.lookup("Name a colour", B).payload == "blue"  # type: ignore[union-attr]
+    assert cache.lookup("Name a colour", make_scope({"model": "c"})) is None
+    assert cache.stats().entries == 2
+
+
+def test_tenants_are_isolated_even_with_tricky_values(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None, filter_fields=["tenant"])
+    cache.update("q", A, "acme answer", filters={"tenant": "acme,globex"})
+    cache.update("q", A, "Acme answer", filters={"tenant": "Acme"})
+    assert cache.lookup("q", A, filters={"tenant": "acme,globex"}).payload == "acme answer"  # type: ignore[union-attr]
+    assert cache.lookup("q", A, filters={"tenant": "Acme"}).payload == "Acme answer"  # type: ignore[union-attr]
+    for other in ("acme", "globex", "ACME", "acme*", "*", "acme,globex}|x"):
+        assert cache.lookup("q", A, filters={"tenant": other}) is None, other
+    with pytest.raises(ConfigError, match="partitioned by"):
+        cache.lookup("q", A)  # a partitioned cache never searches across tenants
+
+
+def test_verifier_rejections_are_counted_and_next_candidate_served(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    class NoNegation:
+        name = "negation"
+
+        def check(self, query: str, candidate: str) -> str | None:
+            return "negation differs" if ("not" in query) != ("not" in candidate) else None
+
+    cache = SemanticCache(
+        config, embedder=toy_embedder, distance_threshold=0.5, verifier=Verifier([NoNegation()])
+    )
+    base = toy_vector("x")
+    cache.update("do not cancel", A, "kept", vector=base)
+    cache.update("cancel it", A, "cancelled", vector=base + 0.1 * toy_vector("y"))
+    hit = cache.lookup("please cancel", A, vector=base)
+    assert hit is not None and hit.payload == "cancelled"  # nearest was rejected
+    assert cache.lookup("cancel", A, vector=toy_vector("far")) is None
+    stats = cache.stats()
+    assert stats.rejections == {"negation": 1}
+    assert (stats.hits, stats.misses) == (1, 1)
+
+
+def test_ttl_expiry_removes_entries_from_search(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None, ttl=0.2)
+    cache.update("p", A, "x")
+    assert cache.lookup("p", A) is not None
+    time.sleep(0.35)
+    assert cache.lookup("p", A) is None
+    assert cache.stats().entries == 0
+
+
+@pytest.mark.parametrize(("algorithm", "dtype"), [("flat", "float16"), ("hnsw", "float16")])
+def test_algorithms_and_dtypes(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, algorithm: str, dtype: str
+) -> None:
+    cache = SemanticCache(
+        config, embedder=toy_embedder, verifier=None, algorithm=algorithm, dtype=dtype
+    )  # type: ignore[arg-type]
+    for i in range(20):
+        cache.update(f"p{i}", A, f"a{i}")
+    assert cache.lookup("p7", A).payload == "a7"  # type: ignore[union-attr]
+    key = cache.lookup("p7", A).key  # type: ignore[union-attr]
+    assert len(config.get_client().hget(key, "vec")) == 16 * 2  # float16: 2 bytes a dim
+
+
+def test_existing_index_with_other_vectors_is_refused(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    SemanticCache(config, embedder=toy_embedder).ensure_index()
+    with pytest.raises(SchemaMismatchError, match="another name="):
+        SemanticCache(config, embedder=toy_embedder, dtype="float16").ensure_index()
+
+
+def test_wrong_vector_size_is_rejected(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder)
+    with pytest.raises(ConfigError, match="dimensions"):
+        cache.update("p", A, "x", vector=np.ones(3))
+
+
+def test_clear_and_recreated_index(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    cache.update("p", A, "x")
+    cache.drop()  # index gone behind another instance's back
+    other = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    other._index_ready = True  # it believes the index exists
+    assert other.lookup("p", A) is None  # a miss, not an error
+    assert other.update("p", A, "y")  # and the next use recreates it
+    assert other.lookup("p", A).payload == "y"  # type: ignore[union-attr]
+    assert other.clear() == 1
+
+
+async def test_async_paths(aconfig: RedisAgentConfig, toy_embedder: CallableEmbedder) -> None:
+    cache = SemanticCache(aconfig, embedder=toy_embedder, verifier=Verifier([]))
+    assert await cache.alookup("p", A) is None
+    assert await cache.aupdate("p", A, "x", usage={"total_tokens": 9})
+    hit = await cache.alookup("p", A)
+    assert hit is not None and hit.payload == "x" and hit.usage == {"total_tokens": 9}
+    assert (await cache.astats()).tokens_saved == 9
+    assert await cache.aclear() == 1
+
+
+def test_redis_down_is_a_miss(
+    own_redis: EmbeddedRedis, own_config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(own_config, embedder=toy_embedder, recheck_after=0)
+    cache.update("p", A, "x")
+    own_redis.stop()
+    assert cache.lookup("p", A) is None
+    assert cache.update("q", A, "y") is False
+    strict = SemanticCache(own_config, embedder=toy_embedder, on_error="raise")
+    with pytest.raises(RedisUnavailableError):
+        strict.lookup("p", A)
+
+
+@pytest.mark.slow
+def test_paraphrase_hits_and_unrelated_misses_with_the_default_model(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=minilm)  # defaults: guards on, threshold 0.2
+    cache.update("What is the capital of France?", A, "Paris")
+    cache.update("How do I reverse a list in Python?", A, "lst[::-1]")
+    hit = cache.lookup("Which city is the capital of France?", A)
+    assert hit is not None and hit.payload == "Paris" and hit.distance < cache.distance_threshold
+    hit = cache.lookup("How can I reverse a Python list?", A)
+    assert hit is not None and hit.payload == "lst[::-1]"
+    assert cache.lookup("How do I bake sourdough bread?", A) is None
+    assert cache.lookup("What is the capital of Germany?", A) is None
+    assert cache.lookup("Which city is the capital of France?", B) is None

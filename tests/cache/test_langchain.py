@@ -1,0 +1,177 @@
+"""LangChain adapters: standard suites, chat models through set_llm_cache, tool calls,
+Redis stopped mid-run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from langchain_core.globals import set_llm_cache
+from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.load import dumps
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, Generation
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.stores import BaseStore
+from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, BaseStoreSyncTests
+from langchain_tests.integration_tests.cache import AsyncCacheTestSuite, SyncCacheTestSuite
+
+from langchain_redis_agent import RedisByteStore, RedisCache, RedisSemanticCache
+from langchain_redis_agent.cache import dumps_generations, loads_generations, prompt_text
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import CallableEmbedder, SentenceTransformerEmbedder
+from redis_agent_core.server import EmbeddedRedis
+
+
+@pytest.fixture(autouse=True)
+def _no_global_cache() -> Iterator[None]:
+    yield
+    set_llm_cache(None)
+
+
+class TestRedisCacheSync(SyncCacheTestSuite):
+    @pytest.fixture
+    def cache(self, config: RedisAgentConfig) -> RedisCache:
+        return RedisCache(config)
+
+
+class TestRedisCacheAsync(AsyncCacheTestSuite):
+    @pytest.fixture
+    async def cache(self, aconfig: RedisAgentConfig) -> RedisCache:
+        return RedisCache(aconfig)
+
+
+class TestRedisSemanticCacheSync(SyncCacheTestSuite):
+    @pytest.fixture
+    def cache(self, config: RedisAgentConfig, toy_embedder: CallableEmbedder) -> RedisSemanticCache:
+        return RedisSemanticCache(toy_embedder, config)
+
+
+class TestRedisSemanticCacheAsync(AsyncCacheTestSuite):
+    @pytest.fixture
+    async def cache(
+        self, aconfig: RedisAgentConfig, toy_embedder: CallableEmbedder
+    ) -> RedisSemanticCache:
+        return RedisSemanticCache(toy_embedder, aconfig)
+
+
+class TestRedisByteStoreSync(BaseStoreSyncTests[bytes]):
+    @pytest.fixture
+    def kv_store(self, config: RedisAgentConfig) -> BaseStore[str, bytes]:
+        return RedisByteStore(config)
+
+    @pytest.fixture
+    def three_values(self) -> tuple[bytes, bytes, bytes]:
+        return b"foo", b"bar", b"\x00\xffbuzz"
+
+
+class TestRedisByteStoreAsync(BaseStoreAsyncTests[bytes]):
+    @pytest.fixture
+    async def kv_store(self, aconfig: RedisAgentConfig) -> BaseStore[str, bytes]:
+        return RedisByteStore(aconfig)
+
+    @pytest.fixture
+    def three_values(self) -> tuple[bytes, bytes, bytes]:
+        return b"foo", b"bar", b"\x00\xffbuzz"
+
+
+def test_byte_store_keys_with_glob_and_brace_characters(config: RedisAgentConfig) -> None:
+    store = RedisByteStore(config, name="odd")
+    store.mset([("a*{1}", b"1"), ("a?[x]", b"2"), ("b", b"3")])
+    assert sorted(store.yield_keys(prefix="a*")) == ["a*{1}"]
+    assert sorted(store.yield_keys(prefix="a")) == ["a*{1}", "a?[x]"]
+    assert store.mget(["a?[x]", "missing"]) == [b"2", None]
+
+
+def _tool_call_message() -> AIMessage:
+    return AIMessage(
+        content="",
+        tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}],
+        usage_metadata={"input_tokens": 12, "output_tokens": 7, "total_tokens": 19},
+        response_metadata={"model_name": "fake-1", "finish_reason": "tool_calls"},
+        id="run-1",
+    )
+
+
+def test_generations_round_trip_exactly_without_pickle() -> None:
+    gens = [
+        ChatGeneration(message=_tool_call_message(), generation_info={"finish_reason": "x"}),
+        Generation(text="plain", generation_info={"n": 1}),
+    ]
+    assert loads_generations(dumps_generations(gens)) == gens
+    evil = '[{"lc": 1, "type": "constructor", "id": ["langchain", "llms", "openai", "OpenAI"]}]'
+    with pytest.raises(ValueError):
+        loads_generations(evil)
+
+
+def test_chat_prompt_is_embedded_as_conversation_text() -> None:
+    assert prompt_text(dumps([HumanMessage("What is Redis?")])) == "What is Redis?"
+    convo = dumps([SystemMessage("Be brief."), HumanMessage("What is Redis?")])
+    assert prompt_text(convo) == "system: Be brief.\nhuman: What is Redis?"
+    assert prompt_text("plain prompt") == "plain prompt"
+
+
+def test_chat_model_with_set_llm_cache_hits_and_keeps_tool_calls(config: RedisAgentConfig) -> None:
+    cache = RedisCache(config)
+    set_llm_cache(cache)
+    model = GenericFakeChatModel(messages=iter([_tool_call_message()]))
+    first = model.invoke("weather in Paris?")
+    second = model.invoke("weather in Paris?")  # the fake has no second answer: must hit
+    assert second.tool_calls == first.tool_calls
+    assert second.response_metadata == first.response_metadata
+    assert second.usage_metadata["total_cost"] == 0  # type: ignore[index,typeddict-item]
+    assert second.usage_metadata["total_tokens"] == 19  # type: ignore[index]
+    stats = cache.stats()
+    assert (stats.hits, stats.misses, stats.tokens_saved) == (1, 1, 19)
+
+
+async def test_async_chain_with_cache_on_the_model(aconfig: RedisAgentConfig) -> None:
+    model = FakeListChatModel(responses=["Paris", "WRONG"], cache=RedisCache(aconfig))
+    chain = ChatPromptTemplate.from_messages([("human", "Capital of {country}?")]) | model
+    assert (await chain.ainvoke({"country": "France"})).content == "Paris"
+    assert (await chain.ainvoke({"country": "France"})).content == "Paris"
+
+
+def test_different_model_parameters_do_not_share_entries(config: RedisAgentConfig) -> None:
+    cache = RedisCache(config)
+    fast = FakeListChatModel(responses=["one"], cache=cache, sleep=None)
+    other = FakeListChatModel(responses=["two"], cache=cache, sleep=0.0)
+    assert fast.invoke("q").content == "one"
+    assert other.invoke("q").content == "two"
+    assert fast.invoke("q").content == "one"
+
+
+def test_tenant_partitions(config: RedisAgentConfig, toy_embedder: CallableEmbedder) -> None:
+    acme = RedisSemanticCache(toy_embedder, config, filters={"tenant": "acme"})
+    globex = RedisSemanticCache(toy_embedder, config, filters={"tenant": "globex"})
+    acme.update("q", "llm", [Generation(text="acme")])
+    assert acme.lookup("q", "llm") == [Generation(text="acme")]
+    assert globex.lookup("q", "llm") is None
+
+
+def test_chain_still_answers_when_redis_stops_mid_run(
+    own_redis: EmbeddedRedis, own_config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    models = [
+        FakeListChatModel(responses=["a1", "a2", "a3"], cache=cache)
+        for cache in (RedisCache(own_config), RedisSemanticCache(toy_embedder, own_config))
+    ]
+    for model in models:
+        assert model.invoke("q").content == "a1"
+        assert model.invoke("q").content == "a1"  # hit
+    own_redis.stop()
+    for model in models:
+        assert model.invoke("q").content == "a2"  # Redis gone: the LLM answers
+        assert model.invoke("q2").content == "a3"
+
+
+@pytest.mark.slow
+def test_semantic_cache_serves_a_paraphrase_to_a_chat_model(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> None:
+    model = FakeListChatModel(
+        responses=["Paris.", "a bread recipe"], cache=RedisSemanticCache(minilm, config)
+    )
+    assert model.invoke("What is the capital of France?").content == "Paris."
+    assert model.invoke("Which city is the capital of France?").content == "Paris."
+    assert model.invoke("How do I bake sourdough bread?").content == "a bread recipe"

@@ -1,0 +1,197 @@
+"""LlamaIndex adapters: RedisCacheLLM around MockLLM (plain, streaming, async, query
+engine) and RedisKVStore (collections, async, IngestionCache)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.ingestion import IngestionCache, IngestionPipeline
+from llama_index.core.llms import MockLLM
+from llama_index.core.node_parser import SentenceSplitter
+
+from llamaindex_redis_agent import RedisCacheLLM, RedisKVStore
+from redis_agent_core.cache import ExactCache, SemanticCache
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import CallableEmbedder
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.server import EmbeddedRedis
+
+
+class CountingLLM(MockLLM):
+    """MockLLM that counts calls and answers with a numbered reply."""
+
+    calls: int = 0
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        self.calls += 1
+        response = super().complete(prompt, formatted=formatted, **kwargs)
+        response.text = f"answer {self.calls}"
+        response.additional_kwargs = {"prompt_tokens": 5, "completion_tokens": 2}
+        return response
+
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        self.calls += 1
+        return super().stream_complete(prompt, formatted=formatted, **kwargs)
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        self.calls += 1
+        return ChatResponse(
+            message=ChatMessage(
+                role=MessageRole.ASSISTANT,
+                content=f"chat {self.calls}",
+                additional_kwargs={"tool_calls": [{"id": "t1", "name": "f"}]},
+            )
+        )
+
+
+def test_complete_and_chat_are_served_from_the_cache(config: RedisAgentConfig) -> None:
+    inner = CountingLLM()
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    assert llm.complete("hello").text == "answer 1"
+    hit = llm.complete("hello")
+    assert hit.text == "answer 1" and hit.additional_kwargs["cache_hit"] is True
+    assert llm.complete("hello", formatted=True).text == "answer 2"  # other call kind
+    messages = [ChatMessage(role="user", content="hi")]
+    first = llm.chat(messages)
+    again = llm.chat(messages)
+    assert again.message.content == first.message.content == "chat 3"
+    assert again.message.additional_kwargs == {"tool_calls": [{"id": "t1", "name": "f"}]}
+    assert inner.calls == 3
+    assert llm.metadata == inner.metadata
+    assert llm.cache.stats().tokens_saved == 7
+
+
+def test_scope_follows_the_inner_llm_parameters(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config)
+    short = RedisCacheLLM(MockLLM(max_tokens=3), cache)
+    longer = RedisCacheLLM(MockLLM(max_tokens=6), cache)
+    a = short.complete("x y z")
+    b = longer.complete("x y z")
+    assert a.text != b.text
+    assert short.complete("x y z").text == a.text
+
+
+def test_streaming_hit_replays_as_a_stream(config: RedisAgentConfig) -> None:
+    inner = CountingLLM(max_tokens=5)
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    first = list(llm.stream_complete("p"))
+    replay = list(llm.stream_complete("p"))
+    assert inner.calls == 1
+    assert replay[-1].text == first[-1].text
+    assert "".join(r.delta or "" for r in replay) == first[-1].text
+    assert len(replay) > 1
+    chat = list(llm.stream_chat([ChatMessage(role="user", content="q")]))
+    chat_replay = list(llm.stream_chat([ChatMessage(role="user", content="q")]))
+    assert chat_replay[-1].message.content == chat[-1].message.content
+
+
+def test_abandoned_stream_is_not_stored(config: RedisAgentConfig) -> None:
+    inner = CountingLLM(max_tokens=5)
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    next(iter(llm.stream_complete("p")))
+    list(llm.stream_complete("p"))
+    assert inner.calls == 2
+
+
+async def test_async_forms(aconfig: RedisAgentConfig) -> None:
+    inner = CountingLLM(max_tokens=4)
+    llm = RedisCacheLLM(inner, ExactCache(aconfig))
+    assert (await llm.acomplete("a")).text == (await llm.acomplete("a")).text
+    messages = [ChatMessage(role="user", content="b")]
+    assert (await llm.achat(messages)).message.content == (
+        await llm.achat(messages)
+    ).message.content
+    first = [r async for r in await llm.astream_complete("c")]
+    again = [r async for r in await llm.astream_complete("c")]
+    assert again[-1].text == first[-1].text
+    chat = [r async for r in await llm.astream_chat(messages + messages)]
+    chat_again = [r async for r in await llm.astream_chat(messages + messages)]
+    assert chat_again[-1].message.content == chat[-1].message.content
+    assert inner.calls == 4
+
+
+def test_semantic_cache_serves_near_questions(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    inner = CountingLLM()
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    llm = RedisCacheLLM(inner, cache)
+    messages = [ChatMessage(role="user", content="Capital of France?")]
+    llm.chat(messages)
+    assert llm.chat(messages).additional_kwargs["cache_hit"] is True
+    hit = cache.lookup("Capital of France?", llm._scope("chat", {}))
+    assert hit is not None and hit.prompt == "Capital of France?"  # conversation text
+
+
+def test_query_engine_with_settings_llm(config: RedisAgentConfig) -> None:
+    inner = CountingLLM()
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    old_llm, old_embed = Settings._llm, Settings._embed_model  # reading .llm resolves a default
+    Settings.llm, Settings.embed_model = llm, MockEmbedding(embed_dim=8)
+    try:
+        index = VectorStoreIndex.from_documents([Document(text="Redis keeps data in memory.")])
+        engine = index.as_query_engine()
+        first = str(engine.query("Where does Redis keep data?"))
+        second = str(engine.query("Where does Redis keep data?"))
+    finally:
+        Settings._llm, Settings._embed_model = old_llm, old_embed
+    assert first == second
+    assert inner.calls == 1
+
+
+def test_redis_down_the_inner_llm_answers(
+    own_redis: EmbeddedRedis, own_config: RedisAgentConfig
+) -> None:
+    inner = CountingLLM()
+    llm = RedisCacheLLM(inner, ExactCache(own_config))
+    llm.complete("p")
+    own_redis.stop()
+    assert llm.complete("p").text == "answer 2"
+
+
+def test_kvstore_collections_and_round_trip(config: RedisAgentConfig) -> None:
+    store = RedisKVStore(config)
+    store.put("a", {"x": 1, "nested": {"y": [1, 2]}})
+    store.put("a", {"other": True}, collection="c2")
+    store.put_all([("b", {"x": 2}), ("c{1}", {"x": 3})])
+    assert store.get("a") == {"x": 1, "nested": {"y": [1, 2]}}
+    assert store.get("a", collection="c2") == {"other": True}
+    assert store.get_all() == {
+        "a": {"x": 1, "nested": {"y": [1, 2]}},
+        "b": {"x": 2},
+        "c{1}": {"x": 3},
+    }
+    assert store.delete("a") is True and store.delete("a") is False
+    assert store.get("a") is None and store.get("a", collection="c2") == {"other": True}
+    with pytest.raises(ConfigError):
+        store.put_all([("d", {"ok": 1}), ("e", "not a dict")])  # type: ignore[list-item]
+    assert store.get("d") is None  # nothing of a bad batch is written
+
+
+async def test_kvstore_async(aconfig: RedisAgentConfig) -> None:
+    store = RedisKVStore(aconfig)
+    await store.aput("a", {"x": 1})
+    await store.aput_all([("b", {"x": 2})], collection="c")
+    assert await store.aget("a") == {"x": 1}
+    assert await store.aget_all(collection="c") == {"b": {"x": 2}}
+    assert await store.adelete("b", collection="c") is True
+
+
+def test_ingestion_cache_in_redis(config: RedisAgentConfig) -> None:
+    cache = IngestionCache(cache=RedisKVStore(config), collection="ingest")
+    pipeline = IngestionPipeline(
+        transformations=[SentenceSplitter(chunk_size=64, chunk_overlap=8)], cache=cache
+    )
+    docs = [Document(text="Redis is fast. " * 20, id_="d1")]
+    nodes = pipeline.run(documents=docs)
+    again = IngestionPipeline(
+        transformations=[SentenceSplitter(chunk_size=64, chunk_overlap=8)],
+        cache=IngestionCache(cache=RedisKVStore(config), collection="ingest"),
+    ).run(documents=docs)
+    assert [n.text for n in again] == [n.text for n in nodes]
+    assert RedisKVStore(config).get_all(collection="ingest")  # stored in Redis

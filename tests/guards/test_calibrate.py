@@ -1,0 +1,207 @@
+"""Calibration: pure evaluation functions, the pairs loader, the CLI, and the guards on
+fow-cache's labelled pairs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from redis_agent_core.cache.calibrate import (
+    DEFAULT_DISTANCE_THRESHOLD,
+    LabelledPair,
+    ThresholdResult,
+    calibrate,
+    default_pairs_path,
+    evaluate,
+    format_report,
+    load_pairs,
+    pair_distances,
+    recommend_threshold,
+    verifier_passes,
+)
+from redis_agent_core.cache.guards import default_verifier
+from redis_agent_core.cli import main
+from redis_agent_core.embeddings import CallableEmbedder, default_embedder
+from redis_agent_core.errors import ConfigError
+
+PAIRS = [
+    LabelledPair("Cancel my order", "How do I cancel my order?", True, "paraphrase"),
+    LabelledPair("Cancel my order", "Don't cancel my order", False, "negation"),
+    LabelledPair("Convert 5 miles", "Convert 50 miles", False, "number"),
+    LabelledPair("Open hours?", "When are you open?", True, "paraphrase"),
+]
+DISTANCES = np.array([0.08, 0.05, 0.12, 0.30])
+
+
+def test_evaluate_counts_served_pairs_per_threshold() -> None:
+    rows = evaluate(PAIRS, DISTANCES, [0.05, 0.1, 0.2, 0.4])
+    assert [r.served for r in rows] == [1, 2, 3, 4]
+    assert [r.correct for r in rows] == [0, 1, 1, 2]
+    assert rows[0].precision == 0.0 and rows[0].wrong_by_category == {"negation": 1}
+    assert rows[2].wrong_by_category == {"negation": 1, "number": 1}
+    assert rows[3].recall == 1.0 and rows[3].precision == 0.5
+
+
+def test_evaluate_with_verifier_serves_only_passing_pairs() -> None:
+    passes, guards = verifier_passes(PAIRS, default_verifier())
+    assert passes.tolist() == [True, False, False, True]
+    assert guards == [None, "negation", "number", None]
+    rows = evaluate(PAIRS, DISTANCES, [0.2, 0.4], passes)
+    assert (rows[0].served, rows[0].wrong, rows[0].precision) == (1, 0, 1.0)
+    assert rows[1].recall == 1.0
+
+
+def test_nothing_served_has_undefined_precision() -> None:
+    (row,) = evaluate(PAIRS, DISTANCES, [0.0])
+    assert row.served == 0 and math.isnan(row.precision)
+    assert recommend_threshold([row], 0.9) is None
+
+
+def test_recommendation_is_the_highest_recall_reaching_the_target() -> None:
+    def row(t: float, p: float, r: float) -> ThresholdResult:
+        return ThresholdResult(t, 10, int(10 * p), 10 - int(10 * p), p, r)
+
+    rows = [row(0.1, 1.0, 0.3), row(0.2, 0.96, 0.5), row(0.3, 0.9, 0.7), row(0.4, 0.95, 0.6)]
+    assert recommend_threshold(rows, 0.95).threshold == 0.4  # precision is not monotonic
+    assert recommend_threshold(rows, 0.99).threshold == 0.1
+    assert recommend_threshold(rows, 1.0).threshold == 0.1
+    with pytest.raises(ConfigError, match="target precision"):
+        recommend_threshold(rows, 95)
+
+
+def test_thresholds_are_cosine_distances() -> None:
+    with pytest.raises(ConfigError, match="cosine distance"):
+        evaluate(PAIRS, DISTANCES, [2.5])
+
+
+def test_pair_distances_embed_each_text_once_and_normalise() -> None:
+    seen: list[str] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        seen.extend(texts)
+        # unnormalised vectors: the distance must not depend on their length
+        return [[3.0, 0.0] if "cancel" in t.lower() else [0.0, 2.0] for t in texts]
+
+    distances = pair_distances(PAIRS, CallableEmbedder(embed))
+    assert len(seen) == len(set(seen)) == 7  # "Cancel my order" appears twice, embedded once
+    np.testing.assert_allclose(distances, [0.0, 0.0, 0.0, 0.0], atol=1e-6)
+    far = pair_distances([LabelledPair("cancel", "other", False)], CallableEmbedder(embed))
+    np.testing.assert_allclose(far, [1.0], atol=1e-6)
+
+
+def test_report_shows_both_sides_and_the_recommendation() -> None:
+    report = calibrate(PAIRS, distances=DISTANCES, thresholds=[0.1, 0.3], target_precision=0.95)
+    assert report.recommended_without is None  # a trap sits nearest
+    assert report.recommended_with is not None and report.recommended_with.precision == 1.0
+    assert report.rejected_traps == {"negation": 1, "number": 1}
+    text = format_report(report)
+    assert "Embedding only:" in text and "With the verifier:" in text
+    assert "| 0.10 | 2 | 0.500 | 0.500 | 1 | 1 / 0 |" in text  # negation / number
+    assert "embedding only: no threshold reaches precision 0.95" in text
+    without = calibrate(PAIRS, distances=DISTANCES, use_verifier=False)
+    assert without.with_verifier is None and "With the verifier" not in format_report(without)
+
+
+def _write(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_load_pairs_reads_labels_and_defaults(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        [
+            json.dumps({"a": "x", "b": "y", "same_answer": True}),
+            "",
+            json.dumps({"a": "x", "b": "z", "same_answer": False, "category": "negation"}),
+        ],
+    )
+    pairs = load_pairs(path)
+    assert [(p.cached, p.query, p.same_answer, p.category) for p in pairs] == [
+        ("x", "y", True, "match"),
+        ("x", "z", False, "negation"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", r"pairs.jsonl:2: expected a JSON object"),
+        (json.dumps({"a": "x", "same_answer": True}), r":2: expected .* 'b'"),
+        (json.dumps({"a": "x", "b": "y", "same_answer": "yes"}), r":2: .*must be .* a boolean"),
+    ],
+)
+def test_load_pairs_names_the_bad_line(tmp_path: Path, line: str, message: str) -> None:
+    path = _write(tmp_path, [json.dumps({"a": "x", "b": "y", "same_answer": True}), line])
+    with pytest.raises(ConfigError, match=message):
+        load_pairs(path)
+
+
+def test_load_pairs_missing_or_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_pairs(tmp_path / "nope.jsonl")
+    with pytest.raises(ConfigError, match="holds no pairs"):
+        load_pairs(_write(tmp_path, [""]))
+
+
+def _fow_pairs() -> list[LabelledPair]:
+    if default_pairs_path() is None:
+        pytest.skip("fow-cache is not installed")
+    return load_pairs()
+
+
+def test_guards_on_fow_cache_pairs() -> None:
+    """Independent of distances: the guards let true pairs through and stop traps."""
+    pairs = _fow_pairs()
+    assert len(pairs) == 600
+    passes, _ = verifier_passes(pairs, default_verifier())
+    labels = np.array([p.same_answer for p in pairs])
+    assert passes[labels].mean() >= 0.9  # paraphrases and near repeats still hit
+    assert (~passes[~labels]).mean() >= 0.8  # traps rejected
+    # minimal-edit traps (one word changed) are the ones embeddings cannot separate
+    minimal = np.array([not p.same_answer and p.style == "minimal" for p in pairs])
+    assert minimal.sum() >= 100
+    assert (~passes[minimal]).mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_calibrate_with_the_default_model_on_own_pairs(own_pairs: list[LabelledPair]) -> None:
+    report = calibrate(own_pairs, embedder=default_embedder(), target_precision=0.95)
+    at_default = {r.threshold: r for r in report.with_verifier or []}[DEFAULT_DISTANCE_THRESHOLD]
+    plain = {r.threshold: r for r in report.without_verifier}[DEFAULT_DISTANCE_THRESHOLD]
+    # our traps sit as close as paraphrases: embeddings alone serve many wrong answers
+    assert plain.precision < 0.8 and plain.wrong >= 20
+    assert at_default.precision >= 0.95 and at_default.recall >= 0.8
+    assert report.recommended_with is not None
+
+
+@pytest.mark.slow
+def test_cli_cache_calibrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    default_embedder()  # the CLI uses the process-wide model; load it once
+    path = _write(
+        tmp_path,
+        [
+            json.dumps(
+                {"a": p.cached, "b": p.query, "same_answer": p.same_answer, "category": p.category}
+            )
+            for p in PAIRS
+        ],
+    )
+    code = main(["cache", "calibrate", "--pairs", str(path), "--thresholds", "0.1,0.3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| 0.10 |" in out and "| 0.30 |" in out and "| 0.20 |" not in out
+    assert "Recommended threshold for precision ≥ 0.95" in out
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cache", "calibrate", "--pairs", str(tmp_path / "missing.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cache", "calibrate", "--thresholds", "a,b"])
+    assert "comma-separated cosine distances" in capsys.readouterr().err

@@ -1,0 +1,394 @@
+"""Each default guard on its own, the verifier around them, and our own labelled pairs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from redis_agent_core.cache.calibrate import LabelledPair, load_pairs
+from redis_agent_core.cache.guards import (
+    ConstraintGuard,
+    EntityGuard,
+    Guard,
+    NegationGuard,
+    NumberGuard,
+    OrderGuard,
+    Rejection,
+    ScopeGuard,
+    Verifier,
+    default_guards,
+    default_verifier,
+    features,
+)
+
+from .conftest import OWN_PAIRS_PATH
+
+
+def rejects(guard: Guard, a: str, b: str) -> bool:
+    """Whether ``guard`` refuses in both directions (guards must be symmetric)."""
+    one, other = guard.check(a, b), guard.check(b, a)
+    assert (one is None) == (other is None), f"asymmetric: {one!r} / {other!r}"
+    return one is not None
+
+
+# --- negation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Cancel my order", "Don't cancel my order"),
+        ("Can I park here?", "Can I not park here?"),
+        ("Is it safe to swim here?", "Is it never safe to swim here?"),
+        ("Do I need a visa?", "Can I go without a visa?"),
+        ("Is the fee refundable?", "Is the fee non-refundable?"),
+        ("Is this mushroom safe?", "Is this mushroom unsafe?"),
+        ("How do I subscribe to alerts?", "How do I unsubscribe from alerts?"),
+        ("How do I enable cookies?", "How do I disable cookies?"),
+        ("Which items are included?", "Which items are excluded?"),
+        ("What should I eat before a run?", "What should I eat after a run?"),
+        ("How do I turn the alarm on?", "How do I turn the alarm off?"),
+        ("How do I opt in to emails?", "How do I opt out of emails?"),
+        ("Is the shop open on holidays?", "Is the shop closed on holidays?"),
+        ("Which stocks should I buy?", "Which stocks should I sell?"),
+        ("What are the pros of renting?", "What are the cons of renting?"),
+    ],
+)
+def test_negation_guard_rejects_flipped_polarity(a: str, b: str) -> None:
+    assert rejects(NegationGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is this mushroom unsafe?", "Is this mushroom not safe?"),  # balanced negation
+        ("I can't log in, what should I do?", "I cannot log in, what should I do?"),
+        ("How do I turn on dark mode?", "How can I switch dark mode on?"),
+        ("Which items are included?", "What do I get included?"),
+        ("What's the price for non-members?", "How much is it if I'm not a member?"),
+    ],
+)
+def test_negation_guard_passes_same_polarity(a: str, b: str) -> None:
+    assert not rejects(NegationGuard(), a, b)
+
+
+def test_negation_guard_accepts_custom_opposites() -> None:
+    guard = NegationGuard(opposites=[("north", "south")])
+    assert rejects(guard, "Trains heading north", "Trains heading south")
+    assert not rejects(guard, "How do I enable sync?", "How do I disable sync?")
+
+
+# --- numbers, dates, times --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Convert 5 miles to km", "Convert 50 miles to km"),
+        ("Wake me at 7am", "Wake me at 7pm"),
+        ("Is the 9:15 bus late?", "Is the 9:45 bus late?"),
+        ("Send $20 to Ana", "Send €20 to Ana"),
+        ("Is 2 weeks of notice enough?", "Is 3 weeks of notice enough?"),
+        ("Are you open on Saturday?", "Are you open on Sunday?"),
+        ("What was my bill in March?", "What was my bill?"),  # a date on one side only
+        ("Can I book for tomorrow?", "Can I book for today?"),
+        ("Who won the league in 1999?", "Who won the league?"),
+        ("Is 15% a good tip?", "Is 20% a good tip?"),
+    ],
+)
+def test_number_guard_rejects_different_quantities(a: str, b: str) -> None:
+    assert rejects(NumberGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Convert five miles to km", "Convert 5 miles to km"),
+        ("Send $20 to Ana", "Send 20 dollars to Ana"),
+        ("Is 2 weeks of notice enough?", "Is 14 days of notice enough?"),
+        ("Is a 2kg bag too heavy?", "Is a 2000 g bag too heavy?"),
+        ("Wake me at 7pm", "Wake me at seven this evening"),
+        ("How many calories in one apple?", "How many calories in an apple?"),
+        ("How much is £1,200 in euros?", "How much is £1200 in euros?"),
+        ("Can a 16-year-old vote?", "Can you vote at sixteen?"),
+        ("What's twenty-one squared?", "What is 21 squared?"),
+        ("Is the café open Monday to Friday?", "Is the café open on weekdays?"),
+        ("What's the weather on mondays?", "What's the weather on Mondays?"),
+    ],
+)
+def test_number_guard_normalises_equal_quantities(a: str, b: str) -> None:
+    assert not rejects(NumberGuard(), a, b)
+
+
+# --- entities and quoted strings ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I export data from Salesforce?", "How do I export data from HubSpot?"),
+        ("What's the capital of Austria?", "What's the capital of Australia?"),
+        ("Call Maria tomorrow", "Call Marta tomorrow"),
+        ('What does "exit code 137" mean?', 'What does "exit code 139" mean?'),
+        ("Explain `git rebase`", "Explain `git merge`"),
+        ("Does Jet2 fly to Faro?", "Does easyJet fly to Faro?"),
+    ],
+)
+def test_entity_guard_rejects_swaps(a: str, b: str) -> None:
+    assert rejects(EntityGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Who runs it?", "Who runs Microsoft?"),  # added on one side: a paraphrase may do that
+        ("what is the capital of france", "What is the capital of France?"),
+        ("WHAT IS THE CAPITAL OF FRANCE?", "What is the capital of France?"),
+        ("Do You Accept Apple Pay?", "Do you accept Apple Pay?"),
+        ("What's the legal drinking age in the US?", "How old must you be to drink in America?"),
+        ("Which trains go to Oxford on Sundays?", "Which trains go to Oxfrod on Sundays?"),
+        ('What does "exit code 137" mean?', "What does exit code 137 mean?"),
+    ],
+)
+def test_entity_guard_passes_same_entities(a: str, b: str) -> None:
+    assert not rejects(EntityGuard(), a, b)
+
+
+def test_entity_guard_treats_a_changed_letter_in_a_short_name_as_another_name() -> None:
+    # The trade-off, stated: "Maria"/"Marta" are two people, so a one-letter typo in a
+    # short name ("Ubunto") is a miss too. A swapped pair of letters is a typo.
+    assert rejects(EntityGuard(), "Install Docker on Ubuntu", "Install Docker on Ubunto")
+    assert not rejects(EntityGuard(), "Install Docker on Ubuntu", "Install Dokcer on Ubuntu")
+
+
+# --- order --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Flights from Paris to London", "Flights from London to Paris"),
+        ("Move $50 from savings to checking", "Move $50 from checking to savings"),
+        ("Convert Markdown to HTML", "Convert HTML to Markdown"),
+        ("Is Rust faster than Go?", "Is Go faster than Rust?"),
+        (
+            "Move my money from my ISA into my current account",
+            "Put my current account money into my ISA",
+        ),
+    ],
+)
+def test_order_guard_rejects_reversed_direction(a: str, b: str) -> None:
+    assert rejects(OrderGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Flights from Paris to London", "Cheap flights from Paris to London"),
+        ("How long from Paris to London by train?", "Paris to London: how long is the train?"),
+        ("How do I export my data from HubSpot?", "What's the way to download my HubSpot data?"),
+        ("Compare Rust and Go", "Compare Go and Rust"),  # symmetric: order carries no meaning
+    ],
+)
+def test_order_guard_passes_same_direction(a: str, b: str) -> None:
+    assert not rejects(OrderGuard(), a, b)
+
+
+# --- scope -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Paracetamol dose for adults", "Paracetamol dose for children"),
+        ("Symptoms of measles", "Symptoms of measles in babies"),
+        ("How do I reset my password?", "How do I reset my colleague's password?"),
+        ("Holiday allowance for full-time staff", "Holiday allowance for part-time staff"),
+        ("How do I update the app on iPhone?", "How do I update the app on Android?"),
+        ("What does my home insurance cover?", "What does my car insurance cover?"),
+        ("What's my account balance?", "What's my joint account balance?"),
+        ("Can I work remotely?", "Can contractors work remotely?"),
+    ],
+)
+def test_scope_guard_rejects_other_audience_or_object(a: str, b: str) -> None:
+    assert rejects(ScopeGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is breakfast included for kids?", "Do children get breakfast included?"),
+        (
+            "How do I apply for a school place for my child?",
+            "How do I aply for a school place for my chlid?",
+        ),
+        ("How do I reset my password?", "I forgot my password, help"),
+        ("Do you deliver on weekends?", "Is weekend delivery available?"),
+    ],
+)
+def test_scope_guard_passes_same_scope(a: str, b: str) -> None:
+    assert not rejects(ScopeGuard(), a, b)
+
+
+# --- output constraints ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Explain recursion", "Explain recursion briefly"),
+        ("Explain recursion", "Explain recursion in detail"),
+        ("Summarise the report in 3 sentences", "Summarise the report in 5 sentences"),
+        ("List the G7 countries", "List the G7 countries as JSON"),
+        ("Compare cats and dogs", "Compare cats and dogs in a table"),
+        ("Describe Rome", "Describe Rome in French"),
+        ("Give me tips for sleep", "Give me tips for sleep as bullet points"),
+    ],
+)
+def test_constraint_guard_rejects_different_output_constraints(a: str, b: str) -> None:
+    assert rejects(ConstraintGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Summarise the report in 3 sentences", "Give a three-sentence summary of the report"),
+        ("Book me a table for two", "Reserve a table for two"),  # a table is not a format
+        ("Describe Rome in French", "Décris Rome in French please"),
+    ],
+)
+def test_constraint_guard_passes_same_constraints(a: str, b: str) -> None:
+    assert not rejects(ConstraintGuard(), a, b)
+
+
+# --- conversations ------------------------------------------------------------------------
+
+
+def test_role_prefixes_are_ignored() -> None:
+    verifier = default_verifier()
+    assert verifier.verify("human: How do I reset my router?", "How do I reset my router?") is None
+    # role names never become entities, even when capitalised
+    assert (
+        verifier.verify(
+            "System: Be brief.\nHuman: What is the capital of Peru?",
+            "system: Be brief.\nhuman: what's the capital of Peru?",
+        )
+        is None
+    )
+
+
+def test_conversation_checks_the_whole_context() -> None:
+    verifier = default_verifier()
+    history = (
+        "system: You answer billing questions.\nhuman: My plan costs $10 a month.\nai: Noted.\n"
+    )
+    other = history.replace("$10", "$30")
+    question = "human: How much will I pay in a year?"
+    rejection = verifier.verify(history + question, other + question)
+    assert rejection is not None and rejection.guard == "number"
+    assert verifier.verify(history + question, history + question) is None
+
+
+# --- verifier -----------------------------------------------------------------------------
+
+
+def test_default_guards_cover_every_category() -> None:
+    names = [g.name for g in default_guards()]
+    assert set(names) == {"negation", "number", "entity", "order", "scope", "constraint"}
+    assert all(isinstance(g, Guard) for g in default_guards())
+
+
+def test_verifier_reports_the_first_guard_that_rejects() -> None:
+    rejection = default_verifier().verify("Don't cancel my order", "Cancel my order")
+    assert rejection == Rejection("negation", rejection.reason)
+    assert "negat" in rejection.reason
+
+
+def test_verifier_with_custom_guards() -> None:
+    class NoSwearing:
+        name = "custom"
+
+        def check(self, query: str, candidate: str) -> str | None:
+            return "banned word" if "darn" in query else None
+
+    assert Verifier([]).verify("Don't cancel", "Cancel") is None  # no guards at all
+    verifier = Verifier([NoSwearing()])
+    assert verifier.verify("darn it", "oh no") == Rejection("custom", "banned word")
+    assert verifier.verify("Don't cancel", "Cancel") is None
+
+
+def test_extra_verifier_runs_after_the_guards() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def judge(query: str, candidate: str) -> bool:
+        calls.append((query, candidate))
+        return "blue" not in query
+
+    verifier = Verifier(extra=judge)
+    assert verifier.verify("Is the sky blue?", "Is the sky blue today?") is not None
+    assert verifier.verify("Cancel my order", "Don't cancel my order").guard == "negation"
+    assert calls == [("Is the sky blue?", "Is the sky blue today?")]  # not called after a guard
+    assert verifier.verify("How do I bake bread?", "How can I bake bread?") is None
+
+
+async def test_async_extra_verifier() -> None:
+    async def judge(query: str, candidate: str) -> bool:
+        await asyncio.sleep(0)
+        return query.endswith("?")
+
+    verifier = Verifier(extra=judge)
+    assert await verifier.averify("Bake bread?", "Bake bread?") is None
+    assert await verifier.averify("Bake bread", "Bake bread") == Rejection(
+        "custom", "rejected by the extra verifier"
+    )
+    with pytest.raises(TypeError, match="averify"):
+        verifier.verify("Bake bread?", "Bake bread?")
+
+
+def test_degenerate_and_long_texts() -> None:
+    verifier = default_verifier()
+    assert verifier.verify("", "") is None
+    assert verifier.verify("", "???") is None
+    # parsing is linear: a 100 kB conversation is handled, and its numbers compared
+    long = "human: " + "Move 13 boxes from Paris to London. " * 2800
+    assert verifier.verify(long, long.replace("13 boxes", "31 boxes", 1)).guard == "number"
+
+
+def test_features_are_parsed_once_per_text() -> None:
+    text = "How do I cancel order 12345 from London?"
+    assert features(text) is features(text)
+    parsed = features(text)
+    assert parsed.quantities == {"num:12345": 1}
+    assert parsed.entities == ("london",)
+
+
+# --- our own labelled pairs -----------------------------------------------------------------
+
+
+def _pair_id(pair: LabelledPair) -> str:
+    return pair.id
+
+
+OWN_PAIRS = load_pairs(OWN_PAIRS_PATH)
+
+
+@pytest.mark.parametrize("pair", OWN_PAIRS, ids=_pair_id)
+def test_own_labelled_pairs(pair: LabelledPair) -> None:
+    """Paraphrases and near repeats pass; each trap is rejected by the guard of its kind."""
+    verifier = default_verifier()
+    rejection = verifier.verify(pair.query, pair.cached)
+    if pair.same_answer:
+        assert rejection is None, f"a true paraphrase was rejected: {rejection}"
+    else:
+        assert rejection is not None, "a trap was let through"
+        assert rejection.guard == pair.category, rejection.reason
+    # the cache may compare either way round; the decision must not depend on it
+    assert (verifier.verify(pair.cached, pair.query) is None) == (rejection is None)
+
+
+def test_own_pairs_cover_every_kind(own_pairs: list[LabelledPair]) -> None:
+    kinds = {p.category for p in own_pairs}
+    assert {"paraphrase", "near_repeat"} <= kinds
+    assert {"negation", "number", "entity", "order", "scope", "constraint"} <= kinds
+    assert sum(p.same_answer for p in own_pairs) >= 40

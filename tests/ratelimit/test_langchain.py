@@ -1,0 +1,115 @@
+"""LangChain adapters: rate_limiter= on a chat model, and the per-user callback in a
+chain with a fake model that reports usage."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+from langchain_core.caches import InMemoryCache
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.prompts import ChatPromptTemplate
+
+from langchain_redis_agent import (
+    AsyncRateLimitCallbackHandler,
+    RateLimitCallbackHandler,
+    RateLimitExceeded,
+    RedisRateLimiter,
+)
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
+
+Make = Callable[..., RateLimiter]
+TOKENS = TokenBudget.daily(1000)
+
+
+def fake_model(total_tokens: int = 30, **kwargs: object) -> GenericFakeChatModel:
+    """A fake chat model whose every answer reports ``total_tokens`` of usage."""
+    usage = {"input_tokens": 10, "output_tokens": total_tokens - 10, "total_tokens": total_tokens}
+    answers = itertools.repeat(AIMessage(content="ok", usage_metadata=usage))  # type: ignore[arg-type]
+    return GenericFakeChatModel(messages=answers, **kwargs)
+
+
+def test_rate_limiter_on_a_chat_model(config: RedisAgentConfig) -> None:
+    limiter = RedisRateLimiter.per_second(2, config=config, max_wait=0)
+    model = fake_model(rate_limiter=limiter)
+    model.invoke("a")
+    model.invoke("b")
+    with pytest.raises(RateLimitExceeded) as info:
+        model.invoke("c")
+    assert info.value.limit == "req-global-2per1s"
+    assert limiter.acquire(blocking=False) is False
+
+
+async def test_rate_limiter_async_waits_then_proceeds(make_limiter: Make) -> None:
+    limiter = RedisRateLimiter(make_limiter([RequestLimit(1, 0.3)]), user="tenant-1")
+    model = fake_model(rate_limiter=limiter)
+    await model.ainvoke("a")
+    await model.ainvoke("b")  # waits ~0.3 s for the window instead of failing
+    assert not await limiter.aacquire(blocking=False)
+    assert await limiter.for_subject(user="tenant-2").aacquire(blocking=False)
+
+
+def test_callback_stops_one_user_while_another_proceeds(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(2, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter)
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | fake_model()
+    alice = {"callbacks": [handler], "metadata": {"user_id": "alice"}}
+    bob = {"callbacks": [handler], "metadata": {"user_id": "bob"}}
+    chain.invoke({"q": "one"}, config=alice)
+    chain.invoke({"q": "two"}, config=alice)
+    with pytest.raises(RateLimitExceeded) as info:
+        chain.invoke({"q": "three"}, config=alice)
+    assert info.value.limit == "req-user-2per1m" and info.value.key.endswith(":alice")
+    assert chain.invoke({"q": "one"}, config=bob).content == "ok"
+    # settled to the real usage (30 tokens a call), not the reserved estimate
+    assert limiter.peek(user="alice").remaining[TOKENS.name] == 1000 - 2 * 30
+    assert limiter.peek(user="bob").remaining[TOKENS.name] == 1000 - 30
+
+
+def test_callback_token_budget_stops_the_call(make_limiter: Make) -> None:
+    limiter = make_limiter([TokenBudget.daily(300)])
+    handler = RateLimitCallbackHandler(limiter, estimator=lambda text, params: 200)
+    model = fake_model(total_tokens=150)
+    config = {"callbacks": [handler], "metadata": {"user_id": "carol"}}
+    model.invoke("first", config=config)  # reserves 200, settles 150
+    with pytest.raises(RateLimitExceeded, match="tok-user"):
+        model.invoke("second", config=config)  # 150 + 200 > 300
+
+
+def test_cache_hits_are_not_charged(make_limiter: Make) -> None:
+    budget = TokenBudget.daily(1000)
+    limiter = make_limiter([RequestLimit(2, 60.0), budget])
+    handler = RateLimitCallbackHandler(limiter)
+    model = fake_model(total_tokens=40, cache=InMemoryCache())
+    config = {"callbacks": [handler], "metadata": {"user_id": "dave"}}
+    model.invoke("same question", config=config)
+    for _ in range(3):  # cache hits: replayed with total_cost=0
+        model.invoke("same question", config=config)
+    status = limiter.peek(user="dave", requests=0)
+    assert status.remaining[budget.name] == 1000 - 40
+    assert status.remaining["req-user-2per1m"] == 1  # hits got their slot back
+    assert not handler._reservations  # nothing left dangling
+
+
+def test_failed_call_refunds_tokens(make_limiter: Make) -> None:
+    budget = TokenBudget.daily(1000)
+    limiter = make_limiter([budget])
+    handler = RateLimitCallbackHandler(limiter)
+    model = GenericFakeChatModel(messages=iter([]))  # raises StopIteration-based error
+    with pytest.raises(Exception):  # noqa: B017 - the fake model's own error
+        model.invoke("boom", config={"callbacks": [handler], "metadata": {"user_id": "e"}})
+    assert limiter.peek(user="e").remaining[budget.name] == 1000
+
+
+async def test_async_callback_handler(make_limiter: Make, aconfig: RedisAgentConfig) -> None:
+    limiter = make_limiter([RequestLimit(1, 60.0), TOKENS])
+    handler = AsyncRateLimitCallbackHandler(limiter, user_key="uid")
+    model = fake_model(total_tokens=25)
+    await model.ainvoke("hi", config={"callbacks": [handler], "metadata": {"uid": "fay"}})
+    with pytest.raises(RateLimitExceeded):
+        await model.ainvoke("hi", config={"callbacks": [handler], "metadata": {"uid": "fay"}})
+    await model.ainvoke("hi", config={"callbacks": [handler], "metadata": {"uid": "gus"}})
+    assert (await limiter.atry_acquire(user="gus", requests=0)).remaining[TOKENS.name] == 975

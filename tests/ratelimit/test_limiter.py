@@ -1,0 +1,266 @@
+"""Core rate limiter on a real Redis: exact sliding windows, token budgets,
+composition, blocking, validation."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from redis_agent_core import RateLimitExceeded as ExportedExceeded
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, RedisAgentError
+from redis_agent_core.ratelimit import (
+    RateLimiter,
+    RateLimitExceeded,
+    RequestLimit,
+    TokenBudget,
+)
+
+Make = Callable[..., RateLimiter]
+
+
+def test_request_limit_admits_exactly_the_limit(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(3, 10.0)])
+    decisions = [limiter.try_acquire(user="alice") for _ in range(5)]
+    assert [d.allowed for d in decisions] == [True, True, True, False, False]
+    assert [d.remaining["req-user-3per10s"] for d in decisions[:3]] == [2, 1, 0]
+    refused = decisions[3]
+    # the oldest admit leaves the 10 s window in just under 10 s
+    assert 9.0 < refused.retry_after <= 10.0
+    assert refused.limit == "req-user-3per10s"
+    assert refused.key == limiter.config.keys.ratelimit("default", "req-user-3per10s", "alice")
+    # another user has its own window
+    assert limiter.try_acquire(user="bob").allowed
+
+
+def test_window_slides_on_server_time(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(2, 0.25)])
+    assert limiter.try_acquire(user="u").allowed
+    assert limiter.try_acquire(user="u").allowed
+    refused = limiter.try_acquire(user="u")
+    assert not refused.allowed
+    time.sleep(refused.retry_after + 0.01)
+    assert limiter.try_acquire(user="u").allowed
+
+
+def test_refusal_consumes_nothing_in_any_limit(make_limiter: Make) -> None:
+    limiter = make_limiter(
+        [
+            RequestLimit(5, 60.0, per="user"),
+            RequestLimit(2, 60.0, per="org"),
+            TokenBudget.daily(1000, per="user"),
+        ]
+    )
+    assert limiter.try_acquire(user="a", org="acme", tokens=100).allowed
+    assert limiter.try_acquire(user="b", org="acme", tokens=100).allowed
+    refused = limiter.try_acquire(user="a", org="acme", tokens=100)
+    assert not refused.allowed and refused.limit == "req-org-2per1m"
+    # user a's own request and token counters were not charged by the refusal
+    status = limiter.peek(user="a", org="other", tokens=0)
+    assert status.remaining["req-user-5per1m"] == 5 - 1 - 1  # peek counts itself
+    assert status.remaining["tok-user-fixed-1000per1d"] == 900
+    # a different org of the same user proceeds
+    assert limiter.try_acquire(user="a", org="globex").allowed
+
+
+def test_global_limit_spans_users(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(10, 60.0), RequestLimit(3, 60.0, per="global")])
+    assert [limiter.try_acquire(user=u).allowed for u in "abcd"] == [True, True, True, False]
+    assert limiter.try_acquire(user="e").limit == "req-global-3per1m"
+
+
+def test_missing_user_shares_the_anonymous_bucket(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(1, 60.0)])
+    assert limiter.try_acquire().allowed
+    assert not limiter.try_acquire().allowed
+    assert not limiter.try_acquire(user="anonymous").allowed
+
+
+def test_request_larger_than_limit_never_fits(make_limiter: Make) -> None:
+    limiter = make_limiter([TokenBudget.daily(100)])
+    decision = limiter.try_acquire(user="u", tokens=101)
+    assert not decision.allowed and math.isinf(decision.retry_after)
+    with pytest.raises(RateLimitExceeded, match="never be admitted"):
+        limiter.acquire(user="u", tokens=101, max_wait=60)
+
+
+def test_token_budget_reserve_then_settle(make_limiter: Make) -> None:
+    limiter = make_limiter([TokenBudget.daily(1000)])
+    first = limiter.try_acquire(user="u", tokens=400)
+    second = limiter.try_acquire(user="u", tokens=400)
+    assert first.allowed and second.allowed
+    # reservations block a third estimate that would overspend
+    assert not limiter.try_acquire(user="u", tokens=400).allowed
+    assert limiter.settle(first.reservation, 100)  # refund 300
+    assert limiter.settle(second.reservation, 450)  # charge 50 more
+    assert limiter.peek(user="u").remaining["tok-user-fixed-1000per1d"] == 1000 - 550
+    assert limiter.try_acquire(user="u", tokens=400).allowed
+
+
+def test_rolling_budget_settles_and_expires(make_limiter: Make) -> None:
+    budget = TokenBudget.rolling_window(100, 0.4)
+    limiter = make_limiter([budget])
+    first = limiter.try_acquire(user="u", tokens=80)
+    assert first.allowed
+    refused = limiter.try_acquire(user="u", tokens=50)
+    assert not refused.allowed and 0 < refused.retry_after <= 0.4
+    assert limiter.settle(first.reservation, 30)
+    assert limiter.try_acquire(user="u", tokens=50).allowed
+    assert limiter.peek(user="u").remaining[budget.name] == 20
+    time.sleep(0.45)
+    assert limiter.peek(user="u").remaining[budget.name] == 100
+    # the entry left the window: a late settlement is dropped, not charged again
+    assert not limiter.settle(first.reservation, 90)
+    assert limiter.peek(user="u").remaining[budget.name] == 100
+
+
+def test_fixed_window_resets_and_drops_late_settlement(make_limiter: Make) -> None:
+    budget = TokenBudget(100, period=0.5, rolling=False)
+    limiter = make_limiter([budget])
+    decision = limiter.try_acquire(user="u", tokens=100)
+    assert decision.allowed
+    refused = limiter.try_acquire(user="u", tokens=1)
+    assert not refused.allowed and 0 < refused.retry_after <= 0.5
+    time.sleep(refused.retry_after + 0.02)
+    assert limiter.try_acquire(user="u", tokens=60).allowed
+    # the first call's window is closed: its settlement is not applied to the new one
+    assert not limiter.settle(decision.reservation, 0)
+    assert limiter.peek(user="u").remaining[budget.name] == 40
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", -5])
+def test_daily_budget_resets_at_local_midnight(make_limiter: Make, tz: str | int) -> None:
+    budget = TokenBudget.daily(10, tz=tz)
+    limiter = make_limiter([budget])
+    assert limiter.try_acquire(user="u", tokens=10).allowed
+    refused = limiter.try_acquire(user="u", tokens=1)
+    now = datetime.fromtimestamp(refused.server_time, timezone.utc).astimezone(budget._tzinfo)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert refused.retry_after == pytest.approx((midnight - now).total_seconds(), abs=0.01)
+
+
+def test_blocking_acquire_waits_for_the_window(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(2, 0.3)])
+    limiter.acquire(user="u")
+    limiter.acquire(user="u")
+    started = time.monotonic()
+    decision = limiter.acquire(user="u", max_wait=2.0)
+    assert decision.allowed
+    assert time.monotonic() - started >= 0.2  # it waited for the oldest admit to leave
+
+
+def test_blocking_acquire_raises_at_once_past_the_cap(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(1, 30.0)])
+    limiter.acquire(user="u")
+    started = time.monotonic()
+    with pytest.raises(RateLimitExceeded) as info:
+        limiter.acquire(user="u", max_wait=1.0)
+    assert time.monotonic() - started < 1.0  # no pointless sleep before refusing
+    error = info.value
+    assert isinstance(error, ExportedExceeded) and isinstance(error, RedisAgentError)
+    assert error.limit == "req-user-1per30s" and 29 < error.retry_after <= 30
+    assert error.key.endswith(":req-user-1per30s:u")
+    with pytest.raises(RateLimitExceeded):
+        limiter.acquire(user="u", blocking=False)
+
+
+def test_settle_can_refund_request_slots(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(1, 60.0), TokenBudget.daily(100)])
+    decision = limiter.try_acquire(user="u", tokens=10)
+    assert not limiter.try_acquire(user="u").allowed
+    assert limiter.settle(decision.reservation, 0, refund_requests=True)
+    assert limiter.try_acquire(user="u").allowed
+
+
+def test_concurrent_reservations_never_overspend(make_limiter: Make) -> None:
+    """20 threads reserve 100-token estimates at once against a 1,000-token budget,
+    then use 120 each: reservations admit exactly what fits, and the overspend is the
+    real usage beyond the estimates, no more."""
+    budget = TokenBudget.daily(1000)
+    limiter = make_limiter([budget])
+    reservations = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(20)
+
+    def worker() -> None:
+        barrier.wait()
+        decision = limiter.try_acquire(user="u", tokens=100)
+        barrier.wait()  # every reservation is outstanding before anyone settles
+        if decision.allowed:
+            with lock:
+                reservations.append(decision.reservation)
+            limiter.settle(decision.reservation, 120)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(reservations) == 10  # estimates exactly fill the budget
+    client = limiter.config.get_client()
+    key = limiter.config.keys.ratelimit("default", budget.name, "u")
+    assert int(client.hget(key, "u")) == 10 * 120  # real usage recorded: 200 over
+    assert limiter.peek(user="u").remaining[budget.name] == 0
+    assert not limiter.try_acquire(user="u", tokens=1).allowed
+
+
+def test_peek_and_reset(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(2, 60.0), TokenBudget.rolling_window(50, 60)])
+    for _ in range(3):
+        assert limiter.peek(user="u").allowed
+    limiter.try_acquire(user="u", tokens=5)
+    assert limiter.reset(user="u") == 3
+    assert limiter.peek(user="u").remaining["req-user-2per1m"] == 1
+
+
+def test_user_ids_cannot_escape_their_key(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(1, 60.0)], shard_by="user")
+    assert limiter.try_acquire(user="x}{evil").allowed
+    keys = [k.decode() for k in limiter.config.get_client().keys(limiter.config.keys.pattern())]
+    assert len(keys) == 1 and keys[0].count("{") == 1 and keys[0].count("}") == 1
+
+
+async def test_async_paths(make_limiter: Make, aconfig: RedisAgentConfig) -> None:
+    limiter = make_limiter([RequestLimit(2, 0.3), TokenBudget.daily(100)])
+    first = await limiter.atry_acquire(user="u", tokens=60)
+    assert first.allowed
+    assert not (await limiter.atry_acquire(user="u", tokens=60)).allowed
+    assert await limiter.asettle(first.reservation, 10)
+    second = await limiter.aacquire(user="u", tokens=60)
+    assert second.allowed
+    started = time.monotonic()
+    third = await limiter.aacquire(user="u", tokens=10, max_wait=2.0)
+    assert third.allowed and time.monotonic() - started >= 0.2
+    with pytest.raises(RateLimitExceeded):
+        await limiter.aacquire(user="u", tokens=100, blocking=False)
+
+
+def test_invalid_policies_say_how_to_fix(config: RedisAgentConfig) -> None:
+    with pytest.raises(ConfigError, match="int in"):
+        RequestLimit(0)
+    with pytest.raises(ConfigError, match="period"):
+        RequestLimit(5, period=-1)
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        TokenBudget.daily(5, tz="Mars/Olympus")
+    with pytest.raises(ConfigError, match="invalid name"):
+        RequestLimit(5, name="has space")
+    with pytest.raises(ConfigError, match="unique"):
+        RateLimiter([RequestLimit(5), RequestLimit(5)], config=config)
+    with pytest.raises(ConfigError, match="shard_by='none'"):
+        RateLimiter([RequestLimit(5, per="global")], config=config, shard_by="org")
+    with pytest.raises(ConfigError, match="fail_open"):
+        RateLimiter([RequestLimit(5)], config=config, on_unavailable="maybe")  # type: ignore[arg-type]
+    limiter = RateLimiter([RequestLimit(5)], config=config)
+    with pytest.raises(ConfigError, match="tokens"):
+        limiter.try_acquire(tokens=-1)
+
+
+def test_construction_does_no_io() -> None:
+    dead = RedisAgentConfig(url="redis://127.0.0.1:1", retries=0)
+    limiter = RateLimiter([RequestLimit(5)], config=dead)  # no server: must not fail
+    assert "req-user-5per1m" in repr(limiter)

@@ -1,0 +1,99 @@
+"""LlamaIndex adapters: rate_limiter on an LLM, and the CallbackManager handler in a
+query engine with a mock LLM that reports usage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from llama_index.core import Document, Settings, SummaryIndex
+from llama_index.core.base.llms.types import CompletionResponse
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.llms import MockLLM
+from llama_index.core.llms.callbacks import llm_completion_callback
+
+from llamaindex_redis_agent import (
+    RateLimitCallbackHandler,
+    RateLimitExceeded,
+    RedisRateLimiter,
+    rate_limit_subject,
+)
+from llamaindex_redis_agent.rate_limit import usage_from_response
+from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
+
+Make = Callable[..., RateLimiter]
+TOKENS = TokenBudget.daily(1000)
+
+
+class UsageMockLLM(MockLLM):
+    """MockLLM whose completions report OpenAI-style usage in ``raw``."""
+
+    total_tokens: int = 30
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        usage = {"prompt_tokens": 10, "completion_tokens": self.total_tokens - 10}
+        return CompletionResponse(text="mock answer", raw={"usage": usage})
+
+
+def test_rate_limiter_on_an_llm(make_limiter: Make) -> None:
+    limiter = RedisRateLimiter(make_limiter([RequestLimit(2, 60.0)]), user="svc", max_wait=0)
+    llm = MockLLM()
+    llm.rate_limiter = limiter  # MockLLM's __init__ does not take it; real LLMs do
+    llm.complete("a")
+    llm.complete("b")
+    with pytest.raises(RateLimitExceeded):
+        llm.complete("c")
+
+
+async def test_async_rate_limiter_charges_num_tokens(make_limiter: Make) -> None:
+    core = make_limiter([TokenBudget.daily(100)])
+    limiter = RedisRateLimiter(core, max_wait=0)
+    with rate_limit_subject("ann"):
+        await limiter.async_acquire(num_tokens=60)
+        with pytest.raises(RateLimitExceeded):
+            await limiter.async_acquire(num_tokens=60)
+    await limiter.async_acquire(num_tokens=60)  # anonymous: another bucket
+    assert core.peek(user="ann").remaining["tok-user-fixed-100per1d"] == 40
+
+
+def test_query_engine_stops_one_user_while_another_proceeds(
+    make_limiter: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = make_limiter([RequestLimit(2, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter)
+    # the response synthesizer gives the LLM Settings' callback manager
+    monkeypatch.setattr(Settings, "callback_manager", CallbackManager([handler]))
+    index = SummaryIndex.from_documents([Document(text="Redis keeps agent state in memory.")])
+    engine = index.as_query_engine(llm=UsageMockLLM())
+    with rate_limit_subject("alice"):
+        engine.query("what does redis keep?")
+        engine.query("and where?")
+        with pytest.raises(RateLimitExceeded) as info:
+            engine.query("once more")
+    assert info.value.key.endswith(":alice")
+    with rate_limit_subject("bob"):
+        assert "mock answer" in str(engine.query("what does redis keep?"))
+    # settled to the reported usage (30 tokens a call)
+    assert limiter.peek(user="alice").remaining[TOKENS.name] == 1000 - 2 * 30
+    assert limiter.peek(user="bob").remaining[TOKENS.name] == 1000 - 30
+    assert not handler._reservations
+
+
+def test_handler_default_user_and_unknown_usage(make_limiter: Make) -> None:
+    limiter = make_limiter([TOKENS])
+    handler = RateLimitCallbackHandler(limiter, user="batch-job", estimator=lambda text: 77)
+    llm = MockLLM(callback_manager=CallbackManager([handler]))  # reports no usage
+    llm.complete("hello")
+    # no usage reported: the estimate stays charged
+    assert limiter.peek(user="batch-job").remaining[TOKENS.name] == 1000 - 77
+
+
+def test_usage_parsing() -> None:
+    assert usage_from_response(CompletionResponse(text="", raw={"usage": {"total_tokens": 9}})) == 9
+    response = CompletionResponse(
+        text="", additional_kwargs={"prompt_tokens": 3, "completion_tokens": 4}
+    )
+    assert usage_from_response(response) == 7
+    assert usage_from_response(CompletionResponse(text="")) is None

@@ -1,0 +1,102 @@
+"""Task fixtures: one app and in-process Celery worker per test module, on a private
+namespace of the session's Redis; a loopback HTTP server for webhooks."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.tasks.app import create_app
+
+SECRET = "test-secret"
+
+
+def _cleanup(url: str, namespace: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i : i + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def task_config(redis_url: str) -> Iterator[RedisAgentConfig]:
+    namespace = "tq" + uuid.uuid4().hex[:10]
+    cfg = RedisAgentConfig(url=redis_url, namespace=namespace)
+    yield cfg
+    cfg.close()
+    _cleanup(redis_url, namespace)
+
+
+@pytest.fixture(scope="module")
+def task_app(task_config: RedisAgentConfig) -> Celery:
+    return create_app(task_config, webhook_secret=SECRET)
+
+
+@pytest.fixture(scope="module")
+def worker(task_app: Celery) -> Iterator[Any]:
+    with start_worker(task_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as w:
+        yield w
+
+
+@dataclass
+class Hook:
+    """A loopback webhook receiver answering with scripted statuses (then 200)."""
+
+    url: str
+    statuses: list[int] = field(default_factory=list)
+    delay: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.requests
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    state = Hook(url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.requests.append(
+                {"body": body, "headers": dict(self.headers.items()), "path": self.path}
+            )
+            if state.delay:
+                time.sleep(state.delay)
+            status = state.statuses.pop(0) if state.statuses else 200
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out first
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,12 @@
+"""The app a subprocess worker runs in test_redelivery (short visibility timeout)."""
+
+from __future__ import annotations
+
+import os
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.tasks.app import create_app
+
+app = create_app(
+    RedisAgentConfig.from_env(), visibility_timeout=float(os.environ.get("RAP_TEST_VT", "2"))
+)

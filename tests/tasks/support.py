@@ -1,0 +1,126 @@
+"""Importable helpers for task tests: the worker imports these by path.
+
+``HashIndex`` honours the ingestion contract (to_spec / from_spec / add, idempotent
+by id) on plain Redis hashes, so the queue is tested apart from the vector index;
+``test_ingest_vectorindex`` covers the real VectorIndex end to end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from redis_agent_core.config import RedisAgentConfig
+
+
+class HashIndex:
+    """Documents as hashes ``<namespace>:testidx:<name>:<id>``; rejects texts with BAD."""
+
+    def __init__(self, name: str, *, config: RedisAgentConfig) -> None:
+        self.name = name
+        self.config = config
+
+    def key(self, doc_id: str) -> str:
+        return f"{self.config.namespace}:testidx:{self.name}:{doc_id}"
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def from_spec(
+        cls, spec: dict[str, Any], *, config: RedisAgentConfig | None = None, embedder: Any = None
+    ) -> HashIndex:
+        assert config is not None
+        return cls(spec["name"], config=config)
+
+    def add(
+        self,
+        texts: Sequence[str],
+        *,
+        ids: Sequence[str],
+        metadatas: Sequence[dict[str, Any]] | None = None,
+        vectors: Any = None,
+    ) -> list[str]:
+        for text in texts:
+            if "BAD" in text:
+                raise ValueError(f"refusing document text {text!r}")
+        pipe = self.config.get_client().pipeline()
+        for i, (doc_id, text) in enumerate(zip(ids, texts, strict=True)):
+            pipe.hset(
+                self.key(doc_id),
+                mapping={"text": text, "n": (metadatas or [{}] * len(ids))[i].get("n", "")},
+            )
+            pipe.hincrby(f"{self.config.namespace}:testidx:{self.name}:writes", doc_id, 1)
+        pipe.execute()
+        return list(ids)
+
+
+# -- batch models --
+CALLS: Counter[str] = Counter()
+CALL_TIMES: list[float] = []
+_lock = threading.Lock()
+
+
+def echo_model(prefix: str = "") -> Any:
+    """A model answering ``prefix + prompt.upper()`` with token usage."""
+
+    def call(prompt: str) -> Any:
+        with _lock:
+            CALLS[prompt] += 1
+            CALL_TIMES.append(time.monotonic())
+        if prompt == "boom":
+            raise ValueError("the model failed on this prompt")
+        return prefix + prompt.upper(), {
+            "input_tokens": len(prompt),
+            "output_tokens": 3,
+            "total_tokens": len(prompt) + 3,
+        }
+
+    return call
+
+
+def tight_limiter(config: RedisAgentConfig) -> Any:
+    from redis_agent_core.ratelimit import RateLimiter, RequestLimit
+
+    return RateLimiter([RequestLimit.per_second(2, per="global")], config=config, name="batch-test")
+
+
+def blocking_model(url: str, namespace: str) -> Any:
+    """Counts calls in Redis; the prompt 'block' waits until ``<ns>:release`` exists."""
+    client = redis.Redis.from_url(url)
+
+    def call(prompt: str) -> str:
+        client.hincrby(f"{namespace}:calls", prompt, 1)
+        if prompt == "block":
+            client.set(f"{namespace}:started", 1)
+            while not client.exists(f"{namespace}:release"):
+                time.sleep(0.02)
+        return f"answer to {prompt}"
+
+    return call
+
+
+# -- embedders the worker builds by import path --
+def fake_lc_embedder() -> Any:
+    """The core embedder of LangChain's DeterministicFakeEmbedding (8-d), as the
+    LangChain store names it."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from langchain_redis_agent.embeddings import to_core_embedder
+
+    return to_core_embedder(DeterministicFakeEmbedding(size=8))
+
+
+def fake_minilm_embedder() -> Any:
+    """Deterministic 384-d vectors under the default model's name (no model load)."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from redis_agent_core.embeddings import DEFAULT_MODEL_NAME, CallableEmbedder
+
+    fake = DeterministicFakeEmbedding(size=384)
+    return CallableEmbedder(fake.embed_documents, name=DEFAULT_MODEL_NAME, dims=384)

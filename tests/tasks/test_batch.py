@@ -1,0 +1,89 @@
+"""Batch LLM jobs through the in-process worker: results, cache, limiter, failures."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.tasks import get_batch_results, job_failures, submit_batch, wait_for_job
+
+from . import support
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+MODEL = "tests.tasks.support:echo_model"
+
+
+def test_results_in_order_with_usage_then_served_from_cache(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    prompts = ["alpha", "beta", "gamma", "delta", "eps"]
+    kwargs = {"prefix": "A:"}
+    job_id = submit_batch(prompts, model=MODEL, model_kwargs=kwargs, chunk_size=2, app=task_app)
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.kind, job.status, job.done) == ("llm_batch", "succeeded", 5)
+    results = get_batch_results(job_id, config=task_config)
+    assert [r["text"] for r in results] == [f"A:{p.upper()}" for p in prompts]
+    assert results[0]["usage"]["total_tokens"] == 8 and not results[0]["cached"]
+    calls = sum(support.CALLS[p] for p in prompts)
+    again = submit_batch(prompts, model=MODEL, model_kwargs=kwargs, app=task_app)
+    wait_for_job(again, config=task_config, timeout=30)
+    cached = get_batch_results(again, config=task_config)
+    assert all(r["cached"] for r in cached)
+    assert [r["text"] for r in cached] == [r["text"] for r in results]
+    assert sum(support.CALLS[p] for p in prompts) == calls  # the model was not called again
+    ttl = task_config.get_client().ttl(task_config.keys.job_result(job_id))
+    assert 0 < ttl <= 3600
+
+
+def test_other_model_kwargs_do_not_share_cache_entries(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    a = submit_batch(["shared"], model=MODEL, model_kwargs={"prefix": "1:"}, app=task_app)
+    b = submit_batch(["shared"], model=MODEL, model_kwargs={"prefix": "2:"}, app=task_app)
+    wait_for_job(a, config=task_config, timeout=30)
+    wait_for_job(b, config=task_config, timeout=30)
+    assert get_batch_results(a, config=task_config)[0]["text"] == "1:SHARED"
+    assert get_batch_results(b, config=task_config)[0]["text"] == "2:SHARED"
+
+
+def test_a_failing_prompt_fails_alone(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    job_id = submit_batch(["ok1", "boom", "ok2"], model=MODEL, cache=False, app=task_app)
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.done, job.failed) == ("partial", 2, 1)
+    results = get_batch_results(job_id, config=task_config)
+    assert results[1] is None and results[2]["text"] == "OK2"
+    assert "model failed" in job_failures(job_id, config=task_config)["1"]
+
+
+def test_calls_go_through_the_rate_limiter(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    support.CALL_TIMES.clear()
+    prompts = [f"rl{i}" for i in range(5)]
+    job_id = submit_batch(
+        prompts, model=MODEL, cache=False, limiter="tests.tasks.support:tight_limiter", app=task_app
+    )
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert job.done == 5
+    times = support.CALL_TIMES[-5:]
+    # 2 calls per second: any 3 consecutive calls span at least about a second
+    assert all(times[i + 2] - times[i] >= 0.9 for i in range(3))
+
+
+def test_a_broken_model_path_fails_the_job_with_the_reason(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    job_id = submit_batch(["x", "y"], model="tests.tasks.support:no_such_model", app=task_app)
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.failed) == ("failed", 2)
+    assert "no_such_model" in job_failures(job_id, config=task_config)["0"]
+
+
+def test_bad_arguments_are_rejected_before_queueing(task_app: Celery) -> None:
+    with pytest.raises(ConfigError, match="import path"):
+        submit_batch(["x"], model="not-a-path", app=task_app)
+    with pytest.raises(ConfigError, match="JSON"):
+        submit_batch(["x"], model=MODEL, model_kwargs={"o": object()}, app=task_app)
+    with pytest.raises(ConfigError, match="str"):
+        submit_batch([1], model=MODEL, app=task_app)  # type: ignore[list-item]

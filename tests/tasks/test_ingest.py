@@ -1,0 +1,111 @@
+"""Background ingestion through the in-process worker: progress, idempotency, failures."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from celery import Celery
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.tasks import get_job, job_failures, submit_ingestion, wait_for_job
+from redis_agent_core.tasks.app import create_app
+
+from .conftest import Hook
+from .support import HashIndex
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def _items(n: int, bad: set[int] | None = None) -> list[dict]:
+    bad = bad or set()
+    return [
+        {"id": f"d{i}", "text": ("BAD " if i in bad else "") + f"doc {i}", "metadata": {"n": i}}
+        for i in range(n)
+    ]
+
+
+def test_ingestion_reports_progress_and_writes_every_document(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    index = HashIndex("a", config=task_config)
+    job_id = submit_ingestion(index, _items(150), batch_size=64, app=task_app)
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.kind, job.status, job.total, job.done, job.failed) == (
+        "ingest",
+        "succeeded",
+        150,
+        150,
+        0,
+    )
+    assert job.meta == {"index": "a"}
+    client = task_config.get_client()
+    assert client.hget(index.key("d149"), "text") == b"doc 149"
+    assert client.hget(index.key("d7"), "n") == b"7"
+
+
+def test_resubmitting_is_idempotent_by_document_id(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    index = HashIndex("b", config=task_config)
+    first = submit_ingestion(index, _items(20), app=task_app)
+    wait_for_job(first, config=task_config, timeout=30)
+    second = submit_ingestion(index, _items(20), app=task_app)
+    assert wait_for_job(second, config=task_config, timeout=30).done == 20
+    keys = list(task_config.get_client().scan_iter(match=index.key("d*")))
+    assert len(keys) == 20  # overwritten by id, not duplicated
+
+
+def test_bad_documents_fail_alone_with_their_error(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    index = HashIndex("c", config=task_config)
+    job_id = submit_ingestion(index, _items(10, bad={3, 7}), batch_size=5, app=task_app)
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.done, job.failed) == ("partial", 8, 2)
+    failures = job_failures(job_id, config=task_config)
+    assert set(failures) == {"d3", "d7"}
+    assert "refusing document text" in failures["d3"]
+    assert task_config.get_client().exists(index.key("d4"))  # its batch-mates made it
+
+
+def test_completion_webhook_carries_the_job_summary(
+    task_app: Celery, task_config: RedisAgentConfig, hook: Hook
+) -> None:
+    index = HashIndex("d", config=task_config)
+    job_id = submit_ingestion(index, _items(5), webhook=hook.url, app=task_app)
+    (req,) = hook.wait(1)
+    body = orjson.loads(req["body"])
+    assert body["event"] == "job.finished" and body["job_id"] == job_id
+    assert (body["done"], body["total"], body["status"]) == (5, 5, "succeeded")
+    assert req["headers"]["Idempotency-Key"] == f"job-{job_id}"
+    deadline_job = get_job(job_id, config=task_config)
+    for _ in range(100):
+        if deadline_job.webhook == "delivered":
+            break
+        deadline_job = get_job(job_id, config=task_config)
+    assert deadline_job.webhook == "delivered"
+
+
+def test_empty_job_finishes_at_once(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    job_id = submit_ingestion(HashIndex("e", config=task_config), [], app=task_app)
+    assert get_job(job_id, config=task_config).status == "succeeded"
+
+
+def test_invalid_input_is_rejected_before_queueing(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    index = HashIndex("f", config=task_config)
+    with pytest.raises(ConfigError, match="twice"):
+        submit_ingestion(index, [{"id": "x", "text": "a"}, {"id": "x", "text": "b"}], app=task_app)
+    with pytest.raises(ConfigError, match="text"):
+        submit_ingestion(index, [{"id": "x"}], app=task_app)
+    with pytest.raises(ConfigError, match="from_spec"):
+        submit_ingestion(object(), [], app=task_app)
+
+
+def test_submit_with_redis_down_is_a_typed_error(tmp_path) -> None:
+    dead = RedisAgentConfig(url=f"unix://{tmp_path}/none.sock", retries=0)
+    app = create_app(dead)
+    with pytest.raises(RedisUnavailableError):
+        submit_ingestion(HashIndex("g", config=dead), [{"id": "a", "text": "t"}], app=app)

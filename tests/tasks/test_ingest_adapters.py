@@ -1,0 +1,90 @@
+"""Ingestion into the real VectorIndex, and the frameworks' enqueue entry points."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.tasks import get_job, submit_ingestion, wait_for_job
+from redis_agent_core.vectors import VectorIndex
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def test_vector_index_ingestion_with_precomputed_vectors(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    index = VectorIndex("qv", config=task_config, dims=4, algorithm="flat", embedder_name="given")
+    items = [
+        {"id": f"v{i}", "text": f"text {i}", "metadata": {"i": i}, "vector": [1.0, i, 0.0, 1.0]}
+        for i in range(30)
+    ]
+    job_id = submit_ingestion(index, items, batch_size=8, app=task_app)
+    assert wait_for_job(job_id, config=task_config, timeout=30).done == 30
+    again = submit_ingestion(index, items, batch_size=8, app=task_app)
+    wait_for_job(again, config=task_config, timeout=30)
+    hits = index.get([f"v{i}" for i in range(30)])
+    assert [h.text for h in hits] == [f"text {i}" for i in range(30)]
+    assert len(list(task_config.get_client().scan_iter(match=index.prefix + "*"))) == 30
+
+
+def test_langchain_vector_store_enqueue(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from langchain_redis_agent.vectorstores import RedisVectorStore
+
+    store = RedisVectorStore(
+        DeterministicFakeEmbedding(size=8), index_name="lcq", config=task_config, algorithm="flat"
+    )
+    docs = [Document(page_content=f"note number {i}", metadata={"i": i}) for i in range(12)]
+    job_id = store.enqueue_add_documents(
+        docs,
+        ids=[f"n{i}" for i in range(12)],
+        embedder="tests.tasks.support:fake_lc_embedder",
+        app=task_app,
+    )
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.done) == ("succeeded", 12)
+    (best,) = store.similarity_search("note number 5", k=1)
+    assert (best.id, best.page_content) == ("n5", "note number 5")
+
+
+def test_langchain_enqueue_without_a_worker_embedder_fails_with_the_reason(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from langchain_redis_agent.vectorstores import RedisVectorStore
+
+    store = RedisVectorStore(
+        DeterministicFakeEmbedding(size=8), index_name="lcx", config=task_config
+    )
+    job_id = store.enqueue_add_documents([Document(page_content="x")], app=task_app)
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.failed) == ("failed", 1)
+    from redis_agent_core.tasks import job_failures
+
+    (error,) = job_failures(job_id, config=task_config).values()
+    assert "embedder" in error
+    assert get_job(job_id, config=task_config).finished
+
+
+def test_llamaindex_vector_store_enqueue(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+
+    from llamaindex_redis_agent.vector_store import RedisVectorStore
+
+    store = RedisVectorStore("liq", config=task_config, algorithm="flat")
+    nodes = [TextNode(id_=f"t{i}", text=f"fact {i}") for i in range(10)]
+    job_id = store.enqueue_add(
+        nodes, embedder="tests.tasks.support:fake_minilm_embedder", app=task_app
+    )
+    assert wait_for_job(job_id, config=task_config, timeout=30).done == 10
+    query = DeterministicFakeEmbedding(size=384).embed_query("fact 7")
+    result = store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=1))
+    assert result.ids == ["t7"]

@@ -1,0 +1,49 @@
+"""Fixtures of the vector-search tests: small deterministic corpora and the default
+embedding model (loaded once per session)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
+from redis_agent_core.server import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    """The default offline model (slow to load: once per session)."""
+    model = default_embedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def clustered(rng: np.random.Generator, n: int, dims: int, clusters: int = 8) -> np.ndarray:
+    """Unit vectors around a few centres: embedding-like, unlike iid Gaussian noise."""
+    centres = rng.normal(size=(clusters, dims))
+    labels = rng.integers(0, clusters, size=n)
+    vectors = centres[labels] + 0.35 * rng.normal(size=(n, dims))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture
+def own_server(namespace: str) -> Iterator[tuple[EmbeddedRedis, RedisAgentConfig]]:
+    """A private embedded server this test may stop (to simulate Redis going down)."""
+    with EmbeddedRedis() as server:
+        cfg = RedisAgentConfig(
+            url=server.url,
+            namespace=namespace,
+            retries=0,
+            socket_timeout=1.0,
+            socket_connect_timeout=0.5,
+        )
+        yield server, cfg
+        cfg.close()

@@ -1,0 +1,89 @@
+"""The filter representation and its compilation (pure; no server needed)."""
+
+from __future__ import annotations
+
+import pytest
+from redisvl.query.filter import Tag
+
+from redis_agent_core.vectors import F, FilterError, Not, Or, compile_filter, from_dict
+
+FIELDS = {
+    "tenant": ("tag", True),
+    "year": ("numeric", False),
+    "body": ("text", False),
+    "loc": ("geo", False),
+    "ci": ("tag", False),
+}
+
+
+def c(filter: object) -> str | None:
+    return compile_filter(filter, FIELDS)  # type: ignore[arg-type]
+
+
+def test_dict_form_equals_builder_form() -> None:
+    spec = {
+        "tenant": "acme",
+        "year": {"$gte": 2020, "$lt": 2024},
+        "$or": [{"body": "x"}, {"ci": ["a", "b"]}],
+    }
+    built = (
+        (F("tenant") == "acme")
+        & (F("year") >= 2020)
+        & (F("year") < 2024)
+        & ((F("body") == "x") | F("ci").is_in(["a", "b"]))
+    )
+    assert c(spec) == c(built)
+    assert c({"year": {"$exists": False}}) == "ismissing(@year)"
+
+
+def test_values_are_escaped() -> None:
+    assert c(F("tenant") == "a|b c") == "@tenant:{a\\|b\\ c}"
+    assert c(F("tenant") == "x}|{y") == "@tenant:{x\\}\\|\\{y}"
+
+
+def test_nothing_and_everything_are_exact() -> None:
+    assert c(None) == "*"
+    assert c(F("tenant").is_in([])) is None
+    assert c(F("tenant").not_in([])) == "*"
+    assert c(Not(F("tenant").is_in([]))) == "*"
+    # OR with "everything" is everything (redisvl's own `|` would drop the "*").
+    assert c(Or((F("tenant") == "a", F("tenant").not_in([])))) == "*"
+    assert c(F("tenant").is_in([]) & (F("year") > 1)) is None
+
+
+def test_refusals() -> None:
+    with pytest.raises(FilterError, match="not an indexed field"):
+        c(F("unknown") == 1)
+    with pytest.raises(FilterError, match="empty value"):
+        c(F("tenant") == "")
+    with pytest.raises(FilterError, match="numeric"):
+        c(F("year") == "2020")
+    with pytest.raises(FilterError, match="raw query strings"):
+        c("@tenant:{a}")
+    with pytest.raises(FilterError, match="case-sensitive"):
+        c(F("tenant").text_match("x", case_sensitive=False))
+    with pytest.raises(FilterError, match="not supported on numeric"):
+        c(F("year").text_match("x"))
+    with pytest.raises(FilterError, match="unknown operator"):
+        from_dict({"year": {"$regex": "x"}})
+
+
+def test_redisvl_expression_passes_through() -> None:
+    assert c(Tag("tenant") == "a") == "@tenant:{a}"
+
+
+def test_geo() -> None:
+    assert c(F("loc").within(2.35, 48.85, 10, "km")) == "@loc:[2.35 48.85 10 km]"
+
+
+def test_pack_commands_matches_redis_py() -> None:
+    from redis.connection import Connection
+
+    from redis_agent_core.vectors.query import pack_commands
+
+    commands = [
+        ["HSET", "k:1", "text", "héllo", "embedding", b"\x00\x01\r\n", "n", 3, "f", 2.5],
+        ["EXPIRE", "k:1", 60],
+        ["HDEL", "k:{x}", "tenant"],
+    ]
+    assert pack_commands(commands) == b"".join(Connection().pack_commands(commands))

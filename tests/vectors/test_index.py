@@ -1,0 +1,433 @@
+"""VectorIndex against a real Redis: writes, every query kind, schema checks, faults."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import redis
+
+from redis_agent_core.capabilities import get_capabilities
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import (
+    CapabilityError,
+    ConfigError,
+    RedisUnavailableError,
+    SchemaMismatchError,
+)
+from redis_agent_core.vectors import F, PartialWriteError, VectorIndex, relevance_from_distance
+
+from .conftest import clustered
+
+META = {"tenant": "tag", "year": "numeric", "title": "text"}
+
+
+def make(config: RedisAgentConfig, name: str = "docs", dims: int = 16, **kw: object) -> VectorIndex:
+    return VectorIndex(name, config=config, dims=dims, metadata_fields=META, **kw)  # type: ignore[arg-type]
+
+
+def fill(index: VectorIndex, rng: np.random.Generator, n: int = 40) -> np.ndarray:
+    vectors = clustered(rng, n, index.schema.dims)
+    index.add(
+        [f"document number {i}" for i in range(n)],
+        ids=[f"d{i}" for i in range(n)],
+        metadatas=[
+            {"tenant": f"t{i % 4}", "year": 2000 + i, "title": f"title {i}"} for i in range(n)
+        ],
+        vectors=vectors,
+    )
+    return vectors
+
+
+def test_constructor_does_no_io() -> None:
+    # A dead URL: building the index must not connect; the first call fails clearly.
+    config = RedisAgentConfig(url="redis://127.0.0.1:1", retries=0, socket_connect_timeout=0.2)
+    index = VectorIndex("x", config=config, dims=4)
+    with pytest.raises(RedisUnavailableError, match=r"127\.0\.0\.1:1"):
+        index.search([0.1, 0.2, 0.3, 0.4])
+
+
+def test_index_created_lazily_on_first_write(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = make(config)
+    assert index.search(rng.normal(size=16)) == []  # reading never creates
+    assert not index.exists()
+    fill(index, rng, 5)
+    assert index.exists()
+    assert index.count() == 5
+
+
+def test_ids_returned_and_stored_exactly(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = make(config, dims=4)
+    ids = [" padded ", "{tag}", "a:b", "ünï cödé", "100%", "x*y?"]
+    vectors = clustered(rng, len(ids), 4)
+    assert index.add(["t"] * len(ids), ids=ids, vectors=vectors) == ids
+    assert [h.id for h in index.get(ids)] == ids
+    found = {h.id for h in index.search(vectors[0], k=len(ids))}
+    assert found == set(ids)
+    assert index.delete(ids[:2]) == 2
+    assert index.count() == len(ids) - 2
+
+
+def test_knn_order_scores_and_metadata_round_trip(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = make(config)
+    vectors = fill(index, rng)
+    index.add(
+        ["nested"],
+        ids=["n"],
+        metadatas=[{"deep": {"a": [1, 2.5, None]}, "flag": True}],
+        vectors=vectors[:1],
+    )
+    hits = index.search(vectors[7], k=5, return_vectors=True)
+    assert hits[0].id == "d7" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert [h.distance for h in hits] == sorted(h.distance for h in hits)  # type: ignore[type-var]
+    assert all(0.0 <= h.score <= 1.0 for h in hits)  # type: ignore[operator]
+    np.testing.assert_allclose(hits[0].vector, vectors[7], atol=1e-6)
+    assert hits[0].metadata == {"tenant": "t3", "year": 2007, "title": "title 7"}
+    assert index.get(["n"])[0].metadata == {"deep": {"a": [1, 2.5, None]}, "flag": True}
+
+
+def test_readd_overwrites_and_drops_stale_indexed_fields(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = make(config, dims=4)
+    v = clustered(rng, 1, 4)
+    index.add(["old"], ids=["a"], metadatas=[{"tenant": "acme"}], vectors=v)
+    index.add(["new"], ids=["a"], metadatas=[{}], vectors=v)
+    assert index.count() == 1
+    assert index.count(F("tenant") == "acme") == 0  # no stale tenant left indexed
+    assert index.get(["a"])[0].text == "new"
+
+
+def test_bad_input_writes_nothing(config: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(config)
+    fill(index, rng, 3)
+    with pytest.raises(ConfigError, match="expects 16, got 8"):
+        index.add(["a", "b"], ids=["x", "y"], vectors=clustered(rng, 2, 8))
+    with pytest.raises(ConfigError, match="numeric"):
+        index.add(
+            ["a", "b"],
+            ids=["x", "y"],
+            vectors=clustered(rng, 2, 16),
+            metadatas=[{"year": 1}, {"year": "not a number"}],
+        )
+    with pytest.raises(ConfigError, match="JSON"):
+        index.add(["a"], ids=["x"], vectors=clustered(rng, 1, 16), metadatas=[{"o": object()}])
+    with pytest.raises(ConfigError, match="query vector"):
+        index.search([1.0, 2.0])
+    assert index.count() == 3
+    assert index.get(["x", "y"]) == []
+
+
+def test_empty_inputs_are_noops(config: RedisAgentConfig) -> None:
+    index = make(config)
+    assert index.add([]) == []
+    assert index.delete([]) == 0
+    assert index.get([]) == []
+    assert not index.exists()
+
+
+def test_filters_every_type(config: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(config)
+    vectors = fill(index, rng)
+    q = vectors[0]
+
+    def ids(filter: object, k: int = 40) -> set[str]:
+        return {h.id for h in index.search(q, k, filter=filter)}
+
+    assert ids(F("tenant") == "t1") == {f"d{i}" for i in range(1, 40, 4)}
+    assert ids({"year": {"$gte": 2035}}) == {f"d{i}" for i in range(35, 40)}
+    assert ids((F("year") < 2004) | (F("year") > 2037)) == {"d0", "d1", "d2", "d3", "d38", "d39"}
+    assert ids(~(F("tenant").is_in(["t0", "t1", "t2"]))) == {f"d{i}" for i in range(3, 40, 4)}
+    assert ids(F("title") == "title 5") == {"d5"}
+    assert ids(F("tenant").is_in([])) == set()
+    assert index.count(F("tenant").not_in([])) == 40
+    assert index.count(F("year").is_empty()) == 0
+
+
+def test_filter_on_unknown_field_raises(config: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(config)
+    fill(index, rng, 3)
+    with pytest.raises(ConfigError, match=r"not an indexed field.*metadata_fields"):
+        index.search(rng.normal(size=16), filter={"nope": 1})
+
+
+@pytest.mark.parametrize(
+    "evil",
+    ["a|t1", 't1" | "t2', "-t1", "@tenant:{t1}", "t1}|{t2", "*", "t1) | (@year:[0 +inf]", "t1\\"],
+)
+def test_tenant_tag_with_query_syntax_never_widens(
+    config: RedisAgentConfig, rng: np.random.Generator, evil: str
+) -> None:
+    index = make(config)
+    vectors = fill(index, rng, 12)
+    index.add(["victim"], ids=["evil"], metadatas=[{"tenant": evil}], vectors=vectors[:1])
+    assert [h.id for h in index.search(vectors[0], 20, filter=F("tenant") == evil)] == ["evil"]
+    assert index.count({"tenant": evil}) == 1
+    assert index.count(F("tenant") != evil) == 12
+    assert index.delete_by_filter(F("tenant") == evil) == 1
+    assert index.count() == 12
+
+
+def test_tags_are_case_sensitive_and_separator_safe(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = make(config, dims=4)
+    v = clustered(rng, 3, 4)
+    index.add(
+        ["a", "b", "c"],
+        ids=["1", "2", "3"],
+        vectors=v,
+        metadatas=[{"tenant": "Acme"}, {"tenant": "acme"}, {"tenant": "acme,evil"}],
+    )
+    assert index.count(F("tenant") == "acme") == 1
+    assert index.count(F("tenant") == "evil") == 0
+    with pytest.raises(ConfigError, match="empty value"):
+        index.count(F("tenant") == "")
+
+
+def test_range_search_threshold(config: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(config)
+    vectors = fill(index, rng)
+    all_hits = index.search(vectors[3], 40)
+    threshold = all_hits[5].score
+    ranged = index.search_range(vectors[3], threshold, k=40)  # type: ignore[arg-type]
+    assert [h.id for h in ranged] == [h.id for h in all_hits if h.score >= threshold - 1e-6]  # type: ignore[operator]
+    assert all(h.score >= threshold - 1e-6 for h in ranged)  # type: ignore[operator]
+
+
+def test_mmr_diversifies(config: RedisAgentConfig) -> None:
+    index = VectorIndex("mmr", config=config, dims=2)
+    index.add(
+        ["a", "a-dup", "b"], ids=["a", "a2", "b"], vectors=[[1.0, 0.0], [0.999, 0.01], [0.8, 0.6]]
+    )
+    assert [h.id for h in index.search([1.0, 0.0], 2)] == ["a", "a2"]
+    assert [h.id for h in index.mmr([1.0, 0.0], 2, fetch_k=3, lambda_mult=0.3)] == ["a", "b"]
+    assert [h.id for h in index.mmr([1.0, 0.0], 2, fetch_k=3, lambda_mult=1.0)] == ["a", "a2"]
+
+
+def test_text_and_hybrid(config: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(config, dims=4)
+    v = clustered(rng, 3, 4)
+    index.add(
+        ["redis streams consumer groups", "vector search with hnsw", "cooking pasta"],
+        ids=["s", "v", "c"],
+        vectors=v,
+    )
+    assert [h.id for h in index.text_search("pasta")] == ["c"]
+    assert index.text_search("the of and") == []  # only stop words: nothing to search
+    hits = index.hybrid("hnsw search", k=3, vector=v[0], alpha=0.3)
+    assert hits[0].id == "v" and {h.id for h in hits} == {"s", "v", "c"}
+    assert hits[0].score >= hits[-1].score  # type: ignore[operator]
+    # Only stop words: falls back to a pure vector query.
+    assert index.hybrid("the", k=1, vector=v[2])[0].id == "c"
+    assert index.hybrid("hnsw", k=3, vector=v[0], filter=F("tenant") == "none") == []
+
+
+def test_hybrid_uses_aggregate_without_ft_hybrid(config: RedisAgentConfig) -> None:
+    if get_capabilities(config).hybrid:
+        pytest.skip("this server has FT.HYBRID; the FT.AGGREGATE path is the fallback")
+    index = make(config, dims=4)
+    assert not index._hybrid_supported()
+
+
+@pytest.mark.parametrize(
+    ("metric", "storage", "dtype", "algorithm"),
+    [
+        ("l2", "hash", "float16", "flat"),
+        ("ip", "json", "float32", "hnsw"),
+        ("cosine", "json", "float16", "flat"),
+    ],
+)
+def test_metrics_storages_dtypes(
+    config: RedisAgentConfig,
+    rng: np.random.Generator,
+    metric: str,
+    storage: str,
+    dtype: str,
+    algorithm: str,
+) -> None:
+    index = make(config, metric=metric, storage=storage, dtype=dtype, algorithm=algorithm)
+    vectors = fill(index, rng, 20)
+    hits = index.search(vectors[4], 3, filter=F("year") >= 2004, return_vectors=True)
+    assert hits[0].id == "d4"
+    assert hits[0].score == pytest.approx(1.0, abs=2e-3)
+    assert hits[0].metadata["tenant"] == "t0"
+    np.testing.assert_allclose(hits[0].vector, vectors[4], atol=2e-3)
+    assert [h.id for h in index.get(["d4"])] == ["d4"]
+    assert index.text_search("number 4")[0].id == "d4"
+
+
+def test_relevance_mapping() -> None:
+    assert relevance_from_distance(0.0, "cosine") == 1.0
+    assert relevance_from_distance(2.0, "cosine") == 0.0
+    assert relevance_from_distance(1.0, "ip") == 0.5
+    assert relevance_from_distance(3.5, "ip") == 0.0  # clamped
+    assert relevance_from_distance(4.0, "l2") == pytest.approx(1 / 3)
+
+
+def test_schema_mismatch_is_reported_not_dropped(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    fill(make(config), rng, 3)
+    other = VectorIndex("docs", config=config, dims=32, metadata_fields={"tenant": "numeric"})
+    with pytest.raises(SchemaMismatchError) as err:
+        other.search(rng.normal(size=32))
+    message = str(err.value)
+    assert "dims: index has 16, requested 32" in message
+    assert "'tenant' type: index has 'tag', requested 'numeric'" in message
+    assert "drop()" in message
+    with pytest.raises(SchemaMismatchError):
+        other.add(["x"], vectors=rng.normal(size=(1, 32)))
+    assert make(config).count() == 3  # nothing dropped
+
+
+def test_spec_round_trip_and_from_existing(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = make(config, algorithm="flat", storage="json", metric="l2")
+    vectors = fill(index, rng, 5)
+    spec = index.to_spec()
+    import json
+
+    rebuilt = VectorIndex.from_spec(json.loads(json.dumps(spec)), config=config)
+    assert rebuilt.schema == index.schema and rebuilt.to_spec() == spec
+    assert rebuilt.search(vectors[2], 1)[0].id == "d2"
+    opened = VectorIndex.from_existing("docs", config=config)
+    assert opened.schema.dims == 16 and opened.schema.storage == "json"
+    assert {f.name: f.type for f in opened.schema.metadata_fields} == META
+    assert opened.search(vectors[1], 1, filter=F("tenant") == "t1")[0].id == "d1"
+    with pytest.raises(ConfigError, match="does not exist"):
+        VectorIndex.from_existing("missing", config=config)
+
+
+def test_delete_by_filter_clear_drop(config: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(config)
+    fill(index, rng, 20)
+    assert index.delete_by_filter(F("tenant") == "t0") == 5
+    assert index.count() == 15
+    with pytest.raises(ConfigError, match="narrowing"):
+        index.delete_by_filter(None)
+    assert index.clear() == 15
+    assert index.count() == 0 and index.exists()
+    fill(index, rng, 3)
+    index.drop()
+    assert not index.exists()
+    assert list(config.get_client().scan_iter(match=index.prefix + "*")) == []
+
+
+def test_ttl_expires_documents(config: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(config, ttl=100)
+    fill(index, rng, 2)
+    assert 0 < config.get_client().ttl(index.key("d0")) <= 100
+
+
+def test_hnsw_default_ef_runtime_reaches_recall(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    # Embedding-like clustered vectors; exact neighbours by brute force in numpy.
+    n, dims, queries = 3000, 64, 30
+    vectors = clustered(rng, n, dims, clusters=30)
+    index = VectorIndex("recall", config=config, dims=dims)
+    index.add(["x"] * n, ids=[str(i) for i in range(n)], vectors=vectors)
+    hits_total = 0
+    for qi in rng.choice(n, queries, replace=False):
+        query = vectors[qi] + 0.05 * rng.normal(size=dims).astype(np.float32)
+        exact = set(np.argsort(-(vectors @ (query / np.linalg.norm(query))))[:10].astype(str))
+        hits_total += len(exact & {h.id for h in index.search(query, 10)})
+    assert hits_total / (10 * queries) >= 0.95
+
+
+async def test_async_paths(aconfig: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = make(aconfig)
+    vectors = clustered(rng, 10, 16)
+    ids = await index.aadd(
+        [f"doc {i}" for i in range(10)],
+        ids=[f"a{i}" for i in range(10)],
+        metadatas=[{"tenant": f"t{i % 2}"} for i in range(10)],
+        vectors=vectors,
+    )
+    assert ids == [f"a{i}" for i in range(10)]
+    assert (await index.asearch(vectors[3], 1))[0].id == "a3"
+    assert {h.id for h in await index.asearch(vectors[3], 10, filter={"tenant": "t0"})} == {
+        f"a{i}" for i in range(0, 10, 2)
+    }
+    assert (await index.asearch_range(vectors[3], 0.999, 5))[0].id == "a3"
+    assert len(await index.ammr(vectors[3], 3)) == 3
+    assert await index.atext_search("doc")
+    assert (await index.ahybrid("doc", 2, vector=vectors[5]))[0].id == "a5"
+    assert [h.id for h in await index.aget(["a1", "zz"])] == ["a1"]
+    assert await index.acount() == 10
+    assert len(await index.afind({"tenant": "t1"})) == 5
+    assert await index.adelete_by_filter({"tenant": "t1"}) == 5
+    assert await index.adelete(["a0"]) == 1
+    assert await index.aclear() == 4
+    await index.adrop()
+    assert not await index.aexists()
+
+
+def test_redis_down_raises_clear_error(own_server, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    server, cfg = own_server
+    index = VectorIndex("down", config=cfg, dims=4)
+    v = clustered(rng, 2, 4)
+    index.add(["a", "b"], ids=["a", "b"], vectors=v)
+    server.stop()
+    with pytest.raises(RedisUnavailableError, match=r"could not connect|timed out"):
+        index.search(v[0])
+    with pytest.raises(RedisUnavailableError) as err:
+        index.add(["c"], ids=["c"], vectors=v[:1])
+    assert not isinstance(err.value, PartialWriteError)  # nothing was stored: plain error
+
+
+def test_partial_batch_is_reported(own_server, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    server, cfg = own_server
+
+    class StopsMidway(VectorIndex):
+        batches = 0
+
+        def _write_commands(self, keys, docs):  # type: ignore[no-untyped-def]
+            StopsMidway.batches += 1
+            if StopsMidway.batches == 3:
+                server.stop()  # Redis dies after two batches were confirmed
+            return super()._write_commands(keys, docs)
+
+    index = StopsMidway("partial", config=cfg, dims=4, batch_size=2, write_concurrency=1)
+    ids = [f"p{i}" for i in range(6)]
+    with pytest.raises(PartialWriteError) as err:
+        index.add(["x"] * 6, ids=ids, vectors=clustered(rng, 6, 4))
+    assert err.value.written_ids == ids[:4]
+    assert err.value.unconfirmed_ids == ids[4:]
+    assert "4 of 6" in str(err.value) and "same ids" in str(err.value)
+
+
+@pytest.mark.cluster
+def test_cluster_search_raises_capability_error(cluster_config: RedisAgentConfig) -> None:
+    index = VectorIndex("c", config=cluster_config, dims=4)
+    with pytest.raises(CapabilityError, match=r"Query Engine|cluster"):
+        index.add(["a"], vectors=[[0.1, 0.2, 0.3, 0.4]])
+    with pytest.raises(CapabilityError):
+        index.search([0.1, 0.2, 0.3, 0.4])
+    client = cluster_config.get_client()
+    assert list(client.scan_iter(match=index.prefix + "*")) == []
+
+
+def test_server_error_is_not_swallowed(config: RedisAgentConfig) -> None:
+    index = make(config, dims=4)
+    index.add(["a"], vectors=[[0.1, 0.2, 0.3, 0.4]])
+    with pytest.raises(redis.exceptions.ResponseError):
+        index._run(["FT.SEARCH", index.index_name, "@year:[abc", "DIALECT", 2])
+
+
+async def test_many_batches_in_flight(aconfig: RedisAgentConfig, rng: np.random.Generator) -> None:
+    index = VectorIndex("many", config=aconfig, dims=8, batch_size=7, write_concurrency=3)
+    vectors = clustered(rng, 100, 8)
+    ids = [f"m{i}" for i in range(100)]
+    assert index.add([f"t{i}" for i in range(100)], ids=ids, vectors=vectors) == ids
+    assert await index.aadd(["x"] * 100, ids=ids, vectors=vectors[::-1]) == ids
+    assert index.count() == 100
+    assert [h.text for h in index.get(["m0", "m99"])] == ["x", "x"]
+    assert index.search(vectors[0], 1)[0].id == "m99"  # the async re-add won
