@@ -1,20 +1,22 @@
 """AgentBus vs raw redis-py doing the same thing (the floor), on one server.
 
-Pub/Sub: publish → receive latency (one message in flight) and messages/s (a publisher
-thread and a subscriber thread). Streams: XADD → XREADGROUP → XACK latency and
-messages/s (publish N, then read in batches of 100 and ack each batch). The floor sends
+Pub/Sub: publish → receive latency (one message in flight) and messages/s (this
+process publishes, a child process receives). Streams: XADD → XREADGROUP → XACK latency
+and messages/s (the child reads in batches of 100 and acks each batch). The floor sends
 the same JSON payload with orjson and the same commands; the bus adds its envelope
-(id, topic, sender, correlation id, time), validation and parsing. Rounds alternate
-floor / bus so drift on a shared machine hits both alike.
+(id, topic, sender, correlation id, time), validation and parsing. Latency samples
+alternate floor / bus call by call, rate rounds alternate too, so load from other
+processes on a shared machine hits both alike.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 import redis
@@ -26,153 +28,164 @@ from redis_agent_core.config import RedisAgentConfig
 PAYLOAD = {"task": "summarise", "doc": "d-123", "result": "x" * 200, "score": 0.93}
 
 
-def _raw_pubsub_latency(client: redis.Redis, n: int) -> list[float]:
+def _pubsub_pair(raw: redis.Redis, bus: AgentBus) -> tuple[Callable[[], None], ...]:
+    """One publish → receive round trip each way: (floor, bus, close)."""
     channel = f"raw:ch:{uuid.uuid4().hex}"
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub = raw.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel)
     pubsub.get_message(timeout=1)  # the confirmation
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        client.publish(channel, orjson.dumps(PAYLOAD))
+    topic = f"lat.{uuid.uuid4().hex}"
+    sub = bus.subscribe(topic)
+
+    def floor() -> None:
+        raw.publish(channel, orjson.dumps(PAYLOAD))
         msg = None
         while msg is None:
             msg = pubsub.get_message(timeout=1)
         orjson.loads(msg["data"])
-        samples.append(time.perf_counter() - start)
-    pubsub.close()
-    return samples
+
+    def ours() -> None:
+        bus.publish(topic, PAYLOAD)
+        assert sub.get(timeout=1) is not None
+
+    def close() -> None:
+        pubsub.close()
+        sub.close()
+
+    return floor, ours, close
 
 
-def _bus_pubsub_latency(bus: AgentBus, n: int) -> list[float]:
-    topic = f"lat.{uuid.uuid4().hex}"
-    samples = []
-    with bus.subscribe(topic) as sub:
-        for _ in range(n):
-            start = time.perf_counter()
-            bus.publish(topic, PAYLOAD)
-            env = sub.get(timeout=1)
-            assert env is not None
-            samples.append(time.perf_counter() - start)
-    return samples
-
-
-def _throughput(publish: Callable[[], None], receive_all: Callable[[int], None], n: int) -> float:
-    """Messages/s with a receiver thread draining while the main thread publishes."""
-    done = threading.Event()
-    receiver = threading.Thread(target=lambda: (receive_all(n), done.set()))
-    start = time.perf_counter()
-    receiver.start()
-    for _ in range(n):
-        publish()
-    done.wait(60)
-    receiver.join()
-    return n / (time.perf_counter() - start)
-
-
-def _raw_pubsub_rate(client: redis.Redis, n: int) -> float:
-    channel = f"raw:ch:{uuid.uuid4().hex}"
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel)
-    pubsub.get_message(timeout=1)
-
-    def receive_all(count: int) -> None:
-        got = 0
-        while got < count:
-            msg = pubsub.get_message(timeout=1)
-            if msg is not None:
-                orjson.loads(msg["data"])
-                got += 1
-
-    rate = _throughput(lambda: client.publish(channel, orjson.dumps(PAYLOAD)), receive_all, n)
-    pubsub.close()
-    return rate
-
-
-def _bus_pubsub_rate(bus: AgentBus, n: int) -> float:
-    topic = f"rate.{uuid.uuid4().hex}"
-    with bus.subscribe(topic) as sub:
-
-        def receive_all(count: int) -> None:
-            got = 0
-            while got < count:
-                if sub.get(timeout=1) is not None:
-                    got += 1
-
-        return _throughput(lambda: bus.publish(topic, PAYLOAD), receive_all, n)
-
-
-def _raw_stream_latency(client: redis.Redis, n: int) -> list[float]:
+def _stream_pair(raw: redis.Redis, bus: AgentBus) -> tuple[Callable[[], None], ...]:
+    """XADD → XREADGROUP → XACK each way: (floor, bus, close)."""
     key = f"raw:st:{{{uuid.uuid4().hex}}}"
-    client.xgroup_create(key, "g", id="0", mkstream=True)
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        client.xadd(key, {"e": orjson.dumps(PAYLOAD)}, maxlen=10_000, approximate=True)
-        reply = client.xreadgroup("g", "c", {key: ">"}, count=1)
-        entry_id, fields = reply[0][1][0]
-        orjson.loads(fields[b"e"])
-        client.xack(key, "g", entry_id)
-        samples.append(time.perf_counter() - start)
-    client.delete(key)
-    return samples
-
-
-def _bus_stream_latency(bus: AgentBus, n: int) -> list[float]:
+    raw.xgroup_create(key, "g", id="0", mkstream=True)
     topic = f"lat.{uuid.uuid4().hex}"
     consumer = bus.consumer(topic, "g", "c")
     consumer.ensure_group()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
+
+    def floor() -> None:
+        raw.xadd(key, {"e": orjson.dumps(PAYLOAD)}, maxlen=10_000, approximate=True)
+        reply = raw.xreadgroup("g", "c", {key: ">"}, count=1)
+        entry_id, fields = reply[0][1][0]
+        orjson.loads(fields[b"e"])
+        raw.xack(key, "g", entry_id)
+
+    def ours() -> None:
         bus.publish(topic, PAYLOAD, durable=True)
         (env,) = consumer.read(count=1)
         consumer.ack(env)
-        samples.append(time.perf_counter() - start)
-    bus.config.get_client().delete(bus.stream(topic))
-    return samples
+
+    def close() -> None:
+        raw.delete(key, bus.stream(topic))
+
+    return floor, ours, close
 
 
-def _raw_stream_rate(client: redis.Redis, n: int) -> float:
-    key = f"raw:st:{{{uuid.uuid4().hex}}}"
-    client.xgroup_create(key, "g", id="0", mkstream=True)
-
-    def receive_all(count: int) -> None:
-        got = 0
-        while got < count:
-            reply = client.xreadgroup("g", "c", {key: ">"}, count=100, block=1000)
-            if not reply:
-                continue
-            entries = reply[0][1]
-            for _, fields in entries:
-                orjson.loads(fields[b"e"])
-            client.xack(key, "g", *[e[0] for e in entries])
-            got += len(entries)
-
-    def publish() -> None:
-        client.xadd(key, {"e": orjson.dumps(PAYLOAD)}, maxlen=100_000, approximate=True)
-
-    rate = _throughput(publish, receive_all, n)
-    client.delete(key)
-    return rate
+def _interleaved(
+    floor: Callable[[], None], ours: Callable[[], None], n: int
+) -> tuple[list[float], list[float]]:
+    """Seconds per call of each, alternating call by call (and which goes first), so
+    load from other processes on a shared machine hits both alike."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(n):
+        order = ((floor, a), (ours, b)) if i % 2 else ((ours, b), (floor, a))
+        for fn, out in order:
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return a, b
 
 
-def _bus_stream_rate(bus: AgentBus, n: int) -> float:
+def _receive(kind: str, url: str, name: str, n: int, ready: Any, done: Any) -> None:
+    """Child process: subscribe / join the group, signal ready, drain ``n`` messages."""
+    if kind.startswith("raw"):
+        client = redis.Redis.from_url(url)
+        if kind == "raw_ps":
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(name)
+            pubsub.get_message(timeout=1)
+            ready.set()
+            got = 0
+            while got < n:
+                msg = pubsub.get_message(timeout=1)
+                if msg is not None:
+                    orjson.loads(msg["data"])
+                    got += 1
+        else:
+            ready.set()
+            got = 0
+            while got < n:
+                reply = client.xreadgroup("g", "c", {name: ">"}, count=100, block=1000)
+                if not reply:
+                    continue
+                entries = reply[0][1]
+                for _, fields in entries:
+                    orjson.loads(fields[b"e"])
+                client.xack(name, "g", *[e[0] for e in entries])
+                got += len(entries)
+    else:
+        bus = AgentBus(RedisAgentConfig(url=url, namespace="benchbus"), sender="receiver")
+        if kind == "bus_ps":
+            with bus.subscribe(name) as sub:
+                ready.set()
+                got = 0
+                while got < n:
+                    if sub.get(timeout=1) is not None:
+                        got += 1
+        else:
+            consumer = bus.consumer(name, "g", "c")
+            ready.set()
+            got = 0
+            while got < n:
+                batch = consumer.read(count=100, block=1.0)
+                if batch:
+                    consumer.ack(*batch)
+                    got += len(batch)
+    done.set()
+
+
+def _rate(kind: str, url: str, name: str, n: int, publish: Callable[[], Any]) -> float:
+    """Messages/s: this process publishes ``n``, a child process receives them."""
+    ctx = mp.get_context("fork")
+    ready, done = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_receive, args=(kind, url, name, n, ready, done))
+    child.start()
+    ready.wait(30)
+    start = time.perf_counter()
+    for _ in range(n):
+        publish()
+    done.wait(120)
+    elapsed = time.perf_counter() - start
+    child.join(30)
+    return n / elapsed
+
+
+def _rates(url: str, raw: redis.Redis, bus: AgentBus, n: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    channel = f"raw:ch:{uuid.uuid4().hex}"
+    out["raw_ps"] = _rate(
+        "raw_ps", url, channel, n, lambda: raw.publish(channel, orjson.dumps(PAYLOAD))
+    )
     topic = f"rate.{uuid.uuid4().hex}"
-    consumer = bus.consumer(topic, "g", "c")
-    consumer.ensure_group()
-
-    def receive_all(count: int) -> None:
-        got = 0
-        while got < count:
-            batch = consumer.read(count=100, block=1.0)
-            if batch:
-                consumer.ack(*batch)
-                got += len(batch)
-
-    rate = _throughput(lambda: bus.publish(topic, PAYLOAD, durable=True), receive_all, n)
-    bus.config.get_client().delete(bus.stream(topic))
-    return rate
+    out["bus_ps"] = _rate("bus_ps", url, topic, n, lambda: bus.publish(topic, PAYLOAD))
+    key = f"raw:st:{{{uuid.uuid4().hex}}}"
+    raw.xgroup_create(key, "g", id="0", mkstream=True)
+    out["raw_st"] = _rate(
+        "raw_st",
+        url,
+        key,
+        n,
+        lambda: raw.xadd(key, {"e": orjson.dumps(PAYLOAD)}, maxlen=100_000, approximate=True),
+    )
+    raw.delete(key)
+    topic = f"rate.{uuid.uuid4().hex}"
+    bus.consumer(topic, "g", "c").ensure_group()
+    out["bus_st"] = _rate(
+        "bus_st", url, topic, n, lambda: bus.publish(topic, PAYLOAD, durable=True)
+    )
+    raw.delete(bus.stream(topic))
+    return out
 
 
 def main(full: bool) -> str:
@@ -183,23 +196,23 @@ def main(full: bool) -> str:
         config = RedisAgentConfig(url=url, namespace="benchbus")
         bus = AgentBus(config, sender="bench", maxlen=100_000)
         raw = redis.Redis.from_url(url)
-        # warm both paths (connections, imports)
-        _raw_pubsub_latency(raw, 200)
-        _bus_pubsub_latency(bus, 200)
-        _raw_stream_latency(raw, 200)
-        _bus_stream_latency(bus, 200)
-
+        ps_floor, ps_ours, ps_close = _pubsub_pair(raw, bus)
+        st_floor, st_ours, st_close = _stream_pair(raw, bus)
+        _interleaved(ps_floor, ps_ours, 300)  # warm up connections and code paths
+        _interleaved(st_floor, st_ours, 300)
         lat: dict[str, list[float]] = {k: [] for k in ("raw_ps", "bus_ps", "raw_st", "bus_st")}
         rate: dict[str, list[float]] = {k: [] for k in lat}
         for _ in range(rounds):
-            lat["raw_ps"] += _raw_pubsub_latency(raw, n_lat)
-            lat["bus_ps"] += _bus_pubsub_latency(bus, n_lat)
-            lat["raw_st"] += _raw_stream_latency(raw, n_lat)
-            lat["bus_st"] += _bus_stream_latency(bus, n_lat)
-            rate["raw_ps"].append(_raw_pubsub_rate(raw, n_rate))
-            rate["bus_ps"].append(_bus_pubsub_rate(bus, n_rate))
-            rate["raw_st"].append(_raw_stream_rate(raw, n_rate))
-            rate["bus_st"].append(_bus_stream_rate(bus, n_rate))
+            a, b = _interleaved(ps_floor, ps_ours, n_lat)
+            lat["raw_ps"] += a
+            lat["bus_ps"] += b
+            a, b = _interleaved(st_floor, st_ours, n_lat)
+            lat["raw_st"] += a
+            lat["bus_st"] += b
+            for key, value in _rates(url, raw, bus, n_rate).items():
+                rate[key].append(value)
+        ps_close()
+        st_close()
         raw.close()
         config.close()
 
@@ -236,14 +249,13 @@ def main(full: bool) -> str:
             f"Target: ≤ 1.3× the floor. Payload: a {len(orjson.dumps(PAYLOAD))}-byte JSON "
             f"object. Latency: {rounds}×{n_lat:,} messages, one in flight, publish → "
             f"receive (Streams: XADD → XREADGROUP → XACK). Rate: {rounds}×{n_rate:,} "
-            "messages, publisher and receiver threads in one process (median of rounds; "
-            "Streams read in batches of 100, one XACK per batch).",
+            "messages published by this process and received by a child process (median of "
+            "rounds; Streams read in batches of 100, one XACK per batch).",
             table(headers, rows),
             "Ratios are bus / floor (for msgs/s: floor rate / bus rate, so above 1 is "
             "slower). What the bus adds per message is client-side: a uuid4, a timestamp, "
-            "the envelope dict, orjson encode/decode and validation. Both sides run in one "
-            "Python process sharing the GIL, so the rate rows include the receiver's "
-            "parsing competing with the publisher.",
+            "the envelope dict, orjson encode/decode and validation. Publisher, receiver "
+            "and redis-server share 2 cores.",
             machine_note(),
         ]
     )

@@ -119,6 +119,33 @@ return {len, seq}
 """
 )
 
+# The common write, kept short (it runs on every message): append active payloads,
+# no metadata change. Same effects as _WRITE in mode append / target active.
+# KEYS: msgs, meta, archive[, sessions index]. ARGV: session id, ttl_s (0 none),
+# max_len (0 none), now_ms, payloads... (at most _UNPACK_CHUNK of them).
+_APPEND = _Script(
+    """
+local count = #ARGV - 4
+local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
+local maxlen = tonumber(ARGV[3])
+if maxlen > 0 and len > maxlen then
+  redis.call('LTRIM', KEYS[1], -maxlen, -1)
+  len = maxlen
+end
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
+if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4]) end
+redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
+if #KEYS == 4 then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
+end
+return {len, seq}
+"""
+)
+
 # KEYS: msgs. ARGV: index, tombstone. Replace the item by a unique tombstone, then
 # remove that: deletes one item in place and keeps the order of the others.
 _DELETE_AT = _Script(
@@ -332,6 +359,9 @@ class SessionStore:
         # One node: the session index is updated inside the write script (atomic, no
         # pipeline). Cluster: it lives in another slot, so its command is pipelined.
         self._inline_index = not self.config.is_cluster()
+        # Pre-encoded head of the append call per session (sha, keys, settings): an
+        # append is the hot path, and redis-py packs bytes faster than str and int.
+        self._append_heads: dict[str, tuple[Any, ...]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -394,6 +424,38 @@ class SessionStore:
             return [_WRITE.evalsha((*keys, self.keys.history_sessions()), args)]
         index_add = ("ZADD", self.keys.history_sessions(), now_ms, session_id)
         return [_WRITE.evalsha(keys, args), index_add]
+
+    def _append_head(self, session_id: str) -> tuple[Any, ...]:
+        """``EVALSHA`` of :data:`_APPEND` up to its per-call arguments, pre-encoded."""
+        head = self._append_heads.get(session_id)
+        if head is None:
+            keys = [k.encode() for k in self._session_keys(session_id)]
+            if self._inline_index:
+                keys.append(self.keys.history_sessions().encode())
+            settings = (
+                session_id.encode(),
+                b"%d" % (self.ttl or 0),
+                b"%d" % (self.max_messages or 0),
+            )
+            head = ("EVALSHA", _APPEND.sha.encode(), b"%d" % len(keys), *keys, *settings)
+            if len(self._append_heads) >= 1024:  # bounded: many sessions, one store
+                self._append_heads.clear()
+            self._append_heads[session_id] = head
+        return head
+
+    def _append_calls(
+        self, session_id: str, payloads: Sequence[bytes | str], now_ms: int
+    ) -> list[tuple[Any, ...]]:
+        """The write call of a plain append (active, no metadata) via :data:`_APPEND`;
+        other writes go through :meth:`_write_call`."""
+        if len(payloads) > _UNPACK_CHUNK or not all(isinstance(p, (bytes, str)) for p in payloads):
+            return self._write_call(
+                session_id, payloads, mode="append", status=ACTIVE, metadata=None, now_ms=now_ms
+            )
+        call = (*self._append_head(session_id), b"%d" % now_ms, *payloads)
+        if self._inline_index:
+            return [call]
+        return [call, ("ZADD", self.keys.history_sessions(), now_ms, session_id)]
 
     def _list_calls(
         self, offset: int, limit: int | None, newest_first: bool, now_ms: int
@@ -494,9 +556,12 @@ class SessionStore:
         """
         vectors = self._recall.embed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
-        calls = self._write_call(
-            session_id, payloads, mode="append", status=status, metadata=metadata, now_ms=now
-        )
+        if status == ACTIVE and not metadata and payloads:
+            calls = self._append_calls(session_id, payloads, now)
+        else:
+            calls = self._write_call(
+                session_id, payloads, mode="append", status=status, metadata=metadata, now_ms=now
+            )
         length, seq = self._call("append to history", *calls)
         if self._recall and vectors is not None:
             self._recall.write(session_id, seq, payloads, vectors)
@@ -514,9 +579,12 @@ class SessionStore:
         """Async :meth:`append`."""
         vectors = await self._recall.aembed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
-        calls = self._write_call(
-            session_id, payloads, mode="append", status=status, metadata=metadata, now_ms=now
-        )
+        if status == ACTIVE and not metadata and payloads:
+            calls = self._append_calls(session_id, payloads, now)
+        else:
+            calls = self._write_call(
+                session_id, payloads, mode="append", status=status, metadata=metadata, now_ms=now
+            )
         length, seq = await self._acall("append to history", *calls)
         if self._recall and vectors is not None:
             await self._recall.awrite(session_id, seq, payloads, vectors)
@@ -793,7 +861,8 @@ def _as_eval(cmd: tuple[Any, ...]) -> tuple[Any, ...]:
     """The EVAL form of an EVALSHA call of one of this module's scripts."""
     if cmd[0] != "EVALSHA":
         return cmd
-    script = _BY_SHA[cmd[1]]
+    sha = cmd[1]
+    script = _BY_SHA[sha.decode() if isinstance(sha, bytes) else sha]
     return ("EVAL", script.source, *cmd[2:])
 
 
@@ -803,7 +872,7 @@ def _raise_first(replies: Sequence[Any]) -> None:
             raise reply
 
 
-_BY_SHA = {s.sha: s for s in (_WRITE, _DELETE_AT, _TAKE_OLDEST, _CLEAR, _INFO, _READ_BOTH)}
+_BY_SHA = {s.sha: s for s in (_WRITE, _APPEND, _DELETE_AT, _TAKE_OLDEST, _CLEAR, _INFO, _READ_BOTH)}
 
 
 class _Recall:

@@ -90,7 +90,9 @@ end
 return 1
 """)
 
-# Exact lookup. KEYS: entry, stats, hits. ARGV: digest. -> {payload, usage, hits} | nil
+# Exact lookup. KEYS: entry, stats, hits. ARGV: digest.
+# -> "<hits>\n<usage JSON>\n<payload>" | nil. One bulk string: the cheapest reply for
+# the client to parse (usage is compact JSON, without raw newlines).
 LOOKUP = Script.of("""
 local v = redis.call('HMGET', KEYS[1], 'payload', 'usage', 'tokens')
 if v[1] then
@@ -98,7 +100,7 @@ if v[1] then
   redis.call('HINCRBY', KEYS[2], 'hits', 1)
   local tokens = tonumber(v[3])
   if tokens and tokens > 0 then redis.call('HINCRBY', KEYS[2], 'tokens_saved', tokens) end
-  return {v[1], v[2] or '', hits}
+  return hits .. '\\n' .. (v[2] or '') .. '\\n' .. v[1]
 end
 redis.call('HINCRBY', KEYS[2], 'misses', 1)
 return false

@@ -20,6 +20,7 @@ and parse its reply.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import math
@@ -62,6 +63,9 @@ GLOBAL = "*"
 
 ACQUIRE_LUA = resources.files(__package__).joinpath("acquire.lua").read_text()
 SETTLE_LUA = resources.files(__package__).joinpath("settle.lua").read_text()
+# EVALSHA with these straight away; the Script objects only reload after NOSCRIPT
+ACQUIRE_SHA = hashlib.sha1(ACQUIRE_LUA.encode()).hexdigest()
+SETTLE_SHA = hashlib.sha1(SETTLE_LUA.encode()).hexdigest()
 _REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
@@ -93,12 +97,21 @@ class _Plan:
     limits: tuple[Limit, ...]
     keys: tuple[tuple[str, ...], ...]
     kinds: tuple[str, ...]
-    # pre-encoded KEYS and per-limit (kind, limit, period_us): encoding dominates the
-    # client-side cost of a call, so it is done once per (user, org)
+    # pre-encoded KEYS and the limits' ARGV ("kind limit period_us x" per limit):
+    # encoding dominates the client-side cost of a call, so it is done once per (user,
+    # org). x is the key's TTL in ms (request logs, rolling budgets) or the zone's UTC
+    # offset in us (fixed windows). ``spec`` is empty when an offset changes over time
+    # (a daylight-saving zone): it is then rebuilt per call.
     flat_keys: tuple[bytes, ...] = field(default=(), repr=False)
     static: tuple[tuple[bytes, bytes, bytes], ...] = field(default=(), repr=False)
-    fixed_offsets: tuple[int | None, ...] = field(default=(), repr=False)
+    extras: tuple[bytes | None, ...] = field(default=(), repr=False)
     names: tuple[str, ...] = field(default=(), repr=False)
+    spec: bytes = field(default=b"", repr=False)
+    needs_rid: bool = False  # a rolling budget logs the reservation id
+    # for parsing replies: (name, limit, counts requests) per limit
+    meta: tuple[tuple[str, int, bool], ...] = field(default=(), repr=False)
+    has_fixed: bool = False
+    no_windows: tuple[int, ...] = field(default=(), repr=False)
 
 
 # -- results (NamedTuples: immutable and several times cheaper to build than frozen
@@ -106,11 +119,12 @@ class _Plan:
 class Reservation(NamedTuple):
     """What :meth:`RateLimiter.settle` needs to charge real usage for an admitted call."""
 
-    rid: str
+    rid: str  # identifies the call in rolling budgets ("" when there are none)
     tokens: int
     requests: int
     windows: tuple[int, ...]  # per limit: the fixed window reserved in (else 0)
     plan: _Plan  # the limits and keys of the decision (internal)
+    admitted_us: int = 0  # server time of the admit: its entries in the request logs
 
 
 class Decision(NamedTuple):
@@ -119,8 +133,13 @@ class Decision(NamedTuple):
     Attributes:
         allowed: the call was admitted (and its cost consumed, unless a peek).
         retry_after: seconds until it could be admitted (0 when allowed, ``math.inf``
-            when it never can: the request is larger than a limit).
-        remaining: per limit name, what is left after this call.
+            when it never can: the request is larger than a limit). Exact for request
+            limits and rolling budgets: the time until enough of the oldest admits
+            leave the window (at least 1 us); for fixed windows, the window's end.
+        remaining: per limit name, what is left after this call, exact at the
+            decision's server time (requests for request limits, tokens for budgets;
+            on a refusal, what is left without this call). Admits leaving the window
+            later raise it again.
         limit: name of the limit that refused the call (``None`` when allowed).
         key: Redis key of that limit.
         reservation: pass it to :meth:`RateLimiter.settle` with the real token usage.
@@ -191,49 +210,93 @@ def build_plan(
         (kind.encode(), str(limit.limit).encode(), str(round(limit.period * 1_000_000)).encode())
         for kind, limit in zip(kinds, limits, strict=True)
     )
-    offsets: list[int | None] = []
+    extras: list[bytes | None] = []
     for limit, kind in zip(limits, kinds, strict=True):
-        if kind != "f":
-            offsets.append(0)
+        if kind != "f":  # TTL: the newest entry stays in the window for `period`
+            extras.append(str(math.ceil(limit.period * 1000) + 1000).encode())
         elif isinstance(limit._tzinfo, timezone):  # type: ignore[union-attr]
-            offsets.append(limit.utc_offset_seconds() * 1_000_000)  # type: ignore[union-attr]
+            offset = limit.utc_offset_seconds() * 1_000_000  # type: ignore[union-attr]
+            extras.append(str(offset).encode())
         else:
-            offsets.append(None)  # a zone with DST: its offset is looked up per call
+            extras.append(None)  # a zone with DST: its offset is looked up per call
+    spec = b""
+    if None not in extras:
+        spec = _spec(static, extras)  # type: ignore[arg-type]
     return _Plan(
         tuple(limits),
         tuple(keys),
         kinds,
         tuple(k.encode() for limit_keys in keys for k in limit_keys),
         static,
-        tuple(offsets),
+        tuple(extras),
         tuple(limit.name for limit in limits),
+        spec,
+        "t" in kinds,
+        tuple(
+            (limit.name, limit.limit, kind == "r")
+            for limit, kind in zip(limits, kinds, strict=True)
+        ),
+        "f" in kinds,
+        (0,) * len(limits),
     )
+
+
+def _spec(static: Sequence[tuple[bytes, bytes, bytes]], extras: Sequence[bytes]) -> bytes:
+    return b" ".join(b" ".join((*item, extra)) for item, extra in zip(static, extras, strict=True))
+
+
+_HEADER_1_0 = b"1 1 0"  # the commonest call: one request, no tokens
 
 
 def build_acquire(
     plan: _Plan, rid: str, requests: int, tokens: int, apply: bool = True
 ) -> tuple[Sequence[bytes | str], list[Any]]:
     """KEYS and ARGV of ``acquire.lua`` for one call."""
-    args: list[Any] = [rid, b"1" if apply else b"0"]
-    for limit, (kind, limit_arg, period), offset in zip(
-        plan.limits, plan.static, plan.fixed_offsets, strict=True
-    ):
-        if offset is None:
-            offset = limit.utc_offset_seconds() * 1_000_000  # type: ignore[union-attr]
-        args += [kind, limit_arg, period, requests if kind == b"r" else tokens, offset]
-    return plan.flat_keys, args
+    if apply and requests == 1 and tokens == 0:
+        header = _HEADER_1_0
+    else:
+        header = b"%d %d %d" % (apply, requests, tokens)
+    spec = plan.spec
+    if not spec:
+        extras = [
+            str(limit.utc_offset_seconds() * 1_000_000).encode() if extra is None else extra  # type: ignore[union-attr]
+            for limit, extra in zip(plan.limits, plan.extras, strict=True)
+        ]
+        spec = _spec(plan.static, extras)
+    if plan.needs_rid:
+        return plan.flat_keys, [header, spec, rid]
+    return plan.flat_keys, [header, spec]
+
+
+_tuple_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
 
 def parse_acquire(
     plan: _Plan, reply: bytes | str, rid: str, requests: int, tokens: int
 ) -> Decision:
-    """Turn the script's reply (space-separated integers) into a :class:`Decision`."""
-    values = [int(v) for v in reply.split()]
-    remaining = dict(zip(plan.names, values[4::2], strict=True))
-    if values[0] == 1:
-        reservation = Reservation(rid, tokens, requests, tuple(values[5::2]), plan)
-        return Decision(True, 0.0, remaining, None, None, reservation, values[1] / 1e6)
-    retry_us, denied = values[2], values[3]
+    """Turn the script's reply (space-separated integers) into a :class:`Decision`.
+
+    The script reports what each limit had used before this call; ``remaining`` is
+    the limit minus that, minus this call's cost when it was admitted.
+    """
+    v = reply.split()
+    now_us = int(v[1]) * 1_000_000 + int(v[2])
+    allowed = int(v[0]) == 1
+    remaining = {}
+    i = 5
+    for name, limit, is_request in plan.meta:
+        left = limit - int(v[i])
+        if allowed:
+            left -= requests if is_request else tokens
+        remaining[name] = left if left > 0 else 0
+        i += 2
+    if allowed:
+        windows = tuple(map(int, v[6::2])) if plan.has_fixed else plan.no_windows
+        reservation = _tuple_new(Reservation, (rid, tokens, requests, windows, plan, now_us))
+        return _tuple_new(
+            Decision, (True, 0.0, remaining, None, None, reservation, now_us / 1e6, False)
+        )
+    retry_us, denied = int(v[3]), int(v[4])
     return Decision(
         False,
         math.inf if retry_us < 0 else retry_us / 1e6,
@@ -241,7 +304,7 @@ def parse_acquire(
         plan.names[denied - 1],
         plan.keys[denied - 1][0],
         None,
-        values[1] / 1e6,
+        now_us / 1e6,
     )
 
 
@@ -253,11 +316,13 @@ def build_settle(
     args: list[Any] = [reservation.rid]
     delta = actual_tokens - reservation.tokens
     plan = reservation.plan
-    for kind, item_keys, window in zip(plan.kinds, plan.keys, reservation.windows, strict=True):
+    for kind, item_keys, window, static in zip(
+        plan.kinds, plan.keys, reservation.windows, plan.static, strict=True
+    ):
         if kind == "r":
-            if not refund_requests:
+            if not refund_requests or reservation.requests == 0:
                 continue
-            args += ["r", reservation.requests, 0, 0]
+            args += ["r", reservation.requests, reservation.admitted_us, static[2]]
         elif delta == 0:
             continue
         elif kind == "f":
@@ -268,23 +333,10 @@ def build_settle(
     return (keys, args) if len(args) > 1 else ([], [])
 
 
-def _run(client: Any, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-    # EVALSHA directly: Script.__call__ adds a few us per call (imports, tuple copies);
-    # it stays the fallback that loads the script on NOSCRIPT (restart, failover)
-    try:
-        return client.evalsha(script.sha, len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:
-        return script(keys, args, client=client)
-
-
-async def _arun(client: Any, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-    try:
-        return await client.evalsha(script.sha, len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:
-        return await script(keys, args, client=client)
-
-
 def _check_costs(requests: int, tokens: int) -> None:
+    # the common case in two type() checks: this runs on every call
+    if type(requests) is int and type(tokens) is int and requests >= 0 and tokens >= 0:
+        return
     for value, what in ((requests, "requests"), (tokens, "tokens")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{what} must be an int >= 0, got {value!r}")
@@ -393,6 +445,23 @@ class RateLimiter:
             self._asettle_script = client.register_script(SETTLE_LUA)
         return self._aacquire_script, self._asettle_script  # type: ignore[return-value]
 
+    def _run(self, client: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        # EVALSHA with a precomputed sha: Script.__call__ adds a few us per call; it is
+        # the fallback that loads the script on NOSCRIPT (restart, failover, new node)
+        try:
+            return client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            acquire, settle = self._scripts(client)
+            return (acquire if sha == ACQUIRE_SHA else settle)(keys, args, client=client)
+
+    async def _arun(self, client: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return await client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            acquire, settle = self._ascripts(client)
+            script = acquire if sha == ACQUIRE_SHA else settle
+            return await script(keys, args, client=client)
+
     def _down(self, action: str, exc: BaseException) -> Decision:
         error = unavailable(self.config, action, exc)
         if self.on_unavailable == "fail_closed":
@@ -435,14 +504,17 @@ class RateLimiter:
     ) -> Decision:
         """One non-blocking decision: charge ``requests`` to the request limits and
         reserve ``tokens`` in the token budgets, or charge nothing if any refuses."""
-        _check_costs(requests, tokens)
-        plan = self._plan(user, org)
-        rid = new_reservation_id()
+        if type(requests) is not int or type(tokens) is not int or requests < 0 or tokens < 0:
+            _check_costs(requests, tokens)
+        plan = self._plans.get((user, org)) or self._plan(user, org)
+        rid = new_reservation_id() if plan.needs_rid else ""
         keys, args = build_acquire(plan, rid, requests, tokens)
         client = self.config.get_client()
-        script, _ = self._scripts(client)
         try:
-            reply = _run(client, script, keys, args)
+            try:  # the hot path: _run inlined
+                reply = client.execute_command("EVALSHA", ACQUIRE_SHA, len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:
+                reply = self._scripts(client)[0](keys, args, client=client)
         except _REDIS_DOWN as exc:
             return self._down("rate limit check", exc)
         return parse_acquire(plan, reply, rid, requests, tokens)
@@ -493,9 +565,8 @@ class RateLimiter:
         if not args:
             return True
         client = self.config.get_client()
-        _, script = self._scripts(client)
         try:
-            reply = _run(client, script, keys, args)
+            reply = self._run(client, SETTLE_SHA, keys, args)
         except _REDIS_DOWN as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
@@ -508,9 +579,8 @@ class RateLimiter:
         plan = self._plan(user, org)
         keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
         client = self.config.get_client()
-        script, _ = self._scripts(client)
         try:
-            reply = _run(client, script, keys, args)
+            reply = self._run(client, ACQUIRE_SHA, keys, args)
         except _REDIS_DOWN as exc:
             raise unavailable(self.config, "rate limit peek", exc) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
@@ -534,13 +604,12 @@ class RateLimiter:
     ) -> Decision:
         """Async :meth:`try_acquire`."""
         _check_costs(requests, tokens)
-        plan = self._plan(user, org)
-        rid = new_reservation_id()
+        plan = self._plans.get((user, org)) or self._plan(user, org)
+        rid = new_reservation_id() if plan.needs_rid else ""
         keys, args = build_acquire(plan, rid, requests, tokens)
         client = self.config.get_async_client()
-        script, _ = self._ascripts(client)
         try:
-            reply = await _arun(client, script, keys, args)
+            reply = await self._arun(client, ACQUIRE_SHA, keys, args)
         except _REDIS_DOWN as exc:
             return self._down("rate limit check", exc)
         return parse_acquire(plan, reply, rid, requests, tokens)
@@ -581,9 +650,8 @@ class RateLimiter:
         if not args:
             return True
         client = self.config.get_async_client()
-        _, script = self._ascripts(client)
         try:
-            reply = await _arun(client, script, keys, args)
+            reply = await self._arun(client, SETTLE_SHA, keys, args)
         except _REDIS_DOWN as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)

@@ -3,7 +3,7 @@
 Two kinds of limit compose in one decision:
 
 - :class:`RequestLimit`: at most ``limit`` requests in any ``period`` seconds (an exact
-  sliding window: a log of admit times in a sorted set).
+  sliding window: a log of admit times in a list, trimmed to the window).
 - :class:`TokenBudget`: at most ``limit`` tokens per fixed window (daily by default,
   aligned on midnight of a configurable time zone) or per rolling window.
 
@@ -66,8 +66,8 @@ class RequestLimit:
     """At most ``limit`` requests in any window of ``period`` seconds, ``per`` subject.
 
     Exact: the admit times are logged, so no window of ``period`` seconds (measured on
-    the Redis server's clock) ever holds more than ``limit`` admits. Memory: one
-    sorted-set entry per admitted request in the window.
+    the Redis server's clock) ever holds more than ``limit`` admits. Memory: one list
+    entry (~10 bytes) per admitted request in the window.
     """
 
     limit: int

@@ -3,8 +3,10 @@
 -- reservation's hash tag.
 --
 -- ARGV[1] reservation id, then 4 values per item:
---   kind "r" (request slots: KEYS zset; a = cost, b = unused) to remove,
---        "f" (fixed window: KEYS hash; a = window id reserved in, b = delta tokens),
+--   kind "r" (request slots: KEYS list; a = cost, b = admit time in us, spare =
+--             period in us) to remove while still inside the window,
+--        "f" (fixed window: KEYS hash {window id = used}; a = window id reserved in,
+--             b = delta tokens),
 --        "t" (rolling: KEYS zset + total; a = estimate, b = actual tokens),
 --   a, b, spare
 -- A settlement whose window has closed (fixed) or whose entry has left the window
@@ -14,6 +16,7 @@
 local function num(x) return string.format('%.0f', x) end
 
 local rid = ARGV[1]
+local now -- server time (us), read only to refund request slots
 local n = (#ARGV - 1) / 4
 local reply = {}
 local k = 1
@@ -24,21 +27,28 @@ for i = 1, n do
   if kind == 'r' then
     local key = KEYS[k]
     k = k + 1
-    if x == 1 then
-      done = redis.call('ZREM', key, rid)
-    else
-      for c = 1, x do done = done + redis.call('ZREM', key, rid .. ':' .. c) end
+    -- the admit's entries are its server time (us); entries of another admit in the
+    -- same microsecond are interchangeable with them. Stale entries may linger until
+    -- the next acquire trims them: those are no longer slots to give back.
+    if not now then
+      local t = redis.call('TIME')
+      now = t[1] * 1000000 + t[2]
     end
-    if done > 0 then done = 1 end
+    if tonumber(ARGV[a + 3]) > now - tonumber(ARGV[a + 4]) then
+      done = redis.call('LREM', key, x, ARGV[a + 3])
+      if done > 0 then done = 1 end
+    end
   elseif kind == 'f' then
     local key = KEYS[k]
     k = k + 1
-    local w = redis.call('HGET', key, 'w')
-    if w and tonumber(w) == x and y ~= 0 then
-      local u = redis.call('HINCRBY', key, 'u', num(y))
-      if u < 0 then redis.call('HSET', key, 'u', '0') end
-      done = 1
-    elseif w and tonumber(w) == x then
+    -- the hash holds one field, named by the current window: the reservation's
+    -- window is still open when its field exists
+    local w = ARGV[a + 2]
+    if redis.call('HEXISTS', key, w) == 1 then
+      if y ~= 0 then
+        local u = redis.call('HINCRBY', key, w, num(y))
+        if u < 0 then redis.call('HSET', key, w, '0') end
+      end
       done = 1
     end
   else

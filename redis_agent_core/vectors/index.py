@@ -889,7 +889,10 @@ class VectorIndex:
         vec = await self._avec(text if vector is None else vector)
         if f is None:
             return []
-        if await asyncio.to_thread(self._hybrid_supported):
+        supported = self._hybrid
+        if supported is None:  # one probe per process; later calls skip the thread
+            supported = await asyncio.to_thread(self._hybrid_supported)
+        if supported:
             return await asyncio.to_thread(self._native_hybrid, text, vec, k, f, alpha)
         command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
         if command is None:
@@ -911,7 +914,9 @@ class VectorIndex:
             vector_field_name=self.schema.vector_field,
             filter_expression=None if f == "*" else f,
             combination_method="LINEAR",
-            linear_alpha=alpha,
+            linear_alpha=1.0 - alpha,  # redisvl weighs the text side here
+            knn_ef_runtime=self.schema.ef_runtime,
+            yield_combined_score_as="hybrid_score",
             num_results=k,
             return_fields=["__key", self.schema.text_field, METADATA_FIELD],
             dtype=self.schema.dtype,
@@ -974,7 +979,10 @@ class VectorIndex:
             if not keys:
                 break
             with translate_errors(self.config, f"deleting from {self.name!r}"):
-                deleted += int(self.config.get_client().unlink(*keys))
+                removed = int(self.config.get_client().unlink(*keys))
+            if removed == 0:  # the index lags behind the keyspace: do not spin
+                break
+            deleted += removed
         return deleted
 
     async def adelete_by_filter(self, filter: FilterLike) -> int:
@@ -990,7 +998,10 @@ class VectorIndex:
             if not keys:
                 break
             with translate_errors(self.config, f"deleting from {self.name!r}"):
-                deleted += int(await self.config.get_async_client().unlink(*keys))
+                removed = int(await self.config.get_async_client().unlink(*keys))
+            if removed == 0:
+                break
+            deleted += removed
         return deleted
 
     # -- clear / drop --

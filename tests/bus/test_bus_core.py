@@ -221,3 +221,68 @@ def test_durable_topic_and_channel_on_a_cluster(cluster_config: RedisAgentConfig
         bus.publish("live", "hi")
         msg = sub.get(timeout=2)
     assert msg is not None and msg.payload == "hi"
+
+
+def test_message_ids_stay_unique_across_fork_and_user_seeding() -> None:
+    import os
+    import random
+
+    random.seed(1)
+    first = make_envelope("t", 1, sender="s").id
+    random.seed(1)
+    assert make_envelope("t", 1, sender="s").id != first  # user seeding cannot repeat ids
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its next id
+        os.write(write, make_envelope("t", 1, sender="s").id.encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(read, 64).decode()
+    assert child_id != make_envelope("t", 1, sender="s").id
+    assert len(child_id) == 32
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_poison_message_goes_to_the_dead_topic(
+    bus: AgentBus, aconfig: RedisAgentConfig, use_async: bool
+) -> None:
+    bus.publish("jobs", "poison", durable=True)
+    bus.publish("jobs", "fine", durable=True)
+    for n in range(2):  # two consumers in turn take it and "crash": 2 deliveries
+        c = bus.consumer("jobs", "g", f"c{n}", claim_idle=0.0, max_deliveries=2)
+        got = (await c.aread(count=1)) if use_async else c.read(count=1)
+        assert [m.payload for m in got] == ["poison"]
+    last = bus.consumer("jobs", "g", "last", claim_idle=0.0, max_deliveries=2)
+    got = (await last.aread(count=10)) if use_async else last.read(count=10)
+    assert [m.payload for m in got] == ["fine"]  # the poison was buried, not handed out
+    dead = bus.consumer("jobs.dead", "ops").read()
+    assert [m.payload for m in dead] == ["poison"]
+    assert last.pending() == 1  # only "fine", read and not yet acked
+
+
+def test_consumer_process_killed_holding_a_message(bus: AgentBus, redis_url: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    bus.publish("crash", {"step": 1}, durable=True)
+    code = (
+        "import sys, time\n"
+        "from redis_agent_core import AgentBus, RedisAgentConfig\n"
+        f"bus = AgentBus(RedisAgentConfig(url={redis_url!r}, namespace={bus.config.namespace!r}))\n"
+        "msgs = bus.consumer('crash', 'workers', 'doomed').read(count=1)\n"
+        "print(msgs[0].payload['step'], flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"1"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    survivor = bus.consumer("crash", "workers", "survivor", claim_idle=0.05)
+    time.sleep(0.1)
+    got = survivor.read(count=10)
+    assert [m.payload for m in got] == [{"step": 1}]
+    survivor.ack(*got)
+    assert survivor.pending() == 0

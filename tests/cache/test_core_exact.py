@@ -6,6 +6,7 @@ import logging
 import time
 
 import pytest
+import redis
 
 from redis_agent_core.cache import CacheStats, ExactCache, make_scope
 from redis_agent_core.config import RedisAgentConfig
@@ -186,3 +187,36 @@ def test_construction_does_no_io() -> None:
     assert cache.name == "llm"
     with pytest.raises(ConfigError):
         ExactCache(RedisAgentConfig(url="redis://127.0.0.1:1"), on_error="ignore")  # type: ignore[arg-type]
+
+
+def test_fast_path_recovers_from_script_flush_and_killed_connections(
+    config: RedisAgentConfig,
+) -> None:
+    cache = ExactCache(config)
+    cache.update("p", A, "line 1\nline 2", usage={"total_tokens": 3})
+    hit = cache.lookup("p", A)
+    assert hit is not None and (hit.payload, hit.usage, hit.hits) == (
+        "line 1\nline 2",
+        {"total_tokens": 3},
+        1,
+    )
+    admin = config.get_client()
+    admin.script_flush()  # NOSCRIPT: the generic path loads the script again
+    assert cache.lookup("p", A).payload == "line 1\nline 2"  # type: ignore[union-attr]
+    admin.client_kill_filter(_type="normal", skipme=True)  # drops the fast connection
+    hit = cache.lookup("p", A)
+    assert hit is not None and hit.hits == 3
+    assert cache.lookup("absent", A) is None
+    assert (cache.stats().hits, cache.stats().misses) == (3, 1)
+
+
+def test_fast_path_with_decoded_responses_and_unicode(redis_url: str, namespace: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    cfg = RedisAgentConfig(url=redis_url, namespace=namespace, client=client)
+    try:
+        cache = ExactCache(cfg, name="ünï")
+        cache.update("¿qué?", A, "réponse ✓\n")
+        assert cache.lookup("¿qué?", A).payload == "réponse ✓\n"  # type: ignore[union-attr]
+        assert cache.clear() == 1
+    finally:
+        client.close()

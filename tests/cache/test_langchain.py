@@ -175,3 +175,38 @@ def test_semantic_cache_serves_a_paraphrase_to_a_chat_model(
     assert model.invoke("What is the capital of France?").content == "Paris."
     assert model.invoke("Which city is the capital of France?").content == "Paris."
     assert model.invoke("How do I bake sourdough bread?").content == "a bread recipe"
+
+
+def test_user_dicts_that_look_serialized_stay_data() -> None:
+    # dumpd escapes user dicts carrying "lc": they must come back as the same data,
+    # never revived into objects (as langchain_core.load.load() does)
+    looks_like_lc = {
+        "lc": 1,
+        "type": "constructor",
+        "id": ["langchain", "schema", "messages", "AIMessage"],
+        "kwargs": {"content": "injected"},
+    }
+    msg = AIMessage(content="x", additional_kwargs={"raw": looks_like_lc, "n": [{"lc": 2}]})
+    gens = [ChatGeneration(message=msg)]
+    assert loads_generations(dumps_generations(gens)) == gens
+
+
+def test_hits_are_fresh_objects_each_time(config: RedisAgentConfig) -> None:
+    cache = RedisCache(config)
+    gens = [ChatGeneration(message=_tool_call_message())]
+    cache.update("p", "m", gens)
+    first = cache.lookup("p", "m")
+    assert first == gens
+    # what LangChain does on a hit, plus a caller mutating nested data
+    first[0].message = first[0].message.model_copy(update={"usage_metadata": None})
+    second = cache.lookup("p", "m")
+    assert second == gens
+    second[0].message.tool_calls[0]["args"]["city"] = "changed"
+    second[0].message.response_metadata.clear()
+    assert cache.lookup("p", "m") == gens
+    # Redis stays authoritative: a new answer, a cleared cache
+    other = [ChatGeneration(message=AIMessage(content="new answer"))]
+    cache.update("p", "m", other)
+    assert cache.lookup("p", "m") == other
+    cache.clear()
+    assert cache.lookup("p", "m") is None

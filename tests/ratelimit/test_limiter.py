@@ -204,7 +204,8 @@ def test_concurrent_reservations_never_overspend(make_limiter: Make) -> None:
     assert len(reservations) == 10  # estimates exactly fill the budget
     client = limiter.config.get_client()
     key = limiter.config.keys.ratelimit("default", budget.name, "u")
-    assert int(client.hget(key, "u")) == 10 * 120  # real usage recorded: 200 over
+    window = str(reservations[0].windows[0])  # the hash holds one field per window
+    assert client.hgetall(key) == {window.encode(): str(10 * 120).encode()}  # 200 over
     assert limiter.peek(user="u").remaining[budget.name] == 0
     assert not limiter.try_acquire(user="u", tokens=1).allowed
 
@@ -264,3 +265,117 @@ def test_construction_does_no_io() -> None:
     dead = RedisAgentConfig(url="redis://127.0.0.1:1", retries=0)
     limiter = RateLimiter([RequestLimit(5)], config=dead)  # no server: must not fail
     assert "req-user-5per1m" in repr(limiter)
+
+
+# -- the request log (a list trimmed to the window): remaining, retry-after, refunds --
+def _log(limiter: RateLimiter, limit: RequestLimit, user: str) -> list[int]:
+    key = limiter.config.keys.ratelimit("default", limit.name, user)
+    return [int(x) for x in limiter.config.get_client().lrange(key, 0, -1)]
+
+
+def test_remaining_is_exact_as_the_window_slides(make_limiter: Make) -> None:
+    policy = RequestLimit(3, 0.4)
+    limiter = make_limiter([policy])
+    first = limiter.try_acquire(user="u")
+    time.sleep(0.2)
+    second = limiter.try_acquire(user="u")
+    assert [first.remaining[policy.name], second.remaining[policy.name]] == [2, 1]
+    # wait until the first admit has left the window, not the second
+    time.sleep(max(0.0, first.server_time + 0.4 - time.time()) + 0.05)
+    third = limiter.try_acquire(user="u")
+    assert third.server_time - first.server_time >= 0.4
+    assert third.server_time - second.server_time < 0.4
+    assert third.remaining[policy.name] == 3 - 2  # the second admit and this one
+    # the log holds exactly the admits inside the window, newest first
+    assert _log(limiter, policy, "u") == [
+        round(third.server_time * 1e6),
+        round(second.server_time * 1e6),
+    ]
+    time.sleep(0.45)
+    assert limiter.peek(user="u", requests=0).remaining[policy.name] == 3
+    assert _log(limiter, policy, "u") == []  # the peek trimmed the stale entries
+
+
+def test_retry_after_is_exact_to_the_microsecond(make_limiter: Make) -> None:
+    policy = RequestLimit(3, 0.5)
+    limiter = make_limiter([policy])
+    a = limiter.try_acquire(user="u")
+    time.sleep(0.05)
+    b = limiter.try_acquire(user="u")
+    refused = limiter.try_acquire(user="u", requests=2)  # 1 + 2 > 3: a must leave
+    assert not refused.allowed and refused.remaining[policy.name] == 1
+    assert refused.retry_after == pytest.approx(a.server_time + 0.5 - refused.server_time, abs=2e-6)
+    refused = limiter.try_acquire(user="u", requests=3)  # both must leave
+    assert refused.retry_after == pytest.approx(b.server_time + 0.5 - refused.server_time, abs=2e-6)
+    time.sleep(refused.retry_after + 0.01)
+    assert limiter.try_acquire(user="u", requests=3).allowed
+
+
+def test_many_stale_entries_are_trimmed_in_one_call(make_limiter: Make) -> None:
+    policy = RequestLimit(5000, 0.3)
+    limiter = make_limiter([policy])
+    for _ in range(7):
+        assert limiter.try_acquire(user="u", requests=300).allowed
+    assert len(_log(limiter, policy, "u")) == 2100
+    time.sleep(0.15)
+    recent = limiter.try_acquire(user="u", requests=5)
+    time.sleep(0.2)  # the 2,100 older entries are stale, the 5 recent ones are not
+    decision = limiter.try_acquire(user="u", requests=2)
+    assert decision.remaining[policy.name] == 5000 - 7
+    assert (
+        _log(limiter, policy, "u")
+        == [round(decision.server_time * 1e6)] * 2 + [round(recent.server_time * 1e6)] * 5
+    )
+
+
+def test_refund_returns_exactly_this_calls_slots(make_limiter: Make) -> None:
+    policy = RequestLimit(5, 0.4)
+    limiter = make_limiter([policy])
+    keep = limiter.try_acquire(user="u", requests=2)
+    give_back = limiter.try_acquire(user="u", requests=3)
+    assert give_back.remaining[policy.name] == 0
+    assert limiter.settle(give_back.reservation, 0, refund_requests=True)
+    assert _log(limiter, policy, "u") == [round(keep.server_time * 1e6)] * 2
+    assert limiter.peek(user="u", requests=0).remaining[policy.name] == 3
+    # a refund whose entries already left the window changes nothing
+    time.sleep(0.45)
+    assert not limiter.settle(keep.reservation, 0, refund_requests=True)
+    assert limiter.peek(user="u", requests=0).remaining[policy.name] == 5
+
+
+def test_refusal_by_a_later_limit_undoes_earlier_charges(make_limiter: Make) -> None:
+    requests, org, budget = (
+        RequestLimit(5, 60.0),
+        RequestLimit(50, 60.0, per="org"),
+        TokenBudget.daily(100),
+    )
+    limiter = make_limiter([requests, org, budget])
+    assert limiter.try_acquire(user="u", org="o", tokens=60).allowed
+    refused = limiter.try_acquire(user="u", org="o", tokens=60)
+    assert not refused.allowed and refused.limit == budget.name
+    assert refused.remaining == {requests.name: 4, org.name: 49, budget.name: 40}
+    never = limiter.try_acquire(user="u", org="o", tokens=101)
+    assert not never.allowed and math.isinf(never.retry_after)
+    assert len(_log(limiter, requests, "u")) == 1  # only the admitted call is logged
+    status = limiter.peek(user="u", org="o", requests=0)
+    assert status.remaining == {requests.name: 4, org.name: 49, budget.name: 40}
+
+
+def test_zero_costs_consume_nothing_but_settle_later(make_limiter: Make) -> None:
+    requests, budget = RequestLimit(2, 60.0), TokenBudget.daily(100)
+    limiter = make_limiter([requests, budget])
+    free = limiter.try_acquire(user="u", requests=0, tokens=0)
+    assert free.allowed and free.remaining == {requests.name: 2, budget.name: 100}
+    # a call that reserved no tokens opens the window, so its real usage is charged
+    assert limiter.settle(free.reservation, 30)
+    assert limiter.peek(user="u", requests=0).remaining == {requests.name: 2, budget.name: 70}
+
+
+def test_scripts_reload_after_a_flush(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(5, 60.0), TokenBudget.daily(100)])
+    first = limiter.try_acquire(user="u", tokens=10)
+    limiter.config.get_client().script_flush()  # e.g. a restart or a failover
+    assert limiter.try_acquire(user="u", tokens=10).allowed  # EVALSHA falls back to load
+    limiter.config.get_client().script_flush()
+    assert limiter.settle(first.reservation, 5)
+    assert limiter.peek(user="u", requests=0).remaining["tok-user-fixed-100per1d"] == 85

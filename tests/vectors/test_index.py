@@ -431,3 +431,16 @@ async def test_many_batches_in_flight(aconfig: RedisAgentConfig, rng: np.random.
     assert index.count() == 100
     assert [h.text for h in index.get(["m0", "m99"])] == ["x", "x"]
     assert index.search(vectors[0], 1)[0].id == "m99"  # the async re-add won
+
+
+async def test_redis_down_async(own_server, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    server, cfg = own_server
+    index = VectorIndex("adown", config=cfg, dims=4)
+    v = clustered(rng, 2, 4)
+    await index.aadd(["a", "b"], ids=["a", "b"], vectors=v)
+    server.stop()
+    with pytest.raises(RedisUnavailableError):
+        await index.asearch(v[0])
+    with pytest.raises(RedisUnavailableError):
+        await index.aadd(["c"], ids=["c"], vectors=v[:1])
+    await cfg.aclose()

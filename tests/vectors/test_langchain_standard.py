@@ -18,3 +18,19 @@ class TestRedisVectorStoreStandard(VectorStoreIntegrationTests):
         store = RedisVectorStore(self.get_embeddings(), index_name="std", config=aconfig)
         yield store
         store.index.drop()
+
+
+class TestRedisVectorStoreStandardJSONFlat(VectorStoreIntegrationTests):
+    """The same suite on JSON storage with a FLAT index."""
+
+    @pytest.fixture
+    async def vectorstore(self, aconfig: RedisAgentConfig) -> AsyncIterator[VectorStore]:  # type: ignore[override]
+        store = RedisVectorStore(
+            self.get_embeddings(),
+            index_name="stdj",
+            config=aconfig,
+            storage="json",
+            algorithm="flat",
+        )
+        yield store
+        store.index.drop()

@@ -30,9 +30,11 @@ def node(i: int, **meta: object) -> TextNode:
     return TextNode(id_=f"n{i}", text=f"node text {i}", embedding=vec, metadata=meta)
 
 
-@pytest.fixture
-def store(config: RedisAgentConfig) -> RedisVectorStore:
-    store = RedisVectorStore("li", config=config, dims=DIMS, metadata_fields=FIELDS)
+@pytest.fixture(params=["hash", "json"])
+def store(config: RedisAgentConfig, request: pytest.FixtureRequest) -> RedisVectorStore:
+    store = RedisVectorStore(
+        "li", config=config, dims=DIMS, metadata_fields=FIELDS, storage=request.param
+    )
     nodes = [
         node(0, author="ann", year=2001, tags=["a", "b"], summary="Quick Brown fox", note="x"),
         node(1, author="bob", year=2002, tags=["b"], summary="lazy dog sleeps"),

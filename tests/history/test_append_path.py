@@ -1,0 +1,47 @@
+"""The short append script has the same effects as the general write script."""
+
+from __future__ import annotations
+
+import redis
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.history import SessionStore
+from redis_agent_core.server import EmbeddedRedis
+
+
+def _state(client: redis.Redis, store: SessionStore, session: str) -> dict[str, object]:
+    msgs, meta, _ = store._session_keys(session)
+    fields = client.hgetall(meta)
+    return {
+        "msgs": client.lrange(msgs, 0, -1),
+        "seq": fields.get(b"seq"),
+        "has_times": {b"created_at", b"updated_at"} <= set(fields),
+        "ttl_set": 0 < client.ttl(msgs) <= 60 and 0 < client.ttl(meta) <= 60,
+        "indexed": client.zscore(store.keys.history_sessions(), session) is not None,
+    }
+
+
+def test_append_script_matches_general_write(config: RedisAgentConfig) -> None:
+    store = SessionStore(config, ttl=60, max_messages=3)
+    client = config.get_client()
+    for i in range(5):
+        store.append("fast", [b'"%d"' % i])  # plain append: the short script
+        store.append("general", [b'"%d"' % i], metadata={"x": 1})  # the general one
+    fast, general = _state(client, store, "fast"), _state(client, store, "general")
+    assert fast == general
+    assert fast["msgs"] == [b'"2"', b'"3"', b'"4"'] and fast["seq"] == b"5"
+    assert store.append("fast", [b'"5"', "six"]) == 3  # several, str payloads
+    assert store.read("fast") == [b'"4"', b'"5"', b"six"]
+    info = store.info("fast")
+    assert info is not None and info.message_count == 3 and info.ttl is not None
+
+
+def test_append_script_reloads_after_script_flush(own_server: EmbeddedRedis) -> None:
+    # a private server: SCRIPT FLUSH must not disturb other tests' scripts
+    config = RedisAgentConfig(url=own_server.url, namespace="flush")
+    store = SessionStore(config, ttl=None)
+    store.append("s", [b"1"])
+    config.get_client().script_flush()
+    assert store.append("s", [b"2"]) == 2  # NOSCRIPT: falls back to EVAL
+    assert store.read("s") == [b"1", b"2"] and store.info("s").ttl is None  # type: ignore[union-attr]
+    config.close()
