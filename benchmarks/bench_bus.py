@@ -12,6 +12,7 @@ processes on a shared machine hits both alike.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import statistics
 import time
 import uuid
@@ -253,9 +254,11 @@ def main(full: bool) -> str:
             "rounds; Streams read in batches of 100, one XACK per batch).",
             table(headers, rows),
             "Ratios are bus / floor (for msgs/s: floor rate / bus rate, so above 1 is "
-            "slower). What the bus adds per message is client-side: a uuid4, a timestamp, "
+            "slower). What the bus adds per message is client-side: a random id, a timestamp, "
             "the envelope dict, orjson encode/decode and validation. Publisher, receiver "
             "and redis-server share 2 cores.",
-            machine_note(),
+            machine_note()
+            + f" Load average at the end of the run: {os.getloadavg()[0]:.1f} (the cores are "
+            "shared with other jobs; figures are noisier when it exceeds the core count).",
         ]
     )

@@ -155,6 +155,11 @@ def _revive_tree(value: Any, depth: int = 0) -> Any:
             value[k] = _revive_tree(v, depth + 1)
     if "lc" not in value:  # the Reviver returns such dicts unchanged
         return value
+    return _revive_one(value)
+
+
+def _revive_one(value: dict[str, Any]) -> Any:
+    """The Reviver's step for one dict whose children are already revived."""
     if value.get("lc") == 1 and value.get("type") == "constructor":
         ident = value.get("id")
         cls = _FAST_CLASSES.get(tuple(ident)) if type(ident) is list else None
@@ -164,6 +169,40 @@ def _revive_tree(value: Any, depth: int = 0) -> Any:
                 _REVIVER.init_validator(tuple(ident), kwargs)  # type: ignore[arg-type]
             return cls(**kwargs)
     return _REVIVER(value)
+
+
+def _revive_usual(raw: Any, text: str) -> list[Any] | None:
+    """The usual payload (generations, each with at most a message) revived without
+    walking its data, or ``None`` to walk the whole tree.
+
+    Safe only when every ``"lc"`` key of the document sits at those known places
+    (counted in the compact JSON text: inside strings a quote is escaped, so the
+    count is exact), nothing is escaped and nesting cannot exceed the depth limit:
+    then every other dict is data that the walk would return unchanged.
+    """
+    if type(raw) is not list or _ESCAPED in text or text.count("{") + text.count("[") >= _MAX_DEPTH:
+        return None
+    found = 0
+    for item in raw:
+        if type(item) is not dict or "lc" not in item:
+            return None
+        found += 1
+        kwargs = item.get("kwargs")
+        if type(kwargs) is dict:
+            message = kwargs.get("message")
+            if type(message) is dict and "lc" in message:
+                found += 1
+    if found != text.count('"lc":'):
+        return None
+    out = []
+    for item in raw:
+        kwargs = item.get("kwargs")
+        if type(kwargs) is dict:
+            message = kwargs.get("message")
+            if type(message) is dict and "lc" in message:
+                kwargs["message"] = _revive_one(message)
+        out.append(_revive_one(item))
+    return out
 
 
 def dumps_generations(generations: Sequence[Generation]) -> str:
@@ -186,7 +225,10 @@ def loads_generations(payload: str | bytes) -> list[Generation]:
         raw = orjson.loads(payload)
     except orjson.JSONDecodeError:  # NaN, lone surrogates, huge ints: the json module
         raw = json.loads(payload)
-    value = _revive_tree(raw)
+    text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+    value = _revive_usual(raw, text)
+    if value is None:
+        value = _revive_tree(raw)
     if not isinstance(value, list) or not all(isinstance(g, Generation) for g in value):
         raise ValueError("payload is not a list of generations")
     return value
@@ -220,14 +262,19 @@ def _fresh(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+_UNSEEN: Any = object()
+
+
 class _RevivedMemo:
     """Generations already revived, keyed by the exact payload text read from Redis.
 
     Redis stays authoritative: every lookup still reads the entry (TTL, ``clear()``
     and other processes' writes apply); the memo only skips parsing and validating
-    the same bytes again. Callers get fresh copies, so mutating a result cannot
-    change what the next hit returns. Bounded by entries and payload characters
-    (FIFO eviction); large payloads are not kept.
+    the same bytes again. A payload is admitted on its second hit (the first only
+    leaves a marker), so one-off answers cost no copy and little memory. From then
+    on callers get fresh copies, so mutating a result cannot change the next hit.
+    Bounded by entries and payload characters (FIFO eviction); large payloads are
+    not kept.
     """
 
     def __init__(
@@ -236,24 +283,28 @@ class _RevivedMemo:
         self.max_entries = max_entries
         self.max_chars = max_chars
         self.max_payload = max_payload
-        self._items: dict[str, list[Generation]] = {}
+        self._items: dict[str, list[Generation] | None] = {}
         self._chars = 0
         self._lock = threading.Lock()
 
     def get(self, payload: str) -> list[Generation]:
-        gens = self._items.get(payload)
-        if gens is None:
-            gens = loads_generations(payload)
-            if len(payload) <= self.max_payload:
-                self._put(payload, gens)
+        gens = self._items.get(payload, _UNSEEN)
+        if gens is None or gens is _UNSEEN:
+            revived = loads_generations(payload)
+            if len(payload) > self.max_payload:
+                return revived
+            if gens is _UNSEEN:  # first hit: the caller gets the only copy
+                self._put(payload, None)
+                return revived
+            self._put(payload, revived)
+            gens = revived
         return [_fresh(g) for g in gens]
 
-    def _put(self, payload: str, gens: list[Generation]) -> None:
+    def _put(self, payload: str, gens: list[Generation] | None) -> None:
         with self._lock:
-            if payload in self._items:
-                return
+            if payload not in self._items:
+                self._chars += len(payload)
             self._items[payload] = gens
-            self._chars += len(payload)
             while self._items and (
                 len(self._items) > self.max_entries or self._chars > self.max_chars
             ):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,6 +81,7 @@ class ExactCache(CacheStore):
         )
         self._packed_for: Any = None
         self._local = threading.local()
+        self._conns: weakref.WeakSet[Any] = weakref.WeakSet()
         self._packed: dict[str, tuple[bytes, bytes]] = {}
 
     def _lookup_call(
@@ -149,7 +151,14 @@ class ExactCache(CacheStore):
             return None
         conn = pool.connection_class(**pool.connection_kwargs)
         local.conn, local.owner, local.pid = conn, client, os.getpid()
+        self._conns.add(conn)
         return conn
+
+    def close(self) -> None:
+        """Close the connections the lookup fast path opened (they also close when the
+        cache is garbage-collected); the next lookup opens one again if needed."""
+        for conn in list(self._conns):
+            conn.disconnect()
 
     def _fast_lookup(self, client: Any, digest: str) -> Any:
         """The LOOKUP reply, or ``_FALLBACK`` to take redis-py's generic path."""

@@ -33,11 +33,13 @@ from .schema import (
     METADATA_FIELD,
     MetadataSpec,
     VectorSchema,
+    attach_vectors,
     describe_info,
     distance_from_relevance,
-    encode_document,
+    encode_fields,
     mismatch_error,
     parse_metadata_fields,
+    to_matrix,
 )
 
 __all__ = ["PartialWriteError", "VectorIndex"]
@@ -378,8 +380,9 @@ class VectorIndex:
         ids: Sequence[str | None] | None,
         metadatas: Sequence[Mapping[str, Any] | None] | None,
         vectors: Any,
-    ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """Validate everything and encode documents before any write."""
+    ) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
+        """Validate everything and encode the documents (without their vectors, which
+        are attached per batch by :meth:`_batch`) before any write."""
         texts = list(texts)
         n = len(texts)
         if ids is None:
@@ -390,11 +393,14 @@ class VectorIndex:
             raise ConfigError(f"got {n} texts but {len(ids)} ids")
         if len(set(ids)) != n:
             raise ConfigError("ids must be unique within one add() call")
+        for doc_id in ids:
+            if type(doc_id) is not str or not doc_id:
+                self.key(doc_id)  # raises the error naming the bad id
         metas = list(metadatas) if metadatas is not None else [None] * n
         if len(metas) != n:
             raise ConfigError(f"got {n} texts but {len(metas)} metadatas")
         schema = self.schema
-        matrix = np.asarray(vectors, dtype=np.float32)
+        matrix = to_matrix(vectors)
         if matrix.ndim != 2 or matrix.shape[0] != n:
             raise ConfigError(f"got {n} texts but vectors of shape {matrix.shape}")
         if matrix.shape[1] != schema.dims:
@@ -405,11 +411,17 @@ class VectorIndex:
             )
         if not np.isfinite(matrix).all():
             raise ConfigError("vectors contain NaN or infinity; nothing was written")
-        keys = [self.key(i) for i in ids]
-        docs = [
-            encode_document(schema, t, v, m) for t, v, m in zip(texts, matrix, metas, strict=True)
-        ]
-        return ids, keys, docs
+        docs = [encode_fields(schema, t, m) for t, m in zip(texts, metas, strict=True)]
+        return ids, docs, matrix
+
+    def _batch(
+        self, ids: list[str], docs: list[dict[str, Any]], matrix: np.ndarray, start: int, end: int
+    ) -> list[list[Any]]:
+        """The commands of documents ``start:end``: keys and vector bytes are built
+        here, per batch, while the server indexes the previous batch."""
+        batch_docs = docs[start:end]
+        attach_vectors(self.schema, batch_docs, matrix[start:end])
+        return self._write_commands([self.key(i) for i in ids[start:end]], batch_docs)
 
     def _write_commands(self, keys: Sequence[str], docs: Sequence[dict]) -> list[list[Any]]:
         """The commands storing one batch (pure)."""
@@ -538,15 +550,15 @@ class VectorIndex:
             return []
         if vectors is None:
             vectors = self.embedder.embed(texts)
-        ids_, keys, docs = self._prepare(texts, ids, metadatas, vectors)
+        ids_, docs, matrix = self._prepare(texts, ids, metadatas, vectors)
         self._ensure(create=True)
-        batches = self._batches(len(keys))
+        batches = self._batches(len(ids_))
         confirmed = [False] * len(batches)
         error: BaseException | None = None
 
         def send(i: int) -> None:
             start, end = batches[i]
-            self._send_batch(self._write_commands(keys[start:end], docs[start:end]))
+            self._send_batch(self._batch(ids_, docs, matrix, start, end))
             confirmed[i] = True
 
         if len(batches) == 1 or self.write_concurrency == 1:
@@ -587,9 +599,9 @@ class VectorIndex:
             return []
         if vectors is None:
             vectors = await self.embedder.aembed(texts)
-        ids_, keys, docs = self._prepare(texts, ids, metadatas, vectors)
+        ids_, docs, matrix = self._prepare(texts, ids, metadatas, vectors)
         await self._aensure(create=True)
-        batches = self._batches(len(keys))
+        batches = self._batches(len(ids_))
         confirmed = [False] * len(batches)
         gate = asyncio.Semaphore(self.write_concurrency)
         failed = asyncio.Event()
@@ -600,7 +612,7 @@ class VectorIndex:
                     return
                 start, end = batches[i]
                 try:
-                    await self._asend_batch(self._write_commands(keys[start:end], docs[start:end]))
+                    await self._asend_batch(self._batch(ids_, docs, matrix, start, end))
                 except _CONNECTION_ERRORS:
                     failed.set()
                     raise

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -347,6 +349,8 @@ def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:
 def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
     """The Redis value of one declared metadata field; raises ConfigError on bad input."""
     if f.type == "tag":
+        if type(value) is str and TAG_SEPARATOR not in value:
+            return value  # the common case, without the general checks below
         values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
         out = []
         for v in values:
@@ -394,14 +398,14 @@ def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
     return value
 
 
-def encode_document(
-    schema: VectorSchema, text: str, vector: np.ndarray, metadata: Mapping[str, Any] | None
+def encode_fields(
+    schema: VectorSchema, text: str, metadata: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """Field mapping (HASH) or JSON document for one entry. Validates before anything
-    is written: a bad value raises :class:`ConfigError`."""
+    """Field mapping (HASH) or JSON document of one entry, without its vector.
+    Validates before anything is written: a bad value raises :class:`ConfigError`."""
     if not isinstance(text, str):
         raise ConfigError(f"texts must be str, got {type(text).__name__}: {text!r}")
-    meta = dict(metadata or {})
+    meta = metadata if type(metadata) is dict else dict(metadata or {})
     try:
         meta_json = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)
     except TypeError as exc:
@@ -409,20 +413,63 @@ def encode_document(
             f"metadata must be JSON-serialisable ({exc}): {meta!r}. Convert the values "
             "to str/int/float/bool/list/dict first."
         ) from exc
-    json = schema.storage == "json"
     doc: dict[str, Any] = {schema.text_field: text}
     for f in schema.metadata_fields:
         value = meta.get(f.name)
         if value is None or (f.type == "tag" and value in ([], (), "")):
             continue  # absent: found by is_empty filters (INDEXMISSING)
         doc[f.name] = encode_value(schema, f, value)
-    if json:
-        doc[schema.vector_field] = vector.astype(np.float32).tolist()
-        doc[METADATA_FIELD] = orjson.loads(meta_json)
-    else:
-        doc[schema.vector_field] = vector.astype(schema.numpy_dtype).tobytes()
-        doc[METADATA_FIELD] = meta_json
+    doc[METADATA_FIELD] = orjson.loads(meta_json) if schema.storage == "json" else meta_json
     return doc
+
+
+def attach_vectors(schema: VectorSchema, docs: Sequence[dict[str, Any]], matrix: Any) -> None:
+    """Set the vector field of ``docs`` (from :func:`encode_fields`) from the float32
+    rows of ``matrix``: one conversion and one buffer per batch, sliced per row."""
+    name = schema.vector_field
+    if schema.storage == "json":
+        for doc, row in zip(docs, np.asarray(matrix, dtype=np.float32).tolist(), strict=True):
+            doc[name] = row
+        return
+    rows = np.ascontiguousarray(matrix, dtype=schema.numpy_dtype)
+    buf = rows.tobytes()
+    width = rows.shape[1] * rows.itemsize if rows.ndim == 2 else 0
+    for i, doc in enumerate(docs):
+        doc[name] = buf[i * width : (i + 1) * width]
+
+
+def encode_document(
+    schema: VectorSchema, text: str, vector: np.ndarray, metadata: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Field mapping (HASH) or JSON document for one entry, vector included."""
+    doc = encode_fields(schema, text, metadata)
+    attach_vectors(schema, [doc], np.asarray(vector, dtype=np.float32).reshape(1, -1))
+    return doc
+
+
+@lru_cache(maxsize=16)
+def _row_packer(dims: int) -> Any:
+    return struct.Struct(f"={dims}f").pack
+
+
+def to_matrix(vectors: Any) -> np.ndarray:
+    """Vectors as a float32 matrix, fast for what embedding APIs return (lists of
+    Python floats): one ``struct`` pack per row (the same C float cast as numpy's,
+    ≈ 3× cheaper than ``np.asarray`` on nested lists), anything else via numpy."""
+    if isinstance(vectors, np.ndarray):
+        return np.asarray(vectors, dtype=np.float32)
+    rows = vectors if type(vectors) is list else list(vectors)
+    first = rows[0] if rows else None
+    if type(first) is list and first and type(first[0]) is float:
+        dims = len(first)
+        pack = _row_packer(dims)
+        try:
+            buf = b"".join([pack(*row) for row in rows])
+        except (struct.error, TypeError, OverflowError):
+            pass  # ragged, non-numeric or out of float32 range: numpy says what is wrong
+        else:
+            return np.frombuffer(buf, dtype=np.float32).reshape(len(rows), dims)
+    return np.asarray(rows, dtype=np.float32)
 
 
 def relevance_from_distance(distance: float, metric: str) -> float:

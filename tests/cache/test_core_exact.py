@@ -220,3 +220,11 @@ def test_fast_path_with_decoded_responses_and_unicode(redis_url: str, namespace:
         assert cache.clear() == 1
     finally:
         client.close()
+
+
+def test_close_drops_fast_connections_and_lookups_reopen(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config)
+    cache.update("p", A, "x")
+    assert cache.lookup("p", A) is not None
+    cache.close()
+    assert cache.lookup("p", A).hits == 2  # type: ignore[union-attr]

@@ -444,3 +444,28 @@ async def test_redis_down_async(own_server, rng: np.random.Generator) -> None:  
     with pytest.raises(RedisUnavailableError):
         await index.aadd(["c"], ids=["c"], vectors=v[:1])
     await cfg.aclose()
+
+
+def test_to_matrix_matches_numpy_on_lists() -> None:
+    from redis_agent_core.vectors.schema import to_matrix
+
+    rows = np.random.default_rng(5).normal(size=(50, 7)).tolist()
+    rows[3][2] = 1e-50  # float32 underflow and rounding: the same bits as numpy
+    got = to_matrix(rows)
+    assert got.dtype == np.float32 and got.shape == (50, 7)
+    assert got.tobytes() == np.asarray(rows, dtype=np.float32).tobytes()
+    assert np.isinf(to_matrix([[1e39, 0.0]])).any()  # out of range: inf, like numpy
+    assert np.isnan(to_matrix([[float("nan"), 0.0]])).any()
+    assert to_matrix([[1, 2], [3, 4]]).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    with pytest.raises(ValueError):
+        to_matrix([[1.0, 2.0], [3.0]])  # ragged: numpy's error, as before
+
+
+def test_list_vectors_with_nan_or_overflow_write_nothing(config: RedisAgentConfig) -> None:
+    index = VectorIndex("listvec", config=config, dims=2)
+    for bad in ([[0.1, 0.2], [float("nan"), 0.0]], [[0.1, 0.2], [1e39, 0.0]]):
+        with pytest.raises(ConfigError, match="NaN or infinity"):
+            index.add(["a", "b"], ids=["a", "b"], vectors=bad)
+    assert index.count() == 0
+    assert index.add(["a"], ids=["a"], vectors=[[0.6, 0.8]]) == ["a"]
+    assert index.get(["a"])[0].text == "a"
