@@ -192,6 +192,8 @@ class RedisVectorStore(BasePydanticVectorStore):
                 "metadata": node_to_metadata_dict(
                     node, remove_text=True, flat_metadata=self.flat_metadata
                 ),
+                # a node that carries its embedding is not embedded again by the worker
+                "vector": node.embedding,
             }
             for node in nodes
         ]

@@ -88,3 +88,26 @@ def test_llamaindex_vector_store_enqueue(task_app: Celery, task_config: RedisAge
     query = DeterministicFakeEmbedding(size=384).embed_query("fact 7")
     result = store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=1))
     assert result.ids == ["t7"]
+
+
+def test_llamaindex_enqueue_keeps_the_nodes_own_embeddings(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    """Nodes that carry an embedding are stored with it; the worker embeds nothing (no
+    embedding model could produce these 4-d vectors)."""
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+
+    from llamaindex_redis_agent.vector_store import RedisVectorStore
+
+    store = RedisVectorStore(
+        "lie", config=task_config, dims=4, algorithm="flat", embedder_name="given"
+    )
+    nodes = [
+        TextNode(id_=f"e{i}", text=f"fact {i}", embedding=[1.0, float(i), 0.0, 1.0])
+        for i in range(10)
+    ]
+    job = wait_for_job(store.enqueue_add(nodes, app=task_app), config=task_config, timeout=30)
+    assert (job.status, job.done, job.failed) == ("succeeded", 10, 0)
+    result = store.query(VectorStoreQuery(query_embedding=[1.0, 7.0, 0.0, 1.0], similarity_top_k=1))
+    assert result.ids == ["e7"]
