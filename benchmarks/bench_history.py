@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import redis
+from redis.utils import HIREDIS_AVAILABLE
 
 from benchmarks.common import bench_server, machine_note, median_us, table, time_calls
 
@@ -321,8 +322,9 @@ def main(full: bool) -> str:
         "anything else by `ChatMessage.model_validate_json` "
         "(tests/history/test_fast_decode.py compares both over every block shape). "
         f"Floor of this design: LRANGE + common-shape schema ≈ {li_floor:.1f} ms "
-        f"= {li_floor / li_peer2k:.2f}× the peer; the LRANGE reply parsing in redis-py "
-        "(pure-Python parser, no hiredis here) is shared with the peer.",
+        f"= {li_floor / li_peer2k:.2f}× the peer (floors are timed apart from the reads, "
+        "so they move with the machine's load); the LRANGE reply parsing in redis-py "
+        f"({'hiredis' if HIREDIS_AVAILABLE else 'pure-Python parser'}) is shared with the peer.",
         f"- LangChain read 2,000: ours {ours2k['ours LangChain'][0]:.1f} ms = {lc_ratio:.2f}× "
         f"langchain-redis; floor LRANGE + orjson + `messages_from_dict` ≈ {lc_floor:.1f} ms "
         f"(ours is {ours2k['ours LangChain'][0] / lc_floor:.2f}× that floor; "

@@ -167,12 +167,13 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
     def last(self, n: int) -> list[BaseMessage]:
         """The newest ``n`` messages, oldest first (one round trip)."""
         payloads = self.store.last(self.session_id, n)
-        return decode_messages(self.session_id, payloads, self.on_corrupt)
+        # a bad one is named by its index from the end, which delete_message accepts
+        return decode_messages(self.session_id, payloads, self.on_corrupt, -len(payloads))
 
     async def alast(self, n: int) -> list[BaseMessage]:
         """Async :meth:`last`."""
         payloads = await self.store.alast(self.session_id, n)
-        return decode_messages(self.session_id, payloads, self.on_corrupt)
+        return decode_messages(self.session_id, payloads, self.on_corrupt, -len(payloads))
 
     def delete_message(self, index: int) -> BaseMessage | None:
         """Remove the message at ``index`` (order of the others kept); return it (None if

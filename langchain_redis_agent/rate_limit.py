@@ -4,12 +4,13 @@ that enforces per-user request limits and token budgets.
 - :class:`RedisRateLimiter` implements ``BaseRateLimiter``. LangChain consults it only
   on a cache miss and passes no user and no token count, so it enforces request
   limits for one fixed subject (global, or one user/org given at construction).
-- :class:`RateLimitCallbackHandler` (sync) and :class:`AsyncRateLimitCallbackHandler`
-  see the run's metadata (``config={"metadata": {"user_id": ...}}``): before each
-  model call they charge the user's request limits and reserve an estimate in the
-  token budgets, raising :class:`RateLimitExceeded` to stop the call
-  (``raise_error=True``); at ``on_llm_end`` they settle the real usage. A cache hit
-  (LangChain replays it with ``usage_metadata["total_cost"] == 0``) is refunded.
+- :class:`RateLimitCallbackHandler` (sync and async calls) and
+  :class:`AsyncRateLimitCallbackHandler` (async calls only) see the run's metadata
+  (``config={"metadata": {"user_id": ...}}``): before each model call they charge the
+  user's request limits and reserve an estimate in the token budgets, raising
+  :class:`RateLimitExceeded` to stop the call (``raise_error=True``); at
+  ``on_llm_end`` they settle the real usage. A cache hit (LangChain replays it with
+  ``usage_metadata["total_cost"] == 0``) is refunded.
 """
 
 from __future__ import annotations
@@ -281,7 +282,14 @@ class RateLimitCallbackHandler(_HandlerCore, BaseCallbackHandler):
 
 
 class AsyncRateLimitCallbackHandler(_HandlerCore, AsyncCallbackHandler):
-    """The asyncio form of :class:`RateLimitCallbackHandler` (native async Redis calls)."""
+    """The asyncio form of :class:`RateLimitCallbackHandler` (native async Redis calls).
+
+    Enforces only in async calls (``ainvoke``, ``astream``, ...). In a sync ``invoke``
+    LangChain runs async handlers' coroutines itself and logs and swallows their
+    errors whatever ``raise_error`` says, so a refusal would not stop the call: for
+    code that calls models both ways use :class:`RateLimitCallbackHandler`, which
+    stops both (in async calls it makes a short blocking Redis call).
+    """
 
     raise_error = True
     run_inline = True

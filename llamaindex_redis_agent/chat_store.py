@@ -340,11 +340,14 @@ class RedisChatStore(BaseChatStore):
     # -- extras --
     def get_last_messages(self, key: str, n: int) -> list[ChatMessage]:
         """The newest ``n`` messages, oldest first."""
-        return self._decode(key, self._store.last(key, n))
+        payloads = self._store.last(key, n)
+        # a bad one is named by its index from the end, which delete_message accepts
+        return self._decode(key, payloads, -len(payloads))
 
     async def aget_last_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Async :meth:`get_last_messages`."""
-        return self._decode(key, await self._store.alast(key, n))
+        payloads = await self._store.alast(key, n)
+        return self._decode(key, payloads, -len(payloads))
 
     def relevant(self, key: str, query: str, k: int = 4) -> list[ChatMessage]:
         """Past messages most similar to ``query`` (needs ``embedder=``)."""

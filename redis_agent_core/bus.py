@@ -467,6 +467,13 @@ def _message_data(message: Any) -> tuple[Any, Any] | None:
     return message.get("channel"), message.get("data")
 
 
+def _close_quietly(pubsub: Any) -> None:
+    try:
+        pubsub.close()
+    except (redis.exceptions.RedisError, OSError):
+        pass
+
+
 def _decode_or_skip(channel: Any, data: Any) -> Envelope | None:
     try:
         return decode_envelope(data, source="channel")
@@ -489,10 +496,17 @@ class Subscription:
         if self._pubsub is not None:
             return self
         config = self._bus.config
-        with translate_errors(config, f"subscribing to {self._channels}"):
-            self._pubsub = config.get_client().pubsub()
-            self._pubsub.subscribe(*self._channels)
-            self._await_confirmations()
+        pubsub = config.get_client().pubsub()
+        try:
+            with translate_errors(config, f"subscribing to {self._channels}"):
+                pubsub.subscribe(*self._channels)
+                self._pubsub = pubsub
+                self._await_confirmations()
+        except BaseException:
+            # never keep a half-made subscription: a retry must subscribe again
+            self._pubsub = None
+            _close_quietly(pubsub)
+            raise
         return self
 
     def _await_confirmations(self) -> None:
@@ -536,10 +550,7 @@ class Subscription:
         """Unsubscribe and release the connection."""
         if self._pubsub is None:
             return
-        try:
-            self._pubsub.close()
-        except (redis.exceptions.RedisError, OSError):
-            pass
+        _close_quietly(self._pubsub)
         self._pubsub = None
 
     def __enter__(self) -> Subscription:
@@ -562,15 +573,24 @@ class AsyncSubscription:
         if self._pubsub is not None:
             return self
         config = self._bus.config
-        with translate_errors(config, f"subscribing to {self._channels}"):
-            self._pubsub = config.get_async_client().pubsub()
-            await self._pubsub.subscribe(*self._channels)
-            pending = len(self._channels)
-            deadline = time.monotonic() + config.socket_timeout
-            while pending and time.monotonic() < deadline:
-                msg = await self._pubsub.get_message(timeout=deadline - time.monotonic())
-                if msg and _text(msg.get("type")) == "subscribe":
-                    pending -= 1
+        pubsub = config.get_async_client().pubsub()
+        try:
+            with translate_errors(config, f"subscribing to {self._channels}"):
+                await pubsub.subscribe(*self._channels)
+                pending = len(self._channels)
+                deadline = time.monotonic() + config.socket_timeout
+                while pending and time.monotonic() < deadline:
+                    msg = await pubsub.get_message(timeout=deadline - time.monotonic())
+                    if msg and _text(msg.get("type")) == "subscribe":
+                        pending -= 1
+        except BaseException:
+            # never keep a half-made subscription: a retry must subscribe again
+            try:
+                await pubsub.aclose()
+            except (redis.exceptions.RedisError, OSError):
+                pass
+            raise
+        self._pubsub = pubsub
         return self
 
     async def get(self, timeout: float | None = None) -> Envelope | None:

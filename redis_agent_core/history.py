@@ -8,9 +8,11 @@ same script on a single node; on a cluster it lives in another slot, so its comm
 pipelined next to the script (still one round trip). Messages
 are opaque JSON payloads: the LangChain and LlamaIndex adapters own the format.
 
-Expiry: with a TTL, every write refreshes it on all of a session's keys (sliding
-expiry); reads do not. Listing drops sessions idle for longer than the TTL from the
-index, so all stores of one namespace should use the same TTL.
+Expiry: with a TTL, every append, replace, metadata update and archive/drop of the
+oldest refreshes it on all of a session's keys and the session's index entry (sliding
+expiry); reads and single deletes (``delete_at``, ``pop_last``) do not. Listing drops
+sessions idle for longer than the TTL from the index, so all stores of one namespace
+should use the same TTL.
 
 Redis down: every call raises :class:`RedisUnavailableError` after the config's
 timeouts and retries; a write either ran whole (one script) or not at all.
@@ -18,6 +20,7 @@ timeouts and retries; a write either ran whole (one script) or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
@@ -158,7 +161,10 @@ return v
 """
 )
 
-# KEYS: msgs, meta, archive. ARGV: n, move_to_archive (0/1), now_ms, ttl_s.
+# KEYS: msgs, meta, archive[, sessions index]. ARGV: n, move_to_archive (0/1), now_ms,
+# ttl_s, session id. Like every write that refreshes the TTL, it refreshes the
+# session's index entry (ZADD XX: never re-adds a deleted session); on a cluster the
+# caller pipelines that ZADD instead.
 _TAKE_OLDEST = _Script(
     _EXPIRE_LUA
     + """
@@ -172,6 +178,7 @@ if ARGV[2] == '1' then
   end
 end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[3])
+if #KEYS == 4 then redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[5]) end
 expire_all(tonumber(ARGV[4]))
 return items
 """
@@ -329,8 +336,8 @@ class SessionStore:
 
     Args:
         config: connection and namespace (``None``: the process default).
-        ttl: seconds of inactivity before a session expires (sliding: every write
-            refreshes it). Default: ``config.default_ttl``; ``None``: never.
+        ttl: seconds of inactivity before a session expires (sliding: appends and
+            other writes refresh it). Default: ``config.default_ttl``; ``None``: never.
         max_messages: keep at most this many active messages (oldest dropped on append).
         embedder: turns on semantic recall: each appended message with a text is
             embedded and indexed (one embedding per message). Needs the Query Engine
@@ -348,20 +355,47 @@ class SessionStore:
         embedder: Embedder | None = None,
     ) -> None:
         self.config = config or get_default_config()
-        self.ttl: int | None = self.config.default_ttl if ttl is _UNSET else ttl
-        if self.ttl is not None and (not isinstance(self.ttl, int) or self.ttl <= 0):
-            raise ConfigError(f"ttl must be a positive int of seconds or None, got {ttl!r}")
-        if max_messages is not None and (not isinstance(max_messages, int) or max_messages < 1):
-            raise ConfigError(f"max_messages must be an int >= 1 or None, got {max_messages!r}")
+        # Pre-encoded head of the append call per session (sha, keys, settings): an
+        # append is the hot path, and redis-py packs bytes faster than str and int.
+        # Setting ttl or max_messages clears it.
+        self._append_heads: dict[str, tuple[Any, ...]] = {}
+        self._recall: _Recall | None = None
+        self.ttl = self.config.default_ttl if ttl is _UNSET else ttl
         self.max_messages = max_messages
         self.keys: KeySpace = self.config.keys
-        self._recall = _Recall(self.config, embedder, self.ttl) if embedder is not None else None
+        if embedder is not None:
+            self._recall = _Recall(self.config, embedder, self.ttl)
         # One node: the session index is updated inside the write script (atomic, no
         # pipeline). Cluster: it lives in another slot, so its command is pipelined.
         self._inline_index = not self.config.is_cluster()
-        # Pre-encoded head of the append call per session (sha, keys, settings): an
-        # append is the hot path, and redis-py packs bytes faster than str and int.
-        self._append_heads: dict[str, tuple[Any, ...]] = {}
+
+    @property
+    def ttl(self) -> int | None:
+        """Seconds of inactivity before a session expires (None: never)."""
+        return self._ttl
+
+    @ttl.setter
+    def ttl(self, ttl: int | None) -> None:
+        if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0):
+            raise ConfigError(f"ttl must be a positive int of seconds or None, got {ttl!r}")
+        self._ttl = ttl
+        self._append_heads.clear()
+        if self._recall is not None:
+            self._recall.ttl = ttl
+
+    @property
+    def max_messages(self) -> int | None:
+        """Most active messages kept per session (None: no limit)."""
+        return self._max_messages
+
+    @max_messages.setter
+    def max_messages(self, max_messages: int | None) -> None:
+        if max_messages is not None and (
+            not isinstance(max_messages, int) or isinstance(max_messages, bool) or max_messages < 1
+        ):
+            raise ConfigError(f"max_messages must be an int >= 1 or None, got {max_messages!r}")
+        self._max_messages = max_messages
+        self._append_heads.clear()
 
     def __repr__(self) -> str:
         return (
@@ -460,6 +494,10 @@ class SessionStore:
     def _list_calls(
         self, offset: int, limit: int | None, newest_first: bool, now_ms: int
     ) -> list[tuple[Any, ...]]:
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ConfigError(f"offset must be an int >= 0, got {offset!r}")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ConfigError(f"limit must be an int >= 0 or None, got {limit!r}")
         key = self.keys.history_sessions()
         calls: list[tuple[Any, ...]] = []
         if self.ttl is not None:
@@ -754,25 +792,31 @@ class SessionStore:
         key = self._session_keys(session_id)[0]
         return await self._acall("delete the last message", ("RPOP", key))
 
-    def _take_call(self, session_id: str, n: int, archive: bool) -> tuple[Any, ...]:
-        if not isinstance(n, int) or n < 0:
+    def _take_calls(self, session_id: str, n: int, archive: bool) -> list[tuple[Any, ...]]:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ConfigError(f"n must be an int >= 0, got {n!r}")
-        args = (n, 1 if archive else 0, _now_ms(), self.ttl or 0)
-        return _TAKE_OLDEST.evalsha(self._session_keys(session_id), args)
+        now = _now_ms()
+        args = (n, 1 if archive else 0, now, self.ttl or 0, session_id)
+        keys = self._session_keys(session_id)
+        index = self.keys.history_sessions()
+        if self._inline_index:
+            return [_TAKE_OLDEST.evalsha((*keys, index), args)]
+        return [_TAKE_OLDEST.evalsha(keys, args), ("ZADD", index, "XX", now, session_id)]
 
     def take_oldest(self, session_id: str, n: int, *, archive: bool = False) -> list[bytes]:
         """Remove the ``n`` oldest active messages and return them; with ``archive``
         move them to the session's archive instead of dropping them."""
+        calls = self._take_calls(session_id, n, archive)
         if n == 0:
             return []
-        return list(self._call("remove oldest messages", self._take_call(session_id, n, archive)))
+        return list(self._call("remove oldest messages", *calls))
 
     async def atake_oldest(self, session_id: str, n: int, *, archive: bool = False) -> list[bytes]:
         """Async :meth:`take_oldest`."""
+        calls = self._take_calls(session_id, n, archive)
         if n == 0:
             return []
-        call = self._take_call(session_id, n, archive)
-        return list(await self._acall("remove oldest messages", call))
+        return list(await self._acall("remove oldest messages", *calls))
 
     def _clear_calls(
         self, session_id: str, which: str, give: bool
@@ -821,6 +865,8 @@ class SessionStore:
         """Session ids by last activity, from the index (no SCAN); expired ones are
         pruned from the index on the way."""
         calls = self._list_calls(offset, limit, newest_first, _now_ms())
+        if limit == 0:
+            return []
         return [_text(m) for m in self._pipeline("list sessions", calls)[-1]]
 
     async def asessions(
@@ -828,6 +874,8 @@ class SessionStore:
     ) -> list[str]:
         """Async :meth:`sessions`."""
         calls = self._list_calls(offset, limit, newest_first, _now_ms())
+        if limit == 0:
+            return []
         return [_text(m) for m in (await self._apipeline("list sessions", calls))[-1]]
 
     # -- semantic recall --
@@ -875,12 +923,18 @@ def _raise_first(replies: Sequence[Any]) -> None:
 _BY_SHA = {s.sha: s for s in (_WRITE, _APPEND, _DELETE_AT, _TAKE_OLDEST, _CLEAR, _INFO, _READ_BOTH)}
 
 
+def _session_tag(session_id: str) -> str:
+    """The recall documents' tag of a session: a hex digest, because tag values are
+    case-insensitive and split on ``,`` (raw ids would mix sessions)."""
+    return hashlib.sha1(session_id.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
 class _Recall:
     """Vector index of a namespace's messages for semantic recall (redisvl, FLAT, cosine).
 
-    One hash document per recalled message: session tag, sequence number, payload and
-    vector. Documents get the store's TTL when written (not sliding). The index is
-    created on first use.
+    One hash document per recalled message: session tag (:func:`_session_tag`),
+    sequence number, payload and vector. Documents get the store's TTL when written
+    (not sliding). The index is created on first use.
     """
 
     def __init__(self, config: RedisAgentConfig, embedder: Embedder, ttl: int | None) -> None:
@@ -944,7 +998,10 @@ class _Recall:
 
         index = AsyncSearchIndex(self.schema(), redis_client=self.config.get_async_client())
         if not self._aready:
-            require_search(self.config, "semantic recall over chat history")
+            # the probe is sync (cached per server after the first): keep it off the loop
+            await asyncio.to_thread(
+                require_search, self.config, "semantic recall over chat history"
+            )
             try:
                 await index.create(overwrite=False)
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
@@ -996,7 +1053,7 @@ class _Recall:
                     "HSET",
                     key,
                     "session",
-                    session_id,
+                    _session_tag(session_id),
                     "seq",
                     int(seq) + i,
                     "msg",
@@ -1045,7 +1102,7 @@ class _Recall:
 
         if not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be an int >= 1, got {k!r}")
-        where = Tag("session") == session_id  # redisvl escapes the tag value
+        where = Tag("session") == _session_tag(session_id)
         fields = ["msg", "seq"]
         if max_distance is not None:
             return VectorRangeQuery(
@@ -1103,7 +1160,7 @@ class _Recall:
         from redisvl.query.filter import Tag
 
         return FilterQuery(
-            filter_expression=Tag("session") == session_id,
+            filter_expression=Tag("session") == _session_tag(session_id),
             return_fields=["seq"],
             num_results=10_000,
         )

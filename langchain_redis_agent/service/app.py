@@ -37,7 +37,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import SemanticCache, make_scope
@@ -87,6 +87,9 @@ class ServiceSettings:
 
 
 class ChatRequest(BaseModel):
+    # surrounding blanks are dropped, so a blank field fails min_length (422)
+    model_config = ConfigDict(str_strip_whitespace=True)
+
     user_id: str = Field(min_length=1, max_length=200)
     session_id: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=8000)
@@ -123,6 +126,20 @@ class DocumentIn(BaseModel):
 class DocumentsRequest(BaseModel):
     documents: list[DocumentIn] = Field(min_length=1, max_length=10_000)
 
+    @field_validator("documents")
+    @classmethod
+    def _unique_ids(cls, documents: list[DocumentIn]) -> list[DocumentIn]:
+        seen: set[str] = set()
+        for d in documents:
+            if d.id is not None:
+                if d.id in seen:
+                    raise ValueError(
+                        f"duplicate document id {d.id!r}: give each document its own id, "
+                        "or none (a random one is assigned)"
+                    )
+                seen.add(d.id)
+        return documents
+
 
 # -- the service (framework-free of FastAPI: the demo and tests call it too) --
 @dataclass
@@ -135,6 +152,16 @@ class _Counters:
     tokens_saved: int = 0
     hit_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     miss_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+def _source(hit: Hit) -> Source:
+    # metadata is the client's: "source" may be any JSON value
+    source = hit.metadata.get("source")
+    return Source(
+        id=hit.id,
+        source=None if source is None else str(source),
+        relevance=round(hit.score or 0.0, 3),
+    )
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -275,12 +302,7 @@ class AgentService:
                 cached = True
             else:
                 docs = await self._retrieve(message)
-                sources = [
-                    Source(
-                        id=d.id, source=d.metadata.get("source"), relevance=round(d.score or 0, 3)
-                    )
-                    for d in docs
-                ]
+                sources = [_source(d) for d in docs]
                 reply = await self.llm.ainvoke(self._prompt(message, past, docs))
                 assert isinstance(reply, AIMessage)
                 answer = reply.text.strip()

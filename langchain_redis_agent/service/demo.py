@@ -270,7 +270,8 @@ async def _run_service(
 
 
 def run_demo(*, quiet: bool = False, out: TextIO | None = None) -> int:
-    """Run the demo; 0 when every role worked, 1 otherwise, 2 on a setup error."""
+    """Run the demo; 0 when every role worked, 1 when one did not (or the service
+    answered an error: a 502 names the model endpoint), 2 on a setup error."""
     out = out or sys.stdout
     namespace = "demo-" + uuid.uuid4().hex[:8]
     server: EmbeddedRedis | None = None
@@ -290,6 +291,14 @@ def run_demo(*, quiet: bool = False, out: TextIO | None = None) -> int:
                 _cleanup(config)
             config.close()
         return 0 if ok else 1
+    except httpx.HTTPStatusError as exc:  # the service refused: say what it answered
+        r = exc.response
+        print(
+            f"demo: {r.request.method} {r.request.url.path} answered HTTP {r.status_code}: "
+            f"{r.text[:500]}",
+            file=sys.stderr,
+        )
+        return 1
     except RedisAgentError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2

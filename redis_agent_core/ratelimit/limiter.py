@@ -333,13 +333,36 @@ def build_settle(
     return (keys, args) if len(args) > 1 else ([], [])
 
 
+# per call: each request is one entry pushed to the request logs (a huge count would
+# stall the server), and token counts must stay exact in Lua and in Redis integers
+MAX_REQUESTS = 100_000
+MAX_TOKENS = 10**13
+
+
+def _all_keys(plan: _Plan) -> list[str]:
+    # deleted one key per DEL: on a cluster a multi-key DEL must stay in one slot,
+    # which holds here, but single deletes keep reset independent of shard_by
+    return [key for limit_keys in plan.keys for key in limit_keys]
+
+
 def _check_costs(requests: int, tokens: int) -> None:
     # the common case in two type() checks: this runs on every call
-    if type(requests) is int and type(tokens) is int and requests >= 0 and tokens >= 0:
+    if (
+        type(requests) is int
+        and type(tokens) is int
+        and 0 <= requests <= MAX_REQUESTS
+        and 0 <= tokens <= MAX_TOKENS
+    ):
         return
     for value, what in ((requests, "requests"), (tokens, "tokens")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{what} must be an int >= 0, got {value!r}")
+    if requests > MAX_REQUESTS:
+        raise ConfigError(
+            f"requests must be at most {MAX_REQUESTS:,} per call (each is one entry in the "
+            f"request log), got {requests:,}: count large units with a TokenBudget instead"
+        )
+    raise ConfigError(f"tokens must be at most {MAX_TOKENS:.0e} per call, got {tokens:,}")
 
 
 class RateLimiter:
@@ -503,8 +526,16 @@ class RateLimiter:
         self, *, user: str | None = None, org: str | None = None, tokens: int = 0, requests: int = 1
     ) -> Decision:
         """One non-blocking decision: charge ``requests`` to the request limits and
-        reserve ``tokens`` in the token budgets, or charge nothing if any refuses."""
-        if type(requests) is not int or type(tokens) is not int or requests < 0 or tokens < 0:
+        reserve ``tokens`` in the token budgets, or charge nothing if any refuses.
+
+        Raises :class:`ConfigError` for costs that are negative or above
+        ``MAX_REQUESTS`` (100,000) / ``MAX_TOKENS`` (1e13) per call."""
+        if (
+            type(requests) is not int
+            or type(tokens) is not int
+            or not 0 <= requests <= MAX_REQUESTS
+            or not 0 <= tokens <= MAX_TOKENS
+        ):
             _check_costs(requests, tokens)
         plan = self._plans.get((user, org)) or self._plan(user, org)
         rid = new_reservation_id() if plan.needs_rid else ""
@@ -589,12 +620,9 @@ class RateLimiter:
         """Delete the state of every limit for this (user, org), global ones included.
         Returns the number of keys removed."""
         plan = self._plan(user, org)
-        keys = [key for limit_keys in plan.keys for key in limit_keys]
         client = self.config.get_client()
         try:
-            # one key per DEL: on a cluster multi-key DEL must stay in one slot, which
-            # holds here, but single deletes keep this independent of shard_by
-            return sum(int(client.delete(key)) for key in keys)
+            return sum(int(client.delete(key)) for key in _all_keys(plan))
         except _REDIS_DOWN as exc:
             raise unavailable(self.config, "rate limit reset", exc) from exc
 
@@ -655,3 +683,26 @@ class RateLimiter:
         except _REDIS_DOWN as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
+
+    async def apeek(
+        self, *, user: str | None = None, org: str | None = None, tokens: int = 0, requests: int = 1
+    ) -> Decision:
+        """Async :meth:`peek`."""
+        _check_costs(requests, tokens)
+        plan = self._plan(user, org)
+        keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
+        client = self.config.get_async_client()
+        try:
+            reply = await self._arun(client, ACQUIRE_SHA, keys, args)
+        except _REDIS_DOWN as exc:
+            raise unavailable(self.config, "rate limit peek", exc) from exc
+        return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
+
+    async def areset(self, *, user: str | None = None, org: str | None = None) -> int:
+        """Async :meth:`reset`."""
+        plan = self._plan(user, org)
+        client = self.config.get_async_client()
+        try:
+            return sum([int(await client.delete(key)) for key in _all_keys(plan)])
+        except _REDIS_DOWN as exc:
+            raise unavailable(self.config, "rate limit reset", exc) from exc

@@ -65,8 +65,11 @@ def _settings(
     transport = {
         "global_keyprefix": prefix,
         "visibility_timeout": visibility_timeout,
-        # check for messages of vanished workers often; cheap (one ZRANGE)
+        # check for messages of vanished workers often; cheap (one ZRANGE). kombu
+        # scans only every Nth check by default (10): scan on each, so a message comes
+        # back within visibility_timeout + this interval, as documented
         "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 2)),
+        "unacked_restore_throttle": 1,
         "socket_timeout": config.socket_timeout,
         "socket_connect_timeout": config.socket_connect_timeout,
     }

@@ -26,7 +26,7 @@ from ..config import RedisAgentConfig, get_default_config, translate_errors
 from ..errors import ConfigError
 from ._common import RETRYABLE, agent_config, backoff, default_app, load_object
 from .progress import create_job, finished_items, mark_items, new_job_id
-from .webhooks import Webhook, notify_job_finished
+from .webhooks import Webhook, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -245,6 +245,9 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
     written = 0
     finished = False
     pending = [i for i in items if i["id"] not in skip]
+    if not pending:  # a redelivery of finished work: only the completion webhook may be owed
+        renotify_if_lost(task.app, config, job_id)
+        return 0
     for pos, item in enumerate(pending):
         try:
             result = _answer(task, config, job, item["prompt"])

@@ -28,7 +28,7 @@ from ..config import RedisAgentConfig
 from ..errors import ConfigError
 from ._common import RETRYABLE, agent_config, backoff, default_app, import_path, load_object
 from .progress import DEFAULT_JOB_TTL, create_job, finished_items, mark_items, new_job_id
-from .webhooks import Webhook, notify_job_finished
+from .webhooks import Webhook, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -173,7 +173,8 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
     config = agent_config(task.app)
     skip = finished_items(config, job_id, [r["id"] for r in items])
     rows = [r for r in items if r["id"] not in skip]
-    if not rows:
+    if not rows:  # a redelivery of finished work: only the completion webhook may be owed
+        renotify_if_lost(task.app, config, job_id)
         return 0
     try:
         index = _index_for(config, job)

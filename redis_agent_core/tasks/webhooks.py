@@ -9,7 +9,8 @@ A delivery is a JSON POST with these headers:
 
 Timeouts, connection errors, 5xx and 429 are retried with exponential backoff and
 jitter through Celery's own retry (``self.retry(countdown=...)``); other 4xx are not
-retried. After the last try the delivery is appended to the dead-letter stream
+retried, nor are redirects (not followed: a redirected POST would lose its body).
+After the last try the delivery is appended to the dead-letter stream
 (``keys.dead_letters()``) with the error; :func:`dead_letters` reads it back.
 """
 
@@ -50,6 +51,7 @@ SIGNATURE_HEADER = "X-Redis-Agent-Signature"
 TIMESTAMP_HEADER = "X-Redis-Agent-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEAD_LETTER_MAXLEN = 10_000
+_QUEUED_FIELD = "webhook_queued"  # job hash field: the completion webhook was queued
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ class PostOutcome:
 
 
 def classify(status: int | None, error: str | None) -> PostOutcome:
-    """Retry on no response (timeout, refused), 5xx and 429; not on other 4xx."""
+    """Retry on no response (timeout, refused), 5xx and 429; not on other 4xx nor on
+    a 3xx (redirects are not followed: give the final URL)."""
     if status is None:
         return PostOutcome(None, error, True)
     if 200 <= status < 300:
@@ -157,17 +160,40 @@ def classify(status: int | None, error: str | None) -> PostOutcome:
     return PostOutcome(status, error or f"HTTP {status}", status >= 500 or status == 429)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would replay a POST as a bodiless GET, and
+    the receiver would never see the signed body. A 3xx is reported as it is."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> PostOutcome:
     """One POST with the standard library; never raises for HTTP or network errors."""
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _opener.open(request, timeout=timeout) as response:
             return classify(response.status, None)
     except urllib.error.HTTPError as exc:
         return classify(exc.code, f"HTTP {exc.code} {exc.reason}")
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return classify(None, f"{type(reason).__name__}: {reason}")
+
+
+# HSET only on a live job record: a plain HSET after the record expired would
+# recreate it without a TTL (a key that never goes away).
+_SET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return -1
+"""
+
+
+def _set_job_field(config: RedisAgentConfig, job_id: str, name: str, value: str) -> None:
+    config.get_client().eval(_SET_IF_EXISTS, 1, config.keys.job(job_id), name, value)
 
 
 def record_dead_letter(
@@ -195,7 +221,7 @@ def record_dead_letter(
         client = config.get_client()
         client.xadd(config.keys.dead_letters(), entry, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
         if job_id:
-            client.hset(config.keys.job(job_id), mapping={"webhook": "dead"})
+            _set_job_field(config, job_id, "webhook", "dead")
 
 
 def dead_letters(
@@ -278,7 +304,7 @@ def run_delivery(
     if outcome.ok:
         if job_id:
             with translate_errors(config, f"updating job {job_id}"):
-                config.get_client().hset(config.keys.job(job_id), mapping={"webhook": "delivered"})
+                _set_job_field(config, job_id, "webhook", "delivered")
         return "delivered"
     if outcome.retry and attempt < hook.max_attempts:
         raise task.retry(
@@ -309,4 +335,29 @@ def notify_job_finished(app: Celery, config: RedisAgentConfig, job_id: str) -> s
     payload = {"event": "job.finished", **job.as_dict()}
     key = f"job-{job_id}"
     send_task(app, "rap.deliver_webhook", [orjson.loads(spec), payload, key, job_id])
+    with translate_errors(config, f"updating job {job_id}"):
+        _set_job_field(config, job_id, _QUEUED_FIELD, "1")
     return key
+
+
+def renotify_if_lost(app: Celery, config: RedisAgentConfig, job_id: str) -> str | None:
+    """Queue the completion webhook of a finished job if it was never queued.
+
+    A redelivered task whose items are all finished calls this: the worker that
+    finished the job may have died between marking the last item and queueing the
+    webhook. Queueing twice is harmless (same idempotency key; a delivered hook is
+    not resent), losing it is not.
+    """
+    from .progress import FINAL_STATUSES
+
+    with translate_errors(config, f"reading job {job_id}"):
+        status, spec, queued = config.get_client().hmget(
+            config.keys.job(job_id), ["status", "webhook_spec", _QUEUED_FIELD]
+        )
+    if not spec or queued or status is None or _text(status) not in FINAL_STATUSES:
+        return None
+    return notify_job_finished(app, config, job_id)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -135,7 +135,9 @@ class VectorIndex:
             # Validate the options now; dims come from the embedder on first use.
             VectorSchema(dims=1, **self._schema_args)
         self.ttl = self.config.default_ttl if ttl is _UNSET else ttl
-        if self.ttl is not None and (not isinstance(self.ttl, int) or self.ttl <= 0):
+        if self.ttl is not None and (
+            not isinstance(self.ttl, int) or isinstance(self.ttl, bool) or self.ttl <= 0
+        ):
             raise ConfigError(f"ttl must be a positive int or None, got {self.ttl!r}")
         self.batch_size = batch_size
         if not isinstance(write_concurrency, int) or write_concurrency <= 0:
@@ -400,7 +402,10 @@ class VectorIndex:
         if len(metas) != n:
             raise ConfigError(f"got {n} texts but {len(metas)} metadatas")
         schema = self.schema
-        matrix = to_matrix(vectors)
+        try:
+            matrix = to_matrix(vectors)
+        except (ValueError, TypeError) as exc:
+            raise self._ragged_error(vectors, exc) from exc
         if matrix.ndim != 2 or matrix.shape[0] != n:
             raise ConfigError(f"got {n} texts but vectors of shape {matrix.shape}")
         if matrix.shape[1] != schema.dims:
@@ -413,6 +418,24 @@ class VectorIndex:
             raise ConfigError("vectors contain NaN or infinity; nothing was written")
         docs = [encode_fields(schema, t, m) for t, m in zip(texts, metas, strict=True)]
         return ids, docs, matrix
+
+    def _ragged_error(self, vectors: Any, exc: BaseException) -> ConfigError:
+        """The error for vectors numpy cannot stack: name the first bad row."""
+        dims = self.schema.dims
+        try:
+            for i, row in enumerate(vectors):
+                got = len(row)
+                if got != dims:
+                    return ConfigError(
+                        f"wrong vector dimension: index {self.name!r} expects {dims}, got "
+                        f"{got} (row {i}); nothing was written. Use an embedding model with "
+                        f"{dims} dims or a new index."
+                    )
+        except TypeError:
+            pass
+        return ConfigError(
+            f"vectors must be {dims}-dim rows of numbers ({exc}); nothing was written"
+        )
 
     def _batch(
         self, ids: list[str], docs: list[dict[str, Any]], matrix: np.ndarray, start: int, end: int
@@ -879,7 +902,7 @@ class VectorIndex:
         vec = self._vec(text if vector is None else vector)
         if f is None:
             return []
-        if self._hybrid_supported():
+        if q.text_terms(text) and self._hybrid_supported():
             return self._native_hybrid(text, vec, k, f, alpha)
         command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
         if command is None:
@@ -901,7 +924,7 @@ class VectorIndex:
         vec = await self._avec(text if vector is None else vector)
         if f is None:
             return []
-        supported = self._hybrid
+        supported = self._hybrid if q.text_terms(text) else False
         if supported is None:  # one probe per process; later calls skip the thread
             supported = await asyncio.to_thread(self._hybrid_supported)
         if supported:
@@ -920,7 +943,7 @@ class VectorIndex:
         if not self._ensure(create=False):
             return []
         query = HybridQuery(
-            text=text,
+            text=q.text_terms(text),
             text_field_name=self.schema.text_field,
             vector=vec,
             vector_field_name=self.schema.vector_field,

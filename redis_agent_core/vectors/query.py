@@ -7,6 +7,7 @@ unpickled: metadata is JSON, vectors are raw float buffers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,6 +207,18 @@ def filter_command(
     return [*args, "LIMIT", offset, limit, "DIALECT", DIALECT]
 
 
+# RediSearch's default word separators (plus whitespace): indexed text is split on them.
+_SEPARATORS = re.compile(r"[\s,.<>{}\[\]\"':;!@#$%^&*()\-+=~|/\\?`]+")
+
+
+def text_terms(text: str) -> str:
+    """The words of a user's text, split where RediSearch splits indexed text, so no
+    character of it reaches a query as syntax (redisvl leaves ``|`` unescaped)."""
+    if not isinstance(text, str):
+        raise ConfigError(f"query text must be str, got {type(text).__name__}: {text!r}")
+    return _SEPARATORS.sub(" ", text).strip()
+
+
 def text_command(
     index_name: str, schema: VectorSchema, text: str, k: int, filter_str: str
 ) -> list[Any] | None:
@@ -213,7 +226,7 @@ def text_command(
     stop words (nothing to search)."""
     try:
         query = TextQuery(
-            text,
+            text_terms(text),
             text_field_name=schema.text_field,
             filter_expression=None if filter_str == "*" else filter_str,
             num_results=k,
@@ -248,7 +261,7 @@ def hybrid_aggregate_command(
         load += [f"$.{name}", "AS", name] if schema.storage == "json" else [f"@{name}"]
     try:
         query = AggregateHybridQuery(
-            text=text,
+            text=text_terms(text),
             text_field_name=schema.text_field,
             vector=vec,
             vector_field_name=schema.vector_field,

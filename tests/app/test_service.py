@@ -3,6 +3,7 @@ cassettes recorded against the local SmolLM2 server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -187,7 +188,10 @@ async def test_redis_down_answers_503_with_a_clear_body(dead_endpoint: LLMEndpoi
         chat = await client.post("/chat", json=_chat("u", "s", "hello"))
         session = await client.get("/sessions/s")
         health = await client.get("/health")
-    for r in (chat, session, health):
+        stats = await client.get("/stats")
+        job = await client.get("/jobs/j1")
+        queued = await client.post("/documents", json={"documents": [{"text": "x"}]})
+    for r in (chat, session, health, stats, job, queued):
         assert r.status_code == 503
         body = r.json()
         assert body["error"] == "redis_unavailable"
@@ -202,3 +206,84 @@ async def test_bad_requests_are_rejected(offline_client: Offline) -> None:
     r = await client.post("/documents", json={"documents": []})
     assert r.status_code == 422
     assert (await client.get("/jobs/nope")).status_code == 404
+
+
+async def test_blank_fields_and_duplicate_ids_are_422_not_a_model_call(
+    offline_client: Offline,
+) -> None:
+    client, _ = offline_client
+    # whitespace-only fields would reach the model (502 on the dead one) if accepted
+    for body in (_chat("u", "s", "   \n"), _chat(" ", "s", "hi"), _chat("u", "\t", "hi")):
+        r = await client.post("/chat", json=body)
+        assert r.status_code == 422, (body, r.text)
+    r = await client.post(
+        "/documents", json={"documents": [{"text": "a", "id": "x"}, {"text": "b", "id": "x"}]}
+    )
+    assert r.status_code == 422
+    assert "duplicate document id 'x'" in r.text
+
+
+async def test_non_string_source_metadata_does_not_break_chat(offline_client: Offline) -> None:
+    client, service = offline_client
+    doc = {"text": "Redis streams keep an append-only log of events.", "metadata": {"source": 7}}
+    r = await client.post("/documents", json={"documents": [doc]})
+    assert r.status_code == 202
+    hits = await service._retrieve("What do Redis streams keep?")
+    assert hits, "the passage should be relevant"
+    # the miss goes to the (dead) model: 502, not a 500 from building the sources list
+    r = await client.post("/chat", json=_chat("u", "s", "What do Redis streams keep?"))
+    assert r.status_code == 502, r.text
+
+
+async def test_concurrent_requests_keep_limits_exact_and_sessions_whole(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+) -> None:
+    settings = ServiceSettings(use_queue=False, requests_per_minute=3)
+    service = AgentService(
+        build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
+    )
+    await _seed_cache(service, "What is a stream?", "An append-only log.", 30)
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        replies = await asyncio.gather(
+            *(
+                client.post("/chat", json=_chat(user, f"{user}-s", "What is a stream?"))
+                for user in ("ann", "bob") * 6
+            )
+        )
+        codes = {
+            u: sorted(
+                r.status_code for r, v in zip(replies, ("ann", "bob") * 6, strict=True) if v == u
+            )
+            for u in ("ann", "bob")
+        }
+        # the limit holds exactly under concurrency: 3 admitted per user, the rest 429
+        assert codes == {"ann": [200] * 3 + [429] * 3, "bob": [200] * 3 + [429] * 3}
+        assert all(r.json()["cached"] for r in replies if r.status_code == 200)
+        session = (await client.get("/sessions/ann-s")).json()
+        # turns are stored whole: question and answer pairs never interleave
+        roles = [m["role"] for m in session["messages"]]
+        assert roles == ["human", "ai"] * 3
+        stats = (await client.get("/stats")).json()["process"]
+    assert stats["requests"] == 12 and stats["cache_hits"] == 6 and stats["rate_limited"] == 6
+
+
+async def test_model_down_answers_502_and_refunds_the_request(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+) -> None:
+    settings = ServiceSettings(use_queue=False, requests_per_minute=1)
+    service = AgentService(
+        build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
+    )
+    await _seed_cache(service, "What is a hash?", "A field-value map.", 30)
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        failed = await client.post("/chat", json=_chat("u", "s1", "Explain Redis streams."))
+        assert failed.status_code == 502
+        assert failed.json()["error"] == "llm_unavailable"
+        assert "OPENAI_BASE_URL" in failed.json()["detail"]
+        # the failed call gave its request back: the user's one request a minute is intact
+        ok = await client.post("/chat", json=_chat("u", "s2", "What is a hash?"))
+        assert ok.status_code == 200 and ok.json()["cached"] is True
+        # and the failed turn was not written to the session
+        assert (await client.get("/sessions/s1")).json()["length"] == 0

@@ -11,6 +11,7 @@ import pytest
 from redis_agent_core.bus import (
     AgentBus,
     BusTimeoutError,
+    Subscription,
     decode_envelope,
     encode_envelope,
     make_envelope,
@@ -143,11 +144,13 @@ def test_message_held_by_a_dead_consumer_goes_to_another(bus: AgentBus) -> None:
     doomed = bus.consumer("work", "g", "doomed", claim_idle=None)
     held = doomed.read(count=2)  # read, never acked: the consumer "dies" here
     assert [m.payload for m in held] == [0, 1]
+    # not idle long enough (an hour: no slow machine can race it): only the new one
+    patient = bus.consumer("work", "g", "survivor", claim_idle=3600)
+    first = patient.read(count=10)
+    assert [m.payload for m in first] == [2]
+    patient.ack(*first)
     survivor = bus.consumer("work", "g", "survivor", claim_idle=0.05)
-    first = survivor.read(count=10)
-    assert first and first[0].payload == 2  # not idle long enough yet: only the new one
-    survivor.ack(*first)
-    time.sleep(0.1)
+    time.sleep(0.1)  # idle time only grows: >= 0.1 s > claim_idle whatever the load
     claimed = survivor.read(count=10)
     assert [m.payload for m in claimed] == [0, 1]
     assert [m.stream_id for m in claimed] == [m.stream_id for m in held]
@@ -205,6 +208,36 @@ def test_redis_down_raises_a_typed_error_quickly(tmp_path) -> None:
     with pytest.raises(RedisUnavailableError):
         bus.subscribe("t")
     assert time.monotonic() - started < 5
+
+
+async def test_a_failed_subscribe_is_not_kept_half_made(tmp_path) -> None:
+    bus = AgentBus(RedisAgentConfig(url=f"unix://{tmp_path}/nothing.sock", retries=0))
+    sub = Subscription(bus, [bus.channel("t")])
+    asub = bus.asubscribe("t")
+    for _ in range(2):  # the retry must try again, not pretend to be subscribed
+        with pytest.raises(RedisUnavailableError, match="subscribing"):
+            sub.start()
+        with pytest.raises(RedisUnavailableError, match="subscribing"):
+            await asub.start()
+    with pytest.raises(RedisUnavailableError):
+        sub.get(timeout=0.1)
+    with pytest.raises(RedisUnavailableError):
+        await asub.get(timeout=0.1)
+
+
+@pytest.mark.parametrize("topic", ["a:b", "{tag}*?[x]", "ünï/😀 topic", "100%"])
+async def test_any_string_is_a_topic_and_topics_do_not_mix(
+    bus: AgentBus, aconfig: RedisAgentConfig, topic: str
+) -> None:
+    with bus.subscribe(topic) as sub, bus.subscribe("a") as other:
+        assert bus.publish(topic, topic).receivers == 1
+        got = sub.get(timeout=2)
+        assert got is not None and (got.topic, got.payload) == (topic, topic)
+        assert other.get(timeout=0.05) is None
+    bus.publish(topic, {"t": topic}, durable=True)
+    bus.publish("a", "not mine", durable=True)
+    consumer = bus.consumer(topic, "g")
+    assert [m.payload for m in await consumer.aread(count=10)] == [{"t": topic}]
 
 
 # -- cluster --

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -151,6 +152,8 @@ async def test_async_handler_publishes(bus: AgentBus, aconfig: RedisAgentConfig)
 
 
 def test_redis_down_never_breaks_the_agent(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    # explicit level: an earlier Celery test worker may have left the root logger at ERROR
+    caplog.set_level(logging.WARNING, logger="langchain_redis_agent.bus")
     dead = AgentBus(RedisAgentConfig(url=f"unix://{tmp_path}/none.sock", retries=0))
     handler = BusCallbackHandler(dead, topic="events")
     model = ScriptedAgentModel(tool_name="x", tool_args={})

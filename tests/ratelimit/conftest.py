@@ -1,4 +1,5 @@
-"""Fixtures of the rate-limit tests: limiters on the per-test namespace."""
+"""Fixtures of the rate-limit tests: limiters on the per-test namespace, and a stopped
+Redis for the fault tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
+from redis_agent_core.server import EmbeddedRedis
 
 Limit = RequestLimit | TokenBudget
 
@@ -21,3 +23,13 @@ def make_limiter(config: RedisAgentConfig) -> Callable[..., RateLimiter]:
         return RateLimiter(limits, config=config, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def stopped_redis() -> RedisAgentConfig:
+    """A config whose Redis has been stopped (an expected fault)."""
+    server = EmbeddedRedis().start()
+    cfg = RedisAgentConfig(url=server.url, retries=0, socket_connect_timeout=0.5)
+    cfg.get_client().ping()
+    server.stop()
+    return cfg

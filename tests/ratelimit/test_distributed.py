@@ -128,16 +128,6 @@ async def test_shard_by_org_spreads_orgs_over_slots(cluster_config: RedisAgentCo
     await cluster_config.aclose()
 
 
-@pytest.fixture
-def stopped_redis() -> RedisAgentConfig:
-    """A config whose Redis has been stopped (an expected fault)."""
-    server = EmbeddedRedis().start()
-    cfg = RedisAgentConfig(url=server.url, retries=0, socket_connect_timeout=0.5)
-    cfg.get_client().ping()
-    server.stop()
-    return cfg
-
-
 def test_redis_down_fail_closed_refuses(stopped_redis: RedisAgentConfig) -> None:
     limiter = RateLimiter([RequestLimit(5)], config=stopped_redis)  # default: fail_closed
     with pytest.raises(RedisUnavailableError, match="fail_open"):

@@ -4,10 +4,12 @@ chain with a fake model that reports usage."""
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 
 import pytest
 from langchain_core.caches import InMemoryCache
+from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.prompts import ChatPromptTemplate
@@ -19,6 +21,7 @@ from langchain_redis_agent import (
     RedisRateLimiter,
 )
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
 
 Make = Callable[..., RateLimiter]
@@ -113,3 +116,63 @@ async def test_async_callback_handler(make_limiter: Make, aconfig: RedisAgentCon
         await model.ainvoke("hi", config={"callbacks": [handler], "metadata": {"uid": "fay"}})
     await model.ainvoke("hi", config={"callbacks": [handler], "metadata": {"uid": "gus"}})
     assert (await limiter.atry_acquire(user="gus", requests=0)).remaining[TOKENS.name] == 975
+
+
+def test_callback_on_a_completion_llm(make_limiter: Make) -> None:
+    """``on_llm_start`` (text LLMs) enforces too; no usage reported keeps the estimate."""
+    limiter = make_limiter([RequestLimit(2, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter, estimator=lambda text, params: 50)
+    llm = FakeListLLM(responses=["fine"])
+    config = {"callbacks": [handler], "metadata": {"user_id": "hal"}}
+    assert llm.invoke("a", config=config) == "fine"
+    llm.invoke("b", config=config)
+    with pytest.raises(RateLimitExceeded, match="req-user-2per1m"):
+        llm.invoke("c", config=config)
+    assert llm.invoke("a", config={**config, "metadata": {"user_id": "ivy"}}) == "fine"
+    assert limiter.peek(user="hal", requests=0).remaining[TOKENS.name] == 1000 - 2 * 50
+    assert not handler._reservations
+
+
+def test_callback_when_redis_is_down(
+    stopped_redis: RedisAgentConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | fake_model()
+    limits = [RequestLimit(2, 60.0), TOKENS]
+    closed = RateLimitCallbackHandler(RateLimiter(limits, config=stopped_redis))
+    config = {"callbacks": [closed], "metadata": {"user_id": "kim"}}
+    with pytest.raises(RedisUnavailableError, match="fail_open"):  # default: fail_closed
+        chain.invoke({"q": "hi"}, config=config)
+    limiter = RateLimiter(limits, config=stopped_redis, on_unavailable="fail_open")
+    opened = RateLimitCallbackHandler(limiter)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):  # admitted unmetered, past the request limit
+            result = chain.invoke({"q": "hi"}, config={**config, "callbacks": [opened]})
+            assert result.content == "ok"
+    assert "unmetered" in caplog.text
+    assert not opened._reservations
+
+
+async def test_rate_limiter_when_redis_is_down(stopped_redis: RedisAgentConfig) -> None:
+    closed = RedisRateLimiter.per_second(1, config=stopped_redis)
+    with pytest.raises(RedisUnavailableError):
+        await fake_model(rate_limiter=closed).ainvoke("hi")
+    opened = RedisRateLimiter(
+        RateLimiter([RequestLimit(1, 1.0)], config=stopped_redis, on_unavailable="fail_open")
+    )
+    for _ in range(3):
+        assert (await fake_model(rate_limiter=opened).ainvoke("hi")).content == "ok"
+
+
+async def test_sync_handler_enforces_in_async_calls(make_limiter: Make) -> None:
+    """The sync handler also stops ``ainvoke`` (LangChain runs it inline and honours
+    ``raise_error``); the async handler cannot stop a sync ``invoke``: LangChain logs
+    and swallows async handlers' errors there, as documented."""
+    limiter = make_limiter([RequestLimit(1, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter)
+    config = {"callbacks": [handler], "metadata": {"user_id": "lou"}}
+    model = fake_model(total_tokens=20)
+    await model.ainvoke("hi", config=config)
+    with pytest.raises(RateLimitExceeded):
+        await model.ainvoke("hi", config=config)
+    status = await limiter.apeek(user="lou", requests=0)
+    assert status.remaining[TOKENS.name] == 1000 - 20

@@ -10,6 +10,7 @@ import pytest
 from llama_index.core import Document, Settings, SummaryIndex
 from llama_index.core.base.llms.types import CompletionResponse
 from llama_index.core.callbacks import CallbackManager
+from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 
@@ -20,6 +21,8 @@ from llamaindex_redis_agent import (
     rate_limit_subject,
 )
 from llamaindex_redis_agent.rate_limit import usage_from_response
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
 
 Make = Callable[..., RateLimiter]
@@ -35,6 +38,14 @@ class UsageMockLLM(MockLLM):
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         usage = {"prompt_tokens": 10, "completion_tokens": self.total_tokens - 10}
         return CompletionResponse(text="mock answer", raw={"usage": usage})
+
+
+class FailingLLM(MockLLM):
+    """MockLLM whose provider call fails."""
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        raise RuntimeError("provider down")
 
 
 def test_rate_limiter_on_an_llm(make_limiter: Make) -> None:
@@ -97,3 +108,36 @@ def test_usage_parsing() -> None:
     )
     assert usage_from_response(response) == 7
     assert usage_from_response(CompletionResponse(text="")) is None
+
+
+async def test_rate_limiter_on_an_embedding(make_limiter: Make) -> None:
+    limiter = RedisRateLimiter(make_limiter([RequestLimit(2, 60.0)]), user="embedder", max_wait=0)
+    embed = MockEmbedding(embed_dim=4, rate_limiter=limiter)
+    assert embed.get_query_embedding("a") == [0.5] * 4
+    await embed.aget_query_embedding("b")
+    with pytest.raises(RateLimitExceeded, match="req-user-2per1m"):
+        embed.get_query_embedding("c")
+
+
+def test_failed_call_refunds_tokens(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(5, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter, user="jo", estimator=lambda text: 300)
+    llm = FailingLLM(callback_manager=CallbackManager([handler]))
+    with pytest.raises(RuntimeError, match="provider down"):
+        llm.complete("hello")
+    status = limiter.peek(user="jo", requests=0)
+    assert status.remaining == {"req-user-5per1m": 4, TOKENS.name: 1000}  # the request counts
+    assert not handler._reservations
+
+
+def test_handler_when_redis_is_down(stopped_redis: RedisAgentConfig) -> None:
+    limits = [RequestLimit(1, 60.0), TOKENS]
+    closed = RateLimitCallbackHandler(RateLimiter(limits, config=stopped_redis), user="kim")
+    with pytest.raises(RedisUnavailableError, match="fail_open"):  # default: fail_closed
+        UsageMockLLM(callback_manager=CallbackManager([closed])).complete("hi")
+    limiter = RateLimiter(limits, config=stopped_redis, on_unavailable="fail_open")
+    opened = RateLimitCallbackHandler(limiter, user="kim")
+    llm = UsageMockLLM(callback_manager=CallbackManager([opened]))
+    for _ in range(3):  # admitted unmetered, past the request limit
+        assert llm.complete("hi").text == "mock answer"
+    assert not opened._reservations

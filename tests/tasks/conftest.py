@@ -3,7 +3,9 @@ namespace of the session's Redis; a loopback HTTP server for webhooks."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import logging
 import threading
 import time
 import uuid
@@ -46,9 +48,24 @@ def task_app(task_config: RedisAgentConfig) -> Celery:
     return create_app(task_config, webhook_secret=SECRET)
 
 
+@contextlib.contextmanager
+def running_worker(app: Celery) -> Iterator[Any]:
+    """Celery's in-process worker; the root logger's level and handlers (which the
+    worker sets to ERROR and a stderr handler) are put back afterwards, so later
+    tests that capture warnings still see them."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as w:
+            yield w
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
 @pytest.fixture(scope="module")
 def worker(task_app: Celery) -> Iterator[Any]:
-    with start_worker(task_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as w:
+    with running_worker(task_app) as w:
         yield w
 
 
@@ -77,17 +94,27 @@ def hook() -> Iterator[Hook]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             state.requests.append(
-                {"body": body, "headers": dict(self.headers.items()), "path": self.path}
+                {
+                    "method": self.command,
+                    "body": body,
+                    "headers": dict(self.headers.items()),
+                    "path": self.path,
+                    "time": time.monotonic(),
+                }
             )
             if state.delay:
                 time.sleep(state.delay)
             status = state.statuses.pop(0) if state.statuses else 200
             try:
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "/moved")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out first
+
+        do_GET = do_POST  # a client following a redirect would come back with a GET
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from celery import Celery
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.tasks import get_batch_results, job_failures, submit_batch, wait_for_job
+from redis_agent_core.tasks import (
+    Webhook,
+    get_batch_results,
+    get_job,
+    job_failures,
+    submit_batch,
+    wait_for_job,
+)
+from redis_agent_core.tasks.progress import create_job, mark_items
 
 from . import support
+from .conftest import Hook
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -89,3 +100,22 @@ def test_bad_arguments_are_rejected_before_queueing(task_app: Celery) -> None:
         submit_batch(["x"], model=MODEL, model_kwargs={"o": object()}, app=task_app)
     with pytest.raises(ConfigError, match="str"):
         submit_batch([1], model=MODEL, app=task_app)  # type: ignore[list-item]
+
+
+def test_redelivered_finished_chunk_sends_a_lost_webhook_and_a_dead_one_is_marked(
+    task_app: Celery, task_config: RedisAgentConfig, hook: Hook
+) -> None:
+    # finished, webhook never queued (the worker died in between); the receiver refuses
+    hook.statuses = [410]
+    job_id = "batch-killed-before-notify"
+    create_job(task_config, job_id, kind="llm_batch", total=1, webhook=Webhook(hook.url).to_dict())
+    assert mark_items(task_config, job_id, ["0"], values=['{"text": "x"}']).finished
+    job = {"model": MODEL, "model_kwargs": {}, "cache": False}
+    task_app.tasks["rap.llm_batch"].apply(args=[job_id, job, [{"id": "0", "prompt": "p"}]]).get()
+    assert len(hook.wait(1)) == 1
+    assert support.CALLS["p"] == 0  # the model was not called again
+    for _ in range(200):
+        if get_job(job_id, config=task_config).webhook == "dead":
+            break
+        time.sleep(0.05)
+    assert get_job(job_id, config=task_config).webhook == "dead"

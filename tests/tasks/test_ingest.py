@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from celery import Celery
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
-from redis_agent_core.tasks import get_job, job_failures, submit_ingestion, wait_for_job
+from redis_agent_core.tasks import Webhook, get_job, job_failures, submit_ingestion, wait_for_job
+from redis_agent_core.tasks._common import import_path
 from redis_agent_core.tasks.app import create_app
+from redis_agent_core.tasks.progress import create_job, mark_items
 
 from .conftest import Hook
 from .support import HashIndex
@@ -85,6 +89,35 @@ def test_completion_webhook_carries_the_job_summary(
             break
         deadline_job = get_job(job_id, config=task_config)
     assert deadline_job.webhook == "delivered"
+
+
+def _wait_webhook_state(config: RedisAgentConfig, job_id: str, state: str) -> None:
+    for _ in range(200):
+        if get_job(job_id, config=config).webhook == state:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} webhook never became {state!r}")
+
+
+def test_redelivery_after_finishing_sends_the_lost_completion_webhook(
+    task_app: Celery, task_config: RedisAgentConfig, hook: Hook
+) -> None:
+    # the worker that finished the job died between marking the last item and
+    # queueing the webhook: replay that state, then redeliver the batch
+    job_id = "killed-before-notify"
+    create_job(task_config, job_id, kind="ingest", total=2, webhook=Webhook(hook.url).to_dict())
+    assert mark_items(task_config, job_id, ["d0", "d1"]).finished
+    job = {"index": import_path(HashIndex), "spec": {"name": "h"}, "embedder": None}
+    rows = [{"id": f"d{i}", "text": f"doc {i}", "metadata": {}} for i in range(2)]
+    task = task_app.tasks["rap.ingest_batch"]
+    assert task.apply(args=[job_id, job, rows]).get() == 0  # nothing re-added
+    (req,) = hook.wait(1)
+    assert req["headers"]["Idempotency-Key"] == f"job-{job_id}"
+    assert orjson.loads(req["body"])["status"] == "succeeded"
+    _wait_webhook_state(task_config, job_id, "delivered")
+    task.apply(args=[job_id, job, rows]).get()  # once queued, never again
+    time.sleep(0.3)
+    assert len(hook.requests) == 1
 
 
 def test_empty_job_finishes_at_once(task_app: Celery, task_config: RedisAgentConfig) -> None:

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.tasks import get_batch_results, get_job, submit_batch, wait_for_job
 from redis_agent_core.tasks.app import create_app
+
+from .conftest import running_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 VISIBILITY = 2.0
@@ -22,7 +23,7 @@ VISIBILITY = 2.0
 
 @pytest.mark.slow
 def test_killed_worker_task_is_redelivered_and_written_once(
-    redis_url: str, task_config: RedisAgentConfig
+    redis_url: str, task_config: RedisAgentConfig, tmp_path: Path
 ) -> None:
     ns = task_config.namespace
     client = task_config.get_client()
@@ -41,16 +42,18 @@ def test_killed_worker_task_is_redelivered_and_written_once(
         "REDIS_AGENT_NAMESPACE": ns,
         "RAP_TEST_VT": str(VISIBILITY),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tests.tasks.kill_app", "worker", "--pool=solo",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    log = tmp_path / "worker.log"  # a file, not a pipe: a full pipe would stall the worker
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.tasks.kill_app", "worker", "--pool=solo",
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "warning"],
+            cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
+        # waits on a fact the worker writes (no fixed sleep): the task is mid-way
+        deadline = time.monotonic() + 60
         while not client.exists(f"{ns}:started"):
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert proc.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, "the subprocess worker never started the task"
             time.sleep(0.05)
     finally:
@@ -58,8 +61,8 @@ def test_killed_worker_task_is_redelivered_and_written_once(
         proc.wait(10)
     assert get_job(job_id, config=task_config).done == 1  # "a" finished before the kill
     client.set(f"{ns}:release", 1)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        job = wait_for_job(job_id, config=task_config, timeout=30)
+    with running_worker(app):
+        job = wait_for_job(job_id, config=task_config, timeout=60)
     assert (job.status, job.done, job.failed) == ("succeeded", 3, 0)
     assert [r["text"] for r in get_batch_results(job_id, config=task_config)] == [
         "answer to a", "answer to block", "answer to c",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -21,7 +22,9 @@ from redis_agent_core.tasks import (
     submit_webhook,
     verify_signature,
 )
+from redis_agent_core.tasks._common import backoff
 from redis_agent_core.tasks.app import create_app
+from redis_agent_core.tasks.webhooks import classify
 
 from .conftest import SECRET, Hook
 
@@ -62,6 +65,27 @@ def test_webhook_settings_are_validated() -> None:
         Webhook("http://x", max_attempts=0)
 
 
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [(None, True), (500, True), (503, True), (429, True), (400, False), (404, False),
+     (410, False), (301, False), (302, False), (307, False)],
+)  # fmt: skip
+def test_which_outcomes_are_retried(status: int | None, retry: bool) -> None:
+    outcome = classify(status, None if status else "TimeoutError: timed out")
+    assert (outcome.retry, outcome.ok) == (retry, False)
+    assert outcome.error
+    assert classify(204, None).ok
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    for attempt in range(6):
+        full = min(10.0, 0.5 * 2**attempt)
+        waits = [backoff(attempt, 0.5, 10.0) for _ in range(200)]
+        assert all(full / 2 <= w <= full for w in waits)
+        assert max(waits) - min(waits) > full / 10  # jittered, not one fixed value
+    assert backoff(30, 0.5, 10.0) <= 10.0
+
+
 # -- delivery --
 def test_delivery_is_signed_with_an_idempotency_key(task_app: Celery, hook: Hook) -> None:
     key = submit_webhook(_fast(hook.url), {"event": "x", "n": 1}, app=task_app)
@@ -84,6 +108,28 @@ def test_5xx_is_retried_with_the_same_key_until_success(
     time.sleep(0.3)
     assert len(hook.requests) == 3  # no extra try after the success
     assert all(d["idempotency_key"] != key for d in dead_letters(config=task_config))
+
+
+def test_retries_wait_exponentially_longer(task_app: Celery, hook: Hook) -> None:
+    hook.statuses = [503, 503, 503]
+    submit_webhook(Webhook(hook.url, backoff=0.2, backoff_cap=10, max_attempts=4), {}, app=task_app)
+    reqs = hook.wait(4, timeout=20)
+    assert len(reqs) == 4
+    gaps = [b["time"] - a["time"] for a, b in itertools.pairwise(reqs)]
+    # countdown n is in [0.1 * 2**n, 0.2 * 2**n]: only lower bounds (a loaded machine
+    # can only stretch a wait), and the third exceeds the longest first wait
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+
+
+def test_redirect_is_not_followed_nor_retried(
+    task_app: Celery, task_config: RedisAgentConfig, hook: Hook
+) -> None:
+    hook.statuses = [302]
+    key = submit_webhook(_fast(hook.url), {"n": 6}, app=task_app)
+    dead = _dead_for(task_config, key)
+    # one POST; no bodiless GET to the Location, no retry
+    assert [r["method"] for r in hook.requests] == ["POST"]
+    assert dead["status"] == 302 and dead["attempts"] == 1 and "302" in dead["error"]
 
 
 def test_4xx_is_not_retried_and_goes_to_dead_letters(

@@ -469,3 +469,101 @@ def test_list_vectors_with_nan_or_overflow_write_nothing(config: RedisAgentConfi
     assert index.count() == 0
     assert index.add(["a"], ids=["a"], vectors=[[0.6, 0.8]]) == ["a"]
     assert index.get(["a"])[0].text == "a"
+
+
+def test_ragged_vectors_name_the_dimension_and_write_nothing(config: RedisAgentConfig) -> None:
+    # One wrong-size vector among good ones (an embedding API hiccup): a ConfigError
+    # naming expected and got, not numpy's "inhomogeneous shape" ValueError.
+    index = VectorIndex("ragged", config=config, dims=3)
+    for bad in ([[0.1, 0.2, 0.3], [0.1, 0.2]], [np.ones(3), np.ones(4)]):
+        with pytest.raises(ConfigError, match=r"expects 3, got 2|expects 3, got 4") as err:
+            index.add(["a", "b"], ids=["a", "b"], vectors=bad)
+        assert "row 1" in str(err.value) and "nothing was written" in str(err.value)
+    assert index.count() == 0
+
+
+def test_concurrent_adds_from_threads_store_exact_bytes(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    # Several add() calls at once on one index, each with two writer threads and many
+    # batches: every stored vector and field must be exactly what its caller sent.
+    from concurrent.futures import ThreadPoolExecutor
+
+    dims, per, callers = 8, 120, 4
+    index = VectorIndex(
+        "conc", config=config, dims=dims, metadata_fields=META, batch_size=16, algorithm="flat"
+    )
+    data = [clustered(rng, per, dims).astype(np.float64) for _ in range(callers)]
+
+    def add(c: int) -> list[str]:
+        ids = [f"c{c}:{i}" for i in range(per)]
+        meta = [{"tenant": f"t{c}", "year": i} for i in range(per)]
+        return index.add([f"text {c} {i}" for i in range(per)], ids=ids, metadatas=meta,
+                         vectors=data[c])  # fmt: skip
+
+    with ThreadPoolExecutor(callers) as pool:
+        results = list(pool.map(add, range(callers)))
+    assert results == [[f"c{c}:{i}" for i in range(per)] for c in range(callers)]
+    assert index.count() == per * callers
+    client = config.get_client()
+    for c in range(callers):
+        assert index.count(F("tenant") == f"t{c}") == per
+        for i in (0, per // 2, per - 1):
+            key = index.key(f"c{c}:{i}")
+            stored = client.hget(key, "embedding")
+            assert stored == data[c][i].astype(np.float32).tobytes()
+            assert client.hget(key, "year") == str(i).encode()
+
+
+async def test_concurrent_aadds_store_exact_bytes(
+    aconfig: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    import asyncio
+
+    dims, per, callers = 8, 90, 4
+    index = VectorIndex("aconc", config=aconfig, dims=dims, batch_size=10, algorithm="flat")
+    data = [clustered(rng, per, dims) for _ in range(callers)]
+    ids = [[f"a{c}:{i}" for i in range(per)] for c in range(callers)]
+    got = await asyncio.gather(
+        *(index.aadd(["x"] * per, ids=ids[c], vectors=data[c]) for c in range(callers))
+    )
+    assert got == ids
+    assert await index.acount() == per * callers
+    client = aconfig.get_async_client()
+    for c in range(callers):
+        stored = await client.hget(index.key(ids[c][-1]), "embedding")
+        assert stored == data[c][-1].tobytes()
+
+
+@pytest.mark.parametrize(
+    "text", ["alpha | beta", "secret) | (*", "what is a|b?", "C++ (and) C#", "-beta ~ @x:{y}"]
+)
+async def test_text_and_hybrid_queries_with_query_syntax(
+    aconfig: RedisAgentConfig, text: str
+) -> None:
+    # User questions may hold RediSearch syntax; redisvl leaves a bare '|' unescaped
+    # (a syntax error) and 'a|b' as an OR. Words are searched as the server indexed
+    # them (punctuation splits words), and the filter still holds.
+    index = make(aconfig, dims=2)
+    index.add(
+        ["alpha secret", "beta public b", "gamma c"],
+        ids=["a", "b", "c"],
+        metadatas=[{"tenant": "x"}, {"tenant": "y"}, {"tenant": "y"}],
+        vectors=[[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]],
+    )
+    only_y = F("tenant") == "y"
+    for hits in (
+        index.text_search(text, 5, filter=only_y),
+        await index.atext_search(text, 5, filter=only_y),
+        index.hybrid(text, 5, vector=[1.0, 0.0], filter=only_y),
+        await index.ahybrid(text, 5, vector=[1.0, 0.0], filter=only_y),
+    ):
+        assert {h.id for h in hits} <= {"b", "c"}
+    assert {h.id for h in index.text_search("alpha|beta", 5)} == {"a", "b"}
+
+
+def test_ttl_must_be_positive_seconds_or_none(config: RedisAgentConfig) -> None:
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ConfigError, match="ttl must be a positive int or None"):
+            VectorIndex("ttl", config=config, dims=2, ttl=bad)  # type: ignore[arg-type]
+    assert VectorIndex("ttl", config=config, dims=2, ttl=None).ttl is None
