@@ -492,7 +492,8 @@ class RedisSemanticCache(_LangChainCache):
             all-MiniLM-L6-v2).
         config: connection settings (default: ``REDIS_URL`` or the embedded server).
         distance_threshold: maximum **cosine distance** (0 = identical, 2 = opposite)
-            at which an entry is served. Not a similarity: > 2 is rejected.
+            at which an entry is served. Not a similarity: > 2 is rejected. Default:
+            the core's (0.2 with the guards on, 0.05 with ``verifier=None``).
         verifier: candidate checks before serving (default: the built-in guards);
             ``None`` disables them.
         filters: a fixed partition for this cache object, e.g. ``{"tenant": "acme"}``.
@@ -505,7 +506,7 @@ class RedisSemanticCache(_LangChainCache):
         embeddings: Embeddings | Embedder | None = None,
         config: RedisAgentConfig | None = None,
         *,
-        distance_threshold: float = 0.1,
+        distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
         name: str = "semantic",
         ttl: float | None = None,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import socket
 import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from langchain_redis_agent.service import llm
 from redis_agent_core import local_llm
 from redis_agent_core.cli import build_parser
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.local_llm import LocalLLMError, LocalLLMServer
 
 
@@ -62,3 +66,38 @@ def test_cli_registers_serve_and_demo() -> None:
     args = parser.parse_args(["serve", "--port", "8123", "--no-queue"])
     assert args.port == 8123 and args.no_queue and callable(args.func)
     assert callable(parser.parse_args(["demo"]).func)
+
+
+def test_llm_endpoint_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (llm.ENV_BASE_URL, llm.ENV_API_KEY, llm.ENV_MODEL):
+        monkeypatch.delenv(name, raising=False)
+    assert llm.endpoint_from_env() is None  # unset: the local model
+    monkeypatch.setenv(llm.ENV_BASE_URL, "https://llm.example/v1")
+    with pytest.raises(ConfigError, match=r"OPENAI_API_KEY is not.*unset OPENAI_BASE_URL"):
+        llm.endpoint_from_env()
+    monkeypatch.setenv(llm.ENV_API_KEY, "sk-test")
+    endpoint = llm.endpoint_from_env()
+    assert endpoint == llm.LLMEndpoint("https://llm.example/v1", "sk-test", "gpt-4o-mini")
+    monkeypatch.setenv(llm.ENV_MODEL, "my-model")
+    assert llm.endpoint_from_env().model == "my-model"  # type: ignore[union-attr]
+
+
+def test_remote_chat_model_is_configured_without_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(llm.ENV_BASE_URL, "http://127.0.0.1:9/v1")  # nothing listens
+    monkeypatch.setenv(llm.ENV_API_KEY, "k")
+    monkeypatch.setenv(llm.ENV_MODEL, "m")
+    with llm.chat_model_from_env(max_tokens=12, timeout=90) as (model, endpoint):
+        assert not endpoint.local
+        assert model.model_name == "m" and model.max_tokens == 12
+        assert str(model.openai_api_base) == "http://127.0.0.1:9/v1"
+        assert model.request_timeout == 90 and model.temperature == 0
+
+
+def test_cassettes_hold_no_secrets() -> None:
+    cassettes = sorted((Path(__file__).parent / "cassettes").rglob("*.yaml"))
+    assert cassettes, "the recorded model calls are committed"
+    for path in cassettes:
+        text = path.read_text().lower()
+        for secret in ("authorization", "bearer", "api-key", "api_key", "cookie"):
+            assert secret not in text, f"{path.name} contains {secret!r}"
+        assert not re.search(r"\bsk-[a-z0-9_-]{16,}", text), f"{path.name} holds a key"
