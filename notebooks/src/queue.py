@@ -24,7 +24,15 @@ import time
 import warnings
 
 import orjson
+from langchain_core.documents import Document
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
 
+from langchain_redis_agent import RedisVectorStore as LCVectorStore
+from langchain_redis_agent.tasks import as_batch_model
+from llamaindex_redis_agent import MiniLMEmbedding
+from llamaindex_redis_agent import RedisVectorStore as LIVectorStore
 from redis_agent_core import RedisAgentConfig, RedisUnavailableError
 from redis_agent_core.tasks import (
     Webhook,
@@ -136,6 +144,64 @@ print(received[-1]["valid_signature"], received[-1]["idempotency_key"])
 print({k: received[-1]["body"][k] for k in ("event", "status", "done", "total")})
 
 # %% [markdown]
+# ### From LangChain and LlamaIndex
+# The vector stores queue their documents with the same call. LangChain's
+# `RedisVectorStore.enqueue_add_documents(docs, ids=...)` returns a job id; this store
+# uses the default `MiniLMEmbeddings`, which the worker has too. With any other
+# `Embeddings`, give the worker the same model by import path:
+# `enqueue_add_documents(docs, embedder="myapp.models:embedder")`, a no-argument factory
+# returning `langchain_redis_agent.to_core_embedder(MyEmbeddings())` (without it the job
+# fails, naming the missing embedder).
+
+# %%
+lc_store = LCVectorStore(index_name="lc-notes", config=config)
+notes = {
+    "streams": "Consumer groups let several workers share one stream.",
+    "events": "Keyspace notifications announce expired keys.",
+    "persistence": "RDB snapshots and the AOF keep data across restarts.",
+}
+docs = [Document(text, metadata={"topic": topic}) for topic, text in notes.items()]
+job_id = lc_store.enqueue_add_documents(docs, ids=["lc-1", "lc-2", "lc-3"], app=app)
+job = wait_for_job(job_id, config=config, timeout=30)
+print(job.status, f"{job.done}/{job.total}")
+(best,) = lc_store.similarity_search("how do I survive a reboot?", k=1)
+print(best.id, best.metadata, best.page_content)
+
+# %% [markdown]
+# LlamaIndex's `RedisVectorStore.enqueue_add(nodes)` does the same with `TextNode`s; the
+# worker embeds those without an embedding with the store's model (MiniLM here).
+
+# %%
+li_store = LIVectorStore("li-notes", config=config)
+nodes = [
+    TextNode(id_="li-1", text="Lua scripts run atomically on the server."),
+    TextNode(id_="li-2", text="MULTI/EXEC queues commands and runs them together."),
+    TextNode(id_="li-3", text="Bloom filters answer 'maybe present' in little memory."),
+]
+job = wait_for_job(li_store.enqueue_add(nodes, app=app), config=config, timeout=30)
+print(job.status, f"{job.done}/{job.total}")
+query = MiniLMEmbedding().get_query_embedding("probabilistic set membership")
+result = li_store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=1))
+print(result.ids[0], f"{result.similarities[0]:.3f}", result.nodes[0].get_content())
+
+# %% [markdown]
+# Nodes that carry their own `embedding` (from an ingestion pipeline, say) travel with
+# it and are stored as given: the worker embeds nothing. Here the vectors are 3-d, which
+# no model could have made; the store is told so with `embedder_name="given"`.
+
+# %%
+own = LIVectorStore("li-own", config=config, dims=3, algorithm="flat", embedder_name="given")
+nodes = [
+    TextNode(id_="red", text="red", embedding=[1.0, 0.0, 0.0]),
+    TextNode(id_="green", text="green", embedding=[0.0, 1.0, 0.0]),
+    TextNode(id_="blue", text="blue", embedding=[0.0, 0.0, 1.0]),
+]
+job = wait_for_job(own.enqueue_add(nodes, app=app), config=config, timeout=30)
+print(job.status, f"{job.done}/{job.total}, {job.failed} failed")
+result = own.query(VectorStoreQuery(query_embedding=[0.1, 0.9, 0.2], similarity_top_k=1))
+print(result.ids)
+
+# %% [markdown]
 # ## Batch LLM calls through the cache
 # The model is an import path: a factory the worker calls once per process. Here the
 # LlamaIndex adapter builds `MockLLM` (it echoes the prompt); point `llm_class` at a
@@ -155,6 +221,30 @@ results = zip(
 )
 for a, b in results:
     print(f"{a['text']!r:32} cached: {a['cached']} then {b['cached']}")
+
+# %% [markdown]
+# The LangChain adapter does the same for chat models: `langchain_redis_agent.tasks:chat_model`
+# builds `model_class` with the JSON kwargs on the worker and wraps it with
+# `as_batch_model`, which turns a chat model into the `prompt -> (text, usage)` callable
+# the worker calls. `FakeListChatModel` answers from its list; a real one
+# (`langchain_openai:ChatOpenAI`, ...) also reports token usage for the rate limiter.
+
+# %%
+print(as_batch_model(FakeListChatModel(responses=["pong"]))("ping"))  # what the worker calls
+questions = ["Name a Redis data type.", "Name another one."]
+lc_batch = submit_batch(
+    questions,
+    model="langchain_redis_agent.tasks:chat_model",
+    model_kwargs={
+        "model_class": "langchain_core.language_models.fake_chat_models:FakeListChatModel",
+        "responses": ["A sorted set.", "A stream."],
+    },
+    cache=False,  # a fake model: nothing worth caching
+    app=app,
+)
+wait_for_job(lc_batch, config=config, timeout=30)
+for question, r in zip(questions, get_batch_results(lc_batch, config=config), strict=True):
+    print(f"{question:25} -> {r['text']}")
 
 # %% [markdown]
 # ## Retries and dead letters

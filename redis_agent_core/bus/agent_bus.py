@@ -1,0 +1,246 @@
+"""The bus's entry point: :class:`AgentBus` (publish, subscribe, consume, request and
+reply) and :class:`BusTimeoutError`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from ..config import RedisAgentConfig, get_default_config, translate_errors, unavailable
+from ..errors import ConfigError, RedisAgentError
+from .channels import AsyncSubscription, Subscription
+from .envelope import (
+    _FIELD,
+    _REDIS_DOWN,
+    Envelope,
+    _delivered,
+    _text,
+    encode_envelope,
+    make_envelope,
+)
+from .streams import TopicConsumer
+
+
+class BusTimeoutError(RedisAgentError, TimeoutError):
+    """No message or reply arrived within the timeout."""
+
+
+def _default_sender() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class AgentBus:
+    """Channels (Pub/Sub) and durable topics (Streams) for agents.
+
+    Args:
+        config: the pack's config (default: the process-wide one).
+        sender: name stamped on every envelope this bus sends.
+        maxlen: approximate cap of each durable topic's length (oldest trimmed first).
+
+    Construction does no I/O.
+    """
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        sender: str | None = None,
+        maxlen: int | None = 10_000,
+    ) -> None:
+        if maxlen is not None and maxlen <= 0:
+            raise ConfigError(f"maxlen must be > 0 or None, got {maxlen!r}")
+        self.config = config or get_default_config()
+        self.sender = sender or _default_sender()
+        self.maxlen = maxlen
+        self._keys = self.config.keys
+        # topic -> key memo: building and escaping a key costs more than encoding a message
+        self._channel_names: dict[str, str] = {}
+        self._stream_names: dict[str, str] = {}
+
+    # -- keys --
+    def channel(self, topic: str) -> str:
+        """Pub/Sub channel name of an ephemeral topic."""
+        name = self._channel_names.get(topic)
+        if name is None:
+            name = self._channel_names[topic] = self._keys.bus_channel(topic)
+            if len(self._channel_names) > 10_000:
+                self._channel_names.clear()
+        return name
+
+    def stream(self, topic: str) -> str:
+        """Stream key of a durable topic."""
+        name = self._stream_names.get(topic)
+        if name is None:
+            name = self._stream_names[topic] = self._keys.bus_stream(topic)
+            if len(self._stream_names) > 10_000:
+                self._stream_names.clear()
+        return name
+
+    def _envelope(
+        self, topic: str, payload: Any, correlation_id: str | None, reply_to: str | None
+    ) -> tuple[Envelope, bytes]:
+        env = make_envelope(
+            topic, payload, sender=self.sender, correlation_id=correlation_id, reply_to=reply_to
+        )
+        return env, encode_envelope(env)
+
+    def _xadd_kwargs(self) -> dict[str, Any]:
+        if self.maxlen is None:
+            return {}
+        return {"maxlen": self.maxlen, "approximate": True}
+
+    # -- publishing --
+    def publish(
+        self,
+        topic: str,
+        payload: Any,
+        *,
+        durable: bool = False,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+    ) -> Envelope:
+        """Send ``payload`` on ``topic``: a Stream entry if ``durable``, else Pub/Sub.
+
+        Returns the envelope sent, with ``stream_id`` (durable) or ``receivers`` set.
+        """
+        env, data = self._envelope(topic, payload, correlation_id, reply_to)
+        client = self.config.get_client()
+        try:  # inline, not translate_errors(): this is the hot path
+            if durable:
+                sid = client.xadd(self.stream(topic), {_FIELD: data}, **self._xadd_kwargs())
+                return _delivered(env, stream_id=_text(sid))
+            n = client.publish(self.channel(topic), data)
+        except _REDIS_DOWN as exc:
+            raise unavailable(self.config, f"publishing to bus topic {topic!r}", exc) from exc
+        return _delivered(env, receivers=int(n))
+
+    async def apublish(
+        self,
+        topic: str,
+        payload: Any,
+        *,
+        durable: bool = False,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+    ) -> Envelope:
+        """Async :meth:`publish`."""
+        env, data = self._envelope(topic, payload, correlation_id, reply_to)
+        client = self.config.get_async_client()
+        try:
+            if durable:
+                sid = await client.xadd(self.stream(topic), {_FIELD: data}, **self._xadd_kwargs())
+                return _delivered(env, stream_id=_text(sid))
+            n = await client.publish(self.channel(topic), data)
+        except _REDIS_DOWN as exc:
+            raise unavailable(self.config, f"publishing to bus topic {topic!r}", exc) from exc
+        return _delivered(env, receivers=int(n))
+
+    # -- channels --
+    def subscribe(self, *topics: str) -> Subscription:
+        """Subscribe to channels; messages published after this returns are received."""
+        if not topics:
+            raise ConfigError("subscribe() needs at least one topic")
+        return Subscription(self, [self.channel(t) for t in topics]).start()
+
+    def asubscribe(self, *topics: str) -> AsyncSubscription:
+        """Async :meth:`subscribe` (use ``async with`` or ``await sub.start()``)."""
+        if not topics:
+            raise ConfigError("asubscribe() needs at least one topic")
+        return AsyncSubscription(self, [self.channel(t) for t in topics])
+
+    # -- durable topics --
+    def consumer(
+        self,
+        topic: str,
+        group: str,
+        name: str | None = None,
+        *,
+        start: str = "0",
+        claim_idle: float | None = 30.0,
+        max_deliveries: int | None = None,
+    ) -> TopicConsumer:
+        """A consumer of a durable topic in consumer group ``group``.
+
+        Each message goes to one consumer of a group; several groups each get every
+        message. ``start``: where a *new* group begins ("0": everything retained,
+        "$": only new messages). ``claim_idle``: seconds after which a message another
+        consumer read but never acked is taken over (``None``: never).
+        ``max_deliveries``: a message delivered more often than this goes to the topic
+        ``<topic>.dead`` instead of being claimed again (``None``: no limit).
+        """
+        return TopicConsumer(
+            self, topic, group, name, start=start, claim_idle=claim_idle,
+            max_deliveries=max_deliveries,
+        )  # fmt: skip
+
+    def topic_length(self, topic: str) -> int:
+        """Number of messages retained in a durable topic."""
+        with translate_errors(self.config, f"reading the length of bus topic {topic!r}"):
+            return int(self.config.get_client().xlen(self.stream(topic)))
+
+    # -- request / reply --
+    def request(
+        self, topic: str, payload: Any, *, timeout: float = 5.0, durable: bool = False
+    ) -> Envelope:
+        """Send a request and wait for its reply; :class:`BusTimeoutError` after ``timeout``."""
+        cid = uuid.uuid4().hex
+        reply_channel = self.config.keys.bus_reply(cid)
+        with Subscription(self, [reply_channel]) as sub:
+            self.publish(
+                topic, payload, durable=durable, correlation_id=cid, reply_to=reply_channel
+            )
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                msg = sub.get(timeout=left)
+                if msg is not None and msg.correlation_id == cid:
+                    return msg
+        raise BusTimeoutError(
+            f"no reply to the request on bus topic {topic!r} within {timeout:g}s: is a "
+            "responder running and subscribed to that topic? Raise timeout= if it is slow."
+        )
+
+    async def arequest(
+        self, topic: str, payload: Any, *, timeout: float = 5.0, durable: bool = False
+    ) -> Envelope:
+        """Async :meth:`request`."""
+        cid = uuid.uuid4().hex
+        reply_channel = self.config.keys.bus_reply(cid)
+        async with AsyncSubscription(self, [reply_channel]) as sub:
+            await self.apublish(
+                topic, payload, durable=durable, correlation_id=cid, reply_to=reply_channel
+            )
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                msg = await sub.get(timeout=left)
+                if msg is not None and msg.correlation_id == cid:
+                    return msg
+        raise BusTimeoutError(
+            f"no reply to the request on bus topic {topic!r} within {timeout:g}s: is a "
+            "responder running and subscribed to that topic? Raise timeout= if it is slow."
+        )
+
+    def _reply_envelope(self, request: Envelope, payload: Any) -> tuple[str, Envelope, bytes]:
+        if not request.reply_to:
+            raise ConfigError(
+                f"message {request.id} on topic {request.topic!r} is not a request "
+                "(it has no reply_to): send requests with AgentBus.request()"
+            )
+        env, data = self._envelope(request.topic, payload, request.correlation_id, None)
+        return request.reply_to, env, data
+
+    def reply(self, request: Envelope, payload: Any) -> Envelope:
+        """Answer a request received on a channel or a durable topic."""
+        channel, env, data = self._reply_envelope(request, payload)
+        with translate_errors(self.config, f"replying on bus topic {request.topic!r}"):
+            n = self.config.get_client().publish(channel, data)
+        return _delivered(env, receivers=int(n))
+
+    async def areply(self, request: Envelope, payload: Any) -> Envelope:
+        """Async :meth:`reply`."""
+        channel, env, data = self._reply_envelope(request, payload)
+        with translate_errors(self.config, f"replying on bus topic {request.topic!r}"):
+            n = await self.config.get_async_client().publish(channel, data)
+        return _delivered(env, receivers=int(n))

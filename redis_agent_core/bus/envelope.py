@@ -1,0 +1,139 @@
+"""The bus's wire format: :class:`Envelope`, building (:func:`make_envelope`),
+encoding and decoding it, plus the small pieces every bus module shares (the stream
+entry field, the Redis-down exceptions, ``_text``)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis
+
+from ..errors import ConfigError, DataCorruptionError
+
+ENVELOPE_VERSION = 1
+_FIELD = b"e"  # a stream entry holds one field: the encoded envelope
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One bus message; treat it as read-only.
+
+    ``payload`` is any JSON-serialisable value. ``correlation_id`` ties a reply to its
+    request (and lets callers thread a conversation); ``reply_to`` is the channel a
+    reply should go to. ``stream_id`` (durable topics) and ``receivers`` (channels:
+    how many subscribers got it) describe the delivery and are not serialised.
+    (Not frozen: a frozen dataclass costs ~1 µs more to build, per message and side.)
+    """
+
+    id: str
+    topic: str
+    sender: str
+    payload: Any
+    time: float
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    stream_id: str | None = field(default=None, compare=False)
+    receivers: int | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The serialised fields (what goes over the wire)."""
+        return {
+            "v": ENVELOPE_VERSION,
+            "id": self.id,
+            "topic": self.topic,
+            "sender": self.sender,
+            "correlation_id": self.correlation_id,
+            "reply_to": self.reply_to,
+            "time": self.time,
+            "payload": self.payload,
+        }
+
+
+# Message ids need uniqueness, not secrecy: a private PRNG seeded from os.urandom (and
+# reseeded in forked children; user calls to random.seed() cannot touch it) costs a
+# fraction of a getrandom() syscall per message.
+_ids = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.seed)
+
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _delivered(env: Envelope, **fields: Any) -> Envelope:
+    """Set delivery fields on an envelope built in this call and not yet shared
+    (``dataclasses.replace`` costs ~8 µs, a tenth of a publish round trip)."""
+    for name, value in fields.items():
+        setattr(env, name, value)
+    return env
+
+
+def make_envelope(
+    topic: str,
+    payload: Any,
+    *,
+    sender: str,
+    correlation_id: str | None = None,
+    reply_to: str | None = None,
+) -> Envelope:
+    """A new envelope with a fresh id and the current time."""
+    if not isinstance(topic, str) or not topic:
+        raise ConfigError(f"topic must be a non-empty string, got {topic!r}")
+    return Envelope(
+        id=f"{_ids.getrandbits(128):032x}",  # 128 random bits; os.urandom is a syscall
+        topic=topic,
+        sender=sender,
+        payload=payload,
+        time=time.time(),
+        correlation_id=correlation_id,
+        reply_to=reply_to,
+    )
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """JSON bytes of an envelope; raises :class:`ConfigError` for a non-JSON payload."""
+    try:
+        return orjson.dumps(envelope.to_dict())
+    except TypeError as exc:
+        raise ConfigError(
+            f"bus payload on topic {envelope.topic!r} is not JSON-serialisable ({exc}); "
+            "send dicts, lists, strings, numbers, booleans or None"
+        ) from exc
+
+
+def decode_envelope(
+    data: bytes | str, *, source: str = "bus", stream_id: str | None = None
+) -> Envelope:
+    """Parse and validate an envelope; :class:`DataCorruptionError` names ``source``."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DataCorruptionError(f"{source}: message is not JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise DataCorruptionError(f"{source}: message is not a JSON object")
+    try:
+        env_id, topic, sender = raw["id"], raw["topic"], raw["sender"]
+        stamp = float(raw["time"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataCorruptionError(f"{source}: message lacks envelope field {exc}") from exc
+    if not (isinstance(env_id, str) and isinstance(topic, str) and isinstance(sender, str)):
+        raise DataCorruptionError(f"{source}: envelope fields id, topic, sender must be strings")
+    env = Envelope(
+        id=env_id,
+        topic=topic,
+        sender=sender,
+        payload=raw.get("payload"),
+        time=stamp,
+        correlation_id=raw.get("correlation_id"),
+        reply_to=raw.get("reply_to"),
+        stream_id=stream_id,
+    )
+    return env

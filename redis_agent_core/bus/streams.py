@@ -1,0 +1,359 @@
+"""Durable bus topics on Redis Streams: :class:`TopicConsumer` (a consumer-group
+member, at-least-once, with claiming and dead-lettering) and the pure parsers of
+XREADGROUP and XAUTOCLAIM replies."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from ..config import RedisAgentConfig, translate_errors, unavailable
+from ..errors import ConfigError, DataCorruptionError
+from .envelope import _FIELD, _REDIS_DOWN, Envelope, _text, decode_envelope, encode_envelope
+
+if TYPE_CHECKING:
+    from .agent_bus import AgentBus
+
+log = logging.getLogger("redis_agent_core.bus")  # one logger for the whole bus
+
+
+def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str]]:
+    """Decode stream entries; returns (envelopes, ids to drop: deleted or corrupt)."""
+    good: list[Envelope] = []
+    drop: list[str] = []
+    for entry_id, fields in entries or ():
+        sid = _text(entry_id)
+        if not fields:  # trimmed by MAXLEN while pending: nothing left to deliver
+            drop.append(sid)
+            continue
+        data = fields.get(_FIELD, fields.get(_FIELD.decode()))
+        try:
+            if data is None:
+                raise DataCorruptionError(f"{source} entry {sid}: no envelope field")
+            good.append(decode_envelope(data, source=f"{source} entry {sid}", stream_id=sid))
+        except DataCorruptionError as exc:
+            log.warning("dropping a corrupt bus message: %s", exc)
+            drop.append(sid)
+    return good, drop
+
+
+def parse_stream_reply(reply: Any, source: str = "stream") -> tuple[list[Envelope], list[str]]:
+    """Parse an XREADGROUP reply (RESP2 list or RESP3 map) of one stream."""
+    if not reply:
+        return [], []
+    if isinstance(reply, Mapping):
+        streams: Any = list(reply.values())
+    else:
+        streams = [item[1] for item in reply]
+    envelopes: list[Envelope] = []
+    drop: list[str] = []
+    for entries in streams:
+        # RESP3 may nest the entries one level deeper
+        if (
+            entries
+            and isinstance(entries[0], list)
+            and entries[0]
+            and isinstance(entries[0][0], list)
+        ):
+            entries = entries[0]
+        good, bad = _entries(entries, source)
+        envelopes += good
+        drop += bad
+    return envelopes, drop
+
+
+def parse_autoclaim_reply(
+    reply: Any, source: str = "stream"
+) -> tuple[str, list[Envelope], list[str]]:
+    """Parse XAUTOCLAIM: (next cursor, claimed envelopes, ids to drop)."""
+    cursor = _text(reply[0])
+    good, drop = _entries(reply[1], source)
+    if len(reply) > 2:
+        drop += [_text(x) for x in reply[2] or ()]
+    return cursor, good, drop
+
+
+class TopicConsumer:
+    """Reads a durable topic as one member of a consumer group (at-least-once).
+
+    ``read`` returns messages to process; ``ack`` them when done. Messages left
+    unacked by a consumer that crashed are claimed by ``read`` once idle for
+    ``claim_idle`` seconds. With ``max_deliveries``, a claimed message already
+    delivered more often than that (a "poison" message that keeps killing its
+    consumers) is moved to the durable topic ``<topic>.dead`` and acked instead of
+    being handed out again. The group is created on first use.
+    """
+
+    def __init__(
+        self,
+        bus: AgentBus,
+        topic: str,
+        group: str,
+        name: str | None = None,
+        *,
+        start: str = "0",
+        claim_idle: float | None = 30.0,
+        max_deliveries: int | None = None,
+    ) -> None:
+        if not group:
+            raise ConfigError("a consumer needs a non-empty group name")
+        if max_deliveries is not None and max_deliveries < 1:
+            raise ConfigError(f"max_deliveries must be >= 1 or None, got {max_deliveries!r}")
+        self.bus = bus
+        self.topic = topic
+        self.group = group
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.start = start
+        self.claim_idle = claim_idle
+        self.max_deliveries = max_deliveries
+        self.key = bus.stream(topic)
+        self._group_ready = False
+        self._claim_cursor = "0-0"
+        self._next_claim = 0.0  # monotonic time of the next XAUTOCLAIM sweep
+
+    @property
+    def _config(self) -> RedisAgentConfig:
+        return self.bus.config
+
+    # -- pure helpers shared by sync and async --
+    def _block_ms(self, block: float | None) -> int | None:
+        if block is None:
+            return None
+        # a BLOCK longer than the socket timeout would surface as a TimeoutError
+        cap = max(0.0, self._config.socket_timeout - 0.25)
+        return max(1, int(min(block, cap) * 1000))
+
+    def _claim_due(self) -> bool:
+        return self.claim_idle is not None and time.monotonic() >= self._next_claim
+
+    def _after_claim(self, cursor: str, claimed: int) -> None:
+        self._claim_cursor = cursor
+        # sweep again soon while there is a backlog of stale messages, else in a while
+        assert self.claim_idle is not None
+        pause = 0.0 if (claimed or cursor != "0-0") else max(0.05, self.claim_idle / 2)
+        self._next_claim = time.monotonic() + pause
+
+    def _source(self) -> str:
+        return f"bus topic {self.topic!r}"
+
+    def _pending_queries(self, pipe: Any, envs: Sequence[Envelope]) -> None:
+        for env in envs:
+            pipe.xpending_range(self.key, self.group, min=env.stream_id, max=env.stream_id, count=1)
+
+    def _exhausted(
+        self, envs: Sequence[Envelope], replies: Sequence[Any]
+    ) -> tuple[list[Envelope], list[tuple[Envelope, int]]]:
+        """Split claimed messages into (to deliver, to dead-letter with their count)."""
+        keep: list[Envelope] = []
+        dead: list[tuple[Envelope, int]] = []
+        assert self.max_deliveries is not None
+        for env, rows in zip(envs, replies, strict=True):
+            times = int(rows[0]["times_delivered"]) if rows else 0
+            if times > self.max_deliveries:
+                dead.append((env, times))
+            else:
+                keep.append(env)
+        return keep, dead
+
+    def _bury(self, pipe: Any, dead: Sequence[tuple[Envelope, int]]) -> None:
+        dead_key = self.bus.stream(f"{self.topic}.dead")
+        for env, times in dead:
+            log.warning(
+                "bus message %s on topic %r was delivered %d times without an ack; moved "
+                "to topic %r",
+                env.id, self.topic, times, f"{self.topic}.dead",
+            )  # fmt: skip
+            fields = {_FIELD: encode_envelope(env), "deliveries": times, "group": self.group}
+            pipe.xadd(dead_key, fields, **self.bus._xadd_kwargs())
+            pipe.xack(self.key, self.group, env.stream_id)
+
+    # -- sync --
+    def ensure_group(self) -> None:
+        """Create the group (and the stream) if missing."""
+        if self._group_ready:
+            return
+        with translate_errors(self._config, f"creating consumer group {self.group!r}"):
+            try:
+                self._config.get_client().xgroup_create(
+                    self.key, self.group, id=self.start, mkstream=True
+                )
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._group_ready = True
+
+    def claim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
+        """Take over messages pending longer than ``min_idle`` s (default ``claim_idle``)."""
+        self.ensure_group()
+        idle = self.claim_idle if min_idle is None else min_idle
+        if idle is None:
+            return []
+        client = self._config.get_client()
+        with translate_errors(self._config, f"claiming stale messages of {self._source()}"):
+            reply = client.xautoclaim(
+                self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
+            )
+            cursor, envs, drop = parse_autoclaim_reply(reply, self._source())
+            if drop:
+                client.xack(self.key, self.group, *drop)
+            if envs and self.max_deliveries is not None:
+                pipe = client.pipeline(transaction=False)
+                self._pending_queries(pipe, envs)
+                envs, dead = self._exhausted(envs, pipe.execute())
+                if dead:
+                    pipe = client.pipeline(transaction=False)
+                    self._bury(pipe, dead)
+                    pipe.execute()
+        if self.claim_idle is not None:
+            self._after_claim(cursor, len(envs))
+        return envs
+
+    def read(self, count: int = 10, block: float | None = None) -> list[Envelope]:
+        """Up to ``count`` messages: stale ones claimed first, then new ones.
+
+        ``block``: seconds to wait for a new message (``None``: don't wait).
+        """
+        self.ensure_group()
+        if self._claim_due():
+            claimed = self.claim(count=count)
+            if claimed:
+                return claimed
+        client = self._config.get_client()
+        try:
+            reply = client.xreadgroup(
+                self.group, self.name, {self.key: ">"}, count=count, block=self._block_ms(block)
+            )
+            envs, drop = parse_stream_reply(reply, self.key)
+            if drop:
+                client.xack(self.key, self.group, *drop)
+        except _REDIS_DOWN as exc:
+            raise unavailable(self._config, f"reading {self._source()}", exc) from exc
+        return envs
+
+    def ack(self, *messages: Envelope | str) -> int:
+        """Acknowledge processed messages (envelopes or stream ids)."""
+        ids = [m if isinstance(m, str) else m.stream_id for m in messages]
+        ids = [i for i in ids if i]
+        if not ids:
+            return 0
+        try:
+            return int(self._config.get_client().xack(self.key, self.group, *ids))
+        except _REDIS_DOWN as exc:
+            raise unavailable(self._config, f"acking messages of {self._source()}", exc) from exc
+
+    def pending(self) -> int:
+        """Messages of this group read but not yet acked (by any consumer)."""
+        self.ensure_group()
+        with translate_errors(self._config, f"reading pending messages of {self._source()}"):
+            info = self._config.get_client().xpending(self.key, self.group)
+        return int(info["pending"])
+
+    def receive(self, timeout: float | None = None) -> Envelope | None:
+        """One message, waiting up to ``timeout`` seconds (``None``: forever); not acked."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return None
+            got = self.read(count=1, block=left)
+            if got:
+                return got[0]
+
+    def __iter__(self) -> Iterator[Envelope]:
+        """Messages forever (blocking); the caller acks each one."""
+        while True:
+            yield from self.read(block=1.0)
+
+    # -- async --
+    async def aensure_group(self) -> None:
+        """Async :meth:`ensure_group`."""
+        if self._group_ready:
+            return
+        with translate_errors(self._config, f"creating consumer group {self.group!r}"):
+            try:
+                await self._config.get_async_client().xgroup_create(
+                    self.key, self.group, id=self.start, mkstream=True
+                )
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._group_ready = True
+
+    async def aclaim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
+        """Async :meth:`claim`."""
+        await self.aensure_group()
+        idle = self.claim_idle if min_idle is None else min_idle
+        if idle is None:
+            return []
+        client = self._config.get_async_client()
+        with translate_errors(self._config, f"claiming stale messages of {self._source()}"):
+            reply = await client.xautoclaim(
+                self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
+            )
+            cursor, envs, drop = parse_autoclaim_reply(reply, self._source())
+            if drop:
+                await client.xack(self.key, self.group, *drop)
+            if envs and self.max_deliveries is not None:
+                pipe = client.pipeline(transaction=False)
+                self._pending_queries(pipe, envs)
+                envs, dead = self._exhausted(envs, await pipe.execute())
+                if dead:
+                    pipe = client.pipeline(transaction=False)
+                    self._bury(pipe, dead)
+                    await pipe.execute()
+        if self.claim_idle is not None:
+            self._after_claim(cursor, len(envs))
+        return envs
+
+    async def aread(self, count: int = 10, block: float | None = None) -> list[Envelope]:
+        """Async :meth:`read`."""
+        await self.aensure_group()
+        if self._claim_due():
+            claimed = await self.aclaim(count=count)
+            if claimed:
+                return claimed
+        client = self._config.get_async_client()
+        try:
+            reply = await client.xreadgroup(
+                self.group, self.name, {self.key: ">"}, count=count, block=self._block_ms(block)
+            )
+            envs, drop = parse_stream_reply(reply, self.key)
+            if drop:
+                await client.xack(self.key, self.group, *drop)
+        except _REDIS_DOWN as exc:
+            raise unavailable(self._config, f"reading {self._source()}", exc) from exc
+        return envs
+
+    async def aack(self, *messages: Envelope | str) -> int:
+        """Async :meth:`ack`."""
+        ids = [m if isinstance(m, str) else m.stream_id for m in messages]
+        ids = [i for i in ids if i]
+        if not ids:
+            return 0
+        try:
+            return int(await self._config.get_async_client().xack(self.key, self.group, *ids))
+        except _REDIS_DOWN as exc:
+            raise unavailable(self._config, f"acking messages of {self._source()}", exc) from exc
+
+    async def areceive(self, timeout: float | None = None) -> Envelope | None:
+        """Async :meth:`receive`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return None
+            got = await self.aread(count=1, block=left)
+            if got:
+                return got[0]
+
+    async def __aiter__(self) -> AsyncIterator[Envelope]:
+        while True:
+            for env in await self.aread(block=1.0):
+                yield env

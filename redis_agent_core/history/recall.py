@@ -1,0 +1,278 @@
+"""Semantic recall over chat history: :class:`_Recall`, the redisvl vector index of a
+namespace's messages that :class:`~redis_agent_core.history.SessionStore` writes to
+and queries when built with an embedder."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from ..config import RedisAgentConfig, unavailable
+from ..errors import ConfigError
+from .model import RecalledMessage, _as_bytes
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
+
+
+def _session_tag(session_id: str) -> str:
+    """The recall documents' tag of a session: a hex digest, because tag values are
+    case-insensitive and split on ``,`` (raw ids would mix sessions)."""
+    return hashlib.sha1(session_id.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+class _Recall:
+    """Vector index of a namespace's messages for semantic recall (redisvl, FLAT, cosine).
+
+    One hash document per recalled message: session tag (:func:`_session_tag`),
+    sequence number, payload and vector. Documents get the store's TTL when written
+    (not sliding). The index is created on first use.
+    """
+
+    def __init__(self, config: RedisAgentConfig, embedder: Embedder, ttl: int | None) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.ttl = ttl
+        self._ready = False
+        self._aready = False
+        self._schema: Any = None
+
+    def schema(self) -> Any:
+        if self._schema is None:
+            from redisvl.schema import IndexSchema
+
+            keys = self.config.keys
+            self._schema = IndexSchema.from_dict(
+                {
+                    "index": {
+                        "name": keys.history_recall_index(),
+                        "prefix": keys.history_recall_prefix(),
+                        "key_separator": ":",
+                        "storage_type": "hash",
+                    },
+                    "fields": [
+                        {"name": "session", "type": "tag"},
+                        {"name": "seq", "type": "numeric"},
+                        {
+                            "name": "vector",
+                            "type": "vector",
+                            "attrs": {
+                                "dims": self.embedder.dims,
+                                "distance_metric": "cosine",
+                                "algorithm": "flat",
+                                "datatype": "float32",
+                            },
+                        },
+                    ],
+                }
+            )
+        return self._schema
+
+    def _index(self) -> Any:
+        from redisvl.index import SearchIndex
+
+        from ..capabilities import require_search
+
+        index = SearchIndex(self.schema(), redis_client=self.config.get_client())
+        if not self._ready:
+            require_search(self.config, "semantic recall over chat history")
+            try:
+                index.create(overwrite=False)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                raise unavailable(self.config, "create the recall index", exc) from exc
+            self._ready = True
+        return index
+
+    async def _aindex(self) -> Any:
+        from redisvl.index import AsyncSearchIndex
+
+        from ..capabilities import require_search
+
+        index = AsyncSearchIndex(self.schema(), redis_client=self.config.get_async_client())
+        if not self._aready:
+            # the probe is sync (cached per server after the first): keep it off the loop
+            await asyncio.to_thread(
+                require_search, self.config, "semantic recall over chat history"
+            )
+            try:
+                await index.create(overwrite=False)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                raise unavailable(self.config, "create the recall index", exc) from exc
+            self._aready = True
+        return index
+
+    @staticmethod
+    def _texts(texts: Sequence[str | None] | None, count: int) -> list[tuple[int, str]]:
+        if texts is None:
+            return []
+        if len(texts) != count:
+            raise ConfigError(f"texts must have one entry per payload ({count}), got {len(texts)}")
+        return [(i, t) for i, t in enumerate(texts) if t]
+
+    def embed(self, texts: Sequence[str | None] | None, count: int) -> list[tuple[int, bytes]]:
+        wanted = self._texts(texts, count)
+        if not wanted:
+            return []
+        self._index()  # fail (no search, Redis down) before anything is written
+        matrix = self.embedder.embed([t for _, t in wanted])
+        return [
+            (i, row.astype("float32").tobytes()) for (i, _), row in zip(wanted, matrix, strict=True)
+        ]
+
+    async def aembed(
+        self, texts: Sequence[str | None] | None, count: int
+    ) -> list[tuple[int, bytes]]:
+        wanted = self._texts(texts, count)
+        if not wanted:
+            return []
+        await self._aindex()  # fail (no search, Redis down) before anything is written
+        matrix = await self.embedder.aembed([t for _, t in wanted])
+        return [
+            (i, row.astype("float32").tobytes()) for (i, _), row in zip(wanted, matrix, strict=True)
+        ]
+
+    def _doc_calls(
+        self, session_id: str, seq: int, payloads: Sequence[bytes | str], vectors: list
+    ) -> list[tuple[Any, ...]]:
+        from ..keys import escape_part
+
+        prefix = self.config.keys.history_recall_prefix() + escape_part(session_id) + ":"
+        calls: list[tuple[Any, ...]] = []
+        for i, vector in vectors:
+            key = f"{prefix}{int(seq) + i}"
+            calls.append(
+                (
+                    "HSET",
+                    key,
+                    "session",
+                    _session_tag(session_id),
+                    "seq",
+                    int(seq) + i,
+                    "msg",
+                    payloads[i],
+                    "vector",
+                    vector,
+                )
+            )
+            if self.ttl:
+                calls.append(("EXPIRE", key, self.ttl))
+        return calls
+
+    def write(
+        self, session_id: str, seq: int, payloads: Sequence[bytes | str], vectors: list
+    ) -> None:
+        if not vectors:
+            return
+        self._index()
+        calls = self._doc_calls(session_id, seq, payloads, vectors)
+        try:
+            pipe = self.config.get_client().pipeline(transaction=False)
+            for c in calls:
+                pipe.execute_command(*c)
+            pipe.execute()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise unavailable(self.config, "index messages for recall", exc) from exc
+
+    async def awrite(
+        self, session_id: str, seq: int, payloads: Sequence[bytes | str], vectors: list
+    ) -> None:
+        if not vectors:
+            return
+        await self._aindex()
+        calls = self._doc_calls(session_id, seq, payloads, vectors)
+        try:
+            pipe = self.config.get_async_client().pipeline(transaction=False)
+            for c in calls:
+                pipe.execute_command(*c)
+            await pipe.execute()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise unavailable(self.config, "index messages for recall", exc) from exc
+
+    def _query(self, session_id: str, vector: Any, k: int, max_distance: float | None) -> Any:
+        from redisvl.query import VectorQuery, VectorRangeQuery
+        from redisvl.query.filter import Tag
+
+        if not isinstance(k, int) or k < 1:
+            raise ConfigError(f"k must be an int >= 1, got {k!r}")
+        where = Tag("session") == _session_tag(session_id)
+        fields = ["msg", "seq"]
+        if max_distance is not None:
+            return VectorRangeQuery(
+                vector=vector,
+                vector_field_name="vector",
+                return_fields=fields,
+                filter_expression=where,
+                distance_threshold=max_distance,
+                num_results=k,
+            )
+        return VectorQuery(
+            vector=vector,
+            vector_field_name="vector",
+            return_fields=fields,
+            filter_expression=where,
+            num_results=k,
+        )
+
+    @staticmethod
+    def _parse(rows: list[dict[str, Any]]) -> list[RecalledMessage]:
+        out = [
+            RecalledMessage(
+                payload=_as_bytes(row["msg"]),
+                distance=float(row.get("vector_distance", 0.0)),
+                seq=int(row["seq"]),
+            )
+            for row in rows
+        ]
+        return sorted(out, key=lambda r: (r.distance, r.seq))
+
+    def relevant(
+        self, session_id: str, query: str, k: int, max_distance: float | None
+    ) -> list[RecalledMessage]:
+        index = self._index()
+        vector = self.embedder.embed([query])[0].astype("float32").tolist()
+        try:
+            rows = index.query(self._query(session_id, vector, k, max_distance))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise unavailable(self.config, "recall messages", exc) from exc
+        return self._parse(rows)
+
+    async def arelevant(
+        self, session_id: str, query: str, k: int, max_distance: float | None
+    ) -> list[RecalledMessage]:
+        index = await self._aindex()
+        vector = (await self.embedder.aembed([query]))[0].astype("float32").tolist()
+        try:
+            rows = await index.query(self._query(session_id, vector, k, max_distance))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise unavailable(self.config, "recall messages", exc) from exc
+        return self._parse(rows)
+
+    def _forget_query(self, session_id: str) -> Any:
+        from redisvl.query import FilterQuery
+        from redisvl.query.filter import Tag
+
+        return FilterQuery(
+            filter_expression=Tag("session") == _session_tag(session_id),
+            return_fields=["seq"],
+            num_results=10_000,
+        )
+
+    def forget(self, session_id: str) -> None:
+        index = self._index()
+        while True:
+            rows = index.query(self._forget_query(session_id))
+            if not rows:
+                return
+            self.config.get_client().delete(*[row["id"] for row in rows])
+
+    async def aforget(self, session_id: str) -> None:
+        index = await self._aindex()
+        while True:
+            rows = await index.query(self._forget_query(session_id))
+            if not rows:
+                return
+            await self.config.get_async_client().delete(*[row["id"] for row in rows])

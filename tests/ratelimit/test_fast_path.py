@@ -1,0 +1,99 @@
+"""The acquire fast path: a pre-packed EVALSHA on connections the limiter leases from
+its client's pool, falling back to redis-py's ``execute_command`` on any trouble."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
+from redis_agent_core.ratelimit import limiter as limiter_module
+
+Make = Callable[..., RateLimiter]
+
+
+def test_packed_command_matches_redis_py_packing(make_limiter: Make) -> None:
+    limiter = make_limiter(
+        [RequestLimit(5, 1.0), TokenBudget.daily(100), TokenBudget.rolling_window(50, 60)],
+        name="packed",
+    )
+    plan = limiter._plan("alice", "acme")
+    conn = limiter.config.get_client().connection_pool.make_connection()
+    for requests, tokens in ((1, 0), (3, 7), (0, 12)):
+        keys, args = limiter_module.build_acquire(plan, "rid1", requests, tokens)
+        expected = b"".join(
+            conn.pack_command("EVALSHA", limiter_module.ACQUIRE_SHA, len(keys), *keys, *args)
+        )
+        assert limiter_module.pack_acquire(plan, "rid1", requests, tokens) == expected
+
+
+def test_fast_path_survives_a_killed_connection(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(3, 60.0)], name="killed")
+    assert limiter.try_acquire(user="u").allowed
+    client = limiter.config.get_client()
+    client.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    assert limiter.try_acquire(user="u").allowed  # dropped the dead one, went the slow way
+    assert limiter.try_acquire(user="u").allowed
+    refused = limiter.try_acquire(user="u")
+    assert not refused.allowed and refused.remaining["req-user-3per1m"] == 0
+
+
+def test_fast_path_reloads_a_flushed_script(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(2, 60.0), TokenBudget.daily(100)], name="flushed")
+    assert limiter.try_acquire(user="u", tokens=10).allowed
+    limiter.config.get_client().script_flush()
+    d = limiter.try_acquire(user="u", tokens=10)
+    assert d.allowed and d.remaining == {"req-user-2per1m": 0, "tok-user-fixed-100per1d": 80}
+    refused = limiter.try_acquire(user="u", tokens=10)
+    assert not refused.allowed and refused.remaining["tok-user-fixed-100per1d"] == 80
+
+
+def test_threads_beyond_the_lease_cap_stay_exact(make_limiter: Make) -> None:
+    limiter = make_limiter([RequestLimit(200, 60.0), TokenBudget.daily(10_000)], name="threads")
+    admitted: list[int] = []
+    barrier = threading.Barrier(12)
+
+    def worker() -> None:
+        barrier.wait()
+        n = 0
+        for _ in range(40):
+            n += limiter.try_acquire(user="u", tokens=10).allowed
+        admitted.append(n)
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(admitted) == 200  # 480 attempts, exactly the limit admitted
+    lease = limiter._lease
+    assert lease is not None and lease.count <= limiter_module.MAX_LEASED
+    d = limiter.peek(user="u", tokens=0)
+    assert d.remaining == {"req-user-200per1m": 0, "tok-user-fixed-10000per1d": 8_000}
+
+
+def test_leased_connections_go_back_to_the_pool(config: RedisAgentConfig) -> None:
+    pool = config.get_client().connection_pool
+    limiter = RateLimiter([RequestLimit(10, 1.0)], config=config, name="gc")
+    limiter.try_acquire(user="u")
+    assert len(pool._in_use_connections) == 1
+    del limiter
+    gc.collect()
+    assert len(pool._in_use_connections) == 0
+
+
+def test_custom_clients_take_the_ordinary_path(redis_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, single_connection_client=True)
+    cfg = RedisAgentConfig(url=redis_url, client=client, namespace="rl-custom")
+    limiter = RateLimiter([RequestLimit(1, 60.0)], config=cfg, name="custom")
+    try:
+        assert limiter.try_acquire(user="u").allowed
+        assert limiter._lease is None
+        assert not limiter.try_acquire(user="u").allowed
+    finally:
+        limiter.reset(user="u")
+        client.close()
