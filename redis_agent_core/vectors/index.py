@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -26,17 +26,22 @@ from ..capabilities import get_capabilities, require_search
 from ..config import RedisAgentConfig, get_default_config, translate_errors, unavailable
 from ..embeddings import DEFAULT_MODEL_NAME, Embedder, default_embedder
 from ..errors import ConfigError, RedisAgentError, RedisUnavailableError
+from ..keys import escape_part
 from . import query as q
 from .filters import Filter, FilterExpression, compile_filter
 from .schema import (
     DEFAULT_EF_RUNTIME,
     METADATA_FIELD,
+    TAG_SEPARATOR,
     MetadataSpec,
     VectorSchema,
     attach_vectors,
+    check_fields,
     describe_info,
     distance_from_relevance,
+    encode_checked,
     encode_fields,
+    encode_value,
     mismatch_error,
     parse_metadata_fields,
     to_matrix,
@@ -49,6 +54,34 @@ _CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.Timeout
 _UNSET: Any = object()
 FilterLike = Filter | Mapping[str, Any] | FilterExpression | None
 QueryLike = str | Sequence[float] | np.ndarray
+
+
+class _Unencoded:
+    """Documents validated by ``check_fields``, encoded per batch by ``_batch``."""
+
+    __slots__ = ("metas", "texts")
+
+    def __init__(self, texts: list[str], metas: list[Any]) -> None:
+        self.texts = texts
+        self.metas = metas
+
+
+class _Packed(NamedTuple):
+    """One batch as RESP bytes and the number of replies to read."""
+
+    data: bytes
+    count: int
+
+
+def _packed(commands: list[list[Any]] | _Packed) -> tuple[bytes, int]:
+    if isinstance(commands, _Packed):
+        return commands.data, commands.count
+    return q.pack_commands(commands), len(commands)
+
+
+def _bulk(name: str) -> bytes:
+    data = name.encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
 
 
 class PartialWriteError(RedisUnavailableError):
@@ -382,7 +415,7 @@ class VectorIndex:
         ids: Sequence[str | None] | None,
         metadatas: Sequence[Mapping[str, Any] | None] | None,
         vectors: Any,
-    ) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
+    ) -> tuple[list[str], list[dict[str, Any]] | _Unencoded, np.ndarray]:
         """Validate everything and encode the documents (without their vectors, which
         are attached per batch by :meth:`_batch`) before any write."""
         texts = list(texts)
@@ -416,6 +449,11 @@ class VectorIndex:
             )
         if not np.isfinite(matrix).all():
             raise ConfigError("vectors contain NaN or infinity; nothing was written")
+        if check_fields(schema, texts, metas):
+            # Validated whole; each batch is encoded by its writer thread while the
+            # server indexes the previous batch (the server no longer idles while a
+            # per-document pass runs before the first write).
+            return ids, _Unencoded(texts, metas), matrix
         docs = [encode_fields(schema, t, m) for t, m in zip(texts, metas, strict=True)]
         return ids, docs, matrix
 
@@ -438,13 +476,96 @@ class VectorIndex:
         )
 
     def _batch(
-        self, ids: list[str], docs: list[dict[str, Any]], matrix: np.ndarray, start: int, end: int
-    ) -> list[list[Any]]:
-        """The commands of documents ``start:end``: keys and vector bytes are built
-        here, per batch, while the server indexes the previous batch."""
-        batch_docs = docs[start:end]
+        self,
+        ids: list[str],
+        docs: list[dict[str, Any]] | _Unencoded,
+        matrix: np.ndarray,
+        start: int,
+        end: int,
+        packed: bool = False,
+    ) -> list[list[Any]] | _Packed:
+        """The commands of documents ``start:end``: documents (when validated but not
+        yet encoded), keys and vector bytes are built here, per batch, while the server
+        indexes the previous batch. ``packed``: RESP bytes for one connection (not a
+        cluster client) are allowed."""
+        if isinstance(docs, _Unencoded):
+            schema = self.schema
+            if packed and schema.storage == "hash":
+                return self._packed_hash(ids, docs, matrix, start, end)
+            batch_docs = [
+                encode_checked(schema, t, m)
+                for t, m in zip(docs.texts[start:end], docs.metas[start:end], strict=True)
+            ]
+        else:
+            batch_docs = docs[start:end]
         attach_vectors(self.schema, batch_docs, matrix[start:end])
         return self._write_commands([self.key(i) for i in ids[start:end]], batch_docs)
+
+    def _packed_hash(
+        self, ids: list[str], docs: _Unencoded, matrix: np.ndarray, start: int, end: int
+    ) -> _Packed:
+        """RESP bytes of one HASH batch, encoded straight from the validated input (no
+        per-document dict or command list: FLAT ingest is client-bound). A document
+        that needs more than one HSET (a declared field absent, or a TTL) takes the
+        general path of :meth:`_write_commands`."""
+        schema = self.schema
+        rows = np.ascontiguousarray(matrix[start:end], dtype=schema.numpy_dtype)
+        buf = rows.tobytes()
+        width = rows.shape[1] * rows.itemsize
+        fields = [(f, f.type == "tag", _bulk(f.name)) for f in schema.metadata_fields]
+        head = b"*%d\r\n$4\r\nHSET\r\n" % (2 + 2 * (3 + len(fields)))
+        text_name = _bulk(schema.text_field)
+        meta_name = _bulk(METADATA_FIELD)
+        vector_name = _bulk(schema.vector_field) + b"$%d\r\n" % width
+        prefix = self.prefix
+        simple = self.ttl is None
+        option = orjson.OPT_NON_STR_KEYS
+        parts: list[bytes] = []
+        count = 0
+        texts, metas = docs.texts, docs.metas
+        for i in range(start, end):
+            meta = metas[i] or {}
+            values: list[bytes] = []
+            for f, tag, name in fields:
+                value = meta.get(f.name)
+                if value is None or (tag and value in ([], (), "")):
+                    simple = False
+                    break
+                if not (tag and type(value) is str and TAG_SEPARATOR not in value):
+                    value = encode_value(schema, f, value)
+                data = q.arg_bytes(value)
+                values.append(b"%s$%d\r\n%s\r\n" % (name, len(data), data))
+            offset = (i - start) * width
+            if not simple:
+                doc = encode_checked(schema, texts[i], metas[i])
+                doc[schema.vector_field] = buf[offset : offset + width]
+                commands = self._write_commands([self.key(ids[i])], [doc])
+                parts.append(q.pack_commands(commands))
+                count += len(commands)
+                simple = self.ttl is None
+                continue
+            key = (prefix + escape_part(ids[i])).encode()
+            text = texts[i].encode()
+            meta_json = orjson.dumps(meta, option=option)
+            parts.append(
+                b"%s$%d\r\n%s\r\n%s$%d\r\n%s\r\n%s%s$%d\r\n%s\r\n%s%s\r\n"
+                % (
+                    head,
+                    len(key),
+                    key,
+                    text_name,
+                    len(text),
+                    text,
+                    b"".join(values),
+                    meta_name,
+                    len(meta_json),
+                    meta_json,
+                    vector_name,
+                    buf[offset : offset + width],
+                )
+            )
+            count += 1
+        return _Packed(b"".join(parts), count)
 
     def _write_commands(self, keys: Sequence[str], docs: Sequence[dict]) -> list[list[Any]]:
         """The commands storing one batch (pure)."""
@@ -467,7 +588,7 @@ class VectorIndex:
                 commands.append(["EXPIRE", key, self.ttl])
         return commands
 
-    def _send_batch(self, commands: list[list[Any]]) -> None:
+    def _send_batch(self, commands: list[list[Any]] | _Packed) -> None:
         """Send one batch on one pooled connection, reading every reply; retried whole
         (the writes are idempotent) on connection errors."""
         client = self.config.get_client()
@@ -475,15 +596,17 @@ class VectorIndex:
         for attempt in range(self.config.retries + 1):
             try:
                 if pool is None:  # cluster client: let redis-py route per slot
+                    assert not isinstance(commands, _Packed)
                     pipe = client.pipeline(transaction=False)
                     for command in commands:
                         pipe.execute_command(*command)
                     pipe.execute()
                     return
+                data, count = _packed(commands)
                 conn = pool.get_connection()
                 try:
-                    conn.send_packed_command([q.pack_commands(commands)])
-                    for _ in commands:
+                    conn.send_packed_command([data])
+                    for _ in range(count):
                         conn.read_response()
                 except BaseException:
                     conn.disconnect()  # unread replies would poison the connection
@@ -498,22 +621,24 @@ class VectorIndex:
                     min(self.config.retry_backoff_cap, self.config.retry_backoff_base * 2**attempt)
                 )
 
-    async def _asend_batch(self, commands: list[list[Any]]) -> None:
+    async def _asend_batch(self, commands: list[list[Any]] | _Packed) -> None:
         """Async :meth:`_send_batch`."""
         client = self.config.get_async_client()
         pool = getattr(client, "connection_pool", None)
         for attempt in range(self.config.retries + 1):
             try:
                 if pool is None:
+                    assert not isinstance(commands, _Packed)
                     pipe = client.pipeline(transaction=False)
                     for command in commands:
                         pipe.execute_command(*command)
                     await pipe.execute()
                     return
+                data, count = _packed(commands)
                 conn = await pool.get_connection()
                 try:
-                    await conn.send_packed_command([q.pack_commands(commands)])
-                    for _ in commands:
+                    await conn.send_packed_command([data])
+                    for _ in range(count):
                         await conn.read_response()
                 except BaseException:
                     await conn.disconnect()
@@ -579,9 +704,11 @@ class VectorIndex:
         confirmed = [False] * len(batches)
         error: BaseException | None = None
 
+        packed = getattr(self.config.get_client(), "connection_pool", None) is not None
+
         def send(i: int) -> None:
             start, end = batches[i]
-            self._send_batch(self._batch(ids_, docs, matrix, start, end))
+            self._send_batch(self._batch(ids_, docs, matrix, start, end, packed))
             confirmed[i] = True
 
         if len(batches) == 1 or self.write_concurrency == 1:
@@ -628,6 +755,7 @@ class VectorIndex:
         confirmed = [False] * len(batches)
         gate = asyncio.Semaphore(self.write_concurrency)
         failed = asyncio.Event()
+        packed = getattr(self.config.get_async_client(), "connection_pool", None) is not None
 
         async def send(i: int) -> None:
             async with gate:
@@ -635,7 +763,7 @@ class VectorIndex:
                     return
                 start, end = batches[i]
                 try:
-                    await self._asend_batch(self._batch(ids_, docs, matrix, start, end))
+                    await self._asend_batch(self._batch(ids_, docs, matrix, start, end, packed))
                 except _CONNECTION_ERRORS:
                     failed.set()
                     raise

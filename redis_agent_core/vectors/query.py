@@ -62,6 +62,11 @@ def _s(value: Any) -> str:
 
 # -- commands --
 def _arg(value: Any) -> bytes:
+    return arg_bytes(value)
+
+
+def arg_bytes(value: Any) -> bytes:
+    """One command argument as bytes (the encoding redis-py uses)."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):

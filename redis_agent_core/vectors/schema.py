@@ -423,6 +423,63 @@ def encode_fields(
     return doc
 
 
+def check_fields(schema: VectorSchema, texts: Sequence[Any], metadatas: Sequence[Any]) -> bool:
+    """Validate a whole write at once, before anything is written, without encoding
+    it: texts are str, every metadata is JSON-serialisable (one ``orjson.dumps`` over
+    the list, at C speed) and declared fields hold valid values. Returns False when
+    some metadata is neither a dict nor None (the caller then encodes everything up
+    front with :func:`encode_fields`, which converts or rejects it). Raises
+    :class:`ConfigError` with the same messages as :func:`encode_fields`."""
+    for text in texts:
+        if type(text) is not str:
+            raise ConfigError(f"texts must be str, got {type(text).__name__}: {text!r}")
+    for meta in metadatas:
+        if meta is not None and type(meta) is not dict:
+            return False
+    try:
+        orjson.dumps(metadatas, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        for text, meta in zip(texts, metadatas, strict=True):
+            encode_fields(schema, text, meta)  # raises the error naming the document
+        raise ConfigError("metadata must be JSON-serialisable") from None
+    for f in schema.metadata_fields:
+        name = f.name
+        plain_tag = f.type == "tag"
+        for meta in metadatas:
+            if not meta:
+                continue
+            value = meta.get(name)
+            if value is None:
+                continue
+            if plain_tag and type(value) is str and TAG_SEPARATOR not in value:
+                continue  # the common case of encode_value, inline
+            if f.type == "tag" and value in ([], (), ""):
+                continue
+            encode_value(schema, f, value)
+    return True
+
+
+def encode_checked(
+    schema: VectorSchema, text: str, metadata: dict[str, Any] | None
+) -> dict[str, Any]:
+    """:func:`encode_fields` for input :func:`check_fields` accepted (no checks: the
+    writer threads call it per batch while the server indexes the previous one)."""
+    meta = metadata or {}
+    doc: dict[str, Any] = {schema.text_field: text}
+    for f in schema.metadata_fields:
+        value = meta.get(f.name)
+        if value is None or (f.type == "tag" and value in ([], (), "")):
+            continue
+        doc[f.name] = (
+            value
+            if f.type == "tag" and type(value) is str and TAG_SEPARATOR not in value
+            else encode_value(schema, f, value)
+        )
+    meta_json = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)
+    doc[METADATA_FIELD] = orjson.loads(meta_json) if schema.storage == "json" else meta_json
+    return doc
+
+
 def attach_vectors(schema: VectorSchema, docs: Sequence[dict[str, Any]], matrix: Any) -> None:
     """Set the vector field of ``docs`` (from :func:`encode_fields`) from the float32
     rows of ``matrix``: one conversion and one buffer per batch, sliced per row."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import redis
@@ -389,11 +391,11 @@ def test_partial_batch_is_reported(own_server, rng: np.random.Generator) -> None
     class StopsMidway(VectorIndex):
         batches = 0
 
-        def _write_commands(self, keys, docs):  # type: ignore[no-untyped-def]
+        def _batch(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             StopsMidway.batches += 1
             if StopsMidway.batches == 3:
                 server.stop()  # Redis dies after two batches were confirmed
-            return super()._write_commands(keys, docs)
+            return super()._batch(*args, **kwargs)
 
     index = StopsMidway("partial", config=cfg, dims=4, batch_size=2, write_concurrency=1)
     ids = [f"p{i}" for i in range(6)]
@@ -567,3 +569,65 @@ def test_ttl_must_be_positive_seconds_or_none(config: RedisAgentConfig) -> None:
         with pytest.raises(ConfigError, match="ttl must be a positive int or None"):
             VectorIndex("ttl", config=config, dims=2, ttl=bad)  # type: ignore[arg-type]
     assert VectorIndex("ttl", config=config, dims=2, ttl=None).ttl is None
+
+
+@pytest.mark.parametrize("ttl", [None, 300])
+def test_packed_writes_match_general_encoding(
+    config: RedisAgentConfig, rng: np.random.Generator, ttl: int | None
+) -> None:
+    """The per-batch RESP fast path stores exactly what the general path stores."""
+    fields = {"tag": "tag", "n": "numeric", "loc": "geo", "title": "text"}
+    opts: dict = dict(config=config, dims=4, metadata_fields=fields, ttl=ttl, batch_size=2)
+    fast = VectorIndex("fast", **opts)
+    slow = VectorIndex("slow", **opts)
+    metas = [
+        {"tag": "a", "n": 1, "loc": (2.35, 48.85), "title": "t", "extra": {"x": [1, 2]}},
+        {"tag": ["a", "b"], "n": True, "loc": "2.0,1.0", "title": "ü"},
+        {"tag": "", "n": 2.5},  # absent / empty declared fields
+        None,
+        {1: "non-str key", "tag": 7},
+    ]
+    texts = ["plain", "ünïcode ✓", "", "x" * 3000, "{braces}"]
+    ids = ["i1", "{tagged}", "100%", "with space", "é"]
+    v = clustered(rng, len(texts), 4)
+    fast.add(texts, ids=ids, metadatas=metas, vectors=v)
+    # the general path: every document encoded up front (a non-dict mapping forces it)
+    from types import MappingProxyType
+
+    slow.add(texts, ids=ids, metadatas=[MappingProxyType(m or {}) for m in metas], vectors=v)
+    client = config.get_client()
+    for doc_id in ids:
+        a = client.hgetall(fast.key(doc_id))
+        b = client.hgetall(slow.key(doc_id))
+        assert a == b and a
+        assert (client.ttl(fast.key(doc_id)) > 0) == (ttl is not None)
+    # re-adding without a declared field removes its old indexed value (HDEL)
+    fast.add(["plain"], ids=["i1"], metadatas=[{"n": 3}], vectors=v[:1])
+    assert b"tag" not in client.hgetall(fast.key("i1"))
+    assert [d.id for d in fast.get(ids)] == ids
+    assert fast.get(["i1"])[0].metadata == {"n": 3}
+    assert fast.get(["é"])[0].metadata == {"1": "non-str key", "tag": 7}
+
+
+@pytest.mark.parametrize(
+    ("texts", "bad_meta", "match"),
+    [
+        (None, {"o": object()}, "JSON-serialisable"),
+        (None, {"tenant": {"not": "a tag"}}, "tag field"),
+        (None, {"year": float("nan")}, "numeric field"),
+        (["ok"] * 9 + [b"bytes"], {}, "texts must be str"),
+    ],
+)
+def test_bad_last_document_of_many_batches_writes_nothing(
+    config: RedisAgentConfig, rng: np.random.Generator, texts: Any, bad_meta: Any, match: str
+) -> None:
+    index = make(config, batch_size=2)
+    metas = [{"tenant": "t", "year": 1}] * 9 + [bad_meta]
+    with pytest.raises(ConfigError, match=match):
+        index.add(
+            texts or ["ok"] * 10,
+            ids=[f"d{i}" for i in range(10)],
+            metadatas=metas,
+            vectors=clustered(rng, 10, 16),
+        )
+    assert index.get([f"d{i}" for i in range(10)]) == []
