@@ -5,27 +5,20 @@ hit or miss; an update is one script call that writes the entry with its TTL.
 Works on plain Redis and on Redis Cluster (no search module needed).
 
 On a plain (non-cluster) sync client the lookup skips redis-py's generic command
-path: the EVALSHA request is pre-encoded per bucket (only the digest changes) and
-sent on a connection this thread keeps for the cache, and the reply is one bulk
-string. Anything unusual (unknown script, a dropped connection) falls back to the
-generic path, with its retries. A hit then costs one round trip plus the adapter's
-own objects.
+path (``redis_agent_core.fastpath``): the EVALSHA request is pre-encoded per bucket
+(only the digest changes) and sent on a connection the cache leases from its
+client's pool, and the reply is one bulk string. Anything unusual (unknown script, a
+dropped connection, every leased connection busy) falls back to the generic path,
+with its retries. A hit then costs one round trip plus the adapter's own objects.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
-import redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from ..config import RedisAgentConfig
+from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
 from .base import LOOKUP, CacheStore, arun_script, run_script
 from .entry import (
     REDIS_DOWN,
@@ -40,11 +33,8 @@ from .entry import (
 
 __all__ = ["ExactCache"]
 
-_FALLBACK: Any = object()
-
-
-def _bulk(value: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(value), value)
+# EVALSHA sha 3 KEYS[1..3] ARGV[1]: entry, stats, hits, digest
+_LOOKUP_PREFIX = command_prefix(7, b"EVALSHA", LOOKUP.sha.encode(), b"3")
 
 
 class ExactCache(CacheStore):
@@ -79,9 +69,8 @@ class ExactCache(CacheStore):
             recheck_after=recheck_after,
             what=f"exact cache {name!r}",
         )
+        self._fast = FastPath()  # leased connections for the lookup fast path
         self._packed_for: Any = None
-        self._local = threading.local()
-        self._conns: weakref.WeakSet[Any] = weakref.WeakSet()
         self._packed: dict[str, tuple[bytes, bytes]] = {}
 
     def _lookup_call(
@@ -108,80 +97,33 @@ class ExactCache(CacheStore):
         )
 
     def _packets(self, client: Any) -> dict[str, tuple[bytes, bytes]]:
-        """Per bucket, the EVALSHA request around the digest, pre-encoded for ``client``."""
+        """Per bucket, the entry key's prefix and the packed stats and hits keys, encoded
+        for ``client``."""
         if self._packed_for is not client:
             enc = client.get_encoder().encoding
-            out: dict[str, tuple[bytes, bytes]] = {}
-            for b, prefix in self._entry_prefix.items():
-                key_prefix = prefix.encode(enc)
-                head = (
-                    b"*7\r\n"
-                    + _bulk(b"EVALSHA")
-                    + _bulk(LOOKUP.sha.encode())
-                    + _bulk(b"3")
-                    + b"$%d\r\n%s" % (len(key_prefix) + 32, key_prefix)
+            self._packed = {
+                b: (
+                    prefix.encode(enc),
+                    bulk(self._stats[b].encode(enc)) + bulk(self._hits[b].encode(enc)),
                 )
-                mid = (
-                    b"\r\n"
-                    + _bulk(self._stats[b].encode(enc))
-                    + _bulk(self._hits[b].encode(enc))
-                    + b"$32\r\n"
-                )
-                out[b] = (head, mid)
-            self._packed = out
+                for b, prefix in self._entry_prefix.items()
+            }
             self._packed_for = client
         return self._packed
 
-    def _connection(self, client: Any) -> Any:
-        """This thread's own connection for the fast path (``None``: use the generic path).
-
-        One connection per thread and cache, made from the client's pool settings but
-        not checked out of the pool: taking and returning a pooled connection costs
-        about as much client time as parsing the reply. Only for plain clients on a
-        plain ``ConnectionPool`` (not cluster, sentinel, blocking or single-connection).
-        """
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is not None and local.owner is client and local.pid == os.getpid():
-            return conn
-        if type(client) is not redis.Redis or client.connection is not None:
-            return None
-        pool = client.connection_pool
-        if type(pool) is not redis.ConnectionPool:
-            return None
-        conn = pool.connection_class(**pool.connection_kwargs)
-        local.conn, local.owner, local.pid = conn, client, os.getpid()
-        self._conns.add(conn)
-        return conn
-
     def close(self) -> None:
-        """Close the connections the lookup fast path opened (they also close when the
-        cache is garbage-collected); the next lookup opens one again if needed."""
-        for conn in list(self._conns):
-            conn.disconnect()
+        """Return the connections the lookup fast path leased to the client's pool (also
+        done when the cache is garbage-collected); the next lookup leases again."""
+        self._fast.close()
 
     def _fast_lookup(self, client: Any, digest: str) -> Any:
-        """The LOOKUP reply, or ``_FALLBACK`` to take redis-py's generic path."""
-        conn = self._connection(client)
-        if conn is None:
-            return _FALLBACK
-        head, mid = self._packets(client)[digest[0]]
+        """The LOOKUP reply, or ``FALLBACK`` to take redis-py's generic path."""
+        lease = self._fast.lease(client)
+        if lease is None:
+            return FALLBACK
+        key_prefix, keys = self._packets(client)[digest[0]]
         d = digest.encode()
-        try:
-            conn.send_packed_command([head + d + mid + d + b"\r\n"])
-            return conn.read_response()
-        except NoScriptError:  # first use on this server: the generic path loads it
-            return _FALLBACK
-        except ResponseError:
-            raise
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            # server gone or the connection dropped: the generic path reconnects,
-            # applies the configured retries, then reports
-            conn.disconnect()
-            return _FALLBACK
-        except BaseException:
-            conn.disconnect()  # the reply may be half read
-            raise
+        return lease.call(_LOOKUP_PREFIX + bulk(key_prefix + d) + keys + bulk(d))
 
     def lookup(
         self, prompt: str, scope: str, *, filters: Mapping[str, str] | None = None
@@ -194,7 +136,7 @@ class ExactCache(CacheStore):
         try:
             client = self.config.get_client()
             reply = self._fast_lookup(client, digest)
-            if reply is _FALLBACK:
+            if reply is FALLBACK:
                 b = digest[0]
                 keys = [self.entry_key(digest), self._stats[b], self._hits[b]]
                 reply = run_script(client, LOOKUP, keys, [digest])

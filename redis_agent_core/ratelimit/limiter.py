@@ -28,7 +28,6 @@ import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -40,6 +39,7 @@ from redis.commands.core import AsyncScript, Script
 
 from ..config import RedisAgentConfig, get_default_config, unavailable
 from ..errors import ConfigError, RedisUnavailableError
+from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
 from ..keys import KeySpace
 from .limits import RateLimitExceeded, RequestLimit, TokenBudget
 
@@ -79,13 +79,9 @@ _rid_prefix = _new_prefix()
 _rid_counter = itertools.count()
 
 
-_fork_generation = 0  # bumped in a forked child: leased connections belong to the parent
-
-
 def _reset_rids() -> None:
-    global _rid_prefix, _rid_counter, _fork_generation
+    global _rid_prefix, _rid_counter
     _rid_prefix, _rid_counter = _new_prefix(), itertools.count()
-    _fork_generation += 1
 
 
 if hasattr(os, "register_at_fork"):
@@ -117,7 +113,7 @@ class _Plan:
     meta: tuple[tuple[str, int, bool], ...] = field(default=(), repr=False)
     has_fixed: bool = False
     no_windows: tuple[int, ...] = field(default=(), repr=False)
-    # the EVALSHA command pre-packed in RESP (the leased-connection fast path): the
+    # the EVALSHA command pre-packed in RESP (``redis_agent_core.fastpath``): the
     # part before ARGV[1] and the packed ARGV[2] (empty when ``spec`` is rebuilt per call)
     packed_head: bytes = field(default=b"", repr=False)
     packed_spec: bytes = field(default=b"", repr=False)
@@ -233,8 +229,8 @@ def build_plan(
         spec = _spec(static, extras)  # type: ignore[arg-type]
     flat_keys = tuple(k.encode() for limit_keys in keys for k in limit_keys)
     nargs = 3 + len(flat_keys) + (3 if "t" in kinds else 2)
-    head = b"*%d\r\n" % nargs + b"".join(
-        _bulk(x) for x in (b"EVALSHA", ACQUIRE_SHA.encode(), b"%d" % len(flat_keys), *flat_keys)
+    head = command_prefix(
+        nargs, b"EVALSHA", ACQUIRE_SHA.encode(), b"%d" % len(flat_keys), *flat_keys
     )
     return _Plan(
         tuple(limits),
@@ -253,15 +249,11 @@ def build_plan(
         "f" in kinds,
         (0,) * len(limits),
         head,
-        _bulk(spec) if spec else b"",
+        bulk(spec) if spec else b"",
     )
 
 
-def _bulk(value: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(value), value)
-
-
-_PACKED_1_0 = _bulk(b"1 1 0")
+_PACKED_1_0 = bulk(b"1 1 0")
 
 
 def pack_acquire(plan: _Plan, rid: str, requests: int, tokens: int) -> bytes:
@@ -273,9 +265,9 @@ def pack_acquire(plan: _Plan, rid: str, requests: int, tokens: int) -> bytes:
         header = b"$%d\r\n%b\r\n" % (len(text), text)
     spec = plan.packed_spec
     if not spec:
-        spec = _bulk(build_acquire(plan, rid, requests, tokens)[1][1])
+        spec = bulk(build_acquire(plan, rid, requests, tokens)[1][1])
     if plan.needs_rid:
-        return plan.packed_head + header + spec + _bulk(rid.encode())
+        return plan.packed_head + header + spec + bulk(rid.encode())
     return plan.packed_head + header + spec
 
 
@@ -375,75 +367,6 @@ def build_settle(
 # stall the server), and token counts must stay exact in Lua and in Redis integers
 MAX_REQUESTS = 100_000
 MAX_TOKENS = 10**13
-
-
-MAX_LEASED = 4  # connections one limiter keeps out of the pool for its fast path
-
-
-class _Lease:
-    """Connections a limiter borrows from its client's pool and keeps between calls.
-
-    ``redis-py``'s ``execute_command`` spends ~15 us per call on pool bookkeeping (a
-    lock, a ``poll()`` to check the connection, metrics), packing and retry wrappers:
-    more than the whole Lua script. The acquire fast path sends a pre-packed
-    ``EVALSHA`` on a connection kept here instead (``list.pop``/``append`` are atomic,
-    so threads never share one) and falls back to ``execute_command`` (its retries,
-    reconnects and errors) whenever anything goes wrong. Only for a plain
-    ``redis.Redis`` over a plain ``ConnectionPool``; at most ``MAX_LEASED``
-    connections (more concurrent threads take the ordinary path).
-    """
-
-    __slots__ = ("__weakref__", "client", "count", "free", "generation", "lock", "pool")
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.pool = client.connection_pool
-        self.generation = _fork_generation
-        self.free: list[Any] = []
-        self.count = 0
-        self.lock = threading.Lock()
-
-    @staticmethod
-    def eligible(client: Any) -> bool:
-        pool = getattr(client, "connection_pool", None)
-        return (
-            type(client) is redis.Redis
-            and getattr(client, "connection", None) is None
-            and type(pool) is redis.ConnectionPool
-            and getattr(pool, "cache", None) is None
-        )
-
-    def take(self) -> Any:
-        """A connection of our own, or None when ``MAX_LEASED`` are in use."""
-        try:
-            return self.free.pop()
-        except IndexError:
-            pass
-        with self.lock:
-            if self.count >= MAX_LEASED:
-                return None
-            self.count += 1
-        try:
-            return self.pool.get_connection()
-        except BaseException:
-            with self.lock:
-                self.count -= 1
-            raise
-
-    def drop(self, conn: Any) -> None:
-        """Give a connection that failed back to the pool, disconnected."""
-        with self.lock:
-            self.count -= 1
-        try:
-            conn.disconnect()
-        finally:
-            self.pool.release(conn)
-
-    def close(self) -> None:
-        if self.generation != _fork_generation:
-            return  # a forked child: the pool resets itself, these are the parent's
-        while self.free:
-            self.drop(self.free.pop())
 
 
 def _all_keys(plan: _Plan) -> list[str]:
@@ -546,8 +469,7 @@ class RateLimiter:
         self._asettle_script: AsyncScript | None = None
         self._last_warning = 0.0
         self._plans: dict[tuple[str | None, str | None], _Plan] = {}
-        self._lease: _Lease | None = None
-        self._lease_client: Any = None  # the client self._lease was checked against
+        self._fast = FastPath()  # leased connections for the acquire fast path
 
     def __repr__(self) -> str:
         names = ", ".join(limit.name for limit in self.limits)
@@ -563,38 +485,6 @@ class RateLimiter:
                 self._plans.clear()
             self._plans[cache_key] = plan
         return plan
-
-    def _new_lease(self, client: Any) -> _Lease | None:
-        with self._lock:
-            old = self._lease
-            self._lease = _Lease(client) if _Lease.eligible(client) else None
-            self._lease_client = client
-            if self._lease is not None:
-                weakref.finalize(self, self._lease.close)
-        if old is not None:
-            old.close()
-        return self._lease
-
-    def _fast_acquire(
-        self, lease: _Lease, plan: _Plan, rid: str, requests: int, tokens: int
-    ) -> Any:
-        """The script's reply over a leased connection, or None to take the slow path."""
-        conn = lease.take()
-        if conn is None:
-            return None
-        try:
-            conn.send_packed_command((pack_acquire(plan, rid, requests, tokens),), False)
-            reply = conn.read_response()
-        except redis.exceptions.ResponseError:
-            lease.free.append(conn)  # the reply was read: the connection is in sync
-            raise
-        except BaseException as exc:
-            lease.drop(conn)  # a reply may be pending: never reuse it
-            if isinstance(exc, (*_REDIS_DOWN, OSError)):
-                return None  # execute_command retries, reconnects, or raises
-            raise
-        lease.free.append(conn)
-        return reply
 
     def _scripts(self, client: Any) -> tuple[Script, Script]:
         if self._acquire_script is None or self._settle_script is None:
@@ -681,17 +571,13 @@ class RateLimiter:
         plan = self._plans.get((user, org)) or self._plan(user, org)
         rid = new_reservation_id() if plan.needs_rid else ""
         client = self.config.get_client()
-        lease = self._lease
-        if client is not self._lease_client or (
-            lease is not None and lease.generation != _fork_generation
-        ):
-            lease = self._new_lease(client)
-        reply = None
+        lease = self._fast.lease(client)
         try:
             try:
+                reply = FALLBACK
                 if lease is not None:
-                    reply = self._fast_acquire(lease, plan, rid, requests, tokens)
-                if reply is None:
+                    reply = lease.call(pack_acquire(plan, rid, requests, tokens))
+                if reply is FALLBACK:
                     keys, args = build_acquire(plan, rid, requests, tokens)
                     reply = client.execute_command("EVALSHA", ACQUIRE_SHA, len(keys), *keys, *args)
             except redis.exceptions.NoScriptError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 
@@ -11,6 +12,7 @@ import redis
 from redis_agent_core.cache import CacheStats, ExactCache, make_scope
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.fastpath import FastPath
 from redis_agent_core.server import EmbeddedRedis
 
 A = make_scope({"class": "Chat", "model": "a", "temperature": 0})
@@ -222,9 +224,33 @@ def test_fast_path_with_decoded_responses_and_unicode(redis_url: str, namespace:
         client.close()
 
 
-def test_close_drops_fast_connections_and_lookups_reopen(config: RedisAgentConfig) -> None:
+def test_lookup_uses_the_shared_lease_and_close_returns_it(config: RedisAgentConfig) -> None:
+    # the fast path itself is tested in tests/core/test_fastpath.py
+    client = config.get_client()
+    pool = client.connection_pool
     cache = ExactCache(config)
+    assert isinstance(cache._fast, FastPath)
     cache.update("p", A, "x")
     assert cache.lookup("p", A) is not None
+    lease = cache._fast.lease(client)
+    assert lease is not None and lease.count == 1 and len(pool._in_use_connections) == 1
     cache.close()
+    assert lease.closed and len(pool._in_use_connections) == 0
     assert cache.lookup("p", A).hits == 2  # type: ignore[union-attr]
+    assert len(pool._in_use_connections) == 1  # leased again
+    del cache, lease
+    gc.collect()
+    assert len(pool._in_use_connections) == 0  # returned when the cache is collected
+
+
+def test_ineligible_clients_take_the_generic_path(redis_url: str, namespace: str) -> None:
+    client = redis.Redis.from_url(redis_url, single_connection_client=True)
+    cfg = RedisAgentConfig(url=redis_url, namespace=namespace, client=client)
+    try:
+        cache = ExactCache(cfg)
+        cache.update("p", A, "x")
+        assert cache.lookup("p", A).hits == 1  # type: ignore[union-attr]
+        assert cache._fast.lease(client) is None
+        assert cache.clear() == 1
+    finally:
+        client.close()

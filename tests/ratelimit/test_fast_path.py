@@ -1,5 +1,6 @@
-"""The acquire fast path: a pre-packed EVALSHA on connections the limiter leases from
-its client's pool, falling back to redis-py's ``execute_command`` on any trouble."""
+"""The acquire fast path: a pre-packed EVALSHA sent through the shared
+``redis_agent_core.fastpath`` lease (its own tests: tests/core/test_fastpath.py),
+falling back to redis-py's ``execute_command`` on any trouble."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import gc
 import threading
 from collections.abc import Callable
 
+import redis
+
+from redis_agent_core import fastpath
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
 from redis_agent_core.ratelimit import limiter as limiter_module
@@ -27,6 +31,21 @@ def test_packed_command_matches_redis_py_packing(make_limiter: Make) -> None:
             conn.pack_command("EVALSHA", limiter_module.ACQUIRE_SHA, len(keys), *keys, *args)
         )
         assert limiter_module.pack_acquire(plan, "rid1", requests, tokens) == expected
+
+
+def test_acquire_uses_the_shared_lease(config: RedisAgentConfig) -> None:
+    client = config.get_client()
+    pool = client.connection_pool
+    limiter = RateLimiter([RequestLimit(10, 1.0)], config=config, name="gc")
+    assert isinstance(limiter._fast, fastpath.FastPath)
+    for _ in range(3):
+        limiter.try_acquire(user="u")
+    lease = limiter._fast.lease(client)
+    assert lease is not None and lease.count == 1 and len(lease.free) == 1
+    assert len(pool._in_use_connections) == 1
+    del limiter, lease
+    gc.collect()
+    assert len(pool._in_use_connections) == 0  # returned when the limiter is collected
 
 
 def test_fast_path_survives_a_killed_connection(make_limiter: Make) -> None:
@@ -68,31 +87,19 @@ def test_threads_beyond_the_lease_cap_stay_exact(make_limiter: Make) -> None:
     for t in threads:
         t.join()
     assert sum(admitted) == 200  # 480 attempts, exactly the limit admitted
-    lease = limiter._lease
-    assert lease is not None and lease.count <= limiter_module.MAX_LEASED
+    lease = limiter._fast.lease(limiter.config.get_client())
+    assert lease is not None and lease.count <= fastpath.MAX_LEASED
     d = limiter.peek(user="u", tokens=0)
     assert d.remaining == {"req-user-200per1m": 0, "tok-user-fixed-10000per1d": 8_000}
 
 
-def test_leased_connections_go_back_to_the_pool(config: RedisAgentConfig) -> None:
-    pool = config.get_client().connection_pool
-    limiter = RateLimiter([RequestLimit(10, 1.0)], config=config, name="gc")
-    limiter.try_acquire(user="u")
-    assert len(pool._in_use_connections) == 1
-    del limiter
-    gc.collect()
-    assert len(pool._in_use_connections) == 0
-
-
 def test_custom_clients_take_the_ordinary_path(redis_url: str) -> None:
-    import redis
-
     client = redis.Redis.from_url(redis_url, single_connection_client=True)
     cfg = RedisAgentConfig(url=redis_url, client=client, namespace="rl-custom")
     limiter = RateLimiter([RequestLimit(1, 60.0)], config=cfg, name="custom")
     try:
         assert limiter.try_acquire(user="u").allowed
-        assert limiter._lease is None
+        assert limiter._fast.lease(client) is None
         assert not limiter.try_acquire(user="u").allowed
     finally:
         limiter.reset(user="u")

@@ -1,0 +1,218 @@
+"""The hot-path shortcut shared by components whose calls are one pre-packed command.
+
+``redis-py``'s ``execute_command`` spends ~15 us per call on pool bookkeeping (a lock,
+a ``poll()`` to check the connection, metrics), generic packing and retry wrappers:
+more than a short Lua script takes on the server. A component on such a hot path
+packs its command once (:func:`bulk`, :func:`command_prefix`: the fixed part, then
+per-call arguments appended) and sends it with :meth:`Lease.call` on a connection
+borrowed from its client's own pool and kept between calls:
+
+- bounded: at most ``max_connections`` (default :data:`MAX_LEASED`) per lease; more
+  concurrent threads get :data:`FALLBACK` and take the ordinary path;
+- safe: a connection is reused only after its reply was fully read; any error in
+  between (connection, timeout, interrupt) drops it (disconnected, returned to the pool);
+- fork-safe: a forked child never touches the parent's connections (:class:`FastPath`
+  leases new ones);
+- returned to the pool when the :class:`FastPath` holding the lease is closed or
+  garbage-collected.
+
+Only a plain ``redis.Redis`` on a plain ``ConnectionPool`` without client-side
+caching, not single-connection (:func:`eligible`); anything else, and any trouble
+(``NOSCRIPT``, a dropped connection, Redis down), answers :data:`FALLBACK` so the
+caller takes redis-py's generic path with its retries, reconnects and errors.
+``ResponseError`` (other than ``NOSCRIPT``) is raised as is. Calls sent this way do
+not show in redis-py's command metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError, ResponseError
+
+__all__ = [
+    "FALLBACK",
+    "MAX_LEASED",
+    "FastPath",
+    "Lease",
+    "bulk",
+    "command_prefix",
+    "eligible",
+]
+
+MAX_LEASED = 4  # connections one lease keeps out of its pool
+FALLBACK: Any = object()  # "take the generic path": returned instead of a reply
+_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+_generation = 0  # bumped in a forked child: leased connections belong to the parent
+
+
+def _forked() -> None:
+    global _generation
+    _generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+# -- RESP packing --
+def bulk(value: bytes) -> bytes:
+    """One RESP bulk string."""
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def command_prefix(nargs: int, *parts: bytes) -> bytes:
+    """The packed start of a command of ``nargs`` arguments in all, ``parts`` the
+    fixed first ones; append the remaining ``nargs - len(parts)`` as :func:`bulk`."""
+    if len(parts) > nargs:
+        raise ValueError(f"{len(parts)} fixed parts for a command of {nargs} arguments")
+    return b"*%d\r\n" % nargs + b"".join(map(bulk, parts))
+
+
+def eligible(client: Any) -> bool:
+    """Whether ``client`` can take the fast path: a plain ``redis.Redis`` on a plain
+    ``ConnectionPool``, no client-side cache, not single-connection (so not a
+    cluster, sentinel, blocking pool or subclassed client either)."""
+    pool = getattr(client, "connection_pool", None)
+    return (
+        type(client) is redis.Redis
+        and getattr(client, "connection", None) is None
+        and type(pool) is redis.ConnectionPool
+        and getattr(pool, "cache", None) is None
+    )
+
+
+class Lease:
+    """Up to ``max_connections`` connections borrowed from ``client``'s pool.
+
+    ``list.pop``/``append`` are atomic, so threads never share a connection. Build
+    it through :class:`FastPath`, which checks :func:`eligible`, renews it after a
+    fork or a client change and returns it on close or garbage collection.
+    """
+
+    __slots__ = ("__weakref__", "closed", "count", "free", "generation", "lock", "max", "pool")
+
+    def __init__(self, client: Any, max_connections: int = MAX_LEASED) -> None:
+        self.pool = client.connection_pool
+        self.max = max_connections
+        self.generation = _generation
+        self.free: list[Any] = []
+        self.count = 0  # connections out of the pool (free or in a call)
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def call(self, packed: bytes) -> Any:
+        """Send one packed command and read its reply, or :data:`FALLBACK` (no
+        connection free, ``NOSCRIPT``, connection trouble): then take the generic path.
+        Raises ``ResponseError`` (the connection stays in use: its reply was read)."""
+        try:
+            conn = self.free.pop()
+        except IndexError:
+            conn = self._borrow()
+            if conn is None:
+                return FALLBACK
+        try:
+            conn.send_packed_command((packed,), False)
+            reply = conn.read_response()
+        except NoScriptError:  # the generic path loads the script
+            self._give_back(conn)
+            return FALLBACK
+        except ResponseError:
+            self._give_back(conn)  # the reply was read: the connection is in sync
+            raise
+        except BaseException as exc:
+            self._drop(conn)  # a reply may be pending: never reuse it
+            if isinstance(exc, _DOWN):
+                return FALLBACK  # the generic path retries, reconnects, or raises
+            raise
+        self._give_back(conn)
+        return reply
+
+    def _borrow(self) -> Any:
+        with self.lock:
+            if self.count >= self.max or self.closed:
+                return None
+            self.count += 1
+        try:
+            return self.pool.get_connection()
+        except BaseException as exc:
+            with self.lock:
+                self.count -= 1
+            if isinstance(exc, _DOWN):
+                return None
+            raise
+
+    def _give_back(self, conn: Any) -> None:
+        self.free.append(conn)
+        if self.closed:  # closed meanwhile: its drain may have missed this one
+            self._drain()
+
+    def _drop(self, conn: Any) -> None:
+        with self.lock:
+            self.count -= 1
+        try:
+            conn.disconnect()
+        finally:
+            self.pool.release(conn)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                conn = self.free.pop()
+            except IndexError:
+                return
+            self._drop(conn)
+
+    def close(self) -> None:
+        """Return the free connections to the pool (disconnected); one in a call
+        returns when the call ends. In a forked child: nothing (they are the parent's)."""
+        self.closed = True
+        if self.generation == _generation:
+            self._drain()
+
+
+class FastPath:
+    """A component's lease, renewed for a new client or after a fork.
+
+    ``lease(client)`` is ``None`` for an ineligible client (use the generic path).
+    The lease is closed by :meth:`close`, by a renewal, or when this object is
+    garbage-collected (so a component holding one returns its connections too).
+    """
+
+    __slots__ = ("__weakref__", "_client", "_finalizer", "_lease", "_lock", "max_connections")
+
+    def __init__(self, max_connections: int = MAX_LEASED) -> None:
+        self.max_connections = max_connections
+        self._client: Any = None
+        self._lease: Lease | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._lock = threading.Lock()
+
+    def lease(self, client: Any) -> Lease | None:
+        lease = self._lease
+        if client is self._client and (lease is None or lease.generation == _generation):
+            return lease
+        return self._renew(client)
+
+    def _renew(self, client: Any) -> Lease | None:
+        with self._lock:
+            old = self._finalizer
+            lease = Lease(client, self.max_connections) if eligible(client) else None
+            self._lease, self._client = lease, client
+            self._finalizer = None if lease is None else weakref.finalize(self, lease.close)
+        if old is not None:
+            old()  # closes the previous lease, once
+        return lease
+
+    def close(self) -> None:
+        """Return the leased connections; the next :meth:`lease` borrows again."""
+        with self._lock:
+            old, self._finalizer = self._finalizer, None
+            self._lease = self._client = None
+        if old is not None:
+            old()

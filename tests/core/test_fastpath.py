@@ -1,0 +1,220 @@
+"""The shared hot-path shortcut: RESP packing, eligibility, and connection leases
+borrowed from the client's pool (bounded, error-safe, fork-safe, returned on GC)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.fastpath import FALLBACK, FastPath, Lease, bulk, command_prefix, eligible
+
+LUA = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+
+@pytest.fixture
+def client(config: RedisAgentConfig) -> redis.Redis:
+    return config.get_client()
+
+
+@pytest.fixture
+def key(config: RedisAgentConfig) -> str:
+    return config.keys.ratelimit("fastpath", "n", "x")  # in the test's namespace
+
+
+def _in_use(client: redis.Redis) -> int:
+    return len(client.connection_pool._in_use_connections)  # type: ignore[attr-defined]
+
+
+def _incr(sha: str, key: str, by: int) -> bytes:
+    return command_prefix(5, b"EVALSHA", sha.encode(), b"1") + bulk(key.encode()) + bulk(b"%d" % by)
+
+
+def test_packing_equals_redis_py(client: redis.Redis) -> None:
+    conn = client.connection_pool.make_connection()
+    for parts in ((b"PING",), (b"SET", b"k\r\n\xff", b""), (b"EVALSHA", b"ab" * 20, b"2", b"k")):
+        expected = b"".join(conn.pack_command(*parts))
+        assert command_prefix(len(parts), *parts) == expected
+        assert command_prefix(len(parts), parts[0]) + b"".join(map(bulk, parts[1:])) == expected
+    with pytest.raises(ValueError):
+        command_prefix(1, b"GET", b"k")
+
+
+def test_call_reads_replies_and_reuses_one_connection(client: redis.Redis, key: str) -> None:
+    path = FastPath()
+    lease = path.lease(client)
+    assert lease is not None and path.lease(client) is lease
+    sha = client.script_load(LUA)
+    assert [lease.call(_incr(sha, key, n)) for n in (1, 2, 3)] == [1, 3, 6]
+    assert lease.count == 1 and len(lease.free) == 1 and _in_use(client) == 1
+    client.set(key, "not a number")
+    with pytest.raises(redis.exceptions.ResponseError):
+        lease.call(_incr(sha, key, 1))
+    assert lease.count == 1 and len(lease.free) == 1  # the error was read: kept
+    assert lease.call(command_prefix(1, b"PING")) in (b"PONG", True)
+    path.close()
+    assert _in_use(client) == 0
+
+
+def test_script_flush_falls_back_and_keeps_the_connection(client: redis.Redis, key: str) -> None:
+    path = FastPath()
+    lease = path.lease(client)
+    assert lease is not None
+    sha = client.script_load(LUA)
+    assert lease.call(_incr(sha, key, 5)) == 5
+    client.script_flush()
+    assert lease.call(_incr(sha, key, 5)) is FALLBACK  # NOSCRIPT: the generic path loads
+    assert lease.count == 1 and len(lease.free) == 1
+    client.script_load(LUA)
+    assert lease.call(_incr(sha, key, 5)) == 10
+    path.close()
+
+
+def test_killed_connection_falls_back_once_then_recovers(client: redis.Redis, key: str) -> None:
+    path = FastPath()
+    lease = path.lease(client)
+    assert lease is not None
+    sha = client.script_load(LUA)
+    assert lease.call(_incr(sha, key, 1)) == 1
+    client.client_kill_filter(_type="normal", skipme=True)
+    assert lease.call(_incr(sha, key, 1)) is FALLBACK  # dropped, back to the pool
+    assert lease.count == 0 and not lease.free
+    assert lease.call(_incr(sha, key, 1)) == 2  # borrowed a fresh one
+    assert int(client.get(key)) == 2  # type: ignore[arg-type]
+    path.close()
+    assert _in_use(client) == 0
+
+
+def test_bounded_under_many_threads(client: redis.Redis, key: str) -> None:
+    path = FastPath(max_connections=3)
+    sha = client.script_load(LUA)
+    barrier = threading.Barrier(16)
+    fallbacks: list[int] = []
+    peak = [0]
+
+    def worker() -> None:
+        lease = path.lease(client)
+        assert lease is not None
+        barrier.wait()
+        n = 0
+        for _ in range(100):
+            if lease.call(_incr(sha, key, 1)) is FALLBACK:
+                n += 1
+                client.incr(key)  # the generic path
+            peak[0] = max(peak[0], lease.count)
+        fallbacks.append(n)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert int(client.get(key)) == 1600  # type: ignore[arg-type]
+    lease = path.lease(client)
+    assert lease is not None and peak[0] <= 3 and sum(fallbacks) < 1600
+    assert lease.count == len(lease.free)  # every connection back after its reply
+    path.close()
+    assert _in_use(client) == 0
+
+
+def test_garbage_collection_returns_the_connections(client: redis.Redis) -> None:
+    path = FastPath()
+    lease = path.lease(client)
+    assert lease is not None and lease.call(command_prefix(1, b"PING")) is not FALLBACK
+    assert _in_use(client) == 1
+    del path, lease
+    gc.collect()
+    assert _in_use(client) == 0
+
+
+def test_a_new_client_renews_the_lease(redis_url: str, client: redis.Redis) -> None:
+    path = FastPath()
+    first = path.lease(client)
+    assert first is not None and first.call(command_prefix(1, b"PING")) is not FALLBACK
+    other = redis.Redis.from_url(redis_url)
+    try:
+        second = path.lease(other)
+        assert second is not None and second is not first and first.closed
+        assert _in_use(client) == 0
+        path.close()
+        lease = path.lease(other)  # leases again after close
+        assert lease is not None and lease is not second
+    finally:
+        path.close()
+        other.close()
+
+
+def test_a_closed_lease_returns_a_connection_in_use(client: redis.Redis) -> None:
+    lease = Lease(client)
+    conn = client.connection_pool.get_connection()
+    lease.count = 1
+    lease.close()
+    lease._give_back(conn)  # a call that ends after the close
+    assert not lease.free and lease.count == 0 and _in_use(client) == 0
+    assert lease.call(command_prefix(1, b"PING")) is FALLBACK  # borrows no more
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_leases_its_own_connections(client: redis.Redis) -> None:
+    path = FastPath()
+    parent = path.lease(client)
+    assert parent is not None and parent.call(command_prefix(1, b"PING")) is not FALLBACK
+    parent_conn = parent.free[0]
+    pid = os.fork()
+    if pid == 0:  # the child: never touch the parent's socket
+        code = 1
+        try:
+            lease = path.lease(client)
+            ok = lease is not None and lease is not parent and parent.closed
+            reply = lease.call(command_prefix(2, b"ECHO", b"child")) if lease else None
+            code = 0 if ok and reply == b"child" and parent.free == [parent_conn] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert path.lease(client) is parent and parent.free == [parent_conn]
+    assert parent.call(command_prefix(2, b"ECHO", b"parent")) == b"parent"  # still in sync
+    path.close()
+
+
+@pytest.fixture
+def odd_clients(redis_url: str) -> Iterator[list[redis.Redis]]:
+    class Sub(redis.Redis):
+        pass
+
+    made = [
+        redis.Redis.from_url(redis_url, single_connection_client=True),
+        redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(redis_url)),
+        Sub.from_url(redis_url),
+    ]
+    yield made
+    for c in made:
+        c.close()
+
+
+def test_ineligible_clients_get_no_lease(
+    client: redis.Redis, odd_clients: list[redis.Redis]
+) -> None:
+    assert eligible(client)
+    path = FastPath()
+    for odd in odd_clients:
+        assert not eligible(odd)
+        assert path.lease(odd) is None
+    assert not eligible(object())
+    assert not eligible(redis.cluster.RedisCluster.__new__(redis.cluster.RedisCluster))
+    assert not eligible(client.pipeline())
+
+
+def test_client_side_cache_is_ineligible(redis_url: str) -> None:
+    from redis.cache import CacheConfig
+
+    cached = redis.Redis.from_url(redis_url, protocol=3, cache_config=CacheConfig())
+    try:
+        assert not eligible(cached)
+    finally:
+        cached.close()
