@@ -26,6 +26,7 @@ from ..capabilities import get_capabilities, require_search
 from ..config import RedisAgentConfig, get_default_config, translate_errors, unavailable
 from ..embeddings import DEFAULT_MODEL_NAME, Embedder, default_embedder
 from ..errors import ConfigError, RedisAgentError, RedisUnavailableError
+from ..fastpath import arg_bytes, bulk, command_prefix, pack_commands
 from ..keys import escape_part
 from . import query as q
 from .filters import Filter, FilterExpression, compile_filter
@@ -76,12 +77,7 @@ class _Packed(NamedTuple):
 def _packed(commands: list[list[Any]] | _Packed) -> tuple[bytes, int]:
     if isinstance(commands, _Packed):
         return commands.data, commands.count
-    return q.pack_commands(commands), len(commands)
-
-
-def _bulk(name: str) -> bytes:
-    data = name.encode()
-    return b"$%d\r\n%s\r\n" % (len(data), data)
+    return pack_commands(commands), len(commands)
 
 
 class PartialWriteError(RedisUnavailableError):
@@ -507,16 +503,17 @@ class VectorIndex:
         """RESP bytes of one HASH batch, encoded straight from the validated input (no
         per-document dict or command list: FLAT ingest is client-bound). A document
         that needs more than one HSET (a declared field absent, or a TTL) takes the
-        general path of :meth:`_write_commands`."""
+        general path of :meth:`_write_commands`. Per-document bulk strings are
+        :func:`~redis_agent_core.fastpath.bulk` inlined (a call per value costs)."""
         schema = self.schema
         rows = np.ascontiguousarray(matrix[start:end], dtype=schema.numpy_dtype)
         buf = rows.tobytes()
         width = rows.shape[1] * rows.itemsize
-        fields = [(f, f.type == "tag", _bulk(f.name)) for f in schema.metadata_fields]
-        head = b"*%d\r\n$4\r\nHSET\r\n" % (2 + 2 * (3 + len(fields)))
-        text_name = _bulk(schema.text_field)
-        meta_name = _bulk(METADATA_FIELD)
-        vector_name = _bulk(schema.vector_field) + b"$%d\r\n" % width
+        fields = [(f, f.type == "tag", bulk(f.name.encode())) for f in schema.metadata_fields]
+        head = command_prefix(2 + 2 * (3 + len(fields)), b"HSET")
+        text_name = bulk(schema.text_field.encode())
+        meta_name = bulk(METADATA_FIELD.encode())
+        vector_name = bulk(schema.vector_field.encode()) + b"$%d\r\n" % width
         prefix = self.prefix
         simple = self.ttl is None
         option = orjson.OPT_NON_STR_KEYS
@@ -533,14 +530,14 @@ class VectorIndex:
                     break
                 if not (tag and type(value) is str and TAG_SEPARATOR not in value):
                     value = encode_value(schema, f, value)
-                data = q.arg_bytes(value)
+                data = arg_bytes(value)
                 values.append(b"%s$%d\r\n%s\r\n" % (name, len(data), data))
             offset = (i - start) * width
             if not simple:
                 doc = encode_checked(schema, texts[i], metas[i])
                 doc[schema.vector_field] = buf[offset : offset + width]
                 commands = self._write_commands([self.key(ids[i])], [doc])
-                parts.append(q.pack_commands(commands))
+                parts.append(pack_commands(commands))
                 count += len(commands)
                 simple = self.ttl is None
                 continue

@@ -61,56 +61,6 @@ def _s(value: Any) -> str:
 
 
 # -- commands --
-def _arg(value: Any) -> bytes:
-    return arg_bytes(value)
-
-
-def arg_bytes(value: Any) -> bytes:
-    """One command argument as bytes (the encoding redis-py uses)."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, bool):
-        return b"1" if value else b"0"
-    if isinstance(value, int):
-        return b"%d" % value
-    if isinstance(value, float):
-        return repr(value).encode()
-    raise ConfigError(f"cannot send {type(value).__name__} to Redis: {value!r}")
-
-
-# Encoded RESP tokens of short repeated strings (command names, field names, tag values).
-_TOKENS: dict[str, bytes] = {}
-_TOKENS_MAX = 4096
-
-
-def pack_commands(commands: Sequence[Sequence[Any]]) -> bytes:
-    """RESP-encode commands into one buffer (what redis-py's pipeline does, at a
-    fraction of the cost: FLAT ingest is client-bound)."""
-    parts: list[bytes] = []
-    append = parts.append
-    tokens = _TOKENS
-    for command in commands:
-        append(b"*%d\r\n" % len(command))
-        for value in command:
-            kind = type(value)
-            if kind is bytes:
-                append(b"$%d\r\n%s\r\n" % (len(value), value))
-            elif kind is str:
-                token = tokens.get(value)
-                if token is None:
-                    data = value.encode()
-                    token = b"$%d\r\n%s\r\n" % (len(data), data)
-                    if len(data) <= 32 and len(tokens) < _TOKENS_MAX:
-                        tokens[value] = token
-                append(token)
-            else:
-                data = _arg(value)
-                append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
 def return_clause(
     schema: VectorSchema, *, vectors: bool = False, distance: bool = True
 ) -> list[Any]:

@@ -12,7 +12,17 @@ import pytest
 import redis
 
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.fastpath import FALLBACK, FastPath, Lease, bulk, command_prefix, eligible
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.fastpath import (
+    FALLBACK,
+    FastPath,
+    Lease,
+    arg_bytes,
+    bulk,
+    command_prefix,
+    eligible,
+    pack_commands,
+)
 
 LUA = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
@@ -43,6 +53,35 @@ def test_packing_equals_redis_py(client: redis.Redis) -> None:
         assert command_prefix(len(parts), parts[0]) + b"".join(map(bulk, parts[1:])) == expected
     with pytest.raises(ValueError):
         command_prefix(1, b"GET", b"k")
+
+
+def test_pack_commands_matches_redis_py() -> None:
+    from redis.connection import Connection
+
+    long_name = "f" * 40  # longer than a cached token
+    commands = [
+        ["HSET", "k:1", "text", "héllo", "embedding", b"\x00\x01\r\n", "n", 3, "f", 2.5],
+        ["EXPIRE", "k:1", 60],
+        ["HDEL", "k:{x}", "tenant", long_name, "", b""],
+        ["HSET", "k:2", "text", "héllo", long_name, -7, "g", 1e-300, "h", 10**20],
+    ]
+    expected = b"".join(Connection().pack_commands(commands))
+    assert pack_commands(commands) == expected
+    assert pack_commands(commands) == expected  # again, from the token cache
+    assert pack_commands([]) == b""
+
+
+def test_arg_bytes_is_redis_pys_encoding() -> None:
+    from redis._parsers.encoders import Encoder
+
+    encode = Encoder("utf-8", "strict", False).encode
+    for value in (b"\x00\r\n", "", "ünï ✓", 0, -12, 10**30, 2.5, 1e-7, float("inf")):
+        assert arg_bytes(value) == encode(value)
+    assert (arg_bytes(True), arg_bytes(False)) == (b"1", b"0")  # redis-py refuses bools
+    with pytest.raises(ConfigError, match="cannot send NoneType"):
+        arg_bytes(None)
+    with pytest.raises(ConfigError, match="cannot send dict"):
+        pack_commands([["SET", "k", {}]])
 
 
 def test_call_reads_replies_and_reuses_one_connection(client: redis.Redis, key: str) -> None:

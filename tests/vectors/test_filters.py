@@ -74,16 +74,3 @@ def test_redisvl_expression_passes_through() -> None:
 
 def test_geo() -> None:
     assert c(F("loc").within(2.35, 48.85, 10, "km")) == "@loc:[2.35 48.85 10 km]"
-
-
-def test_pack_commands_matches_redis_py() -> None:
-    from redis.connection import Connection
-
-    from redis_agent_core.vectors.query import pack_commands
-
-    commands = [
-        ["HSET", "k:1", "text", "héllo", "embedding", b"\x00\x01\r\n", "n", 3, "f", 2.5],
-        ["EXPIRE", "k:1", 60],
-        ["HDEL", "k:{x}", "tenant"],
-    ]
-    assert pack_commands(commands) == b"".join(Connection().pack_commands(commands))

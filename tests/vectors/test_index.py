@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -631,3 +632,84 @@ def test_bad_last_document_of_many_batches_writes_nothing(
             vectors=clustered(rng, 10, 16),
         )
     assert index.get([f"d{i}" for i in range(10)]) == []
+
+
+# -- pipelined batches return their pooled connection on every path --
+def test_error_mid_batch_returns_the_connection_disconnected(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = VectorIndex("midway", config=config, dims=4)
+    v = clustered(rng, 3, 4)
+    index.add(["a"], ids=["d0"], vectors=v[:1])
+    client = config.get_client()
+    client.set(index.key("d1"), "not a hash")  # its HSET answers WRONGTYPE mid-batch
+    pool = client.connection_pool
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        index.add(["a", "b", "c"], ids=["d0", "d1", "d2"], vectors=v)
+    assert not pool._in_use_connections  # type: ignore[attr-defined]
+    # d2's reply was never read: that connection went back disconnected, not reused as is
+    assert any(c._sock is None for c in pool._available_connections)  # type: ignore[attr-defined]
+    index.add(["a", "x", "c"], ids=["d0", "dx", "d2"], vectors=v)  # no stray reply is read
+    assert [h.text for h in index.get(["d0", "dx", "d2"])] == ["a", "x", "c"]
+
+
+async def test_error_mid_batch_returns_the_connection_disconnected_async(
+    aconfig: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = VectorIndex("amidway", config=aconfig, dims=4)
+    v = clustered(rng, 3, 4)
+    await index.aadd(["a"], ids=["d0"], vectors=v[:1])
+    client = aconfig.get_async_client()
+    await client.set(index.key("d1"), "not a hash")
+    pool = client.connection_pool
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        await index.aadd(["a", "b", "c"], ids=["d0", "d1", "d2"], vectors=v)
+    assert not pool._in_use_connections  # type: ignore[attr-defined]
+    assert any(not c.is_connected for c in pool._available_connections)  # type: ignore[attr-defined]
+    await index.aadd(["a", "x", "c"], ids=["d0", "dx", "d2"], vectors=v)
+    assert [h.text for h in await index.aget(["d0", "dx", "d2"])] == ["a", "x", "c"]
+
+
+def test_timeout_mid_reply_returns_the_connection(own_server, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    server, cfg = own_server
+    index = VectorIndex("stalled", config=cfg, dims=4)
+    v = clustered(rng, 2, 4)
+    index.add(["a"], ids=["a"], vectors=v[:1])
+    pool = cfg.get_client().connection_pool
+    admin = redis.Redis.from_url(server.url)
+    admin.client_pause(5000, all=False)  # writes wait: the reply outlasts socket_timeout
+    try:
+        with pytest.raises(RedisUnavailableError):
+            index.add(["b"], ids=["b"], vectors=v[1:])
+    finally:
+        admin.client_unpause()
+        admin.close()
+    assert not pool._in_use_connections  # type: ignore[attr-defined]
+    assert all(c._sock is None for c in pool._available_connections)  # type: ignore[attr-defined]
+    index.add(["c"], ids=["c"], vectors=v[:1])
+    assert [h.text for h in index.get(["a", "c"])] == ["a", "c"]
+
+
+async def test_cancelled_aadd_returns_the_connection(own_server, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    server, cfg = own_server
+    index = VectorIndex("cancelled", config=cfg, dims=4)
+    v = clustered(rng, 2, 4)
+    await index.aadd(["a"], ids=["a"], vectors=v[:1])
+    pool = cfg.get_async_client().connection_pool
+    admin = redis.Redis.from_url(server.url)
+    admin.client_pause(5000, all=False)  # writes wait: aadd is cancelled mid-read
+    try:
+        task = asyncio.create_task(index.aadd(["b"], ids=["b"], vectors=v[1:]))
+        await asyncio.sleep(0.3)
+        assert len(pool._in_use_connections) == 1  # type: ignore[attr-defined]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        admin.client_unpause()
+        admin.close()
+    assert not pool._in_use_connections  # type: ignore[attr-defined]
+    assert not any(c.is_connected for c in pool._available_connections)  # type: ignore[attr-defined]
+    await index.aadd(["c"], ids=["c"], vectors=v[:1])
+    assert [h.text for h in await index.aget(["a", "c"])] == ["a", "c"]
+    await cfg.aclose()
