@@ -526,7 +526,9 @@ def to_matrix(vectors: Any) -> np.ndarray:
             pass  # ragged, non-numeric or out of float32 range: numpy says what is wrong
         else:
             return np.frombuffer(buf, dtype=np.float32).reshape(len(rows), dims)
-    return np.asarray(rows, dtype=np.float32)
+    # out-of-range values become inf here; the caller's finite check names them
+    with np.errstate(over="ignore"):
+        return np.asarray(rows, dtype=np.float32)
 
 
 def relevance_from_distance(distance: float, metric: str) -> float:
