@@ -50,6 +50,7 @@ from redis_agent_core.cache import (
     conversation_text,
     make_scope,
 )
+from redis_agent_core.cache.entry import block_text, tool_call_text
 from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
@@ -318,15 +319,36 @@ class _RevivedMemo:
             self._chars = 0
 
 
+# Content blocks left out of the embedded text: reasoning varies run to run, and tool
+# calls are rendered from the message's ``tool_calls``.
+_UNSEEN_BLOCKS = frozenset(
+    {
+        "reasoning",
+        "thinking",
+        "redacted_thinking",
+        "tool_use",
+        "tool_call",
+        "tool_call_chunk",
+        "invalid_tool_call",
+        "server_tool_call",
+        "server_tool_call_chunk",
+    }
+)
+
+
 def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    if isinstance(content, list):  # content blocks: keep the text ones
-        parts = [
-            b if isinstance(b, str) else str(b.get("text", ""))
-            for b in content
-            if isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text")
-        ]
+    if isinstance(content, list):  # text blocks as text; images, files... as a stand-in
+        parts = []
+        for b in content:
+            if isinstance(b, str):
+                parts.append(b)
+            elif isinstance(b, dict) and b.get("type") == "text":
+                parts.append(str(b.get("text", "")))
+            elif not isinstance(b, dict) or b.get("type") not in _UNSEEN_BLOCKS:
+                kind = b.get("type") if isinstance(b, dict) else None
+                parts.append(block_text(str(kind or "block"), b))
         return " ".join(p for p in parts if p)
     return str(content)
 
@@ -335,8 +357,10 @@ def prompt_text(prompt: str) -> str:
     """The text to embed for a LangChain cache ``prompt``.
 
     Chat models pass the JSON of their messages; this returns the conversation's
-    roles and contents (one user message: its content alone). Plain prompts are
-    returned unchanged.
+    roles and contents (one user message: its content alone), with tool calls as
+    ``[tool call name {args}]`` and images or files as a hash of their data (so the same
+    question about another image is another prompt). Plain prompts are returned
+    unchanged.
     """
     if not prompt.startswith('[{"lc"'):
         return prompt
@@ -352,7 +376,11 @@ def prompt_text(prompt: str) -> str:
         role = kwargs.get("type") or str(item.get("id", ["?"])[-1])
         if role == "chat":
             role = kwargs.get("role", role)
-        messages.append((role, _content_text(kwargs.get("content", ""))))
+        content = _content_text(kwargs.get("content", ""))
+        calls = kwargs.get("tool_calls")
+        if calls and isinstance(calls, list):
+            content = " ".join([content, *(tool_call_text(c) for c in calls)]).strip()
+        messages.append((role, content))
     return conversation_text(messages)
 
 

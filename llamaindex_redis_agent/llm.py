@@ -26,13 +26,16 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
 from pydantic import PrivateAttr
 
 from redis_agent_core.cache import CacheHit, ExactCache, SemanticCache, conversation_text
-from redis_agent_core.cache.entry import make_scope
+from redis_agent_core.cache.entry import block_text, make_scope, tool_call_text
 
 __all__ = ["RedisCacheLLM"]
 
@@ -88,7 +91,41 @@ def llm_identity(llm: LLM) -> dict[str, Any]:
 
 
 def _message_text(message: ChatMessage) -> str:
-    return message.content or ""
+    """What a semantic cache embeds for one message: its text, tool calls as
+    ``[tool call name {args}]``, images and other media as a hash of their data."""
+    parts: list[str] = []
+    for block in message.blocks:
+        if isinstance(block, TextBlock):
+            parts.append(block.text)
+        elif isinstance(block, ToolCallBlock):
+            parts.append(tool_call_text(block))
+        elif not isinstance(block, ThinkingBlock):  # reasoning varies run to run
+            parts.append(block_text(str(getattr(block, "block_type", "block")), block))
+    calls = message.additional_kwargs.get("tool_calls")
+    if calls and isinstance(calls, list):
+        parts += [tool_call_text(c) for c in calls]
+    return " ".join(p for p in parts if p)
+
+
+def _joined(deltas: list[str], text: str) -> str:
+    """The streamed text: the deltas joined when they hold more than the last chunk's
+    text (MockLLM's text lags one delta behind), else that text."""
+    joined = "".join(deltas)
+    return joined if len(joined) > len(text) and joined.startswith(text) else text
+
+
+def _final_chat(last: ChatResponse, deltas: list[str]) -> ChatResponse:
+    content = last.message.content or ""
+    full = _joined(deltas, content)
+    if full == content or not all(isinstance(b, TextBlock) for b in last.message.blocks):
+        return last
+    message = last.message.model_copy(update={"blocks": [TextBlock(text=full)]})
+    return last.model_copy(update={"message": message})
+
+
+def _final_completion(last: CompletionResponse, deltas: list[str]) -> CompletionResponse:
+    full = _joined(deltas, last.text)
+    return last if full == last.text else last.model_copy(update={"text": full})
 
 
 def _usage(response: ChatResponse | CompletionResponse) -> dict[str, int] | None:
@@ -308,11 +345,13 @@ class RedisCacheLLM(LLM):
         inner = self._llm.stream_chat(messages, **kwargs)
 
         def gen() -> Generator[ChatResponse, None, None]:
-            last = None
+            last, deltas = None, []
             for last in inner:
+                deltas.append(last.delta or "")
                 yield last
             if last is not None:  # stored only when the stream ran to its end
-                self._store(text, scope, self._chat_payload(last), _usage(last))
+                final = _final_chat(last, deltas)
+                self._store(text, scope, self._chat_payload(final), _usage(last))
 
         return gen()
 
@@ -327,11 +366,13 @@ class RedisCacheLLM(LLM):
         inner = self._llm.stream_complete(prompt, formatted=formatted, **kwargs)
 
         def gen() -> Generator[CompletionResponse, None, None]:
-            last = None
+            last, deltas = None, []
             for last in inner:
+                deltas.append(last.delta or "")
                 yield last
             if last is not None:
-                self._store(text, scope, self._completion_payload(last), _usage(last))
+                final = _final_completion(last, deltas)
+                self._store(text, scope, self._completion_payload(final), _usage(last))
 
         return gen()
 
@@ -375,11 +416,13 @@ class RedisCacheLLM(LLM):
         inner = await self._llm.astream_chat(messages, **kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            last = None
+            last, deltas = None, []
             async for last in inner:
+                deltas.append(last.delta or "")
                 yield last
             if last is not None:
-                await self._astore(text, scope, self._chat_payload(last), _usage(last))
+                final = _final_chat(last, deltas)
+                await self._astore(text, scope, self._chat_payload(final), _usage(last))
 
         return gen()
 
@@ -400,10 +443,12 @@ class RedisCacheLLM(LLM):
         inner = await self._llm.astream_complete(prompt, formatted=formatted, **kwargs)
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
-            last = None
+            last, deltas = None, []
             async for last in inner:
+                deltas.append(last.delta or "")
                 yield last
             if last is not None:
-                await self._astore(text, scope, self._completion_payload(last), _usage(last))
+                final = _final_completion(last, deltas)
+                await self._astore(text, scope, self._completion_payload(final), _usage(last))
 
         return gen()

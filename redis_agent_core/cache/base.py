@@ -235,6 +235,7 @@ class CacheStore:
         except REDIS_DOWN as exc:
             self.faults.failed("update", exc)
             return False
+        self.faults.ok()
         return True
 
     async def _awrite(self, keys: list[str], args: list[Any]) -> bool:
@@ -245,6 +246,7 @@ class CacheStore:
         except REDIS_DOWN as exc:
             self.faults.failed("update", exc)
             return False
+        self.faults.ok()
         return True
 
     # -- clear / stats (explicit admin calls: Redis down raises) --

@@ -33,6 +33,7 @@ __all__ = [
     "LabelledPair",
     "ThresholdResult",
     "calibrate",
+    "check_target_precision",
     "default_pairs_path",
     "evaluate",
     "format_report",
@@ -114,8 +115,15 @@ def load_pairs(path: str | Path | None = None) -> list[LabelledPair]:
     if not path.is_file():
         raise ConfigError(f"pairs file {str(path)!r} does not exist; pass an existing .jsonl")
     pairs: list[LabelledPair] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConfigError(
+                    f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start}); "
+                    "save the file as UTF-8"
+                ) from exc
             if not line.strip():
                 continue
             try:
@@ -168,6 +176,13 @@ def verifier_passes(
     return np.array([g is None for g in guards], dtype=bool), guards
 
 
+def check_target_precision(value: float) -> float:
+    """Validate a target precision (a share in (0, 1], e.g. 0.95)."""
+    if not 0.0 < value <= 1.0:  # also refuses NaN
+        raise ConfigError(f"target precision {value} must be between 0 and 1 (e.g. 0.95 for 95 %)")
+    return float(value)
+
+
 def _check_threshold(value: float) -> float:
     if not 0.0 <= value <= 2.0 or math.isnan(value):
         raise ConfigError(
@@ -218,8 +233,7 @@ def recommend_threshold(
 ) -> ThresholdResult | None:
     """The threshold with the highest recall whose precision reaches the target
     (the lower threshold on a tie), or ``None`` if none does."""
-    if not 0.0 < target_precision <= 1.0:
-        raise ConfigError(f"target precision {target_precision} must be in (0, 1], e.g. 0.95")
+    check_target_precision(target_precision)
     ok = [r for r in results if r.served and r.precision >= target_precision]
     return max(ok, key=lambda r: (r.recall, -r.threshold)) if ok else None
 
@@ -235,6 +249,9 @@ def calibrate(
     distances: np.ndarray | None = None,
 ) -> CalibrationReport:
     """Embed the pairs (unless ``distances`` are given) and evaluate both ways."""
+    check_target_precision(target_precision)  # before the slow part
+    for t in thresholds:
+        _check_threshold(t)
     if distances is None:
         distances = pair_distances(pairs, embedder or default_embedder())
     grid = sorted(set(SEARCH_GRID) | {float(t) for t in thresholds})

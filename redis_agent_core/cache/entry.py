@@ -30,9 +30,11 @@ __all__ = [
     "CacheStats",
     "OnError",
     "RedisFaults",
+    "block_text",
     "conversation_text",
     "entry_digest",
     "make_scope",
+    "tool_call_text",
     "total_tokens",
 ]
 
@@ -46,11 +48,20 @@ OnError = Literal["degrade", "raise"]
 BUCKETS = "0123456789abcdef"
 
 # Errors that mean "Redis is not reachable", as opposed to a bad command.
+# Writes refused (maxmemory reached with noeviction, a read-only replica) count too: a
+# lookup records its hit with a write, and a cache must not make the LLM call fail.
+REFUSED: tuple[type[BaseException], ...] = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+)
 REDIS_DOWN: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     RedisUnavailableError,
+    *REFUSED,
 )
+#: Longest pause between probes of a Redis that keeps failing (seconds).
+MAX_RECHECK = 30.0
 
 _FILTER_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 RESERVED_FIELDS = frozenset({"prompt", "payload", "scope", "created", "usage", "tokens", "vec"})
@@ -153,6 +164,34 @@ def conversation_text(messages: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"{role}: {content}" for role, content in messages)
 
 
+def _jsonable(value: object) -> object:
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else repr(value)
+
+
+def block_text(kind: str, data: object) -> str:
+    """A stable stand-in for a non-text content block (an image, a file...) in the text a
+    semantic cache embeds: ``[image `<hash>`]``. The same question about another image
+    gets another text, which the guards refuse (a quoted string differs)."""
+    raw = orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=_jsonable)
+    return f"[{kind} `{hashlib.sha256(raw).hexdigest()[:16]}`]"
+
+
+def tool_call_text(call: object) -> str:
+    """``[tool call name {args}]`` for a tool-call dict or object (LangChain's ``name`` /
+    ``args``, OpenAI's ``function.name`` / ``function.arguments``); ids are left out,
+    they change with every run."""
+    data = _jsonable(call) if not isinstance(call, Mapping) else call
+    if not isinstance(data, Mapping):
+        return f"[tool call {data}]"
+    fn = data.get("function") if isinstance(data.get("function"), Mapping) else data
+    name = fn.get("name") or fn.get("tool_name") or "?"
+    args = fn.get("args", fn.get("arguments", fn.get("tool_kwargs", "")))
+    if not isinstance(args, str):
+        args = orjson.dumps(args, option=orjson.OPT_SORT_KEYS, default=_jsonable).decode()
+    return f"[tool call {name} {args}]"
+
+
 def text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -235,8 +274,9 @@ class RedisFaults:
 
     ``degrade`` (default): the failing call acts as a miss / skipped write, a warning
     is logged at most once per ``log_interval`` seconds, and Redis is not tried again
-    for ``recheck_after`` seconds (so a dead server costs nothing per LLM call, instead
-    of a connect timeout each time). ``raise``: :class:`RedisUnavailableError`.
+    for ``recheck_after`` seconds, doubled after each further failure up to 30 s and
+    reset by a success (so a dead or hung server costs nothing per LLM call, instead of
+    a timeout each time). ``raise``: :class:`RedisUnavailableError`.
     """
 
     def __init__(
@@ -256,6 +296,7 @@ class RedisFaults:
         self.log_interval = log_interval
         self.recheck_after = recheck_after
         self._down_until = 0.0
+        self._streak = 0  # failures since the last success: the pause doubles with each
         self._last_log = float("-inf")
         self.failures = 0  # calls degraded since creation (for tests and metrics)
 
@@ -263,22 +304,38 @@ class RedisFaults:
         """False while a recent failure says Redis is down (degrade mode only)."""
         return self.on_error == "raise" or time.monotonic() >= self._down_until
 
+    def ok(self) -> None:
+        """Record a successful call: the next failure pauses ``recheck_after`` again."""
+        if self._streak:
+            self._streak = 0
+
+    def _error(self, action: str, exc: BaseException) -> RedisUnavailableError:
+        if isinstance(exc, RedisUnavailableError):
+            return exc
+        if isinstance(exc, REFUSED):
+            return RedisUnavailableError(
+                f"{self.what}: {action} failed: Redis refused the write ({exc}). Raise "
+                "maxmemory or set an eviction policy (e.g. maxmemory-policy allkeys-lru), "
+                "or point the cache at a writable primary."
+            )
+        return unavailable(self.config, f"{self.what}: {action}", exc)
+
     def failed(self, action: str, exc: BaseException) -> None:
         """Handle a connection failure: raise, or record it and log (throttled)."""
-        error = exc if isinstance(exc, RedisUnavailableError) else None
-        if error is None:
-            error = unavailable(self.config, f"{self.what}: {action}", exc)
+        error = self._error(action, exc)
         if self.on_error == "raise":
             raise error from exc
         now = time.monotonic()
         self.failures += 1
-        self._down_until = now + self.recheck_after
+        pause = min(self.recheck_after * 2**self._streak, max(MAX_RECHECK, self.recheck_after))
+        self._streak = min(self._streak + 1, 32)
+        self._down_until = now + pause
         if now - self._last_log >= self.log_interval:
             self._last_log = now
             logger.warning(
                 "%s; serving misses and skipping writes (on_error='degrade'), retrying in "
                 "%.1fs; this warning repeats at most every %.0fs",
                 error,
-                self.recheck_after,
+                pause,
                 self.log_interval,
             )

@@ -143,6 +143,7 @@ class ExactCache(CacheStore):
         except REDIS_DOWN as exc:
             self.faults.failed("lookup", exc)
             return None
+        self.faults.ok()
         return self._parse(reply, prompt, digest)
 
     async def alookup(
@@ -157,6 +158,7 @@ class ExactCache(CacheStore):
         except REDIS_DOWN as exc:
             self.faults.failed("lookup", exc)
             return None
+        self.faults.ok()
         return self._parse(reply, prompt, digest)
 
     def _update_args(

@@ -49,10 +49,24 @@ __all__ = ["SemanticCache"]
 
 _DEFAULT: Any = object()
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-# Tag separator: values may contain ',' (the default separator would split them and
-# let tenant "a" match an entry of tenant "a,b"); this one is refused in values.
+# Tag separator: never in an indexed value (see tag_value), so one value is one tag.
 TAG_SEPARATOR = "\x1f"
 _RETURN = ("_d", "prompt", "payload", "usage", "tokens")
+_NOT_TAG_SAFE = re.compile(r"[^A-Za-z0-9]+")
+
+
+def _hex_bytes(match: re.Match[str]) -> str:
+    return "".join(f"_{b:02x}" for b in match.group().encode("utf-8", "surrogatepass"))
+
+
+def tag_value(value: str) -> str:
+    """The indexed form of a partition value: letters and digits kept, every other
+    byte as ``_hh`` (``"acme"`` stays ``"acme"``, ``"a b"`` is ``"a_20b"``).
+
+    Injective, and nothing RediSearch would trim, split or parse is left: stored raw,
+    ``"a\tb"`` matched ``"a b"`` and ``" a"`` matched ``"a"``.
+    """
+    return _NOT_TAG_SAFE.sub(_hex_bytes, value)
 
 
 def _b(value: Any) -> Any:
@@ -232,9 +246,6 @@ class SemanticCache(CacheStore):
                 f"give exactly those filters (got {list(names)}). Declare partition fields "
                 "with filter_fields=... when building the cache."
             )
-        for name, value in pairs:
-            if TAG_SEPARATOR in value:
-                raise ConfigError(f"filter {name!r} must not contain the \\x1f character")
         return pairs
 
     def _filter(self, scope: str, pairs: tuple[tuple[str, str], ...]) -> str:
@@ -244,7 +255,7 @@ class SemanticCache(CacheStore):
             # redisvl escapes tag values, so user input cannot change the query
             expr: FilterExpression = Tag("scope") == scope
             for name, value in pairs:
-                expr = expr & (Tag(name) == value)
+                expr = expr & (Tag(name) == tag_value(value))
             cached = str(expr)
             if len(self._filter_cache) > 4096:
                 self._filter_cache.clear()
@@ -458,6 +469,7 @@ class SemanticCache(CacheStore):
             if self._missing_index(exc):
                 return None
             raise
+        self.faults.ok()
         return self._hit(chosen, hits) if chosen is not None else None
 
     async def alookup(
@@ -500,6 +512,7 @@ class SemanticCache(CacheStore):
             if self._missing_index(exc):
                 return None
             raise
+        self.faults.ok()
         return self._hit(chosen, hits) if chosen is not None else None
 
     # -- update --
@@ -521,7 +534,7 @@ class SemanticCache(CacheStore):
             payload,
             usage=usage,
             ttl=ttl,
-            filters=pairs,
+            filters=tuple((name, tag_value(value)) for name, value in pairs),
             extra=[("vec", blob)],
         )
 

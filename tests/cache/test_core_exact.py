@@ -254,3 +254,42 @@ def test_ineligible_clients_take_the_generic_path(redis_url: str, namespace: str
         assert cache.clear() == 1
     finally:
         client.close()
+
+
+def test_redis_refusing_writes_degrades_or_raises_with_the_cause(
+    own_config: RedisAgentConfig,
+) -> None:
+    # maxmemory reached with noeviction (or a read-only replica): the cache must not
+    # make the LLM call fail
+    cache = ExactCache(own_config, recheck_after=0.0)
+    strict = ExactCache(own_config, on_error="raise")
+    cache.update("p", A, "x")
+    admin = own_config.get_client()
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")
+    try:
+        assert cache.lookup("p", A) is None
+        # the update script starts with a DEL, which Redis allows: it may go through
+        assert cache.update("q", A, "y") in (True, False)
+        with pytest.raises(RedisUnavailableError, match="maxmemory"):
+            strict.lookup("p", A)
+    finally:
+        admin.config_set("maxmemory", "0")
+    assert cache.lookup("p", A).payload == "x"  # type: ignore[union-attr]
+
+
+def test_repeated_failures_back_off(own_redis: EmbeddedRedis, own_config: RedisAgentConfig) -> None:
+    # a hung (not refused) server costs a timeout per probe: probe less and less often
+    cache = ExactCache(own_config, recheck_after=1.0)
+    faults = cache.faults
+    own_redis.stop()
+    delays = []
+    for _ in range(7):
+        faults._down_until = 0.0  # as if the recheck interval had passed
+        assert cache.lookup("p", A) is None
+        delays.append(round(faults._down_until - time.monotonic()))
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+    faults.ok()  # a success resets the interval
+    faults._down_until = 0.0
+    assert cache.lookup("p", A) is None
+    assert round(faults._down_until - time.monotonic()) == 1

@@ -194,3 +194,34 @@ def test_paraphrase_hits_and_unrelated_misses_with_the_default_model(
     assert cache.lookup("How do I bake sourdough bread?", A) is None
     assert cache.lookup("What is the capital of Germany?", A) is None
     assert cache.lookup("Which city is the capital of France?", B) is None
+
+
+def test_tenant_values_differing_only_in_whitespace_stay_apart(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # RediSearch trims and splits tag values on whitespace: stored raw, "a\tb" found
+    # "a b"'s entry and " " could not find its own
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None, filter_fields=["tenant"])
+    tenants = ["a b", "a\tb", "a\nb", " a", "a", "a ", " ", "_", "_5f", "a\x1fb", "é", "@t:{x}"]
+    for i, tenant in enumerate(tenants):
+        cache.update("q", A, f"answer {i}", filters={"tenant": tenant})
+    for i, tenant in enumerate(tenants):
+        hit = cache.lookup("q", A, filters={"tenant": tenant})
+        assert hit is not None and hit.payload == f"answer {i}", repr(tenant)
+    assert cache.lookup("q", A, filters={"tenant": "b"}) is None
+
+
+def test_redis_refusing_writes_is_a_miss_not_an_error(
+    own_config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(own_config, embedder=toy_embedder, verifier=None, recheck_after=0)
+    cache.update("p", A, "x")
+    admin = own_config.get_client()
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")
+    try:
+        assert cache.lookup("p", A) is None  # the hit counter cannot be written: a miss
+        assert cache.update("q", A, "y") in (True, False)  # never an error
+    finally:
+        admin.config_set("maxmemory", "0")
+    assert cache.lookup("p", A).payload == "x"  # type: ignore[union-attr]

@@ -210,3 +210,26 @@ def test_hits_are_fresh_objects_each_time(config: RedisAgentConfig) -> None:
     assert cache.lookup("p", "m") == other
     cache.clear()
     assert cache.lookup("p", "m") is None
+
+
+def test_semantic_text_keeps_images_and_tool_calls_apart(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    def ask(url: str) -> str:
+        block = {"type": "image_url", "image_url": {"url": url}}
+        return dumps([HumanMessage([{"type": "text", "text": "What is in this image?"}, block])])
+
+    cat, dog = prompt_text(ask("data:image/png;base64,Y2F0")), prompt_text(ask("data:,ZG9n"))
+    assert cat != dog and "What is in this image?" in cat
+    assert prompt_text(ask("data:image/png;base64,Y2F0")) == cat  # stable
+
+    def turn(city: str) -> str:
+        call = {"name": "weather", "args": {"city": city}, "id": "c1"}
+        return dumps([HumanMessage("Weather?"), AIMessage("", tool_calls=[call])])
+
+    assert prompt_text(turn("Paris")) != prompt_text(turn("Lima"))
+    assert "Paris" in prompt_text(turn("Paris"))
+    cache = RedisSemanticCache(toy_embedder, config)  # default guards on
+    cache.update(ask("data:,Y2F0"), "m", [Generation(text="a cat")])
+    assert cache.lookup(ask("data:,ZG9n"), "m") is None
+    assert cache.lookup(ask("data:,Y2F0"), "m") == [Generation(text="a cat")]

@@ -205,3 +205,52 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["cache", "calibrate", "--thresholds", "a,b"])
     assert "comma-separated cosine distances" in capsys.readouterr().err
+
+
+def test_cli_bad_pairs_line_is_named_before_any_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis_agent_core.embeddings as embeddings
+
+    def no_model() -> None:
+        raise AssertionError("the model must not load for a bad file")
+
+    monkeypatch.setattr(embeddings, "default_embedder", no_model)
+    good = json.dumps({"a": "x", "b": "y", "same_answer": True})
+    bad_lines = [
+        '{"a": "x", "b": "y"',  # truncated JSON
+        json.dumps(["x", "y", True]),  # not an object
+        json.dumps({"a": "x", "b": 3, "same_answer": True}),
+    ]
+    for bad in bad_lines:
+        path = _write(tmp_path, [good, "", bad])
+        assert main(["cache", "calibrate", "--pairs", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:3:" in err, err
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(good.encode() + b"\n" + '{"a": "caf\xe9"}'.encode("latin-1") + b"\n")
+    assert main(["cache", "calibrate", "--pairs", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2:" in err and "UTF-8" in err, err
+
+
+def test_load_pairs_accepts_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_text(json.dumps({"a": "x", "b": "y", "same_answer": True}) + "\n", "utf-8-sig")
+    assert [(p.cached, p.query) for p in load_pairs(path)] == [("x", "y")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target-precision", "95"], "between 0 and 1"),
+        (["--thresholds", "0.1,5"], "cosine distances"),
+        (["--thresholds", "nan"], "cosine distances"),
+    ],
+)
+def test_cli_rejects_bad_options_up_front(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["cache", "calibrate", *args])
+    assert message in capsys.readouterr().err
