@@ -73,7 +73,25 @@ def _thresholds(text: str) -> tuple[float, ...]:
         ) from exc
     if not values:
         raise argparse.ArgumentTypeError("expected at least one threshold")
+    bad = [v for v in values if not 0.0 <= v <= 2.0]  # also catches nan
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"{bad[0]} is out of range: thresholds are cosine distances from 0 (identical) "
+            "to 2 (opposite); a similarity s is the distance 1 - s"
+        )
     return values
+
+
+def _precision(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the target precision is a share between 0 and 1, e.g. 0.95"
+        )
+    return value
 
 
 def _cmd_cache_calibrate(args: argparse.Namespace) -> int:
@@ -95,7 +113,8 @@ def _cmd_cache_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
+    """The argument parser; ``plugins=False`` leaves out the entry-point commands."""
     parser = argparse.ArgumentParser(
         prog="redis-agent", description="Redis for LangChain and LlamaIndex agents."
     )
@@ -124,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--pairs", help="pairs file (default: fow-cache's data/pairs.jsonl)")
     p.add_argument(
-        "--target-precision", type=float, default=0.95, help="precision to reach (default 0.95)"
+        "--target-precision",
+        type=_precision,
+        default=0.95,
+        help="precision to reach (default 0.95)",
     )
     p.add_argument(
         "--thresholds",
@@ -135,17 +157,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
     p.set_defaults(func=_cmd_cache_calibrate)
 
-    for ep in sorted(entry_points(group="redis_agent.commands"), key=lambda e: e.name):
-        try:
-            register = ep.load()
-        except ImportError:
-            continue  # the extra that provides this command is not installed
-        register(sub)
+    if plugins:
+        _add_plugins(sub)
     return parser
 
 
+_CORE_COMMANDS = frozenset({"server", "doctor", "cache"})
+
+
+def _add_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommands of the ``redis_agent.commands`` entry points.
+
+    A plugin whose extra is not installed (ImportError) is skipped silently; one that
+    fails otherwise is reported on stderr and skipped, so it never breaks the core
+    commands.
+    """
+    for ep in sorted(entry_points(group="redis_agent.commands"), key=lambda e: e.name):
+        try:
+            ep.load()(sub)
+        except ImportError:
+            continue  # the extra that provides this command is not installed
+        except Exception as exc:
+            print(
+                f"redis-agent: warning: skipping plugin {ep.name!r} ({ep.value}): "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    # core commands do not load plugins (their imports cost ~1 s and may be broken)
+    parser = build_parser(plugins=command not in _CORE_COMMANDS)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

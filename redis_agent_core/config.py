@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
@@ -157,17 +158,21 @@ class RedisAgentConfig:
         return _split_cluster_flag(url)[1]
 
     # -- clients --
-    def _retry(self) -> Retry:
-        return Retry(
+    def _retry(self, asyncio_client: bool = False) -> Retry | AsyncRetry:
+        # A bounded count (never redis-py's -1 = forever): a write whose reply was lost
+        # is re-sent at most ``retries`` times. asyncio clients need redis.asyncio's
+        # Retry: given the sync one they await nothing in it and never retry.
+        cls = AsyncRetry if asyncio_client else Retry
+        return cls(
             ExponentialWithJitterBackoff(cap=self.retry_backoff_cap, base=self.retry_backoff_base),
             self.retries,
         )
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(self, asyncio_client: bool = False) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "socket_timeout": self.socket_timeout,
             "socket_connect_timeout": self.socket_connect_timeout,
-            "retry": self._retry(),
+            "retry": self._retry(asyncio_client),
             "retry_on_error": [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
         }
         if self.max_connections is not None:
@@ -207,7 +212,7 @@ class RedisAgentConfig:
             client = self._async.get(loop)
             if client is None:
                 url, flag = _split_cluster_flag(self.resolve_url())
-                kwargs = self._client_kwargs()
+                kwargs = self._client_kwargs(asyncio_client=True)
                 if self.cluster or (self.cluster is None and flag):
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)

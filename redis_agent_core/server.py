@@ -47,6 +47,16 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class EmbeddedBinaries:
     """Paths of the server binary and the modules it loads."""
@@ -130,7 +140,7 @@ def ensure_executable(path: Path) -> Path:
     target = target_dir / path.name
     if not target.exists():
         target_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target_dir / f".{path.name}.{os.getpid()}"
+        tmp = target_dir / f".{path.name}.{os.getpid()}.{threading.get_ident()}"
         shutil.copyfile(path, tmp)
         os.chmod(tmp, 0o755)
         os.replace(tmp, target)
@@ -154,6 +164,7 @@ class EmbeddedRedis:
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _workdir: Path | None = field(default=None, init=False, repr=False)
     _socket: Path | None = field(default=None, init=False, repr=False)
+    _owner_pid: int | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -175,8 +186,17 @@ class EmbeddedRedis:
     def log_path(self) -> Path | None:
         return self._workdir / "redis.log" if self._workdir is not None else None
 
+    def _owned(self) -> bool:
+        """False in a forked child: the parent started the process and stops it."""
+        return self._owner_pid == os.getpid()
+
     def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        if self._proc is None:
+            return False
+        if not self._owned():
+            # poll() in a forked child reaps nothing and reports the server dead
+            return self._socket is not None and self._socket.exists() and _alive(self._proc.pid)
+        return self._proc.poll() is None
 
     def _command(self, binaries: EmbeddedBinaries, workdir: Path) -> list[str]:
         args = [
@@ -221,6 +241,7 @@ class EmbeddedRedis:
         binaries = self.binaries or find_binaries()
         self._workdir = Path(tempfile.mkdtemp(prefix="redis-agent-"))
         self._socket = self._workdir / "redis.sock"
+        self._owner_pid = os.getpid()
         self._proc = subprocess.Popen(
             self._command(binaries, self._workdir),
             stdin=subprocess.DEVNULL,
@@ -272,7 +293,13 @@ class EmbeddedRedis:
         )
 
     def stop(self, timeout: float = 5.0) -> None:
-        """SHUTDOWN NOSAVE, then terminate if needed; remove the temp dir."""
+        """SHUTDOWN NOSAVE, then terminate if needed; remove the temp dir.
+
+        In a forked child this only forgets the parent's server (which stays up).
+        """
+        if self._proc is not None and not self._owned():
+            self._forget()
+            return
         proc = self._proc
         if proc is not None and proc.poll() is None and self._socket is not None:
             with contextlib.suppress(redis.exceptions.RedisError, OSError):
@@ -292,7 +319,16 @@ class EmbeddedRedis:
                 pass
         self._kill()
 
+    def _forget(self) -> None:
+        self._proc = None
+        self._workdir = None
+        self._socket = None
+        self._owner_pid = None
+
     def _kill(self) -> None:
+        if self._proc is not None and not self._owned():
+            self._forget()
+            return
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -301,11 +337,9 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(3)
-        self._proc = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-        self._socket = None
+        self._forget()
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
@@ -326,6 +360,8 @@ def get_embedded_server() -> EmbeddedRedis:
     global _default
     with _default_lock:
         if _default is None or not _default.is_running():
+            if _default is not None:
+                _default.stop()  # a dead one: remove its temp dir (a forked child's: forget it)
             server = EmbeddedRedis()
             server.start()
             if _default is None:
