@@ -501,7 +501,7 @@ class RedisCache(_LangChainCache):
         name: str = "llm",
         ttl: float | None = None,
         filters: Mapping[str, str] | None = None,
-        on_error: Literal["degrade", "raise"] = "degrade",
+        on_error: Literal["degrade", "raise"] | None = None,
         cache: ExactCache | None = None,
     ) -> None:
         super().__init__()
@@ -541,7 +541,7 @@ class RedisSemanticCache(_LangChainCache):
         filters: Mapping[str, str] | None = None,
         dtype: Literal["float32", "float16"] = "float32",
         algorithm: Literal["hnsw", "flat"] = "hnsw",
-        on_error: Literal["degrade", "raise"] = "degrade",
+        on_error: Literal["degrade", "raise"] | None = None,
         cache: SemanticCache | None = None,
     ) -> None:
         super().__init__()

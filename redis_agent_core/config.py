@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import redis
@@ -70,6 +70,11 @@ class RedisAgentConfig:
             ``retry_backoff_cap`` seconds.
         max_connections: pool size (``None``: redis-py's default).
         cluster: use :class:`redis.cluster.RedisCluster`; ``None`` reads the URL flag.
+        on_error: what components do when Redis is unreachable, unless given their own
+            policy: ``None`` (each component's documented default: caches degrade to a
+            miss, the rate limiter fails closed, history/vectors/bus raise),
+            ``"raise"`` (everything raises :class:`RedisUnavailableError`) or
+            ``"degrade"`` (caches miss and skip writes, the rate limiter fails open).
         client: an existing sync client to use instead of building one.
         async_client: an existing asyncio client to use instead of building one.
     """
@@ -84,6 +89,7 @@ class RedisAgentConfig:
     retry_backoff_cap: float = 0.5
     max_connections: int | None = None
     cluster: bool | None = None
+    on_error: Literal["raise", "degrade"] | None = None
     client: SyncClient | None = field(default=None, repr=False, compare=False)
     async_client: AsyncClient | None = field(default=None, repr=False, compare=False)
 
@@ -111,6 +117,8 @@ class RedisAgentConfig:
                 raise ConfigError(f"{name} must be > 0 seconds, got {value!r}")
         if self.retries < 0:
             raise ConfigError(f"retries must be >= 0, got {self.retries!r}")
+        if self.on_error not in (None, "raise", "degrade"):
+            raise ConfigError(f"on_error must be None, 'raise' or 'degrade', got {self.on_error!r}")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RedisAgentConfig:

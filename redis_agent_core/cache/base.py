@@ -145,7 +145,7 @@ class CacheStore:
         *,
         name: str,
         ttl: float | None,
-        on_error: OnError,
+        on_error: OnError | None,
         log_interval: float,
         recheck_after: float,
         what: str,

@@ -283,11 +283,13 @@ class RedisFaults:
         self,
         config: RedisAgentConfig,
         what: str,
-        on_error: OnError = "degrade",
+        on_error: OnError | None = None,
         *,
         log_interval: float = 60.0,
         recheck_after: float = 1.0,
     ) -> None:
+        if on_error is None:  # the pack-wide policy, else the caches' default
+            on_error = config.on_error or "degrade"
         if on_error not in ("degrade", "raise"):
             raise ConfigError(f"on_error must be 'degrade' or 'raise', got {on_error!r}")
         self.config = config

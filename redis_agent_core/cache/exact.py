@@ -48,6 +48,7 @@ class ExactCache(CacheStore):
         on_error: ``"degrade"`` (Redis down: lookups miss, updates are skipped, a
             warning is logged at most every ``log_interval`` s and Redis is retried
             after ``recheck_after`` s) or ``"raise"`` (:class:`RedisUnavailableError`).
+            ``None``: ``config.on_error``, else ``"degrade"``.
     """
 
     def __init__(
@@ -56,7 +57,7 @@ class ExactCache(CacheStore):
         *,
         name: str = "llm",
         ttl: float | None = None,
-        on_error: OnError = "degrade",
+        on_error: OnError | None = None,
         log_interval: float = 60.0,
         recheck_after: float = 1.0,
     ) -> None:

@@ -163,7 +163,7 @@ class SemanticCache(CacheStore):
         ef_construction: int = 200,
         hybrid_policy: Literal["batches", "auto"] = "batches",
         ttl: float | None = None,
-        on_error: OnError = "degrade",
+        on_error: OnError | None = None,
         log_interval: float = 60.0,
         recheck_after: float = 1.0,
     ) -> None:

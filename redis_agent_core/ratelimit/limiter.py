@@ -407,10 +407,11 @@ class RateLimiter:
             state across processes.
         shard_by: which hash tag the keys share (see the module doc): ``"none"``
             (one slot, every composition exact), ``"org"`` or ``"user"``.
-        on_unavailable: when Redis cannot be reached, ``"fail_closed"`` (default)
-            raises :class:`RedisUnavailableError` so no unmetered call goes out;
-            ``"fail_open"`` admits the call (``Decision.degraded``) and logs a
-            warning at most every 10 s. Settlement never raises for a down Redis.
+        on_unavailable: when Redis cannot be reached, ``"fail_closed"`` raises
+            :class:`RedisUnavailableError` so no unmetered call goes out;
+            ``"fail_open"`` admits the call (``Decision.degraded``) and logs a warning
+            at most every 10 s. Default: ``"fail_closed"``, or ``"fail_open"`` when
+            ``config.on_error="degrade"``. Settlement never raises for a down Redis.
         max_wait: cap in seconds on how long a blocking :meth:`acquire` waits.
 
     Users and orgs not given fall into one shared ``"anonymous"`` bucket per limit,
@@ -424,7 +425,7 @@ class RateLimiter:
         config: RedisAgentConfig | None = None,
         name: str = "default",
         shard_by: ShardBy = "none",
-        on_unavailable: OnUnavailable = "fail_closed",
+        on_unavailable: OnUnavailable | None = None,
         max_wait: float = 30.0,
     ) -> None:
         limits = tuple(limits)
@@ -448,6 +449,9 @@ class RateLimiter:
                     f"keeps one slot per {shard_by}: a {limit.per} limit would span slots. "
                     "Use shard_by='none' (one slot for the whole limiter) to compose it."
                 )
+        config = config or get_default_config()
+        if on_unavailable is None:  # the pack-wide policy, else fail closed
+            on_unavailable = "fail_open" if config.on_error == "degrade" else "fail_closed"
         if on_unavailable not in ("fail_open", "fail_closed"):
             raise ConfigError(
                 f"on_unavailable must be 'fail_open' or 'fail_closed', got {on_unavailable!r}"
@@ -456,7 +460,7 @@ class RateLimiter:
             raise ConfigError(f"max_wait must be >= 0 seconds, got {max_wait!r}")
         KeySpace("x").ratelimit(name, "x", "x")  # validates the type of name
         self.limits = limits
-        self.config = config or get_default_config()
+        self.config = config
         self.name = name
         self.shard_by: ShardBy = shard_by
         self.on_unavailable: OnUnavailable = on_unavailable

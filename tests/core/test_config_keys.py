@@ -149,3 +149,31 @@ def test_console_script_doctor_with_no_environment() -> None:
 
 def test_unavailable_error_is_a_connection_error() -> None:
     assert issubclass(RedisUnavailableError, ConnectionError)
+
+
+def test_pack_wide_error_policy_sets_component_defaults() -> None:
+    from redis_agent_core.cache import ExactCache
+    from redis_agent_core.ratelimit import RateLimiter, RequestLimit
+
+    limits = [RequestLimit.per_minute(5)]
+    default = RedisAgentConfig(url="redis://127.0.0.1:1")
+    assert ExactCache(default).faults.on_error == "degrade"
+    assert RateLimiter(limits, config=default).on_unavailable == "fail_closed"
+    strict = RedisAgentConfig(url="redis://127.0.0.1:1", on_error="raise")
+    assert ExactCache(strict).faults.on_error == "raise"
+    assert RateLimiter(limits, config=strict).on_unavailable == "fail_closed"
+    lenient = RedisAgentConfig(url="redis://127.0.0.1:1", on_error="degrade")
+    assert RateLimiter(limits, config=lenient).on_unavailable == "fail_open"
+    # a component's own setting wins
+    assert ExactCache(strict, on_error="degrade").faults.on_error == "degrade"
+    with pytest.raises(ConfigError, match="on_error"):
+        RedisAgentConfig(on_error="ignore")  # type: ignore[arg-type]
+
+
+def test_strict_policy_makes_a_cache_raise_when_redis_is_down() -> None:
+    from redis_agent_core.cache import ExactCache
+
+    config = RedisAgentConfig(url="redis://127.0.0.1:1", on_error="raise", retries=0)
+    with pytest.raises(RedisUnavailableError):
+        ExactCache(config).lookup("prompt", "scope")
+    assert ExactCache(config.with_options(on_error=None)).lookup("prompt", "scope") is None
