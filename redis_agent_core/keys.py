@@ -16,19 +16,20 @@ _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def escape_part(part: str) -> str:
-    """Escape a user-supplied key part: ``%``, ``{``, ``}`` are percent-encoded.
+    """Escape a user-supplied key part: ``%``, ``{``, ``}`` and ``:`` are percent-encoded.
 
-    The mapping is injective, so two different ids never share a key, and the
-    result contains no braces, so it cannot open or close a hash tag.
+    The mapping is injective, so two different ids never share a key; the result
+    contains no braces, so it cannot open or close a hash tag, and no ``:``, so one
+    name can never be a key prefix of another (cache ``"a"`` vs ``"a:e:x"``).
     """
     if not isinstance(part, str):
         raise ConfigError(f"key parts must be str, got {type(part).__name__}: {part!r}")
-    return part.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+    return part.replace("%", "%25").replace("{", "%7B").replace("}", "%7D").replace(":", "%3A")
 
 
 def unescape_part(part: str) -> str:
     """Inverse of :func:`escape_part`."""
-    return part.replace("%7D", "}").replace("%7B", "{").replace("%25", "%")
+    return part.replace("%3A", ":").replace("%7D", "}").replace("%7B", "{").replace("%25", "%")
 
 
 def validate_namespace(namespace: str) -> str:

@@ -43,11 +43,20 @@ def test_constructing_a_config_does_no_io(monkeypatch: pytest.MonkeyPatch) -> No
         client.ping()
 
 
-@pytest.mark.parametrize("part", ["plain", "with{brace}", "%7B", "a%b", "}{", "ünï:code"])
+@pytest.mark.parametrize(
+    "part", ["plain", "with{brace}", "%7B", "a%b", "}{", "ünï:code", "%3A", "a:b:", "%253A"]
+)
 def test_key_parts_escape_injectively_and_never_open_a_hash_tag(part: str) -> None:
     escaped = escape_part(part)
-    assert "{" not in escaped and "}" not in escaped
+    assert "{" not in escaped and "}" not in escaped and ":" not in escaped
     assert unescape_part(escaped) == part
+
+
+def test_no_name_is_a_key_prefix_of_another() -> None:
+    keys = KeySpace("ns")
+    assert not keys.cache_prefix("a:e:x").startswith(keys.cache_prefix("a"))
+    assert keys.kv_prefix("a:b", "c") != keys.kv_prefix("a", "b:c")
+    assert not keys.vector_prefix("kb:d:x").startswith(keys.vector_prefix("kb"))
 
 
 def test_one_sessions_keys_share_a_slot_and_different_ids_do_not_collide() -> None:
