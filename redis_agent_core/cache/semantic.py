@@ -28,6 +28,7 @@ from ..capabilities import require_search
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import CapabilityError, ConfigError, SchemaMismatchError
+from ..tags import TAG_SEPARATOR, tag_value
 from .base import RECORD, CacheStore, arun_script, run_script
 from .entry import (
     REDIS_DOWN,
@@ -49,24 +50,7 @@ __all__ = ["SemanticCache"]
 
 _DEFAULT: Any = object()
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-# Tag separator: never in an indexed value (see tag_value), so one value is one tag.
-TAG_SEPARATOR = "\x1f"
 _RETURN = ("_d", "prompt", "payload", "usage", "tokens")
-_NOT_TAG_SAFE = re.compile(r"[^A-Za-z0-9]+")
-
-
-def _hex_bytes(match: re.Match[str]) -> str:
-    return "".join(f"_{b:02x}" for b in match.group().encode("utf-8", "surrogatepass"))
-
-
-def tag_value(value: str) -> str:
-    """The indexed form of a partition value: letters and digits kept, every other
-    byte as ``_hh`` (``"acme"`` stays ``"acme"``, ``"a b"`` is ``"a_20b"``).
-
-    Injective, and nothing RediSearch would trim, split or parse is left: stored raw,
-    ``"a\tb"`` matched ``"a b"`` and ``" a"`` matched ``"a"``.
-    """
-    return _NOT_TAG_SAFE.sub(_hex_bytes, value)
 
 
 def _b(value: Any) -> Any:

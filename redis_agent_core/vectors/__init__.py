@@ -18,6 +18,7 @@ from .filters import (
     Or,
     compile_filter,
     from_dict,
+    tag_value,
 )
 from .index import PartialWriteError, VectorIndex
 from .query import Hit, mmr_select
@@ -47,4 +48,5 @@ __all__ = [
     "from_dict",
     "mmr_select",
     "relevance_from_distance",
+    "tag_value",
 ]

@@ -5,6 +5,9 @@ node classes, or :func:`from_dict` (``{"tenant": "acme", "year": {"$gte": 2020}}
 :func:`compile_filter` checks every field against the index schema (a filter on a field
 that is not indexed raises instead of silently matching nothing) and renders values
 through redisvl filter expressions, which escape them: a value can never widen a query.
+
+Tag values are indexed and queried in the escaped form of :func:`tag_value`, so a tag
+filter matches exactly the documents whose value is the same string.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Union
 from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Text
 
 from ..errors import ConfigError
+from ..tags import tag_value
 
 __all__ = [
     "OPERATORS",
@@ -28,12 +32,24 @@ __all__ = [
     "Or",
     "compile_filter",
     "from_dict",
+    "tag_value",
 ]
 
 OPERATORS = (
     "eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "any", "all", "contains",
     "text_match", "text_match_insensitive", "is_empty", "geo_radius",
 )  # fmt: skip
+
+
+# -- tag values (escaped: see redis_agent_core.tags) --
+
+
+def tag_text(value: str, case_sensitive: bool) -> str:
+    """:func:`tag_value` of ``value`` for a tag field (lower-cased first when the field
+    is case-insensitive, so ``"É"`` and ``"é"`` fold as ``"A"`` and ``"a"`` do)."""
+    if value.isascii() and value.isalnum():
+        return value  # the server folds ASCII letters itself
+    return tag_value(value if case_sensitive else value.lower())
 
 
 class FilterError(ConfigError):
@@ -258,8 +274,9 @@ def _scalar(cond: Condition, value: Any, kind: str) -> Any:
             f"field {cond.field!r} is {kind}: {cond.op} needs a str or number, got {value!r}"
         )
     text = str(value)
-    if not text.strip():
+    if not (text if kind == "tag" else text.strip()):
         # redisvl renders an empty tag/text value as "*" (match all): refuse it.
+        # (A tag value of spaces is a value: it is escaped, see tag_value.)
         raise FilterError(
             f"field {cond.field!r}: empty value for {cond.op}; to find documents without "
             "the field use is_empty"
@@ -272,6 +289,10 @@ def _values(cond: Condition, kind: str) -> list[Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         value = [value]
     return [_scalar(cond, v, kind) for v in value]
+
+
+def _tag(cond: Condition, value: Any, case_sensitive: bool) -> str:
+    return tag_text(_scalar(cond, value, "tag"), case_sensitive)
 
 
 def _join(parts: list[str], sep: str) -> str:
@@ -295,10 +316,13 @@ def _condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -> str |
         if not values:
             return ALL if op in ("nin", "all") else None
     if kind == "tag":
+        # Values are compared in their indexed form (tag_value): exact strings.
+        if op in ("in", "any", "nin", "all"):
+            values = [tag_text(v, case_sensitive) for v in values]
         if op in ("eq", "contains"):
-            return str(Tag(name) == _scalar(cond, cond.value, kind))
+            return str(Tag(name) == _tag(cond, cond.value, case_sensitive))
         if op == "ne":
-            return str(Tag(name) != _scalar(cond, cond.value, kind))
+            return str(Tag(name) != _tag(cond, cond.value, case_sensitive))
         if op in ("in", "any"):
             return str(Tag(name) == values)
         if op == "nin":
@@ -306,16 +330,15 @@ def _condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -> str |
         if op == "all":
             return _join([str(Tag(name) == v) for v in values], " ")
         if op in ("text_match", "text_match_insensitive"):
-            text = _scalar(cond, cond.value, kind)
-            if "*" in text:
-                raise FilterError(f"field {name!r}: text_match values cannot contain '*'")
             if op == "text_match_insensitive" and case_sensitive:
                 raise FilterError(
                     f"field {name!r} is a case-sensitive tag: text_match_insensitive cannot "
                     "be served; declare it MetadataField(..., case_sensitive=False) or as "
                     "a text field, or use text_match"
                 )
-            return str(Tag(name) % f"*{text}*")
+            # A substring of the value is a substring of its escaped form ('*' is
+            # escaped too, so it is an ordinary character here).
+            return str(Tag(name) % f"*{_tag(cond, cond.value, case_sensitive)}*")
     elif kind == "numeric":
         num = Num(name)
         ops = {"eq": num.__eq__, "ne": num.__ne__, "gt": num.__gt__, "gte": num.__ge__,

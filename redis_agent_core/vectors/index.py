@@ -33,7 +33,6 @@ from .filters import Filter, FilterExpression, compile_filter
 from .schema import (
     DEFAULT_EF_RUNTIME,
     METADATA_FIELD,
-    TAG_SEPARATOR,
     MetadataSpec,
     VectorSchema,
     attach_vectors,
@@ -528,8 +527,8 @@ class VectorIndex:
                 if value is None or (tag and value in ([], (), "")):
                     simple = False
                     break
-                if not (tag and type(value) is str and TAG_SEPARATOR not in value):
-                    value = encode_value(schema, f, value)
+                if not (tag and type(value) is str and value.isascii() and value.isalnum()):
+                    value = encode_value(schema, f, value)  # escaped (tag_value)
                 data = arg_bytes(value)
                 values.append(b"%s$%d\r\n%s\r\n" % (name, len(data), data))
             offset = (i - start) * width

@@ -19,6 +19,8 @@ import numpy as np
 import orjson
 
 from ..errors import ConfigError, SchemaMismatchError
+from ..tags import TAG_SEPARATOR
+from .filters import tag_text
 
 __all__ = [
     "FIELD_TYPES",
@@ -35,10 +37,10 @@ METRICS = ("cosine", "l2", "ip")
 DTYPES = {"float32": np.float32, "float16": np.float16}
 STORAGES = ("hash", "json")
 
-# Tags are split on this separator when indexed. The default ``,`` would turn a tenant
-# named "a,b" into the two tags "a" and "b" (so a filter on "a" would see it); the
-# ASCII unit separator cannot occur in ordinary text, and values holding it are refused.
-TAG_SEPARATOR = "\x1f"
+# Tags are split on this separator when indexed (a list value is one tag per item).
+# Each item is indexed escaped (filters.tag_value: letters and digits only, every other
+# byte as "_hh"), so no value can hold the separator, and a tenant named "a,b" or
+# "a\x1fb" is one tag, never two.
 METADATA_FIELD = "_metadata"  # the whole metadata dict as JSON, so types round-trip
 DISTANCE_FIELD = "vector_distance"
 DEFAULT_EF_RUNTIME = 100  # RediSearch's default of 10 gives recall@10 well below 0.95
@@ -349,8 +351,8 @@ def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:
 def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
     """The Redis value of one declared metadata field; raises ConfigError on bad input."""
     if f.type == "tag":
-        if type(value) is str and TAG_SEPARATOR not in value:
-            return value  # the common case, without the general checks below
+        if type(value) is str:
+            return tag_text(value, f.case_sensitive)  # the common case: one str
         values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
         out = []
         for v in values:
@@ -359,10 +361,7 @@ def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
                     f"metadata {f.name!r} is a tag field: values must be str or numbers "
                     f"(or a list of them), got {type(v).__name__}: {v!r}"
                 )
-            text = str(v)
-            if TAG_SEPARATOR in text:
-                raise ConfigError(f"metadata {f.name!r} value {text!r} contains \\x1f")
-            out.append(text)
+            out.append(tag_text(str(v), f.case_sensitive))
         return TAG_SEPARATOR.join(out)
     if f.type == "numeric":
         if not isinstance(value, (int, float)) or (
@@ -451,8 +450,8 @@ def check_fields(schema: VectorSchema, texts: Sequence[Any], metadatas: Sequence
             value = meta.get(name)
             if value is None:
                 continue
-            if plain_tag and type(value) is str and TAG_SEPARATOR not in value:
-                continue  # the common case of encode_value, inline
+            if plain_tag and type(value) is str:
+                continue  # any str is a valid tag value (encode_value escapes it)
             if f.type == "tag" and value in ([], (), ""):
                 continue
             encode_value(schema, f, value)
@@ -472,7 +471,7 @@ def encode_checked(
             continue
         doc[f.name] = (
             value
-            if f.type == "tag" and type(value) is str and TAG_SEPARATOR not in value
+            if f.type == "tag" and type(value) is str and value.isascii() and value.isalnum()
             else encode_value(schema, f, value)
         )
     meta_json = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)

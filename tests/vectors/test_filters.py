@@ -37,8 +37,17 @@ def test_dict_form_equals_builder_form() -> None:
 
 
 def test_values_are_escaped() -> None:
-    assert c(F("tenant") == "a|b c") == "@tenant:{a\\|b\\ c}"
-    assert c(F("tenant") == "x}|{y") == "@tenant:{x\\}\\|\\{y}"
+    # tag values are compared in their indexed form (tag_value): letters and digits
+    # kept, every other byte as _hh, so nothing reaches the query as syntax
+    assert c(F("tenant") == "a|b c") == "@tenant:{a_7cb_20c}"
+    assert c(F("tenant") == "x}|{y") == "@tenant:{x_7d_7c_7by}"
+    assert c(F("tenant") == " ") == "@tenant:{_20}"
+    assert c(F("tenant").is_in(["a b", "é"])) == "@tenant:{a_20b|_c3_a9}"
+    assert c(F("tenant").text_match("a*")) == "@tenant:{*a_2a*}"
+    # case-insensitive tags fold case before escaping ("É" is "é")
+    assert c(F("ci") == "É") == c(F("ci") == "é") == "@ci:{_c3_a9}"
+    assert c(F("ci") == "Acme") == "@ci:{Acme}"  # ASCII: the server folds it
+    assert c(F("body") == "a|b") == '@body:("a|b")'  # text fields are not tags
 
 
 def test_nothing_and_everything_are_exact() -> None:
