@@ -92,6 +92,14 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def module_versions(client: redis.Redis) -> dict[str, Any]:
+    """``{module name: version}`` from MODULE LIST (RESP2 or RESP3 replies)."""
+    return {
+        _text(m.get(b"name", m.get("name"))): m.get(b"ver", m.get("ver"))
+        for m in client.module_list()
+    }
+
+
 def _try_index(client: redis.Redis, vector_args: list[str]) -> bool:
     """Create and drop a throwaway vector index; True if the server accepts it."""
     name = f"__rap_probe_{uuid.uuid4().hex}"
@@ -132,10 +140,7 @@ def probe(client: redis.Redis | RedisCluster) -> Capabilities:
     is_cluster = isinstance(client, RedisCluster)
     node: Any = client.get_default_node().redis_connection if is_cluster else client  # type: ignore[union-attr]
     info = node.info("server")
-    modules = {
-        _text(m.get(b"name", m.get("name"))): m.get(b"ver", m.get("ver"))
-        for m in node.module_list()
-    }
+    modules = module_versions(node)
     search_version = modules.get("search") or modules.get("ft")
     json_version = modules.get("ReJSON") or modules.get("json")
     hybrid = False

@@ -30,6 +30,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .capabilities import module_versions
 from .errors import EmbeddedServerError
 
 __all__ = [
@@ -41,10 +42,6 @@ __all__ = [
 ]
 
 _CACHE_DIR_ENV = "REDIS_AGENT_CACHE_DIR"
-
-
-def _text(value: object) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _alive(pid: int) -> bool:
@@ -271,7 +268,7 @@ class EmbeddedRedis:
                     client = redis.Redis(unix_socket_path=str(self._socket), socket_timeout=2)
                     try:
                         client.ping()
-                        names = {_text(m.get(b"name", m.get("name"))) for m in client.module_list()}
+                        names = set(module_versions(client))
                     finally:
                         client.close()
                     missing = {"search", "ReJSON"} - names
