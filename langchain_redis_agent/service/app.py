@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -199,6 +200,7 @@ class AgentService:
         name = model_name or getattr(llm, "model_name", None) or type(llm).__name__
         self.model_name = str(name)
         core_embedder = to_core_embedder(self.embeddings)
+        self._embedder = core_embedder  # one embedding per question serves cache and RAG
         # cache scope: a hit never crosses models, lengths, temperatures or prompts
         self.scope = make_scope(
             {
@@ -258,12 +260,12 @@ class AgentService:
         chars += sum(len(m.text) for m in past[-self.settings.history_window :])
         return chars // 4 + 16 + self.settings.max_tokens
 
-    async def _retrieve(self, message: str) -> list[Hit]:
+    async def _retrieve(self, vector: np.ndarray) -> list[Hit]:
         if not self._has_docs:
             self._has_docs = await self.vectors.acount() > 0
             if not self._has_docs:
                 return []
-        hits = await self.vectors.asearch(message, k=self.settings.rag_k)
+        hits = await self.vectors.asearch(vector, k=self.settings.rag_k)
         return [h for h in hits if (h.score or 0.0) >= self.settings.rag_min_relevance]
 
     def _prompt(
@@ -294,14 +296,16 @@ class AgentService:
         previous = next((m.text for m in reversed(past) if isinstance(m, HumanMessage)), None)
         cache_prompt, scope = self.cache_key(message, previous)
         try:
-            hit = await self.cache.alookup(cache_prompt, scope)
+            # the cache is keyed on the question itself: its vector is also the RAG query
+            vector = (await self._embedder.aembed([cache_prompt]))[0]
+            hit = await self.cache.alookup(cache_prompt, scope, vector=vector)
             if hit is not None:
                 answer = json.loads(hit.payload)["answer"]
                 usage = Usage(saved_tokens=int((hit.usage or {}).get("total_tokens", 0)))
                 await self.limiter.asettle(reservation, 0)  # a hit spends no tokens
                 cached = True
             else:
-                docs = await self._retrieve(message)
+                docs = await self._retrieve(vector)
                 sources = [_source(d) for d in docs]
                 reply = await self.llm.ainvoke(self._prompt(message, past, docs))
                 assert isinstance(reply, AIMessage)
@@ -320,6 +324,7 @@ class AgentService:
                     usage=usage.model_dump(
                         include={"input_tokens", "output_tokens", "total_tokens"}
                     ),
+                    vector=vector,
                 )
                 cached = False
         except BaseException:
