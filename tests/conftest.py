@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -112,6 +113,17 @@ def minilm() -> SentenceTransformerEmbedder:
     model = default_embedder()
     model.embed(["warm up"])
     return model
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A private embedded server a test may stop (others' servers are never touched),
+    with AOF in a temp dir so it can be started again with its data."""
+    server = EmbeddedRedis(data_dir=tmp_path / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def skip_unless(flag: bool, reason: str) -> None:

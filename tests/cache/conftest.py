@@ -32,16 +32,6 @@ def toy_embedder() -> CallableEmbedder:
 
 
 @pytest.fixture
-def own_redis() -> Iterator[EmbeddedRedis]:
-    """A private server a test may stop (others' servers are never touched)."""
-    server = EmbeddedRedis().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def own_config(own_redis: EmbeddedRedis) -> Iterator[RedisAgentConfig]:
     # short timeouts and no retries: a stopped server must fail fast
     cfg = RedisAgentConfig(

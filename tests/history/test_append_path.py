@@ -36,9 +36,9 @@ def test_append_script_matches_general_write(config: RedisAgentConfig) -> None:
     assert info is not None and info.message_count == 3 and info.ttl is not None
 
 
-def test_append_script_reloads_after_script_flush(own_server: EmbeddedRedis) -> None:
+def test_append_script_reloads_after_script_flush(own_redis: EmbeddedRedis) -> None:
     # a private server: SCRIPT FLUSH must not disturb other tests' scripts
-    config = RedisAgentConfig(url=own_server.url, namespace="flush")
+    config = RedisAgentConfig(url=own_redis.url, namespace="flush")
     store = SessionStore(config, ttl=None)
     store.append("s", [b"1"])
     config.get_client().script_flush()

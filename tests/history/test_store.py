@@ -220,11 +220,11 @@ def test_invalid_settings_fail_fast(config: RedisAgentConfig) -> None:
         SessionStore(config).relevant("s", "q")
 
 
-def test_redis_down_raises_fast_and_leaves_no_partial_append(own_server: EmbeddedRedis) -> None:
-    config = RedisAgentConfig(url=own_server.url, namespace="down", socket_timeout=1.0)
+def test_redis_down_raises_fast_and_leaves_no_partial_append(own_redis: EmbeddedRedis) -> None:
+    config = RedisAgentConfig(url=own_redis.url, namespace="down", socket_timeout=1.0)
     store = SessionStore(config, ttl=600)
     store.append("s", payloads(0, 1))
-    own_server.stop()
+    own_redis.stop()
     started = time.monotonic()
     with pytest.raises(RedisUnavailableError, match="append to history failed"):
         store.append("s", payloads(2, 3))
@@ -234,20 +234,20 @@ def test_redis_down_raises_fast_and_leaves_no_partial_append(own_server: Embedde
         store.sessions()
     assert time.monotonic() - started < 10  # a clear error, not a hang
     config.close()
-    own_server.start()  # same AOF data dir, new socket
-    again = RedisAgentConfig(url=own_server.url, namespace="down")
+    own_redis.start()  # same AOF data dir, new socket
+    again = RedisAgentConfig(url=own_redis.url, namespace="down")
     try:
         assert SessionStore(again).read("s") == payloads(0, 1)
     finally:
         again.close()
 
 
-async def test_redis_down_async(own_server: EmbeddedRedis) -> None:
-    config = RedisAgentConfig(url=own_server.url, namespace="down")
+async def test_redis_down_async(own_redis: EmbeddedRedis) -> None:
+    config = RedisAgentConfig(url=own_redis.url, namespace="down")
     store = SessionStore(config)
     await store.aappend("s", payloads(0))
     await config.aclose()
-    own_server.stop()
+    own_redis.stop()
     with pytest.raises(RedisUnavailableError, match="read history failed"):
         await store.aread("s")
     await config.aclose()

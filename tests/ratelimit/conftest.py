@@ -26,10 +26,9 @@ def make_limiter(config: RedisAgentConfig) -> Callable[..., RateLimiter]:
 
 
 @pytest.fixture
-def stopped_redis() -> RedisAgentConfig:
+def stopped_redis(own_redis: EmbeddedRedis) -> RedisAgentConfig:
     """A config whose Redis has been stopped (an expected fault)."""
-    server = EmbeddedRedis().start()
-    cfg = RedisAgentConfig(url=server.url, retries=0, socket_connect_timeout=0.5)
+    cfg = RedisAgentConfig(url=own_redis.url, retries=0, socket_connect_timeout=0.5)
     cfg.get_client().ping()
-    server.stop()
+    own_redis.stop()
     return cfg

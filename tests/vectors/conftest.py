@@ -26,15 +26,16 @@ def clustered(rng: np.random.Generator, n: int, dims: int, clusters: int = 8) ->
 
 
 @pytest.fixture
-def own_server(namespace: str) -> Iterator[tuple[EmbeddedRedis, RedisAgentConfig]]:
-    """A private embedded server this test may stop (to simulate Redis going down)."""
-    with EmbeddedRedis() as server:
-        cfg = RedisAgentConfig(
-            url=server.url,
-            namespace=namespace,
-            retries=0,
-            socket_timeout=1.0,
-            socket_connect_timeout=0.5,
-        )
-        yield server, cfg
-        cfg.close()
+def own_server(
+    own_redis: EmbeddedRedis, namespace: str
+) -> Iterator[tuple[EmbeddedRedis, RedisAgentConfig]]:
+    """A private server this test may stop (Redis going down), with a config on it."""
+    cfg = RedisAgentConfig(
+        url=own_redis.url,
+        namespace=namespace,
+        retries=0,
+        socket_timeout=1.0,
+        socket_connect_timeout=0.5,
+    )
+    yield own_redis, cfg
+    cfg.close()
