@@ -253,7 +253,6 @@ def build_plan(
     )
 
 
-_PACKED_1_0 = bulk(b"1 1 0")
 
 
 def pack_acquire(plan: _Plan, rid: str, requests: int, tokens: int) -> bytes:
@@ -261,8 +260,7 @@ def pack_acquire(plan: _Plan, rid: str, requests: int, tokens: int) -> bytes:
     if requests == 1 and tokens == 0:
         header = _PACKED_1_0
     else:
-        text = b"1 %d %d" % (requests, tokens)
-        header = b"$%d\r\n%b\r\n" % (len(text), text)
+        header = bulk(b"1 %d %d" % (requests, tokens))
     spec = plan.packed_spec
     if not spec:
         spec = bulk(build_acquire(plan, rid, requests, tokens)[1][1])
@@ -276,6 +274,7 @@ def _spec(static: Sequence[tuple[bytes, bytes, bytes]], extras: Sequence[bytes])
 
 
 _HEADER_1_0 = b"1 1 0"  # the commonest call: one request, no tokens
+_PACKED_1_0 = bulk(_HEADER_1_0)
 
 
 def build_acquire(
