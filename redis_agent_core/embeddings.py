@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -22,6 +24,7 @@ from .errors import ConfigError
 __all__ = [
     "DEFAULT_DIMS",
     "DEFAULT_MODEL_NAME",
+    "BatchingEmbedder",
     "CallableEmbedder",
     "Embedder",
     "SentenceTransformerEmbedder",
@@ -194,6 +197,178 @@ class SentenceTransformerEmbedder:
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed, texts)
+
+
+class _Pending:
+    """One event loop's queue of texts waiting for the next model call."""
+
+    def __init__(self) -> None:
+        self.calls: deque[tuple[list[str], asyncio.Future[np.ndarray]]] = deque()
+        self.texts = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.running = False
+
+
+class BatchingEmbedder:
+    """Merge concurrent :meth:`aembed` calls into one model call, off the event loop.
+
+    A server embeds one short question per request; a model call has a fixed cost
+    that dwarfs one more row, so calls that arrive within ``window`` seconds of each
+    other are sent together (at most ``max_batch`` texts a call), and while one call
+    runs the next batch gathers. The model runs in one dedicated thread (``embed-*``):
+    the event loop only queues texts and hands out rows. An ``inner`` with a native
+    async ``aembed`` (a remote API through :class:`CallableEmbedder` with ``afn``) is
+    awaited on the loop instead, since it waits on I/O, not on the CPU.
+
+    ``embed`` (sync) calls the model directly. ``name`` and ``dims`` are the inner
+    model's, so caches and indexes built on either agree.
+    """
+
+    def __init__(
+        self,
+        inner: Embedder,
+        *,
+        window: float = 0.002,
+        max_batch: int = 64,
+        offload: bool | None = None,
+    ) -> None:
+        if not isinstance(window, (int, float)) or not 0 <= window <= 1:
+            raise ConfigError(f"window must be seconds in [0, 1], got {window!r}")
+        if not isinstance(max_batch, int) or max_batch < 1:
+            raise ConfigError(f"max_batch must be a positive int, got {max_batch!r}")
+        self.inner = inner
+        self.name = inner.name
+        self.window = float(window)
+        self.max_batch = max_batch
+        native_async = isinstance(inner, CallableEmbedder) and inner._afn is not None
+        self.offload = (not native_async) if offload is None else offload
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self._pending: dict[asyncio.AbstractEventLoop, _Pending] = {}
+        self.calls = 0  # model calls made by aembed
+        self.texts = 0  # texts embedded by those calls
+        self.largest_batch = 0
+
+    @property
+    def dims(self) -> int:
+        return self.inner.dims
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed(texts)
+
+    def _thread(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                # one thread: model calls serialise anyway, and the batch grows meanwhile
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="embed")
+            return self._executor
+
+    async def _model(self, texts: list[str]) -> np.ndarray:
+        if self.offload:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._thread(), self.inner.embed, texts)
+        return await self.inner.aembed(texts)
+
+    async def awarm(self) -> None:
+        """Load the model and run one call in the model's thread, so the first requests
+        do not wait for it (call at startup)."""
+        await self._model(["warm-up"])
+
+    def _state(self, loop: asyncio.AbstractEventLoop) -> _Pending:
+        state = self._pending.get(loop)
+        if state is None:
+            for old in [lp for lp in self._pending if lp.is_closed()]:
+                del self._pending[old]  # loops of finished asyncio.run() calls
+            state = self._pending[loop] = _Pending()
+        return state
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        state = self._state(loop)
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        state.calls.append((texts, future))
+        state.texts += len(texts)
+        if not state.running:
+            if state.texts >= self.max_batch or self.window == 0:
+                self._flush(loop, state)
+            elif state.timer is None:
+                state.timer = loop.call_later(self.window, self._flush, loop, state)
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop, state: _Pending) -> None:
+        if state.timer is not None:
+            state.timer.cancel()
+            state.timer = None
+        if state.running or not state.calls:
+            return
+        batch: list[tuple[list[str], asyncio.Future[np.ndarray]]] = []
+        count = 0
+        while state.calls and (not batch or count + len(state.calls[0][0]) <= self.max_batch):
+            texts, future = state.calls.popleft()
+            state.texts -= len(texts)
+            if not future.done():  # a cancelled caller's texts are not embedded
+                batch.append((texts, future))
+                count += len(texts)
+        if not batch:
+            return
+        state.running = True
+        loop.create_task(self._run(loop, state, batch))
+
+    async def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        state: _Pending,
+        batch: list[tuple[list[str], asyncio.Future[np.ndarray]]],
+    ) -> None:
+        texts = [t for part, _ in batch for t in part]
+        try:
+            try:
+                rows = await self._model(texts)
+                if rows.shape[0] != len(texts):
+                    raise ConfigError(
+                        f"embedding model {self.name!r} returned {rows.shape[0]} rows for "
+                        f"{len(texts)} texts"
+                    )
+            except asyncio.CancelledError:  # the loop is shutting down
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:  # every waiter sees the model's error
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            self.calls += 1
+            self.texts += len(texts)
+            self.largest_batch = max(self.largest_batch, len(texts))
+            start = 0
+            for part, future in batch:
+                if not future.done():
+                    future.set_result(rows[start : start + len(part)])
+                start += len(part)
+        finally:
+            state.running = False
+            if state.calls:  # arrived while the model ran: they have waited already
+                self._flush(loop, state)
+
+    def stats(self) -> dict[str, float]:
+        """Model calls made by :meth:`aembed`, texts embedded and the batch sizes."""
+        return {
+            "calls": self.calls,
+            "texts": self.texts,
+            "mean_batch": round(self.texts / self.calls, 2) if self.calls else 0.0,
+            "largest_batch": self.largest_batch,
+        }
+
+    def close(self) -> None:
+        """Stop the model thread (a later call starts a new one)."""
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
 
 
 _default: SentenceTransformerEmbedder | None = None

@@ -10,13 +10,18 @@ __all__ = ["register"]
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import dataclasses
 
     from redis_agent_core.config import RedisAgentConfig, describe_url
+    from redis_agent_core.errors import ConfigError
 
-    from .app import AgentService, ServiceSettings, create_app
+    from .app import AgentService, ServiceSettings
     from .llm import chat_model_from_env
+    from .workers import ServeSpec, available_cores, run, torch_threads
 
+    workers = args.workers if args.workers is not None else available_cores()
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     config = RedisAgentConfig.from_env(**({"url": args.redis_url} if args.redis_url else {}))
     settings = ServiceSettings(
         requests_per_minute=args.requests_per_minute,
@@ -25,13 +30,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         use_queue=not args.no_queue,
     )
     with chat_model_from_env(max_tokens=args.max_tokens) as (llm, endpoint):
-        service = AgentService(llm, config=config, settings=settings, model_name=endpoint.model)
+        # the embedded server (if any) starts here, once: every worker uses its URL
+        url = config.resolve_url()
         where = "local model" if endpoint.local else endpoint.base_url
         print(f"model: {endpoint.model} ({where})", flush=True)
-        print(f"redis: {describe_url(config.resolve_url())}", flush=True)
+        print(f"redis: {describe_url(url)}", flush=True)
+        print(f"workers: {workers}", flush=True)
+        # the queue's worker runs once, in this (parent) process
+        service = AgentService(llm, config=config, settings=settings, model_name=endpoint.model)
         worker = service.start_worker() if settings.use_queue else None
+        spec = ServeSpec(
+            redis_url=url,
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key,
+            model=endpoint.model,
+            settings=dataclasses.asdict(settings),
+            threads=torch_threads(workers) if workers > 1 else 0,
+        )
         try:
-            uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="info")
+            run(spec, host=args.host, port=args.port, workers=workers, access_log=args.access_log)
         finally:
             if worker is not None:
                 worker.stop()
@@ -55,6 +72,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--requests-per-minute", type=int, default=20, help="per user")
     p.add_argument("--tokens-per-day", type=int, default=50_000, help="per user")
     p.add_argument("--max-tokens", type=int, default=48, help="answer length cap")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes sharing the port (default: the number of cores)",
+    )
+    p.add_argument(
+        "--access-log", action="store_true", help="log every request (off: it costs the loop)"
+    )
     p.add_argument(
         "--no-queue",
         action="store_true",
