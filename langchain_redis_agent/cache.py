@@ -67,7 +67,7 @@ __all__ = [
 
 logger = logging.getLogger("langchain_redis_agent.cache")
 
-_ALLOWED = [
+_ALLOWED: list[type[Serializable]] = [
     Generation,
     GenerationChunk,
     ChatGeneration,

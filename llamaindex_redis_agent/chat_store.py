@@ -250,7 +250,8 @@ class RedisChatStore(BaseChatStore):
         store: SessionStore | None = None,
     ) -> None:
         _check_on_corrupt(on_corrupt)
-        super().__init__(on_corrupt=on_corrupt)
+        # pydantic: ``on_corrupt`` is a field of this subclass, unknown to the base's signature
+        super().__init__(on_corrupt=on_corrupt)  # type: ignore[call-arg]
         self._store = _build_store(config, ttl, max_messages, embedder, store)
 
     @classmethod
@@ -385,7 +386,8 @@ class RedisAsyncChatStore(AsyncDBChatStore):
         store: SessionStore | None = None,
     ) -> None:
         _check_on_corrupt(on_corrupt)
-        super().__init__(on_corrupt=on_corrupt)
+        # pydantic: ``on_corrupt`` is a field of this subclass, unknown to the base's signature
+        super().__init__(on_corrupt=on_corrupt)  # type: ignore[call-arg]
         self._store = _build_store(config, ttl, max_messages, embedder, store)
 
     @classmethod

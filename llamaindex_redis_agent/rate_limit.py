@@ -176,7 +176,7 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
         estimator: Callable[[str], int] | None = None,
         max_wait: float = 0.0,
     ) -> None:
-        ignore = [t for t in CBEventType if t is not CBEventType.LLM]
+        ignore: list[CBEventType] = [t for t in CBEventType if t is not CBEventType.LLM]
         super().__init__(event_starts_to_ignore=ignore, event_ends_to_ignore=ignore)
         self.limiter = limiter
         self.user = user

@@ -117,7 +117,8 @@ class RedisVectorStore(BasePydanticVectorStore):
         flat_metadata: bool = False,
         **index_options: Any,
     ) -> None:
-        super().__init__(index_name=index_name, flat_metadata=flat_metadata)
+        # pydantic fields of this subclass, unknown to the base's signature
+        super().__init__(index_name=index_name, flat_metadata=flat_metadata)  # type: ignore[call-arg]
         if index is None:
             fields = list(parse_metadata_fields(metadata_fields))
             if not any(f.name == _REF_FIELD for f in fields):

@@ -44,7 +44,9 @@ class Embedder(Protocol):
     """
 
     name: str
-    dims: int
+
+    @property
+    def dims(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -169,7 +171,13 @@ class SentenceTransformerEmbedder:
                         getattr(model, "get_embedding_dimension", None)
                         or model.get_sentence_embedding_dimension
                     )
-                    self._dims = int(get_dims())
+                    dims = get_dims()
+                    if dims is None:
+                        raise ConfigError(
+                            f"embedding model {path!r} does not state its dimension; "
+                            "pass your own embedding model with a known `dims`"
+                        )
+                    self._dims = int(dims)
                     self._model = model
         return self._model
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import cast
 
 from redis.cluster import RedisCluster
 
@@ -86,8 +87,8 @@ class KVStore:
         client = self.config.get_client()
         with translate_errors(self.config, f"reading from store {self.name!r}"):
             if isinstance(client, RedisCluster):
-                return list(client.mget_nonatomic(full))
-            return list(client.mget(full))
+                return cast(list[bytes | None], client.mget_nonatomic(full))
+            return cast(list[bytes | None], client.mget(full))
 
     def mset(
         self,
@@ -136,8 +137,8 @@ class KVStore:
         client = self.config.get_async_client()
         with translate_errors(self.config, f"reading from store {self.name!r}"):
             if self.config.is_cluster():
-                return list(await client.mget_nonatomic(full))  # type: ignore[union-attr]
-            return list(await client.mget(full))
+                return cast(list[bytes | None], await client.mget_nonatomic(full))  # type: ignore[union-attr]
+            return cast(list[bytes | None], await client.mget(full))
 
     async def amset(
         self,

@@ -184,7 +184,8 @@ def tool_call_text(call: object) -> str:
     data = _jsonable(call) if not isinstance(call, Mapping) else call
     if not isinstance(data, Mapping):
         return f"[tool call {data}]"
-    fn = data.get("function") if isinstance(data.get("function"), Mapping) else data
+    inner = data.get("function")
+    fn: Mapping[Any, Any] = inner if isinstance(inner, Mapping) else data
     name = fn.get("name") or fn.get("tool_name") or "?"
     args = fn.get("args", fn.get("arguments", fn.get("tool_kwargs", "")))
     if not isinstance(args, str):

@@ -202,7 +202,7 @@ def build_plan(
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{what} must be a str or None, got {type(value).__name__}")
     tag = resolve_tag(name, shard_by, user, org)
-    keys = []
+    keys: list[tuple[str, ...]] = []
     for limit in limits:
         subject = _subject(limit, user, org)
         main = keyspace.ratelimit(tag, limit.name, subject)
@@ -251,8 +251,6 @@ def build_plan(
         head,
         bulk(spec) if spec else b"",
     )
-
-
 
 
 def pack_acquire(plan: _Plan, rid: str, requests: int, tokens: int) -> bytes:

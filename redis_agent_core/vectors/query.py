@@ -313,8 +313,8 @@ def parse_search(reply: Any, schema: VectorSchema, prefix: str) -> tuple[int, li
         for row in data.get("results", []):
             row = {_s(k): v for k, v in row.items()}
             key = _s(row["id"])
-            fields = _fields(row.get("extra_attributes", {}))
-            hits.append(make_hit(schema, prefix, key, fields, row.get("score")))
+            attrs = _fields(row.get("extra_attributes", {}))
+            hits.append(make_hit(schema, prefix, key, attrs, row.get("score")))
         return int(data.get("total_results", 0)), hits
     items = list(reply)
     total = int(items[0])

@@ -34,7 +34,7 @@ FieldType = Literal["tag", "text", "numeric", "geo"]
 FIELD_TYPES: tuple[str, ...] = ("tag", "text", "numeric", "geo")
 ALGORITHMS = ("hnsw", "flat")
 METRICS = ("cosine", "l2", "ip")
-DTYPES = {"float32": np.float32, "float16": np.float16}
+DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float16": np.float16}
 STORAGES = ("hash", "json")
 
 # Tags are split on this separator when indexed (a list value is one tag per item).
@@ -173,7 +173,7 @@ class VectorSchema:
     @property
     def field_types(self) -> dict[str, str]:
         """Filterable field name -> type (metadata fields plus the text field)."""
-        types = {f.name: f.type for f in self.metadata_fields}
+        types: dict[str, str] = {f.name: f.type for f in self.metadata_fields}
         types[self.text_field] = "text"
         return types
 
