@@ -29,11 +29,14 @@ from ..errors import ConfigError
 from .entry import (
     BUCKETS,
     REDIS_DOWN,
+    CacheHit,
     CacheStats,
     OnError,
     RedisFaults,
     check_ttl,
     merge_stats,
+    parse_usage,
+    text,
     total_tokens,
 )
 
@@ -93,7 +96,7 @@ return 1
 # Exact lookup. KEYS: entry, stats, hits. ARGV: digest.
 # -> "<hits>\n<usage JSON>\n<payload>" | nil. One bulk string: the cheapest reply for
 # the client to parse (usage is compact JSON, without raw newlines).
-LOOKUP = Script.of("""
+_LOOKUP_LUA = """
 local v = redis.call('HMGET', KEYS[1], 'payload', 'usage', 'tokens')
 if v[1] then
   local hits = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
@@ -102,9 +105,30 @@ if v[1] then
   if tokens and tokens > 0 then redis.call('HINCRBY', KEYS[2], 'tokens_saved', tokens) end
   return hits .. '\\n' .. (v[2] or '') .. '\\n' .. v[1]
 end
-redis.call('HINCRBY', KEYS[2], 'misses', 1)
+MISS
 return false
-""")
+"""
+LOOKUP = Script.of(_LOOKUP_LUA.replace("MISS", "redis.call('HINCRBY', KEYS[2], 'misses', 1)"))
+# The same as a first tier: a miss is not counted, the tier after it counts the lookup.
+PROBE = Script.of(_LOOKUP_LUA.replace("MISS", ""))
+
+
+def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
+    """The :class:`CacheHit` in a LOOKUP / PROBE reply, or ``None`` on a miss."""
+    if not reply:
+        return None
+    if isinstance(reply, str):  # a client built with decode_responses=True
+        reply = reply.encode("utf-8", "surrogateescape")
+    hits, usage, payload = reply.split(b"\n", 2)
+    return CacheHit(
+        payload=text(payload),
+        prompt=prompt,
+        distance=0.0,
+        usage=parse_usage(usage),
+        hits=int(hits),
+        key=key,
+    )
+
 
 # Record a semantic lookup's outcome. KEYS: stats, hits, entry. ARGV: digest ('' on a
 # miss), then counter, increment, ... -> the entry's hit count (0 on a miss)

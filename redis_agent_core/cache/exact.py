@@ -19,7 +19,7 @@ from typing import Any
 
 from ..config import RedisAgentConfig
 from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
-from .base import LOOKUP, CacheStore, arun_script, run_script
+from .base import LOOKUP, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
     REDIS_DOWN,
     CacheHit,
@@ -27,8 +27,6 @@ from .entry import (
     canonical_filters,
     check_args,
     entry_digest,
-    parse_usage,
-    text,
 )
 
 __all__ = ["ExactCache"]
@@ -83,19 +81,7 @@ class ExactCache(CacheStore):
         return digest, [self.entry_key(digest), self._stats[b], self._hits[b]], [digest]
 
     def _parse(self, reply: Any, prompt: str, digest: str) -> CacheHit | None:
-        if not reply:
-            return None
-        if isinstance(reply, str):  # a client built with decode_responses=True
-            reply = reply.encode("utf-8", "surrogateescape")
-        hits, usage, payload = reply.split(b"\n", 2)
-        return CacheHit(
-            payload=text(payload),
-            prompt=prompt,
-            distance=0.0,
-            usage=parse_usage(usage),
-            hits=int(hits),
-            key=self.entry_key(digest),
-        )
+        return parse_lookup(reply, prompt, self.entry_key(digest))
 
     def _packets(self, client: Any) -> dict[str, tuple[bytes, bytes]]:
         """Per bucket, the entry key's prefix and the packed stats and hits keys, encoded

@@ -29,7 +29,7 @@ from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import CapabilityError, ConfigError, SchemaMismatchError
 from ..tags import TAG_SEPARATOR, tag_value
-from .base import RECORD, CacheStore, arun_script, run_script
+from .base import PROBE, RECORD, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
     REDIS_DOWN,
     CacheHit,
@@ -409,6 +409,46 @@ class SemanticCache(CacheStore):
         return False
 
     # -- lookup --
+    def _probe_call(
+        self, prompt: str, scope: str, filters: Mapping[str, str] | None
+    ) -> tuple[str, list[str]]:
+        _, digest = self._prepare(prompt, scope, filters)
+        b = digest[0]
+        return digest, [self.entry_key(digest), self._stats[b], self._hits[b]]
+
+    def lookup_exact(
+        self, prompt: str, scope: str, *, filters: Mapping[str, str] | None = None
+    ) -> CacheHit | None:
+        """The entry stored for exactly this prompt (same scope and filters), or ``None``:
+        one round trip, no embedding, no search. A first tier before :meth:`lookup`:
+        a hit is counted, a miss is not (the semantic lookup that follows counts it).
+        """
+        digest, keys = self._probe_call(prompt, scope, filters)
+        if not self.faults.available():
+            return None
+        try:
+            reply = run_script(self.config.get_client(), PROBE, keys, [digest])
+        except REDIS_DOWN as exc:
+            self.faults.failed("lookup", exc)
+            return None
+        self.faults.ok()
+        return parse_lookup(reply, prompt, keys[0])
+
+    async def alookup_exact(
+        self, prompt: str, scope: str, *, filters: Mapping[str, str] | None = None
+    ) -> CacheHit | None:
+        """Async :meth:`lookup_exact`."""
+        digest, keys = self._probe_call(prompt, scope, filters)
+        if not self.faults.available():
+            return None
+        try:
+            reply = await arun_script(self.config.get_async_client(), PROBE, keys, [digest])
+        except REDIS_DOWN as exc:
+            self.faults.failed("lookup", exc)
+            return None
+        self.faults.ok()
+        return parse_lookup(reply, prompt, keys[0])
+
     def lookup(
         self,
         prompt: str,

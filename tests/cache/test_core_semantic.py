@@ -174,6 +174,7 @@ def test_redis_down_is_a_miss(
     cache.update("p", A, "x")
     own_redis.stop()
     assert cache.lookup("p", A) is None
+    assert cache.lookup_exact("p", A) is None
     assert cache.update("q", A, "y") is False
     strict = SemanticCache(own_config, embedder=toy_embedder, on_error="raise")
     with pytest.raises(RedisUnavailableError):
@@ -225,3 +226,37 @@ def test_redis_refusing_writes_is_a_miss_not_an_error(
     finally:
         admin.config_set("maxmemory", "0")
     assert cache.lookup("p", A).payload == "x"  # type: ignore[union-attr]
+
+
+class _NoModel:
+    """An embedder that must not be called: the exact tier needs no embedding."""
+
+    name = "toy"
+    dims = 8
+
+    def embed(self, texts: object) -> np.ndarray:
+        raise AssertionError("the exact tier embedded a prompt")
+
+    async def aembed(self, texts: object) -> np.ndarray:
+        raise AssertionError("the exact tier embedded a prompt")
+
+
+async def test_exact_tier_needs_no_embedding_and_counts_only_hits(
+    aconfig: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    writer = SemanticCache(aconfig, embedder=toy_embedder, name="tiers", filter_fields=("t",))
+    await writer.aupdate("p", A, "x", usage={"total_tokens": 5}, filters={"t": "1"})
+    cache = SemanticCache(aconfig, embedder=_NoModel(), name="tiers", filter_fields=("t",))
+    hit = await cache.alookup_exact("p", A, filters={"t": "1"})
+    assert hit is not None and hit.payload == "x" and hit.distance == 0 and hit.hits == 1
+    assert hit.usage == {"total_tokens": 5}
+    # another scope, partition or wording is not the same entry
+    assert await cache.alookup_exact("p", B, filters={"t": "1"}) is None
+    assert await cache.alookup_exact("p", A, filters={"t": "2"}) is None
+    assert await cache.alookup_exact("p ", A, filters={"t": "1"}) is None
+    stats = await cache.astats()
+    assert (stats.hits, stats.misses, stats.tokens_saved) == (1, 0, 5)  # misses: next tier's
+    sync_hit = cache.lookup_exact("p", A, filters={"t": "1"})
+    assert sync_hit is not None and sync_hit.hits == 2
+    with pytest.raises(ConfigError, match="partitioned"):
+        cache.lookup_exact("p", A)
