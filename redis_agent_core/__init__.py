@@ -8,7 +8,7 @@ from __future__ import annotations
 from .bus import AgentBus, BusTimeoutError, Envelope
 from .cache import CacheHit, CacheStats, ExactCache, SemanticCache, make_scope
 from .capabilities import Capabilities, get_capabilities, probe, require_search
-from .config import RedisAgentConfig, get_default_config, set_default_config, translate_errors
+from .config import RedisAgentConfig, get_default_config, set_default_config
 from .embeddings import CallableEmbedder, Embedder, SentenceTransformerEmbedder, default_embedder
 from .errors import (
     CapabilityError,
@@ -17,12 +17,14 @@ from .errors import (
     EmbeddedServerError,
     RedisAgentError,
     RedisUnavailableError,
+    RedisWriteRefusedError,
     SchemaMismatchError,
 )
 from .history import RecalledMessage, SessionInfo, SessionStore
 from .keys import KeySpace
 from .kvstore import KVStore
 from .ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
+from .redis_errors import translate_errors
 from .server import EmbeddedRedis, get_embedded_server, stop_embedded_server
 from .vectors import VectorIndex
 
@@ -51,6 +53,7 @@ __all__ = [
     "RedisAgentConfig",
     "RedisAgentError",
     "RedisUnavailableError",
+    "RedisWriteRefusedError",
     "RequestLimit",
     "SchemaMismatchError",
     "SemanticCache",

@@ -11,8 +11,6 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
@@ -26,9 +24,11 @@ from redis.retry import Retry
 
 from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError
 from .keys import KeySpace, validate_namespace
+from .redis_errors import UNAVAILABLE, describe_url, map_redis_error, translate_errors
 
 __all__ = [
     "RedisAgentConfig",
+    "describe_url",
     "get_default_config",
     "set_default_config",
     "translate_errors",
@@ -181,7 +181,7 @@ class RedisAgentConfig:
             "socket_timeout": self.socket_timeout,
             "socket_connect_timeout": self.socket_connect_timeout,
             "retry": self._retry(asyncio_client),
-            "retry_on_error": [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+            "retry_on_error": list(UNAVAILABLE),
         }
         if self.max_connections is not None:
             kwargs["max_connections"] = self.max_connections
@@ -266,35 +266,6 @@ def set_default_config(config: RedisAgentConfig | None) -> None:
         _default_config = config
 
 
-def describe_url(url: str) -> str:
-    """The URL without its password, for error messages."""
-    parsed = urlparse(url)
-    if parsed.password:
-        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-        return urlunparse(parsed._replace(netloc=netloc))
-    return url
-
-
-@contextmanager
-def translate_errors(config: RedisAgentConfig, action: str) -> Iterator[None]:
-    """Re-raise redis-py connection errors and timeouts as :class:`RedisUnavailableError`.
-
-    The message names the action, the server and what to check.
-    """
-    try:
-        yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise unavailable(config, action, exc) from exc
-
-
 def unavailable(config: RedisAgentConfig, action: str, exc: BaseException) -> RedisUnavailableError:
-    """Build the :class:`RedisUnavailableError` for a failed ``action``."""
-    try:
-        where = describe_url(config.resolve_url())
-    except RedisUnavailableError:
-        where = "(no server)"
-    kind = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "could not connect"
-    return RedisUnavailableError(
-        f"{action} failed: Redis at {where} {kind} ({exc}). Check that the server is running "
-        f"and reachable, or set REDIS_URL / url= to a live Redis."
-    )
+    """Kept for callers of the old name: :func:`redis_errors.map_redis_error`."""
+    return map_redis_error(exc, action, config)

@@ -22,6 +22,19 @@ class RedisUnavailableError(RedisAgentError, ConnectionError):
     """
 
 
+class RedisWriteRefusedError(RedisUnavailableError):
+    """Redis answered but refused a write: ``maxmemory`` reached with ``noeviction``
+    (``cause == "oom"``) or a read-only replica (``cause == "readonly"``).
+
+    A :class:`RedisUnavailableError`, so handlers of "Redis is down" (degrading caches,
+    fail-open limiters, the service's 503) treat it the same way.
+    """
+
+    def __init__(self, message: str, *, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 class EmbeddedServerError(RedisAgentError, RuntimeError):
     """The embedded Redis server could not be found or started."""
 

@@ -38,6 +38,7 @@ import redis
 from redis.exceptions import NoScriptError, ResponseError
 
 from .errors import ConfigError
+from .redis_errors import UNAVAILABLE
 
 __all__ = [
     "FALLBACK",
@@ -53,7 +54,7 @@ __all__ = [
 
 MAX_LEASED = 4  # connections one lease keeps out of its pool
 FALLBACK: Any = object()  # "take the generic path": returned instead of a reply
-_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_DOWN = (*UNAVAILABLE, OSError)
 
 _generation = 0  # bumped in a forked child: leased connections belong to the parent
 

@@ -19,6 +19,7 @@ from redis_agent_core.cluster import LocalCluster
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
 from redis_agent_core.server import EmbeddedRedis
+from tests.faults import FaultyRedis
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +121,17 @@ def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     """A private embedded server a test may stop (others' servers are never touched),
     with AOF in a temp dir so it can be started again with its data."""
     server = EmbeddedRedis(data_dir=tmp_path / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def faulty_redis() -> Iterator[FaultyRedis]:
+    """A private server on a fixed loopback port that a test may kill, pause, restart
+    (empty) on the same URL, fill up or make a read-only replica (see tests/faults.py)."""
+    server = FaultyRedis().start()
     try:
         yield server
     finally:

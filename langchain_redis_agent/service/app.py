@@ -43,9 +43,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import SemanticCache, make_scope
 from redis_agent_core.config import RedisAgentConfig, get_default_config
-from redis_agent_core.errors import RedisUnavailableError
+from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.local_llm import SYSTEM_PROMPT
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
+from redis_agent_core.redis_errors import map_redis_error
 from redis_agent_core.vectors import Hit, VectorIndex
 
 from ..chat_history import RedisChatMessageHistory
@@ -487,19 +488,16 @@ def create_app(service: AgentService) -> FastAPI:
         return _error(429, "rate_limited", str(exc), **{"Retry-After": retry})
 
     @app.exception_handler(RedisUnavailableError)
-    async def _redis_down(_: Request, exc: RedisUnavailableError) -> JSONResponse:
-        return _error(503, "redis_unavailable", str(exc), **{"Retry-After": "5"})
-
     @app.exception_handler(redis.exceptions.ConnectionError)
     @app.exception_handler(redis.exceptions.TimeoutError)
-    async def _redis_raw(_: Request, exc: Exception) -> JSONResponse:
-        return _error(
-            503,
-            "redis_unavailable",
-            f"Redis could not be reached ({exc}). Check that the server is running and "
-            "REDIS_URL points at it.",
-            **{"Retry-After": "5"},
-        )
+    @app.exception_handler(redis.exceptions.OutOfMemoryError)
+    @app.exception_handler(redis.exceptions.ReadOnlyError)
+    async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
+        # one mapping for typed and raw redis-py faults (down, paused, full, read-only)
+        error = map_redis_error(exc, "the request", service.config)
+        refused = isinstance(error, RedisWriteRefusedError)
+        code = "redis_write_refused" if refused else "redis_unavailable"
+        return _error(503, code, str(error), **{"Retry-After": "5"})
 
     try:
         import openai

@@ -9,12 +9,12 @@ import time
 import uuid
 from typing import Any
 
-from ..config import RedisAgentConfig, get_default_config, translate_errors, unavailable
+from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisAgentError
+from ..redis_errors import FAULTS, map_redis_error, translate_errors
 from .channels import AsyncSubscription, Subscription
 from .envelope import (
     _FIELD,
-    _REDIS_DOWN,
     Envelope,
     _delivered,
     _text,
@@ -113,8 +113,8 @@ class AgentBus:
                 sid = client.xadd(self.stream(topic), {_FIELD: data}, **self._xadd_kwargs())
                 return _delivered(env, stream_id=_text(sid))
             n = client.publish(self.channel(topic), data)
-        except _REDIS_DOWN as exc:
-            raise unavailable(self.config, f"publishing to bus topic {topic!r}", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
         return _delivered(env, receivers=int(n))
 
     async def apublish(
@@ -134,8 +134,8 @@ class AgentBus:
                 sid = await client.xadd(self.stream(topic), {_FIELD: data}, **self._xadd_kwargs())
                 return _delivered(env, stream_id=_text(sid))
             n = await client.publish(self.channel(topic), data)
-        except _REDIS_DOWN as exc:
-            raise unavailable(self.config, f"publishing to bus topic {topic!r}", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
         return _delivered(env, receivers=int(n))
 
     # -- channels --

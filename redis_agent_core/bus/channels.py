@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from ..config import translate_errors, unavailable
 from ..errors import DataCorruptionError
-from .envelope import _REDIS_DOWN, Envelope, _text, decode_envelope
+from ..redis_errors import FAULTS, map_redis_error, translate_errors
+from .envelope import Envelope, _text, decode_envelope
 
 if TYPE_CHECKING:
     from .agent_bus import AgentBus
@@ -97,9 +97,9 @@ class Subscription:
                     wait = deadline - time.monotonic()
                     if wait <= 0:
                         return None
-        except _REDIS_DOWN as exc:
-            raise unavailable(
-                self._bus.config, f"reading bus channels {self._channels}", exc
+        except FAULTS as exc:
+            raise map_redis_error(
+                exc, f"reading bus channels {self._channels}", self._bus.config
             ) from exc
 
     def __iter__(self) -> Iterator[Envelope]:
@@ -169,9 +169,9 @@ class AsyncSubscription:
                         return env
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
-        except _REDIS_DOWN as exc:
-            raise unavailable(
-                self._bus.config, f"reading bus channels {self._channels}", exc
+        except FAULTS as exc:
+            raise map_redis_error(
+                exc, f"reading bus channels {self._channels}", self._bus.config
             ) from exc
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:

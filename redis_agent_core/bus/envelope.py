@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import redis
 
 from ..errors import ConfigError, DataCorruptionError
 
@@ -64,8 +63,6 @@ class Envelope:
 _ids = random.Random()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_ids.seed)
-
-_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def _delivered(env: Envelope, **fields: Any) -> Envelope:

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from ..config import RedisAgentConfig, translate_errors, unavailable
+from ..config import RedisAgentConfig
 from ..errors import ConfigError, DataCorruptionError
-from .envelope import _FIELD, _REDIS_DOWN, Envelope, _text, decode_envelope, encode_envelope
+from ..redis_errors import FAULTS, map_redis_error, translate_errors
+from .envelope import _FIELD, Envelope, _text, decode_envelope, encode_envelope
 
 if TYPE_CHECKING:
     from .agent_bus import AgentBus
@@ -233,8 +234,8 @@ class TopicConsumer:
             envs, drop = parse_stream_reply(reply, self.key)
             if drop:
                 client.xack(self.key, self.group, *drop)
-        except _REDIS_DOWN as exc:
-            raise unavailable(self._config, f"reading {self._source()}", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, f"reading {self._source()}", self._config) from exc
         return envs
 
     def ack(self, *messages: Envelope | str) -> int:
@@ -245,8 +246,10 @@ class TopicConsumer:
             return 0
         try:
             return int(self._config.get_client().xack(self.key, self.group, *ids))
-        except _REDIS_DOWN as exc:
-            raise unavailable(self._config, f"acking messages of {self._source()}", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(
+                exc, f"acking messages of {self._source()}", self._config
+            ) from exc
 
     def pending(self) -> int:
         """Messages of this group read but not yet acked (by any consumer)."""
@@ -327,8 +330,8 @@ class TopicConsumer:
             envs, drop = parse_stream_reply(reply, self.key)
             if drop:
                 await client.xack(self.key, self.group, *drop)
-        except _REDIS_DOWN as exc:
-            raise unavailable(self._config, f"reading {self._source()}", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, f"reading {self._source()}", self._config) from exc
         return envs
 
     async def aack(self, *messages: Envelope | str) -> int:
@@ -339,8 +342,10 @@ class TopicConsumer:
             return 0
         try:
             return int(await self._config.get_async_client().xack(self.key, self.group, *ids))
-        except _REDIS_DOWN as exc:
-            raise unavailable(self._config, f"acking messages of {self._source()}", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(
+                exc, f"acking messages of {self._source()}", self._config
+            ) from exc
 
     async def areceive(self, timeout: float | None = None) -> Envelope | None:
         """Async :meth:`receive`."""

@@ -23,12 +23,11 @@ from ..config import (
     RedisAgentConfig,
     SyncClient,
     get_default_config,
-    translate_errors,
 )
 from ..errors import ConfigError
+from ..redis_errors import FAULTS, translate_errors
 from .entry import (
     BUCKETS,
-    REDIS_DOWN,
     CacheHit,
     CacheStats,
     OnError,
@@ -256,7 +255,7 @@ class CacheStore:
             return False
         try:
             run_script(self.config.get_client(), UPDATE, keys, args)
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         self.faults.ok()
@@ -267,7 +266,7 @@ class CacheStore:
             return False
         try:
             await arun_script(self.config.get_async_client(), UPDATE, keys, args)
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         self.faults.ok()

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-import redis
 
-from ..config import RedisAgentConfig, unavailable
+from ..config import RedisAgentConfig
 from ..errors import ConfigError, RedisUnavailableError
+from ..redis_errors import map_redis_error
 
 __all__ = [
     "BUCKETS",
@@ -47,19 +47,6 @@ OnError = Literal["degrade", "raise"]
 # slot and one script can update them together.
 BUCKETS = "0123456789abcdef"
 
-# Errors that mean "Redis is not reachable", as opposed to a bad command.
-# Writes refused (maxmemory reached with noeviction, a read-only replica) count too: a
-# lookup records its hit with a write, and a cache must not make the LLM call fail.
-REFUSED: tuple[type[BaseException], ...] = (
-    redis.exceptions.OutOfMemoryError,
-    redis.exceptions.ReadOnlyError,
-)
-REDIS_DOWN: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    RedisUnavailableError,
-    *REFUSED,
-)
 #: Longest pause between probes of a Redis that keeps failing (seconds).
 MAX_RECHECK = 30.0
 
@@ -313,15 +300,7 @@ class RedisFaults:
             self._streak = 0
 
     def _error(self, action: str, exc: BaseException) -> RedisUnavailableError:
-        if isinstance(exc, RedisUnavailableError):
-            return exc
-        if isinstance(exc, REFUSED):
-            return RedisUnavailableError(
-                f"{self.what}: {action} failed: Redis refused the write ({exc}). Raise "
-                "maxmemory or set an eviction policy (e.g. maxmemory-policy allkeys-lru), "
-                "or point the cache at a writable primary."
-            )
-        return unavailable(self.config, f"{self.what}: {action}", exc)
+        return map_redis_error(exc, f"{self.what}: {action}", self.config)
 
     def failed(self, action: str, exc: BaseException) -> None:
         """Handle a connection failure: raise, or record it and log (throttled)."""

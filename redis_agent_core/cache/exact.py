@@ -19,9 +19,9 @@ from typing import Any
 
 from ..config import RedisAgentConfig
 from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
+from ..redis_errors import FAULTS
 from .base import LOOKUP, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
-    REDIS_DOWN,
     CacheHit,
     OnError,
     canonical_filters,
@@ -127,7 +127,7 @@ class ExactCache(CacheStore):
                 b = digest[0]
                 keys = [self.entry_key(digest), self._stats[b], self._hits[b]]
                 reply = run_script(client, LOOKUP, keys, [digest])
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
         self.faults.ok()
@@ -142,7 +142,7 @@ class ExactCache(CacheStore):
             return None
         try:
             reply = await arun_script(self.config.get_async_client(), LOOKUP, keys, args)
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
         self.faults.ok()

@@ -28,10 +28,10 @@ from ..capabilities import require_search
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import CapabilityError, ConfigError, SchemaMismatchError
+from ..redis_errors import FAULTS, is_missing_index
 from ..tags import TAG_SEPARATOR, tag_value
 from .base import PROBE, RECORD, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
-    REDIS_DOWN,
     CacheHit,
     OnError,
     canonical_filters,
@@ -402,7 +402,7 @@ class SemanticCache(CacheStore):
         return pairs, entry_digest(scope, prompt, pairs)
 
     def _missing_index(self, exc: redis.exceptions.ResponseError) -> bool:
-        if "no such index" in str(exc).lower() or "unknown index" in str(exc).lower():
+        if is_missing_index(exc):
             self._index_ready = False  # dropped behind our back: recreate on next use
             logger.warning("semantic cache %r: index %s is missing", self.name, self.index_name)
             return True
@@ -428,7 +428,7 @@ class SemanticCache(CacheStore):
             return None
         try:
             reply = run_script(self.config.get_client(), PROBE, keys, [digest])
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
         self.faults.ok()
@@ -443,7 +443,7 @@ class SemanticCache(CacheStore):
             return None
         try:
             reply = await arun_script(self.config.get_async_client(), PROBE, keys, [digest])
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
         self.faults.ok()
@@ -486,7 +486,7 @@ class SemanticCache(CacheStore):
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
             hits = run_script(client, RECORD, keys, args)
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
         except redis.exceptions.ResponseError as exc:
@@ -529,7 +529,7 @@ class SemanticCache(CacheStore):
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
             hits = await arun_script(client, RECORD, keys, args)
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
         except redis.exceptions.ResponseError as exc:
@@ -582,7 +582,7 @@ class SemanticCache(CacheStore):
         keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, blob)
         try:
             self.ensure_index()
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         return self._write(keys, args)
@@ -608,7 +608,7 @@ class SemanticCache(CacheStore):
         keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, blob)
         try:
             await self.aensure_index()
-        except REDIS_DOWN as exc:
+        except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         return await self._awrite(keys, args)

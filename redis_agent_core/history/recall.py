@@ -9,10 +9,9 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import redis
-
-from ..config import RedisAgentConfig, unavailable
+from ..config import RedisAgentConfig
 from ..errors import ConfigError
+from ..redis_errors import FAULTS, map_redis_error
 from .model import RecalledMessage, _as_bytes
 
 if TYPE_CHECKING:
@@ -82,8 +81,8 @@ class _Recall:
             require_search(self.config, "semantic recall over chat history")
             try:
                 index.create(overwrite=False)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-                raise unavailable(self.config, "create the recall index", exc) from exc
+            except FAULTS as exc:
+                raise map_redis_error(exc, "create the recall index", self.config) from exc
             self._ready = True
         return index
 
@@ -100,8 +99,8 @@ class _Recall:
             )
             try:
                 await index.create(overwrite=False)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-                raise unavailable(self.config, "create the recall index", exc) from exc
+            except FAULTS as exc:
+                raise map_redis_error(exc, "create the recall index", self.config) from exc
             self._aready = True
         return index
 
@@ -174,8 +173,8 @@ class _Recall:
             for c in calls:
                 pipe.execute_command(*c)
             pipe.execute()
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, "index messages for recall", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "index messages for recall", self.config) from exc
 
     async def awrite(
         self, session_id: str, seq: int, payloads: Sequence[bytes | str], vectors: list
@@ -189,8 +188,8 @@ class _Recall:
             for c in calls:
                 pipe.execute_command(*c)
             await pipe.execute()
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, "index messages for recall", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "index messages for recall", self.config) from exc
 
     def _query(self, session_id: str, vector: Any, k: int, max_distance: float | None) -> Any:
         from redisvl.query import VectorQuery, VectorRangeQuery
@@ -236,8 +235,8 @@ class _Recall:
         vector = self.embedder.embed([query])[0].astype("float32").tolist()
         try:
             rows = index.query(self._query(session_id, vector, k, max_distance))
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, "recall messages", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "recall messages", self.config) from exc
         return self._parse(rows)
 
     async def arelevant(
@@ -247,8 +246,8 @@ class _Recall:
         vector = (await self.embedder.aembed([query]))[0].astype("float32").tolist()
         try:
             rows = await index.query(self._query(session_id, vector, k, max_distance))
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, "recall messages", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "recall messages", self.config) from exc
         return self._parse(rows)
 
     def _forget_query(self, session_id: str) -> Any:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import redis
 
-from ..config import AsyncClient, RedisAgentConfig, SyncClient, get_default_config, unavailable
+from ..config import AsyncClient, RedisAgentConfig, SyncClient, get_default_config
 from ..errors import ConfigError
 from ..keys import KeySpace
+from ..redis_errors import FAULTS, map_redis_error
 from .model import (
     _META_PREFIX,
     ACTIVE,
@@ -248,8 +249,8 @@ class SessionStore:
                 _raise_first(replies)
                 return replies[0]
             raise AssertionError("unreachable")  # pragma: no cover
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, action, exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, action, self.config) from exc
 
     async def _acall(self, action: str, cmd: tuple[Any, ...], *extra: tuple[Any, ...]) -> Any:
         client = self._aclient()
@@ -269,8 +270,8 @@ class SessionStore:
                 _raise_first(replies)
                 return replies[0]
             raise AssertionError("unreachable")  # pragma: no cover
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, action, exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, action, self.config) from exc
 
     def _pipeline(self, action: str, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         try:
@@ -278,8 +279,8 @@ class SessionStore:
             for c in calls:
                 pipe.execute_command(*c)
             return list(pipe.execute())
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, action, exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, action, self.config) from exc
 
     async def _apipeline(self, action: str, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         try:
@@ -287,8 +288,8 @@ class SessionStore:
             for c in calls:
                 pipe.execute_command(*c)
             return list(await pipe.execute())
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise unavailable(self.config, action, exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, action, self.config) from exc
 
     # -- writes --
     def append(

@@ -37,10 +37,11 @@ from typing import Any, Literal, NamedTuple
 import redis
 from redis.commands.core import AsyncScript, Script
 
-from ..config import RedisAgentConfig, get_default_config, unavailable
-from ..errors import ConfigError, RedisUnavailableError
+from ..config import RedisAgentConfig, get_default_config
+from ..errors import ConfigError
 from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
 from ..keys import KeySpace
+from ..redis_errors import FAULTS, map_redis_error
 from .limits import RateLimitExceeded, RequestLimit, TokenBudget
 
 __all__ = [
@@ -67,7 +68,6 @@ SETTLE_LUA = resources.files(__package__).joinpath("settle.lua").read_text()
 # EVALSHA with these straight away; the Script objects only reload after NOSCRIPT
 ACQUIRE_SHA = hashlib.sha1(ACQUIRE_LUA.encode()).hexdigest()
 SETTLE_SHA = hashlib.sha1(SETTLE_LUA.encode()).hexdigest()
-_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 # -- reservation ids: unique across processes and forks, no syscall per call --
@@ -518,12 +518,14 @@ class RateLimiter:
             return await script(keys, args, client=client)
 
     def _down(self, action: str, exc: BaseException) -> Decision:
-        error = unavailable(self.config, action, exc)
+        error = map_redis_error(exc, action, self.config)
         if self.on_unavailable == "fail_closed":
-            raise RedisUnavailableError(
+            # keep the mapped type (a refused write stays RedisWriteRefusedError)
+            error.args = (
                 f"{error} The rate limiter is fail_closed, so the call was refused; pass "
-                "on_unavailable='fail_open' to admit calls unmetered while Redis is down."
-            ) from exc
+                "on_unavailable='fail_open' to admit calls unmetered while Redis is down.",
+            )
+            raise error from exc
         now = time.monotonic()
         if now - self._last_warning > 10.0:
             self._last_warning = now
@@ -536,7 +538,7 @@ class RateLimiter:
         logger.warning(
             "rate limiter %r could not settle a reservation; the estimate stays charged: %s",
             self.name,
-            unavailable(self.config, "settling a token reservation", exc),
+            map_redis_error(exc, "settling a token reservation", self.config),
         )
         return False
 
@@ -584,7 +586,7 @@ class RateLimiter:
             except redis.exceptions.NoScriptError:
                 keys, args = build_acquire(plan, rid, requests, tokens)
                 reply = self._scripts(client)[0](keys, args, client=client)
-        except _REDIS_DOWN as exc:
+        except FAULTS as exc:
             return self._down("rate limit check", exc)
         return parse_acquire(plan, reply, rid, requests, tokens)
 
@@ -636,7 +638,7 @@ class RateLimiter:
         client = self.config.get_client()
         try:
             reply = self._run(client, SETTLE_SHA, keys, args)
-        except _REDIS_DOWN as exc:
+        except FAULTS as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
 
@@ -650,8 +652,8 @@ class RateLimiter:
         client = self.config.get_client()
         try:
             reply = self._run(client, ACQUIRE_SHA, keys, args)
-        except _REDIS_DOWN as exc:
-            raise unavailable(self.config, "rate limit peek", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
 
     def reset(self, *, user: str | None = None, org: str | None = None) -> int:
@@ -661,8 +663,8 @@ class RateLimiter:
         client = self.config.get_client()
         try:
             return sum(int(client.delete(key)) for key in _all_keys(plan))
-        except _REDIS_DOWN as exc:
-            raise unavailable(self.config, "rate limit reset", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "rate limit reset", self.config) from exc
 
     # -- async API --
     async def atry_acquire(
@@ -676,7 +678,7 @@ class RateLimiter:
         client = self.config.get_async_client()
         try:
             reply = await self._arun(client, ACQUIRE_SHA, keys, args)
-        except _REDIS_DOWN as exc:
+        except FAULTS as exc:
             return self._down("rate limit check", exc)
         return parse_acquire(plan, reply, rid, requests, tokens)
 
@@ -718,7 +720,7 @@ class RateLimiter:
         client = self.config.get_async_client()
         try:
             reply = await self._arun(client, SETTLE_SHA, keys, args)
-        except _REDIS_DOWN as exc:
+        except FAULTS as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
 
@@ -732,8 +734,8 @@ class RateLimiter:
         client = self.config.get_async_client()
         try:
             reply = await self._arun(client, ACQUIRE_SHA, keys, args)
-        except _REDIS_DOWN as exc:
-            raise unavailable(self.config, "rate limit peek", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
 
     async def areset(self, *, user: str | None = None, org: str | None = None) -> int:
@@ -742,5 +744,5 @@ class RateLimiter:
         client = self.config.get_async_client()
         try:
             return sum([int(await client.delete(key)) for key in _all_keys(plan)])
-        except _REDIS_DOWN as exc:
-            raise unavailable(self.config, "rate limit reset", exc) from exc
+        except FAULTS as exc:
+            raise map_redis_error(exc, "rate limit reset", self.config) from exc

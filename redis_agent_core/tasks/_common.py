@@ -7,10 +7,9 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisUnavailableError
+from ..redis_errors import UNAVAILABLE
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -18,8 +17,7 @@ if TYPE_CHECKING:
 # Faults worth retrying: the server or network, not the data.
 RETRYABLE: tuple[type[BaseException], ...] = (
     RedisUnavailableError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
+    *UNAVAILABLE,
     ConnectionError,
     TimeoutError,
 )

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..config import RedisAgentConfig, get_default_config, translate_errors
+from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
+from ..redis_errors import translate_errors
 from ._common import RETRYABLE, agent_config, backoff, default_app, load_object
 from .progress import create_job, finished_items, mark_items, new_job_id
 from .webhooks import Webhook, notify_job_finished, renotify_if_lost

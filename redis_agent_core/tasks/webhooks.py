@@ -29,8 +29,9 @@ from urllib.parse import urlparse
 
 import orjson
 
-from ..config import RedisAgentConfig, get_default_config, translate_errors
+from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
+from ..redis_errors import translate_errors
 from ._common import agent_config, backoff, default_app
 
 if TYPE_CHECKING:

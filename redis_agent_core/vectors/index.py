@@ -23,11 +23,18 @@ from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.schema import IndexSchema
 
 from ..capabilities import get_capabilities, require_search
-from ..config import RedisAgentConfig, get_default_config, translate_errors, unavailable
+from ..config import RedisAgentConfig, get_default_config
 from ..embeddings import DEFAULT_MODEL_NAME, Embedder, default_embedder
 from ..errors import ConfigError, RedisAgentError, RedisUnavailableError
 from ..fastpath import arg_bytes, bulk, command_prefix, pack_commands
 from ..keys import escape_part
+from ..redis_errors import (
+    FAULTS,
+    UNAVAILABLE,
+    is_missing_index,
+    map_redis_error,
+    translate_errors,
+)
 from . import query as q
 from .filters import Filter, FilterExpression, compile_filter
 from .schema import (
@@ -50,7 +57,6 @@ from .schema import (
 __all__ = ["PartialWriteError", "VectorIndex"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-_CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 _UNSET: Any = object()
 FilterLike = Filter | Mapping[str, Any] | FilterExpression | None
 QueryLike = str | Sequence[float] | np.ndarray
@@ -279,7 +285,7 @@ class VectorIndex:
             try:
                 info = config.get_client().execute_command("FT.INFO", index_name)
             except redis.exceptions.ResponseError as exc:
-                if q.is_missing_index(exc):
+                if is_missing_index(exc):
                     raise ConfigError(
                         f"vector index {name!r} ({index_name}) does not exist in namespace "
                         f"{config.namespace!r}; create it with VectorIndex(...).create()"
@@ -334,7 +340,7 @@ class VectorIndex:
             try:
                 info = client.execute_command("FT.INFO", self.index_name)
             except redis.exceptions.ResponseError as exc:
-                if not q.is_missing_index(exc):
+                if not is_missing_index(exc):
                     raise
                 if not create:
                     return False
@@ -348,10 +354,10 @@ class VectorIndex:
         index = self._search_index()  # outside the try: schema errors stay as they are
         try:
             index.create(overwrite=False)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        except FAULTS:
             raise
         except Exception as exc:
-            if isinstance(exc.__cause__, redis.exceptions.ConnectionError):
+            if isinstance(exc.__cause__, FAULTS):
                 raise exc.__cause__ from exc
             if "already exists" not in str(exc).lower():
                 raise RedisAgentError(f"creating index {self.index_name} failed: {exc}") from exc
@@ -365,17 +371,17 @@ class VectorIndex:
             try:
                 info = await client.execute_command("FT.INFO", self.index_name)
             except redis.exceptions.ResponseError as exc:
-                if not q.is_missing_index(exc):
+                if not is_missing_index(exc):
                     raise
                 if not create:
                     return False
                 index = self._async_search_index()
                 try:
                     await index.create(overwrite=False)
-                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                except FAULTS:
                     raise
                 except Exception as exc2:
-                    if isinstance(exc2.__cause__, redis.exceptions.ConnectionError):
+                    if isinstance(exc2.__cause__, FAULTS):
                         raise exc2.__cause__ from exc2
                     if "already exists" not in str(exc2).lower():
                         raise RedisAgentError(
@@ -610,7 +616,7 @@ class VectorIndex:
                 finally:
                     pool.release(conn)
                 return
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            except UNAVAILABLE:
                 if attempt >= self.config.retries:
                     raise
                 time.sleep(
@@ -642,7 +648,7 @@ class VectorIndex:
                 finally:
                     await pool.release(conn)
                 return
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            except UNAVAILABLE:
                 if attempt >= self.config.retries:
                     raise
                 await asyncio.sleep(
@@ -659,7 +665,7 @@ class VectorIndex:
         """Raise the right error when some batch failed; nothing when all were stored."""
         if exc is None:
             return
-        base = unavailable(self.config, f"adding documents to {self.name!r}", exc)
+        base = map_redis_error(exc, f"adding documents to {self.name!r}", self.config)
         written = [i for (s, e), ok in zip(batches, confirmed, strict=True) if ok for i in ids[s:e]]
         if not written:
             raise base from exc
@@ -711,7 +717,7 @@ class VectorIndex:
             for i in range(len(batches)):
                 try:
                     send(i)
-                except _CONNECTION_ERRORS as exc:
+                except FAULTS as exc:
                     error = exc
                     break
         else:
@@ -722,7 +728,7 @@ class VectorIndex:
                 for future in futures:
                     try:
                         future.result()
-                    except _CONNECTION_ERRORS as exc:
+                    except FAULTS as exc:
                         error = error or exc
                         for other in futures:
                             other.cancel()
@@ -760,7 +766,7 @@ class VectorIndex:
                 start, end = batches[i]
                 try:
                     await self._asend_batch(self._batch(ids_, docs, matrix, start, end, packed))
-                except _CONNECTION_ERRORS:
+                except FAULTS:
                     failed.set()
                     raise
                 confirmed[i] = True
@@ -769,7 +775,7 @@ class VectorIndex:
             *(send(i) for i in range(len(batches))), return_exceptions=True
         )
         error = next((r for r in results if isinstance(r, BaseException)), None)
-        if error is not None and not isinstance(error, _CONNECTION_ERRORS):
+        if error is not None and not isinstance(error, FAULTS):
             raise error
         self._report(error, ids_, batches, confirmed)
         return ids_
@@ -859,7 +865,7 @@ class VectorIndex:
             try:
                 return self.config.get_client().execute_command(*command)
             except redis.exceptions.ResponseError as exc:
-                if q.is_missing_index(exc):
+                if is_missing_index(exc):
                     self._ready = False
                     return None
                 raise
@@ -871,7 +877,7 @@ class VectorIndex:
             try:
                 return await self.config.get_async_client().execute_command(*command)
             except redis.exceptions.ResponseError as exc:
-                if q.is_missing_index(exc):
+                if is_missing_index(exc):
                     self._ready = False
                     return None
                 raise
@@ -1200,7 +1206,7 @@ class VectorIndex:
             try:
                 self.config.get_client().execute_command("FT.DROPINDEX", self.index_name)
             except redis.exceptions.ResponseError as exc:
-                if not q.is_missing_index(exc):
+                if not is_missing_index(exc):
                     raise
         self._ready = False
         if delete_documents:
@@ -1214,7 +1220,7 @@ class VectorIndex:
                     "FT.DROPINDEX", self.index_name
                 )
             except redis.exceptions.ResponseError as exc:
-                if not q.is_missing_index(exc):
+                if not is_missing_index(exc):
                     raise
         self._ready = False
         if delete_documents:

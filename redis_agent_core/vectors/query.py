@@ -374,11 +374,6 @@ def parse_aggregate(reply: Any, schema: VectorSchema, prefix: str) -> list[Hit]:
     return hits
 
 
-def is_missing_index(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "no such index" in text or "unknown index name" in text
-
-
 # -- MMR --
 def mmr_select(
     query: np.ndarray, candidates: np.ndarray, k: int, lambda_mult: float = 0.5

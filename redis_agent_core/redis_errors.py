@@ -1,0 +1,137 @@
+"""The one place that maps redis-py errors to the pack's typed errors.
+
+Two kinds of fault, each with its own message naming the cause and the fix:
+
+- :data:`UNAVAILABLE`: the server cannot be reached or did not answer in time (down,
+  paused, wrong URL, network) -> :class:`~redis_agent_core.errors.RedisUnavailableError`.
+- :data:`REFUSED`: the server answered but refused a write (``maxmemory`` reached with
+  ``noeviction``, a read-only replica) -> :class:`RedisWriteRefusedError`, a subclass of
+  ``RedisUnavailableError`` so code written for "Redis is down" handles it too.
+
+Components catch :data:`FAULTS` (both kinds) and raise :func:`map_redis_error`, or wrap
+calls in :func:`translate_errors`. Reply-level checks (:func:`is_missing_index`,
+:func:`is_nogroup`) live here too, so each is matched in one way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse, urlunparse
+
+import redis
+
+from .errors import RedisUnavailableError, RedisWriteRefusedError
+
+if TYPE_CHECKING:
+    from .config import RedisAgentConfig
+
+__all__ = [
+    "FAULTS",
+    "REFUSED",
+    "UNAVAILABLE",
+    "RedisWriteRefusedError",
+    "describe_url",
+    "is_missing_index",
+    "is_nogroup",
+    "map_redis_error",
+    "translate_errors",
+]
+
+#: The server could not be reached or did not answer in time.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+#: The server answered but refused to write (memory full with noeviction, read-only replica).
+REFUSED: tuple[type[BaseException], ...] = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+)
+#: Every fault that :func:`map_redis_error` turns into a pack error (already mapped
+#: errors included, so a caller can catch one tuple around nested calls).
+FAULTS: tuple[type[BaseException], ...] = (*UNAVAILABLE, *REFUSED, RedisUnavailableError)
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        parsed = urlparse(url)
+        password = parsed.password
+    except ValueError:  # malformed (e.g. a non-numeric port): show it without userinfo
+        return url.rpartition("@")[2]
+    if password:
+        netloc = parsed.netloc.replace(f":{password}@", ":***@")
+        return urlunparse(parsed._replace(netloc=netloc))
+    return url
+
+
+def _where(config: RedisAgentConfig | None) -> str:
+    if config is None:
+        return "Redis"
+    try:
+        return f"Redis at {describe_url(config.resolve_url())}"
+    except RedisUnavailableError:
+        return "Redis (no server)"
+
+
+def map_redis_error(
+    exc: BaseException, action: str, config: RedisAgentConfig | None = None
+) -> RedisUnavailableError:
+    """The pack error for a redis-py fault met while doing ``action``.
+
+    Returns (does not raise) :class:`RedisWriteRefusedError` for refused writes and
+    :class:`RedisUnavailableError` for everything else; an error that is already one
+    of these is returned as is. Use as ``raise map_redis_error(exc, ...) from exc``.
+    """
+    if isinstance(exc, RedisUnavailableError):
+        return exc
+    where = _where(config)
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return RedisWriteRefusedError(
+            f"{action} failed: {where} refused the write because it reached maxmemory "
+            f"with maxmemory-policy noeviction ({exc}). Raise maxmemory, set an eviction "
+            "policy (e.g. CONFIG SET maxmemory-policy allkeys-lru) or delete data; reads "
+            "keep working meanwhile.",
+            cause="oom",
+        )
+    if isinstance(exc, redis.exceptions.ReadOnlyError):
+        return RedisWriteRefusedError(
+            f"{action} failed: {where} is a read-only replica ({exc}). Point url= / "
+            "REDIS_URL at the primary (or promote this server with REPLICAOF NO ONE).",
+            cause="readonly",
+        )
+    kind = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "could not connect"
+    return RedisUnavailableError(
+        f"{action} failed: {where} {kind} ({exc}). Check that the server is running "
+        "and reachable, or set REDIS_URL / url= to a live Redis."
+    )
+
+
+@contextmanager
+def translate_errors(config: RedisAgentConfig | None, action: str) -> Iterator[None]:
+    """Re-raise redis-py faults inside the block as pack errors (see :func:`map_redis_error`).
+
+    Works around sync and async code alike (``with translate_errors(...):``) and as a
+    decorator of sync functions.
+    """
+    try:
+        yield
+    except FAULTS as exc:
+        mapped = map_redis_error(exc, action, config)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+
+
+def is_missing_index(exc: BaseException) -> bool:
+    """Whether a RediSearch reply error says the index does not exist."""
+    text = str(exc).lower()
+    return "no such index" in text or "unknown index name" in text or "unknown index" in text
+
+
+def is_nogroup(exc: BaseException) -> bool:
+    """Whether a stream command failed because the consumer group (or the stream) is gone,
+    e.g. after Redis restarted without its data."""
+    return isinstance(exc, redis.exceptions.ResponseError) and str(exc).startswith("NOGROUP")

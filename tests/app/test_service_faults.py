@@ -1,0 +1,32 @@
+"""The service when Redis refuses writes: 503 with a JSON body naming cause and fix."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from langchain_redis_agent.service.app import AgentService, create_app
+from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
+from tests.faults import FaultyRedis
+
+
+@pytest.mark.parametrize("fault", ["oom", "readonly"])
+async def test_refused_writes_answer_503_json(
+    faulty_redis: FaultyRedis, dead_endpoint: LLMEndpoint, fault: str
+) -> None:
+    config = faulty_redis.config()
+    service = AgentService(build_chat_model(dead_endpoint), config=config, model_name="m")
+    if fault == "oom":
+        faulty_redis.fill_memory()
+    else:
+        faulty_redis.make_read_only()
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.post("/chat", json={"user_id": "u", "session_id": "s", "message": "hello"})
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert body["error"] == "redis_write_refused"
+    assert ("maxmemory" if fault == "oom" else "primary") in body["detail"]
+    await config.aclose()
+    config.close()

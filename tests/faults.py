@@ -1,0 +1,151 @@
+"""Fault injection on a test's own redis-server: kill, pause, restart on the same
+address, fill its memory, make it a read-only replica.
+
+Only the process this helper started is ever signalled (by its PID). The server
+listens on a fixed loopback port, so a restarted server has the same URL and a
+client built before the fault can show recovery without being rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.server import EmbeddedRedis
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class FaultyRedis:
+    """A private embedded server on ``redis://127.0.0.1:<port>`` that a test breaks.
+
+    ``data_dir``: keep data across :meth:`restart` (AOF); ``None``: every restart
+    comes back empty, as a server without persistence does.
+    """
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.server = EmbeddedRedis(port=self.port, data_dir=data_dir)
+        self.paused = False
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        pid = self.server.pid
+        assert pid is not None, "the server is not running"
+        return pid
+
+    def config(self, namespace: str = "faults", **overrides: object) -> RedisAgentConfig:
+        """A config on this server: short timeouts, no retries, unless overridden."""
+        options: dict[str, object] = {
+            "socket_timeout": 0.5,
+            "socket_connect_timeout": 0.5,
+            "retries": 0,
+        }
+        options.update(overrides)
+        return RedisAgentConfig(url=self.url, namespace=namespace, **options)  # type: ignore[arg-type]
+
+    def admin(self) -> redis.Redis:
+        """A direct client for reconfiguring the server (not the one under test)."""
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def _admin_call(self, *args: object) -> object:
+        client = self.admin()
+        try:
+            return client.execute_command(*args)
+        finally:
+            client.close()
+
+    # -- process faults --
+    def start(self) -> FaultyRedis:
+        self.server.start()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the server (no shutdown, no save) and wait until the port is closed."""
+        self.resume()
+        pid = self.pid
+        os.kill(pid, signal.SIGKILL)
+        proc = self.server._proc
+        if proc is not None:
+            proc.wait(5)
+        self.server.stop()  # cleans up the temp dir; the process is already gone
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open, nothing answers (a hung server)."""
+        os.kill(self.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            os.kill(self.pid, signal.SIGCONT)
+            self.paused = False
+
+    @contextmanager
+    def pausing(self) -> Iterator[None]:
+        self.pause()
+        try:
+            yield
+        finally:
+            self.resume()
+
+    def restart(self) -> None:
+        """Kill the server and start a new one on the same port (empty without data_dir)."""
+        if self.server.is_running():
+            self.kill()
+        self.server = EmbeddedRedis(port=self.port, data_dir=self.data_dir)
+        self.server.start()
+
+    # -- write refusals --
+    def fill_memory(self) -> None:
+        """maxmemory below what is used, noeviction: every write is refused with OOM."""
+        self._admin_call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        self._admin_call("CONFIG", "SET", "maxmemory", "1")
+
+    def free_memory(self) -> None:
+        self._admin_call("CONFIG", "SET", "maxmemory", "0")
+
+    def make_read_only(self) -> None:
+        """Make the server a replica (of a port nothing listens on): writes get READONLY,
+        reads keep working on the data it has."""
+        self._admin_call("REPLICAOF", "127.0.0.1", str(free_port()))
+
+    def make_primary(self) -> None:
+        self._admin_call("REPLICAOF", "NO", "ONE")
+
+    def stop(self) -> None:
+        self.resume()
+        self.server.stop()
+
+
+def wait_until_up(url: str, timeout: float = 10.0) -> None:
+    """Block until ``url`` answers PING (for tests that restart a server)."""
+    deadline = time.monotonic() + timeout
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.exceptions.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        client.close()
