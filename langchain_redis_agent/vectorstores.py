@@ -20,6 +20,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.vectors import Hit, VectorIndex
+from redis_agent_core.vectors.checks import check_kwargs
 from redis_agent_core.vectors.schema import to_matrix
 
 from .embeddings import MiniLMEmbeddings, to_core_embedder
@@ -62,6 +63,27 @@ def _core_embedder(embeddings: Embeddings) -> Embedder:
         afn=embeddings.aembed_documents,
         name=type(embeddings).__name__,
     )
+
+
+# Keyword arguments LangChain itself passes: index() calls add_documents(...,
+# batch_size=); retrievers pass the user's search_kwargs (score_threshold for the
+# "similarity_score_threshold" search type).
+_ADD_KWARGS = ("batch_size",)
+_SEARCH_KWARGS = ("score_threshold",)
+_VECTORS_HINT = "to store precomputed vectors use add_texts_with_vectors(texts, vectors, ...)"
+_ADD_HINTS = {
+    "embeddings": _VECTORS_HINT,
+    "embedding": _VECTORS_HINT,
+    "vectors": _VECTORS_HINT,
+    "keys": "use ids= (keys are derived from the ids)",
+    "ttl": "set ttl= when building the store (RedisVectorStore(..., ttl=...))",
+}
+
+
+def _threshold(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"score_threshold must be a relevance in [0, 1], got {value!r}")
+    return float(value)
 
 
 def _doc(hit: Hit) -> Document:
@@ -121,7 +143,10 @@ class RedisVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Embed and store texts; ids are returned exactly as given."""
+        """Embed and store texts; ids are returned exactly as given. ``batch_size``
+        (passed by ``langchain_core.indexing.index``) is accepted: writes are batched
+        by the index (``batch_size=`` of the store)."""
+        check_kwargs("add_texts", kwargs, accepted=_ADD_KWARGS, hints=_ADD_HINTS)
         return self.index.add(list(texts), ids=ids, metadatas=metadatas)
 
     async def aadd_texts(
@@ -132,6 +157,7 @@ class RedisVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
+        check_kwargs("aadd_texts", kwargs, accepted=_ADD_KWARGS, hints=_ADD_HINTS)
         return await self.index.aadd(list(texts), ids=ids, metadatas=metadatas)
 
     def add_texts_with_vectors(
@@ -170,7 +196,12 @@ class RedisVectorStore(VectorStore):
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Delete by ids; ``ids=None`` deletes every document of this store (as
-        LangChain specifies), or those passing ``filter=`` when given."""
+        LangChain specifies), or those passing ``filter=`` when given.
+
+        Returns True once the ids are gone, including ids that were already missing
+        and ``[]``: ``langchain_core.indexing.index()`` treats False as a failed
+        delete and raises, and its cleanup deletes ids that may have expired."""
+        check_kwargs("delete", kwargs, accepted=("filter",))
         if ids is None:
             if kwargs.get("filter") is not None:
                 self.index.delete_by_filter(kwargs["filter"])
@@ -181,6 +212,7 @@ class RedisVectorStore(VectorStore):
         return True
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        check_kwargs("adelete", kwargs, accepted=("filter",))
         if ids is None:
             if kwargs.get("filter") is not None:
                 await self.index.adelete_by_filter(kwargs["filter"])
@@ -197,60 +229,90 @@ class RedisVectorStore(VectorStore):
         return [_doc(h) for h in await self.index.aget(list(ids))]
 
     # -- similarity --
+    def _search(
+        self, method: str, query: Any, k: int, filter: Any, kwargs: dict[str, Any]
+    ) -> list[Hit]:
+        """KNN, or a server-side range query when ``score_threshold`` (a relevance in
+        [0, 1]) is given."""
+        check_kwargs(method, kwargs, accepted=_SEARCH_KWARGS)
+        threshold = kwargs.get("score_threshold")
+        if threshold is not None:
+            return self.index.search_range(query, _threshold(threshold), k, filter=filter)
+        return self.index.search(query, k, filter=filter)
+
+    async def _asearch(
+        self, method: str, query: Any, k: int, filter: Any, kwargs: dict[str, Any]
+    ) -> list[Hit]:
+        check_kwargs(method, kwargs, accepted=_SEARCH_KWARGS)
+        threshold = kwargs.get("score_threshold")
+        if threshold is not None:
+            return await self.index.asearch_range(query, _threshold(threshold), k, filter=filter)
+        return await self.index.asearch(query, k, filter=filter)
+
     def similarity_search(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
-        return [_doc(h) for h in self.index.search(query, k, filter=filter)]
+        """The ``k`` nearest documents; ``score_threshold=`` keeps those with a
+        relevance ≥ it (server-side range query)."""
+        return [_doc(h) for h in self._search("similarity_search", query, k, filter, kwargs)]
 
     async def asimilarity_search(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
-        return [_doc(h) for h in await self.index.asearch(query, k, filter=filter)]
+        hits = await self._asearch("asimilarity_search", query, k, filter, kwargs)
+        return [_doc(h) for h in hits]
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        """Documents with their vector distance (lower is closer)."""
-        hits = self.index.search(query, k, filter=filter)
+        """Documents with their vector distance (lower is closer); ``score_threshold=``
+        (a relevance in [0, 1]) runs a server-side range query."""
+        hits = self._search("similarity_search_with_score", query, k, filter, kwargs)
         return [(_doc(h), float(h.distance or 0.0)) for h in hits]
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        hits = await self.index.asearch(query, k, filter=filter)
+        hits = await self._asearch("asimilarity_search_with_score", query, k, filter, kwargs)
         return [(_doc(h), float(h.distance or 0.0)) for h in hits]
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
-        return [_doc(h) for h in self.index.search(embedding, k, filter=filter)]
+        hits = self._search("similarity_search_by_vector", embedding, k, filter, kwargs)
+        return [_doc(h) for h in hits]
 
     async def asimilarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
-        return [_doc(h) for h in await self.index.asearch(embedding, k, filter=filter)]
+        hits = await self._asearch("asimilarity_search_by_vector", embedding, k, filter, kwargs)
+        return [_doc(h) for h in hits]
+
+    def similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Documents with relevances in [0, 1]; ``score_threshold=`` is a server-side
+        range query (LangChain's base class would filter k results client-side)."""
+        return self._similarity_search_with_relevance_scores(query, k, **kwargs)
+
+    async def asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        return await self._asimilarity_search_with_relevance_scores(query, k, **kwargs)
 
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        threshold = kwargs.get("score_threshold")
-        filter = kwargs.get("filter")
-        if threshold is not None:
-            # Server-side range query: only documents above the threshold travel.
-            hits = self.index.search_range(query, float(threshold), k, filter=filter)
-        else:
-            hits = self.index.search(query, k, filter=filter)
+        filter = kwargs.pop("filter", None)
+        hits = self._search("similarity_search_with_relevance_scores", query, k, filter, kwargs)
         return [(_doc(h), float(h.score or 0.0)) for h in hits]
 
     async def _asimilarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        threshold = kwargs.get("score_threshold")
-        filter = kwargs.get("filter")
-        if threshold is not None:
-            hits = await self.index.asearch_range(query, float(threshold), k, filter=filter)
-        else:
-            hits = await self.index.asearch(query, k, filter=filter)
+        filter = kwargs.pop("filter", None)
+        method = "asimilarity_search_with_relevance_scores"
+        hits = await self._asearch(method, query, k, filter, kwargs)
         return [(_doc(h), float(h.score or 0.0)) for h in hits]
 
     # -- MMR --
@@ -263,6 +325,8 @@ class RedisVectorStore(VectorStore):
         filter: Any = None,
         **kwargs: Any,
     ) -> list[Document]:
+        """``min(k, fetch_k)`` documents: ``k`` of the ``fetch_k`` nearest, by MMR."""
+        check_kwargs("max_marginal_relevance_search", kwargs)
         hits = self.index.mmr(query, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter)
         return [_doc(h) for h in hits]
 
@@ -275,6 +339,7 @@ class RedisVectorStore(VectorStore):
         filter: Any = None,
         **kwargs: Any,
     ) -> list[Document]:
+        check_kwargs("amax_marginal_relevance_search", kwargs)
         hits = await self.index.ammr(
             query, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter
         )
@@ -289,6 +354,7 @@ class RedisVectorStore(VectorStore):
         filter: Any = None,
         **kwargs: Any,
     ) -> list[Document]:
+        check_kwargs("max_marginal_relevance_search_by_vector", kwargs)
         hits = self.index.mmr(embedding, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter)
         return [_doc(h) for h in hits]
 
@@ -301,6 +367,7 @@ class RedisVectorStore(VectorStore):
         filter: Any = None,
         **kwargs: Any,
     ) -> list[Document]:
+        check_kwargs("amax_marginal_relevance_search_by_vector", kwargs)
         hits = await self.index.ammr(
             embedding, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter
         )

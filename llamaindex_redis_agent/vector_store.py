@@ -30,6 +30,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import DEFAULT_DIMS
 from redis_agent_core.errors import CapabilityError, ConfigError
 from redis_agent_core.vectors import F, Hit, MetadataField, VectorIndex
+from redis_agent_core.vectors.checks import check_k, check_kwargs
 from redis_agent_core.vectors.filters import And, Condition, Filter, Not, Or
 from redis_agent_core.vectors.schema import MetadataSpec, parse_metadata_fields
 
@@ -54,6 +55,16 @@ _OPS = {
     FilterOperator.IS_EMPTY: "is_empty",
 }
 _REF_FIELD = "ref_doc_id"
+# query(..., **kwargs) receives the retriever's vector_store_kwargs: the MMR options
+# LlamaIndex's own stores read there, and filter= (a redisvl FilterExpression, a dict
+# or F(...), ANDed with query.filters).
+_QUERY_KWARGS = ("filter", "mmr_threshold", "mmr_prefetch_k", "mmr_prefetch_factor")
+_QUERY_HINTS = {
+    "filters": "pass MetadataFilters as VectorStoreQuery(filters=...), or a redisvl "
+    "expression / dict / F(...) as filter=",
+    "similarity_top_k": "set VectorStoreQuery(similarity_top_k=...)",
+    "k": "set VectorStoreQuery(similarity_top_k=...)",
+}
 _SUPPORTED_MODES = (
     VectorStoreQueryMode.DEFAULT,
     VectorStoreQueryMode.MMR,
@@ -165,12 +176,14 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Store embedded nodes; returns their node ids unchanged."""
+        check_kwargs("add", kwargs)
         if not nodes:
             return []
         ids, texts, metas, vectors = self._rows(nodes)
         return self._index.add(texts, ids=ids, metadatas=metas, vectors=vectors)
 
     async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        check_kwargs("async_add", kwargs)
         if not nodes:
             return []
         ids, texts, metas, vectors = self._rows(nodes)
@@ -202,9 +215,11 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of source document ``ref_doc_id``."""
+        check_kwargs("delete", delete_kwargs)
         self._index.delete_by_filter(F(_REF_FIELD) == ref_doc_id)
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        check_kwargs("adelete", delete_kwargs)
         await self._index.adelete_by_filter(F(_REF_FIELD) == ref_doc_id)
 
     def _collect(self, hits: list[Hit], node_ids: list[str] | None) -> list[str]:
@@ -218,6 +233,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         """Delete nodes by id, by filter, or both (ids that also pass the filter)."""
+        check_kwargs("delete_nodes", delete_kwargs)
         if filters is None:
             if node_ids:
                 self._index.delete(node_ids)
@@ -234,6 +250,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         filters: MetadataFilters | None = None,
         **delete_kwargs: Any,
     ) -> None:
+        check_kwargs("adelete_nodes", delete_kwargs)
         if filters is None:
             if node_ids:
                 await self._index.adelete(node_ids)
@@ -293,7 +310,10 @@ class RedisVectorStore(BasePydanticVectorStore):
         return [self._node(h) for h in hits if node_ids is None or h.id in set(node_ids)]
 
     # -- queries --
-    def _plan(self, query: VectorStoreQuery) -> tuple[Filter | None, int]:
+    def _plan(
+        self, query: VectorStoreQuery, method: str, kwargs: dict[str, Any]
+    ) -> tuple[Filter | None, int]:
+        check_kwargs(method, kwargs, accepted=_QUERY_KWARGS, hints=_QUERY_HINTS)
         if query.mode not in _SUPPORTED_MODES:
             raise CapabilityError(
                 f"query mode {query.mode.value!r} is not supported by RedisVectorStore; use "
@@ -309,10 +329,14 @@ class RedisVectorStore(BasePydanticVectorStore):
             parts.append(to_core_filter(query.filters))
         if query.doc_ids:
             parts.append(F(_REF_FIELD).is_in(query.doc_ids))
+        extra = kwargs.get("filter")
+        if extra is not None:
+            parts.append(extra)
         core = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
         k = query.similarity_top_k
         if query.mode == VectorStoreQueryMode.HYBRID and query.hybrid_top_k:
             k = query.hybrid_top_k
+        check_k(k, "similarity_top_k")
         needs_text = query.mode in (VectorStoreQueryMode.HYBRID, VectorStoreQueryMode.TEXT_SEARCH)
         if needs_text and not query.query_str:
             raise ConfigError(f"query mode {query.mode.value!r} needs query_str")
@@ -321,6 +345,18 @@ class RedisVectorStore(BasePydanticVectorStore):
         if query.query_embedding is None:
             raise ConfigError(f"query mode {query.mode.value!r} needs query_embedding")
         return core, k
+
+    @staticmethod
+    def _mmr_options(query: VectorStoreQuery, k: int, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """fetch_k and lambda_mult of an MMR query (LlamaIndex's kwarg names)."""
+        fetch_k = kwargs.get("mmr_prefetch_k")
+        if fetch_k is None:
+            factor = kwargs.get("mmr_prefetch_factor")
+            fetch_k = max(20, 4 * k) if factor is None else max(k, int(k * float(factor)))
+        lambda_mult = query.mmr_threshold
+        if lambda_mult is None:
+            lambda_mult = kwargs.get("mmr_threshold")
+        return {"fetch_k": fetch_k, "lambda_mult": 0.5 if lambda_mult is None else lambda_mult}
 
     def _result(self, hits: list[Hit]) -> VectorStoreQueryResult:
         return VectorStoreQueryResult(
@@ -332,7 +368,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Run a query in any supported mode; similarities are relevances in [0, 1]
         (hybrid: the hybrid score; text_search: BM25)."""
-        core, k = self._plan(query)
+        core, k = self._plan(query, "query", kwargs)
         index, mode = self._index, query.mode
         if mode == VectorStoreQueryMode.TEXT_SEARCH:
             hits = index.text_search(query.query_str or "", k, filter=core)
@@ -345,16 +381,15 @@ class RedisVectorStore(BasePydanticVectorStore):
             hits = index.mmr(
                 query.query_embedding,  # type: ignore[arg-type]
                 k,
-                fetch_k=int(kwargs.get("mmr_prefetch_k") or max(20, 4 * k)),
-                lambda_mult=0.5 if query.mmr_threshold is None else query.mmr_threshold,
                 filter=core,
+                **self._mmr_options(query, k, kwargs),
             )
         else:
             hits = index.search(query.query_embedding, k, filter=core)  # type: ignore[arg-type]
         return self._result(hits)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        core, k = self._plan(query)
+        core, k = self._plan(query, "aquery", kwargs)
         index, mode = self._index, query.mode
         if mode == VectorStoreQueryMode.TEXT_SEARCH:
             hits = await index.atext_search(query.query_str or "", k, filter=core)
@@ -367,9 +402,8 @@ class RedisVectorStore(BasePydanticVectorStore):
             hits = await index.ammr(
                 query.query_embedding,  # type: ignore[arg-type]
                 k,
-                fetch_k=int(kwargs.get("mmr_prefetch_k") or max(20, 4 * k)),
-                lambda_mult=0.5 if query.mmr_threshold is None else query.mmr_threshold,
                 filter=core,
+                **self._mmr_options(query, k, kwargs),
             )
         else:
             hits = await index.asearch(query.query_embedding, k, filter=core)  # type: ignore[arg-type]

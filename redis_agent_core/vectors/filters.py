@@ -20,6 +20,7 @@ from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Tex
 
 from ..errors import ConfigError
 from ..tags import tag_value
+from .checks import check_text
 
 __all__ = [
     "OPERATORS",
@@ -214,13 +215,16 @@ def compile_filter(
 
     ``fields`` maps each filterable field to ``(type, case_sensitive)``. Returns
     ``"*"`` for "everything" and ``None`` for "nothing can match" (e.g. ``in []``), in
-    which case callers skip the round trip. A redisvl ``FilterExpression`` passes
-    through as is; a plain string is refused (it would be unescaped user input).
+    which case callers skip the round trip. A redisvl ``FilterExpression`` is read back
+    into the same form (:mod:`.expressions`: its tag values escaped, its fields
+    checked); a plain string is refused (it would be unescaped user input).
     """
     if filter is None:
         return ALL
     if isinstance(filter, FilterExpression):
-        return str(filter)
+        from .expressions import compile_expression  # it builds on this module
+
+        return compile_expression(filter, fields)
     if isinstance(filter, str):
         raise FilterError(
             "raw query strings are not accepted as filters (they are not escaped); use "
@@ -231,25 +235,35 @@ def compile_filter(
     return _compile(filter, fields)
 
 
+def every(parts: Sequence[str | None]) -> str | None:
+    """The clause matching what all ``parts`` match (``None`` part: nothing)."""
+    if any(p is None for p in parts):
+        return None
+    kept = [p for p in parts if p != ALL]
+    if not kept:
+        return ALL
+    return kept[0] if len(kept) == 1 else "(" + " ".join(kept) + ")"  # type: ignore[arg-type]
+
+
+def any_of(parts: Sequence[str | None]) -> str | None:
+    """The clause matching what any of ``parts`` matches (``"*"`` part: everything)."""
+    if any(p == ALL for p in parts):
+        return ALL
+    kept = [p for p in parts if p is not None]
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"  # type: ignore[arg-type]
+
+
 def _compile(node: Filter, fields: Mapping[str, tuple[str, bool]]) -> str | None:
     if isinstance(node, Condition):
-        return _condition(node, fields)
+        return compile_condition(node, fields)
     if isinstance(node, And):
-        parts = [_compile(n, fields) for n in node.filters]
-        if any(p is None for p in parts):
-            return None
-        kept = [p for p in parts if p != ALL]
-        if not kept:
-            return ALL
-        return kept[0] if len(kept) == 1 else "(" + " ".join(kept) + ")"  # type: ignore[arg-type]
+        return every([_compile(n, fields) for n in node.filters])
     if isinstance(node, Or):
-        parts = [_compile(n, fields) for n in node.filters]
-        if any(p == ALL for p in parts):
-            return ALL
-        kept = [p for p in parts if p is not None]
-        if not kept:
-            return None
-        return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"  # type: ignore[arg-type]
+        return any_of([_compile(n, fields) for n in node.filters])
+    if isinstance(node, (FilterExpression, Mapping)):  # nested in And/Or/Not
+        return compile_filter(node, fields)
     if isinstance(node, Not):
         inner = _compile(node.filter, fields)
         if inner is None:
@@ -273,7 +287,7 @@ def _scalar(cond: Condition, value: Any, kind: str) -> Any:
         raise FilterError(
             f"field {cond.field!r} is {kind}: {cond.op} needs a str or number, got {value!r}"
         )
-    text = str(value)
+    text = check_text(str(value), f"the filter value for {cond.field!r}")
     if not (text if kind == "tag" else text.strip()):
         # redisvl renders an empty tag/text value as "*" (match all): refuse it.
         # (A tag value of spaces is a value: it is escaped, see tag_value.)
@@ -299,14 +313,22 @@ def _join(parts: list[str], sep: str) -> str:
     return parts[0] if len(parts) == 1 else "(" + sep.join(parts) + ")"
 
 
-def _condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -> str | None:
-    if cond.field not in fields:
+def check_field(name: str, fields: Mapping[str, tuple[str, bool]]) -> str:
+    """The type of indexed field ``name``; raises the error naming the fix if it is not
+    indexed (a filter on it would silently match nothing)."""
+    if name not in fields:
         raise FilterError(
-            f"cannot filter on {cond.field!r}: it is not an indexed field of this index "
+            f"cannot filter on {name!r}: it is not an indexed field of this index "
             f"(indexed: {sorted(fields)}). Declare it with metadata_fields="
-            f"{{{cond.field!r}: 'tag'}} (or numeric/text/geo) when creating the index."
+            f"{{{name!r}: 'tag'}} (or numeric/text/geo) when creating the index."
         )
-    kind, case_sensitive = fields[cond.field]
+    return fields[name][0]
+
+
+def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -> str | None:
+    """The clause of one condition (``None``: nothing can match)."""
+    kind = check_field(cond.field, fields)
+    case_sensitive = fields[cond.field][1]
     op, name = cond.op, cond.field
     if op == "is_empty":
         missing = f"ismissing(@{name})"

@@ -36,6 +36,7 @@ from ..redis_errors import (
     translate_errors,
 )
 from . import query as q
+from .checks import check_k, check_text, check_texts
 from .filters import Filter, FilterExpression, compile_filter
 from .schema import (
     DEFAULT_EF_RUNTIME,
@@ -432,6 +433,8 @@ class VectorIndex:
         for doc_id in ids:
             if type(doc_id) is not str or not doc_id:
                 self.key(doc_id)  # raises the error naming the bad id
+        check_texts(ids, "document id")
+        check_texts(texts, "text")
         metas = list(metadatas) if metadatas is not None else [None] * n
         if len(metas) != n:
             raise ConfigError(f"got {n} texts but {len(metas)} metadatas")
@@ -849,12 +852,12 @@ class VectorIndex:
     # -- queries: shared --
     def _vec(self, query: QueryLike) -> bytes:
         if isinstance(query, str):
-            query = self.embedder.embed([query])[0]
+            query = self.embedder.embed([check_text(query, "the query text")])[0]
         return q.vector_bytes(self.schema, query)
 
     async def _avec(self, query: QueryLike) -> bytes:
         if isinstance(query, str):
-            query = (await self.embedder.aembed([query]))[0]
+            query = (await self.embedder.aembed([check_text(query, "the query text")]))[0]
         return q.vector_bytes(self.schema, query)
 
     def _run(self, command: list[Any]) -> Any:
@@ -901,6 +904,7 @@ class VectorIndex:
     ) -> list[q.Hit]:
         """The ``k`` nearest documents to ``query`` (a text, embedded, or a vector) that
         pass ``filter``, nearest first, ``score`` = relevance in [0, 1]."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         vec = self._vec(query)
         if f is None:
@@ -917,6 +921,7 @@ class VectorIndex:
         return_vectors: bool = False,
     ) -> list[q.Hit]:
         """Async :meth:`search`."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         vec = await self._avec(query)
         if f is None:
@@ -932,6 +937,7 @@ class VectorIndex:
         self, query: QueryLike, min_score: float, k: int = 4, *, filter: FilterLike = None
     ) -> list[q.Hit]:
         """Up to ``k`` documents with relevance ≥ ``min_score``, nearest first."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         vec = self._vec(query)
         if f is None:
@@ -942,6 +948,7 @@ class VectorIndex:
         self, query: QueryLike, min_score: float, k: int = 4, *, filter: FilterLike = None
     ) -> list[q.Hit]:
         """Async :meth:`search_range`."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         vec = await self._avec(query)
         if f is None:
@@ -966,13 +973,15 @@ class VectorIndex:
         lambda_mult: float = 0.5,
         filter: FilterLike = None,
     ) -> list[q.Hit]:
-        """Maximal marginal relevance: ``k`` of the ``fetch_k`` nearest documents,
-        trading relevance (``lambda_mult`` 1) for diversity (0)."""
+        """Maximal marginal relevance: ``k`` of the ``fetch_k`` nearest documents
+        (so at most ``min(k, fetch_k)``), trading relevance (``lambda_mult`` 1) for
+        diversity (0)."""
+        k, fetch_k = check_k(k), check_k(fetch_k, "fetch_k")
         f = self.compile_filter(filter)
         vec = self._vec(query)
         if f is None:
             return []
-        hits = self._hits(self._run(self._knn(vec, max(fetch_k, k), f, None, True)))
+        hits = self._hits(self._run(self._knn(vec, fetch_k, f, None, True)))
         return self._mmr(vec, hits, k, lambda_mult)
 
     async def ammr(
@@ -985,16 +994,18 @@ class VectorIndex:
         filter: FilterLike = None,
     ) -> list[q.Hit]:
         """Async :meth:`mmr`."""
+        k, fetch_k = check_k(k), check_k(fetch_k, "fetch_k")
         f = self.compile_filter(filter)
         vec = await self._avec(query)
         if f is None:
             return []
-        hits = self._hits(await self._arun(self._knn(vec, max(fetch_k, k), f, None, True)))
+        hits = self._hits(await self._arun(self._knn(vec, fetch_k, f, None, True)))
         return self._mmr(vec, hits, k, lambda_mult)
 
     # -- text and hybrid --
     def text_search(self, text: str, k: int = 4, *, filter: FilterLike = None) -> list[q.Hit]:
         """Full-text (BM25) search on the text field; ``score`` is the BM25 score."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
         if f is None or command is None:
@@ -1005,6 +1016,7 @@ class VectorIndex:
         self, text: str, k: int = 4, *, filter: FilterLike = None
     ) -> list[q.Hit]:
         """Async :meth:`text_search`."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
         if f is None or command is None:
@@ -1028,6 +1040,7 @@ class VectorIndex:
         """BM25 + vector search: ``score = alpha * vector_similarity + (1 - alpha) *
         text_score``. Runs as FT.AGGREGATE (FT.HYBRID is used when the server has it);
         falls back to a vector search when the text has no searchable term."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         vec = self._vec(text if vector is None else vector)
         if f is None:
@@ -1050,6 +1063,7 @@ class VectorIndex:
         filter: FilterLike = None,
     ) -> list[q.Hit]:
         """Async :meth:`hybrid`."""
+        k = check_k(k)
         f = self.compile_filter(filter)
         vec = await self._avec(text if vector is None else vector)
         if f is None:

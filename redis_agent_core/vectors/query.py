@@ -18,6 +18,7 @@ from redisvl.query import AggregateHybridQuery, TextQuery
 
 from ..errors import ConfigError, DataCorruptionError
 from ..keys import escape_part, unescape_part
+from .checks import MAX_K, check_k, check_query_vector, check_text
 from .schema import DISTANCE_FIELD, METADATA_FIELD, VectorSchema, relevance_from_distance
 
 __all__ = ["Hit", "mmr_select"]
@@ -48,7 +49,7 @@ class Hit:
 def doc_key(prefix: str, doc_id: str) -> str:
     if not isinstance(doc_id, str) or not doc_id:
         raise ConfigError(f"document ids must be non-empty str, got {doc_id!r}")
-    return prefix + escape_part(doc_id)
+    return prefix + escape_part(check_text(doc_id, "document id"))
 
 
 def doc_id(prefix: str, key: str | bytes) -> str:
@@ -83,12 +84,18 @@ def _with_filter(filter_str: str) -> str:
 
 
 def vector_bytes(schema: VectorSchema, vector: Any) -> bytes:
-    """The query vector as a buffer of the index dtype; raises on a wrong dimension."""
-    array = np.asarray(vector, dtype=np.float32)
+    """The query vector as a buffer of the index dtype; raises on a wrong dimension
+    and on NaN / infinity."""
+    try:
+        with np.errstate(over="ignore"):  # out of float32 range: inf, refused below
+            array = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"a query vector must be numbers ({exc})") from None
     if array.ndim != 1 or array.shape[0] != schema.dims:
         raise ConfigError(
             f"query vector has shape {array.shape}; this index expects {schema.dims} dims"
         )
+    check_query_vector(array)
     return array.astype(schema.numpy_dtype).tobytes()
 
 
@@ -103,8 +110,7 @@ def knn_command(
     vectors: bool = False,
 ) -> list[Any]:
     """FT.SEARCH for the ``k`` nearest neighbours that pass ``filter_str``."""
-    if not isinstance(k, int) or k <= 0:
-        raise ConfigError(f"k must be a positive int, got {k!r}")
+    k = check_k(k)
     ef = ""
     if schema.algorithm == "hnsw":
         ef = f" EF_RUNTIME {max(int(ef_runtime or schema.ef_runtime), k)}"
@@ -130,6 +136,7 @@ def range_command(
     vectors: bool = False,
 ) -> list[Any]:
     """FT.SEARCH for up to ``k`` documents within ``radius`` (a distance), nearest first."""
+    k = check_k(k)
     query = (
         f"@{schema.vector_field}:[VECTOR_RANGE $radius $vec]=>"
         f"{{$YIELD_DISTANCE_AS: {DISTANCE_FIELD}}}"
@@ -154,6 +161,12 @@ def filter_command(
     ids_only: bool = False,
 ) -> list[Any]:
     """FT.SEARCH listing documents that pass a filter (``limit`` 0: count only)."""
+    if limit != 0:
+        limit = check_k(limit, "limit")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_K:
+        raise ConfigError(
+            f"offset must be an int within [0, {MAX_K:,}] (the server's maximum), got {offset!r}"
+        )
     args: list[Any] = ["FT.SEARCH", index_name, filter_str]
     if ids_only or limit == 0:
         args.append("NOCONTENT")
@@ -171,7 +184,7 @@ def text_terms(text: str) -> str:
     character of it reaches a query as syntax (redisvl leaves ``|`` unescaped)."""
     if not isinstance(text, str):
         raise ConfigError(f"query text must be str, got {type(text).__name__}: {text!r}")
-    return _SEPARATORS.sub(" ", text).strip()
+    return _SEPARATORS.sub(" ", check_text(text, "the query text")).strip()
 
 
 def text_command(
@@ -179,9 +192,11 @@ def text_command(
 ) -> list[Any] | None:
     """FT.SEARCH scored by BM25 over the text field; ``None`` when no term is left after
     stop words (nothing to search)."""
+    k = check_k(k)
+    terms = text_terms(text)  # raises on bad input: not the ValueError caught below
     try:
         query = TextQuery(
-            text_terms(text),
+            terms,
             text_field_name=schema.text_field,
             filter_expression=None if filter_str == "*" else filter_str,
             num_results=k,
@@ -211,12 +226,14 @@ def hybrid_aggregate_command(
     no searchable term (callers fall back to a vector query)."""
     if not 0.0 <= alpha <= 1.0:
         raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
+    k = check_k(k)
+    terms = text_terms(text)
     load: list[str] = [f"@{_KEY_FIELD}"]
     for name in (schema.text_field, METADATA_FIELD):
         load += [f"$.{name}", "AS", name] if schema.storage == "json" else [f"@{name}"]
     try:
         query = AggregateHybridQuery(
-            text=text_terms(text),
+            text=terms,
             text_field_name=schema.text_field,
             vector=vec,
             vector_field_name=schema.vector_field,

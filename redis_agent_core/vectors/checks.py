@@ -1,0 +1,131 @@
+"""Argument checks shared by the vector index and both adapters' vector stores.
+
+Every check runs before any I/O and raises with the problem and the fix: a ``k`` the
+server would refuse (or that would silently return nothing), a query vector holding
+NaN or infinity, text that cannot be sent (lone surrogates), and keyword arguments a
+method does not take. Framework methods take ``**kwargs`` by signature, so without
+:func:`check_kwargs` a misspelt or foreign option (``distance_threshold=`` from
+langchain-redis, ``embeddings=`` on ``add_texts``) was silently ignored and the call
+returned unfiltered results or dropped the vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+__all__ = [
+    "MAX_K",
+    "SEARCH_HINTS",
+    "check_k",
+    "check_kwargs",
+    "check_query_vector",
+    "check_text",
+    "check_texts",
+]
+
+# RediSearch's MAXSEARCHRESULTS default: a larger LIMIT / KNN k is refused by the server.
+MAX_K = 1_000_000
+
+# Options of other vector stores (langchain-redis, redisvl, other backends) that users
+# carry over, with what to use here instead.
+SEARCH_HINTS: dict[str, str] = {
+    "distance_threshold": (
+        "use score_threshold= (a relevance in [0, 1], 1 = identical; for cosine, "
+        "score_threshold = 1 - distance_threshold / 2)"
+    ),
+    "sort_by": "results always come nearest first; narrow them with filter=",
+    "return_all": "use filter= with a larger k, or the index's find(filter) to list documents",
+    "return_metadata": "metadata is always returned",
+    "include_metadata": "metadata is always returned",
+    "with_vectors": "use the core VectorIndex.search(..., return_vectors=True)",
+    "return_vectors": "use the core VectorIndex.search(..., return_vectors=True)",
+    "include_vectors": "use the core VectorIndex.search(..., return_vectors=True)",
+    "filter_expression": "pass the expression as filter=",
+    "filters": "pass the filter as filter= (a dict, F(...) or a redisvl FilterExpression)",
+    "where": "pass the filter as filter= (a dict, F(...) or a redisvl FilterExpression)",
+    "num_results": "use k=",
+    "top_k": "use k=",
+    "limit": "use k=",
+    "fetch_k": "fetch_k applies to MMR only: use max_marginal_relevance_search (or "
+    "search_type='mmr')",
+    "lambda_mult": "lambda_mult applies to MMR only: use max_marginal_relevance_search (or "
+    "search_type='mmr')",
+}
+
+
+def check_kwargs(
+    method: str,
+    kwargs: Mapping[str, Any],
+    *,
+    accepted: Collection[str] = (),
+    hints: Mapping[str, str] | None = None,
+) -> None:
+    """Raise ``TypeError`` for keyword arguments ``method`` does not take, naming the
+    supported alternative when there is one (``hints``, then :data:`SEARCH_HINTS`)."""
+    unknown = [name for name in kwargs if name not in accepted]
+    if not unknown:
+        return
+    name = unknown[0]
+    hint = (hints or {}).get(name) or SEARCH_HINTS.get(name)
+    takes = f"; it takes {', '.join(sorted(accepted))}" if accepted else ""
+    raise TypeError(
+        f"{method}() got an unexpected keyword argument {name!r}"
+        + (f": {hint}" if hint else takes)
+        + (f" (also unexpected: {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else "")
+    )
+
+
+def check_k(k: Any, name: str = "k") -> int:
+    """``k`` as an int in ``[1, MAX_K]``; raises :class:`ConfigError` otherwise."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ConfigError(f"{name} must be a positive int, got {k!r}")
+    if k > MAX_K:
+        raise ConfigError(
+            f"{name}={k} is above the server's maximum of {MAX_K:,} results per query "
+            "(RediSearch MAXSEARCHRESULTS); ask for fewer, or page through find(filter, "
+            "limit=, offset=)"
+        )
+    return int(k)
+
+
+def check_query_vector(array: np.ndarray) -> None:
+    """Refuse a query vector holding NaN or infinity (the server would rank by garbage
+    distances, as a document vector holding one is refused on write)."""
+    if not np.isfinite(array).all():
+        raise ConfigError(
+            "the query vector contains NaN or infinity; check the embedding model's output "
+            "(a document vector like it is refused on write)"
+        )
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` if it can be sent as UTF-8; a lone surrogate (e.g. from a bad decode
+    with ``surrogateescape``) raises :class:`ConfigError` naming where it is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise ConfigError(
+            f"{what} holds a lone surrogate {text[exc.start]!r} at position {exc.start}, "
+            "which is not valid Unicode and cannot be stored; decode the source with "
+            "errors='replace' or drop the character"
+        ) from None
+    return text
+
+
+def check_texts(texts: Iterable[str], what: str) -> None:
+    """:func:`check_text` over many texts (one encode in the common case)."""
+    texts = list(texts)
+    try:
+        "".join(texts).encode()
+    except UnicodeEncodeError:
+        for i, text in enumerate(texts):
+            check_text(text, f"{what} #{i}")
+    except TypeError:
+        pass  # non-str items: the type checks of the caller name them

@@ -1,0 +1,217 @@
+"""redisvl ``FilterExpression``s read back into the pack's escaped filter form.
+
+A redisvl expression renders tag values raw (backslash-escaped), but the index stores
+them escaped (:func:`~redis_agent_core.tags.tag_value`): passed through as is,
+``Tag("city") == "New York"`` matched nothing and ``Tag("city") == ["New York",
+"Boston"]`` only Boston. Expressions only keep their rendered text, so each leaf is
+parsed (``Tag ==/!=/%`` with one value or a list, ``Num`` comparisons and
+``between``, ``Text ==/!=/%``, ``Geo ==/!=``, ``is_missing()``, ``Timestamp``) and
+compiled like the equivalent :class:`~redis_agent_core.vectors.F` filter, with the
+same field checks; ``&`` and ``|`` combine as usual. A leaf that cannot be read (a
+hand-written ``FilterExpression("...")``) raises :class:`FilterError` showing the
+dict form to use instead: never a silently empty result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import NoReturn
+
+from redisvl.query.filter import FilterExpression
+from redisvl.query.filter import FilterOperator as _Op
+
+from .filters import (
+    ALL,
+    Condition,
+    FilterError,
+    any_of,
+    check_field,
+    compile_condition,
+    every,
+    tag_text,
+)
+
+__all__ = ["compile_expression"]
+
+Fields = Mapping[str, tuple[str, bool]]
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_TAG = re.compile(rf"^(\(-)?@({_NAME}):\{{(.*)\}}(\))?$", re.S)
+_RANGE = re.compile(rf"^(\(-)?@({_NAME}):\[([^\]]*)\](\))?$")
+_TEXT = re.compile(rf'^(\(-)?@({_NAME}):(\("(.*)"\)|"(.*)"|\((.*)\))(\))?$', re.S)
+_MISSING = re.compile(rf"^ismissing\(@({_NAME})\)$")
+_UNITS = ("m", "km", "mi", "ft")
+
+
+def compile_expression(expr: FilterExpression, fields: Fields) -> str | None:
+    """The RediSearch clause of a redisvl expression over the pack's indexed form
+    (``"*"``: everything, ``None``: nothing can match)."""
+    operator = getattr(expr, "_operator", None)
+    if operator in (_Op.AND, _Op.OR):
+        left, right = expr._left, expr._right  # redisvl keeps no public tree
+        if not isinstance(left, FilterExpression) or not isinstance(right, FilterExpression):
+            raise FilterError(f"malformed redisvl filter expression {expr!r}")
+        parts = [compile_expression(left, fields), compile_expression(right, fields)]
+        return every(parts) if operator == _Op.AND else any_of(parts)
+    leaf = getattr(expr, "_filter", None)
+    if not isinstance(leaf, str) or not leaf:
+        raise FilterError("an empty redisvl FilterExpression is not a filter; pass None")
+    return _leaf(leaf.strip(), fields)
+
+
+def _leaf(text: str, fields: Fields) -> str | None:
+    if text == ALL:
+        return ALL
+    for pattern, reader in _READERS:
+        match = pattern.match(text)
+        if match:
+            return reader(match, text, fields)
+    _unreadable(text)
+
+
+def _unreadable(text: str) -> NoReturn:
+    raise FilterError(
+        f"cannot read the redisvl filter {text!r}: only expressions built with Tag, Num, "
+        "Text, Geo and Timestamp (combined with & and |) are understood. Use the dict form "
+        "instead, e.g. {'city': 'New York', 'year': {'$gte': 2020}}, or F('city') == 'New "
+        "York'."
+    )
+
+
+def _field(name: str, text: str, fields: Fields, kinds: tuple[str, ...]) -> str:
+    """The type of field ``name`` (one of ``kinds``), or the error naming the fix."""
+    kind = check_field(name, fields)
+    if kind not in kinds:
+        raise FilterError(
+            f"the redisvl filter {text!r} treats {name!r} as {' or '.join(kinds)}, but it "
+            f"is a {kind} field of this index; build it with the matching redisvl class, "
+            f"or use the dict form, e.g. {{{name!r}: ...}}"
+        )
+    return kind
+
+
+def _negate(clause: str | None, negated: bool) -> str | None:
+    if not negated:
+        return clause
+    if clause is None:
+        return ALL
+    return None if clause == ALL else f"(-{clause})"
+
+
+def _split(body: str, sep: str) -> list[str]:
+    """Split a backslash-escaped body on unescaped ``sep``; pieces stay escaped."""
+    parts, current, i = [], [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            current.append(body[i : i + 2])
+            i += 2
+            continue
+        if ch == sep:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\(.)", r"\1", value, flags=re.S)
+
+
+def _tag(match: re.Match[str], text: str, fields: Fields) -> str | None:
+    negated, name, body = bool(match.group(1)), match.group(2), match.group(3)
+    if negated != bool(match.group(4)):
+        return _unreadable(text)
+    _field(name, text, fields, ("tag",))
+    pieces = _split(body, "|")
+    if any(_split(p, "*")[1:] for p in pieces):  # an unescaped '*': Tag % pattern
+        return _negate(_patterns(name, pieces, fields), negated)
+    values = [_unescape(p) for p in pieces]
+    cond = Condition(name, "in", values) if len(values) > 1 else Condition(name, "eq", values[0])
+    return _negate(compile_condition(cond, fields), negated)
+
+
+def _patterns(name: str, pieces: list[str], fields: Fields) -> str:
+    """``Tag % "New Y*"``: each literal run of a wildcard pattern in its escaped form
+    (escaping is per character, so a prefix/infix/suffix of the value is one of its
+    escaped form)."""
+    case_sensitive = fields[name][1]
+    out = []
+    for piece in pieces:
+        runs = [_unescape(r) for r in _split(piece, "*")]
+        if not "".join(runs):
+            raise FilterError(
+                f"the wildcard pattern {piece!r} on {name!r} has no literal text; drop the "
+                "filter to match everything"
+            )
+        out.append("*".join(tag_text(r, case_sensitive) if r else "" for r in runs))
+    return f"@{name}:{{{'|'.join(out)}}}"
+
+
+def _number(token: str, text: str) -> tuple[float | int, bool]:
+    """A range bound: its value and whether it is exclusive (``(5``)."""
+    exclusive = token.startswith("(")
+    raw = token[1:] if exclusive else token
+    try:
+        value = float(raw)
+    except ValueError:
+        _unreadable(text)
+    return (int(value) if value.is_integer() and "." not in raw else value), exclusive
+
+
+def _range(match: re.Match[str], text: str, fields: Fields) -> str | None:
+    negated, name, body = bool(match.group(1)), match.group(2), match.group(3)
+    if negated != bool(match.group(4)):
+        return _unreadable(text)
+    tokens = body.split()
+    kind = _field(name, text, fields, ("numeric", "geo"))
+    if kind == "geo":
+        if len(tokens) != 4 or tokens[3] not in _UNITS:
+            return _unreadable(text)
+        lon, lat, radius = (_number(t, text)[0] for t in tokens[:3])
+        clause = compile_condition(Condition(name, "geo_radius", (lon, lat, radius, tokens[3])),
+                                   fields)  # fmt: skip
+        return _negate(clause, negated)
+    if len(tokens) != 2:
+        return _unreadable(text)
+    (low, low_open), (high, high_open) = _number(tokens[0], text), _number(tokens[1], text)
+    if low == high and not (low_open or high_open):
+        return compile_condition(Condition(name, "ne" if negated else "eq", low), fields)
+    parts = []
+    if low != float("-inf"):
+        parts.append(compile_condition(Condition(name, "gt" if low_open else "gte", low), fields))
+    if high != float("inf"):
+        op = "lt" if high_open else "lte"
+        parts.append(compile_condition(Condition(name, op, high), fields))
+    return _negate(every(parts) if parts else ALL, negated)
+
+
+def _text(match: re.Match[str], text: str, fields: Fields) -> str | None:
+    negated, name = bool(match.group(1)), match.group(2)
+    if negated != bool(match.group(7)):
+        return _unreadable(text)
+    _field(name, text, fields, ("text",))
+    phrase = match.group(4) if match.group(4) is not None else match.group(5)
+    if phrase is not None:
+        return compile_condition(Condition(name, "ne" if negated else "eq", phrase), fields)
+    # Text % pattern: redisvl interpolates it raw on purpose (wildcards, fuzzy, '|');
+    # text values are indexed raw, so the clause means what redisvl documents.
+    return text
+
+
+def _missing(match: re.Match[str], text: str, fields: Fields) -> str | None:
+    name = match.group(1)
+    _field(name, text, fields, ("tag", "numeric", "text", "geo"))
+    return compile_condition(Condition(name, "is_empty", True), fields)
+
+
+_READERS: tuple[tuple[re.Pattern[str], Callable[..., str | None]], ...] = (
+    (_MISSING, _missing),
+    (_TAG, _tag),
+    (_RANGE, _range),
+    (_TEXT, _text),
+)

@@ -1,0 +1,305 @@
+"""Bad input to the vector stores fails loudly, or is served exactly (issue 13, items
+2-6 and 12): never a silently empty, truncated or unfiltered result.
+
+- redisvl ``FilterExpression``s match the same documents as the dict form (tag values
+  with spaces and punctuation, lists, every operator), or are refused with the dict
+  form to use.
+- Unknown keyword arguments raise ``TypeError`` naming the supported alternative.
+- Tag values longer than RediSearch's tag limit stay exact.
+- NaN / inf query vectors, ``k`` out of range, ``fetch_k < k`` and lone surrogates are
+  refused with ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.indexing import InMemoryRecordManager, index
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
+from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Text, Timestamp
+
+from langchain_redis_agent import RedisVectorStore as LangChainStore
+from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.vectors import F, FilterError, VectorIndex
+
+DIMS = 4
+CITIES = ["New York", "Boston", "São Paulo", "a|b", "x}|{y", "100%", "New", "York"]
+PARIS = (2.35, 48.85)
+
+
+def _vectors(n: int, seed: int = 7) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, DIMS)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=["hash", "json"])
+def cities(config: RedisAgentConfig, request: pytest.FixtureRequest) -> VectorIndex:
+    index = VectorIndex(
+        "cities",
+        config=config,
+        dims=DIMS,
+        algorithm="flat",
+        storage=request.param,
+        metadata_fields={"city": "tag", "year": "numeric", "blurb": "text", "loc": "geo"},
+    )
+    index.add(
+        [f"doc {c}" for c in CITIES],
+        ids=[f"d{i}" for i in range(len(CITIES))],
+        metadatas=[
+            {
+                "city": c,
+                "year": 2000 + i,
+                "blurb": f"the city of {c} and its river",
+                "loc": (PARIS[0] + i, PARIS[1]),
+            }
+            for i, c in enumerate(CITIES)
+        ],
+        vectors=_vectors(len(CITIES)),
+    )
+    return index
+
+
+def _cities(index: VectorIndex, filter: object) -> set[str]:
+    return {h.metadata["city"] for h in index.find(filter, limit=100)}
+
+
+# -- item 2: redisvl filter expressions --
+def test_tag_expression_with_spaces_and_punctuation_matches_like_the_dict(
+    cities: VectorIndex,
+) -> None:
+    for city in CITIES:
+        assert _cities(cities, Tag("city") == city) == {city}, city
+        assert _cities(cities, Tag("city") == city) == _cities(cities, {"city": city})
+        assert _cities(cities, Tag("city") != city) == set(CITIES) - {city}
+    # search goes through the same compilation
+    hits = cities.search(_vectors(1, seed=3)[0], k=10, filter=Tag("city") == "New York")
+    assert [h.metadata["city"] for h in hits] == ["New York"]
+
+
+def test_tag_expression_lists(cities: VectorIndex) -> None:
+    both = Tag("city") == ["New York", "Boston"]
+    assert _cities(cities, both) == {"New York", "Boston"}
+    assert _cities(cities, Tag("city") == ["a|b", "x}|{y", "São Paulo"]) == {
+        "a|b",
+        "x}|{y",
+        "São Paulo",
+    }
+    assert _cities(cities, Tag("city") != ["New York", "Boston"]) == set(CITIES) - {
+        "New York",
+        "Boston",
+    }
+
+
+def test_tag_wildcard_expressions(cities: VectorIndex) -> None:
+    assert _cities(cities, Tag("city") % "New*") == {"New York", "New"}
+    assert _cities(cities, Tag("city") % "New Y*") == {"New York"}
+    assert _cities(cities, Tag("city") % "*Paulo") == {"São Paulo"}
+    assert _cities(cities, Tag("city") % ["New Y*", "Bos*"]) == {"New York", "Boston"}
+
+
+def test_numeric_text_geo_and_timestamp_expressions(cities: VectorIndex) -> None:
+    assert _cities(cities, Num("year") == 2001) == {"Boston"}
+    assert _cities(cities, Num("year") != 2001) == set(CITIES) - {"Boston"}
+    assert _cities(cities, Num("year") > 2005) == {"New", "York"}
+    assert _cities(cities, Num("year") >= 2006) == {"New", "York"}
+    assert _cities(cities, Num("year") < 2001) == {"New York"}
+    assert _cities(cities, Num("year") <= 2001) == {"New York", "Boston"}
+    assert _cities(cities, Num("year").between(2001, 2003)) == {"Boston", "São Paulo", "a|b"}
+    assert _cities(cities, Num("year").between(2001, 2003, inclusive="neither")) == {"São Paulo"}
+    assert _cities(cities, Timestamp("year") > 2006) == {"York"}
+    assert _cities(cities, Text("blurb") == "Boston") == {"Boston"}
+    assert _cities(cities, Text("blurb") % "Bost*") == {"Boston"}
+    assert "Boston" not in _cities(cities, Text("blurb") != "Boston")
+    near = Geo("loc") == GeoRadius(PARIS[0], PARIS[1], 50, "km")
+    assert _cities(cities, near) == {"New York"}
+    far = Geo("loc") != GeoRadius(PARIS[0], PARIS[1], 50, "km")
+    assert _cities(cities, far) == set(CITIES) - {"New York"}
+    assert _cities(cities, Tag("city").is_missing()) == set()
+
+
+def test_combined_expressions(cities: VectorIndex) -> None:
+    expr = ((Tag("city") == "New York") | (Tag("city") == "São Paulo")) & (Num("year") > 2000)
+    assert _cities(cities, expr) == {"São Paulo"}
+    expr = (Tag("city") == ["New York", "Boston"]) | (Num("year") >= 2007)
+    assert _cities(cities, expr) == {"New York", "Boston", "York"}
+    assert _cities(cities, (Tag("city") != "New York") & (Num("year") < 2002)) == {"Boston"}
+
+
+def test_expressions_are_checked_like_dict_filters(cities: VectorIndex) -> None:
+    with pytest.raises(FilterError, match="not an indexed field"):
+        cities.find(Tag("country") == "France")
+    with pytest.raises(FilterError, match="numeric field"):
+        cities.find(Tag("year") == "2001")
+    with pytest.raises(FilterError, match="dict form"):
+        cities.find(FilterExpression("@city:{New York} | garbage"))
+
+
+def test_langchain_accepts_expressions(config: RedisAgentConfig) -> None:
+    store = LangChainStore(
+        DeterministicFakeEmbedding(size=DIMS),
+        index_name="lc_expr",
+        config=config,
+        metadata_fields={"city": "tag"},
+        algorithm="flat",
+    )
+    store.add_texts(CITIES, metadatas=[{"city": c} for c in CITIES])
+    docs = store.similarity_search("x", k=10, filter=Tag("city") == ["New York", "Boston"])
+    assert {d.metadata["city"] for d in docs} == {"New York", "Boston"}
+
+
+def test_f_and_expression_compile_alike(cities: VectorIndex) -> None:
+    assert cities.compile_filter(Tag("city") == "New York") == cities.compile_filter(
+        F("city") == "New York"
+    )
+
+
+# -- item 3: unknown keyword arguments --
+@pytest.fixture
+def lc_store(config: RedisAgentConfig) -> LangChainStore:
+    store = LangChainStore(
+        DeterministicFakeEmbedding(size=DIMS), index_name="lc_kw", config=config, algorithm="flat"
+    )
+    store.add_texts(["alpha", "beta", "gamma"], ids=["a", "b", "c"])
+    return store
+
+
+def test_unknown_search_keywords_raise_naming_the_alternative(lc_store: LangChainStore) -> None:
+    store = lc_store
+    with pytest.raises(TypeError, match=r"distance_threshold.*score_threshold="):
+        store.similarity_search("alpha", k=3, distance_threshold=0.1)
+    with pytest.raises(TypeError, match=r"distance_threshold.*score_threshold="):
+        store.similarity_search_with_score("alpha", distance_threshold=0.1)
+    for name in ("sort_by", "return_all", "with_vectors"):
+        with pytest.raises(TypeError, match=name):
+            store.similarity_search("alpha", **{name: True})
+    with pytest.raises(TypeError, match="MMR only"):
+        store.similarity_search("alpha", fetch_k=10)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'fetch_kk'"):
+        store.max_marginal_relevance_search("alpha", fetch_kk=10)
+    with pytest.raises(TypeError, match="add_texts_with_vectors"):
+        store.add_texts(["delta"], embeddings=[[1.0, 0, 0, 0]])
+    assert store.get_by_ids(["delta"]) == []
+
+
+async def test_unknown_keywords_raise_in_async_methods_too(lc_store: LangChainStore) -> None:
+    store = lc_store
+    with pytest.raises(TypeError, match="score_threshold="):
+        await store.asimilarity_search("alpha", distance_threshold=0.1)
+    with pytest.raises(TypeError, match="add_texts_with_vectors"):
+        await store.aadd_texts(["delta"], vectors=[[1.0, 0, 0, 0]])
+
+
+def test_keywords_langchain_itself_passes_still_work(lc_store: LangChainStore) -> None:
+    store = lc_store
+    # retrievers pass the user's search_kwargs; score_threshold is a real range query
+    retriever = store.as_retriever(
+        search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.99, "k": 3}
+    )
+    assert [d.id for d in retriever.invoke("alpha")] == ["a"]
+    docs = store.similarity_search_with_score("alpha", k=3, score_threshold=0.99)
+    assert [d.id for d, _ in docs] == ["a"]
+    assert len(store.similarity_search_with_score("alpha", k=3)) == 3
+    # index() passes batch_size= to add_documents and deletes ids in cleanup, some of
+    # which may be gone already: delete must return True for them (False raises)
+    manager = InMemoryRecordManager("ns")
+    manager.create_schema()
+    docs_in = [Document("one", metadata={"source": "s"}), Document("two", metadata={"source": "s"})]
+    result = index(docs_in, manager, store, cleanup="full", source_id_key="source")
+    assert result["num_added"] == 2
+    store.delete(manager.list_keys()[:1])  # gone behind index()'s back
+    result = index([], manager, store, cleanup="full", source_id_key="source")
+    assert result["num_deleted"] == 2
+    assert store.delete(["missing"]) is True
+    assert store.delete([]) is True
+
+
+def test_llamaindex_unknown_query_keywords_and_filter_expression(config: RedisAgentConfig) -> None:
+    store = LlamaIndexStore(
+        "li_kw", config=config, dims=DIMS, metadata_fields={"city": "tag"}, algorithm="flat"
+    )
+    vectors = _vectors(len(CITIES))
+    store.add(
+        [
+            TextNode(id_=f"n{i}", text=c, metadata={"city": c}, embedding=vectors[i].tolist())
+            for i, c in enumerate(CITIES)
+        ]
+    )
+    query = VectorStoreQuery(query_embedding=vectors[0].tolist(), similarity_top_k=10)
+    result = store.query(query, filter=Tag("city") == ["New York", "Boston"])
+    assert {n.metadata["city"] for n in result.nodes} == {"New York", "Boston"}
+    with pytest.raises(TypeError, match=r"distance_threshold.*score_threshold"):
+        store.query(query, distance_threshold=0.1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'unknown'"):
+        store.add([], unknown=1)
+
+
+# -- items 5, 6, 12: vectors, k, MMR, surrogates --
+def test_nan_or_inf_query_vector_is_refused(cities: VectorIndex) -> None:
+    for bad in ([float("nan"), 0, 0, 0], [float("inf"), 0, 0, 0], [1e39, 0, 0, 0]):
+        with pytest.raises(ConfigError, match="NaN or infinity"):
+            cities.search(bad, k=2)
+        with pytest.raises(ConfigError, match="NaN or infinity"):
+            cities.mmr(bad, k=2)
+        with pytest.raises(ConfigError, match="NaN or infinity"):
+            cities.search_range(bad, 0.5)
+
+
+async def test_k_is_checked_the_same_everywhere(cities: VectorIndex) -> None:
+    v = _vectors(1)[0]
+    calls = [
+        lambda k: cities.search(v, k),
+        lambda k: cities.search_range(v, 0.1, k),
+        lambda k: cities.mmr(v, k),
+        lambda k: cities.mmr(v, 2, fetch_k=k),
+        lambda k: cities.text_search("city", k),
+        lambda k: cities.hybrid("city", k, vector=v),
+        lambda k: cities.find(limit=k or -1),  # find(limit=0) is a valid empty page
+    ]
+    for call in calls:
+        for k in (0, -1, 2.5, True):
+            with pytest.raises(ConfigError, match="positive int"):
+                call(k)
+        with pytest.raises(ConfigError, match="maximum of 1,000,000"):
+            call(10**9)
+    with pytest.raises(ConfigError, match="positive int"):
+        await cities.ammr(v, 0)
+    with pytest.raises(ConfigError, match="maximum"):
+        await cities.asearch(v, 10**9)
+    with pytest.raises(ConfigError, match="offset"):
+        cities.find(offset=10**9)
+
+
+def test_mmr_returns_at_most_fetch_k(cities: VectorIndex) -> None:
+    v = _vectors(1)[0]
+    assert len(cities.mmr(v, 5, fetch_k=2)) == 2
+    assert len(cities.mmr(v, 2, fetch_k=5)) == 2
+    nearest = [h.id for h in cities.search(v, 2)]
+    assert {h.id for h in cities.mmr(v, 5, fetch_k=2)} == set(nearest)
+
+
+def test_lone_surrogates_are_config_errors(cities: VectorIndex) -> None:
+    bad = "caf\udce9"
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.add([bad], ids=["s1"], vectors=_vectors(1))
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.add(["ok"], ids=[bad], vectors=_vectors(1))
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.add(["ok"], ids=["s2"], metadatas=[{"city": bad}], vectors=_vectors(1))
+    assert cities.get(["s1", "s2"]) == []
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.search(bad, 2)
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.text_search(bad, 2)
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.find({"city": bad})
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.find(Text("blurb") == bad)
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.get([bad])
+    with pytest.raises(ConfigError, match="surrogate"):
+        cities.delete([bad])
