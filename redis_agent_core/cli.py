@@ -8,15 +8,17 @@ so the core never imports an adapter.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from .capabilities import get_capabilities
-from .config import RedisAgentConfig, describe_url
-from .errors import RedisAgentError
+from .config import ENV_URL, RedisAgentConfig, describe_url
+from .errors import ConfigError, RedisAgentError
 from .server import EmbeddedRedis
 
 __all__ = ["build_parser", "main"]
@@ -61,6 +63,38 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         )
         return 2
     print("\nok: search and JSON are available")
+    return 0
+
+
+def _keys_config(args: argparse.Namespace) -> RedisAgentConfig:
+    # keys must land where the service reads them: an embedded server of this process
+    # would vanish, with the new key, when the command exits
+    if not args.url and not os.environ.get(ENV_URL):
+        raise ConfigError(
+            "API keys live in the service's Redis: set REDIS_URL (or pass --url) to it, and "
+            "REDIS_AGENT_NAMESPACE if the service uses one"
+        )
+    return RedisAgentConfig.from_env(**({"url": args.url} if args.url else {}))
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from .apikeys import ApiKeys
+
+    keys = ApiKeys(_keys_config(args))
+    if args.keys_command == "create":
+        key = keys.create(args.user)
+        print(f"new API key for {args.user} (shown once; send 'Authorization: Bearer <key>'):")
+        print(key)  # last line of stdout: scripts take it with `| tail -n 1`
+    elif args.keys_command == "list":
+        infos = keys.list()
+        if not infos:
+            print("no API keys")
+        for info in infos:
+            created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(info.created))
+            print(f"{info.user}\t{info.key_id}\t{created} UTC")
+    else:
+        n = keys.revoke(args.user)
+        print(f"revoked {n} key(s) of {args.user}")
     return 0
 
 
@@ -157,12 +191,25 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
     p.set_defaults(func=_cmd_cache_calibrate)
 
+    p = sub.add_parser("keys", help="manage the API keys of the reference service")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True)
+    for name, help_text in (
+        ("create", "issue a new key for USER (printed once, as the last line)"),
+        ("list", "list key ids and their users (never the keys)"),
+        ("revoke", "revoke every key of USER"),
+    ):
+        k = keys_sub.add_parser(name, help=help_text)
+        if name != "list":
+            k.add_argument("user", metavar="USER")
+        k.add_argument("--url", help="Redis URL (default: REDIS_URL)")
+        k.set_defaults(func=_cmd_keys)
+
     if plugins:
         _add_plugins(sub)
     return parser
 
 
-_CORE_COMMANDS = frozenset({"server", "doctor", "cache"})
+_CORE_COMMANDS = frozenset({"server", "doctor", "cache", "keys"})
 
 
 def _add_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

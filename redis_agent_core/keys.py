@@ -183,6 +183,19 @@ class KeySpace:
         """Stream of webhook deliveries that failed after their last try."""
         return self._join("webhook", "dead")
 
+    # -- services: API keys, what each principal owns --
+    def api_keys(self) -> str:
+        """Hash of API key id -> JSON {user, sha256 of the secret, created}."""
+        return self._join("auth", "keys")
+
+    def owned_sessions(self, user: str) -> str:
+        """Sorted set of a user's session ids by last activity (the service's listing)."""
+        return self._join("svc", "sessions", escape_part(user))
+
+    def job_owner(self, job_id: str) -> str:
+        """String: the user who submitted a job through the service."""
+        return self._join("svc", "job-owner", escape_part(job_id))
+
     # -- role 6: agent bus --
     def bus_channel(self, topic: str) -> str:
         """Pub/Sub channel of an ephemeral topic."""

@@ -7,14 +7,21 @@ Flow of ``POST /chat`` (the seed's production path)::
          └─miss─► history + RAG context ─► LLM ─► cache store
          ─► session update + bus event ─► {answer, cached, usage, latency_ms, sources}
 
-The cache is keyed on the user's question, not on the whole prompt: histories
-differ between users, questions repeat. A follow-up is cached under the exact
-previous question of its session, so a context-dependent "is it fast?" never
-receives another conversation's answer. Entries are scoped by model and generation
+Every endpoint but ``/stats`` and ``/health`` needs an API key (``Authorization:
+Bearer``); the principal comes from the key, never from the body. Sessions belong to
+their owner: another user's session id names a session of the caller's own, so it can
+be neither read nor appended to.
+
+The cache is keyed on the user's question, not on the whole prompt: questions repeat
+across users. An answer that depended on the conversation so far is cached under a
+digest of the exact history the model saw (and, by default, for its user only:
+``ServiceSettings.cache_share``), so a context-dependent "where do I live?" is never
+served another conversation's answer. Entries are scoped by model and generation
 settings.
 
 Redis down is an expected fault: every endpoint answers 503 with a JSON body saying
-what failed and what to check. The LLM down answers 502.
+what failed and what to check (never the server's address). The LLM down answers 502.
+Every error body is ``{error, detail}`` (see :mod:`.errors`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import statistics
 import time
 import uuid
@@ -33,24 +39,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import redis
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.bus import AgentBus
-from redis_agent_core.cache import SemanticCache, make_scope
-from redis_agent_core.config import RedisAgentConfig, get_default_config
-from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.cache import SHARE_POLICIES, SemanticCache, Share, context_scope, make_scope
+from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.local_llm import SYSTEM_PROMPT
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
-from redis_agent_core.redis_errors import map_redis_error
 from redis_agent_core.vectors import Hit, VectorIndex
 
 from ..chat_history import RedisChatMessageHistory
 from ..embeddings import MiniLMEmbeddings, to_core_embedder
+from .auth import principal_dependency, warn_insecure
+from .errors import ServiceError, error_response, install_error_handlers
+from .limits import BodyLimit
 
 __all__ = [
     "AgentService",
@@ -69,6 +76,10 @@ class ServiceSettings:
     """Knobs of the reference service (defaults suit the local 135M model).
 
     ``cache_distance_threshold`` is a cosine *distance* (0 = identical, 2 = opposite).
+    ``cache_share``: who may be served an answer that depended on the conversation
+    history ("global": anyone whose history was identical, "user": the same user with
+    the same history, "session": the same session); first-turn answers are shared.
+    ``auth=False`` (``serve --insecure-no-auth``) makes every caller one user.
     """
 
     system_prompt: str = SYSTEM_PROMPT
@@ -86,13 +97,29 @@ class ServiceSettings:
     rag_min_relevance: float = 0.35  # relevance in [0, 1]; below it a passage is noise
     events_topic: str = "chat-events"
     use_queue: bool = True  # ingest through the Celery queue when role 5 is installed
+    cache_share: Share = "user"
+    auth: bool = True
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_document_bytes: int = 1024 * 1024
+    max_documents: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.cache_share not in SHARE_POLICIES:
+            raise ConfigError(
+                f"cache_share must be one of {', '.join(SHARE_POLICIES)}; got {self.cache_share!r}"
+            )
+        for name in ("max_body_bytes", "max_document_bytes", "max_documents"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
 
 
 class ChatRequest(BaseModel):
     # surrounding blanks are dropped, so a blank field fails min_length (422)
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    user_id: str = Field(min_length=1, max_length=200)
+    # identity comes from the API key; a body naming another user is refused (422)
+    user_id: str | None = Field(default=None, min_length=1, max_length=200)
     session_id: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=8000)
 
@@ -126,7 +153,8 @@ class DocumentIn(BaseModel):
 
 
 class DocumentsRequest(BaseModel):
-    documents: list[DocumentIn] = Field(min_length=1, max_length=10_000)
+    # the count and sizes are checked against the service's limits (413), not here
+    documents: list[DocumentIn] = Field(min_length=1)
 
     @field_validator("documents")
     @classmethod
@@ -136,7 +164,7 @@ class DocumentsRequest(BaseModel):
             if d.id is not None:
                 if d.id in seen:
                     raise ValueError(
-                        f"duplicate document id {d.id!r}: give each document its own id, "
+                        f"duplicate document id {d.id[:40]!r}: give each document its own id, "
                         "or none (a random one is assigned)"
                     )
                 seen.add(d.id)
@@ -231,29 +259,49 @@ class AgentService:
         )
         self.vectors = VectorIndex(s.index_name, config=self.config, embedder=core_embedder)
         self.bus = AgentBus(self.config, sender="agent-service")
+        self.keys = ApiKeys(self.config)
         self.counters = _Counters()
         self._has_docs = False
         self._celery: Any = None
 
     # -- roles --
-    def history(self, session_id: str) -> RedisChatMessageHistory:
-        """The chat history of one session (no I/O until used)."""
+    @staticmethod
+    def owned_session(user: str, session_id: str) -> str:
+        """The stored id of ``user``'s session ``session_id``: user names cannot hold a
+        '/', so two users' sessions never share an id (the mapping is injective)."""
+        return f"{user}/{session_id}"
+
+    def history(self, user: str, session_id: str) -> RedisChatMessageHistory:
+        """The chat history of one of ``user``'s sessions (no I/O until used)."""
         return RedisChatMessageHistory(
-            session_id, config=self.config, ttl=self.settings.history_ttl
+            self.owned_session(user, session_id), config=self.config, ttl=self.settings.history_ttl
         )
 
-    def cache_key(self, message: str, previous_question: str | None = None) -> tuple[str, str]:
+    def window(self, past: Sequence[BaseMessage]) -> list[BaseMessage]:
+        """The past messages the model sees with the next question."""
+        n = self.settings.history_window
+        return list(past[-n:]) if n else []
+
+    def cache_key(
+        self, message: str, window: Sequence[BaseMessage] = (), *, user: str, session_id: str
+    ) -> tuple[str, str]:
         """(prompt, scope) under which an answer to ``message`` is cached.
 
-        A first question is looked up semantically in the service's scope. A follow-up
-        is looked up in a scope derived from the exact previous question: "is it
-        fast?" after "what is Redis?" and after "what is Memcached?" are different
+        A first question is looked up semantically in the service's scope, shared by
+        every user. A follow-up is looked up in a scope derived from the exact history
+        the model sees (``window``) and, per ``settings.cache_share``, the user or the
+        session: "where do I live?" after two different conversations are different
         questions that embeddings (and guards) cannot tell apart.
         """
-        if previous_question is None:
-            return message, self.scope
-        after = " ".join(previous_question.lower().split())
-        return message, make_scope({"base": self.scope, "after": after})
+        context = [(m.type, m.text) for m in window]
+        scope = context_scope(
+            self.scope,
+            context,
+            share=self.settings.cache_share,
+            user=user,
+            session=self.owned_session(user, session_id),
+        )
+        return message, scope
 
     def _estimate_tokens(self, message: str, past: Sequence[BaseMessage]) -> int:
         # ~4 characters a token, plus the answer's cap: an upper-ish bound to reserve
@@ -270,22 +318,23 @@ class AgentService:
         return [h for h in hits if (h.score or 0.0) >= self.settings.rag_min_relevance]
 
     def _prompt(
-        self, message: str, past: Sequence[BaseMessage], docs: Sequence[Hit]
+        self, message: str, window: Sequence[BaseMessage], docs: Sequence[Hit]
     ) -> list[BaseMessage]:
         system = self.settings.system_prompt
         if docs:
             context = "\n".join(d.text for d in docs)
             system = f"{system}\nUse this context:\n{context}"
-        window = list(past[-self.settings.history_window :]) if self.settings.history_window else []
         return [SystemMessage(system), *window, HumanMessage(message)]
 
     # -- endpoints' logic --
     async def chat(self, user_id: str, session_id: str, message: str) -> ChatReply:
-        """Answer one message; raises :class:`RateLimitExceeded` when over a limit."""
+        """Answer one message of ``user_id`` (the authenticated principal) in one of
+        their sessions; raises :class:`RateLimitExceeded` when over a limit."""
         start = time.perf_counter()
         self.counters.requests += 1
-        history = self.history(session_id)
+        history = self.history(user_id, session_id)
         past = await history.aget_messages()
+        window = self.window(past)
         estimate = self._estimate_tokens(message, past)
         try:
             decision = await self.limiter.aacquire(user=user_id, tokens=estimate, blocking=False)
@@ -294,8 +343,7 @@ class AgentService:
             raise
         reservation = decision.reservation
         sources: list[Source] = []
-        previous = next((m.text for m in reversed(past) if isinstance(m, HumanMessage)), None)
-        cache_prompt, scope = self.cache_key(message, previous)
+        cache_prompt, scope = self.cache_key(message, window, user=user_id, session_id=session_id)
         try:
             # the cache is keyed on the question itself: its vector is also the RAG query
             vector = (await self._embedder.aembed([cache_prompt]))[0]
@@ -308,7 +356,7 @@ class AgentService:
             else:
                 docs = await self._retrieve(vector)
                 sources = [_source(d) for d in docs]
-                reply = await self.llm.ainvoke(self._prompt(message, past, docs))
+                reply = await self.llm.ainvoke(self._prompt(message, window, docs))
                 assert isinstance(reply, AIMessage)
                 answer = reply.text.strip()
                 meta = reply.usage_metadata or {}
@@ -334,6 +382,7 @@ class AgentService:
                 await self.limiter.asettle(reservation, 0, refund_requests=True)
             raise
         await history.aadd_messages([HumanMessage(message), AIMessage(answer)])
+        await self._own_session(user_id, session_id)
         latency_ms = round((time.perf_counter() - start) * 1000, 2)
         c = self.counters
         if cached:
@@ -364,9 +413,41 @@ class AgentService:
             history_length=len(past) + 2,
         )
 
-    async def ingest(self, documents: Sequence[DocumentIn]) -> dict[str, Any]:
+    async def _own_session(self, user: str, session_id: str) -> None:
+        # the user's listing: refreshed on each turn, expiring with the sessions
+        key = self.config.keys.owned_sessions(user)
+        with translate_errors(self.config, "record session owner"):
+            pipe = self.config.get_async_client().pipeline(transaction=False)
+            pipe.zadd(key, {session_id: time.time()})
+            if self.settings.history_ttl:
+                pipe.expire(key, self.settings.history_ttl)
+            await pipe.execute()
+
+    def check_documents(self, documents: Sequence[DocumentIn]) -> None:
+        """Raise a 413 :class:`ServiceError` when ``documents`` exceed the limits."""
+        s = self.settings
+        if len(documents) > s.max_documents:
+            raise ServiceError(
+                413,
+                "too_many_documents",
+                f"{len(documents)} documents in one request; the limit is {s.max_documents}: "
+                "send them in several requests",
+            )
+        for i, d in enumerate(documents):
+            size = len(d.text.encode())
+            if size > s.max_document_bytes:
+                raise ServiceError(
+                    413,
+                    "document_too_large",
+                    f"documents[{i}] is {size} bytes; the limit is {s.max_document_bytes} "
+                    "bytes per document: split it into smaller documents",
+                )
+
+    async def ingest(
+        self, documents: Sequence[DocumentIn], user_id: str | None = None
+    ) -> dict[str, Any]:
         """Embed and index documents: through the Celery queue (returns a job id) when
-        ``settings.use_queue``, else inline."""
+        ``settings.use_queue``, else inline. The job belongs to ``user_id``."""
         ids = [d.id or uuid.uuid4().hex for d in documents]
         texts = [d.text for d in documents]
         metadatas = [dict(d.metadata) for d in documents]
@@ -385,6 +466,11 @@ class AgentService:
                 config=self.config,
             )
             self._has_docs = False  # re-checked on the next chat
+            if user_id is not None:
+                with translate_errors(self.config, "record job owner"):
+                    await self.config.get_async_client().set(
+                        self.config.keys.job_owner(job_id), user_id, ex=7 * 24 * 3600
+                    )
             return {"job_id": job_id, "status": "queued", "count": len(ids)}
         await self.vectors.aadd(texts, ids=ids, metadatas=metadatas)
         self._has_docs = True
@@ -406,9 +492,16 @@ class AgentService:
             return None
         return Worker(self.celery_app)
 
-    async def job(self, job_id: str) -> dict[str, Any] | None:
-        """Progress of an ingestion job, or ``None`` if unknown (or expired)."""
+    async def job(self, job_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+        """Progress of an ingestion job, or ``None`` if unknown, expired or submitted by
+        another user than ``user_id`` (``None``: do not check)."""
         from redis_agent_core.tasks import JobNotFoundError, aget_job
+
+        if user_id is not None:
+            with translate_errors(self.config, "read job owner"):
+                owner = await self.config.get_async_client().get(self.config.keys.job_owner(job_id))
+            if owner is None or owner.decode() != user_id:
+                return None
 
         try:
             progress = await aget_job(job_id, config=self.config)
@@ -416,14 +509,34 @@ class AgentService:
             return None
         return progress.as_dict()
 
-    async def session(self, session_id: str) -> dict[str, Any]:
-        """A session's messages (oldest first)."""
-        messages = await self.history(session_id).aget_messages()
+    async def session(self, user_id: str, session_id: str) -> dict[str, Any] | None:
+        """One of ``user_id``'s sessions, messages oldest first; ``None`` if they have no
+        session of that id (whether another user has one is not revealed)."""
+        messages = await self.history(user_id, session_id).aget_messages()
+        if not messages:
+            return None
         return {
             "session_id": session_id,
             "length": len(messages),
             "messages": [{"role": m.type, "content": m.text} for m in messages],
         }
+
+    async def sessions(self, user_id: str, limit: int = 100) -> list[str]:
+        """``user_id``'s live session ids, most recently active first."""
+        key = self.config.keys.owned_sessions(user_id)
+        with translate_errors(self.config, "list sessions"):
+            client = self.config.get_async_client()
+            ids = [m.decode() for m in await client.zrange(key, 0, limit - 1, desc=True)]
+            if not ids:
+                return []
+            pipe = client.pipeline(transaction=False)
+            for sid in ids:
+                pipe.exists(self.config.keys.history_messages(self.owned_session(user_id, sid)))
+            alive = await pipe.execute()
+            gone = [sid for sid, n in zip(ids, alive, strict=True) if not n]
+            if gone:  # expired sessions leave the listing
+                await client.zrem(key, *gone)
+        return [sid for sid, n in zip(ids, alive, strict=True) if n]
 
     async def stats(self) -> dict[str, Any]:
         """Cache hit rate and tokens saved (shared, from Redis) and this process's counters."""
@@ -469,70 +582,58 @@ class Worker:
 
 
 # -- HTTP --
-def _error(status: int, error: str, detail: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
-
-
 def create_app(service: AgentService) -> FastAPI:
-    """The FastAPI app of ``service`` (``redis-agent serve`` runs it with uvicorn)."""
+    """The FastAPI app of ``service`` (``redis-agent serve`` runs it with uvicorn).
+
+    Every endpoint but ``/stats`` and ``/health`` needs ``Authorization: Bearer <key>``
+    unless ``service.settings.auth`` is off.
+    """
     app = FastAPI(
         title="redis-agent-pack reference service",
         description="Chat with a semantic cache, history, RAG, rate limits, queue and bus "
         "on Redis.",
     )
     app.state.service = service
-
-    @app.exception_handler(RateLimitExceeded)
-    async def _limited(_: Request, exc: RateLimitExceeded) -> JSONResponse:
-        retry = "86400" if math.isinf(exc.retry_after) else str(max(1, math.ceil(exc.retry_after)))
-        return _error(429, "rate_limited", str(exc), **{"Retry-After": retry})
-
-    @app.exception_handler(RedisUnavailableError)
-    @app.exception_handler(redis.exceptions.ConnectionError)
-    @app.exception_handler(redis.exceptions.TimeoutError)
-    @app.exception_handler(redis.exceptions.OutOfMemoryError)
-    @app.exception_handler(redis.exceptions.ReadOnlyError)
-    async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
-        # one mapping for typed and raw redis-py faults (down, paused, full, read-only)
-        error = map_redis_error(exc, "the request", service.config)
-        refused = isinstance(error, RedisWriteRefusedError)
-        code = "redis_write_refused" if refused else "redis_unavailable"
-        return _error(503, code, str(error), **{"Retry-After": "5"})
-
-    try:
-        import openai
-    except ImportError:  # another chat model: its errors surface as 500
-        pass
-    else:
-
-        @app.exception_handler(openai.APIConnectionError)
-        @app.exception_handler(openai.APIStatusError)
-        async def _llm_down(_: Request, exc: Exception) -> JSONResponse:
-            return _error(
-                502,
-                "llm_unavailable",
-                f"the model endpoint failed ({exc}). Check OPENAI_BASE_URL / OPENAI_API_KEY, "
-                "or unset them to use the local model.",
-            )
+    settings = service.settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if not settings.auth:
+        warn_insecure()
+    principal = Depends(principal_dependency(service.keys, required=settings.auth))
 
     @app.post("/chat", response_model=ChatReply)
-    async def chat(body: ChatRequest) -> ChatReply:
-        return await service.chat(body.user_id, body.session_id, body.message)
+    async def chat(body: ChatRequest, user: str = principal) -> ChatReply:
+        if body.user_id is not None and body.user_id != user:
+            raise ServiceError(
+                422,
+                "invalid_request",
+                "user_id does not match the API key's user: the key alone says who is "
+                "calling; leave user_id out",
+            )
+        return await service.chat(user, body.session_id, body.message)
 
     @app.post("/documents", status_code=202)
-    async def documents(body: DocumentsRequest) -> dict[str, Any]:
-        return await service.ingest(body.documents)
+    async def documents(body: DocumentsRequest, user: str = principal) -> dict[str, Any]:
+        service.check_documents(body.documents)
+        return await service.ingest(body.documents, user_id=user)
 
     @app.get("/jobs/{job_id}")
-    async def job(job_id: str) -> Any:
-        state = await service.job(job_id)
+    async def job(job_id: str, user: str = principal) -> Any:
+        state = await service.job(job_id, user_id=user)
         if state is None:
-            return _error(404, "unknown_job", f"no job {job_id!r} (finished jobs expire)")
+            return error_response(404, "unknown_job", "no such job (finished jobs expire)")
         return state
 
+    @app.get("/sessions")
+    async def sessions(user: str = principal) -> dict[str, Any]:
+        return {"sessions": await service.sessions(user)}
+
     @app.get("/sessions/{session_id}")
-    async def session(session_id: str) -> dict[str, Any]:
-        return await service.session(session_id)
+    async def session(session_id: str, user: str = principal) -> Any:
+        state = await service.session(user, session_id)
+        if state is None:
+            return error_response(404, "unknown_session", "no such session")
+        return state
 
     @app.get("/stats")
     async def stats() -> dict[str, Any]:

@@ -4,6 +4,8 @@ group ``redis_agent.commands`` (the core CLI never imports this package)."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 __all__ = ["register"]
@@ -12,23 +14,37 @@ __all__ = ["register"]
 def _cmd_serve(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from redis_agent_core.config import RedisAgentConfig, describe_url
+    from redis_agent_core.config import ENV_URL, RedisAgentConfig, describe_url
     from redis_agent_core.errors import ConfigError
 
     from .app import AgentService, ServiceSettings
+    from .auth import is_loopback
     from .llm import chat_model_from_env
     from .workers import ServeSpec, available_cores, run, torch_threads
 
     workers = args.workers if args.workers is not None else available_cores()
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if args.insecure_no_auth and not is_loopback(args.host):
+        print(
+            f"serve: --insecure-no-auth only binds a loopback address, not {args.host!r}: "
+            "issue API keys with `redis-agent keys create USER` to serve other machines",
+            file=sys.stderr,
+        )
+        return 2
     config = RedisAgentConfig.from_env(**({"url": args.redis_url} if args.redis_url else {}))
     settings = ServiceSettings(
         requests_per_minute=args.requests_per_minute,
         tokens_per_day=args.tokens_per_day,
         max_tokens=args.max_tokens,
         use_queue=not args.no_queue,
+        cache_share=args.share,
+        auth=not args.insecure_no_auth,
+        max_body_bytes=args.max_body_bytes,
+        max_document_bytes=args.max_document_bytes,
+        max_documents=args.max_documents,
     )
+    embedded = not (args.redis_url or os.environ.get(ENV_URL))
     with chat_model_from_env(max_tokens=args.max_tokens) as (llm, endpoint):
         # the embedded server (if any) starts here, once: every worker uses its URL
         url = config.resolve_url()
@@ -38,6 +54,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"workers: {workers}", flush=True)
         # the queue's worker runs once, in this (parent) process
         service = AgentService(llm, config=config, settings=settings, model_name=endpoint.model)
+        if embedded and settings.auth:
+            # nobody else can reach this process's Redis to issue a key: issue one here
+            key = service.keys.create("local")
+            print("embedded Redis (gone at exit): API key of user 'local' for this run:")
+            print(f"  Authorization: Bearer {key}", flush=True)
         worker = service.start_worker() if settings.use_queue else None
         spec = ServeSpec(
             redis_url=url,
@@ -81,6 +102,21 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--access-log", action="store_true", help="log every request (off: it costs the loop)"
     )
+    p.add_argument(
+        "--share",
+        choices=("user", "session", "global"),
+        default="user",
+        help="who may be served a cached answer that depended on the conversation history: "
+        "the same user (default), the same session, or anyone with the identical history",
+    )
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="no API keys: every caller is one user (loopback only, for local experiments)",
+    )
+    p.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="per request")
+    p.add_argument("--max-document-bytes", type=int, default=1024 * 1024, help="per document")
+    p.add_argument("--max-documents", type=int, default=1000, help="per request")
     p.add_argument(
         "--no-queue",
         action="store_true",

@@ -2,10 +2,10 @@
 
 Starts the embedded Redis and the local SmolLM2 server (or uses ``REDIS_URL`` /
 ``OPENAI_BASE_URL`` when set), ingests the documents shipped in ``data/`` through the
-task queue, drives the reference service in-process over HTTP (httpx's ASGI
-transport: the same requests a client would send) for a few scripted users, and
-prints a report. Exits 1 if any role did not do its job, so it doubles as a smoke
-test of a fresh install.
+task queue, issues an API key to each scripted user, drives the reference service
+in-process over HTTP (httpx's ASGI transport: the same requests a client would send,
+``Authorization: Bearer`` included) for those users, and prints a report. Exits 1 if
+any role did not do its job, so it doubles as a smoke test of a fresh install.
 """
 
 from __future__ import annotations
@@ -140,15 +140,19 @@ async def _script(
     client: httpx.AsyncClient, service: AgentService, progress: Progress
 ) -> DemoResult:
     result = DemoResult()
+    # each user authenticates with a key of their own, as a real client would
+    users = sorted({user for user, _, _ in SCRIPT} | {"admin"})
+    keys = {u: await service.keys.acreate(u) for u in users}
+    auth = {u: {"Authorization": f"Bearer {k}"} for u, k in keys.items()}
     docs = load_documents()
-    r = await client.post("/documents", json={"documents": docs})
+    r = await client.post("/documents", json={"documents": docs}, headers=auth["admin"])
     r.raise_for_status()
     result.ingest = r.json()
     if result.ingest.get("job_id"):
         job_id = result.ingest["job_id"]
         deadline = time.monotonic() + 180  # shared CPU: be generous
         while time.monotonic() < deadline:
-            state = (await client.get(f"/jobs/{job_id}")).json()
+            state = (await client.get(f"/jobs/{job_id}", headers=auth["admin"])).json()
             if state.get("status") in ("succeeded", "partial", "failed"):
                 break
             await asyncio.sleep(0.2)
@@ -157,7 +161,7 @@ async def _script(
 
     for user, session, message in SCRIPT:
         r = await client.post(
-            "/chat", json={"user_id": user, "session_id": session, "message": message}
+            "/chat", json={"session_id": session, "message": message}, headers=auth[user]
         )
         if r.status_code == 429:
             result.limited.append((user, 429, r.headers.get("retry-after")))
@@ -169,7 +173,7 @@ async def _script(
         kind = "cache hit" if body["cached"] else "LLM"
         progress.step(f"{user}: {kind} {body['latency_ms']:.0f} ms")
 
-    result.session = (await client.get("/sessions/alice-1")).json()
+    result.session = (await client.get("/sessions/alice-1", headers=auth["alice"])).json()
     result.stats = (await client.get("/stats")).json()
     result.bus_events = await asyncio.to_thread(
         service.bus.topic_length, service.settings.events_topic

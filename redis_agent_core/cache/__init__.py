@@ -4,20 +4,26 @@
 - :class:`SemanticCache`: nearest entry of the same scope within a cosine-distance
   threshold, checked by the guards' :class:`Verifier` (issue 9).
 - :func:`make_scope`: the scope id of a model identity (class, model, parameters).
+- :func:`context_scope`: the scope of a multi-turn answer (history digest + share policy).
 """
 
 from __future__ import annotations
 
+from .context import SHARE_POLICIES, Share, context_digest, context_scope
 from .entry import CacheHit, CacheStats, RedisFaults, conversation_text, make_scope, total_tokens
 from .exact import ExactCache
 from .semantic import SemanticCache
 
 __all__ = [
+    "SHARE_POLICIES",
     "CacheHit",
     "CacheStats",
     "ExactCache",
     "RedisFaults",
     "SemanticCache",
+    "Share",
+    "context_digest",
+    "context_scope",
     "conversation_text",
     "make_scope",
     "total_tokens",

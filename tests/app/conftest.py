@@ -22,6 +22,7 @@ import pytest
 
 from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
 from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
+from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.local_llm import DEFAULT_MODEL_ALIAS
 
@@ -55,6 +56,39 @@ def vcr_config() -> dict[str, Any]:
 def http_calls(vcr: Any) -> Callable[[], int]:
     """Count of HTTP requests that went to the model so far (replayed or recorded)."""
     return lambda: int(vcr.play_count) + (len(vcr.data) if vcr.dirty else 0)
+
+
+class Users:
+    """Test users of the service, each with a real API key issued in the test's Redis.
+
+    ``users.headers("alice")`` issues alice's key on first use; ``users.chat(...)`` is
+    the keyword arguments of a ``POST /chat`` as that user (``client.post("/chat",
+    **users.chat("alice", "s1", "hi"))``).
+    """
+
+    def __init__(self, config: RedisAgentConfig) -> None:
+        self.api_keys = ApiKeys(config)
+        self.keys: dict[str, str] = {}
+
+    def key(self, user: str) -> str:
+        if user not in self.keys:
+            self.keys[user] = self.api_keys.create(user)
+        return self.keys[user]
+
+    def headers(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(user)}"}
+
+    def chat(self, user: str, session: str, message: str) -> dict[str, Any]:
+        return {
+            "json": {"session_id": session, "message": message},
+            "headers": self.headers(user),
+        }
+
+
+@pytest.fixture
+def users(config: RedisAgentConfig) -> Users:
+    """API keys for test users, in the test's namespace (see :class:`Users`)."""
+    return Users(config)
 
 
 @pytest.fixture

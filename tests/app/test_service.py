@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 import pytest
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
 from langchain_redis_agent.service.demo import load_documents
 from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
 from redis_agent_core.config import RedisAgentConfig
 
+from .conftest import Users
+
 pytestmark = pytest.mark.slow  # loads the embedding model
 
 Offline = tuple[httpx.AsyncClient, AgentService]
-
-
-def _chat(user: str, session: str, message: str) -> dict[str, str]:
-    return {"user_id": user, "session_id": session, "message": message}
 
 
 def _llm_bodies(cassette: Any) -> list[dict[str, Any]]:
@@ -30,19 +29,26 @@ def _llm_bodies(cassette: Any) -> list[dict[str, Any]]:
 
 
 async def _seed_cache(
-    service: AgentService, prompt: str, answer: str, tokens: int, after: str | None = None
+    service: AgentService,
+    prompt: str,
+    answer: str,
+    tokens: int,
+    history: Sequence[BaseMessage] = (),
+    user: str = "u",
+    session: str = "s",
 ) -> None:
-    """Store an answer as the LLM path would, so a test can hit it without a model."""
+    """Store an answer as the LLM path would after ``history`` in ``user``'s
+    ``session``, so a test can hit it without a model."""
     usage = {"input_tokens": tokens - 5, "output_tokens": 5, "total_tokens": tokens}
-    prompt, scope = service.cache_key(prompt, after)
+    prompt, scope = service.cache_key(prompt, history, user=user, session_id=session)
     await service.cache.aupdate(prompt, scope, json.dumps({"answer": answer}), usage=usage)
 
 
 @pytest.mark.vcr
 async def test_cache_hit_makes_no_http_call(
-    client: httpx.AsyncClient, http_calls: Callable[[], int]
+    client: httpx.AsyncClient, http_calls: Callable[[], int], users: Users
 ) -> None:
-    first = await client.post("/chat", json=_chat("alice", "s-a", "What is Redis used for?"))
+    first = await client.post("/chat", **users.chat("alice", "s-a", "What is Redis used for?"))
     assert first.status_code == 200, first.text
     miss = first.json()
     assert miss["cached"] is False
@@ -51,7 +57,7 @@ async def test_cache_hit_makes_no_http_call(
     assert http_calls() == 1
 
     # another user, another session, same question: served by Redis, not the model
-    second = await client.post("/chat", json=_chat("bob", "s-b", "What is Redis used for?"))
+    second = await client.post("/chat", **users.chat("bob", "s-b", "What is Redis used for?"))
     hit = second.json()
     assert hit["cached"] is True
     assert hit["answer"] == miss["answer"]
@@ -65,43 +71,44 @@ async def test_cache_hit_makes_no_http_call(
     assert stats["process"]["tokens_saved"] == miss["usage"]["total_tokens"]
 
 
-async def test_paraphrase_hits_but_negation_does_not(offline_client: Offline) -> None:
+async def test_paraphrase_hits_but_negation_does_not(offline_client: Offline, users: Users) -> None:
     client, service = offline_client
     await _seed_cache(service, "How do I cancel my subscription?", "Open Settings.", 40)
-    hit = await client.post("/chat", json=_chat("u1", "s1", "How can I cancel my subscription?"))
+    hit = await client.post("/chat", **users.chat("u1", "s1", "How can I cancel my subscription?"))
     assert hit.json()["cached"] is True
     assert hit.json()["answer"] == "Open Settings."
     # a near neighbour with the opposite meaning must go to the model; the model is a
     # dead address here, so reaching it proves the cache refused (502, not a hit)
     trap = await client.post(
-        "/chat", json=_chat("u2", "s2", "How do I not cancel my subscription?")
+        "/chat", **users.chat("u2", "s2", "How do I not cancel my subscription?")
     )
     assert trap.status_code == 502
     assert trap.json()["error"] == "llm_unavailable"
 
 
-async def test_follow_up_is_cached_with_its_context(offline_client: Offline) -> None:
+async def test_follow_up_is_cached_with_its_context(offline_client: Offline, users: Users) -> None:
     client, service = offline_client
     await _seed_cache(service, "What is Redis?", "An in-memory store.", 30)
-    await _seed_cache(service, "Is it fast?", "Yes, very.", 30, after="What is Redis?")
+    turn = [HumanMessage("What is Redis?"), AIMessage("An in-memory store.")]
+    await _seed_cache(service, "Is it fast?", "Yes, very.", 30, history=turn, user="u")
     await _seed_cache(service, "What is Memcached?", "A cache.", 30)
     for session, first in (("a", "What is Redis?"), ("b", "What is Memcached?")):
-        r = await client.post("/chat", json=_chat("u", session, first))
+        r = await client.post("/chat", **users.chat("u", session, first))
         assert r.json()["cached"] is True
-    same = await client.post("/chat", json=_chat("u", "a", "Is it fast?"))
+    same = await client.post("/chat", **users.chat("u", "a", "Is it fast?"))
     assert same.json()["cached"] is True
     assert same.json()["answer"] == "Yes, very."
     # the same words after another question are another question: not served
-    other = await client.post("/chat", json=_chat("u", "b", "Is it fast?"))
+    other = await client.post("/chat", **users.chat("u", "b", "Is it fast?"))
     assert other.status_code == 502
 
 
 @pytest.mark.vcr
 async def test_follow_up_sends_the_history(
-    client: httpx.AsyncClient, vcr: Any, http_calls: Callable[[], int]
+    client: httpx.AsyncClient, vcr: Any, http_calls: Callable[[], int], users: Users
 ) -> None:
-    a1 = (await client.post("/chat", json=_chat("alice", "hist", "What is Redis?"))).json()
-    a2 = (await client.post("/chat", json=_chat("alice", "hist", "Is it fast?"))).json()
+    a1 = (await client.post("/chat", **users.chat("alice", "hist", "What is Redis?"))).json()
+    a2 = (await client.post("/chat", **users.chat("alice", "hist", "Is it fast?"))).json()
     assert not a1["cached"] and not a2["cached"]
     assert a2["history_length"] == 4
 
@@ -111,7 +118,7 @@ async def test_follow_up_sends_the_history(
     assert ("assistant", a1["answer"]) in roles
     assert roles[-1] == ("user", "Is it fast?")
 
-    session = (await client.get("/sessions/hist")).json()
+    session = (await client.get("/sessions/hist", headers=users.headers("alice"))).json()
     assert session["length"] == 4
     assert [m["role"] for m in session["messages"]] == ["human", "ai", "human", "ai"]
     assert session["messages"][2]["content"] == "Is it fast?"
@@ -120,14 +127,18 @@ async def test_follow_up_sends_the_history(
 
 
 @pytest.mark.vcr
-async def test_rag_answers_cite_ingested_documents(client: httpx.AsyncClient, vcr: Any) -> None:
-    r = await client.post("/documents", json={"documents": load_documents()})
+async def test_rag_answers_cite_ingested_documents(
+    client: httpx.AsyncClient, vcr: Any, users: Users
+) -> None:
+    r = await client.post(
+        "/documents", json={"documents": load_documents()}, headers=users.headers("carol")
+    )
     assert r.status_code == 202
     assert r.json()["status"] == "done"
     assert r.json()["count"] == len(load_documents())
 
     reply = await client.post(
-        "/chat", json=_chat("carol", "rag", "How does a semantic cache save tokens?")
+        "/chat", **users.chat("carol", "rag", "How does a semantic cache save tokens?")
     )
     body = reply.json()
     assert body["cached"] is False
@@ -138,7 +149,7 @@ async def test_rag_answers_cite_ingested_documents(client: httpx.AsyncClient, vc
 
 
 async def test_rate_limit_answers_429_with_retry_after(
-    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
 ) -> None:
     settings = ServiceSettings(use_queue=False, requests_per_minute=2)
     service = AgentService(
@@ -149,22 +160,24 @@ async def test_rate_limit_answers_429_with_retry_after(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         for i in range(2):
             ok = await client.post(
-                "/chat", json=_chat("mallory", f"m{i}", "What is a vector index?")
+                "/chat", **users.chat("mallory", f"m{i}", "What is a vector index?")
             )
             assert ok.status_code == 200 and ok.json()["cached"] is True
-        refused = await client.post("/chat", json=_chat("mallory", "m3", "What is a vector index?"))
+        refused = await client.post(
+            "/chat", **users.chat("mallory", "m3", "What is a vector index?")
+        )
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert refused.json()["error"] == "rate_limited"
         # limits are per user: someone else still gets an answer
-        other = await client.post("/chat", json=_chat("trudy", "t1", "What is a vector index?"))
+        other = await client.post("/chat", **users.chat("trudy", "t1", "What is a vector index?"))
         assert other.status_code == 200
         stats = (await client.get("/stats")).json()
         assert stats["process"]["rate_limited"] == 1
 
 
 async def test_token_budget_refuses_before_any_model_call(
-    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
 ) -> None:
     settings = ServiceSettings(use_queue=False, tokens_per_day=40)  # below one call's estimate
     service = AgentService(
@@ -172,71 +185,80 @@ async def test_token_budget_refuses_before_any_model_call(
     )
     transport = httpx.ASGITransport(app=create_app(service))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        r = await client.post("/chat", json=_chat("u", "s", "Explain Redis streams."))
+        r = await client.post("/chat", **users.chat("u", "s", "Explain Redis streams."))
     assert r.status_code == 429  # not 502: the dead model was never called
     assert "tok-user" in r.json()["detail"]
     assert int(r.headers["retry-after"]) > 0
 
 
 async def test_redis_down_answers_503_with_a_clear_body(dead_endpoint: LLMEndpoint) -> None:
-    config = RedisAgentConfig(
-        url="unix:///nonexistent/redis.sock", socket_connect_timeout=0.5, retries=0
-    )
+    url = "unix:///nonexistent/redis.sock"
+    config = RedisAgentConfig(url=url, socket_connect_timeout=0.5, retries=0)
     service = AgentService(build_chat_model(dead_endpoint), config=config, model_name="m")
+    # a well-formed key: checking it needs Redis, so the answer is 503, not 401
+    auth = {"Authorization": "Bearer rak_" + "0" * 16 + "_" + "A" * 43}
     transport = httpx.ASGITransport(app=create_app(service))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        chat = await client.post("/chat", json=_chat("u", "s", "hello"))
-        session = await client.get("/sessions/s")
+        chat = await client.post("/chat", json={"session_id": "s", "message": "hi"}, headers=auth)
+        session = await client.get("/sessions/s", headers=auth)
         health = await client.get("/health")
         stats = await client.get("/stats")
-        job = await client.get("/jobs/j1")
-        queued = await client.post("/documents", json={"documents": [{"text": "x"}]})
+        job = await client.get("/jobs/j1", headers=auth)
+        queued = await client.post("/documents", json={"documents": [{"text": "x"}]}, headers=auth)
     for r in (chat, session, health, stats, job, queued):
         assert r.status_code == 503
         body = r.json()
-        assert body["error"] == "redis_unavailable"
+        assert body == {"error": "redis_unavailable", "detail": body["detail"]}
         assert "REDIS_URL" in body["detail"]
+        # the server's address stays in the log, never in a response
+        assert "nonexistent" not in r.text and "unix://" not in r.text
         assert r.headers["retry-after"]
 
 
-async def test_bad_requests_are_rejected(offline_client: Offline) -> None:
+async def test_bad_requests_are_rejected(offline_client: Offline, users: Users) -> None:
     client, _ = offline_client
-    r = await client.post("/chat", json={"user_id": "u", "session_id": "s", "message": ""})
+    r = await client.post("/chat", **users.chat("u", "s", ""))
     assert r.status_code == 422
-    r = await client.post("/documents", json={"documents": []})
+    assert r.json()["error"] == "invalid_request"
+    assert "message" in r.json()["detail"]
+    r = await client.post("/documents", json={"documents": []}, headers=users.headers("u"))
     assert r.status_code == 422
-    assert (await client.get("/jobs/nope")).status_code == 404
+    assert (await client.get("/jobs/nope", headers=users.headers("u"))).status_code == 404
 
 
 async def test_blank_fields_and_duplicate_ids_are_422_not_a_model_call(
-    offline_client: Offline,
+    offline_client: Offline, users: Users
 ) -> None:
     client, _ = offline_client
     # whitespace-only fields would reach the model (502 on the dead one) if accepted
-    for body in (_chat("u", "s", "   \n"), _chat(" ", "s", "hi"), _chat("u", "\t", "hi")):
-        r = await client.post("/chat", json=body)
-        assert r.status_code == 422, (body, r.text)
+    for session, message in (("s", "   \n"), ("\t", "hi")):
+        r = await client.post("/chat", **users.chat("u", session, message))
+        assert r.status_code == 422, (session, message, r.text)
     r = await client.post(
-        "/documents", json={"documents": [{"text": "a", "id": "x"}, {"text": "b", "id": "x"}]}
+        "/documents",
+        json={"documents": [{"text": "a", "id": "x"}, {"text": "b", "id": "x"}]},
+        headers=users.headers("u"),
     )
     assert r.status_code == 422
     assert "duplicate document id 'x'" in r.text
 
 
-async def test_non_string_source_metadata_does_not_break_chat(offline_client: Offline) -> None:
+async def test_non_string_source_metadata_does_not_break_chat(
+    offline_client: Offline, users: Users
+) -> None:
     client, service = offline_client
     doc = {"text": "Redis streams keep an append-only log of events.", "metadata": {"source": 7}}
-    r = await client.post("/documents", json={"documents": [doc]})
+    r = await client.post("/documents", json={"documents": [doc]}, headers=users.headers("u"))
     assert r.status_code == 202
     hits = await service._retrieve("What do Redis streams keep?")
     assert hits, "the passage should be relevant"
     # the miss goes to the (dead) model: 502, not a 500 from building the sources list
-    r = await client.post("/chat", json=_chat("u", "s", "What do Redis streams keep?"))
+    r = await client.post("/chat", **users.chat("u", "s", "What do Redis streams keep?"))
     assert r.status_code == 502, r.text
 
 
 async def test_concurrent_requests_keep_limits_exact_and_sessions_whole(
-    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
 ) -> None:
     settings = ServiceSettings(use_queue=False, requests_per_minute=3)
     service = AgentService(
@@ -247,7 +269,7 @@ async def test_concurrent_requests_keep_limits_exact_and_sessions_whole(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         replies = await asyncio.gather(
             *(
-                client.post("/chat", json=_chat(user, f"{user}-s", "What is a stream?"))
+                client.post("/chat", **users.chat(user, f"{user}-s", "What is a stream?"))
                 for user in ("ann", "bob") * 6
             )
         )
@@ -260,7 +282,7 @@ async def test_concurrent_requests_keep_limits_exact_and_sessions_whole(
         # the limit holds exactly under concurrency: 3 admitted per user, the rest 429
         assert codes == {"ann": [200] * 3 + [429] * 3, "bob": [200] * 3 + [429] * 3}
         assert all(r.json()["cached"] for r in replies if r.status_code == 200)
-        session = (await client.get("/sessions/ann-s")).json()
+        session = (await client.get("/sessions/ann-s", headers=users.headers("ann"))).json()
         # turns are stored whole: question and answer pairs never interleave
         roles = [m["role"] for m in session["messages"]]
         assert roles == ["human", "ai"] * 3
@@ -269,7 +291,7 @@ async def test_concurrent_requests_keep_limits_exact_and_sessions_whole(
 
 
 async def test_model_down_answers_502_and_refunds_the_request(
-    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
 ) -> None:
     settings = ServiceSettings(use_queue=False, requests_per_minute=1)
     service = AgentService(
@@ -278,12 +300,12 @@ async def test_model_down_answers_502_and_refunds_the_request(
     await _seed_cache(service, "What is a hash?", "A field-value map.", 30)
     transport = httpx.ASGITransport(app=create_app(service))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        failed = await client.post("/chat", json=_chat("u", "s1", "Explain Redis streams."))
+        failed = await client.post("/chat", **users.chat("u", "s1", "Explain Redis streams."))
         assert failed.status_code == 502
         assert failed.json()["error"] == "llm_unavailable"
         assert "OPENAI_BASE_URL" in failed.json()["detail"]
         # the failed call gave its request back: the user's one request a minute is intact
-        ok = await client.post("/chat", json=_chat("u", "s2", "What is a hash?"))
+        ok = await client.post("/chat", **users.chat("u", "s2", "What is a hash?"))
         assert ok.status_code == 200 and ok.json()["cached"] is True
         # and the failed turn was not written to the session
-        assert (await client.get("/sessions/s1")).json()["length"] == 0
+        assert (await client.get("/sessions/s1", headers=users.headers("u"))).status_code == 404

@@ -7,6 +7,7 @@ import pytest
 
 from langchain_redis_agent.service.app import AgentService, create_app
 from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
+from redis_agent_core.apikeys import ApiKeys
 from tests.faults import FaultyRedis
 
 
@@ -16,17 +17,19 @@ async def test_refused_writes_answer_503_json(
 ) -> None:
     config = faulty_redis.config()
     service = AgentService(build_chat_model(dead_endpoint), config=config, model_name="m")
+    auth = {"Authorization": f"Bearer {ApiKeys(config).create('u')}"}  # before the fault
     if fault == "oom":
         faulty_redis.fill_memory()
     else:
         faulty_redis.make_read_only()
     transport = httpx.ASGITransport(app=create_app(service))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        r = await client.post("/chat", json={"user_id": "u", "session_id": "s", "message": "hello"})
+        r = await client.post("/chat", json={"session_id": "s", "message": "hello"}, headers=auth)
     assert r.status_code == 503
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert body["error"] == "redis_write_refused"
     assert ("maxmemory" if fault == "oom" else "primary") in body["detail"]
+    assert faulty_redis.url not in r.text  # the address goes to the log only
     await config.aclose()
     config.close()

@@ -1,0 +1,86 @@
+"""API keys: stored hashed, verified, listed and revoked; `redis-agent keys`."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from redis_agent_core.apikeys import ApiKeys
+from redis_agent_core.cli import main
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
+
+
+def test_a_key_verifies_as_its_user_and_only_its_digest_is_stored(
+    config: RedisAgentConfig, redis_client: redis.Redis
+) -> None:
+    keys = ApiKeys(config)
+    key = keys.create("alice")
+    assert keys.verify(key) == "alice"
+    secret = key.rsplit("_", 1)[1]
+    stored = b"".join(k + v for k, v in redis_client.hgetall(config.keys.api_keys()).items())
+    assert secret.encode() not in stored  # reading Redis does not give a usable key
+    # a wrong secret for a real key id, a malformed key, an unknown id: no user
+    assert keys.verify(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+    assert keys.verify("not-a-key") is None
+    assert keys.verify("rak_" + "0" * 16 + "_" + "A" * 43) is None
+
+
+def test_list_and_revoke(config: RedisAgentConfig) -> None:
+    keys = ApiKeys(config)
+    a1, a2, b = keys.create("alice"), keys.create("alice"), keys.create("bob")
+    assert [i.user for i in keys.list()] == ["alice", "alice", "bob"]
+    assert keys.revoke("alice") == 2
+    assert keys.verify(a1) is None and keys.verify(a2) is None
+    assert keys.verify(b) == "bob"
+    assert keys.revoke("alice") == 0
+
+
+async def test_async_forms(aconfig: RedisAgentConfig) -> None:
+    keys = ApiKeys(aconfig)
+    key = await keys.acreate("carol")
+    assert await keys.averify(key) == "carol"
+    assert [i.user for i in await keys.alist()] == ["carol"]
+    assert await keys.arevoke("carol") == 1
+    assert await keys.averify(key) is None
+
+
+@pytest.mark.parametrize("user", ["", "a/b", "a b", "x" * 65, "a:b"])
+def test_user_names_are_checked_before_anything_is_written(
+    config: RedisAgentConfig, redis_client: redis.Redis, user: str
+) -> None:
+    with pytest.raises(ConfigError, match="invalid user name"):
+        ApiKeys(config).create(user)
+    assert not redis_client.exists(config.keys.api_keys())
+
+
+def test_redis_down_is_a_typed_error() -> None:
+    config = RedisAgentConfig(url="unix:///nonexistent/r.sock", retries=0)
+    with pytest.raises(RedisUnavailableError):
+        ApiKeys(config).verify("rak_" + "0" * 16 + "_" + "A" * 43)
+
+
+def test_cli_prints_the_new_key_last(
+    config: RedisAgentConfig,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_AGENT_NAMESPACE", config.namespace)
+    assert main(["keys", "create", "dave", "--url", redis_url]) == 0
+    key = capsys.readouterr().out.splitlines()[-1]
+    assert ApiKeys(config).verify(key) == "dave"
+    assert main(["keys", "list", "--url", redis_url]) == 0
+    listed = capsys.readouterr().out
+    assert "dave" in listed and key not in listed
+    assert main(["keys", "revoke", "dave", "--url", redis_url]) == 0
+    assert ApiKeys(config).verify(key) is None
+
+
+def test_cli_refuses_an_embedded_server(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a key created in this process's own server would vanish with it
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["keys", "create", "erin"]) == 2
+    assert "REDIS_URL" in capsys.readouterr().err
