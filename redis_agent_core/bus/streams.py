@@ -16,7 +16,7 @@ import redis
 
 from ..config import RedisAgentConfig
 from ..errors import ConfigError, DataCorruptionError
-from ..redis_errors import FAULTS, map_redis_error, translate_errors
+from ..redis_errors import FAULTS, is_nogroup, map_redis_error, translate_errors
 from .envelope import _FIELD, Envelope, _text, decode_envelope, encode_envelope
 
 if TYPE_CHECKING:
@@ -141,6 +141,18 @@ class TopicConsumer:
         pause = 0.0 if (claimed or cursor != "0-0") else max(0.05, self.claim_idle / 2)
         self._next_claim = time.monotonic() + pause
 
+    def _group_lost(self, exc: redis.exceptions.ResponseError) -> None:
+        """Re-raise ``exc`` unless it says the group is gone (Redis restarted without
+        its data, or someone deleted the stream); then forget the group so the next
+        call recreates it (and the stream)."""
+        if not is_nogroup(exc):
+            raise exc
+        log.warning(
+            "consumer group %r of %s is gone (%s); recreating it", self.group, self._source(), exc
+        )
+        self._group_ready = False
+        self._claim_cursor = "0-0"
+
     def _source(self) -> str:
         return f"bus topic {self.topic!r}"
 
@@ -219,8 +231,16 @@ class TopicConsumer:
     def read(self, count: int = 10, block: float | None = None) -> list[Envelope]:
         """Up to ``count`` messages: stale ones claimed first, then new ones.
 
-        ``block``: seconds to wait for a new message (``None``: don't wait).
+        ``block``: seconds to wait for a new message (``None``: don't wait). A group
+        lost with the server's data (restarted empty) is recreated and read again.
         """
+        try:
+            return self._read(count, block)
+        except redis.exceptions.ResponseError as exc:
+            self._group_lost(exc)
+        return self._read(count, block)
+
+    def _read(self, count: int, block: float | None) -> list[Envelope]:
         self.ensure_group()
         if self._claim_due():
             claimed = self.claim(count=count)
@@ -317,6 +337,13 @@ class TopicConsumer:
 
     async def aread(self, count: int = 10, block: float | None = None) -> list[Envelope]:
         """Async :meth:`read`."""
+        try:
+            return await self._aread(count, block)
+        except redis.exceptions.ResponseError as exc:
+            self._group_lost(exc)
+        return await self._aread(count, block)
+
+    async def _aread(self, count: int, block: float | None) -> list[Envelope]:
         await self.aensure_group()
         if self._claim_due():
             claimed = await self.aclaim(count=count)

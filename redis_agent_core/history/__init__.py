@@ -10,9 +10,9 @@ are opaque JSON payloads: the LangChain and LlamaIndex adapters own the format.
 
 Expiry: with a TTL, every append, replace, metadata update and archive/drop of the
 oldest refreshes it on all of a session's keys and the session's index entry (sliding
-expiry); reads and single deletes (``delete_at``, ``pop_last``) do not. Listing drops
-sessions idle for longer than the TTL from the index, so all stores of one namespace
-should use the same TTL.
+expiry); reads and single deletes (``delete_at``, ``pop_last``) do not. Listing and
+every write (at most 100 entries a write) drop sessions idle for longer than the TTL
+from the index, so all stores of one namespace should use the same TTL.
 
 Redis down: every call raises :class:`RedisUnavailableError` after the config's
 timeouts and retries; a write either ran whole (one script) or not at all.

@@ -9,6 +9,20 @@ from collections.abc import Sequence
 from typing import Any
 
 _UNPACK_CHUNK = 4000  # Lua's unpack() has a stack limit: push in chunks
+PRUNE_BATCH = 100  # expired sessions a write removes from the index, at most
+
+# Sessions idle for longer than the TTL have expired with their keys; each write drops
+# up to PRUNE_BATCH of them from the index (oldest first), so the index stays
+# proportional to live sessions without listing them, and no call does unbounded work.
+_PRUNE_LUA = f"""
+local function prune_index(index, now, ttl)
+  if ttl > 0 then
+    local cutoff = '(' .. string.format('%d', tonumber(now) - ttl * 1000)
+    local gone = redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT', 0, {PRUNE_BATCH})
+    if #gone > 0 then redis.call('ZREM', index, unpack(gone)) end
+  end
+end
+"""
 
 
 class _Script:
@@ -48,6 +62,7 @@ end
 # Returns {length of the target list, first sequence number of the payloads}.
 _WRITE = _Script(
     _EXPIRE_LUA
+    + _PRUNE_LUA
     + """
 local now, ttl, maxlen = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local mode, target = ARGV[4], ARGV[5]
@@ -70,6 +85,7 @@ for i = 9, 8 + 2 * nmeta, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 for i = 9 + 2 * nmeta, 8 + 2 * nmeta + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
 if #KEYS == 4 then
   redis.call('ZADD', KEYS[4], now, ARGV[8])
+  prune_index(KEYS[4], now, ttl)
 end
 expire_all(ttl)
 return {len, seq}
@@ -81,7 +97,8 @@ return {len, seq}
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: session id, ttl_s (0 none),
 # max_len (0 none), now_ms, payloads... (at most _UNPACK_CHUNK of them).
 _APPEND = _Script(
-    """
+    _PRUNE_LUA
+    + """
 local count = #ARGV - 4
 local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
 local maxlen = tonumber(ARGV[3])
@@ -92,14 +109,27 @@ end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
 if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4]) end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
-if #KEYS == 4 then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
 local ttl = tonumber(ARGV[2])
+if #KEYS == 4 then
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+  prune_index(KEYS[4], ARGV[4], ttl)
+end
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
   redis.call('EXPIRE', KEYS[3], ttl)
 end
 return {len, seq}
+"""
+)
+
+# KEYS: sessions index. ARGV: now_ms, ttl_s. The prune alone, for a cluster (where
+# the index lives in another slot than the session's keys).
+_PRUNE = _Script(
+    _PRUNE_LUA
+    + """
+prune_index(KEYS[1], ARGV[1], tonumber(ARGV[2]))
+return 0
 """
 )
 
@@ -121,6 +151,7 @@ return v
 # caller pipelines that ZADD instead.
 _TAKE_OLDEST = _Script(
     _EXPIRE_LUA
+    + _PRUNE_LUA
     + """
 local n = tonumber(ARGV[1])
 local items = redis.call('LRANGE', KEYS[1], 0, n - 1)
@@ -132,7 +163,10 @@ if ARGV[2] == '1' then
   end
 end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[3])
-if #KEYS == 4 then redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[5]) end
+if #KEYS == 4 then
+  redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[5])
+  prune_index(KEYS[4], ARGV[3], tonumber(ARGV[4]))
+end
 expire_all(tonumber(ARGV[4]))
 return items
 """
@@ -176,7 +210,9 @@ return {redis.call('LRANGE', KEYS[2], 0, -1), redis.call('LRANGE', KEYS[1], 0, -
 """
 )
 
-_BY_SHA = {s.sha: s for s in (_WRITE, _APPEND, _DELETE_AT, _TAKE_OLDEST, _CLEAR, _INFO, _READ_BOTH)}
+_BY_SHA = {
+    s.sha: s for s in (_WRITE, _APPEND, _PRUNE, _DELETE_AT, _TAKE_OLDEST, _CLEAR, _INFO, _READ_BOTH)
+}
 
 
 def _as_eval(cmd: tuple[Any, ...]) -> tuple[Any, ...]:

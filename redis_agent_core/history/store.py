@@ -33,6 +33,7 @@ from .scripts import (
     _CLEAR,
     _DELETE_AT,
     _INFO,
+    _PRUNE,
     _READ_BOTH,
     _TAKE_OLDEST,
     _UNPACK_CHUNK,
@@ -171,8 +172,20 @@ class SessionStore:
         keys = self._session_keys(session_id)
         if self._inline_index:
             return [_WRITE.evalsha((*keys, self.keys.history_sessions()), args)]
-        index_add = ("ZADD", self.keys.history_sessions(), now_ms, session_id)
-        return [_WRITE.evalsha(keys, args), index_add]
+        return [_WRITE.evalsha(keys, args), *self._index_calls(session_id, now_ms)]
+
+    def _index_calls(
+        self, session_id: str, now_ms: int, *, only_existing: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """On a cluster, the index update the write scripts do inline on one node: ZADD,
+        then the bounded prune (EVAL, not EVALSHA: only the first command of a call
+        falls back on NOSCRIPT)."""
+        index = self.keys.history_sessions()
+        xx = ("XX",) if only_existing else ()
+        calls: list[tuple[Any, ...]] = [("ZADD", index, *xx, now_ms, session_id)]
+        if self.ttl:
+            calls.append(_PRUNE.eval((index,), (now_ms, self.ttl)))
+        return calls
 
     def _append_head(self, session_id: str) -> tuple[Any, ...]:
         """``EVALSHA`` of :data:`_APPEND` up to its per-call arguments, pre-encoded."""
@@ -204,7 +217,7 @@ class SessionStore:
         call = (*self._append_head(session_id), b"%d" % now_ms, *payloads)
         if self._inline_index:
             return [call]
-        return [call, ("ZADD", self.keys.history_sessions(), now_ms, session_id)]
+        return [call, *self._index_calls(session_id, now_ms)]
 
     def _list_calls(
         self, offset: int, limit: int | None, newest_first: bool, now_ms: int
@@ -513,10 +526,10 @@ class SessionStore:
         now = _now_ms()
         args = (n, 1 if archive else 0, now, self.ttl or 0, session_id)
         keys = self._session_keys(session_id)
-        index = self.keys.history_sessions()
         if self._inline_index:
-            return [_TAKE_OLDEST.evalsha((*keys, index), args)]
-        return [_TAKE_OLDEST.evalsha(keys, args), ("ZADD", index, "XX", now, session_id)]
+            return [_TAKE_OLDEST.evalsha((*keys, self.keys.history_sessions()), args)]
+        index_calls = self._index_calls(session_id, now, only_existing=True)
+        return [_TAKE_OLDEST.evalsha(keys, args), *index_calls]
 
     def take_oldest(self, session_id: str, n: int, *, archive: bool = False) -> list[bytes]:
         """Remove the ``n`` oldest active messages and return them; with ``archive``

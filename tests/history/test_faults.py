@@ -1,11 +1,18 @@
-"""History under Redis faults: refused writes are typed, reads keep working."""
+"""History under Redis faults (refused writes are typed, reads keep working) and the
+sessions index staying proportional to live sessions."""
 
 from __future__ import annotations
 
-import pytest
+import time
+from typing import Any
 
+import pytest
+import redis
+
+from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.history import SessionStore
+from redis_agent_core.history.scripts import PRUNE_BATCH
 from tests.faults import FaultyRedis
 
 
@@ -54,3 +61,52 @@ def test_killed_server_is_unavailable_then_recovers(faulty_redis: FaultyRedis) -
     assert store.read("s") == []
     assert store.append("s", [b"{}"]) == 1
     config.close()
+
+
+def _seed_expired(client: Any, index: str, n: int) -> None:
+    """``n`` index entries of sessions last written an hour ago (their keys are gone)."""
+    old = int(time.time() * 1000) - 3_600_000
+    client.zadd(index, {f"gone-{i}": old + i for i in range(n)})
+
+
+@pytest.mark.parametrize("write", ["append", "update_metadata", "take_oldest"])
+def test_writes_prune_expired_sessions_from_the_index_in_bounded_steps(
+    config: RedisAgentConfig, redis_client: redis.Redis, write: str
+) -> None:
+    store = SessionStore(config, ttl=60)
+    index = config.keys.history_sessions()
+    store.append("live", [b"{}", b"{}", b"{}", b"{}"])
+    _seed_expired(redis_client, index, 250)
+    calls = {
+        "append": lambda: store.append("live", [b"{}"]),
+        "update_metadata": lambda: store.update_metadata("live", {"k": "v"}),
+        "take_oldest": lambda: store.take_oldest("live", 1),
+    }
+    calls[write]()
+    assert redis_client.zcard(index) == 1 + 250 - PRUNE_BATCH  # bounded work per call
+    calls[write]()
+    calls[write]()
+    assert [m.decode() for m in redis_client.zrange(index, 0, -1)] == ["live"]
+
+
+def test_index_without_ttl_is_not_pruned(
+    config: RedisAgentConfig, redis_client: redis.Redis
+) -> None:
+    store = SessionStore(config)  # no TTL: sessions never expire, entries stay
+    index = config.keys.history_sessions()
+    _seed_expired(redis_client, index, 5)
+    store.append("live", [b"{}"])
+    assert redis_client.zcard(index) == 6
+
+
+@pytest.mark.cluster
+def test_cluster_writes_prune_the_index_too(cluster_config: RedisAgentConfig) -> None:
+    store = SessionStore(cluster_config, ttl=60)
+    client = cluster_config.get_client()
+    index = cluster_config.keys.history_sessions()
+    store.append("live", [b"{}", b"{}"])  # scripts cached: one attempt per call
+    _seed_expired(client, index, 150)
+    store.append("live", [b"{}"])
+    assert client.zcard(index) == 1 + 150 - PRUNE_BATCH
+    store.take_oldest("live", 1)
+    assert [m.decode() for m in client.zrange(index, 0, -1)] == ["live"]
