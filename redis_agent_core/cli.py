@@ -58,14 +58,15 @@ def _cmd_server(args: argparse.Namespace) -> int:
         info = shared.status()
         _print_shared(info)
         return 0 if info["state"] == "up" else 3
+    stop = threading.Event()
+    # before the URL is printed: whoever reads it may send SIGTERM at once
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = EmbeddedRedis(data_dir=args.data_dir, port=args.port)
     server.start()
     print(f"embedded Redis running: {server.url}", flush=True)
     if args.port:
         print(f"also on TCP: redis://127.0.0.1:{args.port}", flush=True)
     print(f"export REDIS_URL={server.url}   # Ctrl-C stops it", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             if not server.is_running():
