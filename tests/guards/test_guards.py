@@ -295,7 +295,17 @@ def test_conversation_checks_the_whole_context() -> None:
 
 def test_default_guards_cover_every_category() -> None:
     names = [g.name for g in default_guards()]
-    assert set(names) == {"negation", "number", "entity", "order", "scope", "constraint"}
+    assert set(names) == {
+        "negation",
+        "antonym",
+        "argument",
+        "substitution",
+        "number",
+        "entity",
+        "order",
+        "scope",
+        "constraint",
+    }
     assert all(isinstance(g, Guard) for g in default_guards())
 
 

@@ -25,15 +25,19 @@ candidates costs a few microseconds per candidate.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from difflib import SequenceMatcher
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from . import _lexicon as lex
 from ._features import Features, features, stem
+from .relations import AntonymGuard, ArgumentGuard, SubstitutionGuard
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
+    "AntonymGuard",
+    "ArgumentGuard",
     "ConstraintGuard",
     "EntityGuard",
     "Features",
@@ -43,6 +47,7 @@ __all__ = [
     "OrderGuard",
     "Rejection",
     "ScopeGuard",
+    "SubstitutionGuard",
     "Verifier",
     "default_guards",
     "default_verifier",
@@ -101,6 +106,42 @@ def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
         elif SequenceMatcher(None, w, word).ratio() >= 0.8:
             return True
     return False
+
+
+_NAME_RUN = re.compile(r"[A-Z][A-Za-z0-9]*(?:[ -]+[A-Z0-9][A-Za-z0-9]*)*")
+
+
+def _spells(short: str, words: Sequence[str]) -> bool:
+    """Whether ``short`` is ``words`` abbreviated word by word, each word giving its
+    initial, its capitals ("MacBook" -> "mb") or itself ("VSCode" = Visual Studio Code)."""
+    if not short:
+        return not words
+    if not words:
+        return False
+    word = words[0]
+    capitals = "".join(ch for ch in word if ch.isupper() or ch.isdigit()).lower()
+    return any(
+        short.startswith(part) and _spells(short[len(part) :], words[1:])
+        for part in dict.fromkeys((word[:1].lower(), capitals, word.lower()))
+        if part
+    )
+
+
+def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
+    """``unmatched`` less the short names of a multi-word name in ``other``."""
+    if not unmatched:
+        return unmatched
+    runs = [m.group(0).replace("-", " ").split() for m in _NAME_RUN.finditer(other)]
+    return {
+        e
+        for e in unmatched
+        if not any(
+            _spells(e.replace("-", ""), run[i:j])
+            for run in runs
+            for i in range(len(run))
+            for j in range(i + 2, len(run) + 1)
+        )
+    }
 
 
 class NegationGuard:
@@ -202,6 +243,8 @@ class EntityGuard:
         if only_q and only_c:  # a swap, unless it is a typo ("Mondys")
             only_q = {e for e in only_q if not _misspelt(e, c, name=True)}
             only_c = {e for e in only_c if not _misspelt(e, q, name=True)}
+        if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
+            only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
         if only_q and only_c:
             return f"entities differ ({_show(only_q)} vs {_show(only_c)})"
         return None
@@ -280,11 +323,14 @@ def default_guards() -> list[Guard]:
     ("from A to B" reversed is an order rejection, not an entity one)."""
     return [
         OrderGuard(),
+        ArgumentGuard(),
         ConstraintGuard(),
         NegationGuard(),
         NumberGuard(),
         ScopeGuard(),
+        AntonymGuard(),
         EntityGuard(),
+        SubstitutionGuard(),
     ]
 
 

