@@ -19,7 +19,7 @@ from typing import Any, Union
 from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Text
 
 from ..errors import ConfigError
-from ..tags import tag_value
+from ..tags import TAG_HEAD, TAG_LIMIT, tag_value
 from .checks import check_text
 
 __all__ = [
@@ -48,7 +48,7 @@ OPERATORS = (
 def tag_text(value: str, case_sensitive: bool) -> str:
     """:func:`tag_value` of ``value`` for a tag field (lower-cased first when the field
     is case-insensitive, so ``"É"`` and ``"é"`` fold as ``"A"`` and ``"a"`` do)."""
-    if value.isascii() and value.isalnum():
+    if value.isascii() and value.isalnum() and len(value) <= TAG_LIMIT:
         return value  # the server folds ASCII letters itself
     return tag_value(value if case_sensitive else value.lower())
 
@@ -360,7 +360,14 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
                 )
             # A substring of the value is a substring of its escaped form ('*' is
             # escaped too, so it is an ordinary character here).
-            return str(Tag(name) % f"*{_tag(cond, cond.value, case_sensitive)}*")
+            infix = _tag(cond, cond.value, case_sensitive)
+            if len(infix) > TAG_HEAD:
+                raise FilterError(
+                    f"text_match on tag {name!r}: the text is longer than the "
+                    f"{TAG_HEAD:,} bytes of a tag that can be searched by substring "
+                    "(once escaped); use an equality filter for long values"
+                )
+            return str(Tag(name) % f"*{infix}*")
     elif kind == "numeric":
         num = Num(name)
         ops = {"eq": num.__eq__, "ne": num.__ne__, "gt": num.__gt__, "gte": num.__ge__,

@@ -35,6 +35,7 @@ from ..redis_errors import (
     map_redis_error,
     translate_errors,
 )
+from ..tags import TAG_LIMIT
 from . import query as q
 from .checks import check_k, check_text, check_texts
 from .filters import Filter, FilterExpression, compile_filter
@@ -536,7 +537,13 @@ class VectorIndex:
                 if value is None or (tag and value in ([], (), "")):
                     simple = False
                     break
-                if not (tag and type(value) is str and value.isascii() and value.isalnum()):
+                if not (
+                    tag
+                    and type(value) is str
+                    and value.isascii()
+                    and value.isalnum()
+                    and len(value) <= TAG_LIMIT
+                ):
                     value = encode_value(schema, f, value)  # escaped (tag_value)
                 data = arg_bytes(value)
                 values.append(b"%s$%d\r\n%s\r\n" % (name, len(data), data))

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from ..errors import ConfigError, SchemaMismatchError
-from ..tags import TAG_SEPARATOR
+from ..tags import TAG_LIMIT, TAG_SEPARATOR
 from .filters import tag_text
 
 __all__ = [
@@ -471,7 +471,11 @@ def encode_checked(
             continue
         doc[f.name] = (
             value
-            if f.type == "tag" and type(value) is str and value.isascii() and value.isalnum()
+            if f.type == "tag"
+            and type(value) is str
+            and value.isascii()
+            and value.isalnum()
+            and len(value) <= TAG_LIMIT
             else encode_value(schema, f, value)
         )
     meta_json = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)

@@ -25,7 +25,8 @@ from langchain_redis_agent import RedisVectorStore as LangChainStore
 from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.vectors import F, FilterError, VectorIndex
+from redis_agent_core.tags import TAG_LIMIT
+from redis_agent_core.vectors import F, FilterError, MetadataField, VectorIndex, tag_value
 
 DIMS = 4
 CITIES = ["New York", "Boston", "São Paulo", "a|b", "x}|{y", "100%", "New", "York"]
@@ -303,3 +304,47 @@ def test_lone_surrogates_are_config_errors(cities: VectorIndex) -> None:
         cities.get([bad])
     with pytest.raises(ConfigError, match="surrogate"):
         cities.delete([bad])
+
+
+# -- item 4: tag values longer than RediSearch's tag limit --
+def test_long_tag_values_stay_exact(config: RedisAgentConfig) -> None:
+    head = "a" * TAG_LIMIT
+    values = {
+        "a4095": "a" * (TAG_LIMIT - 1),
+        "a4096": head,
+        "a4097": head + "a",
+        "a4097b": head + "b",
+        "a5000": "a" * 5000,
+        "accents": "é" * 1400,  # 2,800 UTF-8 bytes, 8,400 escaped
+        "accents+": "é" * 1400 + "!",
+        "spaces": "New York " * 600,
+    }
+    index = VectorIndex(
+        "longtags",
+        config=config,
+        dims=DIMS,
+        algorithm="flat",
+        metadata_fields=[
+            MetadataField("t"),
+            MetadataField("ci", "tag", case_sensitive=False),
+            MetadataField("many"),
+        ],
+    )
+    index.add(
+        list(values),
+        ids=list(values),
+        metadatas=[{"t": v, "ci": v.upper(), "many": [v, "x"]} for v in values.values()],
+        vectors=_vectors(len(values)),
+    )
+    for name, value in values.items():
+        assert [h.id for h in index.find({"t": value})] == [name], name
+        assert [h.id for h in index.find(Tag("t") == value)] == [name], name
+        assert [h.id for h in index.find({"ci": value.lower()})] == [name], name
+        assert [h.id for h in index.find({"many": value})] == [name], name
+        assert index.get([name])[0].metadata["t"] == value  # the original comes back
+    assert index.count({"t": {"$ne": head}}) == len(values) - 1
+    assert {h.id for h in index.find({"t": {"$in": [head, head + "a"]}})} == {"a4096", "a4097"}
+    assert len(tag_value(head + "a")) <= TAG_LIMIT
+    assert tag_value(head + "a") != tag_value(head + "b")
+    with pytest.raises(FilterError, match="longer than"):
+        index.find(F("t").text_match("a" * 4000))
