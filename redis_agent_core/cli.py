@@ -103,12 +103,13 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _keys_config(args: argparse.Namespace) -> RedisAgentConfig:
-    # keys must land where the service reads them: an embedded server of this process
-    # would vanish, with the new key, when the command exits
-    if not args.url and not os.environ.get(ENV_URL):
+    # keys must land where the service reads them: the shared embedded server is the
+    # one a service without REDIS_URL uses; a private one would vanish with the new key
+    if not args.url and not os.environ.get(ENV_URL) and embedded_mode() == "private":
         raise ConfigError(
             "API keys live in the service's Redis: set REDIS_URL (or pass --url) to it, and "
-            "REDIS_AGENT_NAMESPACE if the service uses one"
+            "REDIS_AGENT_NAMESPACE if the service uses one (REDIS_AGENT_EMBEDDED=private gives "
+            "this command a throwaway server of its own)"
         )
     return RedisAgentConfig.from_env(**({"url": args.url} if args.url else {}))
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
@@ -45,6 +44,12 @@ from redis.retry import Retry
 
 from .config import set_url_fallback
 from .errors import ConfigError, EmbeddedServerError
+
+try:
+    import fcntl
+except ImportError:  # Windows: the embedded server exists for Linux only; REDIS_URL still works
+    fcntl = None  # type: ignore[assignment]
+
 from .server import (
     EmbeddedBinaries,
     EmbeddedRedis,
@@ -396,6 +401,9 @@ def get_embedded_server() -> EmbeddedRedis | SharedServer:
     mode = embedded_mode()
     with _lock:
         if mode == "shared":
+            if fcntl is None:
+                find_binaries()  # raises, naming the platform and the fix (REDIS_URL)
+                raise EmbeddedServerError("the shared embedded server needs flock (POSIX)")
             wanted = SharedServer.from_env()
             if _shared != wanted:  # first call, or the env points elsewhere now
                 _shared = wanted

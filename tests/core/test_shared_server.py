@@ -171,6 +171,22 @@ def test_status_and_doctor_show_where_it_lives_and_who_uses_it(shared: Shared) -
         user.close()
 
 
+def test_api_keys_land_in_the_shared_server_a_service_would_use(shared: Shared) -> None:
+    created = shared.cli("keys", "create", "alice")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    check = (
+        "import sys\nfrom redis_agent_core.apikeys import ApiKeys\n"
+        "print(ApiKeys().verify(sys.argv[1]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check, key],
+        env=shared.env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "alice" in result.stdout
+
+
 def test_start_refuses_a_data_dir_held_by_another_server(shared: Shared, tmp_path: Path) -> None:
     shared.server.ensure()
     other_run = Path(tempfile.mkdtemp(prefix="rap-sh-"))
