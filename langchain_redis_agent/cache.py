@@ -525,7 +525,10 @@ class RedisSemanticCache(_LangChainCache):
         verifier: candidate checks before serving (default: the built-in guards);
             ``None`` disables them.
         filters: a fixed partition for this cache object, e.g. ``{"tenant": "acme"}``.
-        name, ttl, dtype, algorithm, on_error: as in the core :class:`SemanticCache`.
+        name, ttl, dtype, algorithm, on_error: as in the core :class:`SemanticCache`
+            (default name ``"semantic"``, or ``"semantic-by-tenant"`` with
+            ``filters={"tenant": ...}``: caches partitioned differently get their own
+            index).
         cache: use this core :class:`SemanticCache` instead of building one.
     """
 
@@ -536,7 +539,7 @@ class RedisSemanticCache(_LangChainCache):
         *,
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
-        name: str = "semantic",
+        name: str | None = None,
         ttl: float | None = None,
         filters: Mapping[str, str] | None = None,
         dtype: Literal["float32", "float16"] = "float32",

@@ -77,12 +77,14 @@ def parse_search(reply: Any, threshold: float) -> list[tuple[str, float, dict[st
     return [r for r in rows if r[1] <= threshold + 1e-6]
 
 
-def _index_info_vector(info: Any) -> dict[str, str]:
-    """The vector attribute of an FT.INFO reply as ``{option: value}`` (upper-case)."""
+def _index_attributes(info: Any) -> dict[str, dict[str, str]]:
+    """The attributes of an FT.INFO reply (RESP2 or RESP3) as
+    ``{attribute name: {OPTION: value}}`` (options upper-case)."""
     attrs = info.get(b"attributes", info.get("attributes")) if isinstance(info, dict) else None
     if attrs is None and isinstance(info, list):
         pairs = dict(zip(info[::2], info[1::2], strict=False))
         attrs = pairs.get(b"attributes", pairs.get("attributes"))
+    out: dict[str, dict[str, str]] = {}
     for attr in attrs or []:
         flat: list[Any] = []
         if isinstance(attr, dict):
@@ -91,13 +93,22 @@ def _index_info_vector(info: Any) -> dict[str, str]:
         else:
             flat = list(attr)
         values = [_b(x) for x in flat]
-        if "VECTOR" in values:
-            out: dict[str, str] = {}
-            for j in range(0, len(values) - 1):
-                if isinstance(values[j], str):
-                    out.setdefault(values[j].upper(), str(values[j + 1]))
-            return out
-    return {}
+        options: dict[str, str] = {}
+        for j in range(0, len(values) - 1):
+            if isinstance(values[j], str):
+                options.setdefault(values[j].upper(), str(values[j + 1]))
+        if "ATTRIBUTE" in options:
+            out[options["ATTRIBUTE"]] = options
+    return out
+
+
+def default_name(filter_fields: Sequence[str]) -> str:
+    """The cache name used when none is given: ``"semantic"``, or
+    ``"semantic-by-<fields>"`` for a partitioned cache, so caches partitioned
+    differently never share (and silently miss in) one index."""
+    if not filter_fields:
+        return "semantic"
+    return "semantic-by-" + "-".join(sorted(filter_fields))
 
 
 class SemanticCache(CacheStore):
@@ -107,7 +118,10 @@ class SemanticCache(CacheStore):
         config: connection settings (default: the process-wide config).
         embedder: core :class:`Embedder` (default: offline all-MiniLM-L6-v2); wrap a
             framework model with the adapters' ``to_core_embedder``.
-        name: cache name; caches with different names never share entries.
+        name: cache name; caches with different names never share entries. Default:
+            ``"semantic"``, or ``"semantic-by-<fields>"`` with ``filter_fields`` (a
+            cache of one name has one set of partition fields: reusing a name with
+            other fields raises :class:`SchemaMismatchError`).
         distance_threshold: maximum **cosine distance** (0 = identical, 2 = opposite)
             at which a stored entry is served. Lower is stricter. Not a similarity.
             Default: 0.2 with the verifier on (calibrated on fow-cache: precision
@@ -135,7 +149,7 @@ class SemanticCache(CacheStore):
         config: RedisAgentConfig | None = None,
         *,
         embedder: Embedder | None = None,
-        name: str = "semantic",
+        name: str | None = None,
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
         candidates: int = 4,
@@ -151,6 +165,11 @@ class SemanticCache(CacheStore):
         log_interval: float = 60.0,
         recheck_after: float = 1.0,
     ) -> None:
+        fields = tuple(filter_fields)
+        for f in fields:
+            canonical_filters({f: "x"})  # validates the name
+        if name is None:
+            name = default_name(fields)
         super().__init__(
             config,
             name=name,
@@ -175,9 +194,6 @@ class SemanticCache(CacheStore):
         for value, label in ((ef_runtime, "ef_runtime"), (m, "m"), (ef_construction, "ef")):
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{label} must be a positive int, got {value!r}")
-        fields = tuple(filter_fields)
-        for f in fields:
-            canonical_filters({f: "x"})  # validates the name
         self.filter_fields = fields
         self.embedder = embedder if embedder is not None else default_embedder()
         self.verifier = default_verifier() if verifier is _DEFAULT else verifier
@@ -299,7 +315,19 @@ class SemanticCache(CacheStore):
         ]
 
     def _check_existing(self, info: Any) -> None:
-        vec = _index_info_vector(info)
+        attributes = _index_attributes(info)
+        found_fields = sorted(set(attributes) - {"scope", "vec"})
+        if found_fields != sorted(self.filter_fields):
+            # entries written under one layout are invisible to lookups of the other
+            # (or, the other way round, a lookup would cross partitions)
+            raise SchemaMismatchError(
+                f"semantic cache {self.name!r} exists partitioned by {found_fields}, but "
+                f"this cache is partitioned by {sorted(self.filter_fields)}: its writes "
+                "could never be read back. Give this cache its own name= (leaving name "
+                f"unset picks {default_name(self.filter_fields)!r}), or drop the old "
+                f"cache (cache.drop(), or FT.DROPINDEX {self.index_name} DD)."
+            )
+        vec = attributes.get("vec", {})
         want = {
             "DIM": str(self.embedder.dims),
             "DATA_TYPE": self.dtype.upper(),
