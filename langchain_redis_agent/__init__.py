@@ -14,7 +14,7 @@ from .rate_limit import (
     RedisRateLimiter,
 )
 from .storage import RedisByteStore
-from .tasks import as_batch_model
+from .tasks import as_batch_model, register_chat_model, register_embeddings
 from .vectorstores import RedisVectorStore
 
 __all__ = [
@@ -32,5 +32,7 @@ __all__ = [
     "RedisVectorStore",
     "as_batch_model",
     "make_bus_tools",
+    "register_chat_model",
+    "register_embeddings",
     "to_core_embedder",
 ]

@@ -14,7 +14,7 @@ from .rate_limit import (
     RedisRateLimiter,
     rate_limit_subject,
 )
-from .tasks import as_batch_model
+from .tasks import as_batch_model, register_embed_model, register_llm
 from .vector_store import RedisVectorStore, to_core_filter
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "as_batch_model",
     "make_bus_tools",
     "rate_limit_subject",
+    "register_embed_model",
+    "register_llm",
     "to_core_embedder",
     "to_core_filter",
 ]

@@ -9,8 +9,11 @@
 # - **batch LLM calls** through a model factory, the LLM cache and the rate limiter;
 # - **signed webhooks** when a job finishes, retried with backoff, dead-lettered at the end.
 #
-# The worker below is a real `celery -A redis_agent_core.tasks.app worker` process on
-# the embedded Redis (its `unix://` socket becomes Celery's `redis+socket://` URL).
+# The worker below is a real `celery worker` process on the embedded Redis (its
+# `unix://` socket becomes Celery's `redis+socket://` URL). It runs `queue_worker.py`
+# (next to this notebook), which builds the app and **registers by name** what jobs may
+# use: a task message carries names, never import paths, so whoever can write to the
+# broker cannot make a worker run code it did not register.
 
 # %%
 import os
@@ -40,6 +43,7 @@ from redis_agent_core.tasks import (
     dead_letters,
     get_batch_results,
     get_job,
+    job_failures,
     submit_batch,
     submit_ingestion,
     submit_webhook,
@@ -61,9 +65,11 @@ env = {
     "REDIS_URL": config.resolve_url(),
     "REDIS_AGENT_NAMESPACE": config.namespace,
     "REDIS_AGENT_WEBHOOK_SECRET": SECRET,
+    "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
 }
+print(open("queue_worker.py").read().split('"""\n', 1)[1].strip())  # its registrations
 worker = subprocess.Popen(
-    [sys.executable, "-m", "celery", "-A", "redis_agent_core.tasks.app", "worker",
+    [sys.executable, "-m", "celery", "-A", "queue_worker", "worker",
      "--pool=solo", "-l", "warning", "--without-heartbeat", "--without-gossip", "--without-mingle"],
     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
 )  # fmt: skip
@@ -147,11 +153,11 @@ print({k: received[-1]["body"][k] for k in ("event", "status", "done", "total")}
 # ### From LangChain and LlamaIndex
 # The vector stores queue their documents with the same call. LangChain's
 # `RedisVectorStore.enqueue_add_documents(docs, ids=...)` returns a job id; this store
-# uses the default `MiniLMEmbeddings`, which the worker has too. With any other
-# `Embeddings`, give the worker the same model by import path:
-# `enqueue_add_documents(docs, embedder="myapp.models:embedder")`, a no-argument factory
-# returning `langchain_redis_agent.to_core_embedder(MyEmbeddings())` (without it the job
-# fails, naming the missing embedder).
+# uses the default `MiniLMEmbeddings`, which every worker has built in. With any other
+# `Embeddings`, register the same model in the worker:
+# `register_embeddings("my-embedder", MyEmbeddings())`, then
+# `enqueue_add_documents(docs, embedder="my-embedder")` (without it the job fails,
+# naming the missing embedder).
 
 # %%
 lc_store = LCVectorStore(index_name="lc-notes", config=config)
@@ -203,18 +209,17 @@ print(result.ids)
 
 # %% [markdown]
 # ## Batch LLM calls through the cache
-# The model is an import path: a factory the worker calls once per process. Here the
-# LlamaIndex adapter builds `MockLLM` (it echoes the prompt); point `llm_class` at a
-# real LLM class (e.g. `llama_index.llms.openai:OpenAI`) for real answers. The second
-# batch is served from the pack's exact LLM cache.
+# The model is a name the worker registered: `queue_worker.py` registered LlamaIndex's
+# `MockLLM` (it echoes the prompt) as `"mock-llm"` with
+# `llamaindex_redis_agent.tasks.register_llm`; register a real LLM (e.g.
+# `register_llm("gpt-mini", lambda: OpenAI(model="gpt-4o-mini"))`) for real answers.
+# The second batch is served from the pack's exact LLM cache.
 
 # %%
 prompts = ["Summarise Redis Streams.", "Summarise Pub/Sub.", "Summarise HNSW."]
-model = {"model": "llamaindex_redis_agent.tasks:llm",
-         "model_kwargs": {"llm_class": "llama_index.core.llms.mock:MockLLM"}}  # fmt: skip
-first = submit_batch(prompts, **model, app=app)
+first = submit_batch(prompts, model="mock-llm", app=app)
 wait_for_job(first, config=config, timeout=30)
-again = submit_batch(prompts, **model, app=app)
+again = submit_batch(prompts, model="mock-llm", app=app)
 wait_for_job(again, config=config, timeout=30)
 results = zip(
     get_batch_results(first, config=config), get_batch_results(again, config=config), strict=True
@@ -223,28 +228,27 @@ for a, b in results:
     print(f"{a['text']!r:32} cached: {a['cached']} then {b['cached']}")
 
 # %% [markdown]
-# The LangChain adapter does the same for chat models: `langchain_redis_agent.tasks:chat_model`
-# builds `model_class` with the JSON kwargs on the worker and wraps it with
-# `as_batch_model`, which turns a chat model into the `prompt -> (text, usage)` callable
-# the worker calls. `FakeListChatModel` answers from its list; a real one
-# (`langchain_openai:ChatOpenAI`, ...) also reports token usage for the rate limiter.
+# The LangChain adapter does the same for chat models: `register_chat_model(name, model)`
+# wraps the model with `as_batch_model`, which turns it into the `prompt -> (text, usage)`
+# callable the worker calls. `FakeListChatModel` answers from its list; a real one
+# (`ChatOpenAI`, ...) also reports token usage for the rate limiter.
 
 # %%
 print(as_batch_model(FakeListChatModel(responses=["pong"]))("ping"))  # what the worker calls
 questions = ["Name a Redis data type.", "Name another one."]
-lc_batch = submit_batch(
-    questions,
-    model="langchain_redis_agent.tasks:chat_model",
-    model_kwargs={
-        "model_class": "langchain_core.language_models.fake_chat_models:FakeListChatModel",
-        "responses": ["A sorted set.", "A stream."],
-    },
-    cache=False,  # a fake model: nothing worth caching
-    app=app,
-)
+lc_batch = submit_batch(questions, model="fake-chat", cache=False, app=app)  # fake: no cache
 wait_for_job(lc_batch, config=config, timeout=30)
 for question, r in zip(questions, get_batch_results(lc_batch, config=config), strict=True):
     print(f"{question:25} -> {r['text']}")
+
+# %% [markdown]
+# A name the worker did not register fails the job with the reason, and the worker
+# imports nothing: this is what a message naming `os:system` gets.
+
+# %%
+bad = submit_batch(["hello"], model="os:system", app=app)
+print(wait_for_job(bad, config=config, timeout=30).status)
+print(job_failures(bad, config=config)["0"])
 
 # %% [markdown]
 # ## Retries and dead letters

@@ -2,7 +2,9 @@
 batch LLM calls, signed webhooks, and job progress readable by job id.
 
 Start a worker with ``celery -A redis_agent_core.tasks.app worker`` (it reads
-``REDIS_URL``), or build an app from a config with :func:`create_app`.
+``REDIS_URL``), or build an app from a config with :func:`create_app` in a module of
+your own that also registers what the worker may run (``register_model`` ...): task
+messages carry names, never import paths.
 Importing this package does not import Celery: the names load on first use.
 """
 
@@ -19,6 +21,16 @@ from .progress import (
     get_job,
     job_failures,
     wait_for_job,
+)
+from .registry import (
+    NotRegisteredError,
+    register_adapted,
+    register_cache,
+    register_embedder,
+    register_index,
+    register_limiter,
+    register_model,
+    registered,
 )
 from .webhooks import (
     IDEMPOTENCY_HEADER,
@@ -37,6 +49,7 @@ __all__ = [
     "JobNotFoundError",
     "JobProgress",
     "JobTimeoutError",
+    "NotRegisteredError",
     "Webhook",
     "aget_job",
     "await_job",
@@ -46,6 +59,13 @@ __all__ = [
     "get_batch_results",
     "get_job",
     "job_failures",
+    "register_adapted",
+    "register_cache",
+    "register_embedder",
+    "register_index",
+    "register_limiter",
+    "register_model",
+    "registered",
     "sign_payload",
     "submit_batch",
     "submit_ingestion",

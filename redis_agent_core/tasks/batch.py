@@ -1,13 +1,15 @@
 """Batch LLM calls: prompts run by workers through a user-supplied model, the pack's
 LLM cache and rate limiter; results stored in Redis with a TTL.
 
-The model is an import path ``"package.module:factory"``; the worker calls
-``factory(**model_kwargs)`` once per process and gets a callable ``prompt -> output``
-where output is a ``str``, a ``(text, usage)`` pair or a mapping with ``text`` and
-``usage``. The core stays framework-free; ``langchain_redis_agent.tasks.as_batch_model``
-and ``llamaindex_redis_agent.tasks.as_batch_model`` wrap framework models.
+The model is a name the worker registered (:func:`~.registry.register_model`); the
+worker calls its factory with ``model_kwargs`` once per process and gets a callable
+``prompt -> output`` where output is a ``str``, a ``(text, usage)`` pair or a mapping
+with ``text`` and ``usage``. Messages never carry import paths: an unregistered name
+fails the job and nothing is imported. The core stays framework-free;
+``langchain_redis_agent.tasks.register_chat_model`` and
+``llamaindex_redis_agent.tasks.register_llm`` register framework models.
 
-Per prompt: cache lookup (scope = the factory path and its kwargs) → rate limiter
+Per prompt: cache lookup (scope = the model name and its kwargs) → rate limiter
 (blocking up to ``limiter_wait`` s, else the task is retried after the limiter's
 retry-after) → model → cache update → result written once (HSETNX) and the item
 marked done in the same script. A redelivered task skips prompts already answered.
@@ -25,8 +27,9 @@ import orjson
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
-from ._common import RETRYABLE, agent_config, backoff, default_app, load_object
+from ._common import RETRYABLE, agent_config, backoff, default_app
 from .progress import create_job, finished_items, mark_items, new_job_id
+from .registry import check_name, resolve
 from .webhooks import Webhook, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
@@ -73,11 +76,12 @@ def submit_batch(
     app: Celery | None = None,
     config: RedisAgentConfig | None = None,
 ) -> str:
-    """Queue ``prompts`` for ``model`` (import path of a factory); return the job id.
+    """Queue ``prompts`` for ``model`` (a name registered on the workers with
+    :func:`~.registry.register_model`); return the job id.
 
-    ``cache``: True uses the pack's exact LLM cache, False none, or an import path of
-    ``factory(config) -> cache`` (an object with ``lookup``/``update``). ``limiter``:
-    import path of ``factory(config) -> RateLimiter``, charged per call for ``user`` /
+    ``cache``: True uses the pack's exact LLM cache, False none, or the name of a
+    cache registered with :func:`~.registry.register_cache`. ``limiter``: the name of
+    a limiter registered with :func:`~.registry.register_limiter`, charged per call for ``user`` /
     ``org`` with ``estimate_tokens`` reserved then settled to the real usage. Results
     (``get_batch_results``) and progress expire after ``result_ttl`` seconds.
     """
@@ -89,12 +93,12 @@ def submit_batch(
     for pos, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
             raise ConfigError(f"prompt {pos} is {type(prompt).__name__}, expected str")
-    module_name, sep, attr = model.partition(":")
-    if not sep or not module_name or not attr:
-        # only the format is checked here: the model may be importable on workers only
-        raise ConfigError(
-            f"model must be an import path like 'package.module:factory', got {model!r}"
-        )
+    # only the form is checked here: the names are registered on the workers
+    check_name("model", model)
+    if limiter is not None:
+        check_name("limiter", limiter)
+    if not isinstance(cache, bool):
+        check_name("cache", cache)
     kwargs = dict(model_kwargs or {})
     job = {
         "model": model,
@@ -168,11 +172,23 @@ def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
 
 
 def _model(job: Mapping[str, Any]) -> Callable[[str], Any]:
-    key = ("model", job["model"], orjson.dumps(job["model_kwargs"], option=orjson.OPT_SORT_KEYS))
-    factory = load_object(job["model"], "model factory")
-    model = _cached(key, lambda: factory(**job["model_kwargs"]))
+    kwargs = job.get("model_kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise ConfigError(f"model_kwargs must be a JSON object, got {type(kwargs).__name__}")
+    key = ("model", job["model"], orjson.dumps(kwargs, option=orjson.OPT_SORT_KEYS))
+    factory = resolve("model", job["model"])
+
+    def build() -> Any:
+        try:
+            return factory(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(
+                f"model {job['model']!r} cannot be built with model_kwargs {sorted(kwargs)} ({exc})"
+            ) from exc
+
+    model = _cached(key, build)
     if not callable(model):
-        raise ConfigError(f"model factory {job['model']} returned a non-callable {model!r}")
+        raise ConfigError(f"model factory {job['model']!r} returned a non-callable {model!r}")
     return model
 
 
@@ -184,7 +200,7 @@ def _cache(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
         from ..cache import ExactCache
 
         return _cached(("cache", id(config), True), lambda: ExactCache(config, name="batch"))
-    factory = load_object(spec, "cache factory")
+    factory = resolve("cache", spec)
     return _cached(("cache", id(config), spec), lambda: factory(config))
 
 
@@ -192,14 +208,14 @@ def _limiter(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
     spec = job.get("limiter")
     if not spec:
         return None
-    factory = load_object(spec, "limiter factory")
+    factory = resolve("limiter", spec)
     return _cached(("limiter", id(config), spec), lambda: factory(config))
 
 
 def _scope(job: Mapping[str, Any]) -> str:
     from ..cache import make_scope
 
-    return make_scope({"batch_model": job["model"], **job["model_kwargs"]})
+    return make_scope({"batch_model": job["model"], **(job.get("model_kwargs") or {})})
 
 
 def _answer(

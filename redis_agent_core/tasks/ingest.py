@@ -1,10 +1,12 @@
 """Background ingestion: documents embedded in batches by workers and written to a
 vector index, idempotent by document id, with progress readable by job id.
 
-The index travels as ``(class import path, index.to_spec())`` and is rebuilt on the
-worker with ``from_spec(spec, config=..., embedder=...)``; any class with that
-contract and an ``add(texts, *, ids, metadatas, vectors)`` that overwrites by id works
-(the pack's :class:`~redis_agent_core.vectors.VectorIndex` does).
+The index travels as ``(registered class name, index.to_spec())`` and is rebuilt on
+the worker with ``from_spec(spec, config=..., embedder=...)``; any class registered
+with :func:`~.registry.register_index` that has that contract and an
+``add(texts, *, ids, metadatas, vectors)`` overwriting by id works (the pack's
+:class:`~redis_agent_core.vectors.VectorIndex` is built in as ``"vector_index"``).
+Embedders are registered names too; nothing a message names is imported.
 
 Redelivery (a worker died mid-batch) is safe: items already done are skipped,
 ``add`` overwrites by id, and each item counts once. A batch that keeps failing on a
@@ -26,8 +28,9 @@ import orjson
 
 from ..config import RedisAgentConfig
 from ..errors import ConfigError
-from ._common import RETRYABLE, agent_config, backoff, default_app, import_path, load_object
+from ._common import RETRYABLE, agent_config, backoff, default_app
 from .progress import DEFAULT_JOB_TTL, create_job, finished_items, mark_items, new_job_id
+from .registry import check_name, index_name_for, lookup, resolve
 from .webhooks import Webhook, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
@@ -82,6 +85,7 @@ def submit_ingestion(
     *,
     batch_size: int = 64,
     embedder: str | None = None,
+    index_type: str | None = None,
     webhook: str | Webhook | None = None,
     job_id: str | None = None,
     job_ttl: int = DEFAULT_JOB_TTL,
@@ -92,9 +96,13 @@ def submit_ingestion(
 
     Items are ``{"id", "text", "metadata"?, "vector"?}`` dicts.
 
-    ``embedder``: import path of a factory returning the worker's embedding model
-    (default: the index's own, rebuilt from its spec). Items with a ``vector`` skip
-    embedding. ``webhook`` is POSTed when the job finishes. Progress: ``get_job(id)``.
+    ``embedder``: name of an embedder registered on the workers
+    (:func:`~.registry.register_embedder`; default: the one registered under the
+    index's embedder name, else the index's own). Items with a ``vector`` skip
+    embedding. ``index_type``: the name the index class is registered under on the
+    workers (default: looked up by class here; ``"vector_index"`` for
+    :class:`~redis_agent_core.vectors.VectorIndex`). ``webhook`` is POSTed when the
+    job finishes. Progress: ``get_job(id)``.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
@@ -105,13 +113,16 @@ def submit_ingestion(
             f"{type(index).__name__} cannot be rebuilt on a worker: it needs to_spec() "
             "and a from_spec() classmethod (redis_agent_core.vectors.VectorIndex has both)"
         )
+    if embedder is not None:
+        check_name("embedder", embedder)
+    kind = check_name("index", index_type) if index_type else index_name_for(type(index))
     rows = _validate_items(items)
     hook = Webhook.coerce(webhook)
     app = app or default_app()
     config = config or agent_config(app)
     job_id = job_id or new_job_id()
     spec = index.to_spec()
-    job = {"index": import_path(type(index)), "spec": spec, "embedder": embedder}
+    job = {"index": kind, "spec": spec, "embedder": embedder}
     orjson.dumps(job)  # spec must be JSON: fail here, not on the worker
     create_job(
         config,
@@ -144,17 +155,27 @@ def _index_for(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
         if cache_key in _indexes:
             _indexes.move_to_end(cache_key)
             return _indexes[cache_key]
-    cls = load_object(job["index"], "index class")
+    cls = resolve("index", job["index"])
     from_spec = getattr(cls, "from_spec", None)
     if not callable(from_spec) or not callable(getattr(cls, "add", None)):
-        raise ConfigError(f"{job['index']} is not an index class (needs from_spec and add)")
-    embedder = load_object(job["embedder"], "embedder factory")() if job.get("embedder") else None
-    index = from_spec(job["spec"], config=config, embedder=embedder)
+        raise ConfigError(f"{job['index']!r} is not an index class (needs from_spec and add)")
+    index = from_spec(job["spec"], config=config, embedder=_embedder(job))
     with _indexes_lock:
         _indexes[cache_key] = index
         while len(_indexes) > 16:
             _indexes.popitem(last=False)
     return index
+
+
+def _embedder(job: Mapping[str, Any]) -> Any:
+    """The job's embedder: the one it names, else one registered under the name the
+    index's spec records, else None (the index builds its own, or says what is missing)."""
+    if job.get("embedder"):
+        return resolve("embedder", job["embedder"])()
+    spec = job.get("spec")
+    recorded = spec.get("embedder") if isinstance(spec, Mapping) else None
+    factory = lookup("embedder", recorded) if isinstance(recorded, str) else None
+    return factory() if factory is not None else None
 
 
 def _add(index: Any, rows: Sequence[Mapping[str, Any]]) -> None:

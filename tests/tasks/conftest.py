@@ -21,7 +21,10 @@ from celery.contrib.testing.worker import start_worker
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.tasks.app import create_app
 
+from .support import register_all
+
 SECRET = "test-secret"
+register_all()  # the in-process workers run in this process: they see these names
 
 
 def _cleanup(url: str, namespace: str) -> None:

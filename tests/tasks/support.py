@@ -1,4 +1,5 @@
-"""Importable helpers for task tests: the worker imports these by path.
+"""Helpers for task tests, registered by name (:func:`register_all`) in every worker
+the tests run: task messages carry names, never import paths.
 
 ``HashIndex`` honours the ingestion contract (to_spec / from_spec / add, idempotent
 by id) on plain Redis hashes, so the queue is tested apart from the vector index;
@@ -105,7 +106,7 @@ def blocking_model(url: str, namespace: str) -> Any:
     return call
 
 
-# -- embedders the worker builds by import path --
+# -- embedders the worker builds by name --
 def fake_lc_embedder() -> Any:
     """The core embedder of LangChain's DeterministicFakeEmbedding (8-d), as the
     LangChain store names it."""
@@ -124,3 +125,20 @@ def fake_minilm_embedder() -> Any:
 
     fake = DeterministicFakeEmbedding(size=384)
     return CallableEmbedder(fake.embed_documents, name=DEFAULT_MODEL_NAME, dims=384)
+
+
+def register_all() -> None:
+    """Register the helpers under the names the tests' messages use (idempotent)."""
+    from redis_agent_core.tasks import (
+        register_embedder,
+        register_index,
+        register_limiter,
+        register_model,
+    )
+
+    register_index("hash_index", HashIndex)
+    register_model("echo", echo_model)
+    register_model("blocking", blocking_model)
+    register_limiter("tight", tight_limiter)
+    register_embedder("fake_lc", fake_lc_embedder)
+    register_embedder("fake_minilm", fake_minilm_embedder)

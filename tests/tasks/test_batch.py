@@ -24,7 +24,7 @@ from .conftest import Hook
 
 pytestmark = pytest.mark.usefixtures("worker")
 
-MODEL = "tests.tasks.support:echo_model"
+MODEL = "echo"
 
 
 def test_results_in_order_with_usage_then_served_from_cache(
@@ -72,9 +72,7 @@ def test_a_failing_prompt_fails_alone(task_app: Celery, task_config: RedisAgentC
 def test_calls_go_through_the_rate_limiter(task_app: Celery, task_config: RedisAgentConfig) -> None:
     support.CALL_TIMES.clear()
     prompts = [f"rl{i}" for i in range(5)]
-    job_id = submit_batch(
-        prompts, model=MODEL, cache=False, limiter="tests.tasks.support:tight_limiter", app=task_app
-    )
+    job_id = submit_batch(prompts, model=MODEL, cache=False, limiter="tight", app=task_app)
     job = wait_for_job(job_id, config=task_config, timeout=30)
     assert job.done == 5
     times = support.CALL_TIMES[-5:]
@@ -84,18 +82,19 @@ def test_calls_go_through_the_rate_limiter(task_app: Celery, task_config: RedisA
     assert all(times[i + 2] - times[i] >= 0.5 for i in range(3))
 
 
-def test_a_broken_model_path_fails_the_job_with_the_reason(
+def test_an_unregistered_model_fails_the_job_with_the_reason(
     task_app: Celery, task_config: RedisAgentConfig
 ) -> None:
-    job_id = submit_batch(["x", "y"], model="tests.tasks.support:no_such_model", app=task_app)
+    job_id = submit_batch(["x", "y"], model="no_such_model", app=task_app)
     job = wait_for_job(job_id, config=task_config, timeout=30)
     assert (job.status, job.failed) == ("failed", 2)
-    assert "no_such_model" in job_failures(job_id, config=task_config)["0"]
+    error = job_failures(job_id, config=task_config)["0"]
+    assert "'no_such_model' is not registered" in error and "register_model(" in error
 
 
 def test_bad_arguments_are_rejected_before_queueing(task_app: Celery) -> None:
-    with pytest.raises(ConfigError, match="import path"):
-        submit_batch(["x"], model="not-a-path", app=task_app)
+    with pytest.raises(ConfigError, match="non-empty string"):
+        submit_batch(["x"], model="", app=task_app)
     with pytest.raises(ConfigError, match="JSON"):
         submit_batch(["x"], model=MODEL, model_kwargs={"o": object()}, app=task_app)
     with pytest.raises(ConfigError, match="str"):

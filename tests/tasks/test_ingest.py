@@ -11,7 +11,6 @@ from celery import Celery
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.tasks import Webhook, get_job, job_failures, submit_ingestion, wait_for_job
-from redis_agent_core.tasks._common import import_path
 from redis_agent_core.tasks.app import create_app
 from redis_agent_core.tasks.progress import create_job, mark_items
 
@@ -107,7 +106,7 @@ def test_redelivery_after_finishing_sends_the_lost_completion_webhook(
     job_id = "killed-before-notify"
     create_job(task_config, job_id, kind="ingest", total=2, webhook=Webhook(hook.url).to_dict())
     assert mark_items(task_config, job_id, ["d0", "d1"]).finished
-    job = {"index": import_path(HashIndex), "spec": {"name": "h"}, "embedder": None}
+    job = {"index": "hash_index", "spec": {"name": "h"}, "embedder": None}
     rows = [{"id": f"d{i}", "text": f"doc {i}", "metadata": {}} for i in range(2)]
     task = task_app.tasks["rap.ingest_batch"]
     assert task.apply(args=[job_id, job, rows]).get() == 0  # nothing re-added

@@ -42,7 +42,7 @@ def test_langchain_vector_store_enqueue(task_app: Celery, task_config: RedisAgen
     job_id = store.enqueue_add_documents(
         docs,
         ids=[f"n{i}" for i in range(12)],
-        embedder="tests.tasks.support:fake_lc_embedder",
+        embedder="fake_lc",
         app=task_app,
     )
     job = wait_for_job(job_id, config=task_config, timeout=30)
@@ -81,9 +81,7 @@ def test_llamaindex_vector_store_enqueue(task_app: Celery, task_config: RedisAge
 
     store = RedisVectorStore("liq", config=task_config, algorithm="flat")
     nodes = [TextNode(id_=f"t{i}", text=f"fact {i}") for i in range(10)]
-    job_id = store.enqueue_add(
-        nodes, embedder="tests.tasks.support:fake_minilm_embedder", app=task_app
-    )
+    job_id = store.enqueue_add(nodes, embedder="fake_minilm", app=task_app)
     assert wait_for_job(job_id, config=task_config, timeout=30).done == 10
     query = DeterministicFakeEmbedding(size=384).embed_query("fact 7")
     result = store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=1))
@@ -111,3 +109,47 @@ def test_llamaindex_enqueue_keeps_the_nodes_own_embeddings(
     assert (job.status, job.done, job.failed) == ("succeeded", 10, 0)
     result = store.query(VectorStoreQuery(query_embedding=[1.0, 7.0, 0.0, 1.0], similarity_top_k=1))
     assert result.ids == ["e7"]
+
+
+def test_langchain_embeddings_registered_under_the_store_model_name(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    """``register_embeddings`` under the name the store records serves its jobs without
+    ``embedder=``."""
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+
+    from langchain_redis_agent.tasks import register_embeddings
+    from langchain_redis_agent.vectorstores import RedisVectorStore
+
+    class VowelEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [[t.count(v) + 0.01 for v in "aeio"] for t in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.embed_documents([text])[0]
+
+    register_embeddings("VowelEmbeddings", VowelEmbeddings())
+    store = RedisVectorStore(VowelEmbeddings(), index_name="lcv", config=task_config, dims=4)
+    docs = [Document(page_content=t) for t in ("aaaa", "oooo", "eeee")]
+    job_id = store.enqueue_add_documents(docs, ids=["a", "o", "e"], app=task_app)
+    assert wait_for_job(job_id, config=task_config, timeout=30).done == 3
+    assert store.similarity_search("oo", k=1)[0].id == "o"
+
+
+def test_llamaindex_embed_model_registered_by_name(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.schema import TextNode
+
+    from llamaindex_redis_agent.tasks import register_embed_model
+    from llamaindex_redis_agent.vector_store import RedisVectorStore
+
+    register_embed_model("li-mock-4", lambda: MockEmbedding(embed_dim=4))
+    store = RedisVectorStore(
+        "lim", config=task_config, embed_model=MockEmbedding(embed_dim=4), algorithm="flat"
+    )
+    nodes = [TextNode(id_=f"m{i}", text=f"mock {i}") for i in range(3)]
+    job_id = store.enqueue_add(nodes, embedder="li-mock-4", app=task_app)
+    assert wait_for_job(job_id, config=task_config, timeout=30).done == 3

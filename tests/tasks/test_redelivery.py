@@ -30,7 +30,7 @@ def test_killed_worker_task_is_redelivered_and_written_once(
     app = create_app(task_config, visibility_timeout=VISIBILITY)
     job_id = submit_batch(
         ["a", "block", "c"],
-        model="tests.tasks.support:blocking_model",
+        model="blocking",
         model_kwargs={"url": redis_url, "namespace": ns},
         chunk_size=3,  # one task holds all three prompts
         cache=False,
