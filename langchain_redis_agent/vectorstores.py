@@ -20,7 +20,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.vectors import Hit, VectorIndex
-from redis_agent_core.vectors.checks import check_kwargs
+from redis_agent_core.vectors.checks import check_index_options, check_kwargs
 from redis_agent_core.vectors.schema import to_matrix
 
 from .embeddings import MiniLMEmbeddings, to_core_embedder
@@ -116,6 +116,7 @@ class RedisVectorStore(VectorStore):
     ) -> None:
         self._embeddings = embeddings if embeddings is not None else MiniLMEmbeddings()
         if index is None:
+            check_index_options("RedisVectorStore", index_options)
             index = VectorIndex(
                 index_name,
                 config=config,

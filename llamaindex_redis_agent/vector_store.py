@@ -30,7 +30,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import DEFAULT_DIMS
 from redis_agent_core.errors import CapabilityError, ConfigError
 from redis_agent_core.vectors import F, Hit, MetadataField, VectorIndex
-from redis_agent_core.vectors.checks import check_k, check_kwargs
+from redis_agent_core.vectors.checks import check_index_options, check_k, check_kwargs
 from redis_agent_core.vectors.filters import And, Condition, Filter, Not, Or
 from redis_agent_core.vectors.schema import MetadataSpec, parse_metadata_fields
 
@@ -131,6 +131,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         # pydantic fields of this subclass, unknown to the base's signature
         super().__init__(index_name=index_name, flat_metadata=flat_metadata)  # type: ignore[call-arg]
         if index is None:
+            check_index_options("RedisVectorStore", index_options)
             fields = list(parse_metadata_fields(metadata_fields))
             if not any(f.name == _REF_FIELD for f in fields):
                 fields.append(MetadataField(_REF_FIELD, "tag"))

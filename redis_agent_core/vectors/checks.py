@@ -11,6 +11,7 @@ returned unfiltered results or dropped the vectors.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -19,8 +20,10 @@ import numpy as np
 from ..errors import ConfigError
 
 __all__ = [
+    "INDEX_HINTS",
     "MAX_K",
     "SEARCH_HINTS",
+    "check_index_options",
     "check_k",
     "check_kwargs",
     "check_query_vector",
@@ -58,6 +61,27 @@ SEARCH_HINTS: dict[str, str] = {
 }
 
 
+# Constructor options of other Redis vector stores (langchain-redis, redisvl,
+# llama-index-vector-stores-redis) and what to pass here instead.
+_CONFIG_HINT = "pass config=RedisAgentConfig(url=...) (or set REDIS_URL)"
+INDEX_HINTS: dict[str, str] = {
+    "redis_url": _CONFIG_HINT,
+    "redis_client": _CONFIG_HINT,
+    "url": _CONFIG_HINT,
+    "key_prefix": "keys live under the config's namespace: RedisAgentConfig(namespace=...)",
+    "prefix": "keys live under the config's namespace: RedisAgentConfig(namespace=...)",
+    "distance_metric": "use metric= ('cosine', 'l2' or 'ip')",
+    "vector_datatype": "use dtype= ('float32' or 'float16')",
+    "datatype": "use dtype= ('float32' or 'float16')",
+    "schema": "declare filterable metadata with metadata_fields={'name': 'tag', ...}",
+    "index_schema": "declare filterable metadata with metadata_fields={'name': 'tag', ...}",
+    "metadata_schema": "declare filterable metadata with metadata_fields={'name': 'tag', ...}",
+    "ttl_seconds": "use ttl=",
+    "overwrite": "an existing index is reused (or a SchemaMismatchError says how it "
+    "differs); call drop() first to rebuild it",
+}
+
+
 def check_kwargs(
     method: str,
     kwargs: Mapping[str, Any],
@@ -78,6 +102,17 @@ def check_kwargs(
         + (f": {hint}" if hint else takes)
         + (f" (also unexpected: {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else "")
     )
+
+
+def check_index_options(owner: str, options: Mapping[str, Any]) -> None:
+    """``TypeError`` for ``options`` that :class:`VectorIndex` does not take, with the
+    option to use instead (e.g. ``redis_url=`` → ``config=``)."""
+    if not options:
+        return
+    from .index import VectorIndex  # the index imports this module
+
+    accepted = tuple(inspect.signature(VectorIndex).parameters)
+    check_kwargs(owner, options, accepted=accepted, hints=INDEX_HINTS)
 
 
 def check_k(k: Any, name: str = "k") -> int:

@@ -42,6 +42,7 @@ _RANGE = re.compile(rf"^(\(-)?@({_NAME}):\[([^\]]*)\](\))?$")
 _TEXT = re.compile(rf'^(\(-)?@({_NAME}):(\("(.*)"\)|"(.*)"|\((.*)\))(\))?$', re.S)
 _MISSING = re.compile(rf"^ismissing\(@({_NAME})\)$")
 _UNITS = ("m", "km", "mi", "ft")
+_INT = re.compile(r"[-+]?\d+")
 
 
 def compile_expression(expr: FilterExpression, fields: Fields) -> str | None:
@@ -156,11 +157,12 @@ def _number(token: str, text: str) -> tuple[float | int, bool]:
     """A range bound: its value and whether it is exclusive (``(5``)."""
     exclusive = token.startswith("(")
     raw = token[1:] if exclusive else token
+    if _INT.fullmatch(raw):
+        return int(raw), exclusive
     try:
-        value = float(raw)
+        return float(raw), exclusive
     except ValueError:
         _unreadable(text)
-    return (int(value) if value.is_integer() and "." not in raw else value), exclusive
 
 
 def _range(match: re.Match[str], text: str, fields: Fields) -> str | None:

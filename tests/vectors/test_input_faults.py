@@ -348,3 +348,12 @@ def test_long_tag_values_stay_exact(config: RedisAgentConfig) -> None:
     assert tag_value(head + "a") != tag_value(head + "b")
     with pytest.raises(FilterError, match="longer than"):
         index.find(F("t").text_match("a" * 4000))
+
+
+def test_foreign_store_options_name_the_option_to_use(config: RedisAgentConfig) -> None:
+    with pytest.raises(TypeError, match=r"redis_url.*config=RedisAgentConfig"):
+        LangChainStore(DeterministicFakeEmbedding(size=DIMS), redis_url="redis://x:6379")
+    with pytest.raises(TypeError, match=r"distance_metric.*metric="):
+        LlamaIndexStore("li_opts", config=config, distance_metric="COSINE")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        LangChainStore(DeterministicFakeEmbedding(size=DIMS), colour="blue")
