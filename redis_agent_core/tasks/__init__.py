@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .progress import (
+    JobExistsError,
     JobNotFoundError,
     JobProgress,
     JobTimeoutError,
@@ -46,6 +47,7 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "JobExistsError",
     "JobNotFoundError",
     "JobProgress",
     "JobTimeoutError",

@@ -23,6 +23,7 @@ from ..redis_errors import translate_errors
 
 __all__ = [
     "FINAL_STATUSES",
+    "JobExistsError",
     "JobNotFoundError",
     "JobProgress",
     "JobTimeoutError",
@@ -48,6 +49,11 @@ class JobNotFoundError(RedisAgentError, LookupError):
 
 class JobTimeoutError(RedisAgentError, TimeoutError):
     """A job did not finish within the time waited for it."""
+
+
+class JobExistsError(ConfigError):
+    """A job id given to ``submit_*`` / :func:`create_job` is already in use: job ids
+    are never reused (that would reset another job's progress and results)."""
 
 
 def _s(value: Any) -> str:
@@ -145,9 +151,16 @@ def create_job(
     meta: Mapping[str, Any] | None = None,
     webhook: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write a new job's record (status pending). ``webhook`` is the completion hook."""
+    """Write a new job's record (status pending). ``webhook`` is the completion hook.
+
+    :class:`JobExistsError` if a job with this id exists (nothing is written).
+    """
     if ttl <= 0:
         raise ConfigError(f"job ttl must be > 0 seconds, got {ttl!r}")
+    if not isinstance(job_id, str) or not job_id or len(job_id) > 200:
+        raise ConfigError(
+            f"a job id must be a non-empty string of at most 200 characters, got {job_id!r}"
+        )
     keys = config.keys
     fields: dict[str, Any] = {
         "kind": kind,
@@ -161,18 +174,35 @@ def create_job(
     }
     if webhook:
         fields["webhook_spec"] = orjson.dumps(dict(webhook))
+    key_list = [
+        keys.job(job_id),
+        keys.job_items(job_id, "done"),
+        keys.job_items(job_id, "failed"),
+        keys.job_errors(job_id),
+        keys.job_result(job_id),
+    ]
+    argv: list[Any] = [ttl]
+    for name, value in fields.items():
+        argv += [name, value]
     with translate_errors(config, f"creating job {job_id}"):
-        pipe = config.get_client().pipeline(transaction=True)
-        pipe.delete(
-            keys.job(job_id),
-            keys.job_items(job_id, "done"),
-            keys.job_items(job_id, "failed"),
-            keys.job_errors(job_id),
-            keys.job_result(job_id),
+        created = config.get_client().eval(_CREATE, len(key_list), *key_list, *argv)
+    if not int(created):
+        raise JobExistsError(
+            f"job id {job_id!r} is already in use in namespace {config.namespace!r}: job ids "
+            "are never reused; omit job_id= for a fresh one, or pick another"
         )
-        pipe.hset(keys.job(job_id), mapping=fields)
-        pipe.expire(keys.job(job_id), ttl)
-        pipe.execute()
+
+
+# Claim a job id atomically: refuse an existing record; otherwise clear what an
+# expired job of that id may have left (its sets share its TTL) and write the record.
+# KEYS: state, done set, failed set, errors hash, results hash. ARGV: ttl, field, value...
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 # KEYS: state, done set, failed set, errors hash, results hash

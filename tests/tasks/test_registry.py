@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +71,7 @@ def test_a_batch_message_naming_code_fails_and_imports_nothing(
 ) -> None:
     assert SENTINEL not in sys.modules
     job = {"model_kwargs": {}, "cache": False, "limiter": None, **field}
-    job_id = f"raw-{'-'.join(map(str, field.values()))}"
+    job_id = f"raw-{uuid.uuid4().hex}"
     items = [{"id": "0", "prompt": "echo pwned"}, {"id": "1", "prompt": "x"}]
     done = _raw(task_app, "rap.llm_batch", task_config, job_id, job, items)
     assert (done.status, done.failed) == ("failed", 2)
@@ -95,7 +96,7 @@ def test_an_ingest_message_naming_code_fails_and_imports_nothing(
     task_app: Celery, task_config: RedisAgentConfig, no_system: list[Any], field: dict
 ) -> None:
     job = {"index": "hash_index", "spec": {"name": "raw"}, "embedder": None, **field}
-    job_id = f"raw-ingest-{'-'.join(map(str, field.values()))}"
+    job_id = f"raw-ingest-{uuid.uuid4().hex}"
     items = [{"id": "d0", "text": "t", "metadata": {}}]
     done = _raw(task_app, "rap.ingest_batch", task_config, job_id, job, items)
     assert (done.status, done.failed) == ("failed", 1)
