@@ -262,16 +262,41 @@ class SharedServer:
 
         wait_ready(self.socket_path, self.start_timeout, gone, lambda: log_tail(self.log_path))
 
+    @property
+    def _server_lock_path(self) -> Path:
+        return self.data_dir / "server.lock"
+
+    def _lock_data_dir(self) -> int:
+        """Take the data dir's lock for a new server, or explain who holds it.
+
+        The holder is a live server: if its socket is gone (its runtime dir was removed,
+        e.g. at logout) nobody can reach it, so it is stopped (AOF flushed) and replaced.
+        """
+        server_lock = _try_flock(self._server_lock_path)
+        if server_lock is not None:
+            return server_lock
+        try:  # written by the starter: "<pid>\n<socket>"
+            pid_text, socket = self._server_lock_path.read_text().split("\n")[:2]
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            pid, socket = None, "(unknown)"
+        if pid is not None and _is_redis_server(pid) and not Path(socket).exists():
+            self._terminate(pid)
+            deadline = time.monotonic() + 10  # its AOF-rewrite child may hold it a moment
+            while server_lock is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+                server_lock = _try_flock(self._server_lock_path)
+            if server_lock is not None:
+                return server_lock
+        raise EmbeddedServerError(
+            f"another embedded Redis (pid {pid}, socket {socket}) already uses the data dir "
+            f"{self.data_dir}: it was started with another runtime dir. Fix: use the same "
+            f"{ENV_RUNTIME_DIR} / XDG_RUNTIME_DIR, or stop that server"
+        )
+
     def _start(self) -> None:
         _own_dir(self.data_dir)
-        server_lock = _try_flock(self.data_dir / "server.lock")
-        if server_lock is None:
-            raise EmbeddedServerError(
-                f"another embedded Redis already uses the data dir {self.data_dir} (it holds "
-                f"{self.data_dir / 'server.lock'}) but does not listen on {self.socket_path}: "
-                f"it was started with another runtime dir. Fix: use the same "
-                f"{ENV_RUNTIME_DIR} / XDG_RUNTIME_DIR, or stop that server"
-            )
+        server_lock = self._lock_data_dir()
         binaries = self.binaries or find_binaries()
         with contextlib.suppress(FileNotFoundError):
             self.pid_path.unlink()  # a stale one (SIGKILLed server)
@@ -304,6 +329,8 @@ class SharedServer:
                     f"{log_tail(self.log_path)}"
                 )
             time.sleep(0.01)
+        # who holds the data dir, for a process that cannot reach this socket
+        self._server_lock_path.write_text(f"{self.pid}\n{self.socket_path}\n")
         self._wait_ready(self.pid)
 
     def _terminate(self, pid: int, timeout: float = 10.0) -> None:

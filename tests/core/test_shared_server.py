@@ -23,7 +23,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embedded import ENV_DATA_DIR, ENV_MODE, ENV_RUNTIME_DIR, SharedServer
+from redis_agent_core.errors import EmbeddedServerError, RedisUnavailableError
+from redis_agent_core.kvstore import KVStore
 from redis_agent_core.server import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +158,34 @@ def test_orphan_without_its_socket_is_replaced_not_doubled(shared: Shared) -> No
     assert _gone(int(pid)), "the unreachable server was stopped, not left writing the AOF"
 
 
+def test_orphan_whose_runtime_dir_was_removed_is_replaced(shared: Shared) -> None:
+    _, pid = shared.run(WHO + "r.set('kept', 'yes')\n")
+    shutil.rmtree(shared.server.runtime_dir)  # e.g. $XDG_RUNTIME_DIR removed at logout
+    _, pid2, kept = shared.run(WHO + "print(r.get('kept').decode())\n")
+    assert pid2 != pid and kept == "yes"
+    assert _gone(int(pid)), "the unreachable server was stopped, not left writing the AOF"
+
+
+def test_app_recovers_when_the_shared_server_comes_back(
+    shared: Shared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (ENV_MODE, ENV_RUNTIME_DIR, ENV_DATA_DIR):
+        monkeypatch.setenv(name, shared.env[name])
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    config = RedisAgentConfig(namespace="rec", retries=0)
+    store = KVStore(config=config)
+    try:
+        store.mset([("k", b"v")])
+        assert config.resolve_url() == shared.server.url
+        assert shared.cli("server", "stop").returncode == 0
+        with pytest.raises(RedisUnavailableError):
+            store.mget(["k"])
+        assert shared.cli("server", "start").returncode == 0  # or any process needing it
+        assert store.mget(["k"]) == [b"v"], "same objects, no restart of the app"
+    finally:
+        config.close()
+
+
 def test_status_and_doctor_show_where_it_lives_and_who_uses_it(shared: Shared) -> None:
     shared.server.ensure()
     user = redis.Redis(unix_socket_path=str(shared.server.socket_path))
@@ -192,7 +223,7 @@ def test_start_refuses_a_data_dir_held_by_another_server(shared: Shared, tmp_pat
     other_run = Path(tempfile.mkdtemp(prefix="rap-sh-"))
     try:
         other = SharedServer(other_run, shared.server.data_dir)
-        with pytest.raises(Exception, match="another embedded Redis already uses the data dir"):
+        with pytest.raises(EmbeddedServerError, match=r"another embedded Redis \(pid \d+, socket "):
             other.ensure()
     finally:
         shutil.rmtree(other_run, ignore_errors=True)
