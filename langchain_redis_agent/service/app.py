@@ -57,6 +57,7 @@ from ..chat_history import RedisChatMessageHistory
 from ..embeddings import MiniLMEmbeddings, to_core_embedder
 from .auth import principal_dependency, warn_insecure
 from .errors import ServiceError, error_response, install_error_handlers
+from .ingest import index_passages, to_passages
 from .limits import BodyLimit
 
 __all__ = [
@@ -102,13 +103,21 @@ class ServiceSettings:
     max_body_bytes: int = 8 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
     max_documents: int = 1000
+    passage_chars: int = 1000  # documents are indexed in passages of at most this
+    ingest_batch: int = 8  # passages per model call (and per queued task) when ingesting
 
     def __post_init__(self) -> None:
         if self.cache_share not in SHARE_POLICIES:
             raise ConfigError(
                 f"cache_share must be one of {', '.join(SHARE_POLICIES)}; got {self.cache_share!r}"
             )
-        for name in ("max_body_bytes", "max_document_bytes", "max_documents"):
+        for name in (
+            "max_body_bytes",
+            "max_document_bytes",
+            "max_documents",
+            "passage_chars",
+            "ingest_batch",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive int, got {value!r}")
@@ -446,22 +455,25 @@ class AgentService:
     async def ingest(
         self, documents: Sequence[DocumentIn], user_id: str | None = None
     ) -> dict[str, Any]:
-        """Embed and index documents: through the Celery queue (returns a job id) when
-        ``settings.use_queue``, else inline. The job belongs to ``user_id``."""
+        """Embed and index documents in passages (:mod:`.ingest`): through the Celery
+        queue (returns a job id) when ``settings.use_queue``, else inline, a few
+        passages per model call. The job belongs to ``user_id``."""
+        s = self.settings
         ids = [d.id or uuid.uuid4().hex for d in documents]
         texts = [d.text for d in documents]
         metadatas = [dict(d.metadata) for d in documents]
-        if self.settings.use_queue:
+        try:
+            items = to_passages(ids, texts, metadatas, s.passage_chars)
+        except ValueError as exc:
+            raise ServiceError(422, "invalid_request", str(exc)) from exc
+        if s.use_queue:
             from redis_agent_core.tasks import submit_ingestion
 
-            items = [
-                {"id": i, "text": t, "metadata": m}
-                for i, t, m in zip(ids, texts, metadatas, strict=True)
-            ]
             job_id = await asyncio.to_thread(
                 submit_ingestion,
                 self.vectors,
                 items,
+                batch_size=s.ingest_batch,
                 app=self.celery_app,
                 config=self.config,
             )
@@ -471,10 +483,16 @@ class AgentService:
                     await self.config.get_async_client().set(
                         self.config.keys.job_owner(job_id), user_id, ex=7 * 24 * 3600
                     )
-            return {"job_id": job_id, "status": "queued", "count": len(ids)}
-        await self.vectors.aadd(texts, ids=ids, metadatas=metadatas)
+            return {"job_id": job_id, "status": "queued", "count": len(ids), "passages": len(items)}
+        await index_passages(self.vectors, self._embedder, items, s.ingest_batch)
         self._has_docs = True
-        return {"job_id": None, "status": "done", "count": len(ids), "ids": ids}
+        return {
+            "job_id": None,
+            "status": "done",
+            "count": len(ids),
+            "passages": len(items),
+            "ids": ids,
+        }
 
     @property
     def celery_app(self) -> Any:

@@ -15,6 +15,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import dataclasses
 
     from redis_agent_core.config import ENV_URL, RedisAgentConfig, describe_url
+    from redis_agent_core.embedded import embedded_mode
     from redis_agent_core.errors import ConfigError
 
     from .app import AgentService, ServiceSettings
@@ -44,7 +45,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_document_bytes=args.max_document_bytes,
         max_documents=args.max_documents,
     )
-    embedded = not (args.redis_url or os.environ.get(ENV_URL))
+    private = not (args.redis_url or os.environ.get(ENV_URL)) and embedded_mode() == "private"
     with chat_model_from_env(max_tokens=args.max_tokens) as (llm, endpoint):
         # the embedded server (if any) starts here, once: every worker uses its URL
         url = config.resolve_url()
@@ -54,11 +55,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"workers: {workers}", flush=True)
         # the queue's worker runs once, in this (parent) process
         service = AgentService(llm, config=config, settings=settings, model_name=endpoint.model)
-        if embedded and settings.auth:
-            # nobody else can reach this process's Redis to issue a key: issue one here
+        if private and settings.auth:
+            # nobody else can reach this process's own Redis to issue a key: issue one here
             key = service.keys.create("local")
-            print("embedded Redis (gone at exit): API key of user 'local' for this run:")
+            print("private embedded Redis (gone at exit): API key of user 'local' for this run:")
             print(f"  Authorization: Bearer {key}", flush=True)
+        elif settings.auth:
+            print("auth: on (issue API keys with `redis-agent keys create USER`)", flush=True)
         worker = service.start_worker() if settings.use_queue else None
         spec = ServeSpec(
             redis_url=url,

@@ -6,6 +6,7 @@ model is a small deterministic one that answers from the conversation it is sent
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -298,3 +299,33 @@ async def test_insecure_mode_is_one_local_user(
 def test_insecure_mode_refuses_a_public_bind(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["serve", "--insecure-no-auth", "--host", "0.0.0.0"]) == 2
     assert "loopback" in capsys.readouterr().err
+
+
+async def test_jobs_belong_to_their_submitter(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
+) -> None:
+    settings = ServiceSettings(use_queue=True)
+    service = AgentService(
+        build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
+    )
+    worker = service.start_worker()
+    try:
+        async with _app_client(service) as client:
+            docs = {"documents": [{"id": "d1", "text": "Streams keep an append-only log."}]}
+            r = await client.post("/documents", json=docs, headers=users.headers("alice"))
+            assert r.status_code == 202, r.text
+            job = r.json()["job_id"]
+            state: dict[str, Any] = {}
+            for _ in range(600):
+                state = (await client.get(f"/jobs/{job}", headers=users.headers("alice"))).json()
+                if state.get("status") == "succeeded":
+                    break
+                await asyncio.sleep(0.1)
+            assert state.get("status") == "succeeded", state
+            other = await client.get(f"/jobs/{job}", headers=users.headers("bob"))
+            missing = await client.get("/jobs/no-such-job", headers=users.headers("bob"))
+            assert other.status_code == missing.status_code == 404
+            assert other.json() == missing.json()
+    finally:
+        assert worker is not None
+        worker.stop()

@@ -82,5 +82,6 @@ def test_cli_refuses_an_embedded_server(
 ) -> None:
     # a key created in this process's own server would vanish with it
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("REDIS_AGENT_EMBEDDED", "private")
     assert main(["keys", "create", "erin"]) == 2
     assert "REDIS_URL" in capsys.readouterr().err

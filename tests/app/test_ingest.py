@@ -1,0 +1,52 @@
+"""Documents are indexed in passages: every part of a long document is searchable,
+and no single model call or Redis command holds a whole large document."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from langchain_redis_agent.service.app import AgentService
+from langchain_redis_agent.service.ingest import split_passages, to_passages
+
+from .conftest import Users
+
+SENTENCE = "Redis keeps the working set in memory and persists it to disk. "
+
+
+def test_a_short_text_is_one_passage_as_is() -> None:
+    assert split_passages("  one short text\n\n", 100) == ["  one short text\n\n"]
+
+
+def test_long_texts_split_on_paragraphs_sentences_then_words() -> None:
+    text = "\n\n".join([SENTENCE * 3, SENTENCE * 40, "x" * 250 + " " + "y" * 250])
+    parts = split_passages(text, 200)
+    assert all(len(p) <= 200 for p in parts)
+    assert "".join(parts).replace(" ", "") == text.replace(" ", "").replace("\n", "")
+    assert parts[0] == (SENTENCE * 3).strip()  # a paragraph that fits stays whole
+
+
+def test_passage_ids_and_metadata() -> None:
+    items = to_passages(["a", "b"], ["short", SENTENCE * 10], [{"s": 1}, {"s": 2}], 200)
+    assert items[0] == {"id": "a", "text": "short", "metadata": {"s": 1}}
+    assert [i["id"] for i in items[1:]] == [f"b#{n}" for n in range(len(items) - 1)]
+    assert items[1]["metadata"] == {"s": 2, "doc_id": "b", "part": 0}
+    with pytest.raises(ValueError, match="also the id of a passage"):
+        to_passages(["b", "b#0"], [SENTENCE * 10, "x"], [{}, {}], 200)
+
+
+@pytest.mark.slow
+async def test_the_end_of_a_long_document_is_retrievable(
+    offline_client: tuple[httpx.AsyncClient, AgentService], users: Users
+) -> None:
+    client, service = offline_client
+    filler = " ".join(f"Paragraph {i} talks about caching and memory." for i in range(150))
+    ending = "The lighthouse keeper on Skerryvore polishes the lens every Tuesday."
+    doc = {"id": "long", "text": filler + "\n\n" + ending, "metadata": {"source": "long.md"}}
+    r = await client.post("/documents", json={"documents": [doc]}, headers=users.headers("u"))
+    assert r.status_code == 202, r.text
+    assert r.json()["count"] == 1 and r.json()["passages"] > 1
+    hits = await service.vectors.asearch("Who polishes the lighthouse lens?", k=1)
+    assert hits[0].id.startswith("long#")
+    assert "lighthouse" in hits[0].text
+    assert hits[0].metadata["source"] == "long.md"
