@@ -31,6 +31,7 @@ from .redis_errors import UNAVAILABLE, describe_url, map_redis_error, translate_
 
 __all__ = [
     "RedisAgentConfig",
+    "check_url",
     "describe_url",
     "get_default_config",
     "set_default_config",
@@ -56,6 +57,44 @@ def set_url_fallback(fallback: Callable[[], str] | None) -> None:
 
 SyncClient = redis.Redis | RedisCluster
 AsyncClient = aredis.Redis | aredis.RedisCluster
+
+
+_URL_EXAMPLES = (
+    "redis://localhost:6379/0, rediss://:password@host:6380/0 or unix:///path/to/redis.sock"
+)
+
+
+def check_url(url: object, source: str = "url=") -> str:
+    """``url`` if redis-py can use it, else :class:`ConfigError` naming ``source`` (the
+    argument or variable it came from) and showing valid URLs."""
+
+    def bad(problem: str) -> ConfigError:
+        shown = describe_url(url) if isinstance(url, str) else repr(url)
+        return ConfigError(
+            f"{source} is not a usable Redis URL ({problem}): got {shown!r}. "
+            f"Use e.g. {_URL_EXAMPLES}."
+        )
+
+    if not isinstance(url, str) or not url.strip():
+        raise bad("empty")
+    try:
+        parsed = urlparse(url)
+    except ValueError as exc:  # e.g. an unbalanced '[' in the host
+        raise bad(str(exc)) from exc
+    if parsed.scheme not in ("redis", "rediss", "unix"):
+        raise bad("it must start with redis://, rediss:// or unix://")
+    if parsed.scheme == "unix":
+        if not parsed.path:
+            raise bad("a unix:// URL needs the socket's path, unix:///path/to/redis.sock")
+    else:
+        db = parsed.path.strip("/")
+        if db and not db.isdigit():
+            raise bad(f"the database after the host must be a number, not {db!r}")
+    try:
+        redis.connection.parse_url(_split_cluster_flag(url)[0])
+    except ValueError as exc:  # bad port, bad query value
+        raise bad(str(exc)) from exc
+    return url
 
 
 def _split_cluster_flag(url: str) -> tuple[str, bool]:
@@ -121,6 +160,8 @@ class RedisAgentConfig:
 
     def __post_init__(self) -> None:
         validate_namespace(self.namespace)
+        if self.url is not None:
+            check_url(self.url, "url=")
         if self.default_ttl is not None and (
             not isinstance(self.default_ttl, int) or self.default_ttl <= 0
         ):
@@ -161,7 +202,9 @@ class RedisAgentConfig:
         if self._resolved_url is not None:
             return self._resolved_url
         url = self.url or os.environ.get(ENV_URL)
-        if not url:
+        if url:
+            check_url(url, "url=" if self.url else ENV_URL)
+        else:
             try:
                 if _url_fallback is None:
                     raise EmbeddedServerError("no embedded server is registered")

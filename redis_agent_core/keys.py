@@ -9,13 +9,47 @@ User-supplied parts (session ids, user ids, cache names) are escaped so that a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .errors import ConfigError
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
-def escape_part(part: str) -> str:
+def check_text(text: str, what: str) -> str:
+    """``text`` if it can be sent as UTF-8; a lone surrogate (e.g. from a bad decode
+    with ``surrogateescape``) raises :class:`ConfigError` naming where it is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise surrogate_error(text, what, exc) from None
+    return text
+
+
+def check_texts(texts: Iterable[str], what: str) -> None:
+    """:func:`check_text` over many texts (one encode in the common case)."""
+    texts = list(texts)
+    try:
+        "".join(texts).encode()
+    except UnicodeEncodeError:
+        for i, text in enumerate(texts):
+            check_text(text, f"{what} #{i}")
+    except TypeError:
+        pass  # non-str items: the type checks of the caller name them
+
+
+def surrogate_error(text: str, what: str, exc: UnicodeEncodeError) -> ConfigError:
+    """The :class:`ConfigError` for ``text`` that failed to encode at ``exc.start``."""
+    return ConfigError(
+        f"{what} holds a lone surrogate {text[exc.start]!r} at position {exc.start}, "
+        "which is not valid Unicode and cannot be stored; decode the source with "
+        "errors='replace' or drop the character"
+    )
+
+
+def escape_part(part: str, what: str = "an id or name") -> str:
     """Escape a user-supplied key part: ``%``, ``{``, ``}`` and ``:`` are percent-encoded.
 
     The mapping is injective, so two different ids never share a key; the result
@@ -24,6 +58,7 @@ def escape_part(part: str) -> str:
     """
     if not isinstance(part, str):
         raise ConfigError(f"key parts must be str, got {type(part).__name__}: {part!r}")
+    check_text(part, what)
     return part.replace("%", "%25").replace("{", "%7B").replace("}", "%7D").replace(":", "%3A")
 
 
@@ -105,7 +140,7 @@ class KeySpace:
 
     # -- role 2: conversation state (one hash tag per session) --
     def _session_tag(self, session_id: str) -> str:
-        return "{" + escape_part(session_id) + "}"
+        return "{" + escape_part(session_id, "the session id") + "}"
 
     def history_messages(self, session_id: str) -> str:
         """List of JSON messages of a session."""

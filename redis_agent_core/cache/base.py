@@ -25,6 +25,7 @@ from ..config import (
     get_default_config,
 )
 from ..errors import ConfigError
+from ..keys import check_text
 from ..redis_errors import FAULTS, translate_errors
 from .entry import (
     BUCKETS,
@@ -215,6 +216,7 @@ class CacheStore:
     ) -> tuple[list[str], list[Any]]:
         if not isinstance(payload, str):
             raise ConfigError(f"payload must be str (JSON from the adapter), got {payload!r:.60}")
+        check_text(payload, "the payload")
         if usage is not None and not isinstance(usage, Mapping):
             raise ConfigError(f"usage must be a mapping of token counts, got {usage!r:.60}")
         ttl_ms = self._ttl_arg(ttl)  # validates before anything is written

@@ -22,6 +22,7 @@ import orjson
 
 from ..config import RedisAgentConfig
 from ..errors import ConfigError, RedisUnavailableError
+from ..keys import check_text
 from ..redis_errors import map_redis_error
 
 __all__ = [
@@ -92,7 +93,7 @@ def canonical_filters(filters: Mapping[str, str] | None) -> tuple[tuple[str, str
             raise ConfigError(
                 f"filter {name!r} must be a non-empty str (e.g. a tenant id), got {value!r}"
             )
-        pairs.append((name, value))
+        pairs.append((name, check_text(value, f"filter {name!r}")))
     return tuple(sorted(pairs))
 
 
@@ -110,6 +111,7 @@ def entry_digest(scope: str, prompt: str, filters: tuple[tuple[str, str], ...] =
 def check_args(prompt: object, scope: object) -> None:
     if not isinstance(prompt, str):
         raise ConfigError(f"prompt must be str, got {type(prompt).__name__}")
+    check_text(prompt, "the prompt")
     if not isinstance(scope, str) or not scope:
         raise ConfigError(
             "scope must be a non-empty str: build it with make_scope({...model identity...})"

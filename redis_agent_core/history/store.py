@@ -13,7 +13,7 @@ import redis
 
 from ..config import AsyncClient, RedisAgentConfig, SyncClient, get_default_config
 from ..errors import ConfigError
-from ..keys import KeySpace
+from ..keys import KeySpace, surrogate_error
 from ..redis_errors import FAULTS, map_redis_error
 from .model import (
     _META_PREFIX,
@@ -264,6 +264,8 @@ class SessionStore:
             raise AssertionError("unreachable")  # pragma: no cover
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
+        except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
+            raise surrogate_error(exc.object, f"{action}: a message or value", exc) from None
 
     async def _acall(self, action: str, cmd: tuple[Any, ...], *extra: tuple[Any, ...]) -> Any:
         client = self._aclient()
@@ -285,6 +287,8 @@ class SessionStore:
             raise AssertionError("unreachable")  # pragma: no cover
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
+        except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
+            raise surrogate_error(exc.object, f"{action}: a message or value", exc) from None
 
     def _pipeline(self, action: str, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         try:
@@ -294,6 +298,8 @@ class SessionStore:
             return list(pipe.execute())
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
+        except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
+            raise surrogate_error(exc.object, f"{action}: a message or value", exc) from None
 
     async def _apipeline(self, action: str, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         try:
@@ -303,6 +309,8 @@ class SessionStore:
             return list(await pipe.execute())
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
+        except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
+            raise surrogate_error(exc.object, f"{action}: a message or value", exc) from None
 
     # -- writes --
     def append(

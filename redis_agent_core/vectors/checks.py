@@ -12,12 +12,13 @@ returned unfiltered results or dropped the vectors.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..keys import check_text, check_texts  # one text check for the whole pack
 
 __all__ = [
     "INDEX_HINTS",
@@ -136,31 +137,3 @@ def check_query_vector(array: np.ndarray) -> None:
             "the query vector contains NaN or infinity; check the embedding model's output "
             "(a document vector like it is refused on write)"
         )
-
-
-def check_text(text: str, what: str) -> str:
-    """``text`` if it can be sent as UTF-8; a lone surrogate (e.g. from a bad decode
-    with ``surrogateescape``) raises :class:`ConfigError` naming where it is."""
-    if text.isascii():
-        return text
-    try:
-        text.encode()
-    except UnicodeEncodeError as exc:
-        raise ConfigError(
-            f"{what} holds a lone surrogate {text[exc.start]!r} at position {exc.start}, "
-            "which is not valid Unicode and cannot be stored; decode the source with "
-            "errors='replace' or drop the character"
-        ) from None
-    return text
-
-
-def check_texts(texts: Iterable[str], what: str) -> None:
-    """:func:`check_text` over many texts (one encode in the common case)."""
-    texts = list(texts)
-    try:
-        "".join(texts).encode()
-    except UnicodeEncodeError:
-        for i, text in enumerate(texts):
-            check_text(text, f"{what} #{i}")
-    except TypeError:
-        pass  # non-str items: the type checks of the caller name them
