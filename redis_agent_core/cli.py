@@ -153,6 +153,13 @@ def _thresholds(text: str) -> tuple[float, ...]:
     return values
 
 
+def _threshold(text: str) -> float:
+    (value,) = _thresholds(text) if "," not in text else (None,)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one cosine distance, e.g. 0.2")
+    return value
+
+
 def _precision(text: str) -> float:
     try:
         value = float(text)
@@ -165,22 +172,42 @@ def _precision(text: str) -> float:
     return value
 
 
-def _cmd_cache_calibrate(args: argparse.Namespace) -> int:
+def _calibration(args: argparse.Namespace, evaluate_at: float | None):  # -> CalibrationReport
+    """The one code path of ``cache calibrate`` and ``cache evaluate``."""
     # Imported here: numpy and the embedding model are not needed by other commands.
-    from .cache.calibrate import DEFAULT_THRESHOLDS, calibrate, format_report, load_pairs
+    from .cache.calibrate import DEFAULT_THRESHOLDS, calibrate, check_target_precision, load_pairs
     from .embeddings import SentenceTransformerEmbedder, default_embedder
 
-    pairs = load_pairs(args.pairs)
+    pairs = load_pairs(args.pairs)  # a bad file is refused before the model loads
+    check_target_precision(args.target_precision)
     embedder = SentenceTransformerEmbedder(args.model) if args.model else default_embedder()
     print(f"embedding {len(pairs)} pairs with {embedder.name} ...", file=sys.stderr, flush=True)
-    report = calibrate(
+    return calibrate(
         pairs,
         embedder=embedder,
         use_verifier=not args.no_guards,
-        thresholds=args.thresholds or DEFAULT_THRESHOLDS,
+        thresholds=getattr(args, "thresholds", None) or DEFAULT_THRESHOLDS,
         target_precision=args.target_precision,
+        evaluate_at=evaluate_at,
     )
-    print(format_report(report))
+
+
+def _cmd_cache_calibrate(args: argparse.Namespace) -> int:
+    from .cache.calibrate import format_report
+
+    print(format_report(_calibration(args, None)))
+    return 0
+
+
+def _cmd_cache_evaluate(args: argparse.Namespace) -> int:
+    from .cache.calibrate import format_evaluation
+    from .cache.guards import DEFAULT_DISTANCE_THRESHOLD
+    from .cache.semantic import UNGUARDED_DISTANCE_THRESHOLD
+
+    threshold = args.threshold
+    if threshold is None:  # what SemanticCache uses by default
+        threshold = UNGUARDED_DISTANCE_THRESHOLD if args.no_guards else DEFAULT_DISTANCE_THRESHOLD
+    print(format_evaluation(_calibration(args, threshold), guards=not args.no_guards))
     return 0
 
 
@@ -236,6 +263,33 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--no-guards", action="store_true", help="embedding only")
     p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
     p.set_defaults(func=_cmd_cache_calibrate)
+
+    p = cache_sub.add_parser(
+        "evaluate",
+        help="precision, recall and wrong answers per category at the threshold in use",
+        description=(
+            "Embed labelled prompt pairs (JSON Lines: stored, asked, same, optional category; "
+            "fow-cache's a, b, same_answer also work) and print, per category and overall, "
+            "how many a cache with this threshold and the default guards would serve, its "
+            "precision, its recall and the wrong answers it would serve. Same code path as "
+            "'cache calibrate'."
+        ),
+    )
+    p.add_argument("pairs", help="pairs file (.jsonl)")
+    p.add_argument(
+        "--threshold",
+        type=_threshold,
+        help="cosine distance (default: the cache's, 0.2 with guards, 0.05 without)",
+    )
+    p.add_argument(
+        "--target-precision",
+        type=_precision,
+        default=0.95,
+        help="only for the recommendation line of calibrate (default 0.95)",
+    )
+    p.add_argument("--no-guards", action="store_true", help="embedding only")
+    p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
+    p.set_defaults(func=_cmd_cache_evaluate)
 
     p = sub.add_parser("keys", help="manage the API keys of the reference service")
     keys_sub = p.add_subparsers(dest="keys_command", required=True)

@@ -79,9 +79,13 @@ def main() -> None:
             if tkey not in data:
                 continue
             if symbol == "!" and src and dst:
-                a, b = words[src - 1], data[tkey][1][dst - 1]
-                if WORD.match(a) and WORD.match(b) and a != b:
-                    antonyms.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
+                # the antonymy of two senses holds for their synonyms too: "dilate" /
+                # "contract" gives "dilate" / "constrict", "accelerate" / "decelerate"
+                # gives "speed" / "slow"
+                for a in words:
+                    for b in data[tkey][1]:
+                        if WORD.match(a) and WORD.match(b) and a != b:
+                            antonyms.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
             if symbol == "=" and key[0] == "a" and tkey[0] == "n":
                 attributes.update(w for w in data[tkey][1] if WORD.match(w))
                 for w in words:
@@ -97,14 +101,13 @@ def main() -> None:
         tagged = int(fields[-count - 1]) if count else 0
         if WORD.match(lemma) and tagged:  # seen in the sense-tagged corpus: common nouns
             noun_senses[lemma] = ["n" + o for o in fields[-count:]][:SENSES] if count else []
-    # common verbs: a verb is what arguments can be swapped around
+    # verbs: what arguments can be swapped around
     verbs = set()
     for line in (root / "index.verb").read_text(encoding="latin-1").splitlines():
         fields = line.split()
         if line.startswith("  ") or not WORD.match(fields[0]):
             continue
-        if int(fields[-int(fields[2]) - 1]):
-            verbs.add(fields[0])
+        verbs.add(fields[0])
     # adjective clusters: a satellite ("quick") belongs to its head's cluster ("fast"),
     # so "fastest" and "quickest" compare the same thing
     clusters: dict[str, set[str]] = defaultdict(set)

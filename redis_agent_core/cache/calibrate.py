@@ -1,10 +1,12 @@
 """Choose a semantic-cache threshold knowingly: precision, recall and wrong answers per
 category on labelled prompt pairs, with and without the verifier.
 
-Pure functions shared by ``redis-agent cache calibrate``, the benchmark and the tests.
-A pairs file is JSON Lines with ``a`` (the cached prompt), ``b`` (the new prompt),
-``same_answer`` (true if one reply answers both) and optional ``id``, ``category``;
-fow-cache's ``data/pairs.jsonl`` (600 pairs, CC BY 4.0) is the default when installed.
+Pure functions shared by ``redis-agent cache calibrate``, ``redis-agent cache evaluate``,
+the benchmark and the tests: both commands run :func:`calibrate` and differ only in what
+they print. A pairs file is JSON Lines with ``stored`` (the cached prompt), ``asked`` (the
+new prompt), ``same`` (true if one reply answers both) and optional ``id``, ``category``;
+fow-cache's spelling ``a`` / ``b`` / ``same_answer`` is read too, and its
+``data/pairs.jsonl`` (600 pairs, CC BY 4.0) is the default when installed.
 
 Evaluating pairs directly approximates the cache: a pair counts as *served* when its
 cosine distance is within the threshold and the verifier passes it. A real cache compares
@@ -30,12 +32,15 @@ __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
     "DEFAULT_THRESHOLDS",
     "CalibrationReport",
+    "CategoryResult",
     "LabelledPair",
     "ThresholdResult",
+    "by_category",
     "calibrate",
     "check_target_precision",
     "default_pairs_path",
     "evaluate",
+    "format_evaluation",
     "format_report",
     "load_pairs",
     "pair_distances",
@@ -75,6 +80,20 @@ class ThresholdResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CategoryResult:
+    """One category's pairs at one threshold (``category == "all"`` for the total)."""
+
+    category: str
+    pairs: int
+    true_pairs: int
+    served: int
+    correct: int
+    wrong: int
+    precision: float  # NaN when nothing is served
+    recall: float  # NaN when the category has no true pairs
+
+
+@dataclass(frozen=True, slots=True)
 class CalibrationReport:
     """Both sides of the comparison plus the recommendation for ``target_precision``."""
 
@@ -89,6 +108,9 @@ class CalibrationReport:
     # rejections by guard among pairs within the recommended (or default) threshold
     rejected_traps: Counter[str] = field(default_factory=Counter)
     rejected_true: Counter[str] = field(default_factory=Counter)
+    # per category at ``evaluated_at`` (the recommended threshold, or the one asked for)
+    evaluated_at: float = DEFAULT_DISTANCE_THRESHOLD
+    categories: list[CategoryResult] = field(default_factory=list)
 
 
 def default_pairs_path() -> Path | None:
@@ -128,15 +150,20 @@ def load_pairs(path: str | Path | None = None) -> list[LabelledPair]:
                 continue
             try:
                 row = json.loads(line)
-                a, b, same = row["a"], row["b"], row["same_answer"]
+                if "stored" in row or "asked" in row or "same" in row:
+                    a, b, same = row["stored"], row["asked"], row["same"]
+                else:
+                    a, b, same = row["a"], row["b"], row["same_answer"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise ConfigError(
-                    f"{path}:{number}: expected a JSON object with 'a', 'b' and "
-                    f"'same_answer' ({exc.__class__.__name__}: {exc})"
+                    f"{path}:{number}: expected a JSON object with 'stored', 'asked' and "
+                    f"'same' (or fow-cache's 'a', 'b', 'same_answer') "
+                    f"({exc.__class__.__name__}: {exc})"
                 ) from exc
             if not isinstance(a, str) or not isinstance(b, str) or not isinstance(same, bool):
                 raise ConfigError(
-                    f"{path}:{number}: 'a' and 'b' must be strings and 'same_answer' a boolean"
+                    f"{path}:{number}: the two prompts must be strings and the label "
+                    "('same' / 'same_answer') a boolean (true or false)"
                 )
             pairs.append(
                 LabelledPair(
@@ -228,6 +255,39 @@ def evaluate(
     return results
 
 
+def by_category(
+    pairs: Sequence[LabelledPair],
+    distances: np.ndarray,
+    threshold: float,
+    passes: np.ndarray | None = None,
+) -> list[CategoryResult]:
+    """Precision, recall and wrong answers of each category at ``threshold``, then
+    ``all``; ``passes`` as in :func:`evaluate`."""
+    served = np.asarray(distances) <= _check_threshold(threshold)
+    if passes is not None:
+        served &= np.asarray(passes, bool)
+    labels = np.array([p.same_answer for p in pairs], dtype=bool)
+    names = np.array([p.category for p in pairs], dtype=object)
+    rows = []
+    for name in [*sorted(set(names)), "all"]:
+        mask = np.ones(len(pairs), bool) if name == "all" else names == name
+        n_true, n_served = int((mask & labels).sum()), int((mask & served).sum())
+        correct = int((mask & served & labels).sum())
+        rows.append(
+            CategoryResult(
+                category=name,
+                pairs=int(mask.sum()),
+                true_pairs=n_true,
+                served=n_served,
+                correct=correct,
+                wrong=n_served - correct,
+                precision=correct / n_served if n_served else math.nan,
+                recall=correct / n_true if n_true else math.nan,
+            )
+        )
+    return rows
+
+
 def recommend_threshold(
     results: Sequence[ThresholdResult], target_precision: float
 ) -> ThresholdResult | None:
@@ -247,11 +307,18 @@ def calibrate(
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     target_precision: float = 0.95,
     distances: np.ndarray | None = None,
+    evaluate_at: float | None = None,
 ) -> CalibrationReport:
-    """Embed the pairs (unless ``distances`` are given) and evaluate both ways."""
+    """Embed the pairs (unless ``distances`` are given) and evaluate both ways.
+
+    The per-category breakdown is taken at ``evaluate_at`` when given (what ``cache
+    evaluate`` reports for the threshold in use), else at the recommended threshold
+    with the verifier (or the default one when none reaches the target)."""
     check_target_precision(target_precision)  # before the slow part
     for t in thresholds:
         _check_threshold(t)
+    if evaluate_at is not None:
+        _check_threshold(evaluate_at)
     if distances is None:
         distances = pair_distances(pairs, embedder or default_embedder())
     grid = sorted(set(SEARCH_GRID) | {float(t) for t in thresholds})
@@ -260,14 +327,20 @@ def calibrate(
     rec_with = None
     rejected_traps: Counter[str] = Counter()
     rejected_true: Counter[str] = Counter()
+    passes = None
+    limit = evaluate_at
     if use_verifier:
         passes, guards = verifier_passes(pairs, verifier or default_verifier())
         with_rows = evaluate(pairs, distances, grid, passes)
         rec_with = recommend_threshold(with_rows, target_precision)
-        limit = rec_with.threshold if rec_with else DEFAULT_DISTANCE_THRESHOLD
+        if limit is None:
+            limit = rec_with.threshold if rec_with else DEFAULT_DISTANCE_THRESHOLD
         for p, d, g in zip(pairs, distances, guards, strict=True):
             if g is not None and d <= limit:
                 (rejected_true if p.same_answer else rejected_traps)[g] += 1
+    if limit is None:
+        rec = recommend_threshold(without, target_precision)
+        limit = rec.threshold if rec else DEFAULT_DISTANCE_THRESHOLD
     shown = {float(t) for t in thresholds}
     return CalibrationReport(
         pairs=len(pairs),
@@ -280,6 +353,8 @@ def calibrate(
         recommended_with=rec_with,
         rejected_traps=rejected_traps,
         rejected_true=rejected_true,
+        evaluated_at=float(limit),
+        categories=by_category(pairs, distances, limit, passes),
     )
 
 
@@ -334,9 +409,50 @@ def format_report(report: CalibrationReport) -> str:
         )
         if report.rejected_traps or report.rejected_true:
             out.append(
-                "- within that threshold the guards rejected traps: "
+                f"- within {report.evaluated_at:.2f} the guards rejected traps: "
                 + (", ".join(f"{g} {n}" for g, n in report.rejected_traps.most_common()) or "none")
                 + "; true pairs: "
                 + (", ".join(f"{g} {n}" for g, n in report.rejected_true.most_common()) or "none")
             )
+    out += [
+        "",
+        f"Per category at {report.evaluated_at:.2f}:",
+        "",
+        *_category_table(report.categories),
+    ]
+    return "\n".join(out)
+
+
+def _category_table(rows: Sequence[CategoryResult]) -> list[str]:
+    lines = [
+        "| category | pairs | should hit | served | precision | recall | wrong answers |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        name = f"**{r.category}**" if r.category == "all" else r.category
+        lines.append(
+            f"| {name} | {r.pairs} | {r.true_pairs} | {r.served} | {_fmt(r.precision)} | "
+            f"{_fmt(r.recall)} | {r.wrong} |"
+        )
+    return lines
+
+
+def format_evaluation(report: CalibrationReport, *, guards: bool = True) -> str:
+    """Per-category precision, recall and wrong answers served at ``evaluated_at``."""
+    side = "with the verifier" if guards else "embedding only"
+    out = [
+        f"{report.pairs} labelled pairs ({report.true_pairs} that share an answer); "
+        f"threshold {report.evaluated_at:.2f} (cosine distance), {side}.",
+        "",
+        *_category_table(report.categories),
+    ]
+    if guards and (report.rejected_traps or report.rejected_true):
+        out += [
+            "",
+            "Rejections within the threshold: traps "
+            + (", ".join(f"{g} {n}" for g, n in report.rejected_traps.most_common()) or "none")
+            + "; pairs that should hit "
+            + (", ".join(f"{g} {n}" for g, n in report.rejected_true.most_common()) or "none")
+            + ".",
+        ]
     return "\n".join(out)

@@ -14,9 +14,11 @@ from redis_agent_core.cache.calibrate import (
     DEFAULT_DISTANCE_THRESHOLD,
     LabelledPair,
     ThresholdResult,
+    by_category,
     calibrate,
     default_pairs_path,
     evaluate,
+    format_evaluation,
     format_report,
     load_pairs,
     pair_distances,
@@ -254,3 +256,73 @@ def test_cli_rejects_bad_options_up_front(
     with pytest.raises(SystemExit):
         main(["cache", "calibrate", *args])
     assert message in capsys.readouterr().err
+
+
+def test_load_pairs_reads_the_stored_asked_same_spelling(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        [
+            json.dumps({"stored": "x", "asked": "y", "same": True, "category": "paraphrase"}),
+            json.dumps({"stored": "x", "asked": "z", "same_answer": False}),
+        ],
+    )
+    with pytest.raises(ConfigError, match=r":2: expected .*'stored', 'asked' and 'same'"):
+        load_pairs(path)
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    (pair,) = load_pairs(path)
+    assert (pair.cached, pair.query, pair.same_answer, pair.category) == (
+        "x",
+        "y",
+        True,
+        "paraphrase",
+    )
+
+
+def test_by_category_counts_each_category_and_the_total() -> None:
+    passes, _ = verifier_passes(PAIRS, default_verifier())
+    rows = {r.category: r for r in by_category(PAIRS, DISTANCES, 0.2, passes)}
+    assert list(rows) == ["negation", "number", "paraphrase", "all"]
+    assert (rows["paraphrase"].served, rows["paraphrase"].recall) == (1, 0.5)
+    assert rows["negation"].wrong == 0 and math.isnan(rows["negation"].recall)
+    assert (rows["all"].pairs, rows["all"].served, rows["all"].precision) == (4, 1, 1.0)
+    unguarded = {r.category: r for r in by_category(PAIRS, DISTANCES, 0.2)}
+    assert unguarded["all"].wrong == 2 and unguarded["number"].precision == 0.0
+
+
+def test_evaluate_and_calibrate_share_one_report() -> None:
+    report = calibrate(PAIRS, distances=DISTANCES, evaluate_at=0.4, target_precision=0.9)
+    assert report.evaluated_at == 0.4
+    assert report.categories == by_category(
+        PAIRS, DISTANCES, 0.4, verifier_passes(PAIRS, default_verifier())[0]
+    )
+    text = format_evaluation(report)
+    assert "threshold 0.40" in text and "| **all** | 4 | 2 | 2 | 1.000 | 1.000 | 0 |" in text
+    assert "Per category at" in format_report(report)
+
+
+@pytest.mark.slow
+def test_cli_cache_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    default_embedder()
+    path = _write(
+        tmp_path,
+        [
+            json.dumps(
+                {
+                    "stored": p.cached,
+                    "asked": p.query,
+                    "same": p.same_answer,
+                    "category": p.category,
+                }
+            )
+            for p in PAIRS
+        ],
+    )
+    assert main(["cache", "evaluate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "threshold 0.20 (cosine distance), with the verifier" in out
+    assert "| negation | 1 | 0 | 0 |" in out and "| **all** | 4 | 2 |" in out
+    assert main(["cache", "evaluate", str(path), "--no-guards", "--threshold", "0.3"]) == 0
+    assert "threshold 0.30 (cosine distance), embedding only" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["cache", "evaluate", str(path), "--threshold", "0.1,0.2"])
+    assert "one cosine distance" in capsys.readouterr().err

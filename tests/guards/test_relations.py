@@ -253,3 +253,42 @@ def test_the_committed_lexicon_is_what_the_build_script_derives(tmp_path, monkey
     module.main()
     committed = root / "redis_agent_core" / "cache" / "guards" / "wordnet_lexicon.json.gz"
     assert gzip.decompress(out.read_bytes()) == gzip.decompress(committed.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I get candle wax off a rug?", "How do I get candle wax off a curtain?"),
+        ("Is there much sugar in ketchup?", "Is there much salt in ketchup?"),
+    ],
+)
+def test_substitution_guard_rejects_one_noun_swapped_for_another(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "different item" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Who do I call at the travel agent?", "Who do I call at the travel agency?"),
+        ("Can I print a photo at the library?", "Can I print a photograph at the library?"),
+        ("How do I water a bonsai?", "How do I water a bonsai tree?"),
+    ],
+)
+def test_substitution_guard_passes_derived_words_and_additions(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None
+
+
+def test_number_guard_reads_a_model_number_in_a_short_name() -> None:
+    from redis_agent_core.cache.guards import NumberGuard
+
+    assert rejects(NumberGuard(), "Is the Xbox Series 5 quiet?", "Is the XS5 quiet?") is None
+    assert rejects(
+        NumberGuard(), "Is the Galaxy Tab 9 waterproof?", "Is the Galaxy Tab 8 waterproof?"
+    )
+    verifier = default_verifier()
+    assert (
+        verifier.verify("How long is a PS5 warranty?", "How long is a PlayStation 5 warranty?")
+        is None
+    )
+    assert verifier.verify("How long is a PS4 warranty?", "How long is a PlayStation 5 warranty?")

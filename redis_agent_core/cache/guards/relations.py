@@ -24,17 +24,18 @@ _ORDERING = frozenset({"to", "into", "than", "over", "before", "after", "per"})
 _SYMMETRIC = frozenset({"with", "and", "or", "vs", "versus", "between", "&"})
 # A word after these is used as a noun ("the boiling point of water"), not as a verb.
 _NOUN_CUES = frozenset(
-    "the a an of my your our their his her its this that for in on at with some any".split()
+    """the a an of my your our their his her its this that for in on at with some any much
+    many more less few little enough""".split()
 )
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "get", "got", "gets"})
 
 
-def _diff(one: Features, other: Features) -> list[tuple[str, str]]:
-    """(word, stem) of the content words of ``one`` whose stem ``other`` lacks."""
+def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
+    """(word, stem, position) of the content words of ``one`` whose stem ``other`` lacks."""
     stems = other.stems
     return [
-        (w, s)
-        for w, s in zip(one.words, one.seq, strict=True)
+        (w, s, i)
+        for i, (w, s) in enumerate(zip(one.words, one.seq, strict=True))
         if s not in stems and w not in _FUNCTION and not w[0].isdigit()
     ]
 
@@ -52,8 +53,8 @@ class AntonymGuard:
         if not (only_q and only_c):
             return None
         wn = wordnet()
-        keys_c = {wn.base(w): w for w, _ in only_c} | {s: w for w, s in only_c}
-        for w, s in only_q:
+        keys_c = {wn.base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
+        for w, s, _ in only_q:
             for key in {s, wn.base(w)}:
                 for opposite in wn.antonyms.get(key, ()):
                     if opposite in keys_c:
@@ -137,41 +138,67 @@ class SubstitutionGuard:
             return None
         wn = wordnet()
         graded_q = {
-            k: w for w, _ in only_q if (b := wn.base(w)) != w for k in wn.clusters.get(b, (b,))
+            k: w for w, _, _ in only_q if (b := wn.base(w)) != w for k in wn.clusters.get(b, (b,))
         }
         graded_c = {
-            k: w for w, _ in only_c if (b := wn.base(w)) != w for k in wn.clusters.get(b, (b,))
+            k: w for w, _, _ in only_c if (b := wn.base(w)) != w for k in wn.clusters.get(b, (b,))
         }
         if graded_q and graded_c and graded_q.keys().isdisjoint(graded_c.keys()):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
                 f"{', '.join(sorted(graded_c.values()))})"
             )
-        # attributes named the same way on both sides: "height" / "weight" (nouns),
-        # "how tall" / "how heavy" (adjectives); "how long" / "what time" is not compared
-        for table in (wn.attributes, wn.adjective_attributes):
-            attrs_q = {a: w for w, s in only_q for a in table.get(s, ())}
-            attrs_c = {a: w for w, s in only_c for a in table.get(s, ())}
+        # an attribute asked about: "the height of" / "the weight of" (attribute nouns),
+        # "how tall" / "how heavy" (adjectives after "how")
+        for table, cue in ((wn.attributes, None), (wn.adjective_attributes, "how")):
+            attrs_q = _attributes(q, only_q, table, cue)
+            attrs_c = _attributes(c, only_c, table, cue)
             if attrs_q and attrs_c and attrs_q.keys().isdisjoint(attrs_c.keys()):
                 return (
                     f"different attribute ({', '.join(sorted(set(attrs_q.values())))} vs "
                     f"{', '.join(sorted(set(attrs_c.values())))})"
                 )
-        # a word that is also a common verb may be used as one ("check my score"); units
-        # are the number guard's ("14 days" = "two weeks")
-        nouns_c = [
-            (w, n) for w, s in only_c if s not in wn.verbs and w not in UNITS and (n := wn.noun(w))
-        ]
-        if not nouns_c:
-            return None
-        for w, s in only_q:
-            n = wn.noun(w) if s not in wn.verbs and w not in UNITS else None
-            if n is None:
-                continue
+        nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
+        for w, n in nouns_q:
             senses, parents = wn.senses[n], wn.parents[n]
             for w2, n2 in nouns_c:
                 senses2, parents2 = wn.senses[n2], wn.parents[n2]
-                related = senses & senses2 or senses & parents2 or senses2 & parents
-                if not related and parents & parents2:
+                if senses & senses2 or senses & parents2 or senses2 & parents or _kin(w, w2):
+                    continue  # synonyms, one names the other's kind, or "agent" / "agency"
+                if parents & parents2:
                     return f"different item of one kind ({w!r} vs {w2!r})"
+                if len(only_q) == len(only_c) == 1:
+                    # the one word changed, noun for noun: "carpet" / "sofa"
+                    return f"different item ({w!r} vs {w2!r})"
         return None
+
+
+def _kin(a: str, b: str) -> bool:
+    """Words built on one stem ("agent" / "agency", "photo" / "photograph")."""
+    n = min(len(a), len(b))
+    return n >= 4 and a[: max(4, n - 2)] == b[: max(4, n - 2)]
+
+
+def _attributes(
+    f: Features, diff: list[tuple[str, str, int]], table: dict[str, frozenset[str]], cue: str | None
+) -> dict[str, str]:
+    return {
+        a: w
+        for w, s, i in diff
+        if cue is None or (i and f.words[i - 1] == cue)
+        for a in table.get(s, ())
+    }
+
+
+def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str]]:
+    """(word, WordNet noun) of the differing words used as nouns: not a unit (the number
+    guard's: "14 days" = "two weeks"), and a word that is also a verb only after a
+    determiner or preposition ("check my score" is a verb, "the check" a noun)."""
+    wn = wordnet()
+    return [
+        (w, n)
+        for w, s, i in diff
+        if w not in UNITS
+        and (s not in wn.verbs or (i and f.words[i - 1] in _NOUN_CUES))
+        and (n := wn.noun(w))
+    ]
