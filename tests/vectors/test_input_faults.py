@@ -17,6 +17,8 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.indexing import InMemoryRecordManager, index
+from llama_index.core import VectorStoreIndex
+from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Text, Timestamp
@@ -219,7 +221,9 @@ def test_keywords_langchain_itself_passes_still_work(lc_store: LangChainStore) -
     assert store.delete([]) is True
 
 
-def test_llamaindex_unknown_query_keywords_and_filter_expression(config: RedisAgentConfig) -> None:
+async def test_llamaindex_unknown_query_keywords_and_filter_expression(
+    config: RedisAgentConfig,
+) -> None:
     store = LlamaIndexStore(
         "li_kw", config=config, dims=DIMS, metadata_fields={"city": "tag"}, algorithm="flat"
     )
@@ -231,8 +235,20 @@ def test_llamaindex_unknown_query_keywords_and_filter_expression(config: RedisAg
         ]
     )
     query = VectorStoreQuery(query_embedding=vectors[0].tolist(), similarity_top_k=10)
-    result = store.query(query, filter=Tag("city") == ["New York", "Boston"])
-    assert {n.metadata["city"] for n in result.nodes} == {"New York", "Boston"}
+    for result in (
+        store.query(query, filter=Tag("city") == ["New York", "Boston"]),
+        await store.aquery(query, filter={"city": ["New York", "Boston"]}),
+    ):
+        assert {n.metadata["city"] for n in result.nodes} == {"New York", "Boston"}
+    # through a retriever: LlamaIndex passes vector_store_kwargs to query()
+    index = VectorStoreIndex.from_vector_store(store, embed_model=MockEmbedding(embed_dim=DIMS))
+    for mode, options in (("default", {}), ("mmr", {"mmr_threshold": 0.3})):
+        retriever = index.as_retriever(
+            similarity_top_k=10,
+            vector_store_query_mode=mode,
+            vector_store_kwargs={"filter": Tag("city") == ["New York", "Boston"], **options},
+        )
+        assert {n.metadata["city"] for n in retriever.retrieve("x")} == {"New York", "Boston"}
     with pytest.raises(TypeError, match=r"distance_threshold.*score_threshold"):
         store.query(query, distance_threshold=0.1)
     with pytest.raises(TypeError, match="unexpected keyword argument 'unknown'"):
