@@ -243,3 +243,8 @@ class KeySpace:
     def bus_reply(self, correlation_id: str) -> str:
         """Pub/Sub channel on which a request's reply is published."""
         return self._join("bus", "reply", escape_part(correlation_id))
+
+    # -- the reference service's processes --
+    def service_processes(self, service: str) -> str:
+        """Hash of process label -> JSON counters of each process serving ``service``."""
+        return self._join("svc", "procs", escape_part(service))

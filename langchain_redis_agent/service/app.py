@@ -3,7 +3,9 @@
 Flow of ``POST /chat`` (the seed's production path)::
 
     user ─► rate limit + token budget (429 + Retry-After)
-         ─► semantic cache ──hit──► answer (no LLM call, no tokens)
+         ─► exact cache tier ──hit──► answer (no embedding, no LLM call, no tokens)
+         ─► embed (batched with concurrent requests, off the loop)
+         ─► semantic cache ──hit──► answer
          └─miss─► history + RAG context ─► LLM ─► cache store
          ─► session update + bus event ─► {answer, cached, usage, latency_ms, sources}
 
@@ -28,13 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import json
+import math
 import statistics
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +52,7 @@ from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import SHARE_POLICIES, SemanticCache, Share, context_scope, make_scope
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
+from redis_agent_core.embeddings import BatchingEmbedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.local_llm import SYSTEM_PROMPT
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
@@ -59,6 +64,8 @@ from .auth import principal_dependency, warn_insecure
 from .errors import ServiceError, error_response, install_error_handlers
 from .ingest import index_passages, to_passages
 from .limits import BodyLimit
+from .loop_lag import LoopLagMonitor
+from .process_stats import ProcessStats, process_label
 
 __all__ = [
     "AgentService",
@@ -69,6 +76,9 @@ __all__ = [
     "ServiceSettings",
     "create_app",
 ]
+
+
+DOCS_RECHECK_S = 5.0  # how stale "no documents yet" may be on a worker
 
 
 # -- settings and wire models --
@@ -237,7 +247,8 @@ class AgentService:
         s = self.settings
         name = model_name or getattr(llm, "model_name", None) or type(llm).__name__
         self.model_name = str(name)
-        core_embedder = to_core_embedder(self.embeddings)
+        # concurrent requests' questions share one model call, in the model's thread
+        core_embedder = BatchingEmbedder(to_core_embedder(self.embeddings))
         self._embedder = core_embedder  # one embedding per question serves cache and RAG
         # cache scope: a hit never crosses models, lengths, temperatures or prompts
         self.scope = make_scope(
@@ -270,8 +281,20 @@ class AgentService:
         self.bus = AgentBus(self.config, sender="agent-service")
         self.keys = ApiKeys(self.config)
         self.counters = _Counters()
+        self.loop_lag = LoopLagMonitor()
+        self.processes = ProcessStats(
+            self.config, self.config.keys.service_processes(s.cache_name), self._process_snapshot
+        )
         self._has_docs = False
+        self._docs_checked_at = -math.inf
         self._celery: Any = None
+
+    async def awarm(self) -> None:
+        """Load what the first requests would otherwise each wait for: the embedding
+        model (one call in its thread) and the cache's search index. ``create_app``'s
+        startup calls it."""
+        await self._embedder.awarm()
+        await self.cache.aensure_index()
 
     # -- roles --
     @staticmethod
@@ -310,7 +333,8 @@ class AgentService:
             user=user,
             session=self.owned_session(user, session_id),
         )
-        return message, scope
+        # blanks inside a question do not change it: one exact-tier entry for all spellings
+        return " ".join(message.split()), scope
 
     def _estimate_tokens(self, message: str, past: Sequence[BaseMessage]) -> int:
         # ~4 characters a token, plus the answer's cap: an upper-ish bound to reserve
@@ -320,6 +344,12 @@ class AgentService:
 
     async def _retrieve(self, vector: np.ndarray) -> list[Hit]:
         if not self._has_docs:
+            # "no documents yet" is re-checked every few seconds (another worker may
+            # ingest), not on every miss: a count costs a thread hop and a search
+            now = time.monotonic()
+            if now < self._docs_checked_at + DOCS_RECHECK_S:
+                return []
+            self._docs_checked_at = now
             self._has_docs = await self.vectors.acount() > 0
             if not self._has_docs:
                 return []
@@ -354,15 +384,20 @@ class AgentService:
         sources: list[Source] = []
         cache_prompt, scope = self.cache_key(message, window, user=user_id, session_id=session_id)
         try:
-            # the cache is keyed on the question itself: its vector is also the RAG query
-            vector = (await self._embedder.aembed([cache_prompt]))[0]
-            hit = await self.cache.alookup(cache_prompt, scope, vector=vector)
+            # the exact question first: one round trip, no embedding (issue 20)
+            vector: np.ndarray | None = None
+            hit = await self.cache.alookup_exact(cache_prompt, scope)
+            if hit is None:
+                # the question's vector serves the semantic lookup, RAG and the store
+                vector = (await self._embedder.aembed([cache_prompt]))[0]
+                hit = await self.cache.alookup(cache_prompt, scope, vector=vector)
             if hit is not None:
                 answer = json.loads(hit.payload)["answer"]
                 usage = Usage(saved_tokens=int((hit.usage or {}).get("total_tokens", 0)))
                 await self.limiter.asettle(reservation, 0)  # a hit spends no tokens
                 cached = True
             else:
+                assert vector is not None  # an exact miss was embedded above
                 docs = await self._retrieve(vector)
                 sources = [_source(d) for d in docs]
                 reply = await self.llm.ainvoke(self._prompt(message, window, docs))
@@ -478,6 +513,7 @@ class AgentService:
                 config=self.config,
             )
             self._has_docs = False  # re-checked on the next chat
+            self._docs_checked_at = -math.inf
             if user_id is not None:
                 with translate_errors(self.config, "record job owner"):
                     await self.config.get_async_client().set(
@@ -556,26 +592,34 @@ class AgentService:
                 await client.zrem(key, *gone)
         return [sid for sid, n in zip(ids, alive, strict=True) if n]
 
-    async def stats(self) -> dict[str, Any]:
-        """Cache hit rate and tokens saved (shared, from Redis) and this process's counters."""
-        cache_stats = await self.cache.astats()
+    def _process_snapshot(self) -> dict[str, Any]:
         c = self.counters
+        return {
+            "requests": c.requests,
+            "cache_hits": c.cache_hits,
+            "llm_calls": c.llm_calls,
+            "rate_limited": c.rate_limited,
+            "tokens_spent": c.tokens_spent,
+            "tokens_saved": c.tokens_saved,
+            "hit_latency_ms_p50": _median(c.hit_ms),
+            "miss_latency_ms_p50": _median(c.miss_ms),
+            "loop_lag_ms": self.loop_lag.summary(),
+            "embedding": self._embedder.stats(),
+        }
+
+    async def stats(self) -> dict[str, Any]:
+        """Cache hit rate and tokens saved (shared, from Redis), this process's counters
+        and every live worker process's (each publishes its own through Redis)."""
+        cache_stats = await self.cache.astats()
+        processes = await self.processes.read_all()
         return {
             "cache": cache_stats.as_dict(),
             "limits": {
                 "requests_per_minute": self.settings.requests_per_minute,
                 "tokens_per_day": self.settings.tokens_per_day,
             },
-            "process": {
-                "requests": c.requests,
-                "cache_hits": c.cache_hits,
-                "llm_calls": c.llm_calls,
-                "rate_limited": c.rate_limited,
-                "tokens_spent": c.tokens_spent,
-                "tokens_saved": c.tokens_saved,
-                "hit_latency_ms_p50": _median(c.hit_ms),
-                "miss_latency_ms_p50": _median(c.miss_ms),
-            },
+            "process": {"process": process_label(), **self._process_snapshot()},
+            "processes": processes,
             "model": self.model_name,
         }
 
@@ -606,10 +650,26 @@ def create_app(service: AgentService) -> FastAPI:
     Every endpoint but ``/stats`` and ``/health`` needs ``Authorization: Bearer <key>``
     unless ``service.settings.auth`` is off.
     """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the first requests must not each wait for the model to load (issue 20)
+        await service.awarm()
+        # what is loaded by now lives as long as the process: keep it out of GC passes
+        gc.freeze()
+        service.loop_lag.start()
+        service.processes.start()
+        try:
+            yield
+        finally:
+            await service.processes.stop()
+            await service.loop_lag.stop()
+
     app = FastAPI(
         title="redis-agent-pack reference service",
         description="Chat with a semantic cache, history, RAG, rate limits, queue and bus "
         "on Redis.",
+        lifespan=lifespan,
     )
     app.state.service = service
     settings = service.settings

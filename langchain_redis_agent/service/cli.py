@@ -69,7 +69,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             api_key=endpoint.api_key,
             model=endpoint.model,
             settings=dataclasses.asdict(settings),
-            threads=torch_threads(workers) if workers > 1 else 0,
+            threads=torch_threads(workers),
         )
         try:
             run(spec, host=args.host, port=args.port, workers=workers, access_log=args.access_log)

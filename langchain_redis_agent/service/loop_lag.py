@@ -20,7 +20,7 @@ __all__ = ["LoopLagMonitor"]
 class LoopLagMonitor:
     """Samples the running loop's lag every ``interval`` s; keeps ``window`` s of samples."""
 
-    def __init__(self, interval: float = 0.02, window: float = 10.0) -> None:
+    def __init__(self, interval: float = 0.02, window: float = 5.0) -> None:
         self.interval = interval
         self.window = window
         self._samples: deque[tuple[float, float]] = deque()

@@ -257,7 +257,7 @@ async def test_non_string_source_metadata_does_not_break_chat(
     assert r.status_code == 502, r.text
 
 
-async def test_concurrent_requests_keep_limits_exact_and_sessions_whole(
+async def test_concurrent_requests_keep_limits_exact(
     config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
 ) -> None:
     settings = ServiceSettings(use_queue=False, requests_per_minute=3)
@@ -265,29 +265,45 @@ async def test_concurrent_requests_keep_limits_exact_and_sessions_whole(
         build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
     )
     await _seed_cache(service, "What is a stream?", "An append-only log.", 30)
+    # a session per request: each is a first turn, so each may be served from the cache
+    # (in one session, a turn that reads another's history is a new question)
+    asks = [(user, i) for i in range(6) for user in ("ann", "bob")]
     transport = httpx.ASGITransport(app=create_app(service))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         replies = await asyncio.gather(
             *(
-                client.post("/chat", **users.chat(user, f"{user}-s", "What is a stream?"))
-                for user in ("ann", "bob") * 6
+                client.post("/chat", **users.chat(u, f"{u}-s{i}", "What is a stream?"))
+                for u, i in asks
             )
         )
         codes = {
-            u: sorted(
-                r.status_code for r, v in zip(replies, ("ann", "bob") * 6, strict=True) if v == u
-            )
+            u: sorted(r.status_code for r, (v, _) in zip(replies, asks, strict=True) if v == u)
             for u in ("ann", "bob")
         }
         # the limit holds exactly under concurrency: 3 admitted per user, the rest 429
         assert codes == {"ann": [200] * 3 + [429] * 3, "bob": [200] * 3 + [429] * 3}
         assert all(r.json()["cached"] for r in replies if r.status_code == 200)
-        session = (await client.get("/sessions/ann-s", headers=users.headers("ann"))).json()
-        # turns are stored whole: question and answer pairs never interleave
-        roles = [m["role"] for m in session["messages"]]
-        assert roles == ["human", "ai"] * 3
         stats = (await client.get("/stats")).json()["process"]
     assert stats["requests"] == 12 and stats["cache_hits"] == 6 and stats["rate_limited"] == 6
+
+
+async def test_concurrent_turns_of_one_session_are_stored_whole(
+    config: RedisAgentConfig, users: Users
+) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    llm = FakeListChatModel(responses=[f"answer {i}" for i in range(6)])
+    service = AgentService(llm, config=config, settings=ServiceSettings(use_queue=False))
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        replies = await asyncio.gather(
+            *(client.post("/chat", **users.chat("ann", "ann-s", f"question {i}")) for i in range(6))
+        )
+        assert [r.status_code for r in replies] == [200] * 6
+        session = (await client.get("/sessions/ann-s", headers=users.headers("ann"))).json()
+    # turns are stored whole: question and answer pairs never interleave
+    roles = [m["role"] for m in session["messages"]]
+    assert roles == ["human", "ai"] * 6
 
 
 async def test_model_down_answers_502_and_refunds_the_request(

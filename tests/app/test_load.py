@@ -1,0 +1,138 @@
+"""The service under concurrency: the mechanisms behind issue 20's stalls, asserted
+through the ASGI app with its startup run (no timings).
+
+- the model loads at startup, never inside a request (the 4.5-12 s stalls were every
+  first concurrent request waiting for a lazy load);
+- a repeated question is answered by the exact tier: no embedding at all;
+- a new question is embedded in the model's thread, never on the event loop, and
+  concurrent questions share model calls;
+- per-process counters reach ``/stats`` through Redis, with the loop's lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from langchain_redis_agent.embeddings import MiniLMEmbeddings
+from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import SentenceTransformerEmbedder
+
+from .conftest import Users
+
+pytestmark = pytest.mark.slow  # loads the embedding model
+
+CLIENTS = 24
+
+
+class ThreadRecorder:
+    """The real model, recording which thread runs each call and its batch size."""
+
+    def __init__(self, model: SentenceTransformerEmbedder) -> None:
+        self.model = model
+        self.name = model.name
+        self.dims = model.dims
+        self.calls: list[tuple[str, int]] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append((threading.current_thread().name, len(texts)))
+        return self.model.embed(texts)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("the service awaited the model on the event loop")
+
+
+@pytest.fixture
+async def running(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> AsyncIterator[tuple[httpx.AsyncClient, AgentService, ThreadRecorder]]:
+    """The app after its startup (lifespan) ran, on a model that answers instantly."""
+    recorder = ThreadRecorder(minilm)
+    llm = FakeListChatModel(responses=["An answer."])
+    settings = ServiceSettings(use_queue=False, requests_per_minute=10_000)
+    service = AgentService(
+        llm,
+        config=config,
+        settings=settings,
+        embeddings=MiniLMEmbeddings(recorder),
+        model_name="fake",
+    )
+    app: FastAPI = create_app(service)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c, service, recorder
+
+
+async def _ask(
+    client: httpx.AsyncClient, users: Users, questions: Sequence[str]
+) -> list[dict[str, Any]]:
+    # each in a session of its own: a first turn, which the cache may serve anyone
+    replies = await asyncio.gather(
+        *(
+            client.post("/chat", **users.chat(f"user{i % 4}", uuid.uuid4().hex, q))
+            for i, q in enumerate(questions)
+        )
+    )
+    assert [r.status_code for r in replies] == [200] * len(questions), replies[0].text
+    return [r.json() for r in replies]
+
+
+async def test_model_loads_at_startup_and_repeated_questions_never_embed(
+    running: tuple[httpx.AsyncClient, AgentService, ThreadRecorder], users: Users
+) -> None:
+    client, _service, recorder = running
+    # startup ran the model once, in its own thread: no request waits for a load
+    assert len(recorder.calls) == 1 and recorder.calls[0][0].startswith("embed")
+    first = await _ask(client, users, ["What is a semantic cache?"])
+    assert first[0]["cached"] is False
+    calls_after_miss = len(recorder.calls)
+    # concurrent repeats (blank spellings too) in fresh sessions: exact tier, no model
+    spellings = ["What is a semantic cache?", "What  is a semantic   cache?"]
+    replies = await _ask(client, users, [spellings[i % 2] for i in range(CLIENTS)])
+    assert all(r["cached"] for r in replies)
+    assert len(recorder.calls) == calls_after_miss
+
+
+async def test_new_questions_are_embedded_off_the_loop_in_shared_calls(
+    running: tuple[httpx.AsyncClient, AgentService, ThreadRecorder], users: Users
+) -> None:
+    client, service, recorder = running
+    loop_thread = threading.current_thread().name
+    warm = len(recorder.calls)
+    questions = [f"Which river flows through city number {i}?" for i in range(CLIENTS)]
+    replies = await _ask(client, users, questions)
+    assert not any(r["cached"] for r in replies)
+    calls = recorder.calls[warm:]
+    assert sum(size for _, size in calls) == CLIENTS  # each question embedded once
+    assert all(thread.startswith("embed") and thread != loop_thread for thread, _ in calls)
+    # requests that wait together share a model call
+    assert len(calls) < CLIENTS
+    stats = service._embedder.stats()
+    assert stats["largest_batch"] > 1
+
+
+async def test_stats_show_every_process_with_its_loop_lag(
+    running: tuple[httpx.AsyncClient, AgentService, ThreadRecorder], users: Users
+) -> None:
+    client, _service, _recorder = running
+    await _ask(client, users, ["What is a stream?"] * 3)
+    await asyncio.sleep(0.1)  # a few lag samples
+    stats = (await client.get("/stats")).json()
+    mine = stats["process"]
+    assert mine["requests"] == 3
+    assert mine["loop_lag_ms"]["samples"] >= 1
+    assert mine["loop_lag_ms"]["p99"] >= 0
+    # this process's snapshot went through Redis, under its label
+    listed = {p["process"]: p for p in stats["processes"]}
+    assert listed[mine["process"]]["requests"] == 3
