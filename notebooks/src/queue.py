@@ -38,6 +38,7 @@ from llamaindex_redis_agent import MiniLMEmbedding
 from llamaindex_redis_agent import RedisVectorStore as LIVectorStore
 from redis_agent_core import RedisAgentConfig, RedisUnavailableError
 from redis_agent_core.tasks import (
+    DestinationRefusedError,
     Webhook,
     create_app,
     dead_letters,
@@ -58,13 +59,15 @@ config = RedisAgentConfig(namespace="nb-queue")  # no REDIS_URL: the embedded se
 client = config.get_client()
 for key in client.scan_iter(match=config.keys.pattern()):  # a clean slate on re-runs
     client.delete(key)
-app = create_app(config, webhook_secret=SECRET)
+# webhooks go to public addresses only; this notebook's receiver is on loopback
+app = create_app(config, webhook_secret=SECRET, webhook_allow="127.0.0.1")
 
 env = {
     **os.environ,
     "REDIS_URL": config.resolve_url(),
     "REDIS_AGENT_NAMESPACE": config.namespace,
     "REDIS_AGENT_WEBHOOK_SECRET": SECRET,
+    "REDIS_AGENT_WEBHOOK_ALLOW": "127.0.0.1",  # the worker checks destinations again
     "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
 }
 print(open("queue_worker.py").read().split('"""\n', 1)[1].strip())  # its registrations
@@ -249,6 +252,19 @@ for question, r in zip(questions, get_batch_results(lc_batch, config=config), st
 bad = submit_batch(["hello"], model="os:system", app=app)
 print(wait_for_job(bad, config=config, timeout=30).status)
 print(job_failures(bad, config=config)["0"])
+
+# %% [markdown]
+# Webhook destinations are checked when submitted and again by the worker before each
+# try, for every address the host resolves to: loopback, private, link-local (cloud
+# metadata), multicast, reserved and unspecified addresses are refused unless the
+# allowlist names them (here only 127.0.0.1 is allowed).
+
+# %%
+for url in ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/hook", "http://[::1]/"]:
+    try:
+        submit_webhook(url, {"event": "nope"}, app=app)
+    except DestinationRefusedError as exc:
+        print(str(exc).split(". ")[0])
 
 # %% [markdown]
 # ## Retries and dead letters

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .destinations import DestinationPolicy, DestinationRefusedError
 from .progress import (
     JobExistsError,
     JobNotFoundError,
@@ -47,6 +48,8 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "DestinationPolicy",
+    "DestinationRefusedError",
     "JobExistsError",
     "JobNotFoundError",
     "JobProgress",

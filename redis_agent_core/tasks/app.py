@@ -1,7 +1,7 @@
 """The Celery app, built from the pack's config.
 
-Run a worker on the module-level app (it reads ``REDIS_URL``, ``REDIS_AGENT_NAMESPACE``
-and ``REDIS_AGENT_WEBHOOK_SECRET``)::
+Run a worker on the module-level app (it reads ``REDIS_URL``, ``REDIS_AGENT_NAMESPACE``,
+``REDIS_AGENT_WEBHOOK_SECRET`` and ``REDIS_AGENT_WEBHOOK_ALLOW``)::
 
     REDIS_URL=redis://localhost:6379 celery -A redis_agent_core.tasks.app worker -l info
 
@@ -19,7 +19,7 @@ Every broker and result key lives under ``<namespace>:celery:``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -30,6 +30,7 @@ from ..config import RedisAgentConfig, describe_url, get_default_config
 from ..errors import ConfigError, RedisUnavailableError
 from . import batch, ingest, webhooks
 from ._common import RETRYABLE
+from .destinations import DestinationPolicy
 
 __all__ = ["app", "celery_url", "create_app", "send_task"]
 
@@ -107,6 +108,7 @@ def create_app(
     *,
     main: str = "redis_agent",
     webhook_secret: str | bytes | None = None,
+    webhook_allow: str | Iterable[str] | None = None,
     visibility_timeout: float = 3600.0,
     result_expires: int = 24 * 3600,
     **celery_settings: Any,
@@ -115,7 +117,9 @@ def create_app(
 
     No I/O here: settings (and the embedded server, when no URL is set) are resolved
     when Celery first reads its configuration. ``celery_settings`` override any
-    Celery setting (e.g. ``broker_url`` for a separate broker).
+    Celery setting (e.g. ``broker_url`` for a separate broker). ``webhook_allow``
+    (default: ``REDIS_AGENT_WEBHOOK_ALLOW``) lists CIDRs and host names webhooks may
+    reach besides public addresses (see :mod:`.destinations`).
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
@@ -123,6 +127,11 @@ def create_app(
     celery.agent_config = config  # type: ignore[attr-defined]
     celery.webhook_secret = (  # type: ignore[attr-defined]
         webhook_secret if webhook_secret is not None else os.environ.get(ENV_WEBHOOK_SECRET)
+    )
+    celery.webhook_policy = (  # type: ignore[attr-defined]
+        DestinationPolicy.parse(webhook_allow)
+        if webhook_allow is not None
+        else DestinationPolicy.from_env()
     )
 
     def lazy() -> dict[str, Any]:

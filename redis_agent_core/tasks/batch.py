@@ -30,7 +30,7 @@ from ..redis_errors import translate_errors
 from ._common import RETRYABLE, agent_config, backoff, default_app
 from .progress import create_job, finished_items, mark_items, new_job_id
 from .registry import check_name, resolve
-from .webhooks import Webhook, notify_job_finished, renotify_if_lost
+from .webhooks import Webhook, check_destination, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -116,6 +116,8 @@ def submit_batch(
         raise ConfigError(f"model_kwargs must be JSON-serialisable ({exc})") from exc
     hook = Webhook.coerce(webhook)
     app = app or default_app()
+    if hook is not None:
+        check_destination(app, hook)
     config = config or agent_config(app)
     job_id = job_id or new_job_id()
     create_job(

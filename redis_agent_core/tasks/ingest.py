@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from ._common import RETRYABLE, agent_config, backoff, default_app
 from .progress import DEFAULT_JOB_TTL, create_job, finished_items, mark_items, new_job_id
 from .registry import check_name, index_name_for, lookup, resolve
-from .webhooks import Webhook, notify_job_finished, renotify_if_lost
+from .webhooks import Webhook, check_destination, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -119,6 +119,8 @@ def submit_ingestion(
     rows = _validate_items(items)
     hook = Webhook.coerce(webhook)
     app = app or default_app()
+    if hook is not None:
+        check_destination(app, hook)
     config = config or agent_config(app)
     job_id = job_id or new_job_id()
     spec = index.to_spec()

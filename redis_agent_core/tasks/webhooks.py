@@ -7,9 +7,13 @@ A delivery is a JSON POST with these headers:
 - ``X-Redis-Agent-Timestamp``: Unix seconds when signed (refuse stale ones: replay).
 - ``Idempotency-Key``: the same on every try of one delivery; receivers dedupe on it.
 
+Destinations are checked by :mod:`.destinations` at submit time and before every try
+on the worker (loopback, private, link-local, ... refused unless allowlisted); the
+POST goes to the checked address. A refused destination is dead-lettered at once.
 Timeouts, connection errors, 5xx and 429 are retried with exponential backoff and
 jitter through Celery's own retry (``self.retry(countdown=...)``); other 4xx are not
-retried, nor are redirects (not followed: a redirected POST would lose its body).
+retried, nor are redirects (not followed: a redirected POST would lose its body, and
+its target was never checked).
 After the last try the delivery is appended to the dead-letter stream
 (``keys.dead_letters()``) with the error; :func:`dead_letters` reads it back.
 """
@@ -18,9 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -33,6 +36,7 @@ from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
 from ._common import agent_config, backoff, default_app
+from .destinations import DestinationPolicy, DestinationRefusedError, send
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -161,28 +165,35 @@ def classify(status: int | None, error: str | None) -> PostOutcome:
     return PostOutcome(status, error or f"HTTP {status}", status >= 500 or status == 429)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects are not followed: urllib would replay a POST as a bodiless GET, and
-    the receiver would never see the signed body. A 3xx is reported as it is."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+def policy(app: Celery) -> DestinationPolicy:
+    """The app's webhook destination policy (public addresses plus its allowlist)."""
+    found = getattr(app, "webhook_policy", None)
+    return found if isinstance(found, DestinationPolicy) else DestinationPolicy.from_env()
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> PostOutcome:
-    """One POST with the standard library; never raises for HTTP or network errors."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+def check_destination(app: Celery, hook: Webhook) -> None:
+    """Submit side: refuse a forbidden destination now, with a clear error. A name that
+    does not resolve here passes: the worker checks again (it may see other DNS)."""
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            return classify(response.status, None)
-    except urllib.error.HTTPError as exc:
-        return classify(exc.code, f"HTTP {exc.code} {exc.reason}")
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return classify(None, f"{type(reason).__name__}: {reason}")
+        policy(app).check(hook.url)
+    except (socket.gaierror, UnicodeError):
+        pass
+
+
+def post(
+    app: Celery, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+) -> PostOutcome:
+    """Check ``url`` against the app's policy, then one POST to the checked address;
+    never raises for HTTP or network errors. :class:`DestinationRefusedError` if refused."""
+    try:
+        destination = policy(app).check(url)
+    except (socket.gaierror, UnicodeError) as exc:
+        return classify(None, f"cannot resolve the webhook host ({type(exc).__name__}: {exc})")
+    try:
+        status, reason = send(destination, body, headers, timeout)
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        return classify(None, f"{type(exc).__name__}: {exc}")
+    return classify(status, None if 200 <= status < 300 else f"HTTP {status} {reason}")
 
 
 # HSET only on a live job record: a plain HSET after the record expired would
@@ -271,6 +282,7 @@ def submit_webhook(
     hook = Webhook.coerce(webhook)
     assert hook is not None
     webhook_secret(app)  # fail now, not on the worker
+    check_destination(app, hook)
     encode_body(payload)  # a non-JSON payload fails here too
     key = idempotency_key or uuid.uuid4().hex
     from .app import send_task
@@ -301,7 +313,14 @@ def run_delivery(
         )  # fmt: skip
         return "dead"
     body = encode_body(payload)
-    outcome = post(hook.url, body, build_headers(secret, body, key, attempt), hook.timeout)
+    try:  # checked again on every try: what a name resolves to may have changed
+        outcome = post(app, hook.url, body, build_headers(secret, body, key, attempt), hook.timeout)
+    except DestinationRefusedError as exc:  # policy, not a fault: no retry
+        record_dead_letter(
+            config, webhook=hook, key=key, payload=payload, error=str(exc), status=None,
+            attempts=attempt, job_id=job_id,
+        )  # fmt: skip
+        return "dead"
     if outcome.ok:
         if job_id:
             with translate_errors(config, f"updating job {job_id}"):

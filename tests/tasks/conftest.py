@@ -48,7 +48,8 @@ def task_config(redis_url: str) -> Iterator[RedisAgentConfig]:
 
 @pytest.fixture(scope="module")
 def task_app(task_config: RedisAgentConfig) -> Celery:
-    return create_app(task_config, webhook_secret=SECRET)
+    # the test receivers listen on loopback, which webhooks may reach only when allowed
+    return create_app(task_config, webhook_secret=SECRET, webhook_allow="127.0.0.1")
 
 
 @contextlib.contextmanager

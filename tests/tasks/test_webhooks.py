@@ -173,7 +173,11 @@ def test_submit_without_a_secret_is_a_config_error(
 
 def test_submit_with_the_broker_down_is_a_typed_error(task_config: RedisAgentConfig) -> None:
     app = create_app(
-        task_config, webhook_secret=SECRET, broker_url="redis://127.0.0.1:9/0", result_backend=None
+        task_config,
+        webhook_secret=SECRET,
+        webhook_allow="127.0.0.1",
+        broker_url="redis://127.0.0.1:9/0",
+        result_backend=None,
     )
     started = time.monotonic()
     with pytest.raises(RedisUnavailableError, match="broker"):

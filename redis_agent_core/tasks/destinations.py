@@ -1,0 +1,261 @@
+"""Where webhooks may go: a destination policy checked on every resolved address.
+
+A webhook URL comes from whoever submitted the job (and, on the worker, from a task
+message), so the worker refuses to POST to its own network: loopback, private,
+link-local (cloud metadata at 169.254.169.254), multicast, reserved and unspecified
+addresses, in every spelling (IPv4-mapped / -compatible IPv6, NAT64, 6to4, Teredo,
+``0x7f.1``-style forms, which the resolver turns into the addresses checked here).
+Every address a name resolves to must pass, unless the allowlist permits it
+(``webhook_allow=`` / ``REDIS_AGENT_WEBHOOK_ALLOW``: CIDRs, IPs or host names).
+
+The check runs at submit time (an early, clear error) and again on the worker before
+each try; the POST then connects to the very address that was checked (the name only
+travels in the ``Host`` header and TLS SNI / certificate check), so a name that
+resolves elsewhere a moment later (DNS rebinding) cannot move it. Redirects are never
+followed, and no proxy is used.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import os
+import socket
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError
+
+__all__ = [
+    "ENV_WEBHOOK_ALLOW",
+    "Destination",
+    "DestinationPolicy",
+    "DestinationRefusedError",
+    "refusal",
+]
+
+ENV_WEBHOOK_ALLOW = "REDIS_AGENT_WEBHOOK_ALLOW"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_COMPAT = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible IPv6
+
+
+class DestinationRefusedError(ConfigError):
+    """A webhook URL resolves to an address the destination policy refuses (nothing
+    was sent); the message names the address, why, and how to allow it."""
+
+
+def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, compatible, NAT64, 6to4, Teredo)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64 or (ip in _COMPAT and int(ip) > 1):  # '::' and '::1' are themselves
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address
+    return None
+
+
+def refusal(ip: IPAddress) -> str | None:
+    """Why ``ip`` is not a public destination, or None if it is."""
+    inner = _embedded_v4(ip)
+    if inner is not None:
+        reason = refusal(inner)
+        if reason is not None:
+            return f"{reason} ({inner} inside {ip})"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_reserved:  # before private: Python counts 240.0.0.0/4 as both
+        return "reserved"
+    if ip.is_private:
+        return "private"
+    if not ip.is_global:
+        return "not globally routable"
+    return None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A checked target: connect to one of ``addresses``; ``host`` is only the name."""
+
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query
+    addresses: tuple[str, ...]
+
+
+def _host_key(host: str) -> str:
+    return host.lower().rstrip(".")
+
+
+@dataclass(frozen=True)
+class DestinationPolicy:
+    """Public addresses only, plus what the allowlist names."""
+
+    networks: tuple[IPNetwork, ...] = ()
+    hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, allow: str | Iterable[str] | None) -> DestinationPolicy:
+        """From ``"10.0.0.0/8, hooks.internal"`` (commas or spaces) or a list."""
+        if allow is None:
+            return cls()
+        entries = allow.replace(",", " ").split() if isinstance(allow, str) else list(allow)
+        networks: list[IPNetwork] = []
+        hosts: set[str] = set()
+        for entry in entries:
+            if not isinstance(entry, str) or not entry.strip():
+                raise ConfigError(f"webhook allowlist entries are CIDRs or hosts, got {entry!r}")
+            entry = entry.strip()
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                if "/" in entry or ":" in entry or any(c.isspace() for c in entry):
+                    raise ConfigError(
+                        f"webhook allowlist entry {entry!r} is neither a CIDR nor a host name"
+                    ) from None
+                hosts.add(_host_key(entry))
+        return cls(tuple(networks), frozenset(hosts))
+
+    @classmethod
+    def from_env(cls) -> DestinationPolicy:
+        return cls.parse(os.environ.get(ENV_WEBHOOK_ALLOW))
+
+    def allows(self, ip: IPAddress) -> bool:
+        inner = _embedded_v4(ip)
+        return any(
+            candidate.version == net.version and candidate in net
+            for net in self.networks
+            for candidate in (ip, inner)
+            if candidate is not None
+        )
+
+    def check(self, url: str, *, resolve: bool = True) -> Destination:
+        """Resolve ``url``'s host and check every address; :class:`DestinationRefusedError`
+        if any is refused. ``resolve=False`` checks only an IP literal (no DNS); a name
+        then passes with no addresses. A name that does not resolve raises
+        :class:`socket.gaierror` (a network fault, worth a retry)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"webhook url must be http(s)://host/..., got {url!r}")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise ConfigError(f"webhook url {url!r} has an invalid port") from exc
+        host = parts.hostname
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            literal: IPAddress | None = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            literal = None
+        if literal is not None:
+            ips = [literal]
+        elif not resolve:
+            return Destination(parts.scheme, host, port, target, ())
+        else:
+            ips = _resolve(host, port)
+        named = _host_key(host) in self.hosts
+        for ip in ips:
+            if named or self.allows(ip):
+                continue
+            reason = refusal(ip)
+            if reason is not None:
+                shown = host if literal is not None else f"{host} resolves to {ip}:"
+                raise DestinationRefusedError(
+                    f"webhook destination refused: {shown} {reason} address. Webhooks go to "
+                    "public addresses only; to allow this one, add it (or its network, or the "
+                    f"host name) to create_app(webhook_allow=...) / {ENV_WEBHOOK_ALLOW} on the "
+                    "submitter and the worker"
+                )
+        return Destination(parts.scheme, host, port, target, tuple(str(ip) for ip in ips))
+
+
+def _resolve(host: str, port: int) -> list[IPAddress]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: dict[str, IPAddress] = {}
+    for _family, _type, _proto, _name, sockaddr in infos:
+        text = str(sockaddr[0]).split("%", 1)[0]
+        seen.setdefault(text, ipaddress.ip_address(text))
+    if not seen:
+        raise socket.gaierror(f"{host} resolved to no address")
+    return list(seen.values())
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to a checked address; ``host`` stays the name (Host header)."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPS(_PinnedHTTP):
+    """TLS to a checked address, with SNI and certificate checks against the name."""
+
+    default_port = 443
+
+    def __init__(
+        self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(host, port, address, timeout)
+        self._context = context
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+def send(
+    destination: Destination,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> tuple[int, str]:
+    """POST ``body`` to the first checked address that accepts a connection; returns
+    ``(status, reason)``. Network errors raise :class:`OSError` (the last one)."""
+    if not destination.addresses:
+        raise ConfigError("a destination must be checked with resolve=True before sending")
+    last: OSError | None = None
+    for address in destination.addresses:
+        conn: _PinnedHTTP
+        if destination.scheme == "https":
+            context = ssl_context or ssl.create_default_context()
+            conn = _PinnedHTTPS(destination.host, destination.port, address, timeout, context)
+        else:
+            conn = _PinnedHTTP(destination.host, destination.port, address, timeout)
+        try:
+            conn.connect()
+        except OSError as exc:
+            last = exc
+            conn.close()
+            continue
+        try:
+            conn.request("POST", destination.target, body=body, headers=dict(headers))
+            response = conn.getresponse()
+            response.read(64 * 1024)  # drain a little; the body is not used
+            return response.status, response.reason
+        finally:
+            conn.close()
+    assert last is not None
+    raise last
