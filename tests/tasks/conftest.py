@@ -73,6 +73,19 @@ def worker(task_app: Celery) -> Iterator[Any]:
         yield w
 
 
+def dead_letter_for(config: RedisAgentConfig, key: str, timeout: float = 15) -> dict[str, Any]:
+    """The dead letter of delivery ``key``, waiting for it to appear."""
+    from redis_agent_core.tasks import dead_letters
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for row in dead_letters(config=config):
+            if row["idempotency_key"] == key:
+                return row
+        time.sleep(0.05)
+    raise AssertionError(f"no dead letter for {key}")
+
+
 @dataclass
 class Hook:
     """A loopback webhook receiver answering with scripted statuses (then 200)."""

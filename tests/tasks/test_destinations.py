@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import select
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +32,7 @@ from redis_agent_core.tasks.destinations import (
 from redis_agent_core.tasks.webhooks import post
 
 from .conftest import SECRET, Hook
+from .conftest import dead_letter_for as _dead
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -96,16 +96,6 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[list[str]]]:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return answers
-
-
-def _dead(config: RedisAgentConfig, key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        for row in dead_letters(config=config):
-            if row["idempotency_key"] == key:
-                return row
-        time.sleep(0.05)
-    raise AssertionError(f"no dead letter for {key}")
 
 
 FORBIDDEN = {

@@ -27,22 +27,13 @@ from redis_agent_core.tasks.app import create_app
 from redis_agent_core.tasks.webhooks import classify
 
 from .conftest import SECRET, Hook
+from .conftest import dead_letter_for as _dead_for
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
 def _fast(url: str, **kw: Any) -> Webhook:
     return Webhook(url, backoff=0.05, backoff_cap=0.2, **kw)
-
-
-def _dead_for(config: RedisAgentConfig, key: str, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for row in dead_letters(config=config):
-            if row["idempotency_key"] == key:
-                return row
-        time.sleep(0.05)
-    raise AssertionError(f"no dead letter for {key}")
 
 
 # -- signatures (pure) --
