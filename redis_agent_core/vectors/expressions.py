@@ -28,6 +28,7 @@ from .filters import (
     any_of,
     check_field,
     compile_condition,
+    compile_filter,
     every,
     tag_text,
 )
@@ -50,10 +51,11 @@ def compile_expression(expr: FilterExpression, fields: Fields) -> str | None:
     (``"*"``: everything, ``None``: nothing can match)."""
     operator = getattr(expr, "_operator", None)
     if operator in (_Op.AND, _Op.OR):
-        left, right = expr._left, expr._right  # redisvl keeps no public tree
-        if not isinstance(left, FilterExpression) or not isinstance(right, FilterExpression):
+        # redisvl keeps no public tree; `Tag(...) & F(...)` puts a pack filter in it
+        sides = (expr._left, expr._right)
+        if any(side is None for side in sides):
             raise FilterError(f"malformed redisvl filter expression {expr!r}")
-        parts = [compile_expression(left, fields), compile_expression(right, fields)]
+        parts = [compile_filter(side, fields) for side in sides]
         return every(parts) if operator == _Op.AND else any_of(parts)
     leaf = getattr(expr, "_filter", None)
     if not isinstance(leaf, str) or not leaf:

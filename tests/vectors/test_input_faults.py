@@ -131,6 +131,13 @@ def test_combined_expressions(cities: VectorIndex) -> None:
     expr = (Tag("city") == ["New York", "Boston"]) | (Num("year") >= 2007)
     assert _cities(cities, expr) == {"New York", "Boston", "York"}
     assert _cities(cities, (Tag("city") != "New York") & (Num("year") < 2002)) == {"Boston"}
+    # mixed with the pack's own filters, either way round
+    assert _cities(cities, (Tag("city") == ["New York", "Boston"]) & (F("year") > 2000)) == {
+        "Boston"
+    }
+    assert _cities(cities, (F("year") > 2000) & (Tag("city") == ["New York", "Boston"])) == {
+        "Boston"
+    }
 
 
 def test_expressions_are_checked_like_dict_filters(cities: VectorIndex) -> None:
