@@ -34,6 +34,7 @@ from .registry import (
     register_model,
     registered,
 )
+from .signing import TaskSignatureError
 from .webhooks import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -55,6 +56,7 @@ __all__ = [
     "JobProgress",
     "JobTimeoutError",
     "NotRegisteredError",
+    "TaskSignatureError",
     "Webhook",
     "aget_job",
     "await_job",

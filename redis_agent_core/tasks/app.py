@@ -1,7 +1,8 @@
 """The Celery app, built from the pack's config.
 
 Run a worker on the module-level app (it reads ``REDIS_URL``, ``REDIS_AGENT_NAMESPACE``,
-``REDIS_AGENT_WEBHOOK_SECRET`` and ``REDIS_AGENT_WEBHOOK_ALLOW``)::
+``REDIS_AGENT_WEBHOOK_SECRET``, ``REDIS_AGENT_WEBHOOK_ALLOW`` and
+``REDIS_AGENT_TASK_SECRET``)::
 
     REDIS_URL=redis://localhost:6379 celery -A redis_agent_core.tasks.app worker -l info
 
@@ -18,6 +19,7 @@ Every broker and result key lives under ``<namespace>:celery:``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -31,10 +33,18 @@ from ..errors import ConfigError, RedisUnavailableError
 from . import batch, ingest, webhooks
 from ._common import RETRYABLE
 from .destinations import DestinationPolicy
+from .signing import (
+    SIGNATURE_KWARG,
+    TaskSignatureError,
+    sign_task,
+    task_secret_from_env,
+    verify_task,
+)
 
 __all__ = ["app", "celery_url", "create_app", "send_task"]
 
 ENV_WEBHOOK_SECRET = "REDIS_AGENT_WEBHOOK_SECRET"
+log = logging.getLogger(__name__)
 
 
 def celery_url(url: str) -> str:
@@ -109,6 +119,7 @@ def create_app(
     main: str = "redis_agent",
     webhook_secret: str | bytes | None = None,
     webhook_allow: str | Iterable[str] | None = None,
+    task_secret: str | bytes | None = None,
     visibility_timeout: float = 3600.0,
     result_expires: int = 24 * 3600,
     **celery_settings: Any,
@@ -119,7 +130,9 @@ def create_app(
     when Celery first reads its configuration. ``celery_settings`` override any
     Celery setting (e.g. ``broker_url`` for a separate broker). ``webhook_allow``
     (default: ``REDIS_AGENT_WEBHOOK_ALLOW``) lists CIDRs and host names webhooks may
-    reach besides public addresses (see :mod:`.destinations`).
+    reach besides public addresses (see :mod:`.destinations`). ``task_secret``
+    (default: ``REDIS_AGENT_TASK_SECRET``) signs the tasks this app queues and makes its
+    workers refuse messages not signed with it (see :mod:`.signing`).
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
@@ -127,6 +140,11 @@ def create_app(
     celery.agent_config = config  # type: ignore[attr-defined]
     celery.webhook_secret = (  # type: ignore[attr-defined]
         webhook_secret if webhook_secret is not None else os.environ.get(ENV_WEBHOOK_SECRET)
+    )
+    celery.task_secret = (  # type: ignore[attr-defined]
+        (task_secret.encode() if isinstance(task_secret, str) else task_secret) or None
+        if task_secret is not None
+        else task_secret_from_env()
     )
     celery.webhook_policy = (  # type: ignore[attr-defined]
         DestinationPolicy.parse(webhook_allow)
@@ -163,29 +181,62 @@ def register_tasks(celery: Celery) -> None:
         "retry_jitter": True,
     }
 
+    # a signature problem is not retried: the same message would fail the same way
     @celery.task(name="rap.ingest_batch", max_retries=5, **durable)
     def ingest_batch(
-        self: Task, job_id: str, job: dict[str, Any], items: list[dict[str, Any]]
+        self: Task,
+        job_id: str,
+        job: dict[str, Any],
+        items: list[dict[str, Any]],
+        rap_signature: str | None = None,
     ) -> int:
+        _check_signature(self, [job_id, job, items], rap_signature)
         return ingest.run_batch(self, job_id, job, items)
 
     @celery.task(name="rap.llm_batch", max_retries=5, **durable)
-    def llm_batch(self: Task, job_id: str, job: dict[str, Any], items: list[dict[str, Any]]) -> int:
+    def llm_batch(
+        self: Task,
+        job_id: str,
+        job: dict[str, Any],
+        items: list[dict[str, Any]],
+        rap_signature: str | None = None,
+    ) -> int:
+        _check_signature(self, [job_id, job, items], rap_signature)
         return batch.run_batch(self, job_id, job, items)
 
     @celery.task(name="rap.deliver_webhook", max_retries=None, **durable)
     def deliver_webhook(
-        self: Task, hook: dict[str, Any], payload: Any, key: str, job_id: str | None
+        self: Task,
+        hook: dict[str, Any],
+        payload: Any,
+        key: str,
+        job_id: str | None,
+        rap_signature: str | None = None,
     ) -> str:
+        _check_signature(self, [hook, payload, key, job_id], rap_signature)
         return webhooks.run_delivery(self, hook, payload, key, job_id)
+
+
+def _check_signature(task: Task, args: list[Any], signature: str | None) -> None:
+    """On a worker with a task secret: refuse (and log) a message not signed with it."""
+    secret = getattr(task.app, "task_secret", None)
+    if not secret:
+        return
+    try:
+        verify_task(secret, task.name, args, signature)
+    except TaskSignatureError as exc:
+        log.error("%s (message id %s)", exc, task.request.id)
+        raise
 
 
 def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) -> str:
     """Queue a registered task; :class:`RedisUnavailableError` if the broker is down."""
+    secret = getattr(celery, "task_secret", None)
+    kwargs = {SIGNATURE_KWARG: sign_task(secret, name, args)} if secret else {}
     try:
         # progress and results live in the pack's own keys: no Celery result to track
         options.setdefault("ignore_result", True)
-        return celery.tasks[name].apply_async(args=list(args), **options).id
+        return celery.tasks[name].apply_async(args=list(args), kwargs=kwargs, **options).id
     except OperationalError as exc:
         broker = celery.conf.broker_url or "(unset)"
         raise RedisUnavailableError(

@@ -1,0 +1,92 @@
+"""Signed task messages: a worker with a task secret runs only messages signed with it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from celery import Celery
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.tasks import (
+    TaskSignatureError,
+    get_batch_results,
+    get_job,
+    submit_batch,
+    submit_ingestion,
+    wait_for_job,
+)
+from redis_agent_core.tasks.app import create_app
+from redis_agent_core.tasks.progress import create_job
+from redis_agent_core.tasks.signing import sign_task, verify_task
+
+from . import support
+from .conftest import SECRET
+from .support import HashIndex
+
+pytestmark = pytest.mark.usefixtures("worker")
+TASK_SECRET = b"shared-task-secret"
+
+
+@pytest.fixture(scope="module")
+def task_app(task_config: RedisAgentConfig) -> Celery:
+    return create_app(task_config, webhook_secret=SECRET, task_secret=TASK_SECRET)
+
+
+def test_signatures_bind_the_task_name_and_every_argument() -> None:
+    args = ["job", {"model": "echo", "model_kwargs": {"b": 1, "a": [1.5, None]}}, [{"id": "0"}]]
+    sig = sign_task(TASK_SECRET, "rap.llm_batch", args)
+    verify_task(TASK_SECRET, "rap.llm_batch", args, sig)
+    reordered = [
+        "job",
+        {"model_kwargs": {"a": [1.5, None], "b": 1}, "model": "echo"},
+        [{"id": "0"}],
+    ]
+    verify_task(TASK_SECRET, "rap.llm_batch", reordered, sig)  # dict order is not meaning
+    altered = ["job", {**args[1], "model": "other"}, args[2]]
+    for name, a, s in [
+        ("rap.llm_batch", altered, sig),
+        ("rap.ingest_batch", args, sig),
+        ("rap.llm_batch", args, sign_task(b"another secret", "rap.llm_batch", args)),
+        ("rap.llm_batch", args, None),
+        ("rap.llm_batch", args, ""),
+    ]:
+        with pytest.raises(TaskSignatureError):
+            verify_task(TASK_SECRET, name, a, s)
+
+
+def test_signed_jobs_run_end_to_end(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    job_id = submit_batch(["signed"], model="echo", cache=False, app=task_app)
+    assert wait_for_job(job_id, config=task_config, timeout=30).status == "succeeded"
+    assert get_batch_results(job_id, config=task_config)[0]["text"] == "SIGNED"
+    index = HashIndex("signed", config=task_config)
+    job_id = submit_ingestion(index, [{"id": "s1", "text": "ok"}], app=task_app)
+    assert wait_for_job(job_id, config=task_config, timeout=30).status == "succeeded"
+
+
+@pytest.mark.parametrize("how", ["unsigned", "other-secret", "altered"])
+def test_a_message_not_signed_with_the_secret_does_nothing(
+    task_app: Celery, task_config: RedisAgentConfig, how: str
+) -> None:
+    forged = f"forged-{uuid.uuid4().hex}"
+    create_job(task_config, forged, kind="llm_batch", total=1)
+    job = {"model": "echo", "model_kwargs": {}, "cache": False, "limiter": None}
+    items = [{"id": "0", "prompt": f"forged {how}"}]
+    args = [forged, job, items]
+    if how == "unsigned":
+        kwargs = {}
+    elif how == "other-secret":
+        kwargs = {"rap_signature": sign_task(b"attacker", "rap.llm_batch", args)}
+    else:  # a genuine signature over other arguments
+        genuine = sign_task(
+            TASK_SECRET, "rap.llm_batch", [forged, job, [{"id": "0", "prompt": "x"}]]
+        )
+        kwargs = {"rap_signature": genuine}
+    task_app.tasks["rap.llm_batch"].apply_async(args=args, kwargs=kwargs, ignore_result=True)
+    # the solo worker takes messages in order: once a later signed job finished, the
+    # forged one was handled (refused) before it
+    marker = submit_batch(["after"], model="echo", cache=False, app=task_app)
+    wait_for_job(marker, config=task_config, timeout=30)
+    state = get_job(forged, config=task_config)
+    assert (state.status, state.done, state.failed) == ("pending", 0, 0)
+    assert support.CALLS[f"forged {how}"] == 0  # the model never saw the prompt
