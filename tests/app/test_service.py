@@ -320,6 +320,7 @@ async def test_model_down_answers_502_and_refunds_the_request(
         assert failed.status_code == 502
         assert failed.json()["error"] == "llm_unavailable"
         assert "OPENAI_BASE_URL" in failed.json()["detail"]
+        assert "127.0.0.1:9" not in failed.text  # the endpoint's address stays in the log
         # the failed call gave its request back: the user's one request a minute is intact
         ok = await client.post("/chat", **users.chat("u", "s2", "What is a hash?"))
         assert ok.status_code == 200 and ok.json()["cached"] is True
