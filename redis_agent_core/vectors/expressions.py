@@ -44,6 +44,10 @@ _TEXT = re.compile(rf'^(\(-)?@({_NAME}):(\("(.*)"\)|"(.*)"|\((.*)\))(\))?$', re.
 _MISSING = re.compile(rf"^ismissing\(@({_NAME})\)$")
 _UNITS = ("m", "km", "mi", "ft")
 _INT = re.compile(r"[-+]?\d+")
+# Characters redisvl always backslash-escapes in a tag value: unescaped in a tag body,
+# they are query syntax, so the leaf is not one redisvl rendered (e.g. a hand-written
+# "@a:{x} @b:{y}"); its values would be read wrong, so it is refused.
+_TAG_SYNTAX = frozenset(",.<>{}[]\"':;!@#$%^&()-+=~/ ")
 
 
 def compile_expression(expr: FilterExpression, fields: Fields) -> str | None:
@@ -130,6 +134,8 @@ def _tag(match: re.Match[str], text: str, fields: Fields) -> str | None:
     if negated != bool(match.group(4)):
         return _unreadable(text)
     _field(name, text, fields, ("tag",))
+    if _TAG_SYNTAX.intersection(re.sub(r"\\.", "", body, flags=re.S)):
+        return _unreadable(text)
     pieces = _split(body, "|")
     if any(_split(p, "*")[1:] for p in pieces):  # an unescaped '*': Tag % pattern
         return _negate(_patterns(name, pieces, fields), negated)
@@ -201,9 +207,14 @@ def _text(match: re.Match[str], text: str, fields: Fields) -> str | None:
     _field(name, text, fields, ("text",))
     phrase = match.group(4) if match.group(4) is not None else match.group(5)
     if phrase is not None:
+        if '"' in phrase:  # redisvl turns quotes into spaces: this is several clauses
+            return _unreadable(text)
         return compile_condition(Condition(name, "ne" if negated else "eq", phrase), fields)
     # Text % pattern: redisvl interpolates it raw on purpose (wildcards, fuzzy, '|');
-    # text values are indexed raw, so the clause means what redisvl documents.
+    # text values are indexed raw, so the clause means what redisvl documents. A field
+    # reference inside means several clauses were written by hand: refused.
+    if negated or "@" in match.group(6):
+        return _unreadable(text)
     return text
 
 

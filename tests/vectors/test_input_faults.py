@@ -145,8 +145,15 @@ def test_expressions_are_checked_like_dict_filters(cities: VectorIndex) -> None:
         cities.find(Tag("country") == "France")
     with pytest.raises(FilterError, match="numeric field"):
         cities.find(Tag("year") == "2001")
-    with pytest.raises(FilterError, match="dict form"):
-        cities.find(FilterExpression("@city:{New York} | garbage"))
+    for hand_written in (
+        "@city:{New York} | garbage",
+        "@city:{New York} @year:[1 2]",
+        "@city:{a} @city:{b}",
+        '@blurb:("a") @blurb:("b")',
+        "@blurb:(a) (@city:{x})",
+    ):
+        with pytest.raises(FilterError, match="dict form"):
+            cities.find(FilterExpression(hand_written))
 
 
 def test_langchain_accepts_expressions(config: RedisAgentConfig) -> None:
