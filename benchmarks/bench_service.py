@@ -101,8 +101,8 @@ def fake_model(delay_ms: float) -> Iterator[str]:
 
 
 @contextmanager
-def service(redis_url: str, model_url: str, workers: int) -> Iterator[str]:
-    """``redis-agent serve`` with limits out of the way; yields its base URL."""
+def service(redis_url: str, model_url: str, workers: int) -> Iterator[tuple[str, int]]:
+    """``redis-agent serve`` with limits out of the way; yields its base URL and pid."""
     port = _free_port()
     env = dict(os.environ)
     env.update(OPENAI_BASE_URL=model_url, OPENAI_API_KEY="bench", OPENAI_MODEL="fake")
@@ -119,9 +119,37 @@ def service(redis_url: str, model_url: str, workers: int) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_http(base + "/health", proc, 180)
-        yield base
+        yield base, proc.pid
     finally:
         _stop(proc)
+
+
+class CpuMeter:
+    """CPU seconds spent by the service's processes and by Redis: on a shared machine
+    the CPU per request holds steadier than requests per second."""
+
+    def __init__(self, service_pid: int, redis_url: str) -> None:
+        import psutil
+        import redis
+
+        self._service = psutil.Process(service_pid)
+        info = redis.Redis.from_url(redis_url).info("server")
+        self._redis = psutil.Process(int(info["process_id"]))
+
+    @staticmethod
+    def _cpu(procs: list[Any]) -> float:
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except Exception:  # a worker that exited
+                continue
+            total += t.user + t.system
+        return total
+
+    def read(self) -> tuple[float, float]:
+        procs = [self._service, *self._service.children(recursive=True)]
+        return self._cpu(procs), self._cpu([self._redis])
 
 
 @dataclass
@@ -134,6 +162,8 @@ class Run:
     hits: int = 0
     lag_p99_ms: float | None = None
     lag_max_ms: float | None = None
+    service_cpu_s: float = 0.0
+    redis_cpu_s: float = 0.0
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -154,6 +184,8 @@ class Run:
             round(self.pct(0.99), 1),
             round(max(self.latencies, default=float("nan")) * 1000, 1),
             f"{self.hits / n:.0%}" if n else "-",
+            round(self.service_cpu_s * 1000 / n, 2) if n else "-",
+            round(self.redis_cpu_s * 1000 / n, 2) if n else "-",
             lag,
             lag_max,
             self.errors,
@@ -165,14 +197,22 @@ def _question(rng: random.Random) -> str:
 
 
 class Client:
-    """Headers and ids for the requests (one user per client)."""
+    """One user with an API key; every request in a fresh session."""
 
-    def __init__(self, index: int) -> None:
-        self.user = f"bench-user-{index}"
-        self.headers: dict[str, str] = {}
+    def __init__(self, key: str) -> None:
+        self.headers = {"Authorization": f"Bearer {key}"}
 
     def body(self, message: str) -> dict[str, str]:
-        return {"user_id": self.user, "session_id": os.urandom(8).hex(), "message": message}
+        return {"session_id": os.urandom(8).hex(), "message": message}
+
+
+def issue_keys(redis_url: str, count: int) -> list[str]:
+    """API keys of ``count`` bench users, in the service's (default) namespace."""
+    from redis_agent_core.apikeys import ApiKeys
+    from redis_agent_core.config import RedisAgentConfig
+
+    keys = ApiKeys(RedisAgentConfig.from_env(url=redis_url))
+    return [keys.create(f"bench-user-{i}") for i in range(count)]
 
 
 async def _loop_lag(http: aiohttp.ClientSession, base: str) -> tuple[float | None, float | None]:
@@ -186,7 +226,9 @@ async def _loop_lag(http: aiohttp.ClientSession, base: str) -> tuple[float | Non
     return (max(p99) if p99 else None, max(mx) if mx else None)
 
 
-async def _run(base: str, scenario: str, clients: int, seconds: float, seed: int) -> Run:
+async def _run(
+    base: str, keys: list[str], scenario: str, clients: int, seconds: float, seed: int
+) -> Run:
     rng = random.Random(seed)
     repeated = "what is a semantic cache?"
     asked: list[str] = [repeated]
@@ -195,7 +237,7 @@ async def _run(base: str, scenario: str, clients: int, seconds: float, seed: int
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as http:
         # the repeated question is cached before the clock starts
-        warm = Client(0)
+        warm = Client(keys[0])
         async with http.post(base + "/chat", json=warm.body(repeated), headers=warm.headers) as r:
             await r.read()
 
@@ -218,7 +260,7 @@ async def _run(base: str, scenario: str, clients: int, seconds: float, seed: int
         deadline = time.perf_counter() + seconds
 
         async def worker(i: int) -> None:
-            client = Client(i)
+            client = Client(keys[i])
             while time.perf_counter() < deadline:
                 if scenario == "hits":
                     message = repeated
@@ -246,10 +288,24 @@ HEADERS = [
     "p99 ms",
     "max ms",
     "cached",
+    "service CPU ms/req",
+    "Redis CPU ms/req",
     "loop lag p99 ms",
     "loop lag max ms",
     "errors",
 ]
+
+
+def measure_one(
+    base: str, keys: list[str], cpu: CpuMeter, scenario: str, clients: int, seconds: float
+) -> Run:
+    """One run, with the CPU the service and Redis spent on it."""
+    service_before, redis_before = cpu.read()
+    run = asyncio.run(_run(base, keys, scenario, clients, seconds, seed=clients))
+    service_after, redis_after = cpu.read()
+    run.service_cpu_s = service_after - service_before
+    run.redis_cpu_s = redis_after - redis_before
+    return run
 
 
 def measure(
@@ -257,12 +313,14 @@ def measure(
 ) -> list[list[Any]]:
     rows = []
     with bench_server() as url, fake_model(delay_ms) as model_url:
-        with service(url, model_url, workers) as base:
+        with service(url, model_url, workers) as (base, pid):
+            keys = issue_keys(url, max(CLIENTS))
+            cpu = CpuMeter(pid, url)
             for scenario in scenarios:
                 for clients in CLIENTS:
                     # a short settling pause: the previous run's stragglers finish
                     time.sleep(1.0)
-                    run = asyncio.run(_run(base, scenario, clients, seconds, seed=clients))
+                    run = measure_one(base, keys, cpu, scenario, clients, seconds)
                     rows.append(run.row(delay_ms))
                     print(" | ".join(str(v) for v in rows[-1]), flush=True)
     return rows

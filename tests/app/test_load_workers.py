@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
 import pytest
 
 from langchain_redis_agent.service import workers
 from redis_agent_core.cli import build_parser
+from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
+
+from .conftest import Users
 
 
 def test_torch_threads_split_the_cores_among_workers() -> None:
@@ -45,3 +57,81 @@ def test_cli_takes_workers_and_defaults_to_the_cores() -> None:
     parser = build_parser()
     assert parser.parse_args(["serve", "--workers", "3"]).workers == 3
     assert parser.parse_args(["serve"]).workers is None  # resolved to the cores at start
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_shares_state_through_redis(
+    redis_url: str, config: RedisAgentConfig, users: Users
+) -> None:
+    """``redis-agent serve --workers 2`` end to end, on a fake model endpoint: both
+    workers start (each warms its own model), answer on one port, and each one's
+    counters are visible in ``/stats`` from either."""
+    root = Path(__file__).resolve().parents[2]
+    model_port, port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "REDIS_AGENT_NAMESPACE": config.namespace,  # the test's keys, cleaned after it
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+        "OPENAI_API_KEY": "test",
+        "OPENAI_MODEL": "fake",
+        "PYTHONPATH": str(root),
+    }
+    model = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.fake_openai", "--port", str(model_port)], cwd=root
+    )
+    serve = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "redis_agent_core.cli", "serve", "--no-queue"),
+            *("--workers", "2", "--port", str(port), "--redis-url", redis_url),
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        processes = _wait_for_processes(base, serve, 2)
+        assert len(processes) == 2
+        headers = users.headers("ann")
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for i in range(6):
+                body = {"session_id": f"s{i}", "message": "What is a stream?"}
+                r = client.post("/chat", json=body, headers=headers)
+                assert r.status_code == 200, r.text
+                assert r.json()["cached"] is (i > 0)  # the cache is shared: one miss
+        # each worker publishes its counters every few seconds: wait for the sum
+        processes = _wait_for_processes(base, serve, 2, requests=6)
+        assert all(p["loop_lag_ms"] is not None for p in processes)
+    finally:
+        for proc in (serve, model):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_processes(
+    base: str, proc: subprocess.Popen[bytes], count: int, requests: int = 0
+) -> list[Any]:
+    """The ``processes`` of ``/stats`` once ``count`` workers have published, counting
+    ``requests`` between them."""
+    deadline = time.monotonic() + 240  # two model loads on a busy 2-core machine
+    processes: list[Any] = []
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"serve exited with {proc.returncode}"
+        try:
+            processes = httpx.get(base + "/stats", timeout=10).json()["processes"]
+        except httpx.HTTPError:
+            processes = []
+        if len(processes) >= count and sum(p["requests"] for p in processes) == requests:
+            return processes
+        time.sleep(0.5)
+    raise AssertionError(f"{count} workers, {requests} requests: not seen in 240 s: {processes}")
