@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from pathlib import Path
 import redis
 
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.server import EmbeddedRedis
+from redis_agent_core.server import EmbeddedRedis, ensure_executable, find_binaries
 
 
 def free_port() -> int:
@@ -132,6 +133,33 @@ class FaultyRedis:
     def stop(self) -> None:
         self.resume()
         self.server.stop()
+
+
+@contextmanager
+def plain_redis() -> Iterator[str]:
+    """A redis-server without modules (so without search) on a loopback port: its URL.
+    Stands for a user's plain Redis that the search features cannot use."""
+    port = free_port()
+    binary = ensure_executable(find_binaries().redis_server)
+    args = [
+        str(binary),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}"
+    try:
+        wait_until_up(url)
+        yield url
+    finally:
+        proc.kill()
+        proc.wait(5)
 
 
 def wait_until_up(url: str, timeout: float = 10.0) -> None:

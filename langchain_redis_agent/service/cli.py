@@ -21,6 +21,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .app import AgentService, ServiceSettings
     from .auth import is_loopback
     from .llm import chat_model_from_env
+    from .startup import LateWorker, redis_ready
     from .workers import ServeSpec, available_cores, run, torch_threads
 
     workers = args.workers if args.workers is not None else available_cores()
@@ -46,12 +47,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_documents=args.max_documents,
     )
     private = not (args.redis_url or os.environ.get(ENV_URL)) and embedded_mode() == "private"
+    # Redis without search is a setting to fix (CapabilityError: one line, exit 2); Redis
+    # down is not: serve starts and answers 503 until it is back
+    up = redis_ready(config, "the reference service")
     with chat_model_from_env(max_tokens=args.max_tokens) as (llm, endpoint):
         # the embedded server (if any) starts here, once: every worker uses its URL
         url = config.resolve_url()
         where = "local model" if endpoint.local else endpoint.base_url
         print(f"model: {endpoint.model} ({where})", flush=True)
-        print(f"redis: {describe_url(url)}", flush=True)
+        down = "" if up else " (unreachable: answering 503 until it is back)"
+        print(f"redis: {describe_url(url)}{down}", flush=True)
         print(f"workers: {workers}", flush=True)
         # the queue's worker runs once, in this (parent) process
         service = AgentService(llm, config=config, settings=settings, model_name=endpoint.model)
@@ -62,7 +67,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             print(f"  Authorization: Bearer {key}", flush=True)
         elif settings.auth:
             print("auth: on (issue API keys with `redis-agent keys create USER`)", flush=True)
-        worker = service.start_worker() if settings.use_queue else None
+        worker = LateWorker(service) if settings.use_queue else None
         spec = ServeSpec(
             redis_url=url,
             base_url=endpoint.base_url,

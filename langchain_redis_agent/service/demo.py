@@ -11,6 +11,7 @@ any role did not do its job, so it doubles as a smoke test of a fresh install.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+import redis
 
+from redis_agent_core.capabilities import require_search
 from redis_agent_core.config import RedisAgentConfig, describe_url
 from redis_agent_core.errors import RedisAgentError
 from redis_agent_core.server import EmbeddedRedis
@@ -289,10 +292,13 @@ def run_demo(*, quiet: bool = False, out: TextIO | None = None) -> int:
             label = describe_url(url)
         config = RedisAgentConfig(url=url, namespace=namespace, socket_timeout=30)
         try:
+            # down or without search: one line (RedisAgentError below), not a traceback
+            require_search(config, "the demo")
             ok = asyncio.run(_run_service(config, quiet, out, label))
         finally:
             if server is None:  # a user's Redis: remove what the demo wrote
-                _cleanup(config)
+                with contextlib.suppress(redis.exceptions.RedisError, RedisAgentError):
+                    _cleanup(config)  # best effort: must not hide the error that ended the run
             config.close()
         return 0 if ok else 1
     except httpx.HTTPStatusError as exc:  # the service refused: say what it answered
