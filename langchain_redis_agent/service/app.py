@@ -53,7 +53,7 @@ from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import SHARE_POLICIES, SemanticCache, Share, context_scope, make_scope
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
 from redis_agent_core.embeddings import BatchingEmbedder
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.local_llm import SYSTEM_PROMPT
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from redis_agent_core.vectors import Hit, VectorIndex
@@ -294,7 +294,8 @@ class AgentService:
         model (one call in its thread) and the cache's search index. ``create_app``'s
         startup calls it."""
         await self._embedder.awarm()
-        await self.cache.aensure_index()
+        with contextlib.suppress(RedisUnavailableError):  # down: made on first use
+            await self.cache.aensure_index()
 
     # -- roles --
     @staticmethod

@@ -28,7 +28,7 @@ from ..capabilities import require_search
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import CapabilityError, ConfigError, SchemaMismatchError
-from ..redis_errors import FAULTS, is_missing_index
+from ..redis_errors import FAULTS, is_missing_index, translate_errors
 from ..tags import TAG_SEPARATOR, tag_value
 from .base import PROBE, RECORD, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
@@ -364,11 +364,12 @@ class SemanticCache(CacheStore):
             return
         self._check_cluster()
         client = self.config.get_client()
-        try:
-            client.execute_command(*self._create_args())
-        except redis.exceptions.ResponseError as exc:
-            if self._on_create_error(exc):
-                self._check_existing(client.execute_command("FT.INFO", self.index_name))
+        with translate_errors(self.config, f"creating the index of semantic cache {self.name!r}"):
+            try:
+                client.execute_command(*self._create_args())
+            except redis.exceptions.ResponseError as exc:
+                if self._on_create_error(exc):
+                    self._check_existing(client.execute_command("FT.INFO", self.index_name))
         self._index_ready = True
 
     async def aensure_index(self) -> None:
@@ -381,12 +382,13 @@ class SemanticCache(CacheStore):
                 "Redis 8 with clustered search, Redis Enterprise or Redis Cloud"
             )
         client = self.config.get_async_client()
-        try:
-            await client.execute_command(*self._create_args())  # type: ignore[misc]
-        except redis.exceptions.ResponseError as exc:
-            if self._on_create_error(exc):
-                info = await client.execute_command("FT.INFO", self.index_name)  # type: ignore[misc]
-                self._check_existing(info)
+        with translate_errors(self.config, f"creating the index of semantic cache {self.name!r}"):
+            try:
+                await client.execute_command(*self._create_args())  # type: ignore[misc]
+            except redis.exceptions.ResponseError as exc:
+                if self._on_create_error(exc):
+                    info = await client.execute_command("FT.INFO", self.index_name)  # type: ignore[misc]
+                    self._check_existing(info)
         self._index_ready = True
 
     def _record_args(
