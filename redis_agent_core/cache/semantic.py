@@ -50,7 +50,8 @@ __all__ = ["SemanticCache"]
 
 _DEFAULT: Any = object()
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_RETURN = ("_d", "prompt", "payload", "usage", "tokens")
+# "gf": the guards' features of the stored prompt, computed when it was written
+_RETURN = ("_d", "prompt", "payload", "usage", "tokens", "gf")
 
 
 def _b(value: Any) -> Any:
@@ -506,7 +507,7 @@ class SemanticCache(CacheStore):
             chosen, rejections = None, []
             for row in rows:
                 rejection = (
-                    self.verifier.verify(prompt, text(row[2].get("prompt", b"")))
+                    self.verifier.verify(prompt, self._candidate(row))
                     if self.verifier is not None
                     else None
                 )
@@ -549,7 +550,7 @@ class SemanticCache(CacheStore):
             chosen, rejections = None, []
             for row in rows:
                 rejection = (
-                    await self.verifier.averify(prompt, text(row[2].get("prompt", b"")))
+                    await self.verifier.averify(prompt, self._candidate(row))
                     if self.verifier is not None
                     else None
                 )
@@ -589,8 +590,22 @@ class SemanticCache(CacheStore):
             usage=usage,
             ttl=ttl,
             filters=tuple((name, tag_value(value)) for name, value in pairs),
-            extra=[("vec", blob)],
+            extra=[("vec", blob), *self._guard_fields(prompt)],
         )
+
+    def _guard_fields(self, prompt: str) -> list[tuple[str, bytes]]:
+        """The verifier's analysis of ``prompt``, stored with the entry so that lookups
+        in any process read it instead of parsing the stored prompt again."""
+        features_of = getattr(self.verifier, "features_of", None)
+        return [("gf", features_of(prompt))] if features_of and self.verifier.guards else []
+
+    def _candidate(self, row: tuple[str, float, dict[str, Any]]) -> str:
+        """A candidate's prompt, its stored guard features handed to the verifier."""
+        prompt = text(row[2].get("prompt", b""))
+        remember = getattr(self.verifier, "remember", None)
+        if remember is not None:
+            remember(prompt, row[2].get("gf"))
+        return prompt
 
     def update(
         self,

@@ -26,14 +26,24 @@ from __future__ import annotations
 
 import inspect
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import NamedTuple, Protocol, runtime_checkable
 
+import orjson
+
 from . import _lexicon as lex
-from ._features import Features, features, stem
-from .relations import AntonymGuard, ArgumentGuard, SubstitutionGuard
+from ._features import _PARSED, Features, decode, encode, features, remember, stem
+from .relations import (
+    AntonymGuard,
+    ArgumentGuard,
+    SubstitutionGuard,
+    opposites,
+    remember_opposites,
+)
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -88,14 +98,22 @@ def _key(word: str) -> str:
     return "_".join(stem(part) for part in word.split("_"))
 
 
+@lru_cache(maxsize=4096)
+def _by_initial(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The distinct words sorted, so those with one initial are one slice (bisect)."""
+    return tuple(sorted(set(words)))
+
+
 def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
     """Whether ``other`` has a near spelling of ``word`` ("Mondys" for "Mondays"): only
     asked before a one-sided rule fires, so typos in near repeats don't cost hits.
     Names are held to a tighter standard: "Maria"/"Marta" and "Austria"/"Australia" are
     different places and people, so only a swapped pair of letters ("Oxfrod") or a
     one-letter slip in a long name counts."""
-    for w in other.words:
-        if w[:1] != word[:1] or abs(len(w) - len(word)) > 2:
+    words = _by_initial(other.words)
+    start = bisect_left(words, word[:1])
+    for w in words[start : bisect_left(words, word[:1] + "\uffff", start)]:
+        if abs(len(w) - len(word)) > 2:
             continue
         if name:
             if len(w) == len(word) and sorted(w) == sorted(word):
@@ -362,6 +380,28 @@ class Verifier:
     ) -> None:
         self.guards = list(default_guards() if guards is None else guards)
         self.extra = extra
+
+    @staticmethod
+    def features_of(text: str) -> bytes:
+        """What the guards need of ``text``, as JSON bytes to store with a cache entry
+        (computed once, at write time): a lookup then parses only the new prompt."""
+        keys, antonyms = opposites(text)
+        return orjson.dumps([encode(features(text)), sorted(keys), sorted(antonyms)])
+
+    @staticmethod
+    def remember(text: str, stored: bytes | str | None) -> bool:
+        """Seed the per-process caches with :meth:`features_of`'s output for ``text``
+        (read back with an entry). Returns ``False`` (the text will be parsed when
+        needed) if ``stored`` is missing or not in the current format."""
+        if not stored or text in _PARSED:  # parsed here already
+            return bool(stored)
+        try:
+            blob, keys, antonyms = orjson.loads(stored)
+            remember(text, decode(text, blob))
+        except (ValueError, TypeError):  # another format or damaged: parse instead
+            return False
+        remember_opposites(text, (frozenset(keys), frozenset(antonyms)))
+        return True
 
     def _run_guards(self, query: str, candidate: str) -> Rejection | None:
         if query == candidate:

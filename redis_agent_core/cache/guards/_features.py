@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from . import _lexicon as lex
 
-__all__ = ["Features", "features", "stem"]
+__all__ = ["Features", "decode", "encode", "features", "remember", "stem"]
 
 _ROLE = re.compile(rf"^\s*(?:{'|'.join(lex.ROLE_NAMES)})\s*:\s*", re.IGNORECASE | re.MULTILINE)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
@@ -107,6 +107,18 @@ _LENGTH_VOCAB = frozenset(lex.LENGTH_UNITS)
 _FORMAT_KEYS = frozenset(lex.FORMAT_WORDS)
 _FORMAT_VOCAB = frozenset({"table", "tabular", "list", "code", "spreadsheet"})
 _QUOTE_CHARS = frozenset("\"`'")
+_FUNCTION_STEMS = frozenset(stem(w) for w in lex.FUNCTION_WORDS)
+_NEGATOR_FORMS = frozenset(w for w in lex.NEGATORS if stem(w) not in lex.NEGATORS)
+_PARTICLE_KEYS = frozenset(lex.PARTICLE_VERBS)
+_DATE_KEYS = frozenset(_DATE_WORDS)
+_SCOPE_KEYS = frozenset(_SCOPE_WORDS)
+# Words that may carry a negating prefix ("unsafe", "non-refundable"): at least 6 letters.
+_PREFIX_ALT = "|".join(sorted(lex.NEGATING_PREFIXES, key=len, reverse=True))
+_PREFIXED_WORD = re.compile(rf"\b({_PREFIX_ALT})([a-z][a-z-]{{3,}})\b(?!')")
+_PREFIX_HEAD = re.compile(rf"\b(?:{_PREFIX_ALT})[a-z]")
+_POSSESSIVE = re.compile(r"'s\b")
+_OWNER = re.compile(r"\b([a-z-]+)'s\b")
+_NEGATED_WORD = re.compile(r"[a-z]n't\b|\bnon-[a-z]")
 
 
 def _number_words_to_digits(text: str) -> str:
@@ -144,6 +156,7 @@ class Features:
     lower: str  # the content, roles stripped, lower-cased, whitespace collapsed
     words: tuple[str, ...]  # lower-cased words in order
     seq: tuple[str, ...]  # their stems, in the same order (argument order, word diffs)
+    content: dict[str, int]  # stem of each content word -> its first position in ``words``
     vocab: frozenset[str]  # words, their hyphen parts and stems
     stems: frozenset[str]
     keys: frozenset[str]  # stems and particles: what opposite-word lists are matched on
@@ -249,37 +262,149 @@ def _quantities(lower: str) -> tuple[Counter[str], str]:
     return found, text
 
 
-@lru_cache(maxsize=2048)
+_PARSED: dict[str, Features] = {}
+_PARSED_MAX = 4096  # texts kept per process: the queries of the moment and popular entries
+
+
 def features(text: str) -> Features:
-    """Parse ``text`` (a prompt or a conversation with ``role:`` prefixes) once."""
+    """The features of ``text`` (a prompt or a conversation with ``role:`` prefixes),
+    parsed once per process or seeded from those stored with a cache entry."""
+    found = _PARSED.get(text)
+    if found is None:
+        found = _parse(text)
+        remember(text, found)
+    return found
+
+
+def remember(text: str, parsed: Features) -> None:
+    """Keep ``parsed`` as the features of ``text`` (oldest entries leave first)."""
+    if len(_PARSED) >= _PARSED_MAX:
+        del _PARSED[next(iter(_PARSED))]
+    _PARSED[text] = parsed
+
+
+features.cache_clear = _PARSED.clear  # type: ignore[attr-defined]
+
+_FORMAT = 1  # version of the stored form below
+
+
+def encode(f: Features) -> list:
+    """The features as plain JSON values, to store with a cache entry (no pickle)."""
+    return [
+        _FORMAT,
+        f.words,
+        f.seq,
+        f.content,
+        sorted(f.vocab - f.stems - frozenset(f.words)),
+        sorted(f.qualifiers),
+        f.directional,
+        f.negations,
+        sorted(f.particles),
+        f.quantities,
+        sorted(f.dates),
+        f.entities,
+        sorted(f.quotes),
+        f.prefixed,
+        {name: sorted(groups) for name, groups in f.scopes.items()},
+        sorted(f.persons),
+        [sorted(f.flow[0]), sorted(f.flow[1])],
+        sorted(f.constraints),
+    ]
+
+
+def decode(text: str, stored: list) -> Features:
+    """Features of ``text`` from :func:`encode`'s output; ``ValueError`` if it is not
+    that (another version, or damaged): the caller parses the text instead."""
+    try:
+        (
+            version,
+            words,
+            seq,
+            content,
+            extra_vocab,
+            qualifiers,
+            directional,
+            negations,
+            particles,
+            quantities,
+            dates,
+            entities,
+            quotes,
+            prefixed,
+            scopes,
+            persons,
+            (sources, targets),
+            constraints,
+        ) = stored
+        if version != _FORMAT or len(words) != len(seq):
+            raise ValueError(f"stored guard features of format {version!r}")
+        stems, particle_set = frozenset(seq), frozenset(particles)
+        if not text.isascii():
+            text = text.translate(_APOSTROPHES)
+        body = _ROLE.sub("", text) if ":" in text else text
+        return Features(
+            lower=" ".join(body.lower().split()),
+            words=tuple(words),
+            seq=tuple(seq),
+            content=content,
+            vocab=frozenset(words) | stems | frozenset(extra_vocab),
+            stems=stems,
+            keys=stems | particle_set,
+            qualifiers=frozenset(qualifiers),
+            directional=bool(directional),
+            negations=int(negations),
+            particles=particle_set,
+            quantities=Counter(quantities),
+            dates=frozenset(dates),
+            entities=tuple(entities),
+            quotes=frozenset(quotes),
+            prefixed=tuple(tuple(p) for p in prefixed),
+            scopes={n: frozenset(tuple(g) for g in groups) for n, groups in scopes.items()},
+            persons=frozenset(persons),
+            flow=(frozenset(sources), frozenset(targets)),
+            constraints=frozenset(constraints),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:  # orjson.JSONDecodeError too
+        raise ValueError(f"unusable stored guard features: {exc}") from exc
+
+
+def _parse(text: str) -> Features:
+    """Parse ``text`` once."""
     # Each regex below runs only when the words show it can match: most prompts are
     # short questions and this keeps a cold parse in the tens of microseconds.
     if not text.isascii():
         text = text.translate(_APOSTROPHES)
     content = _ROLE.sub("", text) if ":" in text else text
     lower = content.lower()
-    raw_words = _WORD.findall(lower)
-    words = tuple(w[:-2] if w.endswith("'s") else w for w in raw_words)
-    seq: list[str] = []
-    negations = 0
+    possessive = "'s" in lower
+    words = tuple(_WORD.findall(_POSSESSIVE.sub("", lower) if possessive else lower))
+    # Set operations and C-level maps instead of a Python loop per word: a 100-word
+    # prompt parses in tens of microseconds.
+    seq = tuple(map(stem, words))
+    wordset, stems = frozenset(words), frozenset(seq)
+    last = len(seq) - 1
+    positions = dict(zip(reversed(seq), range(last, -1, -1), strict=True))  # first wins
+    for s in _FUNCTION_STEMS.intersection(positions):
+        del positions[s]
+    # a word counts if it or its stem is a negator ("stopped", "none")
+    negations = sum(map(lex.NEGATORS.__contains__, seq)) + sum(
+        map(_NEGATOR_FORMS.__contains__, words)
+    )
+    if "n't" in lower or "non-" in lower:
+        negations += len(_NEGATED_WORD.findall(lower))
     particles: set[str] = set()
-    dates: set[str] = set()
-    for i, w in enumerate(words):
-        st = stem(w)
-        seq.append(st)
-        if w in lex.NEGATORS or st in lex.NEGATORS or w.endswith("n't") or w.startswith("non-"):
-            negations += 1
-        if st in lex.PARTICLE_VERBS or w in lex.PARTICLE_VERBS:
-            # "turn off", "turn it off", "take money out": the first particle within 3 words
-            for p in words[i + 1 : i + 4]:
-                if p in _PARTICLES:
-                    particles.add(f"{st}_{p}")
-                    break
-        if w in _DATE_WORDS:
-            dates.add(_DATE_WORDS[w])
-    parts = {p for w in words if "-" in w for p in w.split("-")}
-    stems = frozenset(seq)
-    vocab = frozenset(words) | frozenset(parts) | stems
+    if not _PARTICLE_KEYS.isdisjoint(stems) or not _PARTICLE_KEYS.isdisjoint(wordset):
+        for i, (w, st) in enumerate(zip(words, seq, strict=True)):
+            if st in lex.PARTICLE_VERBS or w in lex.PARTICLE_VERBS:
+                # "turn off", "turn it off", "take money out": the first particle within 3 words
+                for p in words[i + 1 : i + 4]:
+                    if p in _PARTICLES:
+                        particles.add(f"{st}_{p}")
+                        break
+    dates = {_DATE_WORDS[w] for w in wordset & _DATE_KEYS}
+    vocab = wordset | stems
+    if "-" in lower:
+        vocab |= {p for w in wordset if "-" in w for p in w.split("-")}
     if not _ALIAS_KEYS.isdisjoint(vocab):
         vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
 
@@ -293,7 +418,7 @@ def features(text: str) -> Features:
         dates.add("may")
 
     found: dict[str, set[tuple[bool, str]]] = {}
-    for key in vocab:
+    for key in vocab & _SCOPE_KEYS:
         for name, strict, group in _SCOPE_WORDS.get(key, ()):
             found.setdefault(name, set()).add((strict, group))
     if not _PHRASE_STARTS.isdisjoint(vocab):
@@ -301,11 +426,7 @@ def features(text: str) -> Features:
             for name, strict, group in _SCOPE_WORDS[m.group(0)]:
                 found.setdefault(name, set()).add((strict, group))
     scopes = {name: frozenset(hit) for name, hit in found.items()}
-    persons = frozenset(
-        w[:-2]
-        for w in (raw_words if "'s" in lower else ())
-        if w.endswith("'s") and w[:-2] in lex.PERSON_WORDS
-    )
+    persons = frozenset(_OWNER.findall(lower)) & lex.PERSON_WORDS if possessive else frozenset()
 
     sources: set[str] = set()
     targets: set[str] = set()
@@ -342,18 +463,21 @@ def features(text: str) -> Features:
         " ".join((m.group(1) or m.group(2) or m.group(3)).lower().split())
         for m in (_QUOTED.finditer(content) if _QUOTE_CHARS.intersection(content) else ())
     )
-    prefixed = tuple(
-        (w, w[len(prefix) :])
-        for w in words
-        if w[:2] in _PREFIX_HEADS and len(w) >= 6 and not w.startswith("non-")
-        for prefix in lex.NEGATING_PREFIXES
-        if w.startswith(prefix) and len(w) - len(prefix) >= 4 and w[len(prefix) :] not in words
+    prefixed = (
+        tuple(
+            (prefix + base, base)
+            for prefix, base in _PREFIXED_WORD.findall(lower)
+            if base not in wordset and prefix != "non-"
+        )
+        if _PREFIX_HEAD.search(lower)
+        else ()
     )
     return Features(
         prefixed=prefixed,
         lower=" ".join(lower.split()),
         words=words,
-        seq=tuple(seq),
+        seq=seq,
+        content=positions,
         vocab=vocab,
         stems=stems,
         keys=stems | particles,

@@ -467,3 +467,8 @@ ROLE_NAMES = (
     "chatbot",
     "model",
 )
+
+# Words that are never an argument or an opposite (WordNet has in/out, up/down...).
+FUNCTION_WORDS = STOPWORDS | frozenset(
+    "in out up down on off over under more less much many few all some no yes".split()
+)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 from ._features import stem
 
-__all__ = ["WordNet", "wordnet"]
+__all__ = ["WordNet", "base", "noun", "wordnet"]
 
 _DATA = "wordnet_lexicon.json.gz"
 
@@ -91,3 +91,15 @@ def wordnet() -> WordNet:
         senses={k: frozenset(v) for k, v in raw["noun_senses"].items()},
         parents={k: frozenset(v) for k, v in raw["noun_parents"].items()},
     )
+
+
+@lru_cache(maxsize=16384)
+def base(word: str) -> str:
+    """Memoised :meth:`WordNet.base`: a lookup asks about the same few words again."""
+    return wordnet().base(word)
+
+
+@lru_cache(maxsize=16384)
+def noun(word: str) -> str | None:
+    """Memoised :meth:`WordNet.noun`."""
+    return wordnet().noun(word)

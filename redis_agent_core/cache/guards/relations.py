@@ -9,15 +9,11 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 from __future__ import annotations
 
 from ._features import Features, features
-from ._lexicon import STOPWORDS, UNITS
-from ._wordnet import wordnet
+from ._lexicon import FUNCTION_WORDS, UNITS
+from ._wordnet import base, noun, wordnet
 
-__all__ = ["AntonymGuard", "ArgumentGuard", "SubstitutionGuard"]
+__all__ = ["AntonymGuard", "ArgumentGuard", "SubstitutionGuard", "opposites"]
 
-# Function words never count as opposites or arguments (WordNet has in/out, up/down...).
-_FUNCTION = STOPWORDS | frozenset(
-    "in out up down on off over under more less much many few all some no yes".split()
-)
 # Prepositions that order their two sides ("convert miles to km", "X better than Y").
 _ORDERING = frozenset({"to", "into", "than", "over", "before", "after", "per"})
 # Between two arguments, these make the relation symmetric ("mix A with B", "A or B").
@@ -27,17 +23,66 @@ _NOUN_CUES = frozenset(
     """the a an of my your our their his her its this that for in on at with some any much
     many more less few little enough""".split()
 )
+# More differing words than this on a side is a rewording, not a swapped item.
+_MAX_SWAPS = 6
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "get", "got", "gets"})
 
 
 def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
-    """(word, stem, position) of the content words of ``one`` whose stem ``other`` lacks."""
-    stems = other.stems
-    return [
-        (w, s, i)
-        for i, (w, s) in enumerate(zip(one.words, one.seq, strict=True))
-        if s not in stems and w not in _FUNCTION and not w[0].isdigit()
-    ]
+    """(word, stem, position) of the content words of ``one`` whose stem ``other`` lacks,
+    in text order: a set difference, then a look-up per differing word."""
+    words, content = one.words, one.content
+    found = [(words[content[s]], s, content[s]) for s in content.keys() - other.stems]
+    found.sort(key=_position)
+    return [d for d in found if not d[0][0].isdigit() and d[0] not in FUNCTION_WORDS]
+
+
+def _position(item: tuple[str, str, int]) -> int:
+    return item[2]
+
+
+Diff = list[tuple[str, str, int]]
+_last: list = [None, None, [], []]  # the last pair asked about: two guards ask in turn
+
+
+def _diffs(q: Features, c: Features) -> tuple[Diff, Diff]:
+    """``_diff`` both ways, remembered for the last pair (the antonym and substitution
+    guards run one after the other on the same pair; Features objects are immutable)."""
+    last = _last
+    if last[0] is q and last[1] is c:
+        return last[2], last[3]
+    only_q, only_c = _diff(q, c), _diff(c, q)
+    _last[:] = [q, c, only_q, only_c]
+    return only_q, only_c
+
+
+Opposites = tuple[frozenset[str], frozenset[str]]
+_OPPOSITES: dict[str, Opposites] = {}
+
+
+def opposites(text: str) -> Opposites:
+    """The text's content stems and adjective bases, and all their WordNet antonyms:
+    computed once per text (or stored with a cache entry), so a pair is first compared
+    with two set operations."""
+    found = _OPPOSITES.get(text)
+    if found is None:
+        f = features(text)
+        keys = set(f.content)
+        keys.update(base(f.words[i]) for i in f.content.values() if f.words[i].endswith(_GRADED))
+        antonyms = wordnet().antonyms
+        found = frozenset(keys), frozenset().union(*(antonyms[k] for k in keys if k in antonyms))
+        remember_opposites(text, found)
+    return found
+
+
+def remember_opposites(text: str, found: Opposites) -> None:
+    """Keep ``found`` as the opposites of ``text`` (oldest entries leave first)."""
+    if len(_OPPOSITES) >= 4096:
+        del _OPPOSITES[next(iter(_OPPOSITES))]
+    _OPPOSITES[text] = found
+
+
+_GRADED = ("er", "est", "st")  # comparative and superlative forms ("best", "worst")
 
 
 class AntonymGuard:
@@ -48,32 +93,31 @@ class AntonymGuard:
     name = "antonym"
 
     def check(self, query: str, candidate: str) -> str | None:
+        keys_q, opposites_q = opposites(query)
+        keys_c, _ = opposites(candidate)
+        if not ((opposites_q & keys_c) - keys_q):
+            return None  # no word of the candidate alone is an antonym of the query's
         q, c = features(query), features(candidate)
-        only_q, only_c = _diff(q, c), _diff(c, q)
+        only_q, only_c = _diffs(q, c)
         if not (only_q and only_c):
             return None
         wn = wordnet()
-        keys_c = {wn.base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
+        keys_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         for w, s, _ in only_q:
-            for key in {s, wn.base(w)}:
+            for key in {s, base(w)}:
                 for opposite in wn.antonyms.get(key, ()):
                     if opposite in keys_c:
                         return f"opposite words {w!r} / {keys_c[opposite]!r} (WordNet antonyms)"
         return None
 
 
-def _sides(
-    f: Features, pivot: int, shared: frozenset[str]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Shared content words before and after ``f.seq[pivot]`` (stem -> position), as
+def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Shared content words before and after position ``pivot`` (stem -> position), as
     (subject side, object side): a passive "was Y <verb>ed by X" swaps them back."""
-    seq, words = f.seq, f.words
-    left = {seq[i]: i for i in range(pivot) if seq[i] in shared and words[i] not in _FUNCTION}
-    right = {
-        seq[i]: i
-        for i in range(pivot + 1, len(seq))
-        if seq[i] in shared and words[i] not in _FUNCTION
-    }
+    content = f.content
+    left = {s: i for s in shared if (i := content[s]) < pivot}
+    right = {s: i for s in shared if (i := content[s]) > pivot}
+    words = f.words
     if not _BE.isdisjoint(words[max(0, pivot - 3) : pivot]) and "by" in words[pivot + 1 :]:
         return right, left
     return left, right
@@ -95,24 +139,26 @@ class ArgumentGuard:
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
-        shared = q.stems & c.stems
-        if len(shared) < 3:
+        shared = q.content.keys() & c.content.keys()
+        if len(shared) < 2:
             return None
-        verbs = wordnet().verbs
-        for pivot in shared:
-            if q.seq.count(pivot) != 1 or c.seq.count(pivot) != 1:
+        # no two shared words in another order: nothing can have been swapped (the
+        # common case, decided by two sorts in C)
+        if sorted(shared, key=q.content.__getitem__) == sorted(shared, key=c.content.__getitem__):
+            return None
+        verbs = [(p, q.seq, c.seq) for p in shared & wordnet().verbs]
+        ordering = [(w, q.words, c.words) for w in _ORDERING & q.vocab & c.vocab]
+        for pivot, in_q, in_c in verbs + ordering:
+            if in_q.count(pivot) != 1 or in_c.count(pivot) != 1:
                 continue  # a repeated word has no single position to compare
-            i = q.seq.index(pivot)
+            i, j = in_q.index(pivot), in_c.index(pivot)
             word = q.words[i]
-            j = c.seq.index(pivot)
             if word not in _ORDERING and (
-                word in _FUNCTION
-                or pivot not in verbs
-                or (i and q.words[i - 1] in _NOUN_CUES)
-                or (j and c.words[j - 1] in _NOUN_CUES)
+                (i and q.words[i - 1] in _NOUN_CUES) or (j and c.words[j - 1] in _NOUN_CUES)
             ):
-                continue  # only verbs and ordering words relate a subject to an object
-            (left_q, right_q), (left_c, right_c) = _sides(q, i, shared), _sides(c, j, shared)
+                continue  # used as a noun: "the boiling point of water"
+            args = shared - {pivot}
+            (left_q, right_q), (left_c, right_c) = _sides(q, i, args), _sides(c, j, args)
             # a word that moved from the subject side to the object side, and one that
             # moved the other way: "A beat B" / "B beat A"
             for a in left_q.keys() & right_c.keys():
@@ -133,15 +179,15 @@ class SubstitutionGuard:
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
-        only_q, only_c = _diff(q, c), _diff(c, q)
+        only_q, only_c = _diffs(q, c)
         if not (only_q and only_c):
             return None
         wn = wordnet()
         graded_q = {
-            k: w for w, _, _ in only_q if (b := wn.base(w)) != w for k in wn.clusters.get(b, (b,))
+            k: w for w, _, _ in only_q if (b := base(w)) != w for k in wn.clusters.get(b, (b,))
         }
         graded_c = {
-            k: w for w, _, _ in only_c if (b := wn.base(w)) != w for k in wn.clusters.get(b, (b,))
+            k: w for w, _, _ in only_c if (b := base(w)) != w for k in wn.clusters.get(b, (b,))
         }
         if graded_q and graded_c and graded_q.keys().isdisjoint(graded_c.keys()):
             return (
@@ -158,6 +204,8 @@ class SubstitutionGuard:
                     f"different attribute ({', '.join(sorted(set(attrs_q.values())))} vs "
                     f"{', '.join(sorted(set(attrs_c.values())))})"
                 )
+        if len(only_q) > _MAX_SWAPS or len(only_c) > _MAX_SWAPS:
+            return None  # a rewording, not an item swapped in the same question
         nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
         for w, n in nouns_q:
             senses, parents = wn.senses[n], wn.parents[n]
@@ -200,5 +248,5 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
         for w, s, i in diff
         if w not in UNITS
         and (s not in wn.verbs or (i and f.words[i - 1] in _NOUN_CUES))
-        and (n := wn.noun(w))
+        and (n := noun(w))
     ]
