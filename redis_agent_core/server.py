@@ -293,6 +293,27 @@ def ensure_executable(path: Path) -> Path:
     return target
 
 
+_PRIVATE_PREFIX = "redis-agent-private-"
+
+
+def _sweep_private_dirs() -> None:
+    """Remove the temp dirs of private servers whose owner died without cleaning up
+    (SIGKILL: the server died with it and removed its socket; the dir and log stayed).
+    A dir whose socket is still there may hold a live server: left alone."""
+    base = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in base.iterdir():
+            owner = entry.name.removeprefix(_PRIVATE_PREFIX).split("-", 1)[0]
+            if entry.name.startswith(_PRIVATE_PREFIX) and owner.isdigit():
+                with contextlib.suppress(OSError):
+                    if (
+                        entry.stat().st_uid == os.getuid()
+                        and not _alive(int(owner))
+                        and not (entry / "redis.sock").exists()
+                    ):
+                        shutil.rmtree(entry, ignore_errors=True)
+
+
 @dataclass
 class EmbeddedRedis:
     """A private redis-server process with RediSearch and RedisJSON loaded.
@@ -354,7 +375,8 @@ class EmbeddedRedis:
         if self.is_running():
             return self
         binaries = self.binaries or find_binaries()
-        self._workdir = Path(tempfile.mkdtemp(prefix="redis-agent-private-"))
+        _sweep_private_dirs()
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-"))
         self._socket = self._workdir / "redis.sock"
         self._owner_pid = os.getpid()
         args = redis_args(

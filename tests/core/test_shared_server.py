@@ -257,6 +257,10 @@ def test_private_server_dies_with_its_sigkilled_owner(shared: Shared) -> None:
         owner.wait(30)
     assert _gone(int(pid)), "the private redis-server outlived its SIGKILLed owner"
     assert not shared.server.is_running(), "private mode never starts the shared server"
+    leftover = Path(url.removeprefix("unix://")).parent
+    assert leftover.exists()  # the owner had no chance to clean up
+    with EmbeddedRedis():  # the next private server sweeps dead owners' dirs
+        assert not leftover.exists()
 
 
 def test_private_server_started_in_a_thread_outlives_the_thread() -> None:
