@@ -711,6 +711,7 @@ class VectorIndex:
         if vectors is None:
             vectors = self.embedder.embed(texts)
         ids_, docs, matrix = self._prepare(texts, ids, metadatas, vectors)
+        was_ready = self._ready
         self._ensure(create=True)
         batches = self._batches(len(ids_))
         confirmed = [False] * len(batches)
@@ -745,6 +746,8 @@ class VectorIndex:
                     except CancelledError:
                         pass
         self._report(error, ids_, batches, confirmed)
+        if was_ready:
+            self._reindex_if_lost()
         return ids_
 
     async def aadd(
@@ -762,6 +765,7 @@ class VectorIndex:
         if vectors is None:
             vectors = await self.embedder.aembed(texts)
         ids_, docs, matrix = self._prepare(texts, ids, metadatas, vectors)
+        was_ready = self._ready
         await self._aensure(create=True)
         batches = self._batches(len(ids_))
         confirmed = [False] * len(batches)
@@ -788,7 +792,33 @@ class VectorIndex:
         if error is not None and not isinstance(error, FAULTS):
             raise error
         self._report(error, ids_, batches, confirmed)
+        if was_ready:
+            await self._areindex_if_lost()
         return ids_
+
+    # An index this object created can vanish behind it (Redis restarted empty, or a
+    # drop elsewhere) while the documents just added were stored: one tiny FT.EXPLAIN
+    # (no query runs) after each add finds out, and FT.CREATE then indexes them.
+    def _reindex_if_lost(self) -> None:
+        with translate_errors(self.config, f"checking vector index {self.name!r}"):
+            try:
+                self.config.get_client().execute_command("FT.EXPLAIN", self.index_name, "*")
+            except redis.exceptions.ResponseError as exc:
+                if not is_missing_index(exc):
+                    raise
+                self._ready = False
+                self._ensure(create=True)
+
+    async def _areindex_if_lost(self) -> None:
+        client = self.config.get_async_client()
+        with translate_errors(self.config, f"checking vector index {self.name!r}"):
+            try:
+                await client.execute_command("FT.EXPLAIN", self.index_name, "*")
+            except redis.exceptions.ResponseError as exc:
+                if not is_missing_index(exc):
+                    raise
+                self._ready = False
+                await self._aensure(create=True)
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete documents by id; returns how many existed. Missing ids are ignored."""
