@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -53,6 +55,18 @@ def set_url_fallback(fallback: Callable[[], str] | None) -> None:
     """
     global _url_fallback
     _url_fallback = fallback
+
+
+def _client_name() -> str:
+    """``<program>:<pid>``, e.g. ``celery:4242`` (CLIENT SETNAME allows no spaces)."""
+    argv = getattr(sys, "orig_argv", sys.argv)
+    if "-m" in argv[:-1]:
+        program = argv[argv.index("-m") + 1]  # python -m celery: celery
+    elif "-c" in argv or not sys.argv or not sys.argv[0]:
+        program = "python"
+    else:
+        program = os.path.basename(sys.argv[0])
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', program)[:40]}:{os.getpid()}"
 
 
 SyncClient = redis.Redis | RedisCluster
@@ -157,6 +171,7 @@ class RedisAgentConfig:
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
     )
     _resolved_url: str | None = field(default=None, init=False, repr=False, compare=False)
+    _from_fallback: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         validate_namespace(self.namespace)
@@ -209,6 +224,7 @@ class RedisAgentConfig:
                 if _url_fallback is None:
                     raise EmbeddedServerError("no embedded server is registered")
                 url = _url_fallback()
+                self._from_fallback = True
             except EmbeddedServerError as exc:
                 raise RedisUnavailableError(
                     f"no Redis to use: no url= was given, REDIS_URL is not set, and {exc}"
@@ -245,6 +261,8 @@ class RedisAgentConfig:
         }
         if self.max_connections is not None:
             kwargs["max_connections"] = self.max_connections
+        if self._from_fallback:  # the shared embedded server: `redis-agent doctor` names users
+            kwargs["client_name"] = _client_name()
         return kwargs
 
     def get_client(self) -> SyncClient:

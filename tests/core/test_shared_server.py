@@ -189,7 +189,14 @@ def test_app_recovers_when_the_shared_server_comes_back(
 def test_status_and_doctor_show_where_it_lives_and_who_uses_it(shared: Shared) -> None:
     shared.server.ensure()
     user = redis.Redis(unix_socket_path=str(shared.server.socket_path))
+    # a pack client names itself <program>:<pid> on the embedded server
+    app = subprocess.Popen(
+        [sys.executable, "-c", WHO + "import time; time.sleep(600)\n"],
+        env=shared.env, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
     try:
+        assert app.stdout is not None
+        app.stdout.readline()
         user.client_setname("notebook-1")
         for args in (("server", "status"), ("doctor",)):
             result = shared.cli(*args)
@@ -198,8 +205,11 @@ def test_status_and_doctor_show_where_it_lives_and_who_uses_it(shared: Shared) -
             assert str(shared.server.socket_path) in out and str(shared.server.data_dir) in out
             assert f"pid            {shared.server.pid}" in out
             assert "AOF, fsync every second" in out and "notebook-1" in out
+            assert f"python:{app.pid}" in out
     finally:
         user.close()
+        app.kill()
+        app.wait(30)
 
 
 def test_api_keys_land_in_the_shared_server_a_service_would_use(shared: Shared) -> None:
