@@ -10,7 +10,7 @@ in-process Celery worker).
 
 Two shapes at the service's limits: **one large** document (1 MiB, the per-document
 limit; about 1,100 passages) and **many small** ones (1,000 of 1 kB, the per-request
-count limit; one passage each). Passages are embedded ``ingest_batch`` (8) per model
+count limit; one passage each). Passages are embedded ``ingest_batch`` (2) per model
 call, so a chat request waits for at most one such call.
 
 The service's model runs on ``BENCH_INGEST_THREADS`` torch threads (default 1): on a

@@ -62,7 +62,7 @@ from ..chat_history import RedisChatMessageHistory
 from ..embeddings import MiniLMEmbeddings, to_core_embedder
 from .auth import principal_dependency, warn_insecure
 from .errors import ServiceError, error_response, install_error_handlers
-from .ingest import index_passages, to_passages
+from .ingest import ForegroundGate, index_passages, to_passages
 from .limits import BodyLimit
 from .loop_lag import LoopLagMonitor
 from .process_stats import ProcessStats, process_label
@@ -114,7 +114,7 @@ class ServiceSettings:
     max_document_bytes: int = 1024 * 1024
     max_documents: int = 1000
     passage_chars: int = 1000  # documents are indexed in passages of at most this
-    ingest_batch: int = 8  # passages per model call (and per queued task) when ingesting
+    ingest_batch: int = 2  # passages per model call (and per queued task) when ingesting
 
     def __post_init__(self) -> None:
         if self.cache_share not in SHARE_POLICIES:
@@ -250,6 +250,7 @@ class AgentService:
         # concurrent requests' questions share one model call, in the model's thread
         core_embedder = BatchingEmbedder(to_core_embedder(self.embeddings))
         self._embedder = core_embedder  # one embedding per question serves cache and RAG
+        self._gate = ForegroundGate()  # questions' embeddings before ingestion batches
         # cache scope: a hit never crosses models, lengths, temperatures or prompts
         self.scope = make_scope(
             {
@@ -390,7 +391,8 @@ class AgentService:
             hit = await self.cache.alookup_exact(cache_prompt, scope)
             if hit is None:
                 # the question's vector serves the semantic lookup, RAG and the store
-                vector = (await self._embedder.aembed([cache_prompt]))[0]
+                with self._gate.foreground():  # ingestion batches wait for it
+                    vector = (await self._embedder.aembed([cache_prompt]))[0]
                 hit = await self.cache.alookup(cache_prompt, scope, vector=vector)
             if hit is not None:
                 answer = json.loads(hit.payload)["answer"]
@@ -521,7 +523,10 @@ class AgentService:
                         self.config.keys.job_owner(job_id), user_id, ex=7 * 24 * 3600
                     )
             return {"job_id": job_id, "status": "queued", "count": len(ids), "passages": len(items)}
-        await index_passages(self.vectors, self._embedder, items, s.ingest_batch)
+        # the model itself, not the batching front: a question must never be padded into
+        # a batch of passages; the gate lets questions go first
+        model = getattr(self._embedder, "inner", self._embedder)
+        await index_passages(self.vectors, model, items, s.ingest_batch, self._gate)
         self._has_docs = True
         return {
             "job_id": None,

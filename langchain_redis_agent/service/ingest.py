@@ -7,19 +7,25 @@ the model's lock, and its whole text is indexed by Redis in one command, while c
 ``passage_chars`` (on paragraph, then sentence, then word boundaries), each embedded
 and indexed on its own, a few per model call: every part of the document is
 searchable, and a chat request waits for at most one small batch.
+
+Chat requests go first: :class:`ForegroundGate` counts the question embeddings in
+flight, and a batch of passages starts only when there are none (or after
+``max_defer`` seconds, so a steady stream of questions cannot starve ingestion).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.vectors import VectorIndex
 
-__all__ = ["index_passages", "split_passages", "to_passages"]
+__all__ = ["ForegroundGate", "index_passages", "split_passages", "to_passages"]
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -90,12 +96,56 @@ def to_passages(
     return items
 
 
+class ForegroundGate:
+    """Model calls a user waits for (a question's embedding) go before background ones
+    (ingestion batches). One per service, used from its event loop."""
+
+    def __init__(self, max_defer: float = 0.5) -> None:
+        self.max_defer = max_defer
+        self.active = 0
+        self._idle: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _event(self) -> asyncio.Event:
+        loop = asyncio.get_running_loop()
+        if self._idle is None or self._loop is not loop:  # events belong to one loop
+            self._idle, self._loop = asyncio.Event(), loop
+            if not self.active:
+                self._idle.set()
+        return self._idle
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Around a model call a request waits for (inside the event loop)."""
+        idle = self._event()
+        self.active += 1
+        idle.clear()
+        try:
+            yield
+        finally:
+            self.active -= 1
+            if not self.active:
+                idle.set()
+
+    async def background_turn(self) -> None:
+        """Wait until no foreground call is in flight (at most ``max_defer`` seconds)."""
+        if self.active:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event().wait(), self.max_defer)
+
+
 async def index_passages(
-    index: VectorIndex, embedder: Embedder, items: Sequence[Mapping[str, Any]], batch: int
+    index: VectorIndex,
+    embedder: Embedder,
+    items: Sequence[Mapping[str, Any]],
+    batch: int,
+    gate: ForegroundGate | None = None,
 ) -> None:
-    """Embed and index ``items`` ``batch`` at a time, yielding to the event loop between
-    batches so that other requests get the model and Redis in between."""
+    """Embed and index ``items`` ``batch`` at a time, yielding to the event loop (and
+    to foreground model calls, through ``gate``) between batches."""
     for start in range(0, len(items), batch):
+        if gate is not None:
+            await gate.background_turn()
         rows = items[start : start + batch]
         texts = [r["text"] for r in rows]
         vectors = await embedder.aembed(texts)

@@ -3,11 +3,13 @@ and no single model call or Redis command holds a whole large document."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from langchain_redis_agent.service.app import AgentService
-from langchain_redis_agent.service.ingest import split_passages, to_passages
+from langchain_redis_agent.service.ingest import ForegroundGate, split_passages, to_passages
 
 from .conftest import Users
 
@@ -50,3 +52,23 @@ async def test_the_end_of_a_long_document_is_retrievable(
     assert hits[0].id.startswith("long#")
     assert "lighthouse" in hits[0].text
     assert hits[0].metadata["source"] == "long.md"
+
+
+async def test_background_batches_wait_for_foreground_model_calls() -> None:
+    gate = ForegroundGate(max_defer=5.0)
+    order: list[str] = []
+
+    async def background() -> None:
+        await gate.background_turn()
+        order.append("passages")
+
+    with gate.foreground():
+        task = asyncio.create_task(background())
+        await asyncio.sleep(0.05)
+        order.append("question")
+    await task
+    assert order == ["question", "passages"]
+    # a question that never ends does not starve ingestion
+    gate = ForegroundGate(max_defer=0.05)
+    with gate.foreground():
+        await asyncio.wait_for(gate.background_turn(), 5)
