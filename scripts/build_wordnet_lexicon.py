@@ -91,6 +91,23 @@ def main() -> None:
                 for w in words:
                     if WORD.match(w) and "-" not in w:
                         adjective_attributes[w].update(x for x in data[tkey][1] if WORD.match(x))
+    # indirect antonyms: an adjective similar to one side of a pair ("moist" to "wet")
+    # is opposed to the other side's head ("dry")
+    satellites: dict[str, list[str]] = defaultdict(list)
+    for key, (lexfile, words, pointers) in data.items():
+        if key[0] == "a" and lexfile >= 100:
+            for symbol, target, _s, _d in pointers:
+                if symbol == "&":
+                    satellites["a" + target[1:]].extend(w for w in words if WORD.match(w))
+    for key, (_lexfile, _words, pointers) in list(data.items()):
+        if key[0] != "a" or key not in satellites:
+            continue
+        for symbol, target, _s, _d in pointers:
+            if symbol == "!":
+                for a in satellites[key]:
+                    for b in data["a" + target[1:]][1]:
+                        if WORD.match(b) and a != b:
+                            antonyms.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
     # noun senses in frequency order, from index.noun
     noun_senses: dict[str, list[str]] = {}
     for line in (root / "index.noun").read_text(encoding="latin-1").splitlines():

@@ -125,9 +125,9 @@ class SemanticCache(CacheStore):
             other fields raises :class:`SchemaMismatchError`).
         distance_threshold: maximum **cosine distance** (0 = identical, 2 = opposite)
             at which a stored entry is served. Lower is stricter. Not a similarity.
-            Default: 0.2 with the verifier on (calibrated on fow-cache: precision
-            0.985, recall 0.64), 0.05 with ``verifier=None`` (embedding alone: 0.75 /
-            0.35); run ``redis-agent cache calibrate`` to choose your own.
+            Default: 0.21 with the verifier on (docs/cache-guards.md gives its
+            precision and recall on four labelled sets), 0.05 with ``verifier=None``
+            (embedding alone: 0.75 / 0.35); run ``redis-agent cache calibrate`` to choose your own.
         verifier: checks each candidate before it is served (default: the guards'
             :func:`default_verifier`); ``None`` serves the nearest candidate as is.
         candidates: how many nearest entries one lookup fetches for the verifier.

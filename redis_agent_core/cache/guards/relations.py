@@ -15,9 +15,15 @@ from ._wordnet import base, noun, wordnet
 __all__ = ["AntonymGuard", "ArgumentGuard", "SubstitutionGuard", "opposites"]
 
 # Prepositions that order their two sides ("convert miles to km", "X better than Y").
-_ORDERING = frozenset({"to", "into", "than", "over", "before", "after", "per"})
+_ORDERING = frozenset({"to", "into", "than", "over", "before", "after", "per", "in", "of"})
 # Between two arguments, these make the relation symmetric ("mix A with B", "A or B").
 _SYMMETRIC = frozenset({"with", "and", "or", "vs", "versus", "between", "&"})
+# A word after these is used as a verb ("to water", "can you cup"); otherwise a word that
+# is both ("wine", "sugar") is read as the noun.
+_VERB_CUES = frozenset(
+    """to i you we they he she it can could will would shall should must may might do does
+    did don't doesn't didn't not never please let""".split()
+)
 # A word after these is used as a noun ("the boiling point of water"), not as a verb.
 _NOUN_CUES = frozenset(
     """the a an of my your our their his her its this that for in on at with some any much
@@ -207,16 +213,18 @@ class SubstitutionGuard:
         if len(only_q) > _MAX_SWAPS or len(only_c) > _MAX_SWAPS:
             return None  # a rewording, not an item swapped in the same question
         nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
-        for w, n in nouns_q:
+        one_each = len(only_q) == len(only_c) == 1
+        for w, n, only_noun in nouns_q:
             senses, parents = wn.senses[n], wn.parents[n]
-            for w2, n2 in nouns_c:
+            for w2, n2, only_noun2 in nouns_c:
                 senses2, parents2 = wn.senses[n2], wn.parents[n2]
                 if senses & senses2 or senses & parents2 or senses2 & parents or _kin(w, w2):
                     continue  # synonyms, one names the other's kind, or "agent" / "agency"
                 if parents & parents2:
                     return f"different item of one kind ({w!r} vs {w2!r})"
-                if len(only_q) == len(only_c) == 1:
-                    # the one word changed, noun for noun: "carpet" / "sofa"
+                if one_each and only_noun and only_noun2:
+                    # the one word changed, noun for noun: "a carpet" / "a sofa" (a word that
+                    # is also a verb, with no article, may be a rewording: "grade" / "result")
                     return f"different item ({w!r} vs {w2!r})"
         return None
 
@@ -238,15 +246,15 @@ def _attributes(
     }
 
 
-def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str]]:
-    """(word, WordNet noun) of the differing words used as nouns: not a unit (the number
-    guard's: "14 days" = "two weeks"), and a word that is also a verb only after a
-    determiner or preposition ("check my score" is a verb, "the check" a noun)."""
+def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str, bool]]:
+    """(word, WordNet noun, surely a noun) of the differing words used as nouns: not a
+    unit (the number guard's: "14 days" = "two weeks"), and a word that is also a verb
+    not after "to", a modal or a pronoun ("to check my score" is a verb)."""
     wn = wordnet()
     return [
-        (w, n)
+        (w, n, s not in wn.verbs or (i > 0 and f.words[i - 1] in _NOUN_CUES))
         for w, s, i in diff
         if w not in UNITS
-        and (s not in wn.verbs or (i and f.words[i - 1] in _NOUN_CUES))
+        and (s not in wn.verbs or (i and f.words[i - 1] not in _VERB_CUES))
         and (n := noun(w))
     ]
