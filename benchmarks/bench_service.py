@@ -164,6 +164,7 @@ class Run:
     lag_max_ms: float | None = None
     service_cpu_s: float = 0.0
     redis_cpu_s: float = 0.0
+    load: float = 0.0  # the machine's 1-minute load average after the run
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -189,6 +190,7 @@ class Run:
             lag,
             lag_max,
             self.errors,
+            f"{self.load:.1f}",
         ]
 
 
@@ -227,7 +229,7 @@ async def _loop_lag(http: aiohttp.ClientSession, base: str) -> tuple[float | Non
 
 
 async def _run(
-    base: str, keys: list[str], scenario: str, clients: int, seconds: float, seed: int
+    base: str, keys: list[str], scenario: str, clients: int, seconds: float, seed: str
 ) -> Run:
     rng = random.Random(seed)
     repeated = "what is a semantic cache?"
@@ -293,6 +295,7 @@ HEADERS = [
     "loop lag p99 ms",
     "loop lag max ms",
     "errors",
+    "load avg",
 ]
 
 
@@ -301,10 +304,11 @@ def measure_one(
 ) -> Run:
     """One run, with the CPU the service and Redis spent on it."""
     service_before, redis_before = cpu.read()
-    run = asyncio.run(_run(base, keys, scenario, clients, seconds, seed=clients))
+    run = asyncio.run(_run(base, keys, scenario, clients, seconds, seed=f"{scenario}-{clients}"))
     service_after, redis_after = cpu.read()
     run.service_cpu_s = service_after - service_before
     run.redis_cpu_s = redis_after - redis_before
+    run.load = os.getloadavg()[0]
     return run
 
 

@@ -353,10 +353,15 @@ class BatchingEmbedder:
             self.texts += len(texts)
             self.largest_batch = max(self.largest_batch, len(texts))
             start = 0
-            for part, future in batch:
+            for i, (part, future) in enumerate(batch):
                 if not future.done():
                     future.set_result(rows[start : start + len(part)])
                 start += len(part)
+                if i + 1 < len(batch):
+                    # one caller per loop turn: woken together, a batch's callers would
+                    # run their next steps as one long turn that every other request
+                    # (and the loop's I/O) waits behind
+                    await asyncio.sleep(0)
         finally:
             state.running = False
             if state.calls:  # arrived while the model ran: they have waited already

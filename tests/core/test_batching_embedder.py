@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from collections.abc import Sequence
 
@@ -121,4 +122,30 @@ def test_usable_from_successive_event_loops() -> None:
     for _ in range(2):
         assert asyncio.run(batcher.aembed(["x"])).shape == (1, 3)
     assert len(model.calls) == 2
+    batcher.close()
+
+
+async def test_a_batch_wakes_its_callers_one_loop_turn_at_a_time() -> None:
+    """Woken together, a batch's callers would run as one long loop turn (the loop lag
+    that every other request waits behind); the loop gets a turn between each."""
+    batcher = BatchingEmbedder(Recorder(), window=0.05)
+    order: list[str] = []
+    done = False
+
+    async def ticker() -> None:
+        while not done:
+            order.append("tick")
+            await asyncio.sleep(0)
+
+    async def caller(name: str) -> None:
+        await batcher.aembed([name])
+        order.append(name)
+
+    tick = asyncio.ensure_future(ticker())
+    await asyncio.gather(*(caller(f"c{i}") for i in range(4)))
+    done = True
+    await tick
+    woken = [i for i, event in enumerate(order) if event != "tick"]
+    assert len(woken) == 4
+    assert all(b - a > 1 for a, b in itertools.pairwise(woken))  # a tick between each
     batcher.close()
