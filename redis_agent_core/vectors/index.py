@@ -626,8 +626,10 @@ class VectorIndex:
                 finally:
                     pool.release(conn)
                 return
-            except UNAVAILABLE:
-                if attempt >= self.config.retries:
+            except UNAVAILABLE as exc:
+                # a stale pooled connection (server restarted) is worth another try; a
+                # timeout is not: redis-py's reconnect already waited on a hung server
+                if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
                     raise
                 time.sleep(
                     min(self.config.retry_backoff_cap, self.config.retry_backoff_base * 2**attempt)
@@ -658,8 +660,10 @@ class VectorIndex:
                 finally:
                     await pool.release(conn)
                 return
-            except UNAVAILABLE:
-                if attempt >= self.config.retries:
+            except UNAVAILABLE as exc:
+                # a stale pooled connection (server restarted) is worth another try; a
+                # timeout is not: redis-py's reconnect already waited on a hung server
+                if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
                     raise
                 await asyncio.sleep(
                     min(self.config.retry_backoff_cap, self.config.retry_backoff_base * 2**attempt)
