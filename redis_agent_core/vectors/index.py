@@ -912,6 +912,9 @@ class VectorIndex:
                 if is_missing_index(exc):
                     self._ready = False
                     return None
+                limit = q.limit_error(exc)
+                if limit is not None:
+                    raise limit from exc
                 raise
 
     async def _arun(self, command: list[Any]) -> Any:
@@ -924,6 +927,9 @@ class VectorIndex:
                 if is_missing_index(exc):
                     self._ready = False
                     return None
+                limit = q.limit_error(exc)
+                if limit is not None:
+                    raise limit from exc
                 raise
 
     def _hits(self, reply: Any) -> list[q.Hit]:

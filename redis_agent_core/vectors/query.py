@@ -248,6 +248,18 @@ def hybrid_aggregate_command(
     return ["FT.AGGREGATE", index_name, *query.build_args(), "PARAMS", 2, "vector", vec]
 
 
+def limit_error(exc: BaseException) -> ConfigError | None:
+    """The :class:`ConfigError` for a server refusing a ``k``/``limit``/``offset`` above
+    its ``MAXSEARCHRESULTS`` (configured below the default that :func:`check_k` knows)."""
+    text = str(exc)
+    if "exceeds maximum" not in text:
+        return None
+    return ConfigError(
+        f"the server refused the query: {text} (its MAXSEARCHRESULTS); ask for fewer "
+        "results, or raise it with FT.CONFIG SET MAXSEARCHRESULTS"
+    )
+
+
 # -- replies --
 def _fields(raw: Any) -> dict[str, Any]:
     if isinstance(raw, Mapping):

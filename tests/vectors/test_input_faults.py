@@ -387,3 +387,17 @@ def test_foreign_store_options_name_the_option_to_use(config: RedisAgentConfig) 
         LlamaIndexStore("li_opts", config=config, distance_metric="COSINE")
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         LangChainStore(DeterministicFakeEmbedding(size=DIMS), colour="blue")
+
+
+async def test_a_lower_server_maximum_is_a_config_error_too(
+    own_server: tuple[object, RedisAgentConfig],
+) -> None:
+    cfg = own_server[1]
+    cfg.get_client().execute_command("FT.CONFIG", "SET", "MAXSEARCHRESULTS", "100")
+    index = VectorIndex("lowmax", config=cfg, dims=DIMS, algorithm="flat")
+    index.add(["a", "b"], vectors=_vectors(2))
+    assert len(index.search(_vectors(1)[0], 100)) == 2
+    with pytest.raises(ConfigError, match="MAXSEARCHRESULTS"):
+        index.search(_vectors(1)[0], 101)
+    with pytest.raises(ConfigError, match="MAXSEARCHRESULTS"):
+        await index.afind(limit=101)
