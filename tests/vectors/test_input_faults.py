@@ -209,6 +209,9 @@ async def test_unknown_keywords_raise_in_async_methods_too(lc_store: LangChainSt
         await store.asimilarity_search("alpha", distance_threshold=0.1)
     with pytest.raises(TypeError, match="add_texts_with_vectors"):
         await store.aadd_texts(["delta"], vectors=[[1.0, 0, 0, 0]])
+    scored = await store.asimilarity_search_with_relevance_scores("alpha", 3, score_threshold=0.99)
+    assert [(d.id, round(score, 3)) for d, score in scored] == [("a", 1.0)]
+    assert [d.id for d in await store.asimilarity_search("alpha", 3, score_threshold=0.99)] == ["a"]
 
 
 def test_keywords_langchain_itself_passes_still_work(lc_store: LangChainStore) -> None:
