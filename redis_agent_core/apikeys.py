@@ -8,6 +8,7 @@ constant time. Managed with ``redis-agent keys create|list|revoke``.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import re
@@ -163,7 +164,7 @@ class ApiKeys:
             record = await self.config.get_async_client().hget(self.key, parts[0])
         return self._check(parts[1], record)
 
-    async def alist(self) -> list[ApiKeyInfo]:
+    async def alist(self) -> builtins.list[ApiKeyInfo]:
         """Async :meth:`list`."""
         with translate_errors(self.config, "list API keys"):
             return self._infos(await self.config.get_async_client().hgetall(self.key))

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("redis_agent_core.bus")  # one logger for the whole bus
 
 
+def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
+    return [m if isinstance(m, str) else m.stream_id for m in messages]
+
+
 def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str]]:
     """Decode stream entries; returns (envelopes, ids to drop: deleted or corrupt)."""
     good: list[Envelope] = []
@@ -260,8 +264,7 @@ class TopicConsumer:
 
     def ack(self, *messages: Envelope | str) -> int:
         """Acknowledge processed messages (envelopes or stream ids)."""
-        ids = [m if isinstance(m, str) else m.stream_id for m in messages]
-        ids = [i for i in ids if i]
+        ids: list[str] = [i for i in _stream_ids(messages) if i]
         if not ids:
             return 0
         try:
@@ -363,8 +366,7 @@ class TopicConsumer:
 
     async def aack(self, *messages: Envelope | str) -> int:
         """Async :meth:`ack`."""
-        ids = [m if isinstance(m, str) else m.stream_id for m in messages]
-        ids = [i for i in ids if i]
+        ids: list[str] = [i for i in _stream_ids(messages) if i]
         if not ids:
             return 0
         try:

@@ -219,7 +219,7 @@ def record_dead_letter(
     attempts: int,
     job_id: str | None,
 ) -> None:
-    entry = {
+    entry: dict[Any, Any] = {  # redis-py's xadd takes a dict of its own key/value union
         "url": webhook.url,
         "idempotency_key": key,
         "job_id": job_id or "",
@@ -244,10 +244,10 @@ def dead_letters(
     with translate_errors(config, "reading webhook dead letters"):
         rows = config.get_client().xrevrange(config.keys.dead_letters(), count=count)
     out = []
-    for entry_id, fields in rows:
-        item = {
+    for entry_id, fields in rows or ():
+        item: dict[str, Any] = {
             (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in fields.items()
+            for k, v in (fields or {}).items()
         }
         item["id"] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         item["payload"] = orjson.loads(item["payload"])

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import orjson
@@ -60,8 +60,8 @@ __all__ = ["PartialWriteError", "VectorIndex"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _UNSET: Any = object()
-FilterLike = Filter | Mapping[str, Any] | FilterExpression | None
-QueryLike = str | Sequence[float] | np.ndarray
+FilterLike: TypeAlias = Filter | Mapping[str, Any] | FilterExpression | None
+QueryLike: TypeAlias = str | Sequence[float] | np.ndarray
 
 
 class _Unencoded:
@@ -78,12 +78,12 @@ class _Packed(NamedTuple):
     """One batch as RESP bytes and the number of replies to read."""
 
     data: bytes
-    count: int
+    replies: int
 
 
 def _packed(commands: list[list[Any]] | _Packed) -> tuple[bytes, int]:
     if isinstance(commands, _Packed):
-        return commands.data, commands.count
+        return commands.data, commands.replies
     return pack_commands(commands), len(commands)
 
 
@@ -215,7 +215,9 @@ class VectorIndex:
 
     def _fields(self) -> dict[str, tuple[str, bool]]:
         schema = self.schema
-        out = {f.name: (f.type, f.case_sensitive) for f in schema.metadata_fields}
+        out: dict[str, tuple[str, bool]] = {
+            f.name: (f.type, f.case_sensitive) for f in schema.metadata_fields
+        }
         out[schema.text_field] = ("text", False)
         return out
 
@@ -423,10 +425,10 @@ class VectorIndex:
         are attached per batch by :meth:`_batch`) before any write."""
         texts = list(texts)
         n = len(texts)
-        if ids is None:
-            ids = [None] * n
         # None entries (e.g. LangChain documents without an id) get a random id.
-        ids = [uuid.uuid4().hex if i is None else i for i in ids]
+        given = [None] * n if ids is None else ids
+        filled: list[str] = [uuid.uuid4().hex if i is None else i for i in given]
+        ids = filled
         if len(ids) != n:
             raise ConfigError(f"got {n} texts but {len(ids)} ids")
         if len(set(ids)) != n:
