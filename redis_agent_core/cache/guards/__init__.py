@@ -248,7 +248,8 @@ class NumberGuard:
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
         if q.quantities != c.quantities:
-            extra_q, extra_c = q.quantities - c.quantities, c.quantities - q.quantities
+            counts_q, counts_c = Counter(q.quantities), Counter(c.quantities)
+            extra_q, extra_c = counts_q - counts_c, counts_c - counts_q
             # a model number spelt apart in a full name: "PlayStation 5" / "PS5"
             if not (_in_identifier(extra_q, c) and _in_identifier(extra_c, q)):
                 return f"numbers differ ({_show(extra_q.keys())} vs {_show(extra_c.keys())})"

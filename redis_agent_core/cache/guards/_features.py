@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from . import _lexicon as lex
 
@@ -149,9 +149,9 @@ def _format_value(value: float) -> str:
     return f"{value:g}"
 
 
-@dataclass(frozen=True, slots=True)
-class Features:
-    """What the guards compare; built once per text by :func:`features`."""
+class Features(NamedTuple):
+    """What the guards compare; built once per text by :func:`features` (a named tuple:
+    immutable, and built in C, which matters when a lookup reads three from entries)."""
 
     lower: str  # the content, roles stripped, lower-cased, whitespace collapsed
     words: tuple[str, ...]  # lower-cased words in order
@@ -164,7 +164,7 @@ class Features:
     directional: bool  # has from/to/into/than/vs/before/after: entity order may matter
     negations: int
     particles: frozenset[str]  # "turn_on", "opt_out", ...
-    quantities: Counter[str]  # "duration:1209600", "money:gbp:50", "time:1140", "num:48213"
+    quantities: dict[str, int]  # "duration:1209600", "money:gbp:50", "time:1140", "num:48213"
     dates: frozenset[str]
     entities: tuple[str, ...]  # lower-cased, in order of appearance
     quotes: frozenset[str]
@@ -354,7 +354,7 @@ def decode(text: str, stored: list) -> Features:
             directional=bool(directional),
             negations=int(negations),
             particles=particle_set,
-            quantities=Counter(quantities),
+            quantities=quantities,  # a dict: compared with ==, counted only on a mismatch
             dates=frozenset(dates),
             entities=tuple(entities),
             quotes=frozenset(quotes),
