@@ -155,6 +155,7 @@ def _timing(pairs: list[LabelledPair], passes: int) -> tuple[str, dict[int, floa
             for _ in range(passes):
                 for query, candidates in lookups:
                     features.cache_clear()  # the new prompt has never been seen
+                    relations._KEYS.clear()
                     relations._OPPOSITES.clear()
                     if mode == "memory":  # this process wrote or read them before
                         for c in candidates:

@@ -37,13 +37,7 @@ import orjson
 
 from . import _lexicon as lex
 from ._features import _PARSED, Features, decode, encode, features, remember, stem
-from .relations import (
-    AntonymGuard,
-    ArgumentGuard,
-    SubstitutionGuard,
-    opposites,
-    remember_opposites,
-)
+from .relations import AntonymGuard, ArgumentGuard, SubstitutionGuard
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -396,22 +390,19 @@ class Verifier:
     def features_of(text: str) -> bytes:
         """What the guards need of ``text``, as JSON bytes to store with a cache entry
         (computed once, at write time): a lookup then parses only the new prompt."""
-        keys, antonyms = opposites(text)
-        return orjson.dumps([encode(features(text)), sorted(keys), sorted(antonyms)])
+        return orjson.dumps(encode(features(text)))
 
     @staticmethod
     def remember(text: str, stored: bytes | str | None) -> bool:
-        """Seed the per-process caches with :meth:`features_of`'s output for ``text``
+        """Seed the per-process cache with :meth:`features_of`'s output for ``text``
         (read back with an entry). Returns ``False`` (the text will be parsed when
         needed) if ``stored`` is missing or not in the current format."""
         if not stored or text in _PARSED:  # parsed here already
             return bool(stored)
         try:
-            blob, keys, antonyms = orjson.loads(stored)
-            remember(text, decode(text, blob))
-        except (ValueError, TypeError):  # another format or damaged: parse instead
+            remember(text, decode(text, orjson.loads(stored)))
+        except ValueError:  # another format or damaged (orjson's errors are ValueErrors)
             return False
-        remember_opposites(text, (frozenset(keys), frozenset(antonyms)))
         return True
 
     def _run_guards(self, query: str, candidate: str) -> Rejection | None:

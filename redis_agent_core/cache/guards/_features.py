@@ -285,16 +285,14 @@ def remember(text: str, parsed: Features) -> None:
 
 features.cache_clear = _PARSED.clear  # type: ignore[attr-defined]
 
-_FORMAT = 1  # version of the stored form below
+_FORMAT = 2  # version of the stored form below
 
 
 def encode(f: Features) -> list:
     """The features as plain JSON values, to store with a cache entry (no pickle)."""
     return [
         _FORMAT,
-        f.words,
-        f.seq,
-        f.content,
+        f.words,  # stems and positions are recomputed in C: cheaper than reading them
         sorted(f.vocab - f.stems - frozenset(f.words)),
         sorted(f.qualifiers),
         f.directional,
@@ -319,8 +317,6 @@ def decode(text: str, stored: list) -> Features:
         (
             version,
             words,
-            seq,
-            content,
             extra_vocab,
             qualifiers,
             directional,
@@ -336,17 +332,19 @@ def decode(text: str, stored: list) -> Features:
             (sources, targets),
             constraints,
         ) = stored
-        if version != _FORMAT or len(words) != len(seq):
+        if version != _FORMAT:
             raise ValueError(f"stored guard features of format {version!r}")
+        words = tuple(words)
+        seq = tuple(map(stem, words))
         stems, particle_set = frozenset(seq), frozenset(particles)
         if not text.isascii():
             text = text.translate(_APOSTROPHES)
         body = _ROLE.sub("", text) if ":" in text else text
         return Features(
             lower=" ".join(body.lower().split()),
-            words=tuple(words),
-            seq=tuple(seq),
-            content=content,
+            words=words,
+            seq=seq,
+            content=_positions(seq),
             vocab=frozenset(words) | stems | frozenset(extra_vocab),
             stems=stems,
             keys=stems | particle_set,
@@ -368,6 +366,14 @@ def decode(text: str, stored: list) -> Features:
         raise ValueError(f"unusable stored guard features: {exc}") from exc
 
 
+def _positions(seq: tuple[str, ...]) -> dict[str, int]:
+    """Stem of each content word -> its first position (built in C, first one wins)."""
+    positions = dict(zip(reversed(seq), range(len(seq) - 1, -1, -1), strict=True))
+    for s in _FUNCTION_STEMS.intersection(positions):
+        del positions[s]
+    return positions
+
+
 def _parse(text: str) -> Features:
     """Parse ``text`` once."""
     # Each regex below runs only when the words show it can match: most prompts are
@@ -382,10 +388,6 @@ def _parse(text: str) -> Features:
     # prompt parses in tens of microseconds.
     seq = tuple(map(stem, words))
     wordset, stems = frozenset(words), frozenset(seq)
-    last = len(seq) - 1
-    positions = dict(zip(reversed(seq), range(last, -1, -1), strict=True))  # first wins
-    for s in _FUNCTION_STEMS.intersection(positions):
-        del positions[s]
     # a word counts if it or its stem is a negator ("stopped", "none")
     negations = sum(map(lex.NEGATORS.__contains__, seq)) + sum(
         map(_NEGATOR_FORMS.__contains__, words)
@@ -477,7 +479,7 @@ def _parse(text: str) -> Features:
         lower=" ".join(lower.split()),
         words=words,
         seq=seq,
-        content=positions,
+        content=_positions(seq),
         vocab=vocab,
         stems=stems,
         keys=stems | particles,

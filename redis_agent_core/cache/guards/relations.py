@@ -12,7 +12,7 @@ from ._features import Features, features
 from ._lexicon import FUNCTION_WORDS, UNITS
 from ._wordnet import base, noun, wordnet
 
-__all__ = ["AntonymGuard", "ArgumentGuard", "SubstitutionGuard", "opposites"]
+__all__ = ["AntonymGuard", "ArgumentGuard", "SubstitutionGuard", "keys", "opposites"]
 
 # Prepositions that order their two sides ("convert miles to km", "X better than Y").
 _ORDERING = frozenset({"to", "into", "than", "over", "before", "after", "per", "in", "of"})
@@ -62,30 +62,36 @@ def _diffs(q: Features, c: Features) -> tuple[Diff, Diff]:
     return only_q, only_c
 
 
-Opposites = tuple[frozenset[str], frozenset[str]]
-_OPPOSITES: dict[str, Opposites] = {}
+_KEYS: dict[str, frozenset[str]] = {}
+_OPPOSITES: dict[str, frozenset[str]] = {}
 
 
-def opposites(text: str) -> Opposites:
-    """The text's content stems and adjective bases, and all their WordNet antonyms:
-    computed once per text (or stored with a cache entry), so a pair is first compared
-    with two set operations."""
-    found = _OPPOSITES.get(text)
+def _remember(cache: dict, text: str, value: frozenset[str]) -> frozenset[str]:
+    if len(cache) >= 4096:  # oldest entries leave first
+        del cache[next(iter(cache))]
+    cache[text] = value
+    return value
+
+
+def keys(text: str) -> frozenset[str]:
+    """The text's content stems and the adjectives behind its comparatives."""
+    found = _KEYS.get(text)
     if found is None:
         f = features(text)
-        keys = set(f.content)
-        keys.update(base(f.words[i]) for i in f.content.values() if f.words[i].endswith(_GRADED))
-        antonyms = wordnet().antonyms
-        found = frozenset(keys), frozenset().union(*(antonyms[k] for k in keys if k in antonyms))
-        remember_opposites(text, found)
+        graded = [base(f.words[i]) for i in f.content.values() if f.words[i].endswith(_GRADED)]
+        found = _remember(_KEYS, text, frozenset(f.content).union(graded))
     return found
 
 
-def remember_opposites(text: str, found: Opposites) -> None:
-    """Keep ``found`` as the opposites of ``text`` (oldest entries leave first)."""
-    if len(_OPPOSITES) >= 4096:
-        del _OPPOSITES[next(iter(_OPPOSITES))]
-    _OPPOSITES[text] = found
+def opposites(text: str) -> frozenset[str]:
+    """All WordNet antonyms of the text's keys: computed once per new prompt, so a pair
+    is first compared with two set operations (a candidate needs only its keys)."""
+    found = _OPPOSITES.get(text)
+    if found is None:
+        antonyms = wordnet().antonyms
+        found = frozenset().union(*(antonyms[k] for k in keys(text) if k in antonyms))
+        _remember(_OPPOSITES, text, found)
+    return found
 
 
 _GRADED = ("er", "est", "st")  # comparative and superlative forms ("best", "worst")
@@ -99,9 +105,8 @@ class AntonymGuard:
     name = "antonym"
 
     def check(self, query: str, candidate: str) -> str | None:
-        keys_q, opposites_q = opposites(query)
-        keys_c, _ = opposites(candidate)
-        if not ((opposites_q & keys_c) - keys_q):
+        keys_q, keys_c = keys(query), keys(candidate)
+        if not ((opposites(query) & keys_c) - keys_q):
             return None  # no word of the candidate alone is an antonym of the query's
         q, c = features(query), features(candidate)
         only_q, only_c = _diffs(q, c)
