@@ -35,6 +35,7 @@ _DIRECTION_CUES = frozenset(
 )
 _PREFIX_HEADS = frozenset(p[:2] for p in lex.NEGATING_PREFIXES)
 _DIGIT = re.compile(r"\d")
+_ALPHA_DIGIT = re.compile(r"[A-Za-z].*\d|\d.*[A-Za-z]")
 _NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS)
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _TIME = re.compile(
@@ -195,8 +196,11 @@ def _entities(content: str) -> tuple[str, ...]:
         key = lex.ALIASES.get(key, key)
         if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS:
             continue  # "400mg", "7pm", "Monday", "March": the number guard's business
-        has_digit = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-        inner_upper = any(c.isupper() for c in word[1:]) and not shouting
+        # string methods in C, not a generator per character
+        has_digit = (
+            not word.isalpha() and not word.isdigit() and _ALPHA_DIGIT.search(word) is not None
+        )
+        inner_upper = not shouting and word[1:] != word[1:].lower()
         capital = word[0].isupper() and not initial and not shouting
         if has_digit or inner_upper or (capital and key not in lex.STOPWORDS):
             found.append(key)
