@@ -20,8 +20,9 @@ from typing import Any
 
 import orjson
 
-from .config import RedisAgentConfig, get_default_config, translate_errors
+from .config import RedisAgentConfig, get_default_config
 from .errors import ConfigError
+from .redis_errors import translate_errors
 
 __all__ = ["ApiKeyInfo", "ApiKeys", "validate_user"]
 

@@ -15,7 +15,8 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
-from .config import RedisAgentConfig, translate_errors
+from .config import RedisAgentConfig
+from .redis_errors import translate_errors
 
 __all__ = ["Capabilities", "get_capabilities", "probe", "require_search"]
 

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from .capabilities import get_capabilities
-from .config import ENV_URL, RedisAgentConfig, describe_url
+from .config import ENV_URL, RedisAgentConfig
 from .embedded import SharedServer, embedded_mode
 from .errors import ConfigError, RedisAgentError
+from .redis_errors import describe_url
 from .server import EmbeddedRedis
 
 __all__ = ["build_parser", "main"]

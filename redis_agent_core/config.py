@@ -29,7 +29,9 @@ from redis.retry import Retry
 
 from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError
 from .keys import KeySpace, validate_namespace
-from .redis_errors import UNAVAILABLE, describe_url, map_redis_error, translate_errors
+
+# describe_url and translate_errors live in redis_errors; importable from here as before
+from .redis_errors import UNAVAILABLE, describe_url, translate_errors
 
 __all__ = [
     "RedisAgentConfig",
@@ -342,8 +344,3 @@ def set_default_config(config: RedisAgentConfig | None) -> None:
     global _default_config
     with _default_lock:
         _default_config = config
-
-
-def unavailable(config: RedisAgentConfig, action: str, exc: BaseException) -> RedisUnavailableError:
-    """Kept for callers of the old name: :func:`redis_errors.map_redis_error`."""
-    return map_redis_error(exc, action, config)

@@ -14,9 +14,10 @@ from typing import cast
 
 from redis.cluster import RedisCluster
 
-from .config import RedisAgentConfig, get_default_config, translate_errors
+from .config import RedisAgentConfig, get_default_config
 from .errors import ConfigError
 from .keys import escape_part, unescape_part
+from .redis_errors import translate_errors
 
 __all__ = ["KVStore"]
 

@@ -28,8 +28,9 @@ from urllib.parse import urlparse
 from celery import Celery, Task
 from kombu.exceptions import OperationalError
 
-from ..config import RedisAgentConfig, describe_url, get_default_config
+from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisUnavailableError
+from ..redis_errors import describe_url
 from . import batch, ingest, webhooks
 from ._common import RETRYABLE
 from .destinations import DestinationPolicy

@@ -22,8 +22,9 @@ from redis.cluster import RedisCluster
 from redis_agent_core import cli
 from redis_agent_core import embedded as embedded_mod
 from redis_agent_core.capabilities import probe
-from redis_agent_core.config import RedisAgentConfig, _split_cluster_flag, translate_errors
+from redis_agent_core.config import RedisAgentConfig, _split_cluster_flag
 from redis_agent_core.errors import EmbeddedServerError, RedisUnavailableError
+from redis_agent_core.redis_errors import translate_errors
 from redis_agent_core.server import EmbeddedBinaries, EmbeddedRedis, find_binaries
 
 ROOT = Path(__file__).resolve().parents[2]

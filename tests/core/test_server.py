@@ -149,7 +149,7 @@ def test_killed_server_gives_clear_error_not_hang() -> None:
     assert server.pid is not None
     os.kill(server.pid, signal.SIGKILL)
     time.sleep(0.2)
-    from redis_agent_core.config import translate_errors
+    from redis_agent_core.redis_errors import translate_errors
 
     started = time.monotonic()
     with pytest.raises(RedisUnavailableError, match="could not connect"):
