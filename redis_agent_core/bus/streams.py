@@ -278,7 +278,11 @@ class TopicConsumer:
         """Messages of this group read but not yet acked (by any consumer)."""
         self.ensure_group()
         with translate_errors(self._config, f"reading pending messages of {self._source()}"):
-            info = self._config.get_client().xpending(self.key, self.group)
+            try:
+                info = self._config.get_client().xpending(self.key, self.group)
+            except redis.exceptions.ResponseError as exc:
+                self._group_lost(exc)
+                return 0  # a lost group holds nothing; the next read recreates it
         return int(info["pending"])
 
     def receive(self, timeout: float | None = None) -> Envelope | None:

@@ -43,6 +43,7 @@ def test_consumer_recovers_after_redis_restarts_empty(faulty_redis: FaultyRedis)
     with pytest.raises(RedisUnavailableError):
         consumer.read()
     faulty_redis.restart()  # same URL, no data: the stream and the group are gone
+    assert consumer.pending() == 0
     assert consumer.read() == []  # the group is recreated, not a raw NOGROUP
     bus.publish("jobs", {"n": 1}, durable=True)
     got = consumer.read()
