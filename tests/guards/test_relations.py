@@ -292,3 +292,44 @@ def test_number_guard_reads_a_model_number_in_a_short_name() -> None:
         is None
     )
     assert verifier.verify("How long is a PS4 warranty?", "How long is a PlayStation 5 warranty?")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "When does the Bank of England publish its report?",
+            "When does the BoE publish its report?",
+        ),
+        ("What is the World Trade Organization's role?", "What is the WTO's role?"),
+        (
+            "How do I convert JPEGs to PNG on Windows?",
+            "How do I convert JPEG files to PNG on Windows?",
+        ),
+    ],
+)
+def test_short_names_with_small_words_and_plurals_still_hit(a: str, b: str) -> None:
+    assert default_verifier().verify(b, a) is None
+
+
+def test_a_qualifier_inside_a_name_does_not_narrow_the_question() -> None:
+    verifier = default_verifier()
+    assert (
+        verifier.verify(
+            "What does the IMF forecast?", "What does the International Monetary Fund forecast?"
+        )
+        is None
+    )
+    rejection = verifier.verify("How do I make an international call?", "How do I make a call?")
+    assert rejection is not None and rejection.guard == "scope"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How many grams are in an ounce?", "How many ounces are in a gram?"),
+        ("What is the capital of the region?", "What is the region of the capital?"),
+    ],
+)
+def test_in_and_of_order_their_arguments(a: str, b: str) -> None:
+    assert rejects(ArgumentGuard(), a, b) is not None
