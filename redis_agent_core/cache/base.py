@@ -26,7 +26,7 @@ from ..config import (
 )
 from ..errors import ConfigError
 from ..keys import check_text
-from ..redis_errors import FAULTS, translate_errors
+from ..redis_errors import FAULTS, REFUSED, translate_errors
 from .entry import (
     BUCKETS,
     CacheHit,
@@ -72,18 +72,19 @@ async def arun_script(
 
 # KEYS: entry, members, hits. ARGV: digest, ttl ms (0 = none), field, value, ...
 # Server time, not client time, so expiry scores agree across clients.
+# The first write is a ZADD: Redis checks maxmemory only until a script's first write,
+# and DEL (which frees memory) first would let the rest write past a full noeviction
+# server.
 UPDATE = Script.of("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 local ttl = tonumber(ARGV[2])
 local score = '+inf'
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  score = now + ttl
-end
+if ttl > 0 then score = now + ttl end
 redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 redis.call('HDEL', KEYS[3], ARGV[1])
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, 100)
 if #gone > 0 then
@@ -111,6 +112,36 @@ return false
 LOOKUP = Script.of(_LOOKUP_LUA.replace("MISS", "redis.call('HINCRBY', KEYS[2], 'misses', 1)"))
 # The same as a first tier: a miss is not counted, the tier after it counts the lookup.
 PROBE = Script.of(_LOOKUP_LUA.replace("MISS", ""))
+
+
+def _as_bytes(value: Any) -> bytes:
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+
+
+def _peek_reply(entry: Any, hits: Any) -> bytes | None:
+    payload, usage = entry
+    if payload is None:
+        return None
+    return b"\n".join((_as_bytes(hits or b"0"), _as_bytes(usage or b""), _as_bytes(payload)))
+
+
+def peek(client: SyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
+    """A LOOKUP-shaped reply read without writing (keys: entry, stats, hits), for a
+    server that refuses writes: the entry is served, its hit not counted."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(keys[0], "payload", "usage")
+    pipe.hget(keys[2], digest)
+    entry, hits = pipe.execute()
+    return _peek_reply(entry, hits)
+
+
+async def apeek(client: AsyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
+    """Async :func:`peek`."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(keys[0], "payload", "usage")
+    pipe.hget(keys[2], digest)
+    entry, hits = await pipe.execute()
+    return _peek_reply(entry, hits)
 
 
 def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
@@ -162,6 +193,31 @@ CLEAR_BATCH = 1000
 
 class CacheStore:
     """Key layout, writes, ``clear()`` and ``stats()`` common to both caches."""
+
+    # A lookup counts its hit with a write: when the server refuses writes, read the
+    # entry instead, so a full or read-only Redis still serves what it holds.
+    def _lookup_failed(
+        self, exc: BaseException, keys: Sequence[Any], digest: str, prompt: str
+    ) -> CacheHit | None:
+        self.faults.failed("lookup", exc)
+        if not isinstance(exc, REFUSED):
+            return None
+        try:
+            return parse_lookup(peek(self.config.get_client(), keys, digest), prompt, keys[0])
+        except FAULTS:
+            return None
+
+    async def _alookup_failed(
+        self, exc: BaseException, keys: Sequence[Any], digest: str, prompt: str
+    ) -> CacheHit | None:
+        self.faults.failed("lookup", exc)
+        if not isinstance(exc, REFUSED):
+            return None
+        try:
+            reply = await apeek(self.config.get_async_client(), keys, digest)
+        except FAULTS:
+            return None
+        return parse_lookup(reply, prompt, keys[0])
 
     def __init__(
         self,
@@ -253,7 +309,7 @@ class CacheStore:
 
     # -- writes --
     def _write(self, keys: list[str], args: list[Any]) -> bool:
-        if not self.faults.available():
+        if not self.faults.writable():
             return False
         try:
             run_script(self.config.get_client(), UPDATE, keys, args)
@@ -264,7 +320,7 @@ class CacheStore:
         return True
 
     async def _awrite(self, keys: list[str], args: list[Any]) -> bool:
-        if not self.faults.available():
+        if not self.faults.writable():
             return False
         try:
             await arun_script(self.config.get_async_client(), UPDATE, keys, args)

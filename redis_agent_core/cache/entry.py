@@ -21,7 +21,7 @@ from typing import Any, Literal
 import orjson
 
 from ..config import RedisAgentConfig
-from ..errors import ConfigError, RedisUnavailableError
+from ..errors import ConfigError, RedisUnavailableError, RedisWriteRefusedError
 from ..keys import check_text
 from ..redis_errors import map_redis_error
 
@@ -288,6 +288,7 @@ class RedisFaults:
         self.log_interval = log_interval
         self.recheck_after = recheck_after
         self._down_until = 0.0
+        self._refused_until = 0.0  # writes skipped until then; reads go on
         self._streak = 0  # failures since the last success: the pause doubles with each
         self._last_log = float("-inf")
         self.failures = 0  # calls degraded since creation (for tests and metrics)
@@ -295,6 +296,12 @@ class RedisFaults:
     def available(self) -> bool:
         """False while a recent failure says Redis is down (degrade mode only)."""
         return self.on_error == "raise" or time.monotonic() >= self._down_until
+
+    def writable(self) -> bool:
+        """False while Redis is down or recently refused a write (degrade mode only)."""
+        return self.available() and (
+            self.on_error == "raise" or time.monotonic() >= self._refused_until
+        )
 
     def ok(self) -> None:
         """Record a successful call: the next failure pauses ``recheck_after`` again."""
@@ -313,6 +320,18 @@ class RedisFaults:
         self.failures += 1
         pause = min(self.recheck_after * 2**self._streak, max(MAX_RECHECK, self.recheck_after))
         self._streak = min(self._streak + 1, 32)
+        if isinstance(error, RedisWriteRefusedError):
+            # the server answers: keep reading it (hits are served uncounted), skip writes
+            self._refused_until = now + pause
+            if now - self._last_log >= self.log_interval:
+                self._last_log = now
+                logger.warning(
+                    "%s; serving stored entries and skipping writes (on_error='degrade'); "
+                    "this warning repeats at most every %.0fs",
+                    error,
+                    self.log_interval,
+                )
+            return
         self._down_until = now + pause
         if now - self._last_log >= self.log_interval:
             self._last_log = now

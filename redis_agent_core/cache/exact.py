@@ -77,8 +77,12 @@ class ExactCache(CacheStore):
     ) -> tuple[str, list[str], list[Any]]:
         check_args(prompt, scope)
         digest = entry_digest(scope, prompt, canonical_filters(filters))
+        return digest, self._keys(digest), [digest]
+
+    def _keys(self, digest: str) -> list[str]:
+        """The LOOKUP script's keys: entry, stats, hits."""
         b = digest[0]
-        return digest, [self.entry_key(digest), self._stats[b], self._hits[b]], [digest]
+        return [self.entry_key(digest), self._stats[b], self._hits[b]]
 
     def _parse(self, reply: Any, prompt: str, digest: str) -> CacheHit | None:
         return parse_lookup(reply, prompt, self.entry_key(digest))
@@ -124,12 +128,9 @@ class ExactCache(CacheStore):
             client = self.config.get_client()
             reply = self._fast_lookup(client, digest)
             if reply is FALLBACK:
-                b = digest[0]
-                keys = [self.entry_key(digest), self._stats[b], self._hits[b]]
-                reply = run_script(client, LOOKUP, keys, [digest])
+                reply = run_script(client, LOOKUP, self._keys(digest), [digest])
         except FAULTS as exc:
-            self.faults.failed("lookup", exc)
-            return None
+            return self._lookup_failed(exc, self._keys(digest), digest, prompt)
         self.faults.ok()
         return self._parse(reply, prompt, digest)
 
@@ -143,8 +144,7 @@ class ExactCache(CacheStore):
         try:
             reply = await arun_script(self.config.get_async_client(), LOOKUP, keys, args)
         except FAULTS as exc:
-            self.faults.failed("lookup", exc)
-            return None
+            return await self._alookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
         return self._parse(reply, prompt, digest)
 

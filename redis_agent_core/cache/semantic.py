@@ -28,7 +28,7 @@ from ..capabilities import require_search
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import CapabilityError, ConfigError, SchemaMismatchError
-from ..redis_errors import FAULTS, is_missing_index, translate_errors
+from ..redis_errors import FAULTS, REFUSED, is_missing_index, translate_errors
 from ..tags import TAG_SEPARATOR, tag_value
 from .base import PROBE, RECORD, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
@@ -460,8 +460,7 @@ class SemanticCache(CacheStore):
         try:
             reply = run_script(self.config.get_client(), PROBE, keys, [digest])
         except FAULTS as exc:
-            self.faults.failed("lookup", exc)
-            return None
+            return self._lookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
         return parse_lookup(reply, prompt, keys[0])
 
@@ -475,8 +474,7 @@ class SemanticCache(CacheStore):
         try:
             reply = await arun_script(self.config.get_async_client(), PROBE, keys, [digest])
         except FAULTS as exc:
-            self.faults.failed("lookup", exc)
-            return None
+            return await self._alookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
         return parse_lookup(reply, prompt, keys[0])
 
@@ -516,7 +514,11 @@ class SemanticCache(CacheStore):
                     break
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
-            hits = run_script(client, RECORD, keys, args)
+            try:
+                hits = run_script(client, RECORD, keys, args)
+            except REFUSED as exc:  # full or read-only: serve the hit uncounted
+                self.faults.failed("recording a lookup", exc)
+                hits = 0
         except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
@@ -559,7 +561,11 @@ class SemanticCache(CacheStore):
                     break
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
-            hits = await arun_script(client, RECORD, keys, args)
+            try:
+                hits = await arun_script(client, RECORD, keys, args)
+            except REFUSED as exc:  # full or read-only: serve the hit uncounted
+                self.faults.failed("recording a lookup", exc)
+                hits = 0
         except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
@@ -621,7 +627,7 @@ class SemanticCache(CacheStore):
         """Embed ``prompt`` and store ``payload`` for it in this scope (one script call:
         entry and TTL together). Returns ``False`` when skipped because Redis is down."""
         self._prepare(prompt, scope, filters)  # validate before embedding
-        if not self.faults.available():
+        if not self.faults.writable():
             return False
         blob = self._vector_bytes(self.embedder.embed([prompt])[0] if vector is None else vector)
         keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, blob)
@@ -645,7 +651,7 @@ class SemanticCache(CacheStore):
     ) -> bool:
         """Async :meth:`update`."""
         self._prepare(prompt, scope, filters)
-        if not self.faults.available():
+        if not self.faults.writable():
             return False
         if vector is None:
             vector = (await self.embedder.aembed([prompt]))[0]

@@ -69,6 +69,9 @@ local mode, target = ARGV[4], ARGV[5]
 local nmeta, ndel = tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = KEYS[1]
 if target == 'archived' then key = KEYS[3] end
+-- first write: one Redis refuses when memory is full (it checks only a script's first
+-- write, and a DEL first would let a replace write past a full noeviction server)
+redis.call('HSET', KEYS[2], 'updated_at', now)
 if mode == 'replace' then redis.call('DEL', key) end
 local first = 9 + 2 * nmeta + ndel
 local count = #ARGV - first + 1
@@ -80,7 +83,6 @@ if maxlen > 0 and target == 'active' and len > maxlen then
 end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
 if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', now) end  -- first write
-redis.call('HSET', KEYS[2], 'updated_at', now)
 for i = 9, 8 + 2 * nmeta, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 for i = 9 + 2 * nmeta, 8 + 2 * nmeta + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
 if #KEYS == 4 then
@@ -156,6 +158,9 @@ _TAKE_OLDEST = _Script(
 local n = tonumber(ARGV[1])
 local items = redis.call('LRANGE', KEYS[1], 0, n - 1)
 if #items == 0 then return items end
+if ARGV[2] == '1' then  -- archiving adds data: refused when full (see _WRITE)
+  redis.call('HSET', KEYS[2], 'updated_at', ARGV[3])
+end
 redis.call('LTRIM', KEYS[1], n, -1)
 if ARGV[2] == '1' then
   for i = 1, #items, 4000 do

@@ -268,14 +268,15 @@ def test_redis_refusing_writes_degrades_or_raises_with_the_cause(
     admin.config_set("maxmemory-policy", "noeviction")
     admin.config_set("maxmemory", "1")
     try:
-        assert cache.lookup("p", A) is None
-        # the update script starts with a DEL, which Redis allows: it may go through
-        assert cache.update("q", A, "y") in (True, False)
+        hit = cache.lookup("p", A)  # the stored entry is still served (its hit uncounted)
+        assert hit is not None and hit.payload == "x"
+        assert cache.update("q", A, "y") is False  # refused, nothing written
         with pytest.raises(RedisUnavailableError, match="maxmemory"):
             strict.lookup("p", A)
     finally:
         admin.config_set("maxmemory", "0")
     assert cache.lookup("p", A).payload == "x"  # type: ignore[union-attr]
+    assert cache.lookup("q", A) is None
 
 
 def test_repeated_failures_back_off(own_redis: EmbeddedRedis, own_config: RedisAgentConfig) -> None:

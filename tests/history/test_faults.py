@@ -110,3 +110,22 @@ def test_cluster_writes_prune_the_index_too(cluster_config: RedisAgentConfig) ->
     assert client.zcard(index) == 1 + 150 - PRUNE_BATCH
     store.take_oldest("live", 1)
     assert [m.decode() for m in client.zrange(index, 0, -1)] == ["live"]
+
+
+@pytest.mark.parametrize("write", ["replace", "archive_oldest"])
+def test_writes_that_start_by_deleting_are_refused_too_when_memory_is_full(
+    faulty_redis: FaultyRedis, write: str
+) -> None:
+    # Redis checks maxmemory only up to a script's first write: a DEL or LTRIM first
+    # would let the rest of the script write past a full server
+    config = faulty_redis.config()
+    store = SessionStore(config)
+    store.append("s", [b'{"n":0}', b'{"n":1}'])
+    faulty_redis.fill_memory()
+    with pytest.raises(RedisWriteRefusedError):
+        if write == "replace":
+            store.replace("s", [b'{"n":9}'])
+        else:
+            store.take_oldest("s", 1, archive=True)
+    assert store.read("s") == [b'{"n":0}', b'{"n":1}']  # nothing changed
+    config.close()
