@@ -165,6 +165,7 @@ class Run:
     service_cpu_s: float = 0.0
     redis_cpu_s: float = 0.0
     load: float = 0.0  # the machine's 1-minute load average after the run
+    idle_lag_p99_ms: float = 0.0
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -189,6 +190,7 @@ class Run:
             round(self.redis_cpu_s * 1000 / n, 2) if n else "-",
             lag,
             lag_max,
+            round(self.idle_lag_p99_ms, 1),
             self.errors,
             f"{self.load:.1f}",
         ]
@@ -294,18 +296,42 @@ HEADERS = [
     "Redis CPU ms/req",
     "loop lag p99 ms",
     "loop lag max ms",
+    "idle loop lag p99 ms",
     "errors",
     "load avg",
 ]
 
 
+# An idle event loop beside the service: its lag is what the machine alone adds (the
+# OS scheduler on busy cores), not the service's own work.
+_IDLE_LOOP = """
+import asyncio, json, sys, time
+async def main(seconds):
+    lags, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        await asyncio.sleep(0.02)
+        lags.append(time.perf_counter() - t - 0.02)
+    lags.sort()
+    print(json.dumps([lags[int(len(lags) * 0.99)] * 1000, lags[-1] * 1000]))
+asyncio.run(main(float(sys.argv[1])))
+"""
+
+
 def measure_one(
     base: str, keys: list[str], cpu: CpuMeter, scenario: str, clients: int, seconds: float
 ) -> Run:
-    """One run, with the CPU the service and Redis spent on it."""
+    """One run, with the CPU the service and Redis spent on it and an idle loop's lag."""
+    import json
+
+    idle = subprocess.Popen(
+        [sys.executable, "-c", _IDLE_LOOP, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     service_before, redis_before = cpu.read()
     run = asyncio.run(_run(base, keys, scenario, clients, seconds, seed=f"{scenario}-{clients}"))
     service_after, redis_after = cpu.read()
+    out, _ = idle.communicate(timeout=60)
+    run.idle_lag_p99_ms = json.loads(out)[0]
     run.service_cpu_s = service_after - service_before
     run.redis_cpu_s = redis_after - redis_before
     run.load = os.getloadavg()[0]
@@ -340,11 +366,16 @@ def main(full: bool = False) -> str:
             "# Reference service under load",
             f"`redis-agent serve --no-queue --workers {workers}` on the embedded Redis, "
             "the fake OpenAI endpoint (`benchmarks/fake_openai.py`) answering after "
-            "'model ms'; N clients in one process (aiohttp) posting `/chat` in a loop for "
-            f"{seconds:.0f} s, each request in a fresh session. 'cached': share of "
-            "answers served from the cache. Loop lag: the server's own monitor "
-            "(`service/loop_lag.py`), worst process. Clients, server workers, Redis and "
-            "the fake model share the machine's cores.",
+            "'model ms'; N clients in one process (aiohttp) posting `/chat` with an API "
+            f"key in a loop for {seconds:.0f} s, each request in a fresh session. "
+            "'cached': share of answers served from the cache. 'service CPU ms/req' and "
+            "'Redis CPU ms/req': CPU seconds the service's processes and redis-server spent "
+            "in the run, per request (steadier than req/s when the machine is shared). "
+            "Loop lag: the server's own monitor (`service/loop_lag.py`, last 5 s of the "
+            "run, worst worker); 'idle loop lag': an idle event loop in another process "
+            "at the same time, i.e. what the busy machine alone adds. 'load avg': the "
+            "machine's 1-minute load average after the run (2 cores; other work was "
+            "running on them). Clients, workers, Redis and the fake model share the cores.",
             table(HEADERS, rows),
             machine_note(),
         ]
