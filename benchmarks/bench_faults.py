@@ -79,7 +79,12 @@ def _outcome(fn: Callable[[], object]) -> tuple[str, float]:
     start = time.perf_counter()
     try:
         result = fn()
-        text = "None (miss)" if result is None else repr(result)
+        if result is None:
+            text = "None (miss)"
+        elif hasattr(result, "payload"):  # a CacheHit
+            text = f"hit (hits={result.hits})"
+        else:
+            text = repr(result)
     except Exception as exc:
         text = type(exc).__name__
         cause = getattr(exc, "cause", "")
