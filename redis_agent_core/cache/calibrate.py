@@ -185,7 +185,7 @@ def load_pairs(path: str | Path | None = None) -> list[LabelledPair]:
 def pair_distances(pairs: Sequence[LabelledPair], embedder: Embedder) -> np.ndarray:
     """Cosine distance (0 = identical, 2 = opposite) of each pair; each text embedded once."""
     texts = list(dict.fromkeys(t for p in pairs for t in (p.cached, p.query)))
-    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    vectors: np.ndarray = np.asarray(embedder.embed(texts), dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = vectors / np.where(norms == 0, 1, norms)
     row = {t: i for i, t in enumerate(texts)}
@@ -251,7 +251,7 @@ def evaluate(
                 wrong=len(wrong_idx),
                 precision=correct / n if n else math.nan,
                 recall=correct / true_total if true_total else math.nan,
-                wrong_by_category=dict(Counter(pairs[i].category for i in wrong_idx)),
+                wrong_by_category=dict(Counter(pairs[int(i)].category for i in wrong_idx)),
             )
         )
     return results

@@ -602,8 +602,9 @@ class SemanticCache(CacheStore):
     def _guard_fields(self, prompt: str) -> list[tuple[str, bytes]]:
         """The verifier's analysis of ``prompt``, stored with the entry so that lookups
         in any process read it instead of parsing the stored prompt again."""
-        features_of = getattr(self.verifier, "features_of", None)
-        return [("gf", features_of(prompt))] if features_of and self.verifier.guards else []
+        verifier = self.verifier
+        features_of = getattr(verifier, "features_of", None)
+        return [("gf", features_of(prompt))] if features_of and verifier and verifier.guards else []
 
     def _candidate(self, row: tuple[str, float, dict[str, Any]]) -> str:
         """A candidate's prompt, its stored guard features handed to the verifier."""

@@ -113,12 +113,12 @@ class AntonymGuard:
         if not (only_q and only_c):
             return None
         wn = wordnet()
-        keys_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
+        word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         for w, s, _ in only_q:
             for key in {s, base(w)}:
                 for opposite in wn.antonyms.get(key, ()):
-                    if opposite in keys_c:
-                        return f"opposite words {w!r} / {keys_c[opposite]!r} (WordNet antonyms)"
+                    if opposite in word_of_c:
+                        return f"opposite words {w!r} / {word_of_c[opposite]!r} (WordNet antonyms)"
         return None
 
 
