@@ -1,17 +1,18 @@
 """Does one maximum-size ingestion stall unrelated cached ``/chat`` calls? (issue 12)
 
 ``redis-agent serve --workers 1`` on the embedded Redis with :mod:`benchmarks.fake_openai`
-as the model. A question is cached first; then one client asks it again in a loop
-(each call a semantic-cache hit: auth, history, limiter, embedding, lookup, session
-write, bus event), first with the service idle, then while another client posts one
-``/documents`` request at the service's limits and waits for it to finish (inline:
-the request returns when indexed; queue: the job is polled until done by the
-in-process Celery worker).
+as the model. A question is cached first; then one client asks it again in a loop,
+alternating the exact words (an exact-tier hit: no embedding) and a paraphrase (a
+semantic hit: the question is embedded, then searched), each call also doing auth,
+history, limiter, session write and bus event, first with the service idle, then
+while another client posts one ``/documents`` request at the service's limits and waits
+for it to finish (inline: the request returns when indexed; queue: the job is polled
+until done by the in-process Celery worker).
 
 Two shapes at the service's limits: **one large** document (1 MiB, the per-document
 limit; about 1,100 passages) and **many small** ones (1,000 of 1 kB, the per-request
 count limit; one passage each). Passages are embedded ``ingest_batch`` (2) per model
-call, so a chat request waits for at most one such call.
+call, and a batch waits while a question is being embedded.
 
 The service's model runs on ``BENCH_INGEST_THREADS`` torch threads (default 1): on a
 busy 2-core host two OpenMP threads per call collapse (a one-question embedding measured
@@ -45,6 +46,7 @@ from .bench_service import WORDS, _free_port, _stop, _wait_http, fake_model
 from .common import machine_note, table
 
 QUESTION = "What is a semantic cache?"
+PARAPHRASE = "What's a semantic cache?"  # a semantic hit: embedded, then searched
 IDLE_CALLS = 40
 
 
@@ -89,9 +91,9 @@ def serve(redis_url: str, model_url: str, queue: bool) -> Iterator[str]:
         _stop(proc)
 
 
-async def _chat(http: httpx.AsyncClient, session: int) -> float:
+async def _chat(http: httpx.AsyncClient, session: int, message: str = QUESTION) -> float:
     start = time.perf_counter()
-    r = await http.post("/chat", json={"session_id": f"s{session}", "message": QUESTION})
+    r = await http.post("/chat", json={"session_id": f"s{session}", "message": message})
     elapsed = time.perf_counter() - start
     r.raise_for_status()
     if not r.json()["cached"]:
@@ -124,13 +126,18 @@ async def _measure(base: str, key: str, docs: list[dict[str, Any]]) -> dict[str,
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
         await http.post("/chat", json={"session_id": "warm", "message": QUESTION})
         for i in range(5):
-            await _chat(http, i)
-        idle = [await _chat(http, 100 + i) for i in range(IDLE_CALLS)]
+            await _chat(http, i, QUESTION)
+            await _chat(http, i, PARAPHRASE)
+        idle: dict[str, list[float]] = {QUESTION: [], PARAPHRASE: []}
+        for i in range(IDLE_CALLS):
+            for message in idle:
+                idle[message].append(await _chat(http, 100 + i, message))
         ingestion = asyncio.create_task(_ingest(http, docs))
-        busy: list[float] = []
+        busy: dict[str, list[float]] = {QUESTION: [], PARAPHRASE: []}
         i = 0
         while not ingestion.done():
-            busy.append(await _chat(http, 1000 + i))
+            message = (QUESTION, PARAPHRASE)[i % 2]
+            busy[message].append(await _chat(http, 1000 + i, message))
             i += 1
         took = await ingestion
     return {"idle": idle, "busy": busy, "took": took}
@@ -149,26 +156,30 @@ def main(full: bool = False) -> str:
                 key = ApiKeys(RedisAgentConfig(url=url, namespace=namespace)).create("bench")
                 with serve(url, model_url, queue=mode == "queue") as base:
                     m = asyncio.run(_measure(base, key, docs))
-                idle_p50 = statistics.median(m["idle"]) * 1000
-                busy = m["busy"] or [float("nan")]
-                rows.append(
-                    [
-                        mode,
-                        shape,
-                        round(idle_p50, 1),
-                        round(_ms(m["idle"], 0.95), 1),
-                        round(statistics.median(busy) * 1000, 1),
-                        round(_ms(busy, 0.95), 1),
-                        round(max(busy) * 1000, 1),
-                        len(m["busy"]),
-                        f"{statistics.median(busy) * 1000 / idle_p50:.2f}x",
-                        round(m["took"], 1),
-                    ]
-                )
-                print(rows[-1], file=sys.stderr, flush=True)
+                for message, hit in ((QUESTION, "exact"), (PARAPHRASE, "semantic")):
+                    idle = m["idle"][message]
+                    idle_p50 = statistics.median(idle) * 1000
+                    busy = m["busy"][message] or [float("nan")]
+                    rows.append(
+                        [
+                            mode,
+                            shape,
+                            hit,
+                            round(idle_p50, 1),
+                            round(_ms(idle, 0.95), 1),
+                            round(statistics.median(busy) * 1000, 1),
+                            round(_ms(busy, 0.95), 1),
+                            round(max(busy) * 1000, 1),
+                            len(m["busy"][message]),
+                            f"{statistics.median(busy) * 1000 / idle_p50:.2f}x",
+                            round(m["took"], 1),
+                        ]
+                    )
+                    print(rows[-1], file=sys.stderr, flush=True)
     headers = [
         "mode",
         "ingestion",
+        "cache hit",
         "idle p50 ms",
         "idle p95 ms",
         "during p50 ms",
