@@ -210,7 +210,7 @@ def _status(status: MessageStatus | str | None) -> Status | None:
     value = status.value if isinstance(status, MessageStatus) else status
     if value not in (ACTIVE, ARCHIVED):
         raise ConfigError(f"status must be MessageStatus.ACTIVE or ARCHIVED, got {status!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _check_on_corrupt(on_corrupt: str) -> None:

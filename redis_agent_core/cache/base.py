@@ -65,9 +65,9 @@ async def arun_script(
     client: AsyncClient, script: Script, keys: Sequence[Any], args: Sequence[Any]
 ) -> Any:
     try:
-        return await client.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[misc]
+        return await client.evalsha(script.sha, len(keys), *keys, *args)
     except NoScriptError:
-        return await client.eval(script.lua, len(keys), *keys, *args)  # type: ignore[misc]
+        return await client.eval(script.lua, len(keys), *keys, *args)
 
 
 # KEYS: entry, members, hits. ARGV: digest, ttl ms (0 = none), field, value, ...

@@ -385,10 +385,10 @@ class SemanticCache(CacheStore):
         client = self.config.get_async_client()
         with translate_errors(self.config, f"creating the index of semantic cache {self.name!r}"):
             try:
-                await client.execute_command(*self._create_args())  # type: ignore[misc]
+                await client.execute_command(*self._create_args())
             except redis.exceptions.ResponseError as exc:
                 if self._on_create_error(exc):
-                    info = await client.execute_command("FT.INFO", self.index_name)  # type: ignore[misc]
+                    info = await client.execute_command("FT.INFO", self.index_name)
                     self._check_existing(info)
         self._index_ready = True
 
@@ -547,7 +547,7 @@ class SemanticCache(CacheStore):
         client = self.config.get_async_client()
         try:
             await self.aensure_index()
-            reply = await client.execute_command(*self._search_args(scope, pairs, blob))  # type: ignore[misc]
+            reply = await client.execute_command(*self._search_args(scope, pairs, blob))
             rows = parse_search(reply, self.distance_threshold)
             chosen, rejections = None, []
             for row in rows:

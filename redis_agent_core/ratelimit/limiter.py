@@ -492,13 +492,13 @@ class RateLimiter:
             with self._lock:
                 self._acquire_script = client.register_script(ACQUIRE_LUA)
                 self._settle_script = client.register_script(SETTLE_LUA)
-        return self._acquire_script, self._settle_script  # type: ignore[return-value]
+        return self._acquire_script, self._settle_script
 
     def _ascripts(self, client: Any) -> tuple[AsyncScript, AsyncScript]:
         if self._aacquire_script is None or self._asettle_script is None:
             self._aacquire_script = client.register_script(ACQUIRE_LUA)
             self._asettle_script = client.register_script(SETTLE_LUA)
-        return self._aacquire_script, self._asettle_script  # type: ignore[return-value]
+        return self._aacquire_script, self._asettle_script
 
     def _run(self, client: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         # EVALSHA with a precomputed sha: Script.__call__ adds a few us per call; it is

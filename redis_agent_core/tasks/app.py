@@ -138,16 +138,16 @@ def create_app(
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
     celery = Celery(main, set_as_current=False)
-    celery.agent_config = config  # type: ignore[attr-defined]
-    celery.webhook_secret = (  # type: ignore[attr-defined]
+    celery.agent_config = config
+    celery.webhook_secret = (
         webhook_secret if webhook_secret is not None else os.environ.get(ENV_WEBHOOK_SECRET)
     )
-    celery.task_secret = (  # type: ignore[attr-defined]
+    celery.task_secret = (
         (task_secret.encode() if isinstance(task_secret, str) else task_secret) or None
         if task_secret is not None
         else task_secret_from_env()
     )
-    celery.webhook_policy = (  # type: ignore[attr-defined]
+    celery.webhook_policy = (
         DestinationPolicy.parse(webhook_allow)
         if webhook_allow is not None
         else DestinationPolicy.from_env()

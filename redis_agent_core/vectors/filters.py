@@ -62,12 +62,12 @@ class _Node:
     def __and__(self, other: Filter) -> And:
         left = self.filters if isinstance(self, And) else (self,)
         right = other.filters if isinstance(other, And) else (other,)
-        return And((*left, *right))  # type: ignore[arg-type]
+        return And((*left, *right))
 
     def __or__(self, other: Filter) -> Or:
         left = self.filters if isinstance(self, Or) else (self,)
         right = other.filters if isinstance(other, Or) else (other,)
-        return Or((*left, *right))  # type: ignore[arg-type]
+        return Or((*left, *right))
 
     def __invert__(self) -> Not:
         return Not(self)  # type: ignore[arg-type]
@@ -252,7 +252,7 @@ def any_of(parts: Sequence[str | None]) -> str | None:
     kept = [p for p in parts if p is not None]
     if not kept:
         return None
-    return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"  # type: ignore[arg-type]
+    return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"
 
 
 def _compile(node: Filter, fields: Mapping[str, tuple[str, bool]]) -> str | None:
