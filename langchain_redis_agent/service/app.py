@@ -38,7 +38,7 @@ import statistics
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,11 @@ __all__ = [
     "ServiceSettings",
     "create_app",
 ]
+
+
+def _text(value: Any) -> str:
+    """A Redis reply item as text (clients may or may not decode)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 DOCS_RECHECK_S = 5.0  # how stale "no documents yet" may be on a worker
@@ -406,7 +411,7 @@ class AgentService:
                 reply = await self.llm.ainvoke(self._prompt(message, window, docs))
                 assert isinstance(reply, AIMessage)
                 answer = reply.text.strip()
-                meta = reply.usage_metadata or {}
+                meta: Mapping[str, Any] = reply.usage_metadata or {}
                 usage = Usage(
                     input_tokens=int(meta.get("input_tokens", 0)),
                     output_tokens=int(meta.get("output_tokens", 0)),
@@ -560,7 +565,7 @@ class AgentService:
         if user_id is not None:
             with translate_errors(self.config, "read job owner"):
                 owner = await self.config.get_async_client().get(self.config.keys.job_owner(job_id))
-            if owner is None or owner.decode() != user_id:
+            if owner is None or _text(owner) != user_id:
                 return None
 
         try:
@@ -586,7 +591,7 @@ class AgentService:
         key = self.config.keys.owned_sessions(user_id)
         with translate_errors(self.config, "list sessions"):
             client = self.config.get_async_client()
-            ids = [m.decode() for m in await client.zrange(key, 0, limit - 1, desc=True)]
+            ids = [_text(m) for m in await client.zrange(key, 0, limit - 1, desc=True)]
             if not ids:
                 return []
             pipe = client.pipeline(transaction=False)

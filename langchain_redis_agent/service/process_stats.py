@@ -65,7 +65,7 @@ class ProcessStats:
     async def read_all(self) -> list[dict[str, Any]]:
         """Every live process's snapshot (this one's fresh), oldest process label first."""
         await self.publish()
-        raw = await self.config.get_async_client().hgetall(self.key)  # type: ignore[misc]
+        raw = await self.config.get_async_client().hgetall(self.key)
         now = time.time()
         entries = [orjson.loads(v) for v in raw.values()]
         return sorted(
@@ -84,7 +84,7 @@ class ProcessStats:
                 await self._task
             self._task = None
         with contextlib.suppress(Exception):  # leave no stale entry behind
-            await self.config.get_async_client().hdel(self.key, process_label())  # type: ignore[misc]
+            await self.config.get_async_client().hdel(self.key, process_label())
 
     async def _loop(self) -> None:
         while True:
