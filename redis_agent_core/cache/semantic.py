@@ -6,11 +6,12 @@ unrelated, 2 = opposite. An entry is served when its distance to the query is
 values (e.g. 0.9 meaning "90 % similar") are a common mistake: values > 2 are
 rejected, and the docs say which is which.
 
-A lookup is one FT.SEARCH: KNN over the few nearest entries **filtered by scope** (and
-the partition filters), so a hit never returns another model's answer. The
-candidates within the threshold are checked in order by the verifier (the guards of
-issue 9: negation, numbers, entities...), the first that passes is served, and one
-script call records the hit, miss and rejections in counters shared by processes.
+A lookup is one search query (built by the search layer): KNN over the few nearest
+entries **filtered by scope** (and the partition filters), so a hit never returns
+another model's answer. The candidates within the threshold are checked in order by the
+verifier (the guards of issue 9: negation, numbers, entities...), the first that passes
+is served, and one script call records the hit, miss and rejections in counters shared
+by processes.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from typing import Any, Literal
 import numpy as np
 import redis
 from redisvl.query.filter import FilterExpression, Tag
+from redisvl.schema import IndexSchema
 
-from ..capabilities import require_search
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
-from ..errors import CapabilityError, ConfigError, SchemaMismatchError
-from ..redis_errors import FAULTS, REFUSED, is_missing_index, translate_errors
+from ..errors import ConfigError, SchemaMismatchError
+from ..redis_errors import FAULTS, REFUSED
+from ..search.commands import drop_hint, knn_clause, search_command
+from ..search.lifecycle import IndexLifecycle
+from ..search.replies import describe_info, search_rows
 from ..tags import TAG_SEPARATOR, tag_value
 from .base import PROBE, RECORD, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
@@ -37,7 +41,6 @@ from .entry import (
     canonical_filters,
     check_args,
     entry_digest,
-    logger,
     parse_usage,
     text,
 )
@@ -54,53 +57,14 @@ _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _RETURN = ("_d", "prompt", "payload", "usage", "tokens", "gf")
 
 
-def _b(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def parse_search(reply: Any, threshold: float) -> list[tuple[str, float, dict[str, Any]]]:
-    """``(key, distance, fields)`` of an FT.SEARCH reply (RESP2 or RESP3), nearest
-    first, keeping those within ``threshold``."""
-    rows: list[tuple[str, float, dict[str, Any]]] = []
-    if isinstance(reply, dict):  # RESP3
-        results = reply.get(b"results", reply.get("results")) or []
-        for item in results:
-            key = _b(item.get(b"id", item.get("id")))
-            attrs = item.get(b"extra_attributes", item.get("extra_attributes")) or {}
-            fields = {_b(k): v for k, v in attrs.items()}
-            rows.append((key, float(_b(fields.get("_d", "inf"))), fields))
-    else:  # RESP2: [total, id, [f, v, ...], id, [...], ...]
-        for i in range(1, len(reply) - 1, 2):
-            flat = reply[i + 1]
-            fields = {_b(flat[j]): flat[j + 1] for j in range(0, len(flat) - 1, 2)}
-            rows.append((_b(reply[i]), float(_b(fields.get("_d", "inf"))), fields))
-    rows.sort(key=lambda r: r[1])
-    return [r for r in rows if r[1] <= threshold + 1e-6]
-
-
-def _index_attributes(info: Any) -> dict[str, dict[str, str]]:
-    """The attributes of an FT.INFO reply (RESP2 or RESP3) as
-    ``{attribute name: {OPTION: value}}`` (options upper-case)."""
-    attrs = info.get(b"attributes", info.get("attributes")) if isinstance(info, dict) else None
-    if attrs is None and isinstance(info, list):
-        pairs = dict(zip(info[::2], info[1::2], strict=False))
-        attrs = pairs.get(b"attributes", pairs.get("attributes"))
-    out: dict[str, dict[str, str]] = {}
-    for attr in attrs or []:
-        flat: list[Any] = []
-        if isinstance(attr, dict):
-            for k, v in attr.items():
-                flat += [k, v]
-        else:
-            flat = list(attr)
-        values = [_b(x) for x in flat]
-        options: dict[str, str] = {}
-        for j in range(0, len(values) - 1):
-            if isinstance(values[j], str):
-                options.setdefault(values[j].upper(), str(values[j + 1]))
-        if "ATTRIBUTE" in options:
-            out[options["ATTRIBUTE"]] = options
-    return out
+def within(
+    rows: list[tuple[str, Any, dict[str, Any]]], threshold: float
+) -> list[tuple[str, float, dict[str, Any]]]:
+    """``(key, distance, fields)`` of the search rows within ``threshold``, nearest
+    first."""
+    out = [(key, float(text(fields.get("_d", "inf"))), fields) for key, _, fields in rows]
+    out.sort(key=lambda r: r[1])
+    return [r for r in out if r[1] <= threshold + 1e-6]
 
 
 def default_name(filter_fields: Sequence[str]) -> str:
@@ -206,19 +170,23 @@ class SemanticCache(CacheStore):
         self.m = m
         self.ef_construction = ef_construction
         self.index_name = self._ns.cache_index(name)
-        self._index_ready = False
+        self._what = f"semantic cache {name!r}"
+        self._lifecycle: IndexLifecycle | None = None
         self._filter_cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         if hybrid_policy not in ("batches", "auto"):
             raise ConfigError(f"hybrid_policy must be 'batches' or 'auto', got {hybrid_policy!r}")
-        knn = f"KNN {candidates} @vec $v"
-        if algorithm == "hnsw":
-            knn += f" EF_RUNTIME {ef_runtime}"
-            if hybrid_policy == "batches":
-                # RediSearch picks brute force over the filter's matches when the scope
-                # filter matches most entries (the usual case: one model per cache),
-                # 2.5x slower at 10k than walking HNSW in batches and filtering
-                knn += " HYBRID_POLICY BATCHES"
-        self._knn = f"=>[{knn} AS _d]"
+        hnsw = algorithm == "hnsw"
+        self._knn = knn_clause(
+            candidates,
+            "vec",
+            param="v",
+            ef_runtime=ef_runtime if hnsw else None,
+            # RediSearch picks brute force over the filter's matches when the scope
+            # filter matches most entries (the usual case: one model per cache),
+            # 2.5x slower at 10k than walking HNSW in batches and filtering
+            hybrid_policy="BATCHES" if hnsw and hybrid_policy == "batches" else None,
+            distance_as="_d",
+        )
 
     # -- validation and pure builders --
     @staticmethod
@@ -273,50 +241,63 @@ class SemanticCache(CacheStore):
         return arr.astype(self._np_dtype).tobytes()
 
     def _search_args(self, scope: str, pairs: tuple[tuple[str, str], ...], blob: bytes) -> list:
-        return [
-            "FT.SEARCH",
+        return search_command(
             self.index_name,
             self._filter(scope, pairs) + self._knn,
-            "PARAMS",
-            "2",
-            "v",
-            blob,
-            "SORTBY",
-            "_d",
-            "RETURN",
-            str(len(_RETURN)),
-            *_RETURN,
-            "LIMIT",
-            "0",
-            str(self.candidates),
-            "DIALECT",
-            "2",
-        ]
+            return_fields=_RETURN,
+            sort_by="_d",
+            limit=self.candidates,
+            params=("v", blob),
+        )
 
-    def _create_args(self) -> list:
-        dims = self.embedder.dims
-        vec = ["TYPE", self.dtype.upper(), "DIM", str(dims), "DISTANCE_METRIC", "COSINE"]
+    def index_schema(self) -> IndexSchema:
+        """The redisvl schema of this cache's index (scope and partition tags, vector)."""
+        tag = {"type": "tag", "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True}}
+        vector: dict[str, Any] = {
+            "dims": self.embedder.dims,
+            "algorithm": self.algorithm,
+            "distance_metric": "cosine",
+            "datatype": self.dtype,
+        }
         if self.algorithm == "hnsw":
-            vec += ["M", str(self.m), "EF_CONSTRUCTION", str(self.ef_construction)]
-            vec += ["EF_RUNTIME", str(self.ef_runtime)]
-        schema: list[str] = ["scope", "TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"]
-        for f in self.filter_fields:
-            schema += [f, "TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"]
-        schema += ["vec", "VECTOR", self.algorithm.upper(), str(len(vec)), *vec]
-        return [
-            "FT.CREATE",
-            self.index_name,
-            "ON",
-            "HASH",
-            "PREFIX",
-            "1",
-            self._ns.cache_prefix(self.name),
-            "SCHEMA",
-            *schema,
-        ]
+            vector.update(
+                m=self.m, ef_construction=self.ef_construction, ef_runtime=self.ef_runtime
+            )
+        return IndexSchema.from_dict(
+            {
+                "index": {
+                    "name": self.index_name,
+                    "prefix": self._ns.cache_prefix(self.name),
+                    "storage_type": "hash",
+                },
+                "fields": [
+                    {"name": "scope", **tag},
+                    *({"name": f, **tag} for f in self.filter_fields),
+                    {"name": "vec", "type": "vector", "attrs": vector},
+                ],
+            }
+        )
+
+    @property
+    def index(self) -> IndexLifecycle:
+        """The lifecycle of this cache's search index (built on first use: the schema
+        needs the embedder's dimensions)."""
+        if self._lifecycle is None:
+            self._lifecycle = IndexLifecycle(
+                self.config, self.index_schema(), self._check_existing, self._what
+            )
+        return self._lifecycle
+
+    @property
+    def _index_ready(self) -> bool:
+        return self._lifecycle is not None and self._lifecycle.ready
+
+    @_index_ready.setter
+    def _index_ready(self, value: bool) -> None:
+        self.index.ready = value
 
     def _check_existing(self, info: Any) -> None:
-        attributes = _index_attributes(info)
+        attributes = describe_info(info)["fields"]
         found_fields = sorted(set(attributes) - {"scope", "vec"})
         if found_fields != sorted(self.filter_fields):
             # entries written under one layout are invisible to lookups of the other
@@ -326,71 +307,25 @@ class SemanticCache(CacheStore):
                 f"this cache is partitioned by {sorted(self.filter_fields)}: its writes "
                 "could never be read back. Give this cache its own name= (leaving name "
                 f"unset picks {default_name(self.filter_fields)!r}), or drop the old "
-                f"cache (cache.drop(), or FT.DROPINDEX {self.index_name} DD)."
+                f"cache (cache.drop(), or {drop_hint(self.index_name)})."
             )
         vec = attributes.get("vec", {})
-        want = {
-            "DIM": str(self.embedder.dims),
-            "DATA_TYPE": self.dtype.upper(),
-            "ALGORITHM": self.algorithm.upper(),
-        }
-        found = {k: vec.get(k, vec.get("TYPE" if k == "DATA_TYPE" else k, "?")) for k in want}
-        if any(found[k].upper() != v for k, v in want.items() if found[k] != "?"):
+        want = {"dims": self.embedder.dims, "dtype": self.dtype, "algorithm": self.algorithm}
+        found = {k: vec.get(k, "?") for k in want}
+        if any(found[k] != v for k, v in want.items() if found[k] != "?"):
             raise SchemaMismatchError(
                 f"index {self.index_name!r} exists with vectors {found}, but this cache "
                 f"wants {want}. Use another name= for this model/dtype, or drop the old "
-                f"cache with FT.DROPINDEX {self.index_name} DD."
+                f"cache with cache.drop() or {drop_hint(self.index_name)}."
             )
-
-    def _on_create_error(self, exc: redis.exceptions.ResponseError) -> bool:
-        """True if the index already exists (then check it); raise on other errors."""
-        message = str(exc).lower()
-        if "already exists" in message:
-            return True
-        if "unknown command" in message:
-            raise CapabilityError(
-                "the semantic cache needs the Redis Query Engine (FT.CREATE is unknown "
-                "here). Use Redis 8, Redis Stack or Redis Cloud, or unset REDIS_URL to use "
-                "the embedded server."
-            ) from exc
-        raise exc
-
-    def _check_cluster(self) -> None:
-        if self.config.is_cluster():
-            require_search(self.config, "the semantic cache")
 
     def ensure_index(self) -> None:
         """Create the search index if missing (first use; later calls are free)."""
-        if self._index_ready:
-            return
-        self._check_cluster()
-        client = self.config.get_client()
-        with translate_errors(self.config, f"creating the index of semantic cache {self.name!r}"):
-            try:
-                client.execute_command(*self._create_args())
-            except redis.exceptions.ResponseError as exc:
-                if self._on_create_error(exc):
-                    self._check_existing(client.execute_command("FT.INFO", self.index_name))
-        self._index_ready = True
+        self.index.ensure()
 
     async def aensure_index(self) -> None:
         """Async :meth:`ensure_index`."""
-        if self._index_ready:
-            return
-        if self.config.is_cluster():
-            raise CapabilityError(
-                "the semantic cache needs search across a cluster; use a single node, "
-                "Redis 8 with clustered search, Redis Enterprise or Redis Cloud"
-            )
-        client = self.config.get_async_client()
-        with translate_errors(self.config, f"creating the index of semantic cache {self.name!r}"):
-            try:
-                await client.execute_command(*self._create_args())
-            except redis.exceptions.ResponseError as exc:
-                if self._on_create_error(exc):
-                    info = await client.execute_command("FT.INFO", self.index_name)
-                    self._check_existing(info)
-        self._index_ready = True
+        await self.index.aensure()
 
     def _record_args(
         self,
@@ -404,7 +339,7 @@ class SemanticCache(CacheStore):
         if hit is not None:
             key = hit[0]
             digest = key.rsplit(":", 1)[-1]
-            tokens = int(_b(hit[2].get("tokens") or 0) or 0)
+            tokens = int(text(hit[2].get("tokens") or 0) or 0)
             counters += ["hits", 1]
             if tokens:
                 counters += ["tokens_saved", tokens]
@@ -433,11 +368,7 @@ class SemanticCache(CacheStore):
         return pairs, entry_digest(scope, prompt, pairs)
 
     def _missing_index(self, exc: redis.exceptions.ResponseError) -> bool:
-        if is_missing_index(exc):
-            self._index_ready = False  # dropped behind our back: recreate on next use
-            logger.warning("semantic cache %r: index %s is missing", self.name, self.index_name)
-            return True
-        return False
+        return self._lifecycle is not None and self._lifecycle.missing(exc)
 
     # -- lookup --
     def _probe_call(
@@ -498,8 +429,8 @@ class SemanticCache(CacheStore):
         client = self.config.get_client()
         try:
             self.ensure_index()
-            rows = parse_search(
-                client.execute_command(*self._search_args(scope, pairs, blob)),
+            rows = within(
+                search_rows(client.execute_command(*self._search_args(scope, pairs, blob)))[1],
                 self.distance_threshold,
             )
             chosen, rejections = None, []
@@ -548,7 +479,7 @@ class SemanticCache(CacheStore):
         try:
             await self.aensure_index()
             reply = await client.execute_command(*self._search_args(scope, pairs, blob))
-            rows = parse_search(reply, self.distance_threshold)
+            rows = within(search_rows(reply)[1], self.distance_threshold)
             chosen, rejections = None, []
             for row in rows:
                 rejection = (
@@ -668,9 +599,4 @@ class SemanticCache(CacheStore):
     def drop(self) -> None:
         """Delete the index, the entries and the counters of this cache."""
         self.clear()
-        try:
-            self.config.get_client().execute_command("FT.DROPINDEX", self.index_name)
-        except redis.exceptions.ResponseError as exc:
-            if not self._missing_index(exc):
-                raise
-        self._index_ready = False
+        self.index.drop()

@@ -4,14 +4,16 @@ and queries when built with an embedder."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config import RedisAgentConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, SchemaMismatchError
 from ..redis_errors import FAULTS, map_redis_error
+from ..search.commands import drop_hint
+from ..search.lifecycle import IndexLifecycle
+from ..search.replies import describe_info
 from .model import RecalledMessage, _as_bytes
 
 if TYPE_CHECKING:
@@ -36,9 +38,8 @@ class _Recall:
         self.config = config
         self.embedder = embedder
         self.ttl = ttl
-        self._ready = False
-        self._aready = False
         self._schema: Any = None
+        self._lifecycle: IndexLifecycle | None = None
 
     def schema(self) -> Any:
         if self._schema is None:
@@ -71,38 +72,38 @@ class _Recall:
             )
         return self._schema
 
+    @property
+    def lifecycle(self) -> IndexLifecycle:
+        if self._lifecycle is None:
+            self._lifecycle = IndexLifecycle(
+                self.config, self.schema(), self._check, "semantic recall over chat history"
+            )
+        return self._lifecycle
+
+    def _check(self, info: Any) -> None:
+        """Refuse an index built for another embedding size: its documents would not be
+        indexed, and recall would silently find nothing."""
+        vector = describe_info(info)["fields"].get("vector", {})
+        if vector.get("dims") not in (None, self.embedder.dims):
+            name = self.config.keys.history_recall_index()
+            raise SchemaMismatchError(
+                f"the recall index {name!r} holds {vector['dims']}-d vectors, but the "
+                f"embedder {self.embedder.name!r} makes {self.embedder.dims}-d ones. Use "
+                "another namespace for this model, or drop the index "
+                f"({drop_hint(name, delete_documents=False)}) to rebuild it from new messages."
+            )
+
     def _index(self) -> Any:
         from redisvl.index import SearchIndex
 
-        from ..capabilities import require_search
-
-        index = SearchIndex(self.schema(), redis_client=self.config.get_client())
-        if not self._ready:
-            require_search(self.config, "semantic recall over chat history")
-            try:
-                index.create(overwrite=False)
-            except FAULTS as exc:
-                raise map_redis_error(exc, "create the recall index", self.config) from exc
-            self._ready = True
-        return index
+        self.lifecycle.ensure()
+        return SearchIndex(self.schema(), redis_client=self.config.get_client())
 
     async def _aindex(self) -> Any:
         from redisvl.index import AsyncSearchIndex
 
-        from ..capabilities import require_search
-
-        index = AsyncSearchIndex(self.schema(), redis_client=self.config.get_async_client())
-        if not self._aready:
-            # the probe is sync (cached per server after the first): keep it off the loop
-            await asyncio.to_thread(
-                require_search, self.config, "semantic recall over chat history"
-            )
-            try:
-                await index.create(overwrite=False)
-            except FAULTS as exc:
-                raise map_redis_error(exc, "create the recall index", self.config) from exc
-            self._aready = True
-        return index
+        await self.lifecycle.aensure()
+        return AsyncSearchIndex(self.schema(), redis_client=self.config.get_async_client())
 
     @staticmethod
     def _texts(texts: Sequence[str | None] | None, count: int) -> list[tuple[int, str]]:

@@ -1,4 +1,5 @@
-"""Pure functions: build FT.SEARCH / FT.AGGREGATE commands and parse their replies.
+"""Pure functions: build the vector index's search queries and parse their replies into
+:class:`Hit` objects (commands and raw replies go through :mod:`redis_agent_core.search`).
 
 Shared by the sync and async paths of :class:`~redis_agent_core.vectors.VectorIndex`.
 Replies are parsed in RESP2 (lists) and RESP3 (dicts) forms. Nothing read back is
@@ -18,12 +19,14 @@ from redisvl.query import AggregateHybridQuery, TextQuery
 
 from ..errors import ConfigError, DataCorruptionError
 from ..keys import escape_part, unescape_part
+from ..search.commands import aggregate_command, knn_clause, search_command
+from ..search.replies import aggregate_rows, search_keys, search_rows
+from ..search.replies import text as text_of
 from .checks import MAX_K, check_k, check_query_vector, check_text
 from .schema import DISTANCE_FIELD, METADATA_FIELD, VectorSchema, relevance_from_distance
 
 __all__ = ["Hit", "mmr_select"]
 
-DIALECT = 2
 _KEY_FIELD = "__key"
 
 
@@ -57,12 +60,11 @@ def doc_id(prefix: str, key: str | bytes) -> str:
     return unescape_part(text[len(prefix) :] if text.startswith(prefix) else text)
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_s = text_of
 
 
 # -- commands --
-def return_clause(
+def return_fields(
     schema: VectorSchema, *, vectors: bool = False, distance: bool = True
 ) -> list[Any]:
     names = [schema.text_field, METADATA_FIELD]
@@ -76,7 +78,7 @@ def return_clause(
             args.append(name)
     if distance:
         args.append(DISTANCE_FIELD)
-    return ["RETURN", len(args), *args]
+    return args
 
 
 def _with_filter(filter_str: str) -> str:
@@ -109,20 +111,17 @@ def knn_command(
     ef_runtime: int | None = None,
     vectors: bool = False,
 ) -> list[Any]:
-    """FT.SEARCH for the ``k`` nearest neighbours that pass ``filter_str``."""
+    """A search for the ``k`` nearest neighbours that pass ``filter_str``."""
     k = check_k(k)
-    ef = ""
+    ef = None
     if schema.algorithm == "hnsw":
-        ef = f" EF_RUNTIME {max(int(ef_runtime or schema.ef_runtime), k)}"
-    query = (
-        f"{_with_filter(filter_str)}=>[KNN {k} @{schema.vector_field} $vec{ef} AS {DISTANCE_FIELD}]"
-    )
-    return [
-        "FT.SEARCH", index_name, query,
-        *return_clause(schema, vectors=vectors),
-        "SORTBY", DISTANCE_FIELD, "ASC", "LIMIT", 0, k,
-        "PARAMS", 2, "vec", vec, "DIALECT", DIALECT,
-    ]  # fmt: skip
+        ef = max(int(ef_runtime or schema.ef_runtime), k)
+    clause = knn_clause(k, schema.vector_field, ef_runtime=ef, distance_as=DISTANCE_FIELD)
+    return search_command(
+        index_name, _with_filter(filter_str) + clause,
+        return_fields=return_fields(schema, vectors=vectors),
+        sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec),
+    )  # fmt: skip
 
 
 def range_command(
@@ -135,7 +134,7 @@ def range_command(
     *,
     vectors: bool = False,
 ) -> list[Any]:
-    """FT.SEARCH for up to ``k`` documents within ``radius`` (a distance), nearest first."""
+    """A search for up to ``k`` documents within ``radius`` (a distance), nearest first."""
     k = check_k(k)
     query = (
         f"@{schema.vector_field}:[VECTOR_RANGE $radius $vec]=>"
@@ -143,12 +142,11 @@ def range_command(
     )
     if filter_str != "*":
         query = f"{query} ({filter_str})"
-    return [
-        "FT.SEARCH", index_name, query,
-        *return_clause(schema, vectors=vectors),
-        "SORTBY", DISTANCE_FIELD, "ASC", "LIMIT", 0, k,
-        "PARAMS", 4, "vec", vec, "radius", repr(float(radius)), "DIALECT", DIALECT,
-    ]  # fmt: skip
+    return search_command(
+        index_name, query,
+        return_fields=return_fields(schema, vectors=vectors),
+        sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec, "radius", repr(float(radius))),
+    )  # fmt: skip
 
 
 def filter_command(
@@ -160,19 +158,19 @@ def filter_command(
     limit: int = 100,
     ids_only: bool = False,
 ) -> list[Any]:
-    """FT.SEARCH listing documents that pass a filter (``limit`` 0: count only)."""
+    """A search listing documents that pass a filter (``limit`` 0: count only)."""
     if limit != 0:
         limit = check_k(limit, "limit")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_K:
         raise ConfigError(
             f"offset must be an int within [0, {MAX_K:,}] (the server's maximum), got {offset!r}"
         )
-    args: list[Any] = ["FT.SEARCH", index_name, filter_str]
-    if ids_only or limit == 0:
-        args.append("NOCONTENT")
-    else:
-        args += return_clause(schema, distance=False)
-    return [*args, "LIMIT", offset, limit, "DIALECT", DIALECT]
+    nocontent = ids_only or limit == 0
+    return search_command(
+        index_name, filter_str, nocontent=nocontent,
+        return_fields=None if nocontent else return_fields(schema, distance=False),
+        offset=offset, limit=limit,
+    )  # fmt: skip
 
 
 # RediSearch's default word separators (plus whitespace): indexed text is split on them.
@@ -190,7 +188,7 @@ def text_terms(text: str) -> str:
 def text_command(
     index_name: str, schema: VectorSchema, text: str, k: int, filter_str: str
 ) -> list[Any] | None:
-    """FT.SEARCH scored by BM25 over the text field; ``None`` when no term is left after
+    """A search scored by BM25 over the text field; ``None`` when no term is left after
     stop words (nothing to search)."""
     k = check_k(k)
     terms = text_terms(text)  # raises on bad input: not the ValueError caught below
@@ -206,10 +204,10 @@ def text_command(
         return None
     if query_string.startswith(f"@{schema.text_field}:()"):
         return None
-    return [
-        "FT.SEARCH", index_name, query_string, "WITHSCORES", "SCORER", "BM25STD",
-        *return_clause(schema, distance=False), "LIMIT", 0, k, "DIALECT", DIALECT,
-    ]  # fmt: skip
+    return search_command(
+        index_name, query_string, scorer="BM25STD",
+        return_fields=return_fields(schema, distance=False), limit=k,
+    )  # fmt: skip
 
 
 def hybrid_aggregate_command(
@@ -221,7 +219,7 @@ def hybrid_aggregate_command(
     filter_str: str,
     alpha: float,
 ) -> list[Any] | None:
-    """FT.AGGREGATE combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
+    """An aggregation combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
     ``alpha * vector_similarity + (1 - alpha) * text_score``. ``None`` when the text has
     no searchable term (callers fall back to a vector query)."""
     if not 0.0 <= alpha <= 1.0:
@@ -245,7 +243,7 @@ def hybrid_aggregate_command(
         )
     except ValueError:
         return None
-    return ["FT.AGGREGATE", index_name, *query.build_args(), "PARAMS", 2, "vector", vec]
+    return aggregate_command(index_name, query.build_args(), params=("vector", vec))
 
 
 def limit_error(exc: BaseException) -> ConfigError | None:
@@ -261,13 +259,6 @@ def limit_error(exc: BaseException) -> ConfigError | None:
 
 
 # -- replies --
-def _fields(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
-        return {_s(k): v for k, v in raw.items()}
-    items = list(raw or [])
-    return {_s(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
-
-
 def _metadata(schema: VectorSchema, key: str, raw: Any, fields: Mapping[str, Any]) -> dict:
     if raw is None:
         # Written by another tool: rebuild what we can from the indexed fields.
@@ -335,63 +326,20 @@ def make_hit(
 
 
 def parse_search(reply: Any, schema: VectorSchema, prefix: str) -> tuple[int, list[Hit]]:
-    """``(total, hits)`` of an FT.SEARCH reply (with or without WITHSCORES/NOCONTENT)."""
-    if isinstance(reply, Mapping):
-        data = {_s(k): v for k, v in reply.items()}
-        hits = []
-        for row in data.get("results", []):
-            row = {_s(k): v for k, v in row.items()}
-            key = _s(row["id"])
-            attrs = _fields(row.get("extra_attributes", {}))
-            hits.append(make_hit(schema, prefix, key, attrs, row.get("score")))
-        return int(data.get("total_results", 0)), hits
-    items = list(reply)
-    total = int(items[0])
-    hits = []
-    i = 1
-    while i < len(items):
-        key = _s(items[i])
-        i += 1
-        score = None
-        if (
-            i < len(items)
-            and isinstance(items[i], (bytes, str, float))
-            and not isinstance(items[i], list)
-        ):
-            # WITHSCORES (RESP2): the score follows the id; NOCONTENT: the next id does.
-            try:
-                score = float(items[i])
-                i += 1
-            except ValueError:
-                score = None
-        fields: dict[str, Any] = {}
-        if i < len(items) and isinstance(items[i], list):
-            fields = _fields(items[i])
-            i += 1
-        hits.append(make_hit(schema, prefix, key, fields, score))
-    return total, hits
+    """``(total, hits)`` of a search reply (with or without scores or content)."""
+    total, rows = search_rows(reply)
+    return total, [make_hit(schema, prefix, key, fields, score) for key, score, fields in rows]
 
 
 def parse_ids(reply: Any, prefix: str) -> tuple[int, list[str]]:
-    """``(total, keys)`` of an FT.SEARCH ... NOCONTENT reply (raw keys, not ids)."""
-    if isinstance(reply, Mapping):
-        data = {_s(k): v for k, v in reply.items()}
-        keys = [_s({_s(k): v for k, v in r.items()}["id"]) for r in data.get("results", [])]
-        return int(data.get("total_results", 0)), keys
-    items = list(reply)
-    return int(items[0]), [_s(x) for x in items[1:]]
+    """``(total, keys)`` of a keys-only search reply (raw keys, not ids)."""
+    return search_keys(reply)
 
 
 def parse_aggregate(reply: Any, schema: VectorSchema, prefix: str) -> list[Hit]:
-    """Hits of the hybrid FT.AGGREGATE reply, best first, scored by ``hybrid_score``."""
-    if isinstance(reply, Mapping):
-        data = {_s(k): v for k, v in reply.items()}
-        rows = [_fields({_s(k): v for k, v in r.items()}.get("extra_attributes", {}))
-                for r in data.get("results", [])]  # fmt: skip
-    else:
-        rows = [_fields(r) for r in list(reply)[1:]]
+    """Hits of the hybrid aggregate reply, best first, scored by ``hybrid_score``."""
     hits = []
-    for row in rows:
+    for row in aggregate_rows(reply):
         key = row.get(_KEY_FIELD)
         if key is None:
             continue

@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from ..errors import ConfigError, SchemaMismatchError
+from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
 from .filters import tag_text
 
@@ -279,62 +280,6 @@ class VectorSchema:
             if name not in wanted:
                 diffs.append(f"field {name!r} ({have[name]['type']}) is in the index only")
         return diffs
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _pairs(items: Any) -> dict[str, Any]:
-    if isinstance(items, Mapping):
-        return {_s(k): v for k, v in items.items()}
-    out: dict[str, Any] = {}
-    items = list(items)
-    i = 0
-    while i < len(items):
-        key = _s(items[i])
-        if i + 1 < len(items) and key.upper() not in (
-            "CASESENSITIVE",
-            "INDEXMISSING",
-            "INDEXEMPTY",
-            "SORTABLE",
-            "NOSTEM",
-        ):
-            out[key] = items[i + 1]
-            i += 2
-        else:
-            out[key] = True
-            i += 1
-    return out  # fmt: skip
-
-
-def describe_info(info: Mapping[str, Any]) -> dict[str, Any]:
-    """Storage, prefixes and fields (type, and vector params) from an ``FT.INFO`` reply
-    (RESP2 or RESP3, bytes or str)."""
-    data = _pairs(info)
-    definition = _pairs(data.get("index_definition", {}))
-    prefixes = [_s(p) for p in definition.get("prefixes", [])]
-    fields: dict[str, dict[str, Any]] = {}
-    for raw in data.get("attributes", []):
-        attrs = {k.lower(): v for k, v in _pairs(raw).items()}
-        name = _s(attrs.get("attribute", attrs.get("identifier", "")))
-        kind = _s(attrs.get("type", "")).lower()
-        entry: dict[str, Any] = {"type": kind}
-        if kind == "tag":
-            entry["case_sensitive"] = "casesensitive" in attrs
-        if kind == "vector":
-            entry.update(
-                algorithm=_s(attrs.get("algorithm", "")).lower(),
-                dims=int(attrs.get("dim", 0)),
-                metric=_s(attrs.get("distance_metric", "")).lower(),
-                dtype=_s(attrs.get("data_type", "")).lower(),
-            )
-        fields[name] = entry
-    return {
-        "storage": _s(definition.get("key_type", "")).lower(),
-        "prefixes": prefixes,
-        "fields": fields,
-    }
 
 
 def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import numpy as np
@@ -135,20 +134,26 @@ async def test_async_recall_does_not_block_the_loop_probing(
     aconfig: RedisAgentConfig, capabilities: Capabilities, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     skip_unless(capabilities.search, "semantic recall needs the Query Engine")
-    from redis_agent_core import capabilities as caps_module
+    from redis_agent_core.search import capabilities as caps_module
 
-    threads: list[int] = []
-    real = caps_module.require_search
+    calls: list[str] = []
+    real_aprobe = caps_module.aprobe
 
-    def recording(config: RedisAgentConfig, what: str) -> Capabilities:
-        threads.append(threading.get_ident())
-        return real(config, what)
+    def sync_probe(client: object) -> Capabilities:
+        calls.append("sync")
+        raise AssertionError("the async path ran the blocking probe")
 
-    monkeypatch.setattr(caps_module, "require_search", recording)
+    async def async_probe(client: object) -> Capabilities:
+        calls.append("async")
+        return await real_aprobe(client)
+
+    monkeypatch.setattr(caps_module, "_cache", {})  # this process has not probed yet
+    monkeypatch.setattr(caps_module, "probe", sync_probe)
+    monkeypatch.setattr(caps_module, "aprobe", async_probe)
     store = SessionStore(aconfig, embedder=keyword_embedder())
     await store.aappend("s", [b'"t"'], texts=["tart"])
     assert [h.payload for h in await store.arelevant("s", "tart", k=1)] == [b'"t"']
-    assert threads and threading.get_ident() not in threads  # the sync probe ran off-loop
+    assert calls == ["async"]  # probed once, with the asyncio client
 
 
 def test_adapters_raise_a_clear_error_when_redis_is_down() -> None:

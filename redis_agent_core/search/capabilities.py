@@ -1,0 +1,249 @@
+"""Probe once what a Redis server can do, so code picks a path and tests skip honestly.
+
+Feature checks are real probes (a throwaway index is created and dropped), not
+version guesses: redisvl's ``supports_svs()`` says True on RediSearch 2.10, which
+cannot build SVS-VAMANA indexes. The probe is one flow (:mod:`.executor`) run by a sync
+or an asyncio client; its result is cached per process and URL for both.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.cluster import RedisCluster
+
+from ..config import RedisAgentConfig
+from ..errors import CapabilityError
+from ..redis_errors import translate_errors
+from .executor import Flow, arun, run
+
+__all__ = [
+    "Capabilities",
+    "aget_capabilities",
+    "aprobe",
+    "arequire_search",
+    "check_search",
+    "get_capabilities",
+    "probe",
+    "require_search",
+]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one Redis server supports."""
+
+    redis_version: str
+    search_version: int | None
+    json_version: int | None
+    cluster: bool
+    hybrid: bool  # FT.HYBRID (Redis >= 8.4)
+    svs_vamana: bool  # SVS-VAMANA vector index
+    int8_vectors: bool  # INT8 / UINT8 vector types
+
+    @property
+    def search(self) -> bool:
+        """The Query Engine (RediSearch) is available."""
+        return self.search_version is not None
+
+    @property
+    def json(self) -> bool:
+        """RedisJSON is available."""
+        return self.json_version is not None
+
+    @property
+    def search_on_cluster(self) -> bool:
+        """Search works across a cluster. Module builds index one node only: False."""
+        return (
+            self.search
+            and self.cluster
+            and _version_tuple(self.redis_version) >= (8, 0)
+            and (self.search_version is not None and self.search_version >= 80000)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(search=self.search, json=self.json, search_on_cluster=self.search_on_cluster)
+        return data
+
+    def table(self) -> list[tuple[str, str]]:
+        """Rows of (feature, value) for display."""
+
+        def yes(flag: bool) -> str:
+            return "yes" if flag else "no"
+
+        def ver(value: int | None) -> str:
+            if value is None:
+                return "missing"
+            return f"{value // 10000}.{value // 100 % 100}.{value % 100}"
+
+        return [
+            ("redis", self.redis_version),
+            ("search (RediSearch)", ver(self.search_version)),
+            ("json (RedisJSON)", ver(self.json_version)),
+            ("cluster mode", yes(self.cluster)),
+            ("FT.HYBRID", yes(self.hybrid)),
+            ("SVS-VAMANA vectors", yes(self.svs_vamana)),
+            ("INT8/UINT8 vectors", yes(self.int8_vectors)),
+            ("search on cluster", yes(self.search_on_cluster)),
+        ]
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _modules(reply: Any) -> dict[str, Any]:
+    """``{module name: version}`` of a MODULE LIST reply (RESP2 or RESP3)."""
+    return {_text(m.get(b"name", m.get("name"))): m.get(b"ver", m.get("ver")) for m in reply}
+
+
+def module_versions(client: redis.Redis) -> dict[str, Any]:
+    """``{module name: version}`` from MODULE LIST (RESP2 or RESP3 replies)."""
+    return _modules(client.module_list())
+
+
+def _try_index(vector_args: list[str]) -> Flow[bool]:
+    """Create and drop a throwaway vector index; True if the server accepts it."""
+    name = f"__rap_probe_{uuid.uuid4().hex}"
+    try:
+        yield ["FT.CREATE", name, "ON", "HASH", "PREFIX", "1", f"{name}:", "SCHEMA", "v",
+               "VECTOR", *vector_args]  # fmt: skip
+    except redis.exceptions.ResponseError:
+        return False
+    try:
+        yield ["FT.DROPINDEX", name]
+    except redis.exceptions.ResponseError:
+        pass
+    return True
+
+
+def _has_command(name: str) -> Flow[bool]:
+    """True if the server knows command ``name`` (called with no args: only arity fails)."""
+    try:
+        yield [name]
+    except redis.exceptions.ResponseError as exc:
+        return "unknown command" not in str(exc).lower()
+    return True
+
+
+def probe_flow(is_cluster: bool) -> Flow[Capabilities]:
+    """The probe as a flow (a few commands, all to one node)."""
+    info = yield ["INFO", "server"]
+    modules = _modules((yield ["MODULE LIST"]))
+    search_version = modules.get("search") or modules.get("ft")
+    json_version = modules.get("ReJSON") or modules.get("json")
+    hybrid = svs = int8 = False
+    if search_version is not None:
+        hybrid = yield from _has_command("FT.HYBRID")
+        svs = yield from _try_index(
+            ["SVS-VAMANA", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "COSINE"]
+        )
+        int8 = yield from _try_index(
+            ["FLAT", "6", "TYPE", "INT8", "DIM", "4", "DISTANCE_METRIC", "COSINE"]
+        )
+    return Capabilities(
+        redis_version=str(info.get("redis_version", "unknown")),
+        search_version=int(search_version) if search_version is not None else None,
+        json_version=int(json_version) if json_version is not None else None,
+        cluster=is_cluster,
+        hybrid=hybrid,
+        svs_vamana=svs,
+        int8_vectors=int8,
+    )
+
+
+def probe(client: redis.Redis | RedisCluster) -> Capabilities:
+    """Ask the server what it supports (a few round trips; cache the result)."""
+    if isinstance(client, RedisCluster):
+        node: Any = client.get_default_node().redis_connection
+        return run(node.execute_command, probe_flow(True))
+    return run(client.execute_command, probe_flow(False))
+
+
+async def aprobe(client: Any) -> Capabilities:
+    """Async :func:`probe` (an asyncio ``Redis`` or ``RedisCluster``)."""
+    if isinstance(client, redis.asyncio.RedisCluster):
+        await client.initialize()
+        node = client.get_default_node()
+
+        async def on_node(*args: Any) -> Any:
+            return await client.execute_command(*args, target_nodes=node)
+
+        return await arun(on_node, probe_flow(True))
+    return await arun(client.execute_command, probe_flow(False))
+
+
+_cache: dict[str, Capabilities] = {}
+_cache_lock = threading.Lock()
+
+
+def _cached(config: RedisAgentConfig) -> tuple[str, Capabilities | None]:
+    url = config.resolve_url()
+    with _cache_lock:
+        return url, _cache.get(url)
+
+
+def _store(url: str, caps: Capabilities) -> Capabilities:
+    with _cache_lock:
+        _cache[url] = caps
+    return caps
+
+
+def get_capabilities(config: RedisAgentConfig) -> Capabilities:
+    """Probe the config's server once per process and URL; later calls are free."""
+    url, cached = _cached(config)
+    if cached is not None:
+        return cached
+    with translate_errors(config, "probing server capabilities"):
+        return _store(url, probe(config.get_client()))
+
+
+async def aget_capabilities(config: RedisAgentConfig) -> Capabilities:
+    """Async :func:`get_capabilities` (same cache; probes with the asyncio client)."""
+    url, cached = _cached(config)
+    if cached is not None:
+        return cached
+    with translate_errors(config, "probing server capabilities"):
+        return _store(url, await aprobe(config.get_async_client()))
+
+
+def check_search(caps: Capabilities, what: str) -> Capabilities:
+    """Raise :class:`CapabilityError` unless ``caps`` has the Query Engine (and, on a
+    cluster, search across the cluster)."""
+    if not caps.search:
+        raise CapabilityError(
+            f"{what} needs the Redis Query Engine (RediSearch), which this server "
+            f"(Redis {caps.redis_version}) does not have. Use Redis 8, Redis Stack or "
+            "Redis Cloud, or unset REDIS_URL to use the embedded server."
+        )
+    if caps.cluster and not caps.search_on_cluster:
+        raise CapabilityError(
+            f"{what} needs search across a cluster; this cluster's search module indexes "
+            "one node only and would return partial results. Use Redis 8 with built-in "
+            "search clustering, Redis Enterprise or Redis Cloud, or a single node."
+        )
+    return caps
+
+
+def require_search(config: RedisAgentConfig, what: str) -> Capabilities:
+    """Raise :class:`CapabilityError` unless the server has the Query Engine."""
+    return check_search(get_capabilities(config), what)
+
+
+async def arequire_search(config: RedisAgentConfig, what: str) -> Capabilities:
+    """Async :func:`require_search` (no sync I/O on the event loop)."""
+    return check_search(await aget_capabilities(config), what)

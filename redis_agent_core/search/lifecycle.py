@@ -1,0 +1,147 @@
+"""The life of one search index: check the server can search, create the index if
+missing, compare a live index with the wanted schema, drop it, and notice when it was
+dropped behind our back. One flow per step (:mod:`.executor`), run by the sync or the
+async client: both modes check capabilities, clusters and schemas identically."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from redisvl.schema import IndexSchema
+
+from ..config import RedisAgentConfig
+from ..errors import CapabilityError, RedisAgentError
+from ..redis_errors import REFUSED, is_missing_index, translate_errors
+from .capabilities import arequire_search, require_search
+from .commands import create_command, drop_command, info_command
+from .executor import Flow, arun, run
+
+__all__ = ["IndexLifecycle", "drop_flow", "ensure_flow"]
+
+logger = logging.getLogger("redis_agent_core.search")
+
+#: Compares an FT.INFO reply with the wanted schema; raises SchemaMismatchError.
+Check = Callable[[Any], None]
+
+
+def _create_error(exc: redis.exceptions.ResponseError, index: str, what: str) -> BaseException:
+    message = str(exc).lower()
+    if "unknown command" in message:
+        return CapabilityError(
+            f"{what} needs the Redis Query Engine (FT.CREATE is unknown here). Use Redis "
+            "8, Redis Stack or Redis Cloud, or unset REDIS_URL to use the embedded server."
+        )
+    if isinstance(exc, REFUSED):
+        return exc  # full or read-only: mapped by translate_errors
+    return RedisAgentError(f"creating index {index} failed: {exc}")
+
+
+def ensure_flow(schema: IndexSchema, check: Check, *, create: bool, what: str) -> Flow[bool]:
+    """Whether the index exists (created first when missing and ``create``); an
+    existing index is compared with ``check``."""
+    name = schema.index.name
+    try:
+        info = yield info_command(name)
+    except redis.exceptions.ResponseError as exc:
+        if not is_missing_index(exc):
+            raise
+        if not create:
+            return False
+        try:
+            yield create_command(schema)
+        except redis.exceptions.ResponseError as exc2:
+            if "already exists" not in str(exc2).lower():  # else: another process won
+                raise _create_error(exc2, name, what) from exc2
+        info = yield info_command(name)
+    check(info)
+    return True
+
+
+def drop_flow(index: str, *, delete_documents: bool) -> Flow[bool]:
+    """Drop the index; ``False`` if it did not exist."""
+    try:
+        yield drop_command(index, delete_documents=delete_documents)
+    except redis.exceptions.ResponseError as exc:
+        if is_missing_index(exc):
+            return False
+        raise
+    return True
+
+
+class IndexLifecycle:
+    """Creates (once per instance) and drops one index; ``ready`` is reset when a
+    query finds the index gone, so the next use recreates it.
+
+    Args:
+        config: the connection settings.
+        schema: the wanted index (a redisvl ``IndexSchema``).
+        check: compares a live index's FT.INFO with the wanted schema (raise
+            :class:`~redis_agent_core.errors.SchemaMismatchError` on a difference).
+        what: names the owner in errors (``"semantic cache 'x'"``).
+    """
+
+    def __init__(
+        self, config: RedisAgentConfig, schema: IndexSchema, check: Check, what: str
+    ) -> None:
+        self.config = config
+        self.schema = schema
+        self.name: str = schema.index.name
+        self.check = check
+        self.what = what
+        self.ready = False
+
+    def ensure(self, *, create: bool = True) -> bool:
+        """Whether the index exists with this schema (created when missing and ``create``)."""
+        if self.ready:
+            return True
+        require_search(self.config, self.what)
+        with translate_errors(self.config, f"opening the index of {self.what}"):
+            found = run(
+                self.config.get_client().execute_command,
+                ensure_flow(self.schema, self.check, create=create, what=self.what),
+            )
+        self.ready = found
+        return found
+
+    async def aensure(self, *, create: bool = True) -> bool:
+        """Async :meth:`ensure`."""
+        if self.ready:
+            return True
+        await arequire_search(self.config, self.what)
+        with translate_errors(self.config, f"opening the index of {self.what}"):
+            found = await arun(
+                self.config.get_async_client().execute_command,
+                ensure_flow(self.schema, self.check, create=create, what=self.what),
+            )
+        self.ready = found
+        return found
+
+    def missing(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the index is gone (then the next use recreates it)."""
+        if is_missing_index(exc):
+            if self.ready:
+                logger.warning("%s: index %s is missing", self.what, self.name)
+            self.ready = False
+            return True
+        return False
+
+    def drop(self, *, delete_documents: bool = False) -> bool:
+        """Drop the index (``False`` if it did not exist)."""
+        self.ready = False
+        with translate_errors(self.config, f"dropping the index of {self.what}"):
+            return run(
+                self.config.get_client().execute_command,
+                drop_flow(self.name, delete_documents=delete_documents),
+            )
+
+    async def adrop(self, *, delete_documents: bool = False) -> bool:
+        """Async :meth:`drop`."""
+        self.ready = False
+        with translate_errors(self.config, f"dropping the index of {self.what}"):
+            return await arun(
+                self.config.get_async_client().execute_command,
+                drop_flow(self.name, delete_documents=delete_documents),
+            )

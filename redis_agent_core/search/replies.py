@@ -1,0 +1,130 @@
+"""Pure parsers of RediSearch replies, RESP2 (flat lists) and RESP3 (maps) alike,
+bytes or str: FT.SEARCH rows, FT.AGGREGATE rows, FT.INFO descriptions. Shared by every
+caller of the search layer and by both modes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["aggregate_rows", "describe_info", "fields", "pairs", "search_rows", "text"]
+
+# Row: (key, score or None, {field name: raw value})
+Row = tuple[str, Any, dict[str, Any]]
+
+_FLAGS = ("CASESENSITIVE", "INDEXMISSING", "INDEXEMPTY", "SORTABLE", "NOSTEM")
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def fields(raw: Any) -> dict[str, Any]:
+    """``{name: value}`` of a field list (RESP2 ``[f, v, ...]``) or map (RESP3)."""
+    if isinstance(raw, Mapping):
+        return {text(k): v for k, v in raw.items()}
+    items = list(raw or [])
+    return {text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def search_rows(reply: Any) -> tuple[int, list[Row]]:
+    """``(total, rows)`` of an FT.SEARCH reply (with or without WITHSCORES/NOCONTENT),
+    in the server's order."""
+    if isinstance(reply, Mapping):
+        data = {text(k): v for k, v in reply.items()}
+        rows: list[Row] = []
+        for raw in data.get("results", []):
+            row = {text(k): v for k, v in raw.items()}
+            rows.append((text(row["id"]), row.get("score"), fields(row.get("extra_attributes"))))
+        return int(data.get("total_results", 0)), rows
+    items = list(reply)
+    rows = []
+    i = 1
+    while i < len(items):
+        key = text(items[i])
+        i += 1
+        score = None
+        if (
+            i < len(items)
+            and isinstance(items[i], (bytes, str, float))
+            and not isinstance(items[i], list)
+        ):
+            # WITHSCORES (RESP2): the score follows the id; NOCONTENT: the next id does.
+            try:
+                score = float(items[i])
+                i += 1
+            except ValueError:
+                score = None
+        row_fields: dict[str, Any] = {}
+        if i < len(items) and isinstance(items[i], list):
+            row_fields = fields(items[i])
+            i += 1
+        rows.append((key, score, row_fields))
+    return int(items[0]), rows
+
+
+def search_keys(reply: Any) -> tuple[int, list[str]]:
+    """``(total, keys)`` of an FT.SEARCH ... NOCONTENT reply."""
+    if isinstance(reply, Mapping):
+        data = {text(k): v for k, v in reply.items()}
+        keys = [text({text(k): v for k, v in r.items()}["id"]) for r in data.get("results", [])]
+        return int(data.get("total_results", 0)), keys
+    items = list(reply)
+    return int(items[0]), [text(x) for x in items[1:]]
+
+
+def aggregate_rows(reply: Any) -> list[dict[str, Any]]:
+    """The rows (``{field: value}``) of an FT.AGGREGATE reply."""
+    if isinstance(reply, Mapping):
+        data = {text(k): v for k, v in reply.items()}
+        return [fields({text(k): v for k, v in r.items()}.get("extra_attributes", {}))
+                for r in data.get("results", [])]  # fmt: skip
+    return [fields(r) for r in list(reply)[1:]]
+
+
+def pairs(items: Any) -> dict[str, Any]:
+    """An FT.INFO list or map as a dict (valueless flags such as ``SORTABLE`` map to
+    ``True``)."""
+    if isinstance(items, Mapping):
+        return {text(k): v for k, v in items.items()}
+    out: dict[str, Any] = {}
+    items = list(items)
+    i = 0
+    while i < len(items):
+        key = text(items[i])
+        if i + 1 < len(items) and key.upper() not in _FLAGS:
+            out[key] = items[i + 1]
+            i += 2
+        else:
+            out[key] = True
+            i += 1
+    return out
+
+
+def describe_info(info: Any) -> dict[str, Any]:
+    """Storage, prefixes and fields (type, and vector params) from an ``FT.INFO`` reply
+    (RESP2 or RESP3, bytes or str)."""
+    data = pairs(info)
+    definition = pairs(data.get("index_definition", {}))
+    prefixes = [text(p) for p in definition.get("prefixes", [])]
+    found: dict[str, dict[str, Any]] = {}
+    for raw in data.get("attributes", []):
+        attrs = {k.lower(): v for k, v in pairs(raw).items()}
+        name = text(attrs.get("attribute", attrs.get("identifier", "")))
+        kind = text(attrs.get("type", "")).lower()
+        entry: dict[str, Any] = {"type": kind}
+        if kind == "tag":
+            entry["case_sensitive"] = "casesensitive" in attrs
+        if kind == "vector":
+            entry.update(
+                algorithm=text(attrs.get("algorithm", "")).lower(),
+                dims=int(attrs.get("dim", 0)),
+                metric=text(attrs.get("distance_metric", "")).lower(),
+                dtype=text(attrs.get("data_type", "")).lower(),
+            )
+        found[name] = entry
+    return {
+        "storage": text(definition.get("key_type", "")).lower(),
+        "prefixes": prefixes,
+        "fields": found,
+    }
