@@ -366,7 +366,7 @@ def make_bus_tools(
     use; ``max_wait`` caps how long one wait may block.
     """
     tools = BusTools(bus, group=group, topics=topics, max_wait=max_wait)
-    allowed = f" Topics: {', '.join(topics)}." if topics else ""
+    descriptions = tools.descriptions
 
     def publish_message(topic: str, message: str) -> str:
         return tools.publish_message(topic, message)
@@ -385,15 +385,12 @@ def make_bus_tools(
             func=publish_message,
             coroutine=apublish_message,
             name="publish_message",
-            description="Publish a message (text) on a topic for other agents." + allowed,
+            description=descriptions["publish_message"],
         ),
         StructuredTool.from_function(
             func=wait_for_message,
             coroutine=await_message,
             name="wait_for_message",
-            description=(
-                "Wait up to timeout_seconds for the next message on a topic; returns it as "
-                "JSON with sender and message, or says that nothing arrived." + allowed
-            ),
+            description=descriptions["wait_for_message"],
         ),
     ]

@@ -50,10 +50,10 @@ from redis_agent_core.cache import (
     conversation_text,
     make_scope,
 )
-from redis_agent_core.cache.entry import block_text, tool_call_text
 from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
+from redis_agent_core.kit import block_text, tool_call_text
 
 from .embeddings import to_core_embedder
 

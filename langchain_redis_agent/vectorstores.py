@@ -19,9 +19,8 @@ from langchain_core.vectorstores import VectorStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, Embedder
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.kit import check_index_options, check_kwargs, to_matrix
 from redis_agent_core.vectors import Hit, VectorIndex
-from redis_agent_core.vectors.checks import check_index_options, check_kwargs
-from redis_agent_core.vectors.schema import to_matrix
 
 from .embeddings import MiniLMEmbeddings, to_core_embedder
 

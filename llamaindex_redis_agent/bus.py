@@ -145,7 +145,7 @@ def make_bus_tools(
     group ``group``, optional ``topics`` allow-list, ``max_wait`` cap per wait.
     """
     tools = BusTools(bus, group=group, topics=topics, max_wait=max_wait)
-    allowed = f" Topics: {', '.join(topics)}." if topics else ""
+    descriptions = tools.descriptions
 
     def publish_message(topic: str, message: str) -> str:
         """Publish a message (text) on a topic for other agents."""
@@ -168,15 +168,12 @@ def make_bus_tools(
             fn=publish_message,
             async_fn=apublish_message,
             name="publish_message",
-            description="Publish a message (text) on a topic for other agents." + allowed,
+            description=descriptions["publish_message"],
         ),
         FunctionTool.from_defaults(
             fn=wait_for_message,
             async_fn=await_message,
             name="wait_for_message",
-            description=(
-                "Wait up to timeout_seconds for the next message on a topic; returns it as "
-                "JSON with sender and message, or says that nothing arrived." + allowed
-            ),
+            description=descriptions["wait_for_message"],
         ),
     ]

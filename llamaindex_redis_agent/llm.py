@@ -34,8 +34,14 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.llm import LLM
 from pydantic import PrivateAttr
 
-from redis_agent_core.cache import CacheHit, ExactCache, SemanticCache, conversation_text
-from redis_agent_core.cache.entry import block_text, make_scope, tool_call_text
+from redis_agent_core.cache import (
+    CacheHit,
+    ExactCache,
+    SemanticCache,
+    conversation_text,
+    make_scope,
+)
+from redis_agent_core.kit import block_text, tool_call_text
 
 __all__ = ["RedisCacheLLM"]
 

@@ -29,10 +29,24 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import DEFAULT_DIMS
 from redis_agent_core.errors import CapabilityError, ConfigError
-from redis_agent_core.vectors import F, Hit, MetadataField, VectorIndex
-from redis_agent_core.vectors.checks import check_index_options, check_k, check_kwargs
-from redis_agent_core.vectors.filters import And, Condition, Filter, Not, Or
-from redis_agent_core.vectors.schema import MetadataSpec, parse_metadata_fields
+from redis_agent_core.kit import (
+    MetadataSpec,
+    check_index_options,
+    check_k,
+    check_kwargs,
+    parse_metadata_fields,
+)
+from redis_agent_core.vectors import (
+    And,
+    Condition,
+    F,
+    Filter,
+    Hit,
+    MetadataField,
+    Not,
+    Or,
+    VectorIndex,
+)
 
 from .embeddings import to_core_embedder
 

@@ -34,6 +34,7 @@ from .keys import KeySpace, validate_namespace
 from .redis_errors import UNAVAILABLE, describe_url, translate_errors
 
 __all__ = [
+    "ENV_URL",
     "RedisAgentConfig",
     "check_url",
     "describe_url",

@@ -87,7 +87,9 @@ class AgentBus:
         )
         return env, encode_envelope(env)
 
-    def _xadd_kwargs(self) -> dict[str, Any]:
+    def xadd_kwargs(self) -> dict[str, Any]:
+        """XADD options of this bus's streams (the approximate MAXLEN trim), for every
+        writer of a topic stream (publishers, a consumer burying dead messages)."""
         if self.maxlen is None:
             return {}
         return {"maxlen": self.maxlen, "approximate": True}
@@ -110,7 +112,7 @@ class AgentBus:
         client = self.config.get_client()
         try:  # inline, not translate_errors(): this is the hot path
             if durable:
-                sid = client.xadd(self.stream(topic), {_FIELD: data}, **self._xadd_kwargs())
+                sid = client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
                 return _delivered(env, stream_id=_text(sid))
             n = client.publish(self.channel(topic), data)
         except FAULTS as exc:
@@ -131,7 +133,7 @@ class AgentBus:
         client = self.config.get_async_client()
         try:
             if durable:
-                sid = await client.xadd(self.stream(topic), {_FIELD: data}, **self._xadd_kwargs())
+                sid = await client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
                 return _delivered(env, stream_id=_text(sid))
             n = await client.publish(self.channel(topic), data)
         except FAULTS as exc:

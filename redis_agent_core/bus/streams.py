@@ -188,7 +188,7 @@ class TopicConsumer:
                 env.id, self.topic, times, f"{self.topic}.dead",
             )  # fmt: skip
             fields = {_FIELD: encode_envelope(env), "deliveries": times, "group": self.group}
-            pipe.xadd(dead_key, fields, **self.bus._xadd_kwargs())
+            pipe.xadd(dead_key, fields, **self.bus.xadd_kwargs())
             pipe.xack(self.key, self.group, env.stream_id)
 
     # -- sync --

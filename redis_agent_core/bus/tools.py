@@ -37,6 +37,19 @@ class BusTools:
         self.max_wait = max_wait
         self._consumers: dict[str, TopicConsumer] = {}
 
+    @property
+    def descriptions(self) -> dict[str, str]:
+        """What an agent is told of each tool, by tool name (the allowed topics included);
+        both adapters show these texts, so an agent reads the same in either framework."""
+        allowed = f" Topics: {', '.join(self.topics)}." if self.topics else ""
+        return {
+            "publish_message": "Publish a message (text) on a topic for other agents." + allowed,
+            "wait_for_message": (
+                "Wait up to timeout_seconds for the next message on a topic; returns it as "
+                "JSON with sender and message, or says that nothing arrived." + allowed
+            ),
+        }
+
     def _check_topic(self, topic: str) -> None:
         if self.topics is not None and topic not in self.topics:
             raise ConfigError(f"topic {topic!r} is not allowed here; use one of {self.topics}")

@@ -27,18 +27,9 @@ from ..config import (
 from ..errors import ConfigError
 from ..keys import check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
-from .entry import (
-    BUCKETS,
-    CacheHit,
-    CacheStats,
-    OnError,
-    RedisFaults,
-    check_ttl,
-    merge_stats,
-    parse_usage,
-    text,
-    total_tokens,
-)
+from .entry import BUCKETS, CacheHit, check_ttl, parse_usage, text, total_tokens
+from .faults import OnError, RedisFaults
+from .stats import CacheStats, merge_stats
 
 __all__ = ["CacheStore"]
 

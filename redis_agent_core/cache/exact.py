@@ -21,13 +21,8 @@ from ..config import RedisAgentConfig
 from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
 from ..redis_errors import FAULTS
 from .base import LOOKUP, CacheStore, arun_script, parse_lookup, run_script
-from .entry import (
-    CacheHit,
-    OnError,
-    canonical_filters,
-    check_args,
-    entry_digest,
-)
+from .entry import CacheHit, canonical_filters, check_args, entry_digest
+from .faults import OnError
 
 __all__ = ["ExactCache"]
 

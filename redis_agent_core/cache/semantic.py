@@ -37,13 +37,13 @@ from ..tags import TAG_SEPARATOR, tag_value
 from .base import PROBE, RECORD, CacheStore, arun_script, parse_lookup, run_script
 from .entry import (
     CacheHit,
-    OnError,
     canonical_filters,
     check_args,
     entry_digest,
     parse_usage,
     text,
 )
+from .faults import OnError
 from .guards import DEFAULT_DISTANCE_THRESHOLD, Rejection, Verifier, default_verifier
 
 # embedding alone (no verifier): fow-cache precision 0.75 at 0.05, 0.64 at 0.1

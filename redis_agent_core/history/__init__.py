@@ -32,9 +32,9 @@ from .model import (
     SessionInfo,
     Status,
     corrupt_message_error,
+    parse_info,
+    slice_both,
 )
-from .model import parse_info as parse_info
-from .model import slice_both as slice_both
 from .store import SessionStore
 
 __all__ = [
@@ -45,4 +45,6 @@ __all__ = [
     "SessionStore",
     "Status",
     "corrupt_message_error",
+    "parse_info",
+    "slice_both",
 ]

@@ -84,10 +84,10 @@ __all__ = [
 _LAZY = {
     "celery_url": ".app",
     "create_app": ".app",
-    "submit_ingestion": ".ingest",
-    "submit_batch": ".batch",
+    "submit_ingestion": ".submit",
+    "submit_batch": ".submit",
     "get_batch_results": ".batch",
-    "submit_webhook": ".webhooks",
+    "submit_webhook": ".submit",
 }
 
 

@@ -27,13 +27,6 @@ def agent_config(app: Celery) -> RedisAgentConfig:
     return cfg if cfg is not None else get_default_config()
 
 
-def default_app() -> Celery:
-    """The module-level app that ``celery -A redis_agent_core.tasks.app worker`` runs."""
-    from .app import app
-
-    return app
-
-
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: ~base * 2**attempt, within [half, full], capped."""
     delay = min(cap, base * (2**attempt))

@@ -21,26 +21,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
 from celery import Celery, Task
-from kombu.exceptions import OperationalError
 
 from ..config import RedisAgentConfig, get_default_config
-from ..errors import ConfigError, RedisUnavailableError
+from ..errors import ConfigError
 from ..redis_errors import describe_url
 from . import batch, ingest, webhooks
 from ._common import RETRYABLE
 from .destinations import DestinationPolicy
-from .signing import (
-    SIGNATURE_KWARG,
-    TaskSignatureError,
-    sign_task,
-    task_secret_from_env,
-    verify_task,
-)
+from .queue import send_task
+from .signing import TaskSignatureError, task_secret_from_env, verify_task
 
 __all__ = ["app", "celery_url", "create_app", "send_task"]
 
@@ -228,22 +222,6 @@ def _check_signature(task: Task, args: list[Any], signature: str | None) -> None
     except TaskSignatureError as exc:
         log.error("%s (message id %s)", exc, task.request.id)
         raise
-
-
-def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) -> str:
-    """Queue a registered task; :class:`RedisUnavailableError` if the broker is down."""
-    secret = getattr(celery, "task_secret", None)
-    kwargs = {SIGNATURE_KWARG: sign_task(secret, name, args)} if secret else {}
-    try:
-        # progress and results live in the pack's own keys: no Celery result to track
-        options.setdefault("ignore_result", True)
-        return celery.tasks[name].apply_async(args=list(args), kwargs=kwargs, **options).id
-    except OperationalError as exc:
-        broker = celery.conf.broker_url or "(unset)"
-        raise RedisUnavailableError(
-            f"queueing task {name} failed: the broker {describe_url(broker)} is unreachable "
-            f"({exc}). Check that Redis is running, or set REDIS_URL / url= to a live Redis."
-        ) from exc
 
 
 # `celery -A redis_agent_core.tasks.app worker` runs this one.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,15 +27,15 @@ import orjson
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
-from ._common import RETRYABLE, agent_config, backoff, default_app
-from .progress import create_job, finished_items, mark_items, new_job_id
-from .registry import check_name, resolve
-from .webhooks import Webhook, check_destination, notify_job_finished, renotify_if_lost
+from ._common import RETRYABLE, agent_config, backoff
+from .progress import finished_items, mark_items
+from .registry import resolve
+from .webhooks import notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
-    from celery import Celery, Task
+    from celery import Task
 
-__all__ = ["BatchResult", "get_batch_results", "normalize_output", "submit_batch"]
+__all__ = ["BatchResult", "get_batch_results", "normalize_output", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -56,89 +56,6 @@ def normalize_output(output: Any) -> tuple[str, dict[str, Any] | None]:
         f"a batch model returned {type(output).__name__}; return a str, (text, usage) "
         "or {'text': ..., 'usage': {...}}"
     )
-
-
-def submit_batch(
-    prompts: Sequence[str],
-    *,
-    model: str,
-    model_kwargs: Mapping[str, Any] | None = None,
-    chunk_size: int = 8,
-    cache: bool | str = True,
-    limiter: str | None = None,
-    user: str | None = None,
-    org: str | None = None,
-    estimate_tokens: int = 0,
-    limiter_wait: float = 5.0,
-    result_ttl: int = 3600,
-    webhook: str | Webhook | None = None,
-    job_id: str | None = None,
-    app: Celery | None = None,
-    config: RedisAgentConfig | None = None,
-) -> str:
-    """Queue ``prompts`` for ``model`` (a name registered on the workers with
-    :func:`~.registry.register_model`); return the job id.
-
-    ``cache``: True uses the pack's exact LLM cache, False none, or the name of a
-    cache registered with :func:`~.registry.register_cache`. ``limiter``: the name of
-    a limiter registered with :func:`~.registry.register_limiter`, charged per call for ``user`` /
-    ``org`` with ``estimate_tokens`` reserved then settled to the real usage. Results
-    (``get_batch_results``) and progress expire after ``result_ttl`` seconds.
-    """
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size!r}")
-    if result_ttl <= 0:
-        raise ConfigError(f"result_ttl must be > 0 seconds, got {result_ttl!r}")
-    prompts = list(prompts)
-    for pos, prompt in enumerate(prompts):
-        if not isinstance(prompt, str):
-            raise ConfigError(f"prompt {pos} is {type(prompt).__name__}, expected str")
-    # only the form is checked here: the names are registered on the workers
-    check_name("model", model)
-    if limiter is not None:
-        check_name("limiter", limiter)
-    if not isinstance(cache, bool):
-        check_name("cache", cache)
-    kwargs = dict(model_kwargs or {})
-    job = {
-        "model": model,
-        "model_kwargs": kwargs,
-        "cache": cache,
-        "limiter": limiter,
-        "user": user,
-        "org": org,
-        "estimate_tokens": int(estimate_tokens),
-        "limiter_wait": float(limiter_wait),
-    }
-    try:
-        orjson.dumps(job)
-    except TypeError as exc:
-        raise ConfigError(f"model_kwargs must be JSON-serialisable ({exc})") from exc
-    hook = Webhook.coerce(webhook)
-    app = app or default_app()
-    if hook is not None:
-        check_destination(app, hook)
-    config = config or agent_config(app)
-    job_id = job_id or new_job_id()
-    create_job(
-        config,
-        job_id,
-        kind="llm_batch",
-        total=len(prompts),
-        ttl=result_ttl,
-        meta={"model": model},
-        webhook=hook.to_dict() if hook else None,
-    )
-    from .app import send_task
-
-    items = [{"id": str(i), "prompt": p} for i, p in enumerate(prompts)]
-    if not items:
-        if mark_items(config, job_id, []).finished:
-            notify_job_finished(app, config, job_id)
-        return job_id
-    for start in range(0, len(items), chunk_size):
-        send_task(app, "rap.llm_batch", [job_id, job, items[start : start + chunk_size]])
-    return job_id
 
 
 def get_batch_results(

@@ -28,15 +28,15 @@ import orjson
 
 from ..config import RedisAgentConfig
 from ..errors import ConfigError
-from ._common import RETRYABLE, agent_config, backoff, default_app
-from .progress import DEFAULT_JOB_TTL, create_job, finished_items, mark_items, new_job_id
-from .registry import check_name, index_name_for, lookup, resolve
-from .webhooks import Webhook, check_destination, notify_job_finished, renotify_if_lost
+from ._common import RETRYABLE, agent_config, backoff
+from .progress import finished_items, mark_items
+from .registry import lookup, resolve
+from .webhooks import notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
-    from celery import Celery, Task
+    from celery import Task
 
-__all__ = ["submit_ingestion"]
+__all__ = ["decode_vectors", "encode_vector", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -77,73 +77,6 @@ def _validate_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             row["vector_b64"] = encode_vector(item["vector"])
         out.append(row)
     return out
-
-
-def submit_ingestion(
-    index: Any,
-    items: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = 64,
-    embedder: str | None = None,
-    index_type: str | None = None,
-    webhook: str | Webhook | None = None,
-    job_id: str | None = None,
-    job_ttl: int = DEFAULT_JOB_TTL,
-    app: Celery | None = None,
-    config: RedisAgentConfig | None = None,
-) -> str:
-    """Queue ``items`` for ``index`` and return the job id.
-
-    Items are ``{"id", "text", "metadata"?, "vector"?}`` dicts.
-
-    ``embedder``: name of an embedder registered on the workers
-    (:func:`~.registry.register_embedder`; default: the one registered under the
-    index's embedder name, else the index's own). Items with a ``vector`` skip
-    embedding. ``index_type``: the name the index class is registered under on the
-    workers (default: looked up by class here; ``"vector_index"`` for
-    :class:`~redis_agent_core.vectors.VectorIndex`). ``webhook`` is POSTed when the
-    job finishes. Progress: ``get_job(id)``.
-    """
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
-    if not callable(getattr(type(index), "from_spec", None)) or not callable(
-        getattr(index, "to_spec", None)
-    ):
-        raise ConfigError(
-            f"{type(index).__name__} cannot be rebuilt on a worker: it needs to_spec() "
-            "and a from_spec() classmethod (redis_agent_core.vectors.VectorIndex has both)"
-        )
-    if embedder is not None:
-        check_name("embedder", embedder)
-    kind = check_name("index", index_type) if index_type else index_name_for(type(index))
-    rows = _validate_items(items)
-    hook = Webhook.coerce(webhook)
-    app = app or default_app()
-    if hook is not None:
-        check_destination(app, hook)
-    config = config or agent_config(app)
-    job_id = job_id or new_job_id()
-    spec = index.to_spec()
-    job = {"index": kind, "spec": spec, "embedder": embedder}
-    orjson.dumps(job)  # spec must be JSON: fail here, not on the worker
-    create_job(
-        config,
-        job_id,
-        kind="ingest",
-        total=len(rows),
-        ttl=job_ttl,
-        meta={"index": spec.get("name") if isinstance(spec, Mapping) else None},
-        webhook=hook.to_dict() if hook else None,
-    )
-    from .app import send_task
-
-    if not rows:  # nothing to do: finish now so waiters and the webhook see it
-        if mark_items(config, job_id, []).finished:
-            notify_job_finished(app, config, job_id)
-        return job_id
-    for start in range(0, len(rows), batch_size):
-        send_task(app, "rap.ingest_batch", [job_id, job, rows[start : start + batch_size]])
-    return job_id
 
 
 _indexes: OrderedDict[tuple[int, str], Any] = OrderedDict()

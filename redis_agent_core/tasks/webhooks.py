@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import socket
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,8 +34,9 @@ import orjson
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
-from ._common import agent_config, backoff, default_app
+from ._common import agent_config, backoff
 from .destinations import DestinationPolicy, DestinationRefusedError, send
+from .queue import send_task
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -47,8 +47,8 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "Webhook",
     "dead_letters",
+    "run_delivery",
     "sign_payload",
-    "submit_webhook",
     "verify_signature",
 ]
 
@@ -269,28 +269,6 @@ def webhook_secret(app: Celery) -> bytes:
     return _secret_bytes(secret)
 
 
-def submit_webhook(
-    webhook: str | Webhook,
-    payload: Any,
-    *,
-    idempotency_key: str | None = None,
-    job_id: str | None = None,
-    app: Celery | None = None,
-) -> str:
-    """Queue a signed delivery of ``payload``; returns its idempotency key."""
-    app = app or default_app()
-    hook = Webhook.coerce(webhook)
-    assert hook is not None
-    webhook_secret(app)  # fail now, not on the worker
-    check_destination(app, hook)
-    encode_body(payload)  # a non-JSON payload fails here too
-    key = idempotency_key or uuid.uuid4().hex
-    from .app import send_task
-
-    send_task(app, "rap.deliver_webhook", [hook.to_dict(), payload, key, job_id])
-    return key
-
-
 def run_delivery(
     task: Task, hook_spec: dict[str, Any], payload: Any, key: str, job_id: str | None
 ) -> str:
@@ -344,7 +322,6 @@ def notify_job_finished(app: Celery, config: RedisAgentConfig, job_id: str) -> s
     Called by the one task whose :func:`~.progress.mark_items` finished the job. The
     payload is the job's progress; the idempotency key is ``job-<id>``.
     """
-    from .app import send_task
     from .progress import get_job
 
     with translate_errors(config, f"reading job {job_id}"):

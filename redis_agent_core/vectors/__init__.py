@@ -7,6 +7,7 @@ form. Scores are relevances in [0, 1]; see :func:`relevance_from_distance`.
 
 from __future__ import annotations
 
+from .expressions import compile_filter
 from .filters import (
     OPERATORS,
     And,
@@ -16,7 +17,6 @@ from .filters import (
     FilterError,
     Not,
     Or,
-    compile_filter,
     from_dict,
     tag_value,
 )

@@ -11,7 +11,6 @@ returned unfiltered results or dropped the vectors.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -24,7 +23,6 @@ __all__ = [
     "INDEX_HINTS",
     "MAX_K",
     "SEARCH_HINTS",
-    "check_index_options",
     "check_k",
     "check_kwargs",
     "check_query_vector",
@@ -103,17 +101,6 @@ def check_kwargs(
         + (f": {hint}" if hint else takes)
         + (f" (also unexpected: {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else "")
     )
-
-
-def check_index_options(owner: str, options: Mapping[str, Any]) -> None:
-    """``TypeError`` for ``options`` that :class:`VectorIndex` does not take, with the
-    option to use instead (e.g. ``redis_url=`` → ``config=``)."""
-    if not options:
-        return
-    from .index import VectorIndex  # the index imports this module
-
-    accepted = tuple(inspect.signature(VectorIndex).parameters)
-    check_kwargs(owner, options, accepted=accepted, hints=INDEX_HINTS)
 
 
 def check_k(k: Any, name: str = "k") -> int:

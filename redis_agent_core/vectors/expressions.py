@@ -1,4 +1,7 @@
-"""redisvl ``FilterExpression``s read back into the pack's escaped filter form.
+"""Filters compiled to RediSearch clauses: :func:`compile_filter` takes the pack's
+filters (:mod:`.filters`), dicts and redisvl ``FilterExpression``s, read back here into
+the pack's escaped filter form (filters.py builds the nodes and leaf clauses and imports
+nothing from here, so the two modules form no import cycle).
 
 A redisvl expression renders tag values raw (backslash-escaped), but the index stores
 them escaped (:func:`~redis_agent_core.tags.tag_value`): passed through as is,
@@ -16,24 +19,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from redisvl.query.filter import FilterExpression
 from redisvl.query.filter import FilterOperator as _Op
 
 from .filters import (
     ALL,
+    And,
     Condition,
+    Filter,
     FilterError,
+    Not,
+    Or,
     any_of,
     check_field,
     compile_condition,
-    compile_filter,
     every,
+    from_dict,
     tag_text,
 )
 
-__all__ = ["compile_expression"]
+__all__ = ["compile_expression", "compile_filter"]
 
 Fields = Mapping[str, tuple[str, bool]]
 
@@ -48,6 +55,51 @@ _INT = re.compile(r"[-+]?\d+")
 # they are query syntax, so the leaf is not one redisvl rendered (e.g. a hand-written
 # "@a:{x} @b:{y}"); its values would be read wrong, so it is refused.
 _TAG_SYNTAX = frozenset(",.<>{}[]\"':;!@#$%^&()-+=~/ ")
+
+
+def compile_filter(
+    filter: Filter | Mapping[str, Any] | FilterExpression | None,
+    fields: Mapping[str, tuple[str, bool]],
+) -> str | None:
+    """Render ``filter`` as a RediSearch query clause.
+
+    ``fields`` maps each filterable field to ``(type, case_sensitive)``. Returns
+    ``"*"`` for "everything" and ``None`` for "nothing can match" (e.g. ``in []``), in
+    which case callers skip the round trip. A redisvl ``FilterExpression`` is read back
+    into the same form (:mod:`.expressions`: its tag values escaped, its fields
+    checked); a plain string is refused (it would be unescaped user input).
+    """
+    if filter is None:
+        return ALL
+    if isinstance(filter, FilterExpression):
+        return compile_expression(filter, fields)
+    if isinstance(filter, str):
+        raise FilterError(
+            "raw query strings are not accepted as filters (they are not escaped); use "
+            "F('field') == value, a dict like {'field': value}, or a redisvl FilterExpression"
+        )
+    if isinstance(filter, Mapping):
+        filter = from_dict(filter)
+    return _compile(filter, fields)
+
+
+def _compile(node: Filter, fields: Mapping[str, tuple[str, bool]]) -> str | None:
+    if isinstance(node, Condition):
+        return compile_condition(node, fields)
+    if isinstance(node, And):
+        return every([_compile(n, fields) for n in node.filters])
+    if isinstance(node, Or):
+        return any_of([_compile(n, fields) for n in node.filters])
+    if isinstance(node, (FilterExpression, Mapping)):  # nested in And/Or/Not
+        return compile_filter(node, fields)
+    if isinstance(node, Not):
+        inner = _compile(node.filter, fields)
+        if inner is None:
+            return ALL
+        if inner == ALL:
+            return None
+        return f"(-{inner})"
+    raise FilterError(f"not a filter: {node!r}; use F(...), Condition/And/Or/Not, or a dict filter")
 
 
 def compile_expression(expr: FilterExpression, fields: Fields) -> str | None:

@@ -2,9 +2,10 @@
 
 Build filters with :class:`F` (``(F("tenant") == "acme") & (F("year") >= 2020)``), the
 node classes, or :func:`from_dict` (``{"tenant": "acme", "year": {"$gte": 2020}}``).
-:func:`compile_filter` checks every field against the index schema (a filter on a field
-that is not indexed raises instead of silently matching nothing) and renders values
-through redisvl filter expressions, which escape them: a value can never widen a query.
+:func:`~.expressions.compile_filter` checks every field against the index schema (a
+filter on a field that is not indexed raises instead of silently matching nothing) and
+renders values through redisvl filter expressions, which escape them: a value can never
+widen a query.
 
 Tag values are indexed and queried in the escaped form of :func:`tag_value`, so a tag
 filter matches exactly the documents whose value is the same string.
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Text
+from redisvl.query.filter import Geo, GeoRadius, Num, Tag, Text
 
 from ..errors import ConfigError
 from ..tags import TAG_HEAD, TAG_LIMIT, tag_value
@@ -31,7 +32,6 @@ __all__ = [
     "FilterError",
     "Not",
     "Or",
-    "compile_filter",
     "from_dict",
     "tag_value",
 ]
@@ -207,34 +207,6 @@ def from_dict(spec: Mapping[str, Any]) -> Filter:
 ALL = "*"  # matches every document
 
 
-def compile_filter(
-    filter: Filter | Mapping[str, Any] | FilterExpression | None,
-    fields: Mapping[str, tuple[str, bool]],
-) -> str | None:
-    """Render ``filter`` as a RediSearch query clause.
-
-    ``fields`` maps each filterable field to ``(type, case_sensitive)``. Returns
-    ``"*"`` for "everything" and ``None`` for "nothing can match" (e.g. ``in []``), in
-    which case callers skip the round trip. A redisvl ``FilterExpression`` is read back
-    into the same form (:mod:`.expressions`: its tag values escaped, its fields
-    checked); a plain string is refused (it would be unescaped user input).
-    """
-    if filter is None:
-        return ALL
-    if isinstance(filter, FilterExpression):
-        from .expressions import compile_expression  # it builds on this module
-
-        return compile_expression(filter, fields)
-    if isinstance(filter, str):
-        raise FilterError(
-            "raw query strings are not accepted as filters (they are not escaped); use "
-            "F('field') == value, a dict like {'field': value}, or a redisvl FilterExpression"
-        )
-    if isinstance(filter, Mapping):
-        filter = from_dict(filter)
-    return _compile(filter, fields)
-
-
 def every(parts: Sequence[str | None]) -> str | None:
     """The clause matching what all ``parts`` match (``None`` part: nothing)."""
     if any(p is None for p in parts):
@@ -253,25 +225,6 @@ def any_of(parts: Sequence[str | None]) -> str | None:
     if not kept:
         return None
     return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"
-
-
-def _compile(node: Filter, fields: Mapping[str, tuple[str, bool]]) -> str | None:
-    if isinstance(node, Condition):
-        return compile_condition(node, fields)
-    if isinstance(node, And):
-        return every([_compile(n, fields) for n in node.filters])
-    if isinstance(node, Or):
-        return any_of([_compile(n, fields) for n in node.filters])
-    if isinstance(node, (FilterExpression, Mapping)):  # nested in And/Or/Not
-        return compile_filter(node, fields)
-    if isinstance(node, Not):
-        inner = _compile(node.filter, fields)
-        if inner is None:
-            return ALL
-        if inner == ALL:
-            return None
-        return f"(-{inner})"
-    raise FilterError(f"not a filter: {node!r}; use F(...), Condition/And/Or/Not, or a dict filter")
 
 
 def _scalar(cond: Condition, value: Any, kind: str) -> Any:

@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 import redis
 from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.query.filter import FilterExpression
 from redisvl.schema import IndexSchema
 
 from ..capabilities import get_capabilities, require_search
@@ -38,7 +39,8 @@ from ..redis_errors import (
 from ..tags import TAG_LIMIT
 from . import query as q
 from .checks import check_k, check_text, check_texts
-from .filters import Filter, FilterExpression, compile_filter
+from .expressions import compile_filter
+from .filters import Filter
 from .schema import (
     DEFAULT_EF_RUNTIME,
     METADATA_FIELD,

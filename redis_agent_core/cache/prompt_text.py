@@ -1,0 +1,52 @@
+"""The text a semantic cache embeds for a prompt: conversations, non-text content blocks
+and tool calls rendered the same way by both adapters (through :mod:`redis_agent_core.kit`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+__all__ = ["block_text", "conversation_text", "tool_call_text"]
+
+
+def conversation_text(messages: Sequence[tuple[str, str]]) -> str:
+    """The text a semantic cache embeds for a conversation.
+
+    One user message is its content alone (so a chat prompt and a plain prompt with
+    the same question match); otherwise one ``role: content`` line per message.
+    """
+    if len(messages) == 1 and messages[0][0] in ("human", "user"):
+        return messages[0][1]
+    return "\n".join(f"{role}: {content}" for role, content in messages)
+
+
+def _jsonable(value: object) -> object:
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else repr(value)
+
+
+def block_text(kind: str, data: object) -> str:
+    """A stable stand-in for a non-text content block (an image, a file...) in the text a
+    semantic cache embeds: ``[image `<hash>`]``. The same question about another image
+    gets another text, which the guards refuse (a quoted string differs)."""
+    raw = orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=_jsonable)
+    return f"[{kind} `{hashlib.sha256(raw).hexdigest()[:16]}`]"
+
+
+def tool_call_text(call: object) -> str:
+    """``[tool call name {args}]`` for a tool-call dict or object (LangChain's ``name`` /
+    ``args``, OpenAI's ``function.name`` / ``function.arguments``); ids are left out,
+    they change with every run."""
+    data = _jsonable(call) if not isinstance(call, Mapping) else call
+    if not isinstance(data, Mapping):
+        return f"[tool call {data}]"
+    inner = data.get("function")
+    fn: Mapping[Any, Any] = inner if isinstance(inner, Mapping) else data
+    name = fn.get("name") or fn.get("tool_name") or "?"
+    args = fn.get("args", fn.get("arguments", fn.get("tool_kwargs", "")))
+    if not isinstance(args, str):
+        args = orjson.dumps(args, option=orjson.OPT_SORT_KEYS, default=_jsonable).decode()
+    return f"[tool call {name} {args}]"

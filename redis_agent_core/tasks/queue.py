@@ -1,0 +1,38 @@
+"""Queueing a registered task: :func:`send_task` signs the message when the app has a
+task secret and turns a broker that is down into :class:`RedisUnavailableError`.
+
+Below the task bodies and the app: the bodies queue follow-up tasks (webhooks) through
+the app their task runs on, so nothing here imports them or the module-level app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from kombu.exceptions import OperationalError
+
+from ..errors import RedisUnavailableError
+from ..redis_errors import describe_url
+from .signing import SIGNATURE_KWARG, sign_task
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+__all__ = ["send_task"]
+
+
+def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) -> str:
+    """Queue a registered task; :class:`RedisUnavailableError` if the broker is down."""
+    secret = getattr(celery, "task_secret", None)
+    kwargs = {SIGNATURE_KWARG: sign_task(secret, name, args)} if secret else {}
+    try:
+        # progress and results live in the pack's own keys: no Celery result to track
+        options.setdefault("ignore_result", True)
+        return celery.tasks[name].apply_async(args=list(args), kwargs=kwargs, **options).id
+    except OperationalError as exc:
+        broker = celery.conf.broker_url or "(unset)"
+        raise RedisUnavailableError(
+            f"queueing task {name} failed: the broker {describe_url(broker)} is unreachable "
+            f"({exc}). Check that Redis is running, or set REDIS_URL / url= to a live Redis."
+        ) from exc

@@ -1,0 +1,207 @@
+"""Submitting work: :func:`submit_ingestion`, :func:`submit_batch`, :func:`submit_webhook`.
+
+Each checks its arguments, records the job and queues its tasks on ``app`` (default:
+the module-level app that ``celery -A redis_agent_core.tasks.app worker`` runs). The
+layer above the app: the task bodies (:mod:`.ingest`, :mod:`.batch`, :mod:`.webhooks`)
+never import it nor the app, so the package has no import cycle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..config import RedisAgentConfig
+from ..errors import ConfigError
+from ._common import agent_config
+from .app import app as _module_app
+from .ingest import _validate_items
+from .progress import DEFAULT_JOB_TTL, create_job, mark_items, new_job_id
+from .queue import send_task
+from .registry import check_name, index_name_for
+from .webhooks import (
+    Webhook,
+    check_destination,
+    encode_body,
+    notify_job_finished,
+    webhook_secret,
+)
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+__all__ = ["default_app", "submit_batch", "submit_ingestion", "submit_webhook"]
+
+
+def default_app() -> Celery:
+    """The module-level app that ``celery -A redis_agent_core.tasks.app worker`` runs."""
+    return _module_app
+
+
+def submit_ingestion(
+    index: Any,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    batch_size: int = 64,
+    embedder: str | None = None,
+    index_type: str | None = None,
+    webhook: str | Webhook | None = None,
+    job_id: str | None = None,
+    job_ttl: int = DEFAULT_JOB_TTL,
+    app: Celery | None = None,
+    config: RedisAgentConfig | None = None,
+) -> str:
+    """Queue ``items`` for ``index`` and return the job id.
+
+    Items are ``{"id", "text", "metadata"?, "vector"?}`` dicts.
+
+    ``embedder``: name of an embedder registered on the workers
+    (:func:`~.registry.register_embedder`; default: the one registered under the
+    index's embedder name, else the index's own). Items with a ``vector`` skip
+    embedding. ``index_type``: the name the index class is registered under on the
+    workers (default: looked up by class here; ``"vector_index"`` for
+    :class:`~redis_agent_core.vectors.VectorIndex`). ``webhook`` is POSTed when the
+    job finishes. Progress: ``get_job(id)``.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
+    if not callable(getattr(type(index), "from_spec", None)) or not callable(
+        getattr(index, "to_spec", None)
+    ):
+        raise ConfigError(
+            f"{type(index).__name__} cannot be rebuilt on a worker: it needs to_spec() "
+            "and a from_spec() classmethod (redis_agent_core.vectors.VectorIndex has both)"
+        )
+    if embedder is not None:
+        check_name("embedder", embedder)
+    kind = check_name("index", index_type) if index_type else index_name_for(type(index))
+    rows = _validate_items(items)
+    hook = Webhook.coerce(webhook)
+    app = app or default_app()
+    if hook is not None:
+        check_destination(app, hook)
+    config = config or agent_config(app)
+    job_id = job_id or new_job_id()
+    spec = index.to_spec()
+    job = {"index": kind, "spec": spec, "embedder": embedder}
+    orjson.dumps(job)  # spec must be JSON: fail here, not on the worker
+    create_job(
+        config,
+        job_id,
+        kind="ingest",
+        total=len(rows),
+        ttl=job_ttl,
+        meta={"index": spec.get("name") if isinstance(spec, Mapping) else None},
+        webhook=hook.to_dict() if hook else None,
+    )
+    if not rows:  # nothing to do: finish now so waiters and the webhook see it
+        if mark_items(config, job_id, []).finished:
+            notify_job_finished(app, config, job_id)
+        return job_id
+    for start in range(0, len(rows), batch_size):
+        send_task(app, "rap.ingest_batch", [job_id, job, rows[start : start + batch_size]])
+    return job_id
+
+
+def submit_batch(
+    prompts: Sequence[str],
+    *,
+    model: str,
+    model_kwargs: Mapping[str, Any] | None = None,
+    chunk_size: int = 8,
+    cache: bool | str = True,
+    limiter: str | None = None,
+    user: str | None = None,
+    org: str | None = None,
+    estimate_tokens: int = 0,
+    limiter_wait: float = 5.0,
+    result_ttl: int = 3600,
+    webhook: str | Webhook | None = None,
+    job_id: str | None = None,
+    app: Celery | None = None,
+    config: RedisAgentConfig | None = None,
+) -> str:
+    """Queue ``prompts`` for ``model`` (a name registered on the workers with
+    :func:`~.registry.register_model`); return the job id.
+
+    ``cache``: True uses the pack's exact LLM cache, False none, or the name of a
+    cache registered with :func:`~.registry.register_cache`. ``limiter``: the name of
+    a limiter registered with :func:`~.registry.register_limiter`, charged per call for ``user`` /
+    ``org`` with ``estimate_tokens`` reserved then settled to the real usage. Results
+    (``get_batch_results``) and progress expire after ``result_ttl`` seconds.
+    """
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    if result_ttl <= 0:
+        raise ConfigError(f"result_ttl must be > 0 seconds, got {result_ttl!r}")
+    prompts = list(prompts)
+    for pos, prompt in enumerate(prompts):
+        if not isinstance(prompt, str):
+            raise ConfigError(f"prompt {pos} is {type(prompt).__name__}, expected str")
+    # only the form is checked here: the names are registered on the workers
+    check_name("model", model)
+    if limiter is not None:
+        check_name("limiter", limiter)
+    if not isinstance(cache, bool):
+        check_name("cache", cache)
+    kwargs = dict(model_kwargs or {})
+    job = {
+        "model": model,
+        "model_kwargs": kwargs,
+        "cache": cache,
+        "limiter": limiter,
+        "user": user,
+        "org": org,
+        "estimate_tokens": int(estimate_tokens),
+        "limiter_wait": float(limiter_wait),
+    }
+    try:
+        orjson.dumps(job)
+    except TypeError as exc:
+        raise ConfigError(f"model_kwargs must be JSON-serialisable ({exc})") from exc
+    hook = Webhook.coerce(webhook)
+    app = app or default_app()
+    if hook is not None:
+        check_destination(app, hook)
+    config = config or agent_config(app)
+    job_id = job_id or new_job_id()
+    create_job(
+        config,
+        job_id,
+        kind="llm_batch",
+        total=len(prompts),
+        ttl=result_ttl,
+        meta={"model": model},
+        webhook=hook.to_dict() if hook else None,
+    )
+    items = [{"id": str(i), "prompt": p} for i, p in enumerate(prompts)]
+    if not items:
+        if mark_items(config, job_id, []).finished:
+            notify_job_finished(app, config, job_id)
+        return job_id
+    for start in range(0, len(items), chunk_size):
+        send_task(app, "rap.llm_batch", [job_id, job, items[start : start + chunk_size]])
+    return job_id
+
+
+def submit_webhook(
+    webhook: str | Webhook,
+    payload: Any,
+    *,
+    idempotency_key: str | None = None,
+    job_id: str | None = None,
+    app: Celery | None = None,
+) -> str:
+    """Queue a signed delivery of ``payload``; returns its idempotency key."""
+    app = app or default_app()
+    hook = Webhook.coerce(webhook)
+    assert hook is not None
+    webhook_secret(app)  # fail now, not on the worker
+    check_destination(app, hook)
+    encode_body(payload)  # a non-JSON payload fails here too
+    key = idempotency_key or uuid.uuid4().hex
+    send_task(app, "rap.deliver_webhook", [hook.to_dict(), payload, key, job_id])
+    return key

@@ -1,0 +1,270 @@
+"""The package structure stays what docs/architecture.md says: read from every module's
+imports with ``ast`` (top-level and inside functions).
+
+- no module imports a ``_private`` module or name from another package (directory);
+- the adapters import the core only through its public surface (``redis_agent_core``,
+  its top-level modules and its packages' ``__init__``), names listed in ``__all__``;
+- the two adapters never import each other, and the core imports neither;
+- the module import graph has no cycle, lazy (function-level) imports included. Imports
+  under ``if TYPE_CHECKING:`` are left out: they never run.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = "redis_agent_core"
+ADAPTERS = ("langchain_redis_agent", "llamaindex_redis_agent")
+PACKAGES = (CORE, *ADAPTERS)
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    path: Path
+    is_package: bool
+
+    @property
+    def directory(self) -> str:
+        """The package the module sits in (itself for an ``__init__``)."""
+        return self.name if self.is_package else self.name.rpartition(".")[0]
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # importing module
+    module: str  # imported module (or the package a name is taken from)
+    name: str | None  # the name taken from ``module``, None for a module import
+    line: int
+    typing_only: bool  # under ``if TYPE_CHECKING:``
+
+
+def discover(root: Path = ROOT) -> dict[str, Module]:
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            is_package = parts[-1] == "__init__"
+            if is_package:
+                parts.pop()
+            modules[".".join(parts)] = Module(".".join(parts), path, is_package)
+    return modules
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _walk(node: ast.AST, typing_only: bool = False) -> Iterator[tuple[ast.AST, bool]]:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and _is_type_checking(child.test):
+            for stmt in child.body:
+                yield stmt, True
+                yield from _walk(stmt, True)
+            for stmt in child.orelse:
+                yield stmt, typing_only
+                yield from _walk(stmt, typing_only)
+            continue
+        yield child, typing_only
+        yield from _walk(child, typing_only)
+
+
+def imports_of(module: Module, modules: Mapping[str, Module]) -> list[Import]:
+    tree = ast.parse(module.path.read_text(encoding="utf-8"), str(module.path))
+    found = []
+    for node, typing_only in _walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.append(Import(module.name, alias.name, None, node.lineno, typing_only))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.name.split(".")
+                if not module.is_package:
+                    base.pop()
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                if sub in modules:  # ``from pkg import submodule``
+                    found.append(Import(module.name, sub, None, node.lineno, typing_only))
+                else:
+                    found.append(Import(module.name, target, alias.name, node.lineno, typing_only))
+    return found
+
+
+def all_imports(modules: Mapping[str, Module]) -> list[Import]:
+    return [imp for module in modules.values() for imp in imports_of(module, modules)]
+
+
+def _private(part: str) -> bool:
+    return part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+
+
+def find_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph.get(start, ()))))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    return cycles
+
+
+def _public_names(module: Module) -> set[str] | None:
+    """A module's ``__all__`` (None when it has none)."""
+    tree = ast.parse(module.path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == "__all__" and node.value:
+                return set(ast.literal_eval(node.value))
+    return None
+
+
+MODULES = discover()
+IMPORTS = all_imports(MODULES)
+
+
+def test_the_parser_sees_top_level_lazy_and_typing_imports() -> None:
+    """Guards the checks below against passing because nothing was read."""
+    assert len(MODULES) > 80
+    seen = {(i.source, i.module, i.name, i.typing_only) for i in IMPORTS}
+    # a top-level relative import, a lazy one inside a function, a typing-only one
+    assert (
+        "redis_agent_core.cache.exact",
+        "redis_agent_core.cache.base",
+        "CacheStore",
+        False,
+    ) in seen
+    assert ("redis_agent_core.tasks.batch", "redis_agent_core.cache", "ExactCache", False) in seen
+    assert any(i.typing_only for i in IMPORTS)
+
+
+def test_cycle_finder_finds_a_lazy_loop() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycles(graph) == [["a", "b", "c"]]
+    assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_private_import_across_packages() -> None:
+    offenders = []
+    for imp in IMPORTS:
+        target = MODULES.get(imp.module)
+        if target is None:
+            continue  # a third-party module
+        parts = imp.module.split(".")[1:] + ([imp.name] if imp.name else [])
+        if not any(_private(p) for p in parts):
+            continue
+        source = MODULES[imp.source]
+        # private names are shared inside one package (its directory), never outside it
+        target_dir = target.name.rpartition(".")[0] if not target.is_package else target.name
+        inside = source.directory == target_dir or (
+            target.is_package
+            and source.directory.startswith(target.name + ".")
+            and imp.name is None
+        )
+        if not inside:
+            offenders.append(f"{imp.source}:{imp.line} imports {imp.module} {imp.name or ''}")
+    assert not offenders, "\n".join(offenders)
+
+
+def _core_public_surface(name: str) -> bool:
+    module = MODULES.get(name)
+    if module is None or not name.startswith(CORE):
+        return False
+    if any(_private(p) for p in name.split(".")):
+        return False
+    return module.is_package or name.count(".") == 1
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_adapters_use_only_the_cores_public_surface(adapter: str) -> None:
+    offenders = []
+    for imp in IMPORTS:
+        if not imp.source.startswith(adapter + ".") and imp.source != adapter:
+            continue
+        if imp.module.split(".")[0] != CORE:
+            continue
+        where = f"{imp.source}:{imp.line} imports {imp.module}"
+        if not _core_public_surface(imp.module):
+            offenders.append(
+                f"{where} (not a public module: use redis_agent_core.kit or the package)"
+            )
+            continue
+        if imp.name is None:
+            continue
+        exported = _public_names(MODULES[imp.module])
+        if _private(imp.name) or (exported is not None and imp.name not in exported):
+            offenders.append(f"{where}.{imp.name} (not in its __all__)")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_adapters_never_import_each_other_and_the_core_imports_neither() -> None:
+    offenders = []
+    for imp in IMPORTS:
+        src, dst = imp.source.split(".")[0], imp.module.split(".")[0]
+        if dst in ADAPTERS and src != dst:
+            offenders.append(f"{imp.source}:{imp.line} imports {imp.module}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_import_cycle_lazy_imports_included() -> None:
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for imp in IMPORTS:
+        if imp.typing_only or imp.module not in MODULES or imp.module == imp.source:
+            continue
+        graph[imp.source].add(imp.module)
+    cycles = find_cycles(graph)
+    lines = []
+    for members in cycles:
+        lines.append(" <-> ".join(members))
+        for a in members:
+            lines.extend(f"    {a} -> {b}" for b in sorted(graph[a]) if b in members)
+    assert not cycles, "import cycles:\n" + "\n".join(lines)
