@@ -250,3 +250,47 @@ class KeySpace:
     def service_processes(self, service: str) -> str:
         """Hash of process label -> JSON counters of each process serving ``service``."""
         return self._join("svc", "procs", escape_part(service))
+
+    # -- agent state: LangGraph-style checkpoints (one hash tag per thread) --
+    def _thread_tag(self, thread_id: str) -> str:
+        return "{" + escape_part(thread_id, "the thread id") + "}"
+
+    def checkpoint_index(self, thread_id: str) -> str:
+        """Sorted set (all scores 0, ordered by member) of ``<ns>\\0<checkpoint id>``."""
+        return self._join("cp", self._thread_tag(thread_id), "idx")
+
+    def checkpoint_namespaces(self, thread_id: str) -> str:
+        """Set of the checkpoint namespaces a thread has used (same slot)."""
+        return self._join("cp", self._thread_tag(thread_id), "nss")
+
+    def checkpoint_namespaces_pattern(self) -> str:
+        """SCAN glob of every thread's :meth:`checkpoint_namespaces` key (listing threads)."""
+        return self._join("cp", "{*}", "nss")
+
+    def checkpoint(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> str:
+        """Hash of one checkpoint: record fields plus its pending writes."""
+        return self._join(
+            "cp",
+            self._thread_tag(thread_id),
+            "c",
+            escape_part(checkpoint_ns, "the checkpoint namespace"),
+            escape_part(checkpoint_id, "the checkpoint id"),
+        )
+
+    def checkpoint_blobs(self, thread_id: str, checkpoint_ns: str) -> str:
+        """Hash of channel values by ``<channel>\\0<version>`` for one namespace."""
+        return self._join(
+            "cp",
+            self._thread_tag(thread_id),
+            "b",
+            escape_part(checkpoint_ns, "the checkpoint namespace"),
+        )
+
+    def checkpoint_latest(self, thread_id: str, checkpoint_ns: str) -> str:
+        """Hash of the only checkpoint a shallow saver keeps for one namespace."""
+        return self._join(
+            "cp",
+            self._thread_tag(thread_id),
+            "s",
+            escape_part(checkpoint_ns, "the checkpoint namespace"),
+        )

@@ -1,0 +1,409 @@
+"""LangGraph checkpointers on plain Redis: ``RedisSaver`` and ``ShallowRedisSaver``.
+
+Needs the ``langgraph`` extra. No Redis module is used (no RedisJSON, no
+RediSearch), so these run on any Redis 6.2+, managed Redis, Valkey or a Redis
+Cluster (every key of a thread shares one hash tag).
+
+Values go through LangGraph's serializer with pickle refused and msgpack
+restricted to LangGraph's safe types plus those of the graph's state schema
+(LangGraph adds them when the graph is compiled): nothing read from Redis is
+unpickled, and no module is imported by name unless allowed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    SerializerProtocol,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from redis_agent_core.checkpoints import (
+    CheckpointStore,
+    PendingWriteIn,
+    StoredCheckpoint,
+    Typed,
+)
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, DataCorruptionError
+
+__all__ = [
+    "AsyncRedisSaver",
+    "AsyncShallowRedisSaver",
+    "RedisSaver",
+    "ShallowRedisSaver",
+    "safe_serializer",
+]
+
+_NO_CHECKPOINT_ID = (
+    "put_writes needs configurable.checkpoint_id (the checkpoint the writes belong to)"
+)
+
+
+def safe_serializer() -> JsonPlusSerializer:
+    """LangGraph's serializer with pickle off and msgpack limited to safe types.
+
+    Compiling a graph widens the msgpack allowlist with the types of its state
+    schema (``with_allowlist``); a type outside it comes back as plain data
+    (LangGraph's own behaviour), never by importing a module named in Redis.
+    """
+    return JsonPlusSerializer(pickle_fallback=False, allowed_msgpack_modules=None)
+
+
+def _check_serde(serde: SerializerProtocol | None) -> SerializerProtocol:
+    if serde is None:
+        return safe_serializer()
+    if getattr(serde, "pickle_fallback", False):
+        raise ConfigError(
+            "serde has pickle_fallback=True: a checkpointer of redis-agent-pack never "
+            "unpickles data read from Redis. Pass a serializer without pickle fallback "
+            "(e.g. langchain_redis_agent.checkpoint.safe_serializer())"
+        )
+    return serde
+
+
+class RedisSaver(BaseCheckpointSaver[str]):
+    """LangGraph checkpointer keeping every checkpoint of a thread in Redis.
+
+    Sync and async methods both work (``graph.invoke`` and ``graph.ainvoke``).
+
+    Args:
+        config: connection settings (default: the process-wide config).
+        ttl: seconds a thread's state lives after its last write (``None``:
+            ``config.default_ttl``, else forever). Each checkpoint expires ``ttl``
+            after it was written; the latest one is always the freshest.
+        refresh_on_read: reading a checkpoint pushes its expiry (and the
+            thread's) back by ``ttl``.
+        serde: serializer (default :func:`safe_serializer`); pickle fallback refused.
+    """
+
+    _shallow = False
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        ttl: int | None = None,
+        refresh_on_read: bool = False,
+        serde: SerializerProtocol | None = None,
+    ) -> None:
+        super().__init__(serde=_check_serde(serde))
+        self._store = CheckpointStore(
+            config, ttl=ttl, refresh_on_read=refresh_on_read, shallow=self._shallow
+        )
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisSaver:
+        """A saver on the Redis at ``url`` (``?cluster=true`` for a cluster)."""
+        return cls(RedisAgentConfig(url=url), **kwargs)
+
+    @property
+    def core(self) -> CheckpointStore:
+        """The core store behind this saver."""
+        return self._store
+
+    def setup(self) -> None:
+        """Nothing to create (no index); kept for code written for other savers."""
+
+    async def asetup(self) -> None:
+        """Async :meth:`setup` (nothing to do)."""
+
+    # -- pure conversions, shared by sync and async --
+    def _dumps(self, value: Any) -> Typed:
+        return self.serde.dumps_typed(value)
+
+    def _loads(self, value: Typed) -> Any:
+        if value[0] == "pickle":
+            raise DataCorruptionError(
+                "a checkpoint value in Redis is a pickle, which this saver never loads "
+                "(it could run code). Delete the thread (delete_thread) or rewrite it "
+                "with a saver whose serializer does not pickle"
+            )
+        return self.serde.loads_typed(value)
+
+    @staticmethod
+    def _target(config: RunnableConfig) -> tuple[str, str, str | None]:
+        conf = config.get("configurable") or {}
+        if conf.get("thread_id") is None:
+            raise ConfigError(
+                "config has no configurable.thread_id: pass "
+                "{'configurable': {'thread_id': ...}} to the graph"
+            )
+        return str(conf["thread_id"]), conf.get("checkpoint_ns") or "", get_checkpoint_id(config)
+
+    def _put_args(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> tuple[tuple[str, str, str], dict[str, Any]]:
+        thread, ns, parent = self._target(config)
+        record = checkpoint.copy()
+        values: dict[str, Any] = record.pop("channel_values")  # type: ignore[misc]
+        versions = {ch: str(v) for ch, v in checkpoint["channel_versions"].items()}
+        if self._shallow:
+            # the only copy of the thread: every value travels with the checkpoint
+            stored = {
+                ch: (versions[ch], self._dumps(v)) for ch, v in values.items() if ch in versions
+            }
+        else:
+            stored = {
+                ch: (str(v), self._dumps(values[ch]) if ch in values else ("empty", b""))
+                for ch, v in new_versions.items()
+            }
+        return (thread, ns, checkpoint["id"]), {
+            "parent_id": parent,
+            "checkpoint": self._dumps(record),
+            "metadata": self._dumps(get_checkpoint_metadata(config, metadata)),
+            "values": stored,
+            "channel_versions": versions,
+        }
+
+    @staticmethod
+    def _writes(
+        writes: Sequence[tuple[str, Any]], task_path: str, dumps: Any
+    ) -> list[PendingWriteIn]:
+        return [
+            (channel, WRITES_IDX_MAP.get(channel, i), task_path, dumps(value))
+            for i, (channel, value) in enumerate(writes)
+        ]
+
+    def _tuple(self, rec: StoredCheckpoint, thread_id: Any = None) -> CheckpointTuple:
+        checkpoint: Checkpoint = self._loads(rec.checkpoint)
+        versions = checkpoint.get("channel_versions", {})
+        checkpoint["channel_values"] = {
+            ch: self._loads(v) for ch, v in rec.values.items() if v[0] != "empty" and ch in versions
+        }
+        tid = thread_id if thread_id is not None else rec.thread_id
+        return CheckpointTuple(
+            config={
+                "configurable": {
+                    "thread_id": tid,
+                    "checkpoint_ns": rec.checkpoint_ns,
+                    "checkpoint_id": rec.checkpoint_id,
+                }
+            },
+            checkpoint=checkpoint,
+            metadata=self._loads(rec.metadata),
+            parent_config=(
+                {
+                    "configurable": {
+                        "thread_id": tid,
+                        "checkpoint_ns": rec.checkpoint_ns,
+                        "checkpoint_id": rec.parent_id,
+                    }
+                }
+                if rec.parent_id
+                else None
+            ),
+            pending_writes=[(w.task_id, w.channel, self._loads(w.value)) for w in rec.writes],
+        )
+
+    def _list_plan(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> tuple[str | None, str | None, str | None, str | None, int]:
+        conf = (config or {}).get("configurable") or {}
+        thread = str(conf["thread_id"]) if conf.get("thread_id") is not None else None
+        ns = conf.get("checkpoint_ns")
+        only_id = get_checkpoint_id(config) if config else None
+        before_id = get_checkpoint_id(before) if before else None
+        page = limit if limit is not None and not filter and limit > 0 else 50
+        return thread, ns, only_id, before_id, page
+
+    def _matches(self, rec: StoredCheckpoint, tup_filter: dict[str, Any] | None) -> bool:
+        if not tup_filter:
+            return True
+        metadata = self._loads(rec.metadata)
+        return all(metadata.get(k) == v for k, v in tup_filter.items())
+
+    # -- sync --
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread, ns, checkpoint_id = self._target(config)
+        rec = self._store.get(thread, ns, checkpoint_id)
+        return self._tuple(rec, config["configurable"]["thread_id"]) if rec else None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        thread, ns, only_id, before_id, page = self._list_plan(config, filter, before, limit)
+        if limit is not None and limit <= 0:
+            return
+        if only_id is not None and thread is not None:
+            recs: Any = [
+                r
+                for n in ([ns] if ns is not None else self._store.namespaces(thread))
+                if (r := self._store.get(thread, n, only_id)) is not None
+                and (before_id is None or r.checkpoint_id < before_id)
+            ]
+        else:
+            recs = self._store.list(thread, ns, before=before_id, page=page)
+        count = 0
+        for rec in recs:
+            if not self._matches(rec, filter):
+                continue
+            yield self._tuple(rec)
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        (thread, ns, cid), kwargs = self._put_args(config, checkpoint, metadata, new_versions)
+        self._store.put(thread, ns, cid, **kwargs)
+        return self._stored_config(config, ns, cid)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        thread, ns, cid = self._target(config)
+        if cid is None:
+            raise ConfigError(
+                "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
+            )
+        self._store.put_writes(
+            thread, ns, cid, task_id, self._writes(writes, task_path, self._dumps)
+        )
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._store.delete_thread(str(thread_id))
+
+    # -- async --
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread, ns, checkpoint_id = self._target(config)
+        rec = await self._store.aget(thread, ns, checkpoint_id)
+        return self._tuple(rec, config["configurable"]["thread_id"]) if rec else None
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        thread, ns, only_id, before_id, page = self._list_plan(config, filter, before, limit)
+        if limit is not None and limit <= 0:
+            return
+        count = 0
+        if only_id is not None and thread is not None:
+            nss = [ns] if ns is not None else await self._store.anamespaces(thread)
+            for n in nss:
+                rec = await self._store.aget(thread, n, only_id)
+                if rec is None or (before_id is not None and rec.checkpoint_id >= before_id):
+                    continue
+                if self._matches(rec, filter):
+                    yield self._tuple(rec)
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
+            return
+        async for rec in self._store.alist(thread, ns, before=before_id, page=page):
+            if not self._matches(rec, filter):
+                continue
+            yield self._tuple(rec)
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        (thread, ns, cid), kwargs = self._put_args(config, checkpoint, metadata, new_versions)
+        await self._store.aput(thread, ns, cid, **kwargs)
+        return self._stored_config(config, ns, cid)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        thread, ns, cid = self._target(config)
+        if cid is None:
+            raise ConfigError(
+                "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
+            )
+        await self._store.aput_writes(
+            thread, ns, cid, task_id, self._writes(writes, task_path, self._dumps)
+        )
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._store.adelete_thread(str(thread_id))
+
+    # -- versions --
+    def get_next_version(self, current: str | None, channel: None = None) -> str:
+        """Monotonic string versions (``<counter>.<random>``), as LangGraph's savers use."""
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(str(current).split(".")[0])
+        return f"{current_v + 1:032}.{random.random():016}"
+
+    @staticmethod
+    def _stored_config(config: RunnableConfig, ns: str, cid: str) -> RunnableConfig:
+        return {
+            "configurable": {
+                "thread_id": config["configurable"]["thread_id"],
+                "checkpoint_ns": ns,
+                "checkpoint_id": cid,
+            }
+        }
+
+
+class AsyncRedisSaver(RedisSaver):
+    """:class:`RedisSaver` under the name async code looks for (same class: both
+    sync and async methods work on either)."""
+
+
+class ShallowRedisSaver(RedisSaver):
+    """A :class:`RedisSaver` keeping only the latest checkpoint of each thread and
+    namespace (with its values inline): constant memory per thread, no history.
+
+    Each put replaces the previous checkpoint and its pending writes in one
+    MULTI/EXEC. ``get_tuple`` of an older id, and LangGraph's beta delta channels
+    (which rebuild values from ancestors' writes), find nothing.
+    """
+
+    _shallow = True
+
+
+class AsyncShallowRedisSaver(ShallowRedisSaver):
+    """:class:`ShallowRedisSaver` under the name async code looks for."""

@@ -1,0 +1,511 @@
+"""Checkpoints of agent threads on plain Redis (hashes, sorted sets, sets).
+
+No module is needed (no RedisJSON, no RediSearch), so this runs on any Redis 6.2+,
+managed Redis or Valkey. Every key of one thread carries the thread's hash tag, so
+a thread lives in one Redis Cluster slot and each write is one MULTI/EXEC.
+
+Keys of a thread (see :class:`~redis_agent_core.keys.KeySpace`): a sorted set indexing
+``<ns>\\0<checkpoint id>`` (ids sort by time, so a lexicographic range is newest
+first), a set of its namespaces, one hash per checkpoint (record + pending writes),
+one hash of channel values per namespace. A shallow store keeps one hash per
+namespace holding the latest checkpoint with its values inline.
+
+TTL (``ttl=``): every write sets the expiry of the keys it touches and of the
+thread's index, namespace set and value hash, so an idle thread disappears ``ttl``
+seconds after its last write (or read, with ``refresh_on_read=True``). Older
+checkpoints of an active thread expire ``ttl`` after they were written.
+
+Redis down: every method raises :class:`RedisUnavailableError` (state cannot
+pretend to be saved).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+from ..config import RedisAgentConfig, get_default_config
+from ..kvstore import check_positive_ttl
+from ..redis_errors import translate_errors
+from .records import (
+    F_REFS,
+    VALUE_PREFIX,
+    StoredCheckpoint,
+    Typed,
+    attach_blobs,
+    blob_field,
+    check_namespace,
+    index_member,
+    pack_typed,
+    parse_record,
+    parse_refs,
+    range_bounds,
+    record_fields,
+    refs_value,
+    split_member,
+    thread_from_namespaces_key,
+    write_field,
+    write_value,
+)
+
+__all__ = ["CheckpointStore", "PendingWriteIn"]
+
+PendingWriteIn = tuple[str, int, str, Typed]
+"""(channel, index, task path, value) of one write to store; index < 0 overwrites."""
+
+
+def _thread(thread_id: object) -> str:
+    # LangGraph accepts any thread id and str()s it; so do we (UUIDs, ints)
+    return thread_id if isinstance(thread_id, str) else str(thread_id)
+
+
+class CheckpointStore:
+    """Checkpoint records of threads, sync and async.
+
+    Args:
+        config: connection settings (default: the process-wide config).
+        ttl: seconds a thread's state lives after its last write (``None``:
+            ``config.default_ttl``, else forever).
+        refresh_on_read: reading a checkpoint (by id or latest) pushes its expiry back.
+        shallow: keep only the latest checkpoint of each thread and namespace.
+    """
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        ttl: int | None = None,
+        refresh_on_read: bool = False,
+        shallow: bool = False,
+    ) -> None:
+        self.config = config or get_default_config()
+        self.ttl = check_positive_ttl(ttl) if ttl is not None else self.config.default_ttl
+        self.refresh_on_read = bool(refresh_on_read)
+        self.shallow = bool(shallow)
+        self.keys = self.config.keys
+
+    # -- pure: keys and queued commands (shared by sync and async) --
+    def record_key(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> str:
+        if self.shallow:
+            return self.keys.checkpoint_latest(thread_id, checkpoint_ns)
+        return self.keys.checkpoint(thread_id, checkpoint_ns, checkpoint_id)
+
+    def _thread_keys(self, thread_id: str, checkpoint_ns: str) -> builtins.list[str]:
+        keys = [
+            self.keys.checkpoint_index(thread_id),
+            self.keys.checkpoint_namespaces(thread_id),
+        ]
+        if not self.shallow:
+            keys.append(self.keys.checkpoint_blobs(thread_id, checkpoint_ns))
+        return keys
+
+    def _queue_expire(self, pipe: Any, keys: Sequence[str]) -> None:
+        if self.ttl is not None:
+            for key in keys:
+                pipe.expire(key, self.ttl)
+
+    def _queue_put(
+        self,
+        pipe: Any,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        parent_id: str | None,
+        checkpoint: Typed,
+        metadata: Typed,
+        values: Mapping[str, tuple[str, Typed]],
+        channel_versions: Mapping[str, str],
+    ) -> None:
+        key = self.record_key(thread_id, checkpoint_ns, checkpoint_id)
+        idx = self.keys.checkpoint_index(thread_id)
+        fields = record_fields(checkpoint_id, parent_id, checkpoint, metadata)
+        if self.shallow:
+            # one hash per namespace: replaced whole, old writes and values go with it
+            fields.update(
+                {VALUE_PREFIX + ch.encode(): pack_typed(v) for ch, (_, v) in values.items()}
+            )
+            pipe.delete(key)
+            top, bottom = range_bounds(checkpoint_ns, None)
+            pipe.zremrangebylex(idx, bottom, top)
+        else:
+            fields[F_REFS] = refs_value(channel_versions)
+            if values:
+                pipe.hset(
+                    self.keys.checkpoint_blobs(thread_id, checkpoint_ns),
+                    mapping={blob_field(ch, ver): pack_typed(v) for ch, (ver, v) in values.items()},
+                )
+        pipe.hset(key, mapping=fields)
+        pipe.zadd(idx, {index_member(checkpoint_ns, checkpoint_id): 0})
+        pipe.sadd(self.keys.checkpoint_namespaces(thread_id), checkpoint_ns.encode())
+        self._queue_expire(pipe, [key, *self._thread_keys(thread_id, checkpoint_ns)])
+
+    def _queue_writes(
+        self,
+        pipe: Any,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        task_id: str,
+        writes: Sequence[PendingWriteIn],
+    ) -> None:
+        key = self.record_key(thread_id, checkpoint_ns, checkpoint_id)
+        for channel, idx, task_path, value in writes:
+            name = write_field(checkpoint_id, task_id, idx)
+            data = write_value(task_path, channel, value)
+            # special channels (negative index: error, interrupt, ...) are replaced;
+            # a retried regular write keeps its first value (as LangGraph's savers do)
+            if idx < 0:
+                pipe.hset(key, name, data)
+            else:
+                pipe.hsetnx(key, name, data)
+        self._queue_expire(pipe, [key, *self._thread_keys(thread_id, checkpoint_ns)])
+
+    def _blob_request(
+        self, record: StoredCheckpoint, raw: Mapping[Any, Any]
+    ) -> tuple[str, list[tuple[str, bytes]]] | None:
+        if self.shallow:
+            return None
+        refs = parse_refs(raw.get(F_REFS))
+        if not refs:
+            return None
+        return self.keys.checkpoint_blobs(record.thread_id, record.checkpoint_ns), refs
+
+    @staticmethod
+    def _validate(thread_id: object, checkpoint_ns: str) -> str:
+        check_namespace(checkpoint_ns)
+        return _thread(thread_id)
+
+    # -- sync --
+    def put(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        *,
+        parent_id: str | None,
+        checkpoint: Typed,
+        metadata: Typed,
+        values: Mapping[str, tuple[str, Typed]],
+        channel_versions: Mapping[str, str],
+    ) -> None:
+        """Store one checkpoint atomically.
+
+        ``values``: channel -> (version, value) to store now (full store: the new
+        versions only; shallow: every value of the checkpoint); ``channel_versions``:
+        every channel version the checkpoint references.
+        """
+        thread = self._validate(thread_id, checkpoint_ns)
+        with translate_errors(self.config, f"saving checkpoint of thread {thread!r}"):
+            pipe = self.config.get_client().pipeline(transaction=True)
+            self._queue_put(
+                pipe,
+                thread,
+                checkpoint_ns,
+                checkpoint_id,
+                parent_id,
+                checkpoint,
+                metadata,
+                values,
+                channel_versions,
+            )
+            pipe.execute()
+
+    def put_writes(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        task_id: str,
+        writes: Sequence[PendingWriteIn],
+    ) -> None:
+        """Store a task's pending writes for a checkpoint atomically."""
+        thread = self._validate(thread_id, checkpoint_ns)
+        if not writes:
+            return
+        with translate_errors(self.config, f"saving pending writes of thread {thread!r}"):
+            pipe = self.config.get_client().pipeline(transaction=True)
+            self._queue_writes(pipe, thread, checkpoint_ns, checkpoint_id, task_id, writes)
+            pipe.execute()
+
+    def get(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None = None
+    ) -> StoredCheckpoint | None:
+        """One checkpoint (the latest of the namespace without an id), or ``None``."""
+        thread = self._validate(thread_id, checkpoint_ns)
+        client = self.config.get_client()
+        with translate_errors(self.config, f"reading checkpoint of thread {thread!r}"):
+            if checkpoint_id is None and not self.shallow:
+                top, bottom = range_bounds(checkpoint_ns, None)
+                ids = client.zrevrangebylex(
+                    self.keys.checkpoint_index(thread), top, bottom, start=0, num=1
+                )
+                if not ids:
+                    return None
+                checkpoint_id = split_member(ids[0])[1]
+            key = self.record_key(thread, checkpoint_ns, checkpoint_id or "")
+            pipe = client.pipeline(transaction=False)
+            pipe.hgetall(key)
+            if self.refresh_on_read:
+                self._queue_expire(pipe, [key, *self._thread_keys(thread, checkpoint_ns)])
+            raw = pipe.execute()[0]
+            record = parse_record(thread, checkpoint_ns, raw, checkpoint_id)
+            if record is None:
+                return None
+            request = self._blob_request(record, raw)
+            if request is not None:
+                blobs = client.hmget(request[0], [f for _, f in request[1]])
+                attach_blobs(record, request[1], blobs)
+            return record
+
+    def _thread_ids(self) -> builtins.list[str]:
+        client = self.config.get_client()
+        # the namespace part holds no glob character (validate_namespace)
+        match = self.keys.checkpoint_namespaces_pattern()
+        return sorted(
+            {
+                thread_from_namespaces_key(self.keys, key)
+                for key in client.scan_iter(match=match, count=1000)
+            }
+        )
+
+    def namespaces(self, thread_id: str) -> builtins.list[str]:
+        """The checkpoint namespaces a thread has used, in name order."""
+        members = self.config.get_client().smembers(self.keys.checkpoint_namespaces(thread_id))
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    def list(
+        self,
+        thread_id: str | None,
+        checkpoint_ns: str | None = None,
+        *,
+        before: str | None = None,
+        page: int = 50,
+    ) -> Iterator[StoredCheckpoint]:
+        """Checkpoints newest first within each namespace (namespaces in name order).
+
+        ``thread_id=None`` lists every thread (SCANs the namespace: admin use);
+        ``checkpoint_ns=None`` every namespace; ``before``: only ids older than this.
+        """
+        if checkpoint_ns is not None:
+            check_namespace(checkpoint_ns)
+        page = max(1, page)
+        client = self.config.get_client()
+        with translate_errors(self.config, "listing checkpoints"):
+            threads = [_thread(thread_id)] if thread_id is not None else self._thread_ids()
+            for thread in threads:
+                nss = [checkpoint_ns] if checkpoint_ns is not None else self.namespaces(thread)
+                for ns in nss:
+                    top, bottom = range_bounds(ns, before)
+                    start = 0
+                    while True:
+                        members = client.zrevrangebylex(
+                            self.keys.checkpoint_index(thread), top, bottom, start=start, num=page
+                        )
+                        if not members:
+                            break
+                        start += len(members)
+                        ids = [split_member(m)[1] for m in members]
+                        pipe = client.pipeline(transaction=False)
+                        for cid in ids:
+                            pipe.hgetall(self.record_key(thread, ns, cid))
+                        raws = pipe.execute()
+                        found = [
+                            (rec, raw)
+                            for cid, raw in zip(ids, raws, strict=True)
+                            if (rec := parse_record(thread, ns, raw, cid)) is not None
+                        ]
+                        requests = [self._blob_request(rec, raw) for rec, raw in found]
+                        pipe = client.pipeline(transaction=False)
+                        for req in requests:
+                            if req is not None:
+                                pipe.hmget(req[0], [f for _, f in req[1]])
+                        replies = iter(pipe.execute())
+                        for (rec, _), req in zip(found, requests, strict=True):
+                            if req is not None:
+                                attach_blobs(rec, req[1], next(replies))
+                            yield rec
+                        if len(members) < page:
+                            break
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, write and value of a thread (all namespaces)."""
+        thread = _thread(thread_id)
+        client = self.config.get_client()
+        with translate_errors(self.config, f"deleting thread {thread!r}"):
+            pipe = client.pipeline(transaction=False)
+            pipe.smembers(self.keys.checkpoint_namespaces(thread))
+            pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
+            nss, members = pipe.execute()
+            pipe = client.pipeline(transaction=True)
+            pipe.unlink(*self._delete_keys(thread, nss, members))
+            pipe.execute()
+
+    def _delete_keys(self, thread: str, nss: Any, members: Any) -> builtins.list[str]:
+        keys = [self.keys.checkpoint_index(thread), self.keys.checkpoint_namespaces(thread)]
+        for raw in nss:
+            ns = raw.decode() if isinstance(raw, bytes) else raw
+            keys.append(self.keys.checkpoint_blobs(thread, ns))
+            keys.append(self.keys.checkpoint_latest(thread, ns))
+        for member in members:
+            ns, cid = split_member(member)
+            keys.append(self.keys.checkpoint(thread, ns, cid))
+        return keys
+
+    # -- async --
+    async def aput(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        *,
+        parent_id: str | None,
+        checkpoint: Typed,
+        metadata: Typed,
+        values: Mapping[str, tuple[str, Typed]],
+        channel_versions: Mapping[str, str],
+    ) -> None:
+        """Async :meth:`put`."""
+        thread = self._validate(thread_id, checkpoint_ns)
+        with translate_errors(self.config, f"saving checkpoint of thread {thread!r}"):
+            pipe = self.config.get_async_client().pipeline(transaction=True)
+            self._queue_put(
+                pipe,
+                thread,
+                checkpoint_ns,
+                checkpoint_id,
+                parent_id,
+                checkpoint,
+                metadata,
+                values,
+                channel_versions,
+            )
+            await pipe.execute()
+
+    async def aput_writes(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        task_id: str,
+        writes: Sequence[PendingWriteIn],
+    ) -> None:
+        """Async :meth:`put_writes`."""
+        thread = self._validate(thread_id, checkpoint_ns)
+        if not writes:
+            return
+        with translate_errors(self.config, f"saving pending writes of thread {thread!r}"):
+            pipe = self.config.get_async_client().pipeline(transaction=True)
+            self._queue_writes(pipe, thread, checkpoint_ns, checkpoint_id, task_id, writes)
+            await pipe.execute()
+
+    async def aget(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None = None
+    ) -> StoredCheckpoint | None:
+        """Async :meth:`get`."""
+        thread = self._validate(thread_id, checkpoint_ns)
+        client = self.config.get_async_client()
+        with translate_errors(self.config, f"reading checkpoint of thread {thread!r}"):
+            if checkpoint_id is None and not self.shallow:
+                top, bottom = range_bounds(checkpoint_ns, None)
+                ids = await client.zrevrangebylex(
+                    self.keys.checkpoint_index(thread), top, bottom, start=0, num=1
+                )
+                if not ids:
+                    return None
+                checkpoint_id = split_member(ids[0])[1]
+            key = self.record_key(thread, checkpoint_ns, checkpoint_id or "")
+            pipe = client.pipeline(transaction=False)
+            pipe.hgetall(key)
+            if self.refresh_on_read:
+                self._queue_expire(pipe, [key, *self._thread_keys(thread, checkpoint_ns)])
+            raw = (await pipe.execute())[0]
+            record = parse_record(thread, checkpoint_ns, raw, checkpoint_id)
+            if record is None:
+                return None
+            request = self._blob_request(record, raw)
+            if request is not None:
+                blobs = await client.hmget(request[0], [f for _, f in request[1]])
+                attach_blobs(record, request[1], blobs)
+            return record
+
+    async def _athread_ids(self) -> builtins.list[str]:
+        client = self.config.get_async_client()
+        # the namespace part holds no glob character (validate_namespace)
+        match = self.keys.checkpoint_namespaces_pattern()
+        found = {
+            thread_from_namespaces_key(self.keys, key)
+            async for key in client.scan_iter(match=match, count=1000)
+        }
+        return sorted(found)
+
+    async def anamespaces(self, thread_id: str) -> builtins.list[str]:
+        """Async :meth:`namespaces`."""
+        client = self.config.get_async_client()
+        members = await client.smembers(self.keys.checkpoint_namespaces(thread_id))
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    async def alist(
+        self,
+        thread_id: str | None,
+        checkpoint_ns: str | None = None,
+        *,
+        before: str | None = None,
+        page: int = 50,
+    ) -> AsyncIterator[StoredCheckpoint]:
+        """Async :meth:`list`."""
+        if checkpoint_ns is not None:
+            check_namespace(checkpoint_ns)
+        page = max(1, page)
+        client = self.config.get_async_client()
+        with translate_errors(self.config, "listing checkpoints"):
+            threads = [_thread(thread_id)] if thread_id is not None else await self._athread_ids()
+            for thread in threads:
+                nss = (
+                    [checkpoint_ns] if checkpoint_ns is not None else await self.anamespaces(thread)
+                )
+                for ns in nss:
+                    top, bottom = range_bounds(ns, before)
+                    start = 0
+                    while True:
+                        members = await client.zrevrangebylex(
+                            self.keys.checkpoint_index(thread), top, bottom, start=start, num=page
+                        )
+                        if not members:
+                            break
+                        start += len(members)
+                        ids = [split_member(m)[1] for m in members]
+                        pipe = client.pipeline(transaction=False)
+                        for cid in ids:
+                            pipe.hgetall(self.record_key(thread, ns, cid))
+                        raws = await pipe.execute()
+                        found = [
+                            (rec, raw)
+                            for cid, raw in zip(ids, raws, strict=True)
+                            if (rec := parse_record(thread, ns, raw, cid)) is not None
+                        ]
+                        requests = [self._blob_request(rec, raw) for rec, raw in found]
+                        pipe = client.pipeline(transaction=False)
+                        for req in requests:
+                            if req is not None:
+                                pipe.hmget(req[0], [f for _, f in req[1]])
+                        replies = iter(await pipe.execute())
+                        for (rec, _), req in zip(found, requests, strict=True):
+                            if req is not None:
+                                attach_blobs(rec, req[1], next(replies))
+                            yield rec
+                        if len(members) < page:
+                            break
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async :meth:`delete_thread`."""
+        thread = _thread(thread_id)
+        client = self.config.get_async_client()
+        with translate_errors(self.config, f"deleting thread {thread!r}"):
+            pipe = client.pipeline(transaction=False)
+            pipe.smembers(self.keys.checkpoint_namespaces(thread))
+            pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
+            nss, members = await pipe.execute()
+            pipe = client.pipeline(transaction=True)
+            pipe.unlink(*self._delete_keys(thread, nss, members))
+            await pipe.execute()

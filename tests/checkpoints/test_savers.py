@@ -1,0 +1,138 @@
+"""What users rely on beyond the conformance suite: nothing unpickled, clear errors,
+one hash tag per thread, TTL."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import redis
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from langchain_redis_agent.checkpoint import RedisSaver, ShallowRedisSaver, safe_serializer
+from redis_agent_core.checkpoints.records import pack
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, DataCorruptionError
+
+
+def _checkpoint(cid: str, **values: object) -> dict:
+    return {
+        "v": 4,
+        "id": cid,
+        "ts": "2026-12-03T00:00:00+00:00",
+        "channel_values": dict(values),
+        "channel_versions": {k: f"{1:032}.0" for k in values},
+        "versions_seen": {},
+        "updated_channels": None,
+    }
+
+
+def _cfg(thread: str, ns: str = "", cid: str | None = None) -> dict:
+    conf: dict = {"thread_id": thread, "checkpoint_ns": ns}
+    if cid:
+        conf["checkpoint_id"] = cid
+    return {"configurable": conf}
+
+
+def test_a_pickle_planted_in_redis_is_refused(config: RedisAgentConfig) -> None:
+    saver = RedisSaver(config)
+    cp = _checkpoint("1f0-a", answer=42)
+    stored = saver.put(_cfg("t1"), cp, {"source": "input", "step": 0}, cp["channel_versions"])
+    assert saver.get_tuple(stored).checkpoint["channel_values"] == {"answer": 42}  # type: ignore[union-attr]
+
+    class Boom:
+        def __reduce__(self) -> tuple:
+            return (print, ("pickle ran",))
+
+    # an attacker with write access swaps the value for a pickle
+    client = config.get_client()
+    blobs = config.keys.checkpoint_blobs("t1", "")
+    (field,) = client.hkeys(blobs)
+    client.hset(blobs, field, pack((b"pickle", pickle.dumps(Boom()))))
+    with pytest.raises(DataCorruptionError, match="pickle"):
+        saver.get_tuple(_cfg("t1"))
+
+
+def test_a_serializer_with_pickle_fallback_is_refused(config: RedisAgentConfig) -> None:
+    with pytest.raises(ConfigError, match="pickle_fallback"):
+        RedisSaver(config, serde=JsonPlusSerializer(pickle_fallback=True))
+    # the default refuses pickle and imports nothing outside the allowlist
+    serde = safe_serializer()
+    assert serde.pickle_fallback is False
+
+
+def test_config_without_thread_id_names_the_fix(config: RedisAgentConfig) -> None:
+    with pytest.raises(ConfigError, match="thread_id"):
+        RedisSaver(config).get_tuple({"configurable": {}})
+
+
+def test_every_key_of_a_thread_shares_one_slot(config: RedisAgentConfig) -> None:
+    saver = RedisSaver(config)
+    parent = None
+    for i, ns in enumerate(["", "sub:1", "sub:2|x"]):
+        cp = _checkpoint(f"1f0-{i}", a=i, b=str(i))
+        stored = saver.put(_cfg("th{e}ad:1", ns, parent), cp, {"step": i}, cp["channel_versions"])
+        saver.put_writes(stored, [("a", 1), ("b", 2)], "task")
+        parent = cp["id"]
+    client = config.get_client()
+    keys = list(client.scan_iter(match=f"{config.namespace}:*"))
+    assert len(keys) >= 8
+    slots = {redis.cluster.key_slot(k) for k in keys}
+    assert len(slots) == 1
+
+
+def test_ttl_expires_a_thread_and_refresh_on_read_keeps_it(config: RedisAgentConfig) -> None:
+    client = config.get_client()
+    saver = RedisSaver(config, ttl=100)
+    cp = _checkpoint("1f0-a", x=1)
+    stored = saver.put(_cfg("t"), cp, {}, cp["channel_versions"])
+    saver.put_writes(stored, [("x", 2)], "task")
+    keys = list(client.scan_iter(match=f"{config.namespace}:*"))
+    assert keys and all(0 < client.ttl(k) <= 100 for k in keys)
+
+    # a read without refresh leaves the expiry alone; with refresh it is pushed back
+    for k in keys:
+        client.expire(k, 5)
+    assert saver.get_tuple(_cfg("t")) is not None
+    assert all(client.ttl(k) <= 5 for k in keys)
+    refreshing = RedisSaver(config, ttl=100, refresh_on_read=True)
+    assert refreshing.get_tuple(_cfg("t")) is not None
+    assert all(client.ttl(k) > 5 for k in keys)
+
+    # without ttl nothing expires
+    forever = RedisSaver(config)
+    cp2 = _checkpoint("1f0-b", x=3)
+    forever.put(_cfg("u"), cp2, {}, cp2["channel_versions"])
+    assert all(client.ttl(k) == -1 for k in client.scan_iter(match=f"{config.namespace}:cp:{{u}}*"))
+
+
+def test_shallow_keeps_one_checkpoint_and_drops_old_writes(config: RedisAgentConfig) -> None:
+    saver = ShallowRedisSaver(config)
+    parent = None
+    for i in range(5):
+        cp = _checkpoint(f"1f0-{i}", n=i)
+        stored = saver.put(_cfg("t", "", parent), cp, {"step": i}, cp["channel_versions"])
+        saver.put_writes(stored, [("n", i * 10)], f"task{i}")
+        parent = cp["id"]
+    tuples = list(saver.list(_cfg("t")))
+    assert [t.checkpoint["id"] for t in tuples] == ["1f0-4"]
+    assert tuples[0].checkpoint["channel_values"] == {"n": 4}
+    assert [w[2] for w in tuples[0].pending_writes or []] == [40]
+    assert saver.get_tuple(_cfg("t", "", "1f0-3")) is None
+    client = config.get_client()
+    # the index, the namespace set and one hash: nothing grows with the steps
+    assert len(list(client.scan_iter(match=f"{config.namespace}:*"))) == 3
+
+
+def test_list_across_threads_and_delete(config: RedisAgentConfig) -> None:
+    saver = RedisSaver(config)
+    for thread in ("a", "b"):
+        for i in range(3):
+            cp = _checkpoint(f"1f0-{i}", n=i)
+            saver.put(_cfg(thread), cp, {"step": i, "who": thread}, cp["channel_versions"])
+    every = list(saver.list(None))
+    assert len(every) == 6
+    assert [t.metadata["step"] for t in saver.list(None, filter={"who": "b"})] == [2, 1, 0]
+    saver.delete_thread("a")
+    assert {t.config["configurable"]["thread_id"] for t in saver.list(None)} == {"b"}
+    assert not list(config.get_client().scan_iter(match=f"{config.namespace}:cp:{{a}}*"))
