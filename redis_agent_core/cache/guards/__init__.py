@@ -36,7 +36,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import orjson
 
 from . import _lexicon as lex
-from ._features import _PARSED, Features, decode, encode, features, remember, stem
+from ._features import _PARSED, Features, encode, features, remember_stored, stem
+from ._spans import narrowed
 from .relations import AntonymGuard, ArgumentGuard, SubstitutionGuard
 
 __all__ = [
@@ -400,7 +401,7 @@ class Verifier:
         if not stored or text in _PARSED:  # parsed here already
             return bool(stored)
         try:
-            remember(text, decode(text, orjson.loads(stored)))
+            remember_stored(text, orjson.loads(stored))
         except ValueError:  # another format or damaged (orjson's errors are ValueErrors)
             return False
         return True
@@ -408,6 +409,7 @@ class Verifier:
     def _run_guards(self, query: str, candidate: str) -> Rejection | None:
         if query == candidate:
             return None  # an exact repeat cannot disagree with itself
+        query, candidate = narrowed(query, candidate)
         for guard in self.guards:
             reason = guard.check(query, candidate)
             if reason is not None:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from . import _lexicon as lex
 
-__all__ = ["Features", "decode", "encode", "features", "remember", "stem"]
+__all__ = ["Features", "decode", "encode", "features", "remember", "remember_stored", "stem"]
 
 _ROLE = re.compile(rf"^\s*(?:{'|'.join(lex.ROLE_NAMES)})\s*:\s*", re.IGNORECASE | re.MULTILINE)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
@@ -268,6 +268,9 @@ def _quantities(lower: str) -> tuple[Counter[str], str]:
 
 _PARSED: dict[str, Features] = {}
 _PARSED_MAX = 4096  # texts kept per process: the queries of the moment and popular entries
+# Stored features read back with cache entries, decoded only if a guard asks for them: a
+# lookup that narrows two long prompts to the words they differ by never needs them.
+_STORED: dict[str, list] = {}
 
 
 def features(text: str) -> Features:
@@ -275,7 +278,14 @@ def features(text: str) -> Features:
     parsed once per process or seeded from those stored with a cache entry."""
     found = _PARSED.get(text)
     if found is None:
-        found = _parse(text)
+        stored = _STORED.pop(text, None)
+        if stored is not None:
+            try:
+                found = decode(text, stored)
+            except ValueError:
+                found = None
+        if found is None:
+            found = _parse(text)
         remember(text, found)
     return found
 
@@ -287,9 +297,25 @@ def remember(text: str, parsed: Features) -> None:
     _PARSED[text] = parsed
 
 
-features.cache_clear = _PARSED.clear  # type: ignore[attr-defined]
+def remember_stored(text: str, stored: list) -> None:
+    """Keep :func:`encode`'s output for ``text``, decoded when first needed; raises
+    ``ValueError`` at once if it is not that format (the caller then lets it be parsed)."""
+    if not isinstance(stored, list) or len(stored) != _FIELDS or stored[0] != _FORMAT:
+        raise ValueError("unusable stored guard features")
+    if len(_STORED) >= _PARSED_MAX:
+        del _STORED[next(iter(_STORED))]
+    _STORED[text] = stored
+
+
+def _clear() -> None:
+    _PARSED.clear()
+    _STORED.clear()
+
+
+features.cache_clear = _clear  # type: ignore[attr-defined]
 
 _FORMAT = 2  # version of the stored form below
+_FIELDS = 16  # values in it
 
 
 def encode(f: Features) -> list:

@@ -1,0 +1,63 @@
+"""Narrow two long prompts to the words they differ by, before the guards analyse them.
+
+Near candidates of a long prompt mostly share its text (a system prompt, a pasted
+context, earlier turns) and differ in a question or a few words. What the guards compare
+can differ only where the texts do: the shared words count the same on both sides (the
+same negators, numbers, names, order). So a lookup compares the differing span of each
+side, with a few words of context around it (enough for "from ... to", "not", a number
+and its unit), and its cost depends on how much differs, not on the prompt's length.
+
+A word of the shared text that also occurs in the differing span no longer hides a swap
+there ("in Java" / "in Python" after a context that names Python): narrowing can only
+add rejections, never serve a pair the whole texts would refuse on a shared word.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIN_SHARED", "narrowed"]
+
+#: Words both texts share at their ends before a lookup narrows them: shorter prompts
+#: (most single questions) are compared whole.
+MIN_SHARED = 12
+#: Shared words kept on each side of the differing span.
+CONTEXT = 4
+
+
+def _common_prefix(a: list[str], b: list[str], limit: int) -> int:
+    """Length of the common prefix, by bisection on slice equality (compared in C)."""
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: list[str], b: list[str], limit: int) -> int:
+    lo, hi = 0, limit
+    na, nb = len(a), len(b)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[na - mid :] == b[nb - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def narrowed(query: str, candidate: str) -> tuple[str, str]:
+    """The differing spans of ``query`` and ``candidate`` with their context, or the
+    texts themselves when they share fewer than :data:`MIN_SHARED` words at their ends."""
+    q, c = query.split(), candidate.split()
+    shortest = min(len(q), len(c))
+    if shortest <= MIN_SHARED:
+        return query, candidate
+    prefix = _common_prefix(q, c, shortest)
+    suffix = _common_suffix(q, c, shortest - prefix)
+    if prefix + suffix < MIN_SHARED:
+        return query, candidate
+    start = max(0, prefix - CONTEXT)
+    keep = max(0, suffix - CONTEXT)  # shared words dropped at the end
+    return " ".join(q[start : len(q) - keep]), " ".join(c[start : len(c) - keep])

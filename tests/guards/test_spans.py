@@ -1,0 +1,74 @@
+"""Long prompts that share most of their text are compared on the words they differ by:
+the verdict is the one for the differing question, and the shared text is not analysed."""
+
+from __future__ import annotations
+
+import pytest
+
+from redis_agent_core.cache.guards import Verifier, _features, default_verifier, features
+from redis_agent_core.cache.guards._spans import MIN_SHARED, narrowed
+
+CONTEXT = (
+    "system: You are the help desk of a garden centre. Answer in two sentences, "
+    "politely, and mention opening hours only when asked. The shop stocks seeds, "
+    "compost, hand tools from Fiskars, hoses and outdoor furniture.\nhuman: "
+)
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked", "guard"),
+    [
+        ("Can I return a hose after 30 days?", "Can I return a hose after 60 days?", "number"),
+        ("Do you sell peat-free compost?", "Do you sell no peat-free compost?", "negation"),
+        (
+            "Is the patio set cheaper than the bench?",
+            "Is the bench cheaper than the patio set?",
+            "argument",
+        ),
+    ],
+)
+def test_a_long_shared_context_keeps_the_question_s_verdict(
+    stored: str, asked: str, guard: str
+) -> None:
+    verifier = default_verifier()
+    alone = verifier.verify(asked, stored)
+    long = verifier.verify(CONTEXT + asked, CONTEXT + stored)
+    assert alone is not None and long is not None
+    assert long.guard == alone.guard == guard
+
+
+def test_a_paraphrase_after_a_shared_context_still_passes() -> None:
+    stored = CONTEXT + "When do you open on Saturdays?"
+    asked = CONTEXT + "What time do you open on Saturdays?"
+    assert default_verifier().verify(asked, stored) is None
+
+
+def test_a_word_of_the_shared_context_does_not_hide_a_swap_in_the_question() -> None:
+    # "Fiskars" is in the shared context: compared whole, it is on both sides and only
+    # "Gardena" differs (a name added on one side passes); narrowed, it is a swap.
+    stored = "What is the warranty on Fiskars shears bought this year?"
+    asked = "What is the warranty on Gardena shears bought this year?"
+    rejection = default_verifier().verify(CONTEXT + asked, CONTEXT + stored)
+    assert rejection is not None and rejection.guard == "entity"
+
+
+def test_short_prompts_are_compared_whole() -> None:
+    a, b = "Which trains run to Leeds on Sunday?", "Which trains run to York on Sunday?"
+    assert narrowed(a, b) == (a, b)
+    words = " ".join(f"w{i}" for i in range(MIN_SHARED - 2))
+    assert narrowed(words + " end", words + " finish") == (words + " end", words + " finish")
+
+
+def test_a_lookup_on_long_prompts_analyses_only_the_differing_span(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    features.cache_clear()
+    parsed: list[str] = []
+    real = _features._parse
+    monkeypatch.setattr(_features, "_parse", lambda text: parsed.append(text) or real(text))
+    stored = CONTEXT + "Can I return a hose after 30 days?"
+    Verifier.remember(stored, Verifier.features_of(stored))
+    parsed.clear()
+    rejection = default_verifier().verify(CONTEXT + "Can I return a hose after 60 days?", stored)
+    assert rejection is not None and rejection.guard == "number"
+    assert parsed and all(len(text.split()) < 20 for text in parsed)
