@@ -338,7 +338,9 @@ class CheckpointStore:
             pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
             nss, members = pipe.execute()
             pipe = client.pipeline(transaction=True)
-            pipe.unlink(*self._delete_keys(thread, nss, members))
+            # one UNLINK of same-slot keys (the async cluster pipeline's unlink() splits
+            # multi-key calls and returns a coroutine)
+            pipe.execute_command("UNLINK", *self._delete_keys(thread, nss, members))
             pipe.execute()
 
     def _delete_keys(self, thread: str, nss: Any, members: Any) -> builtins.list[str]:
@@ -368,19 +370,21 @@ class CheckpointStore:
         """Async :meth:`put`."""
         thread = self._validate(thread_id, checkpoint_ns)
         with translate_errors(self.config, f"saving checkpoint of thread {thread!r}"):
-            pipe = self.config.get_async_client().pipeline(transaction=True)
-            self._queue_put(
-                pipe,
-                thread,
-                checkpoint_ns,
-                checkpoint_id,
-                parent_id,
-                checkpoint,
-                metadata,
-                values,
-                channel_versions,
-            )
-            await pipe.execute()
+            # async pipelines always under `async with`: redis-py 8.1's asyncio cluster
+            # MULTI/EXEC outside it fails now and then with "Event loop is closed"
+            async with self.config.get_async_client().pipeline(transaction=True) as pipe:
+                self._queue_put(
+                    pipe,
+                    thread,
+                    checkpoint_ns,
+                    checkpoint_id,
+                    parent_id,
+                    checkpoint,
+                    metadata,
+                    values,
+                    channel_versions,
+                )
+                await pipe.execute()
 
     async def aput_writes(
         self,
@@ -395,9 +399,9 @@ class CheckpointStore:
         if not writes:
             return
         with translate_errors(self.config, f"saving pending writes of thread {thread!r}"):
-            pipe = self.config.get_async_client().pipeline(transaction=True)
-            self._queue_writes(pipe, thread, checkpoint_ns, checkpoint_id, task_id, writes)
-            await pipe.execute()
+            async with self.config.get_async_client().pipeline(transaction=True) as pipe:
+                self._queue_writes(pipe, thread, checkpoint_ns, checkpoint_id, task_id, writes)
+                await pipe.execute()
 
     async def aget(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None = None
@@ -415,11 +419,11 @@ class CheckpointStore:
                     return None
                 checkpoint_id = split_member(ids[0])[1]
             key = self.record_key(thread, checkpoint_ns, checkpoint_id or "")
-            pipe = client.pipeline(transaction=False)
-            pipe.hgetall(key)
-            if self.refresh_on_read:
-                self._queue_expire(pipe, [key, *self._thread_keys(thread, checkpoint_ns)])
-            raw = (await pipe.execute())[0]
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(key)
+                if self.refresh_on_read:
+                    self._queue_expire(pipe, [key, *self._thread_keys(thread, checkpoint_ns)])
+                raw = (await pipe.execute())[0]
             record = parse_record(thread, checkpoint_ns, raw, checkpoint_id)
             if record is None:
                 return None
@@ -475,21 +479,21 @@ class CheckpointStore:
                             break
                         start += len(members)
                         ids = [split_member(m)[1] for m in members]
-                        pipe = client.pipeline(transaction=False)
-                        for cid in ids:
-                            pipe.hgetall(self.record_key(thread, ns, cid))
-                        raws = await pipe.execute()
+                        async with client.pipeline(transaction=False) as pipe:
+                            for cid in ids:
+                                pipe.hgetall(self.record_key(thread, ns, cid))
+                            raws = await pipe.execute()
                         found = [
                             (rec, raw)
                             for cid, raw in zip(ids, raws, strict=True)
                             if (rec := parse_record(thread, ns, raw, cid)) is not None
                         ]
                         requests = [self._blob_request(rec, raw) for rec, raw in found]
-                        pipe = client.pipeline(transaction=False)
-                        for req in requests:
-                            if req is not None:
-                                pipe.hmget(req[0], [f for _, f in req[1]])
-                        replies = iter(await pipe.execute())
+                        async with client.pipeline(transaction=False) as pipe:
+                            for req in requests:
+                                if req is not None:
+                                    pipe.hmget(req[0], [f for _, f in req[1]])
+                            replies = iter(await pipe.execute())
                         for (rec, _), req in zip(found, requests, strict=True):
                             if req is not None:
                                 attach_blobs(rec, req[1], next(replies))
@@ -502,10 +506,12 @@ class CheckpointStore:
         thread = _thread(thread_id)
         client = self.config.get_async_client()
         with translate_errors(self.config, f"deleting thread {thread!r}"):
-            pipe = client.pipeline(transaction=False)
-            pipe.smembers(self.keys.checkpoint_namespaces(thread))
-            pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
-            nss, members = await pipe.execute()
-            pipe = client.pipeline(transaction=True)
-            pipe.unlink(*self._delete_keys(thread, nss, members))
-            await pipe.execute()
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.smembers(self.keys.checkpoint_namespaces(thread))
+                pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
+                nss, members = await pipe.execute()
+            async with client.pipeline(transaction=True) as pipe:
+                # one UNLINK of same-slot keys (the async cluster pipeline's unlink() splits
+                # multi-key calls and returns a coroutine)
+                pipe.execute_command("UNLINK", *self._delete_keys(thread, nss, members))
+                await pipe.execute()

@@ -110,3 +110,12 @@ async def test_shallow_saver_fails_only_the_history_tests(
     assert failed <= SHALLOW_BY_DESIGN, failed - SHALLOW_BY_DESIGN
     passed = sum(r.tests_passed for r in report.results.values())
     assert passed >= 30
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("cls", [AsyncRedisSaver, _sync_driven(RedisSaver)], ids=["async", "sync"])
+async def test_full_saver_passes_the_conformance_suite_on_a_cluster(
+    cluster_config: RedisAgentConfig, cls: Any
+) -> None:
+    report = await _run(cluster_config, cls)
+    assert _failed_tests(report) == set()

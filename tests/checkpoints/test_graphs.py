@@ -1,0 +1,207 @@
+"""Real LangGraph graphs on the savers: interrupt in one saver instance (or process),
+resume in another; a LangChain v1 agent remembering a thread; the same on a cluster."""
+
+from __future__ import annotations
+
+import operator
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+import redis
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
+
+from langchain_redis_agent.checkpoint import (
+    AsyncRedisSaver,
+    AsyncShallowRedisSaver,
+    RedisSaver,
+    ShallowRedisSaver,
+)
+from redis_agent_core.config import RedisAgentConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class State(TypedDict):
+    items: Annotated[list[str], operator.add]
+    approved: bool
+
+
+def _draft(state: State) -> dict[str, Any]:
+    return {"items": ["draft"]}
+
+
+def _review(state: State) -> dict[str, Any]:
+    answer = interrupt({"question": "approve?", "items": state["items"]})
+    return {"items": [f"reviewed:{answer}"], "approved": answer == "yes"}
+
+
+def build_graph(checkpointer: Any) -> Any:
+    builder = StateGraph(State)
+    builder.add_node("draft", _draft)
+    builder.add_node("review", _review)
+    builder.add_edge(START, "draft")
+    builder.add_edge("draft", "review")
+    builder.add_edge("review", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+@pytest.mark.parametrize("cls", [RedisSaver, ShallowRedisSaver])
+def test_interrupt_in_one_saver_resumes_in_another(config: RedisAgentConfig, cls: Any) -> None:
+    thread = {"configurable": {"thread_id": "order-7"}}
+    first = build_graph(cls(config)).invoke({"items": [], "approved": False}, thread)
+    assert first["__interrupt__"][0].value == {"question": "approve?", "items": ["draft"]}
+
+    # a fresh saver and a fresh config object: only Redis carries the state
+    other = RedisAgentConfig(url=config.url, namespace=config.namespace)
+    graph = build_graph(cls(other))
+    assert graph.get_state(thread).next == ("review",)
+    done = graph.invoke(Command(resume="yes"), thread)
+    assert done == {"items": ["draft", "reviewed:yes"], "approved": True}
+    assert graph.get_state(thread).next == ()
+    history = list(graph.get_state_history(thread))
+    if cls is RedisSaver:
+        assert len(history) >= 4  # input, draft, review pending, done
+    else:
+        assert len(history) == 1
+    other.close()
+
+
+@pytest.mark.parametrize("cls", [AsyncRedisSaver, AsyncShallowRedisSaver])
+async def test_async_graph_interrupts_and_resumes(aconfig: RedisAgentConfig, cls: Any) -> None:
+    thread = {"configurable": {"thread_id": "order-8"}}
+    graph = build_graph(cls(aconfig))
+    first = await graph.ainvoke({"items": [], "approved": False}, thread)
+    assert "__interrupt__" in first
+    done = await build_graph(cls(aconfig)).ainvoke(Command(resume="no"), thread)
+    assert done == {"items": ["draft", "reviewed:no"], "approved": False}
+
+
+def test_a_new_process_resumes_the_thread(config: RedisAgentConfig) -> None:
+    thread = {"configurable": {"thread_id": "proc-1"}}
+    build_graph(RedisSaver(config)).invoke({"items": [], "approved": False}, thread)
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from langgraph.types import Command
+        from langchain_redis_agent.checkpoint import RedisSaver
+        from redis_agent_core.config import RedisAgentConfig
+        from tests.checkpoints.test_graphs import build_graph
+
+        cfg = RedisAgentConfig(url={config.url!r}, namespace={config.namespace!r})
+        graph = build_graph(RedisSaver(cfg))
+        thread = {{"configurable": {{"thread_id": "proc-1"}}}}
+        pending = graph.get_state(thread).next
+        out = graph.invoke(Command(resume="yes"), thread)
+        print(json.dumps({{"pending": list(pending), "out": out}}))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {
+        "pending": ["review"],
+        "out": {"items": ["draft", "reviewed:yes"], "approved": True},
+    }
+    # and this process sees what the other one wrote
+    state = build_graph(RedisSaver(config)).get_state(thread)
+    assert state.values["approved"] is True
+
+
+class CountingModel(BaseChatModel):
+    """Answers with how many messages it was shown; counts its calls."""
+
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "counting"
+
+    def _generate(
+        self,
+        messages: Sequence[BaseMessage],  # type: ignore[override]
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.calls += 1
+        text = f"I saw {len(messages)} messages"
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def test_create_agent_remembers_a_thread_across_savers(config: RedisAgentConfig) -> None:
+    from langchain.agents import create_agent
+
+    model = CountingModel()
+    thread = {"configurable": {"thread_id": "chat-1"}}
+    agent = create_agent(model, tools=[], checkpointer=RedisSaver(config))
+    agent.invoke({"messages": [HumanMessage("hello")]}, thread)
+
+    again = create_agent(model, tools=[], checkpointer=RedisSaver(config))
+    out = again.invoke({"messages": [HumanMessage("still there?")]}, thread)
+    assert [m.content for m in out["messages"]] == [
+        "hello",
+        "I saw 1 messages",
+        "still there?",
+        "I saw 3 messages",
+    ]
+    assert isinstance(out["messages"][0], HumanMessage)
+    assert model.calls == 2
+
+
+@pytest.mark.cluster
+def test_graph_on_the_cluster_keeps_each_thread_in_one_slot(
+    cluster_config: RedisAgentConfig,
+) -> None:
+    threads = [f"c-{i}" for i in range(6)]
+    for name in threads:
+        thread = {"configurable": {"thread_id": name}}
+        build_graph(RedisSaver(cluster_config)).invoke({"items": [], "approved": False}, thread)
+        done = build_graph(RedisSaver(cluster_config)).invoke(Command(resume="ok"), thread)
+        assert done["items"] == ["draft", "reviewed:ok"]
+    saver = RedisSaver(cluster_config)
+    assert {t.config["configurable"]["thread_id"] for t in saver.list(None)} == set(threads)
+    client = cluster_config.get_client()
+    slots_by_thread: dict[str, set[int]] = {}
+    nodes = set()
+    for node in client.get_primaries():  # type: ignore[union-attr]
+        for key in node.redis_connection.scan_iter(match=f"{cluster_config.namespace}:*"):
+            text = key.decode()
+            thread = text.split("{", 1)[1].split("}", 1)[0]
+            slots_by_thread.setdefault(thread, set()).add(redis.cluster.key_slot(key))
+            nodes.add(node.name)
+    assert set(slots_by_thread) == set(threads)
+    assert all(len(slots) == 1 for slots in slots_by_thread.values())
+    assert len(nodes) > 1  # the threads really are spread over the cluster
+    saver.delete_thread("c-0")
+    assert saver.get_tuple({"configurable": {"thread_id": "c-0"}}) is None
+
+
+@pytest.mark.cluster
+async def test_async_saver_on_the_cluster(cluster_config: RedisAgentConfig) -> None:
+    thread = {"configurable": {"thread_id": "ac-1"}}
+    graph = build_graph(AsyncRedisSaver(cluster_config))
+    await graph.ainvoke({"items": [], "approved": False}, thread)
+    done = await build_graph(AsyncRedisSaver(cluster_config)).ainvoke(Command(resume="y"), thread)
+    assert done["items"] == ["draft", "reviewed:y"]
+    saver = AsyncRedisSaver(cluster_config)
+    assert [t.config async for t in saver.alist(None)]
+    await saver.adelete_thread("ac-1")
+    assert await saver.aget_tuple(thread) is None
+    await cluster_config.aclose()
