@@ -30,6 +30,9 @@ OUT = (
 )
 WORD = re.compile(r"^[a-z][a-z-]*[a-z]$")
 SENSES = 2  # senses of a noun considered for item swaps (WordNet orders them by frequency)
+MAX_RANK = 3  # senses of a word through which antonymy is inherited
+DEPTH = 1  # hyponym levels below each side of an antonym pair
+MAX_SENSES = 12  # words with more senses inherit no antonym
 
 
 def wordnet_dir() -> Path:
@@ -62,6 +65,90 @@ def parse(path: Path) -> dict[str, tuple[int, list[str], list[tuple[str, str, in
             pointers,
         )
     return synsets
+
+
+def sense_ranks(root: Path) -> dict[tuple[str, str], int]:
+    """(synset key, lemma) -> the sense's rank among the lemma's senses (0 = most frequent)."""
+    ranks: dict[tuple[str, str], int] = {}
+    for pos, name in (("n", "noun"), ("v", "verb"), ("a", "adj"), ("r", "adv")):
+        for line in (root / f"index.{name}").read_text(encoding="latin-1").splitlines():
+            if line.startswith("  "):
+                continue
+            fields = line.split()
+            count = int(fields[2])
+            tagged = int(fields[-count - 1])
+            if count > MAX_SENSES:
+                continue  # "set", "start", "take": opposed to something in some sense
+            # senses seen in the sense-tagged corpus only: everyday words in everyday senses
+            for rank, offset in enumerate(fields[-count:][:tagged]):
+                ranks[(pos + offset, fields[0])] = rank
+    return ranks
+
+
+def inherited_antonyms(root: Path, data: dict) -> set[tuple[str, str]]:
+    """Antonymy carried down WordNet's structure, for words in their common senses:
+
+    - along hyponym (troponym) chains, two levels down each side: "enlarge" is a way to
+      "increase", "shrink" a way to "decrease", so "enlarge" / "shrink" are opposed;
+    - to derivationally related forms of both sides ("enlargement" / "reduction",
+      "strengthen" / "weaken" from "strong" / "weak").
+
+    Negating prefixes ("unlock" / "lock") are the negation guard's, at run time.
+    """
+    ranks = sense_ranks(root)
+    pos_of = {k: k[0] for k in data}
+
+    def words(key: str) -> list[str]:
+        # only the senses a reader would take first: rare senses ("cut" = "reduce", a
+        # fifth sense) would oppose everyday paraphrases
+        return [w for w in data[key][1] if WORD.match(w) and ranks.get((key, w), 9) < MAX_RANK]
+
+    hyponyms: dict[str, list[str]] = defaultdict(list)
+    derived: dict[str, set[str]] = defaultdict(set)
+    pairs: set[tuple[str, str]] = set()
+    for key, (_lexfile, _words, pointers) in data.items():
+        for symbol, target, _s, _d in pointers:
+            tkey = target[0].replace("s", "a") + target[1:]
+            if tkey not in data:
+                continue
+            if symbol in ("~", "~i"):
+                hyponyms[key].append(tkey)
+            elif symbol in ("+", "\\") and tkey[0] != "r":
+                derived[key].add(tkey)
+            elif symbol == "!":
+                pairs.add((key, tkey))
+
+    def down(key: str) -> set[str]:
+        found, level = {key}, [key]
+        for _depth in range(DEPTH):
+            level = [h for x in level for h in hyponyms.get(x, ())]
+            found.update(level)
+        return found
+
+    out: set[tuple[str, str]] = set()
+
+    def oppose(one: set[str], other: set[str]) -> None:
+        for x in one:
+            wx = words(x)
+            if not wx:
+                continue
+            for y in other:
+                if pos_of[x] != pos_of[y]:
+                    continue
+                for a in wx:
+                    for b in words(y):
+                        if a[:4] != b[:4]:  # not two forms of one word
+                            out.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
+
+    for x, y in pairs:
+        if x > y:
+            continue
+        dx, dy = down(x), down(y)
+        oppose(dx, dy)
+        oppose(
+            {d for s in dx for d in derived.get(s, ())}, {d for s in dy for d in derived.get(s, ())}
+        )
+    return out
 
 
 def main() -> None:
@@ -108,6 +195,7 @@ def main() -> None:
                     for b in data["a" + target[1:]][1]:
                         if WORD.match(b) and a != b:
                             antonyms.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
+    antonyms |= inherited_antonyms(root, data)
     # noun senses in frequency order, from index.noun
     noun_senses: dict[str, list[str]] = {}
     for line in (root / "index.noun").read_text(encoding="latin-1").splitlines():

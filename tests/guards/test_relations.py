@@ -63,6 +63,35 @@ def test_antonym_guard_passes_paraphrases(a: str, b: str) -> None:
     assert rejects(AntonymGuard(), a, b) is None
 
 
+# Antonymy carried down WordNet's structure: neither word of a pair is the other's direct
+# antonym; each is a kind of one side of an antonym pair, or derived from one.
+INHERITED_ANTONYM_TRAPS = [
+    # "magnify" is a way to increase, "shrink" a way to decrease
+    ("How do I magnify a scanned receipt?", "How do I shrink a scanned receipt?"),
+    # "strengthen" / "weaken" come from "strong" / "weak"
+    (
+        "Does caffeine strengthen the effect of aspirin?",
+        "Does caffeine weaken the effect of aspirin?",
+    ),
+    # "tighten" / "loosen", derived from "tight" / "loose"
+    ("Which wrench do I need to tighten the tap?", "Which wrench do I need to loosen the tap?"),
+    # nouns derived from the verbs of an antonym pair
+    ("Who approves an enlargement of the car park?", "Who approves a reduction of the car park?"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), INHERITED_ANTONYM_TRAPS)
+def test_antonym_guard_inherits_antonyms_along_wordnet_structure(a: str, b: str) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert reason is not None and "WordNet" in reason
+
+
+def test_inherited_antonyms_skip_very_polysemous_words() -> None:
+    # "set" has 45 verb senses: opposed to "rise" (the sun), never to "start" a timer
+    assert "start" not in wordnet().antonyms.get("set", frozenset())
+    assert rejects(AntonymGuard(), "Set an alarm for six", "Start an alarm for six") is None
+
+
 def test_antonym_guard_reduces_comparatives_to_their_adjective() -> None:
     reason = rejects(
         AntonymGuard(), "Which of the two ropes is stronger?", "Which of the two ropes is weaker?"
@@ -120,6 +149,11 @@ def test_argument_guard_rejects_swapped_subject_and_object(a: str, b: str) -> No
         (
             "For a soft crust, how long do I bake bread?",
             "How long do I bake bread for a soft crust?",
+        ),
+        # an inverted comparison swaps the sides on purpose
+        (
+            "Is a tracker fund riskier than a savings bond?",
+            "Is a savings bond less risky than a tracker fund?",
         ),
     ],
 )

@@ -1,8 +1,11 @@
 """Word relations from WordNet 3.0, loaded lazily from a compact derived file.
 
-``wordnet_lexicon.json.gz`` (460 kB, next to this module) holds only what the guards use:
-32,924 antonym pairs (WordNet's, extended to the synonyms of both senses and to the
-adjectives similar to one side: "moist" / "dry" from "wet" / "dry"), attribute nouns and
+``wordnet_lexicon.json.gz`` (563 kB, next to this module) holds only what the guards use:
+53,741 antonym pairs (WordNet's, extended to the synonyms of both senses, to the
+adjectives similar to one side: "moist" / "dry" from "wet" / "dry", one hyponym level
+down each side: "magnify" / "shrink" from "increase" / "decrease", and derivationally
+related forms: "enlargement" / "reduction"; inherited only through words' common senses),
+attribute nouns and
 the adjectives that name them, adjective bases of superlatives and their clusters, verbs,
 and the first two senses of 9,402 common nouns with two levels of hypernyms of the first.
 Loading it takes ≈ 0.25 s and ≈ 35 MB once per process, at the first lookup that needs it.

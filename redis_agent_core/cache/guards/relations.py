@@ -139,12 +139,21 @@ def _symmetric(f: Features, pivot: int, end: int) -> bool:
     return not _SYMMETRIC.isdisjoint(f.words[min(pivot, end) + 1 : max(pivot, end)])
 
 
+_INVERTING = frozenset({"less", "fewer", "lower"})
+
+
+def _inverted(f: Features, pivot: int) -> bool:
+    """Whether the comparison before "than" at ``pivot`` is inverted ("less healthy")."""
+    return not _INVERTING.isdisjoint(f.words[max(0, pivot - 3) : pivot])
+
+
 class ArgumentGuard:
     """Who does what to whom must agree: the same verb (or ordering word: to, than,
     over, before, after) with its two nearest arguments swapped is another question
     ("did Anna email Ben" / "did Ben email Anna", "convert miles to km" / "km to miles").
     Passives are undone ("was Ben emailed by Anna"); "with/and/or" between the arguments
-    make the relation symmetric ("mix A with B" = "mix B with A")."""
+    make the relation symmetric ("mix A with B" = "mix B with A"), and an inverted
+    comparison swaps them on purpose ("A is less risky than B" = "B is riskier than A")."""
 
     name = "argument"
 
@@ -164,6 +173,8 @@ class ArgumentGuard:
                 continue  # a repeated word has no single position to compare
             i, j = in_q.index(pivot), in_c.index(pivot)
             word = q.words[i]
+            if word == "than" and _inverted(q, i) != _inverted(c, j):
+                continue  # "A is less X than B" = "B is X-er than A": swapped on purpose
             if word not in _ORDERING and (
                 (i and q.words[i - 1] in _NOUN_CUES) or (j and c.words[j - 1] in _NOUN_CUES)
             ):
