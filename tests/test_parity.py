@@ -1,0 +1,962 @@
+"""Sync/async parity: every public sync/async method pair of the core's and the adapters'
+public classes gives the same result on the same inputs, against the real Redis.
+
+Pairs are discovered (``x`` / ``ax`` and ``x`` / ``x_async`` where the async form is
+defined in the pack), so a new pair fails :func:`test_every_pair_is_covered` until a
+case below runs it or :data:`DEDICATED` names the test that covers it. Each case runs
+one scenario twice, once through the sync methods (in a thread: some refuse a running
+loop) and once through the async ones, each on a fresh namespace, and compares what
+each call returned or raised (normalised: namespaces, ids and clocks masked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import importlib
+import inspect
+import math
+import pkgutil
+import re
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+import pytest
+import redis
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import CallableEmbedder
+
+PACKAGES = ("redis_agent_core", "langchain_redis_agent", "llamaindex_redis_agent")
+DIMS = 16
+
+# Values that differ between two runs by design (clocks, server times); random ids
+# (uuid4, token_hex) are masked wherever they appear in a string.
+MASKED = frozenset(
+    {
+        "admitted_us", "created", "created_at", "finished_at", "key_id", "rid",
+        "retry_after", "sender", "server_time", "started_at", "stream_id", "time", "timestamp",
+        "ttl", "updated_at", "windows",
+    }
+)  # fmt: skip
+
+
+RANDOM_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<![0-9A-Za-z])[0-9a-f]{16,}"
+)
+
+
+def toy_vector(text: str) -> list[float]:
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    v = np.random.default_rng(seed).standard_normal(DIMS)
+    return (v / np.linalg.norm(v)).astype(np.float32).tolist()
+
+
+def toy_embedder() -> CallableEmbedder:
+    return CallableEmbedder(lambda texts: [toy_vector(t) for t in texts], name="toy", dims=DIMS)
+
+
+# -- discovery ---------------------------------------------------------------------------
+
+
+def _public_classes() -> dict[str, type]:
+    found: dict[str, type] = {}
+    for package in PACKAGES:
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, package + "."):
+            if any(p.startswith("_") for p in info.name.split(".")):
+                continue
+            module = importlib.import_module(info.name)
+            for name, obj in vars(module).items():
+                if (
+                    inspect.isclass(obj)
+                    and not name.startswith("_")
+                    and obj.__module__ == module.__name__
+                    and Protocol not in obj.__mro__[1:]  # a protocol has no behaviour
+                ):
+                    found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return found
+
+
+def _is_async(attr: Any) -> bool:
+    fn = attr.__func__ if isinstance(attr, (classmethod, staticmethod)) else attr
+    return inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+
+
+def discover_pairs() -> set[tuple[str, str, str]]:
+    """``(class defining the async form, sync name, async name)`` for every pair."""
+    pairs = set()
+    for cls in _public_classes().values():
+        for name in dir(cls):
+            attr = inspect.getattr_static(cls, name)
+            if name.startswith("_") or not _is_async(attr):
+                continue
+            owner = _owner(cls, name)
+            if owner.split(".")[0] not in PACKAGES:
+                continue  # the framework's own default (e.g. LangChain's executor wrappers)
+            candidates = [name[1:]] if name.startswith("a") else []
+            candidates.append(name.removesuffix("_async"))
+            for sync in candidates:
+                if sync != name and hasattr(cls, sync) and not _is_async(getattr(cls, sync)):
+                    pairs.add((owner, sync, name))
+                    break
+    return pairs
+
+
+def _owner(cls: type, name: str) -> str:
+    owner = next(k for k in cls.__mro__ if name in vars(k))
+    return f"{owner.__module__}.{owner.__qualname__}"
+
+
+# -- running a scenario ------------------------------------------------------------------
+
+
+class Runner:
+    """Calls a scenario's methods in one mode and records what each returned or raised."""
+
+    def __init__(self, obj: Any, mode: str, names: Mapping[str, str], namespace: str) -> None:
+        self.obj = obj
+        self.mode = mode
+        self.names = names  # sync name -> async name
+        self.namespace = namespace
+        self.record: list[Any] = []
+        self.called: set[str] = set()
+
+    async def __call__(
+        self, name: str, *args: Any, keep: Callable[[Any], Any] | None = None, **kwargs: Any
+    ) -> Any:
+        assert name in self.names, f"{name} is not declared in the case's methods"
+        self.called.add(name)
+        try:
+            if self.mode == "sync":
+                result = await asyncio.to_thread(_run_sync, getattr(self.obj, name), args, kwargs)
+            else:
+                result = await _run_async(getattr(self.obj, self.names[name]), args, kwargs)
+        except Exception as exc:  # the same inputs must raise the same error
+            # an error naming the method names its own form: compare it under the sync name
+            message = str(exc).replace(f"{self.names[name]}(", f"{name}(")
+            self.record.append((name, "raised", type(exc).__name__, self.plain(message)))
+            return None
+        self.record.append((name, self.plain(keep(result) if keep else result)))
+        return result
+
+    def note(self, value: Any) -> None:
+        """Record state read back outside the pair (e.g. what a call wrote)."""
+        self.record.append(("note", self.plain(value)))
+
+    def plain(self, value: Any, depth: int = 0) -> Any:
+        if depth > 12:
+            return repr(type(value))
+        if isinstance(value, str):
+            return RANDOM_ID.sub("<id>", value.replace(self.namespace, "NS"))
+        if isinstance(value, bytes):
+            return value.replace(self.namespace.encode(), b"NS")
+        if value is None or isinstance(value, (bool, int)):
+            return value
+        if isinstance(value, float):
+            return value if math.isinf(value) or math.isnan(value) else round(value, 4)
+        if isinstance(value, np.generic):
+            return self.plain(value.item(), depth + 1)
+        if isinstance(value, np.ndarray):
+            return self.plain(value.tolist(), depth + 1)
+        if hasattr(value, "_asdict"):  # NamedTuple
+            return self.plain(value._asdict(), depth + 1)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            data = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return self.plain(data, depth + 1)
+        dump = getattr(value, "model_dump", None)
+        if callable(dump):
+            return self.plain(dump(), depth + 1)
+        if isinstance(value, Mapping):
+            return {
+                self.plain(k, depth + 1): "<masked>" if k in MASKED else self.plain(v, depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self.plain(v, depth + 1) for v in value]
+        if isinstance(value, (set, frozenset)):
+            return sorted(repr(self.plain(v, depth + 1)) for v in value)
+        return type(value).__name__
+
+
+def _run_sync(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = fn(*args, **kwargs)
+    return list(result) if inspect.isgenerator(result) or isinstance(result, Iterator) else result
+
+
+async def _run_async(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = fn(*args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    if hasattr(result, "__aiter__"):
+        return [item async for item in result]
+    return result
+
+
+Scenario = Callable[[Any, Runner, RedisAgentConfig], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    cls: type
+    methods: tuple[str, ...]  # sync names; the async name is "a" + name unless renamed
+    build: Callable[[RedisAgentConfig], Any]
+    scenario: Scenario
+    renamed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def names(self) -> dict[str, str]:
+        return {m: self.renamed.get(m, "a" + m) for m in self.methods}
+
+
+CASES: dict[str, Case] = {}
+
+
+def case(
+    cls: type, methods: str, build: Callable[[RedisAgentConfig], Any], **renamed: str
+) -> Callable[[Scenario], Scenario]:
+    def register(scenario: Scenario) -> Scenario:
+        CASES[scenario.__name__] = Case(cls, tuple(methods.split()), build, scenario, renamed)
+        return scenario
+
+    return register
+
+
+# -- the core ----------------------------------------------------------------------------
+
+from redis_agent_core.apikeys import ApiKeys  # noqa: E402
+from redis_agent_core.bus import AgentBus, BusTools, Envelope, TopicConsumer  # noqa: E402
+from redis_agent_core.cache import ExactCache, SemanticCache  # noqa: E402
+from redis_agent_core.cache.guards import Verifier  # noqa: E402
+from redis_agent_core.embeddings import BatchingEmbedder  # noqa: E402
+from redis_agent_core.history import SessionStore  # noqa: E402
+from redis_agent_core.kvstore import KVStore  # noqa: E402
+from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget  # noqa: E402
+from redis_agent_core.search import IndexLifecycle  # noqa: E402
+from redis_agent_core.vectors import F, VectorIndex  # noqa: E402
+
+
+@case(ExactCache, "update lookup stats clear", lambda c: ExactCache(c, on_error="raise"))
+async def exact_cache(cache: ExactCache, call: Runner, config: RedisAgentConfig) -> None:
+    await call("lookup", "What is Redis?", "scope-1")
+    await call("update", "What is Redis?", "scope-1", '{"a": 1}', usage={"total_tokens": 7})
+    await call("update", "Tenant?", "scope-1", "x", filters={"tenant": "acme"})
+    await call("lookup", "What is Redis?", "scope-1")
+    await call("lookup", "Tenant?", "scope-1", filters={"tenant": "acme"})
+    await call("lookup", "Tenant?", "scope-1", filters={"tenant": "other"})
+    await call("lookup", 42, "scope-1")  # the same ConfigError
+    await call("stats")
+    await call("clear")
+    await call("stats")
+
+
+@case(
+    SemanticCache,
+    "ensure_index update lookup lookup_exact stats clear",
+    lambda c: SemanticCache(c, embedder=toy_embedder(), on_error="raise"),
+)
+async def semantic_cache(cache: SemanticCache, call: Runner, config: RedisAgentConfig) -> None:
+    await call("ensure_index")
+    await call("lookup", "What is Redis?", "s")
+    await call("update", "What is Redis?", "s", "an in-memory store", usage={"total": 3})
+    await call("update", "Other", "s", "other", filters={"tenant": "a"})
+    await call("lookup", "What is Redis?", "s")
+    await call("lookup", "What is Redis?", "s", vector=toy_vector("What is Redis?"))
+    await call("lookup", "Other", "s", filters={"tenant": "a"})
+    await call("lookup", "Other", "s", filters={"tenant": "b"})
+    await call("lookup_exact", "What is Redis?", "s")
+    await call("lookup_exact", "Unknown", "s")
+    await call("stats")
+    await call("clear")
+    await call("stats")
+
+
+def _session_store(config: RedisAgentConfig) -> SessionStore:
+    return SessionStore(config, ttl=None, max_messages=50, embedder=toy_embedder())
+
+
+@case(
+    SessionStore,
+    "append count read last info update_metadata read_all_statuses take_oldest pop_last "
+    "delete_at replace sessions relevant clear",
+    _session_store,
+)
+async def session_store(store: SessionStore, call: Runner, config: RedisAgentConfig) -> None:
+    texts = [f"message {i}" for i in range(6)]
+    await call("append", "s1", [t.encode() for t in texts], texts=texts, metadata={"u": "x"})
+    await call("append", "s2", ["one"])
+    await call("count", "s1")
+    await call("read", "s1", 1, 3)
+    await call("last", "s1", 2)
+    await call("info", "s1")
+    await call("info", "missing")
+    await call("update_metadata", "s1", {"topic": "redis"}, remove=["u"])
+    await call("info", "s1")
+    await call("relevant", "s1", "message 3", 2)
+    await call("take_oldest", "s1", 2, archive=True)
+    await call("read_all_statuses", "s1")
+    await call("pop_last", "s1")
+    await call("delete_at", "s1", 0)
+    await call("delete_at", "s1", 99)
+    await call("replace", "s2", ["a", "b"])
+    await call("read", "s2")
+    await call("sessions")
+    await call("clear", "s1", return_messages=True)
+    await call("count", "s1")
+    await call("append", "", ["x"])  # the same ConfigError
+
+
+@case(KVStore, "mset mget yield_keys mdelete", lambda c: KVStore(c, name="kv"))
+async def kv_store(store: KVStore, call: Runner, config: RedisAgentConfig) -> None:
+    await call("mset", [("a", b"1"), ("b", "2"), ("ab", b"3")])
+    await call("mset", [("c", b"4")], collection="other", ttl=60)
+    await call("mget", ["a", "b", "zz"])
+    await call("yield_keys", keep=sorted)
+    await call("yield_keys", prefix="a", keep=sorted)
+    await call("mdelete", ["a", "zz"])
+    await call("mget", ["a", "b"])
+    await call("mget", ["c"], collection="other")
+
+
+@case(ApiKeys, "create verify list revoke", ApiKeys)
+async def api_keys(keys: ApiKeys, call: Runner, config: RedisAgentConfig) -> None:
+    secret = await call("create", "alice", keep=lambda k: (k.count("."), len(k)))
+    await call("create", "bob", keep=len)
+    await call("verify", secret)
+    await call("verify", "rak_nothing.wrong")
+    await call("list", keep=lambda infos: sorted(i.user for i in infos))
+    await call("revoke", "alice")
+    await call("verify", secret)
+    await call("create", "", keep=len)
+
+
+def _index(config: RedisAgentConfig) -> VectorIndex:
+    return VectorIndex(
+        "parity",
+        config=config,
+        embedder=toy_embedder(),
+        metadata_fields={"tenant": "tag", "year": "numeric"},
+    )
+
+
+@case(
+    VectorIndex,
+    "create exists add count get search search_range find text_search hybrid mmr delete "
+    "delete_by_filter clear drop",
+    _index,
+)
+async def vector_index(index: VectorIndex, call: Runner, config: RedisAgentConfig) -> None:
+    docs = ["red apples", "green pears", "blue berries", "red cherries", "yellow bananas"]
+    await call("exists")
+    await call("create")
+    await call(
+        "add",
+        docs,
+        ids=[f"d{i}" for i in range(5)],
+        metadatas=[{"tenant": "a" if i % 2 else "b", "year": 2020 + i} for i in range(5)],
+    )
+    await call("count")
+    await call("count", F("tenant") == "a")
+    await call("get", ["d1", "d4", "nope"])
+    await call("search", "red apples", 3)
+    await call("search", "red apples", 3, filter=F("year") >= 2022)
+    await call("search_range", "green pears", 0.9, 3)
+    await call("find", F("tenant") == "b", limit=10)
+    await call("text_search", "red", 5)
+    await call("hybrid", "red apples", 3)
+    await call("mmr", "blue berries", 2, fetch_k=5)
+    await call("search", "x", 0)  # the same ConfigError
+    await call("delete", ["d0", "nope"])
+    await call("delete_by_filter", F("tenant") == "a")
+    await call("count")
+    await call("clear")
+    await call("drop")
+    await call("exists")
+
+
+def _lifecycle(config: RedisAgentConfig) -> IndexLifecycle:
+    from redisvl.schema import IndexSchema
+
+    schema = IndexSchema.from_dict(
+        {
+            "index": {"name": f"{config.namespace}:lifecycle", "prefix": f"{config.namespace}:lc:"},
+            "fields": [{"name": "tag", "type": "tag"}],
+        }
+    )
+    return IndexLifecycle(config, schema, lambda info: None, "the parity index")
+
+
+@case(IndexLifecycle, "ensure drop", _lifecycle)
+async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentConfig) -> None:
+    await call("ensure", create=False)
+    await call("ensure")
+    await call("drop")
+    lc.ready = False
+    await call("ensure", create=False)
+
+
+@case(AgentBus, "publish reply", lambda c: AgentBus(c, sender="parity"))
+async def agent_bus(bus: AgentBus, call: Runner, config: RedisAgentConfig) -> None:
+    await call("publish", "events", {"n": 1})
+    await call("publish", "jobs", "durable", durable=True, correlation_id="c1")
+    request = Envelope(
+        id="r1", topic="ask", sender="other", payload="q", time=0.0, reply_to="answers"
+    )
+    await call("reply", request, {"answer": 42})
+    await call("publish", "bad topic\n", 1)
+    call.note(bus.consumer("jobs", "g").read(10))
+
+
+def _consumer(config: RedisAgentConfig) -> TopicConsumer:
+    bus = AgentBus(config, sender="parity")
+    for i in range(4):
+        bus.publish("work", {"i": i}, durable=True)
+    return bus.consumer("work", "workers", "c1", claim_idle=None)
+
+
+@case(TopicConsumer, "ensure_group read ack claim receive", _consumer)
+async def topic_consumer(consumer: TopicConsumer, call: Runner, config: RedisAgentConfig) -> None:
+    await call("ensure_group")
+    first = await call("read", 2)
+    await call("ack", *first)
+    await call("claim", 0.0)
+    await call("receive", 0.05)
+    await call("read", 5, 0.05)
+    await call("claim", 0.0, 10)
+
+
+def _bus_tools(config: RedisAgentConfig) -> BusTools:
+    return BusTools(AgentBus(config, sender="parity"), group="g", topics=["t"], max_wait=0.2)
+
+
+@case(BusTools, "publish_message wait_for_message", _bus_tools, wait_for_message="await_message")
+async def bus_tools(tools: BusTools, call: Runner, config: RedisAgentConfig) -> None:
+    mask = lambda text: text.split(" ")[0]  # noqa: E731  "Published message <id> ..."
+    await call("wait_for_message", "t", 0.05)
+    await call("publish_message", "t", "hello", keep=mask)
+    await call("wait_for_message", "t", 0.5, keep=lambda t: t.split('"id"')[0])
+    await call("publish_message", "elsewhere", "x")
+
+
+def _limiter(config: RedisAgentConfig) -> RateLimiter:
+    limits = [RequestLimit(3, 60.0, per="user"), TokenBudget(100, 3600.0, per="org")]
+    return RateLimiter(limits, config=config, name="parity")
+
+
+@case(RateLimiter, "try_acquire peek acquire settle reset", _limiter)
+async def rate_limiter(limiter: RateLimiter, call: Runner, config: RedisAgentConfig) -> None:
+    first = await call("try_acquire", user="u", org="o", tokens=40)
+    await call("peek", user="u", org="o", tokens=40)
+    await call("acquire", user="u", org="o", tokens=40, blocking=False)
+    await call("settle", first.reservation, 10)
+    await call("try_acquire", user="u", org="o", tokens=40)
+    await call("try_acquire", user="u", org="o", tokens=1)  # refused: 3 requests a minute
+    await call("try_acquire", user="v", org="o", tokens=1000)  # never fits the budget
+    await call("reset", user="u", org="o")
+    await call("peek", user="u", org="o")
+    await call("settle", None, 5)
+
+
+@case(Verifier, "verify", lambda c: Verifier())
+async def verifier(v: Verifier, call: Runner, config: RedisAgentConfig) -> None:
+    pairs = [
+        ("How do I enable 2FA?", "How do I disable 2FA?"),
+        ("What is the capital of France?", "What's the capital of France?"),
+        ("Convert 5 km to miles", "Convert 50 km to miles"),
+        ("Who founded Apple?", "Who founded Microsoft?"),
+        ("Sort the list ascending", "Sort the list descending"),
+    ]
+    for query, candidate in pairs:
+        await call("verify", query, candidate)
+
+
+@case(CallableEmbedder, "embed", lambda c: toy_embedder())
+async def callable_embedder(e: CallableEmbedder, call: Runner, config: RedisAgentConfig) -> None:
+    await call("embed", ["a", "b", "ünï"])
+    await call("embed", [])
+
+
+@case(BatchingEmbedder, "embed", lambda c: BatchingEmbedder(toy_embedder(), window=0.0))
+async def batching_embedder(e: BatchingEmbedder, call: Runner, config: RedisAgentConfig) -> None:
+    await call("embed", ["a", "b"])
+    await call("embed", ["c"])
+
+
+@case(RedisAgentConfig, "close", lambda c: RedisAgentConfig(url=c.url, namespace=c.namespace))
+async def config_close(cfg: RedisAgentConfig, call: Runner, config: RedisAgentConfig) -> None:
+    cfg.get_client().ping()
+    await cfg.get_async_client().ping()
+    await call("close")
+    call.note(cfg.get_client().ping())  # a closed config builds fresh clients
+
+
+# -- LangChain ---------------------------------------------------------------------------
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage  # noqa: E402
+from langchain_core.outputs import ChatGeneration, Generation  # noqa: E402
+
+from langchain_redis_agent import (  # noqa: E402
+    MiniLMEmbeddings,
+    RedisByteStore,
+    RedisCache,
+    RedisChatMessageHistory,
+    RedisSemanticCache,
+)
+from langchain_redis_agent import RedisRateLimiter as LCRateLimiter  # noqa: E402
+from langchain_redis_agent import RedisVectorStore as LCVectorStore  # noqa: E402
+
+LLM_STRING = "ChatFake---[('model', 'fake'), ('temperature', 0)]"
+
+
+async def _llm_cache(cache: Any, call: Runner, config: RedisAgentConfig) -> None:
+    usage = {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}
+    message = AIMessage(content="Paris", usage_metadata=usage)  # type: ignore[arg-type]
+    await call("lookup", "capital of France?", LLM_STRING)
+    await call("update", "capital of France?", LLM_STRING, [ChatGeneration(message=message)])
+    await call("update", "plain", LLM_STRING, [Generation(text="plain text")])
+    await call("lookup", "capital of France?", LLM_STRING)
+    await call("lookup", "plain", LLM_STRING)
+    await call("stats")
+    await call("clear")
+    await call("lookup", "plain", LLM_STRING)
+
+
+case(RedisCache, "lookup update stats clear", lambda c: RedisCache(c, on_error="raise"))(_llm_cache)
+
+
+async def lc_semantic_cache(cache: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await _llm_cache(cache, call, config)
+
+
+case(
+    RedisSemanticCache,
+    "lookup update stats clear",
+    lambda c: RedisSemanticCache(toy_embedder(), c, on_error="raise"),
+)(lc_semantic_cache)
+
+
+def _lc_history(config: RedisAgentConfig) -> RedisChatMessageHistory:
+    return RedisChatMessageHistory("s1", config=config, embedder=toy_embedder())
+
+
+@case(
+    RedisChatMessageHistory,
+    "add_messages last info update_metadata relevant delete_message clear",
+    _lc_history,
+)
+async def lc_history(h: RedisChatMessageHistory, call: Runner, config: RedisAgentConfig) -> None:
+    messages = [
+        SystemMessage("be brief"),
+        HumanMessage("hi ünï"),
+        AIMessage("hello", tool_calls=[{"name": "f", "args": {"x": 1}, "id": "t1"}]),
+        HumanMessage([{"type": "text", "text": "blocks"}]),
+    ]
+    await call("add_messages", messages)
+    await call("last", 2)
+    await call("info")
+    await call("update_metadata", {"user": "alice"})
+    await call("relevant", "hi ünï", 1)
+    await call("delete_message", 1)
+    await call("delete_message", 10)
+    await call("last", 10)
+    await call("clear")
+    await call("info")
+
+
+@case(MiniLMEmbeddings, "embed_documents embed_query", lambda c: MiniLMEmbeddings(toy_embedder()))
+async def lc_embeddings(e: MiniLMEmbeddings, call: Runner, config: RedisAgentConfig) -> None:
+    await call("embed_documents", ["a", "b"])
+    await call("embed_query", "a")
+
+
+@case(
+    LCRateLimiter,
+    "acquire",
+    lambda c: LCRateLimiter(RateLimiter([RequestLimit(2, 60.0)], config=c), user="u"),
+)
+async def lc_rate_limiter(r: LCRateLimiter, call: Runner, config: RedisAgentConfig) -> None:
+    for _ in range(3):
+        await call("acquire", blocking=False)
+
+
+@case(RedisByteStore, "mset mget yield_keys mdelete", lambda c: RedisByteStore(c))
+async def lc_byte_store(store: RedisByteStore, call: Runner, config: RedisAgentConfig) -> None:
+    await call("mset", [("a", b"1"), ("b", b"\x00\xff")])
+    await call("mget", ["a", "b", "c"])
+    await call("yield_keys", keep=sorted)
+    await call("mdelete", ["a"])
+    await call("yield_keys", prefix="b", keep=list)
+
+
+class _ToyEmbeddings:
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [toy_vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return toy_vector(text)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_documents(texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return toy_vector(text)
+
+
+def _lc_store(config: RedisAgentConfig) -> LCVectorStore:
+    return LCVectorStore(
+        MiniLMEmbeddings(toy_embedder()), index_name="lc", config=config, metadata_fields=["k"]
+    )
+
+
+@case(
+    LCVectorStore,
+    "add_texts get_by_ids similarity_search similarity_search_with_score "
+    "similarity_search_with_relevance_scores similarity_search_by_vector hybrid_search "
+    "max_marginal_relevance_search max_marginal_relevance_search_by_vector delete from_texts",
+    _lc_store,
+)
+async def lc_vector_store(store: LCVectorStore, call: Runner, config: RedisAgentConfig) -> None:
+    texts = ["red apples", "green pears", "blue berries"]
+    await call("add_texts", texts, [{"k": "a"}, {"k": "b"}, {"k": "a"}], ids=["1", "2", "3"])
+    await call("get_by_ids", ["1", "3", "9"])
+    await call("similarity_search", "red apples", 2)
+    await call("similarity_search", "red apples", 2, filter={"k": "b"})
+    await call("similarity_search_with_score", "green pears", 2)
+    await call("similarity_search_with_relevance_scores", "green pears", 2)
+    await call("similarity_search_by_vector", toy_vector("blue berries"), 1)
+    await call("hybrid_search", "red", 2)
+    await call("max_marginal_relevance_search", "red apples", 2, fetch_k=3)
+    await call("max_marginal_relevance_search_by_vector", toy_vector("red apples"), 2, fetch_k=3)
+    await call("similarity_search", "red", 2, distance_threshold=0.1)  # the same TypeError
+    await call("delete", ["1"])
+    await call("get_by_ids", ["1", "2"])
+    other = await call(
+        "from_texts",
+        ["x"],
+        MiniLMEmbeddings(toy_embedder()),
+        ids=["x1"],
+        index_name="lc2",
+        config=config,
+        keep=lambda s: type(s).__name__,
+    )
+    call.note(other.get_by_ids(["x1"]))
+
+
+# -- LlamaIndex --------------------------------------------------------------------------
+
+from llama_index.core.base.llms.types import ChatMessage, MessageRole  # noqa: E402
+from llama_index.core.instrumentation.events.llm import LLMCompletionEndEvent  # noqa: E402
+from llama_index.core.llms import MockLLM  # noqa: E402
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode  # noqa: E402
+from llama_index.core.vector_stores.types import (  # noqa: E402
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
+
+from llamaindex_redis_agent import (  # noqa: E402
+    BusEventHandler,
+    RedisCacheLLM,
+    RedisChatStore,
+    RedisKVStore,
+)
+from llamaindex_redis_agent import RedisVectorStore as LIVectorStore  # noqa: E402
+
+
+@case(BusEventHandler, "handle", lambda c: BusEventHandler(bus=AgentBus(c, sender="parity")))
+async def li_bus_events(h: BusEventHandler, call: Runner, config: RedisAgentConfig) -> None:
+    from llama_index.core.base.llms.types import CompletionResponse
+
+    event = LLMCompletionEndEvent(prompt="p", response=CompletionResponse(text="r"))
+    await call("handle", event)
+    call.note([e.payload for e in h.bus.consumer("agent.events", "g").read(10)])
+
+
+def _li_chat_store(config: RedisAgentConfig) -> RedisChatStore:
+    return RedisChatStore(config, ttl=None, embedder=toy_embedder())
+
+
+@case(
+    RedisChatStore,
+    "set_messages add_messages get_messages get_last_messages get_keys relevant "
+    "delete_message delete_last_message delete_messages",
+    _li_chat_store,
+)
+async def li_chat_store(store: RedisChatStore, call: Runner, config: RedisAgentConfig) -> None:
+    msgs = [
+        ChatMessage(role=MessageRole.SYSTEM, content="be brief"),
+        ChatMessage(role=MessageRole.USER, content="hi ünï"),
+        ChatMessage(
+            role=MessageRole.ASSISTANT,
+            content="hello",
+            additional_kwargs={"tool_calls": [{"id": "t", "function": {"name": "f"}}]},
+        ),
+    ]
+    await call("set_messages", "k1", msgs)
+    await call("add_messages", "k1", [ChatMessage(role=MessageRole.USER, content="more")])
+    await call("add_messages", "k2", msgs[:1])
+    await call("get_messages", "k1")
+    await call("get_last_messages", "k1", 2)
+    await call("get_keys", keep=sorted)
+    await call("relevant", "k1", "hi ünï", 1)
+    await call("delete_message", "k1", 0)
+    await call("delete_message", "k1", 99)
+    await call("delete_last_message", "k1")
+    await call("delete_messages", "k1")
+    await call("get_messages", "k1")
+
+
+@case(RedisKVStore, "put put_all get get_all delete", lambda c: RedisKVStore(c))
+async def li_kv_store(store: RedisKVStore, call: Runner, config: RedisAgentConfig) -> None:
+    await call("put", "a", {"x": 1})
+    await call("put_all", [("b", {"y": [1, 2]}), ("c", {"z": "ü"})], collection="other")
+    await call("get", "a")
+    await call("get", "missing")
+    await call("get_all", collection="other")
+    await call("delete", "a")
+    await call("delete", "a")
+    await call("get_all")
+
+
+def _li_llm(config: RedisAgentConfig) -> RedisCacheLLM:
+    return RedisCacheLLM(MockLLM(max_tokens=8), ExactCache(config, on_error="raise"))
+
+
+@case(RedisCacheLLM, "complete chat stream_complete stream_chat", _li_llm)
+async def li_cache_llm(llm: RedisCacheLLM, call: Runner, config: RedisAgentConfig) -> None:
+    chat = [ChatMessage(role=MessageRole.USER, content="hello there")]
+    text = lambda r: getattr(r, "text", None) or str(getattr(r, "message", ""))  # noqa: E731
+    for _ in range(2):  # a miss, then the cached answer
+        await call("complete", "Say something", keep=text)
+        await call("chat", chat, keep=text)
+        await call("stream_complete", "Stream this", keep=lambda rs: [text(r) for r in rs])
+        await call("stream_chat", chat, keep=lambda rs: [text(r) for r in rs])
+
+
+def _li_vector_store(config: RedisAgentConfig) -> LIVectorStore:
+    return LIVectorStore("li", config=config, dims=DIMS, metadata_fields={"k": "tag"})
+
+
+@case(LIVectorStore, "query get_nodes delete delete_nodes clear", _li_vector_store)
+async def li_vector_store(store: LIVectorStore, call: Runner, config: RedisAgentConfig) -> None:
+    nodes = [
+        TextNode(text=t, id_=f"n{i}", embedding=toy_vector(t), metadata={"k": "a" if i else "b"})
+        for i, t in enumerate(["red apples", "green pears", "blue berries", "red cherries"])
+    ]
+    for i, node in enumerate(nodes):
+        node.relationships = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc{i % 2}")}
+    store.add(nodes)
+    only_a = MetadataFilters(filters=[MetadataFilter(key="k", value="a")])
+
+    def ids(result: Any) -> Any:
+        nodes = getattr(result, "nodes", result) or []
+        return [n.node_id for n in nodes], getattr(result, "similarities", None)
+
+    query = VectorStoreQuery(query_embedding=toy_vector("red apples"), similarity_top_k=2)
+    await call("query", query, keep=ids)
+    await call("query", VectorStoreQuery(query_embedding=toy_vector("x"), filters=only_a), keep=ids)
+    await call("get_nodes", ["n1", "n9"], keep=ids)
+    await call("get_nodes", filters=only_a, keep=lambda ns: sorted(n.node_id for n in ns))
+    await call("delete_nodes", ["n0"])
+    await call("delete", "doc1")
+    await call("get_nodes", filters=only_a, keep=lambda ns: sorted(n.node_id for n in ns))
+    await call("clear")
+    await call("get_nodes", filters=only_a, keep=ids)
+
+
+# -- LangGraph checkpoints ---------------------------------------------------------------
+
+from langchain_redis_agent.checkpoint import RedisSaver, ShallowRedisSaver  # noqa: E402
+from redis_agent_core.checkpoints.store import CheckpointStore  # noqa: E402
+
+
+def _checkpoint(cid: str, **values: object) -> dict[str, Any]:
+    return {
+        "v": 4,
+        "id": cid,
+        "ts": "2026-12-03T00:00:00+00:00",
+        "channel_values": dict(values),
+        "channel_versions": {k: f"{1:032}.0" for k in values},
+        "versions_seen": {},
+        "updated_channels": None,
+    }
+
+
+def _thread(thread: str, ns: str = "", cid: str | None = None) -> dict[str, Any]:
+    conf: dict[str, Any] = {"thread_id": thread, "checkpoint_ns": ns}
+    if cid:
+        conf["checkpoint_id"] = cid
+    return {"configurable": conf}
+
+
+async def _saver(saver: RedisSaver, call: Runner, config: RedisAgentConfig) -> None:
+    await call("setup")
+    first, second = _checkpoint("1f0-a", answer=42), _checkpoint("1f0-b", answer="ü", n=[1])
+    stored = await call("put", _thread("t1"), first, {"step": 0}, first["channel_versions"])
+    await call("put_writes", stored, [("answer", 1), ("n", {"x": 2})], "task-1")
+    await call("put", _thread("t1", "", "1f0-a"), second, {"step": 1}, second["channel_versions"])
+    await call("put", _thread("t1", "sub"), first, {"step": 0}, first["channel_versions"])
+    await call("get_tuple", _thread("t1"))
+    await call("get_tuple", _thread("t1", "", "1f0-a"))
+    await call("get_tuple", _thread("nobody"))
+    await call("list", _thread("t1"))
+    await call("list", _thread("t1"), filter={"step": 0}, limit=5)
+    await call("list", None, keep=len)
+    await call("put", {"configurable": {}}, first, {}, {})  # the same error
+    await call("delete_thread", "t1")
+    await call("get_tuple", _thread("t1"))
+
+
+methods = "setup put put_writes get_tuple list delete_thread"
+case(RedisSaver, methods, lambda c: RedisSaver(c))(_saver)
+
+
+async def shallow_saver(saver: RedisSaver, call: Runner, config: RedisAgentConfig) -> None:
+    await _saver(saver, call, config)
+
+
+case(ShallowRedisSaver, methods, lambda c: ShallowRedisSaver(c))(shallow_saver)
+
+
+@case(CheckpointStore, "put put_writes get namespaces list delete_thread", CheckpointStore)
+async def checkpoint_store(store: CheckpointStore, call: Runner, config: RedisAgentConfig) -> None:
+    blob = ("json", b'{"a": 1}')
+    for ns, cid, parent in [("", "c1", None), ("", "c2", "c1"), ("inner", "c1", None)]:
+        await call(
+            "put",
+            "t",
+            ns,
+            cid,
+            parent_id=parent,
+            checkpoint=blob,
+            metadata=("json", b"{}"),
+            values={"a": ("v1", ("json", b"1"))},
+            channel_versions={"a": "v1"},
+        )
+    await call("put_writes", "t", "", "c2", "task", [("a", 0, "", ("json", b"2"))])
+    await call("get", "t", "")
+    await call("get", "t", "", "c1")
+    await call("get", "t", "missing")
+    await call("namespaces", "t")
+    await call("list", "t", keep=list)
+    await call("list", "t", "", before="c2", keep=list)
+    await call("get", "", "")  # the same ConfigError
+    await call("delete_thread", "t")
+    await call("namespaces", "t")
+
+
+# -- pairs that cannot be compared generically -------------------------------------------
+
+DEDICATED: dict[tuple[str, str, str], str] = {
+    # a request needs a responder answering on another connection while it waits
+    ("redis_agent_core.bus.agent_bus.AgentBus", "request", "arequest"): "test_bus_request",
+    # loads the real MiniLM model (the suite's session fixture)
+    (
+        "redis_agent_core.embeddings.SentenceTransformerEmbedder",
+        "embed",
+        "aembed",
+    ): "test_minilm_embedder",
+}
+
+
+def _cleanup(url: str, namespace: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        for name in client.execute_command("FT._LIST"):
+            text = name.decode() if isinstance(name, bytes) else str(name)
+            if text.startswith(f"{namespace}:"):
+                client.execute_command("FT.DROPINDEX", text)
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+async def _run(case: Case, mode: str, redis_url: str) -> tuple[list[Any], set[str]]:
+    namespace = "p" + uuid.uuid4().hex[:12]
+    config = RedisAgentConfig(url=redis_url, namespace=namespace)
+    try:
+        obj = await asyncio.to_thread(case.build, config)
+        runner = Runner(obj, mode, case.names(), namespace)
+        await case.scenario(obj, runner, config)
+        return runner.record, runner.called
+    finally:
+        await config.aclose()
+        config.close()
+        await asyncio.to_thread(_cleanup, redis_url, namespace)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_sync_and_async_forms_agree(name: str, redis_url: str) -> None:
+    case = CASES[name]
+    sync_record, called = await _run(case, "sync", redis_url)
+    async_record, _ = await _run(case, "async", redis_url)
+    assert called == set(case.methods), f"declared but not called: {set(case.methods) - called}"
+    assert len(sync_record) == len(async_record)
+    for step, (s, a) in enumerate(zip(sync_record, async_record, strict=True)):
+        assert s == a, f"step {step} ({s[0]}): sync {s!r} != async {a!r}"
+    # a scenario whose every call failed would agree trivially
+    assert any(len(r) == 2 for r in sync_record), "no call of the scenario succeeded"
+
+
+def test_every_pair_is_covered() -> None:
+    covered = set(DEDICATED)
+    for c in CASES.values():
+        for sync, asyn in c.names().items():
+            covered.add((_owner(c.cls, asyn), sync, asyn))
+    missing = sorted(discover_pairs() - covered)
+    assert not missing, (
+        "sync/async pairs without a parity case (add one to tests/test_parity.py, or a "
+        "dedicated test named in DEDICATED): " + ", ".join(f"{c}.{s}/{a}" for c, s, a in missing)
+    )
+    for test in DEDICATED.values():
+        assert callable(globals().get(test)), f"DEDICATED names a missing test {test}"
+
+
+def test_discovery_finds_known_pairs() -> None:
+    pairs = discover_pairs()
+    assert ("redis_agent_core.history.store.SessionStore", "append", "aappend") in pairs
+    assert ("langchain_redis_agent.cache._LangChainCache", "lookup", "alookup") in pairs
+    assert len(pairs) > 100
+
+
+# -- dedicated cases ---------------------------------------------------------------------
+
+
+async def test_bus_request(config: RedisAgentConfig) -> None:
+    """request/arequest: the same reply from a responder on another thread."""
+    bus = AgentBus(config, sender="asker")
+    responder = AgentBus(config, sender="responder")
+    stop = threading.Event()
+
+    def respond() -> None:
+        with responder.subscribe("questions") as sub:
+            ready.set()
+            while not stop.is_set():
+                env = sub.get(timeout=0.05)
+                if env is not None:
+                    responder.reply(env, {"echo": env.payload})
+
+    ready = threading.Event()
+    thread = threading.Thread(target=respond, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(5)
+        sync_reply = await asyncio.to_thread(bus.request, "questions", "ping", timeout=5)
+        async_reply = await bus.arequest("questions", "ping", timeout=5)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert sync_reply.payload == async_reply.payload == {"echo": "ping"}
+    assert sync_reply.sender == async_reply.sender == "responder"
+
+
+async def test_minilm_embedder(minilm: Any) -> None:
+    texts = ["What is Redis?", "ünïcode text", ""]
+    sync = await asyncio.to_thread(minilm.embed, texts)
+    asyn = await minilm.aembed(texts)
+    assert np.allclose(sync, asyn, atol=1e-5)
