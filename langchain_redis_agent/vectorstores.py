@@ -425,7 +425,7 @@ class RedisVectorStore(VectorStore):
         config: RedisAgentConfig | None = None,
         ef_runtime: int | None = None,
     ) -> RedisVectorStore:
-        """Open an index that exists on the server (schema read from FT.INFO)."""
+        """Open an index that exists on the server (schema read from the server)."""
         options: dict[str, Any] = {} if ef_runtime is None else {"ef_runtime": ef_runtime}
         index = VectorIndex.from_existing(
             index_name, config=config, embedder=_core_embedder(embedding), **options

@@ -2,8 +2,8 @@
 
 Every ``FilterOperator`` and every ``FilterCondition`` (including NOT, which means
 "none of these match", as in LlamaIndex's own stores), nested, compile to one
-RediSearch query. Query modes: default, MMR, hybrid (BM25 + vector through
-FT.AGGREGATE) and text_search; any other mode raises :class:`CapabilityError`.
+RediSearch query. Query modes: default, MMR, hybrid (BM25 + vector in one
+aggregation) and text_search; any other mode raises :class:`CapabilityError`.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import redis
 from redis_agent_core.capabilities import require_search
 from redis_agent_core.config import RedisAgentConfig, describe_url
 from redis_agent_core.errors import RedisAgentError
+from redis_agent_core.search import drop_namespace_indexes
 from redis_agent_core.server import EmbeddedRedis
 
 from .app import AgentService, ServiceSettings, create_app
@@ -318,11 +319,8 @@ def run_demo(*, quiet: bool = False, out: TextIO | None = None) -> int:
 
 
 def _cleanup(config: RedisAgentConfig) -> None:
+    drop_namespace_indexes(config)
     client = config.get_client()
-    for name in client.execute_command("FT._LIST"):
-        text = name.decode() if isinstance(name, bytes) else str(name)
-        if text.startswith(f"{config.namespace}:"):
-            client.execute_command("FT.DROPINDEX", text)
     keys = list(client.scan_iter(match=f"{config.namespace}:*", count=1000))
     for i in range(0, len(keys), 500):
         client.delete(*keys[i : i + 500])

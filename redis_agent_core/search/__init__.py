@@ -20,13 +20,14 @@ from .capabilities import (
     get_capabilities,
     require_search,
 )
-from .lifecycle import IndexLifecycle
+from .lifecycle import IndexLifecycle, drop_namespace_indexes
 
 __all__ = [
     "Capabilities",
     "IndexLifecycle",
     "aget_capabilities",
     "arequire_search",
+    "drop_namespace_indexes",
     "get_capabilities",
     "require_search",
 ]

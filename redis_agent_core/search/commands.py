@@ -19,6 +19,7 @@ __all__ = [
     "explain_command",
     "info_command",
     "knn_clause",
+    "list_command",
     "search_command",
 ]
 
@@ -48,6 +49,10 @@ def info_command(index: str) -> list[Any]:
 
 def drop_command(index: str, *, delete_documents: bool = False) -> list[Any]:
     return ["FT.DROPINDEX", index, "DD"] if delete_documents else ["FT.DROPINDEX", index]
+
+
+def list_command() -> list[Any]:
+    return ["FT._LIST"]
 
 
 def drop_hint(index: str, *, delete_documents: bool = True) -> str:

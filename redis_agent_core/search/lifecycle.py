@@ -16,10 +16,26 @@ from ..config import RedisAgentConfig
 from ..errors import CapabilityError, RedisAgentError
 from ..redis_errors import REFUSED, is_missing_index, translate_errors
 from .capabilities import arequire_search, require_search
-from .commands import create_command, drop_command, info_command
+from .commands import (
+    create_command,
+    drop_command,
+    explain_command,
+    info_command,
+    list_command,
+)
 from .executor import Flow, arun, run
+from .replies import text
 
-__all__ = ["IndexLifecycle", "drop_flow", "ensure_flow"]
+__all__ = [
+    "IndexLifecycle",
+    "drop_flow",
+    "drop_namespace_indexes",
+    "ensure_flow",
+    "info_flow",
+    "list_flow",
+    "lost_flow",
+    "read_info",
+]
 
 logger = logging.getLogger("redis_agent_core.search")
 
@@ -58,6 +74,27 @@ def ensure_flow(schema: IndexSchema, check: Check, *, create: bool, what: str) -
         info = yield info_command(name)
     check(info)
     return True
+
+
+def info_flow(index: str) -> Flow[Any]:
+    """The FT.INFO reply of ``index``, ``None`` if it does not exist."""
+    try:
+        return (yield info_command(index))
+    except redis.exceptions.ResponseError as exc:
+        if is_missing_index(exc):
+            return None
+        raise
+
+
+def lost_flow(index: str) -> Flow[bool]:
+    """Whether ``index`` is gone: one FT.EXPLAIN (parses ``*``, runs no query)."""
+    try:
+        yield explain_command(index)
+    except redis.exceptions.ResponseError as exc:
+        if is_missing_index(exc):
+            return True
+        raise
+    return False
 
 
 def drop_flow(index: str, *, delete_documents: bool) -> Flow[bool]:
@@ -119,6 +156,26 @@ class IndexLifecycle:
         self.ready = found
         return found
 
+    # An index can vanish behind its owner (Redis restarted empty, or a drop elsewhere)
+    # while documents just written were stored: the owner checks after a write, and
+    # creating the index again indexes them.
+    def recreate_if_lost(self) -> None:
+        """Recreate the index if it is gone (one tiny command when it is not)."""
+        with translate_errors(self.config, f"checking the index of {self.what}"):
+            lost = run(self.config.get_client().execute_command, lost_flow(self.name))
+        if lost:
+            self.ready = False
+            self.ensure()
+
+    async def arecreate_if_lost(self) -> None:
+        """Async :meth:`recreate_if_lost`."""
+        with translate_errors(self.config, f"checking the index of {self.what}"):
+            client = self.config.get_async_client()
+            lost = await arun(client.execute_command, lost_flow(self.name))
+        if lost:
+            self.ready = False
+            await self.aensure()
+
     def missing(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the index is gone (then the next use recreates it)."""
         if is_missing_index(exc):
@@ -145,3 +202,25 @@ class IndexLifecycle:
                 self.config.get_async_client().execute_command,
                 drop_flow(self.name, delete_documents=delete_documents),
             )
+
+
+def read_info(config: RedisAgentConfig, index: str, action: str) -> Any:
+    """The FT.INFO reply of ``index`` (``None`` if it does not exist)."""
+    with translate_errors(config, action):
+        return run(config.get_client().execute_command, info_flow(index))
+
+
+def list_flow() -> Flow[list[str]]:
+    """The names of every index on the server."""
+    return [text(name) for name in (yield list_command())]
+
+
+def drop_namespace_indexes(config: RedisAgentConfig) -> list[str]:
+    """Drop every index of ``config``'s namespace (not their documents); their names."""
+    execute = config.get_client().execute_command
+    prefix = f"{config.namespace}:"
+    with translate_errors(config, f"dropping the indexes of namespace {config.namespace!r}"):
+        names = [name for name in run(execute, list_flow()) if name.startswith(prefix)]
+        for name in names:
+            run(execute, drop_flow(name, delete_documents=False))
+    return names

@@ -1,7 +1,8 @@
 """The schema of a vector index: declared metadata fields plus one vector field.
 
 Pure: builds redisvl ``IndexSchema`` dicts and JSON-safe specs, compares a wanted
-schema with what ``FT.INFO`` reports, and encodes documents into Redis field values.
+schema with what the server reports about a live index, and encodes documents into
+Redis field values.
 Nothing here talks to a server.
 """
 
@@ -246,7 +247,7 @@ class VectorSchema:
 
     # -- comparing with the server --
     def differences(self, info: Mapping[str, Any], prefix: str) -> list[str]:
-        """What differs between this schema and an ``FT.INFO`` reply (empty: compatible)."""
+        """What differs between this schema and a live index's info reply (empty: compatible)."""
         found = describe_info(info)
         diffs: list[str] = []
         if found["storage"] != self.storage:

@@ -1,0 +1,183 @@
+"""The state every part of :class:`~redis_agent_core.vectors.VectorIndex` shares: the
+constructor's checks, the schema, keys, filters and specs (no I/O)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias, TypeVar
+
+import numpy as np
+from redisvl.query.filter import FilterExpression
+
+from ..config import RedisAgentConfig, get_default_config
+from ..embeddings import DEFAULT_MODEL_NAME, Embedder, default_embedder
+from ..errors import ConfigError
+from ..search.lifecycle import IndexLifecycle
+from . import query as q
+from .expressions import compile_filter
+from .filters import Filter
+from .schema import (
+    DEFAULT_EF_RUNTIME,
+    MetadataSpec,
+    VectorSchema,
+    parse_metadata_fields,
+)
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_UNSET: Any = object()
+FilterLike: TypeAlias = Filter | Mapping[str, Any] | FilterExpression | None
+QueryLike: TypeAlias = str | Sequence[float] | np.ndarray
+IndexT = TypeVar("IndexT", bound="IndexCore")  # the class a classmethod builds
+
+
+class IndexCore:
+    """Settings, schema, keys and specs of a vector index (see :class:`VectorIndex`)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: RedisAgentConfig | None = None,
+        embedder: Embedder | None = None,
+        dims: int | None = None,
+        metadata_fields: MetadataSpec = None,
+        algorithm: str = "hnsw",
+        metric: str = "cosine",
+        dtype: str = "float32",
+        storage: str = "hash",
+        ef_runtime: int = DEFAULT_EF_RUNTIME,
+        m: int = 16,
+        ef_construction: int = 200,
+        text_field: str = "text",
+        vector_field: str = "embedding",
+        ttl: int | None = _UNSET,
+        batch_size: int = 500,
+        write_concurrency: int = 2,
+        embedder_name: str | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ConfigError(
+                f"invalid vector index name {name!r}: use 1-128 letters, digits, '_', '.', '-'"
+            )
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.name = name
+        self.config = config or get_default_config()
+        self._embedder = embedder
+        self._embedder_name = embedder_name or (embedder.name if embedder else DEFAULT_MODEL_NAME)
+        self._schema_args: dict[str, Any] = dict(
+            metadata_fields=parse_metadata_fields(metadata_fields),
+            algorithm=algorithm, metric=metric, dtype=dtype, storage=storage,
+            ef_runtime=ef_runtime, m=m, ef_construction=ef_construction,
+            text_field=text_field, vector_field=vector_field,
+        )  # fmt: skip
+        self._dims = dims
+        self._schema: VectorSchema | None = None
+        if dims is not None:
+            self._schema = VectorSchema(dims=dims, **self._schema_args)
+        else:
+            # Validate the options now; dims come from the embedder on first use.
+            VectorSchema(dims=1, **self._schema_args)
+        self.ttl = self.config.default_ttl if ttl is _UNSET else ttl
+        if self.ttl is not None and (
+            not isinstance(self.ttl, int) or isinstance(self.ttl, bool) or self.ttl <= 0
+        ):
+            raise ConfigError(f"ttl must be a positive int or None, got {self.ttl!r}")
+        self.batch_size = batch_size
+        if not isinstance(write_concurrency, int) or write_concurrency <= 0:
+            raise ConfigError(
+                f"write_concurrency must be a positive int, got {write_concurrency!r}"
+            )
+        self.write_concurrency = write_concurrency
+        self.index_name = self.config.keys.vector_index(name)
+        self.prefix = self.config.keys.vector_prefix(name)
+        self._lifecycle: IndexLifecycle | None = None
+        self._hybrid: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"VectorIndex({self.name!r}, index={self.index_name!r})"
+
+    # -- properties --
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model (the default one is loaded on first embed)."""
+        if self._embedder is None:
+            if self._embedder_name != DEFAULT_MODEL_NAME:
+                raise ConfigError(
+                    f"index {self.name!r} was built with embedding model "
+                    f"{self._embedder_name!r}; pass embedder= (or vectors=) to use it"
+                )
+            self._embedder = default_embedder()
+        return self._embedder
+
+    @property
+    def schema(self) -> VectorSchema:
+        """The schema (dims resolved from the embedder when not given)."""
+        if self._schema is None:
+            self._schema = VectorSchema(dims=int(self.embedder.dims), **self._schema_args)
+        return self._schema
+
+    def key(self, doc_id: str) -> str:
+        """The Redis key of document ``doc_id``."""
+        return q.doc_key(self.prefix, doc_id)
+
+    def _fields(self) -> dict[str, tuple[str, bool]]:
+        schema = self.schema
+        out: dict[str, tuple[str, bool]] = {
+            f.name: (f.type, f.case_sensitive) for f in schema.metadata_fields
+        }
+        out[schema.text_field] = ("text", False)
+        return out
+
+    def compile_filter(self, filter: FilterLike) -> str | None:
+        """The RediSearch clause of ``filter`` (``None``: matches nothing)."""
+        return compile_filter(filter, self._fields())
+
+    # -- specs --
+    def to_spec(self) -> dict[str, Any]:
+        """A JSON-safe description (name, schema, embedder name) to rebuild this index in
+        another process with :meth:`from_spec`. Namespace-independent."""
+        return {
+            "version": 1,
+            "name": self.name,
+            "schema": self.schema.to_dict(),
+            "embedder": self._embedder_name,
+            "ttl": self.ttl,
+            "batch_size": self.batch_size,
+        }
+
+    @classmethod
+    def from_spec(
+        cls: type[IndexT],
+        spec: Mapping[str, Any],
+        *,
+        config: RedisAgentConfig | None = None,
+        embedder: Embedder | None = None,
+    ) -> IndexT:
+        """Rebuild the index described by :meth:`to_spec` (no I/O)."""
+        try:
+            schema = VectorSchema.from_dict(spec["schema"])
+            name = spec["name"]
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"not a VectorIndex spec ({exc!r}): {spec!r}") from exc
+        if embedder is not None and embedder.name != spec.get("embedder", embedder.name):
+            raise ConfigError(
+                f"spec of index {name!r} says embedding model {spec.get('embedder')!r}, "
+                f"got {embedder.name!r}: vectors from another model would not be comparable"
+            )
+        return cls._from_schema(
+            name, schema, config=config, embedder=embedder,
+            embedder_name=spec.get("embedder"), ttl=spec.get("ttl"),
+            batch_size=int(spec.get("batch_size", 500)),
+        )  # fmt: skip
+
+    @classmethod
+    def _from_schema(cls: type[IndexT], name: str, schema: VectorSchema, **kwargs: Any) -> IndexT:
+        return cls(
+            name, dims=schema.dims, metadata_fields=schema.metadata_fields,
+            algorithm=schema.algorithm, metric=schema.metric, dtype=schema.dtype,
+            storage=schema.storage, ef_runtime=schema.ef_runtime, m=schema.m,
+            ef_construction=schema.ef_construction, text_field=schema.text_field,
+            vector_field=schema.vector_field, **kwargs,
+        )  # fmt: skip

@@ -1,0 +1,483 @@
+"""Writes of a :class:`~redis_agent_core.vectors.VectorIndex`: validate everything, then
+store documents in pipelined batches (sync: threads, async: tasks; the batches and
+their commands are built by the same pure methods)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+import redis
+
+from ..errors import ConfigError, RedisUnavailableError
+from ..fastpath import arg_bytes, bulk, command_prefix, pack_commands
+from ..keys import escape_part
+from ..redis_errors import (
+    FAULTS,
+    UNAVAILABLE,
+    map_redis_error,
+    translate_errors,
+)
+from ..tags import TAG_LIMIT
+from .checks import check_texts
+from .lifecycle import IndexLifecycleMixin
+from .schema import (
+    METADATA_FIELD,
+    attach_vectors,
+    check_fields,
+    encode_checked,
+    encode_fields,
+    encode_value,
+    to_matrix,
+)
+
+
+class _Unencoded:
+    """Documents validated by ``check_fields``, encoded per batch by ``_batch``."""
+
+    __slots__ = ("metas", "texts")
+
+    def __init__(self, texts: list[str], metas: list[Any]) -> None:
+        self.texts = texts
+        self.metas = metas
+
+
+class _Packed(NamedTuple):
+    """One batch as RESP bytes and the number of replies to read."""
+
+    data: bytes
+    replies: int
+
+
+def _packed(commands: list[list[Any]] | _Packed) -> tuple[bytes, int]:
+    if isinstance(commands, _Packed):
+        return commands.data, commands.replies
+    return pack_commands(commands), len(commands)
+
+
+class PartialWriteError(RedisUnavailableError):
+    """Redis failed in the middle of :meth:`VectorIndex.add`.
+
+    ``written_ids`` were confirmed stored; ``unconfirmed_ids`` may or may not be.
+    ``add`` is idempotent by id: re-run it with the same ids once Redis is back.
+    """
+
+    def __init__(self, message: str, written_ids: list[str], unconfirmed_ids: list[str]) -> None:
+        super().__init__(message)
+        self.written_ids = written_ids
+        self.unconfirmed_ids = unconfirmed_ids
+
+
+class IndexIngest(IndexLifecycleMixin):
+    """Add and delete documents."""
+
+    # -- writes: shared preparation --
+    def _prepare(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[str | None] | None,
+        metadatas: Sequence[Mapping[str, Any] | None] | None,
+        vectors: Any,
+    ) -> tuple[list[str], list[dict[str, Any]] | _Unencoded, np.ndarray]:
+        """Validate everything and encode the documents (without their vectors, which
+        are attached per batch by :meth:`_batch`) before any write."""
+        texts = list(texts)
+        n = len(texts)
+        # None entries (e.g. LangChain documents without an id) get a random id.
+        given = [None] * n if ids is None else ids
+        filled: list[str] = [uuid.uuid4().hex if i is None else i for i in given]
+        ids = filled
+        if len(ids) != n:
+            raise ConfigError(f"got {n} texts but {len(ids)} ids")
+        if len(set(ids)) != n:
+            raise ConfigError("ids must be unique within one add() call")
+        for doc_id in ids:
+            if type(doc_id) is not str or not doc_id:
+                self.key(doc_id)  # raises the error naming the bad id
+        check_texts(ids, "document id")
+        check_texts(texts, "text")
+        metas = list(metadatas) if metadatas is not None else [None] * n
+        if len(metas) != n:
+            raise ConfigError(f"got {n} texts but {len(metas)} metadatas")
+        schema = self.schema
+        try:
+            matrix = to_matrix(vectors)
+        except (ValueError, TypeError) as exc:
+            raise self._ragged_error(vectors, exc) from exc
+        if matrix.ndim != 2 or matrix.shape[0] != n:
+            raise ConfigError(f"got {n} texts but vectors of shape {matrix.shape}")
+        if matrix.shape[1] != schema.dims:
+            raise ConfigError(
+                f"wrong vector dimension: index {self.name!r} expects {schema.dims}, got "
+                f"{matrix.shape[1]}; nothing was written. Use an embedding model with "
+                f"{schema.dims} dims or a new index."
+            )
+        if not np.isfinite(matrix).all():
+            raise ConfigError("vectors contain NaN or infinity; nothing was written")
+        if check_fields(schema, texts, metas):
+            # Validated whole; each batch is encoded by its writer thread while the
+            # server indexes the previous batch (the server no longer idles while a
+            # per-document pass runs before the first write).
+            return ids, _Unencoded(texts, metas), matrix
+        docs = [encode_fields(schema, t, m) for t, m in zip(texts, metas, strict=True)]
+        return ids, docs, matrix
+
+    def _ragged_error(self, vectors: Any, exc: BaseException) -> ConfigError:
+        """The error for vectors numpy cannot stack: name the first bad row."""
+        dims = self.schema.dims
+        try:
+            for i, row in enumerate(vectors):
+                got = len(row)
+                if got != dims:
+                    return ConfigError(
+                        f"wrong vector dimension: index {self.name!r} expects {dims}, got "
+                        f"{got} (row {i}); nothing was written. Use an embedding model with "
+                        f"{dims} dims or a new index."
+                    )
+        except TypeError:
+            pass
+        return ConfigError(
+            f"vectors must be {dims}-dim rows of numbers ({exc}); nothing was written"
+        )
+
+    def _batch(
+        self,
+        ids: list[str],
+        docs: list[dict[str, Any]] | _Unencoded,
+        matrix: np.ndarray,
+        start: int,
+        end: int,
+        packed: bool = False,
+    ) -> list[list[Any]] | _Packed:
+        """The commands of documents ``start:end``: documents (when validated but not
+        yet encoded), keys and vector bytes are built here, per batch, while the server
+        indexes the previous batch. ``packed``: RESP bytes for one connection (not a
+        cluster client) are allowed."""
+        if isinstance(docs, _Unencoded):
+            schema = self.schema
+            if packed and schema.storage == "hash":
+                return self._packed_hash(ids, docs, matrix, start, end)
+            batch_docs = [
+                encode_checked(schema, t, m)
+                for t, m in zip(docs.texts[start:end], docs.metas[start:end], strict=True)
+            ]
+        else:
+            batch_docs = docs[start:end]
+        attach_vectors(self.schema, batch_docs, matrix[start:end])
+        return self._write_commands([self.key(i) for i in ids[start:end]], batch_docs)
+
+    def _packed_hash(
+        self, ids: list[str], docs: _Unencoded, matrix: np.ndarray, start: int, end: int
+    ) -> _Packed:
+        """RESP bytes of one HASH batch, encoded straight from the validated input (no
+        per-document dict or command list: FLAT ingest is client-bound). A document
+        that needs more than one HSET (a declared field absent, or a TTL) takes the
+        general path of :meth:`_write_commands`. Per-document bulk strings are
+        :func:`~redis_agent_core.fastpath.bulk` inlined (a call per value costs)."""
+        schema = self.schema
+        rows = np.ascontiguousarray(matrix[start:end], dtype=schema.numpy_dtype)
+        buf = rows.tobytes()
+        width = rows.shape[1] * rows.itemsize
+        fields = [(f, f.type == "tag", bulk(f.name.encode())) for f in schema.metadata_fields]
+        head = command_prefix(2 + 2 * (3 + len(fields)), b"HSET")
+        text_name = bulk(schema.text_field.encode())
+        meta_name = bulk(METADATA_FIELD.encode())
+        vector_name = bulk(schema.vector_field.encode()) + b"$%d\r\n" % width
+        prefix = self.prefix
+        simple = self.ttl is None
+        option = orjson.OPT_NON_STR_KEYS
+        parts: list[bytes] = []
+        count = 0
+        texts, metas = docs.texts, docs.metas
+        for i in range(start, end):
+            meta = metas[i] or {}
+            values: list[bytes] = []
+            for f, tag, name in fields:
+                value = meta.get(f.name)
+                if value is None or (tag and value in ([], (), "")):
+                    simple = False
+                    break
+                if not (
+                    tag
+                    and type(value) is str
+                    and value.isascii()
+                    and value.isalnum()
+                    and len(value) <= TAG_LIMIT
+                ):
+                    value = encode_value(schema, f, value)  # escaped (tag_value)
+                data = arg_bytes(value)
+                values.append(b"%s$%d\r\n%s\r\n" % (name, len(data), data))
+            offset = (i - start) * width
+            if not simple:
+                doc = encode_checked(schema, texts[i], metas[i])
+                doc[schema.vector_field] = buf[offset : offset + width]
+                commands = self._write_commands([self.key(ids[i])], [doc])
+                parts.append(pack_commands(commands))
+                count += len(commands)
+                simple = self.ttl is None
+                continue
+            key = (prefix + escape_part(ids[i])).encode()
+            text = texts[i].encode()
+            meta_json = orjson.dumps(meta, option=option)
+            parts.append(
+                b"%s$%d\r\n%s\r\n%s$%d\r\n%s\r\n%s%s$%d\r\n%s\r\n%s%s\r\n"
+                % (
+                    head,
+                    len(key),
+                    key,
+                    text_name,
+                    len(text),
+                    text,
+                    b"".join(values),
+                    meta_name,
+                    len(meta_json),
+                    meta_json,
+                    vector_name,
+                    buf[offset : offset + width],
+                )
+            )
+            count += 1
+        return _Packed(b"".join(parts), count)
+
+    def _write_commands(self, keys: Sequence[str], docs: Sequence[dict]) -> list[list[Any]]:
+        """The commands storing one batch (pure)."""
+        schema = self.schema
+        declared = [f.name for f in schema.metadata_fields]
+        commands: list[list[Any]] = []
+        for key, doc in zip(keys, docs, strict=True):
+            if schema.storage == "json":
+                commands.append(["JSON.SET", key, "$", orjson.dumps(doc)])
+            else:
+                stale = [name for name in declared if name not in doc]
+                if stale:
+                    # A re-added id must not keep an indexed value it no longer has.
+                    commands.append(["HDEL", key, *stale])
+                command: list[Any] = ["HSET", key]
+                for name, value in doc.items():
+                    command += (name, value)
+                commands.append(command)
+            if self.ttl is not None:
+                commands.append(["EXPIRE", key, self.ttl])
+        return commands
+
+    def _send_batch(self, commands: list[list[Any]] | _Packed) -> None:
+        """Send one batch on one pooled connection, reading every reply; retried whole
+        (the writes are idempotent) on connection errors."""
+        client = self.config.get_client()
+        pool = getattr(client, "connection_pool", None)
+        for attempt in range(self.config.retries + 1):
+            try:
+                if pool is None:  # cluster client: let redis-py route per slot
+                    assert not isinstance(commands, _Packed)
+                    pipe = client.pipeline(transaction=False)
+                    for command in commands:
+                        pipe.execute_command(*command)
+                    pipe.execute()
+                    return
+                data, count = _packed(commands)
+                conn = pool.get_connection()
+                try:
+                    conn.send_packed_command([data])
+                    for _ in range(count):
+                        conn.read_response()
+                except BaseException:
+                    conn.disconnect()  # unread replies would poison the connection
+                    raise
+                finally:
+                    pool.release(conn)
+                return
+            except UNAVAILABLE as exc:
+                # a stale pooled connection (server restarted) is worth another try; a
+                # timeout is not: redis-py's reconnect already waited on a hung server
+                if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
+                    raise
+                time.sleep(
+                    min(self.config.retry_backoff_cap, self.config.retry_backoff_base * 2**attempt)
+                )
+
+    async def _asend_batch(self, commands: list[list[Any]] | _Packed) -> None:
+        """Async :meth:`_send_batch`."""
+        client = self.config.get_async_client()
+        pool = getattr(client, "connection_pool", None)
+        for attempt in range(self.config.retries + 1):
+            try:
+                if pool is None:
+                    assert not isinstance(commands, _Packed)
+                    pipe = client.pipeline(transaction=False)
+                    for command in commands:
+                        pipe.execute_command(*command)
+                    await pipe.execute()
+                    return
+                data, count = _packed(commands)
+                conn = await pool.get_connection()
+                try:
+                    await conn.send_packed_command([data])
+                    for _ in range(count):
+                        await conn.read_response()
+                except BaseException:
+                    await conn.disconnect()
+                    raise
+                finally:
+                    await pool.release(conn)
+                return
+            except UNAVAILABLE as exc:
+                # a stale pooled connection (server restarted) is worth another try; a
+                # timeout is not: redis-py's reconnect already waited on a hung server
+                if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
+                    raise
+                await asyncio.sleep(
+                    min(self.config.retry_backoff_cap, self.config.retry_backoff_base * 2**attempt)
+                )
+
+    def _report(
+        self,
+        exc: BaseException | None,
+        ids: list[str],
+        batches: list[tuple[int, int]],
+        confirmed: list[bool],
+    ) -> None:
+        """Raise the right error when some batch failed; nothing when all were stored."""
+        if exc is None:
+            return
+        base = map_redis_error(exc, f"adding documents to {self.name!r}", self.config)
+        written = [i for (s, e), ok in zip(batches, confirmed, strict=True) if ok for i in ids[s:e]]
+        if not written:
+            raise base from exc
+        unconfirmed = [
+            i for (s, e), ok in zip(batches, confirmed, strict=True) if not ok for i in ids[s:e]
+        ]
+        raise PartialWriteError(
+            f"{base} {len(written)} of {len(ids)} documents were stored before the failure; "
+            f"{len(unconfirmed)} were not confirmed (see .unconfirmed_ids). add() is "
+            "idempotent by id: call it again with the same ids.",
+            written,
+            unconfirmed,
+        ) from exc
+
+    def _batches(self, n: int) -> list[tuple[int, int]]:
+        return [(s, min(s + self.batch_size, n)) for s in range(0, n, self.batch_size)]
+
+    # -- writes (sync) --
+    def add(
+        self,
+        texts: Sequence[str],
+        *,
+        ids: Sequence[str | None] | None = None,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        vectors: Any = None,
+    ) -> list[str]:
+        """Store documents (embedding ``texts`` when ``vectors`` is None) in pipelined
+        batches and return their ids exactly as given (random hex ids when None).
+        Re-adding an id overwrites it. Bad input raises before anything is written."""
+        texts = list(texts)
+        if not texts:
+            return []
+        if vectors is None:
+            vectors = self.embedder.embed(texts)
+        ids_, docs, matrix = self._prepare(texts, ids, metadatas, vectors)
+        was_ready = self._ready
+        self._ensure(create=True)
+        batches = self._batches(len(ids_))
+        confirmed = [False] * len(batches)
+        error: BaseException | None = None
+
+        packed = getattr(self.config.get_client(), "connection_pool", None) is not None
+
+        def send(i: int) -> None:
+            start, end = batches[i]
+            self._send_batch(self._batch(ids_, docs, matrix, start, end, packed))
+            confirmed[i] = True
+
+        if len(batches) == 1 or self.write_concurrency == 1:
+            for i in range(len(batches)):
+                try:
+                    send(i)
+                except FAULTS as exc:
+                    error = exc
+                    break
+        else:
+            # Two connections overlap building the next batch with the server indexing
+            # the previous one (FLAT ingest is otherwise client + server time, summed).
+            with ThreadPoolExecutor(self.write_concurrency) as pool:
+                futures = [pool.submit(send, i) for i in range(len(batches))]
+                for future in futures:
+                    try:
+                        future.result()
+                    except FAULTS as exc:
+                        error = error or exc
+                        for other in futures:
+                            other.cancel()
+                    except CancelledError:
+                        pass
+        self._report(error, ids_, batches, confirmed)
+        if was_ready:
+            self._reindex_if_lost()
+        return ids_
+
+    async def aadd(
+        self,
+        texts: Sequence[str],
+        *,
+        ids: Sequence[str | None] | None = None,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        vectors: Any = None,
+    ) -> list[str]:
+        """Async :meth:`add`."""
+        texts = list(texts)
+        if not texts:
+            return []
+        if vectors is None:
+            vectors = await self.embedder.aembed(texts)
+        ids_, docs, matrix = self._prepare(texts, ids, metadatas, vectors)
+        was_ready = self._ready
+        await self._aensure(create=True)
+        batches = self._batches(len(ids_))
+        confirmed = [False] * len(batches)
+        gate = asyncio.Semaphore(self.write_concurrency)
+        failed = asyncio.Event()
+        packed = getattr(self.config.get_async_client(), "connection_pool", None) is not None
+
+        async def send(i: int) -> None:
+            async with gate:
+                if failed.is_set():
+                    return
+                start, end = batches[i]
+                try:
+                    await self._asend_batch(self._batch(ids_, docs, matrix, start, end, packed))
+                except FAULTS:
+                    failed.set()
+                    raise
+                confirmed[i] = True
+
+        results = await asyncio.gather(
+            *(send(i) for i in range(len(batches))), return_exceptions=True
+        )
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        if error is not None and not isinstance(error, FAULTS):
+            raise error
+        self._report(error, ids_, batches, confirmed)
+        if was_ready:
+            await self._areindex_if_lost()
+        return ids_
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete documents by id; returns how many existed. Missing ids are ignored."""
+        keys = [self.key(i) for i in ids]
+        if not keys:
+            return 0
+        with translate_errors(self.config, f"deleting from {self.name!r}"):
+            return int(self.config.get_client().unlink(*keys))
+
+    async def adelete(self, ids: Sequence[str]) -> int:
+        """Async :meth:`delete`."""
+        keys = [self.key(i) for i in ids]
+        if not keys:
+            return 0
+        with translate_errors(self.config, f"deleting from {self.name!r}"):
+            return int(await self.config.get_async_client().unlink(*keys))

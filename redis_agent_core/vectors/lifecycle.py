@@ -1,0 +1,186 @@
+"""The lifecycle of a :class:`~redis_agent_core.vectors.VectorIndex`: open an existing
+index, create, compare, recreate when lost, clear and drop, all through the search
+layer's :class:`~redis_agent_core.search.IndexLifecycle` (the same checks in both
+modes)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.schema import IndexSchema
+
+from ..config import RedisAgentConfig, get_default_config
+from ..embeddings import Embedder
+from ..errors import ConfigError
+from ..redis_errors import translate_errors
+from ..search.lifecycle import IndexLifecycle, read_info
+from ..search.replies import describe_info
+from .base import IndexCore
+from .schema import (
+    DEFAULT_EF_RUNTIME,
+    VectorSchema,
+    mismatch_error,
+    parse_metadata_fields,
+)
+
+LifecycleT = TypeVar("LifecycleT", bound="IndexLifecycleMixin")
+
+
+class IndexLifecycleMixin(IndexCore):
+    """Create, check, clear and drop the index."""
+
+    @classmethod
+    def from_existing(
+        cls: type[LifecycleT],
+        name: str,
+        *,
+        config: RedisAgentConfig | None = None,
+        embedder: Embedder | None = None,
+        ef_runtime: int = DEFAULT_EF_RUNTIME,
+    ) -> LifecycleT:
+        """Open an index that exists on the server, reading its schema from the server."""
+        config = config or get_default_config()
+        index_name = config.keys.vector_index(name)
+        info = read_info(config, index_name, f"reading vector index {name!r}")
+        if info is None:
+            raise ConfigError(
+                f"vector index {name!r} ({index_name}) does not exist in namespace "
+                f"{config.namespace!r}; create it with VectorIndex(...).create()"
+            )
+        found = describe_info(info)
+        vector_fields = [n for n, f in found["fields"].items() if f["type"] == "vector"]
+        text_fields = [n for n, f in found["fields"].items() if f["type"] == "text"]
+        if len(vector_fields) != 1:
+            raise ConfigError(f"index {index_name} has {len(vector_fields)} vector fields")
+        vf = vector_fields[0]
+        tf = "text" if "text" in text_fields else (text_fields[0] if text_fields else "text")
+        vec = found["fields"][vf]
+        meta = [
+            {"name": n, "type": f["type"], "case_sensitive": f.get("case_sensitive", True)}
+            for n, f in found["fields"].items()
+            if n not in (vf, tf) and f["type"] in ("tag", "text", "numeric", "geo")
+        ]
+        schema = VectorSchema(
+            dims=vec["dims"], metadata_fields=parse_metadata_fields(meta),
+            algorithm=vec["algorithm"], metric=vec["metric"], dtype=vec["dtype"],
+            storage=found["storage"], text_field=tf, vector_field=vf, ef_runtime=ef_runtime,
+        )  # fmt: skip
+        index = cls._from_schema(name, schema, config=config, embedder=embedder)
+        index._ready = True
+        return index
+
+    # -- lifecycle --
+    @property
+    def index(self) -> IndexLifecycle:
+        """The search index's lifecycle (built on first use: the schema may need the
+        embedder's dimensions)."""
+        if self._lifecycle is None:
+            schema = IndexSchema.from_dict(self.schema.redisvl_dict(self.index_name, self.prefix))
+            self._lifecycle = IndexLifecycle(
+                self.config, schema, self._check_info, f"vector index {self.name!r}"
+            )
+        return self._lifecycle
+
+    @property
+    def _ready(self) -> bool:
+        return self._lifecycle is not None and self._lifecycle.ready
+
+    @_ready.setter
+    def _ready(self, value: bool) -> None:
+        self.index.ready = value
+
+    def _search_index(self) -> SearchIndex:
+        schema = IndexSchema.from_dict(self.schema.redisvl_dict(self.index_name, self.prefix))
+        return SearchIndex(schema, redis_client=self.config.get_client(), owns_client=False)
+
+    def _async_search_index(self) -> AsyncSearchIndex:
+        schema = IndexSchema.from_dict(self.schema.redisvl_dict(self.index_name, self.prefix))
+        return AsyncSearchIndex(
+            schema, redis_client=self.config.get_async_client(), owns_client=False
+        )
+
+    def _check_info(self, info: Any) -> None:
+        diffs = self.schema.differences(info, self.prefix)
+        if diffs:
+            raise mismatch_error(self.index_name, diffs)
+
+    def _ensure(self, create: bool) -> bool:
+        """Verify (once) that the index exists with this schema; create it if asked.
+        Returns whether the index exists."""
+        return self.index.ensure(create=create)
+
+    async def _aensure(self, create: bool) -> bool:
+        return await self.index.aensure(create=create)
+
+    def create(self) -> None:
+        """Create the index now (no-op if it exists with the same schema; raises
+        :class:`SchemaMismatchError` if it exists with another)."""
+        self._ensure(create=True)
+
+    async def acreate(self) -> None:
+        """Async :meth:`create`."""
+        await self._aensure(create=True)
+
+    def exists(self) -> bool:
+        """Whether the index exists on the server (and matches this schema)."""
+        return self._ensure(create=False)
+
+    async def aexists(self) -> bool:
+        """Async :meth:`exists`."""
+        return await self._aensure(create=False)
+
+    # -- clear / drop --
+    def clear(self) -> int:
+        """Delete every document of this index (the index itself stays)."""
+        client = self.config.get_client()
+        deleted = 0
+        with translate_errors(self.config, f"clearing {self.name!r}"):
+            batch: list[Any] = []
+            for key in client.scan_iter(match=_glob(self.prefix) + "*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    deleted += int(client.unlink(*batch))
+                    batch.clear()
+            if batch:
+                deleted += int(client.unlink(*batch))
+        return deleted
+
+    async def aclear(self) -> int:
+        """Async :meth:`clear`."""
+        client = self.config.get_async_client()
+        deleted = 0
+        with translate_errors(self.config, f"clearing {self.name!r}"):
+            batch: list[Any] = []
+            async for key in client.scan_iter(match=_glob(self.prefix) + "*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    deleted += int(await client.unlink(*batch))
+                    batch.clear()
+            if batch:
+                deleted += int(await client.unlink(*batch))
+        return deleted
+
+    def drop(self, *, delete_documents: bool = True) -> None:
+        """Drop the index (and, by default, its documents). Explicit only."""
+        self.index.drop()
+        if delete_documents:
+            self.clear()
+
+    async def adrop(self, *, delete_documents: bool = True) -> None:
+        """Async :meth:`drop`."""
+        await self.index.adrop()
+        if delete_documents:
+            await self.aclear()
+
+    def _reindex_if_lost(self) -> None:
+        self.index.recreate_if_lost()
+
+    async def _areindex_if_lost(self) -> None:
+        await self.index.arecreate_if_lost()
+
+
+def _glob(prefix: str) -> str:
+    """Escape glob metacharacters of a key prefix for SCAN MATCH."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", prefix)

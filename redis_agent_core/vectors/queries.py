@@ -1,0 +1,435 @@
+"""Reads of a :class:`~redis_agent_core.vectors.VectorIndex`: by id, KNN, range, MMR,
+text, hybrid and filter-only queries; the commands and parsers are the pure functions
+of :mod:`.query`, run by one executor per mode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import redis
+
+from ..capabilities import get_capabilities
+from ..errors import ConfigError
+from ..redis_errors import (
+    translate_errors,
+)
+from ..search.capabilities import aget_capabilities
+from . import query as q
+from .base import FilterLike, QueryLike
+from .checks import check_k, check_text
+from .lifecycle import IndexLifecycleMixin
+from .schema import (
+    METADATA_FIELD,
+    distance_from_relevance,
+)
+
+
+class IndexQueries(IndexLifecycleMixin):
+    """Query the index."""
+
+    # -- reads by id --
+    def _get_command(self, key: str) -> list[Any]:
+        s = self.schema
+        if s.storage == "json":
+            return ["JSON.GET", key, f"$.{s.text_field}", f"$.{METADATA_FIELD}"]
+        return ["HMGET", key, s.text_field, METADATA_FIELD]
+
+    def _parse_get(self, keys: Sequence[str], replies: Sequence[Any]) -> list[q.Hit]:
+        s = self.schema
+        hits = []
+        for key, reply in zip(keys, replies, strict=True):
+            if reply is None:
+                continue
+            if s.storage == "json":
+                data = orjson.loads(reply)
+                texts, metas = data.get(f"$.{s.text_field}"), data.get(f"$.{METADATA_FIELD}")
+                if not texts:
+                    continue
+                fields = {s.text_field: texts[0], METADATA_FIELD: orjson.dumps(metas[0])}
+            else:
+                if reply[0] is None and reply[1] is None:
+                    continue
+                fields = {s.text_field: reply[0], METADATA_FIELD: reply[1]}
+            hits.append(q.make_hit(s, self.prefix, key, fields))
+        return hits
+
+    def get(self, ids: Sequence[str]) -> list[q.Hit]:
+        """Documents by id, in the order asked; missing ids are skipped."""
+        keys = [self.key(i) for i in ids]
+        if not keys:
+            return []
+        with translate_errors(self.config, f"reading from {self.name!r}"):
+            pipe = self.config.get_client().pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command(*self._get_command(key))
+            replies = pipe.execute()
+        return self._parse_get(keys, replies)
+
+    async def aget(self, ids: Sequence[str]) -> list[q.Hit]:
+        """Async :meth:`get`."""
+        keys = [self.key(i) for i in ids]
+        if not keys:
+            return []
+        with translate_errors(self.config, f"reading from {self.name!r}"):
+            pipe = self.config.get_async_client().pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command(*self._get_command(key))
+            replies = await pipe.execute()
+        return self._parse_get(keys, replies)
+
+    # -- queries: shared --
+    def _vec(self, query: QueryLike) -> bytes:
+        if isinstance(query, str):
+            query = self.embedder.embed([check_text(query, "the query text")])[0]
+        return q.vector_bytes(self.schema, query)
+
+    async def _avec(self, query: QueryLike) -> bytes:
+        if isinstance(query, str):
+            query = (await self.embedder.aembed([check_text(query, "the query text")]))[0]
+        return q.vector_bytes(self.schema, query)
+
+    def _run(self, command: list[Any]) -> Any:
+        """Run one search command; a missing index reads as empty (``None``)."""
+        if not self._ensure(create=False):
+            return None
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            try:
+                return self.config.get_client().execute_command(*command)
+            except redis.exceptions.ResponseError as exc:
+                if self.index.missing(exc):
+                    return None
+                limit = q.limit_error(exc)
+                if limit is not None:
+                    raise limit from exc
+                raise
+
+    async def _arun(self, command: list[Any]) -> Any:
+        if not await self._aensure(create=False):
+            return None
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            try:
+                return await self.config.get_async_client().execute_command(*command)
+            except redis.exceptions.ResponseError as exc:
+                if self.index.missing(exc):
+                    return None
+                limit = q.limit_error(exc)
+                if limit is not None:
+                    raise limit from exc
+                raise
+
+    def _hits(self, reply: Any) -> list[q.Hit]:
+        return [] if reply is None else q.parse_search(reply, self.schema, self.prefix)[1]
+
+    def _knn(self, vec: bytes, k: int, f: str, ef: int | None, vectors: bool) -> list[Any]:
+        return q.knn_command(self.index_name, self.schema, vec, k, f, ef_runtime=ef,
+                             vectors=vectors)  # fmt: skip
+
+    # -- KNN --
+    def search(
+        self,
+        query: QueryLike,
+        k: int = 4,
+        *,
+        filter: FilterLike = None,
+        ef_runtime: int | None = None,
+        return_vectors: bool = False,
+    ) -> list[q.Hit]:
+        """The ``k`` nearest documents to ``query`` (a text, embedded, or a vector) that
+        pass ``filter``, nearest first, ``score`` = relevance in [0, 1]."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        vec = self._vec(query)
+        if f is None:
+            return []
+        return self._hits(self._run(self._knn(vec, k, f, ef_runtime, return_vectors)))
+
+    async def asearch(
+        self,
+        query: QueryLike,
+        k: int = 4,
+        *,
+        filter: FilterLike = None,
+        ef_runtime: int | None = None,
+        return_vectors: bool = False,
+    ) -> list[q.Hit]:
+        """Async :meth:`search`."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        vec = await self._avec(query)
+        if f is None:
+            return []
+        return self._hits(await self._arun(self._knn(vec, k, f, ef_runtime, return_vectors)))
+
+    # -- range (score threshold) --
+    def _range(self, vec: bytes, min_score: float, k: int, f: str) -> list[Any]:
+        radius = distance_from_relevance(min_score, self.schema.metric)
+        return q.range_command(self.index_name, self.schema, vec, min(radius, 1e9), k, f)
+
+    def search_range(
+        self, query: QueryLike, min_score: float, k: int = 4, *, filter: FilterLike = None
+    ) -> list[q.Hit]:
+        """Up to ``k`` documents with relevance ≥ ``min_score``, nearest first."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        vec = self._vec(query)
+        if f is None:
+            return []
+        return self._hits(self._run(self._range(vec, min_score, k, f)))
+
+    async def asearch_range(
+        self, query: QueryLike, min_score: float, k: int = 4, *, filter: FilterLike = None
+    ) -> list[q.Hit]:
+        """Async :meth:`search_range`."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        vec = await self._avec(query)
+        if f is None:
+            return []
+        return self._hits(await self._arun(self._range(vec, min_score, k, f)))
+
+    # -- MMR --
+    def _mmr(self, vec: bytes, hits: list[q.Hit], k: int, lambda_mult: float) -> list[q.Hit]:
+        query = np.frombuffer(vec, dtype=self.schema.numpy_dtype).astype(np.float32)
+        picked = q.mmr_select(query, q.hits_to_vectors(hits, self.schema.dims), k, lambda_mult)
+        out = [hits[i] for i in picked]
+        for hit in out:
+            hit.vector = None
+        return out
+
+    def mmr(
+        self,
+        query: QueryLike,
+        k: int = 4,
+        *,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+    ) -> list[q.Hit]:
+        """Maximal marginal relevance: ``k`` of the ``fetch_k`` nearest documents
+        (so at most ``min(k, fetch_k)``), trading relevance (``lambda_mult`` 1) for
+        diversity (0)."""
+        k, fetch_k = check_k(k), check_k(fetch_k, "fetch_k")
+        f = self.compile_filter(filter)
+        vec = self._vec(query)
+        if f is None:
+            return []
+        hits = self._hits(self._run(self._knn(vec, fetch_k, f, None, True)))
+        return self._mmr(vec, hits, k, lambda_mult)
+
+    async def ammr(
+        self,
+        query: QueryLike,
+        k: int = 4,
+        *,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike = None,
+    ) -> list[q.Hit]:
+        """Async :meth:`mmr`."""
+        k, fetch_k = check_k(k), check_k(fetch_k, "fetch_k")
+        f = self.compile_filter(filter)
+        vec = await self._avec(query)
+        if f is None:
+            return []
+        hits = self._hits(await self._arun(self._knn(vec, fetch_k, f, None, True)))
+        return self._mmr(vec, hits, k, lambda_mult)
+
+    # -- text and hybrid --
+    def text_search(self, text: str, k: int = 4, *, filter: FilterLike = None) -> list[q.Hit]:
+        """Full-text (BM25) search on the text field; ``score`` is the BM25 score."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        command = q.text_command(self.index_name, self.schema, text, k, f or "*")
+        if f is None or command is None:
+            return []
+        return self._hits(self._run(command))
+
+    async def atext_search(
+        self, text: str, k: int = 4, *, filter: FilterLike = None
+    ) -> list[q.Hit]:
+        """Async :meth:`text_search`."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        command = q.text_command(self.index_name, self.schema, text, k, f or "*")
+        if f is None or command is None:
+            return []
+        return self._hits(await self._arun(command))
+
+    def _hybrid_supported(self) -> bool:
+        if self._hybrid is None:
+            self._hybrid = get_capabilities(self.config).hybrid
+        return self._hybrid
+
+    async def _ahybrid_supported(self) -> bool:
+        if self._hybrid is None:
+            self._hybrid = (await aget_capabilities(self.config)).hybrid
+        return self._hybrid
+
+    def hybrid(
+        self,
+        text: str,
+        k: int = 4,
+        *,
+        alpha: float = 0.7,
+        vector: Any = None,
+        filter: FilterLike = None,
+    ) -> list[q.Hit]:
+        """BM25 + vector search: ``score = alpha * vector_similarity + (1 - alpha) *
+        text_score``. Runs as an aggregation (the hybrid command when the server has it);
+        falls back to a vector search when the text has no searchable term."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        vec = self._vec(text if vector is None else vector)
+        if f is None:
+            return []
+        if q.text_terms(text) and self._hybrid_supported():
+            return self._native_hybrid(text, vec, k, f, alpha)
+        command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
+        if command is None:
+            return self._hits(self._run(self._knn(vec, k, f, None, False)))
+        reply = self._run(command)
+        return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
+
+    async def ahybrid(
+        self,
+        text: str,
+        k: int = 4,
+        *,
+        alpha: float = 0.7,
+        vector: Any = None,
+        filter: FilterLike = None,
+    ) -> list[q.Hit]:
+        """Async :meth:`hybrid`."""
+        k = check_k(k)
+        f = self.compile_filter(filter)
+        vec = await self._avec(text if vector is None else vector)
+        if f is None:
+            return []
+        if q.text_terms(text) and await self._ahybrid_supported():
+            return await self._anative_hybrid(text, vec, k, f, alpha)
+        command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
+        if command is None:
+            return self._hits(await self._arun(self._knn(vec, k, f, None, False)))
+        reply = await self._arun(command)
+        return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
+
+    def _native_query(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> Any:
+        """FT.HYBRID through redisvl (Redis >= 8.4); linear combination like the
+        aggregate path."""
+        from redisvl.query import HybridQuery
+
+        return HybridQuery(
+            text=q.text_terms(text),
+            text_field_name=self.schema.text_field,
+            vector=vec,
+            vector_field_name=self.schema.vector_field,
+            filter_expression=None if f == "*" else f,
+            combination_method="LINEAR",
+            linear_alpha=1.0 - alpha,  # redisvl weighs the text side here
+            knn_ef_runtime=self.schema.ef_runtime,
+            yield_combined_score_as="hybrid_score",
+            num_results=k,
+            return_fields=["__key", self.schema.text_field, METADATA_FIELD],
+            dtype=self.schema.dtype,
+        )
+
+    def _native_hits(self, rows: list[dict[str, Any]]) -> list[q.Hit]:
+        hits = []
+        for row in rows:
+            key = row.get("__key") or row.get("id")
+            if key is not None:
+                hits.append(q.make_hit(self.schema, self.prefix, str(key), row,
+                                       row.get("hybrid_score", row.get("score"))))  # fmt: skip
+        return hits
+
+    def _native_hybrid(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> list[q.Hit]:
+        if not self._ensure(create=False):
+            return []
+        query = self._native_query(text, vec, k, f, alpha)
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            return self._native_hits(self._search_index().query(query))
+
+    async def _anative_hybrid(
+        self, text: str, vec: bytes, k: int, f: str, alpha: float
+    ) -> list[q.Hit]:
+        if not await self._aensure(create=False):
+            return []
+        query = self._native_query(text, vec, k, f, alpha)
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            return self._native_hits(await self._async_search_index().query(query))
+
+    # -- filter-only queries --
+    def find(self, filter: FilterLike = None, *, limit: int = 100, offset: int = 0) -> list[q.Hit]:
+        """Documents passing ``filter`` (no ranking), ``limit`` at a time."""
+        f = self.compile_filter(filter)
+        if f is None:
+            return []
+        command = q.filter_command(self.index_name, self.schema, f, offset=offset, limit=limit)
+        return self._hits(self._run(command))
+
+    async def afind(
+        self, filter: FilterLike = None, *, limit: int = 100, offset: int = 0
+    ) -> list[q.Hit]:
+        """Async :meth:`find`."""
+        f = self.compile_filter(filter)
+        if f is None:
+            return []
+        command = q.filter_command(self.index_name, self.schema, f, offset=offset, limit=limit)
+        return self._hits(await self._arun(command))
+
+    def count(self, filter: FilterLike = None) -> int:
+        """How many documents pass ``filter`` (all documents when None)."""
+        f = self.compile_filter(filter)
+        if f is None:
+            return 0
+        reply = self._run(q.filter_command(self.index_name, self.schema, f, limit=0))
+        return 0 if reply is None else q.parse_ids(reply, self.prefix)[0]
+
+    async def acount(self, filter: FilterLike = None) -> int:
+        """Async :meth:`count`."""
+        f = self.compile_filter(filter)
+        if f is None:
+            return 0
+        reply = await self._arun(q.filter_command(self.index_name, self.schema, f, limit=0))
+        return 0 if reply is None else q.parse_ids(reply, self.prefix)[0]
+
+    def delete_by_filter(self, filter: FilterLike) -> int:
+        """Delete every document passing ``filter`` (which must not be empty)."""
+        f = self.compile_filter(filter)
+        if filter is None or f == "*":
+            raise ConfigError("delete_by_filter needs a narrowing filter; use clear()")
+        deleted = 0
+        while f is not None:
+            reply = self._run(q.filter_command(self.index_name, self.schema, f, limit=1000,
+                                               ids_only=True))  # fmt: skip
+            keys = [] if reply is None else q.parse_ids(reply, self.prefix)[1]
+            if not keys:
+                break
+            with translate_errors(self.config, f"deleting from {self.name!r}"):
+                removed = int(self.config.get_client().unlink(*keys))
+            if removed == 0:  # the index lags behind the keyspace: do not spin
+                break
+            deleted += removed
+        return deleted
+
+    async def adelete_by_filter(self, filter: FilterLike) -> int:
+        """Async :meth:`delete_by_filter`."""
+        f = self.compile_filter(filter)
+        if filter is None or f == "*":
+            raise ConfigError("delete_by_filter needs a narrowing filter; use clear()")
+        deleted = 0
+        while f is not None:
+            reply = await self._arun(q.filter_command(self.index_name, self.schema, f,
+                                                      limit=1000, ids_only=True))  # fmt: skip
+            keys = [] if reply is None else q.parse_ids(reply, self.prefix)[1]
+            if not keys:
+                break
+            with translate_errors(self.config, f"deleting from {self.name!r}"):
+                removed = int(await self.config.get_async_client().unlink(*keys))
+            if removed == 0:
+                break
+            deleted += removed
+        return deleted
