@@ -389,13 +389,16 @@ def _lifecycle(config: RedisAgentConfig) -> IndexLifecycle:
     return IndexLifecycle(config, schema, lambda info: None, "the parity index")
 
 
-@case(IndexLifecycle, "ensure drop", _lifecycle)
+@case(IndexLifecycle, "ensure drop recreate_if_lost", _lifecycle)
 async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentConfig) -> None:
     await call("ensure", create=False)
     await call("ensure")
+    await call("recreate_if_lost")  # present: nothing to do
     await call("drop")
     lc.ready = False
     await call("ensure", create=False)
+    await call("recreate_if_lost")  # gone: created again
+    await call("ensure", create=False, keep=bool)
 
 
 @case(AgentBus, "publish reply", lambda c: AgentBus(c, sender="parity"))
