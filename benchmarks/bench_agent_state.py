@@ -1,0 +1,243 @@
+"""Agent state: our LangGraph checkpointers vs langgraph-checkpoint-redis 0.5.2.
+
+Same server (the embedded one, which has the RedisJSON + RediSearch modules the peer
+needs), same run, rounds interleaved. LangGraph's ``InMemorySaver`` is the floor
+(no I/O: what serialisation and LangGraph's own work cost).
+
+- put: one checkpoint of a chat thread (10 messages of ≈ 200 B + a counter; the
+  messages channel changes), appended to a thread already holding 100;
+- get latest: ``get_tuple`` of that thread without an id;
+- list 100: ``list`` of a thread's 100 checkpoints, consumed;
+- agent run: 20 threads x 50 turns of a one-node StateGraph (add_messages), the
+  time of the whole run and the server memory it added per checkpoint (``used_memory``
+  delta, so the peer's search indexes count too).
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import statistics
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+import redis
+
+from benchmarks.common import bench_server, machine_note, table
+
+warnings.filterwarnings("ignore")
+
+TEXT = "Could you summarise the main points of the quarterly report for the sales team? " * 2
+
+
+def _messages(n: int) -> list[Any]:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    return [(HumanMessage if i % 2 == 0 else AIMessage)(f"{i} {TEXT}"[:200]) for i in range(n)]
+
+
+def _checkpoint(step: int, messages: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.base.id import uuid6
+
+    cp = empty_checkpoint()
+    cp["id"] = str(uuid6(clock_seq=-1))
+    version = f"{step + 1:032}.0000000000000000"
+    cp["channel_values"] = {"messages": messages, "step": step}
+    cp["channel_versions"] = {"messages": version, "step": version}
+    cp["versions_seen"] = {"model": {"messages": version}}
+    return cp, {"messages": version, "step": version}
+
+
+class Chat(TypedDict):
+    messages: Annotated[list[Any], operator.add]
+
+
+def _graph(saver: Any) -> Any:
+    from langchain_core.messages import AIMessage
+    from langgraph.graph import END, START, StateGraph
+
+    def model(state: Chat) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"answer {len(state['messages'])} {TEXT}"[:200])]}
+
+    builder = StateGraph(Chat)
+    builder.add_node("model", model)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    return builder.compile(checkpointer=saver)
+
+
+def _fill(saver: Any, thread: str, n: int, messages: list[Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    for step in range(n):
+        cp, versions = _checkpoint(step, messages)
+        config = saver.put(config, cp, {"source": "loop", "step": step}, versions)
+    return config
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def main(full: bool) -> str:
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.redis import RedisSaver as PeerSaver
+
+    from langchain_redis_agent.checkpoint import RedisSaver
+    from redis_agent_core.config import RedisAgentConfig
+
+    rounds = 7 if full else 5
+    per_round = 60 if full else 30
+    threads, turns = (20, 50)
+    load = os.getloadavg()
+    out = ["# Agent state benchmark (LangGraph checkpointers)", "", machine_note()]
+    out.append(f"Load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.")
+    out.append("")
+    with bench_server() as url:
+        raw = redis.Redis.from_url(url)
+        raw.flushall()
+        cfg = RedisAgentConfig(url=url, namespace="bench")
+        ours = RedisSaver(cfg)
+        peer = PeerSaver(redis_url=url)
+        peer.setup()
+        floor = InMemorySaver()
+        savers: dict[str, Any] = {"ours": ours, "peer": peer, "InMemorySaver": floor}
+        messages = _messages(10)
+
+        # -- put / get latest / list 100 on a thread of 100 checkpoints --
+        threads_of = {name: f"t-{name}-{uuid.uuid4().hex[:6]}" for name in savers}
+        last = {name: _fill(s, threads_of[name], 100, messages) for name, s in savers.items()}
+        spare = {name: f"p-{name}-{uuid.uuid4().hex[:6]}" for name in savers}
+        put_cfg = {name: _fill(s, spare[name], 100, messages) for name, s in savers.items()}
+        samples: dict[str, dict[str, list[float]]] = {
+            op: {n: [] for n in savers} for op in ("put", "get", "list")
+        }
+        step = [1000]
+
+        def timed(fn: Callable[[], object]) -> float:
+            start = time.perf_counter()
+            fn()
+            return time.perf_counter() - start
+
+        for _ in range(rounds):
+            for name, saver in savers.items():
+                thread_cfg = {"configurable": {"thread_id": threads_of[name], "checkpoint_ns": ""}}
+                for _ in range(per_round):
+                    step[0] += 1
+                    cp, versions = _checkpoint(step[0], messages)
+                    md = {"source": "loop", "step": step[0]}
+                    c = put_cfg[name]
+                    samples["put"][name].append(
+                        timed(lambda s=saver, c=c, cp=cp, v=versions, md=md: s.put(c, cp, md, v))
+                    )
+                    samples["get"][name].append(timed(lambda s=saver, t=thread_cfg: s.get_tuple(t)))
+                for _ in range(max(3, per_round // 6)):
+                    samples["list"][name].append(
+                        timed(lambda s=saver, t=thread_cfg: list(s.list(t, limit=100)))
+                    )
+        assert all(last.values())
+        n_listed = {
+            n: len(list(s.list({"configurable": {"thread_id": threads_of[n]}}, limit=100)))
+            for n, s in savers.items()
+        }
+        rows = []
+        for op, label in (("put", "put"), ("get", "get latest"), ("list", "list 100")):
+            ours_ms = _median_ms(samples[op]["ours"])
+            peer_ms = _median_ms(samples[op]["peer"])
+            floor_ms = _median_ms(samples[op]["InMemorySaver"])
+            rows.append(
+                (
+                    label,
+                    f"{ours_ms:.3f} ms",
+                    f"{peer_ms:.3f} ms",
+                    f"{ours_ms / peer_ms:.2f}x",
+                    f"{floor_ms:.3f} ms",
+                )
+            )
+        out.append(f"## Single operations (median of {rounds} interleaved rounds)")
+        out.append("")
+        out.append(
+            table(
+                [
+                    "operation",
+                    "ours",
+                    "langgraph-checkpoint-redis",
+                    "ratio",
+                    "InMemorySaver (floor)",
+                ],
+                rows,
+            )
+        )
+        out.append("")
+        out.append(f"Checkpoints listed: {n_listed}.")
+        out.append("")
+
+        # -- 20 threads x 50 turns through a graph; memory per checkpoint --
+        run_rows = []
+        for name, saver in savers.items():
+            if name != "InMemorySaver":
+                raw.flushall()
+                if name == "peer":
+                    saver = PeerSaver(redis_url=url)
+                    saver.setup()
+                else:
+                    saver = RedisSaver(RedisAgentConfig(url=url, namespace="bench"))
+            time.sleep(0.2)
+            before = int(raw.info("memory")["used_memory"])
+            graph = _graph(saver)
+            start = time.perf_counter()
+            for t in range(threads):
+                config = {"configurable": {"thread_id": f"run-{t}"}}
+                for turn in range(turns):
+                    graph.invoke(
+                        {"messages": [HumanMessage(f"question {turn} {TEXT}"[:200])]}, config
+                    )
+            elapsed = time.perf_counter() - start
+            count = sum(
+                len(list(saver.list({"configurable": {"thread_id": f"run-{t}"}})))
+                for t in range(threads)
+            )
+            after = int(raw.info("memory")["used_memory"])
+            per_cp = (after - before) / count if name != "InMemorySaver" else float("nan")
+            run_rows.append(
+                (
+                    name,
+                    f"{elapsed:.2f} s",
+                    count,
+                    f"{elapsed / count * 1000:.2f} ms",
+                    f"{per_cp:,.0f} B",
+                )
+            )
+        out.append(
+            f"## Agent run: {threads} threads x {turns} turns (one model node, add to messages)"
+        )
+        out.append("")
+        out.append(
+            table(
+                ["saver", "total", "checkpoints", "per checkpoint", "server memory per checkpoint"],
+                run_rows,
+            )
+        )
+        out.append("")
+        by = {r[0]: r for r in run_rows}
+        t_ours = float(by["ours"][1].split()[0])
+        t_peer = float(by["peer"][1].split()[0])
+        b_ours = float(by["ours"][4].split()[0].replace(",", ""))
+        b_peer = float(by["peer"][4].split()[0].replace(",", ""))
+        out.append(
+            f"Ratios: run time {t_ours / t_peer:.2f}x, server memory per checkpoint "
+            f"{b_ours / b_peer:.2f}x (ours / peer)."
+        )
+        out.append("")
+        load = os.getloadavg()
+        out.append(f"Load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.")
+        cfg.close()
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(main(full=False))

@@ -1,0 +1,46 @@
+"""Redis down or refusing writes: the savers raise the pack's typed errors (a graph
+step cannot pretend its state was saved) and work again once Redis is back."""
+
+from __future__ import annotations
+
+import pytest
+
+from langchain_redis_agent.checkpoint import RedisSaver
+from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from tests.checkpoints.test_graphs import build_graph
+from tests.faults import FaultyRedis
+
+
+def test_saver_raises_while_redis_is_down_and_recovers(faulty_redis: FaultyRedis) -> None:
+    cfg = faulty_redis.config(socket_timeout=0.5, retries=0)
+    graph = build_graph(RedisSaver(cfg))
+    thread = {"configurable": {"thread_id": "f1"}}
+    graph.invoke({"items": [], "approved": False}, thread)
+    faulty_redis.kill()
+    with pytest.raises(RedisUnavailableError):
+        graph.get_state(thread)
+    with pytest.raises(RedisUnavailableError):
+        graph.invoke({"items": [], "approved": False}, {"configurable": {"thread_id": "f2"}})
+    faulty_redis.restart()  # empty server on the same URL, same app objects
+    out = graph.invoke({"items": [], "approved": False}, {"configurable": {"thread_id": "f3"}})
+    assert out["__interrupt__"]
+
+
+async def test_full_memory_refuses_the_write_with_a_clear_error(
+    faulty_redis: FaultyRedis,
+) -> None:
+    cfg = faulty_redis.config(socket_timeout=0.5, retries=0)
+    graph = build_graph(RedisSaver(cfg))
+    faulty_redis.fill_memory()
+    try:
+        with pytest.raises(RedisWriteRefusedError, match="maxmemory"):
+            await graph.ainvoke(
+                {"items": [], "approved": False}, {"configurable": {"thread_id": "m"}}
+            )
+    finally:
+        faulty_redis.free_memory()
+    out = await graph.ainvoke(
+        {"items": [], "approved": False}, {"configurable": {"thread_id": "m"}}
+    )
+    assert out["__interrupt__"]
+    await cfg.aclose()
