@@ -52,6 +52,12 @@ _NO_CHECKPOINT_ID = (
 )
 
 
+def _keep_latest(strategy: str) -> bool:
+    if strategy not in ("keep_latest", "delete"):
+        raise ConfigError(f"prune strategy must be 'keep_latest' or 'delete', got {strategy!r}")
+    return strategy == "keep_latest"
+
+
 def safe_serializer() -> JsonPlusSerializer:
     """LangGraph's serializer with pickle off and msgpack limited to safe types.
 
@@ -298,6 +304,16 @@ class RedisSaver(BaseCheckpointSaver[str]):
     def delete_thread(self, thread_id: str) -> None:
         self._store.delete_thread(str(thread_id))
 
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint and pending write of a thread to another thread."""
+        self._store.copy_thread(str(source_thread_id), str(target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """``"keep_latest"``: keep each namespace's latest checkpoint (with its writes);
+        ``"delete"``: delete the threads. Do not keep_latest a graph using LangGraph's
+        beta delta channels (their values are rebuilt from ancestors' writes)."""
+        self._store.prune([str(t) for t in thread_ids], keep_latest=_keep_latest(strategy))
+
     # -- async --
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread, ns, checkpoint_id = self._target(config)
@@ -365,6 +381,14 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self._store.adelete_thread(str(thread_id))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async :meth:`copy_thread`."""
+        await self._store.acopy_thread(str(source_thread_id), str(target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async :meth:`prune`."""
+        await self._store.aprune([str(t) for t in thread_ids], keep_latest=_keep_latest(strategy))
 
     # -- versions --
     def get_next_version(self, current: str | None, channel: None = None) -> str:

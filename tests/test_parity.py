@@ -809,11 +809,18 @@ async def _saver(saver: RedisSaver, call: Runner, config: RedisAgentConfig) -> N
     await call("list", _thread("t1"), filter={"step": 0}, limit=5)
     await call("list", None, keep=len)
     await call("put", {"configurable": {}}, first, {}, {})  # the same error
+    await call("copy_thread", "t1", "t2")
+    await call("list", _thread("t2"))
+    await call("prune", ["t2"])
+    await call("list", _thread("t2"))
+    await call("prune", ["t2"], strategy="everything")  # the same ConfigError
+    await call("prune", ["t2"], strategy="delete")
+    await call("get_tuple", _thread("t2"))
     await call("delete_thread", "t1")
     await call("get_tuple", _thread("t1"))
 
 
-methods = "setup put put_writes get_tuple list delete_thread"
+methods = "setup put put_writes get_tuple list delete_thread copy_thread prune"
 case(RedisSaver, methods, lambda c: RedisSaver(c))(_saver)
 
 
@@ -824,7 +831,11 @@ async def shallow_saver(saver: RedisSaver, call: Runner, config: RedisAgentConfi
 case(ShallowRedisSaver, methods, lambda c: ShallowRedisSaver(c))(shallow_saver)
 
 
-@case(CheckpointStore, "put put_writes get namespaces list delete_thread", CheckpointStore)
+@case(
+    CheckpointStore,
+    "put put_writes get namespaces list delete_thread copy_thread prune",
+    CheckpointStore,
+)
 async def checkpoint_store(store: CheckpointStore, call: Runner, config: RedisAgentConfig) -> None:
     blob = ("json", b'{"a": 1}')
     for ns, cid, parent in [("", "c1", None), ("", "c2", "c1"), ("inner", "c1", None)]:
@@ -847,6 +858,12 @@ async def checkpoint_store(store: CheckpointStore, call: Runner, config: RedisAg
     await call("list", "t", keep=list)
     await call("list", "t", "", before="c2", keep=list)
     await call("get", "", "")  # the same ConfigError
+    await call("copy_thread", "t", "u")
+    await call("list", "u", keep=list)
+    await call("prune", ["u"])
+    await call("list", "u", keep=list)
+    await call("prune", ["u"], keep_latest=False)
+    await call("namespaces", "u")
     await call("delete_thread", "t")
     await call("namespaces", "t")
 

@@ -354,6 +354,135 @@ class CheckpointStore:
             keys.append(self.keys.checkpoint(thread, ns, cid))
         return keys
 
+    # -- copy and prune: pure planning shared by sync and async --
+    def _record_pairs(
+        self, src: str, dst: str, nss: Any, members: Any
+    ) -> builtins.list[tuple[str, str]]:
+        pairs = []
+        for raw in nss:
+            ns = raw.decode() if isinstance(raw, bytes) else raw
+            pairs.append(
+                (self.keys.checkpoint_latest(src, ns), self.keys.checkpoint_latest(dst, ns))
+            )
+        for member in members:
+            ns, cid = split_member(member)
+            pairs.append((self.keys.checkpoint(src, ns, cid), self.keys.checkpoint(dst, ns, cid)))
+        return pairs
+
+    @staticmethod
+    def _ns_list(nss: Any) -> builtins.list[str]:
+        return sorted(raw.decode() if isinstance(raw, bytes) else raw for raw in nss)
+
+    def _queue_copy_reads(self, pipe: Any, src: str, nss: Any, members: Any) -> None:
+        for key, _ in self._record_pairs(src, src, nss, members):
+            pipe.dump(key)
+            pipe.pttl(key)
+        for ns in self._ns_list(nss):
+            pipe.hgetall(self.keys.checkpoint_blobs(src, ns))
+
+    def _queue_copy_writes(
+        self, pipe: Any, src: str, dst: str, nss: Any, members: Any, replies: Sequence[Any]
+    ) -> None:
+        pairs = self._record_pairs(src, dst, nss, members)
+        for i, (_, dst_key) in enumerate(pairs):
+            dumped, pttl = replies[2 * i], replies[2 * i + 1]
+            if dumped is None or pttl == -2:
+                continue  # expired or never written (a shallow hash of a full store)
+            # the record hash whole, with its own expiry (0: none); a target record
+            # with the same id is replaced
+            pipe.restore(dst_key, max(int(pttl), 0), dumped, replace=True)
+        namespaces = self._ns_list(nss)
+        for ns, blobs in zip(namespaces, replies[2 * len(pairs) :], strict=True):
+            if blobs:
+                pipe.hset(self.keys.checkpoint_blobs(dst, ns), mapping=blobs)
+        if members:
+            pipe.zadd(self.keys.checkpoint_index(dst), {m: 0 for m in members})
+        if namespaces:
+            pipe.sadd(self.keys.checkpoint_namespaces(dst), *[n.encode() for n in namespaces])
+        for ns in namespaces:
+            self._queue_expire(pipe, self._thread_keys(dst, ns))
+
+    def _prune_plan(
+        self, thread: str, members: Any
+    ) -> tuple[dict[str, str], builtins.list[bytes], builtins.list[str]]:
+        """(kept id per namespace, index members to drop, record keys to drop)."""
+        latest: dict[str, str] = {}
+        parsed = [split_member(m) for m in members]
+        for ns, cid in parsed:
+            if cid > latest.get(ns, ""):
+                latest[ns] = cid
+        drop_members = [index_member(ns, cid) for ns, cid in parsed if latest[ns] != cid]
+        drop_keys = [
+            self.keys.checkpoint(thread, ns, cid) for ns, cid in parsed if latest[ns] != cid
+        ]
+        return latest, drop_members, drop_keys
+
+    def _queue_prune_reads(self, pipe: Any, thread: str, latest: Mapping[str, str]) -> None:
+        for ns, cid in latest.items():
+            pipe.hget(self.keys.checkpoint(thread, ns, cid), F_REFS)
+            pipe.hkeys(self.keys.checkpoint_blobs(thread, ns))
+
+    def _queue_prune_writes(
+        self,
+        pipe: Any,
+        thread: str,
+        latest: Mapping[str, str],
+        drop_members: Sequence[bytes],
+        drop_keys: Sequence[str],
+        replies: Sequence[Any],
+    ) -> None:
+        if drop_keys:
+            pipe.execute_command("UNLINK", *drop_keys)
+            pipe.zrem(self.keys.checkpoint_index(thread), *drop_members)
+        for i, ns in enumerate(latest):
+            refs, fields = replies[2 * i], replies[2 * i + 1]
+            kept = {field for _, field in parse_refs(refs)}
+            stale = [f for f in fields if f not in kept]
+            if stale:
+                pipe.hdel(self.keys.checkpoint_blobs(thread, ns), *stale)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, write and value of a thread to another thread
+        (merged into what the target holds; records with the same id are replaced)."""
+        src, dst = _thread(source_thread_id), _thread(target_thread_id)
+        client = self.config.get_client()
+        with translate_errors(self.config, f"copying thread {src!r}"):
+            with client.pipeline(transaction=False) as pipe:
+                pipe.smembers(self.keys.checkpoint_namespaces(src))
+                pipe.zrange(self.keys.checkpoint_index(src), 0, -1)
+                nss, members = pipe.execute()
+            if not nss and not members:
+                return
+            with client.pipeline(transaction=False) as pipe:
+                self._queue_copy_reads(pipe, src, nss, members)
+                replies = pipe.execute()
+            with client.pipeline(transaction=True) as pipe:
+                self._queue_copy_writes(pipe, src, dst, nss, members, replies)
+                pipe.execute()
+
+    def prune(self, thread_ids: Sequence[str], *, keep_latest: bool = True) -> None:
+        """Keep only the latest checkpoint of each namespace of each thread (with its
+        writes and the values it references), or delete the threads."""
+        for thread_id in thread_ids:
+            thread = _thread(thread_id)
+            if not keep_latest:
+                self.delete_thread(thread)
+                continue
+            if self.shallow:
+                continue  # holds only the latest already
+            client = self.config.get_client()
+            with translate_errors(self.config, f"pruning thread {thread!r}"):
+                members = client.zrange(self.keys.checkpoint_index(thread), 0, -1)
+                latest, drop_members, drop_keys = self._prune_plan(thread, members)
+                if not latest:
+                    continue
+                with client.pipeline(transaction=False) as pipe:
+                    self._queue_prune_reads(pipe, thread, latest)
+                    replies = pipe.execute()
+                with client.pipeline(transaction=True) as pipe:
+                    self._queue_prune_writes(pipe, thread, latest, drop_members, drop_keys, replies)
+                    pipe.execute()
+
     # -- async --
     async def aput(
         self,
@@ -515,3 +644,43 @@ class CheckpointStore:
                 # multi-key calls and returns a coroutine)
                 pipe.execute_command("UNLINK", *self._delete_keys(thread, nss, members))
                 await pipe.execute()
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async :meth:`copy_thread`."""
+        src, dst = _thread(source_thread_id), _thread(target_thread_id)
+        client = self.config.get_async_client()
+        with translate_errors(self.config, f"copying thread {src!r}"):
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.smembers(self.keys.checkpoint_namespaces(src))
+                pipe.zrange(self.keys.checkpoint_index(src), 0, -1)
+                nss, members = await pipe.execute()
+            if not nss and not members:
+                return
+            async with client.pipeline(transaction=False) as pipe:
+                self._queue_copy_reads(pipe, src, nss, members)
+                replies = await pipe.execute()
+            async with client.pipeline(transaction=True) as pipe:
+                self._queue_copy_writes(pipe, src, dst, nss, members, replies)
+                await pipe.execute()
+
+    async def aprune(self, thread_ids: Sequence[str], *, keep_latest: bool = True) -> None:
+        """Async :meth:`prune`."""
+        for thread_id in thread_ids:
+            thread = _thread(thread_id)
+            if not keep_latest:
+                await self.adelete_thread(thread)
+                continue
+            if self.shallow:
+                continue
+            client = self.config.get_async_client()
+            with translate_errors(self.config, f"pruning thread {thread!r}"):
+                members = await client.zrange(self.keys.checkpoint_index(thread), 0, -1)
+                latest, drop_members, drop_keys = self._prune_plan(thread, members)
+                if not latest:
+                    continue
+                async with client.pipeline(transaction=False) as pipe:
+                    self._queue_prune_reads(pipe, thread, latest)
+                    replies = await pipe.execute()
+                async with client.pipeline(transaction=True) as pipe:
+                    self._queue_prune_writes(pipe, thread, latest, drop_members, drop_keys, replies)
+                    await pipe.execute()

@@ -22,7 +22,7 @@ from langchain_redis_agent.checkpoint import (  # noqa: E402
     ShallowRedisSaver,
 )
 
-BASE = {"put", "put_writes", "get_tuple", "list", "delete_thread"}
+BASE = {"put", "put_writes", "get_tuple", "list", "delete_thread", "copy_thread", "prune"}
 
 # A shallow saver keeps one checkpoint per thread and namespace by design: the
 # suite's tests that read back an older checkpoint, or count several, cannot pass.
@@ -43,6 +43,9 @@ SHALLOW_BY_DESIGN = {
     "test_list_combined_thread_and_filter",
     "test_list_metadata_filter_multiple_keys",
     "test_list_metadata_custom_keys",
+    "test_copy_thread_basic",
+    "test_copy_thread_all_checkpoints",
+    "test_copy_thread_preserves_ordering",
     "test_delete_thread_removes_checkpoints",
 }
 
@@ -69,6 +72,12 @@ def _sync_driven(cls: type[RedisSaver]) -> type[RedisSaver]:
 
         async def adelete_thread(self, thread_id: str) -> None:
             self.delete_thread(thread_id)
+
+        async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+            self.copy_thread(source_thread_id, target_thread_id)
+
+        async def aprune(self, thread_ids: Any, *, strategy: str = "keep_latest") -> None:
+            self.prune(thread_ids, strategy=strategy)
 
     SyncDriven.__name__ = f"SyncDriven{cls.__name__}"
     return SyncDriven

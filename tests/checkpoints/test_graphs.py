@@ -28,6 +28,7 @@ from langchain_redis_agent.checkpoint import (
     ShallowRedisSaver,
 )
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,3 +206,28 @@ async def test_async_saver_on_the_cluster(cluster_config: RedisAgentConfig) -> N
     await saver.adelete_thread("ac-1")
     assert await saver.aget_tuple(thread) is None
     await cluster_config.aclose()
+
+
+def test_copy_then_prune_keeps_a_resumable_thread(config: RedisAgentConfig) -> None:
+    saver = RedisSaver(config)
+    source = {"configurable": {"thread_id": "src"}}
+    build_graph(saver).invoke({"items": [], "approved": False}, source)
+    saver.copy_thread("src", "fork")
+    fork = {"configurable": {"thread_id": "fork"}}
+    graph = build_graph(saver)
+    assert len(list(graph.get_state_history(fork))) == len(list(graph.get_state_history(source)))
+    # the fork resumes on its own; the source still waits
+    assert graph.invoke(Command(resume="no"), fork)["items"] == ["draft", "reviewed:no"]
+    assert graph.get_state(source).next == ("review",)
+
+    client = config.get_client()
+    blobs = config.keys.checkpoint_blobs("fork", "")
+    before = client.hlen(blobs)
+    saver.prune(["fork"])
+    assert len(list(graph.get_state_history(fork))) == 1
+    assert graph.get_state(fork).values == {"items": ["draft", "reviewed:no"], "approved": False}
+    assert client.hlen(blobs) < before  # values only older checkpoints used are gone
+    saver.prune(["fork"], strategy="delete")
+    assert graph.get_state(fork).values == {}
+    with pytest.raises(ConfigError, match="keep_latest"):
+        saver.prune(["src"], strategy="latest")

@@ -136,3 +136,17 @@ def test_list_across_threads_and_delete(config: RedisAgentConfig) -> None:
     saver.delete_thread("a")
     assert {t.config["configurable"]["thread_id"] for t in saver.list(None)} == {"b"}
     assert not list(config.get_client().scan_iter(match=f"{config.namespace}:cp:{{a}}*"))
+
+
+def test_bad_input_is_refused_before_anything_is_written(config: RedisAgentConfig) -> None:
+    saver = RedisSaver(config)
+    cp = _checkpoint("1f0-a", x=1)
+    with pytest.raises(ConfigError, match="NUL"):
+        saver.put(_cfg("t", "a\x00b"), cp, {}, cp["channel_versions"])
+    with pytest.raises(ConfigError, match="surrogate"):
+        saver.put(_cfg("bad\udcff"), cp, {}, cp["channel_versions"])
+    with pytest.raises(ConfigError, match="checkpoint_id"):
+        saver.put_writes(_cfg("t"), [("x", 1)], "task")
+    with pytest.raises(ConfigError, match="ttl"):
+        RedisSaver(config, ttl=0)
+    assert not list(config.get_client().scan_iter(match=f"{config.namespace}:*"))
