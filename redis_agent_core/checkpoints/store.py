@@ -171,6 +171,41 @@ class CheckpointStore:
             return None
         return self.keys.checkpoint_blobs(record.thread_id, record.checkpoint_ns), refs
 
+    # -- a page of a listing: record hashes, then the values they reference --
+    def _queue_records(self, pipe: Any, thread: str, ns: str, members: Any) -> builtins.list[str]:
+        ids = [split_member(m)[1] for m in members]
+        for cid in ids:
+            pipe.hgetall(self.record_key(thread, ns, cid))
+        return ids
+
+    def _pending(
+        self, thread: str, ns: str, ids: Sequence[str], raws: Sequence[Any]
+    ) -> builtins.list[
+        tuple[StoredCheckpoint, tuple[str, builtins.list[tuple[str, bytes]]] | None]
+    ]:
+        found = [
+            (rec, raw)
+            for cid, raw in zip(ids, raws, strict=True)
+            if (rec := parse_record(thread, ns, raw, cid)) is not None
+        ]
+        return [(rec, self._blob_request(rec, raw)) for rec, raw in found]
+
+    @staticmethod
+    def _queue_blobs(pipe: Any, pending: Sequence[tuple[StoredCheckpoint, Any]]) -> None:
+        for _, req in pending:
+            if req is not None:
+                pipe.hmget(req[0], [f for _, f in req[1]])
+
+    @staticmethod
+    def _finish(
+        pending: Sequence[tuple[StoredCheckpoint, Any]], replies: Sequence[Any]
+    ) -> builtins.list[StoredCheckpoint]:
+        it = iter(replies)
+        for rec, req in pending:
+            if req is not None:
+                attach_blobs(rec, req[1], next(it))
+        return [rec for rec, _ in pending]
+
     @staticmethod
     def _validate(thread_id: object, checkpoint_ns: str) -> str:
         check_namespace(checkpoint_ns)
@@ -305,26 +340,13 @@ class CheckpointStore:
                         if not members:
                             break
                         start += len(members)
-                        ids = [split_member(m)[1] for m in members]
-                        pipe = client.pipeline(transaction=False)
-                        for cid in ids:
-                            pipe.hgetall(self.record_key(thread, ns, cid))
-                        raws = pipe.execute()
-                        found = [
-                            (rec, raw)
-                            for cid, raw in zip(ids, raws, strict=True)
-                            if (rec := parse_record(thread, ns, raw, cid)) is not None
-                        ]
-                        requests = [self._blob_request(rec, raw) for rec, raw in found]
-                        pipe = client.pipeline(transaction=False)
-                        for req in requests:
-                            if req is not None:
-                                pipe.hmget(req[0], [f for _, f in req[1]])
-                        replies = iter(pipe.execute())
-                        for (rec, _), req in zip(found, requests, strict=True):
-                            if req is not None:
-                                attach_blobs(rec, req[1], next(replies))
-                            yield rec
+                        with client.pipeline(transaction=False) as pipe:
+                            ids = self._queue_records(pipe, thread, ns, members)
+                            pending = self._pending(thread, ns, ids, pipe.execute())
+                        with client.pipeline(transaction=False) as pipe:
+                            self._queue_blobs(pipe, pending)
+                            records = self._finish(pending, pipe.execute())
+                        yield from records
                         if len(members) < page:
                             break
 
@@ -607,25 +629,13 @@ class CheckpointStore:
                         if not members:
                             break
                         start += len(members)
-                        ids = [split_member(m)[1] for m in members]
                         async with client.pipeline(transaction=False) as pipe:
-                            for cid in ids:
-                                pipe.hgetall(self.record_key(thread, ns, cid))
-                            raws = await pipe.execute()
-                        found = [
-                            (rec, raw)
-                            for cid, raw in zip(ids, raws, strict=True)
-                            if (rec := parse_record(thread, ns, raw, cid)) is not None
-                        ]
-                        requests = [self._blob_request(rec, raw) for rec, raw in found]
+                            ids = self._queue_records(pipe, thread, ns, members)
+                            pending = self._pending(thread, ns, ids, await pipe.execute())
                         async with client.pipeline(transaction=False) as pipe:
-                            for req in requests:
-                                if req is not None:
-                                    pipe.hmget(req[0], [f for _, f in req[1]])
-                            replies = iter(await pipe.execute())
-                        for (rec, _), req in zip(found, requests, strict=True):
-                            if req is not None:
-                                attach_blobs(rec, req[1], next(replies))
+                            self._queue_blobs(pipe, pending)
+                            records = self._finish(pending, await pipe.execute())
+                        for rec in records:
                             yield rec
                         if len(members) < page:
                             break
