@@ -13,7 +13,8 @@ unpickled, and no module is imported by name unless allowed.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -28,6 +29,7 @@ from langgraph.checkpoint.base import (
     get_checkpoint_id,
     get_checkpoint_metadata,
 )
+from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from redis_agent_core.checkpoints import (
@@ -58,19 +60,50 @@ def _keep_latest(strategy: str) -> bool:
     return strategy == "keep_latest"
 
 
-def safe_serializer() -> JsonPlusSerializer:
-    """LangGraph's serializer with pickle off and msgpack limited to safe types.
+def safe_serializer(allowed_types: Iterable[type | tuple[str, ...]] = ()) -> JsonPlusSerializer:
+    """LangGraph's serializer with pickle off and msgpack limited to LangGraph's safe
+    types (messages, documents, ``Send``, ``Command``, datetimes...) plus
+    ``allowed_types`` (classes, or ``(module, name)`` pairs): nothing else is imported
+    by a name read from Redis."""
+    return JsonPlusSerializer(
+        pickle_fallback=False, allowed_msgpack_modules=list(allowed_types) or None
+    )
 
-    Compiling a graph widens the msgpack allowlist with the types of its state
-    schema (``with_allowlist``); a type outside it comes back as plain data
-    (LangGraph's own behaviour), never by importing a module named in Redis.
-    """
-    return JsonPlusSerializer(pickle_fallback=False, allowed_msgpack_modules=None)
+
+# Values of a type outside the allowlist: LangGraph's serializer returns them as plain
+# data and only logs. A saver turns that into an error naming the type (a dict where
+# the graph expects a model is a wrong result); the events reach it through this
+# context variable, set around each load.
+_blocked: ContextVar[list[str] | None] = ContextVar("redis_agent_blocked", default=None)
+_listening = False
 
 
-def _check_serde(serde: SerializerProtocol | None) -> SerializerProtocol:
+def _on_serde_event(event: Any) -> None:
+    seen = _blocked.get()
+    if seen is not None and event.get("kind") in ("msgpack_blocked", "msgpack_method_blocked"):
+        seen.append(f"{event.get('module')}.{event.get('name')}")
+
+
+def _listen() -> None:
+    global _listening
+    if not _listening:
+        register_serde_event_listener(_on_serde_event)
+        _listening = True
+
+
+def _check_serde(
+    serde: SerializerProtocol | None, allowed_types: Iterable[type | tuple[str, ...]]
+) -> SerializerProtocol:
+    allowed = list(allowed_types)
     if serde is None:
-        return safe_serializer()
+        return safe_serializer(allowed)
+    if allowed:
+        if not isinstance(serde, JsonPlusSerializer):
+            raise ConfigError(
+                "allowed_types= widens LangGraph's JsonPlusSerializer; with another serde= "
+                "configure its allowlist there"
+            )
+        serde = serde.with_msgpack_allowlist(allowed)
     if getattr(serde, "pickle_fallback", False):
         raise ConfigError(
             "serde has pickle_fallback=True: a checkpointer of redis-agent-pack never "
@@ -93,6 +126,10 @@ class RedisSaver(BaseCheckpointSaver[str]):
         refresh_on_read: reading a checkpoint pushes its expiry (and the
             thread's) back by ``ttl``.
         serde: serializer (default :func:`safe_serializer`); pickle fallback refused.
+        allowed_types: classes stored in the graph's state beyond LangGraph's safe
+            types (your pydantic models, dataclasses, enums), or ``(module, name)``
+            pairs. A stored value of another type raises :class:`ConfigError` naming
+            it, instead of coming back as a dict.
     """
 
     _shallow = False
@@ -104,8 +141,10 @@ class RedisSaver(BaseCheckpointSaver[str]):
         ttl: int | None = None,
         refresh_on_read: bool = False,
         serde: SerializerProtocol | None = None,
+        allowed_types: Iterable[type | tuple[str, ...]] = (),
     ) -> None:
-        super().__init__(serde=_check_serde(serde))
+        super().__init__(serde=_check_serde(serde, allowed_types))
+        _listen()
         self._store = CheckpointStore(
             config, ttl=ttl, refresh_on_read=refresh_on_read, shallow=self._shallow
         )
@@ -137,7 +176,20 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 "(it could run code). Delete the thread (delete_thread) or rewrite it "
                 "with a saver whose serializer does not pickle"
             )
-        return self.serde.loads_typed(value)
+        seen: list[str] = []
+        token = _blocked.set(seen)
+        try:
+            loaded = self.serde.loads_typed(value)
+        finally:
+            _blocked.reset(token)
+        if seen:
+            names = ", ".join(sorted(set(seen)))
+            raise ConfigError(
+                f"the checkpoint holds values of type {names}, which this saver does not "
+                "import by a name read from Redis: pass allowed_types=[...] with these "
+                "classes to the saver (or a serde= allowing them)"
+            )
+        return loaded
 
     @staticmethod
     def _target(config: RunnableConfig) -> tuple[str, str, str | None]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -20,6 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel
 
 from langchain_redis_agent.checkpoint import (
     AsyncRedisSaver,
@@ -231,3 +233,48 @@ def test_copy_then_prune_keeps_a_resumable_thread(config: RedisAgentConfig) -> N
     assert graph.get_state(fork).values == {}
     with pytest.raises(ConfigError, match="keep_latest"):
         saver.prune(["src"], strategy="latest")
+
+
+class Order(BaseModel):
+    sku: str
+    qty: int
+
+
+@dataclass
+class Note:
+    text: str
+
+
+class OrderState(TypedDict):
+    order: Order
+    notes: Annotated[list[Note], operator.add]
+
+
+def _order_graph(checkpointer: Any) -> Any:
+    def bump(state: OrderState) -> dict[str, Any]:
+        return {"order": Order(sku="x", qty=state["order"].qty + 1), "notes": [Note("bumped")]}
+
+    def confirm(state: OrderState) -> dict[str, Any]:
+        return {"notes": [Note(interrupt("ok?"))]}
+
+    builder = StateGraph(OrderState)
+    builder.add_node("bump", bump)
+    builder.add_node("confirm", confirm)
+    builder.add_edge(START, "bump")
+    builder.add_edge("bump", "confirm")
+    builder.add_edge("confirm", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+def test_own_state_types_need_allowing_and_never_come_back_as_dicts(
+    config: RedisAgentConfig,
+) -> None:
+    thread = {"configurable": {"thread_id": "o1"}}
+    start = {"order": Order(sku="x", qty=1), "notes": []}
+    _order_graph(RedisSaver(config)).invoke(start, thread)
+    # not allowed: a clear error naming the type, not a dict where a model is expected
+    with pytest.raises(ConfigError, match=r"test_graphs\.Order.*allowed_types"):
+        _order_graph(RedisSaver(config)).invoke(Command(resume="yes"), thread)
+    saver = RedisSaver(config, allowed_types=[Order, Note])
+    done = _order_graph(saver).invoke(Command(resume="yes"), thread)
+    assert done == {"order": Order(sku="x", qty=2), "notes": [Note("bumped"), Note("yes")]}
