@@ -13,7 +13,7 @@ unpickled, and no module is imported by name unless allowed.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -291,6 +291,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
         metadata = self._loads(rec.metadata)
         return all(metadata.get(k) == v for k, v in tup_filter.items())
 
+    def _where(
+        self, tup_filter: dict[str, Any] | None
+    ) -> Callable[[StoredCheckpoint], bool] | None:
+        if not tup_filter:
+            return None
+        return lambda rec: self._matches(rec, tup_filter)
+
     # -- sync --
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread, ns, checkpoint_id = self._target(config)
@@ -308,6 +315,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         thread, ns, only_id, before_id, page = self._list_plan(config, filter, before, limit)
         if limit is not None and limit <= 0:
             return
+        by_id = only_id is not None and thread is not None
         if only_id is not None and thread is not None:
             recs: Any = [
                 r
@@ -316,10 +324,12 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 and (before_id is None or r.checkpoint_id < before_id)
             ]
         else:
-            recs = self._store.list(thread, ns, before=before_id, page=page)
+            recs = self._store.list(
+                thread, ns, before=before_id, page=page, where=self._where(filter)
+            )
         count = 0
         for rec in recs:
-            if not self._matches(rec, filter):
+            if by_id and not self._matches(rec, filter):
                 continue
             yield self._tuple(rec)
             count += 1
@@ -396,9 +406,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
                     if limit is not None and count >= limit:
                         return
             return
-        async for rec in self._store.alist(thread, ns, before=before_id, page=page):
-            if not self._matches(rec, filter):
-                continue
+        async for rec in self._store.alist(
+            thread, ns, before=before_id, page=page, where=self._where(filter)
+        ):
             yield self._tuple(rec)
             count += 1
             if limit is not None and count >= limit:

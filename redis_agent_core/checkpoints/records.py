@@ -13,12 +13,14 @@ Layout of one checkpoint hash (see :meth:`KeySpace.checkpoint`):
 - ``w`` + packed (checkpoint id, task id, index): one pending write, valued packed
   (task path, channel, type, bytes).
 
-Every compound value is length-prefixed (:func:`pack`), so no byte in an id, a
-channel or a task path can be mistaken for a separator.
+A typed blob is ``<type>\\0<payload>`` (type names hold no NUL); every other compound
+value is length-prefixed (:func:`pack`), so no byte in an id, a channel or a task path
+can be mistaken for a separator.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +47,7 @@ F_REFS = b"r"
 VALUE_PREFIX = b"v"
 WRITE_PREFIX = b"w"
 SEP = b"\x00"
+_LENGTH = struct.Struct(">I")
 # above every byte of a UTF-8 id: closes a lexicographic range of one namespace
 TOP = b"\xff"
 
@@ -76,36 +79,40 @@ class StoredCheckpoint:
 
 def pack(parts: Iterable[bytes]) -> bytes:
     """Length-prefixed concatenation (4-byte big-endian length before each part)."""
-    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    return b"".join(_LENGTH.pack(len(p)) + p for p in parts)
 
 
 def unpack(data: bytes) -> list[bytes]:
     """Inverse of :func:`pack`; a truncated blob raises :class:`DataCorruptionError`."""
     out: list[bytes] = []
-    view = memoryview(data)
     pos, end = 0, len(data)
-    while pos < end:
-        if pos + 4 > end:
-            raise DataCorruptionError("checkpoint record is truncated (length prefix)")
-        size = int.from_bytes(view[pos : pos + 4], "big")
-        pos += 4
-        if pos + size > end:
-            raise DataCorruptionError("checkpoint record is truncated (payload)")
-        out.append(bytes(view[pos : pos + size]))
-        pos += size
+    try:
+        while pos < end:
+            (size,) = _LENGTH.unpack_from(data, pos)
+            pos += 4
+            nxt = pos + size
+            if nxt > end:
+                raise DataCorruptionError("checkpoint record is truncated (payload)")
+            out.append(data[pos:nxt])
+            pos = nxt
+    except struct.error:
+        raise DataCorruptionError("checkpoint record is truncated (length prefix)") from None
     return out
 
 
 def pack_typed(value: Typed) -> bytes:
+    """``<type>\0<payload>``: one C-level split to read back (type names hold no NUL)."""
     kind, payload = value
-    return pack((kind.encode(), bytes(payload)))
+    if "\x00" in kind:
+        raise ConfigError(f"serializer type name {kind!r} contains NUL, which cannot be stored")
+    return kind.encode() + SEP + bytes(payload)
 
 
 def unpack_typed(data: bytes) -> Typed:
-    parts = unpack(data)
-    if len(parts) != 2:
-        raise DataCorruptionError("checkpoint value is not a (type, bytes) pair")
-    return parts[0].decode(), parts[1]
+    kind, sep, payload = data.partition(SEP)
+    if not sep:
+        raise DataCorruptionError("checkpoint value has no type name")
+    return kind.decode(), payload
 
 
 def check_namespace(checkpoint_ns: str) -> str:

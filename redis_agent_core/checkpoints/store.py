@@ -22,13 +22,15 @@ pretend to be saved).
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..config import RedisAgentConfig, get_default_config
+from ..keys import escape_part
 from ..kvstore import check_positive_ttl
 from ..redis_errors import translate_errors
 from .records import (
+    F_ID,
     F_REFS,
     VALUE_PREFIX,
     StoredCheckpoint,
@@ -98,6 +100,7 @@ class CheckpointStore:
         ]
         if not self.shallow:
             keys.append(self.keys.checkpoint_blobs(thread_id, checkpoint_ns))
+            keys.append(self.keys.checkpoint_head(thread_id, checkpoint_ns))
         return keys
 
     def _queue_expire(self, pipe: Any, keys: Sequence[str]) -> None:
@@ -130,6 +133,12 @@ class CheckpointStore:
             pipe.zremrangebylex(idx, bottom, top)
         else:
             fields[F_REFS] = refs_value(channel_versions)
+            # a later put of an older id makes the head stale: readers then check it
+            # against the index and take the longer way
+            pipe.hset(
+                self.keys.checkpoint_head(thread_id, checkpoint_ns),
+                mapping={F_ID: fields[F_ID], F_REFS: fields[F_REFS]},
+            )
             if values:
                 pipe.hset(
                     self.keys.checkpoint_blobs(thread_id, checkpoint_ns),
@@ -174,19 +183,33 @@ class CheckpointStore:
     # -- a page of a listing: record hashes, then the values they reference --
     def _queue_records(self, pipe: Any, thread: str, ns: str, members: Any) -> builtins.list[str]:
         ids = [split_member(m)[1] for m in members]
+        if self.shallow:
+            for cid in ids:
+                pipe.hgetall(self.record_key(thread, ns, cid))
+            return ids
+        # the key of each record is this prefix plus its escaped id (one escape per id)
+        prefix = self.keys.checkpoint(thread, ns, "")
         for cid in ids:
-            pipe.hgetall(self.record_key(thread, ns, cid))
+            pipe.hgetall(prefix + escape_part(cid))
         return ids
 
     def _pending(
-        self, thread: str, ns: str, ids: Sequence[str], raws: Sequence[Any]
+        self,
+        thread: str,
+        ns: str,
+        ids: Sequence[str],
+        raws: Sequence[Any],
+        where: Callable[[StoredCheckpoint], bool] | None = None,
     ) -> builtins.list[
         tuple[StoredCheckpoint, tuple[str, builtins.list[tuple[str, bytes]]] | None]
     ]:
+        # ``where`` sees the record before its values are fetched: a filtered listing
+        # fetches values only for the checkpoints it returns
         found = [
             (rec, raw)
             for cid, raw in zip(ids, raws, strict=True)
             if (rec := parse_record(thread, ns, raw, cid)) is not None
+            and (where is None or where(rec))
         ]
         return [(rec, self._blob_request(rec, raw)) for rec, raw in found]
 
@@ -205,6 +228,49 @@ class CheckpointStore:
             if req is not None:
                 attach_blobs(rec, req[1], next(it))
         return [rec for rec, _ in pending]
+
+    def _get_plan(
+        self, thread: str, ns: str, checkpoint_id: str | None
+    ) -> Generator[Callable[[Any], None], Sequence[Any], StoredCheckpoint | None]:
+        """The reads of :meth:`get` as a plan: yields what to queue on a pipeline, is
+        sent the replies, returns the record (run by the sync and async drivers)."""
+        refs: builtins.list[tuple[str, bytes]] | None = None
+        if checkpoint_id is None and not self.shallow:
+            top, bottom = range_bounds(ns, None)
+            idx, head = self.keys.checkpoint_index(thread), self.keys.checkpoint_head(thread, ns)
+
+            def latest(pipe: Any) -> None:
+                pipe.zrevrangebylex(idx, top, bottom, start=0, num=1)
+                pipe.hmget(head, [F_ID, F_REFS])
+
+            ids, (head_id, head_refs) = yield latest
+            if not ids:
+                return None
+            checkpoint_id = split_member(ids[0])[1]
+            if head_id is not None and head_id.decode() == checkpoint_id:
+                refs = parse_refs(head_refs)
+        key = self.record_key(thread, ns, checkpoint_id or "")
+        blobs = self.keys.checkpoint_blobs(thread, ns)
+
+        def record_and_values(pipe: Any) -> None:
+            pipe.hgetall(key)
+            if refs:
+                pipe.hmget(blobs, [f for _, f in refs])
+            if self.refresh_on_read:
+                self._queue_expire(pipe, [key, *self._thread_keys(thread, ns)])
+
+        replies = yield record_and_values
+        raw = replies[0]
+        record = parse_record(thread, ns, raw, checkpoint_id)
+        if record is None:
+            return None
+        if refs:
+            return attach_blobs(record, refs, replies[1])
+        request = self._blob_request(record, raw)
+        if request is not None:
+            (values,) = yield lambda pipe: pipe.hmget(request[0], [f for _, f in request[1]])
+            attach_blobs(record, request[1], values)
+        return record
 
     @staticmethod
     def _validate(thread_id: object, checkpoint_ns: str) -> str:
@@ -270,28 +336,17 @@ class CheckpointStore:
         thread = self._validate(thread_id, checkpoint_ns)
         client = self.config.get_client()
         with translate_errors(self.config, f"reading checkpoint of thread {thread!r}"):
-            if checkpoint_id is None and not self.shallow:
-                top, bottom = range_bounds(checkpoint_ns, None)
-                ids = client.zrevrangebylex(
-                    self.keys.checkpoint_index(thread), top, bottom, start=0, num=1
-                )
-                if not ids:
-                    return None
-                checkpoint_id = split_member(ids[0])[1]
-            key = self.record_key(thread, checkpoint_ns, checkpoint_id or "")
-            pipe = client.pipeline(transaction=False)
-            pipe.hgetall(key)
-            if self.refresh_on_read:
-                self._queue_expire(pipe, [key, *self._thread_keys(thread, checkpoint_ns)])
-            raw = pipe.execute()[0]
-            record = parse_record(thread, checkpoint_ns, raw, checkpoint_id)
-            if record is None:
-                return None
-            request = self._blob_request(record, raw)
-            if request is not None:
-                blobs = client.hmget(request[0], [f for _, f in request[1]])
-                attach_blobs(record, request[1], blobs)
-            return record
+            plan = self._get_plan(thread, checkpoint_ns, checkpoint_id)
+            try:
+                step = next(plan)
+                while True:
+                    with client.pipeline(transaction=False) as pipe:
+                        step(pipe)
+                        replies = pipe.execute()
+                    step = plan.send(replies)
+            except StopIteration as done:
+                record: StoredCheckpoint | None = done.value
+                return record
 
     def _thread_ids(self) -> builtins.list[str]:
         client = self.config.get_client()
@@ -316,11 +371,13 @@ class CheckpointStore:
         *,
         before: str | None = None,
         page: int = 50,
+        where: Callable[[StoredCheckpoint], bool] | None = None,
     ) -> Iterator[StoredCheckpoint]:
         """Checkpoints newest first within each namespace (namespaces in name order).
 
         ``thread_id=None`` lists every thread (SCANs the namespace: admin use);
-        ``checkpoint_ns=None`` every namespace; ``before``: only ids older than this.
+        ``checkpoint_ns=None`` every namespace; ``before``: only ids older than this;
+        ``where``: a test of each record (values not yet attached), e.g. on metadata.
         """
         if checkpoint_ns is not None:
             check_namespace(checkpoint_ns)
@@ -342,7 +399,7 @@ class CheckpointStore:
                         start += len(members)
                         with client.pipeline(transaction=False) as pipe:
                             ids = self._queue_records(pipe, thread, ns, members)
-                            pending = self._pending(thread, ns, ids, pipe.execute())
+                            pending = self._pending(thread, ns, ids, pipe.execute(), where)
                         with client.pipeline(transaction=False) as pipe:
                             self._queue_blobs(pipe, pending)
                             records = self._finish(pending, pipe.execute())
@@ -371,6 +428,7 @@ class CheckpointStore:
             ns = raw.decode() if isinstance(raw, bytes) else raw
             keys.append(self.keys.checkpoint_blobs(thread, ns))
             keys.append(self.keys.checkpoint_latest(thread, ns))
+            keys.append(self.keys.checkpoint_head(thread, ns))
         for member in members:
             ns, cid = split_member(member)
             keys.append(self.keys.checkpoint(thread, ns, cid))
@@ -386,6 +444,7 @@ class CheckpointStore:
             pairs.append(
                 (self.keys.checkpoint_latest(src, ns), self.keys.checkpoint_latest(dst, ns))
             )
+            pairs.append((self.keys.checkpoint_head(src, ns), self.keys.checkpoint_head(dst, ns)))
         for member in members:
             ns, cid = split_member(member)
             pairs.append((self.keys.checkpoint(src, ns, cid), self.keys.checkpoint(dst, ns, cid)))
@@ -561,28 +620,17 @@ class CheckpointStore:
         thread = self._validate(thread_id, checkpoint_ns)
         client = self.config.get_async_client()
         with translate_errors(self.config, f"reading checkpoint of thread {thread!r}"):
-            if checkpoint_id is None and not self.shallow:
-                top, bottom = range_bounds(checkpoint_ns, None)
-                ids = await client.zrevrangebylex(
-                    self.keys.checkpoint_index(thread), top, bottom, start=0, num=1
-                )
-                if not ids:
-                    return None
-                checkpoint_id = split_member(ids[0])[1]
-            key = self.record_key(thread, checkpoint_ns, checkpoint_id or "")
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.hgetall(key)
-                if self.refresh_on_read:
-                    self._queue_expire(pipe, [key, *self._thread_keys(thread, checkpoint_ns)])
-                raw = (await pipe.execute())[0]
-            record = parse_record(thread, checkpoint_ns, raw, checkpoint_id)
-            if record is None:
-                return None
-            request = self._blob_request(record, raw)
-            if request is not None:
-                blobs = await client.hmget(request[0], [f for _, f in request[1]])
-                attach_blobs(record, request[1], blobs)
-            return record
+            plan = self._get_plan(thread, checkpoint_ns, checkpoint_id)
+            try:
+                step = next(plan)
+                while True:
+                    async with client.pipeline(transaction=False) as pipe:
+                        step(pipe)
+                        replies = await pipe.execute()
+                    step = plan.send(replies)
+            except StopIteration as done:
+                record: StoredCheckpoint | None = done.value
+                return record
 
     async def _athread_ids(self) -> builtins.list[str]:
         client = self.config.get_async_client()
@@ -607,6 +655,7 @@ class CheckpointStore:
         *,
         before: str | None = None,
         page: int = 50,
+        where: Callable[[StoredCheckpoint], bool] | None = None,
     ) -> AsyncIterator[StoredCheckpoint]:
         """Async :meth:`list`."""
         if checkpoint_ns is not None:
@@ -631,7 +680,7 @@ class CheckpointStore:
                         start += len(members)
                         async with client.pipeline(transaction=False) as pipe:
                             ids = self._queue_records(pipe, thread, ns, members)
-                            pending = self._pending(thread, ns, ids, await pipe.execute())
+                            pending = self._pending(thread, ns, ids, await pipe.execute(), where)
                         async with client.pipeline(transaction=False) as pipe:
                             self._queue_blobs(pipe, pending)
                             records = self._finish(pending, await pipe.execute())

@@ -10,7 +10,7 @@ import redis
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from langchain_redis_agent.checkpoint import RedisSaver, ShallowRedisSaver, safe_serializer
-from redis_agent_core.checkpoints.records import pack
+from redis_agent_core.checkpoints.records import pack_typed
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
 
@@ -48,7 +48,7 @@ def test_a_pickle_planted_in_redis_is_refused(config: RedisAgentConfig) -> None:
     client = config.get_client()
     blobs = config.keys.checkpoint_blobs("t1", "")
     (field,) = client.hkeys(blobs)
-    client.hset(blobs, field, pack((b"pickle", pickle.dumps(Boom()))))
+    client.hset(blobs, field, pack_typed(("pickle", pickle.dumps(Boom()))))
     with pytest.raises(DataCorruptionError, match="pickle"):
         saver.get_tuple(_cfg("t1"))
 
@@ -150,3 +150,31 @@ def test_bad_input_is_refused_before_anything_is_written(config: RedisAgentConfi
     with pytest.raises(ConfigError, match="ttl"):
         RedisSaver(config, ttl=0)
     assert not list(config.get_client().scan_iter(match=f"{config.namespace}:*"))
+
+
+async def test_latest_is_right_when_an_older_id_is_put_last(config: RedisAgentConfig) -> None:
+    # the head (id + value references of the latest put) is then stale: reads must
+    # notice and still return the newest id with its own values
+    saver = RedisSaver(config)
+    newer, older = _checkpoint("1f0-b", x="new"), _checkpoint("1f0-a", x="old")
+    older["channel_versions"] = {"x": f"{2:032}.0"}
+    saver.put(_cfg("t"), newer, {"step": 1}, newer["channel_versions"])
+    saver.put(_cfg("t"), older, {"step": 0}, older["channel_versions"])
+    for tup in (saver.get_tuple(_cfg("t")), await saver.aget_tuple(_cfg("t"))):
+        assert tup is not None
+        assert tup.checkpoint["id"] == "1f0-b"
+        assert tup.checkpoint["channel_values"] == {"x": "new"}
+    await config.aclose()
+
+
+def test_a_damaged_record_raises_a_clear_error(config: RedisAgentConfig) -> None:
+    saver = RedisSaver(config)
+    cp = _checkpoint("1f0-a", x=1)
+    stored = saver.put(_cfg("t"), cp, {}, cp["channel_versions"])
+    saver.put_writes(stored, [("x", 2)], "task")
+    client = config.get_client()
+    key = config.keys.checkpoint("t", "", "1f0-a")
+    (field,) = [f for f in client.hkeys(key) if f.startswith(b"w")]
+    client.hset(key, field, b"\x00\x00\x00\x09abc")  # a length running past the end
+    with pytest.raises(DataCorruptionError, match="truncated"):
+        saver.get_tuple(_cfg("t"))
