@@ -1,0 +1,160 @@
+# %% [markdown]
+# # Agent state for LangGraph and LangChain v1 agents in Redis
+#
+# `RedisSaver` is a LangGraph checkpointer on plain Redis (hashes, sorted sets, sets: no
+# RedisJSON or RediSearch), so it runs on any Redis 6.2+, managed Redis, Valkey or a
+# cluster. This notebook runs on the embedded Redis with a fake chat model: an agent built
+# with `create_agent` remembers a conversation **across a process restart**, and a graph
+# paused on `interrupt()` is resumed by another process.
+
+# %%
+import json
+import subprocess
+import sys
+import textwrap
+
+from langchain.agents import create_agent
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from langchain_redis_agent.checkpoint import RedisSaver, ShallowRedisSaver
+from redis_agent_core import RedisAgentConfig
+
+config = RedisAgentConfig(namespace="nb-agent-state")  # no URL: the embedded server
+URL = config.resolve_url()  # the child processes below connect to the same server
+for thread in ("ada", "order-1"):
+    RedisSaver(config).delete_thread(thread)  # start clean when re-run
+
+# %% [markdown]
+# ## An agent that remembers
+# The checkpointer keeps the thread's messages; each `invoke` on the same `thread_id`
+# continues the conversation.
+
+# %%
+model = FakeListChatModel(responses=["Nice to meet you, Ada."])
+agent = create_agent(model, tools=[], checkpointer=RedisSaver(config))
+thread = {"configurable": {"thread_id": "ada"}}
+out = agent.invoke({"messages": [("user", "Hi, I'm Ada.")]}, thread)
+for m in out["messages"]:
+    print(f"{m.type:>5}: {m.content}")
+
+# %% [markdown]
+# ## ... across a process restart
+# A new Python process builds a new agent and a new saver: only Redis carries the state.
+# Its model answers with what it was shown, so we can see the earlier turn arrive.
+
+# %%
+child = textwrap.dedent(
+    f"""
+    import json
+    from typing import Any
+    from langchain.agents import create_agent
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+    from langchain_redis_agent.checkpoint import RedisSaver
+    from redis_agent_core import RedisAgentConfig
+
+    class Recall(BaseChatModel):
+        @property
+        def _llm_type(self) -> str:
+            return "recall"
+
+        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any):
+            first = messages[0].content
+            reply = AIMessage(f"I was shown {{len(messages)}} messages; the first: {{first!r}}")
+            return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    saver = RedisSaver(RedisAgentConfig(url={URL!r}, namespace="nb-agent-state"))
+    agent = create_agent(Recall(), tools=[], checkpointer=saver)
+    out = agent.invoke({{"messages": [("user", "What's my name?")]}},
+                       {{"configurable": {{"thread_id": "ada"}}}})
+    print(json.dumps([[m.type, m.content] for m in out["messages"]]))
+    """
+)
+result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+for kind, text in json.loads(result.stdout.splitlines()[-1]):
+    print(f"{kind:>5}: {text}")
+
+# %% [markdown]
+# ## Human in the loop: pause in one process, resume in another
+# `interrupt()` stops the graph and the checkpoint records why; `Command(resume=...)`
+# continues it, here from a second process.
+
+# %%
+graph_code = textwrap.dedent(
+    """
+    import operator
+    from typing import Annotated, Any, TypedDict
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import interrupt
+
+    class Order(TypedDict):
+        items: Annotated[list[str], operator.add]
+        approved: bool
+
+    def draft(state: Order) -> dict[str, Any]:
+        return {"items": ["2 x keyboard"]}
+
+    def review(state: Order) -> dict[str, Any]:
+        answer = interrupt({"approve": state["items"]})
+        return {"approved": answer == "yes", "items": [f"reviewed: {answer}"]}
+
+    def build(checkpointer: Any) -> Any:
+        g = StateGraph(Order)
+        g.add_node("draft", draft)
+        g.add_node("review", review)
+        g.add_edge(START, "draft")
+        g.add_edge("draft", "review")
+        g.add_edge("review", END)
+        return g.compile(checkpointer=checkpointer)
+    """
+)
+exec(graph_code)
+order = {"configurable": {"thread_id": "order-1"}}
+paused = build(RedisSaver(config)).invoke({"items": [], "approved": False}, order)  # noqa: F821
+print("paused on:", paused["__interrupt__"][0].value)
+
+resume = graph_code + textwrap.dedent(
+    f"""
+    import json
+    from langgraph.types import Command
+    from langchain_redis_agent.checkpoint import RedisSaver
+    from redis_agent_core import RedisAgentConfig
+
+    graph = build(RedisSaver(RedisAgentConfig(url={URL!r}, namespace="nb-agent-state")))
+    thread = {{"configurable": {{"thread_id": "order-1"}}}}
+    print(json.dumps({{"waiting at": graph.get_state(thread).next,
+                      "result": graph.invoke(Command(resume="yes"), thread)}}))
+    """
+)
+print(subprocess.run([sys.executable, "-c", resume], capture_output=True, text=True).stdout)
+
+# %% [markdown]
+# ## History, TTL and the keys in Redis
+# `RedisSaver` keeps every checkpoint (time travel, forks with `copy_thread`);
+# `ShallowRedisSaver` keeps only the latest. `ttl=` (seconds) expires an idle thread;
+# `refresh_on_read=True` keeps a thread alive while it is read. Every key of a thread
+# carries the thread's hash tag, so a thread lives in one Redis Cluster slot.
+
+# %%
+graph = build(RedisSaver(config))  # noqa: F821
+for snapshot in graph.get_state_history(order):
+    print(snapshot.metadata["step"], snapshot.next, snapshot.values)
+client = config.get_client()
+for key in sorted(client.scan_iter(match="nb-agent-state:cp:{order-1}*")):
+    print(key.decode(), client.type(key).decode())
+
+# %%
+with_ttl = build(RedisSaver(config, ttl=3600, refresh_on_read=True))  # noqa: F821
+ttl_thread = {"configurable": {"thread_id": "order-ttl"}}
+with_ttl.invoke({"items": [], "approved": False}, ttl_thread)
+keys = list(client.scan_iter(match="nb-agent-state:cp:{order-ttl}*"))
+print(len(keys), "keys, seconds left:", sorted({client.ttl(k) for k in keys}))
+RedisSaver(config).delete_thread("order-ttl")
+
+# %%
+shallow = build(ShallowRedisSaver(config))  # noqa: F821
+shallow_thread = {"configurable": {"thread_id": "order-2"}}
+shallow.invoke({"items": [], "approved": False}, shallow_thread)
+print(len(list(shallow.get_state_history(shallow_thread))), "checkpoint kept")
+ShallowRedisSaver(config).delete_thread("order-2")
