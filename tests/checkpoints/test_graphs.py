@@ -278,3 +278,48 @@ def test_own_state_types_need_allowing_and_never_come_back_as_dicts(
     saver = RedisSaver(config, allowed_types=[Order, Note])
     done = _order_graph(saver).invoke(Command(resume="yes"), thread)
     assert done == {"order": Order(sku="x", qty=2), "notes": [Note("bumped"), Note("yes")]}
+
+
+class FanState(TypedDict):
+    results: Annotated[list[str], operator.add]
+
+
+def test_a_failed_branch_is_retried_alone_from_the_pending_writes(
+    config: RedisAgentConfig,
+) -> None:
+    """Parallel branches: the writes of the branch that succeeded are saved as pending
+    writes, so resuming after the other branch failed does not run the first again."""
+    calls = {"fast": 0, "flaky": 0}
+    fail = {"flaky": True}
+
+    def fast(state: FanState) -> dict[str, Any]:
+        calls["fast"] += 1
+        return {"results": ["fast"]}
+
+    def flaky(state: FanState) -> dict[str, Any]:
+        calls["flaky"] += 1
+        if fail["flaky"]:
+            raise RuntimeError("upstream timeout")
+        return {"results": ["flaky"]}
+
+    def build(saver: Any) -> Any:
+        builder = StateGraph(FanState)
+        builder.add_node("fast", fast)
+        builder.add_node("flaky", flaky)
+        builder.add_edge(START, "fast")
+        builder.add_edge(START, "flaky")
+        builder.add_edge("fast", END)
+        builder.add_edge("flaky", END)
+        return builder.compile(checkpointer=saver)
+
+    thread = {"configurable": {"thread_id": "fan"}}
+    with pytest.raises(RuntimeError, match="upstream timeout"):
+        build(RedisSaver(config)).invoke({"results": []}, thread)
+    state = build(RedisSaver(config)).get_state(thread)
+    assert state.next == ("flaky",)  # fast's writes were saved: it is done
+    assert [t.name for t in state.tasks if t.error] == ["flaky"]  # errors are writes too
+
+    fail["flaky"] = False
+    out = build(RedisSaver(config)).invoke(None, thread)  # resume the same step
+    assert sorted(out["results"]) == ["fast", "flaky"]
+    assert calls == {"fast": 1, "flaky": 2}
