@@ -298,6 +298,12 @@ class RedisSaver(BaseCheckpointSaver[str]):
             return None
         return lambda rec: self._matches(rec, tup_filter)
 
+    def _run_filter(self, run_ids: Sequence[str]) -> Callable[[StoredCheckpoint], bool] | None:
+        wanted = {str(r) for r in run_ids}
+        if not wanted:
+            return None
+        return lambda rec: str(self._loads(rec.metadata).get("run_id")) in wanted
+
     # -- sync --
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread, ns, checkpoint_id = self._target(config)
@@ -369,6 +375,14 @@ class RedisSaver(BaseCheckpointSaver[str]):
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint and pending write of a thread to another thread."""
         self._store.copy_thread(str(source_thread_id), str(target_thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (with their writes) whose metadata ``run_id`` is one of
+        ``run_ids``, in every thread. Reads every checkpoint of the namespace: an admin
+        operation, not for a request path."""
+        where = self._run_filter(run_ids)
+        if where is not None:
+            self._store.delete_checkpoints(list(self._store.list(None, where=where)))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``"keep_latest"``: keep each namespace's latest checkpoint (with its writes);
@@ -447,6 +461,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Async :meth:`copy_thread`."""
         await self._store.acopy_thread(str(source_thread_id), str(target_thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async :meth:`delete_for_runs`."""
+        where = self._run_filter(run_ids)
+        if where is not None:
+            found = [rec async for rec in self._store.alist(None, where=where)]
+            await self._store.adelete_checkpoints(found)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async :meth:`prune`."""

@@ -810,6 +810,8 @@ async def _saver(saver: RedisSaver, call: Runner, config: RedisAgentConfig) -> N
     await call("list", None, keep=len)
     await call("put", {"configurable": {}}, first, {}, {})  # the same error
     await call("copy_thread", "t1", "t2")
+    await call("put", _thread("t2"), _checkpoint("1f0-c"), {"run_id": "run-9"}, {})
+    await call("delete_for_runs", ["run-9", "run-none"])
     await call("list", _thread("t2"))
     await call("prune", ["t2"])
     await call("list", _thread("t2"))
@@ -820,7 +822,7 @@ async def _saver(saver: RedisSaver, call: Runner, config: RedisAgentConfig) -> N
     await call("get_tuple", _thread("t1"))
 
 
-methods = "setup put put_writes get_tuple list delete_thread copy_thread prune"
+methods = "setup put put_writes get_tuple list delete_thread copy_thread prune delete_for_runs"
 case(RedisSaver, methods, lambda c: RedisSaver(c))(_saver)
 
 
@@ -833,7 +835,7 @@ case(ShallowRedisSaver, methods, lambda c: ShallowRedisSaver(c))(shallow_saver)
 
 @case(
     CheckpointStore,
-    "put put_writes get namespaces list delete_thread copy_thread prune",
+    "put put_writes get namespaces list delete_thread copy_thread prune delete_checkpoints",
     CheckpointStore,
 )
 async def checkpoint_store(store: CheckpointStore, call: Runner, config: RedisAgentConfig) -> None:
@@ -860,6 +862,8 @@ async def checkpoint_store(store: CheckpointStore, call: Runner, config: RedisAg
     await call("get", "", "")  # the same ConfigError
     await call("copy_thread", "t", "u")
     await call("list", "u", keep=list)
+    await call("delete_checkpoints", [r for r in store.list("u", "inner")])
+    await call("namespaces", "u")
     await call("prune", ["u"])
     await call("list", "u", keep=list)
     await call("prune", ["u"], keep_latest=False)

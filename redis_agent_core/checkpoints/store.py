@@ -541,6 +541,30 @@ class CheckpointStore:
                 self._queue_copy_writes(pipe, src, dst, nss, members, replies)
                 pipe.execute()
 
+    def delete_checkpoints(self, checkpoints: Sequence[StoredCheckpoint]) -> int:
+        """Delete these checkpoints with their pending writes (one MULTI/EXEC per
+        thread); values they alone referenced stay until the thread is deleted or
+        pruned. Returns how many were deleted."""
+        deleted = 0
+        client = self.config.get_client()
+        for thread, keys, members in self._deletions(checkpoints):
+            with translate_errors(self.config, f"deleting checkpoints of thread {thread!r}"):
+                with client.pipeline(transaction=True) as pipe:
+                    pipe.execute_command("UNLINK", *keys)
+                    pipe.zrem(self.keys.checkpoint_index(thread), *members)
+                    deleted += int(pipe.execute()[1])
+        return deleted
+
+    def _deletions(
+        self, checkpoints: Sequence[StoredCheckpoint]
+    ) -> builtins.list[tuple[str, builtins.list[str], builtins.list[bytes]]]:
+        by_thread: dict[str, tuple[builtins.list[str], builtins.list[bytes]]] = {}
+        for rec in checkpoints:
+            keys, members = by_thread.setdefault(rec.thread_id, ([], []))
+            keys.append(self.record_key(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id))
+            members.append(index_member(rec.checkpoint_ns, rec.checkpoint_id))
+        return [(thread, keys, members) for thread, (keys, members) in by_thread.items()]
+
     def prune(self, thread_ids: Sequence[str], *, keep_latest: bool = True) -> None:
         """Keep only the latest checkpoint of each namespace of each thread (with its
         writes and the values it references), or delete the threads."""
@@ -721,6 +745,18 @@ class CheckpointStore:
             async with client.pipeline(transaction=True) as pipe:
                 self._queue_copy_writes(pipe, src, dst, nss, members, replies)
                 await pipe.execute()
+
+    async def adelete_checkpoints(self, checkpoints: Sequence[StoredCheckpoint]) -> int:
+        """Async :meth:`delete_checkpoints`."""
+        deleted = 0
+        client = self.config.get_async_client()
+        for thread, keys, members in self._deletions(checkpoints):
+            with translate_errors(self.config, f"deleting checkpoints of thread {thread!r}"):
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.execute_command("UNLINK", *keys)
+                    pipe.zrem(self.keys.checkpoint_index(thread), *members)
+                    deleted += int((await pipe.execute())[1])
+        return deleted
 
     async def aprune(self, thread_ids: Sequence[str], *, keep_latest: bool = True) -> None:
         """Async :meth:`prune`."""

@@ -22,7 +22,16 @@ from langchain_redis_agent.checkpoint import (  # noqa: E402
     ShallowRedisSaver,
 )
 
-BASE = {"put", "put_writes", "get_tuple", "list", "delete_thread", "copy_thread", "prune"}
+BASE = {
+    "put",
+    "put_writes",
+    "get_tuple",
+    "list",
+    "delete_thread",
+    "copy_thread",
+    "prune",
+    "delete_for_runs",
+}
 
 # A shallow saver keeps one checkpoint per thread and namespace by design: the
 # suite's tests that read back an older checkpoint, or count several, cannot pass.
@@ -46,6 +55,9 @@ SHALLOW_BY_DESIGN = {
     "test_copy_thread_basic",
     "test_copy_thread_all_checkpoints",
     "test_copy_thread_preserves_ordering",
+    "test_delete_for_runs_single",
+    "test_delete_for_runs_multiple",
+    "test_delete_for_runs_preserves_other_runs",
     "test_delete_thread_removes_checkpoints",
 }
 
@@ -78,6 +90,9 @@ def _sync_driven(cls: type[RedisSaver]) -> type[RedisSaver]:
 
         async def aprune(self, thread_ids: Any, *, strategy: str = "keep_latest") -> None:
             self.prune(thread_ids, strategy=strategy)
+
+        async def adelete_for_runs(self, run_ids: Any) -> None:
+            self.delete_for_runs(run_ids)
 
     SyncDriven.__name__ = f"SyncDriven{cls.__name__}"
     return SyncDriven
