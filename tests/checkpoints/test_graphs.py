@@ -323,3 +323,19 @@ def test_a_failed_branch_is_retried_alone_from_the_pending_writes(
     out = build(RedisSaver(config)).invoke(None, thread)  # resume the same step
     assert sorted(out["results"]) == ["fast", "flaky"]
     assert calls == {"fast": 1, "flaky": 2}
+
+
+@pytest.mark.parametrize("durability", ["async", "exit"])
+def test_other_durability_modes_keep_the_thread_resumable(
+    config: RedisAgentConfig, durability: str
+) -> None:
+    # "async" writes checkpoints in the background (possibly out of order), "exit" only
+    # when the run stops: either way the latest state and the interrupt are found
+    thread = {"configurable": {"thread_id": f"d-{durability}"}}
+    graph = build_graph(RedisSaver(config))
+    first = graph.invoke({"items": [], "approved": False}, thread, durability=durability)
+    assert "__interrupt__" in first
+    other = build_graph(RedisSaver(config))
+    assert other.get_state(thread).next == ("review",)
+    done = other.invoke(Command(resume="yes"), thread, durability=durability)
+    assert done == {"items": ["draft", "reviewed:yes"], "approved": True}
