@@ -214,19 +214,37 @@ class CheckpointStore:
         return [(rec, self._blob_request(rec, raw)) for rec, raw in found]
 
     @staticmethod
-    def _queue_blobs(pipe: Any, pending: Sequence[tuple[StoredCheckpoint, Any]]) -> None:
+    def _queue_blobs(
+        pipe: Any, pending: Sequence[tuple[StoredCheckpoint, Any]]
+    ) -> builtins.list[tuple[str, builtins.list[bytes]]]:
+        # one HMGET per value hash for the whole page: checkpoints of a namespace share
+        # one hash, and unchanged channels share versions, so each value travels once
+        wanted: dict[str, dict[bytes, None]] = {}
         for _, req in pending:
             if req is not None:
-                pipe.hmget(req[0], [f for _, f in req[1]])
+                fields = wanted.setdefault(req[0], {})
+                for _, f in req[1]:
+                    fields[f] = None
+        plan = [(key, list(unique)) for key, unique in wanted.items()]
+        for key, names in plan:
+            pipe.hmget(key, names)
+        return plan
 
     @staticmethod
     def _finish(
-        pending: Sequence[tuple[StoredCheckpoint, Any]], replies: Sequence[Any]
+        pending: Sequence[tuple[StoredCheckpoint, Any]],
+        plan: Sequence[tuple[str, Sequence[bytes]]],
+        replies: Sequence[Any],
     ) -> builtins.list[StoredCheckpoint]:
-        it = iter(replies)
+        found = {
+            (key, f): blob
+            for (key, fields), values in zip(plan, replies, strict=True)
+            for f, blob in zip(fields, values, strict=True)
+        }
         for rec, req in pending:
             if req is not None:
-                attach_blobs(rec, req[1], next(it))
+                key, refs = req
+                attach_blobs(rec, refs, [found.get((key, f)) for _, f in refs])
         return [rec for rec, _ in pending]
 
     def _get_plan(
@@ -401,8 +419,8 @@ class CheckpointStore:
                             ids = self._queue_records(pipe, thread, ns, members)
                             pending = self._pending(thread, ns, ids, pipe.execute(), where)
                         with client.pipeline(transaction=False) as pipe:
-                            self._queue_blobs(pipe, pending)
-                            records = self._finish(pending, pipe.execute())
+                            plan = self._queue_blobs(pipe, pending)
+                            records = self._finish(pending, plan, pipe.execute())
                         yield from records
                         if len(members) < page:
                             break
@@ -706,8 +724,8 @@ class CheckpointStore:
                             ids = self._queue_records(pipe, thread, ns, members)
                             pending = self._pending(thread, ns, ids, await pipe.execute(), where)
                         async with client.pipeline(transaction=False) as pipe:
-                            self._queue_blobs(pipe, pending)
-                            records = self._finish(pending, await pipe.execute())
+                            plan = self._queue_blobs(pipe, pending)
+                            records = self._finish(pending, plan, await pipe.execute())
                         for rec in records:
                             yield rec
                         if len(members) < page:
