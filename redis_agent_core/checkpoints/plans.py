@@ -1,0 +1,473 @@
+"""Pure plans of the checkpoint store: keys, queued commands, reply parsing.
+
+A *plan* is a generator: it yields ``(transaction, queue)`` steps, ``queue(pipe)``
+putting commands on a pipeline (a MULTI/EXEC one when ``transaction``), is sent each
+step's replies and returns the result. :class:`~.store.CheckpointStore` runs the same
+plans with a sync or an asyncio client, so both paths issue the same commands.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ..config import RedisAgentConfig, get_default_config
+from ..keys import escape_part
+from ..kvstore import check_positive_ttl
+from .records import (
+    F_ID,
+    F_REFS,
+    VALUE_PREFIX,
+    StoredCheckpoint,
+    Typed,
+    attach_blobs,
+    blob_field,
+    check_namespace,
+    index_member,
+    pack_typed,
+    parse_record,
+    parse_refs,
+    range_bounds,
+    record_fields,
+    refs_value,
+    split_member,
+    write_field,
+    write_value,
+)
+
+__all__ = ["CheckpointPlans", "PendingWriteIn", "Plan", "Step", "thread_name"]
+
+T = TypeVar("T")
+Step = tuple[bool, Callable[[Any], Any]]
+"""(MULTI/EXEC or not, a function queuing commands on a pipeline)."""
+Plan = Generator[Step, Any, T]
+
+PendingWriteIn = tuple[str, int, str, Typed]
+"""(channel, index, task path, value) of one write to store; index < 0 overwrites."""
+
+
+def thread_name(thread_id: object) -> str:
+    """LangGraph accepts any thread id and str()s it; so do we (UUIDs, ints)."""
+    return thread_id if isinstance(thread_id, str) else str(thread_id)
+
+
+class CheckpointPlans:
+    """Settings, keys and plans of a :class:`~.store.CheckpointStore` (no I/O here)."""
+
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        ttl: int | None = None,
+        refresh_on_read: bool = False,
+        shallow: bool = False,
+    ) -> None:
+        self.config = config or get_default_config()
+        self.ttl = check_positive_ttl(ttl) if ttl is not None else self.config.default_ttl
+        self.refresh_on_read = bool(refresh_on_read)
+        self.shallow = bool(shallow)
+        self.keys = self.config.keys
+
+    # -- pure: keys and queued commands (shared by sync and async) --
+    def record_key(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> str:
+        if self.shallow:
+            return self.keys.checkpoint_latest(thread_id, checkpoint_ns)
+        return self.keys.checkpoint(thread_id, checkpoint_ns, checkpoint_id)
+
+    def _thread_keys(self, thread_id: str, checkpoint_ns: str) -> builtins.list[str]:
+        keys = [
+            self.keys.checkpoint_index(thread_id),
+            self.keys.checkpoint_namespaces(thread_id),
+        ]
+        if not self.shallow:
+            keys.append(self.keys.checkpoint_blobs(thread_id, checkpoint_ns))
+            keys.append(self.keys.checkpoint_head(thread_id, checkpoint_ns))
+        return keys
+
+    def _queue_expire(self, pipe: Any, keys: Sequence[str]) -> None:
+        if self.ttl is not None:
+            for key in keys:
+                pipe.expire(key, self.ttl)
+
+    def _queue_put(
+        self,
+        pipe: Any,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        parent_id: str | None,
+        checkpoint: Typed,
+        metadata: Typed,
+        values: Mapping[str, tuple[str, Typed]],
+        channel_versions: Mapping[str, str],
+    ) -> None:
+        key = self.record_key(thread_id, checkpoint_ns, checkpoint_id)
+        idx = self.keys.checkpoint_index(thread_id)
+        fields = record_fields(checkpoint_id, parent_id, checkpoint, metadata)
+        if self.shallow:
+            # one hash per namespace: replaced whole, old writes and values go with it
+            fields.update(
+                {VALUE_PREFIX + ch.encode(): pack_typed(v) for ch, (_, v) in values.items()}
+            )
+            pipe.delete(key)
+            top, bottom = range_bounds(checkpoint_ns, None)
+            pipe.zremrangebylex(idx, bottom, top)
+        else:
+            fields[F_REFS] = refs_value(channel_versions)
+            # a later put of an older id makes the head stale: readers then check it
+            # against the index and take the longer way
+            pipe.hset(
+                self.keys.checkpoint_head(thread_id, checkpoint_ns),
+                mapping={F_ID: fields[F_ID], F_REFS: fields[F_REFS]},
+            )
+            if values:
+                pipe.hset(
+                    self.keys.checkpoint_blobs(thread_id, checkpoint_ns),
+                    mapping={blob_field(ch, ver): pack_typed(v) for ch, (ver, v) in values.items()},
+                )
+        pipe.hset(key, mapping=fields)
+        pipe.zadd(idx, {index_member(checkpoint_ns, checkpoint_id): 0})
+        pipe.sadd(self.keys.checkpoint_namespaces(thread_id), checkpoint_ns.encode())
+        self._queue_expire(pipe, [key, *self._thread_keys(thread_id, checkpoint_ns)])
+
+    def _queue_writes(
+        self,
+        pipe: Any,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        task_id: str,
+        writes: Sequence[PendingWriteIn],
+    ) -> None:
+        key = self.record_key(thread_id, checkpoint_ns, checkpoint_id)
+        for channel, idx, task_path, value in writes:
+            name = write_field(checkpoint_id, task_id, idx)
+            data = write_value(task_path, channel, value)
+            # special channels (negative index: error, interrupt, ...) are replaced;
+            # a retried regular write keeps its first value (as LangGraph's savers do)
+            if idx < 0:
+                pipe.hset(key, name, data)
+            else:
+                pipe.hsetnx(key, name, data)
+        self._queue_expire(pipe, [key, *self._thread_keys(thread_id, checkpoint_ns)])
+
+    def _blob_request(
+        self, record: StoredCheckpoint, raw: Mapping[Any, Any]
+    ) -> tuple[str, list[tuple[str, bytes]]] | None:
+        if self.shallow:
+            return None
+        refs = parse_refs(raw.get(F_REFS))
+        if not refs:
+            return None
+        return self.keys.checkpoint_blobs(record.thread_id, record.checkpoint_ns), refs
+
+    # -- a page of a listing: record hashes, then the values they reference --
+    def _queue_records(self, pipe: Any, thread: str, ns: str, members: Any) -> builtins.list[str]:
+        ids = [split_member(m)[1] for m in members]
+        if self.shallow:
+            for cid in ids:
+                pipe.hgetall(self.record_key(thread, ns, cid))
+            return ids
+        # the key of each record is this prefix plus its escaped id (one escape per id)
+        prefix = self.keys.checkpoint(thread, ns, "")
+        for cid in ids:
+            pipe.hgetall(prefix + escape_part(cid))
+        return ids
+
+    def _pending(
+        self,
+        thread: str,
+        ns: str,
+        ids: Sequence[str],
+        raws: Sequence[Any],
+        where: Callable[[StoredCheckpoint], bool] | None = None,
+    ) -> builtins.list[
+        tuple[StoredCheckpoint, tuple[str, builtins.list[tuple[str, bytes]]] | None]
+    ]:
+        # ``where`` sees the record before its values are fetched: a filtered listing
+        # fetches values only for the checkpoints it returns
+        found = [
+            (rec, raw)
+            for cid, raw in zip(ids, raws, strict=True)
+            if (rec := parse_record(thread, ns, raw, cid)) is not None
+            and (where is None or where(rec))
+        ]
+        return [(rec, self._blob_request(rec, raw)) for rec, raw in found]
+
+    @staticmethod
+    def _queue_blobs(
+        pipe: Any, pending: Sequence[tuple[StoredCheckpoint, Any]]
+    ) -> builtins.list[tuple[str, builtins.list[bytes]]]:
+        # one HMGET per value hash for the whole page: checkpoints of a namespace share
+        # one hash, and unchanged channels share versions, so each value travels once
+        wanted: dict[str, dict[bytes, None]] = {}
+        for _, req in pending:
+            if req is not None:
+                fields = wanted.setdefault(req[0], {})
+                for _, f in req[1]:
+                    fields[f] = None
+        plan = [(key, list(unique)) for key, unique in wanted.items()]
+        for key, names in plan:
+            pipe.hmget(key, names)
+        return plan
+
+    @staticmethod
+    def _finish(
+        pending: Sequence[tuple[StoredCheckpoint, Any]],
+        plan: Sequence[tuple[str, Sequence[bytes]]],
+        replies: Sequence[Any],
+    ) -> builtins.list[StoredCheckpoint]:
+        found = {
+            (key, f): blob
+            for (key, fields), values in zip(plan, replies, strict=True)
+            for f, blob in zip(fields, values, strict=True)
+        }
+        for rec, req in pending:
+            if req is not None:
+                key, refs = req
+                attach_blobs(rec, refs, [found.get((key, f)) for _, f in refs])
+        return [rec for rec, _ in pending]
+
+    def _get_plan(
+        self, thread: str, ns: str, checkpoint_id: str | None
+    ) -> Plan[StoredCheckpoint | None]:
+        """The reads of ``get``: the head and the index, then the record with its values
+        (a third trip only when the head is stale)."""
+        refs: builtins.list[tuple[str, bytes]] | None = None
+        if checkpoint_id is None and not self.shallow:
+            top, bottom = range_bounds(ns, None)
+            idx, head = self.keys.checkpoint_index(thread), self.keys.checkpoint_head(thread, ns)
+
+            def latest(pipe: Any) -> None:
+                pipe.zrevrangebylex(idx, top, bottom, start=0, num=1)
+                pipe.hmget(head, [F_ID, F_REFS])
+
+            ids, (head_id, head_refs) = yield False, latest
+            if not ids:
+                return None
+            checkpoint_id = split_member(ids[0])[1]
+            if head_id is not None and head_id.decode() == checkpoint_id:
+                refs = parse_refs(head_refs)
+        key = self.record_key(thread, ns, checkpoint_id or "")
+        blobs = self.keys.checkpoint_blobs(thread, ns)
+
+        def record_and_values(pipe: Any) -> None:
+            pipe.hgetall(key)
+            if refs:
+                pipe.hmget(blobs, [f for _, f in refs])
+            if self.refresh_on_read:
+                self._queue_expire(pipe, [key, *self._thread_keys(thread, ns)])
+
+        replies = yield False, record_and_values
+        raw = replies[0]
+        record = parse_record(thread, ns, raw, checkpoint_id)
+        if record is None:
+            return None
+        if refs:
+            return attach_blobs(record, refs, replies[1])
+        request = self._blob_request(record, raw)
+        if request is not None:
+            (values,) = yield False, lambda p: p.hmget(request[0], [f for _, f in request[1]])
+            attach_blobs(record, request[1], values)
+        return record
+
+    @staticmethod
+    def _validate(thread_id: object, checkpoint_ns: str) -> str:
+        check_namespace(checkpoint_ns)
+        return thread_name(thread_id)
+
+    def _delete_keys(self, thread: str, nss: Any, members: Any) -> builtins.list[str]:
+        keys = [self.keys.checkpoint_index(thread), self.keys.checkpoint_namespaces(thread)]
+        for raw in nss:
+            ns = raw.decode() if isinstance(raw, bytes) else raw
+            keys.append(self.keys.checkpoint_blobs(thread, ns))
+            keys.append(self.keys.checkpoint_latest(thread, ns))
+            keys.append(self.keys.checkpoint_head(thread, ns))
+        for member in members:
+            ns, cid = split_member(member)
+            keys.append(self.keys.checkpoint(thread, ns, cid))
+        return keys
+
+    # -- copy and prune: pure planning shared by sync and async --
+    def _record_pairs(
+        self, src: str, dst: str, nss: Any, members: Any
+    ) -> builtins.list[tuple[str, str]]:
+        pairs = []
+        for raw in nss:
+            ns = raw.decode() if isinstance(raw, bytes) else raw
+            pairs.append(
+                (self.keys.checkpoint_latest(src, ns), self.keys.checkpoint_latest(dst, ns))
+            )
+            pairs.append((self.keys.checkpoint_head(src, ns), self.keys.checkpoint_head(dst, ns)))
+        for member in members:
+            ns, cid = split_member(member)
+            pairs.append((self.keys.checkpoint(src, ns, cid), self.keys.checkpoint(dst, ns, cid)))
+        return pairs
+
+    @staticmethod
+    def _ns_list(nss: Any) -> builtins.list[str]:
+        return sorted(raw.decode() if isinstance(raw, bytes) else raw for raw in nss)
+
+    def _queue_copy_reads(self, pipe: Any, src: str, nss: Any, members: Any) -> None:
+        for key, _ in self._record_pairs(src, src, nss, members):
+            pipe.dump(key)
+            pipe.pttl(key)
+        for ns in self._ns_list(nss):
+            pipe.hgetall(self.keys.checkpoint_blobs(src, ns))
+
+    def _queue_copy_writes(
+        self, pipe: Any, src: str, dst: str, nss: Any, members: Any, replies: Sequence[Any]
+    ) -> None:
+        pairs = self._record_pairs(src, dst, nss, members)
+        for i, (_, dst_key) in enumerate(pairs):
+            dumped, pttl = replies[2 * i], replies[2 * i + 1]
+            if dumped is None or pttl == -2:
+                continue  # expired or never written (a shallow hash of a full store)
+            # the record hash whole, with its own expiry (0: none); a target record
+            # with the same id is replaced
+            pipe.restore(dst_key, max(int(pttl), 0), dumped, replace=True)
+        namespaces = self._ns_list(nss)
+        for ns, blobs in zip(namespaces, replies[2 * len(pairs) :], strict=True):
+            if blobs:
+                pipe.hset(self.keys.checkpoint_blobs(dst, ns), mapping=blobs)
+        if members:
+            pipe.zadd(self.keys.checkpoint_index(dst), {m: 0 for m in members})
+        if namespaces:
+            pipe.sadd(self.keys.checkpoint_namespaces(dst), *[n.encode() for n in namespaces])
+        for ns in namespaces:
+            self._queue_expire(pipe, self._thread_keys(dst, ns))
+
+    def _prune_targets(
+        self, thread: str, members: Any
+    ) -> tuple[dict[str, str], builtins.list[bytes], builtins.list[str]]:
+        """(kept id per namespace, index members to drop, record keys to drop)."""
+        latest: dict[str, str] = {}
+        parsed = [split_member(m) for m in members]
+        for ns, cid in parsed:
+            if cid > latest.get(ns, ""):
+                latest[ns] = cid
+        drop_members = [index_member(ns, cid) for ns, cid in parsed if latest[ns] != cid]
+        drop_keys = [
+            self.keys.checkpoint(thread, ns, cid) for ns, cid in parsed if latest[ns] != cid
+        ]
+        return latest, drop_members, drop_keys
+
+    def _queue_prune_reads(self, pipe: Any, thread: str, latest: Mapping[str, str]) -> None:
+        for ns, cid in latest.items():
+            pipe.hget(self.keys.checkpoint(thread, ns, cid), F_REFS)
+            pipe.hkeys(self.keys.checkpoint_blobs(thread, ns))
+
+    def _queue_prune_writes(
+        self,
+        pipe: Any,
+        thread: str,
+        latest: Mapping[str, str],
+        drop_members: Sequence[bytes],
+        drop_keys: Sequence[str],
+        replies: Sequence[Any],
+    ) -> None:
+        if drop_keys:
+            pipe.execute_command("UNLINK", *drop_keys)
+            pipe.zrem(self.keys.checkpoint_index(thread), *drop_members)
+        for i, ns in enumerate(latest):
+            refs, fields = replies[2 * i], replies[2 * i + 1]
+            kept = {field for _, field in parse_refs(refs)}
+            stale = [f for f in fields if f not in kept]
+            if stale:
+                pipe.hdel(self.keys.checkpoint_blobs(thread, ns), *stale)
+
+    def _deletions(
+        self, checkpoints: Sequence[StoredCheckpoint]
+    ) -> builtins.list[tuple[str, builtins.list[str], builtins.list[bytes]]]:
+        by_thread: dict[str, tuple[builtins.list[str], builtins.list[bytes]]] = {}
+        for rec in checkpoints:
+            keys, members = by_thread.setdefault(rec.thread_id, ([], []))
+            keys.append(self.record_key(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id))
+            members.append(index_member(rec.checkpoint_ns, rec.checkpoint_id))
+        return [(thread, keys, members) for thread, (keys, members) in by_thread.items()]
+
+    # -- whole operations as plans --
+    def put_plan(
+        self,
+        thread: str,
+        ns: str,
+        checkpoint_id: str,
+        parent_id: str | None,
+        checkpoint: Typed,
+        metadata: Typed,
+        values: Mapping[str, tuple[str, Typed]],
+        channel_versions: Mapping[str, str],
+    ) -> Plan[None]:
+        yield (
+            True,
+            lambda p: self._queue_put(
+                p,
+                thread,
+                ns,
+                checkpoint_id,
+                parent_id,
+                checkpoint,
+                metadata,
+                values,
+                channel_versions,
+            ),
+        )
+
+    def writes_plan(
+        self,
+        thread: str,
+        ns: str,
+        checkpoint_id: str,
+        task_id: str,
+        writes: Sequence[PendingWriteIn],
+    ) -> Plan[None]:
+        if writes:
+            yield True, lambda p: self._queue_writes(p, thread, ns, checkpoint_id, task_id, writes)
+
+    def _read_thread(self, pipe: Any, thread: str) -> None:
+        pipe.smembers(self.keys.checkpoint_namespaces(thread))
+        pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
+
+    def delete_plan(self, thread: str) -> Plan[None]:
+        nss, members = yield False, lambda p: self._read_thread(p, thread)
+        # one UNLINK of same-slot keys (the async cluster pipeline's unlink() splits
+        # multi-key calls and returns a coroutine)
+        yield True, lambda p: p.execute_command("UNLINK", *self._delete_keys(thread, nss, members))
+
+    def copy_plan(self, src: str, dst: str) -> Plan[None]:
+        nss, members = yield False, lambda p: self._read_thread(p, src)
+        if not nss and not members:
+            return
+        replies = yield False, lambda p: self._queue_copy_reads(p, src, nss, members)
+        yield True, lambda p: self._queue_copy_writes(p, src, dst, nss, members, replies)
+
+    def prune_plan(self, thread: str, keep_latest: bool) -> Plan[None]:
+        if not keep_latest:
+            yield from self.delete_plan(thread)
+            return
+        if self.shallow:
+            return  # holds only the latest already
+        (members,) = yield False, lambda p: p.zrange(self.keys.checkpoint_index(thread), 0, -1)
+        latest, drop_members, drop_keys = self._prune_targets(thread, members)
+        if not latest:
+            return
+        replies = yield False, lambda p: self._queue_prune_reads(p, thread, latest)
+        yield (
+            True,
+            lambda p: self._queue_prune_writes(p, thread, latest, drop_members, drop_keys, replies),
+        )
+
+    def delete_checkpoints_plan(self, checkpoints: Sequence[StoredCheckpoint]) -> Plan[int]:
+        deleted = 0
+        for thread, keys, members in self._deletions(checkpoints):
+
+            def queue(
+                p: Any, thread: str = thread, keys: Any = keys, members: Any = members
+            ) -> None:
+                p.execute_command("UNLINK", *keys)
+                p.zrem(self.keys.checkpoint_index(thread), *members)
+
+            replies = yield True, queue
+            deleted += int(replies[1])
+        return deleted
