@@ -32,6 +32,7 @@ from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
 from .redis_errors import UNAVAILABLE, describe_url, translate_errors
+from .sentinel import SentinelURL, is_sentinel_url, parse_sentinel_url
 
 __all__ = [
     "ENV_URL",
@@ -77,7 +78,8 @@ AsyncClient = aredis.Redis | aredis.RedisCluster
 
 
 _URL_EXAMPLES = (
-    "redis://localhost:6379/0, rediss://:password@host:6380/0 or unix:///path/to/redis.sock"
+    "redis://localhost:6379/0, rediss://:password@host:6380/0, unix:///path/to/redis.sock "
+    "or redis+sentinel://sentinel1:26379,sentinel2:26379/mymaster/0"
 )
 
 
@@ -94,12 +96,18 @@ def check_url(url: object, source: str = "url=") -> str:
 
     if not isinstance(url, str) or not url.strip():
         raise bad("empty")
+    if is_sentinel_url(url):
+        try:
+            parse_sentinel_url(url)
+        except ConfigError as exc:
+            raise bad(str(exc)) from exc
+        return url
     try:
         parsed = urlparse(url)
     except ValueError as exc:  # e.g. an unbalanced '[' in the host
         raise bad(str(exc)) from exc
     if parsed.scheme not in ("redis", "rediss", "unix"):
-        raise bad("it must start with redis://, rediss:// or unix://")
+        raise bad("it must start with redis://, rediss://, unix:// or redis+sentinel://")
     if parsed.scheme == "unix":
         if not parsed.path:
             raise bad("a unix:// URL needs the socket's path, unix:///path/to/redis.sock")
@@ -130,9 +138,9 @@ class RedisAgentConfig:
     """Settings shared by every component of the pack.
 
     Args:
-        url: ``redis://``, ``rediss://`` or ``unix://`` URL. ``None``: ``REDIS_URL``,
-            else the embedded server. Add ``?cluster=true`` (or ``cluster=True``) for
-            Redis Cluster.
+        url: ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://`` URL
+            (see :mod:`.sentinel`). ``None``: ``REDIS_URL``, else the embedded server.
+            Add ``?cluster=true`` (or ``cluster=True``) for Redis Cluster.
         namespace: prefix of every key and index name the pack writes.
         default_ttl: seconds before stored entries expire (``None``: never); each
             component may override it.
@@ -268,6 +276,14 @@ class RedisAgentConfig:
             kwargs["client_name"] = _client_name()
         return kwargs
 
+    def _sentinel(self, url: str) -> SentinelURL:
+        if self.cluster:
+            raise ConfigError(
+                "cluster=True and a redis+sentinel:// URL exclude each other: Sentinel "
+                "manages one master; for Redis Cluster give a node's redis:// URL"
+            )
+        return parse_sentinel_url(url)
+
     def get_client(self) -> SyncClient:
         """The shared, pooled sync client (built on first call, no I/O until used)."""
         if self.client is not None:
@@ -276,7 +292,9 @@ class RedisAgentConfig:
             if self._sync is None:
                 url, flag = _split_cluster_flag(self.resolve_url())
                 kwargs = self._client_kwargs()
-                if self.cluster or (self.cluster is None and flag):
+                if is_sentinel_url(url):
+                    self._sync = self._sentinel(url).client(**kwargs)
+                elif self.cluster or (self.cluster is None and flag):
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)
                     self._sync = RedisCluster.from_url(url, **kwargs)
@@ -302,7 +320,9 @@ class RedisAgentConfig:
             if client is None:
                 url, flag = _split_cluster_flag(self.resolve_url())
                 kwargs = self._client_kwargs(asyncio_client=True)
-                if self.cluster or (self.cluster is None and flag):
+                if is_sentinel_url(url):
+                    client = self._sentinel(url).async_client(**kwargs)
+                elif self.cluster or (self.cluster is None and flag):
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)
                     client = aredis.RedisCluster.from_url(url, **kwargs)

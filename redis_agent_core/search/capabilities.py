@@ -111,9 +111,77 @@ def _modules(reply: Any) -> dict[str, Any]:
     return {_text(m.get(b"name", m.get("name"))): m.get(b"ver", m.get("ver")) for m in reply}
 
 
+def _dotted_version(value: object) -> int | None:
+    """``"2.10.5"`` -> ``21005`` (the MODULE LIST form); None if not a version."""
+    parts = _text(value).split()[0].split(".") if value is not None else []
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    major, minor, patch = (int(p) for p in parts)
+    return major * 10000 + minor * 100 + patch
+
+
+#: keyless commands (no slot, so safe on any cluster node) that exist only where the
+#: module is loaded; tried when the server refuses MODULE LIST
+_MODULE_PROBES = {"search": ["FT._LIST"], "ReJSON": ["JSON.DEBUG", "HELP"]}
+_INFO_VERSION = {"search": "search_version", "ReJSON": "json_version"}
+
+
+def _as_dict(reply: Any) -> dict[Any, Any]:
+    """A RESP3 map, or a RESP2 flat list of pairs, as a dict with str keys."""
+    if isinstance(reply, dict):
+        return {_text(k): v for k, v in reply.items()}
+    items = list(reply or [])
+    return {_text(k): v for k, v in zip(items[::2], items[1::2], strict=False)}
+
+
+def _hello() -> Flow[dict[str, Any]]:
+    """``HELLO`` (no arguments: the protocol is unchanged) as a dict, ``{}`` if refused.
+    Any client may run it (``@connection``), and it names the version and the modules."""
+    try:
+        return _as_dict((yield ["HELLO"]))
+    except redis.exceptions.ResponseError:
+        return {}
+
+
+def modules_flow() -> Flow[dict[str, Any]]:
+    """``{module name: version}`` as a flow: MODULE LIST where the server allows it.
+
+    Managed services often refuse MODULE (renamed, or no permission), and Redis 8 has
+    search built in, so then the modules are read from ``HELLO`` or ``INFO modules`` /
+    ``INFO search`` and, for any still missing, found by calling a keyless command of
+    the module: one found that way whose version nothing names gets version 0
+    ("present, version unknown").
+    """
+    try:
+        return _modules((yield ["MODULE LIST"]))
+    except redis.exceptions.ResponseError:
+        pass
+    hello = yield from _hello()
+    found = _modules(_as_dict(m) for m in hello.get("modules") or [])
+    info: dict[str, Any] = {}
+    if not {"search", "ReJSON"} <= set(found):
+        for section in ("modules", "search"):
+            try:
+                info.update((yield ["INFO", section]) or {})
+            except redis.exceptions.ResponseError:
+                pass
+        found = {**_modules(info.get("modules") or []), **found}
+    for name, probe_cmd in _MODULE_PROBES.items():
+        if name in found:
+            continue
+        try:
+            yield probe_cmd
+        except redis.exceptions.ResponseError as exc:
+            if "unknown command" in str(exc).lower():
+                continue  # absent; any other error (arity, NOPERM) means the module is there
+        found[name] = _dotted_version(info.get(_INFO_VERSION[name])) or 0
+    return found
+
+
 def module_versions(client: redis.Redis) -> dict[str, Any]:
-    """``{module name: version}`` from MODULE LIST (RESP2 or RESP3 replies)."""
-    return _modules(client.module_list())
+    """``{module name: version}``: MODULE LIST, or (where MODULE is refused) INFO and
+    command probes (see :func:`modules_flow`)."""
+    return run(client.execute_command, modules_flow())
 
 
 def _try_index(vector_args: list[str]) -> Flow[bool]:
@@ -142,8 +210,11 @@ def _has_command(name: str) -> Flow[bool]:
 
 def probe_flow(is_cluster: bool) -> Flow[Capabilities]:
     """The probe as a flow (a few commands, all to one node)."""
-    info = yield ["INFO", "server"]
-    modules = _modules((yield ["MODULE LIST"]))
+    try:
+        version = (yield ["INFO", "server"]).get("redis_version")
+    except redis.exceptions.ResponseError:  # INFO refused (ACL, managed service)
+        version = _text((yield from _hello()).get("version", "unknown"))
+    modules = yield from modules_flow()
     search_version = modules.get("search") or modules.get("ft")
     json_version = modules.get("ReJSON") or modules.get("json")
     hybrid = svs = int8 = False
@@ -156,7 +227,7 @@ def probe_flow(is_cluster: bool) -> Flow[Capabilities]:
             ["FLAT", "6", "TYPE", "INT8", "DIM", "4", "DISTANCE_METRIC", "COSINE"]
         )
     return Capabilities(
-        redis_version=str(info.get("redis_version", "unknown")),
+        redis_version=str(version or "unknown"),
         search_version=int(search_version) if search_version is not None else None,
         json_version=int(json_version) if json_version is not None else None,
         cluster=is_cluster,
