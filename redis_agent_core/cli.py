@@ -20,7 +20,7 @@ from .capabilities import get_capabilities
 from .config import ENV_URL, RedisAgentConfig
 from .embedded import SharedServer, embedded_mode
 from .errors import ConfigError, RedisAgentError
-from .redis_errors import describe_url
+from .redis_errors import describe_url, translate_errors
 from .server import EmbeddedRedis
 
 __all__ = ["build_parser", "main"]
@@ -100,6 +100,23 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         )
         return 2
     print("\nok: search and JSON are available")
+    return 0
+
+
+def _cmd_acl(args: argparse.Namespace) -> int:
+    from .acl import acl_setuser_command, server_commands
+
+    namespace = args.namespace or os.environ.get("REDIS_AGENT_NAMESPACE") or "rap"
+    known = None
+    if not args.offline:  # ACL SETUSER refuses commands the server lacks: ask it
+        config = RedisAgentConfig(url=args.url) if args.url else RedisAgentConfig.from_env()
+        with translate_errors(config, "listing the server's commands"):
+            known = server_commands(config.get_client())
+    line = acl_setuser_command(
+        args.user, namespace, search=not args.no_search, server_commands=known
+    )
+    print(f"# least privilege for namespace {namespace!r}; add a password: >secret")
+    print(line)
     return 0
 
 
@@ -237,6 +254,16 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
     p.set_defaults(func=_cmd_doctor)
 
+    p = sub.add_parser(
+        "acl", help="print the ACL SETUSER line of a least-privilege user of the pack"
+    )
+    p.add_argument("user", metavar="USER")
+    p.add_argument("--namespace", help="the pack's key namespace (default: rap)")
+    p.add_argument("--no-search", action="store_true", help="no Query Engine commands")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
+    p.add_argument("--offline", action="store_true", help="do not ask a server its commands")
+    p.set_defaults(func=_cmd_acl)
+
     p = sub.add_parser("cache", help="semantic cache tools")
     cache_sub = p.add_subparsers(dest="cache_command", required=True)
     p = cache_sub.add_parser(
@@ -310,7 +337,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-_CORE_COMMANDS = frozenset({"server", "doctor", "cache", "keys"})
+_CORE_COMMANDS = frozenset({"server", "doctor", "cache", "keys", "acl"})
 
 
 def _add_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -80,6 +80,8 @@ class Capabilities:
         def ver(value: int | None) -> str:
             if value is None:
                 return "missing"
+            if value == 0:  # found by its commands; nothing the server lets us read names it
+                return "yes (version unknown)"
             return f"{value // 10000}.{value // 100 % 100}.{value % 100}"
 
         return [

@@ -51,7 +51,11 @@ def celery_url(url: str) -> str:
         return "redis+socket://" + parsed.path + (f"?{parsed.query}" if parsed.query else "")
     if parsed.scheme in ("redis", "rediss"):
         return url
-    raise ConfigError(f"cannot use {describe_url(url)} as a Celery broker: use redis:// or unix://")
+    raise ConfigError(
+        f"cannot use {describe_url(url)} as a Celery broker: use redis:// or unix://; with "
+        "Sentinel pass create_app(..., broker_url='sentinel://host:26379', "
+        "broker_transport_options={'master_name': 'mymaster'}) (kombu's form)"
+    )
 
 
 def _settings(
