@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -727,6 +727,13 @@ def create_app(service: AgentService) -> FastAPI:
     @app.get("/stats")
     async def stats() -> dict[str, Any]:
         return await service.stats()
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        """The counters of ``/stats`` in Prometheus text format (open, like /stats)."""
+        from .metrics import CONTENT_TYPE_LATEST, render_metrics
+
+        return Response(render_metrics(await service.stats()), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisAgentError
 from ..redis_errors import FAULTS, map_redis_error, translate_errors
@@ -95,6 +96,7 @@ class AgentBus:
         return {"maxlen": self.maxlen, "approximate": True}
 
     # -- publishing --
+    @telemetry.traced("bus", "publish")
     def publish(
         self,
         topic: str,
@@ -113,12 +115,15 @@ class AgentBus:
         try:  # inline, not translate_errors(): this is the hot path
             if durable:
                 sid = client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
+                telemetry.bus_message(topic, "published", "stream")
                 return _delivered(env, stream_id=_text(sid))
             n = client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
+        telemetry.bus_message(topic, "published", "pubsub")
         return _delivered(env, receivers=int(n))
 
+    @telemetry.traced("bus", "publish")
     async def apublish(
         self,
         topic: str,
@@ -134,10 +139,12 @@ class AgentBus:
         try:
             if durable:
                 sid = await client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
+                telemetry.bus_message(topic, "published", "stream")
                 return _delivered(env, stream_id=_text(sid))
             n = await client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
+        telemetry.bus_message(topic, "published", "pubsub")
         return _delivered(env, receivers=int(n))
 
     # -- channels --

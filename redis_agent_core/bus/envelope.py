@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from .. import telemetry
 from ..errors import ConfigError, DataCorruptionError
 
 ENVELOPE_VERSION = 1
@@ -133,4 +134,6 @@ def decode_envelope(
         reply_to=raw.get("reply_to"),
         stream_id=stream_id,
     )
+    transport = "stream" if stream_id is not None else "pubsub"
+    telemetry.bus_message(topic, "received", transport, lag=time.time() - stamp)
     return env

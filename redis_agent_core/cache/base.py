@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from redis.exceptions import NoScriptError
 
+from .. import telemetry
 from ..config import (
     AsyncClient,
     RedisAgentConfig,
@@ -185,6 +186,8 @@ CLEAR_BATCH = 1000
 class CacheStore:
     """Key layout, writes, ``clear()`` and ``stats()`` common to both caches."""
 
+    _kind = "cache"  # telemetry's rap.cache attribute: "exact" or "semantic"
+
     # A lookup counts its hit with a write: when the server refuses writes, read the
     # entry instead, so a full or read-only Redis still serves what it holds.
     def _lookup_failed(
@@ -308,6 +311,7 @@ class CacheStore:
             self.faults.failed("update", exc)
             return False
         self.faults.ok()
+        telemetry.cache_write(self._kind, self.name)
         return True
 
     async def _awrite(self, keys: list[str], args: list[Any]) -> bool:
@@ -319,6 +323,7 @@ class CacheStore:
             self.faults.failed("update", exc)
             return False
         self.faults.ok()
+        telemetry.cache_write(self._kind, self.name)
         return True
 
     # -- clear / stats (explicit admin calls: Redis down raises) --

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import telemetry
 from ..config import RedisAgentConfig
 from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
 from ..redis_errors import FAULTS
@@ -43,6 +44,8 @@ class ExactCache(CacheStore):
             after ``recheck_after`` s) or ``"raise"`` (:class:`RedisUnavailableError`).
             ``None``: ``config.on_error``, else ``"degrade"``.
     """
+
+    _kind = "exact"
 
     def __init__(
         self,
@@ -80,7 +83,9 @@ class ExactCache(CacheStore):
         return [self.entry_key(digest), self._stats[b], self._hits[b]]
 
     def _parse(self, reply: Any, prompt: str, digest: str) -> CacheHit | None:
-        return parse_lookup(reply, prompt, self.entry_key(digest))
+        hit = parse_lookup(reply, prompt, self.entry_key(digest))
+        telemetry.cache_lookup("exact", self.name, "hit" if hit is not None else "miss")
+        return hit
 
     def _packets(self, client: Any) -> dict[str, tuple[bytes, bytes]]:
         """Per bucket, the entry key's prefix and the packed stats and hits keys, encoded
@@ -111,6 +116,7 @@ class ExactCache(CacheStore):
         d = digest.encode()
         return lease.call(_LOOKUP_PREFIX + bulk(key_prefix + d) + keys + bulk(d))
 
+    @telemetry.traced("cache", "lookup")
     def lookup(
         self, prompt: str, scope: str, *, filters: Mapping[str, str] | None = None
     ) -> CacheHit | None:
@@ -129,6 +135,7 @@ class ExactCache(CacheStore):
         self.faults.ok()
         return self._parse(reply, prompt, digest)
 
+    @telemetry.traced("cache", "lookup")
     async def alookup(
         self, prompt: str, scope: str, *, filters: Mapping[str, str] | None = None
     ) -> CacheHit | None:
@@ -159,6 +166,7 @@ class ExactCache(CacheStore):
             digest, prompt, scope, payload, usage=usage, ttl=ttl, filters=pairs
         )
 
+    @telemetry.traced("cache", "update")
     def update(
         self,
         prompt: str,
@@ -177,6 +185,7 @@ class ExactCache(CacheStore):
         keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters)
         return self._write(keys, args)
 
+    @telemetry.traced("cache", "update")
     async def aupdate(
         self,
         prompt: str,

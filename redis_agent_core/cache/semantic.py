@@ -26,6 +26,7 @@ import redis
 from redisvl.query.filter import FilterExpression, Tag
 from redisvl.schema import IndexSchema
 
+from .. import telemetry
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError, SchemaMismatchError
@@ -108,6 +109,8 @@ class SemanticCache(CacheStore):
             when many small scopes share one cache).
         ttl, on_error, log_interval, recheck_after: as in :class:`ExactCache`.
     """
+
+    _kind = "semantic"
 
     def __init__(
         self,
@@ -336,6 +339,8 @@ class SemanticCache(CacheStore):
         counters: list[Any] = []
         for r in rejections:
             counters += [f"rejected:{r.guard}", 1]
+        result = "hit" if hit is not None else "rejected" if rejections else "miss"
+        telemetry.cache_lookup("semantic", self.name, result, [r.guard for r in rejections])
         if hit is not None:
             key = hit[0]
             digest = key.rsplit(":", 1)[-1]
@@ -409,6 +414,7 @@ class SemanticCache(CacheStore):
         self.faults.ok()
         return parse_lookup(reply, prompt, keys[0])
 
+    @telemetry.traced("cache", "lookup")
     def lookup(
         self,
         prompt: str,
@@ -460,6 +466,7 @@ class SemanticCache(CacheStore):
         self.faults.ok()
         return self._hit(chosen, hits) if chosen is not None else None
 
+    @telemetry.traced("cache", "lookup")
     async def alookup(
         self,
         prompt: str,
@@ -545,6 +552,7 @@ class SemanticCache(CacheStore):
             remember(prompt, row[2].get("gf"))
         return prompt
 
+    @telemetry.traced("cache", "update")
     def update(
         self,
         prompt: str,
@@ -570,6 +578,7 @@ class SemanticCache(CacheStore):
             return False
         return self._write(keys, args)
 
+    @telemetry.traced("cache", "update")
     async def aupdate(
         self,
         prompt: str,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import redis
 
+from .. import telemetry
 from ..config import AsyncClient, RedisAgentConfig, SyncClient, get_default_config
 from ..errors import ConfigError
 from ..keys import KeySpace, surrogate_error
@@ -313,6 +314,7 @@ class SessionStore:
             raise surrogate_error(exc.object, f"{action}: a message or value", exc) from None
 
     # -- writes --
+    @telemetry.traced("history", "append")
     def append(
         self,
         session_id: str,
@@ -339,8 +341,10 @@ class SessionStore:
         length, seq = self._call("append to history", *calls)
         if self._recall and vectors is not None:
             self._recall.write(session_id, seq, payloads, vectors)
+        telemetry.history_operation("append", len(payloads))
         return int(length)
 
+    @telemetry.traced("history", "append")
     async def aappend(
         self,
         session_id: str,
@@ -362,6 +366,7 @@ class SessionStore:
         length, seq = await self._acall("append to history", *calls)
         if self._recall and vectors is not None:
             await self._recall.awrite(session_id, seq, payloads, vectors)
+        telemetry.history_operation("append", len(payloads))
         return int(length)
 
     def replace(
@@ -448,16 +453,20 @@ class SessionStore:
         msgs, _, archive = self._session_keys(session_id)
         return ("LRANGE", archive if status == ARCHIVED else msgs, start, stop)
 
+    @telemetry.traced("history", "read")
     def read(
         self, session_id: str, start: int = 0, stop: int = -1, *, status: Status = ACTIVE
     ) -> list[bytes]:
         """Payloads ``start..stop`` (inclusive, negative from the end), one round trip."""
+        telemetry.history_operation("read")
         return self._call("read history", self._range_call(session_id, start, stop, status))
 
+    @telemetry.traced("history", "read")
     async def aread(
         self, session_id: str, start: int = 0, stop: int = -1, *, status: Status = ACTIVE
     ) -> list[bytes]:
         """Async :meth:`read`."""
+        telemetry.history_operation("read")
         return await self._acall("read history", self._range_call(session_id, start, stop, status))
 
     def last(self, session_id: str, n: int) -> list[bytes]:

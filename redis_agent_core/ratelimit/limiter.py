@@ -37,6 +37,7 @@ from typing import Any, Literal, NamedTuple
 import redis
 from redis.commands.core import AsyncScript, Script
 
+from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
@@ -587,9 +588,14 @@ class RateLimiter:
                 keys, args = build_acquire(plan, rid, requests, tokens)
                 reply = self._scripts(client)[0](keys, args, client=client)
         except FAULTS as exc:
-            return self._down("rate limit check", exc)
-        return parse_acquire(plan, reply, rid, requests, tokens)
+            return self._decided(self._down("rate limit check", exc))
+        return self._decided(parse_acquire(plan, reply, rid, requests, tokens))
 
+    def _decided(self, decision: Decision) -> Decision:
+        telemetry.limiter_decision(self.name, decision.allowed, decision.limit)
+        return decision
+
+    @telemetry.traced("ratelimit", "acquire")
     def acquire(
         self,
         *,
@@ -679,9 +685,10 @@ class RateLimiter:
         try:
             reply = await self._arun(client, ACQUIRE_SHA, keys, args)
         except FAULTS as exc:
-            return self._down("rate limit check", exc)
-        return parse_acquire(plan, reply, rid, requests, tokens)
+            return self._decided(self._down("rate limit check", exc))
+        return self._decided(parse_acquire(plan, reply, rid, requests, tokens))
 
+    @telemetry.traced("ratelimit", "acquire")
     async def aacquire(
         self,
         *,

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisAgentError
 from ..redis_errors import translate_errors
@@ -191,6 +192,7 @@ def create_job(
             f"job id {job_id!r} is already in use in namespace {config.namespace!r}: job ids "
             "are never reused; omit job_id= for a fresh one, or pick another"
         )
+    telemetry.queue_job(kind, "submitted")
 
 
 # Claim a job id atomically: refuse an existing record; otherwise clear what an
@@ -309,7 +311,12 @@ def mark_items(
     key_list, argv = _mark_args(config, job_id, ids, ok, values)
     with translate_errors(config, f"updating the progress of job {job_id}"):
         reply = config.get_client().eval(_MARK, len(key_list), *key_list, *argv)
-    return _parse_mark(job_id, reply)
+    result = _parse_mark(job_id, reply)
+    if result.finished:  # once per job: its kind and age for the job metrics
+        kind, created = config.get_client().hmget(key_list[0], ["kind", "created_at"])
+        age = time.time() - float(created) if created else None
+        telemetry.queue_job(_s(kind) if kind else "job", result.status, age)
+    return result
 
 
 def finished_items(config: RedisAgentConfig, job_id: str, ids: Sequence[str]) -> set[str]:

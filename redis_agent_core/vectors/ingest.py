@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 import redis
 
+from .. import telemetry
 from ..errors import ConfigError, RedisUnavailableError
 from ..fastpath import arg_bytes, bulk, command_prefix, pack_commands
 from ..keys import escape_part
@@ -344,6 +345,7 @@ class IndexIngest(IndexLifecycleMixin):
     ) -> None:
         """Raise the right error when some batch failed; nothing when all were stored."""
         if exc is None:
+            telemetry.vectors_added(self.name, len(ids))
             return
         base = map_redis_error(exc, f"adding documents to {self.name!r}", self.config)
         written = [i for (s, e), ok in zip(batches, confirmed, strict=True) if ok for i in ids[s:e]]
@@ -364,6 +366,7 @@ class IndexIngest(IndexLifecycleMixin):
         return [(s, min(s + self.batch_size, n)) for s in range(0, n, self.batch_size)]
 
     # -- writes (sync) --
+    @telemetry.traced("vectors", "add")
     def add(
         self,
         texts: Sequence[str],
@@ -420,6 +423,7 @@ class IndexIngest(IndexLifecycleMixin):
             self._reindex_if_lost()
         return ids_
 
+    @telemetry.traced("vectors", "add")
     async def aadd(
         self,
         texts: Sequence[str],

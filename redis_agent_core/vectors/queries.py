@@ -4,6 +4,7 @@ of :mod:`.query`, run by one executor per mode."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 import orjson
 import redis
 
+from .. import telemetry
 from ..capabilities import get_capabilities
 from ..errors import ConfigError
 from ..redis_errors import (
@@ -96,8 +98,11 @@ class IndexQueries(IndexLifecycleMixin):
         if not self._ensure(create=False):
             return None
         with translate_errors(self.config, f"searching {self.name!r}"):
+            started = time.perf_counter()
             try:
-                return self.config.get_client().execute_command(*command)
+                reply = self.config.get_client().execute_command(*command)
+                telemetry.vector_query(self.name, str(command[0]).lower(), None, started)
+                return reply
             except redis.exceptions.ResponseError as exc:
                 if self.index.missing(exc):
                     return None
@@ -110,8 +115,11 @@ class IndexQueries(IndexLifecycleMixin):
         if not await self._aensure(create=False):
             return None
         with translate_errors(self.config, f"searching {self.name!r}"):
+            started = time.perf_counter()
             try:
-                return await self.config.get_async_client().execute_command(*command)
+                reply = await self.config.get_async_client().execute_command(*command)
+                telemetry.vector_query(self.name, str(command[0]).lower(), None, started)
+                return reply
             except redis.exceptions.ResponseError as exc:
                 if self.index.missing(exc):
                     return None
@@ -128,6 +136,7 @@ class IndexQueries(IndexLifecycleMixin):
                              vectors=vectors)  # fmt: skip
 
     # -- KNN --
+    @telemetry.traced("vectors", "search")
     def search(
         self,
         query: QueryLike,
@@ -146,6 +155,7 @@ class IndexQueries(IndexLifecycleMixin):
             return []
         return self._hits(self._run(self._knn(vec, k, f, ef_runtime, return_vectors)))
 
+    @telemetry.traced("vectors", "search")
     async def asearch(
         self,
         query: QueryLike,
@@ -168,6 +178,7 @@ class IndexQueries(IndexLifecycleMixin):
         radius = distance_from_relevance(min_score, self.schema.metric)
         return q.range_command(self.index_name, self.schema, vec, min(radius, 1e9), k, f)
 
+    @telemetry.traced("vectors", "search_range")
     def search_range(
         self, query: QueryLike, min_score: float, k: int = 4, *, filter: FilterLike = None
     ) -> list[q.Hit]:
@@ -179,6 +190,7 @@ class IndexQueries(IndexLifecycleMixin):
             return []
         return self._hits(self._run(self._range(vec, min_score, k, f)))
 
+    @telemetry.traced("vectors", "search_range")
     async def asearch_range(
         self, query: QueryLike, min_score: float, k: int = 4, *, filter: FilterLike = None
     ) -> list[q.Hit]:
@@ -199,6 +211,7 @@ class IndexQueries(IndexLifecycleMixin):
             hit.vector = None
         return out
 
+    @telemetry.traced("vectors", "mmr")
     def mmr(
         self,
         query: QueryLike,
@@ -219,6 +232,7 @@ class IndexQueries(IndexLifecycleMixin):
         hits = self._hits(self._run(self._knn(vec, fetch_k, f, None, True)))
         return self._mmr(vec, hits, k, lambda_mult)
 
+    @telemetry.traced("vectors", "mmr")
     async def ammr(
         self,
         query: QueryLike,
@@ -238,6 +252,7 @@ class IndexQueries(IndexLifecycleMixin):
         return self._mmr(vec, hits, k, lambda_mult)
 
     # -- text and hybrid --
+    @telemetry.traced("vectors", "text_search")
     def text_search(self, text: str, k: int = 4, *, filter: FilterLike = None) -> list[q.Hit]:
         """Full-text (BM25) search on the text field; ``score`` is the BM25 score."""
         k = check_k(k)
@@ -247,6 +262,7 @@ class IndexQueries(IndexLifecycleMixin):
             return []
         return self._hits(self._run(command))
 
+    @telemetry.traced("vectors", "text_search")
     async def atext_search(
         self, text: str, k: int = 4, *, filter: FilterLike = None
     ) -> list[q.Hit]:
@@ -268,6 +284,7 @@ class IndexQueries(IndexLifecycleMixin):
             self._hybrid = (await aget_capabilities(self.config)).hybrid
         return self._hybrid
 
+    @telemetry.traced("vectors", "hybrid")
     def hybrid(
         self,
         text: str,
@@ -293,6 +310,7 @@ class IndexQueries(IndexLifecycleMixin):
         reply = self._run(command)
         return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
 
+    @telemetry.traced("vectors", "hybrid")
     async def ahybrid(
         self,
         text: str,

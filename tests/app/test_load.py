@@ -136,3 +136,26 @@ async def test_stats_show_every_process_with_its_loop_lag(
     # this process's snapshot went through Redis, under its label
     listed = {p["process"]: p for p in stats["processes"]}
     assert listed[mine["process"]]["requests"] == 3
+
+
+async def test_metrics_scrape_in_prometheus_text_format(
+    running: tuple[httpx.AsyncClient, AgentService, ThreadRecorder], users: Users
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client, _service, _recorder = running
+    for _ in range(3):  # one after another: the first misses, the others hit
+        await _ask(client, users, ["What is a stream?"])
+    reply = await client.get("/metrics")  # open, like /stats: no API key
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain; version=")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(reply.text)
+        for s in family.samples
+    }
+    process = (await client.get("/stats")).json()["process"]["process"]
+    assert samples[("rap_service_requests_total", (("process", process),))] == 3
+    assert samples[("rap_service_cache_hits_total", (("process", process),))] == 2
+    assert samples[("rap_cache_hits_total", ())] >= 2
+    assert ("rap_service_loop_lag_ms", (("process", process), ("stat", "p99"))) in samples
