@@ -872,6 +872,115 @@ async def checkpoint_store(store: CheckpointStore, call: Runner, config: RedisAg
     await call("namespaces", "t")
 
 
+# -- LangChain v1 agent middleware -------------------------------------------------------
+
+from langchain.agents.middleware import ModelRequest, ModelResponse  # noqa: E402
+from langchain_core.language_models.fake_chat_models import FakeListChatModel  # noqa: E402
+from langchain_core.messages import ToolMessage  # noqa: E402
+from langgraph.prebuilt.tool_node import ToolCallRequest  # noqa: E402
+from langgraph.runtime import Runtime  # noqa: E402
+
+from langchain_redis_agent.middleware import (  # noqa: E402
+    RateLimitMiddleware,
+    SemanticCacheMiddleware,
+    ToolResultCacheMiddleware,
+)
+
+
+def dual(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A middleware handler for both forms: a value in a thread, an awaitable in the loop."""
+
+    def handler(request: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return fn(request)
+
+        async def later() -> Any:
+            return fn(request)
+
+        return later()
+
+    return handler
+
+
+def _model_request(text: str, *history: Any, user: str = "u1") -> ModelRequest:
+    model = FakeListChatModel(responses=["unused"])
+    return ModelRequest(
+        model=model,
+        messages=[*history, HumanMessage(text)],
+        runtime=Runtime(context={"user_id": user}),
+    )
+
+
+def _answer(request: ModelRequest) -> ModelResponse:
+    text = f"answer to {request.messages[-1].content}"
+    usage = {"input_tokens": 4, "output_tokens": 6, "total_tokens": 10}
+    return ModelResponse(result=[AIMessage(text, id="m1", usage_metadata=usage)])  # type: ignore[arg-type]
+
+
+@case(
+    SemanticCacheMiddleware,
+    "wrap_model_call",
+    lambda c: SemanticCacheMiddleware(toy_embedder(), c, on_error="raise"),
+)
+async def semantic_cache_middleware(mw: Any, call: Runner, config: RedisAgentConfig) -> None:
+    answer = dual(_answer)
+    await call("wrap_model_call", _model_request("What is Redis?"), answer)
+    await call("wrap_model_call", _model_request("What is Redis?"), answer)  # exact hit
+    earlier = [HumanMessage("hi"), AIMessage("hello")]
+    await call("wrap_model_call", _model_request("What is Redis?", *earlier), answer)
+    await call("wrap_model_call", _model_request("What is Redis?", *earlier), answer)
+    await call("wrap_model_call", _model_request("What is Redis?", *earlier, user="u2"), answer)
+    await call("wrap_model_call", _model_request("What is Redis?", *earlier, user=""), answer)
+
+
+@case(
+    RateLimitMiddleware,
+    "wrap_model_call",
+    lambda c: RateLimitMiddleware(
+        RateLimiter(
+            [RequestLimit(5, 60.0, name="rpm"), TokenBudget(1000, 3600.0, name="tph")],
+            config=c,
+            name="mw",
+        ),
+        estimator=lambda text, params: 2000 if "huge" in text else 50,
+    ),
+)
+async def rate_limit_middleware(mw: Any, call: Runner, config: RedisAgentConfig) -> None:
+    answer = dual(_answer)
+    await call("wrap_model_call", _model_request("one"), answer)
+    await call("wrap_model_call", _model_request("huge"), answer)  # larger than the budget
+    await call("wrap_model_call", _model_request("two", user="u2"), answer)
+    call.note(mw.limiter.peek(user="u1", requests=0).remaining)
+
+
+def _tool_request(city: str, call_id: str) -> ToolCallRequest:
+    return ToolCallRequest(
+        tool_call={"name": "weather", "args": {"city": city, "unit": "C"}, "id": call_id},
+        tool=None,
+        state={},
+        runtime=None,  # type: ignore[arg-type]
+    )
+
+
+def _weather(request: ToolCallRequest) -> ToolMessage:
+    call = request.tool_call
+    return ToolMessage(f"sunny in {call['args']['city']}", tool_call_id=call["id"] or "")
+
+
+@case(
+    ToolResultCacheMiddleware,
+    "wrap_tool_call",
+    lambda c: ToolResultCacheMiddleware({"weather": 60}, c, on_error="raise"),
+)
+async def tool_result_cache_middleware(mw: Any, call: Runner, config: RedisAgentConfig) -> None:
+    run = dual(_weather)
+    await call("wrap_tool_call", _tool_request("Paris", "c1"), run)
+    await call("wrap_tool_call", _tool_request("Paris", "c2"), run)  # served, its own call id
+    await call("wrap_tool_call", _tool_request("Rome", "c3"), run)
+
+
 # -- pairs that cannot be compared generically -------------------------------------------
 
 DEDICATED: dict[tuple[str, str, str], str] = {

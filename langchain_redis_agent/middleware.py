@@ -1,0 +1,539 @@
+"""LangChain v1 agent middleware on Redis (``create_agent(..., middleware=[...])``).
+
+- :class:`SemanticCacheMiddleware` serves a model call from the pack's semantic cache
+  (exact tier first, then by meaning, checked by the guards). Only the latest user
+  message is compared by meaning; everything else the model would see (model and
+  its settings, system prompt, tools, and a digest of the other messages through
+  :func:`~redis_agent_core.cache.context_scope`) must match exactly, so an answer that
+  depended on a history is never served to another history (nor, by default, to
+  another user).
+- :class:`RateLimitMiddleware` charges each model call to the user's request limits
+  and reserves an estimate in the token budgets (the core :class:`RateLimiter`),
+  raises :class:`RateLimitExceeded` or waits, and settles the real usage afterwards.
+- :class:`ToolResultCacheMiddleware` caches the results of tools marked cacheable,
+  with a TTL per tool, keyed by the tool's name and the canonical JSON of its arguments.
+
+The user (and org) of a call come from the agent's runtime context
+(``agent.invoke(..., context={"user_id": ...})`` or a context object with that
+attribute), else from the run's config (``metadata`` or ``configurable``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import orjson
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.embeddings import Embeddings
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langgraph.config import get_config
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.types import Command
+
+from redis_agent_core.cache import (
+    CacheHit,
+    ExactCache,
+    SemanticCache,
+    Share,
+    context_scope,
+    make_scope,
+)
+from redis_agent_core.cache.guards import Verifier
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import Embedder
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation
+
+from .cache import dumps_generations, loads_generations
+from .embeddings import to_core_embedder
+from .rate_limit import TokenEstimator, estimate_tokens
+
+__all__ = [
+    "CACHE_MARK",
+    "RateLimitExceeded",
+    "RateLimitMiddleware",
+    "SemanticCacheMiddleware",
+    "ToolResultCacheMiddleware",
+]
+
+logger = logging.getLogger(__name__)
+
+#: ``response_metadata`` key set on a message served from the cache: ``"exact"`` or
+#: ``"semantic"`` (the rate-limit middleware refunds such a call).
+CACHE_MARK = "redis_agent_cache"
+_DEFAULT: Any = object()
+
+ModelHandler = Callable[[ModelRequest], ModelResponse]
+AsyncModelHandler = Callable[[ModelRequest], Awaitable[ModelResponse]]
+ToolResult = ToolMessage | Command[Any]
+
+
+# -- pure helpers shared by the sync and async hooks -------------------------------------
+def _lookup_value(source: Any, key: str) -> Any:
+    if source is None:
+        return None
+    if isinstance(source, Mapping):
+        return source.get(key)
+    return getattr(source, key, None)
+
+
+def run_value(runtime: Any, key: str) -> str | None:
+    """``key`` from the runtime context, else the run config's metadata/configurable."""
+    value = _lookup_value(getattr(runtime, "context", None), key)
+    if value is None:
+        try:
+            config = get_config()
+        except RuntimeError:  # outside a runnable context (a middleware called directly)
+            config = {}
+        value = _lookup_value(config.get("metadata"), key)
+        if value is None:
+            value = _lookup_value(config.get("configurable"), key)
+    return None if value is None else str(value)
+
+
+def _wire(message: BaseMessage) -> dict[str, Any]:
+    """What the model reads of a message: ids, usage and provider metadata left out
+    (they change run to run, not what the model sees)."""
+    out: dict[str, Any] = {"type": message.type, "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    if isinstance(message, AIMessage) and message.tool_calls:
+        out["tool_calls"] = [{"name": c["name"], "args": c["args"]} for c in message.tool_calls]
+    if isinstance(message, ToolMessage):
+        out["status"] = message.status
+    return out
+
+
+def _tool_spec(tool: Any) -> Any:
+    if isinstance(tool, Mapping):
+        return dict(tool)
+    try:
+        return convert_to_openai_tool(tool)
+    except Exception:  # an unconvertible tool: its name still identifies it
+        return {"name": getattr(tool, "name", repr(tool))}
+
+
+def _question(messages: Sequence[BaseMessage]) -> int | None:
+    """Index of the latest user message (the text compared by meaning)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return i
+    return None
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or ():
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, Mapping) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        else:  # images, files...: only an identical block is the same question
+            parts.append(orjson.dumps(block, option=orjson.OPT_SORT_KEYS, default=repr).decode())
+    return " ".join(parts)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted-key compact JSON: equal arguments give equal text."""
+    return orjson.dumps(
+        value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr
+    ).decode()
+
+
+# -- semantic cache ----------------------------------------------------------------------
+class SemanticCacheMiddleware(AgentMiddleware):
+    """Serve model calls of an agent from the pack's semantic cache.
+
+    Args:
+        embeddings: LangChain ``Embeddings`` or a core ``Embedder`` (default: offline
+            all-MiniLM-L6-v2).
+        config: connection settings (default: ``REDIS_URL`` or the embedded server).
+        share: who else may be served an answer that depended on earlier messages:
+            ``"user"`` (default: the same user with the same history), ``"session"``
+            (the same thread) or ``"global"`` (anyone with the same history). A
+            first-turn answer (no other message) is shared by everyone.
+        user_key: runtime-context / config key naming the user.
+        distance_threshold, verifier, name, ttl, on_error: as in the core
+            :class:`~redis_agent_core.cache.SemanticCache` (default name ``"agent"``).
+        cache: use this core cache instead of building one.
+
+    A call is looked up by the latest user message only; calls with structured
+    output (``response_format``) or without a user message go straight to the model.
+    A served message gets a fresh id and fresh tool-call ids, and
+    ``response_metadata["redis_agent_cache"]`` says which tier answered.
+
+    Raises :class:`ConfigError` at a history-dependent call when ``share`` needs a
+    user or a thread id that the run does not give.
+    """
+
+    def __init__(
+        self,
+        embeddings: Embeddings | Embedder | None = None,
+        config: RedisAgentConfig | None = None,
+        *,
+        share: Share = "user",
+        user_key: str = "user_id",
+        distance_threshold: float | None = None,
+        verifier: Verifier | None = _DEFAULT,
+        name: str = "agent",
+        ttl: float | None = None,
+        on_error: Literal["degrade", "raise"] | None = None,
+        cache: SemanticCache | None = None,
+    ) -> None:
+        super().__init__()
+        if share not in ("user", "session", "global"):
+            raise ConfigError(f"share must be 'user', 'session' or 'global'; got {share!r}")
+        if cache is None:
+            embedder = (
+                to_core_embedder(embeddings) if isinstance(embeddings, Embeddings) else embeddings
+            )
+            kwargs: dict[str, Any] = {} if verifier is _DEFAULT else {"verifier": verifier}
+            cache = SemanticCache(
+                config,
+                embedder=embedder,
+                name=name,
+                distance_threshold=distance_threshold,
+                ttl=ttl,
+                on_error=on_error,
+                **kwargs,
+            )
+        self.cache = cache
+        self.share: Share = share
+        self.user_key = user_key
+
+    def _key(self, request: ModelRequest) -> tuple[str, str] | None:
+        """``(question, scope)`` of a request, or ``None`` when it is not cacheable."""
+        if request.response_format is not None:
+            return None
+        messages = list(request.messages)
+        index = _question(messages)
+        if index is None:
+            return None
+        model = request.model
+        llm = getattr(model, "_get_llm_string", None)
+        base = make_scope(
+            {
+                "model": llm() if callable(llm) else repr(model),
+                "system": _wire(request.system_message) if request.system_message else None,
+                "tools": [_tool_spec(t) for t in request.tools],
+                "tool_choice": request.tool_choice,
+                "settings": request.model_settings,
+            }
+        )
+        others: list[Mapping[str, Any]] = [_wire(m) for m in messages]
+        others[index] = {"type": "question"}  # where the question sits matters
+        context = others if len(others) > 1 else []
+        user = run_value(request.runtime, self.user_key) if context else None
+        session = run_value(request.runtime, "thread_id") if context else None
+        try:
+            scope = context_scope(base, context, share=self.share, user=user, session=session)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc}. Pass it in the agent's context (context={{{self.user_key!r}: ...}}) "
+                f"or config (configurable={{'thread_id': ...}}), or use share='global'."
+            ) from exc
+        return _text(messages[index].content), scope
+
+    @staticmethod
+    def _served(hit: CacheHit | None, tier: str) -> ModelResponse | None:
+        if hit is None:
+            return None
+        try:
+            generations = loads_generations(hit.payload)
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning("cache entry %s is unreadable (%s): treated as a miss", hit.key, exc)
+            return None
+        messages: list[BaseMessage] = []
+        for g in generations:
+            message = getattr(g, "message", None)
+            if not isinstance(message, AIMessage):
+                return None
+            # a fresh id: the same id would replace the earlier message in the state
+            calls = [{**c, "id": f"call_{uuid.uuid4().hex[:24]}"} for c in message.tool_calls]
+            metadata = {**message.response_metadata, CACHE_MARK: tier}
+            messages.append(
+                message.model_copy(
+                    update={"id": None, "tool_calls": calls, "response_metadata": metadata}
+                )
+            )
+        return ModelResponse(result=messages)
+
+    @staticmethod
+    def _storable(response: Any) -> tuple[str, dict[str, Any] | None] | None:
+        if not isinstance(response, ModelResponse) or response.structured_response is not None:
+            return None
+        if len(response.result) != 1 or not isinstance(response.result[0], AIMessage):
+            return None
+        message = response.result[0]
+        if message.invalid_tool_calls or CACHE_MARK in message.response_metadata:
+            return None
+        usage = dict(message.usage_metadata) if message.usage_metadata else None
+        return dumps_generations([ChatGeneration(message=message)]), usage
+
+    def wrap_model_call(self, request: ModelRequest, handler: ModelHandler) -> ModelResponse:
+        """Serve the call from the cache, else call the model and store its answer."""
+        key = self._key(request)
+        if key is None:
+            return handler(request)
+        question, scope = key
+        served = self._served(self.cache.lookup_exact(question, scope), "exact") or self._served(
+            self.cache.lookup(question, scope), "semantic"
+        )
+        if served is not None:
+            return served
+        response = handler(request)
+        stored = self._storable(response)
+        if stored is not None:
+            self.cache.update(question, scope, stored[0], usage=stored[1])
+        return response
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: AsyncModelHandler
+    ) -> ModelResponse:
+        """Async :meth:`wrap_model_call`."""
+        key = self._key(request)
+        if key is None:
+            return await handler(request)
+        question, scope = key
+        served = self._served(await self.cache.alookup_exact(question, scope), "exact")
+        if served is None:
+            served = self._served(await self.cache.alookup(question, scope), "semantic")
+        if served is not None:
+            return served
+        response = await handler(request)
+        stored = self._storable(response)
+        if stored is not None:
+            await self.cache.aupdate(question, scope, stored[0], usage=stored[1])
+        return response
+
+
+# -- rate limits -------------------------------------------------------------------------
+class RateLimitMiddleware(AgentMiddleware):
+    """Per-user request limits and token budgets around every model call of an agent.
+
+    Args:
+        limiter: the core :class:`RateLimiter` (its limits, shared by every process).
+        user_key, org_key: runtime-context / config keys naming the user and the org
+            (a run without them is charged to the shared ``"anonymous"`` subject).
+        estimator: ``(prompt_text, params) -> tokens`` reserved before the call
+            (default :func:`~langchain_redis_agent.rate_limit.estimate_tokens`: ~4
+            characters a token plus the model's ``max_tokens``, else 256).
+        max_wait: seconds to wait for a slot before raising (default 0: raise at once).
+
+    After the call the real ``usage_metadata["total_tokens"]`` replaces the estimate
+    (unknown usage: the estimate stays charged); a failed call gives its tokens back;
+    an answer served by :class:`SemanticCacheMiddleware` is refunded whole. Raises
+    :class:`RateLimitExceeded` (``retry_after`` in seconds) before the model is called.
+    """
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        user_key: str = "user_id",
+        org_key: str = "org_id",
+        estimator: TokenEstimator | None = None,
+        max_wait: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(limiter, RateLimiter):
+            raise ConfigError(f"limiter must be a RateLimiter, got {type(limiter).__name__}")
+        if not isinstance(max_wait, (int, float)) or max_wait < 0:
+            raise ConfigError(f"max_wait must be >= 0 seconds, got {max_wait!r}")
+        self.limiter = limiter
+        self.user_key = user_key
+        self.org_key = org_key
+        self.estimator = estimator or estimate_tokens
+        self.max_wait = float(max_wait)
+
+    def _request(self, request: ModelRequest) -> dict[str, Any]:
+        texts = [_text(m.content) for m in request.messages]
+        if request.system_message is not None:
+            texts.insert(0, _text(request.system_message.content))
+        params = dict(request.model_settings)
+        for name in ("max_tokens", "max_completion_tokens"):
+            value = getattr(request.model, name, None)
+            if name not in params and isinstance(value, int):
+                params[name] = value
+        return {
+            "user": run_value(request.runtime, self.user_key),
+            "org": run_value(request.runtime, self.org_key),
+            "tokens": max(0, int(self.estimator("\n".join(texts), params))),
+            "blocking": self.max_wait > 0,
+            "max_wait": self.max_wait,
+        }
+
+    @staticmethod
+    def _usage(response: Any, reservation: Reservation) -> tuple[int, bool]:
+        """``(tokens to charge, refund the request)`` for a finished call."""
+        messages = response.result if isinstance(response, ModelResponse) else [response]
+        total, known = 0, False
+        for m in messages:
+            if isinstance(m, AIMessage) and CACHE_MARK in m.response_metadata:
+                return 0, True
+            usage = getattr(m, "usage_metadata", None)
+            if usage and "total_tokens" in usage:
+                total += int(usage["total_tokens"])
+                known = True
+        return (total, False) if known else (reservation.tokens, False)
+
+    def wrap_model_call(self, request: ModelRequest, handler: ModelHandler) -> ModelResponse:
+        """Admit the call (or raise), call the model, settle the real usage."""
+        reservation = self.limiter.acquire(**self._request(request)).reservation
+        try:
+            response = handler(request)
+        except BaseException:
+            self.limiter.settle(reservation, 0)
+            raise
+        if reservation is not None:
+            tokens, refund = self._usage(response, reservation)
+            self.limiter.settle(reservation, tokens, refund_requests=refund)
+        return response
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: AsyncModelHandler
+    ) -> ModelResponse:
+        """Async :meth:`wrap_model_call`."""
+        reservation = (await self.limiter.aacquire(**self._request(request))).reservation
+        try:
+            response = await handler(request)
+        except BaseException:
+            await self.limiter.asettle(reservation, 0)
+            raise
+        if reservation is not None:
+            tokens, refund = self._usage(response, reservation)
+            await self.limiter.asettle(reservation, tokens, refund_requests=refund)
+        return response
+
+
+# -- tool results ------------------------------------------------------------------------
+class ToolResultCacheMiddleware(AgentMiddleware):
+    """Cache the results of cacheable tools in Redis.
+
+    Args:
+        ttl: tool name -> seconds its results live (``None``: no expiry). Only these
+            tools are cached; a tool can also mark itself with
+            ``metadata={"cache_ttl": seconds}``.
+        config: connection settings (default: ``REDIS_URL`` or the embedded server).
+        per_user: results are kept per user (``user_key`` from the runtime context or
+            config): for tools whose answer depends on who asks.
+        user_key: runtime-context / config key naming the user.
+        name, on_error: as in the core :class:`~redis_agent_core.cache.ExactCache`.
+        cache: use this core cache instead of building one.
+
+    The key is the tool name and the canonical JSON of its arguments (key order does
+    not matter). Only successful results are stored (``status="error"`` and
+    ``Command`` results are not); content and a JSON-able artifact are kept.
+    """
+
+    def __init__(
+        self,
+        ttl: Mapping[str, float | None] | None = None,
+        config: RedisAgentConfig | None = None,
+        *,
+        per_user: bool = False,
+        user_key: str = "user_id",
+        name: str = "tools",
+        on_error: Literal["degrade", "raise"] | None = None,
+        cache: ExactCache | None = None,
+    ) -> None:
+        super().__init__()
+        ttls = dict(ttl or {})
+        for tool, seconds in ttls.items():
+            if seconds is not None and (not isinstance(seconds, (int, float)) or seconds <= 0):
+                raise ConfigError(
+                    f"ttl of tool {tool!r} must be > 0 seconds or None, got {seconds!r}"
+                )
+        self.ttl = ttls
+        self.per_user = per_user
+        self.user_key = user_key
+        self.cache = cache or ExactCache(config, name=name, on_error=on_error)
+
+    def _key(self, request: ToolCallRequest) -> tuple[str, str, float | None] | None:
+        """``(arguments, scope, ttl)`` of a call, or ``None`` when the tool is not cacheable."""
+        name = request.tool_call["name"]
+        if name in self.ttl:
+            ttl = self.ttl[name]
+        else:
+            marked = (getattr(request.tool, "metadata", None) or {}).get("cache_ttl", _DEFAULT)
+            if marked is _DEFAULT:
+                return None
+            if marked is not None and (not isinstance(marked, (int, float)) or marked <= 0):
+                raise ConfigError(
+                    f"tool {name!r} has metadata cache_ttl={marked!r}: give seconds > 0 or None"
+                )
+            ttl = marked
+        identity: dict[str, Any] = {"tool": name}
+        if self.per_user:
+            user = run_value(request.runtime, self.user_key)
+            if user is None:
+                raise ConfigError(
+                    f"per_user=True needs {self.user_key!r} in the agent's context or config"
+                )
+            identity["user"] = user
+        return canonical_json(request.tool_call.get("args", {})), make_scope(identity), ttl
+
+    @staticmethod
+    def _served(hit: CacheHit | None, request: ToolCallRequest) -> ToolMessage | None:
+        if hit is None:
+            return None
+        data = orjson.loads(hit.payload)
+        return ToolMessage(
+            content=data["content"],
+            artifact=data.get("artifact"),
+            tool_call_id=request.tool_call["id"] or "",
+            name=request.tool_call["name"],
+            response_metadata={CACHE_MARK: "exact"},
+        )
+
+    @staticmethod
+    def _storable(result: ToolResult) -> str | None:
+        if not isinstance(result, ToolMessage) or result.status == "error":
+            return None
+        try:
+            return orjson.dumps({"content": result.content, "artifact": result.artifact}).decode()
+        except TypeError:  # an artifact that is not JSON: never stored lossily
+            return None
+
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
+    ) -> ToolResult:
+        """Serve a cacheable tool's result from Redis, else run the tool and store it."""
+        key = self._key(request)
+        if key is None:
+            return handler(request)
+        args, scope, ttl = key
+        served = self._served(self.cache.lookup(args, scope), request)
+        if served is not None:
+            return served
+        result = handler(request)
+        payload = self._storable(result)
+        if payload is not None:
+            self.cache.update(args, scope, payload, ttl=ttl)
+        return result
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
+    ) -> ToolResult:
+        """Async :meth:`wrap_tool_call`."""
+        key = self._key(request)
+        if key is None:
+            return await handler(request)
+        args, scope, ttl = key
+        served = self._served(await self.cache.alookup(args, scope), request)
+        if served is not None:
+            return served
+        result = await handler(request)
+        payload = self._storable(result)
+        if payload is not None:
+            await self.cache.aupdate(args, scope, payload, ttl=ttl)
+        return result

@@ -1,0 +1,256 @@
+"""LangChain v1 agent middleware on the real Redis: ``create_agent`` with a chat model
+that counts its calls, each behaviour run through ``invoke`` and ``ainvoke``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import StructuredTool, tool
+from langgraph.checkpoint.memory import InMemorySaver
+
+from langchain_redis_agent.middleware import (
+    CACHE_MARK,
+    RateLimitMiddleware,
+    SemanticCacheMiddleware,
+    ToolResultCacheMiddleware,
+)
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import CallableEmbedder
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
+
+from .conftest import CountingModel
+
+MODES = ["sync", "async"]
+
+
+async def ask(agent: Any, mode: str, text: str, **kwargs: Any) -> dict[str, Any]:
+    payload = {"messages": [HumanMessage(text)]}
+    if mode == "sync":
+        return await asyncio.to_thread(agent.invoke, payload, **kwargs)
+    return await agent.ainvoke(payload, **kwargs)
+
+
+def last(out: dict[str, Any]) -> AIMessage:
+    message = out["messages"][-1]
+    assert isinstance(message, AIMessage)
+    return message
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_semantic_cache_serves_a_repeat_and_a_paraphrase(
+    mode: str, config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCacheMiddleware(embedder, config)
+    agent = create_agent(model, tools=[], middleware=[cache])
+    first = last(await ask(agent, mode, "What is Redis?"))
+    assert first.content == "answer 1: What is Redis?"
+    again = last(await ask(agent, mode, "What is Redis?"))
+    assert again.content == first.content
+    assert again.response_metadata[CACHE_MARK] == "exact"
+    assert again.id != first.id  # a fresh id: never replaces a message of the state
+    reworded = last(await ask(agent, mode, "what is redis"))
+    assert reworded.content == first.content
+    assert reworded.response_metadata[CACHE_MARK] == "semantic"
+    other = last(await ask(agent, mode, "What is Valkey?"))
+    assert other.content == "answer 2: What is Valkey?"
+    assert model.calls == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_semantic_cache_never_serves_an_answer_to_another_history(
+    mode: str, config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    agent = create_agent(
+        model,
+        tools=[],
+        middleware=[SemanticCacheMiddleware(embedder, config)],
+        checkpointer=InMemorySaver(),
+    )
+
+    def run(thread: str, user: str) -> dict[str, Any]:
+        return {"config": {"configurable": {"thread_id": thread}}, "context": {"user_id": user}}
+
+    await ask(agent, mode, "I live in Paris.", **run("a", "alice"))
+    where_a = last(await ask(agent, mode, "Where do I live?", **run("a", "alice")))
+    await ask(agent, mode, "I live in Rome.", **run("b", "bob"))
+    where_b = last(await ask(agent, mode, "Where do I live?", **run("b", "bob")))
+    assert where_b.content != where_a.content and CACHE_MARK not in where_b.response_metadata
+    # the same history from another user is not served either (share="user")
+    await ask(agent, mode, "I live in Paris.", **run("c", "carol"))
+    where_c = last(await ask(agent, mode, "Where do I live?", **run("c", "carol")))
+    assert CACHE_MARK not in where_c.response_metadata
+    # the same user with the same history in another thread is
+    await ask(agent, mode, "I live in Paris.", **run("d", "alice"))
+    where_d = last(await ask(agent, mode, "Where do I live?", **run("d", "alice")))
+    assert where_d.content == where_a.content and where_d.response_metadata[CACHE_MARK] == "exact"
+
+
+async def test_semantic_cache_keys_on_the_system_prompt_and_model(
+    config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCacheMiddleware(embedder, config)
+    model = CountingModel()
+    pirate = create_agent(model, tools=[], system_prompt="Talk like a pirate.", middleware=[cache])
+    plain = create_agent(model, tools=[], middleware=[cache])
+    await pirate.ainvoke({"messages": [HumanMessage("Hi")]})
+    out = await plain.ainvoke({"messages": [HumanMessage("Hi")]})
+    assert CACHE_MARK not in last(out).response_metadata
+    assert model.calls == 2
+
+
+async def test_semantic_cache_history_needs_a_user(
+    config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    agent = create_agent(
+        model,
+        tools=[],
+        middleware=[SemanticCacheMiddleware(embedder, config)],
+        checkpointer=InMemorySaver(),
+    )
+    thread = {"configurable": {"thread_id": "t"}}
+    await agent.ainvoke({"messages": [HumanMessage("hello")]}, thread)
+    with pytest.raises(ConfigError, match="user_id"):
+        await agent.ainvoke({"messages": [HumanMessage("again")]}, thread)
+    shared = create_agent(
+        model,
+        tools=[],
+        middleware=[SemanticCacheMiddleware(embedder, config, share="global")],
+        checkpointer=InMemorySaver(),
+    )
+    await shared.ainvoke({"messages": [HumanMessage("hello")]}, thread)
+    await shared.ainvoke({"messages": [HumanMessage("again")]}, thread)
+
+
+def _limiter(config: RedisAgentConfig, requests: int = 2, tokens: int = 10_000) -> RateLimiter:
+    return RateLimiter(
+        [RequestLimit(requests, 60.0, name="rpm"), TokenBudget(tokens, 3600.0, name="tph")],
+        config=config,
+        name="agent",
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_rate_limit_refuses_a_user_over_the_limit(
+    mode: str, config: RedisAgentConfig, model: CountingModel
+) -> None:
+    limiter = _limiter(config)
+    agent = create_agent(model, tools=[], middleware=[RateLimitMiddleware(limiter)])
+    alice = {"context": {"user_id": "alice"}}
+    await ask(agent, mode, "one", **alice)
+    await ask(agent, mode, "two", **alice)
+    with pytest.raises(RateLimitExceeded) as refused:
+        await ask(agent, mode, "three", **alice)
+    assert refused.value.limit == "rpm" and refused.value.retry_after > 0
+    assert model.calls == 2  # the refused call never reached the model
+    # another user (here through the config's metadata) has a limit of their own
+    await ask(agent, mode, "one", config={"metadata": {"user_id": "bob"}})
+    assert model.calls == 3
+    # the real usage (10 tokens a call) replaced the estimates
+    remaining = limiter.peek(user="alice", requests=0).remaining
+    assert remaining["tph"] == 10_000 - 20
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_rate_limit_token_budget_and_cache_hits_are_free(
+    mode: str, config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    limiter = _limiter(config, requests=100)
+    agent = create_agent(
+        model,
+        tools=[],
+        middleware=[RateLimitMiddleware(limiter), SemanticCacheMiddleware(embedder, config)],
+    )
+    alice = {"context": {"user_id": "alice"}}
+    await ask(agent, mode, "What is Redis?", **alice)
+    await ask(agent, mode, "What is Redis?", **alice)  # served: refunded whole
+    decision = limiter.peek(user="alice", requests=0)
+    assert decision.remaining["tph"] == 10_000 - 10
+    assert decision.remaining["rpm"] == 99
+    # an estimate above the budget is refused before the call
+    small = create_agent(
+        model,
+        tools=[],
+        middleware=[RateLimitMiddleware(_limiter(config, tokens=100), estimator=lambda t, p: 500)],
+    )
+    with pytest.raises(RateLimitExceeded, match="tph"):
+        await ask(small, mode, "anything", **alice)
+
+
+async def test_rate_limit_waits_when_told(config: RedisAgentConfig, model: CountingModel) -> None:
+    limiter = RateLimiter([RequestLimit(1, 0.2, name="burst")], config=config, name="wait")
+    agent = create_agent(model, tools=[], middleware=[RateLimitMiddleware(limiter, max_wait=5)])
+    await agent.ainvoke({"messages": [HumanMessage("one")]})
+    await agent.ainvoke({"messages": [HumanMessage("two")]})  # waits for the window
+    assert model.calls == 2
+    with pytest.raises(ConfigError):
+        RateLimitMiddleware(limiter, max_wait=-1)
+
+
+runs: list[dict[str, str]] = []
+
+
+@tool
+def weather(city: str, unit: str) -> str:
+    """The weather in a city."""
+    runs.append({"city": city, "unit": unit})
+    return f"sunny in {city} ({len(runs)})"
+
+
+def _forecast(city: str, unit: str) -> str:
+    runs.append({"forecast": city})
+    return f"rain in {city}"
+
+
+# marked cacheable by its own metadata
+forecast = StructuredTool.from_function(
+    _forecast, name="forecast", description="A forecast.", metadata={"cache_ttl": 30}
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tool_results_are_cached_per_tool_and_arguments(
+    mode: str, config: RedisAgentConfig, model: CountingModel
+) -> None:
+    runs.clear()
+    middleware = ToolResultCacheMiddleware({"weather": 60}, config)
+    agent = create_agent(model, tools=[weather], middleware=[middleware])
+    first = await ask(agent, mode, "weather in Paris?")
+    again = await ask(agent, mode, "weather in Paris?")
+    assert last(first).content == last(again).content == "tool said sunny in Paris (1)"
+    served = next(m for m in again["messages"] if isinstance(m, ToolMessage))
+    assert served.response_metadata[CACHE_MARK] == "exact"
+    assert served.tool_call_id == again["messages"][1].tool_calls[0]["id"]
+    await ask(agent, mode, "weather in Rome?")
+    assert runs == [{"city": "Paris", "unit": "C"}, {"city": "Rome", "unit": "C"}]
+    keys = list(config.get_client().scan_iter(match=f"{config.namespace}:*"))
+    ttls = [config.get_client().pttl(k) for k in keys]
+    assert any(0 < t <= 60_000 for t in ttls)  # the entries expire with the tool's TTL
+
+
+async def test_tool_marked_by_metadata_is_cached_others_are_not(
+    config: RedisAgentConfig, model: CountingModel
+) -> None:
+    runs.clear()
+    agent = create_agent(
+        model, tools=[weather, forecast], middleware=[ToolResultCacheMiddleware(config=config)]
+    )
+    for _ in range(2):
+        await agent.ainvoke({"messages": [HumanMessage("forecast in Oslo?")]})
+        await agent.ainvoke({"messages": [HumanMessage("weather in Oslo?")]})
+    assert runs.count({"forecast": "Oslo"}) == 1
+    assert runs.count({"city": "Oslo", "unit": "C"}) == 2  # not marked: runs every time
+
+
+async def test_tool_cache_key_ignores_argument_order(config: RedisAgentConfig) -> None:
+    from langchain_redis_agent.middleware import canonical_json
+
+    assert canonical_json({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == canonical_json(
+        {"a": [1, {"c": 3, "d": 2}], "b": 1}
+    )
+    with pytest.raises(ConfigError, match="weather"):
+        ToolResultCacheMiddleware({"weather": 0}, config)
