@@ -251,6 +251,13 @@ class KeySpace:
         """Hash of process label -> JSON counters of each process serving ``service``."""
         return self._join("svc", "procs", escape_part(service))
 
+    # -- agent state: served LlamaIndex workflows (one hash tag per store) --
+    def workflow(self, store: str, *parts: str) -> str:
+        """A key of workflow store ``store``: every key of one store shares a hash tag,
+        so its multi-key reads work on a cluster (one slot per store)."""
+        tag = "{" + escape_part(store, "the workflow store name") + "}"
+        return self._join("wf", tag, *(escape_part(p, "a run id or namespace") for p in parts))
+
     # -- agent state: LangGraph-style checkpoints (one hash tag per thread) --
     def _thread_tag(self, thread_id: str) -> str:
         return "{" + escape_part(thread_id, "the thread id") + "}"

@@ -981,6 +981,33 @@ async def tool_result_cache_middleware(mw: Any, call: Runner, config: RedisAgent
     await call("wrap_tool_call", _tool_request("Rome", "c3"), run)
 
 
+# -- LlamaIndex workflows ----------------------------------------------------------------
+
+from llamaindex_redis_agent.workflows import RedisContextStore  # noqa: E402
+from tests.workflows.approval import AnswerEvent, Approval, AskEvent  # noqa: E402
+
+
+def _fresh_context() -> Any:
+    """A context before its run starts (its initial snapshot: no clocks in it)."""
+    from workflows import Context
+
+    return Context(Approval(timeout=10))
+
+
+@case(
+    RedisContextStore,
+    "save load delete",
+    lambda c: RedisContextStore(c, allowed_types=[AskEvent, AnswerEvent]),
+)
+async def context_store(store: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await call("load", "c1", Approval(), keep=lambda ctx: ctx is None)
+    await call("save", "c1", _fresh_context())
+    await call("load", "c1", Approval(), keep=lambda ctx: ctx.to_dict())
+    await call("save", "c2", {"not": "a context"})  # the same ConfigError
+    await call("delete", "c1")
+    await call("delete", "c1")
+
+
 # -- pairs that cannot be compared generically -------------------------------------------
 
 DEDICATED: dict[tuple[str, str, str], str] = {

@@ -1,0 +1,226 @@
+"""Durable LlamaIndex workflows on the real Redis: the workflows server's handler store
+(handlers, logs, state across a server restart) and Context snapshots resumed in
+another process."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from llama_agents.client.protocol.serializable_events import EventEnvelopeWithMetadata
+from llama_agents.server import HandlerQuery, PersistentHandler, WorkflowServer
+from workflows.context import JsonSerializer
+from workflows.context.serializers import PickleSerializer
+from workflows.events import StopEvent
+
+from llamaindex_redis_agent.workflows import RedisContextStore, RedisWorkflowStore
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.kvstore import KVStore
+
+from .approval import AnswerEvent, Approval, AskEvent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _handler(hid: str, run: str, status: Any = "running", **kw: Any) -> PersistentHandler:
+    return PersistentHandler(
+        handler_id=hid, workflow_name="approval", status=status, run_id=run, **kw
+    )
+
+
+async def test_handlers_query_update_delete(config: RedisAgentConfig) -> None:
+    store = RedisWorkflowStore(config)
+    await store.update(_handler("h1", "r1"))
+    await store.update(_handler("h2", "r2", status="completed", result=StopEvent(result="ok")))
+    await store.update(_handler("h1", "r1", status="failed", error="boom"))  # replaces
+    by_id = await store.query(HandlerQuery(handler_id_in=["h1"]))
+    assert [(h.status, h.error) for h in by_id] == [("failed", "boom")]
+    (done,) = await store.query(HandlerQuery(run_id_in=["r2"]))
+    assert isinstance(done.result, StopEvent) and done.result.result == "ok"
+    assert {h.handler_id for h in await store.query(HandlerQuery())} == {"h1", "h2"}
+    assert await store.query(HandlerQuery(status_in=[])) == []  # an empty list matches nothing
+    assert [h.handler_id for h in await store.query(HandlerQuery(status_in=["completed"]))] == [
+        "h2"
+    ]
+    assert await store.query(HandlerQuery(is_idle=True)) == []
+    assert (
+        await store.delete(HandlerQuery(workflow_name_in=["approval"], status_in=["failed"])) == 1
+    )
+    assert await store.query(HandlerQuery(run_id_in=["r1"])) == []
+    # another store object on the same name (a restarted server) sees the same handlers
+    assert [h.handler_id for h in await RedisWorkflowStore(config).query(HandlerQuery())] == ["h2"]
+    assert await RedisWorkflowStore(config, name="other").query(HandlerQuery()) == []
+
+
+async def test_event_and_tick_logs_are_ordered_with_sequences(config: RedisAgentConfig) -> None:
+    store = RedisWorkflowStore(config)
+    for i in range(5):
+        envelope = EventEnvelopeWithMetadata(
+            value={"i": i}, qualified_name=None, type="Tick", types=None
+        )
+        await store.append_event("r1", envelope)
+    events = await store.query_events("r1")
+    assert [(e.sequence, e.event.value["i"]) for e in events] == [(i, i) for i in range(5)]
+    assert [e.sequence for e in await store.query_events("r1", after_sequence=2)] == [3, 4]
+    assert [e.sequence for e in await store.query_events("r1", after_sequence=0, limit=2)] == [1, 2]
+    assert await store.query_events("other") == []
+    await asyncio.gather(*(store.append_tick("r1", {"n": n}) for n in range(20)))
+    ticks = await store.get_ticks("r1")
+    assert [t.sequence for t in ticks] == list(range(20))  # concurrent appends never collide
+    assert sorted(t.tick_data["n"] for t in ticks) == list(range(20))
+
+
+async def test_state_store_persists_and_copies(config: RedisAgentConfig) -> None:
+    store = RedisWorkflowStore(config)
+    state = store.create_state_store("r1")
+    await state.set("draft", "memo")
+    await store.create_state_store("r1", namespace=("child",)).set("x", 1)
+    # a fresh store object (a restarted server) reads it back from Redis
+    again = RedisWorkflowStore(config).create_state_store("r1")
+    assert await again.get("draft") == "memo"
+    handle = await state.serialize_for_handoff(JsonSerializer())
+    assert handle["store_type"] == "redis" and handle["run_id"] == "r1"
+    copy = RedisWorkflowStore(config).create_state_store("r2", serialized_state=handle)
+    assert await copy.get("draft") == "memo"
+    other = RedisWorkflowStore(config, name="other")
+    with pytest.raises(ConfigError, match="other"):
+        other.create_state_store("r3", serialized_state=handle)
+    with pytest.raises(ConfigError, match="Pickle"):
+        store.create_state_store("r4", serializer=PickleSerializer())
+
+
+def _server(config: RedisAgentConfig) -> WorkflowServer:
+    server = WorkflowServer(workflow_store=RedisWorkflowStore(config, name="served"))
+    server.add_workflow("approval", Approval(timeout=30))
+    return server
+
+
+async def _wait(client: httpx.AsyncClient, path: str, ok: Any, timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        reply = await client.get(path)
+        if reply.status_code in (200, 202) and ok(reply.json()):  # 202: still running
+            return reply.json()
+        assert asyncio.get_running_loop().time() < deadline, reply.text
+        await asyncio.sleep(0.05)
+
+
+async def test_served_workflow_survives_a_server_restart(config: RedisAgentConfig) -> None:
+    first = _server(config)
+    async with first.contextmanager():
+        transport = httpx.ASGITransport(app=first.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            started = await client.post(
+                "/workflows/approval/run-nowait", json={"start_event": {"draft": "memo"}}
+            )
+            assert started.status_code == 200, started.text
+            handler_id = started.json()["handler_id"]
+            run_id = started.json()["run_id"]
+            # the run is waiting for a human (its question is in the event log) when the
+            # server goes away
+            store = RedisWorkflowStore(config, name="served")
+            for _ in range(200):
+                if any(e.event.type == "AskEvent" for e in await store.query_events(run_id)):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the workflow never asked")
+    second = _server(config)
+    async with second.contextmanager():
+        transport = httpx.ASGITransport(app=second.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            listed = (await client.get("/handlers")).json()
+            assert handler_id in [h["handler_id"] for h in listed["handlers"]]
+            sent = await client.post(
+                f"/events/{handler_id}",
+                json={"event": {"type": "AnswerEvent", "value": {"answer": "yes"}}},
+            )
+            assert sent.status_code == 200, sent.text
+            done = await _wait(
+                client, f"/handlers/{handler_id}", lambda h: h["status"] == "completed"
+            )
+            assert "memo: yes" in str(done["result"])
+
+
+async def test_context_paused_here_is_resumed_in_another_process(
+    config: RedisAgentConfig,
+) -> None:
+    contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
+    handler = Approval(timeout=10).run(draft="memo")
+    async for event in handler.stream_events():
+        if isinstance(event, AskEvent):
+            break
+    await contexts.asave("approval-1", handler.ctx)
+    await handler.cancel_run()
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from llamaindex_redis_agent.workflows import RedisContextStore
+        from redis_agent_core.config import RedisAgentConfig
+        from tests.workflows.approval import AnswerEvent, Approval, AskEvent
+
+        async def main():
+            config = RedisAgentConfig(url={config.resolve_url()!r}, namespace={config.namespace!r})
+            contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
+            workflow = Approval(timeout=10)
+            ctx = await contexts.aload("approval-1", workflow)
+            handler = workflow.run(ctx=ctx)
+            handler.ctx.send_event(AnswerEvent(answer="yes"))
+            print(await handler)
+
+        asyncio.run(main())
+        """
+    )
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "memo: yes"
+
+
+def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None:
+    contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
+
+    async def paused() -> Any:
+        handler = Approval(timeout=10).run(draft="memo")
+        async for event in handler.stream_events():
+            if isinstance(event, AskEvent):
+                break
+        ctx = handler.ctx
+        await ctx.store.set("asked", AskEvent(question="approve memo?"))  # a model in the state
+        await handler.cancel_run()
+        return ctx
+
+    ctx = asyncio.run(paused())
+    contexts.save("c1", ctx)
+    assert contexts.load("missing", Approval()) is None
+    restored = contexts.load("c1", Approval())
+    assert restored is not None
+    assert asyncio.run(restored.store.get("asked")) == AskEvent(question="approve memo?")
+    # a snapshot holding a class the reader does not allow is refused, never imported
+    with pytest.raises(ValueError, match="allowed types"):
+        RedisContextStore(config).load("c1", Approval())
+    raw = KVStore(config, name="contexts").mget(["c1"], collection="ctx")[0]
+    assert raw is not None and b"tests.workflows.approval.AskEvent" in raw
+    forged = raw.replace(b"tests.workflows.approval.AskEvent", b"antigravity.Fly")
+    KVStore(config, name="contexts").mset([("forged", forged)], collection="ctx")
+    with pytest.raises(ValueError, match="antigravity"):
+        contexts.load("forged", Approval())
+    assert "antigravity" not in sys.modules
+    assert contexts.delete("c1") is True and contexts.delete("c1") is False
+    with pytest.raises(ConfigError, match="Pickle"):
+        RedisContextStore(config, serializer=PickleSerializer())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="Context"):
+        contexts.save("c2", {"not": "a context"})  # type: ignore[arg-type]
