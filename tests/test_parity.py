@@ -984,7 +984,7 @@ async def tool_result_cache_middleware(mw: Any, call: Runner, config: RedisAgent
 # -- LlamaIndex workflows ----------------------------------------------------------------
 
 from llamaindex_redis_agent.workflows import RedisContextStore  # noqa: E402
-from tests.workflows.approval import AnswerEvent, Approval, AskEvent  # noqa: E402
+from tests.wf_durable.approval import AnswerEvent, Approval, AskEvent  # noqa: E402
 
 
 def _fresh_context() -> Any:

@@ -164,7 +164,7 @@ async def test_context_paused_here_is_resumed_in_another_process(
         import asyncio
         from llamaindex_redis_agent.workflows import RedisContextStore
         from redis_agent_core.config import RedisAgentConfig
-        from tests.workflows.approval import AnswerEvent, Approval, AskEvent
+        from tests.wf_durable.approval import AnswerEvent, Approval, AskEvent
 
         async def main():
             config = RedisAgentConfig(url={config.resolve_url()!r}, namespace={config.namespace!r})
@@ -213,8 +213,8 @@ def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None
     with pytest.raises(ValueError, match="allowed types"):
         RedisContextStore(config).load("c1", Approval())
     raw = KVStore(config, name="contexts").mget(["c1"], collection="ctx")[0]
-    assert raw is not None and b"tests.workflows.approval.AskEvent" in raw
-    forged = raw.replace(b"tests.workflows.approval.AskEvent", b"antigravity.Fly")
+    assert raw is not None and b"tests.wf_durable.approval.AskEvent" in raw
+    forged = raw.replace(b"tests.wf_durable.approval.AskEvent", b"antigravity.Fly")
     KVStore(config, name="contexts").mset([("forged", forged)], collection="ctx")
     with pytest.raises(ValueError, match="antigravity"):
         contexts.load("forged", Approval())
