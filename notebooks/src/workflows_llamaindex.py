@@ -30,7 +30,7 @@ for key in config.get_client().scan_iter(match="nb-workflows:*"):
 
 # The workflow: it drafts, asks a human, and finishes with the answer. The same code
 # runs here and in the child processes.
-WORKFLOW = '''
+WORKFLOW = """
 from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 
@@ -50,20 +50,27 @@ class Expense(Workflow):
     async def decide(self, ctx: Context, ev: AnswerEvent) -> StopEvent:
         claim = await ctx.store.get("claim")
         return StopEvent(result=f"{claim}: {ev.answer}")
-'''
-exec(WORKFLOW)
+"""
+defined: dict = {"__name__": "__main__"}  # the same class names as in the children
+exec(WORKFLOW, defined)
+AskEvent, AnswerEvent, Expense = defined["AskEvent"], defined["AnswerEvent"], defined["Expense"]
 
 
 def run_child(body: str) -> None:
     """Run ``body`` (async code) in a new Python process with the workflow defined."""
-    script = WORKFLOW + textwrap.dedent(
-        f"""
+    script = (
+        WORKFLOW
+        + textwrap.dedent(
+            f"""
         import asyncio
         from redis_agent_core import RedisAgentConfig
         config = RedisAgentConfig(url={URL!r}, namespace="nb-workflows")
         async def main():
         """
-    ) + textwrap.indent(textwrap.dedent(body), "    ") + "\nasyncio.run(main())\n"
+        )
+        + textwrap.indent(textwrap.dedent(body), "    ")
+        + "\nasyncio.run(main())\n"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     print(out.stdout.strip() or out.stderr[-2000:])
 
@@ -118,6 +125,7 @@ except ValueError as exc:
 # `WorkflowServer(workflow_store=RedisWorkflowStore(...))`: the first server starts a run
 # and goes away while the run waits for its human.
 
+
 # %%
 def make_server() -> WorkflowServer:
     server = WorkflowServer(workflow_store=RedisWorkflowStore(config, name="expenses"))
@@ -134,10 +142,12 @@ async with first.contextmanager():
         )
         handler_id, run_id = started.json()["handler_id"], started.json()["run_id"]
         store = RedisWorkflowStore(config, name="expenses")
-        while not any(e.event.type == "AskEvent" for e in await store.query_events(run_id)):
+        for _ in range(200):  # until the run has asked its question
+            if any(e.event.type == "AskEvent" for e in await store.query_events(run_id)):
+                break
             await asyncio.sleep(0.05)
-print("first server stopped; handler", handler_id, "is",
-      (await store.query(HandlerQuery(handler_id_in=[handler_id])))[0].status)
+(stored,) = await store.query(HandlerQuery(handler_id_in=[handler_id]))
+print("first server stopped; handler", handler_id, "is", stored.status)
 
 # %% [markdown]
 # A second server, in another process, finds the handler in Redis, takes the answer and
