@@ -236,8 +236,10 @@ class SemanticCacheMiddleware(AgentMiddleware):
             scope = context_scope(base, context, share=self.share, user=user, session=session)
         except ConfigError as exc:
             raise ConfigError(
-                f"{exc}. Pass it in the agent's context (context={{{self.user_key!r}: ...}}) "
-                f"or config (configurable={{'thread_id': ...}}), or use share='global'."
+                f"{exc}. A history-dependent answer is cached per {self.share}: pass "
+                f"context={{{self.user_key!r}: ...}} (or config metadata) for the user and "
+                "config={'configurable': {'thread_id': ...}} for the session, "
+                "or use share='global'."
             ) from exc
         return _text(messages[index].content), scope
 

@@ -224,3 +224,21 @@ def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None
         RedisContextStore(config, serializer=PickleSerializer())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="Context"):
         contexts.save("c2", {"not": "a context"})  # type: ignore[arg-type]
+
+
+@pytest.mark.cluster
+async def test_workflow_store_on_the_cluster(cluster_config: RedisAgentConfig) -> None:
+    store = RedisWorkflowStore(cluster_config, name="served")
+    await store.update(_handler("h1", "r1"))
+    assert [h.handler_id for h in await store.query(HandlerQuery(run_id_in=["r1"]))] == ["h1"]
+    envelope = EventEnvelopeWithMetadata(value={}, qualified_name=None, type="E", types=None)
+    await store.append_event("r1", envelope)
+    assert [e.sequence for e in await store.query_events("r1")] == [0]
+    state = store.create_state_store("r1")
+    await state.set("k", "v")
+    handle = await state.serialize_for_handoff(JsonSerializer())
+    copy = RedisWorkflowStore(cluster_config, name="served").create_state_store(
+        "r2", serialized_state=handle
+    )
+    assert await copy.get("k") == "v"
+    assert await store.delete(HandlerQuery(handler_id_in=["h1"])) == 1
