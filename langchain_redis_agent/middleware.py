@@ -486,9 +486,14 @@ class ToolResultCacheMiddleware(AgentMiddleware):
     def _served(hit: CacheHit | None, request: ToolCallRequest) -> ToolMessage | None:
         if hit is None:
             return None
-        data = orjson.loads(hit.payload)
+        try:
+            data = orjson.loads(hit.payload)
+            content = data["content"]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            logger.warning("tool result %s is unreadable (%s): the tool runs again", hit.key, exc)
+            return None
         return ToolMessage(
-            content=data["content"],
+            content=content,
             artifact=data.get("artifact"),
             tool_call_id=request.tool_call["id"] or "",
             name=request.tool_call["name"],

@@ -254,3 +254,20 @@ async def test_tool_cache_key_ignores_argument_order(config: RedisAgentConfig) -
     )
     with pytest.raises(ConfigError, match="weather"):
         ToolResultCacheMiddleware({"weather": 0}, config)
+
+
+async def test_an_unreadable_tool_result_is_a_miss(config: RedisAgentConfig) -> None:
+    from langchain_redis_agent.middleware import canonical_json
+    from redis_agent_core.cache import ExactCache, make_scope
+
+    runs.clear()
+    cache = ExactCache(config, name="tools")
+    args = canonical_json({"city": "Oslo", "unit": "C"})
+    cache.update(args, make_scope({"tool": "weather"}), "not json")
+    agent = create_agent(
+        CountingModel(),
+        tools=[weather],
+        middleware=[ToolResultCacheMiddleware({"weather": 60}, config)],
+    )
+    out = await agent.ainvoke({"messages": [HumanMessage("weather in Oslo?")]})
+    assert last(out).content == "tool said sunny in Oslo (1)" and len(runs) == 1
