@@ -32,6 +32,7 @@ from llama_agents.server._store.abstract_workflow_store import (
     StoredEvent,
     StoredTick,
     decode_persistent_handler,
+    is_terminal_status,
 )
 from workflows import Context, Workflow
 from workflows.context import JsonSerializer
@@ -156,6 +157,9 @@ class RedisWorkflowStore(AbstractWorkflowStore):
         config: connection settings (default: ``REDIS_URL`` or the embedded server).
         name: store name: a restarted server with the same name finds its handlers.
         poll_interval: seconds between reads while a client follows a run's events.
+        finished_ttl: seconds a finished run's event log, ticks and state are kept
+            once its handler is completed, failed or cancelled (``None``: kept until
+            deleted). The handler record itself stays, so the result can be read.
 
     As with every store of the server, one running server uses a store name at a time.
     Construction does no I/O.
@@ -167,10 +171,16 @@ class RedisWorkflowStore(AbstractWorkflowStore):
         *,
         name: str = "workflows",
         poll_interval: float = 0.1,
+        finished_ttl: int | None = None,
     ) -> None:
         super().__init__()
+        if finished_ttl is not None and (
+            isinstance(finished_ttl, bool) or not isinstance(finished_ttl, int) or finished_ttl <= 0
+        ):
+            raise ConfigError(f"finished_ttl must be a positive int or None, got {finished_ttl!r}")
         self.records = WorkflowRecords(config, name=name)
         self.poll_interval = poll_interval
+        self.finished_ttl = finished_ttl
 
     def _build_state_store(
         self,
@@ -198,6 +208,8 @@ class RedisWorkflowStore(AbstractWorkflowStore):
         """Store (replace) a handler."""
         record = handler.model_dump_json().encode()
         await self.records.put_handler(handler.handler_id, handler.run_id, record)
+        if self.finished_ttl and handler.run_id and is_terminal_status(handler.status):
+            await self.records.expire_run(handler.run_id, self.finished_ttl)
 
     async def delete(self, query: HandlerQuery) -> int:
         """Delete the handlers matching ``query``; returns how many."""

@@ -144,6 +144,19 @@ class WorkflowRecords:
             items = await client.lrange(key, start, stop)
         return [(start + i, _bytes(item)) for i, item in enumerate(items)]
 
+    async def expire_run(self, run_id: str, seconds: int) -> None:
+        """Let a run's logs and state expire in ``seconds`` (a finished run's data)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+            raise ConfigError(f"seconds must be a positive int, got {seconds!r}")
+        keys = [self.log_key("events", run_id), self.log_key("ticks", run_id)]
+        keys.append(self.state_key(run_id))
+        client = self.config.get_async_client()
+        with translate_errors(self.config, "workflow run expiry"):
+            async with client.pipeline(transaction=True) as pipe:
+                for key in keys:
+                    pipe.expire(key, seconds)
+                await pipe.execute()
+
     # -- run state --
     async def load_state(self, run_id: str, namespace: str) -> bytes | None:
         """The state record of a run's namespace (``""`` is the root), or ``None``."""

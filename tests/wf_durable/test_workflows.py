@@ -96,6 +96,24 @@ async def test_state_store_persists_and_copies(config: RedisAgentConfig) -> None
         store.create_state_store("r4", serializer=PickleSerializer())
 
 
+async def test_a_finished_run_expires_with_finished_ttl(config: RedisAgentConfig) -> None:
+    store = RedisWorkflowStore(config, finished_ttl=600)
+    envelope = EventEnvelopeWithMetadata(value={}, qualified_name=None, type="E", types=None)
+    await store.append_event("r1", envelope)
+    await store.append_tick("r1", {"n": 1})
+    await store.create_state_store("r1").set("k", "v")
+    await store.update(_handler("h1", "r1"))
+    keys = [store.records.log_key("events", "r1"), store.records.log_key("ticks", "r1")]
+    keys.append(store.records.state_key("r1"))
+    client = config.get_client()
+    assert [client.ttl(k) for k in keys] == [-1, -1, -1]  # running: kept
+    await store.update(_handler("h1", "r1", status="completed"))
+    assert all(0 < client.ttl(k) <= 600 for k in keys)
+    assert [h.status for h in await store.query(HandlerQuery())] == ["completed"]  # stays
+    with pytest.raises(ConfigError, match="finished_ttl"):
+        RedisWorkflowStore(config, finished_ttl=0)
+
+
 def _server(config: RedisAgentConfig) -> WorkflowServer:
     server = WorkflowServer(workflow_store=RedisWorkflowStore(config, name="served"))
     server.add_workflow("approval", Approval(timeout=30))
