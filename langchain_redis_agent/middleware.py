@@ -207,6 +207,20 @@ class SemanticCacheMiddleware(AgentMiddleware):
         self.cache = cache
         self.share: Share = share
         self.user_key = user_key
+        # tool schemas by tool object (~35 us each to build, on every model call)
+        self._specs: dict[int, tuple[Any, Any]] = {}
+
+    def _spec(self, tool: Any) -> Any:
+        if isinstance(tool, Mapping):
+            return dict(tool)
+        known = self._specs.get(id(tool))
+        if known is not None and known[0] is tool:
+            return known[1]
+        spec = _tool_spec(tool)
+        if len(self._specs) >= 1024:
+            self._specs.clear()
+        self._specs[id(tool)] = (tool, spec)  # the tool is kept: its id stays its own
+        return spec
 
     def _key(self, request: ModelRequest) -> tuple[str, str] | None:
         """``(question, scope)`` of a request, or ``None`` when it is not cacheable."""
@@ -222,7 +236,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
             {
                 "model": llm() if callable(llm) else repr(model),
                 "system": _wire(request.system_message) if request.system_message else None,
-                "tools": [_tool_spec(t) for t in request.tools],
+                "tools": [self._spec(t) for t in request.tools],
                 "tool_choice": request.tool_choice,
                 "settings": request.model_settings,
             }

@@ -90,7 +90,7 @@ async def test_semantic_cache_never_serves_an_answer_to_another_history(
     assert where_d.content == where_a.content and where_d.response_metadata[CACHE_MARK] == "exact"
 
 
-async def test_semantic_cache_keys_on_the_system_prompt_and_model(
+async def test_semantic_cache_keys_on_the_system_prompt_and_tools(
     config: RedisAgentConfig, embedder: CallableEmbedder
 ) -> None:
     cache = SemanticCacheMiddleware(embedder, config)
@@ -100,7 +100,12 @@ async def test_semantic_cache_keys_on_the_system_prompt_and_model(
     await pirate.ainvoke({"messages": [HumanMessage("Hi")]})
     out = await plain.ainvoke({"messages": [HumanMessage("Hi")]})
     assert CACHE_MARK not in last(out).response_metadata
-    assert model.calls == 2
+    with_tools = create_agent(model, tools=[weather], middleware=[cache])
+    out = await with_tools.ainvoke({"messages": [HumanMessage("Hi")]})
+    assert CACHE_MARK not in last(out).response_metadata  # other tools, another answer
+    out = await with_tools.ainvoke({"messages": [HumanMessage("Hi")]})
+    assert last(out).response_metadata[CACHE_MARK] == "exact"
+    assert model.calls == 3
 
 
 async def test_semantic_cache_history_needs_a_user(
