@@ -12,7 +12,8 @@ until done by the in-process Celery worker).
 Two shapes at the service's limits: **one large** document (1 MiB, the per-document
 limit; about 1,100 passages) and **many small** ones (1,000 of 1 kB, the per-request
 count limit; one passage each). Passages are embedded ``ingest_batch`` (2) per model
-call, and a batch waits while a question is being embedded.
+call on a low-priority thread with a model instance of its own, and a batch waits while a
+question is being embedded.
 
 The service's model runs on ``BENCH_INGEST_THREADS`` torch threads (default 1): on a
 busy 2-core host two OpenMP threads per call collapse (a one-question embedding measured

@@ -188,6 +188,14 @@ class SentenceTransformerEmbedder:
         assert self._dims is not None
         return self._dims
 
+    def sibling(self) -> SentenceTransformerEmbedder:
+        """A new instance of the same model: its own weights, tokenizer and lock
+        (loaded on its first use), so two threads embed without waiting for each
+        other (a fast tokenizer must not be shared between threads)."""
+        return SentenceTransformerEmbedder(
+            self._path, name=self.name, device=self._device, batch_size=self._batch_size
+        )
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:

@@ -9,10 +9,10 @@ Flow of ``POST /chat`` (the seed's production path)::
          └─miss─► history + RAG context ─► LLM ─► cache store
          ─► session update + bus event ─► {answer, cached, usage, latency_ms, sources}
 
-Every endpoint but ``/stats`` and ``/health`` needs an API key (``Authorization:
-Bearer``); the principal comes from the key, never from the body. Sessions belong to
-their owner: another user's session id names a session of the caller's own, so it can
-be neither read nor appended to.
+Every endpoint but ``/stats``, ``/metrics``, ``/dashboard`` and ``/health`` (counters
+only) needs an API key (``Authorization: Bearer``); the principal comes from the key,
+never from the body. Sessions belong to their owner: another user's session id names a
+session of the caller's own, so it can be neither read nor appended to.
 
 The cache is keyed on the user's question, not on the whole prompt: questions repeat
 across users. An answer that depended on the conversation so far is cached under a
@@ -35,15 +35,18 @@ import hashlib
 import json
 import math
 import statistics
+import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import numpy as np
 from fastapi import Depends, FastAPI, Response
+from fastapi.responses import HTMLResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -52,7 +55,7 @@ from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import SHARE_POLICIES, SemanticCache, Share, context_scope, make_scope
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
-from redis_agent_core.embeddings import BatchingEmbedder
+from redis_agent_core.embeddings import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.local_llm import SYSTEM_PROMPT
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
@@ -62,7 +65,13 @@ from ..chat_history import RedisChatMessageHistory
 from ..embeddings import MiniLMEmbeddings, to_core_embedder
 from .auth import principal_dependency, warn_insecure
 from .errors import ServiceError, error_response, install_error_handlers
-from .ingest import ForegroundGate, index_passages, to_passages
+from .ingest import (
+    BackgroundThread,
+    ForegroundGate,
+    index_passages,
+    lower_thread_priority,
+    to_passages,
+)
 from .limits import BodyLimit
 from .loop_lag import LoopLagMonitor
 from .process_stats import ProcessStats, process_label
@@ -204,6 +213,9 @@ class _Counters:
     rate_limited: int = 0
     tokens_spent: int = 0
     tokens_saved: int = 0
+    jobs_submitted: int = 0  # ingestion jobs queued
+    documents_ingested: int = 0  # documents indexed inline or queued
+    bus_events: int = 0  # chat events published on the bus
     hit_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     miss_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
@@ -256,6 +268,9 @@ class AgentService:
         core_embedder = BatchingEmbedder(to_core_embedder(self.embeddings))
         self._embedder = core_embedder  # one embedding per question serves cache and RAG
         self._gate = ForegroundGate()  # questions' embeddings before ingestion batches
+        # ingestion embeds and writes on a low-priority thread with its own model
+        self._background = BackgroundThread("rap-ingest")
+        self._background_model: Embedder | None = None
         # cache scope: a hit never crosses models, lengths, temperatures or prompts
         self.scope = make_scope(
             {
@@ -445,6 +460,7 @@ class AgentService:
             c.llm_calls += 1
             c.tokens_spent += usage.total_tokens
             c.miss_ms.append(latency_ms)
+        c.bus_events += 1
         await self.bus.apublish(
             self.settings.events_topic,
             {
@@ -522,17 +538,26 @@ class AgentService:
             )
             self._has_docs = False  # re-checked on the next chat
             self._docs_checked_at = -math.inf
+            self.counters.jobs_submitted += 1
+            self.counters.documents_ingested += len(ids)
             if user_id is not None:
                 with translate_errors(self.config, "record job owner"):
                     await self.config.get_async_client().set(
                         self.config.keys.job_owner(job_id), user_id, ex=7 * 24 * 3600
                     )
             return {"job_id": job_id, "status": "queued", "count": len(ids), "passages": len(items)}
-        # the model itself, not the batching front: a question must never be padded into
-        # a batch of passages; the gate lets questions go first
-        model = getattr(self._embedder, "inner", self._embedder)
-        await index_passages(self.vectors, model, items, s.ingest_batch, self._gate)
+        # a model of its own on a low-priority thread: a question never waits for a
+        # batch of passages, and the gate lets questions go first
+        await index_passages(
+            self.vectors,
+            self.background_embedder(),
+            items,
+            s.ingest_batch,
+            self._gate,
+            self._background,
+        )
         self._has_docs = True
+        self.counters.documents_ingested += len(ids)
         return {
             "job_id": None,
             "status": "done",
@@ -540,6 +565,18 @@ class AgentService:
             "passages": len(items),
             "ids": ids,
         }
+
+    def background_embedder(self) -> Embedder:
+        """The embedder of ingestion: for the default model, an instance of its own
+        (own weights and tokenizer, so neither waits for the other's lock; loaded on
+        first use); any other embedder is shared."""
+        if self._background_model is None:
+            inner = getattr(self._embedder, "inner", self._embedder)
+            if type(inner) is SentenceTransformerEmbedder:
+                self._background_model = inner.sibling()
+            else:
+                self._background_model = inner
+        return self._background_model
 
     @property
     def celery_app(self) -> Any:
@@ -555,7 +592,12 @@ class AgentService:
         when the queue is off. Production runs ``celery -A ... worker`` instead."""
         if not self.settings.use_queue:
             return None
-        return Worker(self.celery_app)
+        from redis_agent_core.tasks import register_embedder
+
+        # the in-process worker embeds with the background model, on a low-priority thread
+        model = self.background_embedder()
+        register_embedder(model.name, lambda: model, replace=True)
+        return Worker(self.celery_app, low_priority=True)
 
     async def job(self, job_id: str, user_id: str | None = None) -> dict[str, Any] | None:
         """Progress of an ingestion job, or ``None`` if unknown, expired or submitted by
@@ -612,6 +654,9 @@ class AgentService:
             "rate_limited": c.rate_limited,
             "tokens_spent": c.tokens_spent,
             "tokens_saved": c.tokens_saved,
+            "jobs_submitted": c.jobs_submitted,
+            "documents_ingested": c.documents_ingested,
+            "bus_events": c.bus_events,
             "hit_latency_ms_p50": _median(c.hit_ms),
             "miss_latency_ms_p50": _median(c.miss_ms),
             "loop_lag_ms": self.loop_lag.summary(),
@@ -638,8 +683,22 @@ class AgentService:
 class Worker:
     """An in-process Celery worker (solo pool, one thread), stopped with :meth:`stop`."""
 
-    def __init__(self, celery_app: Any) -> None:
+    def __init__(self, celery_app: Any, *, low_priority: bool = False) -> None:
         from celery.contrib.testing.worker import start_worker
+        from celery.signals import task_prerun
+
+        if low_priority:
+            lowered: set[int] = set()
+
+            def lower(sender: Any = None, **_: Any) -> None:
+                # tasks of this app run on the worker's thread: lower it once
+                if getattr(sender, "app", None) is celery_app:
+                    tid = threading.get_native_id()
+                    if tid not in lowered and lower_thread_priority():
+                        lowered.add(tid)
+
+            self._on_task = lower  # the signal holds it weakly
+            task_prerun.connect(lower)
 
         self._cm = start_worker(
             celery_app,
@@ -658,8 +717,8 @@ class Worker:
 def create_app(service: AgentService) -> FastAPI:
     """The FastAPI app of ``service`` (``redis-agent serve`` runs it with uvicorn).
 
-    Every endpoint but ``/stats`` and ``/health`` needs ``Authorization: Bearer <key>``
-    unless ``service.settings.auth`` is off.
+    Every endpoint but ``/stats``, ``/metrics``, ``/dashboard`` and ``/health`` needs
+    ``Authorization: Bearer <key>`` unless ``service.settings.auth`` is off.
     """
 
     @contextlib.asynccontextmanager
@@ -675,6 +734,7 @@ def create_app(service: AgentService) -> FastAPI:
         finally:
             await service.processes.stop()
             await service.loop_lag.stop()
+            service._background.close()
 
     app = FastAPI(
         title="redis-agent-pack reference service",
@@ -727,6 +787,13 @@ def create_app(service: AgentService) -> FastAPI:
     @app.get("/stats")
     async def stats() -> dict[str, Any]:
         return await service.stats()
+
+    @app.get("/dashboard", response_class=HTMLResponse)
+    async def dashboard() -> HTMLResponse:
+        """Live charts of ``/stats`` (a static page, assets shipped in the package;
+        open like /stats: it shows counters only, no user data)."""
+        page = resources.files(__package__).joinpath("data/dashboard.html").read_text()
+        return HTMLResponse(page)
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:

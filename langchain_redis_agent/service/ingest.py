@@ -11,21 +11,89 @@ searchable, and a chat request waits for at most one small batch.
 Chat requests go first: :class:`ForegroundGate` counts the question embeddings in
 flight, and a batch of passages starts only when there are none (or after
 ``max_defer`` seconds, so a steady stream of questions cannot starve ingestion).
+And the batches run on a :class:`BackgroundThread`: a thread of its own at a lower
+CPU priority (``nice`` +10, Linux sets it per thread), with a model instance of its
+own, so a question never queues behind a batch for the model's lock, the event loop
+does none of the embedding or indexing work, and the kernel gives the request path the
+cores first when both want them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.vectors import VectorIndex
 
-__all__ = ["ForegroundGate", "index_passages", "split_passages", "to_passages"]
+__all__ = [
+    "BackgroundThread",
+    "ForegroundGate",
+    "index_passages",
+    "lower_thread_priority",
+    "split_passages",
+    "to_passages",
+]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: niceness of background work: CFS then gives a normal thread ~10x its CPU share
+BACKGROUND_NICENESS = 10
+
+
+def lower_thread_priority(niceness: int = BACKGROUND_NICENESS) -> bool:
+    """Lower the calling thread's CPU priority (on Linux ``nice`` is per thread).
+    False where the platform cannot (the work then runs at normal priority)."""
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, max(current, niceness))
+        return True
+    except (AttributeError, OSError) as exc:  # not Linux, or not permitted
+        logger.debug("could not lower the background thread's priority: %s", exc)
+        return False
+
+
+class BackgroundThread:
+    """One thread at lower CPU priority for work no request waits for (ingestion).
+    Started on first use; :meth:`close` stops it."""
+
+    def __init__(self, name: str = "rap-background") -> None:
+        self.name = name
+        self.lowered: bool | None = None  # set once the thread started
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        self.lowered = lower_thread_priority()
+
+    def executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    1, thread_name_prefix=self.name, initializer=self._start
+                )
+            return self._executor
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the background thread; the event loop only awaits it."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor(), fn, *args)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -134,19 +202,34 @@ class ForegroundGate:
                 await asyncio.wait_for(self._event().wait(), self.max_defer)
 
 
+def _index_batch(index: VectorIndex, embedder: Embedder, rows: Sequence[Mapping[str, Any]]) -> None:
+    texts = [r["text"] for r in rows]
+    index.add(
+        texts,
+        ids=[r["id"] for r in rows],
+        metadatas=[r["metadata"] for r in rows],
+        vectors=embedder.embed(texts),
+    )
+
+
 async def index_passages(
     index: VectorIndex,
     embedder: Embedder,
     items: Sequence[Mapping[str, Any]],
     batch: int,
     gate: ForegroundGate | None = None,
+    background: BackgroundThread | None = None,
 ) -> None:
     """Embed and index ``items`` ``batch`` at a time, yielding to the event loop (and
-    to foreground model calls, through ``gate``) between batches."""
+    to foreground model calls, through ``gate``) between batches; with ``background``
+    each batch is embedded and written there (sync calls), off the event loop."""
     for start in range(0, len(items), batch):
         if gate is not None:
             await gate.background_turn()
         rows = items[start : start + batch]
+        if background is not None:
+            await background.run(_index_batch, index, embedder, rows)
+            continue
         texts = [r["text"] for r in rows]
         vectors = await embedder.aembed(texts)
         await index.aadd(

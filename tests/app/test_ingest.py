@@ -72,3 +72,37 @@ async def test_background_batches_wait_for_foreground_model_calls() -> None:
     gate = ForegroundGate(max_defer=0.05)
     with gate.foreground():
         await asyncio.wait_for(gate.background_turn(), 5)
+
+
+@pytest.mark.slow
+async def test_ingestion_runs_on_a_low_priority_thread_with_a_model_of_its_own(
+    offline_client: tuple[httpx.AsyncClient, AgentService], users: Users
+) -> None:
+    """What keeps cached /chat calls fast during a large ingestion (issue 12): the
+    passages are embedded and written on the background thread, never on the event
+    loop, at a lower CPU priority, by a model instance the questions do not share."""
+    import os
+    import threading
+
+    client, service = offline_client
+    model = service.background_embedder()
+    question_model = getattr(service._embedder, "inner", service._embedder)
+    assert model is not question_model and model.name == question_model.name
+    seen: list[tuple[str, int]] = []
+    real_embed = model.embed
+
+    def recording_embed(texts: list[str]) -> object:
+        tid = threading.get_native_id()
+        seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, tid)))
+        return real_embed(texts)
+
+    model.embed = recording_embed  # type: ignore[method-assign]
+    loop_thread = threading.current_thread().name
+    doc = {"id": "d", "text": " ".join(SENTENCE for _ in range(60))}
+    r = await client.post("/documents", json={"documents": [doc]}, headers=users.headers("u"))
+    assert r.status_code == 202, r.text
+    assert len(seen) >= 2  # several batches
+    assert all(name.startswith("rap-ingest") and name != loop_thread for name, _ in seen)
+    if service._background.lowered:  # Linux: nice is per thread
+        assert all(nice >= 10 for _, nice in seen)
+    assert await service.vectors.acount() >= len(seen)
