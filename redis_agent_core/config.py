@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import EqualJitterBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
@@ -37,6 +37,7 @@ from .sentinel import SentinelURL, is_sentinel_url, parse_sentinel_url
 __all__ = [
     "ENV_URL",
     "RedisAgentConfig",
+    "backoff",
     "check_url",
     "describe_url",
     "get_default_config",
@@ -49,6 +50,13 @@ ENV_URL = "REDIS_URL"
 ENV_NAMESPACE = "REDIS_AGENT_NAMESPACE"
 
 _url_fallback: Callable[[], str] | None = None
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds to wait before retry ``attempt`` (0 = the first retry): the pack's one
+    backoff, redis-py's exponential with equal jitter (the one the clients' retries use
+    too), in ``[half, full]`` of ``min(cap, base * 2**attempt)``: never a zero wait."""
+    return float(EqualJitterBackoff(cap=cap, base=base).compute(attempt))
 
 
 def set_url_fallback(fallback: Callable[[], str] | None) -> None:
@@ -252,6 +260,10 @@ class RedisAgentConfig:
         url = self.url or os.environ.get(ENV_URL) or ""
         return _split_cluster_flag(url)[1]
 
+    def backoff(self, attempt: int) -> float:
+        """:func:`backoff` with this config's ``retry_backoff_base`` / ``_cap``."""
+        return backoff(attempt, self.retry_backoff_base, self.retry_backoff_cap)
+
     # -- clients --
     def _retry(self, asyncio_client: bool = False) -> Retry | AsyncRetry:
         # A bounded count (never redis-py's -1 = forever): a write whose reply was lost
@@ -259,7 +271,7 @@ class RedisAgentConfig:
         # Retry: given the sync one they await nothing in it and never retry.
         cls = AsyncRetry if asyncio_client else Retry
         return cls(
-            ExponentialWithJitterBackoff(cap=self.retry_backoff_cap, base=self.retry_backoff_base),
+            EqualJitterBackoff(cap=self.retry_backoff_cap, base=self.retry_backoff_base),
             self.retries,
         )
 

@@ -22,6 +22,7 @@ from typing import Literal
 from .config import RedisAgentConfig, get_default_config
 from .errors import ConfigError
 from .redis_errors import translate_errors
+from .scripts import Script
 
 __all__ = ["Log", "WorkflowRecords"]
 
@@ -176,15 +177,9 @@ class WorkflowRecords:
         script: both keys share the store's slot); returns the namespaces copied."""
         client = self.config.get_async_client()
         with translate_errors(self.config, "workflow state copy"):
-            return int(
-                await client.eval(_COPY, 2, self.state_key(source_run), self.state_key(target_run))
-            )
+            keys = [self.state_key(source_run), self.state_key(target_run)]
+            return int(await _COPY.acall(client, keys, []))
 
 
 # HGETALL + HSET in one script: a reader never sees half of a copied run
-_COPY = """
-local v = redis.call('HGETALL', KEYS[1])
-if #v == 0 then return 0 end
-redis.call('HSET', KEYS[2], unpack(v))
-return #v / 2
-"""
+_COPY = Script.load(__package__, "workflows_copy.lua")

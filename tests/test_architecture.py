@@ -268,3 +268,45 @@ def test_no_import_cycle_lazy_imports_included() -> None:
         for a in members:
             lines.extend(f"    {a} -> {b}" for b in sorted(graph[a]) if b in members)
     assert not cycles, "import cycles:\n" + "\n".join(lines)
+
+
+def _string_literals(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, text) of every str / bytes literal in a module (docstrings included)."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+            value = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
+            yield node.lineno, value
+
+
+def _modules_of_packages() -> Iterator[Path]:
+    for package in PACKAGES:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def test_commands_are_built_in_one_place_each() -> None:
+    """Lua only in ``.lua`` files, run only through ``scripts.Script`` (the one place
+    that spells EVALSHA / EVAL); RediSearch commands built only in the search layer."""
+    misplaced: list[str] = []
+    for path in _modules_of_packages():
+        rel = path.relative_to(ROOT).as_posix()
+        for line, text in _string_literals(path):
+            where = f"{rel}:{line}"
+            if "redis.call(" in text:
+                misplaced.append(f"{where}: Lua source in Python (put it in a .lua file)")
+            if text in ("EVALSHA", "EVAL") and rel != "redis_agent_core/scripts.py":
+                misplaced.append(f"{where}: {text} outside redis_agent_core/scripts.py")
+            if text.startswith(("FT.SEARCH", "FT.CREATE", "FT.AGGREGATE")) and not (
+                rel.startswith("redis_agent_core/search/") or rel == "redis_agent_core/acl.py"
+            ):
+                misplaced.append(f"{where}: {text.split()[0]} outside redis_agent_core/search/")
+    assert misplaced == []
+
+
+def test_every_lua_file_is_loaded_by_a_script() -> None:
+    """No stale .lua file: each is named in a ``Script.load`` call of its package."""
+    stale = []
+    for lua in sorted((ROOT / CORE).rglob("*.lua")):
+        sources = "".join(p.read_text() for p in lua.parent.glob("*.py"))
+        if f'"{lua.name}"' not in sources:
+            stale.append(lua.relative_to(ROOT).as_posix())
+    assert stale == []

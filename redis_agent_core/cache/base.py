@@ -9,14 +9,11 @@ writes an entry with its TTL and member record atomically.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.exceptions import NoScriptError
 
 from .. import telemetry
 from ..config import (
@@ -28,6 +25,7 @@ from ..config import (
 from ..errors import ConfigError
 from ..keys import check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
+from ..scripts import Script
 from .entry import BUCKETS, CacheHit, check_ttl, parse_usage, text, total_tokens
 from .faults import OnError, RedisFaults
 from .stats import CacheStats, merge_stats
@@ -35,75 +33,19 @@ from .stats import CacheStats, merge_stats
 __all__ = ["CacheStore"]
 
 
-@dataclass(frozen=True)
-class Script:
-    lua: str
-    sha: str
-
-    @classmethod
-    def of(cls, lua: str) -> Script:
-        return cls(lua, hashlib.sha1(lua.encode()).hexdigest())
-
-
-def run_script(client: SyncClient, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-    """EVALSHA, loading the script on the first NOSCRIPT."""
-    try:
-        return client.evalsha(script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return client.eval(script.lua, len(keys), *keys, *args)
-
-
-async def arun_script(
-    client: AsyncClient, script: Script, keys: Sequence[Any], args: Sequence[Any]
-) -> Any:
-    try:
-        return await client.evalsha(script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return await client.eval(script.lua, len(keys), *keys, *args)
-
-
 # KEYS: entry, members, hits. ARGV: digest, ttl ms (0 = none), field, value, ...
 # Server time, not client time, so expiry scores agree across clients.
 # The first write is a ZADD: Redis checks maxmemory only until a script's first write,
 # and DEL (which frees memory) first would let the rest write past a full noeviction
 # server.
-UPDATE = Script.of("""
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[2])
-local score = '+inf'
-if ttl > 0 then score = now + ttl end
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-redis.call('HDEL', KEYS[3], ARGV[1])
-local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, 100)
-if #gone > 0 then
-  redis.call('ZREM', KEYS[2], unpack(gone))
-  redis.call('HDEL', KEYS[3], unpack(gone))
-end
-return 1
-""")
+UPDATE = Script.load(__package__, "update.lua")
 
 # Exact lookup. KEYS: entry, stats, hits. ARGV: digest.
 # -> "<hits>\n<usage JSON>\n<payload>" | nil. One bulk string: the cheapest reply for
 # the client to parse (usage is compact JSON, without raw newlines).
-_LOOKUP_LUA = """
-local v = redis.call('HMGET', KEYS[1], 'payload', 'usage', 'tokens')
-if v[1] then
-  local hits = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
-  redis.call('HINCRBY', KEYS[2], 'hits', 1)
-  local tokens = tonumber(v[3])
-  if tokens and tokens > 0 then redis.call('HINCRBY', KEYS[2], 'tokens_saved', tokens) end
-  return hits .. '\\n' .. (v[2] or '') .. '\\n' .. v[1]
-end
-MISS
-return false
-"""
-LOOKUP = Script.of(_LOOKUP_LUA.replace("MISS", "redis.call('HINCRBY', KEYS[2], 'misses', 1)"))
+LOOKUP = Script.load(__package__, "lookup.lua", COUNT_MISS="true")
 # The same as a first tier: a miss is not counted, the tier after it counts the lookup.
-PROBE = Script.of(_LOOKUP_LUA.replace("MISS", ""))
+PROBE = Script.load(__package__, "lookup.lua", COUNT_MISS="false")
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -155,30 +97,11 @@ def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
 
 # Record a semantic lookup's outcome. KEYS: stats, hits, entry. ARGV: digest ('' on a
 # miss), then counter, increment, ... -> the entry's hit count (0 on a miss)
-RECORD = Script.of("""
-local hits = 0
-if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
-  hits = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-end
-for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return hits
-""")
+RECORD = Script.load(__package__, "record.lua")
 
 # Remove up to ARGV[2] entries of one bucket. KEYS: members, hits, stats.
 # ARGV: entry key prefix of the bucket, batch size. -> number removed
-CLEAR = Script.of("""
-local ds = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-if #ds == 0 then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  return 0
-end
-local ks = {}
-for i, d in ipairs(ds) do ks[i] = ARGV[1] .. d end
-redis.call('UNLINK', unpack(ks))
-redis.call('ZREM', KEYS[1], unpack(ds))
-redis.call('HDEL', KEYS[2], unpack(ds))
-return #ds
-""")
+CLEAR = Script.load(__package__, "clear.lua")
 
 CLEAR_BATCH = 1000
 
@@ -306,7 +229,7 @@ class CacheStore:
         if not self.faults.writable():
             return False
         try:
-            run_script(self.config.get_client(), UPDATE, keys, args)
+            UPDATE(self.config.get_client(), keys, args)
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
@@ -318,7 +241,7 @@ class CacheStore:
         if not self.faults.writable():
             return False
         try:
-            await arun_script(self.config.get_async_client(), UPDATE, keys, args)
+            await UPDATE.acall(self.config.get_async_client(), keys, args)
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
@@ -336,7 +259,7 @@ class CacheStore:
         removed = 0
         with translate_errors(self.config, f"clearing cache {self.name!r}"):
             for _b, keys, args in self._clear_calls():
-                while n := int(run_script(client, CLEAR, keys, args)):
+                while n := int(CLEAR(client, keys, args)):
                     removed += n
         return removed
 
@@ -346,7 +269,7 @@ class CacheStore:
         removed = 0
         with translate_errors(self.config, f"clearing cache {self.name!r}"):
             for _b, keys, args in self._clear_calls():
-                while n := int(await arun_script(client, CLEAR, keys, args)):
+                while n := int(await CLEAR.acall(client, keys, args)):
                     removed += n
         return removed
 

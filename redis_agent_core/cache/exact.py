@@ -19,16 +19,16 @@ from typing import Any
 
 from .. import telemetry
 from ..config import RedisAgentConfig
-from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
+from ..fastpath import FALLBACK, FastPath, bulk
 from ..redis_errors import FAULTS
-from .base import LOOKUP, CacheStore, arun_script, parse_lookup, run_script
+from .base import LOOKUP, CacheStore, parse_lookup
 from .entry import CacheHit, canonical_filters, check_args, entry_digest
 from .faults import OnError
 
 __all__ = ["ExactCache"]
 
 # EVALSHA sha 3 KEYS[1..3] ARGV[1]: entry, stats, hits, digest
-_LOOKUP_PREFIX = command_prefix(7, b"EVALSHA", LOOKUP.sha.encode(), b"3")
+_LOOKUP_PREFIX = LOOKUP.packed_head(3, 1)  # keys: entry, stats, hits; arg: digest
 
 
 class ExactCache(CacheStore):
@@ -129,7 +129,7 @@ class ExactCache(CacheStore):
             client = self.config.get_client()
             reply = self._fast_lookup(client, digest)
             if reply is FALLBACK:
-                reply = run_script(client, LOOKUP, self._keys(digest), [digest])
+                reply = LOOKUP(client, self._keys(digest), [digest])
         except FAULTS as exc:
             return self._lookup_failed(exc, self._keys(digest), digest, prompt)
         self.faults.ok()
@@ -144,7 +144,7 @@ class ExactCache(CacheStore):
         if not self.faults.available():
             return None
         try:
-            reply = await arun_script(self.config.get_async_client(), LOOKUP, keys, args)
+            reply = await LOOKUP.acall(self.config.get_async_client(), keys, args)
         except FAULTS as exc:
             return await self._alookup_failed(exc, keys, digest, prompt)
         self.faults.ok()

@@ -35,7 +35,7 @@ from ..search.commands import drop_hint, knn_clause, search_command
 from ..search.lifecycle import IndexLifecycle
 from ..search.replies import describe_info, search_rows
 from ..tags import TAG_SEPARATOR, tag_value
-from .base import PROBE, RECORD, CacheStore, arun_script, parse_lookup, run_script
+from .base import PROBE, RECORD, CacheStore, parse_lookup
 from .entry import (
     CacheHit,
     canonical_filters,
@@ -394,7 +394,7 @@ class SemanticCache(CacheStore):
         if not self.faults.available():
             return None
         try:
-            reply = run_script(self.config.get_client(), PROBE, keys, [digest])
+            reply = PROBE(self.config.get_client(), keys, [digest])
         except FAULTS as exc:
             return self._lookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
@@ -408,7 +408,7 @@ class SemanticCache(CacheStore):
         if not self.faults.available():
             return None
         try:
-            reply = await arun_script(self.config.get_async_client(), PROBE, keys, [digest])
+            reply = await PROBE.acall(self.config.get_async_client(), keys, [digest])
         except FAULTS as exc:
             return await self._alookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
@@ -452,7 +452,7 @@ class SemanticCache(CacheStore):
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
             try:
-                hits = run_script(client, RECORD, keys, args)
+                hits = RECORD(client, keys, args)
             except REFUSED as exc:  # full or read-only: serve the hit uncounted
                 self.faults.failed("recording a lookup", exc)
                 hits = 0
@@ -500,7 +500,7 @@ class SemanticCache(CacheStore):
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
             try:
-                hits = await arun_script(client, RECORD, keys, args)
+                hits = await RECORD.acall(client, keys, args)
             except REFUSED as exc:  # full or read-only: serve the hit uncounted
                 self.faults.failed("recording a lookup", exc)
                 hits = 0

@@ -39,7 +39,7 @@ from .scripts import (
     _TAKE_OLDEST,
     _UNPACK_CHUNK,
     _WRITE,
-    _as_eval,
+    as_eval,
 )
 
 if TYPE_CHECKING:
@@ -189,7 +189,8 @@ class SessionStore:
         return calls
 
     def _append_head(self, session_id: str) -> tuple[Any, ...]:
-        """``EVALSHA`` of :data:`_APPEND` up to its per-call arguments, pre-encoded."""
+        """``EVALSHA`` of :data:`_APPEND` up to its per-call arguments (keys and settings
+        pre-encoded, kept per session)."""
         head = self._append_heads.get(session_id)
         if head is None:
             keys = [k.encode() for k in self._session_keys(session_id)]
@@ -200,7 +201,7 @@ class SessionStore:
                 b"%d" % (self.ttl or 0),
                 b"%d" % (self.max_messages or 0),
             )
-            head = ("EVALSHA", _APPEND.sha.encode(), b"%d" % len(keys), *keys, *settings)
+            head = _APPEND.evalsha(keys, settings)
             if len(self._append_heads) >= 1024:  # bounded: many sessions, one store
                 self._append_heads.clear()
             self._append_heads[session_id] = head
@@ -252,8 +253,8 @@ class SessionStore:
                 try:
                     return client.execute_command(*cmd)
                 except redis.exceptions.NoScriptError:
-                    return client.execute_command(*_as_eval(cmd))
-            for attempt in (cmd, _as_eval(cmd)):
+                    return client.execute_command(*as_eval(cmd))
+            for attempt in (cmd, as_eval(cmd)):
                 pipe = client.pipeline(transaction=False)
                 for c in (attempt, *extra):
                     pipe.execute_command(*c)
@@ -275,8 +276,8 @@ class SessionStore:
                 try:
                     return await client.execute_command(*cmd)
                 except redis.exceptions.NoScriptError:
-                    return await client.execute_command(*_as_eval(cmd))
-            for attempt in (cmd, _as_eval(cmd)):
+                    return await client.execute_command(*as_eval(cmd))
+            for attempt in (cmd, as_eval(cmd)):
                 pipe = client.pipeline(transaction=False)
                 for c in (attempt, *extra):
                     pipe.execute_command(*c)

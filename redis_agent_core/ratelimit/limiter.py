@@ -20,7 +20,6 @@ and parse its reply.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import logging
 import math
@@ -31,18 +30,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
-from importlib import resources
 from typing import Any, Literal, NamedTuple
 
 import redis
-from redis.commands.core import AsyncScript, Script
 
 from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
-from ..fastpath import FALLBACK, FastPath, bulk, command_prefix
+from ..fastpath import FALLBACK, FastPath, bulk
 from ..keys import KeySpace
 from ..redis_errors import FAULTS, map_redis_error
+from ..scripts import Script
 from .limits import RateLimitExceeded, RequestLimit, TokenBudget
 
 __all__ = [
@@ -64,11 +62,8 @@ OnUnavailable = Literal["fail_open", "fail_closed"]
 ANONYMOUS = "anonymous"
 GLOBAL = "*"
 
-ACQUIRE_LUA = resources.files(__package__).joinpath("acquire.lua").read_text()
-SETTLE_LUA = resources.files(__package__).joinpath("settle.lua").read_text()
-# EVALSHA with these straight away; the Script objects only reload after NOSCRIPT
-ACQUIRE_SHA = hashlib.sha1(ACQUIRE_LUA.encode()).hexdigest()
-SETTLE_SHA = hashlib.sha1(SETTLE_LUA.encode()).hexdigest()
+ACQUIRE = Script.load(__package__, "acquire.lua")
+SETTLE = Script.load(__package__, "settle.lua")
 
 
 # -- reservation ids: unique across processes and forks, no syscall per call --
@@ -229,10 +224,7 @@ def build_plan(
     if None not in extras:
         spec = _spec(static, extras)  # type: ignore[arg-type]
     flat_keys = tuple(k.encode() for limit_keys in keys for k in limit_keys)
-    nargs = 3 + len(flat_keys) + (3 if "t" in kinds else 2)
-    head = command_prefix(
-        nargs, b"EVALSHA", ACQUIRE_SHA.encode(), b"%d" % len(flat_keys), *flat_keys
-    )
+    head = ACQUIRE.packed_head(len(flat_keys), 3 if "t" in kinds else 2, *flat_keys)
     return _Plan(
         tuple(limits),
         tuple(keys),
@@ -465,10 +457,6 @@ class RateLimiter:
         self.max_wait = float(max_wait)
         self._keyspace = self.config.keys
         self._lock = threading.Lock()
-        self._acquire_script: Script | None = None
-        self._settle_script: Script | None = None
-        self._aacquire_script: AsyncScript | None = None
-        self._asettle_script: AsyncScript | None = None
         self._last_warning = 0.0
         self._plans: dict[tuple[str | None, str | None], _Plan] = {}
         self._fast = FastPath()  # leased connections for the acquire fast path
@@ -487,36 +475,6 @@ class RateLimiter:
                 self._plans.clear()
             self._plans[cache_key] = plan
         return plan
-
-    def _scripts(self, client: Any) -> tuple[Script, Script]:
-        if self._acquire_script is None or self._settle_script is None:
-            with self._lock:
-                self._acquire_script = client.register_script(ACQUIRE_LUA)
-                self._settle_script = client.register_script(SETTLE_LUA)
-        return self._acquire_script, self._settle_script
-
-    def _ascripts(self, client: Any) -> tuple[AsyncScript, AsyncScript]:
-        if self._aacquire_script is None or self._asettle_script is None:
-            self._aacquire_script = client.register_script(ACQUIRE_LUA)
-            self._asettle_script = client.register_script(SETTLE_LUA)
-        return self._aacquire_script, self._asettle_script
-
-    def _run(self, client: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        # EVALSHA with a precomputed sha: Script.__call__ adds a few us per call; it is
-        # the fallback that loads the script on NOSCRIPT (restart, failover, new node)
-        try:
-            return client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            acquire, settle = self._scripts(client)
-            return (acquire if sha == ACQUIRE_SHA else settle)(keys, args, client=client)
-
-    async def _arun(self, client: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        try:
-            return await client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            acquire, settle = self._ascripts(client)
-            script = acquire if sha == ACQUIRE_SHA else settle
-            return await script(keys, args, client=client)
 
     def _down(self, action: str, exc: BaseException) -> Decision:
         error = map_redis_error(exc, action, self.config)
@@ -581,12 +539,11 @@ class RateLimiter:
                 reply = FALLBACK
                 if lease is not None:
                     reply = lease.call(pack_acquire(plan, rid, requests, tokens))
-                if reply is FALLBACK:
-                    keys, args = build_acquire(plan, rid, requests, tokens)
-                    reply = client.execute_command("EVALSHA", ACQUIRE_SHA, len(keys), *keys, *args)
-            except redis.exceptions.NoScriptError:
+            except redis.exceptions.NoScriptError:  # the packed EVALSHA: not cached yet
+                reply = FALLBACK
+            if reply is FALLBACK:
                 keys, args = build_acquire(plan, rid, requests, tokens)
-                reply = self._scripts(client)[0](keys, args, client=client)
+                reply = ACQUIRE(client, keys, args)
         except FAULTS as exc:
             return self._decided(self._down("rate limit check", exc))
         return self._decided(parse_acquire(plan, reply, rid, requests, tokens))
@@ -643,7 +600,7 @@ class RateLimiter:
             return True
         client = self.config.get_client()
         try:
-            reply = self._run(client, SETTLE_SHA, keys, args)
+            reply = SETTLE(client, keys, args)
         except FAULTS as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
@@ -657,7 +614,7 @@ class RateLimiter:
         keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
         client = self.config.get_client()
         try:
-            reply = self._run(client, ACQUIRE_SHA, keys, args)
+            reply = ACQUIRE(client, keys, args)
         except FAULTS as exc:
             raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
@@ -683,7 +640,7 @@ class RateLimiter:
         keys, args = build_acquire(plan, rid, requests, tokens)
         client = self.config.get_async_client()
         try:
-            reply = await self._arun(client, ACQUIRE_SHA, keys, args)
+            reply = await ACQUIRE.acall(client, keys, args)
         except FAULTS as exc:
             return self._decided(self._down("rate limit check", exc))
         return self._decided(parse_acquire(plan, reply, rid, requests, tokens))
@@ -726,7 +683,7 @@ class RateLimiter:
             return True
         client = self.config.get_async_client()
         try:
-            reply = await self._arun(client, SETTLE_SHA, keys, args)
+            reply = await SETTLE.acall(client, keys, args)
         except FAULTS as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
@@ -740,7 +697,7 @@ class RateLimiter:
         keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
         client = self.config.get_async_client()
         try:
-            reply = await self._arun(client, ACQUIRE_SHA, keys, args)
+            reply = await ACQUIRE.acall(client, keys, args)
         except FAULTS as exc:
             raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 from ..config import RedisAgentConfig, get_default_config
@@ -27,7 +26,3 @@ def agent_config(app: Celery) -> RedisAgentConfig:
     return cfg if cfg is not None else get_default_config()
 
 
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with jitter: ~base * 2**attempt, within [half, full], capped."""
-    delay = min(cap, base * (2**attempt))
-    return delay * (0.5 + random.random() / 2)

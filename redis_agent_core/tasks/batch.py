@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..config import RedisAgentConfig, get_default_config
+from ..config import RedisAgentConfig, backoff, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
-from ._common import RETRYABLE, agent_config, backoff
+from ._common import RETRYABLE, agent_config
 from .progress import finished_items, mark_items
 from .registry import resolve
 from .webhooks import notify_job_finished, renotify_if_lost

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from ..config import RedisAgentConfig
+from ..config import RedisAgentConfig, backoff
 from ..errors import ConfigError
-from ._common import RETRYABLE, agent_config, backoff
+from ._common import RETRYABLE, agent_config
 from .progress import finished_items, mark_items
 from .registry import lookup, resolve
 from .webhooks import notify_job_finished, renotify_if_lost

@@ -21,6 +21,7 @@ from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisAgentError
 from ..redis_errors import translate_errors
+from ..scripts import Script
 
 __all__ = [
     "FINAL_STATUSES",
@@ -186,7 +187,7 @@ def create_job(
     for name, value in fields.items():
         argv += [name, value]
     with translate_errors(config, f"creating job {job_id}"):
-        created = config.get_client().eval(_CREATE, len(key_list), *key_list, *argv)
+        created = _CREATE(config.get_client(), key_list, argv)
     if not int(created):
         raise JobExistsError(
             f"job id {job_id!r} is already in use in namespace {config.namespace!r}: job ids "
@@ -198,61 +199,13 @@ def create_job(
 # Claim a job id atomically: refuse an existing record; otherwise clear what an
 # expired job of that id may have left (its sets share its TTL) and write the record.
 # KEYS: state, done set, failed set, errors hash, results hash. ARGV: ttl, field, value...
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return 1
-"""
+_CREATE = Script.load(__package__, "create_job.lua")
 
 
 # KEYS: state, done set, failed set, errors hash, results hash
 # ARGV: mode ('done'|'failed'), now, n, id_1..id_n, [value_1..value_n]
 # Values: results (done) or error texts (failed); written only for newly added items.
-_MARK = """
-local state, done, failed, errors, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local mode, now, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if redis.call('EXISTS', state) == 0 then return {-1, 0, ''} end
-local has_values = #ARGV >= 3 + 2 * n
-local added = 0
-for i = 1, n do
-  local id = ARGV[3 + i]
-  if redis.call('SISMEMBER', done, id) == 0 and redis.call('SISMEMBER', failed, id) == 0 then
-    added = added + 1
-    if mode == 'done' then
-      redis.call('SADD', done, id)
-      if has_values then redis.call('HSETNX', results, id, ARGV[3 + n + i]) end
-    else
-      redis.call('SADD', failed, id)
-      if has_values then redis.call('HSET', errors, id, ARGV[3 + n + i]) end
-    end
-  end
-end
-local d = tonumber(redis.call('HINCRBY', state, 'done', mode == 'done' and added or 0))
-local f = tonumber(redis.call('HINCRBY', state, 'failed', mode == 'done' and 0 or added))
-local total = tonumber(redis.call('HGET', state, 'total'))
-local status = redis.call('HGET', state, 'status')
-redis.call('HSETNX', state, 'started_at', now)
-local finished = 0
-if d + f >= total and status ~= 'succeeded' and status ~= 'partial' and status ~= 'failed' then
-  if f == 0 then status = 'succeeded'
-  elseif d == 0 then status = 'failed'
-  else status = 'partial' end
-  redis.call('HSET', state, 'status', status, 'finished_at', now)
-  finished = 1
-elseif status == 'pending' then
-  status = 'running'
-  redis.call('HSET', state, 'status', status)
-end
-local ttl = redis.call('PTTL', state)
-if ttl > 0 then
-  for _, k in ipairs({done, failed, errors, results}) do
-    if redis.call('EXISTS', k) == 1 then redis.call('PEXPIRE', k, ttl) end
-  end
-end
-return {added, finished, status}
-"""
+_MARK = Script.load(__package__, "mark_items.lua")
 
 
 @dataclass(frozen=True)
@@ -310,7 +263,7 @@ def mark_items(
     """
     key_list, argv = _mark_args(config, job_id, ids, ok, values)
     with translate_errors(config, f"updating the progress of job {job_id}"):
-        reply = config.get_client().eval(_MARK, len(key_list), *key_list, *argv)
+        reply = _MARK(config.get_client(), key_list, argv)
     result = _parse_mark(job_id, reply)
     if result.finished:  # once per job: its kind and age for the job metrics
         kind, created = config.get_client().hmget(key_list[0], ["kind", "created_at"])

@@ -31,10 +31,11 @@ from urllib.parse import urlparse
 
 import orjson
 
-from ..config import RedisAgentConfig, get_default_config
+from ..config import RedisAgentConfig, backoff, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
-from ._common import agent_config, backoff
+from ..scripts import Script
+from ._common import agent_config
 from .destinations import DestinationPolicy, DestinationRefusedError, send
 from .queue import send_task
 
@@ -198,14 +199,11 @@ def post(
 
 # HSET only on a live job record: a plain HSET after the record expired would
 # recreate it without a TTL (a key that never goes away).
-_SET_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return -1
-"""
+_SET_IF_EXISTS = Script.load(__package__, "set_if_exists.lua")
 
 
 def _set_job_field(config: RedisAgentConfig, job_id: str, name: str, value: str) -> None:
-    config.get_client().eval(_SET_IF_EXISTS, 1, config.keys.job(job_id), name, value)
+    _SET_IF_EXISTS(config.get_client(), [config.keys.job(job_id)], [name, value])
 
 
 def record_dead_letter(

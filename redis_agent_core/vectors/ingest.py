@@ -298,9 +298,7 @@ class IndexIngest(IndexLifecycleMixin):
                 # timeout is not: redis-py's reconnect already waited on a hung server
                 if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
                     raise
-                time.sleep(
-                    min(self.config.retry_backoff_cap, self.config.retry_backoff_base * 2**attempt)
-                )
+                time.sleep(self.config.backoff(attempt))
 
     async def _asend_batch(self, commands: list[list[Any]] | _Packed) -> None:
         """Async :meth:`_send_batch`."""
@@ -332,9 +330,7 @@ class IndexIngest(IndexLifecycleMixin):
                 # timeout is not: redis-py's reconnect already waited on a hung server
                 if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
                     raise
-                await asyncio.sleep(
-                    min(self.config.retry_backoff_cap, self.config.retry_backoff_base * 2**attempt)
-                )
+                await asyncio.sleep(self.config.backoff(attempt))
 
     def _report(
         self,

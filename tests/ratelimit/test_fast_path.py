@@ -28,7 +28,7 @@ def test_packed_command_matches_redis_py_packing(make_limiter: Make) -> None:
     for requests, tokens in ((1, 0), (3, 7), (0, 12)):
         keys, args = limiter_module.build_acquire(plan, "rid1", requests, tokens)
         expected = b"".join(
-            conn.pack_command("EVALSHA", limiter_module.ACQUIRE_SHA, len(keys), *keys, *args)
+            conn.pack_command("EVALSHA", limiter_module.ACQUIRE.sha, len(keys), *keys, *args)
         )
         assert limiter_module.pack_acquire(plan, "rid1", requests, tokens) == expected
 

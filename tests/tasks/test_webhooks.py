@@ -10,7 +10,7 @@ import orjson
 import pytest
 from celery import Celery
 
-from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.config import RedisAgentConfig, backoff
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.tasks import (
     IDEMPOTENCY_HEADER,
@@ -22,7 +22,6 @@ from redis_agent_core.tasks import (
     submit_webhook,
     verify_signature,
 )
-from redis_agent_core.tasks._common import backoff
 from redis_agent_core.tasks.app import create_app
 from redis_agent_core.tasks.webhooks import classify
 

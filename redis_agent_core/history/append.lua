@@ -1,0 +1,21 @@
+local count = #ARGV - 4
+local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
+local maxlen = tonumber(ARGV[3])
+if maxlen > 0 and len > maxlen then
+  redis.call('LTRIM', KEYS[1], -maxlen, -1)
+  len = maxlen
+end
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
+if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4]) end
+redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
+local ttl = tonumber(ARGV[2])
+if #KEYS == 4 then
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+  prune_index(KEYS[4], ARGV[4], ttl)
+end
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
+end
+return {len, seq}

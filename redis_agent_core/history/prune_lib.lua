@@ -1,0 +1,7 @@
+local function prune_index(index, now, ttl)
+  if ttl > 0 then
+    local cutoff = '(' .. string.format('%d', tonumber(now) - ttl * 1000)
+    local gone = redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT', 0, $PRUNE_BATCH)
+    if #gone > 0 then redis.call('ZREM', index, unpack(gone)) end
+  end
+end

@@ -1,0 +1,27 @@
+local now, ttl, maxlen = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local mode, target = ARGV[4], ARGV[5]
+local nmeta, ndel = tonumber(ARGV[6]), tonumber(ARGV[7])
+local key = KEYS[1]
+if target == 'archived' then key = KEYS[3] end
+-- first write: one Redis refuses when memory is full (it checks only a script's first
+-- write, and a DEL first would let a replace write past a full noeviction server)
+redis.call('HSET', KEYS[2], 'updated_at', now)
+if mode == 'replace' then redis.call('DEL', key) end
+local first = 9 + 2 * nmeta + ndel
+local count = #ARGV - first + 1
+local len
+if count > 0 then len = push(key, first, #ARGV) else len = redis.call('LLEN', key) end
+if maxlen > 0 and target == 'active' and len > maxlen then
+  redis.call('LTRIM', key, -maxlen, -1)
+  len = maxlen
+end
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
+if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', now) end  -- first write
+for i = 9, 8 + 2 * nmeta, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 9 + 2 * nmeta, 8 + 2 * nmeta + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
+if #KEYS == 4 then
+  redis.call('ZADD', KEYS[4], now, ARGV[8])
+  prune_index(KEYS[4], now, ttl)
+end
+expire_all(ttl)
+return {len, seq}
