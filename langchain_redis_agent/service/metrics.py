@@ -24,6 +24,9 @@ _PROCESS_COUNTERS = {
     "rate_limited": ("rap_service_rate_limited", "requests refused by a limit"),
     "tokens_spent": ("rap_service_tokens_spent", "model tokens spent"),
     "tokens_saved": ("rap_service_tokens_saved", "model tokens saved by cache hits"),
+    "jobs_submitted": ("rap_service_jobs_submitted", "ingestion jobs queued"),
+    "documents_ingested": ("rap_service_documents_ingested", "documents indexed or queued"),
+    "bus_events": ("rap_service_bus_events", "chat events published on the bus"),
 }
 _PROCESS_GAUGES = {
     "hit_latency_ms_p50": ("rap_service_hit_latency_ms_p50", "median latency of cache hits"),

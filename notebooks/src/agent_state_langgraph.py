@@ -158,3 +158,37 @@ shallow_thread = {"configurable": {"thread_id": "order-2"}}
 shallow.invoke({"items": [], "approved": False}, shallow_thread)
 print(len(list(shallow.get_state_history(shallow_thread))), "checkpoint kept")
 ShallowRedisSaver(config).delete_thread("order-2")
+
+# %% [markdown]
+# ## Picture: what a thread keeps
+# Ten turns of one agent with each saver: the full saver keeps every checkpoint (history,
+# time travel, forks), the shallow one only the latest, so its memory stays flat.
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+
+series = {}
+for label, plot_saver in (("RedisSaver", RedisSaver(config)),
+                          ("ShallowRedisSaver", ShallowRedisSaver(config))):  # fmt: skip
+    talker = create_agent(FakeListChatModel(responses=["ok"]), tools=[], checkpointer=plot_saver)
+    plot_thread = {"configurable": {"thread_id": f"plot-{label}"}}
+    plot_saver.delete_thread(f"plot-{label}")
+    counts, kbytes = [], []
+    for turn in range(10):
+        talker.invoke({"messages": [("user", f"message {turn}")]}, plot_thread)
+        counts.append(len(list(plot_saver.list(plot_thread))))
+        keys = list(client.scan_iter(match=f"nb-agent-state:cp:{{plot-{label}}}*"))
+        kbytes.append(sum(client.memory_usage(k) or 0 for k in keys) / 1024)
+    series[label] = (counts, kbytes)
+    plot_saver.delete_thread(f"plot-{label}")
+fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+for label, (counts, kbytes) in series.items():
+    left.plot(range(1, 11), counts, marker="o", label=label)
+    right.plot(range(1, 11), kbytes, marker="o", label=label)
+left.set_xlabel("turns")
+left.set_ylabel("checkpoints listed")
+right.set_xlabel("turns")
+right.set_ylabel("thread memory (KiB)")
+left.legend()
+fig.tight_layout()
+plt.show()

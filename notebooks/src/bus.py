@@ -193,3 +193,27 @@ try:
     down.publish("t", "x")
 except RedisUnavailableError as exc:
     print(type(exc).__name__, "-", str(exc)[:160])
+
+# %% [markdown]
+# ## Picture: how long a message takes to arrive
+# The age of 500 Pub/Sub messages when the subscriber receives them (publish and receive
+# in one process here; across hosts, add the network).
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+
+plot_bus = AgentBus(config, sender="plot")
+subscription = plot_bus.subscribe("plot-lag").start()
+lags = []
+for i in range(500):
+    plot_bus.publish("plot-lag", {"i": i})
+    message = subscription.get(timeout=2)
+    lags.append((time.time() - message.time) * 1000)
+subscription.close()
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.hist(lags, bins=40, color="tab:blue")
+ax.set_xlabel("publish to receive (ms)")
+ax.set_ylabel("messages")
+fig.tight_layout()
+plt.show()
+print(f"median {sorted(lags)[250]:.2f} ms, max {max(lags):.2f} ms")

@@ -94,3 +94,31 @@ with EmbeddedRedis() as server:
     print(chat.invoke("hello").content)
     server.stop()
     print(chat.invoke("hello").content)
+
+# %% [markdown]
+# ## Picture: what the semantic cache compares
+# The cosine distance from a stored question to later ones, against the threshold: a
+# paraphrase falls under it and is served; another question stays above it.
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+stored = "What is the capital of France?"
+asked = [
+    "Which city is France's capital?",
+    "What's the capital city of France?",
+    "What is the capital of Germany?",
+    "What is the population of France?",
+    "How do I reverse a list in Python?",
+]
+vectors = np.array(MiniLMEmbeddings().embed_documents([stored, *asked]))
+distances = 1 - vectors[1:] @ vectors[0]
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.barh(asked, distances, color=["tab:green" if d <= 0.1 else "tab:gray" for d in distances])
+ax.axvline(0.1, color="tab:red", linestyle="--", label="distance_threshold = 0.1")
+ax.invert_yaxis()
+ax.set_xlabel(f"cosine distance to {stored!r}")
+ax.legend(loc="lower right")
+fig.tight_layout()
+plt.show()

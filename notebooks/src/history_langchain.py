@@ -98,3 +98,35 @@ print("recalled:", [m.content for m in recall.relevant("family event abroad", k=
 for session in ("demo", "chat-ana", "recall-demo"):
     RedisChatMessageHistory(session, config=config).clear()
 recall.clear()
+
+# %% [markdown]
+# ## Picture: reading a history as it grows
+# One round trip whatever the length: the read time grows with the bytes returned, not
+# with round trips (the core `SessionStore`, raw JSON payloads).
+
+# %%
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+store = SessionStore(config)
+sizes, read_ms = [0], [0.0]
+payload = b'{"type": "human", "data": {"content": "a message of about sixty bytes"}}'
+store.clear("plot")
+for size in (10, 50, 100, 250, 500, 1000, 2000):
+    store.append("plot", [payload] * (size - sizes[-1]))
+    sizes.append(size)
+    timings = []
+    for _ in range(20):
+        started = time.perf_counter()
+        assert len(store.read("plot")) == size
+        timings.append((time.perf_counter() - started) * 1000)
+    read_ms.append(statistics.median(timings))
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.plot(sizes[1:], read_ms[1:], marker="o")
+ax.set_xlabel("messages in the session")
+ax.set_ylabel("read, median (ms)")
+fig.tight_layout()
+plt.show()
+store.clear("plot")

@@ -68,3 +68,35 @@ print("sent to the LLM:", [m.content for m in memory.get()][:4])
 memory.reset()
 store.delete_messages("user-42")
 print("keys left:", store.get_keys())
+
+# %% [markdown]
+# ## Picture: messages kept per session
+# Each session is one list; `max_messages` trims it in the same script that appends, so
+# a long conversation stays bounded.
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+
+bounded = RedisChatStore(config, max_messages=50)
+unbounded = RedisChatStore(config)
+for key in ("plot-bounded", "plot-unbounded"):
+    bounded.delete_messages(key)
+turns, kept_bounded, kept_unbounded = [], [], []
+for turn in range(1, 121):
+    message = ChatMessage(role="user", content=f"turn {turn}")
+    bounded.add_message("plot-bounded", message)
+    unbounded.add_message("plot-unbounded", message)
+    if turn % 5 == 0:
+        turns.append(turn)
+        kept_bounded.append(len(bounded.get_messages("plot-bounded")))
+        kept_unbounded.append(len(unbounded.get_messages("plot-unbounded")))
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.plot(turns, kept_unbounded, label="no limit")
+ax.plot(turns, kept_bounded, label="max_messages=50")
+ax.set_xlabel("messages appended")
+ax.set_ylabel("messages stored")
+ax.legend()
+fig.tight_layout()
+plt.show()
+for key in ("plot-bounded", "plot-unbounded"):
+    bounded.delete_messages(key)

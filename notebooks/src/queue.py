@@ -131,8 +131,11 @@ items = [{"id": f"fact-{i}", "text": t, "metadata": {"n": i}} for i, t in enumer
 index = VectorIndex("facts", config=config)
 job_id = submit_ingestion(index, items, batch_size=2, webhook=hook_url, app=app)
 seen = None
+progress = []  # (seconds since submit, items done)
+submitted = time.perf_counter()
 while True:  # the worker's first batch includes loading the model (a few seconds)
     job = get_job(job_id, config=config)
+    progress.append((time.perf_counter() - submitted, job.done))
     if (job.status, job.done) != seen:
         seen = (job.status, job.done)
         print(f"{job.status:9} {job.done}/{job.total} done, {job.failed} failed")
@@ -141,6 +144,22 @@ while True:  # the worker's first batch includes loading the model (a few second
     time.sleep(0.1)
 for hit in index.search("which messages survive a crash?", k=2):
     print(f"{hit.score:.3f}  {hit.text}")
+
+# %% [markdown]
+# The job's progress as `get_job()` saw it (batches of two; the first waits for the
+# worker to load the model):
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.step([t for t, _ in progress], [d for _, d in progress], where="post")
+ax.axhline(job.total, color="tab:gray", linestyle="--", label=f"total {job.total}")
+ax.set_xlabel("seconds since submit")
+ax.set_ylabel("items done")
+ax.legend()
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # The completion webhook arrived signed, with an idempotency key stable across retries:

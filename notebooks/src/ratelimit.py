@@ -84,3 +84,32 @@ with rate_limit_subject("erin"):
 for user in ("alice", "bob", "carol", "dave", "erin"):
     limiter.reset(user=user)
 config.close()
+
+# %% [markdown]
+# ## Picture: admissions per second under pressure
+# A client asks as fast as it can for three seconds against a limit of 20 requests per
+# second (sliding window): admissions stay at the limit, the rest are refused.
+
+# %%
+import time  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+burst = RateLimiter([RequestLimit.per_second(20)], name="plot", config=config)
+burst.reset(user="plot")
+events = []
+started = time.perf_counter()
+while (now := time.perf_counter() - started) < 3.0:
+    events.append((now, burst.try_acquire(user="plot").allowed))
+    time.sleep(0.002)
+bins = [i / 4 for i in range(13)]
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.hist([[t for t, ok in events if ok], [t for t, ok in events if not ok]], bins=bins,
+        stacked=True, label=["admitted", "refused"], color=["tab:green", "tab:gray"])  # fmt: skip
+ax.set_xlabel("seconds")
+ax.set_ylabel("calls per 250 ms")
+ax.legend()
+fig.tight_layout()
+plt.show()
+admitted = sum(ok for _, ok in events)
+print(f"{admitted} admitted of {len(events)} in 3 s: {admitted / 3:.1f}/s against a limit of 20/s")

@@ -121,3 +121,42 @@ index.delete_ref_doc("r5")
 print(store.index.count(), "nodes left")
 llm_server.stop()
 store.index.drop()
+
+# %% [markdown]
+# ## Picture: exact search as the index grows
+# A FLAT index is exact and ingests fast; its search time grows with the number of
+# vectors (HNSW's grows far slower, at a recall cost). 64-d random vectors.
+
+# %%
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from redis_agent_core.vectors import VectorIndex  # noqa: E402
+
+rng = np.random.default_rng(3)
+flat = VectorIndex("plot-flat", config=config, dims=64, algorithm="flat")
+flat.drop()
+sizes, search_ms, total = [], [], 0
+for size in (1000, 2000, 4000, 8000):
+    batch = rng.normal(size=(size - total, 64)).astype(np.float32)
+    flat.add([f"doc {total + i}" for i in range(len(batch))],
+             ids=[str(total + i) for i in range(len(batch))], vectors=batch)  # fmt: skip
+    total = size
+    timings = []
+    for _ in range(30):
+        query = rng.normal(size=64).astype(np.float32)
+        started = time.perf_counter()
+        flat.search(query, k=10)
+        timings.append((time.perf_counter() - started) * 1000)
+    sizes.append(size)
+    search_ms.append(statistics.median(timings))
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.plot(sizes, search_ms, marker="o")
+ax.set_xlabel("vectors in the index")
+ax.set_ylabel("k=10 search, median (ms)")
+fig.tight_layout()
+plt.show()
+flat.drop()
