@@ -8,12 +8,13 @@ so the core never imports an adapter.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 
 from .capabilities import get_capabilities
@@ -200,14 +201,40 @@ def _calibration(args: argparse.Namespace, evaluate_at: float | None):  # -> Cal
     check_target_precision(args.target_precision)
     embedder = SentenceTransformerEmbedder(args.model) if args.model else default_embedder()
     print(f"embedding {len(pairs)} pairs with {embedder.name} ...", file=sys.stderr, flush=True)
-    return calibrate(
-        pairs,
-        embedder=embedder,
-        use_verifier=not args.no_guards,
-        thresholds=getattr(args, "thresholds", None) or DEFAULT_THRESHOLDS,
-        target_precision=args.target_precision,
-        evaluate_at=evaluate_at,
+    started = time.monotonic()
+    with _progress_bar("embedding texts") as progress:
+        report = calibrate(
+            pairs,
+            embedder=embedder,
+            use_verifier=not args.no_guards,
+            thresholds=getattr(args, "thresholds", None) or DEFAULT_THRESHOLDS,
+            target_precision=args.target_precision,
+            evaluate_at=evaluate_at,
+            progress=progress,
+        )
+    print(
+        f"evaluated {len(pairs)} pairs in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
     )
+    return report
+
+
+@contextlib.contextmanager
+def _progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr (shown on a terminal only) fed ``(done, total)``."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=what, unit="text", file=sys.stderr, disable=None, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def _cmd_cache_calibrate(args: argparse.Namespace) -> int:

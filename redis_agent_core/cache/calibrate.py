@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,10 +182,24 @@ def load_pairs(path: str | Path | None = None) -> list[LabelledPair]:
     return pairs
 
 
-def pair_distances(pairs: Sequence[LabelledPair], embedder: Embedder) -> np.ndarray:
-    """Cosine distance (0 = identical, 2 = opposite) of each pair; each text embedded once."""
+ProgressCallback = Callable[[int, int], object]  # (texts embedded so far, all texts)
+
+
+def pair_distances(
+    pairs: Sequence[LabelledPair],
+    embedder: Embedder,
+    progress: ProgressCallback | None = None,
+    chunk: int = 64,
+) -> np.ndarray:
+    """Cosine distance (0 = identical, 2 = opposite) of each pair; each text embedded once,
+    ``chunk`` at a time, reporting to ``progress(done, total)`` after each chunk."""
     texts = list(dict.fromkeys(t for p in pairs for t in (p.cached, p.query)))
-    vectors: np.ndarray = np.asarray(embedder.embed(texts), dtype=np.float32)
+    parts = []
+    for start in range(0, len(texts), chunk):
+        parts.append(np.asarray(embedder.embed(texts[start : start + chunk]), dtype=np.float32))
+        if progress is not None:
+            progress(min(start + chunk, len(texts)), len(texts))
+    vectors: np.ndarray = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = vectors / np.where(norms == 0, 1, norms)
     row = {t: i for i, t in enumerate(texts)}
@@ -310,6 +324,7 @@ def calibrate(
     target_precision: float = 0.95,
     distances: np.ndarray | None = None,
     evaluate_at: float | None = None,
+    progress: ProgressCallback | None = None,
 ) -> CalibrationReport:
     """Embed the pairs (unless ``distances`` are given) and evaluate both ways.
 
@@ -322,7 +337,7 @@ def calibrate(
     if evaluate_at is not None:
         _check_threshold(evaluate_at)
     if distances is None:
-        distances = pair_distances(pairs, embedder or default_embedder())
+        distances = pair_distances(pairs, embedder or default_embedder(), progress)
     grid = sorted(set(SEARCH_GRID) | {float(t) for t in thresholds})
     without = evaluate(pairs, distances, grid)
     with_rows: list[ThresholdResult] | None = None

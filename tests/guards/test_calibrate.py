@@ -195,8 +195,11 @@ def test_cli_cache_calibrate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         ],
     )
     code = main(["cache", "calibrate", "--pairs", str(path), "--thresholds", "0.1,0.3"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert code == 0
+    # the summary line of a long command (the bar itself shows on a terminal only)
+    assert f"evaluated {len(PAIRS)} pairs in " in captured.err
     assert "| 0.10 |" in out and "| 0.30 |" in out and "| 0.20 |" not in out
     assert "Recommended threshold for precision ≥ 0.95" in out
 
@@ -326,3 +329,14 @@ def test_cli_cache_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["cache", "evaluate", str(path), "--threshold", "0.1,0.2"])
     assert "one cosine distance" in capsys.readouterr().err
+
+
+def test_embedding_progress_is_reported_chunk_by_chunk() -> None:
+    from redis_agent_core.cache.calibrate import pair_distances
+
+    seen: list[tuple[int, int]] = []
+    distances = pair_distances(PAIRS, default_embedder(), lambda d, t: seen.append((d, t)), 3)
+    texts = len({t for p in PAIRS for t in (p.cached, p.query)})
+    assert seen[-1] == (texts, texts) and len(seen) == -(-texts // 3)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(distances) == len(PAIRS)
