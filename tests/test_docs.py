@@ -73,7 +73,9 @@ def test_page_runs(page: Path, redis_url: str, fake_openai: str) -> None:
         PYTHONPATH=str(ROOT),
     )
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "docs_runner.py"), str(page.relative_to(ROOT))],
+        # as a module: running the file would put tests/ first on sys.path, where test
+        # packages (tests/workflows) would shadow the libraries of the same name
+        [sys.executable, "-m", "tests.docs_runner", str(page.relative_to(ROOT))],
         cwd=ROOT,
         env=env,
         capture_output=True,
