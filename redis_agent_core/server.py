@@ -44,6 +44,7 @@ from .errors import EmbeddedServerError
 __all__ = [
     "EmbeddedBinaries",
     "EmbeddedRedis",
+    "ensure_executable",
     "find_binaries",
     "redis_args",
     "wait_ready",

@@ -17,11 +17,11 @@ import pytest
 import redis
 
 from redis_agent_core.capabilities import Capabilities, get_capabilities
-from redis_agent_core.cluster import LocalCluster
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embedded import ENV_DATA_DIR, ENV_MODE, ENV_RUNTIME_DIR, SharedServer
 from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
 from redis_agent_core.server import EmbeddedRedis
+from redis_agent_service.cluster import LocalCluster
 from tests.faults import FaultyRedis
 
 _TEST_HOME = tempfile.mkdtemp(prefix="rap-test-")  # short: unix socket paths are limited

@@ -21,7 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORE = "redis_agent_core"
 ADAPTERS = ("langchain_redis_agent", "llamaindex_redis_agent")
-PACKAGES = (CORE, *ADAPTERS)
+SERVICE = "redis_agent_service"  # the application: may use the LangChain adapter
+PACKAGES = (CORE, *ADAPTERS, SERVICE)
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ def _core_public_surface(name: str) -> bool:
     return module.is_package or name.count(".") == 1
 
 
-@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest.mark.parametrize("adapter", (*ADAPTERS, SERVICE))
 def test_adapters_use_only_the_cores_public_surface(adapter: str) -> None:
     offenders = []
     for imp in IMPORTS:
@@ -247,11 +248,18 @@ def test_adapters_use_only_the_cores_public_surface(adapter: str) -> None:
 
 
 def test_adapters_never_import_each_other_and_the_core_imports_neither() -> None:
+    """...and no library imports the application; the application uses the LangChain
+    adapter through its top-level names only."""
     offenders = []
     for imp in IMPORTS:
         src, dst = imp.source.split(".")[0], imp.module.split(".")[0]
-        if dst in ADAPTERS and src != dst:
+        service_use = src == SERVICE and dst == "langchain_redis_agent"
+        if service_use and imp.module != "langchain_redis_agent":
+            offenders.append(f"{imp.source}:{imp.line} imports {imp.module} (use the package)")
+        elif dst in ADAPTERS and src != dst and not service_use:
             offenders.append(f"{imp.source}:{imp.line} imports {imp.module}")
+        elif dst == SERVICE and src != SERVICE:
+            offenders.append(f"{imp.source}:{imp.line} imports the application {imp.module}")
     assert not offenders, "\n".join(offenders)
 
 

@@ -20,7 +20,7 @@ def test_ruff_check_is_clean() -> None:
 
 
 def test_mypy_is_clean() -> None:
-    """mypy over the three packages (settings in pyproject.toml's [tool.mypy])."""
+    """mypy over the four packages (settings in pyproject.toml's [tool.mypy])."""
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental"],
         cwd=ROOT,

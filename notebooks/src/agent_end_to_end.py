@@ -1,7 +1,7 @@
 # %% [markdown]
 # # An agent end to end on Redis
 #
-# The reference service of `langchain_redis_agent.service` in-process: a real local model
+# The reference service of `redis_agent_service` in-process: a real local model
 # (SmolLM2-135M through xllamacpp, offline), the embedded Redis, and every role on the
 # way of one chat request: rate limit and token budget, semantic cache, history, RAG,
 # the bus. `redis-agent demo` runs the same flow with more users and the task queue.
@@ -12,11 +12,11 @@ import statistics
 import matplotlib.pyplot as plt
 from fastapi.testclient import TestClient
 
-from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
-from langchain_redis_agent.service.demo import load_documents
-from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
 from redis_agent_core import RedisAgentConfig
-from redis_agent_core.local_llm import LocalLLMServer
+from redis_agent_service.app import AgentService, ServiceSettings, create_app
+from redis_agent_service.demo import load_documents
+from redis_agent_service.llm import LLMEndpoint, build_chat_model
+from redis_agent_service.local_llm import LocalLLMServer
 
 llm_server = LocalLLMServer().start()  # 127.0.0.1, a free port, 1 thread
 config = RedisAgentConfig(namespace="nb-e2e")  # no REDIS_URL: the embedded server

@@ -15,8 +15,8 @@ from langchain_openai import ChatOpenAI
 
 from langchain_redis_agent import MiniLMEmbeddings, RedisVectorStore
 from redis_agent_core import RedisAgentConfig
-from redis_agent_core.local_llm import SYSTEM_PROMPT, LocalLLMServer
 from redis_agent_core.vectors import F, FilterError
+from redis_agent_service.local_llm import SYSTEM_PROMPT, LocalLLMServer
 
 config = RedisAgentConfig(namespace="nb-vectors-lc")  # no URL: the embedded server
 store = RedisVectorStore(

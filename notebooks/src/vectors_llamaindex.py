@@ -20,7 +20,7 @@ from llama_index.core.vector_stores.types import (
 
 from llamaindex_redis_agent import MiniLMEmbedding, RedisVectorStore
 from redis_agent_core import RedisAgentConfig
-from redis_agent_core.local_llm import LocalLLMServer
+from redis_agent_service.local_llm import LocalLLMServer
 
 config = RedisAgentConfig(namespace="nb-vectors-li")  # no URL: the embedded server
 store = RedisVectorStore(

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
-from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
 from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.local_llm import DEFAULT_MODEL_ALIAS
+from redis_agent_service.app import AgentService, ServiceSettings, create_app
+from redis_agent_service.llm import LLMEndpoint, build_chat_model
+from redis_agent_service.local_llm import DEFAULT_MODEL_ALIAS
 
 REPLAY_BASE_URL = "http://127.0.0.1:9/v1"  # discard port: nothing listens there
 
@@ -35,7 +35,7 @@ def llm_endpoint(record_mode: str) -> Iterator[LLMEndpoint]:
     if record_mode == "none":
         yield LLMEndpoint(REPLAY_BASE_URL, "local", DEFAULT_MODEL_ALIAS, local=True)
         return
-    from redis_agent_core.local_llm import LocalLLMServer
+    from redis_agent_service.local_llm import LocalLLMServer
 
     with LocalLLMServer() as server:
         yield LLMEndpoint(server.base_url, "local", server.model, local=True)

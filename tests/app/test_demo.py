@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from langchain_redis_agent.service.demo import SCRIPT, DemoResult, _report, run_demo
-from langchain_redis_agent.service.llm import LLMEndpoint
+from redis_agent_service.demo import SCRIPT, DemoResult, _report, run_demo
+from redis_agent_service.llm import LLMEndpoint
 
 
 def _reply(cached: bool, ms: float, sources: tuple[str, ...] = ()) -> dict[str, Any]:

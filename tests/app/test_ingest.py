@@ -8,8 +8,8 @@ import asyncio
 import httpx
 import pytest
 
-from langchain_redis_agent.service.app import AgentService
-from langchain_redis_agent.service.ingest import ForegroundGate, split_passages, to_passages
+from redis_agent_service.app import AgentService
+from redis_agent_service.ingest import ForegroundGate, split_passages, to_passages
 
 from .conftest import Users
 

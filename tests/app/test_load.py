@@ -24,9 +24,9 @@ from fastapi import FastAPI
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from langchain_redis_agent.embeddings import MiniLMEmbeddings
-from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import SentenceTransformerEmbedder
+from redis_agent_service.app import AgentService, ServiceSettings, create_app
 
 from .conftest import Users
 

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from langchain_redis_agent.service import workers
 from redis_agent_core.cli import build_parser
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
+from redis_agent_service import workers
 
 from .conftest import Users
 

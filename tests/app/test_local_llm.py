@@ -11,11 +11,10 @@ from urllib.parse import urlparse
 
 import pytest
 
-from langchain_redis_agent.service import llm
-from redis_agent_core import local_llm
 from redis_agent_core.cli import build_parser
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.local_llm import LocalLLMError, LocalLLMServer
+from redis_agent_service import llm, local_llm
+from redis_agent_service.local_llm import LocalLLMError, LocalLLMServer
 
 
 def test_construction_does_nothing() -> None:

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
-from langchain_redis_agent.service.demo import load_documents
-from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_service.app import AgentService, ServiceSettings, create_app
+from redis_agent_service.demo import load_documents
+from redis_agent_service.llm import LLMEndpoint, build_chat_model
 
 from .conftest import Users
 

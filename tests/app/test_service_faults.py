@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from langchain_redis_agent.service.app import AgentService, create_app
-from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
 from redis_agent_core.apikeys import ApiKeys
+from redis_agent_service.app import AgentService, create_app
+from redis_agent_service.llm import LLMEndpoint, build_chat_model
 from tests.faults import FaultyRedis
 
 

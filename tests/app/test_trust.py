@@ -18,10 +18,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from langchain_redis_agent.service.app import AgentService, ServiceSettings, create_app
-from langchain_redis_agent.service.llm import LLMEndpoint, build_chat_model
 from redis_agent_core.cli import main as cli_main
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_service.app import AgentService, ServiceSettings, create_app
+from redis_agent_service.llm import LLMEndpoint, build_chat_model
 
 from .conftest import Users
 

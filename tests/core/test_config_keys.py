@@ -12,10 +12,10 @@ from redis.cluster import RedisCluster, key_slot
 
 from redis_agent_core.capabilities import Capabilities, probe
 from redis_agent_core.cli import main
-from redis_agent_core.cluster import LocalCluster
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.keys import KeySpace, escape_part, unescape_part
+from redis_agent_service.cluster import LocalCluster
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "a{b}", "x" * 65, "a:b"])

@@ -28,7 +28,12 @@ from redis_agent_core.redis_errors import translate_errors
 from redis_agent_core.server import EmbeddedBinaries, EmbeddedRedis, find_binaries
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("redis_agent_core", "langchain_redis_agent", "llamaindex_redis_agent")
+PACKAGES = (
+    "redis_agent_core",
+    "langchain_redis_agent",
+    "llamaindex_redis_agent",
+    "redis_agent_service",
+)
 
 
 # -- packaging --

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import redis
 
-from .errors import EmbeddedServerError
-from .server import ensure_executable, find_binaries
+from redis_agent_core.errors import EmbeddedServerError
+from redis_agent_core.server import ensure_executable, find_binaries
 
 __all__ = ["LocalCluster"]
 

@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .errors import RedisAgentError
+from redis_agent_core.errors import RedisAgentError
 
 __all__ = [
     "DEFAULT_MODEL_ALIAS",

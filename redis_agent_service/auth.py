@@ -21,7 +21,7 @@ from .errors import ServiceError
 
 __all__ = ["LOCAL_USER", "is_loopback", "principal_dependency", "warn_insecure"]
 
-logger = logging.getLogger("langchain_redis_agent.service")
+logger = logging.getLogger("redis_agent_service")
 
 #: The one principal of a service running without auth.
 LOCAL_USER = "local"

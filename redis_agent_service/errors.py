@@ -23,7 +23,7 @@ from redis_agent_core.redis_errors import RedisWriteRefusedError, map_redis_erro
 
 __all__ = ["ServiceError", "error_response", "install_error_handlers"]
 
-logger = logging.getLogger("langchain_redis_agent.service")
+logger = logging.getLogger("redis_agent_service")
 
 _MAX_ERRORS = 5  # validation errors listed in one detail
 _MAX_MSG = 200  # characters of one validation message

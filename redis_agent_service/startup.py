@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LateWorker", "redis_ready"]
 
-log = logging.getLogger("langchain_redis_agent.service")
+log = logging.getLogger("redis_agent_service")
 
 
 def redis_ready(config: RedisAgentConfig, what: str) -> bool:

@@ -51,18 +51,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from langchain_redis_agent import MiniLMEmbeddings, RedisChatMessageHistory, to_core_embedder
 from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import SHARE_POLICIES, SemanticCache, Share, context_scope, make_scope
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
 from redis_agent_core.embeddings import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
-from redis_agent_core.local_llm import SYSTEM_PROMPT
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from redis_agent_core.vectors import Hit, VectorIndex
+from redis_agent_service.local_llm import SYSTEM_PROMPT
 
-from ..chat_history import RedisChatMessageHistory
-from ..embeddings import MiniLMEmbeddings, to_core_embedder
 from .auth import principal_dependency, warn_insecure
 from .errors import ServiceError, error_response, install_error_handlers
 from .ingest import (

@@ -2,7 +2,7 @@
 
 ``OPENAI_BASE_URL`` set: that endpoint, with ``OPENAI_API_KEY`` and ``OPENAI_MODEL``
 (default ``gpt-4o-mini``). Not set: the local SmolLM2 server from
-:mod:`redis_agent_core.local_llm`, started on demand, offline.
+:mod:`redis_agent_service.local_llm`, started on demand, offline.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from langchain_openai import ChatOpenAI
 
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.local_llm import LocalLLMServer
+from redis_agent_service.local_llm import LocalLLMServer
 
 __all__ = ["LLMEndpoint", "build_chat_model", "chat_model_from_env", "endpoint_from_env"]
 
