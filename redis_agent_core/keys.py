@@ -258,6 +258,14 @@ class KeySpace:
         tag = "{" + escape_part(store, "the workflow store name") + "}"
         return self._join("wf", tag, *(escape_part(p, "a run id or namespace") for p in parts))
 
+    # -- agent state: LangGraph-style long-term store (one hash tag per store) --
+    def agent_store(self, store: str, part: str) -> str:
+        """``idx`` (sorted set of item members, lexicographic), ``exp`` (members by expiry
+        ms) or ``i:`` (the prefix of item hashes, the member appended) of agent store
+        ``store``; one hash tag per store, so every key of a store is in one slot."""
+        tag = "{" + escape_part(store, "the agent store name") + "}"
+        return self._join("st", tag, part)
+
     # -- agent state: LangGraph-style checkpoints (one hash tag per thread) --
     def _thread_tag(self, thread_id: str) -> str:
         return "{" + escape_part(thread_id, "the thread id") + "}"

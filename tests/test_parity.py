@@ -872,6 +872,44 @@ async def checkpoint_store(store: CheckpointStore, call: Runner, config: RedisAg
     await call("namespaces", "t")
 
 
+# -- LangGraph store -----------------------------------------------------------------------
+
+from langgraph.store.base import GetOp, ListNamespacesOp, MatchCondition, PutOp, SearchOp  # noqa: E402
+
+from langchain_redis_agent.store import RedisStore  # noqa: E402
+from redis_agent_core.agent_store import ItemStore  # noqa: E402
+
+
+def _items(result: Any) -> Any:
+    return [[i.dict() if i is not None else None for i in r] if isinstance(r, list) else r
+            for r in result]  # fmt: skip
+
+
+@case(RedisStore, "batch", lambda c: RedisStore(c))
+async def langgraph_store(store: RedisStore, call: Runner, config: RedisAgentConfig) -> None:
+    puts = [PutOp(("u", "1"), "a", {"x": 1}), PutOp(("u", "2"), "b", {"x": 2}, ttl=5)]
+    await call("batch", puts)
+    await call("batch", [GetOp(("u", "1"), "a"), GetOp(("u", "1"), "zz")], keep=_items)
+    await call("batch", [SearchOp(("u",), {"x": {"$gt": 1}}), SearchOp(())], keep=_items)
+    prefix = (MatchCondition("prefix", ("u",)),)
+    await call("batch", [ListNamespacesOp(prefix, max_depth=1), ListNamespacesOp()])
+    await call("batch", [PutOp(("u", "1"), "a", None), SearchOp(("u",))], keep=_items)
+    await call("batch", [SearchOp(("u",), query="meaning")])  # the same ConfigError
+
+
+@case(ItemStore, "put get search namespaces run", lambda c: ItemStore(c, name="p"))
+async def item_store(store: ItemStore, call: Runner, config: RedisAgentConfig) -> None:
+    await call("put", [(("a", "b"), "k", {"v": [1, "ü"]}, None), (("a",), "j", {"v": 2}, 60.0)])
+    await call("get", [(("a", "b"), "k"), (("a",), "none")], refresh=True)
+    await call("search", ("a",), where={"v": 2}, limit=5)
+    await call("search", (), limit=1, offset=1)
+    await call("namespaces", [("suffix", ("b",))])
+    await call("namespaces", max_depth=1)
+    await call("run", store.get_plan([(("a",), "j")], False))
+    await call("put", [(("a",), "j", None, None), (("a", "\x1e"), "k", {}, None)])  # ConfigError
+    await call("search", ("a",), where={"v": {"$regex": "."}})  # the same ConfigError
+
+
 # -- LangChain v1 agent middleware -------------------------------------------------------
 
 from langchain.agents.middleware import ModelRequest, ModelResponse  # noqa: E402

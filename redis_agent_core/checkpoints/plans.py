@@ -9,12 +9,13 @@ plans with a sync or an asyncio client, so both paths issue the same commands.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..config import RedisAgentConfig, get_default_config
 from ..keys import escape_part
 from ..kvstore import check_positive_ttl
+from ..plans import Plan, Step
 from .records import (
     F_ID,
     F_REFS,
@@ -39,9 +40,6 @@ from .records import (
 __all__ = ["CheckpointPlans", "PendingWriteIn", "Plan", "Step", "thread_name"]
 
 T = TypeVar("T")
-Step = tuple[bool, Callable[[Any], Any]]
-"""(MULTI/EXEC or not, a function queuing commands on a pipeline)."""
-Plan = Generator[Step, Any, T]
 
 PendingWriteIn = tuple[str, int, str, Typed]
 """(channel, index, task path, value) of one write to store; index < 0 overwrites."""

@@ -25,6 +25,7 @@ import builtins
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
+from ..plans import arun_plan, run_plan
 from ..redis_errors import translate_errors
 from .plans import CheckpointPlans, PendingWriteIn, Plan, thread_name
 from .records import (
@@ -53,34 +54,10 @@ class CheckpointStore(CheckpointPlans):
 
     # -- drivers: one plan, run on the sync or the asyncio client --
     def _run(self, plan: Plan[T], action: str) -> T:
-        client = self.config.get_client()
-        with translate_errors(self.config, action):
-            try:
-                transaction, queue = next(plan)
-                while True:
-                    with client.pipeline(transaction=transaction) as pipe:
-                        queue(pipe)
-                        replies = pipe.execute()
-                    transaction, queue = plan.send(replies)
-            except StopIteration as done:
-                result: T = done.value
-                return result
+        return run_plan(self.config, plan, action)
 
     async def _arun(self, plan: Plan[T], action: str) -> T:
-        client = self.config.get_async_client()
-        with translate_errors(self.config, action):
-            try:
-                transaction, queue = next(plan)
-                while True:
-                    # always under `async with`: redis-py 8.1's asyncio cluster MULTI/EXEC
-                    # outside it fails now and then with "Event loop is closed"
-                    async with client.pipeline(transaction=transaction) as pipe:
-                        queue(pipe)
-                        replies = await pipe.execute()
-                    transaction, queue = plan.send(replies)
-            except StopIteration as done:
-                result: T = done.value
-                return result
+        return await arun_plan(self.config, plan, action)
 
     # -- sync --
     def put(

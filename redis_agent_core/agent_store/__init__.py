@@ -1,0 +1,10 @@
+"""Agent state: a long-term item store (LangGraph ``BaseStore`` semantics) on plain Redis.
+
+Values are JSON; the LangGraph ``RedisStore`` in ``langchain_redis_agent.store`` is a
+thin adapter over :class:`ItemStore`.
+"""
+
+from .records import StoredItem
+from .store import ItemStore, PutIn
+
+__all__ = ["ItemStore", "PutIn", "StoredItem"]

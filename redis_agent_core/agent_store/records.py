@@ -1,0 +1,235 @@
+"""Pure parts of the agent store: index members, item fields, filters, namespace matching.
+
+An item of namespace ``("a", "b")`` and key ``k`` has the index member
+``a\\x1eb\\x1e\\x1fk``: every label is followed by ``\\x1e`` and the key by ``\\x1f``,
+so a lexicographic range of the member index is a namespace prefix (``("a",)`` never
+matches ``("ab",)``), the items of one namespace sit together and the key may hold
+any character. Labels may not contain ``\\x1e`` or ``\\x1f``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import ConfigError, DataCorruptionError
+from ..keys import check_text
+
+__all__ = [
+    "StoredItem",
+    "check_filter",
+    "decode_member",
+    "item_fields",
+    "matches_filter",
+    "member",
+    "namespace_matches",
+    "namespace_prefix",
+    "parse_item",
+    "prefix_range",
+]
+
+LABEL_END = "\x1e"
+KEY_START = "\x1f"
+F_VALUE, F_CREATED, F_UPDATED, F_TTL = b"v", b"c", b"u", b"t"
+FIELDS = (F_VALUE, F_CREATED, F_UPDATED, F_TTL)
+_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One item as read back: ``created_at``/``updated_at`` in epoch seconds."""
+
+    namespace: tuple[str, ...]
+    key: str
+    value: dict[str, Any]
+    created_at: float
+    updated_at: float
+    score: float | None = None
+
+
+def check_namespace(namespace: Sequence[str], *, allow_empty: bool = False) -> tuple[str, ...]:
+    """``namespace`` as a tuple of labels, or :class:`ConfigError` naming the bad label."""
+    if isinstance(namespace, str) or not isinstance(namespace, Sequence):
+        raise ConfigError(
+            f"a namespace is a tuple of str labels, got {type(namespace).__name__}: "
+            f"{namespace!r}; write ('users', 'u1') rather than 'users/u1'"
+        )
+    labels = tuple(namespace)
+    if not labels and not allow_empty:
+        raise ConfigError("the namespace is empty: give at least one label, e.g. ('memories',)")
+    for label in labels:
+        if not isinstance(label, str) or not label:
+            raise ConfigError(f"namespace labels must be non-empty str, got {label!r}")
+        if LABEL_END in label or KEY_START in label:
+            raise ConfigError(
+                f"namespace label {label!r} holds a \\x1e or \\x1f control character, "
+                "which the store uses as a separator; remove it"
+            )
+        check_text(label, "a namespace label")
+    return labels
+
+
+def namespace_prefix(labels: Sequence[str]) -> str:
+    """The member prefix shared by every item under the namespace ``labels``."""
+    return "".join(label + LABEL_END for label in labels)
+
+
+def member(namespace: Sequence[str], key: str) -> bytes:
+    """The index member (and item key suffix) of one item."""
+    if not isinstance(key, str):
+        raise ConfigError(f"an item key must be str, got {type(key).__name__}: {key!r}")
+    check_text(key, "the item key")
+    return (namespace_prefix(namespace) + KEY_START + key).encode()
+
+
+def decode_member(raw: bytes | str) -> tuple[tuple[str, ...], str]:
+    """``(namespace, key)`` of an index member."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    head, sep, key = text.partition(KEY_START)
+    if not sep or (head and not head.endswith(LABEL_END)):
+        raise DataCorruptionError(f"agent store index member {text!r} is malformed")
+    return tuple(head.split(LABEL_END)[:-1]), key
+
+
+def prefix_range(labels: Sequence[str]) -> tuple[bytes, bytes]:
+    """ZRANGEBYLEX bounds of every member under the namespace prefix ``labels``."""
+    if not labels:
+        return b"-", b"+"
+    prefix = namespace_prefix(labels).encode()
+    # labels end with \x1e: every member under them is < the same text ending in \x1f
+    return b"[" + prefix, b"(" + prefix[:-1] + KEY_START.encode()
+
+
+def item_fields(value: Mapping[str, Any], now_ms: int, ttl_ms: int | None) -> dict[bytes, bytes]:
+    """Hash fields of a put (``created`` is set apart, only when the item is new)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"an item value must be a dict with str keys, got {type(value).__name__}")
+    try:
+        payload = orjson.dumps(value)
+    except TypeError as exc:
+        raise ConfigError(
+            f"item value is not JSON-serialisable ({exc}); store str, numbers, bools, "
+            "None, lists and dicts only"
+        ) from None
+    fields = {F_VALUE: payload, F_UPDATED: b"%d" % now_ms}
+    if ttl_ms is not None:
+        fields[F_TTL] = b"%d" % ttl_ms
+    return fields
+
+
+def parse_item(
+    namespace: tuple[str, ...], key: str, reply: Sequence[bytes | None]
+) -> tuple[StoredItem, int | None] | None:
+    """An HMGET of :data:`FIELDS` as ``(item, ttl_ms)``, or ``None`` when the item is gone."""
+    raw, created, updated, ttl = reply
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+        made = int(created) if created is not None else int(updated or 0)
+        item = StoredItem(namespace, key, value, made / 1000, int(updated or made) / 1000)
+    except (ValueError, TypeError) as exc:
+        raise DataCorruptionError(
+            f"agent store item {namespace!r}/{key!r} is malformed ({exc}); delete it"
+        ) from None
+    return item, int(ttl) if ttl is not None else None
+
+
+def check_filter(where: Mapping[str, Any] | None) -> None:
+    """Raise :class:`ConfigError` for an operator LangGraph's filters do not know."""
+    if where is None:
+        return
+    if not isinstance(where, Mapping):
+        raise ConfigError(f"filter must be a dict, got {type(where).__name__}")
+    for wanted in where.values():
+        if isinstance(wanted, Mapping):
+            ops = [k for k in wanted if isinstance(k, str) and k.startswith("$")]
+            bad = [k for k in ops if k not in _OPERATORS]
+            if bad:
+                raise ConfigError(
+                    f"unsupported filter operator {bad[0]!r}; use one of {', '.join(_OPERATORS)}"
+                )
+            if not ops:
+                check_filter(wanted)
+
+
+def _compare(actual: Any, wanted: Any) -> bool:
+    if isinstance(wanted, Mapping):
+        if any(isinstance(k, str) and k.startswith("$") for k in wanted):
+            return all(_apply(actual, op, operand) for op, operand in wanted.items())
+        if not isinstance(actual, Mapping):
+            return False
+        return all(_compare(actual.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, (list, tuple)):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(wanted)
+            and all(_compare(a, w) for a, w in zip(actual, wanted, strict=True))
+        )
+    return bool(actual == wanted)
+
+
+def _apply(actual: Any, op: str, operand: Any) -> bool:
+    if op == "$eq":
+        return bool(actual == operand)
+    if op == "$ne":
+        return bool(actual != operand)
+    try:
+        a, b = float(actual), float(operand)
+    except (TypeError, ValueError):
+        return False  # a missing or non-numeric field is not in any numeric range
+    if op == "$gt":
+        return a > b
+    if op == "$gte":
+        return a >= b
+    if op == "$lt":
+        return a < b
+    return a <= b  # $lte (check_filter refused anything else)
+
+
+def matches_filter(value: Mapping[str, Any], where: Mapping[str, Any] | None) -> bool:
+    """LangGraph's filter semantics: exact (nested dicts, lists) or ``$`` operators."""
+    if not where:
+        return True
+    return all(_compare(value.get(k), v) for k, v in where.items())
+
+
+def _path_matches(labels: Sequence[str], path: Sequence[str]) -> bool:
+    return len(labels) >= len(path) and all(
+        p == "*" or p == label for label, p in zip(labels, path, strict=False)
+    )
+
+
+def namespace_matches(
+    namespace: Sequence[str], conditions: Sequence[tuple[str, Sequence[str]]]
+) -> bool:
+    """Whether ``namespace`` meets every ``(match_type, path)`` ("prefix"/"suffix", "*" any)."""
+    for kind, path in conditions:
+        if kind == "prefix":
+            ok = _path_matches(namespace, path)
+        elif kind == "suffix":
+            ok = _path_matches(tuple(reversed(namespace)), tuple(reversed(path)))
+        else:
+            raise ConfigError(f"unsupported match type {kind!r}; use 'prefix' or 'suffix'")
+        if not ok:
+            return False
+    return True
+
+
+def literal_prefix(conditions: Sequence[tuple[str, Sequence[str]]]) -> tuple[str, ...]:
+    """The longest wildcard-free label prefix every match must start with (index range)."""
+    best: tuple[str, ...] = ()
+    for kind, path in conditions:
+        if kind != "prefix":
+            continue
+        lead: list[str] = []
+        for p in path:
+            if p == "*":
+                break
+            lead.append(p)
+        if len(lead) > len(best):
+            best = tuple(lead)
+    return best

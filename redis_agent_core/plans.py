@@ -1,0 +1,57 @@
+"""Pipelined plans and their two drivers (sync and asyncio).
+
+A *plan* is a generator: it yields ``(transaction, queue)`` steps, ``queue(pipe)``
+putting commands on a pipeline (a MULTI/EXEC one when ``transaction``), is sent each
+step's replies and returns the result. The same plan runs on a sync client with
+:func:`run_plan` and on an asyncio client with :func:`arun_plan`, so both paths issue
+the same commands (used by the checkpoint store and the agent store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+from .config import RedisAgentConfig
+from .redis_errors import translate_errors
+
+__all__ = ["Plan", "Step", "arun_plan", "run_plan"]
+
+T = TypeVar("T")
+Step = tuple[bool, Callable[[Any], Any]]
+"""(MULTI/EXEC or not, a function queuing commands on a pipeline)."""
+Plan = Generator[Step, Any, T]
+
+
+def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
+    """Run ``plan`` on the config's sync client; faults raise pack errors naming ``action``."""
+    client = config.get_client()
+    with translate_errors(config, action):
+        try:
+            transaction, queue = next(plan)
+            while True:
+                with client.pipeline(transaction=transaction) as pipe:
+                    queue(pipe)
+                    replies = pipe.execute()
+                transaction, queue = plan.send(replies)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+
+async def arun_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
+    """Run ``plan`` on the config's asyncio client (see :func:`run_plan`)."""
+    client = config.get_async_client()
+    with translate_errors(config, action):
+        try:
+            transaction, queue = next(plan)
+            while True:
+                # always under `async with`: redis-py 8.1's asyncio cluster MULTI/EXEC
+                # outside it fails now and then with "Event loop is closed"
+                async with client.pipeline(transaction=transaction) as pipe:
+                    queue(pipe)
+                    replies = await pipe.execute()
+                transaction, queue = plan.send(replies)
+        except StopIteration as done:
+            result: T = done.value
+            return result
