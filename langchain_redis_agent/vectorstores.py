@@ -20,7 +20,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.kit import check_index_options, check_kwargs, to_matrix
-from redis_agent_core.vectors import Hit, VectorIndex
+from redis_agent_core.vectors import Hit, RecallReport, VectorIndex
 
 from .embeddings import MiniLMEmbeddings, to_core_embedder
 
@@ -431,3 +431,22 @@ class RedisVectorStore(VectorStore):
             index_name, config=config, embedder=_core_embedder(embedding), **options
         )
         return cls(embedding, index=index)
+
+    # -- recall (see VectorIndex.measure_recall / tune_recall) --
+    def measure_recall(self, **kwargs: Any) -> RecallReport:
+        """Recall@k of this store's searches against exact KNN on a sample of stored
+        vectors (``sample=100, k=10``)."""
+        return self.index.measure_recall(**kwargs)
+
+    async def ameasure_recall(self, **kwargs: Any) -> RecallReport:
+        """Async :meth:`measure_recall`."""
+        return await self.index.ameasure_recall(**kwargs)
+
+    def tune_recall(self, target: float | None = None, **kwargs: Any) -> RecallReport:
+        """Save the smallest ``ef_runtime`` reaching ``target`` (default: the index's
+        ``recall_target``, 0.95); searches use it from then on."""
+        return self.index.tune_recall(target, **kwargs)
+
+    async def atune_recall(self, target: float | None = None, **kwargs: Any) -> RecallReport:
+        """Async :meth:`tune_recall`."""
+        return await self.index.atune_recall(target, **kwargs)

@@ -45,6 +45,7 @@ from redis_agent_core.vectors import (
     MetadataField,
     Not,
     Or,
+    RecallReport,
     VectorIndex,
 )
 
@@ -423,3 +424,22 @@ class RedisVectorStore(BasePydanticVectorStore):
         else:
             hits = await index.asearch(query.query_embedding, k, filter=core)  # type: ignore[arg-type]
         return self._result(hits)
+
+    # -- recall (see VectorIndex.measure_recall / tune_recall) --
+    def measure_recall(self, **kwargs: Any) -> RecallReport:
+        """Recall@k of this store's searches against exact KNN on a sample of stored
+        vectors (``sample=100, k=10``)."""
+        return self._index.measure_recall(**kwargs)
+
+    async def ameasure_recall(self, **kwargs: Any) -> RecallReport:
+        """Async :meth:`measure_recall`."""
+        return await self._index.ameasure_recall(**kwargs)
+
+    def tune_recall(self, target: float | None = None, **kwargs: Any) -> RecallReport:
+        """Save the smallest ``ef_runtime`` reaching ``target`` (default: the index's
+        ``recall_target``, 0.95); searches use it from then on."""
+        return self._index.tune_recall(target, **kwargs)
+
+    async def atune_recall(self, target: float | None = None, **kwargs: Any) -> RecallReport:
+        """Async :meth:`tune_recall`."""
+        return await self._index.atune_recall(target, **kwargs)

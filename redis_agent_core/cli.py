@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -82,7 +83,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    config = RedisAgentConfig(url=args.url) if args.url else RedisAgentConfig.from_env()
+    config = RedisAgentConfig.from_env(url=args.url) if args.url else RedisAgentConfig.from_env()
     url = config.resolve_url()
     if not args.url and not os.environ.get(ENV_URL) and embedded_mode() == "shared":
         _print_shared(SharedServer.from_env().status())
@@ -101,7 +102,41 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         )
         return 2
     print("\nok: search and JSON are available")
+    _print_tunings(config)
     return 0
+
+
+def _print_tunings(config: RedisAgentConfig) -> None:
+    from .vectors.recall import saved_tunings
+
+    tunings = saved_tunings(config)
+    if tunings:
+        print(f"\nvector indexes in namespace {config.namespace!r}:")
+    for name, state in tunings.items():
+        if not state:
+            print(f"  {name}: recall not measured (redis-agent vectors recall {name} --tune)")
+            continue
+        verdict = "" if state.get("reached") == "1" else f" BELOW the target {state['target']}"
+        print(
+            f"  {name}: recall@10 {state['recall']} at ef_runtime {state['ef_runtime']} "
+            f"({state['size']} documents when tuned){verdict}"
+        )
+
+
+def _cmd_vectors_recall(args: argparse.Namespace) -> int:
+    from .vectors import VectorIndex
+
+    overrides = {k: v for k, v in (("url", args.url), ("namespace", args.namespace)) if v}
+    config = RedisAgentConfig.from_env(**overrides)
+    index = VectorIndex.from_existing(args.index, config=config)
+    if args.tune:
+        report = index.tune_recall(args.target, sample=args.sample, k=args.k, seed=args.seed)
+    else:
+        report = index.measure_recall(
+            sample=args.sample, k=args.k, seed=args.seed, ef_runtime=args.ef_runtime
+        )
+    print(json.dumps(report.to_dict()))
+    return 0 if report.reached is not False else 4
 
 
 def _cmd_acl(args: argparse.Namespace) -> int:
@@ -281,6 +316,28 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
     p.set_defaults(func=_cmd_doctor)
 
+    p = sub.add_parser("vectors", help="vector index tools")
+    vectors_sub = p.add_subparsers(dest="vectors_command", required=True)
+    p = vectors_sub.add_parser(
+        "recall",
+        help="recall@k of a vector index against exact KNN (--tune: save the ef_runtime "
+        "reaching the target)",
+    )
+    p.add_argument("index", metavar="INDEX", help="the VectorIndex name")
+    p.add_argument("--tune", action="store_true", help="tune ef_runtime to --target and save it")
+    p.add_argument("--target", type=float, help="recall to reach with --tune (default 0.95)")
+    p.add_argument("--sample", type=int, default=100, help="stored vectors used as queries")
+    p.add_argument("--k", type=int, default=10, help="neighbours compared per query")
+    p.add_argument("--seed", type=int, help="seed of the sample (default: random)")
+    p.add_argument(
+        "--ef-runtime",
+        type=int,
+        help="measure at this ef_runtime (default: the tuned one, else 100)",
+    )
+    p.add_argument("--namespace", help="the pack's key namespace (default: REDIS_AGENT_NAMESPACE)")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
+    p.set_defaults(func=_cmd_vectors_recall)
+
     p = sub.add_parser(
         "acl", help="print the ACL SETUSER line of a least-privilege user of the pack"
     )
@@ -364,7 +421,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-_CORE_COMMANDS = frozenset({"server", "doctor", "cache", "keys", "acl"})
+_CORE_COMMANDS = frozenset({"server", "doctor", "cache", "keys", "acl", "vectors"})
 
 
 def _add_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -173,6 +173,10 @@ class KeySpace:
         """Search index name of vector store ``name``."""
         return self._join("vec", escape_part(name), "idx")
 
+    def vector_recall(self, name: str) -> str:
+        """Hash of vector store ``name``'s tuned ``ef_runtime`` and measured recall."""
+        return self._join("vec", escape_part(name), "recall")
+
     def vector_prefix(self, name: str) -> str:
         """Key prefix of the documents of vector store ``name`` (ends with ``:``)."""
         return self._join("vec", escape_part(name), "d") + ":"

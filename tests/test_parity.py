@@ -345,7 +345,7 @@ def _index(config: RedisAgentConfig) -> VectorIndex:
 @case(
     VectorIndex,
     "create exists add count get search search_range find text_search hybrid mmr delete "
-    "delete_by_filter clear drop",
+    "delete_by_filter clear drop measure_recall tune_recall ensure_recall",
     _index,
 )
 async def vector_index(index: VectorIndex, call: Runner, config: RedisAgentConfig) -> None:
@@ -360,6 +360,11 @@ async def vector_index(index: VectorIndex, call: Runner, config: RedisAgentConfi
     )
     await call("count")
     await call("count", F("tenant") == "a")
+    await call("measure_recall", sample=5, k=2, seed=1)
+    await call("ensure_recall", sample=5, k=2, seed=1)  # never tuned: tunes
+    await call("tune_recall", 0.9, sample=5, k=2, seed=1)
+    await call("ensure_recall")  # tuned at this size: nothing to do
+    await call("measure_recall", sample=0)  # the same ConfigError
     await call("get", ["d1", "d4", "nope"])
     await call("search", "red apples", 3)
     await call("search", "red apples", 3, filter=F("year") >= 2022)
@@ -618,13 +623,16 @@ def _lc_store(config: RedisAgentConfig) -> LCVectorStore:
     LCVectorStore,
     "add_texts get_by_ids similarity_search similarity_search_with_score "
     "similarity_search_with_relevance_scores similarity_search_by_vector hybrid_search "
-    "max_marginal_relevance_search max_marginal_relevance_search_by_vector delete from_texts",
+    "max_marginal_relevance_search max_marginal_relevance_search_by_vector delete from_texts "
+    "measure_recall tune_recall",
     _lc_store,
 )
 async def lc_vector_store(store: LCVectorStore, call: Runner, config: RedisAgentConfig) -> None:
     texts = ["red apples", "green pears", "blue berries"]
     await call("add_texts", texts, [{"k": "a"}, {"k": "b"}, {"k": "a"}], ids=["1", "2", "3"])
     await call("get_by_ids", ["1", "3", "9"])
+    await call("measure_recall", sample=3, k=1, seed=1)
+    await call("tune_recall", sample=3, k=1, seed=1)
     await call("similarity_search", "red apples", 2)
     await call("similarity_search", "red apples", 2, filter={"k": "b"})
     await call("similarity_search_with_score", "green pears", 2)
@@ -743,7 +751,11 @@ def _li_vector_store(config: RedisAgentConfig) -> LIVectorStore:
     return LIVectorStore("li", config=config, dims=DIMS, metadata_fields={"k": "tag"})
 
 
-@case(LIVectorStore, "query get_nodes delete delete_nodes clear", _li_vector_store)
+@case(
+    LIVectorStore,
+    "query get_nodes delete delete_nodes clear measure_recall tune_recall",
+    _li_vector_store,
+)
 async def li_vector_store(store: LIVectorStore, call: Runner, config: RedisAgentConfig) -> None:
     nodes = [
         TextNode(text=t, id_=f"n{i}", embedding=toy_vector(t), metadata={"k": "a" if i else "b"})
@@ -752,6 +764,8 @@ async def li_vector_store(store: LIVectorStore, call: Runner, config: RedisAgent
     for i, node in enumerate(nodes):
         node.relationships = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc{i % 2}")}
     store.add(nodes)
+    await call("measure_recall", sample=4, k=2, seed=1)
+    await call("tune_recall", 0.9, sample=4, k=2, seed=1)
     only_a = MetadataFilters(filters=[MetadataFilter(key="k", value="a")])
 
     def ids(result: Any) -> Any:

@@ -215,6 +215,14 @@ def list_flow() -> Flow[list[str]]:
     return [text(name) for name in (yield list_command())]
 
 
+def namespace_indexes(config: RedisAgentConfig) -> list[str]:
+    """The names of the indexes of ``config``'s namespace."""
+    prefix = f"{config.namespace}:"
+    with translate_errors(config, f"listing the indexes of namespace {config.namespace!r}"):
+        names = run(config.get_client().execute_command, list_flow())
+    return sorted(name for name in names if name.startswith(prefix))
+
+
 def drop_namespace_indexes(config: RedisAgentConfig) -> list[str]:
     """Drop every index of ``config``'s namespace (not their documents); their names."""
     execute = config.get_client().execute_command

@@ -20,7 +20,7 @@ from .filters import (
     from_dict,
     tag_value,
 )
-from .index import PartialWriteError, VectorIndex
+from .index import PartialWriteError, RecallReport, VectorIndex
 from .query import Hit, mmr_select
 from .schema import (
     MetadataField,
@@ -41,6 +41,7 @@ __all__ = [
     "Not",
     "Or",
     "PartialWriteError",
+    "RecallReport",
     "VectorIndex",
     "VectorSchema",
     "compile_filter",

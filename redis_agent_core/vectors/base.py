@@ -15,10 +15,12 @@ from ..embeddings import DEFAULT_MODEL_NAME, Embedder, default_embedder
 from ..errors import ConfigError
 from ..search.lifecycle import IndexLifecycle
 from . import query as q
+from .checks import check_target
 from .expressions import compile_filter
 from .filters import Filter
 from .schema import (
     DEFAULT_EF_RUNTIME,
+    DEFAULT_RECALL_TARGET,
     MetadataSpec,
     VectorSchema,
     parse_metadata_fields,
@@ -55,6 +57,7 @@ class IndexCore:
         batch_size: int = 500,
         write_concurrency: int = 2,
         embedder_name: str | None = None,
+        recall_target: float | None = DEFAULT_RECALL_TARGET,
     ) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ConfigError(
@@ -90,6 +93,7 @@ class IndexCore:
                 f"write_concurrency must be a positive int, got {write_concurrency!r}"
             )
         self.write_concurrency = write_concurrency
+        self.recall_target = check_target(recall_target)
         self.index_name = self.config.keys.vector_index(name)
         self.prefix = self.config.keys.vector_prefix(name)
         self._lifecycle: IndexLifecycle | None = None
@@ -117,6 +121,11 @@ class IndexCore:
         if self._schema is None:
             self._schema = VectorSchema(dims=int(self.embedder.dims), **self._schema_args)
         return self._schema
+
+    @property
+    def recall_key(self) -> str:
+        """The hash holding the tuned ``ef_runtime``, its recall and the size tuned at."""
+        return self.config.keys.vector_recall(self.name)
 
     def key(self, doc_id: str) -> str:
         """The Redis key of document ``doc_id``."""

@@ -124,3 +124,12 @@ def check_query_vector(array: np.ndarray) -> None:
             "the query vector contains NaN or infinity; check the embedding model's output "
             "(a document vector like it is refused on write)"
         )
+
+
+def check_target(target: float | None) -> float | None:
+    """``target`` as a float in (0, 1], or None; raises otherwise."""
+    if target is None:
+        return None
+    if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1:
+        raise ConfigError(f"recall_target must be a number in (0, 1] or None, got {target!r}")
+    return float(target)

@@ -167,12 +167,16 @@ class IndexLifecycleMixin(IndexCore):
         self.index.drop()
         if delete_documents:
             self.clear()
+            with translate_errors(self.config, f"dropping {self.name!r}"):
+                self.config.get_client().delete(self.recall_key)
 
     async def adrop(self, *, delete_documents: bool = True) -> None:
         """Async :meth:`drop`."""
         await self.index.adrop()
         if delete_documents:
             await self.aclear()
+            with translate_errors(self.config, f"dropping {self.name!r}"):
+                await self.config.get_async_client().delete(self.recall_key)
 
     def _reindex_if_lost(self) -> None:
         self.index.recreate_if_lost()

@@ -29,8 +29,39 @@ from .schema import (
 )
 
 
+def tuning_state(raw: Any) -> dict[str, str]:
+    """The saved tuning hash (``ef_runtime``, ``recall``, ``size``, ...) as text."""
+    return {q.text_of(k): q.text_of(v) for k, v in (raw or {}).items()}
+
+
 class IndexQueries(IndexLifecycleMixin):
     """Query the index."""
+
+    # The ef_runtime saved by tune_recall, read once per instance on the first query.
+    _tuned: int | None = None
+    _tuned_loaded: bool = False
+
+    def _uses_tuning(self, ef_runtime: int | None) -> bool:
+        return (ef_runtime is None and not self._tuned_loaded
+                and self.recall_target is not None and self.schema.algorithm == "hnsw")  # fmt: skip
+
+    def _set_tuned(self, raw: Any) -> None:
+        self._tuned = int(tuning_state(raw).get("ef_runtime", "0") or 0) or None
+        self._tuned_loaded = True
+
+    def _ef(self, ef_runtime: int | None) -> int | None:
+        """A query's ``ef_runtime``: its own, else the tuned one, else None (the schema's)."""
+        if self._uses_tuning(ef_runtime):
+            with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
+                self._set_tuned(self.config.get_client().hgetall(self.recall_key))
+        return ef_runtime if ef_runtime is not None else self._tuned
+
+    async def _aef(self, ef_runtime: int | None) -> int | None:
+        """Async :meth:`_ef`."""
+        if self._uses_tuning(ef_runtime):
+            with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
+                self._set_tuned(await self.config.get_async_client().hgetall(self.recall_key))
+        return ef_runtime if ef_runtime is not None else self._tuned
 
     # -- reads by id --
     def _get_command(self, key: str) -> list[Any]:
@@ -153,7 +184,8 @@ class IndexQueries(IndexLifecycleMixin):
         vec = self._vec(query)
         if f is None:
             return []
-        return self._hits(self._run(self._knn(vec, k, f, ef_runtime, return_vectors)))
+        ef = self._ef(ef_runtime)
+        return self._hits(self._run(self._knn(vec, k, f, ef, return_vectors)))
 
     @telemetry.traced("vectors", "search")
     async def asearch(
@@ -171,7 +203,8 @@ class IndexQueries(IndexLifecycleMixin):
         vec = await self._avec(query)
         if f is None:
             return []
-        return self._hits(await self._arun(self._knn(vec, k, f, ef_runtime, return_vectors)))
+        ef = await self._aef(ef_runtime)
+        return self._hits(await self._arun(self._knn(vec, k, f, ef, return_vectors)))
 
     # -- range (score threshold) --
     def _range(self, vec: bytes, min_score: float, k: int, f: str) -> list[Any]:
@@ -229,7 +262,7 @@ class IndexQueries(IndexLifecycleMixin):
         vec = self._vec(query)
         if f is None:
             return []
-        hits = self._hits(self._run(self._knn(vec, fetch_k, f, None, True)))
+        hits = self._hits(self._run(self._knn(vec, fetch_k, f, self._ef(None), True)))
         return self._mmr(vec, hits, k, lambda_mult)
 
     @telemetry.traced("vectors", "mmr")
@@ -248,7 +281,8 @@ class IndexQueries(IndexLifecycleMixin):
         vec = await self._avec(query)
         if f is None:
             return []
-        hits = self._hits(await self._arun(self._knn(vec, fetch_k, f, None, True)))
+        ef = await self._aef(None)
+        hits = self._hits(await self._arun(self._knn(vec, fetch_k, f, ef, True)))
         return self._mmr(vec, hits, k, lambda_mult)
 
     # -- text and hybrid --
@@ -306,7 +340,7 @@ class IndexQueries(IndexLifecycleMixin):
             return self._native_hybrid(text, vec, k, f, alpha)
         command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
         if command is None:
-            return self._hits(self._run(self._knn(vec, k, f, None, False)))
+            return self._hits(self._run(self._knn(vec, k, f, self._ef(None), False)))
         reply = self._run(command)
         return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
 
@@ -330,7 +364,8 @@ class IndexQueries(IndexLifecycleMixin):
             return await self._anative_hybrid(text, vec, k, f, alpha)
         command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
         if command is None:
-            return self._hits(await self._arun(self._knn(vec, k, f, None, False)))
+            ef = await self._aef(None)
+            return self._hits(await self._arun(self._knn(vec, k, f, ef, False)))
         reply = await self._arun(command)
         return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
 

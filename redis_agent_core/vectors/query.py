@@ -110,6 +110,7 @@ def knn_command(
     *,
     ef_runtime: int | None = None,
     vectors: bool = False,
+    ids_only: bool = False,
 ) -> list[Any]:
     """A search for the ``k`` nearest neighbours that pass ``filter_str``."""
     k = check_k(k)
@@ -118,8 +119,26 @@ def knn_command(
         ef = max(int(ef_runtime or schema.ef_runtime), k)
     clause = knn_clause(k, schema.vector_field, ef_runtime=ef, distance_as=DISTANCE_FIELD)
     return search_command(
-        index_name, _with_filter(filter_str) + clause,
+        index_name, _with_filter(filter_str) + clause, nocontent=ids_only,
         return_fields=return_fields(schema, vectors=vectors),
+        sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec),
+    )  # fmt: skip
+
+
+# A term no document holds: its negation matches every document, which turns a KNN
+# into a filtered one that RediSearch can be told to answer by brute force.
+_NO_SUCH_TERM = "rapnosuchterm7f3a9c"
+
+
+def exact_knn_command(index_name: str, schema: VectorSchema, vec: bytes, k: int) -> list[Any]:
+    """The exact ``k`` nearest neighbours (ids only), whatever the index algorithm: on
+    HNSW a filter matching every document with ``HYBRID_POLICY ADHOC_BF`` computes
+    the distance to each document instead of walking the graph."""
+    k = check_k(k)
+    policy = "ADHOC_BF" if schema.algorithm == "hnsw" else None
+    clause = knn_clause(k, schema.vector_field, hybrid_policy=policy, distance_as=DISTANCE_FIELD)
+    return search_command(
+        index_name, f"(-@{schema.text_field}:({_NO_SUCH_TERM}))" + clause, nocontent=True,
         sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec),
     )  # fmt: skip
 
@@ -157,6 +176,7 @@ def filter_command(
     offset: int = 0,
     limit: int = 100,
     ids_only: bool = False,
+    vectors: bool = False,
 ) -> list[Any]:
     """A search listing documents that pass a filter (``limit`` 0: count only)."""
     if limit != 0:
@@ -168,7 +188,7 @@ def filter_command(
     nocontent = ids_only or limit == 0
     return search_command(
         index_name, filter_str, nocontent=nocontent,
-        return_fields=None if nocontent else return_fields(schema, distance=False),
+        return_fields=None if nocontent else return_fields(schema, vectors=vectors, distance=False),
         offset=offset, limit=limit,
     )  # fmt: skip
 

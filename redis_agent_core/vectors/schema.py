@@ -45,6 +45,7 @@ STORAGES = ("hash", "json")
 # "a\x1fb" is one tag, never two.
 METADATA_FIELD = "_metadata"  # the whole metadata dict as JSON, so types round-trip
 DISTANCE_FIELD = "vector_distance"
+DEFAULT_RECALL_TARGET = 0.95  # recall@10 that tune_recall aims at by default
 DEFAULT_EF_RUNTIME = 100  # RediSearch's default of 10 gives recall@10 well below 0.95
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -1,0 +1,287 @@
+"""Recall you can state: :class:`IndexRecall` measures how many of the exact nearest
+neighbours an index's answer holds, and tunes HNSW's ``ef_runtime`` to the smallest
+value reaching a recall target. The tuned value is kept in Redis beside the index
+(``<ns>:vec:<name>:recall``) and used by every query that does not pass its own."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..config import RedisAgentConfig
+from ..errors import ConfigError
+from ..keys import unescape_part
+from ..redis_errors import translate_errors
+from ..search.lifecycle import namespace_indexes
+from ..search.replies import search_keys
+from . import query as q
+from .checks import check_k, check_target
+from .queries import IndexQueries
+from .queries import tuning_state as _state
+from .schema import DEFAULT_RECALL_TARGET
+
+__all__ = ["EF_LADDER", "IndexRecall", "RecallReport", "recall_at_k", "saved_tunings"]
+
+# ef_runtime values tried, smallest first; a hit is then narrowed by bisection.
+EF_LADDER = (10, 20, 40, 80, 160, 320, 640, 1280, 2560)
+DEFAULT_GROWTH = 2.0  # re-tune once the index holds this many times the tuned size
+
+
+class _Sample(NamedTuple):
+    own: list[str]  # the keys of the stored vectors used as queries
+    vecs: list[bytes]
+    exact: list[list[str]]  # their exact k nearest neighbours (themselves left out)
+    size: int  # documents in the index
+
+
+@dataclass(frozen=True)
+class RecallReport:
+    """What :meth:`IndexRecall.measure_recall` / :meth:`IndexRecall.tune_recall` found.
+
+    ``recall`` is the mean share of the exact ``k`` nearest neighbours found by the
+    index at ``ef_runtime`` (None on FLAT: always exact), over ``sample`` stored
+    vectors used as queries, when the index held ``size`` documents. ``reached`` says
+    whether ``recall >= target`` (None when no target was asked)."""
+
+    recall: float
+    k: int
+    sample: int
+    size: int
+    algorithm: str
+    ef_runtime: int | None
+    target: float | None = None
+    reached: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recall_at_k(found: Sequence[Sequence[str]], exact: Sequence[Sequence[str]]) -> float:
+    """Mean of ``|found_i & exact_i| / |exact_i|`` (1.0 when there is nothing to find)."""
+    shares = [len(set(f) & set(e)) / len(e) for f, e in zip(found, exact, strict=True) if e]
+    return float(np.mean(shares)) if shares else 1.0
+
+
+def _check_sample(sample: int) -> int:
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 1 <= sample <= 10_000:
+        raise ConfigError(f"sample must be an int within [1, 10000], got {sample!r}")
+    return sample
+
+
+def _next_ef(tried: dict[int, float], target: float) -> int | None:
+    """The next ``ef_runtime`` to measure, or None when the answer is known: up the
+    ladder until the target is reached, then bisect between the last miss and the hit."""
+    hits = [ef for ef, r in tried.items() if r >= target]
+    if not hits:
+        higher = [ef for ef in EF_LADDER if ef > max(tried, default=0)]
+        return higher[0] if higher else None
+    best = min(hits)
+    below = [ef for ef, r in tried.items() if ef < best and r < target]
+    low = max(below, default=None)
+    if low is None or best - low <= max(2, best // 10):
+        return None
+    return (low + best) // 2
+
+
+def _pick(tried: dict[int, float], target: float) -> tuple[int, float, bool]:
+    hits = [ef for ef, r in tried.items() if r >= target]
+    ef = min(hits) if hits else max(tried)
+    return ef, tried[ef], bool(hits)
+
+
+class IndexRecall(IndexQueries):
+    """Measure recall and tune ``ef_runtime`` to a target (sync and asyncio)."""
+
+    # -- pure parts --
+    def _sample_command(self, size: int, sample: int, rng: random.Random) -> list[Any]:
+        offset = rng.randint(0, max(0, size - sample))
+        return q.filter_command(self.index_name, self.schema, "*", offset=offset,
+                                limit=sample, vectors=True)  # fmt: skip
+
+    def _sample_vectors(self, reply: Any) -> tuple[list[str], list[bytes]]:
+        hits = [h for h in self._hits(reply) if h.vector is not None]
+        return [self.key(h.id) for h in hits], [q.vector_bytes(self.schema, h.vector) for h in hits]
+
+    def _ann_commands(self, vecs: list[bytes], k: int, ef: int | None) -> list[list[Any]]:
+        return [q.knn_command(self.index_name, self.schema, v, k + 1, "*", ef_runtime=ef,
+                              ids_only=True) for v in vecs]  # fmt: skip
+
+    def _exact_commands(self, vecs: list[bytes], k: int) -> list[list[Any]]:
+        return [q.exact_knn_command(self.index_name, self.schema, v, k + 1) for v in vecs]
+
+    def _recall_report(self, recall: float, k: int, n: int, size: int, ef: int | None,
+                target: float | None) -> RecallReport:  # fmt: skip
+        hnsw = self.schema.algorithm == "hnsw"
+        return RecallReport(
+            recall=round(recall, 4), k=k, sample=n, size=size, algorithm=self.schema.algorithm,
+            ef_runtime=max(ef or self.schema.ef_runtime, k) if hnsw else None, target=target,
+            reached=None if target is None else recall >= target,
+        )  # fmt: skip
+
+    def _save_mapping(self, report: RecallReport) -> dict[Any, Any]:
+        return {"ef_runtime": report.ef_runtime or 0, "recall": report.recall,
+                "size": report.size, "target": report.target or 0,
+                "reached": int(bool(report.reached))}  # fmt: skip
+
+    # -- sync --
+    def _pipeline(self, commands: list[list[Any]]) -> list[Any]:
+        with translate_errors(self.config, f"measuring the recall of {self.name!r}"):
+            pipe = self.config.get_client().pipeline(transaction=False)
+            for c in commands:
+                pipe.execute_command(*c)
+            return list(pipe.execute())
+
+    def _ids(self, replies: list[Any], own: list[str], k: int) -> list[list[str]]:
+        """The neighbours each query found, without the query's own document: a stored
+        vector is always its own nearest, which would flatter the recall."""
+        found = [[q.text_of(x) for x in search_keys(r)] for r in replies]
+        return [[x for x in f if x != key][:k] for f, key in zip(found, own, strict=True)]
+
+    def _measure(self, sample: int, k: int, seed: int | None) -> _Sample:
+        size = self.count()
+        if size == 0:
+            return _Sample([], [], [], 0)
+        reply = self._run(self._sample_command(size, sample, random.Random(seed)))
+        own, vecs = self._sample_vectors(reply)
+        exact = self._ids(self._pipeline(self._exact_commands(vecs, k)), own, k)
+        return _Sample(own, vecs, exact, size)
+
+    def _recall(self, s: _Sample, k: int, ef: int | None) -> float:
+        return recall_at_k(
+            self._ids(self._pipeline(self._ann_commands(s.vecs, k, ef)), s.own, k), s.exact
+        )
+
+    def measure_recall(
+        self, *, sample: int = 100, k: int = 10, ef_runtime: int | None = None,
+        seed: int | None = None,
+    ) -> RecallReport:  # fmt: skip
+        """Recall@``k`` of the index's answers against the exact nearest neighbours, over
+        ``sample`` stored vectors used as queries (at ``ef_runtime``, default: what a
+        query would use)."""
+        k, sample = check_k(k), _check_sample(sample)
+        ef = self._ef(ef_runtime)
+        s = self._measure(sample, k, seed)
+        return self._recall_report(self._recall(s, k, ef), k, len(s.vecs), s.size, ef, None)
+
+    def tune_recall(
+        self, target: float | None = None, *, sample: int = 100, k: int = 10,
+        seed: int | None = None,
+    ) -> RecallReport:  # fmt: skip
+        """Find the smallest ``ef_runtime`` whose recall@``k`` reaches ``target`` (default:
+        ``recall_target``), save it beside the index and use it for queries from now on.
+        When no ``ef_runtime`` up to 2,560 reaches it (random-like data), the largest
+        is kept and the report says ``reached=False``."""
+        target = check_target(self.recall_target if target is None else target)
+        target = DEFAULT_RECALL_TARGET if target is None else target
+        k, sample = check_k(k), _check_sample(sample)
+        s = self._measure(sample, k, seed)
+        if self.schema.algorithm != "hnsw" or not s.vecs:
+            return self._recall_report(1.0, k, len(s.vecs), s.size, None, target)
+        tried: dict[int, float] = {}
+        while (ef := _next_ef(tried, target)) is not None:
+            tried[ef] = self._recall(s, k, ef)
+        ef, recall, _ = _pick(tried, target)
+        report = self._recall_report(recall, k, len(s.vecs), s.size, ef, target)
+        with translate_errors(self.config, f"saving the tuned ef_runtime of {self.name!r}"):
+            self.config.get_client().hset(self.recall_key, mapping=self._save_mapping(report))
+        self._tuned, self._tuned_loaded = report.ef_runtime, True
+        return report
+
+    def ensure_recall(
+        self, *, growth: float = DEFAULT_GROWTH, **kwargs: Any
+    ) -> RecallReport | None:
+        """Tune when never tuned or when the index has grown ``growth`` times since; None
+        when the saved tuning still holds (or ``recall_target`` is None)."""
+        if self.recall_target is None or self.schema.algorithm != "hnsw":
+            return None
+        with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
+            state = _state(self.config.get_client().hgetall(self.recall_key))
+        if state and self.count() < float(state.get("size", 0)) * growth:
+            return None
+        return self.tune_recall(**kwargs)
+
+    # -- async --
+    async def _apipeline(self, commands: list[list[Any]]) -> list[Any]:
+        with translate_errors(self.config, f"measuring the recall of {self.name!r}"):
+            pipe = self.config.get_async_client().pipeline(transaction=False)
+            for c in commands:
+                pipe.execute_command(*c)
+            return list(await pipe.execute())
+
+    async def _ameasure(self, sample: int, k: int, seed: int | None) -> _Sample:
+        size = await self.acount()
+        if size == 0:
+            return _Sample([], [], [], 0)
+        reply = await self._arun(self._sample_command(size, sample, random.Random(seed)))
+        own, vecs = self._sample_vectors(reply)
+        exact = self._ids(await self._apipeline(self._exact_commands(vecs, k)), own, k)
+        return _Sample(own, vecs, exact, size)
+
+    async def _arecall(self, s: _Sample, k: int, ef: int | None) -> float:
+        replies = await self._apipeline(self._ann_commands(s.vecs, k, ef))
+        return recall_at_k(self._ids(replies, s.own, k), s.exact)
+
+    async def ameasure_recall(
+        self, *, sample: int = 100, k: int = 10, ef_runtime: int | None = None,
+        seed: int | None = None,
+    ) -> RecallReport:  # fmt: skip
+        """Async :meth:`measure_recall`."""
+        k, sample = check_k(k), _check_sample(sample)
+        ef = await self._aef(ef_runtime)
+        s = await self._ameasure(sample, k, seed)
+        recall = await self._arecall(s, k, ef)
+        return self._recall_report(recall, k, len(s.vecs), s.size, ef, None)
+
+    async def atune_recall(
+        self, target: float | None = None, *, sample: int = 100, k: int = 10,
+        seed: int | None = None,
+    ) -> RecallReport:  # fmt: skip
+        """Async :meth:`tune_recall`."""
+        target = check_target(self.recall_target if target is None else target)
+        target = DEFAULT_RECALL_TARGET if target is None else target
+        k, sample = check_k(k), _check_sample(sample)
+        s = await self._ameasure(sample, k, seed)
+        if self.schema.algorithm != "hnsw" or not s.vecs:
+            return self._recall_report(1.0, k, len(s.vecs), s.size, None, target)
+        tried: dict[int, float] = {}
+        while (ef := _next_ef(tried, target)) is not None:
+            tried[ef] = await self._arecall(s, k, ef)
+        ef, recall, _ = _pick(tried, target)
+        report = self._recall_report(recall, k, len(s.vecs), s.size, ef, target)
+        with translate_errors(self.config, f"saving the tuned ef_runtime of {self.name!r}"):
+            await self.config.get_async_client().hset(
+                self.recall_key, mapping=self._save_mapping(report)
+            )
+        self._tuned, self._tuned_loaded = report.ef_runtime, True
+        return report
+
+    async def aensure_recall(
+        self, *, growth: float = DEFAULT_GROWTH, **kwargs: Any
+    ) -> RecallReport | None:
+        """Async :meth:`ensure_recall`."""
+        if self.recall_target is None or self.schema.algorithm != "hnsw":
+            return None
+        with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
+            state = _state(await self.config.get_async_client().hgetall(self.recall_key))
+        if state and await self.acount() < float(state.get("size", 0)) * growth:
+            return None
+        return await self.atune_recall(**kwargs)
+
+
+def saved_tunings(config: RedisAgentConfig) -> dict[str, dict[str, str]]:
+    """Every vector index of ``config``'s namespace with its saved tuning (``{}``: never
+    tuned), read without measuring anything (for ``redis-agent doctor``)."""
+    probe = config.keys.vector_index("n")  # <head>n<tail>: the layout from the key scheme
+    cut = probe.rindex(":n:") + 1
+    head, tail = probe[:cut], probe[cut + 1 :]
+    names = [unescape_part(n[len(head) : -len(tail)]) for n in namespace_indexes(config)
+             if n.startswith(head) and n.endswith(tail)]  # fmt: skip
+    with translate_errors(config, "reading the vector indexes' tuning"):
+        pipe = config.get_client().pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(config.keys.vector_recall(name))
+        return {name: _state(raw) for name, raw in zip(names, pipe.execute(), strict=True)}

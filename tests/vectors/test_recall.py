@@ -1,0 +1,129 @@
+"""Recall you can state: measure_recall against exact KNN, tune_recall saving the
+smallest ef_runtime reaching the target, and queries using it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.vectors import VectorIndex
+from redis_agent_core.vectors import query as q
+
+N, DIMS = 3000, 64
+
+
+def random_unit(n: int, dims: int, seed: int = 7) -> np.ndarray:
+    """Independent random unit vectors: the hard case for HNSW."""
+    x = np.random.default_rng(seed).standard_normal((n, dims)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+# A sparse graph (m 8, ef_construction 40): recall@10 ~0.6 at ef 10, 1.0 at ef 2560.
+WEAK = {"ef_runtime": 10, "m": 8, "ef_construction": 40}
+
+
+def filled(config: RedisAgentConfig, x: np.ndarray, **kw: object) -> VectorIndex:
+    index = VectorIndex("rec", config=config, dims=x.shape[1], **kw)  # type: ignore[arg-type]
+    index.add([f"doc {i}" for i in range(len(x))], ids=[str(i) for i in range(len(x))], vectors=x)
+    return index
+
+
+def test_exact_query_is_exact_on_hnsw(config: RedisAgentConfig) -> None:
+    x = random_unit(N, DIMS)
+    index = filled(config, x, **WEAK)
+    client = config.get_client()
+    for i in (0, 17, 2999):
+        reply = client.execute_command(
+            *q.exact_knn_command(index.index_name, index.schema, x[i].tobytes(), 10)
+        )
+        found = [q.doc_id(index.prefix, k) for k in q.parse_ids(reply, index.prefix)[1]]
+        assert found == [str(j) for j in np.argsort(-(x @ x[i]), kind="stable")[:10]]
+
+
+def test_tune_reaches_target_and_queries_use_it(config: RedisAgentConfig) -> None:
+    x = random_unit(N, DIMS)
+    index = filled(config, x, **WEAK)
+    low = index.measure_recall(sample=60, k=10, seed=1)
+    assert low.ef_runtime == 10 and low.recall < 0.9 and low.size == N
+    tuned = index.tune_recall(0.95, sample=60, seed=1)
+    assert tuned.reached and tuned.recall >= 0.95 and tuned.ef_runtime > 10
+    # Saved beside the index: another instance (another process) queries with it.
+    other = VectorIndex("rec", config=config, dims=DIMS, ef_runtime=10)
+    again = other.measure_recall(sample=60, seed=2)
+    assert again.ef_runtime == tuned.ef_runtime and again.recall >= 0.9
+    hits = other.search(x[5], k=10)
+    exact = {str(j) for j in np.argsort(-(x @ x[5]))[:10]}
+    assert len({h.id for h in hits} & exact) >= 8
+    # Nothing to redo until the index doubles; no tuning kept once it is dropped.
+    assert other.ensure_recall() is None
+    other.drop()
+    assert not config.get_client().exists(other.recall_key)
+
+
+def test_no_target_means_schema_ef(config: RedisAgentConfig) -> None:
+    x = random_unit(500, DIMS)
+    index = filled(config, x, **WEAK)
+    index.tune_recall(0.99, sample=30, seed=1)
+    plain = VectorIndex("rec", config=config, dims=DIMS, ef_runtime=10, recall_target=None)
+    assert plain.measure_recall(sample=30, seed=1).ef_runtime == 10
+    assert plain.ensure_recall() is None
+
+
+def test_flat_is_exact(config: RedisAgentConfig) -> None:
+    index = filled(config, random_unit(500, DIMS), algorithm="flat")
+    report = index.measure_recall(sample=30, seed=3)
+    assert report.recall == 1.0 and report.ef_runtime is None and report.algorithm == "flat"
+    assert index.tune_recall().reached
+
+
+async def test_async_twins(aconfig: RedisAgentConfig) -> None:
+    x = random_unit(N, DIMS)
+    index = VectorIndex("rec", config=aconfig, dims=DIMS, **WEAK)  # type: ignore[arg-type]
+    await index.aadd([f"doc {i}" for i in range(N)], ids=[str(i) for i in range(N)], vectors=x)
+    low = await index.ameasure_recall(sample=60, seed=1)
+    tuned = await index.atune_recall(0.95, sample=60, seed=1)
+    assert low.recall < tuned.recall and tuned.reached and tuned.ef_runtime > 10
+    other = VectorIndex("rec", config=aconfig, dims=DIMS, ef_runtime=10)
+    assert (await other.ameasure_recall(sample=60, seed=2)).ef_runtime == tuned.ef_runtime
+    assert await other.aensure_recall() is None
+
+
+def test_empty_index_and_bad_arguments(config: RedisAgentConfig) -> None:
+    index = VectorIndex("rec", config=config, dims=DIMS)
+    assert index.measure_recall().sample == 0
+    with pytest.raises(ConfigError, match="recall_target"):
+        VectorIndex("rec", config=config, dims=DIMS, recall_target=1.5)
+    with pytest.raises(ConfigError, match="sample"):
+        index.measure_recall(sample=0)
+    with pytest.raises(ConfigError, match="recall_target"):
+        index.tune_recall(0)
+
+
+def test_cli_recall_and_doctor(
+    config: RedisAgentConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis_agent_core.cli import main
+
+    filled(config, random_unit(N, DIMS), **WEAK)
+    url, ns = config.resolve_url(), config.namespace
+    monkeypatch.setenv("REDIS_AGENT_NAMESPACE", ns)
+    assert main(["doctor", "--url", url]) == 0
+    assert (
+        "rec: recall not measured (redis-agent vectors recall rec --tune)"
+        in capsys.readouterr().out
+    )
+    args = ["vectors", "recall", "rec", "--url", url, "--namespace", ns, "--sample", "60"]
+    assert main([*args, "--seed", "1", "--ef-runtime", "10"]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert measured["ef_runtime"] == 10 and measured["recall"] < 0.9
+    assert main([*args, "--seed", "1", "--tune"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    assert tuned["reached"] and tuned["ef_runtime"] > 10
+    assert main(["doctor", "--url", url]) == 0
+    assert f"rec: recall@10 {tuned['recall']} at ef_runtime {tuned['ef_runtime']}" in (
+        capsys.readouterr().out
+    )
