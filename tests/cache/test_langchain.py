@@ -3,21 +3,37 @@ Redis stopped mid-run."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
-from langchain_core.load import dumps
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, Generation
+from langchain_core.load import dumps, load
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    ChatMessageChunk,
+    FunctionMessage,
+    FunctionMessageChunk,
+    HumanMessage,
+    HumanMessageChunk,
+    SystemMessage,
+    SystemMessageChunk,
+    ToolMessage,
+    ToolMessageChunk,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.stores import BaseStore
 from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, BaseStoreSyncTests
 from langchain_tests.integration_tests.cache import AsyncCacheTestSuite, SyncCacheTestSuite
 
 from langchain_redis_agent import RedisByteStore, RedisCache, RedisSemanticCache
-from langchain_redis_agent.cache import dumps_generations, loads_generations, prompt_text
+from langchain_redis_agent.cache import _ALLOWED, dumps_generations, loads_generations, prompt_text
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, SentenceTransformerEmbedder
 from redis_agent_core.server import EmbeddedRedis
@@ -102,6 +118,85 @@ def test_generations_round_trip_exactly_without_pickle() -> None:
     evil = '[{"lc": 1, "type": "constructor", "id": ["langchain", "llms", "openai", "OpenAI"]}]'
     with pytest.raises(ValueError):
         loads_generations(evil)
+
+
+def _shapes() -> list[list[Generation]]:
+    """Generations of many shapes, for comparing loads_generations with LangChain's load."""
+    escaped = {"lc": 1, "type": "constructor", "id": ["x"], "kwargs": {"a": {"lc": 2}}}
+    messages: list[BaseMessage] = [
+        _tool_call_message(),
+        AIMessage(
+            content=[{"type": "text", "text": "h\u00e9 \U0001f600"}, {"type": "image", "url": "u"}]
+        ),
+        AIMessageChunk(
+            content="chunk", tool_call_chunks=[{"name": "f", "args": "{", "id": "1", "index": 0}]
+        ),
+        AIMessage(
+            content="x", additional_kwargs={"raw": escaped, "deep": [[{"k": [1, {"v": None}]}]]}
+        ),
+        AIMessage(content='"lc": 1 inside a string', name="bot", id="m1"),
+        HumanMessage(content="hi", additional_kwargs={"lc": 1}),
+        HumanMessageChunk(content="h"),
+        SystemMessage(content="be brief"),
+        SystemMessageChunk(content="s"),
+        ToolMessage(content="42", tool_call_id="call_1", artifact={"rows": [1, 2]}, status="error"),
+        ToolMessageChunk(content="4", tool_call_id="c"),
+        FunctionMessage(content="{}", name="fn"),
+        FunctionMessageChunk(content="{", name="fn"),
+        ChatMessage(content="x", role="critic"),
+        ChatMessageChunk(content="x", role="critic"),
+        AIMessage(content="", response_metadata={"nested": {"a": [{"b": {"c": [1.5, True]}}]}}),
+    ]
+    shapes: list[list[Generation]] = [[ChatGeneration(message=m)] for m in messages]
+    shapes += [
+        [Generation(text="plain", generation_info={"n": 1})],
+        [GenerationChunk(text="part", generation_info={"lc": 1})],
+        [ChatGenerationChunk(message=AIMessageChunk(content="c"))],
+        [ChatGeneration(message=m, generation_info={"i": i}) for i, m in enumerate(messages[:4])],
+        [Generation(text="a"), ChatGeneration(message=AIMessage(content="b"))],
+        [Generation(text="", generation_info={"d": _nested(150)})],
+        [],
+    ]
+    return shapes
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("gens", _shapes())
+def test_loads_generations_matches_langchain_load(gens: list[Generation]) -> None:
+    # loads_generations builds the usual shape directly for speed: its result must be
+    # exactly what LangChain's own load() gives with the same allow-list
+    payload = dumps_generations(gens)
+    ours = loads_generations(payload)
+    assert ours == load(json.loads(payload), allowed_objects=_ALLOWED) == gens
+    assert [type(g) for g in ours] == [type(g) for g in gens]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '[{"lc": 1, "type": "constructor", "id": ["langchain", "llms", "openai", "OpenAI"]}]',
+        '[{"lc": 1, "type": "secret", "id": ["OPENAI_API_KEY"]}]',
+        '[{"lc": 1, "type": "constructor", "id": ["langchain", "prompts", "prompt", '
+        '"PromptTemplate"], "kwargs": {"template": "{x}", "input_variables": ["x"]}}]',
+        '[{"lc": 1, "type": "constructor", "id": ["langchain", "schema", "output", '
+        '"Generation"], "kwargs": {"text": {"lc": 1, "type": "constructor", '
+        '"id": ["langchain", "llms", "openai", "OpenAI"]}}}]',
+        "[" * 300 + "]" * 300,
+    ],
+)
+def test_loads_generations_refuses_what_langchain_load_refuses(payload: str) -> None:
+    with pytest.raises(Exception) as library:
+        value = load(json.loads(payload), allowed_objects=_ALLOWED)
+        if not all(isinstance(g, Generation) for g in value):
+            raise ValueError("not generations")
+    with pytest.raises(type(library.value)):
+        loads_generations(payload)
 
 
 def test_chat_prompt_is_embedded_as_conversation_text() -> None:
