@@ -62,8 +62,21 @@ class RecallReport:
 
 def recall_at_k(found: Sequence[Sequence[str]], exact: Sequence[Sequence[str]]) -> float:
     """Mean of ``|found_i & exact_i| / |exact_i|`` (1.0 when there is nothing to find)."""
+    return recall_bounds(found, exact)[0]
+
+
+def recall_bounds(
+    found: Sequence[Sequence[str]], exact: Sequence[Sequence[str]]
+) -> tuple[float, float]:
+    """``(mean, lower)``: the recall and a one-sided 95 % lower bound of it (mean minus
+    1.645 standard errors over the queries). Tuning asks the bound to reach the target,
+    so a value that only just reaches it on this sample is not taken."""
     shares = [len(set(f) & set(e)) / len(e) for f, e in zip(found, exact, strict=True) if e]
-    return float(np.mean(shares)) if shares else 1.0
+    if not shares:
+        return 1.0, 1.0
+    mean = float(np.mean(shares))
+    sem = float(np.std(shares, ddof=1) / np.sqrt(len(shares))) if len(shares) > 1 else 0.0
+    return mean, mean - 1.645 * sem
 
 
 def _check_sample(sample: int) -> int:
@@ -72,39 +85,46 @@ def _check_sample(sample: int) -> int:
     return sample
 
 
-def _next_ef(tried: dict[int, float], target: float) -> int | None:
+def _next_ef(tried: dict[int, tuple[float, float]], target: float) -> int | None:
     """The next ``ef_runtime`` to measure, or None when the answer is known: up the
-    ladder until the target is reached, then bisect between the last miss and the hit."""
-    hits = [ef for ef, r in tried.items() if r >= target]
+    ladder until the target is reached (by the lower bound), then bisect between the
+    last miss and the hit."""
+    hits = [ef for ef, (_, low) in tried.items() if low >= target]
     if not hits:
         higher = [ef for ef in EF_LADDER if ef > max(tried, default=0)]
         return higher[0] if higher else None
     best = min(hits)
-    below = [ef for ef, r in tried.items() if ef < best and r < target]
+    below = [ef for ef, (_, lo) in tried.items() if ef < best and lo < target]
     low = max(below, default=None)
     if low is None or best - low <= max(2, best // 10):
         return None
     return (low + best) // 2
 
 
-def _pick(tried: dict[int, float], target: float) -> tuple[int, float, bool]:
-    hits = [ef for ef, r in tried.items() if r >= target]
+def _pick(tried: dict[int, tuple[float, float]], target: float) -> tuple[int, float]:
+    """The smallest ``ef_runtime`` whose lower bound reaches ``target`` (else the
+    largest tried) and its recall."""
+    hits = [ef for ef, (_, low) in tried.items() if low >= target]
     ef = min(hits) if hits else max(tried)
-    return ef, tried[ef], bool(hits)
+    return ef, tried[ef][0]
 
 
 class IndexRecall(IndexQueries):
     """Measure recall and tune ``ef_runtime`` to a target (sync and asyncio)."""
 
     # -- pure parts --
-    def _sample_command(self, size: int, sample: int, rng: random.Random) -> list[Any]:
-        offset = rng.randint(0, max(0, size - sample))
-        return q.filter_command(self.index_name, self.schema, "*", offset=offset,
-                                limit=sample, vectors=True)  # fmt: skip
+    def _sample_commands(self, size: int, sample: int, rng: random.Random) -> list[list[Any]]:
+        """Up to 10 pages at random offsets: spread over the index, cheap to list."""
+        pages = min(10, sample)
+        per = -(-sample // pages)
+        return [q.filter_command(self.index_name, self.schema, "*", vectors=True, limit=per,
+                                 offset=rng.randint(0, max(0, size - per)))
+                for _ in range(pages)]  # fmt: skip
 
-    def _sample_vectors(self, reply: Any) -> tuple[list[str], list[bytes]]:
-        hits = [h for h in self._hits(reply) if h.vector is not None]
-        return [self.key(h.id) for h in hits], [q.vector_bytes(self.schema, h.vector) for h in hits]
+    def _sample_vectors(self, replies: list[Any], sample: int) -> tuple[list[str], list[bytes]]:
+        hits = {self.key(h.id): h for r in replies for h in self._hits(r) if h.vector is not None}
+        keys = list(hits)[:sample]
+        return keys, [q.vector_bytes(self.schema, hits[key].vector) for key in keys]
 
     def _ann_commands(self, vecs: list[bytes], k: int, ef: int | None) -> list[list[Any]]:
         return [q.knn_command(self.index_name, self.schema, v, k + 1, "*", ef_runtime=ef,
@@ -145,15 +165,14 @@ class IndexRecall(IndexQueries):
         size = self.count()
         if size == 0:
             return _Sample([], [], [], 0)
-        reply = self._run(self._sample_command(size, sample, random.Random(seed)))
-        own, vecs = self._sample_vectors(reply)
+        replies = self._pipeline(self._sample_commands(size, sample, random.Random(seed)))
+        own, vecs = self._sample_vectors(replies, sample)
         exact = self._ids(self._pipeline(self._exact_commands(vecs, k)), own, k)
         return _Sample(own, vecs, exact, size)
 
-    def _recall(self, s: _Sample, k: int, ef: int | None) -> float:
-        return recall_at_k(
-            self._ids(self._pipeline(self._ann_commands(s.vecs, k, ef)), s.own, k), s.exact
-        )
+    def _recall(self, s: _Sample, k: int, ef: int | None) -> tuple[float, float]:
+        replies = self._pipeline(self._ann_commands(s.vecs, k, ef))
+        return recall_bounds(self._ids(replies, s.own, k), s.exact)
 
     def measure_recall(
         self, *, sample: int = 100, k: int = 10, ef_runtime: int | None = None,
@@ -165,7 +184,7 @@ class IndexRecall(IndexQueries):
         k, sample = check_k(k), _check_sample(sample)
         ef = self._ef(ef_runtime)
         s = self._measure(sample, k, seed)
-        return self._recall_report(self._recall(s, k, ef), k, len(s.vecs), s.size, ef, None)
+        return self._recall_report(self._recall(s, k, ef)[0], k, len(s.vecs), s.size, ef, None)
 
     def tune_recall(
         self, target: float | None = None, *, sample: int = 100, k: int = 10,
@@ -181,10 +200,10 @@ class IndexRecall(IndexQueries):
         s = self._measure(sample, k, seed)
         if self.schema.algorithm != "hnsw" or not s.vecs:
             return self._recall_report(1.0, k, len(s.vecs), s.size, None, target)
-        tried: dict[int, float] = {}
+        tried: dict[int, tuple[float, float]] = {}
         while (ef := _next_ef(tried, target)) is not None:
             tried[ef] = self._recall(s, k, ef)
-        ef, recall, _ = _pick(tried, target)
+        ef, recall = _pick(tried, target)
         report = self._recall_report(recall, k, len(s.vecs), s.size, ef, target)
         with translate_errors(self.config, f"saving the tuned ef_runtime of {self.name!r}"):
             self.config.get_client().hset(self.recall_key, mapping=self._save_mapping(report))
@@ -216,14 +235,14 @@ class IndexRecall(IndexQueries):
         size = await self.acount()
         if size == 0:
             return _Sample([], [], [], 0)
-        reply = await self._arun(self._sample_command(size, sample, random.Random(seed)))
-        own, vecs = self._sample_vectors(reply)
+        replies = await self._apipeline(self._sample_commands(size, sample, random.Random(seed)))
+        own, vecs = self._sample_vectors(replies, sample)
         exact = self._ids(await self._apipeline(self._exact_commands(vecs, k)), own, k)
         return _Sample(own, vecs, exact, size)
 
-    async def _arecall(self, s: _Sample, k: int, ef: int | None) -> float:
+    async def _arecall(self, s: _Sample, k: int, ef: int | None) -> tuple[float, float]:
         replies = await self._apipeline(self._ann_commands(s.vecs, k, ef))
-        return recall_at_k(self._ids(replies, s.own, k), s.exact)
+        return recall_bounds(self._ids(replies, s.own, k), s.exact)
 
     async def ameasure_recall(
         self, *, sample: int = 100, k: int = 10, ef_runtime: int | None = None,
@@ -233,7 +252,7 @@ class IndexRecall(IndexQueries):
         k, sample = check_k(k), _check_sample(sample)
         ef = await self._aef(ef_runtime)
         s = await self._ameasure(sample, k, seed)
-        recall = await self._arecall(s, k, ef)
+        recall = (await self._arecall(s, k, ef))[0]
         return self._recall_report(recall, k, len(s.vecs), s.size, ef, None)
 
     async def atune_recall(
@@ -247,10 +266,10 @@ class IndexRecall(IndexQueries):
         s = await self._ameasure(sample, k, seed)
         if self.schema.algorithm != "hnsw" or not s.vecs:
             return self._recall_report(1.0, k, len(s.vecs), s.size, None, target)
-        tried: dict[int, float] = {}
+        tried: dict[int, tuple[float, float]] = {}
         while (ef := _next_ef(tried, target)) is not None:
             tried[ef] = await self._arecall(s, k, ef)
-        ef, recall, _ = _pick(tried, target)
+        ef, recall = _pick(tried, target)
         report = self._recall_report(recall, k, len(s.vecs), s.size, ef, target)
         with translate_errors(self.config, f"saving the tuned ef_runtime of {self.name!r}"):
             await self.config.get_async_client().hset(
