@@ -91,7 +91,7 @@ def _listen() -> None:
         _listening = True
 
 
-def _check_serde(
+def check_serde(
     serde: SerializerProtocol | None, allowed_types: Iterable[type | tuple[str, ...]]
 ) -> SerializerProtocol:
     allowed = list(allowed_types)
@@ -111,6 +111,32 @@ def _check_serde(
             "(e.g. langchain_redis_agent.checkpoint.safe_serializer())"
         )
     return serde
+
+
+def load_checked(serde: SerializerProtocol, value: Typed, what: str, holder: str) -> Any:
+    """``serde.loads_typed(value)``, refusing a pickle and a value of a type outside the
+    allowlist (:class:`ConfigError` naming it) instead of returning it as plain data."""
+    if value[0] == "pickle":
+        raise DataCorruptionError(
+            f"a {what} value in Redis is a pickle, which this {holder} never loads "
+            "(it could run code). Delete it or rewrite it with a serializer that does "
+            "not pickle"
+        )
+    _listen()
+    seen: list[str] = []
+    token = _blocked.set(seen)
+    try:
+        loaded = serde.loads_typed(value)
+    finally:
+        _blocked.reset(token)
+    if seen:
+        names = ", ".join(sorted(set(seen)))
+        raise ConfigError(
+            f"the {what} holds values of type {names}, which this {holder} does not "
+            f"import by a name read from Redis: pass allowed_types=[...] with these "
+            f"classes to the {holder} (or a serde= allowing them)"
+        )
+    return loaded
 
 
 class RedisSaver(BaseCheckpointSaver[str]):
@@ -143,7 +169,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         serde: SerializerProtocol | None = None,
         allowed_types: Iterable[type | tuple[str, ...]] = (),
     ) -> None:
-        super().__init__(serde=_check_serde(serde, allowed_types))
+        super().__init__(serde=check_serde(serde, allowed_types))
         _listen()
         self._store = CheckpointStore(
             config, ttl=ttl, refresh_on_read=refresh_on_read, shallow=self._shallow
@@ -170,26 +196,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         return self.serde.dumps_typed(value)
 
     def _loads(self, value: Typed) -> Any:
-        if value[0] == "pickle":
-            raise DataCorruptionError(
-                "a checkpoint value in Redis is a pickle, which this saver never loads "
-                "(it could run code). Delete the thread (delete_thread) or rewrite it "
-                "with a saver whose serializer does not pickle"
-            )
-        seen: list[str] = []
-        token = _blocked.set(seen)
-        try:
-            loaded = self.serde.loads_typed(value)
-        finally:
-            _blocked.reset(token)
-        if seen:
-            names = ", ".join(sorted(set(seen)))
-            raise ConfigError(
-                f"the checkpoint holds values of type {names}, which this saver does not "
-                "import by a name read from Redis: pass allowed_types=[...] with these "
-                "classes to the saver (or a serde= allowing them)"
-            )
-        return loaded
+        return load_checked(self.serde, value, "checkpoint", "saver")
 
     @staticmethod
     def _target(config: RunnableConfig) -> tuple[str, str, str | None]:

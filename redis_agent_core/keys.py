@@ -270,6 +270,18 @@ class KeySpace:
         tag = "{" + escape_part(store, "the agent store name") + "}"
         return self._join("st", tag, part)
 
+    # -- agent state: LangGraph node cache (one hash tag per cache namespace) --
+    def node_cache(self, cache: str, namespace: str, part: str) -> str:
+        """``idx`` (sorted set of the namespace's entry keys by expiry ms) or ``e:`` (the
+        prefix of entry keys) of one namespace (an encoded label path) of node cache
+        ``cache``: a namespace's keys share a hash tag, so clearing it is one slot."""
+        tag = "{" + escape_part(cache, "the node cache name") + "|" + escape_part(namespace) + "}"
+        return self._join("nc", tag, part)
+
+    def node_cache_namespaces(self, cache: str) -> str:
+        """Set of the encoded namespaces node cache ``cache`` has written (clearing all)."""
+        return self._join("nc", "{" + escape_part(cache, "the node cache name") + "}", "nss")
+
     # -- agent state: LangGraph-style checkpoints (one hash tag per thread) --
     def _thread_tag(self, thread_id: str) -> str:
         return "{" + escape_part(thread_id, "the thread id") + "}"

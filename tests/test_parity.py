@@ -924,6 +924,34 @@ async def item_store(store: ItemStore, call: Runner, config: RedisAgentConfig) -
     await call("search", ("a",), where={"v": {"$regex": "."}})  # the same ConfigError
 
 
+from langchain_redis_agent.node_cache import RedisNodeCache  # noqa: E402
+from redis_agent_core.agent_store import NodeCacheStore  # noqa: E402
+
+
+def _sorted_pairs(found: dict[Any, Any]) -> list[Any]:
+    return sorted(([list(ns), key], value) for (ns, key), value in found.items())
+
+
+@case(RedisNodeCache, "get set clear", lambda c: RedisNodeCache(c))
+async def node_cache(cache: RedisNodeCache, call: Runner, config: RedisAgentConfig) -> None:
+    a, b = ("w", "node_a"), ("w", "node_b")
+    await call("set", {(a, "k"): ({"out": [1]}, 30), (b, "k"): ("ü", None)})
+    await call("get", [(a, "k"), (b, "k"), (a, "missing")], keep=_sorted_pairs)
+    await call("clear", [a])
+    await call("get", [(a, "k"), (b, "k")], keep=_sorted_pairs)
+    await call("clear")
+    await call("get", [(b, "k")], keep=_sorted_pairs)
+
+
+@case(NodeCacheStore, "get set clear", lambda c: NodeCacheStore(c, on_error="raise"))
+async def node_cache_store(store: NodeCacheStore, call: Runner, config: RedisAgentConfig) -> None:
+    await call("set", [((("n",), "k"), ("json", b"1"), 10.0), (((), "k"), ("json", b"2"), None)])
+    await call("get", [(("n",), "k"), ((), "k")], keep=_sorted_pairs)
+    await call("clear", [("n",), ("\x1f",)])  # the same ConfigError
+    await call("clear", [("n",)])
+    await call("get", [(("n",), "k"), ((), "k")], keep=_sorted_pairs)
+
+
 # -- LangChain v1 agent middleware -------------------------------------------------------
 
 from langchain.agents.middleware import ModelRequest, ModelResponse  # noqa: E402

@@ -4,7 +4,8 @@ Values are JSON; the LangGraph ``RedisStore`` in ``langchain_redis_agent.store``
 thin adapter over :class:`ItemStore`.
 """
 
+from .node_cache import NodeCacheStore
 from .records import StoredItem
 from .store import ItemStore, PutIn
 
-__all__ = ["ItemStore", "PutIn", "StoredItem"]
+__all__ = ["ItemStore", "NodeCacheStore", "PutIn", "StoredItem"]

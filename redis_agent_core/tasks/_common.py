@@ -24,5 +24,3 @@ def agent_config(app: Celery) -> RedisAgentConfig:
     """The pack config an app was built from (the process default for the module app)."""
     cfg = getattr(app, "agent_config", None)
     return cfg if cfg is not None else get_default_config()
-
-

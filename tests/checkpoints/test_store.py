@@ -208,3 +208,17 @@ def test_async_store_in_a_graph_remembers_across_threads(config: RedisAgentConfi
 
 def _thread(thread_id: str) -> Any:
     return {"configurable": {"thread_id": thread_id}}
+
+
+def test_on_the_local_cluster(cluster_config: RedisAgentConfig) -> None:
+    store = RedisStore(cluster_config, ttl={"default_ttl": 5})
+    _fill(store)
+    assert [i.key for i in store.search(("users", "u1"))] == ["m1", "m2", "p1"]
+    assert store.list_namespaces(max_depth=1) == [("docs",), ("users",), ("usersx",)]
+
+    async def run() -> Any:
+        await store.aput(("a",), "k", {"v": 1})
+        return await store.aget(("a",), "k"), await store.asearch((), filter={"v": 1})
+
+    got, found = asyncio.run(run())
+    assert got is not None and got.value == {"v": 1} and [i.key for i in found] == ["k"]

@@ -1,0 +1,111 @@
+"""RedisNodeCache: a real graph with CachePolicy, TTLs, clearing by namespace, Redis down."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from typing import Annotated, Any, TypedDict
+
+import pytest
+import redis
+from langgraph.graph import START, StateGraph
+from langgraph.types import CachePolicy
+
+from langchain_redis_agent.node_cache import RedisNodeCache
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError
+
+
+class State(TypedDict):
+    x: int
+    out: Annotated[list[int], operator.add]
+
+
+def _graph(calls: list[str], cache: RedisNodeCache, ttl: int | None = None) -> Any:
+    def double(state: State) -> dict[str, Any]:
+        calls.append("double")
+        return {"out": [state["x"] * 2]}
+
+    def square(state: State) -> dict[str, Any]:
+        calls.append("square")
+        return {"out": [state["x"] ** 2]}
+
+    builder = StateGraph(State)
+    builder.add_node("double", double, cache_policy=CachePolicy(ttl=ttl))
+    builder.add_node("square", square, cache_policy=CachePolicy(ttl=ttl))
+    builder.add_edge(START, "double")
+    builder.add_edge("double", "square")
+    return builder.compile(cache=cache)
+
+
+def test_a_graph_reuses_cached_nodes_sync_and_async(config: RedisAgentConfig) -> None:
+    calls: list[str] = []
+    graph = _graph(calls, RedisNodeCache(config), ttl=60)
+    assert graph.invoke({"x": 3, "out": []})["out"] == [6, 9]
+    assert graph.invoke({"x": 3, "out": []})["out"] == [6, 9]
+    assert calls == ["double", "square"]  # the second run came from the cache
+
+    # another cache object (another process, say) sees the same entries, async
+    again = _graph(calls, RedisNodeCache(config), ttl=60)
+    assert asyncio.run(again.ainvoke({"x": 3, "out": []}))["out"] == [6, 9]
+    assert asyncio.run(again.ainvoke({"x": 4, "out": []}))["out"] == [8, 16]
+    assert calls == ["double", "square", "double", "square"]
+
+    # every key has a TTL (CachePolicy's), entries and index share their namespace's slot
+    client = config.get_client()
+    entries = list(client.scan_iter(match=f"{config.namespace}:nc:*:e:*"))
+    assert len(entries) == 4 and all(0 < client.ttl(k) <= 60 for k in entries)
+    slots = {redis.cluster.key_slot(k) for k in client.scan_iter(match=f"{config.namespace}:nc:*")}
+    assert len(slots) >= 2  # namespaces spread over slots, each namespace in one
+
+
+def test_clear_by_namespace_and_all(config: RedisAgentConfig) -> None:
+    cache = RedisNodeCache(config)
+    a, b = ("__pregel_ns_writes", "double"), ("__pregel_ns_writes", "square")
+    cache.set({(a, "k1"): ({"v": 1}, None), (a, "k2"): ([1, 2], 30), (b, "k1"): ("x", None)})
+    assert cache.get([(a, "k1"), (a, "k2"), (b, "k1"), (b, "zz")]) == {
+        (a, "k1"): {"v": 1},
+        (a, "k2"): [1, 2],
+        (b, "k1"): "x",
+    }
+    cache.clear([a])
+    assert cache.get([(a, "k1"), (a, "k2"), (b, "k1")]) == {(b, "k1"): "x"}
+    asyncio.run(cache.aset({(a, "k3"): (3, None)}))
+    asyncio.run(cache.aclear())
+    assert cache.get([(a, "k3"), (b, "k1")]) == {}
+    assert list(config.get_client().scan_iter(match=f"{config.namespace}:nc:*")) == []
+
+
+def test_a_ttl_passes_then_the_node_runs_again(config: RedisAgentConfig) -> None:
+    calls: list[str] = []
+    graph = _graph(calls, RedisNodeCache(config), ttl=30)
+    graph.invoke({"x": 2, "out": []})
+    client = config.get_client()
+    for key in client.scan_iter(match=f"{config.namespace}:nc:*:e:*"):
+        client.delete(key)  # what expiry does
+    graph.invoke({"x": 2, "out": []})
+    assert calls == ["double", "square", "double", "square"]
+
+
+def test_redis_down_runs_the_nodes_or_raises(config: RedisAgentConfig) -> None:
+    down = RedisAgentConfig(url="redis://127.0.0.1:1", retries=0, socket_connect_timeout=0.2)
+    calls: list[str] = []
+    graph = _graph(calls, RedisNodeCache(down), ttl=30)
+    assert graph.invoke({"x": 5, "out": []})["out"] == [10, 25]
+    assert calls == ["double", "square"]
+    with pytest.raises(RedisUnavailableError):
+        RedisNodeCache(down, on_error="raise").get([(("ns",), "k")])
+
+
+def test_on_the_local_cluster(cluster_config: RedisAgentConfig) -> None:
+    calls: list[str] = []
+    cache = RedisNodeCache(cluster_config)
+    graph = _graph(calls, cache, ttl=60)
+    for _ in range(2):
+        assert asyncio.run(graph.ainvoke({"x": 3, "out": []}))["out"] == [6, 9]
+        assert graph.invoke({"x": 3, "out": []})["out"] == [6, 9]
+    assert calls == ["double", "square"]
+    cache.clear()
+    asyncio.run(cache.aclear())
+    graph.invoke({"x": 3, "out": []})
+    assert calls == ["double", "square"] * 2
