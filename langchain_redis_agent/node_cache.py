@@ -10,13 +10,12 @@ serializer with pickle refused (:func:`~langchain_redis_agent.checkpoint.safe_se
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.cache.base import BaseCache, FullKey, Namespace
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from redis_agent_core.agent_store import NodeCacheStore
-from redis_agent_core.cache.faults import OnError
 from redis_agent_core.config import RedisAgentConfig
 
 from .checkpoint import check_serde, load_checked
@@ -44,7 +43,7 @@ class RedisNodeCache(BaseCache[Any]):
         name: str = "default",
         serde: SerializerProtocol | None = None,
         allowed_types: Iterable[type | tuple[str, ...]] = (),
-        on_error: OnError | None = None,
+        on_error: Literal["degrade", "raise"] | None = None,
     ) -> None:
         super().__init__(serde=check_serde(serde, allowed_types))
         self.entries = NodeCacheStore(config, name=name, on_error=on_error)
