@@ -47,9 +47,11 @@ __all__ = [
     "Lease",
     "arg_bytes",
     "bulk",
+    "bulk_header",
     "command_prefix",
     "eligible",
     "pack_commands",
+    "packed_hset",
 ]
 
 MAX_LEASED = 4  # connections one lease keeps out of its pool
@@ -72,6 +74,44 @@ if hasattr(os, "register_at_fork"):
 def bulk(value: bytes) -> bytes:
     """One RESP bulk string."""
     return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def bulk_header(length: int) -> bytes:
+    """The ``$<length>\\r\\n`` header of a bulk string whose body (and its closing
+    ``\\r\\n``) the caller appends: a vector field's name and header, packed once."""
+    return b"$%d\r\n" % length
+
+
+def packed_hset(
+    head: bytes,
+    key: bytes,
+    text_field: bytes,
+    text: bytes,
+    fields: bytes,
+    meta_field: bytes,
+    meta: bytes,
+    vector_field: bytes,
+    vector: bytes,
+) -> bytes:
+    """One ``HSET key text_field text [fields] meta_field meta vector_field vector`` in
+    RESP: ``head`` from :func:`command_prefix`, the ``*_field`` names already
+    :func:`bulk`-packed (``vector_field`` with the vector's :func:`bulk_header`),
+    ``fields`` packed name/value pairs. One format per document: FLAT ingest is
+    client-bound, and a call per value costs."""
+    return b"%s$%d\r\n%s\r\n%s$%d\r\n%s\r\n%s%s$%d\r\n%s\r\n%s%s\r\n" % (
+        head,
+        len(key),
+        key,
+        text_field,
+        len(text),
+        text,
+        fields,
+        meta_field,
+        len(meta),
+        meta,
+        vector_field,
+        vector,
+    )
 
 
 def command_prefix(nargs: int, *parts: bytes) -> bytes:

@@ -293,7 +293,8 @@ def _modules_of_packages() -> Iterator[Path]:
 
 def test_commands_are_built_in_one_place_each() -> None:
     """Lua only in ``.lua`` files, run only through ``scripts.Script`` (the one place
-    that spells EVALSHA / EVAL); RediSearch commands built only in the search layer."""
+    that spells EVALSHA / EVAL); RediSearch commands built only in the search layer; raw
+    RESP only in ``fastpath``."""
     misplaced: list[str] = []
     for path in _modules_of_packages():
         rel = path.relative_to(ROOT).as_posix()
@@ -303,6 +304,8 @@ def test_commands_are_built_in_one_place_each() -> None:
                 misplaced.append(f"{where}: Lua source in Python (put it in a .lua file)")
             if text in ("EVALSHA", "EVAL") and rel != "redis_agent_core/scripts.py":
                 misplaced.append(f"{where}: {text} outside redis_agent_core/scripts.py")
+            if "\r\n" in text and rel != "redis_agent_core/fastpath.py":
+                misplaced.append(f"{where}: raw RESP outside redis_agent_core/fastpath.py")
             if text.startswith(("FT.SEARCH", "FT.CREATE", "FT.AGGREGATE")) and not (
                 rel.startswith("redis_agent_core/search/") or rel == "redis_agent_core/acl.py"
             ):

@@ -17,7 +17,7 @@ import redis
 
 from .. import telemetry
 from ..errors import ConfigError, RedisUnavailableError
-from ..fastpath import arg_bytes, bulk, command_prefix, pack_commands
+from ..fastpath import arg_bytes, bulk, bulk_header, command_prefix, pack_commands, packed_hset
 from ..keys import escape_part
 from ..redis_errors import (
     FAULTS,
@@ -189,7 +189,7 @@ class IndexIngest(IndexLifecycleMixin):
         head = command_prefix(2 + 2 * (3 + len(fields)), b"HSET")
         text_name = bulk(schema.text_field.encode())
         meta_name = bulk(METADATA_FIELD.encode())
-        vector_name = bulk(schema.vector_field.encode()) + b"$%d\r\n" % width
+        vector_name = bulk(schema.vector_field.encode()) + bulk_header(width)
         prefix = self.prefix
         simple = self.ttl is None
         option = orjson.OPT_NON_STR_KEYS
@@ -213,7 +213,7 @@ class IndexIngest(IndexLifecycleMixin):
                 ):
                     value = encode_value(schema, f, value)  # escaped (tag_value)
                 data = arg_bytes(value)
-                values.append(b"%s$%d\r\n%s\r\n" % (name, len(data), data))
+                values.append(name + bulk(data))
             offset = (i - start) * width
             if not simple:
                 doc = encode_checked(schema, texts[i], metas[i])
@@ -227,17 +227,13 @@ class IndexIngest(IndexLifecycleMixin):
             text = texts[i].encode()
             meta_json = orjson.dumps(meta, option=option)
             parts.append(
-                b"%s$%d\r\n%s\r\n%s$%d\r\n%s\r\n%s%s$%d\r\n%s\r\n%s%s\r\n"
-                % (
+                packed_hset(
                     head,
-                    len(key),
                     key,
                     text_name,
-                    len(text),
                     text,
                     b"".join(values),
                     meta_name,
-                    len(meta_json),
                     meta_json,
                     vector_name,
                     buf[offset : offset + width],
