@@ -97,6 +97,8 @@ class DemoResult:
     session: dict[str, Any] = field(default_factory=dict)
     bus_events: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    # agent state: messages a new saver reads back from a LangGraph thread (None: no extra)
+    agent_thread: int | None = None
 
     def hits(self) -> list[dict[str, Any]]:
         return [r for *_, r in self.replies if r["cached"]]
@@ -136,6 +138,12 @@ class DemoResult:
             "bus": (
                 self.bus_events == len(self.replies),
                 "one durable event per answered chat",
+            ),
+            "state": (
+                self.agent_thread is None or self.agent_thread == 4,
+                "a LangGraph agent's two turns read back by a new checkpointer"
+                if self.agent_thread is not None
+                else "skipped: install the langgraph extra for the agent-state role",
             ),
         }
 
@@ -177,6 +185,9 @@ async def _script(
         kind = "cache hit" if body["cached"] else "LLM"
         progress.step(f"{user}: {kind} {body['latency_ms']:.0f} ms")
 
+    result.agent_thread = await asyncio.to_thread(_agent_state, service)
+    if result.agent_thread is not None:
+        progress.step(f"agent thread: {result.agent_thread} messages in a new saver")
     result.session = (await client.get("/sessions/alice-1", headers=auth["alice"])).json()
     result.stats = (await client.get("/stats")).json()
     result.bus_events = await asyncio.to_thread(
@@ -184,6 +195,25 @@ async def _script(
     )
     progress.step("collected stats")
     return result
+
+
+def _agent_state(service: AgentService) -> int | None:
+    """Agent state: two turns of a LangGraph agent (the service's model) with a Redis
+    checkpointer, then the thread read back by a new saver, as another process would.
+    ``None`` when the langgraph extra is not installed."""
+    try:
+        from langchain.agents import create_agent
+        from langchain_core.runnables import RunnableConfig
+
+        from langchain_redis_agent.checkpoint import RedisSaver
+    except ImportError:
+        return None
+    agent = create_agent(service.llm, tools=[], checkpointer=RedisSaver(service.config))
+    thread: RunnableConfig = {"configurable": {"thread_id": "demo-agent"}}
+    for message in ("Hi, I'm Ada.", "What is my name?"):
+        agent.invoke({"messages": [("user", message)]}, thread)
+    state = create_agent(service.llm, tools=[], checkpointer=RedisSaver(service.config))
+    return len(state.get_state(thread).values["messages"])
 
 
 def _fmt_ms(values: list[float]) -> str:

@@ -30,6 +30,7 @@ import redis
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
+from redis_agent_core.server import EmbeddedRedis
 
 PACKAGES = ("redis_agent_core", "langchain_redis_agent", "llamaindex_redis_agent")
 DIMS = 16
@@ -1130,11 +1131,20 @@ async def _run(case: Case, mode: str, redis_url: str) -> tuple[list[Any], set[st
         await asyncio.to_thread(_cleanup, redis_url, namespace)
 
 
+@pytest.fixture(scope="module")
+def parity_url() -> Iterator[str]:
+    """A server of the parity cases' own: late in a full suite run, the shared server
+    has ranked the same text matches differently in the sync and async runs (hybrid
+    scores of identical fresh indexes 0.47 vs 0.64); both runs get an equal server."""
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-async def test_sync_and_async_forms_agree(name: str, redis_url: str) -> None:
+async def test_sync_and_async_forms_agree(name: str, parity_url: str) -> None:
     case = CASES[name]
-    sync_record, called = await _run(case, "sync", redis_url)
-    async_record, _ = await _run(case, "async", redis_url)
+    sync_record, called = await _run(case, "sync", parity_url)
+    async_record, _ = await _run(case, "async", parity_url)
     assert called == set(case.methods), f"declared but not called: {set(case.methods) - called}"
     assert len(sync_record) == len(async_record)
     for step, (s, a) in enumerate(zip(sync_record, async_record, strict=True)):

@@ -185,3 +185,28 @@ run_child(
 # %%
 for key in sorted(k.decode() for k in config.get_client().scan_iter(match="nb-workflows:*")):
     print(key)
+
+# %% [markdown]
+# ## Picture: where a durable workflow's bytes go
+# Memory per kind of key (what follows the store's hash tag): the handler records and
+# run index stay small; the event and tick logs grow with each run until `finished_ttl`
+# expires them.
+
+# %%
+from collections import Counter  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+redis_client = config.get_client()
+by_kind: Counter[str] = Counter()
+for key in redis_client.scan_iter(match="nb-workflows:*"):
+    name = key.decode()
+    kind = name.split("}")[-1].strip(":").split(":")[0] if "}" in name else "context"
+    by_kind[kind or "store"] += redis_client.memory_usage(key) or 0
+fig, ax = plt.subplots(figsize=(7, 2.8))
+kinds = sorted(by_kind, key=by_kind.get, reverse=True)
+ax.barh(kinds, [by_kind[k] / 1024 for k in kinds], color="tab:purple")
+ax.invert_yaxis()
+ax.set_xlabel("memory (KiB)")
+fig.tight_layout()
+plt.show()

@@ -34,6 +34,7 @@ def _passing() -> DemoResult:
         ingest={"job_id": "j", "count": 6},
         session={"length": 4},
         bus_events=2,
+        agent_thread=4,
     )
 
 
@@ -44,6 +45,7 @@ BREAKERS: dict[str, Callable[[DemoResult], None]] = {
     "limits": lambda r: r.limited.clear(),
     "queue": lambda r: r.job.update(status="failed"),  # type: ignore[union-attr]
     "bus": lambda r: setattr(r, "bus_events", 1),
+    "state": lambda r: setattr(r, "agent_thread", 2),  # the new saver saw one turn
 }
 
 
@@ -91,7 +93,8 @@ def test_demo_runs_every_role(
     assert "every role worked" in report and "FAIL" not in report
     misses = int(report.split(" misses;")[0].rsplit("/ ", 1)[1])
     hits = int(report.split(" hits /")[0].rsplit("Semantic cache", 1)[1])
-    assert http_calls() == misses  # only misses reached the model
+    # only misses reached the model, and the agent-state role's two turns
+    assert http_calls() == misses + 2
     assert hits + misses + 1 == len(SCRIPT)  # the flooding user's last request got 429
 
 
