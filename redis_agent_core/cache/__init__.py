@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
+from ..faults import RedisFaults
 from .context import SHARE_POLICIES, Share, context_digest, context_scope
 from .entry import CacheHit, make_scope, total_tokens
 from .exact import ExactCache
-from .faults import RedisFaults
 from .prompt_text import conversation_text
 from .semantic import SemanticCache
 from .stats import CacheStats

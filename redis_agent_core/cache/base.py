@@ -23,11 +23,11 @@ from ..config import (
     get_default_config,
 )
 from ..errors import ConfigError
+from ..faults import OnError, RedisFaults
 from ..keys import check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
 from ..scripts import Script
 from .entry import BUCKETS, CacheHit, check_ttl, parse_usage, text, total_tokens
-from .faults import OnError, RedisFaults
 from .stats import CacheStats, merge_stats
 
 __all__ = ["CacheStore"]

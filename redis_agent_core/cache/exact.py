@@ -20,10 +20,10 @@ from typing import Any
 from .. import telemetry
 from ..config import RedisAgentConfig
 from ..fastpath import FALLBACK, FastPath, bulk
+from ..faults import OnError
 from ..redis_errors import FAULTS
 from .base import LOOKUP, CacheStore, parse_lookup
 from .entry import CacheHit, canonical_filters, check_args, entry_digest
-from .faults import OnError
 
 __all__ = ["ExactCache"]
 

@@ -30,6 +30,7 @@ from .. import telemetry
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError, SchemaMismatchError
+from ..faults import OnError
 from ..redis_errors import FAULTS, REFUSED
 from ..search.commands import drop_hint, knn_clause, search_command
 from ..search.lifecycle import IndexLifecycle
@@ -44,7 +45,6 @@ from .entry import (
     parse_usage,
     text,
 )
-from .faults import OnError
 from .guards import DEFAULT_DISTANCE_THRESHOLD, Rejection, Verifier, default_verifier
 
 # embedding alone (no verifier): fow-cache precision 0.75 at 0.05, 0.64 at 0.1

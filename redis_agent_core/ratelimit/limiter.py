@@ -38,6 +38,7 @@ from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, FastPath, bulk
+from ..faults import RedisFaults
 from ..keys import KeySpace
 from ..redis_errors import FAULTS, map_redis_error
 from ..scripts import Script
@@ -454,10 +455,23 @@ class RateLimiter:
         self.name = name
         self.shard_by: ShardBy = shard_by
         self.on_unavailable: OnUnavailable = on_unavailable
+        # the pack's one fault policy; tried on every call (recheck_after=0): an
+        # admission is never decided by a pause, only by Redis or by the policy
+        self.faults = RedisFaults(
+            config,
+            f"rate limiter {name!r}",
+            "degrade" if on_unavailable == "fail_open" else "raise",
+            log_interval=10.0,
+            recheck_after=0.0,
+            degraded="admitting calls unmetered (fail_open)",
+            refused="admitting calls unmetered (fail_open)",
+            raise_hint="The rate limiter is fail_closed, so the call was refused; pass "
+            "on_unavailable='fail_open' to admit calls unmetered while Redis is down.",
+            logger=logger,
+        )
         self.max_wait = float(max_wait)
         self._keyspace = self.config.keys
         self._lock = threading.Lock()
-        self._last_warning = 0.0
         self._plans: dict[tuple[str | None, str | None], _Plan] = {}
         self._fast = FastPath()  # leased connections for the acquire fast path
 
@@ -477,20 +491,7 @@ class RateLimiter:
         return plan
 
     def _down(self, action: str, exc: BaseException) -> Decision:
-        error = map_redis_error(exc, action, self.config)
-        if self.on_unavailable == "fail_closed":
-            # keep the mapped type (a refused write stays RedisWriteRefusedError)
-            error.args = (
-                f"{error} The rate limiter is fail_closed, so the call was refused; pass "
-                "on_unavailable='fail_open' to admit calls unmetered while Redis is down.",
-            )
-            raise error from exc
-        now = time.monotonic()
-        if now - self._last_warning > 10.0:
-            self._last_warning = now
-            logger.warning(
-                "rate limiter %r admits calls unmetered (fail_open): %s", self.name, error
-            )
+        self.faults.failed(action, exc)  # raises when fail_closed
         return Decision(True, 0.0, {}, degraded=True)
 
     def _settle_failed(self, exc: BaseException) -> bool:

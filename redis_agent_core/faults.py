@@ -1,0 +1,126 @@
+"""The one fault policy: what a component does when Redis is down or refuses a write.
+
+Every role that can go on without Redis (caches, the rate limiter) holds a
+:class:`RedisFaults` and hands it each redis-py fault; the errors themselves are mapped
+in :mod:`redis_agent_core.redis_errors`. Two policies:
+
+- ``"raise"``: the mapped :class:`~redis_agent_core.errors.RedisUnavailableError`
+  (or :class:`~redis_agent_core.errors.RedisWriteRefusedError`) is raised.
+- ``"degrade"``: the call goes on without Redis (a cache misses, a limiter admits
+  unmetered), a warning is logged at most once per ``log_interval`` seconds, and
+  Redis is skipped for a pause that doubles with each further failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal
+
+from .config import RedisAgentConfig
+from .errors import ConfigError, RedisUnavailableError, RedisWriteRefusedError
+from .redis_errors import map_redis_error
+
+__all__ = ["MAX_RECHECK", "OnError", "RedisFaults"]
+
+_cache_logger = logging.getLogger("redis_agent_core.cache")
+
+OnError = Literal["degrade", "raise"]
+
+#: Longest pause between probes of a Redis that keeps failing (seconds).
+MAX_RECHECK = 30.0
+
+
+class RedisFaults:
+    """What a component does when Redis is unreachable (see the module docstring).
+
+    ``on_error=None`` takes the pack-wide ``config.on_error``, else ``default``.
+    ``recheck_after``: seconds Redis is skipped after a failure (doubled after each
+    further failure up to 30 s, reset by :meth:`ok`), so a dead or hung server costs
+    nothing per call instead of a timeout each time; ``0`` tries Redis on every call.
+    ``degraded`` / ``refused`` say in the warning what the component does instead
+    (down / write refused); ``raise_hint`` is appended to a raised error's message.
+    The defaults are the caches' wording.
+    """
+
+    def __init__(
+        self,
+        config: RedisAgentConfig,
+        what: str,
+        on_error: OnError | None = None,
+        *,
+        log_interval: float = 60.0,
+        recheck_after: float = 1.0,
+        default: OnError = "degrade",
+        degraded: str = "serving misses and skipping writes (on_error='degrade')",
+        refused: str = "serving stored entries and skipping writes (on_error='degrade')",
+        raise_hint: str = "",
+        logger: logging.Logger = _cache_logger,
+    ) -> None:
+        if on_error is None:  # the pack-wide policy, else the component's default
+            on_error = config.on_error or default
+        if on_error not in ("degrade", "raise"):
+            raise ConfigError(f"on_error must be 'degrade' or 'raise', got {on_error!r}")
+        self.config = config
+        self.what = what
+        self.on_error: OnError = on_error
+        self.log_interval = log_interval
+        self.recheck_after = recheck_after
+        self._degraded = degraded
+        self._refused = refused
+        self._raise_hint = raise_hint
+        self._logger = logger
+        self._down_until = 0.0
+        self._refused_until = 0.0  # writes skipped until then; reads go on
+        self._streak = 0  # failures since the last success: the pause doubles with each
+        self._last_log = float("-inf")
+        self.failures = 0  # calls degraded since creation (for tests and metrics)
+
+    def available(self) -> bool:
+        """False while a recent failure says Redis is down (degrade mode only)."""
+        return self.on_error == "raise" or time.monotonic() >= self._down_until
+
+    def writable(self) -> bool:
+        """False while Redis is down or recently refused a write (degrade mode only)."""
+        return self.available() and (
+            self.on_error == "raise" or time.monotonic() >= self._refused_until
+        )
+
+    def ok(self) -> None:
+        """Record a successful call: the next failure pauses ``recheck_after`` again."""
+        if self._streak:
+            self._streak = 0
+
+    def error(self, action: str, exc: BaseException) -> RedisUnavailableError:
+        """The pack error for ``exc`` met while doing ``action`` (not raised)."""
+        return map_redis_error(exc, f"{self.what}: {action}", self.config)
+
+    def failed(self, action: str, exc: BaseException) -> None:
+        """Handle a connection failure: raise, or record it and log (throttled)."""
+        error = self.error(action, exc)
+        if self.on_error == "raise":
+            if self._raise_hint:
+                # keep the mapped type (a refused write stays RedisWriteRefusedError)
+                error.args = (f"{error} {self._raise_hint}",)
+            raise error from exc
+        now = time.monotonic()
+        self.failures += 1
+        pause = min(self.recheck_after * 2**self._streak, max(MAX_RECHECK, self.recheck_after))
+        self._streak = min(self._streak + 1, 32)
+        refused = isinstance(error, RedisWriteRefusedError)
+        if refused:
+            # the server answers: keep reading it (hits are served uncounted), skip writes
+            self._refused_until = now + pause
+        else:
+            self._down_until = now + pause
+        if now - self._last_log < self.log_interval:
+            return
+        self._last_log = now
+        retry = f", retrying in {pause:.1f}s" if pause and not refused else ""
+        self._logger.warning(
+            "%s; %s%s; this warning repeats at most every %.0fs",
+            error,
+            self._refused if refused else self._degraded,
+            retry,
+            self.log_interval,
+        )
