@@ -18,10 +18,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..cache.faults import OnError, RedisFaults
 from ..checkpoints.records import Typed, pack_typed, unpack_typed
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import DataCorruptionError
+from ..faults import OnError, RedisFaults
 from ..plans import Plan, arun_plan, run_plan
 from ..redis_errors import FAULTS
 from .records import check_namespace, member, namespace_prefix
