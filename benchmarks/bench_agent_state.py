@@ -82,6 +82,73 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+def store_section(url: str, rounds: int) -> list[str]:
+    """LangGraph stores: put one item, get it, search a namespace with a filter.
+
+    1,000 items of ≈ 200 B in 10 namespaces are stored first; search is
+    ``search(("users", "u3"), filter={"kind": "fact"}, limit=10)`` (100 items in the
+    namespace, half of them facts). No semantic index on either side.
+    """
+    from langgraph.store.memory import InMemoryStore
+    from langgraph.store.redis import RedisStore as PeerStore
+
+    from langchain_redis_agent.store import RedisStore
+    from redis_agent_core.config import RedisAgentConfig
+
+    cfg = RedisAgentConfig(url=url, namespace="bench-store")
+    peer = PeerStore(redis.Redis.from_url(url))
+    peer.setup()
+    stores: dict[str, Any] = {"ours": RedisStore(cfg), "peer": peer, "floor": InMemoryStore()}
+    for store in stores.values():
+        for i in range(1000):
+            value = {"text": f"{i} {TEXT}"[:200], "kind": "fact" if i % 2 else "note", "i": i}
+            store.put(("users", f"u{i % 10}"), f"k{i}", value)
+    samples: dict[str, dict[str, list[float]]] = {
+        op: {n: [] for n in stores} for op in ("put", "get", "search")
+    }
+    n = [0]
+    for _ in range(rounds):
+        for name, store in stores.items():
+            for _ in range(40):
+                n[0] += 1
+                value = {"text": TEXT[:200], "kind": "fact", "i": n[0]}
+                start = time.perf_counter()
+                store.put(("users", "u3"), f"new{n[0] % 50}", value)
+                samples["put"][name].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                store.get(("users", "u3"), f"k{n[0] % 1000}")
+                samples["get"][name].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                found = store.search(("users", "u3"), filter={"kind": "fact"}, limit=10)
+                samples["search"][name].append(time.perf_counter() - start)
+                assert len(found) == 10
+    rows = []
+    for op, label in (("put", "store put"), ("get", "store get"), ("search", "store search")):
+        ours, theirs, floor = (_median_ms(samples[op][k]) for k in ("ours", "peer", "floor"))
+        rows.append(
+            (
+                label,
+                f"{ours:.3f} ms",
+                f"{theirs:.3f} ms",
+                f"{ours / theirs:.2f}x",
+                f"{floor:.3f} ms",
+            )
+        )
+    cfg.close()
+    return [
+        f"## Store (LangGraph BaseStore; median of {rounds} interleaved rounds x 40)",
+        "",
+        table(
+            ["operation", "ours", "langgraph-checkpoint-redis", "ratio", "InMemoryStore (floor)"],
+            rows,
+        ),
+        "",
+        "1,000 items in 10 namespaces; search: one namespace (100 items), filter on a field, "
+        "limit 10; no semantic index.",
+        "",
+    ]
+
+
 def main(full: bool) -> str:
     from langchain_core.messages import HumanMessage
     from langgraph.checkpoint.memory import InMemorySaver
@@ -233,6 +300,7 @@ def main(full: bool) -> str:
             f"{b_ours / b_peer:.2f}x (ours / peer)."
         )
         out.append("")
+        out.extend(store_section(url, rounds))
         load = os.getloadavg()
         out.append(f"Load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.")
         cfg.close()
@@ -240,4 +308,10 @@ def main(full: bool) -> str:
 
 
 if __name__ == "__main__":
-    print(main(full=False))
+    import sys
+
+    if "--store" in sys.argv:  # the store rows alone
+        with bench_server() as url:
+            print("\n".join(store_section(url, 5)))
+    else:
+        print(main(full=False))

@@ -175,12 +175,15 @@ class ItemStore:
         low, high = prefix_range(labels)
         matched: list[tuple[bytes, StoredItem, int | None]] = []
         start, first = 0, True
+        # first read what the page needs (twice that with a filter), then twice as much
+        # each read: a small page reads few items, a selective filter few round trips
+        chunk = min(_CHUNK, max(10, (offset + limit) * (2 if where else 1)))
         while len(matched) < offset + limit:
 
-            def scan(pipe: Any, start: int = start, first: bool = first) -> None:
+            def scan(pipe: Any, start: int = start, first: bool = first, n: int = chunk) -> None:
                 if first:
                     self._queue_purge(pipe)
-                pipe.zrangebylex(self.index_key, low, high, start, _CHUNK)
+                pipe.zrangebylex(self.index_key, low, high, start, n)
 
             replies = yield False, scan
             raws = replies[-1]
@@ -190,9 +193,10 @@ class ItemStore:
             for raw, got in zip(raws, found, strict=True):
                 if got and matches_filter(got[0].value, where):
                     matched.append((raw, got[0], got[1]))
-            if len(raws) < _CHUNK:
+            if len(raws) < chunk:
                 break
-            start, first = start + _CHUNK, False
+            start, first = start + chunk, False
+            chunk = min(_CHUNK * 4, chunk * 2)
         page = matched[offset : offset + limit]
         alive = [(raw, ttl) for raw, _, ttl in page if ttl]
         if refresh and alive:
