@@ -44,6 +44,7 @@ from redis.retry import Retry
 
 from .config import set_url_fallback
 from .errors import ConfigError, EmbeddedServerError
+from .redis_errors import UNAVAILABLE, fault_kind
 
 try:
     import fcntl
@@ -208,12 +209,8 @@ class SharedServer:
         try:
             client.ping()
             return "up"
-        except redis.exceptions.BusyLoadingError:
-            return "loading"
-        except redis.exceptions.TimeoutError:
-            return "hung"
-        except redis.exceptions.ConnectionError:
-            return "down"
+        except UNAVAILABLE as exc:  # BusyLoadingError is a ConnectionError
+            return {"loading": "loading", "timeout": "hung"}.get(fault_kind(exc), "down")
         finally:
             client.close()
 
@@ -355,7 +352,7 @@ class SharedServer:
                 return None
             if self.probe() == "up":
                 client = self._client()
-                with contextlib.suppress(redis.exceptions.ConnectionError):
+                with contextlib.suppress(*UNAVAILABLE):
                     client.shutdown()  # fsyncs the AOF; no RDB is written (save "")
                 client.close()
             deadline = time.monotonic() + timeout

@@ -28,11 +28,13 @@ if TYPE_CHECKING:
     from .config import RedisAgentConfig
 
 __all__ = [
+    "CLEANUP",
     "FAULTS",
     "REFUSED",
     "UNAVAILABLE",
     "RedisWriteRefusedError",
     "describe_url",
+    "fault_kind",
     "is_missing_index",
     "is_nogroup",
     "map_redis_error",
@@ -52,6 +54,22 @@ REFUSED: tuple[type[BaseException], ...] = (
 #: Every fault that :func:`map_redis_error` turns into a pack error (already mapped
 #: errors included, so a caller can catch one tuple around nested calls).
 FAULTS: tuple[type[BaseException], ...] = (*UNAVAILABLE, *REFUSED, RedisUnavailableError)
+#: What a best-effort cleanup (closing a subscription, shutting a server down) ignores.
+CLEANUP: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+
+def fault_kind(exc: BaseException) -> str:
+    """``"loading"`` (the server replays its data), ``"timeout"``, ``"down"``,
+    ``"refused"`` (a write refused) or ``"other"``: for probes and retry decisions."""
+    if isinstance(exc, redis.exceptions.BusyLoadingError):
+        return "loading"
+    if isinstance(exc, redis.exceptions.TimeoutError):
+        return "timeout"
+    if isinstance(exc, REFUSED):
+        return "refused"
+    if isinstance(exc, redis.exceptions.ConnectionError):
+        return "down"
+    return "other"
 
 
 def describe_url(url: str) -> str:

@@ -40,6 +40,7 @@ from redis.retry import Retry
 
 from .capabilities import module_versions
 from .errors import EmbeddedServerError
+from .redis_errors import CLEANUP, UNAVAILABLE
 
 __all__ = [
     "EmbeddedBinaries",
@@ -124,9 +125,7 @@ def wait_ready(
                         f"are not loaded (loaded: {sorted(names)}). Its log:\n{log_tail()}"
                     )
                 return
-            except redis.exceptions.BusyLoadingError as exc:  # AOF replay in progress
-                last_error = exc
-            except redis.exceptions.ConnectionError as exc:
+            except UNAVAILABLE as exc:  # not up yet, or replaying its AOF (loading)
                 last_error = exc
         time.sleep(0.01)
     raise EmbeddedServerError(
@@ -415,7 +414,7 @@ class EmbeddedRedis:
             return
         proc = self._proc
         if proc is not None and proc.poll() is None and self._socket is not None:
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+            with contextlib.suppress(*CLEANUP):
                 client = redis.Redis(
                     unix_socket_path=str(self._socket),
                     socket_timeout=2,

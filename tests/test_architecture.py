@@ -322,3 +322,38 @@ def test_every_lua_file_is_loaded_by_a_script() -> None:
         if f'"{lua.name}"' not in sources:
             stale.append(lua.relative_to(ROOT).as_posix())
     assert stale == []
+
+
+# redis-py's fault classes: caught in the libraries only through redis_errors' tuples
+_FAULT_CLASSES = {
+    "ConnectionError",
+    "TimeoutError",
+    "RedisError",
+    "OutOfMemoryError",
+    "ReadOnlyError",
+    "BusyLoadingError",
+}
+
+
+def test_redis_faults_are_named_only_in_redis_errors() -> None:
+    """A library catches down / timeout / refused-write faults through
+    ``redis_errors`` (``FAULTS``, ``UNAVAILABLE``, ``CLEANUP``, ``fault_kind``), so each
+    is classified and mapped in one way; the application may name them."""
+    named: list[str] = []
+    for package in (CORE, *ADAPTERS):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel == f"{CORE}/redis_errors.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in _FAULT_CLASSES
+                    and ast.unparse(node.value) in ("redis", "redis.exceptions", "exceptions")
+                ) or (
+                    isinstance(node, ast.ImportFrom)
+                    and (node.module or "").startswith("redis")
+                    and any(alias.name in _FAULT_CLASSES for alias in node.names)
+                ):
+                    named.append(f"{rel}:{node.lineno}: {ast.unparse(node)[:60]}")
+    assert named == []

@@ -8,10 +8,8 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from ..errors import DataCorruptionError
-from ..redis_errors import FAULTS, map_redis_error, translate_errors
+from ..redis_errors import CLEANUP, FAULTS, map_redis_error, translate_errors
 from .envelope import Envelope, _text, decode_envelope
 
 if TYPE_CHECKING:
@@ -32,7 +30,7 @@ def _message_data(message: Any) -> tuple[Any, Any] | None:
 def _close_quietly(pubsub: Any) -> None:
     try:
         pubsub.close()
-    except (redis.exceptions.RedisError, OSError):
+    except CLEANUP:
         pass
 
 
@@ -149,7 +147,7 @@ class AsyncSubscription:
             # never keep a half-made subscription: a retry must subscribe again
             try:
                 await pubsub.aclose()
-            except (redis.exceptions.RedisError, OSError):
+            except CLEANUP:
                 pass
             raise
         self._pubsub = pubsub
@@ -185,7 +183,7 @@ class AsyncSubscription:
         if self._pubsub is not None:
             try:
                 await self._pubsub.aclose()
-            except (redis.exceptions.RedisError, OSError):
+            except CLEANUP:
                 pass
             self._pubsub = None
 

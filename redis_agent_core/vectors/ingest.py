@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
-import redis
 
 from .. import telemetry
 from ..errors import ConfigError, RedisUnavailableError
@@ -22,6 +21,7 @@ from ..keys import escape_part
 from ..redis_errors import (
     FAULTS,
     UNAVAILABLE,
+    fault_kind,
     map_redis_error,
     translate_errors,
 )
@@ -292,7 +292,7 @@ class IndexIngest(IndexLifecycleMixin):
             except UNAVAILABLE as exc:
                 # a stale pooled connection (server restarted) is worth another try; a
                 # timeout is not: redis-py's reconnect already waited on a hung server
-                if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
+                if attempt >= self.config.retries or fault_kind(exc) == "timeout":
                     raise
                 time.sleep(self.config.backoff(attempt))
 
@@ -324,7 +324,7 @@ class IndexIngest(IndexLifecycleMixin):
             except UNAVAILABLE as exc:
                 # a stale pooled connection (server restarted) is worth another try; a
                 # timeout is not: redis-py's reconnect already waited on a hung server
-                if attempt >= self.config.retries or isinstance(exc, redis.exceptions.TimeoutError):
+                if attempt >= self.config.retries or fault_kind(exc) == "timeout":
                     raise
                 await asyncio.sleep(self.config.backoff(attempt))
 
