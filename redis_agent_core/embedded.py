@@ -210,7 +210,8 @@ class SharedServer:
             client.ping()
             return "up"
         except UNAVAILABLE as exc:  # BusyLoadingError is a ConnectionError
-            return {"loading": "loading", "timeout": "hung"}.get(fault_kind(exc), "down")
+            kind = fault_kind(exc)
+            return "loading" if kind == "loading" else "hung" if kind == "timeout" else "down"
         finally:
             client.close()
 

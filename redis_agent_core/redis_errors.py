@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: The server could not be reached or did not answer in time.
-UNAVAILABLE: tuple[type[BaseException], ...] = (
+UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )
