@@ -2,10 +2,12 @@
 nobody tuned them for, the held-out protocol in both directions, and the time they add
 to a lookup by prompt length.
 
-Data: fow-cache's 600 labelled pairs (CC BY 4.0) and four sets of our own written apart
+Data: fow-cache's 600 labelled pairs (CC BY 4.0) and five sets of our own written apart
 from it: tests/guards/pairs.jsonl (131, the unit tests' pairs), and in benchmarks/data/
-guards_calibration.jsonl (98), guards_heldout.jsonl (98) and guards_late.jsonl (50,
-written after the guards were last tuned on the other two). All embedded with the
+guards_calibration.jsonl (98), guards_heldout.jsonl (98), guards_late.jsonl (50,
+written after the guards were last tuned on the other two) and guards_traps2.jsonl (110,
+new domains, written before any later guard change and never tuned on: the untouched
+held-out set). All embedded with the
 default model (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within
 the threshold and the verifier passes it (``redis-agent cache evaluate``'s code path).
 """
@@ -48,6 +50,7 @@ SETS = {
     "calibration": DATA / "guards_calibration.jsonl",
     "heldout": DATA / "guards_heldout.jsonl",
     "late": DATA / "guards_late.jsonl",
+    "traps2": DATA / "guards_traps2.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
 CANDIDATES = 3  # the cache checks the few nearest entries within the threshold
@@ -105,7 +108,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
         "",
     ]
     proto = []
-    for source in ("calibration", "heldout", "fow-cache"):
+    for source in ("calibration", "heldout", "fow-cache", "traps2"):
         t = _calibrated(sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 7)
@@ -226,7 +229,7 @@ def main(full: bool) -> str:
     load_s = time.perf_counter() - t0
     timing, medians = _timing(sets["fow-cache"], passes=5 if full else 2)
     per_category = []
-    for name in ("calibration", "heldout", "late"):
+    for name in ("calibration", "heldout", "late", "traps2"):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
     fow = calibrate(
