@@ -7,7 +7,9 @@ packs its command once (:func:`bulk`, :func:`command_prefix`: the fixed part, th
 per-call arguments appended; :func:`arg_bytes` and :func:`pack_commands` for whole
 commands of mixed values, as in the vector index's pipelined batches) and sends it
 with :meth:`Lease.call` on a connection borrowed from its client's own pool and kept
-between calls:
+between calls (a batch of idempotent writes, e.g. the vector index's, goes through
+:func:`send_batch` / :func:`asend_batch` instead: one pooled connection per batch,
+retried whole):
 
 - bounded: at most ``max_connections`` (default :data:`MAX_LEASED`) per lease; more
   concurrent threads get :data:`FALLBACK` and take the ordinary path;
@@ -28,30 +30,37 @@ not show in redis-py's command metrics.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeAlias
 
 import redis
 from redis.exceptions import NoScriptError, ResponseError
 
 from .errors import ConfigError
-from .redis_errors import UNAVAILABLE
+from .redis_errors import UNAVAILABLE, fault_kind
 
 __all__ = [
     "FALLBACK",
     "MAX_LEASED",
+    "Batch",
     "FastPath",
     "Lease",
+    "Packed",
     "arg_bytes",
+    "asend_batch",
     "bulk",
     "bulk_header",
     "command_prefix",
     "eligible",
     "pack_commands",
     "packed_hset",
+    "pooled",
+    "send_batch",
 ]
 
 MAX_LEASED = 4  # connections one lease keeps out of its pool
@@ -168,6 +177,109 @@ def pack_commands(commands: Sequence[Sequence[Any]]) -> bytes:
             else:
                 append(bulk(arg_bytes(value)))
     return b"".join(parts)
+
+
+class Packed(NamedTuple):
+    """Commands already in RESP and the number of replies they produce."""
+
+    data: bytes
+    replies: int
+
+
+#: a batch of write commands: argument lists, or :class:`Packed` (pooled clients only)
+Batch: TypeAlias = Sequence[Sequence[Any]] | Packed
+
+
+def _packed(batch: Batch) -> Packed:
+    if isinstance(batch, Packed):
+        return batch
+    return Packed(pack_commands(batch), len(batch))
+
+
+def _unpacked(batch: Batch) -> Sequence[Sequence[Any]]:
+    if isinstance(batch, Packed):
+        raise ConfigError("a packed batch needs a pooled client, not a cluster client")
+    return batch
+
+
+def pooled(client: Any) -> bool:
+    """Whether ``client`` has one connection pool (not a cluster client), so that
+    :func:`send_batch` / :func:`asend_batch` accept a :class:`Packed` batch for it."""
+    return getattr(client, "connection_pool", None) is not None
+
+
+def _retry_now(exc: BaseException, attempt: int, retries: int) -> bool:
+    # A stale pooled connection (server restarted) is worth another try; a timeout is
+    # not: redis-py's reconnect already waited on a hung server.
+    return attempt < retries and fault_kind(exc) != "timeout"
+
+
+def send_batch(client: Any, batch: Batch, *, retries: int, backoff: Callable[[int], float]) -> None:
+    """Run a batch of idempotent writes, reading (and checking) every reply.
+
+    On a :func:`pooled` client: sent as one buffer on one connection of its pool; a
+    connection with unread replies is dropped, never reused. On a cluster client:
+    a non-transactional pipeline that redis-py routes per slot (``batch`` must then
+    be argument lists). A connection fault other than a timeout retries the whole
+    batch up to ``retries`` times after ``backoff(attempt)`` seconds; a reply error
+    (``ResponseError``) is raised as is.
+    """
+    pool = getattr(client, "connection_pool", None)
+    for attempt in range(retries + 1):
+        try:
+            if pool is None:
+                pipe = client.pipeline(transaction=False)
+                for command in _unpacked(batch):
+                    pipe.execute_command(*command)
+                pipe.execute()
+                return
+            data, count = _packed(batch)
+            conn = pool.get_connection()
+            try:
+                conn.send_packed_command([data])
+                for _ in range(count):
+                    conn.read_response()
+            except BaseException:
+                conn.disconnect()  # unread replies would poison the connection
+                raise
+            finally:
+                pool.release(conn)
+            return
+        except UNAVAILABLE as exc:
+            if not _retry_now(exc, attempt, retries):
+                raise
+            time.sleep(backoff(attempt))
+
+
+async def asend_batch(
+    client: Any, batch: Batch, *, retries: int, backoff: Callable[[int], float]
+) -> None:
+    """Async :func:`send_batch` on an asyncio client."""
+    pool = getattr(client, "connection_pool", None)
+    for attempt in range(retries + 1):
+        try:
+            if pool is None:
+                pipe = client.pipeline(transaction=False)
+                for command in _unpacked(batch):
+                    pipe.execute_command(*command)
+                await pipe.execute()
+                return
+            data, count = _packed(batch)
+            conn = await pool.get_connection()
+            try:
+                await conn.send_packed_command([data])
+                for _ in range(count):
+                    await conn.read_response()
+            except BaseException:
+                await conn.disconnect()
+                raise
+            finally:
+                await pool.release(conn)
+            return
+        except UNAVAILABLE as exc:
+            if not _retry_now(exc, attempt, retries):
+                raise
+            await asyncio.sleep(backoff(attempt))
 
 
 def eligible(client: Any) -> bool:

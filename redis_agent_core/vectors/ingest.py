@@ -5,26 +5,31 @@ their commands are built by the same pure methods)."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import orjson
 
 from .. import telemetry
 from ..errors import ConfigError, RedisUnavailableError
-from ..fastpath import arg_bytes, bulk, bulk_header, command_prefix, pack_commands, packed_hset
-from ..keys import escape_part
-from ..redis_errors import (
-    FAULTS,
-    UNAVAILABLE,
-    fault_kind,
-    map_redis_error,
-    translate_errors,
+from ..fastpath import (
+    Batch,
+    Packed,
+    arg_bytes,
+    asend_batch,
+    bulk,
+    bulk_header,
+    command_prefix,
+    pack_commands,
+    packed_hset,
+    pooled,
+    send_batch,
 )
+from ..keys import escape_part
+from ..redis_errors import FAULTS, map_redis_error, translate_errors
 from ..tags import TAG_LIMIT
 from .checks import check_texts
 from .lifecycle import IndexLifecycleMixin
@@ -47,19 +52,6 @@ class _Unencoded:
     def __init__(self, texts: list[str], metas: list[Any]) -> None:
         self.texts = texts
         self.metas = metas
-
-
-class _Packed(NamedTuple):
-    """One batch as RESP bytes and the number of replies to read."""
-
-    data: bytes
-    replies: int
-
-
-def _packed(commands: list[list[Any]] | _Packed) -> tuple[bytes, int]:
-    if isinstance(commands, _Packed):
-        return commands.data, commands.replies
-    return pack_commands(commands), len(commands)
 
 
 class PartialWriteError(RedisUnavailableError):
@@ -155,7 +147,7 @@ class IndexIngest(IndexLifecycleMixin):
         start: int,
         end: int,
         packed: bool = False,
-    ) -> list[list[Any]] | _Packed:
+    ) -> list[list[Any]] | Packed:
         """The commands of documents ``start:end``: documents (when validated but not
         yet encoded), keys and vector bytes are built here, per batch, while the server
         indexes the previous batch. ``packed``: RESP bytes for one connection (not a
@@ -175,7 +167,7 @@ class IndexIngest(IndexLifecycleMixin):
 
     def _packed_hash(
         self, ids: list[str], docs: _Unencoded, matrix: np.ndarray, start: int, end: int
-    ) -> _Packed:
+    ) -> Packed:
         """RESP bytes of one HASH batch, encoded straight from the validated input (no
         per-document dict or command list: FLAT ingest is client-bound). A document
         that needs more than one HSET (a declared field absent, or a TTL) takes the
@@ -240,7 +232,7 @@ class IndexIngest(IndexLifecycleMixin):
                 )
             )
             count += 1
-        return _Packed(b"".join(parts), count)
+        return Packed(b"".join(parts), count)
 
     def _write_commands(self, keys: Sequence[str], docs: Sequence[dict]) -> list[list[Any]]:
         """The commands storing one batch (pure)."""
@@ -263,70 +255,16 @@ class IndexIngest(IndexLifecycleMixin):
                 commands.append(["EXPIRE", key, self.ttl])
         return commands
 
-    def _send_batch(self, commands: list[list[Any]] | _Packed) -> None:
-        """Send one batch on one pooled connection, reading every reply; retried whole
-        (the writes are idempotent) on connection errors."""
-        client = self.config.get_client()
-        pool = getattr(client, "connection_pool", None)
-        for attempt in range(self.config.retries + 1):
-            try:
-                if pool is None:  # cluster client: let redis-py route per slot
-                    assert not isinstance(commands, _Packed)
-                    pipe = client.pipeline(transaction=False)
-                    for command in commands:
-                        pipe.execute_command(*command)
-                    pipe.execute()
-                    return
-                data, count = _packed(commands)
-                conn = pool.get_connection()
-                try:
-                    conn.send_packed_command([data])
-                    for _ in range(count):
-                        conn.read_response()
-                except BaseException:
-                    conn.disconnect()  # unread replies would poison the connection
-                    raise
-                finally:
-                    pool.release(conn)
-                return
-            except UNAVAILABLE as exc:
-                # a stale pooled connection (server restarted) is worth another try; a
-                # timeout is not: redis-py's reconnect already waited on a hung server
-                if attempt >= self.config.retries or fault_kind(exc) == "timeout":
-                    raise
-                time.sleep(self.config.backoff(attempt))
+    def _send_batch(self, commands: Batch) -> None:
+        """Send one batch (idempotent writes: retried whole on a stale connection)."""
+        config = self.config
+        send_batch(config.get_client(), commands, retries=config.retries, backoff=config.backoff)
 
-    async def _asend_batch(self, commands: list[list[Any]] | _Packed) -> None:
+    async def _asend_batch(self, commands: Batch) -> None:
         """Async :meth:`_send_batch`."""
-        client = self.config.get_async_client()
-        pool = getattr(client, "connection_pool", None)
-        for attempt in range(self.config.retries + 1):
-            try:
-                if pool is None:
-                    assert not isinstance(commands, _Packed)
-                    pipe = client.pipeline(transaction=False)
-                    for command in commands:
-                        pipe.execute_command(*command)
-                    await pipe.execute()
-                    return
-                data, count = _packed(commands)
-                conn = await pool.get_connection()
-                try:
-                    await conn.send_packed_command([data])
-                    for _ in range(count):
-                        await conn.read_response()
-                except BaseException:
-                    await conn.disconnect()
-                    raise
-                finally:
-                    await pool.release(conn)
-                return
-            except UNAVAILABLE as exc:
-                # a stale pooled connection (server restarted) is worth another try; a
-                # timeout is not: redis-py's reconnect already waited on a hung server
-                if attempt >= self.config.retries or fault_kind(exc) == "timeout":
-                    raise
-                await asyncio.sleep(self.config.backoff(attempt))
+        config = self.config
+        client = config.get_async_client()
+        await asend_batch(client, commands, retries=config.retries, backoff=config.backoff)
 
     def _report(
         self,
@@ -382,7 +320,7 @@ class IndexIngest(IndexLifecycleMixin):
         confirmed = [False] * len(batches)
         error: BaseException | None = None
 
-        packed = getattr(self.config.get_client(), "connection_pool", None) is not None
+        packed = pooled(self.config.get_client())
 
         def send(i: int) -> None:
             start, end = batches[i]
@@ -437,7 +375,7 @@ class IndexIngest(IndexLifecycleMixin):
         confirmed = [False] * len(batches)
         gate = asyncio.Semaphore(self.write_concurrency)
         failed = asyncio.Event()
-        packed = getattr(self.config.get_async_client(), "connection_pool", None) is not None
+        packed = pooled(self.config.get_async_client())
 
         async def send(i: int) -> None:
             async with gate:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -17,12 +17,17 @@ from redis_agent_core.fastpath import (
     FALLBACK,
     FastPath,
     Lease,
+    Packed,
     arg_bytes,
+    asend_batch,
     bulk,
     command_prefix,
     eligible,
     pack_commands,
+    pooled,
+    send_batch,
 )
+from tests.faults import FaultyRedis
 
 LUA = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
@@ -257,3 +262,118 @@ def test_client_side_cache_is_ineligible(redis_url: str) -> None:
         assert not eligible(cached)
     finally:
         cached.close()
+
+
+# -- batches of idempotent writes (the vector index's ingest) --
+def _no_wait(attempt: int) -> float:
+    return 0.0
+
+
+def _waits(log: list[int]) -> Callable[[int], float]:
+    """A backoff that records each retry's attempt number and does not wait."""
+
+    def wait(attempt: int) -> float:
+        log.append(attempt)
+        return 0.0
+
+    return wait
+
+
+def test_send_batch_reads_every_reply_and_returns_the_connection(
+    client: redis.Redis, key: str
+) -> None:
+    commands = [["HSET", f"{key}:{i}", "n", i] for i in range(50)]
+    send_batch(client, commands, retries=0, backoff=_no_wait)
+    send_batch(client, Packed(pack_commands([["SET", key, "v"]]), 1), retries=0, backoff=_no_wait)
+    assert [client.hget(f"{key}:{i}", "n") for i in (0, 49)] == [b"0", b"49"]
+    assert client.get(key) == b"v"
+    assert _in_use(client) == 0
+    assert client.ping()  # the pooled connection has no reply left unread
+
+
+def test_send_batch_reply_error_raises_and_drops_the_connection(
+    client: redis.Redis, key: str
+) -> None:
+    client.set(key, "not a hash")
+    pool = client.connection_pool
+    idle = pool._available_connections  # type: ignore[attr-defined]
+    assert [c._sock is not None for c in idle] == [True]  # the one SET used, connected
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        send_batch(
+            client, [["HSET", key, "a", 1], ["SET", f"{key}:x", 1]], retries=3, backoff=_no_wait
+        )
+    # the second reply was never read: the connection came back disconnected
+    assert [c._sock is None for c in idle] == [True]
+    assert client.ping() and _in_use(client) == 0
+
+
+def test_send_batch_retries_a_server_that_comes_back(faulty_redis: FaultyRedis) -> None:
+    config = faulty_redis.config()
+    client = config.get_client()
+    faulty_redis.kill()
+    waits: list[int] = []
+
+    def back_again(attempt: int) -> float:
+        waits.append(attempt)
+        faulty_redis.restart()
+        return 0.0
+
+    send_batch(client, [["SET", "k", "v"]], retries=2, backoff=back_again)
+    assert waits == [0] and client.get("k") == b"v"
+    faulty_redis.kill()
+    waits.clear()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        send_batch(client, [["SET", "k", "v"]], retries=2, backoff=_waits(waits))
+    assert waits == [0, 1]  # retried ``retries`` times, then raised
+
+
+def test_send_batch_does_not_retry_a_timeout(faulty_redis: FaultyRedis) -> None:
+    client = faulty_redis.config().get_client()
+    assert client.ping()
+    waits: list[int] = []
+    with faulty_redis.pausing(), pytest.raises(redis.exceptions.TimeoutError):
+        send_batch(client, [["SET", "k", "v"]], retries=2, backoff=_waits(waits))
+    assert waits == []  # a hung server: redis-py already waited its timeout
+
+
+async def test_asend_batch_matches_send_batch(aconfig: RedisAgentConfig, key: str) -> None:
+    aclient = aconfig.get_async_client()
+    assert pooled(aclient)
+    await asend_batch(
+        aclient, [["HSET", key, "n", 1], ["EXPIRE", key, 60]], retries=0, backoff=_no_wait
+    )
+    await asend_batch(
+        aclient, Packed(pack_commands([["HSET", key, "m", 2]]), 1), retries=0, backoff=_no_wait
+    )
+    assert await aclient.hgetall(key) == {b"n": b"1", b"m": b"2"}
+    await aclient.set(f"{key}:s", "x")
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        await asend_batch(
+            aclient, [["HSET", f"{key}:s", "a", 1], ["PING"]], retries=2, backoff=_no_wait
+        )
+    assert await aclient.ping()
+
+
+async def test_asend_batch_retries_a_server_that_comes_back(faulty_redis: FaultyRedis) -> None:
+    aclient = faulty_redis.config().get_async_client()
+    faulty_redis.kill()
+    waits: list[int] = []
+
+    def back_again(attempt: int) -> float:
+        waits.append(attempt)
+        faulty_redis.restart()
+        return 0.0
+
+    await asend_batch(aclient, [["SET", "k", "v"]], retries=2, backoff=back_again)
+    assert waits == [0] and await aclient.get("k") == b"v"
+
+
+@pytest.mark.cluster
+def test_send_batch_on_a_cluster_routes_per_slot(cluster_config: RedisAgentConfig) -> None:
+    client = cluster_config.get_client()
+    assert not pooled(client)
+    keys = [cluster_config.keys.ratelimit("batch", "n", str(i)) for i in range(20)]
+    send_batch(client, [["SET", k, i] for i, k in enumerate(keys)], retries=0, backoff=_no_wait)
+    assert [client.get(k) for k in keys] == [str(i).encode() for i in range(20)]
+    with pytest.raises(ConfigError, match="pooled client"):
+        send_batch(client, Packed(b"", 0), retries=0, backoff=_no_wait)
