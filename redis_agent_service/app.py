@@ -72,6 +72,7 @@ from .ingest import (
     to_passages,
 )
 from .limits import BodyLimit
+from .llm import Completion, OpenAIChat
 from .loop_lag import LoopLagMonitor
 from .process_stats import ProcessStats, process_label
 
@@ -92,6 +93,7 @@ def _text(value: Any) -> str:
 
 
 DOCS_RECHECK_S = 5.0  # how stale "no documents yet" may be on a worker
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}  # LangChain -> OpenAI
 
 
 # -- settings and wire models --
@@ -237,7 +239,8 @@ class AgentService:
     """The chat flow on Redis: limits, semantic cache, history, RAG, queue, bus.
 
     Args:
-        llm: any LangChain chat model (the service uses ``ChatOpenAI``).
+        llm: the model: an :class:`~.llm.OpenAIChat` (what ``serve`` uses: the lightest
+            client of an OpenAI-compatible endpoint) or any LangChain chat model.
         config: the pack's Redis config (default: the process-wide one).
         settings: service knobs.
         embeddings: LangChain embeddings for the cache and the vector store
@@ -249,7 +252,7 @@ class AgentService:
 
     def __init__(
         self,
-        llm: BaseChatModel,
+        llm: OpenAIChat | BaseChatModel,
         *,
         config: RedisAgentConfig | None = None,
         settings: ServiceSettings | None = None,
@@ -379,12 +382,28 @@ class AgentService:
 
     def _prompt(
         self, message: str, window: Sequence[BaseMessage], docs: Sequence[Hit]
-    ) -> list[BaseMessage]:
+    ) -> list[tuple[str, str]]:
+        """The model's messages as (OpenAI role, content) pairs."""
         system = self.settings.system_prompt
         if docs:
             context = "\n".join(d.text for d in docs)
             system = f"{system}\nUse this context:\n{context}"
-        return [SystemMessage(system), *window, HumanMessage(message)]
+        past = [(_ROLES.get(m.type, m.type), m.text) for m in window]
+        return [("system", system), *past, ("user", message)]
+
+    async def _complete(self, prompt: Sequence[tuple[str, str]]) -> Completion:
+        if isinstance(self.llm, OpenAIChat):
+            return await self.llm.acomplete(prompt)
+        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+        reply = await self.llm.ainvoke([kinds[role](text) for role, text in prompt])
+        assert isinstance(reply, AIMessage)
+        meta: Mapping[str, Any] = reply.usage_metadata or {}
+        return Completion(
+            reply.text,
+            int(meta.get("input_tokens", 0)),
+            int(meta.get("output_tokens", 0)),
+            int(meta.get("total_tokens", 0)),
+        )
 
     # -- endpoints' logic --
     async def chat(self, user_id: str, session_id: str, message: str) -> ChatReply:
@@ -422,14 +441,12 @@ class AgentService:
                 assert vector is not None  # an exact miss was embedded above
                 docs = await self._retrieve(vector)
                 sources = [_source(d) for d in docs]
-                reply = await self.llm.ainvoke(self._prompt(message, window, docs))
-                assert isinstance(reply, AIMessage)
-                answer = reply.text.strip()
-                meta: Mapping[str, Any] = reply.usage_metadata or {}
+                completion = await self._complete(self._prompt(message, window, docs))
+                answer = completion.text.strip()
                 usage = Usage(
-                    input_tokens=int(meta.get("input_tokens", 0)),
-                    output_tokens=int(meta.get("output_tokens", 0)),
-                    total_tokens=int(meta.get("total_tokens", 0)),
+                    input_tokens=completion.input_tokens,
+                    output_tokens=completion.output_tokens,
+                    total_tokens=completion.total_tokens,
                 )
                 await self.limiter.asettle(reservation, usage.total_tokens)
                 await self.cache.aupdate(
@@ -734,6 +751,8 @@ def create_app(service: AgentService) -> FastAPI:
             await service.processes.stop()
             await service.loop_lag.stop()
             service._background.close()
+            if isinstance(service.llm, OpenAIChat):
+                await service.llm.aclose()
 
     app = FastAPI(
         title="redis-agent-pack reference service",

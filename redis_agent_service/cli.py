@@ -20,7 +20,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import AgentService, ServiceSettings
     from .auth import is_loopback
-    from .llm import chat_model_from_env
+    from .llm import OpenAIChat, model_endpoint
     from .startup import LateWorker, redis_ready
     from .workers import ServeSpec, available_cores, run, torch_threads
 
@@ -50,7 +50,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # Redis without search is a setting to fix (CapabilityError: one line, exit 2); Redis
     # down is not: serve starts and answers 503 until it is back
     up = redis_ready(config, "the reference service")
-    with chat_model_from_env(max_tokens=args.max_tokens) as (llm, endpoint):
+    with model_endpoint() as endpoint:
         # the embedded server (if any) starts here, once: every worker uses its URL
         url = config.resolve_url()
         where = "local model" if endpoint.local else endpoint.base_url
@@ -59,6 +59,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"redis: {describe_url(url)}{down}", flush=True)
         print(f"workers: {workers}", flush=True)
         # the queue's worker runs once, in this (parent) process
+        llm = OpenAIChat(endpoint, max_tokens=settings.max_tokens)
         service = AgentService(llm, config=config, settings=settings, model_name=endpoint.model)
         if private and settings.auth:
             # nobody else can reach this process's own Redis to issue a key: issue one here

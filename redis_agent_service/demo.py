@@ -208,11 +208,15 @@ def _agent_state(service: AgentService) -> int | None:
         from langchain_redis_agent.checkpoint import RedisSaver
     except ImportError:
         return None
-    agent = create_agent(service.llm, tools=[], checkpointer=RedisSaver(service.config))
+    from langchain_core.language_models import BaseChatModel
+
+    llm = service.llm
+    assert isinstance(llm, BaseChatModel)  # run_demo builds its service on ChatOpenAI
+    agent = create_agent(llm, tools=[], checkpointer=RedisSaver(service.config))
     thread: RunnableConfig = {"configurable": {"thread_id": "demo-agent"}}
     for message in ("Hi, I'm Ada.", "What is my name?"):
         agent.invoke({"messages": [("user", message)]}, thread)
-    state = create_agent(service.llm, tools=[], checkpointer=RedisSaver(service.config))
+    state = create_agent(llm, tools=[], checkpointer=RedisSaver(service.config))
     return len(state.get_state(thread).values["messages"])
 
 

@@ -21,6 +21,8 @@ from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_core.ratelimit import RateLimitExceeded
 from redis_agent_core.redis_errors import RedisWriteRefusedError, map_redis_error
 
+from .llm import ModelEndpointError
+
 __all__ = ["ServiceError", "error_response", "install_error_handlers"]
 
 logger = logging.getLogger("redis_agent_service")
@@ -132,6 +134,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"the model endpoint failed ({what}). Check OPENAI_BASE_URL / OPENAI_API_KEY, "
                 "or unset them to use the local model.",
             )
+
+    @app.exception_handler(ModelEndpointError)
+    async def _model_down(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(502, "llm_unavailable", str(exc))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

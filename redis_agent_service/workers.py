@@ -87,11 +87,11 @@ def build_service(spec: ServeSpec) -> Any:
     from redis_agent_core.config import RedisAgentConfig
 
     from .app import AgentService, ServiceSettings
-    from .llm import LLMEndpoint, build_chat_model
+    from .llm import LLMEndpoint, OpenAIChat
 
     settings = ServiceSettings(**spec.settings)
     endpoint = LLMEndpoint(spec.base_url, spec.api_key, spec.model)
-    llm = build_chat_model(endpoint, max_tokens=settings.max_tokens)
+    llm = OpenAIChat(endpoint, max_tokens=settings.max_tokens, temperature=settings.temperature)
     config = RedisAgentConfig.from_env(url=spec.redis_url)
     return AgentService(llm, config=config, settings=settings, model_name=spec.model)
 

@@ -23,7 +23,7 @@ import pytest
 from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_service.app import AgentService, ServiceSettings, create_app
-from redis_agent_service.llm import LLMEndpoint, build_chat_model
+from redis_agent_service.llm import LLMEndpoint, OpenAIChat
 from redis_agent_service.local_llm import DEFAULT_MODEL_ALIAS
 
 REPLAY_BASE_URL = "http://127.0.0.1:9/v1"  # discard port: nothing listens there
@@ -100,7 +100,7 @@ def settings() -> ServiceSettings:
 def service(
     config: RedisAgentConfig, llm_endpoint: LLMEndpoint, settings: ServiceSettings
 ) -> AgentService:
-    llm = build_chat_model(llm_endpoint, max_tokens=settings.max_tokens, timeout=60)
+    llm = OpenAIChat(llm_endpoint, max_tokens=settings.max_tokens, timeout=60)
     return AgentService(llm, config=config, settings=settings, model_name=llm_endpoint.model)
 
 
@@ -125,7 +125,7 @@ async def offline_client(
     config: RedisAgentConfig, dead_endpoint: LLMEndpoint, settings: ServiceSettings, aconfig: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, AgentService]]:
     """The app on a dead model: only Redis can answer."""
-    llm = build_chat_model(dead_endpoint, max_tokens=settings.max_tokens, timeout=10)
+    llm = OpenAIChat(dead_endpoint, max_tokens=settings.max_tokens, timeout=10)
     service = AgentService(llm, config=config, settings=settings, model_name=dead_endpoint.model)
     transport = httpx.ASGITransport(app=create_app(service))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
