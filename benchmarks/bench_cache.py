@@ -305,14 +305,17 @@ def main(full: bool) -> str:
                 label: {"hit": [], "miss": [], "update": []} for label in exact_caches
             }
             step = 1000 // ROUNDS
+            grown = {label: 0 for label in exact_caches}  # used_memory growth per system
             for r in range(ROUNDS):
                 for label, cache in exact_caches.items():
                     s_ = samples[label]
+                    m0 = _mem(client)
                     s_["update"] += _timed(
                         lambda i, c=cache: c.update(chat_prompts[i], llm_string, answers[i]),
                         list(range(r * step, (r + 1) * step)),
                         warmup=0,
                     )
+                    grown[label] += _mem(client) - m0
             # hits: short rounds, order alternating, wall and client CPU time per call.
             # First hit of each entry, and its third ("repeat": this pack's adapter then
             # copies the generations it revived on the second instead of parsing)
@@ -354,6 +357,7 @@ def main(full: bool) -> str:
                     "update": median_us(s_["update"]),
                     "repeat": median_us(s_["repeat"]),
                     "cpu": sum(cpu[label]) / len(cpu[label]) * 1e6,
+                    "bytes": grown[label] / (step * ROUNDS),
                 }
             lc = exact["langchain-redis RedisCache"]
             for label, r in exact.items():
@@ -369,6 +373,8 @@ def main(full: bool) -> str:
                         f"{r['repeat'] / lc['repeat']:.2f}×",
                         r["miss"],
                         r["update"],
+                        f"{r['bytes']:,.0f}",
+                        f"{r['bytes'] / lc['bytes']:.2f}×",
                     ]
                 )
         client.close()
@@ -434,7 +440,9 @@ def main(full: bool) -> str:
             "it revived on the second instead of parsing them again; Redis is still read "
             "each time). *Client CPU* is this process's CPU time per first hit (its share "
             "of the round trip included, the server's excluded): unlike wall time, it "
-            "hardly moves when other processes load this shared machine.",
+            "hardly moves when other processes load this shared machine. "
+            "*Bytes / entry*: used_memory growth while the entries were written, both "
+            "caches at their defaults (no TTL).",
             table(
                 [
                     "system",
@@ -447,6 +455,8 @@ def main(full: bool) -> str:
                     "repeat vs langchain-redis",
                     "miss p50",
                     "update p50",
+                    "bytes / entry",
+                    "bytes vs langchain-redis",
                 ],
                 exact_rows,
             ),

@@ -46,6 +46,7 @@ class ExactCache(CacheStore):
     """
 
     _kind = "exact"
+    _describes_entries = False
 
     def __init__(
         self,
