@@ -59,5 +59,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def machine_note() -> str:
     return (
         f"Machine: {os.cpu_count()} cores; Python {os.sys.version.split()[0]}; "
-        f"run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        f"run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        # the machine is often shared: say how busy it was when the table was written
+        f"load average {os.getloadavg()[0]:.1f}."
     )
