@@ -18,7 +18,8 @@ from langchain_core.messages import BaseMessage, message_to_dict, messages_from_
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.history import SessionInfo, SessionStore, corrupt_message_error
+from redis_agent_core.history import SessionInfo, SessionStore, corrupt_message_error, rank_texts
+from redis_agent_core.migrate import peer_config
 
 with warnings.catch_warnings():
     # Deprecated upstream (since langchain-core 1.6.4) but still what chains use.
@@ -87,6 +88,9 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         on_corrupt: ``"raise"`` (default) or ``"skip"`` stored messages that cannot be
             decoded.
         store: share an existing :class:`SessionStore` (its settings win).
+        redis_url, redis_client: the server, as langchain-redis takes it.
+        key_prefix: langchain-redis's key prefix (``"chat:"``): the session's keys
+            live under it (it becomes the config's namespace, ``"chat"``).
 
     Example::
 
@@ -105,6 +109,9 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         embedder: Embedder | Any = None,
         on_corrupt: OnCorrupt = "raise",
         store: SessionStore | None = None,
+        redis_url: str | None = None,
+        redis_client: Any = None,
+        key_prefix: str | None = None,
     ) -> None:
         if not isinstance(session_id, str) or not session_id:
             raise ConfigError(f"session_id must be a non-empty str, got {session_id!r}")
@@ -112,6 +119,15 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
             raise ConfigError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
         self.session_id = session_id
         self.on_corrupt: OnCorrupt = on_corrupt
+        if key_prefix is not None and (not isinstance(key_prefix, str) or not key_prefix):
+            raise ConfigError(f"key_prefix must be a non-empty str, got {key_prefix!r}")
+        config = peer_config(
+            "RedisChatMessageHistory",
+            config=config,
+            redis_url=redis_url,
+            redis_client=redis_client,
+            namespace=None if key_prefix is None else key_prefix.rstrip(":"),
+        )
         if store is None:
             options: dict[str, Any] = {"max_messages": max_messages}
             if ttl is not ...:
@@ -162,6 +178,35 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
     async def aclear(self) -> None:
         """Async :meth:`clear`."""
         await self.store.aclear(self.session_id)
+
+    # -- langchain-redis names --
+    @property
+    def id(self) -> str:
+        """The session id (langchain-redis's name for it)."""
+        return self.session_id
+
+    def __len__(self) -> int:
+        """The number of active messages (one round trip)."""
+        return self.store.count(self.session_id)
+
+    def delete(self) -> None:
+        """Delete the session (langchain-redis's name for :meth:`clear`)."""
+        self.clear()
+
+    async def adelete(self) -> None:
+        """Async :meth:`delete`."""
+        await self.aclear()
+
+    def search_messages(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Messages of this session whose text holds a word of ``query`` (any case,
+        light stemming), best match first, at most ``limit``, each as langchain-redis
+        returns them: the message's ``message_to_dict`` data (``content``, ``type``,
+        ...). Ranked client-side over the session (one round trip)."""
+        return _matching(self.messages, query, limit)
+
+    async def asearch_messages(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Async :meth:`search_messages`."""
+        return _matching(await self.aget_messages(), query, limit)
 
     # -- extras --
     def last(self, n: int) -> list[BaseMessage]:
@@ -221,6 +266,15 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         if not self.store.recall_enabled:
             return None
         return [str(m.text) or None for m in messages]
+
+
+def _matching(messages: list[BaseMessage], query: str, limit: int) -> list[dict[str, Any]]:
+    if not isinstance(query, str):
+        raise ConfigError(f"query must be a str, got {type(query).__name__}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise ConfigError(f"limit must be a positive int, got {limit!r}")
+    ranked = rank_texts(query, [str(m.text) for m in messages], limit)
+    return [message_to_dict(messages[i])["data"] for i in ranked]
 
 
 def _core_embedder(embedder: Any) -> Embedder:

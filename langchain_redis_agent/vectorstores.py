@@ -20,7 +20,13 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.kit import check_index_options, check_kwargs, to_matrix
-from redis_agent_core.vectors import Hit, RecallReport, VectorIndex
+from redis_agent_core.migrate import (
+    doc_prefix,
+    metadata_fields_from_peer,
+    options_from_redisvl,
+    peer_config,
+)
+from redis_agent_core.vectors import Hit, RecallReport, VectorIndex, relevance_from_distance
 
 from .embeddings import MiniLMEmbeddings, to_core_embedder
 
@@ -67,16 +73,71 @@ def _core_embedder(embeddings: Embeddings) -> Embedder:
 # Keyword arguments LangChain itself passes: index() calls add_documents(...,
 # batch_size=); retrievers pass the user's search_kwargs (score_threshold for the
 # "similarity_score_threshold" search type).
-_ADD_KWARGS = ("batch_size",)
-_SEARCH_KWARGS = ("score_threshold",)
+_ADD_KWARGS = ("batch_size", "keys")
+# score_threshold: a relevance in [0, 1]; the rest as langchain-redis means them.
+_SEARCH_KWARGS = ("score_threshold", "distance_threshold", "return_all", "return_metadata")
 _VECTORS_HINT = "to store precomputed vectors use add_texts_with_vectors(texts, vectors, ...)"
 _ADD_HINTS = {
     "embeddings": _VECTORS_HINT,
     "embedding": _VECTORS_HINT,
     "vectors": _VECTORS_HINT,
-    "keys": "use ids= (keys are derived from the ids)",
     "ttl": "set ttl= when building the store (RedisVectorStore(..., ttl=...))",
 }
+# langchain-redis RedisConfig fields with an unambiguous pack equivalent.
+_PEER_OPTIONS = {
+    "distance_metric": "metric",
+    "indexing_algorithm": "algorithm",
+    "vector_datatype": "dtype",
+    "storage_type": "storage",
+    "embedding_dimensions": "dims",
+    "content_field": "text_field",
+    "embedding_field": "vector_field",
+}
+# langchain-redis keeps its own bookkeeping fields in the indexes it builds.
+_PEER_FIELDS = ("_index_name", "_metadata_json")
+
+
+def _peer_options(options: dict[str, Any]) -> None:
+    """Rename langchain-redis option names to the pack's in place (string values
+    lower-cased: ``"COSINE"`` → ``"cosine"``)."""
+    for peer, ours in _PEER_OPTIONS.items():
+        if peer in options:
+            if ours in options:
+                raise ConfigError(f"pass {peer}= or {ours}=, not both")
+            value = options.pop(peer)
+            options[ours] = value.lower() if isinstance(value, str) else value
+
+
+def _index_options(
+    index_name: str | None,
+    key_prefix: str | None,
+    metadata_schema: Any,
+    schema: Any,
+    options: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The index name and :class:`VectorIndex` options of a peer-style construction."""
+    _peer_options(options)
+    if schema is not None:
+        if metadata_schema is not None or "metadata_fields" in options:
+            raise ConfigError("pass a schema or metadata_schema/metadata_fields, not both")
+        found = options_from_redisvl(
+            schema, content_field=options.pop("text_field", "text"), skip=_PEER_FIELDS
+        )
+        clash = sorted(set(found) & set(options) - {"name"})
+        if clash:
+            raise ConfigError(f"the schema already sets {', '.join(clash)}: pass them once")
+        name = found.pop("name")
+        options.update(found)
+        if key_prefix is not None:
+            options["key_prefix"] = doc_prefix(key_prefix)
+        return index_name or name, options
+    if metadata_schema is not None:
+        if "metadata_fields" in options:
+            raise ConfigError("pass metadata_schema= or metadata_fields=, not both")
+        options["metadata_fields"] = metadata_fields_from_peer(metadata_schema)
+    if key_prefix is not None:
+        options["key_prefix"] = doc_prefix(key_prefix)
+    return index_name or "langchain", options
 
 
 def _threshold(value: Any) -> float:
@@ -85,8 +146,55 @@ def _threshold(value: Any) -> float:
     return float(value)
 
 
+def _ids(ids: list[str] | None, kwargs: dict[str, Any]) -> list[str] | None:
+    """``ids=``, or langchain-redis's ``keys=`` for the same thing."""
+    keys = kwargs.get("keys")
+    if keys is not None and ids is not None:
+        raise ConfigError("pass ids= or keys= (the same thing), not both")
+    return ids if keys is None else list(keys)
+
+
 def _doc(hit: Hit) -> Document:
     return Document(page_content=hit.text, metadata=hit.metadata, id=hit.id)
+
+
+def _min_score(index: VectorIndex, kwargs: dict[str, Any], vectors: bool) -> float | None:
+    """The relevance floor of a range query: ``score_threshold`` (a relevance) or
+    langchain-redis's ``distance_threshold`` (a raw distance, lower is closer)."""
+    score, distance = kwargs.get("score_threshold"), kwargs.get("distance_threshold")
+    if vectors and (score is not None or distance is not None):
+        raise ConfigError("with_vectors=True cannot be combined with a threshold; drop one")
+    if distance is None:
+        return None if score is None else _threshold(score)
+    if score is not None:
+        raise ConfigError("pass score_threshold= or distance_threshold=, not both")
+    if isinstance(distance, bool) or not isinstance(distance, (int, float)) or distance < 0:
+        raise ConfigError(f"distance_threshold must be a distance >= 0, got {distance!r}")
+    metric = index.schema.metric
+    if metric != "l2" and distance > 2:
+        raise ConfigError(
+            f"distance_threshold={distance} is above 2, the largest {metric} distance of "
+            "unit vectors the pack ranks; use k= alone to get the k nearest"
+        )
+    return relevance_from_distance(float(distance), metric)
+
+
+def _scored(hits: list[Hit], vectors: bool) -> list[Any]:
+    if vectors:
+        return [
+            (_doc(h), float(h.distance or 0.0), [] if h.vector is None else h.vector.tolist())
+            for h in hits
+        ]
+    return [(_doc(h), float(h.distance or 0.0)) for h in hits]
+
+
+def _shape(hits: list[Hit], kwargs: dict[str, Any]) -> list[Hit]:
+    """``return_metadata=False`` (langchain-redis) empties the metadata. ``return_all``
+    changes nothing: metadata is always returned whole."""
+    if kwargs.get("return_metadata", True) is False:
+        for hit in hits:
+            hit.metadata = {}
+    return hits
 
 
 class RedisVectorStore(VectorStore):
@@ -95,11 +203,22 @@ class RedisVectorStore(VectorStore):
     Args:
         embeddings: any LangChain ``Embeddings`` (default: the offline
             :class:`MiniLMEmbeddings`).
-        index_name: name of the index (keys live under the config's namespace).
+        index_name: name of the index (keys live under the config's namespace);
+            default ``"langchain"``.
         config: :class:`RedisAgentConfig` (default: the process-wide one).
         index: an existing :class:`VectorIndex` to wrap instead of building one.
+        redis_url, redis_client: the server, as langchain-redis takes it (the rest of
+            the settings come from ``config``).
+        key_prefix: store documents at ``"<key_prefix>:<id>"`` (as langchain-redis).
+        metadata_schema: filterable fields in langchain-redis's form
+            (``[{"name": "year", "type": "numeric"}]``; tags case-insensitive unless
+            ``attrs={"case_sensitive": True}``).
+        schema, index_schema, schema_path: a redisvl ``IndexSchema`` (object, dict or
+            YAML path): its prefix, storage, vector field and fields become the index's.
         **index_options: :class:`VectorIndex` options (``metadata_fields``,
-            ``algorithm``, ``metric``, ``dtype``, ``storage``, ``ef_runtime``, ...).
+            ``algorithm``, ``metric``, ``dtype``, ``storage``, ``ef_runtime``, ...), or
+            their langchain-redis names (``distance_metric``, ``indexing_algorithm``,
+            ``vector_datatype``, ``storage_type``, ``embedding_dimensions``).
 
     Nothing touches Redis until the first call; the index is created on first write.
     """
@@ -108,23 +227,53 @@ class RedisVectorStore(VectorStore):
         self,
         embeddings: Embeddings | None = None,
         *,
-        index_name: str = "langchain",
+        index_name: str | None = None,
         config: RedisAgentConfig | None = None,
         index: VectorIndex | None = None,
+        redis_url: str | None = None,
+        redis_client: Any = None,
+        key_prefix: str | None = None,
+        metadata_schema: list[dict[str, Any]] | None = None,
+        schema: Any = None,
+        index_schema: Any = None,
+        schema_path: str | None = None,
         **index_options: Any,
     ) -> None:
         self._embeddings = embeddings if embeddings is not None else MiniLMEmbeddings()
+        schemas = [x for x in (schema, index_schema, schema_path) if x is not None]
+        if len(schemas) > 1:
+            raise ConfigError("pass one of schema=, index_schema= or schema_path=")
+        config = peer_config(
+            "RedisVectorStore", config=config, redis_url=redis_url, redis_client=redis_client
+        )
         if index is None:
+            name, index_options = _index_options(
+                index_name, key_prefix, metadata_schema,
+                schemas[0] if schemas else None, dict(index_options),
+            )  # fmt: skip
             check_index_options("RedisVectorStore", index_options)
             index = VectorIndex(
-                index_name,
-                config=config,
-                embedder=_core_embedder(self._embeddings),
-                **index_options,
+                name, config=config, embedder=_core_embedder(self._embeddings), **index_options
             )
-        elif index_options or config is not None:
+        elif index_options or config is not None or schemas or index_name or key_prefix:
             raise ConfigError("pass either index= or index options/config=, not both")
         self.index = index
+
+    @property
+    def key_prefix(self) -> str:
+        """The prefix of the documents' keys (``key + id`` is a document's key)."""
+        return self.index.prefix
+
+    def as_redisvl_index(self) -> Any:
+        """The index as a redisvl ``SearchIndex`` on this store's client, for code that
+        runs redisvl queries itself (``store.as_redisvl_index().query(VectorQuery(...))``).
+        Documents are in the pack's layout: metadata as JSON in ``_metadata``, declared
+        fields beside it (tag values escaped: see docs/migrating.md)."""
+        return self.index.as_redisvl_index()
+
+    async def aas_redisvl_index(self) -> Any:
+        """An ``AsyncSearchIndex`` on the running loop's client (see :meth:`as_redisvl_index`)."""
+        return self.index.as_redisvl_index(asyncio=True)
 
     @property
     def embeddings(self) -> Embeddings:
@@ -143,11 +292,12 @@ class RedisVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Embed and store texts; ids are returned exactly as given. ``batch_size``
-        (passed by ``langchain_core.indexing.index``) is accepted: writes are batched
-        by the index (``batch_size=`` of the store)."""
+        """Embed and store texts; ids are returned exactly as given (``keys=`` is
+        langchain-redis's name for them). ``batch_size`` (passed by
+        ``langchain_core.indexing.index``) is accepted: writes are batched by the index
+        (``batch_size=`` of the store)."""
         check_kwargs("add_texts", kwargs, accepted=_ADD_KWARGS, hints=_ADD_HINTS)
-        return self.index.add(list(texts), ids=ids, metadatas=metadatas)
+        return self.index.add(list(texts), ids=_ids(ids, kwargs), metadatas=metadatas)
 
     async def aadd_texts(
         self,
@@ -158,7 +308,7 @@ class RedisVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[str]:
         check_kwargs("aadd_texts", kwargs, accepted=_ADD_KWARGS, hints=_ADD_HINTS)
-        return await self.index.aadd(list(texts), ids=ids, metadatas=metadatas)
+        return await self.index.aadd(list(texts), ids=_ids(ids, kwargs), metadatas=metadatas)
 
     def add_texts_with_vectors(
         self,
@@ -230,24 +380,40 @@ class RedisVectorStore(VectorStore):
 
     # -- similarity --
     def _search(
-        self, method: str, query: Any, k: int, filter: Any, kwargs: dict[str, Any]
+        self,
+        method: str,
+        query: Any,
+        k: int,
+        filter: Any,
+        kwargs: dict[str, Any],
+        vectors: bool = False,
     ) -> list[Hit]:
         """KNN, or a server-side range query when ``score_threshold`` (a relevance in
         [0, 1]) is given."""
         check_kwargs(method, kwargs, accepted=_SEARCH_KWARGS)
-        threshold = kwargs.get("score_threshold")
+        threshold = _min_score(self.index, kwargs, vectors)
         if threshold is not None:
-            return self.index.search_range(query, _threshold(threshold), k, filter=filter)
-        return self.index.search(query, k, filter=filter)
+            hits = self.index.search_range(query, threshold, k, filter=filter)
+        else:
+            hits = self.index.search(query, k, filter=filter, return_vectors=vectors)
+        return _shape(hits, kwargs)
 
     async def _asearch(
-        self, method: str, query: Any, k: int, filter: Any, kwargs: dict[str, Any]
+        self,
+        method: str,
+        query: Any,
+        k: int,
+        filter: Any,
+        kwargs: dict[str, Any],
+        vectors: bool = False,
     ) -> list[Hit]:
         check_kwargs(method, kwargs, accepted=_SEARCH_KWARGS)
-        threshold = kwargs.get("score_threshold")
+        threshold = _min_score(self.index, kwargs, vectors)
         if threshold is not None:
-            return await self.index.asearch_range(query, _threshold(threshold), k, filter=filter)
-        return await self.index.asearch(query, k, filter=filter)
+            hits = await self.index.asearch_range(query, threshold, k, filter=filter)
+        else:
+            hits = await self.index.asearch(query, k, filter=filter, return_vectors=vectors)
+        return _shape(hits, kwargs)
 
     def similarity_search(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
@@ -264,17 +430,20 @@ class RedisVectorStore(VectorStore):
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        """Documents with their vector distance (lower is closer); ``score_threshold=``
-        (a relevance in [0, 1]) runs a server-side range query."""
-        hits = self._search("similarity_search_with_score", query, k, filter, kwargs)
-        return [(_doc(h), float(h.distance or 0.0)) for h in hits]
+    ) -> list[Any]:
+        """``(document, distance)`` pairs (lower is closer); ``score_threshold=`` (a
+        relevance in [0, 1]) or ``distance_threshold=`` runs a server-side range query;
+        ``with_vectors=True`` gives ``(document, distance, vector)`` as langchain-redis."""
+        vectors = bool(kwargs.pop("with_vectors", False))
+        hits = self._search("similarity_search_with_score", query, k, filter, kwargs, vectors)
+        return _scored(hits, vectors)
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        hits = await self._asearch("asimilarity_search_with_score", query, k, filter, kwargs)
-        return [(_doc(h), float(h.distance or 0.0)) for h in hits]
+    ) -> list[Any]:
+        vectors = bool(kwargs.pop("with_vectors", False))
+        method = "asimilarity_search_with_score"
+        return _scored(await self._asearch(method, query, k, filter, kwargs, vectors), vectors)
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
@@ -396,11 +565,15 @@ class RedisVectorStore(VectorStore):
         metadatas: list[dict] | None = None,
         *,
         ids: list[str] | None = None,
+        keys: list[str] | None = None,
+        return_keys: bool = False,
         **kwargs: Any,
-    ) -> RedisVectorStore:
+    ) -> Any:
+        """A store holding ``texts``; with ``return_keys=True`` (langchain-redis) the
+        pair ``(store, ids)``. ``keys=`` is langchain-redis's name for ``ids=``."""
         store = cls(embedding, **kwargs)
-        store.add_texts(texts, metadatas, ids=ids)
-        return store
+        out = store.add_texts(texts, metadatas, ids=_ids(ids, {"keys": keys}))
+        return (store, out) if return_keys else store
 
     @classmethod
     async def afrom_texts(
@@ -410,27 +583,51 @@ class RedisVectorStore(VectorStore):
         metadatas: list[dict] | None = None,
         *,
         ids: list[str] | None = None,
+        keys: list[str] | None = None,
+        return_keys: bool = False,
         **kwargs: Any,
-    ) -> RedisVectorStore:
+    ) -> Any:
         store = cls(embedding, **kwargs)
-        await store.aadd_texts(texts, metadatas, ids=ids)
-        return store
+        out = await store.aadd_texts(texts, metadatas, ids=_ids(ids, {"keys": keys}))
+        return (store, out) if return_keys else store
 
     @classmethod
     def from_existing_index(
         cls,
-        embedding: Embeddings,
-        index_name: str,
+        embedding: Any = None,
+        index_name: Any = None,
         *,
         config: RedisAgentConfig | None = None,
         ef_runtime: int | None = None,
+        redis_url: str | None = None,
+        redis_client: Any = None,
     ) -> RedisVectorStore:
-        """Open an index that exists on the server (schema read from the server)."""
+        """Open an index that exists on the server (schema and key prefix read from
+        the server). Takes ``(embedding, index_name)`` or langchain-redis's order
+        ``(index_name, embedding)``."""
+        if isinstance(embedding, str) and not isinstance(index_name, str):
+            embedding, index_name = index_name, embedding
+        if not isinstance(index_name, str) or embedding is None:
+            raise ConfigError("from_existing_index needs an Embeddings and an index name")
+        config = peer_config(
+            "from_existing_index", config=config, redis_url=redis_url, redis_client=redis_client
+        )
         options: dict[str, Any] = {} if ef_runtime is None else {"ef_runtime": ef_runtime}
         index = VectorIndex.from_existing(
             index_name, config=config, embedder=_core_embedder(embedding), **options
         )
         return cls(embedding, index=index)
+
+    @classmethod
+    def from_yaml(cls, schema_path: str, embedding: Embeddings, **kwargs: Any) -> RedisVectorStore:
+        """A store on the redisvl schema in a YAML file (langchain-redis's
+        ``RedisConfig.from_yaml``)."""
+        return cls(embedding, schema_path=schema_path, **kwargs)
+
+    @classmethod
+    def from_schema(cls, schema: Any, embedding: Embeddings, **kwargs: Any) -> RedisVectorStore:
+        """A store on a redisvl ``IndexSchema`` or its dict (``RedisConfig.from_schema``)."""
+        return cls(embedding, schema=schema, **kwargs)
 
     # -- recall (see VectorIndex.measure_recall / tune_recall) --
     def measure_recall(self, **kwargs: Any) -> RecallReport:

@@ -553,7 +553,7 @@ def _lc_history(config: RedisAgentConfig) -> RedisChatMessageHistory:
 
 @case(
     RedisChatMessageHistory,
-    "add_messages last info update_metadata relevant delete_message clear",
+    "add_messages last info update_metadata relevant delete_message clear search_messages delete",
     _lc_history,
 )
 async def lc_history(h: RedisChatMessageHistory, call: Runner, config: RedisAgentConfig) -> None:
@@ -571,8 +571,12 @@ async def lc_history(h: RedisChatMessageHistory, call: Runner, config: RedisAgen
     await call("delete_message", 1)
     await call("delete_message", 10)
     await call("last", 10)
+    await call("search_messages", "HELLO blocks", 5)
     await call("clear")
     await call("info")
+    await call("add_messages", messages[:2])
+    await call("delete")
+    await call("last", 10)
 
 
 @case(MiniLMEmbeddings, "embed_documents embed_query", lambda c: MiniLMEmbeddings(toy_embedder()))
@@ -642,7 +646,9 @@ async def lc_vector_store(store: LCVectorStore, call: Runner, config: RedisAgent
     await call("hybrid_search", "red", 2)
     await call("max_marginal_relevance_search", "red apples", 2, fetch_k=3)
     await call("max_marginal_relevance_search_by_vector", toy_vector("red apples"), 2, fetch_k=3)
-    await call("similarity_search", "red", 2, distance_threshold=0.1)  # the same TypeError
+    await call("similarity_search", "red", 2, sort_by="x")  # the same TypeError
+    await call("similarity_search_with_score", "green pears", 3, distance_threshold=0.5)
+    await call("similarity_search_with_score", "green pears", 1, with_vectors=True)
     await call("delete", ["1"])
     await call("get_by_ids", ["1", "2"])
     other = await call(
@@ -1100,6 +1106,12 @@ DEDICATED: dict[tuple[str, str, str], str] = {
         "embed",
         "aembed",
     ): "test_minilm_embedder",
+    # returns a redisvl index object: compared by the queries it runs
+    (
+        "langchain_redis_agent.vectorstores.RedisVectorStore",
+        "as_redisvl_index",
+        "aas_redisvl_index",
+    ): "test_lc_redisvl_index",
 }
 
 
@@ -1210,3 +1222,17 @@ async def test_minilm_embedder(minilm: Any) -> None:
     sync = await asyncio.to_thread(minilm.embed, texts)
     asyn = await minilm.aembed(texts)
     assert np.allclose(sync, asyn, atol=1e-5)
+
+
+async def test_lc_redisvl_index(config: RedisAgentConfig) -> None:
+    """as_redisvl_index/aas_redisvl_index: the same rows for the same redisvl query."""
+    from redisvl.query import VectorQuery
+
+    store = _lc_store(config)
+    await store.aadd_texts(["alpha", "beta", "gamma"], ids=["a", "b", "c"])
+    query = VectorQuery(toy_embedder().embed(["beta"])[0].tolist(), "embedding",
+                        return_fields=["text"], num_results=2)  # fmt: skip
+    sync_rows = await asyncio.to_thread(store.as_redisvl_index().query, query)
+    async_rows = await (await store.aas_redisvl_index()).query(query)
+    assert [r["text"] for r in sync_rows] == [r["text"] for r in async_rows]
+    assert sync_rows[0]["text"] == "beta"

@@ -36,6 +36,7 @@ from .model import (
     slice_both,
 )
 from .store import SessionStore
+from .textsearch import rank_texts
 
 __all__ = [
     "ACTIVE",
@@ -46,5 +47,6 @@ __all__ = [
     "Status",
     "corrupt_message_error",
     "parse_info",
+    "rank_texts",
     "slice_both",
 ]

@@ -33,6 +33,23 @@ QueryLike: TypeAlias = str | Sequence[float] | np.ndarray
 IndexT = TypeVar("IndexT", bound="IndexCore")  # the class a classmethod builds
 
 
+def check_key_prefix(prefix: Any) -> str | None:
+    """A user's key prefix as given (``None``: the namespaced default). Documents are
+    stored at ``prefix + id``, so a prefix normally ends with a separator (``"docs:"``)."""
+    if prefix is None:
+        return None
+    if not isinstance(prefix, str) or not prefix or len(prefix) > 256:
+        raise ConfigError(
+            f"key_prefix must be a non-empty str of at most 256 characters, got {prefix!r}"
+        )
+    if any(c in prefix for c in "*?[]\\") or not prefix.isprintable():
+        raise ConfigError(
+            f"key_prefix {prefix!r} holds a glob character or a control character; "
+            "use letters, digits and separators such as ':' or '_'"
+        )
+    return prefix
+
+
 class IndexCore:
     """Settings, schema, keys and specs of a vector index (see :class:`VectorIndex`)."""
 
@@ -58,6 +75,7 @@ class IndexCore:
         write_concurrency: int = 2,
         embedder_name: str | None = None,
         recall_target: float | None = DEFAULT_RECALL_TARGET,
+        key_prefix: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ConfigError(
@@ -95,7 +113,10 @@ class IndexCore:
         self.write_concurrency = write_concurrency
         self.recall_target = check_target(recall_target)
         self.index_name = self.config.keys.vector_index(name)
-        self.prefix = self.config.keys.vector_prefix(name)
+        self.key_prefix = check_key_prefix(key_prefix)
+        # A key prefix of the user's (a langchain-redis / redisvl layout kept on
+        # migration) replaces the namespaced one; the index name stays namespaced.
+        self.prefix = key_prefix or self.config.keys.vector_prefix(name)
         self._lifecycle: IndexLifecycle | None = None
         self._hybrid: bool | None = None
 
@@ -154,6 +175,7 @@ class IndexCore:
             "embedder": self._embedder_name,
             "ttl": self.ttl,
             "batch_size": self.batch_size,
+            **({"key_prefix": self.key_prefix} if self.key_prefix else {}),
         }
 
     @classmethod
@@ -178,7 +200,7 @@ class IndexCore:
         return cls._from_schema(
             name, schema, config=config, embedder=embedder,
             embedder_name=spec.get("embedder"), ttl=spec.get("ttl"),
-            batch_size=int(spec.get("batch_size", 500)),
+            batch_size=int(spec.get("batch_size", 500)), key_prefix=spec.get("key_prefix"),
         )  # fmt: skip
 
     @classmethod

@@ -39,6 +39,9 @@ class VectorIndex(IndexIngest, IndexRecall):
             ``ef_runtime`` to (default 0.95); None: never use a tuned value.
         m, ef_construction: HNSW graph parameters.
         ttl: seconds before documents expire (default: ``config.default_ttl``).
+        key_prefix: store documents at ``key_prefix + id`` instead of under the
+            namespace (e.g. ``"docs:"``, as a langchain-redis store's ``key_prefix`` or
+            a redisvl schema's ``prefix``); the index name stays namespaced.
         batch_size: documents per pipelined round trip when writing.
         write_concurrency: batches in flight at once (each on its own connection).
     """

@@ -67,7 +67,13 @@ class IndexLifecycleMixin(IndexCore):
             algorithm=vec["algorithm"], metric=vec["metric"], dtype=vec["dtype"],
             storage=found["storage"], text_field=tf, vector_field=vf, ef_runtime=ef_runtime,
         )  # fmt: skip
-        index = cls._from_schema(name, schema, config=config, embedder=embedder)
+        default_prefix = config.keys.vector_prefix(name)
+        prefixes = found["prefixes"]
+        # an index made with key_prefix= covers its own prefix: keep it
+        key_prefix = None if default_prefix in prefixes or not prefixes else prefixes[0]
+        index = cls._from_schema(
+            name, schema, config=config, embedder=embedder, key_prefix=key_prefix
+        )
         index._ready = True
         return index
 
@@ -100,6 +106,12 @@ class IndexLifecycleMixin(IndexCore):
         return AsyncSearchIndex(
             schema, redis_client=self.config.get_async_client(), owns_client=False
         )
+
+    def as_redisvl_index(self, asyncio: bool = False) -> SearchIndex | AsyncSearchIndex:
+        """This index as a redisvl ``SearchIndex`` (``AsyncSearchIndex`` with
+        ``asyncio=True``, on the running loop's client) sharing the config's client, for
+        code that builds redisvl queries itself. No I/O."""
+        return self._async_search_index() if asyncio else self._search_index()
 
     def _check_info(self, info: Any) -> None:
         diffs = self.schema.differences(info, self.prefix)

@@ -187,11 +187,10 @@ def lc_store(config: RedisAgentConfig) -> LangChainStore:
 
 def test_unknown_search_keywords_raise_naming_the_alternative(lc_store: LangChainStore) -> None:
     store = lc_store
-    with pytest.raises(TypeError, match=r"distance_threshold.*score_threshold="):
-        store.similarity_search("alpha", k=3, distance_threshold=0.1)
-    with pytest.raises(TypeError, match=r"distance_threshold.*score_threshold="):
-        store.similarity_search_with_score("alpha", distance_threshold=0.1)
-    for name in ("sort_by", "return_all", "with_vectors"):
+    # distance_threshold (langchain-redis) is a range query: tests/compat
+    with pytest.raises(ConfigError, match="distance_threshold must be a distance"):
+        store.similarity_search("alpha", k=3, distance_threshold=-0.1)
+    for name in ("sort_by", "with_vectors"):  # with_vectors: similarity_search_with_score
         with pytest.raises(TypeError, match=name):
             store.similarity_search("alpha", **{name: True})
     with pytest.raises(TypeError, match="MMR only"):
@@ -205,8 +204,8 @@ def test_unknown_search_keywords_raise_naming_the_alternative(lc_store: LangChai
 
 async def test_unknown_keywords_raise_in_async_methods_too(lc_store: LangChainStore) -> None:
     store = lc_store
-    with pytest.raises(TypeError, match="score_threshold="):
-        await store.asimilarity_search("alpha", distance_threshold=0.1)
+    with pytest.raises(TypeError, match="use k="):
+        await store.asimilarity_search("alpha", top_k=3)
     with pytest.raises(TypeError, match="add_texts_with_vectors"):
         await store.aadd_texts(["delta"], vectors=[[1.0, 0, 0, 0]])
     scored = await store.asimilarity_search_with_relevance_scores("alpha", 3, score_threshold=0.99)
@@ -384,8 +383,8 @@ def test_long_tag_values_stay_exact(config: RedisAgentConfig) -> None:
 
 
 def test_foreign_store_options_name_the_option_to_use(config: RedisAgentConfig) -> None:
-    with pytest.raises(TypeError, match=r"redis_url.*config=RedisAgentConfig"):
-        LangChainStore(DeterministicFakeEmbedding(size=DIMS), redis_url="redis://x:6379")
+    with pytest.raises(TypeError, match=r"'url'.*config=RedisAgentConfig"):
+        LangChainStore(DeterministicFakeEmbedding(size=DIMS), url="redis://x:6379")
     with pytest.raises(TypeError, match=r"distance_metric.*metric="):
         LlamaIndexStore("li_opts", config=config, distance_metric="COSINE")
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
