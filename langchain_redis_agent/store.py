@@ -5,10 +5,18 @@ Needs the ``langgraph`` extra. Items are JSON in plain Redis hashes (the core's
 namespace prefix and ``filter``, and namespace listing run on any Redis 6.2+,
 managed Redis or Valkey; every key of a store shares one hash tag (Redis Cluster).
 TTLs are in minutes, as LangGraph's ``TTLConfig``.
+
+Semantic search (``index={"dims", "embed", "fields"}``, as LangGraph's stores; needs the
+Redis Query Engine): on put, the texts at ``fields`` (or the put's own ``index=`` list;
+``index=False`` for none) are embedded and stored beside the item; ``search(query=...)``
+ranks the items under the namespace prefix that pass ``filter`` by cosine similarity
+of their best text (``score``), exactly (no approximate index), as LangGraph's
+``InMemoryStore``. The vectors share the item's TTL.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -26,8 +34,9 @@ from langgraph.store.base import (
     SearchOp,
     TTLConfig,
 )
+from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
-from redis_agent_core.agent_store import ItemStore, PutIn, StoredItem
+from redis_agent_core.agent_store import ItemStore, PutIn, StoredItem, Vectors
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.plans import Plan
@@ -75,7 +84,12 @@ class RedisStore(BaseStore):
             ``ttl=``, ``refresh_on_read`` (default ``True``) for get/search. Expired items
             are never returned (Redis expires them), so ``sweep_interval_minutes`` is
             not needed.
-        index: semantic search settings (``dims``, ``embed``, ``fields``).
+        index: semantic search (``dims``; ``embed``: a LangChain ``Embeddings``, a sync
+            or async function of a list of texts, or a provider string for LangChain's
+            ``init_embeddings``; ``fields``: JSON paths of the texts to embed, default
+            ``["$"]``, the whole value). Needs the Redis Query Engine for puts that
+            embed and for ``search(query=...)``; get, list and search without a query
+            work without it.
     """
 
     supports_ttl = True
@@ -88,7 +102,6 @@ class RedisStore(BaseStore):
         ttl: TTLConfig | None = None,
         index: IndexConfig | None = None,
     ) -> None:
-        self.items = ItemStore(config, name=name)
         self.ttl_config = ttl
         if ttl is not None:
             unknown = set(ttl) - {
@@ -99,12 +112,27 @@ class RedisStore(BaseStore):
             }
             if unknown:
                 raise ConfigError(f"unknown TTLConfig keys {sorted(unknown)}")
-        if index is not None:
-            raise ConfigError(
-                "semantic search (index=) is not available in this version; "
-                "search by namespace and filter instead"
-            )
         self.index_config = index
+        self.embeddings = None
+        self._paths: list[tuple[str, Any]] = []
+        dims = None
+        if index is not None:
+            unknown = set(index) - {"dims", "embed", "fields"}
+            if unknown:
+                raise ConfigError(
+                    f"unknown index keys {sorted(unknown)}; give 'dims', 'embed' and 'fields'"
+                )
+            dims = index.get("dims")
+            if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+                raise ConfigError(f"index['dims'] must be an int >= 1, got {dims!r}")
+            if index.get("embed") is None:
+                raise ConfigError("index['embed'] is missing: give an Embeddings or a function")
+            self.embeddings = ensure_embeddings(index["embed"])
+            fields = index.get("fields") or ["$"]
+            if isinstance(fields, str):
+                raise ConfigError(f"index['fields'] is a list of paths, got the str {fields!r}")
+            self._paths = [(p, p if p == "$" else tokenize_path(p)) for p in fields]
+        self.items = ItemStore(config, name=name, dims=dims)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
@@ -120,30 +148,78 @@ class RedisStore(BaseStore):
             raise ConfigError(f"ttl is in minutes and must be > 0 or None, got {minutes!r}")
         return float(minutes) * 60
 
-    def _plans(self, ops: Sequence[Op]) -> Iterable[tuple[Plan[Any], Any]]:
+    def _texts(self, ops: Sequence[Op]) -> tuple[list[str], dict[int, slice], list[str]]:
+        """(texts of the puts to embed, each put's slice of them, distinct queries)."""
+        texts: list[str] = []
+        spans: dict[int, slice] = {}
+        queries: list[str] = []
+        for i, op in enumerate(ops):
+            if isinstance(op, SearchOp) and op.query:
+                if self.embeddings is None:
+                    raise ConfigError(_NO_INDEX)
+                if not isinstance(op.query, str):
+                    raise ConfigError(f"query must be a str, got {type(op.query).__name__}")
+                if op.query not in queries:
+                    queries.append(op.query)
+            if not isinstance(op, PutOp) or self.embeddings is None or op.value is None:
+                continue
+            if op.index is False:
+                spans[i] = slice(0, 0)
+                continue
+            paths = self._paths
+            if op.index is not None:
+                if isinstance(op.index, str) or not all(isinstance(p, str) for p in op.index):
+                    raise ConfigError(
+                        f"index= of a put is False or a list of paths, got {op.index!r}"
+                    )
+                paths = [(p, p if p == "$" else tokenize_path(p)) for p in op.index]
+            start = len(texts)
+            for _, tokens in paths:
+                texts.extend(get_text_at_path(op.value, tokens))
+            spans[i] = slice(start, len(texts))
+        return texts, spans, queries
+
+    def _plans(
+        self,
+        ops: Sequence[Op],
+        put_vectors: dict[int, Vectors],
+        query_vectors: dict[str, list[float]],
+    ) -> Iterable[tuple[Plan[Any], Any]]:
         """(core plan, result maker) per run of ops: consecutive puts are one MULTI/EXEC."""
         i = 0
+        plan: Plan[Any]
         while i < len(ops):
             op = ops[i]
             if isinstance(op, PutOp):
                 puts: list[PutIn] = []
+                vectors: list[Vectors | None] = []
                 while i < len(ops) and isinstance(ops[i], PutOp):
                     put = ops[i]
                     assert isinstance(put, PutOp)
                     puts.append((put.namespace, put.key, put.value, self._ttl_seconds(put)))
+                    vectors.append(put_vectors.get(i))
                     i += 1
                 count = len(puts)
-                yield self.items.put_plan(puts), lambda _, n=count: [None] * n
+                plan = self.items.put_plan(puts, vectors if self.embeddings else None)
+                yield plan, lambda _, n=count: [None] * n
                 continue
             if isinstance(op, GetOp):
-                plan: Plan[Any] = self.items.get_plan([(op.namespace, op.key)], op.refresh_ttl)
+                plan = self.items.get_plan([(op.namespace, op.key)], op.refresh_ttl)
                 yield plan, lambda got: [_item(got[0]) if got[0] else None]
             elif isinstance(op, SearchOp):
-                if op.query and self.index_config is None:
-                    raise ConfigError(_NO_INDEX)
-                plan = self.items.search_plan(
-                    op.namespace_prefix, op.filter, op.limit, op.offset, op.refresh_ttl
-                )
+                if op.query:
+                    plan = self.items.semantic_plan(
+                        op.namespace_prefix,
+                        query_vectors[op.query],
+                        op.filter,
+                        op.limit,
+                        op.offset,
+                        op.refresh_ttl,
+                    )
+                else:
+                    plan = self.items.search_plan(
+                        op.namespace_prefix, op.filter, op.limit, op.offset, op.refresh_ttl
+                    )
                 yield plan, lambda got: [[_search_item(s) for s in got]]
             elif isinstance(op, ListNamespacesOp):
                 conditions = [(c.match_type, c.path) for c in op.match_conditions or ()]
@@ -156,17 +232,42 @@ class RedisStore(BaseStore):
                 )
             i += 1
 
+    @staticmethod
+    def _needs_index(spans: dict[int, slice], queries: list[str]) -> bool:
+        return bool(queries) or any(s.stop > s.start for s in spans.values())
+
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` in order; results in the same order."""
+        ops = list(ops)
+        texts, spans, queries = self._texts(ops)
+        put_vectors: dict[int, Vectors] = {}
+        query_vectors: dict[str, list[float]] = {}
+        if self.embeddings is not None:
+            embedded = self.embeddings.embed_documents(texts) if texts else []
+            put_vectors = {i: embedded[span] for i, span in spans.items()}
+            query_vectors = {q: self.embeddings.embed_query(q) for q in queries}
+            if self._needs_index(spans, queries):
+                self.items.ensure_index()
         results: list[Result] = []
-        for plan, make in self._plans(list(ops)):
+        for plan, make in self._plans(ops, put_vectors, query_vectors):
             results.extend(make(self.items.run(plan)))
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async :meth:`batch`."""
+        ops = list(ops)
+        texts, spans, queries = self._texts(ops)
+        put_vectors: dict[int, Vectors] = {}
+        query_vectors: dict[str, list[float]] = {}
+        if self.embeddings is not None:
+            embedded = await self.embeddings.aembed_documents(texts) if texts else []
+            put_vectors = {i: embedded[span] for i, span in spans.items()}
+            found = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in queries))
+            query_vectors = dict(zip(queries, found, strict=True))
+            if self._needs_index(spans, queries):
+                await self.items.aensure_index()
         results: list[Result] = []
-        for plan, make in self._plans(list(ops)):
+        for plan, make in self._plans(ops, put_vectors, query_vectors):
             results.extend(make(await self.items.arun(plan)))
         return results
 

@@ -931,6 +931,26 @@ async def item_store(store: ItemStore, call: Runner, config: RedisAgentConfig) -
     await call("search", ("a",), where={"v": {"$regex": "."}})  # the same ConfigError
 
 
+def _scored(found: Any) -> Any:
+    return [(i.namespace, i.key, i.value, round(i.score, 5) if i.score else i.score) for i in found]
+
+
+@case(
+    ItemStore,
+    "ensure_index put semantic_search",
+    lambda c: ItemStore(c, name="sem", dims=DIMS),
+)
+async def item_store_semantic(store: ItemStore, call: Runner, config: RedisAgentConfig) -> None:
+    await call("ensure_index")
+    puts = [(("a", "b"), "k", {"t": "tea"}, None), (("a",), "j", {"t": "x"}, 60.0)]
+    await call("put", puts, [[toy_vector("tea")], [toy_vector("x"), toy_vector("tea time")]])
+    await call("put", [(("a",), "n", {"t": "none"}, None)], [None])
+    await call("semantic_search", ("a",), toy_vector("tea"), limit=5, keep=_scored)
+    await call("semantic_search", ("a", "b"), toy_vector("x"), where={"t": "tea"}, keep=_scored)
+    await call("semantic_search", ("a",), toy_vector("x"), limit=1, offset=1, refresh=True)
+    await call("put", puts[:1], [[[0.0] * 3]])  # the same ConfigError (wrong size)
+
+
 from langchain_redis_agent.node_cache import RedisNodeCache  # noqa: E402
 from redis_agent_core.agent_store import NodeCacheStore  # noqa: E402
 

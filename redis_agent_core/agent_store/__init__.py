@@ -6,6 +6,6 @@ thin adapter over :class:`ItemStore`.
 
 from .node_cache import NodeCacheStore
 from .records import StoredItem
-from .store import ItemStore, PutIn
+from .store import ItemStore, PutIn, Vectors
 
-__all__ = ["ItemStore", "NodeCacheStore", "PutIn", "StoredItem"]
+__all__ = ["ItemStore", "NodeCacheStore", "PutIn", "StoredItem", "Vectors"]

@@ -33,8 +33,8 @@ __all__ = [
 
 LABEL_END = "\x1e"
 KEY_START = "\x1f"
-F_VALUE, F_CREATED, F_UPDATED, F_TTL = b"v", b"c", b"u", b"t"
-FIELDS = (F_VALUE, F_CREATED, F_UPDATED, F_TTL)
+F_VALUE, F_CREATED, F_UPDATED, F_TTL, F_VECTORS = b"v", b"c", b"u", b"t", b"n"
+FIELDS = (F_VALUE, F_CREATED, F_UPDATED, F_TTL, F_VECTORS)
 _OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 
 
@@ -122,20 +122,22 @@ def item_fields(value: Mapping[str, Any], now_ms: int, ttl_ms: int | None) -> di
 
 def parse_item(
     namespace: tuple[str, ...], key: str, reply: Sequence[bytes | None]
-) -> tuple[StoredItem, int | None] | None:
-    """An HMGET of :data:`FIELDS` as ``(item, ttl_ms)``, or ``None`` when the item is gone."""
-    raw, created, updated, ttl = reply
+) -> tuple[StoredItem, int | None, int] | None:
+    """An HMGET of :data:`FIELDS` as ``(item, ttl_ms, vector count)``, or ``None`` when
+    the item is gone."""
+    raw, created, updated, ttl, vectors = reply
     if raw is None:
         return None
     try:
         value = orjson.loads(raw)
         made = int(created) if created is not None else int(updated or 0)
         item = StoredItem(namespace, key, value, made / 1000, int(updated or made) / 1000)
+        count = int(vectors or 0)
     except (ValueError, TypeError) as exc:
         raise DataCorruptionError(
             f"agent store item {namespace!r}/{key!r} is malformed ({exc}); delete it"
         ) from None
-    return item, int(ttl) if ttl is not None else None
+    return item, int(ttl) if ttl is not None else None, count
 
 
 def check_filter(where: Mapping[str, Any] | None) -> None:

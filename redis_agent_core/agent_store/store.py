@@ -7,26 +7,33 @@ namespace prefix, see :mod:`.records`) and a sorted set of members by expiry tim
 Get, put, delete, search by namespace prefix and filter, and namespace listing need
 no module (no RediSearch, no RedisJSON).
 
+Semantic search (a store made with ``dims``; needs the Redis Query Engine): a put may
+carry vectors (the caller embeds), stored as hashes beside the item and found by an
+exact KNN restricted to a namespace prefix (:mod:`.semantic`); items read without it.
+
 TTL: an item put with ``ttl`` expires that long after its last write (or read, with
-refresh); Redis expires the hash itself, and the script of ``purge.lua`` unindexes it
-on the next search or listing.
+refresh); Redis expires the hash itself (and its vectors, which get the same TTL), and
+the script of ``purge.lua`` unindexes it on the next search or listing.
 
 Redis down: every method raises :class:`RedisUnavailableError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
 from ..plans import Plan, arun_plan, run_plan
 from ..scripts import Script
+from ..search.lifecycle import IndexLifecycle
 from .records import (
     F_CREATED,
     F_TTL,
+    F_VECTORS,
     FIELDS,
     StoredItem,
     check_filter,
@@ -41,13 +48,27 @@ from .records import (
     parse_item,
     prefix_range,
 )
+from .semantic import (
+    F_PREFIXES,
+    F_VECTOR,
+    VECTOR_SEP,
+    check_index,
+    knn_command,
+    pack_vector,
+    parse_knn,
+    prefix_tags,
+    vector_schema,
+)
 
-__all__ = ["ItemStore", "PutIn"]
+__all__ = ["ItemStore", "PutIn", "Vectors"]
 
 PutIn = tuple[Sequence[str], str, Mapping[str, Any] | None, float | None]
 """(namespace, key, value or ``None`` to delete, TTL in seconds or ``None``)."""
+Vectors = Sequence[Sequence[float]]
+"""The embeddings of one item's texts (``dims`` floats each)."""
 
 _PURGE = Script.load(__package__, "purge.lua")
+_DROP_VECTORS = Script.load(__package__, "vectors.lua")
 T = TypeVar("T")
 _CHUNK = 200  # index members read per round trip while searching or listing
 
@@ -76,18 +97,43 @@ class ItemStore:
     Args:
         config: connection settings (default: the process-wide config).
         name: the store's name; stores of different names share nothing.
+        dims: the size of the vectors of semantic search (``None``: no semantic search;
+            puts carry no vectors).
     """
 
-    def __init__(self, config: RedisAgentConfig | None = None, *, name: str = "default") -> None:
+    def __init__(
+        self,
+        config: RedisAgentConfig | None = None,
+        *,
+        name: str = "default",
+        dims: int | None = None,
+    ) -> None:
         self.config = config or get_default_config()
         self.name = name
         keys = self.config.keys
         self.index_key = keys.agent_store(name, "idx")
         self.expiry_key = keys.agent_store(name, "exp")
         self.item_prefix = keys.agent_store(name, "i:").encode()
+        self.vector_prefix = keys.agent_store(name, "v:").encode()
+        if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
+            raise ConfigError(f"dims must be an int >= 1 or None, got {dims!r}")
+        self.dims = dims
+        self.lifecycle: IndexLifecycle | None = None
+        if dims is not None:
+            index_name = keys.agent_store(name, "vidx")
+            schema = vector_schema(index_name, self.vector_prefix.decode(), dims)
+            self.lifecycle = IndexLifecycle(
+                self.config,
+                schema,
+                lambda info: check_index(info, index_name, dims),
+                f"semantic search of agent store {name!r}",
+            )
 
     def item_key(self, raw_member: bytes) -> bytes:
         return self.item_prefix + raw_member
+
+    def vector_key(self, raw_member: bytes, i: int) -> bytes:
+        return self.vector_prefix + raw_member + VECTOR_SEP + b"%d" % i
 
     # -- plans (pure; run by both drivers) --
     def _queue_purge(self, pipe: Any) -> None:
@@ -95,25 +141,49 @@ class ItemStore:
             *_PURGE.eval([self.index_key, self.expiry_key], [self.item_prefix, _now_ms()])
         )
 
-    def _queue_refresh(self, pipe: Any, found: Sequence[tuple[bytes, int]]) -> None:
+    def _queue_refresh(self, pipe: Any, found: Sequence[tuple[bytes, int, int]]) -> None:
         now = _now_ms()
-        for raw, ttl in found:
+        for raw, ttl, vectors in found:
             pipe.pexpire(self.item_key(raw), ttl)
+            for i in range(vectors):
+                pipe.pexpire(self.vector_key(raw, i), ttl)
             pipe.zadd(self.expiry_key, {raw: now + ttl}, xx=True)
 
-    def put_plan(self, puts: Sequence[PutIn]) -> Plan[None]:
-        """Every put and delete of ``puts`` in one MULTI/EXEC."""
+    def put_plan(
+        self, puts: Sequence[PutIn], vectors: Sequence[Vectors | None] | None = None
+    ) -> Plan[None]:
+        """Every put and delete of ``puts`` in one MULTI/EXEC.
+
+        ``vectors`` (a store made with ``dims``): one entry per put, the embeddings of
+        its texts (``None`` or empty: the item is not found by meaning). Vectors an item
+        had before and no longer has are dropped, whatever the store's ``dims``.
+        """
+        if vectors is not None and len(vectors) != len(puts):
+            raise ConfigError(
+                f"vectors must have one entry per put ({len(puts)}), got {len(vectors)}"
+            )
+        if vectors is not None and self.dims is None and any(vectors):
+            raise ConfigError(
+                "this store was made without dims: give ItemStore(dims=...) to store vectors"
+            )
         now = _now_ms()
         checked = []
-        for namespace, key, value, ttl in puts:
-            raw = member(check_namespace(namespace), key)
+        for i, (namespace, key, value, ttl) in enumerate(puts):
+            labels = check_namespace(namespace)
+            raw = member(labels, key)
             ttl_ms = _ttl_ms(ttl)
             fields = item_fields(value, now, ttl_ms) if value is not None else None
-            checked.append((raw, fields, ttl_ms))
+            own = vectors[i] if vectors is not None and fields is not None else None
+            packed = [pack_vector(v, self.dims) for v in own or ()] if self.dims else []
+            checked.append((raw, fields, ttl_ms, packed, prefix_tags(labels) if packed else ""))
 
         def queue(pipe: Any) -> None:
-            for raw, fields, ttl_ms in checked:
+            for raw, fields, ttl_ms, packed, tags in checked:
                 key = self.item_key(raw)
+                # before the item's count changes: drop the vectors it no longer has
+                pipe.execute_command(
+                    *_DROP_VECTORS.eval([key], [self.vector_key(raw, 0)[:-1], len(packed)])
+                )
                 if fields is None:
                     pipe.delete(key)
                     pipe.zrem(self.index_key, raw)
@@ -122,6 +192,17 @@ class ItemStore:
                 pipe.hsetnx(key, F_CREATED, b"%d" % now)
                 pipe.hset(key, mapping=fields)
                 pipe.zadd(self.index_key, {raw: 0})
+                if packed:
+                    pipe.hset(key, F_VECTORS, len(packed))
+                else:
+                    pipe.hdel(key, F_VECTORS)
+                for i, vector in enumerate(packed):
+                    vkey = self.vector_key(raw, i)
+                    pipe.hset(vkey, mapping={F_PREFIXES: tags, F_VECTOR: vector})
+                    if ttl_ms is None:
+                        pipe.persist(vkey)
+                    else:
+                        pipe.pexpire(vkey, ttl_ms)
                 if ttl_ms is None:
                     pipe.hdel(key, F_TTL)
                     pipe.persist(key)
@@ -134,8 +215,9 @@ class ItemStore:
 
     def _read_plan(
         self, raws: Sequence[bytes], refresh: bool
-    ) -> Plan[list[tuple[StoredItem, int | None] | None]]:
-        """The items of ``raws`` (``None`` where gone), TTLs refreshed when asked."""
+    ) -> Plan[list[tuple[StoredItem, int | None, int] | None]]:
+        """The items of ``raws`` (``None`` where gone) with TTL (ms) and vector count,
+        TTLs refreshed when asked."""
         if not raws:
             return []
 
@@ -148,10 +230,16 @@ class ItemStore:
         for raw, reply in zip(raws, replies, strict=True):
             namespace, key = decode_member(raw)
             out.append(parse_item(namespace, key, reply))
-        alive = [(raw, got[1]) for raw, got in zip(raws, out, strict=True) if got and got[1]]
-        if refresh and alive:
-            yield False, lambda pipe: self._queue_refresh(pipe, alive)
+        if refresh:
+            yield from self._refresh_plan(zip(raws, out, strict=True))
         return out
+
+    def _refresh_plan(
+        self, found: Iterable[tuple[bytes, tuple[StoredItem, int | None, int] | None]]
+    ) -> Plan[None]:
+        alive = [(raw, got[1], got[2]) for raw, got in found if got and got[1]]
+        if alive:
+            yield False, lambda pipe: self._queue_refresh(pipe, alive)
 
     def get_plan(
         self, refs: Sequence[tuple[Sequence[str], str]], refresh: bool
@@ -173,7 +261,7 @@ class ItemStore:
         check_filter(where)
         _check_page(limit, offset)
         low, high = prefix_range(labels)
-        matched: list[tuple[bytes, StoredItem, int | None]] = []
+        matched: list[tuple[bytes, tuple[StoredItem, int | None, int]]] = []
         start, first = 0, True
         # first read what the page needs (twice that with a filter), then twice as much
         # each read: a small page reads few items, a selective filter few round trips
@@ -192,16 +280,85 @@ class ItemStore:
             found = yield from self._read_plan(raws, refresh=False)
             for raw, got in zip(raws, found, strict=True):
                 if got and matches_filter(got[0].value, where):
-                    matched.append((raw, got[0], got[1]))
+                    matched.append((raw, got))
             if len(raws) < chunk:
                 break
             start, first = start + chunk, False
             chunk = min(_CHUNK * 4, chunk * 2)
         page = matched[offset : offset + limit]
-        alive = [(raw, ttl) for raw, _, ttl in page if ttl]
-        if refresh and alive:
-            yield False, lambda pipe: self._queue_refresh(pipe, alive)
-        return [item for _, item, _ in page]
+        if refresh:
+            yield from self._refresh_plan(page)
+        return [got[0] for _, got in page]
+
+    def semantic_plan(
+        self,
+        prefix: Sequence[str],
+        vector: Sequence[float],
+        where: Mapping[str, Any] | None,
+        limit: int,
+        offset: int,
+        refresh: bool,
+    ) -> Plan[list[StoredItem]]:
+        """Items under ``prefix`` matching ``where``, nearest ``vector`` first, scored by
+        cosine similarity (an item's best vector); LangGraph's order and scores.
+
+        Exact: the KNN (FLAT, pre-filtered by namespace prefix) is asked for more
+        vectors until ``offset + limit`` items pass ``where`` or none are left. When
+        fewer items have vectors than the page needs, items without vectors follow,
+        unscored (``score=None``), as LangGraph's in-memory store does.
+        """
+        if self.dims is None or self.lifecycle is None:
+            raise ConfigError("semantic search needs a store made with dims (ItemStore(dims=...))")
+        labels = check_namespace(prefix, allow_empty=True)
+        check_filter(where)
+        _check_page(limit, offset)
+        query = pack_vector(vector, self.dims)
+        index_name = self.lifecycle.name
+        need = offset + limit
+        k = max(10, need * (4 if where else 2))
+        best: dict[bytes, float] = {}  # member -> smallest distance, nearest first
+        read: dict[bytes, tuple[StoredItem, int | None, int] | None] = {}
+        passed: list[bytes] = []
+        while need:
+            command = knn_command(index_name, labels, query, k)
+
+            def knn(pipe: Any, command: list[Any] = command) -> None:
+                pipe.execute_command(*command)
+
+            replies = yield False, knn
+            hits = parse_knn(replies[-1], self.vector_prefix)
+            for raw, distance in hits:
+                best.setdefault(raw, distance)
+            new = [raw for raw in best if raw not in read]
+            found = yield from self._read_plan(new, refresh=False)
+            read.update(zip(new, found, strict=True))
+            passed = [
+                raw
+                for raw in best
+                if (got := read[raw]) is not None
+                and got[0].namespace[: len(labels)] == labels  # a digest collision
+                and matches_filter(got[0].value, where)
+            ]
+            if len(passed) >= need or len(hits) < k:
+                break
+            k *= 4
+        page: list[tuple[bytes, tuple[StoredItem, int | None, int]]] = []
+        for raw in passed[offset:need]:
+            got = read[raw]
+            assert got is not None
+            scored = dataclasses.replace(got[0], score=1.0 - best[raw])
+            page.append((raw, (scored, got[1], got[2])))
+        out = [got[0] for _, got in page]
+        if len(out) < limit:
+            # every vector under the prefix was seen: the rest have none
+            more = yield from self.search_plan(
+                prefix, where, limit - len(out) + len(passed), 0, refresh
+            )
+            seen = {decode_member(raw) for raw in best}
+            out += [s for s in more if (s.namespace, s.key) not in seen][: limit - len(out)]
+        if refresh:
+            yield from self._refresh_plan(page)
+        return out
 
     def namespaces_plan(
         self,
@@ -252,6 +409,19 @@ class ItemStore:
             first = False
         return found[offset : offset + limit]
 
+    def ensure_index(self) -> None:
+        """Create the vector index if missing (raises :class:`CapabilityError` without
+        the Query Engine); runs once per store object."""
+        if self.lifecycle is None:
+            raise ConfigError("semantic search needs a store made with dims (ItemStore(dims=...))")
+        self.lifecycle.ensure()
+
+    async def aensure_index(self) -> None:
+        """Async :meth:`ensure_index`."""
+        if self.lifecycle is None:
+            raise ConfigError("semantic search needs a store made with dims (ItemStore(dims=...))")
+        await self.lifecycle.aensure()
+
     # -- drivers --
     def run(self, plan: Plan[T], action: str = "using the agent store") -> T:
         """Run a plan of this store on the sync client."""
@@ -262,9 +432,13 @@ class ItemStore:
         return await arun_plan(self.config, plan, action)
 
     # -- sync --
-    def put(self, puts: Sequence[PutIn]) -> None:
-        """Store (value) or delete (``None``) items, all in one MULTI/EXEC."""
-        run_plan(self.config, self.put_plan(puts), "writing agent store items")
+    def put(self, puts: Sequence[PutIn], vectors: Sequence[Vectors | None] | None = None) -> None:
+        """Store (value) or delete (``None``) items, all in one MULTI/EXEC (``vectors``:
+        see :meth:`put_plan`)."""
+        plan = self.put_plan(puts, vectors)
+        if vectors is not None and any(vectors):
+            self.ensure_index()
+        run_plan(self.config, plan, "writing agent store items")
 
     def get(
         self, refs: Sequence[tuple[Sequence[str], str]], *, refresh: bool = False
@@ -285,6 +459,22 @@ class ItemStore:
         plan = self.search_plan(prefix, where, limit, offset, refresh)
         return run_plan(self.config, plan, "searching the agent store")
 
+    def semantic_search(
+        self,
+        prefix: Sequence[str],
+        vector: Sequence[float],
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh: bool = False,
+    ) -> list[StoredItem]:
+        """Items under ``prefix`` matching ``where``, nearest ``vector`` first (see
+        :meth:`semantic_plan`)."""
+        plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
+        self.ensure_index()
+        return run_plan(self.config, plan, "searching the agent store by meaning")
+
     def namespaces(
         self,
         conditions: Sequence[tuple[str, Sequence[str]]] = (),
@@ -298,9 +488,14 @@ class ItemStore:
         return run_plan(self.config, plan, "listing agent store namespaces")
 
     # -- async --
-    async def aput(self, puts: Sequence[PutIn]) -> None:
+    async def aput(
+        self, puts: Sequence[PutIn], vectors: Sequence[Vectors | None] | None = None
+    ) -> None:
         """Async :meth:`put`."""
-        await arun_plan(self.config, self.put_plan(puts), "writing agent store items")
+        plan = self.put_plan(puts, vectors)
+        if vectors is not None and any(vectors):
+            await self.aensure_index()
+        await arun_plan(self.config, plan, "writing agent store items")
 
     async def aget(
         self, refs: Sequence[tuple[Sequence[str], str]], *, refresh: bool = False
@@ -321,6 +516,21 @@ class ItemStore:
         """Async :meth:`search`."""
         plan = self.search_plan(prefix, where, limit, offset, refresh)
         return await arun_plan(self.config, plan, "searching the agent store")
+
+    async def asemantic_search(
+        self,
+        prefix: Sequence[str],
+        vector: Sequence[float],
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh: bool = False,
+    ) -> list[StoredItem]:
+        """Async :meth:`semantic_search`."""
+        plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
+        await self.aensure_index()
+        return await arun_plan(self.config, plan, "searching the agent store by meaning")
 
     async def anamespaces(
         self,

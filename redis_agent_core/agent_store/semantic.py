@@ -1,0 +1,133 @@
+"""Pure parts of the agent store's semantic search: vector documents, their index, the
+KNN query and its reply.
+
+An item may carry several vectors (one per indexed text: LangGraph embeds every
+configured field, and each element of a list). Each vector is a hash of its own,
+``<store>:v:<member>\\x1d<i>`` (same hash tag as the item), holding the vector and a
+TAG of digests of every namespace prefix of the item, so a KNN restricted to a
+namespace prefix is one exact-match pre-filter. The index is FLAT (exact, as LangGraph's
+in-memory store) with cosine distance; score = 1 - distance (cosine similarity).
+The item hash keeps the vector count (field ``n``) so a later put or delete drops
+the vectors it no longer has (``vectors.lua``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from redisvl.schema import IndexSchema
+
+from ..errors import ConfigError, SchemaMismatchError
+from ..search.commands import drop_hint, knn_clause, search_command
+from ..search.replies import describe_info, search_rows
+from .records import decode_member, namespace_prefix
+
+__all__ = [
+    "F_PREFIXES",
+    "F_VECTOR",
+    "VECTOR_SEP",
+    "check_index",
+    "knn_command",
+    "pack_vector",
+    "parse_knn",
+    "prefix_digest",
+    "prefix_tags",
+    "vector_schema",
+]
+
+F_PREFIXES, F_VECTOR = "p", "vector"
+VECTOR_SEP = b"\x1d"  # between an item's member and its vector number (parsed from the right)
+_DISTANCE = "d"
+
+
+def prefix_digest(labels: Sequence[str]) -> str:
+    """The TAG value of the namespace prefix ``labels``: hex, so no TAG escaping and no
+    case folding; a collision is caught by re-checking each hit's namespace."""
+    return hashlib.sha1(namespace_prefix(labels).encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+def prefix_tags(namespace: Sequence[str]) -> str:
+    """The TAG field of a vector of an item in ``namespace``: every prefix's digest."""
+    return ",".join(prefix_digest(namespace[:depth]) for depth in range(1, len(namespace) + 1))
+
+
+def pack_vector(vector: Sequence[float], dims: int) -> bytes:
+    """``vector`` as FLOAT32 bytes, or :class:`ConfigError` when its size is not ``dims``."""
+    arr = np.asarray(vector, dtype=np.float32)
+    if arr.ndim != 1 or arr.shape[0] != dims:
+        raise ConfigError(
+            f"the embedding function returned a vector of shape {arr.shape}, but the store "
+            f"index is configured with dims={dims}; set index['dims'] to the model's size"
+        )
+    if not np.isfinite(arr).all():
+        raise ConfigError("the embedding function returned a vector with NaN or infinity")
+    return arr.tobytes()
+
+
+def vector_schema(index_name: str, prefix: str, dims: int) -> IndexSchema:
+    """The index of a store's vectors (FLAT, cosine, FLOAT32)."""
+    return IndexSchema.from_dict(
+        {
+            "index": {"name": index_name, "prefix": prefix, "storage_type": "hash"},
+            "fields": [
+                {"name": F_PREFIXES, "type": "tag"},
+                {
+                    "name": F_VECTOR,
+                    "type": "vector",
+                    "attrs": {
+                        "dims": dims,
+                        "distance_metric": "cosine",
+                        "algorithm": "flat",
+                        "datatype": "float32",
+                    },
+                },
+            ],
+        }
+    )
+
+
+def check_index(info: Any, index_name: str, dims: int) -> None:
+    """Refuse a live index made for another vector size (its vectors would not be indexed,
+    and search would silently miss them)."""
+    vector = describe_info(info)["fields"].get(F_VECTOR, {})
+    if vector.get("dims") not in (None, dims):
+        raise SchemaMismatchError(
+            f"the agent store index {index_name!r} holds {vector['dims']}-d vectors but this "
+            f"store is configured with dims={dims}. Use another store name for this model, "
+            f"or drop the index ({drop_hint(index_name)}) and put the items again."
+        )
+
+
+def knn_command(index_name: str, labels: Sequence[str], vector: bytes, k: int) -> list[Any]:
+    """The search of the ``k`` vectors nearest ``vector`` under the namespace prefix ``labels``."""
+    where = f"(@{F_PREFIXES}:{{{prefix_digest(labels)}}})" if labels else "*"
+    query = where + knn_clause(k, F_VECTOR, distance_as=_DISTANCE)
+    return search_command(
+        index_name,
+        query,
+        return_fields=[_DISTANCE],
+        sort_by=_DISTANCE,
+        limit=k,
+        params=["vec", vector],
+    )
+
+
+def parse_knn(reply: Any, vector_prefix: bytes) -> list[tuple[bytes, float]]:
+    """``(item member, cosine distance)`` of each hit, nearest first (one per vector)."""
+    _, rows = search_rows(reply)
+    prefix = vector_prefix.decode()
+    out = []
+    for key, _, found in rows:
+        if not key.startswith(prefix):
+            continue
+        raw, sep, _ = key[len(prefix) :].encode().rpartition(VECTOR_SEP)
+        if not sep:
+            continue
+        decode_member(raw)  # a malformed member raises DataCorruptionError
+        distance = found.get(_DISTANCE)
+        text = distance.decode() if isinstance(distance, bytes) else str(distance)
+        out.append((raw, float(text)))
+    return out

@@ -1,0 +1,240 @@
+"""RedisStore's semantic search (index={"dims", "embed", "fields"}) against LangGraph's
+InMemoryStore with the same embed function: same items, order and scores."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from langgraph.store.base import BaseStore, SearchItem
+from langgraph.store.memory import InMemoryStore
+
+from langchain_redis_agent.store import AsyncRedisStore, RedisStore
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError, SchemaMismatchError
+from tests.conftest import skip_unless
+
+DIMS = 32
+
+
+@pytest.fixture(autouse=True)
+def _needs_search(capabilities: Any) -> None:
+    skip_unless(capabilities.search, "semantic search of the store needs the Query Engine")
+
+
+def _word(word: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(DIMS)
+
+
+def bag_of_words(texts: list[str]) -> list[list[float]]:
+    """Sum of fixed random word vectors: texts sharing words are near, others far."""
+    out = []
+    for text in texts:
+        words = text.lower().replace(",", " ").split() or ["<empty>"]
+        out.append(sum((_word(w) for w in words), np.zeros(DIMS)).tolist())
+    return out
+
+
+CORPUS: list[tuple[tuple[str, ...], str, dict[str, Any], Any]] = [
+    (("u1", "memories"), "m1", {"text": "likes green tea in the morning", "n": 1}, None),
+    (("u1", "memories"), "m2", {"text": "lives in Oslo near the fjord", "n": 2}, None),
+    (("u1", "memories"), "m3", {"text": "drinks coffee at work", "n": 3}, None),
+    (("u1", "prefs"), "p1", {"text": "dark theme", "tags": ["tea", "green"], "n": 4}, None),
+    (("u2", "memories"), "m1", {"text": "likes black tea", "n": 5}, None),
+    (("u2", "memories"), "m2", {"text": "hates the morning", "n": 6}, False),  # not indexed
+    (("u2", "memories"), "m3", {"title": "no text field", "n": 7}, None),
+    (("u2", "notes"), "x", {"text": "tea", "title": "Oslo coffee", "n": 8}, ["title"]),
+    (("u10",), "k", {"text": "green fjord", "n": 9}, None),
+]
+
+QUERIES: list[dict[str, Any]] = [
+    {"prefix": (), "query": "green tea"},
+    {"prefix": ("u1",), "query": "morning tea"},
+    {"prefix": ("u1",), "query": "coffee", "limit": 2, "offset": 1},
+    {"prefix": ("u2",), "query": "Oslo coffee"},
+    {"prefix": ("u2", "memories"), "query": "tea", "limit": 10},
+    {"prefix": (), "query": "tea", "filter": {"n": {"$gte": 3}}},
+    {"prefix": (), "query": "fjord", "filter": {"n": {"$lt": 3}}, "limit": 1},
+    {"prefix": ("u1",), "query": "green", "filter": {"tags": ["tea", "green"]}},
+    {"prefix": ("u3",), "query": "tea"},
+    {"prefix": (), "query": "tea", "limit": 3, "offset": 6},
+]
+
+
+def _fill(store: BaseStore) -> None:
+    for ns, key, value, index in CORPUS:
+        store.put(ns, key, value, index=index)
+
+
+def _search(store: BaseStore, case: dict[str, Any]) -> list[SearchItem]:
+    rest = {k: v for k, v in case.items() if k != "prefix"}
+    return store.search(case["prefix"], **rest)
+
+
+async def _asearch(store: BaseStore, case: dict[str, Any]) -> list[SearchItem]:
+    rest = {k: v for k, v in case.items() if k != "prefix"}
+    return await store.asearch(case["prefix"], **rest)
+
+
+def _same(got: list[SearchItem], want: list[SearchItem], case: Any) -> None:
+    assert [(i.namespace, i.key, i.value) for i in got] == [
+        (i.namespace, i.key, i.value) for i in want
+    ], case
+    for a, b in zip(got, want, strict=True):
+        assert (a.score is None) == (b.score is None), case
+        if a.score is not None and b.score is not None:
+            assert a.score == pytest.approx(b.score, abs=1e-5), case
+
+
+def _index(embed: Any, fields: list[str]) -> Any:
+    return {"dims": DIMS, "embed": embed, "fields": fields}
+
+
+def test_same_ranking_and_scores_as_langgraphs_in_memory_store(config: RedisAgentConfig) -> None:
+    index = _index(bag_of_words, ["text", "tags[*]"])
+    ours, theirs = RedisStore(config, index=index), InMemoryStore(index=index)
+    _fill(ours)
+    _fill(theirs)
+    for case in QUERIES:
+        _same(_search(ours, case), _search(theirs, case), case)
+    # put without a query still lists by namespace; get is unchanged
+    assert [i.key for i in ours.search(("u2", "notes"))] == ["x"]
+    got = ours.get(("u1", "memories"), "m1")
+    assert got is not None and got.value["n"] == 1
+
+
+def test_many_items_and_a_selective_filter_stay_exact(config: RedisAgentConfig) -> None:
+    index = _index(bag_of_words, ["text"])
+    ours, theirs = RedisStore(config, index=index), InMemoryStore(index=index)
+    words = ["tea", "coffee", "oslo", "fjord", "green", "black", "morning", "work"]
+    for i in range(300):
+        value = {"text": f"{words[i % 8]} {words[(i * 3) % 8]} {i}", "i": i, "rare": i % 97 == 0}
+        for store in (ours, theirs):
+            store.put(("bulk", f"g{i % 4}"), f"k{i}", value)
+    for case in [
+        {"query": "green tea", "filter": {"rare": True}, "limit": 5},
+        {"query": "oslo work", "limit": 25, "offset": 40},
+        {"query": "morning", "filter": {"i": {"$gt": 250}}, "limit": 30},
+    ]:
+        _same(ours.search(("bulk",), **case), theirs.search(("bulk",), **case), case)
+
+
+def test_finds_by_meaning_with_the_offline_model(config: RedisAgentConfig, minilm: Any) -> None:
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [list(map(float, row)) for row in minilm.embed(texts)]
+
+    index = {"dims": minilm.dims, "embed": embed, "fields": ["text"]}
+    ours, theirs = RedisStore(config, index=index), InMemoryStore(index=index)
+    facts = [
+        "The user drinks green tea every morning",
+        "The user lives in Oslo",
+        "The user's dog is called Rex",
+        "The user works as a nurse at night",
+        "The user is allergic to peanuts",
+        "The user plays the violin",
+    ]
+    for i, fact in enumerate(facts):
+        for store in (ours, theirs):
+            store.put(("memories", "u1"), f"f{i}", {"text": fact, "i": i})
+    for query, wanted in [
+        ("what does the user like to drink?", "f0"),
+        ("which city is home?", "f1"),
+        ("name of the pet", "f2"),
+        ("food the user must avoid", "f4"),
+    ]:
+        got = ours.search(("memories",), query=query, limit=3)
+        _same(got, theirs.search(("memories",), query=query, limit=3), query)
+        assert got[0].key == wanted, (query, [i.key for i in got])
+    got = ours.search(("memories",), query="pet", filter={"i": {"$gte": 3}}, limit=1)
+    assert got[0].key != "f2" and got[0].value["i"] >= 3
+
+
+def _vector_keys(config: RedisAgentConfig, name: str = "default") -> list[bytes]:
+    pattern = config.keys.agent_store(name, "v:").replace("{", "[{]").replace("}", "[}]")
+    return sorted(config.get_client().scan_iter(match=pattern + "*"))
+
+
+def test_updates_and_deletes_drop_vectors_the_item_no_longer_has(config: RedisAgentConfig) -> None:
+    store = RedisStore(config, index=_index(bag_of_words, ["texts[*]"]))
+    store.put(("a",), "k", {"texts": ["tea", "coffee", "oslo"]})
+    assert len(_vector_keys(config)) == 3
+    store.put(("a",), "k", {"texts": ["fjord"]})
+    assert len(_vector_keys(config)) == 1
+    assert store.search(("a",), query="coffee")[0].score == pytest.approx(
+        float(np.dot(*map(np.asarray, bag_of_words(["coffee", "fjord"]))))
+        / float(np.prod([np.linalg.norm(v) for v in bag_of_words(["coffee", "fjord"])])),
+        abs=1e-5,
+    )
+    store.put(("a",), "k", {"texts": ["tea"]}, index=False)
+    assert _vector_keys(config) == []
+    [found] = store.search(("a",), query="tea")
+    assert found.score is None  # kept, unscored, as LangGraph does for unindexed items
+    store.put(("a",), "k", {"texts": ["tea", "oslo"]})
+    # a store opened without index= still drops the vectors of what it overwrites
+    RedisStore(config).put(("a",), "k", {"texts": ["coffee"]})
+    assert _vector_keys(config) == []
+    store.put(("a",), "k", {"texts": ["tea", "oslo"]})
+    store.delete(("a",), "k")
+    assert _vector_keys(config) == []
+    assert store.search(("a",), query="tea") == []
+
+
+def test_vectors_share_the_items_ttl_and_refresh(config: RedisAgentConfig) -> None:
+    client = config.get_client()
+    index = _index(bag_of_words, ["text"])
+    store = RedisStore(config, index=index, ttl={"default_ttl": 10, "refresh_on_read": True})
+    store.put(("t",), "k", {"text": "green tea"})
+    [vkey] = _vector_keys(config)
+    assert 590_000 < client.pttl(vkey) <= 600_000
+    client.pexpire(vkey, 5_000)
+    assert [i.key for i in store.search(("t",), query="tea", refresh_ttl=False)] == ["k"]
+    assert client.pttl(vkey) <= 5_000
+    store.search(("t",), query="tea")
+    assert client.pttl(vkey) > 590_000
+    store.put(("t",), "brief", {"text": "green tea"}, ttl=0.0005)  # 30 ms
+    time.sleep(0.1)
+    assert [i.key for i in store.search(("t",), query="green tea")] == ["k"]
+    assert len(_vector_keys(config)) == 1  # the expired item's vector expired with it
+
+
+def test_async_store_with_an_async_embed_function(config: RedisAgentConfig) -> None:
+    async def aembed(texts: list[str]) -> list[list[float]]:
+        await asyncio.sleep(0)
+        return bag_of_words(texts)
+
+    index = _index(aembed, ["text", "tags[*]"])
+    theirs = InMemoryStore(index=_index(bag_of_words, ["text", "tags[*]"]))
+    _fill(theirs)
+
+    async def run() -> list[list[SearchItem]]:
+        ours = AsyncRedisStore(config, index=index)
+        for ns, key, value, index_ in CORPUS:
+            await ours.aput(ns, key, value, index=index_)
+        return [await _asearch(ours, case) for case in QUERIES]
+
+    for case, got in zip(QUERIES, asyncio.run(run()), strict=True):
+        _same(got, _search(theirs, case), case)
+
+
+def test_bad_index_settings_name_the_fix(config: RedisAgentConfig) -> None:
+    with pytest.raises(ConfigError, match="unknown index keys"):
+        RedisStore(config, index={"dims": 3, "embed": bag_of_words, "field": ["x"]})  # type: ignore[typeddict-unknown-key]
+    with pytest.raises(ConfigError, match="dims"):
+        RedisStore(config, index={"dims": 0, "embed": bag_of_words})
+    with pytest.raises(ConfigError, match="embed"):
+        RedisStore(config, index={"dims": 3})
+    wrong = RedisStore(config, index={"dims": 8, "embed": bag_of_words, "fields": ["text"]})
+    with pytest.raises(ConfigError, match="dims=8"):
+        wrong.put(("a",), "k", {"text": "tea"})
+    assert wrong.get(("a",), "k") is None  # nothing written
+    RedisStore(config, name="s", index=_index(bag_of_words, ["text"])).put(
+        ("a",), "k", {"text": "x"}
+    )
+    other = RedisStore(config, name="s", index={"dims": 8, "embed": bag_of_words})
+    with pytest.raises(SchemaMismatchError, match="32-d"):
+        other.search(("a",), query="tea")
