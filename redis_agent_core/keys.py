@@ -173,6 +173,15 @@ class KeySpace:
         """Search index name of vector store ``name``."""
         return self._join("vec", escape_part(name), "idx")
 
+    def vector_index_variant(self, name: str, algorithm: str) -> str:
+        """Search index of vector store ``name`` built with ``algorithm`` when the store
+        picks its own (``algorithm="auto"``): ``vector_index(name)`` is then an alias."""
+        return self._join("vec", escape_part(name), "idx", algorithm)
+
+    def vector_switch_lock(self, name: str) -> str:
+        """Lock held while one process builds vector store ``name``'s next index."""
+        return self._join("vec", escape_part(name), "switch")
+
     def vector_recall(self, name: str) -> str:
         """Hash of vector store ``name``'s tuned ``ef_runtime`` and measured recall."""
         return self._join("vec", escape_part(name), "recall")

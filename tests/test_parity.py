@@ -346,7 +346,7 @@ def _index(config: RedisAgentConfig) -> VectorIndex:
 @case(
     VectorIndex,
     "create exists add count get search search_range find text_search hybrid mmr delete "
-    "delete_by_filter clear drop measure_recall tune_recall ensure_recall",
+    "delete_by_filter clear drop measure_recall tune_recall ensure_recall pick_algorithm",
     _index,
 )
 async def vector_index(index: VectorIndex, call: Runner, config: RedisAgentConfig) -> None:
@@ -366,6 +366,7 @@ async def vector_index(index: VectorIndex, call: Runner, config: RedisAgentConfi
     await call("tune_recall", 0.9, sample=5, k=2, seed=1)
     await call("ensure_recall")  # tuned at this size: nothing to do
     await call("measure_recall", sample=0)  # the same ConfigError
+    await call("pick_algorithm")  # 5 documents: no trial due
     await call("get", ["d1", "d4", "nope"])
     await call("search", "red apples", 3)
     await call("search", "red apples", 3, filter=F("year") >= 2022)

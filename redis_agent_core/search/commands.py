@@ -13,6 +13,7 @@ from redisvl.schema import IndexSchema
 __all__ = [
     "DIALECT",
     "aggregate_command",
+    "alias_update_command",
     "create_command",
     "drop_command",
     "drop_hint",
@@ -49,6 +50,11 @@ def info_command(index: str) -> list[Any]:
 
 def drop_command(index: str, *, delete_documents: bool = False) -> list[Any]:
     return ["FT.DROPINDEX", index, "DD"] if delete_documents else ["FT.DROPINDEX", index]
+
+
+def alias_update_command(alias: str, index: str) -> list[Any]:
+    """Point ``alias`` at ``index`` (created when missing; one atomic step)."""
+    return ["FT.ALIASUPDATE", alias, index]
 
 
 def list_command() -> list[Any]:

@@ -17,6 +17,7 @@ from ..errors import CapabilityError, RedisAgentError
 from ..redis_errors import REFUSED, is_missing_index, translate_errors
 from .capabilities import arequire_search, require_search
 from .commands import (
+    alias_update_command,
     create_command,
     drop_command,
     explain_command,
@@ -28,6 +29,7 @@ from .replies import text
 
 __all__ = [
     "IndexLifecycle",
+    "alias_flow",
     "drop_flow",
     "drop_namespace_indexes",
     "ensure_flow",
@@ -55,12 +57,16 @@ def _create_error(exc: redis.exceptions.ResponseError, index: str, what: str) ->
     return RedisAgentError(f"creating index {index} failed: {exc}")
 
 
-def ensure_flow(schema: IndexSchema, check: Check, *, create: bool, what: str) -> Flow[bool]:
+def ensure_flow(
+    schema: IndexSchema, check: Check, *, create: bool, what: str, alias: str | None = None
+) -> Flow[bool]:
     """Whether the index exists (created first when missing and ``create``); an
-    existing index is compared with ``check``."""
+    existing index is compared with ``check``. With ``alias``, the index is looked up by
+    the alias (whatever it points at) and a missing one is created under the schema's
+    name with the alias pointed at it."""
     name = schema.index.name
     try:
-        info = yield info_command(name)
+        info = yield info_command(alias or name)
     except redis.exceptions.ResponseError as exc:
         if not is_missing_index(exc):
             raise
@@ -71,7 +77,9 @@ def ensure_flow(schema: IndexSchema, check: Check, *, create: bool, what: str) -
         except redis.exceptions.ResponseError as exc2:
             if "already exists" not in str(exc2).lower():  # else: another process won
                 raise _create_error(exc2, name, what) from exc2
-        info = yield info_command(name)
+        if alias is not None:
+            yield alias_update_command(alias, name)
+        info = yield info_command(alias or name)
     check(info)
     return True
 
@@ -84,6 +92,11 @@ def info_flow(index: str) -> Flow[Any]:
         if is_missing_index(exc):
             return None
         raise
+
+
+def alias_flow(alias: str, index: str) -> Flow[None]:
+    """Point ``alias`` at ``index`` (atomic: a query sees the old or the new one)."""
+    yield alias_update_command(alias, index)
 
 
 def lost_flow(index: str) -> Flow[bool]:
@@ -118,14 +131,23 @@ class IndexLifecycle:
         check: compares a live index's FT.INFO with the wanted schema (raise
             :class:`~redis_agent_core.errors.SchemaMismatchError` on a difference).
         what: names the owner in errors (``"semantic cache 'x'"``).
+        alias: the name queries use when it is an alias: looked up, checked and dropped
+            by it; a missing index is created under the schema's name, then aliased.
     """
 
     def __init__(
-        self, config: RedisAgentConfig, schema: IndexSchema, check: Check, what: str
+        self,
+        config: RedisAgentConfig,
+        schema: IndexSchema,
+        check: Check,
+        what: str,
+        *,
+        alias: str | None = None,
     ) -> None:
         self.config = config
         self.schema = schema
-        self.name: str = schema.index.name
+        self.alias = alias
+        self.name: str = alias or schema.index.name
         self.check = check
         self.what = what
         self.ready = False
@@ -138,7 +160,9 @@ class IndexLifecycle:
         with translate_errors(self.config, f"opening the index of {self.what}"):
             found = run(
                 self.config.get_client().execute_command,
-                ensure_flow(self.schema, self.check, create=create, what=self.what),
+                ensure_flow(
+                    self.schema, self.check, create=create, what=self.what, alias=self.alias
+                ),
             )
         self.ready = found
         return found
@@ -151,7 +175,9 @@ class IndexLifecycle:
         with translate_errors(self.config, f"opening the index of {self.what}"):
             found = await arun(
                 self.config.get_async_client().execute_command,
-                ensure_flow(self.schema, self.check, create=create, what=self.what),
+                ensure_flow(
+                    self.schema, self.check, create=create, what=self.what, alias=self.alias
+                ),
             )
         self.ready = found
         return found

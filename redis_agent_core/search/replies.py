@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["aggregate_rows", "describe_info", "fields", "pairs", "search_rows", "text"]
+__all__ = [
+    "aggregate_rows",
+    "describe_info",
+    "fields",
+    "indexing_done",
+    "info_name",
+    "pairs",
+    "search_rows",
+    "text",
+]
 
 # Row: (key, score or None, {field name: raw value})
 Row = tuple[str, Any, dict[str, Any]]
@@ -99,6 +108,19 @@ def pairs(items: Any) -> dict[str, Any]:
             out[key] = True
             i += 1
     return out
+
+
+def info_name(info: Any) -> str:
+    """The index an ``FT.INFO`` reply describes (the target when asked by an alias)."""
+    return text(pairs(info).get("index_name", ""))
+
+
+def indexing_done(info: Any) -> bool:
+    """Whether an ``FT.INFO`` reply says the index has finished scanning existing keys."""
+    data = pairs(info)
+    return not int(float(text(data.get("indexing", 0)))) and float(
+        text(data.get("percent_indexed", 1))
+    ) >= 1.0
 
 
 def describe_info(info: Any) -> dict[str, Any]:

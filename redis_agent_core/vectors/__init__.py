@@ -20,7 +20,7 @@ from .filters import (
     from_dict,
     tag_value,
 )
-from .index import PartialWriteError, RecallReport, VectorIndex
+from .index import AutoReport, PartialWriteError, RecallReport, VectorIndex
 from .query import Hit, mmr_select
 from .schema import (
     MetadataField,
@@ -32,6 +32,7 @@ from .schema import (
 __all__ = [
     "OPERATORS",
     "And",
+    "AutoReport",
     "Condition",
     "F",
     "Filter",

@@ -19,6 +19,7 @@ from .checks import check_target
 from .expressions import compile_filter
 from .filters import Filter
 from .schema import (
+    ALGORITHMS,
     DEFAULT_EF_RUNTIME,
     DEFAULT_RECALL_TARGET,
     MetadataSpec,
@@ -61,7 +62,7 @@ class IndexCore:
         embedder: Embedder | None = None,
         dims: int | None = None,
         metadata_fields: MetadataSpec = None,
-        algorithm: str = "hnsw",
+        algorithm: str = "auto",
         metric: str = "cosine",
         dtype: str = "float32",
         storage: str = "hash",
@@ -87,6 +88,15 @@ class IndexCore:
         self.config = config or get_default_config()
         self._embedder = embedder
         self._embedder_name = embedder_name or (embedder.name if embedder else DEFAULT_MODEL_NAME)
+        # "auto": the live index starts FLAT and may become HNSW (see .auto); the schema
+        # always names the live algorithm, read back from the server by _check_info.
+        if not isinstance(algorithm, str) or algorithm.lower() not in ("auto", *ALGORITHMS):
+            raise ConfigError(
+                f"algorithm must be one of auto, {', '.join(ALGORITHMS)}, got {algorithm!r}"
+            )
+        self.auto = algorithm.lower() == "auto"
+        if self.auto:
+            algorithm = "flat"
         self._schema_args: dict[str, Any] = dict(
             metadata_fields=parse_metadata_fields(metadata_fields),
             algorithm=algorithm, metric=metric, dtype=dtype, storage=storage,
@@ -119,6 +129,12 @@ class IndexCore:
         self.prefix = key_prefix or self.config.keys.vector_prefix(name)
         self._lifecycle: IndexLifecycle | None = None
         self._hybrid: bool | None = None
+
+    def _written(self, count: int) -> None:
+        """Called after ``count`` documents were written (the auto index may switch)."""
+
+    async def _awritten(self, count: int) -> None:
+        """Async :meth:`_written`."""
 
     def __repr__(self) -> str:
         return f"VectorIndex({self.name!r}, index={self.index_name!r})"
@@ -168,10 +184,13 @@ class IndexCore:
     def to_spec(self) -> dict[str, Any]:
         """A JSON-safe description (name, schema, embedder name) to rebuild this index in
         another process with :meth:`from_spec`. Namespace-independent."""
+        schema = self.schema.to_dict()
+        if self.auto:
+            schema["algorithm"] = "auto"
         return {
             "version": 1,
             "name": self.name,
-            "schema": self.schema.to_dict(),
+            "schema": schema,
             "embedder": self._embedder_name,
             "ttl": self.ttl,
             "batch_size": self.batch_size,
@@ -188,7 +207,9 @@ class IndexCore:
     ) -> IndexT:
         """Rebuild the index described by :meth:`to_spec` (no I/O)."""
         try:
-            schema = VectorSchema.from_dict(spec["schema"])
+            data = dict(spec["schema"])
+            auto = str(data.get("algorithm", "")).lower() == "auto"
+            schema = VectorSchema.from_dict({**data, "algorithm": "flat"} if auto else data)
             name = spec["name"]
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"not a VectorIndex spec ({exc!r}): {spec!r}") from exc
@@ -201,14 +222,17 @@ class IndexCore:
             name, schema, config=config, embedder=embedder,
             embedder_name=spec.get("embedder"), ttl=spec.get("ttl"),
             batch_size=int(spec.get("batch_size", 500)), key_prefix=spec.get("key_prefix"),
+            auto=auto,
         )  # fmt: skip
 
     @classmethod
-    def _from_schema(cls: type[IndexT], name: str, schema: VectorSchema, **kwargs: Any) -> IndexT:
+    def _from_schema(
+        cls: type[IndexT], name: str, schema: VectorSchema, *, auto: bool = False, **kwargs: Any
+    ) -> IndexT:
         return cls(
             name, dims=schema.dims, metadata_fields=schema.metadata_fields,
-            algorithm=schema.algorithm, metric=schema.metric, dtype=schema.dtype,
-            storage=schema.storage, ef_runtime=schema.ef_runtime, m=schema.m,
+            algorithm="auto" if auto else schema.algorithm, metric=schema.metric,
+            dtype=schema.dtype, storage=schema.storage, ef_runtime=schema.ef_runtime, m=schema.m,
             ef_construction=schema.ef_construction, text_field=schema.text_field,
             vector_field=schema.vector_field, **kwargs,
         )  # fmt: skip

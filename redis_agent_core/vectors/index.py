@@ -9,13 +9,14 @@ shared by the sync and async paths. The constructor does no I/O; the index is cr
 
 from __future__ import annotations
 
+from .auto import AutoReport, IndexAuto
 from .ingest import IndexIngest, PartialWriteError
-from .recall import IndexRecall, RecallReport
+from .recall import RecallReport
 
-__all__ = ["PartialWriteError", "RecallReport", "VectorIndex"]
+__all__ = ["AutoReport", "PartialWriteError", "RecallReport", "VectorIndex"]
 
 
-class VectorIndex(IndexIngest, IndexRecall):
+class VectorIndex(IndexIngest, IndexAuto):
     """A vector index over documents ``(id, text, metadata, vector)`` in Redis.
 
     Args:
@@ -28,7 +29,10 @@ class VectorIndex(IndexIngest, IndexRecall):
         metadata_fields: metadata keys to index for filtering, e.g.
             ``{"tenant": "tag", "year": "numeric"}``. All metadata is stored and
             returned; only declared keys can be filtered on.
-        algorithm: ``"hnsw"`` (default) or ``"flat"`` (exact, brute force).
+        algorithm: ``"auto"`` (default): starts FLAT (exact, fast ingest) and moves to
+            HNSW in the background once HNSW answers faster at ``recall_target``
+            (checked from 10,000 documents, then at each doubling; see
+            :meth:`pick_algorithm`); ``"hnsw"`` or ``"flat"`` fix it.
         metric: ``"cosine"`` (default), ``"l2"`` or ``"ip"``.
         dtype: ``"float32"`` (default) or ``"float16"`` (half the memory).
         storage: ``"hash"`` (default) or ``"json"``.

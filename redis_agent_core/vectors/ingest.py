@@ -351,6 +351,7 @@ class IndexIngest(IndexLifecycleMixin):
         self._report(error, ids_, batches, confirmed)
         if was_ready:
             self._reindex_if_lost()
+        self._written(len(ids_))
         return ids_
 
     @telemetry.traced("vectors", "add")
@@ -398,6 +399,7 @@ class IndexIngest(IndexLifecycleMixin):
         self._report(error, ids_, batches, confirmed)
         if was_ready:
             await self._areindex_if_lost()
+        await self._awritten(len(ids_))
         return ids_
 
     def delete(self, ids: Sequence[str]) -> int:

@@ -5,7 +5,9 @@ modes)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from typing import Any, TypeVar
 
 from redisvl.index import AsyncSearchIndex, SearchIndex
@@ -15,10 +17,12 @@ from ..config import RedisAgentConfig, get_default_config
 from ..embeddings import Embedder
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
-from ..search.lifecycle import IndexLifecycle, read_info
-from ..search.replies import describe_info
+from ..search.executor import arun, run
+from ..search.lifecycle import IndexLifecycle, drop_flow, read_info
+from ..search.replies import describe_info, info_name
 from .base import IndexCore
 from .schema import (
+    ALGORITHMS,
     DEFAULT_EF_RUNTIME,
     VectorSchema,
     mismatch_error,
@@ -26,6 +30,10 @@ from .schema import (
 )
 
 LifecycleT = TypeVar("LifecycleT", bound="IndexLifecycleMixin")
+
+# How often (seconds) an auto index asks the server which index is live: another process
+# may have switched it to HNSW; until then this one queries without its ef_runtime.
+AUTO_RECHECK = 1.0
 
 
 class IndexLifecycleMixin(IndexCore):
@@ -71,8 +79,9 @@ class IndexLifecycleMixin(IndexCore):
         prefixes = found["prefixes"]
         # an index made with key_prefix= covers its own prefix: keep it
         key_prefix = None if default_prefix in prefixes or not prefixes else prefixes[0]
+        auto = info_name(info) != index_name  # asked by the alias of an auto index
         index = cls._from_schema(
-            name, schema, config=config, embedder=embedder, key_prefix=key_prefix
+            name, schema, config=config, embedder=embedder, key_prefix=key_prefix, auto=auto
         )
         index._ready = True
         return index
@@ -83,10 +92,18 @@ class IndexLifecycleMixin(IndexCore):
         """The search index's lifecycle (built on first use: the schema may need the
         embedder's dimensions)."""
         if self._lifecycle is None:
-            schema = IndexSchema.from_dict(self.schema.redisvl_dict(self.index_name, self.prefix))
+            if self.auto:  # created FLAT under its own name, queried through the alias
+                flat = dataclasses.replace(self.schema, algorithm="flat")
+                name = self.config.keys.vector_index_variant(self.name, "flat")
+                schema = IndexSchema.from_dict(flat.redisvl_dict(name, self.prefix))
+            else:
+                schema = IndexSchema.from_dict(
+                    self.schema.redisvl_dict(self.index_name, self.prefix)
+                )
             self._lifecycle = IndexLifecycle(
-                self.config, schema, self._check_info, f"vector index {self.name!r}"
-            )
+                self.config, schema, self._check_info, f"vector index {self.name!r}",
+                alias=self.index_name if self.auto else None,
+            )  # fmt: skip
         return self._lifecycle
 
     @property
@@ -114,16 +131,38 @@ class IndexLifecycleMixin(IndexCore):
         return self._async_search_index() if asyncio else self._search_index()
 
     def _check_info(self, info: Any) -> None:
+        if self.auto:  # take the live algorithm (FLAT, or HNSW once switched)
+            self._adopt(info)
+            self._checked_at = time.monotonic()
         diffs = self.schema.differences(info, self.prefix)
         if diffs:
             raise mismatch_error(self.index_name, diffs)
 
+    _checked_at = 0.0
+    _live = ""  # the index the alias points at (auto; the alias itself: a plain index)
+
+    def _adopt(self, info: Any) -> None:
+        """Make the schema name the live index's algorithm (auto indexes)."""
+        self._live = info_name(info)
+        vec = describe_info(info)["fields"].get(self.schema.vector_field, {})
+        algorithm = vec.get("algorithm")
+        if algorithm in ("flat", "hnsw") and algorithm != self.schema.algorithm:
+            self._schema = dataclasses.replace(self.schema, algorithm=algorithm)
+            self._tuned_loaded = False  # read the tuned ef_runtime of the new index
+
+    def _stale(self) -> None:
+        """An auto index re-reads which index is live every AUTO_RECHECK seconds."""
+        if self.auto and self._ready and time.monotonic() - self._checked_at > AUTO_RECHECK:
+            self.index.ready = False
+
     def _ensure(self, create: bool) -> bool:
         """Verify (once) that the index exists with this schema; create it if asked.
         Returns whether the index exists."""
+        self._stale()
         return self.index.ensure(create=create)
 
     async def _aensure(self, create: bool) -> bool:
+        self._stale()
         return await self.index.aensure(create=create)
 
     def create(self) -> None:
@@ -174,9 +213,20 @@ class IndexLifecycleMixin(IndexCore):
                 deleted += int(await client.unlink(*batch))
         return deleted
 
+    def _variants(self) -> list[str]:
+        """The indexes an auto index may have built (the live one and a new one)."""
+        if not self.auto:
+            return []
+        return [self.config.keys.vector_index_variant(self.name, a) for a in ALGORITHMS]
+
     def drop(self, *, delete_documents: bool = True) -> None:
         """Drop the index (and, by default, its documents). Explicit only."""
         self.index.drop()
+        with translate_errors(self.config, f"dropping {self.name!r}"):
+            for name in self._variants():
+                run(self.config.get_client().execute_command,
+                    drop_flow(name, delete_documents=False))  # fmt: skip
+            self.config.get_client().delete(self.config.keys.vector_switch_lock(self.name))
         if delete_documents:
             self.clear()
             with translate_errors(self.config, f"dropping {self.name!r}"):
@@ -185,6 +235,11 @@ class IndexLifecycleMixin(IndexCore):
     async def adrop(self, *, delete_documents: bool = True) -> None:
         """Async :meth:`drop`."""
         await self.index.adrop()
+        client = self.config.get_async_client()
+        with translate_errors(self.config, f"dropping {self.name!r}"):
+            for name in self._variants():
+                await arun(client.execute_command, drop_flow(name, delete_documents=False))
+            await client.delete(self.config.keys.vector_switch_lock(self.name))
         if delete_documents:
             await self.aclear()
             with translate_errors(self.config, f"dropping {self.name!r}"):

@@ -51,6 +51,8 @@ class IndexQueries(IndexLifecycleMixin):
 
     def _ef(self, ef_runtime: int | None) -> int | None:
         """A query's ``ef_runtime``: its own, else the tuned one, else None (the schema's)."""
+        if self.auto:  # the live algorithm first: the tuning is for HNSW only
+            self._ensure(create=False)
         if self._uses_tuning(ef_runtime):
             with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
                 self._set_tuned(self.config.get_client().hgetall(self.recall_key))
@@ -58,6 +60,8 @@ class IndexQueries(IndexLifecycleMixin):
 
     async def _aef(self, ef_runtime: int | None) -> int | None:
         """Async :meth:`_ef`."""
+        if self.auto:
+            await self._aensure(create=False)
         if self._uses_tuning(ef_runtime):
             with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
                 self._set_tuned(await self.config.get_async_client().hgetall(self.recall_key))

@@ -6,6 +6,7 @@ value reaching a recall target. The tuned value is kept in Redis beside the inde
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
@@ -297,8 +298,10 @@ def saved_tunings(config: RedisAgentConfig) -> dict[str, dict[str, str]]:
     probe = config.keys.vector_index("n")  # <head>n<tail>: the layout from the key scheme
     cut = probe.rindex(":n:") + 1
     head, tail = probe[:cut], probe[cut + 1 :]
-    names = [unescape_part(n[len(head) : -len(tail)]) for n in namespace_indexes(config)
-             if n.startswith(head) and n.endswith(tail)]  # fmt: skip
+    # An auto index is listed by the index behind its alias: <head>n<tail>:flat / :hnsw.
+    listed = [re.sub(r":(flat|hnsw)$", "", n) for n in namespace_indexes(config)]
+    names = list(dict.fromkeys(unescape_part(n[len(head) : -len(tail)]) for n in listed
+                               if n.startswith(head) and n.endswith(tail)))  # fmt: skip
     with translate_errors(config, "reading the vector indexes' tuning"):
         pipe = config.get_client().pipeline(transaction=False)
         for name in names:

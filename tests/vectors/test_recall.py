@@ -23,7 +23,7 @@ def random_unit(n: int, dims: int, seed: int = 7) -> np.ndarray:
 
 
 # A sparse graph (m 8, ef_construction 40): recall@10 ~0.6 at ef 10, 1.0 at ef 2560.
-WEAK = {"ef_runtime": 10, "m": 8, "ef_construction": 40}
+WEAK = {"algorithm": "hnsw", "ef_runtime": 10, "m": 8, "ef_construction": 40}
 
 
 def filled(config: RedisAgentConfig, x: np.ndarray, **kw: object) -> VectorIndex:
