@@ -391,7 +391,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold",
         type=_threshold,
-        help="cosine distance (default: the cache's, 0.21 with guards, 0.05 without)",
+        help="cosine distance (default: the cache's, 0.22 with guards, 0.05 without)",
     )
     p.add_argument(
         "--target-precision",

@@ -29,10 +29,10 @@ OUT = (
     / "wordnet_lexicon.json.gz"
 )
 WORD = re.compile(r"^[a-z][a-z-]*[a-z]$")
-SENSES = 2  # senses of a noun considered for item swaps (WordNet orders them by frequency)
 MAX_RANK = 3  # senses of a word through which antonymy is inherited
 DEPTH = 1  # hyponym levels below each side of an antonym pair
 MAX_SENSES = 12  # words with more senses inherit no antonym
+PREPOSITIONS = frozenset("at by for from in into of off on out over to under with".split())
 
 
 def wordnet_dir() -> Path:
@@ -196,6 +196,14 @@ def main() -> None:
                         if WORD.match(b) and a != b:
                             antonyms.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
     antonyms |= inherited_antonyms(root, data)
+    # lemmas of the other parts of speech: a rare noun that is also one ("tall", "fast")
+    # is read as the other
+    other_pos = {
+        line.split()[0]
+        for name in ("verb", "adj", "adv")
+        for line in (root / f"index.{name}").read_text(encoding="latin-1").splitlines()
+        if line and not line.startswith("  ")
+    }
     # noun senses in frequency order, from index.noun
     noun_senses: dict[str, list[str]] = {}
     for line in (root / "index.noun").read_text(encoding="latin-1").splitlines():
@@ -204,8 +212,12 @@ def main() -> None:
         fields = line.split()
         lemma, count = fields[0], int(fields[2])
         tagged = int(fields[-count - 1]) if count else 0
-        if WORD.match(lemma) and tagged:  # seen in the sense-tagged corpus: common nouns
-            noun_senses[lemma] = ["n" + o for o in fields[-count:]][:SENSES] if count else []
+        # every single-word noun: an item swapped for another is as wrong for "lobster" /
+        # "crab" (never sense-tagged) as for "apple" / "pear"; a never-tagged noun only if
+        # it is no other part of speech. All senses are kept for synonymy ("tap" is a
+        # "faucet" in its fourth sense), kinship goes by the main sense
+        if WORD.match(lemma) and count and (tagged or lemma not in other_pos):
+            noun_senses[lemma] = ["n" + o for o in fields[-count:]]
     # verbs: what arguments can be swapped around
     verbs = set()
     for line in (root / "index.verb").read_text(encoding="latin-1").splitlines():
@@ -221,7 +233,7 @@ def main() -> None:
         lemma = re.sub(r"\(.*\)$", "", fields[0]) if fields else ""
         if line.startswith("  ") or not WORD.match(lemma) or "-" in lemma or len(lemma) > 8:
             continue
-        for offset in fields[-int(fields[2]) :][:SENSES]:
+        for offset in fields[-int(fields[2]) :][:2]:  # the two main senses
             _lexfile, _words, pointers = data["a" + offset]
             heads = [t for sym, t, _s, _d in pointers if sym == "&"]
             clusters[lemma].add("a" + heads[0][1:] if _lexfile >= 100 and heads else "a" + offset)
@@ -240,6 +252,13 @@ def main() -> None:
         form, base = line.split()[:2]
         if WORD.match(form) and (form.endswith("est") or form.endswith("er")):
             irregular[form] = base
+    # two-word adverbs made of a preposition and a noun ("on time", "by hand", "in person"):
+    # the noun there names no item, so "on time" / "the status" is no item swapped
+    phrases = set()
+    for line in (root / "index.adv").read_text(encoding="latin-1").splitlines():
+        parts = line.split()[0].split("_") if line and not line.startswith("  ") else []
+        if len(parts) == 2 and parts[0] in PREPOSITIONS and parts[1] in noun_senses:
+            phrases.add(" ".join(parts))
     # hypernyms (two levels) of each noun's main sense, for "same kind, different item" swaps
     ids: dict[str, int] = {}
     noun_parents: dict[str, list[int]] = {}
@@ -266,15 +285,21 @@ def main() -> None:
         "adjective_clusters": {w: sorted(v) for w, v in sorted(clusters.items())},
         "verbs": sorted(verbs),
         "irregular_comparatives": dict(sorted(irregular.items())),
-        "noun_senses": {w: noun_self[w] for w in sorted(noun_self)},
-        "noun_parents": {w: noun_parents[w] for w in sorted(noun_parents)},
+        # "senses;parents" as text: read back as one string per noun, its sets built on
+        # first use (53k nouns: building every set at load took most of a second)
+        "nouns": {
+            w: " ".join(map(str, noun_self[w])) + ";" + " ".join(map(str, noun_parents[w]))
+            for w in sorted(noun_self)
+        },
+        "adverb_phrases": sorted(phrases),
     }
     raw = json.dumps(out, separators=(",", ":"), sort_keys=False).encode()
     OUT.write_bytes(gzip.compress(raw, mtime=0))
     print(
         f"{OUT.name}: {len(antonyms)} antonym pairs, {len(attributes)} attribute nouns, "
         f"{len(adjectives)} adjectives, {len(adjective_attributes)} with an attribute, "
-        f"{len(verbs)} verbs, {len(noun_self)} nouns; {len(raw):,} bytes, "
+        f"{len(verbs)} verbs, {len(noun_self)} nouns, {len(phrases)} adverb phrases; "
+        f"{len(raw):,} bytes, "
         f"{OUT.stat().st_size:,} gzipped"
     )
 

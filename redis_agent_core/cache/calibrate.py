@@ -307,11 +307,25 @@ def by_category(
 def recommend_threshold(
     results: Sequence[ThresholdResult], target_precision: float
 ) -> ThresholdResult | None:
-    """The threshold with the highest recall whose precision reaches the target
-    (the lower threshold on a tie), or ``None`` if none does."""
+    """The threshold with the highest recall whose precision reaches the target, or
+    ``None`` if none does. When neighbouring thresholds serve exactly the same pairs'
+    counts, the middle of that run is taken: its lower end sits just above the last
+    pair it gained, its upper end just below the next change, so the middle leaves the
+    most room either side for pairs the calibration set does not have."""
     check_target_precision(target_precision)
     ok = [r for r in results if r.served and r.precision >= target_precision]
-    return max(ok, key=lambda r: (r.recall, -r.threshold)) if ok else None
+    if not ok:
+        return None
+    best = max(ok, key=lambda r: (r.recall, -r.threshold))
+    ordered = sorted(results, key=lambda r: r.threshold)
+    start = ordered.index(best)
+    end = start
+    while end + 1 < len(ordered) and (ordered[end + 1].served, ordered[end + 1].correct) == (
+        best.served,
+        best.correct,
+    ):
+        end += 1
+    return ordered[(start + end) // 2]
 
 
 def calibrate(

@@ -90,7 +90,7 @@ class SemanticCache(CacheStore):
             other fields raises :class:`SchemaMismatchError`).
         distance_threshold: maximum **cosine distance** (0 = identical, 2 = opposite)
             at which a stored entry is served. Lower is stricter. Not a similarity.
-            Default: 0.21 with the verifier on (docs/cache-guards.md gives its
+            Default: 0.22 with the verifier on (docs/cache-guards.md gives its
             precision and recall on four labelled sets), 0.05 with ``verifier=None``
             (embedding alone: 0.75 / 0.35); run ``redis-agent cache calibrate`` to choose your own.
         verifier: checks each candidate before it is served (default: the guards'

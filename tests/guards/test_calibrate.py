@@ -75,6 +75,16 @@ def test_recommendation_is_the_highest_recall_reaching_the_target() -> None:
         recommend_threshold(rows, 95)
 
 
+def test_recommendation_takes_the_middle_of_thresholds_serving_the_same_pairs() -> None:
+    def row(t: float, served: int, correct: int) -> ThresholdResult:
+        return ThresholdResult(t, served, correct, served - correct, correct / served, correct / 8)
+
+    rows = [row(0.1, 4, 4), row(0.2, 6, 6), row(0.3, 6, 6), row(0.4, 6, 6), row(0.5, 9, 7)]
+    assert recommend_threshold(rows, 0.95).threshold == 0.3  # 0.2-0.4 serve the same
+    assert recommend_threshold(rows[:3], 0.95).threshold == 0.2  # two: the lower
+    assert recommend_threshold([*rows[:2], row(0.3, 7, 6)], 0.8).threshold == 0.2
+
+
 def test_thresholds_are_cosine_distances() -> None:
     with pytest.raises(ConfigError, match="cosine distance"):
         evaluate(PAIRS, DISTANCES, [2.5])

@@ -367,3 +367,44 @@ def test_a_qualifier_inside_a_name_does_not_narrow_the_question() -> None:
 )
 def test_in_and_of_order_their_arguments(a: str, b: str) -> None:
     assert rejects(ArgumentGuard(), a, b) is not None
+
+
+# --- nouns WordNet knows but its sense-tagged corpus never saw -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How long do I roast a parsnip?", "How long do I roast a turnip?"),
+        (
+            "How many grams of protein are in a lentil burger?",
+            "How many grams of fibre are in a lentil burger?",
+        ),
+        ("Can dogs eat cashews?", "Can dogs eat pistachios?"),
+    ],
+)
+def test_substitution_guard_knows_rare_nouns(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "item" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is my parcel on time?", "What is the status of my parcel?"),  # "on time": an adverb
+        ("How do I fix a leaking tap?", "How do I fix a leaking faucet?"),  # a sense of "tap"
+        ("How tall is the Burj Khalifa?", "What is the height of the Burj Khalifa?"),
+    ],
+)
+def test_substitution_guard_passes_idioms_and_synonyms_by_any_sense(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None
+
+
+def test_one_period_of_time_is_a_length() -> None:
+    from redis_agent_core.cache.guards import NumberGuard
+
+    week = "What should I take on a hike for a week?"
+    assert rejects(NumberGuard(), week, "What should I take on a hike for seven days?") is None
+    assert rejects(NumberGuard(), week, "What should I take on a hike for two weeks?")
+    # a rate is not a length: "twice a week" says nothing about seven days
+    assert rejects(NumberGuard(), "Can I swim twice a week?", "Can I swim twice for 7 days?")

@@ -37,6 +37,14 @@ _PREFIX_HEADS = frozenset(p[:2] for p in lex.NEGATING_PREFIXES)
 _DIGIT = re.compile(r"\d")
 _ALPHA_DIGIT = re.compile(r"[A-Za-z].*\d|\d.*[A-Za-z]")
 _NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS)
+# "for a week" = "for seven days": one period of time after a word that takes a length
+# ("twice a week", "£10 a day" are rates, not lengths)
+_PERIOD_UNITS = [u for u, (dim, _f) in lex.UNITS.items() if dim == "duration" and u.isalpha()]
+_ONE_PERIOD = re.compile(
+    rf"\b(for|in|within|after|over|takes?|took|lasts?|lasted|spend|spent) (?:a|an|one) "
+    rf"({'|'.join(sorted(_PERIOD_UNITS, key=len, reverse=True))})\b"
+)
+_PERIOD_VOCAB = frozenset(_PERIOD_UNITS)
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _TIME = re.compile(
     r"(?<![\w.,:])(\d{1,2})(?::(\d{2}))?\s*(?:o'clock\s*)?"
@@ -441,6 +449,8 @@ def _parse(text: str) -> Features:
         vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
 
     digits = _number_words_to_digits(lower) if not _NUMBER_VOCAB.isdisjoint(vocab) else lower
+    if not _PERIOD_VOCAB.isdisjoint(wordset):
+        digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
     quantities, _ = _quantities(digits)
     if quantities.get("num:1"):
         del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun

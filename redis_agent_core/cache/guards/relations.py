@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._features import Features, features
 from ._lexicon import FUNCTION_WORDS, UNITS
-from ._wordnet import base, noun, wordnet
+from ._wordnet import base, kinship, noun, wordnet
 
 __all__ = ["AntonymGuard", "ArgumentGuard", "SubstitutionGuard", "keys", "opposites"]
 
@@ -231,9 +231,9 @@ class SubstitutionGuard:
         nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
         one_each = len(only_q) == len(only_c) == 1
         for w, n, only_noun in nouns_q:
-            senses, parents = wn.senses[n], wn.parents[n]
+            senses, parents = kinship(n)
             for w2, n2, only_noun2 in nouns_c:
-                senses2, parents2 = wn.senses[n2], wn.parents[n2]
+                senses2, parents2 = kinship(n2)
                 if senses & senses2 or senses & parents2 or senses2 & parents or _kin(w, w2):
                     continue  # synonyms, one names the other's kind, or "agent" / "agency"
                 if parents & parents2:
@@ -273,4 +273,5 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
         if w not in UNITS
         and (s not in wn.verbs or (i and f.words[i - 1] not in _VERB_CUES))
         and (n := noun(w))
+        and not (i and f"{f.words[i - 1]} {w}" in wn.phrases)  # "on time" names no item
     ]
