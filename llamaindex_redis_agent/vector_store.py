@@ -8,7 +8,7 @@ aggregation) and text_search; any other mode raises :class:`CapabilityError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -25,6 +25,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryResult,
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+from redisvl.schema import IndexSchema
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import DEFAULT_DIMS
@@ -36,6 +37,7 @@ from redis_agent_core.kit import (
     check_kwargs,
     parse_metadata_fields,
 )
+from redis_agent_core.migrate import options_from_redisvl, peer_config
 from redis_agent_core.vectors import (
     And,
     Condition,
@@ -107,13 +109,33 @@ def to_core_filter(filters: MetadataFilters | MetadataFilter) -> Filter:
     raise ConfigError(f"unsupported filter condition {condition!r}")
 
 
+# Fields of a LlamaIndex Redis schema the pack keeps in its own way: the node id is the
+# key, the source document id is the always-indexed ``ref_doc_id``.
+_PEER_FIELDS = ("id", "doc_id")
+
+
+def _source_filter(ref_doc_id: str | list[str]) -> Filter:
+    if isinstance(ref_doc_id, list | tuple):
+        if not ref_doc_id:
+            raise ConfigError("delete() needs a ref_doc_id or a non-empty list of them")
+        return F(_REF_FIELD).is_in(list(ref_doc_id))
+    return F(_REF_FIELD) == ref_doc_id
+
+
+def _dims(vectors: Sequence[Any]) -> int | None:
+    """The size of the first vector at hand (None: none)."""
+    first = next((v for v in vectors if v is not None), None)
+    return None if first is None else len(first)
+
+
 class RedisVectorStore(BasePydanticVectorStore):
     """Redis as a LlamaIndex vector store.
 
     Args:
         index_name: name of the index (keys live under the config's namespace).
         config: :class:`RedisAgentConfig` (default: the process-wide one).
-        dims: embedding size (default: ``embed_model``'s, else 384 as the default model).
+        dims: embedding size (default: ``embed_model``'s, else the stored index's, else
+            the first write's).
         metadata_fields: metadata keys to index for filtering, e.g.
             ``{"author": "tag", "year": "numeric"}``; ``ref_doc_id`` is always indexed.
         embed_model: the LlamaIndex embedding model the vectors come from; recorded in
@@ -121,6 +143,13 @@ class RedisVectorStore(BasePydanticVectorStore):
             (default: the offline MiniLM).
         index: an existing :class:`VectorIndex` to wrap instead.
         flat_metadata: refuse nested metadata (LlamaIndex's flat-metadata rule).
+        schema: a redisvl ``IndexSchema`` (object, dict or YAML path) as
+            llama-index-vector-stores-redis takes it: name, prefix and separator,
+            storage, vector field and metadata fields (its ``id`` and ``doc_id`` fields
+            are the pack's keys and ``ref_doc_id``).
+        overwrite: drop the index and its documents at the first call (as the peer
+            does at construction: the pack's constructors do no I/O).
+        redis_url, redis_client, redis_client_async: the server, as the peer takes it.
         **index_options: further :class:`VectorIndex` options (``algorithm``,
             ``metric``, ``dtype``, ``storage``, ``ef_runtime``, ...).
     """
@@ -130,10 +159,13 @@ class RedisVectorStore(BasePydanticVectorStore):
     index_name: str = "llama_index"
 
     _index: VectorIndex = PrivateAttr()
+    # dims -> the index, until the dimension is known (None once resolved)
+    _make: Callable[[int], VectorIndex] | None = PrivateAttr(default=None)
+    _overwrite: bool = PrivateAttr(default=False)
 
     def __init__(
         self,
-        index_name: str = "llama_index",
+        index_name: str | None = None,
         *,
         config: RedisAgentConfig | None = None,
         dims: int | None = None,
@@ -141,27 +173,60 @@ class RedisVectorStore(BasePydanticVectorStore):
         embed_model: BaseEmbedding | None = None,
         index: VectorIndex | None = None,
         flat_metadata: bool = False,
+        schema: Any = None,
+        overwrite: bool = False,
+        redis_url: str | None = None,
+        redis_client: Any = None,
+        redis_client_async: Any = None,
         **index_options: Any,
     ) -> None:
-        # pydantic fields of this subclass, unknown to the base's signature
-        super().__init__(index_name=index_name, flat_metadata=flat_metadata)  # type: ignore[call-arg]
+        if schema is None and isinstance(index_name, Mapping | IndexSchema):
+            schema, index_name = index_name, None  # the peer's first argument is the schema
+        if not isinstance(overwrite, bool):
+            raise ConfigError(f"overwrite must be True or False, got {overwrite!r}")
+        config = peer_config(
+            "RedisVectorStore", config=config, redis_url=redis_url,
+            redis_client=redis_client, redis_client_async=redis_client_async,
+        )  # fmt: skip
+        name = index_name or "llama_index"
         if index is None:
             check_index_options("RedisVectorStore", index_options)
             fields = list(parse_metadata_fields(metadata_fields))
+            if schema is not None:
+                found = options_from_redisvl(schema, skip=_PEER_FIELDS, owner="schema")
+                given = set(index_options) | ({"dims"} if dims is not None else set())
+                clash = sorted(set(found) & given)
+                if fields or clash:
+                    raise ConfigError(
+                        "the schema already declares the index's fields and vector settings "
+                        f"({', '.join(clash) or 'metadata_fields'}): pass them once"
+                    )
+                name = index_name or found.pop("name")
+                found.pop("name", None)
+                fields = list(found.pop("metadata_fields"))
+                dims = found.pop("dims")
+                index_options.update(found)
             if not any(f.name == _REF_FIELD for f in fields):
                 fields.append(MetadataField(_REF_FIELD, "tag"))
             embedder = to_core_embedder(embed_model) if embed_model is not None else None
-            if dims is None and embedder is None:
-                dims = DEFAULT_DIMS  # the default model's; no probe, no I/O
-            index = VectorIndex(
-                index_name,
-                config=config,
-                dims=dims,
-                metadata_fields=fields,
-                embedder=embedder,
-                **index_options,
-            )
-        self._index = index
+            options = dict(index_options, config=config, metadata_fields=fields, embedder=embedder)
+
+            def make(size: int | None) -> VectorIndex:
+                return VectorIndex(name, dims=size, **options)
+
+            if dims is not None or embedder is not None:
+                index = make(dims)
+            else:
+                make(DEFAULT_DIMS)  # the options are checked now, not at the first call
+        elif config is not None or schema is not None or index_options:
+            raise ConfigError("pass either index= or index options/config=, not both")
+        # pydantic fields of this subclass, unknown to the base's signature
+        super().__init__(index_name=name, flat_metadata=flat_metadata)  # type: ignore[call-arg]
+        self._overwrite = overwrite
+        if index is None:
+            self._make = make
+        else:
+            self._index = index
 
     @classmethod
     def class_name(cls) -> str:
@@ -170,12 +235,84 @@ class RedisVectorStore(BasePydanticVectorStore):
     @property
     def client(self) -> Any:
         """The sync redis-py client."""
-        return self._index.config.get_client()
+        return self.index.config.get_client()
 
     @property
     def index(self) -> VectorIndex:
-        """The core index."""
-        return self._index
+        """The core index (its dimension read from the server when not given)."""
+        return self._ready()
+
+    @property
+    def schema(self) -> Any:
+        """The index's redisvl ``IndexSchema`` (as llama-index-vector-stores-redis)."""
+        return self.index.as_redisvl_index().schema
+
+    # -- resolving the dimension, and overwrite= --
+    def _ready(self, dims: int | None = None) -> VectorIndex:
+        """The index, once its dimension is known: given, the stored index's, or
+        ``dims`` (the vectors at hand). Runs a pending ``overwrite`` first."""
+        if self._make is None and not self._overwrite:
+            return self._index
+        index = self._index if self._make is None else self._make(dims or DEFAULT_DIMS)
+        if self._overwrite:
+            index.drop()
+            self._overwrite = False
+            stored = None
+        else:
+            stored = index.stored_dims() if self._make is not None else None
+        return self._settle(index, stored, dims)
+
+    async def _aready(self, dims: int | None = None) -> VectorIndex:
+        if self._make is None and not self._overwrite:
+            return self._index
+        index = self._index if self._make is None else self._make(dims or DEFAULT_DIMS)
+        if self._overwrite:
+            await index.adrop()
+            self._overwrite = False
+            stored = None
+        else:
+            stored = await index.astored_dims() if self._make is not None else None
+        return self._settle(index, stored, dims)
+
+    def _settle(self, index: VectorIndex, stored: int | None, dims: int | None) -> VectorIndex:
+        if self._make is None:
+            return index
+        if stored is None and dims is None:
+            return index  # nothing stored, no vector at hand: decide at the first write
+        if stored is not None and stored != index.schema.dims:
+            index = self._make(stored)
+        self._index, self._make = index, None
+        return index
+
+    def index_exists(self) -> bool:
+        """Whether the index exists on the server."""
+        return self._ready().exists()
+
+    async def async_index_exists(self) -> bool:
+        """Async :meth:`index_exists`."""
+        return await (await self._aready()).aexists()
+
+    def create_index(self, overwrite: bool | None = None) -> None:
+        """Create the index now (``overwrite=True``: drop it and its documents first)."""
+        if overwrite:
+            self._overwrite = True
+        self._ready().create()
+
+    async def async_create_index(self, overwrite: bool | None = None) -> None:
+        """Async :meth:`create_index`."""
+        if overwrite:
+            self._overwrite = True
+        await (await self._aready()).acreate()
+
+    def delete_index(self) -> None:
+        """Drop the index and every document of it."""
+        self._ready().drop()
+
+    async def adelete_index(self) -> None:
+        """Async :meth:`delete_index` (also as ``async_delete_index``, the peer's name)."""
+        await (await self._aready()).adrop()
+
+    async_delete_index = adelete_index
 
     # -- writes --
     def _rows(self, nodes: Sequence[BaseNode]) -> tuple[list[str], list[str], list[dict], list]:
@@ -196,14 +333,16 @@ class RedisVectorStore(BasePydanticVectorStore):
         if not nodes:
             return []
         ids, texts, metas, vectors = self._rows(nodes)
-        return self._index.add(texts, ids=ids, metadatas=metas, vectors=vectors)
+        return self._ready(len(vectors[0])).add(texts, ids=ids, metadatas=metas, vectors=vectors)
 
     async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         check_kwargs("async_add", kwargs)
         if not nodes:
             return []
         ids, texts, metas, vectors = self._rows(nodes)
-        return await self._index.aadd(texts, ids=ids, metadatas=metas, vectors=vectors)
+        return await (await self._aready(len(vectors[0]))).aadd(
+            texts, ids=ids, metadatas=metas, vectors=vectors
+        )
 
     def enqueue_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> str:
         """Ingest nodes in the background (Celery); returns the job id. Nodes without an
@@ -227,16 +366,17 @@ class RedisVectorStore(BasePydanticVectorStore):
             }
             for node in nodes
         ]
-        return submit_ingestion(self._index, items, **kwargs)
+        index = self._ready(_dims([item["vector"] for item in items]))
+        return submit_ingestion(index, items, **kwargs)
 
-    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
-        """Delete every node of source document ``ref_doc_id``."""
+    def delete(self, ref_doc_id: str | list[str], **delete_kwargs: Any) -> None:
+        """Delete every node of source document ``ref_doc_id`` (or of each of a list)."""
         check_kwargs("delete", delete_kwargs)
-        self._index.delete_by_filter(F(_REF_FIELD) == ref_doc_id)
+        self._ready().delete_by_filter(_source_filter(ref_doc_id))
 
-    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+    async def adelete(self, ref_doc_id: str | list[str], **delete_kwargs: Any) -> None:
         check_kwargs("adelete", delete_kwargs)
-        await self._index.adelete_by_filter(F(_REF_FIELD) == ref_doc_id)
+        await (await self._aready()).adelete_by_filter(_source_filter(ref_doc_id))
 
     def _collect(self, hits: list[Hit], node_ids: list[str] | None) -> list[str]:
         wanted = None if node_ids is None else set(node_ids)
@@ -252,13 +392,13 @@ class RedisVectorStore(BasePydanticVectorStore):
         check_kwargs("delete_nodes", delete_kwargs)
         if filters is None:
             if node_ids:
-                self._index.delete(node_ids)
+                self._ready().delete(node_ids)
             return
         core = to_core_filter(filters)
         if node_ids is None:
-            self._index.delete_by_filter(core)
+            self._ready().delete_by_filter(core)
             return
-        self._index.delete(self._collect(self._find_all(core), node_ids))
+        self._ready().delete(self._collect(self._find_all(core), node_ids))
 
     async def adelete_nodes(
         self,
@@ -269,26 +409,26 @@ class RedisVectorStore(BasePydanticVectorStore):
         check_kwargs("adelete_nodes", delete_kwargs)
         if filters is None:
             if node_ids:
-                await self._index.adelete(node_ids)
+                await (await self._aready()).adelete(node_ids)
             return
         core = to_core_filter(filters)
         if node_ids is None:
-            await self._index.adelete_by_filter(core)
+            await (await self._aready()).adelete_by_filter(core)
             return
-        await self._index.adelete(self._collect(await self._afind_all(core), node_ids))
+        await (await self._aready()).adelete(self._collect(await self._afind_all(core), node_ids))
 
     def clear(self) -> None:
         """Delete every node of this store (the index stays)."""
-        self._index.clear()
+        self._ready().clear()
 
     async def aclear(self) -> None:
-        await self._index.aclear()
+        await (await self._aready()).aclear()
 
     # -- reads --
     def _find_all(self, core: Filter | None) -> list[Hit]:
         hits: list[Hit] = []
         while True:
-            page = self._index.find(core, limit=1000, offset=len(hits))
+            page = self._ready().find(core, limit=1000, offset=len(hits))
             hits += page
             if len(page) < 1000:
                 return hits
@@ -296,7 +436,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     async def _afind_all(self, core: Filter | None) -> list[Hit]:
         hits: list[Hit] = []
         while True:
-            page = await self._index.afind(core, limit=1000, offset=len(hits))
+            page = await (await self._aready()).afind(core, limit=1000, offset=len(hits))
             hits += page
             if len(page) < 1000:
                 return hits
@@ -311,7 +451,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     ) -> list[BaseNode]:
         """Nodes by id and/or filter."""
         if node_ids is not None and filters is None:
-            return [self._node(h) for h in self._index.get(node_ids)]
+            return [self._node(h) for h in self._ready().get(node_ids)]
         core = to_core_filter(filters) if filters is not None else None
         hits = self._find_all(core)
         return [self._node(h) for h in hits if node_ids is None or h.id in set(node_ids)]
@@ -320,7 +460,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
         if node_ids is not None and filters is None:
-            return [self._node(h) for h in await self._index.aget(node_ids)]
+            return [self._node(h) for h in await (await self._aready()).aget(node_ids)]
         core = to_core_filter(filters) if filters is not None else None
         hits = await self._afind_all(core)
         return [self._node(h) for h in hits if node_ids is None or h.id in set(node_ids)]
@@ -385,7 +525,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         """Run a query in any supported mode; similarities are relevances in [0, 1]
         (hybrid: the hybrid score; text_search: BM25)."""
         core, k = self._plan(query, "query", kwargs)
-        index, mode = self._index, query.mode
+        index, mode = self._ready(_dims([query.query_embedding])), query.mode
         if mode == VectorStoreQueryMode.TEXT_SEARCH:
             hits = index.text_search(query.query_str or "", k, filter=core)
         elif mode == VectorStoreQueryMode.HYBRID:
@@ -406,7 +546,7 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         core, k = self._plan(query, "aquery", kwargs)
-        index, mode = self._index, query.mode
+        index, mode = await self._aready(_dims([query.query_embedding])), query.mode
         if mode == VectorStoreQueryMode.TEXT_SEARCH:
             hits = await index.atext_search(query.query_str or "", k, filter=core)
         elif mode == VectorStoreQueryMode.HYBRID:
@@ -429,17 +569,17 @@ class RedisVectorStore(BasePydanticVectorStore):
     def measure_recall(self, **kwargs: Any) -> RecallReport:
         """Recall@k of this store's searches against exact KNN on a sample of stored
         vectors (``sample=100, k=10``)."""
-        return self._index.measure_recall(**kwargs)
+        return self._ready().measure_recall(**kwargs)
 
     async def ameasure_recall(self, **kwargs: Any) -> RecallReport:
         """Async :meth:`measure_recall`."""
-        return await self._index.ameasure_recall(**kwargs)
+        return await (await self._aready()).ameasure_recall(**kwargs)
 
     def tune_recall(self, target: float | None = None, **kwargs: Any) -> RecallReport:
         """Save the smallest ``ef_runtime`` reaching ``target`` (default: the index's
         ``recall_target``, 0.95); searches use it from then on."""
-        return self._index.tune_recall(target, **kwargs)
+        return self._ready().tune_recall(target, **kwargs)
 
     async def atune_recall(self, target: float | None = None, **kwargs: Any) -> RecallReport:
         """Async :meth:`tune_recall`."""
-        return await self._index.atune_recall(target, **kwargs)
+        return await (await self._aready()).atune_recall(target, **kwargs)

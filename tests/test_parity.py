@@ -346,13 +346,16 @@ def _index(config: RedisAgentConfig) -> VectorIndex:
 @case(
     VectorIndex,
     "create exists add count get search search_range find text_search hybrid mmr delete "
-    "delete_by_filter clear drop measure_recall tune_recall ensure_recall pick_algorithm",
+    "delete_by_filter clear drop measure_recall tune_recall ensure_recall pick_algorithm "
+    "stored_dims",
     _index,
 )
 async def vector_index(index: VectorIndex, call: Runner, config: RedisAgentConfig) -> None:
     docs = ["red apples", "green pears", "blue berries", "red cherries", "yellow bananas"]
     await call("exists")
+    await call("stored_dims")  # None: no index yet
     await call("create")
+    await call("stored_dims")
     await call(
         "add",
         docs,
@@ -761,8 +764,11 @@ def _li_vector_store(config: RedisAgentConfig) -> LIVectorStore:
 
 @case(
     LIVectorStore,
-    "query get_nodes delete delete_nodes clear measure_recall tune_recall",
+    "query get_nodes delete delete_nodes clear measure_recall tune_recall delete_index "
+    "index_exists create_index",
     _li_vector_store,
+    index_exists="async_index_exists",
+    create_index="async_create_index",
 )
 async def li_vector_store(store: LIVectorStore, call: Runner, config: RedisAgentConfig) -> None:
     nodes = [
@@ -788,8 +794,14 @@ async def li_vector_store(store: LIVectorStore, call: Runner, config: RedisAgent
     await call("delete_nodes", ["n0"])
     await call("delete", "doc1")
     await call("get_nodes", filters=only_a, keep=lambda ns: sorted(n.node_id for n in ns))
+    await call("delete", ["doc0", "doc1"])
     await call("clear")
     await call("get_nodes", filters=only_a, keep=ids)
+    await call("index_exists")
+    await call("delete_index")
+    await call("index_exists")
+    await call("create_index")
+    await call("index_exists")
 
 
 # -- LangGraph checkpoints ---------------------------------------------------------------

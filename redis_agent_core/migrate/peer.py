@@ -83,16 +83,25 @@ def peer_config(
     redis_url: str | None = None,
     redis_client: Any = None,
     namespace: str | None = None,
+    redis_client_async: Any = None,
 ) -> RedisAgentConfig | None:
     """The config of a store built with a peer's connection arguments.
 
     ``redis_url=`` becomes the URL of a copy of ``config`` (default: the process-wide
     config, so its timeouts carry over); ``redis_client=`` is used as is for sync
     calls, and asyncio calls get pools of their own to the same server (an asyncio
-    client given is used for asyncio calls); ``namespace`` replaces the config's.
+    client given is used for asyncio calls, as is ``redis_client_async``, LlamaIndex's
+    name for it); ``namespace`` replaces the config's.
     ``config`` itself when none is given. Stores built with the same arguments share
     one derived config, so one pool (peer code often builds a history per request).
     """
+    if redis_client_async is not None:
+        if redis_client is None:
+            redis_client = redis_client_async
+        elif not _is_async(redis_client_async) or _is_async(redis_client):
+            raise ConfigError(
+                f"{owner}: redis_client= takes a sync client and redis_client_async= an asyncio one"
+            )
     if redis_url is None and redis_client is None and namespace is None:
         return config
     if redis_url is not None and redis_client is not None:
@@ -102,7 +111,7 @@ def peer_config(
     if redis_url is not None and not isinstance(redis_url, str):
         raise ConfigError(f"{owner}: redis_url must be a str, got {redis_url!r}")
     base = config or get_default_config()
-    cache_key = (id(base), redis_url, id(redis_client), namespace)
+    cache_key = (id(base), redis_url, id(redis_client), namespace, id(redis_client_async))
     with _LOCK:
         cached = _DERIVED.get(cache_key)
         if cached is not None and cached[0]() is base and cached[1] is redis_client:
@@ -117,7 +126,7 @@ def peer_config(
         if _is_async(redis_client):
             changes.update(url=url, client=None, async_client=redis_client)
         else:
-            changes.update(url=url, client=redis_client, async_client=None)
+            changes.update(url=url, client=redis_client, async_client=redis_client_async)
     derived = base.with_options(**changes)
     with _LOCK:
         if len(_DERIVED) >= _MAX_DERIVED:

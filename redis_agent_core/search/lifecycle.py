@@ -236,6 +236,12 @@ def read_info(config: RedisAgentConfig, index: str, action: str) -> Any:
         return run(config.get_client().execute_command, info_flow(index))
 
 
+async def aread_info(config: RedisAgentConfig, index: str, action: str) -> Any:
+    """Async :func:`read_info`."""
+    with translate_errors(config, action):
+        return await arun(config.get_async_client().execute_command, info_flow(index))
+
+
 def list_flow() -> Flow[list[str]]:
     """The names of every index on the server."""
     return [text(name) for name in (yield list_command())]

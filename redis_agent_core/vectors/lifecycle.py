@@ -18,7 +18,7 @@ from ..embeddings import Embedder
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
 from ..search.executor import arun, run
-from ..search.lifecycle import IndexLifecycle, drop_flow, read_info
+from ..search.lifecycle import IndexLifecycle, aread_info, drop_flow, read_info
 from ..search.replies import describe_info, info_name
 from .base import IndexCore
 from .schema import (
@@ -123,6 +123,23 @@ class IndexLifecycleMixin(IndexCore):
         return AsyncSearchIndex(
             schema, redis_client=self.config.get_async_client(), owns_client=False
         )
+
+    def _dims_of(self, info: Any) -> int | None:
+        if info is None:
+            return None
+        field = describe_info(info)["fields"].get(self._schema_args["vector_field"])
+        return None if field is None or field["type"] != "vector" else int(field["dims"])
+
+    def stored_dims(self) -> int | None:
+        """The vector size of this index on the server (``None``: no such index yet),
+        read without knowing it first: a store whose vectors come from the caller
+        takes its dimension from the index, or from the first write."""
+        return self._dims_of(read_info(self.config, self.index_name, f"reading {self.name!r}"))
+
+    async def astored_dims(self) -> int | None:
+        """Async :meth:`stored_dims`."""
+        info = await aread_info(self.config, self.index_name, f"reading {self.name!r}")
+        return self._dims_of(info)
 
     def as_redisvl_index(self, asyncio: bool = False) -> SearchIndex | AsyncSearchIndex:
         """This index as a redisvl ``SearchIndex`` (``AsyncSearchIndex`` with

@@ -295,6 +295,20 @@ def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:
 
 
 # -- encoding documents --
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _number(text: str) -> Any:
+    """A numeric string as an int or float; anything else unchanged (refused by the caller)."""
+    stripped = text.strip()
+    if not _NUMBER_RE.match(stripped):
+        return text
+    try:
+        return int(stripped)
+    except ValueError:
+        return float(stripped)
+
+
 def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
     """The Redis value of one declared metadata field; raises ConfigError on bad input."""
     if f.type == "tag":
@@ -311,12 +325,16 @@ def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
             out.append(tag_text(str(v), f.case_sensitive))
         return TAG_SEPARATOR.join(out)
     if f.type == "numeric":
+        if isinstance(value, str):
+            # "25000" from a loader or a peer store: indexed as the number (the
+            # metadata keeps the string as given), as RediSearch reads a hash field
+            value = _number(value)
         if not isinstance(value, (int, float)) or (
             isinstance(value, float) and not math.isfinite(value)
         ):
             raise ConfigError(
-                f"metadata {f.name!r} is a numeric field: values must be finite int, float "
-                f"or bool, got {type(value).__name__}: {value!r}"
+                f"metadata {f.name!r} is a numeric field: values must be finite int, float, "
+                f"bool or a numeric string, got {type(value).__name__}: {value!r}"
             )
         return int(value) if isinstance(value, bool) else value
     if f.type == "geo":
