@@ -2,8 +2,10 @@
 public classes gives the same result on the same inputs, against the real Redis.
 
 Pairs are discovered (``x`` / ``ax`` and ``x`` / ``x_async`` where the async form is
-defined in the pack), so a new pair fails :func:`test_every_pair_is_covered` until a
-case below runs it or :data:`DEDICATED` names the test that covers it. Each case runs
+defined in the pack: methods of public classes, module-level functions of public
+modules, and the methods of an ``AsyncX`` class against those of its sync twin ``X``),
+so a new pair fails :func:`test_every_pair_is_covered` until a case below runs it or
+:data:`DEDICATED` names the test that covers it. Each case runs
 one scenario twice, once through the sync methods (in a thread: some refuse a running
 loop) and once through the async ones, each on a fresh namespace, and compares what
 each call returned or raised (normalised: namespaces, ids and clocks masked).
@@ -22,6 +24,7 @@ import re
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,6 +33,7 @@ import redis
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.server import EmbeddedRedis
 
 PACKAGES = ("redis_agent_core", "langchain_redis_agent", "llamaindex_redis_agent")
@@ -45,6 +49,13 @@ MASKED = frozenset(
     }
 )  # fmt: skip
 
+
+# a clock inside an error message ("retry after 59.998 s"), as the MASKED keys of a dict
+CLOCK = re.compile(r"(retry after )\d+(\.\d+)? s")
+
+# redis-py's asyncio pipeline quotes a command's error as a tuple ("caused error:
+# ('WRONGTYPE ...',)"), the sync one as text: the same error, formatted upstream
+PIPELINE_ERROR = re.compile(r"(of pipeline caused error: )\('(.*)',\)$")
 
 RANDOM_ID = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<![0-9A-Za-z])[0-9a-f]{16,}"
@@ -64,34 +75,81 @@ def toy_embedder() -> CallableEmbedder:
 # -- discovery ---------------------------------------------------------------------------
 
 
-def _public_classes() -> dict[str, type]:
-    found: dict[str, type] = {}
+def _public_modules() -> Iterator[ModuleType]:
     for package in PACKAGES:
         root = importlib.import_module(package)
+        yield root
         for info in pkgutil.walk_packages(root.__path__, package + "."):
-            if any(p.startswith("_") for p in info.name.split(".")):
-                continue
-            module = importlib.import_module(info.name)
-            for name, obj in vars(module).items():
-                if (
-                    inspect.isclass(obj)
-                    and not name.startswith("_")
-                    and obj.__module__ == module.__name__
-                    and Protocol not in obj.__mro__[1:]  # a protocol has no behaviour
-                ):
-                    found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+            if not any(p.startswith("_") for p in info.name.split(".")):
+                yield importlib.import_module(info.name)
+
+
+def _public_classes() -> dict[str, type]:
+    found: dict[str, type] = {}
+    for module in _public_modules():
+        for name, obj in vars(module).items():
+            if (
+                inspect.isclass(obj)
+                and not name.startswith("_")
+                and obj.__module__ == module.__name__
+                and Protocol not in obj.__mro__[1:]  # a protocol has no behaviour
+            ):
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return found
+
+
+# a plain function returning an async object is an async form too (``asubscribe``)
+ASYNC_RETURN = re.compile(r"(Async|Awaitable|Coroutine)\w*(\[|$)")
 
 
 def _is_async(attr: Any) -> bool:
     fn = attr.__func__ if isinstance(attr, (classmethod, staticmethod)) else attr
-    return inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        return True
+    returns = getattr(fn, "__annotations__", {}).get("return") if inspect.isfunction(fn) else None
+    name = returns if isinstance(returns, str) else getattr(returns, "__name__", "")
+    return bool(ASYNC_RETURN.match(name))
+
+
+def _sync_names(name: str) -> list[str]:
+    """The sync names an async form ``name`` may pair with (``ax``, ``async_x``
+    (LlamaIndex's spelling), ``x_async``)."""
+    return ([name[1:]] if name.startswith("a") else []) + [
+        name.removeprefix("async_"),
+        name.removesuffix("_async"),
+    ]
+
+
+# Pairs whose names follow no rule: (where the async form is defined, async name) -> sync name.
+IRREGULAR: dict[tuple[str, str], str] = {
+    ("redis_agent_core.config.RedisAgentConfig", "get_async_client"): "get_client",
+    ("redis_agent_core.scripts.Script", "acall"): "__call__",
+    ("redis_agent_core.bus.tools.BusTools", "await_message"): "wait_for_message",
+    ("redis_agent_core.tasks.progress", "await_job"): "wait_for_job",
+    # LangChain's BaseChatMessageHistory: the sync form is a property
+    ("langchain_redis_agent.chat_history.RedisChatMessageHistory", "aget_messages"): "messages",
+}
+
+# Async forms with no sync twin on purpose: (class or module, or "class.name") -> why.
+ASYNC_ONLY: dict[str, str] = {
+    "redis_agent_core.workflows.WorkflowRecords": "the served workflows' records: "
+    "LlamaIndex's workflow server is asyncio only",
+    "llamaindex_redis_agent.workflows.RedisWorkflowStore": "LlamaIndex's AbstractWorkflowStore "
+    "is async only",
+    "llamaindex_redis_agent.chat_store.RedisAsyncChatStore": "LlamaIndex's AsyncDBChatStore "
+    "(Memory) is async only; RedisChatStore is the sync BaseChatStore",
+    "redis_agent_core.embeddings.BatchingEmbedder.awarm": "starts the batching thread for "
+    "an event loop; sync calls need none",
+}
 
 
 def discover_pairs() -> set[tuple[str, str, str]]:
-    """``(class defining the async form, sync name, async name)`` for every pair."""
+    """``(class or module defining the async form, sync name, async name)`` for every
+    pair: methods of a class, functions of a module, and an ``AsyncX`` class's methods
+    against its twin ``X`` of the same module (then both names are the same)."""
     pairs = set()
-    for cls in _public_classes().values():
+    classes = _public_classes()
+    for cls in classes.values():
         for name in dir(cls):
             attr = inspect.getattr_static(cls, name)
             if name.startswith("_") or not _is_async(attr):
@@ -99,16 +157,40 @@ def discover_pairs() -> set[tuple[str, str, str]]:
             owner = _owner(cls, name)
             if owner.split(".")[0] not in PACKAGES:
                 continue  # the framework's own default (e.g. LangChain's executor wrappers)
-            candidates = [name[1:]] if name.startswith("a") else []
-            candidates.append(name.removesuffix("_async"))
-            for sync in candidates:
+            irregular = IRREGULAR.get((owner, name))
+            if irregular is not None:
+                pairs.add((owner, irregular, name))
+                continue
+            for sync in _sync_names(name):
                 if sync != name and hasattr(cls, sync) and not _is_async(getattr(cls, sync)):
                     pairs.add((owner, sync, name))
                     break
+            twin = classes.get(f"{cls.__module__}.{cls.__qualname__.removeprefix('Async')}")
+            if cls.__name__.startswith("Async") and twin is not None and hasattr(twin, name):
+                if not _is_async(inspect.getattr_static(twin, name)):
+                    pairs.add((owner, name, name))
+    for module in _public_modules():
+        functions = {
+            name: fn
+            for name, fn in vars(module).items()
+            if inspect.isfunction(fn) and fn.__module__ == module.__name__ and name[0] != "_"
+        }
+        for name, fn in functions.items():
+            if _is_async(fn):
+                irregular = IRREGULAR.get((module.__name__, name))
+                if irregular is not None:
+                    pairs.add((module.__name__, irregular, name))
+                    continue
+                for sync in _sync_names(name):
+                    if sync != name and sync in functions and not _is_async(functions[sync]):
+                        pairs.add((module.__name__, sync, name))
+                        break
     return pairs
 
 
-def _owner(cls: type, name: str) -> str:
+def _owner(cls: type | ModuleType, name: str) -> str:
+    if isinstance(cls, ModuleType):
+        return cls.__name__
     owner = next(k for k in cls.__mro__ if name in vars(k))
     return f"{owner.__module__}.{owner.__qualname__}"
 
@@ -119,22 +201,35 @@ def _owner(cls: type, name: str) -> str:
 class Runner:
     """Calls a scenario's methods in one mode and records what each returned or raised."""
 
-    def __init__(self, obj: Any, mode: str, names: Mapping[str, str], namespace: str) -> None:
+    def __init__(
+        self, obj: Any, mode: str, names: Mapping[str, str], config: RedisAgentConfig
+    ) -> None:
         self.obj = obj
         self.mode = mode
         self.names = names  # sync name -> async name
-        self.namespace = namespace
+        self.config = config
+        self.namespace = config.namespace
         self.record: list[Any] = []
         self.called: set[str] = set()
 
+    def _in_mode(self, value: Any) -> Any:
+        """:data:`CLIENT` / :data:`EXECUTE`: the config's client of this mode (or its
+        ``execute_command``), for functions that take one."""
+        if value is CLIENT or value is EXECUTE:
+            config = self.config
+            client = config.get_client() if self.mode == "sync" else config.get_async_client()
+            return client if value is CLIENT else client.execute_command
+        return value
+
     async def __call__(
-        self, name: str, *args: Any, keep: Callable[[Any], Any] | None = None, **kwargs: Any
+        self, name: str, /, *args: Any, keep: Callable[[Any], Any] | None = None, **kwargs: Any
     ) -> Any:
         assert name in self.names, f"{name} is not declared in the case's methods"
         self.called.add(name)
+        args = tuple(self._in_mode(a) for a in args)
         try:
             if self.mode == "sync":
-                result = await asyncio.to_thread(_run_sync, getattr(self.obj, name), args, kwargs)
+                result = await asyncio.to_thread(_run_sync, self.obj, name, args, kwargs)
             else:
                 result = await _run_async(getattr(self.obj, self.names[name]), args, kwargs)
         except Exception as exc:  # the same inputs must raise the same error
@@ -153,7 +248,9 @@ class Runner:
         if depth > 12:
             return repr(type(value))
         if isinstance(value, str):
-            return RANDOM_ID.sub("<id>", value.replace(self.namespace, "NS"))
+            text = CLOCK.sub(r"\1<s> s", value.replace(self.namespace, "NS"))
+            text = PIPELINE_ERROR.sub(r"\1\2", text)
+            return RANDOM_ID.sub("<id>", text)
         if isinstance(value, bytes):
             return value.replace(self.namespace.encode(), b"NS")
         if value is None or isinstance(value, (bool, int)):
@@ -184,8 +281,12 @@ class Runner:
         return type(value).__name__
 
 
-def _run_sync(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    result = fn(*args, **kwargs)
+def _run_sync(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if isinstance(inspect.getattr_static(type(obj), name, None), property):
+        assert not args and not kwargs, f"{name} is a property: no arguments"
+        result = getattr(obj, name)  # the sync form of e.g. LangChain's aget_messages
+    else:
+        result = getattr(obj, name)(*args, **kwargs)
     return list(result) if inspect.isgenerator(result) or isinstance(result, Iterator) else result
 
 
@@ -200,6 +301,23 @@ async def _run_async(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict
 
 Scenario = Callable[[Any, Runner, RedisAgentConfig], Awaitable[None]]
 
+CLIENT: Any = object()  # an argument: the config's sync client, or its asyncio client
+EXECUTE: Any = object()  # an argument: that client's execute_command
+
+
+class Twins:
+    """An object of a sync class and one of its ``AsyncX`` twin as one object for a
+    :class:`Runner`: the sync form under its name, the async one under ``a_<name>``."""
+
+    def __init__(self, sync: Any, asyn: Any) -> None:
+        self._sync = sync
+        self._async = asyn
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("a_"):
+            return getattr(self._async, name[2:])
+        return getattr(self._sync, name)
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -208,19 +326,45 @@ class Case:
     build: Callable[[RedisAgentConfig], Any]
     scenario: Scenario
     renamed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    twins: bool = False  # cls is an ``AsyncX`` class, built as :class:`Twins`
 
     def names(self) -> dict[str, str]:
+        if self.twins:
+            return {m: "a_" + m for m in self.methods}
         return {m: self.renamed.get(m, "a" + m) for m in self.methods}
+
+    def pairs(self) -> set[tuple[str, str, str]]:
+        """The discovered pairs this case covers."""
+        if self.twins:
+            return {(_owner(self.cls, m), m, m) for m in self.methods}
+        return {(_owner(self.cls, a), m, a) for m, a in self.names().items()}
 
 
 CASES: dict[str, Case] = {}
 
 
 def case(
-    cls: type, methods: str, build: Callable[[RedisAgentConfig], Any], **renamed: str
+    cls: type | ModuleType, methods: str, build: Callable[[RedisAgentConfig], Any], **renamed: str
 ) -> Callable[[Scenario], Scenario]:
+    """Register a scenario of ``cls``'s pairs (a module for its functions: ``build``
+    returns the module)."""
+
     def register(scenario: Scenario) -> Scenario:
         CASES[scenario.__name__] = Case(cls, tuple(methods.split()), build, scenario, renamed)
+        return scenario
+
+    return register
+
+
+def twin_case(
+    async_cls: type, methods: str, build: Callable[[RedisAgentConfig], Twins]
+) -> Callable[[Scenario], Scenario]:
+    """Register a scenario of an ``AsyncX`` class against its sync twin ``X``."""
+
+    def register(scenario: Scenario) -> Scenario:
+        CASES[scenario.__name__] = Case(
+            async_cls, tuple(methods.split()), build, scenario, twins=True
+        )
         return scenario
 
     return register
@@ -557,8 +701,10 @@ def _lc_history(config: RedisAgentConfig) -> RedisChatMessageHistory:
 
 @case(
     RedisChatMessageHistory,
-    "add_messages last info update_metadata relevant delete_message clear search_messages delete",
+    "add_messages messages last info update_metadata relevant delete_message clear "
+    "search_messages delete",
     _lc_history,
+    messages="aget_messages",
 )
 async def lc_history(h: RedisChatMessageHistory, call: Runner, config: RedisAgentConfig) -> None:
     messages = [
@@ -567,7 +713,9 @@ async def lc_history(h: RedisChatMessageHistory, call: Runner, config: RedisAgen
         AIMessage("hello", tool_calls=[{"name": "f", "args": {"x": 1}, "id": "t1"}]),
         HumanMessage([{"type": "text", "text": "blocks"}]),
     ]
+    await call("messages")
     await call("add_messages", messages)
+    await call("messages")
     await call("last", 2)
     await call("info")
     await call("update_metadata", {"user": "alice"})
@@ -703,9 +851,10 @@ def _li_chat_store(config: RedisAgentConfig) -> RedisChatStore:
 
 @case(
     RedisChatStore,
-    "set_messages add_messages get_messages get_last_messages get_keys relevant "
+    "set_messages add_message add_messages get_messages get_last_messages get_keys relevant "
     "delete_message delete_last_message delete_messages",
     _li_chat_store,
+    add_message="async_add_message",
 )
 async def li_chat_store(store: RedisChatStore, call: Runner, config: RedisAgentConfig) -> None:
     msgs = [
@@ -720,6 +869,7 @@ async def li_chat_store(store: RedisChatStore, call: Runner, config: RedisAgentC
     await call("set_messages", "k1", msgs)
     await call("add_messages", "k1", [ChatMessage(role=MessageRole.USER, content="more")])
     await call("add_messages", "k2", msgs[:1])
+    await call("add_message", "k2", ChatMessage(role=MessageRole.ASSISTANT, content="ok"))
     await call("get_messages", "k1")
     await call("get_last_messages", "k1", 2)
     await call("get_keys", keep=sorted)
@@ -764,9 +914,10 @@ def _li_vector_store(config: RedisAgentConfig) -> LIVectorStore:
 
 @case(
     LIVectorStore,
-    "query get_nodes delete delete_nodes clear measure_recall tune_recall delete_index "
+    "add query get_nodes delete delete_nodes clear measure_recall tune_recall delete_index "
     "index_exists create_index",
     _li_vector_store,
+    add="async_add",
     index_exists="async_index_exists",
     create_index="async_create_index",
 )
@@ -777,7 +928,7 @@ async def li_vector_store(store: LIVectorStore, call: Runner, config: RedisAgent
     ]
     for i, node in enumerate(nodes):
         node.relationships = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc{i % 2}")}
-    store.add(nodes)
+    await call("add", nodes)
     await call("measure_recall", sample=4, k=2, seed=1)
     await call("tune_recall", 0.9, sample=4, k=2, seed=1)
     only_a = MetadataFilters(filters=[MetadataFilter(key="k", value="a")])
@@ -802,6 +953,41 @@ async def li_vector_store(store: LIVectorStore, call: Runner, config: RedisAgent
     await call("index_exists")
     await call("create_index")
     await call("index_exists")
+
+
+@case(
+    LIVectorStore,
+    "create_index index_exists delete_index",
+    _li_vector_store,
+    create_index="async_create_index",
+    index_exists="async_index_exists",
+    delete_index="async_delete_index",
+)
+async def li_vector_store_index(store: LIVectorStore, call: Runner, config: Any) -> None:
+    """LlamaIndex's ``async_`` spellings of the index calls (``a...`` forms: above)."""
+    await call("index_exists")
+    await call("create_index")
+    await call("index_exists")
+    await call("delete_index")
+    await call("index_exists")
+
+
+from llamaindex_redis_agent.rate_limit import RedisRateLimiter as LIRateLimiter  # noqa: E402
+
+
+def _li_limiter(config: RedisAgentConfig) -> LIRateLimiter:
+    limits = [RequestLimit(3, 60.0), TokenBudget(100, 3600.0)]
+    return LIRateLimiter(RateLimiter(limits, config=config, name="li"), user="u", max_wait=0)
+
+
+@case(LIRateLimiter, "acquire", _li_limiter, acquire="async_acquire")
+async def li_rate_limiter(r: LIRateLimiter, call: Runner, config: RedisAgentConfig) -> None:
+    await call("acquire", 40)
+    await call("acquire", 70)  # over the token budget: the same RateLimitExceeded
+    await call("acquire")
+    await call("acquire")  # the third request of the minute
+    await call("acquire")  # a fourth: refused
+    call.note(r.limiter.peek(user="u"))
 
 
 # -- LangGraph checkpoints ---------------------------------------------------------------
@@ -1128,11 +1314,235 @@ async def context_store(store: Any, call: Runner, config: RedisAgentConfig) -> N
     await call("delete", "c1")
 
 
+# -- module functions and scripts (the plumbing) ----------------------------------------
+
+from redis_agent_core import fastpath, plans  # noqa: E402
+from redis_agent_core.cache import base as cache_base  # noqa: E402
+from redis_agent_core.scripts import Script  # noqa: E402
+from redis_agent_core.search import capabilities, executor  # noqa: E402
+from redis_agent_core.tasks import progress  # noqa: E402
+
+
+@case(capabilities, "probe get_capabilities require_search", lambda c: capabilities)
+async def capability_probe(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await call("probe", CLIENT)
+    # a URL of this run's own: the capabilities are cached per process and URL, and the
+    # other mode's run must not be what answers
+    url = config.url or ""
+    own = RedisAgentConfig(
+        url=f"{url}{'&' if '?' in url else '?'}client_name={config.namespace}",
+        namespace=config.namespace,
+    )
+    try:
+        await call("get_capabilities", own)
+        await call("require_search", own, "parity")
+    finally:
+        await own.aclose()
+        own.close()
+
+
+def _flow(key: str) -> executor.Flow[Any]:
+    error = None
+    yield ["SET", key, "v"]
+    try:
+        yield ["HSET", key, "f", "v"]
+    except redis.exceptions.ResponseError as exc:  # thrown in at the yield
+        error = str(exc)
+    value = yield ["GET", key]
+    return error, value
+
+
+@case(executor, "run", lambda c: executor)
+async def search_executor(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await call("run", EXECUTE, _flow(f"{config.namespace}:flow"))
+    await call("run", EXECUTE, capabilities.probe_flow(False))
+
+
+def _plan(key: str, fail: bool = False) -> plans.Plan[Any]:
+    first = yield False, lambda pipe: (pipe.rpush(key, "a", "b"), pipe.lrange(key, 0, -1))
+    second = yield True, lambda pipe: (pipe.lpop(key), pipe.hset(key, "f", 1) if fail else None)
+    return first, second
+
+
+@case(plans, "run_plan", lambda c: plans)
+async def plan_drivers(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await call("run_plan", config, _plan(f"{config.namespace}:plan"), "running a plan")
+    await call("run_plan", config, _plan(f"{config.namespace}:plan", fail=True), "failing")
+
+
+def _entry_keys(config: RedisAgentConfig) -> list[str]:
+    """Keys of an exact-cache entry as the lookup script takes them: entry, stats, hits."""
+    return [f"{config.namespace}:{part}" for part in ("entry", "stats", "hits")]
+
+
+def _store_entry(config: RedisAgentConfig) -> None:
+    entry, _, hits = _entry_keys(config)
+    client = config.get_client()
+    client.hset(entry, mapping={"payload": "Paris", "usage": '{"total": 3}'})
+    client.hset(hits, "d1", 2)
+
+
+@case(cache_base, "peek", lambda c: cache_base)
+async def cache_peek(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await call("peek", CLIENT, _entry_keys(config), "d1")
+    _store_entry(config)
+    await call("peek", CLIENT, _entry_keys(config), "d1")
+    await call("peek", CLIENT, _entry_keys(config), "d2")
+
+
+@case(Script, "__call__", lambda c: cache_base.LOOKUP, __call__="acall")
+async def script_call(script: Script, call: Runner, config: RedisAgentConfig) -> None:
+    await call("__call__", CLIENT, _entry_keys(config), ["d1"])
+    _store_entry(config)
+    await call("__call__", CLIENT, _entry_keys(config), ["d1"])
+    await call("__call__", CLIENT, _entry_keys(config)[:1], ["d1"])  # the same script error
+    call.note(config.get_client().hgetall(_entry_keys(config)[1]))  # stats it counted
+
+
+@case(progress, "get_job wait_for_job", lambda c: progress, wait_for_job="await_job")
+async def job_progress(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await call("get_job", "j1", config=config)  # JobNotFoundError
+    progress.create_job(config, "j1", kind="parity", total=2)
+    await call("get_job", "j1", config=config)
+    await call("wait_for_job", "j1", config=config, timeout=0.1)  # JobTimeoutError
+    progress.mark_items(config, "j1", ["a"], values=["x"])
+    progress.mark_items(config, "j1", ["b"], ok=False, values=["broken"])
+    await call("wait_for_job", "j1", config=config, timeout=5)
+
+
+def _no_wait(attempt: int) -> float:
+    return 0.0
+
+
+@case(fastpath, "send_batch", lambda c: fastpath)
+async def batch_send(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    key = f"{config.namespace}:batch"
+    commands = [["HSET", key, "n", 1], ["EXPIRE", key, 60]]
+    await call("send_batch", CLIENT, commands, retries=0, backoff=_no_wait)
+    packed = fastpath.Packed(fastpath.pack_commands([["HSET", key, "m", "ü"]]), 1)
+    await call("send_batch", CLIENT, packed, retries=0, backoff=_no_wait)
+    await call("send_batch", CLIENT, [["LPUSH", key, 1], ["PING"]], retries=2, backoff=_no_wait)
+    call.note(config.get_client().hgetall(key))
+
+
+from redis_agent_core.search import lifecycle as search_lifecycle  # noqa: E402
+
+
+def _info_fields(reply: Any) -> Any:
+    """Stable fields of an FT.INFO reply (RESP2 list or RESP3 map)."""
+    if reply is None:
+        return None
+    pairs = dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else reply
+    info = {k.decode() if isinstance(k, bytes) else k: v for k, v in pairs.items()}
+    return {k: info[k] for k in ("index_name", "num_docs")}
+
+
+@case(search_lifecycle, "read_info", lambda c: search_lifecycle)
+async def index_info(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    index = VectorIndex("info", config=config, dims=4, algorithm="flat")
+    await call("read_info", config, index.index_name, "reading", keep=_info_fields)
+    index.add(["a", "b"], ids=["a", "b"], vectors=[[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    await call("read_info", config, index.index_name, "reading", keep=_info_fields)
+
+
+# -- AsyncX classes against their sync twin X --------------------------------------------
+
+from langchain_core.outputs import LLMResult  # noqa: E402
+
+from langchain_redis_agent.bus import AsyncBusCallbackHandler, BusCallbackHandler  # noqa: E402
+from langchain_redis_agent.rate_limit import (  # noqa: E402
+    AsyncRateLimitCallbackHandler,
+    RateLimitCallbackHandler,
+)
+
+RUNS = [uuid.UUID(int=i) for i in range(1, 8)]  # masked in what is recorded; order kept
+
+
+def _llm_result(text: str, total: int) -> LLMResult:
+    usage = {"input_tokens": total - 1, "output_tokens": 1, "total_tokens": total}
+    message = AIMessage(content=text, usage_metadata=usage)  # type: ignore[arg-type]
+    return LLMResult(generations=[[ChatGeneration(message=message)]])
+
+
+def _bus_handlers(config: RedisAgentConfig) -> Twins:
+    bus = AgentBus(config, sender="parity")
+    return Twins(
+        BusCallbackHandler(bus, topic="runs", max_chars=12),
+        AsyncBusCallbackHandler(bus, topic="runs", max_chars=12),
+    )
+
+
+@twin_case(
+    AsyncBusCallbackHandler,
+    "on_chain_start on_chain_end on_chain_error on_llm_start on_chat_model_start on_llm_end "
+    "on_llm_error on_tool_start on_tool_end on_tool_error",
+    _bus_handlers,
+)
+async def bus_callback_handlers(h: Twins, call: Runner, config: RedisAgentConfig) -> None:
+    await call("on_chain_start", {"name": "agent"}, {"q": "hi"}, run_id=RUNS[0])
+    await call("on_llm_start", {"name": "llm"}, ["prompt"], run_id=RUNS[1], parent_run_id=RUNS[0])
+    await call("on_llm_end", _llm_result("hello " * 5, 9), run_id=RUNS[1], parent_run_id=RUNS[0])
+    await call(
+        "on_chat_model_start", {"id": ["x", "ChatFake"]}, [[HumanMessage("hi")]], run_id=RUNS[2]
+    )
+    await call("on_llm_error", ValueError("boom"), run_id=RUNS[2])
+    await call("on_tool_start", {"name": "weather"}, "Paris", run_id=RUNS[3])
+    await call("on_tool_end", "sunny", run_id=RUNS[3], tags=["t"])
+    await call("on_tool_start", {}, "Rome", run_id=RUNS[4], name="weather2")
+    await call("on_tool_error", RuntimeError("down"), run_id=RUNS[4])
+    await call("on_chain_error", KeyError("k"), run_id=RUNS[5])
+    await call("on_chain_end", {"answer": "done"}, run_id=RUNS[0])
+    call.note([e.payload for e in AgentBus(config).consumer("runs", "g").read(20)])
+
+
+def _limit_handlers(config: RedisAgentConfig) -> Twins:
+    limits = [RequestLimit(2, 60.0), TokenBudget(1000, 3600.0)]
+    limiter = RateLimiter(limits, config=config, name="cb")
+    fifty = lambda text, params: 50  # noqa: E731
+    return Twins(
+        RateLimitCallbackHandler(limiter, estimator=fifty),
+        AsyncRateLimitCallbackHandler(limiter, estimator=fifty),
+    )
+
+
+@twin_case(
+    AsyncRateLimitCallbackHandler,
+    "on_llm_start on_chat_model_start on_llm_end on_llm_error",
+    _limit_handlers,
+)
+async def rate_limit_handlers(h: Twins, call: Runner, config: RedisAgentConfig) -> None:
+    user = {"user_id": "u"}
+    await call("on_llm_start", {}, ["hello"], run_id=RUNS[0], metadata=user)
+    await call("on_llm_end", _llm_result("hi", 10), run_id=RUNS[0])  # settles 10 of 50
+    await call("on_chat_model_start", {}, [[HumanMessage("again")]], run_id=RUNS[1], metadata=user)
+    await call("on_llm_error", ValueError("x"), run_id=RUNS[1])  # its 50 come back
+    await call("on_chat_model_start", {}, [[HumanMessage("3rd")]], run_id=RUNS[2], metadata=user)
+    await call("on_llm_end", _llm_result("late", 5), run_id=RUNS[2])  # nothing reserved: no-op
+    call.note(h.limiter.peek(user="u"))
+
+
 # -- pairs that cannot be compared generically -------------------------------------------
 
 DEDICATED: dict[tuple[str, str, str], str] = {
     # a request needs a responder answering on another connection while it waits
     ("redis_agent_core.bus.agent_bus.AgentBus", "request", "arequest"): "test_bus_request",
+    # a subscription receives only what is published while it listens: both forms listen
+    # at once to the same messages
+    (
+        "redis_agent_core.bus.agent_bus.AgentBus",
+        "subscribe",
+        "asubscribe",
+    ): "test_bus_subscriptions",
+    **{
+        ("redis_agent_core.bus.channels.AsyncSubscription", name, name): "test_bus_subscriptions"
+        for name in ("start", "get", "close")
+    },
+    # returns clients, not results: their options are compared
+    (
+        "redis_agent_core.config.RedisAgentConfig",
+        "get_client",
+        "get_async_client",
+    ): "test_clients_share_options",
     # loads the real MiniLM model (the suite's session fixture)
     (
         "redis_agent_core.embeddings.SentenceTransformerEmbedder",
@@ -1169,7 +1579,7 @@ async def _run(case: Case, mode: str, redis_url: str) -> tuple[list[Any], set[st
     config = RedisAgentConfig(url=redis_url, namespace=namespace)
     try:
         obj = await asyncio.to_thread(case.build, config)
-        runner = Runner(obj, mode, case.names(), namespace)
+        runner = Runner(obj, mode, case.names(), config)
         await case.scenario(obj, runner, config)
         return runner.record, runner.called
     finally:
@@ -1203,8 +1613,7 @@ async def test_sync_and_async_forms_agree(name: str, parity_url: str) -> None:
 def test_every_pair_is_covered() -> None:
     covered = set(DEDICATED)
     for c in CASES.values():
-        for sync, asyn in c.names().items():
-            covered.add((_owner(c.cls, asyn), sync, asyn))
+        covered |= c.pairs()
     missing = sorted(discover_pairs() - covered)
     assert not missing, (
         "sync/async pairs without a parity case (add one to tests/test_parity.py, or a "
@@ -1214,10 +1623,52 @@ def test_every_pair_is_covered() -> None:
         assert callable(globals().get(test)), f"DEDICATED names a missing test {test}"
 
 
+def _async_forms() -> set[tuple[str, str]]:
+    """(where defined, name) of every public async form of the pack."""
+    forms = set()
+    for cls in _public_classes().values():
+        for name in dir(cls):
+            if not name.startswith("_") and _is_async(inspect.getattr_static(cls, name)):
+                owner = _owner(cls, name)
+                if owner.split(".")[0] in PACKAGES:
+                    forms.add((owner, name))
+    for module in _public_modules():
+        for name, fn in vars(module).items():
+            if (
+                inspect.isfunction(fn)
+                and fn.__module__ == module.__name__
+                and not name.startswith("_")
+                and _is_async(fn)
+            ):
+                forms.add((module.__name__, name))
+    return forms
+
+
+def test_every_async_form_has_a_sync_twin_or_a_reason() -> None:
+    """An async form that no rule pairs is named in IRREGULAR (then it is covered like
+    any pair) or ASYNC_ONLY (with why): a pair cannot hide behind an odd name."""
+    paired = {(owner, asyn) for owner, _, asyn in discover_pairs()}
+    lone = sorted(
+        f"{owner}.{name}"
+        for owner, name in _async_forms() - paired
+        if owner not in ASYNC_ONLY and f"{owner}.{name}" not in ASYNC_ONLY
+    )
+    assert not lone, "async forms with no sync twin (add to IRREGULAR or ASYNC_ONLY): " + (
+        ", ".join(lone)
+    )
+    known = {f"{o}.{n}" for o, n in _async_forms()} | {o for o, _ in _async_forms()}
+    assert set(ASYNC_ONLY) <= known, f"stale ASYNC_ONLY: {set(ASYNC_ONLY) - known}"
+    assert {f"{o}.{a}" for o, a in IRREGULAR} <= {f"{o}.{a}" for o, _, a in discover_pairs()}
+
+
 def test_discovery_finds_known_pairs() -> None:
     pairs = discover_pairs()
     assert ("redis_agent_core.history.store.SessionStore", "append", "aappend") in pairs
     assert ("langchain_redis_agent.cache._LangChainCache", "lookup", "alookup") in pairs
+    assert ("redis_agent_core.plans", "run_plan", "arun_plan") in pairs  # functions
+    assert ("redis_agent_core.bus.agent_bus.AgentBus", "subscribe", "asubscribe") in pairs
+    bus_handler = "langchain_redis_agent.bus.AsyncBusCallbackHandler"
+    assert (bus_handler, "on_llm_end", "on_llm_end") in pairs  # an AsyncX twin
     assert len(pairs) > 100
 
 
@@ -1285,3 +1736,63 @@ async def test_onnx_embedder(tmp_path: Any) -> None:
     asyn = await model.aembed(texts)
     assert sync.shape == (3, 384)
     assert np.allclose(sync, asyn, atol=1e-5)
+
+
+async def test_bus_subscriptions(config: RedisAgentConfig) -> None:
+    """subscribe/asubscribe, Subscription/AsyncSubscription start, get, close: the same
+    messages, the same empty waits, the same refusal; a closed one subscribes again."""
+    bus = AgentBus(config, sender="parity")
+    await bus.apublish("s", "before")  # nobody listens yet: received by neither
+    sync_sub = await asyncio.to_thread(bus.subscribe, "s", "t")
+    async_sub = bus.asubscribe("s", "t")
+    assert await async_sub.start() is async_sub
+    assert await asyncio.to_thread(sync_sub.start) is sync_sub  # started already: no-op
+    for i in range(3):
+        await bus.apublish("s" if i % 2 else "t", {"i": i})
+
+    async def both(timeout: float) -> tuple[Any, Any]:
+        got = await asyncio.to_thread(sync_sub.get, timeout), await async_sub.get(timeout)
+        return tuple(None if e is None else (e.topic, e.payload) for e in got)
+
+    for i in range(3):
+        s, a = await both(5)
+        assert s == a == ("s" if i % 2 else "t", {"i": i})
+    assert await both(0.05) == (None, None)
+    await asyncio.to_thread(sync_sub.close)
+    await async_sub.close()
+    await asyncio.to_thread(sync_sub.close)  # closing twice is fine
+    await async_sub.close()
+    await bus.apublish("s", "while closed")  # missed by both
+    assert await both(0.05) == (None, None)  # get() subscribed again
+    await bus.apublish("s", "after")
+    assert await both(5) == (("s", "after"), ("s", "after"))
+    await asyncio.to_thread(sync_sub.close)
+    await async_sub.close()
+    for form in (bus.subscribe, bus.asubscribe):
+        with pytest.raises(ConfigError, match="needs at least one topic"):
+            form()
+
+
+def test_clients_share_options(config: RedisAgentConfig) -> None:
+    """get_client/get_async_client: the same server, database, timeouts, retries and
+    client name, on the sync client and the asyncio one."""
+    sync_kwargs = config.get_client().connection_pool.connection_kwargs
+
+    async def async_kwargs() -> dict[str, Any]:
+        client = config.get_async_client()
+        try:
+            return dict(client.connection_pool.connection_kwargs)
+        finally:
+            await config.aclose()
+
+    asyn = asyncio.run(async_kwargs())
+    # every option but the retry object (redis.retry vs redis.asyncio.retry) and the
+    # per-client registry
+    differ = {"retry", "himport_registry"}
+    assert sync_kwargs.keys() == asyn.keys()
+    assert {"socket_timeout", "socket_connect_timeout", "retry_on_error"} <= sync_kwargs.keys()
+    assert {k: v for k, v in sync_kwargs.items() if k not in differ} == {
+        k: v for k, v in asyn.items() if k not in differ
+    }
+    retries = (sync_kwargs["retry"].get_retries(), asyn["retry"].get_retries())
+    assert retries == (config.retries, config.retries)
