@@ -160,7 +160,7 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     _index: VectorIndex = PrivateAttr()
     # dims -> the index, until the dimension is known (None once resolved)
-    _make: Callable[[int], VectorIndex] | None = PrivateAttr(default=None)
+    _make: Callable[..., VectorIndex] | None = PrivateAttr(default=None)
     _overwrite: bool = PrivateAttr(default=False)
 
     def __init__(
@@ -211,7 +211,11 @@ class RedisVectorStore(BasePydanticVectorStore):
             embedder = to_core_embedder(embed_model) if embed_model is not None else None
             options = dict(index_options, config=config, metadata_fields=fields, embedder=embedder)
 
-            def make(size: int | None) -> VectorIndex:
+            declared = metadata_fields is not None or schema is not None
+
+            def make(size: int | None, stored: bool = False) -> VectorIndex:
+                if stored and not declared:  # open it as it is (fields, prefix...)
+                    return VectorIndex.from_existing(name, config=config, embedder=embedder)
                 return VectorIndex(name, dims=size, **options)
 
             if dims is not None or embedder is not None:
@@ -275,12 +279,15 @@ class RedisVectorStore(BasePydanticVectorStore):
         return self._settle(index, stored, dims)
 
     def _settle(self, index: VectorIndex, stored: int | None, dims: int | None) -> VectorIndex:
+        """Keep the index once its dimension is known. A stored index is opened as it is
+        when no fields were declared (metadata_fields= or schema=), else with them (a
+        different stored schema then raises SchemaMismatchError at the first call)."""
         if self._make is None:
             return index
         if stored is None and dims is None:
             return index  # nothing stored, no vector at hand: decide at the first write
-        if stored is not None and stored != index.schema.dims:
-            index = self._make(stored)
+        if stored is not None:
+            index = self._make(stored, True)
         self._index, self._make = index, None
         return index
 

@@ -139,6 +139,28 @@ def _cmd_vectors_recall(args: argparse.Namespace) -> int:
     return 0 if report.reached is not False else 4
 
 
+def _cmd_migrate_vectors(args: argparse.Namespace) -> int:
+    from .migrate import migrate_vectors
+
+    overrides = {k: v for k, v in (("url", args.url), ("namespace", args.namespace)) if v}
+    config = RedisAgentConfig.from_env(**overrides)
+    with _progress_bar(f"migrating {args.index}", unit="doc") as progress:
+        report = migrate_vectors(
+            args.index, peer=args.source, to=args.to, config=config,
+            text_field=args.text_field, batch_size=args.batch_size, progress=progress,
+        )  # fmt: skip
+    print(json.dumps(report.to_dict()))
+    if not report.verified:
+        print(
+            f"error: the target holds {report.target_docs} documents, the source "
+            f"{report.source_docs} (documents added or removed during the migration?); "
+            "run the command again",
+            file=sys.stderr,
+        )
+        return 3
+    return 0
+
+
 def _cmd_acl(args: argparse.Namespace) -> int:
     from .acl import acl_setuser_command, server_commands
 
@@ -256,11 +278,11 @@ def _calibration(args: argparse.Namespace, evaluate_at: float | None):  # -> Cal
 
 
 @contextlib.contextmanager
-def _progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
+def _progress_bar(what: str, unit: str = "text") -> Iterator[Callable[[int, int], None]]:
     """A tqdm bar on stderr (shown on a terminal only) fed ``(done, total)``."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=what, unit="text", file=sys.stderr, disable=None, leave=False)
+    bar = tqdm(desc=what, unit=unit, file=sys.stderr, disable=None, leave=False)
 
     def update(done: int, total: int) -> None:
         bar.total = total
@@ -337,6 +359,24 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--namespace", help="the pack's key namespace (default: REDIS_AGENT_NAMESPACE)")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
     p.set_defaults(func=_cmd_vectors_recall)
+
+    p = sub.add_parser("migrate", help="copy data of langchain-redis / LlamaIndex stores")
+    migrate_sub = p.add_subparsers(dest="migrate_command", required=True)
+    p = migrate_sub.add_parser(
+        "vectors",
+        help="copy a peer's vector index into the pack's layout, vectors included "
+        "(resumable; counts verified)",
+    )
+    p.add_argument(
+        "--from", dest="source", required=True, choices=("langchain-redis", "llama-index")
+    )
+    p.add_argument("--index", required=True, help="the peer's index name (as in FT._LIST)")
+    p.add_argument("--to", help="the pack's vector index name (default: --index)")
+    p.add_argument("--text-field", default="text", help="the field holding the text")
+    p.add_argument("--batch-size", type=int, default=500, help="documents per batch")
+    p.add_argument("--namespace", help="the pack's key namespace (default: REDIS_AGENT_NAMESPACE)")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
+    p.set_defaults(func=_cmd_migrate_vectors)
 
     p = sub.add_parser(
         "acl", help="print the ACL SETUSER line of a least-privilege user of the pack"
@@ -421,7 +461,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-_CORE_COMMANDS = frozenset({"server", "doctor", "cache", "keys", "acl", "vectors"})
+_CORE_COMMANDS = frozenset({"server", "doctor", "cache", "keys", "acl", "vectors", "migrate"})
 
 
 def _add_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -168,6 +168,11 @@ class KeySpace:
         """Key prefix of messages embedded for semantic recall (ends with ``:``)."""
         return self._join("hist", "recall", "e") + ":"
 
+    def migration(self, kind: str, target: str) -> str:
+        """Hash of a resumable migration into ``target`` (``redis-agent migrate``):
+        source, SCAN cursor, documents written."""
+        return self._join("migrate", kind, escape_part(target))
+
     # -- role 3: vector indexes --
     def vector_index(self, name: str) -> str:
         """Search index name of vector store ``name``."""

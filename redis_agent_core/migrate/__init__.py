@@ -1,5 +1,7 @@
 """Coming from langchain-redis or LlamaIndex's Redis packages: their constructor
-arguments mapped onto the pack's settings (:mod:`.peer`)."""
+arguments mapped onto the pack's settings (:mod:`.peer`), and their stored vector
+indexes copied into the pack's layout without embedding again (:mod:`.vectors`,
+``redis-agent migrate vectors``)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,25 @@ from .peer import (
     options_from_redisvl,
     peer_config,
 )
+from .vectors import (
+    PEERS,
+    MigrationReport,
+    PeerIndex,
+    migrate_vectors,
+    peer_document,
+    read_peer_index,
+)
 
 __all__ = [
+    "PEERS",
+    "MigrationReport",
+    "PeerIndex",
     "client_url",
     "doc_prefix",
     "metadata_fields_from_peer",
+    "migrate_vectors",
     "options_from_redisvl",
     "peer_config",
+    "peer_document",
+    "read_peer_index",
 ]

@@ -124,8 +124,8 @@ def indexing_done(info: Any) -> bool:
 
 
 def describe_info(info: Any) -> dict[str, Any]:
-    """Storage, prefixes and fields (type, and vector params) from an ``FT.INFO`` reply
-    (RESP2 or RESP3, bytes or str)."""
+    """Storage, prefixes, fields (type, identifier or JSON path, vector params) and the
+    number of documents from an ``FT.INFO`` reply (RESP2 or RESP3, bytes or str)."""
     data = pairs(info)
     definition = pairs(data.get("index_definition", {}))
     prefixes = [text(p) for p in definition.get("prefixes", [])]
@@ -134,7 +134,7 @@ def describe_info(info: Any) -> dict[str, Any]:
         attrs = {k.lower(): v for k, v in pairs(raw).items()}
         name = text(attrs.get("attribute", attrs.get("identifier", "")))
         kind = text(attrs.get("type", "")).lower()
-        entry: dict[str, Any] = {"type": kind}
+        entry: dict[str, Any] = {"type": kind, "path": text(attrs.get("identifier", name))}
         if kind == "tag":
             entry["case_sensitive"] = "casesensitive" in attrs
         if kind == "vector":
@@ -149,4 +149,5 @@ def describe_info(info: Any) -> dict[str, Any]:
         "storage": text(definition.get("key_type", "")).lower(),
         "prefixes": prefixes,
         "fields": found,
+        "num_docs": int(float(text(data.get("num_docs", 0)))),
     }

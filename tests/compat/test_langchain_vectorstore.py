@@ -188,9 +188,7 @@ def test_what_cannot_be_honoured_raises(
         RedisVectorStore(AngleEmbeddings(), config=config, **kwargs)
 
 
-def test_redis_client_is_used_for_sync_and_async(
-    redis_url: str, namespace: str
-) -> None:
+def test_redis_client_is_used_for_sync_and_async(redis_url: str, namespace: str) -> None:
     client = redis.Redis.from_url(redis_url)
     store = RedisVectorStore(
         AngleEmbeddings(), redis_client=client, key_prefix=f"{namespace}:rc",

@@ -1,0 +1,186 @@
+"""redis-agent migrate vectors: a real langchain-redis index (built by langchain-redis
+0.2.6) and an index in llama-index-vector-stores-redis's layout (built here from its
+documented schema with LlamaIndex's own node_to_metadata_dict: the peer package pins
+redisvl<0.5 and cannot share this environment) are copied into the pack with their
+vectors; the top-10 answers match the peer's, an interrupted run resumes without
+duplicates, and the counts are verified."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import redis
+from langchain_core.embeddings import Embeddings
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
+from redisvl.index import SearchIndex
+from redisvl.query import VectorQuery
+
+from langchain_redis_agent import RedisVectorStore as LCStore
+from llamaindex_redis_agent import RedisVectorStore as LIStore
+from redis_agent_core.cli import main
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.migrate import migrate_vectors
+from tests.vectors.conftest import clustered
+
+langchain_redis = pytest.importorskip("langchain_redis", reason="extra bench: langchain-redis")
+
+DIMS = 32
+N = 300
+
+
+class TableEmbeddings(Embeddings):
+    """Precomputed vectors by text (the migration must not embed anything)."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.table[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.table[text]
+
+
+@pytest.fixture
+def corpus() -> tuple[list[str], np.ndarray, list[dict]]:
+    vectors = clustered(np.random.default_rng(7), N, DIMS)
+    texts = [f"passage {i}" for i in range(N)]
+    metas = [{"genre": ["jazz", "Rock", "folk"][i % 3], "year": 1950 + i % 70} for i in range(N)]
+    return texts, vectors, metas
+
+
+@pytest.fixture
+def lc_peer(
+    corpus: tuple[list[str], np.ndarray, list[dict]], redis_url: str, namespace: str
+) -> tuple[object, TableEmbeddings]:
+    texts, vectors, metas = corpus
+    emb = TableEmbeddings({t: v.tolist() for t, v in zip(texts, vectors, strict=True)})
+    peer = langchain_redis.RedisVectorStore(
+        emb, index_name=f"{namespace}:lc", key_prefix=f"{namespace}:lcpeer",
+        redis_url=redis_url, embedding_dimensions=DIMS, indexing_algorithm="FLAT",
+        metadata_schema=[{"name": "genre", "type": "tag"}, {"name": "year", "type": "numeric"}],
+    )  # fmt: skip
+    peer.add_texts(texts, metas)
+    return peer, emb
+
+
+def test_langchain_redis_index_migrates_with_the_same_answers(
+    lc_peer: tuple[object, TableEmbeddings],
+    corpus: tuple[list[str], np.ndarray, list[dict]],
+    config: RedisAgentConfig,
+    namespace: str,
+) -> None:
+    peer, emb = lc_peer
+    _, vectors, metas = corpus
+    report = migrate_vectors(f"{namespace}:lc", peer="langchain-redis", to="lc", config=config)
+    assert report.complete and report.verified and report.target_docs == N
+    ours = LCStore.from_existing_index(emb, "lc", config=config)
+    assert ours.index.schema.algorithm == "flat"
+    for q in vectors[:20]:
+        theirs = [d.page_content for d in peer.similarity_search_by_vector(q.tolist(), k=10)]
+        mine = [d.page_content for d in ours.similarity_search_by_vector(q.tolist(), k=10)]
+        assert mine == theirs
+    first = ours.similarity_search_by_vector(vectors[4].tolist(), k=1)[0]
+    assert first.page_content == "passage 4" and first.metadata == metas[4]
+    # the peer's tag was case-insensitive: so is the migrated field
+    rock = ours.similarity_search_by_vector(vectors[1].tolist(), k=N, filter={"genre": "rock"})
+    assert len(rock) == N // 3
+
+
+def test_an_interrupted_migration_resumes_without_duplicates(
+    lc_peer: tuple[object, TableEmbeddings], config: RedisAgentConfig, namespace: str
+) -> None:
+    partial = migrate_vectors(f"{namespace}:lc", peer="langchain-redis", to="lc2",
+                              config=config, batch_size=40, max_batches=2)  # fmt: skip
+    assert not partial.complete and 0 < partial.written < N
+    with pytest.raises(ConfigError, match="has not finished"):
+        migrate_vectors(f"{namespace}:lc", peer="llama-index", to="lc2", config=config)
+    done = migrate_vectors(f"{namespace}:lc", peer="langchain-redis", to="lc2",
+                           config=config, batch_size=40)  # fmt: skip
+    assert done.resumed and done.complete and done.verified and done.target_docs == N
+    ids = LCStore.from_existing_index(lc_peer[1], "lc2", config=config).index.find(
+        None, limit=N + 10
+    )
+    assert len({h.id for h in ids}) == len(ids) == N
+
+
+def test_the_cli_reports_and_verifies(
+    lc_peer: tuple[object, TableEmbeddings],
+    redis_url: str,
+    namespace: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["migrate", "vectors", "--from", "langchain-redis", "--index",
+                 f"{namespace}:lc", "--to", "cli", "--url", redis_url,
+                 "--namespace", namespace])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["verified"] and report["target_docs"] == N
+    assert report["docs_per_second"] > 0
+    code = main(["migrate", "vectors", "--from", "langchain-redis", "--index", "nope",
+                 "--url", redis_url, "--namespace", namespace])  # fmt: skip
+    assert code == 2 and "no search index 'nope'" in capsys.readouterr().err
+
+
+def llama_peer(redis_client: redis.Redis, namespace: str, corpus: tuple) -> SearchIndex:
+    """An index as llama-index-vector-stores-redis writes it: its default schema (id,
+    doc_id, text, vector; prefix + "_" + node id) with a filter field, and each record
+    as its add() builds it (node_to_metadata_dict beside id/doc_id/text/vector)."""
+    texts, vectors, metas = corpus
+    index = SearchIndex.from_dict({
+        "index": {"name": f"{namespace}:li", "prefix": f"{namespace}:livector",
+                  "key_separator": "_", "storage_type": "hash"},
+        "fields": [
+            {"name": "id", "type": "tag"}, {"name": "doc_id", "type": "tag"},
+            {"name": "text", "type": "text"}, {"name": "genre", "type": "tag"},
+            {"name": "vector", "type": "vector",
+             "attrs": {"dims": DIMS, "algorithm": "flat", "distance_metric": "cosine"}},
+        ],
+    }, redis_client=redis_client)  # fmt: skip
+    index.create()
+    records = []
+    for i, (t, v, m) in enumerate(zip(texts, vectors, metas, strict=True)):
+        source = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc-{i % 7}")}
+        node = TextNode(id_=f"node-{i}", text=t, embedding=v.tolist(), metadata=m,
+                        relationships=source)  # fmt: skip
+        records.append({
+            "id": node.node_id, "doc_id": node.ref_doc_id, "text": t,
+            "vector": v.astype(np.float32).tobytes(),
+            **node_to_metadata_dict(node, remove_text=True, flat_metadata=False),
+        })  # fmt: skip
+    index.load(records, id_field="id")
+    return index
+
+
+async def test_llama_index_layout_migrates(
+    corpus: tuple[list[str], np.ndarray, list[dict]],
+    config: RedisAgentConfig,
+    redis_client: redis.Redis,
+    namespace: str,
+) -> None:
+    peer = llama_peer(redis_client, namespace, corpus)
+    report = migrate_vectors(f"{namespace}:li", peer="llama-index", to="li", config=config)
+    assert report.verified and report.target_docs == N
+    store = LIStore("li", config=config)  # dims read from the migrated index
+    vectors, metas = corpus[1], corpus[2]
+    for q in vectors[:20]:
+        rows = peer.query(VectorQuery(q.tolist(), "vector", return_fields=["text"], num_results=10))
+        found = await store.aquery(
+            VectorStoreQuery(query_embedding=q.tolist(), similarity_top_k=10)
+        )
+        assert [n.get_content() for n in found.nodes] == [r["text"] for r in rows]
+    node = store.get_nodes(node_ids=["node-5"])[0]
+    assert node.metadata == metas[5] and node.ref_doc_id == "doc-5"
+    assert node.get_content() == "passage 5"
+    jazz = MetadataFilters(filters=[MetadataFilter(key="genre", value="jazz")])
+    assert len(store.get_nodes(filters=jazz)) == N // 3
+    store.delete("doc-0")  # ref_doc_id came along
+    assert store.index.count() == N - len(range(0, N, 7))
