@@ -315,7 +315,9 @@ class ItemStore:
         query = pack_vector(vector, self.dims)
         index_name = self.lifecycle.name
         need = offset + limit
-        k = max(10, need * (4 if where else 2))
+        # an item has one vector when one field is indexed: ask for the page (twice that
+        # with a filter), then four times as many each round until it is full
+        k = max(10, need * (2 if where else 1))
         best: dict[bytes, float] = {}  # member -> smallest distance, nearest first
         read: dict[bytes, tuple[StoredItem, int | None, int] | None] = {}
         passed: list[bytes] = []
