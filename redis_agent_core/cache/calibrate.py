@@ -307,22 +307,31 @@ def by_category(
 def recommend_threshold(
     results: Sequence[ThresholdResult], target_precision: float
 ) -> ThresholdResult | None:
-    """The threshold with the highest recall whose precision reaches the target, or
-    ``None`` if none does. When neighbouring thresholds serve exactly the same pairs'
-    counts, the middle of that run is taken: its lower end sits just above the last
-    pair it gained, its upper end just below the next change, so the middle leaves the
-    most room either side for pairs the calibration set does not have."""
+    """The threshold with the highest recall whose precision reaches the target, among
+    the thresholds below the first one where precision falls under it (``None`` if none
+    does). Precision is cumulative: once a band of wrong answers pulls it under the target,
+    a wider threshold only dilutes that band with easy pairs further out, and the wrong
+    answers in it are still served. When neighbouring thresholds serve exactly the same
+    pairs' counts, the middle of that run is taken: its lower end sits just above the last
+    pair it gained, its upper end just below the next change."""
     check_target_precision(target_precision)
-    ok = [r for r in results if r.served and r.precision >= target_precision]
+    ordered = sorted(results, key=lambda r: r.threshold)
+    ok: list[ThresholdResult] = []
+    for r in ordered:
+        if r.served and r.precision < target_precision:
+            break
+        if r.served:
+            ok.append(r)
     if not ok:
         return None
     best = max(ok, key=lambda r: (r.recall, -r.threshold))
-    ordered = sorted(results, key=lambda r: r.threshold)
-    start = ordered.index(best)
-    end = start
-    while end + 1 < len(ordered) and (ordered[end + 1].served, ordered[end + 1].correct) == (
-        best.served,
-        best.correct,
+    start = end = ordered.index(best)
+    same = (best.served, best.correct, best.precision, best.recall)
+    while end + 1 < len(ordered) and same == (
+        (n := ordered[end + 1]).served,
+        n.correct,
+        n.precision,
+        n.recall,
     ):
         end += 1
     return ordered[(start + end) // 2]

@@ -408,3 +408,50 @@ def test_one_period_of_time_is_a_length() -> None:
     assert rejects(NumberGuard(), week, "What should I take on a hike for two weeks?")
     # a rate is not a length: "twice a week" says nothing about seven days
     assert rejects(NumberGuard(), "Can I swim twice a week?", "Can I swim twice for 7 days?")
+
+
+# --- directions and names the guards learnt from a fresh set of our own (guards_dev3) -------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Can I swap rice for quinoa in this salad?",
+            "Can I swap quinoa for rice in this salad?",
+        ),
+        (
+            "Should I replace my gas boiler with a heat pump?",
+            "Should I replace my heat pump with a gas boiler?",
+        ),
+    ],
+)
+def test_argument_guard_reads_replacement_as_directed(a: str, b: str) -> None:
+    assert rejects(ArgumentGuard(), a, b) is not None
+
+
+def test_argument_guard_still_reads_mixing_as_symmetric() -> None:
+    assert (
+        rejects(ArgumentGuard(), "Can I mix rice with quinoa?", "Can I mix quinoa with rice?")
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I back up a MongoDB database?", "How do I back up a Mongo database?"),
+        ("Where are screenshots saved on a Mac?", "Where are screenshots saved on macOS?"),
+    ],
+)
+def test_entity_guard_accepts_a_product_suffix(a: str, b: str) -> None:
+    assert rejects(EntityGuard(), a, b) is None
+
+
+def test_entity_guard_keeps_java_apart_from_javascript() -> None:
+    assert rejects(EntityGuard(), "Is Java hard to learn?", "Is JavaScript hard to learn?")
+
+
+def test_a_name_that_is_also_a_noun_is_no_item() -> None:
+    a, b = "Can I pause Apple Music?", "Can I pause my Music subscription?"
+    assert rejects(SubstitutionGuard(), a, b) is None

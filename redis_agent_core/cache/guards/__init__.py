@@ -150,6 +150,21 @@ def _spells(short: str, words: Sequence[str]) -> bool:
     )
 
 
+# Endings that name a product's flavour, not another product: "Postgres" / "PostgreSQL",
+# "Mongo" / "MongoDB", "Node" / "Node.js", "Mac" / "macOS".
+_PRODUCT_SUFFIXES = ("sql", "ql", "db", "js", ".js", "os")
+
+
+def _same_product(entity: str, others: Iterable[str]) -> bool:
+    """Whether ``entity`` and one of ``others`` differ only by a product suffix (the
+    shorter at least 3 letters, so "Java" / "JavaScript" still differ)."""
+    for other in others:
+        short, long = sorted((entity, other), key=len)
+        if len(short) >= 3 and long.startswith(short) and long[len(short) :] in _PRODUCT_SUFFIXES:
+            return True
+    return False
+
+
 def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     """``unmatched`` less the short names of a multi-word name in ``other``."""
     if not unmatched:
@@ -281,6 +296,11 @@ class EntityGuard:
         if only_q and only_c:  # a swap, unless it is a typo ("Mondys")
             only_q = {e for e in only_q if not _misspelt(e, c, name=True)}
             only_c = {e for e in only_c if not _misspelt(e, q, name=True)}
+        if only_q and only_c:  # "Postgres" / "PostgreSQL", "Mac" / "macOS"
+            only_q, only_c = (
+                {e for e in only_q if not _same_product(e, only_c)},
+                {e for e in only_c if not _same_product(e, only_q)},
+            )
         if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
             only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
         if only_q and only_c:

@@ -8,7 +8,7 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 
 from __future__ import annotations
 
-from ._features import Features, features
+from ._features import Features, features, stem
 from ._lexicon import FUNCTION_WORDS, UNITS
 from ._wordnet import base, kinship, noun, wordnet
 
@@ -136,7 +136,15 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
 
 def _symmetric(f: Features, pivot: int, end: int) -> bool:
     """Whether "with/and/or/between" joins the pivot to the argument at ``end``."""
+    if f.words[pivot] in _DIRECTED:
+        return False  # "replace A with B": the pivot itself
     return not _SYMMETRIC.isdisjoint(f.words[min(pivot, end) + 1 : max(pivot, end)])
+
+
+# Verbs of replacement give "with" and "for" a direction: "replace butter with oil" is
+# not "replace oil with butter", "swap tea for coffee" not "swap coffee for tea".
+_REPLACING = frozenset(stem(w) for w in "replace substitute swap exchange switch trade".split())
+_DIRECTED = frozenset({"with", "for"})
 
 
 _INVERTING = frozenset({"less", "fewer", "lower"})
@@ -167,7 +175,10 @@ class ArgumentGuard:
         if sorted(shared, key=q.content.__getitem__) == sorted(shared, key=c.content.__getitem__):
             return None
         verbs = [(p, q.seq, c.seq) for p in shared & wordnet().verbs]
-        ordering = [(w, q.words, c.words) for w in _ORDERING & q.vocab & c.vocab]
+        pivots = _ORDERING
+        if not _REPLACING.isdisjoint(shared):
+            pivots = _ORDERING | _DIRECTED
+        ordering = [(w, q.words, c.words) for w in pivots & q.vocab & c.vocab]
         for pivot, in_q, in_c in verbs + ordering:
             if in_q.count(pivot) != 1 or in_c.count(pivot) != 1:
                 continue  # a repeated word has no single position to compare
@@ -274,4 +285,5 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
         and (s not in wn.verbs or (i and f.words[i - 1] not in _VERB_CUES))
         and (n := noun(w))
         and not (i and f"{f.words[i - 1]} {w}" in wn.phrases)  # "on time" names no item
+        and w not in f.entities  # "Amazon" is a name: the entity guard's
     ]
