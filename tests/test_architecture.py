@@ -357,3 +357,22 @@ def test_redis_faults_are_named_only_in_redis_errors() -> None:
                 ):
                     named.append(f"{rel}:{node.lineno}: {ast.unparse(node)[:60]}")
     assert named == []
+
+
+# what only the plumbing does with a pool's connections: borrow one, write bytes, read replies
+_CONNECTION_CALLS = {"get_connection", "send_packed_command", "read_response", "make_connection"}
+
+
+def test_pooled_connections_are_handled_only_in_fastpath() -> None:
+    """No module but ``fastpath`` borrows a pool connection or writes/reads it raw (the
+    vector index's batches go through ``fastpath.send_batch``): one place keeps a
+    connection with unread replies out of the pool and retries a batch."""
+    found: list[str] = []
+    for path in _modules_of_packages():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == f"{CORE}/fastpath.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in _CONNECTION_CALLS:
+                found.append(f"{rel}:{node.lineno}: {ast.unparse(node)[:60]}")
+    assert found == []
