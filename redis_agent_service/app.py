@@ -62,6 +62,7 @@ from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLi
 from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
 
+from .admission import Admission
 from .auth import principal_dependency, warn_insecure
 from .errors import ServiceError, error_response, install_error_handlers
 from .ingest import (
@@ -130,6 +131,8 @@ class ServiceSettings:
     max_documents: int = 1000
     passage_chars: int = 1000  # documents are indexed in passages of at most this
     ingest_batch: int = 2  # passages per model call (and per queued task) when ingesting
+    # requests of one worker in their CPU stages at once; more wait in line (.admission)
+    max_in_flight: int = 8
 
     def __post_init__(self) -> None:
         if self.cache_share not in SHARE_POLICIES:
@@ -142,6 +145,7 @@ class ServiceSettings:
             "max_documents",
             "passage_chars",
             "ingest_batch",
+            "max_in_flight",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -221,6 +225,23 @@ class _Counters:
     miss_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
 
+@dataclass
+class _Turn:
+    """One /chat turn's state between its stages (before and after the model)."""
+
+    user_id: str
+    session_id: str
+    message: str
+    history: RedisChatMessageHistory
+    past: list[BaseMessage]
+    reservation: Any
+    start: float
+    prompt: str = ""  # the cache key's question and scope
+    scope: str = ""
+    vector: np.ndarray | None = None
+    sources: list[Source] = field(default_factory=list)
+
+
 def _source(hit: Hit) -> Source:
     # metadata is the client's: "source" may be any JSON value
     source = hit.metadata.get("source")
@@ -229,6 +250,16 @@ def _source(hit: Hit) -> Source:
         source=None if source is None else str(source),
         relevance=round(hit.score or 0.0, 3),
     )
+
+
+def _warm_guards(verifier: Any) -> None:
+    # every guard sees a pair it must look into (a lookup stops at the first rejection)
+    query, candidate = "Is the big red car 2 miles long?", "Is the small blue car 3 km long?"
+    for guard in getattr(verifier, "guards", None) or ():
+        guard.check(query, candidate)
+    features_of = getattr(verifier, "features_of", None)
+    if features_of is not None:
+        features_of(query)
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -305,6 +336,7 @@ class AgentService:
         self.keys = ApiKeys(self.config)
         self.counters = _Counters()
         self.loop_lag = LoopLagMonitor()
+        self.admission = Admission(s.max_in_flight)
         self.processes = ProcessStats(
             self.config, self.config.keys.service_processes(s.cache_name), self._process_snapshot
         )
@@ -317,6 +349,9 @@ class AgentService:
         model (one call in its thread) and the cache's search index. ``create_app``'s
         startup calls it."""
         await self._embedder.awarm()
+        # the guards load their lexicon on first use: ~0.2 s that would hold the loop
+        # of the first miss (issue 20: a 1.9 s loop-lag spike under load)
+        await asyncio.to_thread(_warm_guards, self.cache.verifier)
         with contextlib.suppress(RedisUnavailableError):  # down: made on first use
             await self.cache.aensure_index()
 
@@ -408,65 +443,85 @@ class AgentService:
     # -- endpoints' logic --
     async def chat(self, user_id: str, session_id: str, message: str) -> ChatReply:
         """Answer one message of ``user_id`` (the authenticated principal) in one of
-        their sessions; raises :class:`RateLimitExceeded` when over a limit."""
+        their sessions; raises :class:`RateLimitExceeded` when over a limit.
+
+        The CPU stages run under :attr:`admission` (a slot of this worker); the model
+        call holds none (:mod:`.admission`)."""
         start = time.perf_counter()
         self.counters.requests += 1
         history = self.history(user_id, session_id)
-        past = await history.aget_messages()
-        window = self.window(past)
-        estimate = self._estimate_tokens(message, past)
-        try:
-            decision = await self.limiter.aacquire(user=user_id, tokens=estimate, blocking=False)
-        except RateLimitExceeded:
-            self.counters.rate_limited += 1
-            raise
-        reservation = decision.reservation
-        sources: list[Source] = []
-        cache_prompt, scope = self.cache_key(message, window, user=user_id, session_id=session_id)
-        try:
-            # the exact question first: one round trip, no embedding (issue 20)
-            vector: np.ndarray | None = None
-            hit = await self.cache.alookup_exact(cache_prompt, scope)
-            if hit is None:
-                # the question's vector serves the semantic lookup, RAG and the store
-                with self._gate.foreground():  # ingestion batches wait for it
-                    vector = (await self._embedder.aembed([cache_prompt]))[0]
-                hit = await self.cache.alookup(cache_prompt, scope, vector=vector)
-            if hit is not None:
-                answer = json.loads(hit.payload)["answer"]
-                usage = Usage(saved_tokens=int((hit.usage or {}).get("total_tokens", 0)))
-                await self.limiter.asettle(reservation, 0)  # a hit spends no tokens
-                cached = True
-            else:
-                assert vector is not None  # an exact miss was embedded above
-                docs = await self._retrieve(vector)
-                sources = [_source(d) for d in docs]
-                completion = await self._complete(self._prompt(message, window, docs))
-                answer = completion.text.strip()
-                usage = Usage(
-                    input_tokens=completion.input_tokens,
-                    output_tokens=completion.output_tokens,
-                    total_tokens=completion.total_tokens,
+        async with self.admission.slot():
+            past = await history.aget_messages()
+            window = self.window(past)
+            estimate = self._estimate_tokens(message, past)
+            try:
+                decision = await self.limiter.aacquire(
+                    user=user_id, tokens=estimate, blocking=False
                 )
-                await self.limiter.asettle(reservation, usage.total_tokens)
+            except RateLimitExceeded:
+                self.counters.rate_limited += 1
+                raise
+            turn = _Turn(user_id, session_id, message, history, past, decision.reservation, start)
+            turn.prompt, turn.scope = self.cache_key(
+                message, window, user=user_id, session_id=session_id
+            )
+            async with self._refunding(turn):
+                # the exact question first: one round trip, no embedding (issue 20)
+                hit = await self.cache.alookup_exact(turn.prompt, turn.scope)
+                if hit is None:
+                    # the question's vector serves the semantic lookup, RAG and the store
+                    with self._gate.foreground():  # ingestion batches wait for it
+                        turn.vector = (await self._embedder.aembed([turn.prompt]))[0]
+                    hit = await self.cache.alookup(turn.prompt, turn.scope, vector=turn.vector)
+                if hit is not None:
+                    answer = json.loads(hit.payload)["answer"]
+                    usage = Usage(saved_tokens=int((hit.usage or {}).get("total_tokens", 0)))
+                    await self.limiter.asettle(turn.reservation, 0)  # a hit spends no tokens
+                    hit_reply = (answer, usage)
+                else:
+                    assert turn.vector is not None  # an exact miss was embedded above
+                    docs = await self._retrieve(turn.vector)
+                    turn.sources = [_source(d) for d in docs]
+                    model_prompt = self._prompt(message, window, docs)
+            if hit is not None:
+                return await self._finish(turn, *hit_reply, cached=True)
+        async with self._refunding(turn):
+            completion = await self._complete(model_prompt)  # waiting: no slot held
+        async with self.admission.slot(resume=True):
+            answer = completion.text.strip()
+            usage = Usage(
+                input_tokens=completion.input_tokens,
+                output_tokens=completion.output_tokens,
+                total_tokens=completion.total_tokens,
+            )
+            async with self._refunding(turn):
+                await self.limiter.asettle(turn.reservation, usage.total_tokens)
                 await self.cache.aupdate(
-                    cache_prompt,
-                    scope,
+                    turn.prompt,
+                    turn.scope,
                     json.dumps({"answer": answer}),
                     usage=usage.model_dump(
                         include={"input_tokens", "output_tokens", "total_tokens"}
                     ),
-                    vector=vector,
+                    vector=turn.vector,
                 )
-                cached = False
+            return await self._finish(turn, answer, usage, cached=False)
+
+    @contextlib.asynccontextmanager
+    async def _refunding(self, turn: _Turn) -> AsyncIterator[None]:
+        # a failed turn gives back what it reserved; the caller sees the original error
+        try:
+            yield
         except BaseException:
-            # refund what was reserved; the caller sees the original error
             with contextlib.suppress(Exception):
-                await self.limiter.asettle(reservation, 0, refund_requests=True)
+                await self.limiter.asettle(turn.reservation, 0, refund_requests=True)
             raise
-        await history.aadd_messages([HumanMessage(message), AIMessage(answer)])
-        await self._own_session(user_id, session_id)
-        latency_ms = round((time.perf_counter() - start) * 1000, 2)
+
+    async def _finish(self, turn: _Turn, answer: str, usage: Usage, *, cached: bool) -> ChatReply:
+        """Store the turn in the session, count it, publish it; the reply."""
+        await turn.history.aadd_messages([HumanMessage(turn.message), AIMessage(answer)])
+        await self._own_session(turn.user_id, turn.session_id)
+        latency_ms = round((time.perf_counter() - turn.start) * 1000, 2)
         c = self.counters
         if cached:
             c.cache_hits += 1
@@ -480,8 +535,8 @@ class AgentService:
         await self.bus.apublish(
             self.settings.events_topic,
             {
-                "user_id": user_id,
-                "session_id": session_id,
+                "user_id": turn.user_id,
+                "session_id": turn.session_id,
                 "cached": cached,
                 "latency_ms": latency_ms,
                 "tokens": usage.total_tokens,
@@ -493,8 +548,8 @@ class AgentService:
             cached=cached,
             usage=usage,
             latency_ms=latency_ms,
-            sources=sources,
-            history_length=len(past) + 2,
+            sources=turn.sources,
+            history_length=len(turn.past) + 2,
         )
 
     async def _own_session(self, user: str, session_id: str) -> None:
@@ -676,6 +731,7 @@ class AgentService:
             "hit_latency_ms_p50": _median(c.hit_ms),
             "miss_latency_ms_p50": _median(c.miss_ms),
             "loop_lag_ms": self.loop_lag.summary(),
+            "admission": self.admission.stats(),
             "embedding": self._embedder.stats(),
         }
 

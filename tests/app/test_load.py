@@ -6,7 +6,9 @@ through the ASGI app with its startup run (no timings).
 - a repeated question is answered by the exact tier: no embedding at all;
 - a new question is embedded in the model's thread, never on the event loop, and
   concurrent questions share model calls;
-- per-process counters reach ``/stats`` through Redis, with the loop's lag.
+- per-process counters reach ``/stats`` through Redis, with the loop's lag;
+- at most ``max_in_flight`` requests of a worker are in their CPU stages at once, the
+  others wait (none refused), and a request waiting for the model holds no slot.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from langchain_redis_agent.embeddings import MiniLMEmbeddings
 from redis_agent_core.config import RedisAgentConfig
@@ -159,3 +164,55 @@ async def test_metrics_scrape_in_prometheus_text_format(
     assert samples[("rap_service_cache_hits_total", (("process", process),))] == 2
     assert samples[("rap_cache_hits_total", ())] >= 2
     assert ("rap_service_loop_lag_ms", (("process", process), ("stat", "p99"))) in samples
+
+
+class RendezvousModel(BaseChatModel):
+    """Answers only once ``expected`` calls are waiting at the same time: if a call held
+    an admission slot, fewer could ever meet, and the calls would fail."""
+
+    expected: int
+    waiting: int = 0
+    most: int = 0
+    met: Any = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "rendezvous"
+
+    def _generate(self, messages: list[BaseMessage], *_: Any, **__: Any) -> ChatResult:
+        raise AssertionError("the service calls the model asynchronously")
+
+    async def _agenerate(self, messages: list[BaseMessage], *_: Any, **__: Any) -> ChatResult:
+        if self.met is None:
+            self.met = asyncio.Event()
+        self.waiting += 1
+        self.most = max(self.most, self.waiting)
+        if self.waiting >= self.expected:
+            self.met.set()
+        await asyncio.wait_for(self.met.wait(), 30)
+        self.waiting -= 1
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("An answer."))])
+
+
+async def test_cpu_stages_are_bounded_and_model_calls_hold_no_slot(
+    config: RedisAgentConfig,
+    aconfig: RedisAgentConfig,
+    minilm: SentenceTransformerEmbedder,
+    users: Users,
+) -> None:
+    llm = RendezvousModel(expected=CLIENTS)
+    settings = ServiceSettings(use_queue=False, requests_per_minute=10_000, max_in_flight=2)
+    service = AgentService(
+        llm, config=config, settings=settings, embeddings=MiniLMEmbeddings(minilm), model_name="rv"
+    )
+    app = create_app(service)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            questions = [f"Which bird nests on cliff number {i}?" for i in range(CLIENTS)]
+            replies = await _ask(c, users, questions)  # every one answered (200)
+    assert not any(r["cached"] for r in replies)
+    assert llm.most == CLIENTS  # every request was waiting for the model at once
+    admission = service.admission.stats()
+    assert admission["peak"] == 2 and admission["waited"] > 0  # the rest waited in line
+    assert admission["active"] == 0 and admission["waiting"] == 0
