@@ -90,9 +90,11 @@ async def test_async_graph_interrupts_and_resumes(aconfig: RedisAgentConfig, cls
     assert done == {"items": ["draft", "reviewed:no"], "approved": False}
 
 
-def test_a_new_process_resumes_the_thread(config: RedisAgentConfig) -> None:
-    thread = {"configurable": {"thread_id": "proc-1"}}
-    build_graph(RedisSaver(config)).invoke({"items": [], "approved": False}, thread)
+def _resume_in_a_new_process(config: RedisAgentConfig, thread_id: str) -> None:
+    thread = {"configurable": {"thread_id": thread_id}}
+    graph = build_graph(RedisSaver(config))
+    graph.invoke({"items": [], "approved": False}, thread)
+    history = [s.config["configurable"]["checkpoint_id"] for s in graph.get_state_history(thread)]
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -104,10 +106,12 @@ def test_a_new_process_resumes_the_thread(config: RedisAgentConfig) -> None:
 
         cfg = RedisAgentConfig(url={config.url!r}, namespace={config.namespace!r})
         graph = build_graph(RedisSaver(cfg))
-        thread = {{"configurable": {{"thread_id": "proc-1"}}}}
+        thread = {{"configurable": {{"thread_id": {thread_id!r}}}}}
+        history = [s.config["configurable"]["checkpoint_id"]
+                   for s in graph.get_state_history(thread)]
         pending = graph.get_state(thread).next
         out = graph.invoke(Command(resume="yes"), thread)
-        print(json.dumps({{"pending": list(pending), "out": out}}))
+        print(json.dumps({{"history": history, "pending": list(pending), "out": out}}))
         """
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -119,12 +123,23 @@ def test_a_new_process_resumes_the_thread(config: RedisAgentConfig) -> None:
 
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {
+        "history": history,  # every checkpoint of the first process, in order
         "pending": ["review"],
         "out": {"items": ["draft", "reviewed:yes"], "approved": True},
     }
     # and this process sees what the other one wrote
     state = build_graph(RedisSaver(config)).get_state(thread)
     assert state.values["approved"] is True
+    assert len(list(graph.get_state_history(thread))) > len(history)
+
+
+def test_a_new_process_resumes_the_thread(config: RedisAgentConfig) -> None:
+    _resume_in_a_new_process(config, "proc-1")
+
+
+@pytest.mark.cluster
+def test_a_new_process_resumes_the_thread_on_the_cluster(cluster_config: RedisAgentConfig) -> None:
+    _resume_in_a_new_process(cluster_config, "proc-c")
 
 
 class CountingModel(BaseChatModel):
