@@ -185,7 +185,7 @@ def test_redis_down_is_a_miss(
 def test_paraphrase_hits_and_unrelated_misses_with_the_default_model(
     config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
 ) -> None:
-    cache = SemanticCache(config, embedder=minilm)  # defaults: guards on, threshold 0.2
+    cache = SemanticCache(config, embedder=minilm)  # defaults: guards on, threshold 0.22
     cache.update("What is the capital of France?", A, "Paris")
     cache.update("How do I reverse a list in Python?", A, "lst[::-1]")
     hit = cache.lookup("Which city is the capital of France?", A)
@@ -195,6 +195,19 @@ def test_paraphrase_hits_and_unrelated_misses_with_the_default_model(
     assert cache.lookup("How do I bake sourdough bread?", A) is None
     assert cache.lookup("What is the capital of Germany?", A) is None
     assert cache.lookup("Which city is the capital of France?", B) is None
+
+
+def test_a_paraphrase_just_above_two_tenths_is_served_and_its_traps_are_not(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> None:
+    """Issue 14, false rejections: a true paraphrase a little past 0.2 is a hit at the
+    default threshold, while traps nearer than it are still refused by the guards."""
+    cache = SemanticCache(config, embedder=minilm)
+    cache.update("How do I calm down before a job interview?", A, "breathe")
+    hit = cache.lookup("Tips for staying relaxed before an interview?", A)
+    assert hit is not None and hit.payload == "breathe" and 0.19 < hit.distance <= 0.22
+    assert cache.lookup("How do I calm down after a job interview?", A) is None
+    assert cache.lookup("How do I calm down before a driving test?", A) is None
 
 
 def test_tenant_values_differing_only_in_whitespace_stay_apart(

@@ -448,6 +448,12 @@ def test_entity_guard_accepts_a_product_suffix(a: str, b: str) -> None:
     assert rejects(EntityGuard(), a, b) is None
 
 
+def test_entity_guard_reads_numeronyms() -> None:
+    a = "How do I add a11y checks to a React app?"
+    assert rejects(EntityGuard(), a, "How do I add accessibility checks to a React app?") is None
+    assert rejects(EntityGuard(), "Can k3s run on a Pi?", "Can Kubernetes run on a Pi?")
+
+
 def test_entity_guard_keeps_java_apart_from_javascript() -> None:
     assert rejects(EntityGuard(), "Is Java hard to learn?", "Is JavaScript hard to learn?")
 

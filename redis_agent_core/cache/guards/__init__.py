@@ -155,6 +155,18 @@ def _spells(short: str, words: Sequence[str]) -> bool:
 _PRODUCT_SUFFIXES = ("sql", "ql", "db", "js", ".js", "os")
 
 
+_NUMERONYM = re.compile(r"([a-z])(\d{1,2})([a-z])")
+
+
+def _numeronym(short: str, others: Iterable[str]) -> bool:
+    """Whether ``short`` is a numeronym of one of ``others``: its first and last letters
+    around the count of letters between ("k8s" / "Kubernetes", "i18n", "a11y")."""
+    m = _NUMERONYM.fullmatch(short)
+    return bool(m) and any(
+        len(o) == int(m.group(2)) + 2 and o[0] == m.group(1) and o[-1] == m.group(3) for o in others
+    )
+
+
 def _same_product(entity: str, others: Iterable[str]) -> bool:
     """Whether ``entity`` and one of ``others`` differ only by a product suffix (the
     shorter at least 3 letters, so "Java" / "JavaScript" still differ)."""
@@ -296,10 +308,10 @@ class EntityGuard:
         if only_q and only_c:  # a swap, unless it is a typo ("Mondys")
             only_q = {e for e in only_q if not _misspelt(e, c, name=True)}
             only_c = {e for e in only_c if not _misspelt(e, q, name=True)}
-        if only_q and only_c:  # "Postgres" / "PostgreSQL", "Mac" / "macOS"
+        if only_q and only_c:  # "Postgres" / "PostgreSQL", "Mac" / "macOS", "k8s"
             only_q, only_c = (
-                {e for e in only_q if not _same_product(e, only_c)},
-                {e for e in only_c if not _same_product(e, only_q)},
+                {e for e in only_q if not (_same_product(e, only_c) or _numeronym(e, only_c))},
+                {e for e in only_c if not (_same_product(e, only_q) or _numeronym(e, only_q))},
             )
         if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
             only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
