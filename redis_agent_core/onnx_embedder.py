@@ -54,6 +54,16 @@ def default_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+def _omp_threads() -> int | None:
+    """``OMP_NUM_THREADS`` when set to a positive int: onnxruntime ignores it, but it is
+    how a process (e.g. ``redis-agent serve --workers N``) caps every model's threads."""
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -103,8 +113,8 @@ class OnnxEmbedder:
     with either serve the other. The encoder is converted to ONNX once and kept
     under ``cache_dir`` (default :func:`model_cache_dir`); ``onnx_file`` uses a file
     of your own instead. ``threads`` is onnxruntime's intra-op thread count (``None``:
-    its default, one per core). The model loads on first use, not in the constructor.
-    Vectors are L2-normalised, so cosine distance equals ``1 - dot``.
+    ``OMP_NUM_THREADS`` when set, else one per core). The model loads on first use, not
+    in the constructor. Vectors are L2-normalised, so cosine distance equals ``1 - dot``.
     """
 
     def __init__(
@@ -171,6 +181,7 @@ class OnnxEmbedder:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(model.SerializeToString())
+            os.chmod(tmp, 0o644)  # readable as any installed model file (mkstemp: 0600)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -212,9 +223,13 @@ class OnnxEmbedder:
         tokenizer.enable_truncation(self._max_length)
         tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
-        if self._threads is not None:
-            options.intra_op_num_threads = self._threads
+        threads = self._threads or _omp_threads()
+        if threads is not None:
+            options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # idle worker threads sleep instead of spinning: the cores are shared with the
+        # event loop, Redis and the other workers
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )

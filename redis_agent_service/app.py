@@ -58,6 +58,7 @@ from redis_agent_core.cache import SHARE_POLICIES, SemanticCache, Share, context
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
 from redis_agent_core.embeddings import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.onnx_embedder import OnnxEmbedder
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
@@ -643,7 +644,7 @@ class AgentService:
         first use); any other embedder is shared."""
         if self._background_model is None:
             inner = getattr(self._embedder, "inner", self._embedder)
-            if type(inner) is SentenceTransformerEmbedder:
+            if isinstance(inner, (SentenceTransformerEmbedder, OnnxEmbedder)):
                 self._background_model = inner.sibling()
             else:
                 self._background_model = inner

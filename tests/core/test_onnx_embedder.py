@@ -154,3 +154,28 @@ def test_runs_without_torch(onnx_model: OnnxEmbedder) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_default_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    from redis_agent_core import embeddings
+
+    monkeypatch.setenv(embeddings.ENV_EMBEDDER, "onnx")
+    assert embeddings._default_runtime() == "onnx"
+    monkeypatch.setenv(embeddings.ENV_EMBEDDER, "Sentence-Transformers")
+    assert embeddings._default_runtime() == "sentence-transformers"
+    monkeypatch.setenv(embeddings.ENV_EMBEDDER, "torch")
+    with pytest.raises(ConfigError, match="REDIS_AGENT_EMBEDDER"):
+        embeddings._default_runtime()
+    monkeypatch.delenv(embeddings.ENV_EMBEDDER)
+    assert embeddings._default_runtime() == "onnx"  # installed here: the default
+
+
+def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-agent serve caps each worker's threads with OMP_NUM_THREADS."""
+    from redis_agent_core.onnx_embedder import _omp_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _omp_threads() == 1
+    for bad in ("", "0", "two"):
+        monkeypatch.setenv("OMP_NUM_THREADS", bad)
+        assert _omp_threads() is None

