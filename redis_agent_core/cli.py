@@ -161,6 +161,23 @@ def _cmd_migrate_vectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate_history(args: argparse.Namespace) -> int:
+    from .migrate import migrate_history
+
+    overrides = {k: v for k, v in (("url", args.url), ("namespace", args.namespace)) if v}
+    config = RedisAgentConfig.from_env(**overrides)
+    with _progress_bar("migrating chat history", unit="message") as progress:
+        report = migrate_history(
+            peer=args.source, config=config, index=args.index, key_prefix=args.key_prefix,
+            keys=args.keys, ttl=args.ttl, progress=progress,
+        )  # fmt: skip
+    print(json.dumps(report.to_dict()))
+    if not report.verified:
+        print("error: a migrated session does not hold its source's messages", file=sys.stderr)
+        return 3
+    return 0
+
+
 def _cmd_acl(args: argparse.Namespace) -> int:
     from .acl import acl_setuser_command, server_commands
 
@@ -377,6 +394,21 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--namespace", help="the pack's key namespace (default: REDIS_AGENT_NAMESPACE)")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
     p.set_defaults(func=_cmd_migrate_vectors)
+    p = migrate_sub.add_parser(
+        "history",
+        help="copy langchain-redis chat histories or LlamaIndex chat lists into the pack's "
+        "sessions (resumable; counts verified)",
+    )
+    p.add_argument(
+        "--from", dest="source", required=True, choices=("langchain-redis", "llama-index")
+    )
+    p.add_argument("--index", default="idx:chat_history", help="langchain-redis: the history index")
+    p.add_argument("--key-prefix", help="langchain-redis: the messages' key prefix instead")
+    p.add_argument("--keys", help="llama-index: glob of the chat keys (e.g. 'user:*')")
+    p.add_argument("--ttl", type=int, help="seconds before an idle migrated session expires")
+    p.add_argument("--namespace", help="the pack's key namespace (default: REDIS_AGENT_NAMESPACE)")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
+    p.set_defaults(func=_cmd_migrate_history)
 
     p = sub.add_parser(
         "acl", help="print the ACL SETUSER line of a least-privilege user of the pack"

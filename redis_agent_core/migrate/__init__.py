@@ -1,10 +1,11 @@
 """Coming from langchain-redis or LlamaIndex's Redis packages: their constructor
 arguments mapped onto the pack's settings (:mod:`.peer`), and their stored vector
-indexes copied into the pack's layout without embedding again (:mod:`.vectors`,
-``redis-agent migrate vectors``)."""
+indexes and chat histories copied into the pack's layout without embedding again
+(:mod:`.vectors`, :mod:`.history`; ``redis-agent migrate vectors|history``)."""
 
 from __future__ import annotations
 
+from .history import HistoryReport, migrate_history
 from .peer import (
     client_url,
     doc_prefix,
@@ -23,11 +24,13 @@ from .vectors import (
 
 __all__ = [
     "PEERS",
+    "HistoryReport",
     "MigrationReport",
     "PeerIndex",
     "client_url",
     "doc_prefix",
     "metadata_fields_from_peer",
+    "migrate_history",
     "migrate_vectors",
     "options_from_redisvl",
     "peer_config",

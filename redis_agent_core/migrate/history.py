@@ -1,0 +1,195 @@
+"""Copy chat histories written by langchain-redis's ``RedisChatMessageHistory`` or
+``llama-index-storage-chat-store-redis``'s ``RedisChatStore`` into the pack's sessions.
+
+- langchain-redis keeps one JSON document per message (``<prefix><session>:<ulid>``:
+  ``type``, ``data``, ``session_id``, ``timestamp``) under a search index
+  (``idx:chat_history``, prefix ``chat:``). Messages are grouped by session, ordered
+  by timestamp and stored as ``{"type", "data"}``: LangChain's ``message_to_dict``
+  form, which the pack's LangChain history reads.
+- LlamaIndex's chat store keeps one list per chat key of ``ChatMessage`` JSON, the form
+  the pack's LlamaIndex chat stores read: the lists are copied as they are.
+
+Each session is written whole with :meth:`SessionStore.replace` (atomic, idempotent) and
+then recorded as done, so an interrupted run resumes without duplicates. The peer's keys
+are never modified.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+from ..config import RedisAgentConfig, get_default_config
+from ..errors import ConfigError
+from ..history import SessionStore
+from ..redis_errors import translate_errors
+from ..search.lifecycle import read_info
+from ..search.replies import describe_info
+from .vectors import PEERS, _glob, _str
+
+__all__ = ["HistoryReport", "migrate_history"]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class HistoryReport:
+    """The outcome of :func:`migrate_history` (``verified``: every session migrated holds
+    as many messages as the source had)."""
+
+    source: str
+    sessions: int
+    messages: int
+    skipped_keys: int
+    seconds: float
+    resumed: bool
+    verified: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        rate = self.messages / self.seconds if self.seconds > 0 else 0.0
+        return {**asdict(self), "messages_per_second": round(rate, 1)}
+
+
+def _langchain_sessions(
+    config: RedisAgentConfig, index: str, key_prefix: str | None
+) -> dict[str, list[bytes]]:
+    """Every session's messages as ``message_to_dict`` JSON, oldest first."""
+    client = config.get_client()
+    if key_prefix is None:
+        info = read_info(config, index, f"reading the langchain-redis index {index!r}")
+        if info is None:
+            raise ConfigError(
+                f"there is no search index {index!r}; pass the history's index name "
+                "(RedisChatMessageHistory's index_name) or its key prefix"
+            )
+        prefixes = describe_info(info)["prefixes"]
+    else:
+        prefixes = [key_prefix]
+    found: dict[str, list[tuple[float, str, bytes]]] = {}
+    for prefix in prefixes:
+        cursor = 0
+        while True:
+            with translate_errors(config, "reading langchain-redis messages"):
+                cursor, keys = client.scan(cursor, match=_glob(prefix) + "*", count=1000,
+                                           _type="ReJSON-RL")  # fmt: skip
+                pipe = client.pipeline(transaction=False)
+                for key in keys:
+                    pipe.execute_command("JSON.GET", key, "$")
+                replies = pipe.execute() if keys else []
+            for reply in replies:
+                docs = orjson.loads(reply) if reply else []
+                doc = docs[0] if docs else None
+                if not isinstance(doc, dict) or "session_id" not in doc or "data" not in doc:
+                    continue
+                payload = orjson.dumps({"type": doc.get("type"), "data": doc["data"]})
+                entry = (float(doc.get("timestamp") or 0), str(doc.get("message_id", "")), payload)
+                found.setdefault(str(doc["session_id"]), []).append(entry)
+            if cursor == 0:
+                break
+    return {sid: [p for _, _, p in sorted(rows)] for sid, rows in found.items()}
+
+
+def _is_chat_message(payload: Any) -> bool:
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and "role" in value
+
+
+def _llama_sessions(config: RedisAgentConfig, pattern: str) -> tuple[dict[str, list[bytes]], int]:
+    """Every chat key's list (keys of the pack's namespace left out) and how many lists
+    matched but hold something else than chat messages."""
+    client = config.get_client()
+    own = f"{config.namespace}:"
+    sessions: dict[str, list[bytes]] = {}
+    skipped = 0
+    cursor = 0
+    while True:
+        with translate_errors(config, "reading LlamaIndex chat lists"):
+            cursor, keys = client.scan(cursor, match=pattern, count=1000, _type="list")
+            keys = [k for k in keys if not _str(k).startswith(own)]
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.lrange(key, 0, -1)
+            replies = pipe.execute() if keys else []
+        for key, payloads in zip(keys, replies, strict=True):
+            if payloads and all(_is_chat_message(p) for p in payloads):
+                sessions[_str(key)] = list(payloads)
+            else:
+                skipped += 1
+        if cursor == 0:
+            break
+    return sessions, skipped
+
+
+def migrate_history(
+    *,
+    peer: str,
+    config: RedisAgentConfig | None = None,
+    index: str = "idx:chat_history",
+    key_prefix: str | None = None,
+    keys: str | None = None,
+    ttl: int | None = None,
+    progress: Progress | None = None,
+    max_sessions: int | None = None,
+) -> HistoryReport:
+    """Copy a peer's chat histories into the pack's sessions of ``config``'s namespace.
+
+    langchain-redis: the history index ``index`` (or the messages under ``key_prefix``).
+    llama-index: the chat lists whose keys match the glob ``keys`` (required: the peer
+    keeps them at the user's own keys, beside anything else). ``ttl``: seconds of
+    inactivity before a migrated session expires (default: the config's).
+    ``max_sessions`` stops after that many (a partial, resumable run)."""
+    if peer not in PEERS:
+        raise ConfigError(f"unknown source {peer!r}: use one of {', '.join(PEERS)}")
+    config = config or get_default_config()
+    started = time.perf_counter()
+    skipped = 0
+    if peer == "langchain-redis":
+        sessions = _langchain_sessions(config, index, key_prefix)
+        origin = f"{peer}:{key_prefix or index}"
+    else:
+        if not keys:
+            raise ConfigError(
+                "llama-index chat stores keep each chat at the application's own key: pass "
+                "keys= (a glob such as 'user:*') naming them"
+            )
+        sessions, skipped = _llama_sessions(config, keys)
+        origin = f"{peer}:{keys}"
+    store = SessionStore(config) if ttl is None else SessionStore(config, ttl=ttl)
+    client = config.get_client()
+    done_key = config.keys.migration("history", origin)
+    with translate_errors(config, "reading the migration state"):
+        done = {_str(s) for s in client.smembers(done_key)}
+    resumed = bool(done)
+    total = sum(len(p) for p in sessions.values())
+    copied = sum(len(sessions[s]) for s in done if s in sessions)
+    count = 0
+    for session_id, payloads in sorted(sessions.items()):
+        if session_id in done:
+            continue
+        if max_sessions is not None and count >= max_sessions:
+            break
+        store.replace(session_id, payloads)
+        with translate_errors(config, "saving the migration state"):
+            client.sadd(done_key, session_id)
+        count += 1
+        copied += len(payloads)
+        if progress is not None:
+            progress(copied, total)
+    finished = len(done & sessions.keys()) + count == len(sessions)
+    verified = finished and all(
+        store.count(session_id) == len(payloads) for session_id, payloads in sessions.items()
+    )
+    if finished:
+        with translate_errors(config, "clearing the migration state"):
+            client.delete(done_key)
+    return HistoryReport(
+        source=origin, sessions=len(sessions), messages=copied, skipped_keys=skipped,
+        seconds=time.perf_counter() - started, resumed=resumed, verified=verified,
+    )  # fmt: skip

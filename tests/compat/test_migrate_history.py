@@ -1,0 +1,106 @@
+"""redis-agent migrate history: chat histories written by langchain-redis 0.2.6's
+RedisChatMessageHistory (real package) and lists in llama-index-storage-chat-store-redis's
+layout (ChatMessage JSON per chat key, written here as that package does) come back
+through the pack's classes message for message; an interrupted run resumes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from llama_index.core.base.llms.types import ChatMessage
+
+from langchain_redis_agent import RedisChatMessageHistory
+from llamaindex_redis_agent import RedisChatStore
+from redis_agent_core.cli import main
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.migrate import migrate_history
+
+langchain_redis = pytest.importorskip("langchain_redis", reason="extra bench: langchain-redis")
+
+SESSIONS = {
+    "alice": [SystemMessage("be brief"), HumanMessage("hi"), AIMessage("hello alice")],
+    "bob": [HumanMessage("weather?"), AIMessage("sunny"), HumanMessage("thanks")],
+    "carol": [HumanMessage("call the tool"),
+              ToolMessage("42", tool_call_id="call-1"), AIMessage("it is 42")],
+}  # fmt: skip
+
+
+@pytest.fixture
+def lc_peer(redis_url: str, namespace: str) -> str:
+    index = f"{namespace}:idx:chat"
+    # RESP2: langchain-redis 0.2.6 reads FT.INFO as a list (redis-py 8 defaults to RESP3)
+    client = redis.Redis.from_url(redis_url, protocol=2)
+    for session_id, messages in SESSIONS.items():
+        peer = langchain_redis.RedisChatMessageHistory(
+            session_id, redis_client=client, key_prefix=f"{namespace}:chat:", index_name=index
+        )
+        for message in messages:  # one by one: each gets its own timestamp
+            peer.add_message(message)
+    client.close()
+    return index
+
+
+def _contents(messages: list) -> list[tuple[str, object]]:
+    return [(m.type, m.content) for m in messages]
+
+
+def test_langchain_redis_histories_migrate(lc_peer: str, config: RedisAgentConfig) -> None:
+    report = migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    assert report.verified and report.sessions == 3 and report.messages == 9
+    for session_id, messages in SESSIONS.items():
+        ours = RedisChatMessageHistory(session_id, config=config).messages
+        assert _contents(ours) == _contents(messages)
+    tool = RedisChatMessageHistory("carol", config=config).messages[1]
+    assert isinstance(tool, ToolMessage) and tool.tool_call_id == "call-1"
+
+
+def test_an_interrupted_history_migration_resumes(lc_peer: str, config: RedisAgentConfig) -> None:
+    partial = migrate_history(peer="langchain-redis", index=lc_peer, config=config, max_sessions=1)
+    assert not partial.verified and partial.messages == 3
+    done = migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    assert done.resumed and done.verified and done.messages == 9
+    assert len(RedisChatMessageHistory("alice", config=config)) == 3  # once, not twice
+
+
+@pytest.fixture
+def li_peer(redis_url: str, namespace: str) -> Iterator[str]:
+    client = redis.Redis.from_url(redis_url)
+    chats = {
+        f"{namespace}-chat:u1": [ChatMessage(role="user", content="hi"),
+                                 ChatMessage(role="assistant", content="hello")],
+        f"{namespace}-chat:u2": [ChatMessage(role="user", content="bye")],
+    }  # fmt: skip
+    for key, messages in chats.items():
+        client.rpush(key, *(m.model_dump_json() for m in messages))
+    client.rpush(f"{namespace}-chat:queue", "not a chat message")
+    try:
+        yield f"{namespace}-chat:*"
+    finally:
+        client.delete(*chats, f"{namespace}-chat:queue")
+        client.close()
+
+
+def test_llama_index_chat_lists_migrate(
+    li_peer: str, config: RedisAgentConfig, namespace: str
+) -> None:
+    with pytest.raises(ConfigError, match="keys="):
+        migrate_history(peer="llama-index", config=config)
+    report = migrate_history(peer="llama-index", keys=li_peer, config=config)
+    assert report.verified and report.sessions == 2 and report.skipped_keys == 1
+    store = RedisChatStore(config=config)
+    assert [m.content for m in store.get_messages(f"{namespace}-chat:u1")] == ["hi", "hello"]
+    assert sorted(store.get_keys()) == [f"{namespace}-chat:u1", f"{namespace}-chat:u2"]
+
+
+def test_cli_history(
+    lc_peer: str, redis_url: str, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["migrate", "history", "--from", "langchain-redis", "--index", lc_peer,
+                 "--url", redis_url, "--namespace", namespace])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["messages"] == 9 and report["verified"]
