@@ -162,9 +162,10 @@ def _numeronym(short: str, others: Iterable[str]) -> bool:
     """Whether ``short`` is a numeronym of one of ``others``: its first and last letters
     around the count of letters between ("k8s" / "Kubernetes", "i18n", "a11y")."""
     m = _NUMERONYM.fullmatch(short)
-    return bool(m) and any(
-        len(o) == int(m.group(2)) + 2 and o[0] == m.group(1) and o[-1] == m.group(3) for o in others
-    )
+    if m is None:
+        return False
+    first, count, last = m.group(1), int(m.group(2)), m.group(3)
+    return any(len(o) == count + 2 and o[0] == first and o[-1] == last for o in others)
 
 
 def _same_product(entity: str, others: Iterable[str]) -> bool:
