@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from langgraph.store.base import (
@@ -184,8 +185,9 @@ class RedisStore(BaseStore):
         ops: Sequence[Op],
         put_vectors: dict[int, Vectors],
         query_vectors: dict[str, list[float]],
-    ) -> Iterable[tuple[Plan[Any], Any]]:
-        """(core plan, result maker) per run of ops: consecutive puts are one MULTI/EXEC."""
+    ) -> Iterable[tuple[Plan[Any], Any, Any]]:
+        """(core plan, result maker, plan remaker or ``None``) per run of ops: consecutive
+        puts are one MULTI/EXEC; a semantic search is remade once if its index was lost."""
         i = 0
         plan: Plan[Any]
         while i < len(ops):
@@ -201,14 +203,16 @@ class RedisStore(BaseStore):
                     i += 1
                 count = len(puts)
                 plan = self.items.put_plan(puts, vectors if self.embeddings else None)
-                yield plan, lambda _, n=count: [None] * n
+                yield plan, lambda _, n=count: [None] * n, None
                 continue
             if isinstance(op, GetOp):
                 plan = self.items.get_plan([(op.namespace, op.key)], op.refresh_ttl)
-                yield plan, lambda got: [_item(got[0]) if got[0] else None]
+                yield plan, lambda got: [_item(got[0]) if got[0] else None], None
             elif isinstance(op, SearchOp):
+                remake = None
                 if op.query:
-                    plan = self.items.semantic_plan(
+                    remake = partial(
+                        self.items.semantic_plan,
                         op.namespace_prefix,
                         query_vectors[op.query],
                         op.filter,
@@ -216,15 +220,16 @@ class RedisStore(BaseStore):
                         op.offset,
                         op.refresh_ttl,
                     )
+                    plan = remake()
                 else:
                     plan = self.items.search_plan(
                         op.namespace_prefix, op.filter, op.limit, op.offset, op.refresh_ttl
                     )
-                yield plan, lambda got: [[_search_item(s) for s in got]]
+                yield plan, lambda got: [[_search_item(s) for s in got]], remake
             elif isinstance(op, ListNamespacesOp):
                 conditions = [(c.match_type, c.path) for c in op.match_conditions or ()]
                 plan = self.items.namespaces_plan(conditions, op.max_depth, op.limit, op.offset)
-                yield plan, lambda got: [got]
+                yield plan, lambda got: [got], None
             else:
                 raise ConfigError(
                     f"unknown store operation {type(op).__name__}; "
@@ -249,8 +254,15 @@ class RedisStore(BaseStore):
             if self._needs_index(spans, queries):
                 self.items.ensure_index()
         results: list[Result] = []
-        for plan, make in self._plans(ops, put_vectors, query_vectors):
-            results.extend(make(self.items.run(plan)))
+        for plan, make, remake in self._plans(ops, put_vectors, query_vectors):
+            try:
+                got = self.items.run(plan)
+            except Exception as exc:
+                if remake is None or not self.items.index_lost(exc):
+                    raise
+                self.items.ensure_index()
+                got = self.items.run(remake())
+            results.extend(make(got))
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -267,8 +279,15 @@ class RedisStore(BaseStore):
             if self._needs_index(spans, queries):
                 await self.items.aensure_index()
         results: list[Result] = []
-        for plan, make in self._plans(ops, put_vectors, query_vectors):
-            results.extend(make(await self.items.arun(plan)))
+        for plan, make, remake in self._plans(ops, put_vectors, query_vectors):
+            try:
+                got = await self.items.arun(plan)
+            except Exception as exc:
+                if remake is None or not self.items.index_lost(exc):
+                    raise
+                await self.items.aensure_index()
+                got = await self.items.arun(remake())
+            results.extend(make(got))
         return results
 
 

@@ -424,6 +424,13 @@ class ItemStore:
             raise ConfigError("semantic search needs a store made with dims (ItemStore(dims=...))")
         await self.lifecycle.aensure()
 
+    def index_lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the vector index is gone (dropped, or Redis restarted
+        empty): the next attempt creates it again, and it indexes the stored vectors."""
+        return self.lifecycle is not None and any(
+            self.lifecycle.missing(e) for e in (exc, exc.__cause__) if e is not None
+        )
+
     # -- drivers --
     def run(self, plan: Plan[T], action: str = "using the agent store") -> T:
         """Run a plan of this store on the sync client."""
@@ -473,9 +480,15 @@ class ItemStore:
     ) -> list[StoredItem]:
         """Items under ``prefix`` matching ``where``, nearest ``vector`` first (see
         :meth:`semantic_plan`)."""
-        plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
-        self.ensure_index()
-        return run_plan(self.config, plan, "searching the agent store by meaning")
+        for attempt in (1, 2):
+            plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
+            self.ensure_index()
+            try:
+                return run_plan(self.config, plan, "searching the agent store by meaning")
+            except Exception as exc:
+                if attempt == 2 or not self.index_lost(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def namespaces(
         self,
@@ -530,9 +543,15 @@ class ItemStore:
         refresh: bool = False,
     ) -> list[StoredItem]:
         """Async :meth:`semantic_search`."""
-        plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
-        await self.aensure_index()
-        return await arun_plan(self.config, plan, "searching the agent store by meaning")
+        for attempt in (1, 2):
+            plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
+            await self.aensure_index()
+            try:
+                return await arun_plan(self.config, plan, "searching the agent store by meaning")
+            except Exception as exc:
+                if attempt == 2 or not self.index_lost(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     async def anamespaces(
         self,

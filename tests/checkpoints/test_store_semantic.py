@@ -238,3 +238,25 @@ def test_bad_index_settings_name_the_fix(config: RedisAgentConfig) -> None:
     other = RedisStore(config, name="s", index={"dims": 8, "embed": bag_of_words})
     with pytest.raises(SchemaMismatchError, match="32-d"):
         other.search(("a",), query="tea")
+
+
+def test_an_index_lost_behind_the_store_is_made_again(config: RedisAgentConfig) -> None:
+    index = _index(bag_of_words, ["text"])
+    store = RedisStore(config, index=index)
+    store.put(("a",), "k", {"text": "green tea"})
+    assert [i.key for i in store.search(("a",), query="tea")] == ["k"]
+    assert RedisStore(config, index=index).items.lifecycle.drop()  # e.g. Redis restarted empty
+    store.search(("a",), query="tea")  # no error: the index is created again
+    # FT.CREATE indexes the stored vectors in the background: wait for it, not for a time
+    for _ in range(100):
+        if [i.key for i in store.search(("a",), query="tea")] == ["k"]:
+            break
+        time.sleep(0.05)
+    assert [i.key for i in store.search(("a",), query="tea")] == ["k"]
+    assert RedisStore(config, index=index).items.lifecycle.drop()
+
+    async def run() -> list[SearchItem]:
+        return await store.asearch(("a",), query="tea")
+
+    asyncio.run(run())  # the async path makes it again too
+    assert store.items.lifecycle is not None and store.items.lifecycle.ready
