@@ -165,3 +165,37 @@ def test_connection_arguments(redis_url: str, namespace: str) -> None:
             RedisVectorStore(redis_client=aclient, redis_client_async=client)
     finally:
         client.close()
+
+
+def test_node_ids_come_back_exactly(config: RedisAgentConfig) -> None:
+    """An id sharing characters with the key prefix is returned and stored unchanged."""
+    schema = IndexSchema.from_dict({
+        "index": {"name": "sc", "prefix": f"{config.namespace}:semantic_cache_doc"},
+        "fields": [{"name": "text", "type": "text"},
+                   {"name": "vector", "type": "vector", "attrs": {"dims": 4, "algorithm": "flat"}}],
+    })  # fmt: skip
+    store = RedisVectorStore(schema=schema, config=config)
+    node_id = "e7b95ae7-6369-404d-8287-1f4504121563"
+    assert store.add([TextNode(id_=node_id, text="x", embedding=[0.1, 0.2, 0.3, 0.4])]) == [node_id]
+    assert [n.node_id for n in store.get_nodes(node_ids=[node_id])] == [node_id]
+
+
+async def test_adding_nothing_touches_nothing() -> None:
+    store = RedisVectorStore(redis_url="redis://127.0.0.1:1")  # nothing listens there
+    assert await store.async_add([]) == [] and store.add([]) == []
+
+
+def test_float16_schema(config: RedisAgentConfig, namespace: str) -> None:
+    schema = peer_schema(namespace).to_dict()
+    schema["fields"][-1]["attrs"]["datatype"] = "float16"
+    store = RedisVectorStore(schema=schema, config=config)
+    store.add(NODES)
+    found = store.query(VectorStoreQuery(query_embedding=[0.0, 1.0, 0.0], similarity_top_k=1))
+    assert ids(found) == ["n3"] and store.index.schema.dtype == "float16"
+
+
+def test_a_schema_without_a_vector_field_is_refused(config: RedisAgentConfig) -> None:
+    schema = {"index": {"name": "novec", "prefix": "novec"},
+              "fields": [{"name": "text", "type": "text"}]}  # fmt: skip
+    with pytest.raises(ConfigError, match="exactly one vector field"):
+        RedisVectorStore(schema=schema, config=config)
