@@ -108,6 +108,44 @@ def _peer_options(options: dict[str, Any]) -> None:
             options[ours] = value.lower() if isinstance(value, str) else value
 
 
+# langchain-redis RedisConfig fields the pack takes when they were set explicitly.
+_CONFIG_FIELDS = (
+    "redis_url", "redis_client", "distance_metric", "indexing_algorithm", "vector_datatype",
+    "storage_type", "content_field", "embedding_field", "embedding_dimensions",
+    "metadata_schema", "index_schema", "schema_path",
+)  # fmt: skip
+
+
+def _from_redis_config(peer: Any) -> dict[str, Any]:
+    """The keyword arguments equivalent to a langchain-redis ``RedisConfig`` (read by
+    its attributes: the pack does not import langchain-redis). Fields left at the
+    peer's defaults are not passed, so the pack's defaults apply (documented in
+    docs/migrating.md); a field the pack cannot honour raises."""
+    given = set(getattr(peer, "model_fields_set", ()))
+    out: dict[str, Any] = {"index_name": peer.index_name, "key_prefix": peer.key_prefix}
+    for name in _CONFIG_FIELDS:
+        value = getattr(peer, name, None)
+        if name in given and value not in (None, [], {}):
+            out[name] = value
+    if getattr(peer, "from_existing", False):
+        out["from_existing"] = True
+    refused = {
+        "legacy_key_format": lambda v: v is True,  # keys are always <prefix>:<id> here
+        "custom_keys": bool,
+        "return_keys": bool,
+        "connection_args": bool,
+        "id_field": lambda v: v != "id",
+        "default_tag_separator": lambda v: v != "|",
+    }
+    for name, bad in refused.items():
+        if name in given and bad(getattr(peer, name, None)):
+            raise ConfigError(
+                f"RedisConfig.{name}={getattr(peer, name)!r} has no equivalent in the pack; "
+                "leave it unset (see docs/migrating.md)"
+            )
+    return out
+
+
 def _index_options(
     index_name: str | None,
     key_prefix: str | None,
@@ -221,7 +259,11 @@ class RedisVectorStore(VectorStore):
             ``vector_datatype``, ``storage_type``, ``embedding_dimensions``).
 
     Nothing touches Redis until the first call; the index is created on first write.
+    A langchain-redis ``RedisConfig`` given as ``config=`` is read field by field (see
+    docs/migrating.md).
     """
+
+    index: VectorIndex
 
     def __init__(
         self,
@@ -240,6 +282,29 @@ class RedisVectorStore(VectorStore):
         **index_options: Any,
     ) -> None:
         self._embeddings = embeddings if embeddings is not None else MiniLMEmbeddings()
+        if config is not None and hasattr(config, "to_index_schema"):  # a RedisConfig
+            peer = _from_redis_config(config)
+            explicit = {"index_name": index_name, "key_prefix": key_prefix, "index": index,
+                        "redis_url": redis_url, "redis_client": redis_client, "schema": schema,
+                        "metadata_schema": metadata_schema, "index_schema": index_schema,
+                        "schema_path": schema_path}  # fmt: skip
+            clash = sorted(k for k, v in explicit.items() if v is not None) + sorted(
+                set(peer) & set(index_options)
+            )
+            if clash:
+                raise ConfigError(
+                    f"pass {', '.join(clash)} in the RedisConfig or as keywords, not both"
+                )
+            if peer.pop("from_existing", False):
+                connection = {k: peer[k] for k in ("redis_url", "redis_client") if k in peer}
+                index = VectorIndex.from_existing(
+                    peer["index_name"],
+                    config=peer_config("RedisVectorStore", **connection),
+                    embedder=_core_embedder(self._embeddings),
+                )
+                peer = {}
+            RedisVectorStore.__init__(self, embeddings, index=index, **peer, **index_options)
+            return
         schemas = [x for x in (schema, index_schema, schema_path) if x is not None]
         if len(schemas) > 1:
             raise ConfigError("pass one of schema=, index_schema= or schema_path=")

@@ -8,6 +8,7 @@ aggregation) and text_search; any other mode raises :class:`CapabilityError`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -264,7 +265,8 @@ class RedisVectorStore(BasePydanticVectorStore):
             stored = None
         else:
             stored = index.stored_dims() if self._make is not None else None
-        return self._settle(index, stored, dims)
+        opened = None if stored is None or self._make is None else self._make(stored, True)
+        return self._settle(index, stored, dims, opened)
 
     async def _aready(self, dims: int | None = None) -> VectorIndex:
         if self._make is None and not self._overwrite:
@@ -276,9 +278,14 @@ class RedisVectorStore(BasePydanticVectorStore):
             stored = None
         else:
             stored = await index.astored_dims() if self._make is not None else None
-        return self._settle(index, stored, dims)
+        opened = None
+        if stored is not None and self._make is not None:  # may read FT.INFO: off the loop
+            opened = await asyncio.to_thread(self._make, stored, True)
+        return self._settle(index, stored, dims, opened)
 
-    def _settle(self, index: VectorIndex, stored: int | None, dims: int | None) -> VectorIndex:
+    def _settle(
+        self, index: VectorIndex, stored: int | None, dims: int | None, opened: VectorIndex | None
+    ) -> VectorIndex:
         """Keep the index once its dimension is known. A stored index is opened as it is
         when no fields were declared (metadata_fields= or schema=), else with them (a
         different stored schema then raises SchemaMismatchError at the first call)."""
@@ -286,8 +293,8 @@ class RedisVectorStore(BasePydanticVectorStore):
             return index
         if stored is None and dims is None:
             return index  # nothing stored, no vector at hand: decide at the first write
-        if stored is not None:
-            index = self._make(stored, True)
+        if opened is not None:
+            index = opened
         self._index, self._make = index, None
         return index
 

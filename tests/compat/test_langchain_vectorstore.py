@@ -210,3 +210,30 @@ def test_redis_client_is_used_for_sync_and_async(redis_url: str, namespace: str)
     finally:
         store.index.drop()
         client.close()
+
+
+def test_a_langchain_redis_config_is_read(redis_url: str, namespace: str) -> None:
+    langchain_redis = pytest.importorskip("langchain_redis")
+    peer = langchain_redis.RedisConfig(
+        index_name=f"{namespace}cfg", key_prefix=f"{namespace}:cfg", redis_url=redis_url,
+        indexing_algorithm="FLAT", embedding_dimensions=2,
+        metadata_schema=[{"name": "colour", "type": "tag"}],
+    )  # fmt: skip
+    store = RedisVectorStore(AngleEmbeddings(), config=peer)
+    try:
+        assert store.key_prefix == f"{namespace}:cfg:"
+        assert store.index.schema.algorithm == "flat" and store.index.schema.dims == 2
+        store.add_texts(TEXTS, META, keys=["0", "10", "40", "80"])
+        assert store.similarity_search("a0", k=1, filter={"colour": "red"})[0].id == "0"
+        existing = langchain_redis.RedisConfig(
+            index_name=f"{namespace}cfg", redis_url=redis_url, from_existing=True
+        )
+        again = RedisVectorStore(AngleEmbeddings(), config=existing)
+        assert again.similarity_search("a40", k=1)[0].id == "40"
+        with pytest.raises(ConfigError, match="legacy_key_format"):
+            RedisVectorStore(AngleEmbeddings(), config=langchain_redis.RedisConfig(
+                index_name="x", legacy_key_format=True))  # fmt: skip
+        with pytest.raises(ConfigError, match="not both"):
+            RedisVectorStore(AngleEmbeddings(), config=peer, key_prefix="other")
+    finally:
+        store.index.drop()
