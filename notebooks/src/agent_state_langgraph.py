@@ -160,6 +160,92 @@ print(len(list(shallow.get_state_history(shallow_thread))), "checkpoint kept")
 ShallowRedisSaver(config).delete_thread("order-2")
 
 # %% [markdown]
+# ## Long-term memory across threads: `RedisStore`
+# The checkpointer keeps one thread. A LangGraph store keeps what the agent should remember
+# about a user in every thread: here a node saves facts under `("memories", user)` in one
+# thread, and another process, in a new thread, finds them (by namespace and `filter`).
+# Items are JSON in plain Redis hashes; `ttl=` is in minutes, as LangGraph's `TTLConfig`.
+
+# %%
+from langchain_redis_agent.store import RedisStore  # noqa: E402
+
+memory_code = textwrap.dedent(
+    """
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.store.base import BaseStore
+
+
+    def remember(state: MessagesState, config, *, store: BaseStore) -> dict:
+        user = config["configurable"]["user"]
+        text = state["messages"][-1].content
+        if text.startswith("remember "):
+            fact = text.removeprefix("remember ")
+            store.put(("memories", user), fact, {"fact": fact, "kind": "preference"})
+        facts = [i.value["fact"] for i in store.search(("memories", user),
+                                                       filter={"kind": "preference"})]
+        return {"messages": [("ai", "I know: " + ", ".join(facts))]}
+
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("remember", remember)
+    builder.add_edge(START, "remember")
+    """
+)
+exec(memory_code)
+store = RedisStore(config, ttl={"default_ttl": 60 * 24 * 30})
+for item in store.search(("memories", "ada"), limit=100):
+    store.delete(item.namespace, item.key)  # start clean when re-run
+graph = builder.compile(checkpointer=RedisSaver(config), store=store)  # noqa: F821
+ada_1 = {"configurable": {"thread_id": "ada-1", "user": "ada"}}
+graph.invoke({"messages": [("user", "remember green tea")]}, ada_1)
+out = graph.invoke({"messages": [("user", "remember window seats")]}, ada_1)
+print(out["messages"][-1].content)
+
+child = memory_code + textwrap.dedent(
+    f"""
+    from langchain_redis_agent.checkpoint import RedisSaver
+    from langchain_redis_agent.store import RedisStore
+    from redis_agent_core import RedisAgentConfig
+
+    config = RedisAgentConfig(url={URL!r}, namespace="nb-agent-state")
+    graph = builder.compile(checkpointer=RedisSaver(config), store=RedisStore(config))
+    new_thread = {{"configurable": {{"thread_id": "ada-2", "user": "ada"}}}}
+    out = graph.invoke({{"messages": [("user", "what do you know?")]}}, new_thread)
+    print(out["messages"][-1].content)
+    """
+)
+result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+print("another process, thread ada-2:", result.stdout.strip() or result.stderr[-500:])
+print(store.list_namespaces(prefix=("memories",)))
+
+# %% [markdown]
+# ## Finding memories by meaning
+# With LangGraph's `index={"dims", "embed", "fields"}` the store embeds the `text` of each
+# memory on put, and `search(query=...)` ranks a user's memories by meaning (cosine
+# similarity as `score`), with the same results as LangGraph's `InMemoryStore`. It needs the
+# Query Engine (the embedded server has it); the model is the offline all-MiniLM-L6-v2.
+
+# %%
+from langchain_redis_agent.embeddings import MiniLMEmbeddings  # noqa: E402
+
+semantic = RedisStore(
+    config,
+    name="semantic-memories",
+    index={"dims": 384, "embed": MiniLMEmbeddings(), "fields": ["text"]},
+)
+facts = {
+    "f1": "drinks green tea every morning",
+    "f2": "lives in Oslo, near the fjord",
+    "f3": "is allergic to peanuts",
+    "f4": "plays the violin on Sundays",
+}
+for key, text in facts.items():
+    semantic.put(("memories", "ada"), key, {"text": text})
+for question in ("food she must avoid", "where is home?", "what does she do at weekends?"):
+    best = semantic.search(("memories", "ada"), query=question, limit=2)
+    print(f"{question:<30}", [(item.value["text"], round(item.score, 2)) for item in best])
+
+# %% [markdown]
 # ## Picture: what a thread keeps
 # Ten turns of one agent with each saver: the full saver keeps every checkpoint (history,
 # time travel, forks), the shallow one only the latest, so its memory stays flat.
