@@ -487,7 +487,7 @@ class RedisSemanticCache(_LangChainCache):
         name: str | None = None,
         ttl: float | None = None,
         filters: Mapping[str, str] | None = None,
-        dtype: Literal["float32", "float16"] = "float32",
+        dtype: Literal["float32", "float16"] | None = None,
         algorithm: Literal["hnsw", "flat"] = "hnsw",
         on_error: Literal["degrade", "raise"] | None = None,
         cache: SemanticCache | None = None,

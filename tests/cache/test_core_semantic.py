@@ -17,6 +17,7 @@ from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, SentenceTransformerEmbedder
 from redis_agent_core.errors import ConfigError, RedisUnavailableError, SchemaMismatchError
+from redis_agent_core.search.replies import describe_info
 from redis_agent_core.server import EmbeddedRedis
 from tests.conftest import skip_unless
 
@@ -130,9 +131,36 @@ def test_algorithms_and_dtypes(
 def test_existing_index_with_other_vectors_is_refused(
     config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:
-    SemanticCache(config, embedder=toy_embedder).ensure_index()
+    SemanticCache(config, embedder=toy_embedder, dtype="float32").ensure_index()
     with pytest.raises(SchemaMismatchError, match="another name="):
         SemanticCache(config, embedder=toy_embedder, dtype="float16").ensure_index()
+
+
+def test_default_dtype_is_half_and_an_existing_cache_keeps_its_own(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    def vec_bytes(cache: SemanticCache, prompt: str) -> int:
+        hit = cache.lookup(prompt, A)
+        assert hit is not None and hit.payload == prompt.upper()
+        return len(config.get_client().hget(hit.key, "vec"))
+
+    fresh = SemanticCache(config, embedder=toy_embedder, verifier=None, name="new")
+    fresh.update("p1", A, "P1")
+    assert vec_bytes(fresh, "p1") == 16 * 2  # float16 by default
+    old = SemanticCache(
+        config, embedder=toy_embedder, verifier=None, name="old", dtype="float32"
+    )
+    old.update("p1", A, "P1")
+    # an upgrade opens the float32 cache with the default: it keeps float32, in the
+    # vectors it writes and in an index it has to recreate
+    reopened = SemanticCache(config, embedder=toy_embedder, verifier=None, name="old")
+    assert vec_bytes(reopened, "p1") == 16 * 4
+    reopened.update("p2", A, "P2")
+    assert vec_bytes(reopened, "p2") == 16 * 4 and reopened.dtype == "float32"
+    reopened.index.drop()
+    reopened.ensure_index()
+    info = config.get_client().execute_command("FT.INFO", reopened.index_name)
+    assert describe_info(info)["fields"]["vec"]["dtype"] == "float32"
 
 
 def test_wrong_vector_size_is_rejected(

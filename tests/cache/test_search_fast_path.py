@@ -46,6 +46,7 @@ def test_lookup_matches_redisvl(config: RedisAgentConfig, algorithm: str) -> Non
         candidates=5,
         filter_fields=("tenant",),
         algorithm=algorithm,  # type: ignore[arg-type]
+        dtype="float32",  # the query blobs below are float32, as redisvl's
         ef_runtime=500,  # exact on this small index, so both sides agree on the order
     )
     stored = _unit(rng, 240)
