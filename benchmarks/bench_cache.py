@@ -165,19 +165,19 @@ def main(full: bool) -> str:
         systems: dict[str, tuple[Callable[[int], Any], Callable[[np.ndarray, str], Any]]] = {}
 
         ours = SemanticCache(
-            cfg, embedder=emb, name="f32", verifier=None, distance_threshold=THRESHOLD
-        )
-        ours16 = SemanticCache(
             cfg,
             embedder=emb,
-            name="f16",
+            name="f32",
             verifier=None,
-            dtype="float16",
+            dtype="float32",
             distance_threshold=THRESHOLD,
+        )
+        ours16 = SemanticCache(  # the default vector type
+            cfg, embedder=emb, name="f16", verifier=None, distance_threshold=THRESHOLD
         )
         for label, cache in (
             ("this pack, HNSW float32", ours),
-            ("this pack, HNSW float16", ours16),
+            ("this pack, HNSW float16 (default)", ours16),
         ):
             systems[label] = (
                 lambda i, c=cache: c.update(prompts[i], scope, f"answer {i}", vector=stored[i]),
