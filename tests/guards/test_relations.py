@@ -461,3 +461,34 @@ def test_entity_guard_keeps_java_apart_from_javascript() -> None:
 def test_a_name_that_is_also_a_noun_is_no_item() -> None:
     a, b = "Can I pause Apple Music?", "Can I pause my Music subscription?"
     assert rejects(SubstitutionGuard(), a, b) is None
+
+
+# --- a comparison stated the other way round --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is a kayak lighter than a canoe?", "Is a canoe heavier than a kayak?"),
+        ("Is Go faster than Ruby?", "Is Ruby slower than Go?"),  # named entities too
+        ("Are oats healthier than rice?", "Is rice less healthy than oats?"),
+    ],
+)
+def test_a_comparison_turned_round_is_the_same_question(a: str, b: str) -> None:
+    assert default_verifier().verify(a, b) is None
+    assert default_verifier().verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "guard"),
+    [
+        ("Is a kayak lighter than a canoe?", "Is a kayak heavier than a canoe?", "antonym"),
+        ("Is a kayak lighter than a canoe?", "Is a canoe lighter than a kayak?", "argument"),
+        ("Are oats healthier than rice?", "Are oats less healthy than rice?", "antonym"),
+        ("Is a kayak lighter than a canoe?", "Is a canoe less heavy than a kayak?", "argument"),
+    ],
+)
+def test_a_comparison_turned_once_is_another_question(a: str, b: str, guard: str) -> None:
+    for one, other in ((a, b), (b, a)):
+        rejection = default_verifier().verify(one, other)
+        assert rejection is not None and rejection.guard == guard

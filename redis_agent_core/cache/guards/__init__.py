@@ -38,7 +38,7 @@ import orjson
 from . import _lexicon as lex
 from ._features import _PARSED, Features, encode, features, remember_stored, stem
 from ._spans import narrowed
-from .relations import AntonymGuard, ArgumentGuard, SubstitutionGuard
+from .relations import AntonymGuard, ArgumentGuard, SubstitutionGuard, mirrored
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -220,9 +220,9 @@ class NegationGuard:
             if word not in other.vocab and (base in other.vocab or stem(base) in other.stems)
         )
 
-    def _polar(self, f: Features) -> set[tuple[int, int]]:
+    def _polar(self, keys: frozenset[str]) -> set[tuple[int, int]]:
         index = self._index
-        return {hit for key in f.keys if key in index for hit in index[key]}
+        return {hit for key in keys if key in index for hit in index[key]}
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
@@ -232,7 +232,11 @@ class NegationGuard:
         c_neg = c.negations + self._prefixed(c, q)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
-        q_polar, c_polar = self._polar(q), self._polar(c)
+        q_keys, c_keys = q.keys, c.keys
+        if "than" in q.vocab and mirrored(q, c):  # "faster than" / "slower than", swapped
+            q_keys = q_keys - {q.seq[q.words.index("than") - 1]}
+            c_keys = c_keys - {c.seq[c.words.index("than") - 1]}
+        q_polar, c_polar = self._polar(q_keys), self._polar(c_keys)
         for i, side in q_polar - c_polar:
             if (i, 1 - side) in c_polar and (i, 1 - side) not in q_polar:
                 a, b = self._pairs[i]
@@ -336,7 +340,7 @@ class OrderGuard:
         if len(q.entities) < 2 or len(c.entities) < 2 or not (q.directional or c.directional):
             return None
         common = set(q.entities) & set(c.entities)
-        if len(common) >= 2:
+        if len(common) >= 2 and not mirrored(q, c):
             order_q = list(dict.fromkeys(e for e in q.entities if e in common))
             order_c = list(dict.fromkeys(e for e in c.entities if e in common))
             if order_q != order_c:

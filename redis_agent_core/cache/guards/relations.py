@@ -12,7 +12,14 @@ from ._features import Features, features, stem
 from ._lexicon import FUNCTION_WORDS, UNITS
 from ._wordnet import base, kinship, noun, wordnet
 
-__all__ = ["AntonymGuard", "ArgumentGuard", "SubstitutionGuard", "keys", "opposites"]
+__all__ = [
+    "AntonymGuard",
+    "ArgumentGuard",
+    "SubstitutionGuard",
+    "keys",
+    "mirrored",
+    "opposites",
+]
 
 # Prepositions that order their two sides ("convert miles to km", "X better than Y").
 _ORDERING = frozenset({"to", "into", "than", "over", "before", "after", "per", "in", "of"})
@@ -105,6 +112,10 @@ class AntonymGuard:
     name = "antonym"
 
     def check(self, query: str, candidate: str) -> str | None:
+        if " than " in query and " than " in candidate:
+            inverted, opposed, swapped = _comparison(features(query), features(candidate))
+            if inverted and not (opposed or swapped):
+                return "comparison inverted ('less ...' on one side only)"
         keys_q, keys_c = keys(query), keys(candidate)
         if not ((opposites(query) & keys_c) - keys_q):
             return None  # no word of the candidate alone is an antonym of the query's
@@ -114,7 +125,11 @@ class AntonymGuard:
             return None
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
-        for w, s, _ in only_q:
+        # "heavier than" / "lighter than" with the two sides swapped: the same question
+        inverse = {q.words.index("than") - 1} if mirrored(q, c) else set()
+        for w, s, i in only_q:
+            if i in inverse:
+                continue
             for key in {s, base(w)}:
                 for opposite in wn.antonyms.get(key, ()):
                     if opposite in word_of_c:
@@ -155,6 +170,39 @@ def _inverted(f: Features, pivot: int) -> bool:
     return not _INVERTING.isdisjoint(f.words[max(0, pivot - 3) : pivot])
 
 
+def _opposed(a: str, b: str) -> bool:
+    """Whether two comparatives are WordNet antonyms ("heavier" / "lighter")."""
+    antonyms = wordnet().antonyms
+    keys_b = {stem(b), stem(base(b))}
+    return any(not keys_b.isdisjoint(antonyms.get(k, ())) for k in {stem(a), stem(base(a))})
+
+
+def _comparison(q: Features, c: Features) -> tuple[bool, bool, bool]:
+    """For two comparisons ("... than ..."): (inverted one way only: "healthier" / "less
+    healthy", comparatives opposed: "heavier" / "lighter", sides swapped around "than")."""
+    if q.words.count("than") != 1 or c.words.count("than") != 1:
+        return False, False, False
+    i, j = q.words.index("than"), c.words.index("than")
+    if not (i and j):
+        return False, False, False
+    inverted = _inverted(q, i) != _inverted(c, j)
+    opposed = _opposed(q.words[i - 1], c.words[j - 1])
+    shared = (q.content.keys() & c.content.keys()) - {q.seq[i - 1], c.seq[j - 1]}
+    (left_q, right_q), (left_c, right_c) = _sides(q, i, shared), _sides(c, j, shared)
+    swapped = bool(left_q.keys() & right_c.keys()) and bool(right_q.keys() & left_c.keys())
+    return inverted, opposed, swapped
+
+
+def mirrored(q: Features, c: Features) -> bool:
+    """Whether ``c`` states ``q``'s comparison the other way round: its two sides swapped
+    around "than" and the comparison inverted ("Is gold heavier than silver?" / "Is silver
+    lighter than gold?", "Is Rust safer than C?" / "Is C less safe than Rust?")."""
+    if "than" not in q.vocab or "than" not in c.vocab:
+        return False
+    inverted, opposed, swapped = _comparison(q, c)
+    return swapped and inverted != opposed
+
+
 class ArgumentGuard:
     """Who does what to whom must agree: the same verb (or ordering word: to, than,
     over, before, after) with its two nearest arguments swapped is another question
@@ -184,7 +232,7 @@ class ArgumentGuard:
                 continue  # a repeated word has no single position to compare
             i, j = in_q.index(pivot), in_c.index(pivot)
             word = q.words[i]
-            if word == "than" and _inverted(q, i) != _inverted(c, j):
+            if word == "than" and mirrored(q, c):
                 continue  # "A is less X than B" = "B is X-er than A": swapped on purpose
             if word not in _ORDERING and (
                 (i and q.words[i - 1] in _NOUN_CUES) or (j and c.words[j - 1] in _NOUN_CUES)
@@ -222,7 +270,12 @@ class SubstitutionGuard:
         graded_c = {
             k: w for w, _, _ in only_c if (b := base(w)) != w for k in wn.clusters.get(b, (b,))
         }
-        if graded_q and graded_c and graded_q.keys().isdisjoint(graded_c.keys()):
+        if (
+            graded_q
+            and graded_c
+            and graded_q.keys().isdisjoint(graded_c.keys())
+            and not mirrored(q, c)
+        ):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
                 f"{', '.join(sorted(graded_c.values()))})"
