@@ -53,7 +53,9 @@ from redis_agent_core.cache import (
 from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.kit import block_text, tool_call_text
+from redis_agent_core.migrate import peer_config
 
 from .embeddings import to_core_embedder
 
@@ -437,6 +439,8 @@ class RedisCache(_LangChainCache):
         filters: a fixed partition for this cache object, e.g. ``{"tenant": "acme"}``.
         on_error: ``"degrade"`` (Redis down: miss / skip, logged) or ``"raise"``.
         cache: use this core :class:`ExactCache` instead of building one.
+        redis_url, redis_client: the server, as langchain-redis takes it.
+        prefix: langchain-redis's name for ``name``.
     """
 
     def __init__(
@@ -448,8 +452,18 @@ class RedisCache(_LangChainCache):
         filters: Mapping[str, str] | None = None,
         on_error: Literal["degrade", "raise"] | None = None,
         cache: ExactCache | None = None,
+        redis_url: str | None = None,
+        redis_client: Any = None,
+        prefix: str | None = None,
     ) -> None:
         super().__init__()
+        if prefix is not None:  # langchain-redis's name for separate caches
+            if name != "llm":
+                raise ConfigError("pass name= or prefix= (langchain-redis's name), not both")
+            name = prefix
+        config = peer_config(
+            "RedisCache", config=config, redis_url=redis_url, redis_client=redis_client
+        )
         self._core = cache or ExactCache(config, name=name, ttl=ttl, on_error=on_error)
         self._filters = dict(filters) if filters else None
 
@@ -475,6 +489,7 @@ class RedisSemanticCache(_LangChainCache):
             ``filters={"tenant": ...}``: caches partitioned differently get their own
             index).
         cache: use this core :class:`SemanticCache` instead of building one.
+        redis_url, redis_client: the server, as langchain-redis takes it.
     """
 
     def __init__(
@@ -491,8 +506,13 @@ class RedisSemanticCache(_LangChainCache):
         algorithm: Literal["hnsw", "flat"] = "hnsw",
         on_error: Literal["degrade", "raise"] | None = None,
         cache: SemanticCache | None = None,
+        redis_url: str | None = None,
+        redis_client: Any = None,
     ) -> None:
         super().__init__()
+        config = peer_config(
+            "RedisSemanticCache", config=config, redis_url=redis_url, redis_client=redis_client
+        )
         if cache is None:
             embedder = (
                 to_core_embedder(embeddings) if isinstance(embeddings, Embeddings) else embeddings

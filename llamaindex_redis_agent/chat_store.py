@@ -38,6 +38,7 @@ from redis_agent_core.history import (
     corrupt_message_error,
     slice_both,
 )
+from redis_agent_core.migrate import peer_config
 
 __all__ = ["RedisAsyncChatStore", "RedisChatStore", "decode_messages", "encode_messages"]
 
@@ -214,6 +215,8 @@ class RedisChatStore(BaseChatStore):
             a LlamaIndex embedding model.
         on_corrupt: ``"raise"`` or ``"skip"`` stored messages that cannot be decoded.
         store: share an existing :class:`SessionStore`.
+        redis_url, redis_client, aredis_client: the server, as
+            llama-index-storage-chat-store-redis takes it.
 
     Example::
 
@@ -233,10 +236,17 @@ class RedisChatStore(BaseChatStore):
         embedder: Any = None,
         on_corrupt: OnCorrupt = "raise",
         store: SessionStore | None = None,
+        redis_url: str | None = None,
+        redis_client: Any = None,
+        aredis_client: Any = None,
     ) -> None:
         _check_on_corrupt(on_corrupt)
         # pydantic: ``on_corrupt`` is a field of this subclass, unknown to the base's signature
         super().__init__(on_corrupt=on_corrupt)  # type: ignore[call-arg]
+        config = peer_config(
+            type(self).__name__, config=config, redis_url=redis_url,
+            redis_client=redis_client, redis_client_async=aredis_client,
+        )  # fmt: skip
         self._store = _build_store(config, ttl, max_messages, embedder, store)
 
     @classmethod
@@ -369,10 +379,17 @@ class RedisAsyncChatStore(AsyncDBChatStore):
         embedder: Any = None,
         on_corrupt: OnCorrupt = "raise",
         store: SessionStore | None = None,
+        redis_url: str | None = None,
+        redis_client: Any = None,
+        aredis_client: Any = None,
     ) -> None:
         _check_on_corrupt(on_corrupt)
         # pydantic: ``on_corrupt`` is a field of this subclass, unknown to the base's signature
         super().__init__(on_corrupt=on_corrupt)  # type: ignore[call-arg]
+        config = peer_config(
+            type(self).__name__, config=config, redis_url=redis_url,
+            redis_client=redis_client, redis_client_async=aredis_client,
+        )  # fmt: skip
         self._store = _build_store(config, ttl, max_messages, embedder, store)
 
     @classmethod
