@@ -15,7 +15,7 @@ from langgraph.store.memory import InMemoryStore
 
 from langchain_redis_agent.store import AsyncRedisStore, RedisStore
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import ConfigError, SchemaMismatchError
+from redis_agent_core.errors import CapabilityError, ConfigError, SchemaMismatchError
 from tests.conftest import skip_unless
 
 DIMS = 32
@@ -260,3 +260,19 @@ def test_an_index_lost_behind_the_store_is_made_again(config: RedisAgentConfig) 
 
     asyncio.run(run())  # the async path makes it again too
     assert store.items.lifecycle is not None and store.items.lifecycle.ready
+
+
+@pytest.mark.cluster
+def test_without_the_query_engine_only_embedding_puts_and_queries_refuse(
+    cluster_config: RedisAgentConfig,
+) -> None:
+    # the local cluster's nodes load no modules: plain Redis
+    store = RedisStore(cluster_config, index=_index(bag_of_words, ["text"]))
+    with pytest.raises(CapabilityError, match="Query Engine"):
+        store.put(("a",), "k", {"text": "tea"})
+    assert store.get(("a",), "k") is None  # refused before anything was written
+    store.put(("a",), "k", {"text": "tea"}, index=False)
+    with pytest.raises(CapabilityError, match="Query Engine"):
+        store.search(("a",), query="tea")
+    assert [i.key for i in store.search(("a",), filter={"text": "tea"})] == ["k"]
+    assert store.list_namespaces() == [("a",)]
