@@ -1555,6 +1555,9 @@ DEDICATED: dict[tuple[str, str, str], str] = {
         "as_redisvl_index",
         "aas_redisvl_index",
     ): "test_lc_redisvl_index",
+    ("redis_agent_core.vectors.lifecycle.IndexLifecycleMixin", "query", "aquery"): (
+        "test_lc_redisvl_index"
+    ),
     # loads (and converts once) the real MiniLM model
     ("redis_agent_core.onnx_embedder.OnnxEmbedder", "embed", "aembed"): "test_onnx_embedder",
 }
@@ -1722,6 +1725,9 @@ async def test_lc_redisvl_index(config: RedisAgentConfig) -> None:
     async_rows = await (await store.aas_redisvl_index()).query(query)
     assert [r["text"] for r in sync_rows] == [r["text"] for r in async_rows]
     assert sync_rows[0]["text"] == "beta"
+    index_rows = await asyncio.to_thread(store.index.query, query)  # redisvl's query()
+    assert [r["text"] for r in index_rows] == [r["text"] for r in await store.index.aquery(query)]
+    assert [r["text"] for r in index_rows] == [r["text"] for r in sync_rows]
 
 
 async def test_onnx_embedder(tmp_path: Any) -> None:

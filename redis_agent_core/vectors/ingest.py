@@ -67,6 +67,20 @@ class PartialWriteError(RedisUnavailableError):
         self.unconfirmed_ids = unconfirmed_ids
 
 
+def _drop_only(ids: Sequence[str] | None, drop: bool | None) -> bool:
+    """Whether a delete call drops the index (redisvl's form) rather than documents."""
+    if drop is None:
+        if ids is None:
+            raise ConfigError(
+                "delete() needs the ids to delete, or drop=True/False to drop the index "
+                "(with or without its documents), as redisvl's SearchIndex.delete"
+            )
+        return False
+    if ids is not None:
+        raise ConfigError("pass the ids to delete or drop=, not both")
+    return True
+
+
 class IndexIngest(IndexLifecycleMixin):
     """Add and delete documents."""
 
@@ -402,17 +416,26 @@ class IndexIngest(IndexLifecycleMixin):
         await self._awritten(len(ids_))
         return ids_
 
-    def delete(self, ids: Sequence[str]) -> int:
-        """Delete documents by id; returns how many existed. Missing ids are ignored."""
-        keys = [self.key(i) for i in ids]
+    def delete(self, ids: Sequence[str] | None = None, *, drop: bool | None = None) -> int:
+        """Delete documents by id; returns how many existed. Missing ids are ignored.
+
+        ``delete(drop=...)`` without ids is redisvl's ``SearchIndex.delete``, for code
+        written against it: drop the index, and its documents with ``drop=True``."""
+        if _drop_only(ids, drop):
+            self.drop(delete_documents=bool(drop))
+            return 0
+        keys = [self.key(i) for i in ids or ()]
         if not keys:
             return 0
         with translate_errors(self.config, f"deleting from {self.name!r}"):
             return int(self.config.get_client().unlink(*keys))
 
-    async def adelete(self, ids: Sequence[str]) -> int:
+    async def adelete(self, ids: Sequence[str] | None = None, *, drop: bool | None = None) -> int:
         """Async :meth:`delete`."""
-        keys = [self.key(i) for i in ids]
+        if _drop_only(ids, drop):
+            await self.adrop(delete_documents=bool(drop))
+            return 0
+        keys = [self.key(i) for i in ids or ()]
         if not keys:
             return 0
         with translate_errors(self.config, f"deleting from {self.name!r}"):

@@ -147,6 +147,21 @@ class IndexLifecycleMixin(IndexCore):
         code that builds redisvl queries itself. No I/O."""
         return self._async_search_index() if asyncio else self._search_index()
 
+    @property
+    def client(self) -> Any:
+        """The config's sync client (as redisvl's ``SearchIndex.client``)."""
+        return self.config.get_client()
+
+    def query(self, query: Any) -> Any:
+        """Run a redisvl query object (``VectorQuery``, ``FilterQuery``, ``CountQuery``,
+        ...) on this index, as redisvl's ``SearchIndex.query``. Documents are in the
+        pack's layout (metadata as JSON in ``_metadata``)."""
+        return self._search_index().query(query)
+
+    async def aquery(self, query: Any) -> Any:
+        """Async :meth:`query`."""
+        return await self._async_search_index().query(query)
+
     def _check_info(self, info: Any) -> None:
         if self.auto:  # take the live algorithm (FLAT, or HNSW once switched)
             self._adopt(info)

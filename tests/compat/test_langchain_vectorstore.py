@@ -237,3 +237,22 @@ def test_a_langchain_redis_config_is_read(redis_url: str, namespace: str) -> Non
             RedisVectorStore(AngleEmbeddings(), config=peer, key_prefix="other")
     finally:
         store.index.drop()
+
+
+async def test_code_written_for_redisvl_index_keeps_working(
+    peer_style: RedisVectorStore,
+) -> None:
+    """langchain-redis users count with store.index.query(CountQuery(...)), reach the
+    client with store.index.client, and clean up with store.index.delete(drop=True)."""
+    from redisvl.query import CountQuery
+    from redisvl.query.filter import FilterExpression
+
+    peer_style.add_texts(TEXTS, META)
+    assert peer_style.index.query(CountQuery(FilterExpression("*"))) == 4
+    assert await peer_style.index.aquery(CountQuery(FilterExpression("*"))) == 4
+    assert peer_style.index.client.exists(peer_style.index.key("nope")) == 0
+    with pytest.raises(ConfigError, match="drop=True/False"):
+        peer_style.index.delete()
+    peer_style.index.delete(drop=True)
+    assert not peer_style.index.exists()
+    assert peer_style.index.client.keys(peer_style.key_prefix + "*") == []
