@@ -19,7 +19,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.history import SessionInfo, SessionStore, corrupt_message_error, rank_texts
-from redis_agent_core.migrate import peer_config
+from redis_agent_core.migrate import namespace_for_prefix, peer_config
 
 with warnings.catch_warnings():
     # Deprecated upstream (since langchain-core 1.6.4) but still what chains use.
@@ -90,7 +90,10 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         store: share an existing :class:`SessionStore` (its settings win).
         redis_url, redis_client: the server, as langchain-redis takes it.
         key_prefix: langchain-redis's key prefix (``"chat:"``): the session's keys
-            live under it (it becomes the config's namespace, ``"chat"``).
+            live under it (it becomes the config's namespace, ``"chat"``; a prefix that
+            is no valid namespace is made one: see docs/migrating.md).
+        index_name, overwrite_index: accepted from langchain-redis code; they name its
+            message search index, which a session here does not need.
 
     Example::
 
@@ -112,6 +115,8 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         redis_url: str | None = None,
         redis_client: Any = None,
         key_prefix: str | None = None,
+        index_name: str | None = None,
+        overwrite_index: bool = False,
     ) -> None:
         if not isinstance(session_id, str) or not session_id:
             raise ConfigError(f"session_id must be a non-empty str, got {session_id!r}")
@@ -119,14 +124,15 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
             raise ConfigError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
         self.session_id = session_id
         self.on_corrupt: OnCorrupt = on_corrupt
-        if key_prefix is not None and (not isinstance(key_prefix, str) or not key_prefix):
-            raise ConfigError(f"key_prefix must be a non-empty str, got {key_prefix!r}")
+        # langchain-redis names its message search index; a session here is one list
+        # and needs none, so these change nothing that is stored or returned.
+        del index_name, overwrite_index
         config = peer_config(
             "RedisChatMessageHistory",
             config=config,
             redis_url=redis_url,
             redis_client=redis_client,
-            namespace=None if key_prefix is None else key_prefix.rstrip(":"),
+            namespace=None if key_prefix is None else namespace_for_prefix(key_prefix),
         )
         if store is None:
             options: dict[str, Any] = {"max_messages": max_messages}
@@ -184,6 +190,11 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
     def id(self) -> str:
         """The session id (langchain-redis's name for it)."""
         return self.session_id
+
+    @property
+    def redis_client(self) -> Any:
+        """The sync redis-py client (langchain-redis's attribute)."""
+        return self.store.config.get_client()
 
     def __len__(self) -> int:
         """The number of active messages (one round trip)."""
@@ -271,8 +282,8 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
 def _matching(messages: list[BaseMessage], query: str, limit: int) -> list[dict[str, Any]]:
     if not isinstance(query, str):
         raise ConfigError(f"query must be a str, got {type(query).__name__}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise ConfigError(f"limit must be a positive int, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ConfigError(f"limit must be an int >= 0, got {limit!r}")
     ranked = rank_texts(query, [str(m.text) for m in messages], limit)
     return [message_to_dict(messages[i])["data"] for i in ranked]
 

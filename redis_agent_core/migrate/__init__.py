@@ -10,6 +10,7 @@ from .peer import (
     client_url,
     doc_prefix,
     metadata_fields_from_peer,
+    namespace_for_prefix,
     options_from_redisvl,
     peer_config,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "metadata_fields_from_peer",
     "migrate_history",
     "migrate_vectors",
+    "namespace_for_prefix",
     "options_from_redisvl",
     "peer_config",
     "peer_document",

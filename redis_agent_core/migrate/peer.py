@@ -9,6 +9,8 @@ Pure (no I/O). Anything that would change results without saying so (a text fiel
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
@@ -20,12 +22,14 @@ from redisvl.schema import IndexSchema
 
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
+from ..keys import validate_namespace
 from ..vectors import MetadataField
 
 __all__ = [
     "client_url",
     "doc_prefix",
     "metadata_fields_from_peer",
+    "namespace_for_prefix",
     "options_from_redisvl",
     "peer_config",
 ]
@@ -145,6 +149,22 @@ def _is_async(client: Any) -> bool:
     import inspect
 
     return inspect.iscoroutinefunction(getattr(client, "execute_command", None))
+
+
+def namespace_for_prefix(key_prefix: str) -> str:
+    """The pack namespace standing for a peer's key prefix: ``"chat:"`` → ``"chat"``.
+    A prefix that is no valid namespace (over 64 characters, or characters besides
+    letters, digits, ``_``, ``.``, ``-``) keeps its valid characters and gets a digest
+    of the whole prefix, so distinct prefixes stay distinct namespaces."""
+    if not isinstance(key_prefix, str) or not key_prefix.rstrip(":"):
+        raise ConfigError(f"key_prefix must be a non-empty str, got {key_prefix!r}")
+    name = key_prefix.rstrip(":")
+    try:
+        return validate_namespace(name)
+    except ConfigError:
+        digest = hashlib.sha1(key_prefix.encode(), usedforsecurity=False).hexdigest()[:10]
+        kept = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name)[:53].strip("_") or "prefix"
+        return f"{kept}-{digest}"
 
 
 def doc_prefix(prefix: str, separator: str = ":") -> str:

@@ -55,7 +55,7 @@ def test_search_messages_is_full_text_within_the_session(
     assert history.search_messages("", limit=5) == []
     assert history.search_messages("cheese", limit=5) == []
     with pytest.raises(ConfigError, match="limit"):
-        history.search_messages("learning", limit=0)
+        history.search_messages("learning", limit=-1)
 
 
 async def test_async_forms(history: RedisChatMessageHistory) -> None:
@@ -82,7 +82,28 @@ def test_redis_client_and_shared_config(redis_url: str, namespace: str) -> None:
 def test_bad_peer_arguments_raise(config: RedisAgentConfig) -> None:
     with pytest.raises(ConfigError, match="not both"):
         RedisChatMessageHistory("s", redis_url="redis://x", redis_client=redis.Redis())
-    with pytest.raises(ConfigError, match="namespace"):
-        RedisChatMessageHistory("s", key_prefix="app:chat:")
-    with pytest.raises(TypeError, match="index_name"):
-        RedisChatMessageHistory("s", config=config, index_name="idx:chat")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="key_prefix"):
+        RedisChatMessageHistory("s", key_prefix=":")
+
+
+def test_any_key_prefix_keeps_sessions_apart(redis_url: str, namespace: str) -> None:
+    """Prefixes that are no valid namespace (long, '@', inner ':') still work and stay
+    apart; index_name/overwrite_index (langchain-redis's search index) change nothing."""
+    prefixes = [f"{namespace}:" + "very_long_prefix_" * 10 + ":", f"{namespace}-x@y.z:",
+                f"{namespace}:app:chat:"]  # fmt: skip
+    histories = [
+        RedisChatMessageHistory("same", redis_url=redis_url, key_prefix=p,
+                                index_name="custom_chat_index", overwrite_index=True)
+        for p in prefixes
+    ]  # fmt: skip
+    try:
+        for i, history in enumerate(histories):
+            history.add_message(HumanMessage(f"under prefix {i}"))
+        assert [[m.content for m in h.messages] for h in histories] == [
+            ["under prefix 0"], ["under prefix 1"], ["under prefix 2"]
+        ]
+        assert histories[0].redis_client.ping()
+        assert histories[0].search_messages("prefix", limit=0) == []
+    finally:
+        for history in histories:
+            history.delete()
