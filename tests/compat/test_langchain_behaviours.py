@@ -151,3 +151,12 @@ def test_ttl_is_set_on_the_session(config: RedisAgentConfig) -> None:
     history.add_message(HumanMessage("will expire"))
     info = history.info()
     assert info is not None and info.ttl is not None and 0 < info.ttl <= 60
+
+
+def test_wildcard_tag_filter(config: RedisAgentConfig) -> None:
+    store = RedisVectorStore(Radians(), config=config, index_name="shop",
+                             metadata_schema=[{"name": "category", "type": "tag"}])  # fmt: skip
+    store.add_texts(["1", "2", "3"], [{"category": "electronics"}, {"category": "Electrical"},
+                                      {"category": "garden"}])  # fmt: skip
+    found = store.similarity_search("1", k=5, filter=Tag("category") % "elec*")
+    assert sorted(d.metadata["category"] for d in found) == ["Electrical", "electronics"]
