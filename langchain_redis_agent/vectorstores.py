@@ -326,8 +326,9 @@ class RedisVectorStore(VectorStore):
 
     @property
     def key_prefix(self) -> str:
-        """The prefix of the documents' keys (``key + id`` is a document's key)."""
-        return self.index.prefix
+        """The documents' key prefix as langchain-redis gives it: a document's key is
+        ``f"{store.key_prefix}:{id}"``."""
+        return self.index.prefix.removesuffix(":")
 
     def as_redisvl_index(self) -> Any:
         """The index as a redisvl ``SearchIndex`` on this store's client, for code that

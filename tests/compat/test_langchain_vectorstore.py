@@ -63,13 +63,13 @@ def test_keys_live_under_the_given_prefix(
     ids = peer_style.add_texts(TEXTS, META, keys=["k0", "k1", "k2", "k3"])
     assert ids == ["k0", "k1", "k2", "k3"]
     assert redis_client.exists(*(f"{namespace}:mine:k{i}" for i in range(4))) == 4
-    assert peer_style.key_prefix == f"{namespace}:mine:"
+    assert peer_style.key_prefix == f"{namespace}:mine"
     assert [d.id for d in peer_style.get_by_ids(["k2"])] == ["k2"]
     # the prefix is read back from the server by from_existing_index
     again = RedisVectorStore.from_existing_index(
         "docs", AngleEmbeddings(), config=peer_style.index.config
     )
-    assert again.key_prefix == f"{namespace}:mine:"
+    assert again.key_prefix == f"{namespace}:mine"
     assert again.similarity_search("a1", k=1)[0].id == "k0"
 
 
@@ -221,7 +221,7 @@ def test_a_langchain_redis_config_is_read(redis_url: str, namespace: str) -> Non
     )  # fmt: skip
     store = RedisVectorStore(AngleEmbeddings(), config=peer)
     try:
-        assert store.key_prefix == f"{namespace}:cfg:"
+        assert store.key_prefix == f"{namespace}:cfg"
         assert store.index.schema.algorithm == "flat" and store.index.schema.dims == 2
         store.add_texts(TEXTS, META, keys=["0", "10", "40", "80"])
         assert store.similarity_search("a0", k=1, filter={"colour": "red"})[0].id == "0"
@@ -255,4 +255,4 @@ async def test_code_written_for_redisvl_index_keeps_working(
         peer_style.index.delete()
     peer_style.index.delete(drop=True)
     assert not peer_style.index.exists()
-    assert peer_style.index.client.keys(peer_style.key_prefix + "*") == []
+    assert peer_style.index.client.keys(peer_style.key_prefix + ":*") == []
