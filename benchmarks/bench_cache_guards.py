@@ -7,7 +7,7 @@ from it: tests/guards/pairs.jsonl (131, the unit tests' pairs), and in benchmark
 guards_calibration.jsonl (98), guards_heldout.jsonl (98), guards_late.jsonl (50,
 written after the guards were last tuned on the other two) and guards_traps2.jsonl (110,
 new domains, written before any later guard change and never tuned on: the untouched
-held-out set), guards_dev3.jsonl (65, written next, looked at and tuned on: argument
+held-out set), guards_dev3.jsonl (80, written next, looked at and tuned on: argument
 directions, product suffixes, names that are also nouns). All embedded with the
 default model (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within
 the threshold and the verifier passes it (``redis-agent cache evaluate``'s code path).

@@ -454,6 +454,32 @@ def test_entity_guard_reads_numeronyms() -> None:
     assert rejects(EntityGuard(), "Can k3s run on a Pi?", "Can Kubernetes run on a Pi?")
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I hide my likes on Instagram?", "How do I hide my likes on IG?"),
+        ("How do I insert a table in Microsoft Word?", "How do I insert a table in MS Word?"),
+        ("How do I download a YouTube video?", "How do I download a YT video?"),
+        ("Can I charge the Bose QC45 by USB?", "Can I charge the QC45 by USB?"),
+        ("Is the Sony WH-1000XM5 foldable?", "Is the XM5 foldable?"),
+    ],
+)
+def test_entity_guard_accepts_initialisms_and_model_suffixes(a: str, b: str) -> None:
+    assert rejects(EntityGuard(), a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I go live on FB?", "How do I go live on Flickr?"),
+        ("Is the Sony WH-1000XM5 foldable?", "Is the WH-1000XM4 foldable?"),
+        ("Can AI plan my holiday?", "Can Airbnb plan my holiday?"),
+    ],
+)
+def test_entity_guard_still_rejects_other_names_near_short_forms(a: str, b: str) -> None:
+    assert rejects(EntityGuard(), a, b) is not None
+
+
 def test_entity_guard_keeps_java_apart_from_javascript() -> None:
     assert rejects(EntityGuard(), "Is Java hard to learn?", "Is JavaScript hard to learn?")
 

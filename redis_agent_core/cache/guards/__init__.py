@@ -100,6 +100,10 @@ def _by_initial(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(set(words)))
 
 
+def _digits(word: str) -> str:
+    return "".join(ch for ch in word if ch.isdigit())
+
+
 def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
     """Whether ``other`` has a near spelling of ``word`` ("Mondys" for "Mondays"): only
     asked before a one-sided rule fires, so typos in near repeats don't cost hits.
@@ -112,6 +116,8 @@ def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
         if abs(len(w) - len(word)) > 2:
             continue
         if name:
+            if _digits(w) != _digits(word):
+                continue  # "WH-1000XM4" / "WH-1000XM5": another model, not a typo
             if len(w) == len(word) and sorted(w) == sorted(word):
                 diff = [i for i, (x, y) in enumerate(zip(w, word, strict=True)) if x != y]
                 if len(diff) == 2 and diff[1] == diff[0] + 1:
@@ -168,6 +174,33 @@ def _numeronym(short: str, others: Iterable[str]) -> bool:
     return any(len(o) == count + 2 and o[0] == first and o[-1] == last for o in others)
 
 
+def _initialism(short: str, others: Iterable[str], text: str) -> bool:
+    """Whether ``short``, written in capitals in ``text``, abbreviates one long word of
+    ``others`` by its initial and later consonants ("FB" / "Facebook", "IG" / "Instagram",
+    "MS" / "Microsoft"; "AI" / "Airbnb" does not: a vowel)."""
+    if not (2 <= len(short) <= 3 and short.isalpha() and short.upper() in text):
+        return False
+    if any(ch in "aeiou" for ch in short[1:]):
+        return False
+    for word in others:
+        if len(word) < 6 or not word.isalpha() or word[0] != short[0]:
+            continue
+        rest = iter(word[1:])
+        if all(ch in rest for ch in short[1:]):  # a subsequence, in order
+            return True
+    return False
+
+
+def _model_suffix(short: str, others: Iterable[str]) -> bool:
+    """Whether ``short`` (with a digit) ends a longer model name of ``others``: "XM5" /
+    "WH-1000XM5"."""
+    return (
+        len(short) >= 3
+        and any(ch.isdigit() for ch in short)
+        and any(len(o) > len(short) and o.endswith(short) for o in others)
+    )
+
+
 def _same_product(entity: str, others: Iterable[str]) -> bool:
     """Whether ``entity`` and one of ``others`` differ only by a product suffix (the
     shorter at least 3 letters, so "Java" / "JavaScript" still differ)."""
@@ -176,6 +209,16 @@ def _same_product(entity: str, others: Iterable[str]) -> bool:
         if len(short) >= 3 and long.startswith(short) and long[len(short) :] in _PRODUCT_SUFFIXES:
             return True
     return False
+
+
+def _short_form(entity: str, others: set[str], text: str) -> bool:
+    """Whether ``entity`` (as written in ``text``) is a short form of one of ``others``."""
+    return (
+        _same_product(entity, others)
+        or _numeronym(entity, others)
+        or _initialism(entity, others, text)
+        or _model_suffix(entity, others)
+    )
 
 
 def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
@@ -315,8 +358,8 @@ class EntityGuard:
             only_c = {e for e in only_c if not _misspelt(e, q, name=True)}
         if only_q and only_c:  # "Postgres" / "PostgreSQL", "Mac" / "macOS", "k8s"
             only_q, only_c = (
-                {e for e in only_q if not (_same_product(e, only_c) or _numeronym(e, only_c))},
-                {e for e in only_c if not (_same_product(e, only_q) or _numeronym(e, only_q))},
+                {e for e in only_q if not _short_form(e, only_c, query)},
+                {e for e in only_c if not _short_form(e, only_q, candidate)},
             )
         if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
             only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
