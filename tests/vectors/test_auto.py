@@ -3,6 +3,8 @@ to HNSW beside it without a gap in answers, and every process agrees which is li
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -108,6 +110,16 @@ def test_switch_keeps_answering(
         assert view.measure_recall(sample=20, seed=2).ef_runtime == report.recall.ef_runtime
         assert view.schema.algorithm == "hnsw"
     assert answers(fresh, queries) == answers(index, queries)
+    # Another process reads the same from the server alone.
+    script = (
+        "import sys; from redis_agent_core.config import RedisAgentConfig; "
+        "from redis_agent_core.vectors import VectorIndex; "
+        "i = VectorIndex('auto', config=RedisAgentConfig(url=sys.argv[1], namespace=sys.argv[2]),"
+        " dims=32); r = i.measure_recall(sample=5); print(i.schema.algorithm, r.ef_runtime)"
+    )
+    out = subprocess.run([sys.executable, "-c", script, config.url or "", config.namespace],
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    assert out.stdout.split() == ["hnsw", str(report.recall.ef_runtime)]
     assert VectorIndex.from_existing("auto", config=config).auto
     assert saved_tunings(config)["auto"]["auto_algorithm"] == "hnsw"  # doctor lists it
     assert index.pick_algorithm().reason == "already HNSW"
