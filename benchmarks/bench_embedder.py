@@ -94,6 +94,8 @@ def _child(runtime: str, queries: int, batch_texts: int) -> dict[str, float]:
             torch.set_num_threads(os.cpu_count() or 1)  # torch's default
             batch_model = model
         batch_model.embed(texts[:8])  # type: ignore[attr-defined]
+        samples = time_calls(lambda: batch_model.embed([PROMPT]), repeat=queries, warmup=10)  # type: ignore[attr-defined]
+        out["p50_default_ms"] = statistics.median(samples) * 1e3
         t = time.perf_counter()
         batch_model.embed(texts)  # type: ignore[attr-defined]
         out["texts_per_s"] = len(texts) / (time.perf_counter() - t)
@@ -249,7 +251,16 @@ def main(full: bool = False) -> str:
     def med(runtime: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[runtime])
 
-    keys = ("import_s", "first_s", "p50_ms", "p90_ms", "texts_per_s", "rss_mb", "rss_batch_mb")
+    keys = (
+        "import_s",
+        "first_s",
+        "p50_ms",
+        "p90_ms",
+        "p50_default_ms",
+        "texts_per_s",
+        "rss_mb",
+        "rss_batch_mb",
+    )
     sizes = _install_sizes()
     rows: list[list[object]] = []
     for runtime in RUNTIMES:
@@ -272,6 +283,7 @@ def main(full: bool = False) -> str:
             "first embedding s",
             "query p50 ms (1 thread)",
             "query p90 ms",
+            f"query p50 ms ({os.cpu_count()} threads: default)",
             "texts/s (512, default threads)",
             "peak RSS MB (queries)",
             "peak RSS MB (+ batch)",
