@@ -45,6 +45,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         max_document_bytes=args.max_document_bytes,
         max_documents=args.max_documents,
+        max_in_flight=args.max_in_flight,
     )
     private = not (args.redis_url or os.environ.get(ENV_URL)) and embedded_mode() == "private"
     # Redis without search is a setting to fix (CapabilityError: one line, exit 2); Redis
@@ -107,6 +108,12 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         help="worker processes sharing the port (default: the number of cores)",
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=8,
+        help="requests of one worker doing CPU work at once; more wait in line (default 8)",
     )
     p.add_argument(
         "--access-log", action="store_true", help="log every request (off: it costs the loop)"

@@ -104,3 +104,8 @@ def test_serve_with_redis_down_answers_503_then_recovers(
     assert down.json()["error"] == "redis_unavailable"
     with EmbeddedRedis(port=redis_port):
         assert _get_health(base, 200).json() == {"status": "ok"}
+
+
+def test_serve_refuses_a_max_in_flight_below_one_in_one_line() -> None:
+    result = _cli(*SERVE, "--max-in-flight", "0", env=_env())
+    _one_clear_line(result, "max_in_flight", "positive")
