@@ -11,7 +11,8 @@ question has the same (empty) context and may be served from the cache.
 Reported per run: requests/s, latency p50 / p99 / max, the server's event-loop lag
 (p99 and max over its processes, from ``/stats``) and errors (non-200 answers or
 failed requests). ``BENCH_SERVICE_WORKERS`` (default: the number of cores) sets
-``--workers``; ``BENCH_SERVICE_SECONDS`` the length of a run.
+``--workers``; ``BENCH_SERVICE_SECONDS`` the length of a run;
+``BENCH_SERVICE_MAX_IN_FLIGHT`` (default 8) the workers' ``--max-in-flight``.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def service(redis_url: str, model_url: str, workers: int) -> Iterator[tuple[str,
             *(sys.executable, "-m", "redis_agent_core.cli", "serve", "--no-queue"),
             *("--port", str(port), "--redis-url", redis_url, "--workers", str(workers)),
             *("--requests-per-minute", str(10**9), "--tokens-per-day", str(10**12)),
+            *("--max-in-flight", os.environ.get("BENCH_SERVICE_MAX_IN_FLIGHT") or "8"),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
