@@ -1,8 +1,9 @@
 """``redis-agent migrate vectors``: a 20k-document index built by langchain-redis 0.2.6
-(its defaults: FLAT, cosine, hash) and one in llama-index-vector-stores-redis's layout
-(its default schema: FLAT, cosine, hash, prefix + "_" + node id; built here with
-redisvl and LlamaIndex's own ``node_to_metadata_dict``, because the peer package pins
-redisvl<0.5 and cannot share this environment) are migrated into the pack; the top-10
+(its defaults: FLAT, cosine, hash) and one by llama-index-vector-stores-redis (its
+default schema: FLAT, cosine, hash, prefix + "_" + node id, with our dimension; the
+package pins redisvl<0.5, so it runs in a venv of its own, the one bench_vectors builds),
+plus the same layout written here with redisvl and LlamaIndex's own
+``node_to_metadata_dict`` (no second venv needed), are migrated into the pack; the top-10
 answers of 100 queries are compared with the peer's before migration, an interrupted
 migration is resumed, and documents per second are reported.
 """
@@ -54,9 +55,11 @@ def _migrate(source: str, peer: str, to: str, config: RedisAgentConfig) -> dict[
     return report.to_dict()
 
 
-def _interrupted(source: str, peer: str, config: RedisAgentConfig, n: int) -> dict[str, Any]:
+def _interrupted(
+    source: str, peer: str, config: RedisAgentConfig, n: int, to: str | None = None
+) -> dict[str, Any]:
     """Stop after 10 batches, resume; the target must hold each document once."""
-    to = f"{peer.split('-')[0]}_resumed"
+    to = to or f"{peer.split('-')[0]}_resumed"
     first = migrate_vectors(source, peer=peer, to=to, config=config, max_batches=10)
     rest = migrate_vectors(source, peer=peer, to=to, config=config)
     index = VectorIndex.from_existing(to, config=config)
@@ -149,6 +152,82 @@ def _llama(url: str, config: RedisAgentConfig, texts: list[str], vectors: np.nda
     return row, resumed
 
 
+# Run in the peer's own venv (bench_vectors.peer_python): the real
+# llama-index-vector-stores-redis writes the index at its default schema (dimension
+# set to ours) and answers the queries before migration.
+_LI_PEER_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
+from llama_index.vector_stores.redis import RedisVectorStore
+from llama_index.vector_stores.redis.schema import RedisVectorStoreSchema
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+args = json.loads(sys.argv[1])
+texts = json.load(open(args["texts"]))
+vectors = np.load(args["vectors"])
+queries = np.load(args["queries"])
+schema = RedisVectorStoreSchema()
+schema.index.name = args["name"]
+schema.index.prefix = args["name"] + "/vector"
+schema.fields["vector"].attrs.dims = vectors.shape[1]
+# Its default async client reads host/port from the sync one: wrong for unix sockets.
+store = RedisVectorStore(schema=schema, redis_client=Redis.from_url(args["url"]),
+                         redis_client_async=AsyncRedis.from_url(args["url"]), overwrite=True)
+genres = ["jazz", "rock", "folk"]
+source = NodeRelationship.SOURCE
+nodes = [TextNode(text=t, id_=f"node-{i}", embedding=v, metadata={"genre": genres[i % 3]},
+                  relationships={source: RelatedNodeInfo(node_id=f"doc-{i % 1000}")})
+         for i, (t, v) in enumerate(zip(texts, vectors.tolist()))]
+start = time.perf_counter()
+store.add(nodes)
+built = time.perf_counter() - start
+found = [[n.get_content() for n in store.query(
+    VectorStoreQuery(query_embedding=q, similarity_top_k=args["k"])).nodes]
+    for q in queries.tolist()]
+print(json.dumps({"built_s": built, "found": found}))
+"""
+
+
+def _llama_peer(url: str, config: RedisAgentConfig, texts: list[str], vectors: np.ndarray,
+                queries: np.ndarray) -> list[Any]:  # fmt: skip
+    """The same documents written by llama-index-vector-stores-redis itself."""
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from benchmarks.bench_vectors import peer_python
+
+    label = "llama-index-vector-stores-redis (FLAT, hash; the package, own venv)"
+    python, reason = peer_python()
+    if python is None:
+        return [label, len(texts), "-", "-", "-", f"not run: {reason}"]
+    name = f"lireal_{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {k: str(Path(tmp) / k) for k in ("texts", "vectors.npy", "queries.npy")}
+        Path(paths["texts"]).write_text(json.dumps(texts))
+        np.save(paths["vectors.npy"], vectors)
+        np.save(paths["queries.npy"], queries)
+        args = {"url": url, "name": name, "k": K, "texts": paths["texts"],
+                "vectors": paths["vectors.npy"], "queries": paths["queries.npy"]}  # fmt: skip
+        result = subprocess.run(
+            [str(python), "-c", _LI_PEER_SCRIPT, json.dumps(args)],
+            capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+    if result.returncode != 0:
+        tail = (result.stderr.strip().splitlines() or ["?"])[-1][:200]
+        return [label, len(texts), "-", "-", "-", f"peer run failed: {tail}"]
+    peer = json.loads(result.stdout.strip().splitlines()[-1])
+    report = _migrate(name, "llama-index", "lireal", config)
+    recall = _recall(peer["found"], _ours(config, "lireal", queries))
+    resumed = _interrupted(name, "llama-index", config, len(texts), to="lireal_resumed")
+    return [label, len(texts), len(texts) / peer["built_s"], report["docs_per_second"],
+            f"{recall:.3f}", _resume_text(resumed)]  # fmt: skip
+
+
 def _resume_text(r: dict[str, Any]) -> str:
     return (
         f"stopped at {r['first_written']:,}, resumed: {r['target_docs']:,} docs, "
@@ -167,6 +246,7 @@ def main(full: bool = False) -> str:
         config = RedisAgentConfig(url=url, namespace=f"mig{uuid.uuid4().hex[:6]}")
         rows.append(_langchain(url, config, texts, vectors, queries)[0])
         rows.append(_llama(url, config, texts, vectors, queries)[0])
+        rows.append(_llama_peer(url, config, texts, vectors, queries))
         config.close()
     headers = ["source", "docs", "peer build docs/s", "migrate docs/s",
                f"recall@{K} vs peer ({QUERIES} queries)",
