@@ -593,14 +593,20 @@ class SemanticCache(CacheStore):
             return False
         if vector is None:
             vector = self.embedder.embed([prompt])[0]
-        self._vector_bytes(vector)  # a wrong dimension raises before anything else
+        # every argument is checked here, before anything is sent
+        dtype = self.dtype
+        keys, args = self._update_args(
+            prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
+        )
         try:
-            self.ensure_index()  # before encoding: an existing index decides the dtype
+            self.ensure_index()
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
-        blob = self._vector_bytes(vector)
-        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, blob)
+        if self.dtype != dtype:  # an existing index has another vector type: use it
+            keys, args = self._update_args(
+                prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
+            )
         return self._write(keys, args)
 
     @telemetry.traced("cache", "update")
@@ -621,14 +627,20 @@ class SemanticCache(CacheStore):
             return False
         if vector is None:
             vector = (await self.embedder.aembed([prompt]))[0]
-        self._vector_bytes(vector)  # a wrong dimension raises before anything else
+        # every argument is checked here, before anything is sent
+        dtype = self.dtype
+        keys, args = self._update_args(
+            prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
+        )
         try:
-            await self.aensure_index()  # before encoding: an existing index decides the dtype
+            await self.aensure_index()
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
-        blob = self._vector_bytes(vector)
-        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, blob)
+        if self.dtype != dtype:  # an existing index has another vector type: use it
+            keys, args = self._update_args(
+                prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
+            )
         return await self._awrite(keys, args)
 
     def drop(self) -> None:

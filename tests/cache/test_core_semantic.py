@@ -147,9 +147,7 @@ def test_default_dtype_is_half_and_an_existing_cache_keeps_its_own(
     fresh = SemanticCache(config, embedder=toy_embedder, verifier=None, name="new")
     fresh.update("p1", A, "P1")
     assert vec_bytes(fresh, "p1") == 16 * 2  # float16 by default
-    old = SemanticCache(
-        config, embedder=toy_embedder, verifier=None, name="old", dtype="float32"
-    )
+    old = SemanticCache(config, embedder=toy_embedder, verifier=None, name="old", dtype="float32")
     old.update("p1", A, "P1")
     # an upgrade opens the float32 cache with the default: it keeps float32, in the
     # vectors it writes and in an index it has to recreate
@@ -302,3 +300,16 @@ async def test_exact_tier_needs_no_embedding_and_counts_only_hits(
     assert sync_hit is not None and sync_hit.hits == 2
     with pytest.raises(ConfigError, match="partitioned"):
         cache.lookup_exact("p", A)
+
+
+def test_bad_update_arguments_raise_before_the_index_is_created(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None, name="untouched")
+    with pytest.raises(ConfigError, match="payload must be str"):
+        cache.update("p", A, {"not": "a string"})  # type: ignore[arg-type]
+    listed = {
+        n.decode() if isinstance(n, bytes) else n
+        for n in config.get_client().execute_command("FT._LIST")
+    }
+    assert cache.index_name not in listed
