@@ -450,11 +450,13 @@ class SemanticCache(CacheStore):
             return None
         if vector is None:
             vector = self.embedder.embed([prompt])[0]
-        self._vector_bytes(vector)  # a wrong dimension raises before any I/O
+        dtype = self.dtype
+        blob = self._vector_bytes(vector)  # a wrong dimension raises before any I/O
         client = self.config.get_client()
         try:
-            self.ensure_index()  # before encoding: an existing index decides the dtype
-            blob = self._vector_bytes(vector)
+            self.ensure_index()
+            if self.dtype != dtype:  # an existing index has another vector type: use it
+                blob = self._vector_bytes(vector)
             rows = within(
                 search_rows(client.execute_command(*self._search_args(scope, pairs, blob)))[1],
                 self.distance_threshold,
@@ -502,11 +504,13 @@ class SemanticCache(CacheStore):
             return None
         if vector is None:
             vector = (await self.embedder.aembed([prompt]))[0]
-        self._vector_bytes(vector)  # a wrong dimension raises before any I/O
+        dtype = self.dtype
+        blob = self._vector_bytes(vector)  # a wrong dimension raises before any I/O
         client = self.config.get_async_client()
         try:
-            await self.aensure_index()  # before encoding: an existing index decides the dtype
-            blob = self._vector_bytes(vector)
+            await self.aensure_index()
+            if self.dtype != dtype:  # an existing index has another vector type: use it
+                blob = self._vector_bytes(vector)
             reply = await client.execute_command(*self._search_args(scope, pairs, blob))
             rows = within(search_rows(reply)[1], self.distance_threshold, _SLACK[self.dtype])
             chosen, rejections = None, []
@@ -545,8 +549,9 @@ class SemanticCache(CacheStore):
         usage: Mapping[str, Any] | None,
         ttl: float | None,
         filters: Mapping[str, str] | None,
-        blob: bytes,
+        vector: Any,
     ) -> tuple[list[str], list[Any]]:
+        blob = self._vector_bytes(vector)  # for this cache's vector type
         pairs, digest = self._prepare(prompt, scope, filters)
         return self._update_call(
             digest,
@@ -595,18 +600,14 @@ class SemanticCache(CacheStore):
             vector = self.embedder.embed([prompt])[0]
         # every argument is checked here, before anything is sent
         dtype = self.dtype
-        keys, args = self._update_args(
-            prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
-        )
+        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
         try:
             self.ensure_index()
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         if self.dtype != dtype:  # an existing index has another vector type: use it
-            keys, args = self._update_args(
-                prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
-            )
+            keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
         return self._write(keys, args)
 
     @telemetry.traced("cache", "update")
@@ -629,18 +630,14 @@ class SemanticCache(CacheStore):
             vector = (await self.embedder.aembed([prompt]))[0]
         # every argument is checked here, before anything is sent
         dtype = self.dtype
-        keys, args = self._update_args(
-            prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
-        )
+        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
         try:
             await self.aensure_index()
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         if self.dtype != dtype:  # an existing index has another vector type: use it
-            keys, args = self._update_args(
-                prompt, scope, payload, usage, ttl, filters, self._vector_bytes(vector)
-            )
+            keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
         return await self._awrite(keys, args)
 
     def drop(self) -> None:
