@@ -8,7 +8,9 @@ guards_calibration.jsonl (98), guards_heldout.jsonl (98), guards_late.jsonl (50,
 written after the guards were last tuned on the other two) and guards_traps2.jsonl (110,
 new domains, written before any later guard change and never tuned on: the untouched
 held-out set), guards_dev3.jsonl (80, written next, looked at and tuned on: argument
-directions, product suffixes, names that are also nouns). All embedded with the
+directions, product suffixes, names that are also nouns) and guards_traps3.jsonl (142,
+written fresh in other wordings and domains and committed before the next rule change;
+never tuned on: untouched like traps2). All embedded with the
 default model (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within
 the threshold and the verifier passes it (``redis-agent cache evaluate``'s code path).
 """
@@ -52,6 +54,7 @@ SETS = {
     "heldout": DATA / "guards_heldout.jsonl",
     "late": DATA / "guards_late.jsonl",
     "traps2": DATA / "guards_traps2.jsonl",
+    "traps3": DATA / "guards_traps3.jsonl",
     "dev3": DATA / "guards_dev3.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
@@ -232,7 +235,7 @@ def main(full: bool) -> str:
     load_s = time.perf_counter() - t0
     timing, medians = _timing(sets["fow-cache"], passes=5 if full else 2)
     per_category = []
-    for name in ("calibration", "heldout", "late", "traps2", "dev3"):
+    for name in ("calibration", "heldout", "late", "traps2", "traps3", "dev3"):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
     fow = calibrate(
