@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from .errors import ConfigError
 
@@ -79,6 +80,23 @@ def validate_namespace(namespace: str) -> str:
     return namespace
 
 
+class IndexKeys(NamedTuple):
+    """Where one search index that may pick its own algorithm lives: ``name`` (the name
+    queries use: an alias when the index picks itself), the FLAT and HNSW indexes that
+    may stand behind it, the lock held while one process builds the next one, and the
+    hash of its tuning and last trial."""
+
+    name: str
+    flat: str
+    hnsw: str
+    lock: str
+    state: str
+
+    def variant(self, algorithm: str) -> str:
+        """The index built with ``algorithm`` behind the alias."""
+        return self.flat if algorithm == "flat" else self.hnsw
+
+
 class KeySpace:
     """Key patterns for one namespace. Pure: builds strings, touches no server."""
 
@@ -99,6 +117,15 @@ class KeySpace:
     def cache_index(self, name: str) -> str:
         """Search index name of cache ``name``."""
         return self._join("cache", escape_part(name), "idx")
+
+    def cache_index_keys(self, name: str) -> IndexKeys:
+        """The names of semantic cache ``name``'s index: :meth:`cache_index` (an alias
+        when the cache picks its own algorithm), the FLAT and HNSW indexes behind it,
+        the lock held while one is built and the hash of the last trial and tuning."""
+        head = self._join("cache", escape_part(name))
+        index = self.cache_index(name)
+        return IndexKeys(index, index + ":flat", index + ":hnsw", head + ":switch",
+                         head + ":recall")  # fmt: skip
 
     def cache_prefix(self, name: str) -> str:
         """Key prefix of the entries of cache ``name`` (ends with ``:``)."""
@@ -177,6 +204,14 @@ class KeySpace:
     def vector_index(self, name: str) -> str:
         """Search index name of vector store ``name``."""
         return self._join("vec", escape_part(name), "idx")
+
+    def vector_index_keys(self, name: str) -> IndexKeys:
+        """The names of vector store ``name``'s index (alias, variants, lock, tuning)."""
+        return IndexKeys(
+            self.vector_index(name), self.vector_index_variant(name, "flat"),
+            self.vector_index_variant(name, "hnsw"), self.vector_switch_lock(name),
+            self.vector_recall(name),
+        )  # fmt: skip
 
     def vector_index_variant(self, name: str, algorithm: str) -> str:
         """Search index of vector store ``name`` built with ``algorithm`` when the store

@@ -98,7 +98,7 @@ class IndexAuto(IndexRecall):
 
     # -- pure parts --
     def _variant_name(self, algorithm: str) -> str:
-        return self.config.keys.vector_index_variant(self.name, algorithm)
+        return self._keys.variant(algorithm)
 
     def _hnsw_sibling(self) -> IndexAuto:
         """A view of the HNSW index being built (queried by its own name)."""
@@ -106,7 +106,7 @@ class IndexAuto(IndexRecall):
         sib = type(self)._from_schema(
             self.name, schema, config=self.config, embedder=self._embedder,
             embedder_name=self._embedder_name, ttl=self.ttl, recall_target=self.recall_target,
-            key_prefix=self.key_prefix,
+            key_prefix=self.key_prefix, index_keys=self._keys,
         )  # fmt: skip
         sib.index_name = self._variant_name("hnsw")
         redisvl = IndexSchema.from_dict(schema.redisvl_dict(sib.index_name, self.prefix))
@@ -185,7 +185,7 @@ class IndexAuto(IndexRecall):
         if not self._ensure(create=False):
             return AutoReport("flat", False, "the index does not exist yet", 0)
         client = self.config.get_client()
-        lock, token = self.config.keys.vector_switch_lock(self.name), uuid.uuid4().hex
+        lock, token = self._keys.lock, uuid.uuid4().hex
         with translate_errors(self.config, f"switching {self.name!r}"):
             if not client.set(lock, token, nx=True, px=LOCK_MS):
                 return AutoReport(self.schema.algorithm, False, "another process is on it",
@@ -291,7 +291,7 @@ class IndexAuto(IndexRecall):
         if not await self._aensure(create=False):
             return AutoReport("flat", False, "the index does not exist yet", 0)
         client = self.config.get_async_client()
-        lock, token = self.config.keys.vector_switch_lock(self.name), uuid.uuid4().hex
+        lock, token = self._keys.lock, uuid.uuid4().hex
         with translate_errors(self.config, f"switching {self.name!r}"):
             if not await client.set(lock, token, nx=True, px=LOCK_MS):
                 return AutoReport(self.schema.algorithm, False, "another process is on it",

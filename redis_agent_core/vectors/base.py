@@ -13,6 +13,7 @@ from redisvl.query.filter import FilterExpression
 from ..config import RedisAgentConfig, get_default_config
 from ..embeddings import DEFAULT_MODEL_NAME, Embedder, default_embedder
 from ..errors import ConfigError
+from ..keys import IndexKeys
 from ..search.lifecycle import IndexLifecycle
 from . import query as q
 from .checks import check_target
@@ -77,6 +78,8 @@ class IndexCore:
         embedder_name: str | None = None,
         recall_target: float | None = DEFAULT_RECALL_TARGET,
         key_prefix: str | None = None,
+        index_keys: IndexKeys | None = None,
+        index_text: bool = True,
     ) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ConfigError(
@@ -101,7 +104,7 @@ class IndexCore:
             metadata_fields=parse_metadata_fields(metadata_fields),
             algorithm=algorithm, metric=metric, dtype=dtype, storage=storage,
             ef_runtime=ef_runtime, m=m, ef_construction=ef_construction,
-            text_field=text_field, vector_field=vector_field,
+            text_field=text_field, vector_field=vector_field, index_text=index_text,
         )  # fmt: skip
         self._dims = dims
         self._schema: VectorSchema | None = None
@@ -122,7 +125,10 @@ class IndexCore:
             )
         self.write_concurrency = write_concurrency
         self.recall_target = check_target(recall_target)
-        self.index_name = self.config.keys.vector_index(name)
+        # Another role's index (the semantic cache's) names its own keys; by default a
+        # vector store's: <ns>:vec:<name>:idx, its variants, lock and tuning hash.
+        self._keys = index_keys or self.config.keys.vector_index_keys(name)
+        self.index_name = self._keys.name
         self.key_prefix = check_key_prefix(key_prefix)
         # A key prefix of the user's (a langchain-redis / redisvl layout kept on
         # migration) replaces the namespaced one; the index name stays namespaced.
@@ -162,7 +168,7 @@ class IndexCore:
     @property
     def recall_key(self) -> str:
         """The hash holding the tuned ``ef_runtime``, its recall and the size tuned at."""
-        return self.config.keys.vector_recall(self.name)
+        return self._keys.state
 
     def key(self, doc_id: str) -> str:
         """The Redis key of document ``doc_id``."""
@@ -173,7 +179,8 @@ class IndexCore:
         out: dict[str, tuple[str, bool]] = {
             f.name: (f.type, f.case_sensitive) for f in schema.metadata_fields
         }
-        out[schema.text_field] = ("text", False)
+        if schema.index_text:
+            out[schema.text_field] = ("text", False)
         return out
 
     def compile_filter(self, filter: FilterLike) -> str | None:
@@ -234,5 +241,5 @@ class IndexCore:
             algorithm="auto" if auto else schema.algorithm, metric=schema.metric,
             dtype=schema.dtype, storage=schema.storage, ef_runtime=schema.ef_runtime, m=schema.m,
             ef_construction=schema.ef_construction, text_field=schema.text_field,
-            vector_field=schema.vector_field, **kwargs,
+            vector_field=schema.vector_field, index_text=schema.index_text, **kwargs,
         )  # fmt: skip

@@ -48,4 +48,7 @@ class VectorIndex(IndexIngest, IndexAuto):
             a redisvl schema's ``prefix``); the index name stays namespaced.
         batch_size: documents per pipelined round trip when writing.
         write_concurrency: batches in flight at once (each on its own connection).
+        index_keys, index_text: for another role's index opened as a vector index (the
+            semantic cache's, by its algorithm switch): the names of its index, variants,
+            lock and tuning hash, and ``index_text=False`` for a text stored unindexed.
     """

@@ -94,8 +94,7 @@ class IndexLifecycleMixin(IndexCore):
         if self._lifecycle is None:
             if self.auto:  # created FLAT under its own name, queried through the alias
                 flat = dataclasses.replace(self.schema, algorithm="flat")
-                name = self.config.keys.vector_index_variant(self.name, "flat")
-                schema = IndexSchema.from_dict(flat.redisvl_dict(name, self.prefix))
+                schema = IndexSchema.from_dict(flat.redisvl_dict(self._keys.flat, self.prefix))
             else:
                 schema = IndexSchema.from_dict(
                     self.schema.redisvl_dict(self.index_name, self.prefix)
@@ -249,7 +248,7 @@ class IndexLifecycleMixin(IndexCore):
         """The indexes an auto index may have built (the live one and a new one)."""
         if not self.auto:
             return []
-        return [self.config.keys.vector_index_variant(self.name, a) for a in ALGORITHMS]
+        return [self._keys.variant(a) for a in ALGORITHMS]
 
     def drop(self, *, delete_documents: bool = True) -> None:
         """Drop the index (and, by default, its documents). Explicit only."""
@@ -258,7 +257,7 @@ class IndexLifecycleMixin(IndexCore):
             for name in self._variants():
                 run(self.config.get_client().execute_command,
                     drop_flow(name, delete_documents=False))  # fmt: skip
-            self.config.get_client().delete(self.config.keys.vector_switch_lock(self.name))
+            self.config.get_client().delete(self._keys.lock)
         if delete_documents:
             self.clear()
             with translate_errors(self.config, f"dropping {self.name!r}"):
@@ -271,7 +270,7 @@ class IndexLifecycleMixin(IndexCore):
         with translate_errors(self.config, f"dropping {self.name!r}"):
             for name in self._variants():
                 await arun(client.execute_command, drop_flow(name, delete_documents=False))
-            await client.delete(self.config.keys.vector_switch_lock(self.name))
+            await client.delete(self._keys.lock)
         if delete_documents:
             await self.aclear()
             with translate_errors(self.config, f"dropping {self.name!r}"):

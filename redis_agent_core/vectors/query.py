@@ -130,6 +130,17 @@ def knn_command(
 _NO_SUCH_TERM = "rapnosuchterm7f3a9c"
 
 
+def _match_every(schema: VectorSchema) -> str:
+    """A filter every document passes: the negation of a term none holds (in the text
+    field, else in the first tag field; an index with neither has no filter to give)."""
+    if schema.index_text:
+        return f"(-@{schema.text_field}:({_NO_SUCH_TERM}))"
+    tags = [f.name for f in schema.metadata_fields if f.type == "tag"]
+    if not tags:
+        raise ConfigError("an exact search on HNSW needs a text or a tag field to filter on")
+    return f"(-@{tags[0]}:{{{_NO_SUCH_TERM}}})"
+
+
 def exact_knn_command(index_name: str, schema: VectorSchema, vec: bytes, k: int) -> list[Any]:
     """The exact ``k`` nearest neighbours (ids only), whatever the index algorithm: on
     HNSW a filter matching every document with ``HYBRID_POLICY ADHOC_BF`` computes
@@ -138,7 +149,7 @@ def exact_knn_command(index_name: str, schema: VectorSchema, vec: bytes, k: int)
     policy = "ADHOC_BF" if schema.algorithm == "hnsw" else None
     clause = knn_clause(k, schema.vector_field, hybrid_policy=policy, distance_as=DISTANCE_FIELD)
     return search_command(
-        index_name, f"(-@{schema.text_field}:({_NO_SUCH_TERM}))" + clause, nocontent=True,
+        index_name, _match_every(schema) + clause, nocontent=True,
         sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec),
     )  # fmt: skip
 

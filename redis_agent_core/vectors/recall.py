@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..keys import unescape_part
 from ..redis_errors import translate_errors
 from ..search.lifecycle import namespace_indexes
-from ..search.replies import search_keys
+from ..search.replies import search_keys, search_rows
 from . import query as q
 from .checks import check_k, check_target
 from .queries import IndexQueries
@@ -123,7 +123,11 @@ class IndexRecall(IndexQueries):
                 for _ in range(pages)]  # fmt: skip
 
     def _sample_vectors(self, replies: list[Any], sample: int) -> tuple[list[str], list[bytes]]:
-        hits = {self.key(h.id): h for r in replies for h in self._hits(r) if h.vector is not None}
+        # keyed by the raw key, as search replies give them: a layout whose keys are
+        # not prefix + escaped id (the semantic cache's) would not round-trip an id
+        hits = {q.text_of(row[0]): h for r in replies
+                for row, h in zip(search_rows(r)[1], self._hits(r), strict=True)
+                if h.vector is not None}  # fmt: skip
         keys = list(hits)[:sample]
         return keys, [q.vector_bytes(self.schema, hits[key].vector) for key in keys]
 

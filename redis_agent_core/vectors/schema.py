@@ -136,6 +136,9 @@ class VectorSchema:
     m: int = 16
     ef_construction: int = 200
     ef_runtime: int = DEFAULT_EF_RUNTIME
+    # False: the text is stored but not indexed (another role's index opened as a
+    # vector index, e.g. the semantic cache's by its algorithm switch)
+    index_text: bool = True
     _by_name: dict[str, MetadataField] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -177,7 +180,8 @@ class VectorSchema:
     def field_types(self) -> dict[str, str]:
         """Filterable field name -> type (metadata fields plus the text field)."""
         types: dict[str, str] = {f.name: f.type for f in self.metadata_fields}
-        types[self.text_field] = "text"
+        if self.index_text:
+            types[self.text_field] = "text"
         return types
 
     # -- specs --
@@ -240,7 +244,7 @@ class VectorSchema:
         return {
             "index": {"name": index_name, "prefix": prefix, "storage_type": self.storage},
             "fields": [
-                text,
+                *([text] if self.index_text else []),
                 vector,
                 *(f.redisvl_field(self.storage) for f in self.metadata_fields),
             ],
@@ -256,7 +260,7 @@ class VectorSchema:
         if prefix not in found["prefixes"]:
             diffs.append(f"key prefix: index covers {found['prefixes']}, requested {prefix!r}")
         wanted: dict[str, dict[str, Any]] = {
-            self.text_field: {"type": "text"},
+            **({self.text_field: {"type": "text"}} if self.index_text else {}),
             self.vector_field: {
                 "type": "vector",
                 "algorithm": self.algorithm,
