@@ -12,7 +12,8 @@ Reported per run: requests/s, latency p50 / p99 / max, the server's event-loop l
 (p99 and max over its processes, from ``/stats``) and errors (non-200 answers or
 failed requests). ``BENCH_SERVICE_WORKERS`` (default: the number of cores) sets
 ``--workers``; ``BENCH_SERVICE_SECONDS`` the length of a run;
-``BENCH_SERVICE_MAX_IN_FLIGHT`` (default 8) the workers' ``--max-in-flight``.
+``BENCH_SERVICE_MAX_IN_FLIGHT`` (default 8) the workers' ``--max-in-flight``;
+``BENCH_SERVICE_ONLY`` (``model-ms:scenario:clients,...``) runs only those rows.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
+import orjson
 
 from .common import bench_server, machine_note, table
 
 CLIENTS = (1, 4, 16, 64)
 REPEAT_SHARE = 0.3
+SETTLE_S = 2.5  # longer than the workers' publishing interval of their counters
 WORDS = (
     "redis cache vector index stream queue model token budget latency memory cluster "
     "python agent session history prompt answer river mountain garden window library "
@@ -168,6 +170,10 @@ class Run:
     redis_cpu_s: float = 0.0
     load: float = 0.0  # the machine's 1-minute load average after the run
     idle_lag_p99_ms: float = 0.0
+    steal: float = 0.0  # share of the machine's CPU time stolen by the hypervisor
+    client_cpu_s: float = 0.0  # CPU of the load generator (this process) in the run
+    split: list[int] = field(default_factory=list)  # requests per worker, most first
+    reconnects: int = 0  # connections the server closed and the clients reopened
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -177,6 +183,7 @@ class Run:
 
     def row(self, delay_ms: float) -> list[Any]:
         n = len(self.latencies)
+        served = sum(self.split)
         lag = "n/a" if self.lag_p99_ms is None else f"{self.lag_p99_ms:.1f}"
         lag_max = "n/a" if self.lag_max_ms is None else f"{self.lag_max_ms:.1f}"
         return [
@@ -190,10 +197,13 @@ class Run:
             f"{self.hits / n:.0%}" if n else "-",
             round(self.service_cpu_s * 1000 / n, 2) if n else "-",
             round(self.redis_cpu_s * 1000 / n, 2) if n else "-",
+            round(self.client_cpu_s * 1000 / n, 2) if n else "-",
+            " / ".join(f"{k / served:.0%}" for k in self.split) if served else "-",
             lag,
             lag_max,
             round(self.idle_lag_p99_ms, 1),
             self.errors,
+            f"{self.steal:.0%}",
             f"{self.load:.1f}",
         ]
 
@@ -203,13 +213,68 @@ def _question(rng: random.Random) -> str:
 
 
 class Client:
-    """One user with an API key; every request in a fresh session."""
+    """One user with an API key on one keep-alive connection; every request in a fresh
+    session.
 
-    def __init__(self, key: str) -> None:
-        self.headers = {"Authorization": f"Bearer {key}"}
+    Raw HTTP/1.1 over asyncio streams, not aiohttp: the load generator shares the two
+    cores with the service, and a client that parses less leaves more of them to it
+    (the same requests and headers; a response without ``Content-Length`` is refused).
+    """
 
-    def body(self, message: str) -> dict[str, str]:
-        return {"session_id": os.urandom(8).hex(), "message": message}
+    def __init__(self, base: str, key: str) -> None:
+        host, _, port = base.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+        self.head = (
+            f"POST /chat HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.connections = 0  # connections opened (the server may close one)
+
+    def body(self, message: str) -> bytes:
+        return orjson.dumps({"session_id": os.urandom(8).hex(), "message": message})
+
+    async def post(self, message: str) -> tuple[int, bytes]:
+        """Status and body of one ``POST /chat``."""
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self.host, self.port)
+            self.connections += 1
+        reader, writer = self._streams
+        body = self.body(message)
+        writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            status, length, close = _parse_head(head)
+            data = await reader.readexactly(length)
+        except BaseException:
+            self.close()
+            raise
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
+def _parse_head(head: bytes) -> tuple[int, int, bool]:
+    """(status, content length, whether the server closes) of a response head."""
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length: int | None = None
+    close = False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
+    if length is None:
+        raise ValueError("a response without Content-Length: the bench client reads no other")
+    return status, length, close
 
 
 def issue_keys(redis_url: str, count: int) -> list[str]:
@@ -221,15 +286,42 @@ def issue_keys(redis_url: str, count: int) -> list[str]:
     return [keys.create(f"bench-user-{i}") for i in range(count)]
 
 
-async def _loop_lag(http: aiohttp.ClientSession, base: str) -> tuple[float | None, float | None]:
-    """The worst event-loop lag p99 and max among the server's processes, from /stats
-    (each process keeps its last few seconds of samples)."""
-    async with http.get(base + "/stats") as resp:
-        stats = await resp.json()
-    procs = stats.get("processes") or ([stats["process"]] if "process" in stats else [])
+def _processes(base: str) -> list[dict[str, Any]]:
+    """Every live worker's snapshot from ``/stats`` (counters, loop lag of the last 5 s)."""
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/stats", timeout=30) as resp:
+        stats = orjson.loads(resp.read())
+    return stats.get("processes") or ([stats["process"]] if "process" in stats else [])
+
+
+def _loop_lag(procs: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+    """The worst event-loop lag p99 and max among the server's processes."""
     p99 = [p["loop_lag_ms"]["p99"] for p in procs if p.get("loop_lag_ms")]
     mx = [p["loop_lag_ms"]["max"] for p in procs if p.get("loop_lag_ms")]
     return (max(p99) if p99 else None, max(mx) if mx else None)
+
+
+def _requests(procs: list[dict[str, Any]]) -> dict[str, int]:
+    return {str(p["process"]): int(p.get("requests", 0)) for p in procs}
+
+
+def worker_split(before: dict[str, int], after: dict[str, int]) -> list[int]:
+    """Requests each worker served between two snapshots, most first."""
+    return sorted((n - before.get(label, 0) for label, n in after.items()), reverse=True)
+
+
+def _cpu_ticks() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Share of the machine's CPU time the hypervisor gave to others (``steal`` of
+    ``/proc/stat``): this VM's vCPUs stood still, whatever ran on them."""
+    delta = [a - b for a, b in zip(after, before, strict=True)]
+    total = sum(delta[:8])  # user nice system idle iowait irq softirq steal
+    return delta[7] / total if total else 0.0
 
 
 async def _run(
@@ -239,49 +331,47 @@ async def _run(
     repeated = "what is a semantic cache?"
     asked: list[str] = [repeated]
     run = Run(scenario, clients, seconds)
-    conn = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as http:
-        # the repeated question is cached before the clock starts
-        warm = Client(keys[0])
-        async with http.post(base + "/chat", json=warm.body(repeated), headers=warm.headers) as r:
-            await r.read()
+    users = [Client(base, keys[i]) for i in range(clients)]
+    # the repeated question is cached before the clock starts; every client connects
+    # first, so the connections' spread over the workers is set before the clock too
+    await users[0].post(repeated)
+    await asyncio.gather(*(u.post(repeated) for u in users[1:]))
 
-        async def one(client: Client, message: str) -> None:
-            start = time.perf_counter()
-            try:
-                async with http.post(
-                    base + "/chat", json=client.body(message), headers=client.headers
-                ) as resp:
-                    data = await resp.read()
-                    ok = resp.status == 200
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                ok, data = False, b""
-            run.latencies.append(time.perf_counter() - start)
-            if not ok:
-                run.errors += 1
-            elif b'"cached":true' in data:
-                run.hits += 1
+    async def one(client: Client, message: str) -> None:
+        start = time.perf_counter()
+        try:
+            status, data = await asyncio.wait_for(client.post(message), 60)
+            ok = status == 200
+        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            ok, data = False, b""
+        run.latencies.append(time.perf_counter() - start)
+        if not ok:
+            run.errors += 1
+        elif b'"cached":true' in data:
+            run.hits += 1
 
-        deadline = time.perf_counter() + seconds
+    deadline = time.perf_counter() + seconds
 
-        async def worker(i: int) -> None:
-            client = Client(keys[i])
-            while time.perf_counter() < deadline:
-                if scenario == "hits":
-                    message = repeated
-                elif scenario == "mix" and rng.random() < REPEAT_SHARE:
-                    message = rng.choice(asked)
-                else:
-                    message = _question(rng)
-                    if scenario == "mix":
-                        asked.append(message)
-                await one(client, message)
+    async def worker(client: Client) -> None:
+        while time.perf_counter() < deadline:
+            if scenario == "hits":
+                message = repeated
+            elif scenario == "mix" and rng.random() < REPEAT_SHARE:
+                message = rng.choice(asked)
+            else:
+                message = _question(rng)
+                if scenario == "mix":
+                    asked.append(message)
+            await one(client, message)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(clients)))
-        run.seconds = time.perf_counter() - started
-        run.lag_p99_ms, run.lag_max_ms = await _loop_lag(http, base)
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(u) for u in users))
+    finally:
+        for u in users:
+            u.close()
+    run.seconds = time.perf_counter() - started
+    run.reconnects = sum(u.connections for u in users) - clients
     return run
 
 
@@ -296,10 +386,13 @@ HEADERS = [
     "cached",
     "service CPU ms/req",
     "Redis CPU ms/req",
+    "client CPU ms/req",
+    "requests per worker",
     "loop lag p99 ms",
     "loop lag max ms",
     "idle loop lag p99 ms",
     "errors",
+    "steal",
     "load avg",
 ]
 
@@ -326,18 +419,36 @@ def measure_one(
     """One run, with the CPU the service and Redis spent on it and an idle loop's lag."""
     import json
 
+    # every worker publishes its counters every 2 s: after a quiet pause, all are current
+    time.sleep(SETTLE_S)
+    before = _requests(_processes(base))
     idle = subprocess.Popen(
         [sys.executable, "-c", _IDLE_LOOP, str(seconds)], stdout=subprocess.PIPE, text=True
     )
     service_before, redis_before = cpu.read()
+    client_before, ticks_before = time.process_time(), _cpu_ticks()
     run = asyncio.run(_run(base, keys, scenario, clients, seconds, seed=f"{scenario}-{clients}"))
+    run.client_cpu_s = time.process_time() - client_before
+    run.steal = steal_share(ticks_before, _cpu_ticks())
     service_after, redis_after = cpu.read()
+    run.lag_p99_ms, run.lag_max_ms = _loop_lag(_processes(base))
+    time.sleep(SETTLE_S)
+    run.split = worker_split(before, _requests(_processes(base)))
     out, _ = idle.communicate(timeout=60)
     run.idle_lag_p99_ms = json.loads(out)[0]
     run.service_cpu_s = service_after - service_before
     run.redis_cpu_s = redis_after - redis_before
     run.load = os.getloadavg()[0]
     return run
+
+
+def _selected(delay_ms: float, scenario: str, clients: int) -> bool:
+    """Whether ``BENCH_SERVICE_ONLY`` (e.g. ``0:misses:64,0:mix:64``; empty: every row)
+    asks for this row."""
+    only = os.environ.get("BENCH_SERVICE_ONLY")
+    if not only:
+        return True
+    return f"{delay_ms:.0f}:{scenario}:{clients}" in {r.strip() for r in only.split(",")}
 
 
 def measure(
@@ -350,8 +461,8 @@ def measure(
             cpu = CpuMeter(pid, url)
             for scenario in scenarios:
                 for clients in CLIENTS:
-                    # a short settling pause: the previous run's stragglers finish
-                    time.sleep(1.0)
+                    if not _selected(delay_ms, scenario, clients):
+                        continue
                     run = measure_one(base, keys, cpu, scenario, clients, seconds)
                     rows.append(run.row(delay_ms))
                     print(" | ".join(str(v) for v in rows[-1]), flush=True)
@@ -361,23 +472,31 @@ def measure(
 def main(full: bool = False) -> str:
     workers = int(os.environ.get("BENCH_SERVICE_WORKERS") or os.cpu_count() or 1)
     seconds = float(os.environ.get("BENCH_SERVICE_SECONDS") or (15 if full else 8))
-    rows = measure(workers, 0, ("hits", "misses", "mix"), seconds)
-    rows += measure(workers, 500, ("misses", "mix"), seconds)
+    rows = []
+    for delay_ms, scenarios in ((0, ("hits", "misses", "mix")), (500, ("misses", "mix"))):
+        if any(_selected(delay_ms, s, c) for s in scenarios for c in CLIENTS):
+            rows += measure(workers, delay_ms, scenarios, seconds)
     return "\n\n".join(
         [
             "# Reference service under load",
             f"`redis-agent serve --no-queue --workers {workers}` on the embedded Redis, "
             "the fake OpenAI endpoint (`benchmarks/fake_openai.py`) answering after "
-            "'model ms'; N clients in one process (aiohttp) posting `/chat` with an API "
-            f"key in a loop for {seconds:.0f} s, each request in a fresh session. "
-            "'cached': share of answers served from the cache. 'service CPU ms/req' and "
-            "'Redis CPU ms/req': CPU seconds the service's processes and redis-server spent "
-            "in the run, per request (steadier than req/s when the machine is shared). "
-            "Loop lag: the server's own monitor (`service/loop_lag.py`, last 5 s of the "
-            "run, worst worker); 'idle loop lag': an idle event loop in another process "
-            "at the same time, i.e. what the busy machine alone adds. 'load avg': the "
-            "machine's 1-minute load average after the run (2 cores; other work was "
-            "running on them). Clients, workers, Redis and the fake model share the cores.",
+            "'model ms'; N clients in one process (raw HTTP/1.1, one keep-alive "
+            f"connection each) posting `/chat` with an API key in a loop for {seconds:.0f} s, "
+            "each request in a fresh session. 'cached': share of answers served from the "
+            "cache. 'service CPU ms/req', 'Redis CPU ms/req', 'client CPU ms/req': CPU "
+            "seconds the service's processes, redis-server and the load generator spent in "
+            "the run, per request (steadier than req/s when the machine is shared). "
+            "'requests per worker': each worker's share of the requests (a keep-alive "
+            "connection stays on the worker that accepted it). Loop lag: the server's own "
+            "monitor (`redis_agent_service/loop_lag.py`, last 5 s of the run, worst "
+            "worker); 'idle loop lag': an idle event loop in another process at the same "
+            "time, i.e. what the busy machine alone adds. 'steal': share of the machine's "
+            "CPU time the hypervisor withheld during the run (`/proc/stat`; this VM's "
+            "vCPUs stop in chunks of about 100 ms, which every loop sees as lag). 'load "
+            "avg': the machine's 1-minute load average after the run (2 cores; other work "
+            "was running on them). Clients, workers, Redis and the fake model share the "
+            "cores.",
             table(HEADERS, rows),
             machine_note(),
         ]
