@@ -11,6 +11,7 @@ from redis_agent_core.cache.guards import (
     ArgumentGuard,
     EntityGuard,
     Guard,
+    NegationGuard,
     SubstitutionGuard,
     default_verifier,
 )
@@ -518,3 +519,49 @@ def test_a_comparison_turned_once_is_another_question(a: str, b: str, guard: str
     for one, other in ((a, b), (b, a)):
         rejection = default_verifier().verify(one, other)
         assert rejection is not None and rejection.guard == guard
+
+
+# --- "stop X from Y-ing": the negation belongs to the prevented event --------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # the same prevention said with another verb, or with the event named another way
+        (
+            "How can I silence a caller on Android?",
+            "How can I stop a caller from ringing my Android?",
+        ),
+        (
+            "How do I keep deer from eating my hostas?",
+            "How do I stop deer from munching my hostas?",
+        ),
+        (
+            "How do I stop my screen locking itself?",
+            "What prevents the screen from locking itself?",
+        ),
+        (
+            "How do I stop my kettle limescaling?",
+            "My kettle keeps scaling up, how do I make it stop?",
+        ),
+    ],
+)
+def test_prevention_of_an_event_the_other_side_lacks_is_no_negation(a: str, b: str) -> None:
+    assert rejects(NegationGuard(), a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # the event named on both sides, prevented on one only
+        (
+            "How do I make Outlook archive old mail?",
+            "How do I stop Outlook from archiving old mail?",
+        ),
+        ("How do I keep my tablet from sleeping?", "How do I make my tablet sleep?"),
+        ("How do I start syncing photos to iCloud?", "How do I stop syncing photos to iCloud?"),
+    ],
+)
+def test_prevention_of_an_event_named_on_both_sides_is_a_negation(a: str, b: str) -> None:
+    reason = rejects(NegationGuard(), a, b)
+    assert reason is not None and "negation" in reason

@@ -38,7 +38,13 @@ import orjson
 from . import _lexicon as lex
 from ._features import _PARSED, Features, encode, features, remember_stored, stem
 from ._spans import narrowed
-from .relations import AntonymGuard, ArgumentGuard, SubstitutionGuard, mirrored
+from .relations import (
+    AntonymGuard,
+    ArgumentGuard,
+    SubstitutionGuard,
+    mirrored,
+    prevention_shift,
+)
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -271,8 +277,8 @@ class NegationGuard:
         q, c = features(query), features(candidate)
         # A prefix-negated word counts as a negator when its bare form is on the other
         # side: "unsafe" vs "safe" differ, "unsafe" vs "not safe" agree.
-        q_neg = q.negations + self._prefixed(q, c)
-        c_neg = c.negations + self._prefixed(c, q)
+        q_neg = q.negations + self._prefixed(q, c) + prevention_shift(q, c)
+        c_neg = c.negations + self._prefixed(c, q) + prevention_shift(c, q)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         q_keys, c_keys = q.keys, c.keys

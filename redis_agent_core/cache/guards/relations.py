@@ -9,7 +9,7 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 from __future__ import annotations
 
 from ._features import Features, features, stem
-from ._lexicon import FUNCTION_WORDS, UNITS
+from ._lexicon import FUNCTION_WORDS, NEGATORS, UNITS
 from ._wordnet import base, kinship, noun, wordnet
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "keys",
     "mirrored",
     "opposites",
+    "prevention_shift",
 ]
 
 # Prepositions that order their two sides ("convert miles to km", "X better than Y").
@@ -102,6 +103,64 @@ def opposites(text: str) -> frozenset[str]:
 
 
 _GRADED = ("er", "est", "st")  # comparative and superlative forms ("best", "worst")
+
+# "stop / prevent / keep / block X (from) Y-ing": the negation belongs to Y, the event.
+# "keep" and "ban" need "from" ("keep the dog running" is to go on running).
+_PREVENTING = frozenset(stem(w) for w in "stop prevent block bar".split())
+_PREVENTING_FROM = _PREVENTING | frozenset(stem(w) for w in "keep ban discourage".split())
+# Nouns in "-ing" that are no event ("stop the ceiling leaking").
+_ING_NOUNS = frozenset(
+    """thing nothing something anything everything morning evening ceiling building
+    during clothing wedding string spring bring sibling pudding icing frosting stuffing
+    ring king wing sing""".split()
+)
+_STOP_NEGATORS = _PREVENTING & NEGATORS
+_PREVENTIONS: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def _preventions(f: Features) -> tuple[tuple[str, str], ...]:
+    """(preventing verb's stem, stem of the prevented event) of each "stop X (from)
+    Y-ing" in ``f`` (the first "-ing" word within five words after the verb), once per
+    text."""
+    found = _PREVENTIONS.get(f.lower)
+    if found is None:
+        words, seq, out = f.words, f.seq, []
+        if not _PREVENTING_FROM.isdisjoint(seq):
+            for i, s in enumerate(seq):
+                if s not in _PREVENTING_FROM:
+                    continue
+                for j in range(i + 1, min(i + 7, len(words))):
+                    w = words[j]
+                    if w.endswith("ing") and w not in _ING_NOUNS and seq[j] != w:
+                        if s in _PREVENTING or words[j - 1] == "from":
+                            out.append((s, seq[j]))
+                        break
+        if len(_PREVENTIONS) >= 4096:
+            del _PREVENTIONS[next(iter(_PREVENTIONS))]
+        found = _PREVENTIONS[f.lower] = tuple(out)
+    return found
+
+
+def prevention_shift(one: Features, other: Features) -> int:
+    """What to add to ``one``'s count of negators for its "stop X from Y-ing" phrases
+    against ``other``. Such a phrase negates Y: opposed to a text naming Y it is one
+    negation ("make my phone dim the screen" / "stop my phone from dimming the screen"),
+    whatever its verb ("keep ... from", no negator alone, too); against a text that also
+    prevents something it is one too ("stop my cat scratching" / "make it stop"); against
+    a text that neither names Y nor prevents anything it negates nothing the two share,
+    and counts none ("block a number" / "stop a number from calling")."""
+    shift = 0
+    preventions = _preventions(one)
+    if not preventions:
+        return 0
+    other_prevents = bool(_preventions(other)) or not _STOP_NEGATORS.isdisjoint(other.stems)
+    for verb, event in preventions:
+        counted = verb in NEGATORS
+        if event in other.stems or other_prevents:
+            shift += 0 if counted else 1
+        else:
+            shift -= 1 if counted else 0
+    return shift
 
 
 class AntonymGuard:
