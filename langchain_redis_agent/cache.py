@@ -503,7 +503,7 @@ class RedisSemanticCache(_LangChainCache):
         ttl: float | None = None,
         filters: Mapping[str, str] | None = None,
         dtype: Literal["float32", "float16"] | None = None,
-        algorithm: Literal["hnsw", "flat"] = "hnsw",
+        algorithm: Literal["auto", "hnsw", "flat"] = "auto",
         on_error: Literal["degrade", "raise"] | None = None,
         cache: SemanticCache | None = None,
         redis_url: str | None = None,

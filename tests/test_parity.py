@@ -400,7 +400,7 @@ async def exact_cache(cache: ExactCache, call: Runner, config: RedisAgentConfig)
 
 @case(
     SemanticCache,
-    "ensure_index update lookup lookup_exact stats clear",
+    "ensure_index update lookup lookup_exact stats clear drop",
     lambda c: SemanticCache(c, embedder=toy_embedder(), on_error="raise"),
 )
 async def semantic_cache(cache: SemanticCache, call: Runner, config: RedisAgentConfig) -> None:
@@ -417,6 +417,10 @@ async def semantic_cache(cache: SemanticCache, call: Runner, config: RedisAgentC
     await call("stats")
     await call("clear")
     await call("stats")
+    await call("drop")  # the index too: the next use makes a new one
+    await call("lookup", "What is Redis?", "s")
+    await call("update", "What is Redis?", "s", "again")
+    await call("lookup", "What is Redis?", "s")
 
 
 def _session_store(config: RedisAgentConfig) -> SessionStore:

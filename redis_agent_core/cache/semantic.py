@@ -16,8 +16,10 @@ by processes.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -31,11 +33,13 @@ from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError, SchemaMismatchError
 from ..faults import OnError
-from ..redis_errors import FAULTS, REFUSED
+from ..redis_errors import FAULTS, REFUSED, translate_errors
 from ..search.commands import drop_hint, knn_clause, search_command
-from ..search.lifecycle import IndexLifecycle
-from ..search.replies import describe_info, search_rows
+from ..search.executor import arun, run
+from ..search.lifecycle import IndexLifecycle, drop_flow
+from ..search.replies import describe_info, info_name, search_rows
 from ..tags import TAG_SEPARATOR, tag_value
+from ..vectors import AUTO_RECHECK, VectorIndex
 from .base import PROBE, RECORD, CacheStore, parse_lookup
 from .entry import (
     CacheHit,
@@ -51,6 +55,8 @@ from .guards import DEFAULT_DISTANCE_THRESHOLD, Rejection, Verifier, default_ver
 UNGUARDED_DISTANCE_THRESHOLD = 0.05
 
 __all__ = ["SemanticCache"]
+
+logger = logging.getLogger("redis_agent_core.cache")
 
 _DEFAULT: Any = object()
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -72,6 +78,12 @@ def within(
     out = [(key, float(text(fields.get("_d", "inf"))), fields) for key, _, fields in rows]
     out.sort(key=lambda r: r[1])
     return [r for r in out if r[1] <= threshold + slack]
+
+
+def _size_check_failed(name: str, exc: BaseException) -> None:
+    # The entry is written; only the look at the size failed: a later write looks again.
+    logger.warning("semantic cache %r: checking whether HNSW is due failed (%s); a later "
+                   "write checks again", name, exc)  # fmt: skip
 
 
 def default_name(filter_fields: Sequence[str]) -> str:
@@ -105,8 +117,12 @@ class SemanticCache(CacheStore):
         filter_fields: partition fields (e.g. ``("tenant",)``); every lookup and
             update must then give ``filters={"tenant": ...}`` and only sees its
             partition.
-        algorithm: ``"hnsw"`` (default; approximate, fast at any size) or ``"flat"``
-            (exact scan, slow at 100k).
+        algorithm: ``"auto"`` (default): a new cache starts FLAT (exact, the cheapest
+            write) behind an alias and moves to HNSW in the background once HNSW answers
+            faster at the recall target (the vector index's trial: from 10,000 entries,
+            then at each doubling; lookups never stop, every process follows); an
+            existing cache keeps the index it has. ``"hnsw"`` (approximate, fast at any
+            size, ~2x the write cost) or ``"flat"`` (exact scan, slow at 100k) fix it.
         dtype: ``"float16"`` (half the vector memory) or ``"float32"``. ``None``
             (default): a new cache is float16 (cosine distances move by < 1e-4, which
             changed no served answer on 956 labelled pairs), an existing cache keeps
@@ -131,7 +147,7 @@ class SemanticCache(CacheStore):
         verifier: Verifier | None = _DEFAULT,
         candidates: int = 4,
         filter_fields: Sequence[str] = (),
-        algorithm: Literal["hnsw", "flat"] = "hnsw",
+        algorithm: Literal["auto", "hnsw", "flat"] = "auto",
         dtype: Literal["float32", "float16"] | None = None,
         ef_runtime: int = 100,
         m: int = 16,
@@ -162,8 +178,8 @@ class SemanticCache(CacheStore):
                 DEFAULT_DISTANCE_THRESHOLD if verifier is not None else UNGUARDED_DISTANCE_THRESHOLD
             )
         self.distance_threshold = self.check_threshold(distance_threshold)
-        if algorithm not in ("hnsw", "flat"):
-            raise ConfigError(f"algorithm must be 'hnsw' or 'flat', got {algorithm!r}")
+        if algorithm not in ("auto", "hnsw", "flat"):
+            raise ConfigError(f"algorithm must be 'auto', 'hnsw' or 'flat', got {algorithm!r}")
         if dtype not in ("float32", "float16", None):
             raise ConfigError(f"dtype must be 'float32', 'float16' or None, got {dtype!r}")
         if not isinstance(candidates, int) or not 1 <= candidates <= 50:
@@ -175,7 +191,15 @@ class SemanticCache(CacheStore):
         self.embedder = embedder if embedder is not None else default_embedder()
         self.verifier = default_verifier() if verifier is _DEFAULT else verifier
         self.candidates = candidates
-        self.algorithm = algorithm
+        # "auto": the live algorithm, FLAT until the alias is seen pointing at HNSW
+        self.auto = algorithm == "auto"
+        self.algorithm = "flat" if self.auto else algorithm
+        self._keys = self._ns.cache_index_keys(name)
+        self._live = ""  # the index behind the alias (auto); the alias itself: a plain index
+        self._checked_at = 0.0
+        self._tuned: int | None = None  # the ef_runtime the HNSW trial tuned (auto)
+        self._tuned_loaded = False
+        self._view: VectorIndex | None = None  # the index as a vector index, for the trial
         self._dtype_chosen = dtype is not None  # else an existing index decides
         self._set_dtype(dtype or "float16")
         self.ef_runtime = ef_runtime
@@ -187,16 +211,22 @@ class SemanticCache(CacheStore):
         self._filter_cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         if hybrid_policy not in ("batches", "auto"):
             raise ConfigError(f"hybrid_policy must be 'batches' or 'auto', got {hybrid_policy!r}")
-        hnsw = algorithm == "hnsw"
-        self._knn = knn_clause(
-            candidates,
+        self.hybrid_policy = hybrid_policy
+        self._knn = self._knn_clause()
+
+    def _knn_clause(self) -> str:
+        """The KNN part of a lookup for the live algorithm (EF_RUNTIME is HNSW's only:
+        a FLAT index refuses it)."""
+        hnsw = self.algorithm == "hnsw"
+        return knn_clause(
+            self.candidates,
             "vec",
             param="v",
-            ef_runtime=ef_runtime if hnsw else None,
+            ef_runtime=(self._tuned or self.ef_runtime) if hnsw else None,
             # RediSearch picks brute force over the filter's matches when the scope
             # filter matches most entries (the usual case: one model per cache),
             # 2.5x slower at 10k than walking HNSW in batches and filtering
-            hybrid_policy="BATCHES" if hnsw and hybrid_policy == "batches" else None,
+            hybrid_policy="BATCHES" if hnsw and self.hybrid_policy == "batches" else None,
             distance_as="_d",
         )
 
@@ -257,6 +287,7 @@ class SemanticCache(CacheStore):
         return arr.astype(self._np_dtype).tobytes()
 
     def _search_args(self, scope: str, pairs: tuple[tuple[str, str], ...], blob: bytes) -> list:
+        # an auto cache queries the alias: the live index, whichever it is
         return search_command(
             self.index_name,
             self._filter(scope, pairs) + self._knn,
@@ -267,7 +298,8 @@ class SemanticCache(CacheStore):
         )
 
     def index_schema(self) -> IndexSchema:
-        """The redisvl schema of this cache's index (scope and partition tags, vector)."""
+        """The redisvl schema of this cache's index (scope and partition tags, vector);
+        an auto cache creates it FLAT under its own name, behind the alias."""
         tag = {"type": "tag", "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True}}
         vector: dict[str, Any] = {
             "dims": self.embedder.dims,
@@ -282,7 +314,7 @@ class SemanticCache(CacheStore):
         return IndexSchema.from_dict(
             {
                 "index": {
-                    "name": self.index_name,
+                    "name": self._keys.flat if self.auto else self.index_name,
                     "prefix": self._ns.cache_prefix(self.name),
                     "storage_type": "hash",
                 },
@@ -300,8 +332,9 @@ class SemanticCache(CacheStore):
         needs the embedder's dimensions)."""
         if self._lifecycle is None:
             self._lifecycle = IndexLifecycle(
-                self.config, self.index_schema(), self._check_existing, self._what
-            )
+                self.config, self.index_schema(), self._check_existing, self._what,
+                alias=self.index_name if self.auto else None,
+            )  # fmt: skip
         return self._lifecycle
 
     @property
@@ -326,6 +359,8 @@ class SemanticCache(CacheStore):
                 f"cache (cache.drop(), or {drop_hint(self.index_name)})."
             )
         vec = attributes.get("vec", {})
+        if self.auto:
+            self._adopt(info, vec.get("algorithm"))
         if not self._dtype_chosen and vec.get("dtype") in ("float32", "float16"):
             # an existing cache keeps its vector type; a recreated index keeps it too
             self._set_dtype(vec["dtype"])
@@ -339,13 +374,88 @@ class SemanticCache(CacheStore):
                 f"cache with cache.drop() or {drop_hint(self.index_name)}."
             )
 
+    def _adopt(self, info: Any, algorithm: Any) -> None:
+        """Take the live index's algorithm (auto): FLAT, HNSW once switched, or whatever
+        an existing plain index has."""
+        self._live = info_name(info)
+        self._checked_at = time.monotonic()
+        if algorithm in ("flat", "hnsw") and algorithm != self.algorithm:
+            self.algorithm = algorithm
+            self._tuned_loaded = False  # read the trial's ef_runtime of the new index
+            self._knn = self._knn_clause()
+
+    def _plain(self) -> bool:
+        """Whether the name is a plain index (an existing cache from before auto, or an
+        explicit algorithm): it has no alias to move and stays as it is."""
+        return self._live == self.index_name
+
+    def _stale(self) -> None:
+        """While FLAT, an auto cache re-reads which index is live every AUTO_RECHECK
+        seconds: another process may have moved it to HNSW (lookups meanwhile go
+        through the alias, so they are answered either way)."""
+        if (self.auto and self.algorithm == "flat" and self._index_ready and not self._plain()
+                and time.monotonic() - self._checked_at > AUTO_RECHECK):  # fmt: skip
+            self.index.ready = False
+
+    def _needs_tuning(self) -> bool:
+        return self.auto and self.algorithm == "hnsw" and not self._tuned_loaded
+
+    def _set_tuned(self, raw: Any) -> None:
+        self._tuned = int(float(text(raw or 0))) or None
+        self._tuned_loaded = True
+        self._knn = self._knn_clause()
+
     def ensure_index(self) -> None:
         """Create the search index if missing (first use; later calls are free)."""
+        self._stale()
         self.index.ensure()
+        if self._needs_tuning():
+            self._set_tuned(self.config.get_client().hget(self._keys.state, "ef_runtime"))
 
     async def aensure_index(self) -> None:
         """Async :meth:`ensure_index`."""
+        self._stale()
         await self.index.aensure()
+        if self._needs_tuning():
+            client = self.config.get_async_client()
+            self._set_tuned(await client.hget(self._keys.state, "ef_runtime"))
+
+    def vector_index(self) -> VectorIndex:
+        """This cache's index as an ``algorithm="auto"`` :class:`VectorIndex` (no I/O):
+        the FLAT → HNSW trial is the vector index's (``pick_algorithm()`` runs it now),
+        and ``measure_recall()`` states the live index's recall on the stored prompts."""
+        if self._view is None:
+            self._view = VectorIndex(
+                re.sub(r"[^A-Za-z0-9_.\-]", "_", self.name)[:128] or "cache",
+                config=self.config, embedder=self.embedder, dims=self.embedder.dims,
+                metadata_fields={"scope": "tag", **dict.fromkeys(self.filter_fields, "tag")},
+                algorithm="auto", dtype=self.dtype, text_field="prompt", index_text=False,
+                vector_field="vec", ef_runtime=self.ef_runtime, m=self.m,
+                ef_construction=self.ef_construction, ttl=None,
+                key_prefix=self._ns.cache_prefix(self.name), index_keys=self._keys,
+            )  # fmt: skip
+        return self._view
+
+    def _trial_due(self) -> bool:
+        """Whether a write may start the trial (auto, FLAT behind the alias)."""
+        return self.auto and self.algorithm == "flat" and not self._plain()
+
+    def _written(self) -> None:
+        """After a write: the vector index starts the trial in a thread when due (it
+        looks at the size at most once a second)."""
+        if self._trial_due():
+            try:
+                self.vector_index()._written(1)
+            except FAULTS as exc:
+                _size_check_failed(self.name, exc)
+
+    async def _awritten(self) -> None:
+        """Async :meth:`_written`."""
+        if self._trial_due():
+            try:
+                await self.vector_index()._awritten(1)
+            except FAULTS as exc:
+                _size_check_failed(self.name, exc)
 
     def _record_args(
         self,
@@ -608,7 +718,10 @@ class SemanticCache(CacheStore):
             return False
         if self.dtype != dtype:  # an existing index has another vector type: use it
             keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
-        return self._write(keys, args)
+        written = self._write(keys, args)
+        if written:
+            self._written()
+        return written
 
     @telemetry.traced("cache", "update")
     async def aupdate(
@@ -638,9 +751,37 @@ class SemanticCache(CacheStore):
             return False
         if self.dtype != dtype:  # an existing index has another vector type: use it
             keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
-        return await self._awrite(keys, args)
+        written = await self._awrite(keys, args)
+        if written:
+            await self._awritten()
+        return written
 
     def drop(self) -> None:
-        """Delete the index, the entries and the counters of this cache."""
+        """Delete the index (and the FLAT / HNSW indexes behind an auto cache's alias),
+        the entries, the counters and the trial's state of this cache."""
         self.clear()
         self.index.drop()
+        client = self.config.get_client()
+        with translate_errors(self.config, f"dropping {self._what}"):
+            for name in (self._keys.flat, self._keys.hnsw):
+                run(client.execute_command, drop_flow(name, delete_documents=False))
+            client.delete(self._keys.lock, self._keys.state)
+        self._reset_live()
+
+    async def adrop(self) -> None:
+        """Async :meth:`drop`."""
+        await self.aclear()
+        await self.index.adrop()
+        client = self.config.get_async_client()
+        with translate_errors(self.config, f"dropping {self._what}"):
+            for name in (self._keys.flat, self._keys.hnsw):
+                await arun(client.execute_command, drop_flow(name, delete_documents=False))
+            await client.delete(self._keys.lock, self._keys.state)
+        self._reset_live()
+
+    def _reset_live(self) -> None:
+        """Forget the live index: a cache made again starts as a new one."""
+        self._live, self._view, self._tuned, self._tuned_loaded = "", None, None, False
+        if self.auto:
+            self.algorithm = "flat"
+            self._knn = self._knn_clause()

@@ -21,6 +21,7 @@ from .filters import (
     tag_value,
 )
 from .index import AutoReport, PartialWriteError, RecallReport, VectorIndex
+from .lifecycle import AUTO_RECHECK
 from .query import Hit, mmr_select
 from .schema import (
     MetadataField,
@@ -30,6 +31,7 @@ from .schema import (
 )
 
 __all__ = [
+    "AUTO_RECHECK",
     "OPERATORS",
     "And",
     "AutoReport",
