@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from redis_agent_core.config import RedisAgentConfig
@@ -44,4 +45,30 @@ def test_append_script_reloads_after_script_flush(own_redis: EmbeddedRedis) -> N
     config.get_client().script_flush()
     assert store.append("s", [b"2"]) == 2  # NOSCRIPT: falls back to EVAL
     assert store.read("s") == [b"1", b"2"] and store.info("s").ttl is None  # type: ignore[union-attr]
+    config.close()
+
+
+def test_plain_append_skips_the_generic_call_and_survives_a_dropped_connection(
+    own_redis: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a private server: CLIENT KILL must not drop other tests' connections
+    config = RedisAgentConfig(url=own_redis.url, namespace="lease")
+    store = SessionStore(config, ttl=60, max_messages=2)
+    client = config.get_client()
+    store.append("s", [b"0"])  # first call: NOSCRIPT on the lease, loaded by the generic path
+    calls: list[tuple[object, ...]] = []
+    generic = client.execute_command
+    monkeypatch.setattr(
+        client, "execute_command", lambda *a, **k: calls.append(a) or generic(*a, **k)
+    )
+    assert store.append("s", [b"1", b"2"]) == 2  # trimmed to max_messages
+    assert calls == []  # sent on the leased connection
+    client.client_kill_filter(_type="normal", skipme=True)  # drops the leased connection
+    calls.clear()
+    assert store.append("s", [b"3"]) == 2  # the generic path reconnects, sends once
+    assert len(calls) == 1 and calls[0][0] == "EVALSHA"
+    monkeypatch.undo()
+    assert store.read("s") == [b"2", b"3"]
+    assert client.hget(store.keys.history_meta("s"), "seq") == b"4"  # each message once
+    store.close()
     config.close()
