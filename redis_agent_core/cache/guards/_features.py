@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
+from collections.abc import Callable
 from typing import NamedTuple
 
 from . import _lexicon as lex
@@ -72,8 +72,7 @@ _PARTICLES = frozenset({"on", "off", "in", "out", "up", "down"})
 _MAY = re.compile(r"\b(?:in|on|of|since|until|from|by|early|late|mid|next|last|this)\s+may\b")
 
 
-@lru_cache(maxsize=8192)
-def stem(word: str) -> str:
+def _stem(word: str) -> str:
     """A crude English stemmer: enough to match "closed"/"closing"/"close"."""
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -84,6 +83,21 @@ def stem(word: str) -> str:
     if len(word) > 3 and word.endswith("e"):
         word = word[:-1]
     return word
+
+
+class _Stems(dict[str, str]):
+    """Stems by word, computed on a miss: a hit is one C-level dict look-up (``map(stem,
+    words)`` runs per parse; ``lru_cache`` costs several times that per word)."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= 65536:  # bounded: a flood of new words starts it afresh
+            self.clear()
+        value = self[word] = _stem(word)
+        return value
+
+
+#: A crude English stemmer (cached): enough to match "closed"/"closing"/"close".
+stem: Callable[[str], str] = _Stems().__getitem__
 
 
 def _scope_index() -> tuple[dict[str, list[tuple[str, bool, str]]], re.Pattern[str]]:
@@ -184,33 +198,47 @@ class Features(NamedTuple):
     constraints: frozenset[str]  # "lang:french", "len:3:sentence", "len:brief", "fmt:json"
 
 
+def _entity(word: str, initial: bool, shouting: bool) -> str:
+    """The entity key of a marked ``word`` ("" if it names none), by where it stands."""
+    key = word.lower()
+    if key.endswith("'s"):
+        key = key[:-2]
+    if key in ("i", "i'm", "i'd", "i've", "i'll"):
+        return ""
+    key = lex.ALIASES.get(key, key)
+    if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS:
+        return ""  # "400mg", "7pm", "Monday", "March": the number guard's business
+    # string methods in C, not a generator per character
+    has_digit = not word.isalpha() and not word.isdigit() and _ALPHA_DIGIT.search(word) is not None
+    inner_upper = not shouting and word[1:] != word[1:].lower()
+    capital = word[0].isupper() and not initial and not shouting
+    if has_digit or inner_upper or (capital and key not in lex.STOPWORDS):
+        return key
+    return ""
+
+
+# (word, sentence-initial, all caps) -> entity key: words recur across prompts
+_ENTITY_KEYS: dict[tuple[str, bool, bool], str] = {}
+
+
 def _entities(content: str) -> tuple[str, ...]:
-    found: list[str] = []
     candidates = list(_MARKED_WORD.finditer(content))
     if not candidates:
         return ()
     shouting = len(candidates) > 3 and content == content.upper()  # ALL CAPS: no signal
+    known = _ENTITY_KEYS
+    found: list[str] = []
     for match in candidates:
-        word = match.group(0)
         i = match.start() - 1
         while i >= 0 and content[i] in " \t\"'([":
             i -= 1
-        initial = i < 0 or content[i] in ".!?:;\n"
-        key = word.lower()
-        if key.endswith("'s"):
-            key = key[:-2]
-        if key in ("i", "i'm", "i'd", "i've", "i'll"):
-            continue
-        key = lex.ALIASES.get(key, key)
-        if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS:
-            continue  # "400mg", "7pm", "Monday", "March": the number guard's business
-        # string methods in C, not a generator per character
-        has_digit = (
-            not word.isalpha() and not word.isdigit() and _ALPHA_DIGIT.search(word) is not None
-        )
-        inner_upper = not shouting and word[1:] != word[1:].lower()
-        capital = word[0].isupper() and not initial and not shouting
-        if has_digit or inner_upper or (capital and key not in lex.STOPWORDS):
+        memo = (match.group(0), i < 0 or content[i] in ".!?:;\n", shouting)
+        key = known.get(memo)
+        if key is None:
+            if len(known) >= 65536:
+                known.clear()
+            key = known[memo] = _entity(*memo)
+        if key:
             found.append(key)
     return tuple(found)
 
