@@ -57,6 +57,13 @@ _MONEY = re.compile(
     rf"|(?<![\w.,])({_NUM})\s*(k|m|bn|thousand|million|billion)?\s*"
     r"(%s)(?![a-z])" % "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
 )
+_TIME_HINT = re.compile(
+    r"\d\s*(?:o'clock\s*)?(?:a\.?m|p\.?m|in the|this|today|tomorrow|tonight|at night)|\d:\d"
+)
+_CURRENCY_ALT = "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
+_MONEY_HINT = re.compile(
+    rf"[$£€¥₹]|\d\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT})"
+)
 _QUANTITY = re.compile(rf"(?<![\w.,])({_NUM})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?")
 # "in 3 sentences", "a three-sentence summary", "100 words".
 _LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
@@ -129,7 +136,6 @@ _PHRASE_STARTS = frozenset(k.split()[0] for k in _SCOPE_WORDS if " " in k)
 _LENGTH_VOCAB = frozenset(lex.LENGTH_UNITS)
 _FORMAT_KEYS = frozenset(lex.FORMAT_WORDS)
 _FORMAT_VOCAB = frozenset({"table", "tabular", "list", "code", "spreadsheet"})
-_QUOTE_CHARS = frozenset("\"`'")
 _FUNCTION_STEMS = frozenset(stem(w) for w in lex.FUNCTION_WORDS)
 _NEGATOR_FORMS = frozenset(w for w in lex.NEGATORS if stem(w) not in lex.NEGATORS)
 _PARTICLE_KEYS = frozenset(lex.PARTICLE_VERBS)
@@ -296,12 +302,17 @@ def _quantities(lower: str) -> tuple[Counter[str], str]:
 
     if not _DIGIT.search(lower):
         return found, lower
-    text = _TIME.sub(time_sub, lower)
-    text = _MONEY.sub(money_sub, text)
+    # the time and money patterns start with a look-behind: scanning for them costs more
+    # than these hints (necessary conditions, anchored on a digit) that skip them
+    text = _TIME.sub(time_sub, lower) if _TIME_HINT.search(lower) else lower
+    if _MONEY_HINT.search(text):
+        text = _MONEY.sub(money_sub, text)
     text = _QUANTITY.sub(quantity_sub, text)
     return found, text
 
 
+_NONE: frozenset[str] = frozenset()
+_NO_FLOW = (_NONE, _NONE)
 _PARSED: dict[str, Features] = {}
 _PARSED_MAX = 4096  # texts kept per process: the queries of the moment and popular entries
 # Stored features read back with cache entries, decoded only if a guard asks for them: a
@@ -469,7 +480,11 @@ def _parse(text: str) -> Features:
                     if p in _PARTICLES:
                         particles.add(f"{st}_{p}")
                         break
-    dates = {_DATE_WORDS[w] for w in wordset & _DATE_KEYS}
+    dates = (
+        {_DATE_WORDS[w] for w in wordset & _DATE_KEYS}
+        if not wordset.isdisjoint(_DATE_KEYS)
+        else set()
+    )
     vocab = wordset | stems
     if "-" in lower:
         vocab |= {p for w in wordset if "-" in w for p in w.split("-")}
@@ -496,7 +511,7 @@ def _parse(text: str) -> Features:
             for name, strict, group in _SCOPE_WORDS[m.group(0)]:
                 found.setdefault(name, set()).add((strict, group))
     scopes = {name: frozenset(hit) for name, hit in found.items()}
-    persons = frozenset(_OWNER.findall(lower)) & lex.PERSON_WORDS if possessive else frozenset()
+    persons = frozenset(_OWNER.findall(lower)) & lex.PERSON_WORDS if possessive else _NONE
 
     sources: set[str] = set()
     targets: set[str] = set()
@@ -529,9 +544,13 @@ def _parse(text: str) -> Features:
         for m in _FORMAT_SPEC.finditer(lower):
             constraints.add(f"fmt:{m.group(1) or 'table'}")
 
-    quotes = frozenset(
-        " ".join((m.group(1) or m.group(2) or m.group(3)).lower().split())
-        for m in (_QUOTED.finditer(content) if _QUOTE_CHARS.intersection(content) else ())
+    quotes = (
+        frozenset(
+            " ".join((m.group(1) or m.group(2) or m.group(3)).lower().split())
+            for m in _QUOTED.finditer(content)
+        )
+        if '"' in content or "'" in content or "`" in content
+        else _NONE
     )
     prefixed = (
         tuple(
@@ -542,26 +561,30 @@ def _parse(text: str) -> Features:
         if _PREFIX_HEAD.search(lower)
         else ()
     )
-    return Features(
-        prefixed=prefixed,
-        lower=" ".join(lower.split()),
-        words=words,
-        seq=seq,
-        content=_positions(seq),
-        vocab=vocab,
-        stems=stems,
-        keys=stems | particles,
+    qualifiers = vocab & lex.QUALIFIERS
+    if qualifiers:
         # "international" in "International Monetary Fund" names, it does not narrow
-        qualifiers=frozenset(q for q in vocab & lex.QUALIFIERS if q.capitalize() not in content),
-        directional=not _DIRECTION_CUES.isdisjoint(vocab),
-        negations=negations,
-        particles=frozenset(particles),
-        quantities=quantities,
-        dates=frozenset(dates),
-        entities=_entities(content),
-        quotes=quotes,
-        scopes=scopes,
-        persons=persons,
-        flow=(frozenset(sources), frozenset(targets)),
-        constraints=frozenset(constraints),
+        qualifiers = frozenset(q for q in qualifiers if q.capitalize() not in content)
+    # positional (a named tuple built from keywords costs twice as much), shared empties
+    return Features(
+        " ".join(lower.split()),
+        words,
+        seq,
+        _positions(seq),
+        vocab,
+        stems,
+        stems | particles if particles else stems,
+        qualifiers,
+        not _DIRECTION_CUES.isdisjoint(vocab),
+        negations,
+        frozenset(particles) if particles else _NONE,
+        quantities,
+        frozenset(dates) if dates else _NONE,
+        _entities(content),
+        quotes,
+        prefixed,
+        scopes,
+        persons,
+        (frozenset(sources), frozenset(targets)) if sources or targets else _NO_FLOW,
+        frozenset(constraints) if constraints else _NONE,
     )
