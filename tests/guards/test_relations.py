@@ -565,3 +565,42 @@ def test_prevention_of_an_event_the_other_side_lacks_is_no_negation(a: str, b: s
 def test_prevention_of_an_event_named_on_both_sides_is_a_negation(a: str, b: str) -> None:
     reason = rejects(NegationGuard(), a, b)
     assert reason is not None and "negation" in reason
+
+
+# --- one word swapped in the same place ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # verbs under one hypernym
+        ("How long should I steam broccoli?", "How long should I roast broccoli?"),
+        ("Can I rent a car with a debit card?", "Can I buy a car with a debit card?"),
+        ("How do I inhale properly when swimming?", "How do I exhale properly when swimming?"),
+        # adjectives of different clusters
+        ("Is raw honey safe for toddlers?", "Is organic honey safe for toddlers?"),
+        ("Is a wooden cutting board hygienic?", "Is a plastic cutting board hygienic?"),
+        # a word WordNet lacks for a noun
+        ("How many kcals are in a bagel?", "How much fibre is in a bagel?"),
+    ],
+)
+def test_one_word_swapped_in_the_same_place_is_another_question(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "same place" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I mend a torn jacket lining?", "How do I repair a torn jacket lining?"),
+        ("What is the fastest way to thaw chicken?", "What is the quickest way to thaw chicken?"),
+        ("How do I jog without knee pain?", "How do I run without knee pain?"),
+        ("How do I uninstall the app on my TV?", "How do I uninstall the application on my TV?"),
+        ("How do I disable the touchpad?", "How do I switch off the touchpad?"),
+        ("How tall is the Shard?", "What is the height of the Shard?"),
+        ("How do I recieve a wire transfer?", "How do I receive a wire transfer?"),
+        ("Can I pay with Apple Pay?", "Do you accept Apple Pay?"),
+    ],
+)
+def test_related_or_reworded_words_in_the_same_place_pass(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None

@@ -8,9 +8,12 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 
 from __future__ import annotations
 
+from difflib import SequenceMatcher
+from functools import lru_cache
+
 from ._features import Features, features, stem
 from ._lexicon import FUNCTION_WORDS, NEGATORS, UNITS
-from ._wordnet import base, kinship, noun, wordnet
+from ._wordnet import base, kinship, lemmas, noun, senses_of, wordnet
 
 __all__ = [
     "AntonymGuard",
@@ -365,7 +368,100 @@ class SubstitutionGuard:
                     # the one word changed, noun for noun: "a carpet" / "a sofa" (a word that
                     # is also a verb, with no article, may be a rewording: "grade" / "result")
                     return f"different item ({w!r} vs {w2!r})"
+        if one_each:
+            return _slot_swap(q, c, only_q[0], only_c[0])
         return None
+
+
+def _in_order(f: Features, other: Features, own: str) -> list[str]:
+    """``f``'s content stems that ``other`` shares, plus ``own``, in text order."""
+    content = f.content
+    return sorted((s for s in content if s == own or s in other.content), key=content.__getitem__)
+
+
+# Neighbours that agree though spelt apart ("how many carbs are" / "how much protein is").
+_SAME_NEIGHBOUR = {"much": "many", "an": "a", "are": "is", "was": "is", "were": "is"}
+
+
+def _neighbours(f: Features, i: int) -> tuple[str, str]:
+    words = f.words
+    before = words[i - 1] if i else ""
+    after = words[i + 1] if i + 1 < len(words) else ""
+    return _SAME_NEIGHBOUR.get(before, before), _SAME_NEIGHBOUR.get(after, after)
+
+
+@lru_cache(maxsize=16384)
+def _parts(word: str) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
+    """The word's WordNet senses and parents per part of speech ("n", "v", "a")."""
+    wn = wordnet()
+    found = {}
+    if (n := noun(word)) is not None:
+        found["n"] = kinship(n)
+    for tag, table in (("v", wn.verb_senses), ("a", wn.adjective_senses)):
+        for form in dict.fromkeys((word, base(word), *lemmas(word))):
+            entry = table.get(form)
+            if entry is not None:
+                found[tag] = senses_of(entry)
+                break
+    return found
+
+
+def _slot_swap(
+    q: Features, c: Features, one: tuple[str, str, int], other: tuple[str, str, int]
+) -> str | None:
+    """One content word swapped for another in the same place (same neighbours, all else
+    shared) is another question when WordNet relates them only as two of one kind:
+    verbs under one hypernym ("bake" / "boil", "import" / "export"), adjectives of
+    different clusters ("red" / "white"), or a word WordNet lacks for a noun ("carbs" /
+    "protein"). Synonyms, a kind and its kind, forms of one word, typos and words of
+    different parts of speech ("height" / "tall": a rewording) pass."""
+    (w, s, i), (w2, s2, j) = one, other
+    if (
+        w in UNITS
+        or w2 in UNITS
+        or w in q.entities
+        or w2 in c.entities
+        or "'" in w + w2
+        or s in NEGATORS
+        or s2 in NEGATORS
+    ):
+        return None  # the number, entity and negation guards' business
+    order_q, order_c = _in_order(q, c, s), _in_order(c, q, s2)
+    at = order_q.index(s)
+    if (
+        at != order_c.index(s2)
+        or order_q[:at] + order_q[at + 1 :] != order_c[:at] + order_c[at + 1 :]
+    ):
+        return None  # moved as well as changed: a rewording
+    before, after = _neighbours(q, i)
+    before2, after2 = _neighbours(c, j)
+    if before != before2 and after != after2:
+        return None  # another construction around it: "pay with" / "accept"
+    if after in _PARTICLES or after2 in _PARTICLES:
+        return None  # a phrasal verb ("turn off" / "disable"): the negation guard's
+    short, long = sorted((w, w2), key=len)
+    if long.startswith(short[: max(3, len(short) - 1)]) or _kin(w, w2):
+        return None  # "app" / "application", "carbs" / "carbohydrates"
+    if SequenceMatcher(None, w, w2).ratio() >= 0.8:
+        return None  # a typo ("recieve" / "receive")
+    parts, parts2 = _parts(w), _parts(w2)
+    if not parts or not parts2:
+        if (parts or parts2).keys() <= {"n"}:
+            return f"another thing in the same place ({w!r} vs {w2!r}; not in WordNet)"
+        return None
+    shared = parts.keys() & parts2.keys()
+    for tag in shared:
+        (senses, parents), (senses2, parents2) = parts[tag], parts2[tag]
+        if senses & senses2 or senses & parents2 or senses2 & parents:
+            return None  # synonyms, or one a kind of the other
+    if "v" in shared and parts["v"][1] & parts2["v"][1]:
+        return f"another action of one kind in the same place ({w!r} vs {w2!r})"
+    if "a" in shared and not parts["a"][1] & parts2["a"][1]:
+        return f"another quality in the same place ({w!r} vs {w2!r})"
+    return None
+
+
+_PARTICLES = frozenset({"on", "off", "up", "down", "out", "in", "over", "away", "back"})
 
 
 def _kin(a: str, b: str) -> bool:
