@@ -6,7 +6,12 @@ file. Exporting through torch would need torch at install time, so the graph is
 written here op by op from the Hugging Face ``BertModel`` definition (absolute
 positions, exact-erf GELU, post-LayerNorm) and the weights are read straight from
 the safetensors file (an 8-byte header length, a JSON header, raw little-endian
-arrays). The result is the encoder's ``last_hidden_state``; pooling stays in
+arrays). Each layer is seven onnxruntime ops: its fused ``Attention`` (projection,
+scaled dot products, masked softmax, context), MatMul, Add + Add + LayerNormalization,
+MatMul, ``BiasGelu``, MatMul, Add + Add + LayerNormalization; the embeddings are one
+``EmbedLayerNormalization``. Nearly all of a query's time is then the dense layers'
+float32 matrix products (issue 18; results/embedder.md has the floor this sets).
+The result is the encoder's ``last_hidden_state``; pooling stays in
 :mod:`redis_agent_core.onnx_embedder`. :func:`save_bert_onnx` keeps the weights beside
 the graph, not inside it: onnxruntime maps such a file instead of copying it, so
 processes and sibling sessions share its pages. Only the conversion needs the ``onnx``
@@ -37,7 +42,7 @@ __all__ = [
 ]
 
 # bumped whenever the files written below change, so a cached file is rebuilt
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 OPSET = 17  # LayerNormalization
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "I64": np.int64}
 
@@ -116,7 +121,8 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
     ``int8_block``: the dense layers' weights in 8 bits with one scale per ``int8_block``
     weights (onnxruntime's ``MatMulNBits``, int8 arithmetic), else float32.
 
-    Inputs ``input_ids`` and ``attention_mask`` (int64, batch x sequence); output
+    Inputs ``input_ids`` and ``attention_mask`` (int64, batch x sequence, padded on the
+    right: the attention ops read each row's length from the mask); output
     ``last_hidden_state`` (float32, batch x sequence x hidden). Token types are all 0
     (single-sentence input, as sentence-transformers feeds them), so their embedding row
     is folded into the position table.
@@ -136,7 +142,10 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
     prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
-    head_dim = hidden // heads
+    if hidden % heads:
+        raise ConfigError(
+            f"{folder}: hidden_size {hidden} is not a multiple of num_attention_heads {heads}"
+        )
     eps = float(config.get("layer_norm_eps", 1e-12))
 
     inits: list[Any] = []
@@ -156,117 +165,122 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
         nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def linear(x: str, wname: str, bname: str, out: str, kernel: np.ndarray) -> str:
-        if int8_block is None:
-            mm = node("MatMul", [x, const(wname, kernel)], out + "/mm")
-        else:
-            codes, scales = quantize_blocks(kernel, int8_block)
-            inputs = [x, const(wname, codes, np.uint8), const(wname + "/scales", scales)]
-            k, n = kernel.shape
-            nodes.append(
-                helper.make_node(
-                    "MatMulNBits",
-                    inputs,
-                    [out + "/mm"],
-                    name=out + "/mm",
-                    domain="com.microsoft",
-                    K=k,
-                    N=n,
-                    bits=8,
-                    block_size=int8_block,
-                    accuracy_level=4,  # int8 arithmetic (VNNI where the CPU has it)
-                )
-            )
-            mm = out + "/mm"
-        return node("Add", [mm, bname], out)
+    def ms(op: str, inputs: list[str], output: str, **attrs: Any) -> str:
+        """One of onnxruntime's fused contrib ops (domain ``com.microsoft``)."""
+        nodes.append(
+            helper.make_node(op, inputs, [output], name=output, domain="com.microsoft", **attrs)
+        )
+        return output
 
-    def layer_norm(x: str, key: str, out: str) -> str:
+    def matmul(x: str, wname: str, out: str, kernel: np.ndarray) -> str:
+        """``x @ kernel`` without its bias: the op that follows adds the bias."""
+        if int8_block is None:
+            return node("MatMul", [x, const(wname, kernel)], out)
+        codes, scales = quantize_blocks(kernel, int8_block)
+        k, n = kernel.shape
+        return ms(
+            "MatMulNBits",
+            [x, const(wname, codes, np.uint8), const(wname + "/scales", scales)],
+            out,
+            K=k,
+            N=n,
+            bits=8,
+            block_size=int8_block,
+            accuracy_level=4,  # int8 arithmetic (VNNI where the CPU has it)
+        )
+
+    def residual_norm(x: str, residual: str, bias: str, key: str, out: str) -> str:
+        """LayerNorm(x + bias + residual), left as three ops: onnxruntime's fused CPU
+        SkipLayerNormalization is slower than them (see onnx_embedder)."""
         g = const(out + "/g", weight(key + ".weight"))
         b = const(out + "/b", weight(key + ".bias"))
-        return node("LayerNormalization", [x, g, b], out, axis=-1, epsilon=eps)
+        total = node("Add", [node("Add", [x, bias], out + "/biased"), residual], out + "/sum")
+        return node("LayerNormalization", [total, g, b], out, axis=-1, epsilon=eps)
 
-    # embeddings: word + (position + token type 0), then LayerNorm
-    const("word", weight("embeddings.word_embeddings.weight"))
+    # embeddings: word + (position + token type 0), then LayerNorm, in one op that also
+    # gives each row's length (right padding) for the attention ops below
     positions = weight("embeddings.position_embeddings.weight")
     positions = positions + weight("embeddings.token_type_embeddings.weight")[0]
-    const("positions", positions)
-    const("zero", np.array([0], dtype=np.int64), np.int64)
-    const("axis0", np.array([0], dtype=np.int64), np.int64)
-    seq = node("Shape", ["input_ids"], "seq_len", start=1, end=2)
-    pos = node("Slice", ["positions", "zero", seq, "axis0"], "pos")
-    tok = node("Gather", ["word", "input_ids"], "tok")
-    emb = node("Add", [tok, pos], "emb")
-    x = layer_norm(emb, "embeddings.LayerNorm", "emb_ln")
-
-    # additive mask: 0 where attended, the lowest float32 where padded (as transformers)
-    maskf = node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
-    const("one", np.array(1.0))
-    const("lowest", np.array(np.finfo(np.float32).min))
-    inv = node("Sub", ["one", maskf], "mask_inv")
-    bias = node("Mul", [inv, "lowest"], "mask_bias2")
-    const("mask_axes", np.array([1, 2], dtype=np.int64), np.int64)
-    mask_bias = node("Unsqueeze", [bias, "mask_axes"], "mask_bias")  # B x 1 x 1 x S
-
-    const("shape_heads", np.array([0, 0, 3, heads, head_dim], dtype=np.int64), np.int64)
-    const("shape_hidden", np.array([0, 0, hidden], dtype=np.int64), np.int64)
-    const("scale", np.array(1.0 / np.sqrt(head_dim)))
-    const("half", np.array(0.5))
-    const("rsqrt2", np.array(1.0 / np.sqrt(2.0)))
-    const("split3", np.array([1, 1, 1], dtype=np.int64), np.int64)
+    mask32 = node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
+    ids32 = node("Cast", ["input_ids"], "ids_i32", to=TensorProto.INT32)
+    nodes.append(
+        helper.make_node(
+            "EmbedLayerNormalization",
+            [
+                ids32,
+                "",
+                const("word", weight("embeddings.word_embeddings.weight")),
+                const("positions", positions),
+                "",
+                const("emb_ln/g", weight("embeddings.LayerNorm.weight")),
+                const("emb_ln/b", weight("embeddings.LayerNorm.bias")),
+                mask32,
+            ],
+            ["emb_ln", "mask_index"],
+            name="emb_ln",
+            domain="com.microsoft",
+            epsilon=eps,
+        )
+    )
+    x = "emb_ln"
+    if int8_block is not None:
+        const("split3", np.array([hidden] * 3, dtype=np.int64), np.int64)
 
     for i in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{i}."
         n = f"l{i}"
-        # one MatMul for query, key and value
+        # query, key and value: one kernel, one bias
         kernel = np.concatenate(
             [weight(p + f"attention.self.{k}.weight") for k in ("query", "key", "value")]
         ).T
-        qkv_bias = np.concatenate(
-            [weight(p + f"attention.self.{k}.bias") for k in ("query", "key", "value")]
+        qkv_bias = const(
+            n + "/bqkv",
+            np.concatenate(
+                [weight(p + f"attention.self.{k}.bias") for k in ("query", "key", "value")]
+            ),
         )
-        qkv = linear(x, n + "/wqkv", const(n + "/bqkv", qkv_bias), n + "/qkv", kernel)
-        qkv = node("Reshape", [qkv, "shape_heads"], n + "/qkv_r")
-        qkv = node("Transpose", [qkv], n + "/qkv_t", perm=[2, 0, 3, 1, 4])  # 3 B H S D
-        parts = [n + "/q3", n + "/k3", n + "/v3"]
-        nodes.append(helper.make_node("Split", [qkv, "split3"], parts, name=n + "/split"))
-        q, k, v = (node("Squeeze", [t, "axis0"], t[:-1]) for t in parts)
-        q = node("Mul", [q, "scale"], n + "/q_scaled")
-        kt = node("Transpose", [k], n + "/kt", perm=[0, 1, 3, 2])
-        scores = node("MatMul", [q, kt], n + "/scores")
-        scores = node("Add", [scores, mask_bias], n + "/scores_masked")
-        probs = node("Softmax", [scores], n + "/probs", axis=-1)
-        ctx = node("MatMul", [probs, v], n + "/ctx")
-        ctx = node("Transpose", [ctx], n + "/ctx_t", perm=[0, 2, 1, 3])
-        ctx = node("Reshape", [ctx, "shape_hidden"], n + "/ctx_r")
-        out = linear(
-            ctx,
-            n + "/wo",
-            const(n + "/bo", weight(p + "attention.output.dense.bias")),
-            n + "/attn_out",
-            weight(p + "attention.output.dense.weight").T,
-        )
-        x = layer_norm(
-            node("Add", [out, x], n + "/attn_res"), p + "attention.output.LayerNorm", n + "/ln1"
-        )
-        h = linear(
+        if int8_block is None:
+            # projection, scaled dot products, masked softmax and context in one op
+            ctx = ms(
+                "Attention",
+                [x, const(n + "/wqkv", kernel), qkv_bias, "mask_index"],
+                n + "/ctx",
+                num_heads=heads,
+            )
+        else:
+            # Attention takes float weights only: the 8-bit projection runs first
+            qkv = matmul(x, n + "/wqkv", n + "/qkv", kernel)
+            parts = [n + "/q", n + "/k", n + "/v"]
+            nodes.append(
+                helper.make_node("Split", [qkv, "split3"], parts, name=n + "/split", axis=-1)
+            )
+            ctx = ms(
+                "MultiHeadAttention",
+                [*parts, qkv_bias, "mask_index"],
+                n + "/ctx",
+                num_heads=heads,
+            )
+        out = matmul(ctx, n + "/wo", n + "/attn_out", weight(p + "attention.output.dense.weight").T)
+        x = residual_norm(
+            out,
             x,
-            n + "/w1",
-            const(n + "/b1", weight(p + "intermediate.dense.bias")),
-            n + "/ffn_in",
-            weight(p + "intermediate.dense.weight").T,
+            const(n + "/bo", weight(p + "attention.output.dense.bias")),
+            p + "attention.output.LayerNorm",
+            n + "/ln1",
         )
-        # exact GELU: 0.5 * h * (1 + erf(h / sqrt(2))); onnxruntime fuses it into one op
-        erf = node("Erf", [node("Mul", [h, "rsqrt2"], n + "/gelu_s")], n + "/gelu_erf")
-        gate = node("Add", [erf, "one"], n + "/gelu_1p")
-        act = node("Mul", [node("Mul", [h, "half"], n + "/gelu_h"), gate], n + "/gelu")
-        out = linear(
-            act,
-            n + "/w2",
+        h = matmul(x, n + "/w1", n + "/ffn_in", weight(p + "intermediate.dense.weight").T)
+        # exact (erf) GELU of h + bias, as BertModel's "gelu"
+        act = ms(
+            "BiasGelu", [h, const(n + "/b1", weight(p + "intermediate.dense.bias"))], n + "/gelu"
+        )
+        out = matmul(act, n + "/w2", n + "/ffn_out", weight(p + "output.dense.weight").T)
+        x = residual_norm(
+            out,
+            x,
             const(n + "/b2", weight(p + "output.dense.bias")),
-            n + "/ffn_out",
-            weight(p + "output.dense.weight").T,
+            p + "output.LayerNorm",
+            n + "/ln2",
         )
-        x = layer_norm(node("Add", [out, x], n + "/ffn_res"), p + "output.LayerNorm", n + "/ln2")
 
     nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
     graph = helper.make_graph(
