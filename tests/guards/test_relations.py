@@ -604,3 +604,37 @@ def test_one_word_swapped_in_the_same_place_is_another_question(a: str, b: str) 
 )
 def test_related_or_reworded_words_in_the_same_place_pass(a: str, b: str) -> None:
     assert rejects(SubstitutionGuard(), a, b) is None
+
+
+# --- arguments: roles in questions, "is X a Y", "from" -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "why"),
+    [
+        ("Who did Brutus betray?", "Who betrayed Brutus?", "roles differ"),
+        ("Which club did Leeds knock out?", "Which club knocked out Leeds?", "roles differ"),
+        ("Is a whale a mammal?", "Is a mammal a whale?", "subject and predicate"),
+        ("Is a cashew a nut?", "Is a nut a cashew?", "subject and predicate"),
+        ("What do bees get from flowers?", "What do flowers get from bees?", "swapped"),
+        ("Can a kitten catch fleas from a puppy?", "Can a puppy catch fleas from a kitten?", ""),
+    ],
+)
+def test_argument_guard_sees_roles_change(a: str, b: str, why: str) -> None:
+    reason = rejects(ArgumentGuard(), a, b)
+    assert reason is not None and why in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is the museum near the cathedral?", "Is the cathedral near the museum?"),
+        ("How far is Porto from Lisbon?", "How far is Lisbon from Porto?"),
+        ("Is a crocodile similar to an alligator?", "Is an alligator similar to a crocodile?"),
+        ("Is tofu healthier than paneer?", "Is paneer less healthy than tofu?"),
+        ("Who did Brutus betray?", "Whom did Brutus betray?"),
+        ("Where do I park in Lisbon?", "In Lisbon, where do I park?"),
+    ],
+)
+def test_argument_guard_keeps_symmetric_and_reordered_questions(a: str, b: str) -> None:
+    assert rejects(ArgumentGuard(), a, b) is None

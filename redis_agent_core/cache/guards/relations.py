@@ -28,7 +28,10 @@ __all__ = [
 # Prepositions that order their two sides ("convert miles to km", "X better than Y").
 _ORDERING = frozenset({"to", "into", "than", "over", "before", "after", "per", "in", "of"})
 # Between two arguments, these make the relation symmetric ("mix A with B", "A or B").
-_SYMMETRIC = frozenset({"with", "and", "or", "vs", "versus", "between", "&"})
+_SYMMETRIC = frozenset(
+    """with and or vs versus between & near beside alongside similar same equal
+    equivalent compatible related""".split()
+)
 # A word after these is used as a verb ("to water", "can you cup"); otherwise a word that
 # is both ("wine", "sugar") is read as the noun.
 _VERB_CUES = frozenset(
@@ -215,6 +218,8 @@ def _symmetric(f: Features, pivot: int, end: int) -> bool:
     """Whether "with/and/or/between" joins the pivot to the argument at ``end``."""
     if f.words[pivot] in _DIRECTED:
         return False  # "replace A with B": the pivot itself
+    if f.words[pivot] in _SYMMETRIC or (pivot and f.words[pivot - 1] in _SYMMETRIC):
+        return True  # "is the hotel near the station", "is A similar to B"
     return not _SYMMETRIC.isdisjoint(f.words[min(pivot, end) + 1 : max(pivot, end)])
 
 
@@ -271,7 +276,11 @@ class ArgumentGuard:
     ("did Anna email Ben" / "did Ben email Anna", "convert miles to km" / "km to miles").
     Passives are undone ("was Ben emailed by Anna"); "with/and/or" between the arguments
     make the relation symmetric ("mix A with B" = "mix B with A"), and an inverted
-    comparison swaps them on purpose ("A is less risky than B" = "B is riskier than A")."""
+    comparison swaps them on purpose ("A is less risky than B" = "B is riskier than A").
+    One argument moved from before the verb of a question with an auxiliary to right
+    after it changes roles ("who did Brutus betray" / "who betrayed Brutus"); in "is X a
+    Y" questions subject and predicate count as the two sides; "from" orders its sides
+    unless the question is how far or how different."""
 
     name = "argument"
 
@@ -288,6 +297,8 @@ class ArgumentGuard:
         pivots = _ORDERING
         if not _REPLACING.isdisjoint(shared):
             pivots = _ORDERING | _DIRECTED
+        if _APART.isdisjoint(shared):
+            pivots = pivots | _SOURCE  # "what do bees get from flowers" / "flowers ... bees"
         ordering = [(w, q.words, c.words) for w in pivots & q.vocab & c.vocab]
         for pivot, in_q, in_c in verbs + ordering:
             if in_q.count(pivot) != 1 or in_c.count(pivot) != 1:
@@ -308,7 +319,74 @@ class ArgumentGuard:
                 for b in right_q.keys() & left_c.keys():
                     if not (_symmetric(q, i, right_q[b]) or _symmetric(c, j, right_c[a])):
                         return f"arguments swapped around {word!r} ({a} ... {b} vs {b} ... {a})"
-        return None
+            if word not in _ORDERING and word not in _SOURCE:
+                for one, other, at, at2, moved in (
+                    (q, c, i, j, left_q.keys() & right_c.keys()),
+                    (c, q, j, i, left_c.keys() & right_q.keys()),
+                ):
+                    for a in moved:
+                        if _inverted_subject(one, at, a) and _object(other, at2, a):
+                            return (
+                                f"roles differ around {word!r} ({a} does it on one side, "
+                                "undergoes it on the other)"
+                            )
+        return _copular_swap(q, c, shared)
+
+
+# "from" orders its sides ("get nectar from flowers") except after these ("how far is A
+# from B", "how is A different from B": the same question both ways).
+_SOURCE = frozenset({"from"})
+_APART = frozenset(stem(w) for w in "far distance differ different distinguish apart tell".split())
+_BE_FIRST = frozenset({"is", "are", "was", "were"})
+_AUXILIARIES = frozenset(
+    "do does did can could will would should shall may might must has have had".split()
+)
+_DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
+
+
+def _skip_back(words: tuple[str, ...], i: int) -> int:
+    """The position before ``i``, past determiners."""
+    i -= 1
+    while i >= 0 and words[i] in _DETERMINERS:
+        i -= 1
+    return i
+
+
+def _inverted_subject(f: Features, verb: int, stem_: str) -> bool:
+    """Whether ``stem_`` is the subject of a question with an auxiliary before it and the
+    verb right after it ("who did Brutus betray", "which team can Leeds beat")."""
+    at = f.content[stem_]
+    if _skip_back(f.words, verb) != at:
+        return False
+    before = _skip_back(f.words, at)
+    return before >= 0 and f.words[before] in _AUXILIARIES
+
+
+def _object(f: Features, verb: int, stem_: str) -> bool:
+    """Whether ``stem_`` follows the verb at once, past determiners and particles
+    ("betrayed Brutus", "knocked out Leeds")."""
+    k = verb + 1
+    while k < len(f.words) and (f.words[k] in _DETERMINERS or f.words[k] in _PARTICLES):
+        k += 1
+    return k < len(f.words) and f.seq[k] == stem_
+
+
+def _copular_swap(q: Features, c: Features, shared: set[str]) -> str | None:
+    """ "Is a whale a mammal?" / "Is a mammal a whale?": in a question opening with "is",
+    the first content word is the subject and the rest the predicate; two shared words
+    trading those places are another question (unless "with/and/or/near..." joins them)."""
+    if q.words[0] not in _BE_FIRST or c.words[0] not in _BE_FIRST or "than" in q.vocab:
+        return None  # a comparison is the "than" pivot's (turned round on purpose or not)
+    sides = []
+    for f in (q, c):
+        first = min((f.content[s] for s in f.content), default=0)
+        sides.append((_sides(f, first + 1, shared), first + 1))
+    ((left_q, right_q), i), ((left_c, right_c), j) = sides
+    for a in left_q.keys() & right_c.keys():
+        for b in right_q.keys() & left_c.keys():
+            if not (_symmetric(q, i, right_q[b]) or _symmetric(c, j, right_c[a])):
+                return f"subject and predicate swapped ({a} ... {b} vs {b} ... {a})"
+    return None
 
 
 class SubstitutionGuard:
