@@ -21,7 +21,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
 from pydantic import BaseModel
 
 from llamaindex_redis_agent import chat_store
-from llamaindex_redis_agent.chat_store import decode_messages
+from llamaindex_redis_agent.chat_store import decode_messages, encode_messages
 from redis_agent_core.errors import DataCorruptionError
 
 WORDS = [
@@ -165,6 +165,7 @@ def test_generated_messages_decode_as_full_validation(seed: int) -> None:
     assert_same(fast, full)
     assert_same(fast, [ChatMessage.model_validate_json(p) for p in payloads])
     assert fast == messages  # and both are what was stored
+    assert encode_messages(messages) == payloads  # the adapter writes model_dump_json's bytes
 
 
 def test_common_shapes_take_the_fast_path_and_others_do_not(monkeypatch) -> None:  # type: ignore[no-untyped-def]
