@@ -2,7 +2,7 @@
 compared between this tree and a git ref: a change to how the guards compute (cost) must
 not change one of them.
 
-    python scripts/guard_decisions.py                 # this tree against main
+    python scripts/guard_decisions.py                 # this tree against where it left main
     python scripts/guard_decisions.py --against REF   # against another commit
     python scripts/guard_decisions.py --dump OUT.json # only write this tree's decisions
 
@@ -103,9 +103,16 @@ def _tree_of(ref: str, into: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--against", default="main")
+    parser.add_argument("--against", help="a git ref (default: the merge base with main)")
     parser.add_argument("--dump")
     args = parser.parse_args()
+    if args.against is None:
+        args.against = subprocess.run(
+            ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     if args.dump:
         Path(args.dump).write_bytes(json.dumps(dump()).encode())
         return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from ._features import Features, features, stem
+from ._features import Features, Memo, features, stem
 from ._lexicon import FUNCTION_WORDS, NEGATORS, UNITS
 from ._wordnet import base, kinship, lemmas, noun, senses_of, wordnet
 
@@ -76,15 +76,8 @@ def _diffs(q: Features, c: Features) -> tuple[Diff, Diff]:
     return only_q, only_c
 
 
-_KEYS: dict[str, frozenset[str]] = {}
-_OPPOSITES: dict[str, frozenset[str]] = {}
-
-
-def _remember(cache: dict, text: str, value: frozenset[str]) -> frozenset[str]:
-    if len(cache) >= 4096:  # oldest entries leave first
-        del cache[next(iter(cache))]
-    cache[text] = value
-    return value
+_KEYS: Memo[str, frozenset[str]] = Memo()
+_OPPOSITES: Memo[str, frozenset[str]] = Memo()
 
 
 def keys(text: str) -> frozenset[str]:
@@ -93,7 +86,7 @@ def keys(text: str) -> frozenset[str]:
     if found is None:
         f = features(text)
         graded = [base(f.words[i]) for i in f.content.values() if f.words[i].endswith(_GRADED)]
-        found = _remember(_KEYS, text, frozenset(f.content).union(graded))
+        found = _KEYS.put(text, frozenset(f.content).union(graded))
     return found
 
 
@@ -104,7 +97,7 @@ def opposites(text: str) -> frozenset[str]:
     if found is None:
         antonyms = wordnet().antonyms
         found = frozenset().union(*(antonyms[k] for k in keys(text) if k in antonyms))
-        _remember(_OPPOSITES, text, found)
+        _OPPOSITES.put(text, found)
     return found
 
 
@@ -121,7 +114,7 @@ _ING_NOUNS = frozenset(
     ring king wing sing""".split()
 )
 _STOP_NEGATORS = _PREVENTING & NEGATORS
-_PREVENTIONS: dict[str, tuple[tuple[str, str], ...]] = {}
+_PREVENTIONS: Memo[str, tuple[tuple[str, str], ...]] = Memo()
 
 
 def _preventions(f: Features) -> tuple[tuple[str, str], ...]:
@@ -141,9 +134,7 @@ def _preventions(f: Features) -> tuple[tuple[str, str], ...]:
                         if s in _PREVENTING or words[j - 1] == "from":
                             out.append((s, seq[j]))
                         break
-        if len(_PREVENTIONS) >= 4096:
-            del _PREVENTIONS[next(iter(_PREVENTIONS))]
-        found = _PREVENTIONS[f.lower] = tuple(out)
+        found = _PREVENTIONS.put(f.lower, tuple(out))
     return found
 
 
