@@ -173,6 +173,7 @@ class Run:
     steal: float = 0.0  # share of the machine's CPU time stolen by the hypervisor
     client_cpu_s: float = 0.0  # CPU of the load generator (this process) in the run
     split: list[int] = field(default_factory=list)  # requests per worker, most first
+    batch: float = 0.0  # questions per embedding call in the run (all workers)
     reconnects: int = 0  # connections the server closed and the clients reopened
 
     def pct(self, q: float) -> float:
@@ -199,6 +200,8 @@ class Run:
             round(self.redis_cpu_s * 1000 / n, 2) if n else "-",
             round(self.client_cpu_s * 1000 / n, 2) if n else "-",
             " / ".join(f"{k / served:.0%}" for k in self.split) if served else "-",
+            self.reconnects,
+            round(self.batch, 1) if self.batch else "-",
             lag,
             lag_max,
             round(self.idle_lag_p99_ms, 1),
@@ -306,6 +309,13 @@ def _requests(procs: list[dict[str, Any]]) -> dict[str, int]:
     return {str(p["process"]): int(p.get("requests", 0)) for p in procs}
 
 
+def _embedding(procs: list[dict[str, Any]]) -> tuple[int, int]:
+    """Model calls and texts embedded by every worker's batching embedder so far."""
+    calls = sum(int((p.get("embedding") or {}).get("calls", 0)) for p in procs)
+    texts = sum(int((p.get("embedding") or {}).get("texts", 0)) for p in procs)
+    return calls, texts
+
+
 def worker_split(before: dict[str, int], after: dict[str, int]) -> list[int]:
     """Requests each worker served between two snapshots, most first."""
     return sorted((n - before.get(label, 0) for label, n in after.items()), reverse=True)
@@ -388,6 +398,8 @@ HEADERS = [
     "Redis CPU ms/req",
     "client CPU ms/req",
     "requests per worker",
+    "reconnects",
+    "texts per embedding call",
     "loop lag p99 ms",
     "loop lag max ms",
     "idle loop lag p99 ms",
@@ -421,7 +433,8 @@ def measure_one(
 
     # every worker publishes its counters every 2 s: after a quiet pause, all are current
     time.sleep(SETTLE_S)
-    before = _requests(_processes(base))
+    procs = _processes(base)
+    before, embedded_before = _requests(procs), _embedding(procs)
     idle = subprocess.Popen(
         [sys.executable, "-c", _IDLE_LOOP, str(seconds)], stdout=subprocess.PIPE, text=True
     )
@@ -433,7 +446,10 @@ def measure_one(
     service_after, redis_after = cpu.read()
     run.lag_p99_ms, run.lag_max_ms = _loop_lag(_processes(base))
     time.sleep(SETTLE_S)
-    run.split = worker_split(before, _requests(_processes(base)))
+    procs = _processes(base)
+    run.split = worker_split(before, _requests(procs))
+    calls, texts = (a - b for a, b in zip(_embedding(procs), embedded_before, strict=True))
+    run.batch = texts / calls if calls else 0.0
     out, _ = idle.communicate(timeout=60)
     run.idle_lag_p99_ms = json.loads(out)[0]
     run.service_cpu_s = service_after - service_before
@@ -469,6 +485,26 @@ def measure(
     return rows
 
 
+ABOUT = " ".join(
+    """the fake OpenAI endpoint (`benchmarks/fake_openai.py`) answering after 'model ms';
+N clients in one process (raw HTTP/1.1, one keep-alive connection each) posting `/chat`
+with an API key in a loop for {seconds:.0f} s, each request in a fresh session. 'cached':
+share of answers served from the cache. 'service CPU ms/req', 'Redis CPU ms/req',
+'client CPU ms/req': CPU seconds the service's processes, redis-server and the load
+generator spent in the run, per request (steadier than req/s when the machine is shared).
+'requests per worker': each worker's share of the requests (a keep-alive connection stays
+on the worker that accepted it; 'reconnects': connections a worker closed to even them
+out, which the client opened again); 'texts per embedding call': questions the workers'
+batching embedders sent to the model per call. Loop lag: the server's own monitor
+(`redis_agent_service/loop_lag.py`, last 5 s of the run, worst worker); 'idle loop lag':
+an idle event loop in another process at the same time, i.e. what the busy machine alone
+adds. 'steal': share of the machine's CPU time the hypervisor withheld during the run
+(`/proc/stat`; this VM's vCPUs stop in chunks of about 100 ms, which every loop sees as
+lag). 'load avg': the machine's 1-minute load average after the run (2 cores; other work
+was running on them). Clients, workers, Redis and the fake model share the cores.""".split()
+)
+
+
 def main(full: bool = False) -> str:
     workers = int(os.environ.get("BENCH_SERVICE_WORKERS") or os.cpu_count() or 1)
     seconds = float(os.environ.get("BENCH_SERVICE_SECONDS") or (15 if full else 8))
@@ -480,23 +516,7 @@ def main(full: bool = False) -> str:
         [
             "# Reference service under load",
             f"`redis-agent serve --no-queue --workers {workers}` on the embedded Redis, "
-            "the fake OpenAI endpoint (`benchmarks/fake_openai.py`) answering after "
-            "'model ms'; N clients in one process (raw HTTP/1.1, one keep-alive "
-            f"connection each) posting `/chat` with an API key in a loop for {seconds:.0f} s, "
-            "each request in a fresh session. 'cached': share of answers served from the "
-            "cache. 'service CPU ms/req', 'Redis CPU ms/req', 'client CPU ms/req': CPU "
-            "seconds the service's processes, redis-server and the load generator spent in "
-            "the run, per request (steadier than req/s when the machine is shared). "
-            "'requests per worker': each worker's share of the requests (a keep-alive "
-            "connection stays on the worker that accepted it). Loop lag: the server's own "
-            "monitor (`redis_agent_service/loop_lag.py`, last 5 s of the run, worst "
-            "worker); 'idle loop lag': an idle event loop in another process at the same "
-            "time, i.e. what the busy machine alone adds. 'steal': share of the machine's "
-            "CPU time the hypervisor withheld during the run (`/proc/stat`; this VM's "
-            "vCPUs stop in chunks of about 100 ms, which every loop sees as lag). 'load "
-            "avg': the machine's 1-minute load average after the run (2 cores; other work "
-            "was running on them). Clients, workers, Redis and the fake model share the "
-            "cores.",
+            + ABOUT.format(seconds=seconds),
             table(HEADERS, rows),
             machine_note(),
         ]

@@ -65,6 +65,7 @@ from redis_agent_service.local_llm import SYSTEM_PROMPT
 
 from .admission import Admission
 from .auth import principal_dependency, warn_insecure
+from .balance import BalanceConnections, ConnectionBalancer
 from .errors import ServiceError, error_response, install_error_handlers
 from .ingest import (
     BackgroundThread,
@@ -338,8 +339,13 @@ class AgentService:
         self.counters = _Counters()
         self.loop_lag = LoopLagMonitor()
         self.admission = Admission(s.max_in_flight)
+        # keep-alive connections stay where they were accepted: workers even them out
+        self.balancer = ConnectionBalancer()
         self.processes = ProcessStats(
-            self.config, self.config.keys.service_processes(s.cache_name), self._process_snapshot
+            self.config,
+            self.config.keys.service_processes(s.cache_name),
+            self._process_snapshot,
+            on_read=lambda entries: self.balancer.rebalance(entries, process_label()),
         )
         self._has_docs = False
         self._docs_checked_at = -math.inf
@@ -733,6 +739,8 @@ class AgentService:
             "miss_latency_ms_p50": _median(c.miss_ms),
             "loop_lag_ms": self.loop_lag.summary(),
             "admission": self.admission.stats(),
+            "connections": self.balancer.connections(),
+            "connections_closed": self.balancer.closed,
             "embedding": self._embedder.stats(),
         }
 
@@ -820,6 +828,7 @@ def create_app(service: AgentService) -> FastAPI:
     app.state.service = service
     settings = service.settings
     install_error_handlers(app)
+    app.add_middleware(BalanceConnections, balancer=service.balancer)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if not settings.auth:
         warn_insecure()

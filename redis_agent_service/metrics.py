@@ -27,10 +27,15 @@ _PROCESS_COUNTERS = {
     "jobs_submitted": ("rap_service_jobs_submitted", "ingestion jobs queued"),
     "documents_ingested": ("rap_service_documents_ingested", "documents indexed or queued"),
     "bus_events": ("rap_service_bus_events", "chat events published on the bus"),
+    "connections_closed": (
+        "rap_service_connections_closed",
+        "keep-alive connections closed to even out the workers",
+    ),
 }
 _PROCESS_GAUGES = {
     "hit_latency_ms_p50": ("rap_service_hit_latency_ms_p50", "median latency of cache hits"),
     "miss_latency_ms_p50": ("rap_service_miss_latency_ms_p50", "median latency of misses"),
+    "connections": ("rap_service_connections", "connections with a request in the last 3 s"),
 }
 
 

@@ -3,7 +3,9 @@
 Each worker process keeps its own counters in memory (a request must not wait on a
 shared counter) and publishes a snapshot into one Redis hash, field = process label
 (``host:pid``), every ``interval`` seconds and whenever ``/stats`` is read. Readers
-drop snapshots older than ``stale_after`` seconds: a stopped worker fades out.
+drop snapshots older than ``stale_after`` seconds: a stopped worker fades out. With
+``on_read``, each periodic publish also reads every process's snapshot and hands them
+over (the workers balance their connections on them, :mod:`.balance`).
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ class ProcessStats:
         *,
         interval: float = 2.0,
         stale_after: float = 10.0,
+        on_read: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.config = config
         self.key = key
         self.snapshot = snapshot
+        self.on_read = on_read  # given every live process's snapshot after each publish
         self.interval = interval
         self.stale_after = stale_after
         self._task: asyncio.Task[None] | None = None
@@ -90,6 +94,9 @@ class ProcessStats:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await self.publish()
+                if self.on_read is None:
+                    await self.publish()
+                else:
+                    self.on_read(await self.read_all())
             except Exception as exc:  # Redis down: /stats says so; serving goes on
                 logger.debug("publishing process stats failed: %s", exc)
