@@ -44,7 +44,7 @@ class ProcessStats:
         *,
         interval: float = 2.0,
         stale_after: float = 10.0,
-        on_read: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_read: Callable[[list[dict[str, Any]]], object] | None = None,
     ) -> None:
         self.config = config
         self.key = key
