@@ -638,3 +638,12 @@ def test_argument_guard_sees_roles_change(a: str, b: str, why: str) -> None:
 )
 def test_argument_guard_keeps_symmetric_and_reordered_questions(a: str, b: str) -> None:
     assert rejects(ArgumentGuard(), a, b) is None
+
+
+def test_a_word_inside_an_abbreviated_name_scopes_nothing() -> None:
+    verifier = default_verifier()
+    full = "How do I update Windows Subsystem for Linux on Windows 10?"
+    assert verifier.verify(full, "How do I update WSL on Windows 10?") is None
+    assert verifier.verify("How do I update WSL on Windows 10?", full) is None
+    other = verifier.verify("Update Docker on Linux?", "Update Docker on Windows?")
+    assert other is not None and other.guard == "scope"

@@ -244,6 +244,19 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     }
 
 
+def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Features) -> set:
+    """Those of ``groups`` named only inside a multi-word name of ``text`` that one of
+    ``other``'s entities abbreviates ("Linux" in "Windows Subsystem for Linux" / "WSL")."""
+    if not groups or not other.entities:
+        return set()
+    inside: set[str] = set()
+    for m in _NAME_RUN.finditer(text):
+        run = m.group(0).replace("-", " ").split()
+        if len(run) > 1 and any(_spells(e.replace("-", ""), run) for e in other.entities):
+            inside.update(w.lower() for w in run)
+    return {g for g in groups if g[1] in inside}
+
+
 class NegationGuard:
     """Polarity must agree: negators (not, never, no, n't, without, stop, avoid...),
     negating prefixes (unsafe, non-refundable, unsubscribe), opposite words
@@ -409,6 +422,11 @@ class ScopeGuard:
         q, c = features(query), features(candidate)
         for name in q.scopes.keys() | c.scopes.keys():
             in_q, in_c = q.scopes.get(name, frozenset()), c.scopes.get(name, frozenset())
+            if in_q and in_c and in_q != in_c:
+                # "Windows Subsystem for Linux" / "WSL": a word inside a name the other
+                # side abbreviates scopes nothing
+                in_q = in_q - _inside_names(in_q - in_c, query, c)
+                in_c = in_c - _inside_names(in_c - in_q, candidate, q)
             if in_q and in_c and in_q != in_c:
                 return (
                     f"{name} differs ({_show(g for _, g in in_q)} vs {_show(g for _, g in in_c)})"
