@@ -12,11 +12,13 @@ unpickled, and no module is imported by name unless allowed.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+import ormsgpack
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -31,6 +33,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
 from redis_agent_core.checkpoints import (
     CheckpointStore,
@@ -113,9 +117,16 @@ def check_serde(
     return serde
 
 
-def load_checked(serde: SerializerProtocol, value: Typed, what: str, holder: str) -> Any:
-    """``serde.loads_typed(value)``, refusing a pickle and a value of a type outside the
-    allowlist (:class:`ConfigError` naming it) instead of returning it as plain data."""
+def load_checked(
+    serde: SerializerProtocol,
+    value: Typed,
+    what: str,
+    holder: str,
+    loads: Callable[[Typed], Any] | None = None,
+) -> Any:
+    """``serde.loads_typed(value)`` (or ``loads(value)``), refusing a pickle and a value
+    of a type outside the allowlist (:class:`ConfigError` naming it) instead of
+    returning it as plain data."""
     if value[0] == "pickle":
         raise DataCorruptionError(
             f"a {what} value in Redis is a pickle, which this {holder} never loads "
@@ -126,7 +137,7 @@ def load_checked(serde: SerializerProtocol, value: Typed, what: str, holder: str
     seen: list[str] = []
     token = _blocked.set(seen)
     try:
-        loaded = serde.loads_typed(value)
+        loaded = (loads or serde.loads_typed)(value)
     finally:
         _blocked.reset(token)
     if seen:
@@ -137,6 +148,97 @@ def load_checked(serde: SerializerProtocol, value: Typed, what: str, holder: str
             f"classes to the {holder} (or a serde= allowing them)"
         )
     return loaded
+
+
+_ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
+_MEMO_CAP = 4096  # distinct values kept by one list call (a list over many threads)
+
+
+_PLAIN_MODELS: dict[type, bool] = {}
+
+
+def _plain_model(kind: type) -> bool:
+    """A pydantic model class copied the way BaseModel copies (cached: isinstance on a
+    model goes through ABCMeta)."""
+    plain = _PLAIN_MODELS.get(kind)
+    if plain is None:
+        plain = issubclass(kind, BaseModel) and kind.__copy__ is BaseModel.__copy__
+        _PLAIN_MODELS[kind] = plain
+    return plain
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a decoded value sharing no mutable part with it (what decoding the
+    bytes again gives): dicts and lists rebuilt, pydantic models copied field by
+    field (no validation: the original passed it), anything else deep-copied."""
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if kind is dict:
+        return {k: _fresh(v) for k, v in value.items()} if value else {}
+    if kind is list:
+        return [_fresh(v) for v in value] if value else []
+    if _plain_model(kind):
+        # BaseModel.__copy__ with every part copied deeply (it goes through
+        # copy.copy three times: most of the cost of a shallow copy)
+        clone = object.__new__(kind)  # what BaseModel.__copy__ does (no __new__ of its own)
+        setattr_ = object.__setattr__
+        fields = value.__dict__.copy()
+        for k, v in fields.items():
+            if type(v) not in _ATOMIC:
+                fields[k] = _fresh(v)
+        setattr_(clone, "__dict__", fields)
+        setattr_(clone, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
+        extra = value.__pydantic_extra__
+        setattr_(clone, "__pydantic_extra__", None if extra is None else _fresh(extra))
+        private = getattr(value, "__pydantic_private__", None)
+        if private is not None:
+            private = {k: _fresh(v) for k, v in private.items() if v is not PydanticUndefined}
+        setattr_(clone, "__pydantic_private__", private)
+        return clone
+    return copy.deepcopy(value)
+
+
+class _SharedDecoder:
+    """Loads of one ``list`` call: checkpoint k of a chat thread holds messages 0..k,
+    so each message is decoded (validated, rebuilt) once per call, by its serialized
+    bytes, and every tuple gets its own copy (mutating a message of one tuple changes
+    no other, as with a saver decoding each checkpoint anew).
+
+    Only for LangGraph's own ``JsonPlusSerializer`` (its msgpack extension hook does
+    the allowlist checks on first sight; nothing is unpickled); another serde decodes
+    each value as usual. Only pydantic models (messages, documents) and plain data are
+    memoised: another extension type is decoded at each occurrence.
+    """
+
+    __slots__ = ("_hook", "_memo", "_serde")
+
+    def __init__(self, serde: SerializerProtocol) -> None:
+        self._serde = serde
+        self._memo: dict[tuple[int, bytes], Any] = {}
+        # a subclass overriding loads_typed must keep decoding its own way
+        plain = type(serde).loads_typed is JsonPlusSerializer.loads_typed
+        self._hook: Callable[[int, bytes], Any] | None = (
+            getattr(serde, "_unpack_ext_hook", None) if plain else None
+        )
+
+    def _ext(self, code: int, data: bytes) -> Any:
+        key = (code, data)
+        found = self._memo.get(key, self)
+        if found is self:
+            assert self._hook is not None
+            found = self._hook(code, data)
+            if not isinstance(found, BaseModel):
+                return found
+            if len(self._memo) >= _MEMO_CAP:
+                self._memo.clear()
+            self._memo[key] = found  # kept pristine: callers only ever get copies
+        return _fresh(found)
+
+    def loads(self, value: Typed) -> Any:
+        if self._hook is None or value[0] != "msgpack":
+            return self._serde.loads_typed(value)
+        return ormsgpack.unpackb(value[1], ext_hook=self._ext, option=ormsgpack.OPT_NON_STR_KEYS)
 
 
 class RedisSaver(BaseCheckpointSaver[str]):
@@ -195,8 +297,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
     def _dumps(self, value: Any) -> Typed:
         return self.serde.dumps_typed(value)
 
-    def _loads(self, value: Typed) -> Any:
-        return load_checked(self.serde, value, "checkpoint", "saver")
+    def _loads(self, value: Typed, decoder: _SharedDecoder | None = None) -> Any:
+        loads = decoder.loads if decoder is not None else None
+        return load_checked(self.serde, value, "checkpoint", "saver", loads)
 
     @staticmethod
     def _target(config: RunnableConfig) -> tuple[str, str, str | None]:
@@ -246,11 +349,18 @@ class RedisSaver(BaseCheckpointSaver[str]):
             for i, (channel, value) in enumerate(writes)
         ]
 
-    def _tuple(self, rec: StoredCheckpoint, thread_id: Any = None) -> CheckpointTuple:
+    def _tuple(
+        self,
+        rec: StoredCheckpoint,
+        thread_id: Any = None,
+        decoder: _SharedDecoder | None = None,
+    ) -> CheckpointTuple:
         checkpoint: Checkpoint = self._loads(rec.checkpoint)
         versions = checkpoint.get("channel_versions", {})
         checkpoint["channel_values"] = {
-            ch: self._loads(v) for ch, v in rec.values.items() if v[0] != "empty" and ch in versions
+            ch: self._loads(v, decoder)
+            for ch, v in rec.values.items()
+            if v[0] != "empty" and ch in versions
         }
         tid = thread_id if thread_id is not None else rec.thread_id
         return CheckpointTuple(
@@ -274,7 +384,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 if rec.parent_id
                 else None
             ),
-            pending_writes=[(w.task_id, w.channel, self._loads(w.value)) for w in rec.writes],
+            pending_writes=[
+                (w.task_id, w.channel, self._loads(w.value, decoder)) for w in rec.writes
+            ],
         )
 
     def _list_plan(
@@ -341,10 +453,11 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 thread, ns, before=before_id, page=page, where=self._where(filter)
             )
         count = 0
+        decoder = _SharedDecoder(self.serde)
         for rec in recs:
             if by_id and not self._matches(rec, filter):
                 continue
-            yield self._tuple(rec)
+            yield self._tuple(rec, decoder=decoder)
             count += 1
             if limit is not None and count >= limit:
                 return
@@ -415,6 +528,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         if limit is not None and limit <= 0:
             return
         count = 0
+        decoder = _SharedDecoder(self.serde)
         if only_id is not None and thread is not None:
             nss = [ns] if ns is not None else await self._store.anamespaces(thread)
             for n in nss:
@@ -422,7 +536,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 if rec is None or (before_id is not None and rec.checkpoint_id >= before_id):
                     continue
                 if self._matches(rec, filter):
-                    yield self._tuple(rec)
+                    yield self._tuple(rec, decoder=decoder)
                     count += 1
                     if limit is not None and count >= limit:
                         return
@@ -430,7 +544,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         async for rec in self._store.alist(
             thread, ns, before=before_id, page=page, where=self._where(filter)
         ):
-            yield self._tuple(rec)
+            yield self._tuple(rec, decoder=decoder)
             count += 1
             if limit is not None and count >= limit:
                 return
