@@ -163,7 +163,7 @@ class IndexRecall(IndexQueries):
     def _ids(self, replies: list[Any], own: list[str], k: int) -> list[list[str]]:
         """The neighbours each query found, without the query's own document: a stored
         vector is always its own nearest, which would flatter the recall."""
-        found = [[q.text_of(x) for x in search_keys(r)] for r in replies]
+        found = [search_keys(r)[1] for r in replies]  # (total, keys): the keys
         return [[x for x in f if x != key][:k] for f, key in zip(found, own, strict=True)]
 
     def _measure(self, sample: int, k: int, seed: int | None) -> _Sample:

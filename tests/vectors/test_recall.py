@@ -44,6 +44,24 @@ def test_exact_query_is_exact_on_hnsw(config: RedisAgentConfig) -> None:
         assert found == [str(j) for j in np.argsort(-(x @ x[i]), kind="stable")[:10]]
 
 
+def test_the_sample_holds_each_querys_exact_neighbours_and_the_recall_counts_ids(
+    config: RedisAgentConfig,
+) -> None:
+    x = random_unit(N, DIMS)
+    index = filled(config, x, **WEAK)
+    s = index._measure(20, 10, seed=3)
+    for key, exact in zip(s.own, s.exact, strict=True):
+        i = int(q.doc_id(index.prefix, key))
+        want = [j for j in np.argsort(-(x @ x[i]), kind="stable")[:11] if j != i][:10]
+        assert [int(q.doc_id(index.prefix, k)) for k in exact] == want
+    # the recall is the share of those ids found, query by query (not all or half)
+    found = index._ids(index._pipeline(index._ann_commands(s.vecs, 10, 10)), s.own, 10)
+    shares = [len(set(f) & set(e)) / 10 for f, e in zip(found, s.exact, strict=True)]
+    report = index.measure_recall(sample=20, k=10, ef_runtime=10, seed=3)
+    assert report.recall == pytest.approx(float(np.mean(shares)), abs=1e-4)
+    assert any(0 < share < 1 and share != 0.5 for share in shares)
+
+
 def test_tune_reaches_target_and_queries_use_it(config: RedisAgentConfig) -> None:
     x = random_unit(N, DIMS)
     index = filled(config, x, **WEAK)
