@@ -109,6 +109,7 @@ class IndexAuto(IndexRecall):
             key_prefix=self.key_prefix, index_keys=self._keys,
         )  # fmt: skip
         sib.index_name = self._variant_name("hnsw")
+        sib.recall_radius = self.recall_radius
         redisvl = IndexSchema.from_dict(schema.redisvl_dict(sib.index_name, self.prefix))
         sib._lifecycle = IndexLifecycle(
             self.config, redisvl, sib._check_info, f"vector index {self.name!r} (HNSW build)"

@@ -141,15 +141,19 @@ def _match_every(schema: VectorSchema) -> str:
     return f"(-@{tags[0]}:{{{_NO_SUCH_TERM}}})"
 
 
-def exact_knn_command(index_name: str, schema: VectorSchema, vec: bytes, k: int) -> list[Any]:
-    """The exact ``k`` nearest neighbours (ids only), whatever the index algorithm: on
-    HNSW a filter matching every document with ``HYBRID_POLICY ADHOC_BF`` computes
-    the distance to each document instead of walking the graph."""
+def exact_knn_command(
+    index_name: str, schema: VectorSchema, vec: bytes, k: int, *, distances: bool = False
+) -> list[Any]:
+    """The exact ``k`` nearest neighbours (ids only; ``distances``: with their distance),
+    whatever the index algorithm: on HNSW a filter matching every document with
+    ``HYBRID_POLICY ADHOC_BF`` computes the distance to each document instead of walking
+    the graph."""
     k = check_k(k)
     policy = "ADHOC_BF" if schema.algorithm == "hnsw" else None
     clause = knn_clause(k, schema.vector_field, hybrid_policy=policy, distance_as=DISTANCE_FIELD)
     return search_command(
-        index_name, _match_every(schema) + clause, nocontent=True,
+        index_name, _match_every(schema) + clause, nocontent=not distances,
+        return_fields=[DISTANCE_FIELD] if distances else None,
         sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec),
     )  # fmt: skip
 

@@ -23,7 +23,7 @@ from . import query as q
 from .checks import check_k, check_target
 from .queries import IndexQueries
 from .queries import tuning_state as _state
-from .schema import DEFAULT_RECALL_TARGET
+from .schema import DEFAULT_RECALL_TARGET, DISTANCE_FIELD
 
 __all__ = ["EF_LADDER", "IndexRecall", "RecallReport", "recall_at_k", "saved_tunings"]
 
@@ -110,8 +110,28 @@ def _pick(tried: dict[int, tuple[float, float]], target: float) -> tuple[int, fl
     return ef, tried[ef][0]
 
 
+def near_repeats(vecs: np.ndarray, distance: float, rng: np.random.Generator) -> np.ndarray:
+    """Each row turned by a random direction to cosine ``distance`` from itself (a
+    prompt asked again in other words, as a cache sees it)."""
+    v = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    u = rng.standard_normal(v.shape)
+    u -= np.sum(u * v, axis=1, keepdims=True) * v  # orthogonal to its row
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    cos = 1.0 - distance
+    return (cos * v + np.sqrt(max(0.0, 1.0 - cos * cos)) * u).astype(np.float32)
+
+
 class IndexRecall(IndexQueries):
-    """Measure recall and tune ``ef_runtime`` to a target (sync and asyncio)."""
+    """Measure recall and tune ``ef_runtime`` to a target (sync and asyncio).
+
+    ``recall_radius`` (None by default) is for an index read only within a distance, as
+    the semantic cache reads its own (its distance threshold): the sample queries are
+    then stored vectors turned to half that distance (near repeats, their own document
+    among the answers), and only exact neighbours within the radius count. A lookup that
+    serves nothing farther needs nothing more: on random-like data every other entry is
+    far, and HNSW finds the near one at a small ``ef_runtime``."""
+
+    recall_radius: float | None = None
 
     # -- pure parts --
     def _sample_commands(self, size: int, sample: int, rng: random.Random) -> list[list[Any]]:
@@ -136,7 +156,29 @@ class IndexRecall(IndexQueries):
                               ids_only=True) for v in vecs]  # fmt: skip
 
     def _exact_commands(self, vecs: list[bytes], k: int) -> list[list[Any]]:
-        return [q.exact_knn_command(self.index_name, self.schema, v, k + 1) for v in vecs]
+        near = self.recall_radius is not None
+        return [q.exact_knn_command(self.index_name, self.schema, v, k + 1, distances=near)
+                for v in vecs]  # fmt: skip
+
+    def _queries(self, vecs: list[bytes], seed: int | None) -> list[bytes]:
+        """The sample's query vectors: the stored ones, or near repeats of them."""
+        if self.recall_radius is None or not vecs:
+            return vecs
+        if self.schema.metric != "cosine":
+            raise ConfigError("recall_radius needs a cosine index")
+        rows = np.stack([np.frombuffer(v, dtype=self.schema.numpy_dtype) for v in vecs])
+        moved = near_repeats(rows.astype(np.float32), self.recall_radius / 2,
+                             np.random.default_rng(seed))  # fmt: skip
+        return [q.vector_bytes(self.schema, row) for row in moved]
+
+    def _exact_ids(self, replies: list[Any], own: list[str], k: int) -> list[list[str]]:
+        """The exact neighbours of each query (within ``recall_radius`` when set)."""
+        radius = self.recall_radius
+        if radius is None:
+            return self._ids(replies, own, k)
+        return [[q.text_of(key) for key, _, f in search_rows(r)[1]
+                 if float(q.text_of(f.get(DISTANCE_FIELD, "inf"))) <= radius][:k]
+                for r in replies]  # fmt: skip
 
     def _recall_report(self, recall: float, k: int, n: int, size: int, ef: int | None,
                 target: float | None) -> RecallReport:  # fmt: skip
@@ -164,6 +206,8 @@ class IndexRecall(IndexQueries):
         """The neighbours each query found, without the query's own document: a stored
         vector is always its own nearest, which would flatter the recall."""
         found = [search_keys(r)[1] for r in replies]  # (total, keys): the keys
+        if self.recall_radius is not None:  # a near repeat: its own document is the answer
+            return [f[:k] for f in found]
         return [[x for x in f if x != key][:k] for f, key in zip(found, own, strict=True)]
 
     def _measure(self, sample: int, k: int, seed: int | None) -> _Sample:
@@ -172,7 +216,8 @@ class IndexRecall(IndexQueries):
             return _Sample([], [], [], 0)
         replies = self._pipeline(self._sample_commands(size, sample, random.Random(seed)))
         own, vecs = self._sample_vectors(replies, sample)
-        exact = self._ids(self._pipeline(self._exact_commands(vecs, k)), own, k)
+        vecs = self._queries(vecs, seed)
+        exact = self._exact_ids(self._pipeline(self._exact_commands(vecs, k)), own, k)
         return _Sample(own, vecs, exact, size)
 
     def _recall(self, s: _Sample, k: int, ef: int | None) -> tuple[float, float]:
@@ -242,7 +287,8 @@ class IndexRecall(IndexQueries):
             return _Sample([], [], [], 0)
         replies = await self._apipeline(self._sample_commands(size, sample, random.Random(seed)))
         own, vecs = self._sample_vectors(replies, sample)
-        exact = self._ids(await self._apipeline(self._exact_commands(vecs, k)), own, k)
+        vecs = self._queries(vecs, seed)
+        exact = self._exact_ids(await self._apipeline(self._exact_commands(vecs, k)), own, k)
         return _Sample(own, vecs, exact, size)
 
     async def _arecall(self, s: _Sample, k: int, ef: int | None) -> tuple[float, float]:

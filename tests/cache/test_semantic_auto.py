@@ -196,3 +196,20 @@ def test_an_existing_cache_keeps_its_index(
     report = opened.vector_index().pick_algorithm(force=True)
     assert not report.switched and report.reason.startswith("a plain index")
     assert indexes(config) == {old.index_name}
+
+
+def test_the_trial_measures_the_recall_a_lookup_needs(config: RedisAgentConfig) -> None:
+    # Random 128-d vectors on a sparse graph: HNSW misses many of the 10 nearest (all far
+    # away), but finds a near repeat's own entry: what a lookup serves.
+    dims, n = 128, 3000
+    x = np.random.default_rng(6).standard_normal((n, dims)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    embedder = CallableEmbedder(lambda t: [], name="r128", dims=dims)
+    cache = cache_of(config, embedder, algorithm="hnsw", m=8, ef_construction=16)  # sparse
+    filled(cache, x)
+    view = cache.vector_index()
+    assert view.recall_radius == cache.distance_threshold
+    near = view.measure_recall(sample=60, ef_runtime=40, seed=1)  # measured: 1.0
+    view.recall_radius = None
+    knn = view.measure_recall(sample=60, ef_runtime=40, seed=1)  # measured: 0.55
+    assert near.recall >= 0.95 > knn.recall + 0.2
