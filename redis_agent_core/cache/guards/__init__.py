@@ -273,9 +273,12 @@ class NegationGuard:
         for i, pair in enumerate(self._pairs):
             for side, word in enumerate(pair):
                 self._index.setdefault(_key(word), []).append((i, side))
+        self._keys = frozenset(self._index)
 
     @staticmethod
     def _prefixed(one: Features, other: Features) -> int:
+        if not one.prefixed:
+            return 0
         return sum(
             1
             for word, base in one.prefixed
@@ -298,7 +301,12 @@ class NegationGuard:
         if "than" in q.vocab and mirrored(q, c):  # "faster than" / "slower than", swapped
             q_keys = q_keys - {q.seq[q.words.index("than") - 1]}
             c_keys = c_keys - {c.seq[c.words.index("than") - 1]}
-        q_polar, c_polar = self._polar(q_keys), self._polar(c_keys)
+        # a pair of opposites needs a listed word among the keys of each side alone (what
+        # both share gives both sides the same hits): mostly none, and nothing to collect
+        if not (self._keys.isdisjoint(q_keys - c_keys) or self._keys.isdisjoint(c_keys - q_keys)):
+            q_polar, c_polar = self._polar(q_keys), self._polar(c_keys)
+        else:
+            q_polar = c_polar = set()
         for i, side in q_polar - c_polar:
             if (i, 1 - side) in c_polar and (i, 1 - side) not in q_polar:
                 a, b = self._pairs[i]

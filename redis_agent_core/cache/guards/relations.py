@@ -173,8 +173,14 @@ class AntonymGuard:
             if inverted and not (opposed or swapped):
                 return "comparison inverted ('less ...' on one side only)"
         keys_q, keys_c = keys(query), keys(candidate)
-        if not ((opposites(query) & keys_c) - keys_q):
-            return None  # no word of the candidate alone is an antonym of the query's
+        # a word of the candidate alone that is an antonym of one of the query's (WordNet's
+        # antonymy is symmetric: asked of the few words that differ, not of all the query's)
+        antonyms = wordnet().antonyms
+        for k in keys_c - keys_q:
+            if k in antonyms and not keys_q.isdisjoint(antonyms[k]):
+                break
+        else:
+            return None
         q, c = features(query), features(candidate)
         only_q, only_c = _diffs(q, c)
         if not (only_q and only_c):

@@ -1,0 +1,41 @@
+"""What the guards' cheap paths rely on: a shortcut must give the answer the long way
+would (scripts/guard_decisions.py compares every decision on the pair sets with the code
+before a change; these tests keep the assumptions behind the shortcuts true)."""
+
+from __future__ import annotations
+
+from redis_agent_core.cache.calibrate import LabelledPair
+from redis_agent_core.cache.guards import Verifier, _features, features, relations
+from redis_agent_core.cache.guards._features import Memo
+from redis_agent_core.cache.guards._wordnet import wordnet
+
+
+def test_wordnet_antonymy_is_symmetric() -> None:
+    # The antonym guard asks whether a word of the candidate alone has an antonym among
+    # the query's words, instead of collecting every antonym of every query word.
+    antonyms = wordnet().antonyms
+    one_way = [(k, o) for k, others in antonyms.items() for o in others if k not in antonyms[o]]
+    assert one_way == []
+
+
+def test_a_full_memo_drops_its_oldest_quarter_and_cache_clear_empties_every_memo() -> None:
+    memo: Memo[str, int] = Memo(8)
+    for i in range(8):
+        memo.put(str(i), i)
+    assert memo.put("new", 8) == 8
+    assert list(memo) == ["2", "3", "4", "5", "6", "7", "new"]
+    features("Is the museum open on Mondays?")
+    relations.keys("Is the museum open on Mondays?")
+    features.cache_clear()  # type: ignore[attr-defined]
+    assert not memo and not _features._PARSED and not relations._KEYS
+
+
+def test_stored_features_equal_parsed_ones_on_our_pairs(own_pairs: list[LabelledPair]) -> None:
+    # a lookup reads the candidates' analysis from their entries: it must be the parse's
+    texts = {t for p in own_pairs for t in (p.cached, p.query)}
+    blobs = {t: Verifier.features_of(t) for t in texts}
+    parsed = {t: features(t) for t in texts}
+    features.cache_clear()  # type: ignore[attr-defined]
+    for text, blob in blobs.items():
+        assert Verifier.remember(text, blob)
+        assert features(text) == parsed[text], text
