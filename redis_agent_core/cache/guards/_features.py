@@ -446,31 +446,33 @@ def decode(text: str, stored: list) -> Features:
             raise ValueError(f"stored guard features of format {version!r}")
         words = tuple(words)
         seq = tuple(map(stem, words))
-        stems, particle_set = frozenset(seq), frozenset(particles)
+        stems = frozenset(seq)
+        particle_set = frozenset(particles) if particles else _NONE
         if not text.isascii():
             text = text.translate(_APOSTROPHES)
         body = _ROLE.sub("", text) if ":" in text else text
+        # positional, and most fields are empty: shared empties, nothing built for them
         return Features(
-            lower=" ".join(body.lower().split()),
-            words=words,
-            seq=seq,
-            content=_positions(seq),
-            vocab=frozenset(words) | stems | frozenset(extra_vocab),
-            stems=stems,
-            keys=stems | particle_set,
-            qualifiers=frozenset(qualifiers),
-            directional=bool(directional),
-            negations=int(negations),
-            particles=particle_set,
-            quantities=quantities,  # a dict: compared with ==, counted only on a mismatch
-            dates=frozenset(dates),
-            entities=tuple(entities),
-            quotes=frozenset(quotes),
-            prefixed=tuple(tuple(p) for p in prefixed),
-            scopes={n: frozenset(tuple(g) for g in groups) for n, groups in scopes.items()},
-            persons=frozenset(persons),
-            flow=(frozenset(sources), frozenset(targets)),
-            constraints=frozenset(constraints),
+            " ".join(body.lower().split()),
+            words,
+            seq,
+            _positions(seq),
+            stems.union(words, extra_vocab),
+            stems,
+            stems | particle_set if particles else stems,
+            frozenset(qualifiers) if qualifiers else _NONE,
+            bool(directional),
+            int(negations),
+            particle_set,
+            quantities,  # a dict: compared with ==, counted only on a mismatch
+            frozenset(dates) if dates else _NONE,
+            tuple(entities),
+            frozenset(quotes) if quotes else _NONE,
+            tuple(map(tuple, prefixed)) if prefixed else (),
+            {n: frozenset(map(tuple, groups)) for n, groups in scopes.items()} if scopes else {},
+            frozenset(persons) if persons else _NONE,
+            (frozenset(sources), frozenset(targets)) if sources or targets else _NO_FLOW,
+            frozenset(constraints) if constraints else _NONE,
         )
     except (TypeError, ValueError, AttributeError) as exc:  # orjson.JSONDecodeError too
         raise ValueError(f"unusable stored guard features: {exc}") from exc
