@@ -647,3 +647,10 @@ def test_a_word_inside_an_abbreviated_name_scopes_nothing() -> None:
     assert verifier.verify("How do I update WSL on Windows 10?", full) is None
     other = verifier.verify("Update Docker on Linux?", "Update Docker on Windows?")
     assert other is not None and other.guard == "scope"
+
+
+def test_a_name_with_a_comma_inside_keeps_its_initials() -> None:
+    verifier = default_verifier()
+    full = "When does the University of Wisconsin, Madison term start?"
+    assert verifier.verify(full, "When does the UWM term start?") is None
+    assert verifier.verify("When does the UWM term start?", "When does the UCLA term start?")

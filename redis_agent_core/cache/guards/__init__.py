@@ -231,7 +231,10 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     """``unmatched`` less the short names of a multi-word name in ``other``."""
     if not unmatched:
         return unmatched
-    runs = [m.group(0).replace("-", " ").split() for m in _NAME_RUN.finditer(other)]
+    # "University of California, Los Angeles" / "UCLA": a comma inside a name joins it
+    runs = [
+        m.group(0).replace("-", " ").split() for m in _NAME_RUN.finditer(other.replace(", ", " "))
+    ]
     return {
         e
         for e in unmatched
