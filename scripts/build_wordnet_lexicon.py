@@ -296,10 +296,19 @@ def main() -> None:
                 for sym, t, _s, _d in data[key][2]:
                     tkey = t[0].replace("s", "a") + t[1:]
                     if sym in ("@", "@i", "&", "^", "$") and tkey[0] == pos:
+                        if pos == "v" and tkey in opposed:
+                            continue  # "decrease": its kinds ("lower", "reduce") go one way
                         parents.append(ids.setdefault(tkey, len(ids)))
             found[lemma] = " ".join(map(str, own)) + ";" + " ".join(map(str, sorted(set(parents))))
         return found
 
+    # verb synsets with an antonym: two kinds of one of these ("lower" / "reduce" under
+    # "decrease") change the same thing the same way, unlike two kinds of "cook"
+    opposed = {
+        key
+        for key, (_lexfile, _words, pointers) in data.items()
+        if key[0] == "v" and any(sym == "!" for sym, _t, _s, _d in pointers)
+    }
     verb_senses = by_sense("v", "verb")
     adjective_senses = by_sense("a", "adj")
     out = {

@@ -595,6 +595,8 @@ def test_one_word_swapped_in_the_same_place_is_another_question(a: str, b: str) 
         ("How do I mend a torn jacket lining?", "How do I repair a torn jacket lining?"),
         ("What is the fastest way to thaw chicken?", "What is the quickest way to thaw chicken?"),
         ("How do I jog without knee pain?", "How do I run without knee pain?"),
+        # two kinds of "decrease" go the same way (unlike two kinds of "cook")
+        ("How can I lower my water bill?", "How can I reduce my water bill?"),
         ("How do I uninstall the app on my TV?", "How do I uninstall the application on my TV?"),
         ("How do I disable the touchpad?", "How do I switch off the touchpad?"),
         ("How tall is the Shard?", "What is the height of the Shard?"),
