@@ -309,6 +309,16 @@ def main() -> None:
         for key, (_lexfile, _words, pointers) in data.items()
         if key[0] == "v" and any(sym == "!" for sym, _t, _s, _d in pointers)
     }
+    # the class (lexicographer file) of concrete nouns' main sense: two unrelated nouns
+    # of one class in the same place ("cheese" / "bun", "houseplant" / "succulent") name
+    # two things; abstract nouns ("grade" / "result") may be one said two ways
+    concrete = {5: "animal", 6: "artifact", 8: "body", 13: "food", 17: "object", 20: "plant"}
+    concrete |= {27: "substance"}
+    noun_classes: dict[str, list[str]] = defaultdict(list)
+    for lemma, senses in noun_senses.items():
+        lexfile = data[senses[0]][0]
+        if lexfile in concrete:
+            noun_classes[concrete[lexfile]].append(lemma)
     verb_senses = by_sense("v", "verb")
     adjective_senses = by_sense("a", "adj")
     out = {
@@ -331,6 +341,7 @@ def main() -> None:
         # the same "senses;parents" form for verbs and adjectives
         "verb_senses": verb_senses,
         "adjective_senses": adjective_senses,
+        "noun_classes": {k: sorted(v) for k, v in sorted(noun_classes.items())},
     }
     raw = json.dumps(out, separators=(",", ":"), sort_keys=False).encode()
     OUT.write_bytes(gzip.compress(raw, mtime=0))

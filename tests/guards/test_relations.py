@@ -580,6 +580,8 @@ def test_prevention_of_an_event_named_on_both_sides_is_a_negation(a: str, b: str
         # adjectives of different clusters
         ("Is raw honey safe for toddlers?", "Is organic honey safe for toddlers?"),
         ("Is a wooden cutting board hygienic?", "Is a plastic cutting board hygienic?"),
+        # two unrelated things of one concrete class (foods, artifacts, plants...)
+        ("Which jam goes best on a scone?", "Which honey goes best on a scone?"),
         # a word WordNet lacks for a noun
         ("How many kcals are in a bagel?", "How much fibre is in a bagel?"),
     ],
@@ -595,6 +597,9 @@ def test_one_word_swapped_in_the_same_place_is_another_question(a: str, b: str) 
         ("How do I mend a torn jacket lining?", "How do I repair a torn jacket lining?"),
         ("What is the fastest way to thaw chicken?", "What is the quickest way to thaw chicken?"),
         ("How do I jog without knee pain?", "How do I run without knee pain?"),
+        # one attribute measured the same way
+        ("Which is the tallest tower in Dubai?", "Which is the highest tower in Dubai?"),
+        ("What is the warmest month in Lisbon?", "What is the hottest month in Lisbon?"),
         # two kinds of "decrease" go the same way (unlike two kinds of "cook")
         ("How can I lower my water bill?", "How can I reduce my water bill?"),
         ("How do I uninstall the app on my TV?", "How do I uninstall the application on my TV?"),

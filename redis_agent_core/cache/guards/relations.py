@@ -8,6 +8,7 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -412,6 +413,7 @@ class SubstitutionGuard:
             and graded_c
             and graded_q.keys().isdisjoint(graded_c.keys())
             and not mirrored(q, c)
+            and not _same_measure(graded_q.values(), graded_c.values())
         ):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
@@ -463,6 +465,11 @@ def _neighbours(f: Features, i: int) -> tuple[str, str]:
     before = words[i - 1] if i else ""
     after = words[i + 1] if i + 1 < len(words) else ""
     return _SAME_NEIGHBOUR.get(before, before), _SAME_NEIGHBOUR.get(after, after)
+
+
+def _concrete_class(word: str) -> str | None:
+    n = noun(word)
+    return None if n is None else wordnet().noun_classes.get(n)
 
 
 @lru_cache(maxsize=16384)
@@ -529,6 +536,12 @@ def _slot_swap(
         (senses, parents), (senses2, parents2) = parts[tag], parts2[tag]
         if senses & senses2 or senses & parents2 or senses2 & parents:
             return None  # synonyms, or one a kind of the other
+    if (
+        "n" in shared
+        and _concrete_class(w) is not None
+        and _concrete_class(w) == _concrete_class(w2)
+    ):
+        return f"another {_concrete_class(w)} in the same place ({w!r} vs {w2!r})"
     if "v" in shared and parts["v"][1] & parts2["v"][1]:
         return f"another action of one kind in the same place ({w!r} vs {w2!r})"
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
@@ -537,6 +550,21 @@ def _slot_swap(
 
 
 _PARTICLES = frozenset({"on", "off", "up", "down", "out", "in", "over", "away", "back"})
+
+
+def _same_measure(one: Iterable[str], other: Iterable[str]) -> bool:
+    """Whether two graded words measure one attribute the same way: "tallest" / "highest"
+    (both height; "hottest" / "coldest" share temperature but are antonyms)."""
+    wn = wordnet()
+    for a in one:
+        for b in other:
+            ka, kb = stem(base(a)), stem(base(b))
+            measures = wn.adjective_attributes.get(ka, frozenset())
+            if measures & wn.adjective_attributes.get(
+                kb, frozenset()
+            ) and kb not in wn.antonyms.get(ka, ()):
+                return True
+    return False
 
 
 def _kin(a: str, b: str) -> bool:
