@@ -275,6 +275,20 @@ def main() -> None:
                 parents.extend(ids.setdefault(t, len(ids)) for t in level)
         noun_self[lemma] = own
         noun_parents[lemma] = parents
+    # every hypernym above the main senses, as a graph (id -> parent ids): "laptop" is a
+    # "computer" four levels up, "car" a "vehicle"; a word and its kind are a rewording
+    hypernyms: dict[int, list[int]] = {}
+    todo = [senses[0] for senses in noun_senses.values()]
+    seen = set(todo)
+    while todo:
+        key = todo.pop()
+        up = [t for sym, t, _s, _d in data[key][2] if sym in ("@", "@i")]
+        if up:
+            hypernyms[ids.setdefault(key, len(ids))] = [ids.setdefault(t, len(ids)) for t in up]
+        for t in up:
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
 
     # verbs and adjectives by sense, for one word swapped in the same slot ("bake" /
     # "boil", "flex" / "extend", "red" / "white"): all senses (synonymy by any sense), and
@@ -342,6 +356,7 @@ def main() -> None:
         "verb_senses": verb_senses,
         "adjective_senses": adjective_senses,
         "noun_classes": {k: sorted(v) for k, v in sorted(noun_classes.items())},
+        "noun_hypernyms": {str(k): v for k, v in sorted(hypernyms.items())},
     }
     raw = json.dumps(out, separators=(",", ":"), sort_keys=False).encode()
     OUT.write_bytes(gzip.compress(raw, mtime=0))

@@ -661,3 +661,16 @@ def test_a_name_with_a_comma_inside_keeps_its_initials() -> None:
     full = "When does the University of Wisconsin, Madison term start?"
     assert verifier.verify(full, "When does the UWM term start?") is None
     assert verifier.verify("When does the UWM term start?", "When does the UCLA term start?")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a thing and its kind several WordNet levels up: one question said two ways
+        ("Can I charge my laptop on the train?", "Can I charge my computer on the train?"),
+        ("Where can I wash my car in Leeds?", "Where can I wash my vehicle in Leeds?"),
+        ("Is my wristwatch waterproof?", "Is my timepiece waterproof?"),
+    ],
+)
+def test_a_thing_and_its_distant_kind_pass(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None

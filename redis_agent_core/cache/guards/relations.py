@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from ._features import Features, Memo, features, stem
 from ._lexicon import FUNCTION_WORDS, NEGATORS, UNITS
-from ._wordnet import base, kinship, lemmas, noun, senses_of, wordnet
+from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
 __all__ = [
     "AntonymGuard",
@@ -437,7 +437,14 @@ class SubstitutionGuard:
             senses, parents = kinship(n)
             for w2, n2, only_noun2 in nouns_c:
                 senses2, parents2 = kinship(n2)
-                if senses & senses2 or senses & parents2 or senses2 & parents or _kin(w, w2):
+                if (
+                    senses & senses2
+                    or senses & parents2
+                    or senses2 & parents
+                    or _kin(w, w2)
+                    or senses & ancestors(n2)
+                    or senses2 & ancestors(n)
+                ):
                     continue  # synonyms, one names the other's kind, or "agent" / "agency"
                 if parents & parents2:
                     return f"different item of one kind ({w!r} vs {w2!r})"
@@ -536,6 +543,9 @@ def _slot_swap(
         (senses, parents), (senses2, parents2) = parts[tag], parts2[tag]
         if senses & senses2 or senses & parents2 or senses2 & parents:
             return None  # synonyms, or one a kind of the other
+    n, n2 = noun(w), noun(w2)
+    if n and n2 and (parts["n"][0] & ancestors(n2) or parts2["n"][0] & ancestors(n)):
+        return None  # one a kind of the other, however far up ("car" / "vehicle")
     if (
         "n" in shared
         and _concrete_class(w) is not None
