@@ -4,7 +4,9 @@
 # The reference service of `redis_agent_service` in-process: a real local model
 # (SmolLM2-135M through xllamacpp, offline), the embedded Redis, and every role on the
 # way of one chat request: rate limit and token budget, semantic cache, history, RAG,
-# the bus. `redis-agent demo` runs the same flow with more users and the task queue.
+# the bus. Each user calls with an API key of their own (`Authorization: Bearer`): the
+# service knows who is calling from the key, never from the request body.
+# `redis-agent demo` runs the same flow with more users and the task queue.
 
 # %%
 import statistics
@@ -32,13 +34,21 @@ service = AgentService(
 client = TestClient(create_app(service)).__enter__()
 service.cache.clear()  # a clean slate when the notebook is re-run
 service.embeddings.embed_query("warm up")  # load MiniLM before timing anything
+# one API key per user (`redis-agent keys create USER` does the same from a shell)
+keys = {user: service.keys.create(user) for user in ("ana", "ben", "cho", "dev", "eva")}
+
+
+def auth(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys[user]}"}
+
+
 print(llm_server)
 
 # %% [markdown]
 # Ingest the documents shipped with the package (inline here; the demo uses Celery).
 
 # %%
-r = client.post("/documents", json={"documents": load_documents()})
+r = client.post("/documents", json={"documents": load_documents()}, headers=auth("ana"))
 print(r.json()["status"], r.json()["count"])
 
 # %% [markdown]
@@ -57,10 +67,10 @@ script = [
 ]
 rows = []
 for user, message in script:
-    body = (
-        client.post(
-            "/chat", json={"user_id": user, "session_id": f"{user}-{len(rows)}", "message": message}
-        )
+    body = client.post(
+        "/chat",
+        json={"session_id": f"{user}-{len(rows)}", "message": message},
+        headers=auth(user),
     ).json()
     rows.append(body)
     kind = "cache" if body["cached"] else "LLM  "
@@ -96,14 +106,15 @@ print(f"tokens saved by the cache: {saved}, LLM calls saved: {len(hits)}")
 
 # %% [markdown]
 # A follow-up in the same session carries the history to the model; the session lives
-# in Redis with a sliding TTL.
+# in Redis with a sliding TTL and belongs to its user: another key reading it gets 404.
 
 # %%
 client.post(
-    "/chat", json={"user_id": "ana", "session_id": "ana-0", "message": "Does it save tokens?"}
+    "/chat", json={"session_id": "ana-0", "message": "Does it save tokens?"}, headers=auth("ana")
 )
-session = (client.get("/sessions/ana-0")).json()
+session = client.get("/sessions/ana-0", headers=auth("ana")).json()
 print([(m["role"], m["content"][:60]) for m in session["messages"]])
+print("ben reads ana-0:", client.get("/sessions/ana-0", headers=auth("ben")).json())
 
 # %% [markdown]
 # Limits: `ben` floods the service; past 8 requests a minute the service answers 429
@@ -114,7 +125,8 @@ statuses = []
 for i in range(8):
     r = client.post(
         "/chat",
-        json={"user_id": "ben", "session_id": f"flood-{i}", "message": "What is a semantic cache?"},
+        json={"session_id": f"flood-{i}", "message": "What is a semantic cache?"},
+        headers=auth("ben"),
     )
     statuses.append((r.status_code, r.headers.get("retry-after")))
 print(statuses)
