@@ -18,15 +18,23 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from benchmarks.common import bench_server, machine_note, median_us, p99_us, table, time_calls
+from redis_agent_core.vectors import AUTO_RECHECK
 
 DIMS = 384
 THRESHOLD = 0.1
 ROUNDS = 10  # timing rounds, interleaved across systems
+DATASETS = ("clustered", "random")
+SMALL = 2_000  # entries when "update while the cache is small" is timed
+TIMED = 1_000  # updates timed at each size (in ROUNDS interleaved rounds)
+OURS = "this pack (default: auto, float16, guards)"
+OURS_OFF = "this pack, guards off"
+VL = "redisvl SemanticCache"
+LC = "langchain-redis RedisSemanticCache"
 EXACT_ROUNDS = 40  # shorter rounds for the exact cache, whose calls take ~0.1 ms
 RESULTS = Path(__file__).resolve().parent / "results" / "cache.md"
 FULL_MARK = "<!-- full run (--full) below: written by `python -m benchmarks cache --full` -->"
@@ -51,6 +59,27 @@ def _perturb(v: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     q = v + rng.normal(0, 0.01, v.shape).astype(np.float32)
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+class _Data(NamedTuple):
+    stored: np.ndarray  # the entries' vectors
+    hit: np.ndarray  # the first entries' vectors perturbed to distance ~0.02
+    miss: np.ndarray  # fresh vectors (nothing stored within the threshold, nearly)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _dataset(kind: str, base: np.ndarray, n: int, n_queries: int) -> _Data:
+    """``clustered``: mixtures of real MiniLM embeddings (embedding-like structure);
+    ``random``: independent unit vectors, the hard case for HNSW."""
+    if kind == "clustered":
+        stored, miss = _vectors(base, n, seed=1), _vectors(base, n_queries, seed=3)
+    else:
+        stored = _unit(np.random.default_rng(1).standard_normal((n, DIMS)))
+        miss = _unit(np.random.default_rng(3).standard_normal((n_queries, DIMS)))
+    return _Data(stored, _perturb(stored[:n_queries], seed=2), miss)
 
 
 def _mem(client: Any) -> int:
@@ -100,11 +129,9 @@ def main(full: bool) -> str:
     from langchain_core.outputs import ChatGeneration
     from langchain_redis import RedisCache as LcRedisCache
     from langchain_redis import RedisSemanticCache as LcRedisSemanticCache
-    from redisvl.extensions.cache.llm import SemanticCache as VlSemanticCache
-    from redisvl.utils.vectorize import CustomTextVectorizer
 
     from langchain_redis_agent import RedisCache, RedisSemanticCache
-    from redis_agent_core.cache import SemanticCache, make_scope
+    from redis_agent_core.cache import make_scope
     from redis_agent_core.cache.guards import default_verifier
     from redis_agent_core.config import RedisAgentConfig
     from redis_agent_core.embeddings import CallableEmbedder, default_embedder
@@ -116,20 +143,14 @@ def main(full: bool) -> str:
     pairs = _fow_pairs()
     texts = sorted({p["a"] for p in pairs} | {p["b"] for p in pairs})
     base = model.embed(texts)
-    stored = _vectors(base, n, seed=1)
-    hit_q = _perturb(stored[:n_queries], seed=2)
-    miss_q = _vectors(base, n_queries, seed=3)
-    prompts = [f"prompt {i} {uuid.uuid4().hex[:8]}" for i in range(n)]
+    # real questions (fow-cache's), numbered so that each entry is its own; a hit query
+    # is its entry's question reworded ("Quick question: ..."), which the guards serve
+    # after checking it (an identical text would skip them)
+    total = n + TIMED
+    prompts = [f"{texts[i % len(texts)]} [{i}]" for i in range(total)]
+    hit_prompts = [f"Quick question: {prompts[i]}" for i in range(n_queries)]
+    miss_prompts = [f"miss {i} {uuid.uuid4().hex[:8]}" for i in range(n_queries)]
     lookup = _Lookup()
-    for p, v in zip(prompts, stored, strict=True):
-        lookup.table[p] = v.tolist()
-    hit_prompts = [f"hit {i}" for i in range(n_queries)]
-    miss_prompts = [f"miss {i}" for i in range(n_queries)]
-    for p, v in zip(hit_prompts, hit_q, strict=True):
-        lookup.table[p] = v.tolist()
-    for p, v in zip(miss_prompts, miss_q, strict=True):
-        lookup.table[p] = v.tolist()
-    lookup.table["test"] = stored[0].tolist()
 
     class TableEmbeddings(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -140,132 +161,35 @@ def main(full: bool) -> str:
 
     llm_string = "model=fake-chat temperature=0"
     sem_rows: list[list[Any]] = []
-    acc_rows: list[list[Any]] = []
     mem_rows: list[list[Any]] = []
     exact_rows: list[list[Any]] = []
     notes: list[str] = []
 
+    upd_rows: list[list[Any]] = []
+    emb = CallableEmbedder(lookup, name="table", dims=DIMS)
+    emb_lc = TableEmbeddings()
+    scope = make_scope({"llm_string": llm_string})
+    for kind in DATASETS:
+        data = _dataset(kind, base, total, n_queries)
+        for p, v in zip(prompts, data.stored, strict=True):
+            lookup.table[p] = v.tolist()
+        for p, v in zip(hit_prompts, data.hit, strict=True):
+            lookup.table[p] = v.tolist()
+        for p, v in zip(miss_prompts, data.miss, strict=True):
+            lookup.table[p] = v.tolist()
+        lookup.table["test"] = data.stored[0].tolist()
+        with bench_server() as url:
+            cfg = RedisAgentConfig(url=url, namespace="bench")
+            rows = _semantic(kind, url, cfg, emb, emb_lc, scope, llm_string, data, prompts,
+                             hit_prompts, miss_prompts, n, notes)  # fmt: skip
+        sem_rows += rows["sem"]
+        upd_rows += rows["upd"]
+        mem_rows += rows["mem"]
+
     with bench_server() as url:
         client = redis.Redis.from_url(url)
         client.flushall()
-
-        # -- semantic, core level (vectors given) vs redisvl SemanticCache --
-        def ingest(name: str, put: Callable[[int], Any]) -> tuple[float, float]:
-            before = _mem(client)
-            t0 = time.perf_counter()
-            for i in range(n):
-                put(i)
-            took = time.perf_counter() - t0
-            time.sleep(0.5)  # let the index settle
-            return took / n * 1e6, (_mem(client) - before) / n
-
         cfg = RedisAgentConfig(url=url, namespace="bench")
-        emb = CallableEmbedder(lookup, name="table", dims=DIMS)
-        scope = make_scope({"llm_string": llm_string})
-        systems: dict[str, tuple[Callable[[int], Any], Callable[[np.ndarray, str], Any]]] = {}
-
-        ours = SemanticCache(
-            cfg,
-            embedder=emb,
-            name="f32",
-            verifier=None,
-            dtype="float32",
-            distance_threshold=THRESHOLD,
-        )
-        ours16 = SemanticCache(  # the default vector type
-            cfg, embedder=emb, name="f16", verifier=None, distance_threshold=THRESHOLD
-        )
-        for label, cache in (
-            ("this pack, HNSW float32", ours),
-            ("this pack, HNSW float16 (default)", ours16),
-        ):
-            systems[label] = (
-                lambda i, c=cache: c.update(prompts[i], scope, f"answer {i}", vector=stored[i]),
-                lambda v, p, c=cache: c.lookup(p, scope, vector=v),
-            )
-        vl = VlSemanticCache(
-            name="vlcache",
-            distance_threshold=THRESHOLD,
-            vectorizer=CustomTextVectorizer(embed=lambda t: lookup([t])[0], embed_many=lookup),
-            redis_client=redis.Redis.from_url(url),
-        )
-        systems["redisvl SemanticCache"] = (
-            lambda i: vl.store(prompts[i], f"answer {i}", vector=stored[i].tolist()),
-            lambda v, p: vl.check(vector=v.tolist(), num_results=1),
-        )
-        emb_lc = TableEmbeddings()
-        lc_sem = LcRedisSemanticCache(
-            emb_lc, redis_client=redis.Redis.from_url(url), distance_threshold=THRESHOLD
-        )
-        systems["langchain-redis RedisSemanticCache"] = (
-            lambda i: lc_sem.update(prompts[i], llm_string, _gen(i)),
-            lambda v, p: lc_sem.lookup(p, llm_string),
-        )
-        ours_lc = RedisSemanticCache(emb, cfg, name="lc", verifier=None)
-        systems["this pack, LangChain RedisSemanticCache"] = (
-            lambda i: ours_lc.update(prompts[i], llm_string, _gen(i)),
-            lambda v, p: ours_lc.lookup(p, llm_string),
-        )
-
-        # ingest every system first, then time them in interleaved rounds so that load
-        # from other processes on this shared machine hits every system alike
-        results: dict[str, dict[str, float]] = {}
-        for label, (put, _get) in systems.items():
-            upd_us, per_entry = ingest(label, put)
-            results[label] = {"update": upd_us, "bytes": per_entry}
-        hit_s: dict[str, list[float]] = {label: [] for label in systems}
-        miss_s: dict[str, list[float]] = {label: [] for label in systems}
-        chunk = n_queries // ROUNDS
-        for r in range(ROUNDS):
-            ids = list(range(r * chunk, (r + 1) * chunk))
-            for label, (_put, get) in systems.items():
-                hit_s[label] += _timed(
-                    lambda iv, g=get: g(hit_q[iv], hit_prompts[iv]), ids, warmup=5
-                )
-                miss_s[label] += _timed(
-                    lambda iv, g=get: g(miss_q[iv], miss_prompts[iv]), ids, warmup=5
-                )
-        for label, (_put, get) in systems.items():
-            correct = 0
-            served_miss = 0
-            for i in range(n_queries):
-                r = get(hit_q[i], hit_prompts[i])
-                if r:
-                    correct += _is_source(r, i)
-                if get(miss_q[i], miss_prompts[i]):
-                    served_miss += 1
-            hits, misses = hit_s[label], miss_s[label]
-            results[label].update(
-                {
-                    "hit": median_us(hits),
-                    "hit99": p99_us(hits),
-                    "miss": median_us(misses),
-                    "miss99": p99_us(misses),
-                    "acc": correct / n_queries,
-                    "false": served_miss / n_queries,
-                }
-            )
-        peer = results["langchain-redis RedisSemanticCache"]
-        for label, r in results.items():
-            sem_rows.append(
-                [
-                    label,
-                    r["hit"] / 1000,
-                    r["hit99"] / 1000,
-                    r["miss"] / 1000,
-                    r["miss99"] / 1000,
-                    f"{r['hit'] / peer['hit']:.3f}×",
-                    r["update"] / 1000,
-                ]
-            )
-            acc_rows.append([label, f"{r['acc']:.3f}", f"{r['false']:.3f}"])
-            mem_rows.append(
-                [
-                    label,
-                    f"{r['bytes']:,.0f}",
-                    f"{r['bytes'] / results['redisvl SemanticCache']['bytes']:.2f}×",
-                ]
-            )
 
         if not full:  # independent of the number of entries: measured in the default run
             # -- two models, one prompt --
@@ -430,26 +354,45 @@ def main(full: bool) -> str:
         machine_note() + " Same embedded Redis 8.2 + RediSearch 2.10 for every system, "
         "same precomputed 384-d vectors, threshold 0.1 (cosine distance) everywhere. "
         f"Timings: {ROUNDS} rounds interleaved across systems.",
-        "## Semantic lookup (ms) and update (ms)",
+        "## Semantic update (µs per call: every miss writes one)",
+        f"Timed in {ROUNDS} interleaved rounds ({TIMED:,} updates per system) when each cache "
+        f"holds {SMALL:,} entries, and again when it holds {n:,}; every system at its "
+        'defaults (ours: `algorithm="auto"`, float16, the default guards, whose features '
+        "of the prompt are computed and stored on each write).",
         table(
             [
+                "data",
+                "system",
+                f"p50 at {SMALL:,}",
+                "vs langchain-redis",
+                "vs redisvl",
+                f"p50 at {n:,}",
+                "vs langchain-redis",
+                "vs redisvl",
+            ],
+            upd_rows,
+        ),
+        f"## Semantic lookup at {n:,} entries (ms), with recall and false hits",
+        "Hit queries are stored vectors perturbed to distance ≈ 0.02, asked in other words "
+        '("Quick question: ..."): *correct* is the share that returned their own entry '
+        "(the index's recall in practice); *served on miss* is the share of fresh vectors "
+        "that got any answer. Guards on and off query the same index.",
+        table(
+            [
+                "data",
                 "system",
                 "hit p50",
                 "hit p99",
                 "miss p50",
                 "miss p99",
                 "hit vs langchain-redis",
-                "update",
+                "correct hits",
+                "served on miss",
             ],
             sem_rows,
         ),
-        "## Hit accuracy",
-        "Hit queries are stored vectors perturbed to distance ≈ 0.02: *correct* is the "
-        "share that returned their own source entry (ANN recall in practice); *served on "
-        "miss queries* is the share of fresh vectors that got any answer.",
-        table(["system", "correct hits", "served on miss queries"], acc_rows),
-        "## Memory per entry (used_memory delta / entries, index included)",
-        table(["system", "bytes / entry", "vs redisvl"], mem_rows),
+        "## Memory per entry (used_memory growth / entries, index included)",
+        table(["data", "system", "bytes / entry", "vs redisvl"], mem_rows),
     ]
     if not full:
         sections += [
@@ -490,6 +433,126 @@ def main(full: bool) -> str:
         ]
     sections.append("\n".join(notes))
     return _merge("\n\n".join(sections) + "\n", full)
+
+
+def _settle(ours: Any) -> str:
+    """Wait for a trial the writes started; run one now if due (so the timed calls see
+    the steady state at this size, not a trial's HNSW build beside them); the live index
+    of ours, in words."""
+    view = ours.vector_index()
+    if view._picking is not None:
+        view._picking.join()
+    view.pick_algorithm()
+    time.sleep(AUTO_RECHECK + 0.1)  # the cache re-reads the live index (as every process)
+    ours.lookup("settle", "settle", vector=np.ones(DIMS, dtype=np.float32))
+    if ours.algorithm == "hnsw":
+        return f"HNSW ef_runtime {ours._tuned or ours.ef_runtime}"
+    return "FLAT"
+
+
+def _semantic(
+    kind: str, url: str, cfg: Any, emb: Any, emb_lc: Any, scope: str, llm_string: str,
+    data: _Data, prompts: list[str], hit_prompts: list[str], miss_prompts: list[str], n: int,
+    notes: list[str],
+) -> dict[str, list[list[Any]]]:  # fmt: skip
+    """Update (at SMALL and at n entries), lookup and memory of the semantic caches on
+    one data set: ours at its defaults vs redisvl's and langchain-redis's at theirs."""
+    import redis
+    from langchain_redis import RedisSemanticCache as LcRedisSemanticCache
+    from redisvl.extensions.cache.llm import SemanticCache as VlSemanticCache
+    from redisvl.utils.vectorize import CustomTextVectorizer
+
+    from redis_agent_core.cache import SemanticCache
+
+    client = redis.Redis.from_url(url)
+    ours = SemanticCache(cfg, embedder=emb, distance_threshold=THRESHOLD)
+    ours_off = SemanticCache(cfg, embedder=emb, distance_threshold=THRESHOLD, verifier=None)
+    vl = VlSemanticCache(
+        name="vlcache",
+        distance_threshold=THRESHOLD,
+        vectorizer=CustomTextVectorizer(embed=lambda t: emb.embed([t])[0].tolist(),
+                                        embed_many=lambda ts: emb.embed(ts).tolist()),
+        redis_client=redis.Redis.from_url(url),
+    )  # fmt: skip
+    lc = LcRedisSemanticCache(
+        emb_lc, redis_client=redis.Redis.from_url(url), distance_threshold=THRESHOLD
+    )
+    stored = data.stored
+    # the vector is the caller's at every system (redisvl's and ours take it; langchain-
+    # redis embeds through the table, a dict lookup)
+    put: dict[str, Callable[[int], Any]] = {
+        OURS: lambda i: ours.update(prompts[i], scope, f"answer {i}", vector=stored[i]),
+        VL: lambda i: vl.store(prompts[i], f"answer {i}", vector=stored[i].tolist()),
+        LC: lambda i: lc.update(prompts[i], llm_string, _gen(i)),
+    }
+    get: dict[str, Callable[[np.ndarray, str], Any]] = {
+        OURS: lambda v, p: ours.lookup(p, scope, vector=v),
+        OURS_OFF: lambda v, p: ours_off.lookup(p, scope, vector=v),
+        VL: lambda v, p: vl.check(vector=v.tolist(), num_results=1),
+        LC: lambda v, p: lc.lookup(p, llm_string),
+    }
+
+    def timed_updates(first: int) -> dict[str, list[float]]:
+        samples: dict[str, list[float]] = {label: [] for label in put}
+        step = TIMED // ROUNDS
+        order = list(put.items())
+        for r in range(ROUNDS):
+            ids = list(range(first + r * step, first + (r + 1) * step))
+            for label, f in order if r % 2 == 0 else order[::-1]:
+                samples[label] += _timed(f, ids, warmup=0)
+        return samples
+
+    mem: dict[str, float] = {}
+    for f in put.values():
+        for i in range(SMALL):
+            f(i)
+    live_small = _settle(ours)
+    small = timed_updates(SMALL)
+    for label, f in put.items():  # one system at a time: used_memory growth is its own
+        before = _mem(client)
+        for i in range(SMALL + TIMED, n):
+            f(i)
+        if label == OURS:
+            _settle(ours)
+        time.sleep(0.5)  # let the index settle
+        mem[label] = (_mem(client) - before) / (n - SMALL - TIMED)
+    live_n = _settle(ours)
+    large = timed_updates(n)
+    state = {k.decode(): v.decode() for k, v in client.hgetall(
+        cfg.keys.cache_index_keys(ours.name).state).items()}  # fmt: skip
+    notes.append(f"{kind}: this pack's index at {SMALL:,} entries: {live_small}; at {n:,}: "
+                 f"{live_n} (last trial at {state.get('auto_size', '-')} entries: "
+                 f"{state.get('auto_reason', 'none')}).")  # fmt: skip
+
+    hit_s: dict[str, list[float]] = {label: [] for label in get}
+    miss_s: dict[str, list[float]] = {label: [] for label in get}
+    n_queries = len(data.hit)
+    chunk = n_queries // ROUNDS
+    order_g = list(get.items())
+    for r in range(ROUNDS):
+        ids = list(range(r * chunk, (r + 1) * chunk))
+        for label, g in order_g if r % 2 == 0 else order_g[::-1]:
+            hit_s[label] += _timed(lambda i, g=g: g(data.hit[i], hit_prompts[i]), ids, warmup=5)
+            miss_s[label] += _timed(lambda i, g=g: g(data.miss[i], miss_prompts[i]), ids, warmup=5)
+    out: dict[str, list[list[Any]]] = {"sem": [], "upd": [], "acc": [], "mem": []}
+    for label, g in get.items():
+        correct = sum(_is_source(r, i) for i in range(n_queries)
+                      if (r := g(data.hit[i], hit_prompts[i])))  # fmt: skip
+        served = sum(bool(g(data.miss[i], miss_prompts[i])) for i in range(n_queries))
+        hits, misses = hit_s[label], miss_s[label]
+        out["sem"].append([kind, label, median_us(hits) / 1000, p99_us(hits) / 1000,
+                           median_us(misses) / 1000, p99_us(misses) / 1000,
+                           f"{median_us(hits) / median_us(hit_s[LC]):.3f}×",
+                           f"{correct / n_queries:.3f}", f"{served / n_queries:.3f}"])  # fmt: skip
+    for label in put:
+        s_, l_ = median_us(small[label]), median_us(large[label])
+        out["upd"].append([kind, label, s_, f"{s_ / median_us(small[LC]):.2f}×",
+                           f"{s_ / median_us(small[VL]):.2f}×", l_,
+                           f"{l_ / median_us(large[LC]):.2f}×",
+                           f"{l_ / median_us(large[VL]):.2f}×"])  # fmt: skip
+        out["mem"].append([kind, label, f"{mem[label]:,.0f}", f"{mem[label] / mem[VL]:.2f}×"])
+    client.close()
+    return out
 
 
 def _merge(report: str, full: bool) -> str:
