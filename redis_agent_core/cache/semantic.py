@@ -39,7 +39,7 @@ from ..search.executor import arun, run
 from ..search.lifecycle import IndexLifecycle, drop_flow
 from ..search.replies import describe_info, info_name, search_rows
 from ..tags import TAG_SEPARATOR, tag_value
-from ..vectors import AUTO_RECHECK, VectorIndex
+from ..vectors import AUTO_RECHECK, TUNING_RECHECK, VectorIndex
 from .base import PROBE, RECORD, CacheStore, parse_lookup
 from .entry import (
     CacheHit,
@@ -203,6 +203,7 @@ class SemanticCache(CacheStore):
         self._checked_at = 0.0
         self._tuned: int | None = None  # the ef_runtime the HNSW trial tuned (auto)
         self._tuned_loaded = False
+        self._tuned_at = 0.0
         self._view: VectorIndex | None = None  # the index as a vector index, for the trial
         self._dtype_chosen = dtype is not None  # else an existing index decides
         self._set_dtype(dtype or "float16")
@@ -400,13 +401,15 @@ class SemanticCache(CacheStore):
         if (self.auto and self.algorithm == "flat" and self._index_ready and not self._plain()
                 and time.monotonic() - self._checked_at > AUTO_RECHECK):  # fmt: skip
             self.index.ready = False
+        if self.auto and self._tuned_loaded and time.monotonic() - self._tuned_at > TUNING_RECHECK:
+            self._tuned_loaded = False  # the index re-tunes as it grows, in any process
 
     def _needs_tuning(self) -> bool:
         return self.auto and self.algorithm == "hnsw" and not self._tuned_loaded
 
     def _set_tuned(self, raw: Any) -> None:
         self._tuned = int(float(text(raw or 0))) or None
-        self._tuned_loaded = True
+        self._tuned_loaded, self._tuned_at = True, time.monotonic()
         self._knn = self._knn_clause()
 
     def ensure_index(self) -> None:
@@ -444,12 +447,14 @@ class SemanticCache(CacheStore):
         return self._view
 
     def _trial_due(self) -> bool:
-        """Whether a write may start the trial (auto, FLAT behind the alias)."""
-        return self.auto and self.algorithm == "flat" and not self._plain()
+        """Whether a write may start the trial (FLAT) or a new tuning as the index grows
+        (HNSW): an auto cache behind its alias; the vector index decides which and when."""
+        return self.auto and not self._plain()
 
     def _written(self) -> None:
         """After a write: the vector index starts the trial in a thread when due (it
-        looks at the size at most once a second)."""
+        looks at the size at most once a second while FLAT), or tunes the HNSW index
+        again once it has doubled (looked at every TUNING_RECHECK seconds)."""
         if self._trial_due():
             try:
                 self.vector_index()._written(1)

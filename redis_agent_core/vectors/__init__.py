@@ -21,7 +21,7 @@ from .filters import (
     tag_value,
 )
 from .index import AutoReport, PartialWriteError, RecallReport, VectorIndex
-from .lifecycle import AUTO_RECHECK
+from .lifecycle import AUTO_RECHECK, TUNING_RECHECK
 from .query import Hit, mmr_select
 from .schema import (
     MetadataField,
@@ -33,6 +33,7 @@ from .schema import (
 __all__ = [
     "AUTO_RECHECK",
     "OPERATORS",
+    "TUNING_RECHECK",
     "And",
     "AutoReport",
     "Condition",

@@ -33,6 +33,7 @@ from ..search.executor import arun, run
 from ..search.lifecycle import IndexLifecycle, alias_flow, drop_flow, info_flow
 from ..search.replies import indexing_done
 from . import query as q
+from .lifecycle import TUNING_RECHECK
 from .queries import tuning_state
 from .recall import IndexRecall, RecallReport
 from .schema import DEFAULT_RECALL_TARGET
@@ -216,11 +217,7 @@ class IndexAuto(IndexRecall):
         while not indexing_done(run(execute, info_flow(sib.index_name))):
             client.pexpire(lock, LOCK_MS)
             time.sleep(0.2)
-        tuned = sib.tune_recall(self._trial_target(), sample=sample, seed=seed)
-        if self._below_floor(tuned):
-            tuned = self._floored(sib.measure_recall(sample=sample, ef_runtime=self._floor(),
-                                                     seed=seed))  # fmt: skip
-            client.hset(self.recall_key, mapping=sib._save_mapping(tuned))
+        tuned = self._tune(sib, sample, seed)
         vecs = sib._measure(min(sample, _TIMED), 10, seed).vecs
         flat, hnsw = self._variant_name("flat"), sib.index_name
         times: dict[str, list[float]] = {"flat": [], "hnsw": []}
@@ -246,8 +243,57 @@ class IndexAuto(IndexRecall):
         logger.info("vector index %r: %s", self.name, reason)
         return report
 
+    def _tune(self, index: IndexAuto, sample: int, seed: int | None) -> RecallReport:
+        """Tune ``index`` (HNSW) to the trial's target, never below the schema's
+        ``ef_runtime``; saved beside the index."""
+        tuned = index.tune_recall(self._trial_target(), sample=sample, seed=seed)
+        if self._below_floor(tuned):
+            tuned = self._floored(index.measure_recall(sample=sample, ef_runtime=self._floor(),
+                                                       seed=seed))  # fmt: skip
+            with translate_errors(self.config, f"saving the tuning of {self.name!r}"):
+                self.config.get_client().hset(self.recall_key, mapping=index._save_mapping(tuned))
+        return tuned
+
+    async def _atune(self, index: IndexAuto, sample: int, seed: int | None) -> RecallReport:
+        """Async :meth:`_tune`."""
+        tuned = await index.atune_recall(self._trial_target(), sample=sample, seed=seed)
+        if self._below_floor(tuned):
+            tuned = self._floored(await index.ameasure_recall(
+                sample=sample, ef_runtime=self._floor(), seed=seed))  # fmt: skip
+            with translate_errors(self.config, f"saving the tuning of {self.name!r}"):
+                await self.config.get_async_client().hset(
+                    self.recall_key, mapping=index._save_mapping(tuned)
+                )
+        return tuned
+
+    def _retune(self, *, sample: int = 100, seed: int | None = None) -> RecallReport | None:
+        """Tune the live HNSW index again, as the trial did, if it has grown
+        ``AUTO_GROWTH`` times since it was last tuned (one process at a time, under the
+        switch lock); None when not due. Writes start it in a thread."""
+        if not self.auto or self._plain() or self.schema.algorithm != "hnsw":
+            return None
+        client = self.config.get_client()
+        with translate_errors(self.config, f"tuning {self.name!r}"):
+            state = tuning_state(client.hgetall(self.recall_key))
+            if self.count() < float(state.get("size", 0) or 0) * AUTO_GROWTH:
+                return None
+            lock, token = self._keys.lock, uuid.uuid4().hex
+            if not client.set(lock, token, nx=True, px=LOCK_MS):
+                return None
+            try:
+                report = self._tune(self, sample, seed)
+            finally:
+                if client.get(lock) in (token, token.encode()):
+                    client.delete(lock)
+        logger.info("vector index %r: ef_runtime %s at %d documents (recall %.3f)", self.name,
+                    report.ef_runtime, report.size, report.recall)  # fmt: skip
+        return report
+
     def _written(self, count: int) -> None:
         """After a write: start the trial in a thread when the index is due one."""
+        if self._retune_due():
+            self._start(self._retune_in_background, "retune")
+            return
         if not self._due():
             return
         size = self.count()
@@ -267,13 +313,33 @@ class IndexAuto(IndexRecall):
         self._last_size_check = now
         return True
 
-    def _maybe_start(self, size: int, state: dict[str, str]) -> None:
-        if size < self._next_check(state):
-            return
-        self._picking = threading.Thread(
-            target=self._pick_in_background, name=f"rap-auto-{self.name}", daemon=True
-        )
+    def _retune_due(self) -> bool:
+        """Whether to look at the growth of a live HNSW index now (throttled as the
+        size checks, at most every TUNING_RECHECK seconds)."""
+        if not self.auto or self.schema.algorithm != "hnsw" or self._plain():
+            return False
+        if self.recall_target is None or (self._picking is not None and self._picking.is_alive()):
+            return False
+        now = time.monotonic()
+        if now - self._last_size_check < TUNING_RECHECK:
+            return False
+        self._last_size_check = now
+        return True
+
+    def _start(self, target: Any, what: str) -> None:
+        self._picking = threading.Thread(target=target, name=f"rap-{what}-{self.name}",
+                                         daemon=True)  # fmt: skip
         self._picking.start()
+
+    def _maybe_start(self, size: int, state: dict[str, str]) -> None:
+        if size >= self._next_check(state):
+            self._start(self._pick_in_background, "auto")
+
+    def _retune_in_background(self) -> None:
+        try:
+            self._retune()
+        except Exception:  # a thread has nobody to raise to: say it, retry on a later write
+            logger.warning("vector index %r: tuning again failed", self.name, exc_info=True)
 
     def _pick_in_background(self) -> None:
         try:
@@ -320,11 +386,7 @@ class IndexAuto(IndexRecall):
         while not indexing_done(await arun(execute, info_flow(sib.index_name))):
             await client.pexpire(lock, LOCK_MS)
             await asyncio.sleep(0.2)
-        tuned = await sib.atune_recall(self._trial_target(), sample=sample, seed=seed)
-        if self._below_floor(tuned):
-            tuned = self._floored(await sib.ameasure_recall(
-                sample=sample, ef_runtime=self._floor(), seed=seed))  # fmt: skip
-            await client.hset(self.recall_key, mapping=sib._save_mapping(tuned))
+        tuned = await self._atune(sib, sample, seed)
         vecs = (await sib._ameasure(min(sample, _TIMED), 10, seed)).vecs
         flat, hnsw = self._variant_name("flat"), sib.index_name
         times: dict[str, list[float]] = {"flat": [], "hnsw": []}
@@ -352,6 +414,9 @@ class IndexAuto(IndexRecall):
 
     async def _awritten(self, count: int) -> None:
         """After a write: start the trial (in a thread of its own) when it is due."""
+        if self._retune_due():
+            self._start(self._retune_in_background, "retune")
+            return
         if not self._due():
             return
         size = await self.acount()

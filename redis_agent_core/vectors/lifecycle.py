@@ -34,6 +34,9 @@ LifecycleT = TypeVar("LifecycleT", bound="IndexLifecycleMixin")
 # How often (seconds) an auto index asks the server which index is live: another process
 # may have switched it to HNSW; until then this one queries without its ef_runtime.
 AUTO_RECHECK = 1.0
+# How often (seconds) an auto index on HNSW reads its tuned ef_runtime again: the index
+# re-tunes as it grows (see .auto), in whichever process wrote past the size.
+TUNING_RECHECK = 30.0
 
 
 class IndexLifecycleMixin(IndexCore):

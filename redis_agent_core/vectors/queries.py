@@ -22,7 +22,7 @@ from ..search.capabilities import aget_capabilities
 from . import query as q
 from .base import FilterLike, QueryLike
 from .checks import check_k, check_text
-from .lifecycle import IndexLifecycleMixin
+from .lifecycle import TUNING_RECHECK, IndexLifecycleMixin
 from .schema import (
     METADATA_FIELD,
     distance_from_relevance,
@@ -40,14 +40,17 @@ class IndexQueries(IndexLifecycleMixin):
     # The ef_runtime saved by tune_recall, read once per instance on the first query.
     _tuned: int | None = None
     _tuned_loaded: bool = False
+    _tuned_at = 0.0
 
     def _uses_tuning(self, ef_runtime: int | None) -> bool:
+        if self.auto and time.monotonic() - self._tuned_at > TUNING_RECHECK:
+            self._tuned_loaded = False  # another process may have tuned it again as it grew
         return (ef_runtime is None and not self._tuned_loaded
                 and self.recall_target is not None and self.schema.algorithm == "hnsw")  # fmt: skip
 
     def _set_tuned(self, raw: Any) -> None:
         self._tuned = int(tuning_state(raw).get("ef_runtime", "0") or 0) or None
-        self._tuned_loaded = True
+        self._tuned_loaded, self._tuned_at = True, time.monotonic()
 
     def _ef(self, ef_runtime: int | None) -> int | None:
         """A query's ``ef_runtime``: its own, else the tuned one, else None (the schema's)."""

@@ -213,3 +213,28 @@ def test_the_trial_measures_the_recall_a_lookup_needs(config: RedisAgentConfig) 
     view.recall_radius = None
     knn = view.measure_recall(sample=60, ef_runtime=40, seed=1)  # measured: 0.55
     assert near.recall >= 0.95 > knn.recall + 0.2
+
+
+def test_an_hnsw_cache_tunes_again_as_it_doubles(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auto, "TUNING_RECHECK", 0.0)  # look after every write
+    monkeypatch.setattr("redis_agent_core.cache.semantic.TUNING_RECHECK", 0.0)
+    x = unit(np.random.default_rng(7), 700)
+    cache = cache_of(config, toy_embedder)
+    filled(cache, x[:300])
+    view = cache.vector_index()
+    assert view.pick_algorithm(force=True, sample=40, seed=1).switched
+    state_key = config.keys.cache_index_keys(cache.name).state
+    tuned_at = int(config.get_client().hget(state_key, "size"))
+    assert 290 <= tuned_at <= 300
+    for i in range(300, 700):
+        assert cache.update(f"p{i}", A, f"a{i}", vector=x[i])
+        if view._picking is not None:
+            view._picking.join(60)
+    state = {k.decode(): v.decode() for k, v in config.get_client().hgetall(state_key).items()}
+    assert int(state["size"]) >= 2 * tuned_at  # tuned again once it had doubled
+    assert float(state["recall"]) >= 0.95
+    other = cache_of(config, toy_embedder)  # another process reads the new tuning
+    assert served(other, x, range(0, 700, 13)) == [f"a{i}" for i in range(0, 700, 13)]
+    assert other._tuned == int(state["ef_runtime"])
