@@ -426,9 +426,16 @@ asyncio.run(main(float(sys.argv[1])))
 
 
 def measure_one(
-    base: str, keys: list[str], cpu: CpuMeter, scenario: str, clients: int, seconds: float
+    base: str,
+    keys: list[str],
+    cpu: CpuMeter,
+    scenario: str,
+    clients: int,
+    seconds: float,
+    idle_cpus: set[int] | None = None,
 ) -> Run:
-    """One run, with the CPU the service and Redis spent on it and an idle loop's lag."""
+    """One run, with the CPU the service and Redis spent on it and the lag of an idle
+    loop (on ``idle_cpus``: those of the service)."""
     import json
 
     # every worker publishes its counters every 2 s: after a quiet pause, all are current
@@ -438,6 +445,8 @@ def measure_one(
     idle = subprocess.Popen(
         [sys.executable, "-c", _IDLE_LOOP, str(seconds)], stdout=subprocess.PIPE, text=True
     )
+    if idle_cpus:
+        os.sched_setaffinity(idle.pid, idle_cpus)
     service_before, redis_before = cpu.read()
     client_before, ticks_before = time.process_time(), _cpu_ticks()
     run = asyncio.run(_run(base, keys, scenario, clients, seconds, seed=f"{scenario}-{clients}"))
@@ -458,30 +467,59 @@ def measure_one(
     return run
 
 
-def _selected(delay_ms: float, scenario: str, clients: int) -> bool:
+PINNED_ROWS = ("0:hits:16", "0:misses:16", "0:misses:64")
+
+
+def _selected(delay_ms: float | str, scenario: str, clients: int | str) -> bool:
     """Whether ``BENCH_SERVICE_ONLY`` (e.g. ``0:misses:64,0:mix:64``; empty: every row)
     asks for this row."""
     only = os.environ.get("BENCH_SERVICE_ONLY")
     if not only:
         return True
-    return f"{delay_ms:.0f}:{scenario}:{clients}" in {r.strip() for r in only.split(",")}
+    return f"{float(delay_ms):.0f}:{scenario}:{clients}" in {r.strip() for r in only.split(",")}
 
 
 def measure(
-    workers: int, delay_ms: float, scenarios: tuple[str, ...], seconds: float
+    workers: int,
+    delay_ms: float,
+    scenarios: tuple[str, ...],
+    seconds: float,
+    *,
+    pinned: bool = False,
+    rows_wanted: tuple[str, ...] = (),
 ) -> list[list[Any]]:
+    """Rows of one model delay. ``pinned``: Redis and the service on every core but the
+    last, the load generator and the fake model on the last (what the service's loops
+    lag when the clients cannot take their cores); ``rows_wanted``: only these
+    ``model-ms:scenario:clients`` rows."""
+    every = os.sched_getaffinity(0)
+    last = {max(every)}
+    server_cpus, client_cpus = (every - last, last) if pinned and len(every) > 1 else (every, every)
     rows = []
-    with bench_server() as url, fake_model(delay_ms) as model_url:
-        with service(url, model_url, workers) as (base, pid):
-            keys = issue_keys(url, max(CLIENTS))
-            cpu = CpuMeter(pid, url)
-            for scenario in scenarios:
-                for clients in CLIENTS:
-                    if not _selected(delay_ms, scenario, clients):
-                        continue
-                    run = measure_one(base, keys, cpu, scenario, clients, seconds)
-                    rows.append(run.row(delay_ms))
-                    print(" | ".join(str(v) for v in rows[-1]), flush=True)
+    try:
+        os.sched_setaffinity(0, server_cpus)  # inherited by Redis
+        with bench_server() as url:
+            os.sched_setaffinity(0, client_cpus)
+            with fake_model(delay_ms) as model_url:
+                os.sched_setaffinity(0, server_cpus)  # inherited by every worker
+                with service(url, model_url, workers) as (base, pid):
+                    os.sched_setaffinity(0, client_cpus)  # the clients run here
+                    keys = issue_keys(url, max(CLIENTS))
+                    cpu = CpuMeter(pid, url)
+                    for scenario in scenarios:
+                        for clients in CLIENTS:
+                            row = f"{delay_ms:.0f}:{scenario}:{clients}"
+                            if rows_wanted and row not in rows_wanted:
+                                continue
+                            if not _selected(delay_ms, scenario, clients):
+                                continue
+                            run = measure_one(
+                                base, keys, cpu, scenario, clients, seconds, idle_cpus=server_cpus
+                            )
+                            rows.append(run.row(delay_ms))
+                            print(" | ".join(str(v) for v in rows[-1]), flush=True)
+    finally:
+        os.sched_setaffinity(0, every)
     return rows
 
 
@@ -512,15 +550,25 @@ def main(full: bool = False) -> str:
     for delay_ms, scenarios in ((0, ("hits", "misses", "mix")), (500, ("misses", "mix"))):
         if any(_selected(delay_ms, s, c) for s in scenarios for c in CLIENTS):
             rows += measure(workers, delay_ms, scenarios, seconds)
-    return "\n\n".join(
-        [
-            "# Reference service under load",
-            f"`redis-agent serve --no-queue --workers {workers}` on the embedded Redis, "
-            + ABOUT.format(seconds=seconds),
-            table(HEADERS, rows),
-            machine_note(),
+    pinned = []
+    if len(os.sched_getaffinity(0)) > 1 and any(_selected(*r.split(":")) for r in PINNED_ROWS):
+        pinned = measure(
+            workers, 0, ("hits", "misses"), seconds, pinned=True, rows_wanted=PINNED_ROWS
+        )
+    parts = [
+        "# Reference service under load",
+        f"`redis-agent serve --no-queue --workers {workers}` on the embedded Redis, "
+        + ABOUT.format(seconds=seconds),
+        table(HEADERS, rows),
+    ]
+    if pinned:
+        parts += [
+            "## Clients apart: Redis and the workers on every core but the last, the load "
+            "generator and the fake model on the last (`sched_setaffinity`, as `taskset`); "
+            "the idle loop runs on the service's cores",
+            table(HEADERS, pinned),
         ]
-    )
+    return "\n\n".join([*parts, machine_note()])
 
 
 if __name__ == "__main__":
