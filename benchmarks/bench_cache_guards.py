@@ -113,7 +113,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
         "",
     ]
     proto = []
-    for source in ("calibration", "heldout", "fow-cache", "traps2"):
+    for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3"):
         t = _calibrated(sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 7)
