@@ -94,6 +94,7 @@ def main(full: bool) -> str:
 
     from langchain_redis_agent import RedisChatMessageHistory
     from langchain_redis_agent.chat_history import decode_messages as lc_decode
+    from langchain_redis_agent.chat_history import encode_messages as lc_encode
     from llamaindex_redis_agent import RedisChatStore
     from llamaindex_redis_agent import chat_store as li_chat_store
     from llamaindex_redis_agent.chat_store import decode_messages as li_decode
@@ -168,9 +169,44 @@ def main(full: bool) -> str:
                 {"role": "user", "content": one_li.content}
             ),
         }
+        raw.config_resetstat()  # server time per command of the append rounds alone
         append = {
             name: sec * 1e6
             for name, sec in interleaved(append_fns, rounds=append_rounds, batch=20).items()
+        }
+        stats = raw.info("commandstats")
+        server_us = {
+            cmd: float(stats[f"cmdstat_{cmd}"]["usec_per_call"]) for cmd in ("evalsha", "rpush")
+        }
+
+        # where an append's time goes: the parts of ours and of the peer's call, apart
+        client = cfg.get_client()
+        one_payload = li_chat_store.encode_messages([one_li])[0]
+        core_store = ours_li.store
+        parts_fns: dict[str, Callable[[], object]] = {
+            "RPUSH of the JSON through redis-py (the peer's call, encoding apart)": partial(
+                client.execute_command, "RPUSH", "append-parts-rpush", one_payload
+            ),
+            "our append script, pre-packed on a leased connection (core, bytes given)": partial(
+                core_store.append, "append-parts-core", [one_payload]
+            ),
+            "our append script through redis-py's execute_command (the generic path)": lambda: (
+                core_store._call(
+                    "append",
+                    *core_store._append_calls(
+                        "append-parts-generic", [one_payload], time.time_ns() // 1_000_000
+                    ),
+                )
+            ),
+            "LlamaIndex model_dump_json().encode() (the peer's encoding)": lambda: (
+                one_li.model_dump_json().encode()
+            ),
+            "LlamaIndex encode_messages (ours)": partial(li_chat_store.encode_messages, [one_li]),
+            "LangChain encode_messages (ours)": partial(lc_encode, [one_lc]),
+        }
+        append_parts = {
+            name: sec * 1e6
+            for name, sec in interleaved(parts_fns, rounds=append_rounds, batch=20).items()
         }
 
         # -- read n messages --
@@ -285,6 +321,30 @@ def main(full: bool) -> str:
         "index ZADD is pipelined beside the script). "
         "llama-index: RPUSH then EXPIRE (two round trips) when given a TTL; at its "
         "defaults one RPUSH and no expiry, trim or index. Target: ≤ 1.0× llama-index.",
+        "",
+        "### Where an append's time goes (µs, median, interleaved rounds)",
+        "",
+        table(["part", "µs"], list(append_parts.items())),
+        "",
+        table(
+            ["server time per call, during the append rounds above (INFO commandstats)", "µs"],
+            [
+                (
+                    "EVALSHA: our append script (RPUSH, trim, seq, TTL of 3 keys, index + prune)",
+                    server_us["evalsha"],
+                ),
+                ("RPUSH: llama-index's append", server_us["rpush"]),
+            ],
+        ),
+        "",
+        "A sync append on one node sends its script call pre-packed on a connection leased "
+        "from the client's pool (`redis_agent_core.fastpath`, as the exact cache and the "
+        "rate limiter): redis-py's generic `execute_command` (pool bookkeeping, a `poll()` "
+        "health check, packing, retry wrapper) costs more on the client than the whole "
+        "script on the server. Anything else (async, a cluster, NOSCRIPT, a dropped "
+        "connection) takes redis-py's path with its retries. The LlamaIndex adapter "
+        "encodes with the model's serializer straight to bytes and reads its core store "
+        "past pydantic's private-attribute lookup (~5 µs a read).",
         "",
         "## Read all messages (ms, median; messages returned)",
         "",

@@ -1,5 +1,5 @@
-local count = #ARGV - 4
-local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
+local count = #ARGV - 5
+local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 6))
 local maxlen = tonumber(ARGV[3])
 if maxlen > 0 and len > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
@@ -11,7 +11,7 @@ redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
 local ttl = tonumber(ARGV[2])
 if #KEYS == 4 then
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-  prune_index(KEYS[4], ARGV[4], ttl)
+  if ttl > 0 then prune_below(KEYS[4], ARGV[5]) end
 end
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)

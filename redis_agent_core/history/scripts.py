@@ -28,7 +28,8 @@ _WRITE = Script.load(__package__, "expire_lib.lua", "prune_lib.lua", "write.lua"
 # The common write, kept short (it runs on every message): append active payloads,
 # no metadata change. Same effects as _WRITE in mode append / target active.
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: session id, ttl_s (0 none),
-# max_len (0 none), now_ms, payloads... (at most _UNPACK_CHUNK of them).
+# max_len (0 none), now_ms, prune cutoff ('(' .. now_ms - ttl_s * 1000, computed by the
+# caller: string work in Lua costs ~1 us a call), payloads... (at most _UNPACK_CHUNK).
 _APPEND = Script.load(__package__, "prune_lib.lua", "append.lua", **_LIB)
 
 # KEYS: sessions index. ARGV: now_ms, ttl_s. The prune alone, for a cluster (where

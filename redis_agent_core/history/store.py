@@ -209,7 +209,7 @@ class SessionStore:
             # The packed form leaves out the leading argument count (it depends on
             # the number of payloads): command_prefix(n) adds it per call.
             packed = b"".join(bulk(arg_bytes(c)) for c in call)
-            head = _AppendHead(call, packed, len(call) + 1)  # + now_ms
+            head = _AppendHead(call, packed, len(call) + 2)  # + now_ms, cutoff
             if len(self._append_heads) >= 1024:  # bounded: many sessions, one store
                 self._append_heads.clear()
             self._append_heads[session_id] = head
@@ -224,10 +224,16 @@ class SessionStore:
             return self._write_call(
                 session_id, payloads, mode="append", status=ACTIVE, metadata=None, now_ms=now_ms
             )
-        call = (*self._append_head(session_id).call, b"%d" % now_ms, *payloads)
+        call = (*self._append_head(session_id).call, *self._append_times(now_ms), *payloads)
         if self._inline_index:
             return [call]
         return [call, *self._index_calls(session_id, now_ms)]
+
+    def _append_times(self, now_ms: int) -> tuple[bytes, bytes]:
+        """The per-call arguments of :data:`_APPEND` before its payloads: the time and
+        the index's prune cutoff (sessions idle for longer than the TTL)."""
+        ttl = self.ttl
+        return b"%d" % now_ms, (b"(%d" % (now_ms - ttl * 1000) if ttl else b"")
 
     def _fast_append(self, session_id: str, payloads: Sequence[bytes | str], now_ms: int) -> Any:
         """The reply of a plain append sent pre-packed on a leased connection
@@ -241,7 +247,8 @@ class SessionStore:
         if lease is None:
             return FALLBACK
         head = self._append_head(session_id)
-        parts = [command_prefix(head.nargs + len(payloads)), head.packed, bulk(b"%d" % now_ms)]
+        now, cutoff = self._append_times(now_ms)
+        parts = [command_prefix(head.nargs + len(payloads)), head.packed, bulk(now), bulk(cutoff)]
         for payload in payloads:
             if type(payload) is not bytes:
                 return FALLBACK
