@@ -58,6 +58,7 @@ __all__ = [
     "command_prefix",
     "eligible",
     "pack_commands",
+    "packed_call",
     "packed_hset",
     "pooled",
     "send_batch",
@@ -129,6 +130,15 @@ def command_prefix(nargs: int, *parts: bytes) -> bytes:
     if len(parts) > nargs:
         raise ValueError(f"{len(parts)} fixed parts for a command of {nargs} arguments")
     return b"*%d\r\n" % nargs + b"".join(map(bulk, parts))
+
+
+def packed_call(head: bytes, nargs: int, values: Sequence[bytes]) -> bytes:
+    """A command of ``nargs`` arguments in one buffer: the first ones already packed as
+    bulks in ``head`` (no leading count: it depends on how many ``values`` follow),
+    then ``values`` as bulks (:func:`bulk` inlined: a per-message hot path)."""
+    parts = [b"*%d\r\n" % nargs, head]
+    parts += [b"$%d\r\n%b\r\n" % (len(v), v) for v in values]
+    return b"".join(parts)
 
 
 def arg_bytes(value: Any) -> bytes:

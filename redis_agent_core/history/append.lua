@@ -10,8 +10,12 @@ if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4]) end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
 local ttl = tonumber(ARGV[2])
 if #KEYS == 4 then
-  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-  if ttl > 0 then prune_below(KEYS[4], ARGV[5]) end
+  local added = redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+  -- prune when a session joins the index (the only way it grows) and at every
+  -- once every $PRUNE_EVERY messages of a session: bounded work, one call fewer a message
+  if ttl > 0 and (added == 1 or (seq + count) % $PRUNE_EVERY < count) then
+    prune_below(KEYS[4], ARGV[5])
+  end
 end
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)

@@ -14,7 +14,7 @@ import redis
 from .. import telemetry
 from ..config import AsyncClient, RedisAgentConfig, SyncClient, get_default_config
 from ..errors import ConfigError
-from ..fastpath import FALLBACK, FastPath, arg_bytes, bulk, command_prefix
+from ..fastpath import FALLBACK, FastPath, arg_bytes, bulk, packed_call
 from ..keys import KeySpace, surrogate_error
 from ..redis_errors import FAULTS, map_redis_error
 from .model import (
@@ -207,7 +207,7 @@ class SessionStore:
             )
             call = _APPEND.evalsha(keys, settings)
             # The packed form leaves out the leading argument count (it depends on
-            # the number of payloads): command_prefix(n) adds it per call.
+            # the number of payloads): packed_call adds it per call.
             packed = b"".join(bulk(arg_bytes(c)) for c in call)
             head = _AppendHead(call, packed, len(call) + 2)  # + now_ms, cutoff
             if len(self._append_heads) >= 1024:  # bounded: many sessions, one store
@@ -229,11 +229,11 @@ class SessionStore:
             return [call]
         return [call, *self._index_calls(session_id, now_ms)]
 
-    def _append_times(self, now_ms: int) -> tuple[bytes, bytes]:
+    def _append_times(self, now_ms: int) -> list[bytes]:
         """The per-call arguments of :data:`_APPEND` before its payloads: the time and
         the index's prune cutoff (sessions idle for longer than the TTL)."""
         ttl = self.ttl
-        return b"%d" % now_ms, (b"(%d" % (now_ms - ttl * 1000) if ttl else b"")
+        return [b"%d" % now_ms, (b"(%d" % (now_ms - ttl * 1000) if ttl else b"")]
 
     def _fast_append(self, session_id: str, payloads: Sequence[bytes | str], now_ms: int) -> Any:
         """The reply of a plain append sent pre-packed on a leased connection
@@ -243,18 +243,17 @@ class SessionStore:
         trouble (the generic path retries, reconnects or raises)."""
         if not self._inline_index or len(payloads) > _UNPACK_CHUNK:
             return FALLBACK
+        for payload in payloads:
+            if type(payload) is not bytes:
+                return FALLBACK
         lease = self._fast.lease(self._client())
         if lease is None:
             return FALLBACK
         head = self._append_head(session_id)
-        now, cutoff = self._append_times(now_ms)
-        parts = [command_prefix(head.nargs + len(payloads)), head.packed, bulk(now), bulk(cutoff)]
-        for payload in payloads:
-            if type(payload) is not bytes:
-                return FALLBACK
-            parts.append(bulk(payload))
+        values = self._append_times(now_ms)
+        values += payloads  # type: ignore[arg-type]  # all bytes: checked above
         try:
-            return lease.call(b"".join(parts))
+            return lease.call(packed_call(head.packed, head.nargs + len(payloads), values))
         except FAULTS as exc:
             raise map_redis_error(exc, "append to history", self.config) from exc
 

@@ -12,7 +12,7 @@ import redis
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.history import SessionStore
-from redis_agent_core.history.scripts import PRUNE_BATCH
+from redis_agent_core.history.scripts import PRUNE_BATCH, PRUNE_EVERY
 from tests.faults import FaultyRedis
 
 
@@ -69,7 +69,26 @@ def _seed_expired(client: Any, index: str, n: int) -> None:
     client.zadd(index, {f"gone-{i}": old + i for i in range(n)})
 
 
-@pytest.mark.parametrize("write", ["append", "update_metadata", "take_oldest"])
+def test_appends_prune_when_a_session_joins_the_index_and_every_few_messages(
+    config: RedisAgentConfig, redis_client: redis.Redis
+) -> None:
+    store = SessionStore(config, ttl=60)
+    index = config.keys.history_sessions()
+    _seed_expired(redis_client, index, 250)
+    store.append("new", [b"{}"])  # the index grows only here: this append prunes
+    assert redis_client.zcard(index) == 1 + 250 - PRUNE_BATCH  # bounded work per call
+    for _ in range(PRUNE_EVERY - 2):  # messages 2..15: no prune
+        store.append("new", [b"{}"])
+    assert redis_client.zcard(index) == 1 + 250 - PRUNE_BATCH
+    store.append("new", [b"{}"])  # the 16th message prunes
+    assert redis_client.zcard(index) == 1 + 250 - 2 * PRUNE_BATCH
+    store.append("new", [b"{}"] * PRUNE_EVERY)  # one call passing the next 16th: once
+    assert [m.decode() for m in redis_client.zrange(index, 0, -1)] == ["new"]
+    store.append("another", [b"{}"])
+    assert redis_client.zcard(index) == 2
+
+
+@pytest.mark.parametrize("write", ["update_metadata", "take_oldest"])
 def test_writes_prune_expired_sessions_from_the_index_in_bounded_steps(
     config: RedisAgentConfig, redis_client: redis.Redis, write: str
 ) -> None:
@@ -78,7 +97,6 @@ def test_writes_prune_expired_sessions_from_the_index_in_bounded_steps(
     store.append("live", [b"{}", b"{}", b"{}", b"{}"])
     _seed_expired(redis_client, index, 250)
     calls = {
-        "append": lambda: store.append("live", [b"{}"]),
         "update_metadata": lambda: store.update_metadata("live", {"k": "v"}),
         "take_oldest": lambda: store.take_oldest("live", 1),
     }
