@@ -4,13 +4,17 @@ closing are not acted on."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import httpx
+import orjson
 from fastapi import FastAPI
 
+from redis_agent_core.config import RedisAgentConfig
 from redis_agent_service.balance import BalanceConnections, ConnectionBalancer, surplus
+from redis_agent_service.process_stats import ProcessStats, process_label
 
 
 def test_surplus_is_the_count_over_the_even_share_beyond_the_slack() -> None:
@@ -65,3 +69,30 @@ async def test_only_the_surplus_connections_are_closed_once_each() -> None:
     assert balancer.closed == 2 and balancer.to_close == 0
     # a closed connection is no longer counted here until it brings a request again
     assert balancer.connections() == 2
+
+
+async def test_workers_rebalance_on_the_counts_they_publish_through_redis(
+    config: RedisAgentConfig,
+) -> None:
+    key = config.keys.service_processes("balance-test")
+    peer = {"process": "peer:1", "at": time.time() + 60, "connections": 0}
+    await config.get_async_client().hset(key, "peer:1", orjson.dumps(peer))
+    balancer = ConnectionBalancer()
+    for port in range(6):
+        balancer.seen(("127.0.0.1", port))
+    stats = ProcessStats(
+        config,
+        key,
+        lambda: {"connections": balancer.connections()},
+        interval=0.02,
+        on_read=lambda entries: balancer.rebalance(entries, process_label()),
+    )
+    stats.start()
+    try:
+        for _ in range(200):
+            if balancer.to_close:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await stats.stop()
+    assert balancer.to_close == 3  # 6 here, none on the peer: 3 over the even share
