@@ -330,7 +330,7 @@ def main(full: bool) -> str:
             ["server time per call, during the append rounds above (INFO commandstats)", "µs"],
             [
                 (
-                    "EVALSHA: our append script (RPUSH, trim, seq, TTL of 3 keys, index + prune)",
+                    "EVALSHA: our append script (RPUSH, trim, seq, 3 TTLs, index; prune 1 in 16)",
                     server_us["evalsha"],
                 ),
                 ("RPUSH: llama-index's append", server_us["rpush"]),
