@@ -154,7 +154,6 @@ _SCOPE_KEYS = frozenset(_SCOPE_WORDS)
 # Words that may carry a negating prefix ("unsafe", "non-refundable"): at least 6 letters.
 _PREFIX_ALT = "|".join(sorted(lex.NEGATING_PREFIXES, key=len, reverse=True))
 _PREFIXED_WORD = re.compile(rf"\b({_PREFIX_ALT})([a-z][a-z-]{{3,}})\b(?!')")
-_PREFIX_HEAD = re.compile(rf"\b(?:{_PREFIX_ALT})[a-z]")
 _POSSESSIVE = re.compile(r"'s\b")
 _OWNER = re.compile(r"\b([a-z-]+)'s\b")
 _NEGATED_WORD = re.compile(r"[a-z]n't\b|\bnon-[a-z]")
@@ -480,7 +479,7 @@ def decode(text: str, stored: list) -> Features:
 
 def _positions(seq: tuple[str, ...]) -> dict[str, int]:
     """Stem of each content word -> its first position (built in C, first one wins)."""
-    positions = dict(zip(reversed(seq), range(len(seq) - 1, -1, -1), strict=True))
+    positions = dict(zip(reversed(seq), range(len(seq) - 1, -1, -1)))  # noqa: B905 (equal)
     for s in _FUNCTION_STEMS.intersection(positions):
         del positions[s]
     return positions
@@ -527,7 +526,9 @@ def _parse(text: str) -> Features:
         vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
 
     digits = _number_words_to_digits(lower) if not _NUMBER_VOCAB.isdisjoint(vocab) else lower
-    if not _PERIOD_VOCAB.isdisjoint(wordset):
+    if not _PERIOD_VOCAB.isdisjoint(wordset) and (
+        " a " in digits or " an " in digits or " one " in digits
+    ):
         digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
     quantities, _ = _quantities(digits)
     if quantities.get("num:1"):
@@ -587,14 +588,11 @@ def _parse(text: str) -> Features:
         if '"' in content or "'" in content or "`" in content
         else _NONE
     )
-    prefixed = (
-        tuple(
-            (prefix + base, base)
-            for prefix, base in _PREFIXED_WORD.findall(lower)
-            if base not in wordset and prefix != "non-"
-        )
-        if _PREFIX_HEAD.search(lower)
-        else ()
+    # (no cheaper test first: most texts have a word starting "in", "un", "dis"...)
+    prefixed = tuple(
+        (prefix + base, base)
+        for prefix, base in _PREFIXED_WORD.findall(lower)
+        if base not in wordset and prefix != "non-"
     )
     qualifiers = vocab & lex.QUALIFIERS
     if qualifiers:
