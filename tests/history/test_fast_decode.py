@@ -153,6 +153,8 @@ def test_fast_path_is_on() -> None:
     # if LlamaIndex changed its models the fast path turns itself off; these tests
     # would then compare full validation with itself, so say so loudly
     assert chat_store._COMMON is not None
+    # the same for the encoder: a text message is written by orjson, not pydantic
+    assert chat_store._text_json(ChatMessage(role="user", content="hi")) is not None
 
 
 @pytest.mark.parametrize("seed", range(8))
