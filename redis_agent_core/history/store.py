@@ -4,8 +4,10 @@ recall work to :mod:`.recall`."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -77,9 +79,6 @@ class SessionStore:
         # command tuple and packed in RESP: an append is the hot path. Setting ttl or
         # max_messages clears it.
         self._append_heads: dict[str, _AppendHead] = {}
-        # Plain sync appends skip redis-py's generic call (~15-20 us, more than the
-        # script takes on the server) through connections leased from the pool.
-        self._fast = FastPath()
         self._recall: _Recall | None = None
         self.ttl = self.config.default_ttl if ttl is _UNSET else ttl
         self.max_messages = max_messages
@@ -246,7 +245,7 @@ class SessionStore:
         for payload in payloads:
             if type(payload) is not bytes:
                 return FALLBACK
-        lease = self._fast.lease(self._client())
+        lease = _fast_path(self.config).lease(self._client())
         if lease is None:
             return FALLBACK
         head = self._append_head(session_id)
@@ -258,9 +257,10 @@ class SessionStore:
             raise map_redis_error(exc, "append to history", self.config) from exc
 
     def close(self) -> None:
-        """Return the connections plain appends leased to the client's pool (also done
-        when the store is garbage-collected); the next append leases again."""
-        self._fast.close()
+        """Return the connections plain appends of this config's stores leased to the
+        client's pool (also done when the config is garbage-collected); the next append
+        leases again."""
+        _fast_path(self.config).close()
 
     def _list_calls(
         self, offset: int, limit: int | None, newest_first: bool, now_ms: int
@@ -691,6 +691,27 @@ class SessionStore:
                 "redis_agent_core.embeddings.default_embedder()) when building it"
             )
         return self._recall
+
+
+# Plain sync appends skip redis-py's generic call (~15-40 us, more than the script
+# takes on the server) through connections leased from the pool (:mod:`..fastpath`).
+# One lease per config, not per store: the LangChain adapter builds a store per
+# session object, and a lease per object would keep a connection out of the pool for
+# every live history (at most MAX_LEASED connections per config this way).
+_FAST_PATHS: dict[int, FastPath] = {}
+_FAST_PATHS_LOCK = threading.Lock()
+
+
+def _fast_path(config: RedisAgentConfig) -> FastPath:
+    fast = _FAST_PATHS.get(id(config))
+    if fast is None:
+        with _FAST_PATHS_LOCK:
+            fast = _FAST_PATHS.get(id(config))
+            if fast is None:
+                fast = _FAST_PATHS[id(config)] = FastPath()
+                # dropped (its lease closed) when the config goes: ids are reused
+                weakref.finalize(config, _FAST_PATHS.pop, id(config), None)
+    return fast
 
 
 class _AppendHead(NamedTuple):

@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.fastpath import MAX_LEASED
 from redis_agent_core.history import SessionStore
 from redis_agent_core.server import EmbeddedRedis
 
@@ -72,3 +73,17 @@ def test_plain_append_skips_the_generic_call_and_survives_a_dropped_connection(
     assert client.hget(store.keys.history_meta("s"), "seq") == b"4"  # each message once
     store.close()
     config.close()
+
+
+def test_live_stores_of_one_config_share_the_leased_connections(
+    config: RedisAgentConfig,
+) -> None:
+    # the LangChain adapter builds a store per session object: 50 live ones must not
+    # keep 50 connections out of the pool
+    stores = [SessionStore(config, ttl=60) for _ in range(50)]
+    for i, store in enumerate(stores):
+        store.append(f"s{i}", [b"1"])
+        store.append(f"s{i}", [b"2"])
+    pool = config.get_client().connection_pool
+    assert len(pool._in_use_connections) <= MAX_LEASED  # type: ignore[attr-defined]
+    assert all(store.count(f"s{i}") == 2 for i, store in enumerate(stores))
