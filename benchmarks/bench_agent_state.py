@@ -7,7 +7,11 @@ needs), same run, rounds interleaved. LangGraph's ``InMemorySaver`` is the floor
 - put: one checkpoint of a chat thread (10 messages of ≈ 200 B + a counter; the
   messages channel changes), appended to a thread already holding 100;
 - get latest: ``get_tuple`` of that thread without an id;
-- list 100: ``list`` of a thread's 100 checkpoints, consumed;
+- list 100: ``list`` of a thread's 100 checkpoints, consumed; the peer's ``list``
+  returns each message as a dict (``{'lc': 1, 'type': 'constructor', ...}``), not the
+  message object its ``get_tuple`` and InMemorySaver return (so ``get_state_history``
+  gives dicts), so a second row makes its output equal with its own reviver
+  (``_deserialize_channel_values``, what its ``get_tuple`` applies);
 - agent run: 20 threads x 50 turns of a one-node StateGraph (add_messages), the
   time of the whole run and the server memory it added per checkpoint (``used_memory``
   delta, so the peer's search indexes count too).
@@ -76,6 +80,16 @@ def _fill(saver: Any, thread: str, n: int, messages: list[Any]) -> dict[str, Any
         cp, versions = _checkpoint(step, messages)
         config = saver.put(config, cp, {"source": "loop", "step": step}, versions)
     return config
+
+
+def _peer_list_revived(saver: Any, config: dict[str, Any]) -> list[Any]:
+    """The peer's list with messages made objects by the peer's own reviver, as its
+    get_tuple returns them (its list leaves them as dicts)."""
+    out = list(saver.list(config, limit=100))
+    for tup in out:
+        values = tup.checkpoint["channel_values"]
+        tup.checkpoint["channel_values"] = saver._deserialize_channel_values(values)
+    return out
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -292,7 +306,7 @@ def main(full: bool) -> str:
         spare = {name: f"p-{name}-{uuid.uuid4().hex[:6]}" for name in savers}
         put_cfg = {name: _fill(s, spare[name], 100, messages) for name, s in savers.items()}
         samples: dict[str, dict[str, list[float]]] = {
-            op: {n: [] for n in savers} for op in ("put", "get", "list")
+            op: {n: [] for n in savers} for op in ("put", "get", "list", "list_same")
         }
         step = [1000]
 
@@ -317,13 +331,35 @@ def main(full: bool) -> str:
                     samples["list"][name].append(
                         timed(lambda s=saver, t=thread_cfg: list(s.list(t, limit=100)))
                     )
+                    if name == "peer":
+                        samples["list_same"][name].append(
+                            timed(lambda s=saver, t=thread_cfg: _peer_list_revived(s, t))
+                        )
         assert all(last.values())
         n_listed = {
             n: len(list(s.list({"configurable": {"thread_id": threads_of[n]}}, limit=100)))
             for n, s in savers.items()
         }
+        kinds = {}
+        for n, s in savers.items():
+            t = {"configurable": {"thread_id": threads_of[n]}}
+            got = _peer_list_revived(s, t) if n == "peer" else list(s.list(t, limit=100))
+            kinds[n] = type(got[0].checkpoint["channel_values"]["messages"][0]).__name__
+            if n != "peer":
+                samples["list_same"][n] = samples["list"][n]
+        raw_kind = type(
+            next(
+                peer.list({"configurable": {"thread_id": threads_of["peer"]}}, limit=1)
+            ).checkpoint["channel_values"]["messages"][0]
+        ).__name__
+        assert len(set(kinds.values())) == 1, kinds  # the same output on every side
         rows = []
-        for op, label in (("put", "put"), ("get", "get latest"), ("list", "list 100")):
+        for op, label in (
+            ("put", "put"),
+            ("get", "get latest"),
+            ("list", "list 100"),
+            ("list_same", "list 100, peer's messages revived (same output)"),
+        ):
             ours_ms = _median_ms(samples[op]["ours"])
             peer_ms = _median_ms(samples[op]["peer"])
             floor_ms = _median_ms(samples[op]["InMemorySaver"])
@@ -352,6 +388,13 @@ def main(full: bool) -> str:
         )
         out.append("")
         out.append(f"Checkpoints listed: {n_listed}.")
+        out.append(
+            f"Messages in a listed checkpoint: peer `list` {raw_kind}; ours, InMemorySaver and "
+            f"the peer revived by its own `_deserialize_channel_values` {kinds['ours']}. "
+            "The peer's `list` skips the reviver its `get_tuple` applies, so its "
+            "`graph.get_state_history()` returns messages as dicts: the second list row is "
+            "the comparison of equal outputs."
+        )
         out.append("")
 
         # -- 20 threads x 50 turns through a graph; memory per checkpoint --
