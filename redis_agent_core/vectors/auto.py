@@ -303,25 +303,22 @@ class IndexAuto(IndexRecall):
 
     def _due(self) -> bool:
         """Whether to look at the size now (auto, FLAT, nothing running, throttled)."""
-        if not self.auto or self.schema.algorithm != "flat" or self._plain():
-            return False
-        if self._picking is not None and self._picking.is_alive():
-            return False
-        now = time.monotonic()
-        if now - self._last_size_check < _CHECK_EVERY:
-            return False
-        self._last_size_check = now
-        return True
+        return self._check_now("flat", _CHECK_EVERY)
 
     def _retune_due(self) -> bool:
         """Whether to look at the growth of a live HNSW index now (throttled as the
         size checks, at most every TUNING_RECHECK seconds)."""
-        if not self.auto or self.schema.algorithm != "hnsw" or self._plain():
+        return self.recall_target is not None and self._check_now("hnsw", TUNING_RECHECK)
+
+    def _check_now(self, algorithm: str, every: float) -> bool:
+        """An auto index on ``algorithm`` with no trial running, last looked at
+        ``every`` seconds ago or more: True, and the look is stamped."""
+        if not self.auto or self.schema.algorithm != algorithm or self._plain():
             return False
-        if self.recall_target is None or (self._picking is not None and self._picking.is_alive()):
+        if self._picking is not None and self._picking.is_alive():
             return False
         now = time.monotonic()
-        if now - self._last_size_check < TUNING_RECHECK:
+        if now - self._last_size_check < every:
             return False
         self._last_size_check = now
         return True
