@@ -140,6 +140,9 @@ ASYNC_ONLY: dict[str, str] = {
     "(Memory) is async only; RedisChatStore is the sync BaseChatStore",
     "redis_agent_core.embeddings.BatchingEmbedder.awarm": "starts the batching thread for "
     "an event loop; sync calls need none",
+    "redis_agent_core.fastpath.AsyncFastPath.aclose": "returns the running loop's leases "
+    "(FastPath.close is the sync twin of another class: tested in tests/core/test_fastpath.py)",
+    "redis_agent_core.fastpath.AsyncLease.aclose": "as AsyncFastPath.aclose (Lease.close)",
 }
 
 
@@ -430,7 +433,7 @@ def _session_store(config: RedisAgentConfig) -> SessionStore:
 @case(
     SessionStore,
     "append count read last info update_metadata read_all_statuses take_oldest pop_last "
-    "delete_at replace sessions relevant clear",
+    "delete_at replace sessions relevant clear close",
     _session_store,
 )
 async def session_store(store: SessionStore, call: Runner, config: RedisAgentConfig) -> None:
@@ -456,6 +459,10 @@ async def session_store(store: SessionStore, call: Runner, config: RedisAgentCon
     await call("clear", "s1", return_messages=True)
     await call("count", "s1")
     await call("append", "", ["x"])  # the same ConfigError
+    await call("append", "s3", [b"on a lease"])  # a plain append: the leased path
+    await call("close")  # returns the leased connections
+    await call("append", "s3", [b"leased again"])
+    await call("read", "s3")
 
 
 @case(KVStore, "mset mget yield_keys mdelete", lambda c: KVStore(c, name="kv"))
@@ -1427,6 +1434,36 @@ async def batch_send(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
     await call("send_batch", CLIENT, packed, retries=0, backoff=_no_wait)
     await call("send_batch", CLIENT, [["LPUSH", key, 1], ["PING"]], retries=2, backoff=_no_wait)
     call.note(config.get_client().hgetall(key))
+
+
+class _SyncLease:
+    def __init__(self, config: RedisAgentConfig) -> None:
+        self.config, self.path = config, fastpath.FastPath()
+
+    def call(self, packed: bytes) -> Any:
+        lease = self.path.lease(self.config.get_client())
+        assert lease is not None
+        return lease.call(packed)
+
+
+class _AsyncLease:
+    def __init__(self, config: RedisAgentConfig) -> None:
+        self.config, self.path = config, fastpath.AsyncFastPath()
+
+    async def call(self, packed: bytes) -> Any:
+        lease = self.path.lease(self.config.get_async_client())  # this loop's client
+        assert lease is not None
+        return await lease.call(packed)
+
+
+@twin_case(fastpath.AsyncLease, "call", lambda c: Twins(_SyncLease(c), _AsyncLease(c)))
+async def lease_call(h: Twins, call: Runner, config: RedisAgentConfig) -> None:
+    key = f"{config.namespace}:lease".encode()
+    await call("call", fastpath.command_prefix(3, b"SET", key, b"v"))
+    await call("call", fastpath.command_prefix(2, b"GET", key))
+    await call("call", fastpath.command_prefix(2, b"INCR", key))  # the same ResponseError
+    no_script = fastpath.command_prefix(3, b"EVALSHA", b"0" * 40, b"0")
+    await call("call", no_script, keep=lambda r: r is fastpath.FALLBACK)  # NOSCRIPT
 
 
 from redis_agent_core.search import lifecycle as search_lifecycle  # noqa: E402

@@ -8,15 +8,15 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import redis
 
 from .. import telemetry
 from ..config import AsyncClient, RedisAgentConfig, SyncClient, get_default_config
 from ..errors import ConfigError
-from ..fastpath import FALLBACK, FastPath, arg_bytes, bulk, packed_call
+from ..fastpath import FALLBACK, AsyncFastPath, FastPath, arg_bytes, bulk, packed_call
 from ..keys import KeySpace, surrogate_error
 from ..redis_errors import FAULTS, map_redis_error
 from .model import (
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ..embeddings import Embedder
 
 _UNSET: Any = object()
+_P = TypeVar("_P", FastPath, AsyncFastPath)
 
 
 class SessionStore:
@@ -234,25 +235,49 @@ class SessionStore:
         ttl = self.ttl
         return [b"%d" % now_ms, (b"(%d" % (now_ms - ttl * 1000) if ttl else b"")]
 
-    def _fast_append(self, session_id: str, payloads: Sequence[bytes | str], now_ms: int) -> Any:
-        """The reply of a plain append sent pre-packed on a leased connection
-        (:mod:`..fastpath`), or ``FALLBACK`` for the generic path: no lease (a cluster,
-        another client type, every leased connection busy), a payload that is not
-        bytes, more than one script call's worth of payloads, NOSCRIPT, or connection
-        trouble (the generic path retries, reconnects or raises)."""
+    def _packed_append(
+        self, session_id: str, payloads: Sequence[bytes | str], now_ms: int
+    ) -> bytes | None:
+        """A plain append's script call in RESP, for a leased connection
+        (:mod:`..fastpath`), or None for the generic path: a cluster, a payload that is
+        not bytes, or more than one script call's worth of payloads."""
         if not self._inline_index or len(payloads) > _UNPACK_CHUNK:
-            return FALLBACK
+            return None
         for payload in payloads:
             if type(payload) is not bytes:
-                return FALLBACK
-        lease = _fast_path(self.config).lease(self._client())
-        if lease is None:
-            return FALLBACK
+                return None
         head = self._append_head(session_id)
         values = self._append_times(now_ms)
         values += payloads  # type: ignore[arg-type]  # all bytes: checked above
+        return packed_call(head.packed, head.nargs + len(payloads), values)
+
+    def _fast_append(self, session_id: str, payloads: Sequence[bytes | str], now_ms: int) -> Any:
+        """The reply of a plain append sent pre-packed on a leased connection, or
+        ``FALLBACK`` for the generic path: no packed call (:meth:`_packed_append`), no
+        lease (another client type, every leased connection busy), NOSCRIPT, or
+        connection trouble (the generic path retries, reconnects or raises)."""
+        packed = self._packed_append(session_id, payloads, now_ms)
+        lease = None if packed is None else _fast_path(self.config).lease(self._client())
+        if lease is None or packed is None:
+            return FALLBACK
         try:
-            return lease.call(packed_call(head.packed, head.nargs + len(payloads), values))
+            return lease.call(packed)
+        except FAULTS as exc:
+            raise map_redis_error(exc, "append to history", self.config) from exc
+
+    async def _afast_append(
+        self, session_id: str, payloads: Sequence[bytes | str], now_ms: int
+    ) -> Any:
+        """Async :meth:`_fast_append`, on a connection leased for the running event
+        loop. Cancelled while its reply is unread, it drops that connection and
+        re-raises: the append is never re-sent, so it was written once (its command had
+        left the client) or not at all."""
+        packed = self._packed_append(session_id, payloads, now_ms)
+        lease = None if packed is None else _afast_path(self.config).lease(self._aclient())
+        if lease is None or packed is None:
+            return FALLBACK
+        try:
+            return await lease.call(packed)
         except FAULTS as exc:
             raise map_redis_error(exc, "append to history", self.config) from exc
 
@@ -261,6 +286,12 @@ class SessionStore:
         client's pool (also done when the config is garbage-collected); the next append
         leases again."""
         _fast_path(self.config).close()
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`: return the connections that plain async appends of this
+        config's stores leased on the running event loop (closing the config's asyncio
+        pool, ``config.aclose()``, disconnects them too)."""
+        await _afast_path(self.config).aclose()
 
     def _list_calls(
         self, offset: int, limit: int | None, newest_first: bool, now_ms: int
@@ -405,12 +436,17 @@ class SessionStore:
         vectors = await self._recall.aembed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         if status == ACTIVE and not metadata and payloads:
-            calls = self._append_calls(session_id, payloads, now)
+            reply = await self._afast_append(session_id, payloads, now)
+            if reply is FALLBACK:
+                reply = await self._acall(
+                    "append to history", *self._append_calls(session_id, payloads, now)
+                )
         else:
             calls = self._write_call(
                 session_id, payloads, mode="append", status=status, metadata=metadata, now_ms=now
             )
-        length, seq = await self._acall("append to history", *calls)
+            reply = await self._acall("append to history", *calls)
+        length, seq = reply
         if self._recall and vectors is not None:
             await self._recall.awrite(session_id, seq, payloads, vectors)
         telemetry.history_operation("append", len(payloads))
@@ -693,24 +729,34 @@ class SessionStore:
         return self._recall
 
 
-# Plain sync appends skip redis-py's generic call (~15-40 us, more than the script
-# takes on the server) through connections leased from the pool (:mod:`..fastpath`).
-# One lease per config, not per store: the LangChain adapter builds a store per
-# session object, and a lease per object would keep a connection out of the pool for
-# every live history (at most MAX_LEASED connections per config this way).
+# Plain appends skip redis-py's generic call (~15-40 us sync, ~50-60 us asyncio: more
+# than the script takes on the server) through connections leased from the pool
+# (:mod:`..fastpath`). One lease per config (and, asyncio, per event loop's client), not
+# per store: the LangChain adapter builds a store per session object, and a lease per
+# object would keep a connection out of the pool for every live history (at most
+# MAX_LEASED connections per config and client this way).
 _FAST_PATHS: dict[int, FastPath] = {}
+_AFAST_PATHS: dict[int, AsyncFastPath] = {}
 _FAST_PATHS_LOCK = threading.Lock()
 
 
 def _fast_path(config: RedisAgentConfig) -> FastPath:
-    fast = _FAST_PATHS.get(id(config))
+    return _per_config(_FAST_PATHS, config, FastPath)
+
+
+def _afast_path(config: RedisAgentConfig) -> AsyncFastPath:
+    return _per_config(_AFAST_PATHS, config, AsyncFastPath)
+
+
+def _per_config(registry: dict[int, _P], config: RedisAgentConfig, make: Callable[[], _P]) -> _P:
+    fast = registry.get(id(config))
     if fast is None:
         with _FAST_PATHS_LOCK:
-            fast = _FAST_PATHS.get(id(config))
+            fast = registry.get(id(config))
             if fast is None:
-                fast = _FAST_PATHS[id(config)] = FastPath()
-                # dropped (its lease closed) when the config goes: ids are reused
-                weakref.finalize(config, _FAST_PATHS.pop, id(config), None)
+                fast = registry[id(config)] = make()
+                # dropped (a sync lease closed) when the config goes: ids are reused
+                weakref.finalize(config, registry.pop, id(config), None)
     return fast
 
 

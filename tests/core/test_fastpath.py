@@ -3,6 +3,7 @@ borrowed from the client's pool (bounded, error-safe, fork-safe, returned on GC)
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import threading
@@ -10,14 +11,17 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+import redis.asyncio as aredis
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.fastpath import (
     FALLBACK,
+    AsyncFastPath,
     FastPath,
     Lease,
     Packed,
+    aeligible,
     arg_bytes,
     asend_batch,
     bulk,
@@ -262,6 +266,83 @@ def test_client_side_cache_is_ineligible(redis_url: str) -> None:
         assert not eligible(cached)
     finally:
         cached.close()
+
+
+# -- asyncio leases --
+async def test_async_call_reads_replies_and_reuses_one_connection(
+    aconfig: RedisAgentConfig, key: str
+) -> None:
+    client = aconfig.get_async_client()
+    path = AsyncFastPath()
+    lease = path.lease(client)
+    assert lease is not None and path.lease(client) is lease
+    sha = await client.script_load(LUA)
+    assert [await lease.call(_incr(sha, key, n)) for n in (1, 2, 3)] == [1, 3, 6]
+    assert lease.count == 1 and len(lease.free) == 1
+    await client.set(key, "not a number")
+    with pytest.raises(redis.exceptions.ResponseError):
+        await lease.call(_incr(sha, key, 1))
+    assert lease.count == 1 and len(lease.free) == 1  # the error was read: kept
+    await client.script_flush()
+    assert await lease.call(_incr(sha, key, 1)) is FALLBACK  # NOSCRIPT: kept too
+    assert lease.count == 1 and len(lease.free) == 1
+    await path.aclose()
+    assert lease.closed and lease.count == 0
+    assert len(client.connection_pool._in_use_connections) == 0  # type: ignore[attr-defined]
+    assert path.lease(client) is not lease  # leases again after aclose
+
+
+async def test_async_lease_is_bounded(aconfig: RedisAgentConfig) -> None:
+    client = aconfig.get_async_client()
+    lease = AsyncFastPath(max_connections=2).lease(client)
+    assert lease is not None
+    ping = command_prefix(1, b"PING")
+    replies = await asyncio.gather(*(lease.call(ping) for _ in range(6)))
+    assert replies.count(FALLBACK) == 4  # two in flight at once; the rest: generic path
+    assert lease.count == 2 and len(lease.free) == 2
+    await lease.aclose()
+
+
+def test_async_leases_belong_to_one_loop(redis_url: str) -> None:
+    client = aredis.Redis.from_url(redis_url)  # one client, used by several loops
+    path = AsyncFastPath()
+    ping = command_prefix(1, b"PING")
+
+    async def lease_and_ping() -> object:
+        lease = path.lease(client)
+        return lease if lease is None else (lease, await lease.call(ping))
+
+    first = asyncio.new_event_loop()
+    leased = first.run_until_complete(lease_and_ping())
+    assert leased is not None and leased[1] in (b"PONG", True)  # type: ignore[index]
+    assert asyncio.run(lease_and_ping()) is None  # the first loop is alive: generic path
+    first.close()
+    again = asyncio.run(lease_and_ping())  # that loop is gone: a new lease
+    assert again is not None and again[0] is not leased[0]  # type: ignore[index]
+
+
+@pytest.fixture
+def odd_async_clients(redis_url: str) -> list[aredis.Redis]:
+    class Sub(aredis.Redis):
+        pass
+
+    return [
+        aredis.Redis.from_url(redis_url, single_connection_client=True),
+        aredis.Redis(connection_pool=aredis.BlockingConnectionPool.from_url(redis_url)),
+        Sub.from_url(redis_url),
+    ]
+
+
+async def test_ineligible_async_clients_get_no_lease(
+    aconfig: RedisAgentConfig, odd_async_clients: list[aredis.Redis]
+) -> None:
+    assert aeligible(aconfig.get_async_client())
+    path = AsyncFastPath()
+    for odd in odd_async_clients:
+        assert not aeligible(odd) and path.lease(odd) is None
+    assert not aeligible(aconfig.get_client())  # a sync client
+    assert not aeligible(object())
+    assert not aeligible(aredis.RedisCluster.__new__(aredis.RedisCluster))
 
 
 # -- batches of idempotent writes (the vector index's ingest) --

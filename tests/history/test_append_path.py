@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis
 
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.fastpath import MAX_LEASED
+from redis_agent_core.fastpath import MAX_LEASED, AsyncLease
 from redis_agent_core.history import SessionStore
+from redis_agent_core.history.store import _afast_path
 from redis_agent_core.server import EmbeddedRedis
 
 
@@ -87,3 +90,129 @@ def test_live_stores_of_one_config_share_the_leased_connections(
     pool = config.get_client().connection_pool
     assert len(pool._in_use_connections) <= MAX_LEASED  # type: ignore[attr-defined]
     assert all(store.count(f"s{i}") == 2 for i, store in enumerate(stores))
+
+
+# -- async appends: the same script, pre-packed on a connection leased per event loop --
+def _lease(config: RedisAgentConfig) -> AsyncLease:
+    lease = _afast_path(config).lease(config.get_async_client())
+    assert lease is not None
+    return lease
+
+
+async def test_async_plain_append_skips_the_generic_call_and_survives_a_dropped_connection(
+    own_redis: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a private server: CLIENT KILL must not drop other tests' connections
+    config = RedisAgentConfig(url=own_redis.url, namespace="alease")
+    store = SessionStore(config, ttl=60, max_messages=2)
+    client = config.get_async_client()
+    await store.aappend("s", [b"0"])  # NOSCRIPT on the lease: the generic path loads it
+    calls: list[tuple[object, ...]] = []
+    generic = client.execute_command
+
+    async def spy(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return await generic(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", spy)
+    assert await store.aappend("s", [b"1", b"2"]) == 2  # trimmed to max_messages
+    assert calls == []  # sent on the leased connection
+    assert _lease(config).count == 1 and len(_lease(config).free) == 1
+    config.get_client().client_kill_filter(_type="normal", skipme=True)  # drops it
+    assert await store.aappend("s", [b"3"]) == 2  # the generic path reconnects, sends once
+    assert len(calls) == 1 and calls[0][0] == "EVALSHA"
+    assert await store.aappend("s", [b"4"]) == 2  # a fresh lease again
+    assert len(calls) == 1
+    monkeypatch.undo()
+    assert await store.aread("s") == [b"3", b"4"]
+    assert await client.hget(store.keys.history_meta("s"), "seq") == b"5"  # each message once
+    await store.aclose()
+    assert _lease(config).count == 0
+    await config.aclose()
+    config.close()
+
+
+async def test_async_append_reloads_after_script_flush(own_redis: EmbeddedRedis) -> None:
+    config = RedisAgentConfig(url=own_redis.url, namespace="aflush")
+    store = SessionStore(config, ttl=None)
+    await store.aappend("s", [b"1"])
+    await store.aappend("s", [b"2"])  # on the lease
+    await config.get_async_client().script_flush()
+    assert await store.aappend("s", [b"3"]) == 3  # NOSCRIPT: falls back to EVAL
+    assert _lease(config).count == 1 and len(_lease(config).free) == 1  # kept: in sync
+    assert await store.aappend("s", [b"4"]) == 4  # the lease again, script loaded
+    assert await store.aread("s") == [b"1", b"2", b"3", b"4"]
+    await config.aclose()
+
+
+async def _leased_store(url: str, namespace: str) -> tuple[RedisAgentConfig, SessionStore]:
+    """A store on ``url`` whose next plain append goes on a leased connection."""
+    config = RedisAgentConfig(url=url, namespace=namespace)
+    store = SessionStore(config, ttl=60)
+    await store.aappend("s", [b"0"])  # NOSCRIPT on the lease: the generic path loads it
+    await store.aappend("s", [b"1"])  # on the lease
+    return config, store
+
+
+async def test_cancelled_async_append_drops_its_connection_and_is_written_once(
+    own_redis: EmbeddedRedis,
+) -> None:
+    config, store = await _leased_store(own_redis.url, "acancel")
+    lease = _lease(config)
+    task = asyncio.create_task(store.aappend("s", [b"2"]))
+    await asyncio.sleep(0)  # the task sends its command and waits for the reply
+    assert lease.count == 1 and not lease.free  # the connection is in the call
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert lease.count == 0 and not lease.free  # dropped with its unread reply
+    # the next append reads its own reply (4 messages), not the cancelled call's (3)
+    assert await store.aappend("s", [b"3"]) == 4
+    # the cancelled command had left the client: Redis ran it, once
+    assert await store.aread("s") == [b"0", b"1", b"2", b"3"]
+    await config.aclose()
+
+
+def _clients(admin: redis.Redis) -> int:
+    return len(admin.client_list(_type="normal"))
+
+
+async def test_timed_out_async_append_on_a_paused_server_is_not_written(
+    own_redis: EmbeddedRedis,
+) -> None:
+    config, store = await _leased_store(own_redis.url, "atimeout")
+    admin = redis.Redis.from_url(own_redis.url)
+    before = _clients(admin)
+    admin.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")  # holds the script call
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(store.aappend("s", [b"2"]), 0.2)
+        assert _lease(config).count == 0  # dropped: its reply never read
+        for _ in range(500):  # until the server has seen that connection close
+            if _clients(admin) < before:
+                break
+            await asyncio.sleep(0.01)
+        assert _clients(admin) == before - 1
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    assert await store.aappend("s", [b"3"]) == 3  # its own reply
+    # the held command went with its connection: never run
+    assert await store.aread("s") == [b"0", b"1", b"3"]
+    admin.close()
+    await config.aclose()
+
+
+async def test_async_leases_stay_bounded_under_concurrent_appends(
+    aconfig: RedisAgentConfig,
+) -> None:
+    stores = [SessionStore(aconfig, ttl=60) for _ in range(20)]
+    await stores[0].aappend("warm", [b"0"])  # loads the script
+    for _ in range(3):
+        await asyncio.gather(*(s.aappend(f"s{i}", [b"x"]) for i, s in enumerate(stores)))
+    lease = _lease(aconfig)
+    assert lease.count <= MAX_LEASED and lease.count == len(lease.free)
+    pool = aconfig.get_async_client().connection_pool
+    assert len(pool._in_use_connections) == lease.count  # type: ignore[attr-defined]
+    assert [await s.acount(f"s{i}") for i, s in enumerate(stores)] == [3] * 20
+    await stores[0].aclose()
+    assert len(pool._in_use_connections) == 0  # type: ignore[attr-defined]
