@@ -333,10 +333,12 @@ class Lease:
         self.closed = False
         self.lock = threading.Lock()
 
-    def call(self, packed: bytes) -> Any:
+    def call(self, packed: bytes, meanwhile: Callable[[], object] | None = None) -> Any:
         """Send one packed command and read its reply, or :data:`FALLBACK` (no
         connection free, ``NOSCRIPT``, connection trouble): then take the generic path.
-        Raises ``ResponseError`` (the connection stays in use: its reply was read)."""
+        Raises ``ResponseError`` (the connection stays in use: its reply was read).
+        ``meanwhile`` runs between sending and reading: client work hidden behind the
+        server's (it may not run if the call falls back)."""
         try:
             conn = self.free.pop()
         except IndexError:
@@ -345,6 +347,8 @@ class Lease:
                 return FALLBACK
         try:
             conn.send_packed_command((packed,), False)
+            if meanwhile is not None:
+                meanwhile()
             reply = conn.read_response()
         except NoScriptError:  # the generic path loads the script
             self._give_back(conn)

@@ -23,6 +23,7 @@ from ..config import (
     get_default_config,
 )
 from ..errors import ConfigError
+from ..fastpath import FALLBACK, FastPath, pack_commands
 from ..faults import OnError, RedisFaults
 from ..keys import check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
@@ -167,6 +168,12 @@ class CacheStore:
         self.faults = RedisFaults(
             self.config, what, on_error, log_interval=log_interval, recheck_after=recheck_after
         )
+        self._fast = FastPath()  # leased connections for the hot calls (writes, lookups)
+
+    def close(self) -> None:
+        """Return the connections the fast path leased to the client's pool (also done
+        when the cache is garbage-collected); the next call leases again."""
+        self._fast.close()
 
     # -- pure helpers shared by sync and async paths --
     def entry_key(self, digest: str) -> str:
@@ -224,8 +231,13 @@ class CacheStore:
     def _write(self, keys: list[str], args: list[Any]) -> bool:
         if not self.faults.writable():
             return False
+        client = self.config.get_client()
         try:
-            UPDATE(self.config.get_client(), keys, args)
+            # redis-py's generic packing and pool bookkeeping cost ~60 µs of a ~250 µs
+            # write; the fast path answers FALLBACK (NOSCRIPT, trouble) for the generic one
+            lease = self._fast.lease(client)
+            if lease is None or lease.call(pack_commands([UPDATE.evalsha(keys, args)])) is FALLBACK:
+                UPDATE(client, keys, args)
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import telemetry
 from ..config import RedisAgentConfig
-from ..fastpath import FALLBACK, FastPath, bulk
+from ..fastpath import FALLBACK, bulk
 from ..faults import OnError
 from ..redis_errors import FAULTS
 from .base import LOOKUP, CacheStore, parse_lookup
@@ -67,7 +67,6 @@ class ExactCache(CacheStore):
             recheck_after=recheck_after,
             what=f"exact cache {name!r}",
         )
-        self._fast = FastPath()  # leased connections for the lookup fast path
         self._packed_for: Any = None
         self._packed: dict[str, tuple[bytes, bytes]] = {}
 
@@ -102,11 +101,6 @@ class ExactCache(CacheStore):
             }
             self._packed_for = client
         return self._packed
-
-    def close(self) -> None:
-        """Return the connections the lookup fast path leased to the client's pool (also
-        done when the cache is garbage-collected); the next lookup leases again."""
-        self._fast.close()
 
     def _fast_lookup(self, client: Any, digest: str) -> Any:
         """The LOOKUP reply, or ``FALLBACK`` to take redis-py's generic path."""

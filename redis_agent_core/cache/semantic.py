@@ -16,6 +16,7 @@ by processes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -32,6 +33,7 @@ from .. import telemetry
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError, SchemaMismatchError
+from ..fastpath import FALLBACK, pack_commands
 from ..faults import OnError
 from ..redis_errors import FAULTS, REFUSED, translate_errors
 from ..search.commands import drop_hint, knn_clause, search_command
@@ -515,6 +517,34 @@ class SemanticCache(CacheStore):
         return self._lifecycle is not None and self._lifecycle.missing(exc)
 
     # -- lookup --
+    def _search(self, client: Any, args: list, prompt: str) -> Any:
+        """The FT.SEARCH reply of a lookup. On the fast path the guards parse ``prompt``
+        while the server searches: the lookup's own checks then find it parsed, and so
+        does the update that usually follows a miss (its write stores the features)."""
+        lease = self._fast.lease(client)
+        if lease is not None:
+            prepare = getattr(self.verifier, "prepare", None) if self._stores_features() else None
+            reply = lease.call(
+                pack_commands([args]), (lambda: prepare(prompt)) if prepare is not None else None
+            )
+            if reply is not FALLBACK:
+                return reply
+        return client.execute_command(*args)
+
+    async def _asearch(self, client: Any, args: list, prompt: str) -> Any:
+        """Async :meth:`_search`: the search runs as a task, sent before the parse."""
+        prepare = getattr(self.verifier, "prepare", None) if self._stores_features() else None
+        if prepare is None:
+            return await client.execute_command(*args)
+        search = asyncio.ensure_future(client.execute_command(*args))
+        await asyncio.sleep(0)  # the task sends the query and waits for the reply
+        try:
+            prepare(prompt)
+        except BaseException:
+            search.cancel()
+            raise
+        return await search
+
     def _probe_call(
         self, prompt: str, scope: str, filters: Mapping[str, str] | None
     ) -> tuple[str, list[str]]:
@@ -580,7 +610,7 @@ class SemanticCache(CacheStore):
             if self.dtype != dtype:  # an existing index has another vector type: use it
                 blob = self._vector_bytes(vector)
             rows = within(
-                search_rows(client.execute_command(*self._search_args(scope, pairs, blob)))[1],
+                search_rows(self._search(client, self._search_args(scope, pairs, blob), prompt))[1],
                 self.distance_threshold,
                 _SLACK[self.dtype],
             )
@@ -633,7 +663,7 @@ class SemanticCache(CacheStore):
             await self.aensure_index()
             if self.dtype != dtype:  # an existing index has another vector type: use it
                 blob = self._vector_bytes(vector)
-            reply = await client.execute_command(*self._search_args(scope, pairs, blob))
+            reply = await self._asearch(client, self._search_args(scope, pairs, blob), prompt)
             rows = within(search_rows(reply)[1], self.distance_threshold, _SLACK[self.dtype])
             chosen, rejections = None, []
             for row in rows:
@@ -670,11 +700,11 @@ class SemanticCache(CacheStore):
         payload: str,
         usage: Mapping[str, Any] | None,
         ttl: float | None,
-        filters: Mapping[str, str] | None,
+        prepared: tuple[tuple[tuple[str, str], ...], str],
         vector: Any,
     ) -> tuple[list[str], list[Any]]:
         blob = self._vector_bytes(vector)  # for this cache's vector type
-        pairs, digest = self._prepare(prompt, scope, filters)
+        pairs, digest = prepared  # from _prepare: the filters and the entry's digest
         return self._update_call(
             digest,
             prompt,
@@ -686,12 +716,19 @@ class SemanticCache(CacheStore):
             extra=[("vec", blob), *self._guard_fields(prompt)],
         )
 
+    def _stores_features(self) -> bool:
+        """Whether entries store the verifier's analysis of their prompt."""
+        verifier = self.verifier
+        return bool(verifier is not None and getattr(verifier, "guards", None)
+                    and hasattr(verifier, "features_of"))  # fmt: skip
+
     def _guard_fields(self, prompt: str) -> list[tuple[str, bytes]]:
         """The verifier's analysis of ``prompt``, stored with the entry so that lookups
-        in any process read it instead of parsing the stored prompt again."""
-        verifier = self.verifier
-        features_of = getattr(verifier, "features_of", None)
-        return [("gf", features_of(prompt))] if features_of and verifier and verifier.guards else []
+        in any process read it instead of parsing the stored prompt again (a lookup of
+        the same prompt just before, the usual miss, parsed it already)."""
+        if not self._stores_features():
+            return []
+        return [("gf", self.verifier.features_of(prompt))]  # type: ignore[union-attr]
 
     def _candidate(self, row: tuple[str, float, dict[str, Any]]) -> str:
         """A candidate's prompt, its stored guard features handed to the verifier."""
@@ -715,21 +752,21 @@ class SemanticCache(CacheStore):
     ) -> bool:
         """Embed ``prompt`` and store ``payload`` for it in this scope (one script call:
         entry and TTL together). Returns ``False`` when skipped because Redis is down."""
-        self._prepare(prompt, scope, filters)  # validate before embedding
+        prepared = self._prepare(prompt, scope, filters)  # validate before embedding
         if not self.faults.writable():
             return False
         if vector is None:
             vector = self.embedder.embed([prompt])[0]
         # every argument is checked here, before anything is sent
         dtype = self.dtype
-        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
+        keys, args = self._update_args(prompt, scope, payload, usage, ttl, prepared, vector)
         try:
             self.ensure_index()
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         if self.dtype != dtype:  # an existing index has another vector type: use it
-            keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
+            keys, args = self._update_args(prompt, scope, payload, usage, ttl, prepared, vector)
         written = self._write(keys, args)
         if written:
             self._written()
@@ -748,21 +785,21 @@ class SemanticCache(CacheStore):
         vector: Sequence[float] | np.ndarray | None = None,
     ) -> bool:
         """Async :meth:`update`."""
-        self._prepare(prompt, scope, filters)
+        prepared = self._prepare(prompt, scope, filters)
         if not self.faults.writable():
             return False
         if vector is None:
             vector = (await self.embedder.aembed([prompt]))[0]
         # every argument is checked here, before anything is sent
         dtype = self.dtype
-        keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
+        keys, args = self._update_args(prompt, scope, payload, usage, ttl, prepared, vector)
         try:
             await self.aensure_index()
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False
         if self.dtype != dtype:  # an existing index has another vector type: use it
-            keys, args = self._update_args(prompt, scope, payload, usage, ttl, filters, vector)
+            keys, args = self._update_args(prompt, scope, payload, usage, ttl, prepared, vector)
         written = await self._awrite(keys, args)
         if written:
             await self._awritten()

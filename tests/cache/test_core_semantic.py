@@ -313,3 +313,58 @@ def test_bad_update_arguments_raise_before_the_index_is_created(
         for n in config.get_client().execute_command("FT._LIST")
     }
     assert cache.index_name not in listed
+
+
+PARSED = "Is the museum open on Sunday 12 May?"
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the guards parse from now on (their per-process memo emptied)."""
+    from redis_agent_core.cache.guards import _features
+
+    seen: list[str] = []
+    real = _features._parse
+    monkeypatch.setattr(_features, "_parse", lambda t: seen.append(t) or real(t))
+    _features.features.cache_clear()  # type: ignore[attr-defined]
+    return seen
+
+
+def test_a_lookup_miss_parses_the_prompt_for_the_update(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, parsed: list[str]
+) -> None:
+    # the usual flow is lookup -> miss -> model -> update: the lookup parses the prompt
+    # while the server searches, so the write that follows stores it without parsing
+    cache = SemanticCache(config, embedder=toy_embedder)
+    assert cache.lookup(PARSED, A) is None
+    assert parsed == [PARSED]
+    assert cache.update(PARSED, A, "yes")
+    assert parsed == [PARSED]  # not parsed again
+    raw = config.get_client().hget(cache.entry_key(cache._prepare(PARSED, A, None)[1]), "gf")
+    assert raw == Verifier.features_of(PARSED)
+
+
+async def test_an_async_lookup_miss_parses_the_prompt_for_the_update(
+    aconfig: RedisAgentConfig, toy_embedder: CallableEmbedder, parsed: list[str]
+) -> None:
+    cache = SemanticCache(aconfig, embedder=toy_embedder)
+    assert await cache.alookup(PARSED, A) is None
+    assert parsed == [PARSED]
+    assert await cache.aupdate(PARSED, A, "yes")
+    assert parsed == [PARSED]
+    assert (await cache.alookup(PARSED, A)).payload == "yes"  # type: ignore[union-attr]
+
+
+def test_updates_take_the_fast_path_and_survive_a_script_flush(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    assert cache.update("one", A, "1", usage={"input_tokens": 3})
+    lease = cache._fast._lease
+    assert lease is not None and lease.count == 1  # the write went through a leased connection
+    config.get_client().script_flush()  # NOSCRIPT: the generic path loads it again
+    assert cache.update("two", A, "2")
+    assert cache.lookup("one", A).usage == {"input_tokens": 3}  # type: ignore[union-attr]
+    assert cache.lookup("two", A).payload == "2"  # type: ignore[union-attr]
+    cache.close()
+    assert lease.closed and not lease.free

@@ -109,6 +109,38 @@ def test_call_reads_replies_and_reuses_one_connection(client: redis.Redis, key: 
     assert _in_use(client) == 0
 
 
+def test_meanwhile_runs_after_sending_and_a_failure_drops_the_connection(
+    config: RedisAgentConfig, client: redis.Redis, key: str
+) -> None:
+    path = FastPath()
+    lease = path.lease(client)
+    assert lease is not None
+    sha = client.script_load(LUA)
+    seen: list[bytes | None] = []
+    # the command is on the server's side when meanwhile runs: another client sees it
+    other = redis.Redis.from_url(config.resolve_url())
+    assert lease.call(_incr(sha, key, 2), lambda: seen.append(_applied(other, key))) == 2
+    assert seen == [b"2"]
+
+    def fail() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        lease.call(_incr(sha, key, 1), fail)
+    assert lease.count == 0 and not lease.free  # its reply was never read: dropped
+    assert lease.call(_incr(sha, key, 1)) == 4  # the failed call's INCRBY ran too
+    path.close()
+    other.close()
+
+
+def _applied(other: redis.Redis, key: str) -> bytes | None:
+    for _ in range(1000):  # the server reads the sent command on its next loop
+        value = other.get(key)
+        if value is not None:
+            return value
+    return None
+
+
 def test_script_flush_falls_back_and_keeps_the_connection(client: redis.Redis, key: str) -> None:
     path = FastPath()
     lease = path.lease(client)

@@ -509,6 +509,12 @@ class Verifier:
         return orjson.dumps(encode(features(text)))
 
     @staticmethod
+    def prepare(text: str) -> None:
+        """Parse ``text`` into the per-process memo now (e.g. while a lookup waits for
+        Redis), so a later :meth:`verify` or :meth:`features_of` of it costs nothing."""
+        features(text)
+
+    @staticmethod
     def remember(text: str, stored: bytes | str | None) -> bool:
         """Seed the per-process cache with :meth:`features_of`'s output for ``text``
         (read back with an entry). Returns ``False`` (the text will be parsed when
