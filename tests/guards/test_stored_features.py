@@ -27,6 +27,27 @@ def test_stored_features_round_trip_and_bad_data_falls_back_to_parsing() -> None
     for bad in (b"", None, b"not json", b"[99, [], []]", orjson.dumps([[2], [], []])):
         assert not Verifier.remember(STORED, bad)
     assert features(STORED) == parsed  # parsed again, same result
+    features.cache_clear()
+    # damaged past its format mark: found when first needed, and the text parsed instead
+    assert Verifier.remember(STORED, blob[:-9] + b"}garbage")
+    assert features(STORED) == parsed
+
+
+def test_a_narrowed_lookup_never_loads_the_candidates_stored_features(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # long prompts sharing a context are compared on their differing spans: loading the
+    # stored analysis of the whole candidate (≈ 10 µs at 100 words) would be wasted
+    context = "Our shop sells seeds, compost, hand tools, hoses and garden furniture. " * 3
+    stored, asked = context + "Can I return a hose?", context + "Can I return a rake?"
+    blob = Verifier.features_of(stored)
+    features.cache_clear()
+    loads: list[object] = []
+    real = orjson.loads
+    monkeypatch.setattr(orjson, "loads", lambda data: loads.append(data) or real(data))
+    assert Verifier.remember(stored, blob)
+    default_verifier().verify(asked, stored)
+    assert loads == []
 
 
 def test_a_lookup_reads_the_candidates_features_from_the_entry(

@@ -517,13 +517,14 @@ class Verifier:
     @staticmethod
     def remember(text: str, stored: bytes | str | None) -> bool:
         """Seed the per-process cache with :meth:`features_of`'s output for ``text``
-        (read back with an entry). Returns ``False`` (the text will be parsed when
-        needed) if ``stored`` is missing or not in the current format."""
+        (read back with an entry), loaded only if a guard needs it. Returns ``False``
+        (the text will be parsed when needed) if ``stored`` is missing or not in the
+        current format; data damaged past its start is parsed instead when needed."""
         if not stored or text in _PARSED:  # parsed here already
             return bool(stored)
         try:
-            remember_stored(text, orjson.loads(stored))
-        except ValueError:  # another format or damaged (orjson's errors are ValueErrors)
+            remember_stored(text, stored)
+        except ValueError:  # another format
             return False
         return True
 
