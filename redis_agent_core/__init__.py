@@ -20,6 +20,7 @@ from .errors import (
     RedisUnavailableError,
     RedisWriteRefusedError,
     SchemaMismatchError,
+    SearchTimeoutError,
 )
 from .history import RecalledMessage, SessionInfo, SessionStore
 from .keys import KeySpace
@@ -59,6 +60,7 @@ __all__ = [
     "RedisWriteRefusedError",
     "RequestLimit",
     "SchemaMismatchError",
+    "SearchTimeoutError",
     "SemanticCache",
     "SentenceTransformerEmbedder",
     "SessionInfo",

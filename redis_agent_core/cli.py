@@ -102,8 +102,34 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         )
         return 2
     print("\nok: search and JSON are available")
+    _print_timeout_policy(config)
     _print_tunings(config)
     return 0
+
+
+def _print_timeout_policy(config: RedisAgentConfig) -> None:
+    """What a search that passes the server's TIMEOUT does (docs/operations.md)."""
+    from .search.capabilities import timeout_policy
+
+    policy = timeout_policy(config.get_client())
+    on_timeout, ms = policy["on_timeout"], policy["timeout_ms"]
+    print(f"search timeout: ON_TIMEOUT {on_timeout or 'unknown'}, TIMEOUT {ms or 'unknown'} ms")
+    if on_timeout == "fail":
+        return
+    if on_timeout == "return" and policy["resp3"] is False:
+        print(
+            "WARNING: this server answers a search that passes its TIMEOUT with partial "
+            "results, and this RESP2 connection cannot see the warning that says so: such "
+            "results would look complete. Set ON_TIMEOUT FAIL (CONFIG SET search-on-timeout "
+            "fail on Redis 8) or connect with RESP3 (the default; drop protocol=2).",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            "note: searches that pass the TIMEOUT return partial results here (or the policy "
+            "is unknown); the pack detects them and raises SearchTimeoutError. ON_TIMEOUT "
+            "FAIL (search-on-timeout fail on Redis 8) makes the server refuse them itself."
+        )
 
 
 def _print_tunings(config: RedisAgentConfig) -> None:

@@ -49,3 +49,13 @@ class SchemaMismatchError(RedisAgentError, ValueError):
 
 class DataCorruptionError(RedisAgentError, ValueError):
     """Data read back from Redis is malformed; the message names the key and position."""
+
+
+class SearchTimeoutError(RedisUnavailableError):
+    """A RediSearch query passed the server's ``TIMEOUT``: it failed (``ON_TIMEOUT FAIL``)
+    or came back with partial results (``ON_TIMEOUT RETURN``), which the pack never
+    returns as if they were complete.
+
+    A :class:`RedisUnavailableError` (the server did not answer in time), so the caches'
+    raise-or-degrade policy and the service's 503 treat it like any other timeout.
+    """

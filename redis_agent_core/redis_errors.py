@@ -8,6 +8,10 @@ Two kinds of fault, each with its own message naming the cause and the fix:
   ``noeviction``, a read-only replica) -> :class:`RedisWriteRefusedError`, a subclass of
   ``RedisUnavailableError`` so code written for "Redis is down" handles it too.
 
+A third, reply-level: a RediSearch query that passed the server's ``TIMEOUT``
+(``ON_TIMEOUT FAIL``: an error; ``RETURN``: partial results with a RESP3 warning) ->
+:class:`SearchTimeoutError` (:func:`search_timeout_error`), a ``RedisUnavailableError`` too.
+
 Components catch :data:`FAULTS` (both kinds) and raise :func:`map_redis_error`, or wrap
 calls in :func:`translate_errors`. Reply-level checks (:func:`is_missing_index`,
 :func:`is_nogroup`) live here too, so each is matched in one way everywhere.
@@ -22,7 +26,7 @@ from urllib.parse import urlparse, urlunparse
 
 import redis
 
-from .errors import RedisUnavailableError, RedisWriteRefusedError
+from .errors import RedisUnavailableError, RedisWriteRefusedError, SearchTimeoutError
 
 if TYPE_CHECKING:
     from .config import RedisAgentConfig
@@ -37,7 +41,9 @@ __all__ = [
     "fault_kind",
     "is_missing_index",
     "is_nogroup",
+    "is_search_timeout",
     "map_redis_error",
+    "search_timeout_error",
     "translate_errors",
 ]
 
@@ -105,6 +111,8 @@ def map_redis_error(
     """
     if isinstance(exc, RedisUnavailableError):
         return exc
+    if is_search_timeout(exc):
+        return search_timeout_error(action, config, failed=True)
     where = _where(config)
     if isinstance(exc, redis.exceptions.OutOfMemoryError):
         return RedisWriteRefusedError(
@@ -141,6 +149,47 @@ def translate_errors(config: RedisAgentConfig | None, action: str) -> Iterator[N
         if mapped is exc:
             raise
         raise mapped from exc
+    except redis.exceptions.ResponseError as exc:
+        if not is_search_timeout(exc):
+            raise
+        raise search_timeout_error(action, config, failed=True) from exc
+
+
+#: What RediSearch says when a query passes its TIMEOUT: the error of ``ON_TIMEOUT FAIL``
+#: and the RESP3 warning of ``ON_TIMEOUT RETURN`` (partial results) alike.
+SEARCH_TIMEOUT_TEXT = "timeout limit was reached"
+
+
+def is_search_timeout(exc: BaseException | str) -> bool:
+    """Whether an error (or a reply warning) says a RediSearch query passed the server's
+    TIMEOUT; wrapped errors (redisvl's ``RedisSearchError``) are matched by their text
+    or their cause."""
+    while isinstance(exc, BaseException):
+        if SEARCH_TIMEOUT_TEXT in str(exc).lower():
+            return True
+        if exc.__cause__ is None:
+            return False
+        exc = exc.__cause__
+    return SEARCH_TIMEOUT_TEXT in exc.lower()
+
+
+def search_timeout_error(
+    action: str = "a search", config: RedisAgentConfig | None = None, *, failed: bool = False
+) -> SearchTimeoutError:
+    """The error of a search that passed the server's TIMEOUT: ``failed`` when the server
+    refused it (ON_TIMEOUT FAIL), else it returned partial results (ON_TIMEOUT RETURN)."""
+    outcome = (
+        "failed (ON_TIMEOUT FAIL)"
+        if failed
+        else "returned partial results (ON_TIMEOUT RETURN), which the pack refuses to use"
+    )
+    return SearchTimeoutError(
+        f"{action} failed: the search timed out on {_where(config)} (its TIMEOUT, 500 ms by "
+        f"default) and {outcome}. Raise the TIMEOUT (CONFIG SET search-timeout <ms> on "
+        "Redis 8, FT.CONFIG SET TIMEOUT <ms> on Redis Stack), simplify the query (a narrower "
+        "filter, a smaller k or LIMIT) or lower the server's load; and set ON_TIMEOUT FAIL "
+        "(search-on-timeout fail) on servers you run, so a timeout is always an error."
+    )
 
 
 def is_missing_index(exc: BaseException) -> bool:

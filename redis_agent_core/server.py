@@ -64,6 +64,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: Load-time arguments of the modules. RediSearch's default ON_TIMEOUT RETURN answers a
+#: query that passes its TIMEOUT (500 ms, kept) with partial results and no error on
+#: RESP2; FAIL makes it an error (mapped to SearchTimeoutError), never a silent short answer.
+MODULE_ARGS: dict[str, tuple[str, ...]] = {"redisearch.so": ("ON_TIMEOUT", "FAIL")}
+
+
 def redis_args(
     binaries: EmbeddedBinaries,
     *,
@@ -92,7 +98,7 @@ def redis_args(
     else:
         args += ["--dir", str(workdir), "--appendonly", "no"]
     for module in binaries.modules:
-        args += ["--loadmodule", str(ensure_executable(module))]
+        args += ["--loadmodule", str(ensure_executable(module)), *MODULE_ARGS.get(module.name, ())]
     return args + list(extra)
 
 

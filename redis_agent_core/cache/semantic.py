@@ -35,7 +35,7 @@ from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError, SchemaMismatchError
 from ..fastpath import FALLBACK, pack_commands
 from ..faults import OnError
-from ..redis_errors import FAULTS, REFUSED, translate_errors
+from ..redis_errors import FAULTS, REFUSED, is_search_timeout, translate_errors
 from ..search.commands import drop_hint, knn_clause, search_command
 from ..search.executor import arun, run
 from ..search.lifecycle import IndexLifecycle, drop_flow
@@ -637,6 +637,9 @@ class SemanticCache(CacheStore):
         except redis.exceptions.ResponseError as exc:
             if self._missing_index(exc):
                 return None
+            if is_search_timeout(exc):  # ON_TIMEOUT FAIL: a fault like any timeout
+                self.faults.failed("lookup", exc)
+                return None
             raise
         self.faults.ok()
         return self._hit(chosen, hits) if chosen is not None else None
@@ -687,6 +690,9 @@ class SemanticCache(CacheStore):
             return None
         except redis.exceptions.ResponseError as exc:
             if self._missing_index(exc):
+                return None
+            if is_search_timeout(exc):  # ON_TIMEOUT FAIL: a fault like any timeout
+                self.faults.failed("lookup", exc)
                 return None
             raise
         self.faults.ok()

@@ -94,16 +94,16 @@ class _Recall:
             )
 
     def _index(self) -> Any:
-        from redisvl.index import SearchIndex
+        from ..search.redisvl_index import CheckedSearchIndex
 
         self.lifecycle.ensure()
-        return SearchIndex(self.schema(), redis_client=self.config.get_client())
+        return CheckedSearchIndex(self.schema(), redis_client=self.config.get_client())
 
     async def _aindex(self) -> Any:
-        from redisvl.index import AsyncSearchIndex
+        from ..search.redisvl_index import CheckedAsyncSearchIndex
 
         await self.lifecycle.aensure()
-        return AsyncSearchIndex(self.schema(), redis_client=self.config.get_async_client())
+        return CheckedAsyncSearchIndex(self.schema(), redis_client=self.config.get_async_client())
 
     @staticmethod
     def _texts(texts: Sequence[str | None] | None, count: int) -> list[tuple[int, str]]:

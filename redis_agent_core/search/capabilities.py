@@ -31,6 +31,7 @@ __all__ = [
     "get_capabilities",
     "probe",
     "require_search",
+    "timeout_policy",
 ]
 
 
@@ -320,3 +321,28 @@ def require_search(config: RedisAgentConfig, what: str) -> Capabilities:
 async def arequire_search(config: RedisAgentConfig, what: str) -> Capabilities:
     """Async :func:`require_search` (no sync I/O on the event loop)."""
     return check_search(await aget_capabilities(config), what)
+
+
+def _config_value(reply: Any) -> str | None:
+    """The value of a one-option ``FT.CONFIG GET`` reply (RESP3 map or RESP2 pairs)."""
+    if isinstance(reply, dict):
+        return next((_text(v) for v in reply.values()), None)
+    pairs = [p for p in reply or [] if isinstance(p, (list, tuple)) and len(p) == 2]
+    return _text(pairs[0][1]) if pairs and pairs[0][1] is not None else None
+
+
+def timeout_policy(client: redis.Redis | RedisCluster) -> dict[str, Any]:
+    """RediSearch's timeout settings as this client sees them: ``on_timeout`` ("fail" /
+    "return"), ``timeout_ms`` and ``resp3`` (False on a RESP2 connection, which cannot see
+    the partial-results warning); the first two are None when the server will not say
+    (FT.CONFIG is refused on Redis Cloud / Software)."""
+    out: dict[str, Any] = {"on_timeout": None, "timeout_ms": None, "resp3": None}
+    for option, key in (("ON_TIMEOUT", "on_timeout"), ("TIMEOUT", "timeout_ms")):
+        try:
+            reply = client.execute_command("FT.CONFIG", "GET", option)
+        except redis.exceptions.ResponseError:
+            continue
+        out["resp3"] = isinstance(reply, dict)
+        value = _config_value(reply)
+        out[key] = value.lower() if value is not None else None
+    return out

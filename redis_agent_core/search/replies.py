@@ -1,14 +1,22 @@
 """Pure parsers of RediSearch replies, RESP2 (flat lists) and RESP3 (maps) alike,
 bytes or str: FT.SEARCH rows, FT.AGGREGATE rows, FT.INFO descriptions. Shared by every
-caller of the search layer and by both modes."""
+caller of the search layer and by both modes.
+
+A RESP3 search reply that carries RediSearch's timeout warning (``ON_TIMEOUT RETURN``:
+partial results) raises :class:`~redis_agent_core.errors.SearchTimeoutError` instead of
+being parsed: partial results are never passed on as complete. RESP2 replies carry no
+warning, so a RESP2 connection to a server on RETURN cannot tell (docs/operations.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from ..redis_errors import is_search_timeout, search_timeout_error
+
 __all__ = [
     "aggregate_rows",
+    "check_complete",
     "describe_info",
     "fields",
     "indexing_done",
@@ -36,10 +44,23 @@ def fields(raw: Any) -> dict[str, Any]:
     return {text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
 
 
+def check_complete(reply: Any, action: str = "a search") -> None:
+    """Raise :class:`~redis_agent_core.errors.SearchTimeoutError` if a search reply (a
+    RESP3 map, or redis-py's ``Result`` / ``AggregateResult``) says the server stopped
+    at its TIMEOUT and returned partial results."""
+    if isinstance(reply, Mapping):
+        warnings = next((v for k, v in reply.items() if text(k) == "warning"), None)
+    else:
+        warnings = getattr(reply, "warnings", None)
+    if warnings and any(is_search_timeout(text(w)) for w in warnings):
+        raise search_timeout_error(action)
+
+
 def search_rows(reply: Any) -> tuple[int, list[Row]]:
     """``(total, rows)`` of an FT.SEARCH reply (with or without WITHSCORES/NOCONTENT),
     in the server's order."""
     if isinstance(reply, Mapping):
+        check_complete(reply)
         data = {text(k): v for k, v in reply.items()}
         rows: list[Row] = []
         for raw in data.get("results", []):
@@ -75,6 +96,7 @@ def search_rows(reply: Any) -> tuple[int, list[Row]]:
 def search_keys(reply: Any) -> tuple[int, list[str]]:
     """``(total, keys)`` of an FT.SEARCH ... NOCONTENT reply."""
     if isinstance(reply, Mapping):
+        check_complete(reply)
         data = {text(k): v for k, v in reply.items()}
         keys = [text({text(k): v for k, v in r.items()}["id"]) for r in data.get("results", [])]
         return int(data.get("total_results", 0)), keys
@@ -85,6 +107,7 @@ def search_keys(reply: Any) -> tuple[int, list[str]]:
 def aggregate_rows(reply: Any) -> list[dict[str, Any]]:
     """The rows (``{field: value}``) of an FT.AGGREGATE reply."""
     if isinstance(reply, Mapping):
+        check_complete(reply)
         data = {text(k): v for k, v in reply.items()}
         return [fields({text(k): v for k, v in r.items()}.get("extra_attributes", {}))
                 for r in data.get("results", [])]  # fmt: skip

@@ -1,0 +1,156 @@
+"""A search that passes the server's TIMEOUT fails loudly on both ON_TIMEOUT policies:
+FAIL (an error reply) and RETURN (partial results with a RESP3 warning) both raise
+SearchTimeoutError, on the pack's own commands and on redisvl queries, sync and async.
+
+The timeout is forced, not raced: a private server with TIMEOUT 1 (ms) answers queries
+that must visit every document before their first row (SORTBY on a non-sortable field,
+FT.AGGREGATE ... LOAD) over 30,000 documents, which take tens of ms in full here.
+KNN queries are left out: RediSearch 2.10 does not check its timeout inside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+from redisvl.query import FilterQuery
+
+from redis_agent_core import SearchTimeoutError
+from redis_agent_core.cli import main
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.redis_errors import translate_errors
+from redis_agent_core.search.commands import aggregate_command, search_command
+from redis_agent_core.search.replies import aggregate_rows, search_keys, search_rows
+from redis_agent_core.server import EmbeddedRedis
+from redis_agent_core.vectors import VectorIndex
+
+DOCS = 30_000
+DIMS = 4
+
+
+def _policy(client: redis.Redis) -> str:
+    reply = client.execute_command("FT.CONFIG", "GET", "ON_TIMEOUT")
+    raw = reply[b"ON_TIMEOUT"] if isinstance(reply, dict) else reply[0][1]
+    return str(raw.decode()).lower()
+
+
+def test_the_embedded_server_fails_searches_that_time_out(own_redis: EmbeddedRedis) -> None:
+    client = redis.Redis.from_url(own_redis.url)
+    try:
+        assert _policy(client) == "fail"
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def slow() -> Iterator[tuple[RedisAgentConfig, VectorIndex]]:
+    """A private server holding DOCS documents, with a 1 ms search TIMEOUT."""
+    server = EmbeddedRedis().start()
+    try:
+        config = RedisAgentConfig(url=server.url, namespace="timeout")
+        index = VectorIndex("slow", config=config, dims=DIMS, algorithm="flat",
+                            metadata_fields={"n": "numeric"})  # fmt: skip
+        vectors = np.random.default_rng(7).random((DOCS, DIMS), dtype=np.float32)
+        index.add([f"doc {i}" for i in range(DOCS)], metadatas=[{"n": i} for i in range(DOCS)],
+                  vectors=vectors)  # fmt: skip
+        config.get_client().execute_command("FT.CONFIG", "SET", "TIMEOUT", 1)
+        yield config, index
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["fail", "return"])
+def timing_out(
+    request: pytest.FixtureRequest, slow: tuple[RedisAgentConfig, VectorIndex]
+) -> tuple[RedisAgentConfig, VectorIndex]:
+    """The slow server under each ON_TIMEOUT policy (settable at run time on 2.10)."""
+    config, index = slow
+    client = config.get_client()
+    client.execute_command("FT.CONFIG", "SET", "ON_TIMEOUT", request.param)
+    assert _policy(client) == request.param
+    return config, index
+
+
+def _sorted(index: VectorIndex, **kw: Any) -> list[Any]:
+    return search_command(index.index_name, "*", sort_by="n", limit=10, **kw)
+
+
+def _aggregate(index: VectorIndex) -> list[Any]:
+    return aggregate_command(index.index_name, ["*", "LOAD", 1, "@n", "GROUPBY", 1, "@n"])
+
+
+def test_the_pack_s_searches_raise_instead_of_returning_partial_results(
+    timing_out: tuple[RedisAgentConfig, VectorIndex],
+) -> None:
+    config, index = timing_out
+    client = config.get_client()
+    for command, parse in (
+        (_sorted(index), search_rows),
+        (_sorted(index, nocontent=True), search_keys),
+        (_aggregate(index), aggregate_rows),
+    ):
+        with pytest.raises(SearchTimeoutError, match="timed out on"):
+            with translate_errors(config, "searching"):
+                parse(client.execute_command(*command))
+
+
+async def test_the_async_path_raises_alike(
+    timing_out: tuple[RedisAgentConfig, VectorIndex],
+) -> None:
+    config, index = timing_out
+    client = config.get_async_client()
+    for command, parse in ((_sorted(index), search_rows), (_aggregate(index), aggregate_rows)):
+        with pytest.raises(SearchTimeoutError, match="ON_TIMEOUT"):
+            with translate_errors(config, "searching"):
+                parse(await client.execute_command(*command))
+
+
+def _redisvl_query() -> FilterQuery:
+    return FilterQuery(return_fields=["n"], num_results=10, sort_by="n")
+
+
+def test_redisvl_queries_raise_too(timing_out: tuple[RedisAgentConfig, VectorIndex]) -> None:
+    _, index = timing_out
+    with pytest.raises(SearchTimeoutError, match="searching index"):
+        index.query(_redisvl_query())
+
+
+async def test_async_redisvl_queries_raise_too(
+    timing_out: tuple[RedisAgentConfig, VectorIndex],
+) -> None:
+    _, index = timing_out
+    with pytest.raises(SearchTimeoutError, match="searching index"):
+        await index.aquery(_redisvl_query())
+
+
+def test_a_search_within_the_timeout_still_answers(
+    slow: tuple[RedisAgentConfig, VectorIndex],
+) -> None:
+    """The check does not refuse complete answers (a plain filter stops at its LIMIT)."""
+    config, index = slow
+    config.get_client().execute_command("FT.CONFIG", "SET", "TIMEOUT", 500)
+    try:
+        assert len(index.query(_redisvl_query())) == 10
+        _, rows = search_rows(config.get_client().execute_command(*_sorted(index)))
+        assert len(rows) == 10
+    finally:
+        config.get_client().execute_command("FT.CONFIG", "SET", "TIMEOUT", 1)
+
+
+def test_doctor_states_the_policy_and_warns_when_partial_results_would_look_complete(
+    own_redis: EmbeddedRedis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor", "--url", own_redis.url]) == 0
+    captured = capsys.readouterr()
+    assert "search timeout: ON_TIMEOUT fail, TIMEOUT 500 ms" in captured.out
+    assert "WARNING" not in captured.err
+    client = redis.Redis.from_url(own_redis.url)
+    client.execute_command("FT.CONFIG", "SET", "ON_TIMEOUT", "return")
+    client.close()
+    assert main(["doctor", "--url", own_redis.url]) == 0
+    assert "the pack detects them" in capsys.readouterr().out
+    assert main(["doctor", "--url", f"{own_redis.url}?protocol=2"]) == 0
+    assert "this RESP2 connection cannot see the warning" in capsys.readouterr().err
