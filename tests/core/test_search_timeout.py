@@ -1,11 +1,13 @@
 """A search that passes the server's TIMEOUT fails loudly on both ON_TIMEOUT policies:
 FAIL (an error reply) and RETURN (partial results with a RESP3 warning) both raise
-SearchTimeoutError, on the pack's own commands and on redisvl queries, sync and async.
+SearchTimeoutError, on the pack's own commands (KNN search, recall measurement, sorted
+and aggregate queries) and on redisvl queries, sync and async.
 
 The timeout is forced, not raced: a private server with TIMEOUT 1 (ms) answers queries
-that must visit every document before their first row (SORTBY on a non-sortable field,
-FT.AGGREGATE ... LOAD) over 30,000 documents, which take tens of ms in full here.
-KNN queries are left out: RediSearch 2.10 does not check its timeout inside them.
+that must visit every document before their first row (a KNN over a FLAT index, SORTBY
+on a non-sortable field, FT.AGGREGATE ... LOAD) over 30,000 documents of 768 dimensions;
+each takes several ms in full here (a KNN over 30,000 x 384-d: 3.6 ms), and under RETURN
+the KNN came back with 1 of its 10 rows.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from redis_agent_core.server import EmbeddedRedis
 from redis_agent_core.vectors import VectorIndex
 
 DOCS = 30_000
-DIMS = 4
+DIMS = 768
 
 
 def _policy(client: redis.Redis) -> str:
@@ -154,3 +156,25 @@ def test_doctor_states_the_policy_and_warns_when_partial_results_would_look_comp
     assert "the pack detects them" in capsys.readouterr().out
     assert main(["doctor", "--url", f"{own_redis.url}?protocol=2"]) == 0
     assert "this RESP2 connection cannot see the warning" in capsys.readouterr().err
+
+
+def test_knn_search_and_recall_measurement_raise(
+    timing_out: tuple[RedisAgentConfig, VectorIndex],
+) -> None:
+    _, index = timing_out
+    query = np.ones(DIMS, np.float32)
+    with pytest.raises(SearchTimeoutError):
+        index.search(query, k=10)
+    with pytest.raises(SearchTimeoutError):
+        index.measure_recall(sample=2)
+
+
+async def test_async_knn_search_and_recall_measurement_raise(
+    timing_out: tuple[RedisAgentConfig, VectorIndex],
+) -> None:
+    _, index = timing_out
+    query = np.ones(DIMS, np.float32)
+    with pytest.raises(SearchTimeoutError):
+        await index.asearch(query, k=10)
+    with pytest.raises(SearchTimeoutError):
+        await index.ameasure_recall(sample=2)
