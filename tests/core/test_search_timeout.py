@@ -33,7 +33,7 @@ DOCS = 30_000
 DIMS = 768
 
 
-def _policy(client: redis.Redis) -> str:
+def _policy(client: Any) -> str:
     reply = client.execute_command("FT.CONFIG", "GET", "ON_TIMEOUT")
     raw = reply[b"ON_TIMEOUT"] if isinstance(reply, dict) else reply[0][1]
     return str(raw.decode()).lower()
