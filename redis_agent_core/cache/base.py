@@ -111,8 +111,8 @@ class CacheStore:
     """Key layout, writes, ``clear()`` and ``stats()`` common to both caches."""
 
     _kind = "cache"  # telemetry's rap.cache attribute: "exact" or "semantic"
-    # Whether an entry also stores its prompt, scope, creation time and filters. The
-    # semantic cache reads and indexes them; the exact cache's digest already holds
+    # Whether an entry also stores its prompt, scope and filters. The semantic cache
+    # reads and indexes them; the exact cache's digest already holds
     # scope, filters and prompt, and a lookup reads only payload and usage, so there
     # they would be memory nobody reads (~40 % of a short LangChain entry).
     _describes_entries = True
@@ -208,7 +208,8 @@ class CacheStore:
         b = digest[0]
         args: list[Any] = [digest, ttl_ms, "payload", payload]
         if self._describes_entries:
-            args += ["prompt", prompt, "scope", scope, "created", f"{time.time():.3f}"]
+            # no creation time: nothing reads it, and a field costs ~60 B an entry
+            args += ["prompt", prompt, "scope", scope]
             for name, value in filters:
                 args += [name, value]
         if usage:

@@ -1,11 +1,12 @@
 """What a cache entry is: its scope, filters and digest, argument checks, and the hit.
 
 An entry is one Redis hash: ``prompt``, ``payload`` (JSON written by an adapter),
-``scope`` (hash of the model identity, a TAG in the semantic index), ``created``
-(epoch seconds), ``usage`` (JSON of the original call's token usage), ``tokens``
-(its total, summed into ``tokens_saved`` on hits), the optional filter fields and,
-in the semantic cache, ``vec``. Per-entry hit counts live in a separate hash per
-bucket: writing an indexed hash makes RediSearch re-index its vector (~0.5 ms).
+``scope`` (hash of the model identity, a TAG in the semantic index), ``usage``
+(JSON of the original call's token usage), ``tokens`` (its total, summed into
+``tokens_saved`` on hits), the optional filter fields and, in the semantic cache,
+``vec`` and ``gf`` (the guards' features of the prompt). Per-entry hit counts live
+in a separate hash per bucket: writing an indexed hash makes RediSearch re-index its
+vector (~0.5 ms).
 """
 
 from __future__ import annotations

@@ -368,3 +368,16 @@ def test_updates_take_the_fast_path_and_survive_a_script_flush(
     assert cache.lookup("two", A).payload == "2"  # type: ignore[union-attr]
     cache.close()
     assert lease.closed and not lease.free
+
+
+def test_an_entry_stores_only_what_lookups_read(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # every hash field costs ~60 B an entry beside its value (hashtable encoding: the
+    # vector is longer than a listpack value)
+    cache = SemanticCache(config, embedder=toy_embedder, filter_fields=("tenant",))
+    cache.update("one", A, "1", usage={"input_tokens": 3}, filters={"tenant": "t"})
+    key = cache.entry_key(cache._prepare("one", A, {"tenant": "t"})[1])
+    fields = set(config.get_client().hkeys(key))
+    want = {"prompt", "payload", "scope", "tenant", "usage", "tokens", "vec", "gf"}
+    assert fields == {f.encode() for f in want}
