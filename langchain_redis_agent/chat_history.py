@@ -173,6 +173,13 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
                 self.session_id, encode_messages(messages), texts=self._texts(messages)
             )
 
+    def append_commands(self, messages: Sequence[BaseMessage]) -> list[tuple[Any, ...]]:
+        """The Redis commands of :meth:`add_messages`, for a caller that sends them in
+        one round trip with other writes (``redis_agent_core.scripts.asend_commands``);
+        raises ``ConfigError`` when semantic recall is on (see
+        ``SessionStore.append_commands``)."""
+        return self.store.append_commands(self.session_id, encode_messages(list(messages)))
+
     def add_message(self, message: BaseMessage) -> None:
         """Append one message."""
         self.add_messages([message])

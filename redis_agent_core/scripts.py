@@ -24,7 +24,7 @@ from redis.exceptions import NoScriptError
 
 from .fastpath import command_prefix
 
-__all__ = ["Script", "as_eval"]
+__all__ = ["Script", "as_eval", "asend_commands"]
 
 _BY_SHA: dict[str, Script] = {}
 
@@ -93,3 +93,23 @@ def as_eval(command: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(command)
     sha = command[1].decode() if isinstance(command[1], bytes) else command[1]
     return ("EVAL", _BY_SHA[sha].source, *command[2:])
+
+
+async def asend_commands(client: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
+    """Send ``commands`` in one round trip on an asyncio client (a pipeline without
+    MULTI) and return their replies; an ``EVALSHA`` the server has not cached
+    (``NOSCRIPT``) is sent again as ``EVAL``, alone: the other commands ran once
+    already and are not repeated. The first error reply is raised (after every
+    command ran); a connection fault raises redis-py's error (nothing is retried:
+    some commands may have run)."""
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    replies = list(await pipe.execute(raise_on_error=False))
+    for i, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            replies[i] = await client.execute_command(*as_eval(commands[i]))
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies

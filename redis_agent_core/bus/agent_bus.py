@@ -147,6 +147,20 @@ class AgentBus:
         telemetry.bus_message(topic, "published", "pubsub")
         return _delivered(env, receivers=int(n))
 
+    def publish_command(
+        self, topic: str, payload: Any, *, correlation_id: str | None = None
+    ) -> tuple[Envelope, tuple[Any, ...]]:
+        """The envelope and the ``XADD`` of a durable :meth:`publish`, for a caller that
+        sends it in one round trip with other writes
+        (:func:`..scripts.asend_commands`); the reply is the entry's stream id. Counted
+        as published when built: the caller raises if the round trip fails."""
+        env, data = self._envelope(topic, payload, correlation_id, None)
+        args: list[Any] = ["XADD", self.stream(topic)]
+        if self.maxlen is not None:  # as xadd_kwargs(): the approximate trim
+            args += ["MAXLEN", "~", self.maxlen]
+        telemetry.bus_message(topic, "published", "stream")
+        return env, (*args, "*", _FIELD, data)
+
     # -- channels --
     def subscribe(self, *topics: str) -> Subscription:
         """Subscribe to channels; messages published after this returns are received."""

@@ -452,6 +452,23 @@ class SessionStore:
         telemetry.history_operation("append", len(payloads))
         return int(length)
 
+    def append_commands(
+        self, session_id: str, payloads: Sequence[bytes | str]
+    ) -> list[tuple[Any, ...]]:
+        """The commands of a plain :meth:`append` (active, no metadata), for a caller
+        that sends them in one round trip with its own (:func:`..scripts.asend_commands`);
+        the first one's reply is ``[length, seq]``. Raises :class:`ConfigError` when
+        semantic recall is on (its documents need the messages embedded first: use
+        :meth:`aappend`)."""
+        if self._recall is not None:
+            raise ConfigError(
+                "append_commands() cannot embed messages for semantic recall: use aappend()"
+            )
+        if not payloads:
+            raise ConfigError("append_commands() needs at least one payload")
+        telemetry.history_operation("append", len(payloads))
+        return self._append_calls(session_id, payloads, _now_ms())
+
     def replace(
         self,
         session_id: str,

@@ -689,6 +689,24 @@ class RateLimiter:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
 
+    def settle_commands(
+        self,
+        reservation: Reservation | None,
+        actual_tokens: int,
+        *,
+        refund_requests: bool = False,
+    ) -> list[tuple[Any, ...]]:
+        """The command of :meth:`settle` (none when there is nothing to change), for a
+        caller that sends it in one round trip with other writes
+        (:func:`..scripts.asend_commands`); its reply is a list of 1s when every
+        counter was settled. That caller handles a failure: a settle that never ran
+        leaves the estimate charged, as :meth:`settle` does when Redis is down."""
+        if reservation is None:
+            return []
+        _check_costs(0, actual_tokens)
+        keys, args = build_settle(reservation, actual_tokens, refund_requests)
+        return [SETTLE.evalsha(keys, args)] if args else []
+
     async def apeek(
         self, *, user: str | None = None, org: str | None = None, tokens: int = 0, requests: int = 1
     ) -> Decision:

@@ -27,6 +27,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from redis.asyncio.connection import AbstractConnection
 
 from langchain_redis_agent.embeddings import MiniLMEmbeddings
 from redis_agent_core.config import RedisAgentConfig
@@ -107,6 +108,52 @@ async def test_model_loads_at_startup_and_repeated_questions_never_embed(
     replies = await _ask(client, users, [spellings[i % 2] for i in range(CLIENTS)])
     assert all(r["cached"] for r in replies)
     assert len(recorder.calls) == calls_after_miss
+
+
+class RoundTrips:
+    """Counts the writes to Redis sockets of this process's asyncio clients: one per
+    command, one per pipeline (a round trip each)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        send = AbstractConnection.send_packed_command
+
+        async def counting(conn: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+            self.count += 1
+            await send(conn, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+
+
+async def test_a_turn_stores_its_writes_in_one_round_trip(
+    running: tuple[httpx.AsyncClient, AgentService, ThreadRecorder],
+    users: Users,
+    aconfig: RedisAgentConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client, service, _recorder = running
+    question = "What is a vector index?"
+    await _ask(client, users, [question])  # cached now; the key of user0 issued
+    before = await service.limiter.apeek(user="user0")
+    trips = RoundTrips(monkeypatch)
+    session = uuid.uuid4().hex
+    reply = await client.post("/chat", **users.chat("user0", session, question))
+    assert reply.status_code == 200 and reply.json()["cached"] is True
+    # key, history, limits, exact tier, then settle + history + listing + event as one
+    # (they were four round trips of their own: 8 in all)
+    assert trips.count == 5
+    # every write of the turn landed
+    budget = service.token_budget.name
+    after = await service.limiter.apeek(user="user0")
+    assert after.remaining[budget] == before.remaining[budget]  # a hit spends 0 tokens
+    listed = await client.get("/sessions", headers=users.headers("user0"))
+    assert session in listed.json()["sessions"]
+    stored = await client.get(f"/sessions/{session}", headers=users.headers("user0"))
+    assert stored.json()["length"] == 2
+    event = await aconfig.get_async_client().xrevrange(
+        service.bus.stream(service.settings.events_topic), count=1
+    )
+    assert session.encode() in next(iter(event[0][1].values()))
 
 
 async def test_new_questions_are_embedded_off_the_loop_in_shared_calls(

@@ -216,3 +216,38 @@ async def test_async_leases_stay_bounded_under_concurrent_appends(
     assert [await s.acount(f"s{i}") for i, s in enumerate(stores)] == [3] * 20
     await stores[0].aclose()
     assert len(pool._in_use_connections) == 0  # type: ignore[attr-defined]
+
+
+async def test_commands_of_several_roles_share_one_round_trip_after_script_flush(
+    own_redis: EmbeddedRedis,
+) -> None:
+    # what the service sends at the end of a turn: a history append, a settle, an event
+    from redis_agent_core.bus import AgentBus
+    from redis_agent_core.errors import ConfigError
+    from redis_agent_core.ratelimit import RateLimiter, TokenBudget
+    from redis_agent_core.scripts import asend_commands
+
+    config = RedisAgentConfig(url=own_redis.url, namespace="batch")  # SCRIPT FLUSH: private
+    store = SessionStore(config, ttl=60)
+    limiter = RateLimiter([TokenBudget.daily(1000)], config=config, name="b")
+    bus = AgentBus(config, sender="t", maxlen=5)
+    decision = await limiter.aacquire(user="u", tokens=100)
+    await store.aappend("s", [b'"0"'])
+    config.get_client().script_flush()  # both scripts: NOSCRIPT, sent again as EVAL
+    _, xadd = bus.publish_command("t", {"n": 1})
+    commands = [
+        *store.append_commands("s", [b'"1"', b'"2"']),
+        xadd,
+        *limiter.settle_commands(decision.reservation, 30),
+    ]
+    replies = await asend_commands(config.get_async_client(), commands)
+    assert replies[0][0] == 3 and replies[-1] == [1]
+    assert await store.aread("s") == [b'"0"', b'"1"', b'"2"']  # appended once
+    peek = await limiter.apeek(user="u")
+    assert peek.remaining[limiter.limits[0].name] == 970  # settled: 30 spent, not 100
+    assert config.get_client().xlen(bus.stream("t")) == 1  # the event, once
+    assert limiter.settle_commands(None, 5) == []
+    with pytest.raises(ConfigError, match="at least one payload"):
+        store.append_commands("s", [])
+    await config.get_async_client().aclose()
+    config.close()
