@@ -493,6 +493,23 @@ def _positions(seq: tuple[str, ...]) -> dict[str, int]:
     return positions
 
 
+# Every word a test of :func:`_parse` looks for in the vocabulary after its first steps.
+_CUES = (
+    _NUMBER_VOCAB
+    | {"fri", "may", "from", "into", "onto"}
+    | _SCOPE_KEYS
+    | _PHRASE_STARTS
+    | lex.LANGUAGES
+    | _LENGTH_VOCAB
+    | lex.BRIEF_WORDS
+    | lex.LONG_WORDS
+    | _FORMAT_KEYS
+    | _FORMAT_VOCAB
+    | lex.QUALIFIERS
+    | _DIRECTION_CUES
+)
+
+
 def _parse(text: str) -> Features:
     """Parse ``text`` once."""
     # Each regex below runs only when the words show it can match: most prompts are
@@ -508,9 +525,10 @@ def _parse(text: str) -> Features:
     seq = tuple(map(stem, words))
     wordset, stems = frozenset(words), frozenset(seq)
     # a word counts if it or its stem is a negator ("stopped", "none")
-    negations = sum(map(lex.NEGATORS.__contains__, seq)) + sum(
-        map(_NEGATOR_FORMS.__contains__, words)
-    )
+    # (counted only when there is one: most texts have none, and the set test is in C)
+    negations = (
+        0 if lex.NEGATORS.isdisjoint(stems) else sum(map(lex.NEGATORS.__contains__, seq))
+    ) + (0 if _NEGATOR_FORMS.isdisjoint(wordset) else sum(map(_NEGATOR_FORMS.__contains__, words)))
     if "n't" in lower or "non-" in lower:
         negations += len(_NEGATED_WORD.findall(lower))
     particles: set[str] = set()
@@ -533,7 +551,10 @@ def _parse(text: str) -> Features:
     if not _ALIAS_KEYS.isdisjoint(vocab):
         vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
 
-    digits = _number_words_to_digits(lower) if not _NUMBER_VOCAB.isdisjoint(vocab) else lower
+    # the words any test below looks for, found at once: the tests then ask this small
+    # set, and a text with none of them (a third of narrowed spans) skips them all
+    cues = vocab & _CUES
+    digits = _number_words_to_digits(lower) if not _NUMBER_VOCAB.isdisjoint(cues) else lower
     if not _PERIOD_VOCAB.isdisjoint(wordset) and (
         " a " in digits or " an " in digits or " one " in digits
     ):
@@ -541,16 +562,18 @@ def _parse(text: str) -> Features:
     quantities, _ = _quantities(digits)
     if quantities.get("num:1"):
         del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun
-    if ("friday" in dates or "fri" in vocab) and _WORKING_WEEK.search(lower):
+    if ("friday" in dates or "fri" in cues) and _WORKING_WEEK.search(lower):
         dates = (dates - {"monday", "friday"}) | {"weekday"}
-    if "may" in vocab and _MAY.search(lower):
+    if "may" in cues and _MAY.search(lower):
         dates.add("may")
 
     found: dict[str, set[tuple[bool, str]]] = {}
-    for key in vocab & _SCOPE_KEYS:
+    # (``vocab & _SCOPE_KEYS`` itself, not the same words out of ``cues``: the order they
+    # come in orders ``scopes``, and with it which difference a rejection names first)
+    for key in vocab & _SCOPE_KEYS if not _SCOPE_KEYS.isdisjoint(cues) else ():
         for name, strict, group in _SCOPE_WORDS.get(key, ()):
             found.setdefault(name, set()).add((strict, group))
-    if not _PHRASE_STARTS.isdisjoint(vocab):
+    if not _PHRASE_STARTS.isdisjoint(cues):
         for m in _SCOPE_PHRASES.finditer(" ".join(words)):
             for name, strict, group in _SCOPE_WORDS[m.group(0)]:
                 found.setdefault(name, set()).add((strict, group))
@@ -559,8 +582,8 @@ def _parse(text: str) -> Features:
 
     sources: set[str] = set()
     targets: set[str] = set()
-    has_from = "from" in vocab
-    for m in _FLOW.finditer(lower) if has_from or "into" in vocab or "onto" in vocab else ():
+    has_from = "from" in cues
+    for m in _FLOW.finditer(lower) if has_from or "into" in cues or "onto" in cues else ():
         if m.group(1) == "to" and not has_from:
             continue  # mostly an infinitive ("how to export"), not a destination
         cut: list[str] = []
@@ -572,19 +595,20 @@ def _parse(text: str) -> Features:
         (sources if m.group(1) == "from" else targets).update(cut[:3])
 
     constraints: set[str] = set()
-    if not lex.LANGUAGES.isdisjoint(vocab):
+    if not lex.LANGUAGES.isdisjoint(cues):
         constraints |= {f"lang:{m.group(1)}" for m in _LANGUAGE_SPEC.finditer(lower)}
-    if quantities and not _LENGTH_VOCAB.isdisjoint(vocab):
+    if quantities and not _LENGTH_VOCAB.isdisjoint(cues):
         constraints |= {
             f"len:{_format_value(_to_float(m.group(1)))}:{lex.LENGTH_UNITS[m.group(2)]}"
             for m in _LENGTH_SPEC.finditer(digits)
         }
-    if not lex.BRIEF_WORDS.isdisjoint(vocab) or "in short" in lower or "tl;dr" in lower:
+    if not lex.BRIEF_WORDS.isdisjoint(cues) or "in short" in lower or "tl;dr" in lower:
         constraints.add("len:brief")
-    if not lex.LONG_WORDS.isdisjoint(vocab) or "in detail" in lower or "in depth" in lower:
+    if not lex.LONG_WORDS.isdisjoint(cues) or "in detail" in lower or "in depth" in lower:
         constraints.add("len:long")
-    constraints |= {f"fmt:{lex.FORMAT_WORDS[w]}" for w in vocab & _FORMAT_KEYS}
-    if not _FORMAT_VOCAB.isdisjoint(vocab):
+    if not _FORMAT_KEYS.isdisjoint(cues):
+        constraints |= {f"fmt:{lex.FORMAT_WORDS[w]}" for w in vocab & _FORMAT_KEYS}
+    if not _FORMAT_VOCAB.isdisjoint(cues):
         for m in _FORMAT_SPEC.finditer(lower):
             constraints.add(f"fmt:{m.group(1) or 'table'}")
 
@@ -602,7 +626,7 @@ def _parse(text: str) -> Features:
         for prefix, base in _PREFIXED_WORD.findall(lower)
         if base not in wordset and prefix != "non-"
     )
-    qualifiers = vocab & lex.QUALIFIERS
+    qualifiers = vocab & lex.QUALIFIERS if not lex.QUALIFIERS.isdisjoint(cues) else _NONE
     if qualifiers:
         # "international" in "International Monetary Fund" names, it does not narrow
         qualifiers = frozenset(q for q in qualifiers if q.capitalize() not in content)
@@ -616,7 +640,7 @@ def _parse(text: str) -> Features:
         stems,
         stems | particles if particles else stems,
         qualifiers,
-        not _DIRECTION_CUES.isdisjoint(vocab),
+        not _DIRECTION_CUES.isdisjoint(cues),
         negations,
         frozenset(particles) if particles else _NONE,
         quantities,
