@@ -407,9 +407,10 @@ class OrderGuard:
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
         (q_from, q_to), (c_from, c_to) = q.flow, c.flow
-        swapped = ((q_from - q_to) & (c_to - c_from)) | ((q_to - q_from) & (c_from - c_to))
-        if swapped:
-            return f"direction differs for {_show(swapped)}"
+        if (q_from or q_to) and (c_from or c_to):  # (most prompts have no "from ... to")
+            swapped = ((q_from - q_to) & (c_to - c_from)) | ((q_to - q_from) & (c_from - c_to))
+            if swapped:
+                return f"direction differs for {_show(swapped)}"
         if len(q.entities) < 2 or len(c.entities) < 2 or not (q.directional or c.directional):
             return None
         common = set(q.entities) & set(c.entities)
@@ -431,6 +432,8 @@ class ScopeGuard:
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
+        if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
+            return None  # nothing to compare (most pairs): no sets built
         for name in q.scopes.keys() | c.scopes.keys():
             in_q, in_c = q.scopes.get(name, frozenset()), c.scopes.get(name, frozenset())
             if in_q and in_c and in_q != in_c:
