@@ -674,3 +674,41 @@ def test_a_name_with_a_comma_inside_keeps_its_initials() -> None:
 )
 def test_a_thing_and_its_distant_kind_pass(a: str, b: str) -> None:
     assert rejects(SubstitutionGuard(), a, b) is None
+
+
+# --- one noun swapped for an unrelated noun in the same place ------------------------------
+
+NOUN_SLOT_TRAPS = [
+    # after a noun that modifies it ("shoe soles" / "shoe heels"), words that are verbs too
+    ("Which glue works for shoe soles on leather?", "Which glue works for shoe heels on leather?"),
+    ("How do I stop the sink drain from smelling?", "How do I stop the sink tap from smelling?"),
+    # before a preposition that would be a particle after a verb ("hinges on", "seals in")
+    (
+        "How do I tighten the door hinges on a wardrobe?",
+        "How do I tighten the door handles on a wardrobe?",
+    ),
+    (
+        "How do I replace the window seals in an old house?",
+        "How do I replace the window frames in an old house?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), NOUN_SLOT_TRAPS)
+def test_a_noun_swapped_for_an_unrelated_noun_is_another_thing(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "same place" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What games suit kids on a long flight?", "What games suit children on a long flight?"),
+        ("How do I oil the bike chain?", "How do I oil the bicycle chain?"),
+        ("Which boots are best for hikes in rain?", "Which boots are best for walks in rain?"),
+        ("How do I turn the heater on?", "How do I switch the heater on?"),
+        ("Is it more populous than Lyon?", "Does it have more inhabitants than Lyon?"),
+    ],
+)
+def test_a_noun_and_its_synonym_or_a_verb_in_the_same_place_pass(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None

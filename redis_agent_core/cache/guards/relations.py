@@ -8,7 +8,7 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -526,14 +526,15 @@ def _slot_swap(
     before2, after2 = _neighbours(c, j)
     if before != before2 and after != after2:
         return None  # another construction around it: "pay with" / "accept"
-    if after in _PARTICLES or after2 in _PARTICLES:
-        return None  # a phrasal verb ("turn off" / "disable"): the negation guard's
     short, long = sorted((w, w2), key=len)
     if long.startswith(short[: max(3, len(short) - 1)]) or _kin(w, w2):
         return None  # "app" / "application", "carbs" / "carbohydrates"
     if SequenceMatcher(None, w, w2).ratio() >= 0.8:
         return None  # a typo ("recieve" / "receive")
     parts, parts2 = _parts(w), _parts(w2)
+    nominal = _nominal(q, i, parts) and _nominal(c, j, parts2)
+    if not nominal and (after in _PARTICLES or after2 in _PARTICLES):
+        return None  # a phrasal verb ("turn off" / "disable"): the negation guard's
     if not parts or not parts2:
         if (parts or parts2).keys() <= {"n"}:
             return f"another thing in the same place ({w!r} vs {w2!r}; not in WordNet)"
@@ -552,11 +553,41 @@ def _slot_swap(
         and _concrete_class(w) == _concrete_class(w2)
     ):
         return f"another {_concrete_class(w)} in the same place ({w!r} vs {w2!r})"
+    if nominal and n and n2 and not _kind_by_any_sense(n, n2):
+        # two nouns in one slot that WordNet relates in no sense: "brake pads" / "brake
+        # cables", "a duck egg" / "a quail egg"
+        return f"another thing in the same place ({w!r} vs {w2!r})"
     if "v" in shared and parts["v"][1] & parts2["v"][1]:
         return f"another action of one kind in the same place ({w!r} vs {w2!r})"
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
         return f"another quality in the same place ({w!r} vs {w2!r})"
     return None
+
+
+def _kind_by_any_sense(n: str, n2: str) -> bool:
+    """Whether a sense of one noun is directly a kind of a sense of the other ("tap" in
+    its "water tap" sense is a "faucet"): the main-sense checks miss such senses."""
+    graph = wordnet().hypernyms
+    senses, senses2 = kinship(n)[0], kinship(n2)[0]
+    return any(
+        parent in other
+        for own, other in ((senses, senses2), (senses2, senses))
+        for sense in own
+        for parent in graph.get(str(sense), ())
+    )
+
+
+def _nominal(f: Features, i: int, parts: Mapping[str, object]) -> bool:
+    """Whether the word at ``i`` is used as a noun: a WordNet noun, or a word WordNet
+    knows only as a verb after an article or preposition ("for motorcycles"), not after
+    a verb cue or a degree word (where it would be a verb or an adjective)."""
+    before = f.words[i - 1] if i else ""
+    if before in _VERB_CUES or before in _DEGREE:
+        return False
+    return "n" in parts or (before in _NOUN_CUES and "a" not in parts)
+
+
+_DEGREE = frozenset({"more", "most", "less", "least", "how", "too", "very", "so", "as"})
 
 
 _PARTICLES = frozenset({"on", "off", "up", "down", "out", "in", "over", "away", "back"})
