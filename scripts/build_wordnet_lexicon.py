@@ -196,14 +196,21 @@ def main() -> None:
                         if WORD.match(b) and a != b:
                             antonyms.add(tuple(sorted((a, b))))  # type: ignore[arg-type]
     antonyms |= inherited_antonyms(root, data)
-    # lemmas of the other parts of speech: a rare noun that is also one ("tall", "fast")
-    # is read as the other
+    # lemmas of the other parts of speech: a rare noun that is also an adjective or adverb
+    # ("tall", "fast") is read as that, and so is one that is also a verb seen more than
+    # once in the sense-tagged corpus ("be", "add", "begin"); a verb as rare as the noun
+    # leaves it a noun ("motorcycle", "lard", "screw", "quail": never sense-tagged as
+    # nouns, yet mostly used as ones; the guards tell a verb by its cues)
     other_pos = {
         line.split()[0]
-        for name in ("verb", "adj", "adv")
+        for name in ("adj", "adv")
         for line in (root / f"index.{name}").read_text(encoding="latin-1").splitlines()
         if line and not line.startswith("  ")
     }
+    for line in (root / "index.verb").read_text(encoding="latin-1").splitlines():
+        fields = line.split()
+        if fields and not line.startswith("  ") and int(fields[-int(fields[2]) - 1]) > 1:
+            other_pos.add(fields[0])
     # noun senses in frequency order, from index.noun
     noun_senses: dict[str, list[str]] = {}
     for line in (root / "index.noun").read_text(encoding="latin-1").splitlines():

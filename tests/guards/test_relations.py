@@ -712,3 +712,34 @@ def test_a_noun_swapped_for_an_unrelated_noun_is_another_thing(a: str, b: str) -
 )
 def test_a_noun_and_its_synonym_or_a_verb_in_the_same_place_pass(a: str, b: str) -> None:
     assert rejects(SubstitutionGuard(), a, b) is None
+
+
+# --- nouns that WordNet also lists as rare verbs ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is lard good for frying chips?", "Is ghee good for frying chips?"),
+        ("How do I unclog a syringe tip?", "How do I unclog a nozzle tip?"),
+        ("Can I bring a skateboard on the bus?", "Can I bring a surfboard on the bus?"),
+        ("How long does a sunburn take to fade?", "How long does a bruise take to fade?"),
+        ("Do I need a permit to moor at the buoy?", "Do I need a permit to moor at the jetty?"),
+    ],
+)
+def test_a_noun_also_listed_as_a_rare_verb_is_an_item(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is it quicker to queue at the airport?", "Is it faster to queue at the airport?"),
+        (
+            "Can I buy a motorcycle with a learner licence?",
+            "Can I buy a motorbike with a learner licence?",
+        ),
+    ],
+)
+def test_a_rare_verb_used_as_a_noun_still_has_synonyms(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None
