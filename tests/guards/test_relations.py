@@ -12,6 +12,7 @@ from redis_agent_core.cache.guards import (
     EntityGuard,
     Guard,
     NegationGuard,
+    ScopeGuard,
     SubstitutionGuard,
     default_verifier,
 )
@@ -743,3 +744,38 @@ def test_a_noun_also_listed_as_a_rare_verb_is_an_item(a: str, b: str) -> None:
 )
 def test_a_rare_verb_used_as_a_noun_still_has_synonyms(a: str, b: str) -> None:
     assert rejects(SubstitutionGuard(), a, b) is None
+
+
+# --- a modifier on one side narrows the subject ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is the average rent in Berlin?", "What is the average rent in eastern Berlin?"),
+        (
+            "How much does a kitchen renovation cost?",
+            "How much does a partial kitchen renovation cost?",
+        ),
+        ("How do I back up photos on my phone?", "How do I back up edited photos on my phone?"),
+        ("What is the best soil for tomatoes?", "What is the best soil for potted tomatoes?"),
+    ],
+)
+def test_an_adjective_on_one_side_narrows_the_subject(a: str, b: str) -> None:
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "narrows" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is a dinner for two?", "What is a quick dinner for two?"),  # a rating word
+        ("How do I pin a tab in Mozilla Firefox?", "How do I pin a tab in Firefox?"),  # a name
+        (
+            "How many calories does cycling a mile burn?",
+            "How many calories does cycling one mile burn?",
+        ),
+    ],
+)
+def test_names_numbers_and_rating_words_narrow_nothing(a: str, b: str) -> None:
+    assert rejects(ScopeGuard(), a, b) is None

@@ -43,6 +43,7 @@ from .relations import (
     ArgumentGuard,
     SubstitutionGuard,
     mirrored,
+    narrowing,
     prevention_shift,
 )
 
@@ -433,7 +434,7 @@ class ScopeGuard:
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
-            return None  # nothing to compare (most pairs): no sets built
+            return narrowing(q, c)  # nothing listed to compare (most pairs)
         for name in q.scopes.keys() | c.scopes.keys():
             in_q, in_c = q.scopes.get(name, frozenset()), c.scopes.get(name, frozenset())
             if in_q and in_c and in_q != in_c:
@@ -455,7 +456,7 @@ class ScopeGuard:
                 return f"whose: {person}'s on one side only"
         for word in q.qualifiers ^ c.qualifiers:
             return f"{word!r} on one side only"
-        return None
+        return narrowing(q, c)
 
 
 class ConstraintGuard:

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from ._features import Features, Memo, features, stem
-from ._lexicon import FUNCTION_WORDS, NEGATORS, UNITS
+from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "SubstitutionGuard",
     "keys",
     "mirrored",
+    "narrowing",
     "opposites",
     "prevention_shift",
 ]
@@ -455,6 +456,42 @@ class SubstitutionGuard:
         if one_each:
             return _slot_swap(q, c, only_q[0], only_c[0])
         return None
+
+
+# Adjectives that rate or describe what is asked about without narrowing it to a part
+# ("a good way", "a quick dinner", "my new phone"); superlatives reduce to these.
+_UNRESTRICTIVE = frozenset(
+    """good bad easy simple quick fast right proper correct typical average normal usual
+    common general main basic whole entire actual real own new""".split()
+)
+
+
+def narrowing(q: Features, c: Features) -> str | None:
+    """One side alone puts an adjective or participle before a noun both share, all
+    else the same: a part of the other's subject ("London" / "central London", "a
+    wedding" / "a small wedding", "emails" / "archived emails"). Names ("Google
+    Chrome"), numbers, verbs and rating words ("a good way") narrow nothing."""
+    only_q, only_c = _diffs(q, c)
+    if bool(only_q) == bool(only_c) or len(only_q) + len(only_c) != 1:
+        return None
+    f, other = (q, c) if only_q else (c, q)
+    w, s, i = (only_q or only_c)[0]
+    words = f.words
+    after = words[i + 1] if i + 1 < len(words) else ""
+    before = words[i - 1] if i else ""
+    if not after or after not in other.words or noun(after) is None:
+        return None
+    if w in f.entities or w in NUMBER_WORDS or before in _VERB_CUES or base(w) in _UNRESTRICTIVE:
+        return None  # the entity and number guards' business, a verb, a rating word
+    if "-" in w and any(stem(part) in other.stems for part in w.split("-")):
+        return None  # "a soft-boiled egg" / "boil an egg": the same said around it
+    wn = wordnet()
+    participle = w.endswith("ed") and s in wn.verbs
+    if s in wn.verbs and not participle:
+        return None  # "what removes candle wax"
+    if not participle and w not in wn.adjective_senses and base(w) not in wn.adjective_senses:
+        return None
+    return f"{w!r} narrows {after!r} on one side only"
 
 
 def _in_order(f: Features, other: Features, own: str) -> list[str]:
