@@ -779,3 +779,33 @@ def test_an_adjective_on_one_side_narrows_the_subject(a: str, b: str) -> None:
 )
 def test_names_numbers_and_rating_words_narrow_nothing(a: str, b: str) -> None:
     assert rejects(ScopeGuard(), a, b) is None
+
+
+# --- the same word said another way ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which is the least expensive phone plan?", "Which is the cheapest phone plan?"),
+        ("Which river is the least deep in Europe?", "Which river is the shallowest in Europe?"),
+    ],
+)
+def test_less_of_one_side_is_the_other_side(a: str, b: str) -> None:
+    assert rejects(AntonymGuard(), a, b) is None
+
+
+def test_cheapest_and_most_expensive_still_oppose() -> None:
+    a, b = "Which is the cheapest phone plan?", "Which is the most expensive phone plan?"
+    assert rejects(AntonymGuard(), a, b) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Can viruses infect bacteria?", "Can a virus infect a bacterium?"),
+        ("Do viruses live longer than fungi?", "Does a virus live longer than a fungus?"),
+    ],
+)
+def test_one_noun_inflected_two_ways_is_no_other_item(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None

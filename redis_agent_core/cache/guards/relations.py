@@ -74,6 +74,12 @@ def _diffs(q: Features, c: Features) -> tuple[Diff, Diff]:
     if last[0] is q and last[1] is c:
         return last[2], last[3]
     only_q, only_c = _diff(q, c), _diff(c, q)
+    if only_q and only_c:
+        # one noun inflected two ways the stemmer parts ("viruses" / "virus")
+        same = {noun(w) for w, _, _ in only_q} & {noun(w) for w, _, _ in only_c} - {None}
+        if same:
+            only_q = [d for d in only_q if noun(d[0]) not in same]
+            only_c = [d for d in only_c if noun(d[0]) not in same]
     _last[:] = [q, c, only_q, only_c]
     return only_q, only_c
 
@@ -197,8 +203,16 @@ class AntonymGuard:
             for key in {s, base(w)}:
                 for opposite in wn.antonyms.get(key, ()):
                     if opposite in word_of_c:
-                        return f"opposite words {w!r} / {word_of_c[opposite]!r} (WordNet antonyms)"
+                        w2 = word_of_c[opposite]
+                        if _lessened(q, i) != _lessened(c, c.words.index(w2)):
+                            continue  # "least expensive" / "cheapest": the same degree
+                        return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return None
+
+
+def _lessened(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` follows "less" or "least" (the other way up)."""
+    return i > 0 and f.words[i - 1] in ("less", "least")
 
 
 def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], dict[str, int]]:
