@@ -809,3 +809,24 @@ def test_cheapest_and_most_expensive_still_oppose() -> None:
 )
 def test_one_noun_inflected_two_ways_is_no_other_item(a: str, b: str) -> None:
     assert rejects(SubstitutionGuard(), a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I zoom in on a map in Safari?", "How do I zoom out on a map in Safari?"),
+        ("How do I scale up a recipe for twelve?", "How do I scale down a recipe for twelve?"),
+        (
+            "Why does my phone screen dim down at night?",
+            "Why does my phone screen dim up at night?",
+        ),
+    ],
+)
+def test_any_verb_with_the_opposite_particle_is_an_opposite(a: str, b: str) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert reason is not None and "particles" in reason
+
+
+def test_a_particle_after_no_verb_is_no_opposite() -> None:
+    a, b = "Is the sofa in the van?", "Is the sofa out the van?"
+    assert rejects(AntonymGuard(), a, b) is None

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from ._features import Features, Memo, features, stem
-from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, UNITS
+from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
 __all__ = [
@@ -176,6 +176,9 @@ class AntonymGuard:
     name = "antonym"
 
     def check(self, query: str, candidate: str) -> str | None:
+        turned = _particle_turned(features(query), features(candidate))
+        if turned is not None:
+            return turned
         if " than " in query and " than " in candidate:
             inverted, opposed, swapped = _comparison(features(query), features(candidate))
             if inverted and not (opposed or swapped):
@@ -208,6 +211,31 @@ class AntonymGuard:
                             continue  # "least expensive" / "cheapest": the same degree
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return None
+
+
+_OPPOSITE_PARTICLES = frozenset(OPPOSITE_PARTICLES) | {(b, a) for a, b in OPPOSITE_PARTICLES}
+
+
+def _particle_turned(q: Features, c: Features) -> str | None:
+    """The same verb with the opposite particle, all else the same ("zoom in" / "zoom
+    out", "scale up" / "scale down"): any verb, not only the listed ones."""
+    words, words2 = q.words, c.words
+    if len(words) != len(words2):
+        return None
+    i = 0
+    for k, (a, b) in enumerate(zip(words, words2, strict=True)):
+        if a != b:
+            if i:
+                return None  # a second difference (stops at once on long prompts)
+            i = k
+    if not i:
+        return None
+    verb = words[i - 1]
+    if (words[i], words2[i]) in _OPPOSITE_PARTICLES and (
+        stem(verb) in wordnet().verbs or any(stem(f) in wordnet().verbs for f in lemmas(verb))
+    ):
+        return f"opposite particles '{verb} {words[i]}' / '{verb} {words2[i]}'"
+    return None
 
 
 def _lessened(f: Features, i: int) -> bool:
