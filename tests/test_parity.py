@@ -143,6 +143,8 @@ ASYNC_ONLY: dict[str, str] = {
     "redis_agent_core.fastpath.AsyncFastPath.aclose": "returns the running loop's leases "
     "(FastPath.close is the sync twin of another class: tested in tests/core/test_fastpath.py)",
     "redis_agent_core.fastpath.AsyncLease.aclose": "as AsyncFastPath.aclose (Lease.close)",
+    "redis_agent_core.scripts.asend_commands": "sends several builders' commands in one round "
+    "trip for the asyncio service's turn; sync callers run each store's own method",
 }
 
 
@@ -1487,6 +1489,45 @@ async def index_info(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
 
 
 # -- AsyncX classes against their sync twin X --------------------------------------------
+
+
+from redis.commands.search import reducers  # noqa: E402
+from redis.commands.search.aggregation import AggregateRequest  # noqa: E402
+
+from redis_agent_core.search.redisvl_index import AsyncCheckedSearchIndex  # noqa: E402
+
+
+def _checked_indexes(config: RedisAgentConfig) -> Twins:
+    index = VectorIndex("checked", config=config, dims=4, algorithm="flat")
+    index.add(["a", "b"], ids=["a", "b"], vectors=[[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    return Twins(index._search_index(), _AsyncChecked(index))
+
+
+class _AsyncChecked:
+    """The async index built inside the running loop (its client is that loop's)."""
+
+    def __init__(self, index: VectorIndex) -> None:
+        self.index = index
+
+    async def search(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.index._async_search_index().search(*args, **kwargs)
+
+    async def aggregate(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.index._async_search_index().aggregate(*args, **kwargs)
+
+
+def _doc_ids(result: Any) -> Any:
+    """A search's ids and total (redis-py's Result objects are not comparable)."""
+    return (result.total, sorted(str(doc.id) for doc in result.docs))
+
+
+@twin_case(AsyncCheckedSearchIndex, "search aggregate", _checked_indexes)
+async def checked_search_indexes(h: Twins, call: Runner, config: RedisAgentConfig) -> None:
+    await call("search", "*", keep=_doc_ids)
+    await call(
+        "aggregate", AggregateRequest("*").group_by([], reducers.count()), keep=lambda r: r.rows
+    )
+
 
 from langchain_core.outputs import LLMResult  # noqa: E402
 

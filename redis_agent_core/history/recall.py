@@ -100,10 +100,10 @@ class _Recall:
         return CheckedSearchIndex(self.schema(), redis_client=self.config.get_client())
 
     async def _aindex(self) -> Any:
-        from ..search.redisvl_index import CheckedAsyncSearchIndex
+        from ..search.redisvl_index import AsyncCheckedSearchIndex
 
         await self.lifecycle.aensure()
-        return CheckedAsyncSearchIndex(self.schema(), redis_client=self.config.get_async_client())
+        return AsyncCheckedSearchIndex(self.schema(), redis_client=self.config.get_async_client())
 
     @staticmethod
     def _texts(texts: Sequence[str | None] | None, count: int) -> list[tuple[int, str]]:

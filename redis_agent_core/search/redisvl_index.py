@@ -20,7 +20,7 @@ from redisvl.index import AsyncSearchIndex, SearchIndex
 from ..redis_errors import is_search_timeout, search_timeout_error
 from .replies import check_complete
 
-__all__ = ["CheckedAsyncSearchIndex", "CheckedSearchIndex"]
+__all__ = ["AsyncCheckedSearchIndex", "CheckedSearchIndex"]
 
 
 def _action(index: SearchIndex | AsyncSearchIndex) -> str:
@@ -54,7 +54,7 @@ class CheckedSearchIndex(SearchIndex):
         return result
 
 
-class CheckedAsyncSearchIndex(AsyncSearchIndex):
+class AsyncCheckedSearchIndex(AsyncSearchIndex):
     """A redisvl ``AsyncSearchIndex`` whose searches never return partial results."""
 
     async def search(self, *args: Any, **kwargs: Any) -> Any:

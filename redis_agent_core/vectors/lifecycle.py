@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..redis_errors import translate_errors
 from ..search.executor import arun, run
 from ..search.lifecycle import IndexLifecycle, aread_info, drop_flow, read_info
-from ..search.redisvl_index import CheckedAsyncSearchIndex, CheckedSearchIndex
+from ..search.redisvl_index import AsyncCheckedSearchIndex, CheckedSearchIndex
 from ..search.replies import describe_info, info_name
 from .base import IndexCore
 from .schema import (
@@ -123,7 +123,7 @@ class IndexLifecycleMixin(IndexCore):
 
     def _async_search_index(self) -> AsyncSearchIndex:
         schema = IndexSchema.from_dict(self.schema.redisvl_dict(self.index_name, self.prefix))
-        return CheckedAsyncSearchIndex(
+        return AsyncCheckedSearchIndex(
             schema, redis_client=self.config.get_async_client(), owns_client=False
         )
 
