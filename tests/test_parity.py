@@ -405,7 +405,7 @@ async def exact_cache(cache: ExactCache, call: Runner, config: RedisAgentConfig)
 
 @case(
     SemanticCache,
-    "ensure_index update lookup lookup_exact stats clear drop",
+    "ensure_index update lookup lookup_exact stats clear drop close",
     lambda c: SemanticCache(c, embedder=toy_embedder(), on_error="raise"),
 )
 async def semantic_cache(cache: SemanticCache, call: Runner, config: RedisAgentConfig) -> None:
@@ -425,6 +425,7 @@ async def semantic_cache(cache: SemanticCache, call: Runner, config: RedisAgentC
     await call("drop")  # the index too: the next use makes a new one
     await call("lookup", "What is Redis?", "s")
     await call("update", "What is Redis?", "s", "again")
+    await call("close")  # returns the leased connections
     await call("lookup", "What is Redis?", "s")
 
 

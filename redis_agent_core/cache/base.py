@@ -23,7 +23,7 @@ from ..config import (
     get_default_config,
 )
 from ..errors import ConfigError
-from ..fastpath import FALLBACK, FastPath, pack_commands
+from ..fastpath import FALLBACK, AsyncFastPath, FastPath, pack_commands
 from ..faults import OnError, RedisFaults
 from ..keys import check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
@@ -169,11 +169,16 @@ class CacheStore:
             self.config, what, on_error, log_interval=log_interval, recheck_after=recheck_after
         )
         self._fast = FastPath()  # leased connections for the hot calls (writes, lookups)
+        self._afast = AsyncFastPath()  # the same for asyncio clients (writes)
 
     def close(self) -> None:
         """Return the connections the fast path leased to the client's pool (also done
         when the cache is garbage-collected); the next call leases again."""
         self._fast.close()
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`: the connections leased by the running loop's clients."""
+        await self._afast.aclose()
 
     # -- pure helpers shared by sync and async paths --
     def entry_key(self, digest: str) -> str:
@@ -249,8 +254,13 @@ class CacheStore:
     async def _awrite(self, keys: list[str], args: list[Any]) -> bool:
         if not self.faults.writable():
             return False
+        client = self.config.get_async_client()
         try:
-            await UPDATE.acall(self.config.get_async_client(), keys, args)
+            lease = self._afast.lease(client)
+            if lease is None or (
+                await lease.call(pack_commands([UPDATE.evalsha(keys, args)])) is FALLBACK
+            ):
+                await UPDATE.acall(client, keys, args)
         except FAULTS as exc:
             self.faults.failed("update", exc)
             return False

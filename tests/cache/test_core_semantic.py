@@ -381,3 +381,18 @@ def test_an_entry_stores_only_what_lookups_read(
     fields = set(config.get_client().hkeys(key))
     want = {"prompt", "payload", "scope", "tenant", "usage", "tokens", "vec", "gf"}
     assert fields == {f.encode() for f in want}
+
+
+async def test_async_updates_take_the_fast_path_and_survive_a_script_flush(
+    aconfig: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(aconfig, embedder=toy_embedder, verifier=None)
+    assert await cache.aupdate("one", A, "1")
+    lease = cache._afast.lease(aconfig.get_async_client())
+    assert lease is not None and lease.count == 1  # the write went through a leased connection
+    await aconfig.get_async_client().script_flush()  # NOSCRIPT: the generic path loads it
+    assert await cache.aupdate("two", A, "2")
+    assert (await cache.alookup("one", A)).payload == "1"  # type: ignore[union-attr]
+    assert (await cache.alookup("two", A)).payload == "2"  # type: ignore[union-attr]
+    await cache.aclose()
+    assert not lease.free
