@@ -1,0 +1,196 @@
+"""Where the semantic cache's floors are (issue 18): bytes per entry by what an entry
+holds, and on random 384-d vectors (the hard case) what an HNSW insert costs against
+FLAT and what each ``EF_RUNTIME`` (or a range query) gives in latency and correct hits.
+
+Entries are written raw (HSET + the member record, as the cache's script does) with the
+cache's key and field layout, so each row differs from the one above it by one thing;
+the cache itself is measured in ``bench_cache``. Hit queries are stored vectors
+perturbed to cosine distance ~0.02, as there; *correct* = the entry is among the
+lookup's 4 candidates (the cache's default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from benchmarks.bench_cache import DIMS, _dataset, _fow_pairs, _mem
+from benchmarks.common import bench_server, machine_note, table
+
+LAYOUT_N = 10_000  # entries per layout row
+SCOPE = "0" * 32  # a scope digest's length
+HNSW = ("M", 16, "EF_CONSTRUCTION", 64)  # the cache's HNSW parameters
+EFS = (20, 40, 60, 100, 200)
+EPSILONS = (0.01, 0.1)
+
+
+def _create(client: Any, name: str, algorithm: str, dtype: str = "FLOAT16") -> None:
+    extra = HNSW if algorithm == "HNSW" else ()
+    client.execute_command(
+        "FT.CREATE", name, "ON", "HASH", "PREFIX", 1, f"{name}:", "SCHEMA",
+        "scope", "TAG", "SEPARATOR", "|", "CASESENSITIVE",
+        "vec", "VECTOR", algorithm, 6 + len(extra), "TYPE", dtype, "DIM", DIMS,
+        "DISTANCE_METRIC", "COSINE", *extra,
+    )  # fmt: skip
+
+
+def _write(client: Any, name: str, n: int, fields: Callable[[int], dict[str, Any]]) -> float:
+    """Write ``n`` entries laid out as the cache's; seconds taken (pipelined)."""
+    started = time.perf_counter()
+    pipe = client.pipeline(transaction=False)
+    for i in range(n):
+        digest = hashlib.md5(str(i).encode()).hexdigest()
+        tag = f"{{{name}.{digest[0]}}}"
+        pipe.zadd(f"{name}:m:{tag}", {digest: float("inf")})
+        pipe.hset(f"{name}:e:{tag}:{digest}", mapping=fields(i))
+        if i % 500 == 499:
+            pipe.execute()
+    pipe.execute()
+    return time.perf_counter() - started
+
+
+def _layouts(vectors: np.ndarray) -> list[list[Any]]:
+    import redis
+    from redisvl.extensions.cache.llm import SemanticCache as VlSemanticCache
+
+    from redis_agent_core.cache.guards import Verifier
+
+    texts = sorted({p["a"] for p in _fow_pairs()})
+    prompts = [f"{texts[i % len(texts)]} [{i}]" for i in range(LAYOUT_N)]
+    features = [Verifier.features_of(p) for p in prompts]
+    blobs = [v.astype(np.float16).tobytes() for v in vectors[:LAYOUT_N]]
+
+    def core(i: int) -> dict[str, Any]:
+        return {"scope": SCOPE, "vec": blobs[i]}
+
+    def described(i: int) -> dict[str, Any]:
+        return {**core(i), "prompt": prompts[i], "payload": f"answer {i}"}
+
+    def guarded(i: int) -> dict[str, Any]:
+        return {**described(i), "gf": features[i]}
+
+    def before(i: int) -> dict[str, Any]:
+        return {**guarded(i), "created": f"{time.time():.3f}"}
+
+    grown: dict[tuple[str, str], float] = {}
+    rows = (
+        ("vector + scope tag + member record (the floor)", core),
+        ("+ prompt and payload (an unguarded entry)", described),
+        ("+ the guards' features (this pack's default entry)", guarded),
+        ("+ creation time (the entry before 8818a4f)", before),
+    )
+    for algorithm in ("FLAT", "HNSW"):
+        for label, fields in rows:
+            # a fresh server each: memory an index frees after FT.DROPINDEX would blur a delta
+            with bench_server() as url:
+                client = redis.Redis.from_url(url)
+                _create(client, "e", algorithm)
+                start = _mem(client)
+                _write(client, "e", LAYOUT_N, fields)
+                time.sleep(0.5)
+                grown[(algorithm, label)] = (_mem(client) - start) / LAYOUT_N
+                client.close()
+    with bench_server() as url:
+        client = redis.Redis.from_url(url)
+        vl = VlSemanticCache(name="vl", distance_threshold=0.1, redis_client=client,
+                             vectorizer=_no_model())  # fmt: skip
+        start = _mem(client)
+        for i in range(LAYOUT_N):
+            vl.store(prompts[i], f"answer {i}", vector=vectors[i].tolist())
+        time.sleep(0.5)
+        peer = (_mem(client) - start) / LAYOUT_N
+        client.close()
+    out = [[a, label, f"{b:,.0f}", f"{b / peer:.2f}×"] for (a, label), b in grown.items()]
+    out.append(["FLAT (its default)", "redisvl SemanticCache, float32", f"{peer:,.0f}", "1.00×"])
+    return out
+
+
+def _no_model() -> Any:
+    """The vectorizer redisvl asks for; every vector is given to it."""
+    from redisvl.utils.vectorize import CustomTextVectorizer
+
+    return CustomTextVectorizer(embed=lambda t: [0.0] * DIMS)
+
+
+def _random_index(url: str, data: Any, n: int) -> tuple[list[list[Any]], list[list[Any]]]:
+    import redis
+
+    client = redis.Redis.from_url(url, protocol=2)
+    inserts = []
+    blobs = [v.astype(np.float16).tobytes() for v in data.stored]
+    for algorithm in ("FLAT", "HNSW"):
+        name = algorithm.lower()
+        _create(client, name, algorithm)
+        cpu = _server_cpu(client)
+        wall = _write(client, name, n, lambda i: {"scope": SCOPE, "vec": blobs[i]})
+        cpu = _server_cpu(client) - cpu
+        inserts.append([algorithm, f"{n:,}", f"{wall / n * 1e6:,.0f}", f"{cpu / n * 1e6:,.0f}"])
+        if algorithm == "FLAT":
+            client.execute_command("FT.DROPINDEX", name, "DD")
+    hits = [v.astype(np.float16).tobytes() for v in data.hit]
+    pre = f"@scope:{{{SCOPE}}}"
+    queries = [(f"KNN 4, EF_RUNTIME {ef}", f"({pre})=>[KNN 4 @vec $v EF_RUNTIME {ef} "
+                "HYBRID_POLICY BATCHES AS _d]") for ef in EFS]  # fmt: skip
+    queries += [(f"VECTOR_RANGE 0.1, EPSILON {e}", f"{pre} @vec:[VECTOR_RANGE 0.1 $v]=>"
+                 f"{{$EPSILON: {e}; $YIELD_DISTANCE_AS: _d}}") for e in EPSILONS]  # fmt: skip
+    samples: dict[str, list[float]] = {label: [] for label, _ in queries}
+    correct = dict.fromkeys(samples, 0)
+    for i, blob in enumerate(hits):  # interleaved: each query asks every form in turn
+        for label, query in queries:
+            started = time.perf_counter()
+            reply = client.execute_command(
+                "FT.SEARCH", "hnsw", query, "PARAMS", 2, "v", blob, "RETURN", 1, "_d",
+                "SORTBY", "_d", "LIMIT", 0, 4, "DIALECT", 2,
+            )  # fmt: skip
+            samples[label].append(time.perf_counter() - started)
+            keys = reply[1::2]
+            digest = hashlib.md5(str(i).encode()).hexdigest()
+            correct[label] += f"hnsw:e:{{hnsw.{digest[0]}}}:{digest}".encode() in keys
+    lookups = [[label, f"{np.median(s) * 1e3:.2f}", f"{np.percentile(s, 99) * 1e3:.2f}",
+                f"{correct[label] / len(hits):.3f}"] for label, s in samples.items()]  # fmt: skip
+    client.close()
+    return inserts, lookups
+
+
+def _server_cpu(client: Any) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def main(full: bool) -> str:
+    n = int(os.environ.get("BENCH_CACHE_N", 0)) or (100_000 if full else 30_000)
+    started = time.monotonic()
+    data = _dataset("random", np.zeros((1, DIMS), np.float32), n, 1000)
+    layouts = _layouts(data.stored)
+    with bench_server() as url:
+        inserts, lookups = _random_index(url, data, n)
+    return (
+        "\n\n".join(
+            [
+                f"# Semantic cache floors ({n:,} random vectors)",
+                machine_note() + " Embedded Redis 8.2 + RediSearch 2.10; 384-d float16 vectors, "
+                "cosine; HNSW as the cache builds it (M 16, EF_CONSTRUCTION 64).",
+                f"## Bytes per entry by what it holds ({LAYOUT_N:,} entries, used_memory growth)",
+                "Each row adds one thing to the row above it; the ratio is against redisvl's "
+                "SemanticCache at its defaults, written in the same run. A hash field costs "
+                "≈ 50 B beside its value: the vector is longer than a listpack value, so the "
+                "hash is a hashtable.",
+                table(["index", "entry", "bytes / entry", "vs redisvl"], layouts),
+                f"## Inserts at {n:,} random vectors (µs per entry, pipelined)",
+                "Wall time and the server's CPU time per insert (the server indexes on one "
+                "thread; wall time includes the client and this shared machine's load).",
+                table(["index", "entries", "wall / insert", "server CPU / insert"], inserts),
+                f"## A lookup's search at {n:,} random vectors: latency and correct hits",
+                "The search alone (FT.SEARCH on a plain client), the cache's query shape (scope "
+                "filter, 4 candidates); 1,000 hit queries, each form asked in turn.",
+                table(["query", "p50 ms", "p99 ms", "correct"], lookups),
+                f"Total run time {time.monotonic() - started:.0f} s.",
+            ]
+        )
+        + "\n"
+    )
