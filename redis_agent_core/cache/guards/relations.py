@@ -214,14 +214,15 @@ class AntonymGuard:
 
 
 _OPPOSITE_PARTICLES = frozenset(OPPOSITE_PARTICLES) | {(b, a) for a, b in OPPOSITE_PARTICLES}
+_PARTICLE_WORDS = frozenset(w for pair in OPPOSITE_PARTICLES for w in pair)
 
 
 def _particle_turned(q: Features, c: Features) -> str | None:
     """The same verb with the opposite particle, all else the same ("zoom in" / "zoom
     out", "scale up" / "scale down"): any verb, not only the listed ones."""
     words, words2 = q.words, c.words
-    if len(words) != len(words2):
-        return None
+    if len(words) != len(words2) or _PARTICLE_WORDS.isdisjoint(q.vocab):
+        return None  # most pairs: two set probes, no walk along the words
     i = 0
     for k, (a, b) in enumerate(zip(words, words2, strict=True)):
         if a != b:
@@ -513,6 +514,8 @@ def narrowing(q: Features, c: Features) -> str | None:
     else the same: a part of the other's subject ("London" / "central London", "a
     wedding" / "a small wedding", "emails" / "archived emails"). Names ("Google
     Chrome"), numbers, verbs and rating words ("a good way") narrow nothing."""
+    if abs(len(q.content) - len(c.content)) != 1:
+        return None  # not one content word more on one side (most pairs: no diff made)
     only_q, only_c = _diffs(q, c)
     if bool(only_q) == bool(only_c) or len(only_q) + len(only_c) != 1:
         return None
