@@ -10,7 +10,7 @@ new domains, written before any later guard change and never tuned on: the untou
 held-out set), guards_dev3.jsonl (80, written next, looked at and tuned on: argument
 directions, product suffixes, names that are also nouns) and guards_traps3.jsonl (142,
 written fresh in other wordings and domains and committed before the next rule change;
-never tuned on: untouched like traps2). All embedded with the
+scored untouched once, then looked at and tuned on in the next round). All embedded with the
 default model (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within
 the threshold and the verifier passes it (``redis-agent cache evaluate``'s code path).
 """

@@ -221,8 +221,8 @@ def _particle_turned(q: Features, c: Features) -> str | None:
     """The same verb with the opposite particle, all else the same ("zoom in" / "zoom
     out", "scale up" / "scale down"): any verb, not only the listed ones."""
     words, words2 = q.words, c.words
-    if len(words) != len(words2) or _PARTICLE_WORDS.isdisjoint(q.vocab):
-        return None  # most pairs: two set probes, no walk along the words
+    if len(words) != len(words2) or _PARTICLE_WORDS & q.vocab == _PARTICLE_WORDS & c.vocab:
+        return None  # most pairs: no particle on one side only, no walk along the words
     i = 0
     for k, (a, b) in enumerate(zip(words, words2, strict=True)):
         if a != b:
