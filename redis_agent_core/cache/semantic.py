@@ -537,10 +537,10 @@ class SemanticCache(CacheStore):
         if prepare is None:
             return await client.execute_command(*args)
         search = asyncio.ensure_future(client.execute_command(*args))
-        await asyncio.sleep(0)  # the task sends the query and waits for the reply
         try:
+            await asyncio.sleep(0)  # the task sends the query and waits for the reply
             prepare(prompt)
-        except BaseException:
+        except BaseException:  # cancelled meanwhile, or the parse failed: no orphan task
             search.cancel()
             raise
         return await search
