@@ -182,6 +182,10 @@ def test_explicit_algorithms_and_plain_indexes_stay(config: RedisAgentConfig) ->
 def test_decision(config: RedisAgentConfig) -> None:
     # The trial tunes past the target: stored vectors as queries flatter the recall.
     assert VectorIndex("t", config=config, dims=4)._trial_target() == pytest.approx(0.975)
+    # Near-repeat samples (a cache's index) are not flattered: the target itself.
+    near = VectorIndex("t", config=config, dims=4)
+    near.recall_radius = 0.2
+    assert near._trial_target() == pytest.approx(0.95)
     tuned = RecallReport(0.97, 10, 100, 20_000, "hnsw", 40, 0.95, True)
     missed = RecallReport(0.80, 10, 100, 20_000, "hnsw", 2560, 0.95, False)
     assert _decide(2.0, 0.7, tuned, False)[0]
