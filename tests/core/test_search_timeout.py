@@ -20,7 +20,7 @@ import pytest
 import redis
 from redisvl.query import FilterQuery
 
-from redis_agent_core import SearchTimeoutError
+from redis_agent_core import CallableEmbedder, SearchTimeoutError, SemanticCache
 from redis_agent_core.cli import main
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.redis_errors import translate_errors
@@ -178,3 +178,60 @@ async def test_async_knn_search_and_recall_measurement_raise(
         await index.asearch(query, k=10)
     with pytest.raises(SearchTimeoutError):
         await index.ameasure_recall(sample=2)
+
+
+CACHE_ENTRIES = 3_000
+CACHE_DIMS = 4096  # a FLAT KNN over 3,000 x 4,096-d takes several ms: past TIMEOUT 1
+
+
+@pytest.fixture(scope="module")
+def slow_cache() -> Iterator[tuple[RedisAgentConfig, np.ndarray]]:
+    """A private server holding a FLAT semantic cache of CACHE_ENTRIES entries."""
+    server = EmbeddedRedis().start()
+    try:
+        config = RedisAgentConfig(url=server.url, namespace="cache-timeout")
+        vectors = np.random.default_rng(11).random((CACHE_ENTRIES, CACHE_DIMS), dtype=np.float32)
+        cache = _cache(config, "raise")
+        for i, vector in enumerate(vectors):
+            cache.update(f"question {i}", "scope", f"answer {i}", vector=vector)
+        yield config, vectors
+    finally:
+        server.stop()
+
+
+def _cache(config: RedisAgentConfig, on_error: Any) -> SemanticCache:
+    embedder = CallableEmbedder(lambda texts: [[0.0] * CACHE_DIMS for _ in texts], dims=CACHE_DIMS)
+    return SemanticCache(config, embedder=embedder, algorithm="flat", verifier=None,
+                         on_error=on_error, recheck_after=0.0)  # fmt: skip
+
+
+def _set(config: RedisAgentConfig, **settings: Any) -> None:
+    for name, value in settings.items():
+        config.get_client().execute_command("FT.CONFIG", "SET", name.upper(), value)
+
+
+ASKED = "a new wording of question 7"  # not an exact repeat: the vector search answers
+
+
+@pytest.mark.parametrize("policy", ["fail", "return"])
+async def test_a_semantic_cache_lookup_that_times_out_raises_or_degrades_to_a_miss(
+    slow_cache: tuple[RedisAgentConfig, np.ndarray], policy: str
+) -> None:
+    """Never a partial candidate list taken as the answer: on_error='raise' raises
+    SearchTimeoutError (sync and async); 'degrade' serves a miss and, once searches
+    finish in time again, hits without a restart."""
+    config, vectors = slow_cache
+    raising, degrading = _cache(config, "raise"), _cache(config, "degrade")
+    assert raising.lookup(ASKED, "scope", vector=vectors[7]) is not None
+    _set(config, timeout=1, on_timeout=policy)
+    try:
+        with pytest.raises(SearchTimeoutError):
+            raising.lookup(ASKED, "scope", vector=vectors[7])
+        with pytest.raises(SearchTimeoutError):
+            await raising.alookup(ASKED, "scope", vector=vectors[7])
+        assert degrading.lookup(ASKED, "scope", vector=vectors[7]) is None
+        assert await degrading.alookup(ASKED, "scope", vector=vectors[7]) is None
+    finally:
+        _set(config, timeout=500, on_timeout="fail")
+    hit = degrading.lookup(ASKED, "scope", vector=vectors[7])
+    assert hit is not None and hit.payload == "answer 7"
