@@ -31,9 +31,15 @@ __all__ = [
 _ROLE = re.compile(rf"^\s*(?:{'|'.join(lex.ROLE_NAMES)})\s*:\s*", re.IGNORECASE | re.MULTILINE)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 # Words keep inner hyphens and apostrophes ("part-time", "don't", "mary's").
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
-# Words with a capital or a digit: the only entity candidates.
-_MARKED_WORD = re.compile(r"\b[a-z0-9]*[A-Z0-9][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
+# (Patterns here are written for ``re``'s search loop: possessive repeats where nothing
+# after them could take a character back, and a leading class or look-ahead on the first
+# character, which lets the engine skip to where a match can start instead of trying the
+# pattern at every position; each matches exactly what its plain form does.)
+_WORD = re.compile(r"[A-Za-z0-9]++(?:[-'][A-Za-z0-9]++)*+")
+# Words with a capital or a digit: the only entity candidates. (A word's first run has a
+# capital or digit after lower-case letters and digits iff its first character that is
+# not a lower-case letter is one: ``[a-z]*+`` is ``[a-z0-9]*`` without backtracking.)
+_MARKED_WORD = re.compile(r"(?=[A-Za-z0-9])\b[a-z]*+[A-Z0-9][A-Za-z0-9]*+(?:[-'][A-Za-z0-9]+)*+")
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|`([^`\n]{1,200})`|(?<![\w])'([^'\n]{1,200})'(?![\w])")
 
 _NUMBER_ALT = "|".join(lex.NUMBER_WORDS | lex.SCALE_WORDS)
@@ -59,15 +65,15 @@ _ONE_PERIOD = re.compile(
 _PERIOD_VOCAB = frozenset(_PERIOD_UNITS)
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _TIME = re.compile(
-    r"(?<![\w.,:])(\d{1,2})(?::(\d{2}))?\s*(?:o'clock\s*)?"
+    r"(?=\d)(?:(?<![\w.,:])(\d{1,2})(?::(\d{2}))?\s*(?:o'clock\s*)?"
     r"(a\.?m\.?|p\.?m\.?|(?:in the|this|today|tomorrow)\s+(?:morning|afternoon|evening)|"
     r"tonight|at night)(?![a-z])"
-    r"|(?<![\w.,:])(\d{1,2}):(\d{2})(?!\d)"
+    r"|(?<![\w.,:])(\d{1,2}):(\d{2})(?!\d))"
 )
 _MONEY = re.compile(
-    rf"([$£€¥₹])\s?({_NUM})\s*(k|m|bn|thousand|million|billion)?(?![a-z])"
+    rf"(?=[$£€¥₹\d])(?:([$£€¥₹])\s?({_NUM})\s*(k|m|bn|thousand|million|billion)?(?![a-z])"
     rf"|(?<![\w.,])({_NUM})\s*(k|m|bn|thousand|million|billion)?\s*"
-    r"(%s)(?![a-z])" % "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
+    r"(%s)(?![a-z]))" % "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
 )
 _TIME_HINT = re.compile(
     r"\d\s*(?:o'clock\s*)?(?:a\.?m|p\.?m|in the|this|today|tomorrow|tonight|at night)|\d:\d"
@@ -76,7 +82,9 @@ _CURRENCY_ALT = "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
 _MONEY_HINT = re.compile(
     rf"[$£€¥₹]|\d\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT})"
 )
-_QUANTITY = re.compile(rf"(?<![\w.,])({_NUM})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?")
+_QUANTITY = re.compile(
+    rf"(?=\d)(?<![\w.,])({_NUM})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
+)
 # "in 3 sentences", "a three-sentence summary", "100 words".
 _LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
 _LANGUAGE_SPEC = re.compile(rf"\b(?:in|into|to)\s+({'|'.join(sorted(lex.LANGUAGES))})\b")
@@ -155,7 +163,8 @@ _DATE_KEYS = frozenset(_DATE_WORDS)
 _SCOPE_KEYS = frozenset(_SCOPE_WORDS)
 # Words that may carry a negating prefix ("unsafe", "non-refundable"): at least 6 letters.
 _PREFIX_ALT = "|".join(sorted(lex.NEGATING_PREFIXES, key=len, reverse=True))
-_PREFIXED_WORD = re.compile(rf"\b({_PREFIX_ALT})([a-z][a-z-]{{3,}})\b(?!')")
+_PREFIX_INITIALS = "".join(sorted({p[0] for p in lex.NEGATING_PREFIXES}))
+_PREFIXED_WORD = re.compile(rf"(?=[{_PREFIX_INITIALS}])\b({_PREFIX_ALT})([a-z][a-z-]{{3,}})\b(?!')")
 _POSSESSIVE = re.compile(r"'s\b")
 _OWNER = re.compile(r"\b([a-z-]+)'s\b")
 _NEGATED_WORD = re.compile(r"[a-z]n't\b|\bnon-[a-z]")
