@@ -348,7 +348,8 @@ class NumberGuard:
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
-        if q.quantities != c.quantities:
+        # (dict's comparison, in C: Counter's own is a Python loop, and no count is 0)
+        if dict.__ne__(q.quantities, c.quantities):
             counts_q, counts_c = Counter(q.quantities), Counter(c.quantities)
             extra_q, extra_c = counts_q - counts_c, counts_c - counts_q
             # a model number spelt apart in a full name: "PlayStation 5" / "PS5"

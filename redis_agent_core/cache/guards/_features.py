@@ -269,8 +269,10 @@ def _entities(content: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _quantities(lower: str) -> tuple[Counter[str], str]:
+def _quantities(lower: str) -> tuple[dict[str, int], str]:
     """Typed, unit-normalised numbers; returns them and the text with them blanked."""
+    if not _DIGIT.search(lower):  # most texts: no counter or closures built for them
+        return {}, lower
     found: Counter[str] = Counter()
 
     def time_sub(m: re.Match[str]) -> str:
@@ -320,8 +322,6 @@ def _quantities(lower: str) -> tuple[Counter[str], str]:
             found[f"num:{_format_value(value)}"] += 1
         return " "
 
-    if not _DIGIT.search(lower):
-        return found, lower
     # the time and money patterns start with a look-behind: scanning for them costs more
     # than these hints (necessary conditions, anchored on a digit) that skip them
     text = _TIME.sub(time_sub, lower) if _TIME_HINT.search(lower) else lower
