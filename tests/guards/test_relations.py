@@ -781,6 +781,39 @@ def test_names_numbers_and_rating_words_narrow_nothing(a: str, b: str) -> None:
     assert rejects(ScopeGuard(), a, b) is None
 
 
+# --- a qualifying phrase on one side only ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I reset my password?", "How do I reset my password on a Mac?"),
+        ("What is the minimum wage?", "What is the minimum wage in Ohio?"),
+        ("How long does shipping take?", "How long does shipping take during holidays?"),
+        ("Can I park on this street?", "Can I park on this street at night?"),
+        ("How do I get a refund?", "How do I get a refund after the trial ends?"),
+        ("What's a good lunch?", "What's a lunch for vegans?"),  # a rating word the other lacks
+    ],
+)
+def test_a_qualifying_phrase_on_one_side_narrows_the_question(a: str, b: str) -> None:
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "qualifies one side only" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I book a room? Thanks in advance", "How do I book a room?"),  # an idiom
+        ("Can we get a table for 4 at 8pm?", "Could we get a table for four at eight tonight?"),
+        ("What is the legal age in Spain?", "What is the legal age in Italy?"),  # one slot
+        ("How do I change my PIN on the app?", "How can I change my PIN in the app?"),
+    ],
+)
+def test_idioms_quantities_and_swapped_places_qualify_nothing(a: str, b: str) -> None:
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is None or "qualifies" not in reason
+
+
 # --- the same word said another way ------------------------------------------------------
 
 

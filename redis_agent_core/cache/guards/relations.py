@@ -721,3 +721,45 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
         and not (i and f"{f.words[i - 1]} {w}" in wn.phrases)  # "on time" names no item
         and w not in f.entities  # "Amazon" is a name: the entity guard's
     ]
+
+
+# Words that open a qualifying phrase: a place, platform, time, audience or condition
+# ("in Texas", "on Android", "in winter", "for part-time staff", "after it has shipped").
+_QUALIFYING = frozenset("in on for during after before when while if at under".split())
+# Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
+_IDIOMS = frozenset("advance general particular short practice fact all least most first".split())
+
+
+def _phrases(f: Features, other: Features, extra: set[int]) -> list[tuple[str, list[str]]]:
+    """``f``'s qualifying phrases whose content words are all in ``extra`` (positions of
+    words ``other`` does not have, not even inflected): (opening word, words)."""
+    words, found = f.words, []
+    opens = [i for i, w in enumerate(words) if w in _QUALIFYING]
+    slots = set(zip(other.words, other.words[1:], strict=False))
+    for n, i in enumerate(opens):
+        end = opens[n + 1] if n + 1 < len(opens) else len(words)
+        if i and (words[i - 1], words[i]) in slots:
+            continue  # "age in the UK" / "age in the US": a swap in one slot, not an addition
+        content = [k for k in range(i + 1, end) if words[k] not in FUNCTION_WORDS]
+        if any(words[k][0].isdigit() or words[k] in NUMBER_WORDS for k in content):
+            continue  # "at seven this evening" / "at 7pm": the number guard compares those
+        new = [k for k in content if k in extra]
+        if new and len(new) == len(content) and not any(words[k] in _IDIOMS for k in new):
+            found.append((words[i], [words[k] for k in new]))
+    return found
+
+
+def added_qualifier(q: Features, c: Features) -> str | None:
+    """One side alone adds a phrase of new content words qualifying the question ("in
+    Texas", "on Android", "for married couples filing jointly", "after it has shipped"),
+    while what the other side has on its own is at most a rating word ("a good
+    breakfast"): an answer to the broader question is not one to the narrower."""
+    only_q, only_c = _diffs(q, c)
+    if not (only_q or only_c):
+        return None
+    for f, mine, theirs in ((q, only_q, only_c), (c, only_c, only_q)):
+        if not mine or any(base(w) not in _UNRESTRICTIVE for w, _, _ in theirs):
+            continue
+        for opener, phrase in _phrases(f, c if f is q else q, {i for _, _, i in mine}):
+            return f"{opener} {' '.join(phrase)!r} qualifies one side only"
+    return None
