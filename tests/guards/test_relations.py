@@ -814,6 +814,39 @@ def test_idioms_quantities_and_swapped_places_qualify_nothing(a: str, b: str) ->
     assert reason is None or "qualifies" not in reason
 
 
+# --- "most X" compares on X as "Xest" does -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which is the windiest city in Chile?", "Which is the most polluted city in Chile?"),
+        ("What's the most affordable e-bike?", "What's the most comfortable e-bike?"),
+        (
+            "Which is the best-selling novel of 2020?",
+            "Which is the most controversial novel of 2020?",
+        ),
+        ("What's the most energy-efficient heater?", "What's the quietest heater?"),
+    ],
+)
+def test_most_and_an_adjective_is_a_comparison(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "different comparison" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is the most rapid way to cool soup?", "What is the fastest way to cool soup?"),
+        ("Which is the least expensive gym?", "Which is the cheapest gym?"),  # the antonym's
+        ("Does Rome have more inhabitants than Milan?", "Is Rome bigger than Milan?"),  # a noun
+    ],
+)
+def test_most_with_a_synonym_or_a_noun_compares_nothing_new(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is None or "different comparison" not in reason
+
+
 # --- the same word said another way ------------------------------------------------------
 
 

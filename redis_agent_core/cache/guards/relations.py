@@ -431,6 +431,31 @@ def _copular_swap(q: Features, c: Features, shared: set[str]) -> str | None:
     return None
 
 
+# Words that make the next adjective a comparison ("the most humid month").
+_COMPARING = frozenset({"most", "more"})  # "least X" is the antonym guard's ("least expensive")
+
+
+def _graded(f: Features, diff: Diff) -> dict[str, str]:
+    """The comparisons among ``f``'s differing words, by the adjective clusters they
+    compare on: "hottest", "most humid" (an adjective after a degree word) and
+    "highest-paying" (a graded first part); cluster -> the word as written."""
+    wn, words, found = wordnet(), f.words, {}
+    for w, _, i in diff:
+        b = base(w)
+        if b == w and "-" in w and base(head := w.split("-", 1)[0]) != head:
+            b = w  # "highest-paying", "best-selling": compared on the whole compound
+        elif b == w and not (
+            i
+            and words[i - 1] in _COMPARING
+            and noun(w) is None
+            and (w in wn.adjective_senses or "-" in w)
+        ):
+            continue  # not a comparison ("more inhabitants": a noun)
+        for k in wn.clusters.get(b, (b,)):
+            found[k] = w
+    return found
+
+
 class SubstitutionGuard:
     """The same object under another constraint is another question: a different
     superlative or comparative ("tallest" / "oldest"), a different attribute ("height" /
@@ -446,12 +471,7 @@ class SubstitutionGuard:
         if not (only_q and only_c):
             return None
         wn = wordnet()
-        graded_q = {
-            k: w for w, _, _ in only_q if (b := base(w)) != w for k in wn.clusters.get(b, (b,))
-        }
-        graded_c = {
-            k: w for w, _, _ in only_c if (b := base(w)) != w for k in wn.clusters.get(b, (b,))
-        }
+        graded_q, graded_c = _graded(q, only_q), _graded(c, only_c)
         if (
             graded_q
             and graded_c
