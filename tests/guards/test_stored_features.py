@@ -16,6 +16,28 @@ from tests.conftest import skip_unless
 
 SCOPE = make_scope({"model": "m"})
 STORED = "How do I descale the espresso machine before Friday's 9am meeting?"
+ASKED = "How do I descale the espresso machine before Thursday's 9am meeting?"
+
+
+# what entries written before form 3 hold (the word list again, then every part, empty or not)
+FORM_2 = (
+    b'[2,["how","do","i","descale","the","espresso","machine","before","friday","9am",'
+    b'"meeting"],[],[],true,0,[],{"time:540":1},["friday"],[],[],[["descale","scale"]],{},[],'
+    b"[[],[]],[]]"
+)
+
+
+def test_stored_features_hold_only_what_is_costly_to_find_again() -> None:
+    # the words, stems and vocabulary come from the stored prompt itself; absent parts
+    # are not written: most prompts store 3 bytes
+    assert Verifier.features_of("Where do I send my meter reading?") == b"[3]"
+    assert Verifier.features_of(STORED) == (
+        b'[3,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
+    )
+    for damaged in (b"[3,2]", b"[3,0,1]", b"[3,15,1]", b'[3,"2",1]'):
+        features.cache_clear()
+        assert Verifier.remember(STORED, damaged)  # found when loaded: the text is parsed
+        assert features(STORED) == _features._parse(STORED)
 
 
 def test_stored_features_round_trip_and_bad_data_falls_back_to_parsing() -> None:
@@ -24,13 +46,46 @@ def test_stored_features_round_trip_and_bad_data_falls_back_to_parsing() -> None
     features.cache_clear()
     assert Verifier.remember(STORED, blob) and features(STORED) == parsed
     features.cache_clear()
-    for bad in (b"", None, b"not json", b"[99, [], []]", orjson.dumps([[2], [], []])):
+    for bad in (b"", None, b"not json", b"[99, [], []]", orjson.dumps([[2], [], []]), FORM_2):
         assert not Verifier.remember(STORED, bad)
     assert features(STORED) == parsed  # parsed again, same result
     features.cache_clear()
     # damaged past its format mark: found when first needed, and the text parsed instead
     assert Verifier.remember(STORED, blob[:-9] + b"}garbage")
     assert features(STORED) == parsed
+
+
+def _stored_entry(
+    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch, name: str, gf: bytes | None = None
+) -> tuple[SemanticCache, dict[bytes, bytes], list[str]]:
+    """A cache holding STORED (its ``gf`` field replaced by ``gf`` if given), the entry's
+    fields, and the texts parsed from now on, in a process that has parsed nothing yet."""
+    embedder = CallableEmbedder(lambda texts: [toy_vector("x") for _ in texts], name="one", dims=16)
+    cache = SemanticCache(config, embedder=embedder, name=name, distance_threshold=0.1)
+    cache.update(STORED, SCOPE, "answer")
+    key = cache.lookup(STORED, SCOPE).key  # type: ignore[union-attr]
+    if gf is not None:
+        config.get_client().hset(key, "gf", gf)
+    raw = config.get_client().hgetall(key)
+    features.cache_clear()
+    parsed: list[str] = []
+    real_parse = _features._parse
+    monkeypatch.setattr(_features, "_parse", lambda text: parsed.append(text) or real_parse(text))
+    return cache, raw, parsed
+
+
+def test_an_entry_written_in_form_2_is_still_judged_right(
+    config: RedisAgentConfig,
+    capabilities: Capabilities,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    skip_unless(capabilities.search, "the semantic cache needs RediSearch")
+    cache, _, parsed = _stored_entry(config, monkeypatch, "form-2", FORM_2)  # an older release's
+    assert cache.lookup(ASKED, SCOPE) is None  # rejected: another day
+    assert parsed == [ASKED, STORED]  # the old form is not read: the stored prompt is parsed
+    assert cache.stats().rejections == {"number": 1}
+    reworded = "Before Friday's 9am meeting, how do I descale the espresso machine?"
+    assert cache.lookup(reworded, SCOPE)
 
 
 def test_a_narrowed_lookup_never_loads_the_candidates_stored_features(
@@ -56,19 +111,11 @@ def test_a_lookup_reads_the_candidates_features_from_the_entry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     skip_unless(capabilities.search, "the semantic cache needs RediSearch")
-    embedder = CallableEmbedder(lambda texts: [toy_vector("x") for _ in texts], name="one", dims=16)
-    cache = SemanticCache(config, embedder=embedder, name="stored-gf", distance_threshold=0.1)
-    cache.update(STORED, SCOPE, "answer")
-    raw = config.get_client().hgetall(cache.lookup(STORED, SCOPE).key)  # type: ignore[union-attr]
+    cache, raw, parsed = _stored_entry(config, monkeypatch, "stored-gf")
     assert orjson.loads(raw[b"gf"])  # plain JSON, never pickle
     # another process: nothing parsed yet; only the new prompt may be parsed
-    features.cache_clear()
-    parsed: list[str] = []
-    real_parse = _features._parse
-    monkeypatch.setattr(_features, "_parse", lambda text: parsed.append(text) or real_parse(text))
-    asked = "How do I descale the espresso machine before Thursday's 9am meeting?"
-    assert cache.lookup(asked, SCOPE) is None  # rejected: another day
-    assert parsed == [asked]
+    assert cache.lookup(ASKED, SCOPE) is None  # rejected: another day
+    assert parsed == [ASKED]
     assert cache.stats().rejections == {"number": 1}
 
 

@@ -409,88 +409,105 @@ def _clear() -> None:
 
 features.cache_clear = _clear  # type: ignore[attr-defined]
 
-_FORMAT = 2  # version of the stored form below
-_MARK = b"[%d," % _FORMAT  # how its JSON starts
+# Version of the stored form below. 3: only what is costly to find again, and only the
+# parts a text has (a typical entry's was 160-260 B in form 2, most of it the word list
+# again and empty lists; each stored byte is kept per entry). Form 2 entries are parsed.
+_FORMAT = 3
+_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[3]" or "[3,...")
 _MARK_TEXT = _MARK.decode()
 
 
 def encode(f: Features) -> list:
-    """The features as plain JSON values, to store with a cache entry (no pickle)."""
-    return [
-        _FORMAT,
-        f.words,  # stems and positions are recomputed in C: cheaper than reading them
-        sorted(f.vocab - f.stems - frozenset(f.words)),
-        sorted(f.qualifiers),
-        f.directional,
-        f.negations,
-        sorted(f.particles),
-        f.quantities,
-        sorted(f.dates),
-        f.entities,
-        sorted(f.quotes),
-        f.prefixed,
-        {name: sorted(groups) for name, groups in f.scopes.items()},
-        sorted(f.persons),
-        [sorted(f.flow[0]), sorted(f.flow[1])],
-        sorted(f.constraints),
-    ]
+    """The features as plain JSON values, to store with a cache entry (no pickle):
+    ``[3, part, value, part, value...]`` for the parts that are not empty. The words,
+    stems and vocabulary are found again from the text when read (a regex and set
+    operations in C: no dearer than loading them)."""
+    out: list[Any] = [_FORMAT]
+    if f.qualifiers:
+        out += (1, sorted(f.qualifiers))
+    if f.directional:
+        out += (2, 1)
+    if f.negations:
+        out += (3, f.negations)
+    if f.particles:
+        out += (4, sorted(f.particles))
+    if f.quantities:
+        out += (5, f.quantities)
+    if f.dates:
+        out += (6, sorted(f.dates))
+    if f.entities:
+        out += (7, f.entities)
+    if f.quotes:
+        out += (8, sorted(f.quotes))
+    if f.prefixed:
+        out += (9, f.prefixed)
+    if f.scopes:  # a dict keeps its order: it orders which difference is named first
+        out += (10, {name: sorted(groups) for name, groups in f.scopes.items()})
+    if f.persons:
+        out += (11, sorted(f.persons))
+    if f.flow[0]:
+        out += (12, sorted(f.flow[0]))
+    if f.flow[1]:
+        out += (13, sorted(f.flow[1]))
+    if f.constraints:
+        out += (14, sorted(f.constraints))
+    return out
 
 
 def decode(text: str, stored: list) -> Features:
     """Features of ``text`` from :func:`encode`'s output; ``ValueError`` if it is not
     that (another version, or damaged): the caller parses the text instead."""
     try:
-        (
-            version,
-            words,
-            extra_vocab,
-            qualifiers,
-            directional,
-            negations,
-            particles,
-            quantities,
-            dates,
-            entities,
-            quotes,
-            prefixed,
-            scopes,
-            persons,
-            (sources, targets),
-            constraints,
-        ) = stored
-        if version != _FORMAT:
-            raise ValueError(f"stored guard features of format {version!r}")
-        words = tuple(words)
-        seq = tuple(map(stem, words))
-        stems = frozenset(seq)
-        particle_set = frozenset(particles) if particles else _NONE
+        if stored[0] != _FORMAT:
+            raise ValueError(f"stored guard features of format {stored[0]!r}")
+        parts: list[Any] = [None] * 15  # by part number; None: absent
+        if len(stored) > 1:  # most texts have no part at all
+            pairs = iter(stored[1:])
+            for number, value in zip(pairs, pairs, strict=True):
+                if not 0 < number < 15:
+                    raise ValueError(f"unknown part {number!r}")
+                parts[number] = value
+        (_, qualifiers, directional, negations, particles, quantities, dates, entities,
+         quotes, prefixed, scopes, persons, sources, targets, constraints) = parts  # fmt: skip
+        # the words, stems and vocabulary exactly as _parse finds them
         if not text.isascii():
             text = text.translate(_APOSTROPHES)
-        body = _ROLE.sub("", text) if ":" in text else text
-        # positional, and most fields are empty: shared empties, nothing built for them
+        lower = (_ROLE.sub("", text) if ":" in text else text).lower()
+        words = tuple(_WORD.findall(_POSSESSIVE.sub("", lower) if "'s" in lower else lower))
+        seq = tuple(map(stem, words))
+        stems = frozenset(seq)
+        vocab = stems.union(words)
+        if "-" in lower:
+            vocab |= {p for w in words if "-" in w for p in w.split("-")}
+        if not _ALIAS_KEYS.isdisjoint(vocab):
+            vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
+        particle_set = frozenset(particles) if particles else _NONE
+        # positional, and most parts are absent: shared empties, nothing built for them
         return Features(
-            " ".join(body.lower().split()),
+            " ".join(lower.split()),
             words,
             seq,
             _positions(seq),
-            stems.union(words, extra_vocab),
+            vocab,
             stems,
             stems | particle_set if particles else stems,
             frozenset(qualifiers) if qualifiers else _NONE,
             bool(directional),
-            int(negations),
+            int(negations or 0),
             particle_set,
-            quantities,  # a dict: compared with ==, counted only on a mismatch
+            quantities or {},  # a dict: compared with ==, counted only on a mismatch
             frozenset(dates) if dates else _NONE,
-            tuple(entities),
+            tuple(entities) if entities else (),
             frozenset(quotes) if quotes else _NONE,
             tuple(map(tuple, prefixed)) if prefixed else (),
-            {n: frozenset(map(tuple, groups)) for n, groups in scopes.items()} if scopes else {},
+            {n: frozenset(map(tuple, g)) for n, g in scopes.items()} if scopes else {},
             frozenset(persons) if persons else _NONE,
-            (frozenset(sources), frozenset(targets)) if sources or targets else _NO_FLOW,
+            (frozenset(sources or ()), frozenset(targets or ()))
+            if sources or targets
+            else _NO_FLOW,
             frozenset(constraints) if constraints else _NONE,
         )
-    except (TypeError, ValueError, AttributeError) as exc:  # orjson.JSONDecodeError too
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ValueError(f"unusable stored guard features: {exc}") from exc
 
 
