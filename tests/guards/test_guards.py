@@ -95,6 +95,8 @@ def test_negation_guard_accepts_custom_opposites() -> None:
         ("Can I book for tomorrow?", "Can I book for today?"),
         ("Who won the league in 1999?", "Who won the league?"),
         ("Is 15% a good tip?", "Is 20% a good tip?"),
+        ("Who wrote the 3rd Harry Potter book?", "Who wrote the 5th Harry Potter book?"),
+        ("What happened in the 18th century?", "What happened in the 19th century?"),
     ],
 )
 def test_number_guard_rejects_different_quantities(a: str, b: str) -> None:
@@ -115,6 +117,7 @@ def test_number_guard_rejects_different_quantities(a: str, b: str) -> None:
         ("What's twenty-one squared?", "What is 21 squared?"),
         ("Is the café open Monday to Friday?", "Is the café open on weekdays?"),
         ("What's the weather on mondays?", "What's the weather on Mondays?"),
+        ("How do I set up 2FA?", "How do I set up 2FA on my account?"),  # an identifier
     ],
 )
 def test_number_guard_normalises_equal_quantities(a: str, b: str) -> None:

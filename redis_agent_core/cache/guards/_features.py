@@ -306,18 +306,10 @@ def _quantities(lower: str) -> tuple[dict[str, int], str]:
         if unit in lex.UNITS:
             dim, factor = lex.UNITS[unit]
             found[f"{dim}:{_format_value(round(value * factor, 6))}"] += 1
-        elif (
-            unit
-            and m.group(0)[len(m.group(1)) :][:1].isalpha()
-            and unit
-            not in (
-                "st",
-                "nd",
-                "rd",
-                "th",
-            )
-        ):
-            return m.group(0)  # glued to letters and not a unit: an identifier ("2fa")
+        elif unit and m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
+            # glued to letters and not a unit: an identifier ("2fa"); an ordinal's suffix
+            # stands between a number and the next word ("the 10th Fibonacci number")
+            return m.group(0)
         else:
             found[f"num:{_format_value(value)}"] += 1
         return " "
