@@ -847,6 +847,35 @@ def test_most_with_a_synonym_or_a_noun_compares_nothing_new(a: str, b: str) -> N
     assert reason is None or "different comparison" not in reason
 
 
+# --- one root under two prefixes of direction or degree ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Why is my pool water overchlorinated?", "Why is my pool water underchlorinated?"),
+        ("How do I upload photos to my NAS?", "How do I download photos to my NAS?"),
+        ("What causes hyperthyroidism in cats?", "What causes hypothyroidism in cats?"),
+        ("Is a prepaid plan cheaper?", "Is a postpaid plan cheaper?"),
+    ],
+)
+def test_one_root_under_opposite_prefixes_is_another_question(a: str, b: str) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert reason is not None and "opposite prefixes" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I reinstall the driver?", "How do I install the driver again?"),  # re-
+        ("What is the input of the model?", "What goes into the model?"),  # a short root
+    ],
+)
+def test_a_prefix_on_one_side_or_a_short_root_turns_nothing(a: str, b: str) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert reason is None or "prefixes" not in reason
+
+
 # --- the same word said another way ------------------------------------------------------
 
 

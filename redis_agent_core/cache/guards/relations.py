@@ -179,6 +179,9 @@ class AntonymGuard:
         turned = _particle_turned(features(query), features(candidate))
         if turned is not None:
             return turned
+        turned = _prefix_turned(features(query), features(candidate))
+        if turned is not None:
+            return turned
         if " than " in query and " than " in candidate:
             inverted, opposed, swapped = _comparison(features(query), features(candidate))
             if inverted and not (opposed or swapped):
@@ -211,6 +214,41 @@ class AntonymGuard:
                             continue  # "least expensive" / "cheapest": the same degree
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return None
+
+
+# Prefixes that set a root's direction or degree: two of them on one root make another
+# word ("outperform" / "underperform", "dehydration" / "overhydration", "upload" / "download").
+_DIRECTION_PREFIXES = tuple(
+    sorted(
+        """over under out hyper hypo pre post up down de in ex im sub super inter intra
+        micro macro""".split(),
+        key=len,
+        reverse=True,
+    )
+)
+_ROOT = 4  # shortest shared root ("port" of "import" / "export")
+
+
+def _prefix_turned(q: Features, c: Features) -> str | None:
+    """A differing word on each side made of one root under two different prefixes of
+    direction or degree: opposites or another process, never a rewording."""
+    if q.words == c.words:
+        return None
+    only_q, only_c = _diffs(q, c)
+    if not (only_q and only_c):
+        return None
+    roots = {}
+    for w, _, _ in only_c:
+        for p in _DIRECTION_PREFIXES:
+            if w.startswith(p) and len(w) - len(p) >= _ROOT:
+                roots[w[len(p) :]] = (p, w)
+    if not roots:
+        return None
+    for w, _, _ in only_q:
+        for p in _DIRECTION_PREFIXES:
+            if w.startswith(p) and (found := roots.get(w[len(p) :])) and found[0] != p:
+                return f"one root under opposite prefixes ({w!r} / {found[1]!r})"
+    return None
 
 
 _OPPOSITE_PARTICLES = frozenset(OPPOSITE_PARTICLES) | {(b, a) for a, b in OPPOSITE_PARTICLES}
