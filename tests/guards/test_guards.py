@@ -212,6 +212,8 @@ def test_order_guard_passes_same_direction(a: str, b: str) -> None:
         ("What does my home insurance cover?", "What does my car insurance cover?"),
         ("What's my account balance?", "What's my joint account balance?"),
         ("Can I work remotely?", "Can contractors work remotely?"),
+        ("How do I see my schedule?", "How do I see my family's schedule?"),  # a group's
+        ("Where is my parcel?", "Where is my roommate's parcel?"),
     ],
 )
 def test_scope_guard_rejects_other_audience_or_object(a: str, b: str) -> None:
@@ -228,6 +230,7 @@ def test_scope_guard_rejects_other_audience_or_object(a: str, b: str) -> None:
         ),
         ("How do I reset my password?", "I forgot my password, help"),
         ("Do you deliver on weekends?", "Is weekend delivery available?"),
+        ("Where is the user guide?", "Where is the user's guide?"),  # a thing's name
     ],
 )
 def test_scope_guard_passes_same_scope(a: str, b: str) -> None:

@@ -304,7 +304,11 @@ ALIASES = {
 PERSON_WORDS = frozenset(
     """colleague coworker co-worker manager boss partner wife husband spouse mother mum mom
     father dad parent son daughter child kid friend neighbour neighbor tenant landlord
-    employer employee customer client brother sister grandmother grandfather""".split()
+    employer employee customer client brother sister grandmother grandfather
+    team staff family department household roommate flatmate housemate teacher
+    student pupil doctor patient baby toddler teen teenager team-mate
+    teammate supervisor relative cousin uncle aunt niece nephew grandchild
+    girlfriend boyfriend fiance fiancee""".split()
 )
 
 # Output constraints.
