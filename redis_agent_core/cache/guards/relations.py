@@ -218,15 +218,24 @@ class AntonymGuard:
 
 # Prefixes that set a root's direction or degree: two of them on one root make another
 # word ("outperform" / "underperform", "dehydration" / "overhydration", "upload" / "download").
-_DIRECTION_PREFIXES = tuple(
-    sorted(
-        """over under out hyper hypo pre post up down de in ex im sub super inter intra
-        micro macro""".split(),
-        key=len,
-        reverse=True,
-    )
+_DIRECTION_PREFIXES = frozenset(
+    """over under out hyper hypo pre post up down de in ex im sub super inter intra
+    micro macro""".split()
 )
+_PREFIX_LENGTHS = sorted({len(p) for p in _DIRECTION_PREFIXES})
 _ROOT = 4  # shortest shared root ("port" of "import" / "export")
+
+
+def _prefixed_roots(diff: Diff) -> dict[str, tuple[str, str]]:
+    """root -> (prefix, word) for each differing word that starts with a prefix above."""
+    found = {}
+    for w, _, _ in diff:
+        for n in _PREFIX_LENGTHS:
+            if len(w) - n < _ROOT:
+                break
+            if w[:n] in _DIRECTION_PREFIXES:
+                found[w[n:]] = (w[:n], w)
+    return found
 
 
 def _prefix_turned(q: Features, c: Features) -> str | None:
@@ -237,17 +246,13 @@ def _prefix_turned(q: Features, c: Features) -> str | None:
     only_q, only_c = _diffs(q, c)
     if not (only_q and only_c):
         return None
-    roots = {}
-    for w, _, _ in only_c:
-        for p in _DIRECTION_PREFIXES:
-            if w.startswith(p) and len(w) - len(p) >= _ROOT:
-                roots[w[len(p) :]] = (p, w)
-    if not roots:
+    roots_c = _prefixed_roots(only_c)
+    if not roots_c:
         return None
-    for w, _, _ in only_q:
-        for p in _DIRECTION_PREFIXES:
-            if w.startswith(p) and (found := roots.get(w[len(p) :])) and found[0] != p:
-                return f"one root under opposite prefixes ({w!r} / {found[1]!r})"
+    for root, (p, w) in _prefixed_roots(only_q).items():
+        found = roots_c.get(root)
+        if found is not None and found[0] != p:
+            return f"one root under opposite prefixes ({w!r} / {found[1]!r})"
     return None
 
 
