@@ -10,7 +10,9 @@ new domains, written before any later guard change and never tuned on: the untou
 held-out set), guards_dev3.jsonl (80, written next, looked at and tuned on: argument
 directions, product suffixes, names that are also nouns) and guards_traps3.jsonl (142,
 written fresh in other wordings and domains and committed before the next rule change;
-scored untouched once, then looked at and tuned on in the next round). All embedded with the
+scored untouched once, then looked at and tuned on in the next round) and guards_traps4.jsonl
+(251, written by a helper who never read the guards; scored untouched once at 0.778 / 0.843,
+then a dev set). All embedded with the
 default model (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within
 the threshold and the verifier passes it (``redis-agent cache evaluate``'s code path).
 """
@@ -56,6 +58,7 @@ SETS = {
     "traps2": DATA / "guards_traps2.jsonl",
     "traps3": DATA / "guards_traps3.jsonl",
     "dev3": DATA / "guards_dev3.jsonl",
+    "traps4": DATA / "guards_traps4.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
 CANDIDATES = 3  # the cache checks the few nearest entries within the threshold
@@ -310,7 +313,7 @@ def main(full: bool) -> str:
     load_s = time.perf_counter() - t0
     timing, medians = _timing(sets["fow-cache"], passes=5 if full else 3)
     per_category = []
-    for name in ("calibration", "heldout", "late", "traps2", "traps3", "dev3"):
+    for name in ("calibration", "heldout", "late", "traps2", "traps3", "dev3", "traps4"):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
     fow = calibrate(
