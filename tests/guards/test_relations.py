@@ -781,6 +781,23 @@ def test_names_numbers_and_rating_words_narrow_nothing(a: str, b: str) -> None:
     assert rejects(ScopeGuard(), a, b) is None
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Can I cancel a booking?", "Can I cancel a hotel booking?"),
+        ("How do I clean a carpet?", "How do I clean a wool carpet?"),
+    ],
+)
+def test_a_noun_on_one_side_names_a_kind_of_the_shared_noun(a: str, b: str) -> None:
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "a kind of it" in reason
+
+
+def test_a_noun_that_is_also_a_verb_before_the_shared_noun_narrows_nothing() -> None:
+    a, b = "Is there a pool at the hotel?", "Is there a swimming pool at the hotel?"
+    assert rejects(ScopeGuard(), a, b) is None
+
+
 # --- a qualifying phrase on one side only ---------------------------------------------
 
 

@@ -598,7 +598,11 @@ def narrowing(q: Features, c: Features) -> str | None:
     if s in wn.verbs and not participle:
         return None  # "what removes candle wax"
     if not participle and w not in wn.adjective_senses and base(w) not in wn.adjective_senses:
-        return None
+        if noun(w) is None:
+            return None
+        # a noun before the shared noun names a kind of it ("a clearance item", "a
+        # holiday rental"); a word that is also a verb may be the action ("swimming pool")
+        return f"{w!r} narrows {after!r} on one side only (a kind of it)"
     return f"{w!r} narrows {after!r} on one side only"
 
 
