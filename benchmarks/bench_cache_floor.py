@@ -63,6 +63,8 @@ def _layouts(vectors: np.ndarray) -> list[list[Any]]:
     texts = sorted({p["a"] for p in _fow_pairs()})
     prompts = [f"{texts[i % len(texts)]} [{i}]" for i in range(LAYOUT_N)]
     features = [Verifier.features_of(p) for p in prompts]
+    form2 = [_form2(p) for p in prompts]
+    prompt = [p.encode() for p in prompts]
     blobs = [v.astype(np.float16).tobytes() for v in vectors[:LAYOUT_N]]
 
     def core(i: int) -> dict[str, Any]:
@@ -71,18 +73,26 @@ def _layouts(vectors: np.ndarray) -> list[list[Any]]:
     def described(i: int) -> dict[str, Any]:
         return {**core(i), "prompt": prompts[i], "payload": f"answer {i}"}
 
-    def guarded(i: int) -> dict[str, Any]:
+    def guarded(i: int) -> dict[str, Any]:  # the prompt follows its features in one field
+        return {**core(i), "payload": f"answer {i}", "gf": b"%s\n%s" % (features[i], prompt[i])}
+
+    def guarded3(i: int) -> dict[str, Any]:
         return {**described(i), "gf": features[i]}
 
+    def guarded2(i: int) -> dict[str, Any]:
+        return {**described(i), "gf": form2[i]}
+
     def before(i: int) -> dict[str, Any]:
-        return {**guarded(i), "created": f"{time.time():.3f}"}
+        return {**guarded2(i), "created": f"{time.time():.3f}"}
 
     grown: dict[tuple[str, str], float] = {}
     rows = (
         ("vector + scope tag + member record (the floor)", core),
         ("+ prompt and payload (an unguarded entry)", described),
-        ("+ the guards' features (this pack's default entry)", guarded),
-        ("+ creation time (the entry before 8818a4f)", before),
+        ("+ the guards' features, the prompt after them (this pack's default entry)", guarded),
+        ("+ the guards' features in a field of their own (the entry of 3be5e58)", guarded3),
+        ("+ the guards' features in form 2 (the entry before 3be5e58)", guarded2),
+        ("+ creation time, features in form 2 (the entry before 8818a4f)", before),
     )
     for algorithm in ("FLAT", "HNSW"):
         for label, fields in rows:
@@ -108,6 +118,23 @@ def _layouts(vectors: np.ndarray) -> list[list[Any]]:
     out = [[a, label, f"{b:,.0f}", f"{b / peer:.2f}×"] for (a, label), b in grown.items()]
     out.append(["FLAT (its default)", "redisvl SemanticCache, float32", f"{peer:,.0f}", "1.00×"])
     return out
+
+
+def _form2(prompt: str) -> bytes:
+    """The guards' features of ``prompt`` as entries stored them before form 3: every
+    part, empty or not, and the word list again."""
+    import orjson
+
+    from redis_agent_core.cache.guards import features
+
+    f = features(prompt)
+    return orjson.dumps([
+        2, f.words, sorted(f.vocab - f.stems - frozenset(f.words)), sorted(f.qualifiers),
+        f.directional, f.negations, sorted(f.particles), f.quantities, sorted(f.dates),
+        f.entities, sorted(f.quotes), f.prefixed,
+        {name: sorted(groups) for name, groups in f.scopes.items()}, sorted(f.persons),
+        [sorted(f.flow[0]), sorted(f.flow[1])], sorted(f.constraints),
+    ])  # fmt: skip
 
 
 def _no_model() -> Any:
@@ -176,9 +203,10 @@ def main(full: bool) -> str:
                 machine_note() + " Embedded Redis 8.2 + RediSearch 2.10; 384-d float16 vectors, "
                 "cosine; HNSW as the cache builds it (M 16, EF_CONSTRUCTION 64).",
                 f"## Bytes per entry by what it holds ({LAYOUT_N:,} entries, used_memory growth)",
-                "Each row adds one thing to the row above it; the ratio is against redisvl's "
+                "Each row adds one thing to the row above it (each guarded row: to the "
+                "unguarded entry); the ratio is against redisvl's "
                 "SemanticCache at its defaults, written in the same run. A hash field costs "
-                "≈ 50 B beside its value: the vector is longer than a listpack value, so the "
+                "≈ 70 B beside its value: the vector is longer than a listpack value, so the "
                 "hash is a hashtable.",
                 table(["index", "entry", "bytes / entry", "vs redisvl"], layouts),
                 f"## Inserts at {n:,} random vectors (µs per entry, pipelined)",

@@ -214,7 +214,7 @@ class CacheStore:
         args: list[Any] = [digest, ttl_ms, "payload", payload]
         if self._describes_entries:
             # no creation time: nothing reads it, and a field costs ~60 B an entry
-            args += ["prompt", prompt, "scope", scope]
+            args += [*self._prompt_fields(prompt), "scope", scope]
             for name, value in filters:
                 args += [name, value]
         if usage:
@@ -222,6 +222,10 @@ class CacheStore:
         for name, value in extra:
             args += [name, value]
         return [self.entry_key(digest), self._members[b], self._hits[b]], args
+
+    def _prompt_fields(self, prompt: str) -> list[Any]:
+        """The hash fields that hold an entry's prompt: ``[name, value, ...]``."""
+        return ["prompt", prompt]
 
     def _clear_calls(self) -> list[tuple[str, list[str], list[Any]]]:
         return [

@@ -4,7 +4,8 @@ An entry is one Redis hash: ``prompt``, ``payload`` (JSON written by an adapter)
 ``scope`` (hash of the model identity, a TAG in the semantic index), ``usage``
 (JSON of the original call's token usage), ``tokens`` (its total, summed into
 ``tokens_saved`` on hits), the optional filter fields and, in the semantic cache,
-``vec`` and ``gf`` (the guards' features of the prompt). Per-entry hit counts live
+``vec`` and, with guards, ``gf`` (the guards' features of the prompt, a newline, then
+the prompt, which is then not stored in ``prompt``). Per-entry hit counts live
 in a separate hash per bucket: writing an indexed hash makes RediSearch re-index its
 vector (~0.5 ms).
 """
@@ -33,7 +34,9 @@ logger = logging.getLogger("redis_agent_core.cache")
 BUCKETS = "0123456789abcdef"
 
 _FILTER_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-RESERVED_FIELDS = frozenset({"prompt", "payload", "scope", "created", "usage", "tokens", "vec"})
+RESERVED_FIELDS = frozenset(
+    {"prompt", "payload", "scope", "created", "usage", "tokens", "vec", "gf"}
+)
 
 
 def make_scope(model_identity: Mapping[str, Any]) -> str:

@@ -62,8 +62,23 @@ logger = logging.getLogger("redis_agent_core.cache")
 
 _DEFAULT: Any = object()
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-# "gf": the guards' features of the stored prompt, computed when it was written
+# "gf": the guards' features of the stored prompt, computed when it was written, then a
+# newline and the prompt (one field, not two: a hash field costs ≈ 70 B an entry beside
+# its value); entries written before 2026-12-04 hold the prompt in "prompt"
 _RETURN = ("_d", "prompt", "payload", "usage", "tokens", "gf")
+
+
+def stored_prompt(fields: Mapping[str, Any]) -> tuple[str, Any]:
+    """An entry's prompt and its stored guard features (or None) from its fields."""
+    prompt = fields.get("prompt")
+    if prompt is not None:  # written without guards, or before the prompt moved into "gf"
+        return text(prompt), fields.get("gf")
+    stored = fields.get("gf")
+    if stored is None:
+        return "", None
+    # the features are JSON: a newline inside them is escaped, so the first one ends them
+    features, _, prompt = stored.partition(b"\n" if isinstance(stored, bytes) else "\n")
+    return text(prompt), features
 
 
 # How far the server's distance of two identical vectors can be from 0: float32
@@ -499,7 +514,7 @@ class SemanticCache(CacheStore):
         key, distance, fields = row
         return CacheHit(
             payload=text(fields.get("payload", b"")),
-            prompt=text(fields.get("prompt", b"")),
+            prompt=stored_prompt(fields)[0],
             distance=max(0.0, distance),
             usage=parse_usage(fields.get("usage")),
             hits=int(hits or 0),
@@ -719,7 +734,7 @@ class SemanticCache(CacheStore):
             usage=usage,
             ttl=ttl,
             filters=tuple((name, tag_value(value)) for name, value in pairs),
-            extra=[("vec", blob), *self._guard_fields(prompt)],
+            extra=[("vec", blob)],
         )
 
     def _stores_features(self) -> bool:
@@ -728,20 +743,26 @@ class SemanticCache(CacheStore):
         return bool(verifier is not None and getattr(verifier, "guards", None)
                     and hasattr(verifier, "features_of"))  # fmt: skip
 
-    def _guard_fields(self, prompt: str) -> list[tuple[str, bytes]]:
-        """The verifier's analysis of ``prompt``, stored with the entry so that lookups
-        in any process read it instead of parsing the stored prompt again (a lookup of
-        the same prompt just before, the usual miss, parsed it already)."""
+    def _prompt_fields(self, prompt: str) -> list[Any]:
+        """The prompt, after the verifier's analysis of it when it has one ("gf"): stored
+        with the entry so that lookups in any process read it instead of parsing the
+        stored prompt again (a lookup of the same prompt just before, the usual miss,
+        parsed it already)."""
         if not self._stores_features():
-            return []
-        return [("gf", self.verifier.features_of(prompt))]  # type: ignore[union-attr]
+            return ["prompt", prompt]
+        features = self.verifier.features_of(prompt)  # type: ignore[union-attr]
+        if isinstance(features, str):  # a verifier of one's own may give text
+            features = features.encode()
+        if b"\n" in features:  # not JSON (ours never holds one): kept apart
+            return ["prompt", prompt, "gf", features]
+        return ["gf", b"%s\n%s" % (features, prompt.encode())]  # check_args: it encodes
 
     def _candidate(self, row: tuple[str, float, dict[str, Any]]) -> str:
         """A candidate's prompt, its stored guard features handed to the verifier."""
-        prompt = text(row[2].get("prompt", b""))
+        prompt, features = stored_prompt(row[2])
         remember = getattr(self.verifier, "remember", None)
         if remember is not None:
-            remember(prompt, row[2].get("gf"))
+            remember(prompt, features)
         return prompt
 
     @telemetry.traced("cache", "update")

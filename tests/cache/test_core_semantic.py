@@ -341,7 +341,7 @@ def test_a_lookup_miss_parses_the_prompt_for_the_update(
     assert cache.update(PARSED, A, "yes")
     assert parsed == [PARSED]  # not parsed again
     raw = config.get_client().hget(cache.entry_key(cache._prepare(PARSED, A, None)[1]), "gf")
-    assert raw == Verifier.features_of(PARSED)
+    assert raw == Verifier.features_of(PARSED) + b"\n" + PARSED.encode()
 
 
 async def test_an_async_lookup_miss_parses_the_prompt_for_the_update(
@@ -373,14 +373,20 @@ def test_updates_take_the_fast_path_and_survive_a_script_flush(
 def test_an_entry_stores_only_what_lookups_read(
     config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:
-    # every hash field costs ~60 B an entry beside its value (hashtable encoding: the
-    # vector is longer than a listpack value)
+    # every hash field costs ~70 B an entry beside its value (hashtable encoding: the
+    # vector is longer than a listpack value): the prompt follows its guard features
     cache = SemanticCache(config, embedder=toy_embedder, filter_fields=("tenant",))
     cache.update("one", A, "1", usage={"input_tokens": 3}, filters={"tenant": "t"})
     key = cache.entry_key(cache._prepare("one", A, {"tenant": "t"})[1])
     fields = set(config.get_client().hkeys(key))
-    want = {"prompt", "payload", "scope", "tenant", "usage", "tokens", "vec", "gf"}
+    want = {"payload", "scope", "tenant", "usage", "tokens", "vec", "gf"}
     assert fields == {f.encode() for f in want}
+    hit = cache.lookup("one", A, filters={"tenant": "t"})
+    assert hit is not None and hit.prompt == "one"
+    unguarded = SemanticCache(config, embedder=toy_embedder, name="plain", verifier=None)
+    unguarded.update("one", A, "1")
+    key = unguarded.entry_key(unguarded._prepare("one", A, None)[1])
+    assert set(config.get_client().hkeys(key)) == {b"prompt", b"payload", b"scope", b"vec"}
 
 
 async def test_async_updates_take_the_fast_path_and_survive_a_script_flush(

@@ -64,8 +64,8 @@ def _stored_entry(
     cache = SemanticCache(config, embedder=embedder, name=name, distance_threshold=0.1)
     cache.update(STORED, SCOPE, "answer")
     key = cache.lookup(STORED, SCOPE).key  # type: ignore[union-attr]
-    if gf is not None:
-        config.get_client().hset(key, "gf", gf)
+    if gf is not None:  # as an older release wrote it: the prompt in a field of its own
+        config.get_client().hset(key, mapping={"prompt": STORED, "gf": gf})
     raw = config.get_client().hgetall(key)
     features.cache_clear()
     parsed: list[str] = []
@@ -86,6 +86,44 @@ def test_an_entry_written_in_form_2_is_still_judged_right(
     assert cache.stats().rejections == {"number": 1}
     reworded = "Before Friday's 9am meeting, how do I descale the espresso machine?"
     assert cache.lookup(reworded, SCOPE)
+
+
+def test_an_entry_with_its_prompt_apart_is_read_with_its_features(
+    config: RedisAgentConfig,
+    capabilities: Capabilities,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the layout of 3be5e58: "prompt" and a form-3 "gf" side by side
+    skip_unless(capabilities.search, "the semantic cache needs RediSearch")
+    form3 = Verifier.features_of(STORED)
+    cache, _, parsed = _stored_entry(config, monkeypatch, "apart", form3)
+    assert cache.lookup(ASKED, SCOPE) is None  # rejected: another day
+    assert parsed == [ASKED]  # the stored prompt's features were read, not parsed
+    assert cache.lookup(STORED, SCOPE).prompt == STORED  # type: ignore[union-attr]
+
+
+def test_a_verifier_of_ones_own_may_store_anything(
+    config: RedisAgentConfig, capabilities: Capabilities
+) -> None:
+    skip_unless(capabilities.search, "the semantic cache needs RediSearch")
+
+    seen: list[tuple[str, object]] = []
+
+    class Own(Verifier):
+        @staticmethod
+        def features_of(text: str) -> bytes:
+            return b"line one\nline two"
+
+        @staticmethod
+        def remember(text: str, stored: bytes | str | None) -> bool:
+            seen.append((text, stored))
+            return False
+
+    embedder = CallableEmbedder(lambda texts: [toy_vector("x") for _ in texts], name="one", dims=16)
+    cache = SemanticCache(config, embedder=embedder, name="own", verifier=Own())
+    cache.update(STORED, SCOPE, "answer")
+    assert cache.lookup(ASKED, SCOPE) is None
+    assert seen == [(STORED, b"line one\nline two")]  # kept apart from the prompt
 
 
 def test_a_narrowed_lookup_never_loads_the_candidates_stored_features(
@@ -112,7 +150,9 @@ def test_a_lookup_reads_the_candidates_features_from_the_entry(
 ) -> None:
     skip_unless(capabilities.search, "the semantic cache needs RediSearch")
     cache, raw, parsed = _stored_entry(config, monkeypatch, "stored-gf")
-    assert orjson.loads(raw[b"gf"])  # plain JSON, never pickle
+    features, _, prompt = raw[b"gf"].partition(b"\n")
+    assert orjson.loads(features) and prompt == STORED.encode()  # plain JSON, never pickle
+    assert b"prompt" not in raw  # the prompt follows its features: one field, not two
     # another process: nothing parsed yet; only the new prompt may be parsed
     assert cache.lookup(ASKED, SCOPE) is None  # rejected: another day
     assert parsed == [ASKED]
@@ -123,5 +163,5 @@ def test_no_guards_no_stored_features(config: RedisAgentConfig) -> None:
     embedder = CallableEmbedder(lambda texts: [toy_vector(t) for t in texts], name="t", dims=16)
     for verifier in (None, Verifier([])):
         cache = SemanticCache(config, embedder=embedder, verifier=verifier)
-        assert cache._guard_fields(STORED) == []
+        assert cache._prompt_fields(STORED) == ["prompt", STORED]
     assert default_verifier().guards
