@@ -8,7 +8,6 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from redis_agent_core.embeddings import (
-    DEFAULT_MODEL_NAME,
     CallableEmbedder,
     Embedder,
     default_embedder,
@@ -23,9 +22,10 @@ class MiniLMEmbedding(BaseEmbedding):
     _embedder: Embedder = PrivateAttr()
 
     def __init__(self, embedder: Embedder | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("model_name", DEFAULT_MODEL_NAME)
+        core = embedder or default_embedder()
+        kwargs.setdefault("model_name", core.name)
         super().__init__(**kwargs)
-        self._embedder = embedder or default_embedder()
+        self._embedder = core
 
     @classmethod
     def class_name(cls) -> str:

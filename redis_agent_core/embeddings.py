@@ -27,17 +27,21 @@ __all__ = [
     "DEFAULT_DIMS",
     "DEFAULT_MODEL_NAME",
     "ENV_EMBEDDER",
+    "INT8_MODEL_NAME",
     "BatchingEmbedder",
     "CallableEmbedder",
     "Embedder",
     "SentenceTransformerEmbedder",
+    "builtin_embedder",
     "default_embedder",
+    "default_embedder_name",
 ]
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DIMS = 384
-# "onnx", "onnx-int8" (8-bit weights, its own name) or "sentence-transformers": which
-# runtime the default model uses (else onnx when installed, then sentence-transformers)
+# "onnx-int8" (int8 products, its own name), "onnx" (float32) or "sentence-transformers":
+# which runtime the default model uses (else onnx-int8 when installed, then
+# sentence-transformers)
 ENV_EMBEDDER = "REDIS_AGENT_EMBEDDER"
 
 
@@ -415,15 +419,50 @@ def _default_runtime() -> str:
     import importlib.util
 
     if all(importlib.util.find_spec(module) is not None for module in _ONNX_MODULES):
-        return "onnx"
+        return "onnx-int8"
     return "sentence-transformers"
+
+
+INT8_MODEL_NAME = DEFAULT_MODEL_NAME + "-int8"  # OnnxEmbedder(int8=True) of the default model
+
+
+def default_embedder_name() -> str:
+    """The name :func:`default_embedder` has in this process (no model loaded): what an
+    index or cache built without ``embedder=`` records as its model."""
+    return INT8_MODEL_NAME if _default_runtime() == "onnx-int8" else DEFAULT_MODEL_NAME
+
+
+_builtins: dict[str, Embedder] = {}
+
+
+def builtin_embedder(name: str) -> Embedder | None:
+    """The process-wide instance of the shipped model under ``name``, whichever runtime
+    is the default here: the default itself, the float32 vectors
+    (``DEFAULT_MODEL_NAME``, e.g. an index built before int8 became the default) or
+    the int8 ones; ``None`` for any other name. Loaded on first use, not here."""
+    if name == default_embedder_name():
+        return default_embedder()
+    if name not in (DEFAULT_MODEL_NAME, INT8_MODEL_NAME):
+        return None
+    with _default_lock:
+        if name not in _builtins:
+            if name == INT8_MODEL_NAME:
+                _builtins[name] = OnnxEmbedder(int8=True)
+            elif _default_runtime() == "sentence-transformers":
+                _builtins[name] = SentenceTransformerEmbedder()
+            else:
+                _builtins[name] = OnnxEmbedder()
+        return _builtins[name]
 
 
 def default_embedder() -> OnnxEmbedder | SentenceTransformerEmbedder:
     """The process-wide default model (all-MiniLM-L6-v2, offline), loaded on first use:
-    on onnxruntime when the ``onnx`` extra is installed (no torch), else on
-    sentence-transformers; ``REDIS_AGENT_EMBEDDER=onnx|onnx-int8|sentence-transformers``
-    chooses. onnx and sentence-transformers give the same vectors under the same name."""
+    on onnxruntime in int8 (``OnnxEmbedder(int8=True)``, named
+    ``...all-MiniLM-L6-v2-int8``) when the ``onnx`` extra is installed (no torch), else
+    on sentence-transformers; ``REDIS_AGENT_EMBEDDER=onnx-int8|onnx|sentence-transformers``
+    chooses. ``onnx`` (float32) and sentence-transformers give the same vectors under
+    the same name; the int8 vectors have a name of their own, so a cache or index
+    written by one is never searched with the other's vectors."""
     global _default
     with _default_lock:
         if _default is None:
@@ -431,7 +470,7 @@ def default_embedder() -> OnnxEmbedder | SentenceTransformerEmbedder:
             if runtime == "onnx":
                 _default = OnnxEmbedder()
             elif runtime == "onnx-int8":
-                _default = OnnxEmbedder(int8_block=32)
+                _default = OnnxEmbedder(int8=True)
             else:
                 _default = SentenceTransformerEmbedder()
         return _default

@@ -117,9 +117,12 @@ class OnnxEmbedder:
     since the vectors are the same (cosine >= 0.9999), so caches and indexes built
     with either serve the other. The encoder is converted to ONNX once and kept
     under ``cache_dir`` (default :func:`model_cache_dir`); ``onnx_file`` uses a file
-    of your own instead. ``int8_block=32`` stores the dense layers' weights in 8 bits
-    (one scale per 32 weights) and computes in int8: faster, vectors within cosine
-    0.999 of the float ones, under a name of their own. ``threads`` is onnxruntime's
+    of your own instead. ``int8=True`` (what :func:`default_embedder` uses) runs every
+    product in int8 (onnxruntime's dynamic quantization: weights per output column,
+    activations per call): 2-2.5x faster on one thread, vectors within cosine 0.97 of
+    the float ones (median 0.995), under a name of their own (``-int8``).
+    ``int8_block=32`` stores only the dense layers' weights in 8 bits (one scale per 32
+    weights): vectors within cosine 0.999, about 1.3x faster. ``threads`` is onnxruntime's
     intra-op thread count (``None``: ``OMP_NUM_THREADS`` when set, else one per core).
     The model loads on first use, not in the constructor. Vectors are L2-normalised, so
     cosine distance equals ``1 - dot``.
@@ -135,6 +138,7 @@ class OnnxEmbedder:
         cache_dir: str | os.PathLike[str] | None = None,
         onnx_file: str | os.PathLike[str] | None = None,
         int8_block: int | None = None,
+        int8: bool = False,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -146,11 +150,14 @@ class OnnxEmbedder:
             raise ConfigError(
                 f"int8_block must be a power of two >= 16 (e.g. 32), got {int8_block!r}"
             )
+        if int8 and int8_block is not None:
+            raise ConfigError("int8=True and int8_block are two quantizations: choose one")
         self._path = str(model_path) if model_path is not None else None
         self._int8_block = int8_block
+        self._int8 = bool(int8)
         # int8 vectors are close to the float ones, not equal: another name, so caches
         # and indexes built with one are not searched with the other
-        suffix = f"-int8b{int8_block}" if int8_block else ""
+        suffix = self._suffix()
         self.name = (
             name
             or (_DEFAULT_NAME if model_path is None else os.path.basename(str(model_path))) + suffix
@@ -186,8 +193,12 @@ class OnnxEmbedder:
         folder = self._folder()
         cache = Path(self._cache_dir) if self._cache_dir is not None else model_cache_dir()
         stem = folder.name if self._path is not None else Path(_DEFAULT_NAME).name
-        suffix = f"-int8b{self._int8_block}" if self._int8_block else ""
-        return cache / f"{stem}{suffix}-{model_fingerprint(folder)}.onnx"
+        return cache / f"{stem}{self._suffix()}-{model_fingerprint(folder)}.onnx"
+
+    def _suffix(self) -> str:
+        if self._int8:
+            return "-int8"
+        return f"-int8b{self._int8_block}" if self._int8_block else ""
 
     def _folder(self) -> Path:
         return Path(self._path) if self._path is not None else default_model_path()
@@ -224,7 +235,7 @@ class OnnxEmbedder:
                 raise ConfigError(f"onnx_file {path} does not exist")
             from .bert_onnx import save_bert_onnx
 
-            save_bert_onnx(folder, path, int8_block=self._int8_block)
+            save_bert_onnx(folder, path, int8_block=self._int8_block, int8_dynamic=self._int8)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # the file's own settings (fixed padding to 128) are not sentence-transformers'
         tokenizer.enable_truncation(self._max_length)
@@ -262,6 +273,7 @@ class OnnxEmbedder:
             cache_dir=self._cache_dir,
             onnx_file=self._onnx_file,
             int8_block=self._int8_block,
+            int8=self._int8,
         )
 
     def _run(self, session: Any, texts: list[str]) -> np.ndarray:

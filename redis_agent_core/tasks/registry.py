@@ -11,14 +11,16 @@ only code running in the worker process fills (its ``celery -A`` module, say)::
 
 A name nobody registered fails the task with :class:`NotRegisteredError`; nothing
 is imported. Built in: the index ``"vector_index"``
-(:class:`~redis_agent_core.vectors.VectorIndex`) and the embedder named by
-``DEFAULT_MODEL_NAME`` (the offline MiniLM). The registry is per process: register
+(:class:`~redis_agent_core.vectors.VectorIndex`) and the shipped MiniLM under
+both its names, ``DEFAULT_MODEL_NAME`` (float32) and ``INT8_MODEL_NAME`` (the
+default). The registry is per process: register
 the same names in the submitting process only when it needs them too (an index
 class is looked up there by type, see :func:`index_name_for`).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -232,11 +234,14 @@ def _load_builtins() -> None:
     global _builtins_loaded
     if _builtins_loaded:
         return
-    from ..embeddings import DEFAULT_MODEL_NAME, default_embedder
+    from ..embeddings import DEFAULT_MODEL_NAME, INT8_MODEL_NAME, builtin_embedder
     from ..vectors import VectorIndex
 
     with _lock:
         if not _builtins_loaded:
             _registry["index"].setdefault("vector_index", VectorIndex)
-            _registry["embedder"].setdefault(DEFAULT_MODEL_NAME, default_embedder)
+            # the shipped model under both its names (float32, int8): an index records
+            # the one it was built with
+            for name in (DEFAULT_MODEL_NAME, INT8_MODEL_NAME):
+                _registry["embedder"].setdefault(name, functools.partial(builtin_embedder, name))
             _builtins_loaded = True

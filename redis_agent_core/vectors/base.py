@@ -11,7 +11,7 @@ import numpy as np
 from redisvl.query.filter import FilterExpression
 
 from ..config import RedisAgentConfig, get_default_config
-from ..embeddings import DEFAULT_MODEL_NAME, Embedder, default_embedder
+from ..embeddings import Embedder, builtin_embedder, default_embedder_name
 from ..errors import ConfigError
 from ..keys import IndexKeys
 from ..search.lifecycle import IndexLifecycle
@@ -90,7 +90,9 @@ class IndexCore:
         self.name = name
         self.config = config or get_default_config()
         self._embedder = embedder
-        self._embedder_name = embedder_name or (embedder.name if embedder else DEFAULT_MODEL_NAME)
+        self._embedder_name = embedder_name or (
+            embedder.name if embedder else default_embedder_name()
+        )
         # "auto": the live index starts FLAT and may become HNSW (see .auto); the schema
         # always names the live algorithm, read back from the server by _check_info.
         if not isinstance(algorithm, str) or algorithm.lower() not in ("auto", *ALGORITHMS):
@@ -150,12 +152,13 @@ class IndexCore:
     def embedder(self) -> Embedder:
         """The embedding model (the default one is loaded on first embed)."""
         if self._embedder is None:
-            if self._embedder_name != DEFAULT_MODEL_NAME:
+            shipped = builtin_embedder(self._embedder_name)
+            if shipped is None:
                 raise ConfigError(
                     f"index {self.name!r} was built with embedding model "
                     f"{self._embedder_name!r}; pass embedder= (or vectors=) to use it"
                 )
-            self._embedder = default_embedder()
+            self._embedder = shipped
         return self._embedder
 
     @property

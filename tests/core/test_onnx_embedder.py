@@ -169,7 +169,7 @@ def test_default_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="REDIS_AGENT_EMBEDDER"):
         embeddings._default_runtime()
     monkeypatch.delenv(embeddings.ENV_EMBEDDER)
-    assert embeddings._default_runtime() == "onnx"  # installed here: the default
+    assert embeddings._default_runtime() == "onnx-int8"  # installed here: the default
 
 
 def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,3 +195,43 @@ def test_int8_weights_stay_close_under_their_own_name(
     assert cosine.min() >= 0.998 and cosine.mean() >= 0.999, texts[int(cosine.argmin())]
     with pytest.raises(ConfigError, match="int8_block"):
         OnnxEmbedder(int8_block=24)
+
+
+def test_int8_products_stay_close_under_their_own_name(
+    onnx_model: OnnxEmbedder, cache_dir: Path
+) -> None:
+    """The default's quantization (every product in int8): a name of its own, so its
+    caches are never searched with float vectors, and vectors close to the float ones."""
+    model = OnnxEmbedder(cache_dir=cache_dir, threads=1, int8=True)
+    assert model.name == onnx_model.name + "-int8"
+    assert model.onnx_path() != onnx_model.onnx_path()
+    assert model.sibling().name == model.name
+    texts = EDGE_TEXTS + _pair_texts()
+    cosine = (model.embed(texts) * onnx_model.embed(texts)).sum(axis=1)
+    assert cosine.min() >= 0.97 and float(np.median(cosine)) >= 0.99, texts[int(cosine.argmin())]
+    with pytest.raises(ConfigError, match="choose one"):
+        OnnxEmbedder(int8=True, int8_block=32)
+
+
+def test_the_default_embedder_is_the_int8_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from redis_agent_core import embeddings
+
+    monkeypatch.delenv(embeddings.ENV_EMBEDDER, raising=False)
+    monkeypatch.setattr(embeddings, "_default", None)
+    model = embeddings.default_embedder()
+    assert isinstance(model, OnnxEmbedder) and model.name.endswith("all-MiniLM-L6-v2-int8")
+
+
+def test_an_index_finds_the_shipped_model_under_either_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An index records its model's name; one built before int8 became the default
+    (float32 name) still embeds with float32 vectors, never the int8 ones."""
+    from redis_agent_core import embeddings
+
+    monkeypatch.delenv(embeddings.ENV_EMBEDDER, raising=False)
+    assert embeddings.default_embedder_name() == embeddings.INT8_MODEL_NAME
+    assert embeddings.builtin_embedder(embeddings.INT8_MODEL_NAME) is embeddings.default_embedder()
+    float32 = embeddings.builtin_embedder(embeddings.DEFAULT_MODEL_NAME)
+    assert isinstance(float32, OnnxEmbedder) and float32.name == embeddings.DEFAULT_MODEL_NAME
+    assert embeddings.builtin_embedder("someone/else") is None

@@ -321,7 +321,7 @@ def test_celery_worker_and_app_complete_a_job_without_redis_url(
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=180,
         )  # fmt: skip
         assert app.returncode == 0, app.stderr + log.read_text(errors="replace")
-        assert app.stdout.split() == ["succeeded", "20", "20"]
+        assert app.stdout.split() == ["succeeded", "20", "20"], log.read_text(errors="replace")
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:

@@ -121,10 +121,10 @@ def fake_minilm_embedder() -> Any:
     """Deterministic 384-d vectors under the default model's name (no model load)."""
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
-    from redis_agent_core.embeddings import DEFAULT_MODEL_NAME, CallableEmbedder
+    from redis_agent_core.embeddings import CallableEmbedder, default_embedder_name
 
     fake = DeterministicFakeEmbedding(size=384)
-    return CallableEmbedder(fake.embed_documents, name=DEFAULT_MODEL_NAME, dims=384)
+    return CallableEmbedder(fake.embed_documents, name=default_embedder_name(), dims=384)
 
 
 def register_all() -> None:
