@@ -299,9 +299,13 @@ class OnnxEmbedder:
         # sentence-transformers does; rows go back to the callers' order
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dims), dtype=np.float32)
+        # int8: the activations' scale is taken over the whole input tensor, so a text
+        # batched with others (and their padding) would get another vector than alone;
+        # one text a run keeps each text's vector its own
+        size = 1 if self._int8 else self._batch_size
         with self._lock:  # one batch at a time: onnxruntime already uses every thread
-            for start in range(0, len(order), self._batch_size):
-                chunk = order[start : start + self._batch_size]
+            for start in range(0, len(order), size):
+                chunk = order[start : start + size]
                 out[chunk] = self._run(session, [texts[i] for i in chunk])
         return out
 

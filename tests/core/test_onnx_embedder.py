@@ -211,6 +211,10 @@ def test_int8_products_stay_close_under_their_own_name(
     assert cosine.min() >= 0.97 and float(np.median(cosine)) >= 0.99, texts[int(cosine.argmin())]
     with pytest.raises(ConfigError, match="choose one"):
         OnnxEmbedder(int8=True, int8_block=32)
+    # a text's vector is its own: the same alone as among others (per-call activation
+    # scales would otherwise depend on the batch)
+    alone = np.vstack([model.embed([text]) for text in EDGE_TEXTS])
+    assert np.array_equal(model.embed(EDGE_TEXTS), alone)
 
 
 def test_the_default_embedder_is_the_int8_one(monkeypatch: pytest.MonkeyPatch) -> None:
