@@ -12,9 +12,11 @@ directions, product suffixes, names that are also nouns) and guards_traps3.jsonl
 written fresh in other wordings and domains and committed before the next rule change;
 scored untouched once, then looked at and tuned on in the next round) and guards_traps4.jsonl
 (251, written by a helper who never read the guards; scored untouched once at 0.778 / 0.843,
-then a dev set). All embedded with the
-default model (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within
-the threshold and the verifier passes it (``redis-agent cache evaluate``'s code path).
+then a dev set) and guards_traps5.jsonl (310, written the same way later that day, committed
+before the next rule change, scored here untouched: never looked at pair by pair, never
+tuned on). All embedded with the default model (all-MiniLM-L6-v2). A pair is *served*
+when its cosine distance is within the threshold and the verifier passes it
+(``redis-agent cache evaluate``'s code path).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ SETS = {
     "traps3": DATA / "guards_traps3.jsonl",
     "dev3": DATA / "guards_dev3.jsonl",
     "traps4": DATA / "guards_traps4.jsonl",
+    "traps5": DATA / "guards_traps5.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
 CANDIDATES = 3  # the cache checks the few nearest entries within the threshold
@@ -117,7 +120,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
         "",
     ]
     proto = []
-    for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3"):
+    for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5"):
         t = _calibrated(sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 7)
@@ -313,7 +316,7 @@ def main(full: bool) -> str:
     load_s = time.perf_counter() - t0
     timing, medians = _timing(sets["fow-cache"], passes=5 if full else 3)
     per_category = []
-    for name in ("calibration", "heldout", "late", "traps2", "traps3", "dev3", "traps4"):
+    for name in ("calibration", "heldout", "late", "traps2", "traps3", "dev3", "traps4", "traps5"):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
     fow = calibrate(
