@@ -180,8 +180,8 @@ async def test_async_knn_search_and_recall_measurement_raise(
         await index.ameasure_recall(sample=2)
 
 
-CACHE_ENTRIES = 3_000
-CACHE_DIMS = 4096  # a FLAT KNN over 3,000 x 4,096-d takes several ms: past TIMEOUT 1
+CACHE_ENTRIES = 15_000
+CACHE_DIMS = 4096  # a FLAT KNN over 15,000 x 4,096-d takes well over TIMEOUT 1 (3,000 was a race)
 
 
 @pytest.fixture(scope="module")
