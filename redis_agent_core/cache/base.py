@@ -1,10 +1,12 @@
 """Storage shared by the exact and the semantic cache: Lua scripts, writes, clear, stats.
 
 Layout per cache ``name`` and bucket ``b`` (the digest's first hex digit), all under
-the hash tag ``{name.b}``: entry hashes ``…:cache:name:e:{name.b}:<digest>``, a sorted
-set of the bucket's digests scored by expiry (``clear()`` and ``len()`` without
-SCAN), a hash of per-entry hit counts and a hash of counters. One script call
-writes an entry with its TTL and member record atomically.
+the hash tag ``{name.b}``: entry hashes ``…:cache:name:e:{name.b}:<digest>`` (the
+exact cache's digest is 32 hex digits, the semantic cache's 21 characters, see
+:func:`.entry.compact_digest`), a sorted set of the bucket's digests scored by
+expiry (``clear()`` and ``len()`` without SCAN), a hash of per-entry hit counts and
+a hash of counters. One script call writes an entry with its TTL and member record
+atomically.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ vector (~0.5 ms).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
@@ -24,11 +25,11 @@ import orjson
 from ..errors import ConfigError
 from ..keys import check_text
 
-__all__ = ["BUCKETS", "CacheHit", "entry_digest", "make_scope", "total_tokens"]
+__all__ = ["BUCKETS", "CacheHit", "compact_digest", "entry_digest", "make_scope", "total_tokens"]
 
 logger = logging.getLogger("redis_agent_core.cache")
 
-# 16 buckets (first hex digit of the digest): entries spread over 16 hash tags, so a
+# 16 buckets (first hex digit of the digest, of either form): entries spread over 16 hash tags, so a
 # cluster shares the load, while each bucket's entries, members and counters share a
 # slot and one script can update them together.
 BUCKETS = "0123456789abcdef"
@@ -81,15 +82,33 @@ def canonical_filters(filters: Mapping[str, str] | None) -> tuple[tuple[str, str
     return tuple(sorted(pairs))
 
 
-def entry_digest(scope: str, prompt: str, filters: tuple[tuple[str, str], ...] = ()) -> str:
-    """128-bit id of an entry: same scope, filters and prompt give the same entry."""
+def _entry_hash(scope: str, prompt: str, filters: tuple[tuple[str, str], ...]) -> bytes:
     h = hashlib.sha256(scope.encode())
     h.update(b"\0")
     for name, value in filters:
         h.update(name.encode() + b"\x1f" + value.encode() + b"\x1e")
     h.update(b"\0")
     h.update(prompt.encode("utf-8", "surrogatepass"))
-    return h.hexdigest()[:32]
+    return h.digest()
+
+
+def entry_digest(scope: str, prompt: str, filters: tuple[tuple[str, str], ...] = ()) -> str:
+    """128-bit id of an entry (32 hex digits): same scope, filters and prompt give the
+    same entry. The exact cache's (a lookup finds an entry by nothing else)."""
+    return _entry_hash(scope, prompt, filters).hex()[:32]
+
+
+def compact_digest(scope: str, prompt: str, filters: tuple[tuple[str, str], ...] = ()) -> str:
+    """The semantic cache's id of an entry: the first hex digit of :func:`entry_digest`
+    (the bucket), then the hash's next 15 bytes in base64url: 124 bits in 21 characters.
+
+    The id is in the entry's key (kept twice: keyspace and the search index's document
+    table) and in its bucket's member set: 11 characters fewer than 32 hex digits save
+    ≈ 70 B an entry (cache_floor). Entries written with a hex id (before 2026-12-04)
+    are still found by the search, counted, cleared and expired.
+    """
+    h = _entry_hash(scope, prompt, filters)
+    return BUCKETS[h[0] >> 4] + base64.urlsafe_b64encode(h[1:16]).decode()
 
 
 def check_args(prompt: object, scope: object) -> None:

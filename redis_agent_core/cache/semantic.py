@@ -47,7 +47,7 @@ from .entry import (
     CacheHit,
     canonical_filters,
     check_args,
-    entry_digest,
+    compact_digest,
     parse_usage,
     text,
 )
@@ -526,7 +526,7 @@ class SemanticCache(CacheStore):
     ) -> tuple[tuple[tuple[str, str], ...], str]:
         check_args(prompt, scope)
         pairs = self._pairs(filters)
-        return pairs, entry_digest(scope, prompt, pairs)
+        return pairs, compact_digest(scope, prompt, pairs)
 
     def _missing_index(self, exc: redis.exceptions.ResponseError) -> bool:
         return self._lifecycle is not None and self._lifecycle.missing(exc)
