@@ -14,8 +14,11 @@ scored untouched once, then looked at and tuned on in the next round) and guards
 (251, written by a helper who never read the guards; scored untouched once at 0.778 / 0.843,
 then a dev set) and guards_traps5.jsonl (310, written the same way later that day, committed
 before the next rule change, scored here untouched: never looked at pair by pair, never
-tuned on). All embedded with the default model (all-MiniLM-L6-v2). A pair is *served*
-when its cosine distance is within the threshold and the verifier passes it
+tuned on), and guards_dev_scope.jsonl (111, written for the scope and constraint
+traps that traps5's totals showed: who, where or when on one side only, another
+superlative or attribute of one object; tuned on). All embedded with the default model
+(all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
+and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
 """
 
@@ -62,6 +65,7 @@ SETS = {
     "dev3": DATA / "guards_dev3.jsonl",
     "traps4": DATA / "guards_traps4.jsonl",
     "traps5": DATA / "guards_traps5.jsonl",
+    "dev-scope": DATA / "guards_dev_scope.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
 CANDIDATES = 3  # the cache checks the few nearest entries within the threshold
@@ -316,7 +320,17 @@ def main(full: bool) -> str:
     load_s = time.perf_counter() - t0
     timing, medians = _timing(sets["fow-cache"], passes=5 if full else 3)
     per_category = []
-    for name in ("calibration", "heldout", "late", "traps2", "traps3", "dev3", "traps4", "traps5"):
+    for name in (
+        "calibration",
+        "heldout",
+        "late",
+        "traps2",
+        "traps3",
+        "dev3",
+        "traps4",
+        "traps5",
+        "dev-scope",
+    ):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
     fow = calibrate(

@@ -942,3 +942,45 @@ def test_any_verb_with_the_opposite_particle_is_an_opposite(a: str, b: str) -> N
 def test_a_particle_after_no_verb_is_no_opposite() -> None:
     a, b = "Is the sofa in the van?", "Is the sofa out the van?"
     assert rejects(AntonymGuard(), a, b) is None
+
+
+# --- who, where or when named on one side only -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a person
+        ("How much melatonin can I take?", "How much melatonin can a pilot take?"),
+        ("How do I claim travel expenses?", "How do I claim travel expenses as a volunteer?"),
+        # a group as the owner
+        ("How do I archive old emails?", "How do I archive my school's old emails?"),
+        # a building or other thing
+        ("How do I reset the thermostat?", "How do I reset the caravan's thermostat?"),
+        # a period
+        ("What should I plant in my garden?", "What should I plant in my garden this autumn?"),
+        # where or how
+        ("How do I sign the lease?", "How do I sign the lease remotely?"),
+    ],
+)
+def test_who_where_or_when_named_on_one_side_narrows_the_question(a: str, b: str) -> None:
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "on one side only" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which city is the capital of Peru?", "What is the capital of Peru?"),  # the answer's kind
+        ("Hi team, how do I book a meeting room?", "How do I book a meeting room?"),  # greeting
+        ("How do I repot a rosemary plant?", "How do I repot rosemary?"),  # rosemary is a plant
+        ("What's Peru's capital city?", "What's the capital of Peru?"),  # the head of a compound
+        ("Is the river water safe to swim in?", "Can you swim in the river water?"),  # adjective
+        (
+            "Any tips for keeping a sourdough starter alive?",
+            "How do I keep a sourdough starter alive?",
+        ),
+    ],
+)
+def test_framing_the_answers_kind_and_a_named_kind_narrow_nothing(a: str, b: str) -> None:
+    assert rejects(ScopeGuard(), a, b) is None

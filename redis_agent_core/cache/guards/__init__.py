@@ -42,6 +42,7 @@ from .relations import (
     AntonymGuard,
     ArgumentGuard,
     SubstitutionGuard,
+    added_kind,
     added_qualifier,
     mirrored,
     narrowing,
@@ -437,7 +438,7 @@ class ScopeGuard:
         q, c = features(query), features(candidate)
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)
-            return narrowing(q, c) or added_qualifier(q, c)
+            return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
         for name in q.scopes.keys() | c.scopes.keys():
             in_q, in_c = q.scopes.get(name, frozenset()), c.scopes.get(name, frozenset())
             if in_q and in_c and in_q != in_c:
@@ -459,7 +460,7 @@ class ScopeGuard:
                 return f"whose: {person}'s on one side only"
         for word in q.qualifiers ^ c.qualifiers:
             return f"{word!r} on one side only"
-        return narrowing(q, c) or added_qualifier(q, c)
+        return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
 
 
 class ConstraintGuard:

@@ -20,6 +20,7 @@ __all__ = [
     "AntonymGuard",
     "ArgumentGuard",
     "SubstitutionGuard",
+    "added_kind",
     "keys",
     "mirrored",
     "narrowing",
@@ -829,4 +830,94 @@ def added_qualifier(q: Features, c: Features) -> str | None:
             continue
         for opener, phrase in _phrases(f, c if f is q else q, {i for _, _, i in mine}):
             return f"{opener} {' '.join(phrase)!r} qualifies one side only"
+    return None
+
+
+# Words that frame, soften or greet rather than say what is asked about ("some tips for",
+# "the best way to", "sorry to bother you", "just wondering"): added, they narrow nothing.
+_FRAMING = frozenset(
+    """way ways tip tips advice step steps process procedure method idea ideas guide help
+    info information option options sorry bother silly wondering wonder know tell explain
+    really actually usually generally typically normally basically exactly possible
+    morning afternoon evening everyone folks guys""".split()
+)
+# After these a noun names what the answer is ("which city", "whose car") or whom the
+# text greets ("hi team"), not a part of the question.
+_ANSWER_CUES = frozenset("which what whose hi hello hey hiya morning dear".split())
+# Adverbs that put the question in another place or manner ("reset it remotely", "renew
+# it from abroad"); hedges and intensifiers are framing.
+_SCOPE_ADVERBS = frozenset(
+    """remotely abroad overseas online offline locally internationally domestically
+    manually automatically permanently temporarily wirelessly offshore""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _kinds() -> tuple[tuple[str, int], ...]:
+    """The main WordNet senses whose kinds narrow a question when added: who (a person,
+    a group), where (a place, a building or other artefact) and when (a period)."""
+    nouns = wordnet().nouns
+    return tuple(
+        (label, int(nouns[word].split(";", 1)[0].split(" ", 1)[0]))
+        for label, word in (
+            ("person", "person"),
+            ("group", "group"),
+            ("place", "location"),
+            ("thing", "artifact"),
+            ("period", "period"),
+        )
+    )
+
+
+def _kind(word: str) -> str | None:
+    n = noun(word)
+    if n is None or word in UNITS:
+        return None  # "a year" is the number guard's
+    found = ancestors(n)
+    return next((label for label, sense in _kinds() if sense in found), None)
+
+
+def _explains(other: Features, word: str) -> bool:
+    """Whether a noun of ``other`` is a kind of ``word``'s ("capital" explains "city",
+    "basil" explains "plant"): then ``word`` names what the other side already says."""
+    n = noun(word)
+    senses = kinship(n)[0] if n else frozenset()
+    for s in other.content:
+        n2 = noun(other.words[other.content[s]])
+        if n2 is not None and senses & (ancestors(n2) | kinship(n2)[0]):
+            return True
+    return False
+
+
+def added_kind(q: Features, c: Features) -> str | None:
+    """One side alone names who, where or when ("a pregnant woman", "my company's
+    contacts", "a camper van", "in winter", "remotely"), with nothing on the other side
+    that the addition could reword: the answer to the broader question does not serve
+    the narrower one. Framing ("the best way", "some tips"), names (the entity guard's),
+    the kind the answer is ("which city") and a word the other side names a kind of
+    ("a basil plant" / "basil") pass."""
+    only_q, only_c = _diffs(q, c)
+    if not (only_q or only_c):
+        return None
+    wn = wordnet()
+    for f, other, mine, theirs in ((q, c, only_q, only_c), (c, q, only_c, only_q)):
+        if not mine or any(
+            w not in _FRAMING and base(w) not in _UNRESTRICTIVE for w, _, _ in theirs
+        ):
+            continue  # the other side has words of its own: a rewording, not an addition
+        for w, _s, i in mine:
+            if w in f.entities or w in _FRAMING or w in NUMBER_WORDS:
+                continue
+            before = f.words[i - 1] if i else ""
+            if before in _ANSWER_CUES or before in _VERB_CUES:
+                continue
+            if w in _SCOPE_ADVERBS:
+                return f"{w!r} on one side only (how or where)"
+            if before and before not in FUNCTION_WORDS and stem(before) in other.stems:
+                continue  # the head of what the other side names by one word ("capital city")
+            if w in wn.adjective_senses and before not in _NOUN_CUES:
+                continue  # an adjective here ("is tap water safe to drink")
+            kind = _kind(w)
+            if kind is not None and not _explains(other, w):
+                return f"{w!r} on one side only (names a {kind})"
     return None
