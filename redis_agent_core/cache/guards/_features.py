@@ -8,7 +8,6 @@ Pure Python + ``re``; no model.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from itertools import islice
 from typing import Any, NamedTuple, TypeVar
@@ -255,10 +254,13 @@ def _entities(content: str) -> tuple[str, ...]:
     known = _ENTITY_KEYS
     found: list[str] = []
     for match in candidates:
+        word = match.group(0)
+        if word.isdigit():  # a number names nothing (_entity): not memoised, as each differs
+            continue
         i = match.start() - 1
         while i >= 0 and content[i] in " \t\"'([":
             i -= 1
-        memo = (match.group(0), i < 0 or content[i] in ".!?:;\n", shouting)
+        memo = (word, i < 0 or content[i] in ".!?:;\n", shouting)
         key = known.get(memo)
         if key is None:
             if len(known) >= 65536:
@@ -269,11 +271,11 @@ def _entities(content: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _quantities(lower: str) -> tuple[dict[str, int], str]:
-    """Typed, unit-normalised numbers; returns them and the text with them blanked."""
-    if not _DIGIT.search(lower):  # most texts: no counter or closures built for them
-        return {}, lower
-    found: Counter[str] = Counter()
+def _quantities(lower: str) -> dict[str, int]:
+    """Typed, unit-normalised numbers and how often each occurs."""
+    if not _DIGIT.search(lower):  # most texts: no dict or closures built for them
+        return {}
+    found: dict[str, int] = {}  # a plain dict: a Counter's += runs in Python
 
     def time_sub(m: re.Match[str]) -> str:
         if m.group(3):
@@ -285,7 +287,8 @@ def _quantities(lower: str) -> tuple[dict[str, int], str]:
             hour = hour % 12 + (12 if pm else 0)
         else:
             hour, minute = int(m.group(4)), int(m.group(5))
-        found[f"time:{hour * 60 + minute}"] += 1
+        key = f"time:{hour * 60 + minute}"
+        found[key] = found.get(key, 0) + 1
         return " "
 
     def money_sub(m: re.Match[str]) -> str:
@@ -296,31 +299,37 @@ def _quantities(lower: str) -> tuple[dict[str, int], str]:
         amount = _to_float(value) * (
             lex.SCALE_SUFFIXES.get(scale or "", 0) or lex.SCALE_WORDS.get(scale or "", 1)
         )
-        found[f"money:{currency}:{_format_value(amount)}"] += 1
-        return " "
-
-    def quantity_sub(m: re.Match[str]) -> str:
-        value, unit = _to_float(m.group(1)), m.group(2) or ""
-        if unit not in lex.UNITS and "-" in unit:
-            unit = unit.split("-", 1)[0]  # "10-minute-walk"
-        if unit in lex.UNITS:
-            dim, factor = lex.UNITS[unit]
-            found[f"{dim}:{_format_value(round(value * factor, 6))}"] += 1
-        elif unit and m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
-            # glued to letters and not a unit: an identifier ("2fa"); an ordinal's suffix
-            # stands between a number and the next word ("the 10th Fibonacci number")
-            return m.group(0)
-        else:
-            found[f"num:{_format_value(value)}"] += 1
+        key = f"money:{currency}:{_format_value(amount)}"
+        found[key] = found.get(key, 0) + 1
         return " "
 
     # the time and money patterns start with a look-behind: scanning for them costs more
-    # than these hints (necessary conditions, anchored on a digit) that skip them
+    # than these hints (necessary conditions, anchored on a digit) that skip them. They
+    # blank what they count, so the quantity pass below does not count it again; that
+    # pass's own text is not needed (re.sub would build it: finditer matches the same)
     text = _TIME.sub(time_sub, lower) if _TIME_HINT.search(lower) else lower
     if _MONEY_HINT.search(text):
         text = _MONEY.sub(money_sub, text)
-    text = _QUANTITY.sub(quantity_sub, text)
-    return found, text
+    units = lex.UNITS
+    for m in _QUANTITY.finditer(text):
+        number, unit = m.group(1, 2)
+        if unit is None:  # a bare number (most): no unit to look up
+            key = f"num:{_format_value(_to_float(number))}"
+        else:
+            if unit not in units and "-" in unit:
+                unit = unit.split("-", 1)[0]  # "10-minute-walk"
+            if unit in units:
+                dim, factor = units[unit]
+                key = f"{dim}:{_format_value(round(_to_float(number) * factor, 6))}"
+            elif m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
+                # glued to letters and not a unit: an identifier ("2fa"); an ordinal's
+                # suffix stands between a number and the next word ("the 10th Fibonacci
+                # number")
+                continue
+            else:
+                key = f"num:{_format_value(_to_float(number))}"
+        found[key] = found.get(key, 0) + 1
+    return found
 
 
 K = TypeVar("K")
@@ -577,7 +586,7 @@ def _parse(text: str) -> Features:
         " a " in digits or " an " in digits or " one " in digits
     ):
         digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
-    quantities, _ = _quantities(digits)
+    quantities = _quantities(digits)
     if quantities.get("num:1"):
         del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun
     if ("friday" in dates or "fri" in cues) and _WORKING_WEEK.search(lower):
