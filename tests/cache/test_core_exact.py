@@ -74,6 +74,28 @@ def test_per_entry_ttl_expires(config: RedisAgentConfig) -> None:
     assert cache.stats().entries == 1
 
 
+def test_a_write_sweeps_expired_members_and_hit_counts(config: RedisAgentConfig) -> None:
+    """An expired entry leaves its member and hit count behind until a write in its
+    bucket sweeps them: a write without a TTL too (the sweep is skipped only while no
+    member has an expiry)."""
+    cache = ExactCache(config)
+    cache.update("short", A, "x", ttl=0.2)
+    assert cache.lookup("short", A) is not None  # counts a hit
+    digest = _digest("short", A)
+    bucket = digest[0]
+    other = next(p for p in (f"p{i}" for i in range(1000)) if _digest(p, A)[0] == bucket)
+    client = config.get_client()
+    members, hits = cache._members[bucket], cache._hits[bucket]
+    assert client.zscore(members, digest) is not None
+    assert client.hget(hits, digest) == b"1"
+    time.sleep(0.3)
+    cache.update(other, A, "y")  # no TTL
+    assert client.zscore(members, digest) is None
+    assert client.hget(hits, digest) is None
+    assert client.zscore(members, _digest(other, A)) == float("inf")
+    assert cache.stats().entries == 1
+
+
 def _digest(prompt: str, scope: str) -> str:
     from redis_agent_core.cache.entry import entry_digest
 
