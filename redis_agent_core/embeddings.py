@@ -461,9 +461,8 @@ def default_embedder() -> OnnxEmbedder | SentenceTransformerEmbedder:
     ``...all-MiniLM-L6-v2-int8``) when the ``onnx`` extra is installed (no torch), else
     on sentence-transformers; ``REDIS_AGENT_EMBEDDER=onnx-int8|onnx|sentence-transformers``
     chooses. ``onnx`` (float32) and sentence-transformers give the same vectors under
-    the same name; the int8 vectors have a name of their own, checked where the pack
-    records a model's name (index specs). Redis does not record which model wrote a
-    cache or index: use a new name when switching runtimes (docs/cache.md)."""
+    the same name; the int8 vectors have a name of their own. Every index records the
+    name of the model that wrote it and refuses another (docs/cache.md)."""
     global _default
     with _default_lock:
         if _default is None:

@@ -191,6 +191,10 @@ class KeySpace:
         """Search index of messages embedded for semantic recall."""
         return self._join("hist", "recall", "idx")
 
+    def history_recall_state(self) -> str:
+        """Hash beside the recall index: the embedding model of its vectors."""
+        return self._join("hist", "recall", "state")
+
     def history_recall_prefix(self) -> str:
         """Key prefix of messages embedded for semantic recall (ends with ``:``)."""
         return self._join("hist", "recall", "e") + ":"

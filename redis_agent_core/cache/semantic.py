@@ -356,6 +356,7 @@ class SemanticCache(CacheStore):
             self._lifecycle = IndexLifecycle(
                 self.config, self.index_schema(), self._check_existing, self._what,
                 alias=self.index_name if self.auto else None,
+                stamp=(self._keys.state, self.embedder.name),
             )  # fmt: skip
         return self._lifecycle
 

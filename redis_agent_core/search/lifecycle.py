@@ -13,7 +13,7 @@ import redis
 from redisvl.schema import IndexSchema
 
 from ..config import RedisAgentConfig
-from ..errors import CapabilityError, RedisAgentError
+from ..errors import CapabilityError, RedisAgentError, SchemaMismatchError
 from ..redis_errors import REFUSED, is_missing_index, translate_errors
 from .capabilities import arequire_search, require_search
 from .commands import (
@@ -36,6 +36,7 @@ __all__ = [
     "info_flow",
     "list_flow",
     "lost_flow",
+    "model_flow",
     "read_info",
 ]
 
@@ -43,6 +44,12 @@ logger = logging.getLogger("redis_agent_core.search")
 
 #: Compares an FT.INFO reply with the wanted schema; raises SchemaMismatchError.
 Check = Callable[[Any], None]
+
+#: Where an index records the embedding model of its vectors: (hash key, model name).
+#: FT.INFO has no room for it, and vectors of two models are the same shape, so only
+#: this record tells a float32 MiniLM index from an int8 one.
+Stamp = tuple[str, str]
+MODEL_FIELD = "model"
 
 
 def _create_error(exc: redis.exceptions.ResponseError, index: str, what: str) -> BaseException:
@@ -57,11 +64,31 @@ def _create_error(exc: redis.exceptions.ResponseError, index: str, what: str) ->
     return RedisAgentError(f"creating index {index} failed: {exc}")
 
 
+def model_flow(stamp: Stamp, what: str) -> Flow[None]:
+    """Record the embedding model of an index's vectors on first use (an index from a
+    version that kept no record takes the model of the first process to open it), and
+    raise when it was written by another model: a search would compare vectors of two
+    models, and answer with the wrong neighbours without a sign."""
+    key, model = stamp
+    yield ["HSETNX", key, MODEL_FIELD, model]
+    found = yield ["HGET", key, MODEL_FIELD]
+    if found is not None and text(found) != model:
+        raise SchemaMismatchError(
+            f"{what} holds vectors of the embedding model {text(found)!r}, but this one "
+            f"embeds with {model!r}: its searches would compare vectors of two models. "
+            "Pass the embedder that wrote it (REDIS_AGENT_EMBEDDER=onnx selects the "
+            "float32 MiniLM default of releases before the int8 one), give this one "
+            "another name=, or drop the old one."
+        )
+
+
 def ensure_flow(
-    schema: IndexSchema, check: Check, *, create: bool, what: str, alias: str | None = None
+    schema: IndexSchema, check: Check, *, create: bool, what: str, alias: str | None = None,
+    stamp: Stamp | None = None,
 ) -> Flow[bool]:
     """Whether the index exists (created first when missing and ``create``); an
-    existing index is compared with ``check``. With ``alias``, the index is looked up by
+    existing index is compared with ``check`` and, with ``stamp``, with the embedding
+    model on record (:func:`model_flow`). With ``alias``, the index is looked up by
     the alias (whatever it points at) and a missing one is created under the schema's
     name with the alias pointed at it."""
     name = schema.index.name
@@ -81,6 +108,8 @@ def ensure_flow(
             yield alias_update_command(alias, name)
         info = yield info_command(alias or name)
     check(info)
+    if stamp is not None:
+        yield from model_flow(stamp, what)
     return True
 
 
@@ -133,6 +162,8 @@ class IndexLifecycle:
         what: names the owner in errors (``"semantic cache 'x'"``).
         alias: the name queries use when it is an alias: looked up, checked and dropped
             by it; a missing index is created under the schema's name, then aliased.
+        stamp: where the index records the embedding model of its vectors, and this
+            owner's model (checked on open; None: vectors of no known model).
     """
 
     def __init__(
@@ -143,14 +174,20 @@ class IndexLifecycle:
         what: str,
         *,
         alias: str | None = None,
+        stamp: Stamp | None = None,
     ) -> None:
         self.config = config
+        self.stamp = stamp
         self.schema = schema
         self.alias = alias
         self.name: str = alias or schema.index.name
         self.check = check
         self.what = what
         self.ready = False
+
+    def _flow(self, create: bool) -> Flow[bool]:
+        return ensure_flow(self.schema, self.check, create=create, what=self.what,
+                           alias=self.alias, stamp=self.stamp)  # fmt: skip
 
     def ensure(self, *, create: bool = True) -> bool:
         """Whether the index exists with this schema (created when missing and ``create``)."""
@@ -160,9 +197,7 @@ class IndexLifecycle:
         with translate_errors(self.config, f"opening the index of {self.what}"):
             found = run(
                 self.config.get_client().execute_command,
-                ensure_flow(
-                    self.schema, self.check, create=create, what=self.what, alias=self.alias
-                ),
+                self._flow(create),
             )
         self.ready = found
         return found
@@ -175,9 +210,7 @@ class IndexLifecycle:
         with translate_errors(self.config, f"opening the index of {self.what}"):
             found = await arun(
                 self.config.get_async_client().execute_command,
-                ensure_flow(
-                    self.schema, self.check, create=create, what=self.what, alias=self.alias
-                ),
+                self._flow(create),
             )
         self.ready = found
         return found

@@ -93,6 +93,8 @@ class IndexCore:
         self._embedder_name = embedder_name or (
             embedder.name if embedder else default_embedder_name()
         )
+        # Vectors passed in with dims= and no model: nothing to record or check.
+        self._model_known = embedder is not None or embedder_name is not None or dims is None
         # "auto": the live index starts FLAT and may become HNSW (see .auto); the schema
         # always names the live algorithm, read back from the server by _check_info.
         if not isinstance(algorithm, str) or algorithm.lower() not in ("auto", *ALGORITHMS):

@@ -106,6 +106,7 @@ class IndexLifecycleMixin(IndexCore):
             self._lifecycle = IndexLifecycle(
                 self.config, schema, self._check_info, f"vector index {self.name!r}",
                 alias=self.index_name if self.auto else None,
+                stamp=(self.recall_key, self._embedder_name) if self._model_known else None,
             )  # fmt: skip
         return self._lifecycle
 
