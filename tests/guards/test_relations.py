@@ -984,3 +984,39 @@ def test_who_where_or_when_named_on_one_side_narrows_the_question(a: str, b: str
 )
 def test_framing_the_answers_kind_and_a_named_kind_narrow_nothing(a: str, b: str) -> None:
     assert rejects(ScopeGuard(), a, b) is None
+
+
+# --- another constraint on the same thing: words of one's own before a shared noun -----
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "What is the ideal room temperature for sleeping?",
+            "What is the lowest safe room temperature for sleeping?",
+        ),
+        (
+            "What's the most commonly used currency in Montenegro?",
+            "What's the official currency of Montenegro?",
+        ),
+        ("What is the normal resting heart rate?", "What is the maximum safe heart rate?"),
+    ],
+)
+def test_other_words_before_the_same_noun_constrain_it_otherwise(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "another constraint on the same thing" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "How do I descale a cold-brew coffee maker?",
+            "How do I descale a cold brew coffee maker?",
+        ),
+        ("What is the healthiest cooking oil?", "What is the most healthy cooking oil?"),
+    ],
+)
+def test_the_same_words_respelt_before_a_noun_constrain_nothing(a: str, b: str) -> None:
+    assert rejects(SubstitutionGuard(), a, b) is None

@@ -539,6 +539,8 @@ class SubstitutionGuard:
                 )
         if len(only_q) > _MAX_SWAPS or len(only_c) > _MAX_SWAPS:
             return None  # a rewording, not an item swapped in the same question
+        if len(only_q) + len(only_c) > 2 and (swap := _modifiers_swapped(q, c, only_q, only_c)):
+            return swap
         nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
         one_each = len(only_q) == len(only_c) == 1
         for w, n, only_noun in nouns_q:
@@ -921,3 +923,53 @@ def added_kind(q: Features, c: Features) -> str | None:
             if kind is not None and not _explains(other, w):
                 return f"{w!r} on one side only (names a {kind})"
     return None
+
+
+def _run_before_head(f: Features, other: Features, diff: Diff) -> str | None:
+    """The shared content word right after ``diff``'s words when they stand together
+    before it ("the [maximum safe] dose"), after a function word or the start."""
+    positions = [i for _, _, i in diff]
+    first, last = positions[0], positions[-1]
+    words = f.words
+    if last - first != len(positions) - 1 or last + 1 >= len(words):
+        return None  # not one run of words
+    head = words[last + 1]
+    if head in FUNCTION_WORDS or stem(head) not in other.stems:
+        return None
+    if first and words[first - 1] not in FUNCTION_WORDS:
+        return None  # a run inside a longer phrase: a rewording
+    return stem(head)
+
+
+def _related(w: str, w2: str) -> bool:
+    """Whether WordNet or the spelling says two words may say the same ("cold-brew" /
+    "brew", "quickest" / "fastest", "lively" / "active", "papers" / "documents")."""
+    if _kin(w, w2) or SequenceMatcher(None, w, w2).ratio() >= 0.8:
+        return True
+    if stem(w) in {stem(x) for x in w2.split("-")} or stem(w2) in {stem(x) for x in w.split("-")}:
+        return True
+    parts, parts2 = _parts(w), _parts(w2)
+    for tag in parts.keys() & parts2.keys():
+        (senses, parents), (senses2, parents2) = parts[tag], parts2[tag]
+        if senses & senses2 or senses & parents2 or senses2 & parents:
+            return True
+    clusters = wordnet().clusters
+    return bool(clusters.get(base(w), {base(w)}) & clusters.get(base(w2), {base(w2)}))
+
+
+def _modifiers_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """Each side alone puts its own words before the same shared noun, two or more on
+    one side, and no word of one relates to a word of the other: the same thing under
+    another constraint ("the [recommended] dose" / "the [maximum safe] dose", "the
+    [official] language" / "the [most widely spoken] language")."""
+    if any(w in q.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_q) or any(
+        w in c.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_c
+    ):
+        return None  # names and quantities are the entity and number guards'
+    head = _run_before_head(q, c, only_q)
+    if head is None or head != _run_before_head(c, q, only_c):
+        return None
+    if any(_related(w, w2) for w, _, _ in only_q for w2, _, _ in only_c):
+        return None
+    run_q, run_c = (" ".join(w for w, _, _ in d) for d in (only_q, only_c))
+    return f"another constraint on the same thing ({run_q!r} vs {run_c!r})"
