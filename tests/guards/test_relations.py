@@ -1020,3 +1020,42 @@ def test_other_words_before_the_same_noun_constrain_it_otherwise(a: str, b: str)
 )
 def test_the_same_words_respelt_before_a_noun_constrain_nothing(a: str, b: str) -> None:
     assert rejects(SubstitutionGuard(), a, b) is None
+
+
+# --- a time frame swapped, and modifiers the narrowing test let through -----------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How many steps should I walk per day?", "How many steps should I walk per week?"),
+        ("Which films came out this week?", "Which films came out this month?"),
+    ],
+)
+def test_another_time_frame_is_another_question(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "another time frame" in reason
+
+
+def test_the_same_time_frame_said_otherwise_passes() -> None:
+    a, b = "How much does the gym cost per month?", "How much does the gym cost each month?"
+    assert default_verifier().verify(a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I set up my work laptop?", "How do I set up my laptop?"),  # a noun, also a verb
+        ("Can I bring a full-size suitcase on board?", "Can I bring a suitcase on board?"),
+        ("What benefits do new members get?", "What benefits do members get?"),  # new people
+    ],
+)
+def test_a_compound_a_noun_cue_or_new_people_narrow_the_subject(a: str, b: str) -> None:
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "narrows" in reason
+
+
+def test_a_new_thing_is_the_same_thing() -> None:
+    assert (
+        rejects(ScopeGuard(), "How do I set up my new phone?", "How do I set up my phone?") is None
+    )

@@ -592,15 +592,23 @@ def narrowing(q: Features, c: Features) -> str | None:
     before = words[i - 1] if i else ""
     if not after or after not in other.words or noun(after) is None:
         return None
-    if w in f.entities or w in NUMBER_WORDS or before in _VERB_CUES or base(w) in _UNRESTRICTIVE:
-        return None  # the entity and number guards' business, a verb, a rating word
+    if w in f.entities or w in NUMBER_WORDS or (before in _VERB_CUES and s in wordnet().verbs):
+        return None  # the entity and number guards' business, a verb ("to water plants")
+    if base(w) in _UNRESTRICTIVE and not (w == "new" and _kind(after) == "person"):
+        return None  # a rating word ("a good way", "my new phone"; "new staff" are some staff)
     if "-" in w and any(stem(part) in other.stems for part in w.split("-")):
         return None  # "a soft-boiled egg" / "boil an egg": the same said around it
     wn = wordnet()
     participle = w.endswith("ed") and s in wn.verbs
-    if s in wn.verbs and not participle:
-        return None  # "what removes candle wax"
+    if (
+        s in wn.verbs
+        and not participle
+        and not (before in _NOUN_CUES and noun(w) and w[-3:] != "ing")
+    ):
+        return None  # "what removes candle wax"; "my work email" names a kind of email
     if not participle and w not in wn.adjective_senses and base(w) not in wn.adjective_senses:
+        if "-" in w:
+            return f"{w!r} narrows {after!r} on one side only"  # "an off-peak ticket"
         if noun(w) is None:
             return None
         # a noun before the shared noun names a kind of it ("a clearance item", "a
@@ -658,6 +666,13 @@ def _slot_swap(
     different parts of speech ("height" / "tall": a rewording) pass."""
     (w, s, i), (w2, s2, j) = one, other
     if (
+        UNITS.get(w, ("",))[0] == UNITS.get(w2, ("-",))[0] == "duration"
+        and UNITS[w] != UNITS[w2]
+        and q.words[i - 1 : i] == c.words[j - 1 : j]
+        and q.words[i - 1 : i] in _FRAMES
+    ):
+        return f"another time frame ({q.words[i - 1]} {w!r} vs {w2!r})"
+    if (
         w in UNITS
         or w2 in UNITS
         or w in q.entities
@@ -714,6 +729,11 @@ def _slot_swap(
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
         return f"another quality in the same place ({w!r} vs {w2!r})"
     return None
+
+
+# Before a unit of time with no number, these make it a time frame ("last month", "per
+# year"), which the number guard does not compare: "a week" is seven days, "last week" not.
+_FRAMES = {(w,) for w in "last next this per every each past coming previous current".split()}
 
 
 def _kind_by_any_sense(n: str, n2: str) -> bool:
