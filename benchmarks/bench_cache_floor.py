@@ -3,10 +3,10 @@ holds, and on random 384-d vectors (the hard case) what an HNSW insert costs aga
 FLAT and what each ``EF_RUNTIME`` (or a range query) gives in latency and correct hits.
 
 Entries are written raw (HSET + the member record, as the cache's script does) with the
-cache's key and field layout, so each row differs from the one above it by one thing;
-the cache itself is measured in ``bench_cache``. Hit queries are stored vectors spread
-over the index perturbed to cosine distance ~0.02, as there; *correct* = the entry is among the
-lookup's 4 candidates (the cache's default).
+cache's key and field layout (namespace "rap", cache "semantic"), so each row differs
+from the one above it by one thing; the cache itself is measured in ``bench_cache``. Hit
+queries are stored vectors spread over the index perturbed to cosine distance ~0.02, as
+there; *correct* = the entry is among the lookup's 4 candidates (the cache's default).
 """
 
 from __future__ import annotations
@@ -21,33 +21,65 @@ import numpy as np
 
 from benchmarks.bench_cache import DIMS, _dataset, _fow_pairs, _mem
 from benchmarks.common import bench_server, machine_note, table
+from redis_agent_core.cache.entry import PACKED, compact_digest, entry_digest, pack
+from redis_agent_core.keys import KeySpace
 
 LAYOUT_N = 10_000  # entries per layout row
 SCOPE = "0" * 32  # a scope digest's length
+CACHE = "semantic"  # the cache's default name
 HNSW = ("M", 16, "EF_CONSTRUCTION", 64)  # the cache's HNSW parameters
 EFS = (20, 40, 60, 100, 200)
 EPSILONS = (0.01, 0.1)
 
 
-def _create(client: Any, name: str, algorithm: str, dtype: str = "FLOAT16") -> None:
+def _create(
+    client: Any, name: str, algorithm: str, dtype: str = "FLOAT16", prefix: str = ""
+) -> None:
     extra = HNSW if algorithm == "HNSW" else ()
     client.execute_command(
-        "FT.CREATE", name, "ON", "HASH", "PREFIX", 1, f"{name}:", "SCHEMA",
+        "FT.CREATE", name, "ON", "HASH", "PREFIX", 1, prefix or f"{name}:", "SCHEMA",
         "scope", "TAG", "SEPARATOR", "|", "CASESENSITIVE",
         "vec", "VECTOR", algorithm, 6 + len(extra), "TYPE", dtype, "DIM", DIMS,
         "DISTANCE_METRIC", "COSINE", *extra,
     )  # fmt: skip
 
 
-def _write(client: Any, name: str, n: int, fields: Callable[[int], dict[str, Any]]) -> float:
+def _short_keys(name: str) -> Callable[[int], tuple[str, str, str]]:
+    """Entry key, members key and member of entry ``i`` under a short name (``name:e:``)."""
+
+    def keys(i: int) -> tuple[str, str, str]:
+        digest = hashlib.md5(str(i).encode()).hexdigest()
+        tag = f"{{{name}.{digest[0]}}}"
+        return f"{name}:e:{tag}:{digest}", f"{name}:m:{tag}", digest
+
+    return keys
+
+
+def _cache_keys(digest: Callable[[str, str], str]) -> Callable[[int], tuple[str, str, str]]:
+    """The same as the cache lays them out (namespace "rap", cache "semantic"), the id
+    made by ``digest`` (the 21-character one, or the 32 hex digits before it)."""
+    ks = KeySpace("rap")
+
+    def keys(i: int) -> tuple[str, str, str]:
+        d = digest(SCOPE, str(i))
+        return ks.cache_entry(CACHE, d[0], d), ks.cache_members(CACHE, d[0]), d
+
+    return keys
+
+
+def _write(
+    client: Any,
+    keys: Callable[[int], tuple[str, str, str]],
+    n: int,
+    fields: Callable[[int], dict[str, Any]],
+) -> float:
     """Write ``n`` entries laid out as the cache's; seconds taken (pipelined)."""
     started = time.perf_counter()
     pipe = client.pipeline(transaction=False)
     for i in range(n):
-        digest = hashlib.md5(str(i).encode()).hexdigest()
-        tag = f"{{{name}.{digest[0]}}}"
-        pipe.zadd(f"{name}:m:{tag}", {digest: float("inf")})
-        pipe.hset(f"{name}:e:{tag}:{digest}", mapping=fields(i))
+        key, members, digest = keys(i)
+        pipe.zadd(members, {digest: float("inf")})
+        pipe.hset(key, mapping=fields(i))
         if i % 500 == 499:
             pipe.execute()
     pipe.execute()
@@ -70,6 +102,12 @@ def _layouts(vectors: np.ndarray) -> list[list[Any]]:
     def core(i: int) -> dict[str, Any]:
         return {"scope": SCOPE, "vec": blobs[i]}
 
+    def packed(i: int) -> dict[str, Any]:  # prompt and payload in one field
+        return {**core(i), PACKED: pack(prompt[i], b"answer %d" % i, b"", 0, b"")}
+
+    def packed_guarded(i: int) -> dict[str, Any]:  # and the prompt's features
+        return {**core(i), PACKED: pack(prompt[i], b"answer %d" % i, b"", 0, features[i])}
+
     def described(i: int) -> dict[str, Any]:
         return {**core(i), "prompt": prompts[i], "payload": f"answer {i}"}
 
@@ -86,22 +124,27 @@ def _layouts(vectors: np.ndarray) -> list[list[Any]]:
         return {**guarded2(i), "created": f"{time.time():.3f}"}
 
     grown: dict[tuple[str, str], float] = {}
+    new, old = _cache_keys(compact_digest), _cache_keys(entry_digest)
     rows = (
-        ("vector + scope tag + member record (the floor)", core),
-        ("+ prompt and payload (an unguarded entry)", described),
-        ("+ the guards' features, the prompt after them (this pack's default entry)", guarded),
-        ("+ the guards' features in a field of their own (the entry of 3be5e58)", guarded3),
-        ("+ the guards' features in form 2 (the entry before 3be5e58)", guarded2),
-        ("+ creation time, features in form 2 (the entry before 8818a4f)", before),
-    )
+        ("vector + scope tag + member record (the floor)", new, core),
+        ("+ prompt and payload, packed in one field (an unguarded entry)", new, packed),
+        ("+ the guards' features, in that field (this pack's default entry)", new, packed_guarded),
+        ("vector + scope tag + member record, 32-hex id (the floor before 2026-12-04)", old, core),
+        ("+ prompt and payload in fields of their own (the unguarded entry before 2026-12-04)",
+         old, described),
+        ("+ the guards' features, the prompt after them (the entry of 78c97d5)", old, guarded),
+        ("+ the guards' features in a field of their own (the entry of 3be5e58)", old, guarded3),
+        ("+ the guards' features in form 2 (the entry before 3be5e58)", old, guarded2),
+        ("+ creation time, features in form 2 (the entry before 8818a4f)", old, before),
+    )  # fmt: skip
     for algorithm in ("FLAT", "HNSW"):
-        for label, fields in rows:
+        for label, keys, fields in rows:
             # a fresh server each: memory an index frees after FT.DROPINDEX would blur a delta
             with bench_server() as url:
                 client = redis.Redis.from_url(url)
-                _create(client, "e", algorithm)
+                _create(client, "e", algorithm, prefix=KeySpace("rap").cache_prefix(CACHE))
                 start = _mem(client)
-                _write(client, "e", LAYOUT_N, fields)
+                _write(client, keys, LAYOUT_N, fields)
                 time.sleep(0.5)
                 grown[(algorithm, label)] = (_mem(client) - start) / LAYOUT_N
                 client.close()
@@ -154,7 +197,7 @@ def _random_index(url: str, data: Any, n: int) -> tuple[list[list[Any]], list[li
         name = algorithm.lower()
         _create(client, name, algorithm)
         cpu = _server_cpu(client)
-        wall = _write(client, name, n, lambda i: {"scope": SCOPE, "vec": blobs[i]})
+        wall = _write(client, _short_keys(name), n, lambda i: {"scope": SCOPE, "vec": blobs[i]})
         cpu = _server_cpu(client) - cpu
         inserts.append([algorithm, f"{n:,}", f"{wall / n * 1e6:,.0f}", f"{cpu / n * 1e6:,.0f}"])
         if algorithm == "FLAT":
@@ -203,8 +246,11 @@ def main(full: bool) -> str:
                 machine_note() + " Embedded Redis 8.2 + RediSearch 2.10; 384-d float16 vectors, "
                 "cosine; HNSW as the cache builds it (M 16, EF_CONSTRUCTION 64).",
                 f"## Bytes per entry by what it holds ({LAYOUT_N:,} entries, used_memory growth)",
-                "Each row adds one thing to the row above it (each guarded row: to the "
-                "unguarded entry); the ratio is against redisvl's "
+                "Keys as the cache lays them out (namespace rap, cache semantic). The first "
+                "three rows are this pack's entry (a 21-character id; all that is not indexed "
+                "packed in one field), the others the entries before it (a 32-hex id; a field "
+                "each). Each row adds one thing to the row above it (each guarded row: to the "
+                "unguarded entry of its id); the ratio is against redisvl's "
                 "SemanticCache at its defaults, written in the same run. A hash field costs "
                 "≈ 70 B beside its value: the vector is longer than a listpack value, so the "
                 "hash is a hashtable.",

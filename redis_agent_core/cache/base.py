@@ -30,7 +30,7 @@ from ..faults import OnError, RedisFaults
 from ..keys import check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
 from ..scripts import Script
-from .entry import BUCKETS, CacheHit, check_ttl, parse_usage, text, total_tokens
+from .entry import BUCKETS, PACKED, CacheHit, check_ttl, parse_usage, text, total_tokens, unpack
 from .stats import CacheStats, merge_stats
 
 __all__ = ["CacheStore"]
@@ -46,9 +46,10 @@ UPDATE = Script.load(__package__, "update.lua")
 # Exact lookup. KEYS: entry, stats, hits. ARGV: digest.
 # -> "<hits>\n<usage JSON>\n<payload>" | nil. One bulk string: the cheapest reply for
 # the client to parse (usage is compact JSON, without raw newlines).
-LOOKUP = Script.load(__package__, "lookup.lua", COUNT_MISS="true")
-# The same as a first tier: a miss is not counted, the tier after it counts the lookup.
-PROBE = Script.load(__package__, "lookup.lua", COUNT_MISS="false")
+LOOKUP = Script.load(__package__, "lookup.lua", COUNT_MISS="true", PACKED="")
+# The same as the semantic cache's first tier: a miss is not counted (the tier after it
+# counts the lookup), and an entry's values may be packed in one field (entry.pack).
+PROBE = Script.load(__package__, "lookup.lua", COUNT_MISS="false", PACKED=f", '{PACKED}'")
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -56,7 +57,9 @@ def _as_bytes(value: Any) -> bytes:
 
 
 def _peek_reply(entry: Any, hits: Any) -> bytes | None:
-    payload, usage = entry
+    payload, usage, packed = entry
+    if payload is None and packed is not None:
+        _, payload, usage, _, _ = unpack(packed)
     if payload is None:
         return None
     return b"\n".join((_as_bytes(hits or b"0"), _as_bytes(usage or b""), _as_bytes(payload)))
@@ -66,7 +69,7 @@ def peek(client: SyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
     """A LOOKUP-shaped reply read without writing (keys: entry, stats, hits), for a
     server that refuses writes: the entry is served, its hit not counted."""
     pipe = client.pipeline(transaction=False)
-    pipe.hmget(keys[0], "payload", "usage")
+    pipe.hmget(keys[0], "payload", "usage", PACKED)
     pipe.hget(keys[2], digest)
     entry, hits = pipe.execute()
     return _peek_reply(entry, hits)
@@ -75,7 +78,7 @@ def peek(client: SyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
 async def apeek(client: AsyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
     """Async :func:`peek`."""
     pipe = client.pipeline(transaction=False)
-    pipe.hmget(keys[0], "payload", "usage")
+    pipe.hmget(keys[0], "payload", "usage", PACKED)
     pipe.hget(keys[2], digest)
     entry, hits = await pipe.execute()
     return _peek_reply(entry, hits)
@@ -213,21 +216,23 @@ class CacheStore:
             raise ConfigError(f"usage must be a mapping of token counts, got {usage!r:.60}")
         ttl_ms = self._ttl_arg(ttl)  # validates before anything is written
         b = digest[0]
-        args: list[Any] = [digest, ttl_ms, "payload", payload]
-        if self._describes_entries:
-            # no creation time: nothing reads it, and a field costs ~60 B an entry
-            args += [*self._prompt_fields(prompt), "scope", scope]
-            for name, value in filters:
-                args += [name, value]
-        if usage:
-            args += ["usage", orjson.dumps(dict(usage), default=str), "tokens", total_tokens(usage)]
-        for name, value in extra:
+        args: list[Any] = [digest, ttl_ms, *self._entry_fields(prompt, scope, payload, usage)]
+        for name, value in (*filters, *extra) if self._describes_entries else extra:
             args += [name, value]
         return [self.entry_key(digest), self._members[b], self._hits[b]], args
 
-    def _prompt_fields(self, prompt: str) -> list[Any]:
-        """The hash fields that hold an entry's prompt: ``[name, value, ...]``."""
-        return ["prompt", prompt]
+    def _entry_fields(
+        self, prompt: str, scope: str, payload: str, usage: Mapping[str, Any] | None
+    ) -> list[Any]:
+        """An entry's hash fields but its partition tags and vector: ``[name, value, ...]``."""
+        # no creation time: nothing reads it, and a field costs ~60 B an entry
+        fields: list[Any] = ["payload", payload]
+        if self._describes_entries:
+            fields += ["prompt", prompt, "scope", scope]
+        if usage:
+            fields += ["usage", orjson.dumps(dict(usage), default=str)]
+            fields += ["tokens", total_tokens(usage)]
+        return fields
 
     def _clear_calls(self) -> list[tuple[str, list[str], list[Any]]]:
         return [

@@ -1,13 +1,15 @@
 """What a cache entry is: its scope, filters and digest, argument checks, and the hit.
 
-An entry is one Redis hash: ``prompt``, ``payload`` (JSON written by an adapter),
-``scope`` (hash of the model identity, a TAG in the semantic index), ``usage``
-(JSON of the original call's token usage), ``tokens`` (its total, summed into
-``tokens_saved`` on hits), the optional filter fields and, in the semantic cache,
-``vec`` and, with guards, ``gf`` (the guards' features of the prompt, a newline, then
-the prompt, which is then not stored in ``prompt``). Per-entry hit counts live
-in a separate hash per bucket: writing an indexed hash makes RediSearch re-index its
-vector (~0.5 ms).
+An entry is one Redis hash. The exact cache's: ``payload`` (JSON written by an
+adapter), ``usage`` (JSON of the original call's token usage) and ``tokens`` (its total,
+summed into ``tokens_saved`` on hits). The semantic cache's: ``scope`` (hash of the
+model identity, a TAG in the index), the optional partition tags, ``vec`` and, packed
+into the one field :data:`PACKED` (a hash field costs ≈ 70 B an entry beside its
+value), the payload, usage, tokens, the guards' features of the prompt and the prompt
+(:func:`pack`). Semantic entries written before 2026-12-04 hold ``payload``,
+``usage``, ``tokens`` and ``prompt`` or ``gf`` (the features, a newline, the prompt)
+each in a field; they are read as they are. Per-entry hit counts live in a separate
+hash per bucket: writing an indexed hash makes RediSearch re-index its vector (~0.5 ms).
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ import orjson
 from ..errors import ConfigError
 from ..keys import check_text
 
-__all__ = ["BUCKETS", "CacheHit", "compact_digest", "entry_digest", "make_scope", "total_tokens"]
+__all__ = [
+    "BUCKETS",
+    "PACKED",
+    "CacheHit",
+    "compact_digest",
+    "entry_digest",
+    "make_scope",
+    "pack",
+    "total_tokens",
+    "unpack",
+]
 
 logger = logging.getLogger("redis_agent_core.cache")
 
@@ -109,6 +121,29 @@ def compact_digest(scope: str, prompt: str, filters: tuple[tuple[str, str], ...]
     """
     h = _entry_hash(scope, prompt, filters)
     return BUCKETS[h[0] >> 4] + base64.urlsafe_b64encode(h[1:16]).decode()
+
+
+# The field of a semantic entry's packed values: no partition field can take this name
+# (theirs start with a letter or "_"), so it needs no place among RESERVED_FIELDS.
+PACKED = "0"
+
+
+def pack(prompt: bytes, payload: bytes, usage: bytes, tokens: int, features: bytes) -> bytes:
+    """A semantic entry's values in one field: ``<payload size> <tokens>\\n<usage
+    JSON>\\n<features>\\n<prompt><payload>``. The payload's size comes first, so the
+    exact tier's script cuts it off the end; usage JSON and the features (empty
+    without guards) hold no newline, the prompt and the payload may."""
+    return b"%d %d\n%s\n%s\n%s%s" % (len(payload), tokens, usage, features, prompt, payload)
+
+
+def unpack(raw: bytes | str) -> tuple[bytes, bytes, bytes, int, bytes]:
+    """``(prompt, payload, usage, tokens, features)`` of a :func:`pack` value."""
+    if isinstance(raw, str):  # a client built with decode_responses=True
+        raw = raw.encode("utf-8", "surrogateescape")
+    head, usage, features, rest = raw.split(b"\n", 3)
+    size, tokens = head.split(b" ")
+    cut = len(rest) - int(size)
+    return rest[:cut], rest[cut:], usage, int(tokens), features
 
 
 def check_args(prompt: object, scope: object) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import redis
 from redisvl.query.filter import FilterExpression, Tag
 from redisvl.schema import IndexSchema
@@ -44,12 +45,16 @@ from ..tags import TAG_SEPARATOR, tag_value
 from ..vectors import AUTO_RECHECK, TUNING_RECHECK, VectorIndex
 from .base import PROBE, RECORD, CacheStore, parse_lookup
 from .entry import (
+    PACKED,
     CacheHit,
     canonical_filters,
     check_args,
     compact_digest,
+    pack,
     parse_usage,
     text,
+    total_tokens,
+    unpack,
 )
 from .guards import DEFAULT_DISTANCE_THRESHOLD, Rejection, Verifier, default_verifier
 
@@ -62,14 +67,29 @@ logger = logging.getLogger("redis_agent_core.cache")
 
 _DEFAULT: Any = object()
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-# "gf": the guards' features of the stored prompt, computed when it was written, then a
-# newline and the prompt (one field, not two: a hash field costs ≈ 70 B an entry beside
-# its value); entries written before 2026-12-04 hold the prompt in "prompt"
-_RETURN = ("_d", "prompt", "payload", "usage", "tokens", "gf")
+# PACKED: payload, usage, tokens, the guards' features of the stored prompt (computed
+# when it was written) and the prompt, in one field (entry.pack: a hash field costs
+# ≈ 70 B an entry beside its value). Entries written before 2026-12-04 hold them in
+# fields of their own: "payload", "usage", "tokens", and "prompt" or "gf" (the features,
+# a newline, then the prompt).
+_RETURN = ("_d", PACKED, "prompt", "payload", "usage", "tokens", "gf")
+
+
+def unpacked(fields: dict[str, Any]) -> dict[str, Any]:
+    """A search row's fields, an entry's packed field spread as the fields of the earlier
+    layout (the features, when there are some, in "gf" beside "prompt")."""
+    raw = fields.pop(PACKED, None)
+    if raw is not None:
+        prompt, payload, usage, tokens, features = unpack(raw)
+        fields.update(prompt=prompt, payload=payload, usage=usage, tokens=tokens)
+        if features:
+            fields["gf"] = features
+    return fields
 
 
 def stored_prompt(fields: Mapping[str, Any]) -> tuple[str, Any]:
-    """An entry's prompt and its stored guard features (or None) from its fields."""
+    """An entry's prompt and its stored guard features (or None) from its fields (of
+    either layout, see :func:`unpacked`)."""
     prompt = fields.get("prompt")
     if prompt is not None:  # written without guards, or before the prompt moved into "gf"
         return text(prompt), fields.get("gf")
@@ -94,7 +114,7 @@ def within(
     take the vector type's rounding, ``slack``), nearest first."""
     out = [(key, float(text(fields.get("_d", "inf"))), fields) for key, _, fields in rows]
     out.sort(key=lambda r: r[1])
-    return [r for r in out if r[1] <= threshold + slack]
+    return [(k, d, unpacked(f)) for k, d, f in out if d <= threshold + slack]
 
 
 def _size_check_failed(name: str, exc: BaseException) -> None:
@@ -744,19 +764,30 @@ class SemanticCache(CacheStore):
         return bool(verifier is not None and getattr(verifier, "guards", None)
                     and hasattr(verifier, "features_of"))  # fmt: skip
 
-    def _prompt_fields(self, prompt: str) -> list[Any]:
-        """The prompt, after the verifier's analysis of it when it has one ("gf"): stored
-        with the entry so that lookups in any process read it instead of parsing the
-        stored prompt again (a lookup of the same prompt just before, the usual miss,
-        parsed it already)."""
-        if not self._stores_features():
-            return ["prompt", prompt]
-        features = self.verifier.features_of(prompt)  # type: ignore[union-attr]
-        if isinstance(features, str):  # a verifier of one's own may give text
-            features = features.encode()
-        if b"\n" in features:  # not JSON (ours never holds one): kept apart
-            return ["prompt", prompt, "gf", features]
-        return ["gf", b"%s\n%s" % (features, prompt.encode())]  # check_args: it encodes
+    def _entry_fields(
+        self, prompt: str, scope: str, payload: str, usage: Mapping[str, Any] | None
+    ) -> list[Any]:
+        """The scope and one packed field (:func:`.entry.pack`) of payload, usage, the
+        verifier's analysis of the prompt when it has one, and the prompt. The analysis
+        is stored so that lookups in any process read it instead of parsing the stored
+        prompt again (a lookup of the same prompt just before, the usual miss, parsed it
+        already)."""
+        features = b""
+        if self._stores_features():
+            features = self.verifier.features_of(prompt)  # type: ignore[union-attr]
+            if isinstance(features, str):  # a verifier of one's own may give text
+                features = features.encode()
+            if b"\n" in features:  # not JSON (ours never holds one): fields of their own
+                return [*super()._entry_fields(prompt, scope, payload, usage), "gf", features]
+        # check_args and _update_call checked that prompt and payload encode
+        data = pack(
+            prompt.encode(),
+            payload.encode(),
+            orjson.dumps(dict(usage), default=str) if usage else b"",
+            total_tokens(usage),
+            features,
+        )
+        return ["scope", scope, PACKED, data]
 
     def _candidate(self, row: tuple[str, float, dict[str, Any]]) -> str:
         """A candidate's prompt, its stored guard features handed to the verifier."""

@@ -10,8 +10,10 @@ import time
 
 import numpy as np
 import pytest
+import redis
 
 from redis_agent_core.cache import SemanticCache, make_scope
+from redis_agent_core.cache.entry import PACKED, unpack
 from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
@@ -340,8 +342,8 @@ def test_a_lookup_miss_parses_the_prompt_for_the_update(
     assert parsed == [PARSED]
     assert cache.update(PARSED, A, "yes")
     assert parsed == [PARSED]  # not parsed again
-    raw = config.get_client().hget(cache.entry_key(cache._prepare(PARSED, A, None)[1]), "gf")
-    assert raw == Verifier.features_of(PARSED) + b"\n" + PARSED.encode()
+    raw = config.get_client().hget(cache.entry_key(cache._prepare(PARSED, A, None)[1]), PACKED)
+    assert unpack(raw) == (PARSED.encode(), b"yes", b"", 0, Verifier.features_of(PARSED))
 
 
 async def test_an_async_lookup_miss_parses_the_prompt_for_the_update(
@@ -374,19 +376,26 @@ def test_an_entry_stores_only_what_lookups_read(
     config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:
     # every hash field costs ~70 B an entry beside its value (hashtable encoding: the
-    # vector is longer than a listpack value): the prompt follows its guard features
+    # vector is longer than a listpack value): all that is not indexed is packed in one
     cache = SemanticCache(config, embedder=toy_embedder, filter_fields=("tenant",))
     cache.update("one", A, "1", usage={"input_tokens": 3}, filters={"tenant": "t"})
     key = cache.entry_key(cache._prepare("one", A, {"tenant": "t"})[1])
-    fields = set(config.get_client().hkeys(key))
-    want = {"payload", "scope", "tenant", "usage", "tokens", "vec", "gf"}
-    assert fields == {f.encode() for f in want}
+    client = config.get_client()
+    assert set(client.hkeys(key)) == {b"scope", b"tenant", b"vec", PACKED.encode()}
+    features = Verifier.features_of("one")
+    assert unpack(client.hget(key, PACKED)) == (b"one", b"1", b'{"input_tokens":3}', 3, features)
     hit = cache.lookup("one", A, filters={"tenant": "t"})
-    assert hit is not None and hit.prompt == "one"
+    assert hit is not None and (hit.prompt, hit.payload, hit.usage) == (
+        "one",
+        "1",
+        {"input_tokens": 3},
+    )
     unguarded = SemanticCache(config, embedder=toy_embedder, name="plain", verifier=None)
     unguarded.update("one", A, "1")
     key = unguarded.entry_key(unguarded._prepare("one", A, None)[1])
-    assert set(config.get_client().hkeys(key)) == {b"prompt", b"payload", b"scope", b"vec"}
+    assert set(client.hkeys(key)) == {b"scope", b"vec", PACKED.encode()}
+    assert unpack(client.hget(key, PACKED)) == (b"one", b"1", b"", 0, b"")
+    assert unguarded.lookup("one", A).prompt == "one"  # type: ignore[union-attr]
 
 
 async def test_async_updates_take_the_fast_path_and_survive_a_script_flush(
@@ -402,3 +411,47 @@ async def test_async_updates_take_the_fast_path_and_survive_a_script_flush(
     assert (await cache.alookup("two", A)).payload == "2"  # type: ignore[union-attr]
     await cache.aclose()
     assert not lease.free
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_packed_values_keep_any_text(
+    redis_url: str, namespace: str, toy_embedder: CallableEmbedder, decoded: bool
+) -> None:
+    # the packed field: lengths first, then usage and features (no newline), then the
+    # prompt and the payload, which may hold anything
+    client = redis.Redis.from_url(redis_url, decode_responses=decoded)
+    cfg = RedisAgentConfig(url=redis_url, namespace=namespace, client=client)
+    try:
+        cache = SemanticCache(cfg, embedder=toy_embedder)
+        prompt, payload = "line 1\n\nline 2: é 12 ", '{"a": "x\\n"}\n\n0 0\nü'
+        usage = {"total_tokens": 12, "note": "a\nb"}
+        for p, answer in ((prompt, payload), ("empty", "")):
+            assert cache.update(p, A, answer, usage=usage)
+            exact = cache.lookup_exact(p, A)
+            assert exact is not None and (exact.payload, exact.usage) == (answer, usage)
+            hit = cache.lookup(p, A)
+            assert hit is not None and (hit.prompt, hit.payload, hit.usage) == (p, answer, usage)
+        assert cache.stats().tokens_saved == 4 * 12
+        assert cache.clear() == 2
+        cache.drop()
+    finally:
+        client.close()
+
+
+def test_the_exact_tier_reads_packed_entries_when_writes_are_refused(
+    own_config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(own_config, embedder=toy_embedder, recheck_after=0)
+    cache.update("p\nq", A, "x\ny", usage={"total_tokens": 3})
+    admin = own_config.get_client()
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")
+    try:
+        hit = cache.lookup_exact("p\nq", A)  # read, its hit not counted
+        assert hit is not None and (hit.payload, hit.usage, hit.hits) == (
+            "x\ny",
+            {"total_tokens": 3},
+            0,
+        )
+    finally:
+        admin.config_set("maxmemory", "0")

@@ -2,8 +2,9 @@
 
 The earlier entries are written here by hand, with raw commands, exactly as the code
 before 2026-12-04 wrote them (32-hex ids in the key and the member record; payload,
-"gf" = features + newline + prompt, scope and vector each in a field of their own), so
-these tests keep checking that layout whatever the current one becomes.
+usage, tokens, "gf" = features + newline + prompt (or "prompt" without guards), scope
+and vector each in a field of their own), so these tests keep checking that layout
+whatever the current one becomes.
 """
 
 from __future__ import annotations
@@ -42,10 +43,15 @@ def _old_digest(scope: str, prompt: str) -> str:
 
 
 def _write_old(
-    config: RedisAgentConfig, prompt: str, payload: str, ttl_ms: int = 0, usage: bytes = b""
+    config: RedisAgentConfig,
+    prompt: str,
+    payload: str,
+    ttl_ms: int = 0,
+    usage: bytes = b"",
+    guarded: bool = True,
 ) -> tuple[str, str, str]:
     """One entry of cache "semantic" as the earlier update script wrote it, with guard
-    features: ``(entry key, members key, id)``."""
+    features or (``guarded=False``) without: ``(entry key, members key, id)``."""
     client = config.get_client()
     ns, d = config.namespace, _old_digest(A, prompt)
     tag = "{semantic." + d[0] + "}"
@@ -54,10 +60,13 @@ def _write_old(
     client.zadd(members, {d: now_ms + ttl_ms if ttl_ms else float("inf")})
     fields: dict[str, Any] = {
         "payload": payload,
-        "gf": Verifier.features_of(prompt) + b"\n" + prompt.encode(),
         "scope": A,
         "vec": toy_vector(prompt).astype(np.float16).tobytes(),
     }
+    if guarded:  # the prompt after its features
+        fields["gf"] = Verifier.features_of(prompt) + b"\n" + prompt.encode()
+    else:
+        fields["prompt"] = prompt
     if usage:
         fields.update(usage=usage, tokens=7)
     client.hset(key, mapping=fields)
@@ -85,12 +94,14 @@ def test_a_new_entry_has_a_21_character_id(
     assert cache.lookup_exact("Name a colour", A).payload == "red"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("guarded", [True, False])
 def test_entries_of_the_earlier_layout_are_served_counted_and_cleared(
-    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, guarded: bool
 ) -> None:
-    cache = SemanticCache(config, embedder=toy_embedder)
+    cache = SemanticCache(config, embedder=toy_embedder, **({} if guarded else {"verifier": None}))
     cache.ensure_index()
-    key, members, _ = _write_old(config, "Name a colour", "red", usage=b'{"total_tokens":7}')
+    usage = b'{"total_tokens":7}'
+    key, members, _ = _write_old(config, "Name a colour", "red", usage=usage, guarded=guarded)
     # the exact tier looks for the new id and misses; the search finds the entry
     assert cache.lookup_exact("Name a colour", A) is None
     hit = cache.lookup("Name a colour", A)

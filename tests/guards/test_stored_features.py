@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from redis_agent_core.cache import SemanticCache, make_scope
+from redis_agent_core.cache.entry import PACKED, unpack
 from redis_agent_core.cache.guards import Verifier, _features, default_verifier, features
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
@@ -65,7 +66,8 @@ def _stored_entry(
     cache.update(STORED, SCOPE, "answer")
     key = cache.lookup(STORED, SCOPE).key  # type: ignore[union-attr]
     if gf is not None:  # as an older release wrote it: the prompt in a field of its own
-        config.get_client().hset(key, mapping={"prompt": STORED, "gf": gf})
+        config.get_client().hdel(key, PACKED)
+        config.get_client().hset(key, mapping={"payload": "answer", "prompt": STORED, "gf": gf})
     raw = config.get_client().hgetall(key)
     features.cache_clear()
     parsed: list[str] = []
@@ -150,9 +152,9 @@ def test_a_lookup_reads_the_candidates_features_from_the_entry(
 ) -> None:
     skip_unless(capabilities.search, "the semantic cache needs RediSearch")
     cache, raw, parsed = _stored_entry(config, monkeypatch, "stored-gf")
-    features, _, prompt = raw[b"gf"].partition(b"\n")
+    prompt, _, _, _, features = unpack(raw[PACKED.encode()])
     assert orjson.loads(features) and prompt == STORED.encode()  # plain JSON, never pickle
-    assert b"prompt" not in raw  # the prompt follows its features: one field, not two
+    assert raw.keys() == {b"scope", b"vec", PACKED.encode()}  # one field, not two
     # another process: nothing parsed yet; only the new prompt may be parsed
     assert cache.lookup(ASKED, SCOPE) is None  # rejected: another day
     assert parsed == [ASKED]
@@ -163,5 +165,12 @@ def test_no_guards_no_stored_features(config: RedisAgentConfig) -> None:
     embedder = CallableEmbedder(lambda texts: [toy_vector(t) for t in texts], name="t", dims=16)
     for verifier in (None, Verifier([])):
         cache = SemanticCache(config, embedder=embedder, verifier=verifier)
-        assert cache._prompt_fields(STORED) == ["prompt", STORED]
+        fields = cache._entry_fields(STORED, SCOPE, "answer", None)
+        assert fields[2] == PACKED and unpack(fields[3]) == (
+            STORED.encode(),
+            b"answer",
+            b"",
+            0,
+            b"",
+        )
     assert default_verifier().guards
