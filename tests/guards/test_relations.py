@@ -1059,3 +1059,36 @@ def test_a_new_thing_is_the_same_thing() -> None:
     assert (
         rejects(ScopeGuard(), "How do I set up my new phone?", "How do I set up my phone?") is None
     )
+
+
+# --- another phrase of nouns in the same place --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Which phone plan has the lowest monthly cost?",
+            "Which phone plan has the lowest data overage fees?",
+        ),
+        (
+            "Is swimming better than running for back pain?",
+            "Is swimming better than running for heart health?",
+        ),
+    ],
+)
+def test_another_noun_phrase_in_the_same_place_is_another_question(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "another thing asked about" in reason
+
+
+def test_a_phrase_reworded_around_the_same_noun_passes() -> None:
+    a, b = "Which tea has the most caffeine content?", "Which tea contains the most caffeine?"
+    assert default_verifier().verify(a, b) is None
+
+
+def test_outdoors_on_one_side_only_narrows_the_question() -> None:
+    reason = rejects(
+        ScopeGuard(), "Can I leave my bike outdoors in winter?", "Can I leave my bike in winter?"
+    )
+    assert reason is not None and "'outdoors' on one side only" in reason

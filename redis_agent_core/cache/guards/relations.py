@@ -539,7 +539,10 @@ class SubstitutionGuard:
                 )
         if len(only_q) > _MAX_SWAPS or len(only_c) > _MAX_SWAPS:
             return None  # a rewording, not an item swapped in the same question
-        if len(only_q) + len(only_c) > 2 and (swap := _modifiers_swapped(q, c, only_q, only_c)):
+        if len(only_q) + len(only_c) > 2 and (
+            swap := _modifiers_swapped(q, c, only_q, only_c)
+            or _phrase_swapped(q, c, only_q, only_c)
+        ):
             return swap
         nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
         one_each = len(only_q) == len(only_c) == 1
@@ -870,7 +873,7 @@ _ANSWER_CUES = frozenset("which what whose hi hello hey hiya morning dear".split
 # it from abroad"); hedges and intensifiers are framing.
 _SCOPE_ADVERBS = frozenset(
     """remotely abroad overseas online offline locally internationally domestically
-    manually automatically permanently temporarily wirelessly offshore""".split()
+    manually automatically permanently temporarily wirelessly offshore outdoors indoors""".split()
 )
 
 
@@ -993,3 +996,49 @@ def _modifiers_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> 
         return None
     run_q, run_c = (" ".join(w for w, _, _ in d) for d in (only_q, only_c))
     return f"another constraint on the same thing ({run_q!r} vs {run_c!r})"
+
+
+def _slot(f: Features, diff: Diff) -> tuple[str, str] | None:
+    """The content stems just before and after ``diff``'s words when they stand together
+    ("" at an end), or None when they are apart."""
+    positions = [i for _, _, i in diff]
+    first, last = positions[0], positions[-1]
+    if last - first != len(positions) - 1:
+        return None
+    words = f.words
+    before = next(
+        (words[k] for k in range(first - 1, -1, -1) if words[k] not in FUNCTION_WORDS), ""
+    )
+    after = next(
+        (words[k] for k in range(last + 1, len(words)) if words[k] not in FUNCTION_WORDS), ""
+    )
+    return stem(before) if before else "", stem(after) if after else ""
+
+
+def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """Each side alone has a phrase of nouns and adjectives in the same place after a
+    shared word, two or more words on one side, none related to the other's: another
+    thing asked about ("the lowest [interest rate]" / "the lowest [annual fee]", "better
+    for [weight loss]" / "for [knee health]"). Phrases at the start (question framing:
+    "what's the procedure to end" / "how do I cancel") and participles ("go live" /
+    "activated") are rewordings."""
+    if any(w in q.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_q) or any(
+        w in c.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_c
+    ):
+        return None
+    slot = _slot(q, only_q)
+    if slot is None or not slot[0] or slot != _slot(c, only_c):
+        return None
+    for f, diff in ((q, only_q), (c, only_c)):
+        for w, _, i in diff:
+            parts = _parts(w)
+            if (
+                not ("n" in parts or "a" in parts)
+                or w.endswith("ed")
+                or f.words[i - 1] in _VERB_CUES
+            ):
+                return None
+    if any(_related(w, w2) for w, _, _ in only_q for w2, _, _ in only_c):
+        return None
+    run_q, run_c = (" ".join(w for w, _, _ in d) for d in (only_q, only_c))
+    return f"another thing asked about ({run_q!r} vs {run_c!r})"
