@@ -18,7 +18,9 @@ tuned on), and guards_dev_scope.jsonl (111, written for the scope and constraint
 traps that traps5's totals showed: who, where or when on one side only, another
 superlative or attribute of one object; tuned on) and guards_dev_scope2.jsonl (62, the same
 categories in other domains, written after that round's rules and scored on them once
-untouched: 0.773 / 0.850 before them, 0.895 / 0.850 after). All embedded with the default model
+untouched: 0.773 / 0.850 before them, 0.895 / 0.850 after) and guards_dev_scope3.jsonl (50,
+written after the next rule and scored once untouched: 0.750 / 0.938 before the round,
+0.882 / 0.938 after). All embedded with the default model
 (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
 and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -69,6 +71,7 @@ SETS = {
     "traps5": DATA / "guards_traps5.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
+    "dev-scope3": DATA / "guards_dev_scope3.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
 CANDIDATES = 3  # the cache checks the few nearest entries within the threshold
@@ -334,6 +337,7 @@ def main(full: bool) -> str:
         "traps5",
         "dev-scope",
         "dev-scope2",
+        "dev-scope3",
     ):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
