@@ -1092,3 +1092,26 @@ def test_outdoors_on_one_side_only_narrows_the_question() -> None:
         ScopeGuard(), "Can I leave my bike outdoors in winter?", "Can I leave my bike in winter?"
     )
     assert reason is not None and "'outdoors' on one side only" in reason
+
+
+# --- people after a shared word, and two states of one thing -----------------------------
+
+
+def test_people_after_a_shared_word_are_some_of_them() -> None:
+    a, b = (
+        "What are the working hours at the hospital?",
+        "What are the working hours for hospital porters?",
+    )
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "'porters' on one side only" in reason
+
+
+def test_two_unrelated_states_of_one_thing_are_two_questions() -> None:
+    a, b = "What happens to a suspended account?", "What happens to a locked account?"
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "another kind of account" in reason
+
+
+def test_a_state_and_its_kind_are_one_question() -> None:
+    a, b = "How long can I keep cooked rice?", "How long can I keep boiled rice?"
+    assert default_verifier().verify(a, b) is None

@@ -731,6 +731,9 @@ def _slot_swap(
         return f"another action of one kind in the same place ({w!r} vs {w2!r})"
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
         return f"another quality in the same place ({w!r} vs {w2!r})"
+    if w.endswith("ed") and w2.endswith("ed") and after == after2 and noun(after):
+        # two states of one shared thing, unrelated: "a cancelled" / "a postponed concert"
+        return f"another kind of {after} ({w!r} vs {w2!r})"
     return None
 
 
@@ -938,11 +941,17 @@ def added_kind(q: Features, c: Features) -> str | None:
                 continue
             if w in _SCOPE_ADVERBS:
                 return f"{w!r} on one side only (how or where)"
-            if before and before not in FUNCTION_WORDS and stem(before) in other.stems:
-                continue  # the head of what the other side names by one word ("capital city")
+            kind = _kind(w)
+            if (
+                kind != "person"
+                and before
+                and before not in FUNCTION_WORDS
+                and stem(before) in other.stems
+            ):
+                continue  # the head of what the other side names by one word ("capital city";
+                # people after it are some of them: "Navy officers")
             if w in wn.adjective_senses and before not in _NOUN_CUES:
                 continue  # an adjective here ("is tap water safe to drink")
-            kind = _kind(w)
             if kind is not None and not _explains(other, w):
                 return f"{w!r} on one side only (names a {kind})"
     return None
