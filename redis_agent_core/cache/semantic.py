@@ -469,7 +469,8 @@ class SemanticCache(CacheStore):
         """This cache's index as an ``algorithm="auto"`` :class:`VectorIndex` (no I/O):
         the FLAT → HNSW trial is the vector index's (``pick_algorithm()`` runs it now),
         and ``measure_recall()`` states the live index's recall as a lookup needs it:
-        near repeats of stored prompts, neighbours within ``distance_threshold``."""
+        the share of near repeats of stored prompts (half ``distance_threshold`` away)
+        that find their own entry."""
         if self._view is None:
             self._view = VectorIndex(
                 re.sub(r"[^A-Za-z0-9_.\-]", "_", self.name)[:128] or "cache",

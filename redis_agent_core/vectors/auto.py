@@ -184,7 +184,7 @@ class IndexAuto(IndexRecall):
 
     # -- sync --
     def pick_algorithm(
-        self, *, force: bool = False, sample: int = 100, seed: int | None = None
+        self, *, force: bool = False, sample: int | None = None, seed: int | None = None
     ) -> AutoReport:
         """Run the FLAT → HNSW trial now if the index is due one (``force``: run it and
         switch whatever the figures; for tests and operators). Blocks while HNSW builds
@@ -205,7 +205,7 @@ class IndexAuto(IndexRecall):
                 if client.get(lock) in (token, token.encode()):
                     client.delete(lock)
 
-    def _pick(self, force: bool, sample: int, seed: int | None, lock: str) -> AutoReport:
+    def _pick(self, force: bool, sample: int | None, seed: int | None, lock: str) -> AutoReport:
         client = self.config.get_client()
         execute = client.execute_command
         self.index.ready = False  # read the live index again: another process may have moved
@@ -225,7 +225,7 @@ class IndexAuto(IndexRecall):
             client.pexpire(lock, LOCK_MS)
             time.sleep(0.2)
         tuned = self._tune(sib, sample, seed)
-        vecs = sib._measure(min(sample, _TIMED), 10, seed).vecs
+        vecs = sib._measure(min(sample or _TIMED, _TIMED), 10, seed).vecs
         flat, hnsw = self._variant_name("flat"), sib.index_name
         times: dict[str, list[float]] = {"flat": [], "hnsw": []}
         for vec in vecs:  # interleaved: both see the same load
@@ -250,7 +250,7 @@ class IndexAuto(IndexRecall):
         logger.info("vector index %r: %s", self.name, reason)
         return report
 
-    def _tune(self, index: IndexAuto, sample: int, seed: int | None) -> RecallReport:
+    def _tune(self, index: IndexAuto, sample: int | None, seed: int | None) -> RecallReport:
         """Tune ``index`` (HNSW) to the trial's target, never below the schema's
         ``ef_runtime``; saved beside the index."""
         tuned = index.tune_recall(self._trial_target(), sample=sample, seed=seed)
@@ -261,7 +261,7 @@ class IndexAuto(IndexRecall):
                 self.config.get_client().hset(self.recall_key, mapping=index._save_mapping(tuned))
         return tuned
 
-    async def _atune(self, index: IndexAuto, sample: int, seed: int | None) -> RecallReport:
+    async def _atune(self, index: IndexAuto, sample: int | None, seed: int | None) -> RecallReport:
         """Async :meth:`_tune`."""
         tuned = await index.atune_recall(self._trial_target(), sample=sample, seed=seed)
         if self._below_floor(tuned):
@@ -273,7 +273,7 @@ class IndexAuto(IndexRecall):
                 )
         return tuned
 
-    def _retune(self, *, sample: int = 100, seed: int | None = None) -> RecallReport | None:
+    def _retune(self, *, sample: int | None = None, seed: int | None = None) -> RecallReport | None:
         """Tune the live HNSW index again, as the trial did, if it has grown
         ``AUTO_GROWTH`` times since it was last tuned (one process at a time, under the
         switch lock); None when not due. Writes start it in a thread."""
@@ -354,7 +354,7 @@ class IndexAuto(IndexRecall):
 
     # -- async --
     async def apick_algorithm(
-        self, *, force: bool = False, sample: int = 100, seed: int | None = None
+        self, *, force: bool = False, sample: int | None = None, seed: int | None = None
     ) -> AutoReport:
         """Async :meth:`pick_algorithm`."""
         if not self.auto:
@@ -373,7 +373,9 @@ class IndexAuto(IndexRecall):
                 if await client.get(lock) in (token, token.encode()):
                     await client.delete(lock)
 
-    async def _apick(self, force: bool, sample: int, seed: int | None, lock: str) -> AutoReport:
+    async def _apick(
+        self, force: bool, sample: int | None, seed: int | None, lock: str
+    ) -> AutoReport:
         client = self.config.get_async_client()
         execute = client.execute_command
         self.index.ready = False
@@ -391,7 +393,7 @@ class IndexAuto(IndexRecall):
             await client.pexpire(lock, LOCK_MS)
             await asyncio.sleep(0.2)
         tuned = await self._atune(sib, sample, seed)
-        vecs = (await sib._ameasure(min(sample, _TIMED), 10, seed)).vecs
+        vecs = (await sib._ameasure(min(sample or _TIMED, _TIMED), 10, seed)).vecs
         flat, hnsw = self._variant_name("flat"), sib.index_name
         times: dict[str, list[float]] = {"flat": [], "hnsw": []}
         for vec in vecs:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.search.replies import info_name
-from redis_agent_core.vectors import auto, lifecycle
+from redis_agent_core.vectors import auto, lifecycle, recall
 from tests.conftest import skip_unless
 
 from .conftest import TOY_DIMS
@@ -242,3 +243,55 @@ def test_an_hnsw_cache_tunes_again_as_it_doubles(
     other = cache_of(config, toy_embedder)  # another process reads the new tuning
     assert served(other, x, range(0, 700, 13)) == [f"a{i}" for i in range(0, 700, 13)]
     assert other._tuned == int(state["ef_runtime"])
+
+
+def _count_exact_searches(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The exact (brute-force) searches a measurement builds, counted; they still run."""
+    calls: list[object] = []
+    real = recall.q.exact_knn_command
+
+    def counted(*args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recall.q, "exact_knn_command", counted)
+    return calls
+
+
+def test_near_repeats_are_many_and_need_no_exact_search(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A near repeat's answer is its own entry: no exact search over every entry (~36 ms
+    # of server CPU each at 100k), so the sample is 400 (0/1 shares: over 100 the lower
+    # bound reached 0.95 only at 2 misses or fewer, which tuned ef_runtime past need).
+    x = unit(np.random.default_rng(8), 1500)
+    cache = cache_of(config, toy_embedder, algorithm="hnsw")
+    filled(cache, x)
+    view = cache.vector_index()
+    exact = _count_exact_searches(monkeypatch)
+    tuned = view.tune_recall(seed=1)
+    measured = view.measure_recall(ef_runtime=100, seed=1)
+    assert not exact
+    assert tuned.sample > recall.DEFAULT_SAMPLE and measured.sample == tuned.sample
+    assert tuned.reached and measured.recall >= 0.95
+    view.recall_radius = None  # stored vectors as queries: against their exact neighbours
+    assert view.measure_recall(seed=1).sample == len(exact) == recall.DEFAULT_SAMPLE
+
+
+async def test_near_repeats_need_no_exact_search_async(
+    aconfig: RedisAgentConfig, toy_embedder: CallableEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = unit(np.random.default_rng(9), 1500)
+    cache = cache_of(aconfig, toy_embedder, algorithm="hnsw")
+    for i, v in enumerate(x):
+        assert await cache.aupdate(f"p{i}", A, f"a{i}", vector=v)
+    view = cache.vector_index()
+    exact = _count_exact_searches(monkeypatch)
+    tuned = await view.atune_recall(seed=1)
+    measured = await view.ameasure_recall(ef_runtime=100, seed=1)
+    assert not exact
+    assert tuned.sample > recall.DEFAULT_SAMPLE and measured.sample == tuned.sample
+    assert tuned.reached and measured.recall >= 0.95
+    view.recall_radius = None
+    assert (await view.ameasure_recall(seed=1)).sample == len(exact) == recall.DEFAULT_SAMPLE
+    await cache.adrop()
