@@ -1115,3 +1115,44 @@ def test_two_unrelated_states_of_one_thing_are_two_questions() -> None:
 def test_a_state_and_its_kind_are_one_question() -> None:
     a, b = "How long can I keep cooked rice?", "How long can I keep boiled rice?"
     assert default_verifier().verify(a, b) is None
+
+
+# --- modifiers WordNet lacks or reads by a stem, time frames, states and comparisons ------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Where can I buy cheap car mats?", "Where can I buy cheap mats?"),  # "car" is no "care"
+        ("How do I descale my moka pot?", "How do I descale my pot?"),  # a word WordNet lacks
+    ],
+)
+def test_a_noun_before_the_shared_noun_names_a_kind_whatever_its_stem(a: str, b: str) -> None:
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "a kind of it" in reason
+
+
+def test_a_slip_before_the_shared_noun_is_no_kind() -> None:
+    a, b = "Which desk has the best cable management?", "Which desk has the best cabel management?"
+    assert default_verifier().verify(a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "reason_has"),
+    [
+        (
+            "What is the busiest day at the airport?",
+            "What is the busiest week at the airport?",
+            "another time frame",
+        ),
+        ("Is wool more breathable than nylon?", "Is wool stronger than nylon?", "comparison"),
+        (
+            "What is the cruising speed of a Boeing 747?",
+            "What is the maximum speed of a Boeing 747?",
+            "another kind of speed",
+        ),
+    ],
+)
+def test_time_frames_comparisons_and_states_of_one_thing(a: str, b: str, reason_has: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and reason_has in reason

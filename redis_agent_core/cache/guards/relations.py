@@ -492,8 +492,8 @@ def _graded(f: Features, diff: Diff) -> dict[str, str]:
             i
             and words[i - 1] in _COMPARING
             and noun(w) is None
-            and (w in wn.adjective_senses or "-" in w)
-        ):
+            and (w in wn.adjective_senses or "-" in w or not _parts(w))
+        ):  # an adjective WordNet lacks ("more breathable") compares as well
             continue  # not a comparison ("more inhabitants": a noun)
         for k in wn.clusters.get(b, (b,)):
             found[k] = w
@@ -602,22 +602,31 @@ def narrowing(q: Features, c: Features) -> str | None:
     if "-" in w and any(stem(part) in other.stems for part in w.split("-")):
         return None  # "a soft-boiled egg" / "boil an egg": the same said around it
     wn = wordnet()
-    participle = w.endswith("ed") and s in wn.verbs
-    if (
-        s in wn.verbs
-        and not participle
-        and not (before in _NOUN_CUES and noun(w) and w[-3:] != "ing")
-    ):
+    verb = "v" in _parts(w)  # by its forms, not its stem: "car" is no "care"
+    participle = w.endswith("ed") and verb
+    if verb and not participle and not (before in _NOUN_CUES and noun(w) and w[-3:] != "ing"):
         return None  # "what removes candle wax"; "my work email" names a kind of email
     if not participle and w not in wn.adjective_senses and base(w) not in wn.adjective_senses:
         if "-" in w:
             return f"{w!r} narrows {after!r} on one side only"  # "an off-peak ticket"
         if noun(w) is None:
+            if len(w) > 3 and w.isalpha() and not _parts(w) and not _slip(w, other):
+                # a word WordNet lacks, and no slip of one on the other side ("a combi
+                # boiler"): a kind of the shared noun
+                return f"{w!r} narrows {after!r} on one side only (a kind of it)"
             return None
         # a noun before the shared noun names a kind of it ("a clearance item", "a
         # holiday rental"); a word that is also a verb may be the action ("swimming pool")
         return f"{w!r} narrows {after!r} on one side only (a kind of it)"
     return f"{w!r} narrows {after!r} on one side only"
+
+
+def _slip(word: str, other: Features) -> bool:
+    """Whether ``other`` has a word ``word`` may misspell ("chlid" / "child")."""
+    return any(
+        abs(len(o) - len(word)) <= 2 and SequenceMatcher(None, o, word).ratio() >= 0.8
+        for o in other.words
+    )
 
 
 def _in_order(f: Features, other: Features, own: str) -> list[str]:
@@ -672,7 +681,8 @@ def _slot_swap(
         UNITS.get(w, ("",))[0] == UNITS.get(w2, ("-",))[0] == "duration"
         and UNITS[w] != UNITS[w2]
         and q.words[i - 1 : i] == c.words[j - 1 : j]
-        and q.words[i - 1 : i] in _FRAMES
+        and i > 0
+        and q.words[i - 1] not in _COUNTED
     ):
         return f"another time frame ({q.words[i - 1]} {w!r} vs {w2!r})"
     if (
@@ -731,15 +741,22 @@ def _slot_swap(
         return f"another action of one kind in the same place ({w!r} vs {w2!r})"
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
         return f"another quality in the same place ({w!r} vs {w2!r})"
-    if w.endswith("ed") and w2.endswith("ed") and after == after2 and noun(after):
-        # two states of one shared thing, unrelated: "a cancelled" / "a postponed concert"
+    if (
+        after == after2
+        and noun(after)
+        and all(x.endswith(("ed", "ing")) or x in wordnet().adjective_senses for x in (w, w2))
+        and (w.endswith(("ed", "ing")) or w2.endswith(("ed", "ing")))  # "earlier" / "previous"
+        and not _related(w, w2)
+    ):
+        # two states or qualities of one shared thing, unrelated: "a cancelled" / "a
+        # postponed concert", "the resting" / "the maximum heart rate"
         return f"another kind of {after} ({w!r} vs {w2!r})"
     return None
 
 
-# Before a unit of time with no number, these make it a time frame ("last month", "per
-# year"), which the number guard does not compare: "a week" is seven days, "last week" not.
-_FRAMES = {(w,) for w in "last next this per every each past coming previous current".split()}
+# Before a unit of time these count it, which the number guard compares ("a week" is seven
+# days); after any other word both share it is a time frame ("last month", "the longest day").
+_COUNTED = frozenset(NUMBER_WORDS) | {"a", "an", "one"}
 
 
 def _kind_by_any_sense(n: str, n2: str) -> bool:
