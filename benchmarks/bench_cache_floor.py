@@ -55,14 +55,20 @@ def _short_keys(name: str) -> Callable[[int], tuple[str, str, str]]:
     return keys
 
 
-def _cache_keys(digest: Callable[[str, str], str]) -> Callable[[int], tuple[str, str, str]]:
+def _cache_keys(
+    digest: Callable[[str, str], str], parts: bool
+) -> Callable[[int], tuple[str, str, str]]:
     """The same as the cache lays them out (namespace "rap", cache "semantic"), the id
-    made by ``digest`` (the 21-character one, or the 32 hex digits before it)."""
+    made by ``digest`` (the 21-character one, or the 32 hex digits before it), member
+    records in the bucket's parts or (``parts=False``, before 2026-12-04) its one set."""
     ks = KeySpace("rap")
 
     def keys(i: int) -> tuple[str, str, str]:
         d = digest(SCOPE, str(i))
-        return ks.cache_entry(CACHE, d[0], d), ks.cache_members(CACHE, d[0]), d
+        members = (
+            ks.cache_member_parts(CACHE, d[0], d[1]) if parts else [ks.cache_members(CACHE, d[0])]
+        )
+        return ks.cache_entry(CACHE, d[0], d), members[0], d
 
     return keys
 
@@ -124,11 +130,14 @@ def _layouts(vectors: np.ndarray) -> list[list[Any]]:
         return {**guarded2(i), "created": f"{time.time():.3f}"}
 
     grown: dict[tuple[str, str], float] = {}
-    new, old = _cache_keys(compact_digest), _cache_keys(entry_digest)
+    new, one_set = _cache_keys(compact_digest, parts=True), _cache_keys(compact_digest, parts=False)
+    old = _cache_keys(entry_digest, parts=False)
     rows = (
         ("vector + scope tag + member record (the floor)", new, core),
         ("+ prompt and payload, packed in one field (an unguarded entry)", new, packed),
         ("+ the guards' features, in that field (this pack's default entry)", new, packed_guarded),
+        ("the default entry, one member set a bucket (the entry of f649c80)", one_set,
+         packed_guarded),
         ("vector + scope tag + member record, 32-hex id (the floor before 2026-12-04)", old, core),
         ("+ prompt and payload in fields of their own (the unguarded entry before 2026-12-04)",
          old, described),
@@ -247,13 +256,14 @@ def main(full: bool) -> str:
                 "cosine; HNSW as the cache builds it (M 16, EF_CONSTRUCTION 64).",
                 f"## Bytes per entry by what it holds ({LAYOUT_N:,} entries, used_memory growth)",
                 "Keys as the cache lays them out (namespace rap, cache semantic). The first "
-                "three rows are this pack's entry (a 21-character id; all that is not indexed "
-                "packed in one field), the others the entries before it (a 32-hex id; a field "
-                "each). Each row adds one thing to the row above it (each guarded row: to the "
-                "unguarded entry of its id); the ratio is against redisvl's "
-                "SemanticCache at its defaults, written in the same run. A hash field costs "
-                "≈ 70 B beside its value: the vector is longer than a listpack value, so the "
-                "hash is a hashtable.",
+                "three rows are this pack's entry (a 21-character id; its member record in one "
+                "of 64 parts of its bucket's set; all that is not indexed packed in one field), "
+                "the others the entries before it (one member set a bucket; then also a "
+                "32-hex id and a field each). Each row adds one thing to the row above it "
+                "(each guarded row: to the unguarded entry of its id); the ratio is against "
+                "redisvl's SemanticCache at its defaults, written in the same run. A hash "
+                "field costs ≈ 70 B beside its value: the vector is longer than a listpack "
+                "value, so the hash is a hashtable.",
                 table(["index", "entry", "bytes / entry", "vs redisvl"], layouts),
                 f"## Inserts at {n:,} random vectors (µs per entry, pipelined)",
                 "Wall time and the server's CPU time per insert (the server indexes on one "

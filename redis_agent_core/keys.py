@@ -153,6 +153,13 @@ class KeySpace:
         and len() without SCAN."""
         return self._join("cache", escape_part(name), "m", self._cache_tag(name, bucket))
 
+    def cache_member_parts(self, name: str, bucket: str, parts: str) -> list[str]:
+        """The semantic cache's parts of :meth:`cache_members`, one a character of
+        ``parts`` (an entry's is its digest's second character): each stays small enough
+        for Redis's compact encoding (a listpack: ≈ 30 B a member instead of ≈ 120 B)."""
+        key = self.cache_members(name, bucket)
+        return [f"{key}:{part}" for part in parts]
+
     def cache_hits(self, name: str, bucket: str) -> str:
         """Hash of one bucket's per-entry hit counts (digest -> hits). Kept out of the
         entry hash: writing an indexed hash re-indexes its vector (~0.5 ms)."""

@@ -4,9 +4,10 @@ Layout per cache ``name`` and bucket ``b`` (the digest's first hex digit), all u
 the hash tag ``{name.b}``: entry hashes ``…:cache:name:e:{name.b}:<digest>`` (the
 exact cache's digest is 32 hex digits, the semantic cache's 21 characters, see
 :func:`.entry.compact_digest`), a sorted set of the bucket's digests scored by
-expiry (``clear()`` and ``len()`` without SCAN), a hash of per-entry hit counts and
-a hash of counters. One script call writes an entry with its TTL and member record
-atomically.
+expiry (``clear()`` and ``len()`` without SCAN; the semantic cache's is split in 64
+parts by the digest's second character, see :meth:`.KeySpace.cache_member_parts`), a
+hash of per-entry hit counts and a hash of counters. One script call writes an entry
+with its TTL and member record atomically.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from .stats import CacheStats, merge_stats
 __all__ = ["CacheStore"]
 
 
-# KEYS: entry, members, hits. ARGV: digest, ttl ms (0 = none), field, value, ...
+# KEYS: entry, members (its part of the bucket's set), hits[, the bucket's own member
+# set]. ARGV: digest, ttl ms (0 = none), field, value, ...
 # Server time, not client time, so expiry scores agree across clients.
 # The first write is a ZADD: Redis checks maxmemory only until a script's first write,
 # and DEL (which frees memory) first would let the rest write past a full noeviction
@@ -105,9 +107,12 @@ def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
 # miss), then counter, increment, ... -> the entry's hit count (0 on a miss)
 RECORD = Script.load(__package__, "record.lua")
 
-# Remove up to ARGV[2] entries of one bucket. KEYS: members, hits, stats.
-# ARGV: entry key prefix of the bucket, batch size. -> number removed
+# Remove up to ARGV[2] entries of one bucket. KEYS: hits, stats, then the bucket's
+# member sets. ARGV: entry key prefix of the bucket, batch size. -> number removed
 CLEAR = Script.load(__package__, "clear.lua")
+
+# Live entries of one bucket. KEYS: its member sets. ARGV: now (ms). -> count
+COUNT = Script.load(__package__, "count.lua")
 
 CLEAR_BATCH = 1000
 
@@ -121,6 +126,9 @@ class CacheStore:
     # scope, filters and prompt, and a lookup reads only payload and usage, so there
     # they would be memory nobody reads (~40 % of a short LangChain entry).
     _describes_entries = True
+    # Characters of a digest's second place that split each bucket's member set (the
+    # semantic cache's: see KeySpace.cache_members); "" keeps one set a bucket.
+    _member_parts = ""
 
     # A lookup counts its hit with a write: when the server refuses writes, read the
     # entry instead, so a full or read-only Redis still serves what it holds.
@@ -167,7 +175,18 @@ class CacheStore:
         ks = self.config.keys
         self._ns = ks
         self._entry_prefix = {b: ks.cache_entry_prefix(name, b) for b in BUCKETS}
+        # the bucket's member set (the semantic cache's ids before 2026-12-04 are there),
+        # then its parts (_member_parts: the semantic cache's)
         self._members = {b: ks.cache_members(name, b) for b in BUCKETS}
+        self._member_sets = {
+            b: [self._members[b], *ks.cache_member_parts(name, b, self._member_parts)]
+            for b in BUCKETS
+        }
+        self._member_part = {
+            b + p: key
+            for b in BUCKETS
+            for p, key in zip(self._member_parts, self._member_sets[b][1:], strict=True)
+        }
         self._hits = {b: ks.cache_hits(name, b) for b in BUCKETS}
         self._stats = {b: ks.cache_bucket_stats(name, b) for b in BUCKETS}
         self.faults = RedisFaults(
@@ -219,7 +238,11 @@ class CacheStore:
         args: list[Any] = [digest, ttl_ms, *self._entry_fields(prompt, scope, payload, usage)]
         for name, value in (*filters, *extra) if self._describes_entries else extra:
             args += [name, value]
-        return [self.entry_key(digest), self._members[b], self._hits[b]], args
+        part = self._member_part.get(digest[:2])
+        if part is None:
+            return [self.entry_key(digest), self._members[b], self._hits[b]], args
+        # the bucket's own set is pruned too: it holds the entries written before the parts
+        return [self.entry_key(digest), part, self._hits[b], self._members[b]], args
 
     def _entry_fields(
         self, prompt: str, scope: str, payload: str, usage: Mapping[str, Any] | None
@@ -238,7 +261,7 @@ class CacheStore:
         return [
             (
                 b,
-                [self._members[b], self._hits[b], self._stats[b]],
+                [self._hits[b], self._stats[b], *self._member_sets[b]],
                 [self._entry_prefix[b], CLEAR_BATCH],
             )
             for b in BUCKETS
@@ -308,7 +331,10 @@ class CacheStore:
         for b in BUCKETS:
             pipe.hgetall(self._stats[b])
         for b in BUCKETS:
-            pipe.zcount(self._members[b], now_ms, "+inf")
+            if self._member_parts:  # the EVAL form: a pipeline does not retry NOSCRIPT
+                pipe.execute_command(*COUNT.eval(self._member_sets[b], [now_ms]))
+            else:
+                pipe.zcount(self._members[b], now_ms, "+inf")
 
     @staticmethod
     def _parse_stats(replies: list[Any]) -> CacheStats:

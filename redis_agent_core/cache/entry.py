@@ -18,6 +18,7 @@ import base64
 import hashlib
 import logging
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from ..keys import check_text
 
 __all__ = [
     "BUCKETS",
+    "MEMBER_PARTS",
     "PACKED",
     "CacheHit",
     "compact_digest",
@@ -122,6 +124,9 @@ def compact_digest(scope: str, prompt: str, filters: tuple[tuple[str, str], ...]
     h = _entry_hash(scope, prompt, filters)
     return BUCKETS[h[0] >> 4] + base64.urlsafe_b64encode(h[1:16]).decode()
 
+
+# The characters of a compact digest after its first (base64url's alphabet)
+MEMBER_PARTS = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 
 # The field of a semantic entry's packed values: no partition field can take this name
 # (theirs start with a letter or "_"), so it needs no place among RESERVED_FIELDS.

@@ -45,6 +45,7 @@ from ..tags import TAG_SEPARATOR, tag_value
 from ..vectors import AUTO_RECHECK, TUNING_RECHECK, VectorIndex
 from .base import PROBE, RECORD, CacheStore, parse_lookup
 from .entry import (
+    MEMBER_PARTS,
     PACKED,
     CacheHit,
     canonical_filters,
@@ -177,6 +178,9 @@ class SemanticCache(CacheStore):
     """
 
     _kind = "semantic"
+    # a bucket's member set in 64 parts by the id's second character (its alphabet):
+    # up to ≈ 100k entries each part stays a listpack, ≈ 70 B an entry less
+    _member_parts = MEMBER_PARTS
 
     def __init__(
         self,

@@ -149,3 +149,46 @@ def test_entries_of_the_earlier_layout_expire(
     assert cache.update(_same_bucket(d[0]), A, "x")
     assert client.zscore(members, d) is None
     assert len(cache) == 2
+
+
+def test_member_records_live_in_small_parts_of_their_bucket(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # a member costs ≈ 30 B in a listpack, ≈ 120 B in a skiplist (a set over 128
+    # members): the bucket's set is split in 64 by the id's second character
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    prompts = [f"prompt {i}" for i in range(300)]
+    for p in prompts:
+        assert cache.update(p, A, "x", ttl=3600)
+    client = config.get_client()
+    ns = config.namespace
+    for p in prompts[:20]:
+        d = compact_digest(A, p)
+        part = f"{ns}:cache:semantic:m:{{semantic.{d[0]}}}:{d[1]}"
+        assert client.zscore(part, d) is not None
+        assert client.object("encoding", part) == b"listpack"
+    assert not client.exists(
+        *(f"{ns}:cache:semantic:m:{{semantic.{b}}}" for b in "0123456789abcdef")
+    )
+    assert len(cache) == 300
+    assert cache.clear() == 300 and len(cache) == 0
+    assert not list(client.scan_iter(f"{ns}:cache:semantic:[emhs]:*"))  # entries, records, counts
+
+
+def test_a_record_in_the_buckets_own_set_is_counted_once_after_a_rewrite(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # an entry written with a 21-character id before the parts (e36b63e) has its record
+    # in the bucket's own set: writing it again moves the record into its part
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    assert cache.update("Name a colour", A, "red")
+    client = config.get_client()
+    d = compact_digest(A, "Name a colour")
+    bucket = f"{config.namespace}:cache:semantic:m:{{semantic.{d[0]}}}"
+    part = f"{bucket}:{d[1]}"
+    client.zadd(bucket, {d: float("inf")})
+    client.zrem(part, d)
+    assert len(cache) == 1
+    assert cache.update("Name a colour", A, "blue")
+    assert client.zscore(bucket, d) is None and client.zscore(part, d) is not None
+    assert len(cache) == 1 and cache.clear() == 1
