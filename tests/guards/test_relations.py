@@ -1156,3 +1156,20 @@ def test_a_slip_before_the_shared_noun_is_no_kind() -> None:
 def test_time_frames_comparisons_and_states_of_one_thing(a: str, b: str, reason_has: str) -> None:
     reason = rejects(SubstitutionGuard(), a, b)
     assert reason is not None and reason_has in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is the boiling point of mercury?", "What is the atomic number of mercury?"),
+        ("What is the wingspan of an albatross?", "What is the average weight of an albatross?"),
+    ],
+)
+def test_another_attribute_phrase_of_the_same_thing_is_another_question(a: str, b: str) -> None:
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "another thing asked about" in reason
+
+
+def test_an_attribute_reworded_on_one_stem_passes() -> None:
+    a, b = "What is the life expectancy of a parrot?", "What is the lifespan of a parrot?"
+    assert default_verifier().verify(a, b) is None

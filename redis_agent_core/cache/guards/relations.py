@@ -1041,20 +1041,33 @@ def _slot(f: Features, diff: Diff) -> tuple[str, str] | None:
     return stem(before) if before else "", stem(after) if after else ""
 
 
+def _attribute_of(f: Features, diff: Diff) -> bool:
+    """Whether ``diff``'s words stand as "the ... of" (an attribute of what follows)."""
+    first, last = diff[0][2], diff[-1][2]
+    words = f.words
+    return 0 < first and words[first - 1] in _DETERMINERS and words[last + 1 : last + 2] == ("of",)
+
+
+_DETERMINERS = frozenset({"the", "a", "an", "its", "their"})
+
+
 def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
     """Each side alone has a phrase of nouns and adjectives in the same place after a
     shared word, two or more words on one side, none related to the other's: another
     thing asked about ("the lowest [interest rate]" / "the lowest [annual fee]", "better
     for [weight loss]" / "for [knee health]"). Phrases at the start (question framing:
     "what's the procedure to end" / "how do I cancel") and participles ("go live" /
-    "activated") are rewordings."""
+    "activated") are rewordings, unless both stand as "the ... of" ("the construction
+    cost of" / "the seating capacity of" a stadium)."""
     if any(w in q.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_q) or any(
         w in c.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_c
     ):
         return None
     slot = _slot(q, only_q)
-    if slot is None or not slot[0] or slot != _slot(c, only_c):
+    if slot is None or slot != _slot(c, only_c):
         return None
+    if not slot[0] and not (_attribute_of(q, only_q) and _attribute_of(c, only_c)):
+        return None  # at the start: question framing, unless "the X of" on both sides
     for f, diff in ((q, only_q), (c, only_c)):
         for w, _, i in diff:
             parts = _parts(w)
