@@ -21,8 +21,9 @@ categories in other domains, written after that round's rules and scored on them
 untouched: 0.773 / 0.850 before them, 0.895 / 0.850 after) and guards_dev_scope3.jsonl (50,
 written after the next rule and scored once untouched: 0.750 / 0.938 before the round,
 0.882 / 0.938 after) and guards_dev_scope4.jsonl (40, longer and chattier prompts, written
-and scored once untouched after that: 0.609 / 1.000 before the round, 0.667 / 1.000 after).
-All embedded with the default model
+and scored once untouched after that: 0.609 / 1.000 before the round, 0.667 / 1.000 after),
+guards_dev_scope5.jsonl (34, written after the round's last rule and scored once untouched:
+0.714 / 0.833 before the round, 0.909 / 0.833 after). All embedded with the default model
 (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
 and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -75,6 +76,7 @@ SETS = {
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
     "dev-scope4": DATA / "guards_dev_scope4.jsonl",
+    "dev-scope5": DATA / "guards_dev_scope5.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
 CANDIDATES = 3  # the cache checks the few nearest entries within the threshold
@@ -342,6 +344,7 @@ def main(full: bool) -> str:
         "dev-scope2",
         "dev-scope3",
         "dev-scope4",
+        "dev-scope5",
     ):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
