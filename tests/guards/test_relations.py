@@ -1173,3 +1173,12 @@ def test_another_attribute_phrase_of_the_same_thing_is_another_question(a: str, 
 def test_an_attribute_reworded_on_one_stem_passes() -> None:
     a, b = "What is the life expectancy of a parrot?", "What is the lifespan of a parrot?"
     assert default_verifier().verify(a, b) is None
+
+
+def test_unrelated_verbs_before_the_most_rank_different_things() -> None:
+    a, b = (
+        "Which player scored the most goals last season?",
+        "Which player missed the most goals last season?",
+    )
+    reason = rejects(SubstitutionGuard(), a, b)
+    assert reason is not None and "another thing ranked" in reason

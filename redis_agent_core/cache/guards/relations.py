@@ -739,6 +739,10 @@ def _slot_swap(
         return f"another thing in the same place ({w!r} vs {w2!r})"
     if "v" in shared and parts["v"][1] & parts2["v"][1]:
         return f"another action of one kind in the same place ({w!r} vs {w2!r})"
+    if "v" in shared and _ranks(q, i) and _ranks(c, j):
+        # unrelated verbs before "the most": what is ranked differs ("which country drinks
+        # the most coffee" / "grows the most coffee")
+        return f"another thing ranked ({w!r} vs {w2!r})"
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
         return f"another quality in the same place ({w!r} vs {w2!r})"
     if (
@@ -757,6 +761,16 @@ def _slot_swap(
 # Before a unit of time these count it, which the number guard compares ("a week" is seven
 # days); after any other word both share it is a time frame ("last month", "the longest day").
 _COUNTED = frozenset(NUMBER_WORDS) | {"a", "an", "one"}
+
+
+def _ranks(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` is followed by "the most", "the least" or "the Xest"."""
+    after = f.words[i + 1 : i + 3]
+    return (
+        len(after) == 2
+        and after[0] == "the"
+        and (after[1] in ("most", "least") or base(after[1]) != after[1])
+    )
 
 
 def _kind_by_any_sense(n: str, n2: str) -> bool:
