@@ -1020,15 +1020,17 @@ def _related(w: str, w2: str) -> bool:
     return bool(clusters.get(base(w), {base(w)}) & clusters.get(base(w2), {base(w2)}))
 
 
+def _names_or_quantities(f: Features, diff: Diff) -> bool:
+    return any(w in f.entities or w in UNITS or w[0].isdigit() for w, _, _ in diff)
+
+
 def _modifiers_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
     """Each side alone puts its own words before the same shared noun, two or more on
     one side, and no word of one relates to a word of the other: the same thing under
     another constraint ("the [recommended] dose" / "the [maximum safe] dose", "the
     [official] language" / "the [most widely spoken] language")."""
-    if any(w in q.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_q) or any(
-        w in c.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_c
-    ):
-        return None  # names and quantities are the entity and number guards'
+    if _names_or_quantities(q, only_q) or _names_or_quantities(c, only_c):
+        return None  # the entity and number guards'
     head = _run_before_head(q, c, only_q)
     if head is None or head != _run_before_head(c, q, only_c):
         return None
@@ -1073,10 +1075,8 @@ def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
     "what's the procedure to end" / "how do I cancel") and participles ("go live" /
     "activated") are rewordings, unless both stand as "the ... of" ("the construction
     cost of" / "the seating capacity of" a stadium)."""
-    if any(w in q.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_q) or any(
-        w in c.entities or w in UNITS or w[0].isdigit() for w, _, _ in only_c
-    ):
-        return None
+    if _names_or_quantities(q, only_q) or _names_or_quantities(c, only_c):
+        return None  # the entity and number guards'
     slot = _slot(q, only_q)
     if slot is None or slot != _slot(c, only_c):
         return None
