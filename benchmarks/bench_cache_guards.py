@@ -23,7 +23,9 @@ written after the next rule and scored once untouched: 0.750 / 0.938 before the 
 0.882 / 0.938 after) and guards_dev_scope4.jsonl (40, longer and chattier prompts, written
 and scored once untouched after that: 0.609 / 1.000 before the round, 0.667 / 1.000 after),
 guards_dev_scope5.jsonl (34, written after the round's last rule and scored once untouched:
-0.714 / 0.833 before the round, 0.909 / 0.833 after). All embedded with the default model
+0.714 / 0.833 before the round, 0.909 / 0.833 after) and guards_dev_scope6.jsonl (34, written
+after the round's last rule and scored once untouched: 0.833 / 0.833 before the round and
+after it, the same 2 wrong of 12). All embedded with the default model
 (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
 and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -77,6 +79,7 @@ SETS = {
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
     "dev-scope4": DATA / "guards_dev_scope4.jsonl",
     "dev-scope5": DATA / "guards_dev_scope5.jsonl",
+    "dev-scope6": DATA / "guards_dev_scope6.jsonl",
     "unit-test pairs": ROOT / "tests" / "guards" / "pairs.jsonl",
 }
 CANDIDATES = 3  # the cache checks the few nearest entries within the threshold
@@ -345,6 +348,7 @@ def main(full: bool) -> str:
         "dev-scope3",
         "dev-scope4",
         "dev-scope5",
+        "dev-scope6",
     ):
         report = calibrate(sets[name], distances=dist[name], evaluate_at=DEFAULT_DISTANCE_THRESHOLD)
         per_category += [f"#### {name}", "", format_evaluation(report), ""]
