@@ -1182,3 +1182,16 @@ def test_unrelated_verbs_before_the_most_rank_different_things() -> None:
     )
     reason = rejects(SubstitutionGuard(), a, b)
     assert reason is not None and "another thing ranked" in reason
+
+
+def test_a_hyphenated_modifier_sharing_only_a_small_word_narrows() -> None:
+    a = "How long does it take to insure a flat?"
+    b = "How long does it take to insure a buy-to-let flat?"
+    reason = rejects(ScopeGuard(), a, b)
+    assert reason is not None and "'buy-to-let' narrows" in reason
+
+
+def test_the_recommended_thing_is_the_thing_asked_for() -> None:
+    a = "What's the recommended saddle height for a road bike?"
+    b = "What saddle height should a road bike have?"
+    assert default_verifier().verify(a, b) is None

@@ -574,7 +574,7 @@ class SubstitutionGuard:
 # ("a good way", "a quick dinner", "my new phone"); superlatives reduce to these.
 _UNRESTRICTIVE = frozenset(
     """good bad easy simple quick fast right proper correct typical average normal usual
-    common general main basic whole entire actual real own new""".split()
+    common general main basic whole entire actual real own new recommended""".split()
 )
 
 
@@ -599,7 +599,9 @@ def narrowing(q: Features, c: Features) -> str | None:
         return None  # the entity and number guards' business, a verb ("to water plants")
     if base(w) in _UNRESTRICTIVE and not (w == "new" and _kind(after) == "person"):
         return None  # a rating word ("a good way", "my new phone"; "new staff" are some staff)
-    if "-" in w and any(stem(part) in other.stems for part in w.split("-")):
+    if "-" in w and any(
+        stem(part) in other.stems for part in w.split("-") if part not in FUNCTION_WORDS
+    ):
         return None  # "a soft-boiled egg" / "boil an egg": the same said around it
     wn = wordnet()
     verb = "v" in _parts(w)  # by its forms, not its stem: "car" is no "care"
