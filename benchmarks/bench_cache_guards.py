@@ -25,7 +25,10 @@ and scored once untouched after that: 0.609 / 1.000 before the round, 0.667 / 1.
 guards_dev_scope5.jsonl (34, written after the round's last rule and scored once untouched:
 0.714 / 0.833 before the round, 0.909 / 0.833 after) and guards_dev_scope6.jsonl (34, written
 after the round's last rule and scored once untouched: 0.833 / 0.833 before the round and
-after it, the same 2 wrong of 12). All embedded with the default model
+after it, the same 2 wrong of 12), and guards_traps6.jsonl (316, written by a helper who read
+no guard code or pair set, committed at 21:02 UTC on 2026-12-04 before that round's first
+rule; scored untouched then at 0.865 / 0.790, 17 wrong of 126; never looked at pair by pair,
+never tuned on). All embedded with the default model
 (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
 and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -74,6 +77,7 @@ SETS = {
     "dev3": DATA / "guards_dev3.jsonl",
     "traps4": DATA / "guards_traps4.jsonl",
     "traps5": DATA / "guards_traps5.jsonl",
+    "traps6": DATA / "guards_traps6.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -138,7 +142,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
         "",
     ]
     proto = []
-    for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5"):
+    for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6"):
         t = _calibrated(sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 7)
@@ -343,6 +347,7 @@ def main(full: bool) -> str:
         "dev3",
         "traps4",
         "traps5",
+        "traps6",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
