@@ -16,8 +16,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from .. import telemetry
 from ..config import (
     AsyncClient,
@@ -31,7 +29,17 @@ from ..faults import OnError, RedisFaults
 from ..keys import check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
 from ..scripts import Script
-from .entry import BUCKETS, PACKED, CacheHit, check_ttl, parse_usage, text, total_tokens, unpack
+from .entry import (
+    BUCKETS,
+    PACKED,
+    CacheHit,
+    check_ttl,
+    parse_usage,
+    text,
+    total_tokens,
+    unpack,
+    usage_json,
+)
 from .stats import CacheStats, merge_stats
 
 __all__ = ["CacheStore"]
@@ -253,7 +261,7 @@ class CacheStore:
         if self._describes_entries:
             fields += ["prompt", prompt, "scope", scope]
         if usage:
-            fields += ["usage", orjson.dumps(dict(usage), default=str)]
+            fields += ["usage", usage_json(usage)]
             fields += ["tokens", total_tokens(usage)]
         return fields
 

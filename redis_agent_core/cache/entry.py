@@ -189,6 +189,12 @@ def text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def usage_json(usage: Mapping[str, Any] | None) -> bytes:
+    """An entry's stored usage: compact JSON (no raw newline, as :func:`pack` and the
+    lookup script's reply need), ``b""`` for none; :func:`parse_usage` reads it."""
+    return orjson.dumps(dict(usage), default=str) if usage else b""
+
+
 def parse_usage(raw: object) -> dict[str, Any] | None:
     if not raw:
         return None

@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import orjson
 import redis
 from redisvl.query.filter import FilterExpression, Tag
 from redisvl.schema import IndexSchema
@@ -56,6 +55,7 @@ from .entry import (
     text,
     total_tokens,
     unpack,
+    usage_json,
 )
 from .guards import DEFAULT_DISTANCE_THRESHOLD, Rejection, Verifier, default_verifier
 
@@ -788,7 +788,7 @@ class SemanticCache(CacheStore):
         data = pack(
             prompt.encode(),
             payload.encode(),
-            orjson.dumps(dict(usage), default=str) if usage else b"",
+            usage_json(usage),
             total_tokens(usage),
             features,
         )
