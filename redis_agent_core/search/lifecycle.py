@@ -70,8 +70,13 @@ def model_flow(stamp: Stamp, what: str) -> Flow[None]:
     raise when it was written by another model: a search would compare vectors of two
     models, and answer with the wrong neighbours without a sign."""
     key, model = stamp
-    yield ["HSETNX", key, MODEL_FIELD, model]
+    # read first: an auto index re-opens every AUTO_RECHECK seconds, and once the record
+    # exists one round trip settles it; only a missing record costs the write and a re-read
+    # (another process may have written its own first)
     found = yield ["HGET", key, MODEL_FIELD]
+    if found is None:
+        yield ["HSETNX", key, MODEL_FIELD, model]
+        found = yield ["HGET", key, MODEL_FIELD]
     if found is not None and text(found) != model:
         raise SchemaMismatchError(
             f"{what} holds vectors of the embedding model {text(found)!r}, but this one "
