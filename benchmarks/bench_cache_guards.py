@@ -28,7 +28,10 @@ after the round's last rule and scored once untouched: 0.833 / 0.833 before the 
 after it, the same 2 wrong of 12), and guards_traps6.jsonl (316, written by a helper who read
 no guard code or pair set, committed at 21:02 UTC on 2026-12-04 before that round's first
 rule; scored untouched then at 0.865 / 0.790, 17 wrong of 126; never looked at pair by pair,
-never tuned on). All embedded with the default model
+never tuned on), and guards_traps7.jsonl (331, written the same way at 23:15-23:38 UTC on
+2026-12-04 in chattier, instruction-style and multi-sentence prompts, committed before any
+guard change of that session; scored untouched then at 0.901 / 0.803, 13 wrong of 131; never
+looked at pair by pair, never tuned on). All embedded with the default model
 (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
 and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -78,6 +81,7 @@ SETS = {
     "traps4": DATA / "guards_traps4.jsonl",
     "traps5": DATA / "guards_traps5.jsonl",
     "traps6": DATA / "guards_traps6.jsonl",
+    "traps7": DATA / "guards_traps7.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -142,7 +146,8 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
         "",
     ]
     proto = []
-    for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6"):
+    for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
+                   "traps7"):  # fmt: skip
         t = _calibrated(sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 7)
@@ -348,6 +353,7 @@ def main(full: bool) -> str:
         "traps4",
         "traps5",
         "traps6",
+        "traps7",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
