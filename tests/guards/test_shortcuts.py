@@ -39,3 +39,15 @@ def test_stored_features_equal_parsed_ones_on_our_pairs(own_pairs: list[Labelled
     for text, blob in blobs.items():
         assert Verifier.remember(text, blob)
         assert features(text) == parsed[text], text
+
+
+def test_the_parse_skips_no_possessive_person_or_quote_it_would_find() -> None:
+    # The owner scan runs only when a person word (or a hyphen part of one) is in the
+    # vocabulary or another apostrophe glues a word; the quote scan only with two quotes.
+    parse = _features._parse
+    assert parse("Move my co-worker's-desk upstairs").persons == {"co-worker"}
+    assert parse("Ask x'colleague's view").persons == {"colleague"}
+    assert parse("Ask my colleague's view").persons == {"colleague"}
+    assert parse("What's the bank's rate?").persons == frozenset()
+    assert parse("Say 'hi' to them").quotes == {"hi"}
+    assert parse("Don't say hi").quotes == frozenset()

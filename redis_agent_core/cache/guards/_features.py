@@ -167,6 +167,9 @@ _PREFIXED_WORD = re.compile(rf"(?=[{_PREFIX_INITIALS}])\b({_PREFIX_ALT})([a-z][a
 _POSSESSIVE = re.compile(r"'s\b")
 _OWNER = re.compile(r"\b([a-z-]+)'s\b")
 _NEGATED_WORD = re.compile(r"[a-z]n't\b|\bnon-[a-z]")
+# Person words and the hyphen parts of those with one: what a possessive person leaves
+# in the vocabulary once its "'s" is gone.
+_PERSON_CUES = lex.PERSON_WORDS | {p for w in lex.PERSON_WORDS if "-" in w for p in w.split("-")}
 
 
 def _number_words_to_digits(text: str) -> str:
@@ -546,7 +549,8 @@ def _parse(text: str) -> Features:
     content = _ROLE.sub("", text) if ":" in text else text
     lower = content.lower()
     possessive = "'s" in lower
-    words = tuple(_WORD.findall(_POSSESSIVE.sub("", lower) if possessive else lower))
+    bare = _POSSESSIVE.sub("", lower) if possessive else lower
+    words = tuple(_WORD.findall(bare))
     # Set operations and C-level maps instead of a Python loop per word: a 100-word
     # prompt parses in tens of microseconds.
     seq = tuple(map(stem, words))
@@ -605,7 +609,14 @@ def _parse(text: str) -> Features:
             for name, strict, group in _SCOPE_WORDS[m.group(0)]:
                 found.setdefault(name, set()).add((strict, group))
     scopes = {name: frozenset(hit) for name, hit in found.items()}
-    persons = frozenset(_OWNER.findall(lower)) & lex.PERSON_WORDS if possessive else _NONE
+    # An owner the result keeps is a person word before "'s": it is then in the vocabulary
+    # (or its hyphen parts are: "co-worker's-desk") unless another apostrophe glues it into
+    # a word ("x'colleague's"). Most possessives are of no person: no scan for them.
+    persons = (
+        frozenset(_OWNER.findall(lower)) & lex.PERSON_WORDS
+        if possessive and ("'" in bare or not _PERSON_CUES.isdisjoint(vocab))
+        else _NONE
+    )
 
     sources: set[str] = set()
     targets: set[str] = set()
@@ -639,12 +650,13 @@ def _parse(text: str) -> Features:
         for m in _FORMAT_SPEC.finditer(lower):
             constraints.add(f"fmt:{m.group(1) or 'table'}")
 
+    # (a quote in apostrophes needs two: "don't" alone is none)
     quotes = (
         frozenset(
             " ".join((m.group(1) or m.group(2) or m.group(3)).lower().split())
             for m in _QUOTED.finditer(content)
         )
-        if '"' in content or "'" in content or "`" in content
+        if '"' in content or "`" in content or content.count("'") > 1
         else _NONE
     )
     # (no cheaper test first: most texts have a word starting "in", "un", "dis"...)
