@@ -51,3 +51,14 @@ def test_the_parse_skips_no_possessive_person_or_quote_it_would_find() -> None:
     assert parse("What's the bank's rate?").persons == frozenset()
     assert parse("Say 'hi' to them").quotes == {"hi"}
     assert parse("Don't say hi").quotes == frozenset()
+
+
+def test_the_parse_asks_its_cue_words_and_still_reads_whole_words() -> None:
+    # negators, particles, dates and periods are looked for in the cue words (vocabulary
+    # and hyphen parts): what they find is then read from the words themselves
+    parse = _features._parse
+    assert parse("Book it for a day").quantities == {"duration:86400": 1}
+    assert parse("Book a tour for a day-trip").quantities == {}
+    assert parse("Turn it off, not on").particles == {"turn_off"}
+    assert parse("Is the non-stop flight on Friday?").dates == {"friday"}
+    assert parse("I never said no").negations == 2

@@ -537,6 +537,12 @@ _CUES = (
     | _FORMAT_VOCAB
     | lex.QUALIFIERS
     | _DIRECTION_CUES
+    | _ALIAS_KEYS
+    | lex.NEGATORS
+    | _NEGATOR_FORMS
+    | _PARTICLE_KEYS
+    | _DATE_KEYS
+    | _PERIOD_VOCAB
 )
 
 
@@ -555,15 +561,27 @@ def _parse(text: str) -> Features:
     # prompt parses in tens of microseconds.
     seq = tuple(map(stem, words))
     wordset, stems = frozenset(words), frozenset(seq)
+    vocab = wordset | stems
+    if "-" in lower:
+        vocab |= {p for w in wordset if "-" in w for p in w.split("-")}
+    # the words any test below looks for, found at once: the tests then ask this small
+    # set, and a text with none of them (a third of narrowed spans) skips them all. (A
+    # cold parse, as in a cache write, pays a memory fetch per probe of a large word set:
+    # one pass over the vocabulary instead of one per test.)
+    cues = vocab & _CUES
+    if not _ALIAS_KEYS.isdisjoint(cues):
+        aliases = {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
+        vocab |= aliases
+        cues |= aliases & _CUES
     # a word counts if it or its stem is a negator ("stopped", "none")
-    # (counted only when there is one: most texts have none, and the set test is in C)
+    # (counted only when there is one: most texts have none)
     negations = (
-        0 if lex.NEGATORS.isdisjoint(stems) else sum(map(lex.NEGATORS.__contains__, seq))
-    ) + (0 if _NEGATOR_FORMS.isdisjoint(wordset) else sum(map(_NEGATOR_FORMS.__contains__, words)))
+        0 if lex.NEGATORS.isdisjoint(cues) else sum(map(lex.NEGATORS.__contains__, seq))
+    ) + (0 if _NEGATOR_FORMS.isdisjoint(cues) else sum(map(_NEGATOR_FORMS.__contains__, words)))
     if "n't" in lower or "non-" in lower:
         negations += len(_NEGATED_WORD.findall(lower))
     particles: set[str] = set()
-    if not _PARTICLE_KEYS.isdisjoint(stems) or not _PARTICLE_KEYS.isdisjoint(wordset):
+    if not _PARTICLE_KEYS.isdisjoint(cues):
         for i, (w, st) in enumerate(zip(words, seq, strict=True)):
             if st in lex.PARTICLE_VERBS or w in lex.PARTICLE_VERBS:
                 # "turn off", "turn it off", "take money out": the first particle within 3 words
@@ -572,22 +590,13 @@ def _parse(text: str) -> Features:
                         particles.add(f"{st}_{p}")
                         break
     dates = (
-        {_DATE_WORDS[w] for w in wordset & _DATE_KEYS}
-        if not wordset.isdisjoint(_DATE_KEYS)
-        else set()
+        {_DATE_WORDS[w] for w in wordset & _DATE_KEYS} if not _DATE_KEYS.isdisjoint(cues) else set()
     )
-    vocab = wordset | stems
-    if "-" in lower:
-        vocab |= {p for w in wordset if "-" in w for p in w.split("-")}
-    if not _ALIAS_KEYS.isdisjoint(vocab):
-        vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
-
-    # the words any test below looks for, found at once: the tests then ask this small
-    # set, and a text with none of them (a third of narrowed spans) skips them all
-    cues = vocab & _CUES
     digits = _number_words_to_digits(lower) if not _NUMBER_VOCAB.isdisjoint(cues) else lower
-    if not _PERIOD_VOCAB.isdisjoint(wordset) and (
-        " a " in digits or " an " in digits or " one " in digits
+    if (
+        not _PERIOD_VOCAB.isdisjoint(cues)
+        and not _PERIOD_VOCAB.isdisjoint(wordset)  # a whole word ("for a day-trip": none)
+        and (" a " in digits or " an " in digits or " one " in digits)
     ):
         digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
     quantities = _quantities(digits)
