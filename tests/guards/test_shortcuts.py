@@ -62,3 +62,18 @@ def test_the_parse_asks_its_cue_words_and_still_reads_whole_words() -> None:
     assert parse("Turn it off, not on").particles == {"turn_off"}
     assert parse("Is the non-stop flight on Friday?").dates == {"friday"}
     assert parse("I never said no").negations == 2
+
+
+def test_the_quantity_pass_reads_times_money_and_numbers_past_its_hint() -> None:
+    # one scan (a currency sign, or a digit then a letter or ":") decides whether the time
+    # and money passes run; a whole number of up to 6 digits is keyed without a float
+    parse = _features._parse
+    assert parse("Meet at 7pm with $20").quantities == {"time:1140": 1, "money:usd:20": 1}
+    assert parse("Meet at 10:30 for 5 dollars").quantities == {"time:630": 1, "money:usd:5": 1}
+    assert parse("Meet at 10:30 [2]").quantities == {"time:630": 1, "num:2": 1}
+    assert parse("Pay £5 [2]").quantities == {"money:gbp:5": 1, "num:2": 1}
+    assert parse("Order 12 [0012], 1234567 or 1,000").quantities == {
+        "num:12": 2,
+        "num:1.23457e+06": 1,
+        "num:1000": 1,
+    }

@@ -81,6 +81,9 @@ _CURRENCY_ALT = "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
 _MONEY_HINT = re.compile(
     rf"[$£€¥₹]|\d\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT})"
 )
+# What either hint needs: a currency sign, or a digit then a letter or ":" (every word
+# the hints name after the digit is letters); one scan led by a character class.
+_HINTS = re.compile(r"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\d)\s*+[a-z:])")
 _QUANTITY = re.compile(
     rf"(?=\d)(?<![\w.,])({_NUM})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
 )
@@ -309,15 +312,23 @@ def _quantities(lower: str) -> dict[str, int]:
     # the time and money patterns start with a look-behind: scanning for them costs more
     # than these hints (necessary conditions, anchored on a digit) that skip them. They
     # blank what they count, so the quantity pass below does not count it again; that
-    # pass's own text is not needed (re.sub would build it: finditer matches the same)
-    text = _TIME.sub(time_sub, lower) if _TIME_HINT.search(lower) else lower
-    if _MONEY_HINT.search(text):
-        text = _MONEY.sub(money_sub, text)
+    # pass's own text is not needed (re.sub would build it: finditer matches the same).
+    # One cheaper scan first: most texts with a digit have neither hint.
+    text = lower
+    if _HINTS.search(lower):
+        text = _TIME.sub(time_sub, lower) if _TIME_HINT.search(lower) else lower
+        if _MONEY_HINT.search(text):
+            text = _MONEY.sub(money_sub, text)
     units = lex.UNITS
     for m in _QUANTITY.finditer(text):
         number, unit = m.group(1, 2)
         if unit is None:  # a bare number (most): no unit to look up
-            key = f"num:{_format_value(_to_float(number))}"
+            # (a whole number of up to 6 digits prints as %g does)
+            key = (
+                f"num:{int(number)}"
+                if len(number) < 7 and number.isdigit()
+                else f"num:{_format_value(_to_float(number))}"
+            )
         else:
             if unit not in units and "-" in unit:
                 unit = unit.split("-", 1)[0]  # "10-minute-walk"
