@@ -62,7 +62,8 @@ _ONE_PERIOD = re.compile(
     rf"({'|'.join(sorted(_PERIOD_UNITS, key=len, reverse=True))})\b"
 )
 _PERIOD_VOCAB = frozenset(_PERIOD_UNITS)
-_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_NUM_TAIL = r"(?:,\d{3})*(?:\.\d+)?"  # thousands and decimals after the first digits
+_NUM = rf"\d+{_NUM_TAIL}"
 _TIME = re.compile(
     r"(?=\d)(?:(?<![\w.,:])(\d{1,2})(?::(\d{2}))?\s*(?:o'clock\s*)?"
     r"(a\.?m\.?|p\.?m\.?|(?:in the|this|today|tomorrow)\s+(?:morning|afternoon|evening)|"
@@ -84,8 +85,11 @@ _MONEY_HINT = re.compile(
 # What either hint needs: a currency sign, or a digit then a letter or ":" (every word
 # the hints name after the digit is letters); one scan led by a character class.
 _HINTS = re.compile(r"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\d)\s*+[a-z:])")
+# (a number with no letter, digit, point or comma before it: its first digit leads the
+# pattern and a look-behind over two characters checks what stands before it, which lets
+# the engine skip ahead to a digit)
 _QUANTITY = re.compile(
-    rf"(?=\d)(?<![\w.,])({_NUM})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
+    rf"(\d(?<![\w.,]\d)\d*{_NUM_TAIL})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
 )
 # "in 3 sentences", "a three-sentence summary", "100 words".
 _LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
@@ -628,7 +632,7 @@ def _parse(text: str) -> Features:
         for m in _SCOPE_PHRASES.finditer(" ".join(words)):
             for name, strict, group in _SCOPE_WORDS[m.group(0)]:
                 found.setdefault(name, set()).add((strict, group))
-    scopes = {name: frozenset(hit) for name, hit in found.items()}
+    scopes = {name: frozenset(hit) for name, hit in found.items()} if found else {}
     # An owner the result keeps is a person word before "'s": it is then in the vocabulary
     # (or its hyphen parts are: "co-worker's-desk") unless another apostrophe glues it into
     # a word ("x'colleague's"). Most possessives are of no person: no scan for them.
@@ -680,10 +684,11 @@ def _parse(text: str) -> Features:
         else _NONE
     )
     # (no cheaper test first: most texts have a word starting "in", "un", "dis"...)
-    prefixed = tuple(
-        (prefix + base, base)
-        for prefix, base in _PREFIXED_WORD.findall(lower)
-        if base not in wordset and prefix != "non-"
+    heads: list[tuple[str, str]] = _PREFIXED_WORD.findall(lower)
+    prefixed = (
+        tuple((p + base, base) for p, base in heads if base not in wordset and p != "non-")
+        if heads
+        else ()
     )
     qualifiers = vocab & lex.QUALIFIERS if not lex.QUALIFIERS.isdisjoint(cues) else _NONE
     if qualifiers:
