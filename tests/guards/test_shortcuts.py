@@ -18,12 +18,18 @@ def test_wordnet_antonymy_is_symmetric() -> None:
     assert one_way == []
 
 
-def test_a_full_memo_drops_its_oldest_quarter_and_cache_clear_empties_every_memo() -> None:
-    memo: Memo[str, int] = Memo(8)
-    for i in range(8):
+def test_a_full_memo_drops_its_oldest_64th_and_cache_clear_empties_every_memo() -> None:
+    # a few entries at a time: freeing a quarter of a full memo's analyses at once
+    # stalled one lookup by milliseconds
+    memo: Memo[str, int] = Memo(128)
+    for i in range(128):
         memo.put(str(i), i)
-    assert memo.put("new", 8) == 8
-    assert list(memo) == ["2", "3", "4", "5", "6", "7", "new"]
+    assert memo.put("new", 128) == 128
+    assert list(memo) == [*map(str, range(2, 128)), "new"]
+    tiny: Memo[str, int] = Memo(8)
+    for i in range(9):
+        tiny.put(str(i), i)
+    assert list(tiny) == [*map(str, range(1, 9))]  # at least one leaves
     features("Is the museum open on Mondays?")
     relations.keys("Is the museum open on Mondays?")
     features.cache_clear()  # type: ignore[attr-defined]
