@@ -281,11 +281,9 @@ def _entities(content: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _quantities(lower: str) -> dict[str, int]:
-    """Typed, unit-normalised numbers and how often each occurs."""
-    if not _DIGIT.search(lower):  # most texts: no dict or closures built for them
-        return {}
-    found: dict[str, int] = {}  # a plain dict: a Counter's += runs in Python
+def _times_and_money(lower: str, found: dict[str, int]) -> str:
+    """Count the times and amounts of money of ``lower`` into ``found``; the text with
+    them blanked, so the quantity pass does not count their numbers again."""
 
     def time_sub(m: re.Match[str]) -> str:
         if m.group(3):
@@ -314,15 +312,22 @@ def _quantities(lower: str) -> dict[str, int]:
         return " "
 
     # the time and money patterns start with a look-behind: scanning for them costs more
-    # than these hints (necessary conditions, anchored on a digit) that skip them. They
-    # blank what they count, so the quantity pass below does not count it again; that
-    # pass's own text is not needed (re.sub would build it: finditer matches the same).
-    # One cheaper scan first: most texts with a digit have neither hint.
-    text = lower
-    if _HINTS.search(lower):
-        text = _TIME.sub(time_sub, lower) if _TIME_HINT.search(lower) else lower
-        if _MONEY_HINT.search(text):
-            text = _MONEY.sub(money_sub, text)
+    # than these hints (necessary conditions, anchored on a digit) that skip them
+    text = _TIME.sub(time_sub, lower) if _TIME_HINT.search(lower) else lower
+    if _MONEY_HINT.search(text):
+        text = _MONEY.sub(money_sub, text)
+    return text
+
+
+def _quantities(lower: str) -> dict[str, int]:
+    """Typed, unit-normalised numbers and how often each occurs."""
+    if not _DIGIT.search(lower):  # most texts: no dict built for them
+        return {}
+    found: dict[str, int] = {}  # a plain dict: a Counter's += runs in Python
+    # One cheaper scan first: most texts with a digit have neither a time nor money (no
+    # closures made for them). The quantity pass's own text is not needed (re.sub would
+    # build it: finditer matches the same).
+    text = _times_and_money(lower, found) if _HINTS.search(lower) else lower
     units = lex.UNITS
     for m in _QUANTITY.finditer(text):
         number, unit = m.group(1, 2)
