@@ -78,6 +78,9 @@ def test_the_quantity_pass_reads_times_money_and_numbers_past_its_hint() -> None
     assert parse("Meet at 10:30 for 5 dollars").quantities == {"time:630": 1, "money:usd:5": 1}
     assert parse("Meet at 10:30 [2]").quantities == {"time:630": 1, "num:2": 1}
     assert parse("Pay £5 [2]").quantities == {"money:gbp:5": 1, "num:2": 1}
+    # the scans start at the first digit or sign, and still see what stands before it
+    assert parse("Use x7 or 2").quantities == {"num:2": 1}
+    assert parse("Cost in $ or £").quantities == {}
     assert parse("Order 12 [0012], 1234567 or 1,000").quantities == {
         "num:12": 2,
         "num:1.23457e+06": 1,

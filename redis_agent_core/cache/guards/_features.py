@@ -51,7 +51,7 @@ _DIRECTION_CUES = frozenset(
     {"from", "to", "into", "onto", "than", "vs", "versus", "before", "after"}
 )
 _PREFIX_HEADS = frozenset(p[:2] for p in lex.NEGATING_PREFIXES)
-_DIGIT = re.compile(r"\d")
+_NUMERIC = re.compile(r"[\d$£€¥₹]")  # where a number or an amount of money may start
 _ALPHA_DIGIT = re.compile(r"[A-Za-z].*\d|\d.*[A-Za-z]")
 _NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS)
 # "for a week" = "for seven days": one period of time after a word that takes a length
@@ -321,15 +321,21 @@ def _times_and_money(lower: str, found: dict[str, int]) -> str:
 
 def _quantities(lower: str) -> dict[str, int]:
     """Typed, unit-normalised numbers and how often each occurs."""
-    if not _DIGIT.search(lower):  # most texts: no dict built for them
+    first = _NUMERIC.search(lower)
+    if first is None:  # most texts: no dict built for them
         return {}
     found: dict[str, int] = {}  # a plain dict: a Counter's += runs in Python
     # One cheaper scan first: most texts with a digit have neither a time nor money (no
     # closures made for them). The quantity pass's own text is not needed (re.sub would
-    # build it: finditer matches the same).
-    text = _times_and_money(lower, found) if _HINTS.search(lower) else lower
+    # build it: finditer matches the same). Both scans start at the first digit or sign
+    # (their look-behinds still see the characters before it).
+    start = first.start()
+    if _HINTS.search(lower, start):
+        text, start = _times_and_money(lower, found), 0
+    else:
+        text = lower
     units = lex.UNITS
-    for m in _QUANTITY.finditer(text):
+    for m in _QUANTITY.finditer(text, start):
         number, unit = m.group(1, 2)
         if unit is None:  # a bare number (most): no unit to look up
             # (a whole number of up to 6 digits prints as %g does)
