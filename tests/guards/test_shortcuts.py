@@ -86,3 +86,23 @@ def test_the_quantity_pass_reads_times_money_and_numbers_past_its_hint() -> None
         "num:1.23457e+06": 1,
         "num:1000": 1,
     }
+
+
+def test_the_prefixed_word_pattern_finds_what_its_plain_form_finds() -> None:
+    # led by the prefixes' initials (each checked for a word start by a look-behind)
+    # instead of a look-ahead and \b tried at every position
+    import re
+
+    from redis_agent_core.cache.guards import _lexicon as lex
+
+    plain = re.compile(
+        rf"\b({'|'.join(sorted(lex.NEGATING_PREFIXES, key=len, reverse=True))})"
+        r"([a-z][a-z-]{3,})\b(?!')"
+    )
+    texts = [
+        "an unsafe, non-refundable and non-stop dis-order",
+        "well-informed x9informal _undone nonsense noninvasive 'improper' irregular's",
+        "decide deice innnn disdain un-done imim il-legal",
+    ]
+    for text in texts:
+        assert _features._PREFIXED_WORD.findall(text) == plain.findall(text), text

@@ -167,10 +167,24 @@ _NEGATOR_FORMS = frozenset(w for w in lex.NEGATORS if stem(w) not in lex.NEGATOR
 _PARTICLE_KEYS = frozenset(lex.PARTICLE_VERBS)
 _DATE_KEYS = frozenset(_DATE_WORDS)
 _SCOPE_KEYS = frozenset(_SCOPE_WORDS)
+
+
+def _prefix_alternatives(prefixes: tuple[str, ...]) -> str:
+    """The prefixes (longest first) as a pattern led by their initial letters, each at the
+    start of a word (no word character before it): the engine then skips ahead to those
+    letters instead of trying a look-ahead and a word boundary at every position."""
+    rests: dict[str, list[str]] = {}
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        rests.setdefault(prefix[0], []).append(re.escape(prefix[1:]))
+    return "|".join(
+        rf"{re.escape(c)}(?<!\w{re.escape(c)})(?:{'|'.join(r)})" for c, r in rests.items()
+    )
+
+
 # Words that may carry a negating prefix ("unsafe", "non-refundable"): at least 6 letters.
-_PREFIX_ALT = "|".join(sorted(lex.NEGATING_PREFIXES, key=len, reverse=True))
-_PREFIX_INITIALS = "".join(sorted({p[0] for p in lex.NEGATING_PREFIXES}))
-_PREFIXED_WORD = re.compile(rf"(?=[{_PREFIX_INITIALS}])\b({_PREFIX_ALT})([a-z][a-z-]{{3,}})\b(?!')")
+_PREFIXED_WORD = re.compile(
+    rf"((?:{_prefix_alternatives(lex.NEGATING_PREFIXES)}))([a-z][a-z-]{{3,}})\b(?!')"
+)
 _POSSESSIVE = re.compile(r"'s\b")
 _OWNER = re.compile(r"\b([a-z-]+)'s\b")
 _NEGATED_WORD = re.compile(r"[a-z]n't\b|\bnon-[a-z]")
