@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from kombu.exceptions import OperationalError
-
 from ..errors import RedisUnavailableError
 from ..redis_errors import describe_url
 from .signing import SIGNATURE_KWARG, sign_task
@@ -24,6 +22,10 @@ __all__ = ["send_task"]
 
 def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) -> str:
     """Queue a registered task; :class:`RedisUnavailableError` if the broker is down."""
+    # Celery is an optional extra, and this module is imported by ones that load without it
+    # (webhooks, for their signing helpers): kombu comes with a Celery app, when one is given
+    from kombu.exceptions import OperationalError
+
     secret = getattr(celery, "task_secret", None)
     kwargs = {SIGNATURE_KWARG: sign_task(secret, name, args)} if secret else {}
     try:
