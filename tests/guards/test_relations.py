@@ -442,6 +442,31 @@ def test_argument_guard_still_reads_mixing_as_symmetric() -> None:
 @pytest.mark.parametrize(
     ("a", "b"),
     [
+        (
+            "Do nurses earn more compared with paramedics?",
+            "Do paramedics earn more compared with nurses?",
+        ),
+        (
+            "Do cyclists pay less tax compared with drivers?",
+            "Do drivers pay less tax compared with cyclists?",
+        ),
+    ],
+)
+def test_compared_with_orders_its_sides_like_than(a: str, b: str) -> None:
+    # the one asked about is the subject; "with" after "compared" is not "mix A with B"
+    reason = rejects(ArgumentGuard(), a, b)
+    assert reason is not None and "swapped" in reason
+
+
+def test_compare_a_with_b_stays_symmetric() -> None:
+    assert (
+        rejects(ArgumentGuard(), "Compare Python with Java.", "Compare Java with Python.") is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
         ("How do I back up a MongoDB database?", "How do I back up a Mongo database?"),
         ("Where are screenshots saved on a Mac?", "Where are screenshots saved on macOS?"),
     ],

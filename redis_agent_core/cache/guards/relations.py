@@ -306,7 +306,12 @@ def _symmetric(f: Features, pivot: int, end: int) -> bool:
         return False  # "replace A with B": the pivot itself
     if f.words[pivot] in _SYMMETRIC or (pivot and f.words[pivot - 1] in _SYMMETRIC):
         return True  # "is the hotel near the station", "is A similar to B"
-    return not _SYMMETRIC.isdisjoint(f.words[min(pivot, end) + 1 : max(pivot, end)])
+    between = f.words[min(pivot, end) + 1 : max(pivot, end)]
+    # "X earns more compared with Y" keeps X as the one asked about, as "than" does
+    # ("compare A with B", the verb, stays symmetric)
+    return any(
+        w in _SYMMETRIC and between[k - 1 : k] != ("compared",) for k, w in enumerate(between)
+    )
 
 
 # Verbs of replacement give "with" and "for" a direction: "replace butter with oil" is
