@@ -524,18 +524,8 @@ def decode(text: str, stored: list) -> Features:
                 parts[number] = value
         (_, qualifiers, directional, negations, particles, quantities, dates, entities,
          quotes, prefixed, scopes, persons, sources, targets, constraints) = parts  # fmt: skip
-        # the words, stems and vocabulary exactly as _parse finds them
-        if not text.isascii():
-            text = text.translate(_APOSTROPHES)
-        lower = (_ROLE.sub("", text) if ":" in text else text).lower()
-        words = tuple(_WORD.findall(_POSSESSIVE.sub("", lower) if "'s" in lower else lower))
-        seq = tuple(map(stem, words))
-        stems = frozenset(seq)
-        vocab = stems.union(words)
-        if "-" in lower:
-            vocab |= {p for w in words if "-" in w for p in w.split("-")}
-        if not _ALIAS_KEYS.isdisjoint(vocab):
-            vocab |= {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
+        # the words, stems and vocabulary: what _parse finds first (not stored)
+        _, lower, _, words, seq, _, stems, vocab, _ = _words(text)
         particle_set = frozenset(particles) if particles else _NONE
         # positional, and most parts are absent: shared empties, nothing built for them
         return Features(
@@ -597,16 +587,26 @@ _CUES = (
 )
 
 
-def _parse(text: str) -> Features:
-    """Parse ``text`` once."""
-    # Each regex below runs only when the words show it can match: most prompts are
-    # short questions and this keeps a cold parse in the tens of microseconds.
+class _Words(NamedTuple):
+    content: str  # the text without role prefixes
+    lower: str
+    bare: str  # ``lower`` without possessive 's (``lower`` itself when it has none)
+    words: tuple[str, ...]
+    seq: tuple[str, ...]  # their stems, in order
+    wordset: frozenset[str]
+    stems: frozenset[str]
+    vocab: frozenset[str]  # words, stems, hyphen parts and aliases
+    cues: frozenset[str]  # the words of ``vocab`` some test of the parse looks for
+
+
+def _words(text: str) -> _Words:
+    """The first steps of a parse, shared with :func:`decode`: a stored analysis leaves
+    these out and they are found again from the text, exactly as the parse finds them."""
     if not text.isascii():
         text = text.translate(_APOSTROPHES)
     content = _ROLE.sub("", text) if ":" in text else text
     lower = content.lower()
-    possessive = "'s" in lower
-    bare = _POSSESSIVE.sub("", lower) if possessive else lower
+    bare = _POSSESSIVE.sub("", lower) if "'s" in lower else lower
     words = tuple(_WORD.findall(bare))
     # Set operations and C-level maps instead of a Python loop per word: a 100-word
     # prompt parses in tens of microseconds.
@@ -615,15 +615,24 @@ def _parse(text: str) -> Features:
     vocab = wordset | stems
     if "-" in lower:
         vocab |= {p for w in wordset if "-" in w for p in w.split("-")}
-    # the words any test below looks for, found at once: the tests then ask this small
-    # set, and a text with none of them (a third of narrowed spans) skips them all. (A
-    # cold parse, as in a cache write, pays a memory fetch per probe of a large word set:
-    # one pass over the vocabulary instead of one per test.)
+    # the words any test of the parse looks for, found at once: the tests then ask this
+    # small set, and a text with none of them (a third of narrowed spans) skips them all.
+    # (A cold parse, as in a cache write, pays a memory fetch per probe of a large word
+    # set: one pass over the vocabulary instead of one per test.)
     cues = vocab & _CUES
     if not _ALIAS_KEYS.isdisjoint(cues):
         aliases = {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
         vocab |= aliases
         cues |= aliases & _CUES
+    return _Words(content, lower, bare, words, seq, wordset, stems, vocab, cues)
+
+
+def _parse(text: str) -> Features:
+    """Parse ``text`` once."""
+    # Each regex below runs only when the words show it can match: most prompts are
+    # short questions and this keeps a cold parse in the tens of microseconds.
+    content, lower, bare, words, seq, wordset, stems, vocab, cues = _words(text)
+    possessive = "'s" in lower
     # a word counts if it or its stem is a negator ("stopped", "none")
     # (counted only when there is one: most texts have none)
     negations = (
