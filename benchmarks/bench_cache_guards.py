@@ -60,6 +60,7 @@ from redis_agent_core.cache.calibrate import (
 )
 from redis_agent_core.cache.guards import (
     DEFAULT_DISTANCE_THRESHOLD,
+    PairScorer,
     Verifier,
     default_guards,
     default_verifier,
@@ -99,25 +100,36 @@ def _distances(pairs: list[LabelledPair], vec: dict[str, np.ndarray]) -> np.ndar
     return np.array([1.0 - float(vec[p.cached] @ vec[p.query]) for p in pairs])
 
 
+_PASSES: dict[tuple[str, bool], np.ndarray] = {}  # (set, scorer on): the verifier's passes
+
+
+def _passes(name: str, pairs: list[LabelledPair], scorer: bool) -> np.ndarray:
+    if (name, scorer) not in _PASSES:
+        verifier = default_verifier() if scorer else Verifier()
+        _PASSES[name, scorer] = verifier_passes(pairs, verifier)[0]
+    return _PASSES[name, scorer]
+
+
 def _row(name: str, pairs: list[LabelledPair], d: np.ndarray, t: float) -> list[object]:
-    passes, _ = verifier_passes(pairs, default_verifier())
-    (g,) = evaluate(pairs, d, [t], passes)
+    (v,) = evaluate(pairs, d, [t], _passes(name, pairs, True))
+    (g,) = evaluate(pairs, d, [t], _passes(name, pairs, False))
     (e,) = evaluate(pairs, d, [t])
     return [
         name,
         len(pairs),
         f"{t:.2f}",
-        f"{g.precision:.3f}",
-        f"{g.recall:.3f}",
+        f"{v.precision:.3f}",
+        f"{v.recall:.3f}",
+        f"{v.wrong} / {v.served}",
+        f"{g.precision:.3f} / {g.recall:.3f}",
         f"{g.wrong} / {g.served}",
         f"{e.precision:.3f}",
         f"{e.wrong} / {e.served}",
     ]
 
 
-def _calibrated(pairs: list[LabelledPair], d: np.ndarray) -> float | None:
-    passes, _ = verifier_passes(pairs, default_verifier())
-    best = recommend_threshold(evaluate(pairs, d, SEARCH_GRID, passes), TARGET)
+def _calibrated(name: str, pairs: list[LabelledPair], d: np.ndarray) -> float | None:
+    best = recommend_threshold(evaluate(pairs, d, SEARCH_GRID, _passes(name, pairs, True)), TARGET)
     return None if best is None else best.threshold
 
 
@@ -129,12 +141,14 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
         "precision",
         "recall",
         "wrong / served",
+        "guards alone: precision / recall",
+        "wrong / served",
         "embedding only: precision",
         "wrong / served",
     ]
     rows = [_row(n, p, dist[n], DEFAULT_DISTANCE_THRESHOLD) for n, p in sets.items()]
     out = [
-        f"### Defaults (threshold {DEFAULT_DISTANCE_THRESHOLD}, default guards)",
+        f"### Defaults (threshold {DEFAULT_DISTANCE_THRESHOLD}, default guards and pair scorer)",
         "",
         table(head, rows),
         "",
@@ -148,9 +162,9 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7"):  # fmt: skip
-        t = _calibrated(sets[source], dist[source])
+        t = _calibrated(source, sets[source], dist[source])
         if t is None:
-            proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 7)
+            proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
             continue
         for target in sets:
             if target != source:
@@ -214,8 +228,47 @@ def _lookup(
     times[1].append(time.thread_time() - start_cpu)
 
 
+def _scorer_timing(pairs: list[LabelledPair], lookups_per_length: int = 150) -> str:
+    """The pair scorer's time on the spans the guards compare: one candidate (a hit: the
+    scorer runs on the candidate the guards passed) and all three (the worst case)."""
+    rng = random.Random(18)
+    rows = []
+    for threads in (1, None):
+        scorer = PairScorer(threads=threads)
+        scorer.probability("warm", "up")  # loaded (built once into the model cache)
+        for n in LENGTHS:
+            lookups = _prompts(pairs, n, rng)[:lookups_per_length]
+            one, three = [], []
+            for query, candidates in lookups:
+                start = time.perf_counter()
+                for k, c in enumerate(candidates):
+                    scorer.probability(*narrowed(query, c)[::-1])
+                    if k == 0:
+                        one.append(time.perf_counter() - start)
+                three.append(time.perf_counter() - start)
+            rows.append(
+                [
+                    n,
+                    threads or f"default ({os.cpu_count()} cores)",
+                    f"{statistics.median(one) * 1e3:.2f}",
+                    f"{np.percentile(one, 90) * 1e3:.2f}",
+                    f"{statistics.median(three) * 1e3:.2f}",
+                ]
+            )
+    return table(
+        [
+            "prompt words",
+            "threads",
+            "one candidate: median ms",
+            "p90",
+            "three candidates: median ms",
+        ],
+        rows,
+    )
+
+
 def _timing(pairs: list[LabelledPair], passes: int) -> tuple[str, dict[int, float]]:
-    verifier = default_verifier()
+    verifier = Verifier()  # the guards: the scorer is timed apart
     wordnet()  # loaded once per process, at the first lookup: not a per-lookup cost
     rng = random.Random(14)
     rows, medians = [], {}
@@ -342,6 +395,7 @@ def main(full: bool) -> str:
     wordnet()
     load_s = time.perf_counter() - t0
     timing, medians = _timing(sets["fow-cache"], passes=5 if full else 3)
+    scorer_timing = _scorer_timing(sets["fow-cache"])
     per_category = []
     for name in (
         "calibration",
@@ -403,6 +457,15 @@ def main(full: bool) -> str:
         "",
         f"Median with stored features, worst length: **{worst:.1f} µs** (target ≤ 60 µs up "
         "to 100 words).",
+        "",
+        "### The pair scorer",
+        "",
+        "The same lookups (150 per length): the scorer (int8 cross-encoder on onnxruntime) "
+        "reads each candidate's differing span with the new prompt's, as the verifier "
+        "does after the guards pass a candidate. A hit runs it once; a lookup runs it once "
+        "more for each candidate it refuses.",
+        "",
+        scorer_timing,
         "",
         f"Run time: {time.monotonic() - started:.0f} s.",
     ]

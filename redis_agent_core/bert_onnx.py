@@ -26,6 +26,7 @@ import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -115,17 +116,30 @@ def quantize_blocks(kernel: np.ndarray, block: int) -> tuple[np.ndarray, np.ndar
     return codes.astype(np.uint8), scales.astype(np.float32).reshape(-1)
 
 
-def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None = None) -> Any:
+def build_bert_onnx(
+    model_dir: str | os.PathLike[str],
+    *,
+    int8_block: int | None = None,
+    weights: Mapping[str, np.ndarray] | None = None,
+    pair_classifier: bool = False,
+) -> Any:
     """The ONNX ``ModelProto`` of the BERT encoder in ``model_dir``.
 
     ``int8_block``: the dense layers' weights in 8 bits with one scale per ``int8_block``
     weights (onnxruntime's ``MatMulNBits``, int8 arithmetic), else float32.
+    ``weights``: tensors (Hugging Face names) that replace or add to the folder's, e.g.
+    fine-tuned layers over a base model.
 
     Inputs ``input_ids`` and ``attention_mask`` (int64, batch x sequence, padded on the
     right: the attention ops read each row's length from the mask); output
     ``last_hidden_state`` (float32, batch x sequence x hidden). Token types are all 0
     (single-sentence input, as sentence-transformers feeds them), so their embedding row
     is folded into the position table.
+
+    ``pair_classifier``: a ``BertForSequenceClassification`` with one label instead (a
+    cross-encoder): a third input ``token_type_ids`` (0 for the first text, 1 for the
+    second) and the output ``logits`` (batch x 1) of the pooler (the first token through
+    ``bert.pooler.dense`` and tanh) and ``classifier``.
     """
     try:
         import onnx
@@ -140,6 +154,9 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
     _check_config(config)
     w = read_safetensors(folder / "model.safetensors")
     prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
+    if weights:  # fine-tuned tensors over the folder's; a classifier head has no prefix
+        own = {k.removeprefix("bert."): v for k, v in weights.items()}
+        w = {**w, **{k if k.startswith("classifier.") else prefix + k: v for k, v in own.items()}}
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
     if hidden % heads:
@@ -157,7 +174,9 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
 
     def weight(key: str) -> np.ndarray:
         try:
-            return np.asarray(w[prefix + key], dtype=np.float32)
+            return np.asarray(
+                w[key if key.startswith("classifier.") else prefix + key], dtype=np.float32
+            )
         except KeyError:
             raise ConfigError(f"{folder}: weight {prefix + key!r} is missing") from None
 
@@ -200,7 +219,9 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
     # embeddings: word + (position + token type 0), then LayerNorm, in one op that also
     # gives each row's length (right padding) for the attention ops below
     positions = weight("embeddings.position_embeddings.weight")
-    positions = positions + weight("embeddings.token_type_embeddings.weight")[0]
+    types = weight("embeddings.token_type_embeddings.weight")
+    if not pair_classifier:
+        positions = positions + types[0]
     mask32 = node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
     ids32 = node("Cast", ["input_ids"], "ids_i32", to=TensorProto.INT32)
     nodes.append(
@@ -208,10 +229,12 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
             "EmbedLayerNormalization",
             [
                 ids32,
-                "",
+                node("Cast", ["token_type_ids"], "types_i32", to=TensorProto.INT32)
+                if pair_classifier
+                else "",
                 const("word", weight("embeddings.word_embeddings.weight")),
                 const("positions", positions),
-                "",
+                const("types", types) if pair_classifier else "",
                 const("emb_ln/g", weight("embeddings.LayerNorm.weight")),
                 const("emb_ln/b", weight("embeddings.LayerNorm.bias")),
                 mask32,
@@ -282,21 +305,36 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], *, int8_block: int | None
             n + "/ln2",
         )
 
-    nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
-    graph = helper.make_graph(
-        nodes,
-        "bert_encoder",
-        [
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
-        ],
-        [
-            helper.make_tensor_value_info(
-                "last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden]
-            )
-        ],
-        initializer=inits,
-    )
+    inputs = [
+        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "seq"])
+        for name in ("input_ids", "attention_mask", "token_type_ids")[: 3 if pair_classifier else 2]
+    ]
+    if pair_classifier:
+        # a 0-d index (const() would make it 1-d): the first token's row, batch x hidden
+        inits.append(numpy_helper.from_array(np.array(0, dtype=np.int64), "first"))
+        first = node("Gather", [x, "first"], "first_token", axis=1)
+        pooled = node(
+            "Gemm",
+            [
+                first,
+                const("pooler/w", weight("pooler.dense.weight")),
+                const("pooler/b", weight("pooler.dense.bias")),
+            ],
+            "pooler",
+            transB=1,
+        )
+        head = [
+            const("classifier/w", weight("classifier.weight")),
+            const("classifier/b", weight("classifier.bias")),
+        ]
+        node("Gemm", [node("Tanh", [pooled], "pooled"), *head], "logits", transB=1)
+        output = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1])
+    else:
+        nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
+        output = helper.make_tensor_value_info(
+            "last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden]
+        )
+    graph = helper.make_graph(nodes, "bert_encoder", inputs, [output], initializer=inits)
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
@@ -313,6 +351,8 @@ def save_bert_onnx(
     *,
     int8_block: int | None = None,
     int8_dynamic: bool = False,
+    weights: Mapping[str, np.ndarray] | None = None,
+    pair_classifier: bool = False,
 ) -> Path:
     """Convert the encoder in ``model_dir`` and save the graph as ``target`` with its
     weights in ``<target stem>.data`` beside it; returns ``target``.
@@ -330,7 +370,9 @@ def save_bert_onnx(
     if int8_dynamic and int8_block is not None:
         raise ConfigError("int8_dynamic and int8_block are two quantizations: choose one")
     path = Path(target)
-    model = build_bert_onnx(model_dir, int8_block=int8_block)
+    model = build_bert_onnx(
+        model_dir, int8_block=int8_block, weights=weights, pair_classifier=pair_classifier
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     data = path.stem + ".data"
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=path.parent))

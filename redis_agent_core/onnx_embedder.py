@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["OnnxEmbedder", "model_cache_dir"]
+__all__ = ["OnnxEmbedder", "default_model_path", "model_cache_dir", "open_session"]
 
 _DEFAULT_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # embeddings.DEFAULT_MODEL_NAME
 _INSTALL_HINT = (
@@ -106,6 +106,27 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     vectors = summed / np.maximum(weights.sum(axis=1), 1e-9)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def open_session(path: Path, threads: int | None) -> Any:
+    """An onnxruntime CPU session of ``path`` with ``threads`` intra-op threads (``None``:
+    ``OMP_NUM_THREADS`` when set, else one per core)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    threads = threads or _omp_threads()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # idle worker threads sleep instead of spinning: the cores are shared with the
+    # event loop, Redis and the other workers
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(
+        str(path),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=_DISABLED_FUSIONS,
+    )
 
 
 class OnnxEmbedder:
@@ -212,7 +233,7 @@ class OnnxEmbedder:
 
     def _open(self) -> Any:
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401  (open_session needs it)
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise ConfigError(
@@ -240,20 +261,7 @@ class OnnxEmbedder:
         # the file's own settings (fixed padding to 128) are not sentence-transformers'
         tokenizer.enable_truncation(self._max_length)
         tokenizer.no_padding()
-        options = onnxruntime.SessionOptions()
-        threads = self._threads or _omp_threads()
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # idle worker threads sleep instead of spinning: the cores are shared with the
-        # event loop, Redis and the other workers
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = onnxruntime.InferenceSession(
-            str(path),
-            options,
-            providers=["CPUExecutionProvider"],
-            disabled_optimizers=_DISABLED_FUSIONS,
-        )
+        session = open_session(path, self._threads)
         outputs = session.get_outputs()
         dims = outputs[0].shape[-1] if outputs else None
         if not isinstance(dims, int):

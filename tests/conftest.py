@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -167,3 +169,24 @@ def skip_unless(flag: bool, reason: str) -> None:
     """Skip the calling test with ``reason`` when a server feature is missing."""
     if not flag:
         pytest.skip(reason)
+
+
+def python_without(packages: tuple[str, ...], code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter where importing any of ``packages`` fails, as
+    on an install without the extra that brings them."""
+    blocker = (
+        "import sys\n"
+        "class Missing:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {packages!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Missing())\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, "-c", blocker + code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )

@@ -12,13 +12,13 @@ imports with ``ast`` (top-level and inside functions).
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import python_without
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = "redis_agent_core"
@@ -384,16 +384,8 @@ def test_the_adapters_and_the_tasks_package_import_without_celery() -> None:
     # Celery is the `tasks` extra: `pip install redis-agent-pack[langchain]` must give a
     # working `import langchain_redis_agent` (its task helpers load Celery on first use)
     code = (
-        "import sys\n"
-        "class NoCelery:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('celery', 'kombu'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, NoCelery())\n"
         "import langchain_redis_agent, llamaindex_redis_agent, redis_agent_core.tasks\n"
         "from redis_agent_core.tasks import sign_payload, register_model\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
+    done = python_without(("celery", "kombu"), code)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -100,7 +100,9 @@ def test_any_key_prefix_keeps_sessions_apart(redis_url: str, namespace: str) -> 
         for i, history in enumerate(histories):
             history.add_message(HumanMessage(f"under prefix {i}"))
         assert [[m.content for m in h.messages] for h in histories] == [
-            ["under prefix 0"], ["under prefix 1"], ["under prefix 2"]
+            ["under prefix 0"],
+            ["under prefix 1"],
+            ["under prefix 2"],
         ]
         assert histories[0].redis_client.ping()
         assert histories[0].search_messages("prefix", limit=0) == []

@@ -25,7 +25,7 @@ from redis_agent_core.cache.calibrate import (
     recommend_threshold,
     verifier_passes,
 )
-from redis_agent_core.cache.guards import default_verifier
+from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.cli import main
 from redis_agent_core.embeddings import CallableEmbedder, default_embedder
 from redis_agent_core.errors import ConfigError
@@ -49,7 +49,7 @@ def test_evaluate_counts_served_pairs_per_threshold() -> None:
 
 
 def test_evaluate_with_verifier_serves_only_passing_pairs() -> None:
-    passes, guards = verifier_passes(PAIRS, default_verifier())
+    passes, guards = verifier_passes(PAIRS, Verifier())
     assert passes.tolist() == [True, False, False, True]
     assert guards == [None, "negation", "number", None]
     rows = evaluate(PAIRS, DISTANCES, [0.2, 0.4], passes)
@@ -174,7 +174,7 @@ def test_guards_on_fow_cache_pairs() -> None:
     """Independent of distances: the guards let true pairs through and stop traps."""
     pairs = _fow_pairs()
     assert len(pairs) == 600
-    passes, _ = verifier_passes(pairs, default_verifier())
+    passes, _ = verifier_passes(pairs, Verifier())
     labels = np.array([p.same_answer for p in pairs])
     assert passes[labels].mean() >= 0.9  # paraphrases and near repeats still hit
     assert (~passes[~labels]).mean() >= 0.8  # traps rejected
@@ -295,7 +295,7 @@ def test_load_pairs_reads_the_stored_asked_same_spelling(tmp_path: Path) -> None
 
 
 def test_by_category_counts_each_category_and_the_total() -> None:
-    passes, _ = verifier_passes(PAIRS, default_verifier())
+    passes, _ = verifier_passes(PAIRS, Verifier())
     rows = {r.category: r for r in by_category(PAIRS, DISTANCES, 0.2, passes)}
     assert list(rows) == ["negation", "number", "paraphrase", "all"]
     assert (rows["paraphrase"].served, rows["paraphrase"].recall) == (1, 0.5)
@@ -309,7 +309,7 @@ def test_evaluate_and_calibrate_share_one_report() -> None:
     report = calibrate(PAIRS, distances=DISTANCES, evaluate_at=0.4, target_precision=0.9)
     assert report.evaluated_at == 0.4
     assert report.categories == by_category(
-        PAIRS, DISTANCES, 0.4, verifier_passes(PAIRS, default_verifier())[0]
+        PAIRS, DISTANCES, 0.4, verifier_passes(PAIRS, Verifier())[0]
     )
     text = format_evaluation(report)
     assert "threshold 0.40" in text and "| **all** | 4 | 2 | 2 | 1.000 | 1.000 | 0 |" in text

@@ -18,7 +18,6 @@ from redis_agent_core.cache.guards import (
     ScopeGuard,
     Verifier,
     default_guards,
-    default_verifier,
     features,
 )
 
@@ -272,7 +271,7 @@ def test_constraint_guard_passes_same_constraints(a: str, b: str) -> None:
 
 
 def test_role_prefixes_are_ignored() -> None:
-    verifier = default_verifier()
+    verifier = Verifier()
     assert verifier.verify("human: How do I reset my router?", "How do I reset my router?") is None
     # role names never become entities, even when capitalised
     assert (
@@ -285,7 +284,7 @@ def test_role_prefixes_are_ignored() -> None:
 
 
 def test_conversation_checks_the_whole_context() -> None:
-    verifier = default_verifier()
+    verifier = Verifier()
     history = (
         "system: You answer billing questions.\nhuman: My plan costs $10 a month.\nai: Noted.\n"
     )
@@ -316,7 +315,7 @@ def test_default_guards_cover_every_category() -> None:
 
 
 def test_verifier_reports_the_first_guard_that_rejects() -> None:
-    rejection = default_verifier().verify("Don't cancel my order", "Cancel my order")
+    rejection = Verifier().verify("Don't cancel my order", "Cancel my order")
     assert rejection == Rejection("negation", rejection.reason)
     assert "negat" in rejection.reason
 
@@ -363,7 +362,7 @@ async def test_async_extra_verifier() -> None:
 
 
 def test_degenerate_and_long_texts() -> None:
-    verifier = default_verifier()
+    verifier = Verifier()
     assert verifier.verify("", "") is None
     assert verifier.verify("", "???") is None
     # parsing is linear: a 100 kB conversation is handled, and its numbers compared
@@ -392,7 +391,7 @@ OWN_PAIRS = load_pairs(OWN_PAIRS_PATH)
 @pytest.mark.parametrize("pair", OWN_PAIRS, ids=_pair_id)
 def test_own_labelled_pairs(pair: LabelledPair) -> None:
     """Paraphrases and near repeats pass; each trap is rejected by the guard of its kind."""
-    verifier = default_verifier()
+    verifier = Verifier()
     rejection = verifier.verify(pair.query, pair.cached)
     if pair.same_answer:
         assert rejection is None, f"a true paraphrase was rejected: {rejection}"

@@ -14,7 +14,7 @@ from redis_agent_core.cache.guards import (
     NegationGuard,
     ScopeGuard,
     SubstitutionGuard,
-    default_verifier,
+    Verifier,
 )
 from redis_agent_core.cache.guards._wordnet import wordnet
 
@@ -259,7 +259,7 @@ def test_entity_guard_still_rejects_another_product(a: str, b: str) -> None:
     ],
 )
 def test_default_verifier_names_the_new_categories(a: str, b: str, guard: str) -> None:
-    rejection = default_verifier().verify(b, a)
+    rejection = Verifier().verify(b, a)
     assert rejection is not None and rejection.guard == guard and rejection.reason
 
 
@@ -322,7 +322,7 @@ def test_number_guard_reads_a_model_number_in_a_short_name() -> None:
     assert rejects(
         NumberGuard(), "Is the Galaxy Tab 9 waterproof?", "Is the Galaxy Tab 8 waterproof?"
     )
-    verifier = default_verifier()
+    verifier = Verifier()
     assert (
         verifier.verify("How long is a PS5 warranty?", "How long is a PlayStation 5 warranty?")
         is None
@@ -345,11 +345,11 @@ def test_number_guard_reads_a_model_number_in_a_short_name() -> None:
     ],
 )
 def test_short_names_with_small_words_and_plurals_still_hit(a: str, b: str) -> None:
-    assert default_verifier().verify(b, a) is None
+    assert Verifier().verify(b, a) is None
 
 
 def test_a_qualifier_inside_a_name_does_not_narrow_the_question() -> None:
-    verifier = default_verifier()
+    verifier = Verifier()
     assert (
         verifier.verify(
             "What does the IMF forecast?", "What does the International Monetary Fund forecast?"
@@ -528,8 +528,8 @@ def test_a_name_that_is_also_a_noun_is_no_item() -> None:
     ],
 )
 def test_a_comparison_turned_round_is_the_same_question(a: str, b: str) -> None:
-    assert default_verifier().verify(a, b) is None
-    assert default_verifier().verify(b, a) is None
+    assert Verifier().verify(a, b) is None
+    assert Verifier().verify(b, a) is None
 
 
 @pytest.mark.parametrize(
@@ -543,7 +543,7 @@ def test_a_comparison_turned_round_is_the_same_question(a: str, b: str) -> None:
 )
 def test_a_comparison_turned_once_is_another_question(a: str, b: str, guard: str) -> None:
     for one, other in ((a, b), (b, a)):
-        rejection = default_verifier().verify(one, other)
+        rejection = Verifier().verify(one, other)
         assert rejection is not None and rejection.guard == guard
 
 
@@ -674,7 +674,7 @@ def test_argument_guard_keeps_symmetric_and_reordered_questions(a: str, b: str) 
 
 
 def test_a_word_inside_an_abbreviated_name_scopes_nothing() -> None:
-    verifier = default_verifier()
+    verifier = Verifier()
     full = "How do I update Windows Subsystem for Linux on Windows 10?"
     assert verifier.verify(full, "How do I update WSL on Windows 10?") is None
     assert verifier.verify("How do I update WSL on Windows 10?", full) is None
@@ -683,7 +683,7 @@ def test_a_word_inside_an_abbreviated_name_scopes_nothing() -> None:
 
 
 def test_a_name_with_a_comma_inside_keeps_its_initials() -> None:
-    verifier = default_verifier()
+    verifier = Verifier()
     full = "When does the University of Wisconsin, Madison term start?"
     assert verifier.verify(full, "When does the UWM term start?") is None
     assert verifier.verify("When does the UWM term start?", "When does the UCLA term start?")
@@ -1064,7 +1064,7 @@ def test_another_time_frame_is_another_question(a: str, b: str) -> None:
 
 def test_the_same_time_frame_said_otherwise_passes() -> None:
     a, b = "How much does the gym cost per month?", "How much does the gym cost each month?"
-    assert default_verifier().verify(a, b) is None
+    assert Verifier().verify(a, b) is None
 
 
 @pytest.mark.parametrize(
@@ -1109,7 +1109,7 @@ def test_another_noun_phrase_in_the_same_place_is_another_question(a: str, b: st
 
 def test_a_phrase_reworded_around_the_same_noun_passes() -> None:
     a, b = "Which tea has the most caffeine content?", "Which tea contains the most caffeine?"
-    assert default_verifier().verify(a, b) is None
+    assert Verifier().verify(a, b) is None
 
 
 def test_outdoors_on_one_side_only_narrows_the_question() -> None:
@@ -1139,7 +1139,7 @@ def test_two_unrelated_states_of_one_thing_are_two_questions() -> None:
 
 def test_a_state_and_its_kind_are_one_question() -> None:
     a, b = "How long can I keep cooked rice?", "How long can I keep boiled rice?"
-    assert default_verifier().verify(a, b) is None
+    assert Verifier().verify(a, b) is None
 
 
 # --- modifiers WordNet lacks or reads by a stem, time frames, states and comparisons ------
@@ -1159,7 +1159,7 @@ def test_a_noun_before_the_shared_noun_names_a_kind_whatever_its_stem(a: str, b:
 
 def test_a_slip_before_the_shared_noun_is_no_kind() -> None:
     a, b = "Which desk has the best cable management?", "Which desk has the best cabel management?"
-    assert default_verifier().verify(a, b) is None
+    assert Verifier().verify(a, b) is None
 
 
 @pytest.mark.parametrize(
@@ -1197,7 +1197,7 @@ def test_another_attribute_phrase_of_the_same_thing_is_another_question(a: str, 
 
 def test_an_attribute_reworded_on_one_stem_passes() -> None:
     a, b = "What is the life expectancy of a parrot?", "What is the lifespan of a parrot?"
-    assert default_verifier().verify(a, b) is None
+    assert Verifier().verify(a, b) is None
 
 
 def test_unrelated_verbs_before_the_most_rank_different_things() -> None:
@@ -1219,4 +1219,4 @@ def test_a_hyphenated_modifier_sharing_only_a_small_word_narrows() -> None:
 def test_the_recommended_thing_is_the_thing_asked_for() -> None:
     a = "What's the recommended saddle height for a road bike?"
     b = "What saddle height should a road bike have?"
-    assert default_verifier().verify(a, b) is None
+    assert Verifier().verify(a, b) is None

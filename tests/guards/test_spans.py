@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from redis_agent_core.cache.guards import Verifier, _features, default_verifier, features
+from redis_agent_core.cache.guards import Verifier, _features, features
 from redis_agent_core.cache.guards._spans import MIN_SHARED, narrowed
 
 CONTEXT = (
@@ -30,7 +30,7 @@ CONTEXT = (
 def test_a_long_shared_context_keeps_the_question_s_verdict(
     stored: str, asked: str, guard: str
 ) -> None:
-    verifier = default_verifier()
+    verifier = Verifier()
     alone = verifier.verify(asked, stored)
     long = verifier.verify(CONTEXT + asked, CONTEXT + stored)
     assert alone is not None and long is not None
@@ -40,7 +40,7 @@ def test_a_long_shared_context_keeps_the_question_s_verdict(
 def test_a_paraphrase_after_a_shared_context_still_passes() -> None:
     stored = CONTEXT + "When do you open on Saturdays?"
     asked = CONTEXT + "What time do you open on Saturdays?"
-    assert default_verifier().verify(asked, stored) is None
+    assert Verifier().verify(asked, stored) is None
 
 
 def test_a_word_of_the_shared_context_does_not_hide_a_swap_in_the_question() -> None:
@@ -48,7 +48,7 @@ def test_a_word_of_the_shared_context_does_not_hide_a_swap_in_the_question() -> 
     # "Gardena" differs (a name added on one side passes); narrowed, it is a swap.
     stored = "What is the warranty on Fiskars shears bought this year?"
     asked = "What is the warranty on Gardena shears bought this year?"
-    rejection = default_verifier().verify(CONTEXT + asked, CONTEXT + stored)
+    rejection = Verifier().verify(CONTEXT + asked, CONTEXT + stored)
     assert rejection is not None and rejection.guard == "entity"
 
 
@@ -69,6 +69,6 @@ def test_a_lookup_on_long_prompts_analyses_only_the_differing_span(
     stored = CONTEXT + "Can I return a hose after 30 days?"
     Verifier.remember(stored, Verifier.features_of(stored))
     parsed.clear()
-    rejection = default_verifier().verify(CONTEXT + "Can I return a hose after 60 days?", stored)
+    rejection = Verifier().verify(CONTEXT + "Can I return a hose after 60 days?", stored)
     assert rejection is not None and rejection.guard == "number"
     assert parsed and all(len(text.split()) < 20 for text in parsed)

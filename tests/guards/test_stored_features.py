@@ -8,7 +8,7 @@ import pytest
 
 from redis_agent_core.cache import SemanticCache, make_scope
 from redis_agent_core.cache.entry import PACKED, unpack
-from redis_agent_core.cache.guards import Verifier, _features, default_verifier, features
+from redis_agent_core.cache.guards import Verifier, _features, features
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
@@ -141,7 +141,7 @@ def test_a_narrowed_lookup_never_loads_the_candidates_stored_features(
     real = orjson.loads
     monkeypatch.setattr(orjson, "loads", lambda data: loads.append(data) or real(data))
     assert Verifier.remember(stored, blob)
-    default_verifier().verify(asked, stored)
+    Verifier().verify(asked, stored)
     assert loads == []
 
 
@@ -173,4 +173,4 @@ def test_no_guards_no_stored_features(config: RedisAgentConfig) -> None:
             0,
             b"",
         )
-    assert default_verifier().guards
+    assert Verifier().guards

@@ -24,6 +24,7 @@ candidates costs a few microseconds per candidate.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 from bisect import bisect_left
@@ -48,6 +49,7 @@ from .relations import (
     narrowing,
     prevention_shift,
 )
+from .scorer import PairScorer
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -60,6 +62,7 @@ __all__ = [
     "NegationGuard",
     "NumberGuard",
     "OrderGuard",
+    "PairScorer",
     "Rejection",
     "ScopeGuard",
     "SubstitutionGuard",
@@ -496,18 +499,27 @@ def default_guards() -> list[Guard]:
 
 
 class Verifier:
-    """Runs guards, then the optional ``extra`` verifier, on a (query, candidate) pair.
+    """Runs guards, then the optional pair ``scorer``, then the optional ``extra``
+    verifier, on a (query, candidate) pair.
 
     ``guards=None`` uses :func:`default_guards`; pass ``[]`` for none or your own list
-    (any object with ``name`` and ``check``). ``extra(query, candidate) -> bool`` (or an
-    async function) runs only when every guard passes; ``False`` is a ``custom``
-    rejection. ``verify`` needs a sync ``extra``; ``averify`` takes either.
+    (any object with ``name`` and ``check``). ``scorer``: a :class:`PairScorer` (the
+    learned cross-encoder; :func:`default_verifier` has one, ``Verifier()`` has none),
+    asked about the differing spans the guards compared; a low score is a ``scorer``
+    rejection. ``extra(query, candidate) -> bool`` (or an async function) runs only when
+    everything else passes; ``False`` is a ``custom`` rejection. ``verify`` needs a sync
+    ``extra``; ``averify`` takes either.
     """
 
     def __init__(
-        self, guards: Sequence[Guard] | None = None, *, extra: ExtraVerifier | None = None
+        self,
+        guards: Sequence[Guard] | None = None,
+        *,
+        scorer: PairScorer | None = None,
+        extra: ExtraVerifier | None = None,
     ) -> None:
         self.guards = list(default_guards() if guards is None else guards)
+        self.scorer = scorer
         self.extra = extra
 
     @staticmethod
@@ -536,7 +548,8 @@ class Verifier:
             return False
         return True
 
-    def _run_guards(self, query: str, candidate: str) -> Rejection | None:
+    def _run_guards(self, query: str, candidate: str) -> Rejection | tuple[str, str] | None:
+        """A guard's rejection, else the spans the scorer should read (None: serve)."""
         if query == candidate:
             return None  # an exact repeat cannot disagree with itself
         query, candidate = narrowed(query, candidate)
@@ -544,36 +557,54 @@ class Verifier:
             reason = guard.check(query, candidate)
             if reason is not None:
                 return Rejection(guard.name, reason)
-        return None
+        return None if self.scorer is None else (candidate, query)
+
+    def _score(self, spans: tuple[str, str]) -> Rejection | None:
+        assert self.scorer is not None
+        reason = self.scorer.rejects(*spans)
+        return None if reason is None else Rejection(self.scorer.name, reason)
+
+    @staticmethod
+    def _custom(result: object) -> Rejection | None:
+        return None if result else Rejection("custom", "rejected by the extra verifier")
 
     def verify(self, query: str, candidate: str) -> Rejection | None:
         """The first rejection for serving ``candidate``'s answer to ``query``, or None."""
         rejection = self._run_guards(query, candidate)
-        if rejection is None and self.extra is not None:
-            result = self.extra(query, candidate)
-            if inspect.isawaitable(result):
-                if inspect.iscoroutine(result):
-                    result.close()  # don't leak a never-awaited coroutine warning
-                raise TypeError(
-                    "the extra verifier is async: call averify() (the async cache paths "
-                    "do), or pass a sync function"
-                )
-            if not result:
-                return Rejection("custom", "rejected by the extra verifier")
-        return rejection
+        if type(rejection) is tuple:  # spans to score (a Rejection is a tuple too)
+            rejection = self._score(rejection)
+        if rejection is not None or self.extra is None:
+            return rejection
+        result = self.extra(query, candidate)
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()  # don't leak a never-awaited coroutine warning
+            raise TypeError(
+                "the extra verifier is async: call averify() (the async cache paths "
+                "do), or pass a sync function"
+            )
+        return self._custom(result)
 
     async def averify(self, query: str, candidate: str) -> Rejection | None:
-        """Async form of :meth:`verify`; awaits an async ``extra`` verifier."""
+        """Async form of :meth:`verify`; awaits an async ``extra`` verifier. The pair
+        scorer (a few ms of CPU) runs in a worker thread, off the event loop."""
         rejection = self._run_guards(query, candidate)
-        if rejection is None and self.extra is not None:
-            result = self.extra(query, candidate)
-            if inspect.isawaitable(result):
-                result = await result
-            if not result:
-                return Rejection("custom", "rejected by the extra verifier")
-        return rejection
+        if type(rejection) is tuple:  # spans to score (a Rejection is a tuple too)
+            rejection = await asyncio.to_thread(self._score, rejection)
+        if rejection is not None or self.extra is None:
+            return rejection
+        result = self.extra(query, candidate)
+        if inspect.isawaitable(result):
+            result = await result
+        return self._custom(result)
+
+
+_SCORER: list[PairScorer] = []  # one model per process, loaded on first use
 
 
 def default_verifier() -> Verifier:
-    """A :class:`Verifier` with the default guards and no extra verifier."""
-    return Verifier()
+    """A :class:`Verifier` with the default guards and the pair scorer (one per
+    process), no extra verifier: what :class:`SemanticCache` uses."""
+    if not _SCORER:
+        _SCORER.append(PairScorer())
+    return Verifier(scorer=_SCORER[0])

@@ -43,18 +43,18 @@ def _common_suffix(a: list[str], b: list[str], limit: int) -> int:
     return n
 
 
-_last: list = ["", []]  # the last query and its words: a lookup narrows it per candidate
+# the last query and its words (a lookup narrows it per candidate), one tuple replaced
+# whole: threads verifying at once never see one query with another's words
+_last: list[tuple[str, list[str]]] = [("", [])]
 
 
 def narrowed(query: str, candidate: str) -> tuple[str, str]:
     """The differing spans of ``query`` and ``candidate`` with their context, or the
     texts themselves when they share fewer than :data:`MIN_SHARED` words at their ends."""
-    last = _last
-    if last[0] is query:
-        q = last[1]
-    else:
+    last, q = _last[0]
+    if last is not query:
         q = query.split()
-        last[0], last[1] = query, q
+        _last[0] = (query, q)
     c = candidate.split()
     shortest = min(len(q), len(c))
     if shortest <= MIN_SHARED:

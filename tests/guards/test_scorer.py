@@ -1,0 +1,121 @@
+"""The pair scorer: the learned cross-encoder that runs after the guards pass a candidate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from redis_agent_core.cache.guards import PairScorer, Verifier, default_verifier
+from redis_agent_core.cache.guards.scorer import META_FILE, THRESHOLD, base_digest
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.onnx_embedder import default_model_path
+from tests.conftest import python_without
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("onnxruntime")
+
+# pairs of our own, written for this test (in no training set): one answer serves both
+SAME = [
+    ("How many grams of fibre are in a cup of cooked lentils?",
+     "how much fiber does one cup of cooked lentils have"),
+    ("What's the quickest way to defrost chicken breasts safely?",
+     "How can I safely thaw chicken breasts quickly?"),
+    ("Can I deduct my home office if I'm self-employed?",
+     "As a self-employed person, can I claim a deduction for my home office?"),
+]  # fmt: skip
+# near misses the guards let through (checked below): another question each
+OTHER = [
+    ("How do I make my sourdough starter more sour?",
+     "How do I make my sourdough starter less sour?"),
+    ("Should I water succulents more often in summer?",
+     "Should I water succulents more often in winter?"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scorer() -> PairScorer:
+    return PairScorer()
+
+
+@pytest.mark.parametrize(("stored", "asked"), SAME)
+def test_a_paraphrase_scores_high(scorer: PairScorer, stored: str, asked: str) -> None:
+    assert scorer.probability(stored, asked) >= THRESHOLD
+    assert scorer.rejects(stored, asked) is None
+
+
+@pytest.mark.parametrize(("stored", "asked"), OTHER)
+def test_a_near_miss_scores_low_and_says_why(scorer: PairScorer, stored: str, asked: str) -> None:
+    assert scorer.probability(stored, asked) < THRESHOLD
+    reason = scorer.rejects(stored, asked)
+    assert reason is not None and "pair model" in reason
+
+
+def test_the_default_verifier_runs_the_scorer_after_the_guards() -> None:
+    verifier = default_verifier()
+    assert isinstance(verifier.scorer, PairScorer)
+    assert default_verifier().scorer is verifier.scorer  # one model per process
+    assert Verifier().scorer is None  # the guards alone, as before
+    stored, asked = OTHER[0]
+    rejection = verifier.verify(asked, stored)
+    assert rejection is not None
+    # the guards pass it when they are alone: the rejection is the scorer's
+    if Verifier().verify(asked, stored) is None:
+        assert rejection.guard == "scorer"
+    for stored, asked in SAME:
+        assert verifier.verify(asked, stored) is None
+    assert verifier.verify(asked, asked) is None  # an exact repeat: nothing runs
+
+
+async def test_averify_gives_the_same_decisions() -> None:
+    verifier = default_verifier()
+    for stored, asked in SAME + OTHER:
+        assert await verifier.averify(asked, stored) == verifier.verify(asked, stored)
+
+
+def test_bad_settings_are_refused_before_anything_loads() -> None:
+    with pytest.raises(ConfigError, match="probability"):
+        PairScorer(threshold=1.5)
+    with pytest.raises(ConfigError, match="threads"):
+        PairScorer(threads=0)
+
+
+def test_the_shipped_layers_fit_the_installed_base_model() -> None:
+    meta = json.loads(META_FILE.read_text())
+    assert meta["base_digest"] == base_digest(default_model_path())
+    assert meta["threshold"] == THRESHOLD
+    # never trained on the held-out sets that judge it
+    held_out = {"guards_traps5", "guards_traps6", "guards_traps7", "guards_traps8"}
+    assert held_out <= set(meta["never_trained_on"])
+    assert not held_out & set(meta["trained_on"])
+
+
+def test_the_training_script_leaves_the_held_out_sets_out() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import train_pair_scorer
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    names = set(train_pair_scorer.training_sets(set()))
+    assert "guards_traps4" in names and "fow-cache" in names
+    assert not names & {"guards_traps5", "guards_traps6", "guards_traps7", "guards_traps8"}
+
+
+def test_without_onnxruntime_the_guards_serve_alone_and_say_so() -> None:
+    code = (
+        "import logging\n"
+        "logging.basicConfig()\n"
+        "from redis_agent_core.cache.guards import default_verifier\n"
+        "v = default_verifier()\n"
+        "assert v.verify('How do I make my starter less sour?', "
+        "'How do I make my starter more sour?') is not None  # the guards still run\n"
+        "assert v.verify('how much fiber is in lentils', 'How much fibre do lentils have?') "
+        "is None\n"
+        "assert not v.scorer.available\n"
+    )
+    done = python_without(("onnxruntime", "tokenizers"), code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pair scorer is off" in done.stderr
