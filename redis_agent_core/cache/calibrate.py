@@ -50,7 +50,7 @@ __all__ = [
 
 #: Thresholds shown in the report table (cosine distance).
 DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(
-    sorted({0.05, 0.1, 0.15, 0.2, DEFAULT_DISTANCE_THRESHOLD, 0.25, 0.3, 0.35, 0.4})
+    sorted({0.05, 0.1, 0.15, 0.2, 0.22, DEFAULT_DISTANCE_THRESHOLD, 0.25, 0.3, 0.35, 0.4})
 )
 #: The finer grid searched for the recommendation.
 SEARCH_GRID: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 61))

@@ -57,10 +57,28 @@ from .entry import (
     unpack,
     usage_json,
 )
-from .guards import DEFAULT_DISTANCE_THRESHOLD, Rejection, Verifier, default_verifier
+from .guards import (
+    DEFAULT_DISTANCE_THRESHOLD,
+    GUARDS_DISTANCE_THRESHOLD,
+    Rejection,
+    Verifier,
+    default_verifier,
+)
 
 # embedding alone (no verifier): fow-cache precision 0.75 at 0.05, 0.64 at 0.1
 UNGUARDED_DISTANCE_THRESHOLD = 0.05
+
+
+def default_threshold(verifier: object) -> float:
+    """The distance threshold a cache uses by default with ``verifier``: the verifier
+    catches the near-miss traps that a wider radius lets in, the pair scorer more of them
+    than the guards alone."""
+    if verifier is None:
+        return UNGUARDED_DISTANCE_THRESHOLD
+    if getattr(verifier, "scorer", None) is None:
+        return GUARDS_DISTANCE_THRESHOLD
+    return DEFAULT_DISTANCE_THRESHOLD
+
 
 __all__ = ["SemanticCache"]
 
@@ -146,8 +164,9 @@ class SemanticCache(CacheStore):
             other fields raises :class:`SchemaMismatchError`).
         distance_threshold: maximum **cosine distance** (0 = identical, 2 = opposite)
             at which a stored entry is served. Lower is stricter. Not a similarity.
-            Default: 0.22 with the verifier on (docs/cache-guards.md gives its
-            precision and recall on four labelled sets), 0.05 with ``verifier=None``
+            Default: 0.26 with the default verifier (the guards and the pair scorer;
+            docs/cache-guards.md gives its precision and recall on labelled sets nobody
+            tuned on), 0.22 with the guards alone (``Verifier()``), 0.05 with ``verifier=None``
             (embedding alone: 0.75 / 0.35); run ``redis-agent cache calibrate`` to choose your own.
         verifier: checks each candidate before it is served (default: the guards'
             :func:`default_verifier`); ``None`` serves the nearest candidate as is.
@@ -217,11 +236,9 @@ class SemanticCache(CacheStore):
             recheck_after=recheck_after,
             what=f"semantic cache {name!r}",
         )
+        self.verifier = default_verifier() if verifier is _DEFAULT else verifier
         if distance_threshold is None:
-            # the guards catch the near-miss traps that a wider radius lets in
-            distance_threshold = (
-                DEFAULT_DISTANCE_THRESHOLD if verifier is not None else UNGUARDED_DISTANCE_THRESHOLD
-            )
+            distance_threshold = default_threshold(self.verifier)
         self.distance_threshold = self.check_threshold(distance_threshold)
         if algorithm not in ("auto", "hnsw", "flat"):
             raise ConfigError(f"algorithm must be 'auto', 'hnsw' or 'flat', got {algorithm!r}")
@@ -234,7 +251,6 @@ class SemanticCache(CacheStore):
                 raise ConfigError(f"{label} must be a positive int, got {value!r}")
         self.filter_fields = fields
         self.embedder = embedder if embedder is not None else default_embedder()
-        self.verifier = default_verifier() if verifier is _DEFAULT else verifier
         self.candidates = candidates
         # "auto": the live algorithm, FLAT until the alias is seen pointing at HNSW
         self.auto = algorithm == "auto"

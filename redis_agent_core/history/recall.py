@@ -76,7 +76,10 @@ class _Recall:
     def lifecycle(self) -> IndexLifecycle:
         if self._lifecycle is None:
             self._lifecycle = IndexLifecycle(
-                self.config, self.schema(), self._check, "semantic recall over chat history",
+                self.config,
+                self.schema(),
+                self._check,
+                "semantic recall over chat history",
                 stamp=(self.config.keys.history_recall_state(), self.embedder.name),
             )
         return self._lifecycle

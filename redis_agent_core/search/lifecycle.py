@@ -88,7 +88,12 @@ def model_flow(stamp: Stamp, what: str) -> Flow[None]:
 
 
 def ensure_flow(
-    schema: IndexSchema, check: Check, *, create: bool, what: str, alias: str | None = None,
+    schema: IndexSchema,
+    check: Check,
+    *,
+    create: bool,
+    what: str,
+    alias: str | None = None,
     stamp: Stamp | None = None,
 ) -> Flow[bool]:
     """Whether the index exists (created first when missing and ``create``); an

@@ -141,9 +141,10 @@ def info_name(info: Any) -> str:
 def indexing_done(info: Any) -> bool:
     """Whether an ``FT.INFO`` reply says the index has finished scanning existing keys."""
     data = pairs(info)
-    return not int(float(text(data.get("indexing", 0)))) and float(
-        text(data.get("percent_indexed", 1))
-    ) >= 1.0
+    return (
+        not int(float(text(data.get("indexing", 0))))
+        and float(text(data.get("percent_indexed", 1))) >= 1.0
+    )
 
 
 def describe_info(info: Any) -> dict[str, Any]:
