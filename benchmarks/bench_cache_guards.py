@@ -141,7 +141,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
         "precision",
         "recall",
         "wrong / served",
-        "guards alone: precision / recall",
+        "guards alone (same threshold): precision / recall",
         "wrong / served",
         "embedding only: precision",
         "wrong / served",

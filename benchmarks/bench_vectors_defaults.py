@@ -220,9 +220,16 @@ def main(full: bool) -> str:
         "",
         "## Ours against the targets",
         "",
-        table(["data, docs", "our recall@10 at defaults", "target",
-               "search p50 vs langchain-redis", "ingest vs langchain-redis"],
-              ratio_rows),
+        table(
+            [
+                "data, docs",
+                "our recall@10 at defaults",
+                "target",
+                "search p50 vs langchain-redis",
+                "ingest vs langchain-redis",
+            ],
+            ratio_rows,
+        ),
         "",
         "- HNSW ingest is server-bound (graph construction on one core, about 1,000-1,400 "
         "384-d vectors/s here whatever the client): ours ingests FLAT and builds HNSW "

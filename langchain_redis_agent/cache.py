@@ -480,7 +480,8 @@ class RedisSemanticCache(_LangChainCache):
         config: connection settings (default: ``REDIS_URL`` or the embedded server).
         distance_threshold: maximum **cosine distance** (0 = identical, 2 = opposite)
             at which an entry is served. Not a similarity: > 2 is rejected. Default:
-            the core's (0.22 with the guards on, 0.05 with ``verifier=None``).
+            the core's (0.26 with the guards and pair scorer, 0.22 with the guards
+            alone, 0.05 with ``verifier=None``).
         verifier: candidate checks before serving (default: the built-in guards);
             ``None`` disables them.
         filters: a fixed partition for this cache object, e.g. ``{"tenant": "acme"}``.
