@@ -119,3 +119,50 @@ def test_without_onnxruntime_the_guards_serve_alone_and_say_so() -> None:
     done = python_without(("onnxruntime", "tokenizers"), code)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pair scorer is off" in done.stderr
+
+
+def test_the_onnx_classifier_gives_the_trained_models_logits(tmp_path: Path) -> None:
+    # the graph bert_onnx builds (token types, pooler, head) against transformers' own
+    # BertForSequenceClassification with the shipped layers, both in float32
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    import numpy as np
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    from redis_agent_core.bert_onnx import read_safetensors, save_bert_onnx
+    from redis_agent_core.cache.guards.scorer import WEIGHTS_FILE
+
+    base = default_model_path()
+    layers = read_safetensors(WEIGHTS_FILE)
+    path = save_bert_onnx(base, tmp_path / "scorer.onnx", weights=layers, pair_classifier=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+    tokenizer.no_padding()
+    model = transformers.BertForSequenceClassification.from_pretrained(str(base), num_labels=1)
+    state = {
+        (k if k.startswith("classifier.") else "bert." + k): torch.tensor(np.array(v, np.float32))
+        for k, v in layers.items()
+    }
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("bert.embeddings.") for k in missing)
+    model.eval()
+    for stored, asked in SAME + OTHER:
+        e = tokenizer.encode(stored, asked)
+        feed = {
+            "input_ids": np.array([e.ids]),
+            "attention_mask": np.array([e.attention_mask]),
+            "token_type_ids": np.array([e.type_ids]),
+        }
+        (ours,) = session.run(None, feed)
+        with torch.no_grad():
+            theirs = model(**{k: torch.tensor(v) for k, v in feed.items()}).logits.numpy()
+        assert abs(float(ours[0, 0]) - float(theirs[0, 0])) < 1e-3
+
+
+def test_a_fresh_model_cache_builds_the_same_scorer(tmp_path: Path, scorer: PairScorer) -> None:
+    fresh = PairScorer(cache_dir=tmp_path)
+    assert not fresh.onnx_path().exists()
+    stored, asked = SAME[0]
+    assert fresh.probability(stored, asked) == pytest.approx(scorer.probability(stored, asked))
+    assert fresh.onnx_path().exists()
