@@ -31,7 +31,9 @@ rule; scored untouched then at 0.865 / 0.790, 17 wrong of 126; never looked at p
 never tuned on), and guards_traps7.jsonl (331, written the same way at 23:15-23:38 UTC on
 2026-12-04 in chattier, instruction-style and multi-sentence prompts, committed before any
 guard change of that session; scored untouched then at 0.901 / 0.803, 13 wrong of 131; never
-looked at pair by pair, never tuned on). All embedded with the default model
+looked at pair by pair, never tuned on), and guards_traps8.jsonl (390, written the same way on
+2026-12-05, committed at 03:24 UTC, after the pair scorer was trained: scored once untouched, never
+trained on). All embedded with the default model
 (all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
 and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -83,6 +85,7 @@ SETS = {
     "traps5": DATA / "guards_traps5.jsonl",
     "traps6": DATA / "guards_traps6.jsonl",
     "traps7": DATA / "guards_traps7.jsonl",
+    "traps8": DATA / "guards_traps8.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -161,7 +164,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     ]
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
-                   "traps7"):  # fmt: skip
+                   "traps7", "traps8"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -408,6 +411,7 @@ def main(full: bool) -> str:
         "traps5",
         "traps6",
         "traps7",
+        "traps8",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
