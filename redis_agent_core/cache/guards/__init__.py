@@ -30,14 +30,13 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import orjson
 
 from . import _lexicon as lex
-from ._features import _PARSED, Features, encode, features, remember_stored, stem
+from ._features import _PARSED, Features, encode, features, remember_stored, similar, stem
 from ._spans import narrowed
 from .relations import (
     AntonymGuard,
@@ -139,9 +138,9 @@ def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
                 diff = [i for i, (x, y) in enumerate(zip(w, word, strict=True)) if x != y]
                 if len(diff) == 2 and diff[1] == diff[0] + 1:
                     return True
-            if len(word) >= 7 and SequenceMatcher(None, w, word).ratio() >= 0.9:
+            if len(word) >= 7 and similar(w, word, 0.9):
                 return True
-        elif SequenceMatcher(None, w, word).ratio() >= 0.8:
+        elif similar(w, word, 0.8):
             return True
     return False
 

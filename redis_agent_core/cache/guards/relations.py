@@ -9,10 +9,9 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from difflib import SequenceMatcher
 from functools import lru_cache
 
-from ._features import Features, Memo, features, stem
+from ._features import Features, Memo, features, similar, stem
 from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
@@ -630,10 +629,7 @@ def narrowing(q: Features, c: Features) -> str | None:
 
 def _slip(word: str, other: Features) -> bool:
     """Whether ``other`` has a word ``word`` may misspell ("chlid" / "child")."""
-    return any(
-        abs(len(o) - len(word)) <= 2 and SequenceMatcher(None, o, word).ratio() >= 0.8
-        for o in other.words
-    )
+    return any(abs(len(o) - len(word)) <= 2 and similar(o, word, 0.8) for o in other.words)
 
 
 def _in_order(f: Features, other: Features, own: str) -> list[str]:
@@ -716,7 +712,7 @@ def _slot_swap(
     short, long = sorted((w, w2), key=len)
     if long.startswith(short[: max(3, len(short) - 1)]) or _kin(w, w2):
         return None  # "app" / "application", "carbs" / "carbohydrates"
-    if SequenceMatcher(None, w, w2).ratio() >= 0.8:
+    if similar(w, w2, 0.8):
         return None  # a typo ("recieve" / "receive")
     parts, parts2 = _parts(w), _parts(w2)
     nominal = _nominal(q, i, parts) and _nominal(c, j, parts2)
@@ -1014,7 +1010,7 @@ def _run_before_head(f: Features, other: Features, diff: Diff) -> str | None:
 def _related(w: str, w2: str) -> bool:
     """Whether WordNet or the spelling says two words may say the same ("cold-brew" /
     "brew", "quickest" / "fastest", "lively" / "active", "papers" / "documents")."""
-    if _kin(w, w2) or SequenceMatcher(None, w, w2).ratio() >= 0.8:
+    if _kin(w, w2) or similar(w, w2, 0.8):
         return True
     if stem(w) in {stem(x) for x in w2.split("-")} or stem(w2) in {stem(x) for x in w.split("-")}:
         return True
