@@ -489,7 +489,8 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold",
         type=_threshold,
-        help="cosine distance (default: the cache's, 0.26 with the guards and pair scorer, 0.05 without)",
+        help="cosine distance (default: the cache's: 0.26 with the guards and pair scorer, "
+        "0.05 without)",
     )
     p.add_argument(
         "--target-precision",
