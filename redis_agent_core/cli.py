@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from .capabilities import get_capabilities
 from .config import ENV_URL, RedisAgentConfig
@@ -24,6 +25,9 @@ from .embedded import SharedServer, embedded_mode
 from .errors import ConfigError, RedisAgentError
 from .redis_errors import describe_url, translate_errors
 from .server import EmbeddedRedis
+
+if TYPE_CHECKING:  # the cache modules load numpy: imported by the commands that use them
+    from .cache.guards import Verifier
 
 __all__ = ["build_parser", "main"]
 
@@ -291,7 +295,28 @@ def _precision(text: str) -> float:
     return value
 
 
-def _calibration(args: argparse.Namespace, evaluate_at: float | None):  # -> CalibrationReport
+def _verifier(args: argparse.Namespace) -> Verifier | None:
+    """The verifier ``cache calibrate`` / ``evaluate`` judge: the cache's default (guards
+    and pair scorer), the guards alone (``--no-scorer``), a scorer of your own
+    (``--scorer PATH``), or none (``--no-guards``)."""
+    from .cache.guards import PairScorer, Verifier, default_verifier
+
+    if args.no_guards:
+        if args.no_scorer or args.scorer:
+            raise ConfigError("--no-guards turns off the scorer too: drop --no-scorer / --scorer")
+        return None
+    if args.no_scorer:
+        if args.scorer:
+            raise ConfigError("--no-scorer and --scorer contradict each other: choose one")
+        return Verifier()
+    if args.scorer:
+        return Verifier(scorer=PairScorer(weights=args.scorer))
+    return default_verifier()
+
+
+def _calibration(
+    args: argparse.Namespace, evaluate_at: float | None, verifier: Verifier | None
+):  # -> CalibrationReport
     """The one code path of ``cache calibrate`` and ``cache evaluate``."""
     # Imported here: numpy and the embedding model are not needed by other commands.
     from .cache.calibrate import DEFAULT_THRESHOLDS, calibrate, check_target_precision, load_pairs
@@ -306,7 +331,8 @@ def _calibration(args: argparse.Namespace, evaluate_at: float | None):  # -> Cal
         report = calibrate(
             pairs,
             embedder=embedder,
-            use_verifier=not args.no_guards,
+            verifier=verifier,
+            use_verifier=verifier is not None,
             thresholds=getattr(args, "thresholds", None) or DEFAULT_THRESHOLDS,
             target_precision=args.target_precision,
             evaluate_at=evaluate_at,
@@ -340,19 +366,19 @@ def _progress_bar(what: str, unit: str = "text") -> Iterator[Callable[[int, int]
 def _cmd_cache_calibrate(args: argparse.Namespace) -> int:
     from .cache.calibrate import format_report
 
-    print(format_report(_calibration(args, None)))
+    print(format_report(_calibration(args, None, _verifier(args))))
     return 0
 
 
 def _cmd_cache_evaluate(args: argparse.Namespace) -> int:
     from .cache.calibrate import format_evaluation
-    from .cache.guards import DEFAULT_DISTANCE_THRESHOLD
-    from .cache.semantic import UNGUARDED_DISTANCE_THRESHOLD
+    from .cache.semantic import default_threshold
 
+    verifier = _verifier(args)
     threshold = args.threshold
-    if threshold is None:  # what SemanticCache uses by default
-        threshold = UNGUARDED_DISTANCE_THRESHOLD if args.no_guards else DEFAULT_DISTANCE_THRESHOLD
-    print(format_evaluation(_calibration(args, threshold), guards=not args.no_guards))
+    if threshold is None:  # what SemanticCache uses by default with this verifier
+        threshold = default_threshold(verifier)
+    print(format_evaluation(_calibration(args, threshold, verifier), guards=not args.no_guards))
     return 0
 
 
@@ -471,6 +497,14 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         help="comma-separated cosine distances for the table (default 0.05 to 0.4)",
     )
     p.add_argument("--no-guards", action="store_true", help="embedding only")
+    p.add_argument(
+        "--no-scorer", action="store_true", help="the guards alone, without the pair scorer"
+    )
+    p.add_argument(
+        "--scorer",
+        metavar="WEIGHTS",
+        help="a pair scorer of your own (scripts/train_pair_scorer.py --out)",
+    )
     p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
     p.set_defaults(func=_cmd_cache_calibrate)
 
@@ -490,7 +524,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         "--threshold",
         type=_threshold,
         help="cosine distance (default: the cache's: 0.26 with the guards and pair scorer, "
-        "0.05 without)",
+        "0.22 with the guards alone, 0.05 without)",
     )
     p.add_argument(
         "--target-precision",
@@ -499,6 +533,14 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         help="only for the recommendation line of calibrate (default 0.95)",
     )
     p.add_argument("--no-guards", action="store_true", help="embedding only")
+    p.add_argument(
+        "--no-scorer", action="store_true", help="the guards alone, without the pair scorer"
+    )
+    p.add_argument(
+        "--scorer",
+        metavar="WEIGHTS",
+        help="a pair scorer of your own (scripts/train_pair_scorer.py --out)",
+    )
     p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
     p.set_defaults(func=_cmd_cache_evaluate)
 

@@ -2,6 +2,10 @@
 
     python scripts/train_pair_scorer.py                       # writes the shipped file
     python scripts/train_pair_scorer.py --exclude fow-cache --out /tmp/nofow.safetensors
+    python scripts/train_pair_scorer.py --add my_pairs.jsonl --out my_scorer.safetensors
+
+A scorer of your own runs with ``Verifier(scorer=PairScorer(weights="my_scorer.safetensors"))``
+(``--add``: labelled pairs of your traffic, the format ``redis-agent cache evaluate`` reads).
 
 Needs torch and transformers (the ``embeddings`` extra; ``dev`` has both); the pack runs
 the result on onnxruntime (redis_agent_core/cache/guards/scorer.py). Data: every labelled
@@ -69,12 +73,16 @@ def with_filler(texts: list[str], rng: random.Random) -> list[tuple[str, str, bo
     return pairs
 
 
-def training_sets(exclude: set[str]) -> dict[str, list[tuple[str, str, bool]]]:
+def training_sets(
+    exclude: set[str], added: list[Path] | tuple[()] = ()
+) -> dict[str, list[tuple[str, str, bool]]]:
     sets = {"fow-cache": load_pairs()}
     for path in sorted((ROOT / "benchmarks" / "data").glob("guards_*.jsonl")):
         if path.stem not in NEVER:
             sets[path.stem] = load_pairs(path)
     sets["unit-test pairs"] = load_pairs(ROOT / "tests" / "guards" / "pairs.jsonl")
+    for path in added:
+        sets[str(path)] = load_pairs(path)
     return {
         name: [(p.cached, p.query, p.same_answer) for p in pairs]
         for name, pairs in sets.items()
@@ -91,13 +99,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--exclude", action="append", default=[], help="a set to leave out")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    parser.add_argument(
+        "--add", action="append", type=Path, default=[], help="a labelled pair file of yours"
+    )
     args = parser.parse_args()
     random.seed(SEED)
     torch.manual_seed(SEED)
     torch.set_num_threads(
         1
     )  # one thread: the same sums on any machine, and no stalls on a shared one
-    sets = training_sets(set(args.exclude))
+    sets = training_sets(set(args.exclude), args.add)
     texts = sorted({t for pairs in sets.values() for a, b, _ in pairs for t in (a, b)})
     sets["with filler (made)"] = with_filler(texts, random.Random(SEED))
     examples = [

@@ -25,7 +25,7 @@ from redis_agent_core.cache.calibrate import (
     recommend_threshold,
     verifier_passes,
 )
-from redis_agent_core.cache.guards import Verifier
+from redis_agent_core.cache.guards import GUARDS_DISTANCE_THRESHOLD, Verifier
 from redis_agent_core.cli import main
 from redis_agent_core.embeddings import CallableEmbedder, default_embedder
 from redis_agent_core.errors import ConfigError
@@ -339,6 +339,17 @@ def test_cli_cache_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "| negation | 1 | 0 | 0 |" in out and "| **all** | 4 | 2 |" in out
     assert main(["cache", "evaluate", str(path), "--no-guards", "--threshold", "0.3"]) == 0
     assert "threshold 0.30 (cosine distance), embedding only" in capsys.readouterr().out
+    # the guards alone: their own default threshold, no pair scorer
+    assert main(["cache", "evaluate", str(path), "--no-scorer"]) == 0
+    assert f"threshold {GUARDS_DISTANCE_THRESHOLD:.2f} (cosine distance)" in capsys.readouterr().out
+    assert main(["cache", "evaluate", str(path), "--no-guards", "--no-scorer"]) == 2
+    assert "--no-guards turns off the scorer too" in capsys.readouterr().err
+    # a scorer of your own must come with its .json (as the training script writes it)
+    (tmp_path / "mine.safetensors").write_bytes(b"")
+    assert (
+        main(["cache", "evaluate", str(path), "--scorer", str(tmp_path / "mine.safetensors")]) == 2
+    )
+    assert "mine.json" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["cache", "evaluate", str(path), "--threshold", "0.1,0.2"])
     assert "one cosine distance" in capsys.readouterr().err

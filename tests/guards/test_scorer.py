@@ -166,3 +166,26 @@ def test_a_fresh_model_cache_builds_the_same_scorer(tmp_path: Path, scorer: Pair
     stored, asked = SAME[0]
     assert fresh.probability(stored, asked) == pytest.approx(scorer.probability(stored, asked))
     assert fresh.onnx_path().exists()
+
+
+def test_a_scorer_of_your_own_replaces_the_shipped_one(tmp_path: Path) -> None:
+    """``weights=``: a file as train_pair_scorer.py --out writes it (here the shipped layers
+    with the head's bias raised, so every pair scores near 1) is the one that runs."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from redis_agent_core.bert_onnx import read_safetensors
+    from redis_agent_core.cache.guards.scorer import WEIGHTS_FILE
+
+    tensors = {k: np.array(v) for k, v in read_safetensors(WEIGHTS_FILE).items()}
+    tensors["classifier.bias"] = tensors["classifier.bias"] + np.float16(20)
+    own = tmp_path / "mine.safetensors"
+    save_file(tensors, str(own))
+    stored, asked = OTHER[0]
+    mine = PairScorer(weights=own, cache_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"mine\.json"):
+        mine.probability(stored, asked)
+    own.with_suffix(".json").write_text(META_FILE.read_text())
+    mine = PairScorer(weights=own, cache_dir=tmp_path)
+    assert mine.probability(stored, asked) > 0.99
+    assert PairScorer(cache_dir=tmp_path).rejects(stored, asked) is not None

@@ -62,7 +62,9 @@ class PairScorer:
     ``threshold`` (default :data:`THRESHOLD`) is what :meth:`rejects` compares with;
     ``threads`` is onnxruntime's intra-op thread count (default 1: a pair is a few dozen
     tokens, and one thread was the quicker on 2 shared cores, 1.6-1.9 vs 2.2-2.5 ms;
-    ``None``: as the default embedder). Loads on first use, not in the constructor.
+    ``None``: as the default embedder); ``weights`` a scorer of your own made by
+    ``scripts/train_pair_scorer.py --out`` (its ``.json`` beside it; default: the shipped
+    :data:`WEIGHTS_FILE`). Loads on first use, not in the constructor.
     Without onnxruntime and tokenizers (the ``onnx`` extra) it logs one warning and passes
     every pair, so a cache keeps working on the guards alone (the documented degradation:
     lower precision).
@@ -76,6 +78,7 @@ class PairScorer:
         threshold: float = THRESHOLD,
         threads: int | None = 1,
         cache_dir: str | Path | None = None,
+        weights: str | Path | None = None,
     ) -> None:
         if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
@@ -84,6 +87,7 @@ class PairScorer:
         self.threshold = float(threshold)
         self._threads = threads
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._weights = Path(weights) if weights is not None else WEIGHTS_FILE
         self._session: Any = None
         self._tokenizer: Any = None
         self._missing: str | None = None  # why the scorer cannot run here
@@ -95,7 +99,7 @@ class PairScorer:
         from ...onnx_embedder import default_model_path, model_cache_dir
 
         digest = hashlib.sha256(model_fingerprint(default_model_path()).encode())
-        digest.update(WEIGHTS_FILE.read_bytes())
+        digest.update(self._weights.read_bytes())
         cache = self._cache_dir or model_cache_dir()
         return cache / f"pair-scorer-int8-{digest.hexdigest()[:16]}.onnx"
 
@@ -127,7 +131,13 @@ class PairScorer:
         from ...onnx_embedder import default_model_path, open_session
 
         base = default_model_path()
-        meta = json.loads(META_FILE.read_text())
+        meta_file = self._weights.with_suffix(".json")
+        if not self._weights.is_file() or not meta_file.is_file():
+            raise ConfigError(
+                f"pair scorer weights {self._weights} need the file and its {meta_file.name} "
+                "beside it, as scripts/train_pair_scorer.py --out writes them"
+            )
+        meta = json.loads(meta_file.read_text())
         if base_digest(base) != meta["base_digest"]:
             raise ConfigError(
                 f"the pair scorer was trained over other all-MiniLM-L6-v2 weights than {base} "
@@ -139,7 +149,7 @@ class PairScorer:
                 base,
                 path,
                 int8_dynamic=True,
-                weights=read_safetensors(WEIGHTS_FILE),
+                weights=read_safetensors(self._weights),
                 pair_classifier=True,
             )
         tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
