@@ -382,6 +382,20 @@ def _cmd_cache_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verifier_options(p: argparse.ArgumentParser) -> None:
+    """``cache calibrate`` / ``evaluate``: which verifier and model they judge."""
+    p.add_argument("--no-guards", action="store_true", help="embedding only")
+    p.add_argument(
+        "--no-scorer", action="store_true", help="the guards alone, without the pair scorer"
+    )
+    p.add_argument(
+        "--scorer",
+        metavar="WEIGHTS",
+        help="a pair scorer of your own (scripts/train_pair_scorer.py --out)",
+    )
+    p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
+
+
 def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     """The argument parser; ``plugins=False`` leaves out the entry-point commands."""
     parser = argparse.ArgumentParser(
@@ -496,16 +510,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         type=_thresholds,
         help="comma-separated cosine distances for the table (default 0.05 to 0.4)",
     )
-    p.add_argument("--no-guards", action="store_true", help="embedding only")
-    p.add_argument(
-        "--no-scorer", action="store_true", help="the guards alone, without the pair scorer"
-    )
-    p.add_argument(
-        "--scorer",
-        metavar="WEIGHTS",
-        help="a pair scorer of your own (scripts/train_pair_scorer.py --out)",
-    )
-    p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
+    _verifier_options(p)
     p.set_defaults(func=_cmd_cache_calibrate)
 
     p = cache_sub.add_parser(
@@ -532,16 +537,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         default=0.95,
         help="only for the recommendation line of calibrate (default 0.95)",
     )
-    p.add_argument("--no-guards", action="store_true", help="embedding only")
-    p.add_argument(
-        "--no-scorer", action="store_true", help="the guards alone, without the pair scorer"
-    )
-    p.add_argument(
-        "--scorer",
-        metavar="WEIGHTS",
-        help="a pair scorer of your own (scripts/train_pair_scorer.py --out)",
-    )
-    p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
+    _verifier_options(p)
     p.set_defaults(func=_cmd_cache_evaluate)
 
     p = sub.add_parser("keys", help="manage the API keys of the reference service")
