@@ -1,7 +1,9 @@
 """The reference service under load: ``redis-agent serve`` on the embedded Redis, N
 clients posting ``/chat`` in a loop.
 
-Scenarios: **hits** (one repeated question, answered from the cache), **misses**
+Scenarios: **hits** (one repeated question, answered from the cache), **reworded**
+(that question in other words each time: a greeting, preface or sign-off, so the
+semantic cache's guards and pair scorer check every hit), **misses**
 (a new question every time: embedding, retrieval, model, cache store) and **mix**
 (30 % repeats of earlier questions). The model is :mod:`benchmarks.fake_openai`, an
 OpenAI-compatible endpoint that answers after a fixed delay (0 ms and 500 ms), so the
@@ -211,6 +213,18 @@ class Run:
         ]
 
 
+_PREFACES = ("", "hi, ", "hello! ", "hey ", "quick one: ", "please tell me ", "ok so ", "sorry, ")
+_SIGN_OFFS = ("", " thanks", " thank you!", " cheers", " pls", " any idea?", " :)")
+
+
+def _reworded(rng: random.Random, question: str) -> str:
+    """``question`` with a random preface and sign-off (56 forms, the plain one excluded)."""
+    while True:
+        text = rng.choice(_PREFACES) + question + rng.choice(_SIGN_OFFS)
+        if text != question:
+            return text
+
+
 def _question(rng: random.Random) -> str:
     return "what links " + " and ".join(rng.sample(WORDS, 6)) + "?"
 
@@ -366,6 +380,8 @@ async def _run(
         while time.perf_counter() < deadline:
             if scenario == "hits":
                 message = repeated
+            elif scenario == "reworded":
+                message = _reworded(rng, repeated)
             elif scenario == "mix" and rng.random() < REPEAT_SHARE:
                 message = rng.choice(asked)
             else:
@@ -547,7 +563,10 @@ def main(full: bool = False) -> str:
     workers = int(os.environ.get("BENCH_SERVICE_WORKERS") or os.cpu_count() or 1)
     seconds = float(os.environ.get("BENCH_SERVICE_SECONDS") or (15 if full else 8))
     rows = []
-    for delay_ms, scenarios in ((0, ("hits", "misses", "mix")), (500, ("misses", "mix"))):
+    for delay_ms, scenarios in (
+        (0, ("hits", "reworded", "misses", "mix")),
+        (500, ("misses", "mix")),
+    ):
         if any(_selected(delay_ms, s, c) for s in scenarios for c in CLIENTS):
             rows += measure(workers, delay_ms, scenarios, seconds)
     pinned = []
