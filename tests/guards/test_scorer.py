@@ -189,3 +189,14 @@ def test_a_scorer_of_your_own_replaces_the_shipped_one(tmp_path: Path) -> None:
     mine = PairScorer(weights=own, cache_dir=tmp_path)
     assert mine.probability(stored, asked) > 0.99
     assert PairScorer(cache_dir=tmp_path).rejects(stored, asked) is not None
+
+
+def test_threads_scoring_at_once_get_each_their_own_answer(scorer: PairScorer) -> None:
+    """Lookups in several threads share one scorer (one per process) and run it at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = (SAME + OTHER) * 6
+    alone = [scorer.probability(a, b) for a, b in pairs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda p: scorer.probability(*p), pairs))
+    assert together == pytest.approx(alone, abs=1e-6)

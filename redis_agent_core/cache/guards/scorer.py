@@ -170,8 +170,13 @@ class PairScorer:
             "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
             "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
         }
-        with self._lock:  # onnxruntime already uses every thread it was given
+        if self._threads == 1:
+            # a session's runs are thread-safe: one thread each, concurrent lookups use
+            # as many cores (two threads scored 1,008-1,076 pairs/s here, 479-489 in turn)
             (logits,) = session.run(None, feed)
+        else:
+            with self._lock:  # one run at a time: each already uses every thread it has
+                (logits,) = session.run(None, feed)
         return 1.0 / (1.0 + math.exp(-float(logits[0, 0])))
 
     def rejects(self, stored: str, asked: str) -> str | None:
