@@ -72,10 +72,12 @@ UNGUARDED_DISTANCE_THRESHOLD = 0.05
 def default_threshold(verifier: object) -> float:
     """The distance threshold a cache uses by default with ``verifier``: the verifier
     catches the near-miss traps that a wider radius lets in, the pair scorer more of them
-    than the guards alone."""
+    than the guards alone. A scorer that cannot run here (no onnxruntime) passes every
+    pair: the guards alone decide, at their own threshold."""
     if verifier is None:
         return UNGUARDED_DISTANCE_THRESHOLD
-    if getattr(verifier, "scorer", None) is None:
+    scorer = getattr(verifier, "scorer", None)
+    if scorer is None or not getattr(scorer, "installed", True):
         return GUARDS_DISTANCE_THRESHOLD
     return DEFAULT_DISTANCE_THRESHOLD
 

@@ -115,6 +115,13 @@ def test_without_onnxruntime_the_guards_serve_alone_and_say_so() -> None:
         "assert v.verify('how much fiber is in lentils', 'How much fibre do lentils have?') "
         "is None\n"
         "assert not v.scorer.available\n"
+        "from redis_agent_core.cache.semantic import default_threshold\n"
+        "from redis_agent_core.cache.guards import GUARDS_DISTANCE_THRESHOLD\n"
+        "assert default_threshold(v) == GUARDS_DISTANCE_THRESHOLD  # the guards' own\n"
+        "from redis_agent_core.cache.guards import PairScorer, Verifier\n"
+        "fresh = PairScorer()  # not loaded: answers from what is importable\n"
+        "assert not fresh.installed\n"
+        "assert default_threshold(Verifier(scorer=fresh)) == GUARDS_DISTANCE_THRESHOLD\n"
     )
     done = python_without(("onnxruntime", "tokenizers"), code)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -200,3 +207,12 @@ def test_threads_scoring_at_once_get_each_their_own_answer(scorer: PairScorer) -
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda p: scorer.probability(*p), pairs))
     assert together == pytest.approx(alone, abs=1e-6)
+
+
+def test_the_default_threshold_follows_a_scorer_that_can_run() -> None:
+    from redis_agent_core.cache.guards import DEFAULT_DISTANCE_THRESHOLD
+    from redis_agent_core.cache.semantic import default_threshold
+
+    fresh = PairScorer()
+    assert fresh.installed and fresh._session is None  # answered without loading it
+    assert default_threshold(Verifier(scorer=fresh)) == DEFAULT_DISTANCE_THRESHOLD

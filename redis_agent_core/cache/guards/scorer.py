@@ -20,6 +20,7 @@ costs as much as its changed words with some context).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import math
@@ -102,6 +103,20 @@ class PairScorer:
         digest.update(self._weights.read_bytes())
         cache = self._cache_dir or model_cache_dir()
         return cache / f"pair-scorer-int8-{digest.hexdigest()[:16]}.onnx"
+
+    @property
+    def installed(self) -> bool:
+        """Whether onnxruntime and tokenizers are importable here (loads nothing): what a
+        cache's default threshold follows (without them the guards decide alone)."""
+        if self._session is not None or self._missing is not None:
+            return self._session is not None
+        for module in ("onnxruntime", "tokenizers"):
+            try:
+                if importlib.util.find_spec(module) is None:
+                    return False
+            except ImportError:  # a parent package or an import hook refuses it
+                return False
+        return True
 
     @property
     def available(self) -> bool:
