@@ -363,6 +363,29 @@ def _progress_bar(what: str, unit: str = "text") -> Iterator[Callable[[int, int]
         bar.close()
 
 
+def _cmd_cache_warm(args: argparse.Namespace) -> int:
+    """Load the default embedding model and the guards' pair scorer once, converting them
+    into the model cache when missing: what a first lookup would otherwise wait for."""
+    from .cache.guards import default_verifier
+    from .embeddings import default_embedder
+
+    started = time.monotonic()
+    embedder = default_embedder()
+    embedder.embed(["warm up"])
+    where = getattr(embedder, "onnx_path", None)
+    print(
+        f"embedding model {embedder.name}: ready in {time.monotonic() - started:.1f} s"
+        + (f" ({where()})" if where is not None else "")
+    )
+    started = time.monotonic()
+    scorer = default_verifier().scorer
+    if scorer is None or not scorer.available:
+        print("pair scorer: off (onnxruntime and tokenizers are not installed: the 'onnx' extra)")
+    else:
+        print(f"pair scorer: ready in {time.monotonic() - started:.1f} s ({scorer.onnx_path()})")
+    return 0
+
+
 def _cmd_cache_calibrate(args: argparse.Namespace) -> int:
     from .cache.calibrate import format_report
 
@@ -488,6 +511,17 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("cache", help="semantic cache tools")
     cache_sub = p.add_subparsers(dest="cache_command", required=True)
+    p = cache_sub.add_parser(
+        "warm",
+        help="build and load the embedding model and the pair scorer now (e.g. in an image)",
+        description=(
+            "Load the default embedding model and the cache guards' pair scorer, converting "
+            "them to ONNX into the model cache (REDIS_AGENT_MODEL_DIR, else "
+            "~/.cache/redis-agent/models) when missing: run it where the application will "
+            "run (a container image's build step) so that no first lookup waits seconds."
+        ),
+    )
+    p.set_defaults(func=_cmd_cache_warm)
     p = cache_sub.add_parser(
         "calibrate",
         help="precision/recall per threshold on labelled prompt pairs, with and without guards",

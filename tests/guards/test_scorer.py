@@ -216,3 +216,24 @@ def test_the_default_threshold_follows_a_scorer_that_can_run() -> None:
     fresh = PairScorer()
     assert fresh.installed and fresh._session is None  # answered without loading it
     assert default_threshold(Verifier(scorer=fresh)) == DEFAULT_DISTANCE_THRESHOLD
+
+
+def test_cache_warm_builds_both_models_into_the_model_cache(tmp_path: Path) -> None:
+    """``redis-agent cache warm`` (e.g. in an image's build step): a later first lookup
+    finds the converted embedding model and pair scorer instead of building them."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "REDIS_AGENT_MODEL_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "redis_agent_core.cli", "cache", "warm"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    built = sorted(p.name for p in tmp_path.glob("*.onnx"))
+    assert [n.split("-")[0] for n in built] == ["all", "pair"], built
+    assert "pair scorer: ready" in done.stdout and str(tmp_path) in done.stdout
