@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["OnnxEmbedder", "default_model_path", "model_cache_dir", "open_session"]
+_log = logging.getLogger(__name__)
+
+__all__ = [
+    "OnnxEmbedder",
+    "cached_session",
+    "default_model_path",
+    "model_cache_dir",
+    "open_session",
+]
 
 _DEFAULT_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # embeddings.DEFAULT_MODEL_NAME
 _INSTALL_HINT = (
@@ -127,6 +136,25 @@ def open_session(path: Path, threads: int | None) -> Any:
         providers=["CPUExecutionProvider"],
         disabled_optimizers=_DISABLED_FUSIONS,
     )
+
+
+def cached_session(path: Path, threads: int | None, build: Callable[[], object]) -> Any:
+    """A session of ``path``, a file of the model cache that ``build()`` writes when it is
+    missing. A file onnxruntime cannot load (damaged after it was written: the writes
+    themselves are atomic) is derived data: it is built again once, with a warning,
+    instead of failing every lookup of the process."""
+    if not path.exists():
+        build()
+    try:
+        return open_session(path, threads)
+    except Exception as exc:
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        _log.warning("%s could not be loaded (%s): building it again", path, exc)
+    for stale in (path, path.with_suffix(".data")):
+        stale.unlink(missing_ok=True)
+    build()
+    return open_session(path, threads)
 
 
 class OnnxEmbedder:
@@ -251,17 +279,24 @@ class OnnxEmbedder:
         positions = int(config.get("max_position_embeddings", 512))
         self._max_length = min(int(st_config.get("max_seq_length") or positions), positions)
         path = self.onnx_path()
-        if not path.exists():
-            if self._onnx_file is not None:
-                raise ConfigError(f"onnx_file {path} does not exist")
-            from .bert_onnx import save_bert_onnx
-
-            save_bert_onnx(folder, path, int8_block=self._int8_block, int8_dynamic=self._int8)
+        if self._onnx_file is not None and not path.exists():
+            raise ConfigError(f"onnx_file {path} does not exist")
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # the file's own settings (fixed padding to 128) are not sentence-transformers'
         tokenizer.enable_truncation(self._max_length)
         tokenizer.no_padding()
-        session = open_session(path, self._threads)
+        if self._onnx_file is not None:  # the user's own file: never rebuilt nor removed
+            session = open_session(path, self._threads)
+        else:
+            from .bert_onnx import save_bert_onnx
+
+            session = cached_session(
+                path,
+                self._threads,
+                lambda: save_bert_onnx(
+                    folder, path, int8_block=self._int8_block, int8_dynamic=self._int8
+                ),
+            )
         outputs = session.get_outputs()
         dims = outputs[0].shape[-1] if outputs else None
         if not isinstance(dims, int):

@@ -110,6 +110,28 @@ def test_converted_once_and_reused(onnx_model: OnnxEmbedder, cache_dir: Path) ->
     assert path.stat().st_mtime_ns == stamp
 
 
+def test_a_damaged_cached_model_is_built_again(
+    onnx_model: OnnxEmbedder, cache_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model-cache file onnxruntime cannot load (a disk error, a stray edit) is derived
+    data: the next process builds it again, with a warning, and embeds as before."""
+    good = onnx_model.embed(["a damaged model file"])
+    for f in cache_dir.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    model = OnnxEmbedder(cache_dir=tmp_path, threads=1)
+    model.onnx_path().write_bytes(model.onnx_path().read_bytes()[:1000])
+    with caplog.at_level("WARNING", logger="redis_agent_core.onnx_embedder"):
+        again = model.embed(["a damaged model file"])
+    assert np.allclose(again, good, atol=1e-5)
+    assert "building it again" in caplog.text
+    # the user's own file is never rebuilt: its error is theirs to see
+    own = tmp_path / "own.onnx"
+    own.write_bytes(b"not a model")
+    with pytest.raises(Exception, match=r"(?i)protobuf"):
+        OnnxEmbedder(onnx_file=own).embed(["x"])
+    assert own.read_bytes() == b"not a model"
+
+
 def test_refuses_what_it_cannot_do(tmp_path: Path, onnx_model: OnnxEmbedder) -> None:
     with pytest.raises(ConfigError, match="threads"):
         OnnxEmbedder(threads=0)

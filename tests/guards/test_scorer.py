@@ -237,3 +237,21 @@ def test_cache_warm_builds_both_models_into_the_model_cache(tmp_path: Path) -> N
     built = sorted(p.name for p in tmp_path.glob("*.onnx"))
     assert [n.split("-")[0] for n in built] == ["all", "pair"], built
     assert "pair scorer: ready" in done.stdout and str(tmp_path) in done.stdout
+
+
+def test_a_damaged_cached_scorer_is_built_again(
+    tmp_path: Path, scorer: PairScorer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model-cache file onnxruntime cannot load is built again (with a warning) rather
+    than failing every lookup of the process."""
+    import shutil
+
+    shutil.copy(scorer.onnx_path(), tmp_path / scorer.onnx_path().name)
+    damaged = PairScorer(cache_dir=tmp_path)
+    damaged.onnx_path().write_bytes(damaged.onnx_path().read_bytes()[:1000])
+    stored, asked = OTHER[0]
+    with caplog.at_level("WARNING"):
+        assert damaged.probability(stored, asked) == pytest.approx(
+            scorer.probability(stored, asked)
+        )
+    assert "building it again" in caplog.text

