@@ -45,11 +45,12 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine_note, table
+from benchmarks.common import bench_server, machine_note, table
 from redis_agent_core.cache.calibrate import (
     SEARCH_GRID,
     LabelledPair,
@@ -407,6 +408,173 @@ def _breakdown(pairs: list[LabelledPair], verifier: Verifier, rng: random.Random
     return table(["prompt words", "narrowing", "analysis", "guards"], rows)
 
 
+E2E_ENTRIES = 2_000  # entries in each cache (FLAT), of which 3 per lookup are its candidates
+E2E_LOOKUPS = 150  # lookups per prompt length and form
+E2E_DIMS = 384
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def _e2e_lookups(
+    pairs: list[LabelledPair], n: int, rng: random.Random, verifier: Verifier, worst: bool
+) -> list[tuple[str, list[str]]]:
+    """``E2E_LOOKUPS`` lookups of ``n`` words with their 3 candidates, nearest first:
+    as :func:`_prompts` builds them (``worst``: only lookups where the verifier refuses
+    two of the three, those two put nearest, so that all three are verified)."""
+    out = []
+    for query, cands in _prompts(pairs, n, rng):
+        cands = list(dict.fromkeys(c for c in cands if c != query))  # an exact repeat
+        if len(cands) != 3:  # skips the guards: not the case timed here
+            continue
+        if worst:
+            refused = [c for c in cands if verifier.verify(query, c) is not None]
+            if len(refused) < 2:
+                continue
+            cands = refused[:2] + [c for c in cands if c not in refused[:2]]
+        out.append((query, cands))
+        if len(out) == E2E_LOOKUPS:
+            break
+    return out
+
+
+def end_to_end(
+    pairs: list[LabelledPair],
+    url: str,
+    make_verifier: Callable[[], Verifier] = Verifier,
+    rounds: int = 2,
+) -> str:
+    """The time the guards add to a real lookup: a :class:`SemanticCache` on the server
+    at ``url`` holding ``E2E_ENTRIES`` entries (FLAT, precomputed 384-d vectors: no model
+    runs), each lookup's prompt with exactly 3 entries within the threshold. The same
+    lookups through two caches on the same index, one with ``make_verifier()`` and one
+    with ``verifier=None``, take turns (which goes first alternates); "added" is the
+    median with minus the median without (and the median of the paired differences).
+    The new prompt's parse overlaps the server's search there, as in any lookup: the
+    parse alone and the search alone are timed beside it. A lead can rerun this on
+    new guard code: ``python -m benchmarks.bench_cache_guards e2e``."""
+    import asyncio
+
+    from redis_agent_core.cache.semantic import SemanticCache
+    from redis_agent_core.config import RedisAgentConfig
+    from redis_agent_core.embeddings import CallableEmbedder
+
+    table_: dict[str, list[float]] = {}
+    fixed = [1.0] + [0.0] * (E2E_DIMS - 1)
+    emb = CallableEmbedder(lambda ts: [table_.get(t, fixed) for t in ts], name="t", dims=E2E_DIMS)
+    nprng = np.random.default_rng(14)
+    rng = random.Random(140)
+    verifier = make_verifier()
+    features.cache_clear()
+    rows = []
+    for n in LENGTHS:
+        for worst in (False, True):
+            lookups = _e2e_lookups(pairs, n, rng, verifier, worst)
+            name = f"e2e{n}{'w' if worst else 'a'}"
+            cfg = RedisAgentConfig(url=url, namespace="bguards")
+            with_v = SemanticCache(cfg, embedder=emb, name=name, distance_threshold=0.2,
+                                   verifier=verifier, algorithm="flat")  # fmt: skip
+            without = SemanticCache(cfg, embedder=emb, name=name, distance_threshold=0.2,
+                                    verifier=None, algorithm="flat")  # fmt: skip
+            vectors = []
+            for i, (_, cands) in enumerate(lookups):
+                q = _unit(nprng.standard_normal(E2E_DIMS))
+                vectors.append(q)
+                for k, c in enumerate(cands):  # cosine distance ≈ 0.02 / 0.05 / 0.08
+                    noise = _unit(nprng.standard_normal(E2E_DIMS))
+                    d = (0.02, 0.05, 0.08)[k]
+                    v = _unit(q * (1 - d) + noise * np.sqrt(1 - (1 - d) ** 2))
+                    with_v.update(c, "s", f"answer {i}.{k}", vector=v)
+            for j in range(E2E_ENTRIES - 3 * len(lookups)):  # the rest of the cache: far away
+                with_v.update(
+                    f"filler {j} {n}", "s", "x", vector=_unit(nprng.standard_normal(E2E_DIMS))
+                )
+            client = cfg.get_client()
+            for (query, _), q in zip(lookups[:20], vectors[:20], strict=True):  # warm both
+                with_v.lookup(query, "s", vector=q)
+                without.lookup(query, "s", vector=q)
+            for path in ("sync", "async"):
+                t_with, t_without, checked = [], [], []
+                search, parse = [], []
+
+                async def alook(cache: SemanticCache, query: str, q: np.ndarray) -> float:
+                    start = time.perf_counter()
+                    await cache.alookup(query, "s", vector=q)
+                    return time.perf_counter() - start
+
+                loop = asyncio.new_event_loop()
+                try:
+                    for r in range(rounds):
+                        for i, ((query, cands), q) in enumerate(zip(lookups, vectors, strict=True)):
+                            order = (with_v, without) if (i + r) % 2 else (without, with_v)
+                            for cache in order:
+                                features.cache_clear()  # the new prompt has never been seen
+                                if path == "sync":
+                                    start = time.perf_counter()
+                                    cache.lookup(query, "s", vector=q)
+                                    took = time.perf_counter() - start
+                                else:
+                                    took = loop.run_until_complete(alook(cache, query, q))
+                                (t_with if cache is with_v else t_without).append(took)
+                            if path == "sync" and r == 0:
+                                features.cache_clear()
+                                k = 0
+                                for c in cands:
+                                    k += 1
+                                    if verifier.verify(query, c) is None:
+                                        break
+                                checked.append(k)
+                                args = with_v._search_args("s", with_v._pairs(None),
+                                                           with_v._vector_bytes(q))  # fmt: skip
+                                start = time.perf_counter()
+                                client.execute_command(*args)
+                                search.append(time.perf_counter() - start)
+                                features.cache_clear()
+                                start = time.perf_counter()
+                                verifier.prepare(query)
+                                parse.append(time.perf_counter() - start)
+                finally:
+                    loop.close()
+                added = statistics.median(t_with) - statistics.median(t_without)
+                paired = statistics.median(a - b for a, b in zip(t_with, t_without, strict=True))
+                if path == "sync":
+                    info = (statistics.median(search) * 1e6, statistics.median(parse) * 1e6,
+                            statistics.mean(checked))  # fmt: skip
+                rows.append(
+                    [
+                        n,
+                        "worst: all 3 verified (2 refused)" if worst else "as the cache runs it",
+                        path,
+                        f"{info[2]:.2f}",
+                        f"{statistics.median(t_without) * 1e6:.0f}",
+                        f"{statistics.median(t_with) * 1e6:.0f}",
+                        f"**{added * 1e6:.1f}**",
+                        f"{paired * 1e6:.1f}",
+                        f"{(np.percentile(t_with, 90) - np.percentile(t_without, 90)) * 1e6:.1f}",
+                        f"{info[0]:.0f}",
+                        f"{info[1]:.0f}",
+                    ]
+                )
+            with_v.drop()
+    return table(
+        [
+            "prompt words",
+            "candidates",
+            "path",
+            "verified per lookup",
+            "lookup, no verifier: median µs",
+            "with Verifier(): median µs",
+            "added per lookup (median difference)",
+            "median of paired differences",
+            "p90 difference",
+            "server search alone (round trip) µs",
+            "new prompt's parse alone µs",
+        ],
+        rows,
+    )
+
+
 def main(full: bool) -> str:
     started = time.monotonic()
     sets = {"fow-cache": load_pairs()} | {name: load_pairs(path) for name, path in SETS.items()}
@@ -419,6 +587,8 @@ def main(full: bool) -> str:
     load_s = time.perf_counter() - t0
     timing, medians = _timing(sets["fow-cache"], passes=5 if full else 3)
     scorer_timing = _scorer_timing(sets["fow-cache"])
+    with bench_server() as url:
+        e2e = end_to_end(sets["fow-cache"], url)
     per_category = []
     for name in (
         "calibration",
@@ -477,6 +647,26 @@ def main(full: bool) -> str:
         "first (a prompt checked again finds the CPU caches warm: tables before "
         "2026-12-04 15:30 timed the first row's mode always second, ≈ 0.75x a first check).",
         "",
+        "### In a real cache (end to end)",
+        "",
+        f"A SemanticCache on the embedded server, {E2E_ENTRIES:,} entries (FLAT, float16, "
+        f"{E2E_DIMS}-d precomputed vectors: no model runs), {E2E_LOOKUPS} lookups per row whose "
+        "prompt has exactly 3 entries within the threshold (built as below: the paired "
+        "stored question, the prompt with one word replaced, with its numbers changed; "
+        "cosine distance 0.02 / 0.05 / 0.08, nearest first). 'As the cache runs it': "
+        "the verifier stops at the first candidate it passes; 'worst': only lookups where "
+        "it refuses two of the three, those two nearest. The same lookups through a cache "
+        "with `Verifier()` (rules only) and one with `verifier=None` on the same index take "
+        "turns; added = median with − median without. The new prompt is parsed while the "
+        "server searches (sync: leased connection; async: the search runs as a task): "
+        "the server's search alone and that parse alone are beside it. This is what a "
+        "lookup pays; the micro table after it is the guards' CPU work alone. Rerun alone: "
+        "`python -m benchmarks.bench_cache_guards e2e`.",
+        "",
+        e2e,
+        "",
+        "### The guards' CPU work alone (micro-benchmark)",
+        "",
         timing,
         "",
         f"Median with stored features, worst length: **{worst:.1f} µs** (target ≤ 60 µs up "
@@ -494,3 +684,16 @@ def main(full: bool) -> str:
         f"Run time: {time.monotonic() - started:.0f} s.",
     ]
     return "\n".join(parts) + "\n"
+
+
+def e2e_only() -> str:
+    """Only the end-to-end rows, on a fresh embedded server (about a minute)."""
+    with bench_server() as url:
+        return end_to_end(load_pairs(), url)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["e2e"]:
+        print(e2e_only())
