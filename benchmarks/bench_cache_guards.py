@@ -453,7 +453,9 @@ def end_to_end(
     median with minus the median without (and the median of the paired differences).
     The new prompt's parse overlaps the server's search there, as in any lookup: the
     parse alone and the search alone are timed beside it. A lead can rerun this on
-    new guard code: ``python -m benchmarks.bench_cache_guards e2e``."""
+    new guard code: ``python -m benchmarks.bench_cache_guards e2e``. A verifier class
+    whose ``prepare`` is ``None`` (``class NoPrepare(Verifier): prepare = None``) times
+    lookups that do not parse the new prompt during the search."""
     import asyncio
 
     from redis_agent_core.cache.semantic import SemanticCache
