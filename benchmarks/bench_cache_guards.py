@@ -33,9 +33,11 @@ never tuned on), and guards_traps7.jsonl (331, written the same way at 23:15-23:
 guard change of that session; scored untouched then at 0.901 / 0.803, 13 wrong of 131; never
 looked at pair by pair, never tuned on), and guards_traps8.jsonl (390, written the same way on
 2026-12-05, committed at 03:24 UTC, after the pair scorer was trained: scored once untouched, never
-trained on). All embedded with the default model
-(all-MiniLM-L6-v2). A pair is *served* when its cosine distance is within the threshold
-and the verifier passes it
+trained on), and guards_traps9.jsonl (431, written the same way, committed on 2026-12-05 at
+10:37 UTC; four in five in chat-product styles: keyword queries, sloppy typing, pasted errors,
+support messages, format and language changes; scored once untouched, never trained on). All
+embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
+distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
 """
 
@@ -87,6 +89,7 @@ SETS = {
     "traps6": DATA / "guards_traps6.jsonl",
     "traps7": DATA / "guards_traps7.jsonl",
     "traps8": DATA / "guards_traps8.jsonl",
+    "traps9": DATA / "guards_traps9.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -165,7 +168,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     ]
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
-                   "traps7", "traps8"):  # fmt: skip
+                   "traps7", "traps8", "traps9"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -604,6 +607,7 @@ def main(full: bool) -> str:
         "traps6",
         "traps7",
         "traps8",
+        "traps9",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
