@@ -272,7 +272,8 @@ def test_near_repeats_are_many_and_need_no_exact_search(
     tuned = view.tune_recall(seed=1)
     measured = view.measure_recall(ef_runtime=100, seed=1)
     assert not exact
-    assert tuned.sample > recall.DEFAULT_SAMPLE and measured.sample == tuned.sample
+    # tuning judges each ef_runtime on up to NEAR_LOOKS[-1] near repeats (all 1,500 here)
+    assert tuned.sample >= measured.sample == recall.NEAR_SAMPLE > recall.DEFAULT_SAMPLE
     assert tuned.reached and measured.recall >= 0.95
     view.recall_radius = None  # stored vectors as queries: against their exact neighbours
     assert view.measure_recall(seed=1).sample == len(exact) == recall.DEFAULT_SAMPLE
@@ -290,7 +291,8 @@ async def test_near_repeats_need_no_exact_search_async(
     tuned = await view.atune_recall(seed=1)
     measured = await view.ameasure_recall(ef_runtime=100, seed=1)
     assert not exact
-    assert tuned.sample > recall.DEFAULT_SAMPLE and measured.sample == tuned.sample
+    # tuning judges each ef_runtime on up to NEAR_LOOKS[-1] near repeats (all 1,500 here)
+    assert tuned.sample >= measured.sample == recall.NEAR_SAMPLE > recall.DEFAULT_SAMPLE
     assert tuned.reached and measured.recall >= 0.95
     view.recall_radius = None
     assert (await view.ameasure_recall(seed=1)).sample == len(exact) == recall.DEFAULT_SAMPLE

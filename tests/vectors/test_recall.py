@@ -149,3 +149,17 @@ def test_cli_recall_and_doctor(
     assert f"rec: recall@10 {tuned['recall']} at ef_runtime {tuned['ef_runtime']}" in (
         capsys.readouterr().out
     )
+
+
+def test_near_bounds_sequential_test() -> None:
+    from redis_agent_core.vectors.recall import MIN_PASS, Z_PASS, near_bounds
+
+    # a clear miss is decided on the first look; a pass needs MIN_PASS near repeats
+    share, lower, decided = near_bounds([True] * 360 + [False] * 40, 0.95)
+    assert share == 0.9 and decided and lower < 0.95
+    assert not near_bounds([True] * 400, 0.95)[2]
+    share, lower, decided = near_bounds([True] * (MIN_PASS - 10) + [False] * 10, 0.95)
+    assert decided and lower >= 0.95
+    assert lower == pytest.approx(share - Z_PASS * (0.95 * 0.05 / MIN_PASS) ** 0.5)
+    # a share just above the target is not enough: it must clear Z_PASS errors
+    assert not near_bounds([True] * 1530 + [False] * 70, 0.95)[2]
