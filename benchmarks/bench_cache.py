@@ -445,18 +445,24 @@ def main(full: bool) -> str:
     return _merge("\n\n".join(sections) + "\n", full)
 
 
-def _settle(ours: Any) -> str:
-    """Wait for a trial the writes started; run one now if due (so the timed calls see
-    the steady state at this size, not a trial's HNSW build beside them); the live index
-    of ours, in words."""
+def _settle(ours: Any, final: bool = False) -> str:
+    """Wait for a trial or re-tuning the writes started; run the trial now if due, and
+    (``final``) the re-tuning at this size (so the timed calls see the steady state at
+    this size, not a trial's HNSW build beside them, nor an ef_runtime tuned at a
+    fraction of it); the live index of ours, in words."""
     view = ours.vector_index()
-    if view._picking is not None:
-        view._picking.join()
+    ours.wait_tuning()
     view.pick_algorithm()
+    started = time.perf_counter()
+    state = ours.wait_tuning(grown=final)
+    took = time.perf_counter() - started
     time.sleep(AUTO_RECHECK + 0.1)  # the cache re-reads the live index (as every process)
     ours.lookup("settle", "settle", vector=np.ones(DIMS, dtype=np.float32))
     if ours.algorithm == "hnsw":
-        return f"HNSW ef_runtime {ours._tuned or ours.ef_runtime}"
+        return (f"HNSW ef_runtime {ours._tuned or ours.ef_runtime} (tuned at "
+                f"{int(float(state.get('size', 0))):,} entries: near-repeat recall "
+                f"{float(state.get('recall', 0)):.3f} on {state.get('sample', '?')} near "
+                f"repeats; the wait for it {took:.1f} s)")  # fmt: skip
     return "FLAT"
 
 
@@ -533,7 +539,8 @@ def _semantic(
             _settle(ours)
         time.sleep(0.5)  # let the index settle
         mem[label] = (_mem(client) - before) / (n - filled)
-    live_n = _settle(ours)
+    live_n = _settle(ours, final=True)
+    ours_off.wait_tuning()  # the same index: its next lookup reads the tuning too
     large, large_flow = timed(put, n), timed(flow, n + TIMED)
     state = {k.decode(): v.decode() for k, v in client.hgetall(
         cfg.keys.cache_index_keys(ours.name).state).items()}  # fmt: skip

@@ -147,9 +147,10 @@ def _print_tunings(config: RedisAgentConfig) -> None:
             print(f"  {name}: recall not measured (redis-agent vectors recall {name} --tune)")
             continue
         verdict = "" if state.get("reached") == "1" else f" BELOW the target {state['target']}"
+        judged = f", judged on {state['sample']} queries" if state.get("sample") else ""
         print(
             f"  {name}: recall@10 {state['recall']} at ef_runtime {state['ef_runtime']} "
-            f"({state['size']} documents when tuned){verdict}"
+            f"({state['size']} documents when tuned{judged}){verdict}"
         )
 
 

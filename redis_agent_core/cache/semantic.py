@@ -507,6 +507,18 @@ class SemanticCache(CacheStore):
             self._view.recall_radius = self.distance_threshold
         return self._view
 
+    def wait_tuning(self, *, grown: bool = False) -> dict[str, str]:
+        """Wait for the FLAT -> HNSW trial or the re-tuning this cache's writes started in
+        a thread, then re-tune now if due (``grown``: whenever the cache holds more
+        entries than when last tuned); the next lookup reads the ``ef_runtime`` it
+        chose. Returns the saved tuning (:meth:`VectorIndex.wait_tuning`)."""
+        state = self.vector_index().wait_tuning(grown=grown) if self._trial_due() else {}
+        # The next lookup reads which index is live (the trial may have switched it) and
+        # the ef_runtime saved for it, instead of waiting for AUTO_RECHECK/TUNING_RECHECK.
+        self.index.ready = False
+        self._tuned_loaded = False
+        return state
+
     def _trial_due(self) -> bool:
         """Whether a write may start the trial (FLAT) or a new tuning as the index grows
         (HNSW): an auto cache behind its alias; the vector index decides which and when."""

@@ -273,16 +273,19 @@ class IndexAuto(IndexRecall):
                 )
         return tuned
 
-    def _retune(self, *, sample: int | None = None, seed: int | None = None) -> RecallReport | None:
+    def _retune(
+        self, *, sample: int | None = None, seed: int | None = None, grown: bool = False
+    ) -> RecallReport | None:
         """Tune the live HNSW index again, as the trial did, if it has grown
-        ``AUTO_GROWTH`` times since it was last tuned (one process at a time, under the
-        switch lock); None when not due. Writes start it in a thread."""
+        ``AUTO_GROWTH`` times since it was last tuned (``grown``: at all) (one process at
+        a time, under the switch lock); None when not due. Writes start it in a thread."""
         if not self.auto or self._plain() or self.schema.algorithm != "hnsw":
             return None
         client = self.config.get_client()
         with translate_errors(self.config, f"tuning {self.name!r}"):
             state = tuning_state(client.hgetall(self.recall_key))
-            if self.count() < float(state.get("size", 0) or 0) * AUTO_GROWTH:
+            last = float(state.get("size", 0) or 0)
+            if self.count() < last * AUTO_GROWTH and not (grown and self.count() > last):
                 return None
             lock, token = self._keys.lock, uuid.uuid4().hex
             if not client.set(lock, token, nx=True, px=LOCK_MS):
@@ -295,6 +298,23 @@ class IndexAuto(IndexRecall):
         logger.info("vector index %r: ef_runtime %s at %d documents (recall %.3f)", self.name,
                     report.ef_runtime, report.size, report.recall)  # fmt: skip
         return report
+
+    def wait_tuning(self, *, grown: bool = False) -> dict[str, str]:
+        """Wait for the trial or re-tuning this instance's writes started in a thread, then
+        run the re-tuning now if it is due (``grown``: if the index holds more documents
+        than at its last tuning, not only ``AUTO_GROWTH`` times more), so that searches
+        after it run at the ``ef_runtime`` tuned at this size. Returns the saved tuning:
+        ``ef_runtime``, ``recall`` (on near repeats for a cache), ``size`` (documents when
+        tuned), ``sample`` (near repeats the chosen ``ef_runtime`` was judged on)."""
+        thread = self._picking
+        if thread is not None:
+            thread.join()
+        if self.auto:
+            self.index.ready = False  # read the live index again: the thread may have moved it
+            self._ensure(create=False)
+            self._retune(grown=grown)
+        with translate_errors(self.config, f"reading the state of {self.name!r}"):
+            return tuning_state(self.config.get_client().hgetall(self.recall_key))
 
     def _written(self, count: int) -> None:
         """After a write: start the trial in a thread when the index is due one."""

@@ -244,7 +244,7 @@ class IndexRecall(IndexQueries):
 
     def _save_mapping(self, report: RecallReport) -> dict[Any, Any]:
         return {"ef_runtime": report.ef_runtime or 0, "recall": report.recall,
-                "size": report.size, "target": report.target or 0,
+                "size": report.size, "sample": report.sample, "target": report.target or 0,
                 "reached": int(bool(report.reached))}  # fmt: skip
 
     # -- sync --

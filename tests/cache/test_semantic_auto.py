@@ -42,8 +42,8 @@ def cache_of(config: RedisAgentConfig, embedder: CallableEmbedder, **kw: object)
                          **kw)  # type: ignore[arg-type]  # fmt: skip
 
 
-def filled(cache: SemanticCache, x: np.ndarray) -> None:
-    for i, v in enumerate(x):
+def filled(cache: SemanticCache, x: np.ndarray, start: int = 0) -> None:
+    for i, v in enumerate(x, start):
         assert cache.update(f"p{i}", A, f"a{i}", vector=v)
 
 
@@ -243,6 +243,25 @@ def test_an_hnsw_cache_tunes_again_as_it_doubles(
     other = cache_of(config, toy_embedder)  # another process reads the new tuning
     assert served(other, x, range(0, 700, 13)) == [f"a{i}" for i in range(0, 700, 13)]
     assert other._tuned == int(state["ef_runtime"])
+
+
+def test_wait_tuning_tunes_at_the_size_and_the_next_lookup_uses_it(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    x = unit(np.random.default_rng(8), 450)
+    cache = cache_of(config, toy_embedder)
+    filled(cache, x[:300])
+    assert cache.vector_index().pick_algorithm(force=True, sample=40, seed=1).switched
+    cache.lookup("q", A, vector=x[0])  # loads the trial's ef_runtime (kept TUNING_RECHECK s)
+    filled(cache, x[300:], 300)  # grown 1.5 times: no re-tuning is due
+    assert int(cache.wait_tuning()["size"]) <= 300
+    state = cache.wait_tuning(grown=True)  # tunes again at this size, now
+    assert 440 <= int(state["size"]) <= 450 and int(state["sample"]) > 0
+    assert float(state["recall"]) >= 0.95
+    config.get_client().hset(config.keys.cache_index_keys(cache.name).state, "ef_runtime", 321)
+    cache.wait_tuning()  # the next lookup reads the saved ef_runtime again
+    cache.lookup("q", A, vector=x[0])
+    assert cache._tuned == 321 and "EF_RUNTIME 321" in cache._knn
 
 
 def _count_exact_searches(monkeypatch: pytest.MonkeyPatch) -> list[object]:
