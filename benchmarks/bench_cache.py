@@ -33,6 +33,7 @@ SMALL = 2_000  # entries when "update while the cache is small" is timed
 TIMED = 1_000  # updates timed at each size (in ROUNDS interleaved rounds)
 OURS = "this pack (default: auto, float16, guards)"
 OURS_OFF = "this pack, guards off"
+OURS_RULES = "this pack, rules only (verifier=Verifier(): no pair scorer)"
 VL = "redisvl SemanticCache"
 LC = "langchain-redis RedisSemanticCache"
 EXACT_ROUNDS = 40  # shorter rounds for the exact cache, whose calls take ~0.1 ms
@@ -386,7 +387,9 @@ def main(full: bool) -> str:
         "(in write order: HNSW finds its oldest entries more easily) perturbed to distance "
         '≈ 0.02, asked in other words ("Quick question: ..."): *correct* is the share that '
         "returned their own entry (the index's recall in practice); *served on miss* is "
-        "the share of fresh vectors that got any answer. Guards on and off query the same index.",
+        "the share of fresh vectors that got any answer. Guards on, off and the rules alone "
+        "query the same index. *Server ms per search*: the server's own time per FT.SEARCH "
+        "during the timed hits (INFO commandstats), the floor no client can go under.",
         table(
             [
                 "data",
@@ -396,6 +399,7 @@ def main(full: bool) -> str:
                 "miss p50",
                 "miss p99",
                 "hit vs langchain-redis",
+                "server ms per search (hits)",
                 "correct hits",
                 "served on miss",
             ],
@@ -479,10 +483,13 @@ def _semantic(
     from redisvl.utils.vectorize import CustomTextVectorizer
 
     from redis_agent_core.cache import SemanticCache
+    from redis_agent_core.cache.guards import Verifier
 
     client = redis.Redis.from_url(url)
     ours = SemanticCache(cfg, embedder=emb, distance_threshold=THRESHOLD)
     ours_off = SemanticCache(cfg, embedder=emb, distance_threshold=THRESHOLD, verifier=None)
+    ours_rules = SemanticCache(cfg, embedder=emb, distance_threshold=THRESHOLD,
+                               verifier=Verifier())  # fmt: skip
     vl = VlSemanticCache(
         name="vlcache",
         distance_threshold=THRESHOLD,
@@ -503,6 +510,7 @@ def _semantic(
     }
     get: dict[str, Callable[[np.ndarray, str], Any]] = {
         OURS: lambda v, p: ours.lookup(p, scope, vector=v),
+        OURS_RULES: lambda v, p: ours_rules.lookup(p, scope, vector=v),
         OURS_OFF: lambda v, p: ours_off.lookup(p, scope, vector=v),
         VL: lambda v, p: vl.check(vector=v.tolist(), num_results=1),
         LC: lambda v, p: lc.lookup(p, llm_string),
@@ -540,7 +548,8 @@ def _semantic(
         time.sleep(0.5)  # let the index settle
         mem[label] = (_mem(client) - before) / (n - filled)
     live_n = _settle(ours, final=True)
-    ours_off.wait_tuning()  # the same index: its next lookup reads the tuning too
+    ours_off.wait_tuning()  # the same index: its next lookups read the tuning too
+    ours_rules.wait_tuning()
     large, large_flow = timed(put, n), timed(flow, n + TIMED)
     state = {k.decode(): v.decode() for k, v in client.hgetall(
         cfg.keys.cache_index_keys(ours.name).state).items()}  # fmt: skip
@@ -550,13 +559,17 @@ def _semantic(
 
     hit_s: dict[str, list[float]] = {label: [] for label in get}
     miss_s: dict[str, list[float]] = {label: [] for label in get}
+    server: dict[str, np.ndarray] = {label: np.zeros(2) for label in get}  # searches, µs
     n_queries = len(data.hit)
     chunk = n_queries // ROUNDS
     order_g = list(get.items())
     for r in range(ROUNDS):
         ids = list(range(r * chunk, (r + 1) * chunk))
         for label, g in order_g if r % 2 == 0 else order_g[::-1]:
+            calls, usec = _search_stats(client)
             hit_s[label] += _timed(lambda i, g=g: g(data.hit[i], hit_prompts[i]), ids, warmup=5)
+            calls2, usec2 = _search_stats(client)
+            server[label] += (calls2 - calls, usec2 - usec)
             miss_s[label] += _timed(lambda i, g=g: g(data.miss[i], miss_prompts[i]), ids, warmup=5)
     out: dict[str, list[list[Any]]] = {"sem": [], "upd": [], "flow": [], "mem": []}
     for label, g in get.items():
@@ -567,6 +580,7 @@ def _semantic(
         out["sem"].append([kind, label, median_us(hits) / 1000, p99_us(hits) / 1000,
                            median_us(misses) / 1000, p99_us(misses) / 1000,
                            f"{median_us(hits) / median_us(hit_s[LC]):.3f}×",
+                           f"{server[label][1] / max(1, server[label][0]) / 1000:.2f}",
                            f"{correct / n_queries:.3f}", f"{served / n_queries:.3f}"])  # fmt: skip
     for key, at_small, at_n in (("upd", small, large), ("flow", small_flow, large_flow)):
         for label in put:
@@ -579,6 +593,12 @@ def _semantic(
         out["mem"].append([kind, label, f"{mem[label]:,.0f}", f"{mem[label] / mem[VL]:.2f}×"])
     client.close()
     return out
+
+
+def _search_stats(client: Any) -> tuple[int, int]:
+    """FT.SEARCH calls and the server's microseconds in them so far (INFO commandstats)."""
+    stat = client.info("commandstats").get("cmdstat_FT.SEARCH", {})
+    return int(stat.get("calls", 0)), int(stat.get("usec", 0))
 
 
 def _merge(report: str, full: bool) -> str:
