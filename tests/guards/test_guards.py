@@ -407,3 +407,29 @@ def test_own_pairs_cover_every_kind(own_pairs: list[LabelledPair]) -> None:
     assert {"paraphrase", "near_repeat"} <= kinds
     assert {"negation", "number", "entity", "order", "scope", "constraint"} <= kinds
     assert sum(p.same_answer for p in own_pairs) >= 40
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "the parcel was not scanned but the app says shipped",
+            "the parcel was scanned but the app says not shipped",
+        ),
+        ("my printer prints but does not scan", "my printer scans but does not print"),
+    ],
+)
+def test_negation_moved_to_another_predicate_is_another_question(a: str, b: str) -> None:
+    reason = NegationGuard().check(a, b)
+    assert reason is not None and NegationGuard().check(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Why isn't my bread dough rising?", "Why is my bread dough not rising?"),
+        ("my phone won't charge", "my phone does not charge"),
+    ],
+)
+def test_negation_on_the_same_predicate_passes(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None

@@ -1220,3 +1220,72 @@ def test_the_recommended_thing_is_the_thing_asked_for() -> None:
     a = "What's the recommended saddle height for a road bike?"
     b = "What saddle height should a road bike have?"
     assert Verifier().verify(a, b) is None
+
+
+# --- two arguments exchanged around the same words; the speaker's role turned round -----
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("convert gallons to litres", "convert litres to gallons"),
+        ("how many yen is 30 swiss francs", "how many swiss francs is 30 yen"),
+        ("what is 15 percent of 60", "what is 60 percent of 15"),
+        ("copy the config from staging to prod", "copy the config from prod to staging"),
+        (
+            "Can I plug a Sony lens into a Fuji camera?",
+            "Can I plug a Fuji lens into a Sony camera?",
+        ),
+        ("my kettle heats but won't switch off", "my kettle switches off but won't heat"),
+        (
+            "cherry-pick a commit from release into develop",
+            "cherry-pick a commit from develop into release",
+        ),
+        ("Is a UK ID card accepted in Morocco?", "Is a Morocco ID card accepted in UK?"),
+    ],
+)
+def test_arguments_exchanged_around_the_same_words_are_another_question(a: str, b: str) -> None:
+    reason = rejects(ArgumentGuard(), a, b)
+    assert reason is not None, (a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("difference between a lease and a loan", "difference between a loan and a lease"),
+        ("do ibuprofen and paracetamol interact", "do paracetamol and ibuprofen interact"),
+        ("can I mix bleach with vinegar", "can I mix vinegar with bleach"),
+        ("pros and cons of renting vs buying", "pros and cons of buying vs renting"),
+        ("how far is Bristol from Cardiff", "how far is Cardiff from Bristol"),
+        ("weather Leeds today", "Leeds weather today"),  # neighbours: nothing orders them
+        ("Rust vs Go for a CLI tool", "Go vs Rust for a CLI tool"),
+    ],
+)
+def test_arguments_joined_as_equals_may_trade_places(a: str, b: str) -> None:
+    assert rejects(ArgumentGuard(), a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("my cousin owes me 200 quid, what can I do", "I owe my cousin 200 quid, what can I do"),
+        ("Can I report my manager to HR?", "Can my manager report me to HR?"),
+        ("We invoiced the client twice by mistake", "The client invoiced us twice by mistake"),
+        ("should I forgive my sister", "should my sister forgive me"),
+    ],
+)
+def test_the_speaker_doing_or_undergoing_it_is_another_question(a: str, b: str) -> None:
+    reason = rejects(ArgumentGuard(), a, b)
+    assert reason is not None and "speaker" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Will I get paid for overtime?", "Will my employer pay me for overtime?"),
+        ("How much should I tip in the US?", "What's the usual tip in the US?"),
+        ("Can you email me the invoice?", "Please email me the invoice"),
+    ],
+)
+def test_the_speaker_in_the_same_role_passes(a: str, b: str) -> None:
+    assert rejects(ArgumentGuard(), a, b) is None

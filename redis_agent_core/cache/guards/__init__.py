@@ -270,6 +270,43 @@ def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Feature
     return {g for g in groups if g[1] in inside}
 
 
+# After "isn't" / "doesn't" these mean a question turned round ("why isn't my starter
+# rising"): the negated verb comes later, past a subject of any length.
+_INVERTED = frozenset(
+    "my your our their his her its the a an this that these those it he she they you i we".split()
+)
+
+
+def _negated(f: Features) -> set[str] | None:
+    """The stems of the words "not", "never" and "n't" apply to: the first content word
+    after each ("did not arrive", "won't charge", "says not delivered"); None when one
+    cannot tell (a question turned round)."""
+    words, seq, found = f.words, f.seq, set()
+    for k, word in enumerate(words):
+        if word in ("not", "never") or word.endswith("n't"):
+            if words[k + 1 : k + 2] and words[k + 1] in _INVERTED:
+                return None
+            for later in range(k + 1, min(k + 4, len(words))):
+                if words[later] not in lex.FUNCTION_WORDS:
+                    found.add(seq[later])
+                    break
+    return found
+
+
+def _negation_moved(q: Features, c: Features) -> str | None:
+    """The same negators on another predicate, both predicates on both sides: "my order
+    did not arrive but tracking says delivered" / "my order arrived but tracking says
+    not delivered"."""
+    in_q, in_c = _negated(q), _negated(c)
+    if in_q is None or in_c is None or in_q == in_c:
+        return None
+    shared = q.stems & c.stems
+    only_q, only_c = in_q - in_c, in_c - in_q
+    if only_q and only_c and only_q <= shared and only_c <= shared:
+        return f"negation moved ({_show(only_q)} vs {_show(only_c)})"
+    return None
+
+
 class NegationGuard:
     """Polarity must agree: negators (not, never, no, n't, without, stop, avoid...),
     negating prefixes (unsafe, non-refundable, unsubscribe), opposite words
@@ -310,6 +347,10 @@ class NegationGuard:
         c_neg = c.negations + self._prefixed(c, q) + prevention_shift(c, q)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
+        if q.negations and q.negations == c.negations:
+            moved = _negation_moved(q, c)
+            if moved is not None:
+                return moved
         q_keys, c_keys = q.keys, c.keys
         if "than" in q.vocab and mirrored(q, c):  # "faster than" / "slower than", swapped
             q_keys = q_keys - {q.seq[q.words.index("than") - 1]}

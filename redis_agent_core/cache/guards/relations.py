@@ -8,6 +8,7 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
@@ -376,6 +377,12 @@ class ArgumentGuard:
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
+        reason = self._around_a_pivot(q, c)
+        if reason is None:
+            reason = _exchanged(q, c) or _speaker_swapped(q, c, query, candidate)
+        return reason
+
+    def _around_a_pivot(self, q: Features, c: Features) -> str | None:
         shared = q.content.keys() & c.content.keys()
         if len(shared) < 2:
             return None
@@ -421,6 +428,115 @@ class ArgumentGuard:
                                 "undergoes it on the other)"
                             )
         return _copular_swap(q, c, shared)
+
+
+# Before two exchanged spans, these make the exchange harmless ("the difference between
+# A and B", "compare A to B", "how far is A from B").
+_ALIKE_BEFORE = frozenset(
+    stem(w) for w in "between compare comparison difference differ versus similar".split()
+)
+_MAX_SPAN = 4  # words of one exchanged argument ("my feature branch", "British pounds")
+_MAX_MIDDLE = 6  # words between them ("driving licence valid in the")
+
+
+def _exchanged(q: Features, c: Features) -> str | None:
+    """Two arguments trading places around the same words, everything else equal:
+    ``P A M B S`` / ``P B M A S`` ("convert celsius to fahrenheit", "is a UK licence valid
+    in the US", "what percent of 80 is 20", "my laptop charges but won't turn on"). The
+    words between them (``M``) carry the relation, so the other order is another question
+    unless they join the two as equals ("A and B", "A vs B", "mix A with B") or the
+    question is about how the two compare. Two neighbours swapped ("weather london" /
+    "london weather") are left alone: nothing orders them."""
+    a, b = q.seq, c.seq
+    if len(a) != len(b) or a == b:
+        return None
+    n = len(a)
+    start = 0
+    while a[start] == b[start]:
+        start += 1
+    end = n
+    while a[end - 1] == b[end - 1]:
+        end -= 1
+    mid_a, mid_b = a[start:end], b[start:end]
+    size = len(mid_a)
+    if size < 3 or size > 2 * _MAX_SPAN + _MAX_MIDDLE:
+        return None
+    for i in range(1, min(_MAX_SPAN, size - 2) + 1):  # A = mid_a[:i], at the end of mid_b
+        if mid_a[:i] != mid_b[size - i :]:
+            continue
+        for j in range(1, min(_MAX_SPAN, size - i - 1) + 1):  # B = mid_a[size-j:]
+            middle = mid_a[i : size - j]
+            if mid_a[size - j :] != mid_b[:j] or middle != mid_b[j : size - i]:
+                continue
+            if len(middle) > _MAX_MIDDLE:
+                continue
+            first, second = q.words[start : start + i], q.words[start + size - j : start + size]
+            if not _argument_like(first) or not _argument_like(second):
+                continue
+            words = q.words[start + i : start + size - j]
+            if (
+                not _SYMMETRIC.isdisjoint(words)
+                or not _ALIKE_BEFORE.isdisjoint(a[max(0, start - 3) : start] + middle)
+                or not _APART.isdisjoint(a[:start] + middle)
+            ):
+                continue
+            return (
+                f"arguments swapped around {' '.join(words)!r} "
+                f"({' '.join(first)} ... {' '.join(second)} vs "
+                f"{' '.join(second)} ... {' '.join(first)})"
+            )
+    return None
+
+
+_SPEAKER_SUBJECT = frozenset({"i", "we"})
+_SPEAKER_OBJECT = frozenset({"me", "us"})
+_SPEAKER_FORMS = _SPEAKER_SUBJECT | _SPEAKER_OBJECT
+_ME = frozenset({"me"})
+_LOWER_US = re.compile(r"\bus\b")  # not "US", the country
+
+
+def _speaker_roles(f: Features, verbs: Iterable[str], text: str) -> dict[str, tuple[bool, bool]]:
+    """Per verb stem: whether the speaker is its subject ("I paid", "can we sue", not "I
+    was paid") and whether its object ("paid me", "lent money to us"; "US" in capitals
+    is the country)."""
+    words, seq = f.words, f.seq
+    objects = _SPEAKER_OBJECT if _LOWER_US.search(text) else _ME
+    roles: dict[str, tuple[bool, bool]] = {}
+    for k, stem_ in enumerate(seq):
+        if stem_ not in verbs:
+            continue
+        before = words[max(0, k - 2) : k]
+        subject = not _SPEAKER_SUBJECT.isdisjoint(before) and _BE.isdisjoint(before)
+        obj = not objects.isdisjoint(words[k + 1 : k + 4])
+        was = roles.get(stem_, (False, False))
+        roles[stem_] = (was[0] or subject, was[1] or obj)
+    return roles
+
+
+def _speaker_swapped(q: Features, c: Features, query: str, candidate: str) -> str | None:
+    """The speaker doing something to someone on one side and having it done to them on
+    the other: "I owe my friend $500" / "my friend owes me $500", "can I sue my
+    employer" / "can my employer sue me"."""
+    if _SPEAKER_FORMS.isdisjoint(q.words) or _SPEAKER_FORMS.isdisjoint(c.words):
+        return None
+    verbs = (q.content.keys() & c.content.keys()) - FUNCTION_WORDS - _BE
+    if not verbs:
+        return None
+    in_q, in_c = _speaker_roles(q, verbs, query), _speaker_roles(c, verbs, candidate)
+    for verb, (q_subject, q_object) in in_q.items():
+        c_subject, c_object = in_c.get(verb, (False, False))
+        if (q_subject and not q_object and c_object and not c_subject) or (
+            c_subject and not c_object and q_object and not q_subject
+        ):
+            word = q.words[q.content[verb]]
+            return f"the speaker does {word!r} on one side and undergoes it on the other"
+    return None
+
+
+def _argument_like(words: tuple[str, ...]) -> bool:
+    """Whether a span can be an argument: it has a word that is not a function word
+    (a number counts: "of 80 is 20")."""
+    return any(w not in FUNCTION_WORDS for w in words)
 
 
 # "from" orders its sides ("get nectar from flowers") except after these ("how far is A
