@@ -35,7 +35,13 @@ looked at pair by pair, never tuned on), and guards_traps8.jsonl (390, written t
 2026-12-05, committed at 03:24 UTC, after the pair scorer was trained: scored once untouched, never
 trained on), and guards_traps9.jsonl (431, written the same way, committed on 2026-12-05 at
 10:37 UTC; four in five in chat-product styles: keyword queries, sloppy typing, pasted errors,
-support messages, format and language changes; scored once untouched, never trained on). All
+support messages, format and language changes; scored once untouched at 0.962 / 0.661, 5 wrong
+of 132, never trained on; on 2026-12-05 at 13:45 UTC its argument misses were looked at: a dev
+set since), and guards_traps10.jsonl (441, written the same way at 13:15-13:36 UTC with 60
+`argument` traps in many forms and 18 true pairs whose order changes but not their meaning,
+committed before any guard change of that session; scored untouched once at 0.932 / 0.759, 11
+wrong of 162, 8 of them argument swaps; then its argument misses were looked at and the
+exchange and speaker rules written: a dev set since; never trained on). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -90,6 +96,7 @@ SETS = {
     "traps7": DATA / "guards_traps7.jsonl",
     "traps8": DATA / "guards_traps8.jsonl",
     "traps9": DATA / "guards_traps9.jsonl",
+    "traps10": DATA / "guards_traps10.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -168,7 +175,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     ]
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
-                   "traps7", "traps8", "traps9"):  # fmt: skip
+                   "traps7", "traps8", "traps9", "traps10"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -608,6 +615,7 @@ def main(full: bool) -> str:
         "traps7",
         "traps8",
         "traps9",
+        "traps10",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -101,7 +101,7 @@ def test_the_training_script_leaves_the_held_out_sets_out() -> None:
         sys.path.remove(str(ROOT / "scripts"))
     names = set(train_pair_scorer.training_sets(set()))
     assert "guards_traps4" in names and "fow-cache" in names
-    held_out = {"guards_traps5", "guards_traps6", "guards_traps7", "guards_traps8", "guards_traps9"}
+    held_out = {f"guards_traps{k}" for k in range(5, 12)}
     assert not names & held_out
 
 

@@ -277,19 +277,25 @@ _INVERTED = frozenset(
 )
 
 
+_NOT = frozenset({"not", "never"})
+
+
 def _negated(f: Features) -> set[str] | None:
     """The stems of the words "not", "never" and "n't" apply to: the first content word
     after each ("did not arrive", "won't charge", "says not delivered"); None when one
     cannot tell (a question turned round)."""
-    words, seq, found = f.words, f.seq, set()
-    for k, word in enumerate(words):
-        if word in ("not", "never") or word.endswith("n't"):
-            if words[k + 1 : k + 2] and words[k + 1] in _INVERTED:
-                return None
-            for later in range(k + 1, min(k + 4, len(words))):
-                if words[later] not in lex.FUNCTION_WORDS:
-                    found.add(seq[later])
-                    break
+    words, seq = f.words, f.seq
+    at = [k for form in _NOT & f.vocab for k, w in enumerate(words) if w == form]
+    if "n't" in f.lower:
+        at += [k for k, w in enumerate(words) if w.endswith("n't")]
+    found = set()
+    for k in at:
+        if k + 1 < len(words) and words[k + 1] in _INVERTED:
+            return None
+        for later in range(k + 1, min(k + 4, len(words))):
+            if words[later] not in lex.FUNCTION_WORDS:
+                found.add(seq[later])
+                break
     return found
 
 

@@ -448,7 +448,8 @@ def _exchanged(q: Features, c: Features) -> str | None:
     question is about how the two compare. Two neighbours swapped ("weather london" /
     "london weather") are left alone: nothing orders them."""
     a, b = q.seq, c.seq
-    if len(a) != len(b) or a == b:
+    # the same words in another order: the same stems (one set compare in C) first
+    if len(a) != len(b) or q.stems != c.stems or a == b:
         return None
     n = len(a)
     start = 0
@@ -495,21 +496,38 @@ _ME = frozenset({"me"})
 _LOWER_US = re.compile(r"\bus\b")  # not "US", the country
 
 
-def _speaker_roles(f: Features, verbs: Iterable[str], text: str) -> dict[str, tuple[bool, bool]]:
+def _positions(words: tuple[str, ...], forms: frozenset[str], vocab: frozenset[str]) -> list[int]:
+    """Where the words of ``forms`` stand in ``words`` (C-level searches, one per form
+    present)."""
+    found = []
+    for form in forms & vocab:
+        k = words.index(form)
+        while True:
+            found.append(k)
+            try:
+                k = words.index(form, k + 1)
+            except ValueError:
+                break
+    return found
+
+
+def _speaker_roles(f: Features, verbs: frozenset[str], text: str) -> dict[str, tuple[bool, bool]]:
     """Per verb stem: whether the speaker is its subject ("I paid", "can we sue", not "I
     was paid") and whether its object ("paid me", "lent money to us"; "US" in capitals
     is the country)."""
     words, seq = f.words, f.seq
     objects = _SPEAKER_OBJECT if _LOWER_US.search(text) else _ME
     roles: dict[str, tuple[bool, bool]] = {}
-    for k, stem_ in enumerate(seq):
-        if stem_ not in verbs:
-            continue
-        before = words[max(0, k - 2) : k]
-        subject = not _SPEAKER_SUBJECT.isdisjoint(before) and _BE.isdisjoint(before)
-        obj = not objects.isdisjoint(words[k + 1 : k + 4])
-        was = roles.get(stem_, (False, False))
-        roles[stem_] = (was[0] or subject, was[1] or obj)
+    for k in _positions(words, _SPEAKER_SUBJECT, f.vocab):
+        for at in (k + 1, k + 2):  # "I paid", "I now report"; not "I was paid"
+            if at >= len(words) or words[at] in _BE:
+                break
+            if seq[at] in verbs:
+                roles[seq[at]] = (True, roles.get(seq[at], (False, False))[1])
+    for k in _positions(words, objects, f.vocab):
+        for at in range(max(0, k - 3), k):  # "paid me", "lent money to me"
+            if seq[at] in verbs:
+                roles[seq[at]] = (roles.get(seq[at], (False, False))[0], True)
     return roles
 
 
@@ -517,14 +535,19 @@ def _speaker_swapped(q: Features, c: Features, query: str, candidate: str) -> st
     """The speaker doing something to someone on one side and having it done to them on
     the other: "I owe my friend $500" / "my friend owes me $500", "can I sue my
     employer" / "can my employer sue me"."""
-    if _SPEAKER_FORMS.isdisjoint(q.words) or _SPEAKER_FORMS.isdisjoint(c.words):
+    # the speaker's forms differ ("I" on one side, "me" on the other), or nothing to do
+    in_q, in_c = _SPEAKER_FORMS & q.vocab, _SPEAKER_FORMS & c.vocab
+    if in_q == in_c or not (
+        (in_q & _SPEAKER_SUBJECT and in_c & _SPEAKER_OBJECT)
+        or (in_c & _SPEAKER_SUBJECT and in_q & _SPEAKER_OBJECT)
+    ):
         return None
-    verbs = (q.content.keys() & c.content.keys()) - FUNCTION_WORDS - _BE
+    verbs = frozenset((q.content.keys() & c.content.keys()) - FUNCTION_WORDS - _BE)
     if not verbs:
         return None
-    in_q, in_c = _speaker_roles(q, verbs, query), _speaker_roles(c, verbs, candidate)
-    for verb, (q_subject, q_object) in in_q.items():
-        c_subject, c_object = in_c.get(verb, (False, False))
+    roles_q, roles_c = _speaker_roles(q, verbs, query), _speaker_roles(c, verbs, candidate)
+    for verb, (q_subject, q_object) in roles_q.items():
+        c_subject, c_object = roles_c.get(verb, (False, False))
         if (q_subject and not q_object and c_object and not c_subject) or (
             c_subject and not c_object and q_object and not q_subject
         ):
