@@ -1242,6 +1242,7 @@ def test_the_recommended_thing_is_the_thing_asked_for() -> None:
             "cherry-pick a commit from develop into release",
         ),
         ("Is a UK ID card accepted in Morocco?", "Is a Morocco ID card accepted in UK?"),
+        ("apache force http to https", "apache force https to http"),  # no plural "s"
     ],
 )
 def test_arguments_exchanged_around_the_same_words_are_another_question(a: str, b: str) -> None:

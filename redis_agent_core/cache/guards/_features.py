@@ -113,8 +113,14 @@ _PARTICLES = frozenset({"on", "off", "in", "out", "up", "down"})
 _MAY = re.compile(r"\b(?:in|on|of|since|until|from|by|early|late|mid|next|last|this)\s+may\b")
 
 
+# Words whose final "s" is no plural: "https" is not "http", "css" not "cs".
+_NOT_PLURALS = frozenset("https ftps sftps wss dns gps aws ios macos css sass sms mms".split())
+
+
 def _stem(word: str) -> str:
     """A crude English stemmer: enough to match "closed"/"closing"/"close"."""
+    if word in _NOT_PLURALS:
+        return word
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
