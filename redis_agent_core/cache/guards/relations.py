@@ -371,7 +371,10 @@ class ArgumentGuard:
     One argument moved from before the verb of a question with an auxiliary to right
     after it changes roles ("who did Brutus betray" / "who betrayed Brutus"); in "is X a
     Y" questions subject and predicate count as the two sides; "from" orders its sides
-    unless the question is how far or how different."""
+    unless the question is how far or how different. Without such a pivot: two arguments
+    that trade places around the same words, everything else equal ("how many yen is 30
+    francs" / "how many francs is 30 yen"), and the speaker doing the verb on one side and
+    undergoing it on the other ("I owe my friend" / "my friend owes me")."""
 
     name = "argument"
 
