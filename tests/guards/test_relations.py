@@ -1257,6 +1257,7 @@ def test_arguments_exchanged_around_the_same_words_are_another_question(a: str, 
         ("do ibuprofen and paracetamol interact", "do paracetamol and ibuprofen interact"),
         ("can I mix bleach with vinegar", "can I mix vinegar with bleach"),
         ("pros and cons of renting vs buying", "pros and cons of buying vs renting"),
+        ("compare Lisbon to Porto for a weekend", "compare Porto to Lisbon for a weekend"),
         ("how far is Bristol from Cardiff", "how far is Cardiff from Bristol"),
         ("weather Leeds today", "Leeds weather today"),  # neighbours: nothing orders them
         ("Rust vs Go for a CLI tool", "Go vs Rust for a CLI tool"),

@@ -314,6 +314,15 @@ def _symmetric(f: Features, pivot: int, end: int) -> bool:
     )
 
 
+_COMPARE = frozenset({stem("compare"), stem("comparing")})
+
+
+def _compared(f: Features, first: int) -> bool:
+    """Whether "compare" stands just before the first argument: "compare A to B" asks
+    the same as "compare B to A" (unlike "A earns more compared to B")."""
+    return not _COMPARE.isdisjoint(f.seq[max(0, first - 3) : first])
+
+
 # Verbs of replacement give "with" and "for" a direction: "replace butter with oil" is
 # not "replace oil with butter", "swap tea for coffee" not "swap coffee for tea".
 _REPLACING = frozenset(stem(w) for w in "replace substitute swap exchange switch trade".split())
@@ -417,7 +426,11 @@ class ArgumentGuard:
             # moved the other way: "A beat B" / "B beat A"
             for a in left_q.keys() & right_c.keys():
                 for b in right_q.keys() & left_c.keys():
-                    if not (_symmetric(q, i, right_q[b]) or _symmetric(c, j, right_c[a])):
+                    if not (
+                        _symmetric(q, i, right_q[b])
+                        or _symmetric(c, j, right_c[a])
+                        or _compared(q, left_q[a])
+                    ):
                         return f"arguments swapped around {word!r} ({a} ... {b} vs {b} ... {a})"
             if word not in _ORDERING and word not in _SOURCE:
                 for one, other, at, at2, moved in (
