@@ -41,7 +41,11 @@ set since), and guards_traps10.jsonl (441, written the same way at 13:15-13:36 U
 `argument` traps in many forms and 18 true pairs whose order changes but not their meaning,
 committed before any guard change of that session; scored untouched once at 0.932 / 0.759, 11
 wrong of 162, 8 of them argument swaps; then its argument misses were looked at and the
-exchange and speaker rules written: a dev set since; never trained on). All
+exchange and speaker rules written: a dev set since; never trained on), and
+guards_traps11.jsonl (421, written the same way, committed on 2026-12-05 at 14:16 UTC
+after the exchange, speaker and moved-negation rules, scored once untouched at
+18:30 UTC: 0.972 / 0.746, 4 wrong of 145; never looked at pair by pair, never tuned or trained
+on). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -97,6 +101,7 @@ SETS = {
     "traps8": DATA / "guards_traps8.jsonl",
     "traps9": DATA / "guards_traps9.jsonl",
     "traps10": DATA / "guards_traps10.jsonl",
+    "traps11": DATA / "guards_traps11.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -175,7 +180,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     ]
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
-                   "traps7", "traps8", "traps9", "traps10"):  # fmt: skip
+                   "traps7", "traps8", "traps9", "traps10", "traps11"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -616,6 +621,7 @@ def main(full: bool) -> str:
         "traps8",
         "traps9",
         "traps10",
+        "traps11",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
