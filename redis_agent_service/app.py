@@ -3,10 +3,11 @@
 Flow of ``POST /chat`` (the seed's production path)::
 
     user ─► rate limit + token budget (429 + Retry-After)
-         ─► exact cache tier ──hit──► answer (no embedding, no LLM call, no tokens)
-         ─► embed (batched with concurrent requests, off the loop)
+         ─► RAG passages, once documents exist: embed (batched with concurrent
+            requests, off the loop) + one vector search
+         ─► exact cache tier ──hit──► answer (no LLM call, no tokens)
          ─► semantic cache ──hit──► answer
-         └─miss─► history + RAG context ─► LLM ─► cache store
+         └─miss─► history + RAG passages ─► LLM ─► cache store
          ─► session update + bus event ─► {answer, cached, usage, latency_ms, sources}
 
 Every endpoint but ``/stats``, ``/metrics``, ``/dashboard`` and ``/health`` (counters
@@ -19,7 +20,7 @@ across users. An answer that depended on the conversation so far is cached under
 digest of the exact history the model saw (and, by default, for its user only:
 ``ServiceSettings.cache_share``), so a context-dependent "where do I live?" is never
 served another conversation's answer. Entries are scoped by model and generation
-settings.
+settings, and by the RAG passages the prompt held: a changed corpus is a new scope.
 
 Redis down is an expected fault: every endpoint answers 503 with a JSON body saying
 what failed and what to check (never the server's address). The LLM down answers 502.
@@ -38,7 +39,7 @@ import statistics
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -54,7 +55,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from langchain_redis_agent import MiniLMEmbeddings, RedisChatMessageHistory, to_core_embedder
 from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.bus import AgentBus
-from redis_agent_core.cache import SHARE_POLICIES, SemanticCache, Share, context_scope, make_scope
+from redis_agent_core.cache import (
+    SHARE_POLICIES,
+    SemanticCache,
+    Share,
+    context_digest,
+    context_scope,
+    make_scope,
+)
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
 from redis_agent_core.embeddings import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
@@ -97,6 +105,7 @@ def _text(value: Any) -> str:
 
 
 DOCS_RECHECK_S = 5.0  # how stale "no documents yet" may be on a worker
+RECENT_VECTORS = 1024  # questions' vectors a worker keeps (384-d: 1.5 KB each)
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}  # LangChain -> OpenAI
 
 
@@ -303,6 +312,7 @@ class AgentService:
         # concurrent requests' questions share one model call, in the model's thread
         core_embedder = BatchingEmbedder(to_core_embedder(self.embeddings))
         self._embedder = core_embedder  # one embedding per question serves cache and RAG
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()  # recent questions'
         self._gate = ForegroundGate()  # questions' embeddings before ingestion batches
         # ingestion embeds and writes on a low-priority thread with its own model
         self._background = BackgroundThread("rap-ingest")
@@ -382,7 +392,13 @@ class AgentService:
         return list(past[-n:]) if n else []
 
     def cache_key(
-        self, message: str, window: Sequence[BaseMessage] = (), *, user: str, session_id: str
+        self,
+        message: str,
+        window: Sequence[BaseMessage] = (),
+        passages: Sequence[Hit] = (),
+        *,
+        user: str,
+        session_id: str,
     ) -> tuple[str, str]:
         """(prompt, scope) under which an answer to ``message`` is cached.
 
@@ -390,7 +406,9 @@ class AgentService:
         every user. A follow-up is looked up in a scope derived from the exact history
         the model sees (``window``) and, per ``settings.cache_share``, the user or the
         session: "where do I live?" after two different conversations are different
-        questions that embeddings (and guards) cannot tell apart.
+        questions that embeddings (and guards) cannot tell apart. The scope also holds
+        the RAG ``passages`` that reach the prompt (ids and text, in order): an answer
+        is never served after the corpus it was built on changed.
         """
         context = [(m.type, m.text) for m in window]
         scope = context_scope(
@@ -400,6 +418,10 @@ class AgentService:
             user=user,
             session=self.owned_session(user, session_id),
         )
+        # always wrapped (None: no passages), so no entry of a scope that ignored the
+        # corpus is ever served
+        passages_digest = context_digest([(p.id, p.text) for p in passages])
+        scope = make_scope({"base": scope, "passages": passages_digest})
         # blanks inside a question do not change it: one exact-tier entry for all spellings
         return " ".join(message.split()), scope
 
@@ -409,17 +431,21 @@ class AgentService:
         chars += sum(len(m.text) for m in past[-self.settings.history_window :])
         return chars // 4 + 16 + self.settings.max_tokens
 
-    async def _retrieve(self, vector: np.ndarray) -> list[Hit]:
+    async def _docs_exist(self) -> bool:
         if not self._has_docs:
             # "no documents yet" is re-checked every few seconds (another worker may
-            # ingest), not on every miss: a count costs a thread hop and a search
+            # ingest), not on every request: a count costs a thread hop and a search
             now = time.monotonic()
             if now < self._docs_checked_at + DOCS_RECHECK_S:
-                return []
+                return False
             self._docs_checked_at = now
             self._has_docs = await self.vectors.acount() > 0
-            if not self._has_docs:
-                return []
+        return self._has_docs
+
+    async def _retrieve(self, vector: np.ndarray) -> list[Hit]:
+        """The passages that reach the prompt: the ``rag_k`` nearest, relevant enough."""
+        if not await self._docs_exist():
+            return []
         hits = await self.vectors.asearch(vector, k=self.settings.rag_k)
         return [h for h in hits if (h.score or 0.0) >= self.settings.rag_min_relevance]
 
@@ -433,6 +459,24 @@ class AgentService:
             system = f"{system}\nUse this context:\n{context}"
         past = [(_ROLES.get(m.type, m.type), m.text) for m in window]
         return [("system", system), *past, ("user", message)]
+
+    async def _embed(self, question: str) -> np.ndarray:
+        """The question's vector; a repeated question's from this worker's recent ones
+        (the same text gives the same vector), so a cache hit needs no model call."""
+        recent = self._vectors
+        # keyed by a digest: 1,024 questions of 8,000 characters would hold 8-32 MB
+        key = hashlib.blake2b(question.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        vector = recent.get(key)
+        if vector is not None:
+            recent.move_to_end(key)
+            return vector
+        with self._gate.foreground():  # ingestion batches wait for it
+            vector = (await self._embedder.aembed([question]))[0]
+        vector.setflags(write=False)  # shared by the turns that ask the same
+        recent[key] = vector
+        if len(recent) > RECENT_VECTORS:
+            recent.popitem(last=False)
+        return vector
 
     async def _complete(self, prompt: Sequence[tuple[str, str]]) -> Completion:
         if isinstance(self.llm, OpenAIChat):
@@ -470,25 +514,29 @@ class AgentService:
                 self.counters.rate_limited += 1
                 raise
             turn = _Turn(user_id, session_id, message, history, past, decision.reservation, start)
-            turn.prompt, turn.scope = self.cache_key(
-                message, window, user=user_id, session_id=session_id
-            )
             async with self._refunding(turn):
-                # the exact question first: one round trip, no embedding (issue 20)
+                # the passages the prompt would hold are part of the cache scope, so
+                # they are retrieved first; without documents nothing is embedded and
+                # a repeated question stays one round trip (issue 20)
+                docs: list[Hit] = []
+                if await self._docs_exist():
+                    turn.vector = await self._embed(message)
+                    docs = await self._retrieve(turn.vector)
+                turn.sources = [_source(d) for d in docs]  # a hit cites them too
+                turn.prompt, turn.scope = self.cache_key(
+                    message, window, docs, user=user_id, session_id=session_id
+                )
                 hit = await self.cache.alookup_exact(turn.prompt, turn.scope)
                 if hit is None:
+                    if turn.vector is None:
+                        turn.vector = await self._embed(message)
                     # the question's vector serves the semantic lookup, RAG and the store
-                    with self._gate.foreground():  # ingestion batches wait for it
-                        turn.vector = (await self._embedder.aembed([turn.prompt]))[0]
                     hit = await self.cache.alookup(turn.prompt, turn.scope, vector=turn.vector)
                 if hit is not None:
                     answer = json.loads(hit.payload)["answer"]
                     usage = Usage(saved_tokens=int((hit.usage or {}).get("total_tokens", 0)))
                     hit_reply = (answer, usage)  # _finish settles 0: a hit spends no tokens
                 else:
-                    assert turn.vector is not None  # an exact miss was embedded above
-                    docs = await self._retrieve(turn.vector)
-                    turn.sources = [_source(d) for d in docs]
                     model_prompt = self._prompt(message, window, docs)
             if hit is not None:
                 return await self._finish(turn, *hit_reply, cached=True)

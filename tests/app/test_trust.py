@@ -30,18 +30,29 @@ pytestmark = pytest.mark.slow  # loads the embedding model
 _LIVE = re.compile(r"I live at (.+?)\.?$")
 
 
-class HistoryModel(BaseChatModel):
-    """Answers "where do I live?" from the conversation it is sent (the model input);
-    counts its calls."""
+class _InputModel(BaseChatModel):
+    """A test model whose answer shows what it was sent (``_answer``); counts its calls."""
 
     calls: int = 0
 
     @property
     def _llm_type(self) -> str:
-        return "history-test-model"
+        return "input-test-model"
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        raise NotImplementedError
 
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         self.calls += 1
+        usage = {"input_tokens": 20, "output_tokens": 5, "total_tokens": 25}
+        message = AIMessage(self._answer(messages), usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+class HistoryModel(_InputModel):
+    """Answers "where do I live?" from the conversation it is sent (the model input)."""
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
         question = messages[-1].text
         if question.lower().startswith("where do i live"):
             said = [
@@ -49,15 +60,8 @@ class HistoryModel(BaseChatModel):
                 for msg in messages[:-1]
                 if isinstance(msg, HumanMessage) and (m := _LIVE.search(msg.text))
             ]
-            text = f"You live at {said[-1]}." if said else "You have not told me."
-        elif _LIVE.search(question):
-            text = "Noted."
-        else:
-            text = "You're welcome."
-        usage = {"input_tokens": 20, "output_tokens": 5, "total_tokens": 25}
-        return ChatResult(
-            generations=[ChatGeneration(message=AIMessage(text, usage_metadata=usage))]
-        )
+            return f"You live at {said[-1]}." if said else "You have not told me."
+        return "Noted." if _LIVE.search(question) else "You're welcome."
 
 
 def _app_client(service: AgentService) -> httpx.AsyncClient:
@@ -130,6 +134,53 @@ async def test_share_policy_decides_who_gets_a_history_dependent_hit(
     assert await _repeat(client, users, "alice", "s2") is same_user_other_session
     # an identical history: the model would answer the same, but only "global" shares
     assert await _repeat(client, users, "carol", "s1") is other_user_same_history
+
+
+class ContextModel(_InputModel):
+    """Answers with the RAG context it was sent (the model input)."""
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        _, _, context = messages[0].text.partition("Use this context:\n")
+        return f"From: {context or 'nothing'}"
+
+
+async def test_a_cached_answer_follows_the_corpus(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, users: Users
+) -> None:
+    model = ContextModel()
+    settings = ServiceSettings(use_queue=False, requests_per_minute=100)
+    service = AgentService(model, config=config, settings=settings, model_name="context")
+    question = "What do sea otters eat?"
+
+    async def ask(user: str) -> dict[str, Any]:
+        r = await client.post("/chat", **users.chat(user, f"{user}-s", question))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    async def ingest(text: str) -> None:
+        doc = {"id": "otters", "text": text, "metadata": {"source": "otter-facts"}}
+        r = await client.post("/documents", json={"documents": [doc]}, headers=users.headers("op"))
+        assert r.status_code == 202 and r.json()["status"] == "done", r.text
+
+    async with _app_client(service) as client:
+        before = await ask("alice")
+        assert before["answer"] == "From: nothing" and before["sources"] == []
+        # a relevant document arrives: the model's input changes, so the answer does
+        await ingest("Sea otters eat sea urchins, crabs and clams.")
+        after = await ask("bob")
+        assert after["cached"] is False, "served the answer built without the document"
+        assert after["answer"] == "From: Sea otters eat sea urchins, crabs and clams."
+        assert [s["id"] for s in after["sources"]] == ["otters"]
+        # the same corpus: a hit, citing what the answer was built from
+        hit = await ask("carol")
+        assert hit["cached"] is True and hit["answer"] == after["answer"]
+        assert hit["sources"] == after["sources"]
+        # the document is corrected: answers built on the old text are not served
+        await ingest("Sea otters eat sea urchins, crabs, clams and snails.")
+        corrected = await ask("dave")
+        assert corrected["cached"] is False
+        assert corrected["answer"].endswith("clams and snails.")
+    assert model.calls == 3
 
 
 async def test_requests_without_a_valid_key_get_401(offline_client: Any, users: Users) -> None:
