@@ -422,8 +422,8 @@ class AgentService:
         # corpus is ever served
         passages_digest = context_digest([(p.id, p.text) for p in passages])
         scope = make_scope({"base": scope, "passages": passages_digest})
-        # blanks inside a question do not change it: one exact-tier entry for all spellings
-        return " ".join(message.split()), scope
+        # the question as the model reads it: blanks can matter ("'a  b'.split(' ')")
+        return message, scope
 
     def _estimate_tokens(self, message: str, past: Sequence[BaseMessage]) -> int:
         # ~4 characters a token, plus the answer's cap: an upper-ish bound to reserve

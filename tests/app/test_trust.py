@@ -183,6 +183,21 @@ async def test_a_cached_answer_follows_the_corpus(
     assert model.calls == 3
 
 
+async def test_the_exact_tier_keys_the_question_as_sent(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, dead_endpoint: LLMEndpoint
+) -> None:
+    service = AgentService(build_chat_model(dead_endpoint), config=config, model_name="m")
+    asked = "What does 'a b'.split(' ') return in Python?"
+    prompt, scope = service.cache_key(asked, user="alice", session_id="s")
+    await service.cache.aupdate(prompt, scope, json.dumps({"answer": "['a', 'b']"}))
+    assert await service.cache.alookup_exact(prompt, scope) is not None
+    # other blanks are another question (its answer is ['a', '', 'b']), for anyone
+    for other in (asked.replace("a b", "a  b"), asked.replace("a b", "a\tb")):
+        key = service.cache_key(other, user="bob", session_id="s")
+        assert await service.cache.alookup_exact(*key) is None, repr(other)
+        assert key[0] == other
+
+
 async def test_requests_without_a_valid_key_get_401(offline_client: Any, users: Users) -> None:
     client, _ = offline_client
     body = {"session_id": "s", "message": "hi"}
