@@ -157,6 +157,21 @@ def test_entity_guard_passes_same_entities(a: str, b: str) -> None:
     assert not rejects(EntityGuard(), a, b)
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What does 'a  b'.split(' ') return?", "What does 'a b'.split(' ') return?"),
+        ("Is 'x\ty' == 'x y' in Python?", "Is 'x y' == 'x y' in Python?"),
+        ("What does `ls  -la` print?", "What does `ls -la` print?"),
+    ],
+)
+def test_entity_guard_compares_the_blanks_inside_quotes(a: str, b: str) -> None:
+    # in code and literals blanks change the answer, and embeddings ignore them
+    assert rejects(EntityGuard(), a, b) and rejects(EntityGuard(), b, a)
+    assert not rejects(EntityGuard(), a, a)
+    assert not rejects(EntityGuard(), a, "Hi! " + a)  # the same quotes, reworded around
+
+
 def test_entity_guard_treats_a_changed_letter_in_a_short_name_as_another_name() -> None:
     # The trade-off, stated: "Maria"/"Marta" are two people, so a one-letter typo in a
     # short name ("Ubunto") is a miss too. A swapped pair of letters is a typo.

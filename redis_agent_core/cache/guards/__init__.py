@@ -422,11 +422,26 @@ class NumberGuard:
         return None
 
 
+def _quote_blanks(q: frozenset[str], c: frozenset[str]) -> str | None:
+    """Why a text quoted on both sides differs in its blanks ("'a  b'" vs "'a b'"): in
+    code and literals they change the answer; the embeddings ignore them."""
+    spellings: dict[str, tuple[set[str], set[str]]] = {}
+    for side, quotes in enumerate((q, c)):
+        for quote in quotes:
+            spellings.setdefault(" ".join(quote.split()), (set(), set()))[side].add(quote)
+    for mine, theirs in spellings.values():
+        if mine and theirs and mine != theirs:
+            one, other = min(mine - theirs or mine), min(theirs - mine or theirs)
+            return f"quoted text {one!r} vs {other!r}: the blanks differ"
+    return None
+
+
 class EntityGuard:
     """Named entities (capitalised or mixed-case words, identifiers like "Jet2") and
-    quoted strings must agree. One side naming an entity the other lacks is fine (a
-    paraphrase may add "Microsoft" to "who runs it"); each side naming one the other
-    lacks is a swap ("Salesforce" vs "HubSpot"). Matching is case-insensitive."""
+    quoted strings (with the blanks inside them) must agree. One side naming an entity
+    the other lacks is fine (a paraphrase may add "Microsoft" to "who runs it"); each
+    side naming one the other lacks is a swap ("Salesforce" vs "HubSpot"). Matching is
+    case-insensitive."""
 
     name = "entity"
 
@@ -436,8 +451,10 @@ class EntityGuard:
             return None
         for one, other in ((q, c), (c, q)):
             for quote in one.quotes:
-                if quote not in other.lower:
-                    return f"quoted text {quote!r} is missing from the other prompt"
+                if (flat := " ".join(quote.split())) not in other.lower:
+                    return f"quoted text {flat!r} is missing from the other prompt"
+        if q.quotes != c.quotes and (reason := _quote_blanks(q.quotes, c.quotes)):
+            return reason
         # "PDFs" / "PDF": an entity also matches by its stem
         only_q = {e for e in q.entities if e not in c.vocab and stem(e) not in c.stems}
         only_c = {e for e in c.entities if e not in q.vocab and stem(e) not in q.stems}

@@ -269,7 +269,7 @@ class Features(NamedTuple):
     quantities: dict[str, int]  # "duration:1209600", "money:gbp:50", "time:1140", "num:48213"
     dates: frozenset[str]
     entities: tuple[str, ...]  # lower-cased, in order of appearance
-    quotes: frozenset[str]
+    quotes: frozenset[str]  # lower-cased, blanks kept: in code they count ("'a  b'")
     prefixed: tuple[tuple[str, str], ...]  # ("unsafe", "safe"): words that may negate a base
     scopes: dict[str, frozenset[tuple[bool, str]]]  # class -> {(strict, group)}
     persons: frozenset[str]  # possessive persons: "colleague's" -> colleague
@@ -490,15 +490,16 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 
 # Version of the stored form below. 3: only what is costly to find again, and only the
 # parts a text has (a typical entry's was 160-260 B in form 2, most of it the word list
-# again and empty lists; each stored byte is kept per entry). Form 2 entries are parsed.
-_FORMAT = 3
-_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[3]" or "[3,...")
+# again and empty lists; each stored byte is kept per entry). 4: quotes keep their blanks.
+# Entries of an older form are parsed.
+_FORMAT = 4
+_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[4]" or "[4,...")
 _MARK_TEXT = _MARK.decode()
 
 
 def encode(f: Features) -> list:
     """The features as plain JSON values, to store with a cache entry (no pickle):
-    ``[3, part, value, part, value...]`` for the parts that are not empty. The words,
+    ``[4, part, value, part, value...]`` for the parts that are not empty. The words,
     stems and vocabulary are found again from the text when read (a regex and set
     operations in C: no dearer than loading them)."""
     out: list[Any] = [_FORMAT]
@@ -746,8 +747,7 @@ def _parse(text: str) -> Features:
     # (a quote in apostrophes needs two: "don't" alone is none)
     quotes = (
         frozenset(
-            " ".join((m.group(1) or m.group(2) or m.group(3)).lower().split())
-            for m in _QUOTED.finditer(content)
+            (m.group(1) or m.group(2) or m.group(3)).lower() for m in _QUOTED.finditer(content)
         )
         if '"' in content or "`" in content or content.count("'") > 1
         else _NONE
