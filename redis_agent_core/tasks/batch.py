@@ -90,10 +90,15 @@ def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         return _objects.setdefault(key, obj)
 
 
-def _model(job: Mapping[str, Any]) -> Callable[[str], Any]:
+def _model_kwargs(job: Mapping[str, Any]) -> Mapping[str, Any]:
     kwargs = job.get("model_kwargs") or {}
     if not isinstance(kwargs, Mapping):
         raise ConfigError(f"model_kwargs must be a JSON object, got {type(kwargs).__name__}")
+    return kwargs
+
+
+def _model(job: Mapping[str, Any]) -> Callable[[str], Any]:
+    kwargs = _model_kwargs(job)
     key = ("model", job["model"], orjson.dumps(kwargs, option=orjson.OPT_SORT_KEYS))
     factory = resolve("model", job["model"])
 
@@ -134,7 +139,9 @@ def _limiter(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
 def _scope(job: Mapping[str, Any]) -> str:
     from ..cache import make_scope
 
-    return make_scope({"batch_model": job["model"], **(job.get("model_kwargs") or {})})
+    # the kwargs are nested, never merged: a kwarg named "batch_model" must not stand
+    # in for the model name and share (or poison) another model's entries
+    return make_scope({"batch_model": job["model"], "kwargs": _model_kwargs(job)})
 
 
 def _answer(

@@ -85,6 +85,12 @@ def echo_model(prefix: str = "") -> Any:
     return call
 
 
+def any_kwargs_model(**kwargs: Any) -> Any:
+    """A factory taking any kwargs (as ChatOpenAI-style factories do); answers ``any:`` +
+    ``prompt.upper()``."""
+    return echo_model("any:")
+
+
 def tight_limiter(config: RedisAgentConfig) -> Any:
     from redis_agent_core.ratelimit import RateLimiter, RequestLimit
 
@@ -139,6 +145,7 @@ def register_all() -> None:
     register_index("hash_index", HashIndex)
     register_model("echo", echo_model)
     register_model("blocking", blocking_model)
+    register_model("any_kwargs", any_kwargs_model)
     register_limiter("tight", tight_limiter)
     register_embedder("fake_lc", fake_lc_embedder)
     register_embedder("fake_minilm", fake_minilm_embedder)

@@ -60,6 +60,22 @@ def test_other_model_kwargs_do_not_share_cache_entries(
     assert get_batch_results(b, config=task_config)[0]["text"] == "2:SHARED"
 
 
+def test_a_model_kwarg_cannot_stand_in_for_another_models_name(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # "any_kwargs" accepts a kwarg named like the scope's model field: its answer must
+    # neither be cached under MODEL's scope nor be served to MODEL
+    forged = submit_batch(
+        ["scope-clash"], model="any_kwargs", model_kwargs={"batch_model": MODEL}, app=task_app
+    )
+    wait_for_job(forged, config=task_config, timeout=30)
+    assert get_batch_results(forged, config=task_config)[0]["text"] == "any:SCOPE-CLASH"
+    real = submit_batch(["scope-clash"], model=MODEL, app=task_app)
+    wait_for_job(real, config=task_config, timeout=30)
+    result = get_batch_results(real, config=task_config)[0]
+    assert (result["text"], result["cached"]) == ("SCOPE-CLASH", False)
+
+
 def test_a_failing_prompt_fails_alone(task_app: Celery, task_config: RedisAgentConfig) -> None:
     job_id = submit_batch(["ok1", "boom", "ok2"], model=MODEL, cache=False, app=task_app)
     job = wait_for_job(job_id, config=task_config, timeout=30)
