@@ -241,10 +241,14 @@ def _mark_args(
     return key_list, argv
 
 
+def _not_found(job_id: str) -> JobNotFoundError:
+    return JobNotFoundError(f"job {job_id!r} does not exist (expired or never created)")
+
+
 def _parse_mark(job_id: str, reply: Sequence[Any]) -> MarkResult:
     added = int(reply[0])
     if added < 0:
-        raise JobNotFoundError(f"job {job_id!r} does not exist (expired or never created)")
+        raise _not_found(job_id)
     return MarkResult(added=added, finished=bool(int(reply[1])), status=_s(reply[2]))
 
 
@@ -273,15 +277,24 @@ def mark_items(
 
 
 def finished_items(config: RedisAgentConfig, job_id: str, ids: Sequence[str]) -> set[str]:
-    """The ids among ``ids`` already done or failed (to skip on redelivery)."""
-    if not ids:
-        return set()
+    """The ids among ``ids`` already done or failed (to skip on redelivery).
+
+    :class:`JobNotFoundError` if the job does not exist: a task body calls this first,
+    so a message for an unknown (forged or expired) job runs no model and writes nothing.
+    """
     keys = config.keys
     with translate_errors(config, f"reading the progress of job {job_id}"):
         pipe = config.get_client().pipeline(transaction=False)
-        pipe.smismember(keys.job_items(job_id, "done"), list(ids))
-        pipe.smismember(keys.job_items(job_id, "failed"), list(ids))
-        done, failed = pipe.execute()
+        pipe.exists(keys.job(job_id))
+        if ids:
+            pipe.smismember(keys.job_items(job_id, "done"), list(ids))
+            pipe.smismember(keys.job_items(job_id, "failed"), list(ids))
+        exists, *found = pipe.execute()
+    if not exists:
+        raise _not_found(job_id)
+    if not ids:
+        return set()
+    done, failed = found
     return {i for i, a, b in zip(ids, done, failed, strict=True) if a or b}
 
 

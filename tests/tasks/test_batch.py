@@ -17,7 +17,7 @@ from redis_agent_core.tasks import (
     submit_batch,
     wait_for_job,
 )
-from redis_agent_core.tasks.progress import create_job, mark_items
+from redis_agent_core.tasks.progress import JobNotFoundError, create_job, mark_items
 
 from . import support
 from .conftest import Hook
@@ -134,3 +134,12 @@ def test_redelivered_finished_chunk_sends_a_lost_webhook_and_a_dead_one_is_marke
             break
         time.sleep(0.05)
     assert get_job(job_id, config=task_config).webhook == "dead"
+
+
+def test_a_message_for_an_unknown_job_calls_no_model(task_app: Celery) -> None:
+    # a forged (or expired) job id: refused before the model runs, not after
+    job = {"model": MODEL, "model_kwargs": {}, "cache": False}
+    task = task_app.tasks["rap.llm_batch"]
+    with pytest.raises(JobNotFoundError, match="no-such-job"):
+        task.apply(args=["no-such-job", job, [{"id": "0", "prompt": "forged"}]]).get()
+    assert support.CALLS["forged"] == 0

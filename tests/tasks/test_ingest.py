@@ -12,7 +12,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.tasks import Webhook, get_job, job_failures, submit_ingestion, wait_for_job
 from redis_agent_core.tasks.app import create_app
-from redis_agent_core.tasks.progress import create_job, mark_items
+from redis_agent_core.tasks.progress import JobNotFoundError, create_job, mark_items
 
 from .conftest import Hook
 from .support import HashIndex
@@ -117,6 +117,16 @@ def test_redelivery_after_finishing_sends_the_lost_completion_webhook(
     task.apply(args=[job_id, job, rows]).get()  # once queued, never again
     time.sleep(0.3)
     assert len(hook.requests) == 1
+
+
+def test_a_message_for_an_unknown_job_writes_nothing(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    job = {"index": "hash_index", "spec": {"name": "forged"}, "embedder": None}
+    rows = [{"id": "f0", "text": "forged doc", "metadata": {}}]
+    with pytest.raises(JobNotFoundError, match="no-such-job"):
+        task_app.tasks["rap.ingest_batch"].apply(args=["no-such-job", job, rows]).get()
+    assert not task_config.get_client().exists(HashIndex("forged", config=task_config).key("f0"))
 
 
 def test_empty_job_finishes_at_once(task_app: Celery, task_config: RedisAgentConfig) -> None:
