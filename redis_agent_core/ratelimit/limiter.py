@@ -52,6 +52,9 @@ __all__ = [
     "ShardBy",
     "build_acquire",
     "build_settle",
+    "check_subject",
+    "check_tokens",
+    "check_wait",
     "parse_acquire",
 ]
 
@@ -195,9 +198,8 @@ def build_plan(
     org: str | None,
 ) -> _Plan:
     """Resolve every limit to its keys for one (user, org)."""
-    for value, what in ((user, "user"), (org, "org")):
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{what} must be a str or None, got {type(value).__name__}")
+    check_subject(user, "user")
+    check_subject(org, "org")
     tag = resolve_tag(name, shard_by, user, org)
     keys: list[tuple[str, ...]] = []
     for limit in limits:
@@ -366,6 +368,43 @@ def _all_keys(plan: _Plan) -> list[str]:
     return [key for limit_keys in plan.keys for key in limit_keys]
 
 
+def _check_count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{what} must be an int >= 0, got {value!r}")
+    return value
+
+
+def check_tokens(value: object, what: str = "tokens") -> int:
+    """``value`` as the tokens of one call: an int from 0 to ``MAX_TOKENS``, else
+    :class:`ConfigError` naming ``what`` (shared with callers that queue a call for
+    later, so they refuse what the limiter would)."""
+    tokens = _check_count(value, what)
+    if tokens > MAX_TOKENS:
+        raise ConfigError(f"{what} must be at most {MAX_TOKENS:.0e} per call, got {tokens:,}")
+    return tokens
+
+
+def check_subject(value: object, what: str = "user") -> str | None:
+    """``value`` as a user or org id: a str or None, else :class:`ConfigError`."""
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{what} must be a str or None, got {type(value).__name__}")
+    return value
+
+
+def check_wait(value: object, what: str = "max_wait") -> float:
+    """``value`` as a cap on waiting: a finite number of seconds >= 0, else
+    :class:`ConfigError` (NaN compares false with everything, so it would turn
+    the cap off; inf would block for as long as a budget's window)."""
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond float range
+            seconds = math.inf
+        if 0.0 <= seconds < math.inf:
+            return seconds
+    raise ConfigError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+
+
 def _check_costs(requests: int, tokens: int) -> None:
     # the common case in two type() checks: this runs on every call
     if (
@@ -375,15 +414,12 @@ def _check_costs(requests: int, tokens: int) -> None:
         and 0 <= tokens <= MAX_TOKENS
     ):
         return
-    for value, what in ((requests, "requests"), (tokens, "tokens")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{what} must be an int >= 0, got {value!r}")
-    if requests > MAX_REQUESTS:
+    if _check_count(requests, "requests") > MAX_REQUESTS:
         raise ConfigError(
             f"requests must be at most {MAX_REQUESTS:,} per call (each is one entry in the "
             f"request log), got {requests:,}: count large units with a TokenBudget instead"
         )
-    raise ConfigError(f"tokens must be at most {MAX_TOKENS:.0e} per call, got {tokens:,}")
+    check_tokens(tokens)
 
 
 class RateLimiter:
@@ -403,7 +439,8 @@ class RateLimiter:
             ``"fail_open"`` admits the call (``Decision.degraded``) and logs a warning
             at most every 10 s. Default: ``"fail_closed"``, or ``"fail_open"`` when
             ``config.on_error="degrade"``. Settlement never raises for a down Redis.
-        max_wait: cap in seconds on how long a blocking :meth:`acquire` waits.
+        max_wait: cap in seconds on how long a blocking :meth:`acquire` waits (finite,
+            >= 0; a per-call ``max_wait`` is checked the same way).
 
     Users and orgs not given fall into one shared ``"anonymous"`` bucket per limit,
     so leaving out the id never escapes a limit.
@@ -447,8 +484,7 @@ class RateLimiter:
             raise ConfigError(
                 f"on_unavailable must be 'fail_open' or 'fail_closed', got {on_unavailable!r}"
             )
-        if not isinstance(max_wait, (int, float)) or max_wait < 0:
-            raise ConfigError(f"max_wait must be >= 0 seconds, got {max_wait!r}")
+        max_wait = check_wait(max_wait)
         KeySpace("x").ratelimit(name, "x", "x")  # validates the type of name
         self.limits = limits
         self.config = config
@@ -469,7 +505,7 @@ class RateLimiter:
             "on_unavailable='fail_open' to admit calls unmetered while Redis is down.",
             logger=logger,
         )
-        self.max_wait = float(max_wait)
+        self.max_wait = max_wait
         self._keyspace = self.config.keys
         self._lock = threading.Lock()
         self._plans: dict[tuple[str | None, str | None], _Plan] = {}
@@ -570,7 +606,7 @@ class RateLimiter:
         wait stays within ``max_wait`` (default: the limiter's); a wait that would
         pass the cap raises at once, without sleeping.
         """
-        cap = self.max_wait if max_wait is None else max_wait
+        cap = self.max_wait if max_wait is None else check_wait(max_wait)
         deadline = time.monotonic() + cap
         while True:
             decision = self.try_acquire(user=user, org=org, tokens=tokens, requests=requests)
@@ -658,7 +694,7 @@ class RateLimiter:
         max_wait: float | None = None,
     ) -> Decision:
         """Async :meth:`acquire` (waits with ``asyncio.sleep``)."""
-        cap = self.max_wait if max_wait is None else max_wait
+        cap = self.max_wait if max_wait is None else check_wait(max_wait)
         deadline = time.monotonic() + cap
         while True:
             decision = await self.atry_acquire(user=user, org=org, tokens=tokens, requests=requests)

@@ -65,6 +65,26 @@ def test_non_string_ids_are_refused(make_limiter: Make) -> None:
         limiter.try_acquire(user=42)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "wait",
+    [math.nan, math.inf, -1, True, "5", 10**400],
+    ids=["nan", "inf", "negative", "bool", "str", "int-past-float"],
+)
+async def test_a_wait_cap_that_is_not_a_finite_number_is_refused(
+    make_limiter: Make, wait: object
+) -> None:
+    # NaN compares false with everything: it used to turn the cap off (a blocking
+    # acquire then waited out the whole window)
+    with pytest.raises(ConfigError, match="max_wait must be a finite number"):
+        make_limiter([RequestLimit(1, 60.0)], max_wait=wait)
+    limiter = make_limiter([RequestLimit(1, 60.0)])
+    with pytest.raises(ConfigError, match="max_wait must be a finite number"):
+        limiter.acquire(user="u", max_wait=wait)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_wait must be a finite number"):
+        await limiter.aacquire(user="u", max_wait=wait)  # type: ignore[arg-type]
+    assert limiter.peek(user="u").allowed  # refused before anything was charged
+
+
 async def test_async_peek_and_reset(make_limiter: Make, aconfig: RedisAgentConfig) -> None:
     limiter = make_limiter([RequestLimit(2, 60.0), TokenBudget.rolling_window(50, 60)])
     for _ in range(3):
