@@ -16,6 +16,7 @@ import orjson
 
 from ..config import RedisAgentConfig
 from ..errors import ConfigError
+from ..ratelimit.limiter import check_subject, check_tokens, check_wait
 from ._common import agent_config
 from .app import app as _module_app
 from .ingest import _validate_items
@@ -148,15 +149,17 @@ def submit_batch(
     if not isinstance(cache, bool):
         check_name("cache", cache)
     kwargs = dict(model_kwargs or {})
+    # the limiter's own checks, which the worker applies to each call: refused here,
+    # before the job is written, rather than failing every prompt later
     job = {
         "model": model,
         "model_kwargs": kwargs,
         "cache": cache,
         "limiter": limiter,
-        "user": user,
-        "org": org,
-        "estimate_tokens": int(estimate_tokens),
-        "limiter_wait": float(limiter_wait),
+        "user": check_subject(user, "user"),
+        "org": check_subject(org, "org"),
+        "estimate_tokens": check_tokens(estimate_tokens, "estimate_tokens"),
+        "limiter_wait": check_wait(limiter_wait, "limiter_wait"),
     }
     try:
         orjson.dumps(job)

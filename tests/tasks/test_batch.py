@@ -117,6 +117,31 @@ def test_bad_arguments_are_rejected_before_queueing(task_app: Celery) -> None:
         submit_batch([1], model=MODEL, app=task_app)  # type: ignore[list-item]
 
 
+@pytest.mark.parametrize(
+    ("arg", "value", "error"),
+    [
+        ("estimate_tokens", -1, "estimate_tokens must be an int >= 0"),
+        ("estimate_tokens", 1.9, "estimate_tokens must be an int >= 0"),  # was truncated to 1
+        ("estimate_tokens", 10**14, "estimate_tokens must be at most"),
+        ("user", 5, "user must be a str or None"),
+        ("org", ["acme"], "org must be a str or None"),
+        ("limiter_wait", float("nan"), "limiter_wait must be a finite number"),
+        ("limiter_wait", -1, "limiter_wait must be a finite number"),
+    ],
+)
+def test_values_the_limiter_refuses_are_refused_before_the_job_is_written(
+    task_app: Celery, task_config: RedisAgentConfig, arg: str, value: object, error: str
+) -> None:
+    # the worker would fail every prompt on these: refused at submission instead
+    job_id = f"refused-{arg}-{value!r}"
+    with pytest.raises(ConfigError, match=error):
+        submit_batch(
+            ["x"], model=MODEL, limiter="tight", job_id=job_id, app=task_app, **{arg: value}
+        )
+    with pytest.raises(JobNotFoundError):
+        get_job(job_id, config=task_config)
+
+
 def test_redelivered_finished_chunk_sends_a_lost_webhook_and_a_dead_one_is_marked(
     task_app: Celery, task_config: RedisAgentConfig, hook: Hook
 ) -> None:
