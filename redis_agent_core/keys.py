@@ -259,6 +259,16 @@ class KeySpace:
             escape_part(subject),
         )
 
+    def ratelimit_settled(self, scope: str, limit_name: str, subject: str) -> str:
+        """Reservation ids settled in a fixed-window budget's current window (so a
+        settle is applied once), same slot as the budget."""
+        return self._join(
+            "rl",
+            "{" + escape_part(scope) + "}",
+            escape_part(limit_name) + "+settled",
+            escape_part(subject),
+        )
+
     # -- role 5: task queue state --
     def job(self, job_id: str) -> str:
         """Hash of a background job's progress."""

@@ -117,6 +117,10 @@ class _Plan:
     # part before ARGV[1] and the packed ARGV[2] (empty when ``spec`` is rebuilt per call)
     packed_head: bytes = field(default=b"", repr=False)
     packed_spec: bytes = field(default=b"", repr=False)
+    # settle is applied once per reservation id: rolling budgets find it in their log,
+    # fixed windows record it in a hash per limit (its key here, "" for other kinds)
+    makes_rid: bool = False
+    settled: tuple[str, ...] = field(default=(), repr=False)
 
 
 # -- results (NamedTuples: immutable and several times cheaper to build than frozen
@@ -202,6 +206,7 @@ def build_plan(
     check_subject(org, "org")
     tag = resolve_tag(name, shard_by, user, org)
     keys: list[tuple[str, ...]] = []
+    settled: list[str] = []
     for limit in limits:
         subject = _subject(limit, user, org)
         main = keyspace.ratelimit(tag, limit.name, subject)
@@ -209,6 +214,8 @@ def build_plan(
             keys.append((main, keyspace.ratelimit_total(tag, limit.name, subject)))
         else:
             keys.append((main,))
+        fixed = _kind(limit) == "f"
+        settled.append(keyspace.ratelimit_settled(tag, limit.name, subject) if fixed else "")
     kinds = tuple(_kind(limit) for limit in limits)
     static = tuple(
         (kind.encode(), str(limit.limit).encode(), str(round(limit.period * 1_000_000)).encode())
@@ -246,6 +253,8 @@ def build_plan(
         (0,) * len(limits),
         head,
         bulk(spec) if spec else b"",
+        makes_rid="t" in kinds or "f" in kinds,
+        settled=tuple(settled),
     )
 
 
@@ -339,8 +348,8 @@ def build_settle(
     args: list[Any] = [reservation.rid]
     delta = actual_tokens - reservation.tokens
     plan = reservation.plan
-    for kind, item_keys, window, static in zip(
-        plan.kinds, plan.keys, reservation.windows, plan.static, strict=True
+    for kind, item_keys, window, static, settled in zip(
+        plan.kinds, plan.keys, reservation.windows, plan.static, plan.settled, strict=True
     ):
         if kind == "r":
             if not refund_requests or reservation.requests == 0:
@@ -350,6 +359,7 @@ def build_settle(
             continue
         elif kind == "f":
             args += ["f", window, delta, 0]
+            item_keys = (*item_keys, settled)
         else:
             args += ["t", reservation.tokens, actual_tokens, 0]
         keys.extend(item_keys)
@@ -365,7 +375,9 @@ MAX_TOKENS = 10**13
 def _all_keys(plan: _Plan) -> list[str]:
     # deleted one key per DEL: on a cluster a multi-key DEL must stay in one slot,
     # which holds here, but single deletes keep reset independent of shard_by
-    return [key for limit_keys in plan.keys for key in limit_keys]
+    return [key for limit_keys in plan.keys for key in limit_keys] + [
+        key for key in plan.settled if key
+    ]
 
 
 def _check_count(value: object, what: str) -> int:
@@ -568,7 +580,7 @@ class RateLimiter:
         ):
             _check_costs(requests, tokens)
         plan = self._plans.get((user, org)) or self._plan(user, org)
-        rid = new_reservation_id() if plan.needs_rid else ""
+        rid = new_reservation_id() if plan.makes_rid else ""
         client = self.config.get_client()
         lease = self._fast.lease(client)
         try:
@@ -627,7 +639,8 @@ class RateLimiter:
 
         ``refund_requests=True`` also gives back the request slots (a call that never
         reached the provider, e.g. a cache hit). Returns False when nothing could be
-        applied (no reservation, Redis down: logged, the estimate stays charged).
+        applied (no reservation, Redis down: logged, the estimate stays charged), or
+        when the reservation was already settled: a retried settle changes nothing.
         """
         if reservation is None:
             return False
@@ -673,7 +686,7 @@ class RateLimiter:
         """Async :meth:`try_acquire`."""
         _check_costs(requests, tokens)
         plan = self._plans.get((user, org)) or self._plan(user, org)
-        rid = new_reservation_id() if plan.needs_rid else ""
+        rid = new_reservation_id() if plan.makes_rid else ""
         keys, args = build_acquire(plan, rid, requests, tokens)
         client = self.config.get_async_client()
         try:

@@ -5,12 +5,14 @@
 -- ARGV[1] reservation id, then 4 values per item:
 --   kind "r" (request slots: KEYS list; a = cost, b = admit time in us, spare =
 --             period in us) to remove while still inside the window,
---        "f" (fixed window: KEYS hash {window id = used}; a = window id reserved in,
---             b = delta tokens),
+--        "f" (fixed window: KEYS hash {window id = used} + hash of the reservation ids
+--             settled in that window; a = window id reserved in, b = delta tokens),
 --        "t" (rolling: KEYS zset + total; a = estimate, b = actual tokens),
 --   a, b, spare
 -- A settlement whose window has closed (fixed) or whose entry has left the window
--- (rolling) is dropped: the budget it belonged to is over.
+-- (rolling) is dropped: the budget it belonged to is over. A token settlement is
+-- applied once per reservation: a retried settle (its reply lost) finds its id already
+-- settled (fixed) or its entry already rewritten (rolling) and changes nothing.
 -- Reply: one 1/0 per item, 1 when applied.
 
 local function num(x) return string.format('%.0f', x) end
@@ -39,17 +41,28 @@ for i = 1, n do
       if done > 0 then done = 1 end
     end
   elseif kind == 'f' then
-    local key = KEYS[k]
-    k = k + 1
+    local key, skey = KEYS[k], KEYS[k + 1]
+    k = k + 2
     -- the hash holds one field, named by the current window: the reservation's
     -- window is still open when its field exists
     local w = ARGV[a + 2]
     if redis.call('HEXISTS', key, w) == 1 then
-      if y ~= 0 then
-        local u = redis.call('HINCRBY', key, w, num(y))
-        if u < 0 then redis.call('HSET', key, w, '0') end
+      -- skey: {w = window, <rid> = 1...}, the ids settled in this window (~70 bytes
+      -- each); a new window starts it afresh (UNLINK: a busy window's record is freed
+      -- off the main thread), and it expires with the window's hash
+      if redis.call('HGET', skey, 'w') ~= w then
+        redis.call('UNLINK', skey)
+        redis.call('HSET', skey, 'w', w)
+        local ttl = redis.call('PTTL', key)
+        if ttl > 0 then redis.call('PEXPIRE', skey, ttl) end
       end
-      done = 1
+      if redis.call('HSETNX', skey, rid, 1) == 1 then
+        if y ~= 0 then
+          local u = redis.call('HINCRBY', key, w, num(y))
+          if u < 0 then redis.call('HSET', key, w, '0') end
+        end
+        done = 1
+      end
     end
   else
     local zkey, tkey = KEYS[k], KEYS[k + 1]

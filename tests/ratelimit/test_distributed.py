@@ -97,6 +97,7 @@ def test_composed_limits_on_a_cluster(cluster_config: RedisAgentConfig) -> None:
     assert [d.allowed for d in admitted] == [True] * 5 + [False] * 2
     assert admitted[5].limit == "req-org-5per1m"
     assert limiter.settle(admitted[0].reservation, 10)
+    assert limiter.settle(admitted[0].reservation, 10) is False  # applied once
     assert limiter.try_acquire(user="z", org="globex").allowed
     client = cluster_config.get_client()
     keys = [k for node in client.get_primaries() for k in node.redis_connection.keys("*")]

@@ -102,6 +102,55 @@ def test_token_budget_reserve_then_settle(make_limiter: Make) -> None:
     assert limiter.try_acquire(user="u", tokens=400).allowed
 
 
+@pytest.mark.parametrize(
+    "budget",
+    [TokenBudget.daily(1000), TokenBudget.rolling_window(1000, 3600)],
+    ids=["fixed", "rolling"],
+)
+async def test_a_retried_settle_is_applied_once(make_limiter: Make, budget: TokenBudget) -> None:
+    # a settle retried after its reply was lost must not refund twice (that would
+    # overspend the budget: 1500 tokens admitted in a budget of 1000)
+    limiter = make_limiter([budget])
+    a = limiter.try_acquire(user="u", tokens=500)
+    b = limiter.try_acquire(user="u", tokens=500)
+    assert limiter.settle(b.reservation, 500)
+    assert limiter.settle(a.reservation, 0)
+    assert limiter.settle(a.reservation, 0) is False
+    assert await limiter.asettle(a.reservation, 0) is False
+    assert limiter.peek(user="u").remaining[budget.name] == 500
+    # other reservations still settle
+    c = limiter.try_acquire(user="u", tokens=500)
+    assert c.allowed and not limiter.try_acquire(user="u", tokens=1).allowed
+    assert limiter.settle(c.reservation, 100)
+    assert limiter.peek(user="u").remaining[budget.name] == 400
+
+
+def test_fixed_window_settled_ids_live_and_die_with_their_window(make_limiter: Make) -> None:
+    budget = TokenBudget(100, period=1.0, rolling=False)
+    limiter = make_limiter([budget])
+    client = limiter.config.get_client()
+
+    def next_window() -> None:  # so that no step below straddles a window's end
+        limiter.try_acquire(user="u", tokens=1)
+        time.sleep(limiter.peek(user="u", tokens=100).retry_after + 0.02)
+
+    next_window()
+    first = limiter.try_acquire(user="u", tokens=50)
+    assert limiter.settle(first.reservation, 10)
+    key = limiter.config.keys.ratelimit("default", budget.name, "u")
+    settled = limiter.config.keys.ratelimit_settled("default", budget.name, "u")
+    key_ttl = client.pttl(key)  # read first: both count down meanwhile
+    assert 0 < client.pttl(settled) <= key_ttl
+    next_window()  # a new window: its settlements start from an empty record
+    second = limiter.try_acquire(user="u", tokens=50)
+    assert limiter.settle(second.reservation, 20)
+    assert not limiter.settle(second.reservation, 20 - 1)
+    assert set(client.hkeys(settled)) == {b"w", second.reservation.rid.encode()}
+    assert limiter.peek(user="u").remaining[budget.name] == 100 - 20
+    limiter.reset(user="u")
+    assert not client.exists(settled)
+
+
 def test_rolling_budget_settles_and_expires(make_limiter: Make) -> None:
     budget = TokenBudget.rolling_window(100, 0.4)
     limiter = make_limiter([budget])
