@@ -47,7 +47,7 @@ from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation
+from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation, check_wait
 
 from .cache import dumps_generations, loads_generations
 from .embeddings import to_core_embedder
@@ -361,13 +361,11 @@ class RateLimitMiddleware(AgentMiddleware):
         super().__init__()
         if not isinstance(limiter, RateLimiter):
             raise ConfigError(f"limiter must be a RateLimiter, got {type(limiter).__name__}")
-        if not isinstance(max_wait, (int, float)) or max_wait < 0:
-            raise ConfigError(f"max_wait must be >= 0 seconds, got {max_wait!r}")
         self.limiter = limiter
         self.user_key = user_key
         self.org_key = org_key
         self.estimator = estimator or estimate_tokens
-        self.max_wait = float(max_wait)
+        self.max_wait = check_wait(max_wait)  # NaN would turn the cap off
 
     def _request(self, request: ModelRequest) -> dict[str, Any]:
         texts = [_text(m.content) for m in request.messages]

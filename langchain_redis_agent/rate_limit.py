@@ -31,6 +31,7 @@ from redis_agent_core.ratelimit import (
     RateLimitExceeded,
     RequestLimit,
     Reservation,
+    check_wait,
 )
 
 __all__ = [
@@ -72,7 +73,7 @@ class RedisRateLimiter(BaseRateLimiter):
         self.limiter = limiter
         self.user = user
         self.org = org
-        self.max_wait = max_wait
+        self.max_wait = None if max_wait is None else check_wait(max_wait)
 
     @classmethod
     def per_second(
@@ -183,7 +184,7 @@ class _HandlerCore:
         self.user_key = user_key
         self.org_key = org_key
         self.estimator = estimator or estimate_tokens
-        self.max_wait = max_wait
+        self.max_wait = check_wait(max_wait)  # NaN would turn the cap off
         self.refund_cache_hits = refund_cache_hits
         self._reservations: dict[UUID, Reservation] = {}
 

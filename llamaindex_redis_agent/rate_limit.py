@@ -25,7 +25,7 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 from llama_index.core.callbacks.schema import CBEventType, EventPayload
 from llama_index.core.rate_limiter import BaseRateLimiter
 
-from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation
+from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation, check_wait
 
 __all__ = [
     "RateLimitCallbackHandler",
@@ -77,7 +77,7 @@ class RedisRateLimiter(BaseRateLimiter):
         self.limiter = limiter
         self.user = user
         self.org = org
-        self.max_wait = max_wait
+        self.max_wait = None if max_wait is None else check_wait(max_wait)
 
     def _who(self) -> tuple[str | None, str | None]:
         if self.user is not None or self.org is not None:
@@ -182,7 +182,7 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
         self.user = user
         self.org = org
         self.estimator = estimator or estimate_tokens
-        self.max_wait = max_wait
+        self.max_wait = check_wait(max_wait)
         self._reservations: dict[str, Reservation] = {}
 
     def _who(self) -> tuple[str | None, str | None]:

@@ -7,7 +7,7 @@ Lua script per call; :class:`RateLimitExceeded` carries the limit, key and retry
 
 from __future__ import annotations
 
-from .limiter import Decision, OnUnavailable, RateLimiter, Reservation, ShardBy
+from .limiter import Decision, OnUnavailable, RateLimiter, Reservation, ShardBy, check_wait
 from .limits import Per, RateLimitExceeded, RequestLimit, TokenBudget
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "Reservation",
     "ShardBy",
     "TokenBudget",
+    "check_wait",
 ]

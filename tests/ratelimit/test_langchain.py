@@ -20,8 +20,9 @@ from langchain_redis_agent import (
     RateLimitExceeded,
     RedisRateLimiter,
 )
+from langchain_redis_agent.middleware import RateLimitMiddleware
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisUnavailableError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
 
 Make = Callable[..., RateLimiter]
@@ -176,3 +177,22 @@ async def test_sync_handler_enforces_in_async_calls(make_limiter: Make) -> None:
         await model.ainvoke("hi", config=config)
     status = await limiter.apeek(user="lou", requests=0)
     assert status.remaining[TOKENS.name] == 1000 - 20
+
+
+@pytest.mark.parametrize("wait", [float("nan"), float("inf"), -1, True, "5"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda limiter, wait: RedisRateLimiter(limiter, max_wait=wait),
+        lambda limiter, wait: RateLimitCallbackHandler(limiter, max_wait=wait),
+        lambda limiter, wait: AsyncRateLimitCallbackHandler(limiter, max_wait=wait),
+        lambda limiter, wait: RateLimitMiddleware(limiter, max_wait=wait),
+    ],
+    ids=["rate_limiter", "handler", "async_handler", "middleware"],
+)
+def test_a_wait_cap_that_is_no_cap_is_refused_when_built(
+    make_limiter: Make, build: Callable[[RateLimiter, object], object], wait: object
+) -> None:
+    # NaN compares false with everything: accepted, it turned the cap off at call time
+    with pytest.raises(ConfigError, match="max_wait"):
+        build(make_limiter([RequestLimit(1, 60.0)]), wait)

@@ -22,7 +22,7 @@ from llamaindex_redis_agent import (
 )
 from llamaindex_redis_agent.rate_limit import usage_from_response
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisUnavailableError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
 
 Make = Callable[..., RateLimiter]
@@ -141,3 +141,13 @@ def test_handler_when_redis_is_down(stopped_redis: RedisAgentConfig) -> None:
     for _ in range(3):  # admitted unmetered, past the request limit
         assert llm.complete("hi").text == "mock answer"
     assert not opened._reservations
+
+
+@pytest.mark.parametrize("wait", [float("nan"), float("inf"), -1, True, "5"])
+@pytest.mark.parametrize("cls", [RedisRateLimiter, RateLimitCallbackHandler])
+def test_a_wait_cap_that_is_no_cap_is_refused_when_built(
+    make_limiter: Make, cls: Callable[..., object], wait: object
+) -> None:
+    # NaN compares false with everything: accepted, it turned the cap off at call time
+    with pytest.raises(ConfigError, match="max_wait"):
+        cls(make_limiter([RequestLimit(1, 60.0)]), max_wait=wait)
