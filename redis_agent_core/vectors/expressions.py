@@ -12,7 +12,8 @@ parsed (``Tag ==/!=/%`` with one value or a list, ``Num`` comparisons and
 compiled like the equivalent :class:`~redis_agent_core.vectors.F` filter, with the
 same field checks; ``&`` and ``|`` combine as usual. A leaf that cannot be read (a
 hand-written ``FilterExpression("...")``) raises :class:`FilterError` showing the
-dict form to use instead: never a silently empty result.
+dict form to use instead: never a silently empty result. Nor a silently unfiltered one:
+a leaf redisvl rendered as ``"*"`` (its value was empty, None or ``[]``) is refused.
 """
 
 from __future__ import annotations
@@ -121,7 +122,14 @@ def compile_expression(expr: FilterExpression, fields: Fields) -> str | None:
 
 def _leaf(text: str, fields: Fields) -> str | None:
     if text == ALL:
-        return ALL
+        # redisvl renders a leaf whose value is "", None or [] (Tag == "", Num == None,
+        # Text % "", ...) as "*": served, an empty tenant id would match every tenant,
+        # even ANDed with other clauses (and delete them). The dict form refuses it too.
+        raise FilterError(
+            "a redisvl filter clause rendered as '*' (match everything): redisvl does "
+            "this when the value is empty, None or [] (e.g. Tag('tenant') == ''), or for "
+            "FilterExpression('*'). Check the value; for no filter at all pass filter=None"
+        )
     for pattern, reader in _READERS:
         match = pattern.match(text)
         if match:

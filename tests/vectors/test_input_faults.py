@@ -403,3 +403,84 @@ async def test_a_lower_server_maximum_is_a_config_error_too(
         index.search(_vectors(1)[0], 101)
     with pytest.raises(ConfigError, match="MAXSEARCHRESULTS"):
         await index.afind(limit=101)
+
+
+# -- review11 finding 1: a redisvl clause whose value is empty, None or [] --
+# redisvl renders it as "*"; served as is, an empty tenant id matched (and deleted)
+# every tenant's documents, even ANDed with other clauses.
+def _star_leaves() -> list[FilterExpression]:
+    return [
+        Tag("city") == "",
+        Tag("city") == None,  # noqa: E711 (redisvl's operator, not a comparison)
+        Tag("city") == [],
+        Tag("city") != "",
+        Tag("city") % "",
+        Text("blurb") == "",
+        Text("blurb") % "",
+        Num("year") == None,  # noqa: E711
+        FilterExpression("*"),
+    ]
+
+
+def test_a_redisvl_clause_rendered_as_match_all_is_refused(cities: VectorIndex) -> None:
+    v = _vectors(1)[0]
+    for leaf in _star_leaves():
+        for flt in (
+            leaf,
+            leaf & (Num("year") >= 2000),
+            (Tag("city") == "Boston") & leaf,
+            leaf | (Tag("city") == "Boston"),
+            (F("year") > 0) & leaf,
+        ):
+            with pytest.raises(FilterError, match="filter=None"):
+                cities.find(flt)
+            with pytest.raises(FilterError, match="filter=None"):
+                cities.search(v, k=10, filter=flt)
+        with pytest.raises(FilterError, match="filter=None"):
+            cities.delete_by_filter(leaf & (Num("year") >= 2000))
+    assert cities.count() == len(CITIES)  # nothing was deleted
+    assert cities.count(None) == len(CITIES)  # "no filter" is filter=None
+
+
+def test_adapters_refuse_an_empty_tenant_in_a_redisvl_filter(config: RedisAgentConfig) -> None:
+    docs = [
+        Document("acme plan", metadata={"tenant": "acme", "kind": "draft"}, id="acme-1"),
+        Document("globex secret", metadata={"tenant": "globex", "kind": "draft"}, id="globex-1"),
+    ]
+    lc = LangChainStore(
+        DeterministicFakeEmbedding(size=DIMS),
+        index_name="lc_empty_tenant",
+        config=config,
+        metadata_fields={"tenant": "tag", "kind": "tag"},
+        algorithm="flat",
+    )
+    lc.add_documents(docs)
+    for tenant in ("", None, []):
+        flt = (Tag("tenant") == tenant) & (Tag("kind") == "draft")
+        with pytest.raises(FilterError, match="filter=None"):
+            lc.similarity_search("plan", k=10, filter=flt)
+        with pytest.raises(FilterError, match="filter=None"):
+            lc.delete(filter=flt)
+    assert {d.id for d in lc.get_by_ids(["acme-1", "globex-1"])} == {"acme-1", "globex-1"}
+    assert [d.id for d in lc.similarity_search("plan", k=10, filter=Tag("tenant") == "acme")] == [
+        "acme-1"
+    ]
+
+    li = LlamaIndexStore(
+        "li_empty_tenant",
+        config=config,
+        dims=DIMS,
+        metadata_fields={"tenant": "tag", "kind": "tag"},
+        algorithm="flat",
+    )
+    vectors = _vectors(2)
+    li.add(
+        [
+            TextNode(id_=d.id, text=d.page_content, metadata=d.metadata, embedding=v.tolist())
+            for d, v in zip(docs, vectors, strict=True)
+        ]
+    )
+    query = VectorStoreQuery(query_embedding=vectors[0].tolist(), similarity_top_k=10)
+    with pytest.raises(FilterError, match="filter=None"):
+        li.query(query, filter=(Tag("tenant") == "") & (Tag("kind") == "draft"))
+    assert len(li.query(query).nodes) == 2
