@@ -56,6 +56,10 @@ _INT = re.compile(r"[-+]?\d+")
 # they are query syntax, so the leaf is not one redisvl rendered (e.g. a hand-written
 # "@a:{x} @b:{y}"); its values would be read wrong, so it is refused.
 _TAG_SYNTAX = frozenset(",.<>{}[]\"':;!@#$%^&()-+=~/ ")
+# One term of a Text % pattern: a word (a letter or digit in it: a lone "_" is a
+# syntax error) with an optional '*' at either end, or a word in %...% (fuzzy).
+_LIKE_WORD = r"\w*[^\W_]\w*"
+_LIKE_TERM = re.compile(rf"\*?{_LIKE_WORD}\*?|(%{{1,3}}){_LIKE_WORD}\1")
 
 
 def compile_filter(
@@ -270,12 +274,34 @@ def _text(match: re.Match[str], text: str, fields: Fields) -> str | None:
         if '"' in phrase:  # redisvl turns quotes into spaces: this is several clauses
             return _unreadable(text)
         return compile_condition(Condition(name, "ne" if negated else "eq", phrase), fields)
-    # Text % pattern: redisvl interpolates it raw on purpose (wildcards, fuzzy, '|');
-    # text values are indexed raw, so the clause means what redisvl documents. A field
-    # reference inside means several clauses were written by hand: refused.
-    if negated or "@" in match.group(6):
+    # Text % pattern: redisvl interpolates it raw on purpose (wildcards, fuzzy, '|'),
+    # so a value holding ')' closed the clause and its rest widened the filter around
+    # it ("zzz)|(secret" escaped a tenant filter). Only the grammar redisvl documents
+    # is sent; a field reference inside means clauses were written by hand.
+    if negated:
         return _unreadable(text)
+    pattern = match.group(6)
+    if "@" in pattern:
+        return _unreadable(text)
+    if not _like_pattern(pattern):
+        raise FilterError(
+            f"the redisvl pattern {pattern!r} on {name!r} is not one Text % accepts: "
+            "words (letters, digits, '_'), each with an optional leading or trailing '*' "
+            "(wildcard) or wrapped in 1 to 3 '%' (fuzzy), separated by spaces (all of "
+            f"them) or '|' (any of them). To match a user's text as it is, use "
+            f"Text({name!r}) == value or the dict form {{{name!r}: value}}"
+        )
     return text
+
+
+def _like_pattern(pattern: str) -> bool:
+    """Whether ``pattern`` is terms separated by spaces or ``|`` (nothing that is
+    query syntax besides them: no parentheses, ``-``, quotes, ``$`` or ``~``)."""
+    for alternative in pattern.split("|"):
+        terms = [t for t in alternative.split(" ") if t]
+        if not terms or not all(_LIKE_TERM.fullmatch(t) for t in terms):
+            return False
+    return True
 
 
 def _missing(match: re.Match[str], text: str, fields: Fields) -> str | None:

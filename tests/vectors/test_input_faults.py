@@ -484,3 +484,55 @@ def test_adapters_refuse_an_empty_tenant_in_a_redisvl_filter(config: RedisAgentC
     with pytest.raises(FilterError, match="filter=None"):
         li.query(query, filter=(Tag("tenant") == "") & (Tag("kind") == "draft"))
     assert len(li.query(query).nodes) == 2
+
+
+# -- review11 finding 2: Text % pattern is interpolated raw by redisvl --
+def test_text_patterns_cannot_leave_their_clause(cities: VectorIndex) -> None:
+    boston = Tag("city") == "Boston"
+    for user_text in (
+        "zzz)|(river",  # closed the clause: every city's river
+        "zzz) | -(zzz",
+        "zzz) | (*",  # was a raw ResponseError
+        "(river)",
+        "river)",
+        "-river",
+        "a-b",
+        'river" | "city',
+        "$river",
+        "~river",
+        "river=>{$weight:2}",
+        "_",
+        "*",
+        "%%%%river%%%%",
+        "%river",
+        "river**",
+        "a||b",
+        "|river",
+        "river\tcity",
+        "river\n",
+        "   ",
+    ):
+        for flt in (boston & (Text("blurb") % user_text), Text("blurb") % user_text):
+            with pytest.raises(FilterError, match=r"Text % accepts|dict form"):
+                cities.find(flt)
+            with pytest.raises(FilterError, match=r"Text % accepts|dict form"):
+                cities.search(_vectors(1)[0], k=10, filter=flt)
+    # the grammar redisvl documents still works, inside the tenant's clause
+    for pattern, expected in (
+        ("river", {"Boston"}),
+        ("Bost*", {"Boston"}),
+        ("*oston", {"Boston"}),
+        ("*osto*", {"Boston"}),
+        ("%Bostn%", {"Boston"}),
+        ("%%Bstn%%", {"Boston"}),
+        ("%%%Bostonxyz%%%", {"Boston"}),
+        ("city river", {"Boston"}),
+        ("Boston|nowhere", {"Boston"}),
+        ("nowhere | Bost*", {"Boston"}),
+        ("nowhere", set()),
+        ("São*", set()),
+        ("x_y", set()),
+        ('"river"', {"Boston"}),  # a quoted phrase: read as Text == "river"
+    ):
+        assert _cities(cities, boston & (Text("blurb") % pattern)) == expected, pattern
+    assert _cities(cities, Text("blurb") % "São* | York") == {"São Paulo", "New York", "York"}
