@@ -11,6 +11,8 @@ returned unfiltered results or dropped the vectors.
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -23,11 +25,14 @@ __all__ = [
     "INDEX_HINTS",
     "MAX_K",
     "SEARCH_HINTS",
+    "TEXT_SEPARATORS",
+    "WORD_SYNTAX",
     "check_k",
     "check_kwargs",
     "check_query_vector",
     "check_text",
     "check_texts",
+    "text_words",
 ]
 
 # RediSearch's MAXSEARCHRESULTS default: a larger LIMIT / KNN k is refused by the server.
@@ -79,6 +84,35 @@ INDEX_HINTS: dict[str, str] = {
     "overwrite": "an existing index is reused (or a SchemaMismatchError says how it "
     "differs); call drop() first to rebuild it",
 }
+
+
+# How RediSearch (2.10, default separators) splits indexed text into words, measured on
+# the server: every ASCII punctuation character but '_' and '\' separates words, as do
+# space and tab; '\' puts the next character into the word as it is ('alpha\beta' is
+# 'alphabeta', 'x\,y' is 'x,y'); other ASCII control characters, newlines included,
+# are dropped ('hello<LF>world' is 'helloworld'); everything else is part of a word.
+TEXT_SEPARATORS = frozenset(string.punctuation + " \t") - {"_", "\\"}
+_SYNTAX = re.escape("".join(sorted(TEXT_SEPARATORS)) + "\\")
+# A separator or backslash inside a word (it came escaped): query syntax there.
+WORD_SYNTAX = re.compile(f"[{_SYNTAX}]+")
+_WORD = re.compile(rf"(?:\\[\s\S]|[^{_SYNTAX}])+")
+_ESCAPE = re.compile(r"\\([\s\S])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def text_words(text: str) -> list[str]:
+    """The words RediSearch indexes ``text`` as (before case folding and stemming).
+    Queries and text filters use it so that a user's text matches the way a document
+    holding it was indexed (a word may hold a separator or '\\' that came escaped)."""
+    words = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if "\\" in word:
+            word = _ESCAPE.sub(r"\1", word)
+        word = _CONTROL.sub("", word)
+        if word:
+            words.append(word)
+    return words
 
 
 def check_kwargs(

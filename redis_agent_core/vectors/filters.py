@@ -21,7 +21,7 @@ from redisvl.query.filter import Geo, GeoRadius, Num, Tag, Text
 
 from ..errors import ConfigError
 from ..tags import TAG_HEAD, TAG_LIMIT, tag_value
-from .checks import check_text
+from .checks import WORD_SYNTAX, check_text, text_words
 
 __all__ = [
     "OPERATORS",
@@ -258,6 +258,31 @@ def _values(cond: Condition, kind: str) -> list[Any]:
     return [_scalar(cond, v, kind) for v in value]
 
 
+def _phrase(cond: Condition, value: Any) -> str:
+    """A text value as the words RediSearch indexed it, joined by spaces. Sent raw, a
+    phrase holding '$' (a parameter to the server) or '\\' (an escape) never matched
+    its own document ("costs $5 each", "C:\\path"), so its ne / NOT excluded nothing."""
+    text = _scalar(cond, value, "text")
+    words = text_words(text)
+    if not words:
+        raise FilterError(
+            f"field {cond.field!r}: the text {text!r} has no words (RediSearch indexes "
+            "words, and punctuation only separates them), so it cannot be matched; "
+            "to find documents without the field use is_empty"
+        )
+    for word in words:
+        if WORD_SYNTAX.search(word):
+            # an escaped separator or backslash is kept in the indexed word, but a
+            # phrase query cannot ask for it: escapes are not read inside quotes
+            raise FilterError(
+                f"field {cond.field!r}: the text {text!r} holds a backslash before "
+                f"punctuation or a backslash ({word!r}), which a text filter cannot "
+                "match; remove the backslashes, or declare the field as a tag for "
+                "exact values"
+            )
+    return " ".join(words)
+
+
 def _tag(cond: Condition, value: Any, case_sensitive: bool) -> str:
     return tag_text(_scalar(cond, value, "tag"), case_sensitive)
 
@@ -332,17 +357,18 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
         if op == "nin":
             return _join([str(Num(name) != v) for v in values], " ")
     elif kind == "text":
+        # RediSearch full-text matching is word based and case-insensitive.
         if op in ("eq", "contains", "text_match", "text_match_insensitive"):
-            # RediSearch full-text matching is token based and case-insensitive.
-            return str(Text(name) == _scalar(cond, cond.value, kind))
+            return str(Text(name) == _phrase(cond, cond.value))
         if op == "ne":
-            return str(Text(name) != _scalar(cond, cond.value, kind))
+            return str(Text(name) != _phrase(cond, cond.value))
+        phrases = [_phrase(cond, v) for v in values]
         if op in ("in", "any"):
-            return _join([str(Text(name) == v) for v in values], " | ")
+            return _join([str(Text(name) == v) for v in phrases], " | ")
         if op in ("nin",):
-            return _join([str(Text(name) != v) for v in values], " ")
+            return _join([str(Text(name) != v) for v in phrases], " ")
         if op == "all":
-            return _join([str(Text(name) == v) for v in values], " ")
+            return _join([str(Text(name) == v) for v in phrases], " ")
     elif kind == "geo" and op in ("geo_radius", "eq"):
         try:
             lon, lat, radius, *unit = cond.value

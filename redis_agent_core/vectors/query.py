@@ -8,7 +8,6 @@ unpickled: metadata is JSON, vectors are raw float buffers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,14 @@ from ..keys import escape_part, unescape_part
 from ..search.commands import aggregate_command, knn_clause, search_command
 from ..search.replies import aggregate_rows, search_keys, search_rows
 from ..search.replies import text as text_of
-from .checks import MAX_K, check_k, check_query_vector, check_text
+from .checks import (
+    MAX_K,
+    WORD_SYNTAX,
+    check_k,
+    check_query_vector,
+    check_text,
+    text_words,
+)
 from .schema import DISTANCE_FIELD, METADATA_FIELD, VectorSchema, relevance_from_distance
 
 __all__ = ["Hit", "mmr_select"]
@@ -208,16 +214,16 @@ def filter_command(
     )  # fmt: skip
 
 
-# RediSearch's default word separators (plus whitespace): indexed text is split on them.
-_SEPARATORS = re.compile(r"[\s,.<>{}\[\]\"':;!@#$%^&*()\-+=~|/\\?`]+")
-
-
 def text_terms(text: str) -> str:
-    """The words of a user's text, split where RediSearch splits indexed text, so no
-    character of it reaches a query as syntax (redisvl leaves ``|`` unescaped)."""
+    """The words of a user's text as RediSearch splits indexed text
+    (:func:`~.checks.text_words`: ``C:\\path\\file`` is "C pathfile", a newline
+    joins the words around it), joined by spaces; a separator kept in a word (it came
+    escaped) splits it too, so no character reaches a query as syntax (redisvl leaves
+    ``|`` unescaped)."""
     if not isinstance(text, str):
         raise ConfigError(f"query text must be str, got {type(text).__name__}: {text!r}")
-    return _SEPARATORS.sub(" ", check_text(text, "the query text")).strip()
+    words = text_words(check_text(text, "the query text"))
+    return " ".join(part for w in words for part in WORD_SYNTAX.split(w) if part)
 
 
 def text_command(

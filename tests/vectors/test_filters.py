@@ -47,7 +47,10 @@ def test_values_are_escaped() -> None:
     # case-insensitive tags fold case before escaping ("É" is "é")
     assert c(F("ci") == "É") == c(F("ci") == "é") == "@ci:{_c3_a9}"
     assert c(F("ci") == "Acme") == "@ci:{Acme}"  # ASCII: the server folds it
-    assert c(F("body") == "a|b") == '@body:("a|b")'  # text fields are not tags
+    # text fields are not tags: a text value is the words it is indexed as
+    assert c(F("body") == "a|b") == '@body:("a b")'
+    assert c(F("body") == "costs $5 each") == '@body:("costs 5 each")'
+    assert c(F("body") == "C:\\path\\file") == '@body:("C pathfile")'
 
 
 def test_nothing_and_everything_are_exact() -> None:

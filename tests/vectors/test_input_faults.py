@@ -20,7 +20,13 @@ from langchain_core.indexing import InMemoryRecordManager, index
 from llama_index.core import VectorStoreIndex
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.schema import TextNode
-from llama_index.core.vector_stores.types import VectorStoreQuery
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
 from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Text, Timestamp
 
 from langchain_redis_agent import RedisVectorStore as LangChainStore
@@ -536,3 +542,94 @@ def test_text_patterns_cannot_leave_their_clause(cities: VectorIndex) -> None:
     ):
         assert _cities(cities, boston & (Text("blurb") % pattern)) == expected, pattern
     assert _cities(cities, Text("blurb") % "São* | York") == {"São Paulo", "New York", "York"}
+
+
+# -- review11 finding 4: text values match the words their documents were indexed as --
+BODIES = {
+    "dollar": "costs $5 each",
+    "path": "C:\\path\\file",
+    "lines": "first line\nsecond line",
+    "plain": "free of charge",
+}
+
+
+@pytest.fixture
+def bodies(config: RedisAgentConfig) -> VectorIndex:
+    index = VectorIndex(
+        "bodies", config=config, dims=DIMS, algorithm="flat", metadata_fields={"body": "text"}
+    )
+    index.add(
+        list(BODIES.values()),
+        ids=list(BODIES),
+        metadatas=[{"body": b} for b in BODIES.values()],
+        vectors=_vectors(len(BODIES)),
+    )
+    return index
+
+
+def _ids(index: VectorIndex, filter: object) -> set[str]:
+    return {h.id for h in index.find(filter)}
+
+
+def test_text_filters_with_dollar_backslash_or_newline_match(bodies: VectorIndex) -> None:
+    every = set(BODIES)
+    for value, doc in (
+        ("costs $5 each", "dollar"),
+        ("$5", "dollar"),
+        ("C:\\path\\file", "path"),
+        ("pathfile", "path"),
+        ("first line\nsecond", "lines"),
+    ):
+        assert _ids(bodies, {"body": value}) == {doc}, value
+        assert _ids(bodies, Text("body") == value) == {doc}, value
+        assert _ids(bodies, {"body": {"$in": [value, "charge"]}}) == {doc, "plain"}, value
+        # the exclusions exclude it (they excluded nothing: the phrase never matched)
+        assert _ids(bodies, {"body": {"$ne": value}}) == every - {doc}, value
+        assert _ids(bodies, {"body": {"$nin": [value]}}) == every - {doc}, value
+        assert _ids(bodies, {"$not": {"body": value}}) == every - {doc}, value
+        assert _ids(bodies, Text("body") != value) == every - {doc}, value
+    # the BM25 query text is split the same way
+    assert bodies.text_search("C:\\path\\file", k=1)[0].id == "path"
+    assert bodies.text_search("line\nsecond", k=1)[0].id == "lines"
+
+
+def test_text_filters_that_cannot_match_are_refused(bodies: VectorIndex) -> None:
+    for value in ("$", "\\", "--", "\n"):
+        with pytest.raises(FilterError, match=r"no words|empty value"):
+            bodies.find({"body": {"$ne": value}})
+    for value in ("x\\,y", "a\\\\b", "p\\ q"):  # indexed as "x,y", "a\\b", "p q"
+        with pytest.raises(FilterError, match="backslash"):
+            bodies.find({"body": {"$ne": value}})
+        with pytest.raises(FilterError, match="backslash"):
+            bodies.find(Text("body") != value)
+
+
+def test_llamaindex_text_exclusions_exclude(config: RedisAgentConfig) -> None:
+    store = LlamaIndexStore(
+        "li_bodies", config=config, dims=DIMS, metadata_fields={"body": "text"}, algorithm="flat"
+    )
+    vectors = _vectors(len(BODIES))
+    store.add(
+        [
+            TextNode(id_=name, text=body, metadata={"body": body}, embedding=v.tolist())
+            for (name, body), v in zip(BODIES.items(), vectors, strict=True)
+        ]
+    )
+
+    def ids(*filters: MetadataFilter, condition: FilterCondition = FilterCondition.AND) -> set:
+        query = VectorStoreQuery(
+            query_embedding=vectors[0].tolist(),
+            similarity_top_k=10,
+            filters=MetadataFilters(filters=list(filters), condition=condition),
+        )
+        return {n.id_ for n in store.query(query).nodes}
+
+    ne = MetadataFilter(key="body", value="costs $5 each", operator=FilterOperator.NE)
+    assert ids(ne) == set(BODIES) - {"dollar"}
+    assert ids(MetadataFilter(key="body", value="$5"), condition=FilterCondition.NOT) == set(
+        BODIES
+    ) - {"dollar"}
+    assert ids(MetadataFilter(key="body", value="C:\\path\\file")) == {"path"}
+    assert ids(MetadataFilter(key="body", value="$5", operator=FilterOperator.TEXT_MATCH)) == {
+        "dollar"
+    }
