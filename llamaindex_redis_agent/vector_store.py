@@ -33,6 +33,7 @@ from redis_agent_core.embeddings import DEFAULT_DIMS
 from redis_agent_core.errors import CapabilityError, ConfigError
 from redis_agent_core.kit import (
     MetadataSpec,
+    check_finite_metadata,
     check_index_options,
     check_k,
     check_kwargs,
@@ -330,6 +331,8 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     # -- writes --
     def _rows(self, nodes: Sequence[BaseNode]) -> tuple[list[str], list[str], list[dict], list]:
+        # node_to_metadata_dict writes a NaN or an infinity as null: check before it
+        check_finite_metadata([node.metadata for node in nodes])
         ids, texts, metas, vectors = [], [], [], []
         for node in nodes:
             embedding = node.get_embedding()  # raises if the node was not embedded
@@ -368,6 +371,7 @@ class RedisVectorStore(BasePydanticVectorStore):
                 "background ingestion needs the 'tasks' extra: pip install "
                 "'redis-agent-pack[tasks]'"
             ) from exc
+        check_finite_metadata([node.metadata for node in nodes])
         items = [
             {
                 "id": node.node_id,

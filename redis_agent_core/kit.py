@@ -9,7 +9,8 @@ its top-level modules and this one, never a module inside a role's package nor a
   :func:`block_text` (an image or file block), :func:`tool_call_text`;
 - vector stores: :func:`to_matrix` (embedding lists to one float32 matrix), argument
   checks (:func:`check_k`, :func:`check_kwargs`, :func:`check_index_options`),
-  metadata field specs (:data:`MetadataSpec`, :func:`parse_metadata_fields`);
+  metadata field specs (:data:`MetadataSpec`, :func:`parse_metadata_fields`),
+  :func:`check_finite_metadata` (NaN / infinity, which JSON would store as null);
 - bus tools: :class:`~redis_agent_core.bus.BusTools` carries the tools' names and
   descriptions (``BusTools.descriptions``), so both frameworks show agents the same text.
 """
@@ -23,11 +24,17 @@ from typing import Any
 from .cache.prompt_text import block_text, conversation_text, tool_call_text
 from .vectors.checks import INDEX_HINTS, check_k, check_kwargs
 from .vectors.index import VectorIndex
-from .vectors.schema import MetadataSpec, parse_metadata_fields, to_matrix
+from .vectors.schema import (
+    MetadataSpec,
+    check_finite_metadata,
+    parse_metadata_fields,
+    to_matrix,
+)
 
 __all__ = [
     "MetadataSpec",
     "block_text",
+    "check_finite_metadata",
     "check_index_options",
     "check_k",
     "check_kwargs",

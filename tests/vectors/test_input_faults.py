@@ -633,3 +633,39 @@ def test_llamaindex_text_exclusions_exclude(config: RedisAgentConfig) -> None:
     assert ids(MetadataFilter(key="body", value="$5", operator=FilterOperator.TEXT_MATCH)) == {
         "dollar"
     }
+
+
+# -- review11 finding 8: NaN / infinity in metadata (orjson writes them as null) --
+def test_nan_or_inf_in_metadata_is_refused_before_writing(
+    cities: VectorIndex, config: RedisAgentConfig
+) -> None:
+    nan, inf = float("nan"), float("inf")
+    for meta in (
+        {"score": nan},
+        {"score": -inf},
+        {"city": "Oslo", "nested": {"list": [1.0, inf]}},
+        {"pairs": [(1, nan)]},
+    ):
+        with pytest.raises(ConfigError, match="NaN or infinity"):
+            cities.add(["t"], ids=["nan1"], metadatas=[meta], vectors=_vectors(1))
+        # a batch: the bad document is named, none of the batch is written
+        with pytest.raises(ConfigError, match="metadata #1 holds NaN or infinity"):
+            cities.add(
+                ["a", "b"], ids=["ok1", "nan2"], metadatas=[{"x": None}, meta], vectors=_vectors(2)
+            )
+    assert cities.get(["nan1", "ok1", "nan2"]) == []
+    # None and finite floats are values like any other
+    cities.add(["t"], ids=["fine"], metadatas=[{"x": None, "y": 1.5}], vectors=_vectors(1))
+    assert cities.get(["fine"])[0].metadata == {"x": None, "y": 1.5}
+
+    lc = LangChainStore(
+        DeterministicFakeEmbedding(size=DIMS), index_name="lc_nan", config=config, algorithm="flat"
+    )
+    with pytest.raises(ConfigError, match="NaN or infinity"):
+        lc.add_texts(["x"], metadatas=[{"score": nan}], ids=["l1"])
+    assert lc.get_by_ids(["l1"]) == []
+    li = LlamaIndexStore("li_nan", config=config, dims=DIMS, algorithm="flat")
+    node = TextNode(id_="n1", text="x", metadata={"score": nan}, embedding=[1.0, 0, 0, 0])
+    with pytest.raises(ConfigError, match="NaN or infinity"):
+        li.add([node])  # LlamaIndex's node_to_metadata_dict would write it as null
+    assert li.get_nodes(["n1"]) == []
