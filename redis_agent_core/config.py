@@ -36,8 +36,10 @@ from .sentinel import SentinelURL, is_sentinel_url, parse_sentinel_url
 
 __all__ = [
     "ENV_URL",
+    "MAX_TTL",
     "RedisAgentConfig",
     "backoff",
+    "check_ttl_seconds",
     "check_url",
     "describe_url",
     "get_default_config",
@@ -50,6 +52,26 @@ ENV_URL = "REDIS_URL"
 ENV_NAMESPACE = "REDIS_AGENT_NAMESPACE"
 
 _url_fallback: Callable[[], str] | None = None
+
+# Longest TTL a setting accepts: 100 years. Redis refuses an EXPIRE whose milliseconds
+# overflow a signed 64-bit time (ttl above ~9.2e15 s), and inside a Lua script that
+# refusal comes after the script's earlier writes: they stay, without a TTL.
+MAX_TTL = 100 * 365 * 24 * 3600
+
+
+def check_ttl_seconds(ttl: object, what: str = "ttl") -> int | None:
+    """``ttl`` if it is None or an int of seconds in ``1..MAX_TTL``, else
+    :class:`ConfigError` naming ``what``."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
+        raise ConfigError(f"{what} must be a positive int of seconds or None, got {ttl!r}")
+    if ttl > MAX_TTL:
+        raise ConfigError(
+            f"{what} must be at most {MAX_TTL} seconds (100 years), got {ttl!r}; "
+            "pass None for entries that never expire"
+        )
+    return ttl
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -196,13 +218,7 @@ class RedisAgentConfig:
         validate_namespace(self.namespace)
         if self.url is not None:
             check_url(self.url, "url=")
-        if self.default_ttl is not None and (
-            not isinstance(self.default_ttl, int) or self.default_ttl <= 0
-        ):
-            raise ConfigError(
-                "default_ttl must be a positive number of seconds or None, "
-                f"got {self.default_ttl!r}"
-            )
+        check_ttl_seconds(self.default_ttl, "default_ttl")
         for name in ("socket_timeout", "socket_connect_timeout"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:

@@ -1,3 +1,4 @@
+local ttl = check_ttl(tonumber(ARGV[2]))
 local count = #ARGV - 5
 local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 6))
 local maxlen = tonumber(ARGV[3])
@@ -8,7 +9,6 @@ end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
 if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4]) end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
-local ttl = tonumber(ARGV[2])
 if #KEYS == 4 then
   local added = redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
   -- prune when a session joins the index (the only way it grows) and at every

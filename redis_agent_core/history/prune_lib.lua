@@ -7,3 +7,7 @@ local function prune_index(index, now, ttl)
     prune_below(index, '(' .. string.format('%d', tonumber(now) - ttl * 1000))
   end
 end
+local function check_ttl(ttl)  -- before any write: a later error leaves earlier writes
+  if not ttl or ttl < 0 or ttl > $MAX_TTL then error('history ttl out of range: ' .. tostring(ttl)) end
+  return ttl
+end

@@ -1,9 +1,11 @@
 """The chat history's Lua scripts (``.lua`` files beside this module, run through
 :class:`redis_agent_core.scripts.Script`): every script a session write or read runs.
-``expire_lib.lua`` and ``prune_lib.lua`` hold the Lua functions several scripts share."""
+``expire_lib.lua`` and ``prune_lib.lua`` hold the Lua functions several scripts share
+(``check_ttl`` refuses a TTL that ``EXPIRE`` would, before a write script's first write)."""
 
 from __future__ import annotations
 
+from ..config import MAX_TTL
 from ..scripts import Script, as_eval
 
 __all__ = ["PRUNE_BATCH", "PRUNE_EVERY", "as_eval"]
@@ -19,7 +21,7 @@ PRUNE_EVERY = 16  # a plain append prunes when its session joins the index, else
 # the prune was ~1/8 of the script's server time) prunes when its session joins the
 # index, the only way the index grows, and at every PRUNE_EVERY-th message.
 _LIB = {"PRUNE_BATCH": PRUNE_BATCH, "PRUNE_EVERY": PRUNE_EVERY, "UNPACK_CHUNK": _UNPACK_CHUNK,
-        "UNPACK_CHUNK_LAST": _UNPACK_CHUNK - 1}  # fmt: skip
+        "UNPACK_CHUNK_LAST": _UNPACK_CHUNK - 1, "MAX_TTL": MAX_TTL}  # fmt: skip
 
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: now_ms, ttl_s (0 none),
 # max_len (0 none), mode (append|replace), target (active|archived), n_meta, n_del,

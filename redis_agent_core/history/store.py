@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 import redis
 
 from .. import telemetry
-from ..config import AsyncClient, RedisAgentConfig, SyncClient, get_default_config
+from ..config import (
+    AsyncClient,
+    RedisAgentConfig,
+    SyncClient,
+    check_ttl_seconds,
+    get_default_config,
+)
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, AsyncFastPath, FastPath, arg_bytes, bulk, packed_call
 from ..keys import KeySpace, surrogate_error
@@ -97,9 +103,7 @@ class SessionStore:
 
     @ttl.setter
     def ttl(self, ttl: int | None) -> None:
-        if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0):
-            raise ConfigError(f"ttl must be a positive int of seconds or None, got {ttl!r}")
-        self._ttl = ttl
+        self._ttl = check_ttl_seconds(ttl)
         self._append_heads.clear()
         if self._recall is not None:
             self._recall.ttl = ttl

@@ -1,3 +1,4 @@
+local ttl = check_ttl(tonumber(ARGV[4]))
 local n = tonumber(ARGV[1])
 local items = redis.call('LRANGE', KEYS[1], 0, n - 1)
 if #items == 0 then return items end
@@ -13,7 +14,7 @@ end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[3])
 if #KEYS == 4 then
   redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[5])
-  prune_index(KEYS[4], ARGV[3], tonumber(ARGV[4]))
+  prune_index(KEYS[4], ARGV[3], ttl)
 end
-expire_all(tonumber(ARGV[4]))
+expire_all(ttl)
 return items

@@ -1,4 +1,4 @@
-local now, ttl, maxlen = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, ttl, maxlen = ARGV[1], check_ttl(tonumber(ARGV[2])), tonumber(ARGV[3])
 local mode, target = ARGV[4], ARGV[5]
 local nmeta, ndel = tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = KEYS[1]

@@ -12,7 +12,7 @@ from redis.cluster import RedisCluster, key_slot
 
 from redis_agent_core.capabilities import Capabilities, probe
 from redis_agent_core.cli import main
-from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.config import MAX_TTL, RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.keys import KeySpace, escape_part, unescape_part
 from redis_agent_service.cluster import LocalCluster
@@ -26,7 +26,15 @@ def test_bad_namespace_is_rejected_with_the_rule(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("default_ttl", 0), ("default_ttl", -5), ("socket_timeout", 0), ("retries", -1)],
+    [
+        ("default_ttl", 0),
+        ("default_ttl", -5),
+        ("default_ttl", True),
+        ("default_ttl", 10**20),  # Redis refuses the EXPIRE (ms overflow 64 bits)
+        ("default_ttl", MAX_TTL + 1),
+        ("socket_timeout", 0),
+        ("retries", -1),
+    ],
 )
 def test_bad_settings_are_rejected(field: str, value: int) -> None:
     with pytest.raises(ConfigError, match=field):

@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.cluster import key_slot
 
-from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.config import MAX_TTL, RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.history import SessionStore
 from redis_agent_core.server import EmbeddedRedis
@@ -218,6 +218,43 @@ def test_invalid_settings_fail_fast(config: RedisAgentConfig) -> None:
         SessionStore(config, max_messages=0)
     with pytest.raises(ConfigError, match="recall is off"):
         SessionStore(config).relevant("s", "q")
+
+
+@pytest.mark.parametrize("ttl", [10**20, 2**63 // 1000, MAX_TTL + 1])
+def test_a_ttl_redis_cannot_expire_is_refused_before_any_write(
+    config: RedisAgentConfig, redis_client: redis.Redis, ttl: int
+) -> None:
+    # these once wrote the message without a TTL, then raised a raw ResponseError
+    with pytest.raises(ConfigError, match="at most"):
+        SessionStore(config, ttl=ttl)
+    with pytest.raises(ConfigError, match="at most"):
+        SessionStore(config).ttl = ttl
+    with pytest.raises(ConfigError, match="default_ttl"):
+        config.with_options(default_ttl=ttl)
+    assert not list(redis_client.scan_iter(f"{config.namespace}:*"))
+
+
+def test_the_longest_ttl_expires_and_the_scripts_check_it_before_writing(
+    config: RedisAgentConfig, redis_client: redis.Redis
+) -> None:
+    store = SessionStore(config, ttl=MAX_TTL)
+    store.append("s", payloads(0))
+    store.update_metadata("s", {"x": 1})
+    assert store.take_oldest("s", 1, archive=True) == payloads(0)
+    assert redis_client.ttl(config.keys.history_messages("s")) == -2  # empty: gone
+    assert MAX_TTL - 5 < redis_client.ttl(config.keys.history_archive("s")) <= MAX_TTL
+    # every write script refuses a TTL EXPIRE would, before its first write
+    store._ttl = 10**20  # past the setter's check: the scripts' own
+    store._append_heads.clear()
+    for write in (
+        lambda: store.append("t", payloads(1)),
+        lambda: store.replace("t", payloads(1)),
+        lambda: store.take_oldest("s", 1, archive=True),
+    ):
+        with pytest.raises(redis.ResponseError, match="ttl out of range"):
+            write()
+    assert store.read("t") == [] and store.info("t") is None
+    assert store.read("s", status="archived") == payloads(0)
 
 
 def test_redis_down_raises_fast_and_leaves_no_partial_append(own_redis: EmbeddedRedis) -> None:
