@@ -19,6 +19,8 @@ from .envelope import (
     Envelope,
     _delivered,
     _text,
+    check_count,
+    check_seconds,
     encode_envelope,
     make_envelope,
 )
@@ -51,8 +53,11 @@ class AgentBus:
         sender: str | None = None,
         maxlen: int | None = 10_000,
     ) -> None:
-        if maxlen is not None and maxlen <= 0:
-            raise ConfigError(f"maxlen must be > 0 or None, got {maxlen!r}")
+        if maxlen is not None:
+            check_count(maxlen, "maxlen (None: no cap)")
+        if sender is not None and (not isinstance(sender, str) or not sender):
+            # receivers would drop (and ack) every message with a non-str sender
+            raise ConfigError(f"sender must be a non-empty str or None, got {sender!r}")
         self.config = config or get_default_config()
         self.sender = sender or _default_sender()
         self.maxlen = maxlen
@@ -209,6 +214,7 @@ class AgentBus:
         self, topic: str, payload: Any, *, timeout: float = 5.0, durable: bool = False
     ) -> Envelope:
         """Send a request and wait for its reply; :class:`BusTimeoutError` after ``timeout``."""
+        check_seconds(timeout, "timeout")  # before publishing: no request nobody waits for
         cid = uuid.uuid4().hex
         reply_channel = self.config.keys.bus_reply(cid)
         with Subscription(self, [reply_channel]) as sub:
@@ -229,6 +235,7 @@ class AgentBus:
         self, topic: str, payload: Any, *, timeout: float = 5.0, durable: bool = False
     ) -> Envelope:
         """Async :meth:`request`."""
+        check_seconds(timeout, "timeout")
         cid = uuid.uuid4().hex
         reply_channel = self.config.keys.bus_reply(cid)
         async with AsyncSubscription(self, [reply_channel]) as sub:

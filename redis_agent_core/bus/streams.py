@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -17,12 +18,22 @@ import redis
 from ..config import RedisAgentConfig
 from ..errors import ConfigError, DataCorruptionError
 from ..redis_errors import FAULTS, is_nogroup, map_redis_error, translate_errors
-from .envelope import _FIELD, Envelope, _text, decode_envelope, encode_envelope
+from .envelope import (
+    _FIELD,
+    Envelope,
+    _text,
+    check_count,
+    check_seconds,
+    decode_envelope,
+    encode_envelope,
+)
 
 if TYPE_CHECKING:
     from .agent_bus import AgentBus
 
 log = logging.getLogger("redis_agent_core.bus")  # one logger for the whole bus
+
+_START = re.compile(r"\A(?:\$|\d+(?:-\d+)?)\Z")  # where XGROUP CREATE may start a group
 
 
 def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
@@ -107,10 +118,20 @@ class TopicConsumer:
         claim_idle: float | None = 30.0,
         max_deliveries: int | None = None,
     ) -> None:
-        if not group:
-            raise ConfigError("a consumer needs a non-empty group name")
-        if max_deliveries is not None and max_deliveries < 1:
-            raise ConfigError(f"max_deliveries must be >= 1 or None, got {max_deliveries!r}")
+        if not isinstance(group, str) or not group:
+            raise ConfigError(f"a consumer needs a non-empty str group name, got {group!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigError(f"consumer name must be a non-empty str or None, got {name!r}")
+        if not isinstance(start, str) or not _START.match(start):
+            raise ConfigError(
+                f"start must be '0' (everything retained), '$' (only new messages) or a "
+                f"stream id such as '1700000000000-0', got {start!r}"
+            )
+        if claim_idle is not None:
+            # 0 would take over every message another live consumer is still processing
+            check_seconds(claim_idle, "claim_idle (set it above the longest processing time)")
+        if max_deliveries is not None:
+            check_count(max_deliveries, "max_deliveries (None: no limit)")
         self.bus = bus
         self.topic = topic
         self.group = group
@@ -128,9 +149,17 @@ class TopicConsumer:
         return self.bus.config
 
     # -- pure helpers shared by sync and async --
+    def _claim_args(self, min_idle: float | None, count: int) -> float | None:
+        """The idle time of a claim (None: claiming is off), its arguments checked."""
+        check_count(count, "count")
+        if min_idle is None:
+            return self.claim_idle
+        return check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
+
     def _block_ms(self, block: float | None) -> int | None:
         if block is None:
             return None
+        check_seconds(block, "block (None: don't wait)", zero=True)
         # a BLOCK longer than the socket timeout would surface as a TimeoutError
         cap = max(0.0, self._config.socket_timeout - 0.25)
         return max(1, int(min(block, cap) * 1000))
@@ -208,8 +237,8 @@ class TopicConsumer:
 
     def claim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
         """Take over messages pending longer than ``min_idle`` s (default ``claim_idle``)."""
+        idle = self._claim_args(min_idle, count)
         self.ensure_group()
-        idle = self.claim_idle if min_idle is None else min_idle
         if idle is None:
             return []
         client = self._config.get_client()
@@ -238,6 +267,8 @@ class TopicConsumer:
         ``block``: seconds to wait for a new message (``None``: don't wait). A group
         lost with the server's data (restarted empty) is recreated and read again.
         """
+        check_count(count, "count")
+        self._block_ms(block)
         try:
             return self._read(count, block)
         except redis.exceptions.ResponseError as exc:
@@ -318,8 +349,8 @@ class TopicConsumer:
 
     async def aclaim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
         """Async :meth:`claim`."""
+        idle = self._claim_args(min_idle, count)
         await self.aensure_group()
-        idle = self.claim_idle if min_idle is None else min_idle
         if idle is None:
             return []
         client = self._config.get_async_client()
@@ -344,6 +375,8 @@ class TopicConsumer:
 
     async def aread(self, count: int = 10, block: float | None = None) -> list[Envelope]:
         """Async :meth:`read`."""
+        check_count(count, "count")
+        self._block_ms(block)
         try:
             return await self._aread(count, block)
         except redis.exceptions.ResponseError as exc:

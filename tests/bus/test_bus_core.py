@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,108 @@ def test_corrupt_envelope_is_a_typed_error(data: bytes) -> None:
 def test_non_json_payload_is_rejected_before_sending(bus: AgentBus) -> None:
     with pytest.raises(ConfigError, match="JSON"):
         bus.publish("t", {"x": object()})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"sender": 123}, "sender"),  # receivers dropped (and acked) all its messages
+        ({"sender": ""}, "sender"),
+        ({"maxlen": 1.5}, "maxlen"),
+        ({"maxlen": True}, "maxlen"),
+        ({"maxlen": "10"}, "maxlen"),
+        ({"maxlen": 0}, "maxlen"),
+    ],
+)
+def test_bad_bus_settings_are_refused_at_construction(
+    config: RedisAgentConfig, kwargs: dict, match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        AgentBus(config, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"correlation_id": 5}, "correlation_id"),
+        ({"reply_to": 5}, "reply_to"),
+        ({"correlation_id": ""}, "correlation_id"),
+    ],
+)
+def test_envelope_fields_of_the_wrong_type_are_refused_before_sending(
+    bus: AgentBus, kwargs: dict, match: str
+) -> None:
+    worker = bus.consumer("typed", "g")
+    worker.ensure_group()
+    with pytest.raises(ConfigError, match=match):
+        bus.publish("typed", 1, durable=True, **kwargs)
+    assert bus.topic_length("typed") == 0
+    bus.publish("typed", 1, durable=True, correlation_id="c1")
+    assert [(m.payload, m.correlation_id) for m in worker.read()] == [(1, "c1")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"group": 5}, "group"),
+        ({"name": 5}, "name"),
+        ({"start": "garbage"}, "start"),
+        ({"start": "$$"}, "start"),
+        ({"claim_idle": 0}, "claim_idle"),  # took over in-flight messages at once
+        ({"claim_idle": -1}, "claim_idle"),
+        ({"claim_idle": float("nan")}, "claim_idle"),
+        ({"max_deliveries": 1.5}, "max_deliveries"),
+        ({"max_deliveries": 0}, "max_deliveries"),
+    ],
+)
+def test_bad_consumer_settings_are_refused_at_construction(
+    bus: AgentBus, kwargs: dict, match: str
+) -> None:
+    args = {"group": "g", **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        bus.consumer("t", args.pop("group"), **args)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda w: w.read(count=0), "count"),
+        (lambda w: w.read(count=-1), "count"),
+        (lambda w: w.read(count=2.5), "count"),
+        (lambda w: w.read(block=-1), "block"),
+        (lambda w: w.read(block=float("nan")), "block"),
+        (lambda w: w.claim(-1), "min_idle"),
+        (lambda w: w.claim(count=0), "count"),
+    ],
+)
+async def test_bad_read_arguments_are_typed_errors_and_deliver_nothing(
+    bus: AgentBus, aconfig: RedisAgentConfig, call: Any, match: str
+) -> None:
+    bus.publish("t", "job", durable=True)
+    worker = bus.consumer("t", "g", "w")
+    with pytest.raises(ConfigError, match=match):
+        call(worker)
+    with pytest.raises(ConfigError, match="count"):
+        await worker.aread(count=0)
+    assert worker.pending() == 0  # nothing was handed out
+    assert [m.payload for m in worker.read()] == ["job"]
+
+
+def test_a_request_with_a_bad_timeout_is_refused_before_publishing(bus: AgentBus) -> None:
+    worker = bus.consumer("rpc", "g")
+    worker.ensure_group()
+    for timeout in (-1, 0, float("nan"), "5"):
+        with pytest.raises(ConfigError, match="timeout"):
+            bus.request("rpc", 1, timeout=timeout, durable=True)  # type: ignore[arg-type]
+    assert bus.topic_length("rpc") == 0
+
+
+async def test_a_bad_async_request_timeout_is_refused_before_publishing(
+    bus: AgentBus, aconfig: RedisAgentConfig
+) -> None:
+    with pytest.raises(ConfigError, match="timeout"):
+        await bus.arequest("rpc", 1, timeout=-1, durable=True)
+    assert bus.topic_length("rpc") == 0
 
 
 # -- channels --
@@ -282,10 +385,12 @@ async def test_poison_message_goes_to_the_dead_topic(
     bus.publish("jobs", "poison", durable=True)
     bus.publish("jobs", "fine", durable=True)
     for n in range(2):  # two consumers in turn take it and "crash": 2 deliveries
-        c = bus.consumer("jobs", "g", f"c{n}", claim_idle=0.0, max_deliveries=2)
+        c = bus.consumer("jobs", "g", f"c{n}", claim_idle=0.01, max_deliveries=2)
+        await asyncio.sleep(0.02)  # idle for longer than claim_idle
         got = (await c.aread(count=1)) if use_async else c.read(count=1)
         assert [m.payload for m in got] == ["poison"]
-    last = bus.consumer("jobs", "g", "last", claim_idle=0.0, max_deliveries=2)
+    last = bus.consumer("jobs", "g", "last", claim_idle=0.01, max_deliveries=2)
+    await asyncio.sleep(0.02)
     got = (await last.aread(count=10)) if use_async else last.read(count=10)
     assert [m.payload for m in got] == ["fine"]  # the poison was buried, not handed out
     dead = bus.consumer("jobs.dead", "ops").read()
