@@ -573,9 +573,11 @@ async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentCo
 async def agent_bus(bus: AgentBus, call: Runner, config: RedisAgentConfig) -> None:
     await call("publish", "events", {"n": 1})
     await call("publish", "jobs", "durable", durable=True, correlation_id="c1")
+    reply_to = config.keys.bus_reply("c9")
     request = Envelope(
-        id="r1", topic="ask", sender="other", payload="q", time=0.0, reply_to="answers"
-    )
+        id="r1", topic="ask", sender="other", payload="q", time=0.0, reply_to=reply_to,
+        correlation_id="c9",
+    )  # fmt: skip
     await call("reply", request, {"answer": 42})
     await call("publish", "bad topic\n", 1)
     call.note(bus.consumer("jobs", "g").read(10))

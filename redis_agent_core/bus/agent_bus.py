@@ -258,7 +258,17 @@ class AgentBus:
                 f"message {request.id} on topic {request.topic!r} is not a request "
                 "(it has no reply_to): send requests with AgentBus.request()"
             )
-        env, data = self._envelope(request.topic, payload, request.correlation_id, None)
+        # reply_to comes from the message (untrusted): publish only on the reply channel
+        # request() listens on, never into another topic or outside the namespace
+        cid = request.correlation_id
+        if not isinstance(cid, str) or not cid or request.reply_to != self._keys.bus_reply(cid):
+            raise ConfigError(
+                f"message {request.id} on topic {request.topic!r} asks for a reply on "
+                f"{request.reply_to!r}, which is not this namespace's reply channel of its "
+                f"correlation id ({self._keys.bus_reply('<correlation id>')!r}); nothing was "
+                "sent. Send requests with AgentBus.request()"
+            )
+        env, data = self._envelope(request.topic, payload, cid, None)
         return request.reply_to, env, data
 
     def reply(self, request: Envelope, payload: Any) -> Envelope:

@@ -208,6 +208,35 @@ def test_reply_to_a_non_request_is_a_config_error(bus: AgentBus) -> None:
         bus.reply(make_envelope("t", 1, sender="x"), 2)
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        lambda bus: bus.channel("payments"),  # another topic's subscribers
+        lambda bus: "other-app:commands",  # outside the namespace
+        lambda bus: bus.config.keys.bus_reply("someone-else"),  # another request's channel
+        lambda bus: None,
+    ],
+)
+def test_reply_goes_only_to_the_requests_own_reply_channel(
+    bus: AgentBus, config: RedisAgentConfig, target: Any
+) -> None:
+    channel = target(bus)
+    listener = config.get_client().pubsub()
+    listener.subscribe(channel or "unused")
+    assert listener.get_message(timeout=1)["type"] == "subscribe"
+    # as a responder receives it: reply_to and correlation_id are the sender's to choose
+    forged = make_envelope("math", [1, 2], sender="anyone", correlation_id="c1", reply_to=channel)
+    request = decode_envelope(encode_envelope(forged))
+    with pytest.raises(ConfigError, match="not a request" if channel is None else "reply channel"):
+        bus.reply(request, 3)
+    assert listener.get_message(timeout=0.2) is None  # nothing was published there
+    listener.close()
+    ok = make_envelope(
+        "math", 1, sender="a", correlation_id="c1", reply_to=bus.config.keys.bus_reply("c1")
+    )
+    assert bus.reply(ok, 2).receivers == 0
+
+
 # -- durable topics --
 def test_durable_topic_keeps_order_and_acks(bus: AgentBus) -> None:
     sent = [bus.publish("orders", i, durable=True) for i in range(25)]
