@@ -19,6 +19,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.history import SessionInfo, SessionStore, corrupt_message_error, rank_texts
+from redis_agent_core.jsonvalues import dumps_json
 from redis_agent_core.migrate import namespace_for_prefix, peer_config
 
 with warnings.catch_warnings():
@@ -41,13 +42,10 @@ def encode_messages(messages: Sequence[BaseMessage]) -> list[bytes]:
             raise ConfigError(
                 f"message {i} is a {type(message).__name__}, not a LangChain BaseMessage"
             )
-        try:
-            out.append(orjson.dumps(message_to_dict(message)))
-        except TypeError as exc:
-            raise ConfigError(
-                f"message {i} ({message.type}) holds a value JSON cannot store ({exc}); "
-                "nothing was written"
-            ) from exc
+        as_dict = message_to_dict(message)
+        # the message's own None fields (name, id...): the NaN walk runs only past them
+        nulls = list(as_dict["data"].values()).count(None)
+        out.append(dumps_json(as_dict, f"message {i} ({message.type})", nulls=nulls))
     return out
 
 

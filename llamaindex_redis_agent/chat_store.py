@@ -39,6 +39,7 @@ from redis_agent_core.history import (
     corrupt_message_error,
     slice_both,
 )
+from redis_agent_core.jsonvalues import check_finite
 from redis_agent_core.migrate import peer_config
 
 __all__ = ["RedisAsyncChatStore", "RedisChatStore", "decode_messages", "encode_messages"]
@@ -56,7 +57,12 @@ def encode_messages(messages: Sequence[ChatMessage]) -> list[bytes]:
             raise ConfigError(
                 f"message {i} is a {type(message).__name__}, not a LlamaIndex ChatMessage"
             )
-        out.append(_text_json(message) or type(message).__pydantic_serializer__.to_json(message))
+        data = _text_json(message)
+        if data is None:
+            data = type(message).__pydantic_serializer__.to_json(message)
+            if b"null" in data:  # pydantic writes a NaN or an infinity as null
+                check_finite(message.model_dump(), f"message {i} ({message.role.value})")
+        out.append(data)
     return out
 
 

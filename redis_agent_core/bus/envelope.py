@@ -15,6 +15,7 @@ import orjson
 
 from .. import telemetry
 from ..errors import ConfigError, DataCorruptionError
+from ..jsonvalues import dumps_json
 
 ENVELOPE_VERSION = 1
 _FIELD = b"e"  # a stream entry holds one field: the encoded envelope
@@ -131,14 +132,10 @@ def make_envelope(
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
-    """JSON bytes of an envelope; raises :class:`ConfigError` for a non-JSON payload."""
-    try:
-        return orjson.dumps(envelope.to_dict())
-    except TypeError as exc:
-        raise ConfigError(
-            f"bus payload on topic {envelope.topic!r} is not JSON-serialisable ({exc}); "
-            "send dicts, lists, strings, numbers, booleans or None"
-        ) from exc
+    """JSON bytes of an envelope; raises :class:`ConfigError` for a payload JSON cannot
+    hold (a non-JSON type, a NaN or an infinity: receivers would get null)."""
+    nulls = (envelope.correlation_id is None) + (envelope.reply_to is None)
+    return dumps_json(envelope.to_dict(), f"bus payload on topic {envelope.topic!r}", nulls=nulls)
 
 
 def decode_envelope(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import orjson
 
 from ..errors import ConfigError, DataCorruptionError
+from ..jsonvalues import dumps_json
 
 Status = Literal["active", "archived"]
 ACTIVE: Status = "active"
@@ -108,14 +109,7 @@ def _encode_metadata(metadata: Mapping[str, Any] | None) -> list[bytes | str]:
     for name, value in metadata.items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"metadata keys must be non-empty str, got {name!r}")
-        try:
-            encoded = orjson.dumps(value)
-        except TypeError as exc:
-            raise ConfigError(
-                f"metadata value of {name!r} is not JSON-serialisable ({exc}); "
-                "store str, numbers, bools, None, lists or dicts"
-            ) from exc
-        out += [_META_PREFIX + name, encoded]
+        out += [_META_PREFIX + name, dumps_json(value, f"metadata value of {name!r}")]
     return out
 
 

@@ -48,6 +48,23 @@ def test_non_json_payload_is_rejected_before_sending(bus: AgentBus) -> None:
 
 
 @pytest.mark.parametrize(
+    "payload", [float("nan"), {"score": float("inf")}, [None, {"a": [float("-inf")]}]]
+)
+def test_nan_or_infinity_in_a_payload_is_refused_not_sent_as_null(
+    bus: AgentBus, payload: Any
+) -> None:
+    worker = bus.consumer("nan", "g")
+    worker.ensure_group()
+    with pytest.raises(ConfigError, match="JSON cannot store"):
+        bus.publish("nan", payload, durable=True)
+    with pytest.raises(ConfigError, match="JSON cannot store"):
+        bus.publish("nan", payload, correlation_id="c", reply_to="r")
+    assert bus.topic_length("nan") == 0
+    bus.publish("nan", {"none": None, "x": 1.5}, durable=True)  # nulls of its own are fine
+    assert [m.payload for m in worker.read()] == [{"none": None, "x": 1.5}]
+
+
+@pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"sender": 123}, "sender"),  # receivers dropped (and acked) all its messages

@@ -23,6 +23,8 @@ from langchain_redis_agent import RedisChatMessageHistory
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
 
+NAN, INF = float("nan"), float("inf")
+
 pytestmark = pytest.mark.filterwarnings("ignore:.*RunnableWithMessageHistory is deprecated")
 
 
@@ -145,7 +147,16 @@ def test_bad_input_is_rejected_and_stores_nothing(config: RedisAgentConfig) -> N
         history.add_messages([HumanMessage("x"), "not a message"])  # type: ignore[list-item]
     with pytest.raises(ConfigError, match="JSON cannot store"):
         history.add_messages([HumanMessage("x", additional_kwargs={"obj": object()})])
+    with pytest.raises(
+        ConfigError, match=r"message 1 \(ai\) holds nan at \['data'\]\['additional_kwargs'\]\['s'\]"
+    ):
+        history.add_messages([HumanMessage("x"), AIMessage("y", additional_kwargs={"s": NAN})])
+    with pytest.raises(ConfigError, match="JSON cannot store"):
+        history.add_messages([AIMessage("y", response_metadata={"logprobs": [0.5, -INF]})])
+    with pytest.raises(ConfigError, match="JSON cannot store"):
+        history.update_metadata({"score": NAN})
     assert [m.content for m in history.messages] == ["kept"]
+    assert history.info() is not None and history.info().metadata == {}  # type: ignore[union-attr]
     with pytest.raises(ConfigError):
         RedisChatMessageHistory("", config=config)
 

@@ -59,6 +59,25 @@ def test_base_chat_store_sync(config: RedisAgentConfig) -> None:
     assert store.delete_last_message("nothing") is None
 
 
+async def test_nan_or_infinity_in_a_message_is_refused_not_stored_as_null(
+    aconfig: RedisAgentConfig,
+) -> None:
+    store, astore = RedisChatStore(aconfig), RedisAsyncChatStore(aconfig)
+    store.add_message("k", msg("kept"))
+    for bad in (float("nan"), float("inf"), [1.0, float("-inf")]):
+        message = ChatMessage(role="user", content="x", additional_kwargs={"s": bad})
+        with pytest.raises(ConfigError, match=r"message 0 \(user\) holds .*JSON cannot store"):
+            store.add_message("k", message)
+        with pytest.raises(ConfigError, match="JSON cannot store"):
+            store.set_messages("k", [msg("a"), message])
+        with pytest.raises(ConfigError, match="JSON cannot store"):
+            await astore.add_message("k", message)
+    assert texts(store.get_messages("k")) == ["kept"]
+    # a null of the message's own still goes through
+    store.add_message("k", ChatMessage(role="user", content="n", additional_kwargs={"s": None}))
+    assert store.get_messages("k")[-1].additional_kwargs == {"s": None}
+
+
 async def test_base_chat_store_async(aconfig: RedisAgentConfig) -> None:
     store = RedisChatStore(aconfig)
     await store.aset_messages("k", [msg("a"), msg("b")])

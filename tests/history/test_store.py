@@ -101,6 +101,10 @@ def test_bad_input_writes_nothing(config: RedisAgentConfig) -> None:
         store.append("s", payloads(2), metadata={"a": object()})
     with pytest.raises(ConfigError, match="session_id"):
         store.append("", payloads(2))
+    # orjson would store NaN / inf as null: a silent wrong value
+    for bad in (float("nan"), float("inf"), {"x": [1.0, float("-inf")]}):
+        with pytest.raises(ConfigError, match="JSON cannot store"):
+            store.update_metadata("s", {"ok": None, "b": bad})
     assert store.read("s") == payloads(1)
     info = store.info("s")
     assert info is not None and info.metadata == {"a": 1}
