@@ -103,14 +103,29 @@ def parse_info(session_id: str, reply: Sequence[Any]) -> SessionInfo | None:
 
 
 def _encode_metadata(metadata: Mapping[str, Any] | None) -> list[bytes | str]:
-    if not metadata:
+    if metadata is None:
         return []
+    if not isinstance(metadata, Mapping):
+        raise ConfigError(
+            f"metadata must be a mapping of str keys to JSON values (a dict), got "
+            f"{type(metadata).__name__}: {metadata!r}"[:300]
+        )
     out: list[bytes | str] = []
     for name, value in metadata.items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"metadata keys must be non-empty str, got {name!r}")
         out += [_META_PREFIX + name, dumps_json(value, f"metadata value of {name!r}")]
     return out
+
+
+def _encode_removed(remove: Sequence[str]) -> list[str]:
+    """The hash fields of metadata names to delete (a str would be split into letters)."""
+    if isinstance(remove, str) or not isinstance(remove, (list, tuple, set, frozenset)):
+        raise ConfigError(f"remove must be a list of metadata names, got {remove!r}"[:300])
+    for name in remove:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"metadata names to remove must be non-empty str, got {name!r}")
+    return [_META_PREFIX + name for name in remove]
 
 
 def slice_both(

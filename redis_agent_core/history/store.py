@@ -26,7 +26,6 @@ from ..fastpath import FALLBACK, AsyncFastPath, FastPath, arg_bytes, bulk, packe
 from ..keys import KeySpace, surrogate_error
 from ..redis_errors import FAULTS, map_redis_error
 from .model import (
-    _META_PREFIX,
     ACTIVE,
     ARCHIVED,
     RecalledMessage,
@@ -34,6 +33,7 @@ from .model import (
     Status,
     _check_session,
     _encode_metadata,
+    _encode_removed,
     _text,
     parse_info,
 )
@@ -164,7 +164,7 @@ class SessionStore:
                     f"got {type(payload).__name__}"
                 )
         meta = _encode_metadata(metadata)
-        dels = [_META_PREFIX + name for name in delete_metadata]
+        dels = _encode_removed(delete_metadata)
         args: list[Any] = [
             now_ms,
             self.ttl or 0,
@@ -555,6 +555,7 @@ class SessionStore:
     # -- reads --
     def _range_call(self, session_id: str, start: int, stop: int, status: Status) -> tuple:
         msgs, _, archive = self._session_keys(session_id)
+        start, stop = _list_index(start, "start"), _list_index(stop, "stop")
         return ("LRANGE", archive if status == ARCHIVED else msgs, start, stop)
 
     @telemetry.traced("history", "read")
@@ -575,10 +576,12 @@ class SessionStore:
 
     def last(self, session_id: str, n: int) -> list[bytes]:
         """The last ``n`` active payloads, oldest first."""
+        n = _list_index(n, "n")
         return [] if n <= 0 else self.read(session_id, -n, -1)
 
     async def alast(self, session_id: str, n: int) -> list[bytes]:
         """Async :meth:`last`."""
+        n = _list_index(n, "n")
         return [] if n <= 0 else await self.aread(session_id, -n, -1)
 
     def read_all_statuses(self, session_id: str) -> tuple[list[bytes], list[bytes]]:
@@ -627,8 +630,7 @@ class SessionStore:
         return await self._acall("delete a message", self._delete_at_call(session_id, index))
 
     def _delete_at_call(self, session_id: str, index: int) -> tuple[Any, ...]:
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise ConfigError(f"index must be an int, got {index!r}")
+        index = _list_index(index, "index")
         tombstone = "\x00rap-deleted:" + uuid.uuid4().hex  # never equal to a JSON message
         return _DELETE_AT.evalsha(self._session_keys(session_id)[:1], (index, tombstone))
 
@@ -642,8 +644,7 @@ class SessionStore:
         return await self._acall("delete the last message", ("RPOP", key))
 
     def _take_calls(self, session_id: str, n: int, archive: bool) -> list[tuple[Any, ...]]:
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ConfigError(f"n must be an int >= 0, got {n!r}")
+        n = _check_n(n)
         now = _now_ms()
         args = (n, 1 if archive else 0, now, self.ttl or 0, session_id)
         keys = self._session_keys(session_id)
@@ -787,6 +788,27 @@ class _AppendHead(NamedTuple):
     call: tuple[Any, ...]  # for execute_command
     packed: bytes  # the same in RESP, without the leading argument count
     nargs: int  # arguments of the call before its payloads
+
+
+_INT64 = 2**63 - 1
+
+
+def _list_index(value: object, what: str) -> int:
+    """A list position for Redis: an int, clamped into the signed 64-bit range (Redis
+    refuses larger ones; no list is that long, so the result is the same)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{what} must be an int, got {value!r}")
+    return max(-_INT64, min(value, _INT64))
+
+
+_MAX_TAKE = 10**12  # more than any list holds, and exact as a Lua number (printed %.14g)
+
+
+def _check_n(n: object) -> int:
+    """A count of messages for a script: an int >= 0, clamped to :data:`_MAX_TAKE`."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ConfigError(f"n must be an int >= 0, got {n!r}")
+    return min(n, _MAX_TAKE)
 
 
 def _now_ms() -> int:

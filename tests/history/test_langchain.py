@@ -157,6 +157,12 @@ def test_bad_input_is_rejected_and_stores_nothing(config: RedisAgentConfig) -> N
         history.update_metadata({"score": NAN})
     assert [m.content for m in history.messages] == ["kept"]
     assert history.info() is not None and history.info().metadata == {}  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="n must be an int"):
+        history.last(2.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="metadata must be a mapping"):
+        history.update_metadata(["x"])  # type: ignore[arg-type]
+    assert [m.content for m in history.last(10**30)] == ["kept"]
+    assert history.delete_message(10**30) is None
     with pytest.raises(ConfigError):
         RedisChatMessageHistory("", config=config)
 

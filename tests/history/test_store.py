@@ -110,6 +110,44 @@ def test_bad_input_writes_nothing(config: RedisAgentConfig) -> None:
     assert info is not None and info.metadata == {"a": 1}
 
 
+def test_bad_read_and_delete_arguments_are_typed_errors(config: RedisAgentConfig) -> None:
+    store = SessionStore(config)
+    store.append("s", payloads(0, 1, 2), metadata={"a": 1})
+    # once raw ResponseErrors (out of Redis's 64-bit range) or an AttributeError
+    for bad in (2.5, "2", True, None):
+        with pytest.raises(ConfigError, match="n must be an int"):
+            store.last("s", bad)  # type: ignore[arg-type]
+    for call in (
+        lambda: store.delete_at("s", 1.0),  # type: ignore[arg-type]
+        lambda: store.read("s", 0.5),  # type: ignore[arg-type]
+        lambda: store.take_oldest("s", 1.5),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ConfigError, match="must be an int"):
+            call()
+    with pytest.raises(ConfigError, match="metadata must be a mapping"):
+        store.update_metadata("s", ["x"])  # type: ignore[arg-type]
+    for remove in ("ab", [1], [""]):
+        with pytest.raises(ConfigError, match="remove"):
+            store.update_metadata("s", remove=remove)  # type: ignore[arg-type]
+    # indices and counts past 64 bits mean "more than there is": the same answer
+    assert store.last("s", 10**30) == payloads(0, 1, 2)
+    assert store.read("s", -(10**30), 10**30) == payloads(0, 1, 2)
+    assert store.delete_at("s", 10**30) is None and store.delete_at("s", -(10**30)) is None
+    assert store.take_oldest("s", 10**30, archive=True) == payloads(0, 1, 2)
+    assert store.read("s", status="archived") == payloads(0, 1, 2)
+    info = store.info("s")
+    assert info is not None and info.metadata == {"a": 1}
+
+
+async def test_bad_async_read_arguments_are_typed_errors(aconfig: RedisAgentConfig) -> None:
+    store = SessionStore(aconfig)
+    await store.aappend("s", payloads(0))
+    with pytest.raises(ConfigError, match="n must be an int"):
+        await store.alast("s", 2.5)  # type: ignore[arg-type]
+    assert await store.alast("s", 10**30) == payloads(0)
+    assert await store.adelete_at("s", 10**30) is None
+
+
 def test_sessions_listed_by_activity_from_the_index(config: RedisAgentConfig) -> None:
     store = SessionStore(config)
     for name in ("a", "b", "c"):
