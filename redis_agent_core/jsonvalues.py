@@ -16,7 +16,7 @@ import orjson
 
 from .errors import ConfigError
 
-__all__ = ["check_finite", "dumps_json"]
+__all__ = ["check_finite", "dumps_json", "has_non_finite"]
 
 _LEAVES = frozenset({str, int, bool, type(None), bytes})
 
@@ -40,7 +40,7 @@ def dumps_json(value: Any, what: str, *, nulls: int = 0) -> bytes:
 def check_finite(value: Any, what: str) -> None:
     """Raise :class:`ConfigError` if a float in ``value`` (dicts, lists, tuples and
     dataclasses, walked as orjson encodes them) is a NaN or an infinity."""
-    if not _any_non_finite(value):
+    if not has_non_finite(value):
         return
     found = _non_finite(value)
     if found is not None:
@@ -52,7 +52,7 @@ def check_finite(value: Any, what: str) -> None:
         )
 
 
-def _any_non_finite(value: Any) -> bool:
+def has_non_finite(value: Any) -> bool:
     """Whether ``value`` holds a NaN or an infinity: a loop over plain dicts, lists and
     floats (~4x faster than :func:`_non_finite`, which only runs to name the place)."""
     stack = [value]

@@ -8,7 +8,6 @@ Nothing here talks to a server.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import struct
@@ -21,6 +20,7 @@ import numpy as np
 import orjson
 
 from ..errors import ConfigError, SchemaMismatchError
+from ..jsonvalues import has_non_finite
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
 from .filters import tag_text
@@ -367,33 +367,6 @@ def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
     return value
 
 
-def _non_finite(value: Any) -> bool:
-    """Whether ``value`` holds a float NaN or infinity, walked as orjson encodes it
-    (dicts, lists, tuples and dataclasses, their subclasses too)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is float:
-            if item - item != 0:  # nan - nan and inf - inf are nan
-                return True
-        elif kind is dict:
-            stack.extend(item.values())
-        elif kind is list or kind is tuple:
-            stack.extend(item)
-        elif kind is str or kind is int or kind is bool or item is None:
-            pass
-        elif isinstance(item, float):
-            stack.append(float(item))
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
-    return False
-
-
 def check_finite_metadata(metadatas: Sequence[Any], dumped: bytes | None = None) -> None:
     """Refuse NaN and infinity in ``metadatas``, which orjson writes as null: the
     value would silently read back as None. ``dumped``: their orjson encoding when the
@@ -414,7 +387,7 @@ def check_finite_metadata(metadatas: Sequence[Any], dumped: bytes | None = None)
             kind = type(value)
             if kind is str or value is None or kind is int or kind is bool:
                 continue
-            if (value - value != 0) if kind is float else _non_finite(value):
+            if (value - value != 0) if kind is float else has_non_finite(value):
                 where = f"metadata #{i}" if len(metadatas) > 1 else "metadata"
                 at = "" if key is None else f" at {key!r}"
                 raise ConfigError(
