@@ -69,6 +69,7 @@ from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.onnx_embedder import OnnxEmbedder
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from redis_agent_core.scripts import asend_commands
+from redis_agent_core.tasks.ingest import first_invalid
 from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
 
@@ -625,7 +626,9 @@ class AgentService:
         return commands
 
     def check_documents(self, documents: Sequence[DocumentIn]) -> None:
-        """Raise a 413 :class:`ServiceError` when ``documents`` exceed the limits."""
+        """Raise a :class:`ServiceError`: 413 when ``documents`` exceed the limits, 422
+        naming ``documents[i].<field>`` when one holds what the index would refuse (all
+        are checked before anything is embedded, written or queued)."""
         s = self.settings
         if len(documents) > s.max_documents:
             raise ServiceError(
@@ -643,13 +646,24 @@ class AgentService:
                     f"documents[{i}] is {size} bytes; the limit is {s.max_document_bytes} "
                     "bytes per document: split it into smaller documents",
                 )
+        bad = first_invalid(
+            [d.id or "" for d in documents],
+            [d.text for d in documents],
+            [d.metadata for d in documents],
+            self.vectors.schema,
+        )
+        if bad is not None:
+            pos, name, reason = bad
+            raise ServiceError(422, "invalid_request", f"documents[{pos}].{name}: {reason}")
 
     async def ingest(
         self, documents: Sequence[DocumentIn], user_id: str | None = None
     ) -> dict[str, Any]:
         """Embed and index documents in passages (:mod:`.ingest`): through the Celery
         queue (returns a job id) when ``settings.use_queue``, else inline, a few
-        passages per model call. The job belongs to ``user_id``."""
+        passages per model call. The job belongs to ``user_id``. Bad documents are
+        refused whole first (:meth:`check_documents`)."""
+        self.check_documents(documents)
         s = self.settings
         ids = [d.id or uuid.uuid4().hex for d in documents]
         texts = [d.text for d in documents]
@@ -902,7 +916,6 @@ def create_app(service: AgentService) -> FastAPI:
 
     @app.post("/documents", status_code=202)
     async def documents(body: DocumentsRequest, user: str = principal) -> dict[str, Any]:
-        service.check_documents(body.documents)
         return await service.ingest(body.documents, user_id=user)
 
     @app.get("/jobs/{job_id}")

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from redis_agent_core.errors import RedisUnavailableError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.ratelimit import RateLimitExceeded
 from redis_agent_core.redis_errors import RedisWriteRefusedError, map_redis_error
 
@@ -92,6 +92,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(422, "invalid_request", _validation_detail(exc))
+
+    @app.exception_handler(ConfigError)
+    async def _refused(_: Request, exc: ConfigError) -> JSONResponse:
+        # the pack refused a value of the request before writing it: the client's to fix
+        return error_response(422, "invalid_request", str(exc)[:_MAX_MSG])
 
     @app.exception_handler(RateLimitExceeded)
     async def _limited(_: Request, exc: RateLimitExceeded) -> JSONResponse:

@@ -17,6 +17,7 @@ import orjson
 from ..config import RedisAgentConfig
 from ..errors import ConfigError
 from ..ratelimit.limiter import check_subject, check_tokens, check_wait
+from ..vectors.schema import VectorSchema
 from ._common import agent_config
 from .app import app as _module_app
 from .ingest import _validate_items
@@ -79,7 +80,8 @@ def submit_ingestion(
     if embedder is not None:
         check_name("embedder", embedder)
     kind = check_name("index", index_type) if index_type else index_name_for(type(index))
-    rows = _validate_items(items)
+    schema = getattr(index, "schema", None)  # a VectorIndex's: its checks apply here
+    rows = _validate_items(items, schema if isinstance(schema, VectorSchema) else None)
     hook = Webhook.coerce(webhook)
     app = app or default_app()
     if hook is not None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from celery import Celery
 
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.tasks import get_job, submit_ingestion, wait_for_job
 from redis_agent_core.vectors import VectorIndex
 
@@ -27,6 +30,36 @@ def test_vector_index_ingestion_with_precomputed_vectors(
     hits = index.get([f"v{i}" for i in range(30)])
     assert [h.text for h in hits] == [f"text {i}" for i in range(30)]
     assert len(list(task_config.get_client().scan_iter(match=index.prefix + "*"))) == 30
+
+
+def test_what_the_vector_index_refuses_is_refused_before_queueing(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    index = VectorIndex(
+        "qbad",
+        config=task_config,
+        dims=4,
+        algorithm="flat",
+        embedder_name="given",
+        metadata_fields={"year": "numeric"},
+    )
+    client = task_config.get_client()
+    jobs = set(client.scan_iter(match=f"{task_config.namespace}:job:*"))  # the module's
+    good = [{"id": f"g{i}", "text": f"t{i}", "vector": [1.0, i, 0.0, 1.0]} for i in range(3)]
+    bad_items = {
+        "metadata: cannot be stored as JSON": {"metadata": {"n": 2**70}},
+        "metadata: cannot be stored as JSON (str": {"metadata": {"s": "\ud800"}},
+        "metadata: metadata 'year' is a numeric field": {"metadata": {"year": "soon"}},
+        "id: id holds a lone surrogate": {"id": "\udfff"},
+        "text: text holds a lone surrogate": {"text": "\ud800"},
+    }
+    for message, change in bad_items.items():
+        bad = {"id": "b", "text": "t", "vector": [1.0, 1.0, 0.0, 1.0], **change}
+        with pytest.raises(ConfigError, match="ingestion item 3 .*" + re.escape(message)):
+            submit_ingestion(index, [*good, bad], app=task_app)
+    # refused before the job existed: nothing was queued or written
+    assert set(client.scan_iter(match=f"{task_config.namespace}:job:*")) == jobs
+    assert not list(client.scan_iter(match=index.prefix + "*"))
 
 
 def test_langchain_vector_store_enqueue(task_app: Celery, task_config: RedisAgentConfig) -> None:

@@ -1,0 +1,96 @@
+"""Bad input to the service is refused whole, with a 422 naming the field, before
+anything is embedded, written or queued (review 11 of the service).
+
+Real HTTP through the ASGI app, real Redis, real API keys, a dead model (nothing here
+may need it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_service.app import AgentService, ServiceSettings, create_app
+from redis_agent_service.llm import LLMEndpoint, build_chat_model
+
+from .conftest import Users
+
+pytestmark = pytest.mark.slow  # loads the embedding model
+
+Offline = tuple[httpx.AsyncClient, AgentService]
+
+_GOOD = [{"id": f"d{i}", "text": f"Fact number {i} about otters."} for i in range(4)]
+# valid JSON each, but nothing Redis can store: a 70-bit integer, lone surrogates
+_BAD_DOCS = {
+    "metadata": '{"id": "d4", "text": "beavers", "metadata": {"n": 1180591620717411303424}}',
+    "metadata-str": '{"id": "d4", "text": "beavers", "metadata": {"source": "\\ud800"}}',
+    "id": '{"id": "\\udfff", "text": "beavers"}',
+}
+
+
+def _body(bad: str) -> bytes:
+    good = ", ".join(f'{{"id": "{d["id"]}", "text": "{d["text"]}"}}' for d in _GOOD)
+    return f'{{"documents": [{good}, {bad}]}}'.encode()
+
+
+def _service(config: RedisAgentConfig, endpoint: LLMEndpoint, **settings: Any) -> AgentService:
+    return AgentService(
+        build_chat_model(endpoint),
+        config=config,
+        settings=ServiceSettings(**settings),
+        model_name="m",
+    )
+
+
+def _client(service: AgentService) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(service))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.mark.parametrize("use_queue", [False, True], ids=["inline", "queue"])
+async def test_one_bad_document_refuses_the_batch_before_anything_is_written(
+    config: RedisAgentConfig,
+    aconfig: RedisAgentConfig,
+    dead_endpoint: LLMEndpoint,
+    users: Users,
+    use_queue: bool,
+) -> None:
+    service = _service(config, dead_endpoint, use_queue=use_queue)
+    headers = {**users.headers("alice"), "content-type": "application/json"}
+    async with _client(service) as client:
+        for case, bad in _BAD_DOCS.items():
+            r = await client.post("/documents", content=_body(bad), headers=headers)
+            assert r.status_code == 422, (case, r.text)
+            field = case.split("-")[0]
+            assert r.json()["error"] == "invalid_request"
+            assert r.json()["detail"].startswith(f"documents[4].{field}: "), r.json()
+        # nothing indexed, queued or recorded as a job
+        assert await service.vectors.acount() == 0
+        assert service.counters.jobs_submitted == service.counters.documents_ingested == 0
+        keys = [k async for k in aconfig.get_async_client().scan_iter(f"{config.namespace}:*")]
+        assert not [k for k in keys if b":job:" in k], keys
+
+
+async def test_a_value_the_pack_refuses_is_a_422_not_a_500() -> None:
+    from fastapi import FastAPI
+
+    from redis_agent_core.errors import ConfigError
+    from redis_agent_service.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/refuse")
+    async def refuse() -> None:
+        raise ConfigError("metadata 'year' is a numeric field: " + "x" * 5000)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.get("/refuse")
+    assert r.status_code == 422
+    assert r.json()["error"] == "invalid_request"
+    assert r.json()["detail"].startswith("metadata 'year' is a numeric field")
+    assert len(r.content) < 400  # the message is cut, as validation messages are
