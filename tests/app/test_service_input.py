@@ -94,3 +94,47 @@ async def test_a_value_the_pack_refuses_is_a_422_not_a_500() -> None:
     assert r.json()["error"] == "invalid_request"
     assert r.json()["detail"].startswith("metadata 'year' is a numeric field")
     assert len(r.content) < 400  # the message is cut, as validation messages are
+
+
+async def test_unknown_fields_are_refused_naming_them(
+    offline_client: Offline, users: Users
+) -> None:
+    client, service = offline_client
+    headers = users.headers("u")
+    bad = {
+        "/documents": [
+            ({"documents": [{"text": "Blue whales eat krill.", "meta": {"source": "wiki"}}]},
+             "documents.0.meta"),
+            ({"documents": [{"text": "Blue whales eat krill."}], "webhook": "x"}, "webhook"),
+        ],
+        "/chat": [
+            ({"session_id": "s", "message": "hi", "user": "bob"}, "user"),
+            ({"session_id": "s", "message": "hi", "stream": True}, "stream"),
+        ],
+    }  # fmt: skip
+    for path, cases in bad.items():
+        for body, field in cases:
+            r = await client.post(path, json=body, headers=headers)
+            assert r.status_code == 422, (body, r.text)
+            assert r.json()["detail"].startswith(f"{field}: Extra inputs are not permitted")
+    assert await service.vectors.acount() == 0
+    assert service.counters.requests == 0
+
+
+async def test_too_many_documents_are_counted_before_any_is_validated(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
+) -> None:
+    service = _service(config, dead_endpoint, use_queue=False, max_documents=3)
+    # a 4th item that would fail validation: the count answers first, without looking
+    many = [{"text": "a"}] * 3 + [{"no": "text"}]
+    async with _client(service) as client:
+        r = await client.post("/documents", json={"documents": many}, headers=users.headers("u"))
+        assert r.status_code == 413, r.text
+        assert r.json() == {
+            "error": "too_many_documents",
+            "detail": "4 documents in one request; the limit is 3: send them in several requests",
+        }
+        ok = await client.post(
+            "/documents", json={"documents": many[:3]}, headers=users.headers("u")
+        )
+        assert ok.status_code == 202, ok.text
