@@ -48,9 +48,11 @@ from typing import Any
 import numpy as np
 from fastapi import Depends, FastAPI, Response
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.routing import Match
 
 from langchain_redis_agent import MiniLMEmbeddings, RedisChatMessageHistory, to_core_embedder
 from redis_agent_core.apikeys import ApiKeys
@@ -74,7 +76,7 @@ from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
 
 from .admission import Admission
-from .auth import principal_dependency, warn_insecure
+from .auth import RequireKey, principal_dependency, warn_insecure
 from .balance import BalanceConnections, ConnectionBalancer
 from .errors import ServiceError, error_response, install_error_handlers
 from .ingest import (
@@ -84,7 +86,7 @@ from .ingest import (
     lower_thread_priority,
     to_passages,
 )
-from .limits import BodyLimit
+from .limits import BodyLimit, Scope
 from .llm import Completion, OpenAIChat
 from .loop_lag import LoopLagMonitor
 from .process_stats import ProcessStats, process_label
@@ -107,6 +109,9 @@ def _text(value: Any) -> str:
 
 DOCS_RECHECK_S = 5.0  # how stale "no documents yet" may be on a worker
 RECENT_VECTORS = 1024  # questions' vectors a worker keeps (384-d: 1.5 KB each)
+# POST /chat's fields hold 8,400 characters, at most 12 bytes each as JSON (a \u-escaped
+# surrogate pair): a larger body is refused before it is read (the JSON parse is on the loop)
+CHAT_MAX_BODY_BYTES = 128 * 1024
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}  # LangChain -> OpenAI
 
 
@@ -924,10 +929,20 @@ def create_app(service: AgentService) -> FastAPI:
     settings = service.settings
     install_error_handlers(app)
     app.add_middleware(BalanceConnections, balancer=service.balancer)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    if not settings.auth:
+    check_key = principal_dependency(service.keys, required=settings.auth)
+    principal = Depends(check_key)
+    if settings.auth:
+        keyed: list[APIRoute] = []  # the routes that depend on the key, filled below
+
+        def needs_key(scope: Scope) -> bool:
+            return any(route.matches(scope)[0] is not Match.NONE for route in keyed)
+
+        # inside BodyLimit: a body over the limit is refused without a Redis call
+        app.add_middleware(RequireKey, keys=service.keys, needs_key=needs_key)
+    else:
         warn_insecure()
-    principal = Depends(principal_dependency(service.keys, required=settings.auth))
+    chat_limit = min(settings.max_body_bytes, CHAT_MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, paths={"/chat": chat_limit})
 
     @app.post("/chat", response_model=ChatReply)
     async def chat(body: ChatRequest, user: str = principal) -> ChatReply:
@@ -989,4 +1004,11 @@ def create_app(service: AgentService) -> FastAPI:
         await service.config.get_async_client().ping()
         return {"status": "ok"}
 
+    if settings.auth:
+        keyed.extend(
+            route
+            for route in app.routes
+            if isinstance(route, APIRoute)
+            and any(d.call is check_key for d in route.dependant.dependencies)
+        )
     return app

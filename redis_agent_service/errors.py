@@ -23,7 +23,13 @@ from redis_agent_core.redis_errors import RedisWriteRefusedError, map_redis_erro
 
 from .llm import ModelEndpointError
 
-__all__ = ["ServiceError", "error_response", "install_error_handlers"]
+__all__ = [
+    "REDIS_FAULTS",
+    "ServiceError",
+    "error_response",
+    "install_error_handlers",
+    "redis_fault_response",
+]
 
 logger = logging.getLogger("redis_agent_service")
 
@@ -67,6 +73,28 @@ def error_response(status: int, error: str, detail: str, **headers: str) -> JSON
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
+#: Redis faults answered 503: typed and raw redis-py ones (down, paused, full, read-only)
+REDIS_FAULTS: tuple[type[Exception], ...] = (
+    RedisUnavailableError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+)
+
+
+def redis_fault_response(method: str, path: str, exc: Exception) -> JSONResponse:
+    """The 503 of a Redis fault (a route's, or the API key check's before the route)."""
+    # the full message names the server's address: log it, never send it
+    error = map_redis_error(exc, "the request")
+    logger.warning("%s %s: %s", method, path, exc)
+    retry = {"Retry-After": "5"}
+    if isinstance(error, RedisWriteRefusedError):
+        detail = REFUSED_DETAIL.get(error.cause, "Redis refused the write; reads keep working.")
+        return error_response(503, "redis_write_refused", detail, **retry)
+    return error_response(503, "redis_unavailable", REDIS_DOWN_DETAIL, **retry)
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     # location and message only: pydantic's "input" (the client's data) is left out
     parts = []
@@ -103,21 +131,11 @@ def install_error_handlers(app: FastAPI) -> None:
         retry = "86400" if math.isinf(exc.retry_after) else str(max(1, math.ceil(exc.retry_after)))
         return error_response(429, "rate_limited", str(exc), **{"Retry-After": retry})
 
-    @app.exception_handler(RedisUnavailableError)
-    @app.exception_handler(redis.exceptions.ConnectionError)
-    @app.exception_handler(redis.exceptions.TimeoutError)
-    @app.exception_handler(redis.exceptions.OutOfMemoryError)
-    @app.exception_handler(redis.exceptions.ReadOnlyError)
     async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
-        # one mapping for typed and raw redis-py faults (down, paused, full, read-only);
-        # the full message names the server's address: log it, never send it
-        error = map_redis_error(exc, "the request")
-        logger.warning("%s %s: %s", request.method, request.url.path, exc)
-        retry = {"Retry-After": "5"}
-        if isinstance(error, RedisWriteRefusedError):
-            detail = REFUSED_DETAIL.get(error.cause, "Redis refused the write; reads keep working.")
-            return error_response(503, "redis_write_refused", detail, **retry)
-        return error_response(503, "redis_unavailable", REDIS_DOWN_DETAIL, **retry)
+        return redis_fault_response(request.method, request.url.path, exc)
+
+    for fault in REDIS_FAULTS:
+        app.add_exception_handler(fault, _redis_down)
 
     try:
         import openai

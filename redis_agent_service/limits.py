@@ -8,7 +8,7 @@ service's ``{error, detail}`` body.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -24,7 +24,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def too_large_detail(limit: int) -> str:
+def too_large_detail(limit: int, path: str | None = None) -> str:
+    if path is not None:  # an endpoint's own limit
+        return (
+            f"the request body is over the limit of {limit} bytes of {path}, more than "
+            "its fields can hold"
+        )
     return (
         f"the request body is over the service's limit of {limit} bytes; split the "
         "documents into several requests (the limit is `serve --max-body-bytes`)"
@@ -34,22 +39,27 @@ def too_large_detail(limit: int) -> str:
 class BodyTooLarge(ServiceError):
     """Raised while the body streams in; FastAPI passes HTTP errors through unchanged."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, "request_too_large", too_large_detail(limit))
+    def __init__(self, limit: int, path: str | None = None) -> None:
+        super().__init__(413, "request_too_large", too_large_detail(limit, path))
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413."""
+    """Refuse request bodies over ``max_bytes`` with 413; ``paths`` maps a path to a
+    limit of its own (an endpoint whose fields hold far less than ``max_bytes``)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, paths: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        path = scope["path"] if scope["path"] in self.paths else None
+        limit = self.max_bytes if path is None else self.paths[path]
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -57,7 +67,7 @@ class BodyLimit:
                 except ValueError:
                     declared = -1
                 if declared > limit:
-                    await self._refuse(scope, receive, send)
+                    await self._refuse(limit, path, scope, receive, send)
                     return
         received = 0
         started = False
@@ -68,7 +78,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(limit, path)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -82,11 +92,13 @@ class BodyLimit:
             # read outside a route (a middleware): answer here unless a response began
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(limit, path, scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(
+        self, limit: int, path: str | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         response = JSONResponse(
-            {"error": "request_too_large", "detail": too_large_detail(self.max_bytes)},
+            {"error": "request_too_large", "detail": too_large_detail(limit, path)},
             status_code=413,
             headers={"Connection": "close"},  # the rest of the body is never read
         )

@@ -138,3 +138,42 @@ async def test_too_many_documents_are_counted_before_any_is_validated(
             "/documents", json={"documents": many[:3]}, headers=users.headers("u")
         )
         assert ok.status_code == 202, ok.text
+
+
+async def test_a_request_without_a_valid_key_is_refused_before_its_body_is_parsed(
+    offline_client: Offline, users: Users
+) -> None:
+    client, _ = offline_client
+    # FastAPI parsed a route's body before the key's dependency ran: malformed JSON
+    # answered 422, and a large array held the event loop for its 401
+    malformed = b'{"session_id": "s", "message": "x", "junk": [' + b"0," * 30_000
+    for path in ("/chat", "/documents"):
+        for headers in ({}, {"Authorization": "Bearer rak_unknown"}):
+            r = await client.post(
+                path, content=malformed, headers={**headers, "content-type": "application/json"}
+            )
+            assert r.status_code == 401, r.text
+            assert r.json()["error"] == "unauthorized"
+            assert r.headers["www-authenticate"] == "Bearer"
+    # with a key, the same route reads its body as before
+    ok = await client.post("/chat", json={"session_id": "s"}, headers=users.headers("u"))
+    assert ok.status_code == 422 and ok.json()["detail"].startswith("message: Field required")
+
+
+async def test_chat_bodies_are_capped_near_what_its_fields_hold(
+    offline_client: Offline, users: Users
+) -> None:
+    client, service = offline_client
+    headers = users.headers("u")
+    junk = {"session_id": "s", "message": "x" * 8000, "pad": [0] * 100_000}  # 300 kB
+    r = await client.post("/chat", json=junk, headers=headers)
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "request_too_large"
+    assert "/chat" in r.json()["detail"]
+    # the largest legitimate message, every character escaped in the JSON, still fits
+    widest = '{"session_id": "s", "message": "' + "\\ud83d\\ude00" * 8000 + '"}'
+    r = await client.post(
+        "/chat", content=widest.encode(), headers={**headers, "content-type": "application/json"}
+    )
+    assert r.status_code != 413, r.text
+    assert service.settings.max_body_bytes > 300_000  # other routes keep the service's limit
