@@ -974,7 +974,9 @@ def create_app(service: AgentService) -> FastAPI:
     async def sessions(user: str = principal) -> dict[str, Any]:
         return {"sessions": await service.sessions(user)}
 
-    @app.get("/sessions/{session_id}")
+    # ":path": a session id may hold "/" (POST /chat accepts it), which the client's
+    # %2F does not keep from splitting the path
+    @app.get("/sessions/{session_id:path}")
     async def session(session_id: str, user: str = principal) -> Any:
         state = await service.session(user, session_id)
         if state is None:

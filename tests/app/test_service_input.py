@@ -177,3 +177,19 @@ async def test_chat_bodies_are_capped_near_what_its_fields_hold(
     )
     assert r.status_code != 413, r.text
     assert service.settings.max_body_bytes > 300_000  # other routes keep the service's limit
+
+
+async def test_a_session_id_with_a_slash_can_be_read_back(
+    offline_client: Offline, users: Users
+) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    client, service = offline_client
+    await service.history("u", "a/b").aadd_messages([HumanMessage("hi"), AIMessage("hello")])
+    for path in ("/sessions/a%2Fb", "/sessions/a/b"):
+        r = await client.get(path, headers=users.headers("u"))
+        assert r.status_code == 200, (path, r.text)
+        assert r.json()["session_id"] == "a/b" and r.json()["length"] == 2
+        assert (await client.get(path)).status_code == 401  # still needs the key
+    r = await client.get("/sessions/a", headers=users.headers("u"))
+    assert r.status_code == 404 and r.json()["error"] == "unknown_session"
