@@ -924,6 +924,10 @@ def create_app(service: AgentService) -> FastAPI:
         description="Chat with a semantic cache, history, RAG, rate limits, queue and bus "
         "on Redis.",
         lifespan=lifespan,
+        # no /docs, /redoc, /openapi.json: they answered without a key and load CDN assets
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.service = service
     settings = service.settings

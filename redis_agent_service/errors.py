@@ -128,8 +128,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RateLimitExceeded)
     async def _limited(_: Request, exc: RateLimitExceeded) -> JSONResponse:
-        retry = "86400" if math.isinf(exc.retry_after) else str(max(1, math.ceil(exc.retry_after)))
-        return error_response(429, "rate_limited", str(exc), **{"Retry-After": retry})
+        never = math.isinf(exc.retry_after)
+        retry = "86400" if never else str(max(1, math.ceil(exc.retry_after)))
+        when = "the request alone is over it" if never else f"retry after {retry} s"
+        # the limit's name, not str(exc): that names the Redis key (namespace and layout)
+        detail = f"rate limit {exc.limit!r} exceeded: {when}"
+        return error_response(429, "rate_limited", detail, **{"Retry-After": retry})
 
     async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
         return redis_fault_response(request.method, request.url.path, exc)

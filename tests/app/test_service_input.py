@@ -193,3 +193,24 @@ async def test_a_session_id_with_a_slash_can_be_read_back(
         assert (await client.get(path)).status_code == 401  # still needs the key
     r = await client.get("/sessions/a", headers=users.headers("u"))
     assert r.status_code == 404 and r.json()["error"] == "unknown_session"
+
+
+async def test_429_names_the_limit_not_its_redis_key(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
+) -> None:
+    service = _service(config, dead_endpoint, use_queue=False, tokens_per_day=40)
+    async with _client(service) as client:
+        r = await client.post("/chat", json={"session_id": "s", "message": "Explain streams."},
+                              headers=users.headers("alice"))  # fmt: skip
+    assert r.status_code == 429 and r.headers["retry-after"] == "86400"
+    detail = r.json()["detail"]
+    assert detail.startswith("rate limit 'tok-user-") and "the request alone is over it" in detail
+    assert config.namespace not in detail and ":rl:" not in detail and "alice" not in detail
+
+
+async def test_no_open_api_pages(offline_client: Offline) -> None:
+    client, _ = offline_client
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        r = await client.get(path)
+        assert r.status_code == 404, path
+        assert r.json()["error"] == "not_found"
