@@ -8,7 +8,8 @@ its top-level modules and this one, never a module inside a role's package nor a
 - prompt rendering for the semantic cache: :func:`conversation_text`,
   :func:`block_text` (an image or file block), :func:`tool_call_text`;
 - vector stores: :func:`to_matrix` (embedding lists to one float32 matrix), argument
-  checks (:func:`check_k`, :func:`check_kwargs`, :func:`check_index_options`),
+  checks (:func:`check_k`, :func:`check_kwargs`, :func:`check_index_options`,
+  :func:`first_invalid`: the document ``VectorIndex.add`` would refuse),
   metadata field specs (:data:`MetadataSpec`, :func:`parse_metadata_fields`),
   :func:`check_finite_metadata` (NaN / infinity, which JSON would store as null);
 - bus tools: :class:`~redis_agent_core.bus.BusTools` carries the tools' names and
@@ -27,6 +28,7 @@ from .vectors.index import VectorIndex
 from .vectors.schema import (
     MetadataSpec,
     check_finite_metadata,
+    first_invalid,
     parse_metadata_fields,
     to_matrix,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "check_k",
     "check_kwargs",
     "conversation_text",
+    "first_invalid",
     "parse_metadata_fields",
     "to_matrix",
     "tool_call_text",

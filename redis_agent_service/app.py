@@ -68,10 +68,10 @@ from redis_agent_core.cache import (
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
 from redis_agent_core.embeddings import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.kit import first_invalid
 from redis_agent_core.onnx_embedder import OnnxEmbedder
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
 from redis_agent_core.scripts import asend_commands
-from redis_agent_core.tasks.ingest import first_invalid
 from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
 

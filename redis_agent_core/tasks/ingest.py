@@ -28,8 +28,7 @@ import orjson
 
 from ..config import RedisAgentConfig, backoff
 from ..errors import ConfigError
-from ..keys import check_text, check_texts
-from ..vectors.schema import VectorSchema, check_fields, encode_fields
+from ..vectors.schema import VectorSchema, first_invalid
 from ._common import RETRYABLE, agent_config
 from .progress import finished_items, mark_items
 from .registry import lookup, resolve
@@ -38,7 +37,7 @@ from .webhooks import notify_job_finished, renotify_if_lost
 if TYPE_CHECKING:
     from celery import Task
 
-__all__ = ["decode_vectors", "encode_vector", "first_invalid", "run_batch"]
+__all__ = ["decode_vectors", "encode_vector", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -54,44 +53,6 @@ def encode_vector(vector: Any) -> str:
 
 def decode_vectors(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return np.stack([np.frombuffer(base64.b64decode(r["vector_b64"]), dtype="<f4") for r in rows])
-
-
-def first_invalid(
-    ids: Sequence[str],
-    texts: Sequence[str],
-    metadatas: Sequence[Mapping[str, Any]],
-    schema: VectorSchema | None = None,
-) -> tuple[int, str, str] | None:
-    """``(position, field, reason)`` of the first document that ``VectorIndex.add``
-    would refuse (a lone surrogate in its id or text; with ``schema``, metadata that is
-    not storable JSON or a declared field's bad value), else None. The same checks as
-    ``add``, run over the whole input before anything is embedded, written or queued;
-    the reason never repeats the value."""
-    try:
-        check_texts(ids, "id")
-        check_texts(texts, "text")
-        if schema is None or check_fields(schema, texts, metadatas):
-            return None
-    except ConfigError:
-        pass  # find which document, below
-    for pos, (doc_id, text, meta) in enumerate(zip(ids, texts, metadatas, strict=True)):
-        for field, value in (("id", doc_id), ("text", text)):
-            try:
-                check_text(value, field)
-            except ConfigError as exc:
-                return pos, field, str(exc)
-        if schema is None:
-            continue
-        try:
-            if not check_fields(schema, [text], [meta]):
-                encode_fields(schema, text, meta)  # not a dict: converted or refused
-        except ConfigError as exc:
-            cause = exc.__cause__ or exc.__context__
-            # orjson's reason alone: the full message would repeat the metadata
-            if isinstance(cause, TypeError):
-                return pos, "metadata", f"cannot be stored as JSON ({cause})"
-            return pos, "metadata", str(exc)[:200]
-    return None
 
 
 def _validate_items(

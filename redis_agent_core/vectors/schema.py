@@ -21,6 +21,7 @@ import orjson
 
 from ..errors import ConfigError, SchemaMismatchError
 from ..jsonvalues import has_non_finite
+from ..keys import check_text, check_texts
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
 from .filters import tag_text
@@ -560,3 +561,41 @@ def distance_from_relevance(score: float, metric: str) -> float:
             return math.inf
         return (1.0 / score - 1.0) ** 2
     return 2.0 * (1.0 - score)
+
+
+def first_invalid(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    metadatas: Sequence[Mapping[str, Any]],
+    schema: VectorSchema | None = None,
+) -> tuple[int, str, str] | None:
+    """``(position, field, reason)`` of the first document that ``VectorIndex.add``
+    would refuse (a lone surrogate in its id or text; with ``schema``, metadata that is
+    not storable JSON or a declared field's bad value), else None. The same checks as
+    ``add``, run over the whole input before anything is embedded, written or queued;
+    the reason never repeats the value."""
+    try:
+        check_texts(ids, "id")
+        check_texts(texts, "text")
+        if schema is None or check_fields(schema, texts, metadatas):
+            return None
+    except ConfigError:
+        pass  # find which document, below
+    for pos, (doc_id, text, meta) in enumerate(zip(ids, texts, metadatas, strict=True)):
+        for field_name, value in (("id", doc_id), ("text", text)):
+            try:
+                check_text(value, field_name)
+            except ConfigError as exc:
+                return pos, field_name, str(exc)
+        if schema is None:
+            continue
+        try:
+            if not check_fields(schema, [text], [meta]):
+                encode_fields(schema, text, meta)  # not a dict: converted or refused
+        except ConfigError as exc:
+            cause = exc.__cause__ or exc.__context__
+            # orjson's reason alone: the full message would repeat the metadata
+            if isinstance(cause, TypeError):
+                return pos, "metadata", f"cannot be stored as JSON ({cause})"
+            return pos, "metadata", str(exc)[:200]
+    return None
