@@ -180,6 +180,15 @@ class ChatRequest(BaseModel):
     session_id: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=8000)
 
+    @field_validator("session_id")
+    @classmethod
+    def _one_path_segment(cls, session_id: str) -> str:
+        # GET /sessions/{id} is one path segment: a client's %2F arrives as "/" and
+        # splits it, so a session named "a/b" could be written but never read back
+        if "/" in session_id:
+            raise ValueError("a session id cannot hold '/' (GET /sessions/{id} could not read it)")
+        return session_id
+
 
 class Usage(BaseModel):
     input_tokens: int = 0
@@ -978,9 +987,7 @@ def create_app(service: AgentService) -> FastAPI:
     async def sessions(user: str = principal) -> dict[str, Any]:
         return {"sessions": await service.sessions(user)}
 
-    # ":path": a session id may hold "/" (POST /chat accepts it), which the client's
-    # %2F does not keep from splitting the path
-    @app.get("/sessions/{session_id:path}")
+    @app.get("/sessions/{session_id}")
     async def session(session_id: str, user: str = principal) -> Any:
         state = await service.session(user, session_id)
         if state is None:

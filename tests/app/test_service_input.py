@@ -8,6 +8,7 @@ may need it).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -179,20 +180,21 @@ async def test_chat_bodies_are_capped_near_what_its_fields_hold(
     assert service.settings.max_body_bytes > 300_000  # other routes keep the service's limit
 
 
-async def test_a_session_id_with_a_slash_can_be_read_back(
-    offline_client: Offline, users: Users
-) -> None:
+async def test_a_session_id_with_a_slash_is_refused(offline_client: Offline, users: Users) -> None:
+    client, service = offline_client
+    # "a/b" was stored and listed, but GET /sessions/a%2Fb reached no route (404)
+    r = await client.post("/chat", **users.chat("u", "a/b", "hi"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("session_id: Value error, a session id cannot hold '/'")
+    assert (await client.get("/sessions", headers=users.headers("u"))).json()["sessions"] == []
+    assert service.counters.requests == 0
+    # other characters a path can carry still round-trip (the review's control characters)
     from langchain_core.messages import AIMessage, HumanMessage
 
-    client, service = offline_client
-    await service.history("u", "a/b").aadd_messages([HumanMessage("hi"), AIMessage("hello")])
-    for path in ("/sessions/a%2Fb", "/sessions/a/b"):
-        r = await client.get(path, headers=users.headers("u"))
-        assert r.status_code == 200, (path, r.text)
-        assert r.json()["session_id"] == "a/b" and r.json()["length"] == 2
-        assert (await client.get(path)).status_code == 401  # still needs the key
-    r = await client.get("/sessions/a", headers=users.headers("u"))
-    assert r.status_code == 404 and r.json()["error"] == "unknown_session"
+    sid = "s\n\r\x1b[31m %?#"
+    await service.history("u", sid).aadd_messages([HumanMessage("hi"), AIMessage("hello")])
+    r = await client.get("/sessions/" + quote(sid, safe=""), headers=users.headers("u"))
+    assert r.status_code == 200 and r.json()["session_id"] == sid, r.text
 
 
 async def test_429_names_the_limit_not_its_redis_key(
