@@ -455,3 +455,45 @@ def test_the_exact_tier_reads_packed_entries_when_writes_are_refused(
         )
     finally:
         admin.config_set("maxmemory", "0")
+
+
+# A retrieved passage in a QA template, the shape RAG prompts have: the shared part
+# dominates the embedding (past 256 tokens both prompts get one vector).
+PASSAGE = (
+    "Harbor Lines shipping report. Freight volume rose nine percent to 3.1 million "
+    "containers, led by the northern routes. The firm added terminals in Rotterdam and "
+    "Busan. Omar Haddad has chaired the board since 2021. Fuel costs are expected to "
+    "fall next season as the new vessels enter service. "
+)
+
+
+def qa_prompt(question: str, repeat: int) -> str:
+    return (
+        f"Context information is below.\n---\n{PASSAGE * repeat}\n---\nGiven the context "
+        f"and not prior knowledge, answer the query.\nQuery: {question}\nAnswer:"
+    )
+
+
+@pytest.mark.parametrize("repeat", [3, 6])  # 0.10 apart whole; past the window: 0.0
+def test_a_shared_context_does_not_make_another_question_a_hit(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder, repeat: int
+) -> None:
+    cache = SemanticCache(config, embedder=minilm, verifier=Verifier())
+    cache.update(qa_prompt("How much did freight volume grow?", repeat), A, "nine percent")
+    asked = qa_prompt("Who chairs the board?", repeat)
+    # the whole prompts are near (identical vectors past the window): the spans are not
+    assert cache.lookup(asked, A) is None
+    assert cache.stats().rejections.get("span") == 1
+    reworded = qa_prompt("By how much did the freight volume grow?", repeat)
+    hit = cache.lookup(reworded, A)
+    assert hit is not None and hit.payload == "nine percent"
+
+
+async def test_a_shared_context_does_not_make_another_question_a_hit_async(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> None:
+    cache = SemanticCache(config, embedder=minilm, verifier=Verifier())
+    await cache.aupdate(qa_prompt("How much did freight volume grow?", 6), A, "nine percent")
+    assert await cache.alookup(qa_prompt("Who chairs the board?", 6), A) is None
+    hit = await cache.alookup(qa_prompt("By how much did the freight volume grow?", 6), A)
+    assert hit is not None and hit.payload == "nine percent"

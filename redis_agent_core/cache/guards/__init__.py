@@ -9,7 +9,8 @@ next candidate, and a lookup whose candidates are all rejected is a miss.
 CONTRACT (shared by the cache and the guards):
 
 - ``Rejection(guard, reason)``: ``guard`` is a short category used as a stats counter
-  (``negation``, ``number``, ``entity``, ``order``, ``scope``, ``constraint``, ``custom``).
+  (``negation``, ``number``, ``entity``, ``order``, ``scope``, ``constraint``, ``custom``;
+  the cache adds ``span`` for long prompts whose differing parts are not near).
 - ``Guard`` protocol: ``name`` and ``check(query, candidate) -> str | None``
   (``None`` = passes; else a human-readable reason).
 - ``Verifier(guards=None, *, extra=None)``: ``guards=None`` means :func:`default_guards`;
@@ -70,6 +71,7 @@ __all__ = [
     "default_guards",
     "default_verifier",
     "features",
+    "narrowed",
 ]
 
 #: Cosine distance (0 = identical, 2 = opposite) the semantic cache uses by default with the
