@@ -219,7 +219,11 @@ def _cmd_acl(args: argparse.Namespace) -> int:
         with translate_errors(config, "listing the server's commands"):
             known = server_commands(config.get_client())
     line = acl_setuser_command(
-        args.user, namespace, search=not args.no_search, server_commands=known
+        args.user,
+        namespace,
+        search=not args.no_search,
+        index_admin=not args.no_index_admin,
+        server_commands=known,
     )
     print(f"# least privilege for namespace {namespace!r}; add a password: >secret")
     print(line)
@@ -506,6 +510,11 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("user", metavar="USER")
     p.add_argument("--namespace", help="the pack's key namespace (default: rap)")
     p.add_argument("--no-search", action="store_true", help="no Query Engine commands")
+    p.add_argument(
+        "--no-index-admin",
+        action="store_true",
+        help="no FT.CREATE / FT.ALTER / FT.DROPINDEX: an admin creates the indexes",
+    )
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
     p.add_argument("--offline", action="store_true", help="do not ask a server its commands")
     p.set_defaults(func=_cmd_acl)

@@ -115,11 +115,57 @@ def test_the_least_privilege_user_runs_every_role_and_nothing_else() -> None:
         ):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 denied()
+        _assert_server_wide_commands_denied(admin, app)
+
+
+def _assert_server_wide_commands_denied(admin: redis.Redis, app: redis.Redis) -> None:
+    """Nothing that flushes or lists other users' code, keys or channels is allowed."""
+    admin.function_load("#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+    sha = admin.script_load("return 'admin script'")
+    admin.set("other:key", "x")
+    for command in (
+        ("FUNCTION", "FLUSH"),
+        ("FUNCTION", "DELETE", "lib"),
+        ("FUNCTION", "LIST"),
+        ("FCALL", "f", "0"),
+        ("SCRIPT", "FLUSH"),
+        ("SCRIPT", "KILL"),
+        ("RANDOMKEY",),
+        ("DBSIZE",),
+        ("PUBSUB", "CHANNELS"),
+        ("PUBSUB", "NUMSUB", "other:channel"),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            app.execute_command(*command)
+    assert admin.function_list() and admin.script_exists(sha) == [True]
+
+
+def test_a_runtime_user_without_index_admin_uses_indexes_an_admin_created() -> None:
+    with topology() as topo:
+        port = topo.server(modules=True)
+        admin = redis.Redis(port=port)
+        known = server_commands(admin)
+        _workload(RedisAgentConfig(url=f"redis://127.0.0.1:{port}/0", namespace="tenant1"))
+        line = acl_setuser_command("app", "tenant1", index_admin=False, server_commands=known)
+        admin.execute_command(line + " >pw")
+        _workload(RedisAgentConfig(url=f"redis://app:pw@127.0.0.1:{port}/0", namespace="tenant1"))
+        admin.hset("tenant2:secret", "body", "private")
+        app = redis.Redis(port=port, username="app", password="pw")
+        for command in (  # an index over another namespace's keys, and the admin's indexes
+            ("FT.CREATE", "tenant1:spy", "PREFIX", "1", "tenant2:", "SCHEMA", "body", "TEXT"),
+            ("FT.DROPINDEX", "tenant1:spy", "DD"),
+            ("FT.ALTER", "tenant1:spy", "SCHEMA", "ADD", "x", "TEXT"),
+        ):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                app.execute_command(*command)
+        assert admin.exists("tenant2:secret")
 
 
 def test_acl_rules_refuse_bad_names() -> None:
     assert "~ns:*" in acl_rules("ns") and "+ft.search" in acl_rules("ns")
     assert "+ft.search" not in acl_rules("ns", search=False)
+    assert "+ft.create" not in acl_rules("ns", index_admin=False)
+    assert "-function" not in acl_rules("ns", server_commands={"get", "script"})
     with pytest.raises(ValueError, match="no spaces"):
         acl_setuser_command("a b")
 
@@ -136,3 +182,7 @@ def test_cli_prints_a_line_the_server_accepts(capsys: pytest.CaptureFixture[str]
         redis.Redis(port=port).execute_command(line + " >pw")
         user = redis.Redis(port=port).acl_getuser("bot")
         assert user["keys"] == ["~ns1:*"]
+        assert main(["acl", "bot2", "--namespace", "ns1", "--url", url, "--no-index-admin"]) == 0
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert "+ft.search" in line and "+ft.create" not in line and "-function" in line
+        redis.Redis(port=port).execute_command(line + " >pw")
