@@ -17,8 +17,8 @@ names of the whole database, and ``FT._LIST`` every index name. On a server whos
 is a module (RediSearch 2.x, Redis Stack), ACL key patterns check an index's name but
 not the ``PREFIX`` of ``FT.CREATE``: a user granted ``FT.CREATE`` can index, read
 (``FT.SEARCH``) and delete (``FT.DROPINDEX ... DD``) any key of the database. Give each
-tenant its own database or instance there, or create the indexes as an admin and deny
-the runtime user ``FT.CREATE``, ``FT.ALTER`` and ``FT.DROPINDEX`` (``index_admin=False``).
+tenant its own Redis instance there, or create the indexes as an admin and deny the
+runtime user ``FT.CREATE``, ``FT.ALTER`` and ``FT.DROPINDEX`` (``index_admin=False``).
 
 ``redis-agent acl USER`` prints the ``ACL SETUSER`` line (without a password: add
 ``>secret`` or use ``ACL SETUSER USER >secret`` yourself).
