@@ -2,9 +2,10 @@
 
 A webhook URL comes from whoever submitted the job (and, on the worker, from a task
 message), so the worker refuses to POST to its own network: loopback, private,
-link-local (cloud metadata at 169.254.169.254), multicast, reserved and unspecified
-addresses, in every spelling (IPv4-mapped / -compatible IPv6, NAT64, 6to4, Teredo,
-``0x7f.1``-style forms, which the resolver turns into the addresses checked here).
+link-local (cloud metadata at 169.254.169.254), site-local (fec0::/10), multicast,
+reserved and unspecified addresses, in every spelling (IPv4-mapped / -compatible IPv6,
+NAT64, 6to4, Teredo, ``0x7f.1``-style forms, which the resolver turns into the
+addresses checked here).
 Every address a name resolves to must pass, unless the allowlist permits it
 (``webhook_allow=`` / ``REDIS_AGENT_WEBHOOK_ALLOW``: CIDRs, IPs or host names).
 
@@ -81,6 +82,10 @@ def refusal(ip: IPAddress) -> str | None:
         return "multicast"
     if ip.is_reserved:  # before private: Python counts 240.0.0.0/4 as both
         return "reserved"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        # fec0::/10: deprecated, but some networks still route it internally, and
+        # Python's is_private does not cover it
+        return "site-local"
     if ip.is_private:
         return "private"
     if not ip.is_global:

@@ -108,6 +108,7 @@ FORBIDDEN = {
     "fc00::1": "private",
     "169.254.169.254": "link-local",
     "fe80::1": "link-local",
+    "fec0::1": "site-local",  # deprecated, outside Python's is_private
     "224.0.0.1": "multicast",
     "ff02::1": "multicast",
     "240.0.0.1": "reserved",
