@@ -27,6 +27,7 @@ from .registry import check_name, index_name_for
 from .webhooks import (
     Webhook,
     check_destination,
+    check_idempotency_key,
     encode_body,
     notify_job_finished,
     webhook_secret,
@@ -208,5 +209,6 @@ def submit_webhook(
     check_destination(app, hook)
     encode_body(payload)  # a non-JSON payload fails here too
     key = idempotency_key or uuid.uuid4().hex
+    check_idempotency_key(key)  # a header value: CR/LF or non-ASCII fail on the worker
     send_task(app, "rap.deliver_webhook", [hook.to_dict(), payload, key, job_id])
     return key

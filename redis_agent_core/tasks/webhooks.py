@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -60,6 +61,42 @@ DEAD_LETTER_MAXLEN = 10_000
 _QUEUED_FIELD = "webhook_queued"  # job hash field: the completion webhook was queued
 
 
+MAX_ATTEMPTS = 100  # beyond ~1000 retries the backoff's 2**n overflows a float
+MAX_WAIT = 24 * 3600  # seconds: bound for backoff, backoff_cap and timeout
+
+
+def _check_seconds(value: object, name: str, *, zero_ok: bool = False) -> None:
+    """A finite number of seconds in ``(0, MAX_WAIT]`` (``[0, ...]`` with ``zero_ok``):
+    NaN / inf would only fail on the worker (socket timeout, Celery's ETA), after submit."""
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if zero_ok else value > 0)
+        and value <= MAX_WAIT
+    )
+    if not ok:
+        low = "[0" if zero_ok else "(0"
+        raise ConfigError(f"webhook {name} must be seconds in {low}, {MAX_WAIT}], got {value!r}")
+
+
+def _check_visible_ascii(text: str, what: str, fix: str) -> None:
+    """``text`` goes on the HTTP request line or in a header: visible ASCII only (no
+    space, CR/LF or non-ASCII, which http.client refuses only on the worker)."""
+    bad = next((c for c in text if not "!" <= c <= "~"), None)
+    if bad is not None:
+        raise ConfigError(f"{what} has the character {bad!r} ({text!r}); {fix}")
+
+
+def check_idempotency_key(key: object) -> None:
+    """An ``Idempotency-Key`` header value: 1-200 visible ASCII characters."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 200:
+        raise ConfigError(f"webhook idempotency_key must be a str of 1-200 characters, got {key!r}")
+    _check_visible_ascii(
+        key, "webhook idempotency_key", "use letters, digits and punctuation (no spaces)"
+    )
+
+
 @dataclass(frozen=True)
 class Webhook:
     """Where and how to deliver: ``max_attempts`` tries, waits of about
@@ -72,13 +109,32 @@ class Webhook:
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        parsed = urlparse(self.url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        # Everything the worker would trip on is refused here, before a job is written
+        # or a message queued: an error there would lose the delivery.
+        if not isinstance(self.url, str):
+            raise ConfigError(f"webhook url must be a str, got {self.url!r}")
+        try:
+            parsed = urlsplit(self.url)
+            parsed.port  # noqa: B018  (raises on a bad port)
+        except ValueError as exc:
+            raise ConfigError(f"webhook url {self.url!r} is malformed: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ConfigError(f"webhook url must be http(s)://host/..., got {self.url!r}")
-        if self.max_attempts < 1:
-            raise ConfigError(f"webhook max_attempts must be >= 1, got {self.max_attempts}")
-        if self.backoff < 0 or self.timeout <= 0:
-            raise ConfigError("webhook backoff must be >= 0 and timeout > 0 seconds")
+        _check_visible_ascii(
+            parsed.path + parsed.query,
+            "webhook url path",
+            "percent-encode it (urllib.parse.quote), e.g. ' ' as %20",
+        )
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise ConfigError(f"webhook max_attempts must be an int, got {attempts!r}")
+        if not 1 <= attempts <= MAX_ATTEMPTS:
+            raise ConfigError(
+                f"webhook max_attempts must be in [1, {MAX_ATTEMPTS}], got {attempts}"
+            )
+        _check_seconds(self.backoff, "backoff", zero_ok=True)
+        _check_seconds(self.backoff_cap, "backoff_cap")
+        _check_seconds(self.timeout, "timeout")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,7 +265,7 @@ def _set_job_field(config: RedisAgentConfig, job_id: str, name: str, value: str)
 def record_dead_letter(
     config: RedisAgentConfig,
     *,
-    webhook: Webhook,
+    url: str,
     key: str,
     payload: Any,
     error: str,
@@ -217,15 +273,19 @@ def record_dead_letter(
     attempts: int,
     job_id: str | None,
 ) -> None:
+    try:
+        body = encode_body(payload)
+    except TypeError:  # a forged message's payload (e.g. an int over 64 bits): keep a trace
+        body = encode_body(repr(payload))
     entry: dict[Any, Any] = {  # redis-py's xadd takes a dict of its own key/value union
-        "url": webhook.url,
+        "url": url,
         "idempotency_key": key,
         "job_id": job_id or "",
         "error": error,
         "status": "" if status is None else str(status),
         "attempts": str(attempts),
         "time": repr(time.time()),
-        "payload": encode_body(payload),
+        "payload": body,
     }
     with translate_errors(config, "writing a webhook dead letter"):
         client = config.get_client()
@@ -270,11 +330,28 @@ def webhook_secret(app: Celery) -> bytes:
 def run_delivery(
     task: Task, hook_spec: dict[str, Any], payload: Any, key: str, job_id: str | None
 ) -> str:
-    """Body of the ``rap.deliver_webhook`` task. Returns delivered / dead / skipped."""
+    """Body of the ``rap.deliver_webhook`` task. Returns delivered / dead / skipped.
+
+    A delivery ends ``delivered`` or dead-lettered, never lost: a message the worker
+    cannot send (bad settings or header in a forged message, an unexpected error while
+    sending) is dead-lettered at once, as retrying would fail the same way."""
     app = task.app
     config = agent_config(app)
-    hook = Webhook(**hook_spec)
     attempt = task.request.retries + 1
+
+    def dead(url: str, error: str, status: int | None = None) -> str:
+        record_dead_letter(
+            config, url=url, key=str(key), payload=payload, error=error, status=status,
+            attempts=attempt, job_id=job_id,
+        )  # fmt: skip
+        return "dead"
+
+    try:
+        hook = Webhook(**hook_spec)
+        check_idempotency_key(key)
+    except (ConfigError, TypeError) as exc:
+        spec_url = hook_spec.get("url") if isinstance(hook_spec, dict) else None
+        return dead(str(spec_url), f"undeliverable message: {exc}")
     if job_id:
         with translate_errors(config, f"reading job {job_id}"):
             state = config.get_client().hget(config.keys.job(job_id), "webhook")
@@ -283,20 +360,15 @@ def run_delivery(
     try:
         secret = webhook_secret(app)
     except ConfigError as exc:
-        record_dead_letter(
-            config, webhook=hook, key=key, payload=payload, error=str(exc), status=None,
-            attempts=attempt, job_id=job_id,
-        )  # fmt: skip
-        return "dead"
-    body = encode_body(payload)
+        return dead(hook.url, str(exc))
     try:  # checked again on every try: what a name resolves to may have changed
-        outcome = post(app, hook.url, body, build_headers(secret, body, key, attempt), hook.timeout)
+        body = encode_body(payload)
+        headers = build_headers(secret, body, key, attempt)
+        outcome = post(app, hook.url, body, headers, hook.timeout)
     except DestinationRefusedError as exc:  # policy, not a fault: no retry
-        record_dead_letter(
-            config, webhook=hook, key=key, payload=payload, error=str(exc), status=None,
-            attempts=attempt, job_id=job_id,
-        )  # fmt: skip
-        return "dead"
+        return dead(hook.url, str(exc))
+    except Exception as exc:  # not a network fault (those are outcomes): would recur
+        return dead(hook.url, f"cannot send: {type(exc).__name__}: {exc}")
     if outcome.ok:
         if job_id:
             with translate_errors(config, f"updating job {job_id}"):
@@ -307,11 +379,7 @@ def run_delivery(
             countdown=backoff(attempt - 1, hook.backoff, hook.backoff_cap),
             max_retries=hook.max_attempts - 1,
         )
-    record_dead_letter(
-        config, webhook=hook, key=key, payload=payload, error=outcome.error or "unknown error",
-        status=outcome.status, attempts=attempt, job_id=job_id,
-    )  # fmt: skip
-    return "dead"
+    return dead(hook.url, outcome.error or "unknown error", outcome.status)
 
 
 def notify_job_finished(app: Celery, config: RedisAgentConfig, job_id: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from redis_agent_core.tasks import (
     Webhook,
     dead_letters,
     sign_payload,
+    submit_batch,
     submit_webhook,
     verify_signature,
 )
@@ -53,6 +55,78 @@ def test_webhook_settings_are_validated() -> None:
         Webhook("ftp://x")
     with pytest.raises(ConfigError, match="max_attempts"):
         Webhook("http://x", max_attempts=0)
+
+
+# Each of these was accepted at submit and then lost on the worker (an exception other
+# than a network error: no dead letter, the job's webhook field stayed "pending").
+BAD_SETTINGS = {
+    "space-in-path": ({"url": "http://x/hooks/a b"}, "percent-encode"),
+    "non-ascii-path": ({"url": "http://x/caf\u00e9"}, "percent-encode"),
+    "crlf-in-query": ({"url": "http://x/h?a=1\r\nX: 1"}, "percent-encode"),
+    "bad-port": ({"url": "http://x:99999/h"}, "malformed"),
+    "timeout-nan": ({"timeout": float("nan")}, "timeout"),
+    "timeout-inf": ({"timeout": float("inf")}, "timeout"),
+    "backoff-inf": ({"backoff": float("inf")}, "backoff"),
+    "backoff-cap-nan": ({"backoff_cap": float("nan")}, "backoff_cap"),
+    "backoff-cap-negative": ({"backoff_cap": -5}, "backoff_cap"),
+    "attempts-float": ({"max_attempts": 2.5}, "max_attempts must be an int"),
+    "attempts-huge": ({"max_attempts": 5000}, "max_attempts"),
+    "timeout-str": ({"timeout": "10"}, "timeout"),
+}
+
+
+@pytest.mark.parametrize(("change", "match"), BAD_SETTINGS.values(), ids=list(BAD_SETTINGS))
+def test_settings_the_worker_cannot_use_are_refused_before_the_job_is_written(
+    task_app: Celery, task_config: RedisAgentConfig, change: dict[str, Any], match: str
+) -> None:
+    spec = {"url": "http://127.0.0.1:9/h", **change}
+    with pytest.raises(ConfigError, match=match):
+        submit_webhook(spec, {}, app=task_app)  # type: ignore[arg-type]
+    job_id = f"bad-hook-{uuid.uuid4().hex}"
+    with pytest.raises(ConfigError, match=match):
+        submit_batch([], model="m", webhook=spec, job_id=job_id, app=task_app)  # type: ignore[arg-type]
+    assert not task_config.get_client().exists(task_config.keys.job(job_id))
+
+
+@pytest.mark.parametrize("key", ["k\r\nX-Injected: 1", "caf\u00e9", "a b", "", "k" * 201])
+def test_an_idempotency_key_that_is_no_header_value_is_refused_at_submit(
+    task_app: Celery, key: str
+) -> None:
+    if not key:  # empty means "make one up"
+        assert submit_webhook("http://127.0.0.1:9/h", {}, idempotency_key=key, app=task_app)
+        return
+    with pytest.raises(ConfigError, match="idempotency_key"):
+        submit_webhook("http://127.0.0.1:9/h", {}, idempotency_key=key, app=task_app)
+
+
+@pytest.mark.parametrize(
+    ("hook", "payload", "key", "error"),
+    [
+        ({"url": "http://127.0.0.1:9/a b"}, {}, "forged-space", "undeliverable"),
+        ({"url": "http://127.0.0.1:9/h", "backoff_cap": "nan"}, {}, "forged-cap", "undeliverable"),
+        ({"uri": "http://127.0.0.1:9/h"}, {}, "forged-field", "undeliverable"),
+        ({"url": "http://127.0.0.1:9/h"}, {}, "forged\r\nX-Injected: 1", "undeliverable"),
+        ({"url": "http://127.0.0.1:9/h"}, {"n": 2**70}, "forged-payload", "cannot send"),
+    ],
+    ids=["url", "settings", "fields", "key", "payload"],
+)
+def test_a_message_the_worker_cannot_send_is_dead_lettered_not_lost(
+    task_app: Celery, task_config: RedisAgentConfig, hook: dict[str, Any], payload: Any,
+    key: str, error: str,
+) -> None:  # fmt: skip
+    """Hand-made messages skip the submit check; the worker dead-letters them at once."""
+    key = f"{key}-{uuid.uuid4().hex}"
+    job_id = f"forged-{uuid.uuid4().hex}"
+    client = task_config.get_client()
+    client.hset(task_config.keys.job(job_id), mapping={"status": "succeeded", "webhook": "pending"})
+    client.expire(task_config.keys.job(job_id), 60)
+    task_app.tasks["rap.deliver_webhook"].apply_async(args=[hook, payload, key, job_id])
+    dead = _dead_for(task_config, key)
+    assert error in dead["error"] and dead["attempts"] == 1 and dead["job_id"] == job_id
+    deadline = time.monotonic() + 5  # the job field is set just after the dead letter
+    while client.hget(task_config.keys.job(job_id), "webhook") != b"dead":
+        assert time.monotonic() < deadline, "the job's webhook field never became dead"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize(
