@@ -23,6 +23,8 @@ import ipaddress
 import os
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -229,6 +231,38 @@ class _PinnedHTTPS(_PinnedHTTP):
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
 
 
+class _Watchdog:
+    """Cuts a connection at a total deadline. http.client's timeout bounds each socket
+    operation only, so an (untrusted) target sending one byte per read would hold the
+    worker for as long as it likes; shutting the socket down wakes any blocked read."""
+
+    def __init__(self, conn: http.client.HTTPConnection, seconds: float) -> None:
+        self.fired = False
+        self._conn = conn
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        self.fired = True
+        sock = self._conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: the request is over anyway
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _timed_out(timeout: float) -> TimeoutError:
+    return TimeoutError(
+        f"webhook request timed out: no answer within {timeout:g} s "
+        "(connect, send and response head together)"
+    )
+
+
 def send(
     destination: Destination,
     body: bytes,
@@ -238,29 +272,42 @@ def send(
     ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[int, str]:
     """POST ``body`` to the first checked address that accepts a connection; returns
-    ``(status, reason)``. Network errors raise :class:`OSError` (the last one)."""
+    ``(status, reason)``. ``timeout`` is the total for the whole request, over all
+    addresses. Network errors raise :class:`OSError` (the last one), the deadline
+    :class:`TimeoutError`."""
     if not destination.addresses:
         raise ConfigError("a destination must be checked with resolve=True before sending")
+    deadline = time.monotonic() + timeout
     last: OSError | None = None
     for address in destination.addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _timed_out(timeout)
         conn: _PinnedHTTP
         if destination.scheme == "https":
             context = ssl_context or ssl.create_default_context()
-            conn = _PinnedHTTPS(destination.host, destination.port, address, timeout, context)
+            conn = _PinnedHTTPS(destination.host, destination.port, address, remaining, context)
         else:
-            conn = _PinnedHTTP(destination.host, destination.port, address, timeout)
+            conn = _PinnedHTTP(destination.host, destination.port, address, remaining)
+        watchdog = _Watchdog(conn, remaining)
         try:
-            conn.connect()
-        except OSError as exc:
-            last = exc
-            conn.close()
-            continue
-        try:
+            try:
+                conn.connect()
+            except OSError as exc:
+                if watchdog.fired:
+                    raise  # below: reported as the timeout
+                last = exc
+                continue
             conn.request("POST", destination.target, body=body, headers=dict(headers))
             response = conn.getresponse()
-            response.read(64 * 1024)  # drain a little; the body is not used
+            response.read(64 * 1024)  # drain a little (cut at the deadline); not used
             return response.status, response.reason
+        except Exception as exc:
+            if watchdog.fired:  # the cut surfaces as EOF, BadStatusLine, ...: say why
+                raise _timed_out(timeout) from exc
+            raise
         finally:
+            watchdog.cancel()
             conn.close()
     assert last is not None
     raise last

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import math
 import socket
 import time
@@ -100,7 +101,8 @@ def check_idempotency_key(key: object) -> None:
 @dataclass(frozen=True)
 class Webhook:
     """Where and how to deliver: ``max_attempts`` tries, waits of about
-    ``backoff * 2**n`` seconds (capped at ``backoff_cap``), ``timeout`` per request."""
+    ``backoff * 2**n`` seconds (capped at ``backoff_cap``), ``timeout`` per request
+    (in total: connect, send and answer, however slowly the target drips it)."""
 
     url: str
     max_attempts: int = 5
@@ -248,7 +250,7 @@ def post(
         return classify(None, f"cannot resolve the webhook host ({type(exc).__name__}: {exc})")
     try:
         status, reason = send(destination, body, headers, timeout)
-    except (TimeoutError, ConnectionError, OSError) as exc:
+    except (OSError, http.client.HTTPException) as exc:  # no (valid) answer: retried
         return classify(None, f"{type(exc).__name__}: {exc}")
     return classify(status, None if 200 <= status < 300 else f"HTTP {status} {reason}")
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -216,6 +220,48 @@ def test_timeouts_are_retried_then_dead_lettered(
     assert len(hook.requests) == 3
     assert dead["attempts"] == 3 and dead["status"] is None
     assert "timed out" in dead["error"].lower() or "timeout" in dead["error"].lower()
+
+
+@pytest.fixture
+def drip() -> Iterator[tuple[str, list[int]]]:
+    """A target that sends its answer one byte every 0.1 s for up to 15 s (each read
+    within any per-read timeout); yields its URL and the bytes it managed to send."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    sent: list[int] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            started = time.monotonic()
+            for byte in b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 1000:
+                if time.monotonic() - started > 15:
+                    break
+                conn.send(bytes([byte]))
+                sent.append(byte)
+                time.sleep(0.1)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/slow", sent
+    listener.close()
+
+
+def test_timeout_bounds_the_whole_request_not_each_read(
+    task_app: Celery, task_config: RedisAgentConfig, drip: tuple[str, list[int]]
+) -> None:
+    url, sent = drip
+    started = time.monotonic()
+    key = submit_webhook(_fast(url, max_attempts=1, timeout=1.0), {"n": 9}, app=task_app)
+    dead = _dead_for(task_config, key, timeout=20)
+    elapsed = time.monotonic() - started
+    # the drip would go on for 15 s; the worker gives up after its 1 s (plus scheduling)
+    assert elapsed < 5, elapsed
+    assert "timed out" in dead["error"] and dead["status"] is None
+    assert 3 <= len(sent) < 40  # it did connect and read a little, then hung up
 
 
 def test_unreachable_receiver_is_dead_lettered(
