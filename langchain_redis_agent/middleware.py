@@ -20,6 +20,7 @@ attribute), else from the run's config (``metadata`` or ``configurable``).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -118,6 +119,42 @@ def _tool_spec(tool: Any) -> Any:
         return {"name": getattr(tool, "name", repr(tool))}
 
 
+def _cells(function: Any) -> dict[str, Any]:
+    """The closure variables of a function by name."""
+    code, closure = function.__code__, function.__closure__ or ()
+    return dict(zip(code.co_freevars, (c.cell_contents for c in closure), strict=True))
+
+
+def _inner_wrappers(handler: Callable[..., Any]) -> list[Any]:
+    """The middleware LangChain placed inside this one around the model call.
+
+    ``create_agent`` hands the last wrapping middleware the model call itself and every
+    other one an ``inner_handler`` closure over the layers inside it; those layers are
+    read back from that closure. Anything else (a handler passed by hand) is the model.
+    """
+    if (
+        getattr(handler, "__module__", None) != "langchain.agents.factory"
+        or getattr(handler, "__name__", None) != "inner_handler"
+    ):
+        return []
+    found: list[Any] = []
+
+    def walk(layer: Any) -> None:
+        if getattr(layer, "__name__", None) == "composed":  # two layers composed
+            cells = _cells(layer)
+            walk(cells["outer"])
+            walk(cells["inner"])
+            return
+        hook = inspect.unwrap(layer)
+        found.append(getattr(hook, "__self__", hook))  # a bound hook: its middleware
+
+    try:
+        walk(_cells(handler)["inner"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        found.append(handler)  # an unknown layout: assume it can change the request
+    return found
+
+
 def _question(messages: Sequence[BaseMessage]) -> int | None:
     """Index of the latest user message (the text compared by meaning)."""
     for i in range(len(messages) - 1, -1, -1):
@@ -169,8 +206,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
     A served message gets a fresh id and fresh tool-call ids, and
     ``response_metadata["redis_agent_cache"]`` says which tier answered.
 
-    Raises :class:`ConfigError` at a history-dependent call when ``share`` needs a
-    user or a thread id that the run does not give.
+    List it last among the middleware that wrap model calls (only
+    :class:`RateLimitMiddleware` may sit inside it): the key must be what the model
+    reads. Raises :class:`ConfigError` at the first call otherwise, and at a
+    history-dependent call when ``share`` needs a user or a thread id that the run
+    does not give.
     """
 
     def __init__(
@@ -293,8 +333,27 @@ class SemanticCacheMiddleware(AgentMiddleware):
         usage = dict(message.usage_metadata) if message.usage_metadata else None
         return dumps_generations([ChatGeneration(message=message)]), usage
 
+    @staticmethod
+    def _check_innermost(handler: Callable[..., Any]) -> None:
+        """Refuse to key on a request that a middleware listed after this one may change.
+
+        A ``@dynamic_prompt``, a model switch or a trimmer inside the cache would change
+        what the model reads after the key was taken (one user's personalised answer
+        served to another); :class:`RateLimitMiddleware` never changes the request.
+        """
+        shaping = [m for m in _inner_wrappers(handler) if not isinstance(m, RateLimitMiddleware)]
+        if shaping:
+            names = ", ".join(getattr(m, "name", None) or type(m).__name__ for m in shaping)
+            raise ConfigError(
+                f"SemanticCacheMiddleware is listed before middleware that wraps model calls "
+                f"({names}); it may change the request after the cache keyed it, so one "
+                "request's answer could be served to another. List SemanticCacheMiddleware "
+                "last among the model-call middleware (RateLimitMiddleware may go either side)."
+            )
+
     def wrap_model_call(self, request: ModelRequest, handler: ModelHandler) -> ModelResponse:
         """Serve the call from the cache, else call the model and store its answer."""
+        self._check_innermost(handler)
         key = self._key(request)
         if key is None:
             return handler(request)
@@ -314,6 +373,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
         self, request: ModelRequest, handler: AsyncModelHandler
     ) -> ModelResponse:
         """Async :meth:`wrap_model_call`."""
+        self._check_innermost(handler)
         key = self._key(request)
         if key is None:
             return await handler(request)

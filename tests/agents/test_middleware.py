@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
+from langchain.agents.middleware import ModelRequest, dynamic_prompt
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import StructuredTool, tool
 from langgraph.checkpoint.memory import InMemorySaver
@@ -106,6 +107,51 @@ async def test_semantic_cache_keys_on_the_system_prompt_and_tools(
     out = await with_tools.ainvoke({"messages": [HumanMessage("Hi")]})
     assert last(out).response_metadata[CACHE_MARK] == "exact"
     assert model.calls == 3
+
+
+@dynamic_prompt
+def personal(request: ModelRequest) -> str:
+    """A system prompt per user: the model's input differs by who asks."""
+    return f"The user's name is {request.runtime.context['user_name']}."
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_semantic_cache_keys_on_what_a_dynamic_prompt_gives_the_model(
+    mode: str, config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    agent = create_agent(
+        model, tools=[], middleware=[personal, SemanticCacheMiddleware(embedder, config)]
+    )
+    alice = last(await ask(agent, mode, "What is my name?", context={"user_name": "Alice"}))
+    bob = last(await ask(agent, mode, "What is my name?", context={"user_name": "Bob"}))
+    assert CACHE_MARK not in bob.response_metadata and model.calls == 2
+    again = last(await ask(agent, mode, "What is my name?", context={"user_name": "Alice"}))
+    assert again.content == alice.content and again.response_metadata[CACHE_MARK] == "exact"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_semantic_cache_before_a_request_shaping_middleware_is_refused(
+    mode: str, config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    agent = create_agent(
+        model, tools=[], middleware=[SemanticCacheMiddleware(embedder, config), personal]
+    )
+    with pytest.raises(ConfigError, match=r"personal.*last among"):
+        await ask(agent, mode, "What is my name?", context={"user_name": "Alice"})
+    assert model.calls == 0
+    assert not list(config.get_client().scan_iter(match=f"{config.namespace}:*"))
+    # the rate limiter never changes the request: it may sit inside the cache
+    limited = create_agent(
+        model,
+        tools=[],
+        middleware=[
+            SemanticCacheMiddleware(embedder, config),
+            RateLimitMiddleware(_limiter(config)),
+        ],
+    )
+    await ask(limited, mode, "What is Redis?", context={"user_id": "ada"})
+    out = last(await ask(limited, mode, "What is Redis?", context={"user_id": "ada"}))
+    assert out.response_metadata[CACHE_MARK] == "exact" and model.calls == 1
 
 
 async def test_semantic_cache_history_needs_a_user(
