@@ -11,7 +11,8 @@
   and reserves an estimate in the token budgets (the core :class:`RateLimiter`),
   raises :class:`RateLimitExceeded` or waits, and settles the real usage afterwards.
 - :class:`ToolResultCacheMiddleware` caches the results of tools marked cacheable,
-  with a TTL per tool, keyed by the tool's name and the canonical JSON of its arguments.
+  with a TTL per tool, keyed by the tool (name, description, argument schema) and the
+  canonical JSON of its arguments.
 
 The user (and org) of a call come from the agent's runtime context
 (``agent.invoke(..., context={"user_id": ...})`` or a context object with that
@@ -117,6 +118,26 @@ def _tool_spec(tool: Any) -> Any:
         return convert_to_openai_tool(tool)
     except Exception:  # an unconvertible tool: its name still identifies it
         return {"name": getattr(tool, "name", repr(tool))}
+
+
+class _ToolSpecs:
+    """Tool schemas (name, description, arguments) by tool object: ~35 us each to
+    build, needed on every call."""
+
+    def __init__(self) -> None:
+        self._specs: dict[int, tuple[Any, Any]] = {}
+
+    def __call__(self, tool: Any) -> Any:
+        if isinstance(tool, Mapping):
+            return dict(tool)
+        known = self._specs.get(id(tool))
+        if known is not None and known[0] is tool:
+            return known[1]
+        spec = _tool_spec(tool)
+        if len(self._specs) >= 1024:
+            self._specs.clear()
+        self._specs[id(tool)] = (tool, spec)  # the tool is kept: its id stays its own
+        return spec
 
 
 def _cells(function: Any) -> dict[str, Any]:
@@ -247,20 +268,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
         self.cache = cache
         self.share: Share = share
         self.user_key = user_key
-        # tool schemas by tool object (~35 us each to build, on every model call)
-        self._specs: dict[int, tuple[Any, Any]] = {}
-
-    def _spec(self, tool: Any) -> Any:
-        if isinstance(tool, Mapping):
-            return dict(tool)
-        known = self._specs.get(id(tool))
-        if known is not None and known[0] is tool:
-            return known[1]
-        spec = _tool_spec(tool)
-        if len(self._specs) >= 1024:
-            self._specs.clear()
-        self._specs[id(tool)] = (tool, spec)  # the tool is kept: its id stays its own
-        return spec
+        self._spec = _ToolSpecs()
 
     def _key(self, request: ModelRequest) -> tuple[str, str] | None:
         """``(question, scope)`` of a request, or ``None`` when it is not cacheable."""
@@ -502,9 +510,10 @@ class ToolResultCacheMiddleware(AgentMiddleware):
         name, on_error: as in the core :class:`~redis_agent_core.cache.ExactCache`.
         cache: use this core cache instead of building one.
 
-    The key is the tool name and the canonical JSON of its arguments (key order does
-    not matter). Only successful results are stored (``status="error"`` and
-    ``Command`` results are not); content and a JSON-able artifact are kept.
+    The key is the tool (name, description and argument schema) and the canonical JSON
+    of its arguments (key order does not matter). Only successful results are stored
+    (``status="error"`` and ``Command`` results are not); content and a JSON-able
+    artifact are kept.
     """
 
     def __init__(
@@ -529,6 +538,7 @@ class ToolResultCacheMiddleware(AgentMiddleware):
         self.per_user = per_user
         self.user_key = user_key
         self.cache = cache or ExactCache(config, name=name, on_error=on_error)
+        self._spec = _ToolSpecs()
 
     def _key(self, request: ToolCallRequest) -> tuple[str, str, float | None] | None:
         """``(arguments, scope, ttl)`` of a call, or ``None`` when the tool is not cacheable."""
@@ -544,7 +554,9 @@ class ToolResultCacheMiddleware(AgentMiddleware):
                     f"tool {name!r} has metadata cache_ttl={marked!r}: give seconds > 0 or None"
                 )
             ttl = marked
-        identity: dict[str, Any] = {"tool": name}
+        # two tools of one name (two agents' "search" over different data) differ here
+        spec = self._spec(request.tool) if request.tool is not None else {"name": name}
+        identity: dict[str, Any] = {"tool": name, "spec": spec}
         if self.per_user:
             user = run_value(request.runtime, self.user_key)
             if user is None:

@@ -11,6 +11,7 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, dynamic_prompt
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import StructuredTool, tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langchain_redis_agent.middleware import (
@@ -297,6 +298,31 @@ async def test_tool_marked_by_metadata_is_cached_others_are_not(
     assert runs.count({"city": "Oslo", "unit": "C"}) == 2  # not marked: runs every time
 
 
+def _search_tool(description: str, found: str) -> StructuredTool:
+    def search(city: str, unit: str) -> str:
+        runs.append({"search": description})
+        return found
+
+    return StructuredTool.from_function(search, name="search", description=description)
+
+
+async def test_tools_of_one_name_over_different_data_do_not_share_results(
+    config: RedisAgentConfig,
+) -> None:
+    runs.clear()
+    hr = _search_tool("Search the HR knowledge base.", "salary bands")
+    public = _search_tool("Search the public website.", "we are hiring")
+    for tool_, found in ((hr, "salary bands"), (public, "we are hiring"), (hr, "salary bands")):
+        agent = create_agent(
+            CountingModel(),
+            tools=[tool_],
+            middleware=[ToolResultCacheMiddleware({"search": 60}, config)],
+        )
+        out = await agent.ainvoke({"messages": [HumanMessage("search in Oslo?")]})
+        assert last(out).content == f"tool said {found}"
+    assert len(runs) == 2  # the HR tool ran once, the public one ran on its own
+
+
 async def test_tool_cache_key_ignores_argument_order(config: RedisAgentConfig) -> None:
     from langchain_redis_agent.middleware import canonical_json
 
@@ -314,7 +340,8 @@ async def test_an_unreadable_tool_result_is_a_miss(config: RedisAgentConfig) -> 
     runs.clear()
     cache = ExactCache(config, name="tools")
     args = canonical_json({"city": "Oslo", "unit": "C"})
-    cache.update(args, make_scope({"tool": "weather"}), "not json")
+    spec = convert_to_openai_tool(weather)
+    cache.update(args, make_scope({"tool": "weather", "spec": spec}), "not json")
     agent = create_agent(
         CountingModel(),
         tools=[weather],
