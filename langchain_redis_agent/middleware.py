@@ -104,6 +104,8 @@ def _wire(message: BaseMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"type": message.type, "content": message.content}
     if message.name:
         out["name"] = message.name
+    if isinstance(message, HumanMessage) and message.additional_kwargs:
+        out["additional_kwargs"] = message.additional_kwargs  # providers send these on
     if isinstance(message, AIMessage) and message.tool_calls:
         out["tool_calls"] = [{"name": c["name"], "args": c["args"]} for c in message.tool_calls]
     if isinstance(message, ToolMessage):
@@ -280,15 +282,18 @@ class SemanticCacheMiddleware(AgentMiddleware):
             return None
         model = request.model
         llm = getattr(model, "_get_llm_string", None)
-        base = make_scope(
-            {
-                "model": llm() if callable(llm) else repr(model),
-                "system": _wire(request.system_message) if request.system_message else None,
-                "tools": [self._spec(t) for t in request.tools],
-                "tool_choice": request.tool_choice,
-                "settings": request.model_settings,
-            }
-        )
+        identity: dict[str, Any] = {
+            "model": llm() if callable(llm) else repr(model),
+            "system": _wire(request.system_message) if request.system_message else None,
+            "tools": [self._spec(t) for t in request.tools],
+            "tool_choice": request.tool_choice,
+            "settings": request.model_settings,
+        }
+        # the question's own name / additional_kwargs reach the model as well
+        asked = {k: v for k, v in _wire(messages[index]).items() if k not in ("type", "content")}
+        if asked:  # left out when empty: plain questions keep their existing keys
+            identity["question"] = asked
+        base = make_scope(identity)
         others: list[Mapping[str, Any]] = [_wire(m) for m in messages]
         others[index] = {"type": "question"}  # where the question sits matters
         context = others if len(others) > 1 else []

@@ -110,6 +110,21 @@ async def test_semantic_cache_keys_on_the_system_prompt_and_tools(
     assert model.calls == 3
 
 
+async def test_semantic_cache_keys_on_the_user_message_name_and_kwargs(
+    config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    agent = create_agent(model, tools=[], middleware=[SemanticCacheMiddleware(embedder, config)])
+    for message in (
+        HumanMessage("Greet me by my name.", name="alice"),
+        HumanMessage("Greet me by my name.", name="bob"),
+        HumanMessage("Greet me by my name.", name="bob", additional_kwargs={"lang": "fr"}),
+    ):
+        out = await agent.ainvoke({"messages": [message]})
+        assert CACHE_MARK not in last(out).response_metadata
+    out = await agent.ainvoke({"messages": [HumanMessage("Greet me by my name.", name="bob")]})
+    assert last(out).response_metadata[CACHE_MARK] == "exact" and model.calls == 3
+
+
 @dynamic_prompt
 def personal(request: ModelRequest) -> str:
     """A system prompt per user: the model's input differs by who asks."""
