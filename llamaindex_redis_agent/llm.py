@@ -4,15 +4,19 @@ LlamaIndex has no LLM-cache interface, so the cache wraps the LLM: ``chat``,
 ``complete``, ``stream_chat``, ``stream_complete`` and their async forms are served
 from the cache when possible (a hit on a streaming call replays the text as a
 stream) and misses are stored. Entries are scoped by the inner LLM's class, model,
-generation parameters, the call kind and its kwargs, so a hit never returns another
-model's (or another setting's) answer. Works as ``Settings.llm`` in query and chat
+generation parameters, prompt formatting (system prompt, templates, formatter
+functions), the call kind and its kwargs, read at each call, so a hit never returns
+another model's (or another setting's) answer. Works as ``Settings.llm`` in query and chat
 engines. Redis down: the inner LLM answers (the cache degrades to misses).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import re
+import types
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import Any
 
@@ -41,6 +45,7 @@ from redis_agent_core.cache import (
     conversation_text,
     make_scope,
 )
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.kit import block_text, tool_call_text
 
 __all__ = ["RedisCacheLLM"]
@@ -48,16 +53,14 @@ __all__ = ["RedisCacheLLM"]
 logger = logging.getLogger("llamaindex_redis_agent.llm")
 
 _SECRET = re.compile(r"(?:^|_)(?:key|secret|password|token|credentials?)$", re.IGNORECASE)
-_SKIP = frozenset(
-    {
-        "callback_manager",
-        "system_prompt",
-        "messages_to_prompt",
-        "completion_to_prompt",
-        "output_parser",
-        "query_wrapper_prompt",
-        "pydantic_program_mode",
-    }
+_SKIP = frozenset({"callback_manager", "output_parser", "pydantic_program_mode"})
+# Applied by LLMs such as HuggingFaceLLM and LlamaCPP inside complete()/chat(): they change
+# what the model sees, so they are part of the scope (as text or a fingerprint).
+_FORMATTERS = (
+    "system_prompt",
+    "query_wrapper_prompt",
+    "messages_to_prompt",
+    "completion_to_prompt",
 )
 # Copied from the inner LLM so that predict()/stream() format prompts as it would.
 _PROMPT_FIELDS = (
@@ -80,20 +83,106 @@ def _plain(value: Any) -> bool:
     return False
 
 
+def _code_digest(code: types.CodeType, h: Any) -> None:
+    """Feed what a code object does into ``h``: bytecode, constants and names, not its
+    file or line numbers (stable across processes, unlike ``hash(code)``)."""
+    h.update(code.co_code)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _code_digest(const, h)
+        elif isinstance(const, frozenset):  # set order follows str hashes: sort it
+            h.update(repr(sorted(map(repr, const))).encode())
+        else:
+            h.update(repr(const).encode())
+    h.update(repr((code.co_names, code.co_varnames, code.co_freevars)).encode())
+
+
+@functools.lru_cache(maxsize=256)  # code objects are immutable: hash each once
+def _code_hash(code: types.CodeType) -> str:
+    h = hashlib.sha256()
+    _code_digest(code, h)
+    return h.hexdigest()[:32]
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # not yet bound
+        return None
+
+
+def _fingerprint(value: Any, where: str, _seen: set[Any] | None = None) -> Any:
+    """A JSON-like stand-in for a prompt setting that changes exactly when the model's
+    input would: plain values as they are, functions by qualified name, code, defaults
+    and closure values. :class:`ConfigError` when that cannot be told."""
+    if _plain(value):
+        return value
+    _seen = set() if _seen is None else _seen
+    if isinstance(value, functools.partial):
+        return {
+            "partial": _fingerprint(value.func, where, _seen),
+            "args": [_fingerprint(a, where, _seen) for a in value.args],
+            "kwargs": {k: _fingerprint(v, where, _seen) for k, v in sorted(value.keywords.items())},
+        }
+    if isinstance(value, types.MethodType):
+        return {
+            "method": _fingerprint(value.__func__, where, _seen),
+            "of": type(value.__self__).__qualname__,
+        }
+    if isinstance(value, types.FunctionType):
+        if value in _seen:  # a nested function that calls itself
+            return {"fn": value.__qualname__}
+        _seen.add(value)
+        cells = [_cell(c) for c in value.__closure__ or ()]
+        return {
+            "fn": f"{value.__module__}.{value.__qualname__}",
+            "code": _code_hash(value.__code__),
+            "defaults": [_fingerprint(d, where, _seen) for d in value.__defaults__ or ()],
+            "kwdefaults": {
+                k: _fingerprint(v, where, _seen)
+                for k, v in sorted((value.__kwdefaults__ or {}).items())
+            },
+            "closure": [_fingerprint(c, where, _seen) for c in cells],
+        }
+    if isinstance(value, types.BuiltinFunctionType):
+        return {"fn": f"{value.__module__}.{value.__qualname__}"}
+    template = getattr(value, "get_template", None)
+    if callable(template) and hasattr(value, "kwargs"):  # a BasePromptTemplate
+        return {
+            "template": _fingerprint(template(), where, _seen),
+            "kwargs": {k: _fingerprint(v, where, _seen) for k, v in sorted(value.kwargs.items())},
+            "functions": {
+                k: _fingerprint(v, where, _seen)
+                for k, v in sorted((getattr(value, "function_mappings", None) or {}).items())
+            },
+        }
+    raise ConfigError(
+        f"the inner LLM's {where} is a {type(value).__name__}, which RedisCacheLLM cannot "
+        "fingerprint for its cache scope (a changed setting could serve another prompt's "
+        "answer); pass a plain function, a functools.partial of one, or a str"
+    )
+
+
 def llm_identity(llm: LLM) -> dict[str, Any]:
-    """Class, model and plain generation parameters of ``llm`` (secrets left out)."""
+    """Class, model, plain generation parameters (secrets left out) and prompt formatting
+    of ``llm``: what decides the model's input and answer besides the prompt."""
     params = {}
     for name in sorted(type(llm).model_fields):
-        if name in _SKIP or _SECRET.search(name):
+        if name in _SKIP or name in _FORMATTERS or _SECRET.search(name):
             continue
         value = getattr(llm, name, None)
         if _plain(value):
             params[name] = value
+    formatting = {}
+    for name in _FORMATTERS:
+        value = getattr(llm, name, None)
+        if value is not None:
+            formatting[name] = _fingerprint(value, name)
     try:
         model = llm.metadata.model_name
     except Exception:  # metadata may need a network call in odd LLMs
         model = None
-    return {"class": llm.class_name(), "model": model, "params": params}
+    return {"class": llm.class_name(), "model": model, "params": params, "format": formatting}
 
 
 def _message_text(message: ChatMessage) -> str:
@@ -182,7 +271,6 @@ class RedisCacheLLM(LLM):
     _llm: LLM = PrivateAttr()
     _cache: ExactCache | SemanticCache = PrivateAttr()
     _filters: dict[str, str] | None = PrivateAttr(default=None)
-    _identity: dict[str, Any] = PrivateAttr()
 
     def __init__(
         self,
@@ -200,7 +288,7 @@ class RedisCacheLLM(LLM):
         self._llm = llm
         self._cache = cache if cache is not None else ExactCache()
         self._filters = dict(filters) if filters else None
-        self._identity = llm_identity(llm)
+        llm_identity(llm)  # refuse an unfingerprintable formatter now, not at the first call
 
     @classmethod
     def class_name(cls) -> str:
@@ -222,7 +310,9 @@ class RedisCacheLLM(LLM):
 
     # -- keys and payloads (pure, shared by sync and async) --
     def _scope(self, kind: str, kwargs: dict[str, Any]) -> str:
-        return make_scope({**self._identity, "call": kind, "kwargs": kwargs})
+        # computed per call: a setting of the inner LLM changed after wrapping
+        # (temperature, a template) must change the scope
+        return make_scope({**llm_identity(self._llm), "call": kind, "kwargs": kwargs})
 
     def _chat_key(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> tuple[str, str]:
         if isinstance(self._cache, SemanticCache):

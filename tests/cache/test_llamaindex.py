@@ -3,16 +3,25 @@ engine) and RedisKVStore (collections, async, IngestionCache)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
-from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    LLMMetadata,
+    MessageRole,
+)
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.ingestion import IngestionCache, IngestionPipeline
-from llama_index.core.llms import MockLLM
+from llama_index.core.llms import CustomLLM, MockLLM
+from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.node_parser import SentenceSplitter
+from pydantic import PrivateAttr
 
 from llamaindex_redis_agent import RedisCacheLLM, RedisKVStore
 from redis_agent_core.cache import ExactCache, SemanticCache
@@ -25,25 +34,30 @@ from redis_agent_core.server import EmbeddedRedis
 class CountingLLM(MockLLM):
     """MockLLM that counts calls and answers with a numbered reply."""
 
-    calls: int = 0
+    # private: a field is part of the scope, read at each call
+    _calls: int = PrivateAttr(default=0)
+
+    @property
+    def calls(self) -> int:
+        return self._calls
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
-        self.calls += 1
+        self._calls += 1
         response = super().complete(prompt, formatted=formatted, **kwargs)
-        response.text = f"answer {self.calls}"
+        response.text = f"answer {self._calls}"
         response.additional_kwargs = {"prompt_tokens": 5, "completion_tokens": 2}
         return response
 
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
-        self.calls += 1
+        self._calls += 1
         return super().stream_complete(prompt, formatted=formatted, **kwargs)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        self.calls += 1
+        self._calls += 1
         return ChatResponse(
             message=ChatMessage(
                 role=MessageRole.ASSISTANT,
-                content=f"chat {self.calls}",
+                content=f"chat {self._calls}",
                 additional_kwargs={"tool_calls": [{"id": "t1", "name": "f"}]},
             )
         )
@@ -74,6 +88,78 @@ def test_scope_follows_the_inner_llm_parameters(config: RedisAgentConfig) -> Non
     b = longer.complete("x y z")
     assert a.text != b.text
     assert short.complete("x y z").text == a.text
+
+
+class FormattingLLM(CustomLLM):
+    """Formats the prompt itself, as HuggingFaceLLM and LlamaCPP do, and says what the
+    model saw."""
+
+    temperature: float = 0.0
+    # private: a field is part of the scope, read at each call
+    _calls: int = PrivateAttr(default=0)
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="echo")
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self._calls += 1
+        if not formatted:
+            prompt = self.completion_to_prompt(prompt)
+            if self.system_prompt:
+                prompt = f"{self.system_prompt} {prompt}"
+        return CompletionResponse(text=f"t={self.temperature} saw {prompt}")
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        yield self.complete(prompt, formatted, **kwargs)
+
+
+def _prefix(prefix: str, prompt: str) -> str:
+    return prefix + prompt
+
+
+def test_scope_follows_the_inner_llm_prompt_formatting(config: RedisAgentConfig) -> None:
+    cache = ExactCache(config)
+
+    def answer(**fields: Any) -> str:
+        return RedisCacheLLM(FormattingLLM(**fields), cache).complete("q").text
+
+    assert answer() == "t=0.0 saw q"
+    assert answer(completion_to_prompt=lambda p: "French: " + p) == "t=0.0 saw French: q"
+    assert answer(completion_to_prompt=lambda p: "German: " + p) == "t=0.0 saw German: q"
+    french = functools.partial(_prefix, "Fr: ")
+    assert answer(completion_to_prompt=french) == "t=0.0 saw Fr: q"
+    assert answer(completion_to_prompt=functools.partial(_prefix, "De: ")) == "t=0.0 saw De: q"
+    assert answer(system_prompt="Pirate.") == "t=0.0 saw Pirate. q"
+    assert answer(system_prompt="Pirate.") == "t=0.0 saw Pirate. q"
+    assert answer(completion_to_prompt=french) == "t=0.0 saw Fr: q"  # same formatter: a hit
+    assert cache.stats().hits == 2
+
+
+def test_scope_follows_changes_to_the_inner_llm_after_wrapping(config: RedisAgentConfig) -> None:
+    inner = FormattingLLM()
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    assert llm.complete("q").text == "t=0.0 saw q"
+    inner.temperature = 1.5
+    assert llm.complete("q").text == "t=1.5 saw q"
+    inner.system_prompt = "Be brief."
+    assert llm.complete("q").text == "t=1.5 saw Be brief. q"
+    assert inner.calls == 3
+
+
+def test_unfingerprintable_formatter_is_refused(config: RedisAgentConfig) -> None:
+    class Formatter:
+        def __call__(self, prompt: str) -> str:
+            return prompt
+
+    with pytest.raises(ConfigError, match=r"completion_to_prompt.*plain function"):
+        RedisCacheLLM(FormattingLLM(completion_to_prompt=Formatter()), ExactCache(config))
 
 
 def test_streaming_hit_replays_as_a_stream(config: RedisAgentConfig) -> None:
