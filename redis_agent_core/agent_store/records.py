@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigError, DataCorruptionError
+from ..jsonvalues import dumps_json
 from ..keys import check_text
 
 __all__ = [
@@ -107,13 +108,7 @@ def item_fields(value: Mapping[str, Any], now_ms: int, ttl_ms: int | None) -> di
     """Hash fields of a put (``created`` is set apart, only when the item is new)."""
     if not isinstance(value, Mapping):
         raise ConfigError(f"an item value must be a dict with str keys, got {type(value).__name__}")
-    try:
-        payload = orjson.dumps(value)
-    except TypeError as exc:
-        raise ConfigError(
-            f"item value is not JSON-serialisable ({exc}); store str, numbers, bools, "
-            "None, lists and dicts only"
-        ) from None
+    payload = dumps_json(value, "the item value")  # NaN / inf would read back as null
     fields = {F_VALUE: payload, F_UPDATED: b"%d" % now_ms}
     if ttl_ms is not None:
         fields[F_TTL] = b"%d" % ttl_ms

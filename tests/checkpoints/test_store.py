@@ -166,6 +166,10 @@ def test_values_are_json_and_bad_input_names_the_fix(config: RedisAgentConfig) -
     store = RedisStore(config)
     with pytest.raises(ConfigError, match="JSON"):
         store.put(("a",), "k", {"when": object()})
+    with pytest.raises(ConfigError, match=r"nan at \['score'\]"):
+        store.put(("a",), "k", {"score": float("nan")})
+    with pytest.raises(ConfigError, match=r"inf at \['m'\]\[1\]"):
+        store.put(("a",), "k", {"m": [1.0, float("inf")]})
     with pytest.raises(ConfigError, match="unsupported filter operator"):
         store.search(("a",), filter={"x": {"$in": [1]}})
     with pytest.raises(ConfigError, match="index="):
