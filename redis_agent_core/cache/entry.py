@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import re
 import string
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from ..config import MAX_TTL
 from ..errors import ConfigError
 from ..keys import check_text
 
@@ -164,8 +166,17 @@ def check_args(prompt: object, scope: object) -> None:
 def check_ttl(ttl: object, what: str = "ttl") -> int | None:
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
-        raise ConfigError(f"{what} must be a positive number of seconds or None, got {ttl!r}")
+    # NaN passes "<= 0" and inf passes any bound: both would fail in round() below
+    if (
+        isinstance(ttl, bool)
+        or not isinstance(ttl, (int, float))
+        or not math.isfinite(ttl)
+        or not 0 < ttl <= MAX_TTL
+    ):
+        raise ConfigError(
+            f"{what} must be a positive number of seconds up to {MAX_TTL} (100 years) or "
+            f"None, got {ttl!r}"
+        )
     return max(1, round(float(ttl) * 1000))  # ms
 
 

@@ -107,8 +107,9 @@ def test_bad_input_is_rejected_and_loses_nothing(config: RedisAgentConfig) -> No
     cache.update("p", A, "kept")
     with pytest.raises(ConfigError):
         cache.update("p", A, b"bytes payload")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError):
-        cache.update("p", A, "new", ttl=-1)
+    for ttl in (-1, float("nan"), float("inf"), 1e300):
+        with pytest.raises(ConfigError, match="positive number of seconds"):
+            cache.update("p", A, "new", ttl=ttl)
     with pytest.raises(ConfigError):
         cache.update("p", "", "new")
     with pytest.raises(ConfigError):
