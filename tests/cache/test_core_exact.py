@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from redis_agent_core.cache import CacheStats, ExactCache, make_scope
+from redis_agent_core.cache import base as cache_base
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.fastpath import FastPath
@@ -100,6 +101,21 @@ def _digest(prompt: str, scope: str) -> str:
     from redis_agent_core.cache.entry import entry_digest
 
     return entry_digest(scope, prompt)
+
+
+def test_payload_over_the_value_limit_is_refused_and_the_cache_stays_up(
+    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a real 512 MB payload needs over 1 GB of memory: the limit is lowered instead
+    monkeypatch.setattr(cache_base, "MAX_VALUE_BYTES", 1000)
+    cache = ExactCache(config)
+    cache.update("seed", A, "kept")
+    assert cache.update("small", A, "é" * 500)  # 1000 bytes: at the limit
+    with pytest.raises(ConfigError, match="1002 bytes, over Redis's limit"):
+        cache.update("big", A, "é" * 501)  # 501 characters, 1002 bytes
+    assert cache.lookup("big", A) is None
+    assert cache.lookup("seed", A).payload == "kept"  # type: ignore[union-attr]
+    assert cache.update("after", A, "ok")
 
 
 def test_bad_input_is_rejected_and_loses_nothing(config: RedisAgentConfig) -> None:

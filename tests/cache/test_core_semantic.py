@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from redis_agent_core.cache import SemanticCache, make_scope
+from redis_agent_core.cache import base as cache_base
 from redis_agent_core.cache.entry import PACKED, unpack
 from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.capabilities import Capabilities
@@ -54,6 +55,18 @@ def test_threshold_zero_serves_identical_only(
     loose = SemanticCache(config, embedder=toy_embedder, distance_threshold=0.1, verifier=None)
     hit = loose.lookup("hello?", A, vector=near)
     assert hit is not None and hit.prompt == "hello" and 0 < hit.distance <= 0.1
+
+
+def test_entry_over_the_value_limit_is_refused_before_sending(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_base, "MAX_VALUE_BYTES", 1000)  # not 512 MB of memory
+    cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
+    # prompt and payload share one packed field: each fits, together they do not
+    with pytest.raises(ConfigError, match="over Redis's limit"):
+        cache.update("q" * 600, A, "p" * 600)
+    assert len(cache) == 0
+    assert cache.update("short", A, "ok")
 
 
 def test_two_models_one_prompt_each_get_their_own(
