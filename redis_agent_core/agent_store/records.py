@@ -135,13 +135,25 @@ def parse_item(
     return item, int(ttl) if ttl is not None else None, count
 
 
-def check_filter(where: Mapping[str, Any] | None) -> None:
-    """Raise :class:`ConfigError` for an operator LangGraph's filters do not know."""
+_RANGE = frozenset({"$gt", "$gte", "$lt", "$lte"})
+
+
+def _number(value: Any) -> float | None:
+    """``float(value)`` as LangGraph's InMemoryStore compares ranges, or ``None``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_filter(where: Mapping[str, Any] | None, _path: str = "") -> None:
+    """Raise :class:`ConfigError` for an operator LangGraph's filters do not know, or a
+    range bound that is not a number."""
     if where is None:
         return
     if not isinstance(where, Mapping):
         raise ConfigError(f"filter must be a dict, got {type(where).__name__}")
-    for wanted in where.values():
+    for field, wanted in where.items():
         if isinstance(wanted, Mapping):
             ops = [k for k in wanted if isinstance(k, str) and k.startswith("$")]
             bad = [k for k in ops if k not in _OPERATORS]
@@ -149,35 +161,46 @@ def check_filter(where: Mapping[str, Any] | None) -> None:
                 raise ConfigError(
                     f"unsupported filter operator {bad[0]!r}; use one of {', '.join(_OPERATORS)}"
                 )
+            for op in _RANGE.intersection(ops):
+                if _number(wanted[op]) is None:
+                    raise ConfigError(
+                        f"filter {_path}{field!r}: {op} needs a number, got {wanted[op]!r}; "
+                        "use $eq / $ne to match other values"
+                    )
             if not ops:
-                check_filter(wanted)
+                check_filter(wanted, f"{_path}{field!r}.")
 
 
-def _compare(actual: Any, wanted: Any) -> bool:
+def _compare(actual: Any, wanted: Any, field: str) -> bool:
     if isinstance(wanted, Mapping):
         if any(isinstance(k, str) and k.startswith("$") for k in wanted):
-            return all(_apply(actual, op, operand) for op, operand in wanted.items())
+            return all(_apply(actual, op, operand, field) for op, operand in wanted.items())
         if not isinstance(actual, Mapping):
             return False
-        return all(_compare(actual.get(k), v) for k, v in wanted.items())
+        return all(_compare(actual.get(k), v, f"{field}.{k!r}") for k, v in wanted.items())
     if isinstance(wanted, (list, tuple)):
         return (
             isinstance(actual, list)
             and len(actual) == len(wanted)
-            and all(_compare(a, w) for a, w in zip(actual, wanted, strict=True))
+            and all(_compare(a, w, field) for a, w in zip(actual, wanted, strict=True))
         )
     return bool(actual == wanted)
 
 
-def _apply(actual: Any, op: str, operand: Any) -> bool:
+def _apply(actual: Any, op: str, operand: Any, field: str) -> bool:
     if op == "$eq":
         return bool(actual == operand)
     if op == "$ne":
         return bool(actual != operand)
-    try:
-        a, b = float(actual), float(operand)
-    except (TypeError, ValueError):
-        return False  # a missing or non-numeric field is not in any numeric range
+    if actual is None:
+        return False  # a missing field is not in any range (documented difference)
+    a, b = _number(actual), float(operand)  # check_filter made sure the operand is one
+    if a is None:
+        # InMemoryStore raises here too: an empty page would read as "no match"
+        raise ConfigError(
+            f"filter {field}: {op} compares numbers, but an item holds "
+            f"{type(actual).__name__} {actual!r:.60} there; filter such fields with $eq / $ne"
+        )
     if op == "$gt":
         return a > b
     if op == "$gte":
@@ -191,7 +214,7 @@ def matches_filter(value: Mapping[str, Any], where: Mapping[str, Any] | None) ->
     """LangGraph's filter semantics: exact (nested dicts, lists) or ``$`` operators."""
     if not where:
         return True
-    return all(_compare(value.get(k), v) for k, v in where.items())
+    return all(_compare(value.get(k), v, repr(k)) for k, v in where.items())
 
 
 def _path_matches(labels: Sequence[str], path: Sequence[str]) -> bool:

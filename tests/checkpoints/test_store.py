@@ -83,7 +83,26 @@ def test_same_answers_as_langgraphs_in_memory_store(config: RedisAgentConfig) ->
         want = theirs.search(search["namespace_prefix"], filter=search.get("filter"), limit=100)
         assert _keyed(got) == _keyed(want), search
     # a range on a field an item lacks excludes it (InMemoryStore raises TypeError there)
-    assert ours.search((), filter={"status": {"$lte": 3}}) == []
+    assert [i.key for i in ours.search(("docs",), filter={"score": {"$lte": 8}})] == ["d:1"]
+
+
+def test_range_filter_on_a_non_numeric_value_raises_like_in_memory_store(
+    config: RedisAgentConfig,
+) -> None:
+    memory, redis_store = InMemoryStore(), RedisStore(config)
+    for store in (memory, redis_store):
+        _fill(store)
+        with pytest.raises(ValueError):  # ConfigError is a ValueError, as InMemoryStore's
+            store.search(("users",), filter={"text": {"$gt": 1}})
+        with pytest.raises(ValueError):
+            store.search(("users",), filter={"score": {"$gt": "a"}})
+    with pytest.raises(ConfigError, match=r"'text': \$gt compares numbers, but an item holds str"):
+        redis_store.search(("users",), filter={"text": {"$gt": 1}})
+    with pytest.raises(ConfigError, match=r"'score': \$gt needs a number, got 'a'"):
+        redis_store.search(("users",), filter={"score": {"$gt": "a"}})
+    redis_store.put(("nested",), "k", {"meta": {"k": "x"}})
+    with pytest.raises(ConfigError, match=r"'meta'.'k': \$lt compares numbers"):
+        redis_store.search(("nested",), filter={"meta": {"k": {"$lt": 2}}})
 
 
 def test_search_pages_are_stable_and_in_namespace_then_key_order(config: RedisAgentConfig) -> None:
