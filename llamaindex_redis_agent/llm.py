@@ -118,6 +118,10 @@ def _fingerprint(value: Any, where: str, _seen: set[Any] | None = None) -> Any:
     if _plain(value):
         return value
     _seen = set() if _seen is None else _seen
+    if isinstance(value, dict):
+        return {str(k): _fingerprint(v, where, _seen) for k, v in sorted(value.items(), key=repr)}
+    if isinstance(value, (list, tuple)):
+        return [_fingerprint(v, where, _seen) for v in value]
     if isinstance(value, functools.partial):
         return {
             "partial": _fingerprint(value.func, where, _seen),
@@ -128,6 +132,8 @@ def _fingerprint(value: Any, where: str, _seen: set[Any] | None = None) -> Any:
         return {
             "method": _fingerprint(value.__func__, where, _seen),
             "of": type(value.__self__).__qualname__,
+            # the instance's attributes may steer the method (a language, a template)
+            "state": _fingerprint(dict(getattr(value.__self__, "__dict__", {})), where, _seen),
         }
     if isinstance(value, types.FunctionType):
         if value in _seen:  # a nested function that calls itself

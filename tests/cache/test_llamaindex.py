@@ -124,6 +124,14 @@ def _prefix(prefix: str, prompt: str) -> str:
     return prefix + prompt
 
 
+class Prefixer:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def format(self, prompt: str) -> str:
+        return self.prefix + prompt
+
+
 def test_scope_follows_the_inner_llm_prompt_formatting(config: RedisAgentConfig) -> None:
     cache = ExactCache(config)
 
@@ -139,6 +147,8 @@ def test_scope_follows_the_inner_llm_prompt_formatting(config: RedisAgentConfig)
     assert answer(system_prompt="Pirate.") == "t=0.0 saw Pirate. q"
     assert answer(system_prompt="Pirate.") == "t=0.0 saw Pirate. q"
     assert answer(completion_to_prompt=french) == "t=0.0 saw Fr: q"  # same formatter: a hit
+    assert answer(completion_to_prompt=Prefixer("Es: ").format) == "t=0.0 saw Es: q"
+    assert answer(completion_to_prompt=Prefixer("It: ").format) == "t=0.0 saw It: q"
     assert cache.stats().hits == 2
 
 
