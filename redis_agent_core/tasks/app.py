@@ -34,7 +34,7 @@ from . import batch, ingest, webhooks
 from ._common import RETRYABLE
 from .destinations import DestinationPolicy
 from .queue import send_task
-from .signing import TaskSignatureError, task_secret_from_env, verify_task
+from .signing import SIGNED_TASKS, TaskSignatureError, task_secret_from_env, verify_task
 
 __all__ = ["app", "celery_url", "create_app", "send_task"]
 
@@ -135,7 +135,7 @@ def create_app(
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
-    celery = Celery(main, set_as_current=False)
+    celery = Celery(main, set_as_current=False, task_cls=_GuardedTask)
     celery.agent_config = config
     celery.webhook_secret = (
         webhook_secret if webhook_secret is not None else os.environ.get(ENV_WEBHOOK_SECRET)
@@ -159,6 +159,24 @@ def create_app(
     celery.add_defaults(lazy)
     register_tasks(celery)
     return celery
+
+
+class _GuardedTask(Task):
+    """Base of every task on the pack's apps, Celery's built-ins included (they are
+    created from the app's task class): with a task secret, a task that carries no
+    signature (anything but :data:`SIGNED_TASKS`) is refused before its body runs."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # the worker's tracer calls a task through a custom __call__, so this runs before
+        # any body; a Celery signal (task_prerun) can log but not stop a task
+        if getattr(self.app, "task_secret", None) and self.name not in SIGNED_TASKS:
+            exc = TaskSignatureError(
+                f"refused a {self.name} message: this worker has a task secret and runs "
+                f"only the pack's signed tasks ({', '.join(sorted(SIGNED_TASKS))})"
+            )
+            log.error("%s (message id %s)", exc, self.request.id)
+            raise exc
+        return super().__call__(*args, **kwargs)
 
 
 def register_tasks(celery: Celery) -> None:

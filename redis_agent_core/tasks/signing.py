@@ -2,8 +2,9 @@
 
 With ``create_app(task_secret=...)`` (or ``REDIS_AGENT_TASK_SECRET``) every pack task
 the app queues carries ``HMAC-SHA256(secret, task name + canonical JSON of its args)``,
-and a worker with a secret refuses a message whose signature is missing or wrong
-(:class:`TaskSignatureError`) before the task touches anything. Someone who can write
+and a worker with a secret refuses a message whose signature is missing or wrong, and
+any task outside :data:`SIGNED_TASKS` (Celery's built-ins, ``rap.noop``), with
+:class:`TaskSignatureError` before the task touches anything. Someone who can write
 to the broker but does not hold the secret can then queue nothing the worker runs.
 
 A signature does not expire: Celery retries and redeliveries resend the same message
@@ -25,6 +26,7 @@ from ..errors import RedisAgentError
 __all__ = [
     "ENV_TASK_SECRET",
     "SIGNATURE_KWARG",
+    "SIGNED_TASKS",
     "TaskSignatureError",
     "sign_task",
     "task_secret_from_env",
@@ -34,6 +36,9 @@ __all__ = [
 ENV_TASK_SECRET = "REDIS_AGENT_TASK_SECRET"
 SIGNATURE_KWARG = "rap_signature"
 _VERSION = "v1="
+# the tasks that carry a signature; a worker with a secret runs no other task (Celery's
+# built-ins such as celery.chord_unlock and rap.noop included), see app._GuardedTask
+SIGNED_TASKS = frozenset({"rap.ingest_batch", "rap.llm_batch", "rap.deliver_webhook"})
 
 
 class TaskSignatureError(RedisAgentError):

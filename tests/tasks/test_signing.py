@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from typing import Any
 
 import pytest
 from celery import Celery
+from celery.signals import task_failure, task_retry
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.tasks import (
@@ -90,3 +93,48 @@ def test_a_message_not_signed_with_the_secret_does_nothing(
     state = get_job(forged, config=task_config)
     assert (state.status, state.done, state.failed) == ("pending", 0, 0)
     assert support.CALLS[f"forged {how}"] == 0  # the model never saw the prompt
+
+
+def test_unsigned_tasks_outside_the_signed_set_never_run(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # Celery's built-ins and rap.noop carry no signature: a broker writer without the
+    # secret could otherwise queue them (chord_unlock re-queued itself forever)
+    refused: list[tuple[str, BaseException]] = []
+    retried: list[str] = []
+
+    def on_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
+        refused.append((sender.name, exception))
+
+    def on_retry(sender: Any = None, **_: Any) -> None:
+        retried.append(sender.name)
+
+    task_failure.connect(on_failure, weak=False)
+    task_retry.connect(on_retry, weak=False)
+    try:
+        task_app.send_task("rap.noop", args=["ran unsigned"])
+        task_app.send_task("celery.accumulate", args=[1, 2])
+        task_app.send_task(
+            "celery.chord_unlock",
+            args=["forged-group", {"task": "rap.noop", "args": [], "kwargs": {}, "options": {}}],
+            kwargs={"result": [["never-finishes-1", None]], "interval": 0.1},
+        )
+        marker = submit_batch(["after builtins"], model="echo", cache=False, app=task_app)
+        wait_for_job(marker, config=task_config, timeout=30)
+        time.sleep(1.0)  # a chord_unlock that ran would have re-queued itself ~10 times
+    finally:
+        task_failure.disconnect(on_failure)
+        task_retry.disconnect(on_retry)
+    assert retried == []
+    assert sorted(name for name, _ in refused) == [
+        "celery.accumulate",
+        "celery.chord_unlock",
+        "rap.noop",
+    ]
+    assert all(isinstance(exc, TaskSignatureError) for _, exc in refused)
+
+
+def test_without_a_secret_builtins_still_run(task_config: RedisAgentConfig) -> None:
+    plain = create_app(task_config)
+    assert plain.tasks["celery.accumulate"](1, 2) == (1, 2)
+    assert plain.tasks["rap.noop"]("x") == "x"
