@@ -21,13 +21,14 @@ from typing import Any
 
 import orjson
 
-from ..errors import RedisAgentError
+from ..errors import ConfigError, RedisAgentError
 
 __all__ = [
     "ENV_TASK_SECRET",
     "SIGNATURE_KWARG",
     "SIGNED_TASKS",
     "TaskSignatureError",
+    "check_queueable",
     "sign_task",
     "task_secret_from_env",
     "verify_task",
@@ -51,18 +52,78 @@ def task_secret_from_env() -> bytes | None:
     return value.encode() if value else None
 
 
-def _canonical(name: str, args: Sequence[Any]) -> bytes:
+_PLAIN = (str, int, float, bool, type(None), list, tuple, dict)
+_ODD = "a value that does not read back from JSON as itself"
+
+
+def _canonical(name: str, args: Sequence[Any]) -> tuple[bytes, str | None]:
+    """The bytes to sign, and what in ``args`` is not plain JSON (None if all is)."""
     # the worker sees args as decoded from the broker's JSON: sign that form, with keys
     # sorted, so both sides hash the same bytes whatever the dict order on the wire
     from kombu.utils.json import dumps, loads
 
     wire = loads(dumps(list(args)))
-    return orjson.dumps([name, wire], option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        data = orjson.dumps([name, wire], option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # e.g. a Decimal kombu decoded from a type marker
+        return b"", _not_plain(wire, "args") or _ODD
+    # orjson writes NaN and infinities as null, and the datetime / UUID objects kombu
+    # decodes from {"__type__": ...} markers as strings: such arguments would sign like
+    # other ones, so an altered message would verify. They do not read back equal.
+    if orjson.loads(data)[1] != wire:
+        return data, _not_plain(wire, "args") or _ODD
+    return data, None
+
+
+def check_queueable(value: Any, what: str, *, signed: bool) -> None:
+    """:class:`ConfigError` naming the place if ``value``, queued as a task argument,
+    would not reach the worker as given: a dict with a ``"__type__"`` key (kombu's
+    decoder turns ``{"__type__": "datetime", ...}`` into an object), a NaN or an
+    infinity, or, when the app signs its tasks (``signed``), a non-JSON object."""
+    problem = _not_plain(value, what, objects=signed)
+    if problem:
+        raise ConfigError(
+            f"cannot queue {problem}: the worker would not receive it as given; use "
+            "finite numbers, None, strings, lists and dicts without a '__type__' key "
+            "(nothing was written or queued)"
+        )
+
+
+def _not_plain(value: Any, where: str, *, objects: bool = True) -> str | None:
+    """Where ``value`` first holds a NaN, an infinity, a kombu type-marker dict or
+    (``objects``) a non-JSON object, and what; None if nowhere."""
+    if isinstance(value, float) and value - value != 0:  # nan and inf give nan
+        return f"{value!r} at {where}"
+    if isinstance(value, dict) and "__type__" in value:
+        return f"a dict with a '__type__' key (a kombu type marker) at {where}"
+    if not isinstance(value, _PLAIN):
+        kind = type(value).__name__
+        return f"a {kind} object at {where}" if objects else None
+    items: Any = value.items() if isinstance(value, dict) else ()
+    if isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    for key, item in items:
+        found = _not_plain(item, f"{where}[{key!r}]", objects=objects)
+        if found:
+            return found
+    return None
 
 
 def sign_task(secret: bytes, name: str, args: Sequence[Any]) -> str:
-    """The signature of task ``name`` called with ``args``."""
-    return _VERSION + hmac.new(secret, _canonical(name, args), hashlib.sha256).hexdigest()
+    """The signature of task ``name`` called with ``args``; :class:`ConfigError` if they
+    hold a NaN, an infinity or a kombu type marker, which could not be told apart."""
+    data, problem = _canonical(name, args)
+    if problem:
+        raise ConfigError(
+            f"cannot queue {name}: its arguments hold {problem}, which a signed message "
+            "cannot carry (it would sign like null or a string); use finite numbers, "
+            "None, strings, lists and dicts without a '__type__' key (nothing was queued)"
+        )
+    return _sign(secret, data)
+
+
+def _sign(secret: bytes, data: bytes) -> str:
+    return _VERSION + hmac.new(secret, data, hashlib.sha256).hexdigest()
 
 
 def verify_task(secret: bytes, name: str, args: Sequence[Any], signature: object) -> None:
@@ -73,7 +134,13 @@ def verify_task(secret: bytes, name: str, args: Sequence[Any], signature: object
             f"({ENV_TASK_SECRET} / create_app(task_secret=...)); give the submitter the same "
             "secret"
         )
-    if not hmac.compare_digest(signature.encode(), sign_task(secret, name, args).encode()):
+    data, problem = _canonical(name, args)
+    if problem:
+        raise TaskSignatureError(
+            f"refused a {name} message whose arguments hold {problem}: a signer never "
+            "signs such values, so the message was altered"
+        )
+    if not hmac.compare_digest(signature.encode(), _sign(secret, data).encode()):
         raise TaskSignatureError(
             f"refused a {name} message with a wrong signature: forged, altered, or signed "
             "with another secret than this worker's"

@@ -24,6 +24,7 @@ from .ingest import _validate_items
 from .progress import DEFAULT_JOB_TTL, create_job, mark_items, new_job_id
 from .queue import send_task
 from .registry import check_name, index_name_for
+from .signing import check_queueable
 from .webhooks import (
     Webhook,
     check_destination,
@@ -42,6 +43,10 @@ __all__ = ["default_app", "submit_batch", "submit_ingestion", "submit_webhook"]
 def default_app() -> Celery:
     """The module-level app that ``celery -A redis_agent_core.tasks.app worker`` runs."""
     return _module_app
+
+
+def _signs(app: Celery) -> bool:
+    return bool(getattr(app, "task_secret", None))
 
 
 def submit_ingestion(
@@ -170,6 +175,7 @@ def submit_batch(
         raise ConfigError(f"model_kwargs must be JSON-serialisable ({exc})") from exc
     hook = Webhook.coerce(webhook)
     app = app or default_app()
+    check_queueable(kwargs, "model_kwargs", signed=_signs(app))
     if hook is not None:
         check_destination(app, hook)
     config = config or agent_config(app)

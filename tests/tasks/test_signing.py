@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -11,6 +12,7 @@ from celery import Celery
 from celery.signals import task_failure, task_retry
 
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.tasks import (
     TaskSignatureError,
     get_batch_results,
@@ -56,6 +58,51 @@ def test_signatures_bind_the_task_name_and_every_argument() -> None:
     ]:
         with pytest.raises(TaskSignatureError):
             verify_task(TASK_SECRET, name, a, s)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        '["job1", {"model": "m", "user": NaN}, []]',
+        '["job1", {"model": "m", "user": Infinity}, []]',
+        '["job1", {"model": "m", "user": 1e999}, []]',
+        '["job1", {"model": "m", "user": {"__type__": "decimal", "__value__": "1"}}, []]',
+        '[{"__type__": "uuid", "__value__": {"hex": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}},'
+        ' {"model": "m", "user": null}, []]',
+    ],
+)
+def test_values_that_would_sign_like_others_are_refused(wire: str) -> None:
+    # NaN / Infinity / 1e999 signed like null, and kombu's decoded type markers like the
+    # plain string: a captured message could be altered and still verify
+    from kombu.utils.json import loads
+
+    genuine = ["3fa85f64-5717-4562-b3fc-2c963f66afa6", {"model": "m", "user": None}, []]
+    sig = sign_task(TASK_SECRET, "rap.llm_batch", genuine)
+    if wire.startswith('["job1"'):
+        sig = sign_task(TASK_SECRET, "rap.llm_batch", ["job1", {"model": "m", "user": None}, []])
+    with pytest.raises(TaskSignatureError, match="altered"):
+        verify_task(TASK_SECRET, "rap.llm_batch", loads(wire), sig)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (float("nan"), "nan at model_kwargs['t']"),
+        (float("-inf"), "-inf at model_kwargs['t']"),
+        ({"__type__": "uuid", "__value__": {"hex": "0" * 32}}, "'__type__' key"),
+        (uuid.UUID(int=0), "a UUID object at model_kwargs['t']"),  # signed apps only
+    ],
+)
+def test_submit_refuses_unsignable_arguments(
+    task_app: Celery, task_config: RedisAgentConfig, value: Any, shown: str
+) -> None:
+    before = set(task_config.get_client().scan_iter(f"{task_config.namespace}:*"))
+    with pytest.raises(ConfigError, match=re.escape(shown)):
+        submit_batch(["x"], model="echo", model_kwargs={"t": value}, cache=False, app=task_app)
+    after = set(task_config.get_client().scan_iter(f"{task_config.namespace}:*"))
+    assert after == before  # nothing written, nothing queued
+    with pytest.raises(ConfigError, match="cannot queue"):  # the signer refuses them too
+        sign_task(TASK_SECRET, "rap.llm_batch", ["j", {"model_kwargs": {"t": value}}, []])
 
 
 def test_signed_jobs_run_end_to_end(task_app: Celery, task_config: RedisAgentConfig) -> None:
