@@ -90,6 +90,7 @@ def submit_ingestion(
     rows = _validate_items(items, schema if isinstance(schema, VectorSchema) else None)
     hook = Webhook.coerce(webhook)
     app = app or default_app()
+    check_queueable(rows, "items", signed=_signs(app))
     if hook is not None:
         check_destination(app, hook)
     config = config or agent_config(app)
@@ -212,6 +213,7 @@ def submit_webhook(
     hook = Webhook.coerce(webhook)
     assert hook is not None
     webhook_secret(app)  # fail now, not on the worker
+    check_queueable(payload, "payload", signed=_signs(app))
     check_destination(app, hook)
     encode_body(payload)  # a non-JSON payload fails here too
     key = idempotency_key or uuid.uuid4().hex

@@ -151,3 +151,25 @@ def test_submit_with_redis_down_is_a_typed_error(tmp_path) -> None:
     app = create_app(dead)
     with pytest.raises(RedisUnavailableError):
         submit_ingestion(HashIndex("g", config=dead), [{"id": "a", "text": "t"}], app=app)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"when": {"__type__": "datetime", "__value__": "2020-01-01T00:00:00"}},
+        {"deep": [{"__type__": "bytes", "__value__": "aGk=", "__bytes_encoding__": "base64"}]},
+        {"score": float("nan")},
+    ],
+)
+def test_metadata_the_worker_would_decode_differently_is_refused_at_submit(
+    task_app: Celery, task_config: RedisAgentConfig, metadata: dict
+) -> None:
+    # kombu's decoder on the worker turns {"__type__": ...} dicts into objects: the stored
+    # metadata would silently differ from what was submitted
+    index = HashIndex("kombu-markers", config=task_config)
+    items = _items(2)
+    items[1]["metadata"] = metadata
+    before = set(task_config.get_client().scan_iter(f"{task_config.namespace}:*"))
+    with pytest.raises(ConfigError, match=r"items\[1\]\['metadata'\]"):
+        submit_ingestion(index, items, app=task_app)
+    assert set(task_config.get_client().scan_iter(f"{task_config.namespace}:*")) == before

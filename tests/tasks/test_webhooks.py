@@ -293,3 +293,10 @@ def test_submit_with_the_broker_down_is_a_typed_error(task_config: RedisAgentCon
     with pytest.raises(RedisUnavailableError, match="broker"):
         submit_webhook("http://127.0.0.1:9/x", {}, app=app)
     assert time.monotonic() - started < 10
+
+
+def test_a_payload_the_worker_would_decode_differently_is_refused(task_app: Celery) -> None:
+    # kombu would hand the worker a datetime, and the receiver a different body
+    payload = {"at": {"__type__": "datetime", "__value__": "2020-01-01T00:00:00"}}
+    with pytest.raises(ConfigError, match=r"payload\['at'\]"):
+        submit_webhook("https://example.com/hook", payload, app=task_app)
