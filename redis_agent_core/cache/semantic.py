@@ -701,8 +701,9 @@ class SemanticCache(CacheStore):
                 if self.verifier is not None:
                     candidate = self._candidate(row)
                     rejection = self.verifier.verify(prompt, candidate)
-                    if rejection is None:
-                        rejection = self._span_rejection(prompt, candidate, None)
+                    spans = _long_spans(prompt, candidate) if rejection is None else None
+                    if spans is not None:
+                        rejection = self._span_rejection(self.embedder.embed(list(spans)))
                 if rejection is None:
                     chosen = row
                     break
@@ -759,7 +760,7 @@ class SemanticCache(CacheStore):
                     spans = _long_spans(prompt, candidate) if rejection is None else None
                     if spans is not None:
                         vectors = await self.embedder.aembed(list(spans))
-                        rejection = self._span_rejection(prompt, candidate, vectors)
+                        rejection = self._span_rejection(vectors)
                 if rejection is None:
                     chosen = row
                     break
@@ -838,24 +839,18 @@ class SemanticCache(CacheStore):
         )
         return ["scope", scope, PACKED, data]
 
-    def _span_rejection(
-        self, prompt: str, candidate: str, vectors: np.ndarray | None
-    ) -> Rejection | None:
-        """Refuse two long prompts whose differing parts are not within the threshold.
+    def _span_rejection(self, vectors: np.ndarray) -> Rejection | None:
+        """Refuse two long prompts whose differing parts (``vectors``: the embeddings of
+        :func:`_long_spans`) are not within the threshold.
 
         A shared context (a RAG template, a system prompt, pasted text) dominates a
         long prompt's embedding, and past the model's window (256 tokens) two prompts
         that differ only after it get one vector: "Who is the CEO?" and "How much did
         revenue grow?" after the same passage were 0.16 apart at 57 words and 0.0 at
         200. So where the guards narrowed the pair to the words it differs by, those
-        spans are embedded and held to the distance threshold too. ``vectors``: the
-        spans' embeddings when the caller has them (the async path embeds off the loop).
+        spans are embedded (by the caller: the async path off the loop) and held to the
+        distance threshold too.
         """
-        spans = _long_spans(prompt, candidate)
-        if spans is None:
-            return None
-        if vectors is None:
-            vectors = self.embedder.embed(list(spans))
         a, b = np.asarray(vectors[0], np.float64), np.asarray(vectors[1], np.float64)
         norms = float(np.linalg.norm(a) * np.linalg.norm(b))
         distance = 1.0 - float(a @ b) / norms if norms else 1.0
