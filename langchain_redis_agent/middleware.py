@@ -148,18 +148,28 @@ def _cells(function: Any) -> dict[str, Any]:
     return dict(zip(code.co_freevars, (c.cell_contents for c in closure), strict=True))
 
 
+# How ``create_agent`` (langchain.agents.factory) hands a wrapping middleware its handler.
+_FACTORY = "langchain.agents.factory"
+_MODEL_CALLS = frozenset({"_execute_model_sync", "_execute_model_async"})
+
+
 def _inner_wrappers(handler: Callable[..., Any]) -> list[Any]:
     """The middleware LangChain placed inside this one around the model call.
 
     ``create_agent`` hands the last wrapping middleware the model call itself and every
     other one an ``inner_handler`` closure over the layers inside it; those layers are
-    read back from that closure. Anything else (a handler passed by hand) is the model.
+    read back from that closure. A handler from elsewhere (passed by hand) is the model.
+    Any other handler from the factory is a layout this check does not know (a LangChain
+    release that renamed these): it is taken as a request-shaping layer, so the cache
+    refuses rather than keys on a request it cannot see the end of.
     """
-    if (
-        getattr(handler, "__module__", None) != "langchain.agents.factory"
-        or getattr(handler, "__name__", None) != "inner_handler"
-    ):
+    if getattr(handler, "__module__", None) != _FACTORY:
         return []
+    name = getattr(handler, "__name__", None)
+    if name in _MODEL_CALLS:
+        return []
+    if name != "inner_handler":
+        return [handler]
     found: list[Any] = []
 
     def walk(layer: Any) -> None:

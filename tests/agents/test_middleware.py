@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain.agents.middleware import ModelRequest, dynamic_prompt
+from langchain.agents.middleware import ModelRequest, ModelResponse, dynamic_prompt
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -168,6 +168,26 @@ async def test_semantic_cache_before_a_request_shaping_middleware_is_refused(
     await ask(limited, mode, "What is Redis?", context={"user_id": "ada"})
     out = last(await ask(limited, mode, "What is Redis?", context={"user_id": "ada"}))
     assert out.response_metadata[CACHE_MARK] == "exact" and model.calls == 1
+
+
+def test_an_unknown_langchain_handler_layout_is_refused(
+    config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    """A LangChain release that renamed how create_agent nests handlers must make the
+    cache refuse, not take every inner layer for the model call and key blind."""
+
+    def renamed(request: ModelRequest) -> ModelResponse:
+        raise AssertionError("never called")
+
+    renamed.__module__, renamed.__name__ = "langchain.agents.factory", "inner_call"
+    cache = SemanticCacheMiddleware(embedder, config)
+    with pytest.raises(ConfigError, match="last among"):
+        cache._check_innermost(renamed)
+    renamed.__name__ = "_execute_model_sync"  # the model call itself, as 1.x names it
+    cache._check_innermost(renamed)
+    renamed.__module__ = __name__  # a handler passed by hand is the model
+    renamed.__name__ = "inner_call"
+    cache._check_innermost(renamed)
 
 
 async def test_semantic_cache_history_needs_a_user(
