@@ -189,6 +189,10 @@ def test_entity_guard_treats_a_changed_letter_in_a_short_name_as_another_name() 
         ("Move $50 from savings to checking", "Move $50 from checking to savings"),
         ("Convert Markdown to HTML", "Convert HTML to Markdown"),
         ("Is Rust faster than Go?", "Is Go faster than Rust?"),
+        # ranges and arrows: the marks are not words, the order still matters
+        ("What changed in release-2.1..release-2.3?", "What changed in release-2.3..release-2.1?"),
+        ("Migration path mysql -> postgres", "Migration path postgres -> mysql"),
+        ("Rows for weeks 3...9 only", "Rows for weeks 9...3 only"),
         (
             "Move my money from my ISA into my current account",
             "Put my current account money into my ISA",
@@ -206,6 +210,8 @@ def test_order_guard_rejects_reversed_direction(a: str, b: str) -> None:
         ("How long from Paris to London by train?", "Paris to London: how long is the train?"),
         ("How do I export my data from HubSpot?", "What's the way to download my HubSpot data?"),
         ("Compare Rust and Go", "Compare Go and Rust"),  # symmetric: order carries no meaning
+        ("Explain the migration path mysql -> postgres", "How do I migrate mysql to postgres?"),
+        ("Hmm... what does this mean", "what does this mean"),
     ],
 )
 def test_order_guard_passes_same_direction(a: str, b: str) -> None:

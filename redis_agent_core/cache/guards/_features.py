@@ -108,6 +108,9 @@ _FORMAT_SPEC = re.compile(
 )
 # The span after a preposition, matched in a lookahead so "from A to B" yields both.
 _FLOW = re.compile(r"\b(from|to|into|onto)\s+(?=((?:[\w'-]+\s+){0,3}[\w'-]+))")
+# An ordered pair written with an arrow or a range: "main..feature", "v1.2...v1.4",
+# "celsius -> fahrenheit", "a => b": the tokenizer drops the marks, so it is read as a flow.
+_RANGE = re.compile(r"([\w'-]+(?:\.\w+)*?)\s*(?:\.\.\.?|->|=>|\u2192)\s*([\w'-]+(?:\.\w+)*)")
 _WORKING_WEEK = re.compile(r"\b(?:mon(?:day)?\s*(?:-|to|through|until)\s*fri(?:day)?)\b")
 _PARTICLES = frozenset({"on", "off", "in", "out", "up", "down"})
 _MAY = re.compile(r"\b(?:in|on|of|since|until|from|by|early|late|mid|next|last|this)\s+may\b")
@@ -491,15 +494,15 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # Version of the stored form below. 3: only what is costly to find again, and only the
 # parts a text has (a typical entry's was 160-260 B in form 2, most of it the word list
 # again and empty lists; each stored byte is kept per entry). 4: quotes keep their blanks.
-# Entries of an older form are parsed.
-_FORMAT = 4
-_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[4]" or "[4,...")
+# 5: ranges and arrows ("main..feature", "a -> b") are flows. Older forms are parsed.
+_FORMAT = 5
+_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[5]" or "[5,...")
 _MARK_TEXT = _MARK.decode()
 
 
 def encode(f: Features) -> list:
     """The features as plain JSON values, to store with a cache entry (no pickle):
-    ``[4, part, value, part, value...]`` for the parts that are not empty. The words,
+    ``[5, part, value, part, value...]`` for the parts that are not empty. The words,
     stems and vocabulary are found again from the text when read (a regex and set
     operations in C: no dearer than loading them)."""
     out: list[Any] = [_FORMAT]
@@ -725,6 +728,10 @@ def _parse(text: str) -> Features:
             if w not in lex.STOPWORDS:
                 cut.append(w)
         (sources if m.group(1) == "from" else targets).update(cut[:3])
+    if ".." in lower or ">" in lower or "\u2192" in lower:
+        for m in _RANGE.finditer(lower):
+            sources.add(m.group(1))
+            targets.add(m.group(2))
 
     constraints: set[str] = set()
     if not lex.LANGUAGES.isdisjoint(cues):
