@@ -10,6 +10,7 @@ sent.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import sys
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_TTL",
     "RedisAgentConfig",
     "backoff",
+    "check_seconds",
     "check_ttl_seconds",
     "check_url",
     "describe_url",
@@ -72,6 +74,34 @@ def check_ttl_seconds(ttl: object, what: str = "ttl") -> int | None:
             "pass None for entries that never expire"
         )
     return ttl
+
+
+def check_seconds(
+    value: object, what: str, *, zero: bool = False, most: float | None = None
+) -> float:
+    """``value`` as a float: a finite number of seconds > 0 (``>= 0`` with ``zero``),
+    at most ``most`` if given, else :class:`ConfigError` naming ``what`` and the fix.
+
+    The pack's one check of a duration or wait: NaN compares false with every bound (a
+    cap of NaN is no cap), inf waits forever, and a bool is refused (True is not 1 s).
+    """
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond float range
+            seconds = math.inf
+        if (
+            (seconds >= 0 if zero else seconds > 0)
+            and seconds < math.inf
+            and (most is None or seconds <= most)
+        ):
+            return seconds
+    low = ">= 0" if zero else "> 0"
+    high = "" if most is None else f" and <= {most:g}"
+    raise ConfigError(
+        f"{what} must be a finite number of seconds {low}{high}, got {value!r}; "
+        "pass an int or a float in that range (not a str or a bool)"
+    )
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

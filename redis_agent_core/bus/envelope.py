@@ -4,7 +4,6 @@ entry field, the Redis-down exceptions, ``_text``)."""
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import time
@@ -14,6 +13,7 @@ from typing import Any
 import orjson
 
 from .. import telemetry
+from ..config import check_seconds as check_seconds  # the bus modules import it from here
 from ..errors import ConfigError, DataCorruptionError
 from ..jsonvalues import dumps_json
 
@@ -66,21 +66,6 @@ class Envelope:
 _ids = random.Random()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_ids.seed)
-
-
-def check_seconds(value: Any, what: str, *, zero: bool = False) -> float:
-    """``value`` if it is a finite number of seconds > 0 (``>= 0`` with ``zero``), else
-    :class:`ConfigError` naming ``what``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-        or (value == 0 and not zero)
-    ):
-        bound = ">= 0" if zero else "> 0"
-        raise ConfigError(f"{what} must be a finite number of seconds {bound}, got {value!r}")
-    return value
 
 
 def check_count(value: Any, what: str) -> int:

@@ -35,7 +35,7 @@ from typing import Any, Literal, NamedTuple
 import redis
 
 from .. import telemetry
-from ..config import RedisAgentConfig, get_default_config
+from ..config import RedisAgentConfig, check_seconds, get_default_config
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, FastPath, bulk
 from ..faults import RedisFaults
@@ -407,14 +407,7 @@ def check_wait(value: object, what: str = "max_wait") -> float:
     """``value`` as a cap on waiting: a finite number of seconds >= 0, else
     :class:`ConfigError` (NaN compares false with everything, so it would turn
     the cap off; inf would block for as long as a budget's window)."""
-    if not isinstance(value, bool) and isinstance(value, (int, float)):
-        try:
-            seconds = float(value)
-        except OverflowError:  # an int beyond float range
-            seconds = math.inf
-        if 0.0 <= seconds < math.inf:
-            return seconds
-    raise ConfigError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+    return check_seconds(value, what, zero=True)
 
 
 def _check_costs(requests: int, tokens: int) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
-import math
 import socket
 import time
 from collections.abc import Mapping
@@ -33,7 +32,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ..config import RedisAgentConfig, backoff, get_default_config
+from ..config import RedisAgentConfig, backoff, check_seconds, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import translate_errors
 from ..scripts import Script
@@ -64,21 +63,6 @@ _QUEUED_FIELD = "webhook_queued"  # job hash field: the completion webhook was q
 
 MAX_ATTEMPTS = 100  # beyond ~1000 retries the backoff's 2**n overflows a float
 MAX_WAIT = 24 * 3600  # seconds: bound for backoff, backoff_cap and timeout
-
-
-def _check_seconds(value: object, name: str, *, zero_ok: bool = False) -> None:
-    """A finite number of seconds in ``(0, MAX_WAIT]`` (``[0, ...]`` with ``zero_ok``):
-    NaN / inf would only fail on the worker (socket timeout, Celery's ETA), after submit."""
-    ok = (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (value >= 0 if zero_ok else value > 0)
-        and value <= MAX_WAIT
-    )
-    if not ok:
-        low = "[0" if zero_ok else "(0"
-        raise ConfigError(f"webhook {name} must be seconds in {low}, {MAX_WAIT}], got {value!r}")
 
 
 def _check_visible_ascii(text: str, what: str, fix: str) -> None:
@@ -134,9 +118,10 @@ class Webhook:
             raise ConfigError(
                 f"webhook max_attempts must be in [1, {MAX_ATTEMPTS}], got {attempts}"
             )
-        _check_seconds(self.backoff, "backoff", zero_ok=True)
-        _check_seconds(self.backoff_cap, "backoff_cap")
-        _check_seconds(self.timeout, "timeout")
+        # NaN / inf would only fail on the worker (socket timeout, Celery's ETA)
+        check_seconds(self.backoff, "webhook backoff", zero=True, most=MAX_WAIT)
+        check_seconds(self.backoff_cap, "webhook backoff_cap", most=MAX_WAIT)
+        check_seconds(self.timeout, "webhook timeout", most=MAX_WAIT)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import redis
@@ -12,7 +13,7 @@ from redis.cluster import RedisCluster, key_slot
 
 from redis_agent_core.capabilities import Capabilities, probe
 from redis_agent_core.cli import main
-from redis_agent_core.config import MAX_TTL, RedisAgentConfig
+from redis_agent_core.config import MAX_TTL, RedisAgentConfig, check_seconds
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.keys import KeySpace, escape_part, unescape_part
 from redis_agent_service.cluster import LocalCluster
@@ -39,6 +40,35 @@ def test_bad_namespace_is_rejected_with_the_rule(bad: str) -> None:
 def test_bad_settings_are_rejected(field: str, value: int) -> None:
     with pytest.raises(ConfigError, match=field):
         RedisAgentConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "rule"),
+    [
+        (float("nan"), {}, "> 0"),  # NaN compares false with every bound
+        (float("inf"), {"zero": True}, ">= 0"),
+        (10**400, {"zero": True}, ">= 0"),  # an int past float range
+        (True, {"zero": True}, ">= 0"),  # True is not 1 second
+        ("5", {}, "> 0"),
+        (0, {}, "> 0"),
+        (-1, {"zero": True}, ">= 0"),
+        (86401, {"most": 86400}, "> 0 and <= 86400"),
+    ],
+)
+def test_check_seconds_names_the_parameter_the_rule_and_the_fix(
+    value: object, options: dict[str, Any], rule: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_seconds(value, "timeout", **options)
+    message = str(caught.value)
+    assert message.startswith(f"timeout must be a finite number of seconds {rule}, got ")
+    assert "pass an int or a float in that range" in message
+
+
+def test_check_seconds_returns_a_float_within_its_bounds() -> None:
+    assert check_seconds(0, "block", zero=True) == 0.0
+    assert check_seconds(3, "timeout", most=3) == 3.0
+    assert type(check_seconds(3, "timeout")) is float
 
 
 def test_constructing_a_config_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -76,6 +76,8 @@ BAD_SETTINGS = {
     "attempts-float": ({"max_attempts": 2.5}, "max_attempts must be an int"),
     "attempts-huge": ({"max_attempts": 5000}, "max_attempts"),
     "timeout-str": ({"timeout": "10"}, "timeout"),
+    "timeout-past-float": ({"timeout": 10**400}, "timeout"),  # was an OverflowError
+    "timeout-past-a-day": ({"timeout": 86401}, "timeout must be .* <= 86400"),
 }
 
 
