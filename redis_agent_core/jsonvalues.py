@@ -4,21 +4,23 @@ orjson writes NaN and +/-Infinity as ``null`` without a word, so a stored value 
 silently read back as ``None``. :func:`dumps_json` raises :class:`ConfigError` for them
 (and for values orjson cannot encode), naming where the value sits. The check costs a
 scan of the output for ``null`` and, only when one is there, a walk of the value.
+:func:`find_unreadable` is that walk, shared with the task signer (kombu markers, objects).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
 from .errors import ConfigError
 
-__all__ = ["check_finite", "dumps_json", "has_non_finite"]
+__all__ = ["Unreadable", "check_finite", "dumps_json", "find_unreadable", "has_non_finite"]
 
 _LEAVES = frozenset({str, int, bool, type(None), bytes})
+_PLAIN = (str, int, float, bool, type(None), list, tuple, dict)  # JSON's own types
 
 
 def dumps_json(value: Any, what: str, *, nulls: int = 0) -> bytes:
@@ -42,19 +44,18 @@ def check_finite(value: Any, what: str) -> None:
     dataclasses, walked as orjson encodes them) is a NaN or an infinity."""
     if not has_non_finite(value):
         return
-    found = _non_finite(value)
+    found = find_unreadable(value)
     if found is not None:
-        bad, path = found
-        where = "".join(reversed(path)) or "the top level"
         raise ConfigError(
-            f"{what} holds {bad!r} at {where}, which JSON cannot store (it would read back "
-            "as null); use a finite number, None or a string (nothing was written)"
+            f"{what} holds {found.value!r} at {found.path or 'the top level'}, which JSON "
+            "cannot store (it would read back as null); use a finite number, None or a "
+            "string (nothing was written)"
         )
 
 
 def has_non_finite(value: Any) -> bool:
     """Whether ``value`` holds a NaN or an infinity: a loop over plain dicts, lists and
-    floats (~4x faster than :func:`_non_finite`, which only runs to name the place)."""
+    floats (~4x faster than :func:`find_unreadable`, which only runs to name the place)."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -66,26 +67,58 @@ def has_non_finite(value: Any) -> bool:
         elif kind is float:
             if item - item != 0:  # nan - nan and inf - inf are nan
                 return True
-        elif kind not in _LEAVES and _non_finite(item) is not None:  # subclasses, dataclasses
+        elif kind not in _LEAVES and _find(item, None, False) is not None:  # subclasses etc.
             return True
     return False
 
 
-def _non_finite(value: Any) -> tuple[float, list[str]] | None:
-    """The first NaN or infinity in ``value`` and its path (innermost step first)."""
+class Unreadable(NamedTuple):
+    """What :func:`find_unreadable` found: its ``kind``, the ``value`` itself and its
+    ``path`` (``"['a'][0]"``; ``""`` at the top level)."""
+
+    kind: Literal["non-finite", "marker", "object"]
+    value: Any
+    path: str
+
+
+def find_unreadable(
+    value: Any, *, marker: str | None = None, objects: bool = False
+) -> Unreadable | None:
+    """The first place in ``value`` that would not read back from JSON as itself, or
+    None: a NaN or an infinity (``"non-finite"``); with ``marker``, a dict holding that
+    key (``"marker"``, e.g. kombu's ``"__type__"``, which its decoder turns into an
+    object); with ``objects``, a value of no JSON type (``"object"``: not str, int,
+    float, bool, None, list, tuple or dict). Without ``objects``, dataclasses are walked
+    as orjson encodes them and other objects are passed over."""
+    found = _find(value, marker, objects)
+    if found is None:
+        return None
+    kind, bad, path = found
+    return Unreadable(kind, bad, "".join(reversed(path)))
+
+
+_Found = tuple[Literal["non-finite", "marker", "object"], Any, list[str]]
+
+
+def _find(value: Any, marker: str | None, objects: bool) -> _Found | None:
+    """:func:`find_unreadable`'s walk; the path comes innermost step first."""
     if isinstance(value, float):
-        return None if math.isfinite(value) else (value, [])
+        return None if math.isfinite(value) else ("non-finite", value, [])
     if isinstance(value, dict):
+        if marker is not None and marker in value:
+            return ("marker", value, [])
         items: Any = value.items()
     elif isinstance(value, (list, tuple)):
         items = enumerate(value)
+    elif objects and not isinstance(value, _PLAIN):
+        return ("object", value, [])
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         items = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
     else:
         return None
     for key, item in items:
-        found = _non_finite(item)
+        found = _find(item, marker, objects)
         if found is not None:
-            found[1].append(f"[{key!r}]")
+            found[2].append(f"[{key!r}]")
             return found
     return None

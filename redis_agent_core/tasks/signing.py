@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigError, RedisAgentError
+from ..jsonvalues import find_unreadable
 
 __all__ = [
     "ENV_TASK_SECRET",
@@ -52,7 +53,6 @@ def task_secret_from_env() -> bytes | None:
     return value.encode() if value else None
 
 
-_PLAIN = (str, int, float, bool, type(None), list, tuple, dict)
 _ODD = "a value that does not read back from JSON as itself"
 
 
@@ -92,21 +92,15 @@ def check_queueable(value: Any, what: str, *, signed: bool) -> None:
 def _not_plain(value: Any, where: str, *, objects: bool = True) -> str | None:
     """Where ``value`` first holds a NaN, an infinity, a kombu type-marker dict or
     (``objects``) a non-JSON object, and what; None if nowhere."""
-    if isinstance(value, float) and value - value != 0:  # nan and inf give nan
-        return f"{value!r} at {where}"
-    if isinstance(value, dict) and "__type__" in value:
-        return f"a dict with a '__type__' key (a kombu type marker) at {where}"
-    if not isinstance(value, _PLAIN):
-        kind = type(value).__name__
-        return f"a {kind} object at {where}" if objects else None
-    items: Any = value.items() if isinstance(value, dict) else ()
-    if isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    for key, item in items:
-        found = _not_plain(item, f"{where}[{key!r}]", objects=objects)
-        if found:
-            return found
-    return None
+    found = find_unreadable(value, marker="__type__", objects=objects)
+    if found is None:
+        return None
+    at = f"at {where}{found.path}"
+    if found.kind == "marker":
+        return f"a dict with a '__type__' key (a kombu type marker) {at}"
+    if found.kind == "object":
+        return f"a {type(found.value).__name__} object {at}"
+    return f"{found.value!r} {at}"
 
 
 def sign_task(secret: bytes, name: str, args: Sequence[Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 import time
 import uuid
@@ -13,6 +15,7 @@ from celery.signals import task_failure, task_retry
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.jsonvalues import find_unreadable
 from redis_agent_core.tasks import (
     TaskSignatureError,
     get_batch_results,
@@ -23,7 +26,7 @@ from redis_agent_core.tasks import (
 )
 from redis_agent_core.tasks.app import create_app
 from redis_agent_core.tasks.progress import create_job
-from redis_agent_core.tasks.signing import sign_task, verify_task
+from redis_agent_core.tasks.signing import check_queueable, sign_task, verify_task
 
 from . import support
 from .conftest import SECRET
@@ -103,6 +106,30 @@ def test_submit_refuses_unsignable_arguments(
     assert after == before  # nothing written, nothing queued
     with pytest.raises(ConfigError, match="cannot queue"):  # the signer refuses them too
         sign_task(TASK_SECRET, "rap.llm_batch", ["j", {"model_kwargs": {"t": value}}, []])
+
+
+@dataclasses.dataclass
+class _Point:
+    x: float
+
+
+def test_the_signer_and_the_json_checks_share_one_walk() -> None:
+    # one walk finds NaN / inf (jsonvalues), kombu markers and objects (the signer)
+    value = {"a": [1, {"b": math.inf}], "m": {"__type__": "uuid"}, "o": [_Point(math.nan)]}
+    found = find_unreadable(value)
+    assert found is not None and (found.kind, found.path) == ("non-finite", "['a'][1]['b']")
+    found = find_unreadable({"m": {"__type__": "uuid"}}, marker="__type__")
+    assert found is not None and (found.kind, found.path) == ("marker", "['m']")
+    found = find_unreadable(value["o"], objects=True)  # a dataclass is no JSON type
+    assert found is not None and (found.kind, found.path) == ("object", "[0]")
+    found = find_unreadable(value["o"])  # ... but orjson encodes it: walked
+    assert found is not None and (found.kind, found.path) == ("non-finite", "[0]['x']")
+    with pytest.raises(ConfigError, match=re.escape("inf at payload['a'][1]['b']")):
+        check_queueable(value, "payload", signed=False)
+    with pytest.raises(ConfigError, match=re.escape("'__type__' key (a kombu type marker) at")):
+        check_queueable(value["m"], "payload['m']", signed=False)
+    with pytest.raises(ConfigError, match=re.escape("a _Point object at payload[0]")):
+        check_queueable(value["o"], "payload", signed=True)
 
 
 def test_signed_jobs_run_end_to_end(task_app: Celery, task_config: RedisAgentConfig) -> None:
