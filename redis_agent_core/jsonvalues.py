@@ -21,6 +21,7 @@ __all__ = ["Unreadable", "check_finite", "dumps_json", "find_unreadable", "has_n
 
 _LEAVES = frozenset({str, int, bool, type(None), bytes})
 _PLAIN = (str, int, float, bool, type(None), list, tuple, dict)  # JSON's own types
+_NONE = object()  # no such key (None is a key JSON would turn into "null")
 
 
 def dumps_json(value: Any, what: str, *, nulls: int = 0) -> bytes:
@@ -42,9 +43,7 @@ def dumps_json(value: Any, what: str, *, nulls: int = 0) -> bytes:
 def check_finite(value: Any, what: str) -> None:
     """Raise :class:`ConfigError` if a float in ``value`` (dicts, lists, tuples and
     dataclasses, walked as orjson encodes them) is a NaN or an infinity."""
-    if not has_non_finite(value):
-        return
-    found = find_unreadable(value)
+    found = find_unreadable(value)  # a fast scan first, the walk only if it finds one
     if found is not None:
         raise ConfigError(
             f"{what} holds {found.value!r} at {found.path or 'the top level'}, which JSON "
@@ -54,59 +53,79 @@ def check_finite(value: Any, what: str) -> None:
 
 
 def has_non_finite(value: Any) -> bool:
-    """Whether ``value`` holds a NaN or an infinity: a loop over plain dicts, lists and
-    floats (~4x faster than :func:`find_unreadable`, which only runs to name the place)."""
+    """Whether ``value`` holds a NaN or an infinity."""
+    return _scan(value, None, False, False)
+
+
+def _scan(value: Any, marker: str | None, objects: bool, keys: bool) -> bool:
+    """Whether :func:`_find` would find something: a loop over plain dicts, lists and
+    scalars (~4x faster than :func:`_find`, which only runs to name the place; anything
+    else, e.g. a subclass or a dataclass, goes to :func:`_find`)."""
     stack = [value]
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is dict:
+            if marker is not None and marker in item:
+                return True
+            if keys:
+                for key in item:
+                    if type(key) is not str:  # a str subclass too: _find decides
+                        return True
             stack.extend(item.values())
         elif kind is list or kind is tuple:
             stack.extend(item)
         elif kind is float:
             if item - item != 0:  # nan - nan and inf - inf are nan
                 return True
-        elif kind not in _LEAVES and _find(item, None, False) is not None:  # subclasses etc.
+        elif kind in _LEAVES and (kind is not bytes or not objects):
+            continue
+        elif _find(item, marker, objects, keys) is not None:
             return True
     return False
 
 
 class Unreadable(NamedTuple):
     """What :func:`find_unreadable` found: its ``kind``, the ``value`` itself and its
-    ``path`` (``"['a'][0]"``; ``""`` at the top level)."""
+    ``path`` (``"['a'][0]"``; ``""`` at the top level; for a key, its dict's path)."""
 
-    kind: Literal["non-finite", "marker", "object"]
+    kind: Literal["non-finite", "marker", "object", "key"]
     value: Any
     path: str
 
 
 def find_unreadable(
-    value: Any, *, marker: str | None = None, objects: bool = False
+    value: Any, *, marker: str | None = None, objects: bool = False, keys: bool = False
 ) -> Unreadable | None:
     """The first place in ``value`` that would not read back from JSON as itself, or
     None: a NaN or an infinity (``"non-finite"``); with ``marker``, a dict holding that
     key (``"marker"``, e.g. kombu's ``"__type__"``, which its decoder turns into an
     object); with ``objects``, a value of no JSON type (``"object"``: not str, int,
-    float, bool, None, list, tuple or dict). Without ``objects``, dataclasses are walked
-    as orjson encodes them and other objects are passed over."""
-    found = _find(value, marker, objects)
+    float, bool, None, list, tuple or dict); with ``keys``, a dict key that is not a str
+    (``"key"``: JSON's keys are strings, so 1 reads back as "1" and a datetime key cannot
+    be encoded). Without ``objects``, dataclasses are walked as orjson encodes them and
+    other objects are passed over."""
+    found = _find(value, marker, objects, keys) if _scan(value, marker, objects, keys) else None
     if found is None:
         return None
     kind, bad, path = found
     return Unreadable(kind, bad, "".join(reversed(path)))
 
 
-_Found = tuple[Literal["non-finite", "marker", "object"], Any, list[str]]
+_Found = tuple[Literal["non-finite", "marker", "object", "key"], Any, list[str]]
 
 
-def _find(value: Any, marker: str | None, objects: bool) -> _Found | None:
+def _find(value: Any, marker: str | None, objects: bool, keys: bool) -> _Found | None:
     """:func:`find_unreadable`'s walk; the path comes innermost step first."""
     if isinstance(value, float):
         return None if math.isfinite(value) else ("non-finite", value, [])
     if isinstance(value, dict):
         if marker is not None and marker in value:
             return ("marker", value, [])
+        if keys:
+            key = next((k for k in value if not isinstance(k, str)), _NONE)
+            if key is not _NONE:
+                return ("key", key, [])
         items: Any = value.items()
     elif isinstance(value, (list, tuple)):
         items = enumerate(value)
@@ -117,7 +136,7 @@ def _find(value: Any, marker: str | None, objects: bool) -> _Found | None:
     else:
         return None
     for key, item in items:
-        found = _find(item, marker, objects)
+        found = _find(item, marker, objects, keys)
         if found is not None:
             found[2].append(f"[{key!r}]")
             return found

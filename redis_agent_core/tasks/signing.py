@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigError, RedisAgentError
-from ..jsonvalues import find_unreadable
+from ..jsonvalues import Unreadable, find_unreadable
 
 __all__ = [
     "ENV_TASK_SECRET",
@@ -62,7 +62,10 @@ def _canonical(name: str, args: Sequence[Any]) -> tuple[bytes, str | None]:
     # sorted, so both sides hash the same bytes whatever the dict order on the wire
     from kombu.utils.json import dumps, loads
 
-    wire = loads(dumps(list(args)))
+    try:
+        wire = loads(dumps(list(args)))
+    except TypeError:  # e.g. a datetime key: no JSON for it at all
+        return b"", _not_plain(list(args), "args") or _ODD
     try:
         data = orjson.dumps([name, wire], option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:  # e.g. a Decimal kombu decoded from a type marker
@@ -76,31 +79,48 @@ def _canonical(name: str, args: Sequence[Any]) -> tuple[bytes, str | None]:
 
 
 def check_queueable(value: Any, what: str, *, signed: bool) -> None:
-    """:class:`ConfigError` naming the place if ``value``, queued as a task argument,
-    would not reach the worker as given: a dict with a ``"__type__"`` key (kombu's
-    decoder turns ``{"__type__": "datetime", ...}`` into an object), a NaN or an
-    infinity, or, when the app signs its tasks (``signed``), a non-JSON object."""
-    problem = _not_plain(value, what, objects=signed)
-    if problem:
+    """:class:`ConfigError` naming the place and the fix if ``value``, queued as a task
+    argument, would not reach the worker as given: a NaN or an infinity, a dict with a
+    ``"__type__"`` key (kombu's decoder turns ``{"__type__": "datetime", ...}`` into an
+    object), a dict key that is not a str (JSON turns 1 into "1", and a datetime key
+    fails only when the message is sent, after the job was written) or, when the app
+    signs its tasks (``signed``), a non-JSON object such as a datetime or a UUID."""
+    found = find_unreadable(value, marker="__type__", objects=signed, keys=True)
+    if found is not None:
         raise ConfigError(
-            f"cannot queue {problem}: the worker would not receive it as given; use "
-            "finite numbers, None, strings, lists and dicts without a '__type__' key "
-            "(nothing was written or queued)"
+            f"cannot queue {_describe(found, what)}: the worker would not receive it as "
+            f"given; {_FIXES[found.kind]} (nothing was written or queued)"
         )
 
 
-def _not_plain(value: Any, where: str, *, objects: bool = True) -> str | None:
-    """Where ``value`` first holds a NaN, an infinity, a kombu type-marker dict or
-    (``objects``) a non-JSON object, and what; None if nowhere."""
-    found = find_unreadable(value, marker="__type__", objects=objects)
-    if found is None:
-        return None
-    at = f"at {where}{found.path}"
+_FIXES = {
+    "non-finite": "use a finite number, None or a string",
+    "marker": "rename the '__type__' key (Celery's JSON decoder turns such a dict into an "
+    "object on the worker)",
+    "object": "a signed message carries JSON values only: convert it to a str first, e.g. "
+    "value.isoformat() for a datetime or date, str(value) for a UUID or a Decimal",
+    "key": "JSON object keys are strings: use str keys, e.g. key.isoformat() for a "
+    "datetime, str(key) for a UUID or a number",
+}
+
+
+def _describe(found: Unreadable, where: str) -> str:
+    """What :func:`find_unreadable` found and where, e.g. ``nan at items[0]['x']``."""
+    at = f"{where}{found.path}"
+    if found.kind == "key":
+        return f"the {type(found.value).__name__} key {found.value!r} in {at}"
     if found.kind == "marker":
-        return f"a dict with a '__type__' key (a kombu type marker) {at}"
+        return f"a dict with a '__type__' key (a kombu type marker) at {at}"
     if found.kind == "object":
-        return f"a {type(found.value).__name__} object {at}"
-    return f"{found.value!r} {at}"
+        return f"a {type(found.value).__name__} object at {at}"
+    return f"{found.value!r} at {at}"
+
+
+def _not_plain(value: Any, where: str) -> str | None:
+    """Where ``value`` first holds a NaN, an infinity, a kombu type-marker dict, a
+    non-str key or a non-JSON object, and what; None if nowhere."""
+    found = find_unreadable(value, marker="__type__", objects=True, keys=True)
+    return None if found is None else _describe(found, where)
 
 
 def sign_task(secret: bytes, name: str, args: Sequence[Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import orjson
@@ -159,6 +160,9 @@ def test_submit_with_redis_down_is_a_typed_error(tmp_path) -> None:
         {"when": {"__type__": "datetime", "__value__": "2020-01-01T00:00:00"}},
         {"deep": [{"__type__": "bytes", "__value__": "aGk=", "__bytes_encoding__": "base64"}]},
         {"score": float("nan")},
+        {1: "one"},  # JSON's keys are strings: it would be stored as "1"
+        # kombu cannot encode a datetime key: EncodeError on send, after the job existed
+        {"seen": {datetime.datetime(2020, 1, 1): True}},
     ],
 )
 def test_metadata_the_worker_would_decode_differently_is_refused_at_submit(

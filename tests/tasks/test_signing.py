@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import re
 import time
@@ -130,6 +131,46 @@ def test_the_signer_and_the_json_checks_share_one_walk() -> None:
         check_queueable(value["m"], "payload['m']", signed=False)
     with pytest.raises(ConfigError, match=re.escape("a _Point object at payload[0]")):
         check_queueable(value["o"], "payload", signed=True)
+
+
+WHEN = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "shown", "fix"),
+    [
+        ({"when": WHEN}, "a datetime object at items[1]['metadata']['when']", "isoformat()"),
+        (
+            {"refs": [{"id": uuid.UUID(int=7)}]},
+            "object at items[1]['metadata']['refs'][0]['id']",
+            "str(value)",
+        ),
+        # JSON has no such key: kombu's encoder raised TypeError when the message was
+        # signed, after the job record was written
+        ({"seen": {WHEN: 1}}, "the datetime key", "key.isoformat()"),
+        ({"by": {uuid.UUID(int=7): "x"}}, "the UUID key UUID(", "str(key)"),
+        ({"pages": {1: "intro"}}, "the int key 1 in items[1]['metadata']['pages']", "str keys"),
+    ],
+    ids=["datetime", "uuid", "datetime-key", "uuid-key", "int-key"],
+)
+def test_ingestion_metadata_json_cannot_carry_is_refused_before_the_job_exists(
+    task_app: Celery, task_config: RedisAgentConfig, metadata: dict, shown: str, fix: str
+) -> None:
+    index = HashIndex("signed-meta", config=task_config)
+    items = [{"id": "a", "text": "ok"}, {"id": "b", "text": "ok", "metadata": metadata}]
+    job_id = f"meta-{uuid.uuid4().hex}"
+    before = set(task_config.get_client().scan_iter(f"{task_config.namespace}:*"))
+    with pytest.raises(ConfigError, match=re.escape(shown)) as caught:
+        submit_ingestion(index, items, job_id=job_id, app=task_app)
+    assert fix in str(caught.value) and "nothing was written" in str(caught.value)
+    assert not task_config.get_client().exists(task_config.keys.job(job_id))  # no job record
+    assert set(task_config.get_client().scan_iter(f"{task_config.namespace}:*")) == before
+
+
+def test_the_signer_refuses_a_key_json_cannot_hold_with_a_config_error() -> None:
+    # kombu's encoder raised a bare TypeError from inside sign_task
+    with pytest.raises(ConfigError, match=re.escape("the datetime key")):
+        sign_task(TASK_SECRET, "rap.ingest_batch", ["j", {}, [{"metadata": {WHEN: 1}}]])
 
 
 def test_signed_jobs_run_end_to_end(task_app: Celery, task_config: RedisAgentConfig) -> None:
