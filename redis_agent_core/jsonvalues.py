@@ -54,10 +54,10 @@ def check_finite(value: Any, what: str) -> None:
 
 def has_non_finite(value: Any) -> bool:
     """Whether ``value`` holds a NaN or an infinity."""
-    return _scan(value, None, False, False)
+    return _scan(value, None, None, False)
 
 
-def _scan(value: Any, marker: str | None, objects: bool, keys: bool) -> bool:
+def _scan(value: Any, marker: str | None, plain: tuple[type, ...] | None, keys: bool) -> bool:
     """Whether :func:`_find` would find something: a loop over plain dicts, lists and
     scalars (~4x faster than :func:`_find`, which only runs to name the place; anything
     else, e.g. a subclass or a dataclass, goes to :func:`_find`)."""
@@ -78,9 +78,9 @@ def _scan(value: Any, marker: str | None, objects: bool, keys: bool) -> bool:
         elif kind is float:
             if item - item != 0:  # nan - nan and inf - inf are nan
                 return True
-        elif kind in _LEAVES and (kind is not bytes or not objects):
+        elif kind in _LEAVES and (kind is not bytes or plain is None):
             continue
-        elif _find(item, marker, objects, keys) is not None:
+        elif _find(item, marker, plain, keys) is not None:
             return True
     return False
 
@@ -95,7 +95,12 @@ class Unreadable(NamedTuple):
 
 
 def find_unreadable(
-    value: Any, *, marker: str | None = None, objects: bool = False, keys: bool = False
+    value: Any,
+    *,
+    marker: str | None = None,
+    objects: bool = False,
+    keys: bool = False,
+    allow: tuple[type, ...] = (),
 ) -> Unreadable | None:
     """The first place in ``value`` that would not read back from JSON as itself, or
     None: a NaN or an infinity (``"non-finite"``); with ``marker``, a dict holding that
@@ -103,9 +108,11 @@ def find_unreadable(
     object); with ``objects``, a value of no JSON type (``"object"``: not str, int,
     float, bool, None, list, tuple or dict); with ``keys``, a dict key that is not a str
     (``"key"``: JSON's keys are strings, so 1 reads back as "1" and a datetime key cannot
-    be encoded). Without ``objects``, dataclasses are walked as orjson encodes them and
-    other objects are passed over."""
-    found = _find(value, marker, objects, keys) if _scan(value, marker, objects, keys) else None
+    be encoded); ``allow``: more types ``objects`` lets through (an encoder's own, e.g.
+    kombu's datetime). Without ``objects``, dataclasses are walked as orjson encodes them
+    and other objects are passed over."""
+    plain = _PLAIN + allow if objects else None
+    found = _find(value, marker, plain, keys) if _scan(value, marker, plain, keys) else None
     if found is None:
         return None
     kind, bad, path = found
@@ -115,7 +122,9 @@ def find_unreadable(
 _Found = tuple[Literal["non-finite", "marker", "object", "key"], Any, list[str]]
 
 
-def _find(value: Any, marker: str | None, objects: bool, keys: bool) -> _Found | None:
+def _find(
+    value: Any, marker: str | None, plain: tuple[type, ...] | None, keys: bool
+) -> _Found | None:
     """:func:`find_unreadable`'s walk; the path comes innermost step first."""
     if isinstance(value, float):
         return None if math.isfinite(value) else ("non-finite", value, [])
@@ -129,14 +138,14 @@ def _find(value: Any, marker: str | None, objects: bool, keys: bool) -> _Found |
         items: Any = value.items()
     elif isinstance(value, (list, tuple)):
         items = enumerate(value)
-    elif objects and not isinstance(value, _PLAIN):
+    elif plain is not None and not isinstance(value, plain):
         return ("object", value, [])
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         items = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
     else:
         return None
     for key, item in items:
-        found = _find(item, marker, objects, keys)
+        found = _find(item, marker, plain, keys)
         if found is not None:
             found[2].append(f"[{key!r}]")
             return found

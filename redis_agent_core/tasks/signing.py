@@ -13,9 +13,12 @@ hours later. Replaying a genuine message redoes idempotent work (items count onc
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import hashlib
 import hmac
 import os
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,13 +87,29 @@ def check_queueable(value: Any, what: str, *, signed: bool) -> None:
     ``"__type__"`` key (kombu's decoder turns ``{"__type__": "datetime", ...}`` into an
     object), a dict key that is not a str (JSON turns 1 into "1", and a datetime key
     fails only when the message is sent, after the job was written) or, when the app
-    signs its tasks (``signed``), a non-JSON object such as a datetime or a UUID."""
-    found = find_unreadable(value, marker="__type__", objects=signed, keys=True)
+    signs its tasks (``signed``), a non-JSON object such as a datetime or a UUID; else an
+    object Celery's JSON cannot encode either (a set, a dataclass: it failed only when the
+    message was sent, after the job was written)."""
+    found = find_unreadable(
+        value, marker="__type__", objects=True, keys=True, allow=() if signed else _KOMBU_TYPES
+    )
     if found is not None:
+        fix = _FIXES["unencodable" if found.kind == "object" and not signed else found.kind]
         raise ConfigError(
             f"cannot queue {_describe(found, what)}: the worker would not receive it as "
-            f"given; {_FIXES[found.kind]} (nothing was written or queued)"
+            f"given; {fix} (nothing was written or queued)"
         )
+
+
+# What kombu's JSON encoder (Celery's default serializer) writes and reads back itself.
+_KOMBU_TYPES: tuple[type, ...] = (
+    bytes,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    decimal.Decimal,
+    uuid.UUID,
+)
 
 
 _FIXES = {
@@ -99,6 +118,9 @@ _FIXES = {
     "object on the worker)",
     "object": "a signed message carries JSON values only: convert it to a str first, e.g. "
     "value.isoformat() for a datetime or date, str(value) for a UUID or a Decimal",
+    "unencodable": "Celery's JSON carries JSON values, datetimes, dates, times, UUIDs, "
+    "Decimals and bytes: convert it first, e.g. list(value) for a set, "
+    "dataclasses.asdict(value) for a dataclass",
     "key": "JSON object keys are strings: use str keys, e.g. key.isoformat() for a "
     "datetime, str(key) for a UUID or a number",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
+import types
 
 import orjson
 import pytest
@@ -163,6 +164,9 @@ def test_submit_with_redis_down_is_a_typed_error(tmp_path) -> None:
         {1: "one"},  # JSON's keys are strings: it would be stored as "1"
         # kombu cannot encode a datetime key: EncodeError on send, after the job existed
         {"seen": {datetime.datetime(2020, 1, 1): True}},
+        # nor a set, a dataclass or a mapping proxy: the same EncodeError, as late
+        {"tags": {"a", "b"}},
+        {"origin": [types.MappingProxyType({"a": 1})]},
     ],
 )
 def test_metadata_the_worker_would_decode_differently_is_refused_at_submit(
