@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 from celery import Celery
+from celery.signals import task_rejected
+from kombu.exceptions import ContentDisallowed
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import DEFAULT_MODEL_NAME, CallableEmbedder
@@ -104,6 +107,44 @@ def test_an_ingest_message_naming_code_fails_and_imports_nothing(
     assert SENTINEL not in sys.modules
     assert no_system == []
     assert not task_config.get_client().exists(f"{task_config.namespace}:testidx:raw:d0")
+
+
+class _CreatesAFile:
+    """Unpickling this creates ``path``: what a pickle on the broker could do."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "x"))
+
+
+def test_a_pickled_message_is_refused_and_never_unpickled(
+    task_app: Celery, task_config: RedisAgentConfig, tmp_path: Any
+) -> None:
+    # accept_content=["json"]: a broker writer sending pickle (Celery's serializer for
+    # "application/x-python-serialize") reaches a worker that refuses to decode it
+    target = tmp_path / "unpickled"
+    rejected: list[tuple[str, BaseException]] = []
+
+    def on_rejected(sender: Any = None, message: Any = None, exc: Any = None, **_: Any) -> None:
+        rejected.append((message.content_type, exc))
+
+    task_rejected.connect(on_rejected, weak=False)
+    try:
+        task_app.send_task("rap.noop", args=[_CreatesAFile(str(target))], serializer="pickle")
+        deadline = time.monotonic() + 30
+        while not rejected and not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the worker goes on with JSON messages
+        marker = submit_batch(["after the pickle"], model="echo", cache=False, app=task_app)
+        assert wait_for_job(marker, config=task_config, timeout=30).status == "succeeded"
+    finally:
+        task_rejected.disconnect(on_rejected)
+    assert [(kind, type(exc)) for kind, exc in rejected] == [
+        ("application/x-python-serialize", ContentDisallowed)
+    ]
+    assert not target.exists()
 
 
 def test_the_error_names_the_name_and_how_to_register() -> None:
