@@ -3,8 +3,13 @@ one hash tag per thread, TTL."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import pickle
+import sys
+from collections.abc import Iterator
 
+import ormsgpack
 import pytest
 import redis
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -51,6 +56,63 @@ def test_a_pickle_planted_in_redis_is_refused(config: RedisAgentConfig) -> None:
     client.hset(blobs, field, pack_typed(("pickle", pickle.dumps(Boom()))))
     with pytest.raises(DataCorruptionError, match="pickle"):
         saver.get_tuple(_cfg("t1"))
+
+
+NEVER = "tests.checkpoints.never_imported"  # importable, and never imported by the suite
+
+
+@pytest.fixture
+def unimported() -> Iterator[None]:
+    assert NEVER not in sys.modules
+    yield
+    sys.modules.pop(NEVER, None)  # so that each case fails on its own
+
+
+def _ext(code: int, *fields: object) -> tuple[str, bytes]:
+    """A msgpack value whose LangGraph extension names ``NEVER.Planted``."""
+    return ("msgpack", ormsgpack.packb(ormsgpack.Ext(code, ormsgpack.packb((NEVER, *fields)))))
+
+
+def _constructor(lc: int) -> tuple[str, bytes]:
+    envelope = {"lc": lc, "type": "constructor", "id": [*NEVER.split("."), "Planted"], "kwargs": {}}
+    return ("json", json.dumps(envelope).encode())
+
+
+@pytest.mark.parametrize(
+    ("planted", "refusal"),
+    [
+        (_ext(0, "Planted", "x"), ConfigError),  # constructor, one argument
+        (_ext(1, "Planted", ["x"]), ConfigError),  # positional arguments
+        (_ext(2, "Planted", {"a": 1}), ConfigError),  # keyword arguments
+        (_ext(3, "Planted", "x", "run"), ConfigError),  # a class method
+        (_ext(5, "Planted", {"a": 1}, "model_validate_json"), ConfigError),  # pydantic
+        (_constructor(1), ValueError),  # langchain_core's reviver refuses it
+        (_constructor(2), None),  # comes back as the envelope: plain data
+    ],
+    ids=["ext-arg", "ext-args", "ext-kwargs", "ext-method", "ext-pydantic", "json-lc1", "json-lc2"],
+)
+@pytest.mark.usefixtures("unimported")
+def test_a_type_naming_an_unimported_module_is_refused_and_never_imported(
+    config: RedisAgentConfig, planted: tuple[str, bytes], refusal: type[Exception] | None
+) -> None:
+    saver = RedisSaver(config)
+    cp = _checkpoint("1f0-a", answer=42)
+    saver.put(_cfg("t1"), cp, {"source": "input", "step": 0}, cp["channel_versions"])
+    # an attacker with write access swaps the value for one naming their module
+    client = config.get_client()
+    blobs = config.keys.checkpoint_blobs("t1", "")
+    (field,) = client.hkeys(blobs)
+    client.hset(blobs, field, pack_typed(planted))
+    if refusal is None:
+        # not refused today (reported): it must still construct and import nothing
+        with contextlib.suppress(ConfigError, DataCorruptionError, ValueError):
+            loaded = saver.get_tuple(_cfg("t1"))
+            assert loaded is not None
+            assert type(loaded.checkpoint["channel_values"]["answer"]) is dict
+    else:
+        with pytest.raises(refusal, match="never_imported"):
+            saver.get_tuple(_cfg("t1"))
+    assert NEVER not in sys.modules
 
 
 def test_a_serializer_with_pickle_fallback_is_refused(config: RedisAgentConfig) -> None:
