@@ -222,6 +222,32 @@ async def test_requests_without_a_valid_key_get_401(offline_client: Any, users: 
     assert (await client.get("/stats")).status_code == 200
 
 
+async def test_the_open_endpoints_carry_no_user_data(
+    history_service: tuple[httpx.AsyncClient, AgentService, HistoryModel], users: Users
+) -> None:
+    client, _, model = history_service
+    said = {
+        "ursula-qvx7": ("sess-lantern-81", "Wobblethorpe Crescent 9"),
+        "vikram-jzp4": ("sess-orchard-52", "Plinkerton Mews 4"),
+    }
+    for user, (session, address) in said.items():
+        reply = await _conversation(client, users, user, session, address)
+        assert reply["answer"] == f"You live at {address}."
+    assert model.calls == 6
+    private = [*users.keys, *users.keys.values()]  # user ids and their API keys
+    for session, address in said.values():
+        private += [session, f"I live at {address}.", address, address.split()[0]]
+    bodies = {}
+    for path in ("/health", "/stats", "/metrics", "/dashboard"):
+        r = await client.get(path)  # no key: these are open
+        assert r.status_code == 200, path
+        bodies[path] = r.text
+    assert '"requests":6' in bodies["/stats"].replace(" ", "")  # the traffic was counted
+    for path, body in bodies.items():
+        leaked = [value for value in private if value.lower() in body.lower()]
+        assert leaked == [], f"{path} shows {leaked}"
+
+
 async def test_sessions_belong_to_their_owner(
     history_service: tuple[httpx.AsyncClient, AgentService, HistoryModel], users: Users
 ) -> None:
