@@ -140,6 +140,8 @@ def load_checked(
         loaded = (loads or serde.loads_typed)(value)
     finally:
         _blocked.reset(token)
+    if value[0] == "json":  # (the savers write msgpack: only old or planted data is JSON)
+        seen += _unrevived(loaded)
     if seen:
         names = ", ".join(sorted(set(seen)))
         raise ConfigError(
@@ -148,6 +150,25 @@ def load_checked(
             f"classes to the {holder} (or a serde= allowing them)"
         )
     return loaded
+
+
+def _unrevived(value: Any) -> list[str]:
+    """The classes named by LangChain serialization envelopes (``{"lc": 2, "type":
+    "constructor", "id": [...]}``) left in ``value``: a JSON reviver returns an envelope it
+    will not build as a plain dict, which would resume the graph with a dict where an
+    object was."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ids = item.get("id")
+            if "lc" in item and item.get("type") == "constructor" and isinstance(ids, list):
+                found.append(".".join(map(str, ids)))
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return found
 
 
 _ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
