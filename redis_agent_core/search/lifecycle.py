@@ -5,15 +5,18 @@ async client: both modes check capabilities, clusters and schemas identically.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis
+from redisvl.exceptions import RedisVLError
 from redisvl.schema import IndexSchema
 
 from ..config import RedisAgentConfig
-from ..errors import CapabilityError, RedisAgentError, SchemaMismatchError
+from ..errors import CapabilityError, RedisAgentError, RedisUnavailableError, SchemaMismatchError
 from ..redis_errors import REFUSED, is_missing_index, translate_errors
 from .capabilities import arequire_search, require_search
 from .commands import (
@@ -25,7 +28,7 @@ from .commands import (
     list_command,
 )
 from .executor import Flow, arun, run
-from .replies import text
+from .replies import indexing_done, pairs, text
 
 __all__ = [
     "IndexLifecycle",
@@ -41,6 +44,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger("redis_agent_core.search")
+
+T = TypeVar("T")
+
+#: How long (seconds) a read waits for a lost index, created again, to index the
+#: documents that outlived it (FT.CREATE indexes existing keys in the background).
+REBUILD_WAIT = 5.0
+
+#: How a query reports a missing index: a reply error, or redisvl's wrapping of one.
+_REPLY_ERRORS = (redis.exceptions.ResponseError, RedisVLError)
 
 #: Compares an FT.INFO reply with the wanted schema; raises SchemaMismatchError.
 Check = Callable[[Any], None]
@@ -61,6 +73,13 @@ def _create_error(exc: redis.exceptions.ResponseError, index: str, what: str) ->
         )
     if isinstance(exc, REFUSED):
         return exc  # full or read-only: mapped by translate_errors
+    if isinstance(exc, redis.exceptions.NoPermissionError):
+        return RedisAgentError(
+            f"creating index {index} failed: {exc}. This Redis user may not create indexes "
+            f"(redis-agent acl --no-index-admin) and {what} needs this one (new, or lost to a "
+            "flush or a drop): create it as the admin user (run this role once with the "
+            "admin's URL), or grant the user FT.CREATE."
+        )
     return RedisAgentError(f"creating index {index} failed: {exc}")
 
 
@@ -194,6 +213,12 @@ class IndexLifecycle:
         self.check = check
         self.what = what
         self.ready = False
+        # found or created by this object since its last drop(): a read that then finds
+        # the index missing knows it was lost (its documents may still be there), not
+        # never made
+        self.seen = False
+        # recreated by rebuild() and not yet done indexing the documents it found
+        self.indexing = False
 
     def _flow(self, create: bool) -> Flow[bool]:
         return ensure_flow(self.schema, self.check, create=create, what=self.what,
@@ -210,6 +235,7 @@ class IndexLifecycle:
                 self._flow(create),
             )
         self.ready = found
+        self.seen = self.seen or found
         return found
 
     async def aensure(self, *, create: bool = True) -> bool:
@@ -223,6 +249,7 @@ class IndexLifecycle:
                 self._flow(create),
             )
         self.ready = found
+        self.seen = self.seen or found
         return found
 
     # An index can vanish behind its owner (Redis restarted empty, or a drop elsewhere)
@@ -245,6 +272,98 @@ class IndexLifecycle:
             self.ready = False
             await self.aensure()
 
+    def _rebuilding(self, info: Any) -> RedisUnavailableError:
+        data = pairs(info)
+        done = float(text(data.get("percent_indexed", 0)))
+        return RedisUnavailableError(
+            f"{self.what}: its index {self.name} was lost (dropped, or Redis restarted) and "
+            "is being rebuilt over the documents still in Redis "
+            f"({text(data.get('num_docs', '?'))} indexed so far, {done:.0%} done after "
+            f"{REBUILD_WAIT:g} s); its answers would miss documents until then. Retry shortly."
+        )
+
+    def rebuild(self) -> None:
+        """Create a lost index again and wait (up to :data:`REBUILD_WAIT` seconds) until it
+        has indexed the documents that outlived it: a read then answers from all of them,
+        or raises :class:`RedisUnavailableError`, never from part of them."""
+        logger.warning("%s: index %s is missing; creating it again", self.what, self.name)
+        self.ready = False
+        self.ensure()
+        self.indexing = True  # until FT.INFO says done, every query waits for it first
+        self._wait_indexed()
+
+    async def arebuild(self) -> None:
+        """Async :meth:`rebuild`."""
+        logger.warning("%s: index %s is missing; creating it again", self.what, self.name)
+        self.ready = False
+        await self.aensure()
+        self.indexing = True
+        await self._await_indexed()
+
+    def _wait_indexed(self) -> None:
+        deadline = time.monotonic() + REBUILD_WAIT
+        execute = self.config.get_client().execute_command
+        with translate_errors(self.config, f"rebuilding the index of {self.what}"):
+            while not indexing_done(info := run(execute, info_flow(self.name)) or ()):
+                if time.monotonic() >= deadline:
+                    raise self._rebuilding(info)
+                time.sleep(0.05)
+        self.indexing = False
+
+    async def _await_indexed(self) -> None:
+        deadline = time.monotonic() + REBUILD_WAIT
+        execute = self.config.get_async_client().execute_command
+        with translate_errors(self.config, f"rebuilding the index of {self.what}"):
+            while not indexing_done(info := await arun(execute, info_flow(self.name)) or ()):
+                if time.monotonic() >= deadline:
+                    raise self._rebuilding(info)
+                await asyncio.sleep(0.05)
+        self.indexing = False
+
+    def _gone_again(self, exc: BaseException) -> RedisUnavailableError:
+        return RedisUnavailableError(
+            f"{self.what}: its index {self.name} went missing again right after it was "
+            f"created again ({exc}); something keeps dropping it or flushing Redis. Retry, "
+            "and check what drops it."
+        )
+
+    def retrying(self, call: Callable[[], T]) -> T:
+        """``call()`` (a query on this index); when it finds the index missing, the index
+        is rebuilt (:meth:`rebuild`) and ``call`` runs once more. Without this, a lost
+        index would answer every query with an error, or with nothing while its
+        documents are still in Redis."""
+        if self.indexing:  # rebuilt by an earlier call that gave up waiting
+            self._wait_indexed()
+        try:
+            return call()
+        except _REPLY_ERRORS as exc:
+            if not self.missing(exc):
+                raise
+        self.rebuild()
+        try:
+            return call()
+        except _REPLY_ERRORS as exc:
+            if self.missing(exc):
+                raise self._gone_again(exc) from exc
+            raise
+
+    async def aretrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Async :meth:`retrying`."""
+        if self.indexing:
+            await self._await_indexed()
+        try:
+            return await call()
+        except _REPLY_ERRORS as exc:
+            if not self.missing(exc):
+                raise
+        await self.arebuild()
+        try:
+            return await call()
+        except _REPLY_ERRORS as exc:
+            if self.missing(exc):
+                raise self._gone_again(exc) from exc
+            raise
+
     def missing(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the index is gone (then the next use recreates it)."""
         if is_missing_index(exc):
@@ -256,7 +375,7 @@ class IndexLifecycle:
 
     def drop(self, *, delete_documents: bool = False) -> bool:
         """Drop the index (``False`` if it did not exist)."""
-        self.ready = False
+        self.ready = self.seen = self.indexing = False
         with translate_errors(self.config, f"dropping the index of {self.what}"):
             return run(
                 self.config.get_client().execute_command,
@@ -265,7 +384,7 @@ class IndexLifecycle:
 
     async def adrop(self, *, delete_documents: bool = False) -> bool:
         """Async :meth:`drop`."""
-        self.ready = False
+        self.ready = self.seen = self.indexing = False
         with translate_errors(self.config, f"dropping the index of {self.what}"):
             return await arun(
                 self.config.get_async_client().execute_command,

@@ -131,40 +131,59 @@ class IndexQueries(IndexLifecycleMixin):
             query = (await self.embedder.aembed([check_text(query, "the query text")]))[0]
         return q.vector_bytes(self.schema, query)
 
+    def _open(self) -> bool:
+        """Whether there is an index to query. One this object used that is gone now
+        (dropped, Redis restarted) is created again, and the read waits for it to index
+        the documents still in Redis (:meth:`IndexLifecycle.rebuild`): answering "nothing"
+        while they are there would be wrong. One never made reads as empty."""
+        if self._ensure(create=False):
+            return True
+        if not self.index.seen:
+            return False
+        self.index.rebuild()
+        return True
+
+    async def _aopen(self) -> bool:
+        """Async :meth:`_open`."""
+        if await self._aensure(create=False):
+            return True
+        if not self.index.seen:
+            return False
+        await self.index.arebuild()
+        return True
+
     def _run(self, command: list[Any]) -> Any:
-        """Run one search command; a missing index reads as empty (``None``)."""
-        if not self._ensure(create=False):
+        """Run one search command; an index never made reads as empty (``None``)."""
+        if not self._open():
             return None
+        execute = self.config.get_client().execute_command
         with translate_errors(self.config, f"searching {self.name!r}"):
             started = time.perf_counter()
             try:
-                reply = self.config.get_client().execute_command(*command)
-                telemetry.vector_query(self.name, str(command[0]).lower(), None, started)
-                return reply
+                reply = self.index.retrying(lambda: execute(*command))
             except redis.exceptions.ResponseError as exc:
-                if self.index.missing(exc):
-                    return None
                 limit = q.limit_error(exc)
                 if limit is not None:
                     raise limit from exc
                 raise
+            telemetry.vector_query(self.name, str(command[0]).lower(), None, started)
+            return reply
 
     async def _arun(self, command: list[Any]) -> Any:
-        if not await self._aensure(create=False):
+        if not await self._aopen():
             return None
+        execute = self.config.get_async_client().execute_command
         with translate_errors(self.config, f"searching {self.name!r}"):
             started = time.perf_counter()
             try:
-                reply = await self.config.get_async_client().execute_command(*command)
-                telemetry.vector_query(self.name, str(command[0]).lower(), None, started)
-                return reply
+                reply = await self.index.aretrying(lambda: execute(*command))
             except redis.exceptions.ResponseError as exc:
-                if self.index.missing(exc):
-                    return None
                 limit = q.limit_error(exc)
                 if limit is not None:
                     raise limit from exc
                 raise
+            telemetry.vector_query(self.name, str(command[0]).lower(), None, started)
+            return reply
 
     def _hits(self, reply: Any) -> list[q.Hit]:
         return [] if reply is None else q.parse_search(reply, self.schema, self.prefix)[1]
@@ -406,20 +425,22 @@ class IndexQueries(IndexLifecycleMixin):
         return hits
 
     def _native_hybrid(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> list[q.Hit]:
-        if not self._ensure(create=False):
+        if not self._open():
             return []
         query = self._native_query(text, vec, k, f, alpha)
+        index = self._search_index()
         with translate_errors(self.config, f"searching {self.name!r}"):
-            return self._native_hits(self._search_index().query(query))
+            return self._native_hits(self.index.retrying(lambda: index.query(query)))
 
     async def _anative_hybrid(
         self, text: str, vec: bytes, k: int, f: str, alpha: float
     ) -> list[q.Hit]:
-        if not await self._aensure(create=False):
+        if not await self._aopen():
             return []
         query = self._native_query(text, vec, k, f, alpha)
+        index = self._async_search_index()
         with translate_errors(self.config, f"searching {self.name!r}"):
-            return self._native_hits(await self._async_search_index().query(query))
+            return self._native_hits(await self.index.aretrying(lambda: index.query(query)))
 
     # -- filter-only queries --
     def find(self, filter: FilterLike = None, *, limit: int = 100, offset: int = 0) -> list[q.Hit]:

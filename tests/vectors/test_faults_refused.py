@@ -1,5 +1,6 @@
 """Vector writes under Redis faults: refused writes (memory full, read-only replica)
-raise a typed error; an index lost in a restart is recreated by the next add."""
+raise a typed error; an index lost in a restart is recreated by the next add, and one
+dropped behind the app's back by the next read, which answers from the documents kept."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import redis
 
-from redis_agent_core.errors import RedisWriteRefusedError
+from redis_agent_core.acl import acl_setuser_command, server_commands
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisAgentError, RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.search import lifecycle
 from redis_agent_core.vectors import VectorIndex
 from tests.faults import FaultyRedis
 
@@ -59,4 +64,87 @@ async def test_add_after_redis_restarted_empty_recreates_the_index(
     await index.aadd(["c"], vectors=np.array([[1.0, 1.0]]))
     assert _eventually(lambda: reader.search(np.array([1.0, 1.0]), k=5)) == ["c"]
     await config.aclose()
+    config.close()
+
+
+def _drop_indexes(server: FaultyRedis) -> None:
+    """FT.DROPINDEX every index, keeping the documents (as an operator might)."""
+    admin = server.admin()
+    for name in admin.execute_command("FT._LIST"):
+        admin.execute_command("FT.DROPINDEX", name)
+    admin.close()
+
+
+async def test_reads_after_the_index_was_dropped_rebuild_it_and_answer_from_the_documents(
+    faulty_redis: FaultyRedis,
+) -> None:
+    config = faulty_redis.config()
+    index = VectorIndex("docs", config=config, dims=2, metadata_fields={"tenant": "tag"})
+    x, y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    index.add(["a", "b", "c"], vectors=np.array([x, y, x + y]), ids=["a", "b", "c"],
+              metadatas=[{"tenant": "t1"}, {"tenant": "t1"}, {"tenant": "t2"}])  # fmt: skip
+    reads: list[tuple[Callable[[], Any], Any]] = [
+        (lambda: [h.id for h in index.search(x, k=1)], ["a"]),
+        (lambda: index.count(), 3),
+        (lambda: sorted(h.id for h in index.find({"tenant": "t1"})), ["a", "b"]),
+        (lambda: [h.id for h in index.text_search("b", k=1)], ["b"]),
+        (lambda: [h.id for h in index.hybrid("b", vector=y, k=1)], ["b"]),
+    ]
+    for read, expected in reads:  # each read finds the index gone, not an empty one
+        _drop_indexes(faulty_redis)
+        assert read() == expected
+    _drop_indexes(faulty_redis)
+    assert [h.id for h in await index.asearch(y, k=1)] == ["b"]
+    _drop_indexes(faulty_redis)
+    assert await index.acount() == 3
+    _drop_indexes(faulty_redis)  # an erase by tenant erases, it does not report 0
+    assert index.delete_by_filter({"tenant": "t1"}) == 2
+    assert [h.id for h in index.get(["a", "b", "c"])] == ["c"]
+    _drop_indexes(faulty_redis)
+    assert await index.adelete_by_filter({"tenant": "t2"}) == 1
+    faulty_redis.restart()  # empty: nothing to find is then the true answer
+    assert index.search(x, k=1) == [] and index.count() == 0
+    await config.aclose()
+    config.close()
+
+
+def test_a_dropped_index_still_rebuilding_raises_rather_than_answer_from_part(
+    faulty_redis: FaultyRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = faulty_redis.config()
+    index = VectorIndex("docs", config=config, dims=2)
+    index.add(["a"], vectors=np.array([[1.0, 0.0]]))
+    pipe = faulty_redis.admin().pipeline(transaction=False)
+    vector = np.array([0.0, 1.0], dtype=np.float32).tobytes()
+    for i in range(50_000):  # FT.CREATE takes these in over many event-loop turns
+        pipe.hset(index.key(f"n{i}"), mapping={"text": "n", "embedding": vector})
+    pipe.execute()
+    _drop_indexes(faulty_redis)
+    monkeypatch.setattr(lifecycle, "REBUILD_WAIT", 0.0)
+    with pytest.raises(RedisUnavailableError, match="being rebuilt"):
+        index.count()
+    monkeypatch.setattr(lifecycle, "REBUILD_WAIT", 30.0)
+    assert index.count() == 50_001  # the same object, once indexed
+    config.close()
+
+
+def test_a_runtime_user_without_ft_create_is_told_it_cannot_rebuild_a_dropped_index(
+    faulty_redis: FaultyRedis,
+) -> None:
+    admin = faulty_redis.admin()
+    VectorIndex("docs", config=faulty_redis.config("t1"), dims=2).add(
+        ["a"], vectors=np.array([[1.0, 0.0]])
+    )
+    line = acl_setuser_command("app", "t1", index_admin=False,
+                               server_commands=server_commands(admin))  # fmt: skip
+    admin.execute_command(line + " >pw")
+    config = RedisAgentConfig(url=f"redis://app:pw@127.0.0.1:{faulty_redis.port}/0",
+                              namespace="t1", retries=0)  # fmt: skip
+    index = VectorIndex("docs", config=config, dims=2)
+    assert [h.text for h in index.search(np.array([1.0, 0.0]), k=1)] == ["a"]
+    _drop_indexes(faulty_redis)
+    with pytest.raises(RedisAgentError, match="may not create indexes") as info:
+        index.search(np.array([1.0, 0.0]), k=1)
+    assert isinstance(info.value.__cause__, redis.exceptions.NoPermissionError)
+    admin.close()
     config.close()
