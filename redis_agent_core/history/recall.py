@@ -238,8 +238,10 @@ class _Recall:
     ) -> list[RecalledMessage]:
         index = self._index()
         vector = self.embedder.embed([query])[0].astype("float32").tolist()
+        query_ = self._query(session_id, vector, k, max_distance)
         try:
-            rows = index.query(self._query(session_id, vector, k, max_distance))
+            # a lost index (Redis restarted empty, or dropped) is created again here
+            rows = self.lifecycle.retrying(lambda: index.query(query_))
         except FAULTS as exc:
             raise map_redis_error(exc, "recall messages", self.config) from exc
         return self._parse(rows)
@@ -249,8 +251,9 @@ class _Recall:
     ) -> list[RecalledMessage]:
         index = await self._aindex()
         vector = (await self.embedder.aembed([query]))[0].astype("float32").tolist()
+        query_ = self._query(session_id, vector, k, max_distance)
         try:
-            rows = await index.query(self._query(session_id, vector, k, max_distance))
+            rows = await self.lifecycle.aretrying(lambda: index.query(query_))
         except FAULTS as exc:
             raise map_redis_error(exc, "recall messages", self.config) from exc
         return self._parse(rows)
@@ -268,7 +271,8 @@ class _Recall:
     def forget(self, session_id: str) -> None:
         index = self._index()
         while True:
-            rows = index.query(self._forget_query(session_id))
+            # a lost index would find no documents and leave the session's behind
+            rows = self.lifecycle.retrying(lambda: index.query(self._forget_query(session_id)))
             if not rows:
                 return
             self.config.get_client().delete(*[row["id"] for row in rows])
@@ -276,7 +280,9 @@ class _Recall:
     async def aforget(self, session_id: str) -> None:
         index = await self._aindex()
         while True:
-            rows = await index.query(self._forget_query(session_id))
+            rows = await self.lifecycle.aretrying(
+                lambda: index.query(self._forget_query(session_id))
+            )
             if not rows:
                 return
             await self.config.get_async_client().delete(*[row["id"] for row in rows])

@@ -1,15 +1,20 @@
-"""History under Redis faults (refused writes are typed, reads keep working) and the
-sessions index staying proportional to live sessions."""
+"""History under Redis faults (refused writes are typed, reads keep working, a lost
+recall index is rebuilt) and the sessions index staying proportional to live sessions."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
 
+from langchain_redis_agent import RedisChatMessageHistory
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import CallableEmbedder
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.history import SessionStore
 from redis_agent_core.history.scripts import PRUNE_BATCH, PRUNE_EVERY
@@ -146,4 +151,46 @@ def test_writes_that_start_by_deleting_are_refused_too_when_memory_is_full(
         else:
             store.take_oldest("s", 1, archive=True)
     assert store.read("s") == [b'{"n":0}', b'{"n":1}']  # nothing changed
+    config.close()
+
+
+def _words(texts: list[str]) -> np.ndarray:
+    """A toy embedding: one dimension per word hash (same words, distance 0)."""
+    out = np.zeros((len(texts), 16), dtype=np.float32)
+    for row, text in zip(out, texts, strict=True):
+        for word in text.lower().split():
+            row[int(hashlib.md5(word.encode()).hexdigest(), 16) % 16] += 1
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def _msg(text: str) -> bytes:
+    return json.dumps({"type": "human", "data": {"content": text}}).encode()
+
+
+async def test_recall_rebuilds_an_index_lost_to_a_drop_or_an_empty_restart(
+    faulty_redis: FaultyRedis,
+) -> None:
+    config = faulty_redis.config()
+    store = SessionStore(config, embedder=CallableEmbedder(_words, name="words", dims=16))
+    tea = "I drink green tea"
+    store.append("s", [_msg(tea), _msg("I live in Oslo")], texts=[tea, "I live in Oslo"])
+    admin = faulty_redis.admin()
+    index = config.keys.history_recall_index()
+    admin.execute_command("FT.DROPINDEX", index)  # the documents stay
+    assert [r.seq for r in store.relevant("s", tea, k=1)] == [0]
+    admin.execute_command("FT.DROPINDEX", index)
+    assert [r.seq for r in await store.arelevant("s", tea, k=1)] == [0]
+    chat = RedisChatMessageHistory("s", store=store)  # the adapters share the recall
+    admin.execute_command("FT.DROPINDEX", index)
+    assert [m.content for m in chat.relevant(tea, k=1)] == [tea]
+    admin.execute_command("FT.DROPINDEX", index)  # clearing still finds what to forget
+    store.clear("s")
+    assert not admin.keys(config.keys.history_recall_prefix() + "*")
+    admin.close()
+    faulty_redis.restart()  # empty, no index: the same object recovers
+    store.append("s", [_msg(tea)], texts=[tea])
+    assert [r.seq for r in store.relevant("s", tea, k=1)] == [0]
+    faulty_redis.restart()
+    assert await store.arelevant("s", tea, k=1) == []  # true: nothing is stored
+    await config.aclose()
     config.close()
