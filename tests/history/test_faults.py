@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from langchain_redis_agent import RedisChatMessageHistory
+from llamaindex_redis_agent import RedisChatStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
@@ -183,6 +184,8 @@ async def test_recall_rebuilds_an_index_lost_to_a_drop_or_an_empty_restart(
     chat = RedisChatMessageHistory("s", store=store)  # the adapters share the recall
     admin.execute_command("FT.DROPINDEX", index)
     assert [m.content for m in chat.relevant(tea, k=1)] == [tea]
+    admin.execute_command("FT.DROPINDEX", index)
+    assert len(await RedisChatStore(store=store).arelevant("s", tea, k=1)) == 1
     admin.execute_command("FT.DROPINDEX", index)  # clearing still finds what to forget
     store.clear("s")
     assert not admin.keys(config.keys.history_recall_prefix() + "*")
