@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataCorruptionError
+from ..errors import DataCorruptionError, RedisUnavailableError
 from ..redis_errors import CLEANUP, FAULTS, map_redis_error, translate_errors
 from .envelope import Envelope, _text, decode_envelope
 
 if TYPE_CHECKING:
+    from ..config import RedisAgentConfig
     from .agent_bus import AgentBus
 
 log = logging.getLogger("redis_agent_core.bus")  # one logger for the whole bus
@@ -34,6 +35,46 @@ def _close_quietly(pubsub: Any) -> None:
         pass
 
 
+def _is_confirmation(message: Any) -> bool:
+    return message is not None and _text(message.get("type")) == "subscribe"
+
+
+class _GapWatch:
+    """Tells a subscriber when its connection dropped, whatever ``retries`` is.
+
+    redis-py reconnects and re-subscribes by itself inside ``get_message`` (the config's
+    retries), so the messages published meanwhile would be lost without a word. Every
+    SUBSCRIBE is confirmed by the server: a confirmation that is not due is that gap.
+    """
+
+    def __init__(self, channels: Sequence[str]) -> None:
+        self._channels = list(channels)
+        self._unconfirmed = 0  # confirmations still due (of our own SUBSCRIBE)
+
+    def _subscribing(self) -> None:
+        self._unconfirmed = len(self._channels)
+
+    def _confirmed(self) -> None:
+        """Count a confirmation; raise the gap error if none was due."""
+        if self._unconfirmed:
+            self._unconfirmed -= 1
+            return
+        self._unconfirmed = len(self._channels) - 1  # the rest of this re-subscribe
+        raise RedisUnavailableError(
+            f"reading bus channels {self._channels}: the connection to Redis dropped and "
+            "was re-established, so messages published on these channels in between are "
+            "lost (Pub/Sub keeps nothing). The subscription is active again: call get() "
+            "again and re-read any state built from these messages; use a durable topic "
+            "(publish(..., durable=True), bus.consumer()) for messages that must not be lost."
+        )
+
+    def _dropped(self, exc: BaseException, config: RedisAgentConfig) -> RedisUnavailableError:
+        """The error for a read fault. It reports this drop, so the confirmations of the
+        re-subscribe that follows (redis-py's, on this call or the next) are due."""
+        self._subscribing()
+        return map_redis_error(exc, f"reading bus channels {self._channels}", config)
+
+
 def _decode_or_skip(channel: Any, data: Any) -> Envelope | None:
     try:
         return decode_envelope(data, source="channel")
@@ -42,12 +83,12 @@ def _decode_or_skip(channel: Any, data: Any) -> Envelope | None:
         return None
 
 
-class Subscription:
+class Subscription(_GapWatch):
     """A live Pub/Sub subscription (sync). Use as a context manager; iterate or ``get``."""
 
     def __init__(self, bus: AgentBus, channels: Sequence[str]) -> None:
+        super().__init__(channels)
         self._bus = bus
-        self._channels = list(channels)
         self._pubsub: Any = None
 
     def start(self) -> Subscription:
@@ -61,6 +102,7 @@ class Subscription:
             with translate_errors(config, f"subscribing to {self._channels}"):
                 pubsub.subscribe(*self._channels)
                 self._pubsub = pubsub
+                self._subscribing()
                 self._await_confirmations()
         except BaseException:
             # never keep a half-made subscription: a retry must subscribe again
@@ -71,12 +113,10 @@ class Subscription:
 
     def _await_confirmations(self) -> None:
         # SUBSCRIBE is only in effect once confirmed: wait so no later message is missed
-        pending = len(self._channels)
         deadline = time.monotonic() + self._bus.config.socket_timeout
-        while pending and time.monotonic() < deadline:
-            msg = self._pubsub.get_message(timeout=deadline - time.monotonic())
-            if msg and _text(msg.get("type")) == "subscribe":
-                pending -= 1
+        while self._unconfirmed and time.monotonic() < deadline:
+            if _is_confirmation(self._pubsub.get_message(timeout=deadline - time.monotonic())):
+                self._unconfirmed -= 1
 
     def get(self, timeout: float | None = None) -> Envelope | None:
         """The next message, waiting up to ``timeout`` seconds (``None``: forever)."""
@@ -84,21 +124,21 @@ class Subscription:
         # lean loop: this is the receive hot path (one clock read per empty wait)
         deadline = None if timeout is None else time.monotonic() + timeout
         wait = 1.0 if timeout is None else max(0.0, timeout)
-        try:
-            while True:
+        while True:
+            try:
                 message = pubsub.get_message(timeout=wait)
-                if message is not None and message.get("type") in _MESSAGE_TYPES:
-                    env = _decode_or_skip(message.get("channel"), message.get("data"))
-                    if env is not None:
-                        return env
-                if deadline is not None:
-                    wait = deadline - time.monotonic()
-                    if wait <= 0:
-                        return None
-        except FAULTS as exc:
-            raise map_redis_error(
-                exc, f"reading bus channels {self._channels}", self._bus.config
-            ) from exc
+            except FAULTS as exc:
+                raise self._dropped(exc, self._bus.config) from exc
+            if message is not None and message.get("type") in _MESSAGE_TYPES:
+                env = _decode_or_skip(message.get("channel"), message.get("data"))
+                if env is not None:
+                    return env
+            elif _is_confirmation(message):
+                self._confirmed()
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    return None
 
     def __iter__(self) -> Iterator[Envelope]:
         while True:
@@ -120,12 +160,12 @@ class Subscription:
         self.close()
 
 
-class AsyncSubscription:
+class AsyncSubscription(_GapWatch):
     """A live Pub/Sub subscription (asyncio): ``async with bus.asubscribe(t) as sub``."""
 
     def __init__(self, bus: AgentBus, channels: Sequence[str]) -> None:
+        super().__init__(channels)
         self._bus = bus
-        self._channels = list(channels)
         self._pubsub: Any = None
 
     async def start(self) -> AsyncSubscription:
@@ -137,12 +177,12 @@ class AsyncSubscription:
         try:
             with translate_errors(config, f"subscribing to {self._channels}"):
                 await pubsub.subscribe(*self._channels)
-                pending = len(self._channels)
+                self._subscribing()
                 deadline = time.monotonic() + config.socket_timeout
-                while pending and time.monotonic() < deadline:
+                while self._unconfirmed and time.monotonic() < deadline:
                     msg = await pubsub.get_message(timeout=deadline - time.monotonic())
-                    if msg and _text(msg.get("type")) == "subscribe":
-                        pending -= 1
+                    if _is_confirmation(msg):
+                        self._unconfirmed -= 1
         except BaseException:
             # never keep a half-made subscription: a retry must subscribe again
             try:
@@ -157,20 +197,21 @@ class AsyncSubscription:
         """The next message, waiting up to ``timeout`` seconds (``None``: forever)."""
         await self.start()
         deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while True:
-                wait = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
-                got = _message_data(await self._pubsub.get_message(timeout=wait))
-                if got is not None:
-                    env = _decode_or_skip(*got)
-                    if env is not None:
-                        return env
-                if deadline is not None and time.monotonic() >= deadline:
-                    return None
-        except FAULTS as exc:
-            raise map_redis_error(
-                exc, f"reading bus channels {self._channels}", self._bus.config
-            ) from exc
+        while True:
+            wait = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                message = await self._pubsub.get_message(timeout=wait)
+            except FAULTS as exc:
+                raise self._dropped(exc, self._bus.config) from exc
+            got = _message_data(message)
+            if got is not None:
+                env = _decode_or_skip(*got)
+                if env is not None:
+                    return env
+            elif _is_confirmation(message):
+                self._confirmed()
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:
         while True:

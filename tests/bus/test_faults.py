@@ -68,3 +68,67 @@ async def test_async_consumer_recovers_after_redis_restarts_empty(
     assert [m.payload for m in await consumer.aread()] == [{"n": 1}]
     await config.aclose()
     config.close()
+
+
+def _kill_subscribers(faulty_redis: FaultyRedis) -> None:
+    admin = faulty_redis.admin()
+    assert admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub") >= 1
+    admin.close()
+
+
+@pytest.mark.parametrize("retries", [0, 2])  # 2: the default, where redis-py reconnects itself
+def test_a_dropped_subscriber_is_told_once_then_receives_again(
+    faulty_redis: FaultyRedis, retries: int
+) -> None:
+    config = faulty_redis.config(retries=retries)
+    bus = AgentBus(config)
+    with bus.subscribe("t", "u") as sub:
+        bus.publish("t", {"n": 1})
+        got = sub.get(timeout=2)
+        assert got is not None and got.payload == {"n": 1}
+        _kill_subscribers(faulty_redis)
+        assert bus.publish("t", {"n": 2}).receivers == 0  # lost: nobody subscribed
+        with pytest.raises(RedisUnavailableError):  # not a silent None
+            sub.get(timeout=1)
+        bus.publish("u", {"n": 3})  # the same subscription works again, told only once
+        got = sub.get(timeout=2)
+        assert got is not None and got.payload == {"n": 3}
+        assert sub.get(timeout=0.2) is None
+    config.close()
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+async def test_a_dropped_async_subscriber_is_told_once_then_receives_again(
+    faulty_redis: FaultyRedis, retries: int
+) -> None:
+    config = faulty_redis.config(retries=retries)
+    bus = AgentBus(config)
+    async with bus.asubscribe("t", "u") as sub:
+        await bus.apublish("t", {"n": 1})
+        got = await sub.get(timeout=2)
+        assert got is not None and got.payload == {"n": 1}
+        _kill_subscribers(faulty_redis)
+        assert (await bus.apublish("t", {"n": 2})).receivers == 0
+        with pytest.raises(RedisUnavailableError):
+            await sub.get(timeout=1)
+        await bus.apublish("u", {"n": 3})
+        got = await sub.get(timeout=2)
+        assert got is not None and got.payload == {"n": 3}
+        assert await sub.get(timeout=0.2) is None
+    await config.aclose()
+    config.close()
+
+
+def test_a_durable_consumer_loses_nothing_when_its_connection_drops(
+    faulty_redis: FaultyRedis,
+) -> None:
+    config = faulty_redis.config(retries=2)  # streams resume: a reconnect is not a gap
+    bus = AgentBus(config)
+    consumer = bus.consumer("jobs", "g")
+    assert consumer.read() == []
+    admin = faulty_redis.admin()
+    admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    admin.close()
+    bus.publish("jobs", {"n": 1}, durable=True)
+    assert [m.payload for m in consumer.read()] == [{"n": 1}]
+    config.close()
