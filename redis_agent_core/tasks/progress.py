@@ -163,7 +163,6 @@ def create_job(
         raise ConfigError(
             f"a job id must be a non-empty string of at most 200 characters, got {job_id!r}"
         )
-    keys = config.keys
     fields: dict[str, Any] = {
         "kind": kind,
         "status": "pending",
@@ -176,13 +175,7 @@ def create_job(
     }
     if webhook:
         fields["webhook_spec"] = orjson.dumps(dict(webhook))
-    key_list = [
-        keys.job(job_id),
-        keys.job_items(job_id, "done"),
-        keys.job_items(job_id, "failed"),
-        keys.job_errors(job_id),
-        keys.job_result(job_id),
-    ]
+    key_list = _job_keys(config, job_id)
     argv: list[Any] = [ttl]
     for name, value in fields.items():
         argv += [name, value]
@@ -194,6 +187,25 @@ def create_job(
             "are never reused; omit job_id= for a fresh one, or pick another"
         )
     telemetry.queue_job(kind, "submitted")
+
+
+def _job_keys(config: RedisAgentConfig, job_id: str) -> list[str]:
+    """A job's keys: state, done set, failed set, errors hash, results hash."""
+    keys = config.keys
+    return [
+        keys.job(job_id),
+        keys.job_items(job_id, "done"),
+        keys.job_items(job_id, "failed"),
+        keys.job_errors(job_id),
+        keys.job_result(job_id),
+    ]
+
+
+def discard_job(config: RedisAgentConfig, job_id: str) -> None:
+    """Delete a job's record, which frees its id: only for a job none of whose tasks
+    was queued (a submit whose broker failed), so no worker can be updating it."""
+    with translate_errors(config, f"removing job {job_id}"):
+        config.get_client().delete(*_job_keys(config, job_id))
 
 
 # Claim a job id atomically: refuse an existing record; otherwise clear what an
@@ -225,16 +237,9 @@ def _mark_args(
     ok: bool,
     values: Sequence[str | bytes] | None,
 ) -> tuple[list[str], list[Any]]:
-    keys = config.keys
     if values is not None and len(values) != len(ids):
         raise ConfigError("mark_items: values must match ids one to one")
-    key_list = [
-        keys.job(job_id),
-        keys.job_items(job_id, "done"),
-        keys.job_items(job_id, "failed"),
-        keys.job_errors(job_id),
-        keys.job_result(job_id),
-    ]
+    key_list = _job_keys(config, job_id)
     argv: list[Any] = ["done" if ok else "failed", repr(time.time()), len(ids), *ids]
     if values is not None:
         argv += list(values)

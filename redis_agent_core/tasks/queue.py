@@ -1,5 +1,6 @@
 """Queueing a registered task: :func:`send_task` signs the message when the app has a
-task secret and turns a broker that is down into :class:`RedisUnavailableError`.
+task secret and turns a broker that is down into :class:`RedisUnavailableError`, one
+that refuses the write (full, read-only) into :class:`RedisWriteRefusedError`.
 
 Below the task bodies and the app: the bodies queue follow-up tasks (webhooks) through
 the app their task runs on, so nothing here imports them or the module-level app.
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RedisUnavailableError
-from ..redis_errors import describe_url
+from ..redis_errors import REFUSED, describe_url, map_redis_error
 from .signing import SIGNATURE_KWARG, sign_task
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ __all__ = ["send_task"]
 
 
 def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) -> str:
-    """Queue a registered task; :class:`RedisUnavailableError` if the broker is down."""
+    """Queue a registered task; :class:`RedisUnavailableError` if the broker is down,
+    :class:`RedisWriteRefusedError` (``.cause`` "oom" / "readonly") if it refused."""
     # Celery is an optional extra, and this module is imported by ones that load without it
     # (webhooks, for their signing helpers): kombu comes with a Celery app, when one is given
     from kombu.exceptions import OperationalError
@@ -34,7 +36,23 @@ def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) ->
         return celery.tasks[name].apply_async(args=list(args), kwargs=kwargs, **options).id
     except OperationalError as exc:
         broker = celery.conf.broker_url or "(unset)"
+        refused = _refusal(exc)
+        if refused is not None:  # the broker answered: "unreachable" would send users astray
+            action = f"queueing task {name} on the broker {describe_url(broker)} (broker_url)"
+            raise map_redis_error(refused, action) from exc
         raise RedisUnavailableError(
             f"queueing task {name} failed: the broker {describe_url(broker)} is unreachable "
             f"({exc}). Check that Redis is running, or set REDIS_URL / url= to a live Redis."
         ) from exc
+
+
+def _refusal(exc: BaseException) -> BaseException | None:
+    """The write refusal (OOM, READONLY) that kombu wrapped in ``exc``, if any."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:  # a chain may loop
+        if isinstance(link, REFUSED):
+            return link
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    return None

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..config import RedisAgentConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, RedisUnavailableError
 from ..ratelimit.limiter import check_subject, check_tokens, check_wait
 from ..vectors.schema import VectorSchema
 from ._common import agent_config
 from .app import app as _module_app
 from .ingest import _validate_items
-from .progress import DEFAULT_JOB_TTL, create_job, mark_items, new_job_id
+from .progress import DEFAULT_JOB_TTL, create_job, discard_job, mark_items, new_job_id
 from .queue import send_task
 from .registry import check_name, index_name_for
 from .signing import check_queueable
@@ -111,8 +111,7 @@ def submit_ingestion(
         if mark_items(config, job_id, []).finished:
             notify_job_finished(app, config, job_id)
         return job_id
-    for start in range(0, len(rows), batch_size):
-        send_task(app, "rap.ingest_batch", [job_id, job, rows[start : start + batch_size]])
+    _queue_chunks(app, config, job_id, "rap.ingest_batch", job, rows, batch_size)
     return job_id
 
 
@@ -195,9 +194,78 @@ def submit_batch(
         if mark_items(config, job_id, []).finished:
             notify_job_finished(app, config, job_id)
         return job_id
-    for start in range(0, len(items), chunk_size):
-        send_task(app, "rap.llm_batch", [job_id, job, items[start : start + chunk_size]])
+    _queue_chunks(app, config, job_id, "rap.llm_batch", job, items, chunk_size)
     return job_id
+
+
+def _queue_chunks(
+    app: Celery,
+    config: RedisAgentConfig,
+    job_id: str,
+    task: str,
+    job: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]],
+    size: int,
+) -> None:
+    """Queue ``items`` as tasks of ``size`` items. If the broker fails, no job is left
+    looking live: with nothing queued its record is removed (the id may be submitted
+    again); else the items not queued are marked failed, so the job ends once the queued
+    ones are done. The broker's error is raised, its message saying which."""
+    for start in range(0, len(items), size):
+        try:
+            send_task(app, task, [job_id, job, items[start : start + size]])
+        except RedisUnavailableError as exc:
+            # same error object (its type, .cause and chain stay), told what became of the job
+            exc.args = (f"{exc} {_end_unqueued(app, config, job_id, items, start, exc)}",)
+            raise
+
+
+def _end_unqueued(
+    app: Celery,
+    config: RedisAgentConfig,
+    job_id: str,
+    items: Sequence[Mapping[str, Any]],
+    queued: int,
+    exc: Exception,
+) -> str:
+    """End the job whose items from ``queued`` on were not queued; say what was done."""
+    rest = [str(item["id"]) for item in items[queued:]]
+    reason = f"not queued: the broker failed at submit ({type(exc).__name__})"
+    finished = False
+    try:
+        if not queued:
+            discard_job(config, job_id)
+            return f"Nothing was queued and job {job_id!r} was removed: submit it again."
+        for at in range(0, len(rest), _MARK_CHUNK):
+            ids = rest[at : at + _MARK_CHUNK]
+            finished |= mark_items(
+                config, job_id, ids, ok=False, values=[reason] * len(ids)
+            ).finished
+    except RedisUnavailableError as store_exc:  # the job store is out too (often the same server)
+        return (
+            f"Job {job_id!r} ({queued} of {len(items)} items queued) could not be removed or "
+            f"ended ({store_exc}): it will never finish; submit all items under a new job id."
+        )
+    told = (
+        f"{queued} of {len(items)} items were queued under job {job_id!r}; the other "
+        f"{len(rest)} are marked failed ({reason!r}, see job_failures), so the job ends "
+        "(partial) once workers have done the queued ones, and its webhook fires then. "
+        "Submit the failed items again under a new job id."
+    )
+    if finished:  # the workers were done already: this call ended the job
+        try:
+            notify_job_finished(app, config, job_id)
+        except RedisUnavailableError:
+            told += (
+                " Its webhook could not be queued: call redis_agent_core.tasks.webhooks."
+                f"renotify_if_lost(app, config, {job_id!r}) once the broker is back."
+            )
+    return told
+
+
+# items marked failed per script call when a submit could not queue them: one call for
+# a million ids would block the server
+_MARK_CHUNK = 1000
 
 
 def submit_webhook(

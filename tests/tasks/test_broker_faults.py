@@ -1,0 +1,116 @@
+"""A submit whose broker (a separate server, the documented ``broker_url=`` setting)
+fails leaves no job that looks live: nothing queued, the record is gone and the id free;
+partly queued, the rest is marked failed and the job ends with its webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+from celery import Celery
+
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.tasks import (
+    get_job,
+    job_failures,
+    submit_batch,
+    submit_ingestion,
+    wait_for_job,
+)
+from redis_agent_core.tasks.app import create_app
+from redis_agent_core.tasks.progress import JobNotFoundError
+from tests.faults import FaultyRedis
+
+from .conftest import SECRET, Hook, running_worker
+from .support import HashIndex
+
+
+@pytest.fixture
+def broker_app(task_config: RedisAgentConfig, faulty_redis: FaultyRedis) -> Iterator[Celery]:
+    """The job store on the session's Redis, the broker on a server the test breaks."""
+    app = create_app(
+        task_config,
+        webhook_secret=SECRET,
+        webhook_allow="127.0.0.1",
+        broker_url=faulty_redis.url,
+        result_backend=None,
+        broker_connection_timeout=1,
+    )
+    yield app
+    app.close()
+
+
+def _queued(faulty_redis: FaultyRedis) -> int:
+    """Messages waiting on the broker (its queues are lists)."""
+    admin = faulty_redis.admin()
+    try:
+        return sum(admin.llen(k) for k in admin.scan_iter() if admin.type(k) == b"list")
+    finally:
+        admin.close()
+
+
+def _items(n: int) -> list[dict[str, str]]:
+    return [{"id": f"d{i}", "text": f"doc {i} " + "x" * 200} for i in range(n)]
+
+
+@pytest.mark.parametrize("fault", ["down", "oom", "readonly"])
+def test_a_submit_the_broker_fails_leaves_no_job_and_the_id_can_be_retried(
+    broker_app: Celery, task_config: RedisAgentConfig, faulty_redis: FaultyRedis, fault: str
+) -> None:
+    faults: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
+        "down": (faulty_redis.kill, faulty_redis.restart),
+        "oom": (faulty_redis.fill_memory, faulty_redis.free_memory),
+        "readonly": (faulty_redis.make_read_only, faulty_redis.make_primary),
+    }
+    index = HashIndex(f"bf-{fault}", config=task_config)
+    job_id, batch_id = f"retry-me-{fault}", f"retry-batch-{fault}"
+    do, undo = faults[fault]
+    do()
+    error = RedisUnavailableError if fault == "down" else RedisWriteRefusedError
+    with pytest.raises(error, match="Nothing was queued") as info:
+        submit_ingestion(index, _items(5), batch_size=2, job_id=job_id, app=broker_app)
+    with pytest.raises(error, match="Nothing was queued"):
+        submit_batch(["a", "b"], model="echo", job_id=batch_id, app=broker_app)
+    if fault != "down":  # a refusal is named as one, with its cause, not "unreachable"
+        assert isinstance(info.value, RedisWriteRefusedError) and info.value.cause == fault
+        assert "unreachable" not in str(info.value)
+    for gone in (job_id, batch_id):
+        with pytest.raises(JobNotFoundError):
+            get_job(gone, config=task_config)
+    undo()
+    assert submit_ingestion(index, _items(5), batch_size=2, job_id=job_id, app=broker_app)
+    assert submit_batch(["a", "b"], model="echo", job_id=batch_id, app=broker_app)
+    assert _queued(faulty_redis) == 3 + 1
+    assert get_job(job_id, config=task_config).status == "pending"
+
+
+def test_a_submit_the_broker_refuses_part_way_ends_partial_with_its_webhook(
+    broker_app: Celery, task_config: RedisAgentConfig, faulty_redis: FaultyRedis, hook: Hook
+) -> None:
+    admin = faulty_redis.admin()
+    used = int(admin.info("memory")["used_memory"])
+    admin.config_set("maxmemory-policy", "noeviction")  # room for part of the messages
+    admin.config_set("maxmemory", used + 256 * 1024)
+    admin.close()
+    index = HashIndex("bf-partial", config=task_config)
+    items = _items(400)
+    with pytest.raises(RedisWriteRefusedError, match="items were queued under job") as info:
+        submit_ingestion(
+            index, items, batch_size=1, job_id="partial", webhook=hook.url, app=broker_app
+        )
+    queued = _queued(faulty_redis)
+    assert 0 < queued < len(items)
+    assert f"{queued} of {len(items)} items were queued" in str(info.value)
+    job = get_job("partial", config=task_config)
+    assert (job.status, job.total, job.failed) == ("running", len(items), len(items) - queued)
+    assert set(job_failures("partial", config=task_config)) == {
+        item["id"] for item in items[queued:]
+    }
+    faulty_redis.free_memory()
+    with running_worker(broker_app):  # the queued items are done: the job ends, hook fires
+        job = wait_for_job("partial", config=task_config, timeout=60)
+        (sent,) = hook.wait(1)
+    assert (job.status, job.done, job.failed) == ("partial", queued, len(items) - queued)
+    assert orjson.loads(sent["body"])["status"] == "partial"
