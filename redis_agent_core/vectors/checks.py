@@ -23,10 +23,12 @@ from ..keys import check_text, check_texts  # one text check for the whole pack
 
 __all__ = [
     "INDEX_HINTS",
+    "MAX_EXACT_INT",
     "MAX_K",
     "SEARCH_HINTS",
     "TEXT_SEPARATORS",
     "WORD_SYNTAX",
+    "check_exact_number",
     "check_k",
     "check_kwargs",
     "check_query_vector",
@@ -113,6 +115,26 @@ def text_words(text: str) -> list[str]:
         if word:
             words.append(word)
     return words
+
+
+# RediSearch NUMERIC fields hold doubles: every int within +-2**53 is one, beyond it
+# neighbours share a double (1234567890123456789 and ...790 are one number to the index).
+MAX_EXACT_INT = 2**53
+
+
+def check_exact_number(value: float, field: str, error: type[ConfigError] = ConfigError) -> None:
+    """Refuse an int a numeric field cannot hold exactly: one beyond +-:data:`MAX_EXACT_INT`
+    (a snowflake id). A filter for it matched, and a delete by filter removed, the
+    documents of its neighbours. Floats are doubles already: kept."""
+    if type(value) is float or -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
+        return
+    raise error(
+        f"field {field!r} is numeric, and {value!r} is beyond +-2**53 ({MAX_EXACT_INT:,}): "
+        "the index holds numbers as doubles, which cannot hold it exactly, so values next "
+        "to it (ids that differ by 1) would match the same filters. Store such ids as "
+        f"strings in a tag field (metadata_fields={{{field!r}: 'tag'}}), which compares "
+        "them exactly"
+    )
 
 
 def check_kwargs(

@@ -21,7 +21,7 @@ from redisvl.query.filter import Geo, GeoRadius, Num, Tag, Text
 
 from ..errors import ConfigError
 from ..tags import TAG_HEAD, TAG_LIMIT, tag_value
-from .checks import WORD_SYNTAX, check_text, text_words
+from .checks import WORD_SYNTAX, check_exact_number, check_text, text_words
 
 __all__ = [
     "OPERATORS",
@@ -235,6 +235,7 @@ def _scalar(cond: Condition, value: Any, kind: str) -> Any:
             raise FilterError(
                 f"field {cond.field!r} is numeric: {cond.op} needs a number, got {value!r}"
             )
+        check_exact_number(value, cond.field, FilterError)
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise FilterError(

@@ -24,6 +24,7 @@ from ..jsonvalues import has_non_finite
 from ..keys import check_text, check_texts
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
+from .checks import check_exact_number
 from .filters import tag_text
 
 __all__ = [
@@ -342,7 +343,10 @@ def encode_value(schema: VectorSchema, f: MetadataField, value: Any) -> Any:
                 f"metadata {f.name!r} is a numeric field: values must be finite int, float, "
                 f"bool or a numeric string, got {type(value).__name__}: {value!r}"
             )
-        return int(value) if isinstance(value, bool) else value
+        if isinstance(value, bool):
+            return int(value)
+        check_exact_number(value, f.name)  # a float string stays a float
+        return value
     if f.type == "geo":
         if isinstance(value, str):
             parts = value.split(",")

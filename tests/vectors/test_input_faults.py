@@ -669,3 +669,54 @@ def test_nan_or_inf_in_metadata_is_refused_before_writing(
     with pytest.raises(ConfigError, match="NaN or infinity"):
         li.add([node])  # LlamaIndex's node_to_metadata_dict would write it as null
     assert li.get_nodes(["n1"]) == []
+
+
+# -- review12 finding 1: numbers a double cannot hold (snowflake ids on a numeric field) --
+ALICE, MALLORY = 1234567890123456789, 1234567890123456790  # one double to the index
+
+
+def test_ints_beyond_2_53_are_refused_on_numeric_fields(
+    cities: VectorIndex, config: RedisAgentConfig
+) -> None:
+    for value in (MALLORY, -MALLORY, 2**53 + 1, str(MALLORY), f" {MALLORY}"):
+        with pytest.raises(ConfigError, match=r"'year' is numeric.*2\*\*53.*tag field"):
+            cities.add(
+                ["a", "b"], ids=["big1", "big2"], metadatas=[{"year": 1}, {"year": value}],
+                vectors=_vectors(2),
+            )  # fmt: skip
+    assert cities.get(["big1", "big2"]) == []  # nothing of the batch was written
+    for flt in ({"year": MALLORY}, {"year": {"$ne": -MALLORY}}, {"year": {"$in": [1, MALLORY]}},
+                {"year": {"$gte": 2**53 + 1}}, F("year") < MALLORY, Num("year") == MALLORY,
+                Num("year") != MALLORY):  # fmt: skip
+        with pytest.raises(FilterError, match=r"'year' is numeric.*2\*\*53"):
+            cities.find(flt)
+    # the limit itself, floats (doubles already) and float strings stay accepted
+    edge = {"year": 2**53}
+    cities.add(["e", "f", "g"], ids=["edge", "float", "str"], vectors=_vectors(3),
+               metadatas=[edge, {"year": 1.5e30}, {"year": "1e30"}])  # fmt: skip
+    assert _ids(cities, edge) == {"edge"}
+    assert _ids(cities, {"year": {"$gt": -(2**53)}}) >= {"edge", "float"}
+    assert _ids(cities, {"year": 1.5e30}) == {"float"}
+    assert _ids(cities, {"year": 1e30}) == {"str"}
+
+    # the adapters write and filter through the same checks
+    lc = LangChainStore(DeterministicFakeEmbedding(size=DIMS), index_name="lc_big", config=config,
+                        algorithm="flat", metadata_fields={"user_id": "numeric"})  # fmt: skip
+    with pytest.raises(ConfigError, match="2\\*\\*53"):
+        lc.add_texts(["alice", "mallory"], metadatas=[{"user_id": ALICE}, {"user_id": MALLORY}])
+    lc.add_texts(["bob"], metadatas=[{"user_id": 7}], ids=["bob"])
+    with pytest.raises(FilterError, match="2\\*\\*53"):
+        lc.delete(filter={"user_id": MALLORY})
+    assert [d.id for d in lc.similarity_search("bob", k=5)] == ["bob"]
+    li = LlamaIndexStore("li_big", config=config, dims=DIMS, algorithm="flat",
+                         metadata_fields={"user_id": "numeric"})  # fmt: skip
+    node = TextNode(id_="m", text="x", metadata={"user_id": MALLORY}, embedding=[1.0, 0, 0, 0])
+    with pytest.raises(ConfigError, match="2\\*\\*53"):
+        li.add([node])
+    assert li.get_nodes(["m"]) == []
+    query = VectorStoreQuery(
+        query_embedding=[1.0, 0, 0, 0], similarity_top_k=5,
+        filters=MetadataFilters(filters=[MetadataFilter(key="user_id", value=MALLORY)]),
+    )  # fmt: skip
+    with pytest.raises(FilterError, match="2\\*\\*53"):
+        li.query(query)
