@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ..keys import check_text, check_texts  # one text check for the whole pack
 
 __all__ = [
+    "DEFAULT_STOPWORDS",
     "INDEX_HINTS",
     "MAX_EXACT_INT",
     "MAX_K",
@@ -100,6 +101,15 @@ WORD_SYNTAX = re.compile(f"[{_SYNTAX}]+")
 _WORD = re.compile(rf"(?:\\[\s\S]|[^{_SYNTAX}])+")
 _ESCAPE = re.compile(r"\\([\s\S])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# The words RediSearch does not index unless FT.CREATE gives another STOPWORDS list
+# (measured on the server: a phrase of one of them never matches, and the words around
+# it in a document are adjacent in phrases: "lord rings" matches "lord of the rings").
+DEFAULT_STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that their "
+    "the then there these they this to was will with".split()
+)
 
 
 def text_words(text: str) -> list[str]:

@@ -38,6 +38,7 @@ from .filters import (
     compile_condition,
     every,
     from_dict,
+    stopwords_of,
     tag_text,
 )
 
@@ -290,6 +291,14 @@ def _text(match: re.Match[str], text: str, fields: Fields) -> str | None:
             "(wildcard) or wrapped in 1 to 3 '%' (fuzzy), separated by spaces (all of "
             f"them) or '|' (any of them). To match a user's text as it is, use "
             f"Text({name!r}) == value or the dict form {{{name!r}: value}}"
+        )
+    words = {t.lower() for t in re.split(r"[ |]+", pattern) if t}
+    if words <= stopwords_of(fields):  # the server drops them: the clause matches nothing
+        raise FilterError(
+            f"the redisvl pattern {pattern!r} on {name!r} holds only stop words, which "
+            "the index does not hold (RediSearch leaves them out of text fields), so it "
+            "cannot be matched; use other words, or declare the field as a tag for exact "
+            "values"
         )
     return text
 

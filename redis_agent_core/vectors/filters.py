@@ -13,7 +13,7 @@ filter matches exactly the documents whose value is the same string.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -21,7 +21,13 @@ from redisvl.query.filter import Geo, GeoRadius, Num, Tag, Text
 
 from ..errors import ConfigError
 from ..tags import TAG_HEAD, TAG_LIMIT, tag_value
-from .checks import WORD_SYNTAX, check_exact_number, check_text, text_words
+from .checks import (
+    DEFAULT_STOPWORDS,
+    WORD_SYNTAX,
+    check_exact_number,
+    check_text,
+    text_words,
+)
 
 __all__ = [
     "OPERATORS",
@@ -30,6 +36,7 @@ __all__ = [
     "F",
     "Filter",
     "FilterError",
+    "IndexFields",
     "Not",
     "Or",
     "from_dict",
@@ -56,6 +63,25 @@ def tag_text(value: str, case_sensitive: bool) -> str:
 class FilterError(ConfigError):
     """A filter names a field the index does not have, or an operator/value that does
     not fit the field's type."""
+
+
+class IndexFields(dict[str, tuple[str, bool]]):
+    """The filterable fields of an index (name -> ``(type, case_sensitive)``) and its
+    stop words: RediSearch does not index them, so text filters leave them out too (a
+    plain mapping of fields: the server's default list)."""
+
+    def __init__(
+        self,
+        fields: Mapping[str, tuple[str, bool]],
+        stopwords: Collection[str] = DEFAULT_STOPWORDS,
+    ) -> None:
+        super().__init__(fields)
+        self.stopwords = frozenset(w.lower() for w in stopwords)
+
+
+def stopwords_of(fields: Mapping[str, tuple[str, bool]]) -> frozenset[str]:
+    """The stop words of the index ``fields`` describe (see :class:`IndexFields`)."""
+    return fields.stopwords if isinstance(fields, IndexFields) else DEFAULT_STOPWORDS
 
 
 class _Node:
@@ -259,10 +285,12 @@ def _values(cond: Condition, kind: str) -> list[Any]:
     return [_scalar(cond, v, kind) for v in value]
 
 
-def _phrase(cond: Condition, value: Any) -> str:
+def _phrase(cond: Condition, value: Any, stopwords: frozenset[str]) -> str:
     """A text value as the words RediSearch indexed it, joined by spaces. Sent raw, a
     phrase holding '$' (a parameter to the server) or '\\' (an escape) never matched
-    its own document ("costs $5 each", "C:\\path"), so its ne / NOT excluded nothing."""
+    its own document ("costs $5 each", "C:\\path"), so its ne / NOT excluded nothing.
+    Stop words are left out: the index does not hold them (the words around one are
+    adjacent), and a phrase holding one ("The Godfather") matched nothing."""
     text = _scalar(cond, value, "text")
     words = text_words(text)
     if not words:
@@ -281,7 +309,15 @@ def _phrase(cond: Condition, value: Any) -> str:
                 "match; remove the backslashes, or declare the field as a tag for "
                 "exact values"
             )
-    return " ".join(words)
+    kept = [w for w in words if w.lower() not in stopwords]
+    if not kept:
+        raise FilterError(
+            f"field {cond.field!r}: the text {text!r} holds only stop words, which the "
+            "index does not hold (RediSearch leaves them out of text fields), so it "
+            "cannot be matched; filter on other words, or declare the field as a tag "
+            "for exact values"
+        )
+    return " ".join(kept)
 
 
 def _tag(cond: Condition, value: Any, case_sensitive: bool) -> str:
@@ -308,6 +344,7 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
     """The clause of one condition (``None``: nothing can match)."""
     kind = check_field(cond.field, fields)
     case_sensitive = fields[cond.field][1]
+    stopwords = stopwords_of(fields)
     op, name = cond.op, cond.field
     if op == "is_empty":
         missing = f"ismissing(@{name})"
@@ -360,10 +397,10 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
     elif kind == "text":
         # RediSearch full-text matching is word based and case-insensitive.
         if op in ("eq", "contains", "text_match", "text_match_insensitive"):
-            return str(Text(name) == _phrase(cond, cond.value))
+            return str(Text(name) == _phrase(cond, cond.value, stopwords))
         if op == "ne":
-            return str(Text(name) != _phrase(cond, cond.value))
-        phrases = [_phrase(cond, v) for v in values]
+            return str(Text(name) != _phrase(cond, cond.value, stopwords))
+        phrases = [_phrase(cond, v, stopwords) for v in values]
         if op in ("in", "any"):
             return _join([str(Text(name) == v) for v in phrases], " | ")
         if op in ("nin",):

@@ -48,7 +48,8 @@ def test_values_are_escaped() -> None:
     assert c(F("ci") == "É") == c(F("ci") == "é") == "@ci:{_c3_a9}"
     assert c(F("ci") == "Acme") == "@ci:{Acme}"  # ASCII: the server folds it
     # text fields are not tags: a text value is the words it is indexed as
-    assert c(F("body") == "a|b") == '@body:("a b")'
+    assert c(F("body") == "x|b") == '@body:("x b")'
+    assert c(F("body") == "a|b") == '@body:("b")'  # "a" is a stop word: not indexed
     assert c(F("body") == "costs $5 each") == '@body:("costs 5 each")'
     assert c(F("body") == "C:\\path\\file") == '@body:("C pathfile")'
 

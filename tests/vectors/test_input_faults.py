@@ -33,6 +33,7 @@ from langchain_redis_agent import RedisVectorStore as LangChainStore
 from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.search.replies import search_rows
 from redis_agent_core.tags import TAG_LIMIT
 from redis_agent_core.vectors import F, FilterError, MetadataField, VectorIndex, tag_value
 
@@ -720,3 +721,112 @@ def test_ints_beyond_2_53_are_refused_on_numeric_fields(
     )  # fmt: skip
     with pytest.raises(FilterError, match="2\\*\\*53"):
         li.query(query)
+
+
+# -- review12 finding 2: text filter values holding stop words --
+TITLES = {
+    "godfather_the": "The Godfather",
+    "godfather": "Godfather",
+    "wind": "Gone with the Wind",
+    "lotr": "The Lord of the Rings",
+    "lotr_punct": "Lord, of the Rings!",
+    "reversed": "Rings of the Lord",
+    "elf": "Lord elf Rings",
+}
+# Candidates for the server's default stop words: common English function words.
+CANDIDATES = """i me my we our you your he him his she her it its they them their what which
+who whom this that these those am is are was were be been being have has had do does did a
+an the and but if or because as until while of at by for with about against between into
+through during before after above below to from up down in out on off over under again then
+once here there when where why how all any both each few more most other some such no nor not
+only own same so than too very can will just should now would could shall may might must
+also yet""".split()
+
+
+@pytest.fixture
+def films(config: RedisAgentConfig) -> VectorIndex:
+    index = VectorIndex(
+        "films", config=config, dims=DIMS, algorithm="flat", metadata_fields={"title": "text"}
+    )
+    index.add(
+        ["film"] * len(TITLES),
+        ids=list(TITLES),
+        metadatas=[{"title": t} for t in TITLES.values()],
+        vectors=_vectors(len(TITLES)),
+    )
+    return index
+
+
+def test_default_stopwords_are_the_servers(config: RedisAgentConfig) -> None:
+    from redis_agent_core.vectors.checks import DEFAULT_STOPWORDS
+
+    client, name = config.get_client(), f"{config.namespace}:sw_probe"
+    client.execute_command("FT.CREATE", name, "PREFIX", 1, f"{name}:", "SCHEMA", "t", "TEXT")
+    words = sorted(set(CANDIDATES) | DEFAULT_STOPWORDS)
+    for i, word in enumerate(words):
+        client.hset(f"{name}:{i}", "t", f"zz {word} yy")
+    dropped = set()
+    for word in words:
+        reply = client.execute_command(
+            "FT.SEARCH", name, f'@t:("zz {word} yy")', "NOCONTENT", "DIALECT", 2
+        )
+        if search_rows(reply)[0] == 0:  # the word is not in the index
+            dropped.add(word)
+    assert dropped == DEFAULT_STOPWORDS
+
+
+def test_text_filters_leave_stop_words_out(films: VectorIndex) -> None:
+    every = set(TITLES)
+    # the index holds no stop word: "The Godfather" is the phrase "Godfather", and the
+    # words around a stop word are adjacent ("lord rings"); word order still counts
+    cases = {
+        "The Godfather": {"godfather_the", "godfather"},
+        "Gone with the Wind": {"wind"},
+        "the lord of the rings": {"lotr", "lotr_punct"},
+        "Lord Rings": {"lotr", "lotr_punct"},
+        "rings of the lord": {"reversed"},
+    }
+    for value, docs in cases.items():
+        assert _ids(films, {"title": value}) == docs, value
+        assert _ids(films, F("title") == value) == docs, value
+        assert _ids(films, Text("title") == value) == docs, value
+        assert _ids(films, {"title": {"$in": [value, "elf"]}}) == docs | {"elf"}, value
+        assert _ids(films, {"title": {"$ne": value}}) == every - docs, value
+        assert _ids(films, {"title": {"$nin": [value]}}) == every - docs, value
+        assert _ids(films, {"$not": {"title": value}}) == every - docs, value
+        assert _ids(films, Text("title") != value) == every - docs, value
+    assert _ids(films, Text("title") % "the wind") == {"wind"}
+    # a value of stop words only cannot be matched: refused, not "nothing" / "everything"
+    for value in ("The", "to be or not to be", "it is, as it was"):
+        for flt in ({"title": value}, {"title": {"$ne": value}}, {"$not": {"title": value}},
+                    {"title": {"$in": ["Godfather", value]}}, Text("title") != value):  # fmt: skip
+            with pytest.raises(FilterError, match="only stop words"):
+                films.find(flt)
+    with pytest.raises(FilterError, match="only stop words"):
+        films.find(Text("title") % "the|a")
+
+
+def test_llamaindex_text_filters_leave_stop_words_out(config: RedisAgentConfig) -> None:
+    store = LlamaIndexStore(
+        "li_films", config=config, dims=DIMS, metadata_fields={"title": "text"}, algorithm="flat"
+    )
+    titles = {"d0": "The Godfather", "d1": "Gone with the Wind", "d2": "Casablanca"}
+    store.add([TextNode(id_=i, text="film", metadata={"title": t}, embedding=[1.0, 0, 0, 0])
+               for i, t in titles.items()])  # fmt: skip
+
+    def ids(*filters: MetadataFilter, condition: FilterCondition = FilterCondition.AND) -> set:
+        query = VectorStoreQuery(
+            query_embedding=[1.0, 0, 0, 0], similarity_top_k=10,
+            filters=MetadataFilters(filters=list(filters), condition=condition),
+        )  # fmt: skip
+        return {n.id_ for n in store.query(query).nodes}
+
+    assert ids(MetadataFilter(key="title", value="The Godfather")) == {"d0"}
+    wind = MetadataFilter(key="title", value="with the Wind", operator=FilterOperator.TEXT_MATCH)
+    assert ids(wind) == {"d1"}
+    ne = MetadataFilter(key="title", value="The Godfather", operator=FilterOperator.NE)
+    assert ids(ne) == {"d1", "d2"}
+    gone = MetadataFilter(key="title", value="Gone with the Wind")
+    assert ids(gone, condition=FilterCondition.NOT) == {"d0", "d2"}
+    with pytest.raises(FilterError, match="only stop words"):
+        ids(MetadataFilter(key="title", value="The"), condition=FilterCondition.NOT)
