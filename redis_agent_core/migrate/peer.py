@@ -246,10 +246,10 @@ def options_from_redisvl(
     owner: str = "schema",
 ) -> dict[str, Any]:
     """:class:`VectorIndex` options for a redisvl ``IndexSchema`` (object, dict or YAML
-    path): ``name`` (the schema's index name), ``key_prefix``, ``storage``, the vector
-    field's settings and the other fields as metadata. ``content_field`` names the text
-    field holding the document; fields in ``skip`` (a peer's own bookkeeping fields)
-    are left out."""
+    path): ``name`` (the schema's index name), ``key_prefix``, ``storage``, its stop
+    words, the vector field's settings and the other fields as metadata.
+    ``content_field`` names the text field holding the document; fields in ``skip`` (a
+    peer's own bookkeeping fields) are left out."""
     s = _load_schema(schema)
     vectors = [f for f in s.fields.values() if str(getattr(f.type, "value", f.type)) == "vector"]
     if len(vectors) != 1:
@@ -274,6 +274,8 @@ def options_from_redisvl(
         "text_field": content_field,
         "vector_field": vector.name,
     }
+    if s.index.stopwords is not None:  # text filters leave out the same words
+        options["stopwords"] = list(s.index.stopwords)
     if options["algorithm"] == "hnsw":
         options.update(m=int(attrs.m), ef_construction=int(attrs.ef_construction))
         if "ef_runtime" in explicit:  # redisvl's default of 10 gives poor recall

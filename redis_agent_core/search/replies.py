@@ -148,8 +148,9 @@ def indexing_done(info: Any) -> bool:
 
 
 def describe_info(info: Any) -> dict[str, Any]:
-    """Storage, prefixes, fields (type, identifier or JSON path, vector params) and the
-    number of documents from an ``FT.INFO`` reply (RESP2 or RESP3, bytes or str)."""
+    """Storage, prefixes, fields (type, identifier or JSON path, vector params), the
+    number of documents and the stop-word list (``None``: the server's default) from an
+    ``FT.INFO`` reply (RESP2 or RESP3, bytes or str)."""
     data = pairs(info)
     definition = pairs(data.get("index_definition", {}))
     prefixes = [text(p) for p in definition.get("prefixes", [])]
@@ -169,9 +170,11 @@ def describe_info(info: Any) -> dict[str, Any]:
                 dtype=text(attrs.get("data_type", "")).lower(),
             )
         found[name] = entry
+    stopwords = data.get("stopwords_list")  # only listed when FT.CREATE gave STOPWORDS
     return {
         "storage": text(definition.get("key_type", "")).lower(),
         "prefixes": prefixes,
         "fields": found,
         "num_docs": int(float(text(data.get("num_docs", 0)))),
+        "stopwords": None if stopwords is None else [text(w) for w in stopwords],
     }

@@ -18,7 +18,7 @@ from ..search.lifecycle import IndexLifecycle
 from . import query as q
 from .checks import check_target
 from .expressions import compile_filter
-from .filters import Filter
+from .filters import Filter, IndexFields
 from .schema import (
     ALGORITHMS,
     DEFAULT_EF_RUNTIME,
@@ -80,6 +80,7 @@ class IndexCore:
         key_prefix: str | None = None,
         index_keys: IndexKeys | None = None,
         index_text: bool = True,
+        stopwords: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ConfigError(
@@ -109,6 +110,7 @@ class IndexCore:
             algorithm=algorithm, metric=metric, dtype=dtype, storage=storage,
             ef_runtime=ef_runtime, m=m, ef_construction=ef_construction,
             text_field=text_field, vector_field=vector_field, index_text=index_text,
+            stopwords=None if stopwords is None else tuple(stopwords),
         )  # fmt: skip
         self._dims = dims
         self._schema: VectorSchema | None = None
@@ -179,14 +181,14 @@ class IndexCore:
         """The Redis key of document ``doc_id``."""
         return q.doc_key(self.prefix, doc_id)
 
-    def _fields(self) -> dict[str, tuple[str, bool]]:
+    def _fields(self) -> IndexFields:
         schema = self.schema
         out: dict[str, tuple[str, bool]] = {
             f.name: (f.type, f.case_sensitive) for f in schema.metadata_fields
         }
         if schema.index_text:
             out[schema.text_field] = ("text", False)
-        return out
+        return IndexFields(out, schema.stopword_set)
 
     def compile_filter(self, filter: FilterLike) -> str | None:
         """The RediSearch clause of ``filter`` (``None``: matches nothing)."""
@@ -246,5 +248,6 @@ class IndexCore:
             algorithm="auto" if auto else schema.algorithm, metric=schema.metric,
             dtype=schema.dtype, storage=schema.storage, ef_runtime=schema.ef_runtime, m=schema.m,
             ef_construction=schema.ef_construction, text_field=schema.text_field,
-            vector_field=schema.vector_field, index_text=schema.index_text, **kwargs,
+            vector_field=schema.vector_field, index_text=schema.index_text,
+            stopwords=schema.stopwords, **kwargs,
         )  # fmt: skip

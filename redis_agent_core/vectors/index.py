@@ -46,6 +46,9 @@ class VectorIndex(IndexIngest, IndexAuto):
         key_prefix: store documents at ``key_prefix + id`` instead of under the
             namespace (e.g. ``"docs:"``, as a langchain-redis store's ``key_prefix`` or
             a redisvl schema's ``prefix``); the index name stays namespaced.
+        stopwords: the words the index leaves out of its text fields (FT.CREATE
+            STOPWORDS; ``[]``: none); None (default): RediSearch's default list. Text
+            filters leave them out too; ``from_existing`` reads them from the server.
         batch_size: documents per pipelined round trip when writing.
         write_concurrency: batches in flight at once (each on its own connection).
         index_keys, index_text: for another role's index opened as a vector index (the

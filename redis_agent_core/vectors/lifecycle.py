@@ -78,6 +78,7 @@ class IndexLifecycleMixin(IndexCore):
             dims=vec["dims"], metadata_fields=parse_metadata_fields(meta),
             algorithm=vec["algorithm"], metric=vec["metric"], dtype=vec["dtype"],
             storage=found["storage"], text_field=tf, vector_field=vf, ef_runtime=ef_runtime,
+            stopwords=found["stopwords"],
         )  # fmt: skip
         default_prefix = config.keys.vector_prefix(name)
         prefixes = found["prefixes"]

@@ -24,7 +24,7 @@ from ..jsonvalues import has_non_finite
 from ..keys import check_text, check_texts
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
-from .checks import check_exact_number
+from .checks import DEFAULT_STOPWORDS, check_exact_number
 from .filters import tag_text
 
 __all__ = [
@@ -142,6 +142,9 @@ class VectorSchema:
     # False: the text is stored but not indexed (another role's index opened as a
     # vector index, e.g. the semantic cache's by its algorithm switch)
     index_text: bool = True
+    # The index's stop words (not indexed in its text fields, so text filters leave
+    # them out); None: RediSearch's default list, which the pack's indexes use.
+    stopwords: tuple[str, ...] | None = None
     _by_name: dict[str, MetadataField] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -170,6 +173,14 @@ class VectorSchema:
                     f"metadata field name {f.name!r} is reserved; reserved names: "
                     f"{sorted(reserved)}"
                 )
+        if self.stopwords is not None:
+            if isinstance(self.stopwords, str) or not all(
+                isinstance(w, str) and w for w in self.stopwords
+            ):
+                raise ConfigError(
+                    f"stopwords must be a list of words or None, got {self.stopwords!r}"
+                )
+            object.__setattr__(self, "stopwords", tuple(w.lower() for w in self.stopwords))
         object.__setattr__(self, "_by_name", {f.name: f for f in self.metadata_fields})
 
     @property
@@ -178,6 +189,11 @@ class VectorSchema:
 
     def field(self, name: str) -> MetadataField | None:
         return self._by_name.get(name)
+
+    @property
+    def stopword_set(self) -> frozenset[str]:
+        """The words the index leaves out of its text fields."""
+        return DEFAULT_STOPWORDS if self.stopwords is None else frozenset(self.stopwords)
 
     @property
     def field_types(self) -> dict[str, str]:
@@ -200,6 +216,7 @@ class VectorSchema:
             "vector_field": self.vector_field,
             "hnsw": {"m": self.m, "ef_construction": self.ef_construction,
                      "ef_runtime": self.ef_runtime},
+            **({} if self.stopwords is None else {"stopwords": list(self.stopwords)}),
         }  # fmt: skip
 
     @classmethod
@@ -218,6 +235,7 @@ class VectorSchema:
                 m=int(hnsw.get("m", 16)),
                 ef_construction=int(hnsw.get("ef_construction", 200)),
                 ef_runtime=int(hnsw.get("ef_runtime", DEFAULT_EF_RUNTIME)),
+                stopwords=data.get("stopwords"),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"not a vector schema spec ({exc}): {dict(data)!r}") from exc
@@ -244,8 +262,11 @@ class VectorSchema:
         if json:
             text["path"] = f"$.{self.text_field}"
             vector["path"] = f"$.{self.vector_field}"
+        index: dict[str, Any] = {"name": index_name, "prefix": prefix, "storage_type": self.storage}
+        if self.stopwords is not None:
+            index["stopwords"] = list(self.stopwords)
         return {
-            "index": {"name": index_name, "prefix": prefix, "storage_type": self.storage},
+            "index": index,
             "fields": [
                 *([text] if self.index_text else []),
                 vector,
@@ -262,6 +283,14 @@ class VectorSchema:
             diffs.append(f"storage: index has {found['storage']}, requested {self.storage}")
         if prefix not in found["prefixes"]:
             diffs.append(f"key prefix: index covers {found['prefixes']}, requested {prefix!r}")
+        listed = found["stopwords"]
+        have_stop = DEFAULT_STOPWORDS if listed is None else frozenset(listed)
+        if have_stop != self.stopword_set:
+            # text filters leave out the words the index does not hold: they must agree
+            diffs.append(
+                f"stop words: index has {_stopwords(listed)}, requested "
+                f"{_stopwords(self.stopwords)}"
+            )
         wanted: dict[str, dict[str, Any]] = {
             **({self.text_field: {"type": "text"}} if self.index_text else {}),
             self.vector_field: {
@@ -289,6 +318,10 @@ class VectorSchema:
             if name not in wanted:
                 diffs.append(f"field {name!r} ({have[name]['type']}) is in the index only")
         return diffs
+
+
+def _stopwords(words: Sequence[str] | None) -> str:
+    return "RediSearch's default list" if words is None else repr(sorted(words))
 
 
 def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:

@@ -32,8 +32,8 @@ from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag, Tex
 from langchain_redis_agent import RedisVectorStore as LangChainStore
 from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import ConfigError
-from redis_agent_core.search.replies import search_rows
+from redis_agent_core.errors import ConfigError, SchemaMismatchError
+from redis_agent_core.search.replies import describe_info, search_rows
 from redis_agent_core.tags import TAG_LIMIT
 from redis_agent_core.vectors import F, FilterError, MetadataField, VectorIndex, tag_value
 
@@ -830,3 +830,55 @@ def test_llamaindex_text_filters_leave_stop_words_out(config: RedisAgentConfig) 
     assert ids(gone, condition=FilterCondition.NOT) == {"d0", "d2"}
     with pytest.raises(FilterError, match="only stop words"):
         ids(MetadataFilter(key="title", value="The"), condition=FilterCondition.NOT)
+
+
+def test_text_filters_use_the_index_stop_words(config: RedisAgentConfig) -> None:
+    # an index with no stop words (STOPWORDS 0) holds "the": phrases keep it
+    plain = VectorIndex("films0", config=config, dims=DIMS, algorithm="flat",
+                        metadata_fields={"title": "text"}, stopwords=[])  # fmt: skip
+    plain.add(["film", "film"], ids=["the", "bare"], vectors=_vectors(2),
+              metadatas=[{"title": "The Godfather"}, {"title": "Godfather"}])  # fmt: skip
+    info = describe_info(config.get_client().execute_command("FT.INFO", plain.index_name))
+    assert info["stopwords"] == []
+    assert _ids(plain, {"title": "The Godfather"}) == {"the"}
+    assert _ids(plain, {"title": {"$ne": "The Godfather"}}) == {"bare"}
+    assert _ids(plain, {"title": "The"}) == {"the"}
+    # opened from the server or a spec, it keeps its list; opened as a default-list
+    # index, it is refused (its text filters would leave out words it holds)
+    for again in (
+        VectorIndex.from_existing("films0", config=config),
+        VectorIndex.from_spec(plain.to_spec(), config=config),
+    ):
+        assert again.schema.stopwords == ()
+        assert _ids(again, {"title": "The Godfather"}) == {"the"}
+    with pytest.raises(SchemaMismatchError, match="stop words: index has \\[\\], requested"):
+        VectorIndex("films0", config=config, dims=DIMS, algorithm="flat",
+                    metadata_fields={"title": "text"}).count()  # fmt: skip
+    # a list of one's own: its words are left out, "the" is kept
+    own = VectorIndex("films1", config=config, dims=DIMS, metadata_fields={"title": "text"},
+                      stopwords=["Lord"])  # fmt: skip
+    own.add(["film", "film"], ids=["lotr", "rings"], vectors=_vectors(2),
+            metadatas=[{"title": "The Lord of the Rings"}, {"title": "of the rings"}])  # fmt: skip
+    assert _ids(own, {"title": "Lord of the rings"}) == {"lotr", "rings"}
+    with pytest.raises(FilterError, match="only stop words"):
+        own.find({"title": "LORD"})
+    # the HNSW index the auto index switches to is created with the same list
+    assert own.pick_algorithm(force=True, sample=2, seed=1).switched
+    live = describe_info(config.get_client().execute_command("FT.INFO", own.index_name))
+    assert live["stopwords"] == ["lord"]
+    # a redisvl schema's stop words are kept by the adapters (here STOPWORDS 0)
+    schema = {
+        "index": {"name": "lc_films", "prefix": "lcf", "stopwords": []},
+        "fields": [
+            {"name": "text", "type": "text"},
+            {"name": "title", "type": "text"},
+            {"name": "embedding", "type": "vector",
+             "attrs": {"dims": DIMS, "algorithm": "flat", "distance_metric": "cosine"}},
+        ],
+    }  # fmt: skip
+    lc = LangChainStore(DeterministicFakeEmbedding(size=DIMS), config=config, index_schema=schema)
+    lc.add_texts(["film", "film"], metadatas=[{"title": "The Godfather"}, {"title": "Godfather"}],
+                 ids=["the", "bare"])  # fmt: skip
+    assert {d.id for d in lc.similarity_search("film", k=5, filter={"title": "The Godfather"})} == {
+        "the"
+    }
