@@ -1645,6 +1645,13 @@ DEDICATED: dict[tuple[str, str, str], str] = {
     ),
     # loads (and converts once) the real MiniLM model
     ("redis_agent_core.onnx_embedder.OnnxEmbedder", "embed", "aembed"): "test_onnx_embedder",
+    # need the index dropped behind the object's back before each form runs
+    **{
+        ("redis_agent_core.search.lifecycle.IndexLifecycle", name, f"a{name}"): (
+            "test_index_rebuilt_after_a_drop"
+        )
+        for name in ("rebuild", "retrying")
+    },
 }
 
 
@@ -1796,6 +1803,23 @@ async def test_minilm_embedder(minilm: Any) -> None:
     sync = await asyncio.to_thread(minilm.embed, texts)
     asyn = await minilm.aembed(texts)
     assert np.allclose(sync, asyn, atol=1e-5)
+
+
+async def test_index_rebuilt_after_a_drop(config: RedisAgentConfig) -> None:
+    """rebuild/arebuild, retrying/aretrying: a read after FT.DROPINDEX (documents kept)
+    rebuilds the index and answers from the documents, the same in both forms."""
+    index = VectorIndex("rebuilt", config=config, dims=2)
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    index.add(["a", "b", "c"], vectors=vectors, ids=["a", "b", "c"])
+    answers = []
+    for form in ("sync", "async"):
+        config.get_client().execute_command("FT.DROPINDEX", index.index_name)
+        if form == "sync":
+            hits = await asyncio.to_thread(index.search, vectors[1], k=2)
+        else:
+            hits = await index.asearch(vectors[1], k=2)
+        answers.append([h.id for h in hits])
+    assert answers[0] == answers[1] == ["b", "c"]
 
 
 async def test_lc_redisvl_index(config: RedisAgentConfig) -> None:
