@@ -15,6 +15,9 @@ retried whole):
   concurrent threads get :data:`FALLBACK` and take the ordinary path;
 - safe: a connection is reused only after its reply was fully read; any error in
   between (connection, timeout, interrupt) drops it (disconnected, returned to the pool);
+- sent at most once: a command that left the client is never handed back to be sent
+  again (a timed-out command may still run once the server gets to it): an error after
+  sending is raised, and :data:`FALLBACK` means that nothing was sent;
 - fork-safe: a forked child never touches the parent's connections (:class:`FastPath`
   leases new ones);
 - returned to the pool when the :class:`FastPath` holding the lease is closed or
@@ -27,16 +30,20 @@ connection, as any other error in between does.
 
 Only a plain ``redis.Redis`` on a plain ``ConnectionPool`` without client-side
 caching, not single-connection (:func:`eligible`; :func:`aeligible` for asyncio);
-anything else, and any trouble (``NOSCRIPT``, a dropped connection, Redis down),
-answers :data:`FALLBACK` so the caller takes redis-py's generic path with its
-retries, reconnects and errors. ``ResponseError`` (other than ``NOSCRIPT``) is raised
-as is. Calls sent this way do not show in redis-py's command metrics.
+anything else, and trouble before the command is sent (``NOSCRIPT``: the script did not
+run; an idle connection the server closed; Redis down) answers :data:`FALLBACK` so the
+caller takes redis-py's generic path with its retries, reconnects and errors. A timeout
+or a lost connection after sending raises redis-py's ``TimeoutError`` /
+``ConnectionError`` (the command may have run: the caller maps it to its typed error,
+never re-sends it); ``ResponseError`` (other than ``NOSCRIPT``) is raised as is. Calls
+sent this way do not show in redis-py's command metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import select
 import threading
 import time
 import weakref
@@ -48,7 +55,7 @@ import redis.asyncio as aredis
 from redis.exceptions import NoScriptError, ResponseError
 
 from .errors import ConfigError
-from .redis_errors import UNAVAILABLE, fault_kind
+from .redis_errors import UNAVAILABLE, fault_kind, write_timeout
 
 __all__ = [
     "FALLBACK",
@@ -76,6 +83,7 @@ __all__ = [
 MAX_LEASED = 4  # connections one lease keeps out of its pool
 FALLBACK: Any = object()  # "take the generic path": returned instead of a reply
 _DOWN = (*UNAVAILABLE, OSError)
+_READABLE = select.POLLIN if hasattr(select, "poll") else 0
 
 _generation = 0  # bumped in a forked child: leased connections belong to the parent
 
@@ -314,6 +322,22 @@ def eligible(client: Any) -> bool:
     )
 
 
+def _closed_meanwhile(sock: Any) -> bool:
+    """Whether an idle leased connection's socket has something to read: the server
+    closed it (restart, ``CLIENT KILL``, its idle ``timeout``) or sent what no call asked
+    for. Checked before sending (one ``poll``, ~1 us; an event loop may not have seen
+    the close yet), so that a command is only sent on a connection that can carry its
+    reply back. Without ``poll``: never (a closed connection then fails after sending,
+    and the call raises)."""
+    if sock is None:
+        return True
+    if not _READABLE:
+        return False
+    poller = select.poll()
+    poller.register(sock, _READABLE)
+    return bool(poller.poll(0))
+
+
 class Lease:
     """Up to ``max_connections`` connections borrowed from ``client``'s pool.
 
@@ -334,33 +358,45 @@ class Lease:
         self.lock = threading.Lock()
 
     def call(self, packed: bytes, meanwhile: Callable[[], object] | None = None) -> Any:
-        """Send one packed command and read its reply, or :data:`FALLBACK` (no
-        connection free, ``NOSCRIPT``, connection trouble): then take the generic path.
-        Raises ``ResponseError`` (the connection stays in use: its reply was read).
-        ``meanwhile`` runs between sending and reading: client work hidden behind the
-        server's (it may not run if the call falls back)."""
+        """Send one packed command and read its reply, or :data:`FALLBACK` when nothing
+        was sent or the command did not run (no connection free, an idle connection
+        the server closed, a failed send, ``NOSCRIPT``): then take the generic path.
+        Raises ``ResponseError`` (the connection stays in use: its reply was read), and
+        redis-py's ``TimeoutError`` / ``ConnectionError`` when the reply was lost after
+        sending (the command may have run: never re-send it). ``meanwhile`` runs
+        between sending and reading: client work hidden behind the server's (it does
+        not run when nothing was sent)."""
         try:
             conn = self.free.pop()
         except IndexError:
             conn = self._borrow()
             if conn is None:
                 return FALLBACK
+        if _closed_meanwhile(conn._sock):  # restarted, killed, idle timeout: not sent
+            self._drop(conn)
+            return FALLBACK
         try:
             conn.send_packed_command((packed,), False)
+        except BaseException as exc:
+            # a failed send left at most part of the command, closed with the
+            # connection: Redis discards it
+            self._drop(conn)
+            if isinstance(exc, _DOWN):
+                return FALLBACK
+            raise
+        try:
             if meanwhile is not None:
                 meanwhile()
             reply = conn.read_response()
-        except NoScriptError:  # the generic path loads the script
+        except NoScriptError:  # the script did not run: the generic path loads it
             self._give_back(conn)
             return FALLBACK
         except ResponseError:
             self._give_back(conn)  # the reply was read: the connection is in sync
             raise
-        except BaseException as exc:
-            self._drop(conn)  # a reply may be pending: never reuse it
-            if isinstance(exc, _DOWN):
-                return FALLBACK  # the generic path retries, reconnects, or raises
-            raise
+        except BaseException:
+            self._drop(conn)  # a reply may be pending: never reuse it; the command may
+            raise  # have run (a timeout): the caller raises, never re-sends
         self._give_back(conn)
         return reply
 
@@ -463,6 +499,15 @@ def aeligible(client: Any) -> bool:
     )
 
 
+async def _drained(writer: asyncio.StreamWriter, timeout: float | None) -> None:
+    """Wait for the write buffer to drain; out of time, redis-py's ``TimeoutError`` (what
+    a caller maps, as for a reply that did not come)."""
+    try:
+        await asyncio.wait_for(writer.drain(), timeout)
+    except asyncio.TimeoutError as exc:
+        raise write_timeout() from exc
+
+
 class AsyncLease:
     """:class:`Lease` for an asyncio client: up to ``max_connections`` connections of
     its pool, used by the event loop ``loop`` only (held weakly: a lease must not keep
@@ -500,24 +545,26 @@ class AsyncLease:
         # the write in a task under wait_for when a socket timeout is set (~30 us of
         # client time a call on Python 3.11).
         writer = conn._writer
-        if writer is None or writer.transport.is_closing():  # closed by the server
-            await self._drop(conn)
+        if (
+            writer is None
+            or writer.transport.is_closing()
+            or _closed_meanwhile(writer.transport.get_extra_info("socket"))
+        ):
+            await self._drop(conn)  # closed by the server: nothing sent yet
             return FALLBACK
         try:
             writer.write(packed)
             if writer.transport.get_write_buffer_size():  # a large command: flow control
-                await asyncio.wait_for(writer.drain(), conn.socket_timeout)
+                await _drained(writer, conn.socket_timeout)
             reply = await conn.read_response()
-        except NoScriptError:  # the generic path loads the script
+        except NoScriptError:  # the script did not run: the generic path loads it
             await self._give_back(conn)
             return FALLBACK
         except ResponseError:
             await self._give_back(conn)  # the reply was read: the connection is in sync
             raise
-        except BaseException as exc:  # CancelledError too: a reply may be pending
-            await self._drop(conn)
-            if isinstance(exc, _DOWN):
-                return FALLBACK  # the generic path retries, reconnects, or raises
+        except BaseException:  # CancelledError too: a reply may be pending, and the
+            await self._drop(conn)  # command may have run: never re-sent
             raise
         await self._give_back(conn)
         return reply

@@ -45,6 +45,7 @@ __all__ = [
     "map_redis_error",
     "search_timeout_error",
     "translate_errors",
+    "write_timeout",
 ]
 
 #: The server could not be reached or did not answer in time.
@@ -76,6 +77,12 @@ def fault_kind(exc: BaseException) -> str:
     if isinstance(exc, redis.exceptions.ConnectionError):
         return "down"
     return "other"
+
+
+def write_timeout() -> redis.exceptions.TimeoutError:
+    """redis-py's fault for a write that did not finish in time, for code that times a
+    socket write itself (the asyncio fast path's flow control): one of :data:`FAULTS`."""
+    return redis.exceptions.TimeoutError("Timeout writing to socket")
 
 
 def describe_url(url: str) -> str:

@@ -1,5 +1,5 @@
-"""Fault injection on a test's own redis-server: kill, pause, restart on the same
-address, fill its memory, make it a read-only replica.
+"""Fault injection on a test's own redis-server: kill, pause, keep busy, restart on the
+same address, fill its memory, make it a read-only replica.
 
 Only the process this helper started is ever signalled (by its PID). The server
 listens on a fixed loopback port, so a restarted server has the same URL and a
@@ -21,6 +21,9 @@ import redis
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.server import EmbeddedRedis, ensure_executable, find_binaries
+
+#: Runs for ARGV[1] seconds of the server's CPU time.
+_BUSY_SCRIPT = "local stop = os.clock() + tonumber(ARGV[1]) while os.clock() < stop do end"
 
 
 def free_port() -> int:
@@ -105,6 +108,25 @@ class FaultyRedis:
             yield
         finally:
             self.resume()
+
+    @contextmanager
+    def busy(self, seconds: float) -> Iterator[None]:
+        """Keep the server busy for at least ``seconds`` with another client's slow script
+        (any slow command does the same: a big DEL, KEYS): other clients' commands wait
+        behind it, then run. Returns when the script has ended."""
+        admin = self.admin()
+        # os.clock: TIME is frozen inside a script. No BUSY replies to other clients on a
+        # loaded machine, where the script's wall time exceeds its CPU time.
+        admin.config_set("busy-reply-threshold", 60_000)
+        conn = admin.connection_pool.get_connection()
+        try:
+            conn.send_command("EVAL", _BUSY_SCRIPT, 0, seconds)
+            time.sleep(0.1)  # the server has taken the script up
+            yield
+            conn.read_response(timeout=60)
+        finally:
+            admin.connection_pool.release(conn)
+            admin.close()
 
     def restart(self) -> None:
         """Kill the server and start a new one on the same port (empty without data_dir)."""

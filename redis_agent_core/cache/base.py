@@ -306,7 +306,8 @@ class CacheStore:
         client = self.config.get_client()
         try:
             # redis-py's generic packing and pool bookkeeping cost ~60 µs of a ~250 µs
-            # write; the fast path answers FALLBACK (NOSCRIPT, trouble) for the generic one
+            # write; the fast path answers FALLBACK (NOSCRIPT, trouble before sending) for
+            # the generic one, and raises a timeout after sending (a fault: no write)
             lease = self._fast.lease(client)
             if lease is None or lease.call(pack_commands([UPDATE.evalsha(keys, args)])) is FALLBACK:
                 UPDATE(client, keys, args)

@@ -259,7 +259,8 @@ class SessionStore:
         """The reply of a plain append sent pre-packed on a leased connection, or
         ``FALLBACK`` for the generic path: no packed call (:meth:`_packed_append`), no
         lease (another client type, every leased connection busy), NOSCRIPT, or
-        connection trouble (the generic path retries, reconnects or raises)."""
+        connection trouble before sending. A reply lost after sending (a timeout) raises
+        :class:`RedisUnavailableError`: the append may have run, so it is never re-sent."""
         packed = self._packed_append(session_id, payloads, now_ms)
         lease = None if packed is None else _fast_path(self.config).lease(self._client())
         if lease is None or packed is None:

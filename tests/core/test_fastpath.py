@@ -170,6 +170,44 @@ def test_killed_connection_falls_back_once_then_recovers(client: redis.Redis, ke
     assert _in_use(client) == 0
 
 
+def test_a_reply_lost_after_sending_raises_and_the_command_runs_once(
+    faulty_redis: FaultyRedis,
+) -> None:
+    # the server busy past the socket timeout: the command was sent and runs later, so
+    # handing it back (FALLBACK) would have it sent a second time
+    client = redis.Redis.from_url(faulty_redis.url, socket_timeout=0.3)
+    path = FastPath()
+    lease = path.lease(client)
+    assert lease is not None
+    sha = client.script_load(LUA)
+    assert lease.call(_incr(sha, "n", 1)) == 1
+    with faulty_redis.busy(0.6), pytest.raises(redis.exceptions.TimeoutError):
+        lease.call(_incr(sha, "n", 1))
+    assert lease.count == 0 and not lease.free  # dropped with its unread reply
+    assert int(client.get("n")) == 2  # type: ignore[arg-type]  # it ran, once
+    assert lease.call(_incr(sha, "n", 1)) == 3  # the same lease works again
+    path.close()
+    client.close()
+
+
+async def test_async_reply_lost_after_sending_raises_and_the_command_runs_once(
+    faulty_redis: FaultyRedis,
+) -> None:
+    client = aredis.Redis.from_url(faulty_redis.url, socket_timeout=0.3)
+    lease = AsyncFastPath().lease(client)
+    assert lease is not None
+    sha = await client.script_load(LUA)
+    assert await lease.call(_incr(sha, "n", 1)) == 1
+    with faulty_redis.busy(0.6):
+        with pytest.raises(redis.exceptions.TimeoutError):
+            await lease.call(_incr(sha, "n", 1))
+        assert lease.count == 0 and not lease.free
+    assert int(await client.get("n")) == 2
+    assert await lease.call(_incr(sha, "n", 1)) == 3
+    await lease.aclose()
+    await client.aclose()
+
+
 def test_bounded_under_many_threads(client: redis.Redis, key: str) -> None:
     path = FastPath(max_connections=3)
     sha = client.script_load(LUA)

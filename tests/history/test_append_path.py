@@ -8,10 +8,12 @@ import pytest
 import redis
 
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_core.fastpath import MAX_LEASED, AsyncLease
 from redis_agent_core.history import SessionStore
 from redis_agent_core.history.store import _afast_path
 from redis_agent_core.server import EmbeddedRedis
+from tests.faults import FaultyRedis
 
 
 def _state(client: redis.Redis, store: SessionStore, session: str) -> dict[str, object]:
@@ -250,4 +252,51 @@ async def test_commands_of_several_roles_share_one_round_trip_after_script_flush
     with pytest.raises(ConfigError, match="at least one payload"):
         store.append_commands("s", [])
     await config.get_async_client().aclose()
+    config.close()
+
+
+def test_an_append_whose_reply_is_lost_raises_and_is_written_once(
+    faulty_redis: FaultyRedis,
+) -> None:
+    # another client keeps the server busy past the socket timeout: the append was sent
+    # and runs later, so sending it again (the generic path, whose retries last until
+    # the server is free) would store it twice
+    config = faulty_redis.config("busy", socket_timeout=0.3, retries=10)
+    store = SessionStore(config, ttl=60)
+    store.append("s", [b"0"])
+    with faulty_redis.busy(0.5), pytest.raises(RedisUnavailableError, match="timed out"):
+        store.append("s", [b"1"])
+    assert store.read("s") == [b"0", b"1"]
+    assert store.append("s", [b"2"]) == 3  # the same store works again
+    assert store.read("s") == [b"0", b"1", b"2"]
+    store.close()
+    config.close()
+
+
+BIG = b'"' + b"x" * (32 << 20) + b'"'  # larger than the socket buffers
+
+
+@pytest.mark.parametrize(
+    ("payload", "error", "stored"),
+    [(b"2", "Timeout reading", [[b"2"]]), (BIG, "Timeout writing", [[], [BIG]])],
+    ids=["reply lost", "write unfinished"],
+)
+async def test_async_append_cut_off_by_a_busy_server_raises_and_is_never_repeated(
+    faulty_redis: FaultyRedis, payload: bytes, error: str, stored: list[list[bytes]]
+) -> None:
+    # the append left the client whole (its reply is lost: it runs once the server is
+    # free) or in part (the busy server reads nothing: the rest may still go out as the
+    # connection closes), so it is not sent again
+    config = faulty_redis.config("abusy", socket_timeout=0.3, retries=10)
+    store = SessionStore(config, ttl=60)
+    await store.aappend("s", [b"0"])
+    await store.aappend("s", [b"1"])  # on the lease
+    with faulty_redis.busy(0.5):
+        with pytest.raises(RedisUnavailableError, match=error):
+            await store.aappend("s", [payload])
+    messages = await store.aread("s")
+    assert messages[:2] == [b"0", b"1"] and messages[2:] in stored  # never twice
+    assert await store.aappend("s", [b"3"]) == len(messages) + 1  # the same store works
+    await store.aclose()
+    await config.aclose()
     config.close()

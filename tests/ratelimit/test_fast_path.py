@@ -8,12 +8,15 @@ import gc
 import threading
 from collections.abc import Callable
 
+import pytest
 import redis
 
 from redis_agent_core import fastpath
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
 from redis_agent_core.ratelimit import limiter as limiter_module
+from tests.faults import FaultyRedis
 
 Make = Callable[..., RateLimiter]
 
@@ -104,3 +107,21 @@ def test_custom_clients_take_the_ordinary_path(redis_url: str) -> None:
     finally:
         limiter.reset(user="u")
         client.close()
+
+
+def test_a_decision_whose_reply_is_lost_raises_and_charges_once(
+    faulty_redis: FaultyRedis,
+) -> None:
+    # another client keeps the server busy past the socket timeout: the acquire was sent
+    # and runs later; sent again (the generic path, whose retries last until the server
+    # is free), it would charge twice, the first charge settleable by no reservation
+    config = faulty_redis.config("rl-busy", socket_timeout=0.3, retries=10)
+    limits = [RequestLimit(10, 60.0, per="global"), TokenBudget.daily(1000, per="global")]
+    limiter = RateLimiter(limits, config=config, name="busy")
+    assert limiter.try_acquire(tokens=100).allowed
+    with faulty_redis.busy(0.5), pytest.raises(RedisUnavailableError, match="timed out"):
+        limiter.try_acquire(tokens=100)
+    left = {"req-global-10per1m": 8, "tok-global-fixed-1000per1d": 800}
+    assert limiter.peek(requests=0, tokens=0).remaining == left  # charged once
+    assert limiter.try_acquire(tokens=100).allowed  # the same limiter works again
+    config.close()
