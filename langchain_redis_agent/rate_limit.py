@@ -226,6 +226,7 @@ class RateLimitCallbackHandler(_HandlerCore, BaseCallbackHandler):
     which stops the call (``raise_error = True``). Redis down: the limiter's
     ``on_unavailable`` policy decides (``fail_closed`` raises
     :class:`~redis_agent_core.errors.RedisUnavailableError`); settling never raises.
+    A cancelled ``ainvoke`` gets no callback from LangChain: :meth:`refund` it.
     """
 
     raise_error = True
@@ -277,9 +278,18 @@ class RateLimitCallbackHandler(_HandlerCore, BaseCallbackHandler):
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A failed call gives its reserved tokens back (the request stays counted)."""
+        self.refund(run_id)
+
+    def refund(self, run_id: UUID) -> bool:
+        """Give back the tokens reserved for run ``run_id`` (the request stays counted).
+
+        For a run that ends with neither ``on_llm_end`` nor ``on_llm_error``: LangChain
+        calls neither when an ``ainvoke`` is cancelled (``task.cancel()``, a timeout
+        around it), so pass ``config={"run_id": ...}`` and call this where you catch the
+        cancellation. False when nothing is reserved for it (settled, or never charged).
+        """
         reservation = self._reservations.pop(run_id, None)
-        if reservation is not None:
-            self.limiter.settle(reservation, 0)
+        return reservation is not None and self.limiter.settle(reservation, 0)
 
 
 class AsyncRateLimitCallbackHandler(_HandlerCore, AsyncCallbackHandler):
@@ -341,6 +351,9 @@ class AsyncRateLimitCallbackHandler(_HandlerCore, AsyncCallbackHandler):
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A failed call gives its reserved tokens back (the request stays counted)."""
+        await self.refund(run_id)
+
+    async def refund(self, run_id: UUID) -> bool:
+        """Async :meth:`RateLimitCallbackHandler.refund`: for a cancelled ``ainvoke``."""
         reservation = self._reservations.pop(run_id, None)
-        if reservation is not None:
-            await self.limiter.asettle(reservation, 0)
+        return reservation is not None and await self.limiter.asettle(reservation, 0)

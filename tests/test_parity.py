@@ -1592,7 +1592,7 @@ def _limit_handlers(config: RedisAgentConfig) -> Twins:
 
 @twin_case(
     AsyncRateLimitCallbackHandler,
-    "on_llm_start on_chat_model_start on_llm_end on_llm_error",
+    "on_llm_start on_chat_model_start on_llm_end on_llm_error refund",
     _limit_handlers,
 )
 async def rate_limit_handlers(h: Twins, call: Runner, config: RedisAgentConfig) -> None:
@@ -1601,6 +1601,7 @@ async def rate_limit_handlers(h: Twins, call: Runner, config: RedisAgentConfig) 
     await call("on_llm_end", _llm_result("hi", 10), run_id=RUNS[0])  # settles 10 of 50
     await call("on_chat_model_start", {}, [[HumanMessage("again")]], run_id=RUNS[1], metadata=user)
     await call("on_llm_error", ValueError("x"), run_id=RUNS[1])  # its 50 come back
+    await call("refund", RUNS[1])  # once only: False (a real refund: test_langchain.py)
     await call("on_chat_model_start", {}, [[HumanMessage("3rd")]], run_id=RUNS[2], metadata=user)
     await call("on_llm_end", _llm_result("late", 5), run_id=RUNS[2])  # nothing reserved: no-op
     call.note(h.limiter.peek(user="u"))

@@ -3,15 +3,20 @@ chain with a fake model that reports usage."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from langchain_core.caches import InMemoryCache
+from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_redis_agent import (
@@ -106,6 +111,70 @@ def test_failed_call_refunds_tokens(make_limiter: Make) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the fake model's own error
         model.invoke("boom", config={"callbacks": [handler], "metadata": {"user_id": "e"}})
     assert limiter.peek(user="e").remaining[budget.name] == 1000
+
+
+class SlowChatModel(BaseChatModel):
+    """A chat model whose answer takes 5 s: the tests cancel it before."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "slow"
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        raise NotImplementedError
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> ChatResult:
+        await asyncio.sleep(5)
+        raise AssertionError("not cancelled")
+
+    async def _astream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        await asyncio.sleep(5)
+        yield ChatGenerationChunk(message=AIMessageChunk(content="late"))
+
+
+async def _cancelled(call: Any) -> None:
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(call, 0.1)
+
+
+async def test_a_cancelled_call_is_refunded_by_hand_and_a_cancelled_stream_by_itself(
+    make_limiter: Make,
+) -> None:
+    limiter = make_limiter([RequestLimit(5, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter, estimator=lambda text, params: 300)
+    run_id = uuid.uuid4()
+    config: Any = {"callbacks": [handler], "metadata": {"user_id": "lee"}, "run_id": run_id}
+    await _cancelled(SlowChatModel().ainvoke("hi", config=config))
+    # LangChain calls neither on_llm_end nor on_llm_error for a cancelled ainvoke
+    assert limiter.peek(user="lee", requests=0).remaining[TOKENS.name] == 700
+    assert handler.refund(run_id) and not handler.refund(run_id)  # once
+    assert limiter.peek(user="lee", requests=0).remaining[TOKENS.name] == 1000
+
+    async def stream() -> None:
+        async for _ in SlowChatModel().astream("hi", config={**config, "run_id": None}):
+            pass
+
+    await _cancelled(stream())  # a cancelled stream gets on_llm_error: refunded
+    assert limiter.peek(user="lee", requests=0).remaining == {
+        "req-user-5per1m": 3,  # the requests stay counted
+        TOKENS.name: 1000,
+    }
+    assert not handler._reservations
+
+
+async def test_async_handler_refunds_a_cancelled_call_by_hand(make_limiter: Make) -> None:
+    limiter = make_limiter([TOKENS])
+    handler = AsyncRateLimitCallbackHandler(limiter, estimator=lambda text, params: 300)
+    run_id = uuid.uuid4()
+    config: Any = {"callbacks": [handler], "metadata": {"user_id": "max"}, "run_id": run_id}
+    await _cancelled(SlowChatModel().ainvoke("hi", config=config))
+    assert limiter.peek(user="max", requests=0).remaining[TOKENS.name] == 700
+    assert await handler.refund(run_id) and not await handler.refund(run_id)
+    assert limiter.peek(user="max", requests=0).remaining[TOKENS.name] == 1000
 
 
 async def test_async_callback_handler(make_limiter: Make, aconfig: RedisAgentConfig) -> None:

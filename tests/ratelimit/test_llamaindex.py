@@ -3,6 +3,7 @@ query engine with a mock LLM that reports usage."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -127,6 +128,29 @@ def test_failed_call_refunds_tokens(make_limiter: Make) -> None:
         llm.complete("hello")
     status = limiter.peek(user="jo", requests=0)
     assert status.remaining == {"req-user-5per1m": 4, TOKENS.name: 1000}  # the request counts
+    assert not handler._reservations
+
+
+class SlowLLM(MockLLM):
+    """MockLLM whose async completion takes 5 s: the test cancels it before."""
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        await asyncio.sleep(5)
+        raise AssertionError("not cancelled")
+
+
+async def test_a_cancelled_call_refunds_tokens(make_limiter: Make) -> None:
+    # LlamaIndex ends the LLM event with the CancelledError: the handler refunds itself
+    limiter = make_limiter([RequestLimit(5, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter, user="ned", estimator=lambda text: 300)
+    llm = SlowLLM(callback_manager=CallbackManager([handler]))
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(llm.acomplete("hello"), 0.1)
+    status = limiter.peek(user="ned", requests=0)
+    assert status.remaining == {"req-user-5per1m": 4, TOKENS.name: 1000}
     assert not handler._reservations
 
 
