@@ -16,8 +16,9 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
@@ -25,6 +26,7 @@ import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import EqualJitterBackoff
+from redis.client import NEVER_DECODE
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
@@ -38,6 +40,7 @@ from .sentinel import SentinelURL, is_sentinel_url, parse_sentinel_url
 __all__ = [
     "ENV_URL",
     "MAX_TTL",
+    "RAW_REPLY",
     "RedisAgentConfig",
     "backoff",
     "check_seconds",
@@ -59,6 +62,13 @@ _url_fallback: Callable[[], str] | None = None
 # overflow a signed 64-bit time (ttl above ~9.2e15 s), and inside a Lua script that
 # refusal comes after the script's earlier writes: they stay, without a TTL.
 MAX_TTL = 100 * 365 * 24 * 3600
+
+# ``execute_command`` options that read a reply as bytes even on a client given with
+# ``decode_responses=True`` (a peer's ``redis_client=``): vectors and serialized values
+# are not UTF-8, and the pack's parsers read bytes. redis-py's own per-command switch,
+# on sync, asyncio and cluster clients and their pipelines; a MULTI/EXEC decodes its
+# EXEC reply regardless, so such reads run outside one.
+RAW_REPLY: Mapping[str, Any] = MappingProxyType({NEVER_DECODE: True})
 
 
 def check_ttl_seconds(ttl: object, what: str = "ttl") -> int | None:

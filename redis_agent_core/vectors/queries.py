@@ -14,6 +14,7 @@ import redis
 
 from .. import telemetry
 from ..capabilities import get_capabilities
+from ..config import RAW_REPLY
 from ..errors import ConfigError
 from ..redis_errors import (
     translate_errors,
@@ -160,7 +161,9 @@ class IndexQueries(IndexLifecycleMixin):
         with translate_errors(self.config, f"searching {self.name!r}"):
             started = time.perf_counter()
             try:
-                reply = self.index.retrying(lambda: execute(*command))
+                # bytes also on a decode_responses=True client: MMR and
+                # return_vectors read the raw vectors
+                reply = self.index.retrying(lambda: execute(*command, **RAW_REPLY))
             except redis.exceptions.ResponseError as exc:
                 limit = q.limit_error(exc)
                 if limit is not None:
@@ -176,7 +179,7 @@ class IndexQueries(IndexLifecycleMixin):
         with translate_errors(self.config, f"searching {self.name!r}"):
             started = time.perf_counter()
             try:
-                reply = await self.index.aretrying(lambda: execute(*command))
+                reply = await self.index.aretrying(lambda: execute(*command, **RAW_REPLY))
             except redis.exceptions.ResponseError as exc:
                 limit = q.limit_error(exc)
                 if limit is not None:

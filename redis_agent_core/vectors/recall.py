@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..config import RedisAgentConfig
+from ..config import RAW_REPLY, RedisAgentConfig
 from ..errors import ConfigError
 from ..keys import unescape_part
 from ..redis_errors import translate_errors
@@ -252,7 +252,7 @@ class IndexRecall(IndexQueries):
         with translate_errors(self.config, f"measuring the recall of {self.name!r}"):
             pipe = self.config.get_client().pipeline(transaction=False)
             for c in commands:
-                pipe.execute_command(*c)
+                pipe.execute_command(*c, **RAW_REPLY)  # the sampled vectors
             return list(pipe.execute())
 
     def _ids(self, replies: list[Any], own: list[str], k: int) -> list[list[str]]:
@@ -368,7 +368,7 @@ class IndexRecall(IndexQueries):
         with translate_errors(self.config, f"measuring the recall of {self.name!r}"):
             pipe = self.config.get_async_client().pipeline(transaction=False)
             for c in commands:
-                pipe.execute_command(*c)
+                pipe.execute_command(*c, **RAW_REPLY)  # the sampled vectors
             return list(await pipe.execute())
 
     async def _ameasure(self, sample: int, k: int, seed: int | None) -> _Sample:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aredis
 from langchain_core.embeddings import Embeddings
 from redisvl.query import VectorQuery
 from redisvl.schema import IndexSchema
@@ -210,6 +211,34 @@ def test_redis_client_is_used_for_sync_and_async(redis_url: str, namespace: str)
     finally:
         store.index.drop()
         client.close()
+
+
+async def test_mmr_with_a_decoding_redis_client(redis_url: str, namespace: str) -> None:
+    # langchain-redis users often build their client with decode_responses=True: MMR
+    # reads the raw vectors (a0 is 1.0, 0.0: not UTF-8) and used to raise
+    # UnicodeDecodeError
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    aclient = aredis.Redis.from_url(redis_url, decode_responses=True)
+
+    def make(c: redis.Redis | aredis.Redis) -> RedisVectorStore:
+        return RedisVectorStore(AngleEmbeddings(), redis_client=c, key_prefix=f"{namespace}:dc",
+                                index_name=f"{namespace}dc", algorithm="flat", dims=2)  # fmt: skip
+
+    stores = [make(client)]
+    try:
+        stores[0].add_texts(["a0 x", "a1 near duplicate", "a40 y"], ids=["x", "dup", "y"])
+        mmr = stores[0].max_marginal_relevance_search("a0", k=2, fetch_k=3, lambda_mult=0.3)
+        assert [d.id for d in mmr] == ["x", "y"]
+        stores.append(make(aclient))  # an asyncio client given as redis_client=
+        for store in stores:
+            found = await store.amax_marginal_relevance_search(
+                "a0", k=2, fetch_k=3, lambda_mult=0.3
+            )
+            assert [d.id for d in found] == ["x", "y"]
+    finally:
+        stores[0].index.drop()
+        client.close()
+        await aclient.aclose()
 
 
 def test_a_langchain_redis_config_is_read(redis_url: str, namespace: str) -> None:

@@ -167,6 +167,26 @@ def test_connection_arguments(redis_url: str, namespace: str) -> None:
         client.close()
 
 
+async def test_mmr_with_a_decoding_redis_client(redis_url: str, namespace: str) -> None:
+    # the peer's users often pass decode_responses=True clients: MMR reads the raw
+    # vectors (1.0 is 00 00 80 3f, not UTF-8) and used to raise UnicodeDecodeError
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    aclient = aredis.Redis.from_url(redis_url, decode_responses=True)
+    store = RedisVectorStore(
+        schema=peer_schema(namespace), redis_client=client, redis_client_async=aclient
+    )
+    try:
+        store.add(NODES)
+        query = VectorStoreQuery(query_embedding=[1.0, 0.0, 0.0], similarity_top_k=2,
+                                 mode="mmr", mmr_threshold=0.3)  # fmt: skip
+        assert store.query(query).ids == ["n1", "n3"]
+        assert (await store.aquery(query)).ids == ["n1", "n3"]
+    finally:
+        store.index.drop()
+        client.close()
+        await aclient.aclose()
+
+
 def test_node_ids_come_back_exactly(config: RedisAgentConfig) -> None:
     """An id sharing characters with the key prefix is returned and stored unchanged."""
     schema = IndexSchema.from_dict({

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import redis
+import redis.asyncio as aredis
 
 from redis_agent_core.capabilities import get_capabilities
 from redis_agent_core.config import RedisAgentConfig
@@ -211,6 +212,34 @@ def test_mmr_diversifies(config: RedisAgentConfig) -> None:
     assert [h.id for h in index.search([1.0, 0.0], 2)] == ["a", "a2"]
     assert [h.id for h in index.mmr([1.0, 0.0], 2, fetch_k=3, lambda_mult=0.3)] == ["a", "b"]
     assert [h.id for h in index.mmr([1.0, 0.0], 2, fetch_k=3, lambda_mult=1.0)] == ["a", "a2"]
+
+
+@pytest.mark.parametrize("storage", ["hash", "json"])
+async def test_raw_vectors_read_through_a_decoding_client(
+    redis_url: str, namespace: str, storage: str
+) -> None:
+    # a client built with decode_responses=True (what peers' users pass as
+    # redis_client=): MMR, return_vectors and recall read the stored float bytes
+    # (1.0 is 00 00 80 3f, not UTF-8) and used to raise UnicodeDecodeError
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    aclient = aredis.Redis.from_url(redis_url, decode_responses=True)
+    cfg = RedisAgentConfig(url=redis_url, namespace=namespace, client=client, async_client=aclient)
+    index = VectorIndex("dec", config=cfg, dims=2, storage=storage)  # type: ignore[arg-type]
+    try:
+        index.add(["a", "a-dup", "b"], ids=["a", "a2", "b"],
+                  vectors=[[1.0, 0.0], [0.999, 0.01], [0.8, 0.6]])  # fmt: skip
+        assert [h.id for h in index.mmr([1.0, 0.0], 2, fetch_k=3, lambda_mult=0.3)] == ["a", "b"]
+        mmr = await index.ammr([1.0, 0.0], 2, fetch_k=3, lambda_mult=0.3)
+        assert [h.id for h in mmr] == ["a", "b"]
+        for hit in (index.search([1.0, 0.0], 1, return_vectors=True)
+                    + await index.asearch([1.0, 0.0], 1, return_vectors=True)):  # fmt: skip
+            assert hit.vector is not None and list(hit.vector) == [1.0, 0.0]
+        assert index.measure_recall(sample=3, k=1).recall == 1.0
+        assert (await index.ameasure_recall(sample=3, k=1)).recall == 1.0
+    finally:
+        index.drop()
+        client.close()
+        await aclient.aclose()
 
 
 def test_text_and_hybrid(config: RedisAgentConfig, rng: np.random.Generator) -> None:
