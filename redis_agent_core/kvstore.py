@@ -14,7 +14,7 @@ from typing import cast
 
 from redis.cluster import RedisCluster
 
-from .config import RedisAgentConfig, get_default_config
+from .config import RAW_REPLY, RedisAgentConfig, get_default_config
 from .errors import ConfigError
 from .keys import escape_part, unescape_part
 from .redis_errors import translate_errors
@@ -87,9 +87,13 @@ class KVStore:
         full = [self.key(k, collection) for k in keys]
         client = self.config.get_client()
         with translate_errors(self.config, f"reading from store {self.name!r}"):
-            if isinstance(client, RedisCluster):
-                return cast(list[bytes | None], client.mget_nonatomic(full))
-            return cast(list[bytes | None], client.mget(full))
+            # values are bytes (RAW_REPLY: also on a decode_responses=True client)
+            if isinstance(client, RedisCluster):  # keys in many slots: a GET each
+                pipe = client.pipeline(transaction=False)
+                for key in full:
+                    pipe.execute_command("GET", key, **RAW_REPLY)
+                return cast(list[bytes | None], pipe.execute())
+            return cast(list[bytes | None], client.execute_command("MGET", *full, **RAW_REPLY))
 
     def mset(
         self,
@@ -138,8 +142,12 @@ class KVStore:
         client = self.config.get_async_client()
         with translate_errors(self.config, f"reading from store {self.name!r}"):
             if self.config.is_cluster():
-                return cast(list[bytes | None], await client.mget_nonatomic(full))  # type: ignore[union-attr]
-            return cast(list[bytes | None], await client.mget(full))
+                pipe = client.pipeline(transaction=False)
+                for key in full:
+                    pipe.execute_command("GET", key, **RAW_REPLY)
+                return cast(list[bytes | None], await pipe.execute())
+            reply = await client.execute_command("MGET", *full, **RAW_REPLY)
+            return cast(list[bytes | None], reply)
 
     async def amset(
         self,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aredis
 
 from redis_agent_core.capabilities import Capabilities, get_capabilities
 from redis_agent_core.config import RedisAgentConfig
@@ -102,6 +103,19 @@ async def aconfig(config: RedisAgentConfig) -> AsyncIterator[RedisAgentConfig]:
     """The same config, with its asyncio pool closed after an async test."""
     yield config
     await config.aclose()
+
+
+@pytest.fixture
+async def decoding_config(
+    config: RedisAgentConfig, redis_url: str
+) -> AsyncIterator[RedisAgentConfig]:
+    """``config`` on sync and asyncio clients built with ``decode_responses=True``, as
+    peers' users pass them (``redis_client=``)."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    aclient = aredis.Redis.from_url(redis_url, decode_responses=True)
+    yield config.with_options(client=client, async_client=aclient)
+    client.close()
+    await aclient.aclose()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ Redis stopped mid-run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -89,6 +90,37 @@ class TestRedisByteStoreAsync(BaseStoreAsyncTests[bytes]):
     @pytest.fixture
     def three_values(self) -> tuple[bytes, bytes, bytes]:
         return b"foo", b"bar", b"\x00\xffbuzz"
+
+
+class TestRedisByteStoreDecodingClient(TestRedisByteStoreSync):
+    """A client given with decode_responses=True: values still come back as the bytes
+    written (b"\\x00\\xffbuzz" raised UnicodeDecodeError)."""
+
+    @pytest.fixture
+    def kv_store(self, decoding_config: RedisAgentConfig) -> BaseStore[str, bytes]:
+        return RedisByteStore(decoding_config)
+
+
+class TestRedisByteStoreDecodingClientAsync(TestRedisByteStoreAsync):
+    @pytest.fixture
+    async def kv_store(self, decoding_config: RedisAgentConfig) -> BaseStore[str, bytes]:
+        return RedisByteStore(decoding_config)
+
+
+def test_byte_store_on_a_cluster(cluster_config: RedisAgentConfig) -> None:
+    # keys of a store live in many slots: read with one GET each
+    store = RedisByteStore(cluster_config, name="spread")
+    pairs = [(f"k{i}", b"\xff%d" % i) for i in range(20)]
+    store.mset(pairs)
+    assert store.mget([k for k, _ in pairs] + ["missing"]) == [v for _, v in pairs] + [None]
+
+    async def amget() -> list[bytes | None]:
+        try:
+            return await store.amget(["k3", "missing", "k17"])
+        finally:
+            await cluster_config.aclose()
+
+    assert asyncio.run(amget()) == [b"\xff3", None, b"\xff17"]
 
 
 def test_byte_store_keys_with_glob_and_brace_characters(config: RedisAgentConfig) -> None:
