@@ -12,15 +12,31 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from .config import RedisAgentConfig
+from .config import RAW_REPLY, RedisAgentConfig
 from .redis_errors import translate_errors
 
-__all__ = ["Plan", "Step", "arun_plan", "run_plan"]
+__all__ = ["Plan", "Step", "arun_plan", "raw_replies", "run_plan"]
 
 T = TypeVar("T")
 Step = tuple[bool, Callable[[Any], Any]]
 """(MULTI/EXEC or not, a function queuing commands on a pipeline)."""
 Plan = Generator[Step, Any, T]
+
+
+def raw_replies(pipe: Any) -> Any:
+    """``pipe`` with the replies of every command queued on it read as bytes
+    (``RAW_REPLY``), as the plans' parsers expect, also on a client given with
+    ``decode_responses=True``: checkpoint values, node cache entries and vectors are not
+    UTF-8. A redis-py pipeline (sync, asyncio, cluster) queues every command method
+    through ``execute_command``, so wrapping it covers them all. Not for a MULTI/EXEC
+    pipeline, whose EXEC reply decodes regardless (its steps write)."""
+    queue = pipe.execute_command
+
+    def execute_command(*args: Any, **options: Any) -> Any:
+        return queue(*args, **{**options, **RAW_REPLY})
+
+    pipe.execute_command = execute_command
+    return pipe
 
 
 def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
@@ -31,7 +47,7 @@ def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
             transaction, queue = next(plan)
             while True:
                 with client.pipeline(transaction=transaction) as pipe:
-                    queue(pipe)
+                    queue(pipe if transaction else raw_replies(pipe))
                     replies = pipe.execute()
                 transaction, queue = plan.send(replies)
         except StopIteration as done:
@@ -49,7 +65,7 @@ async def arun_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
                 # always under `async with`: redis-py 8.1's asyncio cluster MULTI/EXEC
                 # outside it fails now and then with "Event loop is closed"
                 async with client.pipeline(transaction=transaction) as pipe:
-                    queue(pipe)
+                    queue(pipe if transaction else raw_replies(pipe))
                     replies = await pipe.execute()
                 transaction, queue = plan.send(replies)
         except StopIteration as done:

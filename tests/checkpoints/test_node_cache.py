@@ -76,6 +76,20 @@ def test_clear_by_namespace_and_all(config: RedisAgentConfig) -> None:
     assert list(config.get_client().scan_iter(match=f"{config.namespace}:nc:*")) == []
 
 
+async def test_a_decoding_redis_client_reads_entries(decoding_config: RedisAgentConfig) -> None:
+    # serialized entries are not UTF-8: a decode_responses=True client raised
+    # UnicodeDecodeError
+    cache = RedisNodeCache(decoding_config)
+    a = ("__pregel_ns_writes", "double")
+    cache.set({(a, "k1"): (b"\xff\x80", None)})
+    await cache.aset({(a, "k2"): ({"v": b"\x80"}, 30)})
+    assert cache.get([(a, "k1"), (a, "k2")]) == {(a, "k1"): b"\xff\x80", (a, "k2"): {"v": b"\x80"}}
+    assert await cache.aget([(a, "k1"), (a, "zz")]) == {(a, "k1"): b"\xff\x80"}
+    await cache.aclear()
+    cache.clear()
+    assert cache.get([(a, "k1")]) == {}
+
+
 def test_a_ttl_passes_then_the_node_runs_again(config: RedisAgentConfig) -> None:
     calls: list[str] = []
     graph = _graph(calls, RedisNodeCache(config), ttl=30)

@@ -232,3 +232,33 @@ def test_a_damaged_record_raises_a_clear_error(config: RedisAgentConfig) -> None
     client.hset(key, field, b"\x00\x00\x00\x09abc")  # a length running past the end
     with pytest.raises(DataCorruptionError, match="truncated"):
         saver.get_tuple(_cfg("t"))
+
+
+@pytest.mark.parametrize("saver_class", [RedisSaver, ShallowRedisSaver])
+async def test_a_decoding_redis_client_reads_checkpoints(
+    decoding_config: RedisAgentConfig, saver_class: type[RedisSaver]
+) -> None:
+    # a client built with decode_responses=True (what peers' users pass): records and
+    # serialized values (not UTF-8) used to raise UnicodeDecodeError / AttributeError
+    saver = saver_class(decoding_config)
+    parent = None
+    for i in range(3):
+        cp = _checkpoint(f"1f0-{i}", blob=b"\xff\x80" * (i + 1))
+        stored = saver.put(_cfg("t", "", parent), cp, {"step": i}, cp["channel_versions"])
+        saver.put_writes(stored, [("w", b"\x80\xfe")], f"task{i}")
+        parent = cp["id"]
+    latest = saver.get_tuple(_cfg("t"))
+    assert latest is not None and latest.checkpoint["channel_values"] == {"blob": b"\xff\x80" * 3}
+    assert [w[2] for w in latest.pending_writes or []] == [b"\x80\xfe"]
+    steps = [t.metadata["step"] for t in saver.list(_cfg("t"))]
+    assert steps == ([2] if saver_class is ShallowRedisSaver else [2, 1, 0])
+    saver.copy_thread("t", "u")
+    saver.prune(["u"])
+    copied = await saver.aget_tuple(_cfg("u"))
+    assert copied is not None and copied.checkpoint["channel_values"] == {"blob": b"\xff\x80" * 3}
+    assert [t.checkpoint["id"] async for t in saver.alist(_cfg("u"))] == ["1f0-2"]
+    await saver.acopy_thread("u", "v")
+    await saver.aprune(["v"])
+    await saver.adelete_thread("u")
+    saver.delete_thread("t")
+    assert [t.config["configurable"]["thread_id"] for t in saver.list(None)] == ["v"]

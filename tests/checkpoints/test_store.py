@@ -86,6 +86,27 @@ def test_same_answers_as_langgraphs_in_memory_store(config: RedisAgentConfig) ->
     assert [i.key for i in ours.search(("docs",), filter={"score": {"$lte": 8}})] == ["d:1"]
 
 
+async def test_a_decoding_redis_client_gives_the_same_answers(
+    decoding_config: RedisAgentConfig,
+) -> None:
+    # a client built with decode_responses=True (peers' users pass them): the store's
+    # reads used to mix str and bytes and raise TypeError
+    ours, theirs = RedisStore(decoding_config), InMemoryStore()
+    _fill(ours)
+    _fill(theirs)
+    for listing in LISTINGS:
+        want = theirs.list_namespaces(**listing)
+        assert ours.list_namespaces(**listing) == want, listing
+        assert await ours.alist_namespaces(**listing) == want, listing
+    for search in SEARCHES:
+        want = _keyed(theirs.search(search["namespace_prefix"], filter=search.get("filter")))
+        got = ours.search(search["namespace_prefix"], filter=search.get("filter"))
+        agot = await ours.asearch(search["namespace_prefix"], filter=search.get("filter"))
+        assert _keyed(got) == _keyed(agot) == want, search
+    got = await ours.aget(("users", "u1", "memories"), "m2")
+    assert got is not None and got.value == ITEMS[1][2]
+
+
 def test_range_filter_on_a_non_numeric_value_raises_like_in_memory_store(
     config: RedisAgentConfig,
 ) -> None:

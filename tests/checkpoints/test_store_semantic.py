@@ -95,17 +95,32 @@ def _index(embed: Any, fields: list[str]) -> Any:
     return {"dims": DIMS, "embed": embed, "fields": fields}
 
 
-def test_same_ranking_and_scores_as_langgraphs_in_memory_store(config: RedisAgentConfig) -> None:
+def _filled(config: RedisAgentConfig) -> tuple[RedisStore, InMemoryStore]:
+    """Our store and LangGraph's in-memory one, with the same index and corpus."""
     index = _index(bag_of_words, ["text", "tags[*]"])
     ours, theirs = RedisStore(config, index=index), InMemoryStore(index=index)
     _fill(ours)
     _fill(theirs)
+    return ours, theirs
+
+
+def test_same_ranking_and_scores_as_langgraphs_in_memory_store(config: RedisAgentConfig) -> None:
+    ours, theirs = _filled(config)
     for case in QUERIES:
         _same(_search(ours, case), _search(theirs, case), case)
     # put without a query still lists by namespace; get is unchanged
     assert [i.key for i in ours.search(("u2", "notes"))] == ["x"]
     got = ours.get(("u1", "memories"), "m1")
     assert got is not None and got.value["n"] == 1
+
+
+async def test_a_decoding_redis_client_ranks_the_same(decoding_config: RedisAgentConfig) -> None:
+    # a client built with decode_responses=True: the store's reads (items, KNN
+    # replies) used to mix str and bytes and raise TypeError
+    ours, theirs = _filled(decoding_config)
+    for case in QUERIES:
+        _same(_search(ours, case), _search(theirs, case), case)
+        _same(await _asearch(ours, case), _search(theirs, case), case)
 
 
 def test_many_items_and_a_selective_filter_stay_exact(config: RedisAgentConfig) -> None:
