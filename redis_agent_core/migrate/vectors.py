@@ -23,6 +23,7 @@ import orjson
 
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, DataCorruptionError
+from ..plans import raw_replies
 from ..redis_errors import translate_errors
 from ..search.lifecycle import read_info
 from ..search.replies import describe_info
@@ -230,7 +231,7 @@ def _target(source: PeerIndex, to: str, config: RedisAgentConfig, batch_size: in
 
 def _read_batch(client: Any, source: PeerIndex, keys: Sequence[Any]) -> list[dict[str, Any]]:
     """The documents at ``keys`` (hash fields, or JSON documents' top level)."""
-    pipe = client.pipeline(transaction=False)
+    pipe = raw_replies(client.pipeline(transaction=False))  # vectors: bytes
     for key in keys:
         if source.storage == "json":
             pipe.execute_command("JSON.GET", key, "$")

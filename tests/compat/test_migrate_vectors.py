@@ -96,6 +96,23 @@ def test_langchain_redis_index_migrates_with_the_same_answers(
     assert len(rock) == N // 3
 
 
+async def test_a_decoding_redis_client_migrates_the_vectors(
+    lc_peer: tuple[object, TableEmbeddings],
+    corpus: tuple[list[str], np.ndarray, list[dict]],
+    decoding_config: RedisAgentConfig,
+    namespace: str,
+) -> None:
+    # the peer's users build their client with decode_responses=True: the stored
+    # vectors (not UTF-8) raised UnicodeDecodeError
+    report = migrate_vectors(
+        f"{namespace}:lc", peer="langchain-redis", to="lcd", config=decoding_config
+    )
+    assert report.complete and report.verified and report.target_docs == N
+    ours = LCStore.from_existing_index(lc_peer[1], "lcd", config=decoding_config)
+    first = ours.similarity_search_by_vector(corpus[1][4].tolist(), k=1)[0]
+    assert first.page_content == "passage 4" and first.metadata == corpus[2][4]
+
+
 def test_an_interrupted_migration_resumes_without_duplicates(
     lc_peer: tuple[object, TableEmbeddings], config: RedisAgentConfig, namespace: str
 ) -> None:
