@@ -68,6 +68,11 @@ Vectors = Sequence[Sequence[float]]
 """The embeddings of one item's texts (``dims`` floats each)."""
 
 _PURGE = Script.load(__package__, "purge.lua")
+# The listing's read: the first member of a range whose item key exists. A member whose
+# item is gone (evicted by Redis before its recorded expiry, or expired and not purged
+# yet) is stale, since puts and deletes change both in one MULTI/EXEC: it is unindexed
+# on the way, at most 500 per call (then 1: call again) so a script stays short.
+_LIVE = Script.load(__package__, "live.lua", MAX_DROPPED=500)
 _DROP_VECTORS = Script.load(__package__, "vectors.lua")
 T = TypeVar("T")
 _CHUNK = 200  # index members read per round trip while searching or listing
@@ -369,10 +374,12 @@ class ItemStore:
         limit: int,
         offset: int,
     ) -> Plan[list[tuple[str, ...]]]:
-        """Distinct namespaces holding items (cut at ``max_depth``), in order.
+        """Distinct namespaces holding live items (cut at ``max_depth``), in order.
 
         One index read per namespace found: the read after a namespace starts past all
-        of its items (past everything under it once cut at ``max_depth``).
+        of its items (past everything under it once cut at ``max_depth``). The read
+        skips, and unindexes, members whose item Redis removed before its recorded
+        expiry (maxmemory eviction): a namespace left without items is not listed.
         """
         _check_page(limit, offset)
         if max_depth is not None and (
@@ -390,12 +397,16 @@ class ItemStore:
             def step(pipe: Any, low: bytes = low, first: bool = first) -> None:
                 if first:
                     self._queue_purge(pipe)
-                pipe.zrangebylex(self.index_key, low, high, 0, 1)
+                keys = [self.index_key, self.expiry_key]
+                pipe.execute_command(*_LIVE.eval(keys, [self.item_prefix, low, high]))
 
             replies = yield False, step
+            first = False
+            if replies[-1] == 1:
+                continue  # only gone members so far: read on from the same place
             if not replies[-1]:
                 break
-            namespace, _ = decode_member(replies[-1][0])
+            namespace, _ = decode_member(replies[-1])
             if not namespace_matches(namespace, conditions):
                 # past this namespace's own items only: its children may still match
                 low = b"(" + (namespace_prefix(namespace) + "\x1f").encode() + b"\xff"
@@ -408,7 +419,6 @@ class ItemStore:
                     low = b"[" + namespace_prefix(shown)[:-1].encode() + b"\x1f"
                 else:
                     low = b"(" + (namespace_prefix(namespace) + "\x1f").encode() + b"\xff"
-            first = False
         return found[offset : offset + limit]
 
     def ensure_index(self) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import redis
-from langgraph.store.base import BaseStore, Item
+from langgraph.store.base import BaseStore, Item, PutOp
 from langgraph.store.memory import InMemoryStore
 
 from langchain_redis_agent.store import AsyncRedisStore, RedisStore
+from redis_agent_core.agent_store.records import member
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 
@@ -185,6 +186,33 @@ def test_item_ttl_in_minutes_expires_and_refresh_on_read(config: RedisAgentConfi
     assert store.search(("brief",)) == []
     assert store.list_namespaces() == [("t",)]
     assert client.zcard(config.keys.agent_store("default", "exp")) == 2  # short, default
+
+
+async def test_a_namespace_whose_items_redis_evicted_is_not_listed(
+    config: RedisAgentConfig,
+) -> None:
+    # maxmemory eviction removes an item key before its recorded expiry (simulated by
+    # DEL, as eviction does): its namespace stayed listed until that expiry
+    client = config.get_client()
+    store = RedisStore(config, ttl={"default_ttl": 60})
+    store.put(("users", "gone"), "k", {"v": 1})
+    store.put(("users", "here"), "k", {"v": 2})
+    store.put(("users", "many"), "keep", {"v": 3}, ttl=None)
+    store.put(("users", "nottl"), "k", {"v": 4}, ttl=None)  # allkeys-* evicts these too
+    store.batch([PutOp(("users", "many"), f"e{i:04}", {"i": i}) for i in range(1200)])
+    store.batch([PutOp(("users", "x"), f"e{i:04}", {"i": i}) for i in range(1200)])
+    gone = [(("users", "gone"), "k"), (("users", "nottl"), "k")]
+    gone += [(("users", ns), f"e{i:04}") for ns in ("many", "x") for i in range(1200)]
+    client.delete(*(store.items.item_key(member(ns, key)) for ns, key in gone))
+    # 1,200 gone members ahead of a live one, or with none after them: more than one
+    # script call skips them
+    want = [("users", "here"), ("users", "many")]
+    assert store.list_namespaces(prefix=("users",)) == want
+    assert await store.alist_namespaces(prefix=("users",)) == want
+    assert store.list_namespaces(max_depth=1) == [("users",)]
+    # the gone members were unindexed on the way: listing again reads one per namespace
+    assert client.zcard(config.keys.agent_store("default", "idx")) == 2
+    assert client.zcard(config.keys.agent_store("default", "exp")) == 1  # here/k
 
 
 def test_every_key_of_a_store_shares_one_slot_and_stores_are_apart(
