@@ -35,6 +35,30 @@ class RedisWriteRefusedError(RedisUnavailableError):
         self.cause = cause
 
 
+class PartialWriteError(RedisUnavailableError):
+    """Redis failed in the middle of a write of several batches (``VectorIndex.add``).
+
+    ``written_ids`` were confirmed stored; ``unconfirmed_ids`` may or may not be.
+    The write is idempotent by id: re-run it with the same ids once Redis is back.
+    """
+
+    def __init__(self, message: str, written_ids: list[str], unconfirmed_ids: list[str]) -> None:
+        super().__init__(message)
+        self.written_ids = written_ids
+        self.unconfirmed_ids = unconfirmed_ids
+
+
+class PartialWriteRefusedError(PartialWriteError, RedisWriteRefusedError):
+    """A :class:`PartialWriteError` whose failure was a refused write (``.cause``
+    ``"oom"`` / ``"readonly"``), so ``except RedisWriteRefusedError`` handles it too."""
+
+    def __init__(
+        self, message: str, written_ids: list[str], unconfirmed_ids: list[str], *, cause: str
+    ) -> None:
+        super().__init__(message, written_ids, unconfirmed_ids)
+        self.cause = cause
+
+
 class EmbeddedServerError(RedisAgentError, RuntimeError):
     """The embedded Redis server could not be found or started."""
 

@@ -14,7 +14,12 @@ import numpy as np
 import orjson
 
 from .. import telemetry
-from ..errors import ConfigError, RedisUnavailableError
+from ..errors import (
+    ConfigError,
+    PartialWriteError,
+    PartialWriteRefusedError,
+    RedisWriteRefusedError,
+)
 from ..fastpath import (
     Batch,
     Packed,
@@ -52,19 +57,6 @@ class _Unencoded:
     def __init__(self, texts: list[str], metas: list[Any]) -> None:
         self.texts = texts
         self.metas = metas
-
-
-class PartialWriteError(RedisUnavailableError):
-    """Redis failed in the middle of :meth:`VectorIndex.add`.
-
-    ``written_ids`` were confirmed stored; ``unconfirmed_ids`` may or may not be.
-    ``add`` is idempotent by id: re-run it with the same ids once Redis is back.
-    """
-
-    def __init__(self, message: str, written_ids: list[str], unconfirmed_ids: list[str]) -> None:
-        super().__init__(message)
-        self.written_ids = written_ids
-        self.unconfirmed_ids = unconfirmed_ids
 
 
 def _drop_only(ids: Sequence[str] | None, drop: bool | None) -> bool:
@@ -298,13 +290,14 @@ class IndexIngest(IndexLifecycleMixin):
         unconfirmed = [
             i for (s, e), ok in zip(batches, confirmed, strict=True) if not ok for i in ids[s:e]
         ]
-        raise PartialWriteError(
+        message = (
             f"{base} {len(written)} of {len(ids)} documents were stored before the failure; "
             f"{len(unconfirmed)} were not confirmed (see .unconfirmed_ids). add() is "
-            "idempotent by id: call it again with the same ids.",
-            written,
-            unconfirmed,
-        ) from exc
+            "idempotent by id: call it again with the same ids."
+        )
+        if isinstance(base, RedisWriteRefusedError):  # keep the refusal's type and cause
+            raise PartialWriteRefusedError(message, written, unconfirmed, cause=base.cause) from exc
+        raise PartialWriteError(message, written, unconfirmed) from exc
 
     def _batches(self, n: int) -> list[tuple[int, int]]:
         return [(s, min(s + self.batch_size, n)) for s in range(0, n, self.batch_size)]

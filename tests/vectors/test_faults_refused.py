@@ -4,6 +4,7 @@ dropped behind the app's back by the next read, which answers from the documents
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,9 +15,15 @@ import redis
 
 from redis_agent_core.acl import acl_setuser_command, server_commands
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisAgentError, RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.errors import (
+    PartialWriteError,
+    RedisAgentError,
+    RedisUnavailableError,
+    RedisWriteRefusedError,
+)
 from redis_agent_core.search import lifecycle
 from redis_agent_core.vectors import VectorIndex
+from redis_agent_service.errors import redis_fault_response
 from tests.faults import FaultyRedis
 
 
@@ -147,4 +154,43 @@ def test_a_runtime_user_without_ft_create_is_told_it_cannot_rebuild_a_dropped_in
         index.search(np.array([1.0, 0.0]), k=1)
     assert isinstance(info.value.__cause__, redis.exceptions.NoPermissionError)
     admin.close()
+    config.close()
+
+
+@pytest.mark.parametrize("fault", ["oom", "readonly"])
+async def test_add_refused_part_way_is_a_refused_write(
+    faulty_redis: FaultyRedis, fault: str
+) -> None:
+    """A refusal after some batches were stored: a PartialWriteError that is also a
+    RedisWriteRefusedError with its cause (the service answers redis_write_refused)."""
+    config = faulty_redis.config()
+
+    class RefusedMidway(VectorIndex):
+        batches = 0
+
+        def _batch(self, *args: Any, **kwargs: Any) -> Any:
+            RefusedMidway.batches += 1
+            if RefusedMidway.batches % 3 == 0:  # two batches confirmed, then the refusal
+                if fault == "oom":
+                    faulty_redis.fill_memory()
+                else:
+                    faulty_redis.make_read_only()
+            return super()._batch(*args, **kwargs)
+
+    index = RefusedMidway("docs", config=config, dims=2, batch_size=2, write_concurrency=1)
+    vectors = np.array([[1.0, float(i)] for i in range(6)])
+    ids = [f"p{i}" for i in range(6)]
+    for add in (index.add, index.aadd):
+        with pytest.raises(PartialWriteError) as info:
+            result = add(["x"] * 6, ids=ids, vectors=vectors)
+            if not isinstance(result, list):
+                await result
+        error = info.value
+        assert isinstance(error, RedisWriteRefusedError) and error.cause == fault
+        assert error.written_ids == ids[:4] and error.unconfirmed_ids == ids[4:]
+        body = json.loads(bytes(redis_fault_response("POST", "/ingest", error).body))
+        assert body["error"] == "redis_write_refused"
+        faulty_redis.free_memory()
+        faulty_redis.make_primary()
+    await config.aclose()
     config.close()
