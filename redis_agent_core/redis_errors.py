@@ -1,6 +1,6 @@
 """The one place that maps redis-py errors to the pack's typed errors.
 
-Two kinds of fault, each with its own message naming the cause and the fix:
+Three kinds of fault, each with its own message naming the cause and the fix:
 
 - :data:`UNAVAILABLE`: the server cannot be reached or did not answer in time (down,
   paused, wrong URL, network) -> :class:`~redis_agent_core.errors.RedisUnavailableError`.
@@ -8,11 +8,15 @@ Two kinds of fault, each with its own message naming the cause and the fix:
   ``noeviction``, a read-only replica) -> :class:`RedisWriteRefusedError`, a subclass of
   ``RedisUnavailableError`` so code written for "Redis is down" handles it too.
 
-A third, reply-level: a RediSearch query that passed the server's ``TIMEOUT``
+- :data:`TRANSIENT`: the server is up but cannot serve now (``BUSY``: a script or module
+  command past ``busy-reply-threshold``; ``TRYAGAIN``, ``CLUSTERDOWN``, ``MASTERDOWN``)
+  -> ``RedisUnavailableError`` as well, so the degrading roles degrade on it.
+
+A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 (``ON_TIMEOUT FAIL``: an error; ``RETURN``: partial results with a RESP3 warning) ->
 :class:`SearchTimeoutError` (:func:`search_timeout_error`), a ``RedisUnavailableError`` too.
 
-Components catch :data:`FAULTS` (both kinds) and raise :func:`map_redis_error`, or wrap
+Components catch :data:`FAULTS` (all kinds) and raise :func:`map_redis_error`, or wrap
 calls in :func:`translate_errors`. Reply-level checks (:func:`is_missing_index`,
 :func:`is_nogroup`) live here too, so each is matched in one way everywhere.
 """
@@ -21,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse, urlunparse
 
 import redis
+from redis._parsers.base import BaseParser
 
 from .errors import RedisUnavailableError, RedisWriteRefusedError, SearchTimeoutError
 
@@ -35,8 +40,10 @@ __all__ = [
     "CLEANUP",
     "FAULTS",
     "REFUSED",
+    "TRANSIENT",
     "UNAVAILABLE",
     "RedisWriteRefusedError",
+    "ServerBusyError",
     "describe_url",
     "fault_kind",
     "is_missing_index",
@@ -54,22 +61,62 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.TimeoutError,
 )
 #: The server answered but refused to write (memory full with noeviction, read-only replica).
-REFUSED: tuple[type[BaseException], ...] = (
+REFUSED: tuple[type[Exception], ...] = (
     redis.exceptions.OutOfMemoryError,
     redis.exceptions.ReadOnlyError,
 )
+
+
+class ServerBusyError(redis.exceptions.ResponseError):
+    """``BUSY``: the server is running a script or module command past
+    ``busy-reply-threshold`` and answers nothing else until it ends.
+
+    redis-py has no class for it (a plain ``ResponseError``), so ``except`` could not
+    tell it from a bad command; the message keeps the server's text (``BUSY ...``).
+    """
+
+    def __init__(self, message: str = "", *args: Any, **kwargs: Any) -> None:
+        # the parser strips the code; put it back (once: unpickling passes the full text)
+        text = message if message.startswith("BUSY") else f"BUSY {message}"
+        super().__init__(text, *args, **kwargs)
+
+
+# Registered with redis-py's reply parser (every connection, sync and async, hiredis or
+# not, pipelines included) so that each ``except FAULTS`` site catches it by type. It is
+# still a ResponseError with the same text: other code sees no difference.
+_BUSY = cast(
+    "type[redis.exceptions.ResponseError]",
+    BaseParser.EXCEPTION_CLASSES.setdefault("BUSY", ServerBusyError),
+)
+#: The server is up but cannot serve now: BUSY (a long script), TRYAGAIN (a multi-key
+#: command during resharding), CLUSTERDOWN / MASTERDOWN (a cluster without all its slots,
+#: a replica cut off from its primary with replica-serve-stale-data no). Not retried by
+#: redis-py (unlike UNAVAILABLE): a pipeline may have run in part.
+TRANSIENT: tuple[type[Exception], ...] = (
+    _BUSY,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+)
 #: Every fault that :func:`map_redis_error` turns into a pack error (already mapped
 #: errors included, so a caller can catch one tuple around nested calls).
-FAULTS: tuple[type[BaseException], ...] = (*UNAVAILABLE, *REFUSED, RedisUnavailableError)
+FAULTS: tuple[type[Exception], ...] = (
+    *UNAVAILABLE,
+    *TRANSIENT,
+    *REFUSED,
+    RedisUnavailableError,
+)
 #: What a best-effort cleanup (closing a subscription, shutting a server down) ignores.
 CLEANUP: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
 
 
 def fault_kind(exc: BaseException) -> str:
-    """``"loading"`` (the server replays its data), ``"timeout"``, ``"down"``,
-    ``"refused"`` (a write refused) or ``"other"``: for probes and retry decisions."""
+    """``"loading"`` (the server replays its data), ``"busy"`` (:data:`TRANSIENT`),
+    ``"timeout"``, ``"down"``, ``"refused"`` (a write refused) or ``"other"``: for
+    probes and retry decisions."""
     if isinstance(exc, redis.exceptions.BusyLoadingError):
         return "loading"
+    if isinstance(exc, TRANSIENT):
+        return "busy"
     if isinstance(exc, redis.exceptions.TimeoutError):
         return "timeout"
     if isinstance(exc, REFUSED):
@@ -135,11 +182,49 @@ def map_redis_error(
             "REDIS_URL at the primary (or promote this server with REPLICAOF NO ONE).",
             cause="readonly",
         )
+    if isinstance(exc, TRANSIENT):
+        return _transient_error(exc, action, where)
     kind = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "could not connect"
     return RedisUnavailableError(
         f"{action} failed: {where} {kind} ({exc}). Check that the server is running "
         "and reachable, or set REDIS_URL / url= to a live Redis."
     )
+
+
+# What to do about each TRANSIENT reply, most specific class first; redis-py strips the
+# reply's code from the message of the classes it knows, so it is named here.
+_TRANSIENT_FIXES: tuple[tuple[type[Exception], str, str], ...] = (
+    (
+        redis.exceptions.MasterDownError,
+        "MASTERDOWN",
+        "It is a replica that lost its primary (replica-serve-stale-data no): it answers "
+        "again once the link is back; or point url= / REDIS_URL at the primary.",
+    ),
+    (
+        redis.exceptions.ClusterDownError,
+        "CLUSTERDOWN",
+        "The cluster lacks a node for some slots: it answers again once they are served.",
+    ),
+    (
+        redis.exceptions.TryAgainError,
+        "TRYAGAIN",
+        "The keys are being moved between cluster nodes: retry in a moment.",
+    ),
+    (
+        _BUSY,
+        "BUSY",
+        "A script or module command runs past busy-reply-threshold: the server answers "
+        "again when it ends. End a runaway one with SCRIPT KILL (FUNCTION KILL for a "
+        "function), or keep such scripts shorter.",
+    ),
+)
+
+
+def _transient_error(exc: BaseException, action: str, where: str) -> RedisUnavailableError:
+    """The error of a :data:`TRANSIENT` reply: its code and text, and what to do."""
+    code, fix = next((c, f) for cls, c, f in _TRANSIENT_FIXES if isinstance(exc, cls))
+    text = str(exc) if not code or str(exc).startswith(code) else f"{code} {exc}"
+    return RedisUnavailableError(f"{action} failed: {where} cannot serve now ({text}). {fix}")
 
 
 @contextmanager

@@ -11,15 +11,14 @@ import logging
 import math
 from typing import Any
 
-import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.ratelimit import RateLimitExceeded
-from redis_agent_core.redis_errors import RedisWriteRefusedError, map_redis_error
+from redis_agent_core.redis_errors import FAULTS, RedisWriteRefusedError, map_redis_error
 
 from .llm import ModelEndpointError
 
@@ -73,14 +72,9 @@ def error_response(status: int, error: str, detail: str, **headers: str) -> JSON
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
-#: Redis faults answered 503: typed and raw redis-py ones (down, paused, full, read-only)
-REDIS_FAULTS: tuple[type[Exception], ...] = (
-    RedisUnavailableError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.OutOfMemoryError,
-    redis.exceptions.ReadOnlyError,
-)
+#: Redis faults answered 503: typed and raw redis-py ones (down, paused, busy, full,
+#: read-only), the core's one list
+REDIS_FAULTS: tuple[type[Exception], ...] = FAULTS
 
 
 def redis_fault_response(method: str, path: str, exc: Exception) -> JSONResponse:

@@ -1,5 +1,6 @@
-"""Fault injection on a test's own redis-server: kill, pause, keep busy, restart on the
-same address, fill its memory, make it a read-only replica.
+"""Fault injection on a test's own redis-server: kill, pause, restart on the same
+address, fill its memory, make it a read-only (or stale) replica, keep it busy (slow,
+or replying BUSY).
 
 Only the process this helper started is ever signalled (by its PID). The server
 listens on a fixed loopback port, so a restarted server has the same URL and a
@@ -8,10 +9,12 @@ client built before the fault can show recovery without being rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,6 +154,50 @@ class FaultyRedis:
 
     def make_primary(self) -> None:
         self._admin_call("REPLICAOF", "NO", "ONE")
+
+    def make_stale_replica(self) -> None:
+        """A replica cut off from its primary that refuses stale reads: every data
+        command gets MASTERDOWN. :meth:`make_primary` ends it."""
+        self._admin_call("CONFIG", "SET", "replica-serve-stale-data", "no")
+        self.make_read_only()
+
+    # -- a server that answers only BUSY --
+    @contextmanager
+    def busy_replies(self) -> Iterator[None]:
+        """A Lua script past ``busy-reply-threshold`` (50 ms): every other client gets
+        BUSY until the block ends (the script is killed then; 30 s at most)."""
+        self._admin_call("CONFIG", "SET", "busy-reply-threshold", "50")
+        loop = (
+            "local s = tonumber(redis.call('TIME')[1]) "
+            "while tonumber(redis.call('TIME')[1]) - s < 30 do end return 1"
+        )
+        runner = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=60)
+
+        def run() -> None:
+            with contextlib.suppress(redis.exceptions.RedisError):  # killed: an error reply
+                runner.eval(loop, 0)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        admin = self.admin()
+        try:
+            deadline = time.monotonic() + 10
+            while True:  # until the server says BUSY
+                try:
+                    admin.ping()
+                except redis.exceptions.ResponseError as exc:
+                    if "BUSY" in str(exc):
+                        break
+                    raise
+                assert time.monotonic() < deadline, "the script did not make the server busy"
+                time.sleep(0.01)
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.RedisError):
+                admin.script_kill()
+            thread.join(10)
+            admin.close()
+            runner.close()
 
     def stop(self) -> None:
         self.resume()

@@ -33,3 +33,26 @@ async def test_refused_writes_answer_503_json(
     assert faulty_redis.url not in r.text  # the address goes to the log only
     await config.aclose()
     config.close()
+
+
+async def test_a_busy_redis_answers_503_and_the_same_app_recovers(
+    faulty_redis: FaultyRedis, dead_endpoint: LLMEndpoint
+) -> None:
+    """BUSY (a script past busy-reply-threshold) is "Redis cannot answer now": 503 with
+    Retry-After, not a 500 with a traceback."""
+    config = faulty_redis.config()
+    service = AgentService(build_chat_model(dead_endpoint), config=config, model_name="m")
+    auth = {"Authorization": f"Bearer {ApiKeys(config).create('u')}"}
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        with faulty_redis.busy_replies():
+            for r in (
+                await client.post("/chat", json={"session_id": "s", "message": "hi"}, headers=auth),
+                await client.get("/sessions/s", headers=auth),
+                await client.get("/health"),
+            ):
+                assert r.status_code == 503, r.text
+                assert r.json()["error"] == "redis_unavailable" and r.headers["Retry-After"]
+        assert (await client.get("/health")).status_code == 200
+    await config.aclose()
+    config.close()

@@ -1,0 +1,83 @@
+"""Replies of a server that is up but cannot serve now (BUSY: a script past
+busy-reply-threshold; MASTERDOWN: a replica cut off from its primary; CLUSTERDOWN: slots
+no node serves) are Redis faults like "down": a ``RedisUnavailableError`` naming the
+cause and the fix, the degrading roles degrade, and the same objects work again once
+the server serves."""
+
+from __future__ import annotations
+
+import pytest
+
+from redis_agent_core import AgentBus, ExactCache, RateLimiter, RequestLimit, SessionStore
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.redis_errors import fault_kind
+from tests.core.topology import topology
+from tests.faults import FaultyRedis
+
+MESSAGE = [b'{"type":"human","data":{"content":"hi"}}']
+
+
+async def test_busy_server_is_unavailable_and_degrading_roles_degrade(
+    faulty_redis: FaultyRedis,
+) -> None:
+    config = faulty_redis.config("busy")
+    cache = ExactCache(config, recheck_after=0)
+    strict = ExactCache(config, name="strict", on_error="raise")
+    limits = [RequestLimit(limit=100, period=60)]
+    closed = RateLimiter(limits, config=config, name="closed")
+    opened = RateLimiter(limits, config=config, name="open", on_unavailable="fail_open")
+    history = SessionStore(config)
+    bus = AgentBus(config)
+    cache.update("p", "s", "stored")
+    history.append("sess", MESSAGE)
+    with faulty_redis.busy_replies():
+        assert cache.lookup("p", "s") is None  # a miss: the LLM call goes on
+        assert await cache.alookup("p", "s") is None
+        assert cache.update("p2", "s", "x") is False
+        assert opened.try_acquire(user="u").degraded
+        assert (await opened.atry_acquire(user="u")).degraded
+        for call in (
+            lambda: strict.lookup("p", "s"),
+            lambda: closed.try_acquire(user="u"),
+            lambda: history.append("sess", MESSAGE),
+            lambda: history.read("sess"),
+            lambda: bus.publish("t", {"n": 1}),
+            lambda: bus.publish("t", {"n": 1}, durable=True),
+        ):
+            with pytest.raises(RedisUnavailableError, match=r"BUSY.*SCRIPT KILL") as info:
+                call()
+            assert not isinstance(info.value, RedisWriteRefusedError)
+            assert fault_kind(info.value.__cause__) == "busy"  # type: ignore[arg-type]
+        with pytest.raises(RedisUnavailableError, match="BUSY"):
+            await history.aread("sess")
+    # the same objects, without a restart
+    hit = cache.lookup("p", "s")
+    assert hit is not None and hit.payload == "stored"
+    assert closed.try_acquire(user="u").allowed
+    assert len(history.read("sess")) == 1
+    await config.aclose()
+    config.close()
+
+
+def test_replica_cut_off_from_its_primary_is_unavailable(faulty_redis: FaultyRedis) -> None:
+    config = faulty_redis.config("stale")
+    history = SessionStore(config)
+    history.append("sess", MESSAGE)
+    faulty_redis.make_stale_replica()
+    with pytest.raises(RedisUnavailableError, match=r"MASTERDOWN.*primary"):
+        history.read("sess")
+    assert ExactCache(config).lookup("p", "s") is None  # degrades
+    faulty_redis.make_primary()
+    assert len(history.read("sess")) == 1
+    config.close()
+
+
+def test_cluster_without_its_slots_is_unavailable() -> None:
+    """A cluster node whose slots no node serves answers CLUSTERDOWN."""
+    with topology() as topo:
+        port = topo.server("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+        config = RedisAgentConfig(url=f"redis://127.0.0.1:{port}", namespace="down", cluster=False)
+        with pytest.raises(RedisUnavailableError, match=r"CLUSTERDOWN.*slots"):
+            SessionStore(config).read("sess")
+        config.close()
