@@ -12,7 +12,7 @@ from redis_agent_core import AgentBus, ExactCache, RateLimiter, RequestLimit, Se
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.redis_errors import fault_kind
-from tests.core.topology import topology
+from tests.core.topology import free_port, topology
 from tests.faults import FaultyRedis
 
 MESSAGE = [b'{"type":"human","data":{"content":"hi"}}']
@@ -76,7 +76,9 @@ def test_replica_cut_off_from_its_primary_is_unavailable(faulty_redis: FaultyRed
 def test_cluster_without_its_slots_is_unavailable() -> None:
     """A cluster node whose slots no node serves answers CLUSTERDOWN."""
     with topology() as topo:
-        port = topo.server("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+        bus = str(free_port())  # the default, port + 10000, may be past 65535
+        port = topo.server("--cluster-enabled", "yes", "--cluster-port", bus,
+                           "--cluster-config-file", "nodes.conf")  # fmt: skip
         config = RedisAgentConfig(url=f"redis://127.0.0.1:{port}", namespace="down", cluster=False)
         with pytest.raises(RedisUnavailableError, match=r"CLUSTERDOWN.*slots"):
             SessionStore(config).read("sess")
