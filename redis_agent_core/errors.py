@@ -67,6 +67,15 @@ class CapabilityError(RedisAgentError, RuntimeError):
     """The Redis server lacks a feature this operation needs (e.g. the Query Engine)."""
 
 
+class RedisPermissionError(CapabilityError):
+    """The Redis user of the URL lacks an ACL permission a command needs (``NOPERM``).
+
+    A deployment mistake, not an outage: not a :class:`RedisUnavailableError`, so the
+    degrading roles raise it instead of hiding it. ``redis-agent acl USER`` prints the
+    rules the pack needs.
+    """
+
+
 class SchemaMismatchError(RedisAgentError, ValueError):
     """An existing index or key holds data in a layout different from the one requested."""
 

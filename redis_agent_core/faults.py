@@ -9,6 +9,9 @@ in :mod:`redis_agent_core.redis_errors`. Two policies:
 - ``"degrade"``: the call goes on without Redis (a cache misses, a limiter admits
   unmetered), a warning is logged at most once per ``log_interval`` seconds, and
   Redis is skipped for a pause that doubles with each further failure.
+
+A :class:`~redis_agent_core.errors.RedisPermissionError` (the ACL user lacks a command)
+is raised under both: it is no outage to ride out.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ import time
 from typing import Literal
 
 from .config import RedisAgentConfig
-from .errors import ConfigError, RedisUnavailableError, RedisWriteRefusedError
+from .errors import (
+    ConfigError,
+    RedisPermissionError,
+    RedisUnavailableError,
+    RedisWriteRefusedError,
+)
 from .redis_errors import map_redis_error
 
 __all__ = ["MAX_RECHECK", "OnError", "RedisFaults"]
@@ -91,13 +99,21 @@ class RedisFaults:
         if self._streak:
             self._streak = 0
 
-    def error(self, action: str, exc: BaseException) -> RedisUnavailableError:
+    def error(
+        self, action: str, exc: BaseException
+    ) -> RedisUnavailableError | RedisPermissionError:
         """The pack error for ``exc`` met while doing ``action`` (not raised)."""
         return map_redis_error(exc, f"{self.what}: {action}", self.config)
 
     def failed(self, action: str, exc: BaseException) -> None:
-        """Handle a connection failure: raise, or record it and log (throttled)."""
+        """Handle a connection failure: raise, or record it and log (throttled).
+
+        A command the ACL user may not run is raised under either policy: a deployment
+        mistake to fix, which degrading would hide (a cache that never stores, a
+        fail-open limiter that meters nothing)."""
         error = self.error(action, exc)
+        if isinstance(error, RedisPermissionError):
+            raise error from exc
         if self.on_error == "raise":
             if self._raise_hint:
                 # keep the mapped type (a refused write stays RedisWriteRefusedError)

@@ -12,6 +12,10 @@ Three kinds of fault, each with its own message naming the cause and the fix:
   command past ``busy-reply-threshold``; ``TRYAGAIN``, ``CLUSTERDOWN``, ``MASTERDOWN``)
   -> ``RedisUnavailableError`` as well, so the degrading roles degrade on it.
 
+And one that is not an outage: :data:`DENIED`, the URL's ACL user lacks a command, key or
+channel (``NOPERM``) -> :class:`~redis_agent_core.errors.RedisPermissionError`, a
+deployment mistake that every role raises, degrading ones included.
+
 A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 (``ON_TIMEOUT FAIL``: an error; ``RETURN``: partial results with a RESP3 warning) ->
 :class:`SearchTimeoutError` (:func:`search_timeout_error`), a ``RedisUnavailableError`` too.
@@ -24,20 +28,26 @@ calls in :func:`translate_errors`. Reply-level checks (:func:`is_missing_index`,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse, urlunparse
 
 import redis
 from redis._parsers.base import BaseParser
 
-from .errors import RedisUnavailableError, RedisWriteRefusedError, SearchTimeoutError
+from .errors import (
+    RedisPermissionError,
+    RedisUnavailableError,
+    RedisWriteRefusedError,
+    SearchTimeoutError,
+)
 
 if TYPE_CHECKING:
     from .config import RedisAgentConfig
 
 __all__ = [
     "CLEANUP",
+    "DENIED",
     "FAULTS",
     "REFUSED",
     "TRANSIENT",
@@ -97,13 +107,17 @@ TRANSIENT: tuple[type[Exception], ...] = (
     redis.exceptions.TryAgainError,
     redis.exceptions.ClusterDownError,
 )
+#: The connection's ACL user may not run a command (or touch a key or channel).
+DENIED: tuple[type[Exception], ...] = (redis.exceptions.NoPermissionError,)
 #: Every fault that :func:`map_redis_error` turns into a pack error (already mapped
 #: errors included, so a caller can catch one tuple around nested calls).
 FAULTS: tuple[type[Exception], ...] = (
     *UNAVAILABLE,
     *TRANSIENT,
     *REFUSED,
+    *DENIED,
     RedisUnavailableError,
+    RedisPermissionError,
 )
 #: What a best-effort cleanup (closing a subscription, shutting a server down) ignores.
 CLEANUP: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
@@ -156,15 +170,18 @@ def _where(config: RedisAgentConfig | None) -> str:
 
 def map_redis_error(
     exc: BaseException, action: str, config: RedisAgentConfig | None = None
-) -> RedisUnavailableError:
+) -> RedisUnavailableError | RedisPermissionError:
     """The pack error for a redis-py fault met while doing ``action``.
 
-    Returns (does not raise) :class:`RedisWriteRefusedError` for refused writes and
+    Returns (does not raise) :class:`RedisWriteRefusedError` for refused writes,
+    :class:`RedisPermissionError` for a command the ACL user may not run and
     :class:`RedisUnavailableError` for everything else; an error that is already one
     of these is returned as is. Use as ``raise map_redis_error(exc, ...) from exc``.
     """
-    if isinstance(exc, RedisUnavailableError):
+    if isinstance(exc, (RedisUnavailableError, RedisPermissionError)):
         return exc
+    if isinstance(exc, DENIED):
+        return _denied_error(exc, action, config)
     if is_search_timeout(exc):
         return search_timeout_error(action, config, failed=True)
     where = _where(config)
@@ -188,6 +205,23 @@ def map_redis_error(
     return RedisUnavailableError(
         f"{action} failed: {where} {kind} ({exc}). Check that the server is running "
         "and reachable, or set REDIS_URL / url= to a live Redis."
+    )
+
+
+def _denied_error(
+    exc: BaseException, action: str, config: RedisAgentConfig | None
+) -> RedisPermissionError:
+    """The error of a NOPERM reply: who lacks what, and the command that prints the fix."""
+    user, namespace = "USER", "NAMESPACE"
+    if config is not None:
+        namespace = config.namespace
+        with suppress(RedisUnavailableError, ValueError):
+            user = urlparse(config.resolve_url()).username or "default"
+    return RedisPermissionError(
+        f"{action} failed: {_where(config)} refused a command to this connection's ACL user "
+        f"({exc}). Grant the user the rules the pack needs: `redis-agent acl {user} "
+        f"--namespace {namespace}` prints its ACL SETUSER line (see 'Least privilege' in "
+        "docs/operations.md); or connect as a user that has them."
     )
 
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.errors import ConfigError, RedisPermissionError
 from redis_agent_core.ratelimit import RateLimitExceeded
 from redis_agent_core.redis_errors import FAULTS, RedisWriteRefusedError, map_redis_error
 
@@ -72,15 +72,24 @@ def error_response(status: int, error: str, detail: str, **headers: str) -> JSON
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
-#: Redis faults answered 503: typed and raw redis-py ones (down, paused, busy, full,
-#: read-only), the core's one list
+#: Redis faults, typed and raw redis-py ones, the core's one list: answered 503 (down,
+#: paused, busy, full, read-only), or 500 when the ACL user lacks a command
 REDIS_FAULTS: tuple[type[Exception], ...] = FAULTS
+
+DENIED_DETAIL = (
+    "Redis refused a command to the service's ACL user: the operator must grant it the "
+    "rules `redis-agent acl USER --namespace NS` prints; the cause is in the log."
+)
 
 
 def redis_fault_response(method: str, path: str, exc: Exception) -> JSONResponse:
-    """The 503 of a Redis fault (a route's, or the API key check's before the route)."""
+    """The 503 of a Redis fault (a route's, or the API key check's before the route);
+    a 500 for a missing ACL permission, which waiting does not fix."""
     # the full message names the server's address: log it, never send it
     error = map_redis_error(exc, "the request")
+    if isinstance(error, RedisPermissionError):
+        logger.error("%s %s: %s", method, path, error)
+        return error_response(500, "redis_permission_denied", DENIED_DETAIL)
     logger.warning("%s %s: %s", method, path, exc)
     retry = {"Retry-After": "5"}
     if isinstance(error, RedisWriteRefusedError):

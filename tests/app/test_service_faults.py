@@ -56,3 +56,29 @@ async def test_a_busy_redis_answers_503_and_the_same_app_recovers(
         assert (await client.get("/health")).status_code == 200
     await config.aclose()
     config.close()
+
+
+async def test_a_command_the_acl_user_lacks_answers_500_naming_the_fix(
+    faulty_redis: FaultyRedis, dead_endpoint: LLMEndpoint
+) -> None:
+    """NOPERM is the operator's to fix, not a fault to wait out: 500 with its own code."""
+    admin = faulty_redis.admin()
+    admin.acl_setuser("ro", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                      commands=["+@read", "+@connection"])  # fmt: skip
+    key = ApiKeys(faulty_redis.config()).create("u")  # as the admin
+    url = f"redis://ro:pw@127.0.0.1:{faulty_redis.port}"
+    config = faulty_redis.config().with_options(url=url)
+    service = AgentService(build_chat_model(dead_endpoint), config=config, model_name="m")
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.post(
+            "/chat",
+            json={"session_id": "s", "message": "hi"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert r.status_code == 500, r.text
+    assert r.json()["error"] == "redis_permission_denied" and "redis-agent acl" in r.text
+    assert "Retry-After" not in r.headers and faulty_redis.url not in r.text
+    admin.close()
+    await config.aclose()
+    config.close()

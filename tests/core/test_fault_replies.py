@@ -2,7 +2,8 @@
 busy-reply-threshold; MASTERDOWN: a replica cut off from its primary; CLUSTERDOWN: slots
 no node serves) are Redis faults like "down": a ``RedisUnavailableError`` naming the
 cause and the fix, the degrading roles degrade, and the same objects work again once
-the server serves."""
+the server serves. A command the ACL user may not run (NOPERM) is no outage: every
+role raises RedisPermissionError."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import pytest
 
 from redis_agent_core import AgentBus, ExactCache, RateLimiter, RequestLimit, SessionStore
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.errors import (
+    RedisPermissionError,
+    RedisUnavailableError,
+    RedisWriteRefusedError,
+)
 from redis_agent_core.redis_errors import fault_kind
 from tests.core.topology import free_port, topology
 from tests.faults import FaultyRedis
@@ -83,3 +88,40 @@ def test_cluster_without_its_slots_is_unavailable() -> None:
         with pytest.raises(RedisUnavailableError, match=r"CLUSTERDOWN.*slots"):
             SessionStore(config).read("sess")
         config.close()
+
+
+async def test_a_command_the_acl_user_lacks_raises_a_permission_error_everywhere(
+    faulty_redis: FaultyRedis,
+) -> None:
+    """NOPERM is a deployment mistake: every role raises RedisPermissionError naming
+    the fix, degrading ones too (a fail-open limiter must not meter nothing for ever)."""
+    admin = faulty_redis.admin()
+    admin.acl_setuser("ro", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                      commands=["+@read", "+@connection"])  # fmt: skip
+    url = f"redis://ro:pw@127.0.0.1:{faulty_redis.port}"
+    config = faulty_redis.config("perm").with_options(url=url)
+    cache = ExactCache(config)  # on_error="degrade"
+    opened = RateLimiter(
+        [RequestLimit(limit=9, period=60)], config=config, on_unavailable="fail_open"
+    )
+    history = SessionStore(config)
+    for call in (
+        lambda: cache.update("p", "s", "x"),
+        lambda: cache.lookup("p", "s"),
+        lambda: opened.try_acquire(user="u"),
+        lambda: history.append("sess", MESSAGE),
+        lambda: AgentBus(config).publish("t", {"n": 1}, durable=True),
+    ):
+        with pytest.raises(RedisPermissionError, match="redis-agent acl ro --namespace perm"):
+            call()
+    with pytest.raises(RedisPermissionError, match="no permissions"):
+        await cache.alookup("p", "s")
+    with pytest.raises(RedisPermissionError):
+        await opened.atry_acquire(user="u")
+    admin.acl_setuser("ro", commands=["+@all"])  # granted: the same objects work
+    assert cache.update("p", "s", "x") is True
+    assert not opened.try_acquire(user="u").degraded
+    assert history.append("sess", MESSAGE) == 1
+    admin.close()
+    await config.aclose()
+    config.close()
