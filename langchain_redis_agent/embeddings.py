@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from langchain_core.embeddings import Embeddings
 
-from redis_agent_core.embeddings import CallableEmbedder, Embedder, default_embedder
+from redis_agent_core.embeddings import (
+    CallableEmbedder,
+    Embedder,
+    aembed_query,
+    default_embedder,
+    embed_query,
+)
 
 __all__ = ["MiniLMEmbeddings", "to_core_embedder"]
 
@@ -27,21 +36,37 @@ class MiniLMEmbeddings(Embeddings):
         return self._embedder.embed(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self._embedder.embed([text])[0].tolist()
+        return embed_query(self._embedder, [text])[0].tolist()
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         return (await self._embedder.aembed(texts)).tolist()
 
     async def aembed_query(self, text: str) -> list[float]:
-        return (await self._embedder.aembed([text]))[0].tolist()
+        return (await aembed_query(self._embedder, [text]))[0].tolist()
+
+
+def query_functions(embeddings: Embeddings) -> dict[str, Any]:
+    """``query_fn`` / ``query_afn`` for :class:`CallableEmbedder`: search queries go
+    through ``embed_query`` / ``aembed_query``, which asymmetric models (E5, BGE,
+    Cohere, Voyage) answer differently from ``embed_documents``."""
+
+    def query_fn(texts: list[str]) -> list[list[float]]:
+        return [embeddings.embed_query(t) for t in texts]
+
+    async def query_afn(texts: list[str]) -> list[list[float]]:
+        return list(await asyncio.gather(*(embeddings.aembed_query(t) for t in texts)))
+
+    return {"query_fn": query_fn, "query_afn": query_afn}
 
 
 def to_core_embedder(embeddings: Embeddings, name: str | None = None) -> Embedder:
-    """Wrap any LangChain ``Embeddings`` as a core :class:`Embedder`."""
+    """Wrap any LangChain ``Embeddings`` as a core :class:`Embedder` (stored texts through
+    ``embed_documents``, search queries through ``embed_query``)."""
     if isinstance(embeddings, MiniLMEmbeddings):
         return embeddings.core
     return CallableEmbedder(
         embeddings.embed_documents,
         afn=embeddings.aembed_documents,
         name=name or type(embeddings).__name__,
+        **query_functions(embeddings),
     )

@@ -28,7 +28,7 @@ from redis_agent_core.migrate import (
 )
 from redis_agent_core.vectors import Hit, RecallReport, VectorIndex, relevance_from_distance
 
-from .embeddings import MiniLMEmbeddings, to_core_embedder
+from .embeddings import MiniLMEmbeddings, query_functions, to_core_embedder
 
 __all__ = ["RedisVectorStore"]
 
@@ -67,6 +67,7 @@ def _core_embedder(embeddings: Embeddings) -> Embedder:
         embeddings.embed_documents,
         afn=embeddings.aembed_documents,
         name=type(embeddings).__name__,
+        **query_functions(embeddings),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -10,7 +11,9 @@ from pydantic import PrivateAttr
 from redis_agent_core.embeddings import (
     CallableEmbedder,
     Embedder,
+    aembed_query,
     default_embedder,
+    embed_query,
 )
 
 __all__ = ["MiniLMEmbedding", "to_core_embedder"]
@@ -37,7 +40,7 @@ class MiniLMEmbedding(BaseEmbedding):
         return self._embedder
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed([query])[0].tolist()
+        return embed_query(self._embedder, [query])[0].tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._embedder.embed([text])[0].tolist()
@@ -46,7 +49,7 @@ class MiniLMEmbedding(BaseEmbedding):
         return self._embedder.embed(texts).tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return (await self._embedder.aembed([query]))[0].tolist()
+        return (await aembed_query(self._embedder, [query]))[0].tolist()
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return (await self._embedder.aembed([text]))[0].tolist()
@@ -56,11 +59,22 @@ class MiniLMEmbedding(BaseEmbedding):
 
 
 def to_core_embedder(embedding: BaseEmbedding, name: str | None = None) -> Embedder:
-    """Wrap any LlamaIndex ``BaseEmbedding`` as a core :class:`Embedder`."""
+    """Wrap any LlamaIndex ``BaseEmbedding`` as a core :class:`Embedder` (stored texts
+    through ``get_text_embedding_batch``, search queries through
+    ``get_query_embedding``, which instruction models answer differently)."""
     if isinstance(embedding, MiniLMEmbedding):
         return embedding.core
+
+    def query_fn(texts: list[str]) -> list[list[float]]:
+        return [embedding.get_query_embedding(t) for t in texts]
+
+    async def query_afn(texts: list[str]) -> list[list[float]]:
+        return list(await asyncio.gather(*(embedding.aget_query_embedding(t) for t in texts)))
+
     return CallableEmbedder(
         embedding.get_text_embedding_batch,
         afn=embedding.aget_text_embedding_batch,
+        query_fn=query_fn,
+        query_afn=query_afn,
         name=name or embedding.model_name or type(embedding).__name__,
     )

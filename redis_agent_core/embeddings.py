@@ -32,9 +32,12 @@ __all__ = [
     "CallableEmbedder",
     "Embedder",
     "SentenceTransformerEmbedder",
+    "aembed_query",
     "builtin_embedder",
     "default_embedder",
     "default_embedder_name",
+    "embed_query",
+    "has_query_form",
 ]
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -49,8 +52,11 @@ ENV_EMBEDDER = "REDIS_AGENT_EMBEDDER"
 class Embedder(Protocol):
     """What the core needs from an embedding model.
 
-    ``embed`` returns one float32 row per text, shape ``(len(texts), dims)``.
-    ``name`` identifies the model (it is part of cache scopes and index metadata).
+    ``embed`` returns one float32 row per text, shape ``(len(texts), dims)``: the
+    vectors of texts to store. ``name`` identifies the model (it is part of cache scopes
+    and index metadata). A model that embeds a search query differently from a passage
+    (E5, BGE, Nomic, Cohere, Voyage) also defines ``embed_query`` / ``aembed_query``
+    (same shapes); without them queries use ``embed`` (see :func:`embed_query`).
     """
 
     name: str
@@ -61,6 +67,32 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def has_query_form(embedder: Embedder) -> bool:
+    """Whether ``embedder`` embeds a search query differently from a stored text: it
+    defines ``embed_query`` and does not say ``query_form = False``."""
+    return callable(getattr(embedder, "embed_query", None)) and bool(
+        getattr(embedder, "query_form", True)
+    )
+
+
+def embed_query(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Vectors of search queries: ``embedder.embed_query`` when it has one, else
+    ``embed`` (a symmetric model, or one written against the older protocol)."""
+    method = getattr(embedder, "embed_query", None)
+    return method(texts) if callable(method) else embedder.embed(texts)
+
+
+async def aembed_query(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Async :func:`embed_query`: ``aembed_query``, else ``embed_query`` in a thread,
+    else ``aembed``."""
+    method = getattr(embedder, "aembed_query", None)
+    if callable(method):
+        return await method(texts)
+    if callable(getattr(embedder, "embed_query", None)):
+        return await asyncio.to_thread(embed_query, embedder, texts)
+    return await embedder.aembed(texts)
 
 
 def _as_matrix(rows: Any, count: int, name: str) -> np.ndarray:
@@ -77,7 +109,9 @@ class CallableEmbedder:
     """Adapt plain functions (e.g. a framework's ``embed_documents``) to :class:`Embedder`.
 
     ``afn`` is used by :meth:`aembed` when given; otherwise ``fn`` runs in a thread.
-    ``dims`` is discovered from the first call when not given.
+    ``query_fn`` / ``query_afn`` embed search queries (e.g. a framework's
+    ``embed_query``) for a model with a query form; without them queries use ``fn`` /
+    ``afn``. ``dims`` is discovered from the first call when not given.
     """
 
     def __init__(
@@ -85,11 +119,18 @@ class CallableEmbedder:
         fn: Callable[[list[str]], Sequence[Sequence[float]]],
         *,
         afn: Callable[[list[str]], Awaitable[Sequence[Sequence[float]]]] | None = None,
+        query_fn: Callable[[list[str]], Sequence[Sequence[float]]] | None = None,
+        query_afn: Callable[[list[str]], Awaitable[Sequence[Sequence[float]]]] | None = None,
         name: str = "custom",
         dims: int | None = None,
     ) -> None:
+        if query_afn is not None and query_fn is None:
+            raise ConfigError("query_afn needs query_fn (the sync form of the same model)")
         self._fn = fn
         self._afn = afn
+        self._query_fn = query_fn
+        self._query_afn = query_afn
+        self.query_form = query_fn is not None  # read by has_query_form
         self.name = name
         self._dims = dims
 
@@ -109,21 +150,41 @@ class CallableEmbedder:
             )
         return matrix
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _call(
+        self, fn: Callable[[list[str]], Sequence[Sequence[float]]], texts: Sequence[str]
+    ) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self._dims or 0), dtype=np.float32)
-        return self._check(_as_matrix(self._fn(texts), len(texts), self.name))
+        return self._check(_as_matrix(fn(texts), len(texts), self.name))
+
+    async def _acall(
+        self,
+        fn: Callable[[list[str]], Sequence[Sequence[float]]],
+        afn: Callable[[list[str]], Awaitable[Sequence[Sequence[float]]]] | None,
+        texts: Sequence[str],
+    ) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self._dims or 0), dtype=np.float32)
+        rows = await afn(texts) if afn is not None else await asyncio.to_thread(fn, texts)
+        return self._check(_as_matrix(rows, len(texts), self.name))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._call(self._fn, texts)
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self._dims or 0), dtype=np.float32)
-        if self._afn is not None:
-            rows = await self._afn(texts)
-        else:
-            rows = await asyncio.to_thread(self._fn, texts)
-        return self._check(_as_matrix(rows, len(texts), self.name))
+        return await self._acall(self._fn, self._afn, texts)
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of search queries (``query_fn``; ``fn`` without one)."""
+        return self.embed(texts) if self._query_fn is None else self._call(self._query_fn, texts)
+
+    async def aembed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Async :meth:`embed_query` (``query_afn``, else ``query_fn`` in a thread)."""
+        if self._query_fn is None:
+            return await self.aembed(texts)
+        return await self._acall(self._query_fn, self._query_afn, texts)
 
 
 class SentenceTransformerEmbedder:
@@ -226,9 +287,11 @@ class SentenceTransformerEmbedder:
 
 
 class _Pending:
-    """One event loop's queue of texts waiting for the next model call."""
+    """One event loop's queue of texts (stored texts, or search queries when
+    ``query``) waiting for the next model call."""
 
-    def __init__(self) -> None:
+    def __init__(self, query: bool = False) -> None:
+        self.query = query
         self.calls: deque[tuple[list[str], asyncio.Future[np.ndarray]]] = deque()
         self.texts = 0
         self.timer: asyncio.TimerHandle | None = None
@@ -247,7 +310,8 @@ class BatchingEmbedder:
     awaited on the loop instead, since it waits on I/O, not on the CPU.
 
     ``embed`` (sync) calls the model directly. ``name`` and ``dims`` are the inner
-    model's, so caches and indexes built on either agree.
+    model's, so caches and indexes built on either agree. Search queries of a model
+    with a query form (:func:`has_query_form`) gather in a queue of their own.
     """
 
     def __init__(
@@ -264,13 +328,14 @@ class BatchingEmbedder:
             raise ConfigError(f"max_batch must be a positive int, got {max_batch!r}")
         self.inner = inner
         self.name = inner.name
+        self.query_form = has_query_form(inner)
         self.window = float(window)
         self.max_batch = max_batch
         native_async = isinstance(inner, CallableEmbedder) and inner._afn is not None
         self.offload = (not native_async) if offload is None else offload
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        self._pending: dict[asyncio.AbstractEventLoop, _Pending] = {}
+        self._pending: dict[tuple[asyncio.AbstractEventLoop, bool], _Pending] = {}
         self.calls = 0  # model calls made by aembed
         self.texts = 0  # texts embedded by those calls
         self.largest_batch = 0
@@ -282,6 +347,9 @@ class BatchingEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed(texts)
 
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        return embed_query(self.inner, texts)
+
     def _thread(self) -> ThreadPoolExecutor:
         with self._executor_lock:
             if self._executor is None:
@@ -289,31 +357,39 @@ class BatchingEmbedder:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="embed")
             return self._executor
 
-    async def _model(self, texts: list[str]) -> np.ndarray:
+    async def _model(self, texts: list[str], query: bool = False) -> np.ndarray:
         if self.offload:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread(), self.inner.embed, texts)
-        return await self.inner.aembed(texts)
+            fn = self.embed_query if query else self.inner.embed
+            return await loop.run_in_executor(self._thread(), fn, texts)
+        return await (aembed_query(self.inner, texts) if query else self.inner.aembed(texts))
 
     async def awarm(self) -> None:
         """Load the model and run one call in the model's thread, so the first requests
         do not wait for it (call at startup)."""
         await self._model(["warm-up"])
 
-    def _state(self, loop: asyncio.AbstractEventLoop) -> _Pending:
-        state = self._pending.get(loop)
+    def _state(self, loop: asyncio.AbstractEventLoop, query: bool) -> _Pending:
+        state = self._pending.get((loop, query))
         if state is None:
-            for old in [lp for lp in self._pending if lp.is_closed()]:
+            for old in [key for key in self._pending if key[0].is_closed()]:
                 del self._pending[old]  # loops of finished asyncio.run() calls
-            state = self._pending[loop] = _Pending()
+            state = self._pending[(loop, query)] = _Pending(query)
         return state
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return await self._queue(texts, query=False)
+
+    async def aembed_query(self, texts: Sequence[str]) -> np.ndarray:
+        # a symmetric model's queries share the stored texts' batches
+        return await self._queue(texts, query=self.query_form)
+
+    async def _queue(self, texts: Sequence[str], query: bool) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
         loop = asyncio.get_running_loop()
-        state = self._state(loop)
+        state = self._state(loop, query)
         future: asyncio.Future[np.ndarray] = loop.create_future()
         state.calls.append((texts, future))
         state.texts += len(texts)
@@ -352,7 +428,7 @@ class BatchingEmbedder:
         texts = [t for part, _ in batch for t in part]
         try:
             try:
-                rows = await self._model(texts)
+                rows = await self._model(texts, state.query)
                 if rows.shape[0] != len(texts):
                     raise ConfigError(
                         f"embedding model {self.name!r} returned {rows.shape[0]} rows for "

@@ -646,16 +646,33 @@ async def verifier(v: Verifier, call: Runner, config: RedisAgentConfig) -> None:
         await call("verify", query, candidate)
 
 
-@case(CallableEmbedder, "embed", lambda c: toy_embedder())
+def query_embedder() -> CallableEmbedder:
+    """The toy model with a query form of its own (a prefix changes the vector)."""
+    return CallableEmbedder(
+        lambda texts: [toy_vector(t) for t in texts],
+        query_fn=lambda texts: [toy_vector("query: " + t) for t in texts],
+        name="toy",
+        dims=DIMS,
+    )
+
+
+@case(CallableEmbedder, "embed embed_query", lambda c: query_embedder())
 async def callable_embedder(e: CallableEmbedder, call: Runner, config: RedisAgentConfig) -> None:
     await call("embed", ["a", "b", "ünï"])
     await call("embed", [])
+    await call("embed_query", ["a"])
+    await call("embed_query", [])
 
 
-@case(BatchingEmbedder, "embed", lambda c: BatchingEmbedder(toy_embedder(), window=0.0))
+@case(
+    BatchingEmbedder,
+    "embed embed_query",
+    lambda c: BatchingEmbedder(query_embedder(), window=0.0),
+)
 async def batching_embedder(e: BatchingEmbedder, call: Runner, config: RedisAgentConfig) -> None:
     await call("embed", ["a", "b"])
     await call("embed", ["c"])
+    await call("embed_query", ["a"])
 
 
 @case(RedisAgentConfig, "close", lambda c: RedisAgentConfig(url=c.url, namespace=c.namespace))
@@ -1332,11 +1349,17 @@ async def context_store(store: Any, call: Runner, config: RedisAgentConfig) -> N
 
 # -- module functions and scripts (the plumbing) ----------------------------------------
 
-from redis_agent_core import fastpath, plans  # noqa: E402
+from redis_agent_core import embeddings, fastpath, plans  # noqa: E402
 from redis_agent_core.cache import base as cache_base  # noqa: E402
 from redis_agent_core.scripts import Script  # noqa: E402
 from redis_agent_core.search import capabilities, executor  # noqa: E402
 from redis_agent_core.tasks import progress  # noqa: E402
+
+
+@case(embeddings, "embed_query", lambda c: embeddings)
+async def embed_query_functions(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    await call("embed_query", query_embedder(), ["a"])  # the query form
+    await call("embed_query", toy_embedder(), ["a"])  # a model with embed() only
 
 
 @case(capabilities, "probe get_capabilities require_search", lambda c: capabilities)

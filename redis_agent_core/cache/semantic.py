@@ -682,6 +682,8 @@ class SemanticCache(CacheStore):
         if not self.faults.available():
             return None
         if vector is None:
+            # a prompt is compared with stored prompts, not with passages: both sides use
+            # the same (document) form, so entries written before stay comparable
             vector = self.embedder.embed([prompt])[0]
         dtype = self.dtype
         blob = self._vector_bytes(vector)  # a wrong dimension raises before any I/O

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import RedisAgentConfig
+from ..embeddings import Embedder, aembed_query, embed_query
 from ..errors import ConfigError, SchemaMismatchError
 from ..redis_errors import FAULTS, map_redis_error
 from ..search.commands import drop_hint
 from ..search.lifecycle import IndexLifecycle
 from ..search.replies import describe_info
 from .model import RecalledMessage, _as_bytes
-
-if TYPE_CHECKING:
-    from ..embeddings import Embedder
 
 
 def _session_tag(session_id: str) -> str:
@@ -237,7 +235,8 @@ class _Recall:
         self, session_id: str, query: str, k: int, max_distance: float | None
     ) -> list[RecalledMessage]:
         index = self._index()
-        vector = self.embedder.embed([query])[0].astype("float32").tolist()
+        # the messages were stored with embed(); the query takes the model's query form
+        vector = embed_query(self.embedder, [query])[0].astype("float32").tolist()
         query_ = self._query(session_id, vector, k, max_distance)
         try:
             # a lost index (Redis restarted empty, or dropped) is created again here
@@ -250,7 +249,7 @@ class _Recall:
         self, session_id: str, query: str, k: int, max_distance: float | None
     ) -> list[RecalledMessage]:
         index = await self._aindex()
-        vector = (await self.embedder.aembed([query]))[0].astype("float32").tolist()
+        vector = (await aembed_query(self.embedder, [query]))[0].astype("float32").tolist()
         query_ = self._query(session_id, vector, k, max_distance)
         try:
             rows = await self.lifecycle.aretrying(lambda: index.query(query_))

@@ -15,6 +15,7 @@ import redis
 from .. import telemetry
 from ..capabilities import get_capabilities
 from ..config import RAW_REPLY
+from ..embeddings import aembed_query, embed_query
 from ..errors import ConfigError
 from ..redis_errors import (
     translate_errors,
@@ -123,13 +124,13 @@ class IndexQueries(IndexLifecycleMixin):
 
     # -- queries: shared --
     def _vec(self, query: QueryLike) -> bytes:
-        if isinstance(query, str):
-            query = self.embedder.embed([check_text(query, "the query text")])[0]
+        if isinstance(query, str):  # a search query: the model's query form, if it has one
+            query = embed_query(self.embedder, [check_text(query, "the query text")])[0]
         return q.vector_bytes(self.schema, query)
 
     async def _avec(self, query: QueryLike) -> bytes:
         if isinstance(query, str):
-            query = (await self.embedder.aembed([check_text(query, "the query text")]))[0]
+            query = (await aembed_query(self.embedder, [check_text(query, "the query text")]))[0]
         return q.vector_bytes(self.schema, query)
 
     def _open(self) -> bool:

@@ -13,6 +13,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import CapabilityError
 from redis_agent_core.history import SessionStore
+from tests.asymmetric import DOCS, QUESTION, CoreAsym, LangChainAsym, LlamaIndexAsym
 from tests.conftest import skip_unless
 
 pytestmark = pytest.mark.slow
@@ -71,3 +72,44 @@ def test_recall_on_cluster_fails_clearly(
     with pytest.raises(CapabilityError, match="semantic recall"):
         store.append("s", [b"{}"], texts=["hello"])
     assert store.read("s") == []  # nothing half-written
+
+
+# Models whose query form differs (E5, BGE, Cohere, Voyage): the messages are stored in
+# the document form and the query is embedded in the query form. Embedded as a
+# document, QUESTION would recall the cooking message instead.
+
+
+async def test_recall_embeds_the_query_in_its_query_form(
+    aconfig: RedisAgentConfig, capabilities: Capabilities
+) -> None:
+    skip_unless(capabilities.search, "semantic recall needs the Query Engine")
+    model = CoreAsym()
+    store = SessionStore(aconfig, embedder=model)
+    store.append("s", [k.encode() for k in DOCS], texts=list(DOCS.values()))
+    stored = model.calls["embed"]
+    assert [r.payload for r in store.relevant("s", QUESTION, k=1)] == [b"rd"]
+    assert [r.payload for r in await store.arelevant("s", QUESTION, k=1)] == [b"rd"]
+    assert model.calls["embed"] == stored and model.calls["embed_query"] == 2
+
+
+async def test_langchain_recall_uses_embed_query(
+    aconfig: RedisAgentConfig, capabilities: Capabilities
+) -> None:
+    skip_unless(capabilities.search, "semantic recall needs the Query Engine")
+    model = LangChainAsym()
+    history = RedisChatMessageHistory("q", config=aconfig, embedder=model)
+    history.add_messages([HumanMessage(t) for t in DOCS.values()])
+    stored = model.calls["embed_documents"]
+    assert [m.content for m in history.relevant(QUESTION, k=1)] == [DOCS["rd"]]
+    assert [m.content for m in await history.arelevant(QUESTION, k=1)] == [DOCS["rd"]]
+    assert model.calls["embed_documents"] == stored and model.calls["embed_query"] == 2
+
+
+async def test_llamaindex_recall_uses_the_query_embedding(
+    aconfig: RedisAgentConfig, capabilities: Capabilities
+) -> None:
+    skip_unless(capabilities.search, "semantic recall needs the Query Engine")
+    store = RedisChatStore(aconfig, embedder=LlamaIndexAsym(model_name="asym"))
+    store.add_messages("q", [ChatMessage(content=t) for t in DOCS.values()])
+    assert [m.content for m in store.relevant("q", QUESTION, k=1)] == [DOCS["rd"]]
+    assert [m.content for m in await store.arelevant("q", QUESTION, k=1)] == [DOCS["rd"]]
