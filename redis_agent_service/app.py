@@ -524,6 +524,15 @@ class AgentService:
             recent.popitem(last=False)
         return vector
 
+    async def _query_vector(self, question: str, vector: np.ndarray) -> np.ndarray:
+        """The question's vector as a search query: ``vector`` itself for a model with
+        one form (the default MiniLM), else the model's query form (one more call); the
+        cache keeps comparing prompts in the form it stored them in."""
+        if not self._embedder.query_form:
+            return vector
+        with self._gate.foreground():
+            return (await self._embedder.aembed_query([question]))[0]
+
     async def _complete(self, prompt: Sequence[tuple[str, str]]) -> Completion:
         if isinstance(self.llm, OpenAIChat):
             return await self.llm.acomplete(prompt)
@@ -567,7 +576,7 @@ class AgentService:
                 docs: list[Hit] = []
                 if await self._docs_exist():
                     turn.vector = await self._embed(message)
-                    docs = await self._retrieve(turn.vector)
+                    docs = await self._retrieve(await self._query_vector(message, turn.vector))
                 turn.sources = [_source(d) for d in docs]  # a hit cites them too
                 turn.prompt, turn.scope = self.cache_key(
                     message, window, docs, user=user_id, session_id=session_id

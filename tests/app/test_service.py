@@ -16,6 +16,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_service.app import AgentService, ServiceSettings, create_app
 from redis_agent_service.demo import load_documents
 from redis_agent_service.llm import LLMEndpoint, build_chat_model
+from tests.asymmetric import DOCS, QUESTION, LangChainAsym
 
 from .conftest import Users
 
@@ -255,6 +256,26 @@ async def test_non_string_source_metadata_does_not_break_chat(
     # the miss goes to the (dead) model: 502, not a 500 from building the sources list
     r = await client.post("/chat", **users.chat("u", "s", "What do Redis streams keep?"))
     assert r.status_code == 502, r.text
+
+
+async def test_rag_finds_passages_with_the_query_form(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, users: Users
+) -> None:
+    # a model whose query form differs (E5, Cohere...): embedded as a passage, the
+    # question would retrieve the cooking passage
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    model = LangChainAsym()
+    settings = ServiceSettings(use_queue=False, rag_k=1)
+    llm = FakeListChatModel(responses=["Use XADD."])
+    service = AgentService(llm, config=config, settings=settings, embeddings=model, model_name="m")
+    await service.vectors.aadd(list(DOCS.values()), ids=list(DOCS))
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.post("/chat", **users.chat("u", "s", QUESTION))
+    assert r.status_code == 200, r.text
+    assert [s["id"] for s in r.json()["sources"]] == ["rd"]
+    assert model.calls["embed_query"] == 1
 
 
 async def test_concurrent_requests_keep_limits_exact(
