@@ -54,6 +54,7 @@ from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.jsonvalues import has_non_finite
 from redis_agent_core.kit import block_text, tool_call_text
 from redis_agent_core.migrate import peer_config
 
@@ -156,6 +157,10 @@ def _revive_usual(raw: Any, text: str) -> list[Any] | None:
 def dumps_generations(generations: Sequence[Generation]) -> str:
     """JSON of generations in LangChain's serialization format."""
     data = [dumpd(g) for g in generations]
+    # orjson writes NaN / inf as null: a hit would replay None for a logprob of -inf.
+    # The json module writes them as NaN / Infinity, which loads_generations reads back.
+    if has_non_finite(data):
+        return json.dumps(data)
     try:
         return orjson.dumps(data).decode()
     except TypeError:  # e.g. lone surrogates in model output: the json module escapes them

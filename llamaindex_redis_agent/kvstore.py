@@ -14,6 +14,7 @@ from llama_index.core.storage.kvstore.types import (
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
+from redis_agent_core.jsonvalues import dumps_json
 from redis_agent_core.kvstore import KVStore
 
 __all__ = ["RedisKVStore"]
@@ -28,7 +29,12 @@ def _dump(key: str, val: dict) -> bytes:
         raise ConfigError(
             f"RedisKVStore values must be dicts, got {type(val).__name__} for {key!r}"
         )
-    return orjson.dumps(val, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    # NaN / inf would read back as None (a docstore row from pandas often holds NaN)
+    return dumps_json(
+        val,
+        f"RedisKVStore value of {key!r}",
+        option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+    )
 
 
 def _load(key: str, raw: bytes | None) -> dict | None:

@@ -46,6 +46,7 @@ from redis_agent_core.cache import (
     make_scope,
 )
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.jsonvalues import Unreadable, find_unreadable
 from redis_agent_core.kit import block_text, tool_call_text
 
 __all__ = ["RedisCacheLLM"]
@@ -251,6 +252,27 @@ def _usage(response: ChatResponse | CompletionResponse) -> dict[str, int] | None
     return None
 
 
+def _payload(
+    data: dict[str, Any], kwargs: dict[str, Any], message_kwargs: dict[str, Any]
+) -> str | None:
+    """The cache entry of a response, or None (logged) where a hit would not replay
+    what the model returned: a NaN / inf (JSON null) anywhere in its kwargs, or a value
+    of no JSON type (a datetime would come back as a str) in its ``additional_kwargs``."""
+    found = find_unreadable(kwargs, objects=True, keys=True) or find_unreadable(message_kwargs)
+    if found is None:
+        try:
+            return orjson.dumps({**data, "additional_kwargs": kwargs}).decode()
+        except TypeError as exc:  # e.g. an int beyond 64 bits
+            found = Unreadable("object", exc, "")
+    logger.warning(
+        "response not cached: its additional_kwargs hold %r at %s, which the cache cannot "
+        "store as it is (a hit would replay another value)",
+        found.value,
+        found.path or "the top level",
+    )
+    return None
+
+
 def _generate(items: list[Any]) -> Generator[Any, None, None]:
     # a real generator: LlamaIndex's callback wrappers only wrap generators as streams
     yield from items
@@ -333,21 +355,16 @@ class RedisCacheLLM(LLM):
         return prompt, self._scope("complete" if not formatted else "complete:formatted", kwargs)
 
     @staticmethod
-    def _chat_payload(response: ChatResponse) -> str:
-        return orjson.dumps(
-            {
-                "message": response.message.model_dump(mode="json"),
-                "additional_kwargs": response.additional_kwargs,
-            },
-            default=str,
-        ).decode()
+    def _chat_payload(response: ChatResponse) -> str | None:
+        return _payload(
+            {"message": response.message.model_dump(mode="json")},
+            response.additional_kwargs,
+            response.message.additional_kwargs,
+        )
 
     @staticmethod
-    def _completion_payload(response: CompletionResponse) -> str:
-        return orjson.dumps(
-            {"text": response.text, "additional_kwargs": response.additional_kwargs},
-            default=str,
-        ).decode()
+    def _completion_payload(response: CompletionResponse) -> str | None:
+        return _payload({"text": response.text}, response.additional_kwargs, {})
 
     @staticmethod
     def _load(hit: CacheHit | None) -> dict[str, Any] | None:
@@ -409,13 +426,17 @@ class RedisCacheLLM(LLM):
             )
         return out
 
-    def _store(self, text: str, scope: str, payload: str, usage: dict[str, int] | None) -> None:
-        self._cache.update(text, scope, payload, usage=usage, filters=self._filters)
+    def _store(
+        self, text: str, scope: str, payload: str | None, usage: dict[str, int] | None
+    ) -> None:
+        if payload is not None:  # None: the answer would not replay as given (logged)
+            self._cache.update(text, scope, payload, usage=usage, filters=self._filters)
 
     async def _astore(
-        self, text: str, scope: str, payload: str, usage: dict[str, int] | None
+        self, text: str, scope: str, payload: str | None, usage: dict[str, int] | None
     ) -> None:
-        await self._cache.aupdate(text, scope, payload, usage=usage, filters=self._filters)
+        if payload is not None:
+            await self._cache.aupdate(text, scope, payload, usage=usage, filters=self._filters)
 
     # -- sync --
     @llm_chat_callback()

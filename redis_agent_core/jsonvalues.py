@@ -24,12 +24,12 @@ _PLAIN = (str, int, float, bool, type(None), list, tuple, dict)  # JSON's own ty
 _NONE = object()  # no such key (None is a key JSON would turn into "null")
 
 
-def dumps_json(value: Any, what: str, *, nulls: int = 0) -> bytes:
-    """``orjson.dumps(value)``, or :class:`ConfigError` naming ``what`` if ``value`` is
-    not JSON or holds a NaN or an infinity. ``nulls``: how many ``null`` the caller
-    knows ``value`` holds itself (the walk is skipped while no other one appears)."""
+def dumps_json(value: Any, what: str, *, nulls: int = 0, option: int = 0) -> bytes:
+    """``orjson.dumps(value, option=option)``, or :class:`ConfigError` naming ``what`` if
+    ``value`` is not JSON or holds a NaN or an infinity. ``nulls``: how many ``null`` the
+    caller knows ``value`` holds itself (the walk is skipped while no other one appears)."""
     try:
-        data = orjson.dumps(value)
+        data = orjson.dumps(value, option=option)
     except TypeError as exc:
         raise ConfigError(
             f"{what} is not JSON-serialisable ({exc}): JSON cannot store it; use str, "

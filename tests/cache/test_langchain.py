@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -337,6 +338,24 @@ def test_hits_are_fresh_objects_each_time(config: RedisAgentConfig) -> None:
     assert cache.lookup("p", "m") == other
     cache.clear()
     assert cache.lookup("p", "m") is None
+
+
+def test_hits_replay_nan_and_infinities_as_stored(config: RedisAgentConfig) -> None:
+    # orjson wrote them as null: a hit replayed None where the model gave -inf
+    cache = RedisCache(config)
+    info = {"logprob": float("-inf"), "top": float("inf"), "n": float("nan")}
+    meta = {"logprobs": [float("-inf")]}
+    gens = [
+        Generation(text="x", generation_info=info),
+        ChatGeneration(message=AIMessage(content="y", response_metadata=meta)),
+    ]
+    cache.update("p", "m", gens)
+    hit = cache.lookup("p", "m")
+    assert hit is not None and hit[0].generation_info is not None
+    assert hit[0].generation_info["logprob"] == float("-inf")
+    assert hit[0].generation_info["top"] == float("inf")
+    assert math.isnan(hit[0].generation_info["n"])
+    assert hit[1].message.response_metadata == meta  # type: ignore[attr-defined]
 
 
 def test_semantic_text_keeps_images_and_tool_calls_apart(

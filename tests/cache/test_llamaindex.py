@@ -3,6 +3,7 @@ engine) and RedisKVStore (collections, async, IngestionCache)."""
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -195,6 +196,56 @@ def test_abandoned_stream_is_not_stored(config: RedisAgentConfig) -> None:
     assert inner.calls == 2
 
 
+class KwargsLLM(CountingLLM):
+    """CountingLLM whose answers carry the given additional_kwargs."""
+
+    _extra: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        response = super().complete(prompt, formatted=formatted, **kwargs)
+        response.additional_kwargs = dict(self._extra)
+        return response
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        response = super().chat(messages, **kwargs)
+        response.message.additional_kwargs = dict(self._extra)
+        return response
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"logprob": float("-inf")},
+        {"scores": [1.0, float("nan")]},
+        {"when": datetime.datetime(2024, 1, 1)},  # was replayed as a str
+        {"big": 2**80},
+    ],
+    ids=["-inf", "nan", "datetime", "bigint"],
+)
+def test_an_answer_that_would_not_replay_as_given_is_not_cached(
+    config: RedisAgentConfig, extra: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # a hit replayed None for -inf / NaN and str() of anything else: now the answer is
+    # returned as the model gave it, left out of the cache, and the skip is logged
+    inner = KwargsLLM(max_tokens=4)
+    inner._extra = extra
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    with caplog.at_level("WARNING", logger="llamaindex_redis_agent.llm"):
+        first = llm.complete("p")
+        again = llm.complete("p")
+    assert inner.calls == 2 and "cache_hit" not in again.additional_kwargs
+    assert repr(first.additional_kwargs) == repr(extra)
+    assert "not cached" in caplog.text
+    if "when" not in extra and "big" not in extra:  # message kwargs: pydantic dumps those
+        llm.chat([ChatMessage(role="user", content="q")])
+        llm.chat([ChatMessage(role="user", content="q")])
+        assert inner.calls == 4
+    inner._extra = {"logprob": -0.5, "ids": [1, 2]}  # a finite answer is cached as before
+    llm.complete("other")
+    assert llm.complete("other").additional_kwargs == {**inner._extra, "cache_hit": True}
+    assert inner.calls in (3, 5)
+
+
 async def test_async_forms(aconfig: RedisAgentConfig) -> None:
     inner = CountingLLM(max_tokens=4)
     llm = RedisCacheLLM(inner, ExactCache(aconfig))
@@ -268,6 +319,15 @@ def test_kvstore_collections_and_round_trip(config: RedisAgentConfig) -> None:
     with pytest.raises(ConfigError):
         store.put_all([("d", {"ok": 1}), ("e", "not a dict")])  # type: ignore[list-item]
     assert store.get("d") is None  # nothing of a bad batch is written
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("-inf"), [1.0, float("inf")]])
+def test_kvstore_refuses_nan_and_infinities(config: RedisAgentConfig, bad: Any) -> None:
+    # they were written as null and read back as None (a pandas row's NaN in a docstore)
+    store = RedisKVStore(config)
+    with pytest.raises(ConfigError, match=r"RedisKVStore value of 'd'.*\['price'\]"):
+        store.put_all([("ok", {"x": 1}), ("d", {"price": bad})])
+    assert store.get("ok") is None and store.get("d") is None  # nothing written
 
 
 async def test_kvstore_async(aconfig: RedisAgentConfig) -> None:
