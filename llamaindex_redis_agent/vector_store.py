@@ -100,6 +100,10 @@ def to_core_filter(filters: MetadataFilters | MetadataFilter) -> Filter:
             raise ConfigError(f"unsupported filter operator {filters.operator!r}")
         value = True if op == "is_empty" else filters.value
         return Condition(filters.key, op, value)
+    if not filters.filters:
+        # LlamaIndex (build_metadata_filter_fn) reads an empty list as no filter, for
+        # every condition: OR of nothing matched nothing here
+        return And(())
     children = tuple(to_core_filter(f) for f in filters.filters)
     condition = filters.condition or FilterCondition.AND
     if condition == FilterCondition.AND:

@@ -278,11 +278,16 @@ def _scalar(cond: Condition, value: Any, kind: str) -> Any:
     return text
 
 
-def _values(cond: Condition, kind: str) -> list[Any]:
+def _items(cond: Condition) -> list[Any]:
+    """The values of a list operator as given (a single value: a list of it)."""
     value = cond.value
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        value = [value]
-    return [_scalar(cond, v, kind) for v in value]
+        return [value]
+    return list(value)
+
+
+def _values(cond: Condition, kind: str) -> list[Any]:
+    return [_scalar(cond, v, kind) for v in _items(cond)]
 
 
 def _phrase(cond: Condition, value: Any, stopwords: frozenset[str]) -> str:
@@ -324,6 +329,21 @@ def _tag(cond: Condition, value: Any, case_sensitive: bool) -> str:
     return tag_text(_scalar(cond, value, "tag"), case_sensitive)
 
 
+def _tag_forms(cond: Condition, value: Any, case_sensitive: bool) -> list[str]:
+    """The indexed forms equal to a tag filter value. A number is indexed as its
+    ``str()``, so a float 1.0 is the tag "1.0" and an int 1 the tag "1": a number
+    matches both forms, as ``1 == 1.0`` in Python (and SimpleVectorStore)."""
+    forms = [value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value == 0:
+            forms += [0, 0.0, -0.0]
+        elif isinstance(value, float) and value.is_integer():
+            forms.append(int(value))
+        elif isinstance(value, int) and float(value) == value:  # exact: 2**60 + 1 is not
+            forms.append(float(value))
+    return list(dict.fromkeys(_tag(cond, v, case_sensitive) for v in forms))
+
+
 def _join(parts: list[str], sep: str) -> str:
     return parts[0] if len(parts) == 1 else "(" + sep.join(parts) + ")"
 
@@ -356,17 +376,18 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
     if kind == "tag":
         # Values are compared in their indexed form (tag_value): exact strings.
         if op in ("in", "any", "nin", "all"):
-            values = [tag_text(v, case_sensitive) for v in values]
+            groups = [_tag_forms(cond, v, case_sensitive) for v in _items(cond)]
+            values = [form for group in groups for form in group]
         if op in ("eq", "contains"):
-            return str(Tag(name) == _tag(cond, cond.value, case_sensitive))
+            return str(Tag(name) == _tag_forms(cond, cond.value, case_sensitive))
         if op == "ne":
-            return str(Tag(name) != _tag(cond, cond.value, case_sensitive))
+            return str(Tag(name) != _tag_forms(cond, cond.value, case_sensitive))
         if op in ("in", "any"):
             return str(Tag(name) == values)
         if op == "nin":
             return str(Tag(name) != values)
         if op == "all":
-            return _join([str(Tag(name) == v) for v in values], " ")
+            return _join([str(Tag(name) == group) for group in groups], " ")
         if op in ("text_match", "text_match_insensitive"):
             if op == "text_match_insensitive" and case_sensitive:
                 raise FilterError(

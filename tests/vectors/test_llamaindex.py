@@ -114,6 +114,31 @@ def test_conditions_nested_and_not(store: RedisVectorStore) -> None:
     assert ids(store, nested) == {"n1"}
 
 
+@pytest.mark.parametrize("condition", list(FilterCondition))
+def test_an_empty_filter_list_is_no_filter(
+    store: RedisVectorStore, condition: FilterCondition
+) -> None:
+    # as in SimpleVectorStore: OR over [] matched nothing
+    assert ids(store, MetadataFilters(filters=[], condition=condition)) == {"n0", "n1", "n2", "n3"}
+
+
+def test_numbers_in_a_tag_field_compare_as_numbers(config: RedisAgentConfig) -> None:
+    # a float is indexed as str(): 1.0 as "1.0", which a filter for 1 did not find
+    store = RedisVectorStore("li_num", config=config, dims=DIMS, metadata_fields={"n": "tag"})
+    values = {"a": 1.0, "b": 1, "c": 0.0, "d": [2, 3.5], "e": 2**60 + 1}
+    store.add([TextNode(id_=k, text=k, embedding=[1.0, 0, 0, 0], metadata={"n": v})
+               for k, v in values.items()])  # fmt: skip
+    eq, ne, in_, nin = FilterOperator.EQ, FilterOperator.NE, FilterOperator.IN, FilterOperator.NIN
+    assert ids(store, one("n", eq, 1)) == ids(store, one("n", eq, 1.0)) == {"a", "b"}
+    assert ids(store, one("n", eq, 0)) == ids(store, one("n", eq, -0.0)) == {"c"}
+    assert ids(store, one("n", FilterOperator.CONTAINS, 2.0)) == {"d"}
+    assert ids(store, one("n", FilterOperator.ALL, [2.0, 3.5])) == {"d"}
+    assert ids(store, one("n", in_, [0, 3.5])) == {"c", "d"}
+    assert ids(store, one("n", ne, 1.0)) == ids(store, one("n", nin, [1])) == {"c", "d", "e"}
+    assert ids(store, one("n", eq, 2**60 + 1)) == {"e"}
+    assert ids(store, one("n", eq, 2**60)) == set()  # not a float's neighbour
+
+
 def test_unknown_field_and_injection(store: RedisVectorStore) -> None:
     with pytest.raises(ConfigError, match="not an indexed field"):
         ids(store, one("missing", FilterOperator.EQ, "x"))
