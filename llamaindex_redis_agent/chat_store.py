@@ -231,6 +231,17 @@ def _status(status: MessageStatus | str | None) -> Status | None:
     return value
 
 
+def _no_insert(key: str, idx: int) -> None:
+    """Refuse SimpleChatStore's ``add_message(..., idx=)``: a session is a Redis list
+    that is only appended to atomically (an insert would race with other writers)."""
+    raise ConfigError(
+        f"RedisChatStore cannot insert a message at a position (key {key!r}, idx={idx!r}): "
+        "messages are only appended, atomically. Omit idx to append, or read "
+        "get_messages(key), insert into that list and write it back with "
+        "set_messages(key, messages) (nothing was written)"
+    )
+
+
 def _check_on_corrupt(on_corrupt: str) -> None:
     if on_corrupt not in ("raise", "skip"):
         raise ConfigError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
@@ -307,8 +318,11 @@ class RedisChatStore(BaseChatStore):
         """All messages of ``key``, oldest first (one round trip)."""
         return self._decode(key, self.store.read(key))
 
-    def add_message(self, key: str, message: ChatMessage) -> None:
-        """Append one message (refreshes the TTL, trims to ``max_messages``)."""
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        """Append one message (refreshes the TTL, trims to ``max_messages``); ``idx``
+        (SimpleChatStore's insert at a position) raises :class:`ConfigError`."""
+        if idx is not None:
+            _no_insert(key, idx)
         store = self.store
         store.append(key, encode_messages([message]), texts=_texts(store, [message]))
 
@@ -343,7 +357,11 @@ class RedisChatStore(BaseChatStore):
     async def aget_messages(self, key: str) -> list[ChatMessage]:
         return self._decode(key, await self.store.aread(key))
 
-    async def async_add_message(self, key: str, message: ChatMessage) -> None:
+    async def async_add_message(
+        self, key: str, message: ChatMessage, idx: int | None = None
+    ) -> None:
+        if idx is not None:
+            _no_insert(key, idx)
         store = self.store
         await store.aappend(key, encode_messages([message]), texts=_texts(store, [message]))
 

@@ -59,6 +59,22 @@ def test_base_chat_store_sync(config: RedisAgentConfig) -> None:
     assert store.delete_last_message("nothing") is None
 
 
+async def test_add_message_at_a_position_is_refused_naming_the_alternative(
+    config: RedisAgentConfig,
+) -> None:
+    # SimpleChatStore.add_message(key, message, idx=1) inserts; here it was a TypeError
+    store = RedisChatStore(config)
+    store.add_messages("k", [msg("a"), msg("b")])
+    with pytest.raises(ConfigError, match=r"idx=1.*set_messages"):
+        store.add_message("k", msg("x"), idx=1)
+    with pytest.raises(ConfigError, match=r"idx=0.*set_messages"):
+        await store.async_add_message("k", msg("x"), idx=0)
+    assert texts(store.get_messages("k")) == ["a", "b"]  # nothing written
+    store.add_message("k", msg("c"), idx=None)
+    await store.async_add_message("k", msg("d"), idx=None)
+    assert texts(store.get_messages("k")) == ["a", "b", "c", "d"]
+
+
 async def test_nan_or_infinity_in_a_message_is_refused_not_stored_as_null(
     aconfig: RedisAgentConfig,
 ) -> None:
