@@ -17,23 +17,47 @@ import orjson
 
 from .errors import ConfigError
 
-__all__ = ["Unreadable", "check_finite", "dumps_json", "find_unreadable", "has_non_finite"]
+__all__ = [
+    "NO_DATETIME",
+    "Unreadable",
+    "check_finite",
+    "dumps_json",
+    "find_unreadable",
+    "has_non_finite",
+    "not_json_hint",
+]
 
 _LEAVES = frozenset({str, int, bool, type(None), bytes})
 _PLAIN = (str, int, float, bool, type(None), list, tuple, dict)  # JSON's own types
 _NONE = object()  # no such key (None is a key JSON would turn into "null")
 
 
+# orjson writes a datetime, date or time as an ISO string, which reads back as a str:
+# refused like Decimal and bytes (see not_json_hint)
+NO_DATETIME = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def not_json_hint(exc: TypeError) -> str:
+    """The fix to name for orjson's ``TypeError`` (a datetime: its isoformat())."""
+    if "datetime" in str(exc):  # "Type is not JSON serializable: datetime.date"
+        return (
+            "; convert a datetime, date or time with .isoformat() (stored as is, it "
+            "would read back as a str)"
+        )
+    return ""
+
+
 def dumps_json(value: Any, what: str, *, nulls: int = 0, option: int = 0) -> bytes:
     """``orjson.dumps(value, option=option)``, or :class:`ConfigError` naming ``what`` if
-    ``value`` is not JSON or holds a NaN or an infinity. ``nulls``: how many ``null`` the
-    caller knows ``value`` holds itself (the walk is skipped while no other one appears)."""
+    ``value`` is not JSON (a datetime too: it would read back as a str) or holds a NaN
+    or an infinity. ``nulls``: how many ``null`` the caller knows ``value`` holds itself
+    (the walk is skipped while no other one appears)."""
     try:
-        data = orjson.dumps(value, option=option)
+        data = orjson.dumps(value, option=option | NO_DATETIME)
     except TypeError as exc:
         raise ConfigError(
             f"{what} is not JSON-serialisable ({exc}): JSON cannot store it; use str, "
-            "numbers, bools, None, lists or dicts (nothing was written)"
+            f"numbers, bools, None, lists or dicts{not_json_hint(exc)} (nothing was written)"
         ) from exc
     if data.count(b"null") > nulls:  # a NaN or an infinity becomes null
         check_finite(value, what)

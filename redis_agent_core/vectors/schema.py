@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from ..errors import ConfigError, SchemaMismatchError
-from ..jsonvalues import has_non_finite
+from ..jsonvalues import NO_DATETIME, has_non_finite, not_json_hint
 from ..keys import check_text, check_texts
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
@@ -335,6 +335,8 @@ def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:
 
 
 # -- encoding documents --
+# a datetime in metadata is refused (it would read back as a str), as Decimal is
+_META_OPTS = orjson.OPT_NON_STR_KEYS | NO_DATETIME
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -412,7 +414,7 @@ def check_finite_metadata(metadatas: Sequence[Any], dumped: bytes | None = None)
     of null)."""
     if dumped is None:
         try:
-            dumped = orjson.dumps(metadatas, option=orjson.OPT_NON_STR_KEYS)
+            dumped = orjson.dumps(metadatas, option=_META_OPTS)
         except TypeError:
             dumped = b"null"  # not all JSON: walk anyway
     if b"null" not in dumped:
@@ -444,11 +446,11 @@ def encode_fields(
         raise ConfigError(f"texts must be str, got {type(text).__name__}: {text!r}")
     meta = metadata if type(metadata) is dict else dict(metadata or {})
     try:
-        meta_json = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)
+        meta_json = orjson.dumps(meta, option=_META_OPTS)
     except TypeError as exc:
         raise ConfigError(
             f"metadata must be JSON-serialisable ({exc}): {meta!r}. Convert the values "
-            "to str/int/float/bool/list/dict first."
+            f"to str/int/float/bool/list/dict first{not_json_hint(exc)}."
         ) from exc
     doc: dict[str, Any] = {schema.text_field: text}
     for f in schema.metadata_fields:
@@ -476,7 +478,7 @@ def check_fields(schema: VectorSchema, texts: Sequence[Any], metadatas: Sequence
         if meta is not None and type(meta) is not dict:
             return False
     try:
-        dumped = orjson.dumps(metadatas, option=orjson.OPT_NON_STR_KEYS)
+        dumped = orjson.dumps(metadatas, option=_META_OPTS)
     except TypeError:
         for text, meta in zip(texts, metadatas, strict=True):
             encode_fields(schema, text, meta)  # raises the error naming the document
@@ -519,7 +521,7 @@ def encode_checked(
             and len(value) <= TAG_LIMIT
             else encode_value(schema, f, value)
         )
-    meta_json = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)
+    meta_json = orjson.dumps(meta, option=_META_OPTS)
     doc[METADATA_FIELD] = orjson.loads(meta_json) if schema.storage == "json" else meta_json
     return doc
 

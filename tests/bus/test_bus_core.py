@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import threading
 import time
 from typing import Any
@@ -48,7 +49,13 @@ def test_non_json_payload_is_rejected_before_sending(bus: AgentBus) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [float("nan"), {"score": float("inf")}, [None, {"a": [float("-inf")]}]]
+    "payload",
+    [
+        float("nan"),
+        {"score": float("inf")},
+        [None, {"a": [float("-inf")]}],
+        {"at": datetime.datetime(2024, 1, 1)},  # receivers got an ISO str
+    ],
 )
 def test_nan_or_infinity_in_a_payload_is_refused_not_sent_as_null(
     bus: AgentBus, payload: Any

@@ -321,11 +321,14 @@ def test_kvstore_collections_and_round_trip(config: RedisAgentConfig) -> None:
     assert store.get("d") is None  # nothing of a bad batch is written
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("-inf"), [1.0, float("inf")]])
+@pytest.mark.parametrize(
+    "bad", [float("nan"), float("-inf"), [1.0, float("inf")], datetime.date(2024, 1, 1)]
+)
 def test_kvstore_refuses_nan_and_infinities(config: RedisAgentConfig, bad: Any) -> None:
-    # they were written as null and read back as None (a pandas row's NaN in a docstore)
+    # they were written as null and read back as None (a pandas row's NaN in a docstore),
+    # a date as an ISO str
     store = RedisKVStore(config)
-    with pytest.raises(ConfigError, match=r"RedisKVStore value of 'd'.*\['price'\]"):
+    with pytest.raises(ConfigError, match=r"RedisKVStore value of 'd'.*(\['price'\]|isoformat)"):
         store.put_all([("ok", {"x": 1}), ("d", {"price": bad})])
     assert store.get("ok") is None and store.get("d") is None  # nothing written
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from typing import Any
 
@@ -236,6 +237,10 @@ def test_values_are_json_and_bad_input_names_the_fix(config: RedisAgentConfig) -
         store.put(("a",), "k", {"when": object()})
     with pytest.raises(ConfigError, match=r"nan at \['score'\]"):
         store.put(("a",), "k", {"score": float("nan")})
+    # a datetime read back as an ISO str (InMemoryStore keeps it): refused as Decimal is
+    with pytest.raises(ConfigError, match=r"datetime.*isoformat\(\)"):
+        store.put(("a",), "k", {"when": datetime.datetime(2024, 1, 1)})
+    assert store.get(("a",), "k") is None
     with pytest.raises(ConfigError, match=r"inf at \['m'\]\[1\]"):
         store.put(("a",), "k", {"m": [1.0, float("inf")]})
     with pytest.raises(ConfigError, match="unsupported filter operator"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import warnings
 
 import pytest
@@ -155,6 +156,12 @@ def test_bad_input_is_rejected_and_stores_nothing(config: RedisAgentConfig) -> N
         history.add_messages([AIMessage("y", response_metadata={"logprobs": [0.5, -INF]})])
     with pytest.raises(ConfigError, match="JSON cannot store"):
         history.update_metadata({"score": NAN})
+    # a datetime read back as an ISO str (InMemoryChatMessageHistory keeps it)
+    when = datetime.datetime(2024, 1, 1)
+    with pytest.raises(ConfigError, match=r"message 0 \(ai\).*isoformat\(\)"):
+        history.add_messages([AIMessage("y", response_metadata={"created": when})])
+    with pytest.raises(ConfigError, match=r"isoformat\(\)"):
+        history.update_metadata({"since": when.date()})
     assert [m.content for m in history.messages] == ["kept"]
     assert history.info() is not None and history.info().metadata == {}  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match="n must be an int"):

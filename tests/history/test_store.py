@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import threading
 import time
 
@@ -105,6 +106,10 @@ def test_bad_input_writes_nothing(config: RedisAgentConfig) -> None:
     for bad in (float("nan"), float("inf"), {"x": [1.0, float("-inf")]}):
         with pytest.raises(ConfigError, match="JSON cannot store"):
             store.update_metadata("s", {"ok": None, "b": bad})
+    # and a datetime, date or time would read back as an ISO str
+    for when in (datetime.datetime(2024, 1, 1), datetime.date(2024, 1, 1), datetime.time(1)):
+        with pytest.raises(ConfigError, match=r"isoformat\(\)"):
+            store.update_metadata("s", {"when": when})
     assert store.read("s") == payloads(1)
     info = store.info("s")
     assert info is not None and info.metadata == {"a": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 from typing import Any
 
 import numpy as np
@@ -643,6 +644,8 @@ def test_packed_writes_match_general_encoding(
     ("texts", "bad_meta", "match"),
     [
         (None, {"o": object()}, "JSON-serialisable"),
+        # a datetime was stored as an ISO string and read back as a str
+        (None, {"published": datetime.datetime(2024, 1, 1)}, r"isoformat\(\)"),
         (None, {"tenant": {"not": "a tag"}}, "tag field"),
         (None, {"year": float("nan")}, "numeric field"),
         (["ok"] * 9 + [b"bytes"], {}, "texts must be str"),
