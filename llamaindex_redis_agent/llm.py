@@ -36,7 +36,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import PrivateAttr
+from pydantic import BaseModel, PrivateAttr
 
 from redis_agent_core.cache import (
     CacheHit,
@@ -256,9 +256,12 @@ def _payload(
     data: dict[str, Any], kwargs: dict[str, Any], message_kwargs: dict[str, Any]
 ) -> str | None:
     """The cache entry of a response, or None (logged) where a hit would not replay
-    what the model returned: a NaN / inf (JSON null) anywhere in its kwargs, or a value
-    of no JSON type (a datetime would come back as a str) in its ``additional_kwargs``."""
-    found = find_unreadable(kwargs, objects=True, keys=True) or find_unreadable(message_kwargs)
+    what the model returned: a NaN / inf (JSON null) or a value of no JSON type (a
+    datetime would come back as a str) in its or its message's ``additional_kwargs``
+    (pydantic models there, e.g. OpenAI's tool calls, come back as dicts, as before)."""
+    found = find_unreadable(kwargs, objects=True, keys=True) or find_unreadable(
+        message_kwargs, objects=True, allow=(BaseModel,)
+    )
     if found is None:
         try:
             return orjson.dumps({**data, "additional_kwargs": kwargs}).decode()
