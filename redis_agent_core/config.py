@@ -34,7 +34,7 @@ from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
-from .redis_errors import UNAVAILABLE, describe_url, translate_errors
+from .redis_errors import RETRIED, describe_url, translate_errors
 from .sentinel import SentinelURL, is_sentinel_url, parse_sentinel_url
 
 __all__ = [
@@ -216,7 +216,8 @@ class RedisAgentConfig:
             component may override it.
         socket_timeout: seconds a command may take before it fails (no hangs).
         socket_connect_timeout: seconds to establish a connection.
-        retries: retries of a command after a connection error or timeout, with
+        retries: retries of a command after a connection error (never after a
+            timeout: the command may still run, and a write would apply twice), with
             exponential backoff and jitter between ``retry_backoff_base`` and
             ``retry_backoff_cap`` seconds.
         max_connections: pool size (``None``: redis-py's default).
@@ -322,13 +323,15 @@ class RedisAgentConfig:
 
     # -- clients --
     def _retry(self, asyncio_client: bool = False) -> Retry | AsyncRetry:
-        # A bounded count (never redis-py's -1 = forever): a write whose reply was lost
-        # is re-sent at most ``retries`` times. asyncio clients need redis.asyncio's
-        # Retry: given the sync one they await nothing in it and never retry.
+        # A bounded count (never redis-py's -1 = forever), and only after a connection
+        # error (RETRIED): redis-py's default also re-sends after a timeout, when the
+        # command was sent and may still run, so a write would apply twice. asyncio
+        # clients need redis.asyncio's Retry: given the sync one they never retry.
         cls = AsyncRetry if asyncio_client else Retry
         return cls(
             EqualJitterBackoff(cap=self.retry_backoff_cap, base=self.retry_backoff_base),
             self.retries,
+            supported_errors=RETRIED,
         )
 
     def _client_kwargs(self, asyncio_client: bool = False) -> dict[str, Any]:
@@ -336,7 +339,7 @@ class RedisAgentConfig:
             "socket_timeout": self.socket_timeout,
             "socket_connect_timeout": self.socket_connect_timeout,
             "retry": self._retry(asyncio_client),
-            "retry_on_error": list(UNAVAILABLE),
+            "retry_on_error": list(RETRIED),
         }
         if self.max_connections is not None:
             kwargs["max_connections"] = self.max_connections

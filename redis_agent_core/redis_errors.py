@@ -50,6 +50,7 @@ __all__ = [
     "DENIED",
     "FAULTS",
     "REFUSED",
+    "RETRIED",
     "TRANSIENT",
     "UNAVAILABLE",
     "RedisWriteRefusedError",
@@ -70,6 +71,11 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )
+#: What redis-py's retries re-send a command after: a connection that failed, mostly a
+#: pooled one the server had closed while idle. Not a timeout: the command was sent and
+#: may run once the server gets to it, so re-sending a write would apply it twice (a chat
+#: message stored twice); a timeout is the caller's fault to handle.
+RETRIED: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
 #: The server answered but refused to write (memory full with noeviction, read-only replica).
 REFUSED: tuple[type[Exception], ...] = (
     redis.exceptions.OutOfMemoryError,

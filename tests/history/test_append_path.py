@@ -273,6 +273,21 @@ def test_an_append_whose_reply_is_lost_raises_and_is_written_once(
     config.close()
 
 
+def test_a_timed_out_write_on_redis_pys_path_is_not_re_sent(faulty_redis: FaultyRedis) -> None:
+    # an append with metadata takes redis-py's path, whose retries re-sent a command after
+    # a timeout: the first copy ran once the server was free, and the message was stored
+    # twice with no error. Timeouts are not retried now: one copy and a typed error.
+    config = faulty_redis.config("meta", socket_timeout=0.3, retries=2)
+    store = SessionStore(config, ttl=60)
+    store.append("s", [b"0"], metadata={"n": "0"})
+    with faulty_redis.busy(0.8), pytest.raises(RedisUnavailableError, match="timed out"):
+        store.append("s", [b"1"], metadata={"n": "1"})
+    assert store.read("s") == [b"0", b"1"]
+    assert store.append("s", [b"2"], metadata={"n": "2"}) == 3  # the same store works again
+    store.close()
+    config.close()
+
+
 BIG = b'"' + b"x" * (32 << 20) + b'"'  # larger than the socket buffers
 
 
