@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataCorruptionError, RedisUnavailableError
+from ..errors import DataCorruptionError, RedisAgentError, RedisUnavailableError
 from ..redis_errors import CLEANUP, FAULTS, map_redis_error, translate_errors
 from .envelope import Envelope, _text, decode_envelope
 
@@ -68,7 +68,7 @@ class _GapWatch:
             "(publish(..., durable=True), bus.consumer()) for messages that must not be lost."
         )
 
-    def _dropped(self, exc: BaseException, config: RedisAgentConfig) -> RedisUnavailableError:
+    def _dropped(self, exc: BaseException, config: RedisAgentConfig) -> RedisAgentError:
         """The error for a read fault. It reports this drop, so the confirmations of the
         re-subscribe that follows (redis-py's, on this call or the next) are due."""
         self._subscribing()
