@@ -134,7 +134,10 @@ class NodeCacheStore:
             for e, idx, refs in zip(encoded, idxs, replies, strict=True):
                 prefix = keys.node_cache(self.name, e, "e:").encode()
                 for start in range(0, len(refs), 500):
-                    pipe.delete(*(prefix + ref for ref in refs[start : start + 500]))
+                    # one command for same-slot keys: redis-py's sync cluster pipeline
+                    # refuses a multi-key delete() even within one slot
+                    keys_ = [prefix + ref for ref in refs[start : start + 500]]
+                    pipe.execute_command("UNLINK", *keys_)
                 pipe.delete(idx)
                 pipe.srem(names, e.encode())
 

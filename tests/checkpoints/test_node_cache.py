@@ -123,3 +123,23 @@ def test_on_the_local_cluster(cluster_config: RedisAgentConfig) -> None:
     asyncio.run(cache.aclear())
     graph.invoke({"x": 3, "out": []})
     assert calls == ["double", "square"] * 2
+
+
+def test_clear_on_the_local_cluster_with_several_entries(cluster_config: RedisAgentConfig) -> None:
+    """A namespace holding many entries (one multi-key UNLINK) clears, sync and async."""
+    cache = RedisNodeCache(cluster_config, on_error="raise")
+    wanted: list[Any] = [(("node_a",), f"k{i}") for i in range(3)] + [(("node_b",), "k")]
+
+    def fill() -> None:
+        cache.set({key: (n, None) for n, key in enumerate(wanted)})
+        assert len(cache.get(wanted)) == len(wanted)
+
+    fill()
+    cache.clear([("node_a",)])
+    assert list(cache.get(wanted)) == [(("node_b",), "k")]
+    fill()
+    cache.clear()
+    assert cache.get(wanted) == {}
+    fill()
+    asyncio.run(cache.aclear())
+    assert cache.get(wanted) == {}
