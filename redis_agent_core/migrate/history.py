@@ -17,7 +17,7 @@ are never modified.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from ..history import SessionStore
 from ..redis_errors import translate_errors
 from ..search.lifecycle import read_info
 from ..search.replies import describe_info
-from .vectors import PEERS, _glob, _str
+from .vectors import PEERS, _glob, _scan_nodes, _str
 
 __all__ = ["HistoryReport", "migrate_history"]
 
@@ -54,6 +54,19 @@ class HistoryReport:
         return {**asdict(self), "messages_per_second": round(rate, 1)}
 
 
+def _scan_batches(config: RedisAgentConfig, match: str, type_: str) -> Iterator[list[Any]]:
+    """The keys matching ``match`` of type ``type_``, a SCAN batch at a time, on every
+    primary of a cluster."""
+    for name, node in _scan_nodes(config.get_client()).items():
+        cursor = 0
+        while True:
+            with translate_errors(config, f"scanning {name or 'the server'} for {match!r}"):
+                cursor, keys = node.scan(cursor, match=match, count=1000, _type=type_)
+            yield keys
+            if cursor == 0:
+                break
+
+
 def _langchain_sessions(
     config: RedisAgentConfig, index: str, key_prefix: str | None
 ) -> dict[str, list[bytes]]:
@@ -71,11 +84,8 @@ def _langchain_sessions(
         prefixes = [key_prefix]
     found: dict[str, list[tuple[float, str, bytes]]] = {}
     for prefix in prefixes:
-        cursor = 0
-        while True:
+        for keys in _scan_batches(config, _glob(prefix) + "*", "ReJSON-RL"):
             with translate_errors(config, "reading langchain-redis messages"):
-                cursor, keys = client.scan(cursor, match=_glob(prefix) + "*", count=1000,
-                                           _type="ReJSON-RL")  # fmt: skip
                 pipe = client.pipeline(transaction=False)
                 for key in keys:
                     pipe.execute_command("JSON.GET", key, "$")
@@ -88,8 +98,6 @@ def _langchain_sessions(
                 payload = orjson.dumps({"type": doc.get("type"), "data": doc["data"]})
                 entry = (float(doc.get("timestamp") or 0), str(doc.get("message_id", "")), payload)
                 found.setdefault(str(doc["session_id"]), []).append(entry)
-            if cursor == 0:
-                break
     return {sid: [p for _, _, p in sorted(rows)] for sid, rows in found.items()}
 
 
@@ -108,11 +116,9 @@ def _llama_sessions(config: RedisAgentConfig, pattern: str) -> tuple[dict[str, l
     own = f"{config.namespace}:"
     sessions: dict[str, list[bytes]] = {}
     skipped = 0
-    cursor = 0
-    while True:
+    for found in _scan_batches(config, pattern, "list"):
+        keys = [k for k in found if not _str(k).startswith(own)]
         with translate_errors(config, "reading LlamaIndex chat lists"):
-            cursor, keys = client.scan(cursor, match=pattern, count=1000, _type="list")
-            keys = [k for k in keys if not _str(k).startswith(own)]
             pipe = client.pipeline(transaction=False)
             for key in keys:
                 pipe.lrange(key, 0, -1)
@@ -122,8 +128,6 @@ def _llama_sessions(config: RedisAgentConfig, pattern: str) -> tuple[dict[str, l
                 sessions[_str(key)] = list(payloads)
             else:
                 skipped += 1
-        if cursor == 0:
-            break
     return sessions, skipped
 
 

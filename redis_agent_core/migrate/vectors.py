@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from redis.cluster import RedisCluster
 
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, DataCorruptionError
@@ -287,6 +288,11 @@ def migrate_vectors(
     resumed = bool(state)
     prefix_index = int(state.get("prefix", 0))
     cursor = int(state.get("cursor", 0))
+    nodes = _scan_nodes(client)
+    names = list(nodes)
+    node = state.get("node", names[0])
+    if node not in nodes:  # the cluster's primaries changed: rescan (writes are idempotent)
+        node, cursor = names[0], 0
     written = int(state.get("written", 0))
     started = time.perf_counter()
     scan_type = "ReJSON-RL" if source.storage == "json" else "hash"
@@ -297,7 +303,8 @@ def migrate_vectors(
             break
         match = _glob(source.prefixes[prefix_index]) + "*"
         with translate_errors(config, f"reading {source_name!r}"):
-            cursor, keys = client.scan(cursor, match=match, count=batch_size, _type=scan_type)
+            cursor, keys = nodes[node].scan(cursor, match=match, count=batch_size,
+                                            _type=scan_type)  # fmt: skip
             docs = _read_batch(client, source, keys) if keys else []
         rows = [peer_document(source, _str(k), d) for k, d in zip(keys, docs, strict=True) if d]
         if rows:
@@ -305,12 +312,16 @@ def migrate_vectors(
             target.add(list(texts), ids=list(ids), metadatas=list(metadatas),
                        vectors=np.vstack(vectors).astype(np.float32))  # fmt: skip
             written += len(rows)
-        if cursor == 0:
-            prefix_index += 1
+        if cursor == 0:  # this server is done: the next one, or the next prefix
+            following = names.index(node) + 1
+            if following == len(names):
+                prefix_index += 1
+            node = names[following % len(names)]
         batches += 1
         with translate_errors(config, f"saving the state of the migration into {target_name!r}"):
             client.hset(state_key, mapping={
-                "source": origin, "prefix": prefix_index, "cursor": cursor, "written": written,
+                "source": origin, "prefix": prefix_index, "node": node, "cursor": cursor,
+                "written": written,
             })  # fmt: skip
         if progress is not None:
             progress(min(written, source.num_docs), source.num_docs)
@@ -326,6 +337,16 @@ def migrate_vectors(
         target_docs=target_docs, seconds=time.perf_counter() - started, resumed=resumed,
         complete=complete, verified=verified,
     )  # fmt: skip
+
+
+def _scan_nodes(client: Any) -> dict[str, Any]:
+    """The servers a SCAN must visit, by name: each primary of a cluster (each holds its
+    own keys and cursor; ``RedisCluster.scan`` would return a dict of cursors), else the
+    one server, named ``""``."""
+    if isinstance(client, RedisCluster):
+        nodes = sorted(client.get_primaries(), key=lambda node: node.name)
+        return {node.name: node.redis_connection for node in nodes}
+    return {"": client}
 
 
 def _glob(prefix: str) -> str:

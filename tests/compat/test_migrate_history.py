@@ -19,6 +19,7 @@ from redis_agent_core.cli import main
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.migrate import migrate_history
+from redis_agent_service.cluster import LocalCluster
 
 langchain_redis = pytest.importorskip("langchain_redis", reason="extra bench: langchain-redis")
 
@@ -104,3 +105,33 @@ def test_cli_history(
                  "--url", redis_url, "--namespace", namespace])  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["messages"] == 9 and report["verified"]
+
+
+def test_llama_index_chat_lists_migrate_from_every_cluster_node(
+    redis_cluster: LocalCluster,
+    cluster_config: RedisAgentConfig,
+    namespace: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On a cluster the peer's lists are spread over the primaries: each one is scanned
+    (RedisCluster.scan answers a dict of cursors, which used to crash with a DataError)."""
+    client = cluster_config.get_client()
+    chats = [f"{namespace}-chat:u{i}" for i in range(12)]
+    for key in chats:
+        client.rpush(key, ChatMessage(role="user", content=key).model_dump_json())
+    per_node = [len(node.redis_connection.keys(f"{namespace}-chat:*"))  # type: ignore[union-attr]
+                for node in client.get_primaries()]  # type: ignore[union-attr]  # fmt: skip
+    assert len([n for n in per_node if n]) > 1
+    try:
+        report = migrate_history(peer="llama-index", keys=f"{namespace}-chat:*",
+                                 config=cluster_config)  # fmt: skip
+        assert report.verified and report.sessions == len(chats)
+        code = main(["migrate", "history", "--from", "llama-index", "--keys",
+                     f"{namespace}-chat:*", "--url", redis_cluster.url,
+                     "--namespace", namespace])  # fmt: skip
+        assert code == 0 and json.loads(capsys.readouterr().out)["sessions"] == len(chats)
+        store = RedisChatStore(config=cluster_config)
+        assert sorted(store.get_keys()) == sorted(chats)
+    finally:
+        for key in chats:
+            client.delete(key)
