@@ -3,13 +3,16 @@
 Feature checks are real probes (a throwaway index is created and dropped), not
 version guesses: redisvl's ``supports_svs()`` says True on RediSearch 2.10, which
 cannot build SVS-VAMANA indexes. The probe is one flow (:mod:`.executor`) run by a sync
-or an asyncio client; its result is cached per process and URL for both.
+or an asyncio client; its result is cached per process and URL for both (per client
+object for a client passed in the config).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+import weakref
+from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -261,38 +264,50 @@ async def aprobe(client: Any) -> Capabilities:
     return await arun(client.execute_command, probe_flow(False))
 
 
-_cache: dict[str, Capabilities] = {}
+#: Answers for the clients a config builds from its URL, by (URL, cluster flag).
+_by_url: dict[tuple[str, bool], Capabilities] = {}
+#: Answers for clients passed in (``client=`` / ``async_client=``), by the client object:
+#: no URL of the config names their server, and a dropped client drops its entry.
+_by_client: weakref.WeakKeyDictionary[Any, Capabilities] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def _cached(config: RedisAgentConfig) -> tuple[str, Capabilities | None]:
-    url = config.resolve_url()
-    with _cache_lock:
-        return url, _cache.get(url)
+def _memo(config: RedisAgentConfig, given: Any) -> tuple[MutableMapping[Any, Capabilities], Any]:
+    """Where the answer for the client in use is cached, and under which key."""
+    if given is not None:
+        return _by_client, given
+    return _by_url, (config.resolve_url(), config.is_cluster())
 
 
-def _store(url: str, caps: Capabilities) -> Capabilities:
+def _cached(memo: MutableMapping[Any, Capabilities], key: Any) -> Capabilities | None:
     with _cache_lock:
-        _cache[url] = caps
+        return memo.get(key)
+
+
+def _store(memo: MutableMapping[Any, Capabilities], key: Any, caps: Capabilities) -> Capabilities:
+    with _cache_lock:
+        memo[key] = caps
     return caps
 
 
 def get_capabilities(config: RedisAgentConfig) -> Capabilities:
-    """Probe the config's server once per process and URL; later calls are free."""
-    url, cached = _cached(config)
+    """Probe the config's server once per process and client target; later calls are free."""
+    memo, key = _memo(config, config.client)
+    cached = _cached(memo, key)
     if cached is not None:
         return cached
     with translate_errors(config, "probing server capabilities"):
-        return _store(url, probe(config.get_client()))
+        return _store(memo, key, probe(config.get_client()))
 
 
 async def aget_capabilities(config: RedisAgentConfig) -> Capabilities:
     """Async :func:`get_capabilities` (same cache; probes with the asyncio client)."""
-    url, cached = _cached(config)
+    memo, key = _memo(config, config.async_client)
+    cached = _cached(memo, key)
     if cached is not None:
         return cached
     with translate_errors(config, "probing server capabilities"):
-        return _store(url, await aprobe(config.get_async_client()))
+        return _store(memo, key, await aprobe(config.get_async_client()))
 
 
 def check_search(caps: Capabilities, what: str) -> Capabilities:

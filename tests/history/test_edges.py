@@ -147,7 +147,7 @@ async def test_async_recall_does_not_block_the_loop_probing(
         calls.append("async")
         return await real_aprobe(client)
 
-    monkeypatch.setattr(caps_module, "_cache", {})  # this process has not probed yet
+    monkeypatch.setattr(caps_module, "_by_url", {})  # this process has not probed yet
     monkeypatch.setattr(caps_module, "probe", sync_probe)
     monkeypatch.setattr(caps_module, "aprobe", async_probe)
     store = SessionStore(aconfig, embedder=keyword_embedder())

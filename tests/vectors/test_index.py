@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import redis
 import redis.asyncio as aredis
+from redis.cluster import RedisCluster
 
 from redis_agent_core.capabilities import get_capabilities
 from redis_agent_core.config import RedisAgentConfig
@@ -19,7 +20,9 @@ from redis_agent_core.errors import (
     RedisUnavailableError,
     SchemaMismatchError,
 )
+from redis_agent_core.search.capabilities import aget_capabilities
 from redis_agent_core.vectors import F, PartialWriteError, VectorIndex, relevance_from_distance
+from redis_agent_service.cluster import LocalCluster
 
 from .conftest import clustered
 
@@ -446,6 +449,38 @@ def test_cluster_search_raises_capability_error(cluster_config: RedisAgentConfig
         index.search([0.1, 0.2, 0.3, 0.4])
     client = cluster_config.get_client()
     assert list(client.scan_iter(match=index.prefix + "*")) == []
+
+
+@pytest.mark.cluster
+def test_capabilities_follow_the_client_passed_in_not_the_url(
+    config: RedisAgentConfig, redis_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client= cluster is probed as itself, even after the config's URL (a single node
+    with search) was probed: it used to get that node's answer and search one shard."""
+    assert get_capabilities(config).search and not get_capabilities(config).cluster
+    cluster_client = RedisCluster.from_url(redis_cluster.url.partition("?")[0])
+    try:
+        given = RedisAgentConfig(url=config.url, client=cluster_client, namespace=config.namespace)
+        assert get_capabilities(given).cluster
+        with pytest.raises(CapabilityError):
+            VectorIndex("c", config=given, dims=4).add(["a"], vectors=[[0.1, 0.2, 0.3, 0.4]])
+        assert get_capabilities(config).search  # the URL's answer is untouched
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        alone = RedisAgentConfig(client=cluster_client)
+        assert get_capabilities(alone).cluster
+        assert alone._resolved_url is None  # no embedded server started for a cache key
+    finally:
+        cluster_client.close()
+
+    async def probe_async() -> bool:
+        async_client = aredis.RedisCluster.from_url(redis_cluster.url.partition("?")[0])
+        try:
+            given = RedisAgentConfig(url=config.url, async_client=async_client)
+            return (await aget_capabilities(given)).cluster
+        finally:
+            await async_client.aclose()
+
+    assert asyncio.run(probe_async())
 
 
 def test_server_error_is_not_swallowed(config: RedisAgentConfig) -> None:
