@@ -16,6 +16,9 @@ And one that is not an outage: :data:`DENIED`, the URL's ACL user lacks a comman
 channel (``NOPERM``) -> :class:`~redis_agent_core.errors.RedisPermissionError`, a
 deployment mistake that every role raises, degrading ones included.
 
+A cluster node reached by a plain client (:data:`MISROUTED`: MOVED, ASK, CROSSSLOT) is a
+configuration mistake too: :class:`~redis_agent_core.errors.ConfigError` naming the fix.
+
 A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 (``ON_TIMEOUT FAIL``: an error; ``RETURN``: partial results with a RESP3 warning) ->
 :class:`SearchTimeoutError` (:func:`search_timeout_error`), a ``RedisUnavailableError`` too.
@@ -36,6 +39,7 @@ import redis
 from redis._parsers.base import BaseParser
 
 from .errors import (
+    ConfigError,
     RedisPermissionError,
     RedisUnavailableError,
     RedisWriteRefusedError,
@@ -49,6 +53,7 @@ __all__ = [
     "CLEANUP",
     "DENIED",
     "FAULTS",
+    "MISROUTED",
     "REFUSED",
     "RETRIED",
     "TRANSIENT",
@@ -115,6 +120,12 @@ TRANSIENT: tuple[type[Exception], ...] = (
 )
 #: The connection's ACL user may not run a command (or touch a key or channel).
 DENIED: tuple[type[Exception], ...] = (redis.exceptions.NoPermissionError,)
+#: A reply naming another cluster node (MOVED / ASK; MovedError is an AskError) or
+#: refusing keys of several slots (CROSSSLOT): the server is a Redis Cluster node.
+MISROUTED: tuple[type[Exception], ...] = (
+    redis.exceptions.AskError,
+    redis.exceptions.ClusterCrossSlotError,
+)
 #: Every fault that :func:`map_redis_error` turns into a pack error (already mapped
 #: errors included, so a caller can catch one tuple around nested calls).
 FAULTS: tuple[type[Exception], ...] = (
@@ -122,6 +133,7 @@ FAULTS: tuple[type[Exception], ...] = (
     *TRANSIENT,
     *REFUSED,
     *DENIED,
+    *MISROUTED,
     RedisUnavailableError,
     RedisPermissionError,
 )
@@ -183,11 +195,16 @@ def map_redis_error(
     :class:`RedisPermissionError` for a command the ACL user may not run and
     :class:`RedisUnavailableError` for everything else; an error that is already one
     of these is returned as is. Use as ``raise map_redis_error(exc, ...) from exc``.
+
+    Raises :class:`ConfigError` for a :data:`MISROUTED` reply to a config that is not a
+    cluster one: a missing ``?cluster=true``, which no degrading policy should hide.
     """
     if isinstance(exc, (RedisUnavailableError, RedisPermissionError)):
         return exc
     if isinstance(exc, DENIED):
         return _denied_error(exc, action, config)
+    if isinstance(exc, MISROUTED):
+        return _misrouted_error(exc, action, config)
     if is_search_timeout(exc):
         return search_timeout_error(action, config, failed=True)
     where = _where(config)
@@ -265,6 +282,23 @@ def _transient_error(exc: BaseException, action: str, where: str) -> RedisUnavai
     code, fix = next((c, f) for cls, c, f in _TRANSIENT_FIXES if isinstance(exc, cls))
     text = str(exc) if not code or str(exc).startswith(code) else f"{code} {exc}"
     return RedisUnavailableError(f"{action} failed: {where} cannot serve now ({text}). {fix}")
+
+
+def _misrouted_error(
+    exc: BaseException, action: str, config: RedisAgentConfig | None
+) -> RedisUnavailableError:
+    """A plain client's MISROUTED reply raises ConfigError naming the fix; a cluster
+    client's (keys moved while a transaction ran) is transient."""
+    if config is not None and not config.is_cluster():
+        raise ConfigError(
+            f"{action} failed: {_where(config)} is a Redis Cluster node ({exc}); a plain "
+            "client reaches only the keys that node holds. Add ?cluster=true to the URL "
+            "(or pass cluster=True, or client=RedisCluster(...))."
+        ) from exc
+    return RedisUnavailableError(
+        f"{action} failed: {_where(config)} moved the keys to another cluster node meanwhile "
+        f"(a resharding: {exc}). Retry in a moment."
+    )
 
 
 @contextmanager

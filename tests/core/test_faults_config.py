@@ -3,11 +3,16 @@ valid URL, never redis-py's raw ValueError (not even through a degrading cache).
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+import redis
+
+from redis_agent_core import KVStore, RateLimiter, RequestLimit, SessionStore
 from redis_agent_core.cache import ExactCache, make_scope
 from redis_agent_core.config import RedisAgentConfig, check_url
 from redis_agent_core.errors import ConfigError
+from redis_agent_service.cluster import LocalCluster
 
 BAD = ["localhost:6379", "redis://host:63x", "redis://host:99999", "redis://host/abc", "unix://"]
 
@@ -46,3 +51,40 @@ def test_password_is_not_shown() -> None:
 )
 def test_good_urls_pass(url: str) -> None:
     assert check_url(url) == url
+
+
+@pytest.mark.cluster
+def test_a_cluster_node_without_the_cluster_flag_is_named(redis_cluster: LocalCluster) -> None:
+    """Every role, degrading ones included, says to add ?cluster=true: they raised raw
+    MovedError / ClusterCrossSlotError (and some keys silently landed on the seed node)."""
+    config = RedisAgentConfig(url=f"redis://127.0.0.1:{redis_cluster.ports[0]}", namespace="nf")
+    scope = make_scope({"model": "m"})
+    fix = r"Redis Cluster node.*\?cluster=true"
+    cache = ExactCache(config, on_error="degrade")
+    with pytest.raises(ConfigError, match=fix):
+        for i in range(16):
+            cache.update(f"p{i}", scope, "a")
+    with pytest.raises(ConfigError, match=fix):
+        for i in range(16):
+            SessionStore(config).append(f"s{i}", ['"x"'])
+    limiter = RateLimiter([RequestLimit(5)], config=config, on_unavailable="fail_open")
+    with pytest.raises(ConfigError, match=fix):
+        for i in range(16):
+            limiter.try_acquire(user=f"u{i}")
+    with pytest.raises(ConfigError, match=fix):
+        KVStore(config).mset([(f"k{i}", b"v") for i in range(16)])
+
+    async def aappend() -> None:
+        try:
+            for i in range(16):
+                await SessionStore(config).aappend(f"s{i}", ['"x"'])
+        finally:
+            await config.aclose()
+
+    with pytest.raises(ConfigError, match=fix):
+        asyncio.run(aappend())
+    for port in redis_cluster.ports:  # what the seed node held is gone with the test
+        node = redis.Redis(port=port)
+        for key in node.scan_iter(match="nf:*"):
+            node.delete(key)
+        node.close()
