@@ -9,13 +9,17 @@ the same commands (used by the checkpoint store and the agent store).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
+
+import redis
 
 from .config import RAW_REPLY, RedisAgentConfig
 from .redis_errors import translate_errors
 
-__all__ = ["Plan", "Step", "arun_plan", "raw_replies", "run_plan"]
+__all__ = ["MOVING", "MOVING_RETRIES", "Plan", "Step", "arun_plan", "raw_replies", "run_plan"]
 
 T = TypeVar("T")
 Step = tuple[bool, Callable[[Any], Any]]
@@ -39,6 +43,23 @@ def raw_replies(pipe: Any) -> Any:
     return pipe
 
 
+#: A MULTI/EXEC on a cluster met its slot being moved to another node (MOVED / ASK, or
+#: TRYAGAIN half-way): queue-time errors, so EXEC ran nothing. redis-py follows MOVED but
+#: not ASK (it would need ASKING before MULTI), and a slot whose keys are split between
+#: two nodes cannot take the transaction until the move ends: wait and send it again.
+MOVING: tuple[type[Exception], ...] = (
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
+)
+#: Resends of such a transaction, with the config's backoff between them (≈ 3.5 s in
+#: all with the defaults): a resharding moves a slot's keys and reassigns it in that time.
+MOVING_RETRIES = 10
+
+
+def _resends(config: RedisAgentConfig, transaction: bool) -> int:
+    return MOVING_RETRIES if transaction and config.is_cluster() else 0
+
+
 def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
     """Run ``plan`` on the config's sync client; faults raise pack errors naming ``action``."""
     client = config.get_client()
@@ -46,9 +67,16 @@ def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
         try:
             transaction, queue = next(plan)
             while True:
-                with client.pipeline(transaction=transaction) as pipe:
-                    queue(pipe if transaction else raw_replies(pipe))
-                    replies = pipe.execute()
+                for attempt in range(_resends(config, transaction) + 1):
+                    try:
+                        with client.pipeline(transaction=transaction) as pipe:
+                            queue(pipe if transaction else raw_replies(pipe))
+                            replies = pipe.execute()
+                        break
+                    except MOVING:
+                        if attempt == _resends(config, transaction):
+                            raise
+                        time.sleep(config.backoff(attempt))
                 transaction, queue = plan.send(replies)
         except StopIteration as done:
             result: T = done.value
@@ -62,11 +90,18 @@ async def arun_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
         try:
             transaction, queue = next(plan)
             while True:
-                # always under `async with`: redis-py 8.1's asyncio cluster MULTI/EXEC
-                # outside it fails now and then with "Event loop is closed"
-                async with client.pipeline(transaction=transaction) as pipe:
-                    queue(pipe if transaction else raw_replies(pipe))
-                    replies = await pipe.execute()
+                for attempt in range(_resends(config, transaction) + 1):
+                    try:
+                        # always under `async with`: redis-py 8.1's asyncio cluster MULTI/EXEC
+                        # outside it fails now and then with "Event loop is closed"
+                        async with client.pipeline(transaction=transaction) as pipe:
+                            queue(pipe if transaction else raw_replies(pipe))
+                            replies = await pipe.execute()
+                        break
+                    except MOVING:
+                        if attempt == _resends(config, transaction):
+                            raise
+                        await asyncio.sleep(config.backoff(attempt))
                 transaction, queue = plan.send(replies)
         except StopIteration as done:
             result: T = done.value
