@@ -13,6 +13,7 @@ from .embedded import SharedServer, get_embedded_server, stop_embedded_server
 from .embeddings import CallableEmbedder, Embedder, SentenceTransformerEmbedder, default_embedder
 from .errors import (
     CapabilityError,
+    ClusterURLError,
     ConfigError,
     DataCorruptionError,
     EmbeddedServerError,
@@ -42,6 +43,7 @@ __all__ = [
     "CallableEmbedder",
     "Capabilities",
     "CapabilityError",
+    "ClusterURLError",
     "ConfigError",
     "DataCorruptionError",
     "EmbeddedRedis",

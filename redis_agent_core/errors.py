@@ -15,6 +15,12 @@ class ConfigError(RedisAgentError, ValueError):
     """A setting or argument is invalid; the message says which and how to fix it."""
 
 
+class ClusterURLError(ConfigError):
+    """The URL names a Redis Cluster node but the config is not a cluster one (a MOVED,
+    ASK or CROSSSLOT reply to a plain client): add ``?cluster=true``. The deployment's
+    mistake, not the caller's."""
+
+
 class RedisUnavailableError(RedisAgentError, ConnectionError):
     """Redis could not be reached (down, wrong URL, timeout).
 

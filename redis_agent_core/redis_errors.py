@@ -39,7 +39,7 @@ import redis
 from redis._parsers.base import BaseParser
 
 from .errors import (
-    ConfigError,
+    ClusterURLError,
     RedisPermissionError,
     RedisUnavailableError,
     RedisWriteRefusedError,
@@ -290,7 +290,7 @@ def _misrouted_error(
     """A plain client's MISROUTED reply raises ConfigError naming the fix; a cluster
     client's (keys moved while a transaction ran) is transient."""
     if config is not None and not config.is_cluster():
-        raise ConfigError(
+        raise ClusterURLError(
             f"{action} failed: {_where(config)} is a Redis Cluster node ({exc}); a plain "
             "client reaches only the keys that node holds. Add ?cluster=true to the URL "
             "(or pass cluster=True, or client=RedisCluster(...))."

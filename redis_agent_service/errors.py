@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from redis_agent_core.errors import ConfigError, RedisPermissionError
+from redis_agent_core.errors import ClusterURLError, ConfigError, RedisPermissionError
 from redis_agent_core.ratelimit import RateLimitExceeded
 from redis_agent_core.redis_errors import FAULTS, RedisWriteRefusedError, map_redis_error
 
@@ -76,6 +76,10 @@ def error_response(status: int, error: str, detail: str, **headers: str) -> JSON
 #: paused, busy, full, read-only), or 500 when the ACL user lacks a command
 REDIS_FAULTS: tuple[type[Exception], ...] = FAULTS
 
+MISCONFIGURED_DETAIL = (
+    "the service's Redis URL names a Redis Cluster node but is not a cluster one: the "
+    "operator must add ?cluster=true; the cause is in the log."
+)
 DENIED_DETAIL = (
     "Redis refused a command to the service's ACL user: the operator must grant it the "
     "rules `redis-agent acl USER --namespace NS` prints; the cause is in the log."
@@ -123,6 +127,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(422, "invalid_request", _validation_detail(exc))
+
+    @app.exception_handler(ClusterURLError)
+    async def _misconfigured(request: Request, exc: ClusterURLError) -> JSONResponse:
+        # the service's own Redis settings, not the request: a 500, the detail (which
+        # names the Redis host) in the log only
+        logger.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(500, "redis_misconfigured", MISCONFIGURED_DETAIL)
 
     @app.exception_handler(ConfigError)
     async def _refused(_: Request, exc: ConfigError) -> JSONResponse:

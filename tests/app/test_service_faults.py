@@ -82,3 +82,31 @@ async def test_a_command_the_acl_user_lacks_answers_500_naming_the_fix(
     admin.close()
     await config.aclose()
     config.close()
+
+
+def test_a_cluster_url_mistake_is_the_services_500_not_the_clients_422() -> None:
+    # a ConfigError from a Redis reply (a cluster node's URL without ?cluster=true) is the
+    # deployment's mistake: a 500 whose body does not name the Redis host; a value the
+    # client sent that the pack refuses stays a 422
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from redis_agent_core.errors import ClusterURLError, ConfigError
+    from redis_agent_service.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/misrouted")
+    def misrouted() -> None:
+        raise ClusterURLError("redis://10.1.2.3:7000 is a Redis Cluster node: add ?cluster=true")
+
+    @app.get("/refused")
+    def refused() -> None:
+        raise ConfigError("ttl must be a finite number")
+
+    with TestClient(app) as client:
+        r = client.get("/misrouted")
+        assert r.status_code == 500 and r.json()["error"] == "redis_misconfigured"
+        assert "10.1.2.3" not in r.text and "?cluster=true" in r.text
+        assert client.get("/refused").status_code == 422
