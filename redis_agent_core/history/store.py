@@ -322,48 +322,43 @@ class SessionStore:
         return self.config.get_async_client()
 
     def _call(self, action: str, cmd: tuple[Any, ...], *extra: tuple[Any, ...]) -> Any:
-        """Run one command (EVALSHA falls back to EVAL) plus pipelined ``extra`` ones,
-        in one round trip; return the first reply."""
+        """Run one command (EVALSHA falls back to EVAL) and return its reply, after the
+        ``extra`` ones (the session index on a cluster, another node).
+
+        The index goes first, on its own: sent beside the write (the async cluster
+        client sends to both nodes at once), a write that ran while the index node was
+        down raised anyway, and every retry stored the message again. Now a failed index
+        update means nothing was written; a failed write leaves at most an index entry.
+        """
         client = self._client()
         try:
-            if not extra:
-                try:
-                    return client.execute_command(*cmd)
-                except redis.exceptions.NoScriptError:
-                    return client.execute_command(*as_eval(cmd))
-            for attempt in (cmd, as_eval(cmd)):
+            if extra:
                 pipe = client.pipeline(transaction=False)
-                for c in (attempt, *extra):
+                for c in extra:
                     pipe.execute_command(*c)
-                replies = pipe.execute(raise_on_error=False)
-                if isinstance(replies[0], redis.exceptions.NoScriptError):
-                    continue
-                _raise_first(replies)
-                return replies[0]
-            raise AssertionError("unreachable")  # pragma: no cover
+                pipe.execute()
+            try:
+                return client.execute_command(*cmd)
+            except redis.exceptions.NoScriptError:
+                return client.execute_command(*as_eval(cmd))
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
         except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
             raise surrogate_error(exc.object, f"{action}: a message or value", exc) from None
 
     async def _acall(self, action: str, cmd: tuple[Any, ...], *extra: tuple[Any, ...]) -> Any:
+        """Async :meth:`_call`."""
         client = self._aclient()
         try:
-            if not extra:
-                try:
-                    return await client.execute_command(*cmd)
-                except redis.exceptions.NoScriptError:
-                    return await client.execute_command(*as_eval(cmd))
-            for attempt in (cmd, as_eval(cmd)):
+            if extra:
                 pipe = client.pipeline(transaction=False)
-                for c in (attempt, *extra):
+                for c in extra:
                     pipe.execute_command(*c)
-                replies = await pipe.execute(raise_on_error=False)
-                if isinstance(replies[0], redis.exceptions.NoScriptError):
-                    continue
-                _raise_first(replies)
-                return replies[0]
-            raise AssertionError("unreachable")  # pragma: no cover
+                await pipe.execute()
+            try:
+                return await client.execute_command(*cmd)
+            except redis.exceptions.NoScriptError:
+                return await client.execute_command(*as_eval(cmd))
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
         except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
@@ -405,8 +400,8 @@ class SessionStore:
         """Append JSON payloads atomically; refresh the TTL, trim, update the index.
 
         ``texts`` (one per payload, ``None`` to skip) feed semantic recall when it is
-        on. Returns the length of the list written to. One round trip (plus one for
-        recall documents).
+        on. Returns the length of the list written to. One round trip (two on a cluster:
+        the session index first; plus one for recall documents).
         """
         vectors = self._recall.embed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
@@ -814,9 +809,3 @@ def _check_n(n: object) -> int:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _raise_first(replies: Sequence[Any]) -> None:
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
