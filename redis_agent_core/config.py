@@ -368,7 +368,11 @@ class RedisAgentConfig:
                 elif self.cluster or (self.cluster is None and flag):
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)
-                    self._sync = RedisCluster.from_url(url, **kwargs)
+                    # the sync cluster client asks the URL's node for the slots right
+                    # away: a node down is a RedisUnavailableError like any other (the
+                    # next call tries again), not redis-py's RedisClusterUnreachableError
+                    with translate_errors(self, "connecting to the Redis Cluster"):
+                        self._sync = RedisCluster.from_url(url, **kwargs)
                 else:
                     self._sync = redis.Redis.from_url(url, **kwargs)
             return self._sync

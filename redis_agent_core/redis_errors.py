@@ -71,10 +71,12 @@ __all__ = [
     "write_timeout",
 ]
 
-#: The server could not be reached or did not answer in time.
+#: The server could not be reached or did not answer in time (on a cluster: no node of
+#: the URL answered while the client looked up the slots, e.g. the seed node is down).
 UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.RedisClusterUnreachableError,
 )
 #: What redis-py's retries re-send a command after: a connection that failed, mostly a
 #: pooled one the server had closed while idle. Not a timeout: the command was sent and
@@ -111,12 +113,16 @@ _BUSY = cast(
 )
 #: The server is up but cannot serve now: BUSY (a long script), TRYAGAIN (a multi-key
 #: command during resharding), CLUSTERDOWN / MASTERDOWN (a cluster without all its slots,
-#: a replica cut off from its primary with replica-serve-stale-data no). Not retried by
-#: redis-py (unlike UNAVAILABLE): a pipeline may have run in part.
+#: a replica cut off from its primary with replica-serve-stale-data no), and what the
+#: cluster client raises for them (ClusterError "TTL exhausted": MOVED / ASK / TRYAGAIN
+#: redirections ran out while a slot moves; SlotNotCoveredError: no node serves the
+#: slot). Not retried by redis-py (unlike UNAVAILABLE): a pipeline may have run in part.
+#: Other RedisClusterExceptions (keys of a call in different slots) are bugs: not mapped.
 TRANSIENT: tuple[type[Exception], ...] = (
     _BUSY,
     redis.exceptions.TryAgainError,
-    redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,  # ClusterDownError, MasterDownError included
+    redis.exceptions.SlotNotCoveredError,
 )
 #: The connection's ACL user may not run a command (or touch a key or channel).
 DENIED: tuple[type[Exception], ...] = (redis.exceptions.NoPermissionError,)
@@ -153,7 +159,7 @@ def fault_kind(exc: BaseException) -> str:
         return "timeout"
     if isinstance(exc, REFUSED):
         return "refused"
-    if isinstance(exc, redis.exceptions.ConnectionError):
+    if isinstance(exc, UNAVAILABLE):
         return "down"
     return "other"
 
@@ -266,6 +272,18 @@ _TRANSIENT_FIXES: tuple[tuple[type[Exception], str, str], ...] = (
         redis.exceptions.TryAgainError,
         "TRYAGAIN",
         "The keys are being moved between cluster nodes: retry in a moment.",
+    ),
+    (
+        redis.exceptions.ClusterError,
+        "",
+        "The keys' slot is being moved between cluster nodes and the redirections ran out: "
+        "retry in a moment.",
+    ),
+    (
+        redis.exceptions.SlotNotCoveredError,
+        "",
+        "No cluster node serves the keys' slot now: it answers again once a node does "
+        "(check CLUSTER INFO / CLUSTER SLOTS).",
     ),
     (
         _BUSY,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from redis_agent_core import ExactCache
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_core.history import SessionStore
@@ -60,3 +61,44 @@ async def test_append_with_the_index_node_down_writes_nothing_sync_and_async(
     assert await store.aread(sid) == [b'"m0"', b'"m1"']
     await cfg.aclose()
     cfg.close()
+
+
+def test_slot_half_migrated_is_unavailable_then_the_same_store_recovers(
+    cluster: LocalCluster,
+) -> None:
+    cfg = RedisAgentConfig(url=cluster.url, namespace="mg")
+    store = SessionStore(cfg)
+    store.append("s", ['"a"'], metadata={"x": 1})
+    store.take_oldest("s", 0)
+    nodes = [redis.Redis(port=p) for p in cluster.ports]
+    ids = [n.execute_command("CLUSTER", "MYID").decode() for n in nodes]
+    src = _node_index(cluster, "mg:hist:{s}:msgs")
+    dst = (src + 1) % 3
+    slot = nodes[src].execute_command("CLUSTER", "KEYSLOT", "mg:hist:{s}:msgs")
+    keys = nodes[src].execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10)
+    assert len(keys) > 1
+    nodes[dst].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src])
+    nodes[src].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[dst])
+    port = cluster.ports[dst]
+    nodes[src].execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", keys[0])
+    # the session's keys are split between two nodes: TRYAGAIN until redirections run out
+    with pytest.raises(RedisUnavailableError, match="being moved"):
+        store.append("s", ['"b"'])
+    nodes[src].execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", *keys[1:])
+    for n in nodes:
+        n.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[dst])
+    assert store.append("s", ['"b"']) == 2
+    cfg.close()
+
+
+async def test_seed_node_down_at_startup_is_unavailable_and_degrading_roles_degrade(
+    cluster: LocalCluster,
+) -> None:
+    _kill(cluster, 0)  # the node the URL names
+    cfg = RedisAgentConfig(url=cluster.url, namespace="sd")
+    assert ExactCache(cfg, on_error="degrade").lookup("p", "m") is None
+    with pytest.raises(RedisUnavailableError, match="could not connect"):
+        SessionStore(cfg).read("s")
+    with pytest.raises(RedisUnavailableError, match="could not connect"):
+        await SessionStore(cfg).aread("s")
+    await cfg.aclose()
