@@ -574,9 +574,10 @@ class RateLimiter:
             _check_costs(requests, tokens)
         plan = self._plans.get((user, org)) or self._plan(user, org)
         rid = new_reservation_id() if plan.makes_rid else ""
-        client = self.config.get_client()
-        lease = self._fast.lease(client)
         try:
+            # inside: a cluster client whose URL's node is down fails while being built
+            client = self.config.get_client()
+            lease = self._fast.lease(client)
             try:
                 reply = FALLBACK
                 if lease is not None:
@@ -641,9 +642,8 @@ class RateLimiter:
         keys, args = build_settle(reservation, actual_tokens, refund_requests)
         if not args:
             return True
-        client = self.config.get_client()
         try:
-            reply = SETTLE(client, keys, args)
+            reply = SETTLE(self.config.get_client(), keys, args)
         except FAULTS as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from redis_agent_core import ExactCache
+from redis_agent_core import ExactCache, RateLimiter, RequestLimit
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_core.history import SessionStore
@@ -97,6 +97,8 @@ async def test_seed_node_down_at_startup_is_unavailable_and_degrading_roles_degr
     _kill(cluster, 0)  # the node the URL names
     cfg = RedisAgentConfig(url=cluster.url, namespace="sd")
     assert ExactCache(cfg, on_error="degrade").lookup("p", "m") is None
+    limiter = RateLimiter([RequestLimit(5)], config=cfg, name="fo", on_unavailable="fail_open")
+    assert limiter.try_acquire(user="u").allowed
     with pytest.raises(RedisUnavailableError, match="could not connect"):
         SessionStore(cfg).read("s")
     with pytest.raises(RedisUnavailableError, match="could not connect"):
