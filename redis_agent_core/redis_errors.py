@@ -76,7 +76,12 @@ __all__ = [
 UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
-    redis.exceptions.RedisClusterUnreachableError,
+    # (not in every redis-py the pack supports: 3.10 resolves one without it)
+    *(
+        (redis.exceptions.RedisClusterUnreachableError,)
+        if hasattr(redis.exceptions, "RedisClusterUnreachableError")
+        else ()
+    ),
 )
 #: What redis-py's retries re-send a command after: a connection that failed, mostly a
 #: pooled one the server had closed while idle. Not a timeout: the command was sent and
