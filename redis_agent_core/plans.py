@@ -14,12 +14,10 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-import redis
-
 from .config import RAW_REPLY, RedisAgentConfig
-from .redis_errors import translate_errors
+from .redis_errors import MOVING, translate_errors
 
-__all__ = ["MOVING", "MOVING_RETRIES", "Plan", "Step", "arun_plan", "raw_replies", "run_plan"]
+__all__ = ["MOVING_RETRIES", "Plan", "Step", "arun_plan", "raw_replies", "run_plan"]
 
 T = TypeVar("T")
 Step = tuple[bool, Callable[[Any], Any]]
@@ -43,16 +41,9 @@ def raw_replies(pipe: Any) -> Any:
     return pipe
 
 
-#: A MULTI/EXEC on a cluster met its slot being moved to another node (MOVED / ASK, or
-#: TRYAGAIN half-way): queue-time errors, so EXEC ran nothing. redis-py follows MOVED but
-#: not ASK (it would need ASKING before MULTI), and a slot whose keys are split between
-#: two nodes cannot take the transaction until the move ends: wait and send it again.
-MOVING: tuple[type[Exception], ...] = (
-    redis.exceptions.AskError,
-    redis.exceptions.TryAgainError,
-)
-#: Resends of such a transaction, with the config's backoff between them (≈ 3.5 s in
-#: all with the defaults): a resharding moves a slot's keys and reassigns it in that time.
+#: Resends of a MULTI/EXEC met by a slot move (redis_errors.MOVING: EXEC ran nothing), with
+#: the config's backoff between them (≈ 3.5 s in all with the defaults): a resharding
+#: moves a slot's keys and reassigns it in that time.
 MOVING_RETRIES = 10
 
 

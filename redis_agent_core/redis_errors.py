@@ -54,6 +54,7 @@ __all__ = [
     "DENIED",
     "FAULTS",
     "MISROUTED",
+    "MOVING",
     "REFUSED",
     "RETRIED",
     "TRANSIENT",
@@ -136,6 +137,14 @@ DENIED: tuple[type[Exception], ...] = (redis.exceptions.NoPermissionError,)
 MISROUTED: tuple[type[Exception], ...] = (
     redis.exceptions.AskError,
     redis.exceptions.ClusterCrossSlotError,
+)
+#: A MULTI/EXEC on a cluster met its slot being moved to another node (MOVED / ASK, or
+#: TRYAGAIN half-way): queue-time errors, so EXEC ran nothing. redis-py follows MOVED but
+#: not ASK (it would need ASKING before MULTI), and a slot whose keys are split between
+#: two nodes cannot take the transaction until the move ends: wait and send it again.
+MOVING: tuple[type[Exception], ...] = (
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
 )
 #: Every fault that :func:`map_redis_error` turns into a pack error (already mapped
 #: errors included, so a caller can catch one tuple around nested calls).

@@ -17,7 +17,7 @@ from redisvl.schema import IndexSchema
 
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError, RedisAgentError, RedisUnavailableError, SchemaMismatchError
-from ..redis_errors import REFUSED, is_missing_index, translate_errors
+from ..redis_errors import DENIED, REFUSED, is_missing_index, translate_errors
 from .capabilities import arequire_search, require_search
 from .commands import (
     alias_update_command,
@@ -73,7 +73,7 @@ def _create_error(exc: redis.exceptions.ResponseError, index: str, what: str) ->
         )
     if isinstance(exc, REFUSED):
         return exc  # full or read-only: mapped by translate_errors
-    if isinstance(exc, redis.exceptions.NoPermissionError):
+    if isinstance(exc, DENIED):
         return RedisAgentError(
             f"creating index {index} failed: {exc}. This Redis user may not create indexes "
             f"(redis-agent acl --no-index-admin) and {what} needs this one (new, or lost to a "
