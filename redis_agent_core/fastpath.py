@@ -530,11 +530,13 @@ class AsyncLease:
         self.count = 0  # connections out of the pool (free or in a call)
         self.closed = False
 
-    async def call(self, packed: bytes) -> Any:
+    async def call(self, packed: bytes, meanwhile: Callable[[], object] | None = None) -> Any:
         """:meth:`Lease.call` on this loop. A call cancelled (or timed out by the
         caller) while it waits for its reply drops the connection and re-raises: the
         command may have reached Redis, and its reply must never be read by the next
-        call."""
+        call. ``meanwhile`` runs once the command is written, before the reply is
+        awaited (client CPU work hidden behind the server's; it blocks the loop as
+        any sync code does, so keep it short)."""
         try:
             conn = self.free.pop()
         except IndexError:
@@ -556,6 +558,8 @@ class AsyncLease:
             writer.write(packed)
             if writer.transport.get_write_buffer_size():  # a large command: flow control
                 await _drained(writer, conn.socket_timeout)
+            if meanwhile is not None:
+                meanwhile()
             reply = await conn.read_response()
         except NoScriptError:  # the script did not run: the generic path loads it
             await self._give_back(conn)

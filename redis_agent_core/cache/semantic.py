@@ -613,8 +613,17 @@ class SemanticCache(CacheStore):
         return client.execute_command(*args)
 
     async def _asearch(self, client: Any, args: list, prompt: str) -> Any:
-        """Async :meth:`_search`: the search runs as a task, sent before the parse."""
+        """Async :meth:`_search`: on the fast path the parse runs once the search is
+        written, before its reply is awaited (as in sync); otherwise the search runs as
+        a task, sent before the parse."""
         prepare = getattr(self.verifier, "prepare", None) if self._stores_features() else None
+        lease = self._afast.lease(client)
+        if lease is not None:
+            reply = await lease.call(
+                pack_commands([args]), (lambda: prepare(prompt)) if prepare is not None else None
+            )
+            if reply is not FALLBACK:
+                return reply
         if prepare is None:
             return await client.execute_command(*args)
         search = asyncio.ensure_future(client.execute_command(*args))
@@ -644,7 +653,7 @@ class SemanticCache(CacheStore):
         if not self.faults.available():
             return None
         try:
-            reply = PROBE(self.config.get_client(), keys, [digest])
+            reply = self._script(self.config.get_client(), PROBE, keys, [digest])
         except FAULTS as exc:
             return self._lookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
@@ -658,7 +667,7 @@ class SemanticCache(CacheStore):
         if not self.faults.available():
             return None
         try:
-            reply = await PROBE.acall(self.config.get_async_client(), keys, [digest])
+            reply = await self._ascript(self.config.get_async_client(), PROBE, keys, [digest])
         except FAULTS as exc:
             return await self._alookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
@@ -712,7 +721,7 @@ class SemanticCache(CacheStore):
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
             try:
-                hits = RECORD(client, keys, args)
+                hits = self._script(client, RECORD, keys, args)
             except REFUSED as exc:  # full or read-only: serve the hit uncounted
                 self.faults.failed("recording a lookup", exc)
                 hits = 0
@@ -769,7 +778,7 @@ class SemanticCache(CacheStore):
                 rejections.append(rejection)
             keys, args, _ = self._record_args(chosen, rejections, digest)
             try:
-                hits = await RECORD.acall(client, keys, args)
+                hits = await self._ascript(client, RECORD, keys, args)
             except REFUSED as exc:  # full or read-only: serve the hit uncounted
                 self.faults.failed("recording a lookup", exc)
                 hits = 0

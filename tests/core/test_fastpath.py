@@ -362,6 +362,32 @@ async def test_async_call_reads_replies_and_reuses_one_connection(
     assert path.lease(client) is not lease  # leases again after aclose
 
 
+async def test_async_meanwhile_runs_after_sending_and_a_failure_drops_the_connection(
+    aconfig: RedisAgentConfig, key: str
+) -> None:
+    client = aconfig.get_async_client()
+    path = AsyncFastPath()
+    lease = path.lease(client)
+    assert lease is not None
+    sha = await client.script_load(LUA)
+    seen: list[bytes | None] = []
+    # the command is written when meanwhile runs (before the reply is awaited): another
+    # client sees it applied
+    other = redis.Redis.from_url(aconfig.resolve_url())
+    assert await lease.call(_incr(sha, key, 2), lambda: seen.append(_applied(other, key))) == 2
+    assert seen == [b"2"]
+
+    def fail() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        await lease.call(_incr(sha, key, 1), fail)
+    assert lease.count == 0 and not lease.free  # its reply was never read: dropped
+    assert await lease.call(_incr(sha, key, 1)) == 4  # the failed call's INCRBY ran too
+    await path.aclose()
+    other.close()
+
+
 async def test_async_lease_is_bounded(aconfig: RedisAgentConfig) -> None:
     client = aconfig.get_async_client()
     lease = AsyncFastPath(max_connections=2).lease(client)
