@@ -21,6 +21,18 @@ class ClusterURLError(ConfigError):
     mistake, not the caller's."""
 
 
+class CrossSlotError(RedisAgentError, RuntimeError):
+    """A Redis Cluster refused one command, script or transaction whose keys fall in
+    different hash slots (a ``CROSSSLOT`` reply, or the cluster client's own check before
+    sending).
+
+    The keys of one call must share a hash tag: when they do not, the key layout (the
+    pack's, or that of code building keys for it) has a bug that no retry fixes. Not a
+    :class:`RedisUnavailableError`: every role raises it, degrading ones included (a cache
+    would otherwise miss for good without a word). Please report it with its message.
+    """
+
+
 class RedisUnavailableError(RedisAgentError, ConnectionError):
     """Redis could not be reached (down, wrong URL, timeout).
 

@@ -18,6 +18,8 @@ deployment mistake that every role raises, degrading ones included.
 
 A cluster node reached by a plain client (:data:`MISROUTED`: MOVED, ASK, CROSSSLOT) is a
 configuration mistake too: :class:`~redis_agent_core.errors.ConfigError` naming the fix.
+On a cluster client, keys of one call in several slots (:data:`CROSS_SLOT`) are a bug in
+the key layout: :class:`~redis_agent_core.errors.CrossSlotError`, raised by every role.
 
 A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 (``ON_TIMEOUT FAIL``: an error; ``RETURN``: partial results with a RESP3 warning) ->
@@ -40,6 +42,7 @@ from redis._parsers.base import BaseParser
 
 from .errors import (
     ClusterURLError,
+    CrossSlotError,
     RedisPermissionError,
     RedisUnavailableError,
     RedisWriteRefusedError,
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLEANUP",
+    "CLUSTER_CLIENT",
+    "CROSS_SLOT",
     "DENIED",
     "FAULTS",
     "MISROUTED",
@@ -123,7 +128,6 @@ _BUSY = cast(
 #: cluster client raises for them (ClusterError "TTL exhausted": MOVED / ASK / TRYAGAIN
 #: redirections ran out while a slot moves; SlotNotCoveredError: no node serves the
 #: slot). Not retried by redis-py (unlike UNAVAILABLE): a pipeline may have run in part.
-#: Other RedisClusterExceptions (keys of a call in different slots) are bugs: not mapped.
 TRANSIENT: tuple[type[Exception], ...] = (
     _BUSY,
     redis.exceptions.TryAgainError,
@@ -138,6 +142,24 @@ MISROUTED: tuple[type[Exception], ...] = (
     redis.exceptions.AskError,
     redis.exceptions.ClusterCrossSlotError,
 )
+#: Keys of one call in several hash slots: the server's CROSSSLOT, and the cluster
+#: client's refusal of such a transaction (of a command or script: a bare
+#: RedisClusterException, see CLUSTER_CLIENT). A bug in the key layout, never retried.
+CROSS_SLOT: tuple[type[Exception], ...] = (
+    redis.exceptions.ClusterCrossSlotError,
+    # (not in every redis-py the pack supports)
+    *(
+        (redis.exceptions.CrossSlotTransactionError,)
+        if hasattr(redis.exceptions, "CrossSlotTransactionError")
+        else ()
+    ),
+)
+#: The cluster client's own errors, which redis-py raises as a bare RedisClusterException
+#: told apart only by their text (the same since redis-py 4): keys of one command or
+#: script in several slots ("all keys must map to the same key slot") are CROSS_SLOT. Any
+#: other one is a call the client cannot route (a bug) and passes unchanged.
+CLUSTER_CLIENT: tuple[type[Exception], ...] = (redis.exceptions.RedisClusterException,)
+_CROSS_SLOT_TEXT = "all keys must map to the same key slot"
 #: A MULTI/EXEC on a cluster met its slot being moved to another node (MOVED / ASK, or
 #: TRYAGAIN half-way): queue-time errors, so EXEC ran nothing. redis-py follows MOVED but
 #: not ASK (it would need ASKING before MULTI), and a slot whose keys are split between
@@ -154,6 +176,8 @@ FAULTS: tuple[type[Exception], ...] = (
     *REFUSED,
     *DENIED,
     *MISROUTED,
+    *CROSS_SLOT,
+    *CLUSTER_CLIENT,
     RedisUnavailableError,
     RedisPermissionError,
 )
@@ -176,6 +200,14 @@ def fault_kind(exc: BaseException) -> str:
     if isinstance(exc, UNAVAILABLE):
         return "down"
     return "other"
+
+
+def _is_cross_slot(exc: BaseException) -> bool:
+    """Keys of one call in several slots (:data:`CROSS_SLOT`), as the server or the
+    cluster client says it."""
+    return isinstance(exc, CROSS_SLOT) or (
+        isinstance(exc, CLUSTER_CLIENT) and _CROSS_SLOT_TEXT in str(exc)
+    )
 
 
 def write_timeout() -> redis.exceptions.TimeoutError:
@@ -217,7 +249,10 @@ def map_redis_error(
     of these is returned as is. Use as ``raise map_redis_error(exc, ...) from exc``.
 
     Raises :class:`ConfigError` for a :data:`MISROUTED` reply to a config that is not a
-    cluster one: a missing ``?cluster=true``, which no degrading policy should hide.
+    cluster one (a missing ``?cluster=true``) and :class:`CrossSlotError` for keys of one
+    call in several slots on a cluster (:data:`CROSS_SLOT`, a bug): no degrading policy
+    should hide either. Another cluster client error (:data:`CLUSTER_CLIENT`) that is no
+    fault is raised unchanged.
     """
     if isinstance(exc, (RedisUnavailableError, RedisPermissionError)):
         return exc
@@ -225,6 +260,8 @@ def map_redis_error(
         return _denied_error(exc, action, config)
     if isinstance(exc, MISROUTED):
         return _misrouted_error(exc, action, config)
+    if _is_cross_slot(exc):
+        raise _cross_slot_error(exc, action, config) from exc
     if is_search_timeout(exc):
         return search_timeout_error(action, config, failed=True)
     where = _where(config)
@@ -244,6 +281,8 @@ def map_redis_error(
         )
     if isinstance(exc, TRANSIENT):
         return _transient_error(exc, action, where)
+    if isinstance(exc, CLUSTER_CLIENT) and not isinstance(exc, UNAVAILABLE):
+        raise exc  # a call the cluster client cannot route: a bug, not a fault
     kind = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "could not connect"
     return RedisUnavailableError(
         f"{action} failed: {where} {kind} ({exc}). Check that the server is running "
@@ -320,16 +359,30 @@ def _misrouted_error(
     exc: BaseException, action: str, config: RedisAgentConfig | None
 ) -> RedisUnavailableError:
     """A plain client's MISROUTED reply raises ConfigError naming the fix; a cluster
-    client's (keys moved while a transaction ran) is transient."""
+    client's CROSSSLOT raises CrossSlotError (a bug); its MOVED / ASK (keys moved while a
+    transaction ran) is transient."""
     if config is not None and not config.is_cluster():
         raise ClusterURLError(
             f"{action} failed: {_where(config)} is a Redis Cluster node ({exc}); a plain "
             "client reaches only the keys that node holds. Add ?cluster=true to the URL "
             "(or pass cluster=True, or client=RedisCluster(...))."
         ) from exc
+    if _is_cross_slot(exc):
+        raise _cross_slot_error(exc, action, config) from exc
     return RedisUnavailableError(
         f"{action} failed: {_where(config)} moved the keys to another cluster node meanwhile "
         f"(a resharding: {exc}). Retry in a moment."
+    )
+
+
+def _cross_slot_error(
+    exc: BaseException, action: str, config: RedisAgentConfig | None
+) -> CrossSlotError:
+    return CrossSlotError(
+        f"{action} failed: {_where(config)} refused a call whose keys fall in different "
+        f"cluster hash slots ({exc}). The keys of one command, script or transaction must "
+        "share a hash tag: a bug in the key layout, which no retry fixes. Please report it "
+        "with this message."
     )
 
 
