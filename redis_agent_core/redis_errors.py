@@ -127,7 +127,8 @@ _BUSY = cast(
 #: a replica cut off from its primary with replica-serve-stale-data no), and what the
 #: cluster client raises for them (ClusterError "TTL exhausted": MOVED / ASK / TRYAGAIN
 #: redirections ran out while a slot moves; SlotNotCoveredError: no node serves the
-#: slot). Not retried by redis-py (unlike UNAVAILABLE): a pipeline may have run in part.
+#: slot; and "All slots are not covered", see CLUSTER_CLIENT). Not retried by redis-py
+#: (unlike UNAVAILABLE): a pipeline may have run in part.
 TRANSIENT: tuple[type[Exception], ...] = (
     _BUSY,
     redis.exceptions.TryAgainError,
@@ -155,10 +156,13 @@ CROSS_SLOT: tuple[type[Exception], ...] = (
     ),
 )
 #: The cluster client's own errors, which redis-py raises as a bare RedisClusterException
-#: told apart only by their text (the same since redis-py 4): keys of one command or
+#: told apart only by their text (the same since redis-py 4): a slot map with holes ("All
+#: slots are not covered": at startup, or after a node was lost with no replica to take
+#: over; it recovers once every slot is served) is TRANSIENT; keys of one command or
 #: script in several slots ("all keys must map to the same key slot") are CROSS_SLOT. Any
 #: other one is a call the client cannot route (a bug) and passes unchanged.
 CLUSTER_CLIENT: tuple[type[Exception], ...] = (redis.exceptions.RedisClusterException,)
+_UNCOVERED_TEXT = "All slots are not covered"
 _CROSS_SLOT_TEXT = "all keys must map to the same key slot"
 #: A MULTI/EXEC on a cluster met its slot being moved to another node (MOVED / ASK, or
 #: TRYAGAIN half-way): queue-time errors, so EXEC ran nothing. redis-py follows MOVED but
@@ -191,7 +195,7 @@ def fault_kind(exc: BaseException) -> str:
     probes and retry decisions."""
     if isinstance(exc, redis.exceptions.BusyLoadingError):
         return "loading"
-    if isinstance(exc, TRANSIENT):
+    if _is_transient(exc):
         return "busy"
     if isinstance(exc, redis.exceptions.TimeoutError):
         return "timeout"
@@ -200,6 +204,13 @@ def fault_kind(exc: BaseException) -> str:
     if isinstance(exc, UNAVAILABLE):
         return "down"
     return "other"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A :data:`TRANSIENT` fault, or the cluster client's slot map with holes."""
+    return isinstance(exc, TRANSIENT) or (
+        isinstance(exc, CLUSTER_CLIENT) and str(exc).startswith(_UNCOVERED_TEXT)
+    )
 
 
 def _is_cross_slot(exc: BaseException) -> bool:
@@ -279,7 +290,7 @@ def map_redis_error(
             "REDIS_URL at the primary (or promote this server with REPLICAOF NO ONE).",
             cause="readonly",
         )
-    if isinstance(exc, TRANSIENT):
+    if _is_transient(exc):
         return _transient_error(exc, action, where)
     if isinstance(exc, CLUSTER_CLIENT) and not isinstance(exc, UNAVAILABLE):
         raise exc  # a call the cluster client cannot route: a bug, not a fault
@@ -337,6 +348,13 @@ _TRANSIENT_FIXES: tuple[tuple[type[Exception], str, str], ...] = (
         "",
         "No cluster node serves the keys' slot now: it answers again once a node does "
         "(check CLUSTER INFO / CLUSTER SLOTS).",
+    ),
+    (  # the slot map with holes (_is_transient): no other one gets here
+        redis.exceptions.RedisClusterException,
+        "",
+        "Some slots have no cluster node (at startup, or a node lost with no replica to take "
+        "over): it answers again once every slot is served (check CLUSTER INFO / CLUSTER "
+        "SLOTS).",
     ),
     (
         _BUSY,

@@ -3,6 +3,7 @@ tests kill or reshard: typed errors, and no append stored twice."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -104,3 +105,45 @@ async def test_seed_node_down_at_startup_is_unavailable_and_degrading_roles_degr
     with pytest.raises(RedisUnavailableError, match="could not connect"):
         await SessionStore(cfg).aread("s")
     await cfg.aclose()
+
+
+def _cluster_ok(cl: LocalCluster) -> bool:
+    for port in cl.ports:
+        with redis.Redis(port=port) as node:
+            if b"cluster_state:ok" not in node.execute_command("CLUSTER", "INFO"):
+                return False
+    return True
+
+
+async def test_slots_without_a_node_are_unavailable_then_the_same_objects_recover(
+    cluster: LocalCluster,
+) -> None:
+    """A cluster with slots no node serves (at startup, or a node lost with no replica
+    to take over): the cluster client's "All slots are not covered" escaped raw from
+    every role, degrading ones included."""
+    for port in cluster.ports:
+        with redis.Redis(port=port) as node:
+            node.execute_command("CLUSTER", "DELSLOTSRANGE", 0, 99)
+    cfg = RedisAgentConfig(url=cluster.url, namespace="uc")
+    cache = ExactCache(cfg, on_error="degrade", recheck_after=0)
+    limiter = RateLimiter([RequestLimit(5)], config=cfg, name="uc", on_unavailable="fail_open")
+    store = SessionStore(cfg)
+    assert cache.lookup("p", "m") is None
+    assert await cache.alookup("p", "m") is None
+    assert limiter.try_acquire(user="u").degraded
+    with pytest.raises(RedisUnavailableError, match=r"not covered.*every slot is served"):
+        store.read("s")
+    with pytest.raises(RedisUnavailableError, match=r"not covered.*every slot is served"):
+        await store.aread("s")
+    with redis.Redis(port=cluster.ports[0]) as node:  # their owner takes them back
+        node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 99)
+    for _ in range(200):
+        if _cluster_ok(cluster):
+            break
+        await asyncio.sleep(0.05)
+    assert store.append("s", ['"a"']) == 1
+    assert await store.aread("s") == [b'"a"']
+    assert limiter.try_acquire(user="u").allowed
+    assert cache.update("p", "m", "x") and await cache.alookup("p", "m") is not None
+    await cfg.aclose()
+    cfg.close()
