@@ -168,6 +168,8 @@ _CROSS_SLOT_TEXT = "all keys must map to the same key slot"
 #: TRYAGAIN half-way): queue-time errors, so EXEC ran nothing. redis-py follows MOVED but
 #: not ASK (it would need ASKING before MULTI), and a slot whose keys are split between
 #: two nodes cannot take the transaction until the move ends: wait and send it again.
+#: (ASKING would not shorten that: the importing node answers TRYAGAIN to a transaction
+#: over several keys unless it holds them all, and a checkpoint or store write creates keys.)
 MOVING: tuple[type[Exception], ...] = (
     redis.exceptions.AskError,
     redis.exceptions.TryAgainError,
