@@ -13,6 +13,7 @@ import asyncio
 import math
 import os
 import re
+import reprlib
 import sys
 import threading
 import weakref
@@ -87,31 +88,43 @@ def check_ttl_seconds(ttl: object, what: str = "ttl") -> int | None:
 
 
 def check_seconds(
-    value: object, what: str, *, zero: bool = False, most: float | None = None
+    value: object,
+    what: str,
+    *,
+    zero: bool = False,
+    least: float | None = None,
+    most: float | None = None,
 ) -> float:
-    """``value`` as a float: a finite number of seconds > 0 (``>= 0`` with ``zero``),
-    at most ``most`` if given, else :class:`ConfigError` naming ``what`` and the fix.
+    """``value`` as a float: a finite number of seconds > 0 (``>= 0`` with ``zero``,
+    ``>= least`` if given), at most ``most`` if given, else :class:`ConfigError` naming
+    ``what`` and the fix.
 
     The pack's one check of a duration or wait: NaN compares false with every bound (a
-    cap of NaN is no cap), inf waits forever, and a bool is refused (True is not 1 s).
+    cap of NaN is no cap), inf waits forever, an int beyond float range is refused (not
+    a raw OverflowError), and a bool is refused (True is not 1 s).
     """
     if not isinstance(value, bool) and isinstance(value, (int, float)):
         try:
             seconds = float(value)
         except OverflowError:  # an int beyond float range
             seconds = math.inf
-        if (
-            (seconds >= 0 if zero else seconds > 0)
-            and seconds < math.inf
-            and (most is None or seconds <= most)
-        ):
+        if least is not None:
+            low_ok = seconds >= least
+        else:
+            low_ok = seconds >= 0 if zero else seconds > 0
+        if low_ok and seconds < math.inf and (most is None or seconds <= most):
             return seconds
-    low = ">= 0" if zero else "> 0"
-    high = "" if most is None else f" and <= {most:g}"
+    low = f">= {_bound(least)}" if least is not None else ">= 0" if zero else "> 0"
+    high = "" if most is None else f" and <= {_bound(most)}"
     raise ConfigError(
-        f"{what} must be a finite number of seconds {low}{high}, got {value!r}; "
+        f"{what} must be a finite number of seconds {low}{high}, got {reprlib.repr(value)}; "
         "pass an int or a float in that range (not a str or a bool)"
     )
+
+
+def _bound(seconds: float) -> str:
+    # whole seconds in full (3153600000, not 3.1536e+09); fractions as short as they go
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import math
 import re
 import string
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from ..config import MAX_TTL
+from ..config import MAX_TTL, check_seconds
 from ..errors import ConfigError
 from ..keys import check_text
 
@@ -164,20 +163,12 @@ def check_args(prompt: object, scope: object) -> None:
 
 
 def check_ttl(ttl: object, what: str = "ttl") -> int | None:
+    """``ttl`` seconds as milliseconds (at least 1), None for none, else
+    :class:`ConfigError` naming ``what`` (:func:`check_seconds`' rule and message)."""
     if ttl is None:
         return None
-    # NaN passes "<= 0" and inf passes any bound: both would fail in round() below
-    if (
-        isinstance(ttl, bool)
-        or not isinstance(ttl, (int, float))
-        or not math.isfinite(ttl)
-        or not 0 < ttl <= MAX_TTL
-    ):
-        raise ConfigError(
-            f"{what} must be a positive number of seconds up to {MAX_TTL} (100 years) or "
-            f"None, got {ttl!r}"
-        )
-    return max(1, round(float(ttl) * 1000))  # ms
+    seconds = check_seconds(ttl, f"{what} (None: never expires)", most=MAX_TTL)
+    return max(1, round(seconds * 1000))  # ms
 
 
 def total_tokens(usage: Mapping[str, Any] | None) -> int:

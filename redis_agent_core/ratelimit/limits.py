@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..config import check_seconds
 from ..errors import ConfigError, RedisAgentError
 
 __all__ = [
@@ -46,10 +47,7 @@ def _check_name(kind: str, name: str) -> None:
 def _check_common(kind: str, limit: int, period: float, per: str) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= 10**13:
         raise ConfigError(f"{kind}: limit must be an int in [1, 1e13], got {limit!r}")
-    if not isinstance(period, (int, float)) or not math.isfinite(period) or period <= 0:
-        raise ConfigError(f"{kind}: period must be > 0 seconds, got {period!r}")
-    if not 0.001 <= period <= 366 * DAY:
-        raise ConfigError(f"{kind}: period must lie in [1 ms, 366 days], got {period!r} s")
+    check_seconds(period, f"{kind}: period (1 ms to 366 days)", least=0.001, most=366 * DAY)
     if per not in _PERS:
         raise ConfigError(f"{kind}: per must be one of {_PERS}, got {per!r}")
 

@@ -123,9 +123,13 @@ def test_bad_input_is_rejected_and_loses_nothing(config: RedisAgentConfig) -> No
     cache.update("p", A, "kept")
     with pytest.raises(ConfigError):
         cache.update("p", A, b"bytes payload")  # type: ignore[arg-type]
-    for ttl in (-1, float("nan"), float("inf"), 1e300):
-        with pytest.raises(ConfigError, match="positive number of seconds"):
+    # the one check of seconds (config.check_seconds): a huge int was a raw OverflowError
+    for ttl in (-1, 0, float("nan"), float("inf"), 1e300, 10**400, True):
+        rule = r"^ttl \(None: never expires\) must be a finite number of seconds > 0 and <="
+        with pytest.raises(ConfigError, match=rule):
             cache.update("p", A, "new", ttl=ttl)
+        with pytest.raises(ConfigError, match=rule):
+            ExactCache(config, ttl=ttl)
     with pytest.raises(ConfigError):
         cache.update("p", "", "new")
     with pytest.raises(ConfigError):

@@ -310,6 +310,20 @@ def test_invalid_policies_say_how_to_fix(config: RedisAgentConfig) -> None:
         limiter.try_acquire(tokens=-1)
 
 
+@pytest.mark.parametrize("period", [10**400, True, math.nan, math.inf, -1, 0, 0.0005, 367 * 86400])
+def test_a_bad_period_is_refused_by_the_one_check_of_seconds(period: object) -> None:
+    # a huge int was a raw OverflowError, and True was taken as a 1 s period
+    rule = "period (1 ms to 366 days) must be a finite number of seconds >= 0.001 and <= 31622400"
+    for kind, build in (
+        ("RequestLimit", RequestLimit),
+        ("TokenBudget", TokenBudget.rolling_window),
+        ("TokenBudget", TokenBudget),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            build(5, period)  # type: ignore[operator]
+        assert str(caught.value).startswith(f"{kind}: {rule}, got ")
+
+
 def test_construction_does_no_io() -> None:
     dead = RedisAgentConfig(url="redis://127.0.0.1:1", retries=0)
     limiter = RateLimiter([RequestLimit(5)], config=dead)  # no server: must not fail
