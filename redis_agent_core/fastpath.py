@@ -52,10 +52,9 @@ from typing import Any, NamedTuple, TypeAlias
 
 import redis
 import redis.asyncio as aredis
-from redis.exceptions import NoScriptError, ResponseError
 
 from .errors import ConfigError
-from .redis_errors import UNAVAILABLE, fault_kind, write_timeout
+from .redis_errors import NOSCRIPT, REPLY, UNAVAILABLE, fault_kind, write_timeout
 
 __all__ = [
     "FALLBACK",
@@ -388,10 +387,10 @@ class Lease:
             if meanwhile is not None:
                 meanwhile()
             reply = conn.read_response()
-        except NoScriptError:  # the script did not run: the generic path loads it
+        except NOSCRIPT:  # the script did not run: the generic path loads it
             self._give_back(conn)
             return FALLBACK
-        except ResponseError:
+        except REPLY:
             self._give_back(conn)  # the reply was read: the connection is in sync
             raise
         except BaseException:
@@ -561,10 +560,10 @@ class AsyncLease:
             if meanwhile is not None:
                 meanwhile()
             reply = await conn.read_response()
-        except NoScriptError:  # the script did not run: the generic path loads it
+        except NOSCRIPT:  # the script did not run: the generic path loads it
             await self._give_back(conn)
             return FALLBACK
-        except ResponseError:
+        except REPLY:
             await self._give_back(conn)  # the reply was read: the connection is in sync
             raise
         except BaseException:  # CancelledError too: a reply may be pending, and the

@@ -26,8 +26,10 @@ A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 :class:`SearchTimeoutError` (:func:`search_timeout_error`), a ``RedisUnavailableError`` too.
 
 Components catch :data:`FAULTS` (all kinds) and raise :func:`map_redis_error`, or wrap
-calls in :func:`translate_errors`. Reply-level checks (:func:`is_missing_index`,
-:func:`is_nogroup`) live here too, so each is matched in one way everywhere.
+calls in :func:`translate_errors`. The other replies (:data:`REPLY`, :data:`NOSCRIPT`) and
+their checks (:func:`is_missing_index`, :func:`is_nogroup`, :func:`is_unknown_command`,
+:func:`is_busygroup`, :func:`is_index_exists`) live here too, so each is matched in one
+way everywhere: no other module names a redis-py exception class.
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ __all__ = [
     "FAULTS",
     "MISROUTED",
     "MOVING",
+    "NOSCRIPT",
     "REFUSED",
+    "REPLY",
     "RETRIED",
     "TRANSIENT",
     "UNAVAILABLE",
@@ -68,9 +72,12 @@ __all__ = [
     "ServerBusyError",
     "describe_url",
     "fault_kind",
+    "is_busygroup",
+    "is_index_exists",
     "is_missing_index",
     "is_nogroup",
     "is_search_timeout",
+    "is_unknown_command",
     "map_redis_error",
     "search_timeout_error",
     "translate_errors",
@@ -187,6 +194,13 @@ FAULTS: tuple[type[Exception], ...] = (
     RedisUnavailableError,
     RedisPermissionError,
 )
+#: An error reply of the server (a bad argument, an unknown command or index, a script's
+#: error). The fault replies above are ResponseErrors too: catch FAULTS first where the
+#: two differ.
+REPLY: tuple[type[Exception], ...] = (redis.exceptions.ResponseError,)
+#: EVALSHA of a script the server does not hold (first use, a restart, SCRIPT FLUSH, a
+#: failover): the script did not run; send it again as EVAL.
+NOSCRIPT: tuple[type[Exception], ...] = (redis.exceptions.NoScriptError,)
 #: What a best-effort cleanup (closing a subscription, shutting a server down) ignores.
 CLEANUP: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
 
@@ -473,3 +487,18 @@ def is_nogroup(exc: BaseException) -> bool:
     """Whether a stream command failed because the consumer group (or the stream) is gone,
     e.g. after Redis restarted without its data."""
     return isinstance(exc, redis.exceptions.ResponseError) and str(exc).startswith("NOGROUP")
+
+
+def is_unknown_command(exc: BaseException) -> bool:
+    """Whether a reply error says the server does not know the command (a module absent)."""
+    return isinstance(exc, REPLY) and "unknown command" in str(exc).lower()
+
+
+def is_busygroup(exc: BaseException) -> bool:
+    """Whether XGROUP CREATE failed because the consumer group already exists."""
+    return isinstance(exc, REPLY) and "BUSYGROUP" in str(exc)
+
+
+def is_index_exists(exc: BaseException) -> bool:
+    """Whether FT.CREATE failed because the index already exists (another process won)."""
+    return isinstance(exc, REPLY) and "already exists" in str(exc).lower()

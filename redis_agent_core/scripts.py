@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from redis.exceptions import NoScriptError
-
 from .fastpath import command_prefix
+from .redis_errors import NOSCRIPT
 
 __all__ = ["Script", "as_eval", "asend_commands"]
 
@@ -75,14 +74,14 @@ class Script:
         """Run on a sync client (or cluster client): EVALSHA, EVAL after NOSCRIPT."""
         try:
             return client.execute_command(*self.evalsha(keys, args))
-        except NoScriptError:
+        except NOSCRIPT:
             return client.execute_command(*self.eval(keys, args))
 
     async def acall(self, client: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """Run on an asyncio client: EVALSHA, EVAL after NOSCRIPT."""
         try:
             return await client.execute_command(*self.evalsha(keys, args))
-        except NoScriptError:
+        except NOSCRIPT:
             return await client.execute_command(*self.eval(keys, args))
 
 
@@ -107,7 +106,7 @@ async def asend_commands(client: Any, commands: Sequence[Sequence[Any]]) -> list
         pipe.execute_command(*command)
     replies = list(await pipe.execute(raise_on_error=False))
     for i, reply in enumerate(replies):
-        if isinstance(reply, NoScriptError):
+        if isinstance(reply, NOSCRIPT):
             replies[i] = await client.execute_command(*as_eval(commands[i]))
     for reply in replies:
         if isinstance(reply, Exception):

@@ -326,35 +326,68 @@ def test_every_lua_file_is_loaded_by_a_script() -> None:
     assert stale == []
 
 
-# redis-py's fault classes: caught in the libraries only through redis_errors' tuples
-_FAULT_CLASSES = {
-    "ConnectionError",
-    "TimeoutError",
-    "RedisError",
-    "OutOfMemoryError",
-    "ReadOnlyError",
-    "BusyLoadingError",
-}
+def _redis_py_exception_classes() -> frozenset[str]:
+    """Every exception class redis-py defines (``redis.exceptions``, the sentinel's, the
+    cluster's...), read from the installed redis-py: a new one is covered unlisted."""
+    import sys
+
+    import redis.asyncio
+    import redis.cluster
+    import redis.sentinel  # noqa: F401  (loads the modules that define their own)
+
+    return frozenset(
+        name
+        for module_name, module in list(sys.modules.items())
+        if module_name == "redis" or module_name.startswith("redis.")
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and value.__module__.split(".")[0] == "redis"
+    )
+
+
+# redis-py's exception classes: named in the libraries only through redis_errors
+_FAULT_CLASSES = _redis_py_exception_classes()
+
+
+def _redis_aliases(tree: ast.Module) -> set[str]:
+    """The names a module binds to redis-py modules (``redis``, ``aredis``, ``exceptions``)."""
+    aliases: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "redis" or alias.name.startswith("redis."):
+                    aliases.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "redis":
+            aliases.update(alias.asname or alias.name for alias in node.names)
+    return aliases
+
+
+def test_redis_py_exception_classes_are_derived_from_redis_py() -> None:
+    assert {"ConnectionError", "ResponseError", "NoScriptError", "WatchError"} <= _FAULT_CLASSES
+    assert {"MasterNotFoundError", "RedisClusterException", "LockError"} <= _FAULT_CLASSES
 
 
 def test_redis_faults_are_named_only_in_redis_errors() -> None:
-    """A library catches down / timeout / refused-write faults through
-    ``redis_errors`` (``FAULTS``, ``UNAVAILABLE``, ``CLEANUP``, ``fault_kind``), so each
-    is classified and mapped in one way; the application may name them."""
+    """A library names a redis-py exception class only through ``redis_errors``
+    (``FAULTS``, ``UNAVAILABLE``, ``CLEANUP``, ``fault_kind``, the reply classes...), so
+    each is classified and mapped in one way; the application may name them."""
     named: list[str] = []
     for package in (CORE, *ADAPTERS):
         for path in sorted((ROOT / package).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
             if rel == f"{CORE}/redis_errors.py":
                 continue
-            for node in ast.walk(ast.parse(path.read_text())):
+            tree = ast.parse(path.read_text())
+            aliases = _redis_aliases(tree)
+            for node in ast.walk(tree):
                 if (
                     isinstance(node, ast.Attribute)
                     and node.attr in _FAULT_CLASSES
-                    and ast.unparse(node.value) in ("redis", "redis.exceptions", "exceptions")
+                    and ast.unparse(node.value).split(".")[0] in aliases
                 ) or (
                     isinstance(node, ast.ImportFrom)
-                    and (node.module or "").startswith("redis")
+                    and (node.module or "").split(".")[0] == "redis"
                     and any(alias.name in _FAULT_CLASSES for alias in node.names)
                 ):
                     named.append(f"{rel}:{node.lineno}: {ast.unparse(node)[:60]}")

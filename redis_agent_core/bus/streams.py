@@ -13,11 +13,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from ..config import RedisAgentConfig
 from ..errors import ConfigError, DataCorruptionError
-from ..redis_errors import FAULTS, is_nogroup, map_redis_error, translate_errors
+from ..redis_errors import (
+    FAULTS,
+    REPLY,
+    is_busygroup,
+    is_nogroup,
+    map_redis_error,
+    translate_errors,
+)
 from .envelope import (
     _FIELD,
     Envelope,
@@ -174,7 +179,7 @@ class TopicConsumer:
         pause = 0.0 if (claimed or cursor != "0-0") else max(0.05, self.claim_idle / 2)
         self._next_claim = time.monotonic() + pause
 
-    def _group_lost(self, exc: redis.exceptions.ResponseError) -> None:
+    def _group_lost(self, exc: Exception) -> None:
         """Re-raise ``exc`` unless it says the group is gone (Redis restarted without
         its data, or someone deleted the stream); then forget the group so the next
         call recreates it (and the stream)."""
@@ -230,8 +235,8 @@ class TopicConsumer:
                 self._config.get_client().xgroup_create(
                     self.key, self.group, id=self.start, mkstream=True
                 )
-            except redis.exceptions.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
+            except REPLY as exc:
+                if not is_busygroup(exc):
                     raise
         self._group_ready = True
 
@@ -271,7 +276,7 @@ class TopicConsumer:
         self._block_ms(block)
         try:
             return self._read(count, block)
-        except redis.exceptions.ResponseError as exc:
+        except REPLY as exc:
             self._group_lost(exc)
         return self._read(count, block)
 
@@ -311,7 +316,7 @@ class TopicConsumer:
         with translate_errors(self._config, f"reading pending messages of {self._source()}"):
             try:
                 info = self._config.get_client().xpending(self.key, self.group)
-            except redis.exceptions.ResponseError as exc:
+            except REPLY as exc:
                 self._group_lost(exc)
                 return 0  # a lost group holds nothing; the next read recreates it
         return int(info["pending"])
@@ -342,8 +347,8 @@ class TopicConsumer:
                 await self._config.get_async_client().xgroup_create(
                     self.key, self.group, id=self.start, mkstream=True
                 )
-            except redis.exceptions.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
+            except REPLY as exc:
+                if not is_busygroup(exc):
                     raise
         self._group_ready = True
 
@@ -379,7 +384,7 @@ class TopicConsumer:
         self._block_ms(block)
         try:
             return await self._aread(count, block)
-        except redis.exceptions.ResponseError as exc:
+        except REPLY as exc:
             self._group_lost(exc)
         return await self._aread(count, block)
 

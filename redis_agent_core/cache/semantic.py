@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import redis
 from redisvl.query.filter import FilterExpression, Tag
 from redisvl.schema import IndexSchema
 
@@ -35,7 +34,7 @@ from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError, SchemaMismatchError
 from ..fastpath import FALLBACK, pack_commands
 from ..faults import OnError
-from ..redis_errors import FAULTS, REFUSED, is_search_timeout, translate_errors
+from ..redis_errors import FAULTS, REFUSED, REPLY, is_search_timeout, translate_errors
 from ..search.commands import drop_hint, knn_clause, search_command
 from ..search.executor import arun, run
 from ..search.lifecycle import IndexLifecycle, drop_flow
@@ -594,7 +593,7 @@ class SemanticCache(CacheStore):
         pairs = self._pairs(filters)
         return pairs, compact_digest(scope, prompt, pairs)
 
-    def _missing_index(self, exc: redis.exceptions.ResponseError) -> bool:
+    def _missing_index(self, exc: Exception) -> bool:
         return self._lifecycle is not None and self._lifecycle.missing(exc)
 
     # -- lookup --
@@ -728,7 +727,7 @@ class SemanticCache(CacheStore):
         except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
-        except redis.exceptions.ResponseError as exc:
+        except REPLY as exc:
             if self._missing_index(exc):
                 return None
             if is_search_timeout(exc):  # ON_TIMEOUT FAIL: a fault like any timeout
@@ -785,7 +784,7 @@ class SemanticCache(CacheStore):
         except FAULTS as exc:
             self.faults.failed("lookup", exc)
             return None
-        except redis.exceptions.ResponseError as exc:
+        except REPLY as exc:
             if self._missing_index(exc):
                 return None
             if is_search_timeout(exc):  # ON_TIMEOUT FAIL: a fault like any timeout

@@ -11,8 +11,6 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
-import redis
-
 from .. import telemetry
 from ..config import (
     AsyncClient,
@@ -24,7 +22,7 @@ from ..config import (
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, AsyncFastPath, FastPath, arg_bytes, bulk, packed_call
 from ..keys import KeySpace, surrogate_error
-from ..redis_errors import FAULTS, map_redis_error
+from ..redis_errors import FAULTS, NOSCRIPT, map_redis_error
 from .model import (
     ACTIVE,
     ARCHIVED,
@@ -339,7 +337,7 @@ class SessionStore:
                 pipe.execute()
             try:
                 return client.execute_command(*cmd)
-            except redis.exceptions.NoScriptError:
+            except NOSCRIPT:
                 return client.execute_command(*as_eval(cmd))
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
@@ -357,7 +355,7 @@ class SessionStore:
                 await pipe.execute()
             try:
                 return await client.execute_command(*cmd)
-            except redis.exceptions.NoScriptError:
+            except NOSCRIPT:
                 return await client.execute_command(*as_eval(cmd))
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc

@@ -32,15 +32,13 @@ from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any, Literal, NamedTuple
 
-import redis
-
 from .. import telemetry
 from ..config import RedisAgentConfig, check_seconds, get_default_config
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, FastPath, bulk
 from ..faults import RedisFaults
 from ..keys import KeySpace
-from ..redis_errors import FAULTS, map_redis_error
+from ..redis_errors import FAULTS, NOSCRIPT, map_redis_error
 from ..scripts import Script
 from .limits import RateLimitExceeded, RequestLimit, TokenBudget
 
@@ -582,7 +580,7 @@ class RateLimiter:
                 reply = FALLBACK
                 if lease is not None:
                     reply = lease.call(pack_acquire(plan, rid, requests, tokens))
-            except redis.exceptions.NoScriptError:  # the packed EVALSHA: not cached yet
+            except NOSCRIPT:  # the packed EVALSHA: not cached yet
                 reply = FALLBACK
             if reply is FALLBACK:
                 keys, args = build_acquire(plan, rid, requests, tokens)

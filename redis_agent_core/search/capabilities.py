@@ -22,7 +22,7 @@ from redis.cluster import RedisCluster
 
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError
-from ..redis_errors import translate_errors
+from ..redis_errors import REPLY, is_unknown_command, translate_errors
 from .executor import Flow, arun, run
 
 __all__ = [
@@ -145,7 +145,7 @@ def _hello() -> Flow[dict[str, Any]]:
     Any client may run it (``@connection``), and it names the version and the modules."""
     try:
         return _as_dict((yield ["HELLO"]))
-    except redis.exceptions.ResponseError:
+    except REPLY:
         return {}
 
 
@@ -160,7 +160,7 @@ def modules_flow() -> Flow[dict[str, Any]]:
     """
     try:
         return _modules((yield ["MODULE LIST"]))
-    except redis.exceptions.ResponseError:
+    except REPLY:
         pass
     hello = yield from _hello()
     found = _modules(_as_dict(m) for m in hello.get("modules") or [])
@@ -169,7 +169,7 @@ def modules_flow() -> Flow[dict[str, Any]]:
         for section in ("modules", "search"):
             try:
                 info.update((yield ["INFO", section]) or {})
-            except redis.exceptions.ResponseError:
+            except REPLY:
                 pass
         found = {**_modules(info.get("modules") or []), **found}
     for name, probe_cmd in _MODULE_PROBES.items():
@@ -177,8 +177,8 @@ def modules_flow() -> Flow[dict[str, Any]]:
             continue
         try:
             yield probe_cmd
-        except redis.exceptions.ResponseError as exc:
-            if "unknown command" in str(exc).lower():
+        except REPLY as exc:
+            if is_unknown_command(exc):
                 continue  # absent; any other error (arity, NOPERM) means the module is there
         found[name] = _dotted_version(info.get(_INFO_VERSION[name])) or 0
     return found
@@ -196,11 +196,11 @@ def _try_index(vector_args: list[str]) -> Flow[bool]:
     try:
         yield ["FT.CREATE", name, "ON", "HASH", "PREFIX", "1", f"{name}:", "SCHEMA", "v",
                "VECTOR", *vector_args]  # fmt: skip
-    except redis.exceptions.ResponseError:
+    except REPLY:
         return False
     try:
         yield ["FT.DROPINDEX", name]
-    except redis.exceptions.ResponseError:
+    except REPLY:
         pass
     return True
 
@@ -209,8 +209,8 @@ def _has_command(name: str) -> Flow[bool]:
     """True if the server knows command ``name`` (called with no args: only arity fails)."""
     try:
         yield [name]
-    except redis.exceptions.ResponseError as exc:
-        return "unknown command" not in str(exc).lower()
+    except REPLY as exc:
+        return not is_unknown_command(exc)
     return True
 
 
@@ -218,7 +218,7 @@ def probe_flow(is_cluster: bool) -> Flow[Capabilities]:
     """The probe as a flow (a few commands, all to one node)."""
     try:
         version = (yield ["INFO", "server"]).get("redis_version")
-    except redis.exceptions.ResponseError:  # INFO refused (ACL, managed service)
+    except REPLY:  # INFO refused (ACL, managed service)
         version = _text((yield from _hello()).get("version", "unknown"))
     modules = yield from modules_flow()
     search_version = modules.get("search") or modules.get("ft")
@@ -355,7 +355,7 @@ def timeout_policy(client: redis.Redis | RedisCluster) -> dict[str, Any]:
     for option, key in (("ON_TIMEOUT", "on_timeout"), ("TIMEOUT", "timeout_ms")):
         try:
             reply = client.execute_command("FT.CONFIG", "GET", option)
-        except redis.exceptions.ResponseError:
+        except REPLY:
             continue
         out["resp3"] = isinstance(reply, dict)
         value = _config_value(reply)

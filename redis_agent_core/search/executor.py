@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeAlias, TypeVar
 
-import redis
+from ..redis_errors import REPLY
 
 __all__ = ["Flow", "arun", "run"]
 
@@ -32,7 +32,7 @@ def run(execute: Callable[..., Any], flow: Flow[T]) -> T:
         while True:
             try:
                 reply = execute(*command)
-            except redis.exceptions.ResponseError as exc:
+            except REPLY as exc:
                 command = flow.throw(exc)
             else:
                 command = flow.send(reply)
@@ -48,7 +48,7 @@ async def arun(execute: Callable[..., Awaitable[Any]], flow: Flow[T]) -> T:
         while True:
             try:
                 reply = await execute(*command)
-            except redis.exceptions.ResponseError as exc:
+            except REPLY as exc:
                 command = flow.throw(exc)
             else:
                 command = flow.send(reply)

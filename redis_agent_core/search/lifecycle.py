@@ -11,13 +11,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import redis
 from redisvl.exceptions import RedisVLError
 from redisvl.schema import IndexSchema
 
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError, RedisAgentError, RedisUnavailableError, SchemaMismatchError
-from ..redis_errors import DENIED, REFUSED, is_missing_index, translate_errors
+from ..redis_errors import (
+    DENIED,
+    REFUSED,
+    REPLY,
+    is_index_exists,
+    is_missing_index,
+    is_unknown_command,
+    translate_errors,
+)
 from .capabilities import arequire_search, require_search
 from .commands import (
     alias_update_command,
@@ -52,7 +59,7 @@ T = TypeVar("T")
 REBUILD_WAIT = 5.0
 
 #: How a query reports a missing index: a reply error, or redisvl's wrapping of one.
-_REPLY_ERRORS = (redis.exceptions.ResponseError, RedisVLError)
+_REPLY_ERRORS = (*REPLY, RedisVLError)
 
 #: Compares an FT.INFO reply with the wanted schema; raises SchemaMismatchError.
 Check = Callable[[Any], None]
@@ -64,9 +71,8 @@ Stamp = tuple[str, str]
 MODEL_FIELD = "model"
 
 
-def _create_error(exc: redis.exceptions.ResponseError, index: str, what: str) -> BaseException:
-    message = str(exc).lower()
-    if "unknown command" in message:
+def _create_error(exc: Exception, index: str, what: str) -> BaseException:
+    if is_unknown_command(exc):
         return CapabilityError(
             f"{what} needs the Redis Query Engine (FT.CREATE is unknown here). Use Redis "
             "8, Redis Stack or Redis Cloud, or unset REDIS_URL to use the embedded server."
@@ -123,15 +129,15 @@ def ensure_flow(
     name = schema.index.name
     try:
         info = yield info_command(alias or name)
-    except redis.exceptions.ResponseError as exc:
+    except REPLY as exc:
         if not is_missing_index(exc):
             raise
         if not create:
             return False
         try:
             yield create_command(schema)
-        except redis.exceptions.ResponseError as exc2:
-            if "already exists" not in str(exc2).lower():  # else: another process won
+        except REPLY as exc2:
+            if not is_index_exists(exc2):  # else: another process won
                 raise _create_error(exc2, name, what) from exc2
         if alias is not None:
             yield alias_update_command(alias, name)
@@ -146,7 +152,7 @@ def info_flow(index: str) -> Flow[Any]:
     """The FT.INFO reply of ``index``, ``None`` if it does not exist."""
     try:
         return (yield info_command(index))
-    except redis.exceptions.ResponseError as exc:
+    except REPLY as exc:
         if is_missing_index(exc):
             return None
         raise
@@ -161,7 +167,7 @@ def lost_flow(index: str) -> Flow[bool]:
     """Whether ``index`` is gone: one FT.EXPLAIN (parses ``*``, runs no query)."""
     try:
         yield explain_command(index)
-    except redis.exceptions.ResponseError as exc:
+    except REPLY as exc:
         if is_missing_index(exc):
             return True
         raise
@@ -172,7 +178,7 @@ def drop_flow(index: str, *, delete_documents: bool) -> Flow[bool]:
     """Drop the index; ``False`` if it did not exist."""
     try:
         yield drop_command(index, delete_documents=delete_documents)
-    except redis.exceptions.ResponseError as exc:
+    except REPLY as exc:
         if is_missing_index(exc):
             return False
         raise

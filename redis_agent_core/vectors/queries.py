@@ -10,16 +10,13 @@ from typing import Any
 
 import numpy as np
 import orjson
-import redis
 
 from .. import telemetry
 from ..capabilities import get_capabilities
 from ..config import RAW_REPLY
 from ..embeddings import aembed_query, embed_query
 from ..errors import ConfigError
-from ..redis_errors import (
-    translate_errors,
-)
+from ..redis_errors import REPLY, translate_errors
 from ..search.capabilities import aget_capabilities
 from . import query as q
 from .base import FilterLike, QueryLike
@@ -165,7 +162,7 @@ class IndexQueries(IndexLifecycleMixin):
                 # bytes also on a decode_responses=True client: MMR and
                 # return_vectors read the raw vectors
                 reply = self.index.retrying(lambda: execute(*command, **RAW_REPLY))
-            except redis.exceptions.ResponseError as exc:
+            except REPLY as exc:
                 limit = q.limit_error(exc)
                 if limit is not None:
                     raise limit from exc
@@ -181,7 +178,7 @@ class IndexQueries(IndexLifecycleMixin):
             started = time.perf_counter()
             try:
                 reply = await self.index.aretrying(lambda: execute(*command, **RAW_REPLY))
-            except redis.exceptions.ResponseError as exc:
+            except REPLY as exc:
                 limit = q.limit_error(exc)
                 if limit is not None:
                     raise limit from exc
