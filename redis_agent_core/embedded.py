@@ -278,9 +278,13 @@ class SharedServer:
             pid = int(pid_text)
         except (OSError, ValueError):
             pid, socket = None, "(unknown)"
-        if pid is not None and _is_redis_server(pid) and not Path(socket).exists():
-            self._terminate(pid)
-            deadline = time.monotonic() + 10  # its AOF-rewrite child may hold it a moment
+        if pid is not None and not Path(socket).exists():
+            if _is_redis_server(pid):
+                self._terminate(pid)
+            # a server that no longer counts as live (its main thread a zombie, its memory
+            # freed: ensure() may have stopped it just now) holds the lock until its last
+            # thread exits, and its AOF-rewrite child a moment longer: wait for it
+            deadline = time.monotonic() + 10
             while server_lock is None and time.monotonic() < deadline:
                 time.sleep(0.02)
                 server_lock = _try_flock(self._server_lock_path)

@@ -158,6 +158,32 @@ def test_orphan_without_its_socket_is_replaced_not_doubled(shared: Shared) -> No
     assert _gone(int(pid)), "the unreachable server was stopped, not left writing the AOF"
 
 
+def test_a_server_still_exiting_holds_the_data_dir_a_moment_and_is_waited_for(
+    shared: Shared,
+) -> None:
+    # ensure() stops an unreachable server, then locks its data dir: the server no longer
+    # counts as live (its main thread a zombie, its memory freed) while its last threads
+    # still hold the lock. Under load that window failed the start ("another embedded
+    # Redis ... already uses the data dir"); a holder that is no redis-server and lets
+    # go after 0.5 s stands for it
+    lock = shared.server.data_dir / "server.lock"
+    shared.server.data_dir.mkdir(mode=0o700, parents=True)
+    hold = "import fcntl, os, sys, time\n" + (
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX); print(flush=True); time.sleep(0.5)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        holder.stdout.readline()
+        lock.write_text(f"{holder.pid}\n{shared.server.runtime_dir / 'gone.sock'}\n")
+        shared.server.ensure()
+        assert shared.server.probe() == "up"
+    finally:
+        holder.kill()
+        holder.wait(30)
+
+
 def test_orphan_whose_runtime_dir_was_removed_is_replaced(shared: Shared) -> None:
     _, pid = shared.run(WHO + "r.set('kept', 'yes')\n")
     shutil.rmtree(shared.server.runtime_dir)  # e.g. $XDG_RUNTIME_DIR removed at logout
