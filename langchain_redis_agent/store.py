@@ -251,7 +251,9 @@ class RedisStore(BaseStore):
             embedded = self.embeddings.embed_documents(texts) if texts else []
             put_vectors = {i: embedded[span] for i, span in spans.items()}
             query_vectors = {q: self.embeddings.embed_query(q) for q in queries}
-            if self._needs_index(spans, queries):
+            if queries:
+                self.items.ensure_search_index()
+            elif self._needs_index(spans, queries):
                 self.items.ensure_index()
         results: list[Result] = []
         for plan, make, remake in self._plans(ops, put_vectors, query_vectors):
@@ -260,7 +262,7 @@ class RedisStore(BaseStore):
             except Exception as exc:
                 if remake is None or not self.items.index_lost(exc):
                     raise
-                self.items.ensure_index()
+                self.items.rebuild_index()  # waits (capped) until it indexed the vectors
                 got = self.items.run(remake())
             results.extend(make(got))
         return results
@@ -276,7 +278,9 @@ class RedisStore(BaseStore):
             put_vectors = {i: embedded[span] for i, span in spans.items()}
             found = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in queries))
             query_vectors = dict(zip(queries, found, strict=True))
-            if self._needs_index(spans, queries):
+            if queries:
+                await self.items.aensure_search_index()
+            elif self._needs_index(spans, queries):
                 await self.items.aensure_index()
         results: list[Result] = []
         for plan, make, remake in self._plans(ops, put_vectors, query_vectors):
@@ -285,7 +289,7 @@ class RedisStore(BaseStore):
             except Exception as exc:
                 if remake is None or not self.items.index_lost(exc):
                     raise
-                await self.items.aensure_index()
+                await self.items.arebuild_index()
                 got = await self.items.arun(remake())
             results.extend(make(got))
         return results

@@ -557,7 +557,7 @@ def _lifecycle(config: RedisAgentConfig) -> IndexLifecycle:
     return IndexLifecycle(config, schema, lambda info: None, "the parity index")
 
 
-@case(IndexLifecycle, "ensure drop recreate_if_lost", _lifecycle)
+@case(IndexLifecycle, "ensure drop recreate_if_lost wait_rebuilt", _lifecycle)
 async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentConfig) -> None:
     await call("ensure", create=False)
     await call("ensure")
@@ -567,6 +567,7 @@ async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentCo
     await call("ensure", create=False)
     await call("recreate_if_lost")  # gone: created again
     await call("ensure", create=False, keep=bool)
+    await call("wait_rebuilt")  # no rebuild pending: nothing to wait for
 
 
 @case(AgentBus, "publish reply", lambda c: AgentBus(c, sender="parity"))
@@ -1169,17 +1170,22 @@ def _scored(found: Any) -> Any:
 
 @case(
     ItemStore,
-    "ensure_index put semantic_search",
+    "ensure_index ensure_search_index rebuild_index put semantic_search",
     lambda c: ItemStore(c, name="sem", dims=DIMS),
 )
 async def item_store_semantic(store: ItemStore, call: Runner, config: RedisAgentConfig) -> None:
     await call("ensure_index")
+    await call("ensure_search_index")
     puts = [(("a", "b"), "k", {"t": "tea"}, None), (("a",), "j", {"t": "x"}, 60.0)]
     await call("put", puts, [[toy_vector("tea")], [toy_vector("x"), toy_vector("tea time")]])
     await call("put", [(("a",), "n", {"t": "none"}, None)], [None])
     await call("semantic_search", ("a",), toy_vector("tea"), limit=5, keep=_scored)
     await call("semantic_search", ("a", "b"), toy_vector("x"), where={"t": "tea"}, keep=_scored)
     await call("semantic_search", ("a",), toy_vector("x"), limit=1, offset=1, refresh=True)
+    assert store.lifecycle is not None
+    config.get_client().execute_command("FT.DROPINDEX", store.lifecycle.name)  # lost
+    await call("rebuild_index")  # made again, and waited for
+    await call("semantic_search", ("a",), toy_vector("tea"), limit=5, keep=_scored)
     await call("put", puts[:1], [[[0.0] * 3]])  # the same ConfigError (wrong size)
 
 

@@ -421,18 +421,40 @@ class ItemStore:
                     low = b"(" + (namespace_prefix(namespace) + "\x1f").encode() + b"\xff"
         return found[offset : offset + limit]
 
+    def _index(self) -> IndexLifecycle:
+        if self.lifecycle is None:
+            raise ConfigError("semantic search needs a store made with dims (ItemStore(dims=...))")
+        return self.lifecycle
+
     def ensure_index(self) -> None:
         """Create the vector index if missing (raises :class:`CapabilityError` without
         the Query Engine); runs once per store object."""
-        if self.lifecycle is None:
-            raise ConfigError("semantic search needs a store made with dims (ItemStore(dims=...))")
-        self.lifecycle.ensure()
+        self._index().ensure()
 
     async def aensure_index(self) -> None:
         """Async :meth:`ensure_index`."""
-        if self.lifecycle is None:
-            raise ConfigError("semantic search needs a store made with dims (ItemStore(dims=...))")
-        await self.lifecycle.aensure()
+        await self._index().aensure()
+
+    def ensure_search_index(self) -> None:
+        """:meth:`ensure_index` before a search: also waits (capped) for an index this
+        store rebuilt that was still indexing when an earlier search gave up waiting."""
+        self._index().ensure()
+        self._index().wait_rebuilt()
+
+    async def aensure_search_index(self) -> None:
+        """Async :meth:`ensure_search_index`."""
+        await self._index().aensure()
+        await self._index().await_rebuilt()
+
+    def rebuild_index(self) -> None:
+        """Create a lost index again and wait (capped) until it has indexed the stored
+        vectors (:meth:`IndexLifecycle.rebuild`): a search then ranks all of them, or
+        raises :class:`RedisUnavailableError`, never ranks part of them."""
+        self._index().rebuild()
+
+    async def arebuild_index(self) -> None:
+        """Async :meth:`rebuild_index`."""
+        await self._index().arebuild()
 
     def index_lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the vector index is gone (dropped, or Redis restarted
@@ -490,15 +512,16 @@ class ItemStore:
     ) -> list[StoredItem]:
         """Items under ``prefix`` matching ``where``, nearest ``vector`` first (see
         :meth:`semantic_plan`)."""
-        for attempt in (1, 2):
-            plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
-            self.ensure_index()
-            try:
-                return run_plan(self.config, plan, "searching the agent store by meaning")
-            except Exception as exc:
-                if attempt == 2 or not self.index_lost(exc):
-                    raise
-        raise AssertionError("unreachable")
+        action = "searching the agent store by meaning"
+        args = (prefix, vector, where, limit, offset, refresh)
+        self.ensure_search_index()
+        try:
+            return run_plan(self.config, self.semantic_plan(*args), action)
+        except Exception as exc:
+            if not self.index_lost(exc):
+                raise
+        self.rebuild_index()  # waits (capped) until it indexed the stored vectors
+        return run_plan(self.config, self.semantic_plan(*args), action)
 
     def namespaces(
         self,
@@ -553,15 +576,16 @@ class ItemStore:
         refresh: bool = False,
     ) -> list[StoredItem]:
         """Async :meth:`semantic_search`."""
-        for attempt in (1, 2):
-            plan = self.semantic_plan(prefix, vector, where, limit, offset, refresh)
-            await self.aensure_index()
-            try:
-                return await arun_plan(self.config, plan, "searching the agent store by meaning")
-            except Exception as exc:
-                if attempt == 2 or not self.index_lost(exc):
-                    raise
-        raise AssertionError("unreachable")
+        action = "searching the agent store by meaning"
+        args = (prefix, vector, where, limit, offset, refresh)
+        await self.aensure_search_index()
+        try:
+            return await arun_plan(self.config, self.semantic_plan(*args), action)
+        except Exception as exc:
+            if not self.index_lost(exc):
+                raise
+        await self.arebuild_index()  # waits (capped) until it indexed the stored vectors
+        return await arun_plan(self.config, self.semantic_plan(*args), action)
 
     async def anamespaces(
         self,

@@ -306,6 +306,17 @@ class IndexLifecycle:
         self.indexing = True
         await self._await_indexed()
 
+    def wait_rebuilt(self) -> None:
+        """Before a query: wait (capped, as :meth:`rebuild`) for an index rebuilt by an
+        earlier call that gave up waiting; nothing otherwise."""
+        if self.indexing:
+            self._wait_indexed()
+
+    async def await_rebuilt(self) -> None:
+        """Async :meth:`wait_rebuilt`."""
+        if self.indexing:
+            await self._await_indexed()
+
     def _wait_indexed(self) -> None:
         deadline = time.monotonic() + REBUILD_WAIT
         execute = self.config.get_client().execute_command
@@ -338,8 +349,7 @@ class IndexLifecycle:
         is rebuilt (:meth:`rebuild`) and ``call`` runs once more. Without this, a lost
         index would answer every query with an error, or with nothing while its
         documents are still in Redis."""
-        if self.indexing:  # rebuilt by an earlier call that gave up waiting
-            self._wait_indexed()
+        self.wait_rebuilt()
         try:
             return call()
         except _REPLY_ERRORS as exc:
@@ -355,8 +365,7 @@ class IndexLifecycle:
 
     async def aretrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """Async :meth:`retrying`."""
-        if self.indexing:
-            await self._await_indexed()
+        await self.await_rebuilt()
         try:
             return await call()
         except _REPLY_ERRORS as exc:

@@ -14,8 +14,15 @@ from langgraph.store.base import BaseStore, SearchItem
 from langgraph.store.memory import InMemoryStore
 
 from langchain_redis_agent.store import AsyncRedisStore, RedisStore
+from redis_agent_core.agent_store.semantic import F_PREFIXES
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import CapabilityError, ConfigError, SchemaMismatchError
+from redis_agent_core.errors import (
+    CapabilityError,
+    ConfigError,
+    RedisUnavailableError,
+    SchemaMismatchError,
+)
+from redis_agent_core.search import lifecycle
 from tests.conftest import skip_unless
 
 DIMS = 32
@@ -275,6 +282,43 @@ def test_an_index_lost_behind_the_store_is_made_again(config: RedisAgentConfig) 
 
     asyncio.run(run())  # the async path makes it again too
     assert store.items.lifecycle is not None and store.items.lifecycle.ready
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_lost_index_is_rebuilt_before_a_search_answers_from_it(
+    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """A search that finds the index dropped (documents kept) waits until the index made
+    again has indexed the stored vectors (capped: then RedisUnavailableError), through
+    the search layer's one rebuild; it answered from part of them (an empty page)."""
+    store = RedisStore(config, index=_index(bag_of_words, ["text"]))
+    store.put(("a",), "k", {"text": "green tea"})
+    client = config.get_client()
+    [vector_key] = client.scan_iter(match=store.items.vector_prefix + b"*")
+    other = {**client.hgetall(vector_key), F_PREFIXES.encode(): b"elsewhere"}
+    pipe = client.pipeline(transaction=False)
+    for i in range(50_000):  # FT.CREATE takes these in over many event-loop turns
+        pipe.hset(store.items.vector_prefix + b"copy%d" % i, mapping=other)
+    pipe.execute()
+
+    def search() -> list[str]:
+        if mode == "sync":
+            return [i.key for i in store.search(("a",), query="tea")]
+        return [i.key for i in asyncio.run(store.asearch(("a",), query="tea"))]
+
+    assert store.items.lifecycle is not None
+    index_name = store.items.lifecycle.name
+    client.execute_command("FT.DROPINDEX", index_name)  # behind the store's back
+    monkeypatch.setattr(lifecycle, "REBUILD_WAIT", 0.0)
+    with pytest.raises(RedisUnavailableError, match="being rebuilt"):
+        search()
+    try:  # the next search waits for it too (done by now, or still not): never from part
+        assert search() == ["k"]
+    except RedisUnavailableError as exc:
+        assert "being rebuilt" in str(exc)
+    client.execute_command("FT.DROPINDEX", index_name)
+    monkeypatch.setattr(lifecycle, "REBUILD_WAIT", 30.0)
+    assert search() == ["k"]
 
 
 @pytest.mark.cluster
