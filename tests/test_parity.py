@@ -554,15 +554,20 @@ def _lifecycle(config: RedisAgentConfig) -> IndexLifecycle:
             "fields": [{"name": "tag", "type": "tag"}],
         }
     )
-    return IndexLifecycle(config, schema, lambda info: None, "the parity index")
+    record = f"{config.namespace}:lifecycle-record"
+    return IndexLifecycle(config, schema, lambda info: None, "the parity index", record=record)
 
 
-@case(IndexLifecycle, "ensure drop recreate_if_lost wait_rebuilt", _lifecycle)
+@case(IndexLifecycle, "ensure drop recreate_if_lost wait_rebuilt was_made", _lifecycle)
 async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentConfig) -> None:
     await call("ensure", create=False)
+    await call("was_made")  # never made
     await call("ensure")
+    lc.seen = False
+    await call("was_made")  # on record
     await call("recreate_if_lost")  # present: nothing to do
     await call("drop")
+    await call("was_made")  # dropped through it: off the record
     lc.ready = False
     await call("ensure", create=False)
     await call("recreate_if_lost")  # gone: created again

@@ -70,6 +70,11 @@ Check = Callable[[Any], None]
 Stamp = tuple[str, str]
 MODEL_FIELD = "model"
 
+#: The field of an owner's record hash (``record=``) that says its index was made and not
+#: dropped through the pack. It outlives FT.DROPINDEX (documents kept): a fresh object
+#: that finds the index missing tells "lost" (rebuild it) from "never made" (empty).
+MADE_FIELD = "index"
+
 
 def _create_error(exc: Exception, index: str, what: str) -> BaseException:
     if is_unknown_command(exc):
@@ -112,6 +117,11 @@ def model_flow(stamp: Stamp, what: str) -> Flow[None]:
         )
 
 
+def made_flow(record: str) -> Flow[bool]:
+    """Whether ``record`` says its index was made (see :data:`MADE_FIELD`)."""
+    return bool((yield ["HEXISTS", record, MADE_FIELD]))
+
+
 def ensure_flow(
     schema: IndexSchema,
     check: Check,
@@ -120,12 +130,13 @@ def ensure_flow(
     what: str,
     alias: str | None = None,
     stamp: Stamp | None = None,
+    record: str | None = None,
 ) -> Flow[bool]:
     """Whether the index exists (created first when missing and ``create``); an
     existing index is compared with ``check`` and, with ``stamp``, with the embedding
-    model on record (:func:`model_flow`). With ``alias``, the index is looked up by
-    the alias (whatever it points at) and a missing one is created under the schema's
-    name with the alias pointed at it."""
+    model on record (:func:`model_flow`), and noted in ``record`` (:data:`MADE_FIELD`).
+    With ``alias``, the index is looked up by the alias (whatever it points at) and a
+    missing one is created under the schema's name with the alias pointed at it."""
     name = schema.index.name
     try:
         info = yield info_command(alias or name)
@@ -145,6 +156,9 @@ def ensure_flow(
     check(info)
     if stamp is not None:
         yield from model_flow(stamp, what)
+    # read first: a reader on a read-only replica finds it noted and never writes
+    if record is not None and not (yield from made_flow(record)):
+        yield ["HSET", record, MADE_FIELD, "1"]
     return True
 
 
@@ -199,6 +213,8 @@ class IndexLifecycle:
             by it; a missing index is created under the schema's name, then aliased.
         stamp: where the index records the embedding model of its vectors, and this
             owner's model (checked on open; None: vectors of no known model).
+        record: a hash of the owner that outlives the index (:data:`MADE_FIELD`): a
+            missing index on record was lost, and :meth:`was_made` says so.
     """
 
     def __init__(
@@ -210,9 +226,11 @@ class IndexLifecycle:
         *,
         alias: str | None = None,
         stamp: Stamp | None = None,
+        record: str | None = None,
     ) -> None:
         self.config = config
         self.stamp = stamp
+        self.record = record
         self.schema = schema
         self.alias = alias
         self.name: str = alias or schema.index.name
@@ -228,7 +246,34 @@ class IndexLifecycle:
 
     def _flow(self, create: bool) -> Flow[bool]:
         return ensure_flow(self.schema, self.check, create=create, what=self.what,
-                           alias=self.alias, stamp=self.stamp)  # fmt: skip
+                           alias=self.alias, stamp=self.stamp, record=self.record)  # fmt: skip
+
+    def was_made(self) -> bool:
+        """Whether the index, found missing, was made before (lost: dropped with its
+        documents kept, or Redis restored without it) rather than never made: this
+        object saw it, or its record says so (one HEXISTS, only on this path)."""
+        if self.seen:
+            return True
+        if self.record is None:
+            return False
+        with translate_errors(self.config, f"opening the index of {self.what}"):
+            return run(self.config.get_client().execute_command, made_flow(self.record))
+
+    async def awas_made(self) -> bool:
+        """Async :meth:`was_made`."""
+        if self.seen:
+            return True
+        if self.record is None:
+            return False
+        with translate_errors(self.config, f"opening the index of {self.what}"):
+            client = self.config.get_async_client()
+            return await arun(client.execute_command, made_flow(self.record))
+
+    def _drop_flow(self, delete_documents: bool) -> Flow[bool]:
+        dropped = yield from drop_flow(self.name, delete_documents=delete_documents)
+        if self.record is not None:  # dropped on purpose: no longer "lost" when missing
+            yield ["HDEL", self.record, MADE_FIELD]
+        return dropped
 
     def ensure(self, *, create: bool = True) -> bool:
         """Whether the index exists with this schema (created when missing and ``create``)."""
@@ -392,19 +437,14 @@ class IndexLifecycle:
         """Drop the index (``False`` if it did not exist)."""
         self.ready = self.seen = self.indexing = False
         with translate_errors(self.config, f"dropping the index of {self.what}"):
-            return run(
-                self.config.get_client().execute_command,
-                drop_flow(self.name, delete_documents=delete_documents),
-            )
+            return run(self.config.get_client().execute_command, self._drop_flow(delete_documents))
 
     async def adrop(self, *, delete_documents: bool = False) -> bool:
         """Async :meth:`drop`."""
         self.ready = self.seen = self.indexing = False
         with translate_errors(self.config, f"dropping the index of {self.what}"):
-            return await arun(
-                self.config.get_async_client().execute_command,
-                drop_flow(self.name, delete_documents=delete_documents),
-            )
+            client = self.config.get_async_client()
+            return await arun(client.execute_command, self._drop_flow(delete_documents))
 
 
 def read_info(config: RedisAgentConfig, index: str, action: str) -> Any:

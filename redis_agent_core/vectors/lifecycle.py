@@ -108,6 +108,7 @@ class IndexLifecycleMixin(IndexCore):
                 self.config, schema, self._check_info, f"vector index {self.name!r}",
                 alias=self.index_name if self.auto else None,
                 stamp=(self.recall_key, self._embedder_name) if self._model_known else None,
+                record=self.recall_key,
             )  # fmt: skip
         return self._lifecycle
 

@@ -134,10 +134,12 @@ class IndexQueries(IndexLifecycleMixin):
         """Whether there is an index to query. One this object used that is gone now
         (dropped, Redis restarted) is created again, and the read waits for it to index
         the documents still in Redis (:meth:`IndexLifecycle.rebuild`): answering "nothing"
-        while they are there would be wrong. One never made reads as empty."""
+        while they are there would be wrong. So is one a fresh object finds missing but on
+        record (made, and not dropped through the pack: :meth:`IndexLifecycle.was_made`).
+        One never made reads as empty."""
         if self._ensure(create=False):
             return True
-        if not self.index.seen:
+        if not self.index.was_made():
             return False
         self.index.rebuild()
         return True
@@ -146,7 +148,7 @@ class IndexQueries(IndexLifecycleMixin):
         """Async :meth:`_open`."""
         if await self._aensure(create=False):
             return True
-        if not self.index.seen:
+        if not await self.index.awas_made():
             return False
         await self.index.arebuild()
         return True

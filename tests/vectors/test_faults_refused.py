@@ -115,6 +115,31 @@ async def test_reads_after_the_index_was_dropped_rebuild_it_and_answer_from_the_
     config.close()
 
 
+async def test_a_fresh_object_rebuilds_an_index_dropped_before_it_first_used_it(
+    faulty_redis: FaultyRedis,
+) -> None:
+    """Another process's object, new, finds the index dropped (documents kept): the
+    index's record (kept beside the documents) says it was made, so the read rebuilds it
+    and answers from the documents; it read "nothing found". Dropped through the pack,
+    or never made: read as empty, nothing created."""
+    configs = [faulty_redis.config() for _ in range(6)]
+    x, y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    VectorIndex("docs", config=configs[0], dims=2).add(["a", "b"], vectors=np.array([x, y]),
+                                                       ids=["a", "b"])  # fmt: skip
+    _drop_indexes(faulty_redis)
+    assert [h.id for h in VectorIndex("docs", config=configs[1], dims=2).search(x, k=1)] == ["a"]
+    _drop_indexes(faulty_redis)
+    assert await VectorIndex("docs", config=configs[2], dims=2).acount() == 2
+    VectorIndex("docs", config=configs[3], dims=2).drop(delete_documents=False)  # on purpose
+    fresh = VectorIndex("docs", config=configs[4], dims=2)
+    assert fresh.search(x, k=1) == [] and await fresh.acount() == 0 and not fresh.exists()
+    never = VectorIndex("never", config=configs[5], dims=2)
+    assert never.search(y, k=1) == [] and not never.exists()
+    for config in configs:
+        await config.aclose()
+        config.close()
+
+
 def test_a_dropped_index_still_rebuilding_raises_rather_than_answer_from_part(
     faulty_redis: FaultyRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
