@@ -73,6 +73,7 @@ __all__ = [
     "describe_url",
     "fault_kind",
     "is_busygroup",
+    "is_command_refusal",
     "is_index_exists",
     "is_missing_index",
     "is_nogroup",
@@ -502,3 +503,11 @@ def is_busygroup(exc: BaseException) -> bool:
 def is_index_exists(exc: BaseException) -> bool:
     """Whether FT.CREATE failed because the index already exists (another process won)."""
     return isinstance(exc, REPLY) and "already exists" in str(exc).lower()
+
+
+def is_command_refusal(exc: BaseException) -> bool:
+    """Whether an error reply refuses the command itself (unknown, wrong arguments, not
+    allowed: NOPERM, a write refused), which a probe may read as "not available"; not a
+    server that cannot serve now (:data:`TRANSIENT`: BUSY, TRYAGAIN, ...) or the wrong
+    node (:data:`MISROUTED`), whose answer would be wrong and then kept."""
+    return isinstance(exc, REPLY) and not isinstance(exc, (*TRANSIENT, *MISROUTED))

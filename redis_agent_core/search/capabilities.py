@@ -22,7 +22,7 @@ from redis.cluster import RedisCluster
 
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError
-from ..redis_errors import REPLY, is_unknown_command, translate_errors
+from ..redis_errors import REPLY, is_command_refusal, is_unknown_command, translate_errors
 from .executor import Flow, arun, run
 
 __all__ = [
@@ -187,7 +187,7 @@ def modules_flow() -> Flow[dict[str, Any]]:
 def module_versions(client: redis.Redis) -> dict[str, Any]:
     """``{module name: version}``: MODULE LIST, or (where MODULE is refused) INFO and
     command probes (see :func:`modules_flow`)."""
-    return run(client.execute_command, modules_flow())
+    return run(client.execute_command, modules_flow(), only=is_command_refusal)
 
 
 def _try_index(vector_args: list[str]) -> Flow[bool]:
@@ -247,8 +247,8 @@ def probe(client: redis.Redis | RedisCluster) -> Capabilities:
     """Ask the server what it supports (a few round trips; cache the result)."""
     if isinstance(client, RedisCluster):
         node: Any = client.get_default_node().redis_connection
-        return run(node.execute_command, probe_flow(True))
-    return run(client.execute_command, probe_flow(False))
+        return run(node.execute_command, probe_flow(True), only=is_command_refusal)
+    return run(client.execute_command, probe_flow(False), only=is_command_refusal)
 
 
 async def aprobe(client: Any) -> Capabilities:
@@ -260,8 +260,8 @@ async def aprobe(client: Any) -> Capabilities:
         async def on_node(*args: Any) -> Any:
             return await client.execute_command(*args, target_nodes=node)
 
-        return await arun(on_node, probe_flow(True))
-    return await arun(client.execute_command, probe_flow(False))
+        return await arun(on_node, probe_flow(True), only=is_command_refusal)
+    return await arun(client.execute_command, probe_flow(False), only=is_command_refusal)
 
 
 #: Answers for the clients a config builds from its URL, by (URL, cluster flag).

@@ -8,7 +8,9 @@ on an asyncio client with :func:`arun`: the control flow is never copied per mod
 the async path never runs sync I/O in a thread.
 
 Connection faults are not thrown in: they leave the executor for the caller's
-``translate_errors`` (the flow cannot repair a server that is down).
+``translate_errors`` (the flow cannot repair a server that is down); with ``only=``,
+neither are the reply errors it refuses (a probe's flow reads any error it is given as
+"not available": a server that cannot serve now must not become that answer).
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ T = TypeVar("T")
 Flow: TypeAlias = Generator[list[Any], Any, T]
 
 
-def run(execute: Callable[..., Any], flow: Flow[T]) -> T:
+#: Which reply errors a flow is given (the others leave the executor)
+Only: TypeAlias = Callable[[BaseException], bool]
+
+
+def run(execute: Callable[..., Any], flow: Flow[T], *, only: Only | None = None) -> T:
     """Drive ``flow`` with a sync ``execute`` (e.g. ``client.execute_command``)."""
     try:
         command = next(flow)
@@ -33,6 +39,9 @@ def run(execute: Callable[..., Any], flow: Flow[T]) -> T:
             try:
                 reply = execute(*command)
             except REPLY as exc:
+                if only is not None and not only(exc):
+                    flow.close()
+                    raise
                 command = flow.throw(exc)
             else:
                 command = flow.send(reply)
@@ -40,7 +49,9 @@ def run(execute: Callable[..., Any], flow: Flow[T]) -> T:
         return stop.value
 
 
-async def arun(execute: Callable[..., Awaitable[Any]], flow: Flow[T]) -> T:
+async def arun(
+    execute: Callable[..., Awaitable[Any]], flow: Flow[T], *, only: Only | None = None
+) -> T:
     """Drive ``flow`` with an async ``execute`` (e.g. an asyncio client's
     ``execute_command``)."""
     try:
@@ -49,6 +60,9 @@ async def arun(execute: Callable[..., Awaitable[Any]], flow: Flow[T]) -> T:
             try:
                 reply = await execute(*command)
             except REPLY as exc:
+                if only is not None and not only(exc):
+                    flow.close()
+                    raise
                 command = flow.throw(exc)
             else:
                 command = flow.send(reply)

@@ -17,6 +17,7 @@ from redis_agent_core.errors import (
     RedisWriteRefusedError,
 )
 from redis_agent_core.redis_errors import fault_kind
+from redis_agent_core.search import capabilities
 from tests.core.topology import free_port, topology
 from tests.faults import FaultyRedis
 
@@ -61,6 +62,28 @@ async def test_busy_server_is_unavailable_and_degrading_roles_degrade(
     assert hit is not None and hit.payload == "stored"
     assert closed.try_acquire(user="u").allowed
     assert len(history.read("sess")) == 1
+    await config.aclose()
+    config.close()
+
+
+async def test_a_busy_server_is_no_capability_answer(
+    faulty_redis: FaultyRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The capability probe (cached for the process) read any error reply as "not
+    here": on a BUSY server its throwaway FT.CREATEs got BUSY and it cached "no
+    SVS-VAMANA, no INT8 vectors" whatever the server has (a missing module's probe
+    command would have read as present). Now it raises, caches nothing, and probes
+    again once the server serves."""
+    config = faulty_redis.config("caps")
+    monkeypatch.setattr(capabilities, "_by_url", {})  # this process has not probed yet
+    with faulty_redis.busy_replies():
+        with pytest.raises(RedisUnavailableError, match="BUSY"):
+            capabilities.get_capabilities(config)
+        with pytest.raises(RedisUnavailableError, match="BUSY"):
+            await capabilities.aget_capabilities(config)
+    found = capabilities.get_capabilities(config)
+    assert found.search_version is not None and found.search_version > 0
+    assert not found.hybrid  # no FT.HYBRID on this server (Redis 8.2)
     await config.aclose()
     config.close()
 
