@@ -227,7 +227,7 @@ def check_target_precision(value: float) -> float:
 
 
 def _check_threshold(value: float) -> float:
-    if not 0.0 <= value <= 2.0 or math.isnan(value):
+    if not 0.0 <= value <= 2.0:  # also refuses NaN
         raise ConfigError(
             f"threshold {value} is not a cosine distance: use 0 (identical) to 2 (opposite); "
             "a similarity s corresponds to distance 1 - s"

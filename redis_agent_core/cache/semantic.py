@@ -307,7 +307,12 @@ class SemanticCache(CacheStore):
     @staticmethod
     def check_threshold(value: float) -> float:
         """Validate a cosine-distance threshold (0..2)."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            # an int is never NaN, and math.isnan(10**400) overflows
+            or (isinstance(value, float) and math.isnan(value))
+        ):
             raise ConfigError(f"distance_threshold must be a number, got {value!r}")
         if value > 2:
             raise ConfigError(

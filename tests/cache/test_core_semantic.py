@@ -40,6 +40,10 @@ def test_threshold_is_a_cosine_distance() -> None:
     assert SemanticCache.check_threshold(2) == 2.0
     with pytest.raises(ConfigError, match="looks like a similarity"):
         SemanticCache(distance_threshold=85)
+    with pytest.raises(ConfigError, match="looks like a similarity"):
+        SemanticCache(distance_threshold=10**400)  # was a raw OverflowError
+    with pytest.raises(ConfigError, match="must be a number"):
+        SemanticCache(distance_threshold=float("nan"))
     with pytest.raises(ConfigError, match=">= 0"):
         SemanticCache(distance_threshold=-0.1)
 
