@@ -558,7 +558,11 @@ def _lifecycle(config: RedisAgentConfig) -> IndexLifecycle:
     return IndexLifecycle(config, schema, lambda info: None, "the parity index", record=record)
 
 
-@case(IndexLifecycle, "ensure drop recreate_if_lost wait_rebuilt was_made", _lifecycle)
+@case(
+    IndexLifecycle,
+    "ensure drop recreate_if_lost wait_rebuilt was_made ensure_searchable",
+    _lifecycle,
+)
 async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentConfig) -> None:
     await call("ensure", create=False)
     await call("was_made")  # never made
@@ -573,6 +577,9 @@ async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentCo
     await call("recreate_if_lost")  # gone: created again
     await call("ensure", create=False, keep=bool)
     await call("wait_rebuilt")  # no rebuild pending: nothing to wait for
+    await call("drop")
+    await call("ensure_searchable")  # created, and waited for
+    await call("ensure", create=False, keep=bool)
 
 
 @case(AgentBus, "publish reply", lambda c: AgentBus(c, sender="parity"))

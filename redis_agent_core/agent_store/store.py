@@ -436,15 +436,15 @@ class ItemStore:
         await self._index().aensure()
 
     def ensure_search_index(self) -> None:
-        """:meth:`ensure_index` before a search: also waits (capped) for an index this
-        store rebuilt that was still indexing when an earlier search gave up waiting."""
-        self._index().ensure()
-        self._index().wait_rebuilt()
+        """:meth:`ensure_index` before a search: one created now, over vectors stored
+        before (the index dropped, documents kept), or rebuilt by an earlier search that
+        gave up waiting, is waited for (capped) until it indexed them
+        (:meth:`IndexLifecycle.ensure_searchable`)."""
+        self._index().ensure_searchable()
 
     async def aensure_search_index(self) -> None:
         """Async :meth:`ensure_search_index`."""
-        await self._index().aensure()
-        await self._index().await_rebuilt()
+        await self._index().aensure_searchable()
 
     def rebuild_index(self) -> None:
         """Create a lost index again and wait (capped) until it has indexed the stored

@@ -351,6 +351,23 @@ class IndexLifecycle:
         self.indexing = True
         await self._await_indexed()
 
+    def ensure_searchable(self) -> None:
+        """Before a query that may create the index: it exists and has indexed the
+        documents under its prefix. One created now (documents may predate it: a drop
+        behind this object's back, a restore) is waited for as a rebuild, so is one an
+        earlier call rebuilt and gave up waiting for; an existing one costs nothing more."""
+        if not self.ready and not self.ensure(create=False):
+            self.ensure()
+            self.indexing = True
+        self.wait_rebuilt()
+
+    async def aensure_searchable(self) -> None:
+        """Async :meth:`ensure_searchable`."""
+        if not self.ready and not await self.aensure(create=False):
+            await self.aensure()
+            self.indexing = True
+        await self.await_rebuilt()
+
     def wait_rebuilt(self) -> None:
         """Before a query: wait (capped, as :meth:`rebuild`) for an index rebuilt by an
         earlier call that gave up waiting; nothing otherwise."""

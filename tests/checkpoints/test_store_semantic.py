@@ -319,6 +319,14 @@ def test_a_lost_index_is_rebuilt_before_a_search_answers_from_it(
     client.execute_command("FT.DROPINDEX", index_name)
     monkeypatch.setattr(lifecycle, "REBUILD_WAIT", 30.0)
     assert search() == ["k"]
+    # a store object new to it (another process) makes it and waits too
+    client.execute_command("FT.DROPINDEX", index_name)
+    monkeypatch.setattr(lifecycle, "REBUILD_WAIT", 0.0)
+    store = RedisStore(config, index=_index(bag_of_words, ["text"]))
+    with pytest.raises(RedisUnavailableError, match="being rebuilt"):
+        search()
+    monkeypatch.setattr(lifecycle, "REBUILD_WAIT", 30.0)
+    assert search() == ["k"]
 
 
 @pytest.mark.cluster
