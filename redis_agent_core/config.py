@@ -35,7 +35,7 @@ from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
-from .redis_errors import RETRIED, describe_url, translate_errors
+from .redis_errors import RETRIED, describe_url, may_resend, translate_errors
 from .sentinel import SentinelURL, is_sentinel_url, parse_sentinel_url
 
 __all__ = [
@@ -205,6 +205,48 @@ def check_url(url: object, source: str = "url=") -> str:
     return url
 
 
+def _fail_once(fail: Any, error: Exception, args: tuple, kwargs: dict) -> Any:
+    """redis-py's ``fail`` callback (it disconnects) as its retry loop calls it, once
+    (``args`` / ``kwargs``: call_with_retry's after ``fail``)."""
+    count = kwargs.get("with_failure_count", args[1] if len(args) > 1 else False)
+    return fail(error, 1) if count else fail(error)
+
+
+class _Retry(Retry):
+    """The config's retry policy: none inside redis_errors.sent_once() (may_resend). A
+    plain client's retry loop (call_with_retry) and a cluster client's count
+    (get_retries, which it re-sends by, after a timeout too) both ask. (redis-py's own
+    ``is_retryable`` hook is not used: redis-py 6.3, the oldest supported, lacks it.)"""
+
+    def get_retries(self) -> int:
+        return super().get_retries() if may_resend() else 0
+
+    def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
+        if may_resend():
+            return super().call_with_retry(do, fail, *args, **kwargs)
+        try:
+            return do()
+        except self._supported_errors as error:
+            _fail_once(fail, error, args, kwargs)
+            raise
+
+
+class _AsyncRetry(AsyncRetry):
+    """:class:`_Retry` for asyncio clients."""
+
+    def get_retries(self) -> int:
+        return super().get_retries() if may_resend() else 0
+
+    async def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
+        if may_resend():
+            return await super().call_with_retry(do, fail, *args, **kwargs)
+        try:
+            return await do()
+        except self._supported_errors as error:
+            await _fail_once(fail, error, args, kwargs)
+            raise
+
+
 def _split_cluster_flag(url: str) -> tuple[str, bool]:
     """Strip a ``cluster=true`` query flag from ``url``; return the URL and the flag."""
     parsed = urlparse(url)
@@ -338,9 +380,10 @@ class RedisAgentConfig:
     def _retry(self, asyncio_client: bool = False) -> Retry | AsyncRetry:
         # A bounded count (never redis-py's -1 = forever), and only after a connection
         # error (RETRIED): redis-py's default also re-sends after a timeout, when the
-        # command was sent and may still run, so a write would apply twice. asyncio
-        # clients need redis.asyncio's Retry: given the sync one they never retry.
-        cls = AsyncRetry if asyncio_client else Retry
+        # command was sent and may still run, so a write would apply twice. Nothing
+        # inside redis_errors.sent_once() (may_resend). asyncio clients need
+        # redis.asyncio's Retry: given the sync one they never retry.
+        cls = _AsyncRetry if asyncio_client else _Retry
         return cls(
             EqualJitterBackoff(cap=self.retry_backoff_cap, base=self.retry_backoff_base),
             self.retries,

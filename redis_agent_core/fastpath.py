@@ -54,7 +54,7 @@ import redis
 import redis.asyncio as aredis
 
 from .errors import ConfigError
-from .redis_errors import NOSCRIPT, REPLY, UNAVAILABLE, fault_kind, write_timeout
+from .redis_errors import NOSCRIPT, REPLY, UNAVAILABLE, fault_kind, mark_sent, write_timeout
 
 __all__ = [
     "FALLBACK",
@@ -393,9 +393,10 @@ class Lease:
         except REPLY:
             self._give_back(conn)  # the reply was read: the connection is in sync
             raise
-        except BaseException:
+        except BaseException as exc:
             self._drop(conn)  # a reply may be pending: never reuse it; the command may
-            raise  # have run (a timeout): the caller raises, never re-sends
+            mark_sent(exc)  # have run (a timeout): the caller raises, never re-sends
+            raise
         self._give_back(conn)
         return reply
 
@@ -566,8 +567,9 @@ class AsyncLease:
         except REPLY:
             await self._give_back(conn)  # the reply was read: the connection is in sync
             raise
-        except BaseException:  # CancelledError too: a reply may be pending, and the
-            await self._drop(conn)  # command may have run: never re-sent
+        except BaseException as exc:  # CancelledError too: a reply may be pending, and
+            await self._drop(conn)  # the command may have run: never re-sent
+            mark_sent(exc)
             raise
         await self._give_back(conn)
         return reply

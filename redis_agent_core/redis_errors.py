@@ -26,16 +26,19 @@ A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 :class:`SearchTimeoutError` (:func:`search_timeout_error`), a ``RedisUnavailableError`` too.
 
 Components catch :data:`FAULTS` (all kinds) and raise :func:`map_redis_error`, or wrap
-calls in :func:`translate_errors`. The other replies (:data:`REPLY`, :data:`NOSCRIPT`) and
-their checks (:func:`is_missing_index`, :func:`is_nogroup`, :func:`is_unknown_command`,
-:func:`is_busygroup`, :func:`is_index_exists`) live here too, so each is matched in one
-way everywhere: no other module names a redis-py exception class.
+calls in :func:`translate_errors`. A write that must not apply twice is sent inside
+:func:`sent_once`: the pack's clients never re-send it after a lost connection. The other
+replies (:data:`REPLY`, :data:`NOSCRIPT`) and their checks (:func:`is_missing_index`,
+:func:`is_nogroup`, :func:`is_unknown_command`, :func:`is_busygroup`,
+:func:`is_index_exists`) live here too, so each is matched in one way everywhere: no other
+module names a redis-py exception class.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse, urlunparse
 
@@ -80,7 +83,10 @@ __all__ = [
     "is_search_timeout",
     "is_unknown_command",
     "map_redis_error",
+    "mark_sent",
+    "may_resend",
     "search_timeout_error",
+    "sent_once",
     "translate_errors",
     "write_timeout",
 ]
@@ -102,6 +108,64 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 #: may run once the server gets to it, so re-sending a write would apply it twice (a chat
 #: message stored twice); a timeout is the caller's fault to handle.
 RETRIED: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+
+# Inside sent_once(): the config's clients re-send nothing (see may_resend).
+_ONCE: ContextVar[bool] = ContextVar("redis_agent_sent_once", default=False)
+_SENT_ATTR = "_redis_agent_sent"  # on a fault met after its command was sent (mark_sent)
+
+
+class _SentOnce:
+    # a class, not @contextmanager: ~0.5 us a block instead of ~1.4 (hot write paths)
+    __slots__ = ("token",)
+
+    def __init__(self) -> None:
+        self.token: Token[bool] | None = None
+
+    def __enter__(self) -> None:
+        self.token = _ONCE.set(True)
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if self.token is not None:
+            _ONCE.reset(self.token)
+        if exc is not None:
+            mark_sent(exc)  # mapped outside the block too
+
+
+#: In redis-py's text of a fault met while connecting ("Error 111 connecting to host:port",
+#: "Timeout connecting to server"): nothing was sent.
+_CONNECTING = "connecting to"
+
+
+def mark_sent(exc: BaseException) -> None:
+    """Note on a connection fault met once its command may have been sent (so it may have
+    run) that :func:`map_redis_error` says so; other errors are left alone."""
+    if isinstance(exc, UNAVAILABLE) and _CONNECTING not in str(exc):
+        setattr(exc, _SENT_ATTR, True)
+
+
+_RESENT = nullcontext()
+
+
+def sent_once(once: bool = True) -> AbstractContextManager[None]:
+    """Send the block's commands at most once: for writes that a second run would apply
+    again (a chat message appended, a rate limit charged, a stream entry added).
+
+    redis-py re-sends a command after a lost connection (:data:`RETRIED`), also when
+    the server ran it and only the reply was lost: such a write would apply twice,
+    silently. In the block, the clients the config builds do not (:func:`may_resend`),
+    and a fault maps to a :class:`RedisUnavailableError` saying that the write may or
+    may not have been applied. ``once=False``: a no-op (for callers that decide per
+    command). Idempotent writes and reads keep redis-py's retries."""
+    return _SentOnce() if once else _RESENT
+
+
+def may_resend(error: BaseException | None = None) -> bool:
+    """redis-py's ``is_retryable`` check of the config's clients (and their retry count
+    on a cluster): ``False`` inside :func:`sent_once` (the command may have run: never
+    send it again)."""
+    return not _ONCE.get()
+
+
 #: The server answered but refused to write (memory full with noeviction, read-only replica).
 REFUSED: tuple[type[Exception], ...] = (
     redis.exceptions.OutOfMemoryError,
@@ -311,9 +375,21 @@ def map_redis_error(
         return _transient_error(exc, action, where)
     if isinstance(exc, CLUSTER_CLIENT) and not isinstance(exc, UNAVAILABLE):
         raise exc  # a call the cluster client cannot route: a bug, not a fault
-    kind = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "could not connect"
+    sent = bool(getattr(exc, _SENT_ATTR, False))
+    if isinstance(exc, redis.exceptions.TimeoutError):
+        kind = "timed out"
+    elif sent:
+        kind = "lost the connection"
+    else:
+        kind = "could not connect"
+    note = (
+        " The write may or may not have been applied (its reply was lost; it is never "
+        "sent twice): check before repeating it."
+        if sent
+        else ""
+    )
     return RedisUnavailableError(
-        f"{action} failed: {where} {kind} ({exc}). Check that the server is running "
+        f"{action} failed: {where} {kind} ({exc}).{note} Check that the server is running "
         "and reachable, or set REDIS_URL / url= to a live Redis."
     )
 

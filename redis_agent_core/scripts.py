@@ -9,6 +9,10 @@ script yet (``NOSCRIPT``: first use, restart, ``SCRIPT FLUSH``, a failover) gets
 ``EVAL`` form once, which caches it. Sync and asyncio clients, pipelines and pre-built
 command tuples all go through this module: ``EVALSHA`` is spelled nowhere else
 (``fastpath`` packs the same command in RESP for the two hottest calls).
+
+A script whose second run would apply its write again (an append, a charge) is loaded
+with ``idempotent=False``: it is sent inside :func:`..redis_errors.sent_once`, never
+re-sent after a lost connection (:func:`resendable` tells it for command tuples).
 """
 
 from __future__ import annotations
@@ -21,36 +25,46 @@ from importlib.resources import files
 from typing import Any
 
 from .fastpath import command_prefix
-from .redis_errors import NOSCRIPT
+from .redis_errors import NOSCRIPT, sent_once
 
-__all__ = ["Script", "as_eval", "asend_commands"]
+__all__ = [
+    "NOT_RESENT",
+    "Script",
+    "arun_command",
+    "as_eval",
+    "asend_commands",
+    "resendable",
+    "run_command",
+]
 
 _BY_SHA: dict[str, Script] = {}
 
 
 @dataclass(frozen=True)
 class Script:
-    """Lua source, its name (for messages) and its SHA1."""
+    """Lua source, its name (for messages), its SHA1, and whether running it twice
+    leaves what one run does (``False``: never re-sent after a lost connection)."""
 
     name: str
     source: str
     sha: str
+    idempotent: bool = True
 
     @classmethod
-    def of(cls, source: str, name: str = "script") -> Script:
-        script = cls(name, source, hashlib.sha1(source.encode()).hexdigest())
+    def of(cls, source: str, name: str = "script", *, idempotent: bool = True) -> Script:
+        script = cls(name, source, hashlib.sha1(source.encode()).hexdigest(), idempotent)
         _BY_SHA[script.sha] = script
         return script
 
     @classmethod
-    def load(cls, package: str, *names: str, **values: Any) -> Script:
+    def load(cls, package: str, *names: str, idempotent: bool = True, **values: Any) -> Script:
         """The script made of the package's files ``names`` (joined in order), with
         ``$NAME`` placeholders replaced by ``values``."""
         parts = [files(package).joinpath(name).read_text(encoding="utf-8") for name in names]
         source = "\n".join(parts)
         if values:
             source = string.Template(source).substitute({k: str(v) for k, v in values.items()})
-        return cls.of(source, name=f"{package}/{names[-1]}")
+        return cls.of(source, name=f"{package}/{names[-1]}", idempotent=idempotent)
 
     # -- command tuples (pipelines, executors that take argument lists) --
     def evalsha(self, keys: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
@@ -70,19 +84,62 @@ class Script:
         )
 
     # -- calls --
-    def __call__(self, client: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """Run on a sync client (or cluster client): EVALSHA, EVAL after NOSCRIPT."""
-        try:
-            return client.execute_command(*self.evalsha(keys, args))
-        except NOSCRIPT:
-            return client.execute_command(*self.eval(keys, args))
+    def __call__(
+        self, client: Any, keys: Sequence[Any], args: Sequence[Any], *, resend: bool | None = None
+    ) -> Any:
+        """Run on a sync client (or cluster client): :func:`run_command`."""
+        return run_command(client, self.evalsha(keys, args), resend=resend)
 
-    async def acall(self, client: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """Run on an asyncio client: EVALSHA, EVAL after NOSCRIPT."""
+    async def acall(
+        self, client: Any, keys: Sequence[Any], args: Sequence[Any], *, resend: bool | None = None
+    ) -> Any:
+        """Run on an asyncio client: :func:`arun_command`."""
+        return await arun_command(client, self.evalsha(keys, args), resend=resend)
+
+
+#: Plain commands the pack sends whose second run applies again (or answers otherwise:
+#: RPOP pops another element); sent inside sent_once() (see :func:`resendable`).
+NOT_RESENT = frozenset({"RPOP", "LPOP", "RPUSH", "LPUSH", "XADD", "PUBLISH", "INCRBY", "HINCRBY"})
+
+
+def run_command(client: Any, command: Sequence[Any], *, resend: bool | None = None) -> Any:
+    """Send one command tuple on a sync (or cluster) client and return its reply: an
+    ``EVALSHA`` the server has not cached is sent again as ``EVAL``; a command that is
+    not :func:`resendable` is sent at most once (:func:`..redis_errors.sent_once`).
+    ``resend``: whether it may be sent again after all (``None``: :func:`resendable`),
+    for a script call that writes nothing with these arguments (the limiter's peek)."""
+    with sent_once(not (resendable(command) if resend is None else resend)):
         try:
-            return await client.execute_command(*self.evalsha(keys, args))
+            return client.execute_command(*command)
         except NOSCRIPT:
-            return await client.execute_command(*self.eval(keys, args))
+            return client.execute_command(*as_eval(command))
+
+
+async def arun_command(client: Any, command: Sequence[Any], *, resend: bool | None = None) -> Any:
+    """:func:`run_command` on an asyncio client."""
+    with sent_once(not (resendable(command) if resend is None else resend)):
+        try:
+            return await client.execute_command(*command)
+        except NOSCRIPT:
+            return await client.execute_command(*as_eval(command))
+
+
+def resendable(command: Sequence[Any]) -> bool:
+    """Whether a command tuple may be sent again after a lost connection: not an
+    ``EVALSHA`` / ``EVAL`` of a script loaded with ``idempotent=False``, nor one of
+    :data:`NOT_RESENT`."""
+    name = _text(command[0]).upper()
+    if name == "EVALSHA":
+        script = _BY_SHA.get(_text(command[1]))
+    elif name == "EVAL":
+        script = _BY_SHA.get(hashlib.sha1(_text(command[1]).encode()).hexdigest())
+    else:
+        return name not in NOT_RESENT
+    return script is None or script.idempotent
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def as_eval(command: Sequence[Any]) -> tuple[Any, ...]:
@@ -99,12 +156,13 @@ async def asend_commands(client: Any, commands: Sequence[Sequence[Any]]) -> list
     MULTI) and return their replies; an ``EVALSHA`` the server has not cached
     (``NOSCRIPT``) is sent again as ``EVAL``, alone: the other commands ran once
     already and are not repeated. The first error reply is raised (after every
-    command ran); a connection fault raises redis-py's error (nothing is retried:
-    some commands may have run)."""
+    command ran); a connection fault raises redis-py's error, and is not retried when
+    a command is not :func:`resendable` (it may have run)."""
     pipe = client.pipeline(transaction=False)
     for command in commands:
         pipe.execute_command(*command)
-    replies = list(await pipe.execute(raise_on_error=False))
+    with sent_once(not all(map(resendable, commands))):
+        replies = list(await pipe.execute(raise_on_error=False))
     for i, reply in enumerate(replies):
         if isinstance(reply, NOSCRIPT):
             replies[i] = await client.execute_command(*as_eval(commands[i]))

@@ -21,7 +21,7 @@ from typing import Literal
 
 from .config import RedisAgentConfig, get_default_config
 from .errors import ConfigError
-from .redis_errors import translate_errors
+from .redis_errors import sent_once, translate_errors
 from .scripts import Script
 
 __all__ = ["Log", "WorkflowRecords"]
@@ -126,7 +126,8 @@ class WorkflowRecords:
         """Append ``item`` to a run's log; returns its sequence number (0, 1, ...)."""
         key = self.log_key(log, run_id)
         client = self.config.get_async_client()
-        with translate_errors(self.config, f"workflow {log} append"):
+        # sent once: a second RPUSH would log the item twice
+        with translate_errors(self.config, f"workflow {log} append"), sent_once():
             return int(await client.rpush(key, item)) - 1
 
     async def read(

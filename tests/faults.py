@@ -246,3 +246,74 @@ def wait_until_up(url: str, timeout: float = 10.0) -> None:
                 time.sleep(0.05)
     finally:
         client.close()
+
+
+class ReplyCutter:
+    """A loopback TCP proxy to ``port`` that can lose one reply: after
+    :meth:`cut_reply_to`, the first request containing ``pattern`` is forwarded, and
+    when the server's reply comes (so the command ran) the client's connection is
+    closed instead of passing it on, as a connection that dies after a write ran and
+    before its reply arrives. Once per arming; :attr:`cuts` counts them."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.cuts = 0
+        self._armed: bytes | None = None
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def config(self, namespace: str = "cut", **overrides: object) -> RedisAgentConfig:
+        """A config through the proxy, with redis-py's retries on (the pack's default)."""
+        return RedisAgentConfig(url=self.url, namespace=namespace, **overrides)  # type: ignore[arg-type]
+
+    def cut_reply_to(self, pattern: bytes) -> None:
+        self._armed = pattern
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self._open += [client, server]
+            cut = threading.Event()
+            threading.Thread(target=self._requests, args=(client, server, cut), daemon=True).start()
+            threading.Thread(target=self._replies, args=(server, client, cut), daemon=True).start()
+
+    def _requests(self, client: socket.socket, server: socket.socket, cut: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                with self._lock:
+                    if self._armed is not None and self._armed in data:
+                        self._armed = None
+                        cut.set()  # before forwarding: the reply must not slip through
+                server.sendall(data)
+        self._close(client, server)
+
+    def _replies(self, server: socket.socket, client: socket.socket, cut: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while data := server.recv(65536):
+                if cut.is_set():
+                    self.cuts += 1
+                    break
+                client.sendall(data)
+        self._close(client, server)
+
+    @staticmethod
+    def _close(*socks: socket.socket) -> None:
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self._close(*self._open)

@@ -1367,7 +1367,7 @@ async def context_store(store: Any, call: Runner, config: RedisAgentConfig) -> N
 
 # -- module functions and scripts (the plumbing) ----------------------------------------
 
-from redis_agent_core import embeddings, fastpath, plans  # noqa: E402
+from redis_agent_core import embeddings, fastpath, plans, scripts  # noqa: E402
 from redis_agent_core.cache import base as cache_base  # noqa: E402
 from redis_agent_core.scripts import Script  # noqa: E402
 from redis_agent_core.search import capabilities, executor  # noqa: E402
@@ -1454,6 +1454,15 @@ async def script_call(script: Script, call: Runner, config: RedisAgentConfig) ->
     await call("__call__", CLIENT, _entry_keys(config), ["d1"])
     await call("__call__", CLIENT, _entry_keys(config)[:1], ["d1"])  # the same script error
     call.note(config.get_client().hgetall(_entry_keys(config)[1]))  # stats it counted
+
+
+@case(scripts, "run_command", lambda c: scripts)
+async def command_run(mod: Any, call: Runner, config: RedisAgentConfig) -> None:
+    _store_entry(config)
+    keys = _entry_keys(config)
+    await call("run_command", CLIENT, cache_base.LOOKUP.evalsha(keys, ["d1"]))  # sent once
+    await call("run_command", CLIENT, ("RPUSH", keys[0] + ":l", "a"))  # not resendable
+    await call("run_command", CLIENT, ("LLEN", keys[0] + ":l"))
 
 
 @case(progress, "get_job wait_for_job", lambda c: progress, wait_for_job="await_job")

@@ -12,7 +12,7 @@ from typing import Any
 from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisAgentError
-from ..redis_errors import FAULTS, map_redis_error, translate_errors
+from ..redis_errors import FAULTS, map_redis_error, sent_once, translate_errors
 from .channels import AsyncSubscription, Subscription
 from .envelope import (
     _FIELD,
@@ -117,12 +117,15 @@ class AgentBus:
         """
         env, data = self._envelope(topic, payload, correlation_id, reply_to)
         client = self.config.get_client()
-        try:  # inline, not translate_errors(): this is the hot path
-            if durable:
-                sid = client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
-                telemetry.bus_message(topic, "published", "stream")
-                return _delivered(env, stream_id=_text(sid))
-            n = client.publish(self.channel(topic), data)
+        # inline, not translate_errors(): this is the hot path; sent once: a second
+        # XADD / PUBLISH would deliver the message twice
+        try:
+            with sent_once():
+                if durable:
+                    sid = client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
+                    telemetry.bus_message(topic, "published", "stream")
+                    return _delivered(env, stream_id=_text(sid))
+                n = client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
         telemetry.bus_message(topic, "published", "pubsub")
@@ -142,11 +145,13 @@ class AgentBus:
         env, data = self._envelope(topic, payload, correlation_id, reply_to)
         client = self.config.get_async_client()
         try:
-            if durable:
-                sid = await client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
-                telemetry.bus_message(topic, "published", "stream")
-                return _delivered(env, stream_id=_text(sid))
-            n = await client.publish(self.channel(topic), data)
+            with sent_once():
+                if durable:
+                    xadd = self.xadd_kwargs()
+                    sid = await client.xadd(self.stream(topic), {_FIELD: data}, **xadd)
+                    telemetry.bus_message(topic, "published", "stream")
+                    return _delivered(env, stream_id=_text(sid))
+                n = await client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
         telemetry.bus_message(topic, "published", "pubsub")
@@ -274,13 +279,13 @@ class AgentBus:
     def reply(self, request: Envelope, payload: Any) -> Envelope:
         """Answer a request received on a channel or a durable topic."""
         channel, env, data = self._reply_envelope(request, payload)
-        with translate_errors(self.config, f"replying on bus topic {request.topic!r}"):
+        with translate_errors(self.config, f"replying on bus topic {request.topic!r}"), sent_once():
             n = self.config.get_client().publish(channel, data)
         return _delivered(env, receivers=int(n))
 
     async def areply(self, request: Envelope, payload: Any) -> Envelope:
         """Async :meth:`reply`."""
         channel, env, data = self._reply_envelope(request, payload)
-        with translate_errors(self.config, f"replying on bus topic {request.topic!r}"):
+        with translate_errors(self.config, f"replying on bus topic {request.topic!r}"), sent_once():
             n = await self.config.get_async_client().publish(channel, data)
         return _delivered(env, receivers=int(n))

@@ -21,6 +21,7 @@ from ..redis_errors import (
     is_busygroup,
     is_nogroup,
     map_redis_error,
+    sent_once,
     translate_errors,
 )
 from .envelope import (
@@ -261,7 +262,8 @@ class TopicConsumer:
                 if dead:
                     pipe = client.pipeline(transaction=False)
                     self._bury(pipe, dead)
-                    pipe.execute()
+                    with sent_once():  # a second XADD would bury a message twice
+                        pipe.execute()
         if self.claim_idle is not None:
             self._after_claim(cursor, len(envs))
         return envs
@@ -373,7 +375,8 @@ class TopicConsumer:
                 if dead:
                     pipe = client.pipeline(transaction=False)
                     self._bury(pipe, dead)
-                    await pipe.execute()
+                    with sent_once():
+                        await pipe.execute()
         if self.claim_idle is not None:
             self._after_claim(cursor, len(envs))
         return envs

@@ -55,11 +55,15 @@ UPDATE = Script.load(__package__, "update.lua")
 
 # Exact lookup. KEYS: entry, stats, hits. ARGV: digest.
 # -> "<hits>\n<usage JSON>\n<payload>" | nil. One bulk string: the cheapest reply for
-# the client to parse (usage is compact JSON, without raw newlines).
-LOOKUP = Script.load(__package__, "lookup.lua", COUNT_MISS="true", PACKED="")
+# the client to parse (usage is compact JSON, without raw newlines). It counts hits and
+# misses: a re-run would count them twice, so a lost reply is a fault (a miss where the
+# cache degrades), never re-sent; RECORD the same.
+LOOKUP = Script.load(__package__, "lookup.lua", idempotent=False, COUNT_MISS="true", PACKED="")
 # The same as the semantic cache's first tier: a miss is not counted (the tier after it
 # counts the lookup), and an entry's values may be packed in one field (entry.pack).
-PROBE = Script.load(__package__, "lookup.lua", COUNT_MISS="false", PACKED=f", '{PACKED}'")
+PROBE = Script.load(
+    __package__, "lookup.lua", idempotent=False, COUNT_MISS="false", PACKED=f", '{PACKED}'"
+)
 
 
 # Redis's default proto-max-bulk-len: a longer value makes the server drop the
@@ -136,7 +140,7 @@ def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
 
 # Record a semantic lookup's outcome. KEYS: stats, hits, entry. ARGV: digest ('' on a
 # miss), then counter, increment, ... -> the entry's hit count (0 on a miss)
-RECORD = Script.load(__package__, "record.lua")
+RECORD = Script.load(__package__, "record.lua", idempotent=False)
 
 # Remove up to ARGV[2] entries of one bucket. KEYS: hits, stats, then the bucket's
 # member sets. ARGV: entry key prefix of the bucket, batch size. -> number removed

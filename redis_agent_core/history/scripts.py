@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import MAX_TTL
 from ..scripts import Script, as_eval
 
@@ -20,8 +22,13 @@ PRUNE_EVERY = 16  # a plain append prunes when its session joins the index, else
 # Every write but a plain append prunes; a plain append (the per-message hot path, where
 # the prune was ~1/8 of the script's server time) prunes when its session joins the
 # index, the only way the index grows, and at every PRUNE_EVERY-th message.
-_LIB = {"PRUNE_BATCH": PRUNE_BATCH, "PRUNE_EVERY": PRUNE_EVERY, "UNPACK_CHUNK": _UNPACK_CHUNK,
-        "UNPACK_CHUNK_LAST": _UNPACK_CHUNK - 1, "MAX_TTL": MAX_TTL}  # fmt: skip
+_LIB: dict[str, Any] = {
+    "PRUNE_BATCH": PRUNE_BATCH,
+    "PRUNE_EVERY": PRUNE_EVERY,
+    "UNPACK_CHUNK": _UNPACK_CHUNK,
+    "UNPACK_CHUNK_LAST": _UNPACK_CHUNK - 1,
+    "MAX_TTL": MAX_TTL,
+}
 
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: now_ms, ttl_s (0 none),
 # max_len (0 none), mode (append|replace), target (active|archived), n_meta, n_del,
@@ -29,14 +36,18 @@ _LIB = {"PRUNE_BATCH": PRUNE_BATCH, "PRUNE_EVERY": PRUNE_EVERY, "UNPACK_CHUNK": 
 # The index is only passed on a single node: on a cluster it lives in another slot
 # and the caller pipelines its ZADD next to the script instead.
 # Returns {length of the target list, first sequence number of the payloads}.
-_WRITE = Script.load(__package__, "expire_lib.lua", "prune_lib.lua", "write.lua", **_LIB)
+# Not idempotent (nor are _APPEND, _DELETE_AT, _TAKE_OLDEST, and _CLEAR's returned
+# messages): never re-sent after a lost connection (scripts.Script).
+_WRITE = Script.load(
+    __package__, "expire_lib.lua", "prune_lib.lua", "write.lua", idempotent=False, **_LIB
+)
 
 # The common write, kept short (it runs on every message): append active payloads,
 # no metadata change. Same effects as _WRITE in mode append / target active.
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: session id, ttl_s (0 none),
 # max_len (0 none), now_ms, prune cutoff ('(' .. now_ms - ttl_s * 1000, computed by the
 # caller: string work in Lua costs ~1 us a call), payloads... (at most _UNPACK_CHUNK).
-_APPEND = Script.load(__package__, "prune_lib.lua", "append.lua", **_LIB)
+_APPEND = Script.load(__package__, "prune_lib.lua", "append.lua", idempotent=False, **_LIB)
 
 # KEYS: sessions index. ARGV: now_ms, ttl_s. The prune alone, for a cluster (where
 # the index lives in another slot than the session's keys).
@@ -44,20 +55,20 @@ _PRUNE = Script.load(__package__, "prune_lib.lua", "prune.lua", **_LIB)
 
 # KEYS: msgs. ARGV: index, tombstone. Replace the item by a unique tombstone, then
 # remove that: deletes one item in place and keeps the order of the others.
-_DELETE_AT = Script.load(__package__, "delete_at.lua")
+_DELETE_AT = Script.load(__package__, "delete_at.lua", idempotent=False)
 
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: n, move_to_archive (0/1), now_ms,
 # ttl_s, session id. Like every write that refreshes the TTL, it refreshes the
 # session's index entry (ZADD XX: never re-adds a deleted session); on a cluster the
 # caller pipelines that ZADD instead.
 _TAKE_OLDEST = Script.load(
-    __package__, "expire_lib.lua", "prune_lib.lua", "take_oldest.lua", **_LIB
+    __package__, "expire_lib.lua", "prune_lib.lua", "take_oldest.lua", idempotent=False, **_LIB
 )
 
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: which (active|archived|all),
 # return_items (0/1), session id.
 # Returns {archived items, active items} deleted (empty unless asked).
-_CLEAR = Script.load(__package__, "clear.lua")
+_CLEAR = Script.load(__package__, "clear.lua", idempotent=False)
 
 # KEYS: msgs, meta, archive. Returns {meta pairs, len active, len archived, pttl}.
 _INFO = Script.load(__package__, "info.lua")

@@ -22,7 +22,8 @@ from ..config import (
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, AsyncFastPath, FastPath, arg_bytes, bulk, packed_call
 from ..keys import KeySpace, surrogate_error
-from ..redis_errors import FAULTS, NOSCRIPT, map_redis_error
+from ..redis_errors import FAULTS, map_redis_error
+from ..scripts import arun_command, run_command
 from .model import (
     ACTIVE,
     ARCHIVED,
@@ -46,7 +47,6 @@ from .scripts import (
     _TAKE_OLDEST,
     _UNPACK_CHUNK,
     _WRITE,
-    as_eval,
 )
 
 if TYPE_CHECKING:
@@ -335,10 +335,7 @@ class SessionStore:
                 for c in extra:
                     pipe.execute_command(*c)
                 pipe.execute()
-            try:
-                return client.execute_command(*cmd)
-            except NOSCRIPT:
-                return client.execute_command(*as_eval(cmd))
+            return run_command(client, cmd)
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
         except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
@@ -353,10 +350,7 @@ class SessionStore:
                 for c in extra:
                     pipe.execute_command(*c)
                 await pipe.execute()
-            try:
-                return await client.execute_command(*cmd)
-            except NOSCRIPT:
-                return await client.execute_command(*as_eval(cmd))
+            return await arun_command(client, cmd)
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
         except UnicodeEncodeError as exc:  # raised while packing: nothing was sent

@@ -64,7 +64,10 @@ OnUnavailable = Literal["fail_open", "fail_closed"]
 ANONYMOUS = "anonymous"
 GLOBAL = "*"
 
-ACQUIRE = Script.load(__package__, "acquire.lua")
+# ACQUIRE charges: never re-sent after a lost reply (the fast path never re-sends
+# either); a peek (apply 0) writes nothing and is. SETTLE applies a reservation once
+# (acquire.lua's ids): retried as usual.
+ACQUIRE = Script.load(__package__, "acquire.lua", idempotent=False)
 SETTLE = Script.load(__package__, "settle.lua")
 
 
@@ -655,7 +658,7 @@ class RateLimiter:
         keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
         client = self.config.get_client()
         try:
-            reply = ACQUIRE(client, keys, args)
+            reply = ACQUIRE(client, keys, args, resend=True)  # a peek charges nothing
         except FAULTS as exc:
             raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
@@ -756,7 +759,7 @@ class RateLimiter:
         keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
         client = self.config.get_async_client()
         try:
-            reply = await ACQUIRE.acall(client, keys, args)
+            reply = await ACQUIRE.acall(client, keys, args, resend=True)  # charges nothing
         except FAULTS as exc:
             raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)

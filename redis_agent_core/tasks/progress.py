@@ -211,13 +211,16 @@ def discard_job(config: RedisAgentConfig, job_id: str) -> None:
 # Claim a job id atomically: refuse an existing record; otherwise clear what an
 # expired job of that id may have left (its sets share its TTL) and write the record.
 # KEYS: state, done set, failed set, errors hash, results hash. ARGV: ttl, field, value...
-_CREATE = Script.load(__package__, "create_job.lua")
+# Not re-sent after a lost reply: a re-run would refuse the job it just created.
+_CREATE = Script.load(__package__, "create_job.lua", idempotent=False)
 
 
 # KEYS: state, done set, failed set, errors hash, results hash
 # ARGV: mode ('done'|'failed'), now, n, id_1..id_n, [value_1..value_n]
 # Values: results (done) or error texts (failed); written only for newly added items.
-_MARK = Script.load(__package__, "mark_items.lua")
+# Not re-sent after a lost reply: a re-run would answer "nothing added, not finished",
+# and the job's end would go unreported.
+_MARK = Script.load(__package__, "mark_items.lua", idempotent=False)
 
 
 @dataclass(frozen=True)

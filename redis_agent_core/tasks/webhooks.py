@@ -34,7 +34,7 @@ import orjson
 
 from ..config import RedisAgentConfig, backoff, check_seconds, get_default_config
 from ..errors import ConfigError
-from ..redis_errors import translate_errors
+from ..redis_errors import sent_once, translate_errors
 from ..scripts import Script
 from ._common import agent_config
 from .destinations import DestinationPolicy, DestinationRefusedError, send
@@ -276,7 +276,10 @@ def record_dead_letter(
     }
     with translate_errors(config, "writing a webhook dead letter"):
         client = config.get_client()
-        client.xadd(config.keys.dead_letters(), entry, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+        with sent_once():  # a second XADD would record the dead letter twice
+            client.xadd(
+                config.keys.dead_letters(), entry, maxlen=DEAD_LETTER_MAXLEN, approximate=True
+            )
         if job_id:
             _set_job_field(config, job_id, "webhook", "dead")
 

@@ -28,7 +28,7 @@ from typing import Any
 from redisvl.schema import IndexSchema
 
 from ..errors import ConfigError
-from ..redis_errors import translate_errors
+from ..redis_errors import sent_once, translate_errors
 from ..search.executor import arun, run
 from ..search.lifecycle import IndexLifecycle, alias_flow, drop_flow, info_flow
 from ..search.replies import indexing_done
@@ -54,6 +54,19 @@ SAMPLE_MARGIN = 0.5
 LOCK_MS = 120_000  # the switch lock's lease, renewed while the build runs
 _TIMED = 30  # queries timed on each index (interleaved)
 _CHECK_EVERY = 1.0  # seconds between size checks after writes, per instance
+
+
+def _take_lock(client: Any, lock: str, token: str) -> bool:
+    """Take the switch lock (SET NX), sent once: a re-sent SET would find our own token
+    and answer "another process is on it" while we hold the lock."""
+    with sent_once():
+        return bool(client.set(lock, token, nx=True, px=LOCK_MS))
+
+
+async def _atake_lock(client: Any, lock: str, token: str) -> bool:
+    """Async :func:`_take_lock`."""
+    with sent_once():
+        return bool(await client.set(lock, token, nx=True, px=LOCK_MS))
 
 
 @dataclass(frozen=True)
@@ -196,7 +209,7 @@ class IndexAuto(IndexRecall):
         client = self.config.get_client()
         lock, token = self._keys.lock, uuid.uuid4().hex
         with translate_errors(self.config, f"switching {self.name!r}"):
-            if not client.set(lock, token, nx=True, px=LOCK_MS):
+            if not _take_lock(client, lock, token):
                 return AutoReport(self.schema.algorithm, False, "another process is on it",
                                   self.count())  # fmt: skip
             try:
@@ -288,7 +301,7 @@ class IndexAuto(IndexRecall):
             if self.count() < last * AUTO_GROWTH and not (grown and self.count() > last):
                 return None
             lock, token = self._keys.lock, uuid.uuid4().hex
-            if not client.set(lock, token, nx=True, px=LOCK_MS):
+            if not _take_lock(client, lock, token):
                 return None
             try:
                 report = self._tune(self, sample, seed)
@@ -384,7 +397,7 @@ class IndexAuto(IndexRecall):
         client = self.config.get_async_client()
         lock, token = self._keys.lock, uuid.uuid4().hex
         with translate_errors(self.config, f"switching {self.name!r}"):
-            if not await client.set(lock, token, nx=True, px=LOCK_MS):
+            if not await _atake_lock(client, lock, token):
                 return AutoReport(self.schema.algorithm, False, "another process is on it",
                                   await self.acount())  # fmt: skip
             try:
