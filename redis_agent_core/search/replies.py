@@ -133,6 +133,14 @@ def pairs(items: Any) -> dict[str, Any]:
     return out
 
 
+def _flags(attrs: Mapping[str, Any]) -> set[str]:
+    """The lower-cased valueless flags of one FT.INFO attribute: bare words over RESP2
+    (keys here), a ``flags`` array over RESP3."""
+    listed = attrs.get("flags")
+    found = {text(f).lower() for f in listed} if isinstance(listed, (list, tuple)) else set()
+    return found | {k for k in attrs if k.upper() in _FLAGS}
+
+
 def info_name(info: Any) -> str:
     """The index an ``FT.INFO`` reply describes (the target when asked by an alias)."""
     return text(pairs(info).get("index_name", ""))
@@ -161,7 +169,7 @@ def describe_info(info: Any) -> dict[str, Any]:
         kind = text(attrs.get("type", "")).lower()
         entry: dict[str, Any] = {"type": kind, "path": text(attrs.get("identifier", name))}
         if kind == "tag":
-            entry["case_sensitive"] = "casesensitive" in attrs
+            entry["case_sensitive"] = "casesensitive" in _flags(attrs)
         if kind == "vector":
             entry.update(
                 algorithm=text(attrs.get("algorithm", "")).lower(),

@@ -302,7 +302,11 @@ class VectorSchema:
             },
         }
         for f in self.metadata_fields:
+            # a tag's case rule decides how values are folded before escaping: another
+            # rule's filters would miss what the index holds
             wanted[f.name] = {"type": f.type}
+            if f.type == "tag":
+                wanted[f.name]["case_sensitive"] = f.case_sensitive
         have: dict[str, dict[str, Any]] = found["fields"]
         for name, spec in wanted.items():
             if name not in have:

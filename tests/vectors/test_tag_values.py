@@ -24,6 +24,7 @@ from llama_index.core.vector_stores.types import (
 from langchain_redis_agent import RedisVectorStore as LangChainStore
 from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import SchemaMismatchError
 from redis_agent_core.vectors import F, FilterError, MetadataField, VectorIndex, tag_value
 
 NFC = unicodedata.normalize("NFC", "é")
@@ -186,6 +187,35 @@ def test_separators_in_values_are_accepted(config: RedisAgentConfig) -> None:
     assert _ids(index, F("tenant") == "a\x1fb") == {"x"}
     assert _ids(index, F("tenant") == "a") == {"y"}
     assert _ids(index, F("tenant").all(["a", "b"])) == {"y"}
+
+
+def test_an_index_opened_from_the_server_keeps_each_tag_fields_case(index: VectorIndex) -> None:
+    # Over RESP3 FT.INFO lists CASESENSITIVE in a "flags" array (RESP2: a bare word). Read
+    # as case-insensitive, from_existing lower-cased every value that is not plain ASCII
+    # alphanumeric, in filters and in writes: "Acme Inc" and "É" were found by nothing.
+    opened = VectorIndex.from_existing("tags", config=index.config)
+    cases = {f.name: f.case_sensitive for f in opened.schema.metadata_fields}
+    assert cases == {"tenant": True, "ci": False, "labels": True}
+    for tenant in TENANTS:
+        for field in ("tenant", "ci"):
+            assert _ids(opened, F(field) == tenant) == _ids(index, F(field) == tenant)
+    opened.add(["new"], ids=["new"], metadatas=[{"tenant": "Zed Co", "ci": "Zed Co",
+               "labels": ["Zed Co"]}], vectors=_vectors(1))  # fmt: skip
+    assert _ids(index, F("tenant") == "Zed Co") == {"new"}
+    assert _ids(index, F("labels").contains("Zed Co")) == {"new"}
+
+
+@pytest.mark.parametrize("case_sensitive", [True, False])
+def test_opening_a_tag_field_under_another_case_rule_is_refused(
+    index: VectorIndex, case_sensitive: bool
+) -> None:
+    # "tenant" is case-sensitive and "ci" is not: one of the two differs either way, and
+    # its filters would miss what the index holds (values are folded before escaping)
+    fields = [MetadataField(n, "tag", case_sensitive=case_sensitive) for n in ("tenant", "ci")]
+    other = VectorIndex("tags", config=index.config, dims=DIMS, storage=index.schema.storage,
+                        metadata_fields=[*fields, MetadataField("labels")])  # fmt: skip
+    with pytest.raises(SchemaMismatchError, match="case_sensitive"):
+        other.search(np.ones(DIMS), 1)
 
 
 # -- adapters --
