@@ -17,12 +17,16 @@
 from __future__ import annotations
 
 import contextvars
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 from llama_index.core.callbacks.schema import CBEventType, EventPayload
+from llama_index.core.llms import callbacks as llm_callbacks
 from llama_index.core.rate_limiter import BaseRateLimiter
 
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation, check_wait
@@ -53,6 +57,37 @@ def rate_limit_subject(user: str | None, org: str | None = None) -> Iterator[Non
         _subject.reset(token)
 
 
+# LlamaIndex's LLM callback wrappers (llm_chat_callback, llm_completion_callback). An LLM
+# whose chat calls its own complete (every CustomLLM: MockLLM, LlamaCPP, HuggingFaceLLM,
+# most hand-written ones) runs one wrapper inside another: each fires an LLM event and
+# calls the LLM's rate_limiter, so a call would be charged once per level (achat: three
+# times). LLM events are leaf events (their parent_id is the root), so the nesting is
+# read from the wrappers' frames on the stack. A LlamaIndex that renames them is only
+# charged per level again, never less.
+_WRAPPER_FILE = llm_callbacks.__file__
+# wrapped_gen: the generator a streaming call returns, which ends the event when drained
+# (CustomLLM's astream_chat runs stream_chat while it is drained)
+_WRAPPERS = frozenset(
+    {"wrapped_llm_chat", "wrapped_async_llm_chat", "wrapped_llm_predict",
+     "wrapped_async_llm_predict", "wrapped_gen"}
+)  # fmt: skip
+_REMEMBERED = 1024  # LLM events a RedisRateLimiter charged, kept to recognise nested ones
+
+
+def _open_llm_calls() -> Iterator[dict[str, Any]]:
+    """Locals of the LLM callback wrappers on this call stack (awaiting coroutines and
+    draining generators included) that have started their LLM event (``event_id`` is
+    bound), innermost first."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in _WRAPPERS and code.co_filename == _WRAPPER_FILE:
+            found = frame.f_locals
+            if "event_id" in found:
+                yield found
+        frame = frame.f_back
+
+
 class RedisRateLimiter(BaseRateLimiter):
     """A LlamaIndex ``rate_limiter`` shared by every process on the same Redis.
 
@@ -78,14 +113,34 @@ class RedisRateLimiter(BaseRateLimiter):
         self.user = user
         self.org = org
         self.max_wait = None if max_wait is None else check_wait(max_wait)
+        self._charged: dict[str, None] = {}  # recent LLM event ids, oldest first
+        self._lock = threading.Lock()
 
     def _who(self) -> tuple[str | None, str | None]:
         if self.user is not None or self.org is not None:
             return self.user, self.org
         return _subject.get() or (None, None)
 
+    def _nested(self) -> bool:
+        """Whether LlamaIndex calls this from inside a call it already charged (a
+        CustomLLM's chat -> complete); if not, the calling LLM event is remembered."""
+        calls = _open_llm_calls()
+        current = next(calls, None)
+        if current is None or getattr(current.get("_self"), "rate_limiter", None) is not self:
+            return False  # not an LLM's own acquire (an embedding, or called directly)
+        if any(outer["event_id"] in self._charged for outer in calls):
+            return True
+        with self._lock:
+            self._charged[current["event_id"]] = None
+            if len(self._charged) > _REMEMBERED:  # forgotten: charged again, never less
+                del self._charged[next(iter(self._charged))]
+        return False
+
     def acquire(self, num_tokens: int = 0) -> None:
-        """Wait (up to ``max_wait``) until one request with ``num_tokens`` fits."""
+        """Wait (up to ``max_wait``) until one request with ``num_tokens`` fits (once
+        per call: the inner calls of an LLM's own methods are not charged again)."""
+        if self._nested():
+            return
         user, org = self._who()
         self.limiter.acquire(
             user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
@@ -93,6 +148,8 @@ class RedisRateLimiter(BaseRateLimiter):
 
     async def async_acquire(self, num_tokens: int = 0) -> None:
         """Async :meth:`acquire`."""
+        if self._nested():
+            return
         user, org = self._who()
         await self.limiter.aacquire(
             user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
@@ -184,6 +241,7 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
         self.estimator = estimator or estimate_tokens
         self.max_wait = check_wait(max_wait)
         self._reservations: dict[str, Reservation] = {}
+        self._open: set[str] = set()  # LLM events this handler charged, not yet ended
 
     def _who(self) -> tuple[str | None, str | None]:
         current = _subject.get()
@@ -199,6 +257,8 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
     ) -> str:
         """At an LLM event: charge the request, reserve the estimate, or raise."""
         if event_type is CBEventType.LLM:
+            if any(w["event_id"] in self._open for w in _open_llm_calls()):
+                return event_id  # inside a call this handler charged: the same call
             user, org = self._who()
             tokens = max(0, int(self.estimator(_prompt_text(payload or {}))))
             decision = self.limiter.acquire(
@@ -208,6 +268,7 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
                 blocking=self.max_wait > 0,
                 max_wait=self.max_wait,
             )
+            self._open.add(event_id)
             if decision.reservation is not None:
                 self._reservations[event_id] = decision.reservation
         return event_id
@@ -222,6 +283,7 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
         """At an LLM event's end: settle the real usage (refund on an exception)."""
         if event_type is not CBEventType.LLM:
             return
+        self._open.discard(event_id)
         reservation = self._reservations.pop(event_id, None)
         if reservation is None:
             return

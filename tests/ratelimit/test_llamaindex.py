@@ -12,7 +12,7 @@ from llama_index.core import Document, Settings, SummaryIndex
 from llama_index.core.base.llms.types import CompletionResponse
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.embeddings import MockEmbedding
-from llama_index.core.llms import MockLLM
+from llama_index.core.llms import ChatMessage, MockLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 
 from llamaindex_redis_agent import (
@@ -175,3 +175,65 @@ def test_a_wait_cap_that_is_no_cap_is_refused_when_built(
     # NaN compares false with everything: accepted, it turned the cap off at call time
     with pytest.raises(ConfigError, match="max_wait"):
         cls(make_limiter([RequestLimit(1, 60.0)]), max_wait=wait)
+
+
+# MockLLM is a CustomLLM: its chat calls its own complete (and achat calls chat), each
+# wrapped by LlamaIndex's callback decorator, so one call fires nested LLM events and
+# calls the rate limiter once per level. Charged per event, a chat cost 2 requests and
+# an achat 3 (a 10/min limit refused the 4th achat).
+CALLS: dict[str, Callable[[MockLLM], Any]] = {
+    "complete": lambda llm: llm.complete("hi"),
+    "chat": lambda llm: llm.chat([ChatMessage(role="user", content="hi")]),
+    "stream_chat": lambda llm: list(llm.stream_chat([ChatMessage(role="user", content="hi")])),
+    "acomplete": lambda llm: asyncio.run(llm.acomplete("hi")),
+    "achat": lambda llm: asyncio.run(llm.achat([ChatMessage(role="user", content="hi")])),
+    "astream_chat": lambda llm: asyncio.run(_drain(llm)),
+}
+
+
+async def _drain(llm: MockLLM) -> list[Any]:
+    stream = await llm.astream_chat([ChatMessage(role="user", content="hi")])
+    return [chunk async for chunk in stream]
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_one_call_is_charged_once_by_the_handler(make_limiter: Make, call: str) -> None:
+    limiter = make_limiter([RequestLimit(5, 60.0), TOKENS])
+    handler = RateLimitCallbackHandler(limiter, user="una", estimator=lambda text: 100)
+    CALLS[call](MockLLM(callback_manager=CallbackManager([handler])))
+    status = limiter.peek(user="una", requests=0)
+    assert status.remaining == {"req-user-5per1m": 4, TOKENS.name: 1000 - 100}
+    assert not handler._reservations
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_one_call_is_charged_once_by_the_rate_limiter(make_limiter: Make, call: str) -> None:
+    core = make_limiter([RequestLimit(5, 60.0)])
+    llm = MockLLM()
+    llm.rate_limiter = RedisRateLimiter(core, user="ula", max_wait=0)
+    CALLS[call](llm)
+    assert core.peek(user="ula", requests=0).remaining == {"req-user-5per1m": 4}
+
+
+class RouterLLM(MockLLM):
+    """An LLM whose completion asks another LLM (``inner``), which has the handler."""
+
+    inner: Any = None
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return self.inner.complete(prompt)
+
+
+def test_a_call_inside_an_unmetered_llm_is_charged(make_limiter: Make) -> None:
+    # nested in another LLM's call, but that call was not this handler's: charge it
+    limiter = make_limiter([RequestLimit(5, 60.0)])
+    handler = RateLimitCallbackHandler(limiter, user="ivo")
+    inner = UsageMockLLM(callback_manager=CallbackManager([handler]))
+    router = RouterLLM()  # MockLLM's __init__ takes only its own fields
+    router.inner = inner
+    router.complete("hi")
+    assert limiter.peek(user="ivo", requests=0).remaining == {"req-user-5per1m": 4}
+    inner.rate_limiter = RedisRateLimiter(limiter, user="eve", max_wait=0)
+    router.complete("hi")  # the same for a rate_limiter of the inner LLM only
+    assert limiter.peek(user="eve", requests=0).remaining == {"req-user-5per1m": 4}
