@@ -15,6 +15,7 @@ session index, never ``KEYS``.
 from __future__ import annotations
 
 import copy
+import datetime
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -25,7 +26,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.storage.chat_store.base import BaseChatStore
 from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, MessageStatus
 from pydantic import ValidationError
-from pydantic_core import SchemaValidator
+from pydantic_core import PydanticSerializationError, SchemaValidator
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
@@ -59,11 +60,39 @@ def encode_messages(messages: Sequence[ChatMessage]) -> list[bytes]:
             )
         data = _text_json(message)
         if data is None:
-            data = type(message).__pydantic_serializer__.to_json(message)
+            what = f"message {i} ({message.role.value})"
+            _check_own_values(message, what)
+            try:
+                data = type(message).__pydantic_serializer__.to_json(message)
+            except PydanticSerializationError as exc:  # e.g. a lone surrogate in a text
+                raise ConfigError(
+                    f"{what} cannot be stored as JSON ({exc}); a lone surrogate comes from "
+                    "text decoded with surrogateescape: decode it properly (nothing was "
+                    "written)"
+                ) from exc
             if b"null" in data:  # pydantic writes a NaN or an infinity as null
-                check_finite(message.model_dump(), f"message {i} ({message.role.value})")
+                check_finite(message.model_dump(), what)
         out.append(data)
     return out
+
+
+def _check_own_values(message: ChatMessage, what: str) -> None:
+    """Refuse a datetime, date or time among the user's own values (``additional_kwargs``,
+    extra fields): pydantic writes it as an ISO str, which reads back as a str. The
+    LangChain adapter refuses it the same way."""
+    stack: list[Any] = [message.additional_kwargs, message.__pydantic_extra__]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, (datetime.date, datetime.time)):
+            raise ConfigError(
+                f"{what} holds {item!r}, which would read back as an ISO str: convert it "
+                "with .isoformat() (nothing was written)"
+            )
 
 
 _ROLE_JSON = {role: b'{"role":%s,"additional_kwargs":{},"blocks":[' % orjson.dumps(role.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 import redis
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
@@ -92,6 +94,35 @@ async def test_nan_or_infinity_in_a_message_is_refused_not_stored_as_null(
     # a null of the message's own still goes through
     store.add_message("k", ChatMessage(role="user", content="n", additional_kwargs={"s": None}))
     assert store.get_messages("k")[-1].additional_kwargs == {"s": None}
+
+
+async def test_datetimes_and_lone_surrogates_are_refused_like_langchains(
+    aconfig: RedisAgentConfig,
+) -> None:
+    # pydantic wrote a datetime in additional_kwargs as an ISO str (read back as a str)
+    # and raised its own PydanticSerializationError for a lone surrogate
+    store, astore = RedisChatStore(aconfig), RedisAsyncChatStore(aconfig)
+    store.add_message("k", msg("kept"))
+    when = [datetime.datetime(2024, 1, 1), datetime.date(2024, 1, 1), datetime.time(1)]
+    dated = [ChatMessage(role="user", content="x", additional_kwargs={"at": [w]}) for w in when]
+    for message in dated:
+        with pytest.raises(ConfigError, match=r"message 0 \(user\).*isoformat"):
+            store.add_message("k", message)
+        with pytest.raises(ConfigError, match="isoformat"):
+            await astore.add_message("k", message)
+    broken = [
+        msg("a\udcff"),
+        ChatMessage(role="user", content="x", additional_kwargs={"s": "b\udcff"}),
+        ChatMessage(role="user", blocks=[TextBlock(text="t"), TextBlock(text="\ud800")]),
+    ]
+    for message in broken:
+        with pytest.raises(ConfigError, match="surrogate"):
+            store.add_message("k", message)
+        with pytest.raises(ConfigError, match="surrogate"):
+            store.set_messages("k", [msg("a"), message])
+        with pytest.raises(ConfigError, match="surrogate"):
+            await astore.add_message("k", message)
+    assert texts(store.get_messages("k")) == ["kept"]  # nothing written
 
 
 async def test_base_chat_store_async(aconfig: RedisAgentConfig) -> None:
