@@ -5,6 +5,7 @@ and queries when built with an embedder."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..redis_errors import FAULTS, map_redis_error
 from ..search.commands import drop_hint
 from ..search.lifecycle import IndexLifecycle
 from ..search.replies import describe_info
+from ..vectors.checks import check_k
 from .model import RecalledMessage, _as_bytes
 
 
@@ -198,8 +200,6 @@ class _Recall:
         from redisvl.query import VectorQuery, VectorRangeQuery
         from redisvl.query.filter import Tag
 
-        if not isinstance(k, int) or k < 1:
-            raise ConfigError(f"k must be an int >= 1, got {k!r}")
         where = Tag("session") == _session_tag(session_id)
         fields = ["msg", "seq"]
         if max_distance is not None:
@@ -234,6 +234,7 @@ class _Recall:
     def relevant(
         self, session_id: str, query: str, k: int, max_distance: float | None
     ) -> list[RecalledMessage]:
+        k = _check_query(query, k, max_distance)
         index = self._index()
         # the messages were stored with embed(); the query takes the model's query form
         vector = embed_query(self.embedder, [query])[0].astype("float32").tolist()
@@ -248,6 +249,7 @@ class _Recall:
     async def arelevant(
         self, session_id: str, query: str, k: int, max_distance: float | None
     ) -> list[RecalledMessage]:
+        k = _check_query(query, k, max_distance)
         index = await self._aindex()
         vector = (await aembed_query(self.embedder, [query]))[0].astype("float32").tolist()
         query_ = self._query(session_id, vector, k, max_distance)
@@ -285,3 +287,19 @@ class _Recall:
             if not rows:
                 return
             await self.config.get_async_client().delete(*[row["id"] for row in rows])
+
+
+def _check_query(query: object, k: object, max_distance: object) -> int:
+    """``k`` if the arguments of a recall are valid, else :class:`ConfigError` (before
+    the query is embedded: the model would get a non-str, redisvl a bool ``k``)."""
+    if not isinstance(query, str):
+        raise ConfigError(f"query must be a str, got {type(query).__name__}: {query!r}")
+    if max_distance is not None and (
+        isinstance(max_distance, bool)
+        or not isinstance(max_distance, int | float)
+        or not 0 <= max_distance < math.inf
+    ):
+        raise ConfigError(
+            f"max_distance must be a finite number >= 0 or None, got {max_distance!r}"
+        )
+    return check_k(k)

@@ -11,7 +11,7 @@ from llamaindex_redis_agent import RedisChatStore
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
-from redis_agent_core.errors import CapabilityError
+from redis_agent_core.errors import CapabilityError, ConfigError
 from redis_agent_core.history import SessionStore
 from tests.asymmetric import DOCS, QUESTION, CoreAsym, LangChainAsym, LlamaIndexAsym
 from tests.conftest import skip_unless
@@ -113,3 +113,24 @@ async def test_llamaindex_recall_uses_the_query_embedding(
     store.add_messages("q", [ChatMessage(content=t) for t in DOCS.values()])
     assert [m.content for m in store.relevant("q", QUESTION, k=1)] == [DOCS["rd"]]
     assert [m.content for m in await store.arelevant("q", QUESTION, k=1)] == [DOCS["rd"]]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(5, 1, None), ("q", True, None), ("q", 0, None), ("q", 2.5, None), ("q", 1, float("nan")),
+     ("q", 1, -0.1), ("q", 1, "0.5")],
+)  # fmt: skip
+async def test_recall_arguments_are_checked_before_embedding(
+    aconfig: RedisAgentConfig, capabilities: Capabilities, args: tuple[object, object, object]
+) -> None:
+    # k=True reached redisvl (a raw RedisSearchError) and a non-str query the model
+    skip_unless(capabilities.search, "semantic recall needs the Query Engine")
+    model = CoreAsym()
+    store = SessionStore(aconfig, embedder=model)
+    store.append("s", [k.encode() for k in DOCS], texts=list(DOCS.values()))
+    query, k, distance = args
+    with pytest.raises(ConfigError):
+        store.relevant("s", query, k, max_distance=distance)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        await store.arelevant("s", query, k, max_distance=distance)  # type: ignore[arg-type]
+    assert model.calls["embed_query"] == 0
