@@ -582,7 +582,7 @@ async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentCo
     await call("ensure", create=False, keep=bool)
 
 
-@case(AgentBus, "publish reply", lambda c: AgentBus(c, sender="parity"))
+@case(AgentBus, "publish reply topic_length", lambda c: AgentBus(c, sender="parity"))
 async def agent_bus(bus: AgentBus, call: Runner, config: RedisAgentConfig) -> None:
     await call("publish", "events", {"n": 1})
     await call("publish", "jobs", "durable", durable=True, correlation_id="c1")
@@ -593,6 +593,8 @@ async def agent_bus(bus: AgentBus, call: Runner, config: RedisAgentConfig) -> No
     )  # fmt: skip
     await call("reply", request, {"answer": 42})
     await call("publish", "bad topic\n", 1)
+    await call("topic_length", "jobs")
+    await call("topic_length", "none")
     call.note(bus.consumer("jobs", "g").read(10))
 
 
@@ -603,11 +605,13 @@ def _consumer(config: RedisAgentConfig) -> TopicConsumer:
     return bus.consumer("work", "workers", "c1", claim_idle=None)
 
 
-@case(TopicConsumer, "ensure_group read ack claim receive", _consumer)
+@case(TopicConsumer, "ensure_group read ack claim receive pending", _consumer)
 async def topic_consumer(consumer: TopicConsumer, call: Runner, config: RedisAgentConfig) -> None:
     await call("ensure_group")
     first = await call("read", 2)
+    await call("pending")
     await call("ack", *first)
+    await call("pending")
     await call("claim", 0.0)
     await call("receive", 0.05)
     await call("read", 5, 0.05)

@@ -214,6 +214,11 @@ class AgentBus:
         with translate_errors(self.config, f"reading the length of bus topic {topic!r}"):
             return int(self.config.get_client().xlen(self.stream(topic)))
 
+    async def atopic_length(self, topic: str) -> int:
+        """Async :meth:`topic_length`."""
+        with translate_errors(self.config, f"reading the length of bus topic {topic!r}"):
+            return int(await self.config.get_async_client().xlen(self.stream(topic)))
+
     # -- request / reply --
     def request(
         self, topic: str, payload: Any, *, timeout: float = 5.0, durable: bool = False

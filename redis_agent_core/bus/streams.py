@@ -354,6 +354,17 @@ class TopicConsumer:
                     raise
         self._group_ready = True
 
+    async def apending(self) -> int:
+        """Async :meth:`pending`."""
+        await self.aensure_group()
+        with translate_errors(self._config, f"reading pending messages of {self._source()}"):
+            try:
+                info = await self._config.get_async_client().xpending(self.key, self.group)
+            except redis.exceptions.ResponseError as exc:
+                self._group_lost(exc)
+                return 0
+        return int(info["pending"])
+
     async def aclaim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
         """Async :meth:`claim`."""
         idle = self._claim_args(min_idle, count)

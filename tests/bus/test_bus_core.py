@@ -276,6 +276,19 @@ def test_durable_topic_keeps_order_and_acks(bus: AgentBus) -> None:
     assert consumer.pending() == 0
 
 
+async def test_pending_and_topic_length_have_async_twins(bus: AgentBus) -> None:
+    # bus.md: every method has an asyncio twin; these two blocked the loop in async code
+    for i in range(3):
+        await bus.apublish("orders", i, durable=True)
+    consumer = bus.consumer("orders", "g")
+    assert await consumer.apending() == 0  # creates the group, as pending() does
+    got = await consumer.aread(count=2)
+    assert (await consumer.apending(), await bus.atopic_length("orders")) == (2, 3)
+    await consumer.aack(*got)
+    assert (await consumer.apending(), consumer.pending()) == (0, 0)
+    assert await bus.atopic_length("nothing") == bus.topic_length("nothing") == 0
+
+
 def test_groups_each_get_everything_consumers_in_a_group_share(bus: AgentBus) -> None:
     for i in range(10):
         bus.publish("t", i, durable=True)
