@@ -34,6 +34,7 @@ from llama_agents.server._store.abstract_workflow_store import (
     decode_persistent_handler,
     is_terminal_status,
 )
+from pydantic import ValidationError
 from workflows import Context, Workflow
 from workflows.context import JsonSerializer
 from workflows.context.serializers import BaseSerializer, PickleSerializer
@@ -42,6 +43,7 @@ from workflows.context.state_store import (
     StateRecord,
     StateStoreFacade,
 )
+from workflows.errors import ContextSerdeError
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
@@ -294,9 +296,18 @@ class RedisContextStore:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise DataCorruptionError(f"context {ctx_id!r} is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise DataCorruptionError(f"context {ctx_id!r} is not a snapshot: {raw[:80]!r}")
         for name in sorted(classes_named(data)):
             self.serializer.resolve_class(name)  # raises ValueError for a class not allowed
-        return Context.from_dict(workflow, data, serializer=self.serializer)
+        try:
+            return Context.from_dict(workflow, data, serializer=self.serializer)
+        except (ContextSerdeError, ValidationError, KeyError, TypeError, AttributeError) as exc:
+            # JSON of another shape: the framework's own errors, untyped for a caller
+            raise DataCorruptionError(
+                f"context {ctx_id!r} is not a readable snapshot ({type(exc).__name__}: {exc})"
+                "; delete it and save the run again"
+            ) from exc
 
     def save(self, ctx_id: str, ctx: Context[Any]) -> None:
         """Save (replace) the snapshot of ``ctx`` under ``ctx_id``."""

@@ -21,7 +21,7 @@ from workflows.events import StopEvent
 
 from llamaindex_redis_agent.workflows import RedisContextStore, RedisWorkflowStore
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.errors import ConfigError, DataCorruptionError
 from redis_agent_core.kvstore import KVStore
 
 from .approval import AnswerEvent, Approval, AskEvent
@@ -242,6 +242,22 @@ def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None
         RedisContextStore(config, serializer=PickleSerializer())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="Context"):
         contexts.save("c2", {"not": "a context"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [b"{", b"[1, 2]", b"null", b'"text"', b'{"state": 5}', b'{"version": 2, "workers": 7}'],
+)
+async def test_a_stored_context_that_is_not_a_snapshot_is_data_corruption(
+    config: RedisAgentConfig, stored: bytes
+) -> None:
+    # JSON of another shape raised AttributeError / KeyError from Context.from_dict
+    contexts = RedisContextStore(config)
+    KVStore(config, name="contexts").mset([("bad", stored)], collection="ctx")
+    with pytest.raises(DataCorruptionError, match="'bad'"):
+        contexts.load("bad", Approval())
+    with pytest.raises(DataCorruptionError, match="'bad'"):
+        await contexts.aload("bad", Approval())
 
 
 @pytest.mark.cluster
