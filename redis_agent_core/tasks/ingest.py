@@ -42,12 +42,18 @@ __all__ = ["decode_vectors", "encode_vector", "run_batch"]
 log = logging.getLogger(__name__)
 
 
-def encode_vector(vector: Any) -> str:
+def encode_vector(vector: Any, dims: int | None = None, item: str = "") -> str:
     """float32 bytes in base64: a fifth of the JSON size of a float list (message size
-    and the broker's JSON encoding dominate queued ingestion of given vectors)."""
+    and the broker's JSON encoding dominate queued ingestion of given vectors). ``dims``:
+    the index's, checked here (the worker would fail the item)."""
     array = np.asarray(vector, dtype="<f4")
     if array.ndim != 1 or not np.isfinite(array).all():
         raise ConfigError("an ingestion item's 'vector' must be a flat list of finite numbers")
+    if dims is not None and array.shape[0] != dims:
+        raise ConfigError(
+            f"ingestion item {item}: 'vector' has {array.shape[0]} dimensions, the index "
+            f"takes {dims} (nothing was queued)"
+        )
     return base64.b64encode(array.tobytes()).decode("ascii")
 
 
@@ -77,7 +83,8 @@ def _validate_items(
             "metadata": dict(item.get("metadata") or {}),
         }
         if item.get("vector") is not None:
-            row["vector_b64"] = encode_vector(item["vector"])
+            dims = None if schema is None else schema.dims
+            row["vector_b64"] = encode_vector(item["vector"], dims, f"{pos} ({doc_id[:40]!r})")
         out.append(row)
     # what the index would refuse on the worker is refused here, before the job exists
     bad = first_invalid(

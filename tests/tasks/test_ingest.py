@@ -15,6 +15,7 @@ from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.tasks import Webhook, get_job, job_failures, submit_ingestion, wait_for_job
 from redis_agent_core.tasks.app import create_app
 from redis_agent_core.tasks.progress import JobNotFoundError, create_job, mark_items
+from redis_agent_core.vectors import VectorIndex
 
 from .conftest import Hook
 from .support import HashIndex
@@ -179,5 +180,18 @@ def test_metadata_the_worker_would_decode_differently_is_refused_at_submit(
     items[1]["metadata"] = metadata
     before = set(task_config.get_client().scan_iter(f"{task_config.namespace}:*"))
     with pytest.raises(ConfigError, match=r"items\[1\]\['metadata'\]"):
+        submit_ingestion(index, items, app=task_app)
+    assert set(task_config.get_client().scan_iter(f"{task_config.namespace}:*")) == before
+
+
+def test_a_vector_of_another_dimension_is_refused_at_submit(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # it was queued, and each of its items failed on the worker: the submitter saw nothing
+    index = VectorIndex("dims", config=task_config, dims=4)
+    items = [{"id": "ok", "text": "a", "vector": [0.1] * 4}, {"id": "short", "text": "b",
+             "vector": [0.1] * 3}]  # fmt: skip
+    before = set(task_config.get_client().scan_iter(f"{task_config.namespace}:*"))
+    with pytest.raises(ConfigError, match=r"item 1 \('short'\).*3 dimensions.*takes 4"):
         submit_ingestion(index, items, app=task_app)
     assert set(task_config.get_client().scan_iter(f"{task_config.namespace}:*")) == before
