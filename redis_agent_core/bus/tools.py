@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import orjson
 
+from ..config import check_seconds
 from ..errors import ConfigError
 from .agent_bus import AgentBus
 from .envelope import Envelope
@@ -34,7 +35,8 @@ class BusTools:
         self.bus = bus
         self.group = group
         self.topics = list(topics) if topics else None
-        self.max_wait = max_wait
+        # a NaN or inf cap is no cap: the model picks the wait
+        self.max_wait = check_seconds(max_wait, "max_wait", zero=True)
         self._consumers: dict[str, TopicConsumer] = {}
 
     @property

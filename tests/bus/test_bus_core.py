@@ -13,6 +13,7 @@ import pytest
 from redis_agent_core.bus import (
     AgentBus,
     BusTimeoutError,
+    BusTools,
     Subscription,
     decode_envelope,
     encode_envelope,
@@ -491,3 +492,11 @@ def test_consumer_process_killed_holding_a_message(bus: AgentBus, redis_url: str
     assert [m.payload for m in got] == [{"step": 1}]
     survivor.ack(*got)
     assert survivor.pending() == 0
+
+
+@pytest.mark.parametrize("wait", [float("nan"), float("inf"), -1, True, "5"])
+def test_a_tool_wait_cap_that_is_no_cap_is_refused(bus: AgentBus, wait: object) -> None:
+    # NaN or inf turned the cap off: a model asking for a 10**9 s wait blocked its agent
+    with pytest.raises(ConfigError, match="max_wait"):
+        BusTools(bus, group="g", max_wait=wait)  # type: ignore[arg-type]
+    assert BusTools(bus, group="g", max_wait=0).max_wait == 0.0
