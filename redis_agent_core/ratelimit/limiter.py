@@ -345,6 +345,11 @@ def build_settle(
     reservation: Reservation, actual_tokens: int, refund_requests: bool
 ) -> tuple[list[str], list[Any]]:
     """KEYS and ARGV of ``settle.lua``; empty when there is nothing to change."""
+    if not isinstance(reservation, Reservation):
+        raise ConfigError(
+            "settle() takes the Reservation of an admitted Decision (decision.reservation) "
+            f"or None, got {type(reservation).__name__}: {reservation!r:.80}"
+        )
     keys: list[str] = []
     args: list[Any] = [reservation.rid]
     delta = actual_tokens - reservation.tokens

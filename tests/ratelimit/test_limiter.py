@@ -102,6 +102,21 @@ def test_token_budget_reserve_then_settle(make_limiter: Make) -> None:
     assert limiter.try_acquire(user="u", tokens=400).allowed
 
 
+async def test_settling_something_that_is_not_a_reservation_is_refused(make_limiter: Make) -> None:
+    # it raised AttributeError ('str' object has no attribute 'rid'); a reservation sent
+    # through JSON (a list) did the same
+    limiter = make_limiter([TokenBudget.daily(1000)])
+    reservation = limiter.try_acquire(user="u", tokens=400).reservation
+    for bad in ("x", 5, {"rid": "1"}, list(reservation or ())):
+        with pytest.raises(ConfigError, match="Reservation"):
+            limiter.settle(bad, 100)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="Reservation"):
+            await limiter.asettle(bad, 100)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="Reservation"):
+            limiter.settle_commands(bad, 100)  # type: ignore[arg-type]
+    assert limiter.peek(user="u", requests=0).remaining["tok-user-fixed-1000per1d"] == 600
+
+
 @pytest.mark.parametrize(
     "budget",
     [TokenBudget.daily(1000), TokenBudget.rolling_window(1000, 3600)],
