@@ -49,6 +49,7 @@ from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.kit import check_ttl
 from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation, check_wait
 
 from .cache import dumps_generations, loads_generations
@@ -543,12 +544,11 @@ class ToolResultCacheMiddleware(AgentMiddleware):
         cache: ExactCache | None = None,
     ) -> None:
         super().__init__()
+        if ttl is not None and not isinstance(ttl, Mapping):
+            raise ConfigError(f"ttl must map tool names to seconds, got {ttl!r}")
         ttls = dict(ttl or {})
         for tool, seconds in ttls.items():
-            if seconds is not None and (not isinstance(seconds, (int, float)) or seconds <= 0):
-                raise ConfigError(
-                    f"ttl of tool {tool!r} must be > 0 seconds or None, got {seconds!r}"
-                )
+            check_ttl(seconds, f"ttl of tool {tool!r}")  # what the cache will be given
         self.ttl = ttls
         self.per_user = per_user
         self.user_key = user_key
@@ -564,11 +564,8 @@ class ToolResultCacheMiddleware(AgentMiddleware):
             marked = (getattr(request.tool, "metadata", None) or {}).get("cache_ttl", _DEFAULT)
             if marked is _DEFAULT:
                 return None
-            if marked is not None and (not isinstance(marked, (int, float)) or marked <= 0):
-                raise ConfigError(
-                    f"tool {name!r} has metadata cache_ttl={marked!r}: give seconds > 0 or None"
-                )
             ttl = marked
+            check_ttl(ttl, f"metadata cache_ttl of tool {name!r}")
         # two tools of one name (two agents' "search" over different data) differ here
         spec = self._spec(request.tool) if request.tool is not None else {"name": name}
         identity: dict[str, Any] = {"tool": name, "spec": spec}

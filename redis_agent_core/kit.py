@@ -6,7 +6,8 @@ its top-level modules and this one, never a module inside a role's package nor a
 ``_private`` name (tests/test_architecture.py checks it; docs/architecture.md).
 
 - prompt rendering for the semantic cache: :func:`conversation_text`,
-  :func:`block_text` (an image or file block), :func:`tool_call_text`;
+  :func:`block_text` (an image or file block), :func:`tool_call_text`; :func:`check_ttl`
+  (a cache entry's TTL in seconds, checked where it is configured);
 - vector stores: :func:`to_matrix` (embedding lists to one float32 matrix), argument
   checks (:func:`check_k`, :func:`check_kwargs`, :func:`check_index_options`,
   :func:`first_invalid`: the document ``VectorIndex.add`` would refuse),
@@ -22,6 +23,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from .cache.entry import check_ttl
 from .cache.prompt_text import block_text, conversation_text, tool_call_text
 from .vectors.checks import INDEX_HINTS, check_k, check_kwargs
 from .vectors.index import VectorIndex
@@ -40,6 +42,7 @@ __all__ = [
     "check_index_options",
     "check_k",
     "check_kwargs",
+    "check_ttl",
     "conversation_text",
     "first_invalid",
     "parse_metadata_fields",

@@ -384,3 +384,15 @@ async def test_an_unreadable_tool_result_is_a_miss(config: RedisAgentConfig) -> 
     )
     out = await agent.ainvoke({"messages": [HumanMessage("weather in Oslo?")]})
     assert last(out).content == "tool said sunny in Oslo (1)" and len(runs) == 1
+
+
+@pytest.mark.parametrize("ttl", [float("nan"), float("inf"), True, 10**12, 0, -1, "60"])
+def test_a_tool_ttl_the_cache_cannot_set_is_refused_when_built(
+    config: RedisAgentConfig, ttl: object
+) -> None:
+    # NaN, True and ttls past 100 years were accepted, and failed in the first tool call
+    with pytest.raises(ConfigError, match="ttl"):
+        ToolResultCacheMiddleware({"weather": ttl}, config)  # type: ignore[dict-item]
+    with pytest.raises(ConfigError, match="ttl"):
+        ToolResultCacheMiddleware(["weather"], config)  # type: ignore[arg-type]
+    assert ToolResultCacheMiddleware({"weather": 1.5, "news": None}, config).ttl["weather"] == 1.5
