@@ -131,7 +131,12 @@ def register(subparsers: Any) -> None:
         help="no API keys: every caller is one user (loopback only, for local experiments)",
     )
     p.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="per request")
-    p.add_argument("--max-document-bytes", type=int, default=1024 * 1024, help="per document")
+    p.add_argument(
+        "--max-document-bytes",
+        type=int,
+        default=1024 * 1024,
+        help="per document as stored: text + id and metadata in each passage",
+    )
     p.add_argument("--max-documents", type=int, default=1000, help="per request")
     p.add_argument(
         "--no-queue",

@@ -216,3 +216,28 @@ async def test_no_open_api_pages(offline_client: Offline) -> None:
         r = await client.get(path)
         assert r.status_code == 404, path
         assert r.json()["error"] == "not_found"
+
+
+async def test_a_document_is_sized_as_stored_metadata_and_id_in_every_passage(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
+) -> None:
+    # review 13: metadata was not counted and is copied into every passage: a 1.1 MB
+    # request (110 KB of text, 1 MB of metadata) grew Redis by 124 MB (114 passages)
+    service = _service(config, dead_endpoint, use_queue=False, max_document_bytes=64 * 1024)
+    text = ". ".join(f"Sentence {i} about otters" for i in range(1500))  # ~34 KB, 35 passages
+    headers = users.headers("u")
+    async with _client(service) as client:
+        for doc in (
+            {"text": text, "metadata": {"pad": "p" * 4000}},  # 34 KB + 35 x 4 KB
+            {"text": text, "id": "i" * 4000},  # the id is in every passage too
+            {"text": "short", "metadata": {"pad": "p" * 70_000}},  # one passage
+        ):
+            r = await client.post("/documents", json={"documents": [doc]}, headers=headers)
+            assert r.status_code == 413, r.text
+            assert r.json()["error"] == "document_too_large"
+            assert "metadata" in r.json()["detail"] and "passage" in r.json()["detail"]
+        assert await service.vectors.acount() == 0  # nothing was written
+        # within the limit once stored: accepted
+        ok = {"text": text, "metadata": {"source": "otters.txt"}}
+        r = await client.post("/documents", json={"documents": [ok]}, headers=headers)
+        assert r.status_code == 202, r.text
