@@ -55,7 +55,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.jsonvalues import has_non_finite
-from redis_agent_core.kit import block_text, tool_call_text
+from redis_agent_core.kit import block_text, scope_with_sent_besides_text, tool_call_text
 from redis_agent_core.migrate import peer_config
 
 from .embeddings import to_core_embedder
@@ -305,6 +305,13 @@ def _content_text(content: Any) -> str:
     return str(content)
 
 
+# a message's JSON fields that are in the embedded text (content, role, tool calls) or
+# change run to run without reaching the model (ids, provider metadata, call ids)
+_IN_TEXT_OR_UNSEEN = frozenset(
+    {"content", "type", "tool_calls", "id", "response_metadata", "usage_metadata", "tool_call_id"}
+)
+
+
 def prompt_text(prompt: str) -> str:
     """The text to embed for a LangChain cache ``prompt``.
 
@@ -314,16 +321,22 @@ def prompt_text(prompt: str) -> str:
     question about another image is another prompt). Plain prompts are returned
     unchanged.
     """
+    return _prompt_parts(prompt)[0]
+
+
+def _prompt_parts(prompt: str) -> tuple[str, list[dict[str, Any]]]:
+    """(:func:`prompt_text`, each message's fields besides it, for the scope)."""
     if not prompt.startswith('[{"lc"'):
-        return prompt
+        return prompt, []
     try:
         items = orjson.loads(prompt)
     except orjson.JSONDecodeError:
-        return prompt
+        return prompt, []
     messages: list[tuple[str, str]] = []
+    extras: list[dict[str, Any]] = []
     for item in items:
         if not isinstance(item, dict) or item.get("lc") != 1 or "kwargs" not in item:
-            return prompt
+            return prompt, []
         kwargs = item["kwargs"]
         role = kwargs.get("type") or str(item.get("id", ["?"])[-1])
         if role == "chat":
@@ -333,7 +346,8 @@ def prompt_text(prompt: str) -> str:
         if calls and isinstance(calls, list):
             content = " ".join([content, *(tool_call_text(c) for c in calls)]).strip()
         messages.append((role, content))
-    return conversation_text(messages)
+        extras.append({k: v for k, v in kwargs.items() if k not in _IN_TEXT_OR_UNSEEN})
+    return conversation_text(messages), extras
 
 
 def _usage(generations: Sequence[Generation]) -> dict[str, int] | None:
@@ -368,8 +382,9 @@ class _LangChainCache(BaseCache):
             scope = self._scopes[llm_string] = make_scope({"llm_string": llm_string})
         return scope
 
-    def _key_text(self, prompt: str) -> str:
-        return prompt
+    def _key(self, prompt: str, llm_string: str) -> tuple[str, str]:
+        """(text, scope) of a prompt: exact caches key on the prompt's whole JSON."""
+        return prompt, self._scope(llm_string)
 
     def _revive(self, hit: CacheHit | None) -> RETURN_VAL_TYPE | None:
         if hit is None:
@@ -382,23 +397,18 @@ class _LangChainCache(BaseCache):
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Generations cached for this prompt and model, else ``None``."""
-        hit = self._core.lookup(
-            self._key_text(prompt), self._scope(llm_string), filters=self._filters
-        )
+        hit = self._core.lookup(*self._key(prompt, llm_string), filters=self._filters)
         return self._revive(hit)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Async :meth:`lookup` (native asyncio Redis client)."""
-        hit = await self._core.alookup(
-            self._key_text(prompt), self._scope(llm_string), filters=self._filters
-        )
+        hit = await self._core.alookup(*self._key(prompt, llm_string), filters=self._filters)
         return self._revive(hit)
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         """Store generations for this prompt and model."""
         self._core.update(
-            self._key_text(prompt),
-            self._scope(llm_string),
+            *self._key(prompt, llm_string),
             dumps_generations(return_val),
             usage=_usage(return_val),
             filters=self._filters,
@@ -407,8 +417,7 @@ class _LangChainCache(BaseCache):
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         """Async :meth:`update`."""
         await self._core.aupdate(
-            self._key_text(prompt),
-            self._scope(llm_string),
+            *self._key(prompt, llm_string),
             dumps_generations(return_val),
             usage=_usage(return_val),
             filters=self._filters,
@@ -539,5 +548,8 @@ class RedisSemanticCache(_LangChainCache):
         self._core = cache
         self._filters = dict(filters) if filters else None
 
-    def _key_text(self, prompt: str) -> str:
-        return prompt_text(prompt)
+    def _key(self, prompt: str, llm_string: str) -> tuple[str, str]:
+        # the embedded text, and a scope holding what the messages send besides it (a
+        # name: "Who am I?" from alice and from bob are two model inputs, one text)
+        text, besides = _prompt_parts(prompt)
+        return text, scope_with_sent_besides_text(self._scope(llm_string), besides)

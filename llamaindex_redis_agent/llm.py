@@ -47,7 +47,7 @@ from redis_agent_core.cache import (
 )
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.jsonvalues import Unreadable, find_unreadable
-from redis_agent_core.kit import block_text, tool_call_text
+from redis_agent_core.kit import block_text, scope_with_sent_besides_text, tool_call_text
 
 __all__ = ["RedisCacheLLM"]
 
@@ -63,6 +63,8 @@ _FORMATTERS = (
     "messages_to_prompt",
     "completion_to_prompt",
 )
+# additional_kwargs in the semantic text (tool calls) or changing run to run (call ids)
+_IN_TEXT_OR_UNSEEN = frozenset({"tool_calls", "tool_call_id"})
 # Copied from the inner LLM so that predict()/stream() format prompts as it would.
 _PROMPT_FIELDS = (
     "system_prompt",
@@ -346,11 +348,18 @@ class RedisCacheLLM(LLM):
         return make_scope({**llm_identity(self._llm), "call": kind, "kwargs": kwargs})
 
     def _chat_key(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> tuple[str, str]:
-        if isinstance(self._cache, SemanticCache):
-            text = conversation_text([(m.role.value, _message_text(m)) for m in messages])
-        else:  # exact: the full messages, blocks and kwargs included
-            text = orjson.dumps([m.model_dump(mode="json") for m in messages]).decode()
-        return text, self._scope("chat", kwargs)
+        scope = self._scope("chat", kwargs)
+        if not isinstance(self._cache, SemanticCache):
+            # exact: the full messages, blocks and kwargs included
+            return orjson.dumps([m.model_dump(mode="json") for m in messages]).decode(), scope
+        text = conversation_text([(m.role.value, _message_text(m)) for m in messages])
+        # what the messages send besides that text (OpenAI's "name" is in
+        # additional_kwargs): "Who am I?" from alice and from bob are two model inputs
+        besides = [
+            {k: v for k, v in m.additional_kwargs.items() if k not in _IN_TEXT_OR_UNSEEN}
+            for m in messages
+        ]
+        return text, scope_with_sent_besides_text(scope, besides)
 
     def _complete_key(
         self, prompt: str, formatted: bool, kwargs: dict[str, Any]

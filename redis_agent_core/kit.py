@@ -6,8 +6,9 @@ its top-level modules and this one, never a module inside a role's package nor a
 ``_private`` name (tests/test_architecture.py checks it; docs/architecture.md).
 
 - prompt rendering for the semantic cache: :func:`conversation_text`,
-  :func:`block_text` (an image or file block), :func:`tool_call_text`; :func:`check_ttl`
-  (a cache entry's TTL in seconds, checked where it is configured);
+  :func:`block_text` (an image or file block), :func:`tool_call_text`,
+  :func:`scope_with_sent_besides_text` (a scope narrowed by what messages send besides that
+  text); :func:`check_ttl` (a cache entry's TTL in seconds, checked where it is configured);
 - vector stores: :func:`to_matrix` (embedding lists to one float32 matrix), argument
   checks (:func:`check_k`, :func:`check_kwargs`, :func:`check_index_options`,
   :func:`first_invalid`: the document ``VectorIndex.add`` would refuse),
@@ -24,7 +25,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .cache.entry import check_ttl
-from .cache.prompt_text import block_text, conversation_text, tool_call_text
+from .cache.prompt_text import (
+    block_text,
+    conversation_text,
+    scope_with_sent_besides_text,
+    tool_call_text,
+)
 from .vectors.checks import INDEX_HINTS, check_k, check_kwargs
 from .vectors.index import VectorIndex
 from .vectors.schema import (
@@ -46,6 +52,7 @@ __all__ = [
     "conversation_text",
     "first_invalid",
     "parse_metadata_fields",
+    "scope_with_sent_besides_text",
     "to_matrix",
     "tool_call_text",
 ]

@@ -1,5 +1,6 @@
 """The text a semantic cache embeds for a prompt: conversations, non-text content blocks
-and tool calls rendered the same way by both adapters (through :mod:`redis_agent_core.kit`)."""
+and tool calls rendered the same way by both adapters (through :mod:`redis_agent_core.kit`),
+and the scope of what the messages send besides that text."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["block_text", "conversation_text", "tool_call_text"]
+from .entry import make_scope
+
+__all__ = ["block_text", "conversation_text", "scope_with_sent_besides_text", "tool_call_text"]
 
 
 def conversation_text(messages: Sequence[tuple[str, str]]) -> str:
@@ -21,6 +24,19 @@ def conversation_text(messages: Sequence[tuple[str, str]]) -> str:
     if len(messages) == 1 and messages[0][0] in ("human", "user"):
         return messages[0][1]
     return "\n".join(f"{role}: {content}" for role, content in messages)
+
+
+def scope_with_sent_besides_text(scope: str, messages: Sequence[Mapping[str, Any]]) -> str:
+    """``scope`` narrowed by what each message sends the model besides the text a
+    semantic cache embeds (a ``name``, provider kwargs...): two prompts that differ only
+    there are different model inputs with the same text, which no similarity can tell
+    apart. Empty values are dropped; ``scope`` itself when no message has any (a plain
+    conversation keeps the scope it always had). The adapters leave out what changes run
+    to run and never reaches the model (message ids, response metadata, call ids)."""
+    kept = [{k: v for k, v in m.items() if v not in (None, "", {}, [])} for m in messages]
+    if not any(kept):
+        return scope
+    return make_scope({"base": scope, "sent_besides_text": kept})
 
 
 def _jsonable(value: object) -> object:

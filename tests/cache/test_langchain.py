@@ -379,3 +379,34 @@ def test_semantic_text_keeps_images_and_tool_calls_apart(
     cache.update(ask("data:,Y2F0"), "m", [Generation(text="a cat")])
     assert cache.lookup(ask("data:,ZG9n"), "m") is None
     assert cache.lookup(ask("data:,Y2F0"), "m") == [Generation(text="a cat")]
+
+
+def test_semantic_cache_keys_on_what_else_a_message_sends_the_model(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # review 13: a message's name (sent to the provider) was left out of the key, so
+    # "Who am I?" from alice was served to bob
+    def ask(**fields: Any) -> str:
+        return dumps(
+            [SystemMessage("Greet the user by name."), HumanMessage("Who am I?", **fields)]
+        )
+
+    cache = RedisSemanticCache(toy_embedder, config, verifier=None)
+    cache.update(ask(name="alice"), "m", [Generation(text="You are alice.")])
+    assert cache.lookup(ask(name="alice"), "m") == [Generation(text="You are alice.")]
+    for other in (
+        {"name": "bob"},
+        {},
+        {"additional_kwargs": {"name": "bob"}},
+        {"name": "alice", "additional_kwargs": {"cache_control": {"type": "ephemeral"}}},
+    ):
+        assert cache.lookup(ask(**other), "m") is None, other
+    # what changes run to run and never reaches the model still matches
+    cache.update(ask(), "m", [Generation(text="Who knows.")])
+    assert cache.lookup(ask(id="run-2"), "m") == [Generation(text="Who knows.")]
+    # through a chat model, as in the report
+    model = FakeListChatModel(responses=["You are alice.", "You are bob."], cache=cache)
+    asks = [SystemMessage("Be kind."), HumanMessage("Who am I?", name="alice")]
+    assert model.invoke(asks).content == "You are alice."
+    asks[1] = HumanMessage("Who am I?", name="bob")
+    assert model.invoke(asks).content == "You are bob."

@@ -409,3 +409,31 @@ def test_semantic_key_keeps_images_and_tool_calls_apart(
 
     assert llm.chat(turn("Paris")).message.content == "chat 3"
     assert llm.chat(turn("Lima")).message.content == "chat 4"
+
+
+def test_semantic_key_keeps_what_else_a_message_sends_the_model(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # review 13: additional_kwargs (OpenAI's "name" goes there) were left out of the
+    # key, so "Who am I?" from alice was served to bob
+    inner = CountingLLM()
+    llm = RedisCacheLLM(inner, SemanticCache(config, embedder=toy_embedder, verifier=None))
+
+    def ask(**kwargs: Any) -> list[ChatMessage]:
+        return [
+            ChatMessage(role="system", content="Greet the user by name."),
+            ChatMessage(role="user", content="Who am I?", additional_kwargs=kwargs),
+        ]
+
+    assert llm.chat(ask(name="alice")).message.content == "chat 1"
+    assert llm.chat(ask(name="alice")).message.content == "chat 1"  # hit
+    assert llm.chat(ask(name="bob")).message.content == "chat 2"
+    assert llm.chat(ask()).message.content == "chat 3"
+    # a tool message's call id changes run to run and never changes the answer
+    result = [
+        *ask(),
+        ChatMessage(role="tool", content="sunny", additional_kwargs={"tool_call_id": "a"}),
+    ]
+    assert llm.chat(result).message.content == "chat 4"
+    result[-1] = ChatMessage(role="tool", content="sunny", additional_kwargs={"tool_call_id": "b"})
+    assert llm.chat(result).message.content == "chat 4"
