@@ -131,7 +131,8 @@ def create_app(
     (default: ``REDIS_AGENT_WEBHOOK_ALLOW``) lists CIDRs and host names webhooks may
     reach besides public addresses (see :mod:`.destinations`). ``task_secret``
     (default: ``REDIS_AGENT_TASK_SECRET``) signs the tasks this app queues and makes its
-    workers refuse messages not signed with it (see :mod:`.signing`).
+    workers refuse messages not signed with it (see :mod:`.signing`); it also turns
+    Celery's remote control off (``worker_enable_remote_control=True`` turns it back on).
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
@@ -145,6 +146,10 @@ def create_app(
         if task_secret is not None
         else task_secret_from_env()
     )
+    if celery.task_secret:
+        # remote control (ping, rate_limit, time_limit, revoke, shutdown) is no task and
+        # carries no signature: a broker writer without the secret could stop every worker
+        celery_settings.setdefault("worker_enable_remote_control", False)
     celery.webhook_policy = (
         DestinationPolicy.parse(webhook_allow)
         if webhook_allow is not None

@@ -253,3 +253,22 @@ def test_without_a_secret_builtins_still_run(task_config: RedisAgentConfig) -> N
     plain = create_app(task_config)
     assert plain.tasks["celery.accumulate"](1, 2) == (1, 2)
     assert plain.tasks["rap.noop"]("x") == "x"
+
+
+def test_a_broker_writer_without_the_secret_cannot_control_the_workers(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # review 13: remote control (pidbox) is not a task: without the secret, an app on the
+    # same broker pinged the worker, set rap.ingest_batch to 1/h and shut it down
+    attacker = create_app(task_config)
+    assert attacker.control.ping(timeout=1.0) == []
+    assert attacker.control.rate_limit("rap.ingest_batch", "1/h", reply=True, timeout=1.0) == []
+    attacker.control.shutdown()
+    index = HashIndex("after-control", config=task_config)
+    job_id = submit_ingestion(index, [{"id": "c1", "text": "ok"}], app=task_app)
+    assert wait_for_job(job_id, config=task_config, timeout=30).status == "succeeded"
+    # an app that wants remote control back says so
+    assert task_app.conf.worker_enable_remote_control is False
+    kept = create_app(task_config, task_secret=TASK_SECRET, worker_enable_remote_control=True)
+    assert kept.conf.worker_enable_remote_control is True
+    assert attacker.conf.worker_enable_remote_control is True  # no secret: Celery's default
