@@ -71,7 +71,13 @@ from redis_agent_core.embeddings import BatchingEmbedder, Embedder, SentenceTran
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.kit import first_invalid
 from redis_agent_core.onnx_embedder import OnnxEmbedder
-from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, RequestLimit, TokenBudget
+from redis_agent_core.ratelimit import (
+    Decision,
+    RateLimiter,
+    RateLimitExceeded,
+    RequestLimit,
+    TokenBudget,
+)
 from redis_agent_core.scripts import asend_commands
 from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
@@ -563,13 +569,7 @@ class AgentService:
             past = await history.aget_messages()
             window = self.window(past)
             estimate = self._estimate_tokens(message, past)
-            try:
-                decision = await self.limiter.aacquire(
-                    user=user_id, tokens=estimate, blocking=False
-                )
-            except RateLimitExceeded:
-                self.counters.rate_limited += 1
-                raise
+            decision = await self._admit(user_id, tokens=estimate)
             turn = _Turn(user_id, session_id, message, history, past, decision.reservation, start)
             async with self._refunding(turn):
                 # the passages the prompt would hold are part of the cache scope, so
@@ -617,6 +617,15 @@ class AgentService:
                     vector=turn.vector,
                 )
             return await self._finish(turn, answer, usage, cached=False)
+
+    async def _admit(self, user_id: str, *, tokens: int) -> Decision:
+        """Count a request of ``user_id`` and reserve ``tokens``; the decision, or
+        :class:`RateLimitExceeded` (counted in ``rate_limited``)."""
+        try:
+            return await self.limiter.aacquire(user=user_id, tokens=tokens, blocking=False)
+        except RateLimitExceeded:
+            self.counters.rate_limited += 1
+            raise
 
     @contextlib.asynccontextmanager
     async def _refunding(self, turn: _Turn) -> AsyncIterator[None]:
@@ -729,6 +738,10 @@ class AgentService:
         passages per model call. The job belongs to ``user_id``. Bad documents are
         refused whole first (:meth:`check_documents`)."""
         self.check_documents(documents)
+        if user_id is not None:
+            # a request like /chat's, no tokens: ingestion embeds and writes up to
+            # max_body_bytes a request, and was the one unmetered way to do so
+            await self._admit(user_id, tokens=0)
         s = self.settings
         ids = [d.id or uuid.uuid4().hex for d in documents]
         texts = [d.text for d in documents]

@@ -241,3 +241,31 @@ async def test_a_document_is_sized_as_stored_metadata_and_id_in_every_passage(
         ok = {"text": text, "metadata": {"source": "otters.txt"}}
         r = await client.post("/documents", json={"documents": [ok]}, headers=headers)
         assert r.status_code == 202, r.text
+
+
+async def test_documents_count_against_the_request_limit(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
+) -> None:
+    # review 13: only /chat was metered; one user posted 30 x /documents at 2 requests/min
+    service = _service(config, dead_endpoint, use_queue=False, requests_per_minute=2)
+    async with _client(service) as client:
+        post = [{"text": "Otters hold hands while they sleep."}]
+        codes = []
+        for _ in range(3):
+            r = await client.post(
+                "/documents", json={"documents": post}, headers=users.headers("m")
+            )
+            codes.append(r.status_code)
+        assert codes == [202, 202, 429], r.text
+        assert r.json()["error"] == "rate_limited" and r.headers["Retry-After"]
+        assert await service.vectors.acount() == 2  # the refused one wrote nothing
+        # a refused batch (bad input) costs nothing; another user has their own budget
+        bad = {"documents": [{"text": "x", "meta": {}}]}
+        other = users.headers("o")
+        assert (await client.post("/documents", json=bad, headers=other)).status_code == 422
+        for _ in range(2):
+            r = await client.post("/documents", json={"documents": post}, headers=other)
+            assert r.status_code == 202, r.text
+        # one budget per user: the chat of the user who spent it is refused too
+        r = await client.post("/chat", **users.chat("m", "s", "hi"))
+        assert r.status_code == 429
