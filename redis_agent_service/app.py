@@ -35,6 +35,7 @@ import gc
 import hashlib
 import json
 import math
+import re
 import statistics
 import threading
 import time
@@ -121,6 +122,7 @@ RECENT_VECTORS = 1024  # questions' vectors a worker keeps (384-d: 1.5 KB each)
 # surrogate pair): a larger body is refused before it is read (the JSON parse is on the loop)
 CHAT_MAX_BODY_BYTES = 128 * 1024
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}  # LangChain -> OpenAI
+_VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]")
 
 
 # -- settings and wire models --
@@ -227,6 +229,15 @@ class DocumentIn(BaseModel):
     text: str = Field(min_length=1)
     id: str | None = None
     metadata: dict[str, Any] = {}
+
+    @field_validator("text")
+    @classmethod
+    def _visible(cls, text: str) -> str:
+        # a blank or control-only passage ranks close to short questions and reached
+        # every user's prompt as context; a search in C, stopping at the first visible one
+        if _VISIBLE.search(text) is None:
+            raise ValueError("the text holds no visible character (only blanks or controls)")
+        return text
 
 
 class DocumentsRequest(BaseModel):

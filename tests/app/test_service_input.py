@@ -269,3 +269,17 @@ async def test_documents_count_against_the_request_limit(
         # one budget per user: the chat of the user who spent it is refused too
         r = await client.post("/chat", **users.chat("m", "s", "hi"))
         assert r.status_code == 429
+
+
+@pytest.mark.parametrize("text", ["   \n\n  ", "\u0000", "\t\u0001\u007f "])
+async def test_a_document_without_visible_text_is_refused(
+    offline_client: Offline, users: Users, text: str
+) -> None:
+    # review 13: blank and control-only documents were indexed, and reached every
+    # user's prompt as RAG context (MiniLM ranks them close to short questions)
+    client, service = offline_client
+    docs = {"documents": [{"text": "Otters hold hands."}, {"text": text}]}
+    r = await client.post("/documents", json=docs, headers=users.headers("u"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("documents.1.text: ")
+    assert await service.vectors.acount() == 0
