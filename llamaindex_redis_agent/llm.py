@@ -114,29 +114,59 @@ def _cell(cell: Any) -> Any:
         return None
 
 
-def _fingerprint(value: Any, where: str, _seen: set[Any] | None = None) -> Any:
+@functools.lru_cache(maxsize=256)
+def _schema(model: type[BaseModel]) -> Any:
+    return model.model_json_schema()
+
+
+def _model_fingerprint(value: Any) -> Any:
+    """A pydantic model class by its JSON schema, an instance by its JSON dump (a
+    structured-output format, say); ``None`` for anything else, or one that has none."""
+    try:
+        if isinstance(value, BaseModel):
+            return {"model": type(value).__qualname__, "dump": value.model_dump(mode="json")}
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return {"model": value.__qualname__, "schema": _schema(value)}
+    except Exception:  # a field pydantic cannot serialise: not told apart this way
+        return None
+    return None
+
+
+def _fingerprint(
+    value: Any, where: str, _seen: set[Any] | None = None, *, strict: bool = True
+) -> Any:
     """A JSON-like stand-in for a prompt setting that changes exactly when the model's
     input would: plain values as they are, functions by qualified name, code, defaults
-    and closure values. :class:`ConfigError` when that cannot be told."""
+    and closure values, pydantic models by schema or dump. :class:`ConfigError` when that
+    cannot be told; with ``strict=False`` such a value stands as its type's name (the
+    rest of a dict or list still counts)."""
     if _plain(value):
         return value
     _seen = set() if _seen is None else _seen
     if isinstance(value, dict):
-        return {str(k): _fingerprint(v, where, _seen) for k, v in sorted(value.items(), key=repr)}
+        return {
+            str(k): _fingerprint(v, where, _seen, strict=strict)
+            for k, v in sorted(value.items(), key=repr)
+        }
     if isinstance(value, (list, tuple)):
-        return [_fingerprint(v, where, _seen) for v in value]
+        return [_fingerprint(v, where, _seen, strict=strict) for v in value]
     if isinstance(value, functools.partial):
         return {
-            "partial": _fingerprint(value.func, where, _seen),
-            "args": [_fingerprint(a, where, _seen) for a in value.args],
-            "kwargs": {k: _fingerprint(v, where, _seen) for k, v in sorted(value.keywords.items())},
+            "partial": _fingerprint(value.func, where, _seen, strict=strict),
+            "args": [_fingerprint(a, where, _seen, strict=strict) for a in value.args],
+            "kwargs": {
+                k: _fingerprint(v, where, _seen, strict=strict)
+                for k, v in sorted(value.keywords.items())
+            },
         }
     if isinstance(value, types.MethodType):
         return {
-            "method": _fingerprint(value.__func__, where, _seen),
+            "method": _fingerprint(value.__func__, where, _seen, strict=strict),
             "of": type(value.__self__).__qualname__,
             # the instance's attributes may steer the method (a language, a template)
-            "state": _fingerprint(dict(getattr(value.__self__, "__dict__", {})), where, _seen),
+            "state": _fingerprint(
+                dict(getattr(value.__self__, "__dict__", {})), where, _seen, strict=strict
+            ),
         }
     if isinstance(value, types.FunctionType):
         if value in _seen:  # a nested function that calls itself
@@ -146,25 +176,35 @@ def _fingerprint(value: Any, where: str, _seen: set[Any] | None = None) -> Any:
         return {
             "fn": f"{value.__module__}.{value.__qualname__}",
             "code": _code_hash(value.__code__),
-            "defaults": [_fingerprint(d, where, _seen) for d in value.__defaults__ or ()],
+            "defaults": [
+                _fingerprint(d, where, _seen, strict=strict) for d in value.__defaults__ or ()
+            ],
             "kwdefaults": {
-                k: _fingerprint(v, where, _seen)
+                k: _fingerprint(v, where, _seen, strict=strict)
                 for k, v in sorted((value.__kwdefaults__ or {}).items())
             },
-            "closure": [_fingerprint(c, where, _seen) for c in cells],
+            "closure": [_fingerprint(c, where, _seen, strict=strict) for c in cells],
         }
     if isinstance(value, types.BuiltinFunctionType):
         return {"fn": f"{value.__module__}.{value.__qualname__}"}
     template = getattr(value, "get_template", None)
     if callable(template) and hasattr(value, "kwargs"):  # a BasePromptTemplate
         return {
-            "template": _fingerprint(template(), where, _seen),
-            "kwargs": {k: _fingerprint(v, where, _seen) for k, v in sorted(value.kwargs.items())},
+            "template": _fingerprint(template(), where, _seen, strict=strict),
+            "kwargs": {
+                k: _fingerprint(v, where, _seen, strict=strict)
+                for k, v in sorted(value.kwargs.items())
+            },
             "functions": {
-                k: _fingerprint(v, where, _seen)
+                k: _fingerprint(v, where, _seen, strict=strict)
                 for k, v in sorted((getattr(value, "function_mappings", None) or {}).items())
             },
         }
+    model = _model_fingerprint(value)  # after templates: they are pydantic models too
+    if model is not None:
+        return model
+    if not strict:
+        return {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
     raise ConfigError(
         f"the inner LLM's {where} is a {type(value).__name__}, which RedisCacheLLM cannot "
         "fingerprint for its cache scope (a changed setting could serve another prompt's "
@@ -173,15 +213,16 @@ def _fingerprint(value: Any, where: str, _seen: set[Any] | None = None) -> Any:
 
 
 def llm_identity(llm: LLM) -> dict[str, Any]:
-    """Class, model, plain generation parameters (secrets left out) and prompt formatting
+    """Class, model, generation parameters (secrets left out) and prompt formatting
     of ``llm``: what decides the model's input and answer besides the prompt."""
     params = {}
     for name in sorted(type(llm).model_fields):
         if name in _SKIP or name in _FORMATTERS or _SECRET.search(name):
             continue
         value = getattr(llm, name, None)
-        if _plain(value):
-            params[name] = value
+        # a field holding one non-JSON value (a response format in a kwargs dict) was left
+        # out whole, seed and all: its plain parts count, the rest as far as it can be told
+        params[name] = _fingerprint(value, name, strict=False)
     formatting = {}
     for name in _FORMATTERS:
         value = getattr(llm, name, None)

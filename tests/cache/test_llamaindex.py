@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from llama_index.core.ingestion import IngestionCache, IngestionPipeline
 from llama_index.core.llms import CustomLLM, MockLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.node_parser import SentenceSplitter
-from pydantic import PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr
 
 from llamaindex_redis_agent import RedisCacheLLM, RedisKVStore
 from redis_agent_core.cache import ExactCache, SemanticCache
@@ -437,3 +438,53 @@ def test_semantic_key_keeps_what_else_a_message_sends_the_model(
     assert llm.chat(result).message.content == "chat 4"
     result[-1] = ChatMessage(role="tool", content="sunny", additional_kwargs={"tool_call_id": "b"})
     assert llm.chat(result).message.content == "chat 4"
+
+
+class _Answer(BaseModel):
+    text: str
+
+
+class _Other(BaseModel):
+    number: int
+
+
+_ANSWERS = itertools.count(1)
+
+
+class _SettingsLLM(CustomLLM):
+    """An LLM with a dict setting that may hold non-JSON values (a response format);
+    each call's answer is new, across instances."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="settings")
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(text=f"answer {next(_ANSWERS)}")
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        yield self.complete(prompt, formatted, **kwargs)
+
+
+def test_scope_keeps_the_plain_parts_of_a_setting_that_holds_an_object(
+    config: RedisAgentConfig,
+) -> None:
+    # review 13: a field holding one non-JSON value was left out of the scope whole, so
+    # {"seed": 2, ...} was served {"seed": 1, ...}'s answer
+    cache = ExactCache(config)
+
+    def ask(**settings: Any) -> str:
+        return RedisCacheLLM(_SettingsLLM(settings=settings), cache).complete("Pick one").text
+
+    first = ask(seed=1, response_format=_Answer)
+    assert ask(seed=1, response_format=_Answer) == first  # hit
+    assert ask(seed=2, response_format=_Answer) != first
+    assert ask(seed=1, response_format=_Other) != first  # another schema
+    assert ask(seed=1, response_format=_Answer(text="x")) != first
+    assert ask(seed=1, response_format=_Answer(text="x")) == ask(
+        seed=1, response_format=_Answer(text="x")
+    )
