@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.routing import Match
 
 from langchain_redis_agent import MiniLMEmbeddings, RedisChatMessageHistory, to_core_embedder
-from redis_agent_core.apikeys import ApiKeys
+from redis_agent_core.apikeys import ApiKeys, validate_user
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import (
     SHARE_POLICIES,
@@ -135,6 +135,8 @@ class ServiceSettings:
     history ("global": anyone whose history was identical, "user": the same user with
     the same history, "session": the same session); first-turn answers are shared.
     ``auth=False`` (``serve --insecure-no-auth``) makes every caller one user.
+    ``ingest_users``: who may add documents (``serve --ingest-user``); the corpus is every
+    user's prompt context and an id names one document for all. ``None``: every user.
     """
 
     system_prompt: str = SYSTEM_PROMPT
@@ -161,6 +163,7 @@ class ServiceSettings:
     ingest_batch: int = 2  # passages per model call (and per queued task) when ingesting
     # requests of one worker in their CPU stages at once; more wait in line (.admission)
     max_in_flight: int = 8
+    ingest_users: Sequence[str] | None = None  # kept as a sorted tuple (JSON to workers)
 
     def __post_init__(self) -> None:
         if self.cache_share not in SHARE_POLICIES:
@@ -178,6 +181,13 @@ class ServiceSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive int, got {value!r}")
+        if self.ingest_users is not None:
+            if isinstance(self.ingest_users, str):
+                raise ConfigError("ingest_users is a set of user names, not one str")
+            try:
+                self.ingest_users = tuple(sorted({validate_user(u) for u in self.ingest_users}))
+            except ConfigError as exc:
+                raise ConfigError(f"ingest_users: {exc}") from None
 
 
 class ChatRequest(BaseModel):
@@ -748,6 +758,14 @@ class AgentService:
         queue (returns a job id) when ``settings.use_queue``, else inline, a few
         passages per model call. The job belongs to ``user_id``. Bad documents are
         refused whole first (:meth:`check_documents`)."""
+        allowed = self.settings.ingest_users
+        if user_id is not None and allowed is not None and user_id not in allowed:
+            raise ServiceError(
+                403,
+                "forbidden",
+                "this user may not add documents: they are every user's prompt context, "
+                "so the operator names who may (serve --ingest-user)",
+            )
         self.check_documents(documents)
         if user_id is not None:
             # a request like /chat's, no tokens: ingestion embeds and writes up to

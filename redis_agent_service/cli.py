@@ -46,6 +46,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_document_bytes=args.max_document_bytes,
         max_documents=args.max_documents,
         max_in_flight=args.max_in_flight,
+        ingest_users=args.ingest_user,
     )
     private = not (args.redis_url or os.environ.get(ENV_URL)) and embedded_mode() == "private"
     # Redis without search is a setting to fix (CapabilityError: one line, exit 2); Redis
@@ -138,6 +139,12 @@ def register(subparsers: Any) -> None:
         help="per document as stored: text + id and metadata in each passage",
     )
     p.add_argument("--max-documents", type=int, default=1000, help="per request")
+    p.add_argument(
+        "--ingest-user",
+        action="append",
+        metavar="USER",
+        help="may POST /documents (repeat for several; default: every user with a key)",
+    )
     p.add_argument(
         "--no-queue",
         action="store_true",

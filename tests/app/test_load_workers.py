@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from redis_agent_core.cli import build_parser
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 from redis_agent_service import workers
+from redis_agent_service.app import ServiceSettings
 
 from .conftest import Users
 
@@ -42,6 +44,12 @@ def test_spec_round_trips_through_the_environment(monkeypatch: pytest.MonkeyPatc
     service = workers.build_service(spec)  # no I/O: nothing listens at either address
     assert service.settings.requests_per_minute == 7 and not service.settings.use_queue
     assert service.model_name == "m"
+    # every setting travels as JSON, the users who may ingest included (serve --ingest-user)
+    settings = dataclasses.asdict(ServiceSettings(ingest_users=["op", "admin"]))
+    spec = dataclasses.replace(spec, settings=settings)
+    monkeypatch.setenv(workers.ENV_SPEC, spec.to_env())
+    service = workers.build_service(workers.ServeSpec.from_env())
+    assert service.settings.ingest_users == ("admin", "op")
 
 
 def test_missing_or_broken_spec_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,6 +65,9 @@ def test_cli_takes_workers_and_defaults_to_the_cores() -> None:
     parser = build_parser()
     assert parser.parse_args(["serve", "--workers", "3"]).workers == 3
     assert parser.parse_args(["serve"]).workers is None  # resolved to the cores at start
+    args = parser.parse_args(["serve", "--ingest-user", "op", "--ingest-user", "admin"])
+    assert args.ingest_user == ["op", "admin"]
+    assert parser.parse_args(["serve"]).ingest_user is None  # every user may ingest
 
 
 @pytest.mark.slow

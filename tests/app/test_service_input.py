@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
 from redis_agent_service.app import AgentService, ServiceSettings, create_app
 from redis_agent_service.llm import LLMEndpoint, build_chat_model
 
@@ -283,3 +284,21 @@ async def test_a_document_without_visible_text_is_refused(
     assert r.status_code == 422, r.text
     assert r.json()["detail"].startswith("documents.1.text: ")
     assert await service.vectors.acount() == 0
+
+
+async def test_only_the_ingest_users_add_to_the_shared_corpus(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
+) -> None:
+    # review 13: the corpus is every user's prompt context and any key could add to it
+    # or replace a document by id; docs/trust.md advised "ingestion keys" that did not exist
+    service = _service(config, dead_endpoint, use_queue=False, ingest_users=["op"])
+    docs = {"documents": [{"id": "handbook", "text": "Refunds take 30 days."}]}
+    async with _client(service) as client:
+        r = await client.post("/documents", json=docs, headers=users.headers("mallory"))
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == "forbidden" and "--ingest-user" in r.json()["detail"]
+        assert await service.vectors.acount() == 0
+        r = await client.post("/documents", json=docs, headers=users.headers("op"))
+        assert r.status_code == 202, r.text
+    with pytest.raises(ConfigError, match="ingest_users"):
+        ServiceSettings(ingest_users=["a/b"])
