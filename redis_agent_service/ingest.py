@@ -137,16 +137,15 @@ def split_passages(text: str, max_chars: int) -> list[str]:
 
 def to_passages(
     ids: Sequence[str],
-    texts: Sequence[str],
+    passages: Sequence[Sequence[str]],
     metadatas: Sequence[Mapping[str, Any]],
-    max_chars: int,
 ) -> list[dict[str, Any]]:
-    """Index items ``{id, text, metadata}``: a document within ``max_chars`` keeps its
-    id and metadata; a longer one becomes passages ``<id>#<n>`` whose metadata adds
-    ``doc_id`` and ``part``. Raises ``ValueError`` if two items would share an id."""
+    """Index items ``{id, text, metadata}`` of documents split by :func:`split_passages`:
+    a document of one passage keeps its id and metadata; a longer one becomes passages
+    ``<id>#<n>`` whose metadata adds ``doc_id`` and ``part``. Raises ``ValueError`` if
+    two items would share an id."""
     items: list[dict[str, Any]] = []
-    for doc_id, text, metadata in zip(ids, texts, metadatas, strict=True):
-        parts = split_passages(text, max_chars)
+    for doc_id, parts, metadata in zip(ids, passages, metadatas, strict=True):
         if len(parts) == 1:
             items.append({"id": doc_id, "text": parts[0], "metadata": dict(metadata)})
             continue

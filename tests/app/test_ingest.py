@@ -29,12 +29,13 @@ def test_long_texts_split_on_paragraphs_sentences_then_words() -> None:
 
 
 def test_passage_ids_and_metadata() -> None:
-    items = to_passages(["a", "b"], ["short", SENTENCE * 10], [{"s": 1}, {"s": 2}], 200)
+    split = [split_passages(text, 200) for text in ("short", SENTENCE * 10)]
+    items = to_passages(["a", "b"], split, [{"s": 1}, {"s": 2}])
     assert items[0] == {"id": "a", "text": "short", "metadata": {"s": 1}}
     assert [i["id"] for i in items[1:]] == [f"b#{n}" for n in range(len(items) - 1)]
     assert items[1]["metadata"] == {"s": 2, "doc_id": "b", "part": 0}
     with pytest.raises(ValueError, match="also the id of a passage"):
-        to_passages(["b", "b#0"], [SENTENCE * 10, "x"], [{}, {}], 200)
+        to_passages(["b", "b#0"], [split_passages(SENTENCE * 10, 200), ["x"]], [{}, {}])
 
 
 @pytest.mark.slow
