@@ -33,6 +33,7 @@ from ..redis_errors import describe_url
 from . import batch, ingest, webhooks
 from ._common import RETRYABLE
 from .destinations import DestinationPolicy
+from .inflate import bound_decompression
 from .queue import send_task
 from .signing import SIGNED_TASKS, TaskSignatureError, task_secret_from_env, verify_task
 
@@ -133,9 +134,13 @@ def create_app(
     (default: ``REDIS_AGENT_TASK_SECRET``) signs the tasks this app queues and makes its
     workers refuse messages not signed with it (see :mod:`.signing`); it also turns
     Celery's remote control off (``worker_enable_remote_control=True`` turns it back on).
+    Compressed messages inflate to at most 32 MiB, in every app of the process
+    (:mod:`.inflate`).
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
+    # a compressed message is inflated before any check of ours: bound it (.inflate)
+    bound_decompression()
     celery = Celery(main, set_as_current=False, task_cls=_GuardedTask)
     celery.agent_config = config
     celery.webhook_secret = (

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import bz2
 import dataclasses
 import datetime
+import lzma
 import math
 import re
 import time
 import uuid
+import zlib
 from typing import Any
 
+import kombu.compression
 import pytest
 from celery import Celery
 from celery.signals import task_failure, task_retry
@@ -26,6 +30,7 @@ from redis_agent_core.tasks import (
     wait_for_job,
 )
 from redis_agent_core.tasks.app import create_app
+from redis_agent_core.tasks.inflate import MAX_INFLATED_BYTES
 from redis_agent_core.tasks.progress import create_job
 from redis_agent_core.tasks.signing import check_queueable, sign_task, verify_task
 
@@ -272,3 +277,48 @@ def test_a_broker_writer_without_the_secret_cannot_control_the_workers(
     kept = create_app(task_config, task_secret=TASK_SECRET, worker_enable_remote_control=True)
     assert kept.conf.worker_enable_remote_control is True
     assert attacker.conf.worker_enable_remote_control is True  # no secret: Celery's default
+
+
+def _bombs(size: int) -> dict[str, bytes]:
+    zeros = b"\0" * size
+    return {
+        "application/x-gzip": zlib.compress(zeros, 9),
+        "application/x-bz2": bz2.compress(zeros, 9),
+        "application/x-lzma": lzma.compress(zeros),
+    }
+
+
+def test_a_compressed_message_cannot_inflate_past_the_cap(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # review 13: kombu inflates a message by its `compression` header before any
+    # signature check: a 1 KB bz2 message from a broker writer without the secret took
+    # a worker to 4.7 GB; a few KB more, out of memory (and redelivered, again and again)
+    over = MAX_INFLATED_BYTES + 1
+    for content_type, bomb in _bombs(over).items():
+        assert len(bomb) < over // 100  # what makes it a bomb
+        with pytest.raises(ValueError, match="more than"):
+            kombu.compression.decompress(bomb, content_type)
+        # multi-stream: many small streams add up
+        half = _bombs(over // 2 + 1)[content_type]
+        if content_type != "application/x-gzip":  # zlib reads one stream, as before
+            with pytest.raises(ValueError, match="more than"):
+                kombu.compression.decompress(half + half, content_type)
+    # what a compressing app sends still arrives as sent
+    body = b'{"a": [1, 2, 3]}' * 1000
+    for content_type in _bombs(1):
+        encoder, _ = kombu.compression.get_encoder(content_type)
+        assert kombu.compression.decompress(encoder(body), content_type) == body
+    # end to end: the bomb is dropped and the worker goes on with signed work
+    with task_app.connection_for_write() as conn:
+        conn.Producer().publish(
+            _bombs(over)["application/x-bz2"],
+            routing_key="rap",
+            exchange="rap",
+            content_type="application/json",
+            content_encoding="utf-8",
+            headers={"compression": "application/x-bz2", "task": "rap.noop", "id": "bomb"},
+        )
+    index = HashIndex("after-bomb", config=task_config)
+    job_id = submit_ingestion(index, [{"id": "b1", "text": "ok"}], app=task_app)
+    assert wait_for_job(job_id, config=task_config, timeout=30).status == "succeeded"
