@@ -360,7 +360,7 @@ class TopicConsumer:
         with translate_errors(self._config, f"reading pending messages of {self._source()}"):
             try:
                 info = await self._config.get_async_client().xpending(self.key, self.group)
-            except redis.exceptions.ResponseError as exc:
+            except REPLY as exc:
                 self._group_lost(exc)
                 return 0
         return int(info["pending"])
