@@ -32,6 +32,7 @@ from redis.asyncio.connection import AbstractConnection
 from langchain_redis_agent.embeddings import MiniLMEmbeddings
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import SentenceTransformerEmbedder
+from redis_agent_core.fastpath import AsyncLease
 from redis_agent_service.app import AgentService, ServiceSettings, create_app
 
 from .conftest import Users
@@ -112,7 +113,7 @@ async def test_model_loads_at_startup_and_repeated_questions_never_embed(
 
 class RoundTrips:
     """Counts the writes to Redis sockets of this process's asyncio clients: one per
-    command, one per pipeline (a round trip each)."""
+    command, one per pipeline, one per leased call (a round trip each)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
@@ -123,6 +124,14 @@ class RoundTrips:
             await send(conn, *args, **kwargs)
 
         monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+        # the caches' leased connections write the packed command on the stream itself
+        lease_call = AsyncLease.call
+
+        async def counting_lease(lease: AsyncLease, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await lease_call(lease, *args, **kwargs)
+
+        monkeypatch.setattr(AsyncLease, "call", counting_lease)
 
 
 async def test_a_turn_stores_its_writes_in_one_round_trip(
