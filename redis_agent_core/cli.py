@@ -143,7 +143,7 @@ def _print_tunings(config: RedisAgentConfig) -> None:
     if tunings:
         print(f"\nvector indexes in namespace {config.namespace!r}:")
     for name, state in tunings.items():
-        if not state:
+        if "recall" not in state:  # the hash also notes the index and its model
             print(f"  {name}: recall not measured (redis-agent vectors recall {name} --tune)")
             continue
         verdict = "" if state.get("reached") == "1" else f" BELOW the target {state['target']}"
