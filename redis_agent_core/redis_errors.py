@@ -82,6 +82,7 @@ __all__ = [
     "is_nogroup",
     "is_search_timeout",
     "is_unknown_command",
+    "is_unsupported_vector_field",
     "map_redis_error",
     "mark_sent",
     "may_resend",
@@ -569,6 +570,21 @@ def is_nogroup(exc: BaseException) -> bool:
 def is_unknown_command(exc: BaseException) -> bool:
     """Whether a reply error says the server does not know the command (a module absent)."""
     return isinstance(exc, REPLY) and "unknown command" in str(exc).lower()
+
+
+#: How RediSearch refuses a vector field it cannot build: an algorithm or a TYPE it does
+#: not know ("Bad arguments for vector similarity algorithm: Unknown argument", "... FLAT
+#: index type: Unknown argument"; Redis 8 prefixes "SEARCH_PARSE_ARGS"), or no VECTOR
+#: field type at all (before RediSearch 2.4: "Invalid field type for field `v`").
+_UNSUPPORTED_VECTOR_TEXTS = ("bad arguments for vector similarity", "invalid field type")
+
+
+def is_unsupported_vector_field(exc: BaseException) -> bool:
+    """Whether FT.CREATE failed because the server cannot build this vector field (its
+    algorithm or type is unknown there): an answer about support. Any other refusal (a
+    read-only replica, memory full, NOPERM) says nothing about it."""
+    text = str(exc).lower()
+    return isinstance(exc, REPLY) and any(t in text for t in _UNSUPPORTED_VECTOR_TEXTS)
 
 
 def is_busygroup(exc: BaseException) -> bool:

@@ -4,7 +4,9 @@ Feature checks are real probes (a throwaway index is created and dropped), not
 version guesses: redisvl's ``supports_svs()`` says True on RediSearch 2.10, which
 cannot build SVS-VAMANA indexes. The probe is one flow (:mod:`.executor`) run by a sync
 or an asyncio client; its result is cached per process and URL for both (per client
-object for a client passed in the config).
+object for a client passed in the config). A throwaway index the server refuses for a
+reason that says nothing about support (a read-only replica, memory full, an ACL user
+without ``FT.CREATE``) leaves that feature unknown (``None``) and the answer uncached.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from redis.cluster import RedisCluster
 
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError
-from ..redis_errors import REPLY, is_command_refusal, is_unknown_command, translate_errors
+from ..redis_errors import (
+    REPLY,
+    is_command_refusal,
+    is_unknown_command,
+    is_unsupported_vector_field,
+    translate_errors,
+)
 from .executor import Flow, arun, run
 
 __all__ = [
@@ -47,8 +55,17 @@ class Capabilities:
     json_version: int | None
     cluster: bool
     hybrid: bool  # FT.HYBRID (Redis >= 8.4)
-    svs_vamana: bool  # SVS-VAMANA vector index
-    int8_vectors: bool  # INT8 / UINT8 vector types
+    svs_vamana: bool | None  # SVS-VAMANA vector index (None: not known now, see below)
+    int8_vectors: bool | None  # INT8 / UINT8 vector types (None: not known now)
+    #: the server's reply when it refused a throwaway index for a reason that says nothing
+    #: about support (READONLY, OOM, NOPERM): the features it tested are None, and the
+    #: answer is not cached (the next call probes again)
+    probe_refusal: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every feature was answered (nothing left unknown): the answer may be kept."""
+        return self.svs_vamana is not None and self.int8_vectors is not None
 
     @property
     def search(self) -> bool:
@@ -78,7 +95,9 @@ class Capabilities:
     def table(self) -> list[tuple[str, str]]:
         """Rows of (feature, value) for display."""
 
-        def yes(flag: bool) -> str:
+        def yes(flag: bool | None) -> str:
+            if flag is None:
+                return f"unknown (the server refused a test index: {self.probe_refusal})"
             return "yes" if flag else "no"
 
         def ver(value: int | None) -> str:
@@ -190,19 +209,21 @@ def module_versions(client: redis.Redis) -> dict[str, Any]:
     return run(client.execute_command, modules_flow(), only=is_command_refusal)
 
 
-def _try_index(vector_args: list[str]) -> Flow[bool]:
-    """Create and drop a throwaway vector index; True if the server accepts it."""
+def _try_index(vector_args: list[str]) -> Flow[tuple[bool | None, str | None]]:
+    """Create and drop a throwaway vector index: (True, None) if the server accepts it,
+    (False, None) if it cannot build such a field, (None, its reply) if it refused for
+    another reason (a read-only replica, memory full, NOPERM), which answers nothing."""
     name = f"__rap_probe_{uuid.uuid4().hex}"
     try:
         yield ["FT.CREATE", name, "ON", "HASH", "PREFIX", "1", f"{name}:", "SCHEMA", "v",
                "VECTOR", *vector_args]  # fmt: skip
-    except REPLY:
-        return False
+    except REPLY as exc:
+        return (False, None) if is_unsupported_vector_field(exc) else (None, str(exc))
     try:
         yield ["FT.DROPINDEX", name]
     except REPLY:
         pass
-    return True
+    return True, None
 
 
 def _has_command(name: str) -> Flow[bool]:
@@ -223,13 +244,16 @@ def probe_flow(is_cluster: bool) -> Flow[Capabilities]:
     modules = yield from modules_flow()
     search_version = modules.get("search") or modules.get("ft")
     json_version = modules.get("ReJSON") or modules.get("json")
-    hybrid = svs = int8 = False
+    hybrid = False
+    svs: bool | None = False
+    int8: bool | None = False
+    refusal = int8_refusal = None
     if search_version is not None:
         hybrid = yield from _has_command("FT.HYBRID")
-        svs = yield from _try_index(
+        svs, refusal = yield from _try_index(
             ["SVS-VAMANA", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "COSINE"]
         )
-        int8 = yield from _try_index(
+        int8, int8_refusal = yield from _try_index(
             ["FLAT", "6", "TYPE", "INT8", "DIM", "4", "DISTANCE_METRIC", "COSINE"]
         )
     return Capabilities(
@@ -240,6 +264,7 @@ def probe_flow(is_cluster: bool) -> Flow[Capabilities]:
         hybrid=hybrid,
         svs_vamana=svs,
         int8_vectors=int8,
+        probe_refusal=refusal or int8_refusal,
     )
 
 
@@ -285,13 +310,16 @@ def _cached(memo: MutableMapping[Any, Capabilities], key: Any) -> Capabilities |
 
 
 def _store(memo: MutableMapping[Any, Capabilities], key: Any, caps: Capabilities) -> Capabilities:
-    with _cache_lock:
-        memo[key] = caps
+    """Keep a complete answer; one with a feature left unknown is returned, not kept."""
+    if caps.complete:
+        with _cache_lock:
+            memo[key] = caps
     return caps
 
 
 def get_capabilities(config: RedisAgentConfig) -> Capabilities:
-    """Probe the config's server once per process and client target; later calls are free."""
+    """Probe the config's server once per process and client target; later calls are free
+    (an answer with a feature left unknown is not kept: the next call probes again)."""
     memo, key = _memo(config, config.client)
     cached = _cached(memo, key)
     if cached is not None:

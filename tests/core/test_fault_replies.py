@@ -88,6 +88,48 @@ async def test_a_busy_server_is_no_capability_answer(
     config.close()
 
 
+async def test_a_refused_test_index_is_no_capability_answer(
+    faulty_redis: FaultyRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full server (OOM), a read-only replica (READONLY) and an ACL user without
+    FT.CREATE refuse the probe's throwaway FT.CREATEs for reasons that say nothing about
+    SVS-VAMANA or INT8: the probe cached "no SVS-VAMANA, no INT8 vectors" for the
+    process. Now those two read unknown (None, the reply kept), the answer is not cached
+    and search keeps working; the next probe on a writable server answers and is kept."""
+    config = faulty_redis.config("caps")
+    memo: dict[object, capabilities.Capabilities] = {}
+    monkeypatch.setattr(capabilities, "_by_url", memo)  # this process has not probed yet
+    admin = faulty_redis.admin()
+    admin.acl_setuser("noindex", enabled=True, passwords=["+pw"], keys=["*"],
+                      commands=["+@all", "-FT.CREATE"])  # fmt: skip
+    runtime = config.with_options(url=f"redis://noindex:pw@127.0.0.1:{faulty_redis.port}")
+    for cfg, refuse, undo, reply in (
+        (config, faulty_redis.fill_memory, faulty_redis.free_memory, "maxmemory"),
+        (config, faulty_redis.make_read_only, faulty_redis.make_primary, "read only replica"),
+        (runtime, lambda: None, lambda: None, "no permissions"),
+    ):
+        refuse()
+        for found in (
+            capabilities.get_capabilities(cfg),
+            await capabilities.aget_capabilities(cfg),
+        ):
+            assert found.search and found.svs_vamana is None and found.int8_vectors is None
+            assert reply in (found.probe_refusal or "")
+            assert dict(found.table())["SVS-VAMANA vectors"].startswith("unknown (")
+            assert not memo  # not kept: the next call probes again
+        capabilities.require_search(cfg, "a search")  # search is not refused for it
+        undo()
+    found = capabilities.get_capabilities(config)
+    # RediSearch 2.10 (the embedded server) has neither: known now, and kept
+    assert found.svs_vamana is False and found.int8_vectors is False
+    assert found.probe_refusal is None and list(memo.values()) == [found]
+    admin.close()
+    await runtime.aclose()
+    runtime.close()
+    await config.aclose()
+    config.close()
+
+
 def test_replica_cut_off_from_its_primary_is_unavailable(faulty_redis: FaultyRedis) -> None:
     config = faulty_redis.config("stale")
     history = SessionStore(config)

@@ -212,7 +212,7 @@ def test_probe_does_not_trust_redisvl_on_module_search(redis_url: str) -> None:
     client.close()
     if caps.search_version is not None and caps.search_version < 20_12_00:
         # RediSearch 2.10 (the embedded server): redisvl's supports_svs() says True here
-        assert not caps.svs_vamana and not caps.int8_vectors
+        assert caps.svs_vamana is False and caps.int8_vectors is False
     if caps.redis_version.startswith(("7.", "8.0", "8.1", "8.2", "8.3")):
         assert not caps.hybrid
 
