@@ -50,7 +50,13 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.kit import check_ttl
-from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation, check_wait
+from redis_agent_core.ratelimit import (
+    RateLimiter,
+    RateLimitExceeded,
+    Reservation,
+    check_wait,
+    checked_estimator,
+)
 
 from .cache import dumps_generations, loads_generations
 from .embeddings import to_core_embedder
@@ -448,7 +454,9 @@ class RateLimitMiddleware(AgentMiddleware):
         self.limiter = limiter
         self.user_key = user_key
         self.org_key = org_key
-        self.estimator = estimator or estimate_tokens
+        self.estimator = checked_estimator(
+            estimator, estimate_tokens, "RateLimitMiddleware(estimator=...)"
+        )
         self.max_wait = check_wait(max_wait)  # NaN would turn the cap off
 
     def _request(self, request: ModelRequest) -> dict[str, Any]:
@@ -463,7 +471,7 @@ class RateLimitMiddleware(AgentMiddleware):
         return {
             "user": run_value(request.runtime, self.user_key),
             "org": run_value(request.runtime, self.org_key),
-            "tokens": max(0, int(self.estimator("\n".join(texts), params))),
+            "tokens": self.estimator("\n".join(texts), params),
             "blocking": self.max_wait > 0,
             "max_wait": self.max_wait,
         }

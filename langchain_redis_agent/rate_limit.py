@@ -32,6 +32,7 @@ from redis_agent_core.ratelimit import (
     RequestLimit,
     Reservation,
     check_wait,
+    checked_estimator,
 )
 
 __all__ = [
@@ -183,7 +184,9 @@ class _HandlerCore:
         self.limiter = limiter
         self.user_key = user_key
         self.org_key = org_key
-        self.estimator = estimator or estimate_tokens
+        self.estimator = checked_estimator(
+            estimator, estimate_tokens, f"{type(self).__name__}(estimator=...)"
+        )
         self.max_wait = check_wait(max_wait)  # NaN would turn the cap off
         self.refund_cache_hits = refund_cache_hits
         self._reservations: dict[UUID, Reservation] = {}
@@ -195,7 +198,7 @@ class _HandlerCore:
 
     def _estimate(self, texts: Sequence[str], kwargs: dict[str, Any]) -> int:
         params = kwargs.get("invocation_params") or {}
-        return max(0, int(self.estimator("\n".join(texts), params)))
+        return self.estimator("\n".join(texts), params)
 
     def _end(self, run_id: UUID, response: LLMResult) -> tuple[Reservation, int, bool] | None:
         reservation = self._reservations.pop(run_id, None)

@@ -29,7 +29,13 @@ from llama_index.core.callbacks.schema import CBEventType, EventPayload
 from llama_index.core.llms import callbacks as llm_callbacks
 from llama_index.core.rate_limiter import BaseRateLimiter
 
-from redis_agent_core.ratelimit import RateLimiter, RateLimitExceeded, Reservation, check_wait
+from redis_agent_core.ratelimit import (
+    RateLimiter,
+    RateLimitExceeded,
+    Reservation,
+    check_wait,
+    checked_estimator,
+)
 
 __all__ = [
     "RateLimitCallbackHandler",
@@ -238,7 +244,9 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
         self.limiter = limiter
         self.user = user
         self.org = org
-        self.estimator = estimator or estimate_tokens
+        self.estimator = checked_estimator(
+            estimator, estimate_tokens, "RateLimitCallbackHandler(estimator=...)"
+        )
         self.max_wait = check_wait(max_wait)
         self._reservations: dict[str, Reservation] = {}
         self._open: set[str] = set()  # LLM events this handler charged, not yet ended
@@ -260,7 +268,7 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
             if any(w["event_id"] in self._open for w in _open_llm_calls()):
                 return event_id  # inside a call this handler charged: the same call
             user, org = self._who()
-            tokens = max(0, int(self.estimator(_prompt_text(payload or {}))))
+            tokens = self.estimator(_prompt_text(payload or {}))
             decision = self.limiter.acquire(
                 user=user,
                 org=org,

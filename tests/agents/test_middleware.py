@@ -268,6 +268,28 @@ async def test_rate_limit_token_budget_and_cache_hits_are_free(
         await ask(small, mode, "anything", **alice)
 
 
+BAD_ESTIMATES = [float("nan"), -50, 12.7, "12", None]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_rate_limit_estimator_is_checked(
+    mode: str, config: RedisAgentConfig, model: CountingModel
+) -> None:
+    """A non-callable estimator failed only at the first call (a bare TypeError), and
+    an estimate that is no token count was bent by ``max(0, int(...))``: a negative one
+    reserved nothing, 12.7 and "12" became 12, NaN raised a bare ValueError mid-call."""
+    limiter = _limiter(config)
+    with pytest.raises(TypeError, match=r"RateLimitMiddleware\(estimator=\.\.\.\) must be a call"):
+        RateLimitMiddleware(limiter, estimator=5)  # type: ignore[arg-type]
+    for bad in BAD_ESTIMATES:
+        middleware = RateLimitMiddleware(limiter, estimator=lambda t, p, bad=bad: bad)
+        agent = create_agent(model, tools=[], middleware=[middleware])
+        with pytest.raises(ConfigError, match=r"estimator=\.\.\.\) \(.*<lambda>\) returned"):
+            await ask(agent, mode, "anything", context={"user_id": "alice"})
+    assert model.calls == 0  # refused before the model, and nothing was charged
+    assert limiter.peek(user="alice", requests=0).remaining == {"rpm": 2, "tph": 10_000}
+
+
 async def test_rate_limit_waits_when_told(config: RedisAgentConfig, model: CountingModel) -> None:
     limiter = RateLimiter([RequestLimit(1, 0.2, name="burst")], config=config, name="wait")
     agent = create_agent(model, tools=[], middleware=[RateLimitMiddleware(limiter, max_wait=5)])

@@ -188,6 +188,29 @@ async def test_async_callback_handler(make_limiter: Make, aconfig: RedisAgentCon
     assert (await limiter.atry_acquire(user="gus", requests=0)).remaining[TOKENS.name] == 975
 
 
+BAD_ESTIMATES = [float("nan"), -50, 12.7, "12", None]
+
+
+@pytest.mark.parametrize("cls", [RateLimitCallbackHandler, AsyncRateLimitCallbackHandler])
+async def test_the_estimator_is_checked(make_limiter: Make, cls: Any) -> None:
+    """A non-callable estimator failed only at the first call (a bare TypeError), and an
+    estimate that is no token count was bent by ``max(0, int(...))``: a negative one
+    reserved nothing, 12.7 and "12" became 12, NaN raised a bare ValueError mid-call."""
+    limiter = make_limiter([RequestLimit(5, 60.0), TOKENS])
+    name = cls.__name__
+    with pytest.raises(TypeError, match=rf"^{name}\(estimator=\.\.\.\) must be a callable"):
+        cls(limiter, estimator=5)
+    for bad in BAD_ESTIMATES:
+        handler = cls(limiter, estimator=lambda text, params, bad=bad: bad)
+        config: Any = {"callbacks": [handler], "metadata": {"user_id": "eve"}}
+        with pytest.raises(ConfigError, match=rf"^{name}\(estimator=\.\.\.\) .* returned"):
+            await fake_model().ainvoke("hi", config=config)
+    assert limiter.peek(user="eve", requests=0).remaining == {
+        "req-user-5per1m": 5,  # refused before anything was charged
+        TOKENS.name: 1000,
+    }
+
+
 def test_callback_on_a_completion_llm(make_limiter: Make) -> None:
     """``on_llm_start`` (text LLMs) enforces too; no usage reported keeps the estimate."""
     limiter = make_limiter([RequestLimit(2, 60.0), TOKENS])

@@ -1,0 +1,63 @@
+"""Token estimators given to the framework adapters: checked where they are given, and
+their results checked where they are used, so a mistake names the estimator.
+
+``max(0, int(estimate))`` would have hidden most mistakes: a negative estimate reserved
+nothing, 12.7 or ``"12"`` became 12, NaN raised a bare ``ValueError`` in the middle of a
+model call and a non-callable a bare ``TypeError`` at the first call.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ConfigError
+from .limiter import MAX_TOKENS
+
+__all__ = ["checked_estimator"]
+
+
+def checked_estimator(
+    value: Callable[..., object] | None, default: Callable[..., int], what: str
+) -> Callable[..., int]:
+    """``value`` (None: ``default``) as a token estimator whose every result is checked.
+
+    ``value`` must be callable, else ``TypeError`` naming ``what`` (the argument, e.g.
+    ``"RateLimitMiddleware(estimator=...)"``). What it returns must be the tokens to
+    reserve, an int from 0 to ``MAX_TOKENS`` (numpy ints too), else the call raises
+    :class:`ConfigError` naming ``what`` and the estimator, before anything is charged.
+    """
+    if value is None:
+        return default
+    if not callable(value):
+        raise TypeError(
+            f"{what} must be a callable that returns the tokens to reserve for a call "
+            f"(an int >= 0), got {type(value).__name__} {value!r}"
+        )
+    estimator = value
+
+    def estimate(*args: Any) -> int:
+        return _tokens(estimator(*args), estimator, what)
+
+    return estimate
+
+
+def _tokens(result: object, estimator: Callable[..., object], what: str) -> int:
+    if type(result) is int and 0 <= result <= MAX_TOKENS:  # the common case, every call
+        return result
+    if isinstance(result, numbers.Integral) and not isinstance(result, bool):
+        tokens = int(result)
+        if 0 <= tokens <= MAX_TOKENS:
+            return tokens
+    name = getattr(estimator, "__qualname__", None) or repr(estimator)
+    if inspect.iscoroutine(result):
+        result.close()  # never awaited: no "coroutine was never awaited" warning
+        problem = "is async (it returned a coroutine); pass a sync function"
+    else:
+        problem = f"returned {result!r}"
+    raise ConfigError(
+        f"{what} ({name}) {problem}: it must return the tokens to reserve for the call, "
+        f"an int from 0 to {MAX_TOKENS:.0e}"
+    )
