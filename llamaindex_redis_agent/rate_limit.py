@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -44,6 +45,8 @@ __all__ = [
     "rate_limit_subject",
     "usage_from_response",
 ]
+
+logger = logging.getLogger(__name__)
 
 _subject: contextvars.ContextVar[tuple[str | None, str | None] | None] = contextvars.ContextVar(
     "redis_agent_rate_limit_subject", default=None
@@ -127,39 +130,70 @@ class RedisRateLimiter(BaseRateLimiter):
             return self.user, self.org
         return _subject.get() or (None, None)
 
-    def _nested(self) -> bool:
-        """Whether LlamaIndex calls this from inside a call it already charged (a
-        CustomLLM's chat -> complete); if not, the calling LLM event is remembered."""
+    def _call(self) -> tuple[bool, dict[str, Any] | None]:
+        """``(nested, the wrapper's locals)`` of the LLM call asking: nested when
+        LlamaIndex calls this from inside a call it already charged (a CustomLLM's chat
+        -> complete); else the calling LLM event is remembered. The locals are None when
+        this is not an LLM's own acquire (an embedding, or called directly)."""
         calls = _open_llm_calls()
         current = next(calls, None)
         if current is None or getattr(current.get("_self"), "rate_limiter", None) is not self:
-            return False  # not an LLM's own acquire (an embedding, or called directly)
+            return False, None
         if any(outer["event_id"] in self._charged for outer in calls):
-            return True
+            return True, current
         with self._lock:
             self._charged[current["event_id"]] = None
             if len(self._charged) > _REMEMBERED:  # forgotten: charged again, never less
                 del self._charged[next(iter(self._charged))]
-        return False
+        return False, current
 
     def acquire(self, num_tokens: int = 0) -> None:
         """Wait (up to ``max_wait``) until one request with ``num_tokens`` fits (once
         per call: the inner calls of an LLM's own methods are not charged again)."""
-        if self._nested():
+        nested, call = self._call()
+        if nested:
             return
         user, org = self._who()
-        self.limiter.acquire(
-            user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
-        )
+        try:
+            self.limiter.acquire(
+                user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
+            )
+        except BaseException as exc:
+            _end_refused(call, exc)
+            raise
 
     async def async_acquire(self, num_tokens: int = 0) -> None:
         """Async :meth:`acquire`."""
-        if self._nested():
+        nested, call = self._call()
+        if nested:
             return
         user, org = self._who()
-        await self.limiter.aacquire(
-            user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
+        try:
+            await self.limiter.aacquire(
+                user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
+            )
+        except BaseException as exc:  # a cancelled wait too
+            _end_refused(call, exc)
+            raise
+
+
+def _end_refused(call: dict[str, Any] | None, exc: BaseException) -> None:
+    """End the LLM event of a call its ``rate_limiter`` refused, with the refusal.
+
+    LlamaIndex starts the event (its handlers reserve: :class:`RateLimitCallbackHandler`
+    an estimate of the tokens) and then asks the rate limiter outside the ``try`` that
+    ends the event on an exception: a refused call left its start without an end, and
+    the handler's reservation charged until its budget's window passed. Ended here as a
+    failed call, every handler sees it end (this one gives the tokens back)."""
+    if call is None or call.get("callback_manager") is None:
+        return
+    manager = call["callback_manager"]
+    try:
+        manager.on_event_end(
+            CBEventType.LLM, payload={EventPayload.EXCEPTION: exc}, event_id=call["event_id"]
         )
+    except Exception:  # another handler's failure must not hide the refusal
+        logger.warning("a callback handler failed at a refused LLM call's end", exc_info=True)
 
 
 def _get(obj: Any, name: str) -> Any:

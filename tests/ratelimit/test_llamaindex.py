@@ -172,6 +172,47 @@ async def test_a_cancelled_call_refunds_tokens(make_limiter: Make) -> None:
     assert not handler._reservations
 
 
+def test_a_call_the_rate_limiter_refuses_gives_the_handlers_tokens_back(
+    make_limiter: Make,
+) -> None:
+    """LlamaIndex starts the LLM event (the handler reserves its estimate), then asks the
+    LLM's rate_limiter outside the try that ends the event: a refused call got no end
+    event, so its 300 tokens stayed reserved until the budget's window passed (two
+    refusals, sync and async, left 100 of 1000 and the next call was refused by the
+    budget). Now the refusal ends the event as a failed call: the tokens come back."""
+    budget = make_limiter([TOKENS], name="budget")
+    handler = RateLimitCallbackHandler(budget, user="ann", estimator=lambda text: 300)
+    llm = UsageMockLLM(callback_manager=CallbackManager([handler]))
+    gate = make_limiter([RequestLimit(1, 60.0)], name="gate")
+    llm.rate_limiter = RedisRateLimiter(gate, user="svc", max_wait=0)
+    llm.complete("one")  # admitted: settled to its 30 tokens
+    for call in (
+        lambda: llm.complete("two"),
+        lambda: llm.chat([ChatMessage(role="user", content="two")]),
+        lambda: asyncio.run(llm.acomplete("two")),
+        lambda: asyncio.run(llm.achat([ChatMessage(role="user", content="two")])),
+    ):
+        with pytest.raises(RateLimitExceeded, match="req-user-1per1m"):  # the gate's
+            call()
+    assert budget.peek(user="ann", requests=0).remaining == {TOKENS.name: 1000 - 30}
+    assert not handler._reservations and not handler._open
+
+
+async def test_a_cancelled_rate_limiter_wait_gives_the_handlers_tokens_back(
+    make_limiter: Make,
+) -> None:
+    budget = make_limiter([TOKENS], name="budget")
+    handler = RateLimitCallbackHandler(budget, user="bea", estimator=lambda text: 300)
+    llm = UsageMockLLM(callback_manager=CallbackManager([handler]))
+    gate = make_limiter([RequestLimit(1, 30.0)], name="gate")
+    llm.rate_limiter = RedisRateLimiter(gate, user="svc", max_wait=60)
+    await llm.acomplete("one")
+    with pytest.raises(asyncio.TimeoutError):  # waiting for the gate's window
+        await asyncio.wait_for(llm.acomplete("two"), 0.2)
+    assert budget.peek(user="bea", requests=0).remaining == {TOKENS.name: 1000 - 30}
+    assert not handler._reservations and not handler._open
+
+
 def test_handler_when_redis_is_down(stopped_redis: RedisAgentConfig) -> None:
     limits = [RequestLimit(1, 60.0), TOKENS]
     closed = RateLimitCallbackHandler(RateLimiter(limits, config=stopped_redis), user="kim")
