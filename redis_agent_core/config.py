@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import redis
@@ -212,14 +212,28 @@ def _fail_once(fail: Any, error: Exception, args: tuple, kwargs: dict) -> Any:
     return fail(error, 1) if count else fail(error)
 
 
-class _Retry(Retry):
+if TYPE_CHECKING:  # the mixin's super() is a redis-py retry policy (sync or asyncio)
+    from redis.retry import AbstractRetry
+
+    _RetryBase = AbstractRetry[Any]
+else:
+    _RetryBase = object
+
+
+class _SentOnceCount(_RetryBase):
+    """The retry count of both policies (sync and asyncio): none inside
+    redis_errors.sent_once() (may_resend). A cluster client re-sends by it, after a
+    timeout too."""
+
+    def get_retries(self) -> int:
+        return super().get_retries() if may_resend() else 0
+
+
+class _Retry(_SentOnceCount, Retry):
     """The config's retry policy: none inside redis_errors.sent_once() (may_resend). A
     plain client's retry loop (call_with_retry) and a cluster client's count
     (get_retries, which it re-sends by, after a timeout too) both ask. (redis-py's own
     ``is_retryable`` hook is not used: redis-py 6.3, the oldest supported, lacks it.)"""
-
-    def get_retries(self) -> int:
-        return super().get_retries() if may_resend() else 0
 
     def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
         if may_resend():
@@ -231,11 +245,8 @@ class _Retry(Retry):
             raise
 
 
-class _AsyncRetry(AsyncRetry):
+class _AsyncRetry(_SentOnceCount, AsyncRetry):
     """:class:`_Retry` for asyncio clients."""
-
-    def get_retries(self) -> int:
-        return super().get_retries() if may_resend() else 0
 
     async def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
         if may_resend():
