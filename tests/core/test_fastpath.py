@@ -18,6 +18,7 @@ from redis_agent_core.errors import ConfigError
 from redis_agent_core.fastpath import (
     FALLBACK,
     AsyncFastPath,
+    AsyncLease,
     FastPath,
     Lease,
     Packed,
@@ -339,14 +340,22 @@ def test_client_side_cache_is_ineligible(redis_url: str) -> None:
 
 
 # -- asyncio leases --
-async def test_async_call_reads_replies_and_reuses_one_connection(
-    aconfig: RedisAgentConfig, key: str
-) -> None:
+async def _async_lease(
+    aconfig: RedisAgentConfig,
+) -> tuple[aredis.Redis, AsyncFastPath, AsyncLease, str]:
+    """The test's asyncio client, a fresh fast path, its lease of that client (one per
+    client) and the SHA of :data:`LUA` on the server."""
     client = aconfig.get_async_client()
     path = AsyncFastPath()
     lease = path.lease(client)
     assert lease is not None and path.lease(client) is lease
-    sha = await client.script_load(LUA)
+    return client, path, lease, await client.script_load(LUA)
+
+
+async def test_async_call_reads_replies_and_reuses_one_connection(
+    aconfig: RedisAgentConfig, key: str
+) -> None:
+    client, path, lease, sha = await _async_lease(aconfig)
     assert [await lease.call(_incr(sha, key, n)) for n in (1, 2, 3)] == [1, 3, 6]
     assert lease.count == 1 and len(lease.free) == 1
     await client.set(key, "not a number")
@@ -365,11 +374,7 @@ async def test_async_call_reads_replies_and_reuses_one_connection(
 async def test_async_meanwhile_runs_after_sending_and_a_failure_drops_the_connection(
     aconfig: RedisAgentConfig, key: str
 ) -> None:
-    client = aconfig.get_async_client()
-    path = AsyncFastPath()
-    lease = path.lease(client)
-    assert lease is not None
-    sha = await client.script_load(LUA)
+    _, path, lease, sha = await _async_lease(aconfig)
     seen: list[bytes | None] = []
     # the command is written when meanwhile runs (before the reply is awaited): another
     # client sees it applied
