@@ -81,6 +81,7 @@ def serve(redis_url: str, model_url: str, queue: bool) -> Iterator[str]:
     args = [sys.executable, "-m", "redis_agent_core.cli", "serve", "--workers", "1"]
     args += ["--port", str(port), "--redis-url", redis_url]
     args += ["--requests-per-minute", str(10**9), "--tokens-per-day", str(10**12)]
+    args += ["--ingest-user", "bench"]  # the key's user posts the documents
     if not queue:
         args.append("--no-queue")
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, cwd=os.getcwd())

@@ -135,8 +135,10 @@ class ServiceSettings:
     history ("global": anyone whose history was identical, "user": the same user with
     the same history, "session": the same session); first-turn answers are shared.
     ``auth=False`` (``serve --insecure-no-auth``) makes every caller one user.
-    ``ingest_users``: who may add documents (``serve --ingest-user``); the corpus is every
-    user's prompt context and an id names one document for all. ``None``: every user.
+    ``ingest_users``: who may add documents through ``POST /documents`` (``serve
+    --ingest-user``): the corpus is every user's prompt context and an id names one
+    document for all, so nobody may until the operator names them; ``None``: every user
+    with a key (``serve --ingest-any-user``).
     """
 
     system_prompt: str = SYSTEM_PROMPT
@@ -163,7 +165,7 @@ class ServiceSettings:
     ingest_batch: int = 2  # passages per model call (and per queued task) when ingesting
     # requests of one worker in their CPU stages at once; more wait in line (.admission)
     max_in_flight: int = 8
-    ingest_users: Sequence[str] | None = None  # kept as a sorted tuple (JSON to workers)
+    ingest_users: Sequence[str] | None = ()  # kept as a sorted tuple (JSON to workers)
 
     def __post_init__(self) -> None:
         if self.cache_share not in SHARE_POLICIES:
@@ -776,7 +778,8 @@ class AgentService:
                 403,
                 "forbidden",
                 "this user may not add documents: they are every user's prompt context, "
-                "so the operator names who may (serve --ingest-user)",
+                "so the operator names who may (serve --ingest-user USER, or "
+                "ServiceSettings(ingest_users=[...]))",
             )
         ids, items = await asyncio.to_thread(self.prepare_documents, documents)
         if user_id is not None:

@@ -11,6 +11,16 @@ from typing import Any
 __all__ = ["register"]
 
 
+def ingest_users(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """``serve``'s users who may POST /documents: the ``--ingest-user`` names (none by
+    default), or ``None`` (every user with a key) for ``--ingest-any-user``."""
+    from redis_agent_core.errors import ConfigError
+
+    if args.ingest_any_user and args.ingest_user:
+        raise ConfigError("serve: give --ingest-user USER or --ingest-any-user, not both")
+    return None if args.ingest_any_user else tuple(args.ingest_user or ())
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -19,7 +29,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from redis_agent_core.errors import ConfigError
 
     from .app import AgentService, ServiceSettings
-    from .auth import is_loopback
+    from .auth import LOCAL_USER, is_loopback
     from .llm import OpenAIChat, model_endpoint
     from .startup import LateWorker, redis_ready
     from .workers import ServeSpec, available_cores, run, torch_threads
@@ -34,6 +44,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    private = not (args.redis_url or os.environ.get(ENV_URL)) and embedded_mode() == "private"
+    ingest = ingest_users(args)
+    if ingest == () and (private or args.insecure_no_auth):
+        ingest = (LOCAL_USER,)  # a local run's one user loads its documents
     config = RedisAgentConfig.from_env(**({"url": args.redis_url} if args.redis_url else {}))
     settings = ServiceSettings(
         requests_per_minute=args.requests_per_minute,
@@ -46,9 +60,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_document_bytes=args.max_document_bytes,
         max_documents=args.max_documents,
         max_in_flight=args.max_in_flight,
-        ingest_users=args.ingest_user,
+        ingest_users=ingest,
     )
-    private = not (args.redis_url or os.environ.get(ENV_URL)) and embedded_mode() == "private"
     # Redis without search is a setting to fix (CapabilityError: one line, exit 2); Redis
     # down is not: serve starts and answers 503 until it is back
     up = redis_ready(config, "the reference service")
@@ -70,6 +83,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             print(f"  Authorization: Bearer {key}", flush=True)
         elif settings.auth:
             print("auth: on (issue API keys with `redis-agent keys create USER`)", flush=True)
+        who = "every user" if ingest is None else ", ".join(ingest) or "nobody (--ingest-user USER)"
+        print(f"may add documents: {who}", flush=True)
         worker = LateWorker(service) if settings.use_queue else None
         spec = ServeSpec(
             redis_url=url,
@@ -143,7 +158,13 @@ def register(subparsers: Any) -> None:
         "--ingest-user",
         action="append",
         metavar="USER",
-        help="may POST /documents (repeat for several; default: every user with a key)",
+        help="may POST /documents (repeat for several; default: nobody, the documents "
+        "being every user's prompt context)",
+    )
+    p.add_argument(
+        "--ingest-any-user",
+        action="store_true",
+        help="every user with a key may POST /documents (a corpus users share and trust)",
     )
     p.add_argument(
         "--no-queue",

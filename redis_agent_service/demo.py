@@ -285,7 +285,8 @@ def _report(result: DemoResult, header: str, elapsed: float, out: TextIO) -> boo
 async def _run_service(
     config: RedisAgentConfig, quiet: bool, out: TextIO, redis_label: str
 ) -> bool:
-    settings = ServiceSettings(requests_per_minute=DEMO_LIMIT_PER_MINUTE)
+    # the operator ("admin") loads the shipped documents; the scripted users only chat
+    settings = ServiceSettings(requests_per_minute=DEMO_LIMIT_PER_MINUTE, ingest_users=["admin"])
     progress = Progress(4 + len(SCRIPT), out, enabled=not quiet)
     with chat_model_from_env(max_tokens=settings.max_tokens) as (llm, endpoint):
         progress.step(f"model ready: {endpoint.model}")

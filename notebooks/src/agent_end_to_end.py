@@ -26,7 +26,8 @@ endpoint = LLMEndpoint(llm_server.base_url, "local", llm_server.model, local=Tru
 service = AgentService(
     build_chat_model(endpoint),
     config=config,
-    settings=ServiceSettings(use_queue=False, requests_per_minute=8),
+    # "ana" loads the documents; nobody else may (they are every user's prompt context)
+    settings=ServiceSettings(use_queue=False, requests_per_minute=8, ingest_users=["ana"]),
     model_name=endpoint.model,
 )
 # in-process HTTP (the requests a client would send); entered once so that every

@@ -93,7 +93,8 @@ def users(config: RedisAgentConfig) -> Users:
 
 @pytest.fixture
 def settings() -> ServiceSettings:
-    return ServiceSettings(use_queue=False)
+    # "u" and "carol" add the documents (nobody may by default: ServiceSettings.ingest_users)
+    return ServiceSettings(use_queue=False, ingest_users=["u", "carol"])
 
 
 @pytest.fixture

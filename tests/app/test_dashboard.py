@@ -46,7 +46,7 @@ def served(
     service = AgentService(
         FakeListChatModel(responses=["An answer."]),
         config=config,
-        settings=ServiceSettings(use_queue=False),
+        settings=ServiceSettings(use_queue=False, ingest_users=["viewer"]),
         embeddings=MiniLMEmbeddings(minilm),
         model_name="fake",
     )

@@ -19,6 +19,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 from redis_agent_service import workers
 from redis_agent_service.app import ServiceSettings
+from redis_agent_service.cli import ingest_users
 
 from .conftest import Users
 
@@ -66,8 +67,12 @@ def test_cli_takes_workers_and_defaults_to_the_cores() -> None:
     assert parser.parse_args(["serve", "--workers", "3"]).workers == 3
     assert parser.parse_args(["serve"]).workers is None  # resolved to the cores at start
     args = parser.parse_args(["serve", "--ingest-user", "op", "--ingest-user", "admin"])
-    assert args.ingest_user == ["op", "admin"]
-    assert parser.parse_args(["serve"]).ingest_user is None  # every user may ingest
+    assert args.ingest_user == ["op", "admin"] and ingest_users(args) == ("op", "admin")
+    # nobody may add to the shared corpus unless the operator says so
+    assert ingest_users(parser.parse_args(["serve"])) == ()
+    assert ingest_users(parser.parse_args(["serve", "--ingest-any-user"])) is None
+    with pytest.raises(ConfigError, match="not both"):
+        ingest_users(parser.parse_args(["serve", "--ingest-any-user", "--ingest-user", "op"]))
 
 
 @pytest.mark.slow

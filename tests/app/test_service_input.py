@@ -39,6 +39,7 @@ def _body(bad: str) -> bytes:
 
 
 def _service(config: RedisAgentConfig, endpoint: LLMEndpoint, **settings: Any) -> AgentService:
+    settings.setdefault("ingest_users", ["alice", "u", "m", "o"])  # the tests' writers
     return AgentService(
         build_chat_model(endpoint),
         config=config,
@@ -303,3 +304,21 @@ async def test_only_the_ingest_users_add_to_the_shared_corpus(
         assert r.status_code == 202, r.text
     with pytest.raises(ConfigError, match="ingest_users"):
         ServiceSettings(ingest_users=["a/b"])
+
+
+async def test_nobody_adds_documents_unless_the_operator_says_so(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
+) -> None:
+    # session 14: every user with a key could add to (or replace by id in) the corpus
+    # every user's model reads, unless the operator thought to pass --ingest-user
+    docs = {"documents": [{"id": "handbook", "text": "Refunds take 30 days."}]}
+    closed = AgentService(build_chat_model(dead_endpoint), config=config,
+                          settings=ServiceSettings(use_queue=False), model_name="m")  # fmt: skip
+    async with _client(closed) as client:
+        r = await client.post("/documents", json=docs, headers=users.headers("u"))
+        assert r.status_code == 403 and r.json()["error"] == "forbidden", r.text
+        assert await closed.vectors.acount() == 0
+    open_ = _service(config, dead_endpoint, use_queue=False, ingest_users=None)
+    async with _client(open_) as client:  # --ingest-any-user
+        r = await client.post("/documents", json=docs, headers=users.headers("anyone"))
+        assert r.status_code == 202, r.text

@@ -148,7 +148,7 @@ async def test_a_cached_answer_follows_the_corpus(
     config: RedisAgentConfig, aconfig: RedisAgentConfig, users: Users
 ) -> None:
     model = ContextModel()
-    settings = ServiceSettings(use_queue=False, requests_per_minute=100)
+    settings = ServiceSettings(use_queue=False, requests_per_minute=100, ingest_users=["op"])
     service = AgentService(model, config=config, settings=settings, model_name="context")
     question = "What do sea otters eat?"
 
@@ -398,7 +398,7 @@ def test_insecure_mode_refuses_a_public_bind(capsys: pytest.CaptureFixture[str])
 async def test_jobs_belong_to_their_submitter(
     config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
 ) -> None:
-    settings = ServiceSettings(use_queue=True)
+    settings = ServiceSettings(use_queue=True, ingest_users=["alice"])
     service = AgentService(
         build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
     )
