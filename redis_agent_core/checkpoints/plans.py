@@ -224,7 +224,7 @@ class CheckpointPlans:
         for rec, req in pending:
             if req is not None:
                 key, refs = req
-                attach_blobs(rec, refs, [found.get((key, f)) for _, f in refs])
+                attach_blobs(rec, key, refs, [found.get((key, f)) for _, f in refs])
         return [rec for rec, _ in pending]
 
     def _get_plan(
@@ -263,11 +263,11 @@ class CheckpointPlans:
         if record is None:
             return None
         if refs:
-            return attach_blobs(record, refs, replies[1])
+            return attach_blobs(record, blobs, refs, replies[1])
         request = self._blob_request(record, raw)
         if request is not None:
             (values,) = yield False, lambda p: p.hmget(request[0], [f for _, f in request[1]])
-            attach_blobs(record, request[1], values)
+            attach_blobs(record, request[0], request[1], values)
         return record
 
     @staticmethod

@@ -236,12 +236,30 @@ def parse_record(
 
 
 def attach_blobs(
-    record: StoredCheckpoint, refs: Sequence[tuple[str, bytes]], blobs: Sequence[Any]
+    record: StoredCheckpoint, key: str, refs: Sequence[tuple[str, bytes]], blobs: Sequence[Any]
 ) -> StoredCheckpoint:
-    """``record`` with the referenced channel values (missing blobs are left out)."""
+    """``record`` with the referenced channel values read from the value hash ``key``.
+
+    Every version a checkpoint references was stored with it or an earlier checkpoint,
+    and the value hash outlives the records (each write pushes its expiry back), so a
+    missing value means Redis lost it (evicted by a ``maxmemory-policy`` other than
+    ``noeviction``, deleted): the checkpoint without it would resume the thread from a
+    state it never had, so :class:`DataCorruptionError` is raised instead."""
+    lost = []
     for (channel, _), blob in zip(refs, blobs, strict=True):
-        if blob is not None:
+        if blob is None:
+            lost.append(channel)
+        else:
             record.values[channel] = unpack_typed(blob)
+    if lost:
+        raise DataCorruptionError(
+            f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r} "
+            f"(namespace {record.checkpoint_ns!r}) references values no longer in Redis "
+            f"(channels {sorted(lost)}, hash {key!r}): Redis evicted or deleted them, so "
+            "the thread cannot resume from this checkpoint. Run Redis with "
+            "maxmemory-policy noeviction (or a volatile-* policy and no ttl= on the saver) "
+            "so checkpoints are not evicted; delete the thread to start it over"
+        )
     return record
 
 

@@ -3,10 +3,18 @@ step cannot pretend its state was saved) and work again once Redis is back."""
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 import pytest
+from langgraph.graph import START, StateGraph
 
 from langchain_redis_agent.checkpoint import RedisSaver
-from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core import RedisAgentConfig
+from redis_agent_core.errors import (
+    DataCorruptionError,
+    RedisUnavailableError,
+    RedisWriteRefusedError,
+)
 from tests.checkpoints.test_graphs import build_graph
 from tests.faults import FaultyRedis
 
@@ -44,3 +52,32 @@ async def test_full_memory_refuses_the_write_with_a_clear_error(
     )
     assert out["__interrupt__"]
     await cfg.aclose()
+
+
+class Counter(TypedDict):
+    total: int
+
+
+async def test_values_evicted_behind_a_thread_raise_rather_than_restart_it(
+    config: RedisAgentConfig,
+) -> None:
+    """A maxmemory policy that evicts (allkeys-lru, ...) removes whole keys; here the
+    thread's value hash, deleted as eviction would. The checkpoint still names the values:
+    reading it raised nothing and the next run counted from 0 again, silently."""
+    builder = StateGraph(Counter)
+    builder.add_node("add", lambda s: {"total": s.get("total", 0) + 1})
+    builder.add_edge(START, "add")
+    saver = RedisSaver(config)
+    graph = builder.compile(checkpointer=saver)
+    thread: Any = {"configurable": {"thread_id": "ev"}}
+    graph.invoke({"total": 0}, thread)
+    assert graph.invoke({}, thread)["total"] == 2
+    config.get_client().delete(config.keys.checkpoint_blobs("ev", ""))
+    with pytest.raises(DataCorruptionError, match="noeviction"):
+        graph.invoke({}, thread)
+    with pytest.raises(DataCorruptionError, match="'total'"):
+        await saver.aget_tuple(thread)
+    with pytest.raises(DataCorruptionError, match="evicted or deleted"):
+        list(saver.list(thread))
+    saver.delete_thread("ev")  # the documented way out: start the thread over
+    assert graph.invoke({}, thread)["total"] == 1
