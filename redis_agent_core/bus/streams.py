@@ -242,8 +242,17 @@ class TopicConsumer:
         self._group_ready = True
 
     def claim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
-        """Take over messages pending longer than ``min_idle`` s (default ``claim_idle``)."""
+        """Take over messages pending longer than ``min_idle`` s (default ``claim_idle``).
+        A lost group is recreated (as by :meth:`read`): it holds nothing to claim."""
         idle = self._claim_args(min_idle, count)
+        try:
+            return self._claim(idle, count)
+        except REPLY as exc:
+            self._group_lost(exc)
+        self.ensure_group()
+        return []
+
+    def _claim(self, idle: float | None, count: int) -> list[Envelope]:
         self.ensure_group()
         if idle is None:
             return []
@@ -368,6 +377,14 @@ class TopicConsumer:
     async def aclaim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
         """Async :meth:`claim`."""
         idle = self._claim_args(min_idle, count)
+        try:
+            return await self._aclaim(idle, count)
+        except REPLY as exc:
+            self._group_lost(exc)
+        await self.aensure_group()
+        return []
+
+    async def _aclaim(self, idle: float | None, count: int) -> list[Envelope]:
         await self.aensure_group()
         if idle is None:
             return []

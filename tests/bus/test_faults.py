@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from redis_agent_core.bus import AgentBus
+from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from tests.faults import FaultyRedis
 
@@ -132,3 +133,26 @@ def test_a_durable_consumer_loses_nothing_when_its_connection_drops(
     bus.publish("jobs", {"n": 1}, durable=True)
     assert [m.payload for m in consumer.read()] == [{"n": 1}]
     config.close()
+
+
+async def test_claim_recreates_a_group_deleted_behind_the_consumer(
+    config: RedisAgentConfig,
+) -> None:
+    """XGROUP DESTROY (an operator, a cleanup script) while the stream stays: claim()
+    raised redis-py's own ResponseError (NOGROUP) on every call until a read() came by;
+    a process that only reaps stale messages never recovered."""
+    bus = AgentBus(config)
+    consumer = bus.consumer("jobs", "g", claim_idle=None)
+    bus.publish("jobs", {"n": 0}, durable=True)
+    consumer.ack(*consumer.read())
+    admin = config.get_client()
+    admin.xgroup_destroy(consumer.key, "g")
+    assert consumer.claim(min_idle=0) == []  # a new group holds nothing pending
+    assert admin.xinfo_groups(consumer.key)[0]["name"] in ("g", b"g")  # and it exists again
+    bus.publish("jobs", {"n": 1}, durable=True)
+    # recreated at start="0": the retained messages come again (at-least-once)
+    assert [m.payload for m in consumer.read()] == [{"n": 0}, {"n": 1}]
+    admin.xgroup_destroy(consumer.key, "g")
+    assert await consumer.aclaim(min_idle=0) == []
+    assert len(await consumer.aread()) == 2
+    await config.aclose()
