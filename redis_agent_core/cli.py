@@ -17,13 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .capabilities import get_capabilities
 from .config import ENV_URL, RedisAgentConfig
 from .embedded import SharedServer, embedded_mode
 from .errors import ConfigError, RedisAgentError
-from .redis_errors import describe_url, translate_errors
+from .redis_errors import REPLY, describe_url, translate_errors
 from .server import EmbeddedRedis
 
 if TYPE_CHECKING:  # the cache modules load numpy: imported by the commands that use them
@@ -96,6 +96,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     width = max(len(name) for name, _ in caps.table())
     for name, value in caps.table():
         print(f"  {name.ljust(width)}  {value}")
+    _print_memory_policy(config)
     if not caps.search or not caps.json:
         missing = [n for n, ok in (("search", caps.search), ("json", caps.json)) if not ok]
         print(
@@ -109,6 +110,37 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     _print_timeout_policy(config)
     _print_tunings(config)
     return 0
+
+
+def _memory_policy(client: Any) -> tuple[str | None, int | None]:
+    """(``maxmemory-policy``, ``maxmemory`` in bytes) of the server, ``None`` where it
+    will not say (CONFIG refused: a managed service, an ACL user)."""
+    out: dict[str, str] = {}
+    for name in ("maxmemory-policy", "maxmemory"):
+        try:
+            reply = client.config_get(name)
+        except REPLY:
+            continue
+        value = reply.get(name, reply.get(name.encode()))
+        if value is not None:
+            out[name] = value.decode() if isinstance(value, bytes) else str(value)
+    limit = out.get("maxmemory")
+    return out.get("maxmemory-policy"), int(limit) if limit is not None else None
+
+
+def _print_memory_policy(config: RedisAgentConfig) -> None:
+    """What a full server does to each role (docs/operations.md, Memory)."""
+    policy, limit = _memory_policy(config.get_client())
+    shown = "unknown" if limit is None else (f"{limit} bytes" if limit else "0 (no limit)")
+    print(f"memory: maxmemory {shown}, maxmemory-policy {policy or 'unknown'}")
+    if policy is not None and policy != "noeviction":
+        print(
+            f"WARNING: maxmemory-policy {policy} evicts keys without telling any client: "
+            "rate limits would admit calls past their limits, and checkpoints, history, bus "
+            "messages and workflow runs would be lost. Use noeviction (CONFIG SET "
+            "maxmemory-policy noeviction) unless this server holds caches only.",
+            file=sys.stderr,
+        )
 
 
 def _print_timeout_policy(config: RedisAgentConfig) -> None:

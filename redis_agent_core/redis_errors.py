@@ -361,9 +361,10 @@ def map_redis_error(
     if isinstance(exc, redis.exceptions.OutOfMemoryError):
         return RedisWriteRefusedError(
             f"{action} failed: {where} refused the write because it reached maxmemory "
-            f"with maxmemory-policy noeviction ({exc}). Raise maxmemory, set an eviction "
-            "policy (e.g. CONFIG SET maxmemory-policy allkeys-lru) or delete data; reads "
-            "keep working meanwhile.",
+            f"with maxmemory-policy noeviction ({exc}). Raise maxmemory or delete data; "
+            "reads keep working meanwhile. Keep noeviction unless this server holds caches "
+            "only: a policy that evicts would silently drop rate-limit counts, checkpoints, "
+            "history and bus messages (docs/operations.md, Memory).",
             cause="oom",
         )
     if isinstance(exc, redis.exceptions.ReadOnlyError):

@@ -41,8 +41,9 @@ REDIS_DOWN_DETAIL = (
 )
 # what the operator must fix when Redis answers but refuses writes (the address stays out)
 REFUSED_DETAIL = {
-    "oom": "Redis refused the write: it reached maxmemory with noeviction. Raise maxmemory, "
-    "set an eviction policy or delete data; reads keep working meanwhile.",
+    "oom": "Redis refused the write: it reached maxmemory with noeviction. Raise maxmemory "
+    "or delete data; reads keep working meanwhile (an eviction policy would silently drop "
+    "rate-limit counts and history).",
     "readonly": "Redis refused the write: it is a read-only replica. Point REDIS_URL at the "
     "primary (or promote this server).",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from redis_agent_core.cli import main
 from redis_agent_core.errors import RedisWriteRefusedError
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit
 from tests.faults import FaultyRedis
@@ -43,4 +44,28 @@ async def test_refused_write_fail_closed_raises_typed(
     with pytest.raises(RedisWriteRefusedError):
         await limiter.atry_acquire(user="u")
     await config.aclose()
+    config.close()
+
+
+def test_an_evicting_memory_policy_is_warned_of_never_advised(
+    faulty_redis: FaultyRedis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A policy that evicts deletes the limiter's counts (they carry a TTL, so volatile-*
+    policies take them first) and it admits past its limit with no error. Nothing in a
+    call can see that, so doctor names the policy, and the full server's refusal no
+    longer tells the operator to switch to allkeys-lru (which it used to)."""
+    config = faulty_redis.config()
+    limiter = RateLimiter([RequestLimit(1, 3600)], config=config, on_unavailable="fail_closed")
+    faulty_redis.fill_memory()
+    with pytest.raises(RedisWriteRefusedError, match="Keep noeviction") as refused:
+        limiter.try_acquire(user="u")
+    assert "allkeys-lru" not in str(refused.value)
+    faulty_redis.free_memory()
+    assert main(["doctor", "--url", faulty_redis.url]) == 0
+    captured = capsys.readouterr()
+    assert "memory: maxmemory 0 (no limit), maxmemory-policy noeviction" in captured.out
+    assert "evicts keys" not in captured.err
+    config.get_client().config_set("maxmemory-policy", "volatile-ttl")
+    assert main(["doctor", "--url", faulty_redis.url]) == 0
+    assert "rate limits would admit calls past their limits" in capsys.readouterr().err
     config.close()
