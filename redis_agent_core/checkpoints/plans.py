@@ -355,12 +355,16 @@ class CheckpointPlans:
         for ns, cid in latest.items():
             pipe.hget(self.keys.checkpoint(thread, ns, cid), F_REFS)
             pipe.hkeys(self.keys.checkpoint_blobs(thread, ns))
+        # the index again: a checkpoint put since the first read references values the
+        # latest seen then does not
+        pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
 
     def _queue_prune_writes(
         self,
         pipe: Any,
         thread: str,
         latest: Mapping[str, str],
+        members: Sequence[bytes],
         drop_members: Sequence[bytes],
         drop_keys: Sequence[str],
         replies: Sequence[Any],
@@ -368,6 +372,8 @@ class CheckpointPlans:
         if drop_keys:
             pipe.execute_command("UNLINK", *drop_keys)
             pipe.zrem(self.keys.checkpoint_index(thread), *drop_members)
+        if list(replies[-1]) != list(members):
+            return  # a put came in between: its values stay (a later prune drops the stale)
         for i, ns in enumerate(latest):
             refs, fields = replies[2 * i], replies[2 * i + 1]
             kept = {field for _, field in parse_refs(refs)}
@@ -453,7 +459,9 @@ class CheckpointPlans:
         replies = yield False, lambda p: self._queue_prune_reads(p, thread, latest)
         yield (
             True,
-            lambda p: self._queue_prune_writes(p, thread, latest, drop_members, drop_keys, replies),
+            lambda p: self._queue_prune_writes(
+                p, thread, latest, members, drop_members, drop_keys, replies
+            ),
         )
 
     def delete_checkpoints_plan(self, checkpoints: Sequence[StoredCheckpoint]) -> Plan[int]:

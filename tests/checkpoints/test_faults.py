@@ -3,6 +3,7 @@ step cannot pretend its state was saved) and work again once Redis is back."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, TypedDict
 
 import pytest
@@ -10,11 +11,13 @@ from langgraph.graph import START, StateGraph
 
 from langchain_redis_agent.checkpoint import RedisSaver
 from redis_agent_core import RedisAgentConfig
+from redis_agent_core.checkpoints import CheckpointStore
 from redis_agent_core.errors import (
     DataCorruptionError,
     RedisUnavailableError,
     RedisWriteRefusedError,
 )
+from redis_agent_core.plans import raw_replies
 from tests.checkpoints.test_graphs import build_graph
 from tests.faults import FaultyRedis
 
@@ -81,3 +84,37 @@ async def test_values_evicted_behind_a_thread_raise_rather_than_restart_it(
         list(saver.list(thread))
     saver.delete_thread("ev")  # the documented way out: start the thread over
     assert graph.invoke({}, thread)["total"] == 1
+
+
+def test_prune_keeps_the_values_of_a_checkpoint_put_while_it_ran(
+    config: RedisAgentConfig,
+) -> None:
+    """prune(keep_latest) reads the index, then the latest's references and the value
+    hash, then deletes what nothing it saw references. A run landing between the first
+    two reads lost its values: the thread read back empty ({} instead of total 2)."""
+    builder = StateGraph(Counter)
+    builder.add_node("add", lambda s: {"total": s.get("total", 0) + 1})
+    builder.add_edge(START, "add")
+    graph = builder.compile(checkpointer=RedisSaver(config))
+    thread: Any = {"configurable": {"thread_id": "pr"}}
+    graph.invoke({"total": 0}, thread)
+    plan = CheckpointStore(config).prune_plan("pr", keep_latest=True)
+    client = config.get_client()
+
+    def run(step: Any) -> Any:
+        transaction, queue = step
+        with client.pipeline(transaction=transaction) as pipe:
+            queue(pipe if transaction else raw_replies(pipe))
+            return pipe.execute()
+
+    replies = run(next(plan))  # the index
+    graph.invoke({}, thread)  # another process runs the thread meanwhile
+    with contextlib.suppress(StopIteration):
+        step = plan.send(replies)
+        while True:
+            step = plan.send(run(step))
+    assert graph.get_state(thread).values == {"total": 2}
+    RedisSaver(config).prune(["pr"])  # unhurried, it drops the older checkpoints
+    assert [t.checkpoint["channel_values"] for t in RedisSaver(config).list(thread)] == [
+        {"total": 2}
+    ]
