@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..config import RedisAgentConfig, get_default_config
+from ..errors import DataCorruptionError
 from ..keys import escape_part
 from ..kvstore import check_positive_ttl
 from ..plans import Plan, Step
@@ -243,6 +244,8 @@ class CheckpointPlans:
 
             ids, (head_id, head_refs) = yield False, latest
             if not ids:
+                if head_id is not None:  # a head with no index: deleted, or the index lost
+                    yield from self._check_index(thread, ns, head_id.decode())
                 return None
             checkpoint_id = split_member(ids[0])[1]
             if head_id is not None and head_id.decode() == checkpoint_id:
@@ -269,6 +272,20 @@ class CheckpointPlans:
             (values,) = yield False, lambda p: p.hmget(request[0], [f for _, f in request[1]])
             attach_blobs(record, request[0], request[1], values)
         return record
+
+    def _check_index(self, thread: str, ns: str, head_id: str) -> Plan[None]:
+        """Raise if the checkpoint the head names exists while the index lists none: the
+        index was evicted or deleted, and reading on would start the thread over."""
+        key = self.record_key(thread, ns, head_id)
+        (found,) = yield False, lambda p: p.exists(key)
+        if found:
+            raise DataCorruptionError(
+                f"the checkpoint index of thread {thread!r} (namespace {ns!r}) is gone while "
+                f"its latest checkpoint {head_id!r} is still stored: Redis evicted or deleted "
+                f"{self.keys.checkpoint_index(thread)!r}, so the thread cannot resume. Run "
+                "Redis with maxmemory-policy noeviction (or a volatile-* policy and no ttl= "
+                "on the saver); delete the thread to start it over"
+            )
 
     @staticmethod
     def _validate(thread_id: object, checkpoint_ns: str) -> str:

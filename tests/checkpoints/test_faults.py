@@ -61,12 +61,14 @@ class Counter(TypedDict):
     total: int
 
 
-async def test_values_evicted_behind_a_thread_raise_rather_than_restart_it(
-    config: RedisAgentConfig,
+@pytest.mark.parametrize("lost", ["values", "index"])
+async def test_keys_evicted_behind_a_thread_raise_rather_than_restart_it(
+    config: RedisAgentConfig, lost: str
 ) -> None:
     """A maxmemory policy that evicts (allkeys-lru, ...) removes whole keys; here the
-    thread's value hash, deleted as eviction would. The checkpoint still names the values:
-    reading it raised nothing and the next run counted from 0 again, silently."""
+    thread's value hash or its index, deleted as eviction would. The checkpoint still
+    names the values (the head the latest id): reading it raised nothing and the next run
+    counted from 0 again, silently."""
     builder = StateGraph(Counter)
     builder.add_node("add", lambda s: {"total": s.get("total", 0) + 1})
     builder.add_edge(START, "add")
@@ -75,13 +77,16 @@ async def test_values_evicted_behind_a_thread_raise_rather_than_restart_it(
     thread: Any = {"configurable": {"thread_id": "ev"}}
     graph.invoke({"total": 0}, thread)
     assert graph.invoke({}, thread)["total"] == 2
-    config.get_client().delete(config.keys.checkpoint_blobs("ev", ""))
+    keys = config.keys
+    evicted = keys.checkpoint_blobs("ev", "") if lost == "values" else keys.checkpoint_index("ev")
+    config.get_client().delete(evicted)
     with pytest.raises(DataCorruptionError, match="noeviction"):
         graph.invoke({}, thread)
-    with pytest.raises(DataCorruptionError, match="'total'"):
+    with pytest.raises(DataCorruptionError, match="'total'" if lost == "values" else "index"):
         await saver.aget_tuple(thread)
-    with pytest.raises(DataCorruptionError, match="evicted or deleted"):
-        list(saver.list(thread))
+    if lost == "values":
+        with pytest.raises(DataCorruptionError, match="evicted or deleted"):
+            list(saver.list(thread))
     saver.delete_thread("ev")  # the documented way out: start the thread over
     assert graph.invoke({}, thread)["total"] == 1
 
