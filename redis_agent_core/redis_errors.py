@@ -51,6 +51,7 @@ from .errors import (
     RedisPermissionError,
     RedisUnavailableError,
     RedisWriteRefusedError,
+    SchemaMismatchError,
     SearchTimeoutError,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "RETRIED",
     "TRANSIENT",
     "UNAVAILABLE",
+    "KeyTypeError",
     "RedisWriteRefusedError",
     "ServerBusyError",
     "describe_url",
@@ -195,6 +197,35 @@ _BUSY = cast(
     "type[redis.exceptions.ResponseError]",
     BaseParser.EXCEPTION_CLASSES.setdefault("BUSY", ServerBusyError),
 )
+_WRONGTYPE_FIX = (
+    " (a key under the pack's namespace holds another type of value: something else "
+    "writes there; give this application a namespace of its own, RedisAgentConfig("
+    "namespace=...) or REDIS_AGENT_NAMESPACE, or delete that key)"
+)
+
+
+class KeyTypeError(redis.exceptions.ResponseError, SchemaMismatchError):
+    """``WRONGTYPE``: a key the pack uses holds a value of another type (another
+    application writing under the same namespace, a key set by hand).
+
+    Registered with redis-py's reply parser as :class:`ServerBusyError` is, so every role
+    raises it (scripts, pipelines and the fast paths alike): a
+    :class:`~redis_agent_core.errors.SchemaMismatchError` naming the fix, and still the
+    ``ResponseError`` with the server's text that code written for redis-py expects.
+    Never degraded to a miss or an admission: it is a deployment mistake, not an outage.
+    """
+
+    def __init__(self, message: str = "", *args: Any, **kwargs: Any) -> None:
+        # the parser strips the code; put it back, and the fix (once: unpickling
+        # passes the full text)
+        text = message if message.startswith("WRONGTYPE") else f"WRONGTYPE {message}"
+        if _WRONGTYPE_FIX not in text:
+            text += _WRONGTYPE_FIX
+        super().__init__(text, *args, **kwargs)
+
+
+BaseParser.EXCEPTION_CLASSES.setdefault("WRONGTYPE", KeyTypeError)
+
 #: The server is up but cannot serve now: BUSY (a long script), TRYAGAIN (a multi-key
 #: command during resharding), CLUSTERDOWN / MASTERDOWN (a cluster without all its slots,
 #: a replica cut off from its primary with replica-serve-stale-data no), and what the
