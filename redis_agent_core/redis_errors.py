@@ -197,10 +197,11 @@ _BUSY = cast(
     "type[redis.exceptions.ResponseError]",
     BaseParser.EXCEPTION_CLASSES.setdefault("BUSY", ServerBusyError),
 )
+# (the parser is redis-py's, shared by the application's own clients: hence "if")
 _WRONGTYPE_FIX = (
-    " (a key under the pack's namespace holds another type of value: something else "
-    "writes there; give this application a namespace of its own, RedisAgentConfig("
-    "namespace=...) or REDIS_AGENT_NAMESPACE, or delete that key)"
+    " (redis-agent-pack: if the key is under the pack's namespace, something else writes "
+    "there; give this application a namespace of its own, RedisAgentConfig(namespace=...) "
+    "or REDIS_AGENT_NAMESPACE, or delete that key)"
 )
 
 
