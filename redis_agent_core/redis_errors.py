@@ -20,6 +20,8 @@ A cluster node reached by a plain client (:data:`MISROUTED`: MOVED, ASK, CROSSSL
 configuration mistake too: :class:`~redis_agent_core.errors.ConfigError` naming the fix.
 On a cluster client, keys of one call in several slots (:data:`CROSS_SLOT`) are a bug in
 the key layout: :class:`~redis_agent_core.errors.CrossSlotError`, raised by every role.
+A key holding another type of value (``WRONGTYPE``) is one more: :class:`KeyTypeError`,
+a ``SchemaMismatchError`` naming the fix, raised by every role.
 
 A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 (``ON_TIMEOUT FAIL``: an error; ``RETURN``: partial results with a RESP3 warning) ->
