@@ -35,7 +35,7 @@ from .commands import (
     list_command,
 )
 from .executor import Flow, arun, run
-from .replies import indexing_done, pairs, text
+from .replies import indexing_done, indexing_failures, pairs, text
 
 __all__ = [
     "IndexLifecycle",
@@ -379,6 +379,21 @@ class IndexLifecycle:
         if self.indexing:
             await self._await_indexed()
 
+    def _indexed(self, info: Any) -> None:
+        """An index done scanning the documents that predate it: usable unless some of
+        them did not fit its schema (then ``indexing`` stays set: every query raises)."""
+        failed, error, key = indexing_failures(info)
+        if failed:
+            raise SchemaMismatchError(
+                f"{self.what}: its index {self.name} was created over {failed} documents "
+                f"already in Redis that do not fit its schema (last: {key!r}: {error}), "
+                "e.g. vectors of other dims written before: its searches would silently miss "
+                "them. Drop this index keeping its documents (drop(delete_documents=False)) "
+                "and create it again with the settings that wrote them (dims=, the "
+                "embedder), or delete those documents."
+            )
+        self.indexing = False
+
     def _wait_indexed(self) -> None:
         deadline = time.monotonic() + REBUILD_WAIT
         execute = self.config.get_client().execute_command
@@ -387,7 +402,7 @@ class IndexLifecycle:
                 if time.monotonic() >= deadline:
                     raise self._rebuilding(info)
                 time.sleep(0.05)
-        self.indexing = False
+        self._indexed(info)
 
     async def _await_indexed(self) -> None:
         deadline = time.monotonic() + REBUILD_WAIT
@@ -397,7 +412,7 @@ class IndexLifecycle:
                 if time.monotonic() >= deadline:
                     raise self._rebuilding(info)
                 await asyncio.sleep(0.05)
-        self.indexing = False
+        self._indexed(info)
 
     def _gone_again(self, exc: BaseException) -> RedisUnavailableError:
         return RedisUnavailableError(

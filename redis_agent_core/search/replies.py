@@ -155,6 +155,20 @@ def indexing_done(info: Any) -> bool:
     )
 
 
+def indexing_failures(info: Any) -> tuple[int, str, str]:
+    """(keys under the prefix the index could not index, the last error, its key) from
+    an ``FT.INFO`` reply: documents of another schema (vectors of another size, a field
+    of another type) that no search can find."""
+    data = pairs(info)
+    errors = pairs(data.get("Index Errors") or ())
+    count = int(float(text(data.get("hash_indexing_failures", 0))))
+    return (
+        count,
+        text(errors.get("last indexing error", "")),
+        text(errors.get("last indexing error key", "")),
+    )
+
+
 def describe_info(info: Any) -> dict[str, Any]:
     """Storage, prefixes, fields (type, identifier or JSON path, vector params), the
     number of documents and the stop-word list (``None``: the server's default) from an

@@ -20,6 +20,7 @@ from redis_agent_core.errors import (
     RedisAgentError,
     RedisUnavailableError,
     RedisWriteRefusedError,
+    SchemaMismatchError,
 )
 from redis_agent_core.search import lifecycle
 from redis_agent_core.vectors import VectorIndex
@@ -217,5 +218,28 @@ async def test_add_refused_part_way_is_a_refused_write(
         assert body["error"] == "redis_write_refused"
         faulty_redis.free_memory()
         faulty_redis.make_primary()
+    await config.aclose()
+    config.close()
+
+
+async def test_a_dropped_index_reopened_with_other_dims_raises_rather_than_find_nothing(
+    faulty_redis: FaultyRedis,
+) -> None:
+    """The index dropped behind the app (documents kept), then opened with other dims
+    (a new embedder, no model on record): the read created the index over documents it
+    cannot take, and every search answered [] with 2 documents in Redis."""
+    config = faulty_redis.config()
+    x = np.array([1.0, 0.0])
+    VectorIndex("docs", config=config, dims=2).add(["a", "b"], vectors=np.array([x, x]))
+    _drop_indexes(faulty_redis)
+    wider = VectorIndex("docs", config=config, dims=3)
+    with pytest.raises(SchemaMismatchError, match=r"2 documents .*\(dims="):
+        wider.search(np.ones(3), k=1)
+    with pytest.raises(SchemaMismatchError, match="do not fit its schema"):
+        await wider.acount()  # every query, until fixed
+    wider.drop(delete_documents=False)  # created again as they were written, it answers
+    narrow = VectorIndex("docs", config=config, dims=2)
+    narrow.create()
+    assert sorted(_eventually(lambda: narrow.search(x, k=2))) == ["a", "b"]
     await config.aclose()
     config.close()
