@@ -45,6 +45,9 @@ exchange and speaker rules written: a dev set since; never trained on), and
 guards_traps11.jsonl (421, written the same way, committed on 2026-12-05 at 14:16 UTC
 after the exchange, speaker and moved-negation rules, scored once untouched at
 18:30 UTC: 0.972 / 0.746, 4 wrong of 145; never looked at pair by pair, never tuned or trained
+on), and guards_traps12.jsonl (428, written the same way by a helper who read no guard code nor
+pair set, committed on 2026-12-06 at 02:43 UTC, a third long prompts; scored once untouched at
+02:43 UTC: 0.908 / 0.601, 9 wrong of 98; never looked at pair by pair, never tuned or trained
 on). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
@@ -102,6 +105,7 @@ SETS = {
     "traps9": DATA / "guards_traps9.jsonl",
     "traps10": DATA / "guards_traps10.jsonl",
     "traps11": DATA / "guards_traps11.jsonl",
+    "traps12": DATA / "guards_traps12.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -180,7 +184,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     ]
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
-                   "traps7", "traps8", "traps9", "traps10", "traps11"):  # fmt: skip
+                   "traps7", "traps8", "traps9", "traps10", "traps11", "traps12"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -622,6 +626,7 @@ def main(full: bool) -> str:
         "traps9",
         "traps10",
         "traps11",
+        "traps12",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
