@@ -1291,3 +1291,49 @@ def test_the_speaker_doing_or_undergoing_it_is_another_question(a: str, b: str) 
 )
 def test_the_speaker_in_the_same_role_passes(a: str, b: str) -> None:
     assert rejects(ArgumentGuard(), a, b) is None
+
+
+# --- session 14: labels, "only", several words swapped in place ---------------------------
+# (written after guards_traps12 showed each gap; none of these pairs is from a pair set)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a capital A inside a sentence is a label, not the article: it trades places...
+        ("Why is bond A riskier than bond B?", "Why is bond B riskier than bond A?"),
+        (
+            "Machine A sends packets to machine B: what latency?",
+            "Machine B sends packets to machine A: what latency?",
+        ),
+        # ...and names something other than label B or C
+        ("Does hepatitis A vaccine need a booster?", "Does hepatitis B vaccine need a booster?"),
+        ("What is blood type A compatible with?", "What is blood type O compatible with?"),
+        # an "only" phrase narrows what is asked for, wherever it stands
+        ("List the open tickets, only the ones tagged as billing issues", "List the open tickets"),
+        ("Total revenue per quarter, counting only refunded orders", "Total revenue per quarter"),
+        # several words swapped in place, all else word for word: each swap is a change
+        (
+            "How long should I boil an egg for a runny yolk?",
+            "How long should I poach an egg for a firm yolk?",
+        ),
+    ],
+)
+def test_labels_only_phrases_and_swaps_in_place_are_another_question(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is not None
+    assert Verifier().verify(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How To Write A Cover Letter", "how to write a cover letter"),  # title case: the article
+        ("Is plan A or plan B cheaper?", "Is plan B or plan A cheaper?"),  # "or": a symmetric pair
+        ("Does Vitamin A help eyesight?", "does vitamin A help eyesight"),
+        ("What are the signs of low iron?", "What are the symptoms of iron deficiency?"),
+        ("I only have ten minutes, what can I cook?", "What can I cook in ten minutes?"),
+    ],
+)
+def test_labels_only_phrases_and_rewordings_still_hit(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is None
+    assert Verifier().verify(b, a) is None

@@ -294,6 +294,8 @@ def _entity(word: str, initial: bool, shouting: bool) -> str:
     has_digit = not word.isalpha() and not word.isdigit() and _ALPHA_DIGIT.search(word) is not None
     inner_upper = not shouting and word[1:] != word[1:].lower()
     capital = word[0].isupper() and not initial and not shouting
+    if capital and word == "A":
+        return word  # a label ("vitamin A"), the word _labels keeps
     if has_digit or inner_upper or (capital and key not in lex.STOPWORDS):
         return key
     return ""
@@ -495,14 +497,15 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # parts a text has (a typical entry's was 160-260 B in form 2, most of it the word list
 # again and empty lists; each stored byte is kept per entry). 4: quotes keep their blanks.
 # 5: ranges and arrows ("main..feature", "a -> b") are flows. Older forms are parsed.
-_FORMAT = 5
-_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[5]" or "[5,...")
+# 6: a capital A inside a sentence is a label ("plan A"), a word and an entity.
+_FORMAT = 6
+_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[6]" or "[6,...")
 _MARK_TEXT = _MARK.decode()
 
 
 def encode(f: Features) -> list:
     """The features as plain JSON values, to store with a cache entry (no pickle):
-    ``[5, part, value, part, value...]`` for the parts that are not empty. The words,
+    ``[6, part, value, part, value...]`` for the parts that are not empty. The words,
     stems and vocabulary are found again from the text when read (a regex and set
     operations in C: no dearer than loading them)."""
     out: list[Any] = [_FORMAT]
@@ -615,6 +618,23 @@ _CUES = (
 )
 
 
+# "plan A", "vitamin A", "from point A": a capital A after a lower-case word and not before
+# a capitalised one (title case) is a label, not the article; lower-cased it would vanish
+# among the function words, and "plan A" / "plan B" would read as "plan" / "plan B".
+_LABEL_A = re.compile(r"(?<=[a-z] )A(?![\w'-])(?!\s+[A-Z])")
+
+
+def _labels(content: str, lower: str) -> str:
+    """``lower`` with each label A of ``content`` kept as a capital (a word of its own)."""
+    at = [m.start() for m in _LABEL_A.finditer(content)]
+    if not at:
+        return lower
+    chars = list(lower)
+    for i in at:
+        chars[i] = "A"
+    return "".join(chars)
+
+
 class _Words(NamedTuple):
     content: str  # the text without role prefixes
     lower: str
@@ -634,6 +654,8 @@ def _words(text: str) -> _Words:
         text = text.translate(_APOSTROPHES)
     content = _ROLE.sub("", text) if ":" in text else text
     lower = content.lower()
+    if " A" in content and len(lower) == len(content):
+        lower = _labels(content, lower)
     bare = _POSSESSIVE.sub("", lower) if "'s" in lower else lower
     words = tuple(_WORD.findall(bare))
     # Set operations and C-level maps instead of a Python loop per word: a 100-word

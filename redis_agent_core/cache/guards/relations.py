@@ -726,6 +726,32 @@ class SubstitutionGuard:
                     return f"different item ({w!r} vs {w2!r})"
         if one_each:
             return _slot_swap(q, c, only_q[0], only_c[0])
+        return self._each_swap(q, c)
+
+    def _each_swap(self, q: Features, c: Features) -> str | None:
+        """Two or three words swapped in place, all else equal word for word ("an egg
+        allergy, which egg replacer" / "a dairy allergy, which milk replacer"): each swap
+        is judged alone, as the one change between two texts, by :meth:`check`."""
+        if len(q.words) != len(c.words):
+            return None
+        at = [
+            k
+            for k, (w, w2) in enumerate(zip(q.words, c.words, strict=True))
+            if w != w2 and _SAME_NEIGHBOUR.get(w, w) != _SAME_NEIGHBOUR.get(w2, w2)
+        ]
+        if not 2 <= len(at) <= 3 or any(
+            q.words[k] in FUNCTION_WORDS
+            or c.words[k] in FUNCTION_WORDS
+            or q.seq[k] in c.stems  # a word moved, not swapped: "signs of low iron" /
+            or c.seq[k] in q.stems  # "symptoms of iron deficiency"
+            for k in at
+        ):
+            return None
+        other = " ".join(c.words)
+        for k in at:
+            reason = self.check(" ".join((*c.words[:k], q.words[k], *c.words[k + 1 :])), other)
+            if reason is not None:
+                return reason
         return None
 
 
@@ -1010,7 +1036,7 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
 
 # Words that open a qualifying phrase: a place, platform, time, audience or condition
 # ("in Texas", "on Android", "in winter", "for part-time staff", "after it has shipped").
-_QUALIFYING = frozenset("in on for during after before when while if at under".split())
+_QUALIFYING = frozenset("in on for during after before when while if at under only".split())
 # Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
 _IDIOMS = frozenset("advance general particular short practice fact all least most first".split())
 
