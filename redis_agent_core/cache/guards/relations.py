@@ -8,6 +8,7 @@ only), so a lookup costs a few set operations plus a dictionary probe per differ
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -747,9 +748,15 @@ class SubstitutionGuard:
             for k in at
         ):
             return None
-        other = " ".join(c.words)
         for k in at:
-            reason = self.check(" ".join((*c.words[:k], q.words[k], *c.words[k + 1 :])), other)
+            # the swap in the words around it, the other swaps left out (a word swapped
+            # twice, "egg ... egg" / "dairy ... milk", would otherwise be on both sides)
+            around = [
+                i for i in range(max(0, k - 3), min(len(q.words), k + 4)) if i == k or i not in at
+            ]
+            reason = self.check(
+                " ".join(q.words[i] for i in around), " ".join(c.words[i] for i in around)
+            )
             if reason is not None:
                 return reason
         return None
@@ -1036,6 +1043,8 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
 
 # Words that open a qualifying phrase: a place, platform, time, audience or condition
 # ("in Texas", "on Android", "in winter", "for part-time staff", "after it has shipped").
+# After "only" these say what the asker needs or has, not what the question is restricted to.
+_ONLY_WANTS = frozenset("need needs want wants have has had know care mean wish ask got".split())
 _QUALIFYING = frozenset("in on for during after before when while if at under only".split())
 # Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
 _IDIOMS = frozenset("advance general particular short practice fact all least most first".split())
@@ -1052,6 +1061,10 @@ def _phrases(f: Features, other: Features, extra: set[int]) -> list[tuple[str, l
         if i and (words[i - 1], words[i]) in slots:
             continue  # "age in the UK" / "age in the US": a swap in one slot, not an addition
         content = [k for k in range(i + 1, end) if words[k] not in FUNCTION_WORDS]
+        if words[i] == "only":  # "only X" is the words it restricts to: up to a shared one
+            if words[i + 1 : i + 2] and words[i + 1] in _ONLY_WANTS:
+                continue  # "I only need the name": what the asker wants, not a restriction
+            content = list(itertools.takewhile(extra.__contains__, content))
         if any(words[k][0].isdigit() or words[k] in NUMBER_WORDS for k in content):
             continue  # "at seven this evening" / "at 7pm": the number guard compares those
         new = [k for k in content if k in extra]
