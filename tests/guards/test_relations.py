@@ -1337,3 +1337,32 @@ def test_labels_only_phrases_and_swaps_in_place_are_another_question(a: str, b: 
 def test_labels_only_phrases_and_rewordings_still_hit(a: str, b: str) -> None:
     assert Verifier().verify(a, b) is None
     assert Verifier().verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I delete a Slack channel?", "How do I recover a deleted Slack channel?"),
+        (
+            "How can I archive old emails in Outlook?",
+            "How can I unarchive archived emails in Outlook?",
+        ),
+        ("Steps to suspend a user account", "Steps to reinstate a suspended user account"),
+    ],
+)
+def test_undoing_what_the_other_side_does_is_the_opposite_question(a: str, b: str) -> None:
+    assert rejects(AntonymGuard(), a, b) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I recover deleted files on a Mac?", "How do I restore deleted files on a Mac?"),
+        (
+            "How do I restore my phone to factory settings?",
+            "How do I reset my phone to factory settings?",
+        ),
+    ],
+)
+def test_two_ways_of_undoing_the_same_thing_still_hit(a: str, b: str) -> None:
+    assert rejects(AntonymGuard(), a, b) is None

@@ -181,6 +181,9 @@ class AntonymGuard:
         turned = _particle_turned(features(query), features(candidate))
         if turned is not None:
             return turned
+        turned = _undone(features(query), features(candidate))
+        if turned is not None:
+            return turned
         turned = _prefix_turned(features(query), features(candidate))
         if turned is not None:
             return turned
@@ -216,6 +219,32 @@ class AntonymGuard:
                             continue  # "least expensive" / "cheapest": the same degree
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return None
+
+
+# Verbs that undo what was done to a thing: "restore a deleted branch" asks the reverse of
+# "delete a branch".
+_UNDOING = frozenset(
+    stem(w)
+    for w in """restore recover undo undelete reopen unarchive retrieve revert reinstate unblock
+    unban unlock reactivate unsuspend unhide unmute""".split()
+)
+
+
+def _undone(q: Features, c: Features) -> str | None:
+    """One side undoes, on a thing in the state the other side's verb leaves it in
+    ("restore an archived project"), what the other side does ("archive a project")."""
+    for one, other in ((q, c), (c, q)):
+        if one.stems.isdisjoint(_UNDOING) or not other.stems.isdisjoint(_UNDOING):
+            continue
+        undo = next(i for i, s in enumerate(one.seq) if s in _UNDOING)
+        for i in range(undo + 1, min(len(one.words), undo + 4)):
+            w, s = one.words[i], one.seq[i]
+            if not w.endswith("ed"):
+                continue
+            for w2, s2 in zip(other.words, other.seq, strict=True):
+                if s2 == s and not w2.endswith("ed"):
+                    return f"one side undoes what the other does ({one.words[undo]} {w} vs {w2})"
+    return None
 
 
 # Prefixes that set a root's direction or degree: two of them on one root make another
