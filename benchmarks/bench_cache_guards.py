@@ -48,7 +48,10 @@ after the exchange, speaker and moved-negation rules, scored once untouched at
 on), and guards_traps12.jsonl (428, written the same way by a helper who read no guard code nor
 pair set, committed on 2026-12-06 at 02:43 UTC, a third long prompts; scored once untouched at
 02:43 UTC: 0.908 / 0.601, 9 wrong of 98; never looked at pair by pair, never tuned or trained
-on). All
+on), and guards_traps13.jsonl (440, written the same way by a helper who read no guard code nor
+pair set, after the 2026-12-06 rules (labels, "only" phrases, swaps in place), committed on
+2026-12-06 at 03:03 UTC, 161 long prompts; scored once untouched at 03:03 UTC: 0.932 / 0.701,
+7 wrong of 103; never looked at pair by pair, never tuned or trained on). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -106,6 +109,7 @@ SETS = {
     "traps10": DATA / "guards_traps10.jsonl",
     "traps11": DATA / "guards_traps11.jsonl",
     "traps12": DATA / "guards_traps12.jsonl",
+    "traps13": DATA / "guards_traps13.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -184,7 +188,8 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     ]
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
-                   "traps7", "traps8", "traps9", "traps10", "traps11", "traps12"):  # fmt: skip
+                   "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
+                   "traps13"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -627,6 +632,7 @@ def main(full: bool) -> str:
         "traps10",
         "traps11",
         "traps12",
+        "traps13",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -43,6 +43,7 @@ HELD_OUT = frozenset(
         "guards_traps10",
         "guards_traps11",
         "guards_traps12",
+        "guards_traps13",
     }
 )
 
