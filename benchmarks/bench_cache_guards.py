@@ -47,8 +47,9 @@ after the exchange, speaker and moved-negation rules, scored once untouched at
 18:30 UTC: 0.972 / 0.746, 4 wrong of 145; never looked at pair by pair, never tuned or trained
 on), and guards_traps12.jsonl (428, written the same way by a helper who read no guard code nor
 pair set, committed on 2026-12-06 at 02:43 UTC, a third long prompts; scored once untouched at
-02:43 UTC: 0.908 / 0.601, 9 wrong of 98; never looked at pair by pair, never tuned or trained
-on), and guards_traps13.jsonl (440, written the same way by a helper who read no guard code nor
+02:43 UTC: 0.908 / 0.601, 9 wrong of 98; then its wrong answers were read and the label,
+"only", swaps-in-place and undoing rules written: a dev set since, never trained on), and
+guards_traps13.jsonl (440, written the same way by a helper who read no guard code nor
 pair set, after the 2026-12-06 rules (labels, "only" phrases, swaps in place), committed on
 2026-12-06 at 03:03 UTC, 161 long prompts; scored once untouched at 03:03 UTC: 0.932 / 0.701,
 7 wrong of 103; never looked at pair by pair, never tuned or trained on). All
