@@ -32,6 +32,7 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration
+from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
 from langgraph.prebuilt.tool_node import ToolCallRequest
@@ -147,6 +148,37 @@ class _ToolSpecs:
             self._specs.clear()
         self._specs[id(tool)] = (tool, spec)  # the tool is kept: its id stays its own
         return spec
+
+
+_CALLBACK_PARAMETERS = frozenset({"run_manager", "callbacks"})
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def _fields(schema: Any) -> Any:
+    """The field names of a pydantic (v2 or v1) model class."""
+    return getattr(schema, "model_fields", None) or getattr(schema, "__fields__", {})
+
+
+def injected_arguments(tool: Any) -> list[str]:
+    """The parameters of ``tool`` that the framework fills in, not the model: graph
+    state, store, ``runtime``, the run's ``config``, any ``InjectedToolArg``.
+
+    LangGraph's ToolNode injects them after ``wrap_tool_call`` has seen the call, so
+    no key built from the call's arguments covers them.
+    """
+    if not isinstance(tool, BaseTool):
+        return []
+    call = tool.tool_call_schema
+    asked = set(call.get("properties", {}) if isinstance(call, Mapping) else _fields(call))
+    taken = set(_fields(tool.get_input_schema()))
+    for function in (getattr(tool, "func", None), getattr(tool, "coroutine", None)):
+        if callable(function):
+            parameters = inspect.signature(function).parameters.values()
+            taken.update(p.name for p in parameters if p.kind not in _VARIADIC)
+    injected = taken - asked - _CALLBACK_PARAMETERS
+    if "runtime" in taken:  # ToolNode gives a parameter of that name the runtime
+        injected.add("runtime")
+    return sorted(injected)
 
 
 def _cells(function: Any) -> dict[str, Any]:
@@ -535,7 +567,10 @@ class ToolResultCacheMiddleware(AgentMiddleware):
         cache: use this core cache instead of building one.
 
     The key is the tool (name, description and argument schema) and the canonical JSON
-    of its arguments (key order does not matter). Only successful results are stored
+    of its arguments (key order does not matter). A cacheable tool that takes injected
+    arguments (graph state, store, ``runtime``, the run's ``config``,
+    ``InjectedToolArg``) raises :class:`ConfigError` at its first call: its result may
+    depend on them, and the key cannot see them. Only successful results are stored
     (``status="error"`` and ``Command`` results are not); content and a JSON-able
     artifact are kept.
     """
@@ -562,6 +597,23 @@ class ToolResultCacheMiddleware(AgentMiddleware):
         self.user_key = user_key
         self.cache = cache or ExactCache(config, name=name, on_error=on_error)
         self._spec = _ToolSpecs()
+        self._checked: dict[int, Any] = {}  # cacheable tools by id (kept: ids stay theirs)
+
+    def _check_cacheable(self, tool: Any, name: str) -> None:
+        """Refuse a tool whose result may depend on injected state (once per tool)."""
+        if self._checked.get(id(tool)) is tool:
+            return
+        injected = injected_arguments(tool)
+        if injected:
+            raise ConfigError(
+                f"tool {name!r} is marked cacheable but takes {', '.join(map(repr, injected))}, "
+                "which the agent injects (state, store, runtime, config) and the cache key "
+                "cannot see: one user's or thread's result would be served to another. Pass "
+                "what the result depends on as an argument the model gives, or do not cache it"
+            )
+        if len(self._checked) >= 1024:
+            self._checked.clear()
+        self._checked[id(tool)] = tool
 
     def _key(self, request: ToolCallRequest) -> tuple[str, str, float | None] | None:
         """``(arguments, scope, ttl)`` of a call, or ``None`` when the tool is not cacheable."""
@@ -574,6 +626,8 @@ class ToolResultCacheMiddleware(AgentMiddleware):
                 return None
             ttl = marked
             check_ttl(ttl, f"metadata cache_ttl of tool {name!r}")
+        if request.tool is not None:
+            self._check_cacheable(request.tool, name)
         # two tools of one name (two agents' "search" over different data) differ here
         spec = self._spec(request.tool) if request.tool is not None else {"name": name}
         identity: dict[str, Any] = {"tool": name, "spec": spec}

@@ -4,15 +4,18 @@ that counts its calls, each behaviour run through ``invoke`` and ``ainvoke``."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, ModelResponse, dynamic_prompt
+from langchain.tools import ToolRuntime
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import StructuredTool, tool
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import InjectedToolArg, StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.prebuilt import InjectedState
 
 from langchain_redis_agent.middleware import (
     CACHE_MARK,
@@ -418,3 +421,51 @@ def test_a_tool_ttl_the_cache_cannot_set_is_refused_when_built(
     with pytest.raises(ConfigError, match="ttl"):
         ToolResultCacheMiddleware(["weather"], config)  # type: ignore[arg-type]
     assert ToolResultCacheMiddleware({"weather": 1.5, "news": None}, config).ttl["weather"] == 1.5
+
+
+def _balance(city: str, unit: str, runtime: ToolRuntime) -> str:
+    return f"balance of {runtime.context['user_id']}"
+
+
+def _notes(city: str, unit: str, state: Annotated[dict[str, Any], InjectedState]) -> str:
+    return f"notes of {state['messages'][0].content}"
+
+
+def _orders(city: str, unit: str, config: RunnableConfig) -> str:
+    return f"orders of {config['configurable']['user_id']}"
+
+
+def _mine(city: str, unit: str, user: Annotated[str, InjectedToolArg]) -> str:
+    return f"mine of {user}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("function", [_balance, _notes, _orders, _mine])
+async def test_a_cacheable_tool_that_reads_injected_state_is_refused(
+    mode: str, config: RedisAgentConfig, function: Any
+) -> None:
+    # ToolNode injects state, runtime, config and InjectedToolArg after wrap_tool_call:
+    # the key never saw them, and bob was served "balance of alice"
+    marked = StructuredTool.from_function(
+        function, name="balance", description="The caller's data.", metadata={"cache_ttl": 60}
+    )
+    agent = create_agent(
+        CountingModel(), tools=[marked], middleware=[ToolResultCacheMiddleware(config=config)]
+    )
+    for user in ("alice", "bob"):
+        run = {"context": {"user_id": user}, "config": {"configurable": {"user_id": user}}}
+        with pytest.raises(ConfigError, match="'balance' is marked cacheable but takes"):
+            await ask(agent, mode, "balance in Oslo?", **run)
+    assert not list(config.get_client().scan_iter(match=f"{config.namespace}:*"))
+
+
+def test_injected_arguments_are_those_the_model_does_not_give() -> None:
+    from langchain_redis_agent.middleware import injected_arguments
+
+    def injected(function: Any) -> list[str]:
+        return injected_arguments(StructuredTool.from_function(function, description="d"))
+
+    assert injected_arguments(weather) == []
+    assert injected(_balance) == ["runtime"] and injected(_notes) == ["state"]
+    assert injected(_orders) == ["config"] and injected(_mine) == ["user"]
+    assert injected_arguments({"name": "a dict spec"}) == []
