@@ -344,8 +344,11 @@ class KeySpace:
     def node_cache(self, cache: str, namespace: str, part: str) -> str:
         """``idx`` (sorted set of the namespace's entry keys by expiry ms) or ``e:`` (the
         prefix of entry keys) of one namespace (an encoded label path) of node cache
-        ``cache``: a namespace's keys share a hash tag, so clearing it is one slot."""
-        tag = "{" + escape_part(cache, "the node cache name") + "|" + escape_part(namespace) + "}"
+        ``cache``: a namespace's keys share a hash tag, so clearing it is one slot. The
+        name's ``|`` is escaped too (``%7C``): cache ``a|b`` namespace ``c`` and cache
+        ``a`` namespace ``b|c`` read each other's entries when it was not."""
+        name = escape_part(cache, "the node cache name").replace("|", "%7C")
+        tag = "{" + name + "|" + escape_part(namespace) + "}"
         return self._join("nc", tag, part)
 
     def node_cache_namespaces(self, cache: str) -> str:

@@ -12,6 +12,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import CachePolicy
 
 from langchain_redis_agent.node_cache import RedisNodeCache
+from redis_agent_core.agent_store import NodeCacheStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError
 
@@ -143,3 +144,14 @@ def test_clear_on_the_local_cluster_with_several_entries(cluster_config: RedisAg
     fill()
     asyncio.run(cache.aclear())
     assert cache.get(wanted) == {}
+
+
+def test_caches_whose_names_hold_a_bar_share_nothing(config: RedisAgentConfig) -> None:
+    # cache "a" read cache "a|b"'s entry of namespace ("c",) as its own ("b|c",)
+    one, two = NodeCacheStore(config, name="a|b"), NodeCacheStore(config, name="a")
+    one.set([((("c",), "k"), ("json", b'"of a|b"'), None)])
+    two.set([((("b|c",), "k"), ("json", b'"of a"'), None)])
+    assert one.get([(("c",), "k")]) == {(("c",), "k"): ("json", b'"of a|b"')}
+    assert two.get([(("b|c",), "k")]) == {(("b|c",), "k"): ("json", b'"of a"')}
+    two.clear()
+    assert one.get([(("c",), "k")]) == {(("c",), "k"): ("json", b'"of a|b"')}

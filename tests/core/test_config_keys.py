@@ -95,6 +95,9 @@ def test_no_name_is_a_key_prefix_of_another() -> None:
     assert not keys.cache_prefix("a:e:x").startswith(keys.cache_prefix("a"))
     assert keys.kv_prefix("a:b", "c") != keys.kv_prefix("a", "b:c")
     assert not keys.vector_prefix("kb:d:x").startswith(keys.vector_prefix("kb"))
+    # the node cache's tag joins cache name and namespace: "a|b" + "c" was "a" + "b|c"
+    assert keys.node_cache("a|b", "c", "idx") != keys.node_cache("a", "b|c", "idx")
+    assert keys.node_cache("a", "c", "idx") == "ns:nc:{a|c}:idx"  # names without '|' as before
 
 
 def test_one_sessions_keys_share_a_slot_and_different_ids_do_not_collide() -> None:
