@@ -154,17 +154,22 @@ def _revive_usual(raw: Any, text: str) -> list[Any] | None:
     return out
 
 
+# Leads a payload the json module wrote: only it reads such a payload back exactly
+# (orjson reads an int beyond 64 bits as a float without a word). JSON allows the blank.
+_BY_JSON_MODULE = " "
+
+
 def dumps_generations(generations: Sequence[Generation]) -> str:
     """JSON of generations in LangChain's serialization format."""
     data = [dumpd(g) for g in generations]
     # orjson writes NaN / inf as null: a hit would replay None for a logprob of -inf.
     # The json module writes them as NaN / Infinity, which loads_generations reads back.
     if has_non_finite(data):
-        return json.dumps(data)
+        return _BY_JSON_MODULE + json.dumps(data)
     try:
         return orjson.dumps(data).decode()
-    except TypeError:  # e.g. lone surrogates in model output: the json module escapes them
-        return json.dumps(data)
+    except TypeError:  # lone surrogates, ints beyond 64 bits: the json module takes them
+        return _BY_JSON_MODULE + json.dumps(data)
 
 
 def loads_generations(payload: str | bytes) -> list[Generation]:
@@ -174,10 +179,13 @@ def loads_generations(payload: str | bytes) -> list[Generation]:
     dicts stay data); orjson parses, and the usual shape is built directly (same
     result, checked by a test). Never unpickles anything.
     """
-    try:
-        raw = orjson.loads(payload)
-    except orjson.JSONDecodeError:  # NaN, lone surrogates, huge ints: the json module
-        raw = json.loads(payload)
+    if payload[:1] in (_BY_JSON_MODULE, _BY_JSON_MODULE.encode()):
+        raw = json.loads(payload)  # a tool call's 20-digit int stays an int
+    else:
+        try:
+            raw = orjson.loads(payload)
+        except orjson.JSONDecodeError:  # NaN, lone surrogates (entries of older releases)
+            raw = json.loads(payload)
     text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
     value = _revive_usual(raw, text)
     if value is None:

@@ -153,6 +153,24 @@ def test_generations_round_trip_exactly_without_pickle() -> None:
         loads_generations(evil)
 
 
+def test_ints_beyond_64_bits_and_non_finite_floats_round_trip_exactly() -> None:
+    # orjson cannot write an int beyond 64 bits (the json module does) and reads one back
+    # as a float: a cached tool call's 23-digit order number came back 1.2345678901234568e+22
+    big = 12345678901234567890123
+    message = AIMessage(
+        content="", tool_calls=[{"name": "order", "args": {"n": big, "m": [-big]}, "id": "c1"}]
+    )
+    for info in ({"finish_reason": "tool_calls"}, {"logprob": float("-inf")}):
+        gens = [ChatGeneration(message=message, generation_info=info)]
+        back = loads_generations(dumps_generations(gens))
+        assert back == gens
+        args = back[0].message.tool_calls[0]["args"]  # type: ignore[attr-defined]
+        assert args == {"n": big, "m": [-big]} and type(args["n"]) is int
+    # entries of earlier releases (no leading blank) still read
+    plain = dumps_generations([Generation(text="plain")])
+    assert loads_generations(plain) == [Generation(text="plain")] and plain[:1] == "["
+
+
 def _shapes() -> list[list[Generation]]:
     """Generations of many shapes, for comparing loads_generations with LangChain's load."""
     escaped = {"lc": 1, "type": "constructor", "id": ["x"], "kwargs": {"a": {"lc": 2}}}
