@@ -50,6 +50,7 @@ from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.jsonvalues import has_non_finite
 from redis_agent_core.kit import check_ttl
 from redis_agent_core.ratelimit import (
     RateLimiter,
@@ -249,11 +250,20 @@ def _text(content: Any) -> str:
     return " ".join(parts)
 
 
-def canonical_json(value: Any) -> str:
-    """Sorted-key compact JSON: equal arguments give equal text."""
-    return orjson.dumps(
-        value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr
-    ).decode()
+def canonical_json(value: Any) -> str | None:
+    """Sorted-key compact JSON: equal arguments give equal text. ``None`` when the text
+    would not tell ``value`` apart: orjson writes a NaN or an infinity as ``null`` (a
+    model's ``NaN`` would be served the result of ``null``) and refuses an int beyond
+    64 bits."""
+    try:
+        data = orjson.dumps(
+            value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr
+        )
+    except TypeError:
+        return None
+    if b"null" in data and has_non_finite(value):
+        return None
+    return data.decode()
 
 
 # -- semantic cache ----------------------------------------------------------------------
@@ -342,14 +352,16 @@ class SemanticCacheMiddleware(AgentMiddleware):
         asked = {k: v for k, v in _wire(messages[index]).items() if k not in ("type", "content")}
         if asked:  # left out when empty: plain questions keep their existing keys
             identity["question"] = asked
-        base = make_scope(identity)
         others: list[Mapping[str, Any]] = [_wire(m) for m in messages]
         others[index] = {"type": "question"}  # where the question sits matters
         context = others if len(others) > 1 else []
         user = run_value(request.runtime, self.user_key) if context else None
         session = run_value(request.runtime, "thread_id") if context else None
         try:
+            base = make_scope(identity)
             scope = context_scope(base, context, share=self.share, user=user, session=session)
+        except TypeError:  # an int beyond 64 bits (a tool call's): JSON cannot key it
+            return None
         except ConfigError as exc:
             raise ConfigError(
                 f"{exc}. A history-dependent answer is cached per {self.share}: pass "
@@ -638,7 +650,10 @@ class ToolResultCacheMiddleware(AgentMiddleware):
                     f"per_user=True needs {self.user_key!r} in the agent's context or config"
                 )
             identity["user"] = user
-        return canonical_json(request.tool_call.get("args", {})), make_scope(identity), ttl
+        args = canonical_json(request.tool_call.get("args", {}))
+        if args is None:
+            return None  # arguments JSON cannot key exactly: the tool runs, nothing is kept
+        return args, make_scope(identity), ttl
 
     @staticmethod
     def _served(hit: CacheHit | None, request: ToolCallRequest) -> ToolMessage | None:

@@ -11,6 +11,7 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, ModelResponse, dynamic_prompt
 from langchain.tools import ToolRuntime
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import InjectedToolArg, StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -400,6 +401,7 @@ async def test_an_unreadable_tool_result_is_a_miss(config: RedisAgentConfig) -> 
     runs.clear()
     cache = ExactCache(config, name="tools")
     args = canonical_json({"city": "Oslo", "unit": "C"})
+    assert args is not None
     spec = convert_to_openai_tool(weather)
     cache.update(args, make_scope({"tool": "weather", "spec": spec}), "not json")
     agent = create_agent(
@@ -469,3 +471,46 @@ def test_injected_arguments_are_those_the_model_does_not_give() -> None:
     assert injected(_balance) == ["runtime"] and injected(_notes) == ["state"]
     assert injected(_orders) == ["config"] and injected(_mine) == ["user"]
     assert injected_arguments({"name": "a dict spec"}) == []
+
+
+class _OrderModel(CountingModel):
+    """Calls the ``order`` tool with ``number`` (as a provider's parser may give it:
+    OpenAI's reads NaN and 23-digit ints), then answers with its result."""
+
+    number: Any = None
+
+    def _generate(
+        self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        self.calls += 1
+        last = messages[-1]
+        if isinstance(last, HumanMessage):
+            call = {"name": "order", "args": {"number": self.number}, "id": f"c{self.calls}"}
+            message = AIMessage(content="", tool_calls=[call])
+        else:
+            message = AIMessage(content=f"tool said {last.content}")
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _order(number: Any) -> str:
+    runs.append({"order": repr(number)})
+    return f"order {number!r}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tool_arguments_json_cannot_key_exactly_are_not_cached(
+    mode: str, config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    # orjson refuses an int beyond 64 bits (the run crashed with TypeError) and writes
+    # NaN / Infinity as null (NaN was served the result of null)
+    runs.clear()
+    order = StructuredTool.from_function(_order, name="order", description="An order.")
+    tools = ToolResultCacheMiddleware({"order": 60}, config)
+    semantic = SemanticCacheMiddleware(embedder, config, share="global")
+    numbers = [None, float("nan"), float("inf"), 12345678901234567890123, 12345678901234567890123]
+    for number in numbers:
+        agent = create_agent(_OrderModel(number=number), tools=[order], middleware=[tools])
+        assert last(await ask(agent, mode, "order?")).content == f"tool said order {number!r}"
+        agent = create_agent(_OrderModel(number=number), tools=[order], middleware=[semantic])
+        await ask(agent, mode, f"order {number!r}?")  # its history holds the number
+    assert [r["order"] for r in runs[::2]] == [repr(n) for n in numbers]
