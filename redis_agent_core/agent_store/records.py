@@ -146,13 +146,21 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def check_filter(where: Mapping[str, Any] | None, _path: str = "") -> None:
-    """Raise :class:`ConfigError` for an operator LangGraph's filters do not know, or a
-    range bound that is not a number."""
+_MAX_DEPTH = 32  # nested field dicts of a filter (a user's, thousands deep: RecursionError)
+
+
+def check_filter(where: Mapping[str, Any] | None, _path: str = "", _depth: int = 0) -> None:
+    """Raise :class:`ConfigError` for an operator LangGraph's filters do not know, a
+    range bound that is not a number, or field dicts nested over 32 deep."""
     if where is None:
         return
     if not isinstance(where, Mapping):
         raise ConfigError(f"filter must be a dict, got {type(where).__name__}")
+    if _depth > _MAX_DEPTH:
+        raise ConfigError(
+            f"filter {_path[:200]}... nests field dicts more than {_MAX_DEPTH} deep; "
+            "match a shallower field"
+        )
     for field, wanted in where.items():
         if isinstance(wanted, Mapping):
             ops = [k for k in wanted if isinstance(k, str) and k.startswith("$")]
@@ -168,7 +176,7 @@ def check_filter(where: Mapping[str, Any] | None, _path: str = "") -> None:
                         "use $eq / $ne to match other values"
                     )
             if not ops:
-                check_filter(wanted, f"{_path}{field!r}.")
+                check_filter(wanted, f"{_path}{field!r}.", _depth + 1)
 
 
 def _compare(actual: Any, wanted: Any, field: str) -> bool:

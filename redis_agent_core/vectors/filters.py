@@ -192,21 +192,32 @@ _DICT_OPS = {
 }  # fmt: skip
 
 
-def from_dict(spec: Mapping[str, Any]) -> Filter:
+#: How deep ``$and`` / ``$or`` / ``$not`` may nest in the dict form: a filter from a
+#: user nested thousands deep raised RecursionError rather than a FilterError.
+MAX_DEPTH = 32
+
+
+def from_dict(spec: Mapping[str, Any], _depth: int = 0) -> Filter:
     """Read the dict form: ``{"field": value}`` (equality; a list means ``$in``),
     ``{"field": {"$gte": 1, "$lt": 5}}``, ``{"$and": [...]}``, ``{"$or": [...]}``,
-    ``{"$not": {...}}``, ``{"field": {"$exists": False}}``. Several keys are ANDed."""
+    ``{"$not": {...}}``, ``{"field": {"$exists": False}}``. Several keys are ANDed;
+    ``$and`` / ``$or`` / ``$not`` nest at most :data:`MAX_DEPTH` deep."""
     if not isinstance(spec, Mapping) or not spec:
-        raise FilterError(f"a dict filter must be a non-empty mapping, got {spec!r}")
+        raise FilterError(f"a dict filter must be a non-empty mapping, got {spec!r:.200}")
+    if _depth > MAX_DEPTH:
+        raise FilterError(
+            f"the filter nests $and / $or / $not more than {MAX_DEPTH} deep; "
+            "write it flatter (several keys of one dict are ANDed)"
+        )
     parts: list[Filter] = []
     for key, value in spec.items():
         if key in ("$and", "$or"):
             if not isinstance(value, Sequence) or isinstance(value, str):
                 raise FilterError(f"{key} takes a list of filters, got {value!r}")
-            items = tuple(from_dict(v) for v in value)
+            items = tuple(from_dict(v, _depth + 1) for v in value)
             parts.append(And(items) if key == "$and" else Or(items))
         elif key == "$not":
-            parts.append(Not(from_dict(value)))
+            parts.append(Not(from_dict(value, _depth + 1)))
         elif key.startswith("$"):
             raise FilterError(f"unknown filter key {key!r}; fields cannot start with '$'")
         elif isinstance(value, Mapping):

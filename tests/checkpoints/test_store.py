@@ -245,6 +245,11 @@ def test_values_are_json_and_bad_input_names_the_fix(config: RedisAgentConfig) -
         store.put(("a",), "k", {"m": [1.0, float("inf")]})
     with pytest.raises(ConfigError, match="unsupported filter operator"):
         store.search(("a",), filter={"x": {"$in": [1]}})
+    deep: dict[str, object] = {"x": 1}
+    for _ in range(5000):  # a user's filter: it raised RecursionError
+        deep = {"x": deep}
+    with pytest.raises(ConfigError, match="more than 32 deep"):
+        store.search(("a",), filter=deep)
     with pytest.raises(ConfigError, match="index="):
         store.search(("a",), query="tea")
     with pytest.raises(ConfigError, match="tuple of str"):

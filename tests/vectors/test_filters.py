@@ -64,6 +64,21 @@ def test_nothing_and_everything_are_exact() -> None:
     assert c(F("tenant").is_in([]) & (F("year") > 1)) is None
 
 
+def test_a_dict_filter_nested_too_deep_is_refused() -> None:
+    # a user's filter nested thousands deep raised RecursionError, not a FilterError
+    for wrap in ({"$and": [{}]}, {"$or": [{}]}, {"$not": {}}):
+        spec: dict[str, object] = {"tenant": "a"}
+        for _ in range(5000):
+            op, inner = next(iter(wrap.items()))
+            spec = {op: [spec] if isinstance(inner, list) else spec}
+        with pytest.raises(FilterError, match="more than 32 deep"):
+            c(spec)
+    spec = {"tenant": "a"}
+    for _ in range(32):
+        spec = {"$and": [spec]}
+    assert c(spec) == c({"tenant": "a"})  # 32 levels still compile
+
+
 def test_refusals() -> None:
     with pytest.raises(FilterError, match="not an indexed field"):
         c(F("unknown") == 1)
