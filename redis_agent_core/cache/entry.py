@@ -97,11 +97,24 @@ def canonical_filters(filters: Mapping[str, str] | None) -> tuple[tuple[str, str
     return tuple(sorted(pairs))
 
 
+# The separators of _entry_hash's filter pairs, and the mark of a value written in hex
+_SEPARATORS = re.compile("[\x00\x1d\x1e\x1f]")
+
+
+def _filter_value(value: str) -> bytes:
+    """``value`` as hashed: itself, or when it holds a separator, ``\\x1d`` and its UTF-8
+    in hex (org ``"acme\\x1euser\\x1fbob"`` and user ``"mallory"`` shared the entry of
+    org ``"acme"`` and user ``"bob\\x1euser\\x1fmallory"``); other values hash as before."""
+    if _SEPARATORS.search(value) is None:
+        return value.encode()
+    return b"\x1d" + value.encode().hex().encode()
+
+
 def _entry_hash(scope: str, prompt: str, filters: tuple[tuple[str, str], ...]) -> bytes:
     h = hashlib.sha256(scope.encode())
     h.update(b"\0")
-    for name, value in filters:
-        h.update(name.encode() + b"\x1f" + value.encode() + b"\x1e")
+    for name, value in filters:  # names are identifiers (_FILTER_NAME_RE)
+        h.update(name.encode() + b"\x1f" + _filter_value(value) + b"\x1e")
     h.update(b"\0")
     h.update(prompt.encode("utf-8", "surrogatepass"))
     return h.digest()

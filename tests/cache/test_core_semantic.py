@@ -99,6 +99,36 @@ def test_tenants_are_isolated_even_with_tricky_values(
         cache.lookup("q", A)  # a partitioned cache never searches across tenants
 
 
+def test_filter_values_holding_the_digest_separators_keep_their_partitions(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # the entry id joined (field, value) pairs with \x1f / \x1e: org "acme\x1euser\x1fbob"
+    # + user "mallory" was served (and overwrote) the entry of org "acme" + user
+    # "bob\x1euser\x1fmallory"
+    from redis_agent_core.cache import ExactCache
+
+    pairs = [
+        {"org": "acme", "user": "bob\x1euser\x1fmallory"},
+        {"org": "acme\x1euser\x1fbob", "user": "mallory"},
+        {"org": "acme\x1d", "user": "bob"},
+        {"org": "acme", "user": "\x1dbob"},
+    ]
+    exact = ExactCache(config, name="x")
+    semantic = SemanticCache(
+        config, embedder=toy_embedder, verifier=None, filter_fields=["org", "user"]
+    )
+    for i, filters in enumerate(pairs):
+        exact.update("q", A, f"answer {i}", filters=filters)
+        semantic.update("q", A, f"answer {i}", filters=filters)
+    for i, filters in enumerate(pairs):
+        for hit in (
+            exact.lookup("q", A, filters=filters),
+            semantic.lookup("q", A, filters=filters),
+        ):
+            assert hit is not None and hit.payload == f"answer {i}", filters
+    assert semantic.lookup("q", A, filters={"org": "acme", "user": "bob"}) is None
+
+
 def test_verifier_rejections_are_counted_and_next_candidate_served(
     config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:
