@@ -174,8 +174,14 @@ def injected_arguments(tool: Any) -> list[str]:
     taken = set(_fields(tool.get_input_schema()))
     for function in (getattr(tool, "func", None), getattr(tool, "coroutine", None)):
         if callable(function):
-            parameters = inspect.signature(function).parameters.values()
-            taken.update(p.name for p in parameters if p.kind not in _VARIADIC)
+            # one without a default is given by someone (a narrower args_schema leaves
+            # the function's own defaults to it); runtime / config are, default or not
+            taken.update(
+                p.name
+                for p in inspect.signature(function).parameters.values()
+                if p.kind not in _VARIADIC
+                and (p.default is inspect.Parameter.empty or p.name in ("runtime", "config"))
+            )
     injected = taken - asked - _CALLBACK_PARAMETERS
     if "runtime" in taken:  # ToolNode gives a parameter of that name the runtime
         injected.add("runtime")

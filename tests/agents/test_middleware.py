@@ -17,6 +17,7 @@ from langchain_core.tools import InjectedToolArg, StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.prebuilt import InjectedState
+from pydantic import BaseModel
 
 from langchain_redis_agent.middleware import (
     CACHE_MARK,
@@ -471,6 +472,15 @@ def test_injected_arguments_are_those_the_model_does_not_give() -> None:
     assert injected(_balance) == ["runtime"] and injected(_notes) == ["state"]
     assert injected(_orders) == ["config"] and injected(_mine) == ["user"]
     assert injected_arguments({"name": "a dict spec"}) == []
+
+    class Narrow(BaseModel):
+        city: str
+
+    def narrowed(city: str, unit: str = "C", *, callbacks: Any = None) -> str:
+        return city  # a default the schema leaves out is no injection
+
+    spec = StructuredTool.from_function(narrowed, description="d", args_schema=Narrow)
+    assert injected_arguments(spec) == []
 
 
 class _OrderModel(CountingModel):
