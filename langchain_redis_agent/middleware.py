@@ -93,14 +93,30 @@ def _lookup_value(source: Any, key: str) -> Any:
     return getattr(source, key, None)
 
 
+# keys LangGraph Server's auth writes into a run's configurable (langgraph_auth_user_id)
+_SERVER_AUTH = "langgraph_auth_"
+
+
+def _run_config() -> Any:
+    try:
+        return get_config()
+    except RuntimeError:  # outside a runnable context (a middleware called directly)
+        return {}
+
+
 def run_value(runtime: Any, key: str) -> str | None:
-    """``key`` from the runtime context, else the run config's metadata/configurable."""
+    """``key`` from the runtime context, else the run config's metadata/configurable.
+
+    A key LangGraph Server's auth sets (``langgraph_auth_user_id``) is read from
+    ``configurable`` only: a client sends a run's context and metadata, and would
+    otherwise name anyone.
+    """
+    if key.startswith(_SERVER_AUTH):
+        value = _lookup_value(_run_config().get("configurable"), key)
+        return None if value is None else str(value)
     value = _lookup_value(getattr(runtime, "context", None), key)
     if value is None:
-        try:
-            config = get_config()
-        except RuntimeError:  # outside a runnable context (a middleware called directly)
-            config = {}
+        config = _run_config()
         value = _lookup_value(config.get("metadata"), key)
         if value is None:
             value = _lookup_value(config.get("configurable"), key)

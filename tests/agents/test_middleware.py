@@ -524,3 +524,29 @@ async def test_tool_arguments_json_cannot_key_exactly_are_not_cached(
         agent = create_agent(_OrderModel(number=number), tools=[order], middleware=[semantic])
         await ask(agent, mode, f"order {number!r}?")  # its history holds the number
     assert [r["order"] for r in runs[::2]] == [repr(n) for n in numbers]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_server_auth_identity_is_read_only_where_the_server_writes_it(
+    mode: str, config: RedisAgentConfig
+) -> None:
+    # LangGraph Server's auth sets configurable["langgraph_auth_user_id"]; a client sends
+    # the context, and context came first: claiming the victim served their result
+    runs.clear()
+    agent = create_agent(
+        CountingModel(),
+        tools=[weather],
+        middleware=[
+            ToolResultCacheMiddleware(
+                {"weather": 60}, config, per_user=True, user_key="langgraph_auth_user_id"
+            )
+        ],
+    )
+    victim = {"configurable": {"langgraph_auth_user_id": "victim"}}
+    await ask(agent, mode, "weather in Oslo?", config=victim)
+    claimed = {"langgraph_auth_user_id": "victim"}
+    forged = {"configurable": {"langgraph_auth_user_id": "mallory"}, "metadata": claimed}
+    await ask(agent, mode, "weather in Oslo?", config=forged, context=claimed)
+    assert len(runs) == 2  # mallory's call ran the tool: nothing of the victim's served
+    await ask(agent, mode, "weather in Oslo?", config=victim)
+    assert len(runs) == 2  # the victim's own result is still served to the victim
