@@ -50,7 +50,7 @@ from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.jsonvalues import has_non_finite
+from redis_agent_core.jsonvalues import exact_json
 from redis_agent_core.kit import check_ttl
 from redis_agent_core.ratelimit import (
     RateLimiter,
@@ -277,15 +277,8 @@ def canonical_json(value: Any) -> str | None:
     would not tell ``value`` apart: orjson writes a NaN or an infinity as ``null`` (a
     model's ``NaN`` would be served the result of ``null``) and refuses an int beyond
     64 bits."""
-    try:
-        data = orjson.dumps(
-            value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr
-        )
-    except TypeError:
-        return None
-    if b"null" in data and has_non_finite(value):
-        return None
-    return data.decode()
+    data = exact_json(value, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, repr)
+    return None if data is None else data.decode()
 
 
 # -- semantic cache ----------------------------------------------------------------------

@@ -46,7 +46,7 @@ from redis_agent_core.cache import (
     make_scope,
 )
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.jsonvalues import Unreadable, find_unreadable
+from redis_agent_core.jsonvalues import Unreadable, exact_json, find_unreadable, has_non_finite
 from redis_agent_core.kit import block_text, scope_with_sent_besides_text, tool_call_text
 
 __all__ = ["RedisCacheLLM"]
@@ -388,19 +388,35 @@ class RedisCacheLLM(LLM):
         # (temperature, a template) must change the scope
         return make_scope({**llm_identity(self._llm), "call": kind, "kwargs": kwargs})
 
-    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> tuple[str, str]:
-        scope = self._scope("chat", kwargs)
-        if not isinstance(self._cache, SemanticCache):
-            # exact: the full messages, blocks and kwargs included
-            return orjson.dumps([m.model_dump(mode="json") for m in messages]).decode(), scope
-        text = conversation_text([(m.role.value, _message_text(m)) for m in messages])
-        # what the messages send besides that text (OpenAI's "name" is in
-        # additional_kwargs): "Who am I?" from alice and from bob are two model inputs
-        besides = [
-            {k: v for k, v in m.additional_kwargs.items() if k not in _IN_TEXT_OR_UNSEEN}
-            for m in messages
-        ]
-        return text, scope_with_sent_besides_text(scope, besides)
+    def _chat_key(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """``(text, scope)`` of a chat call, or ``None`` when JSON cannot key it exactly
+        (a NaN or an infinity, written as null; an int beyond 64 bits, refused): such
+        a call goes to the model uncached."""
+        try:
+            scope = self._scope("chat", kwargs)
+            if not isinstance(self._cache, SemanticCache):
+                # exact: the full messages, blocks and kwargs included
+                data = exact_json([m.model_dump(mode="json") for m in messages])
+                # pydantic's JSON mode already wrote a NaN as None: look at the values
+                if data is None or (
+                    b"null" in data and has_non_finite([m.model_dump() for m in messages])
+                ):
+                    return None
+                return data.decode(), scope
+            text = conversation_text([(m.role.value, _message_text(m)) for m in messages])
+            # what the messages send besides that text (OpenAI's "name" is in
+            # additional_kwargs): "Who am I?" from alice and from bob are two model inputs
+            besides = [
+                {k: v for k, v in m.additional_kwargs.items() if k not in _IN_TEXT_OR_UNSEEN}
+                for m in messages
+            ]
+            if has_non_finite(besides):
+                return None
+            return text, scope_with_sent_besides_text(scope, besides)
+        except TypeError:  # an int beyond 64 bits in the kwargs or the messages
+            return None
 
     def _complete_key(
         self, prompt: str, formatted: bool, kwargs: dict[str, Any]
@@ -494,7 +510,10 @@ class RedisCacheLLM(LLM):
     # -- sync --
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        text, scope = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs)
+        if key is None:
+            return self._llm.chat(messages, **kwargs)
+        text, scope = key
         cached = self._chat_hit(self._cache.lookup(text, scope, filters=self._filters))
         if cached is not None:
             return cached
@@ -514,7 +533,10 @@ class RedisCacheLLM(LLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        text, scope = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs)
+        if key is None:
+            return self._llm.stream_chat(messages, **kwargs)
+        text, scope = key
         cached = self._chat_hit(self._cache.lookup(text, scope, filters=self._filters))
         if cached is not None:
             return _generate(self._replay_chat(cached))
@@ -555,7 +577,10 @@ class RedisCacheLLM(LLM):
     # -- async --
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        text, scope = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs)
+        if key is None:
+            return await self._llm.achat(messages, **kwargs)
+        text, scope = key
         cached = self._chat_hit(await self._cache.alookup(text, scope, filters=self._filters))
         if cached is not None:
             return cached
@@ -579,7 +604,10 @@ class RedisCacheLLM(LLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        text, scope = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs)
+        if key is None:
+            return await self._llm.astream_chat(messages, **kwargs)
+        text, scope = key
         cached = self._chat_hit(await self._cache.alookup(text, scope, filters=self._filters))
         if cached is not None:
             replay = self._replay_chat(cached)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 import orjson
@@ -22,6 +23,7 @@ __all__ = [
     "Unreadable",
     "check_finite",
     "dumps_json",
+    "exact_json",
     "find_unreadable",
     "has_non_finite",
     "not_json_hint",
@@ -61,6 +63,22 @@ def dumps_json(value: Any, what: str, *, nulls: int = 0, option: int = 0) -> byt
         ) from exc
     if data.count(b"null") > nulls:  # a NaN or an infinity becomes null
         check_finite(value, what)
+    return data
+
+
+def exact_json(
+    value: Any, option: int = 0, default: Callable[[Any], Any] | None = None
+) -> bytes | None:
+    """``orjson.dumps(value, option=option, default=default)`` when that text tells
+    ``value`` apart from every other value, else ``None``: orjson writes a NaN or an
+    infinity as ``null`` and refuses an int beyond 64 bits, so a cache keyed on it
+    would serve the answer for ``None`` to ``NaN``, or fail."""
+    try:
+        data = orjson.dumps(value, option=option, default=default)
+    except TypeError:
+        return None
+    if b"null" in data and has_non_finite(value):
+        return None
     return data
 
 

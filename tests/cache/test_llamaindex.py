@@ -65,6 +65,22 @@ class CountingLLM(MockLLM):
         )
 
 
+def test_messages_json_cannot_key_exactly_go_to_the_model_uncached(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # orjson refuses an int beyond 64 bits (chat raised TypeError) and a NaN keyed as
+    # null (served the answer given for None)
+    for cache in (ExactCache(config), SemanticCache(config, embedder=toy_embedder)):
+        inner = CountingLLM()
+        llm = RedisCacheLLM(inner, cache)
+        for n in (None, float("nan"), float("inf"), 12345678901234567890123):
+            message = ChatMessage(role="user", content="hi", additional_kwargs={"n": n})
+            assert llm.chat([message]).message.content == f"chat {inner.calls}"
+        assert inner.calls == 4  # each went to the model
+        assert llm.chat([ChatMessage(role="user", content="hi", additional_kwargs={"n": None})])
+        assert inner.calls == 4  # None's own answer is still served
+
+
 def test_complete_and_chat_are_served_from_the_cache(config: RedisAgentConfig) -> None:
     inner = CountingLLM()
     llm = RedisCacheLLM(inner, ExactCache(config))
