@@ -50,7 +50,7 @@ from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import Embedder
 from redis_agent_core.errors import ConfigError
-from redis_agent_core.jsonvalues import exact_json
+from redis_agent_core.jsonvalues import exact_json, has_non_finite
 from redis_agent_core.kit import check_ttl
 from redis_agent_core.ratelimit import (
     RateLimiter,
@@ -368,6 +368,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
         if asked:  # left out when empty: plain questions keep their existing keys
             identity["question"] = asked
         others: list[Mapping[str, Any]] = [_wire(m) for m in messages]
+        # values JSON writes as null (a tool call's NaN) would share a digest with None
+        if has_non_finite([o for o in others if len(o) > 2]):
+            return None
         others[index] = {"type": "question"}  # where the question sits matters
         context = others if len(others) > 1 else []
         user = run_value(request.runtime, self.user_key) if context else None

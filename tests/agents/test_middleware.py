@@ -524,6 +524,21 @@ async def test_tool_arguments_json_cannot_key_exactly_are_not_cached(
         agent = create_agent(_OrderModel(number=number), tools=[order], middleware=[semantic])
         await ask(agent, mode, f"order {number!r}?")  # its history holds the number
     assert [r["order"] for r in runs[::2]] == [repr(n) for n in numbers]
+    # the semantic cache: the answer after a tool call with NaN is not the one after None
+    model = _OrderModel()
+    agent = create_agent(model, tools=[order], middleware=[semantic])
+    for number in (None, float("nan"), None):
+        call = {"name": "order", "args": {"number": number}, "id": "c1"}
+        history = [
+            HumanMessage("order again?"),
+            AIMessage(content="", tool_calls=[call]),
+            ToolMessage(content="found", tool_call_id="c1"),
+        ]
+        if mode == "sync":
+            await asyncio.to_thread(agent.invoke, {"messages": history})
+        else:
+            await agent.ainvoke({"messages": history})
+    assert model.calls == 2  # NaN's history is not None's; None's answer served again
 
 
 @pytest.mark.parametrize("mode", MODES)
