@@ -32,7 +32,7 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, InjectedToolCallId
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
 from langgraph.prebuilt.tool_node import ToolCallRequest
@@ -176,9 +176,14 @@ def _fields(schema: Any) -> Any:
     return getattr(schema, "model_fields", None) or getattr(schema, "__fields__", {})
 
 
+def _is_call_id(metadata: Any) -> bool:
+    return any(m is InjectedToolCallId or isinstance(m, InjectedToolCallId) for m in metadata)
+
+
 def injected_arguments(tool: Any) -> list[str]:
     """The parameters of ``tool`` that the framework fills in, not the model: graph
-    state, store, ``runtime``, the run's ``config``, any ``InjectedToolArg``.
+    state, store, ``runtime``, the run's ``config``, any ``InjectedToolArg`` (but the
+    call's own ``InjectedToolCallId``).
 
     LangGraph's ToolNode injects them after ``wrap_tool_call`` has seen the call, so
     no key built from the call's arguments covers them.
@@ -187,7 +192,10 @@ def injected_arguments(tool: Any) -> list[str]:
         return []
     call = tool.tool_call_schema
     asked = set(call.get("properties", {}) if isinstance(call, Mapping) else _fields(call))
-    taken = set(_fields(tool.get_input_schema()))
+    fields = _fields(tool.get_input_schema())
+    taken = set(fields)
+    # the call's own id: a served result is re-issued under the new call's id anyway
+    asked.update(name for name, f in fields.items() if _is_call_id(getattr(f, "metadata", ())))
     for function in (getattr(tool, "func", None), getattr(tool, "coroutine", None)):
         if callable(function):
             # one without a default is given by someone (a narrower args_schema leaves

@@ -13,7 +13,7 @@ from langchain.tools import ToolRuntime
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import InjectedToolArg, StructuredTool, tool
+from langchain_core.tools import InjectedToolArg, InjectedToolCallId, StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.prebuilt import InjectedState
@@ -481,6 +481,11 @@ def test_injected_arguments_are_those_the_model_does_not_give() -> None:
 
     spec = StructuredTool.from_function(narrowed, description="d", args_schema=Narrow)
     assert injected_arguments(spec) == []
+
+    def with_call_id(city: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> str:
+        return city  # served results carry the new call's id anyway
+
+    assert injected(with_call_id) == []
 
 
 class _OrderModel(CountingModel):
