@@ -1366,3 +1366,24 @@ def test_undoing_what_the_other_side_does_is_the_opposite_question(a: str, b: st
 )
 def test_two_ways_of_undoing_the_same_thing_still_hit(a: str, b: str) -> None:
     assert rejects(AntonymGuard(), a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "served"),
+    [
+        (
+            "What is the best time of year to photograph puffins in the Faroe Islands?",
+            "What is the best place in the Faroe Islands to photograph puffins?",
+            False,
+        ),
+        (
+            "What's the ideal age to start a child on a bicycle without stabilisers?",
+            "What's the ideal bike to start a child on without stabilisers?",
+            False,
+        ),
+        # one a kind of the other: the same thing asked for
+        ("When is the best month to visit Peru", "What is the best time to visit Peru", True),
+    ],
+)
+def test_a_ranking_word_asking_for_another_kind_of_thing(a: str, b: str, served: bool) -> None:
+    assert (rejects(SubstitutionGuard(), a, b) is None) == served

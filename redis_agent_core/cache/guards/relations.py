@@ -756,7 +756,7 @@ class SubstitutionGuard:
                     return f"different item ({w!r} vs {w2!r})"
         if one_each:
             return _slot_swap(q, c, only_q[0], only_c[0])
-        return self._each_swap(q, c)
+        return self._each_swap(q, c) or _asked_for(q, c, only_q, only_c)
 
     def _each_swap(self, q: Features, c: Features) -> str | None:
         """Two or three words swapped in place, all else equal word for word ("an egg
@@ -789,6 +789,37 @@ class SubstitutionGuard:
             if reason is not None:
                 return reason
         return None
+
+
+# Words that ask for the one thing they rank ("the best time", "the right size", "the
+# ideal age"): the noun after them is what the answer names.
+_RANKING = frozenset("best worst ideal right optimal top safest cheapest quickest easiest".split())
+
+
+def _ranked(f: Features, diff: Diff) -> dict[str, str]:
+    """ranking word -> the differing noun right after it ("best" -> "time")."""
+    found = {}
+    for w, _, i in diff:
+        if i and f.words[i - 1] in _RANKING and noun(w) is not None:
+            found[f.words[i - 1]] = w
+    return found
+
+
+def _asked_for(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """The same ranking word asks for another kind of thing on each side ("the best time
+    of year to see the aurora" / "the best place to see the aurora"): nouns WordNet
+    relates in no sense, each absent from the other side."""
+    ranked_q, ranked_c = _ranked(q, only_q), _ranked(c, only_c)
+    for rank in ranked_q.keys() & ranked_c.keys():
+        w, w2 = ranked_q[rank], ranked_c[rank]
+        n, n2 = noun(w), noun(w2)
+        if not (n and n2) or n in _FRAMING or n2 in _FRAMING or _kin(w, w2):
+            continue  # "the best way" / "the best method": how, said two ways
+        (senses, _), (senses2, _) = kinship(n), kinship(n2)
+        if _kind_by_any_sense(n, n2) or senses & ancestors(n2) or senses2 & ancestors(n):
+            continue  # "the best time" / "the best season": one a kind of the other
+        return f"asks for another thing ({rank} {w} vs {rank} {w2})"
+    return None
 
 
 # Adjectives that rate or describe what is asked about without narrowing it to a part
