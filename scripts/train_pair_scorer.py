@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from guard_decisions import HELD_OUT  # noqa: E402
 
 from redis_agent_core.cache.calibrate import load_pairs  # noqa: E402
+from redis_agent_core.cache.guards import narrowed  # noqa: E402
 from redis_agent_core.cache.guards.scorer import (  # noqa: E402
     MAX_TOKENS,
     META_FILE,
@@ -57,6 +58,13 @@ SIGN_OFFS = (" Thanks!", " Thank you.", " Thanks in advance.", " Any ideas?", " 
 AUGMENTED = 600
 
 
+def as_looked_up(pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
+    """Each pair as a lookup's scorer reads it: two long prompts narrowed to the words they
+    differ by, with their context (``narrowed``). Trained on whole long prompts, the scorer
+    never saw the spans it judges at lookup, and its batches padded to 160 tokens."""
+    return [(*narrowed(asked, stored)[::-1], same) for stored, asked, same in pairs]
+
+
 def with_filler(texts: list[str], rng: random.Random) -> list[tuple[str, str, bool]]:
     """``AUGMENTED`` true pairs: a text and the same text with a preface, a sign-off or both."""
     pairs = []
@@ -70,7 +78,7 @@ def with_filler(texts: list[str], rng: random.Random) -> list[tuple[str, str, bo
         if kind != 0:
             asked += rng.choice(SIGN_OFFS)
         pairs.append((text, asked, True))
-    return pairs
+    return as_looked_up(pairs)
 
 
 def training_sets(
@@ -84,7 +92,7 @@ def training_sets(
     for path in added:
         sets[str(path)] = load_pairs(path)
     return {
-        name: [(p.cached, p.query, p.same_answer) for p in pairs]
+        name: as_looked_up([(p.cached, p.query, p.same_answer) for p in pairs])
         for name, pairs in sets.items()
         if name not in exclude
     }

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from redis_agent_core.cache.guards import PairScorer, Verifier, default_verifier
+from redis_agent_core.cache.calibrate import load_pairs
+from redis_agent_core.cache.guards import PairScorer, Verifier, default_verifier, narrowed
 from redis_agent_core.cache.guards.scorer import META_FILE, THRESHOLD, base_digest
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.onnx_embedder import default_model_path
@@ -88,7 +89,7 @@ def test_the_shipped_layers_fit_the_installed_base_model() -> None:
     assert meta["base_digest"] == base_digest(default_model_path())
     assert meta["threshold"] == THRESHOLD
     # never trained on the held-out sets that judge it
-    held_out = {"guards_traps5", "guards_traps6", "guards_traps7", "guards_traps8"}
+    held_out = {f"guards_traps{k}" for k in range(5, 14)}
     assert held_out <= set(meta["never_trained_on"])
     assert not held_out & set(meta["trained_on"])
 
@@ -106,6 +107,24 @@ def test_the_training_script_leaves_the_held_out_sets_out() -> None:
     held_out = {p.stem for p in data.glob("guards_traps*.jsonl") if int(p.stem[12:]) >= 5}
     assert {f"guards_traps{k}" for k in range(5, 13)} <= held_out
     assert not names & held_out
+
+
+def test_the_scorer_trains_on_the_spans_a_lookup_scores() -> None:
+    # a lookup scores two long prompts on the words they differ by (narrowed): training
+    # on the whole prompts taught the scorer a form it never sees, and long traps passed
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import train_pair_scorer
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    sets = train_pair_scorer.training_sets(set())
+    for pairs in sets.values():
+        for stored, asked, _ in pairs:
+            assert narrowed(asked, stored) == (asked, stored)
+    whole = load_pairs(ROOT / "benchmarks" / "data" / "guards_train14.jsonl")
+    pairs = zip(whole, sets["guards_train14"], strict=True)
+    narrowed_pairs = sum((p.cached, p.query) != (a, b) for p, (a, b, _) in pairs)
+    assert narrowed_pairs >= 100  # its long prompts
 
 
 def test_without_onnxruntime_the_guards_serve_alone_and_say_so() -> None:
