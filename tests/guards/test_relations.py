@@ -1387,3 +1387,20 @@ def test_two_ways_of_undoing_the_same_thing_still_hit(a: str, b: str) -> None:
 )
 def test_a_ranking_word_asking_for_another_kind_of_thing(a: str, b: str, served: bool) -> None:
     assert (rejects(SubstitutionGuard(), a, b) is None) == served
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "served"),
+    [
+        # the alias table reads "US" as "usa": its written form still spells the name
+        ("Can a tourist open a bank account in the US?",
+         "Can a tourist open a bank account in the United States?", True),
+        # a name's lower-case last word spelt by its short form
+        ("Where do I apply for an SSN?", "Where do I apply for a Social Security number?", True),
+        ("Where do I apply for an SSN?", "Where do I apply for a Social Insurance number?", False),
+    ],
+)  # fmt: skip
+def test_short_forms_of_names_with_an_alias_or_a_lower_case_last_word(
+    a: str, b: str, served: bool
+) -> None:
+    assert (rejects(EntityGuard(), a, b) is None) == served

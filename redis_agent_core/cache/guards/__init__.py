@@ -239,19 +239,34 @@ def _short_form(entity: str, others: set[str], text: str) -> bool:
     )
 
 
+# a name's lower-case last word that its short form spells too ("Social Security number"
+# / "SSN", "Annual Percentage rate" / "APR")
+_NEXT_WORD = re.compile(r"[ -]+([a-z]+)")
+
+
+def _written_as(entity: str) -> set[str]:
+    """``entity`` and the forms the alias table read as it ("usa": "us", "america")."""
+    return {entity} | {k for k, v in lex.ALIASES.items() if v == entity and k.isalpha()}
+
+
 def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     """``unmatched`` less the short names of a multi-word name in ``other``."""
     if not unmatched:
         return unmatched
     # "University of California, Los Angeles" / "UCLA": a comma inside a name joins it
-    runs = [
-        m.group(0).replace("-", " ").split() for m in _NAME_RUN.finditer(other.replace(", ", " "))
-    ]
+    text = other.replace(", ", " ")
+    runs = []
+    for m in _NAME_RUN.finditer(text):
+        run = m.group(0).replace("-", " ").split()
+        runs.append(run)
+        if (after := _NEXT_WORD.match(text, m.end())) is not None:
+            runs.append([*run, after.group(1)])
     return {
         e
         for e in unmatched
         if not any(
-            _spells(e.replace("-", ""), run[i:j])
+            _spells(form.replace("-", ""), run[i:j])
+            for form in _written_as(e)
             for run in runs
             for i in range(len(run))
             for j in range(i + 2, len(run) + 1)
