@@ -52,7 +52,13 @@ pair set, committed on 2026-12-06 at 02:43 UTC, a third long prompts; scored onc
 guards_traps13.jsonl (440, written the same way by a helper who read no guard code nor
 pair set, after the 2026-12-06 rules (labels, "only" phrases, swaps in place), committed on
 2026-12-06 at 03:03 UTC, 161 long prompts; scored once untouched at 03:03 UTC: 0.932 / 0.701,
-7 wrong of 103; never looked at pair by pair, never tuned or trained on). All
+7 wrong of 103; never looked at pair by pair, never tuned or trained on), and
+guards_traps14.jsonl (439, written the same way by a helper who read no guard code nor pair
+set, after the pair scorer's retraining of 2026-12-06 (guards_train14), in many users' voices:
+search-box queries, non-native English, support chats, pasted errors, lay medical, legal and
+tax questions; 131 long prompts; committed on 2026-12-06 at 04:20 UTC and scored once
+untouched at 04:21 UTC: 0.885 / 0.500, 9 wrong of 78; never looked at pair by pair, never
+tuned or trained on). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -111,6 +117,7 @@ SETS = {
     "traps11": DATA / "guards_traps11.jsonl",
     "traps12": DATA / "guards_traps12.jsonl",
     "traps13": DATA / "guards_traps13.jsonl",
+    "traps14": DATA / "guards_traps14.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -190,7 +197,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
-                   "traps13"):  # fmt: skip
+                   "traps13", "traps14"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -634,6 +641,7 @@ def main(full: bool) -> str:
         "traps11",
         "traps12",
         "traps13",
+        "traps14",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

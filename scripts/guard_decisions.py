@@ -44,6 +44,7 @@ HELD_OUT = frozenset(
         "guards_traps11",
         "guards_traps12",
         "guards_traps13",
+        "guards_traps14",
     }
 )
 
