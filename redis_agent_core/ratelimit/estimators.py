@@ -2,13 +2,15 @@
 their results checked where they are used, so a mistake names the estimator.
 
 ``max(0, int(estimate))`` would have hidden most mistakes: a negative estimate reserved
-nothing, 12.7 or ``"12"`` became 12, NaN raised a bare ``ValueError`` in the middle of a
-model call and a non-callable a bare ``TypeError`` at the first call.
+nothing, ``"12"`` became 12, NaN raised a bare ``ValueError`` in the middle of a model call
+and a non-callable a bare ``TypeError`` at the first call. A fractional estimate
+(``len(text) / 4``, the usual rule of thumb) is rounded up: it reserves at least as much.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +28,8 @@ def checked_estimator(
 
     ``value`` must be callable, else ``TypeError`` naming ``what`` (the argument, e.g.
     ``"RateLimitMiddleware(estimator=...)"``). What it returns must be the tokens to
-    reserve, an int from 0 to ``MAX_TOKENS`` (numpy ints too), else the call raises
+    reserve, a number from 0 to ``MAX_TOKENS`` (numpy numbers too; a fraction is
+    rounded up), else the call raises
     :class:`ConfigError` naming ``what`` and the estimator, before anything is charged.
     """
     if value is None:
@@ -47,10 +50,10 @@ def checked_estimator(
 def _tokens(result: object, estimator: Callable[..., object], what: str) -> int:
     if type(result) is int and 0 <= result <= MAX_TOKENS:  # the common case, every call
         return result
-    if isinstance(result, numbers.Integral) and not isinstance(result, bool):
-        tokens = int(result)
-        if 0 <= tokens <= MAX_TOKENS:
-            return tokens
+    if isinstance(result, numbers.Real) and not isinstance(result, bool):
+        value = float(result)
+        if math.isfinite(value) and 0 <= value <= MAX_TOKENS:
+            return int(result) if isinstance(result, numbers.Integral) else math.ceil(value)
     name = getattr(estimator, "__qualname__", None) or repr(estimator)
     if inspect.iscoroutine(result):
         result.close()  # never awaited: no "coroutine was never awaited" warning
@@ -59,5 +62,5 @@ def _tokens(result: object, estimator: Callable[..., object], what: str) -> int:
         problem = f"returned {result!r}"
     raise ConfigError(
         f"{what} ({name}) {problem}: it must return the tokens to reserve for the call, "
-        f"an int from 0 to {MAX_TOKENS:.0e}"
+        f"a number from 0 to {MAX_TOKENS:.0e}"
     )

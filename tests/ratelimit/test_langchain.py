@@ -188,14 +188,14 @@ async def test_async_callback_handler(make_limiter: Make, aconfig: RedisAgentCon
     assert (await limiter.atry_acquire(user="gus", requests=0)).remaining[TOKENS.name] == 975
 
 
-BAD_ESTIMATES = [float("nan"), -50, 12.7, "12", None]
+BAD_ESTIMATES = [float("nan"), -50, float("inf"), "12", None]
 
 
 @pytest.mark.parametrize("cls", [RateLimitCallbackHandler, AsyncRateLimitCallbackHandler])
 async def test_the_estimator_is_checked(make_limiter: Make, cls: Any) -> None:
     """A non-callable estimator failed only at the first call (a bare TypeError), and an
     estimate that is no token count was bent by ``max(0, int(...))``: a negative one
-    reserved nothing, 12.7 and "12" became 12, NaN raised a bare ValueError mid-call."""
+    reserved nothing, "12" became 12, NaN raised a bare ValueError mid-call."""
     limiter = make_limiter([RequestLimit(5, 60.0), TOKENS])
     name = cls.__name__
     with pytest.raises(TypeError, match=rf"^{name}\(estimator=\.\.\.\) must be a callable"):
@@ -288,3 +288,12 @@ def test_a_wait_cap_that_is_no_cap_is_refused_when_built(
     # NaN compares false with everything: accepted, it turned the cap off at call time
     with pytest.raises(ConfigError, match="max_wait"):
         build(make_limiter([RequestLimit(1, 60.0)]), wait)
+
+
+def test_a_fractional_estimate_reserves_its_ceiling() -> None:
+    # len(text) / 4, the usual rule of thumb, is a float: it reserves at least as much
+    from redis_agent_core.ratelimit import checked_estimator
+
+    estimate = checked_estimator(lambda t, p: len(t) / 4, lambda t, p: 0, "estimator=")
+    assert estimate("abcdefghij", {}) == 3
+    assert estimate("abcd", {}) == 1

@@ -105,11 +105,11 @@ def test_handler_default_user_and_unknown_usage(make_limiter: Make) -> None:
 def test_the_estimator_is_checked(make_limiter: Make) -> None:
     """A non-callable estimator failed only at the first call (a bare TypeError), and an
     estimate that is no token count was bent by ``max(0, int(...))``: a negative one
-    reserved nothing, 12.7 became 12, NaN raised a bare ValueError mid-call."""
+    reserved nothing, "12" became 12, NaN raised a bare ValueError mid-call."""
     limiter = make_limiter([RequestLimit(5, 60.0), TOKENS])
     with pytest.raises(TypeError, match=r"^RateLimitCallbackHandler\(estimator=\.\.\.\) must"):
         RateLimitCallbackHandler(limiter, estimator=5)  # type: ignore[arg-type]
-    for bad in [float("nan"), -50, 12.7, "12", None]:
+    for bad in [float("nan"), -50, float("inf"), "12", None]:
         handler = RateLimitCallbackHandler(limiter, user="eve", estimator=lambda text, bad=bad: bad)
         llm = UsageMockLLM(callback_manager=CallbackManager([handler]))
         with pytest.raises(ConfigError, match=r"\(estimator=\.\.\.\) .* returned"):
