@@ -744,8 +744,7 @@ class SubstitutionGuard:
                     or senses & parents2
                     or senses2 & parents
                     or _kin(w, w2)
-                    or senses & ancestors(n2)
-                    or senses2 & ancestors(n)
+                    or _kind_of(n, n2)
                 ):
                     continue  # synonyms, one names the other's kind, or "agent" / "agency"
                 if parents & parents2:
@@ -796,12 +795,13 @@ class SubstitutionGuard:
 _RANKING = frozenset("best worst ideal right optimal top safest cheapest quickest easiest".split())
 
 
-def _ranked(f: Features, diff: Diff) -> dict[str, str]:
-    """ranking word -> the differing noun right after it ("best" -> "time")."""
+def _ranked(f: Features, diff: Diff) -> dict[str, tuple[str, str]]:
+    """ranking word -> the differing noun right after it and its WordNet noun ("best" ->
+    ("time", "time"))."""
     found = {}
     for w, _, i in diff:
-        if i and f.words[i - 1] in _RANKING and noun(w) is not None:
-            found[f.words[i - 1]] = w
+        if i and f.words[i - 1] in _RANKING and (n := noun(w)) is not None:
+            found[f.words[i - 1]] = (w, n)
     return found
 
 
@@ -811,12 +811,10 @@ def _asked_for(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | No
     relates in no sense, each absent from the other side."""
     ranked_q, ranked_c = _ranked(q, only_q), _ranked(c, only_c)
     for rank in ranked_q.keys() & ranked_c.keys():
-        w, w2 = ranked_q[rank], ranked_c[rank]
-        n, n2 = noun(w), noun(w2)
-        if not (n and n2) or n in _FRAMING or n2 in _FRAMING or _kin(w, w2):
+        (w, n), (w2, n2) = ranked_q[rank], ranked_c[rank]
+        if n in _FRAMING or n2 in _FRAMING or _kin(w, w2):
             continue  # "the best way" / "the best method": how, said two ways
-        (senses, _), (senses2, _) = kinship(n), kinship(n2)
-        if _kind_by_any_sense(n, n2) or senses & ancestors(n2) or senses2 & ancestors(n):
+        if _kind_by_any_sense(n, n2) or _kind_of(n, n2):
             continue  # "the best time" / "the best season": one a kind of the other
         return f"asks for another thing ({rank} {w} vs {rank} {w2})"
     return None
@@ -976,7 +974,7 @@ def _slot_swap(
         if senses & senses2 or senses & parents2 or senses2 & parents:
             return None  # synonyms, or one a kind of the other
     n, n2 = noun(w), noun(w2)
-    if n and n2 and (parts["n"][0] & ancestors(n2) or parts2["n"][0] & ancestors(n)):
+    if n and n2 and _kind_of(n, n2):
         return None  # one a kind of the other, however far up ("car" / "vehicle")
     if (
         "n" in shared
@@ -1022,6 +1020,12 @@ def _ranks(f: Features, i: int) -> bool:
         and after[0] == "the"
         and (after[1] in ("most", "least") or base(after[1]) != after[1])
     )
+
+
+def _kind_of(n: str, n2: str) -> bool:
+    """Whether a sense of one noun is a hypernym of the other's main sense, however far
+    up ("car" / "vehicle")."""
+    return bool(kinship(n)[0] & ancestors(n2) or kinship(n2)[0] & ancestors(n))
 
 
 def _kind_by_any_sense(n: str, n2: str) -> bool:
