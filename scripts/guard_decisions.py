@@ -5,6 +5,7 @@ not change one of them.
     python scripts/guard_decisions.py                 # this tree against where it left main
     python scripts/guard_decisions.py --against REF   # against another commit
     python scripts/guard_decisions.py --dump OUT.json # only write this tree's decisions
+    SHOW=100 python scripts/guard_decisions.py        # print up to 100 changed decisions (20)
 
 Cases: every pair of fow-cache, benchmarks/data/guards_*.jsonl (but the held-out sets in
 HELD_OUT, which only bench_cache_guards scores, as aggregates) and tests/guards/pairs.jsonl
