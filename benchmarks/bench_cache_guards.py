@@ -58,7 +58,14 @@ set, after the pair scorer's retraining of 2026-12-06 (guards_train14), in many 
 search-box queries, non-native English, support chats, pasted errors, lay medical, legal and
 tax questions; 131 long prompts; committed on 2026-12-06 at 04:20 UTC and scored once
 untouched at 04:21 UTC: 0.885 / 0.500, 9 wrong of 78; never looked at pair by pair, never
-tuned or trained on). All
+tuned or trained on), and guards_traps15.jsonl (436, written the same way on 2026-12-06 in
+other forms: a quarter multi-turn human/ai chats, a quarter long app prompts with a preamble or
+pasted context, the rest single prompts from varied people; committed at 05:16 UTC before that
+session's first guard change and scored once untouched: 0.937 / 0.743, 7 wrong of 111) and
+guards_traps16.jsonl (434, written the same way at the same time: a third AI-agent prompts (RAG
+instructions, tool requests), a quarter requests to do something, 52 argument traps; committed
+at 05:16 UTC, scored once untouched: 0.913 / 0.575, 8 wrong of 92); neither looked at pair by
+pair, tuned or trained on. All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -118,6 +125,8 @@ SETS = {
     "traps12": DATA / "guards_traps12.jsonl",
     "traps13": DATA / "guards_traps13.jsonl",
     "traps14": DATA / "guards_traps14.jsonl",
+    "traps15": DATA / "guards_traps15.jsonl",
+    "traps16": DATA / "guards_traps16.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -197,7 +206,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
-                   "traps13", "traps14"):  # fmt: skip
+                   "traps13", "traps14", "traps15", "traps16"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -642,6 +651,8 @@ def main(full: bool) -> str:
         "traps12",
         "traps13",
         "traps14",
+        "traps15",
+        "traps16",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

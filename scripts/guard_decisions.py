@@ -46,6 +46,8 @@ HELD_OUT = frozenset(
         "guards_traps12",
         "guards_traps13",
         "guards_traps14",
+        "guards_traps15",
+        "guards_traps16",
     }
 )
 
