@@ -45,6 +45,7 @@ from .relations import (
     SubstitutionGuard,
     added_kind,
     added_qualifier,
+    comparatives,
     mirrored,
     narrowing,
     prevention_shift,
@@ -376,8 +377,8 @@ class NegationGuard:
                 return moved
         q_keys, c_keys = q.keys, c.keys
         if "than" in q.vocab and mirrored(q, c):  # "faster than" / "slower than", swapped
-            q_keys = q_keys - {q.seq[q.words.index("than") - 1]}
-            c_keys = c_keys - {c.seq[c.words.index("than") - 1]}
+            k, m = comparatives(q, c) or (0, 0)
+            q_keys, c_keys = q_keys - {q.seq[k]}, c_keys - {c.seq[m]}
         # a pair of opposites needs a listed word among the keys of each side alone (what
         # both share gives both sides the same hits): mostly none, and nothing to collect
         if not (self._keys.isdisjoint(q_keys - c_keys) or self._keys.isdisjoint(c_keys - q_keys)):

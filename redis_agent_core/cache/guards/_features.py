@@ -127,9 +127,11 @@ def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
-            if len(word) >= 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
-                word = word[:-1]  # stopping -> stop, banned -> ban
             break
+    # stopping -> stop, banned -> ban; and kill, kills, killing -> kil alike (a doubled
+    # last letter is undone whether or not a suffix went: "kills" was "kil", "kill" "kill")
+    if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
     if len(word) > 3 and word.endswith("e"):
         word = word[:-1]
     return word
@@ -498,14 +500,15 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # again and empty lists; each stored byte is kept per entry). 4: quotes keep their blanks.
 # 5: ranges and arrows ("main..feature", "a -> b") are flows. Older forms are parsed.
 # 6: a capital A inside a sentence is a label ("plan A"), a word and an entity.
-_FORMAT = 6
-_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[6]" or "[6,...")
+# 7: a doubled last letter is one stem with or without a suffix ("kill" / "kills").
+_FORMAT = 7
+_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[7]" or "[7,...")
 _MARK_TEXT = _MARK.decode()
 
 
 def encode(f: Features) -> list:
     """The features as plain JSON values, to store with a cache entry (no pickle):
-    ``[6, part, value, part, value...]`` for the parts that are not empty. The words,
+    ``[7, part, value, part, value...]`` for the parts that are not empty. The words,
     stems and vocabulary are found again from the text when read (a regex and set
     operations in C: no dearer than loading them)."""
     out: list[Any] = [_FORMAT]

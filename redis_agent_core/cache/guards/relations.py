@@ -22,6 +22,7 @@ __all__ = [
     "ArgumentGuard",
     "SubstitutionGuard",
     "added_kind",
+    "comparatives",
     "keys",
     "mirrored",
     "narrowing",
@@ -207,7 +208,8 @@ class AntonymGuard:
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
-        inverse = {q.words.index("than") - 1} if mirrored(q, c) else set()
+        at = comparatives(q, c) if mirrored(q, c) else None
+        inverse = {at[0]} if at else set()
         for w, s, i in only_q:
             if i in inverse:
                 continue
@@ -356,7 +358,17 @@ def _compared(f: Features, first: int) -> bool:
 # Verbs of replacement give "with" and "for" a direction: "replace butter with oil" is
 # not "replace oil with butter", "swap tea for coffee" not "swap coffee for tea".
 _REPLACING = frozenset(stem(w) for w in "replace substitute swap exchange switch trade".split())
+# Verbs whose "with" names the means give it a direction: "pay my credit card with my
+# debit card" ("pay for the repairs, the tenant or the owner" keeps its "or").
+_BY_MEANS = frozenset(stem(w) for w in "pay buy purchase fund charge feed fill top".split())
+# Verbs whose two sides do the same to each other: "does a US citizen marry a green card
+# holder" asks what "does a green card holder marry a US citizen" asks.
+_RECIPROCAL = frozenset(
+    stem(w)
+    for w in "marry marries married wed meet met border borders resemble rhyme collide".split()
+)
 _DIRECTED = frozenset({"with", "for"})
+_WITH = frozenset({"with"})
 
 
 _INVERTING = frozenset({"less", "fewer", "lower"})
@@ -374,17 +386,39 @@ def _opposed(a: str, b: str) -> bool:
     return any(not keys_b.isdisjoint(antonyms.get(k, ())) for k in {stem(a), stem(base(a))})
 
 
+# Words between a comparative and its "than" ("better for the teeth than").
+_COMPARED_WITHIN = 4
+
+
+def comparatives(q: Features, c: Features) -> tuple[int, int] | None:
+    """Where the comparatives of two comparisons stand (one "than" each): the words
+    right before "than", or where those are one word on both sides ("better for the teeth
+    than" / "worse for teeth than"), the nearest pair before it that are opposites; None
+    without one "than" a side."""
+    if q.words.count("than") != 1 or c.words.count("than") != 1:
+        return None
+    i, j = q.words.index("than"), c.words.index("than")
+    if not (i and j):
+        return None
+    if q.seq[i - 1] == c.seq[j - 1]:
+        for k in range(i - 2, max(-1, i - 1 - _COMPARED_WITHIN), -1):
+            for m in range(j - 2, max(-1, j - 1 - _COMPARED_WITHIN), -1):
+                if q.seq[k] != c.seq[m] and _opposed(q.words[k], c.words[m]):
+                    return k, m
+    return i - 1, j - 1
+
+
 def _comparison(q: Features, c: Features) -> tuple[bool, bool, bool]:
     """For two comparisons ("... than ..."): (inverted one way only: "healthier" / "less
     healthy", comparatives opposed: "heavier" / "lighter", sides swapped around "than")."""
-    if q.words.count("than") != 1 or c.words.count("than") != 1:
+    at = comparatives(q, c)
+    if at is None:
         return False, False, False
+    k, m = at
     i, j = q.words.index("than"), c.words.index("than")
-    if not (i and j):
-        return False, False, False
     inverted = _inverted(q, i) != _inverted(c, j)
-    opposed = _opposed(q.words[i - 1], c.words[j - 1])
-    shared = (q.content.keys() & c.content.keys()) - {q.seq[i - 1], c.seq[j - 1]}
+    opposed = _opposed(q.words[k], c.words[m])
+    shared = (q.content.keys() & c.content.keys()) - {q.seq[k], c.seq[m]}
     (left_q, right_q), (left_c, right_c) = _sides(q, i, shared), _sides(c, j, shared)
     swapped = bool(left_q.keys() & right_c.keys()) and bool(right_q.keys() & left_c.keys())
     return inverted, opposed, swapped
@@ -421,7 +455,12 @@ class ArgumentGuard:
         q, c = features(query), features(candidate)
         reason = self._around_a_pivot(q, c)
         if reason is None:
-            reason = _exchanged(q, c) or _speaker_swapped(q, c, query, candidate)
+            reason = (
+                _exchanged(q, c)
+                or _speaker_swapped(q, c, query, candidate)
+                or _doer_changed(q, c)
+                or _doer_changed(c, q)
+            )
         return reason
 
     def _around_a_pivot(self, q: Features, c: Features) -> str | None:
@@ -436,11 +475,13 @@ class ArgumentGuard:
         pivots = _ORDERING
         if not _REPLACING.isdisjoint(shared):
             pivots = _ORDERING | _DIRECTED
+        elif not _BY_MEANS.isdisjoint(shared):
+            pivots = _ORDERING | _WITH
         if _APART.isdisjoint(shared):
             pivots = pivots | _SOURCE  # "what do bees get from flowers" / "flowers ... bees"
         ordering = [(w, q.words, c.words) for w in pivots & q.vocab & c.vocab]
         for pivot, in_q, in_c in verbs + ordering:
-            if in_q.count(pivot) != 1 or in_c.count(pivot) != 1:
+            if in_q.count(pivot) != 1 or in_c.count(pivot) != 1 or pivot in _RECIPROCAL:
                 continue  # a repeated word has no single position to compare
             i, j = in_q.index(pivot), in_c.index(pivot)
             word = q.words[i]
@@ -485,6 +526,20 @@ _MAX_SPAN = 4  # words of one exchanged argument ("my feature branch", "British 
 _MAX_MIDDLE = 6  # words between them ("driving licence valid in the")
 
 
+_CONJUNCTIONS = frozenset({"and", "or", "&"})
+
+
+def _joined(between: tuple[str, ...]) -> bool:
+    """Whether the words between two exchanged arguments join them as equals: a
+    symmetric word ("with", "vs", "similar"), but "and" / "or" only next to an argument
+    ("A and B", "A or the B"); inside ("the seller shipped the wrong item and now the
+    buyer") they join clauses, whose roles still differ."""
+    inner = between[1:-1]
+    return not _SYMMETRIC.isdisjoint(between) and (
+        _CONJUNCTIONS.isdisjoint(inner) or not (_SYMMETRIC - _CONJUNCTIONS).isdisjoint(between)
+    )
+
+
 def _exchanged(q: Features, c: Features) -> str | None:
     """Two arguments trading places around the same words, everything else equal:
     ``P A M B S`` / ``P B M A S`` ("convert celsius to fahrenheit", "is a UK licence valid
@@ -522,7 +577,8 @@ def _exchanged(q: Features, c: Features) -> str | None:
                 continue
             words = q.words[start + i : start + size - j]
             if (
-                not _SYMMETRIC.isdisjoint(words)
+                _joined(words)
+                or not _RECIPROCAL.isdisjoint(middle)
                 or not _ALIKE_BEFORE.isdisjoint(a[max(0, start - 3) : start] + middle)
                 or not _APART.isdisjoint(a[:start] + middle)
             ):
@@ -599,6 +655,41 @@ def _speaker_swapped(q: Features, c: Features, query: str, candidate: str) -> st
         ):
             word = q.words[q.content[verb]]
             return f"the speaker does {word!r} on one side and undergoes it on the other"
+    return None
+
+
+def _doer(f: Features, verb: int) -> int:
+    """Where the subject of the verb at ``verb`` stands (past determiners), or -1."""
+    return _skip_back(f.words, verb)
+
+
+def _doer_changed(q: Features, c: Features) -> str | None:
+    """The speaker doing a verb on one side ("I keep taking credit for my manager's
+    work") and someone named on both sides doing it on the other ("my manager keeps
+    taking credit for my work"): the verb agrees with each ("keep" / "keeps"; a word
+    without that "-s" may be a noun: "an oil change"). Not when that one follows the verb
+    with "to" ("I need my manager to approve it": the manager still does the approving)."""
+    words = q.words
+    for k in _positions(words, _SPEAKER_SUBJECT, q.vocab):
+        at = k + 1
+        if at >= len(words) or words[at] in _BE:
+            continue
+        verb = q.seq[at]
+        if verb not in wordnet().verbs or q.seq.count(verb) != 1 or c.seq.count(verb) != 1:
+            continue
+        j = c.seq.index(verb)
+        if c.words[j] != words[at] + "s" and c.words[j] != words[at] + "es":
+            continue
+        subject = _doer(c, j)
+        if subject < 0 or c.words[subject] in _SPEAKER_FORMS:
+            continue
+        who = c.seq[subject]
+        if who not in q.content or who in FUNCTION_WORDS or q.content[who] <= at:
+            continue
+        after = q.content[who]
+        if _skip_back(words, after) == at and after + 1 < len(words) and words[after + 1] == "to":
+            continue
+        return f"the speaker does {words[at]!r} on one side, {c.words[subject]!r} on the other"
     return None
 
 
@@ -701,6 +792,12 @@ class SubstitutionGuard:
     def check(self, query: str, candidate: str) -> str | None:
         q, c = features(query), features(candidate)
         only_q, only_c = _diffs(q, c)
+        if only_q and only_c and "than" in q.vocab and mirrored(q, c):
+            # "is tea better for the teeth than coffee" / "is coffee worse for teeth than
+            # tea": the opposite comparatives state one comparison, not two items
+            at_q, at_c = comparatives(q, c) or (-1, -1)
+            only_q = [d for d in only_q if d[2] != at_q]
+            only_c = [d for d in only_c if d[2] != at_c]
         if not (only_q and only_c):
             return None
         wn = wordnet()
@@ -1323,10 +1420,12 @@ def _attribute_of(f: Features, diff: Diff) -> bool:
     """Whether ``diff``'s words stand as "the ... of" (an attribute of what follows)."""
     first, last = diff[0][2], diff[-1][2]
     words = f.words
-    return 0 < first and words[first - 1] in _DETERMINERS and words[last + 1 : last + 2] == ("of",)
+    return 0 < first and words[first - 1] in _THE_OF and words[last + 1 : last + 2] == ("of",)
 
 
-_DETERMINERS = frozenset({"the", "a", "an", "its", "their"})
+# Before "X of": "the height of", "its weight of" (a second _DETERMINERS here once
+# replaced the one above for every function of the module: "my" was no determiner)
+_THE_OF = frozenset({"the", "a", "an", "its", "their"})
 
 
 def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
