@@ -454,3 +454,20 @@ def test_negation_moved_to_another_predicate_is_another_question(a: str, b: str)
 )
 def test_negation_on_the_same_predicate_passes(a: str, b: str) -> None:
     assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None
+
+
+def test_a_guard_that_raises_refuses_the_candidate_and_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        name = "broken"
+
+        def check(self, query: str, candidate: str) -> str | None:
+            raise ValueError("cannot read this text")
+
+    with caplog.at_level("WARNING", logger="redis_agent_core.cache.guards"):
+        rejection = Verifier([Broken()]).verify(
+            "How do I reset my router?", "How to reset a router?"
+        )
+    assert rejection is not None and rejection.guard == "error" and "broken" in rejection.reason
+    assert "cannot read this text" in caplog.text

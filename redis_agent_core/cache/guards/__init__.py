@@ -10,7 +10,8 @@ CONTRACT (shared by the cache and the guards):
 
 - ``Rejection(guard, reason)``: ``guard`` is a short category used as a stats counter
   (``negation``, ``number``, ``entity``, ``order``, ``scope``, ``constraint``, ``custom``;
-  the cache adds ``span`` for long prompts whose differing parts are not near).
+  ``error`` when a guard raised: the candidate is refused and the error logged; the cache
+  adds ``span`` for long prompts whose differing parts are not near).
 - ``Guard`` protocol: ``name`` and ``check(query, candidate) -> str | None``
   (``None`` = passes; else a human-readable reason).
 - ``Verifier(guards=None, *, extra=None)``: ``guards=None`` means :func:`default_guards`;
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import re
 from bisect import bisect_left
 from collections import Counter
@@ -51,6 +53,8 @@ from .relations import (
     prevention_shift,
 )
 from .scorer import PairScorer
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -642,7 +646,13 @@ class Verifier:
             return None, None  # an exact repeat cannot disagree with itself
         query, candidate = narrowed(query, candidate)
         for guard in self.guards:
-            reason = guard.check(query, candidate)
+            try:
+                reason = guard.check(query, candidate)
+            except Exception as exc:
+                # a guard that cannot judge a pair must not fail the caller's model call,
+                # nor pass the pair: refused (a miss), logged with its traceback
+                _log.warning("cache guard %r raised; candidate refused", guard.name, exc_info=True)
+                return Rejection("error", f"guard {guard.name!r} raised {type(exc).__name__}"), None
             if reason is not None:
                 return Rejection(guard.name, reason), None
         return None, None if self.scorer is None else (candidate, query)

@@ -600,16 +600,17 @@ _LOWER_US = re.compile(r"\bus\b")  # not "US", the country
 
 def _positions(words: tuple[str, ...], forms: frozenset[str], vocab: frozenset[str]) -> list[int]:
     """Where the words of ``forms`` stand in ``words`` (C-level searches, one per form
-    present)."""
+    present). ``vocab`` also holds the parts of hyphenated words ("i" of "I-9"), which
+    ``words`` may not."""
     found = []
     for form in forms & vocab:
-        k = words.index(form)
+        k = -1
         while True:
-            found.append(k)
             try:
                 k = words.index(form, k + 1)
             except ValueError:
                 break
+            found.append(k)
     return found
 
 
