@@ -471,3 +471,40 @@ def test_a_guard_that_raises_refuses_the_candidate_and_logs(
         )
     assert rejection is not None and rejection.guard == "error" and "broken" in rejection.reason
     assert "cannot read this text" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("I don't know how to set up a VPN on my phone", "How do I set up a VPN on my phone?"),
+        ("We can't figure out why the build fails on CI", "Why does the build fail on CI?"),
+        (
+            "honestly I never understood what a mortgage offset account is",
+            "What is a mortgage offset account?",
+        ),
+        (
+            "I have no idea which fertiliser to use for tomatoes",
+            "Which fertiliser should I use for tomatoes?",
+        ),
+        (
+            "Hi, I'm not sure whether a 1099 contractor pays payroll tax",
+            "Does a 1099 contractor pay payroll tax?",
+        ),
+    ],
+)
+def test_not_knowing_what_one_asks_negates_nothing(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # inside the question, not opening it: the negator is the question's
+        ("What if I don't remember where I parked?", "What if I remember where I parked?"),
+        # a negator of the question after the opening one still counts
+        ("I don't know why my code doesn't compile", "Why does my code compile?"),
+        ("I can't log in to my bank", "How do I log in to my bank?"),
+    ],
+)
+def test_a_negator_inside_the_question_still_counts(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is not None

@@ -223,6 +223,23 @@ _PREFIXED_WORD = re.compile(
 _POSSESSIVE = re.compile(r"'s\b")
 _OWNER = re.compile(r"\b([a-z-]+)'s\b")
 _NEGATED_WORD = re.compile(r"[a-z]n't\b|\bnon-[a-z]")
+# The speaker saying what they do not know before asking it: "I don't know how to reset
+# my router" asks "how do I reset my router". Only at the start of a sentence or clause
+# ("what if I don't remember where I parked" keeps its negator), each with one negator.
+_OPENS = r"(?:^|[.!?,;:]\s*|\b(?:but|and|so|hi|hello|hey|honestly|sorry|ok|okay)\s+)"
+_WH = r"(?:how|what|why|where|when|which|who|whether|if)\b"
+_UNKNOWING = re.compile(
+    rf"{_OPENS}(?:"
+    r"(?:i|we)\s+(?:really\s+|just\s+|still\s+|honestly\s+)?"
+    r"(?:don't|do not|didn't|did not|can't|cannot|can not|couldn't|could not|never)\s+"
+    r"(?:really\s+|quite\s+|fully\s+)?"
+    r"(?:know|understand|understood|get|figure out|work out|find out|remember|see|tell)\s+"
+    r"|(?:i'm\s+|i am\s+|im\s+)?not\s+(?:really\s+|quite\s+)?sure\s+"
+    r"|(?:i\s+have\s+|i've\s+|ive\s+|i've\s+got\s+)?no\s+(?:idea|clue)\s+"
+    r"|(?:nobody|no one)\b[^.?!,]{0,30}?\b(?:can|could|will|would)\s+"
+    r"(?:tell|explain|show)\s+(?:me|us)\s+"
+    rf"){_WH}"
+)
 # Person words and the hyphen parts of those with one: what a possessive person leaves
 # in the vocabulary once its "'s" is gone.
 _PERSON_CUES = lex.PERSON_WORDS | {p for w in lex.PERSON_WORDS if "-" in w for p in w.split("-")}
@@ -500,7 +517,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # again and empty lists; each stored byte is kept per entry). 4: quotes keep their blanks.
 # 5: ranges and arrows ("main..feature", "a -> b") are flows. Older forms are parsed.
 # 6: a capital A inside a sentence is a label ("plan A"), a word and an entity.
-# 7: a doubled last letter is one stem with or without a suffix ("kill" / "kills").
+# 7: a doubled last letter is one stem with or without a suffix ("kill" / "kills"); "I
+# don't know how to ..." opening a question negates nothing.
 _FORMAT = 7
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[7]" or "[7,...")
 _MARK_TEXT = _MARK.decode()
@@ -693,6 +711,8 @@ def _parse(text: str) -> Features:
     ) + (0 if _NEGATOR_FORMS.isdisjoint(cues) else sum(map(_NEGATOR_FORMS.__contains__, words)))
     if "n't" in lower or "non-" in lower:
         negations += len(_NEGATED_WORD.findall(lower))
+    if negations:
+        negations -= len(_UNKNOWING.findall(lower))
     particles: set[str] = set()
     if not _PARTICLE_KEYS.isdisjoint(cues):
         for i, (w, st) in enumerate(zip(words, seq, strict=True)):
