@@ -1500,3 +1500,35 @@ def test_a_pronoun_inside_a_hyphenated_word_is_no_speaker(a: str, b: str) -> Non
     verifier = Verifier()
     verifier.verify(a, b)  # no exception, either way round
     verifier.verify(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # a passive with "to ... by": the one after "by" does it, whichever word pivots
+        (
+            "The refund was issued to the buyer by the seller",
+            "The seller issued the refund to the buyer",
+            True,
+        ),
+        (
+            "The refund was issued to the seller by the buyer",
+            "The seller issued the refund to the buyer",
+            False,
+        ),
+        (
+            "Was the parcel sent to the tenant by the landlord?",
+            "Did the landlord send the parcel to the tenant?",
+            True,
+        ),
+        (
+            "Was the parcel sent to the landlord by the tenant?",
+            "Did the landlord send the parcel to the tenant?",
+            False,
+        ),
+        # "is it X to do Y" is "is doing Y X": no subject and predicate to swap
+        ("Is it safe to eat raw cookie dough?", "Is eating raw cookie dough safe?", True),
+    ],
+)
+def test_argument_guard_reads_passives_and_a_dummy_it(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

@@ -327,9 +327,18 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
     left = {s: i for s in shared if (i := content[s]) < pivot}
     right = {s: i for s in shared if (i := content[s]) > pivot}
     words = f.words
-    if not _BE.isdisjoint(words[max(0, pivot - 3) : pivot]) and "by" in words[pivot + 1 :]:
-        return right, left
-    return left, right
+    ordering = words[pivot] in _ORDERING
+    reach = 5 if ordering else 3  # "was the parcel sent to": the pivot after the verb
+    if _BE.isdisjoint(words[max(0, pivot - reach) : pivot]) or "by" not in words[pivot + 1 :]:
+        return left, right
+    # a passive: the one after "by" does it ("the invoice was sent to the client by the
+    # accountant" = "the accountant sent the invoice to the client")
+    by = words.index("by", pivot + 1)
+    agent = {s: i for s, i in right.items() if i > by}
+    rest = {s: i for s, i in right.items() if i < by}
+    if ordering:
+        return left | agent, rest
+    return agent, left | rest  # "was Y <verb>ed (to Z) by X": X does it, to Y (and Z)
 
 
 def _symmetric(f: Features, pivot: int, end: int) -> bool:
@@ -744,6 +753,8 @@ def _copular_swap(q: Features, c: Features, shared: set[str]) -> str | None:
     trading those places are another question (unless "with/and/or/near..." joins them)."""
     if q.words[0] not in _BE_FIRST or c.words[0] not in _BE_FIRST or "than" in q.vocab:
         return None  # a comparison is the "than" pivot's (turned round on purpose or not)
+    if q.words[1:2] == ("it",) or c.words[1:2] == ("it",):
+        return None  # "is it bad to charge X" = "is charging X bad": "it" stands for it
     sides = []
     for f in (q, c):
         first = min((f.content[s] for s in f.content), default=0)
