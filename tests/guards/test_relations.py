@@ -1532,3 +1532,26 @@ def test_a_pronoun_inside_a_hyphenated_word_is_no_speaker(a: str, b: str) -> Non
 )
 def test_argument_guard_reads_passives_and_a_dummy_it(a: str, b: str, same: bool) -> None:
     assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # "and" then a verb: two clauses, each with its own object
+        (
+            "Forward the invoice to the supplier and cc the auditor.",
+            "Forward the invoice to the auditor and cc the supplier.",
+            False,
+        ),
+        # "or" then the frame again: the two are alternatives, either order
+        (
+            "Which costs more, a kilo of beef or a kilo of lamb?",
+            "Which costs more, a kilo of lamb or a kilo of beef?",
+            True,
+        ),
+    ],
+)
+def test_a_conjunction_joins_equals_only_without_a_clause_of_its_own(
+    a: str, b: str, same: bool
+) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

@@ -538,14 +538,20 @@ _MAX_MIDDLE = 6  # words between them ("driving licence valid in the")
 _CONJUNCTIONS = frozenset({"and", "or", "&"})
 
 
-def _joined(between: tuple[str, ...]) -> bool:
+def _joined(between: tuple[str, ...], before: tuple[str, ...]) -> bool:
     """Whether the words between two exchanged arguments join them as equals: a
-    symmetric word ("with", "vs", "similar"), but "and" / "or" only next to an argument
-    ("A and B", "A or the B"); inside ("the seller shipped the wrong item and now the
-    buyer") they join clauses, whose roles still differ."""
-    inner = between[1:-1]
-    return not _SYMMETRIC.isdisjoint(between) and (
-        _CONJUNCTIONS.isdisjoint(inner) or not (_SYMMETRIC - _CONJUNCTIONS).isdisjoint(between)
+    symmetric word ("with", "vs", "similar"), but "and" / "or" only with nothing but
+    function words ("A and B", "A or the B") or the words before the first argument
+    again ("a litre of oil or a litre of water"); with more ("the seller shipped the
+    wrong item and now the buyer", "email it to the manager and cc the finance team")
+    they join clauses, whose roles still differ. ``before``: the words before the first
+    argument, as many as follow the conjunction."""
+    if not (_SYMMETRIC - _CONJUNCTIONS).isdisjoint(between):
+        return True
+    if _CONJUNCTIONS.isdisjoint(between):
+        return False
+    return all(w in FUNCTION_WORDS or w in _CONJUNCTIONS for w in between) or (
+        between[0] in _CONJUNCTIONS and between[1:] == before
     )
 
 
@@ -586,7 +592,7 @@ def _exchanged(q: Features, c: Features) -> str | None:
                 continue
             words = q.words[start + i : start + size - j]
             if (
-                _joined(words)
+                _joined(words, q.words[max(0, start - len(words) + 1) : start])
                 or not _RECIPROCAL.isdisjoint(middle)
                 or not _ALIKE_BEFORE.isdisjoint(a[max(0, start - 3) : start] + middle)
                 or not _APART.isdisjoint(a[:start] + middle)
