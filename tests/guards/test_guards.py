@@ -508,3 +508,22 @@ def test_not_knowing_what_one_asks_negates_nothing(a: str, b: str) -> None:
 )
 def test_a_negator_inside_the_question_still_counts(a: str, b: str) -> None:
     assert NegationGuard().check(a, b) is not None
+
+
+_RENT = "can a landlord raise rent mid-lease?"
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        f"Not sure if this is the right subreddit for this, but {_RENT}",
+        f"{_RENT} I've looked online and still can't find a straight answer",
+        f"My colleague told me something else so I want to double-check: {_RENT}",
+        f"Apologies if this is a basic question. {_RENT} Thanks in advance!",
+    ],
+)
+def test_chatter_about_the_asking_is_not_part_of_the_question(wrapped: str) -> None:
+    verifier = Verifier()
+    assert verifier.verify(wrapped, _RENT) is None and verifier.verify(_RENT, wrapped) is None
+    # what the question itself says still counts
+    assert verifier.verify(wrapped, "Can a landlord not raise rent mid-lease?") is not None

@@ -518,7 +518,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 5: ranges and arrows ("main..feature", "a -> b") are flows. Older forms are parsed.
 # 6: a capital A inside a sentence is a label ("plan A"), a word and an entity.
 # 7: a doubled last letter is one stem with or without a suffix ("kill" / "kills"); "I
-# don't know how to ..." opening a question negates nothing.
+# don't know how to ..." opening a question negates nothing; chatter about the asking
+# ("not sure if this is the right place to ask") is dropped.
 _FORMAT = 7
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[7]" or "[7,...")
 _MARK_TEXT = _MARK.decode()
@@ -668,12 +669,47 @@ class _Words(NamedTuple):
     cues: frozenset[str]  # the words of ``vocab`` some test of the parse looks for
 
 
+# What a chatty prompt says about the asking, not about what it asks: "not sure if this is
+# the right place to ask, but", "I've searched everywhere and can't find an answer", "my
+# friend told me something different so I want to check": dropped before the parse (their
+# "place", "friend" and "can't" are not the question's). Whole phrases only: a sentence that
+# says who asks ("asking for my mother, 80") is kept.
+_CHATTER = re.compile(
+    r"\b(?:sorry|apologies) if this is (?:a |an )?(?:dumb|stupid|silly|basic|obvious|newbie|noob)"
+    r" question\b"
+    r"|\b(?:i'm |i am |im )?not sure if this is the right (?:place|sub|subreddit|forum|channel|"
+    r"group|thread)(?: to (?:ask|post)(?: this)?| for this)?\b"
+    r"|\bi(?:'ve| have) (?:searched|looked|googled|asked) (?:everywhere|online|all over|around)"
+    r"(?:,? (?:and|but) (?:still )?(?:can't|cannot|couldn't|could not) find (?:a |an |any )?"
+    r"(?:clear |good |straight |simple )?answers?)?"
+    r"|\bmy (?:friend|mate|colleague|coworker|brother|sister|mum|mom|dad|partner) (?:told|said to)"
+    r" me something (?:different|else),? so i (?:want|wanted) to (?:check|confirm|double-check)"
+    r"|\b(?:thanks|thank you) in advance\b|\bany help (?:is |would be )?(?:much |greatly )?"
+    r"appreciated\b",
+    re.IGNORECASE,
+)
+# cheap test before the regex: a word every phrase above holds
+_CHATTER_CUES = (
+    "question",
+    "right",
+    "searched",
+    "looked",
+    "googled",
+    "asked",
+    "told",
+    "advance",
+    "appreciated",
+)
+
+
 def _words(text: str) -> _Words:
     """The first steps of a parse, shared with :func:`decode`: a stored analysis leaves
     these out and they are found again from the text, exactly as the parse finds them."""
     if not text.isascii():
         text = text.translate(_APOSTROPHES)
     content = _ROLE.sub("", text) if ":" in text else text
+    if any(cue in content for cue in _CHATTER_CUES):
+        content = _CHATTER.sub(" ", content)
     lower = content.lower()
     if " A" in content and len(lower) == len(content):
         lower = _labels(content, lower)
