@@ -13,6 +13,10 @@ retried whole):
 
 - bounded: at most ``max_connections`` (default :data:`MAX_LEASED`) per lease; more
   concurrent threads get :data:`FALLBACK` and take the ordinary path;
+- never starving the pool: a connection is kept idle between calls only while at most
+  half of the pool's ``max_connections`` (redis-py 8: 100 by default) are in use;
+  past that it goes back to the pool after its call, so leases of many components
+  (or a burst on them) cannot leave the pool empty for everyone else;
 - safe: a connection is reused only after its reply was fully read; any error in
   between (connection, timeout, interrupt) drops it (disconnected, returned to the pool);
 - sent at most once: a command that left the client is never handed back to be sent
@@ -337,6 +341,17 @@ def _closed_meanwhile(sock: Any) -> bool:
     return bool(poller.poll(0))
 
 
+def _keep_upto(pool: Any) -> int:
+    """The most connections of ``pool`` in use at which a lease still keeps one idle."""
+    return int(getattr(pool, "max_connections", 0) or 0) // 2
+
+
+def _pool_short(pool: Any, keep_upto: int) -> bool:
+    """Whether ``pool`` has so many connections in use (idle leased ones count) that a
+    lease must hand its connection back rather than keep it for its next call."""
+    return len(getattr(pool, "_in_use_connections", ())) > keep_upto
+
+
 class Lease:
     """Up to ``max_connections`` connections borrowed from ``client``'s pool.
 
@@ -345,11 +360,22 @@ class Lease:
     fork or a client change and returns it on close or garbage collection.
     """
 
-    __slots__ = ("__weakref__", "closed", "count", "free", "generation", "lock", "max", "pool")
+    __slots__ = (
+        "__weakref__",
+        "closed",
+        "count",
+        "free",
+        "generation",
+        "keep_upto",
+        "lock",
+        "max",
+        "pool",
+    )
 
     def __init__(self, client: Any, max_connections: int = MAX_LEASED) -> None:
         self.pool = client.connection_pool
         self.max = max_connections
+        self.keep_upto = _keep_upto(self.pool)
         self.generation = _generation
         self.free: list[Any] = []
         self.count = 0  # connections out of the pool (free or in a call)
@@ -415,6 +441,11 @@ class Lease:
             raise
 
     def _give_back(self, conn: Any) -> None:
+        if _pool_short(self.pool, self.keep_upto):  # in sync: back to the pool as it is
+            with self.lock:
+                self.count -= 1
+            self.pool.release(conn)
+            return
         self.free.append(conn)
         if self.closed:  # closed meanwhile: its drain may have missed this one
             self._drain()
@@ -517,7 +548,7 @@ class AsyncLease:
     (``list.pop``) before its first ``await``. Build it through :class:`AsyncFastPath`.
     """
 
-    __slots__ = ("closed", "count", "free", "generation", "loop_ref", "max", "pool")
+    __slots__ = ("closed", "count", "free", "generation", "keep_upto", "loop_ref", "max", "pool")
 
     def __init__(
         self, client: Any, loop: asyncio.AbstractEventLoop, max_connections: int = MAX_LEASED
@@ -525,6 +556,7 @@ class AsyncLease:
         self.pool = client.connection_pool
         self.loop_ref = weakref.ref(loop)
         self.max = max_connections
+        self.keep_upto = _keep_upto(self.pool)
         self.generation = _generation
         self.free: list[Any] = []
         self.count = 0  # connections out of the pool (free or in a call)
@@ -589,6 +621,9 @@ class AsyncLease:
     async def _give_back(self, conn: Any) -> None:
         if self.closed:  # closed during the call
             await self._drop(conn)
+        elif _pool_short(self.pool, self.keep_upto):  # in sync: back to the pool as it is
+            self.count -= 1
+            await self.pool.release(conn)
         else:
             self.free.append(conn)
 

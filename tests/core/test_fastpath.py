@@ -241,6 +241,45 @@ def test_bounded_under_many_threads(client: redis.Redis, key: str) -> None:
     assert _in_use(client) == 0
 
 
+def test_idle_leased_connections_leave_the_pool_room(redis_url: str) -> None:
+    """Leases keep a connection idle only while at most half of a bounded pool is in use:
+    a burst on two components' leases no longer leaves the pool empty for every other
+    call (all 6 were held before, and every generic call then failed for good)."""
+    client = redis.Redis.from_url(redis_url, max_connections=6)
+    ping = command_prefix(1, b"PING")
+
+    def nested(lease: Lease, depth: int) -> object:  # `depth` calls in flight at once
+        return lease.call(ping, (lambda: nested(lease, depth - 1)) if depth > 1 else None)
+
+    paths = [FastPath(), FastPath()]
+    for path in paths:
+        lease = path.lease(client)
+        assert lease is not None
+        assert nested(lease, 3) in (b"PONG", True)
+    assert _in_use(client) == 3  # the first lease kept its three; the second gave back
+    assert client.ping()  # redis-py's path still gets connections
+    assert sum(len(path.lease(client).free) for path in paths) == 3  # type: ignore[union-attr]
+    for path in paths:
+        path.close()
+    assert _in_use(client) == 0
+    client.close()
+
+
+async def test_idle_async_leased_connections_leave_the_pool_room(redis_url: str) -> None:
+    client = aredis.Redis.from_url(redis_url, max_connections=8)
+    ping = command_prefix(1, b"PING")
+    paths = [AsyncFastPath(), AsyncFastPath()]
+    for path in paths:
+        lease = path.lease(client)
+        assert lease is not None
+        await asyncio.gather(*(lease.call(ping) for _ in range(4)))  # four at once
+    assert len(client.connection_pool._in_use_connections) == 4  # type: ignore[attr-defined]
+    assert await client.ping()
+    for path in paths:
+        await path.aclose()
+    await client.aclose()
+
+
 def test_garbage_collection_returns_the_connections(client: redis.Redis) -> None:
     path = FastPath()
     lease = path.lease(client)
