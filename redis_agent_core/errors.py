@@ -53,6 +53,19 @@ class RedisWriteRefusedError(RedisUnavailableError):
         self.cause = cause
 
 
+class PoolExhaustedError(RedisUnavailableError):
+    """Every connection of the client's pool was in use (``max_connections``; redis-py 8
+    keeps at most 100 by default): nothing was sent, the server is fine.
+
+    More calls at once than the pool holds (e.g. 200 asyncio tasks). Raise
+    ``RedisAgentConfig(max_connections=...)`` (the server's ``maxclients`` is 10,000 by
+    default) or bound the concurrency (a semaphore). A :class:`RedisUnavailableError`,
+    so handlers of "Redis is down" keep working; the degrading caches miss this call
+    only (Redis is not skipped for a pause), and the rate limiter raises it even when
+    ``fail_open``: a burst is no outage to admit unmetered.
+    """
+
+
 class PartialWriteError(RedisUnavailableError):
     """Redis failed in the middle of a write of several batches (``VectorIndex.add``).
 

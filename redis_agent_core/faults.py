@@ -11,7 +11,12 @@ in :mod:`redis_agent_core.redis_errors`. Two policies:
   Redis is skipped for a pause that doubles with each further failure.
 
 A :class:`~redis_agent_core.errors.RedisPermissionError` (the ACL user lacks a command)
-is raised under both: it is no outage to ride out.
+is raised under both: it is no outage to ride out. A
+:class:`~redis_agent_core.errors.PoolExhaustedError` (more calls at once than the
+client's pool holds) is none either: under ``"degrade"`` that one call goes on without
+Redis but Redis is not skipped for a pause (the next call has its chance), and a
+component built with ``exhausted_raises=True`` (the fail-open rate limiter: a burst is
+what it meters) raises it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Literal
 from .config import RedisAgentConfig
 from .errors import (
     ConfigError,
+    PoolExhaustedError,
     RedisPermissionError,
     RedisUnavailableError,
     RedisWriteRefusedError,
@@ -64,6 +70,7 @@ class RedisFaults:
         refused: str = "serving stored entries and skipping writes (on_error='degrade')",
         raise_hint: str = "",
         logger: logging.Logger = _cache_logger,
+        exhausted_raises: bool = False,
     ) -> None:
         if on_error is None:  # the pack-wide policy, else the component's default
             on_error = config.on_error or default
@@ -78,6 +85,7 @@ class RedisFaults:
         self._refused = refused
         self._raise_hint = raise_hint
         self._logger = logger
+        self._exhausted_raises = exhausted_raises
         self._down_until = 0.0
         self._refused_until = 0.0  # writes skipped until then; reads go on
         self._streak = 0  # failures since the last success: the pause doubles with each
@@ -114,13 +122,17 @@ class RedisFaults:
         error = self.error(action, exc)
         if isinstance(error, RedisPermissionError):
             raise error from exc
-        if self.on_error == "raise":
-            if self._raise_hint:
+        exhausted = isinstance(error, PoolExhaustedError)
+        if self.on_error == "raise" or (exhausted and self._exhausted_raises):
+            if self._raise_hint and not exhausted:  # the hint is about outages
                 # keep the mapped type (a refused write stays RedisWriteRefusedError)
                 error.args = (f"{error} {self._raise_hint}",)
             raise error from exc
         now = time.monotonic()
         self.failures += 1
+        if exhausted:  # the server is fine: only this call goes without it
+            self._log(error, self._degraded, "", now)
+            return
         pause = min(self.recheck_after * 2**self._streak, max(MAX_RECHECK, self.recheck_after))
         self._streak = min(self._streak + 1, 32)
         refused = isinstance(error, RedisWriteRefusedError)
@@ -129,14 +141,18 @@ class RedisFaults:
             self._refused_until = now + pause
         else:
             self._down_until = now + pause
+        retry = f", retrying in {pause:.1f}s" if pause and not refused else ""
+        self._log(error, self._refused if refused else self._degraded, retry, now)
+
+    def _log(self, error: Exception, instead: str, retry: str, now: float) -> None:
+        """The warning, at most once per ``log_interval``."""
         if now - self._last_log < self.log_interval:
             return
         self._last_log = now
-        retry = f", retrying in {pause:.1f}s" if pause and not refused else ""
         self._logger.warning(
             "%s; %s%s; this warning repeats at most every %.0fs",
             error,
-            self._refused if refused else self._degraded,
+            instead,
             retry,
             self.log_interval,
         )

@@ -23,6 +23,10 @@ the key layout: :class:`~redis_agent_core.errors.CrossSlotError`, raised by ever
 A key holding another type of value (``WRONGTYPE``) is one more: :class:`KeyTypeError`,
 a ``SchemaMismatchError`` naming the fix, raised by every role.
 
+A client-side one: every connection of the client's pool in use (:func:`is_pool_exhausted`:
+more calls at once than ``max_connections``) -> :class:`PoolExhaustedError`, a
+``RedisUnavailableError`` saying that nothing was sent and how to size the pool.
+
 A reply-level one: a RediSearch query that passed the server's ``TIMEOUT``
 (``ON_TIMEOUT FAIL``: an error; ``RETURN``: partial results with a RESP3 warning) ->
 :class:`SearchTimeoutError` (:func:`search_timeout_error`), a ``RedisUnavailableError`` too.
@@ -50,6 +54,7 @@ from redis._parsers.base import BaseParser
 from .errors import (
     ClusterURLError,
     CrossSlotError,
+    PoolExhaustedError,
     RedisPermissionError,
     RedisUnavailableError,
     RedisWriteRefusedError,
@@ -84,6 +89,7 @@ __all__ = [
     "is_index_exists",
     "is_missing_index",
     "is_nogroup",
+    "is_pool_exhausted",
     "is_search_timeout",
     "is_unknown_command",
     "is_unsupported_vector_field",
@@ -144,8 +150,25 @@ _CONNECTING = "connecting to"
 def mark_sent(exc: BaseException) -> None:
     """Note on a connection fault met once its command may have been sent (so it may have
     run) that :func:`map_redis_error` says so; other errors are left alone."""
-    if isinstance(exc, UNAVAILABLE) and _CONNECTING not in str(exc):
+    if isinstance(exc, UNAVAILABLE) and _CONNECTING not in str(exc) and not is_pool_exhausted(exc):
         setattr(exc, _SENT_ATTR, True)
+
+
+#: redis-py's error when a pool has handed out all of its ``max_connections`` (its class
+#: where it has one; a ``BlockingConnectionPool`` given by the app says it in words
+#: after waiting its ``timeout``).
+_EXHAUSTED: tuple[type[Exception], ...] = tuple(
+    cls for cls in (getattr(redis.exceptions, "MaxConnectionsError", None),) if cls is not None
+)
+_EXHAUSTED_TEXT = ("Too many connections", "No connection available")
+
+
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """Whether ``exc`` says every connection of the client's pool was in use (nothing
+    was sent; the server is fine)."""
+    return isinstance(exc, _EXHAUSTED) or (
+        isinstance(exc, redis.exceptions.ConnectionError) and str(exc).startswith(_EXHAUSTED_TEXT)
+    )
 
 
 _RESENT = nullcontext()
@@ -392,6 +415,8 @@ def map_redis_error(
     if is_search_timeout(exc):
         return search_timeout_error(action, config, failed=True)
     where = _where(config)
+    if is_pool_exhausted(exc):
+        return _exhausted_error(exc, action, config, where)
     if isinstance(exc, redis.exceptions.OutOfMemoryError):
         return RedisWriteRefusedError(
             f"{action} failed: {where} refused the write because it reached maxmemory "
@@ -427,6 +452,20 @@ def map_redis_error(
     return RedisUnavailableError(
         f"{action} failed: {where} {kind} ({exc}).{note} Check that the server is running "
         "and reachable, or set REDIS_URL / url= to a live Redis."
+    )
+
+
+def _exhausted_error(
+    exc: BaseException, action: str, config: RedisAgentConfig | None, where: str
+) -> PoolExhaustedError:
+    """All connections of the pool in use: nothing was sent; size the pool or the load."""
+    size = getattr(config, "max_connections", None)
+    setting = f"max_connections={size}" if size else "the pool's max_connections, 100 by default"
+    return PoolExhaustedError(
+        f"{action} failed: every connection of the client's pool to {where} was in use "
+        f"({exc}; {setting}), so nothing was sent; the server is fine. Raise "
+        "RedisAgentConfig(max_connections=...) above the calls you run at once, or bound "
+        "them (e.g. an asyncio.Semaphore)."
     )
 
 

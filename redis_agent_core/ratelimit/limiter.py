@@ -449,7 +449,9 @@ class RateLimiter:
             :class:`RedisUnavailableError` so no unmetered call goes out;
             ``"fail_open"`` admits the call (``Decision.degraded``) and logs a warning
             at most every 10 s. Default: ``"fail_closed"``, or ``"fail_open"`` when
-            ``config.on_error="degrade"``. Settlement never raises for a down Redis.
+            ``config.on_error="degrade"``. A client pool with every connection in use
+            (``PoolExhaustedError``) raises under both: a burst, not an outage.
+            Settlement never raises for a down Redis.
         max_wait: cap in seconds on how long a blocking :meth:`acquire` waits (finite,
             >= 0; a per-call ``max_wait`` is checked the same way).
 
@@ -515,6 +517,7 @@ class RateLimiter:
             raise_hint="The rate limiter is fail_closed, so the call was refused; pass "
             "on_unavailable='fail_open' to admit calls unmetered while Redis is down.",
             logger=logger,
+            exhausted_raises=True,  # a burst past the pool is no outage: never unmetered
         )
         self.max_wait = max_wait
         self._keyspace = self.config.keys
