@@ -253,13 +253,16 @@ class ReplyCutter:
     :meth:`cut_reply_to`, the first request containing ``pattern`` is forwarded, and
     when the server's reply comes (so the command ran) the client's connection is
     closed instead of passing it on, as a connection that dies after a write ran and
-    before its reply arrives. Once per arming; :attr:`cuts` counts them."""
+    before its reply arrives. Once per arming; :attr:`cuts` counts them.
+    :attr:`reply_delay` (seconds, 0 by default) holds every reply that long before passing
+    it on: a command has run while its caller still waits (to cancel it then)."""
 
     def __init__(self, port: int) -> None:
         self.target = port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self.cuts = 0
+        self.reply_delay = 0.0
         self._armed: bytes | None = None
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
@@ -304,6 +307,8 @@ class ReplyCutter:
                 if cut.is_set():
                     self.cuts += 1
                     break
+                if self.reply_delay:
+                    time.sleep(self.reply_delay)
                 client.sendall(data)
         self._close(client, server)
 

@@ -524,6 +524,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._plans: dict[tuple[str | None, str | None], _Plan] = {}
         self._fast = FastPath()  # leased connections for the acquire fast path
+        self._refunds: set[asyncio.Future[Any]] = set()  # of cancelled async acquires
 
     def __repr__(self) -> str:
         names = ", ".join(limit.name for limit in self.limits)
@@ -691,11 +692,33 @@ class RateLimiter:
         rid = new_reservation_id() if plan.makes_rid else ""
         keys, args = build_acquire(plan, rid, requests, tokens)
         client = self.config.get_async_client()
+        # Shielded: a caller cancelled (asyncio.wait_for, a client gone) once the script
+        # was sent never gets the Reservation to settle, so the call reads its reply on
+        # and gives back what it charged (else held until the window passes).
+        call = asyncio.ensure_future(ACQUIRE.acall(client, keys, args))
         try:
-            reply = await ACQUIRE.acall(client, keys, args)
+            reply = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            call.add_done_callback(
+                lambda done: self._refund_cancelled(done, plan, rid, requests, tokens)
+            )
+            raise
         except FAULTS as exc:
             return self._decided(self._down("rate limit check", exc))
         return self._decided(parse_acquire(plan, reply, rid, requests, tokens))
+
+    def _refund_cancelled(
+        self, done: asyncio.Future[Any], plan: _Plan, rid: str, requests: int, tokens: int
+    ) -> None:
+        """The reply of an acquire whose caller was cancelled: refund it if admitted."""
+        if done.cancelled() or done.exception() is not None:
+            return  # not sent, or its reply lost: nothing known to refund
+        reservation = parse_acquire(plan, done.result(), rid, requests, tokens).reservation
+        if reservation is None:
+            return  # refused: nothing was charged
+        refund = asyncio.ensure_future(self.asettle(reservation, 0, refund_requests=True))
+        self._refunds.add(refund)  # a strong reference until it ends
+        refund.add_done_callback(self._refunds.discard)
 
     @telemetry.traced("ratelimit", "acquire")
     async def aacquire(

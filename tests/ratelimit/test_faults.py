@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from redis_agent_core.cli import main
 from redis_agent_core.errors import RedisWriteRefusedError
-from redis_agent_core.ratelimit import RateLimiter, RequestLimit
-from tests.faults import FaultyRedis
+from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget
+from tests.faults import FaultyRedis, ReplyCutter
 
 
 @pytest.mark.parametrize("fault", ["oom", "readonly"])
@@ -69,3 +72,38 @@ def test_an_evicting_memory_policy_is_warned_of_never_advised(
     assert main(["doctor", "--url", faulty_redis.url]) == 0
     assert "rate limits would admit calls past their limits" in capsys.readouterr().err
     config.close()
+
+
+async def test_a_cancelled_acquire_gives_back_what_it_charged(faulty_redis: FaultyRedis) -> None:
+    """An ``atry_acquire`` cancelled (``asyncio.wait_for``, a client gone) after Redis ran
+    the script: its caller never gets the Reservation to settle, so the limiter reads the
+    reply and refunds the request and the token estimate itself (they stayed charged
+    until the window passed: a daily budget for the rest of the day)."""
+    proxy = ReplyCutter(faulty_redis.port)
+    config = proxy.config("cancel")
+    limiter = RateLimiter(
+        [RequestLimit(10, 3600), TokenBudget.rolling_window(1000, 3600)], config=config
+    )
+    full = {"req-user-10per1h": 10, "tok-user-roll-1000per1h": 1000}
+    try:
+        assert (await limiter.apeek(user="u", requests=0)).remaining == full
+        proxy.reply_delay = 0.4  # the script runs at once; its reply comes 0.4 s later
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(limiter.atry_acquire(user="u", tokens=300), 0.2)
+        proxy.reply_delay = 0.0
+        assert await _remaining_becomes(limiter, full)  # refunded once its reply came
+        decision = await limiter.atry_acquire(user="u", tokens=300)  # the same object
+        assert decision.allowed
+        assert decision.remaining == {"req-user-10per1h": 9, "tok-user-roll-1000per1h": 700}
+    finally:
+        await config.aclose()
+        proxy.close()
+
+
+async def _remaining_becomes(limiter: RateLimiter, expected: dict[str, int]) -> bool:
+    deadline = time.monotonic() + 5
+    while (await limiter.apeek(user="u", requests=0)).remaining != expected:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
