@@ -524,7 +524,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._plans: dict[tuple[str | None, str | None], _Plan] = {}
         self._fast = FastPath()  # leased connections for the acquire fast path
-        self._refunds: set[asyncio.Future[Any]] = set()  # of cancelled async acquires
+        self._background: set[asyncio.Future[Any]] = set()  # see _keep
 
     def __repr__(self) -> str:
         names = ", ".join(limit.name for limit in self.limits)
@@ -716,9 +716,12 @@ class RateLimiter:
         reservation = parse_acquire(plan, done.result(), rid, requests, tokens).reservation
         if reservation is None:
             return  # refused: nothing was charged
-        refund = asyncio.ensure_future(self.asettle(reservation, 0, refund_requests=True))
-        self._refunds.add(refund)  # a strong reference until it ends
-        refund.add_done_callback(self._refunds.discard)
+        self._keep(asyncio.ensure_future(self.asettle(reservation, 0, refund_requests=True)))
+
+    def _keep(self, task: asyncio.Future[Any]) -> None:
+        """Hold ``task`` (a call its cancelled caller left running) until it ends."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @telemetry.traced("ratelimit", "acquire")
     async def aacquire(
@@ -757,11 +760,28 @@ class RateLimiter:
         if not args:
             return True
         client = self.config.get_async_client()
+        # Shielded: a caller cancelled meanwhile (its request ended) has moved on; the
+        # settle still applies (once: settling a reservation again changes nothing)
+        call = asyncio.ensure_future(SETTLE.acall(client, keys, args))
         try:
-            reply = await SETTLE.acall(client, keys, args)
+            reply = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            call.add_done_callback(self._settled_late)
+            self._keep(call)
+            raise
         except FAULTS as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
+
+    def _settled_late(self, done: asyncio.Future[Any]) -> None:
+        """The outcome of a settle whose caller was cancelled: logged when it failed."""
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if isinstance(exc, FAULTS):
+            self._settle_failed(exc)
+        elif exc is not None:
+            logger.warning("rate limiter %r: a settle failed: %r", self.name, exc)
 
     def settle_commands(
         self,

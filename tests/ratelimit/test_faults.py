@@ -107,3 +107,20 @@ async def _remaining_becomes(limiter: RateLimiter, expected: dict[str, int]) -> 
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+async def test_a_cancelled_settle_still_applies(faulty_redis: FaultyRedis) -> None:
+    """An ``asettle`` cancelled while Redis is busy (its caller's request ended) still
+    applies: settling is idempotent and nobody is left to retry it (before, the dropped
+    connection took the settle with it, and the estimate stayed charged)."""
+    config = faulty_redis.config("settle", socket_timeout=5)
+    limiter = RateLimiter([TokenBudget.rolling_window(1000, 3600)], config=config)
+    try:
+        decision = await limiter.atry_acquire(user="u", tokens=300)
+        assert decision.remaining == {"tok-user-roll-1000per1h": 700}
+        with faulty_redis.busy(0.5):  # the settle waits behind another client's script
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(limiter.asettle(decision.reservation, 0), 0.1)
+        assert await _remaining_becomes(limiter, {"tok-user-roll-1000per1h": 1000})
+    finally:
+        await config.aclose()
