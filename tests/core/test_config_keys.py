@@ -15,8 +15,10 @@ from redis_agent_core.capabilities import Capabilities, probe
 from redis_agent_core.cli import main
 from redis_agent_core.config import MAX_TTL, RedisAgentConfig, check_seconds
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.history import SessionStore
 from redis_agent_core.keys import KeySpace, escape_part, unescape_part
 from redis_agent_service.cluster import LocalCluster
+from tests.faults import FaultyRedis
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "a{b}", "x" * 65, "a:b"])
@@ -154,6 +156,29 @@ def test_get_async_client_outside_a_loop_says_what_to_do(config: RedisAgentConfi
     with pytest.raises(ConfigError, match="running event loop"):
         config.get_async_client()
     assert asyncio.run(_ping(config))
+
+
+def test_asyncio_run_per_call_does_not_keep_connections(faulty_redis: FaultyRedis) -> None:
+    """``asyncio.run()`` per call (sync code calling the async API) without ``aclose``:
+    the clients of finished loops are dropped and their connections shut down. Before,
+    each run kept its client and connections open for good (a client refers to its loop,
+    so the weak key never went): 20 runs held 20+ connections, on to Redis's maxclients."""
+    config = faulty_redis.config("loops", socket_timeout=5)
+    store = SessionStore(config)
+
+    async def call() -> None:
+        await store.aappend("s", [b"m"])  # the fast path's leased connection too
+        assert await store.aread("s")
+
+    for _ in range(20):
+        asyncio.run(call())
+    admin = faulty_redis.admin()
+    try:
+        clients = int(admin.info("clients")["connected_clients"])
+    finally:
+        admin.close()
+    assert clients <= 4  # the admin's, and the last loop's
+    assert len(config._async) <= 1
 
 
 async def _ping(config: RedisAgentConfig) -> bool:
