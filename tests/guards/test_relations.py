@@ -1555,3 +1555,15 @@ def test_a_conjunction_joins_equals_only_without_a_clause_of_its_own(
     a: str, b: str, same: bool
 ) -> None:
     assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+def test_by_and_a_measure_is_no_doer_of_a_passive() -> None:
+    assert (
+        rejects(
+            ArgumentGuard(),
+            "my train from Leeds delayed 2 hours, refund?",
+            "refund if my train from Leeds is delayed by 2 hours",
+        )
+        is None
+    )
+    assert rejects(ArgumentGuard(), "Was Ben paid by Anna?", "Was Anna paid by Ben?") is not None

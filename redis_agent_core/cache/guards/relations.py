@@ -320,6 +320,13 @@ def _lessened(f: Features, i: int) -> bool:
     return i > 0 and f.words[i - 1] in ("less", "least")
 
 
+# After "by", a measure, not a doer: "delayed by three hours", "cut by half".
+_MEASURES = frozenset(
+    """one two three four five six seven eight nine ten twenty fifty hundred half
+    double twice much far more less about around almost nearly over up""".split()
+)
+
+
 def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], dict[str, int]]:
     """Shared content words before and after position ``pivot`` (stem -> position), as
     (subject side, object side): a passive "was Y <verb>ed by X" swaps them back."""
@@ -332,8 +339,11 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
     if _BE.isdisjoint(words[max(0, pivot - reach) : pivot]) or "by" not in words[pivot + 1 :]:
         return left, right
     # a passive: the one after "by" does it ("the invoice was sent to the client by the
-    # accountant" = "the accountant sent the invoice to the client")
+    # accountant" = "the accountant sent the invoice to the client"); "by 3 hours", "by
+    # half" measure, no one does it
     by = words.index("by", pivot + 1)
+    if words[by + 1 : by + 2] and (words[by + 1][0].isdigit() or words[by + 1] in _MEASURES):
+        return left, right
     agent = {s: i for s, i in right.items() if i > by}
     rest = {s: i for s, i in right.items() if i < by}
     if ordering:
