@@ -1567,3 +1567,31 @@ def test_by_and_a_measure_is_no_doer_of_a_passive() -> None:
         is None
     )
     assert rejects(ArgumentGuard(), "Was Ben paid by Anna?", "Was Anna paid by Ben?") is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "How long does it take to get a UK visa?",
+            "How much does it cost to get a UK visa?",
+            False,
+        ),
+        (
+            "How far can an electric scooter go on one charge?",
+            "How much does an electric scooter cost to charge?",
+            False,
+        ),
+        (
+            "When does the pharmacy open on Sundays?",
+            "What time does the pharmacy open on Sundays?",
+            True,
+        ),
+        ("How often should I replace my toothbrush?", "How long does a toothbrush last?", True),
+        ("What is the price of a Eurail pass?", "How much does a Eurail pass cost?", True),
+    ],
+)
+def test_a_question_asking_for_another_measure_is_another_question(
+    a: str, b: str, same: bool
+) -> None:
+    assert (rejects(SubstitutionGuard(), a, b) is None) == same

@@ -828,6 +828,9 @@ class SubstitutionGuard:
             only_c = [d for d in only_c if d[2] != at_c]
         if not (only_q and only_c):
             return None
+        measure = asks_differ(q, c)
+        if measure is not None:
+            return measure
         wn = wordnet()
         graded_q, graded_c = _graded(q, only_q), _graded(c, only_c)
         if (
@@ -928,6 +931,54 @@ def _ranked(f: Features, diff: Diff) -> dict[str, tuple[str, str]]:
         if i and f.words[i - 1] in _RANKING and (n := noun(w)) is not None:
             found[f.words[i - 1]] = (w, n)
     return found
+
+
+# What a question asks for, by its question words: "how long does it take to renew a
+# passport" and "how much does it cost to renew a passport" share every other word.
+_ASKS = (
+    (
+        "cost",
+        re.compile(
+            r"\bhow (?:much|many)\b[^?.!]{0,40}?\b(?:cost|costs|charge|charges|pay|spend)\b"
+            r"|\bhow expensive\b|\bwhat(?:'s| is| are)? (?:the )?(?:price|cost|fee)s?\b"
+        ),
+    ),
+    (
+        "time",
+        re.compile(
+            r"\bhow long (?!is |are |was |were )|\bwhen\b|\bwhat time\b"
+            r"|\bhow (?:much time|many (?:days|hours|weeks|months|years|minutes))\b"
+        ),
+    ),
+    ("frequency", re.compile(r"\bhow (?:often|frequently)\b")),
+    ("distance", re.compile(r"\bhow far\b")),
+)
+_ASKING = frozenset({"how", "when", "what"})
+
+
+# "How often should strings be replaced?" asks what "how long do strings last?" asks.
+_ALIKE_ASKS = {"frequency": "time"}
+
+
+def _asks(f: Features) -> frozenset[str]:
+    """What ``f`` asks for among :data:`_ASKS` (cost, time, distance; how often counts as
+    time)."""
+    return frozenset(
+        _ALIKE_ASKS.get(name, name) for name, pattern in _ASKS if pattern.search(f.lower)
+    )
+
+
+def asks_differ(q: Features, c: Features) -> str | None:
+    """Each side asks for another measure of the same thing: "how long" / "how much does it
+    cost", "how far" / "how long". Only where both ask for one of these and none alike."""
+    if _ASKING.isdisjoint(q.vocab) or _ASKING.isdisjoint(c.vocab):
+        return None
+    asks_q, asks_c = _asks(q), _asks(c)
+    if asks_q and asks_c and asks_q.isdisjoint(asks_c):
+        return (
+            f"asks for another measure ({', '.join(sorted(asks_q))} vs {', '.join(sorted(asks_c))})"
+        )
+    return None
 
 
 def _asked_for(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
