@@ -527,3 +527,18 @@ def test_chatter_about_the_asking_is_not_part_of_the_question(wrapped: str) -> N
     assert verifier.verify(wrapped, _RENT) is None and verifier.verify(_RENT, wrapped) is None
     # what the question itself says still counts
     assert verifier.verify(wrapped, "Can a landlord not raise rent mid-lease?") is not None
+
+
+def test_a_passive_orders_its_doer_first() -> None:
+    verifier = Verifier()
+    active = "Did Lufthansa buy Eurowings from Germanwings?"
+    assert verifier.verify("Was Eurowings bought from Germanwings by Lufthansa?", active) is None
+    assert (
+        OrderGuard().check(
+            "Was the parcel sent to Anna by Ben?", "Did Ben send the parcel to Anna?"
+        )
+        is None
+    )
+    assert OrderGuard().check(
+        "Was the parcel sent to Ben by Anna?", "Did Ben send the parcel to Anna?"
+    )

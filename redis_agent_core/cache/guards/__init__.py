@@ -495,6 +495,24 @@ class EntityGuard:
         return None
 
 
+_PASSIVE_BE = frozenset({"is", "are", "was", "were", "be", "been", "being"})
+
+
+def _agent_first(f: Features, order: list[str]) -> list[str]:
+    """``order`` with the doer of a passive first: "was the parcel sent to Anna by Ben"
+    orders Ben before Anna, as "did Ben send the parcel to Anna" does."""
+    words = f.words
+    if "by" not in words or _PASSIVE_BE.isdisjoint(words[: words.index("by")]):
+        return order
+    at = words.index("by") + 1
+    if words[at : at + 1] == ("the",):
+        at += 1
+    for name in order:
+        if words[at : at + 1] == (name.split()[0],):
+            return [name, *(e for e in order if e != name)]
+    return order
+
+
 class OrderGuard:
     """Direction must agree: "from A to B" is not "from B to A" (common nouns as well as
     named entities: "from savings to current account")."""
@@ -512,8 +530,8 @@ class OrderGuard:
             return None
         common = set(q.entities) & set(c.entities)
         if len(common) >= 2 and not mirrored(q, c):
-            order_q = list(dict.fromkeys(e for e in q.entities if e in common))
-            order_c = list(dict.fromkeys(e for e in c.entities if e in common))
+            order_q = _agent_first(q, list(dict.fromkeys(e for e in q.entities if e in common)))
+            order_c = _agent_first(c, list(dict.fromkeys(e for e in c.entities if e in common)))
             if order_q != order_c:
                 return f"order differs ({' > '.join(order_q)} vs {' > '.join(order_c)})"
         return None
