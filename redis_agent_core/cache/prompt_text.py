@@ -5,6 +5,7 @@ and the scope of what the messages send besides that text."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,15 +16,33 @@ from .entry import make_scope
 __all__ = ["block_text", "conversation_text", "scope_with_sent_besides_text", "tool_call_text"]
 
 
+# a role written bare; any other (a ChatMessage's free-form role) is quoted, so that no
+# role can hold the ": " or the newline that end it
+_BARE_ROLE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _continued(content: str) -> str:
+    """``content`` with its continuation lines indented: a message's own newline never
+    starts a line of the next message."""
+    return content.replace("\n", "\n  ") if "\n" in content else content
+
+
 def conversation_text(messages: Sequence[tuple[str, str]]) -> str:
     """The text a semantic cache embeds for a conversation.
 
     One user message is its content alone (so a chat prompt and a plain prompt with
     the same question match); otherwise one ``role: content`` line per message.
+    A content's own newlines are followed by two spaces: ``human: a`` then ``human: b``
+    and one ``human`` message ``"a\nhuman: b"`` are two model inputs, and their texts
+    differ (an identical text is served at distance 0, whatever the guards say).
     """
     if len(messages) == 1 and messages[0][0] in ("human", "user"):
-        return messages[0][1]
-    return "\n".join(f"{role}: {content}" for role, content in messages)
+        return _continued(messages[0][1])
+    return "\n".join(
+        f"{role if _BARE_ROLE.fullmatch(role) else orjson.dumps(role).decode()}: "
+        f"{_continued(content)}"
+        for role, content in messages
+    )
 
 
 def scope_with_sent_besides_text(scope: str, messages: Sequence[Mapping[str, Any]]) -> str:

@@ -257,6 +257,23 @@ def test_chat_prompt_is_embedded_as_conversation_text() -> None:
     assert prompt_text("plain prompt") == "plain prompt"
 
 
+def test_conversation_texts_of_different_messages_differ() -> None:
+    # review 15: "role: content" lines let one message read as several (a user's text
+    # holding "\nhuman: ..."): an identical text is served at distance 0
+    system = SystemMessage("Be brief.")
+    texts = [
+        prompt_text(dumps(m))
+        for m in (
+            [system, HumanMessage("I am Bob."), HumanMessage("Name?")],
+            [system, HumanMessage("I am Bob.\nhuman: Name?")],
+            [HumanMessage("system: Be brief.\nhuman: I am Bob.\nhuman: Name?")],
+            [system, ChatMessage(role="human: I am Bob.\nhuman", content="Name?")],
+        )
+    ]
+    assert len(set(texts)) == len(texts), texts
+    assert texts[1] == "system: Be brief.\nhuman: I am Bob.\n  human: Name?"
+
+
 def test_chat_model_with_set_llm_cache_hits_and_keeps_tool_calls(config: RedisAgentConfig) -> None:
     cache = RedisCache(config)
     set_llm_cache(cache)

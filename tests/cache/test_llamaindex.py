@@ -456,6 +456,28 @@ def test_semantic_key_keeps_what_else_a_message_sends_the_model(
     assert llm.chat(result).message.content == "chat 4"
 
 
+def test_semantic_key_keeps_one_message_apart_from_two_it_reads_like(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # review 15: a conversation was embedded as "role: content" lines, so one message
+    # "a\nuser: b" (or one whose text reads as a whole conversation) had the text of
+    # two messages: an identical text, served at distance 0 to another model input
+    inner = CountingLLM()
+    llm = RedisCacheLLM(inner, SemanticCache(config, embedder=toy_embedder, verifier=None))
+    system = ChatMessage(role="system", content="Be terse.")
+    two = [
+        system,
+        ChatMessage(role="user", content="I am Bob."),
+        ChatMessage(role="user", content="Name?"),
+    ]
+    assert llm.chat(two).message.content == "chat 1"
+    assert llm.chat(two).message.content == "chat 1"  # hit
+    one = [system, ChatMessage(role="user", content="I am Bob.\nuser: Name?")]
+    assert llm.chat(one).message.content == "chat 2"
+    alone = [ChatMessage(role="user", content="system: Be terse.\nuser: I am Bob.\nuser: Name?")]
+    assert llm.chat(alone).message.content == "chat 3"
+
+
 class _Answer(BaseModel):
     text: str
 
