@@ -29,9 +29,14 @@ from typing import Any, Literal
 
 import orjson
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain.chat_models import base as chat_models_base
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration
+from langchain_core.runnables import RunnableBinding, RunnableConfig
+from langchain_core.runnables.config import merge_configs
+from langchain_core.runnables.configurable import DynamicRunnable
 from langchain_core.tools import BaseTool, InjectedToolCallId
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
@@ -136,6 +141,39 @@ def _wire(message: BaseMessage) -> dict[str, Any]:
     if isinstance(message, ToolMessage):
         out["status"] = message.status
     return out
+
+
+# init_chat_model(..., configurable_fields=...): private in LangChain, so looked up by name
+_CONFIGURABLE_MODEL = getattr(chat_models_base, "_ConfigurableModel", None)
+
+
+def model_identity(model: Any, config: RunnableConfig | None) -> str | None:
+    """The LLM string of the chat model a run's config makes of ``model`` (the cache
+    key's model part), or ``None`` when that cannot be told.
+
+    A configurable model (``configurable_fields`` / ``configurable_alternatives``,
+    ``init_chat_model(configurable_fields=...)``) picks its model and settings from the
+    run's ``configurable`` at each call, and a ``.bind(...)`` adds call kwargs: the
+    model's own ``_get_llm_string`` (which attribute lookups reach through both) keys
+    on its defaults, so one run's answer was served to a run that chose another model.
+    """
+    kwargs: dict[str, Any] = {}
+    for _ in range(16):  # wrappers nest a few deep; a cycle is not followed forever
+        if isinstance(model, BaseChatModel):
+            return model._get_llm_string(**kwargs)
+        if isinstance(model, RunnableBinding):
+            if model.config_factories:  # a config computed at call time: not known here
+                return None
+            kwargs = {**model.kwargs, **kwargs}  # the outer binding's win, as at a call
+            config = merge_configs(model.config, config)
+            model = model.bound
+        elif isinstance(model, DynamicRunnable):
+            model, config = model.prepare(config)
+        elif _CONFIGURABLE_MODEL is not None and isinstance(model, _CONFIGURABLE_MODEL):
+            model = model._model(config)
+        else:
+            return None
+    return None
 
 
 def _tool_spec(tool: Any) -> Any:
@@ -307,7 +345,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
         cache: use this core cache instead of building one.
 
     A call is looked up by the latest user message only; calls with structured
-    output (``response_format``) or without a user message go straight to the model.
+    output (``response_format``), without a user message, or to a model that is not
+    a chat model once the run's config has resolved it (a configurable model is
+    resolved, a ``.bind(...)``'s kwargs count) go straight to the model.
     A served message gets a fresh id and fresh tool-call ids, and
     ``response_metadata["redis_agent_cache"]`` says which tier answered.
 
@@ -362,10 +402,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
         index = _question(messages)
         if index is None:
             return None
-        model = request.model
-        llm = getattr(model, "_get_llm_string", None)
+        model = model_identity(request.model, _run_config())
+        if model is None:
+            return None
         identity: dict[str, Any] = {
-            "model": llm() if callable(llm) else repr(model),
+            "model": model,
             "system": _wire(request.system_message) if request.system_message else None,
             "tools": [self._spec(t) for t in request.tools],
             "tool_choice": request.tool_choice,

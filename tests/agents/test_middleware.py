@@ -10,9 +10,10 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, ModelResponse, dynamic_prompt
 from langchain.tools import ToolRuntime
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import ConfigurableField, RunnableConfig, RunnableLambda
 from langchain_core.tools import InjectedToolArg, InjectedToolCallId, StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
@@ -24,6 +25,7 @@ from langchain_redis_agent.middleware import (
     RateLimitMiddleware,
     SemanticCacheMiddleware,
     ToolResultCacheMiddleware,
+    model_identity,
 )
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
@@ -128,6 +130,60 @@ async def test_semantic_cache_keys_on_the_user_message_name_and_kwargs(
         assert CACHE_MARK not in last(out).response_metadata
     out = await agent.ainvoke({"messages": [HumanMessage("Greet me by my name.", name="bob")]})
     assert last(out).response_metadata[CACHE_MARK] == "exact" and model.calls == 3
+
+
+class PersonaModel(BaseChatModel):
+    """Answers ``<persona>: <question>``; the persona is in its LLM string."""
+
+    persona: str = "plain"
+
+    @property
+    def _llm_type(self) -> str:
+        return "persona"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"persona": self.persona}
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        text = f"{self.persona}: {messages[-1].content}"
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_semantic_cache_keys_on_the_model_a_run_configures(
+    mode: str, config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    # review 15: a configurable model was keyed by its defaults, so the answer of a run
+    # that chose persona "pirate" was served to a run that chose "butler"
+    model = PersonaModel().configurable_fields(persona=ConfigurableField(id="persona"))
+    agent = create_agent(model, tools=[], middleware=[SemanticCacheMiddleware(embedder, config)])
+
+    def run(persona: str) -> dict[str, Any]:
+        return {"config": {"configurable": {"persona": persona}}}
+
+    assert last(await ask(agent, mode, "Hi", **run("pirate"))).content == "pirate: Hi"
+    butler = last(await ask(agent, mode, "Hi", **run("butler")))
+    assert butler.content == "butler: Hi" and CACHE_MARK not in butler.response_metadata
+    again = last(await ask(agent, mode, "Hi", **run("pirate")))
+    assert again.content == "pirate: Hi" and again.response_metadata[CACHE_MARK] == "exact"
+
+
+def test_model_identity_resolves_bindings_and_configurable_models() -> None:
+    base = PersonaModel()
+    plain = model_identity(base, None)
+    assert plain is not None and "plain" in plain
+    # a .bind()'s kwargs reach the model at each call: they are part of its identity
+    warm, cold = base.bind(temperature=0.9), base.bind(temperature=0.0)
+    assert len({plain, model_identity(warm, None), model_identity(cold, None)}) == 3
+    assert model_identity(cold.bind(temperature=0.9), None) == model_identity(warm, None)
+    chosen = base.configurable_fields(persona=ConfigurableField(id="persona"))
+    butler = model_identity(chosen, {"configurable": {"persona": "butler"}})
+    assert butler is not None and "butler" in butler
+    assert model_identity(chosen, None) == plain
+    assert model_identity(RunnableLambda(lambda x: x), None) is None  # not a chat model
 
 
 @dynamic_prompt
