@@ -32,7 +32,13 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain.chat_models import base as chat_models_base
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    ToolMessage,
+)
 from langchain_core.outputs import ChatGeneration
 from langchain_core.runnables import RunnableBinding, RunnableConfig
 from langchain_core.runnables.config import merge_configs
@@ -132,12 +138,19 @@ def _wire(message: BaseMessage) -> dict[str, Any]:
     """What the model reads of a message: ids, usage and provider metadata left out
     (they change run to run, not what the model sees)."""
     out: dict[str, Any] = {"type": message.type, "content": message.content}
+    if isinstance(message, ChatMessage):  # "system" and "user" lines are two inputs
+        out["role"] = message.role
     if message.name:
         out["name"] = message.name
-    if isinstance(message, HumanMessage) and message.additional_kwargs:
-        out["additional_kwargs"] = message.additional_kwargs  # providers send these on
+    # providers send these on (an AI message's vary run to run with its provider)
+    if not isinstance(message, AIMessage) and message.additional_kwargs:
+        out["additional_kwargs"] = message.additional_kwargs
     if isinstance(message, AIMessage) and message.tool_calls:
         out["tool_calls"] = [{"name": c["name"], "args": c["args"]} for c in message.tool_calls]
+    if isinstance(message, AIMessage) and message.invalid_tool_calls:  # sent back as calls too
+        out["invalid_tool_calls"] = [
+            {"name": c.get("name"), "args": c.get("args")} for c in message.invalid_tool_calls
+        ]
     if isinstance(message, ToolMessage):
         out["status"] = message.status
     return out

@@ -11,7 +11,13 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, ModelResponse, dynamic_prompt
 from langchain.tools import ToolRuntime
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    ToolMessage,
+)
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import ConfigurableField, RunnableConfig, RunnableLambda
 from langchain_core.tools import InjectedToolArg, InjectedToolCallId, StructuredTool, tool
@@ -130,6 +136,29 @@ async def test_semantic_cache_keys_on_the_user_message_name_and_kwargs(
         assert CACHE_MARK not in last(out).response_metadata
     out = await agent.ainvoke({"messages": [HumanMessage("Greet me by my name.", name="bob")]})
     assert last(out).response_metadata[CACHE_MARK] == "exact" and model.calls == 3
+
+
+async def test_semantic_cache_keys_on_a_chat_message_role_and_invalid_tool_calls(
+    config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
+) -> None:
+    # review 15: the history digest dropped a ChatMessage's role and an AI message's
+    # invalid tool calls (both reach the model): another input was served the answer
+    agent = create_agent(model, tools=[], middleware=[SemanticCacheMiddleware(embedder, config)])
+    alice = {"context": {"user_id": "alice"}}
+
+    def bad_call(args: str) -> AIMessage:
+        call = {"name": "pay", "args": args, "id": "c", "error": None}
+        return AIMessage("", invalid_tool_calls=[call])  # type: ignore[list-item]
+
+    for history in (
+        [ChatMessage(role="system", content="Answer in French.")],
+        [ChatMessage(role="user", content="Answer in French.")],
+        [HumanMessage("Pay."), bad_call('{"amount": 1')],
+        [HumanMessage("Pay."), bad_call('{"amount": 1000')],
+    ):
+        out = await agent.ainvoke({"messages": [*history, HumanMessage("Hi")]}, **alice)
+        assert CACHE_MARK not in last(out).response_metadata
+    assert model.calls == 4
 
 
 class PersonaModel(BaseChatModel):
