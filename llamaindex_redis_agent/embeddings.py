@@ -15,6 +15,7 @@ from redis_agent_core.embeddings import (
     default_embedder,
     embed_query,
 )
+from redis_agent_core.kit import check_kwargs
 
 __all__ = ["MiniLMEmbedding", "to_core_embedder"]
 
@@ -25,6 +26,8 @@ class MiniLMEmbedding(BaseEmbedding):
     _embedder: Embedder = PrivateAttr()
 
     def __init__(self, embedder: Embedder | None = None, **kwargs: Any) -> None:
+        # pydantic would drop an unknown one (batch_size= for embed_batch_size=)
+        check_kwargs("MiniLMEmbedding", kwargs, accepted=type(self).model_fields)
         core = embedder or default_embedder()
         kwargs.setdefault("model_name", core.name)
         super().__init__(**kwargs)

@@ -47,7 +47,12 @@ from redis_agent_core.cache import (
 )
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.jsonvalues import Unreadable, exact_json, find_unreadable, has_non_finite
-from redis_agent_core.kit import block_text, scope_with_sent_besides_text, tool_call_text
+from redis_agent_core.kit import (
+    block_text,
+    check_kwargs,
+    scope_with_sent_besides_text,
+    tool_call_text,
+)
 
 __all__ = ["RedisCacheLLM"]
 
@@ -65,6 +70,14 @@ _FORMATTERS = (
 )
 # additional_kwargs in the semantic text (tool calls) or changing run to run (call ids)
 _IN_TEXT_OR_UNSEEN = frozenset({"tool_calls", "tool_call_id"})
+# Where the cache's own settings go, for a keyword RedisCacheLLM does not take
+_HINTS = {
+    "filter": "pass filters= (a mapping such as {'tenant': 'acme'})",
+    **{
+        name: f"set it on the cache: RedisCacheLLM(llm, SemanticCache(..., {name}=...))"
+        for name in ("distance_threshold", "ttl", "name", "embedder", "verifier", "on_error")
+    },
+}
 # Copied from the inner LLM so that predict()/stream() format prompts as it would.
 _PROMPT_FIELDS = (
     "system_prompt",
@@ -354,6 +367,12 @@ class RedisCacheLLM(LLM):
         filters: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
+        # pydantic would drop an unknown one: filter= for filters= lost the partition
+        check_kwargs("RedisCacheLLM", kwargs, accepted=type(self).model_fields, hints=_HINTS)
+        if cache is not None and not isinstance(cache, (ExactCache, SemanticCache)):
+            raise ConfigError(
+                f"cache must be a core ExactCache or SemanticCache, got {type(cache).__name__}"
+            )
         for name in _PROMPT_FIELDS:
             if name not in kwargs and getattr(llm, name, None) is not None:
                 kwargs[name] = getattr(llm, name)

@@ -25,7 +25,7 @@ from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.node_parser import SentenceSplitter
 from pydantic import BaseModel, Field, PrivateAttr
 
-from llamaindex_redis_agent import RedisCacheLLM, RedisKVStore
+from llamaindex_redis_agent import MiniLMEmbedding, RedisCacheLLM, RedisKVStore
 from redis_agent_core.cache import ExactCache, SemanticCache
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
@@ -476,6 +476,22 @@ def test_semantic_key_keeps_one_message_apart_from_two_it_reads_like(
     assert llm.chat(one).message.content == "chat 2"
     alone = [ChatMessage(role="user", content="system: Be terse.\nuser: I am Bob.\nuser: Name?")]
     assert llm.chat(alone).message.content == "chat 3"
+
+
+def test_an_unknown_keyword_is_refused_not_dropped(config: RedisAgentConfig) -> None:
+    # review 15: pydantic dropped unknown keywords, so filter= (for filters=) built a
+    # cache without the tenant partition: acme's answer was served to globex
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'filter': pass filters="):
+        RedisCacheLLM(CountingLLM(), ExactCache(config), filter={"tenant": "acme"})
+    with pytest.raises(TypeError, match=r"'distance_threshold': set it on the cache"):
+        RedisCacheLLM(CountingLLM(), ExactCache(config), distance_threshold=0.1)
+    with pytest.raises(ConfigError, match="cache must be a core ExactCache or SemanticCache"):
+        RedisCacheLLM(CountingLLM(), "redis://localhost")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'batch_size'"):
+        MiniLMEmbedding(CallableEmbedder(lambda t: [[1.0]] * len(t), name="x"), batch_size=8)
+    # its own fields are still taken
+    llm = RedisCacheLLM(CountingLLM(), ExactCache(config), system_prompt="Be brief.")
+    assert llm.system_prompt == "Be brief."
 
 
 class _Answer(BaseModel):
