@@ -43,6 +43,20 @@ def check_texts(texts: Iterable[str], what: str) -> None:
             check_text(text, f"{what} #{i}")
 
 
+def check_search_name(name: str, what: str) -> str:
+    """``name`` (of a store with a search index) if RediSearch holds it whole: the
+    server reads index names and key prefixes as C strings, cut at a NUL, so semantic
+    cache ``"acme\\x00x"`` searched an index over every cache whose name starts with
+    ``acme`` and was served their entries."""
+    if isinstance(name, str) and "\x00" in name:
+        raise ConfigError(
+            f"{what} {name!r} holds a NUL character at position {name.index(chr(0))}: "
+            "RediSearch cuts index names and key prefixes there, so it would read another "
+            "name's entries; remove it"
+        )
+    return name
+
+
 def surrogate_error(text: str, what: str, exc: UnicodeEncodeError) -> ConfigError:
     """The :class:`ConfigError` for ``text`` that failed to encode at ``exc.start``."""
     return ConfigError(

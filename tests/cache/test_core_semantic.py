@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import redis
 
-from redis_agent_core.cache import SemanticCache, make_scope
+from redis_agent_core.cache import ExactCache, SemanticCache, make_scope
 from redis_agent_core.cache import base as cache_base
 from redis_agent_core.cache.entry import PACKED, unpack
 from redis_agent_core.cache.guards import Verifier
@@ -97,6 +97,27 @@ def test_tenants_are_isolated_even_with_tricky_values(
         assert cache.lookup("q", A, filters={"tenant": other}) is None, other
     with pytest.raises(ConfigError, match="partitioned by"):
         cache.lookup("q", A)  # a partitioned cache never searches across tenants
+
+
+def test_a_cache_name_with_a_nul_is_refused_before_anything_is_written(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # review 15: RediSearch cut the index name and prefix at the NUL: cache "acme\x00x"
+    # built an index over every cache named "acme..." and was served acme's entries
+    acme = SemanticCache(config, embedder=toy_embedder, verifier=None, name="acme")
+    acme.update("q", A, "acme answer")
+    with pytest.raises(ConfigError, match=r"NUL character at position 4.*remove it"):
+        SemanticCache(config, embedder=toy_embedder, name="acme\x00x")
+    with pytest.raises(ConfigError, match=r"NUL character at position 4.*remove it"):
+        ExactCache(config, name="acme\x00x")  # one rule for the names of both caches
+    client = config.get_client()
+    ours = config.keys.cache_index("acme").encode()  # the index (or its variant) of acme's
+    prefix = f"{config.keys.namespace}:".encode()
+    mine = [i for i in client.execute_command("FT._LIST") if i.startswith(prefix)]
+    assert [i for i in mine if not i.startswith(ours)] == []
+    # other characters stay what they were: part of the name
+    other = SemanticCache(config, embedder=toy_embedder, verifier=None, name="acme x")
+    assert other.lookup("q", A) is None
 
 
 def test_filter_values_holding_the_digest_separators_keep_their_partitions(

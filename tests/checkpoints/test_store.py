@@ -258,6 +258,10 @@ def test_values_are_json_and_bad_input_names_the_fix(config: RedisAgentConfig) -
         store.put(("a",), "k", {}, ttl=-1)
     with pytest.raises(ConfigError, match="unknown TTLConfig"):
         RedisStore(config, ttl={"default_tll": 1})  # type: ignore[typeddict-unknown-key]
+    # review 15: RediSearch cuts an index's name and prefix at a NUL: store "a\x00"
+    # indexed the vectors of every store whose name starts with "a"
+    with pytest.raises(ConfigError, match="agent store name 'a\\\\x00' holds a NUL"):
+        RedisStore(config, name="a\x00")
     assert store.get(("a",), "k") is None
 
 
