@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import types
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -261,6 +262,31 @@ def injected_arguments(tool: Any) -> list[str]:
     if "runtime" in taken:  # ToolNode gives a parameter of that name the runtime
         injected.add("runtime")
     return sorted(injected)
+
+
+# LangGraph's getters of what a run injects, called from inside a tool's body
+_CONTEXT_GETTERS = frozenset({"get_runtime", "get_config", "get_store"})
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The global and attribute names ``code`` and the functions inside it use."""
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _names(const)
+    return found
+
+
+def context_reads(tool: Any) -> list[str]:
+    """The LangGraph getters (``get_runtime()``, ``get_config()``, ``get_store()``) the
+    body of ``tool``'s function calls: like an injected argument, what they return
+    (the user, the thread, the store) never reaches a key built from the call."""
+    found: set[str] = set()
+    for function in (getattr(tool, "func", None), getattr(tool, "coroutine", None)):
+        code = getattr(inspect.unwrap(function), "__code__", None) if function else None
+        if isinstance(code, types.CodeType):
+            found |= _names(code) & _CONTEXT_GETTERS
+    return sorted(f"{name}()" for name in found)
 
 
 def _cells(function: Any) -> dict[str, Any]:
@@ -661,7 +687,8 @@ class ToolResultCacheMiddleware(AgentMiddleware):
     The key is the tool (name, description and argument schema) and the canonical JSON
     of its arguments (key order does not matter). A cacheable tool that takes injected
     arguments (graph state, store, ``runtime``, the run's ``config``,
-    ``InjectedToolArg``) raises :class:`ConfigError` at its first call: its result may
+    ``InjectedToolArg``) or whose function calls ``get_runtime()``, ``get_config()`` or
+    ``get_store()`` raises :class:`ConfigError` at its first call: its result may
     depend on them, and the key cannot see them. Only successful results are stored
     (``status="error"`` and ``Command`` results are not); content and a JSON-able
     artifact are kept.
@@ -695,10 +722,12 @@ class ToolResultCacheMiddleware(AgentMiddleware):
         """Refuse a tool whose result may depend on injected state (once per tool)."""
         if self._checked.get(id(tool)) is tool:
             return
-        injected = injected_arguments(tool)
-        if injected:
+        injected, reads = injected_arguments(tool), context_reads(tool)
+        if injected or reads:
+            what = [f"takes {', '.join(map(repr, injected))}"] if injected else []
+            what += [f"calls {', '.join(reads)}"] if reads else []
             raise ConfigError(
-                f"tool {name!r} is marked cacheable but takes {', '.join(map(repr, injected))}, "
+                f"tool {name!r} is marked cacheable but {' and '.join(what)}, "
                 "which the agent injects (state, store, runtime, config) and the cache key "
                 "cannot see: one user's or thread's result would be served to another. Pass "
                 "what the result depends on as an argument the model gives, or do not cache it"

@@ -23,7 +23,9 @@ from langchain_core.runnables import ConfigurableField, RunnableConfig, Runnable
 from langchain_core.tools import InjectedToolArg, InjectedToolCallId, StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.config import get_config
 from langgraph.prebuilt import InjectedState
+from langgraph.runtime import get_runtime
 from pydantic import BaseModel
 
 from langchain_redis_agent.middleware import (
@@ -31,6 +33,7 @@ from langchain_redis_agent.middleware import (
     RateLimitMiddleware,
     SemanticCacheMiddleware,
     ToolResultCacheMiddleware,
+    context_reads,
     model_identity,
 )
 from redis_agent_core.config import RedisAgentConfig
@@ -527,13 +530,25 @@ def _mine(city: str, unit: str, user: Annotated[str, InjectedToolArg]) -> str:
     return f"mine of {user}"
 
 
+def _wallet(city: str, unit: str) -> str:
+    return f"wallet of {get_runtime().context['user_id']}"
+
+
+def _inbox(city: str, unit: str) -> str:
+    def owner() -> str:  # inside a nested function too
+        return str(get_config()["configurable"]["user_id"])
+
+    return f"inbox of {owner()}"
+
+
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("function", [_balance, _notes, _orders, _mine])
+@pytest.mark.parametrize("function", [_balance, _notes, _orders, _mine, _wallet, _inbox])
 async def test_a_cacheable_tool_that_reads_injected_state_is_refused(
     mode: str, config: RedisAgentConfig, function: Any
 ) -> None:
     # ToolNode injects state, runtime, config and InjectedToolArg after wrap_tool_call:
-    # the key never saw them, and bob was served "balance of alice"
+    # the key never saw them, and bob was served "balance of alice" (review 15: so was
+    # "wallet of alice" through get_runtime() / get_config() called in the tool's body)
     marked = StructuredTool.from_function(
         function, name="balance", description="The caller's data.", metadata={"cache_ttl": 60}
     )
@@ -542,7 +557,7 @@ async def test_a_cacheable_tool_that_reads_injected_state_is_refused(
     )
     for user in ("alice", "bob"):
         run = {"context": {"user_id": user}, "config": {"configurable": {"user_id": user}}}
-        with pytest.raises(ConfigError, match="'balance' is marked cacheable but takes"):
+        with pytest.raises(ConfigError, match=r"'balance' is marked cacheable but (takes|calls)"):
             await ask(agent, mode, "balance in Oslo?", **run)
     assert not list(config.get_client().scan_iter(match=f"{config.namespace}:*"))
 
@@ -557,6 +572,8 @@ def test_injected_arguments_are_those_the_model_does_not_give() -> None:
     assert injected(_balance) == ["runtime"] and injected(_notes) == ["state"]
     assert injected(_orders) == ["config"] and injected(_mine) == ["user"]
     assert injected_arguments({"name": "a dict spec"}) == []
+    assert context_reads(weather) == [] and context_reads(_wallet) == []  # not a tool
+    assert context_reads(StructuredTool.from_function(_inbox, description="d")) == ["get_config()"]
 
     class Narrow(BaseModel):
         city: str
