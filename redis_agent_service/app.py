@@ -298,6 +298,21 @@ def documents_request(max_documents: int) -> type[DocumentsRequest]:
     return BoundedDocumentsRequest
 
 
+def _check_model_settings(llm: Any, settings: ServiceSettings) -> None:
+    """Refuse a model whose own ``max_tokens`` / ``temperature`` differ from the
+    settings': the cache scope holds the settings' values, so a model built apart
+    (``ChatOpenAI(temperature=1.0)`` beside the default 0.0) had its answers served as
+    another setting's, and another service's as its own."""
+    for name in ("max_tokens", "temperature"):
+        own, said = getattr(llm, name, None), getattr(settings, name)
+        if isinstance(own, (int, float)) and not isinstance(own, bool) and own != said:
+            raise ConfigError(
+                f"the model's {name} is {own!r} but ServiceSettings.{name} is {said!r}, "
+                f"which the cache scope holds: build the model with {name}=settings.{name} "
+                f"(or set ServiceSettings({name}={own!r}))"
+            )
+
+
 # -- the service (framework-free of FastAPI: the demo and tests call it too) --
 @dataclass
 class _Counters:
@@ -367,6 +382,8 @@ class AgentService:
             (default: the offline MiniLM model).
         model_name: identity of the model in cache scopes (default: read from ``llm``).
 
+    ``llm``'s own ``max_tokens`` and ``temperature``, when it has them, must be the
+    settings' (the cache scope's): :class:`ConfigError` otherwise.
     Construction does no I/O.
     """
 
@@ -382,6 +399,7 @@ class AgentService:
         self.llm = llm
         self.config = config or get_default_config()
         self.settings = settings or ServiceSettings()
+        _check_model_settings(llm, self.settings)
         self.embeddings = embeddings or MiniLMEmbeddings()
         s = self.settings
         name = model_name or getattr(llm, "model_name", None) or type(llm).__name__

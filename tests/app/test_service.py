@@ -13,9 +13,10 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
 from redis_agent_service.app import AgentService, ServiceSettings, create_app
 from redis_agent_service.demo import load_documents
-from redis_agent_service.llm import LLMEndpoint, build_chat_model
+from redis_agent_service.llm import LLMEndpoint, OpenAIChat, build_chat_model
 from tests.asymmetric import DOCS, QUESTION, LangChainAsym
 
 from .conftest import Users
@@ -190,6 +191,20 @@ async def test_token_budget_refuses_before_any_model_call(
     assert r.status_code == 429  # not 502: the dead model was never called
     assert "tok-user" in r.json()["detail"]
     assert int(r.headers["retry-after"]) > 0
+
+
+def test_a_model_built_apart_from_the_settings_is_refused(
+    config: RedisAgentConfig, dead_endpoint: LLMEndpoint
+) -> None:
+    # review 15: the cache scope holds the settings' temperature / max_tokens; a model
+    # built with others had its answers cached as the settings' (and served another's)
+    for kwargs in ({"temperature": 0.9}, {"max_tokens": 200}):
+        with pytest.raises(ConfigError, match=r"the model's \w+ is .* ServiceSettings"):
+            AgentService(build_chat_model(dead_endpoint, **kwargs), config=config)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="which the cache scope holds"):
+            AgentService(OpenAIChat(dead_endpoint, **kwargs), config=config)  # type: ignore[arg-type]
+    hot = ServiceSettings(temperature=0.9)
+    AgentService(OpenAIChat(dead_endpoint, temperature=0.9), config=config, settings=hot)
 
 
 async def test_redis_down_answers_503_with_a_clear_body(dead_endpoint: LLMEndpoint) -> None:
