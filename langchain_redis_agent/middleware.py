@@ -135,6 +135,18 @@ def run_value(runtime: Any, key: str) -> str | None:
     return None if value is None else str(value)
 
 
+def context_key(key: object, what: str) -> str:
+    """``key`` (the runtime-context / config key naming a user or org) if it is a
+    non-empty str: another value never names anyone, so every run would be anonymous
+    (one user's limits and results shared by all) or fail at its first call."""
+    if not isinstance(key, str) or not key:
+        raise ConfigError(
+            f"{what} must be a non-empty str, the key of the runtime context or config "
+            f"that names the caller (e.g. 'user_id'), got {key!r}"
+        )
+    return key
+
+
 def _wire(message: BaseMessage) -> dict[str, Any]:
     """What the model reads of a message: ids, usage and provider metadata left out
     (they change run to run, not what the model sees)."""
@@ -430,7 +442,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
             )
         self.cache = cache
         self.share: Share = share
-        self.user_key = user_key
+        self.user_key = context_key(user_key, "user_key")
         self._spec = _ToolSpecs()
 
     def _key(self, request: ModelRequest) -> tuple[str, str] | None:
@@ -602,8 +614,8 @@ class RateLimitMiddleware(AgentMiddleware):
         if not isinstance(limiter, RateLimiter):
             raise ConfigError(f"limiter must be a RateLimiter, got {type(limiter).__name__}")
         self.limiter = limiter
-        self.user_key = user_key
-        self.org_key = org_key
+        self.user_key = context_key(user_key, "user_key")
+        self.org_key = context_key(org_key, "org_key")
         self.estimator = checked_estimator(
             estimator, estimate_tokens, "RateLimitMiddleware(estimator=...)"
         )
@@ -713,7 +725,7 @@ class ToolResultCacheMiddleware(AgentMiddleware):
             check_ttl(seconds, f"ttl of tool {tool!r}")  # what the cache will be given
         self.ttl = ttls
         self.per_user = per_user
-        self.user_key = user_key
+        self.user_key = context_key(user_key, "user_key")
         self.cache = cache or ExactCache(config, name=name, on_error=on_error)
         self._spec = _ToolSpecs()
         self._checked: dict[int, Any] = {}  # cacheable tools by id (kept: ids stay theirs)

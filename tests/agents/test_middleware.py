@@ -562,6 +562,19 @@ async def test_a_cacheable_tool_that_reads_injected_state_is_refused(
     assert not list(config.get_client().scan_iter(match=f"{config.namespace}:*"))
 
 
+def test_a_user_key_that_names_no_one_is_refused(
+    config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    # review 15: user_key="" made every run anonymous, user_key=5 failed at the first call
+    for bad in ("", 5, None):
+        with pytest.raises(ConfigError, match="user_key must be a non-empty str"):
+            SemanticCacheMiddleware(embedder, config, user_key=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="user_key must be a non-empty str"):
+            ToolResultCacheMiddleware({"weather": 60}, config, user_key=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="org_key must be a non-empty str"):
+            RateLimitMiddleware(_limiter(config), org_key=bad)  # type: ignore[arg-type]
+
+
 def test_injected_arguments_are_those_the_model_does_not_give() -> None:
     from langchain_redis_agent.middleware import injected_arguments
 
