@@ -43,12 +43,14 @@ def check_texts(texts: Iterable[str], what: str) -> None:
             check_text(text, f"{what} #{i}")
 
 
-def check_search_name(name: str, what: str) -> str:
-    """``name`` (of a store with a search index) if RediSearch holds it whole: the
-    server reads index names and key prefixes as C strings, cut at a NUL, so semantic
-    cache ``"acme\\x00x"`` searched an index over every cache whose name starts with
-    ``acme`` and was served their entries."""
-    if isinstance(name, str) and "\x00" in name:
+def check_store_name(name: object, what: str) -> str:
+    """``name`` of a cache or store if it is a non-empty str without a NUL, else
+    :class:`ConfigError`. RediSearch reads index names and key prefixes as C strings,
+    cut at a NUL: semantic cache ``"acme\\x00x"`` searched an index over every cache
+    whose name starts with ``acme`` and was served their entries."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{what} must be a non-empty str, got {name!r}")
+    if "\x00" in name:
         raise ConfigError(
             f"{what} {name!r} holds a NUL character at position {name.index(chr(0))}: "
             "RediSearch cuts index names and key prefixes there, so it would read another "

@@ -16,7 +16,7 @@ from redis.cluster import RedisCluster
 
 from .config import RAW_REPLY, RedisAgentConfig, get_default_config
 from .errors import ConfigError
-from .keys import escape_part, unescape_part
+from .keys import check_store_name, escape_part, unescape_part
 from .redis_errors import translate_errors
 
 __all__ = ["KVStore"]
@@ -55,8 +55,7 @@ class KVStore:
         name: str = "store",
         ttl: int | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"store name must be a non-empty str, got {name!r}")
+        check_store_name(name, "store name")
         self.config = config or get_default_config()
         self.name = name
         self.ttl = check_positive_ttl(ttl) if ttl is not None else self.config.default_ttl

@@ -21,6 +21,7 @@ from typing import Literal
 
 from .config import RedisAgentConfig, get_default_config
 from .errors import ConfigError
+from .keys import check_store_name
 from .redis_errors import sent_once, translate_errors
 from .scripts import Script
 
@@ -58,8 +59,7 @@ class WorkflowRecords:
     """
 
     def __init__(self, config: RedisAgentConfig | None = None, *, name: str = "workflows"):
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"store name must be a non-empty str, got {name!r}")
+        check_store_name(name, "store name")
         self.config = config or get_default_config()
         self.name = name
         keys = self.config.keys

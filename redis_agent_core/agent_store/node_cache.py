@@ -22,6 +22,7 @@ from ..checkpoints.records import Typed, pack_typed, unpack_typed
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import DataCorruptionError
 from ..faults import OnError, RedisFaults
+from ..keys import check_store_name
 from ..plans import Plan, arun_plan, run_plan
 from ..redis_errors import FAULTS
 from .records import check_namespace, member, namespace_prefix
@@ -50,7 +51,7 @@ class NodeCacheStore:
         on_error: OnError | None = None,
     ) -> None:
         self.config = config or get_default_config()
-        self.name = name
+        self.name = check_store_name(name, "node cache name")
         self.faults = RedisFaults(self.config, f"node cache {name!r}", on_error)
 
     def _keys(self, namespace: Sequence[str]) -> tuple[str, bytes]:

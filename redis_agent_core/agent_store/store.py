@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
-from ..keys import check_search_name
+from ..keys import check_store_name
 from ..plans import Plan, arun_plan, run_plan
 from ..scripts import Script
 from ..search.lifecycle import IndexLifecycle
@@ -115,7 +115,7 @@ class ItemStore:
         dims: int | None = None,
     ) -> None:
         self.config = config or get_default_config()
-        self.name = check_search_name(name, "agent store name")
+        self.name = check_store_name(name, "agent store name")
         keys = self.config.keys
         self.index_key = keys.agent_store(name, "idx")
         self.expiry_key = keys.agent_store(name, "exp")

@@ -26,7 +26,7 @@ from ..config import (
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, AsyncFastPath, FastPath, pack_commands
 from ..faults import OnError, RedisFaults
-from ..keys import check_search_name, check_text
+from ..keys import check_store_name, check_text
 from ..redis_errors import FAULTS, REFUSED, translate_errors
 from ..scripts import Script
 from .entry import (
@@ -201,9 +201,7 @@ class CacheStore:
         recheck_after: float,
         what: str,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"cache name must be a non-empty str, got {name!r}")
-        check_search_name(name, "cache name")
+        check_store_name(name, "cache name")
         self.config = config or get_default_config()
         self.name = name
         self._ttl_ms = check_ttl(ttl)

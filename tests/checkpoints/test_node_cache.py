@@ -12,9 +12,10 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import CachePolicy
 
 from langchain_redis_agent.node_cache import RedisNodeCache
+from langchain_redis_agent.store import RedisStore
 from redis_agent_core.agent_store import NodeCacheStore
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisUnavailableError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
 
 
 class State(TypedDict):
@@ -155,3 +156,12 @@ def test_caches_whose_names_hold_a_bar_share_nothing(config: RedisAgentConfig) -
     assert two.get([(("b|c",), "k")]) == {(("b|c",), "k"): ("json", b'"of a"')}
     two.clear()
     assert one.get([(("c",), "k")]) == {(("c",), "k"): ("json", b'"of a|b"')}
+
+
+def test_a_name_that_is_empty_or_holds_a_nul_is_refused(config: RedisAgentConfig) -> None:
+    # review 15: "" and "\x00" were taken (every other named store refused "")
+    for bad in ("", "a\x00", 5):
+        with pytest.raises(ConfigError, match="node cache name"):
+            RedisNodeCache(config, name=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="agent store name must be a non-empty str"):
+        RedisStore(config, name="")
