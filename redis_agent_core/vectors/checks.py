@@ -26,6 +26,7 @@ __all__ = [
     "INDEX_HINTS",
     "MAX_EXACT_INT",
     "MAX_K",
+    "NUL",
     "SEARCH_HINTS",
     "TEXT_SEPARATORS",
     "WORD_SYNTAX",
@@ -35,6 +36,7 @@ __all__ = [
     "check_query_vector",
     "check_text",
     "check_texts",
+    "nul_id_error",
     "text_words",
 ]
 
@@ -144,6 +146,22 @@ def check_exact_number(value: float, field: str, error: type[ConfigError] = Conf
         "to it (ids that differ by 1) would match the same filters. Store such ids as "
         f"strings in a tag field (metadata_fields={{{field!r}: 'tag'}}), which compares "
         "them exactly"
+    )
+
+
+NUL = "\x00"
+
+
+def nul_id_error(doc_id: str, what: str | None = None) -> ConfigError:
+    """The error of a document id holding a NUL (``what`` names it; default: the id
+    itself): RediSearch loads a hit's fields from its key cut there, so the hit of id
+    ``"a\\x00x"`` (tenant acme) returned the text and metadata of document ``"a"``
+    (tenant globex)."""
+    return ConfigError(
+        f"{what or f'document id {doc_id!r}'} holds a NUL character at position "
+        f"{doc_id.index(NUL)}: RediSearch reads a document's key up to it, so a search "
+        "would return another document's text and metadata; remove it (or encode the id, "
+        "e.g. in hex)"
     )
 
 

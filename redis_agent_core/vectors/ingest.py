@@ -36,7 +36,7 @@ from ..fastpath import (
 from ..keys import escape_part
 from ..redis_errors import FAULTS, map_redis_error, translate_errors
 from ..tags import TAG_LIMIT
-from .checks import check_texts
+from .checks import NUL, check_texts
 from .lifecycle import IndexLifecycleMixin
 from .schema import (
     METADATA_FIELD,
@@ -97,7 +97,7 @@ class IndexIngest(IndexLifecycleMixin):
         if len(set(ids)) != n:
             raise ConfigError("ids must be unique within one add() call")
         for doc_id in ids:
-            if type(doc_id) is not str or not doc_id:
+            if type(doc_id) is not str or not doc_id or NUL in doc_id:
                 self.key(doc_id)  # raises the error naming the bad id
         check_texts(ids, "document id")
         check_texts(texts, "text")

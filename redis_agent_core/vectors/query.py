@@ -23,10 +23,12 @@ from ..search.replies import aggregate_rows, search_keys, search_rows
 from ..search.replies import text as text_of
 from .checks import (
     MAX_K,
+    NUL,
     WORD_SYNTAX,
     check_k,
     check_query_vector,
     check_text,
+    nul_id_error,
     text_words,
 )
 from .schema import DISTANCE_FIELD, METADATA_FIELD, VectorSchema, relevance_from_distance
@@ -58,6 +60,8 @@ class Hit:
 def doc_key(prefix: str, doc_id: str) -> str:
     if not isinstance(doc_id, str) or not doc_id:
         raise ConfigError(f"document ids must be non-empty str, got {doc_id!r}")
+    if NUL in doc_id:
+        raise nul_id_error(doc_id)
     return prefix + escape_part(doc_id, "document id")
 
 

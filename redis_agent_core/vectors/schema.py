@@ -24,7 +24,7 @@ from ..jsonvalues import NO_DATETIME, has_non_finite, not_json_hint
 from ..keys import check_text, check_texts
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
-from .checks import DEFAULT_STOPWORDS, check_exact_number
+from .checks import DEFAULT_STOPWORDS, NUL, check_exact_number, nul_id_error
 from .filters import tag_text
 
 __all__ = [
@@ -613,18 +613,22 @@ def first_invalid(
     schema: VectorSchema | None = None,
 ) -> tuple[int, str, str] | None:
     """``(position, field, reason)`` of the first document that ``VectorIndex.add``
-    would refuse (a lone surrogate in its id or text; with ``schema``, metadata that is
-    not storable JSON or a declared field's bad value), else None. The same checks as
-    ``add``, run over the whole input before anything is embedded, written or queued;
-    the reason never repeats the value."""
+    would refuse (a lone surrogate in its id or text, a NUL in its id; with ``schema``,
+    metadata that is not storable JSON or a declared field's bad value), else None. The
+    same checks as ``add``, run over the whole input before anything is embedded, written
+    or queued; the reason never repeats the value."""
     try:
         check_texts(ids, "id")
         check_texts(texts, "text")
-        if schema is None or check_fields(schema, texts, metadatas):
+        if not any(NUL in i for i in ids if isinstance(i, str)) and (
+            schema is None or check_fields(schema, texts, metadatas)
+        ):
             return None
     except ConfigError:
         pass  # find which document, below
     for pos, (doc_id, text, meta) in enumerate(zip(ids, texts, metadatas, strict=True)):
+        if isinstance(doc_id, str) and NUL in doc_id:
+            return pos, "id", str(nul_id_error(doc_id, "the id"))
         for field_name, value in (("id", doc_id), ("text", text)):
             try:
                 check_text(value, field_name)

@@ -30,6 +30,8 @@ _BAD_DOCS = {
     "metadata": '{"id": "d4", "text": "beavers", "metadata": {"n": 1180591620717411303424}}',
     "metadata-str": '{"id": "d4", "text": "beavers", "metadata": {"source": "\\ud800"}}',
     "id": '{"id": "\\udfff", "text": "beavers"}',
+    # review 15: a search hit of "d0\x00x" read document "d0"'s text and metadata
+    "id-nul": '{"id": "d0\\u0000x", "text": "beavers"}',
 }
 
 

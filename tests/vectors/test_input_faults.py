@@ -33,6 +33,7 @@ from langchain_redis_agent import RedisVectorStore as LangChainStore
 from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, SchemaMismatchError
+from redis_agent_core.kit import first_invalid
 from redis_agent_core.search.replies import describe_info, search_rows
 from redis_agent_core.tags import TAG_LIMIT
 from redis_agent_core.vectors import F, FilterError, MetadataField, VectorIndex, tag_value
@@ -320,6 +321,19 @@ def test_mmr_returns_at_most_fetch_k(cities: VectorIndex) -> None:
     assert len(cities.mmr(v, 2, fetch_k=5)) == 2
     nearest = [h.id for h in cities.search(v, 2)]
     assert {h.id for h in cities.mmr(v, 5, fetch_k=2)} == set(nearest)
+
+
+def test_an_id_holding_a_nul_is_refused_before_anything_is_written(cities: VectorIndex) -> None:
+    # review 15: RediSearch loads a hit's fields from its key cut at the NUL: the hit of
+    # "d0\x00x" (another city) came back with the text and metadata of document "d0"
+    before = cities.count()
+    with pytest.raises(ConfigError, match=r"document id 'd0\\x00x' holds a NUL.*position 2"):
+        cities.add(["ok", "other"], ids=["fine", "d0\x00x"], vectors=_vectors(2))
+    assert cities.count() == before and cities.get(["fine"]) == []
+    with pytest.raises(ConfigError, match="holds a NUL"):
+        cities.get(["d0\x00x"])
+    found = first_invalid(["fine", "d0\x00x"], ["ok", "other"], [{}, {}])
+    assert found is not None and found[:2] == (1, "id") and "d0" not in found[2]
 
 
 def test_lone_surrogates_are_config_errors(cities: VectorIndex) -> None:
