@@ -144,7 +144,10 @@ class _Recall:
     ) -> list[tuple[Any, ...]]:
         from ..keys import escape_part
 
-        prefix = self.config.keys.history_recall_prefix() + escape_part(session_id) + ":"
+        # a NUL written as %00 (escape_part wrote "%" as %25): RediSearch loads a hit's
+        # fields from its key cut at a NUL, so a session "bob\x00" recalled nothing
+        part = escape_part(session_id).replace("\x00", "%00")
+        prefix = self.config.keys.history_recall_prefix() + part + ":"
         calls: list[tuple[Any, ...]] = []
         for i, vector in vectors:
             key = f"{prefix}{int(seq) + i}"

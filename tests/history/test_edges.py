@@ -128,6 +128,16 @@ def test_recall_keeps_sessions_apart(config: RedisAgentConfig, capabilities: Cap
     store.clear("x,y")
     assert store.relevant("x,y", "tart") == []
     assert len(store.relevant("Alice", "tyres")) == 1  # other sessions untouched
+    # review 15: RediSearch loads a hit's fields from its key cut at a NUL, so the
+    # messages of session "bob\x00" (ids round-trip control characters) were never recalled
+    store.append("bob\x00", [b'"b"'], texts=["a lemon tart"])
+    store.append("bob\x00%00", [b'"b2"'], texts=["a lemon tart"])
+    assert [h.payload for h in store.relevant("bob\x00", "tart", k=5)] == [b'"b"']
+    assert [h.payload for h in store.relevant("bob\x00%00", "tart", k=5)] == [b'"b2"']
+    store.clear("bob\x00")
+    assert (
+        store.relevant("bob\x00", "tart") == [] and len(store.relevant("bob\x00%00", "tart")) == 1
+    )
 
 
 async def test_async_recall_does_not_block_the_loop_probing(
