@@ -743,8 +743,19 @@ def e2e_only() -> str:
         return end_to_end(load_pairs(), url)
 
 
+def micro_only() -> str:
+    """Only the guards' CPU work (the micro table and its breakdown), no model, no server:
+    about 20 s. Rerun alone: `python -m benchmarks.bench_cache_guards micro`."""
+    wordnet()
+    timing, medians = _timing(load_pairs(), passes=3)
+    worst = max(medians.values())
+    return f"{timing}\n\nMedian with stored features, worst length: {worst:.1f} µs"
+
+
 if __name__ == "__main__":
     import sys
 
     if sys.argv[1:] == ["e2e"]:
         print(e2e_only())
+    elif sys.argv[1:] == ["micro"]:
+        print(micro_only())
