@@ -39,7 +39,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import orjson
 
 from . import _lexicon as lex
-from ._features import _PARSED, Features, encode, features, remember_stored, similar, stem
+from ._features import _PARSED, Features, encode, features, pair, remember_stored, similar, stem
 from ._spans import narrowed
 from .relations import (
     AntonymGuard,
@@ -348,8 +348,8 @@ class NegationGuard:
         # key (stem or "verb_particle") -> [(pair index, side)], so a check looks up the
         # query's few words instead of scanning every pair
         self._index: dict[str, list[tuple[int, int]]] = {}
-        for i, pair in enumerate(self._pairs):
-            for side, word in enumerate(pair):
+        for i, opposite in enumerate(self._pairs):
+            for side, word in enumerate(opposite):
                 self._index.setdefault(_key(word), []).append((i, side))
         self._keys = frozenset(self._index)
 
@@ -368,11 +368,16 @@ class NegationGuard:
         return {hit for key in keys if key in index for hit in index[key]}
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         # A prefix-negated word counts as a negator when its bare form is on the other
         # side: "unsafe" vs "safe" differ, "unsafe" vs "not safe" agree.
-        q_neg = q.negations + self._prefixed(q, c) + prevention_shift(q, c)
-        c_neg = c.negations + self._prefixed(c, q) + prevention_shift(c, q)
+        # (most texts have no prefixed word: no call made for them)
+        q_neg = q.negations + prevention_shift(q, c)
+        c_neg = c.negations + prevention_shift(c, q)
+        if q.prefixed:
+            q_neg += self._prefixed(q, c)
+        if c.prefixed:
+            c_neg += self._prefixed(c, q)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         if q.negations and q.negations == c.negations:
@@ -425,7 +430,7 @@ class NumberGuard:
     _RELATIVE = frozenset({"today", "tonight", "tomorrow", "yesterday", "same-day", "next-day"})
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         # (dict's comparison, in C: Counter's own is a Python loop, and no count is 0)
         if dict.__ne__(q.quantities, c.quantities):
             counts_q, counts_c = Counter(q.quantities), Counter(c.quantities)
@@ -468,7 +473,7 @@ class EntityGuard:
     name = "entity"
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         if not (q.entities or c.entities or q.quotes or c.quotes):
             return None
         for one, other in ((q, c), (c, q)):
@@ -520,7 +525,7 @@ class OrderGuard:
     name = "order"
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         (q_from, q_to), (c_from, c_to) = q.flow, c.flow
         if (q_from or q_to) and (c_from or c_to):  # (most prompts have no "from ... to")
             swapped = ((q_from - q_to) & (c_to - c_from)) | ((q_to - q_from) & (c_from - c_to))
@@ -546,7 +551,7 @@ class ScopeGuard:
     name = "scope"
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)
             return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
@@ -581,7 +586,7 @@ class ConstraintGuard:
     name = "constraint"
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         if q.constraints != c.constraints:
             return (
                 f"output constraints differ ({_show(q.constraints - c.constraints)} vs "

@@ -24,6 +24,7 @@ __all__ = [
     "decode",
     "encode",
     "features",
+    "pair",
     "remember",
     "remember_stored",
     "similar",
@@ -488,6 +489,22 @@ def features(text: str) -> Features:
     return found
 
 
+# the last pair asked about and its features, one tuple replaced whole (threads verifying
+# at once never see one pair with another's features): the verifier hands one pair to each
+# guard in turn, and each asks for both texts' features
+_last_pair: list[tuple[str, str, tuple[Features, Features] | None]] = [("", "", None)]
+
+
+def pair(query: str, candidate: str) -> tuple[Features, Features]:
+    """``(features(query), features(candidate))``, remembered for the last pair."""
+    last = _last_pair[0]
+    if last[0] is query and last[1] is candidate and last[2] is not None:
+        return last[2]
+    found = features(query), features(candidate)
+    _last_pair[0] = (query, candidate, found)
+    return found
+
+
 def remember(text: str, parsed: Features) -> None:
     """Keep ``parsed`` as the features of ``text`` (oldest entries leave first)."""
     _PARSED.put(text, parsed)
@@ -508,6 +525,7 @@ def remember_stored(text: str, stored: bytes | str) -> None:
 def _clear() -> None:
     for memo in _MEMOS:  # the relation guards' memos too
         memo.clear()
+    _last_pair[0] = ("", "", None)
 
 
 features.cache_clear = _clear  # type: ignore[attr-defined]
@@ -612,7 +630,8 @@ def decode(text: str, stored: list) -> Features:
 def _positions(seq: tuple[str, ...]) -> dict[str, int]:
     """Stem of each content word -> its first position (built in C, first one wins)."""
     positions = dict(zip(reversed(seq), range(len(seq) - 1, -1, -1)))  # noqa: B905 (equal)
-    for s in _FUNCTION_STEMS.intersection(positions):
+    # (the function stems found from the tuple: a set probes it faster than a dict's keys)
+    for s in _FUNCTION_STEMS.intersection(seq):
         del positions[s]
     return positions
 
@@ -657,16 +676,22 @@ def _labels(content: str, lower: str) -> str:
     return "".join(chars)
 
 
-class _Words(NamedTuple):
-    content: str  # the text without role prefixes
-    lower: str
-    bare: str  # ``lower`` without possessive 's (``lower`` itself when it has none)
-    words: tuple[str, ...]
-    seq: tuple[str, ...]  # their stems, in order
-    wordset: frozenset[str]
-    stems: frozenset[str]
-    vocab: frozenset[str]  # words, stems, hyphen parts and aliases
-    cues: frozenset[str]  # the words of ``vocab`` some test of the parse looks for
+# What :func:`_words` finds, in order (a plain tuple: a named tuple's constructor is a
+# Python call, and both callers unpack it): content (the text without role prefixes),
+# lower, bare (``lower`` without possessive 's, ``lower`` itself when it has none), words,
+# seq (their stems, in order), wordset, stems, vocab (words, stems, hyphen parts and
+# aliases), cues (the words of ``vocab`` some test of the parse looks for).
+_Words = tuple[
+    str,
+    str,
+    str,
+    tuple[str, ...],
+    tuple[str, ...],
+    frozenset[str],
+    frozenset[str],
+    frozenset[str],
+    frozenset[str],
+]
 
 
 # What a chatty prompt says about the asking, not about what it asks: "not sure if this is
@@ -731,7 +756,7 @@ def _words(text: str) -> _Words:
         aliases = {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
         vocab |= aliases
         cues |= aliases & _CUES
-    return _Words(content, lower, bare, words, seq, wordset, stems, vocab, cues)
+    return content, lower, bare, words, seq, wordset, stems, vocab, cues
 
 
 def _parse(text: str) -> Features:

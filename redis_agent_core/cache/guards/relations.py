@@ -12,8 +12,10 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from itertools import filterfalse
+from operator import itemgetter, methodcaller
 
-from ._features import Features, Memo, features, similar, stem
+from ._features import Features, Memo, features, pair, similar, stem
 from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
@@ -56,17 +58,17 @@ _BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "get", "got"
 def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
     """(word, stem, position) of the content words of ``one`` whose stem ``other`` lacks,
     in text order: a set difference, then a look-up per differing word."""
-    words, content = one.words, one.content
-    found = [(words[content[s]], s, content[s]) for s in content.keys() - other.stems]
-    found.sort(key=_position)
-    return [d for d in found if not d[0][0].isdigit() and d[0] not in FUNCTION_WORDS]
-
-
-def _position(item: tuple[str, str, int]) -> int:
-    return item[2]
+    # (a content stem's position holds that stem: positions sort in C, no key function)
+    words, seq = one.words, one.seq
+    return [
+        (w, seq[i], i)
+        for i in sorted(map(one.content.__getitem__, one.content.keys() - other.stems))
+        if not (w := words[i])[0].isdigit() and w not in FUNCTION_WORDS
+    ]
 
 
 Diff = list[tuple[str, str, int]]
+_WORD_OF = itemgetter(0)  # a differing word as written (C-level, for maps over a Diff)
 _last: list = [None, None, [], []]  # the last pair asked about: two guards ask in turn
 
 
@@ -96,8 +98,12 @@ def keys(text: str) -> frozenset[str]:
     found = _KEYS.get(text)
     if found is None:
         f = features(text)
-        graded = [base(f.words[i]) for i in f.content.values() if f.words[i].endswith(_GRADED)]
-        found = _KEYS.put(text, frozenset(f.content).union(graded))
+        # (the first word of each content stem that ends as a comparative does; C-level
+        # maps and a filter, no Python step per word)
+        written = map(f.words.__getitem__, f.content.values())
+        found = _KEYS.put(
+            text, frozenset(f.content).union(map(base, filter(_ENDS_GRADED, written)))
+        )
     return found
 
 
@@ -113,6 +119,7 @@ def opposites(text: str) -> frozenset[str]:
 
 
 _GRADED = ("er", "est", "st")  # comparative and superlative forms ("best", "worst")
+_ENDS_GRADED = methodcaller("endswith", _GRADED)
 
 # "stop / prevent / keep / block X (from) Y-ing": the negation belongs to Y, the event.
 # "keep" and "ban" need "from" ("keep the dog running" is to go on running).
@@ -157,6 +164,8 @@ def prevention_shift(one: Features, other: Features) -> int:
     prevents something it is one too ("stop my cat scratching" / "make it stop"); against
     a text that neither names Y nor prevents anything it negates nothing the two share,
     and counts none ("block a number" / "stop a number from calling")."""
+    if _PREVENTING_FROM.isdisjoint(one.stems):
+        return 0  # no preventing verb (most texts): nothing to look up or remember
     shift = 0
     preventions = _preventions(one)
     if not preventions:
@@ -179,17 +188,12 @@ class AntonymGuard:
     name = "antonym"
 
     def check(self, query: str, candidate: str) -> str | None:
-        turned = _particle_turned(features(query), features(candidate))
-        if turned is not None:
-            return turned
-        turned = _undone(features(query), features(candidate))
-        if turned is not None:
-            return turned
-        turned = _prefix_turned(features(query), features(candidate))
+        q, c = pair(query, candidate)
+        turned = _particle_turned(q, c) or _undone(q, c) or _prefix_turned(q, c)
         if turned is not None:
             return turned
         if " than " in query and " than " in candidate:
-            inverted, opposed, swapped = _comparison(features(query), features(candidate))
+            inverted, opposed, swapped = _comparison(q, c)
             if inverted and not (opposed or swapped):
                 return "comparison inverted ('less ...' on one side only)"
         keys_q, keys_c = keys(query), keys(candidate)
@@ -201,7 +205,6 @@ class AntonymGuard:
                 break
         else:
             return None
-        q, c = features(query), features(candidate)
         only_q, only_c = _diffs(q, c)
         if not (only_q and only_c):
             return None
@@ -471,7 +474,7 @@ class ArgumentGuard:
     name = "argument"
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         reason = self._around_a_pivot(q, c)
         if reason is None:
             reason = (
@@ -818,7 +821,7 @@ class SubstitutionGuard:
     name = "substitution"
 
     def check(self, query: str, candidate: str) -> str | None:
-        q, c = features(query), features(candidate)
+        q, c = pair(query, candidate)
         only_q, only_c = _diffs(q, c)
         if only_q and only_c and "than" in q.vocab and mirrored(q, c):
             # "is tea better for the teeth than coffee" / "is coffee worse for teeth than
@@ -1323,7 +1326,7 @@ def added_qualifier(q: Features, c: Features) -> str | None:
     if not (only_q or only_c):
         return None
     for f, mine, theirs in ((q, only_q, only_c), (c, only_c, only_q)):
-        if not mine or any(base(w) not in _UNRESTRICTIVE for w, _, _ in theirs):
+        if not mine or not _UNRESTRICTIVE.issuperset(map(base, map(_WORD_OF, theirs))):
             continue
         for opener, phrase in _phrases(f, c if f is q else q, {i for _, _, i in mine}):
             return f"{opener} {' '.join(phrase)!r} qualifies one side only"
@@ -1398,8 +1401,8 @@ def added_kind(q: Features, c: Features) -> str | None:
         return None
     wn = wordnet()
     for f, other, mine, theirs in ((q, c, only_q, only_c), (c, q, only_c, only_q)):
-        if not mine or any(
-            w not in _FRAMING and base(w) not in _UNRESTRICTIVE for w, _, _ in theirs
+        if not mine or not _UNRESTRICTIVE.issuperset(
+            map(base, filterfalse(_FRAMING.__contains__, map(_WORD_OF, theirs)))
         ):
             continue  # the other side has words of its own: a rewording, not an addition
         for w, _s, i in mine:
