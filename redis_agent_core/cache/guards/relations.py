@@ -703,6 +703,8 @@ def _doer_changed(q: Features, c: Features) -> str | None:
         at = k + 1
         if at >= len(words) or words[at] in _BE:
             continue
+        if words[at] + "s" not in c.vocab and words[at] + "es" not in c.vocab:
+            continue  # (most pairs: the other side has no "keeps" for "I keep")
         verb = q.seq[at]
         if verb not in wordnet().verbs or q.seq.count(verb) != 1 or c.seq.count(verb) != 1:
             continue
@@ -963,12 +965,21 @@ _ASKING = frozenset({"how", "when", "what"})
 _ALIKE_ASKS = {"frequency": "time"}
 
 
+_ASKED: Memo[str, frozenset[str]] = Memo()
+
+
 def _asks(f: Features) -> frozenset[str]:
     """What ``f`` asks for among :data:`_ASKS` (cost, time, distance; how often counts as
-    time)."""
-    return frozenset(
-        _ALIKE_ASKS.get(name, name) for name, pattern in _ASKS if pattern.search(f.lower)
-    )
+    time); remembered per text (a lookup asks it of the same query per candidate)."""
+    found = _ASKED.get(f.lower)
+    if found is None:
+        found = _ASKED.put(
+            f.lower,
+            frozenset(
+                _ALIKE_ASKS.get(name, name) for name, pattern in _ASKS if pattern.search(f.lower)
+            ),
+        )
+    return found
 
 
 def asks_differ(q: Features, c: Features) -> str | None:
