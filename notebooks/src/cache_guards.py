@@ -7,7 +7,8 @@
 # answer to both. The guards check each candidate before it is served: negation,
 # numbers/dates/units, named entities and quoted text, direction ("from A to B"), scope
 # (adults vs children, my vs my colleague's) and output constraints (language, length,
-# format). Pure Python, no model, a few tens of microseconds.
+# format). The rules are pure Python (0.15-0.3 ms a lookup); then a small pair model
+# (int8, CPU, ~2.5 ms) reads what they let through and refuses what they missed.
 
 # %%
 import time

@@ -278,3 +278,21 @@ def test_a_damaged_cached_scorer_is_built_again(
             scorer.probability(stored, asked)
         )
     assert "building it again" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Convert 5 miles to km", "Convert five miles to km"),
+        ("I have 2 kids, which car is safest?", "I have two kids, which car is safest?"),
+        ("Pancake recipe for 4 people", "pancake recipe for four people"),
+    ],
+)
+def test_a_repeat_that_spells_its_number_out_is_served(stored: str, asked: str) -> None:
+    # the guards find the numbers equal; the same words once digits: nothing for the
+    # scorer to judge (the retrained scorer refused such repeats)
+    assert default_verifier().verify(asked, stored) is None
+
+
+def test_a_number_spelt_out_still_has_to_agree() -> None:
+    assert default_verifier().verify("Pancake recipe for six people", "Pancake recipe for 4 people")

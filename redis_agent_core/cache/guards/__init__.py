@@ -39,7 +39,17 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import orjson
 
 from . import _lexicon as lex
-from ._features import _PARSED, Features, encode, features, pair, remember_stored, similar, stem
+from ._features import (
+    _PARSED,
+    Features,
+    encode,
+    features,
+    pair,
+    remember_stored,
+    same_but_numerals,
+    similar,
+    stem,
+)
 from ._spans import narrowed
 from .relations import (
     AntonymGuard,
@@ -681,7 +691,7 @@ class Verifier:
         return None, None if self.scorer is None else (candidate, query)
 
     def _score(self, spans: tuple[str, str] | None) -> Rejection | None:
-        if spans is None or self.scorer is None:
+        if spans is None or self.scorer is None or same_but_numerals(*spans):
             return None
         reason = self.scorer.rejects(*spans)
         return None if reason is None else Rejection(self.scorer.name, reason)

@@ -266,6 +266,19 @@ def _number_words_to_digits(text: str) -> str:
     return _NUMBER_WORD_RE.sub(convert, text)
 
 
+def same_but_numerals(a: str, b: str) -> bool:
+    """Whether two texts are the same words once numbers written as words are digits
+    ("convert five miles to km" / "convert 5 miles to km"): the guards found their
+    numbers equal, so there is nothing left for the pair scorer to judge (it reads the
+    spelling and refused such repeats)."""
+    one, other = features(a).lower, features(b).lower
+    if one == other or not (_NUMBER_VOCAB & features(a).vocab or _NUMBER_VOCAB & features(b).vocab):
+        return False
+    return _WORD.findall(_number_words_to_digits(one)) == _WORD.findall(
+        _number_words_to_digits(other)
+    )
+
+
 def _to_float(text: str) -> float:
     return float(text.replace(",", ""))
 
