@@ -687,11 +687,6 @@ def _speaker_swapped(q: Features, c: Features, query: str, candidate: str) -> st
     return None
 
 
-def _doer(f: Features, verb: int) -> int:
-    """Where the subject of the verb at ``verb`` stands (past determiners), or -1."""
-    return _skip_back(f.words, verb)
-
-
 def _doer_changed(q: Features, c: Features) -> str | None:
     """The speaker doing a verb on one side ("I keep taking credit for my manager's
     work") and someone named on both sides doing it on the other ("my manager keeps
@@ -711,7 +706,7 @@ def _doer_changed(q: Features, c: Features) -> str | None:
         j = c.seq.index(verb)
         if c.words[j] != words[at] + "s" and c.words[j] != words[at] + "es":
             continue
-        subject = _doer(c, j)
+        subject = _skip_back(c.words, j)  # its subject, past determiners
         if subject < 0 or c.words[subject] in _SPEAKER_FORMS:
             continue
         who = c.seq[subject]
