@@ -517,9 +517,12 @@ def _agent_first(f: Features, order: list[str]) -> list[str]:
     """``order`` with the doer of a passive first: "was the parcel sent to Anna by Ben"
     orders Ben before Anna, as "did Ben send the parcel to Anna" does."""
     words = f.words
-    if "by" not in words or _PASSIVE_BE.isdisjoint(words[: words.index("by")]):
+    if "by" not in words:
         return order
-    at = words.index("by") + 1
+    at = words.index("by")
+    if _PASSIVE_BE.isdisjoint(words[:at]):
+        return order
+    at += 1
     if words[at : at + 1] == ("the",):
         at += 1
     for name in order:

@@ -271,11 +271,13 @@ def same_but_numerals(a: str, b: str) -> bool:
     ("convert five miles to km" / "convert 5 miles to km"): the guards found their
     numbers equal, so there is nothing left for the pair scorer to judge (it reads the
     spelling and refused such repeats)."""
-    one, other = features(a).lower, features(b).lower
-    if one == other or not (_NUMBER_VOCAB & features(a).vocab or _NUMBER_VOCAB & features(b).vocab):
+    fa, fb = features(a), features(b)
+    if fa.lower == fb.lower or (
+        _NUMBER_VOCAB.isdisjoint(fa.vocab) and _NUMBER_VOCAB.isdisjoint(fb.vocab)
+    ):
         return False
-    return _WORD.findall(_number_words_to_digits(one)) == _WORD.findall(
-        _number_words_to_digits(other)
+    return _WORD.findall(_number_words_to_digits(fa.lower)) == _WORD.findall(
+        _number_words_to_digits(fb.lower)
     )
 
 

@@ -945,19 +945,16 @@ _ASKS = (
     ),
     (
         "time",
+        # ("how often should strings be replaced?" asks what "how long do strings last?" asks)
         re.compile(
             r"\bhow long (?!is |are |was |were )|\bwhen\b|\bwhat time\b"
             r"|\bhow (?:much time|many (?:days|hours|weeks|months|years|minutes))\b"
+            r"|\bhow (?:often|frequently)\b"
         ),
     ),
-    ("frequency", re.compile(r"\bhow (?:often|frequently)\b")),
     ("distance", re.compile(r"\bhow far\b")),
 )
 _ASKING = frozenset({"how", "when", "what"})
-
-
-# "How often should strings be replaced?" asks what "how long do strings last?" asks.
-_ALIKE_ASKS = {"frequency": "time"}
 
 
 _ASKED: Memo[str, frozenset[str]] = Memo()
@@ -970,9 +967,7 @@ def _asks(f: Features) -> frozenset[str]:
     if found is None:
         found = _ASKED.put(
             f.lower,
-            frozenset(
-                _ALIKE_ASKS.get(name, name) for name, pattern in _ASKS if pattern.search(f.lower)
-            ),
+            frozenset(name for name, pattern in _ASKS if pattern.search(f.lower)),
         )
     return found
 
