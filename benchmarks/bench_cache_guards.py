@@ -65,7 +65,12 @@ session's first guard change and scored once untouched: 0.937 / 0.743, 7 wrong o
 guards_traps16.jsonl (434, written the same way at the same time: a third AI-agent prompts (RAG
 instructions, tool requests), a quarter requests to do something, 52 argument traps; committed
 at 05:16 UTC, scored once untouched: 0.913 / 0.575, 8 wrong of 92); neither looked at pair by
-pair, tuned or trained on. All
+pair, tuned or trained on; and guards_traps17.jsonl (440, written the same way on 2026-12-06 in
+forms none before had: a quarter coding-assistant prompts around pasted code, stack traces, SQL
+or config, a fifth filled product templates whose slots change, a fifth dictated, teenage or
+elderly messages; 92 constraint and 42 argument traps; committed at 07:42 UTC before that
+session's first guard change, scored once untouched: 0.845 / 0.582, 15 wrong of 97; never
+looked at pair by pair, tuned or trained on). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -127,6 +132,7 @@ SETS = {
     "traps14": DATA / "guards_traps14.jsonl",
     "traps15": DATA / "guards_traps15.jsonl",
     "traps16": DATA / "guards_traps16.jsonl",
+    "traps17": DATA / "guards_traps17.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -206,7 +212,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
-                   "traps13", "traps14", "traps15", "traps16"):  # fmt: skip
+                   "traps13", "traps14", "traps15", "traps16", "traps17"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -653,6 +659,7 @@ def main(full: bool) -> str:
         "traps14",
         "traps15",
         "traps16",
+        "traps17",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -48,6 +48,7 @@ HELD_OUT = frozenset(
         "guards_traps14",
         "guards_traps15",
         "guards_traps16",
+        "guards_traps17",
     }
 )
 
