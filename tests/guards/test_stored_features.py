@@ -176,3 +176,31 @@ def test_no_guards_no_stored_features(config: RedisAgentConfig) -> None:
             b"",
         )
     assert Verifier().guards
+
+
+def test_a_long_prompt_is_parsed_whole_only_when_written(
+    config: RedisAgentConfig,
+    capabilities: Capabilities,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # near candidates of a long prompt share its context: the lookup's checks read the
+    # spans they differ by, so parsing the whole prompt during the search is wasted on
+    # every hit; the write after a miss parses it to store its analysis
+    skip_unless(capabilities.search, "the semantic cache needs RediSearch")
+    embedder = CallableEmbedder(lambda texts: [toy_vector("x") for _ in texts], name="one", dims=16)
+    cache = SemanticCache(config, embedder=embedder, name="long-prep", distance_threshold=0.1)
+    context = "Our shop sells seeds, compost, hand tools, hoses and garden furniture. " * 3
+    stored, asked = context + "Can I return a hose?", context + "Can I return a rake?"
+    cache.update(stored, SCOPE, "answer")
+    features.cache_clear()
+    parsed: list[str] = []
+    real_parse = _features._parse
+    monkeypatch.setattr(_features, "_parse", lambda text: parsed.append(text) or real_parse(text))
+    assert cache.lookup(asked, SCOPE) is None  # another item: refused on the spans
+    assert asked not in parsed and parsed  # the spans were parsed, the whole prompt not
+    cache.update(asked, SCOPE, "answer 2")
+    assert parsed[-1] == asked  # the write stores its analysis
+    short = "Do you sell watering cans?"
+    parsed.clear()
+    cache.lookup(short, SCOPE)
+    assert parsed[0] == short  # a short prompt is parsed (during the search) and compared whole

@@ -50,7 +50,7 @@ from ._features import (
     similar,
     stem,
 )
-from ._spans import narrowed
+from ._spans import MIN_SHARED, narrowed
 from .relations import (
     AntonymGuard,
     ArgumentGuard,
@@ -624,6 +624,14 @@ def default_guards() -> list[Guard]:
     ]
 
 
+# Prompts of up to this many words are parsed while a lookup's search runs: at most
+# twice the shared words that narrowing needs, so most of their candidates are compared
+# whole. Longer ones are not: in the end-to-end benchmark (three interleaved runs, load
+# 3-5) skipping their parse took the time a lookup adds from 505-571 to 341-498 µs at 30
+# words and from 721-2,370 to 338-381 µs at 100 (sync).
+_PREPARED_WORDS = 2 * MIN_SHARED
+
+
 class Verifier:
     """Runs guards, then the optional pair ``scorer``, then the optional ``extra``
     verifier, on a (query, candidate) pair.
@@ -657,8 +665,13 @@ class Verifier:
     @staticmethod
     def prepare(text: str) -> None:
         """Parse ``text`` into the per-process memo now (e.g. while a lookup waits for
-        Redis), so a later :meth:`verify` or :meth:`features_of` of it costs nothing."""
-        features(text)
+        Redis) if the checks will read it whole, so a later :meth:`verify` of it costs
+        nothing. A longer text is left to whatever needs it: its near candidates share
+        most of it (a template, a pasted context, earlier turns), the checks then read
+        only the spans it differs by, and its whole parse (≈ 300 µs at 100 words)
+        would be spent on every hit for a write that only a miss makes."""
+        if len(text.split(None, _PREPARED_WORDS)) <= _PREPARED_WORDS:
+            features(text)
 
     @staticmethod
     def remember(text: str, stored: bytes | str | None) -> bool:
