@@ -31,6 +31,7 @@ from langgraph.checkpoint.base import (
     get_checkpoint_id,
     get_checkpoint_metadata,
 )
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
@@ -108,13 +109,34 @@ def check_serde(
                 "configure its allowlist there"
             )
         serde = serde.with_msgpack_allowlist(allowed)
-    if getattr(serde, "pickle_fallback", False):
+    # an EncryptedSerializer hands unencrypted values (anyone with write access can plant
+    # one) straight to its inner serializer: that one is checked too
+    inner = serde.serde if isinstance(serde, EncryptedSerializer) else serde
+    if getattr(inner, "pickle_fallback", False):
         raise ConfigError(
             "serde has pickle_fallback=True: a checkpointer of redis-agent-pack never "
             "unpickles data read from Redis. Pass a serializer without pickle fallback "
             "(e.g. langchain_redis_agent.checkpoint.safe_serializer())"
         )
+    if isinstance(inner, JsonPlusSerializer) and _imports_any_name(inner):
+        raise ConfigError(
+            "serde imports and calls any class a value in Redis names (JsonPlusSerializer() "
+            "allows every msgpack type unless LANGGRAPH_STRICT_MSGPACK=true, or "
+            "allowed_json_modules=True): a checkpointer of redis-agent-pack never does. "
+            "Pass safe_serializer() (or JsonPlusSerializer(allowed_msgpack_modules=None)) "
+            "and list your own classes in allowed_types=[...]"
+        )
     return serde
+
+
+def _imports_any_name(serde: JsonPlusSerializer) -> bool:
+    """Whether ``serde`` rebuilds a class of any name read from the data: an allowlist of
+    ``True`` (LangGraph's default without ``LANGGRAPH_STRICT_MSGPACK``) on either path.
+    A serializer with its own ext hook is the application's code, taken as given."""
+    custom_hook = getattr(serde, "_custom_unpack_ext_hook", False)
+    return getattr(serde, "_allowed_json_modules", None) is True or (
+        not custom_hook and getattr(serde, "_allowed_msgpack_modules", None) is True
+    )
 
 
 def load_checked(

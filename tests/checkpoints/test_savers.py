@@ -11,9 +11,17 @@ from collections.abc import Iterator
 import ormsgpack
 import pytest
 import redis
+from langgraph.checkpoint.base import SerializerProtocol
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from langchain_redis_agent.checkpoint import RedisSaver, ShallowRedisSaver, safe_serializer
+from langchain_redis_agent.checkpoint import (
+    AsyncRedisSaver,
+    RedisSaver,
+    ShallowRedisSaver,
+    safe_serializer,
+)
+from langchain_redis_agent.node_cache import RedisNodeCache
 from redis_agent_core.checkpoints.records import pack_typed
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
@@ -113,6 +121,57 @@ def test_a_serializer_with_pickle_fallback_is_refused(config: RedisAgentConfig) 
     # the default refuses pickle and imports nothing outside the allowlist
     serde = safe_serializer()
     assert serde.pickle_fallback is False
+
+
+class _XorCipher:
+    """A stand-in cipher (LangGraph's ``CipherProtocol``) for EncryptedSerializer."""
+
+    def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
+        return "xor", bytes(b ^ 0x5A for b in plaintext)
+
+    def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
+        return bytes(b ^ 0x5A for b in ciphertext)
+
+
+@pytest.mark.parametrize(
+    "serde",
+    [
+        JsonPlusSerializer(),  # LangGraph's default: every msgpack type, with a warning
+        JsonPlusSerializer(allowed_msgpack_modules=True),
+        JsonPlusSerializer(allowed_msgpack_modules=None, allowed_json_modules=True),
+        # unencrypted values reach the inner serializer: anyone can plant one
+        EncryptedSerializer(_XorCipher(), JsonPlusSerializer()),
+        EncryptedSerializer(_XorCipher(), JsonPlusSerializer(pickle_fallback=True)),
+    ],
+    ids=["default", "msgpack-true", "json-true", "encrypted-default", "encrypted-pickle"],
+)
+def test_a_serializer_that_imports_any_name_is_refused(
+    config: RedisAgentConfig, serde: SerializerProtocol
+) -> None:
+    with pytest.raises(ConfigError, match="safe_serializer"):
+        RedisSaver(config, serde=serde)
+    with pytest.raises(ConfigError, match="safe_serializer"):
+        AsyncRedisSaver(config, serde=serde)
+    with pytest.raises(ConfigError, match="safe_serializer"):
+        RedisNodeCache(config, serde=serde)
+
+
+@pytest.mark.usefixtures("unimported")
+def test_an_encrypted_saver_never_imports_a_planted_unencrypted_value(
+    config: RedisAgentConfig,
+) -> None:
+    saver = RedisSaver(config, serde=EncryptedSerializer(_XorCipher(), safe_serializer()))
+    cp = _checkpoint("1f0-a", answer=42)
+    stored = saver.put(_cfg("t1"), cp, {"source": "input", "step": 0}, cp["channel_versions"])
+    assert saver.get_tuple(stored).checkpoint["channel_values"] == {"answer": 42}  # type: ignore[union-attr]
+    client = config.get_client()
+    blobs = config.keys.checkpoint_blobs("t1", "")
+    (field,) = client.hkeys(blobs)
+    assert client.hget(blobs, field).startswith(b"msgpack+xor\x00")  # type: ignore[union-attr]
+    client.hset(blobs, field, pack_typed(_ext(0, "Planted", "x")))  # not encrypted
+    with pytest.raises(ConfigError, match="never_imported"):
+        saver.get_tuple(_cfg("t1"))
+    assert NEVER not in sys.modules
 
 
 def test_config_without_thread_id_names_the_fix(config: RedisAgentConfig) -> None:
