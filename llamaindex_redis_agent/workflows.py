@@ -87,6 +87,24 @@ def _check_serializer(serializer: BaseSerializer | None) -> BaseSerializer | Non
     return serializer
 
 
+def _closed(serializer: JsonSerializer) -> JsonSerializer:
+    """``serializer``, refused when it would import any class a record names (a
+    ``JsonSerializer()`` without ``allowed_types``)."""
+    if getattr(serializer, "_allowed_type_names", None) is None:
+        raise ConfigError(
+            "JsonSerializer() without allowed_types imports any class a snapshot in Redis "
+            "names: pass JsonSerializer(allowed_types=[...your event and state classes]) "
+            "or allowed_types=[...] to the store"
+        )
+    return serializer
+
+
+# What decodes a handler's result when no server gave the store its decoder: the
+# framework's own classes only (the server's default, an open JsonSerializer(), would
+# import any class a record in Redis names)
+_FRAMEWORK_ONLY = JsonSerializer(allowed_types=[])
+
+
 def classes_named(data: Any) -> set[str]:
     """Every class name a ``JsonSerializer`` payload would rebuild (``qualified_name``
     keys), nested JSON strings included: checked before anything is restored, as the
@@ -192,11 +210,14 @@ class RedisWorkflowStore(AbstractWorkflowStore):
         serializer: BaseSerializer | None,
     ) -> StateStoreFacade[Any]:
         storage = _RedisStateStorage(self.records, run_id, namespace)
+        if serializer is None:  # the facade's default would be an open JsonSerializer()
+            serializer = JsonSerializer(allowed_types=[state_type] if state_type else [])
         return StateStoreFacade(storage, state_type or DictState, _check_serializer(serializer))
 
     def _decode(self, raw: bytes) -> PersistentHandler:
         # the server's own decoder: its result decoder, and an unreadable result kept apart
-        return decode_persistent_handler(orjson.loads(raw), self.result_decoder)
+        decoder = self.result_decoder or (lambda _name: _FRAMEWORK_ONLY)
+        return decode_persistent_handler(orjson.loads(raw), decoder)
 
     async def query(self, query: HandlerQuery) -> list[PersistentHandler]:
         """Handlers matching ``query``."""
@@ -263,9 +284,9 @@ class RedisContextStore:
         ttl: seconds a snapshot lives (``None``: ``config.default_ttl``, else forever).
         allowed_types: your event and state classes: the only classes (besides the
             framework's) a restored snapshot may contain.
-        serializer: a ``JsonSerializer`` of your own instead (``PickleSerializer`` is
-            refused). It is trusted as given: an open ``JsonSerializer()`` would import
-            any class a snapshot names.
+        serializer: a ``JsonSerializer(allowed_types=[...])`` of your own instead
+            (``PickleSerializer`` and an open ``JsonSerializer()``, which would import
+            any class a snapshot names, are refused with ``ConfigError``).
 
     ``save`` / ``load`` / ``delete`` and their async forms ``asave`` / ``aload`` /
     ``adelete``. Redis down: they raise ``RedisUnavailableError``.
@@ -281,7 +302,9 @@ class RedisContextStore:
         serializer: JsonSerializer | None = None,
     ) -> None:
         _check_serializer(serializer)
-        self.serializer = serializer or JsonSerializer(allowed_types=list(allowed_types))
+        self.serializer = (
+            _closed(serializer) if serializer else JsonSerializer(allowed_types=list(allowed_types))
+        )
         self._kv = KVStore(config, name=name, ttl=ttl)
 
     def _dump(self, ctx: Context[Any]) -> bytes:

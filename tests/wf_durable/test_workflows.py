@@ -96,6 +96,30 @@ async def test_state_store_persists_and_copies(config: RedisAgentConfig) -> None
         store.create_state_store("r4", serializer=PickleSerializer())
 
 
+NEVER = "tests.checkpoints.never_imported"  # importable, and never imported by the suite
+
+
+async def test_records_naming_a_class_never_import_it(config: RedisAgentConfig) -> None:
+    assert NEVER not in sys.modules
+    store = RedisWorkflowStore(config)  # no server: no result decoder of the workflow's
+    await store.update(_handler("h1", "r1", status="completed", result=StopEvent(result="ok")))
+    await store.create_state_store("r1").set("asked", AskEvent(question="q"))
+    # an attacker with write access names their module in the result and the state
+    raw = (await store.records.handlers(["h1"]))[0]
+    assert b'"workflows.events.StopEvent"' in raw
+    await store.records.put_handler("h1", "r1", raw.replace(b"workflows.events", NEVER.encode()))
+    state = await store.records.load_state("r1", "")
+    assert state is not None and b"tests.wf_durable.approval" in state
+    await store.records.save_state(
+        "r1", "", state.replace(b"tests.wf_durable.approval", NEVER.encode())
+    )
+    (handler,) = await RedisWorkflowStore(config).query(HandlerQuery())
+    assert handler.result is None and handler.result_unreadable
+    with pytest.raises(ValueError, match="allowed types"):
+        await RedisWorkflowStore(config).create_state_store("r1").get("asked")
+    assert NEVER not in sys.modules
+
+
 async def test_a_finished_run_expires_with_finished_ttl(config: RedisAgentConfig) -> None:
     store = RedisWorkflowStore(config, finished_ttl=600)
     envelope = EventEnvelopeWithMetadata(value={}, qualified_name=None, type="E", types=None)
@@ -240,6 +264,9 @@ def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None
     assert contexts.delete("c1") is True and contexts.delete("c1") is False
     with pytest.raises(ConfigError, match="Pickle"):
         RedisContextStore(config, serializer=PickleSerializer())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="allowed_types"):  # it would import any class named
+        RedisContextStore(config, serializer=JsonSerializer())
+    assert RedisContextStore(config, serializer=JsonSerializer(allowed_types=[AskEvent]))
     with pytest.raises(ConfigError, match="Context"):
         contexts.save("c2", {"not": "a context"})  # type: ignore[arg-type]
 
