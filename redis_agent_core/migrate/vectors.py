@@ -158,6 +158,11 @@ def _vector(source: PeerIndex, key: str, raw: Any) -> np.ndarray:
     if raw is None:
         raise DataCorruptionError(f"document {key!r} has no vector field {source.vector_field!r}")
     if isinstance(raw, (bytes, bytearray)):
+        if len(raw) % np.dtype(_DTYPES[source.dtype]).itemsize:
+            raise DataCorruptionError(
+                f"document {key!r}: vector field holds {len(raw)} bytes, not whole "
+                f"{source.dtype} values"
+            )
         array = np.frombuffer(raw, dtype=_DTYPES[source.dtype])
     else:
         array = np.asarray(raw, dtype=np.float64)
@@ -196,7 +201,10 @@ def peer_document(
     if source.peer == "langchain-redis":
         raw = fields.get("_metadata_json")
         if raw is not None:
-            metadata = orjson.loads(raw)
+            try:
+                metadata = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise DataCorruptionError(f"document {key!r}: _metadata_json is not JSON") from exc
         else:
             metadata = {
                 _str(k): _number_or_text(_str(v)) if isinstance(v, (bytes, str)) else v

@@ -27,8 +27,9 @@ from langchain_redis_agent import RedisVectorStore as LCStore
 from llamaindex_redis_agent import RedisVectorStore as LIStore
 from redis_agent_core.cli import main
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.errors import ConfigError, DataCorruptionError
 from redis_agent_core.migrate import migrate_vectors
+from redis_agent_core.migrate.vectors import PeerIndex, peer_document
 from tests.vectors.conftest import clustered
 
 langchain_redis = pytest.importorskip("langchain_redis", reason="extra bench: langchain-redis")
@@ -201,3 +202,23 @@ async def test_llama_index_layout_migrates(
     assert len(store.get_nodes(filters=jazz)) == N // 3
     store.delete("doc-0")  # ref_doc_id came along
     assert store.index.count() == N - len(range(0, N, 7))
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"text": "t", "embedding": b"\0" * 8, "_metadata_json": b"{not json"}, "_metadata_json"),
+        ({"text": "t", "embedding": b"\0" * 7}, "7 bytes"),
+    ],
+    ids=["metadata", "vector"],
+)
+def test_a_damaged_peer_document_is_data_corruption_naming_it(
+    fields: dict[str, bytes], named: str
+) -> None:
+    source = PeerIndex(
+        name="i", peer="langchain-redis", storage="hash", prefixes=("p",), text_field="text",
+        vector_field="embedding", dims=2, algorithm="flat", metric="cosine", dtype="float32",
+        metadata_fields=(), num_docs=1,
+    )  # fmt: skip
+    with pytest.raises(DataCorruptionError, match=f"'p:1'.*{named}"):
+        peer_document(source, "p:1", fields)
