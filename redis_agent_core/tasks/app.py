@@ -139,6 +139,7 @@ def create_app(
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
+    _refuse_pickle(celery_settings)
     # a compressed message is inflated before any check of ours: bound it (.inflate)
     bound_decompression()
     celery = Celery(main, set_as_current=False, task_cls=_GuardedTask)
@@ -169,6 +170,29 @@ def create_app(
     celery.add_defaults(lazy)
     register_tasks(celery)
     return celery
+
+
+_CONTENT_SETTINGS = (
+    "accept_content",
+    "result_accept_content",
+    "task_serializer",
+    "result_serializer",
+)
+_PICKLE = frozenset({"pickle", "application/x-python-serialize"})
+
+
+def _refuse_pickle(settings: dict[str, Any]) -> None:
+    """A setting that would make workers or result readers unpickle what the broker or
+    backend holds (anyone who writes there could run code) raises :class:`ConfigError`."""
+    for name in _CONTENT_SETTINGS:
+        value = settings.get(name)
+        kinds = [value] if isinstance(value, str) else list(value or ())
+        if any(str(kind).lower() in _PICKLE for kind in kinds):
+            raise ConfigError(
+                f"{name}={value!r} would unpickle messages or results read from Redis: the "
+                "pack's task apps are JSON only (nothing read from a queue is unpickled); "
+                f"drop the {name} setting or keep it to 'json'"
+            )
 
 
 class _GuardedTask(Task):

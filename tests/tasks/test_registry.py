@@ -21,6 +21,7 @@ from redis_agent_core.embeddings import DEFAULT_MODEL_NAME, CallableEmbedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.tasks import (
     NotRegisteredError,
+    create_app,
     get_batch_results,
     get_job,
     job_failures,
@@ -145,6 +146,23 @@ def test_a_pickled_message_is_refused_and_never_unpickled(
         ("application/x-python-serialize", ContentDisallowed)
     ]
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"accept_content": ["json", "pickle"]},
+        {"result_accept_content": ["application/x-python-serialize"]},
+        {"task_serializer": "pickle"},
+        {"result_serializer": "PICKLE"},
+    ],
+)
+def test_settings_that_would_unpickle_are_refused(
+    task_config: RedisAgentConfig, setting: dict[str, Any]
+) -> None:
+    with pytest.raises(ConfigError, match=f"{next(iter(setting))}=.*unpickle"):
+        create_app(task_config, **setting)
+    assert create_app(task_config, accept_content=["json"])  # JSON stays allowed
 
 
 def test_the_error_names_the_name_and_how_to_register() -> None:
