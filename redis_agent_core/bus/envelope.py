@@ -4,6 +4,7 @@ entry field, the Redis-down exceptions, ``_text``)."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -140,14 +141,23 @@ def decode_envelope(
         raise DataCorruptionError(f"{source}: message lacks envelope field {exc}") from exc
     if not (isinstance(env_id, str) and isinstance(topic, str) and isinstance(sender, str)):
         raise DataCorruptionError(f"{source}: envelope fields id, topic, sender must be strings")
+    correlation_id, reply_to = raw.get("correlation_id"), raw.get("reply_to")
+    # what make_envelope refuses to send is refused on receipt too (a consumer keying a
+    # dict by correlation id would fail on a list)
+    if not all(v is None or (isinstance(v, str) and v) for v in (correlation_id, reply_to)):
+        raise DataCorruptionError(
+            f"{source}: envelope fields correlation_id, reply_to must be non-empty strings or null"
+        )
+    if not math.isfinite(stamp):
+        raise DataCorruptionError(f"{source}: envelope time {raw['time']!r} is not a number")
     env = Envelope(
         id=env_id,
         topic=topic,
         sender=sender,
         payload=raw.get("payload"),
         time=stamp,
-        correlation_id=raw.get("correlation_id"),
-        reply_to=raw.get("reply_to"),
+        correlation_id=correlation_id,
+        reply_to=reply_to,
         stream_id=stream_id,
     )
     transport = "stream" if stream_id is not None else "pubsub"

@@ -37,7 +37,18 @@ def test_envelope_round_trip_keeps_every_field() -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [b"not json", b"[1]", b'{"id": "x"}', b'{"id":1,"topic":"t","sender":"s","time":1}']
+    "data",
+    [
+        b"not json",
+        b"[1]",
+        b'{"id": "x"}',
+        b'{"id":1,"topic":"t","sender":"s","time":1}',
+        # what make_envelope refuses to send
+        b'{"id":"x","topic":"t","sender":"s","time":1,"correlation_id":["c"]}',
+        b'{"id":"x","topic":"t","sender":"s","time":1,"reply_to":{"r":1}}',
+        b'{"id":"x","topic":"t","sender":"s","time":1,"correlation_id":""}',
+        b'{"id":"x","topic":"t","sender":"s","time":"nan"}',
+    ],
 )
 def test_corrupt_envelope_is_a_typed_error(data: bytes) -> None:
     with pytest.raises(DataCorruptionError):
