@@ -44,7 +44,7 @@ from redis_agent_core.checkpoints import (
     Typed,
 )
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import ConfigError, DataCorruptionError
+from redis_agent_core.errors import ConfigError, DataCorruptionError, RedisAgentError
 
 __all__ = [
     "AsyncRedisSaver",
@@ -160,6 +160,15 @@ def load_checked(
     token = _blocked.set(seen)
     try:
         loaded = (loads or serde.loads_typed)(value)
+    except (ValueError, NotImplementedError) as exc:
+        if isinstance(exc, RedisAgentError):
+            raise
+        # JSON or msgpack that does not parse, a type no serializer knows: damaged or
+        # planted bytes, named as such rather than as a parser's own error
+        raise DataCorruptionError(
+            f"a {what} value in Redis (serialized as {value[0]!r}) does not decode "
+            f"({type(exc).__name__}: {exc}); delete it or write it again"
+        ) from exc
     finally:
         _blocked.reset(token)
     if value[0] == "json":  # (the savers write msgpack: only old or planted data is JSON)

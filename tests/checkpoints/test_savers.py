@@ -293,6 +293,30 @@ def test_a_damaged_record_raises_a_clear_error(config: RedisAgentConfig) -> None
         saver.get_tuple(_cfg("t"))
 
 
+@pytest.mark.parametrize(
+    "planted",
+    [("weird", b"x"), ("msgpack", b"\xc1garbage"), ("json", b"{not json")],
+    ids=["unknown-type", "msgpack", "json"],
+)
+def test_a_damaged_value_is_data_corruption(
+    config: RedisAgentConfig, planted: tuple[str, bytes]
+) -> None:
+    # was the parser's own NotImplementedError / ValueError / JSONDecodeError
+    saver = RedisSaver(config)
+    cp = _checkpoint("1f0-a", answer=42)
+    saver.put(_cfg("t1"), cp, {"source": "input", "step": 0}, cp["channel_versions"])
+    client = config.get_client()
+    blobs = config.keys.checkpoint_blobs("t1", "")
+    (field,) = client.hkeys(blobs)
+    client.hset(blobs, field, pack_typed(planted))
+    with pytest.raises(
+        DataCorruptionError, match=f"serialized as '{planted[0]}'\\) does not decode"
+    ):
+        saver.get_tuple(_cfg("t1"))
+    with pytest.raises(DataCorruptionError, match="does not decode"):
+        list(saver.list(_cfg("t1")))
+
+
 @pytest.mark.parametrize("saver_class", [RedisSaver, ShallowRedisSaver])
 async def test_a_decoding_redis_client_reads_checkpoints(
     decoding_config: RedisAgentConfig, saver_class: type[RedisSaver]
