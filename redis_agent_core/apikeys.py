@@ -26,8 +26,9 @@ from .redis_errors import translate_errors
 
 __all__ = ["ApiKeyInfo", "ApiKeys", "validate_user"]
 
-_USER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_KEY_RE = re.compile(r"^rak_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+# \Z, not $: $ also matches before a final newline, so 'name\n' passed
+_USER_RE = re.compile(r"\A[A-Za-z0-9_.@-]{1,64}\Z")
+_KEY_RE = re.compile(r"\Arak_([0-9a-f]{16})_([A-Za-z0-9_-]{43})\Z")
 
 
 def validate_user(user: str) -> str:

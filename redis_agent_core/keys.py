@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 from .errors import ConfigError
 
-_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# \Z, not $: $ also matches before a final newline, so 'name\n' passed
+_NAMESPACE_RE = re.compile(r"\A[A-Za-z0-9_.\-]{1,64}\Z")
 
 
 def check_text(text: str, what: str) -> str:

@@ -49,7 +49,8 @@ logger = logging.getLogger("redis_agent_core.cache")
 # slot and one script can update them together.
 BUCKETS = "0123456789abcdef"
 
-_FILTER_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# \Z, not $: $ also matches before a final newline, so 'name\n' passed
+_FILTER_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 RESERVED_FIELDS = frozenset(
     {"prompt", "payload", "scope", "created", "usage", "tokens", "vec", "gf"}
 )

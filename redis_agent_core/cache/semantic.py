@@ -96,7 +96,8 @@ __all__ = ["SemanticCache"]
 logger = logging.getLogger("redis_agent_core.cache")
 
 _DEFAULT: Any = object()
-_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# \Z, not $: $ also matches before a final newline, so 'name\n' passed
+_FIELD_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 # PACKED: payload, usage, tokens, the guards' features of the stored prompt (computed
 # when it was written) and the prompt, in one field (entry.pack: a hash field costs
 # ≈ 70 B an entry beside its value). Entries written before 2026-12-04 hold them in

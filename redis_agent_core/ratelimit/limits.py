@@ -33,7 +33,8 @@ __all__ = [
 Per = Literal["user", "org", "global"]
 _PERS = ("user", "org", "global")
 DAY = 86_400.0
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# \Z, not $: $ also matches before a final newline, so 'name\n' passed
+_NAME_RE = re.compile(r"\A[A-Za-z0-9_.\-]{1,64}\Z")
 
 
 def _check_name(kind: str, name: str) -> None:

@@ -28,7 +28,8 @@ from .schema import (
     parse_metadata_fields,
 )
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+# \Z, not $: $ also matches before a final newline, so 'name\n' passed
+_NAME_RE = re.compile(r"\A[A-Za-z0-9_.\-]{1,128}\Z")
 _UNSET: Any = object()
 FilterLike: TypeAlias = Filter | Mapping[str, Any] | FilterExpression | None
 QueryLike: TypeAlias = str | Sequence[float] | np.ndarray

@@ -50,7 +50,8 @@ METADATA_FIELD = "_metadata"  # the whole metadata dict as JSON, so types round-
 DISTANCE_FIELD = "vector_distance"
 DEFAULT_RECALL_TARGET = 0.95  # recall@10 that tune_recall aims at by default
 DEFAULT_EF_RUNTIME = 100  # RediSearch's default of 10 gives recall@10 well below 0.95
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# \Z, not $: $ also matches before a final newline, so 'name\n' passed
+_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 
 
 @dataclass(frozen=True)

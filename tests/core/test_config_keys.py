@@ -11,12 +11,16 @@ import pytest
 import redis
 from redis.cluster import RedisCluster, key_slot
 
+from redis_agent_core.apikeys import ApiKeys, validate_user
+from redis_agent_core.cache.entry import canonical_filters
 from redis_agent_core.capabilities import Capabilities, probe
 from redis_agent_core.cli import main
 from redis_agent_core.config import MAX_TTL, RedisAgentConfig, check_seconds
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.history import SessionStore
-from redis_agent_core.keys import KeySpace, escape_part, unescape_part
+from redis_agent_core.keys import KeySpace, escape_part, unescape_part, validate_namespace
+from redis_agent_core.ratelimit import RequestLimit
+from redis_agent_core.vectors import MetadataField, VectorIndex
 from redis_agent_service.cluster import LocalCluster
 from tests.faults import FaultyRedis
 
@@ -252,3 +256,23 @@ def test_strict_policy_makes_a_cache_raise_when_redis_is_down() -> None:
     with pytest.raises(RedisUnavailableError):
         ExactCache(config).lookup("prompt", "scope")
     assert ExactCache(config.with_options(on_error=None)).lookup("prompt", "scope") is None
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: validate_namespace("rap\n"),
+        lambda: RedisAgentConfig(namespace="rap\n"),
+        lambda: validate_user("alice\n"),
+        lambda: VectorIndex("docs\n", dims=4),
+        lambda: MetadataField("genre\n", "tag"),
+        lambda: RequestLimit(1, 1.0, name="rpm\n"),
+        lambda: canonical_filters({"tenant\n": "a"}),
+    ],
+    ids=["namespace", "config", "user", "index", "field", "limit", "cache-filter"],
+)
+def test_a_name_with_a_final_newline_is_refused(build: Any) -> None:
+    # Python's $ matches before a final newline: the name checks let 'name\n' through
+    with pytest.raises(ConfigError, match="invalid"):
+        build()
+    assert ApiKeys._split("rak_" + "0" * 16 + "_" + "a" * 43 + "\n") is None
