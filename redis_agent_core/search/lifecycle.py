@@ -15,7 +15,13 @@ from redisvl.exceptions import RedisVLError
 from redisvl.schema import IndexSchema
 
 from ..config import RedisAgentConfig
-from ..errors import CapabilityError, RedisAgentError, RedisUnavailableError, SchemaMismatchError
+from ..errors import (
+    CapabilityError,
+    ConfigError,
+    RedisAgentError,
+    RedisUnavailableError,
+    SchemaMismatchError,
+)
 from ..redis_errors import (
     DENIED,
     REFUSED,
@@ -35,7 +41,7 @@ from .commands import (
     list_command,
 )
 from .executor import Flow, arun, run
-from .replies import indexing_done, indexing_failures, pairs, text
+from .replies import describe_info, indexing_done, indexing_failures, pairs, text
 
 __all__ = [
     "IndexLifecycle",
@@ -47,6 +53,7 @@ __all__ = [
     "list_flow",
     "lost_flow",
     "model_flow",
+    "overlap_flow",
     "read_info",
 ]
 
@@ -117,6 +124,38 @@ def model_flow(stamp: Stamp, what: str) -> Flow[None]:
         )
 
 
+def nested(mine: str, theirs: str) -> bool:
+    """Whether two distinct key prefixes nest (one starts with the other)."""
+    return mine != theirs and (mine.startswith(theirs) or theirs.startswith(mine))
+
+
+def overlap_flow(name: str, prefixes: list[str], what: str) -> Flow[None]:
+    """Refuse to create index ``name`` when one of its key ``prefixes`` nests with another
+    index's: RediSearch indexes every key that starts with a prefix, so a store at
+    ``app:`` would search, count and clear the documents of a store at ``app:sub:``
+    (llama_index#6665: a vector store's overwrite deleted a docstore's keys). The same
+    prefix is allowed (several indexes over one set of documents, as the auto index's
+    rebuilds); an index over every key (prefix ``""``) is not a store's and is skipped.
+    The pack's own prefixes never nest (``keys.escape_part``): only a ``key_prefix=``
+    or a redisvl schema's prefix can. Runs once, before the index is created."""
+    for other in (yield from list_flow()):
+        if other == name:
+            continue
+        info = yield from info_flow(other)
+        if info is None:  # dropped meanwhile
+            continue
+        for theirs in describe_info(info)["prefixes"]:
+            clash = next((m for m in prefixes if theirs and nested(m, theirs)), None)
+            if clash is not None:
+                raise ConfigError(
+                    f"{what} keeps its documents under {clash!r} and index {other!r} under "
+                    f"{theirs!r}: one prefix starts with the other, so each index would "
+                    "find, count and delete the other's documents. Give one of them a key "
+                    "prefix that is not the start of the other's (e.g. 'docs-a' and "
+                    "'docs-b', not 'docs' and 'docs:b')"
+                )
+
+
 def made_flow(record: str) -> Flow[bool]:
     """Whether ``record`` says its index was made (see :data:`MADE_FIELD`)."""
     return bool((yield ["HEXISTS", record, MADE_FIELD]))
@@ -138,13 +177,12 @@ def ensure_flow(
     With ``alias``, the index is looked up by the alias (whatever it points at) and a
     missing one is created under the schema's name with the alias pointed at it."""
     name = schema.index.name
-    try:
-        info = yield info_command(alias or name)
-    except REPLY as exc:
-        if not is_missing_index(exc):
-            raise
+    info = yield from info_flow(alias or name)
+    if info is None:
         if not create:
             return False
+        prefix = schema.index.prefix
+        yield from overlap_flow(name, prefix if isinstance(prefix, list) else [prefix], what)
         try:
             yield create_command(schema)
         except REPLY as exc2:
