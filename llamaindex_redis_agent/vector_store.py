@@ -134,6 +134,16 @@ def _dims(vectors: Sequence[Any]) -> int | None:
     return None if first is None else len(first)
 
 
+def _filter_only(query: VectorStoreQuery) -> bool:
+    """A default-mode query with neither embedding nor text: the nodes its filters
+    match (as llama-index-vector-stores-redis answers it since run-llama/llama_index#20359)."""
+    return (
+        query.mode == VectorStoreQueryMode.DEFAULT
+        and query.query_embedding is None
+        and not query.query_str
+    )
+
+
 class RedisVectorStore(BasePydanticVectorStore):
     """Redis as a LlamaIndex vector store.
 
@@ -520,8 +530,11 @@ class RedisVectorStore(BasePydanticVectorStore):
             raise ConfigError(f"query mode {query.mode.value!r} needs query_str")
         if query.mode == VectorStoreQueryMode.TEXT_SEARCH:
             return core, k
-        if query.query_embedding is None:
-            raise ConfigError(f"query mode {query.mode.value!r} needs query_embedding")
+        if query.query_embedding is None and not (_filter_only(query) and core is not None):
+            raise ConfigError(
+                f"query mode {query.mode.value!r} needs query_embedding (or, with no "
+                "query_str, filters: the nodes they match)"
+            )
         return core, k
 
     @staticmethod
@@ -536,10 +549,11 @@ class RedisVectorStore(BasePydanticVectorStore):
             lambda_mult = kwargs.get("mmr_threshold")
         return {"fetch_k": fetch_k, "lambda_mult": 0.5 if lambda_mult is None else lambda_mult}
 
-    def _result(self, hits: list[Hit]) -> VectorStoreQueryResult:
+    def _result(self, hits: list[Hit], filter_only: bool = False) -> VectorStoreQueryResult:
         return VectorStoreQueryResult(
             nodes=[self._node(h) for h in hits],
-            similarities=[float(h.score or 0.0) for h in hits],
+            # a filter-only query ranks nothing: each node matches the filters fully
+            similarities=[1.0 if filter_only else float(h.score or 0.0) for h in hits],
             ids=[h.id for h in hits],
         )
 
@@ -562,8 +576,10 @@ class RedisVectorStore(BasePydanticVectorStore):
                 filter=core,
                 **self._mmr_options(query, k, kwargs),
             )
+        elif query.query_embedding is None:  # filters only (_plan checked)
+            return self._result(index.find(core, limit=k), filter_only=True)
         else:
-            hits = index.search(query.query_embedding, k, filter=core)  # type: ignore[arg-type]
+            hits = index.search(query.query_embedding, k, filter=core)
         return self._result(hits)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
@@ -583,8 +599,10 @@ class RedisVectorStore(BasePydanticVectorStore):
                 filter=core,
                 **self._mmr_options(query, k, kwargs),
             )
+        elif query.query_embedding is None:  # filters only (_plan checked)
+            return self._result(await index.afind(core, limit=k), filter_only=True)
         else:
-            hits = await index.asearch(query.query_embedding, k, filter=core)  # type: ignore[arg-type]
+            hits = await index.asearch(query.query_embedding, k, filter=core)
         return self._result(hits)
 
     # -- recall (see VectorIndex.measure_recall / tune_recall) --

@@ -219,3 +219,21 @@ def test_a_schema_without_a_vector_field_is_refused(config: RedisAgentConfig) ->
               "fields": [{"name": "text", "type": "text"}]}  # fmt: skip
     with pytest.raises(ConfigError, match="exactly one vector field"):
         RedisVectorStore(schema=schema, config=config)
+
+
+async def test_a_query_of_filters_only_returns_the_nodes_they_match(
+    config: RedisAgentConfig,
+) -> None:
+    """run-llama/llama_index#20359: the peer answers a query with filters and no
+    embedding (a metadata lookup); it raised here."""
+    store = RedisVectorStore("lookup", config=config, dims=3, algorithm="flat",
+                             metadata_fields={"genre": "tag", "year": "numeric"})  # fmt: skip
+    store.add(NODES)
+    jazz = MetadataFilters(filters=[MetadataFilter(key="genre", value="jazz")])
+    found = store.query(VectorStoreQuery(filters=jazz, similarity_top_k=5))
+    assert sorted(ids(found)) == ["n1", "n3"] and found.similarities == [1.0, 1.0]
+    assert sorted(n.metadata["year"] for n in found.nodes or []) == [1959, 2001]
+    few = await store.aquery(VectorStoreQuery(filters=jazz, similarity_top_k=1))
+    assert len(ids(few)) == 1 and ids(few)[0] in ("n1", "n3")
+    with pytest.raises(ConfigError, match="needs query_embedding"):  # nothing to match on
+        store.query(VectorStoreQuery(similarity_top_k=5))
