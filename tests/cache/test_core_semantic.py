@@ -48,6 +48,19 @@ def test_threshold_is_a_cosine_distance() -> None:
         SemanticCache(distance_threshold=-0.1)
 
 
+def test_a_threshold_wider_than_the_verifier_can_judge_is_refused() -> None:
+    """langchain-redis#22: distance_threshold=0.9 (a "90 % similar" habit) served one
+    answer to every question; here the guards and pair scorer passed "Tell me one joke"
+    for the cached "What is 1+1?" (0.80 apart). Past 0.5 a cache with a verifier raises;
+    without one, the embedding alone decides at the distance the caller chose."""
+    with pytest.raises(ConfigError, match=r"'90% similar' use 0\.1"):
+        SemanticCache(distance_threshold=0.9)
+    with pytest.raises(ConfigError, match="verifier=None"):
+        SemanticCache(distance_threshold=0.51, verifier=Verifier())
+    assert SemanticCache(distance_threshold=0.5).distance_threshold == 0.5
+    assert SemanticCache(distance_threshold=0.9, verifier=None).distance_threshold == 0.9
+
+
 def test_threshold_zero_serves_identical_only(
     config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:
