@@ -137,11 +137,20 @@ def overlap_flow(name: str, prefixes: list[str], what: str) -> Flow[None]:
     prefix is allowed (several indexes over one set of documents, as the auto index's
     rebuilds); an index over every key (prefix ``""``) is not a store's and is skipped.
     The pack's own prefixes never nest (``keys.escape_part``): only a ``key_prefix=``
-    or a redisvl schema's prefix can. Runs once, before the index is created."""
-    for other in (yield from list_flow()):
+    or a redisvl schema's prefix can. Runs once, before the index is created. Indexes this
+    user may not read (another tenant's, under ACL key patterns) are skipped: a confined
+    user's keys are its namespace's."""
+    try:
+        names = yield from list_flow()
+    except DENIED:  # an ACL without FT._LIST: no other index can be seen
+        return
+    for other in names:
         if other == name:
             continue
-        info = yield from info_flow(other)
+        try:
+            info = yield from info_flow(other)
+        except DENIED:  # ACL key patterns check index names: another tenant's index
+            continue
         if info is None:  # dropped meanwhile
             continue
         for theirs in describe_info(info)["prefixes"]:

@@ -161,6 +161,25 @@ def test_a_runtime_user_without_index_admin_uses_indexes_an_admin_created() -> N
         assert admin.exists("tenant2:secret")
 
 
+def test_a_confined_user_creates_its_indexes_beside_another_tenants() -> None:
+    """Creating an index reads the other indexes' prefixes (nested prefixes would share
+    documents); another tenant's index, which ACL key patterns forbid this user to read
+    (FT.INFO: NoPermissionError), is skipped instead of failing the creation."""
+    with topology() as topo:
+        port = topo.server(modules=True)
+        admin = redis.Redis(port=port)
+        admin.execute_command(
+            "FT.CREATE", "tenant2:vec:docs:idx", "PREFIX", "1", "tenant2:", "SCHEMA", "t", "TAG"
+        )
+        line = acl_setuser_command("app", "tenant1", server_commands=server_commands(admin))
+        admin.execute_command(line + " >pw")
+        config = RedisAgentConfig(url=f"redis://app:pw@127.0.0.1:{port}/0", namespace="tenant1")
+        index = VectorIndex("docs", dims=2, config=config, algorithm="flat")
+        index.add(["a"], ids=["a"], vectors=[[1.0, 0.0]])
+        assert [h.id for h in index.search([1.0, 0.0], 1)] == ["a"]
+        config.close()
+
+
 def test_acl_rules_refuse_bad_names() -> None:
     assert "~ns:*" in acl_rules("ns") and "+ft.search" in acl_rules("ns")
     assert "+ft.search" not in acl_rules("ns", search=False)
