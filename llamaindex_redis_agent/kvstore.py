@@ -16,6 +16,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
 from redis_agent_core.jsonvalues import dumps_json
 from redis_agent_core.kvstore import KVStore
+from redis_agent_core.migrate import peer_config
 
 __all__ = ["RedisKVStore"]
 
@@ -56,6 +57,10 @@ class RedisKVStore(BaseKVStore):
         config: connection settings (default: ``REDIS_URL`` or the embedded server).
         name: store name; stores with different names never share keys.
         ttl: seconds each value lives (default: forever / ``config.default_ttl``).
+        redis_uri, redis_client, async_redis_client: the server, as
+            llama-index-storage-kvstore-redis takes it (``redis_uri`` also as the first
+            argument; a client built with ``decode_responses=True`` works too), and its
+            ``from_redis_client`` / ``from_host_and_port``.
 
     Redis down: every method raises :class:`RedisUnavailableError`.
 
@@ -69,13 +74,42 @@ class RedisKVStore(BaseKVStore):
 
     def __init__(
         self,
-        config: RedisAgentConfig | None = None,
+        config: RedisAgentConfig | str | None = None,
         *,
         name: str = "llamaindex",
         ttl: int | None = None,
         store: KVStore | None = None,
+        redis_uri: str | None = None,
+        redis_client: Any = None,
+        async_redis_client: Any = None,
     ) -> None:
+        if isinstance(config, str):  # the peer's first argument is redis_uri
+            if redis_uri is not None:
+                raise ConfigError(
+                    "RedisKVStore: the URL is given twice (first argument and redis_uri=)"
+                )
+            config, redis_uri = None, config
+        peer = (redis_uri, redis_client, async_redis_client)
+        if store is not None and (config is not None or any(a is not None for a in peer)):
+            raise ConfigError(
+                "RedisKVStore: pass store= or the connection (config=, redis_uri=, "
+                "redis_client=), not both"
+            )
+        config = peer_config(
+            "RedisKVStore", config=config, redis_url=redis_uri,
+            redis_client=redis_client, redis_client_async=async_redis_client,
+        )  # fmt: skip
         self._store = store or KVStore(config, name=name, ttl=ttl)
+
+    @classmethod
+    def from_redis_client(cls, redis_client: Any, **kwargs: Any) -> RedisKVStore:
+        """A store on ``redis_client`` (as llama-index-storage-kvstore-redis builds it)."""
+        return cls(redis_client=redis_client, **kwargs)
+
+    @classmethod
+    def from_host_and_port(cls, host: str, port: int, **kwargs: Any) -> RedisKVStore:
+        """A store on ``redis://host:port`` (as llama-index-storage-kvstore-redis builds it)."""
+        return cls(redis_uri=f"redis://{host}:{port}", **kwargs)
 
     @property
     def core(self) -> KVStore:

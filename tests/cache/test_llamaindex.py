@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+import redis
+import redis.asyncio as aredis
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -542,3 +544,27 @@ def test_scope_keeps_the_plain_parts_of_a_setting_that_holds_an_object(
     assert ask(seed=1, response_format=_Answer(text="x")) == ask(
         seed=1, response_format=_Answer(text="x")
     )
+
+
+async def test_kvstore_takes_the_peers_connection_arguments(
+    aconfig: RedisAgentConfig, redis_url: str, namespace: str
+) -> None:
+    """llama-index-storage-kvstore-redis's arguments (code written for it got a TypeError
+    here); a decode_responses=True client, whose str keys broke the peer's get_all
+    (run-llama/llama_index#22115), works."""
+    decoding = redis.Redis.from_url(redis_url, decode_responses=True)
+    adecoding = aredis.Redis.from_url(redis_url, decode_responses=True)
+    store = RedisKVStore(aconfig, redis_client=decoding, async_redis_client=adecoding)
+    store.put("a:1", {"x": 1})
+    await store.aput("b", {"y": [1, 2]})
+    both = {"a:1": {"x": 1}, "b": {"y": [1, 2]}}
+    assert store.get_all() == both and await store.aget_all() == both
+    assert RedisKVStore.from_redis_client(decoding, config=aconfig).get("a:1") == {"x": 1}
+    by_uri = RedisKVStore(redis_url, name=f"{namespace}-kv")  # the peer's first argument
+    by_uri.put("k", {"z": 0})
+    assert RedisKVStore(redis_uri=redis_url, name=f"{namespace}-kv").get_all() == {"k": {"z": 0}}
+    assert by_uri.delete("k")
+    with pytest.raises(ConfigError, match="not both"):
+        RedisKVStore(store=store.core, redis_client=decoding)
+    decoding.close()
+    await adecoding.aclose()
