@@ -67,11 +67,13 @@ from .guards import (
 
 # embedding alone (no verifier): fow-cache precision 0.75 at 0.05, 0.64 at 0.1
 UNGUARDED_DISTANCE_THRESHOLD = 0.05
-# Widest threshold a cache with a verifier accepts. The guards and the pair scorer tell a
-# near repeat from a near miss; past this, unrelated prompts are candidates (MiniLM puts
-# unrelated questions 0.7-1.0 apart) and some pass: at 0.9 (a "90 % similar" habit, as in
-# langchain-redis#22) "Tell me one joke" got the answer cached for "What is 1+1?" (0.80).
-VERIFIED_MAX_THRESHOLD = 0.5
+# Widest threshold a cache with a verifier accepts: the end of the grid `redis-agent cache
+# calibrate` searches (fow-cache calibrates at its end with the guards and scorer). The
+# guards and the pair scorer tell a near repeat from a near miss; far past this, unrelated
+# prompts are candidates (MiniLM puts unrelated questions 0.7-1.0 apart) and some pass: at
+# 0.9 (a "90 % similar" habit, as in langchain-redis#22) "Tell me one joke" got the answer
+# cached for "What is 1+1?" (0.80).
+VERIFIED_MAX_THRESHOLD = 0.6
 
 
 def _long_spans(prompt: str, candidate: str) -> tuple[str, str] | None:
@@ -260,10 +262,10 @@ class SemanticCache(CacheStore):
         if self.verifier is not None and self.distance_threshold > VERIFIED_MAX_THRESHOLD:
             raise ConfigError(
                 f"distance_threshold={distance_threshold} is a cosine DISTANCE (0 = identical, "
-                "1 = unrelated): past 0.5 unrelated prompts become candidates, and the guards, "
-                "built to tell a near repeat from a near miss, pass some of them ('Tell me one "
-                "joke' was served the answer to 'What is 1+1?', 0.80 apart). For '90% similar' "
-                "use 0.1; the default is "
+                f"1 = unrelated): past {VERIFIED_MAX_THRESHOLD} unrelated prompts become "
+                "candidates, and the guards, built to tell a near repeat from a near miss, "
+                "pass some of them ('Tell me one joke' was served the answer to 'What is "
+                "1+1?', 0.80 apart). For '90% similar' use 0.1; the default is "
                 f"{default_threshold(self.verifier)}. To serve on the embedding alone at any "
                 "distance, pass verifier=None."
             )

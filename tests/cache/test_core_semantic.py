@@ -14,6 +14,7 @@ import redis
 
 from redis_agent_core.cache import ExactCache, SemanticCache, make_scope
 from redis_agent_core.cache import base as cache_base
+from redis_agent_core.cache.calibrate import SEARCH_GRID
 from redis_agent_core.cache.entry import PACKED, unpack
 from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.capabilities import Capabilities
@@ -51,13 +52,15 @@ def test_threshold_is_a_cosine_distance() -> None:
 def test_a_threshold_wider_than_the_verifier_can_judge_is_refused() -> None:
     """langchain-redis#22: distance_threshold=0.9 (a "90 % similar" habit) served one
     answer to every question; here the guards and pair scorer passed "Tell me one joke"
-    for the cached "What is 1+1?" (0.80 apart). Past 0.5 a cache with a verifier raises;
-    without one, the embedding alone decides at the distance the caller chose."""
+    for the cached "What is 1+1?" (0.80 apart). Past 0.6 a cache with a verifier raises;
+    without one, the embedding alone decides at the distance the caller chose. Whatever
+    ``calibrate`` may recommend, a cache takes."""
     with pytest.raises(ConfigError, match=r"'90% similar' use 0\.1"):
         SemanticCache(distance_threshold=0.9)
     with pytest.raises(ConfigError, match="verifier=None"):
-        SemanticCache(distance_threshold=0.51, verifier=Verifier())
-    assert SemanticCache(distance_threshold=0.5).distance_threshold == 0.5
+        SemanticCache(distance_threshold=0.61, verifier=Verifier())
+    widest = max(SEARCH_GRID)
+    assert SemanticCache(distance_threshold=widest).distance_threshold == widest
     assert SemanticCache(distance_threshold=0.9, verifier=None).distance_threshold == 0.9
 
 
