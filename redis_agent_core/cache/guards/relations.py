@@ -633,11 +633,8 @@ def _positions(words: tuple[str, ...], forms: frozenset[str], vocab: frozenset[s
     found = []
     for form in forms & vocab:
         k = -1
-        while True:
-            try:
-                k = words.index(form, k + 1)
-            except ValueError:
-                break
+        for _ in range(words.count(form)):  # (counted first: no ValueError raised per form)
+            k = words.index(form, k + 1)
             found.append(k)
     return found
 
