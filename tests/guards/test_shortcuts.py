@@ -132,3 +132,18 @@ def test_the_possessive_word_patterns_find_what_their_plain_forms_find(
         for text in texts + [t.lower() for t in texts]:
             found = [m.span() for m in compiled.finditer(text)]
             assert found == [m.span() for m in re.finditer(pattern, text)], (name, text)
+
+
+def test_the_word_runs_are_the_word_pattern_s_words(own_pairs: list[LabelledPair]) -> None:
+    # an ASCII text's words are found by a byte table and str.split; the pattern decides
+    # when a joiner ends a word or two stand together, and for any other text
+    texts = [t for p in own_pairs for t in (p.cached, p.query)] + [
+        "don't stop part-time x9y_z 'quoted' -lead trail- a--b o'-k it''s",
+        "tab\there\nnew-line: (a) [b] {c} 5.5 $40k #1 a@b.c mary's",
+        "café naïve ùn-done ÉCOLE straße",  # not ASCII: the pattern
+        "",
+        "'",
+        "-a-",
+    ]
+    for text in texts + [t.lower() for t in texts]:
+        assert _features._tokens(text) == _features._WORD.findall(text), text
