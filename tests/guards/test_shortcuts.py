@@ -81,6 +81,10 @@ def test_the_quantity_pass_reads_times_money_and_numbers_past_its_hint() -> None
     # the scans start at the first digit or sign, and still see what stands before it
     assert parse("Use x7 or 2").quantities == {"num:2": 1}
     assert parse("Cost in $ or £").quantities == {}
+    # (an ASCII text's first digit or "$" is found by a byte table, another's by _NUMERIC)
+    assert parse("Use x7 or 2 at the café").quantities == {"num:2": 1}
+    assert parse("Pay $ 5 or 6 in cash").quantities == {"money:usd:5": 1, "num:6": 1}
+    assert parse("No digits here, nor a dollar").quantities == {}
     assert parse("Order 12 [0012], 1234567 or 1,000").quantities == {
         "num:12": 2,
         "num:1.23457e+06": 1,
