@@ -1595,3 +1595,75 @@ def test_a_question_asking_for_another_measure_is_another_question(
     a: str, b: str, same: bool
 ) -> None:
     assert (rejects(SubstitutionGuard(), a, b) is None) == same
+
+
+# --- constraints in chats and long prompts (constraint16) -----------------------------
+
+
+def chat(last: str) -> str:
+    return (
+        f"human: I'm cooking for my in-laws on Friday\nai: Lovely! What do you need?\nhuman: {last}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # "quick" asks for another dish: it was a function word (for "quick question")
+        (
+            chat("something quick with salmon, any ideas"),
+            chat("something light with salmon, any ideas"),
+        ),
+        ("a quick soup for a cold evening", "a hearty soup for a cold evening"),
+        # a noun WordNet's table knows only as a verb, in a noun's place: another item
+        (
+            "which compost is best for peppers in pots",
+            "which compost is best for cucumbers in pots",
+        ),
+        ("do I need a wrench to fit this tap", "do I need a hacksaw to fit this tap"),
+    ],
+)
+def test_a_constraint_swapped_in_one_place_is_refused(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is not None
+    assert Verifier().verify(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Quick question: how do I descale a kettle?", "How do I descale a kettle?"),
+        ("hi, just a quick question, can I freeze cooked rice", "can I freeze cooked rice"),
+        ("foods that soothe heartburn", "foods that ease heartburn"),
+    ],
+)
+def test_chatter_and_verbs_after_that_still_hit(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # one degree said the other way up: "least" and the antonym
+        ("which kettle is the least noisy", "which kettle is the quietest", True),
+        ("which kettle is the least noisy", "which kettle is the cheapest", False),
+        (
+            chat("the least expensive flooring for a hallway"),
+            chat("the cheapest flooring for a hallway"),
+            True,
+        ),
+        # "X-free" is "without X"
+        ("make this brownie recipe dairy-free", "make this brownie recipe without dairy", True),
+        ("a dairy-free brownie recipe", "a brownie recipe with dairy", False),
+        ("a nut-free lunchbox idea", "a lunchbox idea free of nuts", True),
+        # "keep it short" asks for the length "brief" says
+        (
+            "reply to this complaint and keep it short",
+            "reply to this complaint and keep it brief",
+            True,
+        ),
+        ("reply to this complaint and keep it short", "reply to this complaint in detail", False),
+    ],
+)
+def test_a_reworded_constraint_still_hits(a: str, b: str, same: bool) -> None:
+    assert (Verifier().verify(a, b) is None) == same
+    assert (Verifier().verify(b, a) is None) == same

@@ -345,6 +345,25 @@ def _negation_moved(q: Features, c: Features) -> str | None:
     return None
 
 
+_FREE_OF = re.compile(r"\b([a-z]+)-free\b|\bfree (?:of|from) ([a-z]+)")
+
+
+def _freed(one: Features, other: Features) -> int:
+    """How many things ``one`` says are absent ("gluten-free", "free of gluten") that
+    ``other`` names without saying so: each is a "without" ("gluten-free" / "without
+    gluten" agree, "gluten-free" / "with gluten" differ)."""
+    found = {m.group(1) or m.group(2) for m in _FREE_OF.finditer(one.lower)}
+    return sum(
+        1
+        for thing in found
+        if thing in other.vocab
+        and f"{thing}-free" not in other.lower
+        and f"{thing} free" not in other.lower
+        and f"free of {thing}" not in other.lower
+        and f"free from {thing}" not in other.lower
+    )
+
+
 class NegationGuard:
     """Polarity must agree: negators (not, never, no, n't, without, stop, avoid...),
     negating prefixes (unsafe, non-refundable, unsubscribe), opposite words
@@ -388,6 +407,9 @@ class NegationGuard:
             q_neg += self._prefixed(q, c)
         if c.prefixed:
             c_neg += self._prefixed(c, q)
+        if "free" in q.vocab or "free" in c.vocab:
+            q_neg += _freed(q, c)
+            c_neg += _freed(c, q)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         if q.negations and q.negations == c.negations:

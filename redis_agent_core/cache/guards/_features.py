@@ -110,6 +110,12 @@ _QUANTITY = re.compile(
 # "in 3 sentences", "a three-sentence summary", "100 words".
 _LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
 _LANGUAGE_SPEC = re.compile(rf"\b(?:in|into|to)\s+({'|'.join(sorted(lex.LANGUAGES))})\b")
+# "short" as the length of the answer ("keep it short" = "keep it brief"), not of a thing
+# asked about ("a short story", "short ribs")
+_SHORT_SPEC = re.compile(
+    r"\b(?:keep|make)\s+(?:it|this|that|them|(?:the|your|my)\s+\w+)\s+(?:\w+\s+)?short\b"
+    r"|\bshort (?:answer|reply|response|summary|version|explanation|overview)\b"
+)
 _FORMAT_SPEC = re.compile(
     r"\b(?:as|in|into|using|with)\s+(?:an?\s+|the\s+)?(table|list|code block|spreadsheet)\b"
     r"|\btable format\b|\bin\s+(?:a\s+)?(?:tabular|table)\b"
@@ -563,7 +569,9 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 7: a doubled last letter is one stem with or without a suffix ("kill" / "kills"); "I
 # don't know how to ..." opening a question negates nothing; chatter about the asking
 # ("not sure if this is the right place to ask") is dropped.
-_FORMAT = 7
+# 8: "quick" is a content word (a capitalised "Quick" inside a sentence names an entity);
+# the chatter "quick question" is dropped; "keep it short" is the length "brief".
+_FORMAT = 8
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[7]" or "[7,...")
 _MARK_TEXT = _MARK.decode()
 
@@ -734,6 +742,7 @@ _CHATTER = re.compile(
     r"(?:clear |good |straight |simple )?answers?)?"
     r"|\bmy (?:friend|mate|colleague|coworker|brother|sister|mum|mom|dad|partner) (?:told|said to)"
     r" me something (?:different|else),? so i (?:want|wanted) to (?:check|confirm|double-check)"
+    r"|\b(?:(?:just )?a )?quick question\b"
     r"|\b(?:thanks|thank you) in advance\b|\bany help (?:is |would be )?(?:much |greatly )?"
     r"appreciated\b",
     re.IGNORECASE,
@@ -893,7 +902,12 @@ def _parse(text: str) -> Features:
             f"len:{_format_value(_to_float(m.group(1)))}:{lex.LENGTH_UNITS[m.group(2)]}"
             for m in _LENGTH_SPEC.finditer(digits)
         }
-    if not lex.BRIEF_WORDS.isdisjoint(cues) or "in short" in lower or "tl;dr" in lower:
+    if (
+        not lex.BRIEF_WORDS.isdisjoint(cues)
+        or "in short" in lower
+        or "tl;dr" in lower
+        or ("short" in wordset and _SHORT_SPEC.search(lower))
+    ):
         constraints.add("len:brief")
     if not lex.LONG_WORDS.isdisjoint(cues) or "in detail" in lower or "in depth" in lower:
         constraints.add("len:long")

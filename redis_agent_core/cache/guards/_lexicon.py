@@ -450,13 +450,15 @@ CURRENCY_WORDS = {
 SCALE_SUFFIXES = {"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000}
 
 # Function words: never content, never an entity when capitalised at a line start.
+# ("quick" is content: "something quick" / "something healthy" ask for other recipes; the
+# chatter "quick question" is dropped before the parse.)
 STOPWORDS = frozenset(
     """a an the my our your their his her its this that these those i me we you he she it
     they them us is are was were be been being am do does did doing have has had having
     can could will would shall should may might must to of in on at by for with from into
     onto over as and or but if then so than too very just also any some all each every
     what which who whom whose when where why how there here about up out off please
-    hi hello hey thanks thank cheers um uh er like yeah okay ok well quick question get
+    hi hello hey thanks thank cheers um uh er like yeah okay ok well question get
     got make i'm i'd i've i'll it's what's how's where's there's""".split()
 )
 ROLE_NAMES = (

@@ -805,6 +805,20 @@ def _graded(f: Features, diff: Diff) -> dict[str, str]:
     return found
 
 
+def _turned_degree(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
+    """Whether all the two sides differ by is one graded word against "less" or "least"
+    and its antonym: one degree said the other way up ("the cheapest" / "the least
+    expensive", "quieter" / "less noisy")."""
+    for f, one, other in ((q, only_q, only_c), (c, only_c, only_q)):
+        words = [d for d in one if d[0] not in ("less", "least")]
+        if len(words) != 1 or len(other) != 1 or not _lessened(f, words[0][2]):
+            continue
+        graded = other[0][0]
+        if (b := base(graded)) != graded and b in wordnet().antonyms.get(words[0][1], ()):
+            return True
+    return False
+
+
 class SubstitutionGuard:
     """The same object under another constraint is another question: a different
     superlative or comparative ("tallest" / "oldest"), a different attribute ("height" /
@@ -823,7 +837,7 @@ class SubstitutionGuard:
             at_q, at_c = comparatives(q, c) or (-1, -1)
             only_q = [d for d in only_q if d[2] != at_q]
             only_c = [d for d in only_c if d[2] != at_c]
-        if not (only_q and only_c):
+        if not (only_q and only_c) or _turned_degree(q, c, only_q, only_c):
             return None
         measure = asks_differ(q, c)
         if measure is not None:
@@ -1163,6 +1177,13 @@ def _slot_swap(
         # two nouns in one slot that WordNet relates in no sense: "brake pads" / "brake
         # cables", "a duck egg" / "a quail egg"
         return f"another thing in the same place ({w!r} vs {w2!r})"
+    if nominal and (n is None) != (n2 is None):
+        lacking, its_parts, f, k = (w, parts, q, i) if n is None else (w2, parts2, c, j)
+        if its_parts.keys() == {"v"} and not lacking.endswith("ing") and f.words[k - 1] != "that":
+            # a noun WordNet's table lacks (it knows the word as a verb) in a noun's
+            # place, against a noun: "fertilizer for tomatoes" / "for peppers" ("foods
+            # that relieve": a verb after a relative "that")
+            return f"another thing in the same place ({w!r} vs {w2!r})"
     if "v" in shared and parts["v"][1] & parts2["v"][1]:
         return f"another action of one kind in the same place ({w!r} vs {w2!r})"
     if "v" in shared and _ranks(q, i) and _ranks(c, j):
