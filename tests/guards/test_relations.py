@@ -1621,6 +1621,11 @@ def chat(last: str) -> str:
             "which compost is best for cucumbers in pots",
         ),
         ("do I need a wrench to fit this tap", "do I need a hacksaw to fit this tap"),
+        # another level of the asker: a word, or a participle before the person
+        (
+            chat("a four week swim plan for novices"),
+            chat("a four week swim plan for seasoned swimmers"),
+        ),
     ],
 )
 def test_a_constraint_swapped_in_one_place_is_refused(a: str, b: str) -> None:

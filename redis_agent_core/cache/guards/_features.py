@@ -570,7 +570,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # don't know how to ..." opening a question negates nothing; chatter about the asking
 # ("not sure if this is the right place to ask") is dropped.
 # 8: "quick" is a content word (a capitalised "Quick" inside a sentence names an entity);
-# the chatter "quick question" is dropped; "keep it short" is the length "brief".
+# the chatter "quick question" is dropped; "keep it short" is the length "brief"; a
+# "level" scope (beginner / intermediate / advanced).
 _FORMAT = 8
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[7]" or "[7,...")
 _MARK_TEXT = _MARK.decode()

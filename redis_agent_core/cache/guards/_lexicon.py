@@ -160,6 +160,13 @@ SCOPE_CLASSES: dict[str, tuple[tuple[bool, tuple[str, ...]], ...]] = {
         (True, ("student",)),
         (True, ("pensioner", "senior", "elderly", "retiree")),
     ),
+    # how far along the asker is: a plan or a guide for one level is not for another
+    # ("a plan for beginners" / "for advanced lifters")
+    "level": (
+        (False, ("beginner", "novice", "newbie", "first-timer", "inexperienced")),
+        (False, ("intermediate",)),
+        (False, ("advanced", "expert", "experienced", "seasoned")),
+    ),
     "employment": (
         (False, ("employee", "employed", "staff", "salaried", "permanent")),
         (True, ("self-employed", "freelancer", "freelance", "sole-trader")),
