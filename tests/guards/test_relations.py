@@ -1621,6 +1621,7 @@ def chat(last: str) -> str:
             "which compost is best for cucumbers in pots",
         ),
         ("do I need a wrench to fit this tap", "do I need a hacksaw to fit this tap"),
+        ("rewrite this script in python for me", "rewrite this script in rust for me"),
         # another level of the asker: a word, or a participle before the person
         (
             chat("a four week swim plan for novices"),

@@ -1177,12 +1177,20 @@ def _slot_swap(
         # two nouns in one slot that WordNet relates in no sense: "brake pads" / "brake
         # cables", "a duck egg" / "a quail egg"
         return f"another thing in the same place ({w!r} vs {w2!r})"
-    if nominal and (n is None) != (n2 is None):
+    if (n is None) != (n2 is None):
         lacking, its_parts, f, k = (w, parts, q, i) if n is None else (w2, parts2, c, j)
-        if its_parts.keys() == {"v"} and not lacking.endswith("ing") and f.words[k - 1] != "that":
-            # a noun WordNet's table lacks (it knows the word as a verb) in a noun's
-            # place, against a noun: "fertilizer for tomatoes" / "for peppers" ("foods
-            # that relieve": a verb after a relative "that")
+        noun_side = (c, j, parts2) if n is None else (q, i, parts)
+        if (
+            "v" in its_parts
+            and its_parts.keys() <= {"v", "a"}
+            and not lacking.endswith(("ing", "ed"))
+            and f.words[k - 1] in _NOUN_CUES
+            and f.words[k - 1] != "that"
+            and _nominal(*noun_side)
+        ):
+            # a noun WordNet's table lacks (it knows the word as a verb) after an article
+            # or preposition, against a noun: "fertilizer for tomatoes" / "for peppers",
+            # "in python" / "in rust" ("foods that relieve": a verb after a relative "that")
             return f"another thing in the same place ({w!r} vs {w2!r})"
     if "v" in shared and parts["v"][1] & parts2["v"][1]:
         return f"another action of one kind in the same place ({w!r} vs {w2!r})"
