@@ -1622,6 +1622,8 @@ def chat(last: str) -> str:
         ),
         ("do I need a wrench to fit this tap", "do I need a hacksaw to fit this tap"),
         ("rewrite this script in python for me", "rewrite this script in rust for me"),
+        # another attribute asked for, as "the ... for" as well as "the ... of"
+        ("what's the fee for a Schengen visa", "what's the processing time for a Schengen visa"),
         # another level of the asker: a word, or a participle before the person
         (
             chat("a four week swim plan for novices"),

@@ -1529,12 +1529,14 @@ def _attribute_of(f: Features, diff: Diff) -> bool:
     """Whether ``diff``'s words stand as "the ... of" (an attribute of what follows)."""
     first, last = diff[0][2], diff[-1][2]
     words = f.words
-    return 0 < first and words[first - 1] in _THE_OF and words[last + 1 : last + 2] == ("of",)
+    return 0 < first and words[first - 1] in _THE_OF and words[last + 1 : last + 2] in _OF
 
 
 # Before "X of": "the height of", "its weight of" (a second _DETERMINERS here once
 # replaced the one above for every function of the module: "my" was no determiner)
 _THE_OF = frozenset({"the", "a", "an", "its", "their"})
+# "the fee for a renewal" asks for an attribute of the renewal as "the fee of" would
+_OF = frozenset({("of",), ("for",)})
 
 
 def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
