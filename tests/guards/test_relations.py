@@ -1659,6 +1659,11 @@ def test_chatter_and_verbs_after_that_still_hit(a: str, b: str) -> None:
             chat("the cheapest flooring for a hallway"),
             True,
         ),
+        # a graded adjective is "low" or "high" and the measure it grades
+        ("the cheapest courier to Spain", "the lowest priced courier to Spain", True),
+        ("which hoover is quieter", "which hoover has lower noise", True),
+        ("the cheapest courier to Spain", "the highest priced courier to Spain", False),
+        ("the cheapest courier to Spain", "the lowest rated courier to Spain", False),
         # "X-free" is "without X"
         ("make this brownie recipe dairy-free", "make this brownie recipe without dairy", True),
         ("a dairy-free brownie recipe", "a brownie recipe with dairy", False),

@@ -819,6 +819,41 @@ def _turned_degree(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool
     return False
 
 
+# Adjectives that say a measure is low or high: "the cheapest" is "the lowest price".
+_MEASURED = {
+    "cheap": ("low", ("price", "priced", "cost", "costing")),
+    "expensive": ("high", ("price", "priced", "cost", "costing")),
+    "light": ("low", ("weight",)),
+    "heavy": ("high", ("weight",)),
+    "quiet": ("low", ("noise",)),
+    "noisy": ("high", ("noise",)),
+    "loud": ("high", ("noise", "volume")),
+    "fast": ("high", ("speed",)),
+    "quick": ("high", ("speed",)),
+    "slow": ("low", ("speed",)),
+}
+
+
+def _measured_degree(only_q: Diff, only_c: Diff) -> bool:
+    """Whether the sides differ only by a graded adjective against "low" or "high"
+    graded the same way and the measure it grades: "the cheapest" / "the lowest price",
+    "the quietest" / "the lowest noise"."""
+    for one, other in ((only_q, only_c), (only_c, only_q)):
+        if len(one) != 1 or len(other) != 2:
+            continue
+        graded, (level, _, _), (measure, _, _) = one[0][0], *other
+        wanted = _MEASURED.get(base(graded))
+        if (
+            wanted is not None
+            and graded != base(graded)
+            and base(level) == wanted[0]
+            and graded.endswith("est") == level.endswith("est")
+            and measure.removesuffix("s") in wanted[1]
+        ):
+            return True
+    return False
+
+
 class SubstitutionGuard:
     """The same object under another constraint is another question: a different
     superlative or comparative ("tallest" / "oldest"), a different attribute ("height" /
@@ -837,7 +872,11 @@ class SubstitutionGuard:
             at_q, at_c = comparatives(q, c) or (-1, -1)
             only_q = [d for d in only_q if d[2] != at_q]
             only_c = [d for d in only_c if d[2] != at_c]
-        if not (only_q and only_c) or _turned_degree(q, c, only_q, only_c):
+        if (
+            not (only_q and only_c)
+            or _turned_degree(q, c, only_q, only_c)
+            or _measured_degree(only_q, only_c)
+        ):
             return None
         measure = asks_differ(q, c)
         if measure is not None:
