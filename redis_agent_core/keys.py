@@ -44,6 +44,27 @@ def check_texts(texts: Iterable[str], what: str) -> None:
             check_text(text, f"{what} #{i}")
 
 
+#: What :func:`slot_guard` appends to a key's hash tag (no role writes such a key).
+_SLOT_GUARD = b":slot-guard"
+
+
+def slot_guard(key: str | bytes) -> bytes:
+    """A key that is never written, in the hash slot of ``key`` (whose hash tag it keeps).
+
+    A Lua script that reads keys it cannot declare (their names come from data it reads:
+    an index's members, a count) declares this one too, so that Redis refuses it with
+    TRYAGAIN while the slot moves between cluster nodes (a declared key missing). Else the
+    importing node, asked with ASKING, runs it and answers for keys still on the other
+    node as if they did not exist: the script unindexed live items, left entries
+    uncleared. Outside a move a missing declared key changes nothing."""
+    raw = key.encode() if isinstance(key, str) else key
+    start = raw.find(b"{")
+    end = raw.find(b"}", start + 1)
+    if start < 0 or end <= start + 1:
+        raise ValueError(f"slot_guard needs a key with a hash tag, got {key!r}")
+    return raw[: end + 1] + _SLOT_GUARD
+
+
 def check_store_name(name: object, what: str) -> str:
     """``name`` of a cache or store if it is a non-empty str without a NUL, else
     :class:`ConfigError`. RediSearch reads index names and key prefixes as C strings,

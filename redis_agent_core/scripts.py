@@ -13,6 +13,9 @@ command tuples all go through this module: ``EVALSHA`` is spelled nowhere else
 A script whose second run would apply its write again (an append, a charge) is loaded
 with ``idempotent=False``: it is sent inside :func:`..redis_errors.sent_once`, never
 re-sent after a lost connection (:func:`resendable` tells it for command tuples).
+A script that reads keys it cannot declare is loaded with ``undeclared=True``: its
+calls declare :func:`..keys.slot_guard` last (``KEYS[#KEYS]``), so Redis refuses it while
+its slot moves between cluster nodes instead of running it where part of its keys are.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from importlib.resources import files
 from typing import Any
 
 from .fastpath import command_prefix
+from .keys import slot_guard
 from .redis_errors import NOSCRIPT, sent_once
 
 __all__ = [
@@ -42,37 +46,56 @@ _BY_SHA: dict[str, Script] = {}
 
 @dataclass(frozen=True)
 class Script:
-    """Lua source, its name (for messages), its SHA1, and whether running it twice
-    leaves what one run does (``False``: never re-sent after a lost connection)."""
+    """Lua source, its name (for messages), its SHA1, whether running it twice leaves
+    what one run does (``False``: never re-sent after a lost connection), and whether it
+    reads keys it does not declare (``True``: calls declare the slot guard last)."""
 
     name: str
     source: str
     sha: str
     idempotent: bool = True
+    undeclared: bool = False
 
     @classmethod
-    def of(cls, source: str, name: str = "script", *, idempotent: bool = True) -> Script:
-        script = cls(name, source, hashlib.sha1(source.encode()).hexdigest(), idempotent)
+    def of(
+        cls, source: str, name: str = "script", *, idempotent: bool = True, undeclared: bool = False
+    ) -> Script:
+        sha = hashlib.sha1(source.encode()).hexdigest()
+        script = cls(name, source, sha, idempotent, undeclared)
         _BY_SHA[script.sha] = script
         return script
 
     @classmethod
-    def load(cls, package: str, *names: str, idempotent: bool = True, **values: Any) -> Script:
+    def load(
+        cls,
+        package: str,
+        *names: str,
+        idempotent: bool = True,
+        undeclared: bool = False,
+        **values: Any,
+    ) -> Script:
         """The script made of the package's files ``names`` (joined in order), with
         ``$NAME`` placeholders replaced by ``values``."""
         parts = [files(package).joinpath(name).read_text(encoding="utf-8") for name in names]
         source = "\n".join(parts)
         if values:
             source = string.Template(source).substitute({k: str(v) for k, v in values.items()})
-        return cls.of(source, name=f"{package}/{names[-1]}", idempotent=idempotent)
+        name = f"{package}/{names[-1]}"
+        return cls.of(source, name=name, idempotent=idempotent, undeclared=undeclared)
 
     # -- command tuples (pipelines, executors that take argument lists) --
+    def _keys(self, keys: Sequence[Any]) -> Sequence[Any]:
+        # the guard of the first key's slot (every key of a script shares it)
+        return [*keys, slot_guard(keys[0])] if self.undeclared else keys
+
     def evalsha(self, keys: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
         """The ``EVALSHA`` command as arguments for ``execute_command``."""
+        keys = self._keys(keys)
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
     def eval(self, keys: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
         """The ``EVAL`` command (sends the source; the server caches it)."""
+        keys = self._keys(keys)
         return ("EVAL", self.source, len(keys), *keys, *args)
 
     def packed_head(self, nkeys: int, nargs: int, *fixed_keys: bytes) -> bytes:

@@ -19,11 +19,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.server import EmbeddedRedis, ensure_executable, find_binaries
+from redis_agent_service.cluster import LocalCluster
 
 #: Runs for ARGV[1] seconds of the server's CPU time.
 _BUSY_SCRIPT = "local stop = os.clock() + tonumber(ARGV[1]) while os.clock() < stop do end"
@@ -322,3 +324,54 @@ class ReplyCutter:
     def close(self) -> None:
         self.listener.close()
         self._close(*self._open)
+
+
+class SlotMove:
+    """Move one slot between the cluster's primaries step by step (MIGRATING/IMPORTING,
+    MIGRATE some keys, the rest, SETSLOT NODE); the slot always ends assigned."""
+
+    def __init__(self, cluster: LocalCluster, slot: int) -> None:
+        self.nodes = {port: redis.Redis(port=port) for port in cluster.ports}
+        self.ids = {p: r.execute_command("CLUSTER", "MYID").decode() for p, r in self.nodes.items()}
+        self.slot = slot
+        self.src = next(
+            p
+            for p, r in self.nodes.items()
+            if r.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot)
+        )
+        self.dst = next(p for p in self.nodes if p != self.src)
+
+    def start(self, keys: int) -> None:
+        """Open the move and carry ``keys`` of the slot's keys over (0: none)."""
+        slot, src, dst = self.slot, self.src, self.dst
+        self.nodes[dst].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", self.ids[src])
+        self.nodes[src].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", self.ids[dst])
+        self._carry(keys)
+
+    def _carry(self, count: int) -> None:
+        keys = self.nodes[self.src].execute_command("CLUSTER", "GETKEYSINSLOT", self.slot, count)
+        self.carry(keys)
+
+    def carry(self, keys: list[Any]) -> None:
+        """Carry these keys of the slot over now (a reshard batch: any of its keys, in
+        any order), the rest later."""
+        if keys:
+            self.nodes[self.src].execute_command(
+                "MIGRATE", "127.0.0.1", self.dst, "", 0, 5000, "KEYS", *keys
+            )
+
+    def finish(self) -> None:
+        """Carry the rest over and give the slot to the destination on every node."""
+        self._carry(100_000)
+        for node in self.nodes.values():
+            node.execute_command("CLUSTER", "SETSLOT", self.slot, "NODE", self.ids[self.dst])
+        self.src, self.dst = self.dst, self.src  # a next move goes back
+
+    def finish_later(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self.finish)
+        timer.start()
+        return timer
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.close()

@@ -68,13 +68,13 @@ PutIn = tuple[Sequence[str], str, Mapping[str, Any] | None, float | None]
 Vectors = Sequence[Sequence[float]]
 """The embeddings of one item's texts (``dims`` floats each)."""
 
-_PURGE = Script.load(__package__, "purge.lua")
+_PURGE = Script.load(__package__, "purge.lua", undeclared=True)
 # The listing's read: the first member of a range whose item key exists. A member whose
 # item is gone (evicted by Redis before its recorded expiry, or expired and not purged
 # yet) is stale, since puts and deletes change both in one MULTI/EXEC: it is unindexed
 # on the way, at most 500 per call (then 1: call again) so a script stays short.
-_LIVE = Script.load(__package__, "live.lua", MAX_DROPPED=500)
-_DROP_VECTORS = Script.load(__package__, "vectors.lua")
+_LIVE = Script.load(__package__, "live.lua", undeclared=True, MAX_DROPPED=500)
+_DROP_VECTORS = Script.load(__package__, "vectors.lua", undeclared=True)
 T = TypeVar("T")
 _CHUNK = 200  # index members read per round trip while searching or listing
 

@@ -143,8 +143,9 @@ def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
 RECORD = Script.load(__package__, "record.lua", idempotent=False)
 
 # Remove up to ARGV[2] entries of one bucket. KEYS: hits, stats, then the bucket's
-# member sets. ARGV: entry key prefix of the bucket, batch size. -> number removed
-CLEAR = Script.load(__package__, "clear.lua")
+# member sets (and the slot guard: entry keys are unlinked undeclared). ARGV: entry key
+# prefix of the bucket, batch size. -> number removed
+CLEAR = Script.load(__package__, "clear.lua", undeclared=True)
 
 # Live entries of one bucket. KEYS: its member sets. ARGV: now (ms). -> count
 COUNT = Script.load(__package__, "count.lua")

@@ -1,6 +1,6 @@
 local left = tonumber(ARGV[2])
 local removed = 0
-for k = 3, #KEYS do
+for k = 3, #KEYS - 1 do
   local ds = redis.call('ZRANGE', KEYS[k], 0, left - 1)
   if #ds > 0 then
     local ks = {}
@@ -13,5 +13,5 @@ for k = 3, #KEYS do
     if left == 0 then return removed end
   end
 end
-if removed == 0 then redis.call('DEL', unpack(KEYS)) end
+if removed == 0 then redis.call('DEL', unpack(KEYS, 1, #KEYS - 1)) end
 return removed
