@@ -326,6 +326,32 @@ class ReplyCutter:
         self._close(*self._open)
 
 
+@contextmanager
+def cutting_cluster(cluster: LocalCluster) -> Iterator[dict[int, ReplyCutter]]:
+    """A :class:`ReplyCutter` in front of each node of ``cluster`` (a cluster of the
+    test's own), announced as the node's address (``cluster-announce-port``): a cluster
+    client built inside the block reaches every node through it. Keyed by the port a
+    client sees (the cutter's: ``get_node_from_key(key).port``)."""
+    cutters = {cutter.port: cutter for cutter in map(ReplyCutter, cluster.ports)}
+    try:
+        for cutter in cutters.values():
+            port = cutter.target
+            with redis.Redis(port=port) as node:
+                node.config_set("cluster-announce-bus-port", port + 10000)
+                node.config_set("cluster-announce-port", cutter.port)
+        proxies = set(cutters)
+        deadline = time.monotonic() + 10
+        for port in cluster.ports:  # until every node's slot map names the proxies
+            with redis.Redis(port=port) as node:
+                while {int(s[2][1]) for s in node.execute_command("CLUSTER", "SLOTS")} != proxies:
+                    assert time.monotonic() < deadline, "the nodes did not announce the proxies"
+                    time.sleep(0.05)
+        yield cutters
+    finally:
+        for cutter in cutters.values():
+            cutter.close()
+
+
 class SlotMove:
     """Move one slot between the cluster's primaries step by step (MIGRATING/IMPORTING,
     MIGRATE some keys, the rest, SETSLOT NODE); the slot always ends assigned."""

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from redis.cluster import RedisCluster
+
 from ..config import RedisAgentConfig
 from ..errors import ConfigError, DataCorruptionError
 from ..redis_errors import (
@@ -215,6 +217,7 @@ class TopicConsumer:
         return keep, dead
 
     def _bury(self, pipe: Any, dead: Sequence[tuple[Envelope, int]]) -> None:
+        """Queue the dead letters on ``pipe`` (or send them, given a client)."""
         dead_key = self.bus.stream(f"{self.topic}.dead")
         for env, times in dead:
             log.warning(
@@ -269,10 +272,15 @@ class TopicConsumer:
                 self._pending_queries(pipe, envs)
                 envs, dead = self._exhausted(envs, pipe.execute())
                 if dead:
-                    pipe = client.pipeline(transaction=False)
-                    self._bury(pipe, dead)
                     with sent_once():  # a second XADD would bury a message twice
-                        pipe.execute()
+                        if isinstance(client, RedisCluster):
+                            # a command at a time: redis-py's sync cluster pipeline sends
+                            # one whose reply was lost again on its own, retries or not
+                            self._bury(client, dead)
+                        else:
+                            pipe = client.pipeline(transaction=False)
+                            self._bury(pipe, dead)
+                            pipe.execute()
         if self.claim_idle is not None:
             self._after_claim(cursor, len(envs))
         return envs

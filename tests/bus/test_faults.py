@@ -3,12 +3,15 @@ that lost the stream and its group."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
-from tests.faults import FaultyRedis
+from redis_agent_service.cluster import LocalCluster
+from tests.faults import FaultyRedis, cutting_cluster
 
 
 @pytest.mark.parametrize("fault", ["oom", "readonly"])
@@ -156,3 +159,30 @@ async def test_claim_recreates_a_group_deleted_behind_the_consumer(
     assert await consumer.aclaim(min_idle=0) == []
     assert len(await consumer.aread()) == 2
     await config.aclose()
+
+
+@pytest.mark.cluster
+async def test_a_dead_letter_whose_reply_is_lost_is_stored_once_on_a_cluster() -> None:
+    """redis-py's sync cluster pipeline sends a command that met a connection error again
+    on its own, whatever the retries: a dead letter whose reply was lost was stored twice,
+    silently. Now: stored once, and the read says it may or may not have been applied."""
+    with LocalCluster() as cluster, cutting_cluster(cluster) as cutters:
+        config = RedisAgentConfig(url=cluster.url, namespace="bury")
+        bus = AgentBus(config)
+        client = config.get_client()
+        for read in ("sync", "async"):
+            consumer = bus.consumer(read, "g", claim_idle=0.05, max_deliveries=1)
+            bus.publish(read, {"n": 1}, durable=True)
+            assert len(consumer.read()) == 1  # delivered once, never acked
+            await asyncio.sleep(0.1)
+            dead = bus.stream(f"{read}.dead")
+            cutter = cutters[client.get_node_from_key(dead).port]  # type: ignore[union-attr]
+            cutter.cut_reply_to(f"{read}.dead".encode())
+            with pytest.raises(RedisUnavailableError, match="may or may not"):
+                if read == "sync":
+                    consumer.read()
+                else:
+                    await consumer.aread()
+            assert client.xlen(dead) == 1
+        await config.aclose()
+        config.close()

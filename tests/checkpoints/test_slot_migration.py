@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
 
 import pytest
-import redis
 from langgraph.graph import START, StateGraph
 
 from langchain_redis_agent.checkpoint import AsyncRedisSaver, RedisSaver
