@@ -5,7 +5,8 @@ keys by expiry time, all under one hash tag: clearing a namespace reads that set
 deletes what it names, in its own slot (no ``KEYS``, no ``SCAN``; Redis Cluster safe).
 A set of the namespaces written lets ``clear()`` reach them all. Expired keys leave the
 sorted set at the next write of the namespace, so it holds only live entries and those
-of the last moments.
+of the last moments. Expiry times are the Redis server's (``node_cache_set.lua``), as
+the keys' own: a writer's clock that differs never unindexes a live entry.
 
 Values are typed blobs (``(type, bytes)``, the adapter's serializer owns them). Redis
 down: reads miss and writes are skipped (``on_error="degrade"``, a throttled warning),
@@ -14,7 +15,6 @@ or :class:`RedisUnavailableError` (``"raise"``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,12 +25,13 @@ from ..faults import OnError, RedisFaults
 from ..keys import check_store_name
 from ..plans import Plan, arun_plan, run_plan
 from ..redis_errors import FAULTS
+from ..scripts import Script
 from .records import check_namespace, member, namespace_prefix
 
 __all__ = ["NodeCacheStore"]
 
 CacheKey = tuple[tuple[str, ...], str]
-_FOREVER = "+inf"
+_SET = Script.load(__package__, "node_cache_set.lua")
 
 
 class NodeCacheStore:
@@ -87,10 +88,9 @@ class NodeCacheStore:
         return found
 
     def set_plan(self, pairs: Sequence[tuple[CacheKey, Typed, float | None]]) -> Plan[None]:
-        now = int(time.time() * 1000)
-        by_namespace: dict[tuple[str, ...], list[tuple[bytes, bytes, int | None]]] = {}
+        by_namespace: dict[tuple[str, ...], list[tuple[bytes, bytes, int]]] = {}
         for (namespace, key), value, ttl in pairs:
-            ttl_ms = max(1, int(ttl * 1000)) if ttl is not None else None
+            ttl_ms = max(1, int(ttl * 1000)) if ttl is not None else 0
             by_namespace.setdefault(tuple(namespace), []).append(
                 (member((), key), pack_typed(value), ttl_ms)
             )
@@ -101,12 +101,10 @@ class NodeCacheStore:
         def queue(pipe: Any) -> None:
             for namespace, entries in by_namespace.items():
                 idx, prefix = self._keys(namespace)
-                scores: dict[bytes, Any] = {}
-                for ref, blob, ttl_ms in entries:
-                    pipe.set(prefix + ref, blob, px=ttl_ms)
-                    scores[ref] = now + ttl_ms if ttl_ms is not None else _FOREVER
-                pipe.zadd(idx, scores)
-                pipe.zremrangebyscore(idx, "-inf", now)
+                keys = [idx, *(prefix + ref for ref, _, _ in entries)]
+                args = [x for ref, blob, ttl_ms in entries for x in (ref, blob, ttl_ms)]
+                # the EVAL form: a pipeline does not retry NOSCRIPT
+                pipe.execute_command(*_SET.eval(keys, args))
                 pipe.sadd(names, namespace_prefix(namespace).encode())
 
         # not one MULTI: the namespaces' keys live in different slots on a cluster

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import time
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -76,6 +77,23 @@ def test_clear_by_namespace_and_all(config: RedisAgentConfig) -> None:
     asyncio.run(cache.aclear())
     assert cache.get([(a, "k3"), (b, "k1")]) == {}
     assert list(config.get_client().scan_iter(match=f"{config.namespace}:nc:*")) == []
+
+
+def test_a_writer_whose_clock_is_behind_leaves_nothing_after_clear(
+    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries were indexed by the writer's clock (now + ttl) and the index pruned by each
+    writer's: one written by a process 10 minutes behind was unindexed by the next write of
+    a process on time while Redis kept it, so clear() missed it and it was served after."""
+    cache = NodeCacheStore(config)
+    ns = ("node",)
+    real = time.time
+    with monkeypatch.context() as clock:
+        clock.setattr(time, "time", lambda: real() - 600)
+        cache.set([((ns, "behind"), ("json", b"1"), 120)])
+    cache.set([((ns, "on time"), ("json", b"2"), 120)])
+    cache.clear()
+    assert cache.get([(ns, "behind"), (ns, "on time")]) == {}
 
 
 async def test_a_decoding_redis_client_reads_entries(decoding_config: RedisAgentConfig) -> None:
