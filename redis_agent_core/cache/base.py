@@ -12,7 +12,6 @@ with its TTL and member record atomically.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -147,7 +146,7 @@ RECORD = Script.load(__package__, "record.lua", idempotent=False)
 # prefix of the bucket, batch size. -> number removed
 CLEAR = Script.load(__package__, "clear.lua", undeclared=True)
 
-# Live entries of one bucket. KEYS: its member sets. ARGV: now (ms). -> count
+# Live entries of one bucket on the server's clock. KEYS: its member sets. -> count
 COUNT = Script.load(__package__, "count.lua")
 
 CLEAR_BATCH = 1000
@@ -377,14 +376,12 @@ class CacheStore:
         return removed
 
     def _stats_pipeline(self, pipe: Any) -> None:
-        now_ms = int(time.time() * 1000)
         for b in BUCKETS:
             pipe.hgetall(self._stats[b])
         for b in BUCKETS:
-            if self._member_parts:  # the EVAL form: a pipeline does not retry NOSCRIPT
-                pipe.execute_command(*COUNT.eval(self._member_sets[b], [now_ms]))
-            else:
-                pipe.zcount(self._members[b], now_ms, "+inf")
+            # expiry scores are the server's (update.lua): counted on its clock, not
+            # this process's. The EVAL form: a pipeline does not retry NOSCRIPT
+            pipe.execute_command(*COUNT.eval(self._member_sets[b], []))
 
     @staticmethod
     def _parse_stats(replies: list[Any]) -> CacheStats:

@@ -164,6 +164,21 @@ def test_stats_are_shared_between_processes_via_redis(config: RedisAgentConfig) 
     reader.config.close()
 
 
+def test_live_entries_are_counted_on_the_servers_clock(
+    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries are scored by expiry on the server's clock; stats() counted them on the
+    reader's: a process 2 minutes ahead counted a live entry gone, one behind counted
+    expired ones live."""
+    cache = ExactCache(config)
+    cache.update("p", A, "x", ttl=60)
+    real = time.time
+    for shift in (120, -120):
+        with monkeypatch.context() as clock:
+            clock.setattr(time, "time", lambda shift=shift: real() + shift)
+            assert cache.stats().entries == len(cache) == 1
+
+
 async def test_async_paths(aconfig: RedisAgentConfig) -> None:
     cache = ExactCache(aconfig)
     assert await cache.alookup("p", A) is None
