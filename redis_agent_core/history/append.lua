@@ -1,6 +1,6 @@
 local ttl = check_ttl(tonumber(ARGV[2]))
-local count = #ARGV - 5
-local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 6))
+local count = #ARGV - 4
+local len = redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
 local maxlen = tonumber(ARGV[3])
 if maxlen > 0 and len > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
@@ -10,11 +10,12 @@ local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
 if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4]) end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
 if #KEYS == 4 then
-  local added = redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+  local now = server_ms()
+  local added = redis.call('ZADD', KEYS[4], now, ARGV[1])
   -- prune when a session joins the index (the only way it grows) and at every
   -- once every $PRUNE_EVERY messages of a session: bounded work, one call fewer a message
   if ttl > 0 and (added == 1 or (seq + count) % $PRUNE_EVERY < count) then
-    prune_below(KEYS[4], ARGV[5])
+    prune_index(KEYS[4], now, ttl)
   end
 end
 if ttl > 0 then

@@ -45,12 +45,18 @@ _WRITE = Script.load(
 # The common write, kept short (it runs on every message): append active payloads,
 # no metadata change. Same effects as _WRITE in mode append / target active.
 # KEYS: msgs, meta, archive[, sessions index]. ARGV: session id, ttl_s (0 none),
-# max_len (0 none), now_ms, prune cutoff ('(' .. now_ms - ttl_s * 1000, computed by the
-# caller: string work in Lua costs ~1 us a call), payloads... (at most _UNPACK_CHUNK).
+# max_len (0 none), now_ms, payloads... (at most _UNPACK_CHUNK).
+# now_ms (the caller's clock) is the session's created_at / updated_at; the index is
+# scored on the server's clock (server_ms), since sessions are pruned from it by
+# comparing scores written by every process: scored by each writer's clock, a writer
+# 10 minutes behind had its live sessions pruned at once by the others.
 _APPEND = Script.load(__package__, "prune_lib.lua", "append.lua", idempotent=False, **_LIB)
 
-# KEYS: sessions index. ARGV: now_ms, ttl_s. The prune alone, for a cluster (where
-# the index lives in another slot than the session's keys).
+# KEYS: sessions index. ARGV: session id, ttl_s, 'XX' or ''. The index update of a
+# write on a cluster (where the index lives in another slot than the session's keys).
+_INDEX = Script.load(__package__, "prune_lib.lua", "index.lua", **_LIB)
+
+# KEYS: sessions index. ARGV: ttl_s. Every expired session pruned (a listing).
 _PRUNE = Script.load(__package__, "prune_lib.lua", "prune.lua", **_LIB)
 
 # KEYS: msgs. ARGV: index, tombstone. Replace the item by a unique tombstone, then

@@ -41,6 +41,7 @@ from .scripts import (
     _APPEND,
     _CLEAR,
     _DELETE_AT,
+    _INDEX,
     _INFO,
     _PRUNE,
     _READ_BOTH,
@@ -179,20 +180,16 @@ class SessionStore:
         keys = self._session_keys(session_id)
         if self._inline_index:
             return [_WRITE.evalsha((*keys, self.keys.history_sessions()), args)]
-        return [_WRITE.evalsha(keys, args), *self._index_calls(session_id, now_ms)]
+        return [_WRITE.evalsha(keys, args), *self._index_calls(session_id)]
 
     def _index_calls(
-        self, session_id: str, now_ms: int, *, only_existing: bool = False
+        self, session_id: str, *, only_existing: bool = False
     ) -> list[tuple[Any, ...]]:
-        """On a cluster, the index update the write scripts do inline on one node: ZADD,
-        then the bounded prune (EVAL, not EVALSHA: only the first command of a call
-        falls back on NOSCRIPT)."""
-        index = self.keys.history_sessions()
-        xx = ("XX",) if only_existing else ()
-        calls: list[tuple[Any, ...]] = [("ZADD", index, *xx, now_ms, session_id)]
-        if self.ttl:
-            calls.append(_PRUNE.eval((index,), (now_ms, self.ttl)))
-        return calls
+        """On a cluster, the index update the write scripts do inline on one node: ZADD
+        on the server's clock, then the bounded prune (EVAL, not EVALSHA: only the first
+        command of a call falls back on NOSCRIPT)."""
+        args = (session_id, self.ttl or 0, "XX" if only_existing else "")
+        return [_INDEX.eval((self.keys.history_sessions(),), args)]
 
     def _append_head(self, session_id: str) -> _AppendHead:
         """``EVALSHA`` of :data:`_APPEND` up to its per-call arguments (keys and settings
@@ -211,7 +208,7 @@ class SessionStore:
             # The packed form leaves out the leading argument count (it depends on
             # the number of payloads): packed_call adds it per call.
             packed = b"".join(bulk(arg_bytes(c)) for c in call)
-            head = _AppendHead(call, packed, len(call) + 2)  # + now_ms, cutoff
+            head = _AppendHead(call, packed, len(call) + 1)  # + now_ms
             if len(self._append_heads) >= 1024:  # bounded: many sessions, one store
                 self._append_heads.clear()
             self._append_heads[session_id] = head
@@ -226,16 +223,10 @@ class SessionStore:
             return self._write_call(
                 session_id, payloads, mode="append", status=ACTIVE, metadata=None, now_ms=now_ms
             )
-        call = (*self._append_head(session_id).call, *self._append_times(now_ms), *payloads)
+        call = (*self._append_head(session_id).call, b"%d" % now_ms, *payloads)
         if self._inline_index:
             return [call]
-        return [call, *self._index_calls(session_id, now_ms)]
-
-    def _append_times(self, now_ms: int) -> list[bytes]:
-        """The per-call arguments of :data:`_APPEND` before its payloads: the time and
-        the index's prune cutoff (sessions idle for longer than the TTL)."""
-        ttl = self.ttl
-        return [b"%d" % now_ms, (b"(%d" % (now_ms - ttl * 1000) if ttl else b"")]
+        return [call, *self._index_calls(session_id)]
 
     def _packed_append(
         self, session_id: str, payloads: Sequence[bytes | str], now_ms: int
@@ -249,7 +240,7 @@ class SessionStore:
             if type(payload) is not bytes:
                 return None
         head = self._append_head(session_id)
-        values = self._append_times(now_ms)
+        values: list[bytes] = [b"%d" % now_ms]
         values += payloads  # type: ignore[arg-type]  # all bytes: checked above
         return packed_call(head.packed, head.nargs + len(payloads), values)
 
@@ -297,7 +288,7 @@ class SessionStore:
         await _afast_path(self.config).aclose()
 
     def _list_calls(
-        self, offset: int, limit: int | None, newest_first: bool, now_ms: int
+        self, offset: int, limit: int | None, newest_first: bool
     ) -> list[tuple[Any, ...]]:
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise ConfigError(f"offset must be an int >= 0, got {offset!r}")
@@ -306,8 +297,9 @@ class SessionStore:
         key = self.keys.history_sessions()
         calls: list[tuple[Any, ...]] = []
         if self.ttl is not None:
-            # Sessions idle for longer than the TTL have expired: prune them.
-            calls.append(("ZREMRANGEBYSCORE", key, "-inf", f"({now_ms - self.ttl * 1000}"))
+            # Sessions idle for longer than the TTL have expired: prune them (on the
+            # server's clock, the index's; the EVAL form: a pipeline does not retry NOSCRIPT)
+            calls.append(_PRUNE.eval((key,), (self.ttl,)))
         stop = -1 if limit is None else offset + limit - 1
         calls.append(("ZRANGE", key, offset, stop, *(("REV",) if newest_first else ())))
         return calls
@@ -638,7 +630,7 @@ class SessionStore:
         keys = self._session_keys(session_id)
         if self._inline_index:
             return [_TAKE_OLDEST.evalsha((*keys, self.keys.history_sessions()), args)]
-        index_calls = self._index_calls(session_id, now, only_existing=True)
+        index_calls = self._index_calls(session_id, only_existing=True)
         return [_TAKE_OLDEST.evalsha(keys, args), *index_calls]
 
     def take_oldest(self, session_id: str, n: int, *, archive: bool = False) -> list[bytes]:
@@ -702,7 +694,7 @@ class SessionStore:
     ) -> list[str]:
         """Session ids by last activity, from the index (no SCAN); expired ones are
         pruned from the index on the way."""
-        calls = self._list_calls(offset, limit, newest_first, _now_ms())
+        calls = self._list_calls(offset, limit, newest_first)
         if limit == 0:
             return []
         return [_text(m) for m in self._pipeline("list sessions", calls)[-1]]
@@ -711,7 +703,7 @@ class SessionStore:
         self, *, offset: int = 0, limit: int | None = None, newest_first: bool = True
     ) -> list[str]:
         """Async :meth:`sessions`."""
-        calls = self._list_calls(offset, limit, newest_first, _now_ms())
+        calls = self._list_calls(offset, limit, newest_first)
         if limit == 0:
             return []
         return [_text(m) for m in (await self._apipeline("list sessions", calls))[-1]]

@@ -13,8 +13,9 @@ if ARGV[2] == '1' then
 end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[3])
 if #KEYS == 4 then
-  redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[5])
-  prune_index(KEYS[4], ARGV[3], ttl)
+  local at = server_ms()
+  redis.call('ZADD', KEYS[4], 'XX', at, ARGV[5])
+  prune_index(KEYS[4], at, ttl)
 end
 expire_all(ttl)
 return items

@@ -20,8 +20,9 @@ if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', now) end  -- first 
 for i = 9, 8 + 2 * nmeta, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 for i = 9 + 2 * nmeta, 8 + 2 * nmeta + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
 if #KEYS == 4 then
-  redis.call('ZADD', KEYS[4], now, ARGV[8])
-  prune_index(KEYS[4], now, ttl)
+  local at = server_ms()
+  redis.call('ZADD', KEYS[4], at, ARGV[8])
+  prune_index(KEYS[4], at, ttl)
 end
 expire_all(ttl)
 return {len, seq}

@@ -182,6 +182,27 @@ def test_idle_sessions_drop_out_and_are_pruned(
     assert redis_client.zscore(index, "new") is not None
 
 
+@pytest.mark.parametrize("where", ["one node", pytest.param("cluster", marks=pytest.mark.cluster)])
+def test_writers_whose_clocks_differ_share_one_session_index(
+    request: pytest.FixtureRequest, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index was scored by each writer's clock and pruned by each writer's and
+    lister's: a process 10 minutes behind wrote sessions the others pruned at once (under
+    a TTL of 5 minutes), while Redis kept them. Now it is scored on the server's clock."""
+    config = request.getfixturevalue("config" if where == "one node" else "cluster_config")
+    store = SessionStore(config, ttl=300)
+    real, real_ns = time.time, time.time_ns
+    for name, shift in (("behind", -600), ("ahead", 600)):
+        with monkeypatch.context() as clock:  # this process's clock, shifted
+            clock.setattr(time, "time", lambda shift=shift: real() + shift)
+            clock.setattr(time, "time_ns", lambda shift=shift: real_ns() + shift * 10**9)
+            store.append(name, payloads(1))
+            store.update_metadata(name, {"k": 1})  # the other writes index the session too
+            store.take_oldest(name, 0)
+    store.append("on time", payloads(1))
+    assert sorted(store.sessions()) == ["ahead", "behind", "on time"]
+
+
 def test_delete_at_keeps_order(config: RedisAgentConfig) -> None:
     store = SessionStore(config)
     store.append("s", payloads(0, 1, 2, 3, 4))
