@@ -58,13 +58,21 @@ def check_complete(reply: Any, action: str = "a search") -> None:
 
 def search_rows(reply: Any) -> tuple[int, list[Row]]:
     """``(total, rows)`` of an FT.SEARCH reply (with or without WITHSCORES/NOCONTENT),
-    in the server's order."""
+    in the server's order.
+
+    A document whose key expired after it was indexed (its TTL passed; Redis removes
+    such keys lazily, and the index drops them only then) comes back without its fields
+    (RESP3 ``extra_attributes`` null, RESP2 a nil): it is left out. It was a hit of
+    empty text, no metadata and no score (on RESP2 a second hit too, of id ``None``).
+    ``total`` still counts it (the server's)."""
     if isinstance(reply, Mapping):
         check_complete(reply)
         data = {text(k): v for k, v in reply.items()}
         rows: list[Row] = []
         for raw in data.get("results", []):
             row = {text(k): v for k, v in raw.items()}
+            if "extra_attributes" in row and row["extra_attributes"] is None:
+                continue  # expired since it was indexed
             rows.append((text(row["id"]), row.get("score"), fields(row.get("extra_attributes"))))
         return int(data.get("total_results", 0)), rows
     items = list(reply)
@@ -86,6 +94,9 @@ def search_rows(reply: Any) -> tuple[int, list[Row]]:
             except ValueError:
                 score = None
         row_fields: dict[str, Any] = {}
+        if i < len(items) and items[i] is None:
+            i += 1
+            continue  # expired since it was indexed
         if i < len(items) and isinstance(items[i], list):
             row_fields = fields(items[i])
             i += 1
