@@ -542,3 +542,38 @@ def test_a_passive_orders_its_doer_first() -> None:
     assert OrderGuard().check(
         "Was the parcel sent to Ben by Anna?", "Did Ben send the parcel to Anna?"
     )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # a moved clause orders nothing: no direction word governs either entity
+        (
+            "On Windows, how do I copy a JSON file into a Docker container?",
+            "How do I copy a JSON file into a Docker container on Windows?",
+            True,
+        ),
+        # "to B from A" is "from A to B": each entity keeps its side of the flow
+        (
+            "How do I move my notes from Evernote to Notion?",
+            "How do I move my notes to Notion from Evernote?",
+            True,
+        ),
+        (
+            "With the Stripe API, how do I convert a charge from GBP to USD?",
+            "How do I convert a charge from GBP to USD with the Stripe API?",
+            True,
+        ),
+        # a direction word governing either side still orders them (an alias included)
+        ("Is Norway richer than Sweden?", "Is Sweden richer than Norway?", False),
+        ("Is the US older than France?", "Is France older than the US?", False),
+        ("Did Google buy YouTube before Android?", "Did Google buy Android before YouTube?", False),
+        (
+            "With the Stripe API, how do I convert a charge from GBP to USD?",
+            "With the Stripe API, how do I convert a charge from USD to GBP?",
+            False,
+        ),
+    ],
+)
+def test_only_entities_a_direction_word_governs_are_ordered(a: str, b: str, same: bool) -> None:
+    assert rejects(OrderGuard(), a, b) != same

@@ -1680,3 +1680,55 @@ def test_chatter_and_verbs_after_that_still_hit(a: str, b: str) -> None:
 def test_a_reworded_constraint_still_hits(a: str, b: str, same: bool) -> None:
     assert (Verifier().verify(a, b) is None) == same
     assert (Verifier().verify(b, a) is None) == same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # sentences moved around: "excerpts" is no argument of "owns" in another sentence
+        (
+            "Using only the excerpts, answer the question. If the excerpts do not say, reply "
+            "that you cannot tell. Question: which team owns the billing service?",
+            "Question: which team owns the billing service? Answer using only the excerpts, "
+            "and reply that you cannot tell if the excerpts do not say.",
+            True,
+        ),
+        # the tool is far from "approved": no argument of it
+        (
+            "Ask the HR bot to list the leave requests approved by manager 12 last month.",
+            "List the leave requests that manager 12 approved last month by asking the HR bot.",
+            True,
+        ),
+        # "the unpaid bills": a noun after a determiner and an adjective, no verb
+        (
+            "Task: collect the unpaid bills of Globex and total them.",
+            "Task: total Globex's unpaid bills after collecting them.",
+            True,
+        ),
+        # an apposition between commas is no predicate
+        (
+            "Is Postgres, the relational database, fine for storing queues?",
+            "Is the relational database Postgres fine for storing queues?",
+            True,
+        ),
+        # the same clause, its arguments swapped
+        (
+            "Did the landlord sue the tenant, and can he appeal?",
+            "Did the tenant sue the landlord, and can he appeal?",
+            False,
+        ),
+        (
+            "When my cat scratches the sofa, what should I do?",
+            "When the sofa scratches my cat, what should I do?",
+            False,
+        ),
+        (
+            "Can a nurse supervise a doctor in the UK?",
+            "Can a doctor supervise a nurse in the UK?",
+            False,
+        ),
+        ("Is a tomato a fruit?", "Is a fruit a tomato?", False),
+    ],
+)
+def test_a_verbs_arguments_are_in_its_clause_and_near_it(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

@@ -40,6 +40,7 @@ import orjson
 
 from . import _lexicon as lex
 from ._features import (
+    _DIRECTION_CUES,
     _PARSED,
     Features,
     encode,
@@ -553,9 +554,34 @@ def _agent_first(f: Features, order: list[str]) -> list[str]:
     return order
 
 
+# Words between a direction word and the entity it orders ("than in Spain", "to the US").
+_GOVERNED_WITHIN = 3
+
+
+def _governed(f: Features, entity: str) -> bool:
+    """Whether ``entity`` stands within a few words after a direction word ("than
+    Spain", "from the US", "to EUR"): only such an entity's place is a role. One not
+    found among the words as written (an alias: "the US" is "usa") counts."""
+    words, first = f.words, entity.split()[0]
+    return first not in words or any(
+        not _DIRECTION_CUES.isdisjoint(words[max(0, k - _GOVERNED_WITHIN) : k])
+        for k, w in enumerate(words)
+        if w == first
+    )
+
+
+def _flow_side(f: Features, entity: str) -> int:
+    """1 if ``entity`` is among the words after "from", 2 if after "to", else 0."""
+    sources, targets = f.flow
+    return (entity in sources) | (entity in targets) << 1
+
+
 class OrderGuard:
     """Direction must agree: "from A to B" is not "from B to A" (common nouns as well as
-    named entities: "from savings to current account")."""
+    named entities: "from savings to current account"). Entities are ordered only where a
+    direction word governs one of them on either side ("is Portugal bigger than Spain"):
+    a moved clause ("in Python, how do I read a CSV into a list" / "... in Python") or
+    "to B from A" for "from A to B" (the same sides of the flow) orders nothing."""
 
     name = "order"
 
@@ -569,6 +595,13 @@ class OrderGuard:
         if len(q.entities) < 2 or len(c.entities) < 2 or not (q.directional or c.directional):
             return None
         common = set(q.entities) & set(c.entities)
+        if len(common) >= 2:
+            common = {
+                e
+                for e in common
+                if (_governed(q, e) or _governed(c, e))
+                and not (_flow_side(q, e) and _flow_side(q, e) == _flow_side(c, e))
+            }
         if len(common) >= 2 and not mirrored(q, c):
             order_q = _agent_first(q, list(dict.fromkeys(e for e in q.entities if e in common)))
             order_c = _agent_first(c, list(dict.fromkeys(e for e in c.entities if e in common)))

@@ -15,7 +15,7 @@ from functools import lru_cache
 from itertools import filterfalse
 from operator import itemgetter, methodcaller
 
-from ._features import Features, Memo, features, pair, similar, stem
+from ._features import _POSSESSIVE, _WORD, Features, Memo, features, pair, similar, stem
 from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
@@ -456,6 +456,48 @@ def mirrored(q: Features, c: Features) -> bool:
     return swapped and inverted != opposed
 
 
+# How far (in words) a verb's arguments stand from it: a word further off belongs to
+# another phrase ("call the search tool to find the orders placed by customer 7": the tool
+# is no argument of "placed").
+_ARGUMENT_REACH = 6
+# A word, or punctuation that ends a clause ("1,000" and "e.g" keep theirs: no space after).
+_WORD_OR_STOP = re.compile(rf"{_WORD.pattern}|[.?!;:,](?=\s|$)")
+
+
+@lru_cache(maxsize=256)
+def _clauses(lower: str, count: int) -> tuple[int, ...] | None:
+    """The clause number of each of a text's ``count`` words (clauses split at , . ? ! ;
+    :), or None where the words cannot be matched to the text. Asked only of a pair about
+    to be refused for swapped arguments, so no lookup that serves pays for it."""
+    bare = _POSSESSIVE.sub("", lower) if "'s" in lower else lower
+    numbers, clause = [], 0
+    for m in _WORD_OR_STOP.finditer(bare):
+        if m.group()[0].isalnum():
+            numbers.append(clause)
+        else:
+            clause += 1
+    return tuple(numbers) if len(numbers) == count else None
+
+
+def _in_clause(f: Features, pivot: int, at: int) -> bool:
+    """Whether the word at ``at`` can be an argument of the word at ``pivot``: near it
+    and in its clause ("if they do not contain the answer, say you don't know": "answer"
+    is none of "know"'s; "is Redis, the in-memory database, good")."""
+    if abs(at - pivot) > _ARGUMENT_REACH:
+        return False
+    clauses = _clauses(f.lower, len(f.words))
+    return clauses is None or clauses[at] == clauses[pivot]
+
+
+def _adjective_before(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` follows a determiner and an adjective that is no noun or
+    verb ("the overdue invoices", "my new laptop"): it is then a noun, not a verb."""
+    if i < 2 or f.words[i - 2] not in _NOUN_CUES:
+        return False
+    wn, w = wordnet(), f.words[i - 1]
+    return w in wn.adjective_senses and w not in wn.nouns and f.seq[i - 1] not in wn.verbs
+
+
 class ArgumentGuard:
     """Who does what to whom must agree: the same verb (or ordering word: to, than,
     over, before, after) with its two nearest arguments swapped is another question
@@ -510,7 +552,10 @@ class ArgumentGuard:
             if word == "than" and mirrored(q, c):
                 continue  # "A is less X than B" = "B is X-er than A": swapped on purpose
             if word not in _ORDERING and (
-                (i and q.words[i - 1] in _NOUN_CUES) or (j and c.words[j - 1] in _NOUN_CUES)
+                (i and q.words[i - 1] in _NOUN_CUES)
+                or (j and c.words[j - 1] in _NOUN_CUES)
+                or _adjective_before(q, i)
+                or _adjective_before(c, j)
             ):
                 continue  # used as a noun: "the boiling point of water"
             args = shared - {pivot}
@@ -523,6 +568,10 @@ class ArgumentGuard:
                         _symmetric(q, i, right_q[b])
                         or _symmetric(c, j, right_c[a])
                         or _compared(q, left_q[a])
+                        or not _in_clause(q, i, left_q[a])
+                        or not _in_clause(q, i, right_q[b])
+                        or not _in_clause(c, j, left_c[b])
+                        or not _in_clause(c, j, right_c[a])
                     ):
                         return f"arguments swapped around {word!r} ({a} ... {b} vs {b} ... {a})"
             if word not in _ORDERING and word not in _SOURCE:
@@ -775,7 +824,12 @@ def _copular_swap(q: Features, c: Features, shared: set[str]) -> str | None:
     ((left_q, right_q), i), ((left_c, right_c), j) = sides
     for a in left_q.keys() & right_c.keys():
         for b in right_q.keys() & left_c.keys():
-            if not (_symmetric(q, i, right_q[b]) or _symmetric(c, j, right_c[a])):
+            if not (
+                _symmetric(q, i, right_q[b])
+                or _symmetric(c, j, right_c[a])
+                or not _in_clause(q, i - 1, right_q[b])
+                or not _in_clause(c, j - 1, right_c[a])
+            ):
                 return f"subject and predicate swapped ({a} ... {b} vs {b} ... {a})"
     return None
 
