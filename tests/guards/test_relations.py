@@ -1728,7 +1728,56 @@ def test_a_reworded_constraint_still_hits(a: str, b: str, same: bool) -> None:
             False,
         ),
         ("Is a tomato a fruit?", "Is a fruit a tomato?", False),
+        # far off, but named again by a pronoun next to the pivot ("compare them to")
+        (
+            "Download the oldest invoices from the portal and compare them to this month.",
+            "Download this month's invoices from the portal and compare them to the oldest.",
+            False,
+        ),
     ],
 )
 def test_a_verbs_arguments_are_in_its_clause_and_near_it(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # an infinitive's verb orders the roles, not "have to" / "need to"
+        (
+            "Do tenants have to repaint the walls before moving out?",
+            "Do the walls have to be repainted by tenants before moving out?",
+            True,
+        ),
+        (
+            "Does the school need to inform parents about a lockdown drill?",
+            "Do parents need to be informed by the school about a lockdown drill?",
+            True,
+        ),
+        (
+            "Do tenants have to pay the landlord before moving out?",
+            "Does the landlord have to pay tenants before moving out?",
+            False,
+        ),
+        (
+            "Does the school need to inform parents about a lockdown drill?",
+            "Do parents need to inform the school about a lockdown drill?",
+            False,
+        ),
+        # the same subject of "is" on both sides: no subject / predicate swap
+        (
+            "Is a lease signed by only one tenant valid?",
+            "Is a lease valid if only one tenant signed it?",
+            True,
+        ),
+        ("Is the ball kicked by the boy?", "Is the boy kicked by the ball?", False),
+        # after a number a word is a noun ("one party"), no verb to order roles around
+        (
+            "Can a contract signed by only one party be enforced?",
+            "Can a contract be enforced if only one party signed it?",
+            True,
+        ),
+    ],
+)
+def test_an_infinitive_and_a_kept_subject_keep_the_roles(a: str, b: str, same: bool) -> None:
     assert (rejects(ArgumentGuard(), a, b) is None) == same

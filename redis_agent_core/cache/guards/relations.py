@@ -347,8 +347,17 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
     by = words.index("by", pivot + 1)
     if words[by + 1 : by + 2] and (words[by + 1][0].isdigit() or words[by + 1] in _MEASURES):
         return left, right
-    agent = {s: i for s, i in right.items() if i > by}
-    rest = {s: i for s, i in right.items() if i < by}
+    # the doer is the phrase after "by" ("by the head of sales"); what follows it ("about
+    # the drill") stays on the object side, as in the active form
+    end, named = by + 1, False
+    while end < len(words):
+        if words[end] not in FUNCTION_WORDS:
+            named = True
+        elif named and words[end] not in _DETERMINERS and words[end] != "of":
+            break  # "by all the staff about": past the first content word, a preposition
+        end += 1
+    agent = {s: i for s, i in right.items() if by < i < end}
+    rest = {s: i for s, i in right.items() if i < by or i >= end}
     if ordering:
         return left | agent, rest
     return agent, left | rest  # "was Y <verb>ed (to Z) by X": X does it, to Y (and Z)
@@ -479,23 +488,53 @@ def _clauses(lower: str, count: int) -> tuple[int, ...] | None:
     return tuple(numbers) if len(numbers) == count else None
 
 
+# Pronouns that stand for a phrase further back ("pull the figures and compare them to").
+_BACK_REFERENCES = frozenset({"it", "them", "they", "these", "those"})
+
+
 def _in_clause(f: Features, pivot: int, at: int) -> bool:
     """Whether the word at ``at`` can be an argument of the word at ``pivot``: near it
-    and in its clause ("if they do not contain the answer, say you don't know": "answer"
-    is none of "know"'s; "is Redis, the in-memory database, good")."""
-    if abs(at - pivot) > _ARGUMENT_REACH:
+    (or named by a pronoun between them) and in its clause ("if they do not contain the
+    answer, say you don't know": "answer" is none of "know"'s; "is Redis, the in-memory
+    database, good")."""
+    if abs(at - pivot) > _ARGUMENT_REACH and _BACK_REFERENCES.isdisjoint(
+        f.words[min(at, pivot) + 1 : max(at, pivot)]
+    ):
         return False
     clauses = _clauses(f.lower, len(f.words))
     return clauses is None or clauses[at] == clauses[pivot]
 
 
 def _adjective_before(f: Features, i: int) -> bool:
-    """Whether the word at ``i`` follows a determiner and an adjective that is no noun or
-    verb ("the overdue invoices", "my new laptop"): it is then a noun, not a verb."""
+    """Whether the word at ``i`` follows a number ("one party", "3 runs") or a determiner
+    and an adjective that is no noun or verb ("the overdue invoices", "my new laptop"): it
+    is then a noun, not a verb."""
+    if i and (f.words[i - 1][0].isdigit() or f.words[i - 1] in NUMBER_WORDS):
+        return True
     if i < 2 or f.words[i - 2] not in _NOUN_CUES:
         return False
     wn, w = wordnet(), f.words[i - 1]
     return w in wn.adjective_senses and w not in wn.nouns and f.seq[i - 1] not in wn.verbs
+
+
+# Words after which "to" before a verb starts an infinitive ("have to return"), no
+# destination: the verb after it is the pivot that orders the roles.
+_TO_INFINITIVE = frozenset(
+    "have has had need needs want wants going able how ought allowed supposed required".split()
+)
+
+
+def _infinitive(f: Features, i: int) -> bool:
+    """Whether "to" at ``i`` starts an infinitive: "to be paid", "have to return it"."""
+    after = f.seq[i + 1 : i + 2]
+    return bool(after) and (
+        after[0] == "be" or (f.words[i - 1] in _TO_INFINITIVE and after[0] in wordnet().verbs)
+    )
+
+
+def _before_infinitive(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` is followed by an infinitive ("need to be told")."""
+    return f.words[i + 1 : i + 2] == ("to",) and _infinitive(f, i + 1)
 
 
 class ArgumentGuard:
@@ -551,6 +590,11 @@ class ArgumentGuard:
             word = q.words[i]
             if word == "than" and mirrored(q, c):
                 continue  # "A is less X than B" = "B is X-er than A": swapped on purpose
+            if word == "to" and i and j and (_infinitive(q, i) or _infinitive(c, j)):
+                continue  # "have to return", "to be returned by": the verb's roles count
+            if _before_infinitive(q, i) or _before_infinitive(c, j):
+                continue  # "does the school need to inform parents" / "do parents need to
+                # be informed by the school": the roles are the infinitive's
             if word not in _ORDERING and (
                 (i and q.words[i - 1] in _NOUN_CUES)
                 or (j and c.words[j - 1] in _NOUN_CUES)
@@ -572,6 +616,8 @@ class ArgumentGuard:
                         or not _in_clause(q, i, right_q[b])
                         or not _in_clause(c, j, left_c[b])
                         or not _in_clause(c, j, right_c[a])
+                        or _before_infinitive(q, left_q[a])
+                        or _before_infinitive(c, left_c[b])
                     ):
                         return f"arguments swapped around {word!r} ({a} ... {b} vs {b} ... {a})"
             if word not in _ORDERING and word not in _SOURCE:
@@ -812,7 +858,9 @@ def _object(f: Features, verb: int, stem_: str) -> bool:
 def _copular_swap(q: Features, c: Features, shared: set[str]) -> str | None:
     """ "Is a whale a mammal?" / "Is a mammal a whale?": in a question opening with "is",
     the first content word is the subject and the rest the predicate; two shared words
-    trading those places are another question (unless "with/and/or/near..." joins them)."""
+    trading those places are another question (unless "with/and/or/near..." joins them).
+    The same first word on both sides is the same subject: nothing was swapped ("is a
+    contract signed by one party valid" / "is a contract valid if one party signed it")."""
     if q.words[0] not in _BE_FIRST or c.words[0] not in _BE_FIRST or "than" in q.vocab:
         return None  # a comparison is the "than" pivot's (turned round on purpose or not)
     if q.words[1:2] == ("it",) or c.words[1:2] == ("it",):
@@ -825,7 +873,8 @@ def _copular_swap(q: Features, c: Features, shared: set[str]) -> str | None:
     for a in left_q.keys() & right_c.keys():
         for b in right_q.keys() & left_c.keys():
             if not (
-                _symmetric(q, i, right_q[b])
+                q.seq[i - 1] == c.seq[j - 1]
+                or _symmetric(q, i, right_q[b])
                 or _symmetric(c, j, right_c[a])
                 or not _in_clause(q, i - 1, right_q[b])
                 or not _in_clause(c, j - 1, right_c[a])
