@@ -577,3 +577,28 @@ def test_a_passive_orders_its_doer_first() -> None:
 )
 def test_only_entities_a_direction_word_governs_are_ordered(a: str, b: str, same: bool) -> None:
     assert rejects(OrderGuard(), a, b) != same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # words after the last flow's end trail it in either order: no direction of theirs
+        (
+            "Ship the parcel from Leeds to Glasgow next Monday morning.",
+            "Ship the parcel to Glasgow from Leeds next Monday morning.",
+            True,
+        ),
+        (
+            "Ship the parcel from Leeds to Glasgow next Monday morning.",
+            "Ship the parcel from Glasgow to Leeds next Monday morning.",
+            False,
+        ),
+        (
+            "Ship the parcel to Glasgow from Leeds next Monday morning.",
+            "Ship the parcel from Glasgow to Leeds next Monday morning.",
+            False,
+        ),
+    ],
+)
+def test_words_trailing_a_flow_are_not_its_ends(a: str, b: str, same: bool) -> None:
+    assert rejects(OrderGuard(), a, b) != same

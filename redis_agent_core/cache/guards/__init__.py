@@ -570,6 +570,22 @@ def _governed(f: Features, entity: str) -> bool:
     )
 
 
+_FLOW_WORDS = frozenset({"from", "to", "into", "onto"})
+
+
+def _trailing(f: Features, word: str) -> bool:
+    """Whether ``word`` follows another word of its phrase rather than a flow word ("to
+    Lisbon next Friday": "next", "Friday"): the end of whichever flow comes last, the
+    same in "from A to B next Friday" and "to B from A next Friday"."""
+    words, lower = f.words, f.lower
+    if word not in words or ".." in lower or ">" in lower or "\u2192" in lower:
+        return False  # an alias, or a range's end ("mysql -> postgres"): not placed here
+    k = words.index(word) - 1
+    while k >= 0 and words[k] in lex.STOPWORDS and words[k] not in _FLOW_WORDS:
+        k -= 1
+    return k >= 0 and words[k] not in _FLOW_WORDS
+
+
 def _flow_side(f: Features, entity: str) -> int:
     """1 if ``entity`` is among the words after "from", 2 if after "to", else 0."""
     sources, targets = f.flow
@@ -590,6 +606,8 @@ class OrderGuard:
         (q_from, q_to), (c_from, c_to) = q.flow, c.flow
         if (q_from or q_to) and (c_from or c_to):  # (most prompts have no "from ... to")
             swapped = ((q_from - q_to) & (c_to - c_from)) | ((q_to - q_from) & (c_from - c_to))
+            if swapped:
+                swapped = frozenset(w for w in swapped if not (_trailing(q, w) and _trailing(c, w)))
             if swapped:
                 return f"direction differs for {_show(swapped)}"
         if len(q.entities) < 2 or len(c.entities) < 2 or not (q.directional or c.directional):
