@@ -602,3 +602,16 @@ def test_only_entities_a_direction_word_governs_are_ordered(a: str, b: str, same
 )
 def test_words_trailing_a_flow_are_not_its_ends(a: str, b: str, same: bool) -> None:
     assert rejects(OrderGuard(), a, b) != same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # "more" / "less" are opposite comparatives, not one inverted: turned round, the same
+        ("Is Kotlin more popular than Scala?", "Is Scala less popular than Kotlin?", True),
+        ("Is Kotlin less popular than Scala?", "Is Scala less popular than Kotlin?", False),
+        ("Is Kotlin more popular than Scala?", "Is Scala more popular than Kotlin?", False),
+    ],
+)
+def test_more_and_less_turn_a_comparison_round(a: str, b: str, same: bool) -> None:
+    assert rejects(OrderGuard(), a, b) != same

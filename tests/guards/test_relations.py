@@ -1781,3 +1781,23 @@ def test_a_verbs_arguments_are_in_its_clause_and_near_it(a: str, b: str, same: b
 )
 def test_an_infinitive_and_a_kept_subject_keep_the_roles(a: str, b: str, same: bool) -> None:
     assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # a comparison turned round gives the verb the other subject on purpose
+        (
+            "Does Deezer pay songwriters more than Tidal?",
+            "Does Tidal pay songwriters less than Deezer?",
+            True,
+        ),
+        (
+            "Does Deezer pay songwriters more than Tidal?",
+            "Does Tidal pay songwriters more than Deezer?",
+            False,
+        ),
+    ],
+)
+def test_a_comparison_turned_round_swaps_the_verbs_sides(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

@@ -405,9 +405,10 @@ _WITH = frozenset({"with"})
 _INVERTING = frozenset({"less", "fewer", "lower"})
 
 
-def _inverted(f: Features, pivot: int) -> bool:
-    """Whether the comparison before "than" at ``pivot`` is inverted ("less healthy")."""
-    return not _INVERTING.isdisjoint(f.words[max(0, pivot - 3) : pivot])
+def _inverted(f: Features, at: int) -> bool:
+    """Whether the comparative at ``at`` is inverted by a word before it ("less healthy");
+    "less" / "more" themselves are opposite comparatives, not inverted ones."""
+    return not _INVERTING.isdisjoint(f.words[max(0, at - 3) : at])
 
 
 def _opposed(a: str, b: str) -> bool:
@@ -447,7 +448,7 @@ def _comparison(q: Features, c: Features) -> tuple[bool, bool, bool]:
         return False, False, False
     k, m = at
     i, j = q.words.index("than"), c.words.index("than")
-    inverted = _inverted(q, i) != _inverted(c, j)
+    inverted = _inverted(q, k) != _inverted(c, m)
     opposed = _opposed(q.words[k], c.words[m])
     shared = (q.content.keys() & c.content.keys()) - {q.seq[k], c.seq[m]}
     (left_q, right_q), (left_c, right_c) = _sides(q, i, shared), _sides(c, j, shared)
@@ -530,6 +531,14 @@ def _infinitive(f: Features, i: int) -> bool:
     return bool(after) and (
         after[0] == "be" or (f.words[i - 1] in _TO_INFINITIVE and after[0] in wordnet().verbs)
     )
+
+
+def _across_than(f: Features, a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` stand on the two sides of the one "than" of ``f``."""
+    if f.words.count("than") != 1:
+        return False
+    than = f.words.index("than")
+    return (f.content[a] < than) != (f.content[b] < than)
 
 
 def _before_infinitive(f: Features, i: int) -> bool:
@@ -618,6 +627,9 @@ class ArgumentGuard:
                         or not _in_clause(c, j, right_c[a])
                         or _before_infinitive(q, left_q[a])
                         or _before_infinitive(c, left_c[b])
+                        # the two sides of a comparison turned round: "does A pay more than
+                        # B" / "does B pay less than A" (so "pay" has the other subject)
+                        or (_across_than(q, a, b) and _across_than(c, a, b) and mirrored(q, c))
                     ):
                         return f"arguments swapped around {word!r} ({a} ... {b} vs {b} ... {a})"
             if word not in _ORDERING and word not in _SOURCE:
