@@ -1801,3 +1801,22 @@ def test_an_infinitive_and_a_kept_subject_keep_the_roles(a: str, b: str, same: b
 )
 def test_a_comparison_turned_round_swaps_the_verbs_sides(a: str, b: str, same: bool) -> None:
     assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # a subject of several words before the verb, the preposition left at the end
+        (
+            "Who does the head of marketing answer to?",
+            "Who answers to the head of marketing?",
+            False,
+        ),
+        ("Who does the CEO of Acme report to?", "Who reports to the CEO of Acme?", False),
+        ("Who do junior nurses report to?", "Who do junior nurses answer to?", True),
+        # a list is no subject and object: its commas part the words
+        ("What do cats, dogs and rabbits eat?", "What do dogs, rabbits and cats eat?", True),
+    ],
+)
+def test_who_does_x_report_to_is_not_who_reports_to_x(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

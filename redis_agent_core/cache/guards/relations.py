@@ -638,7 +638,13 @@ class ArgumentGuard:
                     (c, q, j, i, left_c.keys() & right_q.keys()),
                 ):
                     for a in moved:
-                        if _inverted_subject(one, at, a) and _object(other, at2, a):
+                        stranded = _stranded(one, at)
+                        if (
+                            _inverted_subject(one, at, a, stranded)
+                            and _object(other, at2, a, stranded)
+                            and _in_clause(one, at, one.content[a])
+                            and _in_clause(other, at2, other.content[a])
+                        ):
                             return (
                                 f"roles differ around {word!r} ({a} does it on one side, "
                                 "undergoes it on the other)"
@@ -848,20 +854,34 @@ def _skip_back(words: tuple[str, ...], i: int) -> int:
     return i
 
 
-def _inverted_subject(f: Features, verb: int, stem_: str) -> bool:
+def _inverted_subject(f: Features, verb: int, stem_: str, stranded: str = "") -> bool:
     """Whether ``stem_`` is the subject of a question with an auxiliary before it and the
-    verb right after it ("who did Brutus betray", "which team can Leeds beat")."""
+    verb right after it ("who did Brutus betray", "which team can Leeds beat"), or, where
+    the question leaves a preposition at its end, the first word of such a subject ("who
+    does the prime minister report to": the verb's words are all before it)."""
     at = f.content[stem_]
-    if _skip_back(f.words, verb) != at:
+    if _skip_back(f.words, verb) != at and not (
+        stranded
+        and 0 < verb - at <= 3
+        and all(w == "of" or w not in FUNCTION_WORDS for w in f.words[at + 1 : verb])
+    ):
         return False
     before = _skip_back(f.words, at)
     return before >= 0 and f.words[before] in _AUXILIARIES
 
 
-def _object(f: Features, verb: int, stem_: str) -> bool:
+def _stranded(f: Features, verb: int) -> str:
+    """The preposition left at the end after the verb ("who does she report to"), or ""."""
+    return f.words[verb + 1] if verb + 2 == len(f.words) and f.words[-1] in FUNCTION_WORDS else ""
+
+
+def _object(f: Features, verb: int, stem_: str, stranded: str = "") -> bool:
     """Whether ``stem_`` follows the verb at once, past determiners and particles
-    ("betrayed Brutus", "knocked out Leeds")."""
+    ("betrayed Brutus", "knocked out Leeds"), and past the preposition the other side
+    leaves at its end ("reports to the prime minister" for "... report to")."""
     k = verb + 1
+    if stranded and f.words[k : k + 1] == (stranded,):
+        k += 1
     while k < len(f.words) and (f.words[k] in _DETERMINERS or f.words[k] in _PARTICLES):
         k += 1
     return k < len(f.words) and f.seq[k] == stem_
