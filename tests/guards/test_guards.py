@@ -615,3 +615,109 @@ def test_words_trailing_a_flow_are_not_its_ends(a: str, b: str, same: bool) -> N
 )
 def test_more_and_less_turn_a_comparison_round(a: str, b: str, same: bool) -> None:
     assert rejects(OrderGuard(), a, b) != same
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Isn't it rude to tip in Japan?", "Is it rude to tip in Japan?"),
+        ("Don't you need a licence to fly a drone?", "Do you need a licence to fly a drone?"),
+        ("Hi, shouldn't my landlord fix the boiler?", "Should my landlord fix the boiler?"),
+        ("so can't I claim the tax back?", "can I claim the tax back?"),
+        # its other negator still counts on both sides
+        (
+            "Isn't it unsafe to drive without a spare tyre?",
+            "Is it unsafe to drive without a spare tyre?",
+        ),
+    ],
+)
+def test_a_negated_yes_no_question_asks_what_the_plain_one_asks(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is None and Verifier().verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # after a question word the negator is what is asked about
+        ("Why isn't my dishwasher draining?", "Why is my dishwasher draining?"),
+        # "should I not": about not doing it ("No" answers the other question)
+        ("Should I not water succulents in winter?", "Should I water succulents in winter?"),
+        # a statement whose subject was dropped, not a question turned round
+        ("doesn't connect to the hotel wifi", "connects to the hotel wifi"),
+        ("Don't reply to the phishing email", "reply to the phishing email"),
+    ],
+)
+def test_a_negator_outside_a_yes_no_question_still_counts(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("my payment failed to go through", "my payment did not go through"),
+        (
+            "what is the penalty for failure to file a tax return",
+            "what is the penalty for not filing a tax return",
+        ),
+        ("nut-free brownie recipe", "brownie recipe without nuts"),
+        ("fat-free yoghurt calories", "calories in yoghurt with no fat"),
+        ("a seedless grape variety for my garden", "a grape variety with no seeds for my garden"),
+        (
+            "I have never been vaccinated against tetanus, is it too late",
+            "I haven't ever been vaccinated against tetanus, is it too late",
+        ),
+    ],
+)
+def test_negation_said_another_way_passes(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is None and Verifier().verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("my payment went through", "my payment failed to go through"),
+        ("nut-free brownie recipe", "brownie recipe with nuts"),
+        ("fat-free yoghurt calories", "calories in yoghurt without sugar"),
+        (
+            "I have ever been vaccinated against tetanus",
+            "I have never been vaccinated against tetanus",
+        ),
+    ],
+)
+def test_negation_said_another_way_still_differs_from_its_opposite(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is not None and Verifier().verify(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("pension rules for Canadian residents", "pension rules for residents of Canada"),
+        ("do Chinese citizens need a transit visa", "do citizens of China need a transit visa"),
+        (
+            "is my Italian driving licence valid in Spain",
+            "is a driving licence from Italy valid in Spain",
+        ),
+        # an exception's class on one side, its message paraphrased with the language
+        (
+            "KeyError: 'user_id' when reading a dict",
+            "reading a dict in Python raises a key error for 'user_id'",
+        ),
+    ],
+)
+def test_a_place_and_its_people_or_an_error_and_its_language_are_no_swap(a: str, b: str) -> None:
+    assert EntityGuard().check(a, b) is None and EntityGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("pension rules for Canadian residents", "pension rules for residents of Mexico"),
+        ("weather in Indiana in May", "weather in India in May"),
+        # the same people and place, in swapped roles
+        ("can a Kenyan nurse register in the UK", "can a UK nurse register in Kenya"),
+        ("KeyError: 'user_id' when reading a dict", "IndexError: 'user_id' when reading a dict"),
+        ("KeyError in Django templates", "Templates in Flask raise an error"),
+    ],
+)
+def test_other_places_and_other_errors_still_differ(a: str, b: str) -> None:
+    assert EntityGuard().check(a, b) is not None and EntityGuard().check(b, a) is not None

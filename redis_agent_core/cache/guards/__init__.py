@@ -245,6 +245,47 @@ def _same_product(entity: str, others: Iterable[str]) -> bool:
     return False
 
 
+# what a people's name adds to its country's root ("Indian", "Italian", "Japanese", "Pakistani")
+# ("" only where a country's "y" goes: "Germany" / "German", not "Indiana" / "Indian")
+_DEMONYM_ENDINGS = ("n", "an", "ian", "ese", "i")
+
+
+def _demonym(entity: str, others: Iterable[str]) -> bool:
+    """Whether ``entity`` and one of ``others`` are a place and its people ("India" /
+    "Indian", "Germany" / "German", "China" / "Chinese"): "Indian citizens" are the
+    "citizens of India". (A root of at least 4 letters: "Indiana" is not "Indian".)"""
+    for other in others:
+        for place, people in ((entity, other), (other, entity)):
+            root = place[:-1] if place[-1:] in ("a", "e", "o", "y") else place
+            if (
+                len(root) >= 4
+                and people.startswith(root)
+                and (
+                    people[len(root) :] in _DEMONYM_ENDINGS or (people == root and place[-1] == "y")
+                )
+            ):
+                return True
+    return False
+
+
+def _peoples(
+    in_q: tuple[str, ...], in_c: tuple[str, ...], only_q: set[str], only_c: set[str]
+) -> tuple[set[str], set[str]]:
+    """``only_q`` and ``only_c`` less the places and peoples that name one country, each
+    among the names both sides share in the same place ("UK visa for Indian citizens" /
+    "UK visa for citizens of India"; not "Canadian citizen working in the US" / "US
+    citizen working in Canada": the roles are swapped)."""
+    shared = set(in_q) & set(in_c)
+    for a in list(only_q):
+        for b in only_c:
+            if _demonym(a, (b,)) and {e for e in in_q[: in_q.index(a)] if e in shared} == {
+                e for e in in_c[: in_c.index(b)] if e in shared
+            }:
+                only_q, only_c = only_q - {a}, only_c - {b}
+                break
+    return only_q, only_c
+
+
 def _short_form(entity: str, others: set[str], text: str) -> bool:
     """Whether ``entity`` (as written in ``text``) is a short form of one of ``others``."""
     return (
@@ -346,18 +387,21 @@ def _negation_moved(q: Features, c: Features) -> str | None:
     return None
 
 
-_FREE_OF = re.compile(r"\b([a-z]+)-free\b|\bfree (?:of|from) ([a-z]+)")
+_FREE_OF = re.compile(r"\b([a-z]+)-free\b|\bfree (?:of|from) ([a-z]+)|\b([a-z]{3,})less\b")
 
 
 def _freed(one: Features, other: Features) -> int:
-    """How many things ``one`` says are absent ("gluten-free", "free of gluten") that
-    ``other`` names without saying so: each is a "without" ("gluten-free" / "without
-    gluten" agree, "gluten-free" / "with gluten" differ)."""
-    found = {m.group(1) or m.group(2) for m in _FREE_OF.finditer(one.lower)}
+    """How many things ``one`` says are absent ("gluten-free", "free of gluten",
+    "eggless") that ``other`` names without saying so: each is a "without"
+    ("gluten-free" / "without gluten" agree, "gluten-free" / "with gluten" differ)."""
+    found = {
+        m.group(1) or m.group(2) or m.group(3) for m in _FREE_OF.finditer(one.lower)
+    } - lex.FUNCTION_WORDS  # "for free" is no "without"
     return sum(
         1
         for thing in found
-        if thing in other.vocab
+        if (thing in other.vocab or stem(thing) in other.stems)
+        and f"{thing}less" not in other.lower
         and f"{thing}-free" not in other.lower
         and f"{thing} free" not in other.lower
         and f"free of {thing}" not in other.lower
@@ -408,7 +452,7 @@ class NegationGuard:
             q_neg += self._prefixed(q, c)
         if c.prefixed:
             c_neg += self._prefixed(c, q)
-        if "free" in q.vocab or "free" in c.vocab:
+        if "free" in q.vocab or "free" in c.vocab or "less" in q.lower or "less" in c.lower:
             q_neg += _freed(q, c)
             c_neg += _freed(c, q)
         if q_neg != c_neg:
@@ -496,6 +540,18 @@ def _quote_blanks(q: frozenset[str], c: frozenset[str]) -> str | None:
     return None
 
 
+_EXCEPTION_ENDINGS = ("error", "exception", "warning")
+
+
+def _exceptions(entities: set[str]) -> set[str]:
+    """Those of ``entities`` that name an exception class ("TypeError", "IOException")."""
+    return {
+        e
+        for e in entities
+        if e.endswith(_EXCEPTION_ENDINGS) and e not in _EXCEPTION_ENDINGS and e.isalnum()
+    }
+
+
 class EntityGuard:
     """Named entities (capitalised or mixed-case words, identifiers like "Jet2") and
     quoted strings (with the blanks inside them) must agree. One side naming an entity
@@ -521,6 +577,8 @@ class EntityGuard:
         if only_q and only_c:  # a swap, unless it is a typo ("Mondys")
             only_q = {e for e in only_q if not _misspelt(e, c, name=True)}
             only_c = {e for e in only_c if not _misspelt(e, q, name=True)}
+        if only_q and only_c:  # "Indian citizens" / "citizens of India"
+            only_q, only_c = _peoples(q.entities, c.entities, only_q, only_c)
         if only_q and only_c:  # "Postgres" / "PostgreSQL", "Mac" / "macOS", "k8s"
             only_q, only_c = (
                 {e for e in only_q if not _short_form(e, only_c, query)},
@@ -528,6 +586,13 @@ class EntityGuard:
             )
         if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
             only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
+        if only_q and only_c:
+            # a pasted error's class ("TypeError: ...") on one side, the other paraphrasing
+            # its message ("... in Python"): a swap names two of one kind ("TypeError" /
+            # "ValueError"), an exception and a language are not two answers
+            errors_q, errors_c = _exceptions(only_q), _exceptions(only_c)
+            if not (errors_q and errors_c):
+                only_q, only_c = only_q - errors_q, only_c - errors_c
         if only_q and only_c:
             return f"entities differ ({_show(only_q)} vs {_show(only_c)})"
         return None

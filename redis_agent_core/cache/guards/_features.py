@@ -254,6 +254,19 @@ _UNKNOWING = re.compile(
     r"(?:tell|explain|show)\s+(?:me|us)\s+"
     rf"){_WH}"
 )
+# A yes/no question opening with a contracted negated auxiliary asks what the plain one
+# asks (the negation only says which answer the asker expects): "Isn't it illegal to ...?"
+# / "Is it illegal to ...?", "Don't I need a visa" / "Do I need a visa". Only at the start
+# of a sentence or clause (not after "why": "why isn't it working" asks about a failure),
+# before a subject (a statement whose subject was dropped, "doesn't work after the update",
+# keeps its negator), and not "should I not ...", which asks about not doing it.
+_NEGATIVE_QUESTION = re.compile(
+    rf"{_OPENS}(?:is|are|was|were|do|does|did|ca|could|should|would|wo|must|have|has|had)"
+    r"n't\s+(?:(?:i|you|we|they|he|she|it|there|my|your|our|their|his|her|its|the|this"
+    r"|that|these|those|a|an)\b|\d)"
+)
+# "failed to arrive" / "did not arrive", "failure to pay" / "not paying": a negator
+_FAILED_TO = re.compile(r"\bfail(?:s|ed|ing|ure)?\s+to\b")
 # Person words and the hyphen parts of those with one: what a possessive person leaves
 # in the vocabulary once its "'s" is gone.
 _PERSON_CUES = lex.PERSON_WORDS | {p for w in lex.PERSON_WORDS if "-" in w for p in w.split("-")}
@@ -547,7 +560,10 @@ def remember_stored(text: str, stored: bytes | str) -> None:
     start as that format does (the caller then lets it be parsed). Data damaged past its
     start is found when loaded, and the text parsed then."""
     if not (
-        stored.startswith(_MARK) if isinstance(stored, bytes) else stored.startswith(_MARK_TEXT)
+        # the mark and what follows it ("[9]", "[9,"; not "[99,": another format)
+        stored[: len(_MARK) + 1] in _MARKS
+        if isinstance(stored, bytes)
+        else stored[: len(_MARK) + 1] in _MARK_TEXTS
     ):
         raise ValueError("unusable stored guard features")
     _STORED.put(text, stored)
@@ -572,9 +588,13 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 8: "quick" is a content word (a capitalised "Quick" inside a sentence names an entity);
 # the chatter "quick question" is dropped; "keep it short" is the length "brief"; a
 # "level" scope (beginner / intermediate / advanced).
-_FORMAT = 8
-_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[7]" or "[7,...")
+# 9: a yes/no question with a negated auxiliary ("isn't it ...?") negates nothing; "fail
+# to" / "failed to" is a negator.
+_FORMAT = 9
+_MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
+_MARKS = (_MARK + b"]", _MARK + b",")
+_MARK_TEXTS = (_MARK_TEXT + "]", _MARK_TEXT + ",")
 
 
 def encode(f: Features) -> list:
@@ -828,8 +848,12 @@ def _parse(text: str) -> Features:
     ) + (0 if _NEGATOR_FORMS.isdisjoint(cues) else sum(map(_NEGATOR_FORMS.__contains__, words)))
     if "n't" in lower or "non-" in lower:
         negations += len(_NEGATED_WORD.findall(lower))
+    if "fail" in lower:
+        negations += len(_FAILED_TO.findall(lower))
     if negations:
         negations -= len(_UNKNOWING.findall(lower))
+        if "n't" in lower:
+            negations -= len(_NEGATIVE_QUESTION.findall(lower))
     particles: set[str] = set()
     if not _PARTICLE_KEYS.isdisjoint(cues):
         for i, (w, st) in enumerate(zip(words, seq, strict=True)):

@@ -180,6 +180,18 @@ def prevention_shift(one: Features, other: Features) -> int:
     return shift
 
 
+# Negators that only negate (not "stop", "avoid": verbs with antonyms of their own)
+_PLAIN_NEGATORS = NEGATORS & frozenset("never no none nothing nobody neither nor not".split())
+
+
+def _without_form(word: str, other: str) -> bool:
+    """Whether ``word`` is ``other`` with "-less" or "-free" ("seedless" / "seeds")."""
+    for end in ("less", "-free"):
+        if word.endswith(end) and stem(word[: -len(end)]) == stem(other):
+            return True
+    return False
+
+
 class AntonymGuard:
     """Predicates must not be opposites: a word on one side whose WordNet antonym is on
     the other side only ("include"/"exclude", "maximum"/"minimum", "accept"/"reject",
@@ -218,8 +230,12 @@ class AntonymGuard:
                 continue
             for key in {s, base(w)}:
                 for opposite in wn.antonyms.get(key, ()):
-                    if opposite in word_of_c:
+                    # "never" / "not ... ever": the negation guard found as many negators
+                    # on each side, so the other side negates its "ever" elsewhere
+                    if opposite in word_of_c and _PLAIN_NEGATORS.isdisjoint((key, opposite)):
                         w2 = word_of_c[opposite]
+                        if _without_form(w, w2) or _without_form(w2, w):
+                            continue  # "seedless" / "no seeds": the negation guard's
                         if _lessened(q, i) != _lessened(c, c.words.index(w2)):
                             continue  # "least expensive" / "cheapest": the same degree
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
