@@ -8,6 +8,7 @@ import pytest
 
 from redis_agent_core.cache.calibrate import LabelledPair, load_pairs
 from redis_agent_core.cache.guards import (
+    AntonymGuard,
     ConstraintGuard,
     EntityGuard,
     Guard,
@@ -721,3 +722,10 @@ def test_a_place_and_its_people_or_an_error_and_its_language_are_no_swap(a: str,
 )
 def test_other_places_and_other_errors_still_differ(a: str, b: str) -> None:
     assert EntityGuard().check(a, b) is not None and EntityGuard().check(b, a) is not None
+
+
+def test_synonyms_in_one_sense_are_no_opposites() -> None:
+    # WordNet's antonyms, extended to the synonyms of both senses, pair "employ" with "hire"
+    assert AntonymGuard().check("how to hire a freelancer", "how to employ a freelancer") is None
+    assert AntonymGuard().check("how to employ a freelancer", "how to hire a freelancer") is None
+    assert AntonymGuard().check("how to hire a freelancer", "how to fire a freelancer") is not None

@@ -236,6 +236,9 @@ class AntonymGuard:
                         w2 = word_of_c[opposite]
                         if _without_form(w, w2) or _without_form(w2, w):
                             continue  # "seedless" / "no seeds": the negation guard's
+                        if _synonyms(w, w2):
+                            continue  # "hire" / "employ": one sense (the antonyms were
+                            # extended to the synonyms of both senses)
                         if _lessened(q, i) != _lessened(c, c.words.index(w2)):
                             continue  # "least expensive" / "cheapest": the same degree
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
@@ -1295,6 +1298,12 @@ def _parts(word: str) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
                 found[tag] = senses_of(entry)
                 break
     return found
+
+
+def _synonyms(a: str, b: str) -> bool:
+    """Whether WordNet puts ``a`` and ``b`` in one sense as the same part of speech."""
+    parts_a, parts_b = _parts(a), _parts(b)
+    return any(parts_a[t][0] & parts_b[t][0] for t in parts_a.keys() & parts_b.keys())
 
 
 def _slot_swap(
