@@ -729,3 +729,26 @@ def test_synonyms_in_one_sense_are_no_opposites() -> None:
     assert AntonymGuard().check("how to hire a freelancer", "how to employ a freelancer") is None
     assert AntonymGuard().check("how to employ a freelancer", "how to hire a freelancer") is None
     assert AntonymGuard().check("how to hire a freelancer", "how to fire a freelancer") is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Samsung Galaxy Watch strap size", "Galaxy Watch strap size"),
+        ("Xbox Game Pass refund", "Game Pass refund"),
+        ("Nintendo Switch joycon drift", "Switch joycon drift"),
+    ],
+)
+def test_a_maker_before_its_products_name_narrows_nothing(a: str, b: str) -> None:
+    assert ScopeGuard().check(a, b) is None and ScopeGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("rent in central London", "rent in London"),
+        ("the out-of-hours GP number", "the GP number"),
+    ],
+)
+def test_a_qualifier_before_a_name_still_narrows_it(a: str, b: str) -> None:
+    assert ScopeGuard().check(a, b) is not None and ScopeGuard().check(b, a) is not None

@@ -1246,6 +1246,10 @@ def narrowing(q: Features, c: Features) -> str | None:
         if "-" in w:
             return f"{w!r} narrows {after!r} on one side only"  # "an off-peak ticket"
         if noun(w) is None:
+            if after in f.entities or after in other.entities:
+                # a word WordNet lacks before a name is its maker's ("Samsung Galaxy",
+                # "Xbox Game Pass"; a sentence's first word is no entity), not a kind of it
+                return None
             if len(w) > 3 and w.isalpha() and not _parts(w) and not _slip(w, other):
                 # a word WordNet lacks, and no slip of one on the other side ("a combi
                 # boiler"): a kind of the shared noun
