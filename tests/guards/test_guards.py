@@ -752,3 +752,31 @@ def test_a_maker_before_its_products_name_narrows_nothing(a: str, b: str) -> Non
 )
 def test_a_qualifier_before_a_name_still_narrows_it(a: str, b: str) -> None:
     assert ScopeGuard().check(a, b) is not None and ScopeGuard().check(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("I'm unable to reset my router", "I can't reset my router"),
+        ("I'm unable to reset my router", "I'm not able to reset my router"),
+        ("is raw cookie dough unsafe to eat", "is raw cookie dough not safe to eat"),
+        ("why do I get 404 Not Found on my Flask route", "why do I get a 404 on my Flask route"),
+        ("my router shows 'Internet disconnected'", "router says internet is disconnected"),
+    ],
+)
+def test_a_negation_or_a_message_said_another_way_passes(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is None and Verifier().verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("I'm unable to reset my router", "I'm able to reset my router"),
+        ("is raw cookie dough unsafe to eat", "is raw cookie dough safe to eat"),
+        ("how do I unzip a folder on Linux", "how do I zip a folder on Linux"),
+        ("my router shows 'Internet disconnected'", "my router shows internet connected"),
+        ("what does 'card declined' mean", "what does card pending mean"),
+    ],
+)
+def test_a_negation_or_a_message_said_another_way_still_differs(a: str, b: str) -> None:
+    assert Verifier().verify(a, b) is not None and Verifier().verify(b, a) is not None

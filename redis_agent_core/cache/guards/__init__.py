@@ -540,6 +540,18 @@ def _quote_blanks(q: frozenset[str], c: frozenset[str]) -> str | None:
     return None
 
 
+def _said_plainly(flat: str, other: Features) -> bool:
+    """Whether a quote of a few plain words (a message on a screen: "'Printer offline'",
+    "'No SIM'"; no code, no number) has each of its content words on the other side,
+    which reports it without quoting it ("the printer shows offline")."""
+    words = flat.split()
+    return (
+        len(words) <= 6
+        and all(w.isalpha() or (w.count("'") == 1 and w.replace("'", "").isalpha()) for w in words)
+        and all(stem(w) in other.stems for w in words if w not in lex.FUNCTION_WORDS)
+    )
+
+
 _EXCEPTION_ENDINGS = ("error", "exception", "warning")
 
 
@@ -567,7 +579,8 @@ class EntityGuard:
             return None
         for one, other in ((q, c), (c, q)):
             for quote in one.quotes:
-                if (flat := " ".join(quote.split())) not in other.lower:
+                flat = " ".join(quote.split())
+                if flat not in other.lower and not _said_plainly(flat, other):
                     return f"quoted text {flat!r} is missing from the other prompt"
         if q.quotes != c.quotes and (reason := _quote_blanks(q.quotes, c.quotes)):
             return reason

@@ -265,8 +265,12 @@ _NEGATIVE_QUESTION = re.compile(
     r"n't\s+(?:(?:i|you|we|they|he|she|it|there|my|your|our|their|his|her|its|the|this"
     r"|that|these|those|a|an)\b|\d)"
 )
-# "failed to arrive" / "did not arrive", "failure to pay" / "not paying": a negator
-_FAILED_TO = re.compile(r"\bfail(?:s|ed|ing|ure)?\s+to\b")
+# "failed to arrive" / "did not arrive", "failure to pay" / "not paying", "unable to
+# find" / "can't find": a negator
+_FAILED_TO = re.compile(r"\b(?:fail(?:s|ed|ing|ure)?|unable)\s+to\b")
+# "not" in the name of an HTTP status after its code ("404 Not Found", "405 Method Not
+# Allowed"): the code says it, "a 404 error" asks the same
+_STATUS_NOT = re.compile(r"\b[1-5]\d\d\s+(?:[a-z]+\s+)?not\b")
 # Person words and the hyphen parts of those with one: what a possessive person leaves
 # in the vocabulary once its "'s" is gone.
 _PERSON_CUES = lex.PERSON_WORDS | {p for w in lex.PERSON_WORDS if "-" in w for p in w.split("-")}
@@ -589,7 +593,7 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # the chatter "quick question" is dropped; "keep it short" is the length "brief"; a
 # "level" scope (beginner / intermediate / advanced).
 # 9: a yes/no question with a negated auxiliary ("isn't it ...?") negates nothing; "fail
-# to" / "failed to" is a negator.
+# to" / "failed to" / "unable to" is a negator; "not" in "404 Not Found" is none.
 _FORMAT = 9
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
@@ -848,12 +852,14 @@ def _parse(text: str) -> Features:
     ) + (0 if _NEGATOR_FORMS.isdisjoint(cues) else sum(map(_NEGATOR_FORMS.__contains__, words)))
     if "n't" in lower or "non-" in lower:
         negations += len(_NEGATED_WORD.findall(lower))
-    if "fail" in lower:
+    if "fail" in lower or "unable" in lower:
         negations += len(_FAILED_TO.findall(lower))
     if negations:
         negations -= len(_UNKNOWING.findall(lower))
         if "n't" in lower:
             negations -= len(_NEGATIVE_QUESTION.findall(lower))
+        if "not" in wordset and _NUMERIC.search(lower):
+            negations -= len(_STATUS_NOT.findall(lower))
     particles: set[str] = set()
     if not _PARTICLE_KEYS.isdisjoint(cues):
         for i, (w, st) in enumerate(zip(words, seq, strict=True)):
@@ -953,7 +959,12 @@ def _parse(text: str) -> Features:
     # (no cheaper test first: most texts have a word starting "in", "un", "dis"...)
     heads: list[tuple[str, str]] = _PREFIXED_WORD.findall(lower)
     prefixed = (
-        tuple((p + base, base) for p, base in heads if base not in wordset and p != "non-")
+        # ("unable to" counts as a negator already)
+        tuple(
+            (p + base, base)
+            for p, base in heads
+            if base not in wordset and p != "non-" and p + base != "unable"
+        )
         if heads
         else ()
     )

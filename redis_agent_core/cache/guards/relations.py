@@ -184,12 +184,17 @@ def prevention_shift(one: Features, other: Features) -> int:
 _PLAIN_NEGATORS = NEGATORS & frozenset("never no none nothing nobody neither nor not".split())
 
 
-def _without_form(word: str, other: str) -> bool:
-    """Whether ``word`` is ``other`` with "-less" or "-free" ("seedless" / "seeds")."""
+def _without_form(word: str, other: str, f: Features, g: Features) -> bool:
+    """Whether ``word`` (of ``f``) is ``other`` (of ``g``, which negates something) with
+    "-less" or "-free" ("seedless" / "no seeds") or a negating prefix the negation guard
+    counts ("unsafe" / "not safe"; not "unzip" / "zip": too short a root to count)."""
+    if not g.negations:
+        return False  # "charge" / "discharge": nothing on the other side turns it round
     for end in ("less", "-free"):
         if word.endswith(end) and stem(word[: -len(end)]) == stem(other):
             return True
-    return False
+    # ("unable to" is counted as a negator of its own, not as a prefixed word)
+    return (word, other) in f.prefixed or (word, other) == ("unable", "able")
 
 
 class AntonymGuard:
@@ -234,8 +239,9 @@ class AntonymGuard:
                     # on each side, so the other side negates its "ever" elsewhere
                     if opposite in word_of_c and _PLAIN_NEGATORS.isdisjoint((key, opposite)):
                         w2 = word_of_c[opposite]
-                        if _without_form(w, w2) or _without_form(w2, w):
-                            continue  # "seedless" / "no seeds": the negation guard's
+                        if _without_form(w, w2, q, c) or _without_form(w2, w, c, q):
+                            continue  # "seedless" / "no seeds", "unsafe" / "not safe":
+                            # the negation guard counted these
                         if _synonyms(w, w2):
                             continue  # "hire" / "employ": one sense (the antonyms were
                             # extended to the synonyms of both senses)
