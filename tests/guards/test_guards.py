@@ -780,3 +780,26 @@ def test_a_negation_or_a_message_said_another_way_passes(a: str, b: str) -> None
 )
 def test_a_negation_or_a_message_said_another_way_still_differs(a: str, b: str) -> None:
     assert Verifier().verify(a, b) is not None and Verifier().verify(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("how do I stop biting my nails", "how do I quit biting my nails"),
+        ("ways to stop a nosebleed", "ways to halt a nosebleed"),
+        ("how to stop snoring", "how to get rid of snoring"),
+    ],
+)
+def test_stopping_said_with_another_verb_of_ending_passes(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("how do I stop biting my nails", "how do I start biting my nails"),
+        ("how to stop my baby crying", "how to get my baby to cry"),
+    ],
+)
+def test_stopping_against_doing_still_differs(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is not None and NegationGuard().check(b, a) is not None

@@ -409,6 +409,30 @@ def _freed(one: Features, other: Features) -> int:
     )
 
 
+# Verbs that end an activity as "stop" does ("quit smoking" / "stop smoking", "get rid of
+# hiccups" / "stop hiccups"); not negators of their own ("quit vim" / "exit vim").
+_CEASING = frozenset(stem(w) for w in "quit quits quitting cease discontinue halt".split())
+_CEASING_PHRASES = ("give up", "gave up", "giving up", "get rid of", "getting rid of")
+
+
+def _ceases(f: Features) -> int:
+    """How many verbs or phrases of ending ("quit", "give up") ``f`` has."""
+    found = len(_CEASING.intersection(f.seq))
+    if "up" in f.vocab or "rid" in f.vocab:
+        found += sum(phrase in f.lower for phrase in _CEASING_PHRASES)
+    return found
+
+
+def _stop_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
+    """The counts with a verb of ending on the side without "stop" counted as its
+    negator, when the other side alone stops something."""
+    more, fewer = (q, c) if q_neg > c_neg else (c, q)
+    if "stop" not in more.stems or "stop" in fewer.stems or _ceases(more):
+        return q_neg, c_neg
+    add = min(abs(q_neg - c_neg), _ceases(fewer))
+    return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
+
+
 class NegationGuard:
     """Polarity must agree: negators (not, never, no, n't, without, stop, avoid...),
     negating prefixes (unsafe, non-refundable, unsubscribe), opposite words
@@ -455,6 +479,8 @@ class NegationGuard:
         if "free" in q.vocab or "free" in c.vocab or "less" in q.lower or "less" in c.lower:
             q_neg += _freed(q, c)
             c_neg += _freed(c, q)
+        if q_neg != c_neg and ("stop" in q.stems or "stop" in c.stems):
+            q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         if q.negations and q.negations == c.negations:
