@@ -625,6 +625,7 @@ def test_more_and_less_turn_a_comparison_round(a: str, b: str, same: bool) -> No
         ("Don't you need a licence to fly a drone?", "Do you need a licence to fly a drone?"),
         ("Hi, shouldn't my landlord fix the boiler?", "Should my landlord fix the boiler?"),
         ("so can't I claim the tax back?", "can I claim the tax back?"),
+        ("Aren't bananas high in potassium?", "Are bananas high in potassium?"),
         # its other negator still counts on both sides
         (
             "Isn't it unsafe to drive without a spare tyre?",
@@ -646,6 +647,8 @@ def test_a_negated_yes_no_question_asks_what_the_plain_one_asks(a: str, b: str) 
         # a statement whose subject was dropped, not a question turned round
         ("doesn't connect to the hotel wifi", "connects to the hotel wifi"),
         ("Don't reply to the phishing email", "reply to the phishing email"),
+        ("aren't always accurate, why", "always accurate, why"),
+        ("don't miss the deadline", "miss the deadline"),
     ],
 )
 def test_a_negator_outside_a_yes_no_question_still_counts(a: str, b: str) -> None:

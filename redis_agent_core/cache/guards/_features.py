@@ -261,9 +261,12 @@ _UNKNOWING = re.compile(
 # before a subject (a statement whose subject was dropped, "doesn't work after the update",
 # keeps its negator), and not "should I not ...", which asks about not doing it.
 _NEGATIVE_QUESTION = re.compile(
-    rf"{_OPENS}(?:is|are|was|were|do|does|did|ca|could|should|would|wo|must|have|has|had)"
+    rf"{_OPENS}(?:(?:is|are|was|were|do|does|did|ca|could|should|would|wo|must|have|has|had)"
     r"n't\s+(?:(?:i|you|we|they|he|she|it|there|my|your|our|their|his|her|its|the|this"
     r"|that|these|those|a|an)\b|\d)"
+    # a plural subject after a plural auxiliary ("Aren't eggs bad for you?", "Don't
+    # vaccines ..."): a dropped subject's verb does not end so ("don't miss", "aren't always")
+    r"|(?:are|were|do|did)n't\s+[a-z]{2,}s\b(?<!ss)(?<!us)(?<!is)(?<!ys))"
 )
 # "failed to arrive" / "did not arrive", "failure to pay" / "not paying", "unable to
 # find" / "can't find": a negator
