@@ -806,3 +806,23 @@ def test_stopping_said_with_another_verb_of_ending_passes(a: str, b: str) -> Non
 )
 def test_stopping_against_doing_still_differs(a: str, b: str) -> None:
     assert NegationGuard().check(a, b) is not None and NegationGuard().check(b, a) is not None
+
+
+_KETTLE = (
+    "My kettle switches itself off after a few seconds even though the water {}. It is a "
+    "two year old Bosch model and the base looks clean. What could cause this and can I fix it?"
+)
+
+
+def test_a_long_prompt_reworded_around_a_negator_passes() -> None:
+    a = _KETTLE.format("isn't hot yet")
+    b = (
+        "Two-year-old Bosch kettle: it turns off a few seconds in while the water is still "
+        "warming up, and the base seems clean. What's causing it and is it fixable?"
+    )
+    assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None
+
+
+def test_a_long_prompt_negating_a_word_both_use_still_differs() -> None:
+    a, b = _KETTLE.format("isn't boiling yet"), _KETTLE.format("is boiling already")
+    assert NegationGuard().check(a, b) is not None and NegationGuard().check(b, a) is not None

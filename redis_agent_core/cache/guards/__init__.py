@@ -433,6 +433,35 @@ def _stop_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
 
 
+#: Words each side of a pair has at least before a negator whose predicate the other side
+#: rewords is not counted (a long prompt said again in other words).
+_LONG = 20
+
+
+def _targets(f: Features) -> list[str]:
+    """The stem each negator of ``f`` applies to: the first content word after it."""
+    words, seq, found = f.words, f.seq, []
+    for k, w in enumerate(words):
+        if seq[k] in lex.NEGATORS or w.endswith("n't"):
+            for later in range(k + 1, min(k + 4, len(words))):
+                if words[later] not in lex.FUNCTION_WORDS:
+                    found.append(seq[later])
+                    break
+    return found
+
+
+def _reworded_negations(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
+    """The counts less the more negating side's negators on words the other side never
+    uses, in two long prompts that say the same in other words ("the battery isn't
+    low" / "the battery is fine"); a negator on a word both use still counts ("she isn't
+    eating" / "she is eating")."""
+    more, fewer = (q, c) if q_neg > c_neg else (c, q)
+    unshared = sum(1 for t in _targets(more) if t not in fewer.stems)
+    unshared -= sum(1 for t in _targets(fewer) if t not in more.stems)
+    drop = max(0, min(abs(q_neg - c_neg), unshared))
+    return (q_neg - drop, c_neg) if more is q else (q_neg, c_neg - drop)
+
+
 class NegationGuard:
     """Polarity must agree: negators (not, never, no, n't, without, stop, avoid...),
     negating prefixes (unsafe, non-refundable, unsubscribe), opposite words
@@ -481,6 +510,8 @@ class NegationGuard:
             c_neg += _freed(c, q)
         if q_neg != c_neg and ("stop" in q.stems or "stop" in c.stems):
             q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
+        if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
+            q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         if q.negations and q.negations == c.negations:
