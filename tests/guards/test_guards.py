@@ -626,6 +626,7 @@ def test_more_and_less_turn_a_comparison_round(a: str, b: str, same: bool) -> No
         ("Hi, shouldn't my landlord fix the boiler?", "Should my landlord fix the boiler?"),
         ("so can't I claim the tax back?", "can I claim the tax back?"),
         ("Aren't bananas high in potassium?", "Are bananas high in potassium?"),
+        ("Is it not possible to undo a sent email?", "Is it possible to undo a sent email?"),
         # its other negator still counts on both sides
         (
             "Isn't it unsafe to drive without a spare tyre?",

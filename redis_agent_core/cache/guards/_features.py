@@ -254,19 +254,22 @@ _UNKNOWING = re.compile(
     r"(?:tell|explain|show)\s+(?:me|us)\s+"
     rf"){_WH}"
 )
-# A yes/no question opening with a contracted negated auxiliary asks what the plain one
+# A yes/no question opening with a negated auxiliary asks what the plain one
 # asks (the negation only says which answer the asker expects): "Isn't it illegal to ...?"
 # / "Is it illegal to ...?", "Don't I need a visa" / "Do I need a visa". Only at the start
 # of a sentence or clause (not after "why": "why isn't it working" asks about a failure),
 # before a subject (a statement whose subject was dropped, "doesn't work after the update",
-# keeps its negator), and not "should I not ...", which asks about not doing it.
+# keeps its negator).
 _NEGATIVE_QUESTION = re.compile(
     rf"{_OPENS}(?:(?:is|are|was|were|do|does|did|ca|could|should|would|wo|must|have|has|had)"
     r"n't\s+(?:(?:i|you|we|they|he|she|it|there|my|your|our|their|his|her|its|the|this"
     r"|that|these|those|a|an)\b|\d)"
     # a plural subject after a plural auxiliary ("Aren't eggs bad for you?", "Don't
     # vaccines ..."): a dropped subject's verb does not end so ("don't miss", "aren't always")
-    r"|(?:are|were|do|did)n't\s+[a-z]{2,}s\b(?<!ss)(?<!us)(?<!is)(?<!ys))"
+    r"|(?:are|were|do|did)n't\s+[a-z]{2,}s\b(?<!ss)(?<!us)(?<!is)(?<!ys)"
+    # written out after a pronoun ("Is it not possible to ...?", "Do I not need ..."); not
+    # after a modal: "should I not ...", "can I not ..." ask about not doing it
+    r"|(?:is|are|was|were|do|does|did)\s+(?:i|you|we|they|he|she|it|there)\s+not\b)"
 )
 # "failed to arrive" / "did not arrive", "failure to pay" / "not paying", "unable to
 # find" / "can't find": a negator
@@ -859,7 +862,7 @@ def _parse(text: str) -> Features:
         negations += len(_FAILED_TO.findall(lower))
     if negations:
         negations -= len(_UNKNOWING.findall(lower))
-        if "n't" in lower:
+        if "n't" in lower or "not" in wordset:
             negations -= len(_NEGATIVE_QUESTION.findall(lower))
         if "not" in wordset and _NUMERIC.search(lower):
             negations -= len(_STATUS_NOT.findall(lower))
