@@ -85,6 +85,19 @@ def _constructor(lc: int) -> tuple[str, bytes]:
     return ("json", json.dumps(envelope).encode())
 
 
+def _saved_then_replaced(config: RedisAgentConfig, value: tuple[str, bytes]) -> RedisSaver:
+    """A saver whose one checkpoint of thread ``t1`` had its channel value replaced in
+    Redis by the typed ``value``."""
+    saver = RedisSaver(config)
+    cp = _checkpoint("1f0-a", answer=42)
+    saver.put(_cfg("t1"), cp, {"source": "input", "step": 0}, cp["channel_versions"])
+    client = config.get_client()
+    blobs = config.keys.checkpoint_blobs("t1", "")
+    (field,) = client.hkeys(blobs)
+    client.hset(blobs, field, pack_typed(value))
+    return saver
+
+
 @pytest.mark.parametrize(
     ("planted", "refusal"),
     [
@@ -102,14 +115,8 @@ def _constructor(lc: int) -> tuple[str, bytes]:
 def test_a_type_naming_an_unimported_module_is_refused_and_never_imported(
     config: RedisAgentConfig, planted: tuple[str, bytes], refusal: type[Exception]
 ) -> None:
-    saver = RedisSaver(config)
-    cp = _checkpoint("1f0-a", answer=42)
-    saver.put(_cfg("t1"), cp, {"source": "input", "step": 0}, cp["channel_versions"])
     # an attacker with write access swaps the value for one naming their module
-    client = config.get_client()
-    blobs = config.keys.checkpoint_blobs("t1", "")
-    (field,) = client.hkeys(blobs)
-    client.hset(blobs, field, pack_typed(planted))
+    saver = _saved_then_replaced(config, planted)
     with pytest.raises(refusal, match="never_imported"):
         saver.get_tuple(_cfg("t1"))
     assert NEVER not in sys.modules
@@ -302,13 +309,7 @@ def test_a_damaged_value_is_data_corruption(
     config: RedisAgentConfig, planted: tuple[str, bytes]
 ) -> None:
     # was the parser's own NotImplementedError / ValueError / JSONDecodeError
-    saver = RedisSaver(config)
-    cp = _checkpoint("1f0-a", answer=42)
-    saver.put(_cfg("t1"), cp, {"source": "input", "step": 0}, cp["channel_versions"])
-    client = config.get_client()
-    blobs = config.keys.checkpoint_blobs("t1", "")
-    (field,) = client.hkeys(blobs)
-    client.hset(blobs, field, pack_typed(planted))
+    saver = _saved_then_replaced(config, planted)
     with pytest.raises(
         DataCorruptionError, match=f"serialized as '{planted[0]}'\\) does not decode"
     ):
