@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..config import RedisAgentConfig, backoff, get_default_config
-from ..errors import ConfigError
+from ..errors import ConfigError, DataCorruptionError
 from ..redis_errors import translate_errors
 from ._common import RETRYABLE, agent_config
 from .progress import finished_items, mark_items
@@ -73,7 +73,17 @@ def get_batch_results(
         raw = config.get_client().hmget(
             config.keys.job_result(job_id), [str(i) for i in range(job.total)]
         )
-    return [orjson.loads(v) if v is not None else None for v in raw]
+    results: list[BatchResult | None] = []
+    for i, value in enumerate(raw):
+        try:
+            result = orjson.loads(value) if value is not None else None
+        except orjson.JSONDecodeError as exc:
+            raise DataCorruptionError(
+                f"the result of prompt {i} of job {job_id!r} is not JSON ({exc}): it was "
+                "written by something other than this package, or altered in Redis"
+            ) from exc
+        results.append(result)
+    return results
 
 
 # -- worker side --

@@ -19,7 +19,7 @@ import orjson
 
 from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
-from ..errors import ConfigError, RedisAgentError
+from ..errors import ConfigError, DataCorruptionError, RedisAgentError
 from ..redis_errors import translate_errors
 from ..scripts import Script
 
@@ -128,19 +128,28 @@ def parse_job(job_id: str, raw: Mapping[Any, Any]) -> JobProgress:
     def opt(name: str) -> float | None:
         return float(data[name]) if data.get(name) else None
 
-    return JobProgress(
-        job_id=job_id,
-        kind=data.get("kind", ""),
-        status=data.get("status", "pending"),
-        total=int(data.get("total", 0)),
-        done=int(data.get("done", 0)),
-        failed=int(data.get("failed", 0)),
-        created_at=float(data.get("created_at", 0)),
-        started_at=opt("started_at"),
-        finished_at=opt("finished_at"),
-        webhook=data.get("webhook", "none"),
-        meta=orjson.loads(data["meta"]) if data.get("meta") else {},
-    )
+    try:
+        meta = orjson.loads(data["meta"]) if data.get("meta") else {}
+        if not isinstance(meta, dict):
+            raise ValueError(f"meta is a JSON {type(meta).__name__}, not an object")
+        return JobProgress(
+            job_id=job_id,
+            kind=data.get("kind", ""),
+            status=data.get("status", "pending"),
+            total=int(data.get("total", 0)),
+            done=int(data.get("done", 0)),
+            failed=int(data.get("failed", 0)),
+            created_at=float(data.get("created_at", 0)),
+            started_at=opt("started_at"),
+            finished_at=opt("finished_at"),
+            webhook=data.get("webhook", "none"),
+            meta=meta,
+        )
+    except ValueError as exc:  # orjson's errors are ValueErrors too
+        raise DataCorruptionError(
+            f"the record of job {job_id!r} is damaged ({exc}): it was written by something "
+            "other than this package, or altered in Redis; submit the job again"
+        ) from exc
 
 
 def create_job(

@@ -88,3 +88,20 @@ def test_progress_script_is_cluster_safe(cluster_config: RedisAgentConfig) -> No
     create_job(cluster_config, "c1", kind="test", total=2)
     mark_items(cluster_config, "c1", ["a", "b"], ok=True, values=["1", "2"])
     assert get_job("c1", config=cluster_config).status == "succeeded"
+
+
+def test_a_damaged_job_record_is_data_corruption(config: RedisAgentConfig) -> None:
+    # was the parsers' own ValueError / JSONDecodeError
+    from redis_agent_core.errors import DataCorruptionError
+    from redis_agent_core.tasks import get_batch_results
+
+    client = config.get_client()
+    for field, value in (("total", "many"), ("meta", "{not json"), ("meta", "[1, 2]")):
+        create_job(config, f"bad-{field}-{value}", kind="test", total=1)
+        client.hset(config.keys.job(f"bad-{field}-{value}"), field, value)
+        with pytest.raises(DataCorruptionError, match=f"job 'bad-{field}"):
+            get_job(f"bad-{field}-{value}", config=config)
+    create_job(config, "bad-result", kind="test", total=1)
+    client.hset(config.keys.job_result("bad-result"), "0", "{not json")
+    with pytest.raises(DataCorruptionError, match="prompt 0 of job 'bad-result'"):
+        get_batch_results("bad-result", config=config)
