@@ -70,7 +70,11 @@ forms none before had: a quarter coding-assistant prompts around pasted code, st
 or config, a fifth filled product templates whose slots change, a fifth dictated, teenage or
 elderly messages; 92 constraint and 42 argument traps; committed at 07:42 UTC before that
 session's first guard change, scored once untouched: 0.845 / 0.582, 15 wrong of 97; never
-looked at pair by pair, tuned or trained on). All
+looked at pair by pair, tuned or trained on); and guards_traps18.jsonl (418, written the same
+way at the end of that session, after its rules: a quarter pasted emails or messages to answer,
+a quarter questions about a pasted list or table, a fifth spreadsheet / SQL / pandas questions;
+committed at 09:01 UTC and scored once untouched on that session's final code: 0.826 / 0.425,
+12 wrong of 69; never looked at pair by pair, tuned or trained on). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
@@ -133,6 +137,7 @@ SETS = {
     "traps15": DATA / "guards_traps15.jsonl",
     "traps16": DATA / "guards_traps16.jsonl",
     "traps17": DATA / "guards_traps17.jsonl",
+    "traps18": DATA / "guards_traps18.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -212,7 +217,8 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     proto = []
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
-                   "traps13", "traps14", "traps15", "traps16", "traps17"):  # fmt: skip
+                   "traps13", "traps14", "traps15", "traps16", "traps17",
+                   "traps18"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -660,6 +666,7 @@ def main(full: bool) -> str:
         "traps15",
         "traps16",
         "traps17",
+        "traps18",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -49,6 +49,7 @@ HELD_OUT = frozenset(
         "guards_traps15",
         "guards_traps16",
         "guards_traps17",
+        "guards_traps18",
     }
 )
 
