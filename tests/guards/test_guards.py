@@ -827,3 +827,67 @@ def test_a_long_prompt_reworded_around_a_negator_passes() -> None:
 def test_a_long_prompt_negating_a_word_both_use_still_differs() -> None:
     a, b = _KETTLE.format("isn't boiling yet"), _KETTLE.format("is boiling already")
     assert NegationGuard().check(a, b) is not None and NegationGuard().check(b, a) is not None
+
+
+# --- numbers in pasted texts and ordinals ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which is the 5th planet from the sun?", "Which planet is fifth from the sun?"),
+        ("Who sang the 2nd song at the concert?", "Who sang the second song at the concert?"),
+    ],
+)
+def test_an_ordinal_in_digits_equals_it_in_words(a: str, b: str) -> None:
+    assert NumberGuard().check(a, b) is None and NumberGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Who sang the 14th song?", "Who sang the fourth song?"),
+        ("Give me 2 ideas for a title", "Give me a second idea for a title"),  # not an ordinal
+        ("Compare the 2nd and 3rd chapters", "Summarise the second chapter"),
+    ],
+)
+def test_an_ordinal_in_words_is_no_other_number(a: str, b: str) -> None:
+    assert rejects(NumberGuard(), a, b)
+
+
+_LETTER = (
+    "Please answer this letter from a tenant:\nDear landlord, the heater in flat 7 has been "
+    "broken since Monday. The repair quote I got is £240 and I can pay it if you take it "
+    "off the rent. Kind regards, Omar\n"
+)
+
+
+def test_a_question_restating_a_number_of_its_pasted_text_passes() -> None:
+    verifier = Verifier()
+    a = _LETTER + "Should we accept his offer?"
+    b = _LETTER + "Should we accept his offer to pay the £240?"
+    assert verifier.verify(a, b) is None and verifier.verify(b, a) is None
+
+
+def test_a_question_changing_a_number_of_its_pasted_text_still_differs() -> None:
+    verifier = Verifier()
+    # each question names a different number the letter holds: not a restatement
+    a = _LETTER + "Should we repair flat 7?"
+    b = _LETTER + "Should we offer £240?"
+    assert verifier.verify(a, b).guard == "number"  # type: ignore[union-attr]
+    assert verifier.verify(b, a).guard == "number"  # type: ignore[union-attr]
+    changed = _LETTER.replace("£240", "£420") + "Should we accept his offer?"
+    assert verifier.verify(_LETTER + "Should we accept his offer?", changed).guard == "number"  # type: ignore[union-attr]
+
+
+def test_a_number_changed_to_one_after_a_text_holding_it_still_differs() -> None:
+    # "one" is not counted, but it stands where the other side's 3 stood: no restatement
+    verifier = Verifier([NumberGuard()])
+    a, b = _LETTER + "Can he pay it in 3 months?", _LETTER + "Can he pay it in one month?"
+    a, b = a.replace("flat 7", "flat 3"), b.replace("flat 7", "flat 3")
+    assert verifier.verify(a, b).guard == "number"  # type: ignore[union-attr]
+    assert verifier.verify(b, a).guard == "number"  # type: ignore[union-attr]
+
+
+def test_a_short_prompt_repeating_a_number_still_differs() -> None:
+    assert rejects(NumberGuard(), "What is 3 + 3?", "What is 3 + 3 + 3?")

@@ -554,6 +554,18 @@ def _in_identifier(extra: Counter[str], other: Features) -> bool:
     return True
 
 
+def _spelt_ordinal(key: str, mine: Features, other: Features) -> bool:
+    """Whether ``key`` is an ordinal written in digits on this side ("the 3rd row") and
+    in words on ``other`` ("the third row")."""
+    kind, _, value = key.partition(":")
+    if kind != "num" or not value.isdigit() or lex.ORDINAL_WORDS.keys().isdisjoint(other.vocab):
+        return False
+    suffix = {2: "nd", 3: "rd"}.get(int(value), "th")
+    return any(lex.ORDINAL_WORDS.get(w) == int(value) for w in other.vocab) and (
+        re.search(rf"(?<![\w.,]){value}{suffix}\b", mine.lower) is not None
+    )
+
+
 class NumberGuard:
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -569,7 +581,10 @@ class NumberGuard:
         if dict.__ne__(q.quantities, c.quantities):
             counts_q, counts_c = Counter(q.quantities), Counter(c.quantities)
             extra_q, extra_c = counts_q - counts_c, counts_c - counts_q
-            # a model number spelt apart in a full name: "PlayStation 5" / "PS5"
+            # a model number spelt apart in a full name: "PlayStation 5" / "PS5"; an
+            # ordinal in digits and in words: "3rd" / "third"
+            extra_q -= Counter({k: n for k, n in extra_q.items() if _spelt_ordinal(k, q, c)})
+            extra_c -= Counter({k: n for k, n in extra_c.items() if _spelt_ordinal(k, c, q)})
             if not (_in_identifier(extra_q, c) and _in_identifier(extra_c, q)):
                 return f"numbers differ ({_show(extra_q.keys())} vs {_show(extra_c.keys())})"
         if q.dates != c.dates:
@@ -581,6 +596,24 @@ class NumberGuard:
             ):
                 return f"dates differ ({_show(q.dates)} vs {_show(c.dates)})"
         return None
+
+    @staticmethod
+    def restates(spans: tuple[str, str], whole: tuple[str, str]) -> bool:
+        """Whether the differing ``spans`` of two long prompts differ in numbers only by
+        one side saying again a number their shared text holds ("... I paid $89.99.
+        How much do we refund, the $89.99?" / "... How much should we refund him?"):
+        the other side's span names no number in its place, not even "one"."""
+        span_q, span_c = pair(*spans)
+        bare = [not s.quantities and "one" not in s.vocab for s in (span_q, span_c)]
+        if bare[0] == bare[1] or span_q.dates != span_c.dates:  # (first: parses nothing)
+            return False
+        q, c = pair(*whole)
+        counts_q, counts_c = Counter(q.quantities), Counter(c.quantities)
+        extra_q, extra_c = counts_q - counts_c, counts_c - counts_q
+        return (
+            not (extra_q if bare[0] else extra_c)
+            and (extra_q or extra_c).keys() <= (counts_q & counts_c).keys()
+        )
 
 
 def _quote_blanks(q: frozenset[str], c: frozenset[str]) -> str | None:
@@ -901,10 +934,20 @@ class Verifier:
         """A guard's rejection, or the spans the scorer should read (both None: serve)."""
         if query == candidate:
             return None, None  # an exact repeat cannot disagree with itself
+        whole = query, candidate
         query, candidate = narrowed(query, candidate)
         for guard in self.guards:
             try:
                 reason = guard.check(query, candidate)
+                if (
+                    reason is not None
+                    and query is not whole[0]
+                    and isinstance(guard, NumberGuard)
+                    and guard.restates((query, candidate), whole)
+                ):
+                    # a span's number may be one its shared text holds, said again ("is
+                    # it 28?" after a pasted table): only the whole texts show it
+                    reason = None
             except Exception as exc:
                 # a guard that cannot judge a pair must not fail the caller's model call,
                 # nor pass the pair: refused (a miss), logged with its traceback

@@ -397,6 +397,17 @@ NUMBER_WORDS = {
     "dozen": 12,
 }
 SCALE_WORDS = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+# Ordinals spelt out, by the number their digit form ("3rd") is read as; "first" is left
+# out (a bare 1 is never compared).
+ORDINAL_WORDS = {
+    w: n
+    for n, w in enumerate(
+        "second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+        "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
+        "twentieth".split(),
+        start=2,
+    )
+}
 
 # Units: (dimension, factor to the dimension's base unit).
 UNITS: dict[str, tuple[str, float]] = {}
