@@ -891,3 +891,29 @@ def test_a_number_changed_to_one_after_a_text_holding_it_still_differs() -> None
 
 def test_a_short_prompt_repeating_a_number_still_differs() -> None:
     assert rejects(NumberGuard(), "What is 3 + 3?", "What is 3 + 3 + 3?")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "pandas: keep the rows where sales are above 1.5k",
+            "pandas: keep rows with sales over 1,500",
+        ),
+        ("How long to walk 10k steps?", "How long does it take to walk 10,000 steps?"),
+        ("Is a 4k monitor worth it?", "Is a 4K monitor worth it?"),
+    ],
+)
+def test_a_number_with_a_k_is_thousands(a: str, b: str) -> None:
+    assert NumberGuard().check(a, b) is None and NumberGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Excel: highlight values above 1.5k", "Excel: highlight values above 15k"),
+        ("SQL for accounts with more than 2.5k users", "SQL for accounts with more than 250 users"),
+    ],
+)
+def test_thousands_with_a_k_differ_from_other_numbers(a: str, b: str) -> None:
+    assert rejects(NumberGuard(), a, b)

@@ -31,11 +31,11 @@ FORM_2 = (
 def test_stored_features_hold_only_what_is_costly_to_find_again() -> None:
     # the words, stems and vocabulary come from the stored prompt itself; absent parts
     # are not written: most prompts store 3 bytes
-    assert Verifier.features_of("Where do I send my meter reading?") == b"[9]"
+    assert Verifier.features_of("Where do I send my meter reading?") == b"[10]"
     assert Verifier.features_of(STORED) == (
-        b'[9,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
+        b'[10,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
     )
-    for damaged in (b"[9,2]", b"[9,0,1]", b"[9,15,1]", b'[9,"2",1]'):
+    for damaged in (b"[10,2]", b"[10,0,1]", b"[10,15,1]", b'[10,"2",1]'):
         features.cache_clear()
         assert Verifier.remember(STORED, damaged)  # found when loaded: the text is parsed
         assert features(STORED) == _features._parse(STORED)
@@ -50,6 +50,7 @@ def test_stored_features_round_trip_and_bad_data_falls_back_to_parsing() -> None
     for bad in (b"", None, b"not json", b"[99, [], []]", orjson.dumps([[2], [], []]), FORM_2):
         assert not Verifier.remember(STORED, bad)
     assert not Verifier.remember(STORED, b"[3]")  # form 3's quotes lost their blanks
+    assert not Verifier.remember(STORED, b"[9]")  # form 9 read "1.5k" as no number
     assert not Verifier.remember(STORED, b"[4]")  # form 4 read no ranges as flows
     assert not Verifier.remember(STORED, b"[8]")  # form 8 counted "isn't it ...?" as a negator
     assert features(STORED) == parsed  # parsed again, same result

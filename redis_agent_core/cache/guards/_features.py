@@ -473,6 +473,10 @@ def _quantities(lower: str) -> dict[str, int]:
             if unit in units:
                 dim, factor = units[unit]
                 key = f"{dim}:{_format_value(round(_to_float(number) * factor, 6))}"
+            elif unit == "k" and m.start(2) == m.end(1) and ("." in number or len(number) > 1):
+                # thousands: "1.5k rows" = "1,500 rows", "10k steps"; a single digit
+                # with a k is mostly a name ("4k video", "2k monitor")
+                key = f"num:{_format_value(_to_float(number) * 1000)}"
             elif m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
                 # glued to letters and not a unit: an identifier ("2fa"); an ordinal's
                 # suffix stands between a number and the next word ("the 10th Fibonacci
@@ -600,7 +604,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # "level" scope (beginner / intermediate / advanced).
 # 9: a yes/no question with a negated auxiliary ("isn't it ...?") negates nothing; "fail
 # to" / "failed to" / "unable to" is a negator; "not" in "404 Not Found" is none.
-_FORMAT = 9
+# 10: a number glued to "k" is thousands ("1.5k" = 1500, "10k"; not "4k").
+_FORMAT = 10
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
