@@ -917,3 +917,10 @@ def test_a_number_with_a_k_is_thousands(a: str, b: str) -> None:
 )
 def test_thousands_with_a_k_differ_from_other_numbers(a: str, b: str) -> None:
     assert rejects(NumberGuard(), a, b)
+
+
+def test_a_changed_cell_of_a_pasted_csv_differs() -> None:
+    csv = "Which team scored most?\nteam,goals\nLeeds,{}\nHull,31\n"
+    assert rejects(NumberGuard(), csv.format(40), csv.format(24))
+    # a thousands comma still joins one number
+    assert not rejects(NumberGuard(), csv.format("1,200"), csv.format("1200"))

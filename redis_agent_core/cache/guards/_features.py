@@ -101,11 +101,11 @@ _MONEY_HINT = re.compile(
 # What either hint needs: a currency sign, or a digit then a letter or ":" (every word
 # the hints name after the digit is letters); one scan led by a character class.
 _HINTS = re.compile(rf"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\d)\s*{_ONCE}[a-z:])")
-# (a number with no letter, digit, point or comma before it: its first digit leads the
+# (a number with no letter, digit, point or digit and comma before it: its first digit leads the
 # pattern and a look-behind over two characters checks what stands before it, which lets
 # the engine skip ahead to a digit)
 _QUANTITY = re.compile(
-    rf"(\d(?<![\w.,]\d)\d*{_NUM_TAIL})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
+    rf"(\d(?<![\w.]\d)(?<!\d,\d)\d*{_NUM_TAIL})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
 )
 # "in 3 sentences", "a three-sentence summary", "100 words".
 _LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
@@ -604,7 +604,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # "level" scope (beginner / intermediate / advanced).
 # 9: a yes/no question with a negated auxiliary ("isn't it ...?") negates nothing; "fail
 # to" / "failed to" / "unable to" is a negator; "not" in "404 Not Found" is none.
-# 10: a number glued to "k" is thousands ("1.5k" = 1500, "10k"; not "4k").
+# 10: a number glued to "k" is thousands ("1.5k" = 1500, "10k"; not "4k"); a number
+# after a comma that follows no digit counts (a CSV cell: "Ben,28,Lima").
 _FORMAT = 10
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
