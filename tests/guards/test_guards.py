@@ -862,37 +862,6 @@ _LETTER = (
 )
 
 
-def test_a_question_restating_a_number_of_its_pasted_text_passes() -> None:
-    verifier = Verifier()
-    a = _LETTER + "Should we accept his offer?"
-    b = _LETTER + "Should we accept his offer to pay the £240?"
-    assert verifier.verify(a, b) is None and verifier.verify(b, a) is None
-
-
-def test_a_question_changing_a_number_of_its_pasted_text_still_differs() -> None:
-    verifier = Verifier()
-    # each question names a different number the letter holds: not a restatement
-    a = _LETTER + "Should we repair flat 7?"
-    b = _LETTER + "Should we offer £240?"
-    assert verifier.verify(a, b).guard == "number"  # type: ignore[union-attr]
-    assert verifier.verify(b, a).guard == "number"  # type: ignore[union-attr]
-    changed = _LETTER.replace("£240", "£420") + "Should we accept his offer?"
-    assert verifier.verify(_LETTER + "Should we accept his offer?", changed).guard == "number"  # type: ignore[union-attr]
-
-
-def test_a_number_changed_to_one_after_a_text_holding_it_still_differs() -> None:
-    # "one" is not counted, but it stands where the other side's 3 stood: no restatement
-    verifier = Verifier([NumberGuard()])
-    a, b = _LETTER + "Can he pay it in 3 months?", _LETTER + "Can he pay it in one month?"
-    a, b = a.replace("flat 7", "flat 3"), b.replace("flat 7", "flat 3")
-    assert verifier.verify(a, b).guard == "number"  # type: ignore[union-attr]
-    assert verifier.verify(b, a).guard == "number"  # type: ignore[union-attr]
-
-
-def test_a_short_prompt_repeating_a_number_still_differs() -> None:
-    assert rejects(NumberGuard(), "What is 3 + 3?", "What is 3 + 3 + 3?")
-
-
 @pytest.mark.parametrize(
     ("a", "b"),
     [

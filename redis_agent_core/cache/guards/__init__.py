@@ -597,24 +597,6 @@ class NumberGuard:
                 return f"dates differ ({_show(q.dates)} vs {_show(c.dates)})"
         return None
 
-    @staticmethod
-    def restates(spans: tuple[str, str], whole: tuple[str, str]) -> bool:
-        """Whether the differing ``spans`` of two long prompts differ in numbers only by
-        one side saying again a number their shared text holds ("... I paid $89.99.
-        How much do we refund, the $89.99?" / "... How much should we refund him?"):
-        the other side's span names no number in its place, not even "one"."""
-        span_q, span_c = pair(*spans)
-        bare = [not s.quantities and "one" not in s.vocab for s in (span_q, span_c)]
-        if bare[0] == bare[1] or span_q.dates != span_c.dates:  # (first: parses nothing)
-            return False
-        q, c = pair(*whole)
-        counts_q, counts_c = Counter(q.quantities), Counter(c.quantities)
-        extra_q, extra_c = counts_q - counts_c, counts_c - counts_q
-        return (
-            not (extra_q if bare[0] else extra_c)
-            and (extra_q or extra_c).keys() <= (counts_q & counts_c).keys()
-        )
-
 
 def _quote_blanks(q: frozenset[str], c: frozenset[str]) -> str | None:
     """Why a text quoted on both sides differs in its blanks ("'a  b'" vs "'a b'"): in
@@ -934,20 +916,10 @@ class Verifier:
         """A guard's rejection, or the spans the scorer should read (both None: serve)."""
         if query == candidate:
             return None, None  # an exact repeat cannot disagree with itself
-        whole = query, candidate
         query, candidate = narrowed(query, candidate)
         for guard in self.guards:
             try:
                 reason = guard.check(query, candidate)
-                if (
-                    reason is not None
-                    and query is not whole[0]
-                    and isinstance(guard, NumberGuard)
-                    and guard.restates((query, candidate), whole)
-                ):
-                    # a span's number may be one its shared text holds, said again ("is
-                    # it 28?" after a pasted table): only the whole texts show it
-                    reason = None
             except Exception as exc:
                 # a guard that cannot judge a pair must not fail the caller's model call,
                 # nor pass the pair: refused (a miss), logged with its traceback
