@@ -73,8 +73,8 @@ session's first guard change, scored once untouched: 0.845 / 0.582, 15 wrong of 
 looked at pair by pair, tuned or trained on); and guards_traps18.jsonl (418, written the same
 way at the end of that session, after its rules: a quarter pasted emails or messages to answer,
 a quarter questions about a pasted list or table, a fifth spreadsheet / SQL / pandas questions;
-committed at 09:01 UTC and scored once untouched on that session's final code: 0.826 / 0.425,
-12 wrong of 69; never looked at pair by pair, tuned or trained on). All
+committed at 09:01 UTC and scored once untouched: 0.826 / 0.425, 12 wrong of 69; never looked at
+pair by pair nor trained on; its per-category counts guided that session's last number fix). All
 embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
