@@ -354,11 +354,21 @@ _INVERTED = frozenset(
 _NOT = frozenset({"not", "never"})
 
 
+def _applies_to(f: Features, k: int) -> str | None:
+    """The stem the negator at word ``k`` of ``f`` applies to: the first content word
+    within the 3 words after it, or None."""
+    words = f.words
+    for later in range(k + 1, min(k + 4, len(words))):
+        if words[later] not in lex.FUNCTION_WORDS:
+            return f.seq[later]
+    return None
+
+
 def _negated(f: Features) -> set[str] | None:
     """The stems of the words "not", "never" and "n't" apply to: the first content word
     after each ("did not arrive", "won't charge", "says not delivered"); None when one
     cannot tell (a question turned round)."""
-    words, seq = f.words, f.seq
+    words = f.words
     at = [k for form in _NOT & f.vocab for k, w in enumerate(words) if w == form]
     if "n't" in f.lower:
         at += [k for k, w in enumerate(words) if w.endswith("n't")]
@@ -366,10 +376,9 @@ def _negated(f: Features) -> set[str] | None:
     for k in at:
         if k + 1 < len(words) and words[k + 1] in _INVERTED:
             return None
-        for later in range(k + 1, min(k + 4, len(words))):
-            if words[later] not in lex.FUNCTION_WORDS:
-                found.add(seq[later])
-                break
+        target = _applies_to(f, k)
+        if target is not None:
+            found.add(target)
     return found
 
 
@@ -440,13 +449,12 @@ _LONG = 20
 
 def _targets(f: Features) -> list[str]:
     """The stem each negator of ``f`` applies to: the first content word after it."""
-    words, seq, found = f.words, f.seq, []
-    for k, w in enumerate(words):
+    seq, found = f.seq, []
+    for k, w in enumerate(f.words):
         if seq[k] in lex.NEGATORS or w.endswith("n't"):
-            for later in range(k + 1, min(k + 4, len(words))):
-                if words[later] not in lex.FUNCTION_WORDS:
-                    found.append(seq[later])
-                    break
+            target = _applies_to(f, k)
+            if target is not None:
+                found.append(target)
     return found
 
 
