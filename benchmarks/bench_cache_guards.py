@@ -74,8 +74,16 @@ looked at pair by pair, tuned or trained on); and guards_traps18.jsonl (418, wri
 way at the end of that session, after its rules: a quarter pasted emails or messages to answer,
 a quarter questions about a pasted list or table, a fifth spreadsheet / SQL / pandas questions;
 committed at 09:01 UTC and scored once untouched: 0.826 / 0.425, 12 wrong of 69; never looked at
-pair by pair nor trained on; its per-category counts guided that session's last number fix). All
-embedded with the default model (all-MiniLM-L6-v2). A pair is *served* when its cosine
+pair by pair nor trained on; its per-category counts guided that session's last number fix);
+and guards_traps19.jsonl (440, written the same way at the start of the 2026-12-06 10:23
+session, before its changes: half plain questions in domains earlier sets used little (home
+repair, pets, insurance, visas, homework...), a quarter agent and tool prompts (a system line,
+pasted JSON / logs / YAML, shell commands, translation, summaries), a quarter people's own
+voices (voice-assistant commands, slang, complaints, symptoms) in US, British, Australian,
+Nigerian and Indian English; committed at 10:36 UTC and scored once untouched: 0.849 / 0.592,
+16 wrong of 106; never looked at pair by pair, tuned or trained on). All embedded with the
+default model (all-MiniLM-L6-v2).
+A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
 """
@@ -138,6 +146,7 @@ SETS = {
     "traps16": DATA / "guards_traps16.jsonl",
     "traps17": DATA / "guards_traps17.jsonl",
     "traps18": DATA / "guards_traps18.jsonl",
+    "traps19": DATA / "guards_traps19.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -218,7 +227,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
-                   "traps18"):  # fmt: skip
+                   "traps18", "traps19"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -667,6 +676,7 @@ def main(full: bool) -> str:
         "traps16",
         "traps17",
         "traps18",
+        "traps19",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

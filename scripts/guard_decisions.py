@@ -50,6 +50,7 @@ HELD_OUT = frozenset(
         "guards_traps16",
         "guards_traps17",
         "guards_traps18",
+        "guards_traps19",
     }
 )
 
