@@ -589,7 +589,7 @@ class RateLimitMiddleware(AgentMiddleware):
     Args:
         limiter: the core :class:`RateLimiter` (its limits, shared by every process).
         user_key, org_key: runtime-context / config keys naming the user and the org
-            (a run without them is charged to the shared ``"anonymous"`` subject).
+            (a run without them is charged to the bucket all such runs share).
         estimator: ``(prompt_text, params) -> tokens`` reserved before the call
             (default :func:`~langchain_redis_agent.rate_limit.estimate_tokens`: ~4
             characters a token plus the model's ``max_tokens``, else 256).

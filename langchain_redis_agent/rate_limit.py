@@ -55,7 +55,7 @@ class RedisRateLimiter(BaseRateLimiter):
     Args:
         limiter: the core limiter (its request limits apply; token budgets see 0
             tokens, as LangChain passes no count here).
-        user, org: the fixed subject charged (``None``: the shared anonymous one).
+        user, org: the fixed subject charged (``None``: the bucket of calls without one).
         max_wait: cap on a blocking wait (default: the limiter's ``max_wait``).
 
     ``acquire(blocking=True)`` waits for the retry-after up to ``max_wait``, then

@@ -105,7 +105,7 @@ class RedisRateLimiter(BaseRateLimiter):
             token budgets are charged ``num_tokens`` (never settled: LlamaIndex
             reports no usage back to a rate limiter).
         user, org: the fixed subject (``None``: the current :func:`rate_limit_subject`,
-            else the shared anonymous one).
+            else the bucket shared by calls without one).
         max_wait: cap on the wait (default: the limiter's); past it,
             :class:`RateLimitExceeded` is raised, as ``acquire`` cannot return "no".
     """

@@ -280,32 +280,26 @@ class KeySpace:
         return self._join("vec", escape_part(name), "d") + ":"
 
     # -- role 4: rate limits (all keys of one decision share one tag) --
-    def ratelimit(self, scope: str, limit_name: str, subject: str) -> str:
-        """Key of one limit for one subject; ``scope`` is the hash tag shared by
-        every limit checked in the same script (e.g. the user id)."""
-        return self._join(
-            "rl", "{" + escape_part(scope) + "}", escape_part(limit_name), escape_part(subject)
-        )
+    def _ratelimit(self, scope: str, part: str, subject: str | None) -> str:
+        # no subject (a call without a user or org) leaves the last part out: an id,
+        # however spelt, is escaped into a part of its own, so none can name that key
+        tail = () if subject is None else (escape_part(subject),)
+        return self._join("rl", "{" + escape_part(scope) + "}", part, *tail)
 
-    def ratelimit_total(self, scope: str, limit_name: str, subject: str) -> str:
+    def ratelimit(self, scope: str, limit_name: str, subject: str | None) -> str:
+        """Key of one limit for one subject (``None``: calls made without one);
+        ``scope`` is the hash tag shared by every limit checked in the same script."""
+        return self._ratelimit(scope, escape_part(limit_name), subject)
+
+    def ratelimit_total(self, scope: str, limit_name: str, subject: str | None) -> str:
         """Running token total of a rolling budget, same slot as its entries. Limit names
         cannot contain ``+``, so this never equals a :meth:`ratelimit` key."""
-        return self._join(
-            "rl",
-            "{" + escape_part(scope) + "}",
-            escape_part(limit_name) + "+total",
-            escape_part(subject),
-        )
+        return self._ratelimit(scope, escape_part(limit_name) + "+total", subject)
 
-    def ratelimit_settled(self, scope: str, limit_name: str, subject: str) -> str:
+    def ratelimit_settled(self, scope: str, limit_name: str, subject: str | None) -> str:
         """Reservation ids settled in a fixed-window budget's current window (so a
         settle is applied once), same slot as the budget."""
-        return self._join(
-            "rl",
-            "{" + escape_part(scope) + "}",
-            escape_part(limit_name) + "+settled",
-            escape_part(subject),
-        )
+        return self._ratelimit(scope, escape_part(limit_name) + "+settled", subject)
 
     # -- role 5: task queue state --
     def job(self, job_id: str) -> str:

@@ -61,7 +61,6 @@ logger = logging.getLogger(__name__)
 Limit = RequestLimit | TokenBudget
 ShardBy = Literal["none", "org", "user"]
 OnUnavailable = Literal["fail_open", "fail_closed"]
-ANONYMOUS = "anonymous"
 GLOBAL = "*"
 
 # ACQUIRE charges: never re-sent after a lost reply (the fast path never re-sends
@@ -178,20 +177,28 @@ def _kind(limit: Limit) -> str:
     return "t" if limit.rolling else "f"
 
 
+def _tag_part(value: str) -> str:
+    # '|' separates the parts of a tag: escaped inside one, so a tag splits back into
+    # the (name, id) it was made of and two pairs never share a tag
+    return value.replace("%", "%25").replace("|", "%7C")
+
+
 def resolve_tag(name: str, shard_by: ShardBy, user: str | None, org: str | None) -> str:
-    """The hash tag shared by every key of one decision."""
+    """The hash tag shared by every key of one decision. A call without the id the
+    tag is sharded by gets a tag of two parts, which no id (a third part) can spell."""
     if shard_by == "none":
-        return name
-    if shard_by == "org":
-        return f"{name}|o|{org if org is not None else ANONYMOUS}"
-    return f"{name}|u|{user if user is not None else ANONYMOUS}"
+        return _tag_part(name)
+    kind, value = ("o", org) if shard_by == "org" else ("u", user)
+    head = f"{_tag_part(name)}|{kind}"
+    return head if value is None else f"{head}|{_tag_part(value)}"
 
 
-def _subject(limit: Limit, user: str | None, org: str | None) -> str:
+def _subject(limit: Limit, user: str | None, org: str | None) -> str | None:
+    """Whose counter a limit charges: ``None`` for a call without that id (its own
+    key, which no user or org id can name: see :meth:`KeySpace.ratelimit`)."""
     if limit.per == "global":
         return GLOBAL
-    value = user if limit.per == "user" else org
-    return ANONYMOUS if value is None else value
+    return user if limit.per == "user" else org
 
 
 def build_plan(
@@ -455,8 +462,9 @@ class RateLimiter:
         max_wait: cap in seconds on how long a blocking :meth:`acquire` waits (finite,
             >= 0; a per-call ``max_wait`` is checked the same way).
 
-    Users and orgs not given fall into one shared ``"anonymous"`` bucket per limit,
-    so leaving out the id never escapes a limit.
+    Calls made without a user (or org) share one bucket per limit, so leaving out the
+    id never escapes a limit; it is a key of its own, which no id (``"anonymous"``
+    included) can name.
     """
 
     def __init__(

@@ -74,11 +74,39 @@ def test_global_limit_spans_users(make_limiter: Make) -> None:
     assert limiter.try_acquire(user="e").limit == "req-global-3per1m"
 
 
-def test_missing_user_shares_the_anonymous_bucket(make_limiter: Make) -> None:
-    limiter = make_limiter([RequestLimit(1, 60.0)])
-    assert limiter.try_acquire().allowed
-    assert not limiter.try_acquire().allowed
-    assert not limiter.try_acquire(user="anonymous").allowed
+@pytest.mark.parametrize("shard_by", ["none", "user", "org"])
+def test_calls_without_a_user_share_a_bucket_no_user_id_names(
+    make_limiter: Make, shard_by: str
+) -> None:
+    # review 17: a user whose id was "anonymous" shared (and could exhaust) the bucket
+    # of every call made without a user, and was throttled by them
+    limiter = make_limiter(
+        [RequestLimit(1, 60.0), TokenBudget.daily(100), TokenBudget.rolling_window(100, 60.0)],
+        shard_by=shard_by,
+    )
+    assert limiter.try_acquire(tokens=10).allowed
+    assert not limiter.try_acquire(tokens=10).allowed  # leaving the id out escapes nothing
+    for user in ("anonymous", "", "*", "%", "|", "%7C", "default|u", "a|u|b"):
+        decision = limiter.try_acquire(user=user, tokens=10)
+        assert decision.allowed, user
+        assert set(decision.remaining.values()) == {0, 90}, user  # its own counters only
+    assert limiter.reset() == 4  # the no-user keys: one per limit, a total beside the rolling
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(("a|o", "org", "b"), ("a", "org", "o|b")), (("a|o|b", "none", None), ("a", "org", "b"))],
+)
+def test_limiter_names_and_orgs_never_share_a_tag(
+    make_limiter: Make, first: tuple[str, str, str | None], second: tuple[str, str, str | None]
+) -> None:
+    # the tag joined the limiter's name and the org with '|', so two limiters (their
+    # name, sharding, org) could make one tag and charge one user's counter together
+    decisions = []
+    for name, shard_by, org in (first, second):
+        limiter = make_limiter([RequestLimit(1, 60.0)], name=name, shard_by=shard_by)
+        decisions.append(limiter.try_acquire(user="u", org=org))
+    assert [d.allowed for d in decisions] == [True, True]
 
 
 def test_request_larger_than_limit_never_fits(make_limiter: Make) -> None:
