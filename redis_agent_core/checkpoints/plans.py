@@ -45,6 +45,10 @@ T = TypeVar("T")
 PendingWriteIn = tuple[str, int, str, Typed]
 """(channel, index, task path, value) of one write to store; index < 0 overwrites."""
 
+Loaded = tuple[StoredCheckpoint, tuple[str, list[tuple[str, bytes]]] | None, Sequence[Any] | None]
+"""A record read, where its values live (value hash, (channel, field) pairs; ``None``:
+none referenced) and the values read from there (``None``: not read)."""
+
 
 def thread_name(thread_id: object) -> str:
     """LangGraph accepts any thread id and str()s it; so do we (UUIDs, ints)."""
@@ -212,21 +216,65 @@ class CheckpointPlans:
         return plan
 
     @staticmethod
-    def _finish(
+    def _values(
         pending: Sequence[tuple[StoredCheckpoint, Any]],
         plan: Sequence[tuple[str, Sequence[bytes]]],
         replies: Sequence[Any],
-    ) -> builtins.list[StoredCheckpoint]:
+    ) -> builtins.list[Loaded]:
+        """Each pending record with the values its request read (``None``: missing)."""
         found = {
             (key, f): blob
             for (key, fields), values in zip(plan, replies, strict=True)
             for f, blob in zip(fields, values, strict=True)
         }
-        for rec, req in pending:
-            if req is not None:
-                key, refs = req
-                attach_blobs(rec, key, refs, [found.get((key, f)) for _, f in refs])
-        return [rec for rec, _ in pending]
+        return [
+            (rec, req, None if req is None else [found.get((req[0], f)) for _, f in req[1]])
+            for rec, req in pending
+        ]
+
+    def _with_values(self, loaded: Sequence[Loaded]) -> Plan[builtins.list[StoredCheckpoint]]:
+        """The records with the values they reference attached. A record missing some
+        is looked up once more (one trip for all): gone now, its TTL passed between the
+        two reads (the value hash never expires before a record: every write pushes
+        both back), so it is left out as if the first read had missed it; still there,
+        Redis lost its values: :class:`DataCorruptionError` (``attach_blobs``)."""
+        short = [rec for rec, _, blobs in loaded if blobs is not None and None in blobs]
+        gone: set[str] = set()
+        if short:
+            keys = [self.record_key(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in short]
+
+            def exists(pipe: Any) -> None:
+                for key in keys:
+                    pipe.exists(key)
+
+            alive = yield False, exists
+            gone = {r.checkpoint_id for r, n in zip(short, alive, strict=True) if not n}
+        out = []
+        for rec, req, blobs in loaded:
+            if rec.checkpoint_id in gone:
+                continue
+            if req is not None and blobs is not None:
+                attach_blobs(rec, req[0], req[1], blobs)
+            out.append(rec)
+        return out
+
+    def page_plan(
+        self,
+        thread: str,
+        ns: str,
+        members: Sequence[Any],
+        where: Callable[[StoredCheckpoint], bool] | None,
+    ) -> Plan[builtins.list[StoredCheckpoint]]:
+        """One page of a listing: the records of ``members`` (index entries), then the
+        values of those ``where`` keeps."""
+        ids: builtins.list[str] = []
+        raws = yield False, lambda p: ids.extend(self._queue_records(p, thread, ns, members))
+        pending = self._pending(thread, ns, ids, raws, where)
+        plan: builtins.list[tuple[str, builtins.list[bytes]]] = []
+        replies: Any = []
+        if any(req is not None for _, req in pending):
+            replies = yield False, lambda p: plan.extend(self._queue_blobs(p, pending))
+        return (yield from self._with_values(self._values(pending, plan, replies)))
 
     def _get_plan(
         self, thread: str, ns: str, checkpoint_id: str | None
@@ -266,12 +314,15 @@ class CheckpointPlans:
         if record is None:
             return None
         if refs:
-            return attach_blobs(record, blobs, refs, replies[1])
-        request = self._blob_request(record, raw)
-        if request is not None:
-            (values,) = yield False, lambda p: p.hmget(request[0], [f for _, f in request[1]])
-            attach_blobs(record, request[0], request[1], values)
-        return record
+            loaded: Loaded = (record, (blobs, refs), replies[1])
+        else:
+            request = self._blob_request(record, raw)
+            values = None
+            if request is not None:
+                (values,) = yield False, lambda p: p.hmget(request[0], [f for _, f in request[1]])
+            loaded = (record, request, values)
+        found = yield from self._with_values([loaded])
+        return found[0] if found else None
 
     def _check_index(self, thread: str, ns: str, head_id: str) -> Plan[None]:
         """Raise if the checkpoint the head names exists while the index lists none: the

@@ -25,7 +25,7 @@ import builtins
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
-from ..plans import arun_plan, raw_replies, run_plan
+from ..plans import arun_plan, run_plan
 from ..redis_errors import translate_errors
 from .plans import CheckpointPlans, PendingWriteIn, Plan, thread_name
 from .records import (
@@ -161,13 +161,8 @@ class CheckpointStore(CheckpointPlans):
                         if not members:
                             break
                         start += len(members)
-                        with client.pipeline(transaction=False) as pipe:
-                            ids = self._queue_records(raw_replies(pipe), thread, ns, members)
-                            pending = self._pending(thread, ns, ids, pipe.execute(), where)
-                        with client.pipeline(transaction=False) as pipe:
-                            plan = self._queue_blobs(raw_replies(pipe), pending)
-                            records = self._finish(pending, plan, pipe.execute())
-                        yield from records
+                        page_plan = self.page_plan(thread, ns, members, where)
+                        yield from self._run(page_plan, "listing checkpoints")
                         if len(members) < page:
                             break
 
@@ -291,13 +286,8 @@ class CheckpointStore(CheckpointPlans):
                         if not members:
                             break
                         start += len(members)
-                        async with client.pipeline(transaction=False) as pipe:
-                            ids = self._queue_records(raw_replies(pipe), thread, ns, members)
-                            pending = self._pending(thread, ns, ids, await pipe.execute(), where)
-                        async with client.pipeline(transaction=False) as pipe:
-                            plan = self._queue_blobs(raw_replies(pipe), pending)
-                            records = self._finish(pending, plan, await pipe.execute())
-                        for rec in records:
+                        page_plan = self.page_plan(thread, ns, members, where)
+                        for rec in await self._arun(page_plan, "listing checkpoints"):
                             yield rec
                         if len(members) < page:
                             break
