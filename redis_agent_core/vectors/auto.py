@@ -69,6 +69,31 @@ async def _atake_lock(client: Any, lock: str, token: str) -> bool:
         return bool(await client.set(lock, token, nx=True, px=LOCK_MS))
 
 
+_RELEASES: set[asyncio.Future[None]] = set()  # releases outliving their cancelled caller
+
+
+def _released(task: asyncio.Future[None]) -> None:
+    _RELEASES.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a caller gone cannot be told (the lease ends it)
+
+
+async def _arelease_lock(client: Any, lock: str, token: str) -> None:
+    """Release the switch lock if it is still ours, to the end even when the caller is
+    cancelled (a timeout, a client gone, anyio cancelling every await of a cancelled
+    scope): in a task of its own, shielded; cancelled with its caller, the lock held
+    the next trials off for the whole lease (120 s)."""
+
+    async def release() -> None:
+        if await client.get(lock) in (token, token.encode()):
+            await client.delete(lock)
+
+    task = asyncio.ensure_future(release())
+    _RELEASES.add(task)
+    task.add_done_callback(_released)
+    await asyncio.shield(task)
+
+
 @dataclass(frozen=True)
 class AutoReport:
     """What :meth:`IndexAuto.pick_algorithm` did.
@@ -397,14 +422,16 @@ class IndexAuto(IndexRecall):
         client = self.config.get_async_client()
         lock, token = self._keys.lock, uuid.uuid4().hex
         with translate_errors(self.config, f"switching {self.name!r}"):
-            if not await _atake_lock(client, lock, token):
-                return AutoReport(self.schema.algorithm, False, "another process is on it",
-                                  await self.acount())  # fmt: skip
+            taken: bool | None = None
             try:
+                taken = await _atake_lock(client, lock, token)
+                if not taken:
+                    return AutoReport(self.schema.algorithm, False, "another process is on it",
+                                      await self.acount())  # fmt: skip
                 return await self._apick(force, sample, seed, lock)
             finally:
-                if await client.get(lock) in (token, token.encode()):
-                    await client.delete(lock)
+                if taken is not False:  # None: cancelled before SET's reply, which may have run
+                    await _arelease_lock(client, lock, token)
 
     async def _apick(
         self, force: bool, sample: int | None, seed: int | None, lock: str

@@ -3,6 +3,8 @@ to HNSW beside it without a gap in answers, and every process agrees which is li
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import subprocess
 import sys
 import threading
@@ -140,6 +142,37 @@ async def test_async_switch(aconfig: RedisAgentConfig, rng: np.random.Generator)
     report = await index.apick_algorithm(force=True, sample=40, seed=1)
     assert report.switched and index.schema.algorithm == "hnsw"
     assert [[h.id for h in await index.asearch(v, 5)] for v in x[:20]] == before
+    await index.adrop()
+
+
+async def test_a_cancelled_async_trial_releases_its_lock(
+    aconfig: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    """A trial cancelled at every await (anyio's cancel scopes do so; a client gone, a
+    timeout) had its lock release in ``finally`` cancelled too: the lock held every
+    next trial off ("another process is on it") for its whole 120 s lease."""
+    x = clustered(rng, 500, DIMS)
+    index = VectorIndex("acancel", config=aconfig, dims=DIMS)
+    await index.aadd([f"d{i}" for i in range(500)], ids=[str(i) for i in range(500)], vectors=x)
+    client, lock = aconfig.get_client(), index._keys.lock
+    task = asyncio.create_task(index.apick_algorithm(force=True, sample=20, seed=1))
+    for _ in range(10_000):  # until the trial holds its lock
+        if client.exists(lock) or task.done():
+            break
+        await asyncio.sleep(0.001)
+    assert client.exists(lock)
+    while not task.done():
+        task.cancel()
+        await asyncio.sleep(0)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    for _ in range(1000):  # the release runs on in its own task: one round trip or two
+        if not client.exists(lock):
+            break
+        await asyncio.sleep(0.01)
+    assert not client.exists(lock)
+    report = await index.apick_algorithm(force=True, sample=20, seed=1)
+    assert report.reason != "another process is on it"
     await index.adrop()
 
 
