@@ -15,6 +15,7 @@ from typing import Any
 from ..redis_errors import is_search_timeout, search_timeout_error
 
 __all__ = [
+    "KEY_ONLY",
     "aggregate_rows",
     "check_complete",
     "describe_info",
@@ -22,6 +23,7 @@ __all__ = [
     "indexing_done",
     "info_name",
     "pairs",
+    "search_keys",
     "search_rows",
     "text",
 ]
@@ -56,24 +58,21 @@ def check_complete(reply: Any, action: str = "a search") -> None:
         raise search_timeout_error(action)
 
 
-def search_rows(reply: Any) -> tuple[int, list[Row]]:
-    """``(total, rows)`` of an FT.SEARCH reply (with or without WITHSCORES/NOCONTENT),
-    in the server's order.
-
-    A document whose key expired after it was indexed (its TTL passed; Redis removes
-    such keys lazily, and the index drops them only then) comes back without its fields
-    (RESP3 ``extra_attributes`` null, RESP2 a nil): it is left out. It was a hit of
-    empty text, no metadata and no score (on RESP2 a second hit too, of id ``None``).
-    ``total`` still counts it (the server's)."""
+def _results(reply: Any) -> tuple[int, list[tuple[str, Any, dict[str, Any] | None]]]:
+    """``(total, (key, score, fields))`` of an FT.SEARCH reply, fields ``None`` for a
+    document that came back without them though some were asked for: its key expired
+    after it was indexed (its TTL passed; Redis removes such keys lazily, and the index
+    drops them only then). RESP3 gives it ``extra_attributes`` null, RESP2 a nil. Under
+    NOCONTENT nothing is loaded, so such a document cannot be told apart."""
     if isinstance(reply, Mapping):
         check_complete(reply)
         data = {text(k): v for k, v in reply.items()}
-        rows: list[Row] = []
+        rows: list[tuple[str, Any, dict[str, Any] | None]] = []
         for raw in data.get("results", []):
             row = {text(k): v for k, v in raw.items()}
-            if "extra_attributes" in row and row["extra_attributes"] is None:
-                continue  # expired since it was indexed
-            rows.append((text(row["id"]), row.get("score"), fields(row.get("extra_attributes"))))
+            attributes = row.get("extra_attributes", {})
+            found = None if attributes is None else fields(attributes)
+            rows.append((text(row["id"]), row.get("score"), found))
         return int(data.get("total_results", 0)), rows
     items = list(reply)
     rows = []
@@ -93,26 +92,41 @@ def search_rows(reply: Any) -> tuple[int, list[Row]]:
                 i += 1
             except ValueError:
                 score = None
-        row_fields: dict[str, Any] = {}
+        row_fields: dict[str, Any] | None = {}
         if i < len(items) and items[i] is None:
             i += 1
-            continue  # expired since it was indexed
-        if i < len(items) and isinstance(items[i], list):
+            row_fields = None
+        elif i < len(items) and isinstance(items[i], list):
             row_fields = fields(items[i])
             i += 1
         rows.append((key, score, row_fields))
     return int(items[0]), rows
 
 
-def search_keys(reply: Any) -> tuple[int, list[str]]:
-    """``(total, keys)`` of an FT.SEARCH ... NOCONTENT reply."""
-    if isinstance(reply, Mapping):
-        check_complete(reply)
-        data = {text(k): v for k, v in reply.items()}
-        keys = [text({text(k): v for k, v in r.items()}["id"]) for r in data.get("results", [])]
-        return int(data.get("total_results", 0)), keys
-    items = list(reply)
-    return int(items[0]), [text(x) for x in items[1:]]
+def search_rows(reply: Any) -> tuple[int, list[Row]]:
+    """``(total, rows)`` of an FT.SEARCH reply (with or without WITHSCORES/NOCONTENT),
+    in the server's order.
+
+    A document whose key expired after it was indexed (:func:`_results`) is left out:
+    it was a hit of empty text, no metadata and no score (on RESP2 a second hit too, of
+    id ``None``). ``total`` still counts it (the server's)."""
+    total, rows = _results(reply)
+    return total, [(key, score, found) for key, score, found in rows if found is not None]
+
+
+#: RETURN of a keys-only search in place of NOCONTENT: RediSearch loads the document to
+#: answer it, so one whose TTL has passed (not removed by Redis yet) comes back without
+#: fields and is told apart, in the same trip; nothing is copied but the key.
+KEY_ONLY = ("__key",)
+
+
+def search_keys(reply: Any) -> tuple[int, list[str], list[str]]:
+    """``(total, keys, expired)`` of a keys-only search (``RETURN`` :data:`KEY_ONLY`):
+    the keys of the documents found, and apart those of documents whose TTL has passed
+    that Redis has not removed yet (still indexed: deleting them drops them)."""
+    total, rows = _results(reply)
+    keys = [key for key, _, found in rows if found is not None]
+    return total, keys, [key for key, _, found in rows if found is None]
 
 
 def aggregate_rows(reply: Any) -> list[dict[str, Any]]:

@@ -218,7 +218,7 @@ class IndexAuto(IndexRecall):
         self, index: str, algorithm: str, vec: bytes, ef: int | None
     ) -> list[Any]:
         schema = dataclasses.replace(self.schema, algorithm=algorithm)
-        return q.knn_command(index, schema, vec, 10, "*", ef_runtime=ef, ids_only=True)
+        return q.knn_command(index, schema, vec, 10, "*", ef_runtime=ef, nocontent=True)
 
     # -- sync --
     def pick_algorithm(

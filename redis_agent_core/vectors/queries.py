@@ -489,15 +489,25 @@ class IndexQueries(IndexLifecycleMixin):
         while f is not None:
             reply = self._run(q.filter_command(self.index_name, self.schema, f, limit=1000,
                                                ids_only=True))  # fmt: skip
-            keys = [] if reply is None else q.parse_ids(reply, self.prefix)[1]
+            keys, expired = self._to_delete(reply)
             if not keys:
                 break
             with translate_errors(self.config, f"deleting from {self.name!r}"):
                 removed = int(self.config.get_client().unlink(*keys))
-            if removed == 0:  # the index lags behind the keyspace: do not spin
+            if removed == 0 and not expired:  # the index lags behind the keyspace: do not spin
                 break
             deleted += removed
         return deleted
+
+    def _to_delete(self, reply: Any) -> tuple[list[str], bool]:
+        """The keys of one page of :meth:`delete_by_filter` and whether some had expired.
+        Those are unlinked too (it removes them, so the index drops them) but count
+        nothing (UNLINK counts only live keys): a page of them alone stopped the
+        deletion as if the index lagged, leaving the documents past it in place."""
+        if reply is None:
+            return [], False
+        _, live, expired = q.parse_ids(reply, self.prefix)
+        return live + expired, bool(expired)
 
     async def adelete_by_filter(self, filter: FilterLike) -> int:
         """Async :meth:`delete_by_filter`."""
@@ -508,12 +518,12 @@ class IndexQueries(IndexLifecycleMixin):
         while f is not None:
             reply = await self._arun(q.filter_command(self.index_name, self.schema, f,
                                                       limit=1000, ids_only=True))  # fmt: skip
-            keys = [] if reply is None else q.parse_ids(reply, self.prefix)[1]
+            keys, expired = self._to_delete(reply)
             if not keys:
                 break
             with translate_errors(self.config, f"deleting from {self.name!r}"):
                 removed = int(await self.config.get_async_client().unlink(*keys))
-            if removed == 0:
+            if removed == 0 and not expired:
                 break
             deleted += removed
         return deleted

@@ -19,7 +19,7 @@ from redisvl.query import AggregateHybridQuery, TextQuery
 from ..errors import ConfigError, DataCorruptionError
 from ..keys import escape_part, unescape_part
 from ..search.commands import aggregate_command, knn_clause, search_command
-from ..search.replies import aggregate_rows, search_keys, search_rows
+from ..search.replies import KEY_ONLY, aggregate_rows, search_keys, search_rows
 from ..search.replies import text as text_of
 from .checks import (
     MAX_K,
@@ -121,16 +121,19 @@ def knn_command(
     ef_runtime: int | None = None,
     vectors: bool = False,
     ids_only: bool = False,
+    nocontent: bool = False,
 ) -> list[Any]:
-    """A search for the ``k`` nearest neighbours that pass ``filter_str``."""
+    """A search for the ``k`` nearest neighbours that pass ``filter_str``; ``ids_only``:
+    their keys (:data:`KEY_ONLY`: a document past its TTL is told apart), ``nocontent``:
+    ids alone, nothing loaded (for timing a search: expired documents included)."""
     k = check_k(k)
     ef = None
     if schema.algorithm == "hnsw":
         ef = max(int(ef_runtime or schema.ef_runtime), k)
     clause = knn_clause(k, schema.vector_field, ef_runtime=ef, distance_as=DISTANCE_FIELD)
     return search_command(
-        index_name, _with_filter(filter_str) + clause, nocontent=ids_only,
-        return_fields=return_fields(schema, vectors=vectors),
+        index_name, _with_filter(filter_str) + clause, nocontent=nocontent,
+        return_fields=KEY_ONLY if ids_only else return_fields(schema, vectors=vectors),
         sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec),
     )  # fmt: skip
 
@@ -154,7 +157,8 @@ def _match_every(schema: VectorSchema) -> str:
 def exact_knn_command(
     index_name: str, schema: VectorSchema, vec: bytes, k: int, *, distances: bool = False
 ) -> list[Any]:
-    """The exact ``k`` nearest neighbours (ids only; ``distances``: with their distance),
+    """The exact ``k`` nearest neighbours (keys, :data:`KEY_ONLY`; ``distances``: their
+    distance instead, expired documents included: a yielded field loads nothing),
     whatever the index algorithm: on HNSW a filter matching every document with
     ``HYBRID_POLICY ADHOC_BF`` computes the distance to each document instead of walking
     the graph."""
@@ -162,8 +166,8 @@ def exact_knn_command(
     policy = "ADHOC_BF" if schema.algorithm == "hnsw" else None
     clause = knn_clause(k, schema.vector_field, hybrid_policy=policy, distance_as=DISTANCE_FIELD)
     return search_command(
-        index_name, _match_every(schema) + clause, nocontent=not distances,
-        return_fields=[DISTANCE_FIELD] if distances else None,
+        index_name, _match_every(schema) + clause,
+        return_fields=[DISTANCE_FIELD] if distances else KEY_ONLY,
         sort_by=DISTANCE_FIELD, limit=k, params=("vec", vec),
     )  # fmt: skip
 
@@ -203,17 +207,17 @@ def filter_command(
     ids_only: bool = False,
     vectors: bool = False,
 ) -> list[Any]:
-    """A search listing documents that pass a filter (``limit`` 0: count only)."""
+    """A search listing documents that pass a filter (``limit`` 0: count only;
+    ``ids_only``: their keys, :data:`KEY_ONLY`)."""
     if limit != 0:
         limit = check_k(limit, "limit")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_K:
         raise ConfigError(
             f"offset must be an int within [0, {MAX_K:,}] (the server's maximum), got {offset!r}"
         )
-    nocontent = ids_only or limit == 0
+    returned = KEY_ONLY if ids_only else return_fields(schema, vectors=vectors, distance=False)
     return search_command(
-        index_name, filter_str, nocontent=nocontent,
-        return_fields=None if nocontent else return_fields(schema, vectors=vectors, distance=False),
+        index_name, filter_str, nocontent=limit == 0, return_fields=returned,
         offset=offset, limit=limit,
     )  # fmt: skip
 
@@ -376,8 +380,9 @@ def parse_search(reply: Any, schema: VectorSchema, prefix: str) -> tuple[int, li
     return total, [make_hit(schema, prefix, key, fields, score) for key, score, fields in rows]
 
 
-def parse_ids(reply: Any, prefix: str) -> tuple[int, list[str]]:
-    """``(total, keys)`` of a keys-only search reply (raw keys, not ids)."""
+def parse_ids(reply: Any, prefix: str) -> tuple[int, list[str], list[str]]:
+    """``(total, keys, expired keys)`` of a keys-only search reply (raw keys, not ids;
+    :func:`~redis_agent_core.search.replies.search_keys`)."""
     return search_keys(reply)
 
 

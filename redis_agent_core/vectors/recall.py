@@ -258,7 +258,7 @@ class IndexRecall(IndexQueries):
     def _ids(self, replies: list[Any], own: list[str], k: int) -> list[list[str]]:
         """The neighbours each query found, without the query's own document: a stored
         vector is always its own nearest, which would flatter the recall."""
-        found = [search_keys(r)[1] for r in replies]  # (total, keys): the keys
+        found = [search_keys(r)[1] for r in replies]  # (total, keys, expired): the keys
         if self.recall_radius is not None:  # a near repeat: its own document is the answer
             return [f[:k] for f in found]
         return [[x for x in f if x != key][:k] for f, key in zip(found, own, strict=True)]

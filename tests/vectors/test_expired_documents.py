@@ -16,7 +16,8 @@ import redis
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.server import EmbeddedRedis
-from redis_agent_core.vectors import VectorIndex
+from redis_agent_core.vectors import F, VectorIndex
+from redis_agent_core.vectors import query as q
 
 
 @pytest.fixture
@@ -43,4 +44,59 @@ def test_a_document_past_its_ttl_is_no_hit(lazy_expiry: EmbeddedRedis, protocol:
     time.sleep(1.2)  # "short-lived" is past its TTL, its key not removed yet
     hits = index.search(np.array([1.0, 0.0], dtype=np.float32), k=2)
     assert [(h.text, h.score is not None) for h in hits] == [("kept", True)]
+    config.close()
+
+
+def _expire(server: EmbeddedRedis, index: VectorIndex, keep: set[str]) -> None:
+    """Every document of ``index`` but the ``keep`` ids past its TTL (1 s), its key left
+    in place (no active expiry on this server)."""
+    admin = redis.Redis.from_url(server.url)
+    for doc in keep:
+        admin.persist(index.prefix + doc)
+    admin.close()
+    time.sleep(1.2)
+
+
+@pytest.mark.parametrize("protocol", [3, 2])
+def test_keys_only_searches_leave_out_a_document_past_its_ttl(
+    lazy_expiry: EmbeddedRedis, protocol: int
+) -> None:
+    """The keys-only searches (NOCONTENT: nothing loaded, so nothing told the expired
+    apart) listed it: the recall measurement's neighbours and its exact truth, and a
+    filtered listing. They now RETURN the key, which the server answers only for a
+    document still there: one trip, as before."""
+    url = lazy_expiry.url + ("?protocol=2" if protocol == 2 else "")
+    config = RedisAgentConfig(url=url, namespace="exp")
+    index = VectorIndex("docs", dims=2, config=config, ttl=1, metadata_fields={"t": "tag"})
+    index.add(["short-lived", "kept"], ids=["short", "kept"], metadatas=[{"t": "a"}] * 2,
+              vectors=np.array([[1, 0], [0.9, 0.1]], dtype=np.float32))  # fmt: skip
+    _expire(lazy_expiry, index, {"kept"})
+    vec, client = np.array([1, 0], dtype=np.float32).tobytes(), config.get_client()
+    for command in (
+        q.knn_command(index.index_name, index.schema, vec, 2, "*", ids_only=True),
+        q.exact_knn_command(index.index_name, index.schema, vec, 2),
+        q.filter_command(index.index_name, index.schema, "@t:{a}", ids_only=True),
+    ):
+        keys = q.parse_ids(client.execute_command(*command), index.prefix)[1]
+        assert [q.doc_id(index.prefix, k) for k in keys] == ["kept"], command[2]
+    config.close()
+
+
+def test_delete_by_filter_goes_past_a_page_of_expired_documents(
+    lazy_expiry: EmbeddedRedis,
+) -> None:
+    """A page (1,000) of documents past their TTL alone deleted nothing (UNLINK counts
+    only live keys), which read as an index lagging behind the keyspace: the deletion
+    stopped there and returned 0, the live documents after them left in place."""
+    config = RedisAgentConfig(url=lazy_expiry.url, namespace="exp")
+    index = VectorIndex("bulk", dims=2, config=config, ttl=1, metadata_fields={"t": "tag"})
+    n = 1000  # one page; the live document is indexed after them: on the next one
+    index.add(["text"] * n, ids=[str(i) for i in range(n)], metadatas=[{"t": "a"}] * n,
+              vectors=np.ones((n, 2), dtype=np.float32))  # fmt: skip
+    index.add(["text"], ids=["live"], metadatas=[{"t": "a"}], vectors=np.ones((1, 2)))
+    _expire(lazy_expiry, index, {"live"})
+    assert index.delete_by_filter(F("t") == "a") == 1
+    admin = redis.Redis.from_url(lazy_expiry.url)
+    assert admin.keys(index.prefix + "*") == []
+    admin.close()
     config.close()
