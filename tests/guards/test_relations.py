@@ -1820,3 +1820,27 @@ def test_a_comparison_turned_round_swaps_the_verbs_sides(a: str, b: str, same: b
 )
 def test_who_does_x_report_to_is_not_who_reports_to_x(a: str, b: str, same: bool) -> None:
     assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+# a name in the slot of a plain noun, both neighbours kept: the thing the request is about
+# changed (the entity guard passes a name on one side only); or against a run of plain words
+_NAME_FOR_A_NOUN = [
+    ("Draft a Reddit post about our product launch", "Draft a forum post about our product launch"),
+    ("Set GPU limits for the training job", "Set disk limits for the training job"),
+    ("Add a Postgres service to the compose file", "Add a cache service to the compose file"),
+    ("Send the report by Slack", "Send the report by email"),
+    ("Write a README for the command line tool", "Write a user guide for the command line tool"),
+]
+# a name ending in the word, or one that may abbreviate it, names that thing
+_NAME_OF_THE_NOUN = [
+    ("How do I clear the cache on my iPhone", "How do I clear the cache on my phone"),
+    ("Scale the deployment on the K8s cluster", "Scale the deployment on the kubernetes cluster"),
+    ("Migrate the tables to the EU region", "Migrate the tables to the european union region"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), _NAME_FOR_A_NOUN + _NAME_OF_THE_NOUN)
+def test_a_name_swapped_for_a_plain_noun_in_one_slot(a: str, b: str) -> None:
+    same = (a, b) in _NAME_OF_THE_NOUN
+    assert (Verifier().verify(a, b) is None) == same
+    assert (Verifier().verify(b, a) is None) == same

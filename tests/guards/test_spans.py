@@ -72,3 +72,23 @@ def test_a_lookup_on_long_prompts_analyses_only_the_differing_span(
     rejection = Verifier().verify(CONTEXT + "Can I return a hose after 60 days?", stored)
     assert rejection is not None and rejection.guard == "number"
     assert parsed and all(len(text.split()) < 20 for text in parsed)
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Refactor it.", "Restructure it."),
+        ("Clean it up.", "Tidy it up."),
+        ("Optimize it.", "Optimise it."),
+    ],
+)
+def test_a_request_after_pasted_code_starts_its_own_sentence(stored: str, asked: str) -> None:
+    # narrowed, the span starts inside the code; the line break before the request stays,
+    # so its first word is not read as a name in mid-sentence ("return total Refactor")
+    code = (
+        "Here is my function:\n\ndef total(rows):\n    s = 0\n    for r in rows:\n"
+        "        s += r['amount']\n    return s\n\n"
+    )
+    query, candidate = narrowed(code + asked, code + stored)
+    assert "\n" in query and "\n" in candidate
+    assert Verifier().verify(code + asked, code + stored) is None

@@ -44,14 +44,22 @@ def _common_suffix(a: list[str], b: list[str], limit: int) -> int:
 _last: list[tuple[str, list[str]]] = [("", [])]
 
 
+def _words(text: str) -> list[str]:
+    """``text``'s words split at spaces only (runs of them, e.g. indentation, count as
+    one): a line break stays inside its word, so a span that starts in pasted code keeps
+    the break before the request ("return out\n\nPort this to Go"). Joined at a space,
+    "Port" would read as a name in mid-sentence."""
+    return list(filter(None, text.split(" ")))
+
+
 def narrowed(query: str, candidate: str) -> tuple[str, str]:
     """The differing spans of ``query`` and ``candidate`` with their context, or the
     texts themselves when they share fewer than :data:`MIN_SHARED` words at their ends."""
     last, q = _last[0]
     if last is not query:
-        q = query.split()
+        q = _words(query)
         _last[0] = (query, q)
-    c = candidate.split()
+    c = _words(candidate)
     shortest = min(len(q), len(c))
     if shortest <= MIN_SHARED:
         return query, candidate

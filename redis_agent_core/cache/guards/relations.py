@@ -1337,8 +1337,7 @@ def _slot_swap(
     if (
         w in UNITS
         or w2 in UNITS
-        or w in q.entities
-        or w2 in c.entities
+        or (w in q.entities and w2 in c.entities)
         or "'" in w + w2
         or s in NEGATORS
         or s2 in NEGATORS
@@ -1364,6 +1363,24 @@ def _slot_swap(
     nominal = _nominal(q, i, parts) and _nominal(c, j, parts2)
     if not nominal and (after in _PARTICLES or after2 in _PARTICLES):
         return None  # a phrasal verb ("turn off" / "disable"): the negation guard's
+    named = (w in q.entities) != (w2 in c.entities)
+    if named and before == before2 and after == after2:
+        # a name in the very slot (both neighbours kept) of a plain noun: the filler is
+        # what the request is about ("a bash" / "a PowerShell script", "set CPU" / "memory
+        # limits", "a blog" / "a LinkedIn post"), unless the name may abbreviate the word
+        # ("K8s" / "Kubernetes", "AWS" / "Amazon"), ends in it ("my iPhone" / "my
+        # phone") or WordNet relates them
+        if (
+            long.endswith(short)
+            or _abbreviates(short, long)
+            or (parts and parts2 and _related(w, w2))
+        ):
+            return None
+        k, f, p = (j, c, parts2) if w in q.entities else (i, q, parts)
+        if not p or ("n" in p and _nominal(f, k, p)):
+            return f"another thing in the same place ({w!r} vs {w2!r})"
+    if named:
+        return None  # the entity guard's
     if not parts or not parts2:
         if (parts or parts2).keys() <= {"n"}:
             return f"another thing in the same place ({w!r} vs {w2!r}; not in WordNet)"
@@ -1701,6 +1718,32 @@ def _names_or_quantities(f: Features, diff: Diff) -> bool:
     return any(w in f.entities or w in UNITS or w[0].isdigit() for w, _, _ in diff)
 
 
+def _abbreviates(short: str, long: str) -> bool:
+    """Whether ``short`` (at most 4 characters) may abbreviate ``long`` or a name that
+    starts with it: the same first letter ("js" / "javascript", "k8s" / "kubernetes",
+    "aws" / "amazon" web services)."""
+    return len(short) <= 4 and short[:1] == long[:1]
+
+
+def _one_name(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
+    """Whether only one side's differing run holds names, no quantity on either, and the
+    other side's plain words do not spell them out: a named thing against another thing
+    ("a README" / "a blog post", "in pandas" / "in plain Python"; "the EU" / "the
+    european union" spells it out)."""
+    if any(w in UNITS or not w.isalpha() for w, _, _ in (*only_q, *only_c)):
+        return False
+    names_q = [w for w, _, _ in only_q if w in q.entities]
+    names_c = [w for w, _, _ in only_c if w in c.entities]
+    if bool(names_q) == bool(names_c):
+        return False
+    names, other = (names_q, only_c) if names_q else (names_c, only_q)
+    initials = "".join(w[0] for w, _, _ in other)
+    spelt = "".join(w for w, _, _ in other)
+    return not any(
+        initials.startswith(n) or n.startswith(initials) or _abbreviates(n, spelt) for n in names
+    )
+
+
 def _modifiers_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
     """Each side alone puts its own words before the same shared noun, two or more on
     one side, and no word of one relates to a word of the other: the same thing under
@@ -1756,7 +1799,9 @@ def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
     "what's the procedure to end" / "how do I cancel") and participles ("go live" /
     "activated") are rewordings, unless both stand as "the ... of" ("the construction
     cost of" / "the seating capacity of" a stadium)."""
-    if _names_or_quantities(q, only_q) or _names_or_quantities(c, only_c):
+    if (_names_or_quantities(q, only_q) or _names_or_quantities(c, only_c)) and not _one_name(
+        q, c, only_q, only_c
+    ):
         return None  # the entity and number guards'
     slot = _slot(q, only_q)
     if slot is None or slot != _slot(c, only_c):
@@ -1767,7 +1812,7 @@ def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
         for w, _, i in diff:
             parts = _parts(w)
             if (
-                not ("n" in parts or "a" in parts)
+                not ("n" in parts or "a" in parts or w in f.entities)  # a name is a noun
                 or w.endswith("ed")
                 or f.words[i - 1] in _VERB_CUES
             ):
