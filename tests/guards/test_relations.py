@@ -1839,8 +1839,29 @@ _NAME_OF_THE_NOUN = [
 ]
 
 
-@pytest.mark.parametrize(("a", "b"), _NAME_FOR_A_NOUN + _NAME_OF_THE_NOUN)
-def test_a_name_swapped_for_a_plain_noun_in_one_slot(a: str, b: str) -> None:
-    same = (a, b) in _NAME_OF_THE_NOUN
+# another run of words in the same slot: a term WordNet lacks used as the slot's noun, a
+# name against plain words, a phrase joined by a preposition
+_ANOTHER_RUN = [
+    ("Please add docstrings to this module", "Please add type annotations to this module"),
+    ("Show me the fix in numpy", "Show me the fix in plain Python"),
+    (
+        "Prepare a short talk for the board of trustees",
+        "Prepare a short talk for my chemistry class",
+    ),
+]
+# a short form spelt by the other side's initials; a preposition, not a term; a degree
+# said with articles and "number of"
+_THE_SAME_RUN = [
+    ("Create a regex for email addresses", "Create a regular expression for email addresses"),
+    ("Did the team win against Spain?", "Did the team beat Spain?"),
+    ("Which app has the most podcasts?", "Which app offers the largest number of podcasts?"),
+]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), _NAME_FOR_A_NOUN + _NAME_OF_THE_NOUN + _ANOTHER_RUN + _THE_SAME_RUN
+)
+def test_another_filler_of_the_same_slot(a: str, b: str) -> None:
+    same = (a, b) in _NAME_OF_THE_NOUN + _THE_SAME_RUN
     assert (Verifier().verify(a, b) is None) == same
     assert (Verifier().verify(b, a) is None) == same

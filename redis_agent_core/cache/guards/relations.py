@@ -1725,6 +1725,26 @@ def _abbreviates(short: str, long: str) -> bool:
     return len(short) <= 4 and short[:1] == long[:1]
 
 
+def _term(f: Features, i: int, parts: Mapping[str, object]) -> bool:
+    """Whether the word at ``i``, unknown to WordNet, reads as a term of art used as a
+    noun ("add docstrings to", "use asyncio"): plain letters, and no determiner or name
+    right after it (where it would be a preposition: "win against Italy", "during the
+    day", "without a receipt")."""
+    after = f.words[i + 1] if i + 1 < len(f.words) else ""
+    return (
+        not parts and f.words[i].isalpha() and after not in _DETERMINERS and after not in f.entities
+    )
+
+
+def _initials(only_q: Diff, only_c: Diff) -> bool:
+    """Whether one side's one word starts with the initials of the other's two or more
+    ("regex" / "regular expression"): a short form, not another thing."""
+    for one, other in ((only_q, only_c), (only_c, only_q)):
+        if len(one) == 1 and len(other) > 1:
+            return one[0][0].startswith("".join(w[0] for w, _, _ in other))
+    return False
+
+
 def _one_name(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
     """Whether only one side's differing run holds names, no quantity on either, and the
     other side's plain words do not spell them out: a named thing against another thing
@@ -1737,7 +1757,7 @@ def _one_name(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
     if bool(names_q) == bool(names_c):
         return False
     names, other = (names_q, only_c) if names_q else (names_c, only_q)
-    initials = "".join(w[0] for w, _, _ in other)
+    initials = "".join(w[0] for w, _, _ in other) if len(other) > 1 else "-"
     spelt = "".join(w for w, _, _ in other)
     return not any(
         initials.startswith(n) or n.startswith(initials) or _abbreviates(n, spelt) for n in names
@@ -1760,14 +1780,21 @@ def _modifiers_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> 
     return f"another constraint on the same thing ({run_q!r} vs {run_c!r})"
 
 
+# Prepositions that join a noun phrase's words into one ("retries with backoff", "number of
+# orders"); not degree words or articles ("the largest number": a rewording of "the most").
+_LINKING = frozenset("with of for by to on in at from".split())
+
+
 def _slot(f: Features, diff: Diff) -> tuple[str, str] | None:
     """The content stems just before and after ``diff``'s words when they stand together
     ("" at an end), or None when they are apart."""
     positions = [i for _, _, i in diff]
     first, last = positions[0], positions[-1]
-    if last - first != len(positions) - 1:
-        return None
     words = f.words
+    if last - first != len(positions) - 1 and any(
+        words[k] not in _LINKING for k in range(first, last) if k not in positions
+    ):
+        return None  # apart, unless a preposition links them ("retries with backoff")
     before = next(
         (words[k] for k in range(first - 1, -1, -1) if words[k] not in FUNCTION_WORDS), ""
     )
@@ -1812,12 +1839,14 @@ def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
         for w, _, i in diff:
             parts = _parts(w)
             if (
-                not ("n" in parts or "a" in parts or w in f.entities)  # a name is a noun
+                not ("n" in parts or "a" in parts or w in f.entities or _term(f, i, parts))
                 or w.endswith("ed")
                 or f.words[i - 1] in _VERB_CUES
             ):
                 return None
-    if any(_related(w, w2) for w, _, _ in only_q for w2, _, _ in only_c):
+    if any(_related(w, w2) for w, _, _ in only_q for w2, _, _ in only_c) or _initials(
+        only_q, only_c
+    ):
         return None
     run_q, run_c = (" ".join(w for w, _, _ in d) for d in (only_q, only_c))
     return f"another thing asked about ({run_q!r} vs {run_c!r})"
