@@ -271,6 +271,8 @@ def test_scope_guard_passes_same_scope(a: str, b: str) -> None:
         ("Compare cats and dogs", "Compare cats and dogs in a table"),
         ("Describe Rome", "Describe Rome in French"),
         ("Give me tips for sleep", "Give me tips for sleep as bullet points"),
+        # "short" elsewhere than the length: brevity asked on one side only
+        ("I'm short on time, explain how DNS works", "I'm short on time, explain DNS briefly"),
     ],
 )
 def test_constraint_guard_rejects_different_output_constraints(a: str, b: str) -> None:
@@ -283,10 +285,26 @@ def test_constraint_guard_rejects_different_output_constraints(a: str, b: str) -
         ("Summarise the report in 3 sentences", "Give a three-sentence summary of the report"),
         ("Book me a table for two", "Reserve a table for two"),  # a table is not a format
         ("Describe Rome in French", "Décris Rome in French please"),
+        # "short" against "brief" in the same request is that length
+        ("Write a short note to my neighbour", "Write a brief note to my neighbour"),
     ],
 )
 def test_constraint_guard_passes_same_constraints(a: str, b: str) -> None:
     assert not rejects(ConstraintGuard(), a, b)
+
+
+def test_a_brief_is_a_short_note_but_the_best_is_not_the_first() -> None:
+    verifier = Verifier()
+    assert (
+        verifier.verify("Write a brief note to my neighbour", "Write a short note to my neighbour")
+        is None
+    )
+    assert (
+        verifier.verify("Give me a short overview of Kafka", "Give me a brief overview of Kafka")
+        is None
+    )
+    refused = verifier.verify("What's the first album by Adele?", "What's the best album by Adele?")
+    assert refused is not None
 
 
 # --- conversations ------------------------------------------------------------------------

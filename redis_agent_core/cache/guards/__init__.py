@@ -823,6 +823,20 @@ class ScopeGuard:
         return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
 
 
+_BRIEF = frozenset({"len:brief"})
+
+
+def _short_for_brief(q: Features, c: Features) -> bool:
+    """Whether the only constraint apart is brevity, said on one side as "brief" and on
+    the other as "short", which only the other uses ("a brief email" / "a short email":
+    "short" reads as a length only in a few set phrases, since "a short story" names a
+    kind of thing, but against "brief" in the same request it is that length)."""
+    if q.constraints ^ c.constraints != _BRIEF:
+        return False
+    lacking, other = (c, q) if "len:brief" in q.constraints else (q, c)
+    return "short" in lacking.vocab and "short" not in other.vocab
+
+
 class ConstraintGuard:
     """Explicit output constraints must agree: language ("in French"), length ("in 3
     sentences", "briefly", "in detail") and format (JSON, table, bullet list...)."""
@@ -831,7 +845,7 @@ class ConstraintGuard:
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = pair(query, candidate)
-        if q.constraints != c.constraints:
+        if q.constraints != c.constraints and not _short_for_brief(q, c):
             return (
                 f"output constraints differ ({_show(q.constraints - c.constraints)} vs "
                 f"{_show(c.constraints - q.constraints)})"

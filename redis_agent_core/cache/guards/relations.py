@@ -1083,6 +1083,7 @@ class SubstitutionGuard:
                     or senses2 & parents
                     or _kin(w, w2)
                     or _kind_of(n, n2)
+                    or _alike(w, w2)  # "a brief" / "a short note": adjectives
                 ):
                     continue  # synonyms, one names the other's kind, or "agent" / "agency"
                 if parents & parents2:
@@ -1308,6 +1309,19 @@ def _parts(word: str) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
                 found[tag] = senses_of(entry)
                 break
     return found
+
+
+def _alike(a: str, b: str) -> bool:
+    """Whether WordNet relates ``a`` and ``b`` as adjectives, one similar to the other
+    ("brief" / "short"): nouns too, but before a noun they are its quality. Not graded
+    words, which rank ("best" / "first book")."""
+    if a.endswith(_GRADED) or b.endswith(_GRADED):
+        return False
+    parts_a, parts_b = _parts(a), _parts(b)
+    if "a" not in parts_a or "a" not in parts_b:
+        return False
+    (senses, parents), (senses2, parents2) = parts_a["a"], parts_b["a"]
+    return bool(senses & senses2 or senses & parents2 or senses2 & parents)
 
 
 def _synonyms(a: str, b: str) -> bool:
