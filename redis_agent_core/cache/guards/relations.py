@@ -1395,6 +1395,24 @@ def _slot_swap(
             return f"another thing in the same place ({w!r} vs {w2!r})"
     if named:
         return None  # the entity guard's
+    if (not parts) != (not parts2) and before == before2 and after == after2:
+        # a term WordNet lacks against a noun, between the same two words that open no
+        # noun phrase ("use asyncio" / "use threads for", "the weekend barista" / "cleaner
+        # shifts", "low carb" / "low fat meals"): after an article or a preposition, or at
+        # an end, a word WordNet lacks is as often a form it misses ("for children",
+        # "my deposit back" / "refundable")
+        k, f, p, x = (i, q, parts, w) if not parts else (j, c, parts2, w2)
+        k2, f2, p2 = (j, c, parts2) if not parts else (i, q, parts)
+        if (
+            before
+            and after
+            and before not in _NOUN_CUES
+            and x.isalpha()
+            and _term(f, k, p)
+            and "n" in p2
+            and _nominal(f2, k2, p2)
+        ):
+            return f"another thing in the same place ({w!r} vs {w2!r}; a term WordNet lacks)"
     if not parts or not parts2:
         if (parts or parts2).keys() <= {"n"}:
             return f"another thing in the same place ({w!r} vs {w2!r}; not in WordNet)"
