@@ -911,3 +911,52 @@ def test_a_changed_cell_of_a_pasted_csv_differs() -> None:
     assert rejects(NumberGuard(), csv.format(40), csv.format(24))
     # a thousands comma still joins one number
     assert not rejects(NumberGuard(), csv.format("1,200"), csv.format("1200"))
+
+
+# --- pasted emails and tables with the request reworded (recall17) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Thanks for the note about the 3 invoices.",
+            "Thanks for your message about the 3 invoices.",
+        ),
+        ("Add these notes to the table", "Add these comments to the table"),
+        ("Noted: the call moved to Friday", "Understood: the call moved to Friday"),
+    ],
+)
+def test_a_note_is_no_negator(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None
+
+
+def test_a_note_beside_a_negator_still_counts_it() -> None:
+    assert rejects(NegationGuard(), "Reply to the note: do not pay", "Reply to the note: pay")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which row has the highest total?", "Which line's total is largest?"),
+        ("Which month had the highest sales?", "Which month had the biggest sales?"),
+        ("Which row has the lowest total?", "Which row has the smallest total?"),
+        ("Which team has the greatest score?", "Which team has the highest score?"),
+    ],
+)
+def test_size_words_on_an_amount_pick_the_same_row(a: str, b: str) -> None:
+    verifier = Verifier()
+    assert verifier.verify(a, b) is None and verifier.verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which row has the highest total?", "Which row has the smallest total?"),
+        ("Which row has the highest total?", "Which row has the lowest total?"),
+        ("Which city is the largest?", "Which city is the highest?"),  # no amount
+    ],
+)
+def test_size_words_at_other_ends_or_on_no_amount_differ(a: str, b: str) -> None:
+    verifier = Verifier()
+    assert verifier.verify(a, b) is not None and verifier.verify(b, a) is not None

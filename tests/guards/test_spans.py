@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from redis_agent_core.cache.guards import Verifier, _features, features
+from redis_agent_core.cache.guards import EntityGuard, Verifier, _features, features
 from redis_agent_core.cache.guards._spans import MIN_SHARED, narrowed
 
 CONTEXT = (
@@ -92,3 +92,29 @@ def test_a_request_after_pasted_code_starts_its_own_sentence(stored: str, asked:
     query, candidate = narrowed(code + asked, code + stored)
     assert "\n" in query and "\n" in candidate
     assert Verifier().verify(code + asked, code + stored) is None
+
+
+_EMAIL = (
+    "Hi Jo,\nthe vendor can't ship the 40 chairs before 12 May, so the launch moves to "
+    "June. I haven't told the client yet.\nBest,\nRuth\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Reply to Ruth agreeing.", "Write back to Ruth agreeing."),
+        ("Draft a short answer to this.", "Write a short answer to this."),
+    ],
+)
+def test_a_request_on_a_line_under_a_pasted_text_names_no_entity(stored: str, asked: str) -> None:
+    # narrowed, the request's first word follows the signature: it starts a line there
+    # (a sentence), not a name run "Ruth Reply"
+    verifier = Verifier(guards=[EntityGuard()])
+    assert verifier.verify(_EMAIL + asked, _EMAIL + stored) is None
+    assert verifier.verify(_EMAIL + stored, _EMAIL + asked) is None
+
+
+def test_a_name_inside_a_request_under_a_pasted_text_still_differs() -> None:
+    verifier = Verifier(guards=[EntityGuard()])
+    assert verifier.verify(_EMAIL + "Reply to Ruth and Omar.", _EMAIL + "Reply to Ruth and Dana.")

@@ -31,11 +31,11 @@ FORM_2 = (
 def test_stored_features_hold_only_what_is_costly_to_find_again() -> None:
     # the words, stems and vocabulary come from the stored prompt itself; absent parts
     # are not written: most prompts store 3 bytes
-    assert Verifier.features_of("Where do I send my meter reading?") == b"[10]"
+    assert Verifier.features_of("Where do I send my meter reading?") == b"[11]"
     assert Verifier.features_of(STORED) == (
-        b'[10,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
+        b'[11,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
     )
-    for damaged in (b"[10,2]", b"[10,0,1]", b"[10,15,1]", b'[10,"2",1]'):
+    for damaged in (b"[11,2]", b"[11,0,1]", b"[11,15,1]", b'[11,"2",1]'):
         features.cache_clear()
         assert Verifier.remember(STORED, damaged)  # found when loaded: the text is parsed
         assert features(STORED) == _features._parse(STORED)

@@ -42,6 +42,7 @@ from . import _lexicon as lex
 from ._features import (
     _DIRECTION_CUES,
     _PARSED,
+    NOT_NEGATORS,
     Features,
     encode,
     features,
@@ -451,7 +452,7 @@ def _targets(f: Features) -> list[str]:
     """The stem each negator of ``f`` applies to: the first content word after it."""
     seq, found = f.seq, []
     for k, w in enumerate(f.words):
-        if seq[k] in lex.NEGATORS or w.endswith("n't"):
+        if (seq[k] in lex.NEGATORS and w not in NOT_NEGATORS) or w.endswith("n't"):
             target = _applies_to(f, k)
             if target is not None:
                 found.append(target)

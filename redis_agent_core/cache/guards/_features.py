@@ -213,6 +213,9 @@ _FORMAT_KEYS = frozenset(lex.FORMAT_WORDS)
 _FORMAT_VOCAB = frozenset({"table", "tabular", "list", "code", "spreadsheet"})
 _FUNCTION_STEMS = frozenset(stem(w) for w in lex.FUNCTION_WORDS)
 _NEGATOR_FORMS = frozenset(w for w in lex.NEGATORS if stem(w) not in lex.NEGATORS)
+#: Words that stem to a negator and negate nothing ("a note", "noted", "notes" stem to
+#: "not"): an email's "thanks for the note" is no "not".
+NOT_NEGATORS = frozenset(w for w in ("note", "notes", "noted", "noting") if stem(w) in lex.NEGATORS)
 _PARTICLE_KEYS = frozenset(lex.PARTICLE_VERBS)
 _DATE_KEYS = frozenset(_DATE_WORDS)
 _SCOPE_KEYS = frozenset(_SCOPE_WORDS)
@@ -606,7 +609,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # to" / "failed to" / "unable to" is a negator; "not" in "404 Not Found" is none.
 # 10: a number glued to "k" is thousands ("1.5k" = 1500, "10k"; not "4k"); a number
 # after a comma that follows no digit counts (a CSV cell: "Ben,28,Lima").
-_FORMAT = 10
+# 11: "note", "notes", "noted", "noting" are no negators (their stem is "not").
+_FORMAT = 11
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -862,6 +866,8 @@ def _parse(text: str) -> Features:
     negations = (
         0 if lex.NEGATORS.isdisjoint(cues) else sum(map(lex.NEGATORS.__contains__, seq))
     ) + (0 if _NEGATOR_FORMS.isdisjoint(cues) else sum(map(_NEGATOR_FORMS.__contains__, words)))
+    if negations and "not" in stems and not NOT_NEGATORS.isdisjoint(wordset):
+        negations -= sum(map(NOT_NEGATORS.__contains__, words))
     if "n't" in lower or "non-" in lower:
         negations += len(_NEGATED_WORD.findall(lower))
     if "fail" in lower or "unable" in lower:

@@ -1014,6 +1014,25 @@ def _measured_degree(only_q: Diff, only_c: Diff) -> bool:
     return False
 
 
+# Size adjectives, by the end of a scale of numbers they pick: on an amount ("the highest
+# total", "the largest total", "the biggest total") each picks the greatest number.
+_MAGNITUDE = {"high": 1, "large": 1, "big": 1, "great": 1, "low": -1, "small": -1}
+# Nouns that name a number read off data: the size adjectives above grade them alike.
+_AMOUNTS = frozenset(
+    stem(w)
+    for w in """total sum amount number count value score price cost sales revenue income
+    profit balance figure quantity""".split()
+)
+
+
+def _same_magnitude(q: Features, c: Features, one: Iterable[str], other: Iterable[str]) -> bool:
+    """Whether the differing superlatives or comparatives all pick the same end of a scale
+    and both sides grade a number ("which row has the highest total" / "which line's
+    total is largest"); "the largest city" / "the highest city" grade no amount."""
+    ends = {_MAGNITUDE.get(base(w)) for w in (*one, *other)}
+    return len(ends) == 1 and None not in ends and not _AMOUNTS.isdisjoint(q.stems & c.stems)
+
+
 class SubstitutionGuard:
     """The same object under another constraint is another question: a different
     superlative or comparative ("tallest" / "oldest"), a different attribute ("height" /
@@ -1049,6 +1068,7 @@ class SubstitutionGuard:
             and graded_q.keys().isdisjoint(graded_c.keys())
             and not mirrored(q, c)
             and not _same_measure(graded_q.values(), graded_c.values())
+            and not _same_magnitude(q, c, graded_q.values(), graded_c.values())
         ):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
@@ -1373,6 +1393,8 @@ def _slot_swap(
         return None  # "app" / "application", "carbs" / "carbohydrates"
     if similar(w, w2, 0.8):
         return None  # a typo ("recieve" / "receive")
+    if _same_magnitude(q, c, (w,), (w2,)):
+        return None  # "the highest total" / "the biggest total"
     parts, parts2 = _parts(w), _parts(w2)
     nominal = _nominal(q, i, parts) and _nominal(c, j, parts2)
     if not nominal and (after in _PARTICLES or after2 in _PARTICLES):
