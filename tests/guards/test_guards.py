@@ -960,3 +960,53 @@ def test_size_words_on_an_amount_pick_the_same_row(a: str, b: str) -> None:
 def test_size_words_at_other_ends_or_on_no_amount_differ(a: str, b: str) -> None:
     verifier = Verifier()
     assert verifier.verify(a, b) is not None and verifier.verify(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Reply declining the invitation", "Reply saying no to the invitation"),
+        ("Politely decline this offer", "Write a polite no to this offer"),
+        ("Tell her we won't extend the deadline", "Tell her we're refusing the extension"),
+        ("Answer that I turn down the job", "Answer that I won't take the job"),
+    ],
+)
+def test_refusing_is_saying_no(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("My card was declined, why?", "My card was not declined, why?"),
+        ("Reply declining the offer", "Reply not declining the offer"),
+        ("Write a polite no to the offer", "Write a polite yes to the offer"),
+    ],
+)
+def test_a_refusal_negated_or_against_yes_still_differs(a: str, b: str) -> None:
+    assert rejects(NegationGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which customers have no orders?", "Which customers have zero orders?"),
+        ("List the products with no returns", "List the products with 0 returns"),
+    ],
+)
+def test_no_things_are_zero_things(a: str, b: str) -> None:
+    verifier = Verifier()
+    assert verifier.verify(a, b) is None and verifier.verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Which customers have no orders?", "Which customers have 0 returns?"),
+        ("Which customers have no orders?", "Which customers have 10 orders?"),
+        ("Which customers have zero orders?", "Which customers have orders?"),
+    ],
+)
+def test_no_things_are_not_zero_other_things(a: str, b: str) -> None:
+    verifier = Verifier()
+    assert verifier.verify(a, b) is not None and verifier.verify(b, a) is not None

@@ -443,6 +443,35 @@ def _stop_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
 
 
+# Verbs of refusing: saying no to something ("decline the invitation", "reject the offer",
+# "turn it down"); the stems and the particle verb as the keys hold them.
+_REFUSING = frozenset({stem("decline"), stem("refusing"), stem("reject"), "turn_down"})
+
+
+def _refusal_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
+    """The counts with each verb of refusing on the side with fewer negators counted as
+    a negator when the other side does not use it: refusing is saying no ("reply
+    declining" / "write a polite no", "decline the offer" / "say I can't accept it");
+    "my card was declined" / "was not declined" still differ."""
+    more, fewer = (q, c) if q_neg > c_neg else (c, q)
+    refusals = _REFUSING & fewer.keys - more.keys
+    if "refuse" in fewer.words:
+        refusals -= {stem("refuse")}  # a negator already
+    add = min(abs(q_neg - c_neg), len(refusals))
+    return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
+
+
+_ZERO = frozenset({"0", "zero"})
+
+
+def _none_as_zero(one: Features, other: Features) -> int:
+    """How many "no X" of ``one`` the other side says as "zero X" or "0 X" ("customers
+    with no orders" / "with 0 orders"): a count of none, not a negation of anything."""
+    words, seq = one.words, one.seq
+    counted = {other.seq[j + 1] for j, w in enumerate(other.words[:-1]) if w in _ZERO}
+    return sum(1 for k, w in enumerate(words[:-1]) if w == "no" and seq[k + 1] in counted)
+
+
 #: Words each side of a pair has at least before a negator whose predicate the other side
 #: rewords is not counted (a long prompt said again in other words).
 _LONG = 20
@@ -519,6 +548,13 @@ class NegationGuard:
             c_neg += _freed(c, q)
         if q_neg != c_neg and ("stop" in q.stems or "stop" in c.stems):
             q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
+        if q_neg != c_neg and not (_REFUSING.isdisjoint(q.keys) and _REFUSING.isdisjoint(c.keys)):
+            q_neg, c_neg = _refusal_said_otherwise(q, c, q_neg, c_neg)
+        if q_neg != c_neg and "no" in (q if q_neg > c_neg else c).vocab:
+            more, fewer = (q, c) if q_neg > c_neg else (c, q)
+            if not _ZERO.isdisjoint(fewer.vocab):
+                shift = min(abs(q_neg - c_neg), _none_as_zero(more, fewer))
+                q_neg, c_neg = (q_neg - shift, c_neg) if more is q else (q_neg, c_neg - shift)
         if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
             q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
         if q_neg != c_neg:
@@ -594,6 +630,12 @@ class NumberGuard:
             # ordinal in digits and in words: "3rd" / "third"
             extra_q -= Counter({k: n for k, n in extra_q.items() if _spelt_ordinal(k, q, c)})
             extra_c -= Counter({k: n for k, n in extra_c.items() if _spelt_ordinal(k, c, q)})
+            # "no orders" / "0 orders": the other side's none is this side's zero
+            if extra_q.get("num:0") and "no" in c.vocab:
+                extra_q["num:0"] -= _none_as_zero(c, q)
+            if extra_c.get("num:0") and "no" in q.vocab:
+                extra_c["num:0"] -= _none_as_zero(q, c)
+            extra_q, extra_c = +extra_q, +extra_c
             if not (_in_identifier(extra_q, c) and _in_identifier(extra_c, q)):
                 return f"numbers differ ({_show(extra_q.keys())} vs {_show(extra_c.keys())})"
         if q.dates != c.dates:
