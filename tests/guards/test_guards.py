@@ -1010,3 +1010,31 @@ def test_no_things_are_zero_things(a: str, b: str) -> None:
 def test_no_things_are_not_zero_other_things(a: str, b: str) -> None:
     verifier = Verifier()
     assert verifier.verify(a, b) is not None and verifier.verify(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Sum the sales excluding refunds", "Sum the sales without refunds"),
+        ("Count the guests except the children", "Count the guests, not the children"),
+        ("Delete the rows that are missing a date", "Delete the rows with no date"),
+        ("Answer in no more than 80 words", "Answer in at most 80 words"),
+        ("Send it no later than noon", "Send it by noon at the latest"),
+        ("Pick weeks with no fewer than 4 shifts", "Pick weeks with at least 4 shifts"),
+    ],
+)
+def test_leaving_out_lacking_and_bounds_said_without_a_negator(a: str, b: str) -> None:
+    assert NegationGuard().check(a, b) is None and NegationGuard().check(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Answer in no more than 80 words", "Answer in more than 80 words"),
+        ("Answer in no more than 80 words", "Answer in at least 80 words"),
+        ("Ask to go down to no more than 8 seats", "Ask to go up to more than 8 seats"),
+        ("Delete the rows that are missing a date", "Delete the rows not missing a date"),
+    ],
+)
+def test_a_bound_the_other_way_or_a_negated_lack_still_differs(a: str, b: str) -> None:
+    assert rejects(NegationGuard(), a, b)

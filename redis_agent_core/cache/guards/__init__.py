@@ -443,22 +443,70 @@ def _stop_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
 
 
-# Verbs of refusing: saying no to something ("decline the invitation", "reject the offer",
-# "turn it down"); the stems and the particle verb as the keys hold them.
-_REFUSING = frozenset({stem("decline"), stem("refusing"), stem("reject"), "turn_down"})
+# Words that say no without a negator: refusing ("decline the invitation", "reject the
+# offer", "turn it down"), leaving out ("except Ben", "excluding returns", "omit the
+# intro") and lacking ("rows missing an email", "lacks a phone"); the stems and the particle
+# verb as the keys hold them.
+_SAYING_NO = frozenset(
+    {stem(w) for w in "decline refusing reject except excluding omit lacking missing".split()}
+    | {"turn_down"}
+)
 
 
-def _refusal_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
-    """The counts with each verb of refusing on the side with fewer negators counted as
-    a negator when the other side does not use it: refusing is saying no ("reply
-    declining" / "write a polite no", "decline the offer" / "say I can't accept it");
-    "my card was declined" / "was not declined" still differ."""
+def _no_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
+    """The counts with each word of :data:`_SAYING_NO` on the side with fewer negators
+    counted as a negator when the other side does not use it: refusing is saying no
+    ("reply declining" / "write a polite no"), leaving out is "without" ("excluding
+    returns" / "without returns"), lacking is having none ("missing an email" / "no
+    email"); "my card was declined" / "was not declined" still differ."""
     more, fewer = (q, c) if q_neg > c_neg else (c, q)
-    refusals = _REFUSING & fewer.keys - more.keys
+    said = _SAYING_NO & fewer.keys - more.keys
     if "refuse" in fewer.words:
-        refusals -= {stem("refuse")}  # a negator already
-    add = min(abs(q_neg - c_neg), len(refusals))
+        said -= {stem("refuse")}  # a negator already
+    add = min(abs(q_neg - c_neg), len(said))
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
+
+
+# A bound said with a negator: "no more than 100 words" is "at most 100 words", "no later
+# than Friday" is "by Friday at the latest"; group 1 the comparative (an upper bound for
+# "more", a lower one for "less").
+_NEGATED_BOUND = re.compile(
+    r"\b(?:no|not)\s+(more|longer|later|greater|higher|bigger|larger|fewer|less|earlier"
+    r"|shorter|lower|smaller)\s+than\b"
+)
+_COMPARED = re.compile(
+    r"(?<!\bno )(?<!\bnot )\b(more|longer|later|greater|higher|bigger|larger|fewer|less|earlier"
+    r"|shorter|lower|smaller)\s+than\b"
+)
+_UPPER = frozenset("more longer later greater higher bigger larger".split())
+# bounds that include their end, as the negated ones do ("under 100" excludes 100)
+_AT_MOST = re.compile(
+    r"\b(?:at (?:the )?(?:most|latest)|max(?:imum)?|up to (?=\d)|or (?:less|fewer|under|earlier"
+    r"|sooner))\b"
+)
+_AT_LEAST = re.compile(
+    r"\b(?:at (?:the )?(?:least|earliest)|min(?:imum)?|or (?:more|over|above|later))\b"
+)
+
+
+def _bounds_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
+    """The counts less the more negating side's "no more than" / "no later than" (and
+    "no less than"...) that the other side says as a bound including its end ("at most",
+    "max", "up to", "or less"; "at least", "or more"); "no more than 100 words" / "more
+    than 100 words" still differ."""
+    more, fewer = (q, c) if q_neg > c_neg else (c, q)
+    if "than" not in more.vocab:
+        return q_neg, c_neg
+    bounds = [m.group(1) in _UPPER for m in _NEGATED_BOUND.finditer(more.lower)]
+    # a plain comparison the other way on the other side: "more than 8" is no "at most 8"
+    plain = {m.group(1) in _UPPER for m in _COMPARED.finditer(fewer.lower)} if bounds else set()
+    said = 0
+    for upper in (True, False):
+        if upper in bounds and upper not in plain:
+            found = (_AT_MOST if upper else _AT_LEAST).findall(fewer.lower)
+            said += min(bounds.count(upper), len(found))
+    drop = min(abs(q_neg - c_neg), said)
+    return (q_neg - drop, c_neg) if more is q else (q_neg, c_neg - drop)
 
 
 _ZERO = frozenset({"0", "zero"})
@@ -548,8 +596,10 @@ class NegationGuard:
             c_neg += _freed(c, q)
         if q_neg != c_neg and ("stop" in q.stems or "stop" in c.stems):
             q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
-        if q_neg != c_neg and not (_REFUSING.isdisjoint(q.keys) and _REFUSING.isdisjoint(c.keys)):
-            q_neg, c_neg = _refusal_said_otherwise(q, c, q_neg, c_neg)
+        if q_neg != c_neg and not (_SAYING_NO.isdisjoint(q.keys) and _SAYING_NO.isdisjoint(c.keys)):
+            q_neg, c_neg = _no_said_otherwise(q, c, q_neg, c_neg)
+        if q_neg != c_neg and "than" in (q if q_neg > c_neg else c).vocab:
+            q_neg, c_neg = _bounds_said_otherwise(q, c, q_neg, c_neg)
         if q_neg != c_neg and "no" in (q if q_neg > c_neg else c).vocab:
             more, fewer = (q, c) if q_neg > c_neg else (c, q)
             if not _ZERO.isdisjoint(fewer.vocab):
