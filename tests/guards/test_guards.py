@@ -1038,3 +1038,29 @@ def test_leaving_out_lacking_and_bounds_said_without_a_negator(a: str, b: str) -
 )
 def test_a_bound_the_other_way_or_a_negated_lack_still_differs(a: str, b: str) -> None:
     assert rejects(NegationGuard(), a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Convert this list to YAML: a, b, c", "Turn this list into YAML: a, b, c"),
+        ("Translate this note into Italian", "Put this note into Italian"),
+        ("Rewrite this stored procedure for MySQL", "Convert this stored procedure to MySQL"),
+    ],
+)
+def test_making_a_text_into_the_same_form_is_one_request(a: str, b: str) -> None:
+    verifier = Verifier()
+    assert verifier.verify(a, b) is None and verifier.verify(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Convert this list to YAML: a, b, c", "Turn this list into TOML: a, b, c"),
+        ("Translate this note into Italian", "Summarize this note in Italian"),
+        ("Rewrite this stored procedure for MySQL", "Rewrite this stored procedure for Oracle"),
+    ],
+)
+def test_making_a_text_into_another_form_or_doing_else_differs(a: str, b: str) -> None:
+    verifier = Verifier()
+    assert verifier.verify(a, b) is not None and verifier.verify(b, a) is not None

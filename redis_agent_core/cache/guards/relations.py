@@ -1033,6 +1033,20 @@ def _same_magnitude(q: Features, c: Features, one: Iterable[str], other: Iterabl
     return len(ends) == 1 and None not in ends and not _AMOUNTS.isdisjoint(q.stems & c.stems)
 
 
+# Verbs that make a text into another form: with the same target on both sides ("into
+# Spanish", "to JSON", "for PostgreSQL") they ask for one thing.
+_CONVERTING = frozenset(
+    stem(w) for w in "convert turn put translate rewrite change transform reformat".split()
+)
+_TARGET = re.compile(r"\b(?:into|to|as|for|in)\s+(?:an? |the )?([a-z][\w+#.-]*)")
+
+
+def _same_target(q: Features, c: Features) -> bool:
+    """Whether both sides send their object into one same form ("into JSON" / "to JSON")."""
+    targets = set(_TARGET.findall(q.lower)) - FUNCTION_WORDS
+    return bool(targets) and not targets.isdisjoint(_TARGET.findall(c.lower))
+
+
 class SubstitutionGuard:
     """The same object under another constraint is another question: a different
     superlative or comparative ("tallest" / "oldest"), a different attribute ("height" /
@@ -1395,6 +1409,8 @@ def _slot_swap(
         return None  # a typo ("recieve" / "receive")
     if _same_magnitude(q, c, (w,), (w2,)):
         return None  # "the highest total" / "the biggest total"
+    if s in _CONVERTING and s2 in _CONVERTING and _same_target(q, c):
+        return None  # "convert this CSV to JSON" / "turn this CSV into JSON"
     parts, parts2 = _parts(w), _parts(w2)
     nominal = _nominal(q, i, parts) and _nominal(c, j, parts2)
     if not nominal and (after in _PARTICLES or after2 in _PARTICLES):
