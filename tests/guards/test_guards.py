@@ -1064,3 +1064,19 @@ def test_making_a_text_into_the_same_form_is_one_request(a: str, b: str) -> None
 def test_making_a_text_into_another_form_or_doing_else_differs(a: str, b: str) -> None:
     verifier = Verifier()
     assert verifier.verify(a, b) is not None and verifier.verify(b, a) is not None
+
+
+_ROSTER = "Who is on the late shift?\nname,team,shift\nAnna,ops,{}\nRaj,support,early\n"
+_STOCK = "Which wood is cheapest?\n| Item | Wood | Price |\n|---|---|---|\n| Desk | {} | 120 |\n"
+
+
+def test_a_changed_word_cell_of_a_pasted_table_differs() -> None:
+    assert rejects(EntityGuard(), _ROSTER.format("late"), _ROSTER.format("early"))
+    assert rejects(EntityGuard(), _STOCK.format("oak"), _STOCK.format("pine"))
+
+
+def test_the_same_table_under_a_reworded_request_passes() -> None:
+    roster = _ROSTER.format("late")
+    reworded = roster.replace("Who is on the late shift?", "Which person works the late shift?")
+    assert EntityGuard().check(roster, reworded) is None
+    assert EntityGuard().check(_ROSTER.format("Late"), _ROSTER.format("late")) is None

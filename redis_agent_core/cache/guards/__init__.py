@@ -737,6 +737,31 @@ def _exceptions(entities: set[str]) -> set[str]:
     }
 
 
+def _cell_swap(query: str, candidate: str) -> str | None:
+    """Why one word cell of a pasted table differs ("Ben,31,Leeds,free" / "Ben,31,Leeds,pro",
+    "| Desk | oak |" / "| Desk | pine |"): other data, another answer, however common the
+    words. (Numbers are the number guard's; a whole row or more changed is not a cell.)"""
+    a, b = query.split(), candidate.split()
+    if len(a) != len(b):
+        return None
+    changed = [k for k, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if not 0 < len(changed) <= 2:
+        return None
+    for k in changed:
+        x, y = a[k], b[k]
+        if x.count(",") >= 2 and x.count(",") == y.count(","):
+            pairs = zip(x.lower().split(","), y.lower().split(","), strict=True)
+            cells = [(u, v) for u, v in pairs if u != v]
+        elif 0 < k < len(a) - 1 and a[k - 1] == "|" == a[k + 1]:
+            cells = [(x.lower(), y.lower())]
+        else:
+            continue
+        for u, v in cells:
+            if u != v and u.isalpha() and v.isalpha():
+                return f"a cell of the pasted table differs ({u!r} vs {v!r})"
+    return None
+
+
 class EntityGuard:
     """Named entities (capitalised or mixed-case words, identifiers like "Jet2") and
     quoted strings (with the blanks inside them) must agree. One side naming an entity
@@ -747,6 +772,8 @@ class EntityGuard:
     name = "entity"
 
     def check(self, query: str, candidate: str) -> str | None:
+        if ("," in query or "|" in query) and (reason := _cell_swap(query, candidate)):
+            return reason
         q, c = pair(query, candidate)
         if not (q.entities or c.entities or q.quotes or c.quotes):
             return None
