@@ -34,6 +34,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
+from itertools import compress, count, islice
+from operator import ne
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import orjson
@@ -744,7 +746,7 @@ def _cell_swap(query: str, candidate: str) -> str | None:
     a, b = query.split(), candidate.split()
     if len(a) != len(b):
         return None
-    changed = [k for k, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    changed = list(islice(compress(count(), map(ne, a, b)), 3))  # (in C: no step a word)
     if not 0 < len(changed) <= 2:
         return None
     for k in changed:
