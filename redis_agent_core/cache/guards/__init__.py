@@ -522,6 +522,16 @@ def _none_as_zero(one: Features, other: Features) -> int:
     return sum(1 for k, w in enumerate(words[:-1]) if w == "no" and seq[k + 1] in counted)
 
 
+def _zero_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
+    """The counts less the more negating side's "no X" that the other side says as
+    "zero X" or "0 X"."""
+    more, fewer = (q, c) if q_neg > c_neg else (c, q)
+    if _ZERO.isdisjoint(fewer.vocab):
+        return q_neg, c_neg
+    drop = min(abs(q_neg - c_neg), _none_as_zero(more, fewer))
+    return (q_neg - drop, c_neg) if more is q else (q_neg, c_neg - drop)
+
+
 #: Words each side of a pair has at least before a negator whose predicate the other side
 #: rewords is not counted (a long prompt said again in other words).
 _LONG = 20
@@ -603,10 +613,7 @@ class NegationGuard:
         if q_neg != c_neg and "than" in (q if q_neg > c_neg else c).vocab:
             q_neg, c_neg = _bounds_said_otherwise(q, c, q_neg, c_neg)
         if q_neg != c_neg and "no" in (q if q_neg > c_neg else c).vocab:
-            more, fewer = (q, c) if q_neg > c_neg else (c, q)
-            if not _ZERO.isdisjoint(fewer.vocab):
-                shift = min(abs(q_neg - c_neg), _none_as_zero(more, fewer))
-                q_neg, c_neg = (q_neg - shift, c_neg) if more is q else (q_neg, c_neg - shift)
+            q_neg, c_neg = _zero_said_otherwise(q, c, q_neg, c_neg)
         if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
             q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
         if q_neg != c_neg:
