@@ -55,10 +55,12 @@ from ._features import (
     stem,
 )
 from ._spans import MIN_SHARED, narrowed
+from ._wordnet import ancestors, noun, wordnet
 from .relations import (
     AntonymGuard,
     ArgumentGuard,
     SubstitutionGuard,
+    _kind,
     added_kind,
     added_qualifier,
     comparatives,
@@ -289,6 +291,44 @@ def _peoples(
     return only_q, only_c
 
 
+def _contraction(short: str, others: Iterable[str], text: str, other_text: str) -> bool:
+    """Whether ``short``, written capitalised in ``text``, shortens one word of ``others``
+    (in ``other_text``) as a title or a street is shortened: its first letter and later
+    consonants down to its last ("Mt" / "Mount", "St" / "Saint", "Ft" / "Fort", "Blvd" /
+    "Boulevard"), or its first three letters or more ("Ave" / "Avenue", "Met" /
+    "Metropolitan"; not a name that goes on with another: "Java" / "JavaScript")."""
+    if not (2 <= len(short) <= 4 and short.isalpha() and short.capitalize() in text):
+        return False
+    for word in others:
+        if len(word) < len(short) + 2 or not word.isalpha() or word[0] != short[0]:
+            continue
+        if len(short) >= 3 and word.startswith(short):
+            if short.capitalize() + word[len(short)].upper() not in other_text:
+                return True
+            continue
+        rest = iter(word[1:])
+        if (
+            word[-1] == short[-1]
+            and not any(ch in "aeiou" for ch in short[1:])
+            and all(ch in rest for ch in short[1:])
+        ):
+            return True
+    return False
+
+
+def _shortened(short: str, others: set[str], text: str, other_text: str) -> bool:
+    """Whether ``short`` (in ``text``) shortens one of ``others`` (in ``other_text``): a
+    short form, a contraction, or initials the other side writes with dots ("DC" /
+    "D.C.")."""
+    return (
+        _short_form(short, others, text)
+        or _contraction(short, others, text, other_text)
+        or (
+            2 <= len(short) <= 4 and short.isalpha() and ".".join(short.upper()) + "." in other_text
+        )
+    )
+
+
 def _short_form(entity: str, others: set[str], text: str) -> bool:
     """Whether ``entity`` (as written in ``text``) is a short form of one of ``others``."""
     return (
@@ -304,6 +344,9 @@ def _short_form(entity: str, others: set[str], text: str) -> bool:
 _NEXT_WORD = re.compile(r"[ -]+([a-z]+)")
 
 
+_INITIAL_DOT = re.compile(r"(?<= )([A-Z])\.(?= [A-Z])")
+
+
 def _written_as(entity: str) -> set[str]:
     """``entity`` and the forms the alias table read as it ("usa": "us", "america")."""
     return {entity} | {k for k, v in lex.ALIASES.items() if v == entity and k.isalpha()}
@@ -313,8 +356,9 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     """``unmatched`` less the short names of a multi-word name in ``other``."""
     if not unmatched:
         return unmatched
-    # "University of California, Los Angeles" / "UCLA": a comma inside a name joins it
-    text = other.replace(", ", " ")
+    # "University of California, Los Angeles" / "UCLA": a comma inside a name joins it;
+    # so does a middle initial ("John F. Kennedy" / "JFK")
+    text = _INITIAL_DOT.sub(r"\1", other.replace(", ", " "))
     runs = []
     for m in _NAME_RUN.finditer(text):
         run = m.group(0).replace("-", " ").split()
@@ -670,6 +714,27 @@ def _spelt_ordinal(key: str, mine: Features, other: Features) -> bool:
     )
 
 
+_ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
+_ROMAN_VALUES = {"m": 1000, "d": 500, "c": 100, "l": 50, "x": 10, "v": 5, "i": 1}
+
+
+def _roman(key: str, other: Features) -> bool:
+    """Whether the bare number ``key`` is one of ``other``'s names read as a Roman
+    numeral ("num:58" / "Super Bowl LVIII")."""
+    kind, _, value = key.partition(":")
+    if kind != "num" or not value.isdigit():
+        return False
+    for e in other.entities:
+        if e and _ROMAN.fullmatch(e):
+            total = 0
+            for ch, nxt in zip(e, e[1:] + " ", strict=True):
+                v = _ROMAN_VALUES[ch]
+                total += -v if nxt != " " and _ROMAN_VALUES[nxt] > v else v
+            if total == int(value):
+                return True
+    return False
+
+
 class NumberGuard:
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -689,6 +754,9 @@ class NumberGuard:
             # ordinal in digits and in words: "3rd" / "third"
             extra_q -= Counter({k: n for k, n in extra_q.items() if _spelt_ordinal(k, q, c)})
             extra_c -= Counter({k: n for k, n in extra_c.items() if _spelt_ordinal(k, c, q)})
+            # a sequel or edition in Roman numerals: "Grand Theft Auto V" / "GTA 5"
+            extra_q -= Counter({k: n for k, n in extra_q.items() if _roman(k, c)})
+            extra_c -= Counter({k: n for k, n in extra_c.items() if _roman(k, q)})
             # "no orders" / "0 orders": the other side's none is this side's zero
             if extra_q.get("num:0") and "no" in c.vocab:
                 extra_q["num:0"] -= _none_as_zero(c, q)
@@ -796,15 +864,17 @@ class EntityGuard:
         # "PDFs" / "PDF": an entity also matches by its stem
         only_q = {e for e in q.entities if e not in c.vocab and stem(e) not in c.stems}
         only_c = {e for e in c.entities if e not in q.vocab and stem(e) not in q.stems}
+        if not (only_q and only_c):  # one side alone names more: a maker, or an edition?
+            return _edition(only_q, q, c) if only_q else _edition(only_c, c, q)
         if only_q and only_c:  # a swap, unless it is a typo ("Mondys")
             only_q = {e for e in only_q if not _misspelt(e, c, name=True)}
             only_c = {e for e in only_c if not _misspelt(e, q, name=True)}
         if only_q and only_c:  # "Indian citizens" / "citizens of India"
             only_q, only_c = _peoples(q.entities, c.entities, only_q, only_c)
-        if only_q and only_c:  # "Postgres" / "PostgreSQL", "Mac" / "macOS", "k8s"
+        if only_q and only_c:  # "Postgres" / "PostgreSQL", "Mac" / "macOS", "k8s", "DC" / "D.C."
             only_q, only_c = (
-                {e for e in only_q if not _short_form(e, only_c, query)},
-                {e for e in only_c if not _short_form(e, only_q, candidate)},
+                {e for e in only_q if not _shortened(e, only_c, query, candidate)},
+                {e for e in only_c if not _shortened(e, only_q, candidate, query)},
             )
         if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
             only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
@@ -818,6 +888,50 @@ class EntityGuard:
         if only_q and only_c:
             return f"entities differ ({_show(only_q)} vs {_show(only_c)})"
         return None
+
+
+@lru_cache(maxsize=1)
+def _nature() -> frozenset[int]:
+    """WordNet's main sense of "object" and what a lake is (a body of water): the kinds
+    that "River", "Mountains" or "Islands" after a name say ("the Mississippi River")."""
+    wn = wordnet()
+
+    def main(word: str) -> int:
+        return int(wn.nouns[word].split(";", 1)[0].split(" ", 1)[0])
+
+    return frozenset({main("object"), *wn.hypernyms[str(main("lake"))]})
+
+
+def _natural(word: str) -> bool:
+    n = noun(word)
+    return n is not None and not ancestors(n).isdisjoint(_nature())
+
+
+def _edition(extra: set[str], f: Features, other: Features) -> str | None:
+    """Why a name ``f`` alone extends names another model or edition: a word after its
+    model number ("iPhone 14 Plus", "PS4 Pro"), a place after a comma ("Kansas City,
+    Missouri") or one that names no kind of thing after a name both share ("Nintendo
+    Switch Lite", "Apple Watch SE"). A maker before a name ("Microsoft Excel" /
+    "Excel"), a kind after it ("Heathrow Airport") or a surname ("Napoleon Bonaparte")
+    say the same thing."""
+    if not extra:
+        return None  # the same names (most pairs)
+    words = f.words
+    for i in range(1, len(words)):
+        w = words[i]
+        if w not in extra:
+            continue
+        anchor = words[i - 1]
+        numbered = any(ch.isdigit() for ch in anchor)
+        if anchor.isdigit() and i >= 2:
+            anchor = words[i - 2]  # "iPhone 14 Plus": the name before its number
+        if anchor in extra or anchor not in f.entities or anchor not in other.entities:
+            continue  # not after a name both sides give
+        if any(_roman(k, f) for k in other.quantities):
+            continue  # "Super Bowl LVIII" / "Super Bowl 58": the number guard's
+        if numbered or f"{anchor}, {w}" in f.lower or not (_kind(w) or _natural(w)):
+            return f"{w!r} follows {anchor!r} on one side only (another model or edition)"
+    return None
 
 
 _PASSIVE_BE = frozenset({"is", "are", "was", "were", "be", "been", "being"})

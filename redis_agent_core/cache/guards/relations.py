@@ -1734,6 +1734,8 @@ def added_kind(q: Features, c: Features) -> str | None:
             before = f.words[i - 1] if i else ""
             if before in _ANSWER_CUES or before in _VERB_CUES:
                 continue
+            if before in f.entities and i + 1 < len(f.words) and f.words[i + 1] in f.entities:
+                continue  # a particle inside a name ("Ludwig van Beethoven"): the entity guard's
             if w in _SCOPE_ADVERBS:
                 return f"{w!r} on one side only (how or where)"
             kind = _kind(w)
