@@ -41,6 +41,7 @@ def refused(a: str, b: str) -> bool:
         ("How do I add a column in Microsoft Word?", "How do I add a column in Word?"),
         ("How do I get to Gatwick Airport by train?", "How do I get to Gatwick by train?"),
         ("How wide is the Mississippi River?", "How wide is the Mississippi?"),
+        ("Who owns Tesco PLC?", "Who owns Tesco?"),  # a company's legal form
     ],
 )
 def test_a_short_name_is_served_for_the_full_one(a: str, b: str) -> None:
@@ -62,6 +63,8 @@ def test_a_short_name_is_served_for_the_full_one(a: str, b: str) -> None:
         # another sequel, in Roman numerals or not; another saint
         ("Is Final Fantasy VII worth playing today?", "Is Final Fantasy 8 worth playing today?"),
         ("Who was St. Augustine?", "Who was St. Ambrose?"),
+        # an acronym inside a name stays whole: USPS, not UPS
+        ("Does the US Postal Service deliver on Sundays?", "Does UPS deliver on Sundays?"),
     ],
 )
 def test_another_model_edition_or_name_is_refused(a: str, b: str) -> None:

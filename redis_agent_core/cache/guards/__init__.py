@@ -188,9 +188,11 @@ def _spells(short: str, words: Sequence[str]) -> bool:
     if word in _NAME_JOINERS and _spells(short, words[1:]):
         return True  # "Bank of England" -> "BoE" or "BE"
     capitals = "".join(ch for ch in word if ch.isupper() or ch.isdigit()).lower()
+    # an acronym inside a name stays whole: "US Postal Service" is "USPS", not "UPS"
+    initial = "" if len(word) > 1 and word.isupper() else word[:1].lower()
     return any(
         short.startswith(part) and _spells(short[len(part) :], words[1:])
-        for part in dict.fromkeys((word[:1].lower(), capitals, word.lower()))
+        for part in dict.fromkeys((initial, capitals, word.lower()))
         if part
     )
 
@@ -907,6 +909,11 @@ def _natural(word: str) -> bool:
     return n is not None and not ancestors(n).isdisjoint(_nature())
 
 
+# A company's legal form after its name ("Siemens AG", "Tesco PLC"): the kind of thing it
+# is, as "Airport" is; WordNet lists none of them.
+_LEGAL_FORMS = frozenset("inc ltd llc llp lp plc corp co ag gmbh sa nv bv spa pty".split())
+
+
 def _edition(extra: set[str], f: Features, other: Features) -> str | None:
     """Why a name ``f`` alone extends names another model or edition: a word after its
     model number ("iPhone 14 Plus", "PS4 Pro"), a place after a comma ("Kansas City,
@@ -929,6 +936,8 @@ def _edition(extra: set[str], f: Features, other: Features) -> str | None:
             continue  # not after a name both sides give
         if any(_roman(k, f) for k in other.quantities):
             continue  # "Super Bowl LVIII" / "Super Bowl 58": the number guard's
+        if w in _LEGAL_FORMS:
+            continue
         if numbered or f"{anchor}, {w}" in f.lower or not (_kind(w) or _natural(w)):
             return f"{w!r} follows {anchor!r} on one side only (another model or edition)"
     return None
