@@ -1,5 +1,5 @@
-"""A thing's full name and its short name: served as one; another model or edition of it
-refused."""
+"""A thing's full name and its short name (and a texted "2" for "to"): served as one;
+another model, edition or count refused."""
 
 from __future__ import annotations
 
@@ -42,6 +42,15 @@ def refused(a: str, b: str) -> bool:
         ("How do I get to Gatwick Airport by train?", "How do I get to Gatwick by train?"),
         ("How wide is the Mississippi River?", "How wide is the Mississippi?"),
         ("Who owns Tesco PLC?", "Who owns Tesco?"),  # a company's legal form
+        # a texted digit for a word
+        (
+            "how do i get 2 the stadium from the station",
+            "How do I get to the stadium from the station?",
+        ),
+        (
+            "thx 4 the help, how do i reset my modem",
+            "Thanks for the help, how do I reset my modem?",
+        ),
     ],
 )
 def test_a_short_name_is_served_for_the_full_one(a: str, b: str) -> None:
@@ -65,7 +74,11 @@ def test_a_short_name_is_served_for_the_full_one(a: str, b: str) -> None:
         ("Who was St. Augustine?", "Who was St. Ambrose?"),
         # an acronym inside a name stays whole: USPS, not UPS
         ("Does the US Postal Service deliver on Sundays?", "Does UPS deliver on Sundays?"),
+        # a count dropped beside a "to" or "for" the digit does not stand for
+        ("Plan a trip to 2 cities in Spain", "Plan a trip to cities in Spain"),
+        ("Book 2 seats to Lisbon", "Book seats to Lisbon"),
+        ("Can you post 4 samples for me?", "Can you post samples for me?"),
     ],
 )
-def test_another_model_edition_or_name_is_refused(a: str, b: str) -> None:
+def test_another_model_edition_name_or_count_is_refused(a: str, b: str) -> None:
     assert refused(a, b)

@@ -737,6 +737,28 @@ def _roman(key: str, other: Features) -> bool:
     return False
 
 
+# digits texted for a word that sounds like them
+_TEXTED = {"num:2": ("2", frozenset({"to", "too"})), "num:4": ("4", frozenset({"for"}))}
+
+
+def _for_word(key: str, mine: Features, other: Features) -> bool:
+    """Whether each "2" (or "4") of ``mine``, which never writes the word, stands for
+    "to" ("for") of ``other``, after or before the same word ("get 2 heathrow" / "get to
+    Heathrow", "thx 4 the help" / "thanks for the help"; not "a trip to 2 cities")."""
+    if key not in _TEXTED:
+        return False
+    digit, meant = _TEXTED[key]
+    words, theirs = mine.words, other.words
+    if not meant.isdisjoint(words):
+        return False
+    befores = {theirs[j - 1] for j in range(1, len(theirs)) if theirs[j] in meant}
+    afters = {theirs[j + 1] for j in range(len(theirs) - 1) if theirs[j] in meant}
+    at = [i for i, w in enumerate(words) if w == digit]  # not "two", nor "2-bed"
+    return bool(at and befores) and all(
+        0 < i < len(words) - 1 and (words[i - 1] in befores or words[i + 1] in afters) for i in at
+    )
+
+
 class NumberGuard:
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -756,9 +778,14 @@ class NumberGuard:
             # ordinal in digits and in words: "3rd" / "third"
             extra_q -= Counter({k: n for k, n in extra_q.items() if _spelt_ordinal(k, q, c)})
             extra_c -= Counter({k: n for k, n in extra_c.items() if _spelt_ordinal(k, c, q)})
-            # a sequel or edition in Roman numerals: "Grand Theft Auto V" / "GTA 5"
-            extra_q -= Counter({k: n for k, n in extra_q.items() if _roman(k, c)})
-            extra_c -= Counter({k: n for k, n in extra_c.items() if _roman(k, q)})
+            # a sequel or edition in Roman numerals: "Grand Theft Auto V" / "GTA 5"; a
+            # texting "2" for "to" ("how do i get 2 the airport")
+            extra_q -= Counter(
+                {k: n for k, n in extra_q.items() if _roman(k, c) or _for_word(k, q, c)}
+            )
+            extra_c -= Counter(
+                {k: n for k, n in extra_c.items() if _roman(k, q) or _for_word(k, c, q)}
+            )
             # "no orders" / "0 orders": the other side's none is this side's zero
             if extra_q.get("num:0") and "no" in c.vocab:
                 extra_q["num:0"] -= _none_as_zero(c, q)
