@@ -151,3 +151,21 @@ def test_the_word_runs_are_the_word_pattern_s_words(own_pairs: list[LabelledPair
     ]
     for text in texts + [t.lower() for t in texts]:
         assert _features._tokens(text) == _features._WORD.findall(text), text
+
+
+def test_the_marked_words_are_the_marked_word_pattern_s_matches(
+    own_pairs: list[LabelledPair],
+) -> None:
+    # an ASCII text's names are found from their capital or digit back to the lower-case
+    # letters before it; a text with "_" or not ASCII is scanned with the pattern
+    texts = [t for p in own_pairs for t in (p.cached, p.query)] + [
+        "iPhone15 x9Y--'a abc-Def e'Bar MacBook's 3.5GB (Foo) [bar]Baz end.Qux",
+        "x_Foo-Bar snake_Case a1b2 A B c9 'Q' 4k mid-Word-Here -Lead Trail-",
+        "éFoo café-Bar naïve ÉCOLE straßeX",
+        "",
+        "A",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaZ",
+    ]
+    for text in texts:
+        expected = [(m.start(), m.group(0)) for m in _features._MARKED_WORD.finditer(text)]
+        assert _features._marked(text) == expected, text

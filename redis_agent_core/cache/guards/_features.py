@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from difflib import SequenceMatcher
 from itertools import islice
+from string import ascii_lowercase
 from typing import Any, NamedTuple, TypeVar
 
 import orjson
@@ -53,6 +54,10 @@ _KINDS = bytes(97 if chr(c).isalnum() else 45 if chr(c) in "-'" else 32 for c in
 _MARKED_WORD = re.compile(
     rf"(?=[A-Za-z0-9])\b[a-z]*{_ONCE}[A-Z0-9][A-Za-z0-9]*{_ONCE}(?:[-'][A-Za-z0-9]+)*{_ONCE}"
 )
+# Where a marked word has its capital or digit, led by that character (the engine skips to
+# it, where _MARKED_WORD is tried at each letter): with the lower-case letters before it,
+# in an ASCII text without "_", it is _MARKED_WORD's match (see _marked).
+_MARK_AT = re.compile(rf"[A-Z0-9][A-Za-z0-9]*{_ONCE}(?:[-'][A-Za-z0-9]+)*{_ONCE}")
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|`([^`\n]{1,200})`|(?<![\w])'([^'\n]{1,200})'(?![\w])")
 
 _NUMBER_ALT = "|".join(lex.NUMBER_WORDS | lex.SCALE_WORDS)
@@ -379,18 +384,34 @@ def _entity(word: str, initial: bool, shouting: bool) -> str:
 _ENTITY_KEYS: dict[tuple[str, bool, bool], str] = {}
 
 
+def _marked(content: str) -> list[tuple[int, str]]:
+    """Where each match of ``_MARKED_WORD`` starts, and the match. In an ASCII text without
+    "_", a match starts at the lower-case letters before a capital or digit that no word
+    character precedes (a word character before them that is not one would have been
+    matched with them), so ``_MARK_AT`` and those letters find each: ≈ a third of the
+    instructions of the scan that tries the pattern at each letter."""
+    if not content.isascii() or "_" in content:
+        return [(m.start(), m.group(0)) for m in _MARKED_WORD.finditer(content)]
+    found = []
+    for m in _MARK_AT.finditer(content):
+        start = m.start()
+        if start and "a" <= content[start - 1] <= "z":
+            start = len(content[:start].rstrip(ascii_lowercase))
+        found.append((start, content[start : m.end()]))
+    return found
+
+
 def _entities(content: str) -> tuple[str, ...]:
-    candidates = list(_MARKED_WORD.finditer(content))
+    candidates = _marked(content)
     if not candidates:
         return ()
     shouting = len(candidates) > 3 and content == content.upper()  # ALL CAPS: no signal
     known = _ENTITY_KEYS
     found: list[str] = []
-    for match in candidates:
-        word = match.group(0)
+    for start, word in candidates:
         if word.isdigit():  # a number names nothing (_entity): not memoised, as each differs
             continue
-        i = match.start() - 1
+        i = start - 1
         while i >= 0 and content[i] in " \t\"'([":
             i -= 1
         memo = (word, i < 0 or content[i] in ".!?:;\n", shouting)
