@@ -59,6 +59,8 @@ def narrowed(query: str, candidate: str) -> tuple[str, str]:
     if last is not query:
         q = _words(query)
         _last[0] = (query, q)
+    if len(q) <= MIN_SHARED:
+        return query, candidate  # (a short prompt: its candidates need no split)
     c = _words(candidate)
     shortest = min(len(q), len(c))
     if shortest <= MIN_SHARED:
