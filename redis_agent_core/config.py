@@ -37,7 +37,13 @@ from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
-from .redis_errors import RETRIED, describe_url, may_resend, translate_errors
+from .redis_errors import (
+    RETRIED,
+    describe_url,
+    may_resend,
+    translate_errors,
+    unescaped_password,
+)
 from .sentinel import SentinelURL, is_sentinel_url, parse_sentinel_url
 
 __all__ = [
@@ -181,6 +187,8 @@ def check_url(url: object, source: str = "url=") -> str:
 
     if not isinstance(url, str) or not url.strip():
         raise bad("empty")
+    if unescaped_password(url):  # any parser's message would show a piece of it
+        raise bad("its password holds '/', '?' or '#': percent-encode them as %2F, %3F, %23")
     if is_sentinel_url(url):
         try:
             parse_sentinel_url(url)

@@ -42,11 +42,12 @@ module names a redis-py exception class.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 import redis
 from redis._parsers.base import BaseParser
@@ -99,6 +100,7 @@ __all__ = [
     "search_timeout_error",
     "sent_once",
     "translate_errors",
+    "unescaped_password",
     "write_timeout",
 ]
 
@@ -366,17 +368,44 @@ def write_timeout() -> redis.exceptions.TimeoutError:
     return redis.exceptions.TimeoutError("Timeout writing to socket")
 
 
+# a query value whose name holds "password" (redis-py's ?password=, ?sentinel_password=)
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*password[^=&#]*=)[^&#]*", re.IGNORECASE)
+
+
+def unescaped_password(url: str) -> bool:
+    """Whether ``url``'s password holds an unescaped ``/``, ``?`` or ``#``
+    (``redis://:a#b@host``): the authority then ends inside it, and a parser reads a
+    piece of the password as the host or the port, which its error message shows."""
+    rest = url.partition("://")[2]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority or "@" not in rest:
+        return False
+    for item in authority.split(","):  # a Sentinel URL lists hosts
+        host, colon, port = re.sub(r"\[[^\]]*\]", "[]", item).rpartition(":")
+        if colon and (not host or not port.isdigit()):
+            return True
+    return False
+
+
 def describe_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        parsed = urlparse(url)
-        password = parsed.password
-    except ValueError:  # malformed (e.g. a non-numeric port): show it without userinfo
-        return url.rpartition("@")[2]
-    if password:
-        netloc = parsed.netloc.replace(f":{password}@", ":***@")
-        return urlunparse(parsed._replace(netloc=netloc))
-    return url
+    """The URL without its secrets, for messages and logs: the userinfo's password and
+    every ``...password=`` query value, also in a malformed URL (a password holding an
+    unescaped ``#``, ``?`` or ``/`` ends the authority early for ``urlparse``, which then
+    saw no password, and the message showed it whole)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:  # well formed: the userinfo is the authority's up to its last @
+        head, _, host = authority.rpartition("@")
+        tail = host + rest[len(authority) :]
+    elif unescaped_password(url):  # the userinfo runs past a delimiter: up to the last @
+        head, _, tail = rest.rpartition("@")
+    else:
+        head = tail = ""
+    if ":" in head:
+        rest = f"{head.partition(':')[0]}:***@{tail}"
+    return _SECRET_QUERY.sub(r"\1***", f"{scheme}{sep}{rest}")
 
 
 def _where(config: RedisAgentConfig | None) -> str:

@@ -68,7 +68,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     with model_endpoint() as endpoint:
         # the embedded server (if any) starts here, once: every worker uses its URL
         url = config.resolve_url()
-        where = "local model" if endpoint.local else endpoint.base_url
+        # a proxy's URL may carry its credentials (https://user:key@host/v1)
+        where = "local model" if endpoint.local else describe_url(endpoint.base_url)
         print(f"model: {endpoint.model} ({where})", flush=True)
         down = "" if up else " (unreachable: answering 503 until it is back)"
         print(f"redis: {describe_url(url)}{down}", flush=True)

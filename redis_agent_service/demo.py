@@ -307,7 +307,7 @@ async def _run_service(
         finally:
             if worker is not None:
                 worker.stop()
-        where = "local, offline" if endpoint.local else endpoint.base_url
+        where = "local, offline" if endpoint.local else describe_url(endpoint.base_url)
         header = f"redis-agent demo: Redis {redis_label}; model {endpoint.model} ({where})"
         return _report(result, header, elapsed, out)
 

@@ -10,8 +10,8 @@ import redis
 
 from redis_agent_core import KVStore, RateLimiter, RequestLimit, SessionStore
 from redis_agent_core.cache import ExactCache, make_scope
-from redis_agent_core.config import RedisAgentConfig, check_url
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.config import RedisAgentConfig, check_url, describe_url
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_service.cluster import LocalCluster
 
 BAD = ["localhost:6379", "redis://host:63x", "redis://host:99999", "redis://host/abc", "unix://"]
@@ -38,6 +38,47 @@ def test_password_is_not_shown() -> None:
     with pytest.raises(ConfigError) as info:
         check_url("redis://:s3cret@host:63x", "REDIS_URL")
     assert "s3cret" not in str(info.value)
+
+
+# a password in the userinfo, in redis-py's ?password=, Sentinel's ?sentinel_password=,
+# and unescaped '#', '?' or '/' in it (urlparse then saw no password at all)
+SECRET_URLS = [
+    "redis://:s3cret@127.0.0.1:1/0",
+    "redis://127.0.0.1:1/0?password=s3cret",
+    "redis://u@127.0.0.1:1/0?db=0&password=s3cret",
+    "redis+sentinel://127.0.0.1:1/mymaster?sentinel_password=s3cret",
+    "redis://:ab#s3cret@127.0.0.1:1/0",
+    "redis://:ab?s3cret@127.0.0.1:1/0",
+    "redis://user:ab/s3cret@127.0.0.1:1/0",
+]
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_no_message_shows_a_password_however_it_is_written(url: str) -> None:
+    """`redis-agent doctor --url redis://h?password=...`, every 'Redis at ...' fault
+    message and log line, and a malformed URL's refusal printed the password whole."""
+    assert "s3cret" not in describe_url(url)
+    try:
+        config = RedisAgentConfig(url=url, socket_connect_timeout=0.2, retries=0)
+    except ConfigError as exc:  # an unescaped delimiter: refused, saying how to fix it
+        assert "s3cret" not in str(exc) and "percent-encode" in str(exc)
+        return
+    with pytest.raises(RedisUnavailableError) as info:
+        KVStore(config).mget(["k"])
+    assert "s3cret" not in str(info.value) and "127.0.0.1:1" in str(info.value)
+
+
+def test_urls_with_an_at_sign_past_the_host_are_not_mistaken_for_passwords() -> None:
+    for url in (
+        "redis://host:6379/0?client_name=a@b",
+        "redis+sentinel://h1:26379,h2:26379/m?sentinel_password=a@b",
+        "unix:///tmp/a@b.sock",
+        "redis://:p%23w@host:1/0",
+    ):
+        assert check_url(url) == url
+    assert describe_url("redis://host:6379/0?client_name=a@b") == (
+        "redis://host:6379/0?client_name=a@b"
+    )
 
 
 @pytest.mark.parametrize(
