@@ -209,9 +209,17 @@ def check_url(url: object, source: str = "url=") -> str:
         if db and not db.isdigit():
             raise bad(f"the database after the host must be a number, not {db!r}")
     try:
-        redis.connection.parse_url(_split_cluster_flag(url)[0])
+        # the connection object, built without I/O: redis-py hands an option it does not
+        # know (a typo, ssl_cert_reqs on a redis:// URL) to it, so it raised a bare
+        # TypeError at the first command instead of a ConfigError here
+        options = redis.connection.parse_url(_split_cluster_flag(url)[0])
+        options.pop("max_connections", None)  # the pool's, not the connection's
+        options.pop("connection_class", redis.connection.Connection)(**options)
     except ValueError as exc:  # bad port, bad query value
         raise bad(str(exc)) from exc
+    except TypeError as exc:
+        option = str(exc).rpartition(" ")[2]
+        raise bad(f"redis-py has no connection option {option} for this scheme") from exc
     return url
 
 

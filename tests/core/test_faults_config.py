@@ -14,7 +14,16 @@ from redis_agent_core.config import RedisAgentConfig, check_url, describe_url
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_service.cluster import LocalCluster
 
-BAD = ["localhost:6379", "redis://host:63x", "redis://host:99999", "redis://host/abc", "unix://"]
+BAD = [
+    "localhost:6379",
+    "redis://host:63x",
+    "redis://host:99999",
+    "redis://host/abc",
+    "unix://",
+    # options redis-py does not know for the scheme: a bare TypeError at the first command
+    "redis://host?sockettimeout=5",
+    "redis://host?ssl_cert_reqs=none",
+]
 
 
 @pytest.mark.parametrize("url", BAD)
@@ -86,6 +95,7 @@ def test_urls_with_an_at_sign_past_the_host_are_not_mistaken_for_passwords() -> 
     [
         "redis://localhost:6379/0",
         "rediss://:pw@h:6380",
+        "rediss://:pw@h:6380/0?ssl_cert_reqs=none",
         "unix:///tmp/r.sock",
         "redis://h?cluster=true",
     ],
