@@ -337,7 +337,7 @@ class _Turn:
     session_id: str
     message: str
     history: RedisChatMessageHistory
-    past: list[BaseMessage]
+    past: list[BaseMessage]  # the window the model sees, not the whole session
     reservation: Any
     start: float
     prompt: str = ""  # the cache key's question and scope
@@ -607,7 +607,10 @@ class AgentService:
         self.counters.requests += 1
         history = self.history(user_id, session_id)
         async with self.admission.slot():
-            past = await history.aget_messages()
+            # the window only: the whole session was read and parsed on the event loop
+            # each turn, and one user repeating a question (answered by the exact tier
+            # once the window repeats: no tokens) made each /chat of the worker seconds
+            past = await history.alast(self.settings.history_window)
             window = self.window(past)
             estimate = self._estimate_tokens(message, past)
             decision = await self._admit(user_id, tokens=estimate)
@@ -699,7 +702,9 @@ class AgentService:
             self.settings.events_topic, {**event, "latency_ms": latency_ms}
         )
         with translate_errors(self.config, "store the turn"):
-            await asend_commands(self.config.get_async_client(), [*commands, publish, *settle])
+            replies = await asend_commands(
+                self.config.get_async_client(), [*commands, publish, *settle]
+            )
         self._count(usage, latency_ms, cached)
         return ChatReply(
             answer=answer,
@@ -707,7 +712,7 @@ class AgentService:
             usage=usage,
             latency_ms=latency_ms,
             sources=turn.sources,
-            history_length=len(turn.past) + 2,
+            history_length=int(replies[0][0]),  # the append's [length, seq]
         )
 
     def _count(self, usage: Usage, latency_ms: float, cached: bool) -> None:

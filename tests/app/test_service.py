@@ -340,6 +340,34 @@ async def test_concurrent_turns_of_one_session_are_stored_whole(
     # turns are stored whole: question and answer pairs never interleave
     roles = [m["role"] for m in session["messages"]]
     assert roles == ["human", "ai"] * 6
+    # each reply says the session's length after its own turn (all said 2: each had
+    # read the session before any of them was stored)
+    assert sorted(r.json()["history_length"] for r in replies) == [2, 4, 6, 8, 10, 12]
+
+
+async def test_a_turn_reads_the_window_not_the_whole_session(
+    config: RedisAgentConfig, users: Users
+) -> None:
+    """A session grows without tokens once its window repeats (the exact tier answers a
+    repeated question), and every /chat read and parsed all of it on the event loop:
+    20,000 messages held each request of the worker 2.3 s. A turn reads its window."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    llm = FakeListChatModel(responses=["an answer"])
+    service = AgentService(llm, config=config, settings=ServiceSettings(use_queue=False))
+    long = "x" * 7_900
+    await service.history("ann", "s").aadd_messages(
+        [HumanMessage(long), AIMessage("an answer")] * 200
+    )
+    redis = config.get_client()
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        before = int(redis.info("stats")["total_net_output_bytes"])
+        r = await client.post("/chat", **users.chat("ann", "s", long))
+        sent = int(redis.info("stats")["total_net_output_bytes"]) - before
+    assert r.status_code == 200 and r.json()["history_length"] == 402
+    # the window (6 messages, ~24 KB) and the turn's replies, not the 1.6 MB session
+    assert sent < 200_000
 
 
 async def test_model_down_answers_502_and_refunds_the_request(
