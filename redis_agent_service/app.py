@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import Depends, FastAPI, Response
+from fastapi import Depends, FastAPI, Query, Response
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from langchain_core.language_models import BaseChatModel
@@ -57,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.routing import Match
 
 from langchain_redis_agent import MiniLMEmbeddings, RedisChatMessageHistory, to_core_embedder
+from langchain_redis_agent.chat_history import decode_messages
 from redis_agent_core.apikeys import ApiKeys, validate_user
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import (
@@ -121,6 +122,10 @@ RECENT_VECTORS = 1024  # questions' vectors a worker keeps (384-d: 1.5 KB each)
 # POST /chat's fields hold 8,400 characters, at most 12 bytes each as JSON (a \u-escaped
 # surrogate pair): a larger body is refused before it is read (the JSON parse is on the loop)
 CHAT_MAX_BODY_BYTES = 128 * 1024
+# GET /sessions/{id} answers a page of the newest messages: a whole session of 20,000
+# messages was read and parsed on the event loop (seconds), on a route with no limit
+SESSION_PAGE = 100
+SESSION_PAGE_MAX = 1000
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}  # LangChain -> OpenAI
 _VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]")
 
@@ -901,15 +906,23 @@ class AgentService:
             return None
         return progress.as_dict()
 
-    async def session(self, user_id: str, session_id: str) -> dict[str, Any] | None:
-        """One of ``user_id``'s sessions, messages oldest first; ``None`` if they have no
-        session of that id (whether another user has one is not revealed)."""
-        messages = await self.history(user_id, session_id).aget_messages()
-        if not messages:
+    async def session(
+        self, user_id: str, session_id: str, *, limit: int = SESSION_PAGE, offset: int = 0
+    ) -> dict[str, Any] | None:
+        """A page of one of ``user_id``'s sessions: its ``length`` and the newest
+        ``limit`` messages after skipping the newest ``offset``, oldest first; ``None`` if
+        they have no session of that id (whether another user has one is not revealed)."""
+        history = self.history(user_id, session_id)
+        store, sid = history.store, history.session_id
+        payloads, length = await asyncio.gather(
+            store.aread(sid, -(offset + limit), -(offset + 1)), store.acount(sid)
+        )
+        if not length:
             return None
+        messages = decode_messages(sid, payloads, history.on_corrupt, -offset - len(payloads))
         return {
             "session_id": session_id,
-            "length": len(messages),
+            "length": length,
             "messages": [{"role": m.type, "content": m.text} for m in messages],
         }
 
@@ -1086,8 +1099,13 @@ def create_app(service: AgentService) -> FastAPI:
         return {"sessions": await service.sessions(user)}
 
     @app.get("/sessions/{session_id}")
-    async def session(session_id: str, user: str = principal) -> Any:
-        state = await service.session(user, session_id)
+    async def session(
+        session_id: str,
+        user: str = principal,
+        limit: int = Query(SESSION_PAGE, ge=1, le=SESSION_PAGE_MAX),
+        offset: int = Query(0, ge=0, le=2**40),
+    ) -> Any:
+        state = await service.session(user, session_id, limit=limit, offset=offset)
         if state is None:
             return error_response(404, "unknown_session", "no such session")
         return state

@@ -370,6 +370,32 @@ async def test_a_turn_reads_the_window_not_the_whole_session(
     assert sent < 200_000
 
 
+async def test_a_session_is_read_a_page_at_a_time(offline_client: Offline, users: Users) -> None:
+    """GET /sessions/{id} read and parsed the whole session on the event loop, on a route
+    no limit counts: the newest 100 messages by default, ?limit= (up to 1000) and
+    ?offset= (from the newest) page back, ``length`` is the whole session's."""
+    client, service = offline_client
+    await service.history("ann", "s").aadd_messages(
+        [HumanMessage(f"q{i}") if i % 2 == 0 else AIMessage(f"a{i}") for i in range(250)]
+    )
+    headers = users.headers("ann")
+
+    async def page(query: str = "") -> Any:
+        return await client.get(f"/sessions/s{query}", headers=headers)
+
+    first = (await page()).json()
+    assert first["length"] == 250 and len(first["messages"]) == 100
+    assert first["messages"][0]["content"] == "q150" and first["messages"][-1]["content"] == "a249"
+    older = (await page("?limit=3&offset=2")).json()
+    assert [m["content"] for m in older["messages"]] == ["a245", "q246", "a247"]
+    assert (await page("?offset=250")).json() == {"session_id": "s", "length": 250, "messages": []}
+    for bad in ("?limit=0", "?limit=1001", "?offset=-1", "?limit=x"):
+        r = await page(bad)
+        assert r.status_code == 422 and r.json()["error"] == "invalid_request", bad
+    # another user's session of that id is still a 404
+    assert (await client.get("/sessions/s", headers=users.headers("bob"))).status_code == 404
+
+
 async def test_model_down_answers_502_and_refunds_the_request(
     config: RedisAgentConfig, dead_endpoint: LLMEndpoint, users: Users
 ) -> None:
