@@ -137,9 +137,14 @@ def load_pairs(path: str | Path | None = None) -> list[LabelledPair]:
             )
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"pairs file {str(path)!r} does not exist; pass an existing .jsonl")
+        what = "is not a file" if path.exists() else "does not exist"  # a directory: not "missing"
+        raise ConfigError(f"pairs file {str(path)!r} {what}; pass an existing .jsonl")
     pairs: list[LabelledPair] = []
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:  # unreadable (permissions): a message, not a traceback
+        raise ConfigError(f"pairs file {str(path)!r} cannot be read: {exc.strerror}") from exc
+    with handle:
         for number, raw in enumerate(handle, 1):
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")

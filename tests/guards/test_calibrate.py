@@ -160,6 +160,8 @@ def test_load_pairs_names_the_bad_line(tmp_path: Path, line: str, message: str) 
 def test_load_pairs_missing_or_empty_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_pairs(tmp_path / "nope.jsonl")
+    with pytest.raises(ConfigError, match="is not a file"):  # said "does not exist"
+        load_pairs(tmp_path)
     with pytest.raises(ConfigError, match="holds no pairs"):
         load_pairs(_write(tmp_path, [""]))
 
