@@ -31,6 +31,7 @@ from collections.abc import Iterable
 import redis
 from redis.cluster import RedisCluster
 
+from .errors import ConfigError
 from .keys import validate_namespace
 
 __all__ = [
@@ -123,7 +124,7 @@ def acl_setuser_command(
 ) -> str:
     """The ``ACL SETUSER`` line for ``user`` (no password: add ``>secret``)."""
     if not user or any(ch.isspace() for ch in user):
-        raise ValueError(f"an ACL user name has no spaces and is not empty, got {user!r}")
+        raise ConfigError(f"an ACL user name has no spaces and is not empty, got {user!r}")
     rules = acl_rules(
         namespace, search=search, index_admin=index_admin, server_commands=server_commands
     )

@@ -28,6 +28,7 @@ from redis_agent_core import (
 from redis_agent_core.acl import acl_rules, acl_setuser_command, server_commands
 from redis_agent_core.apikeys import ApiKeys
 from redis_agent_core.embeddings import CallableEmbedder
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.vectors import F
 
 from .topology import topology
@@ -185,8 +186,16 @@ def test_acl_rules_refuse_bad_names() -> None:
     assert "+ft.search" not in acl_rules("ns", search=False)
     assert "+ft.create" not in acl_rules("ns", index_admin=False)
     assert "-function" not in acl_rules("ns", server_commands={"get", "script"})
-    with pytest.raises(ValueError, match="no spaces"):
+    with pytest.raises(ConfigError, match="no spaces"):
         acl_setuser_command("a b")
+
+
+def test_cli_refuses_a_bad_user_name_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    from redis_agent_core.cli import main
+
+    # a ValueError traceback before
+    assert main(["acl", "a b", "--offline"]) == 2
+    assert "error: an ACL user name has no spaces" in capsys.readouterr().err
 
 
 def test_cli_prints_a_line_the_server_accepts(capsys: pytest.CaptureFixture[str]) -> None:
