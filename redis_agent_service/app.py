@@ -178,6 +178,8 @@ class ServiceSettings:
                 f"cache_share must be one of {', '.join(SHARE_POLICIES)}; got {self.cache_share!r}"
             )
         for name in (
+            "max_tokens",  # --max-tokens -5 started a service whose every miss was a 502
+            "rag_k",
             "max_body_bytes",
             "max_document_bytes",
             "max_documents",
@@ -188,6 +190,11 @@ class ServiceSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive int, got {value!r}")
+        window = self.history_window
+        if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+            raise ConfigError(f"history_window must be an int >= 0, got {window!r}")
+        if not (isinstance(self.temperature, (int, float)) and 0 <= self.temperature <= 2):
+            raise ConfigError(f"temperature must be a number in [0, 2], got {self.temperature!r}")
         if self.ingest_users is not None:
             if isinstance(self.ingest_users, str):
                 raise ConfigError("ingest_users is a set of user names, not one str")

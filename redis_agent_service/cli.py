@@ -109,13 +109,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(quiet=args.quiet)
 
 
+def _port(text: str) -> int:
+    # uvicorn took 99999 and said it was running on it
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 0-65535, got {port}")
+    return port
+
+
 def register(subparsers: Any) -> None:
     """Add ``serve`` and ``demo`` to the ``redis-agent`` command."""
     p = subparsers.add_parser(
         "serve", help="run the reference chat service (FastAPI) on Redis and an LLM"
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--redis-url", help="Redis to use (default: REDIS_URL, else embedded)")
     p.add_argument("--requests-per-minute", type=int, default=20, help="per user")
     p.add_argument("--tokens-per-day", type=int, default=50_000, help="per user")

@@ -324,3 +324,29 @@ async def test_nobody_adds_documents_unless_the_operator_says_so(
     async with _client(open_) as client:  # --ingest-any-user
         r = await client.post("/documents", json=docs, headers=users.headers("anyone"))
         assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize(
+    "knob",
+    [
+        {"max_tokens": -5},
+        {"max_tokens": 0},
+        {"rag_k": 0},
+        {"history_window": -1},
+        {"temperature": -0.5},
+        {"temperature": float("nan")},
+    ],
+)
+def test_settings_a_model_call_cannot_honour_are_refused(knob: dict[str, Any]) -> None:
+    """`serve --max-tokens -5` started a service whose every miss was a 502."""
+    with pytest.raises(ConfigError, match=next(iter(knob))):
+        ServiceSettings(**knob)
+
+
+def test_serve_refuses_a_port_outside_tcp(capsys: pytest.CaptureFixture[str]) -> None:
+    from redis_agent_core.cli import main
+
+    # uvicorn took 99999 and said it was running on it
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", "99999"])
+    assert exit_info.value.code == 2 and "0-65535" in capsys.readouterr().err
