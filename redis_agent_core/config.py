@@ -33,7 +33,7 @@ from redis.client import NEVER_DECODE
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError
+from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError, RedisURLError
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
@@ -175,12 +175,12 @@ _URL_EXAMPLES = (
 
 
 def check_url(url: object, source: str = "url=") -> str:
-    """``url`` if redis-py can use it, else :class:`ConfigError` naming ``source`` (the
-    argument or variable it came from) and showing valid URLs."""
+    """``url`` if redis-py can use it, else :class:`RedisURLError` (a ``ConfigError``)
+    naming ``source`` (the argument or variable it came from) and showing valid URLs."""
 
-    def bad(problem: str) -> ConfigError:
+    def bad(problem: str) -> RedisURLError:
         shown = describe_url(url) if isinstance(url, str) else repr(url)
-        return ConfigError(
+        return RedisURLError(
             f"{source} is not a usable Redis URL ({problem}): got {shown!r}. "
             f"Use e.g. {_URL_EXAMPLES}."
         )

@@ -15,7 +15,13 @@ class ConfigError(RedisAgentError, ValueError):
     """A setting or argument is invalid; the message says which and how to fix it."""
 
 
-class ClusterURLError(ConfigError):
+class RedisURLError(ConfigError):
+    """The Redis URL (``url=`` or ``REDIS_URL``) is not one the pack can use. The
+    deployment's mistake, not the caller's: a service answers it as its own fault and
+    keeps the message (which names the host) to its log."""
+
+
+class ClusterURLError(RedisURLError):
     """The URL names a Redis Cluster node but the config is not a cluster one (a MOVED,
     ASK or CROSSSLOT reply to a plain client): add ``?cluster=true``. The deployment's
     mistake, not the caller's."""

@@ -17,8 +17,15 @@ from fastapi import Request
 from starlette.datastructures import Headers
 
 from redis_agent_core.apikeys import ApiKeys
+from redis_agent_core.errors import RedisURLError
 
-from .errors import REDIS_FAULTS, ServiceError, error_response, redis_fault_response
+from .errors import (
+    REDIS_FAULTS,
+    ServiceError,
+    error_response,
+    misconfigured_response,
+    redis_fault_response,
+)
 from .limits import ASGIApp, Receive, Scope, Send
 
 __all__ = [
@@ -111,6 +118,8 @@ class RequireKey:
             response = error_response(exc.status_code, exc.error, str(exc.detail), **headers)
         except REDIS_FAULTS as exc:
             response = redis_fault_response(scope["method"], scope["path"], exc)
+        except RedisURLError as exc:  # the service's own URL: a 500, the host in the log
+            response = misconfigured_response(scope["method"], scope["path"], exc)
         else:
             scope[_PRINCIPAL] = user
             await self.app(scope, receive, send)

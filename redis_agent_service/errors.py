@@ -16,7 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from redis_agent_core.errors import ClusterURLError, ConfigError, RedisPermissionError
+from redis_agent_core.errors import (
+    ClusterURLError,
+    ConfigError,
+    RedisPermissionError,
+    RedisURLError,
+)
 from redis_agent_core.ratelimit import RateLimitExceeded
 from redis_agent_core.redis_errors import FAULTS, RedisWriteRefusedError, map_redis_error
 
@@ -27,6 +32,7 @@ __all__ = [
     "ServiceError",
     "error_response",
     "install_error_handlers",
+    "misconfigured_response",
     "redis_fault_response",
 ]
 
@@ -82,6 +88,10 @@ MISCONFIGURED_DETAIL = (
     "the service's Redis URL names a Redis Cluster node but is not a cluster one: the "
     "operator must add ?cluster=true; the cause is in the log."
 )
+BAD_URL_DETAIL = (
+    "the service's Redis URL is not one it can use: the operator must fix it (url= or "
+    "REDIS_URL); the cause is in the log."
+)
 DENIED_DETAIL = (
     "Redis refused a command to the service's ACL user: the operator must grant it the "
     "rules `redis-agent acl USER --namespace NS` prints; the cause is in the log."
@@ -102,6 +112,15 @@ def redis_fault_response(method: str, path: str, exc: Exception) -> JSONResponse
         detail = REFUSED_DETAIL.get(error.cause, "Redis refused the write; reads keep working.")
         return error_response(503, "redis_write_refused", detail, **retry)
     return error_response(503, "redis_unavailable", REDIS_DOWN_DETAIL, **retry)
+
+
+def misconfigured_response(method: str, path: str, exc: RedisURLError) -> JSONResponse:
+    """The 500 of the service's own Redis URL (a route's, or the API key check's): a
+    malformed URL, or a cluster node's without ``?cluster=true``. Not the client's 422:
+    the message names the Redis host, so it goes to the log only."""
+    logger.error("%s %s: %s", method, path, exc)
+    detail = MISCONFIGURED_DETAIL if isinstance(exc, ClusterURLError) else BAD_URL_DETAIL
+    return error_response(500, "redis_misconfigured", detail)
 
 
 def _validation_detail(exc: RequestValidationError) -> str:
@@ -130,12 +149,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(422, "invalid_request", _validation_detail(exc))
 
-    @app.exception_handler(ClusterURLError)
-    async def _misconfigured(request: Request, exc: ClusterURLError) -> JSONResponse:
-        # the service's own Redis settings, not the request: a 500, the detail (which
-        # names the Redis host) in the log only
-        logger.error("%s %s: %s", request.method, request.url.path, exc)
-        return error_response(500, "redis_misconfigured", MISCONFIGURED_DETAIL)
+    @app.exception_handler(RedisURLError)
+    async def _misconfigured(request: Request, exc: RedisURLError) -> JSONResponse:
+        return misconfigured_response(request.method, request.url.path, exc)
 
     @app.exception_handler(ConfigError)
     async def _refused(_: Request, exc: ConfigError) -> JSONResponse:

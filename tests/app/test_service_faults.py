@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from redis_agent_core.apikeys import ApiKeys
-from redis_agent_service.app import AgentService, create_app
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_service.app import AgentService, ServiceSettings, create_app
 from redis_agent_service.llm import LLMEndpoint, build_chat_model
 from tests.faults import FaultyRedis
 
@@ -110,3 +111,26 @@ def test_a_cluster_url_mistake_is_the_services_500_not_the_clients_422() -> None
         assert r.status_code == 500 and r.json()["error"] == "redis_misconfigured"
         assert "10.1.2.3" not in r.text and "?cluster=true" in r.text
         assert client.get("/refused").status_code == 422
+
+
+async def test_a_malformed_redis_url_is_the_services_500_and_names_no_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app factory on a config whose REDIS_URL is malformed (read lazily): the open
+    routes answered anyone a 422 "invalid_request" naming the Redis host, and the keyed
+    ones a bare internal_error."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cret@redis.internal.example:63x/0")
+    settings = ServiceSettings(use_queue=False)
+    service = AgentService(FakeListChatModel(responses=["a"]), config=RedisAgentConfig(),
+                           settings=settings)  # fmt: skip
+    transport = httpx.ASGITransport(app=create_app(service))
+    bearer = {"Authorization": "Bearer rak_0123456789abcdef_" + "a" * 43}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for method, path in (("GET", "/health"), ("GET", "/stats"), ("POST", "/chat")):
+            r = await client.request(
+                method, path, json={"session_id": "s", "message": "m"}, headers=bearer
+            )
+            assert r.status_code == 500 and r.json()["error"] == "redis_misconfigured", path
+            assert "redis.internal.example" not in r.text and "REDIS_URL" in r.text
