@@ -147,6 +147,7 @@ SETS = {
     "traps17": DATA / "guards_traps17.jsonl",
     "traps18": DATA / "guards_traps18.jsonl",
     "traps19": DATA / "guards_traps19.jsonl",
+    "traps20": DATA / "guards_traps20.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -227,7 +228,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
-                   "traps18", "traps19"):  # fmt: skip
+                   "traps18", "traps19", "traps20"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -677,6 +678,7 @@ def main(full: bool) -> str:
         "traps17",
         "traps18",
         "traps19",
+        "traps20",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -51,6 +51,7 @@ HELD_OUT = frozenset(
         "guards_traps17",
         "guards_traps18",
         "guards_traps19",
+        "guards_traps20",
     }
 )
 
