@@ -789,13 +789,24 @@ class NumberGuard:
                 _minus(c.quantities, q.quantities),
             )
             # a model number spelt apart in a full name: "PlayStation 5" / "PS5"; an
-            # ordinal in digits and in words: "3rd" / "third"
-            extra_q = {k: n for k, n in extra_q.items() if not _spelt_ordinal(k, q, c)}
-            extra_c = {k: n for k, n in extra_c.items() if not _spelt_ordinal(k, c, q)}
+            # ordinal in digits and in words: "3rd" / "third" (none without an ordinal
+            # word on the other side: _spelt_ordinal is False for every key then)
+            if not lex.ORDINAL_WORDS.keys().isdisjoint(c.vocab):
+                extra_q = {k: n for k, n in extra_q.items() if not _spelt_ordinal(k, q, c)}
+            if not lex.ORDINAL_WORDS.keys().isdisjoint(q.vocab):
+                extra_c = {k: n for k, n in extra_c.items() if not _spelt_ordinal(k, c, q)}
             # a sequel or edition in Roman numerals: "Grand Theft Auto V" / "GTA 5"; a
-            # texting "2" for "to" ("how do i get 2 the airport")
-            extra_q = {k: n for k, n in extra_q.items() if not (_roman(k, c) or _for_word(k, q, c))}
-            extra_c = {k: n for k, n in extra_c.items() if not (_roman(k, q) or _for_word(k, c, q))}
+            # texting "2" for "to" ("how do i get 2 the airport"). Neither without a name
+            # on the other side (_roman reads only its names) or a "2" / "4" here
+            # (_for_word is False for any other key): most pairs, no call made
+            if c.entities or not _TEXTED.keys().isdisjoint(extra_q):
+                extra_q = {
+                    k: n for k, n in extra_q.items() if not (_roman(k, c) or _for_word(k, q, c))
+                }
+            if q.entities or not _TEXTED.keys().isdisjoint(extra_c):
+                extra_c = {
+                    k: n for k, n in extra_c.items() if not (_roman(k, q) or _for_word(k, c, q))
+                }
             # "no orders" / "0 orders": the other side's none is this side's zero
             if extra_q.get("num:0") and "no" in c.vocab:
                 extra_q["num:0"] -= _none_as_zero(c, q)
