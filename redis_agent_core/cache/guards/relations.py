@@ -597,11 +597,13 @@ class ArgumentGuard:
         q, c = pair(query, candidate)
         reason = self._around_a_pivot(q, c)
         if reason is None:
+            # (a side without "I" or "we" has no speaker doing a verb: _doer_changed
+            # finds none of those forms in its vocabulary and returns None uncalled)
             reason = (
                 _exchanged(q, c)
                 or _speaker_swapped(q, c, query, candidate)
-                or _doer_changed(q, c)
-                or _doer_changed(c, q)
+                or (None if _SPEAKER_SUBJECT.isdisjoint(q.vocab) else _doer_changed(q, c))
+                or (None if _SPEAKER_SUBJECT.isdisjoint(c.vocab) else _doer_changed(c, q))
             )
         return reason
 
