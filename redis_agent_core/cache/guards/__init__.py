@@ -59,6 +59,7 @@ from .relations import (
     AntonymGuard,
     ArgumentGuard,
     SubstitutionGuard,
+    _diffs,
     _kind,
     added_kind,
     added_qualifier,
@@ -1099,7 +1100,7 @@ class ScopeGuard:
         q, c = pair(query, candidate)
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)
-            return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
+            return _added(q, c)
         for name in q.scopes.keys() | c.scopes.keys():
             in_q, in_c = q.scopes.get(name, frozenset()), c.scopes.get(name, frozenset())
             if in_q and in_c and in_q != in_c:
@@ -1121,7 +1122,18 @@ class ScopeGuard:
                 return f"whose: {person}'s on one side only"
         for word in q.qualifiers ^ c.qualifiers:
             return f"{word!r} on one side only"
-        return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
+        return _added(q, c)
+
+
+def _added(q: Features, c: Features) -> str | None:
+    """What one side alone adds to the other's question (a narrowing word, a qualifying
+    phrase, who / where / when). Each of the three reads the pair's differing content
+    words and returns None without one (narrowing needs one side to have one, the others
+    some side): no call is made for a pair that differs by none (a third of them)."""
+    only_q, only_c = _diffs(q, c)
+    if not (only_q or only_c):
+        return None
+    return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
 
 
 _BRIEF = frozenset({"len:brief"})

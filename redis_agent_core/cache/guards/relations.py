@@ -1658,7 +1658,12 @@ def added_qualifier(q: Features, c: Features) -> str | None:
     for f, mine, theirs in ((q, only_q, only_c), (c, only_c, only_q)):
         if not mine or not _UNRESTRICTIVE.issuperset(map(base, map(_WORD_OF, theirs))):
             continue
-        for opener, phrase in _phrases(f, c if f is q else q, {i for _, _, i in mine}):
+        extra = {i for _, _, i in mine}
+        if _QUALIFYING.isdisjoint(f.words[: max(extra)]):
+            # a phrase's new words follow its opening word: with none before the last
+            # differing word, _phrases finds no phrase (and its walk is not made)
+            continue
+        for opener, phrase in _phrases(f, c if f is q else q, extra):
             return f"{opener} {' '.join(phrase)!r} qualifies one side only"
     return None
 
