@@ -218,6 +218,11 @@ class AntonymGuard:
             inverted, opposed, swapped = _comparison(q, c)
             if inverted and not (opposed or swapped):
                 return "comparison inverted ('less ...' on one side only)"
+        # a pair of antonyms needs a differing content word on each side: without one
+        # (most pairs) the answer is None whatever the keys hold, so they are not built
+        only_q, only_c = _diffs(q, c)
+        if not (only_q and only_c):
+            return None
         keys_q, keys_c = keys(query), keys(candidate)
         # a word of the candidate alone that is an antonym of one of the query's (WordNet's
         # antonymy is symmetric: asked of the few words that differ, not of all the query's)
@@ -226,9 +231,6 @@ class AntonymGuard:
             if k in antonyms and not keys_q.isdisjoint(antonyms[k]):
                 break
         else:
-            return None
-        only_q, only_c = _diffs(q, c)
-        if not (only_q and only_c):
             return None
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
