@@ -211,7 +211,19 @@ class AntonymGuard:
 
     def check(self, query: str, candidate: str) -> str | None:
         q, c = pair(query, candidate)
-        turned = _particle_turned(q, c) or _undone(q, c) or _prefix_turned(q, c)
+        # (the pair's differing content words: already found by the scope guard's turn)
+        only_q, only_c = _diffs(q, c)
+        # an undoing verb on neither side, or no differing word on each side, and
+        # _undone / _prefix_turned return None: they are not called (most pairs)
+        turned = (
+            _particle_turned(q, c)
+            or (
+                None
+                if q.stems.isdisjoint(_UNDOING) and c.stems.isdisjoint(_UNDOING)
+                else _undone(q, c)
+            )
+            or (_prefix_turned(q, c) if only_q and only_c else None)
+        )
         if turned is not None:
             return turned
         if " than " in query and " than " in candidate:
@@ -220,7 +232,6 @@ class AntonymGuard:
                 return "comparison inverted ('less ...' on one side only)"
         # a pair of antonyms needs a differing content word on each side: without one
         # (most pairs) the answer is None whatever the keys hold, so they are not built
-        only_q, only_c = _diffs(q, c)
         if not (only_q and only_c):
             return None
         keys_q, keys_c = keys(query), keys(candidate)
