@@ -4,8 +4,11 @@ before a change; these tests keep the assumptions behind the shortcuts true)."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+
 from redis_agent_core.cache.calibrate import LabelledPair
-from redis_agent_core.cache.guards import Verifier, _features, features, relations
+from redis_agent_core.cache.guards import Verifier, _features, _minus, features, relations
 from redis_agent_core.cache.guards._features import Memo
 from redis_agent_core.cache.guards._wordnet import wordnet
 
@@ -169,3 +172,14 @@ def test_the_marked_words_are_the_marked_word_pattern_s_matches(
     for text in texts:
         expected = [(m.start(), m.group(0)) for m in _features._MARKED_WORD.finditer(text)]
         assert _features._marked(text) == expected, text
+
+
+def test_the_number_guard_s_count_difference_is_counter_subtraction() -> None:
+    # the number guard subtracts a pair's quantity counts as plain dicts (Counter's own
+    # steps are Python-level); stored counts may be anything JSON holds, so Counter's
+    # whole rule is kept: the same keys, counts and order, zero and negative counts too
+    rng = random.Random(17)
+    for _ in range(20_000):
+        a = {f"num:{rng.randrange(6)}": rng.randrange(-2, 4) for _ in range(rng.randrange(5))}
+        b = {f"num:{rng.randrange(6)}": rng.randrange(-2, 4) for _ in range(rng.randrange(5))}
+        assert list(_minus(a, b).items()) == list((Counter(a) - Counter(b)).items())
