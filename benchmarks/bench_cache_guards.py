@@ -81,8 +81,14 @@ repair, pets, insurance, visas, homework...), a quarter agent and tool prompts (
 pasted JSON / logs / YAML, shell commands, translation, summaries), a quarter people's own
 voices (voice-assistant commands, slang, complaints, symptoms) in US, British, Australian,
 Nigerian and Indian English; committed at 10:36 UTC and scored once untouched: 0.849 / 0.592,
-16 wrong of 106; never looked at pair by pair, tuned or trained on). All embedded with the
-default model (all-MiniLM-L6-v2).
+16 wrong of 106; never looked at pair by pair, tuned or trained on; its per-category recall
+guided one rule helper: full vs short names); and guards_traps20.jsonl (436, written the same
+way during that session, after its rule changes: half plain questions in other domains
+(banking, telecoms, HR, games, maths problems...), a quarter prompts of LLM apps (a support bot
+with a policy excerpt, writing and tutoring assistants, planners), a quarter people's own
+voices in US, British, Canadian, South African, Singaporean and Irish English; committed at
+11:39 UTC and scored once on the session's final code: 0.887 / 0.653, 12 wrong of 106). All
+embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
 (``redis-agent cache evaluate``'s code path).
