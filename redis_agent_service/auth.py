@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 
+import anyio
 from fastapi import Request
 from starlette.datastructures import Headers
 
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("redis_agent_service")
+#: How long a refused request's body is read (and dropped) before its error is sent: a
+#: client that declares a body and never sends it held its connection open, waiting for
+#: the 401, for as long as it liked (one idle socket each, before any key was checked).
+DRAIN_SECONDS = 2.0
 
 #: The one principal of a service running without auth.
 LOCAL_USER = "local"
@@ -131,11 +136,14 @@ class RequireKey:
 async def _drop_body(receive: Receive) -> None:
     """Receive the rest of a request body without keeping or parsing it (cheap, and
     capped by :class:`~.limits.BodyLimit`), so the client gets its error rather than a
-    reset, on a connection that can carry its next request."""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
+    reset, on a connection that can carry its next request; at most
+    :data:`DRAIN_SECONDS` (a body still unsent then: the error goes out and the server
+    closes that connection, as it cannot carry another request)."""
+    with anyio.move_on_after(DRAIN_SECONDS):
+        while True:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
 
 
 def principal_dependency(keys: ApiKeys, *, required: bool) -> Callable[[Request], Awaitable[str]]:

@@ -7,6 +7,7 @@ may need it).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -350,3 +351,37 @@ def test_serve_refuses_a_port_outside_tcp(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as exit_info:
         main(["serve", "--port", "99999"])
     assert exit_info.value.code == 2 and "0-65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("header", ["", "Bearer rak_unknown"])
+async def test_a_refused_request_whose_body_never_comes_is_answered(
+    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch, header: str
+) -> None:
+    # a client declaring a body it never sends held its connection, before any key
+    # was checked, for as long as it liked: the 401 waited for the body
+    from redis_agent_core.apikeys import ApiKeys
+    from redis_agent_service import auth
+
+    monkeypatch.setattr(auth, "DRAIN_SECONDS", 0.2)
+    reached: list[str] = []
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    async def never() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the body that never arrives
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+    if header:
+        headers.append((b"authorization", header.encode()))
+    scope = {"type": "http", "method": "POST", "path": "/chat", "headers": headers}
+    middleware = auth.RequireKey(route, ApiKeys(config), lambda scope: True)
+    await asyncio.wait_for(middleware(scope, never, send), 10)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 401
+    assert not reached
