@@ -772,6 +772,24 @@ def _for_word(key: str, mine: Features, other: Features) -> bool:
     )
 
 
+def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict[str, int]:
+    """The numbers of ``mine`` that ``other`` lacks (``extra``, counted) and does not say
+    another way: a model number spelt apart in a full name ("PlayStation 5" / "PS5"), an
+    ordinal in words ("3rd" / "third"), Roman numerals ("GTA 5" / "Grand Theft Auto V"), a
+    texted "2" for "to", a "no" for zero ("0 orders" / "no orders"). Each test runs only
+    where it can hold: without an ordinal word on the other side _spelt_ordinal is False
+    for every key, without a name there _roman is, without a "2" / "4" here _for_word is."""
+    if not lex.ORDINAL_WORDS.keys().isdisjoint(other.vocab):
+        extra = {k: n for k, n in extra.items() if not _spelt_ordinal(k, mine, other)}
+    if other.entities or not _TEXTED.keys().isdisjoint(extra):
+        extra = {
+            k: n for k, n in extra.items() if not (_roman(k, other) or _for_word(k, mine, other))
+        }
+    if extra.get("num:0") and "no" in other.vocab:
+        extra["num:0"] -= _none_as_zero(other, mine)
+    return {k: n for k, n in extra.items() if n > 0}
+
+
 class NumberGuard:
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -785,36 +803,8 @@ class NumberGuard:
         q, c = pair(query, candidate)
         # (dict's comparison, in C: Counter's own is a Python loop, and no count is 0)
         if dict.__ne__(q.quantities, c.quantities):
-            extra_q, extra_c = (
-                _minus(q.quantities, c.quantities),
-                _minus(c.quantities, q.quantities),
-            )
-            # a model number spelt apart in a full name: "PlayStation 5" / "PS5"; an
-            # ordinal in digits and in words: "3rd" / "third" (none without an ordinal
-            # word on the other side: _spelt_ordinal is False for every key then)
-            if not lex.ORDINAL_WORDS.keys().isdisjoint(c.vocab):
-                extra_q = {k: n for k, n in extra_q.items() if not _spelt_ordinal(k, q, c)}
-            if not lex.ORDINAL_WORDS.keys().isdisjoint(q.vocab):
-                extra_c = {k: n for k, n in extra_c.items() if not _spelt_ordinal(k, c, q)}
-            # a sequel or edition in Roman numerals: "Grand Theft Auto V" / "GTA 5"; a
-            # texting "2" for "to" ("how do i get 2 the airport"). Neither without a name
-            # on the other side (_roman reads only its names) or a "2" / "4" here
-            # (_for_word is False for any other key): most pairs, no call made
-            if c.entities or not _TEXTED.keys().isdisjoint(extra_q):
-                extra_q = {
-                    k: n for k, n in extra_q.items() if not (_roman(k, c) or _for_word(k, q, c))
-                }
-            if q.entities or not _TEXTED.keys().isdisjoint(extra_c):
-                extra_c = {
-                    k: n for k, n in extra_c.items() if not (_roman(k, q) or _for_word(k, c, q))
-                }
-            # "no orders" / "0 orders": the other side's none is this side's zero
-            if extra_q.get("num:0") and "no" in c.vocab:
-                extra_q["num:0"] -= _none_as_zero(c, q)
-            if extra_c.get("num:0") and "no" in q.vocab:
-                extra_c["num:0"] -= _none_as_zero(q, c)
-            extra_q = {k: n for k, n in extra_q.items() if n > 0}
-            extra_c = {k: n for k, n in extra_c.items() if n > 0}
+            extra_q = _unexplained(_minus(q.quantities, c.quantities), q, c)
+            extra_c = _unexplained(_minus(c.quantities, q.quantities), c, q)
             if not (_in_identifier(extra_q, c) and _in_identifier(extra_c, q)):
                 return f"numbers differ ({_show(extra_q.keys())} vs {_show(extra_c.keys())})"
         if q.dates != c.dates:
