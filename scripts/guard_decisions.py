@@ -52,6 +52,7 @@ HELD_OUT = frozenset(
         "guards_traps18",
         "guards_traps19",
         "guards_traps20",
+        "guards_traps21",
     }
 )
 
