@@ -387,6 +387,7 @@ class SessionStore:
         on. Returns the length of the list written to. One round trip (two on a cluster:
         the session index first; plus one for recall documents).
         """
+        self._check_sizes(payloads)
         vectors = self._recall.embed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         if status == ACTIVE and not metadata and payloads:
@@ -417,6 +418,7 @@ class SessionStore:
         status: Status = ACTIVE,
     ) -> int:
         """Async :meth:`append`."""
+        self._check_sizes(payloads)
         vectors = await self._recall.aembed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         if status == ACTIVE and not metadata and payloads:
@@ -436,6 +438,9 @@ class SessionStore:
         telemetry.history_operation("append", len(payloads))
         return int(length)
 
+    def _check_sizes(self, payloads: Sequence[bytes | str]) -> None:
+        self.config.check_value_sizes(payloads, "a message")
+
     def append_commands(
         self, session_id: str, payloads: Sequence[bytes | str]
     ) -> list[tuple[Any, ...]]:
@@ -450,6 +455,7 @@ class SessionStore:
             )
         if not payloads:
             raise ConfigError("append_commands() needs at least one payload")
+        self._check_sizes(payloads)
         telemetry.history_operation("append", len(payloads))
         return self._append_calls(session_id, payloads, _now_ms())
 
@@ -462,6 +468,7 @@ class SessionStore:
         status: Status = ACTIVE,
     ) -> int:
         """Replace a session's active (or archived) messages atomically."""
+        self._check_sizes(payloads)
         vectors = self._recall.embed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         calls = self._write_call(
@@ -481,6 +488,7 @@ class SessionStore:
         status: Status = ACTIVE,
     ) -> int:
         """Async :meth:`replace`."""
+        self._check_sizes(payloads)
         vectors = await self._recall.aembed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         calls = self._write_call(
