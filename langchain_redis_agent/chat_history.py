@@ -225,16 +225,19 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         return _matching(await self.aget_messages(), query, limit)
 
     # -- extras --
-    def last(self, n: int) -> list[BaseMessage]:
-        """The newest ``n`` messages, oldest first (one round trip)."""
-        payloads = self.store.last(self.session_id, n)
-        # a bad one is named by its index from the end, which delete_message accepts
-        return decode_messages(self.session_id, payloads, self.on_corrupt, -len(payloads))
+    def last(self, n: int, *, offset: int = 0) -> list[BaseMessage]:
+        """The newest ``n`` messages after skipping the newest ``offset``, oldest first
+        (a page of the session from its end, one round trip)."""
+        return self._page(self.store.last(self.session_id, n, offset=offset), offset)
 
-    async def alast(self, n: int) -> list[BaseMessage]:
+    async def alast(self, n: int, *, offset: int = 0) -> list[BaseMessage]:
         """Async :meth:`last`."""
-        payloads = await self.store.alast(self.session_id, n)
-        return decode_messages(self.session_id, payloads, self.on_corrupt, -len(payloads))
+        return self._page(await self.store.alast(self.session_id, n, offset=offset), offset)
+
+    def _page(self, payloads: list[bytes], offset: int) -> list[BaseMessage]:
+        # a bad one is named by its index from the end, which delete_message accepts
+        start = -offset - len(payloads)
+        return decode_messages(self.session_id, payloads, self.on_corrupt, start)
 
     def delete_message(self, index: int) -> BaseMessage | None:
         """Remove the message at ``index`` (order of the others kept); return it (None if

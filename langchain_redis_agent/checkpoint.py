@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import copy
 import random
+import re
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 import ormsgpack
@@ -31,6 +34,8 @@ from langgraph.checkpoint.base import (
     get_checkpoint_id,
     get_checkpoint_metadata,
 )
+from langgraph.checkpoint.serde import _msgpack as lg_msgpack
+from langgraph.checkpoint.serde import jsonplus
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -137,6 +142,95 @@ def _imports_any_name(serde: JsonPlusSerializer) -> bool:
     return getattr(serde, "_allowed_json_modules", None) is True or (
         not custom_hook and getattr(serde, "_allowed_msgpack_modules", None) is True
     )
+
+
+# The allowlist checked as values are WRITTEN, so a run with a value its saver would refuse
+# to read back fails at once (nothing written) instead of succeeding and leaving every
+# later resume to fail. LangGraph's encoder hands each object msgpack cannot pack itself
+# (models, dataclasses, enums, sets...) to ``jsonplus._msgpack_default``, at any depth
+# (nested payloads are packed by the same module function): wrapping that one function
+# checks exactly the objects whose class the reader will check, at the cost of a set
+# lookup per such object and no second pass. The check is active only while a saver of
+# this module encodes (``_writing``); every other use of LangGraph's serializer is as before.
+_Allowed = frozenset[tuple[str, ...]] | set[tuple[str, ...]] | None
+_writing: ContextVar[tuple[_Allowed, list[str]] | None] = ContextVar(
+    "redis_agent_writing", default=None
+)
+_lg_default = jsonplus._msgpack_default
+
+
+def _refused_name(obj: Any, allowed: _Allowed) -> str | None:
+    """The ``module.name`` of ``obj``, packed as a msgpack extension, when the reader's ext
+    hook would refuse to rebuild it (mirrors ``_create_msgpack_ext_hook``: the allowlist
+    for constructors and models, ``SAFE_MSGPACK_METHODS`` alone for datetimes; arrays and
+    delta snapshots name no class)."""
+    if isinstance(obj, jsonplus._DeltaSnapshot):
+        return None
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(obj, numpy.ndarray):
+        return None
+    kind = type(obj)
+    key: tuple[str, ...] = (
+        ("re", "compile") if isinstance(obj, re.Pattern) else (kind.__module__, kind.__name__)
+    )
+    if isinstance(obj, datetime):
+        safe = (*key, "fromisoformat") in lg_msgpack.SAFE_MSGPACK_METHODS
+    else:
+        safe = key in lg_msgpack.SAFE_MSGPACK_TYPES or (allowed is not None and key in allowed)
+    return None if safe else ".".join(key)
+
+
+def _checked_default(obj: Any) -> Any:
+    encoded = _lg_default(obj)  # nested objects first (LangGraph's own errors stand)
+    writing = _writing.get()
+    # (an exception is written as its repr, a plain string: nothing to check)
+    if writing is not None and isinstance(encoded, ormsgpack.Ext):
+        name = _refused_name(obj, writing[0])
+        if name is not None:
+            writing[1].append(name)
+            raise TypeError(name)  # ormsgpack stops and raises its own TypeError
+    return encoded
+
+
+jsonplus._msgpack_default = _checked_default
+
+
+def _write_allowlist(serde: SerializerProtocol) -> tuple[bool, _Allowed]:
+    """Whether writes through ``serde`` are checked, and against which allowlist: only
+    LangGraph's serializer (alone or inside an ``EncryptedSerializer``) decoding with its
+    own ext hook; another serde reads with rules of its own."""
+    inner = serde.serde if isinstance(serde, EncryptedSerializer) else serde
+    if not isinstance(inner, JsonPlusSerializer) or getattr(
+        inner, "_custom_unpack_ext_hook", False
+    ):
+        return False, None
+    allowed = getattr(inner, "_allowed_msgpack_modules", None)
+    if allowed is True:
+        return False, None
+    return True, allowed
+
+
+def dump_checked(serde: SerializerProtocol, value: Any, what: str, holder: str) -> Typed:
+    """``serde.dumps_typed(value)``, refusing (:class:`ConfigError` naming the classes and
+    the fix, before anything is written) a value holding an object the same serde would
+    refuse to rebuild when it is read back."""
+    checked, allowed = _write_allowlist(serde)
+    if not checked:
+        return serde.dumps_typed(value)
+    refused: list[str] = []
+    token = _writing.set((allowed, refused))
+    try:
+        return serde.dumps_typed(value)
+    except TypeError:
+        if not refused:
+            raise
+        raise ConfigError(
+            f"the {what} holds a value of type {refused[0]}, which this {holder} would not "
+            f"rebuild when it reads the value back (nothing was written): pass "
+            f"allowed_types=[...] with this class to the {holder} (or a serde= allowing it)"
+        ) from None
+    finally:
+        _writing.reset(token)
 
 
 def load_checked(
@@ -347,7 +441,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     # -- pure conversions, shared by sync and async --
     def _dumps(self, value: Any) -> Typed:
-        return self.serde.dumps_typed(value)
+        return dump_checked(self.serde, value, "checkpoint", "saver")
 
     def _loads(self, value: Typed, decoder: _SharedDecoder | None = None) -> Any:
         loads = decoder.loads if decoder is not None else None

@@ -18,7 +18,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis_agent_core.agent_store import NodeCacheStore
 from redis_agent_core.config import RedisAgentConfig
 
-from .checkpoint import check_serde, load_checked
+from .checkpoint import check_serde, dump_checked, load_checked
 
 __all__ = ["RedisNodeCache"]
 
@@ -51,7 +51,10 @@ class RedisNodeCache(BaseCache[Any]):
     def _pairs(
         self, pairs: Mapping[FullKey, tuple[Any, int | None]]
     ) -> list[tuple[FullKey, tuple[str, bytes], float | None]]:
-        return [(key, self.serde.dumps_typed(value), ttl) for key, (value, ttl) in pairs.items()]
+        return [
+            (key, dump_checked(self.serde, value, "node cache entry", "node cache"), ttl)
+            for key, (value, ttl) in pairs.items()
+        ]
 
     def _loaded(self, found: Mapping[FullKey, tuple[str, bytes]]) -> dict[FullKey, Any]:
         return {

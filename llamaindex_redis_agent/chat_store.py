@@ -415,16 +415,16 @@ class RedisChatStore(BaseChatStore):
         return await self.store.asessions()
 
     # -- extras --
-    def get_last_messages(self, key: str, n: int) -> list[ChatMessage]:
-        """The newest ``n`` messages, oldest first."""
-        payloads = self.store.last(key, n)
+    def get_last_messages(self, key: str, n: int, *, offset: int = 0) -> list[ChatMessage]:
+        """The newest ``n`` messages after skipping the newest ``offset``, oldest first."""
+        payloads = self.store.last(key, n, offset=offset)
         # a bad one is named by its index from the end, which delete_message accepts
-        return self._decode(key, payloads, -len(payloads))
+        return self._decode(key, payloads, -offset - len(payloads))
 
-    async def aget_last_messages(self, key: str, n: int) -> list[ChatMessage]:
+    async def aget_last_messages(self, key: str, n: int, *, offset: int = 0) -> list[ChatMessage]:
         """Async :meth:`get_last_messages`."""
-        payloads = await self.store.alast(key, n)
-        return self._decode(key, payloads, -len(payloads))
+        payloads = await self.store.alast(key, n, offset=offset)
+        return self._decode(key, payloads, -offset - len(payloads))
 
     def relevant(self, key: str, query: str, k: int = 4) -> list[ChatMessage]:
         """Past messages most similar to ``query`` (needs ``embedder=``)."""

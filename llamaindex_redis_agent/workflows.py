@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 from llama_agents.client.protocol.serializable_events import EventEnvelopeWithMetadata
@@ -34,7 +34,7 @@ from llama_agents.server._store.abstract_workflow_store import (
     decode_persistent_handler,
     is_terminal_status,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from workflows import Context, Workflow
 from workflows.context import JsonSerializer
 from workflows.context.serializers import BaseSerializer, PickleSerializer
@@ -43,6 +43,7 @@ from workflows.context.state_store import (
     StateRecord,
     StateStoreFacade,
 )
+from workflows.context.utils import get_qualified_name
 from workflows.errors import ContextSerdeError
 
 from redis_agent_core.config import RedisAgentConfig
@@ -53,6 +54,7 @@ from redis_agent_core.workflows import Log, WorkflowRecords
 __all__ = ["RedisContextStore", "RedisWorkflowStore", "classes_named", "matches"]
 
 _STORE_TYPE = "redis"
+_S = TypeVar("_S", bound=BaseSerializer)
 
 
 def matches(handler: PersistentHandler, query: HandlerQuery) -> bool:
@@ -97,6 +99,45 @@ def _closed(serializer: JsonSerializer) -> JsonSerializer:
             "or allowed_types=[...] to the store"
         )
     return serializer
+
+
+class _WriteChecked(JsonSerializer):
+    """A ``JsonSerializer`` refusing, as it writes, a class it would not rebuild when the
+    value is read back (:class:`ConfigError` naming it and the fix): a run whose state or
+    snapshot holds one fails at once, with nothing written, instead of leaving a record
+    every later restore refuses. The check rides the serializer's own walk (one lookup per
+    model); reading is ``JsonSerializer``'s."""
+
+    def serialize_value(self, value: Any) -> Any:
+        if hasattr(value, "class_name") or isinstance(value, BaseModel):
+            name = get_qualified_name(value)
+            try:
+                self.resolve_class(name)
+            except ValueError:
+                raise ConfigError(
+                    f"a workflow value of type {name} would not be rebuilt when it is read "
+                    f"back (nothing was written): add the class to allowed_types=[...] (or "
+                    f"to your JsonSerializer(allowed_types=[...]))"
+                ) from None
+        return super().serialize_value(value)
+
+    def serialize(self, value: Any) -> str:
+        try:
+            return super().serialize(value)
+        except ValueError as exc:  # JsonSerializer.serialize hides the cause: raise ours
+            if isinstance(exc.__context__, ConfigError):
+                raise exc.__context__ from None
+            raise
+
+
+def _write_checked(serializer: _S) -> _S:
+    """``serializer`` checking its writes, when it is a plain ``JsonSerializer`` (a subclass
+    keeps its own behaviour, unchecked)."""
+    if type(serializer) is not JsonSerializer:
+        return serializer
+    checked = object.__new__(_WriteChecked)
+    checked.__dict__.update(serializer.__dict__)  # same allowlist and registered classes
+    return cast(_S, checked)
 
 
 # What decodes a handler's result when no server gave the store its decoder: the
@@ -212,7 +253,8 @@ class RedisWorkflowStore(AbstractWorkflowStore):
         storage = _RedisStateStorage(self.records, run_id, namespace)
         if serializer is None:  # the facade's default would be an open JsonSerializer()
             serializer = JsonSerializer(allowed_types=[state_type] if state_type else [])
-        return StateStoreFacade(storage, state_type or DictState, _check_serializer(serializer))
+        checked = _write_checked(serializer)
+        return StateStoreFacade(storage, state_type or DictState, _check_serializer(checked))
 
     def _decode(self, raw: bytes) -> PersistentHandler:
         # the server's own decoder: its result decoder, and an unreadable result kept apart
@@ -302,7 +344,7 @@ class RedisContextStore:
         serializer: JsonSerializer | None = None,
     ) -> None:
         _check_serializer(serializer)
-        self.serializer = (
+        self.serializer = _write_checked(
             _closed(serializer) if serializer else JsonSerializer(allowed_types=list(allowed_types))
         )
         self._kv = KVStore(config, name=name, ttl=ttl)
@@ -310,7 +352,12 @@ class RedisContextStore:
     def _dump(self, ctx: Context[Any]) -> bytes:
         if not isinstance(ctx, Context):
             raise ConfigError(f"save() takes a workflows Context, got {type(ctx).__name__}")
-        return orjson.dumps(ctx.to_dict(serializer=self.serializer))
+        try:
+            return orjson.dumps(ctx.to_dict(serializer=self.serializer))
+        except ValueError as exc:  # the framework re-raises the state's error untyped
+            if isinstance(exc.__context__, ConfigError):
+                raise exc.__context__ from None
+            raise
 
     def _restore(self, raw: bytes | None, workflow: Workflow, ctx_id: str) -> Context[Any] | None:
         if raw is None:

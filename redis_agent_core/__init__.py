@@ -26,6 +26,7 @@ from .errors import (
     RedisWriteRefusedError,
     SchemaMismatchError,
     SearchTimeoutError,
+    ValueTooLargeError,
 )
 from .history import RecalledMessage, SessionInfo, SessionStore
 from .keys import KeySpace
@@ -77,6 +78,7 @@ __all__ = [
     "SessionStore",
     "SharedServer",
     "TokenBudget",
+    "ValueTooLargeError",
     "VectorIndex",
     "__version__",
     "default_embedder",

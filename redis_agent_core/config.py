@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -33,7 +33,13 @@ from redis.client import NEVER_DECODE
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError, RedisURLError
+from .errors import (
+    ConfigError,
+    EmbeddedServerError,
+    RedisUnavailableError,
+    RedisURLError,
+    ValueTooLargeError,
+)
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
@@ -63,6 +69,10 @@ __all__ = [
 ]
 
 ENV_URL = "REDIS_URL"
+# Redis's own bounds of proto-max-bulk-len (one argument of a command): its default, and
+# the least it accepts (so a value up to 1 MiB fits on any server)
+DEFAULT_MAX_VALUE_BYTES = 512 * 1024 * 1024
+MIN_BULK_LEN = 1024 * 1024
 ENV_NAMESPACE = "REDIS_AGENT_NAMESPACE"
 
 _url_fallback: Callable[[], str] | None = None
@@ -311,6 +321,11 @@ class RedisAgentConfig:
             miss, the rate limiter fails closed, history/vectors/bus raise),
             ``"raise"`` (everything raises :class:`RedisUnavailableError`) or
             ``"degrade"`` (caches miss and skip writes, the rate limiter fails open).
+        max_value_bytes: the largest value one write may send: the server's
+            ``proto-max-bulk-len`` (512 MiB by default; operators and managed services
+            often set less: give theirs). A larger value raises
+            :class:`ValueTooLargeError` before anything is sent (the server would close
+            the connection, which reads as Redis down).
         client: an existing sync client to use instead of building one.
         async_client: an existing asyncio client to use instead of building one.
     """
@@ -326,6 +341,7 @@ class RedisAgentConfig:
     max_connections: int | None = None
     cluster: bool | None = None
     on_error: Literal["raise", "degrade"] | None = None
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
     client: SyncClient | None = field(default=None, repr=False, compare=False)
     async_client: AsyncClient | None = field(default=None, repr=False, compare=False)
 
@@ -352,6 +368,29 @@ class RedisAgentConfig:
             raise ConfigError(f"retries must be >= 0, got {self.retries!r}")
         if self.on_error not in (None, "raise", "degrade"):
             raise ConfigError(f"on_error must be None, 'raise' or 'degrade', got {self.on_error!r}")
+        limit = self.max_value_bytes
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < MIN_BULK_LEN:
+            raise ConfigError(
+                f"max_value_bytes must be an int >= {MIN_BULK_LEN} (the least "
+                f"proto-max-bulk-len Redis accepts), got {limit!r}"
+            )
+
+    def check_value_sizes(self, values: Iterable[bytes | str], what: str) -> None:
+        """Raise :class:`ValueTooLargeError` (naming the size, the limit and the fix) for a
+        value over ``max_value_bytes``, before it is sent. A length compare per value; a
+        str is encoded only when it might be over (up to 4 bytes a character)."""
+        limit = self.max_value_bytes
+        for value in values:
+            size = len(value)
+            if isinstance(value, str) and size * 4 > limit:
+                size = len(value.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                raise ValueTooLargeError(
+                    f"{what} is {size:,} bytes, over the {limit:,} bytes the server takes in "
+                    f"one value (max_value_bytes=, the server's proto-max-bulk-len): nothing "
+                    f"was written. Store it in smaller parts, or raise proto-max-bulk-len on "
+                    f"the server and max_value_bytes= with it"
+                )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RedisAgentConfig:

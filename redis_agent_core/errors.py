@@ -15,6 +15,12 @@ class ConfigError(RedisAgentError, ValueError):
     """A setting or argument is invalid; the message says which and how to fix it."""
 
 
+class ValueTooLargeError(ConfigError):
+    """A value is larger than the server takes in one argument (``max_value_bytes``: its
+    ``proto-max-bulk-len``). Refused before anything is sent: a server given one closes
+    the connection, which looks like Redis going down (and would be retried)."""
+
+
 class RedisURLError(ConfigError):
     """The Redis URL (``url=`` or ``REDIS_URL``) is not one the pack can use. The
     deployment's mistake, not the caller's: a service answers it as its own fault and

@@ -105,6 +105,7 @@ class KVStore:
         pairs = [(self.key(k, collection), self._value(v)) for k, v in items]
         if not pairs:
             return
+        self.config.check_value_sizes((v for _, v in pairs), f"a value of store {self.name!r}")
         ex = check_positive_ttl(ttl) if ttl is not None else self.ttl
         with translate_errors(self.config, f"writing to store {self.name!r}"):
             pipe = self.config.get_client().pipeline(transaction=False)
@@ -159,6 +160,7 @@ class KVStore:
         pairs = [(self.key(k, collection), self._value(v)) for k, v in items]
         if not pairs:
             return
+        self.config.check_value_sizes((v for _, v in pairs), f"a value of store {self.name!r}")
         ex = check_positive_ttl(ttl) if ttl is not None else self.ttl
         with translate_errors(self.config, f"writing to store {self.name!r}"):
             pipe = self.config.get_async_client().pipeline(transaction=False)

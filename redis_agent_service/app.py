@@ -57,7 +57,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.routing import Match
 
 from langchain_redis_agent import MiniLMEmbeddings, RedisChatMessageHistory, to_core_embedder
-from langchain_redis_agent.chat_history import decode_messages
 from redis_agent_core.apikeys import ApiKeys, validate_user
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.cache import (
@@ -920,13 +919,11 @@ class AgentService:
         ``limit`` messages after skipping the newest ``offset``, oldest first; ``None`` if
         they have no session of that id (whether another user has one is not revealed)."""
         history = self.history(user_id, session_id)
-        store, sid = history.store, history.session_id
-        payloads, length = await asyncio.gather(
-            store.aread(sid, -(offset + limit), -(offset + 1)), store.acount(sid)
+        messages, length = await asyncio.gather(
+            history.alast(limit, offset=offset), history.store.acount(history.session_id)
         )
         if not length:
             return None
-        messages = decode_messages(sid, payloads, history.on_corrupt, -offset - len(payloads))
         return {
             "session_id": session_id,
             "length": length,

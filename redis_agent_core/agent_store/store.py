@@ -34,6 +34,7 @@ from ..search.lifecycle import IndexLifecycle
 from .records import (
     F_CREATED,
     F_TTL,
+    F_VALUE,
     F_VECTORS,
     FIELDS,
     StoredItem,
@@ -179,6 +180,8 @@ class ItemStore:
             raw = member(labels, key)
             ttl_ms = _ttl_ms(ttl)
             fields = item_fields(value, now, ttl_ms) if value is not None else None
+            if fields is not None:
+                self.config.check_value_sizes((fields[F_VALUE],), f"the value of item {key!r}")
             own = vectors[i] if vectors is not None and fields is not None else None
             packed = [pack_vector(v, self.dims) for v in own or ()] if self.dims else []
             checked.append((raw, fields, ttl_ms, packed, prefix_tags(labels) if packed else ""))

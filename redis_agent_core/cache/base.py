@@ -65,29 +65,6 @@ PROBE = Script.load(
 )
 
 
-# Redis's default proto-max-bulk-len: a longer value makes the server drop the
-# connection mid-write, which would read as Redis down and turn the cache off a while.
-MAX_VALUE_BYTES = 512 * 1024 * 1024
-
-
-def _check_sizes(args: Sequence[Any]) -> None:
-    """:class:`ConfigError` if a value of an entry is over :data:`MAX_VALUE_BYTES`."""
-    for value in args:
-        if isinstance(value, str):
-            # UTF-8 takes at most 4 bytes a character: encode only a value that may be over
-            size = len(value.encode()) if len(value) > MAX_VALUE_BYTES // 4 else 0
-        elif isinstance(value, bytes):
-            size = len(value)
-        else:
-            continue
-        if size > MAX_VALUE_BYTES:
-            raise ConfigError(
-                f"a cache entry value is {size} bytes, over Redis's limit of "
-                f"{MAX_VALUE_BYTES} bytes for one value (proto-max-bulk-len): cache a "
-                "smaller payload (nothing was written)"
-            )
-
-
 def _as_bytes(value: Any) -> bytes:
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
@@ -294,7 +271,10 @@ class CacheStore:
         args: list[Any] = [digest, ttl_ms, *self._entry_fields(prompt, scope, payload, usage)]
         for name, value in (*filters, *extra) if self._describes_entries else extra:
             args += [name, value]
-        _check_sizes(args)
+        # over the server's limit for one value, the server drops the connection mid-write:
+        # that would read as Redis down and turn the cache off a while
+        values = (a for a in args if isinstance(a, (bytes, str)))
+        self.config.check_value_sizes(values, "a cache entry value")
         part = self._member_part.get(digest[:2])
         if part is None:
             return [self.entry_key(digest), self._members[b], self._hits[b]], args

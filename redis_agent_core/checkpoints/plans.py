@@ -471,6 +471,8 @@ class CheckpointPlans:
         values: Mapping[str, tuple[str, Typed]],
         channel_versions: Mapping[str, str],
     ) -> Plan[None]:
+        sizes = (checkpoint[1], metadata[1], *(value[1] for _, value in values.values()))
+        self.config.check_value_sizes(sizes, "a checkpoint value")  # before any step runs
         yield (
             True,
             lambda p: self._queue_put(
@@ -494,6 +496,7 @@ class CheckpointPlans:
         task_id: str,
         writes: Sequence[PendingWriteIn],
     ) -> Plan[None]:
+        self.config.check_value_sizes((w[3][1] for w in writes), "a pending write")
         if writes:
             yield True, lambda p: self._queue_writes(p, thread, ns, checkpoint_id, task_id, writes)
 

@@ -387,6 +387,7 @@ class SessionStore:
         on. Returns the length of the list written to. One round trip (two on a cluster:
         the session index first; plus one for recall documents).
         """
+        self._check_sizes(payloads)
         vectors = self._recall.embed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         if status == ACTIVE and not metadata and payloads:
@@ -417,6 +418,7 @@ class SessionStore:
         status: Status = ACTIVE,
     ) -> int:
         """Async :meth:`append`."""
+        self._check_sizes(payloads)
         vectors = await self._recall.aembed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         if status == ACTIVE and not metadata and payloads:
@@ -436,6 +438,9 @@ class SessionStore:
         telemetry.history_operation("append", len(payloads))
         return int(length)
 
+    def _check_sizes(self, payloads: Sequence[bytes | str]) -> None:
+        self.config.check_value_sizes(payloads, "a message")
+
     def append_commands(
         self, session_id: str, payloads: Sequence[bytes | str]
     ) -> list[tuple[Any, ...]]:
@@ -450,6 +455,7 @@ class SessionStore:
             )
         if not payloads:
             raise ConfigError("append_commands() needs at least one payload")
+        self._check_sizes(payloads)
         telemetry.history_operation("append", len(payloads))
         return self._append_calls(session_id, payloads, _now_ms())
 
@@ -462,6 +468,7 @@ class SessionStore:
         status: Status = ACTIVE,
     ) -> int:
         """Replace a session's active (or archived) messages atomically."""
+        self._check_sizes(payloads)
         vectors = self._recall.embed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         calls = self._write_call(
@@ -481,6 +488,7 @@ class SessionStore:
         status: Status = ACTIVE,
     ) -> int:
         """Async :meth:`replace`."""
+        self._check_sizes(payloads)
         vectors = await self._recall.aembed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
         calls = self._write_call(
@@ -554,15 +562,16 @@ class SessionStore:
         telemetry.history_operation("read")
         return await self._acall("read history", self._range_call(session_id, start, stop, status))
 
-    def last(self, session_id: str, n: int) -> list[bytes]:
-        """The last ``n`` active payloads, oldest first."""
-        n = _list_index(n, "n")
-        return [] if n <= 0 else self.read(session_id, -n, -1)
+    def last(self, session_id: str, n: int, *, offset: int = 0) -> list[bytes]:
+        """The last ``n`` active payloads after skipping the newest ``offset``, oldest
+        first (a page of the newest messages, one round trip)."""
+        span = _last_span(n, offset)
+        return [] if span is None else self.read(session_id, *span)
 
-    async def alast(self, session_id: str, n: int) -> list[bytes]:
+    async def alast(self, session_id: str, n: int, *, offset: int = 0) -> list[bytes]:
         """Async :meth:`last`."""
-        n = _list_index(n, "n")
-        return [] if n <= 0 else await self.aread(session_id, -n, -1)
+        span = _last_span(n, offset)
+        return [] if span is None else await self.aread(session_id, *span)
 
     def read_all_statuses(self, session_id: str) -> tuple[list[bytes], list[bytes]]:
         """(archived, active) payloads, read in one atomic snapshot."""
@@ -779,6 +788,15 @@ def _list_index(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ConfigError(f"{what} must be an int, got {value!r}")
     return max(-_INT64, min(value, _INT64))
+
+
+def _last_span(n: object, offset: object) -> tuple[int, int] | None:
+    """The LRANGE positions (from the end) of the newest ``n`` messages after the newest
+    ``offset``; ``None`` for none (``n`` <= 0). A negative ``offset`` raises."""
+    n, offset = _list_index(n, "n"), _list_index(offset, "offset")
+    if offset < 0:
+        raise ConfigError(f"offset must be >= 0 (messages skipped from the end), got {offset}")
+    return None if n <= 0 else (-(offset + n), -(offset + 1))
 
 
 _MAX_TAKE = 10**12  # more than any list holds, and exact as a Lua number (printed %.14g)

@@ -10,14 +10,15 @@ import pytest
 import redis
 
 from redis_agent_core.cache import CacheStats, ExactCache, make_scope
-from redis_agent_core.cache import base as cache_base
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError, ValueTooLargeError
 from redis_agent_core.fastpath import FastPath
 from redis_agent_core.server import EmbeddedRedis
 
 A = make_scope({"class": "Chat", "model": "a", "temperature": 0})
 B = make_scope({"class": "Chat", "model": "b", "temperature": 0})
+
+MIB = 1024 * 1024
 
 
 def test_make_scope_is_stable_and_sensitive() -> None:
@@ -104,15 +105,16 @@ def _digest(prompt: str, scope: str) -> str:
 
 
 def test_payload_over_the_value_limit_is_refused_and_the_cache_stays_up(
-    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
+    config: RedisAgentConfig,
 ) -> None:
-    # a real 512 MB payload needs over 1 GB of memory: the limit is lowered instead
-    monkeypatch.setattr(cache_base, "MAX_VALUE_BYTES", 1000)
+    # a real 512 MB payload needs over 1 GB of memory: the limit is lowered to 1 MiB (the
+    # least a server takes) instead, as for a server whose operator lowered it
+    config = config.with_options(max_value_bytes=MIB)
     cache = ExactCache(config)
     cache.update("seed", A, "kept")
-    assert cache.update("small", A, "é" * 500)  # 1000 bytes: at the limit
-    with pytest.raises(ConfigError, match="1002 bytes, over Redis's limit"):
-        cache.update("big", A, "é" * 501)  # 501 characters, 1002 bytes
+    assert cache.update("small", A, "é" * (MIB // 2))  # 1 MiB: at the limit
+    with pytest.raises(ValueTooLargeError, match="1,048,578 bytes, over the 1,048,576"):
+        cache.update("big", A, "é" * (MIB // 2 + 1))  # one more character, two more bytes
     assert cache.lookup("big", A) is None
     assert cache.lookup("seed", A).payload == "kept"  # type: ignore[union-attr]
     assert cache.update("after", A, "ok")

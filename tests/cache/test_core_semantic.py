@@ -13,14 +13,18 @@ import pytest
 import redis
 
 from redis_agent_core.cache import ExactCache, SemanticCache, make_scope
-from redis_agent_core.cache import base as cache_base
 from redis_agent_core.cache.calibrate import SEARCH_GRID
 from redis_agent_core.cache.entry import PACKED, unpack
 from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, SentenceTransformerEmbedder
-from redis_agent_core.errors import ConfigError, RedisUnavailableError, SchemaMismatchError
+from redis_agent_core.errors import (
+    ConfigError,
+    RedisUnavailableError,
+    SchemaMismatchError,
+    ValueTooLargeError,
+)
 from redis_agent_core.search.replies import describe_info
 from redis_agent_core.server import EmbeddedRedis
 from tests.conftest import skip_unless
@@ -29,6 +33,8 @@ from .conftest import toy_vector
 
 A = make_scope({"model": "a"})
 B = make_scope({"model": "b"})
+
+MIB = 1024 * 1024
 
 
 @pytest.fixture(autouse=True)
@@ -78,13 +84,13 @@ def test_threshold_zero_serves_identical_only(
 
 
 def test_entry_over_the_value_limit_is_refused_before_sending(
-    config: RedisAgentConfig, toy_embedder: CallableEmbedder, monkeypatch: pytest.MonkeyPatch
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:
-    monkeypatch.setattr(cache_base, "MAX_VALUE_BYTES", 1000)  # not 512 MB of memory
+    config = config.with_options(max_value_bytes=MIB)  # not 512 MB of memory
     cache = SemanticCache(config, embedder=toy_embedder, verifier=None)
     # prompt and payload share one packed field: each fits, together they do not
-    with pytest.raises(ConfigError, match="over Redis's limit"):
-        cache.update("q" * 600, A, "p" * 600)
+    with pytest.raises(ValueTooLargeError, match="over the 1,048,576 bytes"):
+        cache.update("q" * (MIB // 2 + 100), A, "p" * (MIB // 2 + 100))
     assert len(cache) == 0
     assert cache.update("short", A, "ok")
 

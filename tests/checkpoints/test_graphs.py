@@ -286,13 +286,35 @@ def test_own_state_types_need_allowing_and_never_come_back_as_dicts(
 ) -> None:
     thread = {"configurable": {"thread_id": "o1"}}
     start = {"order": Order(sku="x", qty=1), "notes": []}
-    _order_graph(RedisSaver(config)).invoke(start, thread)
-    # not allowed: a clear error naming the type, not a dict where a model is expected
-    with pytest.raises(ConfigError, match=r"test_graphs\.Order.*allowed_types"):
-        _order_graph(RedisSaver(config)).invoke(Command(resume="yes"), thread)
+    # not allowed: refused at the first write, naming the type and the fix, with nothing
+    # in Redis (a run that succeeded would leave a thread no later resume could read)
+    refused = r"test_graphs\.Order.*nothing was written.*allowed_types"
+    with pytest.raises(ConfigError, match=refused):
+        _order_graph(RedisSaver(config)).invoke(start, thread)
+    assert RedisSaver(config).get_tuple(thread) is None
     saver = RedisSaver(config, allowed_types=[Order, Note])
-    done = _order_graph(saver).invoke(Command(resume="yes"), thread)
+    assert _order_graph(saver).invoke(start, thread)["__interrupt__"]
+    # another saver, allowed the same types, resumes it: the models come back as models
+    again = RedisSaver(config, allowed_types=[Order, Note])
+    done = _order_graph(again).invoke(Command(resume="yes"), thread)
     assert done == {"order": Order(sku="x", qty=2), "notes": [Note("bumped"), Note("yes")]}
+
+
+def test_a_nested_type_outside_the_allowlist_is_refused_before_any_write(
+    config: RedisAgentConfig,
+) -> None:
+    """Order is allowed, a Note inside a pending write is not: the node's writes are
+    refused as they are saved, and the thread keeps only what preceded them."""
+    thread = {"configurable": {"thread_id": "o2"}}
+    saver = RedisSaver(config, allowed_types=[Order])
+    with pytest.raises(ConfigError, match=r"test_graphs\.Note.*nothing was written"):
+        _order_graph(saver).invoke({"order": Order(sku="x", qty=1), "notes": []}, thread)
+    stored = list(saver.list(thread))  # what was written before reads back
+    assert stored and all(
+        isinstance(t.checkpoint["channel_values"].get("order", Order(sku="", qty=0)), Order)
+        and all(w[2] == [] for w in t.pending_writes if w[1] == "notes")  # the input's
+        for t in stored
+    )
 
 
 class FanState(TypedDict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import operator
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -183,3 +184,25 @@ def test_a_name_that_is_empty_or_holds_a_nul_is_refused(config: RedisAgentConfig
             RedisNodeCache(config, name=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="agent store name must be a non-empty str"):
         RedisStore(config, name="")
+
+
+@dataclass
+class Verdict:
+    ok: bool
+
+
+def test_a_value_the_cache_would_not_read_back_is_refused_unwritten(
+    config: RedisAgentConfig,
+) -> None:
+    """A node result of a class outside ``allowed_types`` raises as it is cached, naming
+    the class and the fix (before: stored, then every later hit raised)."""
+    key = (("verdicts",), "k")
+    cache = RedisNodeCache(config)
+    with pytest.raises(ConfigError, match=r"test_node_cache\.Verdict.*nothing was written"):
+        cache.set({key: (Verdict(True), None)})
+    with pytest.raises(ConfigError, match="Verdict"):
+        asyncio.run(cache.aset({key: ({"nested": [Verdict(False)]}, None)}))
+    assert cache.get([key]) == {}
+    allowed = RedisNodeCache(config, allowed_types=[Verdict])
+    allowed.set({key: (Verdict(True), None)})
+    assert allowed.get([key]) == {key: Verdict(True)}

@@ -225,3 +225,37 @@ def test_archiving_on_cluster_refreshes_but_never_re_adds_the_index_entry(
     store.clear("s")
     assert store.take_oldest("s", 1) == []
     assert store.sessions() == []  # ZADD XX: a deleted session stays out
+
+
+async def test_a_page_back_from_the_end_names_an_index_that_deletes_it(
+    aconfig: RedisAgentConfig,
+) -> None:
+    """``last(n, offset=k)`` / ``get_last_messages(key, n, offset=k)``: the ``n`` messages
+    before the newest ``k``, oldest first, in one read; a corrupt one among them is named
+    by the index that deletes it; a negative offset raises, naming the fix."""
+    history = RedisChatMessageHistory("s", config=aconfig)
+    await history.aadd_messages([HumanMessage(str(i)) for i in range(10)])
+    assert [m.content for m in history.last(3, offset=2)] == ["5", "6", "7"]
+    assert [m.content for m in await history.alast(3, offset=8)] == ["0", "1"]
+    assert await history.alast(3, offset=10) == [] and history.last(0, offset=1) == []
+    with pytest.raises(ConfigError, match="offset must be >= 0"):
+        history.last(3, offset=-1)
+    client = aconfig.get_async_client()
+    await client.lset(aconfig.keys.history_messages("s"), 6, b"{broken")
+    with pytest.raises(DataCorruptionError) as caught:
+        await history.alast(3, offset=2)
+    index = int(str(caught.value).split("at index ")[1].split()[0])
+    await history.adelete_message(index)
+    assert [m.content for m in history.last(3, offset=2)] == ["4", "5", "7"]
+
+    store = RedisChatStore(aconfig)
+    await store.aset_messages("k", [ChatMessage(content=str(i)) for i in range(10)])
+    assert [m.content for m in store.get_last_messages("k", 3, offset=2)] == ["5", "6", "7"]
+    got = await store.aget_last_messages("k", 3, offset=8)
+    assert [m.content for m in got] == ["0", "1"]
+    await client.lset(aconfig.keys.history_messages("k"), 1, b"{broken")
+    with pytest.raises(DataCorruptionError) as caught:
+        store.get_last_messages("k", 3, offset=7)
+    index = int(str(caught.value).split("at index ")[1].split()[0])
+    store.delete_message("k", index)
+    assert [m.content for m in store.get_last_messages("k", 3, offset=6)] == ["0", "2", "3"]

@@ -96,6 +96,32 @@ async def test_state_store_persists_and_copies(config: RedisAgentConfig) -> None
         store.create_state_store("r4", serializer=PickleSerializer())
 
 
+async def test_state_a_reader_would_refuse_is_refused_unwritten(config: RedisAgentConfig) -> None:
+    """A model outside the state store's allowed classes raises as it is set, naming the
+    class and the fix, with nothing in Redis (before: stored, then every read raised). The
+    framework re-raises a state value's error as a ValueError carrying its message."""
+    store = RedisWorkflowStore(config)
+    state = store.create_state_store("r1")
+    with pytest.raises(ValueError, match=r"approval\.AskEvent.*nothing was written"):
+        await state.set("asked", AskEvent(question="q"))
+    # nested, through a serializer the server gives
+    with pytest.raises(ValueError, match=r"AskEvent.*allowed_types"):
+        server_given = JsonSerializer(allowed_types=[])
+        await store.create_state_store("r1", serializer=server_given, namespace=("sub",)).set(
+            "asked", {"all": [AskEvent(question="q")]}
+        )
+    assert await store.records.load_state("r1", "") is None
+    assert await store.records.load_state("r1", "sub") is None
+    allowing = JsonSerializer(allowed_types=[AskEvent])  # (a store keeps a run's first facade)
+    await (
+        RedisWorkflowStore(config)
+        .create_state_store("r1", serializer=allowing)
+        .set("asked", AskEvent(question="q"))
+    )
+    again = RedisWorkflowStore(config).create_state_store("r1", serializer=allowing)
+    assert await again.get("asked") == AskEvent(question="q")
+
+
 NEVER = "tests.checkpoints.never_imported"  # importable, and never imported by the suite
 
 
@@ -103,7 +129,8 @@ async def test_records_naming_a_class_never_import_it(config: RedisAgentConfig) 
     assert NEVER not in sys.modules
     store = RedisWorkflowStore(config)  # no server: no result decoder of the workflow's
     await store.update(_handler("h1", "r1", status="completed", result=StopEvent(result="ok")))
-    await store.create_state_store("r1").set("asked", AskEvent(question="q"))
+    allowing = JsonSerializer(allowed_types=[AskEvent])
+    await store.create_state_store("r1", serializer=allowing).set("asked", AskEvent(question="q"))
     # an attacker with write access names their module in the result and the state
     raw = (await store.records.handlers(["h1"]))[0]
     assert b'"workflows.events.StopEvent"' in raw
@@ -246,6 +273,10 @@ def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None
         return ctx
 
     ctx = asyncio.run(paused())
+    # a store that would refuse to restore the snapshot refuses to save it (nothing written)
+    with pytest.raises(ConfigError, match=r"approval\.AskEvent.*nothing was written"):
+        RedisContextStore(config, allowed_types=[AnswerEvent]).save("c1", ctx)
+    assert KVStore(config, name="contexts").mget(["c1"], collection="ctx") == [None]
     contexts.save("c1", ctx)
     assert contexts.load("missing", Approval()) is None
     restored = contexts.load("c1", Approval())
