@@ -34,6 +34,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from .errors import ConfigError, EmbeddedServerError, RedisUnavailableError, RedisURLError
+from .fastpath import CheckedAsyncPool
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
@@ -487,8 +488,8 @@ class RedisAgentConfig:
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)
                     client = aredis.RedisCluster.from_url(url, **kwargs)
-                else:
-                    client = aredis.Redis.from_url(url, **kwargs)
+                else:  # Redis.from_url, with the pool that checks idle sockets
+                    client = aredis.Redis.from_pool(CheckedAsyncPool.from_url(url, **kwargs))
                 self._async[loop] = client
             return client
 
