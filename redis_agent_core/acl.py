@@ -82,7 +82,9 @@ def acl_rules(
     """ACL rules confining a user to the pack's keys and channels under ``namespace``.
 
     ``search=False`` leaves out the Query Engine (enough for exact caches, history,
-    limits, the bus, checkpoints and the task queue). ``index_admin=False`` leaves out
+    limits, the bus, checkpoints and the task queue; its workers with Celery's remote
+    control off: it subscribes to a channel pattern, which ``&<namespace>:*`` does not
+    grant). ``index_admin=False`` leaves out
     :data:`INDEX_ADMIN_COMMANDS`, for a runtime user of indexes an admin created.
     ``server_commands``: the command names the target server knows
     (:func:`server_commands`); ACL SETUSER refuses a command it does not know (e.g.
@@ -93,6 +95,10 @@ def acl_rules(
     rules = ["on", "resetkeys", f"~{namespace}:*", "resetchannels", f"&{namespace}:*"]
     rules += ["-@all", *_CATEGORIES]
     rules += [f"-{name}" for name in _known(DENIED_COMMANDS, known)]
+    # kombu (the task queue) runs its Lua through redis-py's Script, which sends SCRIPT
+    # LOAD after NOSCRIPT: without it a Celery worker died at start ("Unrecoverable
+    # error"). It caches a script, as EVAL does; FLUSH and KILL stay denied.
+    rules += [f"+{name}|load" for name in _known(("SCRIPT",), known)]
     if search:
         skip = () if index_admin else INDEX_ADMIN_COMMANDS
         names = [c for c in (*SEARCH_COMMANDS, *JSON_COMMANDS) if c not in skip]

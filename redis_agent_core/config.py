@@ -40,6 +40,7 @@ from .errors import (
     RedisURLError,
     ValueTooLargeError,
 )
+from .fastpath import CheckedAsyncPool
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
@@ -526,8 +527,8 @@ class RedisAgentConfig:
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)
                     client = aredis.RedisCluster.from_url(url, **kwargs)
-                else:
-                    client = aredis.Redis.from_url(url, **kwargs)
+                else:  # Redis.from_url, with the pool that checks idle sockets
+                    client = aredis.Redis.from_pool(CheckedAsyncPool.from_url(url, **kwargs))
                 self._async[loop] = client
             return client
 

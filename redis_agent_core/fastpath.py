@@ -66,6 +66,7 @@ __all__ = [
     "AsyncFastPath",
     "AsyncLease",
     "Batch",
+    "CheckedAsyncPool",
     "FastPath",
     "Lease",
     "Packed",
@@ -74,6 +75,7 @@ __all__ = [
     "asend_batch",
     "bulk",
     "bulk_header",
+    "closed_meanwhile",
     "command_prefix",
     "eligible",
     "pack_commands",
@@ -325,7 +327,7 @@ def eligible(client: Any) -> bool:
     )
 
 
-def _closed_meanwhile(sock: Any) -> bool:
+def closed_meanwhile(sock: Any) -> bool:
     """Whether an idle leased connection's socket has something to read: the server
     closed it (restart, ``CLIENT KILL``, its idle ``timeout``) or sent what no call asked
     for. Checked before sending (one ``poll``, ~1 us; an event loop may not have seen
@@ -397,7 +399,7 @@ class Lease:
             conn = self._borrow()
             if conn is None:
                 return FALLBACK
-        if _closed_meanwhile(conn._sock):  # restarted, killed, idle timeout: not sent
+        if closed_meanwhile(conn._sock):  # restarted, killed, idle timeout: not sent
             self._drop(conn)
             return FALLBACK
         try:
@@ -517,15 +519,35 @@ class FastPath:
 
 
 # -- asyncio --
+class CheckedAsyncPool(aredis.ConnectionPool):
+    """redis-py's asyncio pool, which also looks at an idle connection's socket before
+    handing it out (as the sync pool does, and the pack's leases).
+
+    redis-py's own check reads the stream's end of file, which the event loop notes only
+    when it runs: after a restart on the same URL while the loop was busy (sync work, a
+    loop per job), a pooled connection looked alive and the next call went out on it. A
+    write sent at most once (a rate-limit charge, a cache lookup, a bus publish) then
+    failed, saying it "may or may not have been applied", though the new server never got
+    it; a fail-closed limiter refused the request. A socket that is readable while idle
+    was closed by the server (or holds what no call asked for): reconnect first."""
+
+    async def ensure_connection(self, connection: Any) -> None:
+        writer = getattr(connection, "_writer", None)
+        if writer is not None and closed_meanwhile(writer.transport.get_extra_info("socket")):
+            await connection.disconnect()
+        await super().ensure_connection(connection)
+
+
 def aeligible(client: Any) -> bool:
     """:func:`eligible` for an asyncio client: a plain ``redis.asyncio.Redis`` on a
-    plain ``ConnectionPool``, not single-connection."""
+    plain ``ConnectionPool`` (or the config's :class:`CheckedAsyncPool`), not
+    single-connection."""
     pool = getattr(client, "connection_pool", None)
     return (
         type(client) is aredis.Redis
         and not client.single_connection_client  # its connection is made lazily
         and client.connection is None
-        and type(pool) is aredis.ConnectionPool
+        and type(pool) in (aredis.ConnectionPool, CheckedAsyncPool)
         and getattr(pool, "cache", None) is None
     )
 
@@ -582,7 +604,7 @@ class AsyncLease:
         if (
             writer is None
             or writer.transport.is_closing()
-            or _closed_meanwhile(writer.transport.get_extra_info("socket"))
+            or closed_meanwhile(writer.transport.get_extra_info("socket"))
         ):
             await self._drop(conn)  # closed by the server: nothing sent yet
             return FALLBACK

@@ -182,7 +182,7 @@ class _Recall:
                 pipe.execute_command(*c)
             pipe.execute()
         except FAULTS as exc:
-            raise map_redis_error(exc, "index messages for recall", self.config) from exc
+            raise map_redis_error(exc, _INDEX_ACTION, self.config) from exc
 
     async def awrite(
         self, session_id: str, seq: int, payloads: Sequence[bytes | str], vectors: list
@@ -197,7 +197,7 @@ class _Recall:
                 pipe.execute_command(*c)
             await pipe.execute()
         except FAULTS as exc:
-            raise map_redis_error(exc, "index messages for recall", self.config) from exc
+            raise map_redis_error(exc, _INDEX_ACTION, self.config) from exc
 
     def _query(self, session_id: str, vector: Any, k: int, max_distance: float | None) -> Any:
         from redisvl.query import VectorQuery, VectorRangeQuery
@@ -290,6 +290,15 @@ class _Recall:
             if not rows:
                 return
             await self.config.get_async_client().delete(*[row["id"] for row in rows])
+
+
+#: What a failed recall write says. It runs after the messages were stored (another
+#: call, on a cluster another slot): read as "the append failed", the error made callers
+#: append again, and the messages were stored twice.
+_INDEX_ACTION = (
+    "indexing for recall the messages just stored (they ARE in the session's history: "
+    "appending them again would store them twice; only recall will not find them)"
+)
 
 
 def _check_query(query: object, k: object, max_distance: object) -> int:

@@ -205,3 +205,23 @@ def test_job_creation_is_not_refused_after_a_lost_reply(cutter: ReplyCutter) -> 
         progress.create_job(config, "j-once", kind="k", total=2)
     assert progress.get_job("j-once", config=config).total == 2  # created, once
     config.close()
+
+
+async def test_async_writes_after_a_restart_the_loop_did_not_see_go_out_on_new_connections(
+    faulty_redis: FaultyRedis,
+) -> None:
+    """The server restarts on the same URL while the event loop is busy (sync work, a
+    loop per job): the asyncio pool's idle connection looked alive (the loop had not
+    read its end of file), the first write sent at most once went out on it and failed,
+    "may or may not have been applied", though the new server never got it: a
+    fail-closed limiter refused the request, a publish raised."""
+    config = faulty_redis.config(retries=2)
+    limiter = RateLimiter([RequestLimit(10)], config=config, on_unavailable="fail_closed")
+    bus = AgentBus(config)
+    assert (await limiter.atry_acquire(user="u")).allowed
+    await bus.apublish("t", {"n": 0}, durable=True)
+    faulty_redis.restart()  # blocks the loop: it never sees the old connections close
+    assert (await limiter.atry_acquire(user="u")).allowed
+    await bus.apublish("t", {"n": 1}, durable=True)
+    assert await bus.atopic_length("t") == 1  # the restarted (empty) server's, once
+    await config.aclose()

@@ -16,7 +16,7 @@ from langchain_redis_agent import RedisChatMessageHistory
 from llamaindex_redis_agent import RedisChatStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
-from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.errors import RedisAgentError, RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.history import SessionStore
 from redis_agent_core.history.scripts import PRUNE_BATCH, PRUNE_EVERY
 from tests.faults import FaultyRedis
@@ -197,3 +197,34 @@ async def test_recall_rebuilds_an_index_lost_to_a_drop_or_an_empty_restart(
     assert await store.arelevant("s", tea, k=1) == []  # true: nothing is stored
     await config.aclose()
     config.close()
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_recall_write_refused_after_the_append_says_the_messages_are_stored(
+    faulty_redis: FaultyRedis, use_async: bool
+) -> None:
+    """The recall document is written after the message (another call): when only it is
+    refused (here an ACL user lacking its key pattern; memory filling up in between does
+    the same), the error read like the append had failed ("index messages for recall
+    failed"), so a caller appended again and stored the message twice."""
+    embedder = CallableEmbedder(_words, name="words", dims=16)
+    admin = faulty_redis.admin()
+    keys = faulty_redis.config().keys
+    SessionStore(faulty_redis.config(), embedder=embedder).append("s", [_msg("a")], texts=["a"])
+    patterns = [keys.history_messages("*"), keys.history_meta("*"), keys.history_archive("*")]
+    patterns.append(keys.history_sessions())
+    patterns += [keys.history_recall_index(), keys.history_recall_state()]  # not its documents
+    admin.acl_setuser("app", enabled=True, passwords=["+pw"], commands=["+@all"], keys=patterns)
+    url = f"redis://app:pw@127.0.0.1:{faulty_redis.port}"
+    config = RedisAgentConfig(url=url, namespace="faults", socket_timeout=2, retries=0)
+    store = SessionStore(config, embedder=embedder)
+    append = store.aappend if use_async else store.append
+    with pytest.raises(RedisAgentError, match="ARE in the session's history") as info:
+        result = append("s", [_msg("b")], texts=["b"])
+        if use_async:
+            await result  # type: ignore[misc]
+    assert "appending them again would store them twice" in str(info.value)
+    assert len(SessionStore(faulty_redis.config()).read("s")) == 2  # stored, once
+    await config.aclose()
+    config.close()
+    admin.close()

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from celery import Celery
 
+from redis_agent_core.acl import acl_setuser_command, server_commands
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.tasks import (
@@ -114,3 +115,30 @@ def test_a_submit_the_broker_refuses_part_way_ends_partial_with_its_webhook(
         (sent,) = hook.wait(1)
     assert (job.status, job.done, job.failed) == ("partial", queued, len(items) - queued)
     assert orjson.loads(sent["body"])["status"] == "partial"
+
+
+def test_the_least_privilege_user_runs_the_task_queue(faulty_redis: FaultyRedis) -> None:
+    """As the user `redis-agent acl` prints (docs/operations.md, Least privilege), a job
+    is queued, run by a worker and reported, all in the namespace. Before, the worker
+    died at start ("Unrecoverable error": kombu's SCRIPT LOAD was refused) and every
+    job stayed pending. Celery's remote control stays off: its fan-out subscribes to a
+    channel pattern, which ACL channel rules match literally."""
+    admin = faulty_redis.admin()
+    line = acl_setuser_command(
+        "app", "tq-acl", search=False, server_commands=server_commands(admin)
+    )
+    admin.execute_command(line + " >pw")
+    url = f"redis://app:pw@127.0.0.1:{faulty_redis.port}"
+    config = RedisAgentConfig(url=url, namespace="tq-acl")
+    # what kombu sends after NOSCRIPT (refused, the worker died and the test would hang)
+    config.get_client().script_load("return 1")
+    app = create_app(config, webhook_secret=SECRET, worker_enable_remote_control=False)
+    index = HashIndex("docs", config=config)
+    with running_worker(app):
+        job_id = submit_ingestion(index, _items(3), batch_size=2, app=app)
+        assert wait_for_job(job_id, config=config, timeout=20).status == "succeeded"
+    assert not [k for k in admin.keys("*") if not k.startswith(b"tq-acl:")]
+    assert not admin.acl_log()  # nothing was refused
+    app.close()
+    config.close()
+    admin.close()
