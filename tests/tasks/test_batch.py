@@ -127,6 +127,14 @@ def test_bad_arguments_are_rejected_before_queueing(task_app: Celery) -> None:
         ("org", ["acme"], "org must be a str or None"),
         ("limiter_wait", float("nan"), "limiter_wait must be a finite number"),
         ("limiter_wait", -1, "limiter_wait must be a finite number"),
+        # review 18: these were refused by the job script's EXPIRE after its HSET (a raw
+        # ResponseError; the record stayed, pending and never expiring), or by range()
+        # after the job was written (a float chunk size)
+        ("result_ttl", float("nan"), "result_ttl must be a finite number"),
+        ("result_ttl", float("inf"), "result_ttl must be a finite number"),
+        ("result_ttl", 10**20, "result_ttl must be a finite number"),
+        ("chunk_size", 1.5, "chunk_size must be an int >= 1"),
+        ("chunk_size", True, "chunk_size must be an int >= 1"),
     ],
 )
 def test_values_the_limiter_refuses_are_refused_before_the_job_is_written(
@@ -140,6 +148,12 @@ def test_values_the_limiter_refuses_are_refused_before_the_job_is_written(
         )
     with pytest.raises(JobNotFoundError):
         get_job(job_id, config=task_config)
+
+
+def test_a_fractional_result_ttl_rounds_up(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    # EXPIRE takes whole seconds: 1.5 failed inside the job script (see above)
+    job_id = submit_batch([], model=MODEL, result_ttl=1.5, app=task_app)
+    assert task_config.get_client().ttl(task_config.keys.job(job_id)) == 2
 
 
 def test_redelivered_finished_chunk_sends_a_lost_webhook_and_a_dead_one_is_marked(
