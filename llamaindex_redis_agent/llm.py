@@ -225,6 +225,21 @@ def _fingerprint(
     )
 
 
+def _call_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A call's kwargs for the scope: a pydantic class by its schema, an instance by its
+    dump, a function by its code (:func:`_fingerprint`); any other object by its repr,
+    as before (an address in it makes every call a miss, never a wrong hit). Keyed by
+    repr, a structured-output class ``response_format=Answer`` was ``<class 'Answer'>``
+    whatever its fields: redefined with another field, it got the old schema's answer."""
+    out: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        try:
+            out[name] = _fingerprint(value, f"call kwarg {name!r}")
+        except (ConfigError, RecursionError):  # RecursionError: a list that holds itself
+            out[name] = repr(value)
+    return out
+
+
 def llm_identity(llm: LLM) -> dict[str, Any]:
     """Class, model, generation parameters (secrets left out) and prompt formatting
     of ``llm``: what decides the model's input and answer besides the prompt."""
@@ -429,7 +444,7 @@ class RedisCacheLLM(LLM):
     ) -> str:
         # computed per call: a setting of the inner LLM changed after wrapping
         # (temperature, a template) must change the scope
-        identity = {**llm_identity(self._llm), "call": kind, "kwargs": kwargs}
+        identity = {**llm_identity(self._llm), "call": kind, "kwargs": _call_kwargs(kwargs)}
         if files:  # only then: calls without files keep the scope they always had
             identity["files"] = files
         return make_scope(identity)
