@@ -38,7 +38,7 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from redis_agent_core.agent_store import ItemStore, PutIn, StoredItem, Vectors
-from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.config import MAX_TTL, RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.plans import Plan
 
@@ -145,8 +145,15 @@ class RedisStore(BaseStore):
         minutes = op.ttl
         if minutes is None:
             return None
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
-            raise ConfigError(f"ttl is in minutes and must be > 0 or None, got {minutes!r}")
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, (int, float))
+            or not 0 < minutes <= MAX_TTL / 60  # NaN fails this too
+        ):
+            raise ConfigError(
+                "ttl is in minutes and must be > 0 and at most 100 years "
+                f"({MAX_TTL // 60:,}), or None, got {minutes!r}"
+            )
         return float(minutes) * 60
 
     def _texts(self, ops: Sequence[Op]) -> tuple[list[str], dict[int, slice], list[str]]:

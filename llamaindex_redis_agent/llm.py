@@ -225,6 +225,21 @@ def _fingerprint(
     )
 
 
+def _call_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A call's kwargs for the scope: a pydantic class by its schema, an instance by its
+    dump, a function by its code (:func:`_fingerprint`); any other object by its repr,
+    as before (an address in it makes every call a miss, never a wrong hit). Keyed by
+    repr, a structured-output class ``response_format=Answer`` was ``<class 'Answer'>``
+    whatever its fields: redefined with another field, it got the old schema's answer."""
+    out: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        try:
+            out[name] = _fingerprint(value, f"call kwarg {name!r}")
+        except (ConfigError, RecursionError):  # RecursionError: a list that holds itself
+            out[name] = repr(value)
+    return out
+
+
 def llm_identity(llm: LLM) -> dict[str, Any]:
     """Class, model, generation parameters (secrets left out) and prompt formatting
     of ``llm``: what decides the model's input and answer besides the prompt."""
@@ -263,6 +278,28 @@ def _message_text(message: ChatMessage) -> str:
     if calls and isinstance(calls, list):
         parts += [tool_call_text(c) for c in calls]
     return " ".join(p for p in parts if p)
+
+
+# a media block's inline data; without it the LLM reads the block's ``path`` at call time
+_INLINE = ("image", "audio", "video", "data")
+
+
+def _file_digests(messages: Sequence[ChatMessage]) -> list[list[Any]]:
+    """``[message, block, SHA-256 of the file]`` for each block the LLM will read from a
+    ``path``: the block itself holds only that path, so another picture saved at the same
+    path (an upload folder) is another model input with the same messages. Raises
+    ``OSError`` when a file cannot be read (the call then goes to the model uncached)."""
+    found: list[list[Any]] = []
+    for i, message in enumerate(messages):
+        for j, block in enumerate(message.blocks):
+            path = getattr(block, "path", None)
+            if path is not None and not any(getattr(block, f, None) for f in _INLINE):
+                h = hashlib.sha256()
+                with open(path, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+                found.append([i, j, h.hexdigest()])
+    return found
 
 
 def _joined(deltas: list[str], text: str) -> str:
@@ -402,19 +439,28 @@ class RedisCacheLLM(LLM):
         return self._llm.metadata
 
     # -- keys and payloads (pure, shared by sync and async) --
-    def _scope(self, kind: str, kwargs: dict[str, Any]) -> str:
+    def _scope(
+        self, kind: str, kwargs: dict[str, Any], files: list[list[Any]] | None = None
+    ) -> str:
         # computed per call: a setting of the inner LLM changed after wrapping
         # (temperature, a template) must change the scope
-        return make_scope({**llm_identity(self._llm), "call": kind, "kwargs": kwargs})
+        identity = {**llm_identity(self._llm), "call": kind, "kwargs": _call_kwargs(kwargs)}
+        if files:  # only then: calls without files keep the scope they always had
+            identity["files"] = files
+        return make_scope(identity)
 
     def _chat_key(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> tuple[str, str] | None:
         """``(text, scope)`` of a chat call, or ``None`` when JSON cannot key it exactly
-        (a NaN or an infinity, written as null; an int beyond 64 bits, refused): such
-        a call goes to the model uncached."""
+        (a NaN or an infinity, written as null; an int beyond 64 bits, refused) or a
+        block's file cannot be read: such a call goes to the model uncached."""
         try:
-            scope = self._scope("chat", kwargs)
+            files = _file_digests(messages)
+        except OSError:
+            return None
+        try:
+            scope = self._scope("chat", kwargs, files)
             if not isinstance(self._cache, SemanticCache):
                 # exact: the full messages, blocks and kwargs included
                 data = exact_json([m.model_dump(mode="json") for m in messages])

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..checkpoints.records import Typed, pack_typed, unpack_typed
-from ..config import RedisAgentConfig, get_default_config
+from ..config import MAX_TTL, RedisAgentConfig, check_seconds, get_default_config
 from ..errors import DataCorruptionError
 from ..faults import OnError, RedisFaults
 from ..keys import check_store_name
@@ -90,7 +90,13 @@ class NodeCacheStore:
     def set_plan(self, pairs: Sequence[tuple[CacheKey, Typed, float | None]]) -> Plan[None]:
         by_namespace: dict[tuple[str, ...], list[tuple[bytes, bytes, int]]] = {}
         for (namespace, key), value, ttl in pairs:
-            ttl_ms = max(1, int(ttl * 1000)) if ttl is not None else 0
+            # checked: NaN / inf raised int()'s errors, and past 100 years the script's
+            # SET PX failed after the entries before it were written
+            ttl_ms = (
+                max(1, int(check_seconds(ttl, "CachePolicy ttl", most=MAX_TTL) * 1000))
+                if ttl is not None
+                else 0
+            )
             by_namespace.setdefault(tuple(namespace), []).append(
                 (member((), key), pack_typed(value), ttl_ms)
             )

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..config import RedisAgentConfig, get_default_config
+from ..config import MAX_TTL, RedisAgentConfig, check_seconds, get_default_config
 from ..errors import ConfigError
 from ..keys import check_store_name
 from ..plans import Plan, arun_plan, run_plan
@@ -87,9 +87,11 @@ def _now_ms() -> int:
 def _ttl_ms(ttl: float | None) -> int | None:
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
-        raise ConfigError(f"ttl must be a positive number or None, got {ttl!r}")
-    return max(1, int(ttl * 1000))
+    # NaN and inf raised int()'s ValueError / OverflowError; past 100 years Redis refused
+    # the PEXPIRE inside the MULTI/EXEC, after the item was written (kept, never expiring)
+    return max(
+        1, int(check_seconds(ttl, "ttl (seconds; None: never expires)", most=MAX_TTL) * 1000)
+    )
 
 
 def _check_page(limit: int, offset: int) -> None:

@@ -26,6 +26,7 @@ import orjson
 
 from ..config import RedisAgentConfig, backoff, get_default_config
 from ..errors import ConfigError, DataCorruptionError
+from ..jsonvalues import Unreadable, find_unreadable
 from ..redis_errors import translate_errors
 from ._common import RETRYABLE, agent_config
 from .progress import finished_items, mark_items
@@ -42,16 +43,65 @@ log = logging.getLogger(__name__)
 BatchResult = dict[str, Any]  # {"text": str, "usage": dict | None, "cached": bool}
 
 
+def _checked_usage(usage: Any) -> dict[str, Any] | None:
+    """``usage`` as a dict when it is plain JSON, else None (logged): a value JSON cannot
+    hold (a set) failed the chunk's task after the model had answered, leaving the job
+    unfinished; a NaN would read back as null, a datetime as a str."""
+    if not isinstance(usage, Mapping):
+        return None
+    found = find_unreadable(usage, objects=True, keys=True)
+    if found is None:
+        try:
+            orjson.dumps(usage)
+        except TypeError as exc:  # an int beyond 64 bits
+            found = Unreadable("object", exc, "")
+    if found is not None:
+        log.warning(
+            "a batch model's usage holds %r at %s, which JSON cannot keep: stored as None, "
+            "and the estimate stays charged",
+            found.value,
+            found.path or "the top level",
+        )
+        return None
+    return dict(usage)
+
+
+# the keys total_tokens() reads
+_TOKEN_KEYS = frozenset(
+    {"total_tokens", "total", "input_tokens", "output_tokens", "prompt_tokens", "completion_tokens"}
+)
+
+
+def charged_tokens(usage: Mapping[str, Any] | None, reserved: int) -> int:
+    """Tokens to settle a call at: its usage's total, or ``reserved`` (the estimate)
+    when the usage names no token count (a model returning a bare str: settling at 0
+    gave the estimate back, so such calls never counted against a budget) or one the
+    limiter refuses (negative, past 10^13: a ConfigError there failed every remaining
+    prompt of the chunk, their answers dropped)."""
+    from ..cache import total_tokens  # imported when used: as the cache and limiter are
+    from ..ratelimit.limiter import MAX_TOKENS
+
+    if not usage or not any(
+        isinstance(usage.get(k), (int, float)) and not isinstance(usage.get(k), bool)
+        for k in _TOKEN_KEYS
+    ):
+        return reserved
+    tokens = total_tokens(usage)
+    if not 0 <= tokens <= MAX_TOKENS:
+        log.warning("a batch model reported %r tokens: the estimate stays charged", tokens)
+        return reserved
+    return tokens
+
+
 def normalize_output(output: Any) -> tuple[str, dict[str, Any] | None]:
-    """``(text, usage)`` from what a batch model returned."""
+    """``(text, usage)`` from what a batch model returned (usage that is not plain JSON:
+    None, logged)."""
     if isinstance(output, str):
         return output, None
     if isinstance(output, tuple) and len(output) == 2 and isinstance(output[0], str):
-        usage = output[1]
-        return output[0], dict(usage) if isinstance(usage, Mapping) else None
+        return output[0], _checked_usage(output[1])
     if isinstance(output, Mapping) and isinstance(output.get("text"), str):
-        usage = output.get("usage")
-        return output["text"], dict(usage) if isinstance(usage, Mapping) else None
+        return output["text"], _checked_usage(output.get("usage"))
     raise ConfigError(
         f"a batch model returned {type(output).__name__}; return a str, (text, usage) "
         "or {'text': ..., 'usage': {...}}"
@@ -181,10 +231,8 @@ def _answer(
                 countdown=max(0.05, min(exc.retry_after, 3600)), max_retries=None
             ) from exc
     text, usage = normalize_output(_model(job)(prompt))
-    if limiter is not None and decision is not None:
-        from ..cache import total_tokens
-
-        limiter.settle(decision.reservation, total_tokens(usage))
+    if limiter is not None and decision is not None and decision.reservation is not None:
+        limiter.settle(decision.reservation, charged_tokens(usage, decision.reservation.tokens))
     if cache is not None:
         cache.update(prompt, scope, text, usage=usage)
     return {"text": text, "usage": usage, "cached": False}

@@ -9,6 +9,7 @@ written once (HSETNX), and exactly one caller learns that the job just finished
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from .. import telemetry
-from ..config import RedisAgentConfig, get_default_config
+from ..config import MAX_TTL, RedisAgentConfig, check_seconds, get_default_config
 from ..errors import ConfigError, DataCorruptionError, RedisAgentError
 from ..redis_errors import translate_errors
 from ..scripts import Script
@@ -161,13 +162,17 @@ def create_job(
     ttl: int = DEFAULT_JOB_TTL,
     meta: Mapping[str, Any] | None = None,
     webhook: Mapping[str, Any] | None = None,
+    ttl_name: str = "job ttl",
 ) -> None:
     """Write a new job's record (status pending). ``webhook`` is the completion hook.
+    ``ttl``: finite seconds > 0, up to 100 years (a fraction rounds up), else
+    :class:`ConfigError` naming ``ttl_name`` (the submitter's argument).
 
     :class:`JobExistsError` if a job with this id exists (nothing is written).
     """
-    if ttl <= 0:
-        raise ConfigError(f"job ttl must be > 0 seconds, got {ttl!r}")
+    # checked before the script: its EXPIRE refusing a NaN, a fraction or 1e20 came after
+    # its HSET, which left a record pending forever and never expiring
+    seconds = math.ceil(check_seconds(ttl, ttl_name, most=MAX_TTL))
     if not isinstance(job_id, str) or not job_id or len(job_id) > 200:
         raise ConfigError(
             f"a job id must be a non-empty string of at most 200 characters, got {job_id!r}"
@@ -185,7 +190,7 @@ def create_job(
     if webhook:
         fields["webhook_spec"] = orjson.dumps(dict(webhook))
     key_list = _job_keys(config, job_id)
-    argv: list[Any] = [ttl]
+    argv: list[Any] = [seconds]
     for name, value in fields.items():
         argv += [name, value]
     with translate_errors(config, f"creating job {job_id}"):

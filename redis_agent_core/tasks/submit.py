@@ -49,6 +49,13 @@ def _signs(app: Celery) -> bool:
     return bool(getattr(app, "task_secret", None))
 
 
+def _check_size(value: object, what: str) -> None:
+    # before the job is written: a float here failed in range() after it was, leaving
+    # a job pending forever with nothing queued
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{what} must be an int >= 1, got {value!r}")
+
+
 def submit_ingestion(
     index: Any,
     items: Sequence[Mapping[str, Any]],
@@ -74,8 +81,7 @@ def submit_ingestion(
     :class:`~redis_agent_core.vectors.VectorIndex`). ``webhook`` is POSTed when the
     job finishes. Progress: ``get_job(id)``.
     """
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
+    _check_size(batch_size, "batch_size")
     if not callable(getattr(type(index), "from_spec", None)) or not callable(
         getattr(index, "to_spec", None)
     ):
@@ -104,6 +110,7 @@ def submit_ingestion(
         kind="ingest",
         total=len(rows),
         ttl=job_ttl,
+        ttl_name="job_ttl",
         meta={"index": spec.get("name") if isinstance(spec, Mapping) else None},
         webhook=hook.to_dict() if hook else None,
     )
@@ -142,10 +149,7 @@ def submit_batch(
     ``org`` with ``estimate_tokens`` reserved then settled to the real usage. Results
     (``get_batch_results``) and progress expire after ``result_ttl`` seconds.
     """
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size!r}")
-    if result_ttl <= 0:
-        raise ConfigError(f"result_ttl must be > 0 seconds, got {result_ttl!r}")
+    _check_size(chunk_size, "chunk_size")
     prompts = list(prompts)
     for pos, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
@@ -186,6 +190,7 @@ def submit_batch(
         kind="llm_batch",
         total=len(prompts),
         ttl=result_ttl,
+        ttl_name="result_ttl",
         meta={"model": model},
         webhook=hook.to_dict() if hook else None,
     )

@@ -10,7 +10,7 @@ from typing import Any, TypeAlias, TypeVar
 import numpy as np
 from redisvl.query.filter import FilterExpression
 
-from ..config import RedisAgentConfig, get_default_config
+from ..config import RedisAgentConfig, check_ttl_seconds, get_default_config
 from ..embeddings import Embedder, builtin_embedder, default_embedder_name
 from ..errors import ConfigError
 from ..keys import IndexKeys
@@ -120,11 +120,9 @@ class IndexCore:
         else:
             # Validate the options now; dims come from the embedder on first use.
             VectorSchema(dims=1, **self._schema_args)
-        self.ttl = self.config.default_ttl if ttl is _UNSET else ttl
-        if self.ttl is not None and (
-            not isinstance(self.ttl, int) or isinstance(self.ttl, bool) or self.ttl <= 0
-        ):
-            raise ConfigError(f"ttl must be a positive int or None, got {self.ttl!r}")
+        # up to 100 years: Redis refused 1e20 s in the write batch, after the documents
+        # were written (left without a TTL)
+        self.ttl = check_ttl_seconds(self.config.default_ttl if ttl is _UNSET else ttl)
         self.batch_size = batch_size
         if not isinstance(write_concurrency, int) or write_concurrency <= 0:
             raise ConfigError(

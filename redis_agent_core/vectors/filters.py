@@ -272,6 +272,11 @@ def _scalar(cond: Condition, value: Any, kind: str) -> Any:
             raise FilterError(
                 f"field {cond.field!r} is numeric: {cond.op} needs a number, got {value!r}"
             )
+        if value != value:  # NaN: redisvl raised a bare ValueError; it equals nothing
+            raise FilterError(
+                f"field {cond.field!r} is numeric: {cond.op} got NaN, which no number "
+                "equals or orders against; give a number (or leave the condition out)"
+            )
         check_exact_number(value, cond.field, FilterError)
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):

@@ -430,6 +430,55 @@ def test_semantic_key_keeps_images_and_tool_calls_apart(
     assert llm.chat(turn("Lima")).message.content == "chat 4"
 
 
+@pytest.mark.parametrize("semantic", [False, True], ids=["exact", "semantic"])
+def test_a_file_block_is_keyed_by_the_file_it_sends_not_its_path(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, tmp_path: Any, semantic: bool
+) -> None:
+    # review 18: an ImageBlock(path=...) keyed on its path alone, so another picture
+    # saved at the same path (an upload folder) was served the first picture's answer
+    from llama_index.core.base.llms.types import ImageBlock, TextBlock
+
+    cache = SemanticCache(config, embedder=toy_embedder) if semantic else ExactCache(config)
+    llm = RedisCacheLLM(CountingLLM(), cache)
+    upload = tmp_path / "upload.png"
+
+    def ask() -> list[ChatMessage]:
+        image = ImageBlock(path=upload, image_mimetype="image/png")
+        return [ChatMessage(role="user", blocks=[TextBlock(text="What animal?"), image])]
+
+    upload.write_bytes(b"cat pixels")
+    assert llm.chat(ask()).message.content == "chat 1"
+    assert llm.chat(ask()).message.content == "chat 1"  # the same file: a hit
+    upload.write_bytes(b"dog pixels")
+    assert llm.chat(ask()).message.content == "chat 2"
+    gone = ask()
+    upload.unlink()  # a file that cannot be read: the model is asked, nothing is cached
+    assert llm.chat(gone).message.content == "chat 3"
+    assert llm.chat(gone).message.content == "chat 4"
+
+
+def test_a_structured_output_class_in_the_call_kwargs_is_keyed_by_its_schema(
+    config: RedisAgentConfig,
+) -> None:
+    # review 18: call kwargs were keyed by repr(): response_format=Answer was
+    # "<class '...Answer'>" whatever its fields, so the class redefined with another
+    # field (a notebook cell run again) was served the old schema's answer
+    llm = RedisCacheLLM(CountingLLM(), ExactCache(config))
+    messages = [ChatMessage(role="user", content="Describe Paris")]
+
+    def answer_class(**fields: Any) -> type[BaseModel]:
+        return type("Answer", (BaseModel,), {"__annotations__": fields, "__module__": __name__})
+
+    first = answer_class(city=str)
+    assert llm.chat(messages, response_format=first).message.content == "chat 1"
+    again = answer_class(city=str)  # the same schema, another class object: a hit
+    assert llm.chat(messages, response_format=again).message.content == "chat 1"
+    more = answer_class(city=str, population=int)
+    assert llm.chat(messages, response_format=more).message.content == "chat 2"
+    # an object with no schema stays keyed by its repr: (its address) a miss, not a hit
+    assert llm.chat(messages, response_format=object()).message.content == "chat 3"
+
+
 def test_semantic_key_keeps_what_else_a_message_sends_the_model(
     config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:

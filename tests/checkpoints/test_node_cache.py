@@ -122,6 +122,19 @@ def test_a_ttl_passes_then_the_node_runs_again(config: RedisAgentConfig) -> None
     assert calls == ["double", "square", "double", "square"]
 
 
+def test_a_ttl_redis_cannot_take_is_refused_before_anything_is_written(
+    config: RedisAgentConfig,
+) -> None:
+    # review 18: NaN / inf raised int()'s errors; 1e20 s failed in the script's SET PX
+    # after the entries before it were written, and counted as Redis down
+    store = NodeCacheStore(config)
+    for ttl in (float("nan"), float("inf"), 1e20):
+        pairs = [((("n",), "a"), ("json", b"1"), None), ((("n",), "b"), ("json", b"2"), ttl)]
+        with pytest.raises(ConfigError, match="CachePolicy ttl"):
+            store.set(pairs)
+        assert store.get([(("n",), "a")]) == {}
+
+
 def test_redis_down_runs_the_nodes_or_raises(config: RedisAgentConfig) -> None:
     down = RedisAgentConfig(url="redis://127.0.0.1:1", retries=0, socket_connect_timeout=0.2)
     calls: list[str] = []

@@ -256,6 +256,14 @@ def test_values_are_json_and_bad_input_names_the_fix(config: RedisAgentConfig) -
         store.get("a/b", "k")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="minutes"):
         store.put(("a",), "k", {}, ttl=-1)
+    # review 18: NaN and inf raised int()'s ValueError / OverflowError; 1e20 minutes was
+    # refused by Redis inside the MULTI/EXEC after the item was written (never expiring)
+    for minutes in (float("nan"), float("inf"), 1e20):
+        with pytest.raises(ConfigError, match="minutes"):
+            store.put(("a",), "long", {}, ttl=minutes)
+        with pytest.raises(ConfigError, match="ttl"):
+            store.items.put([(("a",), "long", {}, minutes * 60)])
+        assert store.get(("a",), "long") is None
     with pytest.raises(ConfigError, match="unknown TTLConfig"):
         RedisStore(config, ttl={"default_tll": 1})  # type: ignore[typeddict-unknown-key]
     # review 15: RediSearch cuts an index's name and prefix at a NUL: store "a\x00"

@@ -147,5 +147,33 @@ def register_all() -> None:
     register_model("blocking", blocking_model)
     register_model("any_kwargs", any_kwargs_model)
     register_limiter("tight", tight_limiter)
+    register_model("odd_usage", odd_usage_model)
+    register_limiter("budget", budget_limiter)
     register_embedder("fake_lc", fake_lc_embedder)
     register_embedder("fake_minilm", fake_minilm_embedder)
+
+
+# review 18: what batch models report as usage (see test_batch.py)
+ODD_USAGE: dict[str, Any] = {
+    "none": None,  # a bare str answer
+    "negative": {"total_tokens": -5},
+    "set": {"total_tokens": 3, "ids": {1, 2}},
+    "huge_int": {"total_tokens": 3, "id": 10**30},
+    "nan": {"total_tokens": float("nan")},
+}
+
+
+def odd_usage_model(kind: str) -> Any:
+    """Answers ``prompt.upper()`` with the usage ``ODD_USAGE[kind]``."""
+
+    def call(prompt: str) -> Any:
+        usage = ODD_USAGE[kind]
+        return prompt.upper() if usage is None else (prompt.upper(), usage)
+
+    return call
+
+
+def budget_limiter(config: RedisAgentConfig) -> Any:
+    from redis_agent_core.ratelimit import RateLimiter, TokenBudget
+
+    return RateLimiter([TokenBudget(1_000_000, per="global")], config=config, name="batch-budget")

@@ -85,6 +85,40 @@ def test_a_failing_prompt_fails_alone(task_app: Celery, task_config: RedisAgentC
     assert "model failed" in job_failures(job_id, config=task_config)["1"]
 
 
+@pytest.mark.parametrize("kind", list(support.ODD_USAGE))
+def test_an_answer_whose_usage_is_odd_is_kept_and_charged_the_estimate(
+    task_app: Celery, task_config: RedisAgentConfig, kind: str
+) -> None:
+    # review 18: a bare str answer settled at 0 tokens (the estimate given back: such
+    # calls never counted against a budget); a negative count was a ConfigError that
+    # failed every remaining prompt of the chunk, answers dropped; a set or a 30-digit
+    # int in the usage failed the task after the model answered (the job never ended)
+    from redis_agent_core.ratelimit import RateLimiter, TokenBudget
+
+    budget = RateLimiter(
+        [TokenBudget(1_000_000, per="global")], config=task_config, name="batch-budget"
+    )
+    budget.reset()
+    prompts = [f"{kind}-a", f"{kind}-b"]
+    job_id = submit_batch(
+        prompts,
+        model="odd_usage",
+        model_kwargs={"kind": kind},
+        limiter="budget",
+        estimate_tokens=100,
+        cache=False,
+        app=task_app,
+    )
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.done) == ("succeeded", 2), job_failures(job_id, config=task_config)
+    results = get_batch_results(job_id, config=task_config)
+    assert [r["text"] for r in results] == [p.upper() for p in prompts]
+    usage = support.ODD_USAGE[kind]
+    assert results[0]["usage"] == (usage if kind == "negative" else None)
+    left = budget.peek(tokens=0, requests=0).remaining
+    assert list(left.values()) == [1_000_000 - 200]  # each call keeps its estimate
+
+
 def test_calls_go_through_the_rate_limiter(task_app: Celery, task_config: RedisAgentConfig) -> None:
     support.CALL_TIMES.clear()
     prompts = [f"rl{i}" for i in range(5)]
@@ -127,6 +161,14 @@ def test_bad_arguments_are_rejected_before_queueing(task_app: Celery) -> None:
         ("org", ["acme"], "org must be a str or None"),
         ("limiter_wait", float("nan"), "limiter_wait must be a finite number"),
         ("limiter_wait", -1, "limiter_wait must be a finite number"),
+        # review 18: these were refused by the job script's EXPIRE after its HSET (a raw
+        # ResponseError; the record stayed, pending and never expiring), or by range()
+        # after the job was written (a float chunk size)
+        ("result_ttl", float("nan"), "result_ttl must be a finite number"),
+        ("result_ttl", float("inf"), "result_ttl must be a finite number"),
+        ("result_ttl", 10**20, "result_ttl must be a finite number"),
+        ("chunk_size", 1.5, "chunk_size must be an int >= 1"),
+        ("chunk_size", True, "chunk_size must be an int >= 1"),
     ],
 )
 def test_values_the_limiter_refuses_are_refused_before_the_job_is_written(
@@ -140,6 +182,12 @@ def test_values_the_limiter_refuses_are_refused_before_the_job_is_written(
         )
     with pytest.raises(JobNotFoundError):
         get_job(job_id, config=task_config)
+
+
+def test_a_fractional_result_ttl_rounds_up(task_app: Celery, task_config: RedisAgentConfig) -> None:
+    # EXPIRE takes whole seconds: 1.5 failed inside the job script (see above)
+    job_id = submit_batch([], model=MODEL, result_ttl=1.5, app=task_app)
+    assert task_config.get_client().ttl(task_config.keys.job(job_id)) == 2
 
 
 def test_redelivered_finished_chunk_sends_a_lost_webhook_and_a_dead_one_is_marked(

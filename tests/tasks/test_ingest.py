@@ -147,6 +147,15 @@ def test_invalid_input_is_rejected_before_queueing(
         submit_ingestion(index, [{"id": "x"}], app=task_app)
     with pytest.raises(ConfigError, match="from_spec"):
         submit_ingestion(object(), [], app=task_app)
+    # review 18: refused by the job script after its HSET, which left the record
+    # pending and never expiring
+    for ttl in (float("nan"), 10**20):
+        with pytest.raises(ConfigError, match="job_ttl must be a finite number"):
+            submit_ingestion(index, [], job_id=f"ttl-{ttl}", job_ttl=ttl, app=task_app)
+        with pytest.raises(JobNotFoundError):
+            get_job(f"ttl-{ttl}", config=task_config)
+    with pytest.raises(ConfigError, match="batch_size must be an int"):
+        submit_ingestion(index, [{"id": "x", "text": "a"}], batch_size=2.5, app=task_app)
 
 
 def test_submit_with_redis_down_is_a_typed_error(tmp_path) -> None:

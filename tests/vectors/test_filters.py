@@ -94,6 +94,12 @@ def test_refusals() -> None:
         c(F("year").text_match("x"))
     with pytest.raises(FilterError, match="unknown operator"):
         from_dict({"year": {"$regex": "x"}})
+    # review 18: a NaN bound raised redisvl's bare ValueError, not the typed error
+    for form in (F("year") == float("nan"), F("year") >= float("nan")):
+        with pytest.raises(FilterError, match="NaN"):
+            c(form)
+    with pytest.raises(FilterError, match="NaN"):
+        c(from_dict({"year": {"$in": [2020, float("nan")]}}))
 
 
 def test_redisvl_expression_passes_through() -> None:

@@ -632,9 +632,13 @@ async def test_text_and_hybrid_queries_with_query_syntax(
 
 def test_ttl_must_be_positive_seconds_or_none(config: RedisAgentConfig) -> None:
     for bad in (0, -1, True, 1.5):
-        with pytest.raises(ConfigError, match="ttl must be a positive int or None"):
+        with pytest.raises(ConfigError, match="ttl must be a positive int of seconds or None"):
             VectorIndex("ttl", config=config, dims=2, ttl=bad)  # type: ignore[arg-type]
     assert VectorIndex("ttl", config=config, dims=2, ttl=None).ttl is None
+    # review 18: Redis refused it in the write batch, after the documents were written
+    # (they stayed, never expiring, behind a raw ResponseError)
+    with pytest.raises(ConfigError, match="at most 3153600000 seconds"):
+        VectorIndex("ttl", config=config, dims=2, ttl=10**20)
 
 
 @pytest.mark.parametrize("ttl", [None, 300])
