@@ -118,3 +118,55 @@ def test_a_request_on_a_line_under_a_pasted_text_names_no_entity(stored: str, as
 def test_a_name_inside_a_request_under_a_pasted_text_still_differs() -> None:
     verifier = Verifier(guards=[EntityGuard()])
     assert verifier.verify(_EMAIL + "Reply to Ruth and Omar.", _EMAIL + "Reply to Ruth and Dana.")
+
+
+def _by_words(query: str, candidate: str) -> tuple[str, str]:
+    """``narrowed`` as first written: both texts split into word lists and compared word
+    by word (the reference the character-level path must equal)."""
+    q, c = [w for w in query.split(" ") if w], [w for w in candidate.split(" ") if w]
+    if len(q) <= MIN_SHARED or min(len(q), len(c)) <= MIN_SHARED:
+        return query, candidate
+    prefix = next(
+        (i for i, (a, b) in enumerate(zip(q, c, strict=False)) if a != b), min(len(q), len(c))
+    )
+    limit = min(len(q), len(c)) - prefix
+    pairs = list(zip(reversed(q), reversed(c), strict=False))[:limit]
+    suffix = next((i for i, (a, b) in enumerate(pairs) if a != b), len(pairs))
+    if prefix + suffix < MIN_SHARED:
+        return query, candidate
+    start, keep = max(0, prefix - 4), max(0, suffix - 4)
+    return " ".join(q[start : len(q) - keep]), " ".join(c[start : len(c) - keep])
+
+
+def test_narrowing_reads_the_words_the_word_lists_would() -> None:
+    # Texts that are words joined by single spaces are narrowed from their characters
+    # (no split): each edit, at each place, gives the spans the word lists give, also
+    # with a word repeated at the edit, a word grown at either end, non-ASCII letters,
+    # line breaks inside words and runs of spaces (those take the word path).
+    import random
+
+    rng = random.Random(18)
+    vocab = "the a of to in Paris Lyon café naïve x xs sx 30 60 days\nhuman: Is it".split(" ")
+    for _ in range(20000):
+        base = [rng.choice(vocab) for _ in range(rng.choice([10, 14, 20, 40, 100]))]
+        sides = []
+        for _side in range(2):
+            words = list(base)
+            for _edit in range(rng.choice([0, 1, 1, 2, 3])):
+                i = rng.randrange(len(words))
+                edit = rng.randrange(5)
+                if edit == 0:
+                    words[i] = rng.choice(vocab)
+                elif edit == 1:
+                    words.insert(i, rng.choice(vocab))
+                elif edit == 2 and len(words) > 1:
+                    del words[i]
+                elif edit == 3:
+                    words.insert(i, words[i])  # a word repeated
+                else:
+                    words[i] = rng.choice(["", "s"]) + words[i] + rng.choice(["", "s"])
+            text = " ".join(words)
+            if rng.random() < 0.05:
+                text = rng.choice([" " + text, text + " ", text.replace(" ", "  ", 1)])
+            sides.append(text)
+        assert narrowed(*sides) == _by_words(*sides), sides

@@ -187,14 +187,21 @@ def _spells(short: str, words: Sequence[str]) -> bool:
     word = words[0]
     if word in _NAME_JOINERS and _spells(short, words[1:]):
         return True  # "Bank of England" -> "BoE" or "BE"
+    return any(
+        short.startswith(part) and _spells(short[len(part) :], words[1:])
+        for part in _spellings(word)
+    )
+
+
+@lru_cache(maxsize=16384)
+def _spellings(word: str) -> tuple[str, ...]:
+    """What ``word`` may give an abbreviation of a name: its initial, its capitals
+    ("MacBook" -> "mb"), itself (memoised by word: :func:`_unabbreviated` asks about
+    each word of each run of capitalised words once per start and end it tries)."""
     capitals = "".join(ch for ch in word if ch.isupper() or ch.isdigit()).lower()
     # an acronym inside a name stays whole: "US Postal Service" is "USPS", not "UPS"
     initial = "" if len(word) > 1 and word.isupper() else word[:1].lower()
-    return any(
-        short.startswith(part) and _spells(short[len(part) :], words[1:])
-        for part in dict.fromkeys((initial, capitals, word.lower()))
-        if part
-    )
+    return tuple(part for part in dict.fromkeys((initial, capitals, word.lower())) if part)
 
 
 # Endings that name a product's flavour, not another product: "Postgres" / "PostgreSQL",
@@ -371,10 +378,13 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
         e
         for e in unmatched
         if not any(
-            _spells(form.replace("-", ""), run[i:j])
-            for form in _written_as(e)
+            _spells(short, run[i:j])
+            for short in {form.replace("-", "") for form in _written_as(e)}
             for run in runs
             for i in range(len(run))
+            # (a word that is no joiner and gives no start of ``short`` starts no
+            # spelling of it, however far the run goes: its ends are not tried)
+            if run[i] in _NAME_JOINERS or any(map(short.startswith, _spellings(run[i])))
             for j in range(i + 2, len(run) + 1)
         )
     }

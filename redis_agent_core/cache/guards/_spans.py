@@ -42,6 +42,9 @@ def _common_suffix(a: list[str], b: list[str], limit: int) -> int:
 # the last query and its words (a lookup narrows it per candidate), one tuple replaced
 # whole: threads verifying at once never see one query with another's words
 _last: list[tuple[str, list[str]]] = [("", [])]
+# and its word count if it is its words joined by single spaces (0 if not) and, if it is
+# long and ASCII, its bytes as an integer (see _ascii_ends), alike
+_last_count: list[tuple[str, int, int | None]] = [("", 0, None)]
 
 
 def _words(text: str) -> list[str]:
@@ -52,9 +55,116 @@ def _words(text: str) -> list[str]:
     return list(filter(None, text.split(" ")))
 
 
+def _clean(text: str) -> bool:
+    """Whether ``text`` is its words joined by single spaces (no run of spaces, none at
+    an end): then a word's place follows from the spaces before it, with no split."""
+    return bool(text) and "  " not in text and text[0] != " " and text[-1] != " "
+
+
+def _ascii_ends(q: int, lq: int, c: int, lc: int) -> tuple[int, int]:
+    """The characters two ASCII texts share at their start and at their end, from their
+    bytes as big-endian integers (``int.from_bytes(text.encode(), "big")``; the query's
+    is made once for all its candidates): XORed, the highest bit set falls in the first
+    byte that differs, the lowest in the last one (C-level passes over the bytes, no
+    Python step per character or word)."""
+    n = min(lq, lc)
+    first = (q >> 8 * (lq - n)) ^ (c >> 8 * (lc - n))  # their first n bytes
+    last = q ^ c if lq == lc else (q ^ c) & ((1 << 8 * n) - 1)  # their last n bytes
+    return (
+        n - (first.bit_length() + 7) // 8,
+        ((last & -last).bit_length() - 1) // 8 if last else n,
+    )
+
+
+def _same_head(a: str, b: str) -> int:
+    """Length of the common prefix of two strings, in characters: a binary search that
+    compares only the slices not yet known equal (for texts that are not ASCII)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _same_tail(a: str, b: str) -> int:
+    """Length of the common suffix of two strings, in characters (as :func:`_same_head`)."""
+    la, lb = len(a), len(b)
+    lo, hi = 0, min(la, lb)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[la - mid : la - lo] == b[lb - mid : lb - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _narrowed_clean(q: str, nq: int, bits: int | None, c: str) -> tuple[str, str] | None:
+    """:func:`narrowed` of two texts that are their words joined by single spaces, found
+    from the characters they share at their ends (word counts are counts of spaces; the
+    shared words are the same characters in both), so a 100-word prompt is never split
+    into word objects (``nq``: the words of ``q``, more than :data:`MIN_SHARED`; ``bits``:
+    its bytes as an integer if it is ASCII, else None). ``None``
+    when the shared ends overlap in the shorter text (a word repeated at the edit): the
+    word lists then decide."""
+    nc = c.count(" ") + 1
+    shortest = min(nq, nc)
+    if shortest <= MIN_SHARED:
+        return q, c
+    lq, lc = len(q), len(c)
+    # shared words at the start: those ended by a space inside the shared characters,
+    # and the next one if both texts end it (a space or their end) where they part
+    if bits is not None and c.isascii():
+        head, tail = _ascii_ends(bits, lq, int.from_bytes(c.encode(), "big"), lc)
+    else:
+        head, tail = _same_head(q, c), _same_tail(q, c)
+    spaces = q.count(" ", 0, head)
+    prefix = spaces + ((head == lq or q[head] == " ") and (head == lc or c[head] == " "))
+    # shared words at the end, alike
+    at = lq - tail  # where the shared characters start in ``q``
+    whole = (tail == lq or q[at - 1] == " ") and (tail == lc or c[lc - tail - 1] == " ")
+    suffix = q.count(" ", at) + whole
+    if suffix > shortest - prefix:
+        return None
+    if prefix + suffix < MIN_SHARED:
+        return q, c
+    # the span starts CONTEXT words before the first differing one: the same characters
+    # in both texts (every word before it is shared), found back from where they part
+    start = 0
+    if prefix > CONTEXT:
+        start = head
+        for _ in range(spaces - (prefix - CONTEXT) + 1):
+            start = q.rfind(" ", 0, start)
+        start += 1
+    if suffix <= CONTEXT:
+        return q[start:], c[start:]
+    # and ends CONTEXT words into the shared end: the same characters from there on
+    end = at if whole else q.find(" ", at) + 1  # the first shared word at the end
+    for _ in range(CONTEXT):
+        end = q.find(" ", end) + 1
+    cut = lq - end + 1  # the shared words dropped, with the space before them
+    return q[start : lq - cut], c[start : lc - cut]
+
+
 def narrowed(query: str, candidate: str) -> tuple[str, str]:
     """The differing spans of ``query`` and ``candidate`` with their context, or the
     texts themselves when they share fewer than :data:`MIN_SHARED` words at their ends."""
+    last_text, nq, bits = _last_count[0]
+    if last_text is not query:
+        nq = query.count(" ") + 1 if _clean(query) else 0
+        long_ascii = nq > MIN_SHARED and query.isascii()
+        bits = int.from_bytes(query.encode(), "big") if long_ascii else None
+        _last_count[0] = (query, nq, bits)
+    if nq:
+        if nq <= MIN_SHARED:
+            return query, candidate
+        if _clean(candidate):
+            found = _narrowed_clean(query, nq, bits, candidate)
+            if found is not None:
+                return found
     last, q = _last[0]
     if last is not query:
         q = _words(query)
