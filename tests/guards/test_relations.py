@@ -918,6 +918,42 @@ def test_a_prefix_on_one_side_or_a_short_root_turns_nothing(a: str, b: str) -> N
     assert reason is None or "prefixes" not in reason
 
 
+# A compound whose head WordNet opposes to the other side's head, on one shared root: the
+# head carries the opposite, though WordNet has no entry for either compound. Heads that
+# oppose nothing, or a shared ending too short to be a root, turn nothing.
+@pytest.mark.parametrize(
+    ("a", "b", "turned"),
+    [
+        (
+            "Which IP ranges should I whitelist for the payment webhook?",
+            "Which IP ranges should I blacklist for the payment webhook?",
+            True,
+        ),
+        (
+            "Does the onsite interview include a coding round?",
+            "Does the offsite interview include a coding round?",
+            True,
+        ),
+        (
+            "Is the hardcover edition of Dune cheaper used?",
+            "Is the softcover edition of Dune cheaper used?",
+            True,
+        ),
+        (
+            "How do I switch the notes app to offline mode?",
+            "How do I switch the notes app to online mode?",
+            True,
+        ),
+        ("Should I allowlist the IP range?", "Should I whitelist the IP range?", False),
+        ("Why is the paywall so slow to load?", "Why is the firewall so slow to load?", False),
+        ("Is it okay to go outside today?", "Is it okay to go inside today?", False),
+    ],
+)
+def test_one_root_after_opposite_heads_is_another_question(a: str, b: str, turned: bool) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert (reason is not None and "opposite heads" in reason) == turned, reason
+
+
 # --- the same word said another way ------------------------------------------------------
 
 
@@ -1870,3 +1906,43 @@ def test_another_filler_of_the_same_slot(a: str, b: str) -> None:
     same = (a, b) in _NAME_OF_THE_NOUN + _THE_SAME_RUN
     assert (Verifier().verify(a, b) is None) == same
     assert (Verifier().verify(b, a) is None) == same
+
+
+# --- an owner ("'s") that crosses the verb ------------------------------------------------
+
+
+# Whose thing acts and whose undergoes it: the owner moved across the verb, all else in its
+# place. A passive keeps the roles; "X's Y" / "Y from X" names the same thing.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Can my sister's dog scare my cat?", "Can my dog scare my sister's cat?", False),
+        (
+            "Is it legal for my landlord to enter my apartment without notice?",
+            "Is it legal for me to enter my landlord's apartment without notice?",
+            False,
+        ),
+        (
+            "Why did my coworker's intern delete my slides?",
+            "Why did my intern delete my coworker's slides?",
+            False,
+        ),
+        ("Did my neighbor's dog bite my son?", "Was my son bitten by my neighbor's dog?", True),
+        ("Please review Tom's pull request.", "Please review the pull request from Tom.", True),
+        (
+            "Send a note approving Maya's expense report.",
+            "Send a note to approve the expense report from Maya.",
+            True,
+        ),
+        (
+            "Summarize yesterday's meeting notes for me.",
+            "Summarize the notes of yesterday's meeting for me.",
+            True,
+        ),
+    ],
+)
+def test_an_owner_moved_across_the_verb_changes_whose_thing_acts(
+    a: str, b: str, same: bool
+) -> None:
+    reason = rejects(ArgumentGuard(), a, b)
+    assert (reason is None or "owns" not in reason) == same, reason

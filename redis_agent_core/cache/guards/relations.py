@@ -326,12 +326,35 @@ def _prefix_turned(q: Features, c: Features) -> str | None:
     if not (only_q and only_c):
         return None
     roots_c = _prefixed_roots(only_c)
-    if not roots_c:
-        return None
-    for root, (p, w) in _prefixed_roots(only_q).items():
-        found = roots_c.get(root)
-        if found is not None and found[0] != p:
-            return f"one root under opposite prefixes ({w!r} / {found[1]!r})"
+    if roots_c:
+        for root, (p, w) in _prefixed_roots(only_q).items():
+            found = roots_c.get(root)
+            if found is not None and found[0] != p:
+                return f"one root under opposite prefixes ({w!r} / {found[1]!r})"
+    return _heads_turned(only_q, only_c)
+
+
+def _heads_turned(only_q: Diff, only_c: Diff) -> str | None:
+    """A differing word on each side made of one root after two heads that WordNet calls
+    antonyms ("whitelist" / "blacklist", "onboard" / "offboard", "hardcover" / "softcover"):
+    the compound takes its opposite from its head, which WordNet opposes as a word of its
+    own but lists under neither compound."""
+    antonyms = wordnet().antonyms
+    for w, _, _ in only_q:
+        for w2, _, _ in only_c:
+            if w[-_ROOT:] != w2[-_ROOT:]:
+                continue  # (most pairs of words: no root of 4 letters in common)
+            n = 0  # the shared ending, letter by letter from the end
+            while n < len(w) and n < len(w2) and w[-1 - n] == w2[-1 - n]:
+                n += 1
+            head, head2 = w[:-n].rstrip("-"), w2[:-n].rstrip("-")
+            if (
+                n >= _ROOT
+                and len(head) >= 2
+                and len(head2) >= 2
+                and stem(head2) in antonyms.get(stem(head), ())
+            ):
+                return f"one root after opposite heads ({w!r} / {w2!r})"
     return None
 
 
@@ -602,7 +625,8 @@ class ArgumentGuard:
     unless the question is how far or how different. Without such a pivot: two arguments
     that trade places around the same words, everything else equal ("how many yen is 30
     francs" / "how many francs is 30 yen"), and the speaker doing the verb on one side and
-    undergoing it on the other ("I owe my friend" / "my friend owes me")."""
+    undergoing it on the other ("I owe my friend" / "my friend owes me"); an owner alone
+    crossing the verb ("my sister's dog bit my cat" / "my dog bit my sister's cat")."""
 
     name = "argument"
 
@@ -694,7 +718,38 @@ class ArgumentGuard:
                                 f"roles differ around {word!r} ({a} does it on one side, "
                                 "undergoes it on the other)"
                             )
+                moved = (left_q.keys() & right_c.keys()) | (right_q.keys() & left_c.keys())
+                if len(moved) == 1 and ("'s" in q.lower or "'s" in c.lower):
+                    reason = _owner_moved(q, c, i, j, moved.pop())
+                    if reason is not None:
+                        return reason
         return _copular_swap(q, c, shared)
+
+
+_OWNER = re.compile(r"([a-z][\w-]*)'s\b")
+# Words that start a verb's object ("damage my house", "use her car", "tell me").
+_TAKEN = frozenset(
+    "the a an my your our their his her its this that these those me us him them it".split()
+)
+
+
+def _owner_moved(q: Features, c: Features, i: int, j: int, a: str) -> str | None:
+    """The one shared word that crossed the verb (at ``i`` / ``j``) is an owner ("'s") on
+    a side: it names whose thing does the verb on one side and whose thing undergoes it on
+    the other ("can my neighbor's tree damage my house" / "can my tree damage my
+    neighbor's house", "can my sister use my car" / "can I use my sister's car"). Every
+    other shared word kept its side, so no passive or reordering moved it. The verb takes
+    an object on both sides ("damage my"): "Priya's vacation request" / "the vacation
+    request from Priya" name a request, no one requesting."""
+    for f, at in ((q, i), (c, j)):
+        after = f.words[at + 1 : at + 2]
+        if not after or (after[0] in FUNCTION_WORDS and after[0] not in _TAKEN):
+            return None
+        if not _in_clause(f, at, f.content[a]):
+            return None
+    if not any(f.words[f.content[a]] in _OWNER.findall(f.lower) for f in (q, c)):
+        return None
+    return f"{q.words[q.content[a]]!r} owns the doer on one side, what undergoes it on the other"
 
 
 # Before two exchanged spans, these make the exchange harmless ("the difference between
