@@ -1946,3 +1946,49 @@ def test_an_owner_moved_across_the_verb_changes_whose_thing_acts(
 ) -> None:
     reason = rejects(ArgumentGuard(), a, b)
     assert (reason is None or "owns" not in reason) == same, reason
+
+
+# One no said two ways: a negated word of an opposite pair against a refusal that nothing
+# negates on the other side (the refusal is that side's negator). Two refusals, one
+# negated, or an acceptance against a refusal still differ.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Write back that we can't accept the supplier's new terms.",
+            "Write back declining the supplier's new terms.",
+            True,
+        ),
+        (
+            "Tell HR I won't approve the overtime request.",
+            "Tell HR I reject the overtime request.",
+            True,
+        ),
+        ("Reply that I can't accept the offer.", "Reply that I can't decline the offer.", False),
+        ("Reply accepting the offer.", "Reply declining the offer.", False),
+    ],
+)
+def test_a_negated_acceptance_is_a_refusal(a: str, b: str, same: bool) -> None:
+    reasons = [rejects(guard, a, b) for guard in (NegationGuard(), AntonymGuard())]
+    assert (reasons == [None, None]) == same, reasons
+
+
+# A verb followed by a passive with its doer ("keeps getting criticized by"): the roles are
+# the passive verb's, undone there.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Why does my brother keep getting bullied by his classmates?",
+            "Why do his classmates keep bullying my brother?",
+            True,
+        ),
+        (
+            "Why does my brother keep bullying his classmates?",
+            "Why do his classmates keep bullying my brother?",
+            False,
+        ),
+    ],
+)
+def test_a_passive_after_a_verb_keeps_the_roles(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

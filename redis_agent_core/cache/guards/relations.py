@@ -15,7 +15,17 @@ from functools import lru_cache
 from itertools import filterfalse
 from operator import itemgetter, methodcaller
 
-from ._features import _POSSESSIVE, _WORD, Features, Memo, features, pair, similar, stem
+from ._features import (
+    _POSSESSIVE,
+    _WORD,
+    NOT_NEGATORS,
+    Features,
+    Memo,
+    features,
+    pair,
+    similar,
+    stem,
+)
 from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
@@ -52,7 +62,9 @@ _NOUN_CUES = frozenset(
 )
 # More differing words than this on a side is a rewording, not a swapped item.
 _MAX_SWAPS = 6
-_BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "get", "got", "gets"})
+_BE = frozenset(
+    {"is", "are", "was", "were", "be", "been", "being", "get", "got", "gets", "getting"}
+)
 
 
 def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
@@ -265,8 +277,58 @@ class AntonymGuard:
                             # extended to the synonyms of both senses)
                         if _lessened(q, i) != _lessened(c, c.words.index(w2)):
                             continue  # "least expensive" / "cheapest": the same degree
+                        if _no_for_not(q, c, key, opposite):
+                            continue  # "can't accept" / "decline": one no, said twice
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return None
+
+
+# Words that say no without a negator: refusing ("decline the invitation", "reject the
+# offer", "turn it down"), leaving out ("except Ben", "excluding returns", "omit the
+# intro") and lacking ("rows missing an email", "lacks a phone"); the stems and the particle
+# verb as the keys hold them.
+_SAYING_NO = frozenset(
+    {stem(w) for w in "decline refusing reject except excluding omit lacking missing".split()}
+    | {"turn_down"}
+)
+
+
+def _applies_to(f: Features, k: int) -> str | None:
+    """The stem the negator at word ``k`` of ``f`` applies to: the first content word
+    within the 3 words after it, or None."""
+    words = f.words
+    for later in range(k + 1, min(k + 4, len(words))):
+        if words[later] not in FUNCTION_WORDS:
+            return f.seq[later]
+    return None
+
+
+def _targets(f: Features) -> list[str]:
+    """The stem each negator of ``f`` applies to: the first content word after it."""
+    seq, found = f.seq, []
+    for k, w in enumerate(f.words):
+        if (seq[k] in NEGATORS and w not in NOT_NEGATORS) or w.endswith("n't"):
+            target = _applies_to(f, k)
+            if target is not None:
+                found.append(target)
+    return found
+
+
+def _no_for_not(q: Features, c: Features, mine: str, theirs: str) -> bool:
+    """Whether one side negates its word of an opposite pair where the other side, with
+    fewer negators, says the opposite with a word of saying no that nothing negates ("I
+    can't accept the invitation" / "decline the invitation", "don't approve it" / "reject
+    it"): counted as that side's negator, it says the same no ("can't accept" / "can't
+    decline" still differ)."""
+    for one, other, word, no in ((q, c, mine, theirs), (c, q, theirs, mine)):
+        if (
+            no in _SAYING_NO
+            and other.negations < one.negations
+            and word in _targets(one)
+            and no not in _targets(other)
+        ):
+            return True
+    return False
 
 
 # Verbs that undo what was done to a thing: "restore a deleted branch" asks the reverse of
@@ -612,6 +674,12 @@ def _before_infinitive(f: Features, i: int) -> bool:
     return f.words[i + 1 : i + 2] == ("to",) and _infinitive(f, i + 1)
 
 
+def _before_passive(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` is followed by a passive with its doer ("keeps getting
+    criticized by", "was being watched by")."""
+    return f.words[i + 1 : i + 2] != () and f.words[i + 1] in _BE and "by" in f.words[i + 2 :]
+
+
 class ArgumentGuard:
     """Who does what to whom must agree: the same verb (or ordering word: to, than,
     over, before, after) with its two nearest arguments swapped is another question
@@ -673,6 +741,9 @@ class ArgumentGuard:
             if _before_infinitive(q, i) or _before_infinitive(c, j):
                 continue  # "does the school need to inform parents" / "do parents need to
                 # be informed by the school": the roles are the infinitive's
+            if _before_passive(q, i) or _before_passive(c, j):
+                continue  # "my dad keeps getting criticized by my wife": the roles are the
+                # passive verb's, undone there
             if word not in _ORDERING and (
                 (i and q.words[i - 1] in _NOUN_CUES)
                 or (j and c.words[j - 1] in _NOUN_CUES)
