@@ -1992,3 +1992,42 @@ def test_a_negated_acceptance_is_a_refusal(a: str, b: str, same: bool) -> None:
 )
 def test_a_passive_after_a_verb_keeps_the_roles(a: str, b: str, same: bool) -> None:
     assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+# Saying no to, or calling off, a thing against another verb done to it: yes on one side,
+# no on the other. Another way to say no or end it, or a refusal that takes no object
+# ("a decline in sales"), is no such pair.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Reply to the landlord confirming the viewing on Saturday.",
+            "Reply to the landlord cancelling the viewing on Saturday.",
+            False,
+        ),
+        (
+            "Email the venue to extend our booking for the conference.",
+            "Email the venue to cancel our booking for the conference.",
+            False,
+        ),
+        (
+            "Write a note to reject the candidate for the design role.",
+            "Write a note to invite the candidate for the design role.",
+            False,
+        ),
+        (
+            "Email the venue to cancel our booking for the conference.",
+            "Email the venue to call off our booking for the conference.",
+            True,
+        ),
+        (
+            "Email the venue to cancel our booking for the conference.",
+            "Email the venue to terminate our booking for the conference.",
+            True,
+        ),
+        ("Why is there a decline in ticket sales?", "Why is there a slump in ticket sales?", True),
+    ],
+)
+def test_a_refusal_against_another_verb_says_no_to_a_yes(a: str, b: str, same: bool) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert (reason is None or "says no" not in reason) == same, reason

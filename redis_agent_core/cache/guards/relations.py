@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import filterfalse
 from operator import itemgetter, methodcaller
 
@@ -254,7 +254,11 @@ class AntonymGuard:
             if k in antonyms and not keys_q.isdisjoint(antonyms[k]):
                 break
         else:
-            return None
+            return (
+                None
+                if len(only_q) > 2 or len(only_c) > 2
+                else _refusal_turned(q, c, only_q, only_c)
+            )
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
@@ -280,7 +284,67 @@ class AntonymGuard:
                         if _no_for_not(q, c, key, opposite):
                             continue  # "can't accept" / "decline": one no, said twice
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
-        return None
+        return None if len(only_q) > 2 or len(only_c) > 2 else _refusal_turned(q, c, only_q, only_c)
+
+
+# Saying no to, or calling off, what is offered or booked: "decline the invitation",
+# "cancel my appointment". Against any other verb done to the same thing ("confirm my
+# appointment", "renew my subscription") the other side says yes.
+_REFUSING = frozenset(stem(w) for w in "decline refuse reject cancel".split()) | {"turn_down"}
+# Other ways to end or drop a thing: no yes against a refusal ("cancel" / "end my plan").
+_ENDING = frozenset(
+    stem(w) for w in "end stop terminate quit cease discontinue halt drop scrap withdraw".split()
+) | {"call_off", "give_up"}
+
+
+_NO_PARTICLES = frozenset({("off",), ("down",)})
+
+
+@cache
+def _refusal_senses() -> frozenset[str]:
+    """Stems of the verbs sharing a WordNet sense with a refusing verb ("deny", "spurn",
+    "scrub"): another way to say no, built once."""
+    entries = wordnet().verb_senses
+    seeds = {
+        s
+        for w in ("decline", "refuse", "reject", "cancel")
+        for s in entries[w].split(";")[0].split()
+    }
+    return frozenset(
+        stem(v) for v, e in entries.items() if not seeds.isdisjoint(e.split(";")[0].split())
+    )
+
+
+def _refusal_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """One side refuses or calls off a thing ("reply declining the dinner", "cancel my
+    appointment") where the other does another verb to it ("confirming I'll attend the
+    dinner", "confirm my appointment"): yes on one side, no on the other. The refusal
+    takes an object ("decline in sales" is a fall); the other verb is neither another no
+    ("turn down", "call off", "end"), nor negated (the negation guard's), nor a synonym."""
+    for f, one, g, other in ((q, only_q, c, only_c), (c, only_c, q, only_q)):
+        no = [d for d in one if d[1] in _REFUSING]
+        if len(no) != 1 or not _takes_object(f, no[0][2]):
+            continue
+        said_no = _refusal_senses() | _REFUSING | _ENDING
+        if any(d[1] in said_no for d in other) or not (said_no | _SAYING_NO).isdisjoint(g.keys):
+            continue
+        negated = _targets(g)
+        for w, s, i in other:
+            if (
+                s in wordnet().verbs
+                and s not in negated
+                and not (i and g.words[i - 1] in _NOUN_CUES)
+                and g.words[i + 1 : i + 2] not in _NO_PARTICLES  # "call off", "turn down"
+                and not _synonyms(w, no[0][0])
+            ):
+                return f"one side says no ({no[0][0]!r}) where the other does {w!r}"
+    return None
+
+
+def _takes_object(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` has an object after it ("decline the", "cancel my")."""
+    after = f.words[i + 1 : i + 2]
+    return bool(after) and (after[0] not in FUNCTION_WORDS or after[0] in _TAKEN)
 
 
 # Words that say no without a negator: refusing ("decline the invitation", "reject the
