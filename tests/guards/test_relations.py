@@ -2031,3 +2031,33 @@ def test_a_passive_after_a_verb_keeps_the_roles(a: str, b: str, same: bool) -> N
 def test_a_refusal_against_another_verb_says_no_to_a_yes(a: str, b: str, same: bool) -> None:
     reason = rejects(AntonymGuard(), a, b)
     assert (reason is None or "says no" not in reason) == same, reason
+
+
+# A verb against a synonym of its undoing ("thaw" = "unfreeze"): WordNet lists the undoing
+# beside its synonyms, not as the verb's antonym. A plain synonym or a kind of the verb
+# turns nothing.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Can I freeze leftover soup in glass jars?",
+            "Can I thaw leftover soup in glass jars?",
+            False,
+        ),
+        (
+            "How do I tie a bowline knot one-handed?",
+            "How do I undo a bowline knot one-handed?",
+            False,
+        ),
+        (
+            "Should I plug in the router before the modem?",
+            "Should I disconnect the router before the modem?",
+            False,
+        ),
+        ("How do I freeze leftover soup quickly?", "How do I chill leftover soup quickly?", True),
+        ("How do I lock my bike to a rack?", "How do I secure my bike to a rack?", True),
+    ],
+)
+def test_a_synonym_of_the_undoing_turns_a_verb(a: str, b: str, same: bool) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert (reason is None or "undoes" not in reason) == same, reason

@@ -254,11 +254,7 @@ class AntonymGuard:
             if k in antonyms and not keys_q.isdisjoint(antonyms[k]):
                 break
         else:
-            return (
-                None
-                if len(only_q) > 2 or len(only_c) > 2
-                else _refusal_turned(q, c, only_q, only_c)
-            )
+            return _turned_few(q, c, only_q, only_c)
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
@@ -284,7 +280,47 @@ class AntonymGuard:
                         if _no_for_not(q, c, key, opposite):
                             continue  # "can't accept" / "decline": one no, said twice
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
-        return None if len(only_q) > 2 or len(only_c) > 2 else _refusal_turned(q, c, only_q, only_c)
+        return _turned_few(q, c, only_q, only_c)
+
+
+def _turned_few(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """The turns WordNet lists no antonym for, asked only of a pair differing by at most
+    two content words a side (a few look-ups each): a refusal against a yes, and a verb
+    against a synonym of its undoing."""
+    if len(only_q) > 2 or len(only_c) > 2:
+        return None
+    return _refusal_turned(q, c, only_q, only_c) or (
+        # (with negators on one side more, a turn may be one no said twice: "won't approve"
+        # / "reject", the negation guard's)
+        _undone_by_synonym(only_q, only_c) if q.negations == c.negations else None
+    )
+
+
+_UNDOING_PREFIXES = ("un", "de", "dis")
+
+
+def _undone_by_synonym(only_q: Diff, only_c: Diff) -> str | None:
+    """A verb on one side and, on the other, a verb sharing a WordNet sense with its
+    undoing ("un-", "de-", "dis-"): "freeze" / "thaw" (thaw = unfreeze), "tie" / "undo"
+    (untie), "plug in" / "disconnect" (unplug). WordNet lists the undoing beside its
+    synonyms, not as the verb's antonym."""
+    senses = wordnet().verb_senses
+    for one, other in ((only_q, only_c), (only_c, only_q)):
+        for w, _, _ in one:
+            for form in lemmas(w):
+                for prefix in _UNDOING_PREFIXES:
+                    undoing = senses.get(prefix + form)
+                    if undoing is None:
+                        continue
+                    mine = set(undoing.split(";", 1)[0].split())
+                    for w2, _, _ in other:
+                        for form2 in lemmas(w2):
+                            theirs = senses.get(form2)
+                            if theirs is not None and not mine.isdisjoint(
+                                theirs.split(";", 1)[0].split()
+                            ):
+                                return f"{w2!r} undoes {w!r} (a WordNet sense of {prefix + form!r})"
+    return None
 
 
 # Saying no to, or calling off, what is offered or booked: "decline the invitation",
