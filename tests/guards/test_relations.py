@@ -2061,3 +2061,21 @@ def test_a_refusal_against_another_verb_says_no_to_a_yes(a: str, b: str, same: b
 def test_a_synonym_of_the_undoing_turns_a_verb(a: str, b: str, same: bool) -> None:
     reason = rejects(AntonymGuard(), a, b)
     assert (reason is None or "undoes" not in reason) == same, reason
+
+
+# Single letters after the same noun are labels ("list a" / "list b"), not articles: traded,
+# they are arguments swapped; joined as equals ("set a and set b") they may trade places.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Merge list a into list b in place.", "Merge list b into list a in place.", False),
+        (
+            "Does array a contain every element of array b?",
+            "Does array b contain every element of array a?",
+            False,
+        ),
+        ("What is the union of set a and set b?", "What is the union of set b and set a?", True),
+    ],
+)
+def test_single_letters_after_one_noun_are_labels(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

@@ -985,7 +985,9 @@ def _exchanged(q: Features, c: Features) -> str | None:
             if len(middle) > _MAX_MIDDLE:
                 continue
             first, second = q.words[start : start + i], q.words[start + size - j : start + size]
-            if not _argument_like(first) or not _argument_like(second):
+            if not (_argument_like(first) and _argument_like(second)) and not _labels(
+                q.words, start, start + size - j, first, second
+            ):
                 continue
             words = q.words[start + i : start + size - j]
             if (
@@ -1098,6 +1100,20 @@ def _doer_changed(q: Features, c: Features) -> str | None:
             continue
         return f"the speaker does {words[at]!r} on one side, {c.words[subject]!r} on the other"
     return None
+
+
+def _labels(
+    words: tuple[str, ...], at: int, at2: int, first: tuple[str, ...], second: tuple[str, ...]
+) -> bool:
+    """Whether two exchanged single letters label things after the same noun ("list a" /
+    "list b", "set A" / "set B"): names, though "a" is an article elsewhere."""
+    return (
+        len(first) == len(second) == 1
+        and len(first[0]) == len(second[0]) == 1
+        and at > 0
+        and words[at - 1] == words[at2 - 1]
+        and words[at - 1] not in FUNCTION_WORDS
+    )
 
 
 def _argument_like(words: tuple[str, ...]) -> bool:
