@@ -918,6 +918,42 @@ def test_a_prefix_on_one_side_or_a_short_root_turns_nothing(a: str, b: str) -> N
     assert reason is None or "prefixes" not in reason
 
 
+# A compound whose head WordNet opposes to the other side's head, on one shared root: the
+# head carries the opposite, though WordNet has no entry for either compound. Heads that
+# oppose nothing, or a shared ending too short to be a root, turn nothing.
+@pytest.mark.parametrize(
+    ("a", "b", "turned"),
+    [
+        (
+            "Which IP ranges should I whitelist for the payment webhook?",
+            "Which IP ranges should I blacklist for the payment webhook?",
+            True,
+        ),
+        (
+            "Does the onsite interview include a coding round?",
+            "Does the offsite interview include a coding round?",
+            True,
+        ),
+        (
+            "Is the hardcover edition of Dune cheaper used?",
+            "Is the softcover edition of Dune cheaper used?",
+            True,
+        ),
+        (
+            "How do I switch the notes app to offline mode?",
+            "How do I switch the notes app to online mode?",
+            True,
+        ),
+        ("Should I allowlist the IP range?", "Should I whitelist the IP range?", False),
+        ("Why is the paywall so slow to load?", "Why is the firewall so slow to load?", False),
+        ("Is it okay to go outside today?", "Is it okay to go inside today?", False),
+    ],
+)
+def test_one_root_after_opposite_heads_is_another_question(a: str, b: str, turned: bool) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert (reason is not None and "opposite heads" in reason) == turned, reason
+
+
 # --- the same word said another way ------------------------------------------------------
 
 
@@ -1870,3 +1906,176 @@ def test_another_filler_of_the_same_slot(a: str, b: str) -> None:
     same = (a, b) in _NAME_OF_THE_NOUN + _THE_SAME_RUN
     assert (Verifier().verify(a, b) is None) == same
     assert (Verifier().verify(b, a) is None) == same
+
+
+# --- an owner ("'s") that crosses the verb ------------------------------------------------
+
+
+# Whose thing acts and whose undergoes it: the owner moved across the verb, all else in its
+# place. A passive keeps the roles; "X's Y" / "Y from X" names the same thing.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Can my sister's dog scare my cat?", "Can my dog scare my sister's cat?", False),
+        (
+            "Is it legal for my landlord to enter my apartment without notice?",
+            "Is it legal for me to enter my landlord's apartment without notice?",
+            False,
+        ),
+        (
+            "Why did my coworker's intern delete my slides?",
+            "Why did my intern delete my coworker's slides?",
+            False,
+        ),
+        ("Did my neighbor's dog bite my son?", "Was my son bitten by my neighbor's dog?", True),
+        ("Please review Tom's pull request.", "Please review the pull request from Tom.", True),
+        (
+            "Send a note approving Maya's expense report.",
+            "Send a note to approve the expense report from Maya.",
+            True,
+        ),
+        (
+            "Summarize yesterday's meeting notes for me.",
+            "Summarize the notes of yesterday's meeting for me.",
+            True,
+        ),
+    ],
+)
+def test_an_owner_moved_across_the_verb_changes_whose_thing_acts(
+    a: str, b: str, same: bool
+) -> None:
+    reason = rejects(ArgumentGuard(), a, b)
+    assert (reason is None or "owns" not in reason) == same, reason
+
+
+# One no said two ways: a negated word of an opposite pair against a refusal that nothing
+# negates on the other side (the refusal is that side's negator). Two refusals, one
+# negated, or an acceptance against a refusal still differ.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Write back that we can't accept the supplier's new terms.",
+            "Write back declining the supplier's new terms.",
+            True,
+        ),
+        (
+            "Tell HR I won't approve the overtime request.",
+            "Tell HR I reject the overtime request.",
+            True,
+        ),
+        ("Reply that I can't accept the offer.", "Reply that I can't decline the offer.", False),
+        ("Reply accepting the offer.", "Reply declining the offer.", False),
+    ],
+)
+def test_a_negated_acceptance_is_a_refusal(a: str, b: str, same: bool) -> None:
+    reasons = [rejects(guard, a, b) for guard in (NegationGuard(), AntonymGuard())]
+    assert (reasons == [None, None]) == same, reasons
+
+
+# A verb followed by a passive with its doer ("keeps getting criticized by"): the roles are
+# the passive verb's, undone there.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Why does my brother keep getting bullied by his classmates?",
+            "Why do his classmates keep bullying my brother?",
+            True,
+        ),
+        (
+            "Why does my brother keep bullying his classmates?",
+            "Why do his classmates keep bullying my brother?",
+            False,
+        ),
+    ],
+)
+def test_a_passive_after_a_verb_keeps_the_roles(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same
+
+
+# Saying no to, or calling off, a thing against another verb done to it: yes on one side,
+# no on the other. Another way to say no or end it, or a refusal that takes no object
+# ("a decline in sales"), is no such pair.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Reply to the landlord confirming the viewing on Saturday.",
+            "Reply to the landlord cancelling the viewing on Saturday.",
+            False,
+        ),
+        (
+            "Email the venue to extend our booking for the conference.",
+            "Email the venue to cancel our booking for the conference.",
+            False,
+        ),
+        (
+            "Write a note to reject the candidate for the design role.",
+            "Write a note to invite the candidate for the design role.",
+            False,
+        ),
+        (
+            "Email the venue to cancel our booking for the conference.",
+            "Email the venue to call off our booking for the conference.",
+            True,
+        ),
+        (
+            "Email the venue to cancel our booking for the conference.",
+            "Email the venue to terminate our booking for the conference.",
+            True,
+        ),
+        ("Why is there a decline in ticket sales?", "Why is there a slump in ticket sales?", True),
+    ],
+)
+def test_a_refusal_against_another_verb_says_no_to_a_yes(a: str, b: str, same: bool) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert (reason is None or "says no" not in reason) == same, reason
+
+
+# A verb against a synonym of its undoing ("thaw" = "unfreeze"): WordNet lists the undoing
+# beside its synonyms, not as the verb's antonym. A plain synonym or a kind of the verb
+# turns nothing.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "Can I freeze leftover soup in glass jars?",
+            "Can I thaw leftover soup in glass jars?",
+            False,
+        ),
+        (
+            "How do I tie a bowline knot one-handed?",
+            "How do I undo a bowline knot one-handed?",
+            False,
+        ),
+        (
+            "Should I plug in the router before the modem?",
+            "Should I disconnect the router before the modem?",
+            False,
+        ),
+        ("How do I freeze leftover soup quickly?", "How do I chill leftover soup quickly?", True),
+        ("How do I lock my bike to a rack?", "How do I secure my bike to a rack?", True),
+    ],
+)
+def test_a_synonym_of_the_undoing_turns_a_verb(a: str, b: str, same: bool) -> None:
+    reason = rejects(AntonymGuard(), a, b)
+    assert (reason is None or "undoes" not in reason) == same, reason
+
+
+# Single letters after the same noun are labels ("list a" / "list b"), not articles: traded,
+# they are arguments swapped; joined as equals ("set a and set b") they may trade places.
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Merge list a into list b in place.", "Merge list b into list a in place.", False),
+        (
+            "Does array a contain every element of array b?",
+            "Does array b contain every element of array a?",
+            False,
+        ),
+        ("What is the union of set a and set b?", "What is the union of set b and set a?", True),
+    ],
+)
+def test_single_letters_after_one_noun_are_labels(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) == same

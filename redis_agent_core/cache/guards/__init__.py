@@ -43,7 +43,6 @@ from . import _lexicon as lex
 from ._features import (
     _DIRECTION_CUES,
     _PARSED,
-    NOT_NEGATORS,
     Features,
     encode,
     features,
@@ -56,11 +55,15 @@ from ._features import (
 from ._spans import MIN_SHARED, narrowed
 from ._wordnet import ancestors, noun, wordnet
 from .relations import (
+    _SAYING_NO,
     AntonymGuard,
     ArgumentGuard,
     SubstitutionGuard,
+    _applies_to,
     _diffs,
     _kind,
+    _no_for_not,
+    _targets,
     added_kind,
     added_qualifier,
     comparatives,
@@ -413,16 +416,6 @@ _INVERTED = frozenset(
 _NOT = frozenset({"not", "never"})
 
 
-def _applies_to(f: Features, k: int) -> str | None:
-    """The stem the negator at word ``k`` of ``f`` applies to: the first content word
-    within the 3 words after it, or None."""
-    words = f.words
-    for later in range(k + 1, min(k + 4, len(words))):
-        if words[later] not in lex.FUNCTION_WORDS:
-            return f.seq[later]
-    return None
-
-
 def _negated(f: Features) -> set[str] | None:
     """The stems of the words "not", "never" and "n't" apply to: the first content word
     after each ("did not arrive", "won't charge", "says not delivered"); None when one
@@ -499,16 +492,6 @@ def _stop_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
         return q_neg, c_neg
     add = min(abs(q_neg - c_neg), _ceases(fewer))
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
-
-
-# Words that say no without a negator: refusing ("decline the invitation", "reject the
-# offer", "turn it down"), leaving out ("except Ben", "excluding returns", "omit the
-# intro") and lacking ("rows missing an email", "lacks a phone"); the stems and the particle
-# verb as the keys hold them.
-_SAYING_NO = frozenset(
-    {stem(w) for w in "decline refusing reject except excluding omit lacking missing".split()}
-    | {"turn_down"}
-)
 
 
 def _no_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
@@ -591,17 +574,6 @@ def _zero_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
 #: Words each side of a pair has at least before a negator whose predicate the other side
 #: rewords is not counted (a long prompt said again in other words).
 _LONG = 20
-
-
-def _targets(f: Features) -> list[str]:
-    """The stem each negator of ``f`` applies to: the first content word after it."""
-    seq, found = f.seq, []
-    for k, w in enumerate(f.words):
-        if (seq[k] in lex.NEGATORS and w not in NOT_NEGATORS) or w.endswith("n't"):
-            target = _applies_to(f, k)
-            if target is not None:
-                found.append(target)
-    return found
 
 
 def _reworded_negations(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
@@ -691,6 +663,8 @@ class NegationGuard:
         for i, side in q_polar - c_polar:
             if (i, 1 - side) in c_polar and (i, 1 - side) not in q_polar:
                 a, b = self._pairs[i]
+                if _no_for_not(q, c, _key((a, b)[side]), _key((a, b)[1 - side])):
+                    continue  # "can't accept" / "decline": the refusal was its negator
                 return f"opposite words {a!r} / {b!r}"
         for particle in q.particles ^ c.particles:
             verb, part = particle.split("_")

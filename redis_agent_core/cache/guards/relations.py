@@ -11,11 +11,21 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import filterfalse
 from operator import itemgetter, methodcaller
 
-from ._features import _POSSESSIVE, _WORD, Features, Memo, features, pair, similar, stem
+from ._features import (
+    _POSSESSIVE,
+    _WORD,
+    NOT_NEGATORS,
+    Features,
+    Memo,
+    features,
+    pair,
+    similar,
+    stem,
+)
 from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
@@ -52,7 +62,9 @@ _NOUN_CUES = frozenset(
 )
 # More differing words than this on a side is a rewording, not a swapped item.
 _MAX_SWAPS = 6
-_BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "get", "got", "gets"})
+_BE = frozenset(
+    {"is", "are", "was", "were", "be", "been", "being", "get", "got", "gets", "getting"}
+)
 
 
 def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
@@ -242,7 +254,7 @@ class AntonymGuard:
             if k in antonyms and not keys_q.isdisjoint(antonyms[k]):
                 break
         else:
-            return None
+            return _turned_few(q, c, only_q, only_c)
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
@@ -265,8 +277,158 @@ class AntonymGuard:
                             # extended to the synonyms of both senses)
                         if _lessened(q, i) != _lessened(c, c.words.index(w2)):
                             continue  # "least expensive" / "cheapest": the same degree
+                        if _no_for_not(q, c, key, opposite):
+                            continue  # "can't accept" / "decline": one no, said twice
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
+        return _turned_few(q, c, only_q, only_c)
+
+
+def _turned_few(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """The turns WordNet lists no antonym for, asked only of a pair differing by at most
+    two content words a side (a few look-ups each): a refusal against a yes, and a verb
+    against a synonym of its undoing."""
+    if len(only_q) > 2 or len(only_c) > 2:
         return None
+    return _refusal_turned(q, c, only_q, only_c) or (
+        # (with negators on one side more, a turn may be one no said twice: "won't approve"
+        # / "reject", the negation guard's)
+        _undone_by_synonym(only_q, only_c) if q.negations == c.negations else None
+    )
+
+
+_UNDOING_PREFIXES = ("un", "de", "dis")
+
+
+def _undone_by_synonym(only_q: Diff, only_c: Diff) -> str | None:
+    """A verb on one side and, on the other, a verb sharing a WordNet sense with its
+    undoing ("un-", "de-", "dis-"): "freeze" / "thaw" (thaw = unfreeze), "tie" / "undo"
+    (untie), "plug in" / "disconnect" (unplug). WordNet lists the undoing beside its
+    synonyms, not as the verb's antonym."""
+    senses = wordnet().verb_senses
+    for one, other in ((only_q, only_c), (only_c, only_q)):
+        for w, _, _ in one:
+            for form in lemmas(w):
+                for prefix in _UNDOING_PREFIXES:
+                    undoing = senses.get(prefix + form)
+                    if undoing is None:
+                        continue
+                    mine = set(undoing.split(";", 1)[0].split())
+                    for w2, _, _ in other:
+                        for form2 in lemmas(w2):
+                            theirs = senses.get(form2)
+                            if theirs is not None and not mine.isdisjoint(
+                                theirs.split(";", 1)[0].split()
+                            ):
+                                return f"{w2!r} undoes {w!r} (a WordNet sense of {prefix + form!r})"
+    return None
+
+
+# Saying no to, or calling off, what is offered or booked: "decline the invitation",
+# "cancel my appointment". Against any other verb done to the same thing ("confirm my
+# appointment", "renew my subscription") the other side says yes.
+_REFUSING = frozenset(stem(w) for w in "decline refuse reject cancel".split()) | {"turn_down"}
+# Other ways to end or drop a thing: no yes against a refusal ("cancel" / "end my plan").
+_ENDING = frozenset(
+    stem(w) for w in "end stop terminate quit cease discontinue halt drop scrap withdraw".split()
+) | {"call_off", "give_up"}
+
+
+_NO_PARTICLES = frozenset({("off",), ("down",)})
+
+
+@cache
+def _refusal_senses() -> frozenset[str]:
+    """Stems of the verbs sharing a WordNet sense with a refusing verb ("deny", "spurn",
+    "scrub"): another way to say no, built once."""
+    entries = wordnet().verb_senses
+    seeds = {
+        s
+        for w in ("decline", "refuse", "reject", "cancel")
+        for s in entries[w].split(";")[0].split()
+    }
+    return frozenset(
+        stem(v) for v, e in entries.items() if not seeds.isdisjoint(e.split(";")[0].split())
+    )
+
+
+def _refusal_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """One side refuses or calls off a thing ("reply declining the dinner", "cancel my
+    appointment") where the other does another verb to it ("confirming I'll attend the
+    dinner", "confirm my appointment"): yes on one side, no on the other. The refusal
+    takes an object ("decline in sales" is a fall); the other verb is neither another no
+    ("turn down", "call off", "end"), nor negated (the negation guard's), nor a synonym."""
+    for f, one, g, other in ((q, only_q, c, only_c), (c, only_c, q, only_q)):
+        no = [d for d in one if d[1] in _REFUSING]
+        if len(no) != 1 or not _takes_object(f, no[0][2]):
+            continue
+        said_no = _refusal_senses() | _REFUSING | _ENDING
+        if any(d[1] in said_no for d in other) or not (said_no | _SAYING_NO).isdisjoint(g.keys):
+            continue
+        negated = _targets(g)
+        for w, s, i in other:
+            if (
+                s in wordnet().verbs
+                and s not in negated
+                and not (i and g.words[i - 1] in _NOUN_CUES)
+                and g.words[i + 1 : i + 2] not in _NO_PARTICLES  # "call off", "turn down"
+                and not _synonyms(w, no[0][0])
+            ):
+                return f"one side says no ({no[0][0]!r}) where the other does {w!r}"
+    return None
+
+
+def _takes_object(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` has an object after it ("decline the", "cancel my")."""
+    after = f.words[i + 1 : i + 2]
+    return bool(after) and (after[0] not in FUNCTION_WORDS or after[0] in _TAKEN)
+
+
+# Words that say no without a negator: refusing ("decline the invitation", "reject the
+# offer", "turn it down"), leaving out ("except Ben", "excluding returns", "omit the
+# intro") and lacking ("rows missing an email", "lacks a phone"); the stems and the particle
+# verb as the keys hold them.
+_SAYING_NO = frozenset(
+    {stem(w) for w in "decline refusing reject except excluding omit lacking missing".split()}
+    | {"turn_down"}
+)
+
+
+def _applies_to(f: Features, k: int) -> str | None:
+    """The stem the negator at word ``k`` of ``f`` applies to: the first content word
+    within the 3 words after it, or None."""
+    words = f.words
+    for later in range(k + 1, min(k + 4, len(words))):
+        if words[later] not in FUNCTION_WORDS:
+            return f.seq[later]
+    return None
+
+
+def _targets(f: Features) -> list[str]:
+    """The stem each negator of ``f`` applies to: the first content word after it."""
+    seq, found = f.seq, []
+    for k, w in enumerate(f.words):
+        if (seq[k] in NEGATORS and w not in NOT_NEGATORS) or w.endswith("n't"):
+            target = _applies_to(f, k)
+            if target is not None:
+                found.append(target)
+    return found
+
+
+def _no_for_not(q: Features, c: Features, mine: str, theirs: str) -> bool:
+    """Whether one side negates its word of an opposite pair where the other side, with
+    fewer negators, says the opposite with a word of saying no that nothing negates ("I
+    can't accept the invitation" / "decline the invitation", "don't approve it" / "reject
+    it"): counted as that side's negator, it says the same no ("can't accept" / "can't
+    decline" still differ)."""
+    for one, other, word, no in ((q, c, mine, theirs), (c, q, theirs, mine)):
+        if (
+            no in _SAYING_NO
+            and other.negations < one.negations
+            and word in _targets(one)
+            and no not in _targets(other)
+        ):
+            return True
+    return False
 
 
 # Verbs that undo what was done to a thing: "restore a deleted branch" asks the reverse of
@@ -326,12 +488,35 @@ def _prefix_turned(q: Features, c: Features) -> str | None:
     if not (only_q and only_c):
         return None
     roots_c = _prefixed_roots(only_c)
-    if not roots_c:
-        return None
-    for root, (p, w) in _prefixed_roots(only_q).items():
-        found = roots_c.get(root)
-        if found is not None and found[0] != p:
-            return f"one root under opposite prefixes ({w!r} / {found[1]!r})"
+    if roots_c:
+        for root, (p, w) in _prefixed_roots(only_q).items():
+            found = roots_c.get(root)
+            if found is not None and found[0] != p:
+                return f"one root under opposite prefixes ({w!r} / {found[1]!r})"
+    return _heads_turned(only_q, only_c)
+
+
+def _heads_turned(only_q: Diff, only_c: Diff) -> str | None:
+    """A differing word on each side made of one root after two heads that WordNet calls
+    antonyms ("whitelist" / "blacklist", "onboard" / "offboard", "hardcover" / "softcover"):
+    the compound takes its opposite from its head, which WordNet opposes as a word of its
+    own but lists under neither compound."""
+    antonyms = wordnet().antonyms
+    for w, _, _ in only_q:
+        for w2, _, _ in only_c:
+            if w[-_ROOT:] != w2[-_ROOT:]:
+                continue  # (most pairs of words: no root of 4 letters in common)
+            n = 0  # the shared ending, letter by letter from the end
+            while n < len(w) and n < len(w2) and w[-1 - n] == w2[-1 - n]:
+                n += 1
+            head, head2 = w[:-n].rstrip("-"), w2[:-n].rstrip("-")
+            if (
+                n >= _ROOT
+                and len(head) >= 2
+                and len(head2) >= 2
+                and stem(head2) in antonyms.get(stem(head), ())
+            ):
+                return f"one root after opposite heads ({w!r} / {w2!r})"
     return None
 
 
@@ -589,6 +774,12 @@ def _before_infinitive(f: Features, i: int) -> bool:
     return f.words[i + 1 : i + 2] == ("to",) and _infinitive(f, i + 1)
 
 
+def _before_passive(f: Features, i: int) -> bool:
+    """Whether the word at ``i`` is followed by a passive with its doer ("keeps getting
+    criticized by", "was being watched by")."""
+    return f.words[i + 1 : i + 2] != () and f.words[i + 1] in _BE and "by" in f.words[i + 2 :]
+
+
 class ArgumentGuard:
     """Who does what to whom must agree: the same verb (or ordering word: to, than,
     over, before, after) with its two nearest arguments swapped is another question
@@ -602,7 +793,8 @@ class ArgumentGuard:
     unless the question is how far or how different. Without such a pivot: two arguments
     that trade places around the same words, everything else equal ("how many yen is 30
     francs" / "how many francs is 30 yen"), and the speaker doing the verb on one side and
-    undergoing it on the other ("I owe my friend" / "my friend owes me")."""
+    undergoing it on the other ("I owe my friend" / "my friend owes me"); an owner alone
+    crossing the verb ("my sister's dog bit my cat" / "my dog bit my sister's cat")."""
 
     name = "argument"
 
@@ -649,6 +841,9 @@ class ArgumentGuard:
             if _before_infinitive(q, i) or _before_infinitive(c, j):
                 continue  # "does the school need to inform parents" / "do parents need to
                 # be informed by the school": the roles are the infinitive's
+            if _before_passive(q, i) or _before_passive(c, j):
+                continue  # "my dad keeps getting criticized by my wife": the roles are the
+                # passive verb's, undone there
             if word not in _ORDERING and (
                 (i and q.words[i - 1] in _NOUN_CUES)
                 or (j and c.words[j - 1] in _NOUN_CUES)
@@ -694,7 +889,38 @@ class ArgumentGuard:
                                 f"roles differ around {word!r} ({a} does it on one side, "
                                 "undergoes it on the other)"
                             )
+                moved = (left_q.keys() & right_c.keys()) | (right_q.keys() & left_c.keys())
+                if len(moved) == 1 and ("'s" in q.lower or "'s" in c.lower):
+                    reason = _owner_moved(q, c, i, j, moved.pop())
+                    if reason is not None:
+                        return reason
         return _copular_swap(q, c, shared)
+
+
+_OWNER = re.compile(r"([a-z][\w-]*)'s\b")
+# Words that start a verb's object ("damage my house", "use her car", "tell me").
+_TAKEN = frozenset(
+    "the a an my your our their his her its this that these those me us him them it".split()
+)
+
+
+def _owner_moved(q: Features, c: Features, i: int, j: int, a: str) -> str | None:
+    """The one shared word that crossed the verb (at ``i`` / ``j``) is an owner ("'s") on
+    a side: it names whose thing does the verb on one side and whose thing undergoes it on
+    the other ("can my neighbor's tree damage my house" / "can my tree damage my
+    neighbor's house", "can my sister use my car" / "can I use my sister's car"). Every
+    other shared word kept its side, so no passive or reordering moved it. The verb takes
+    an object on both sides ("damage my"): "Priya's vacation request" / "the vacation
+    request from Priya" name a request, no one requesting."""
+    for f, at in ((q, i), (c, j)):
+        after = f.words[at + 1 : at + 2]
+        if not after or (after[0] in FUNCTION_WORDS and after[0] not in _TAKEN):
+            return None
+        if not _in_clause(f, at, f.content[a]):
+            return None
+    if not any(f.words[f.content[a]] in _OWNER.findall(f.lower) for f in (q, c)):
+        return None
+    return f"{q.words[q.content[a]]!r} owns the doer on one side, what undergoes it on the other"
 
 
 # Before two exchanged spans, these make the exchange harmless ("the difference between
@@ -759,7 +985,9 @@ def _exchanged(q: Features, c: Features) -> str | None:
             if len(middle) > _MAX_MIDDLE:
                 continue
             first, second = q.words[start : start + i], q.words[start + size - j : start + size]
-            if not _argument_like(first) or not _argument_like(second):
+            if not (_argument_like(first) and _argument_like(second)) and not _labels(
+                q.words, start, start + size - j, first, second
+            ):
                 continue
             words = q.words[start + i : start + size - j]
             if (
@@ -872,6 +1100,20 @@ def _doer_changed(q: Features, c: Features) -> str | None:
             continue
         return f"the speaker does {words[at]!r} on one side, {c.words[subject]!r} on the other"
     return None
+
+
+def _labels(
+    words: tuple[str, ...], at: int, at2: int, first: tuple[str, ...], second: tuple[str, ...]
+) -> bool:
+    """Whether two exchanged single letters label things after the same noun ("list a" /
+    "list b", "set A" / "set B"): names, though "a" is an article elsewhere."""
+    return (
+        len(first) == len(second) == 1
+        and len(first[0]) == len(second[0]) == 1
+        and at > 0
+        and words[at - 1] == words[at2 - 1]
+        and words[at - 1] not in FUNCTION_WORDS
+    )
 
 
 def _argument_like(words: tuple[str, ...]) -> bool:
