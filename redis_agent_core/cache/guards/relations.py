@@ -1474,6 +1474,20 @@ def _slot_swap(
     if not parts or not parts2:
         if (parts or parts2).keys() <= {"n"}:
             return f"another thing in the same place ({w!r} vs {w2!r}; not in WordNet)"
+        lacking = w if not parts else w2
+        if (
+            before == before2
+            and after == after2
+            and noun(after)
+            and "a" in (parts or parts2)
+            and lacking.replace("-", "").isalpha()
+            and lacking.split("-", 1)[0] not in wordnet().adjective_senses
+        ):
+            # a modifier WordNet lacks against an adjective, before one shared noun: two
+            # kinds of it ("dry" / "acne-prone skin", "an advanced" / "a beginer board");
+            # not a compound opening with an adjective, a measure that may say the same
+            # ("low-cost" / "cheap flights")
+            return f"another kind of {after} ({w!r} vs {w2!r}; {lacking!r} not in WordNet)"
         return None
     shared = parts.keys() & parts2.keys()
     for tag in shared:
@@ -1516,16 +1530,34 @@ def _slot_swap(
         return f"another thing ranked ({w!r} vs {w2!r})"
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
         return f"another quality in the same place ({w!r} vs {w2!r})"
+    if "a" in shared and (_period(w) or _period(w2)):
+        # adjectives of one cluster, no synonyms (those passed above), one built on a unit
+        # of time: another period, as "per month" / "per year" ("a monthly" / "an annual
+        # plan", "weekly" / "daily"; "yearly" / "annual" are synonyms)
+        return f"another period ({w!r} vs {w2!r})"
     if (
         after == after2
         and noun(after)
-        and all(x.endswith(("ed", "ing")) or x in wordnet().adjective_senses for x in (w, w2))
+        # (a noun too: "cabin" / "checked luggage", a kind named against a state)
+        and all(
+            x.endswith(("ed", "ing")) or x in wordnet().adjective_senses or "n" in p
+            for x, p in ((w, parts), (w2, parts2))
+        )
         and (w.endswith(("ed", "ing")) or w2.endswith(("ed", "ing")))  # "earlier" / "previous"
         and not _related(w, w2)
     ):
         # two states or qualities of one shared thing, unrelated: "a cancelled" / "a
         # postponed concert", "the resting" / "the maximum heart rate"
         return f"another kind of {after} ({w!r} vs {w2!r})"
+    return None
+
+
+def _period(word: str) -> str | None:
+    """The unit of time an adjective of frequency is built on ("monthly" -> "month",
+    "daily" -> "day"), else None."""
+    for form in lemmas(word)[1:]:
+        if UNITS.get(form, ("",))[0] == "duration":
+            return form
     return None
 
 
