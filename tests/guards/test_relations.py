@@ -200,6 +200,9 @@ def test_substitution_guard_rejects_another_constraint(a: str, b: str, kind: str
         ("Can I bring my dog on the train?", "Are dogs allowed on trains?"),
         ("What's a good film for a rainy day?", "What's a good movie for a rainy day?"),
         ("How do I clean a cast iron pan?", "How should I clean my cast iron skillet?"),
+        # a graded word WordNet puts in no cluster, similar to the other's
+        ("Which blender is the most dependable?", "Which blender is the most reliable?"),
+        ("What's the most affordable gym in Leeds?", "What's the cheapest gym in Leeds?"),
     ],
 )
 def test_substitution_guard_passes_synonyms_and_rewordings(a: str, b: str) -> None:

@@ -1103,6 +1103,14 @@ class SubstitutionGuard:
             and not mirrored(q, c)
             and not _same_measure(graded_q.values(), graded_c.values())
             and not _same_magnitude(q, c, graded_q.values(), graded_c.values())
+            # one word WordNet puts in no cluster, similar to the other ("the most
+            # dependable" / "the most reliable"): one comparison
+            and not any(
+                _alike(base(a), base(b))
+                for a in graded_q.values()
+                for b in graded_c.values()
+                if base(a) not in wn.clusters or base(b) not in wn.clusters
+            )
         ):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
