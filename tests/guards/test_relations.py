@@ -203,6 +203,8 @@ def test_substitution_guard_rejects_another_constraint(a: str, b: str, kind: str
         # a graded word WordNet puts in no cluster, similar to the other's
         ("Which blender is the most dependable?", "Which blender is the most reliable?"),
         ("What's the most affordable gym in Leeds?", "What's the cheapest gym in Leeds?"),
+        # one a kind of the other in a sense not their main one (a bag as a suitcase)
+        ("Do trains in Spain limit luggage?", "Do trains in Spain limit bags?"),
     ],
 )
 def test_substitution_guard_passes_synonyms_and_rewordings(a: str, b: str) -> None:

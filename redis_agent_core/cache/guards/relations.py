@@ -1148,7 +1148,9 @@ class SubstitutionGuard:
                     or _alike(w, w2)  # "a brief" / "a short note": adjectives
                 ):
                     continue  # synonyms, one names the other's kind, or "agent" / "agency"
-                if parents & parents2:
+                if parents & parents2 and not _kind_by_any_sense(n, n2):
+                    # (one a kind of the other in a sense not their main one: "a bag" is
+                    # luggage as a suitcase, "a carry-on bag" / "hand luggage")
                     return f"different item of one kind ({w!r} vs {w2!r})"
                 if one_each and only_noun and only_noun2:
                     # the one word changed, noun for noun: "a carpet" / "a sofa" (a word that
@@ -1509,6 +1511,7 @@ def _slot_swap(
         "n" in shared
         and _concrete_class(w) is not None
         and _concrete_class(w) == _concrete_class(w2)
+        and not (n and n2 and _kind_by_any_sense(n, n2))
     ):
         return f"another {_concrete_class(w)} in the same place ({w!r} vs {w2!r})"
     if nominal and n and n2 and not _kind_by_any_sense(n, n2):
