@@ -1896,6 +1896,12 @@ _ANOTHER_KIND_OF_IT = [
     ("Pick a wetsuit for sheltered water", "Pick a wetsuit for sea-swimming water"),
     ("What shampoo works for oily hair?", "What shampoo works for frizz-prone hair?"),
     ("Find a good advanced chess book", "Find a good begginer chess book"),
+    # a compound turned by one antonymous part, whatever else is added
+    ("Is a low-sodium diet ok for runners?", "Is a high-sodium diet ok for serious runners?"),
+    (
+        "what do long-term renters pay in council tax",
+        "what do short-term renters pay in tax exactly",
+    ),
 ]
 _THE_SAME_KIND_OF_IT = [
     (

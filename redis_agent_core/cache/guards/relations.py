@@ -1095,6 +1095,8 @@ class SubstitutionGuard:
         if measure is not None:
             return measure
         wn = wordnet()
+        if "-" in q.lower and "-" in c.lower and (turned := _compound_turned(only_q, only_c)):
+            return turned
         graded_q, graded_c = _graded(q, only_q), _graded(c, only_c)
         if (
             graded_q
@@ -1191,6 +1193,25 @@ class SubstitutionGuard:
             if reason is not None:
                 return reason
         return None
+
+
+def _compound_turned(only_q: Diff, only_c: Diff) -> str | None:
+    """Two hyphenated words, one each side, alike but for one part that is the other's
+    WordNet antonym ("short-haul" / "long-haul", "low-fat" / "high-fat"): the opposite
+    kind, however many other words differ."""
+    antonyms = wordnet().antonyms
+    for w, _, _ in only_q:
+        if "-" not in w:
+            continue
+        parts = w.split("-")
+        for w2, _, _ in only_c:
+            parts2 = w2.split("-")
+            if len(parts2) != len(parts):
+                continue
+            apart = [(a, b) for a, b in zip(parts, parts2, strict=True) if a != b]
+            if len(apart) == 1 and stem(apart[0][1]) in antonyms.get(stem(apart[0][0]), ()):
+                return f"opposite kinds ({w!r} vs {w2!r})"
+    return None
 
 
 # Words that ask for the one thing they rank ("the best time", "the right size", "the
