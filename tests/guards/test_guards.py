@@ -53,6 +53,10 @@ def rejects(guard: Guard, a: str, b: str) -> bool:
         ("Is the shop open on holidays?", "Is the shop closed on holidays?"),
         ("Which stocks should I buy?", "Which stocks should I sell?"),
         ("What are the pros of renting?", "What are the cons of renting?"),
+        # a negated auxiliary typed without its apostrophe ("dont", "cant") is one negator
+        ("why does the heater turn on at night", "why doesnt the heater turn on at night"),
+        ("plants that need lots of light", "plants that dont need lots of light"),
+        ("my laptop shouldnt get this hot right?", "my laptop should get this hot right?"),
     ],
 )
 def test_negation_guard_rejects_flipped_polarity(a: str, b: str) -> None:
@@ -67,6 +71,9 @@ def test_negation_guard_rejects_flipped_polarity(a: str, b: str) -> None:
         ("How do I turn on dark mode?", "How can I switch dark mode on?"),
         ("Which items are included?", "What do I get included?"),
         ("What's the price for non-members?", "How much is it if I'm not a member?"),
+        ("why doesnt the heater turn on at night", "why doesn't the heater turn on at night"),
+        ("my phone wont charge overnight, any idea", "my phone won't charge overnight, any idea"),
+        ("I cant find the receipt, can I return it?", "I can't find the receipt, can I return it?"),
     ],
 )
 def test_negation_guard_passes_same_polarity(a: str, b: str) -> None:

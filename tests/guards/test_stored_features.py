@@ -31,11 +31,11 @@ FORM_2 = (
 def test_stored_features_hold_only_what_is_costly_to_find_again() -> None:
     # the words, stems and vocabulary come from the stored prompt itself; absent parts
     # are not written: most prompts store 3 bytes
-    assert Verifier.features_of("Where do I send my meter reading?") == b"[11]"
+    assert Verifier.features_of("Where do I send my meter reading?") == b"[12]"
     assert Verifier.features_of(STORED) == (
-        b'[11,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
+        b'[12,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
     )
-    for damaged in (b"[11,2]", b"[11,0,1]", b"[11,15,1]", b'[11,"2",1]'):
+    for damaged in (b"[12,2]", b"[12,0,1]", b"[12,15,1]", b'[12,"2",1]'):
         features.cache_clear()
         assert Verifier.remember(STORED, damaged)  # found when loaded: the text is parsed
         assert features(STORED) == _features._parse(STORED)
@@ -53,6 +53,7 @@ def test_stored_features_round_trip_and_bad_data_falls_back_to_parsing() -> None
     assert not Verifier.remember(STORED, b"[9]")  # form 9 read "1.5k" as no number
     assert not Verifier.remember(STORED, b"[4]")  # form 4 read no ranges as flows
     assert not Verifier.remember(STORED, b"[8]")  # form 8 counted "isn't it ...?" as a negator
+    assert not Verifier.remember(STORED, b"[11]")  # form 11 counted no "dont" / "cant"
     assert features(STORED) == parsed  # parsed again, same result
     features.cache_clear()
     # damaged past its format mark: found when first needed, and the text parsed instead

@@ -34,6 +34,16 @@ __all__ = [
 
 _ROLE = re.compile(rf"^\s*(?:{'|'.join(lex.ROLE_NAMES)})\s*:\s*", re.IGNORECASE | re.MULTILINE)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+# A negated auxiliary typed without its apostrophe ("dont", "doesnt", "cant"): people's
+# own wording drops it, and "dont" / "don't" must count one negator alike.
+_BARE_NT = frozenset(
+    """dont doesnt didnt isnt arent wasnt werent havent hasnt hadnt couldnt wouldnt
+    shouldnt mustnt neednt cant wont""".split()
+)
+_BARE_NT_WORD = re.compile(
+    r"\b(do|does|did|is|are|was|were|have|has|had|could|would|should|must|need|ca|wo)nt\b",
+    re.IGNORECASE,
+)
 # Words keep inner hyphens and apostrophes ("part-time", "don't", "mary's").
 # (Patterns here are written for ``re``'s search loop: possessive repeats where nothing
 # after them could take a character back, and a leading class or look-ahead on the first
@@ -631,7 +641,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 10: a number glued to "k" is thousands ("1.5k" = 1500, "10k"; not "4k"); a number
 # after a comma that follows no digit counts (a CSV cell: "Ben,28,Lima").
 # 11: "note", "notes", "noted", "noting" are no negators (their stem is "not").
-_FORMAT = 11
+# 12: a negated auxiliary typed without its apostrophe ("dont", "cant") is one.
+_FORMAT = 12
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -859,6 +870,8 @@ def _words(text: str) -> _Words:
         lower = _labels(content, lower)
     bare = _POSSESSIVE.sub("", lower) if "'s" in lower else lower
     words = tuple(_tokens(bare))
+    if not _BARE_NT.isdisjoint(words):
+        return _words(_BARE_NT_WORD.sub(r"\1n't", text))
     # Set operations and C-level maps instead of a Python loop per word: a 100-word
     # prompt parses in tens of microseconds.
     seq = tuple(map(stem, words))

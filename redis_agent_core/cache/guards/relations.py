@@ -1337,6 +1337,8 @@ class SubstitutionGuard:
         if measure is not None:
             return measure
         wn = wordnet()
+        if "-" in q.lower and "-" in c.lower and (turned := _compound_turned(only_q, only_c)):
+            return turned
         graded_q, graded_c = _graded(q, only_q), _graded(c, only_c)
         if (
             graded_q
@@ -1345,6 +1347,14 @@ class SubstitutionGuard:
             and not mirrored(q, c)
             and not _same_measure(graded_q.values(), graded_c.values())
             and not _same_magnitude(q, c, graded_q.values(), graded_c.values())
+            # one word WordNet puts in no cluster, similar to the other ("the most
+            # dependable" / "the most reliable"): one comparison
+            and not any(
+                _alike(base(a), base(b))
+                for a in graded_q.values()
+                for b in graded_c.values()
+                if base(a) not in wn.clusters or base(b) not in wn.clusters
+            )
         ):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
@@ -1382,7 +1392,9 @@ class SubstitutionGuard:
                     or _alike(w, w2)  # "a brief" / "a short note": adjectives
                 ):
                     continue  # synonyms, one names the other's kind, or "agent" / "agency"
-                if parents & parents2:
+                if parents & parents2 and not _kind_by_any_sense(n, n2):
+                    # (one a kind of the other in a sense not their main one: "a bag" is
+                    # luggage as a suitcase, "a carry-on bag" / "hand luggage")
                     return f"different item of one kind ({w!r} vs {w2!r})"
                 if one_each and only_noun and only_noun2:
                     # the one word changed, noun for noun: "a carpet" / "a sofa" (a word that
@@ -1423,6 +1435,25 @@ class SubstitutionGuard:
             if reason is not None:
                 return reason
         return None
+
+
+def _compound_turned(only_q: Diff, only_c: Diff) -> str | None:
+    """Two hyphenated words, one each side, alike but for one part that is the other's
+    WordNet antonym ("short-haul" / "long-haul", "low-fat" / "high-fat"): the opposite
+    kind, however many other words differ."""
+    antonyms = wordnet().antonyms
+    for w, _, _ in only_q:
+        if "-" not in w:
+            continue
+        parts = w.split("-")
+        for w2, _, _ in only_c:
+            parts2 = w2.split("-")
+            if len(parts2) != len(parts):
+                continue
+            apart = [(a, b) for a, b in zip(parts, parts2, strict=True) if a != b]
+            if len(apart) == 1 and stem(apart[0][1]) in antonyms.get(stem(apart[0][0]), ()):
+                return f"opposite kinds ({w!r} vs {w2!r})"
+    return None
 
 
 # Words that ask for the one thing they rank ("the best time", "the right size", "the
@@ -1716,6 +1747,20 @@ def _slot_swap(
     if not parts or not parts2:
         if (parts or parts2).keys() <= {"n"}:
             return f"another thing in the same place ({w!r} vs {w2!r}; not in WordNet)"
+        lacking = w if not parts else w2
+        if (
+            before == before2
+            and after == after2
+            and noun(after)
+            and "a" in (parts or parts2)
+            and lacking.replace("-", "").isalpha()
+            and lacking.split("-", 1)[0] not in wordnet().adjective_senses
+        ):
+            # a modifier WordNet lacks against an adjective, before one shared noun: two
+            # kinds of it ("dry" / "acne-prone skin", "an advanced" / "a beginer board");
+            # not a compound opening with an adjective, a measure that may say the same
+            # ("low-cost" / "cheap flights")
+            return f"another kind of {after} ({w!r} vs {w2!r}; {lacking!r} not in WordNet)"
         return None
     shared = parts.keys() & parts2.keys()
     for tag in shared:
@@ -1729,6 +1774,7 @@ def _slot_swap(
         "n" in shared
         and _concrete_class(w) is not None
         and _concrete_class(w) == _concrete_class(w2)
+        and not (n and n2 and _kind_by_any_sense(n, n2))
     ):
         return f"another {_concrete_class(w)} in the same place ({w!r} vs {w2!r})"
     if nominal and n and n2 and not _kind_by_any_sense(n, n2):
@@ -1758,16 +1804,34 @@ def _slot_swap(
         return f"another thing ranked ({w!r} vs {w2!r})"
     if "a" in shared and not parts["a"][1] & parts2["a"][1]:
         return f"another quality in the same place ({w!r} vs {w2!r})"
+    if "a" in shared and (_period(w) or _period(w2)):
+        # adjectives of one cluster, no synonyms (those passed above), one built on a unit
+        # of time: another period, as "per month" / "per year" ("a monthly" / "an annual
+        # plan", "weekly" / "daily"; "yearly" / "annual" are synonyms)
+        return f"another period ({w!r} vs {w2!r})"
     if (
         after == after2
         and noun(after)
-        and all(x.endswith(("ed", "ing")) or x in wordnet().adjective_senses for x in (w, w2))
+        # (a noun too: "cabin" / "checked luggage", a kind named against a state)
+        and all(
+            x.endswith(("ed", "ing")) or x in wordnet().adjective_senses or "n" in p
+            for x, p in ((w, parts), (w2, parts2))
+        )
         and (w.endswith(("ed", "ing")) or w2.endswith(("ed", "ing")))  # "earlier" / "previous"
         and not _related(w, w2)
     ):
         # two states or qualities of one shared thing, unrelated: "a cancelled" / "a
         # postponed concert", "the resting" / "the maximum heart rate"
         return f"another kind of {after} ({w!r} vs {w2!r})"
+    return None
+
+
+def _period(word: str) -> str | None:
+    """The unit of time an adjective of frequency is built on ("monthly" -> "month",
+    "daily" -> "day"), else None."""
+    for form in lemmas(word)[1:]:
+        if UNITS.get(form, ("",))[0] == "duration":
+            return form
     return None
 
 
