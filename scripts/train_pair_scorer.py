@@ -16,7 +16,7 @@ pairs, plus true pairs made from their texts with a greeting, preface or sign-of
 in both orders, **never** the held-out sets (guard_decisions.HELD_OUT, guards_traps8 and any
 later guards_trapsN): they judge the scorer. True pairs and traps weigh half the loss each,
 whatever their counts (the dev sets since session 15 are ~56 % true and the made pairs all
-true; the whole mix came to 49 % true here, so the weights only keep it from drifting as
+true; the whole mix is about half true here, so the weights only keep it from drifting as
 sets are added). The VALIDATION sets (whole dev sets written after the shipped scorer, so
 neither it nor the new one saw them) are kept out of training; on them the script chooses
 the threshold written into the ``.json``: the lowest whose served pairs (embedding within
@@ -85,9 +85,7 @@ PREFACES = (
     "Hi there. ", "Help needed: ", "ok so ", "Good morning! ",
 )  # fmt: skip
 SIGN_OFFS = (" Thanks!", " Thank you.", " Thanks in advance.", " Any ideas?", " Cheers.", " pls")
-# 300 (600 before): with the classes balanced by weight they only dilute the other true
-# pairs; kept for the greeted repeats they taught.
-AUGMENTED = 300
+AUGMENTED = 600
 
 
 def as_looked_up(pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
