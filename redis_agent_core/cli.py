@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .capabilities import get_capabilities
@@ -347,8 +348,29 @@ def _verifier(args: argparse.Namespace) -> Verifier | None:
             raise ConfigError("--no-scorer and --scorer contradict each other: choose one")
         return Verifier()
     if args.scorer:
-        return Verifier(scorer=PairScorer(weights=args.scorer))
+        return Verifier(scorer=PairScorer(weights=args.scorer, threshold=_chosen_cut(args.scorer)))
     return default_verifier()
+
+
+def _chosen_cut(weights: str) -> float:
+    """The probability cut written into the ``.json`` beside ``weights`` (the training script
+    chooses it on its validation sets): a scorer judged at another cut than its own is
+    measured where it will not run."""
+    meta = Path(weights).with_suffix(".json")
+    try:
+        threshold = json.loads(meta.read_text())["threshold"]
+    except OSError as exc:
+        raise ConfigError(
+            f"pair scorer weights {weights} need their {meta.name} beside them, as "
+            "scripts/train_pair_scorer.py --out writes them"
+        ) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f'{meta} has no "threshold": write the file with scripts/train_pair_scorer.py'
+        ) from exc
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ConfigError(f'{meta}: "threshold" must be a probability, got {threshold!r}')
+    return float(threshold)
 
 
 def _calibration(
@@ -451,7 +473,8 @@ def _verifier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scorer",
         metavar="WEIGHTS",
-        help="a pair scorer of your own (scripts/train_pair_scorer.py --out)",
+        help="a pair scorer of your own (scripts/train_pair_scorer.py --out), judged at the "
+        "threshold in the .json beside it",
     )
     p.add_argument("--model", help="path of a sentence-transformers model (default: MiniLM)")
 

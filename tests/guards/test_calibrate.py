@@ -357,6 +357,35 @@ def test_cli_cache_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "one cosine distance" in capsys.readouterr().err
 
 
+def test_cli_evaluate_judges_a_scorer_of_your_own_at_its_own_threshold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--scorer``: the weights run at the threshold the training script chose for them
+    (the ``.json`` beside them), not at the shipped scorer's; a file without one is named."""
+    import shutil
+
+    from redis_agent_core.cache.guards.scorer import META_FILE, WEIGHTS_FILE
+
+    default_embedder()
+    path = _write(
+        tmp_path,
+        [json.dumps({"stored": p.cached, "asked": p.query, "same": p.same_answer}) for p in PAIRS],
+    )
+    own = tmp_path / "mine.safetensors"
+    shutil.copy(WEIGHTS_FILE, own)  # the shipped layers: only the cut differs
+    meta = json.loads(META_FILE.read_text())
+    own.with_suffix(".json").write_text(json.dumps(meta))
+    assert main(["cache", "evaluate", str(path), "--scorer", str(own)]) == 0
+    assert "| **all** | 4 | 2 | 1 |" in capsys.readouterr().out
+    # a cut of 1.0 refuses every pair the scorer is asked about
+    own.with_suffix(".json").write_text(json.dumps({**meta, "threshold": 1.0}))
+    assert main(["cache", "evaluate", str(path), "--scorer", str(own)]) == 0
+    assert "| **all** | 4 | 2 | 0 |" in capsys.readouterr().out
+    own.with_suffix(".json").write_text(json.dumps({**meta, "threshold": "high"}))
+    assert main(["cache", "evaluate", str(path), "--scorer", str(own)]) == 2
+    assert '"threshold" must be a probability' in capsys.readouterr().err
+
+
 def test_embedding_progress_is_reported_chunk_by_chunk() -> None:
     from redis_agent_core.cache.calibrate import pair_distances
 
