@@ -87,7 +87,12 @@ way during that session, after its rule changes: half plain questions in other d
 (banking, telecoms, HR, games, maths problems...), a quarter prompts of LLM apps (a support bot
 with a policy excerpt, writing and tutoring assistants, planners), a quarter people's own
 voices in US, British, Canadian, South African, Singaporean and Irish English; committed at
-11:39 UTC and scored once on the session's final code: 0.887 / 0.653, 12 wrong of 106). All
+11:39 UTC and scored once on the session's final code: 0.887 / 0.653, 12 wrong of 106); and
+guards_traps21.jsonl (440, written the same way at the start of the 2026-12-06 13:45 session,
+before its changes: half plain questions in farming, car repair, DIY, vets, tax, DevOps...,
+a quarter RAG / tool / SQL / translation / summary / code-review agent prompts, a quarter
+voices of non-native speakers and of nurses, truckers, farmers, tradespeople; committed at
+14:02 UTC, scored untouched (aggregates only) 0.926 / 0.621, 7 wrong of 94). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
@@ -154,6 +159,7 @@ SETS = {
     "traps18": DATA / "guards_traps18.jsonl",
     "traps19": DATA / "guards_traps19.jsonl",
     "traps20": DATA / "guards_traps20.jsonl",
+    "traps21": DATA / "guards_traps21.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -234,7 +240,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
-                   "traps18", "traps19", "traps20"):  # fmt: skip
+                   "traps18", "traps19", "traps20", "traps21"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -685,6 +691,7 @@ def main(full: bool) -> str:
         "traps18",
         "traps19",
         "traps20",
+        "traps21",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
