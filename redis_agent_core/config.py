@@ -141,6 +141,13 @@ def check_seconds(
     )
 
 
+def check_count(value: Any, what: str) -> int:
+    """``value`` if it is an int >= 1 (not a bool), else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{what} must be an int >= 1, got {value!r}")
+    return value
+
+
 def _bound(seconds: float) -> str:
     # whole seconds in full (3153600000, not 3.1536e+09); fractions as short as they go
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"

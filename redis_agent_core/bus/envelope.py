@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from .. import telemetry
-from ..config import check_seconds as check_seconds  # the bus modules import it from here
+from ..config import check_count as check_count  # the bus modules import them from here
+from ..config import check_seconds as check_seconds
 from ..errors import ConfigError, DataCorruptionError
 from ..jsonvalues import dumps_json
 
@@ -67,13 +68,6 @@ class Envelope:
 _ids = random.Random()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_ids.seed)
-
-
-def check_count(value: Any, what: str) -> int:
-    """``value`` if it is an int >= 1 (not a bool), else :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{what} must be an int >= 1, got {value!r}")
-    return value
 
 
 def _optional_str(value: Any, what: str) -> None:

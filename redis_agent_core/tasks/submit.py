@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..config import RedisAgentConfig
+from ..config import RedisAgentConfig, check_count
 from ..errors import ConfigError, RedisUnavailableError
 from ..ratelimit.limiter import check_subject, check_tokens, check_wait
 from ..vectors.schema import VectorSchema
@@ -49,13 +49,6 @@ def _signs(app: Celery) -> bool:
     return bool(getattr(app, "task_secret", None))
 
 
-def _check_size(value: object, what: str) -> None:
-    # before the job is written: a float here failed in range() after it was, leaving
-    # a job pending forever with nothing queued
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{what} must be an int >= 1, got {value!r}")
-
-
 def submit_ingestion(
     index: Any,
     items: Sequence[Mapping[str, Any]],
@@ -81,7 +74,9 @@ def submit_ingestion(
     :class:`~redis_agent_core.vectors.VectorIndex`). ``webhook`` is POSTed when the
     job finishes. Progress: ``get_job(id)``.
     """
-    _check_size(batch_size, "batch_size")
+    # before the job is written: a float here failed in range() after it was, leaving
+    # a job pending forever with nothing queued
+    check_count(batch_size, "batch_size")
     if not callable(getattr(type(index), "from_spec", None)) or not callable(
         getattr(index, "to_spec", None)
     ):
@@ -149,7 +144,7 @@ def submit_batch(
     ``org`` with ``estimate_tokens`` reserved then settled to the real usage. Results
     (``get_batch_results``) and progress expire after ``result_ttl`` seconds.
     """
-    _check_size(chunk_size, "chunk_size")
+    check_count(chunk_size, "chunk_size")  # before the job is written, as batch_size
     prompts = list(prompts)
     for pos, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
