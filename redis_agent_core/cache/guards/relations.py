@@ -326,7 +326,8 @@ def _undone_by_synonym(only_q: Diff, only_c: Diff) -> str | None:
 # Saying no to, or calling off, what is offered or booked: "decline the invitation",
 # "cancel my appointment". Against any other verb done to the same thing ("confirm my
 # appointment", "renew my subscription") the other side says yes.
-_REFUSING = frozenset(stem(w) for w in "decline refuse reject cancel".split()) | {"turn_down"}
+_REFUSING_VERBS = ("decline", "refuse", "reject", "cancel")
+_REFUSING = frozenset(stem(w) for w in _REFUSING_VERBS) | {"turn_down"}
 # Other ways to end or drop a thing: no yes against a refusal ("cancel" / "end my plan").
 _ENDING = frozenset(
     stem(w) for w in "end stop terminate quit cease discontinue halt drop scrap withdraw".split()
@@ -337,18 +338,13 @@ _NO_PARTICLES = frozenset({("off",), ("down",)})
 
 
 @cache
-def _refusal_senses() -> frozenset[str]:
-    """Stems of the verbs sharing a WordNet sense with a refusing verb ("deny", "spurn",
-    "scrub"): another way to say no, built once."""
+def _said_no() -> frozenset[str]:
+    """Stems of every other way to say no to a thing: the refusing verbs, the verbs sharing
+    a WordNet sense with one ("deny", "spurn", "scrub") and the verbs of ending; built once."""
     entries = wordnet().verb_senses
-    seeds = {
-        s
-        for w in ("decline", "refuse", "reject", "cancel")
-        for s in entries[w].split(";")[0].split()
-    }
-    return frozenset(
-        stem(v) for v, e in entries.items() if not seeds.isdisjoint(e.split(";")[0].split())
-    )
+    seeds = {s for w in _REFUSING_VERBS for s in entries[w].split(";")[0].split()}
+    senses = {stem(v) for v, e in entries.items() if not seeds.isdisjoint(e.split(";")[0].split())}
+    return frozenset(senses) | _REFUSING | _ENDING
 
 
 def _refusal_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
@@ -361,7 +357,7 @@ def _refusal_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
         no = [d for d in one if d[1] in _REFUSING]
         if len(no) != 1 or not _takes_object(f, no[0][2]):
             continue
-        said_no = _refusal_senses() | _REFUSING | _ENDING
+        said_no = _said_no()
         if any(d[1] in said_no for d in other) or not (said_no | _SAYING_NO).isdisjoint(g.keys):
             continue
         negated = _targets(g)
