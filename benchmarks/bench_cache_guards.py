@@ -92,7 +92,13 @@ guards_traps21.jsonl (440, written the same way at the start of the 2026-12-06 1
 before its changes: half plain questions in farming, car repair, DIY, vets, tax, DevOps...,
 a quarter RAG / tool / SQL / translation / summary / code-review agent prompts, a quarter
 voices of non-native speakers and of nurses, truckers, farmers, tradespeople; committed at
-14:02 UTC, scored untouched (aggregates only) 0.926 / 0.621, 7 wrong of 94). All
+14:02 UTC, scored untouched (aggregates only) 0.926 / 0.621, 7 wrong of 94); and
+guards_traps22.jsonl (451, written the same way at 16:45 UTC that day by a helper who read
+no guard code, pair set or guard test: half plain questions in aviation, insurance, music
+production, chemistry labs, school admin, shipping, returns, gardening, coaching, contracts,
+cloud billing, firmware, genealogy, photography, a quarter agent prompts, a quarter terse,
+slang and non-native voices; committed at 16:49 UTC, scored untouched (aggregates only)
+0.980 / 0.725, 3 wrong of 148). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
@@ -160,6 +166,7 @@ SETS = {
     "traps19": DATA / "guards_traps19.jsonl",
     "traps20": DATA / "guards_traps20.jsonl",
     "traps21": DATA / "guards_traps21.jsonl",
+    "traps22": DATA / "guards_traps22.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -240,7 +247,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
-                   "traps18", "traps19", "traps20", "traps21"):  # fmt: skip
+                   "traps18", "traps19", "traps20", "traps21", "traps22"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -692,6 +699,7 @@ def main(full: bool) -> str:
         "traps19",
         "traps20",
         "traps21",
+        "traps22",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -53,6 +53,7 @@ HELD_OUT = frozenset(
         "guards_traps19",
         "guards_traps20",
         "guards_traps21",
+        "guards_traps22",
     }
 )
 
