@@ -393,12 +393,19 @@ class RedisAgentConfig:
             if isinstance(value, str) and size * 4 > limit:
                 size = len(value.encode("utf-8", "surrogatepass"))
             if size > limit:
-                raise ValueTooLargeError(
-                    f"{what} is {size:,} bytes, over the {limit:,} bytes the server takes in "
-                    f"one value (max_value_bytes=, the server's proto-max-bulk-len): nothing "
-                    f"was written. Store it in smaller parts, or raise proto-max-bulk-len on "
-                    f"the server and max_value_bytes= with it"
-                )
+                self.check_value_size(size, what)
+
+    def check_value_size(self, size: int, what: str) -> None:
+        """:meth:`check_value_sizes` for a value measured by the caller (``size`` bytes),
+        e.g. a message another library encodes when it sends it."""
+        limit = self.max_value_bytes
+        if size > limit:
+            raise ValueTooLargeError(
+                f"{what} is {size:,} bytes, over the {limit:,} bytes the server takes in "
+                f"one value (max_value_bytes=, the server's proto-max-bulk-len): nothing "
+                f"was written. Store it in smaller parts, or raise proto-max-bulk-len on "
+                f"the server and max_value_bytes= with it"
+            )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RedisAgentConfig:
