@@ -36,7 +36,7 @@ from ..fastpath import (
 from ..keys import escape_part
 from ..redis_errors import FAULTS, map_redis_error, translate_errors
 from ..tags import TAG_LIMIT
-from .checks import NUL, check_texts
+from .checks import NUL, check_nonzero, check_texts
 from .lifecycle import IndexLifecycleMixin
 from .schema import (
     METADATA_FIELD,
@@ -121,6 +121,7 @@ class IndexIngest(IndexLifecycleMixin):
             )
         if not np.isfinite(matrix).all():
             raise ConfigError("vectors contain NaN or infinity; nothing was written")
+        check_nonzero(matrix, schema.metric, ids)
         if check_fields(schema, texts, metas):
             self._check_sizes(ids, texts, metas, matrix)
             # Validated whole; each batch is encoded by its writer thread while the
