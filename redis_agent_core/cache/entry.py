@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import re
 import string
@@ -27,6 +28,7 @@ import orjson
 
 from ..config import MAX_TTL, check_seconds
 from ..errors import ConfigError
+from ..jsonvalues import has_non_finite
 from ..keys import check_text
 
 __all__ = [
@@ -71,7 +73,23 @@ def make_scope(model_identity: Mapping[str, Any]) -> str:
     data = orjson.dumps(
         model_identity, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr
     )
+    if b"null" in data and has_non_finite(model_identity):
+        data = _non_finite_json(model_identity)
     return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _non_finite_json(identity: Mapping[str, Any]) -> bytes:
+    """The identity's JSON for an identity holding a NaN or an infinity, which orjson
+    writes as null (temperature=NaN shared temperature=None's answers): Python's json
+    keeps them as the bare tokens NaN / Infinity / -Infinity, which no str or None
+    writes, and a leading NUL byte keeps these scopes apart from every orjson one (a
+    JSON text starts with ``{``). Keyed distinctly rather than refused: an infinity
+    can be a real setting (a logit bias of -inf bans a token)."""
+    try:
+        text = json.dumps(identity, sort_keys=True, default=repr, separators=(",", ":"))
+    except TypeError:  # keys of several types cannot be sorted: the order as given
+        text = json.dumps(identity, default=repr, separators=(",", ":"))
+    return b"\x00" + text.encode("utf-8", "surrogatepass")
 
 
 def canonical_filters(filters: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:

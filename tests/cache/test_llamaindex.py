@@ -499,6 +499,36 @@ def test_an_async_call_reads_its_files_off_the_event_loop(
     assert asyncio.run(ask())[0] == "chat 4"
 
 
+def test_a_nan_or_an_infinity_in_the_call_kwargs_is_keyed_apart_from_none(
+    config: RedisAgentConfig,
+) -> None:
+    """JSON writes NaN and infinities as null, so temperature=NaN and temperature=None
+    shared one key and each was served the other's answer. They are keyed distinctly
+    (not refused: a logit bias of -inf is a real setting, it bans a token); a scope
+    without them is unchanged."""
+    from redis_agent_core.cache.entry import make_scope
+
+    llm = RedisCacheLLM(CountingLLM(), ExactCache(config))
+    messages = [ChatMessage(role="user", content="Pick a number")]
+    nan, inf = float("nan"), float("inf")
+    calls = [
+        {"temperature": None},
+        {"temperature": nan},
+        {"temperature": inf},
+        {"temperature": -inf},
+        {"temperature": "NaN"},
+        {"logit_bias": {"42": None}},
+        {"logit_bias": {"42": -inf}},
+    ]
+    for n, kwargs in enumerate(calls, start=1):
+        assert llm.chat(messages, **kwargs).message.content == f"chat {n}", kwargs
+    for n, kwargs in enumerate(calls, start=1):  # each its own answer, again: hits
+        assert llm.chat(messages, **kwargs).message.content == f"chat {n}", kwargs
+    assert llm.complete("Pick", temperature=nan).text != llm.complete("Pick", temperature=None).text
+    # a scope holding no NaN or infinity is the one it always was (entries stay reachable)
+    assert make_scope({"model": "m", "t": None}) == "8556e9bea421bc524f0ac8f69d42a800"
+
+
 def test_a_structured_output_class_in_the_call_kwargs_is_keyed_by_its_schema(
     config: RedisAgentConfig,
 ) -> None:
