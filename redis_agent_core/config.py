@@ -83,6 +83,10 @@ _url_fallback: Callable[[], str] | None = None
 # refusal comes after the script's earlier writes: they stay, without a TTL.
 MAX_TTL = 100 * 365 * 24 * 3600
 
+# Most tokens one call may count (the limiter's charge, a cache entry's usage): token
+# counts must stay exact in Lua and in Redis integers
+MAX_TOKENS = 10**13
+
 # ``execute_command`` options that read a reply as bytes even on a client given with
 # ``decode_responses=True`` (a peer's ``redis_client=``): vectors and serialized values
 # are not UTF-8, and the pack's parsers read bytes. redis-py's own per-command switch,
