@@ -117,10 +117,12 @@ def check_seconds(
     zero: bool = False,
     least: float | None = None,
     most: float | None = None,
+    unit: str = "seconds",
 ) -> float:
     """``value`` as a float: a finite number of seconds > 0 (``>= 0`` with ``zero``,
     ``>= least`` if given), at most ``most`` if given, else :class:`ConfigError` naming
-    ``what`` and the fix.
+    ``what`` and the fix. ``unit``: what the number counts, when not seconds (LangGraph
+    gives TTLs in ``"minutes"``); the bounds and the result are in it.
 
     The pack's one check of a duration or wait: NaN compares false with every bound (a
     cap of NaN is no cap), inf waits forever, an int beyond float range is refused (not
@@ -140,7 +142,7 @@ def check_seconds(
     low = f">= {_bound(least)}" if least is not None else ">= 0" if zero else "> 0"
     high = "" if most is None else f" and <= {_bound(most)}"
     raise ConfigError(
-        f"{what} must be a finite number of seconds {low}{high}, got {reprlib.repr(value)}; "
+        f"{what} must be a finite number of {unit} {low}{high}, got {reprlib.repr(value)}; "
         "pass an int or a float in that range (not a str or a bool)"
     )
 
