@@ -38,7 +38,7 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from redis_agent_core.agent_store import ItemStore, PutIn, StoredItem, Vectors
-from redis_agent_core.config import MAX_TTL, RedisAgentConfig
+from redis_agent_core.config import MAX_TTL, RedisAgentConfig, check_seconds
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.plans import Plan
 
@@ -73,6 +73,12 @@ def _search_item(stored: StoredItem) -> SearchItem:
         updated_at=_when(stored.updated_at),
         score=stored.score,
     )
+
+
+def _minutes(value: object, what: str) -> float:
+    """A LangGraph TTL (minutes, up to 100 years: a longer one was refused by Redis
+    inside the transaction, after the item was written without expiry)."""
+    return check_seconds(value, what, most=MAX_TTL / 60, unit="minutes")
 
 
 class RedisStore(BaseStore):
@@ -113,6 +119,8 @@ class RedisStore(BaseStore):
             }
             if unknown:
                 raise ConfigError(f"unknown TTLConfig keys {sorted(unknown)}")
+            if ttl.get("default_ttl") is not None:  # checked now, not at the first put
+                _minutes(ttl["default_ttl"], "ttl['default_ttl']")
         self.index_config = index
         self.embeddings = None
         self._paths: list[tuple[str, Any]] = []
@@ -142,19 +150,7 @@ class RedisStore(BaseStore):
 
     # -- ops -> core plans (shared by batch and abatch) --
     def _ttl_seconds(self, op: PutOp) -> float | None:
-        minutes = op.ttl
-        if minutes is None:
-            return None
-        if (
-            isinstance(minutes, bool)
-            or not isinstance(minutes, (int, float))
-            or not 0 < minutes <= MAX_TTL / 60  # NaN fails this too
-        ):
-            raise ConfigError(
-                "ttl is in minutes and must be > 0 and at most 100 years "
-                f"({MAX_TTL // 60:,}), or None, got {minutes!r}"
-            )
-        return float(minutes) * 60
+        return None if op.ttl is None else _minutes(op.ttl, "ttl") * 60
 
     def _texts(self, ops: Sequence[Op]) -> tuple[list[str], dict[int, slice], list[str]]:
         """(texts of the puts to embed, each put's slice of them, distinct queries)."""

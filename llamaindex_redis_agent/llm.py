@@ -12,6 +12,7 @@ engines. Redis down: the inner LLM answers (the cache degrades to misses).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import logging
@@ -284,22 +285,45 @@ def _message_text(message: ChatMessage) -> str:
 _INLINE = ("image", "audio", "video", "data")
 
 
-def _file_digests(messages: Sequence[ChatMessage]) -> list[list[Any]]:
-    """``[message, block, SHA-256 of the file]`` for each block the LLM will read from a
-    ``path``: the block itself holds only that path, so another picture saved at the same
-    path (an upload folder) is another model input with the same messages. Raises
-    ``OSError`` when a file cannot be read (the call then goes to the model uncached)."""
-    found: list[list[Any]] = []
+def _path_blocks(messages: Sequence[ChatMessage]) -> list[tuple[int, int, Any]]:
+    """``(message, block, path)`` of each block the LLM will read from a ``path``: the
+    block itself holds only that path, so another picture saved at the same path (an
+    upload folder) is another model input with the same messages."""
+    found: list[tuple[int, int, Any]] = []
     for i, message in enumerate(messages):
         for j, block in enumerate(message.blocks):
             path = getattr(block, "path", None)
             if path is not None and not any(getattr(block, f, None) for f in _INLINE):
-                h = hashlib.sha256()
-                with open(path, "rb") as f:
-                    while chunk := f.read(1 << 20):
-                        h.update(chunk)
-                found.append([i, j, h.hexdigest()])
+                found.append((i, j, path))
     return found
+
+
+def _file_digests(blocks: list[tuple[int, int, Any]]) -> list[list[Any]] | None:
+    """``[message, block, SHA-256 of the file]`` for each of :func:`_path_blocks`, or
+    None when a file cannot be read (the call then goes to the model uncached). Reads
+    the files: the key builders get its result, and the async methods run it in a
+    thread (a large video read on the event loop stalled every other request)."""
+    found: list[list[Any]] = []
+    for i, j, path in blocks:
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        except OSError:
+            return None
+        found.append([i, j, h.hexdigest()])
+    return found
+
+
+def _digests(messages: Sequence[ChatMessage]) -> list[list[Any]] | None:
+    return _file_digests(_path_blocks(messages))
+
+
+async def _adigests(messages: Sequence[ChatMessage]) -> list[list[Any]] | None:
+    blocks = _path_blocks(messages)
+    # a thread only when there is a file: most calls have none
+    return await asyncio.to_thread(_file_digests, blocks) if blocks else []
 
 
 def _joined(deltas: list[str], text: str) -> str:
@@ -450,14 +474,16 @@ class RedisCacheLLM(LLM):
         return make_scope(identity)
 
     def _chat_key(
-        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+        self,
+        messages: Sequence[ChatMessage],
+        kwargs: dict[str, Any],
+        files: list[list[Any]] | None,
     ) -> tuple[str, str] | None:
         """``(text, scope)`` of a chat call, or ``None`` when JSON cannot key it exactly
         (a NaN or an infinity, written as null; an int beyond 64 bits, refused) or a
-        block's file cannot be read: such a call goes to the model uncached."""
-        try:
-            files = _file_digests(messages)
-        except OSError:
+        block's file could not be read (``files`` None: :func:`_digests`, read by the
+        caller): such a call goes to the model uncached."""
+        if files is None:
             return None
         try:
             scope = self._scope("chat", kwargs, files)
@@ -575,7 +601,7 @@ class RedisCacheLLM(LLM):
     # -- sync --
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        key = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs, _digests(messages))
         if key is None:
             return self._llm.chat(messages, **kwargs)
         text, scope = key
@@ -598,7 +624,7 @@ class RedisCacheLLM(LLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        key = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs, _digests(messages))
         if key is None:
             return self._llm.stream_chat(messages, **kwargs)
         text, scope = key
@@ -642,7 +668,7 @@ class RedisCacheLLM(LLM):
     # -- async --
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        key = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs, await _adigests(messages))
         if key is None:
             return await self._llm.achat(messages, **kwargs)
         text, scope = key
@@ -669,7 +695,7 @@ class RedisCacheLLM(LLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        key = self._chat_key(messages, kwargs)
+        key = self._chat_key(messages, kwargs, await _adigests(messages))
         if key is None:
             return await self._llm.astream_chat(messages, **kwargs)
         text, scope = key

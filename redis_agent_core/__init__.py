@@ -27,6 +27,7 @@ from .errors import (
     SchemaMismatchError,
     SearchTimeoutError,
     ValueTooLargeError,
+    ZeroVectorError,
 )
 from .history import RecalledMessage, SessionInfo, SessionStore
 from .keys import KeySpace
@@ -80,6 +81,7 @@ __all__ = [
     "TokenBudget",
     "ValueTooLargeError",
     "VectorIndex",
+    "ZeroVectorError",
     "__version__",
     "default_embedder",
     "get_capabilities",

@@ -83,6 +83,10 @@ _url_fallback: Callable[[], str] | None = None
 # refusal comes after the script's earlier writes: they stay, without a TTL.
 MAX_TTL = 100 * 365 * 24 * 3600
 
+# Most tokens one call may count (the limiter's charge, a cache entry's usage): token
+# counts must stay exact in Lua and in Redis integers
+MAX_TOKENS = 10**13
+
 # ``execute_command`` options that read a reply as bytes even on a client given with
 # ``decode_responses=True`` (a peer's ``redis_client=``): vectors and serialized values
 # are not UTF-8, and the pack's parsers read bytes. redis-py's own per-command switch,
@@ -113,10 +117,12 @@ def check_seconds(
     zero: bool = False,
     least: float | None = None,
     most: float | None = None,
+    unit: str = "seconds",
 ) -> float:
     """``value`` as a float: a finite number of seconds > 0 (``>= 0`` with ``zero``,
     ``>= least`` if given), at most ``most`` if given, else :class:`ConfigError` naming
-    ``what`` and the fix.
+    ``what`` and the fix. ``unit``: what the number counts, when not seconds (LangGraph
+    gives TTLs in ``"minutes"``); the bounds and the result are in it.
 
     The pack's one check of a duration or wait: NaN compares false with every bound (a
     cap of NaN is no cap), inf waits forever, an int beyond float range is refused (not
@@ -136,7 +142,7 @@ def check_seconds(
     low = f">= {_bound(least)}" if least is not None else ">= 0" if zero else "> 0"
     high = "" if most is None else f" and <= {_bound(most)}"
     raise ConfigError(
-        f"{what} must be a finite number of seconds {low}{high}, got {reprlib.repr(value)}; "
+        f"{what} must be a finite number of {unit} {low}{high}, got {reprlib.repr(value)}; "
         "pass an int or a float in that range (not a str or a bool)"
     )
 
@@ -393,12 +399,19 @@ class RedisAgentConfig:
             if isinstance(value, str) and size * 4 > limit:
                 size = len(value.encode("utf-8", "surrogatepass"))
             if size > limit:
-                raise ValueTooLargeError(
-                    f"{what} is {size:,} bytes, over the {limit:,} bytes the server takes in "
-                    f"one value (max_value_bytes=, the server's proto-max-bulk-len): nothing "
-                    f"was written. Store it in smaller parts, or raise proto-max-bulk-len on "
-                    f"the server and max_value_bytes= with it"
-                )
+                self.check_value_size(size, what)
+
+    def check_value_size(self, size: int, what: str) -> None:
+        """:meth:`check_value_sizes` for a value measured by the caller (``size`` bytes),
+        e.g. a message another library encodes when it sends it."""
+        limit = self.max_value_bytes
+        if size > limit:
+            raise ValueTooLargeError(
+                f"{what} is {size:,} bytes, over the {limit:,} bytes the server takes in "
+                f"one value (max_value_bytes=, the server's proto-max-bulk-len): nothing "
+                f"was written. Store it in smaller parts, or raise proto-max-bulk-len on "
+                f"the server and max_value_bytes= with it"
+            )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RedisAgentConfig:

@@ -21,6 +21,13 @@ class ValueTooLargeError(ConfigError):
     the connection, which looks like Redis going down (and would be retried)."""
 
 
+class ZeroVectorError(ConfigError):
+    """An all-zero vector given to a cosine index (a document's or a query's): cosine
+    compares directions and a zero vector has none, so the server scores it NaN against
+    everything and a search returned arbitrary hits. Refused before anything is written
+    or sent; L2 and inner-product indexes take it."""
+
+
 class RedisURLError(ConfigError):
     """The Redis URL (``url=`` or ``REDIS_URL``) is not one the pack can use. The
     deployment's mistake, not the caller's: a service answers it as its own fault and

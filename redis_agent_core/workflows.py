@@ -12,6 +12,8 @@ hash tag per store (one slot, so multi-key reads work on a cluster):
 
 The workflows server is asyncio-only, so these methods are async. Redis down: they
 raise :class:`~redis_agent_core.errors.RedisUnavailableError` (a store cannot pretend).
+A record over ``config.max_value_bytes`` raises
+:class:`~redis_agent_core.errors.ValueTooLargeError`, unsent.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class WorkflowRecords:
     async def put_handler(self, handler_id: str, run_id: str | None, record: bytes) -> None:
         """Store (replace) a handler's record; ``run_id`` indexes it by run."""
         _ids([handler_id], "handler ids")
+        self.config.check_value_sizes((record,), f"the record of workflow handler {handler_id!r}")
         client = self.config.get_async_client()
         with translate_errors(self.config, "workflow handler update"):
             async with client.pipeline(transaction=True) as pipe:
@@ -125,6 +128,7 @@ class WorkflowRecords:
     async def append(self, log: Log, run_id: str, item: bytes) -> int:
         """Append ``item`` to a run's log; returns its sequence number (0, 1, ...)."""
         key = self.log_key(log, run_id)
+        self.config.check_value_sizes((item,), f"an item of the {log} log of run {run_id!r}")
         client = self.config.get_async_client()
         # sent once: a second RPUSH would log the item twice
         with translate_errors(self.config, f"workflow {log} append"), sent_once():
@@ -169,6 +173,7 @@ class WorkflowRecords:
 
     async def save_state(self, run_id: str, namespace: str, record: bytes) -> None:
         """Store (replace) the state record of a run's namespace."""
+        self.config.check_value_sizes((record,), f"the state of workflow run {run_id!r}")
         client = self.config.get_async_client()
         with translate_errors(self.config, "workflow state save"):
             await client.hset(self.state_key(run_id), namespace, record)

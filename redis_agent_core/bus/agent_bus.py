@@ -91,7 +91,10 @@ class AgentBus:
         env = make_envelope(
             topic, payload, sender=self.sender, correlation_id=correlation_id, reply_to=reply_to
         )
-        return env, encode_envelope(env)
+        data = encode_envelope(env)
+        # over the server's limit the connection closes mid-write: it read as Redis down
+        self.config.check_value_sizes((data,), f"a message on bus topic {topic!r}")
+        return env, data
 
     def xadd_kwargs(self) -> dict[str, Any]:
         """XADD options of this bus's streams (the approximate MAXLEN trim), for every

@@ -36,6 +36,7 @@ from .entry import (
     parse_usage,
     text,
     total_tokens,
+    trusted_usage,
     unpack,
     usage_json,
 )
@@ -266,6 +267,7 @@ class CacheStore:
         check_text(payload, "the payload")
         if usage is not None and not isinstance(usage, Mapping):
             raise ConfigError(f"usage must be a mapping of token counts, got {usage!r:.60}")
+        usage = trusted_usage(usage)  # a negative count: unknown, as the batch jobs settle
         ttl_ms = self._ttl_arg(ttl)  # validates before anything is written
         b = digest[0]
         args: list[Any] = [digest, ttl_ms, *self._entry_fields(prompt, scope, payload, usage)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import re
 import string
@@ -25,8 +26,9 @@ from typing import Any
 
 import orjson
 
-from ..config import MAX_TTL, check_seconds
+from ..config import MAX_TOKENS, MAX_TTL, check_seconds
 from ..errors import ConfigError
+from ..jsonvalues import has_non_finite
 from ..keys import check_text
 
 __all__ = [
@@ -71,7 +73,23 @@ def make_scope(model_identity: Mapping[str, Any]) -> str:
     data = orjson.dumps(
         model_identity, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr
     )
+    if b"null" in data and has_non_finite(model_identity):
+        data = _non_finite_json(model_identity)
     return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _non_finite_json(identity: Mapping[str, Any]) -> bytes:
+    """The identity's JSON for an identity holding a NaN or an infinity, which orjson
+    writes as null (temperature=NaN shared temperature=None's answers): Python's json
+    keeps them as the bare tokens NaN / Infinity / -Infinity, which no str or None
+    writes, and a leading NUL byte keeps these scopes apart from every orjson one (a
+    JSON text starts with ``{``). Keyed distinctly rather than refused: an infinity
+    can be a real setting (a logit bias of -inf bans a token)."""
+    try:
+        text = json.dumps(identity, sort_keys=True, default=repr, separators=(",", ":"))
+    except TypeError:  # keys of several types cannot be sorted: the order as given
+        text = json.dumps(identity, default=repr, separators=(",", ":"))
+    return b"\x00" + text.encode("utf-8", "surrogatepass")
 
 
 def canonical_filters(filters: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
@@ -185,20 +203,57 @@ def check_ttl(ttl: object, what: str = "ttl") -> int | None:
     return max(1, round(seconds * 1000))  # ms
 
 
-def total_tokens(usage: Mapping[str, Any] | None) -> int:
-    """Total tokens of a usage mapping (OpenAI-, LangChain- or LlamaIndex-style keys)."""
+def usage_tokens(usage: Mapping[str, Any] | None) -> int | None:
+    """Total tokens of a usage mapping (OpenAI-, LangChain- or LlamaIndex-style keys),
+    or None (unknown) when it names no token count or one no call has: a negative count
+    (a model's bug: stored, it made the tokens-saved counter fall), NaN, or past
+    ``MAX_TOKENS`` (Redis integers would overflow). The one check of a model's reported
+    usage: the caches and the batch jobs' limiter settlement both use it."""
     if not usage:
-        return 0
-    for key in ("total_tokens", "total"):
+        return None
+    counts = []
+    for key in _TOTAL_KEYS:
         value = usage.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return int(value)
-    total = 0
-    for key in ("input_tokens", "output_tokens", "prompt_tokens", "completion_tokens"):
-        value = usage.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            total += int(value)
-    return total
+            counts = [value]
+            break
+    else:
+        for key in _PART_KEYS:
+            value = usage.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                counts.append(value)
+    if not counts or not all(0 <= c <= MAX_TOKENS for c in counts):  # NaN fails both
+        return None
+    total = sum(int(c) for c in counts)
+    return total if total <= MAX_TOKENS else None
+
+
+def total_tokens(usage: Mapping[str, Any] | None) -> int:
+    """:func:`usage_tokens`, 0 when unknown."""
+    return usage_tokens(usage) or 0
+
+
+def refused_usage(usage: Mapping[str, Any] | None) -> bool:
+    """Whether ``usage`` names a token count that :func:`usage_tokens` refuses (usage
+    naming none, e.g. only a cost, is unknown tokens but nothing to warn about)."""
+    return (
+        bool(usage)
+        and usage_tokens(usage) is None
+        and any(k in usage for k in (*_TOTAL_KEYS, *_PART_KEYS))  # type: ignore[operator]
+    )
+
+
+def trusted_usage(usage: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``usage`` as a cache entry keeps it: None (logged) when it names a token count
+    :func:`usage_tokens` refuses, so a hit never replays, nor counts, a negative one."""
+    if refused_usage(usage):
+        logger.warning("a model reported usage %r: stored as unknown (None)", usage)
+        return None
+    return usage
+
+
+_TOTAL_KEYS = ("total_tokens", "total")
+_PART_KEYS = ("input_tokens", "output_tokens", "prompt_tokens", "completion_tokens")
 
 
 def text(value: object) -> str:

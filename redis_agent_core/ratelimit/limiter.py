@@ -33,7 +33,7 @@ from datetime import timezone
 from typing import Any, Literal, NamedTuple
 
 from .. import telemetry
-from ..config import RedisAgentConfig, check_seconds, get_default_config
+from ..config import MAX_TOKENS, RedisAgentConfig, check_seconds, get_default_config
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, FastPath, bulk
 from ..faults import RedisFaults
@@ -380,9 +380,8 @@ def build_settle(
 
 
 # per call: each request is one entry pushed to the request logs (a huge count would
-# stall the server), and token counts must stay exact in Lua and in Redis integers
+# stall the server); MAX_TOKENS (config) bounds token counts
 MAX_REQUESTS = 100_000
-MAX_TOKENS = 10**13
 
 
 def _all_keys(plan: _Plan) -> list[str]:

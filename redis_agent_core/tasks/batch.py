@@ -66,29 +66,18 @@ def _checked_usage(usage: Any) -> dict[str, Any] | None:
     return dict(usage)
 
 
-# the keys total_tokens() reads
-_TOKEN_KEYS = frozenset(
-    {"total_tokens", "total", "input_tokens", "output_tokens", "prompt_tokens", "completion_tokens"}
-)
-
-
 def charged_tokens(usage: Mapping[str, Any] | None, reserved: int) -> int:
     """Tokens to settle a call at: its usage's total, or ``reserved`` (the estimate)
     when the usage names no token count (a model returning a bare str: settling at 0
     gave the estimate back, so such calls never counted against a budget) or one the
     limiter refuses (negative, past 10^13: a ConfigError there failed every remaining
     prompt of the chunk, their answers dropped)."""
-    from ..cache import total_tokens  # imported when used: as the cache and limiter are
-    from ..ratelimit.limiter import MAX_TOKENS
+    from ..cache.entry import refused_usage, usage_tokens  # imported when used, as the cache
 
-    if not usage or not any(
-        isinstance(usage.get(k), (int, float)) and not isinstance(usage.get(k), bool)
-        for k in _TOKEN_KEYS
-    ):
-        return reserved
-    tokens = total_tokens(usage)
-    if not 0 <= tokens <= MAX_TOKENS:
-        log.warning("a batch model reported %r tokens: the estimate stays charged", tokens)
+    tokens = usage_tokens(usage)
+    if tokens is None:
+        if refused_usage(usage):
+            log.warning("a batch model reported usage %r: the estimate stays charged", usage)
         return reserved
     return tokens
 

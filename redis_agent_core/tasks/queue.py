@@ -8,9 +8,12 @@ the app their task runs on, so nothing here imports them or the module-level app
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from ..config import RedisAgentConfig
 from ..errors import RedisUnavailableError
 from ..redis_errors import REFUSED, describe_url, map_redis_error
 from .signing import SIGNATURE_KWARG, sign_task
@@ -18,7 +21,41 @@ from .signing import SIGNATURE_KWARG, sign_task
 if TYPE_CHECKING:
     from celery import Celery
 
-__all__ = ["send_task"]
+__all__ = ["check_message_sizes", "send_task"]
+
+# what a queued message holds besides its base64 body: headers (argsrepr and kwargsrepr
+# hold at most 1,024 characters each, before JSON's ASCII escapes), properties
+_HEADERS_BYTES = 16 * 1024
+
+
+def check_message_sizes(
+    celery: Celery,
+    config: RedisAgentConfig,
+    messages: Sequence[Sequence[Any]],
+    what: Callable[[int], str],
+) -> None:
+    """:class:`~redis_agent_core.errors.ValueTooLargeError` (``what(i)`` names message
+    ``i``) when the broker message of a task with one of these ``messages`` (its args)
+    is over ``config.max_value_bytes``: the broker would close the connection mid-write,
+    which kombu reports as unreachable (after retrying the write). A bound first (JSON's
+    ASCII escapes at most triple UTF-8, base64 adds a third); the messages are encoded
+    as kombu will only when the bound is over."""
+    limit = config.max_value_bytes
+    try:
+        bound = 3 * len(orjson.dumps(messages))
+    except TypeError:  # bytes, datetimes, big ints: kombu's JSON encodes them
+        bound = limit
+    if 4 * bound // 3 + _HEADERS_BYTES <= limit:
+        return
+    from kombu import compression, serialization
+
+    method = celery.conf.task_compression
+    for i, args in enumerate(messages):
+        body = serialization.dumps((list(args), {}, {}), celery.conf.task_serializer)[2]
+        data = body.encode() if isinstance(body, str) else body
+        if method:
+            data = compression.compress(data, method)[0]
+        config.check_value_size(4 * -(-len(data) // 3) + _HEADERS_BYTES, what(i))
 
 
 def send_task(celery: Celery, name: str, args: Sequence[Any], **options: Any) -> str:

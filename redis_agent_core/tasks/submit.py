@@ -22,7 +22,7 @@ from ._common import agent_config
 from .app import app as _module_app
 from .ingest import _validate_items
 from .progress import DEFAULT_JOB_TTL, create_job, discard_job, mark_items, new_job_id
-from .queue import send_task
+from .queue import check_message_sizes, send_task
 from .registry import check_name, index_name_for
 from .signing import check_queueable
 from .webhooks import (
@@ -99,6 +99,7 @@ def submit_ingestion(
     spec = index.to_spec()
     job = {"index": kind, "spec": spec, "embedder": embedder}
     orjson.dumps(job)  # spec must be JSON: fail here, not on the worker
+    _check_chunks(app, config, job_id, job, rows, batch_size, "batch_size")
     create_job(
         config,
         job_id,
@@ -179,6 +180,8 @@ def submit_batch(
         check_destination(app, hook)
     config = config or agent_config(app)
     job_id = job_id or new_job_id()
+    items = [{"id": str(i), "prompt": p} for i, p in enumerate(prompts)]
+    _check_chunks(app, config, job_id, job, items, chunk_size, "chunk_size")
     create_job(
         config,
         job_id,
@@ -189,13 +192,35 @@ def submit_batch(
         meta={"model": model},
         webhook=hook.to_dict() if hook else None,
     )
-    items = [{"id": str(i), "prompt": p} for i, p in enumerate(prompts)]
     if not items:
         if mark_items(config, job_id, []).finished:
             notify_job_finished(app, config, job_id)
         return job_id
     _queue_chunks(app, config, job_id, "rap.llm_batch", job, items, chunk_size)
     return job_id
+
+
+def _check_chunks(
+    app: Celery,
+    config: RedisAgentConfig,
+    job_id: str,
+    job: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]],
+    size: int,
+    size_name: str,
+) -> None:
+    """Refuse, before the job is written, a chunk whose task message is over the
+    broker's limit (``config.max_value_bytes``), naming the chunk and ``size_name``."""
+    starts = range(0, len(items), size)
+    check_message_sizes(
+        app,
+        config,
+        [[job_id, job, items[start : start + size]] for start in starts],
+        lambda i: (
+            f"the task message of items {starts[i]}-{min(starts[i] + size, len(items)) - 1} "
+            f"({size_name}={size}; no job was created)"
+        ),
+    )
 
 
 def _queue_chunks(
@@ -286,5 +311,7 @@ def submit_webhook(
     encode_body(payload)  # a non-JSON payload fails here too
     key = idempotency_key or uuid.uuid4().hex
     check_idempotency_key(key)  # a header value: CR/LF or non-ASCII fail on the worker
-    send_task(app, "rap.deliver_webhook", [hook.to_dict(), payload, key, job_id])
+    args = [hook.to_dict(), payload, key, job_id]
+    check_message_sizes(app, agent_config(app), [args], lambda _: "the webhook's task message")
+    send_task(app, "rap.deliver_webhook", args)
     return key

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ZeroVectorError
 from ..keys import check_text, check_texts  # one text check for the whole pack
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "check_exact_number",
     "check_k",
     "check_kwargs",
+    "check_nonzero",
     "check_query_vector",
     "check_text",
     "check_texts",
@@ -208,6 +209,32 @@ def check_query_vector(array: np.ndarray) -> None:
             "the query vector contains NaN or infinity; check the embedding model's output "
             "(a document vector like it is refused on write)"
         )
+
+
+def check_nonzero(vectors: np.ndarray, metric: str, ids: Sequence[str] | None = None) -> None:
+    """:class:`ZeroVectorError` for an all-zero vector under the cosine metric: a query
+    vector (1-d) or a row of documents' vectors (``ids``: theirs)."""
+    if metric != "cosine":
+        return
+    zero = ~vectors.any(axis=-1)
+    if not zero.any():
+        return
+    fix = (
+        "check the embedding model's output for that text (some return zeros for an empty "
+        "or unknown input), or use an index with metric='l2' or 'ip'"
+    )
+    if ids is None:
+        raise ZeroVectorError(
+            "the query vector is all zeros: a cosine index compares directions and a zero "
+            "vector has none (the server scores it NaN against every document, and the "
+            f"search returned arbitrary hits); {fix}. Nothing was sent"
+        )
+    row = int(np.argmax(zero))
+    raise ZeroVectorError(
+        f"the vector of document {ids[row]!r} (row {row}) is all zeros: a cosine index "
+        "compares directions and a zero vector has none (it scores NaN against every "
+        f"query, and as a query it returns arbitrary hits); {fix}. Nothing was written"
+    )
 
 
 def check_target(target: float | None) -> float | None:

@@ -36,15 +36,17 @@ from ..fastpath import (
 from ..keys import escape_part
 from ..redis_errors import FAULTS, map_redis_error, translate_errors
 from ..tags import TAG_LIMIT
-from .checks import NUL, check_texts
+from .checks import NUL, check_nonzero, check_texts
 from .lifecycle import IndexLifecycleMixin
 from .schema import (
     METADATA_FIELD,
     attach_vectors,
     check_fields,
+    document_values,
     encode_checked,
     encode_fields,
     encode_value,
+    may_hold_oversize,
     to_matrix,
 )
 
@@ -119,13 +121,31 @@ class IndexIngest(IndexLifecycleMixin):
             )
         if not np.isfinite(matrix).all():
             raise ConfigError("vectors contain NaN or infinity; nothing was written")
+        check_nonzero(matrix, schema.metric, ids)
         if check_fields(schema, texts, metas):
+            self._check_sizes(ids, texts, metas, matrix)
             # Validated whole; each batch is encoded by its writer thread while the
             # server indexes the previous batch (the server no longer idles while a
             # per-document pass runs before the first write).
             return ids, _Unencoded(texts, metas), matrix
         docs = [encode_fields(schema, t, m) for t, m in zip(texts, metas, strict=True)]
+        self._check_sizes(ids, texts, metas, matrix)
         return ids, docs, matrix
+
+    def _check_sizes(
+        self, ids: list[str], texts: list[str], metas: list[Any], matrix: np.ndarray
+    ) -> None:
+        """:class:`ValueTooLargeError` for a document sending a value over
+        ``config.max_value_bytes``, before any write: the server would close the
+        connection mid-batch, which reads as Redis down. Documents are encoded to be
+        measured only when a bound says one might be over."""
+        config = self.config
+        schema = self.schema
+        if not may_hold_oversize(schema, texts, metas, config.max_value_bytes):
+            return
+        for i, doc_id in enumerate(ids):
+            values = document_values(schema, texts[i], metas[i], matrix[i])
+            config.check_value_sizes(values, f"a value of document {doc_id!r}")
 
     def _ragged_error(self, vectors: Any, exc: BaseException) -> ConfigError:
         """The error for vectors numpy cannot stack: name the first bad row."""

@@ -26,6 +26,7 @@ from .checks import (
     NUL,
     WORD_SYNTAX,
     check_k,
+    check_nonzero,
     check_query_vector,
     check_text,
     nul_id_error,
@@ -95,9 +96,10 @@ def _with_filter(filter_str: str) -> str:
     return "*" if filter_str == "*" else f"({filter_str})"
 
 
-def vector_bytes(schema: VectorSchema, vector: Any) -> bytes:
-    """The query vector as a buffer of the index dtype; raises on a wrong dimension
-    and on NaN / infinity."""
+def vector_bytes(schema: VectorSchema, vector: Any, *, stored: bool = False) -> bytes:
+    """The query vector as a buffer of the index dtype; raises on a wrong dimension,
+    on NaN / infinity and, in a cosine index, on all zeros (``stored``: a stored
+    document's vector, as recall measurements query with, is taken as it is)."""
     try:
         with np.errstate(over="ignore"):  # out of float32 range: inf, refused below
             array = np.asarray(vector, dtype=np.float32)
@@ -108,6 +110,8 @@ def vector_bytes(schema: VectorSchema, vector: Any) -> bytes:
             f"query vector has shape {array.shape}; this index expects {schema.dims} dims"
         )
     check_query_vector(array)
+    if not stored:
+        check_nonzero(array, schema.metric)
     return array.astype(schema.numpy_dtype).tobytes()
 
 

@@ -213,7 +213,7 @@ class IndexRecall(IndexQueries):
         keys = list(hits)
         random.Random(len(keys)).shuffle(keys)  # a look at the first n spans every page
         keys = keys[:sample]
-        return keys, [q.vector_bytes(self.schema, hits[key].vector) for key in keys]
+        return keys, [q.vector_bytes(self.schema, hits[key].vector, stored=True) for key in keys]
 
     def _ann_commands(self, vecs: list[bytes], k: int, ef: int | None) -> list[list[Any]]:
         return [q.knn_command(self.index_name, self.schema, v, k + 1, "*", ef_runtime=ef,
@@ -231,7 +231,7 @@ class IndexRecall(IndexQueries):
         rows = np.stack([np.frombuffer(v, dtype=self.schema.numpy_dtype) for v in vecs])
         moved = near_repeats(rows.astype(np.float32), radius / 2,
                              np.random.default_rng(seed))  # fmt: skip
-        return [q.vector_bytes(self.schema, row) for row in moved]
+        return [q.vector_bytes(self.schema, row, stored=True) for row in moved]
 
     def _recall_report(self, recall: float, k: int, n: int, size: int, ef: int | None,
                 target: float | None) -> RecallReport:  # fmt: skip

@@ -555,6 +555,32 @@ def encode_document(
     return doc
 
 
+def may_hold_oversize(
+    schema: VectorSchema, texts: Sequence[str], metadatas: Sequence[Any], limit: int
+) -> bool:
+    """Whether some document of a write might send a value over ``limit`` bytes, by a
+    bound that encodes nothing per document: a character is at most 6 bytes of JSON,
+    a document's metadata JSON appears at most three times over (its own field, tag
+    fields escaped to twice their size), a dimension is at most 32 bytes of JSON."""
+    try:
+        meta = len(orjson.dumps(metadatas, option=_META_OPTS))
+    except TypeError:
+        return True  # a Mapping that is not a dict: measure each document
+    text = max(map(len, texts), default=0)
+    return 6 * text + 3 * meta + 32 * schema.dims + 4096 > limit
+
+
+def document_values(
+    schema: VectorSchema, text: str, metadata: Mapping[str, Any] | None, vector: np.ndarray
+) -> list[bytes | str]:
+    """The values one document's write sends (HASH: its fields; JSON: the document), to
+    measure against the server's limit (checked input: see :func:`may_hold_oversize`)."""
+    doc = encode_document(schema, text, vector, metadata)
+    if schema.storage == "json":
+        return [orjson.dumps(doc)]
+    return [v for v in doc.values() if isinstance(v, (bytes, str))]
+
+
 @lru_cache(maxsize=16)
 def _row_packer(dims: int) -> Any:
     return struct.Struct(f"={dims}f").pack

@@ -3,6 +3,7 @@ engine) and RedisKVStore (collections, async, IngestionCache)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 import itertools
@@ -455,6 +456,77 @@ def test_a_file_block_is_keyed_by_the_file_it_sends_not_its_path(
     upload.unlink()  # a file that cannot be read: the model is asked, nothing is cached
     assert llm.chat(gone).message.content == "chat 3"
     assert llm.chat(gone).message.content == "chat 4"
+
+
+def test_an_async_call_reads_its_files_off_the_event_loop(
+    config: RedisAgentConfig, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block sent by path is keyed by the SHA-256 of its file: the async methods read
+    it in a thread (on the loop, a large video stalled every other request), with the
+    same key as the sync methods (one's answer is the other's hit)."""
+    import threading
+
+    from llama_index.core.base.llms.types import ImageBlock, TextBlock
+
+    from llamaindex_redis_agent import llm as module
+
+    upload = tmp_path / "clip.png"
+    upload.write_bytes(b"cat pixels" * 100_000)
+    readers: list[int] = []
+
+    def watched_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path) == str(upload):
+            readers.append(threading.get_ident())
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(module, "open", watched_open, raising=False)
+    llm = RedisCacheLLM(CountingLLM(), ExactCache(config))
+    image = ImageBlock(path=upload, image_mimetype="image/png")
+    messages = [ChatMessage(role="user", blocks=[TextBlock(text="What animal?"), image])]
+
+    async def ask() -> tuple[str | None, int]:
+        response = await llm.achat(messages)
+        return response.message.content, threading.get_ident()
+
+    content, loop_thread = asyncio.run(ask())
+    assert content == "chat 1"
+    assert readers and loop_thread not in readers  # hashed in a worker thread
+    assert llm.chat(messages).message.content == "chat 1"  # the same key: a sync hit
+    upload.write_bytes(b"dog pixels")
+    assert asyncio.run(ask())[0] == "chat 2"  # another file: another key
+    upload.unlink()  # unreadable: the model is asked, uncached
+    assert asyncio.run(ask())[0] == "chat 3"
+    assert asyncio.run(ask())[0] == "chat 4"
+
+
+def test_a_nan_or_an_infinity_in_the_call_kwargs_is_keyed_apart_from_none(
+    config: RedisAgentConfig,
+) -> None:
+    """JSON writes NaN and infinities as null, so temperature=NaN and temperature=None
+    shared one key and each was served the other's answer. They are keyed distinctly
+    (not refused: a logit bias of -inf is a real setting, it bans a token); a scope
+    without them is unchanged."""
+    from redis_agent_core.cache.entry import make_scope
+
+    llm = RedisCacheLLM(CountingLLM(), ExactCache(config))
+    messages = [ChatMessage(role="user", content="Pick a number")]
+    nan, inf = float("nan"), float("inf")
+    calls = [
+        {"temperature": None},
+        {"temperature": nan},
+        {"temperature": inf},
+        {"temperature": -inf},
+        {"temperature": "NaN"},
+        {"logit_bias": {"42": None}},
+        {"logit_bias": {"42": -inf}},
+    ]
+    for n, kwargs in enumerate(calls, start=1):
+        assert llm.chat(messages, **kwargs).message.content == f"chat {n}", kwargs
+    for n, kwargs in enumerate(calls, start=1):  # each its own answer, again: hits
+        assert llm.chat(messages, **kwargs).message.content == f"chat {n}", kwargs
+    assert llm.complete("Pick", temperature=nan).text != llm.complete("Pick", temperature=None).text
+    # a scope holding no NaN or infinity is the one it always was (entries stay reachable)
+    assert make_scope({"model": "m", "t": None}) == "8556e9bea421bc524f0ac8f69d42a800"
 
 
 def test_a_structured_output_class_in_the_call_kwargs_is_keyed_by_its_schema(

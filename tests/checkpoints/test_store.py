@@ -266,6 +266,14 @@ def test_values_are_json_and_bad_input_names_the_fix(config: RedisAgentConfig) -
         assert store.get(("a",), "long") is None
     with pytest.raises(ConfigError, match="unknown TTLConfig"):
         RedisStore(config, ttl={"default_tll": 1})  # type: ignore[typeddict-unknown-key]
+    # a bad default TTL is refused when the store is built: it failed at the first put,
+    # deep in a graph's run (one check, config.check_seconds, in minutes here)
+    for minutes in (-5, float("nan"), 1e20, "10", True):
+        with pytest.raises(
+            ConfigError, match=r"ttl\['default_ttl'\] must be a finite number of minutes"
+        ):
+            RedisStore(config, ttl={"default_ttl": minutes})  # type: ignore[typeddict-item]
+    assert RedisStore(config, ttl={"default_ttl": 0.5}).ttl_config == {"default_ttl": 0.5}
     # review 15: RediSearch cuts an index's name and prefix at a NUL: store "a\x00"
     # indexed the vectors of every store whose name starts with "a"
     with pytest.raises(ConfigError, match="agent store name 'a\\\\x00' holds a NUL"):

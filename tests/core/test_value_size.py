@@ -13,14 +13,21 @@ from typing import Any
 import pytest
 import redis
 from langchain_core.messages import HumanMessage
+from llama_index.core.schema import TextNode
 
 from langchain_redis_agent import RedisChatMessageHistory
 from langchain_redis_agent.checkpoint import RedisSaver
 from langchain_redis_agent.store import RedisStore
-from redis_agent_core import KVStore
+from langchain_redis_agent.vectorstores import RedisVectorStore as LangChainVectorStore
+from llamaindex_redis_agent.vector_store import RedisVectorStore as LlamaVectorStore
+from redis_agent_core import KVStore, VectorIndex
+from redis_agent_core.bus import AgentBus
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, ValueTooLargeError
 from redis_agent_core.server import EmbeddedRedis
+from redis_agent_core.tasks.app import create_app
+from redis_agent_core.tasks.submit import submit_batch, submit_ingestion
+from redis_agent_core.workflows import WorkflowRecords
 
 MIB = 1024 * 1024
 BIG = "x" * (2 * MIB)
@@ -48,6 +55,36 @@ def _checkpoint(config: RedisAgentConfig, value: Any) -> None:
     saver.put(thread, checkpoint, {}, {"big": "1"})  # type: ignore[arg-type]
 
 
+def _vector_index(config: RedisAgentConfig, value: str, storage: str = "hash") -> Any:
+    index = VectorIndex("v", config=config, dims=4, storage=storage, metadata_fields={"t": "tag"})
+    return index.add([value], vectors=[[1.0, 0.0, 0.0, 0.0]])
+
+
+def _metadata(config: RedisAgentConfig, value: str) -> Any:
+    # a small text whose metadata is the big value (a tag field holds it too)
+    index = VectorIndex("m", config=config, dims=4, metadata_fields={"t": "tag"})
+    return index.add(["small"], metadatas=[{"t": value}], vectors=[[1.0, 0.0, 0.0, 0.0]])
+
+
+def _llama_nodes(config: RedisAgentConfig, value: str) -> Any:
+    store = LlamaVectorStore("l", config=config, dims=4)
+    return store.add([TextNode(text=value, embedding=[1.0, 0.0, 0.0, 0.0])])
+
+
+def _records(config: RedisAgentConfig) -> WorkflowRecords:
+    return WorkflowRecords(config)
+
+
+def _submit_batch(config: RedisAgentConfig, value: str) -> Any:
+    return submit_batch([value], model="m", app=create_app(config), config=config)
+
+
+def _submit_ingestion(config: RedisAgentConfig, value: str) -> Any:
+    items = [{"id": "a", "text": value, "vector": [1.0, 0.0, 0.0, 0.0]}]
+    app = create_app(config)
+    return submit_ingestion(VectorIndex("i", config=config, dims=4), items, app=app, config=config)
+
+
 WRITES: dict[str, Callable[[RedisAgentConfig, str], Any]] = {
     "kvstore": lambda c, v: KVStore(c).mset([("k", v.encode())]),
     "kvstore async": lambda c, v: asyncio.run(KVStore(c).amset([("k", v)])),
@@ -57,6 +94,23 @@ WRITES: dict[str, Callable[[RedisAgentConfig, str], Any]] = {
         RedisChatMessageHistory("s", config=c).aadd_messages([HumanMessage(v)])
     ),
     "checkpoint": _checkpoint,
+    "vector index": _vector_index,
+    "vector index json": lambda c, v: _vector_index(c, v, "json"),
+    "vector index async": lambda c, v: asyncio.run(
+        VectorIndex("v", config=c, dims=4).aadd([v], vectors=[[1.0, 0.0, 0.0, 0.0]])
+    ),
+    "vector metadata": _metadata,
+    "langchain vectors": lambda c, v: LangChainVectorStore(
+        index=VectorIndex("lc", config=c, dims=4)
+    ).add_texts_with_vectors([v], [[1.0, 0.0, 0.0, 0.0]]),
+    "llamaindex vectors": _llama_nodes,
+    "bus stream": lambda c, v: AgentBus(c).publish("t", v, durable=True),
+    "bus stream async": lambda c, v: asyncio.run(AgentBus(c).apublish("t", v, durable=True)),
+    "workflow handler": lambda c, v: asyncio.run(_records(c).put_handler("h", "r", v.encode())),
+    "workflow event": lambda c, v: asyncio.run(_records(c).append("events", "r", v.encode())),
+    "workflow state": lambda c, v: asyncio.run(_records(c).save_state("r", "", v.encode())),
+    "task batch": _submit_batch,
+    "task ingestion": _submit_ingestion,
 }
 
 
@@ -67,7 +121,7 @@ def test_a_value_over_the_servers_limit_is_refused_unsent(
     config = RedisAgentConfig(
         url=small_server.url, namespace=name.replace(" ", "_"), max_value_bytes=MIB
     )
-    with pytest.raises(ValueTooLargeError, match=r"2,0\d\d,\d{3} bytes, over the 1,048,576"):
+    with pytest.raises(ValueTooLargeError, match=r"is [23],\d{3},\d{3} bytes, over the 1,048,576"):
         WRITES[name](config, BIG)
     client = redis.Redis.from_url(small_server.url)
     assert not client.keys(f"{config.namespace}:*")  # nothing written
@@ -87,3 +141,25 @@ def test_a_value_at_the_limit_is_sent_and_the_limit_is_checked(
         KVStore(config).mset([("k", "€" * 350_000)])
     with pytest.raises(ConfigError, match="max_value_bytes must be an int >= 1048576"):
         RedisAgentConfig(max_value_bytes=1000)
+
+
+def test_a_pubsub_message_over_the_limit_is_refused_unsent(small_server: EmbeddedRedis) -> None:
+    config = RedisAgentConfig(url=small_server.url, namespace="pubsub", max_value_bytes=MIB)
+    bus = AgentBus(config)
+    with pytest.raises(ValueTooLargeError, match="a message on bus topic 't'"):
+        bus.publish("t", BIG)
+    assert bus.publish("t", "small").receivers == 0  # the same pool works on
+
+
+def test_a_task_chunk_over_the_limit_names_the_chunk_size(small_server: EmbeddedRedis) -> None:
+    """Prompts each under the limit, eight to a message over it: refused before the job
+    is written, naming the chunk and chunk_size=; one a message they are queued."""
+    config = RedisAgentConfig(url=small_server.url, namespace="chunks", max_value_bytes=MIB)
+    client = redis.Redis.from_url(small_server.url)
+    prompts = ["y" * 300_000] * 8
+    with pytest.raises(ValueTooLargeError, match=r"items 0-7 \(chunk_size=8; no job"):
+        submit_batch(prompts, model="m", chunk_size=8, app=create_app(config), config=config)
+    assert not client.keys("chunks:*")
+    submit_batch(prompts, model="m", chunk_size=1, app=create_app(config), config=config)
+    assert client.keys("chunks:*")
+    client.flushall()
