@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import re
 from difflib import SequenceMatcher
+from functools import lru_cache
+
+from ._spans import _common_prefix, _common_suffix
 
 __all__ = ["code_changed", "indentation_changed", "relaid"]
 
@@ -31,11 +34,21 @@ _TOKEN = re.compile(
     r"|(?P<op>[<>=!+\-*/%&|^~]+)"
 )
 _TAG = re.compile(r"</?[A-Za-z][\w-]*>")  # <context>, </passage>: template markup
-# characters without which a text holds no operator nor code identifier we count
-_CODE_CHARS = frozenset("<>=!+/*&|_.@")
+# what a text holding an operator or a code identifier we count has somewhere: one of
+# these characters, a spaced operator, or a dotted name (prose, "Thanks!", "and/or", "U.S.",
+# has none): substring tests in C, no tokenizing
+_CODE_MARKS = ("<", ">", "=", "&", "|", "@", "_", "!", " + ", " / ", " // ", " * ", " ** ")
+_DOT = re.compile(r"\.[A-Za-z_]")
 # operators that count only with blanks on both sides ("total / len", "a * b"): touching a
 # word they are part of it or markup ("and/or", "**bold**", "C++")
 _SPACED = frozenset({"+", "/", "//", "*", "**"})
+
+
+@lru_cache(maxsize=4096)  # a query is checked once for all its candidates
+def _hinted(text: str) -> bool:
+    return any(mark in text for mark in _CODE_MARKS) or any(
+        text[m.start() - 1 : m.start()].isalpha() for m in _DOT.finditer(text)
+    )
 
 
 def _is_identifier(word: str) -> bool:
@@ -58,11 +71,13 @@ def _counts(text: str, start: int, end: int, op: str) -> bool:
     return False
 
 
-def _tokens(text: str) -> tuple[list[str], list[str]]:
+@lru_cache(maxsize=1024)  # a query is read once for all its candidates
+def _tokens(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``text``'s tokens (words lower-cased) and their kinds: "op" (an operator that
     counts), "id" (a code identifier), "w" (a word or number)."""
     text = _TAG.sub(" ", text)
-    tokens, kinds = [], []
+    tokens: list[str] = []
+    kinds: list[str] = []
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
         token = m.group()
@@ -76,7 +91,7 @@ def _tokens(text: str) -> tuple[list[str], list[str]]:
             token = token.lower().rstrip(".")
         tokens.append(token)
         kinds.append(kind)
-    return tokens, kinds
+    return tuple(tokens), tuple(kinds)
 
 
 def code_changed(query: str, candidate: str) -> str | None:
@@ -84,12 +99,18 @@ def code_changed(query: str, candidate: str) -> str | None:
     in the same place (only code tokens differ there), or an operator on one side alone
     (``!u.active`` / ``u.active``). None when no such place exists (words differ, or
     nothing does)."""
-    if _CODE_CHARS.isdisjoint(query) and _CODE_CHARS.isdisjoint(candidate):
+    if not (_hinted(query) or _hinted(candidate)):
         return None
     a, kinds_a = _tokens(query)
     b, kinds_b = _tokens(candidate)
     if a == b or not ({"op", "id"} & (set(kinds_a) | set(kinds_b))):
         return None
+    # the shared ends aligned at once (most pairs differ in one place): only the middle
+    # goes to the matcher
+    head = _common_prefix(a, b)
+    tail = _common_suffix(a, b, min(len(a), len(b)) - head)
+    a, kinds_a = a[head : len(a) - tail], kinds_a[head : len(kinds_a) - tail]
+    b, kinds_b = b[head : len(b) - tail], kinds_b[head : len(kinds_b) - tail]
     matcher = SequenceMatcher(None, a, b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
