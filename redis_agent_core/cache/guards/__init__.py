@@ -40,6 +40,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import orjson
 
 from . import _lexicon as lex
+from ._code import code_changed, indentation_changed, relaid
 from ._features import (
     _DIRECTION_CUES,
     _PARSED,
@@ -877,6 +878,8 @@ class EntityGuard:
     def check(self, query: str, candidate: str) -> str | None:
         if ("," in query or "|" in query) and (reason := _cell_swap(query, candidate)):
             return reason
+        if reason := code_changed(query, candidate):
+            return reason
         q, c = pair(query, candidate)
         if not (q.entities or c.entities or q.quotes or c.quotes):
             return None
@@ -1238,9 +1241,18 @@ class Verifier:
                 return Rejection(guard.name, reason), None
         return None, None if self.scorer is None else (candidate, query)
 
-    def _score(self, spans: tuple[str, str] | None) -> Rejection | None:
+    def _score(self, spans: tuple[str, str] | None, query: str, candidate: str) -> Rejection | None:
         if spans is None or self.scorer is None or same_but_numerals(*spans):
             return None
+        if spans[0].split() == spans[1].split():
+            # blanks alone differ, and the scorer's tokenizer drops them: it would read one
+            # text twice and guess (it refused "Translate into French:   X" / "...: X").
+            # Judged here instead: a line moved into or out of a block is other code, a
+            # text laid out otherwise is the same; code re-wrapped is left to the scorer.
+            if reason := indentation_changed(query, candidate):
+                return Rejection(self.scorer.name, reason)
+            if relaid(query, candidate):
+                return None
         reason = self.scorer.rejects(*spans)
         return None if reason is None else Rejection(self.scorer.name, reason)
 
@@ -1252,7 +1264,7 @@ class Verifier:
         """The first rejection for serving ``candidate``'s answer to ``query``, or None."""
         rejection, spans = self._run_guards(query, candidate)
         if spans is not None:
-            rejection = self._score(spans)
+            rejection = self._score(spans, query, candidate)
         if rejection is not None or self.extra is None:
             return rejection
         result = self.extra(query, candidate)
@@ -1270,7 +1282,7 @@ class Verifier:
         scorer (a few ms of CPU) runs in a worker thread, off the event loop."""
         rejection, spans = self._run_guards(query, candidate)
         if spans is not None:
-            rejection = await asyncio.to_thread(self._score, spans)
+            rejection = await asyncio.to_thread(self._score, spans, query, candidate)
         if rejection is not None or self.extra is None:
             return rejection
         result = self.extra(query, candidate)

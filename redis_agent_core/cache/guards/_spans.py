@@ -14,6 +14,7 @@ add rejections, never serve a pair the whole texts would refuse on a shared word
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import compress, count, islice
 from operator import ne
 
@@ -26,14 +27,14 @@ MIN_SHARED = 12
 CONTEXT = 4
 
 
-def _common_prefix(a: list[str], b: list[str]) -> int:
+def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
     """Length of the common prefix: the index of the first unequal pair of words, found
     by C-level iterators (no Python step per shared word: a long shared context costs
     ≈ 20 ns a word, not ≈ 60)."""
     return next(compress(count(), map(ne, a, b)), min(len(a), len(b)))
 
 
-def _common_suffix(a: list[str], b: list[str], limit: int) -> int:
+def _common_suffix(a: Sequence[str], b: Sequence[str], limit: int) -> int:
     """Length of the common suffix, at most ``limit``."""
     pairs = map(ne, islice(reversed(a), limit), reversed(b))
     return next(compress(count(), pairs), min(len(a), len(b), limit))
