@@ -18,6 +18,7 @@ The Redis logic is the core's :class:`~redis_agent_core.workflows.WorkflowRecord
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -69,6 +70,11 @@ def matches(handler: PersistentHandler, query: HandlerQuery) -> bool:
         if wanted is not None and value not in wanted:
             return False
     return query.is_idle is None or query.is_idle == (handler.idle_since is not None)
+
+
+def _unconditional(query: HandlerQuery) -> bool:
+    """Whether ``query`` sets no condition (it matches every handler)."""
+    return all(getattr(query, f.name) is None for f in dataclasses.fields(query))
 
 
 def _stamped(payload: Any) -> bytes:
@@ -277,7 +283,11 @@ class RedisWorkflowStore(AbstractWorkflowStore):
             await self.records.expire_run(handler.run_id, self.finished_ttl)
 
     async def delete(self, query: HandlerQuery) -> int:
-        """Delete the handlers matching ``query``; returns how many."""
+        """Delete the handlers matching ``query``; returns how many. A query with no
+        condition deletes nothing, as in the server's SQLite and Postgres stores (it
+        deleted every handler, their results with them)."""
+        if _unconditional(query):
+            return 0
         found = await self.query(query)
         return await self.records.delete_handlers([(h.handler_id, h.run_id) for h in found])
 

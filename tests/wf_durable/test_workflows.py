@@ -59,6 +59,17 @@ async def test_handlers_query_update_delete(config: RedisAgentConfig) -> None:
     assert await RedisWorkflowStore(config, name="other").query(HandlerQuery()) == []
 
 
+async def test_a_delete_with_no_condition_deletes_nothing(config: RedisAgentConfig) -> None:
+    # as the server's SQLite and Postgres stores: it deleted every handler (and the
+    # results of finished runs with them)
+    store = RedisWorkflowStore(config)
+    await store.update(_handler("h1", "r1"))
+    await store.update(_handler("h2", "r2", status="completed", result=StopEvent(result="ok")))
+    assert await store.delete(HandlerQuery()) == 0
+    assert {h.handler_id for h in await store.query(HandlerQuery())} == {"h1", "h2"}
+    assert await store.delete(HandlerQuery(is_idle=False)) == 2  # one condition is enough
+
+
 async def test_event_and_tick_logs_are_ordered_with_sequences(config: RedisAgentConfig) -> None:
     store = RedisWorkflowStore(config)
     for i in range(5):
