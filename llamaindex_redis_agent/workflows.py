@@ -340,8 +340,8 @@ class RedisContextStore:
             (``PickleSerializer`` and an open ``JsonSerializer()``, which would import
             any class a snapshot names, are refused with ``ConfigError``).
 
-    ``save`` / ``load`` / ``delete`` and their async forms ``asave`` / ``aload`` /
-    ``adelete``. Redis down: they raise ``RedisUnavailableError``.
+    ``save`` / ``load`` / ``take`` / ``delete`` and their async forms ``asave`` /
+    ``aload`` / ``atake`` / ``adelete``. Redis down: they raise ``RedisUnavailableError``.
     """
 
     def __init__(
@@ -403,6 +403,19 @@ class RedisContextStore:
         """Delete a snapshot; returns whether it existed."""
         return self._kv.mdelete([ctx_id], collection="ctx") == 1
 
+    def take(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
+        """:meth:`load` and delete the snapshot in one command: of two workers resuming
+        one paused run (a duplicated webhook, a retried job), one gets the context and
+        the other ``None``. A snapshot that does not restore is put back before the
+        error is raised."""
+        raw = self._kv.take(ctx_id, collection="ctx")
+        try:
+            return self._restore(raw, workflow, ctx_id)
+        except Exception:
+            assert raw is not None  # None restores as None
+            self._kv.mset([(ctx_id, raw)], collection="ctx")
+            raise
+
     async def asave(self, ctx_id: str, ctx: Context[Any]) -> None:
         """Async :meth:`save`."""
         await self._kv.amset([(ctx_id, self._dump(ctx))], collection="ctx")
@@ -411,6 +424,16 @@ class RedisContextStore:
         """Async :meth:`load`."""
         raw = (await self._kv.amget([ctx_id], collection="ctx"))[0]
         return self._restore(raw, workflow, ctx_id)
+
+    async def atake(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
+        """Async :meth:`take`."""
+        raw = await self._kv.atake(ctx_id, collection="ctx")
+        try:
+            return self._restore(raw, workflow, ctx_id)
+        except Exception:
+            assert raw is not None
+            await self._kv.amset([(ctx_id, raw)], collection="ctx")
+            raise
 
     async def adelete(self, ctx_id: str) -> bool:
         """Async :meth:`delete`."""

@@ -270,6 +270,49 @@ async def test_context_paused_here_is_resumed_in_another_process(
     assert out.stdout.strip() == "memo: yes"
 
 
+async def test_two_workers_taking_one_paused_run_resume_it_once(
+    config: RedisAgentConfig,
+) -> None:
+    # a duplicated answer (a retried webhook) reached two workers: with load both resumed
+    # the run and it finished twice; take gives the context to one of them
+    contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
+    handler = Approval(timeout=10).run(draft="memo")
+    async for event in handler.stream_events():
+        if isinstance(event, AskEvent):
+            break
+    await contexts.asave("approval-2", handler.ctx)
+    await handler.cancel_run()
+
+    async def worker() -> Any:
+        workflow = Approval(timeout=10)
+        ctx = await contexts.atake("approval-2", workflow)
+        if ctx is None:
+            return None  # another worker has it
+        resumed = workflow.run(ctx=ctx)
+        resumed.ctx.send_event(AnswerEvent(answer="yes"))
+        return await resumed
+
+    assert sorted(map(str, await asyncio.gather(worker(), worker()))) == ["None", "memo: yes"]
+    assert await contexts.aload("approval-2", Approval()) is None
+    # a snapshot the taker may not restore stays for one that may
+    await contexts.asave("approval-3", await _paused_ctx())
+    with pytest.raises(ValueError, match="allowed types"):
+        RedisContextStore(config).take("approval-3", Approval())
+    assert contexts.take("approval-3", Approval()) is not None
+    assert contexts.take("approval-3", Approval()) is None
+
+
+async def _paused_ctx() -> Any:
+    """A paused run's context holding a model (AskEvent) in its state."""
+    handler = Approval(timeout=10).run(draft="memo")
+    async for event in handler.stream_events():
+        if isinstance(event, AskEvent):
+            break
+    await handler.ctx.store.set("asked", AskEvent(question="approve memo?"))
+    await handler.cancel_run()
+    return handler.ctx
+
+
 def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None:
     contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
 
