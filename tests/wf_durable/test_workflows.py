@@ -233,12 +233,7 @@ async def test_context_paused_here_is_resumed_in_another_process(
     config: RedisAgentConfig,
 ) -> None:
     contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
-    handler = Approval(timeout=10).run(draft="memo")
-    async for event in handler.stream_events():
-        if isinstance(event, AskEvent):
-            break
-    await contexts.asave("approval-1", handler.ctx)
-    await handler.cancel_run()
+    await contexts.asave("approval-1", await _paused_ctx())
     script = textwrap.dedent(
         f"""
         import asyncio
@@ -276,12 +271,7 @@ async def test_two_workers_taking_one_paused_run_resume_it_once(
     # a duplicated answer (a retried webhook) reached two workers: with load both resumed
     # the run and it finished twice; take gives the context to one of them
     contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
-    handler = Approval(timeout=10).run(draft="memo")
-    async for event in handler.stream_events():
-        if isinstance(event, AskEvent):
-            break
-    await contexts.asave("approval-2", handler.ctx)
-    await handler.cancel_run()
+    await contexts.asave("approval-2", await _paused_ctx())
 
     async def worker() -> Any:
         workflow = Approval(timeout=10)
@@ -295,20 +285,22 @@ async def test_two_workers_taking_one_paused_run_resume_it_once(
     assert sorted(map(str, await asyncio.gather(worker(), worker()))) == ["None", "memo: yes"]
     assert await contexts.aload("approval-2", Approval()) is None
     # a snapshot the taker may not restore stays for one that may
-    await contexts.asave("approval-3", await _paused_ctx())
+    await contexts.asave("approval-3", await _paused_ctx(asked=True))
     with pytest.raises(ValueError, match="allowed types"):
         RedisContextStore(config).take("approval-3", Approval())
     assert contexts.take("approval-3", Approval()) is not None
     assert contexts.take("approval-3", Approval()) is None
 
 
-async def _paused_ctx() -> Any:
-    """A paused run's context holding a model (AskEvent) in its state."""
+async def _paused_ctx(*, asked: bool = False) -> Any:
+    """The context of a run paused at its question (``asked``: holding the question, a
+    model, in its state)."""
     handler = Approval(timeout=10).run(draft="memo")
     async for event in handler.stream_events():
         if isinstance(event, AskEvent):
             break
-    await handler.ctx.store.set("asked", AskEvent(question="approve memo?"))
+    if asked:
+        await handler.ctx.store.set("asked", AskEvent(question="approve memo?"))
     await handler.cancel_run()
     return handler.ctx
 
@@ -316,17 +308,7 @@ async def _paused_ctx() -> Any:
 def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None:
     contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
 
-    async def paused() -> Any:
-        handler = Approval(timeout=10).run(draft="memo")
-        async for event in handler.stream_events():
-            if isinstance(event, AskEvent):
-                break
-        ctx = handler.ctx
-        await ctx.store.set("asked", AskEvent(question="approve memo?"))  # a model in the state
-        await handler.cancel_run()
-        return ctx
-
-    ctx = asyncio.run(paused())
+    ctx = asyncio.run(_paused_ctx(asked=True))  # a model in the state
     # a store that would refuse to restore the snapshot refuses to save it (nothing written)
     with pytest.raises(ConfigError, match=r"approval\.AskEvent.*nothing was written"):
         RedisContextStore(config, allowed_types=[AnswerEvent]).save("c1", ctx)
