@@ -420,3 +420,21 @@ def test_a_shallow_saver_keeps_writes_saved_before_their_checkpoint(
     assert saver.get_tuple(at()).pending_writes == [("task-2", "__interrupt__", "approve?")]
     saver.put_writes(at(ids[1]), [("items", ["late"])], "task-9")  # late: for an old one
     assert saver.get_tuple(at()).pending_writes == [("task-2", "__interrupt__", "approve?")]
+
+
+async def test_shallow_savers_on_the_cluster(cluster_config: RedisAgentConfig) -> None:
+    # the shallow put's script runs inside the thread's MULTI/EXEC, in its slot
+    for i, cls in enumerate([ShallowRedisSaver, AsyncShallowRedisSaver]):
+        thread = {"configurable": {"thread_id": f"sc-{i}"}}
+        graph = build_graph(cls(cluster_config))
+        if cls is ShallowRedisSaver:
+            graph.invoke({"items": [], "approved": False}, thread)
+            assert [t.interrupts for t in graph.get_state(thread).tasks if t.interrupts]
+            done = graph.invoke(Command(resume="y"), thread)
+        else:
+            await graph.ainvoke({"items": [], "approved": False}, thread)
+            state = await graph.aget_state(thread)
+            assert [t.interrupts for t in state.tasks if t.interrupts]
+            done = await graph.ainvoke(Command(resume="y"), thread)
+        assert done["items"] == ["draft", "reviewed:y"]
+    await cluster_config.aclose()
