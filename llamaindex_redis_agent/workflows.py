@@ -18,6 +18,7 @@ The Redis logic is the core's :class:`~redis_agent_core.workflows.WorkflowRecord
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -69,6 +70,11 @@ def matches(handler: PersistentHandler, query: HandlerQuery) -> bool:
         if wanted is not None and value not in wanted:
             return False
     return query.is_idle is None or query.is_idle == (handler.idle_since is not None)
+
+
+def _unconditional(query: HandlerQuery) -> bool:
+    """Whether ``query`` sets no condition (it matches every handler)."""
+    return all(getattr(query, f.name) is None for f in dataclasses.fields(query))
 
 
 def _stamped(payload: Any) -> bytes:
@@ -277,7 +283,11 @@ class RedisWorkflowStore(AbstractWorkflowStore):
             await self.records.expire_run(handler.run_id, self.finished_ttl)
 
     async def delete(self, query: HandlerQuery) -> int:
-        """Delete the handlers matching ``query``; returns how many."""
+        """Delete the handlers matching ``query``; returns how many. A query with no
+        condition deletes nothing, as in the server's SQLite and Postgres stores (it
+        deleted every handler, their results with them)."""
+        if _unconditional(query):
+            return 0
         found = await self.query(query)
         return await self.records.delete_handlers([(h.handler_id, h.run_id) for h in found])
 
@@ -330,8 +340,8 @@ class RedisContextStore:
             (``PickleSerializer`` and an open ``JsonSerializer()``, which would import
             any class a snapshot names, are refused with ``ConfigError``).
 
-    ``save`` / ``load`` / ``delete`` and their async forms ``asave`` / ``aload`` /
-    ``adelete``. Redis down: they raise ``RedisUnavailableError``.
+    ``save`` / ``load`` / ``take`` / ``delete`` and their async forms ``asave`` /
+    ``aload`` / ``atake`` / ``adelete``. Redis down: they raise ``RedisUnavailableError``.
     """
 
     def __init__(
@@ -393,6 +403,19 @@ class RedisContextStore:
         """Delete a snapshot; returns whether it existed."""
         return self._kv.mdelete([ctx_id], collection="ctx") == 1
 
+    def take(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
+        """:meth:`load` and delete the snapshot in one command: of two workers resuming
+        one paused run (a duplicated webhook, a retried job), one gets the context and
+        the other ``None``. A snapshot that does not restore is put back before the
+        error is raised."""
+        raw = self._kv.take(ctx_id, collection="ctx")
+        try:
+            return self._restore(raw, workflow, ctx_id)
+        except Exception:
+            assert raw is not None  # None restores as None
+            self._kv.mset([(ctx_id, raw)], collection="ctx")
+            raise
+
     async def asave(self, ctx_id: str, ctx: Context[Any]) -> None:
         """Async :meth:`save`."""
         await self._kv.amset([(ctx_id, self._dump(ctx))], collection="ctx")
@@ -401,6 +424,16 @@ class RedisContextStore:
         """Async :meth:`load`."""
         raw = (await self._kv.amget([ctx_id], collection="ctx"))[0]
         return self._restore(raw, workflow, ctx_id)
+
+    async def atake(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
+        """Async :meth:`take`."""
+        raw = await self._kv.atake(ctx_id, collection="ctx")
+        try:
+            return self._restore(raw, workflow, ctx_id)
+        except Exception:
+            assert raw is not None
+            await self._kv.amset([(ctx_id, raw)], collection="ctx")
+            raise
 
     async def adelete(self, ctx_id: str) -> bool:
         """Async :meth:`delete`."""

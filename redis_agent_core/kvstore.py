@@ -17,7 +17,7 @@ from redis.cluster import RedisCluster
 from .config import RAW_REPLY, RedisAgentConfig, get_default_config
 from .errors import ConfigError
 from .keys import check_store_name, escape_part, unescape_part
-from .redis_errors import translate_errors
+from .redis_errors import sent_once, translate_errors
 
 __all__ = ["KVStore"]
 
@@ -124,6 +124,16 @@ class KVStore:
                 pipe.unlink(k)
             return sum(int(n) for n in pipe.execute())
 
+    def take(self, key: str, collection: str = "data") -> bytes | None:
+        """The value of ``key``, deleted in the same command (GETDEL): of several callers
+        taking one key, one gets the value and the others ``None``. Sent once: a lost
+        reply raises :class:`RedisUnavailableError` (the value may be gone) rather than
+        a retry answering ``None``."""
+        full = self.key(key, collection)
+        with translate_errors(self.config, f"taking from store {self.name!r}"), sent_once():
+            reply = self.config.get_client().execute_command("GETDEL", full, **RAW_REPLY)
+        return cast(bytes | None, reply)
+
     def yield_keys(self, prefix: str | None = None, collection: str = "data") -> Iterator[str]:
         """Keys of the collection (starting with ``prefix``), in no particular order."""
         cut = len(self.prefix(collection))
@@ -178,6 +188,14 @@ class KVStore:
             for k in full:
                 pipe.unlink(k)
             return sum(int(n) for n in await pipe.execute())
+
+    async def atake(self, key: str, collection: str = "data") -> bytes | None:
+        """Async :meth:`take`."""
+        full = self.key(key, collection)
+        client = self.config.get_async_client()
+        with translate_errors(self.config, f"taking from store {self.name!r}"), sent_once():
+            reply = await client.execute_command("GETDEL", full, **RAW_REPLY)
+        return cast(bytes | None, reply)
 
     async def ayield_keys(
         self, prefix: str | None = None, collection: str = "data"

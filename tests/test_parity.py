@@ -471,7 +471,7 @@ async def session_store(store: SessionStore, call: Runner, config: RedisAgentCon
     await call("read", "s3")
 
 
-@case(KVStore, "mset mget yield_keys mdelete", lambda c: KVStore(c, name="kv"))
+@case(KVStore, "mset mget yield_keys mdelete take", lambda c: KVStore(c, name="kv"))
 async def kv_store(store: KVStore, call: Runner, config: RedisAgentConfig) -> None:
     await call("mset", [("a", b"1"), ("b", "2"), ("ab", b"3")])
     await call("mset", [("c", b"4")], collection="other", ttl=60)
@@ -481,6 +481,9 @@ async def kv_store(store: KVStore, call: Runner, config: RedisAgentConfig) -> No
     await call("mdelete", ["a", "zz"])
     await call("mget", ["a", "b"])
     await call("mget", ["c"], collection="other")
+    await call("take", "ab")
+    await call("take", "ab")  # taken: None
+    await call("take", "c", collection="other")
 
 
 @case(ApiKeys, "create verify list revoke", ApiKeys)
@@ -1362,7 +1365,7 @@ def _fresh_context() -> Any:
 
 @case(
     RedisContextStore,
-    "save load delete",
+    "save load take delete",
     lambda c: RedisContextStore(c, allowed_types=[AskEvent, AnswerEvent]),
 )
 async def context_store(store: Any, call: Runner, config: RedisAgentConfig) -> None:
@@ -1370,6 +1373,9 @@ async def context_store(store: Any, call: Runner, config: RedisAgentConfig) -> N
     await call("save", "c1", _fresh_context())
     await call("load", "c1", Approval(), keep=lambda ctx: ctx.to_dict())
     await call("save", "c2", {"not": "a context"})  # the same ConfigError
+    await call("save", "c3", _fresh_context())
+    await call("take", "c3", Approval(), keep=lambda ctx: ctx.to_dict())
+    await call("take", "c3", Approval(), keep=lambda ctx: ctx is None)  # taken once
     await call("delete", "c1")
     await call("delete", "c1")
 

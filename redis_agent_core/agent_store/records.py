@@ -169,6 +169,15 @@ def check_filter(where: Mapping[str, Any] | None, _path: str = "", _depth: int =
                 raise ConfigError(
                     f"unsupported filter operator {bad[0]!r}; use one of {', '.join(_OPERATORS)}"
                 )
+            if ops and len(ops) < len(wanted):
+                # the other keys were applied as operators (one read as $lte): LangGraph's
+                # InMemoryStore raises on them too
+                other = next(k for k in wanted if k not in ops)
+                raise ConfigError(
+                    f"filter {_path}{field!r} mixes operators ({', '.join(ops)}) with the "
+                    f"field {other!r}: a dict of operators holds operators only; match "
+                    f"nested fields in a dict of their own, e.g. {{{field!r}: {{{other!r}: ...}}}}"
+                )
             for op in _RANGE.intersection(ops):
                 if _number(wanted[op]) is None:
                     raise ConfigError(

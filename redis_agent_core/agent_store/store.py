@@ -273,28 +273,32 @@ class ItemStore:
         _check_page(limit, offset)
         low, high = prefix_range(labels)
         matched: list[tuple[bytes, tuple[StoredItem, int | None, int]]] = []
-        start, first = 0, True
+        first = True
         # first read what the page needs (twice that with a filter), then twice as much
         # each read: a small page reads few items, a selective filter few round trips
         chunk = min(_CHUNK, max(10, (offset + limit) * (2 if where else 1)))
         while len(matched) < offset + limit:
 
-            def scan(pipe: Any, start: int = start, first: bool = first, n: int = chunk) -> None:
+            def scan(pipe: Any, low: bytes = low, first: bool = first, n: int = chunk) -> None:
                 if first:
                     self._queue_purge(pipe)
-                pipe.zrangebylex(self.index_key, low, high, start, n)
+                pipe.zrangebylex(self.index_key, low, high, 0, n)
 
             replies = yield False, scan
             raws = replies[-1]
             if not raws:
                 break
+            # the next read starts past the last member read, not at an offset: an item
+            # put or deleted before it between two reads moved the offsets, and the page
+            # listed an item twice and lost another
+            low = b"(" + raws[-1]
             found = yield from self._read_plan(raws, refresh=False)
             for raw, got in zip(raws, found, strict=True):
                 if got and matches_filter(got[0].value, where):
                     matched.append((raw, got))
             if len(raws) < chunk:
                 break
-            start, first = start + chunk, False
+            first = False
             chunk = min(_CHUNK * 4, chunk * 2)
         page = matched[offset : offset + limit]
         if refresh:

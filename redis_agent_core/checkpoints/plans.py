@@ -17,6 +17,7 @@ from ..errors import DataCorruptionError
 from ..keys import escape_part
 from ..kvstore import check_positive_ttl
 from ..plans import Plan, Step
+from ..scripts import Script
 from .records import (
     F_ID,
     F_REFS,
@@ -41,6 +42,7 @@ from .records import (
 __all__ = ["CheckpointPlans", "PendingWriteIn", "Plan", "Step", "thread_name"]
 
 T = TypeVar("T")
+_SHALLOW_CLEAR = Script.load(__package__, "shallow_clear.lua")
 
 PendingWriteIn = tuple[str, int, str, Typed]
 """(channel, index, task path, value) of one write to store; index < 0 overwrites."""
@@ -109,11 +111,13 @@ class CheckpointPlans:
         idx = self.keys.checkpoint_index(thread_id)
         fields = record_fields(checkpoint_id, parent_id, checkpoint, metadata)
         if self.shallow:
-            # one hash per namespace: replaced whole, old writes and values go with it
+            # one hash per namespace: replaced whole, old writes and values go with it,
+            # but writes saved early for this checkpoint or a later one stay
+            # (durability="async": shallow_clear.lua)
             fields.update(
                 {VALUE_PREFIX + ch.encode(): pack_typed(v) for ch, (_, v) in values.items()}
             )
-            pipe.delete(key)
+            pipe.execute_command(*_SHALLOW_CLEAR.eval([key], [checkpoint_id.encode()]))
             top, bottom = range_bounds(checkpoint_ns, None)
             pipe.zremrangebylex(idx, bottom, top)
         else:

@@ -146,6 +146,13 @@ def range_bounds(checkpoint_ns: str, before: str | None) -> tuple[bytes, bytes]:
     return top, b"[" + ns
 
 
+def below(member: bytes | str) -> bytes:
+    """The exclusive ZREVRANGEBYLEX max just below an index member: where the next page
+    of a listing starts (an offset moved when a checkpoint was put meanwhile, and the
+    next page repeated the last one's end)."""
+    return b"(" + (member if isinstance(member, bytes) else member.encode())
+
+
 def blob_field(channel: str, version: str) -> bytes:
     return pack((channel.encode(), version.encode()))
 

@@ -31,6 +31,7 @@ from .plans import CheckpointPlans, PendingWriteIn, Plan, thread_name
 from .records import (
     StoredCheckpoint,
     Typed,
+    below,
     check_namespace,
     range_bounds,
     thread_from_namespaces_key,
@@ -153,14 +154,13 @@ class CheckpointStore(CheckpointPlans):
                 nss = [checkpoint_ns] if checkpoint_ns is not None else self.namespaces(thread)
                 for ns in nss:
                     top, bottom = range_bounds(ns, before)
-                    start = 0
                     while True:
                         members = client.zrevrangebylex(
-                            self.keys.checkpoint_index(thread), top, bottom, start=start, num=page
+                            self.keys.checkpoint_index(thread), top, bottom, start=0, num=page
                         )
                         if not members:
                             break
-                        start += len(members)
+                        top = below(members[-1])
                         page_plan = self.page_plan(thread, ns, members, where)
                         yield from self._run(page_plan, "listing checkpoints")
                         if len(members) < page:
@@ -278,14 +278,13 @@ class CheckpointStore(CheckpointPlans):
                 )
                 for ns in nss:
                     top, bottom = range_bounds(ns, before)
-                    start = 0
                     while True:
                         members = await client.zrevrangebylex(
-                            self.keys.checkpoint_index(thread), top, bottom, start=start, num=page
+                            self.keys.checkpoint_index(thread), top, bottom, start=0, num=page
                         )
                         if not members:
                             break
-                        start += len(members)
+                        top = below(members[-1])
                         page_plan = self.page_plan(thread, ns, members, where)
                         for rec in await self._arun(page_plan, "listing checkpoints"):
                             yield rec

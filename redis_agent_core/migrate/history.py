@@ -17,14 +17,14 @@ are never modified.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
 
 from ..config import RedisAgentConfig, get_default_config
-from ..errors import ConfigError
+from ..errors import ConfigError, DataCorruptionError
 from ..history import SessionStore
 from ..redis_errors import translate_errors
 from ..search.lifecycle import read_info
@@ -90,15 +90,36 @@ def _langchain_sessions(
                 for key in keys:
                     pipe.execute_command("JSON.GET", key, "$")
                 replies = pipe.execute() if keys else []
-            for reply in replies:
+            for key, reply in zip(keys, replies, strict=True):
                 docs = orjson.loads(reply) if reply else []
                 doc = docs[0] if docs else None
                 if not isinstance(doc, dict) or "session_id" not in doc or "data" not in doc:
                     continue
+                session_id, stamp = _checked_message(_str(key), doc)
                 payload = orjson.dumps({"type": doc.get("type"), "data": doc["data"]})
-                entry = (float(doc.get("timestamp") or 0), str(doc.get("message_id", "")), payload)
-                found.setdefault(str(doc["session_id"]), []).append(entry)
+                entry = (stamp, str(doc.get("message_id", "")), payload)
+                found.setdefault(session_id, []).append(entry)
     return {sid: [p for _, _, p in sorted(rows)] for sid, rows in found.items()}
+
+
+def _checked_message(key: str, doc: Mapping[str, Any]) -> tuple[str, float]:
+    """``(session id, timestamp)`` of a langchain-redis message document, or
+    :class:`DataCorruptionError` naming its key (raised while reading, before anything
+    is written): a null session id was migrated into a session named ``"None"``, and a
+    timestamp that is not a number stopped the run with a bare ``ValueError``."""
+    session_id, stamp = doc["session_id"], doc.get("timestamp") or 0
+    if isinstance(session_id, (int, float)) and not isinstance(session_id, bool):
+        session_id = str(session_id)  # a number given as the session id: its text
+    if not isinstance(session_id, str) or not session_id:
+        problem = f"its session_id is {session_id!r}, not a non-empty str"
+    elif isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+        problem = f"its timestamp is {stamp!r}, not a number"
+    else:
+        return session_id, float(stamp)
+    raise DataCorruptionError(
+        f"langchain-redis message {key!r} is damaged ({problem}); nothing was migrated. "
+        "Fix or delete it in the source, then run the migration again"
+    )
 
 
 def _is_chat_message(payload: Any) -> bool:

@@ -314,11 +314,22 @@ def migrate_vectors(
             cursor, keys = nodes[node].scan(cursor, match=match, count=batch_size,
                                             _type=scan_type)  # fmt: skip
             docs = _read_batch(client, source, keys) if keys else []
-        rows = [peer_document(source, _str(k), d) for k, d in zip(keys, docs, strict=True) if d]
+        found = [(_str(k), d) for k, d in zip(keys, docs, strict=True) if d]
+        rows = [peer_document(source, k, d) for k, d in found]
         if rows:
             ids, texts, vectors, metadatas = zip(*rows, strict=True)
-            target.add(list(texts), ids=list(ids), metadatas=list(metadatas),
-                       vectors=np.vstack(vectors).astype(np.float32))  # fmt: skip
+            try:
+                target.add(list(texts), ids=list(ids), metadatas=list(metadatas),
+                           vectors=np.vstack(vectors).astype(np.float32))  # fmt: skip
+            except ConfigError as exc:
+                # a document the target refuses (checked before the batch is written)
+                culprit = _refused(target, [k for k, _ in found], rows, exc)
+                raise DataCorruptionError(
+                    f"peer document {culprit[0]!r} of {source_name!r} cannot be migrated: "
+                    f"{culprit[1]}. Nothing of its batch was written ({written} documents "
+                    "were copied before it); fix or delete it in the source, then run the "
+                    "migration again: it resumes at this batch"
+                ) from exc
             written += len(rows)
         if cursor == 0:  # this server is done: the next one, or the next prefix
             following = names.index(node) + 1
@@ -345,6 +356,27 @@ def migrate_vectors(
         target_docs=target_docs, seconds=time.perf_counter() - started, resumed=resumed,
         complete=complete, verified=verified,
     )  # fmt: skip
+
+
+def _refused(
+    target: VectorIndex,
+    keys: Sequence[str],
+    rows: Sequence[tuple[str, str, np.ndarray, dict[str, Any]]],
+    exc: ConfigError,
+) -> tuple[str, str]:
+    """``(source key, reason)`` of the document of a batch the target refused (an id
+    another document of the batch has, or what the target says of it alone)."""
+    seen: dict[str, str] = {}
+    for key, (doc_id, text, vector, metadata) in zip(keys, rows, strict=True):
+        if doc_id in seen:
+            return key, f"its id {doc_id!r} is also the id of {seen[doc_id]!r}"
+        seen[doc_id] = key
+        alone = np.asarray(vector, dtype=np.float32)[None, :]
+        try:
+            target.check_documents([text], ids=[doc_id], metadatas=[metadata], vectors=alone)
+        except ConfigError as one:
+            return key, str(one)
+    return ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else ""), str(exc)
 
 
 def _scan_nodes(client: Any) -> dict[str, Any]:

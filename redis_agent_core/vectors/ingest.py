@@ -79,6 +79,18 @@ class IndexIngest(IndexLifecycleMixin):
     """Add and delete documents."""
 
     # -- writes: shared preparation --
+    def check_documents(
+        self,
+        texts: Sequence[str],
+        *,
+        ids: Sequence[str | None] | None = None,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        vectors: Any,
+    ) -> None:
+        """Raise the :class:`ConfigError` :meth:`add` would raise for these documents;
+        nothing is written (a caller tells which document of a refused batch is bad)."""
+        self._prepare(texts, ids, metadatas, vectors)
+
     def _prepare(
         self,
         texts: Sequence[str],

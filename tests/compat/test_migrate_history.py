@@ -17,7 +17,7 @@ from langchain_redis_agent import RedisChatMessageHistory
 from llamaindex_redis_agent import RedisChatStore
 from redis_agent_core.cli import main
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.errors import ConfigError, DataCorruptionError
 from redis_agent_core.migrate import migrate_history
 from redis_agent_service.cluster import LocalCluster
 
@@ -66,6 +66,30 @@ def test_an_interrupted_history_migration_resumes(lc_peer: str, config: RedisAge
     done = migrate_history(peer="langchain-redis", index=lc_peer, config=config)
     assert done.resumed and done.verified and done.messages == 9
     assert len(RedisChatMessageHistory("alice", config=config)) == 3  # once, not twice
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"session_id": None, "timestamp": 2.0}, "session_id is None"),  # was session "None"
+        ({"session_id": "dave", "timestamp": "soon"}, "timestamp is 'soon'"),  # a ValueError
+    ],
+)
+def test_a_damaged_langchain_message_is_named_before_anything_is_migrated(
+    lc_peer: str, config: RedisAgentConfig, redis_url: str, namespace: str,
+    fields: dict, named: str,
+) -> None:  # fmt: skip
+    bad = f"{namespace}:chat:planted"
+    client = redis.Redis.from_url(redis_url)
+    doc = {"type": "human", "data": {"type": "human", "content": "x"}, **fields}
+    client.execute_command("JSON.SET", bad, "$", json.dumps(doc))
+    with pytest.raises(DataCorruptionError, match=f"{bad!r}.*{named}.*nothing was migrated"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    assert RedisChatMessageHistory("alice", config=config).messages == []
+    assert RedisChatMessageHistory("None", config=config).messages == []
+    client.delete(bad)
+    client.close()
+    assert migrate_history(peer="langchain-redis", index=lc_peer, config=config).verified
 
 
 @pytest.fixture

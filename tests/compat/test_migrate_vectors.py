@@ -131,6 +131,38 @@ def test_an_interrupted_migration_resumes_without_duplicates(
     assert len({h.id for h in ids}) == len(ids) == N
 
 
+@pytest.mark.parametrize(
+    ("suffix", "metadata", "named"),
+    [
+        (":zzz", {"genre": {"a": 1}}, "tag field"),  # a value the target's tag refuses
+        (":", {}, "non-empty"),  # the key is the prefix alone: an empty id
+    ],
+)
+def test_a_peer_document_the_target_refuses_is_named_and_the_rerun_resumes(
+    lc_peer: tuple[object, TableEmbeddings],
+    config: RedisAgentConfig,
+    redis_url: str,
+    namespace: str,
+    suffix: str,
+    metadata: dict,
+    named: str,
+) -> None:
+    # it raised the target's ConfigError naming no document, on every rerun at that batch
+    bad = f"{namespace}:lcpeer{suffix}"
+    client = redis.Redis.from_url(redis_url)
+    vector = np.ones(DIMS, dtype=np.float32).tobytes()
+    client.hset(bad, mapping={"text": "x", "embedding": vector,
+                              "_metadata_json": json.dumps(metadata)})  # fmt: skip
+    with pytest.raises(DataCorruptionError, match=f"{bad!r}.*{named}.*resumes at this batch"):
+        migrate_vectors(f"{namespace}:lc", peer="langchain-redis", to="lc3", config=config,
+                        batch_size=40)  # fmt: skip
+    client.delete(bad)
+    client.close()
+    done = migrate_vectors(f"{namespace}:lc", peer="langchain-redis", to="lc3", config=config,
+                           batch_size=40)  # fmt: skip
+    assert done.resumed and done.complete and done.verified and done.target_docs == N
+
+
 def test_the_cli_reports_and_verifies(
     lc_peer: tuple[object, TableEmbeddings],
     redis_url: str,

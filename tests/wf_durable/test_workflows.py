@@ -59,6 +59,17 @@ async def test_handlers_query_update_delete(config: RedisAgentConfig) -> None:
     assert await RedisWorkflowStore(config, name="other").query(HandlerQuery()) == []
 
 
+async def test_a_delete_with_no_condition_deletes_nothing(config: RedisAgentConfig) -> None:
+    # as the server's SQLite and Postgres stores: it deleted every handler (and the
+    # results of finished runs with them)
+    store = RedisWorkflowStore(config)
+    await store.update(_handler("h1", "r1"))
+    await store.update(_handler("h2", "r2", status="completed", result=StopEvent(result="ok")))
+    assert await store.delete(HandlerQuery()) == 0
+    assert {h.handler_id for h in await store.query(HandlerQuery())} == {"h1", "h2"}
+    assert await store.delete(HandlerQuery(is_idle=False)) == 2  # one condition is enough
+
+
 async def test_event_and_tick_logs_are_ordered_with_sequences(config: RedisAgentConfig) -> None:
     store = RedisWorkflowStore(config)
     for i in range(5):
@@ -222,12 +233,7 @@ async def test_context_paused_here_is_resumed_in_another_process(
     config: RedisAgentConfig,
 ) -> None:
     contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
-    handler = Approval(timeout=10).run(draft="memo")
-    async for event in handler.stream_events():
-        if isinstance(event, AskEvent):
-            break
-    await contexts.asave("approval-1", handler.ctx)
-    await handler.cancel_run()
+    await contexts.asave("approval-1", await _paused_ctx())
     script = textwrap.dedent(
         f"""
         import asyncio
@@ -259,20 +265,50 @@ async def test_context_paused_here_is_resumed_in_another_process(
     assert out.stdout.strip() == "memo: yes"
 
 
+async def test_two_workers_taking_one_paused_run_resume_it_once(
+    config: RedisAgentConfig,
+) -> None:
+    # a duplicated answer (a retried webhook) reached two workers: with load both resumed
+    # the run and it finished twice; take gives the context to one of them
+    contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
+    await contexts.asave("approval-2", await _paused_ctx())
+
+    async def worker() -> Any:
+        workflow = Approval(timeout=10)
+        ctx = await contexts.atake("approval-2", workflow)
+        if ctx is None:
+            return None  # another worker has it
+        resumed = workflow.run(ctx=ctx)
+        resumed.ctx.send_event(AnswerEvent(answer="yes"))
+        return await resumed
+
+    assert sorted(map(str, await asyncio.gather(worker(), worker()))) == ["None", "memo: yes"]
+    assert await contexts.aload("approval-2", Approval()) is None
+    # a snapshot the taker may not restore stays for one that may
+    await contexts.asave("approval-3", await _paused_ctx(asked=True))
+    with pytest.raises(ValueError, match="allowed types"):
+        RedisContextStore(config).take("approval-3", Approval())
+    assert contexts.take("approval-3", Approval()) is not None
+    assert contexts.take("approval-3", Approval()) is None
+
+
+async def _paused_ctx(*, asked: bool = False) -> Any:
+    """The context of a run paused at its question (``asked``: holding the question, a
+    model, in its state)."""
+    handler = Approval(timeout=10).run(draft="memo")
+    async for event in handler.stream_events():
+        if isinstance(event, AskEvent):
+            break
+    if asked:
+        await handler.ctx.store.set("asked", AskEvent(question="approve memo?"))
+    await handler.cancel_run()
+    return handler.ctx
+
+
 def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None:
     contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
 
-    async def paused() -> Any:
-        handler = Approval(timeout=10).run(draft="memo")
-        async for event in handler.stream_events():
-            if isinstance(event, AskEvent):
-                break
-        ctx = handler.ctx
-        await ctx.store.set("asked", AskEvent(question="approve memo?"))  # a model in the state
-        await handler.cancel_run()
-        return ctx
-
-    ctx = asyncio.run(paused())
+    ctx = asyncio.run(_paused_ctx(asked=True))  # a model in the state
     # a store that would refuse to restore the snapshot refuses to save it (nothing written)
     with pytest.raises(ConfigError, match=r"approval\.AskEvent.*nothing was written"):
         RedisContextStore(config, allowed_types=[AnswerEvent]).save("c1", ctx)
