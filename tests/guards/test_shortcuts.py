@@ -95,6 +95,27 @@ def test_the_quantity_pass_reads_times_money_and_numbers_past_its_hint() -> None
     }
 
 
+def test_the_money_hint_led_by_its_class_finds_what_its_plain_form_finds(
+    own_pairs: list[LabelledPair],
+) -> None:
+    # one class leads the pattern (the engine skips ahead to a sign or digit) instead of an
+    # alternation whose branch starts with a class (tried at every character)
+    import re
+
+    plain = (
+        r"[$£€¥₹]|\d\s*(?:k|m|bn|thousand|million|billion)?\s*"
+        rf"(?:{_features._CURRENCY_ALT})"
+    )
+    texts = [t.lower() for p in own_pairs for t in (p.cached, p.query)] + [
+        "pay $5, 5 dollars, 5k euros, 3 bn yen, 2  million pounds, £, 7usd, 9 am, 1:2",
+        "€ ¥ ₹ 5\teur 6\nusd 10 k gbp 4 thousand rupees x9dollars 8 bnusd",
+        "",
+    ]
+    for text in texts:
+        found = [m.span() for m in _features._MONEY_HINT.finditer(text)]
+        assert found == [m.span() for m in re.finditer(plain, text)], text
+
+
 def test_the_prefixed_word_pattern_finds_what_its_plain_form_finds() -> None:
     # led by the prefixes' initials (each checked for a word start by a look-behind)
     # instead of a look-ahead and \b tried at every position
@@ -172,6 +193,23 @@ def test_the_marked_words_are_the_marked_word_pattern_s_matches(
     for text in texts:
         expected = [(m.start(), m.group(0)) for m in _features._MARKED_WORD.finditer(text)]
         assert _features._marked(text) == expected, text
+
+
+def test_the_collapsed_text_is_its_words_joined_by_single_spaces(
+    own_pairs: list[LabelledPair],
+) -> None:
+    # a printable ASCII text with single spaces and none at its ends is its own collapsed
+    # form (no split into words); any other blank, run or end takes the split
+    texts = [t.lower() for p in own_pairs for t in (p.cached, p.query)]
+    blanks = [" ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u3000"]
+    rng = random.Random(19)
+    edited = []
+    for text in texts[:300]:
+        at = rng.randrange(len(text) + 1)
+        edited.append(text[:at] + rng.choice(blanks) + text[at:])
+        edited.append(rng.choice(blanks) + text + rng.choice(blanks))
+    for text in texts + edited + ["", " ", "a", "a b", "\x00a", "\x7f b", "café au lait"]:
+        assert _features._collapsed(text) == " ".join(text.split()), repr(text)
 
 
 def test_the_number_guard_s_count_difference_is_counter_subtraction() -> None:
