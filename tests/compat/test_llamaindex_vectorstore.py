@@ -112,7 +112,7 @@ async def test_delete_index_forms(config: RedisAgentConfig, namespace: str) -> N
 def test_dimension_from_the_first_write_then_from_the_server(config: RedisAgentConfig) -> None:
     wide = [node(f"w{i}", list(np.eye(1536)[i]), "d") for i in range(3)]
     store = RedisVectorStore("wide", config=config)  # no dims, no embed_model
-    empty = store.query(VectorStoreQuery(query_embedding=[0.0] * 1536, similarity_top_k=2))
+    empty = store.query(VectorStoreQuery(query_embedding=list(np.eye(1536)[0]), similarity_top_k=2))
     assert ids(empty) == []
     assert store.add(wide) == ["w0", "w1", "w2"]  # 1536-d: no 384 vs 1536 mismatch
     again = RedisVectorStore("wide", config=config)
