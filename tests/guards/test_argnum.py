@@ -57,6 +57,10 @@ from .test_relations import rejects
             "the tenant next door is suing my landlord",
             True,
         ),
+        # a phrasal verb's particle before "by", an irregular past on the other side
+        ("the startup was bought out by its rival", "the startup bought out its rival", False),
+        ("the old mill was taken over by the council", "the old mill took over the council", False),
+        ("the old mill was taken over by the council", "the council took over the old mill", True),
         # "by" and a measure or a deadline names no doer
         (
             "my train was delayed by 40 minutes, can I claim?",
@@ -131,3 +135,49 @@ def test_a_bound_turned_is_the_antonym_guards() -> None:
     assert reason is None  # one direction on both sides: no turn
     reason = rejects(AntonymGuard(), "laptops over 2 kg", "laptops below 2 kg")
     assert reason is not None and "bound" in reason
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "is a 15 percent service charge normal in Rome?",
+            "is a 15% service charge normal in Rome?",
+            True,
+        ),
+        (
+            "is a 15 percent service charge normal in Rome?",
+            "is a 12% service charge normal in Rome?",
+            False,
+        ),
+        # a word that is no unit still narrows the noun after the number
+        ("give me 10 tips for sleep", "give me 10 herbal tips for sleep", False),
+    ],
+)
+def test_a_unit_after_a_number_narrows_nothing(a: str, b: str, same: bool) -> None:
+    assert (Verifier().verify(a, b) is None) is same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "I took a ladder from my uncle and lost it",
+            "my uncle took a ladder from me and lost it",
+            False,
+        ),
+        (
+            "we rented a van from our friends last week",
+            "our friends rented a van from us last week",
+            False,
+        ),
+        # "by me": the speaker does it in the passive, as in the active form
+        (
+            "should I bill clients for travel time?",
+            "should clients be billed for travel time by me?",
+            True,
+        ),
+    ],
+)
+def test_the_speaker_as_object_a_few_words_after_the_verb(a: str, b: str, same: bool) -> None:
+    assert (rejects(ArgumentGuard(), a, b) is None) is same

@@ -835,9 +835,24 @@ def _before_passive(f: Features, i: int) -> bool:
     return f.words[i + 1 : i + 2] != () and f.words[i + 1] in _BE and "by" in f.words[i + 2 :]
 
 
-# Irregular past participles not in "-en" (a closed class of English; the frequent ones
-# that take a doer with "by"): the participle -> its verb.
+# Irregular past participles not in "-en", and the irregular past tenses of verbs whose
+# participle is in "-en" (a closed class of English; the frequent ones that take a doer
+# with "by"): the form -> its verb.
 _PARTICIPLES = {
+    "ate": "eat",
+    "broke": "break",
+    "chose": "choose",
+    "drove": "drive",
+    "fell": "fall",
+    "forgot": "forget",
+    "gave": "give",
+    "hid": "hide",
+    "rode": "ride",
+    "shook": "shake",
+    "spoke": "speak",
+    "stole": "steal",
+    "took": "take",
+    "wrote": "write",
     "bought": "buy",
     "brought": "bring",
     "built": "build",
@@ -914,6 +929,8 @@ def _owner_swapped(q: Features, c: Features) -> str | None:
 
 # From a form of "be" / "get" to the "by" of its passive: "was the quarterly report written by".
 _PASSIVE_REACH = 5
+# Particles of phrasal verbs that stand between a participle and "by" ("taken over by").
+_PARTICLES_BEFORE_BY = frozenset({"over", "up", "down", "out", "off", "away", "in"})
 
 
 def _passive_turned(q: Features, c: Features) -> str | None:
@@ -932,22 +949,25 @@ def _passive_turned(q: Features, c: Features) -> str | None:
     words = passive.words
     if _BE.isdisjoint(words):
         return None
-    shared = passive.content.keys() & active.content.keys()
+    # ("the small one": a number word names no role, it stands for the noun)
+    shared = {s for s in passive.content.keys() & active.content.keys() if s not in NUMBER_WORDS}
     for k in [k for k, w in enumerate(words) if w == "by"]:
+        # the participle: right before "by", or before its particle ("taken over by")
+        p = k - 2 if k > 2 and words[k - 1] in _PARTICLES_BEFORE_BY else k - 1
         if (
-            k < 2
-            or _BE.isdisjoint(words[max(0, k - _PASSIVE_REACH) : k - 1])
-            or words[k - 1].endswith("ing")
-            or words[k - 1] in _BE
+            p < 1
+            or _BE.isdisjoint(words[max(0, p - _PASSIVE_REACH + 1) : p])
+            or words[p].endswith("ing")
+            or words[p] in _BE
         ):
             continue  # "was <participle> by", "was the report written by"
         after = words[k + 1 : k + 2]
-        forms = _verb_forms(words[k - 1])
+        forms = _verb_forms(words[p])
         if not forms or not after or after[0][0].isdigit() or after[0] in _MEASURES:
             continue  # "was delayed by 3 hours": a measure, no doer
         # the active verb: a content word of that side alone, or the participle's own stem
         # ("scolded" on both sides); only those few are looked up
-        own = passive.seq[k - 1]
+        own = passive.seq[p]
         verbs = [
             v
             for s, v in active.content.items()
@@ -969,7 +989,7 @@ def _passive_turned(q: Features, c: Features) -> str | None:
         undergoes = [
             s
             for s in shared
-            if passive.content[s] < k - 1 and _in_clause(passive, k, passive.content[s])
+            if passive.content[s] < p and _in_clause(passive, k, passive.content[s])
         ]
         does = [s for s in shared if k < passive.content[s] < end]
         for a in undergoes:
@@ -1244,7 +1264,9 @@ def _speaker_roles(f: Features, verbs: frozenset[str], text: str) -> dict[str, t
             if seq[at] in verbs:
                 roles[seq[at]] = (True, roles.get(seq[at], (False, False))[1])
     for k in _positions(words, objects, f.vocab):
-        for at in range(max(0, k - 3), k):  # "paid me", "lent money to me"
+        if k and words[k - 1] == "by":
+            continue  # "charged for shipping by me": the doer of a passive, no object
+        for at in range(max(0, k - 4), k):  # "paid me", "lent money to me", "a drill from me"
             if seq[at] in verbs:
                 roles[seq[at]] = (roles.get(seq[at], (False, False))[0], True)
     return roles
@@ -1770,6 +1792,8 @@ def narrowing(q: Features, c: Features) -> str | None:
         return None
     if w in f.entities or w in NUMBER_WORDS or (before in _VERB_CUES and s in wordnet().verbs):
         return None  # the entity and number guards' business, a verb ("to water plants")
+    if w in UNITS and before and (before[0].isdigit() or before in NUMBER_WORDS):
+        return None  # a number's unit ("a 25 percent tip" / "a 25% tip"): the number guard's
     if base(w) in _UNRESTRICTIVE and not (w == "new" and _kind(after) == "person"):
         return None  # a rating word ("a good way", "my new phone"; "new staff" are some staff)
     if "-" in w and any(
