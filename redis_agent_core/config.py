@@ -40,7 +40,7 @@ from .errors import (
     RedisURLError,
     ValueTooLargeError,
 )
-from .fastpath import CheckedAsyncPool
+from .fastpath import CheckedAsyncPool, check_cluster_idle_sockets
 from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
@@ -546,7 +546,8 @@ class RedisAgentConfig:
                 elif self.cluster or (self.cluster is None and flag):
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)
-                    client = aredis.RedisCluster.from_url(url, **kwargs)
+                    # its nodes' connections check an idle socket, as the pools do
+                    client = check_cluster_idle_sockets(aredis.RedisCluster.from_url(url, **kwargs))
                 else:  # Redis.from_url, with the pool that checks idle sockets
                     client = aredis.Redis.from_pool(CheckedAsyncPool.from_url(url, **kwargs))
                 self._async[loop] = client

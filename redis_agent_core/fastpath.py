@@ -56,6 +56,7 @@ from typing import Any, NamedTuple, TypeAlias
 
 import redis
 import redis.asyncio as aredis
+import redis.asyncio.sentinel as asentinel
 
 from .errors import ConfigError
 from .redis_errors import NOSCRIPT, REPLY, UNAVAILABLE, fault_kind, mark_sent, write_timeout
@@ -67,6 +68,9 @@ __all__ = [
     "AsyncLease",
     "Batch",
     "CheckedAsyncPool",
+    "CheckedClusterConnection",
+    "CheckedClusterSSLConnection",
+    "CheckedSentinelPool",
     "FastPath",
     "Lease",
     "Packed",
@@ -75,9 +79,11 @@ __all__ = [
     "asend_batch",
     "bulk",
     "bulk_header",
+    "check_cluster_idle_sockets",
     "closed_meanwhile",
     "command_prefix",
     "eligible",
+    "idle_socket_closed",
     "pack_commands",
     "packed_call",
     "packed_hset",
@@ -519,23 +525,68 @@ class FastPath:
 
 
 # -- asyncio --
-class CheckedAsyncPool(aredis.ConnectionPool):
-    """redis-py's asyncio pool, which also looks at an idle connection's socket before
-    handing it out (as the sync pool does, and the pack's leases).
+def idle_socket_closed(connection: Any) -> bool:
+    """Whether an idle asyncio connection's socket was closed by the server (or holds
+    what no call asked for) though the event loop has not seen it yet: reconnect first.
 
     redis-py's own check reads the stream's end of file, which the event loop notes only
     when it runs: after a restart on the same URL while the loop was busy (sync work, a
     loop per job), a pooled connection looked alive and the next call went out on it. A
     write sent at most once (a rate-limit charge, a cache lookup, a bus publish) then
     failed, saying it "may or may not have been applied", though the new server never got
-    it; a fail-closed limiter refused the request. A socket that is readable while idle
-    was closed by the server (or holds what no call asked for): reconnect first."""
+    it; a fail-closed limiter refused the request."""
+    writer = getattr(connection, "_writer", None)
+    return writer is not None and closed_meanwhile(writer.transport.get_extra_info("socket"))
+
+
+class _CheckedPool:
+    """An asyncio pool that also looks at an idle connection's socket before handing it
+    out (as the sync pool does, and the pack's leases): :func:`idle_socket_closed`."""
 
     async def ensure_connection(self, connection: Any) -> None:
-        writer = getattr(connection, "_writer", None)
-        if writer is not None and closed_meanwhile(writer.transport.get_extra_info("socket")):
+        if idle_socket_closed(connection):
             await connection.disconnect()
-        await super().ensure_connection(connection)
+        await super().ensure_connection(connection)  # type: ignore[misc]
+
+
+class CheckedAsyncPool(_CheckedPool, aredis.ConnectionPool):
+    """redis-py's asyncio pool with the idle-socket check (:func:`idle_socket_closed`)."""
+
+
+class CheckedSentinelPool(_CheckedPool, asentinel.SentinelConnectionPool):
+    """redis-py's asyncio Sentinel pool (the master's connections) with the idle-socket
+    check (:func:`idle_socket_closed`)."""
+
+
+class _CheckedConnection:
+    """An asyncio cluster node's connection that asks to be reconnected when its idle
+    socket was closed meanwhile (:func:`idle_socket_closed`). A cluster node has no pool:
+    redis-py asks ``should_reconnect()`` when it takes a connection for a command (and
+    when it puts it back), and reconnects it then."""
+
+    def should_reconnect(self) -> bool:
+        return bool(super().should_reconnect()) or idle_socket_closed(self)  # type: ignore[misc]
+
+
+class CheckedClusterConnection(_CheckedConnection, aredis.Connection):
+    """:class:`_CheckedConnection` over TCP."""
+
+
+class CheckedClusterSSLConnection(_CheckedConnection, aredis.SSLConnection):
+    """:class:`_CheckedConnection` over TLS."""
+
+
+def check_cluster_idle_sockets(client: aredis.RedisCluster) -> aredis.RedisCluster:
+    """``client`` (built, no I/O yet) with its nodes' connections checked before each
+    command (:class:`CheckedClusterConnection`): the nodes it knows and the ones it
+    discovers (built from the same connection arguments, as redis-py does)."""
+    kwargs = client.nodes_manager.connection_kwargs
+    tls = issubclass(kwargs.get("connection_class", aredis.Connection), aredis.SSLConnection)
+    checked = CheckedClusterSSLConnection if tls else CheckedClusterConnection
+    kwargs["connection_class"] = checked
+    for node in client.nodes_manager.startup_nodes.values():  # none discovered yet
+        node.connection_class = checked
+    return client
 
 
 def aeligible(client: Any) -> bool:

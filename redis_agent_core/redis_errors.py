@@ -9,8 +9,9 @@ Three kinds of fault, each with its own message naming the cause and the fix:
   ``RedisUnavailableError`` so code written for "Redis is down" handles it too.
 
 - :data:`TRANSIENT`: the server is up but cannot serve now (``BUSY``: a script or module
-  command past ``busy-reply-threshold``; ``TRYAGAIN``, ``CLUSTERDOWN``, ``MASTERDOWN``)
-  -> ``RedisUnavailableError`` as well, so the degrading roles degrade on it.
+  command past ``busy-reply-threshold``; ``TRYAGAIN``, ``CLUSTERDOWN``, ``MASTERDOWN``;
+  and :data:`LOADING`, a server loading its dataset) -> ``RedisUnavailableError`` as well,
+  so the degrading roles degrade on it.
 
 And one that is not an outage: :data:`DENIED`, the URL's ACL user lacks a command, key or
 channel (``NOPERM``) -> :class:`~redis_agent_core.errors.RedisPermissionError`, a
@@ -72,6 +73,7 @@ __all__ = [
     "CROSS_SLOT",
     "DENIED",
     "FAULTS",
+    "LOADING",
     "MISROUTED",
     "MOVING",
     "NOSCRIPT",
@@ -267,6 +269,10 @@ TRANSIENT: tuple[type[Exception], ...] = (
     redis.exceptions.ClusterError,  # ClusterDownError, MasterDownError included
     redis.exceptions.SlotNotCoveredError,
 )
+#: ``LOADING``: the server replays its data and runs no command until loaded. redis-py
+#: makes it a ConnectionError (so in UNAVAILABLE, and re-sent by its retries: the command
+#: did not run); its message says it, not "lost the connection" (map_redis_error).
+LOADING: tuple[type[Exception], ...] = (redis.exceptions.BusyLoadingError,)
 #: The connection's ACL user may not run a command (or touch a key or channel).
 DENIED: tuple[type[Exception], ...] = (redis.exceptions.NoPermissionError,)
 #: A reply naming another cluster node (MOVED / ASK; MovedError is an AskError) or
@@ -334,7 +340,7 @@ def fault_kind(exc: BaseException) -> str:
     """``"loading"`` (the server replays its data), ``"busy"`` (:data:`TRANSIENT`),
     ``"timeout"``, ``"down"``, ``"refused"`` (a write refused) or ``"other"``: for
     probes and retry decisions."""
-    if isinstance(exc, redis.exceptions.BusyLoadingError):
+    if isinstance(exc, LOADING):
         return "loading"
     if _is_transient(exc):
         return "busy"
@@ -461,7 +467,7 @@ def map_redis_error(
             "REDIS_URL at the primary (or promote this server with REPLICAOF NO ONE).",
             cause="readonly",
         )
-    if _is_transient(exc):
+    if _is_transient(exc) or isinstance(exc, LOADING):
         return _transient_error(exc, action, where)
     if isinstance(exc, CLUSTER_CLIENT) and not isinstance(exc, UNAVAILABLE):
         raise exc  # a call the cluster client cannot route: a bug, not a fault
@@ -518,6 +524,13 @@ def _denied_error(
 # What to do about each TRANSIENT reply, most specific class first; redis-py strips the
 # reply's code from the message of the classes it knows, so it is named here.
 _TRANSIENT_FIXES: tuple[tuple[type[Exception], str, str], ...] = (
+    (
+        redis.exceptions.BusyLoadingError,
+        "LOADING",
+        "It is loading its dataset into memory (a restart replaying its RDB / AOF, or a "
+        "replica's full sync) and runs no command meanwhile, so this one did not run: "
+        "retry once it has loaded (INFO persistence: loading:0).",
+    ),
     (
         redis.exceptions.MasterDownError,
         "MASTERDOWN",

@@ -25,6 +25,7 @@ import redis.asyncio.sentinel as asentinel
 import redis.sentinel
 
 from .errors import ConfigError
+from .fastpath import CheckedSentinelPool
 
 __all__ = ["SENTINEL_SCHEMES", "SentinelURL", "is_sentinel_url", "parse_sentinel_url"]
 
@@ -79,11 +80,16 @@ class SentinelURL:
         return sentinel.master_for(self.service, **self._master_kwargs(connection_kwargs))
 
     def async_client(self, **connection_kwargs: Any) -> redis.asyncio.Redis:
-        """An asyncio client of the current master (no I/O until the first command)."""
+        """An asyncio client of the current master (no I/O until the first command), whose
+        pool checks an idle connection's socket before handing it out."""
         sentinel = asentinel.Sentinel(
             list(self.sentinels), sentinel_kwargs=self._sentinel_kwargs(connection_kwargs)
         )
-        return sentinel.master_for(self.service, **self._master_kwargs(connection_kwargs))
+        return sentinel.master_for(
+            self.service,
+            connection_pool_class=CheckedSentinelPool,
+            **self._master_kwargs(connection_kwargs),
+        )
 
 
 def _host_port(item: str) -> tuple[str, int]:

@@ -143,8 +143,9 @@ ASYNC_ONLY: dict[str, str] = {
     "redis_agent_core.fastpath.AsyncFastPath.aclose": "returns the running loop's leases "
     "(FastPath.close is the sync twin of another class: tested in tests/core/test_fastpath.py)",
     "redis_agent_core.fastpath.AsyncLease.aclose": "as AsyncFastPath.aclose (Lease.close)",
-    "redis_agent_core.fastpath.CheckedAsyncPool": "redis-py's asyncio pool with the idle-socket "
-    "check redis-py's sync pool does itself (tests/core/test_sent_once.py)",
+    "redis_agent_core.fastpath._CheckedPool": "redis-py's asyncio pools (plain, Sentinel) with "
+    "the idle-socket check redis-py's sync pool does itself (tests/core/test_sent_once.py, "
+    "tests/core/test_idle_sockets.py)",
     "redis_agent_core.scripts.asend_commands": "sends several builders' commands in one round "
     "trip for the asyncio service's turn; sync callers run each store's own method",
 }

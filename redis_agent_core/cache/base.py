@@ -7,7 +7,9 @@ exact cache's digest is 32 hex digits, the semantic cache's 21 characters, see
 expiry (``clear()`` and ``len()`` without SCAN; the semantic cache's is split in 64
 parts by the digest's second character, see :meth:`.KeySpace.cache_member_parts`), a
 hash of per-entry hit counts and a hash of counters. One script call writes an entry
-with its TTL and member record atomically.
+with its TTL and member record atomically. A lookup serves an entry only with its
+member record: one whose set an evicting ``maxmemory-policy`` dropped (an orphan,
+which ``clear()`` and ``stats()`` cannot see) is a miss, and is deleted.
 """
 
 from __future__ import annotations
@@ -53,16 +55,25 @@ __all__ = ["CacheStore"]
 # server.
 UPDATE = Script.load(__package__, "update.lua")
 
-# Exact lookup. KEYS: entry, stats, hits. ARGV: digest.
-# -> "<hits>\n<usage JSON>\n<payload>" | nil. One bulk string: the cheapest reply for
-# the client to parse (usage is compact JSON, without raw newlines). It counts hits and
-# misses: a re-run would count them twice, so a lost reply is a fault (a miss where the
-# cache degrades), never re-sent; RECORD the same.
-LOOKUP = Script.load(__package__, "lookup.lua", idempotent=False, COUNT_MISS="true", PACKED="")
+# Exact lookup. KEYS: entry, stats, hits, the entry's member set[, the bucket's own
+# set]. ARGV: digest. -> "<hits>\n<usage JSON>\n<payload>" | nil. One bulk string: the
+# cheapest reply for the client to parse (usage is compact JSON, without raw newlines).
+# It counts hits and misses: a re-run would count them twice, so a lost reply is a
+# fault (a miss where the cache degrades), never re-sent; RECORD the same.
+# An entry without a member record (an orphan: an evicting maxmemory-policy evicted its
+# set, so clear() and stats() cannot see it) is a miss, and is dropped (member.lua).
+LOOKUP = Script.load(
+    __package__, "member.lua", "lookup.lua", idempotent=False, COUNT_MISS="true", PACKED=""
+)
 # The same as the semantic cache's first tier: a miss is not counted (the tier after it
 # counts the lookup), and an entry's values may be packed in one field (entry.pack).
 PROBE = Script.load(
-    __package__, "lookup.lua", idempotent=False, COUNT_MISS="false", PACKED=f", '{PACKED}'"
+    __package__,
+    "member.lua",
+    "lookup.lua",
+    idempotent=False,
+    COUNT_MISS="false",
+    PACKED=f", '{PACKED}'",
 )
 
 
@@ -70,7 +81,9 @@ def _as_bytes(value: Any) -> bytes:
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
 
-def _peek_reply(entry: Any, hits: Any) -> bytes | None:
+def _peek_reply(entry: Any, hits: Any, scores: Sequence[Any]) -> bytes | None:
+    if not any(score is not None for score in scores):  # an orphan, as LOOKUP tells
+        return None
     payload, usage, packed = entry
     if payload is None and packed is not None:
         _, payload, usage, _, _ = unpack(packed)
@@ -79,23 +92,28 @@ def _peek_reply(entry: Any, hits: Any) -> bytes | None:
     return b"\n".join((_as_bytes(hits or b"0"), _as_bytes(usage or b""), _as_bytes(payload)))
 
 
-def peek(client: SyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
-    """A LOOKUP-shaped reply read without writing (keys: entry, stats, hits), for a
-    server that refuses writes: the entry is served, its hit not counted."""
-    pipe = client.pipeline(transaction=False)
+def _peek_pipeline(pipe: Any, keys: Sequence[Any], digest: str) -> None:
     pipe.hmget(keys[0], "payload", "usage", PACKED)
     pipe.hget(keys[2], digest)
-    entry, hits = pipe.execute()
-    return _peek_reply(entry, hits)
+    for members in keys[3:]:
+        pipe.zscore(members, digest)
+
+
+def peek(client: SyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
+    """A LOOKUP-shaped reply read without writing (LOOKUP's keys), for a server that
+    refuses writes: the entry is served, its hit not counted."""
+    pipe = client.pipeline(transaction=False)
+    _peek_pipeline(pipe, keys, digest)
+    entry, hits, *scores = pipe.execute()
+    return _peek_reply(entry, hits, scores)
 
 
 async def apeek(client: AsyncClient, keys: Sequence[Any], digest: str) -> bytes | None:
     """Async :func:`peek`."""
     pipe = client.pipeline(transaction=False)
-    pipe.hmget(keys[0], "payload", "usage", PACKED)
-    pipe.hget(keys[2], digest)
-    entry, hits = await pipe.execute()
-    return _peek_reply(entry, hits)
+    _peek_pipeline(pipe, keys, digest)
+    entry, hits, *scores = await pipe.execute()
+    return _peek_reply(entry, hits, scores)
 
 
 def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
@@ -115,9 +133,11 @@ def parse_lookup(reply: Any, prompt: str, key: str) -> CacheHit | None:
     )
 
 
-# Record a semantic lookup's outcome. KEYS: stats, hits, entry. ARGV: digest ('' on a
-# miss), then counter, increment, ... -> the entry's hit count (0 on a miss)
-RECORD = Script.load(__package__, "record.lua", idempotent=False)
+# Record a semantic lookup's outcome. KEYS: stats, hits, entry[, its member sets on a
+# hit]. ARGV: digest ('' on a miss), then counter, increment, ... -> the entry's hit
+# count (0 on a miss, ORPHAN when the entry has no member record: a miss, dropped)
+RECORD = Script.load(__package__, "member.lua", "record.lua", idempotent=False)
+ORPHAN = -1
 
 # Remove up to ARGV[2] entries of one bucket. KEYS: hits, stats, then the bucket's
 # member sets (and the slot guard: entry keys are unlinked undeclared). ARGV: entry key
@@ -242,6 +262,14 @@ class CacheStore:
     def entry_key(self, digest: str) -> str:
         return self._entry_prefix[digest[0]] + digest
 
+    def _member_keys(self, digest: str) -> list[str]:
+        """The sets that may hold an entry's member record: its own (a part of the
+        bucket's set, for the semantic cache), then the bucket's set when that is not
+        its own (the records written before the parts are there)."""
+        b = digest[0]
+        part = self._member_part.get(digest[:2])
+        return [self._members[b]] if part is None else [part, self._members[b]]
+
     def _ttl_arg(self, ttl: float | None) -> int:
         if ttl is not None:
             return check_ttl(ttl) or 0
@@ -277,11 +305,9 @@ class CacheStore:
         # that would read as Redis down and turn the cache off a while
         values = (a for a in args if isinstance(a, (bytes, str)))
         self.config.check_value_sizes(values, "a cache entry value")
-        part = self._member_part.get(digest[:2])
-        if part is None:
-            return [self.entry_key(digest), self._members[b], self._hits[b]], args
-        # the bucket's own set is pruned too: it holds the entries written before the parts
-        return [self.entry_key(digest), part, self._hits[b], self._members[b]], args
+        # the bucket's own set is pruned too when the entry's is a part of it
+        members, *own = self._member_keys(digest)
+        return [self.entry_key(digest), members, self._hits[b], *own], args
 
     def _entry_fields(
         self, prompt: str, scope: str, payload: str, usage: Mapping[str, Any] | None

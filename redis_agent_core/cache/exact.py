@@ -27,8 +27,8 @@ from .entry import CacheHit, canonical_filters, check_args, entry_digest
 
 __all__ = ["ExactCache"]
 
-# EVALSHA sha 3 KEYS[1..3] ARGV[1]: entry, stats, hits, digest
-_LOOKUP_PREFIX = LOOKUP.packed_head(3, 1)  # keys: entry, stats, hits; arg: digest
+# EVALSHA sha 4 KEYS[1..4] ARGV[1]: entry, stats, hits, members, digest
+_LOOKUP_PREFIX = LOOKUP.packed_head(4, 1)  # keys: entry, stats, hits, members; arg: digest
 
 
 class ExactCache(CacheStore):
@@ -78,9 +78,9 @@ class ExactCache(CacheStore):
         return digest, self._keys(digest), [digest]
 
     def _keys(self, digest: str) -> list[str]:
-        """The LOOKUP script's keys: entry, stats, hits."""
+        """The LOOKUP script's keys: entry, stats, hits, members."""
         b = digest[0]
-        return [self.entry_key(digest), self._stats[b], self._hits[b]]
+        return [self.entry_key(digest), self._stats[b], self._hits[b], self._members[b]]
 
     def _parse(self, reply: Any, prompt: str, digest: str) -> CacheHit | None:
         hit = parse_lookup(reply, prompt, self.entry_key(digest))
@@ -88,14 +88,17 @@ class ExactCache(CacheStore):
         return hit
 
     def _packets(self, client: Any) -> dict[str, tuple[bytes, bytes]]:
-        """Per bucket, the entry key's prefix and the packed stats and hits keys, encoded
-        for ``client``."""
+        """Per bucket, the entry key's prefix and the packed stats, hits and members
+        keys, encoded for ``client``."""
         if self._packed_for is not client:
             enc = client.get_encoder().encoding
             self._packed = {
                 b: (
                     prefix.encode(enc),
-                    bulk(self._stats[b].encode(enc)) + bulk(self._hits[b].encode(enc)),
+                    b"".join(
+                        bulk(key.encode(enc))
+                        for key in (self._stats[b], self._hits[b], self._members[b])
+                    ),
                 )
                 for b, prefix in self._entry_prefix.items()
             }

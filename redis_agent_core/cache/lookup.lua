@@ -9,6 +9,13 @@ if v[4] then
   usage = string.sub(packed, eol + 1, string.find(packed, '\n', eol + 1, true) - 1)
   payload = string.sub(packed, #packed - tonumber(size) + 1)
 end
+if payload and not is_member(4, ARGV[1]) then
+  -- an orphan: its member record is gone (an evicting maxmemory-policy evicted the set),
+  -- so clear() and stats() cannot see it. Not served, and dropped so it never is.
+  redis.call('UNLINK', KEYS[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  payload = nil
+end
 if payload then
   local hits = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
   redis.call('HINCRBY', KEYS[2], 'hits', 1)

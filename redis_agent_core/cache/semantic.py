@@ -41,7 +41,7 @@ from ..search.lifecycle import IndexLifecycle, drop_flow
 from ..search.replies import describe_info, info_name, search_rows
 from ..tags import TAG_SEPARATOR, tag_value
 from ..vectors import AUTO_RECHECK, TUNING_RECHECK, VectorIndex
-from .base import PROBE, RECORD, CacheStore, parse_lookup
+from .base import ORPHAN, PROBE, RECORD, CacheStore, parse_lookup
 from .entry import (
     MEMBER_PARTS,
     PACKED,
@@ -579,12 +579,10 @@ class SemanticCache(CacheStore):
         hit: tuple[str, float, dict[str, Any]] | None,
         rejections: list[Rejection],
         miss_digest: str,
-    ) -> tuple[list[str], list[Any], str]:
+    ) -> tuple[list[str], list[Any]]:
         counters: list[Any] = []
         for r in rejections:
             counters += [f"rejected:{r.guard}", 1]
-        result = "hit" if hit is not None else "rejected" if rejections else "miss"
-        telemetry.cache_lookup("semantic", self.name, result, [r.guard for r in rejections])
         if hit is not None:
             key = hit[0]
             digest = key.rsplit(":", 1)[-1]
@@ -596,7 +594,18 @@ class SemanticCache(CacheStore):
             key, digest = self.entry_key(miss_digest), ""
             counters += ["misses", 1]
         b = (digest or miss_digest)[0]
-        return [self._stats[b], self._hits[b], key], [digest, *counters], key
+        keys = [self._stats[b], self._hits[b], key]
+        return keys + self._member_keys(digest) if digest else keys, [digest, *counters]
+
+    def _recorded(
+        self, hit: tuple[str, float, dict[str, Any]] | None, rejections: list[Rejection], hits: Any
+    ) -> CacheHit | None:
+        """The lookup's outcome once RECORD ran: an orphan (no member record) is a miss."""
+        if hits == ORPHAN:
+            hit = None
+        result = "hit" if hit is not None else "rejected" if rejections else "miss"
+        telemetry.cache_lookup("semantic", self.name, result, [r.guard for r in rejections])
+        return self._hit(hit, hits) if hit is not None else None
 
     def _hit(self, row: tuple[str, float, dict[str, Any]], hits: Any) -> CacheHit:
         key, distance, fields = row
@@ -662,7 +671,8 @@ class SemanticCache(CacheStore):
     ) -> tuple[str, list[str]]:
         _, digest = self._prepare(prompt, scope, filters)
         b = digest[0]
-        return digest, [self.entry_key(digest), self._stats[b], self._hits[b]]
+        keys = [self.entry_key(digest), self._stats[b], self._hits[b]]
+        return digest, keys + self._member_keys(digest)
 
     def lookup_exact(
         self, prompt: str, scope: str, *, filters: Mapping[str, str] | None = None
@@ -741,7 +751,7 @@ class SemanticCache(CacheStore):
                     chosen = row
                     break
                 rejections.append(rejection)
-            keys, args, _ = self._record_args(chosen, rejections, digest)
+            keys, args = self._record_args(chosen, rejections, digest)
             try:
                 hits = self._script(client, RECORD, keys, args)
             except REFUSED as exc:  # full or read-only: serve the hit uncounted
@@ -758,7 +768,7 @@ class SemanticCache(CacheStore):
                 return None
             raise
         self.faults.ok()
-        return self._hit(chosen, hits) if chosen is not None else None
+        return self._recorded(chosen, rejections, hits)
 
     @telemetry.traced("cache", "lookup")
     async def alookup(
@@ -798,7 +808,7 @@ class SemanticCache(CacheStore):
                     chosen = row
                     break
                 rejections.append(rejection)
-            keys, args, _ = self._record_args(chosen, rejections, digest)
+            keys, args = self._record_args(chosen, rejections, digest)
             try:
                 hits = await self._ascript(client, RECORD, keys, args)
             except REFUSED as exc:  # full or read-only: serve the hit uncounted
@@ -815,7 +825,7 @@ class SemanticCache(CacheStore):
                 return None
             raise
         self.faults.ok()
-        return self._hit(chosen, hits) if chosen is not None else None
+        return self._recorded(chosen, rejections, hits)
 
     # -- update --
     def _update_args(

@@ -1,6 +1,14 @@
 local state, done, failed, errors, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, now, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('EXISTS', state) == 0 then return {-1, 0, ''} end
+-- The item sets and the counts are written together: a set holding fewer items than its
+-- count lost some (evicted by a maxmemory-policy that evicts). Counting a redelivered
+-- item again would then report the job finished with items never run: refuse instead.
+local counts = redis.call('HMGET', state, 'done', 'failed')
+if redis.call('SCARD', done) < tonumber(counts[1] or 0)
+    or redis.call('SCARD', failed) < tonumber(counts[2] or 0) then
+  return {-2, 0, ''}
+end
 local has_values = #ARGV >= 3 + 2 * n
 local added = 0
 for i = 1, n do

@@ -267,8 +267,19 @@ def _not_found(job_id: str) -> JobNotFoundError:
     return JobNotFoundError(f"job {job_id!r} does not exist (expired or never created)")
 
 
+_LOST_ITEMS = -2  # mark_items.lua: an item set holds fewer items than its count
+
+
 def _parse_mark(job_id: str, reply: Sequence[Any]) -> MarkResult:
     added = int(reply[0])
+    if added == _LOST_ITEMS:
+        raise DataCorruptionError(
+            f"job {job_id!r} lost the record of which items finished (a key evicted by a "
+            "maxmemory-policy that evicts): counting them again could report it finished "
+            "with items never run, so its progress is not updated. Submit the job again, "
+            "and give the task queue a Redis with maxmemory-policy noeviction "
+            "(docs/operations.md, Memory)."
+        )
     if added < 0:
         raise _not_found(job_id)
     return MarkResult(added=added, finished=bool(int(reply[1])), status=_s(reply[2]))

@@ -8,6 +8,7 @@ role raises RedisPermissionError."""
 from __future__ import annotations
 
 import pytest
+from redis._parsers import BaseParser
 
 from redis_agent_core import AgentBus, ExactCache, RateLimiter, RequestLimit, SessionStore
 from redis_agent_core.config import RedisAgentConfig
@@ -16,7 +17,7 @@ from redis_agent_core.errors import (
     RedisUnavailableError,
     RedisWriteRefusedError,
 )
-from redis_agent_core.redis_errors import fault_kind
+from redis_agent_core.redis_errors import fault_kind, mark_sent, translate_errors
 from redis_agent_core.search import capabilities
 from tests.core.topology import free_port, topology
 from tests.faults import FaultyRedis
@@ -190,3 +191,24 @@ async def test_a_command_the_acl_user_lacks_raises_a_permission_error_everywhere
     admin.close()
     await config.aclose()
     config.close()
+
+
+@pytest.mark.parametrize("sent", [False, True])
+def test_a_server_loading_its_dataset_says_so_and_that_nothing_ran(sent: bool) -> None:
+    """``-LOADING``: a server replaying its RDB / AOF (or a replica's full sync) runs no
+    command until loaded. Reproduced for real only with a large dataset (a 66 MB RDB of 2M
+    keys answered LOADING for 8 s; a small one, DEBUG RELOAD and key-load-delay held
+    clients until loaded instead), so the reply's text goes through redis-py's own
+    parser and the one error wrapper. Before: "lost the connection ... The write may or
+    may not have been applied", though the command never ran."""
+    exc = BaseParser.parse_error("LOADING Redis is loading the dataset in memory")
+    assert fault_kind(exc) == "loading"
+    if sent:
+        mark_sent(exc)  # a write sent at most once met it, as the clients mark it
+    config = RedisAgentConfig(url="redis://127.0.0.1:6379", namespace="ld")
+    with pytest.raises(RedisUnavailableError) as raised, translate_errors(config, "appending"):
+        raise exc
+    message = str(raised.value)
+    assert "LOADING Redis is loading the dataset in memory" in message
+    assert "did not run" in message and "retry" in message
+    assert "may or may not" not in message and "lost the connection" not in message

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisUnavailableError
+from redis_agent_core.errors import DataCorruptionError, RedisUnavailableError
 from redis_agent_core.tasks import (
     JobNotFoundError,
     JobTimeoutError,
@@ -92,7 +92,6 @@ def test_progress_script_is_cluster_safe(cluster_config: RedisAgentConfig) -> No
 
 def test_a_damaged_job_record_is_data_corruption(config: RedisAgentConfig) -> None:
     # was the parsers' own ValueError / JSONDecodeError
-    from redis_agent_core.errors import DataCorruptionError
     from redis_agent_core.tasks import get_batch_results
 
     client = config.get_client()
@@ -105,3 +104,18 @@ def test_a_damaged_job_record_is_data_corruption(config: RedisAgentConfig) -> No
     client.hset(config.keys.job_result("bad-result"), "0", "{not json")
     with pytest.raises(DataCorruptionError, match="prompt 0 of job 'bad-result'"):
         get_batch_results("bad-result", config=config)
+
+
+def test_a_job_whose_item_record_was_evicted_is_never_reported_finished(
+    config: RedisAgentConfig,
+) -> None:
+    # an evicting maxmemory-policy drops the set of done items (eviction is the server's
+    # DEL); a worker then reports an item again (a redelivery): before, it was counted
+    # again and the job read "succeeded" 3/3 with item c never run
+    create_job(config, "j-ev", kind="test", total=3)
+    mark_items(config, "j-ev", ["a", "b"], ok=True)
+    config.get_client().delete(config.keys.job_items("j-ev", "done"))
+    with pytest.raises(DataCorruptionError, match="lost the record of which items finished"):
+        mark_items(config, "j-ev", ["b"], ok=True)
+    job = get_job("j-ev", config=config)
+    assert (job.done, job.status) == (2, "running")
