@@ -28,13 +28,14 @@ from redis_agent_service.errors import redis_fault_response
 from tests.faults import FaultyRedis
 
 
-def _eventually(search: Callable[[], list[Any]]) -> list[str]:
-    """Texts found, polling briefly: FT.CREATE indexes existing documents in the
-    background (an empty result for ever is the bug)."""
+def _eventually(search: Callable[[], list[Any]], want: int = 1) -> list[str]:
+    """Texts found, polling briefly until ``want`` are: FT.CREATE indexes existing
+    documents in the background (an empty result for ever is the bug), one by one (a
+    poll may see the first before the second)."""
     deadline = time.monotonic() + 10
     while True:
         texts = [hit.text for hit in search()]
-        if texts or time.monotonic() > deadline:
+        if len(texts) >= want or time.monotonic() > deadline:
             return texts
         time.sleep(0.05)
 
@@ -240,6 +241,6 @@ async def test_a_dropped_index_reopened_with_other_dims_raises_rather_than_find_
     wider.drop(delete_documents=False)  # created again as they were written, it answers
     narrow = VectorIndex("docs", config=config, dims=2)
     narrow.create()
-    assert sorted(_eventually(lambda: narrow.search(x, k=2))) == ["a", "b"]
+    assert sorted(_eventually(lambda: narrow.search(x, k=2), want=2)) == ["a", "b"]
     await config.aclose()
     config.close()
