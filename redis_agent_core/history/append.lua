@@ -8,10 +8,12 @@ if maxlen > 0 and len > maxlen then
   len = maxlen
 end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
--- seq 0 with messages already there: the meta hash was evicted, created_at is unknown
--- (stamped now, it would date the session from this message)
-if seq == 0 and fresh and redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4])
+if seq == 0 then
+  if fresh and redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4])
+  else  -- messages already there: the meta hash was evicted, created_at is unknown
+    seq = renumber(count)  -- (stamped now, it would date the session from this message)
+  end
 end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
 if #KEYS == 4 then

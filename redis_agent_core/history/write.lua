@@ -18,7 +18,8 @@ if maxlen > 0 and target == 'active' and len > maxlen then
   len = maxlen
 end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
-if seq == 0 and not lost then redis.call('HSETNX', KEYS[2], 'created_at', now) end
+if lost then seq = renumber(count)  -- created_at stays unknown
+elseif seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', now) end
 for i = 9, 8 + 2 * nmeta, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 for i = 9 + 2 * nmeta, 8 + 2 * nmeta + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
 if #KEYS == 4 then

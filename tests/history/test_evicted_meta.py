@@ -1,6 +1,8 @@
 """A session's metadata hash evicted while its messages stay (an evicting
 ``maxmemory-policy``): its times are unknown, and ``info()`` says so (None), where it
-read 0.0, a session of 1970, and the next message dated the session from then on."""
+read 0.0, a session of 1970, and the next message dated the session from then on. Its
+sequence numbers restart above the old ones: they restarted at 0, and the next messages'
+recall entries replaced the first messages' (recall lost them with no error)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,19 @@ import pytest
 import redis
 
 from langchain_redis_agent import RedisChatMessageHistory
+from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.embeddings import CallableEmbedder
 from redis_agent_core.history import SessionStore
 from redis_agent_core.server import EmbeddedRedis
+from tests.conftest import skip_unless
 from tests.faults import evict
+
+_AXES = {"alpha": 0, "beta": 1, "gamma": 2, "delta": 3}
+
+
+def _axis(text: str) -> list[float]:
+    return [1.0 if i == _AXES[text] else 0.0 for i in range(4)]
 
 
 @pytest.fixture
@@ -92,3 +103,27 @@ async def test_async_info_and_the_adapters_say_unknown(own_config: RedisAgentCon
     _evict_meta(history.store, client, "lc")
     seen = history.info()
     assert seen is not None and seen.created_at is None and seen.message_count == 1
+
+
+@pytest.mark.parametrize("write", ["append", "aappend", "replace"])
+async def test_recall_keeps_the_old_messages(
+    own_config: RedisAgentConfig, capabilities: Capabilities, write: str
+) -> None:
+    skip_unless(capabilities.search, "semantic recall needs RediSearch")
+    embedder = CallableEmbedder(lambda texts: [_axis(t) for t in texts], name="axes", dims=4)
+    store = SessionStore(own_config, embedder=embedder)
+    store.append("s", [b"alpha", b"beta"], texts=["alpha", "beta"])
+    _evict_meta(store, own_config.get_client(), "s")
+    if write == "append":
+        store.append("s", [b"gamma"], texts=["gamma"])
+    elif write == "aappend":
+        await store.aappend("s", [b"gamma"], texts=["gamma"])
+    else:
+        store.replace("s", [b"gamma"], texts=["gamma"])  # recall keeps replaced messages
+    (alpha,) = store.relevant("s", "alpha", 1)
+    assert alpha.payload == b"alpha" and alpha.distance < 1e-6  # before: gamma, in its place
+    (gamma,) = store.relevant("s", "gamma", 1)
+    assert gamma.payload == b"gamma" and gamma.seq > 1  # numbered after the old ones
+    store.append("s", [b"delta"], texts=["delta"])
+    (delta,) = store.relevant("s", "delta", 1)
+    assert delta.payload == b"delta" and delta.seq == gamma.seq + 1
