@@ -31,6 +31,25 @@ from redis_agent_service.cluster import LocalCluster
 _BUSY_SCRIPT = "local stop = os.clock() + tonumber(ARGV[1]) while os.clock() < stop do end"
 
 
+def evict(client: redis.Redis, key: str) -> None:
+    """Have the server evict ``key``, as a full server under an evicting policy does: under
+    ``volatile-lru`` the only key with a TTL is the one evicted (``allkeys-lru`` evicts
+    the same way, but picks its key by sampling)."""
+    client.expire(key, 3600)  # the only volatile key: volatile-lru's one candidate
+    before = int(client.info("stats")["evicted_keys"])
+    policy = client.config_get("maxmemory-policy")["maxmemory-policy"]
+    client.config_set("maxmemory-policy", "volatile-lru")
+    client.config_set("maxmemory", "1")
+    try:
+        with contextlib.suppress(redis.ResponseError):  # OOM once nothing is left to evict
+            client.set("nudge", "1")
+    finally:
+        client.config_set("maxmemory", "0")
+        client.config_set("maxmemory-policy", policy)
+    assert int(client.info("stats")["evicted_keys"]) == before + 1
+    assert not client.exists(key)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

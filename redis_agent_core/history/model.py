@@ -23,11 +23,13 @@ _META_PREFIX = "m:"  # user metadata fields; reserved ones have no prefix
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """What is known about one session: times are seconds since the epoch."""
+    """What is known about one session: times are seconds since the epoch, None when
+    unknown (the session's metadata hash was evicted while its messages stayed: metadata
+    and times are lost; the next write stamps ``updated_at``, ``created_at`` stays None)."""
 
     session_id: str
-    created_at: float
-    updated_at: float
+    created_at: float | None
+    updated_at: float | None
     message_count: int
     archived_count: int
     ttl: float | None  # seconds left before expiry, None when it never expires
@@ -93,13 +95,18 @@ def parse_info(session_id: str, reply: Sequence[Any]) -> SessionInfo | None:
             reserved[name] = _text(raw_value)
     return SessionInfo(
         session_id=session_id,
-        created_at=int(reserved.get("created_at", 0)) / 1000,
-        updated_at=int(reserved.get("updated_at", 0)) / 1000,
+        created_at=_seconds(reserved.get("created_at")),
+        updated_at=_seconds(reserved.get("updated_at")),
         message_count=int(active),
         archived_count=int(archived),
         ttl=None if int(pttl) < 0 else int(pttl) / 1000,
         metadata=metadata,
     )
+
+
+def _seconds(ms: str | None) -> float | None:
+    # a missing stamp is unknown: read as 0 it was a session of 1970
+    return None if ms is None else int(ms) / 1000
 
 
 def _encode_metadata(metadata: Mapping[str, Any] | None) -> list[bytes | str]:

@@ -35,11 +35,18 @@ _LIB: dict[str, Any] = {
 # session id, meta pairs..., deleted meta fields..., payloads...
 # The index is only passed on a single node: on a cluster it lives in another slot
 # and the caller pipelines its ZADD next to the script instead.
-# Returns {length of the target list, first sequence number of the payloads}.
+# Returns {length of the target list, first sequence number of the payloads}
+# (seq_lib.lua: numbers restart above the old ones when the meta hash was evicted).
 # Not idempotent (nor are _APPEND, _DELETE_AT, _TAKE_OLDEST, and _CLEAR's returned
 # messages): never re-sent after a lost connection (scripts.Script).
 _WRITE = Script.load(
-    __package__, "expire_lib.lua", "prune_lib.lua", "write.lua", idempotent=False, **_LIB
+    __package__,
+    "expire_lib.lua",
+    "prune_lib.lua",
+    "seq_lib.lua",
+    "write.lua",
+    idempotent=False,
+    **_LIB,
 )
 
 # The common write, kept short (it runs on every message): append active payloads,
@@ -50,7 +57,9 @@ _WRITE = Script.load(
 # scored on the server's clock (server_ms), since sessions are pruned from it by
 # comparing scores written by every process: scored by each writer's clock, a writer
 # 10 minutes behind had its live sessions pruned at once by the others.
-_APPEND = Script.load(__package__, "prune_lib.lua", "append.lua", idempotent=False, **_LIB)
+_APPEND = Script.load(
+    __package__, "prune_lib.lua", "seq_lib.lua", "append.lua", idempotent=False, **_LIB
+)
 
 # KEYS: sessions index. ARGV: session id, ttl_s, 'XX' or ''. The index update of a
 # write on a cluster (where the index lives in another slot than the session's keys).

@@ -3,6 +3,8 @@ local mode, target = ARGV[4], ARGV[5]
 local nmeta, ndel = tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = KEYS[1]
 if target == 'archived' then key = KEYS[3] end
+-- no meta hash but messages: it was evicted, and created_at is unknown from now on
+local lost = redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[1], KEYS[3]) > 0
 -- first write: one Redis refuses when memory is full (it checks only a script's first
 -- write, and a DEL first would let a replace write past a full noeviction server)
 redis.call('HSET', KEYS[2], 'updated_at', now)
@@ -16,7 +18,8 @@ if maxlen > 0 and target == 'active' and len > maxlen then
   len = maxlen
 end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
-if seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', now) end  -- first write
+if lost then seq = renumber(count)  -- created_at stays unknown
+elseif seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', now) end
 for i = 9, 8 + 2 * nmeta, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 for i = 9 + 2 * nmeta, 8 + 2 * nmeta + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
 if #KEYS == 4 then

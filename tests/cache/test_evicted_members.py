@@ -8,8 +8,6 @@ the one evicted (``allkeys-lru`` evicts the same way, but picks its key by sampl
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import redis
 
@@ -19,26 +17,9 @@ from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
 from tests.conftest import skip_unless
-from tests.faults import free_port
+from tests.faults import evict, free_port
 
 A = make_scope({"model": "a"})
-
-
-def evict(client: redis.Redis, key: str) -> None:
-    """Have the server evict ``key``, as a full server under an evicting policy does."""
-    client.expire(key, 3600)  # the only volatile key: volatile-lru's one candidate
-    before = int(client.info("stats")["evicted_keys"])
-    policy = client.config_get("maxmemory-policy")["maxmemory-policy"]
-    client.config_set("maxmemory-policy", "volatile-lru")
-    client.config_set("maxmemory", "1")
-    try:
-        with contextlib.suppress(redis.ResponseError):  # OOM once nothing is left to evict
-            client.set("nudge", "1")
-    finally:
-        client.config_set("maxmemory", "0")
-        client.config_set("maxmemory-policy", policy)
-    assert int(client.info("stats")["evicted_keys"]) == before + 1
-    assert not client.exists(key)
 
 
 def _digest(cache: ExactCache | SemanticCache, client: redis.Redis) -> str:
