@@ -399,6 +399,15 @@ class KeySpace:
         """Set of the checkpoint namespaces a thread has used (same slot)."""
         return self._join("cp", self._thread_tag(thread_id), "nss")
 
+    def checkpoint_unindexed(self, thread_id: str) -> str:
+        """Set of the keys of records holding pending writes of a checkpoint not in the
+        index (saved before their checkpoint, or after the thread was deleted)."""
+        return self._join("cp", self._thread_tag(thread_id), "w")
+
+    def checkpoint_thread_prefix(self, thread_id: str) -> str:
+        """The start of every key of a thread (the thread's delete script builds them)."""
+        return self._join("cp", self._thread_tag(thread_id), "")
+
     def checkpoint_namespaces_pattern(self) -> str:
         """SCAN glob of every thread's :meth:`checkpoint_namespaces` key (listing threads)."""
         return self._join("cp", "{*}", "nss")

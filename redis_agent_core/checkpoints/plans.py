@@ -43,6 +43,8 @@ __all__ = ["CheckpointPlans", "PendingWriteIn", "Plan", "Step", "thread_name"]
 
 T = TypeVar("T")
 _SHALLOW_CLEAR = Script.load(__package__, "shallow_clear.lua")
+_NOTE_UNINDEXED = Script.load(__package__, "note_unindexed.lua")
+_DELETE_THREAD = Script.load(__package__, "delete_thread.lua", undeclared=True)
 
 PendingWriteIn = tuple[str, int, str, Typed]
 """(channel, index, task path, value) of one write to store; index < 0 overwrites."""
@@ -84,6 +86,7 @@ class CheckpointPlans:
         keys = [
             self.keys.checkpoint_index(thread_id),
             self.keys.checkpoint_namespaces(thread_id),
+            self.keys.checkpoint_unindexed(thread_id),
         ]
         if not self.shallow:
             keys.append(self.keys.checkpoint_blobs(thread_id, checkpoint_ns))
@@ -135,6 +138,8 @@ class CheckpointPlans:
                 )
         pipe.hset(key, mapping=fields)
         pipe.zadd(idx, {index_member(checkpoint_ns, checkpoint_id): 0})
+        # indexed now: delete_thread finds the record (and writes saved early) from here
+        pipe.srem(self.keys.checkpoint_unindexed(thread_id), key)
         pipe.sadd(self.keys.checkpoint_namespaces(thread_id), checkpoint_ns.encode())
         self._queue_expire(pipe, [key, *self._thread_keys(thread_id, checkpoint_ns)])
 
@@ -148,6 +153,12 @@ class CheckpointPlans:
         writes: Sequence[PendingWriteIn],
     ) -> None:
         key = self.record_key(thread_id, checkpoint_ns, checkpoint_id)
+        member = index_member(checkpoint_ns, checkpoint_id)
+        unindexed = [
+            self.keys.checkpoint_index(thread_id),
+            self.keys.checkpoint_unindexed(thread_id),
+        ]
+        pipe.execute_command(*_NOTE_UNINDEXED.eval(unindexed, [member, key]))
         for channel, idx, task_path, value in writes:
             name = write_field(checkpoint_id, task_id, idx)
             data = write_value(task_path, channel, value)
@@ -347,18 +358,6 @@ class CheckpointPlans:
         check_namespace(checkpoint_ns)
         return thread_name(thread_id)
 
-    def _delete_keys(self, thread: str, nss: Any, members: Any) -> builtins.list[str]:
-        keys = [self.keys.checkpoint_index(thread), self.keys.checkpoint_namespaces(thread)]
-        for raw in nss:
-            ns = raw.decode() if isinstance(raw, bytes) else raw
-            keys.append(self.keys.checkpoint_blobs(thread, ns))
-            keys.append(self.keys.checkpoint_latest(thread, ns))
-            keys.append(self.keys.checkpoint_head(thread, ns))
-        for member in members:
-            ns, cid = split_member(member)
-            keys.append(self.keys.checkpoint(thread, ns, cid))
-        return keys
-
     # -- copy and prune: pure planning shared by sync and async --
     def _record_pairs(
         self, src: str, dst: str, nss: Any, members: Any
@@ -509,10 +508,15 @@ class CheckpointPlans:
         pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
 
     def delete_plan(self, thread: str) -> Plan[None]:
-        nss, members = yield False, lambda p: self._read_thread(p, thread)
-        # one UNLINK of same-slot keys (the async cluster pipeline's unlink() splits
-        # multi-key calls and returns a coroutine)
-        yield True, lambda p: p.execute_command("UNLINK", *self._delete_keys(thread, nss, members))
+        # one script: a checkpoint saved between a read of the keys and their UNLINK
+        # survived as an orphan (delete_thread.lua)
+        keys = [
+            self.keys.checkpoint_index(thread),
+            self.keys.checkpoint_namespaces(thread),
+            self.keys.checkpoint_unindexed(thread),
+        ]
+        prefix = self.keys.checkpoint_thread_prefix(thread)
+        yield True, lambda p: p.execute_command(*_DELETE_THREAD.eval(keys, [prefix]))
 
     def copy_plan(self, src: str, dst: str) -> Plan[None]:
         nss, members = yield False, lambda p: self._read_thread(p, src)

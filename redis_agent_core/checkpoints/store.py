@@ -7,7 +7,9 @@ a thread lives in one Redis Cluster slot and each write is one MULTI/EXEC.
 Keys of a thread (see :class:`~redis_agent_core.keys.KeySpace`): a sorted set indexing
 ``<ns>\\0<checkpoint id>`` (ids sort by time, so a lexicographic range is newest
 first), a set of its namespaces, one hash per checkpoint (record + pending writes),
-one hash of channel values per namespace. A shallow store keeps one hash per
+one hash of channel values per namespace, and a set of the records holding writes of a
+checkpoint not in the index (saved before their checkpoint, or after a delete):
+``delete_thread`` deletes them all in one script. A shallow store keeps one hash per
 namespace holding the latest checkpoint with its values inline.
 
 TTL (``ttl=``): every write sets the expiry of the keys it touches and of the
@@ -167,7 +169,8 @@ class CheckpointStore(CheckpointPlans):
                             break
 
     def delete_thread(self, thread_id: str) -> None:
-        """Delete every checkpoint, write and value of a thread (all namespaces)."""
+        """Delete every checkpoint, write and value of a thread (all namespaces), in
+        one step: a checkpoint saved meanwhile is deleted too or comes after."""
         thread = thread_name(thread_id)
         self._run(self.delete_plan(thread), f"deleting thread {thread!r}")
 

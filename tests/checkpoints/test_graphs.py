@@ -376,6 +376,11 @@ def test_other_durability_modes_keep_the_thread_resumable(
     assert other.get_state(thread).next == ("review",)
     done = other.invoke(Command(resume="yes"), thread, durability=durability)
     assert done == {"items": ["draft", "reviewed:yes"], "approved": True}
+    # writes saved before their checkpoint were noted only until it was saved
+    client = config.get_client()
+    assert not client.exists(config.keys.checkpoint_unindexed(f"d-{durability}"))
+    other.checkpointer.delete_thread(f"d-{durability}")
+    assert not list(client.scan_iter(match=f"{config.namespace}:*"))
 
 
 @pytest.mark.parametrize("cls", [RedisSaver, ShallowRedisSaver])

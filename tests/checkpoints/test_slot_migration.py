@@ -17,6 +17,7 @@ from langchain_redis_agent.store import RedisStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_service.cluster import LocalCluster
+from tests.checkpoints.test_delete_thread import cluster_keys
 from tests.faults import SlotMove
 
 pytestmark = pytest.mark.cluster
@@ -98,3 +99,18 @@ def test_store_writes_wait_for_their_slot_to_move(
         assert sorted(item.key for item in store.search(("u",))) == ["k2", "new1", "new100000"]
     finally:
         move.close()
+
+
+def test_delete_thread_waits_for_its_slot_to_move_and_deletes_every_key(
+    graph_and_move: tuple[Any, Any, SlotMove], cluster_config: RedisAgentConfig
+) -> None:
+    # its script builds keys it cannot declare: run on the importing node half-way, it
+    # would take the keys still on the other node for gone
+    app, _, move = graph_and_move
+    move.start(1)
+    timer = move.finish_later(0.3)
+    try:
+        app.checkpointer.delete_thread("th")
+    finally:
+        timer.join()
+    assert cluster_keys(cluster_config) == []
