@@ -134,13 +134,14 @@ class IndexIngest(IndexLifecycleMixin):
         if not np.isfinite(matrix).all():
             raise ConfigError("vectors contain NaN or infinity; nothing was written")
         check_nonzero(matrix, schema.metric, ids)
+        docs: list[dict[str, Any]] | _Unencoded
         if check_fields(schema, texts, metas):
-            self._check_sizes(ids, texts, metas, matrix)
             # Validated whole; each batch is encoded by its writer thread while the
             # server indexes the previous batch (the server no longer idles while a
             # per-document pass runs before the first write).
-            return ids, _Unencoded(texts, metas), matrix
-        docs = [encode_fields(schema, t, m) for t, m in zip(texts, metas, strict=True)]
+            docs = _Unencoded(texts, metas)
+        else:
+            docs = [encode_fields(schema, t, m) for t, m in zip(texts, metas, strict=True)]
         self._check_sizes(ids, texts, metas, matrix)
         return ids, docs, matrix
 
