@@ -98,7 +98,12 @@ no guard code, pair set or guard test: half plain questions in aviation, insuran
 production, chemistry labs, school admin, shipping, returns, gardening, coaching, contracts,
 cloud billing, firmware, genealogy, photography, a quarter agent prompts, a quarter terse,
 slang and non-native voices; committed at 16:49 UTC, scored untouched (aggregates only)
-0.980 / 0.725, 3 wrong of 148). All
+0.980 / 0.725, 3 wrong of 148); and guards_traps23.jsonl (440, written the same way at 19:30
+UTC that day by a helper who read no guard code, pair set or guard test: half plain questions
+in sailing, wine, mortgages, aquariums, security operations, theatre, commuting, sports
+nutrition, museums, mobile apps, board games, home wiring, elder care, localisation and shop
+bookkeeping, a quarter agent prompts, a quarter people's own voices; committed at 19:40 UTC,
+scored untouched (aggregates only) 0.973 / 0.543, 3 wrong of 110). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
@@ -167,6 +172,7 @@ SETS = {
     "traps20": DATA / "guards_traps20.jsonl",
     "traps21": DATA / "guards_traps21.jsonl",
     "traps22": DATA / "guards_traps22.jsonl",
+    "traps23": DATA / "guards_traps23.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -247,7 +253,8 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
     for source in ("calibration", "heldout", "fow-cache", "traps2", "traps3", "traps5", "traps6",
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
-                   "traps18", "traps19", "traps20", "traps21", "traps22"):  # fmt: skip
+                   "traps18", "traps19", "traps20", "traps21", "traps22",
+                   "traps23"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -700,6 +707,7 @@ def main(full: bool) -> str:
         "traps20",
         "traps21",
         "traps22",
+        "traps23",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -54,6 +54,8 @@ HELD_OUT = frozenset(
         "guards_traps20",
         "guards_traps21",
         "guards_traps22",
+        "guards_traps23",
+        "guards_val20",
     }
 )
 
