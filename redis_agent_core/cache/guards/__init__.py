@@ -54,6 +54,7 @@ from ._features import (
     stem,
 )
 from ._spans import MIN_SHARED, narrowed
+from ._spelling import same_but_spelling
 from ._wordnet import ancestors, noun, wordnet
 from .relations import (
     _SAYING_NO,
@@ -1242,7 +1243,12 @@ class Verifier:
         return None, None if self.scorer is None else (candidate, query)
 
     def _score(self, spans: tuple[str, str] | None, query: str, candidate: str) -> Rejection | None:
-        if spans is None or self.scorer is None or same_but_numerals(*spans):
+        if (
+            spans is None
+            or self.scorer is None
+            or same_but_numerals(*spans)
+            or same_but_spelling(*spans)
+        ):
             return None
         if spans[0].split() == spans[1].split():
             # blanks alone differ, and the scorer's tokenizer drops them: it would read one
