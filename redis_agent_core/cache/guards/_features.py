@@ -117,9 +117,14 @@ _MONEY_HINT = re.compile(
     rf"[$£€¥₹\d](?:(?<=[$£€¥₹])|(?<=\d)\s*(?:k|m|bn|thousand|million|billion)?\s*"
     rf"(?:{_CURRENCY_ALT}))"
 )
-# What either hint needs: a currency sign, or a digit then a letter or ":" (every word
-# the hints name after the digit is letters); one scan led by a character class.
-_HINTS = re.compile(rf"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\d)\s*{_ONCE}[a-z:])")
+# Where either hint matches: a currency sign, or a digit then what _TIME_HINT or
+# _MONEY_HINT reads after it; one scan led by a character class. (A digit then any letter
+# was the test: "48 hours", "7 days" passed it, and both hints then ran for nothing.)
+_HINTS = re.compile(
+    r"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\d)(?::\d|\s*(?:o'clock\s*)?"
+    r"(?:a\.?m|p\.?m|in the|this|today|tomorrow|tonight|at night)"
+    rf"|\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT})))"
+)
 # (a number with no letter, digit, point or digit and comma before it: its first digit leads the
 # pattern and a look-behind over two characters checks what stands before it, which lets
 # the engine skip ahead to a digit)
@@ -782,6 +787,7 @@ _CUES = (
     | _PARTICLE_KEYS
     | _DATE_KEYS
     | _PERIOD_VOCAB
+    | _BARE_NT
 )
 
 
@@ -890,8 +896,6 @@ def _words(text: str) -> _Words:
         lower = _labels(content, lower)
     bare = _POSSESSIVE.sub("", lower) if "'s" in lower else lower
     words = tuple(_tokens(bare))
-    if not _BARE_NT.isdisjoint(words):
-        return _words(_BARE_NT_WORD.sub(r"\1n't", text))
     # Set operations and C-level maps instead of a Python loop per word: a 100-word
     # prompt parses in tens of microseconds.
     seq = tuple(map(stem, words))
@@ -904,6 +908,10 @@ def _words(text: str) -> _Words:
     # (A cold parse, as in a cache write, pays a memory fetch per probe of a large word
     # set: one pass over the vocabulary instead of one per test.)
     cues = vocab & _CUES
+    # (asked of the few cue words first: every bare "dont" is one, as the words are in
+    # the vocabulary; a stem alone, "cants" -> "cant", is no bare "n't")
+    if not _BARE_NT.isdisjoint(cues) and not _BARE_NT.isdisjoint(words):
+        return _words(_BARE_NT_WORD.sub(r"\1n't", text))
     if not _ALIAS_KEYS.isdisjoint(cues):
         aliases = {lex.ALIASES[w] for w in vocab if w in lex.ALIASES}
         vocab |= aliases

@@ -69,11 +69,14 @@ def _ascii_ends(q: int, lq: int, c: int, lc: int) -> tuple[int, int]:
     byte that differs, the lowest in the last one (C-level passes over the bytes, no
     Python step per character or word)."""
     n = min(lq, lc)
-    first = (q >> 8 * (lq - n)) ^ (c >> 8 * (lc - n))  # their first n bytes
-    last = q ^ c if lq == lc else (q ^ c) & ((1 << 8 * n) - 1)  # their last n bytes
+    last = q ^ c  # their last n bytes are its lowest 8n bits
+    first = last if lq == lc else (q >> 8 * (lq - n)) ^ (c >> 8 * (lc - n))  # first n bytes
+    # (its lowest bit set, -1 if none: at or above bit 8n, the last n bytes are all shared;
+    # no mask of 8n bits is built to cut them out: a big int apiece)
+    low = (last & -last).bit_length() - 1
     return (
         n - (first.bit_length() + 7) // 8,
-        ((last & -last).bit_length() - 1) // 8 if last else n,
+        low // 8 if 0 <= low < 8 * n else n,
     )
 
 
