@@ -439,7 +439,7 @@ def _session_store(config: RedisAgentConfig) -> SessionStore:
 @case(
     SessionStore,
     "append count read last info update_metadata read_all_statuses take_oldest pop_last "
-    "delete_at replace sessions relevant clear close",
+    "delete_at replace sessions relevant clear close rebuild_sessions",
     _session_store,
 )
 async def session_store(store: SessionStore, call: Runner, config: RedisAgentConfig) -> None:
@@ -463,6 +463,10 @@ async def session_store(store: SessionStore, call: Runner, config: RedisAgentCon
     await call("replace", "s2", ["a", "b"])
     await call("read", "s2")
     await call("sessions")
+    await call("rebuild_sessions")  # nothing missing
+    config.get_client().delete(config.keys.history_sessions())  # as if evicted
+    await call("rebuild_sessions")
+    await call("sessions", keep=sorted)
     await call("clear", "s1", return_messages=True)
     await call("count", "s1")
     await call("append", "", ["x"])  # the same ConfigError

@@ -9,9 +9,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..config import RedisAgentConfig
 from ..embeddings import Embedder, aembed_query, embed_query
-from ..errors import ConfigError, SchemaMismatchError
+from ..errors import ConfigError, SchemaMismatchError, ZeroVectorError
 from ..redis_errors import FAULTS, map_redis_error
 from ..search.commands import drop_hint
 from ..search.lifecycle import IndexLifecycle
@@ -123,6 +125,7 @@ class _Recall:
             return []
         self._index()  # fail (no search, Redis down) before anything is written
         matrix = self.embedder.embed([t for _, t in wanted])
+        _check_rows(self.embedder, wanted, matrix)
         return [
             (i, row.astype("float32").tobytes()) for (i, _), row in zip(wanted, matrix, strict=True)
         ]
@@ -135,6 +138,7 @@ class _Recall:
             return []
         await self._aindex()  # fail (no search, Redis down) before anything is written
         matrix = await self.embedder.aembed([t for _, t in wanted])
+        _check_rows(self.embedder, wanted, matrix)
         return [
             (i, row.astype("float32").tobytes()) for (i, _), row in zip(wanted, matrix, strict=True)
         ]
@@ -240,7 +244,7 @@ class _Recall:
         k = _check_query(query, k, max_distance)
         index = self._index()
         # the messages were stored with embed(); the query takes the model's query form
-        vector = embed_query(self.embedder, [query])[0].astype("float32").tolist()
+        vector = _query_vector(embed_query(self.embedder, [query])[0])
         query_ = self._query(session_id, vector, k, max_distance)
         try:
             # a lost index (Redis restarted empty, or dropped) is created again here
@@ -254,7 +258,7 @@ class _Recall:
     ) -> list[RecalledMessage]:
         k = _check_query(query, k, max_distance)
         index = await self._aindex()
-        vector = (await aembed_query(self.embedder, [query]))[0].astype("float32").tolist()
+        vector = _query_vector((await aembed_query(self.embedder, [query]))[0])
         query_ = self._query(session_id, vector, k, max_distance)
         try:
             rows = await self.lifecycle.aretrying(lambda: index.query(query_))
@@ -299,6 +303,37 @@ _INDEX_ACTION = (
     "indexing for recall the messages just stored (they ARE in the session's history: "
     "appending them again would store them twice; only recall will not find them)"
 )
+
+
+def _check_rows(embedder: Embedder, wanted: Sequence[tuple[int, str]], matrix: Any) -> None:
+    """:class:`ZeroVectorError` for a message the model embeds as all zeros: the index
+    is cosine, a zero vector has no direction, and the server never returned the
+    message to any query (stored, silently never recalled)."""
+    zero = ~np.asarray(matrix).any(axis=-1)
+    if zero.any():
+        row = int(np.argmax(zero))
+        index, text = wanted[row]
+        raise ZeroVectorError(
+            f"embedding model {embedder.name!r} returned all zeros for message {index} of "
+            f"this append ({text[:60]!r}): recall compares directions (cosine) and a zero "
+            "vector has none, so the message could never be recalled. Nothing was stored; "
+            "check the model's output for that text (some return zeros for an unknown "
+            "input), or pass None as that message's text to store it without recall"
+        )
+
+
+def _query_vector(row: Any) -> list[float]:
+    """The query's vector, refused when all zeros (the server scored it NaN against
+    every message and recall returned nothing, as if nothing were relevant)."""
+    array = np.asarray(row, dtype=np.float32)
+    if not array.any():
+        raise ZeroVectorError(
+            "the recall query's vector is all zeros: recall compares directions (cosine) "
+            "and a zero vector has none, so it found nothing, as if no message were "
+            "relevant. Nothing was sent; check the embedding model's output for that "
+            "query (some return zeros for an empty or unknown input)"
+        )
+    return array.tolist()
 
 
 def _check_query(query: object, k: object, max_distance: object) -> int:

@@ -24,6 +24,7 @@ from ..fastpath import FALLBACK, AsyncFastPath, FastPath, arg_bytes, bulk, packe
 from ..keys import KeySpace, surrogate_error
 from ..redis_errors import FAULTS, map_redis_error
 from ..scripts import arun_command, run_command
+from . import reindex
 from .model import (
     ACTIVE,
     ARCHIVED,
@@ -716,6 +717,66 @@ class SessionStore:
         if limit == 0:
             return []
         return [_text(m) for m in (await self._apipeline("list sessions", calls))[-1]]
+
+    def rebuild_sessions(self) -> int:
+        """Add to the session index the sessions whose keys exist but that it does not
+        list (the index evicted by a server that evicts keys: ``sessions()`` hid them
+        with no error); returns how many. Scans the namespace's history keys (``SCAN``):
+        run it after an eviction, not per request."""
+        client = self._client()
+        added = 0
+        try:
+            batch: list[str] = []
+            seen: set[str] = set()
+            for key in client.scan_iter(match=reindex.scan_pattern(self.keys), count=1000):
+                session = reindex.session_of(key, self.keys)
+                if session is not None and session not in seen:
+                    seen.add(session)
+                    batch.append(session)
+                if len(batch) >= 500:
+                    added += self._reindex(batch)
+                    batch = []
+            if batch:
+                added += self._reindex(batch)
+        except FAULTS as exc:
+            raise map_redis_error(exc, "rebuild the session index", self.config) from exc
+        return added
+
+    def _reindex(self, sessions: list[str]) -> int:
+        calls = reindex.read_calls(self.keys, sessions)
+        replies = self._pipeline("rebuild the session index", calls)
+        args = reindex.scores(self.ttl, sessions, replies)
+        key = self.keys.history_sessions()
+        return int(self._client().execute_command("ZADD", key, "NX", *args))
+
+    async def arebuild_sessions(self) -> int:
+        """Async :meth:`rebuild_sessions`."""
+        client = self._aclient()
+        added = 0
+        try:
+            batch: list[str] = []
+            seen: set[str] = set()
+            pattern = reindex.scan_pattern(self.keys)
+            async for key in client.scan_iter(match=pattern, count=1000):
+                session = reindex.session_of(key, self.keys)
+                if session is not None and session not in seen:
+                    seen.add(session)
+                    batch.append(session)
+                if len(batch) >= 500:
+                    added += await self._areindex(batch)
+                    batch = []
+            if batch:
+                added += await self._areindex(batch)
+        except FAULTS as exc:
+            raise map_redis_error(exc, "rebuild the session index", self.config) from exc
+        return added
+
+    async def _areindex(self, sessions: list[str]) -> int:
+        calls = reindex.read_calls(self.keys, sessions)
+        replies = await self._apipeline("rebuild the session index", calls)
+        args = reindex.scores(self.ttl, sessions, replies)
+        key = self.keys.history_sessions()
+        return int(await self._aclient().execute_command("ZADD", key, "NX", *args))
 
     # -- semantic recall --
     def relevant(

@@ -26,8 +26,9 @@ import orjson
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, DataCorruptionError
 from ..history import SessionStore
-from ..redis_errors import translate_errors
-from ..search.lifecycle import read_info
+from ..redis_errors import DENIED, translate_errors
+from ..search.executor import run
+from ..search.lifecycle import list_flow, read_info
 from ..search.replies import describe_info
 from .vectors import PEERS, _glob, _scan_nodes, _str
 
@@ -82,6 +83,7 @@ def _langchain_sessions(
         prefixes = describe_info(info)["prefixes"]
     else:
         prefixes = [key_prefix]
+    under = _nested_indexes(config, prefixes, index if key_prefix is None else None)
     found: dict[str, list[tuple[float, str, bytes]]] = {}
     for prefix in prefixes:
         for keys in _scan_batches(config, _glob(prefix) + "*", "ReJSON-RL"):
@@ -95,11 +97,56 @@ def _langchain_sessions(
                 doc = docs[0] if docs else None
                 if not isinstance(doc, dict) or "session_id" not in doc or "data" not in doc:
                     continue
+                _check_nested(_str(key), prefix, under)
                 session_id, stamp = _checked_message(_str(key), doc)
                 payload = orjson.dumps({"type": doc.get("type"), "data": doc["data"]})
                 entry = (stamp, str(doc.get("message_id", "")), payload)
                 found.setdefault(session_id, []).append(entry)
     return {sid: [p for _, _, p in sorted(rows)] for sid, rows in found.items()}
+
+
+def _nested_indexes(
+    config: RedisAgentConfig, prefixes: list[str], own: str | None
+) -> dict[str, str]:
+    """``{prefix: index}`` of the other search indexes whose key prefix lies under one
+    of ``prefixes`` (``"chat"`` and ``"chat:x"``): another history's messages, which a
+    SCAN of the shorter prefix reads too. Indexes this user may not list or read are
+    skipped (a confined user's keys are its own)."""
+    client = config.get_client()
+    with translate_errors(config, "listing the search indexes"):
+        try:
+            names = run(client.execute_command, list_flow())
+        except DENIED:
+            return {}
+    under: dict[str, str] = {}
+    for name in names:
+        if name == own:
+            continue
+        try:
+            info = read_info(config, name, f"reading the search index {name!r}")
+        except DENIED:
+            continue
+        for theirs in describe_info(info)["prefixes"] if info is not None else ():
+            if any(theirs != p and theirs.startswith(p) for p in prefixes):
+                under.setdefault(theirs, name)
+    return under
+
+
+def _check_nested(key: str, prefix: str, under: Mapping[str, str]) -> None:
+    """:class:`ConfigError` for a message found under ``prefix`` that also lies under
+    another history's longer prefix: whose message it is cannot be told (the peer's
+    own indexes both hold it), and migrating it merged the two histories' sessions
+    with no word."""
+    for theirs, name in under.items():
+        if key.startswith(theirs):
+            raise ConfigError(
+                f"langchain-redis message {key!r} lies under {prefix!r} and under "
+                f"{theirs!r}, the prefix of index {name!r}: one prefix starts with the "
+                "other, so the two histories' messages cannot be told apart and would be "
+                "merged into one namespace. Nothing was migrated; move one history to a "
+                "prefix that is not the start of the other's (e.g. 'chat-a:' and "
+                "'chat-b:'), or delete the other's messages if they belong together"
+            )
 
 
 def _checked_message(key: str, doc: Mapping[str, Any]) -> tuple[str, float]:

@@ -294,6 +294,12 @@ def migrate_vectors(
             f"finish it, or delete {state_key} to start over"
         )
     resumed = bool(state)
+    # id -> source key of every document copied so far: a later document with an id
+    # already copied from another key would overwrite it (kept across resumes)
+    ids_key = state_key + ":ids"
+    if not resumed:
+        with translate_errors(config, "clearing the ids of an earlier migration"):
+            client.delete(ids_key)
     prefix_index = int(state.get("prefix", 0))
     cursor = int(state.get("cursor", 0))
     nodes = _scan_nodes(client)
@@ -318,6 +324,9 @@ def migrate_vectors(
         rows = [peer_document(source, k, d) for k, d in found]
         if rows:
             ids, texts, vectors, metadatas = zip(*rows, strict=True)
+            with translate_errors(config, f"checking the ids copied into {target_name!r}"):
+                earlier = client.hmget(ids_key, list(ids))
+            _check_collisions(source_name, found, ids, earlier, written)
             try:
                 target.add(list(texts), ids=list(ids), metadatas=list(metadatas),
                            vectors=np.vstack(vectors).astype(np.float32))  # fmt: skip
@@ -330,6 +339,8 @@ def migrate_vectors(
                     "were copied before it); fix or delete it in the source, then run the "
                     "migration again: it resumes at this batch"
                 ) from exc
+            with translate_errors(config, f"noting the ids copied into {target_name!r}"):
+                client.hset(ids_key, mapping={i: k for i, (k, _) in zip(ids, found, strict=True)})
             written += len(rows)
         if cursor == 0:  # this server is done: the next one, or the next prefix
             following = names.index(node) + 1
@@ -350,12 +361,40 @@ def migrate_vectors(
         target_docs = target.count()
         verified = target_docs == source.num_docs
         with translate_errors(config, "clearing the migration state"):
-            client.delete(state_key)  # a rerun starts over (writes are idempotent)
+            client.delete(state_key, ids_key)  # a rerun starts over (writes are idempotent)
     return MigrationReport(
         source=source_name, target=target_name, source_docs=source.num_docs, written=written,
         target_docs=target_docs, seconds=time.perf_counter() - started, resumed=resumed,
         complete=complete, verified=verified,
     )  # fmt: skip
+
+
+def _check_collisions(
+    source_name: str,
+    found: Sequence[tuple[str, Any]],
+    ids: Sequence[str],
+    earlier: Sequence[Any],
+    written: int,
+) -> None:
+    """Raise naming the documents of this batch whose id an earlier batch copied from
+    another key (writing them would overwrite it silently: the run ended only with
+    ``verified: false``). The same key again is a batch written twice (a resume, or a
+    key SCAN returned twice): it overwrites itself."""
+    clashes = [
+        (doc_id, _str(before), key)
+        for (key, _), doc_id, before in zip(found, ids, earlier, strict=True)
+        if before is not None and _str(before) != key
+    ]
+    if clashes:
+        named = "; ".join(f"id {i!r} of {k!r} was copied from {b!r}" for i, b, k in clashes[:5])
+        more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
+        raise DataCorruptionError(
+            f"{len(clashes)} peer document(s) of {source_name!r} have the id of a document "
+            f"already copied, and would overwrite it: {named}{more}. Nothing of their batch "
+            f"was written ({written} documents were copied before it); give one of each pair "
+            "another id (or delete it) in the source, then run the migration again: it "
+            "resumes at this batch"
+        )
 
 
 def _refused(

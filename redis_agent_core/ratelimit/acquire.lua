@@ -7,7 +7,8 @@
 -- ARGV[2] the limits, 4 space-separated values each: kind limit period_us x
 --   kind "r" request log         KEYS: list of admit times (us), newest first; x: TTL ms
 --        "f" fixed-window tokens KEYS: hash {<window id> = used}, one field; x: the
---                                zone's UTC offset in us
+--                                zone's UTC offset in us, then ",<offset>" when the
+--                                window ends in another (a daylight-saving change)
 --        "t" rolling tokens      KEYS: zset of "rid:tokens" by time, string total; x: TTL
 -- ARGV[3] reservation id (only with rolling budgets)
 -- (two strings rather than one argument per value: every argument costs ~0.5 us end to
@@ -35,7 +36,7 @@ local apply, creq, ctok = string.match(ARGV[1], '^(%d) (%d+) (%d+)$')
 creq, ctok = tonumber(creq), tonumber(ctok)
 local charging = apply == '1' -- every limit so far admitted and was charged
 local spec = ARGV[2]
-local pattern = '(%a) (%d+) (%d+) (%-?%d+)'
+local pattern = '(%a) (%d+) (%d+) (%-?%d+),?(%-?%d*)'
 
 -- take back what limits before `upto` charged (the first refusal)
 local function undo(upto)
@@ -59,7 +60,7 @@ local out = ''
 local worst, denied, rolling = 0, 0, false
 local k, pos, i = 1, 1, 0
 while true do
-  local _, last, kind, limit, period, x = string.find(spec, pattern, pos)
+  local _, last, kind, limit, period, x, xend = string.find(spec, pattern, pos)
   if not last then break end
   pos = last + 1
   i = i + 1
@@ -120,6 +121,8 @@ while true do
     k = k + 1
     local offset = tonumber(x)
     w = math.floor((now + offset) / period)
+    -- the window's end, in the offset it falls in (local midnight after a DST change)
+    local ends = (w + 1) * period - (tonumber(xend) or offset)
     if ctok > limit then
       retry = -1
       u = tonumber(redis.call('HGET', key, w)) or 0
@@ -133,7 +136,7 @@ while true do
           redis.call('HSET', key, w, n)
         end
         -- expire a minute past the window's end so late settlements still find it
-        redis.call('PEXPIRE', key, math.ceil(((w + 1) * period - offset - now) / 1000) + 60000)
+        redis.call('PEXPIRE', key, math.ceil((ends - now) / 1000) + 60000)
       end
       if n > limit then redis.call('HINCRBY', key, w, -ctok) end
     else
@@ -145,10 +148,10 @@ while true do
         -- usage later finds it
         redis.call('DEL', key)
         redis.call('HSET', key, w, 0)
-        redis.call('PEXPIRE', key, math.ceil(((w + 1) * period - offset - now) / 1000) + 60000)
+        redis.call('PEXPIRE', key, math.ceil((ends - now) / 1000) + 60000)
       end
     end
-    if retry == 0 and u + ctok > limit then retry = (w + 1) * period - offset - now end
+    if retry == 0 and u + ctok > limit then retry = ends - now end
   else -- 't': read here, charged after the loop once every limit admits
     rolling = true
     local zkey, tkey = KEYS[k], KEYS[k + 1]

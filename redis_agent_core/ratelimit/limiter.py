@@ -280,6 +280,15 @@ def pack_acquire(plan: _Plan, rid: str, requests: int, tokens: int) -> bytes:
     return plan.packed_head + header + spec
 
 
+def _offsets(limit: Any) -> bytes:
+    """A daylight-saving zone's ``x`` of a fixed window: its offset now in us, and when
+    the window ends in another offset, ``,`` and that one (acquire.lua)."""
+    now, end = limit.window_offsets()
+    if now == end:
+        return b"%d" % (now * 1_000_000)
+    return b"%d,%d" % (now * 1_000_000, end * 1_000_000)
+
+
 def _spec(static: Sequence[tuple[bytes, bytes, bytes]], extras: Sequence[bytes]) -> bytes:
     return b" ".join(b" ".join((*item, extra)) for item, extra in zip(static, extras, strict=True))
 
@@ -299,7 +308,7 @@ def build_acquire(
     spec = plan.spec
     if not spec:
         extras = [
-            str(limit.utc_offset_seconds() * 1_000_000).encode() if extra is None else extra  # type: ignore[union-attr]
+            _offsets(limit) if extra is None else extra
             for limit, extra in zip(plan.limits, plan.extras, strict=True)
         ]
         spec = _spec(plan.static, extras)

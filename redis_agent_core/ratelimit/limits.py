@@ -33,6 +33,7 @@ __all__ = [
 Per = Literal["user", "org", "global"]
 _PERS = ("user", "org", "global")
 DAY = 86_400.0
+_EPOCH = datetime(1970, 1, 1)  # naive: local wall times counted like Unix time
 # \Z, not $: $ also matches before a final newline, so 'name\n' passed
 _NAME_RE = re.compile(r"\A[A-Za-z0-9_.\-]{1,64}\Z")
 
@@ -119,8 +120,9 @@ class TokenBudget:
     """At most ``limit`` tokens per window, ``per`` subject.
 
     ``rolling=False`` (default): fixed windows of ``period`` seconds aligned on
-    midnight of ``tz`` (daily by default, UTC by default; DST changes follow the
-    zone's current offset). ``rolling=True``: any window of ``period`` seconds.
+    midnight of ``tz`` (daily by default, UTC by default; on a daylight-saving change
+    day the window is the local calendar day, ending at local midnight in the offset
+    then in force). ``rolling=True``: any window of ``period`` seconds.
 
     Calls reserve an estimate first and settle the real usage after, so concurrent
     calls can overspend only by how much their real usage exceeds their estimates.
@@ -165,6 +167,21 @@ class TokenBudget:
         when = when or datetime.now(timezone.utc)
         offset = when.astimezone(self._tzinfo).utcoffset()
         return int(offset.total_seconds()) if offset is not None else 0
+
+    def window_offsets(self, when: datetime | None = None) -> tuple[int, int]:
+        """The zone's offset now (or at ``when``), which names the window, and at the
+        window's end, local midnight: they differ on the day of a daylight-saving change,
+        and the window ends at that midnight in its own offset (with the offset of the
+        start, a refused call was told to retry an hour late, or an hour early into the
+        same day)."""
+        when = when or datetime.now(timezone.utc)
+        offset = self.utc_offset_seconds(when)
+        window = math.floor((when.timestamp() + offset) / self.period)
+        wall = _EPOCH + timedelta(seconds=(window + 1) * self.period)  # local wall time
+        # a wall time in a gap (a zone springing forward at midnight) takes the offset
+        # before it (fold=0): that window ends at the change itself
+        end = wall.replace(tzinfo=self._tzinfo).utcoffset()
+        return offset, int(end.total_seconds()) if end is not None else offset
 
 
 class RateLimitExceeded(RedisAgentError):

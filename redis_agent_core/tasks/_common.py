@@ -24,3 +24,18 @@ def agent_config(app: Celery) -> RedisAgentConfig:
     """The pack config an app was built from (the process default for the module app)."""
     cfg = getattr(app, "agent_config", None)
     return cfg if cfg is not None else get_default_config()
+
+
+#: The most of an error a failure record keeps: a model's or an index's exception may
+#: quote a whole answer or document, and a record over the server's limit for one value
+#: (max_value_bytes) dropped the connection, read as Redis down and retried for good.
+MAX_ERROR_CHARS = 8192
+
+
+def clip_error(error: str | bytes) -> str | bytes:
+    """``error`` cut to :data:`MAX_ERROR_CHARS` characters, saying so."""
+    if len(error) <= MAX_ERROR_CHARS:
+        return error
+    if isinstance(error, bytes):
+        error = error.decode("utf-8", "replace")
+    return f"{error[:MAX_ERROR_CHARS]}... ({len(error):,} characters, cut)"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..config import RedisAgentConfig, backoff, get_default_config
-from ..errors import ConfigError, DataCorruptionError
+from ..errors import ConfigError, DataCorruptionError, ValueTooLargeError
 from ..jsonvalues import Unreadable, find_unreadable
 from ..redis_errors import translate_errors
 from ._common import RETRYABLE, agent_config
@@ -241,14 +241,19 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
     for pos, item in enumerate(pending):
         try:
             result = _answer(task, config, job, item["prompt"])
+            value = orjson.dumps(result)
+            # over the server's limit the write would drop the connection, read as Redis
+            # down and retried for good, the job never finishing
+            config.check_value_sizes((value,), f"the result of item {item['id']}")
         except RETRYABLE as exc:
             if task.request.retries < (task.max_retries or 0):
                 raise task.retry(
                     exc=exc, countdown=backoff(task.request.retries, 0.5, 30.0)
                 ) from exc
-            mark = mark_items(
-                config, job_id, [item["id"]], ok=False, values=[f"{type(exc).__name__}: {exc}"]
-            )
+            mark = _fail(config, job_id, item, f"{type(exc).__name__}: {exc}")
+        except ValueTooLargeError as exc:  # this answer alone (its cache entry or result)
+            log.warning("batch job %s prompt %s: %s", job_id, item["id"], exc)
+            mark = _fail(config, job_id, item, f"the model's answer cannot be stored: {exc}")
         except ConfigError as exc:  # a broken setup fails every remaining prompt alike
             log.error("batch job %s cannot run: %s", job_id, exc)
             rest = [i["id"] for i in pending[pos:]]
@@ -259,16 +264,18 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
             if _is_retry(exc):
                 raise
             log.warning("batch job %s prompt %s failed: %s", job_id, item["id"], exc)
-            mark = mark_items(
-                config, job_id, [item["id"]], ok=False, values=[f"{type(exc).__name__}: {exc}"]
-            )
+            mark = _fail(config, job_id, item, f"{type(exc).__name__}: {exc}")
         else:
-            mark = mark_items(config, job_id, [item["id"]], ok=True, values=[orjson.dumps(result)])
+            mark = mark_items(config, job_id, [item["id"]], ok=True, values=[value])
             written += mark.added
         finished = finished or mark.finished
     if finished:
         notify_job_finished(task.app, config, job_id)
     return written
+
+
+def _fail(config: RedisAgentConfig, job_id: str, item: Mapping[str, Any], error: str) -> Any:
+    return mark_items(config, job_id, [item["id"]], ok=False, values=[error])
 
 
 def _is_retry(exc: BaseException) -> bool:

@@ -23,6 +23,7 @@ from ..config import MAX_TTL, RedisAgentConfig, check_seconds, get_default_confi
 from ..errors import ConfigError, DataCorruptionError, RedisAgentError
 from ..redis_errors import translate_errors
 from ..scripts import Script
+from ._common import clip_error
 
 __all__ = [
     "FINAL_STATUSES",
@@ -259,7 +260,7 @@ def _mark_args(
     key_list = _job_keys(config, job_id)
     argv: list[Any] = ["done" if ok else "failed", repr(time.time()), len(ids), *ids]
     if values is not None:
-        argv += list(values)
+        argv += list(values) if ok else [clip_error(v) for v in values]
     return key_list, argv
 
 

@@ -36,7 +36,7 @@ from ..config import RedisAgentConfig, backoff, check_seconds, get_default_confi
 from ..errors import ConfigError
 from ..redis_errors import sent_once, translate_errors
 from ..scripts import Script
-from ._common import agent_config
+from ._common import agent_config, clip_error
 from .destinations import DestinationPolicy, DestinationRefusedError, send
 from .queue import send_task
 
@@ -264,11 +264,13 @@ def record_dead_letter(
         body = encode_body(payload)
     except TypeError:  # a forged message's payload (e.g. an int over 64 bits): keep a trace
         body = encode_body(repr(payload))
+    if len(body) > config.max_value_bytes - _ENTRY_SLACK:
+        body = _payload_not_kept(body, config.max_value_bytes)
     entry: dict[Any, Any] = {  # redis-py's xadd takes a dict of its own key/value union
-        "url": url,
-        "idempotency_key": key,
+        "url": clip_error(url),
+        "idempotency_key": clip_error(key),
         "job_id": job_id or "",
-        "error": error,
+        "error": clip_error(error),
         "status": "" if status is None else str(status),
         "attempts": str(attempts),
         "time": repr(time.time()),
@@ -282,6 +284,21 @@ def record_dead_letter(
             )
         if job_id:
             _set_job_field(config, job_id, "webhook", "dead")
+
+
+# what a dead letter's fields besides its payload may take (each clipped to 8,192 characters)
+_ENTRY_SLACK = 64 * 1024
+
+
+def _payload_not_kept(body: bytes, limit: int) -> bytes:
+    """What a dead letter keeps of a payload over the server's limit for one value: its
+    size and its first 1,024 bytes. The whole payload dropped the connection mid-XADD,
+    read as Redis down: the delivery task was retried (POSTing again) and the dead
+    letter never written (the broker may be another server, taking the message)."""
+    return encode_body({
+        "payload_not_kept": f"{len(body):,} bytes, over max_value_bytes ({limit:,})",
+        "head": body[:1024].decode("utf-8", "replace"),
+    })  # fmt: skip
 
 
 def dead_letters(

@@ -159,3 +159,27 @@ def test_llama_index_chat_lists_migrate_from_every_cluster_node(
     finally:
         for key in chats:
             client.delete(key)
+
+
+def test_a_history_under_another_historys_prefix_is_refused(
+    redis_url: str, namespace: str, config: RedisAgentConfig
+) -> None:
+    # "chat:" and "chat:x:": a SCAN of the first read the second's messages too, and
+    # the migration merged both histories' sessions into one namespace with no word
+    client = redis.Redis.from_url(redis_url, protocol=2)
+    for prefix, index, session in (("chat:", "a", "alice"), ("chat:x:", "b", "bob")):
+        langchain_redis.RedisChatMessageHistory(
+            session, redis_client=client, key_prefix=f"{namespace}:{prefix}",
+            index_name=f"{namespace}:idx:{index}",
+        ).add_message(HumanMessage(f"hi from {session}"))  # fmt: skip
+    client.close()
+    for source in ({"index": f"{namespace}:idx:a"}, {"key_prefix": f"{namespace}:chat:"}):
+        with pytest.raises(ConfigError, match=f"under '{namespace}:chat:x:'.*idx:b.*Nothing was"):
+            migrate_history(peer="langchain-redis", config=config, **source)
+        assert RedisChatMessageHistory("alice", config=config).messages == []
+    # the longer prefix alone holds nothing of the other's: it migrates
+    report = migrate_history(peer="langchain-redis", config=config, index=f"{namespace}:idx:b")
+    assert report.verified and report.sessions == 1
+    assert _contents(RedisChatMessageHistory("bob", config=config).messages) == [
+        ("human", "hi from bob")
+    ]

@@ -30,6 +30,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
 from redis_agent_core.migrate import migrate_vectors
 from redis_agent_core.migrate.vectors import PeerIndex, peer_document
+from redis_agent_core.vectors import VectorIndex
 from tests.vectors.conftest import clustered
 
 langchain_redis = pytest.importorskip("langchain_redis", reason="extra bench: langchain-redis")
@@ -258,3 +259,29 @@ def test_a_damaged_peer_document_is_data_corruption_naming_it(
     )  # fmt: skip
     with pytest.raises(DataCorruptionError, match=f"'p:1'.*{named}"):
         peer_document(source, "p:1", fields)
+
+
+def test_an_id_copied_by_an_earlier_batch_is_named_not_overwritten(
+    config: RedisAgentConfig, redis_client: redis.Redis, namespace: str
+) -> None:
+    # two prefixes of one langchain-redis-style index hold the id "1" each: the second
+    # overwrote the first silently and the run ended only with verified: false
+    a, b = f"{namespace}:pa:", f"{namespace}:pb:"
+    redis_client.execute_command(
+        "FT.CREATE", f"{namespace}:two", "ON", "HASH", "PREFIX", 2, a, b, "SCHEMA",
+        "text", "TEXT", "embedding", "VECTOR", "FLAT", 6, "TYPE", "FLOAT32", "DIM", 4,
+        "DISTANCE_METRIC", "COSINE",
+    )  # fmt: skip
+    vector = np.ones(4, dtype=np.float32).tobytes()
+    for key in (f"{a}1", f"{a}2", f"{b}1", f"{b}3"):
+        redis_client.hset(key, mapping={"text": key, "embedding": vector})
+    with pytest.raises(DataCorruptionError, match=f"id '1' of '{b}1' was copied from '{a}1'"):
+        migrate_vectors(f"{namespace}:two", peer="langchain-redis", to="two", config=config,
+                        batch_size=1)  # fmt: skip
+    target = VectorIndex("two", config=config)
+    assert target.get(["1"])[0].text == f"{a}1"  # not overwritten
+    redis_client.delete(f"{b}1")  # the user's fix: the rerun resumes at that batch
+    done = migrate_vectors(f"{namespace}:two", peer="langchain-redis", to="two", config=config,
+                           batch_size=1)  # fmt: skip
+    assert done.resumed and done.complete and done.verified and done.target_docs == 3
+    assert not redis_client.exists(config.keys.migration("vectors", "two") + ":ids")

@@ -163,3 +163,60 @@ def test_a_task_chunk_over_the_limit_names_the_chunk_size(small_server: Embedded
     submit_batch(prompts, model="m", chunk_size=1, app=create_app(config), config=config)
     assert client.keys("chunks:*")
     client.flushall()
+
+
+def _big_answer(size: int = 2 * MIB) -> Callable[[str], str]:
+    """A batch model whose answer to "big" is over a 1 MiB server's limit."""
+    return lambda prompt: "z" * size if prompt == "big" else prompt.upper()
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_a_worker_result_over_the_limit_is_a_recorded_failure(
+    small_server: EmbeddedRedis, cache: bool
+) -> None:
+    """The worker wrote the result unchecked: the server dropped the connection, read as
+    Redis down and retried until the task gave up, the job never finishing; through the
+    cache, its ValueTooLargeError (a ConfigError) failed every remaining prompt."""
+    from celery.contrib.testing.worker import start_worker
+
+    from redis_agent_core.tasks import (
+        get_batch_results,
+        job_failures,
+        register_model,
+        wait_for_job,
+    )
+
+    register_model("big_answer", _big_answer, replace=True)
+    config = RedisAgentConfig(
+        url=small_server.url, namespace=f"worker{int(cache)}", max_value_bytes=MIB
+    )
+    app = create_app(config)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        job_id = submit_batch(["a", "big", "b"], model="big_answer", cache=cache, chunk_size=3,
+                              app=app, config=config)  # fmt: skip
+        job = wait_for_job(job_id, config=config, timeout=20)
+    assert (job.status, job.done, job.failed) == ("partial", 2, 1)
+    assert [r and r["text"] for r in get_batch_results(job_id, config=config)] == ["A", None, "B"]
+    error = job_failures(job_id, config=config)["1"]
+    assert "answer cannot be stored" in error and "over the 1,048,576 bytes" in error
+
+
+def test_a_dead_letter_payload_over_the_limit_is_recorded_without_it(
+    small_server: EmbeddedRedis,
+) -> None:
+    # the broker may be another server (it took the message): the XADD of the whole
+    # payload dropped the data server's connection, and the delivery was retried
+    from redis_agent_core.tasks import dead_letters
+    from redis_agent_core.tasks.webhooks import record_dead_letter
+
+    config = RedisAgentConfig(url=small_server.url, namespace="dead", max_value_bytes=MIB)
+    record_dead_letter(
+        config, url="https://example.com/h", key="k1", payload={"big": BIG},
+        error="e" * 20_000, status=500, attempts=3, job_id=None,
+    )  # fmt: skip
+    (row,) = dead_letters(config=config)
+    assert row["payload"]["payload_not_kept"] == (
+        "2,097,162 bytes, over max_value_bytes (1,048,576)"
+    )
+    assert row["payload"]["head"].startswith('{"big":"xxx')
+    assert row["error"].endswith("(20,000 characters, cut)") and row["attempts"] == 3

@@ -16,7 +16,12 @@ from llamaindex_redis_agent import RedisAsyncChatStore, RedisChatStore
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
-from redis_agent_core.errors import ConfigError, DataCorruptionError, RedisUnavailableError
+from redis_agent_core.errors import (
+    ConfigError,
+    DataCorruptionError,
+    RedisUnavailableError,
+    ZeroVectorError,
+)
 from redis_agent_core.history import SessionStore
 from tests.conftest import skip_unless
 
@@ -259,3 +264,31 @@ async def test_a_page_back_from_the_end_names_an_index_that_deletes_it(
     index = int(str(caught.value).split("at index ")[1].split()[0])
     store.delete_message("k", index)
     assert [m.content for m in store.get_last_messages("k", 3, offset=6)] == ["0", "2", "3"]
+
+
+def _zero_for_unknown(texts: list[str]) -> list[list[float]]:
+    """Like a static-vocabulary model: zeros for a text of unknown words only."""
+    return [[1.0, 0.2, 0.0] if "known" in t else [0.0, 0.0, 0.0] for t in texts]
+
+
+async def test_recall_refuses_an_all_zero_embedding(
+    config: RedisAgentConfig, capabilities: Capabilities
+) -> None:
+    # the recall index is cosine: a message embedded as zeros was stored and never
+    # recalled, and a zero query found nothing, both silently (the server scores NaN)
+    skip_unless(capabilities.search, "semantic recall needs the Query Engine")
+    store = SessionStore(config, embedder=CallableEmbedder(_zero_for_unknown, dims=3))
+    store.append("s", [b'"k"'], texts=["known"])
+    with pytest.raises(ZeroVectorError, match=r"message 1 of this append \('\?\?'\)"):
+        store.append("s", [b'"a"', b'"b"'], texts=["known too", "??"])
+    with pytest.raises(ZeroVectorError, match="message 0"):
+        await store.aappend("s", [b'"b"'], texts=["??"])
+    assert store.count("s") == 1  # nothing of the refused appends was stored
+    store.append("s", [b'"b"'], texts=[None])  # the way out the error names
+    assert store.count("s") == 2
+    for relevant in (store.relevant, store.arelevant):
+        with pytest.raises(ZeroVectorError, match="query's vector is all zeros"):
+            result = relevant("s", "??")
+            if asyncio.iscoroutine(result):
+                await result
+    assert [h.payload for h in store.relevant("s", "known")] == [b'"k"']

@@ -6,6 +6,7 @@ recall entries replaced the first messages' (recall lost them with no error)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -127,3 +128,41 @@ async def test_recall_keeps_the_old_messages(
     store.append("s", [b"delta"], texts=["delta"])
     (delta,) = store.relevant("s", "delta", 1)
     assert delta.payload == b"delta" and delta.seq == gamma.seq + 1
+
+
+def _evict_key(client: redis.Redis, key: str) -> None:
+    """Evict ``key`` alone; the other keys keep their TTLs."""
+    ttls = {k: client.pttl(k) for k in client.scan_iter()}
+    for k, ttl in ttls.items():
+        if ttl > 0:
+            client.persist(k)
+    evict(client, key)
+    for k, ttl in ttls.items():
+        if ttl > 0 and k.decode() != key:
+            client.pexpire(k, ttl)
+
+
+@pytest.mark.parametrize("ttl", [500, None])
+async def test_an_evicted_session_index_is_rebuilt_from_the_sessions_keys(
+    own_config: RedisAgentConfig, ttl: int | None
+) -> None:
+    # the index is one key: evicted, sessions() hid every session not written since,
+    # with no error, and nothing put them back
+    store = SessionStore(own_config, ttl=ttl)
+    client = own_config.get_client()
+    for name in ("a", "b{x}:y", "c"):
+        store.append(name, [b"1"], metadata={"n": name})
+        await asyncio.sleep(0.02)
+    store.take_oldest("c", 1, archive=True)  # only its archive and meta are left
+    _evict_key(client, own_config.keys.history_sessions())
+    store.append("d", [b"1"])
+    assert store.sessions() == ["d"]  # the degradation the rebuild repairs
+    assert store.rebuild_sessions() == 3
+    assert store.sessions() == ["d", "c", "b{x}:y", "a"]  # by last activity, as before
+    assert await store.arebuild_sessions() == 0  # nothing left to add
+    info = store.info("b{x}:y")
+    assert info is not None and info.metadata == {"n": "b{x}:y"} and info.message_count == 1
+    if ttl:  # scored as the TTL says: pruned when the keys expire, not before
+        score = client.zscore(own_config.keys.history_sessions(), "a")
+        now = client.time()
+        assert abs(now[0] * 1000 + now[1] // 1000 - score) < 1000

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 import pytest
 
@@ -234,6 +234,48 @@ def test_daily_budget_resets_at_local_midnight(make_limiter: Make, tz: str | int
     now = datetime.fromtimestamp(refused.server_time, timezone.utc).astimezone(budget._tzinfo)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     assert refused.retry_after == pytest.approx((midnight - now).total_seconds(), abs=0.01)
+
+
+class _ChangingZone(tzinfo):
+    """A zone springing forward one hour at ``change`` (UTC), like a DST change."""
+
+    def __init__(self, before: timedelta, change: datetime) -> None:
+        self.before, self.after, self.change = before, before + timedelta(hours=1), change
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        wall = dt.replace(tzinfo=None) if dt is not None else None
+        if wall is not None and wall < (self.change + self.before).replace(tzinfo=None):
+            return self.before
+        return self.after
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def fromutc(self, dt: datetime) -> datetime:
+        utc = dt.replace(tzinfo=timezone.utc)
+        return dt + (self.before if utc < self.change else self.after)
+
+
+@pytest.mark.parametrize("hours", [1, -1])
+def test_a_daily_budget_ends_at_local_midnight_after_a_dst_change(
+    make_limiter: Make, hours: int
+) -> None:
+    # the window's end was taken in the offset of its start: on the day of a change,
+    # a refused call was told to retry an hour late (spring) or an hour early (autumn)
+    now = datetime.now(timezone.utc)
+    noon = timedelta(hours=12) - timedelta(hours=now.hour, minutes=now.minute)  # local ~12:00
+    zone = _ChangingZone(noon, now + timedelta(hours=1))
+    if hours < 0:  # falling back: an hour later before the change, as autumn does
+        zone.before, zone.after = noon + timedelta(hours=1), noon
+    budget = TokenBudget.daily(10, tz=zone)
+    limiter = make_limiter([budget])
+    assert limiter.try_acquire(user="u", tokens=10).allowed
+    refused = limiter.try_acquire(user="u", tokens=1)
+    server = datetime.fromtimestamp(refused.server_time, timezone.utc)
+    local = server + zone.before
+    midnight_wall = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = midnight_wall - zone.after  # in the offset after the change
+    assert refused.retry_after == pytest.approx((midnight - server).total_seconds(), abs=1)
 
 
 def test_blocking_acquire_waits_for_the_window(make_limiter: Make) -> None:
