@@ -26,6 +26,7 @@ from ..redis_errors import (
     sent_once,
     translate_errors,
 )
+from ..scripts import Script
 from .envelope import (
     _FIELD,
     Envelope,
@@ -42,6 +43,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("redis_agent_core.bus")  # one logger for the whole bus
 
 _START = re.compile(r"\A(?:\$|\d+(?:-\d+)?)\Z")  # where XGROUP CREATE may start a group
+
+# Consumers holding no message and idle this long (s) are deleted by the claim sweep of
+# any consumer of their group (a process that exited, an agent built per request): Redis
+# keeps every consumer name a group ever saw. Checked at most every FORGET_EVERY s.
+FORGET_AFTER = 3600.0
+FORGET_EVERY = 60.0
+FORGET = Script.load(__package__, "forget_consumers.lua")
 
 
 def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
@@ -151,6 +159,7 @@ class TopicConsumer:
         self._group_ready = False
         self._claim_cursor = "0-0"
         self._next_claim = 0.0  # monotonic time of the next XAUTOCLAIM sweep
+        self._next_forget = 0.0  # monotonic time of the next deletion of idle consumers
 
     @property
     def _config(self) -> RedisAgentConfig:
@@ -174,6 +183,23 @@ class TopicConsumer:
 
     def _claim_due(self) -> bool:
         return self.claim_idle is not None and time.monotonic() >= self._next_claim
+
+    def _forget_args(self, cursor: str) -> list[Any] | None:
+        """ARGV of :data:`FORGET` when a sweep has gone round the pending list and the
+        deletion of idle consumers is due, else None."""
+        now = time.monotonic()
+        if cursor != "0-0" or now < self._next_forget:
+            return None
+        self._next_forget = now + FORGET_EVERY
+        return [self.group, int(FORGET_AFTER * 1000), self.name]
+
+    def _forget_failed(self, exc: Exception) -> None:
+        # housekeeping: the messages are all there, so the read goes on
+        error = map_redis_error(exc, "deleting idle consumers", self._config)
+        log.warning(
+            "could not delete the idle consumers of group %r of %s: %s",
+            self.group, self._source(), error,
+        )  # fmt: skip
 
     def _after_claim(self, cursor: str, claimed: int) -> None:
         self._claim_cursor = cursor
@@ -281,6 +307,12 @@ class TopicConsumer:
                             pipe = client.pipeline(transaction=False)
                             self._bury(pipe, dead)
                             pipe.execute()
+        forget = self._forget_args(cursor)
+        if forget is not None:
+            try:
+                FORGET(client, [self.key], forget)
+            except (*FAULTS, *REPLY) as exc:
+                self._forget_failed(exc)
         if self.claim_idle is not None:
             self._after_claim(cursor, len(envs))
         return envs
@@ -413,6 +445,12 @@ class TopicConsumer:
                     self._bury(pipe, dead)
                     with sent_once():
                         await pipe.execute()
+        forget = self._forget_args(cursor)
+        if forget is not None:
+            try:
+                await FORGET.acall(client, [self.key], forget)
+            except (*FAULTS, *REPLY) as exc:
+                self._forget_failed(exc)
         if self.claim_idle is not None:
             self._after_claim(cursor, len(envs))
         return envs

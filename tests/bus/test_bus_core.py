@@ -477,6 +477,35 @@ async def test_poison_message_goes_to_the_dead_topic(
     assert last.pending() == 1  # only "fine", read and not yet acked
 
 
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_idle_consumers_holding_nothing_are_deleted(
+    bus: AgentBus, aconfig: RedisAgentConfig, use_async: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every consumer name a group saw stayed in Redis for good (~290 bytes each): an
+    agent built per request, whose bus tools name a consumer of their own, left one per
+    request (3,000 requests: 5 KB -> 878 KB of stream). The claim sweep deletes those
+    that hold no message once idle for FORGET_AFTER; one holding a message stays, and the
+    message is still claimed."""
+    from redis_agent_core.bus import streams
+
+    bus.publish("jobs", "held", durable=True)
+    holder = bus.consumer("jobs", "g", "holder", claim_idle=None)
+    assert [m.payload for m in holder.read(count=1)] == ["held"]  # read, never acked
+    for _ in range(20):  # agents built per request: each reads once with its own name
+        assert BusTools(bus, group="g").wait_for_message("jobs", 0.01).startswith("No message")
+    client = bus.config.get_client()
+    assert len(client.xinfo_consumers(bus.stream("jobs"), "g")) == 21  # none idle an hour
+    monkeypatch.setattr(streams, "FORGET_AFTER", 0.2, raising=False)  # old code: none
+    await asyncio.sleep(0.3)
+    sweeper = bus.consumer("jobs", "g", "sweeper", claim_idle=60)  # claims nothing yet
+    got = (await sweeper.aread(count=5)) if use_async else sweeper.read(count=5)
+    assert got == []
+    names = {c["name"] for c in client.xinfo_consumers(bus.stream("jobs"), "g")}
+    assert names == {b"holder", b"sweeper"}  # idle as long, but holding a message
+    got = (await sweeper.aclaim(min_idle=0)) if use_async else sweeper.claim(min_idle=0)
+    assert [m.payload for m in got] == ["held"]  # still there to claim
+
+
 def test_consumer_process_killed_holding_a_message(bus: AgentBus, redis_url: str) -> None:
     import signal
     import subprocess
