@@ -54,7 +54,7 @@ class AgentBus:
         maxlen: int | None = 10_000,
     ) -> None:
         if maxlen is not None:
-            check_count(maxlen, "maxlen (None: no cap)")
+            check_count(maxlen, "maxlen (None: no cap)", 2**63 - 1)  # a Redis integer
         if sender is not None and (not isinstance(sender, str) or not sender):
             # receivers would drop (and ack) every message with a non-str sender
             raise ConfigError(f"sender must be a non-empty str or None, got {sender!r}")

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("redis_agent_core.bus")  # one logger for the whole bus
 
 _START = re.compile(r"\A(?:\$|\d+(?:-\d+)?)\Z")  # where XGROUP CREATE may start a group
+# messages one read or claim may ask for: XAUTOCLAIM refuses a COUNT past LONG_MAX / 10
+# with a raw error ("COUNT must be > 0"), and a read that large is no batch
+MAX_COUNT = 1_000_000
 
 # Consumers holding no message and idle this long (s) are deleted by the claim sweep of
 # any consumer of their group (a process that exited, an agent built per request): Redis
@@ -50,6 +53,11 @@ _START = re.compile(r"\A(?:\$|\d+(?:-\d+)?)\Z")  # where XGROUP CREATE may start
 FORGET_AFTER = 3600.0
 FORGET_EVERY = 60.0
 FORGET = Script.load(__package__, "forget_consumers.lua")
+
+
+def _fits(start: str) -> bool:
+    """Whether a stream id's parts fit the server's 64 bits (else a raw error at read)."""
+    return start == "$" or all(int(part) < 2**64 for part in start.split("-"))
 
 
 def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
@@ -138,7 +146,7 @@ class TopicConsumer:
             raise ConfigError(f"a consumer needs a non-empty str group name, got {group!r}")
         if name is not None and (not isinstance(name, str) or not name):
             raise ConfigError(f"consumer name must be a non-empty str or None, got {name!r}")
-        if not isinstance(start, str) or not _START.match(start):
+        if not isinstance(start, str) or not _START.match(start) or not _fits(start):
             raise ConfigError(
                 f"start must be '0' (everything retained), '$' (only new messages) or a "
                 f"stream id such as '1700000000000-0', got {start!r}"
@@ -168,7 +176,7 @@ class TopicConsumer:
     # -- pure helpers shared by sync and async --
     def _claim_args(self, min_idle: float | None, count: int) -> float | None:
         """The idle time of a claim (None: claiming is off), its arguments checked."""
-        check_count(count, "count")
+        check_count(count, "count", MAX_COUNT)
         if min_idle is None:
             return self.claim_idle
         return check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
@@ -323,7 +331,7 @@ class TopicConsumer:
         ``block``: seconds to wait for a new message (``None``: don't wait). A group
         lost with the server's data (restarted empty) is recreated and read again.
         """
-        check_count(count, "count")
+        check_count(count, "count", MAX_COUNT)
         self._block_ms(block)
         try:
             return self._read(count, block)
@@ -457,7 +465,7 @@ class TopicConsumer:
 
     async def aread(self, count: int = 10, block: float | None = None) -> list[Envelope]:
         """Async :meth:`read`."""
-        check_count(count, "count")
+        check_count(count, "count", MAX_COUNT)
         self._block_ms(block)
         try:
             return await self._aread(count, block)

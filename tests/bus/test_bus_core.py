@@ -92,6 +92,7 @@ def test_nan_or_infinity_in_a_payload_is_refused_not_sent_as_null(
         ({"maxlen": True}, "maxlen"),
         ({"maxlen": "10"}, "maxlen"),
         ({"maxlen": 0}, "maxlen"),
+        ({"maxlen": 2**64}, "maxlen"),  # every publish raised a raw ResponseError
     ],
 )
 def test_bad_bus_settings_are_refused_at_construction(
@@ -133,6 +134,9 @@ def test_envelope_fields_of_the_wrong_type_are_refused_before_sending(
         ({"claim_idle": float("nan")}, "claim_idle"),
         ({"max_deliveries": 1.5}, "max_deliveries"),
         ({"max_deliveries": 0}, "max_deliveries"),
+        # past 64 bits: a raw ResponseError at the first read
+        ({"start": "99999999999999999999999"}, "start"),
+        ({"start": "1-18446744073709551616"}, "start"),
     ],
 )
 def test_bad_consumer_settings_are_refused_at_construction(
@@ -153,6 +157,10 @@ def test_bad_consumer_settings_are_refused_at_construction(
         (lambda w: w.read(block=float("nan")), "block"),
         (lambda w: w.claim(-1), "min_idle"),
         (lambda w: w.claim(count=0), "count"),
+        # past what the server takes: a raw ResponseError ("COUNT must be > 0")
+        (lambda w: w.read(count=2**64), "count"),
+        (lambda w: w.read(count=2**62), "count"),
+        (lambda w: w.claim(count=2**62), "count"),
     ],
 )
 async def test_bad_read_arguments_are_typed_errors_and_deliver_nothing(
