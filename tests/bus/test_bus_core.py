@@ -486,6 +486,38 @@ async def test_poison_message_goes_to_the_dead_topic(
 
 
 @pytest.mark.parametrize("use_async", [False, True])
+async def test_an_acked_trim_keeps_what_a_lagging_group_has_not_acked(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, use_async: bool
+) -> None:
+    """The length trim drops messages a group has not read, without a word (maxlen=100,
+    a group created before 1,000 publishes read 112); trim='acked' (XADD ... ACKED,
+    Redis >= 8.2) trims only what every group acked."""
+    for trim in ("length", "acked"):
+        bus = AgentBus(config, maxlen=50, trim=trim)  # type: ignore[arg-type]
+        topic = f"jobs-{trim}"
+        worker = bus.consumer(topic, "lagging")
+        worker.ensure_group()
+        for i in range(300):
+            if use_async:
+                await bus.apublish(topic, i, durable=True)
+            else:
+                bus.publish(topic, i, durable=True)
+        got: list[Any] = []
+        while batch := worker.read(count=500):
+            got += batch
+        if trim == "length":
+            assert len(got) < 300  # the oldest were trimmed before the group read them
+            continue
+        assert [m.payload for m in got] == list(range(300))
+        worker.ack(*got)
+        _, command = bus.publish_command(topic, "one more")  # the same trim, sent raw
+        bus.config.get_client().execute_command(*command)
+        assert bus.topic_length(topic) == 50  # acked: trimmed to maxlen again
+    with pytest.raises(ConfigError, match="trim"):
+        AgentBus(config, trim="newest")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
 async def test_idle_consumers_holding_nothing_are_deleted(
     bus: AgentBus, aconfig: RedisAgentConfig, use_async: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
