@@ -199,6 +199,10 @@ def settlement(
     return (reserved if total is None else total), False
 
 
+#: reservations a callback handler holds before it drops those no limit can still use
+PRUNE_AT = 10_000
+
+
 class _HandlerCore:
     """State and pure logic shared by the sync and async callback handlers."""
 
@@ -221,6 +225,23 @@ class _HandlerCore:
         self.max_wait = check_wait(max_wait)  # NaN would turn the cap off
         self.refund_cache_hits = refund_cache_hits
         self._reservations: dict[UUID, Reservation] = {}
+        self._prune_at = PRUNE_AT
+        # past this (us), no limit of the limiter can still be settled or refunded
+        self._horizon_us = round(max(limit.period for limit in limiter.limits) * 1e6)
+
+    def _hold(self, run_id: UUID, reservation: Reservation) -> None:
+        """Keep ``reservation`` until its run ends. A run LangChain never ends (a cancelled
+        ``ainvoke`` that nobody refunds) left its reservation here for good: one per
+        cancelled call, for the life of the process. Past ``PRUNE_AT`` held, those older
+        than the limiter's longest period (on the server's clock: nothing can settle them
+        any more) are dropped."""
+        if len(self._reservations) >= self._prune_at:
+            cutoff = reservation.admitted_us - self._horizon_us  # now, on the server's clock
+            self._reservations = {
+                k: r for k, r in self._reservations.items() if r.admitted_us >= cutoff
+            }
+            self._prune_at = max(PRUNE_AT, 2 * len(self._reservations))  # amortised
+        self._reservations[run_id] = reservation
 
     def _subject(self, metadata: dict[str, Any] | None) -> tuple[str | None, str | None]:
         metadata = metadata or {}
@@ -273,7 +294,7 @@ class RateLimitCallbackHandler(_HandlerCore, BaseCallbackHandler):
             max_wait=self.max_wait,
         )
         if decision.reservation is not None:
-            self._reservations[run_id] = decision.reservation
+            self._hold(run_id, decision.reservation)
 
     def on_chat_model_start(
         self,
@@ -346,7 +367,7 @@ class AsyncRateLimitCallbackHandler(_HandlerCore, AsyncCallbackHandler):
             max_wait=self.max_wait,
         )
         if decision.reservation is not None:
-            self._reservations[run_id] = decision.reservation
+            self._hold(run_id, decision.reservation)
 
     async def on_chat_model_start(
         self,

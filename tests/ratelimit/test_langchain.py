@@ -204,6 +204,30 @@ async def test_async_handler_refunds_a_cancelled_call_by_hand(make_limiter: Make
     assert limiter.peek(user="max", requests=0).remaining[TOKENS.name] == 1000
 
 
+@pytest.mark.parametrize("cls", [RateLimitCallbackHandler, AsyncRateLimitCallbackHandler])
+async def test_reservations_no_limit_can_use_are_not_held_for_ever(
+    make_limiter: Make, cls: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled ainvoke nobody refunds left its reservation in the handler for the
+    life of the process (one per cancelled call). Past PRUNE_AT held, those older than
+    the limiter's longest period (nothing can settle them) are dropped."""
+    from langchain_redis_agent import rate_limit
+
+    monkeypatch.setattr(rate_limit, "PRUNE_AT", 4, raising=False)  # old code: no pruning
+    limiter = make_limiter([RequestLimit(100, 0.2), TokenBudget.rolling_window(10**6, 0.2)])
+    handler = cls(limiter)
+    config: Any = {"callbacks": [handler], "metadata": {"user_id": "ned"}}
+    for _ in range(4):
+        await _cancelled(SlowChatModel().ainvoke("hi", config=config))
+    assert len(handler._reservations) == 4
+    await asyncio.sleep(0.3)  # past every limit's period
+    run_id = uuid.uuid4()
+    await _cancelled(SlowChatModel().ainvoke("hi", config={**config, "run_id": run_id}))
+    assert list(handler._reservations) == [run_id]  # the fresh one is still refundable
+    refunded = handler.refund(run_id)
+    assert (await refunded) if cls is AsyncRateLimitCallbackHandler else refunded
+
+
 async def test_async_callback_handler(make_limiter: Make, aconfig: RedisAgentConfig) -> None:
     limiter = make_limiter([RequestLimit(1, 60.0), TOKENS])
     handler = AsyncRateLimitCallbackHandler(limiter, user_key="uid")
