@@ -74,7 +74,7 @@ from redis_agent_core.ratelimit import (
 
 from .cache import dumps_generations, loads_generations
 from .embeddings import to_core_embedder
-from .rate_limit import TokenEstimator, estimate_tokens
+from .rate_limit import TokenEstimator, estimate_tokens, settlement, usage_of_messages
 
 __all__ = [
     "CACHE_MARK",
@@ -640,17 +640,15 @@ class RateLimitMiddleware(AgentMiddleware):
 
     @staticmethod
     def _usage(response: Any, reservation: Reservation) -> tuple[int, bool]:
-        """``(tokens to charge, refund the request)`` for a finished call."""
+        """``(tokens to charge, refund the request)`` for a finished call: an answer
+        from :class:`SemanticCacheMiddleware` or from the model's own LangChain cache
+        (``usage_metadata["total_cost"] == 0``, as the callback handler reads it) is
+        free; a usage the limiter cannot settle at keeps the estimate."""
         messages = response.result if isinstance(response, ModelResponse) else [response]
-        total, known = 0, False
-        for m in messages:
-            if isinstance(m, AIMessage) and CACHE_MARK in m.response_metadata:
-                return 0, True
-            usage = getattr(m, "usage_metadata", None)
-            if usage and "total_tokens" in usage:
-                total += int(usage["total_tokens"])
-                known = True
-        return (total, False) if known else (reservation.tokens, False)
+        answers = [m for m in messages if isinstance(m, AIMessage)]
+        if any(CACHE_MARK in m.response_metadata for m in answers):
+            return 0, True
+        return settlement(usage_of_messages(answers), reservation.tokens, True)
 
     def wrap_model_call(self, request: ModelRequest, handler: ModelHandler) -> ModelResponse:
         """Admit the call (or raise), call the model, settle the real usage."""

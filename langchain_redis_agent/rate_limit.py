@@ -16,7 +16,7 @@ that enforces per-user request limits and token budgets.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +33,7 @@ from redis_agent_core.ratelimit import (
     Reservation,
     check_wait,
     checked_estimator,
+    reported_tokens,
 )
 
 __all__ = [
@@ -41,7 +42,9 @@ __all__ = [
     "RateLimitExceeded",
     "RedisRateLimiter",
     "estimate_tokens",
+    "settlement",
     "usage_from_result",
+    "usage_of_messages",
 ]
 
 logger = logging.getLogger(__name__)
@@ -137,35 +140,67 @@ def estimate_tokens(text: str, invocation_params: dict[str, Any], output_tokens:
     return (len(text) + 3) // 4 + answer
 
 
-def usage_from_result(response: LLMResult) -> tuple[int | None, bool]:
-    """``(total tokens or None if unknown, is_cache_hit)`` of a model result.
+def usage_of_messages(messages: Iterable[Any]) -> tuple[int | None, bool]:
+    """``(total tokens or None if unknown, is_cache_hit)`` of the messages a model call
+    returned.
 
     A cache hit is marked by LangChain with ``usage_metadata["total_cost"] == 0`` on
-    the replayed message; it costs nothing.
+    the replayed message; it costs nothing. A message whose usage names no token count,
+    or one no call has (negative, past 10^13: a provider's bug, logged), makes the
+    call's usage unknown, so the estimate stays charged: settling such a count raised
+    ``ConfigError`` after the model had answered, and the caller lost the answer.
     """
     total = 0
     known = False
     cache_hit = False
-    for generations in response.generations:
-        for generation in generations:
-            if not isinstance(generation, ChatGeneration):
-                continue
-            usage = getattr(generation.message, "usage_metadata", None)
-            if not usage:
-                continue
-            if usage.get("total_cost") == 0:
-                cache_hit = True
-                continue
-            if "total_tokens" in usage:
-                total += int(usage["total_tokens"])
-                known = True
-    if cache_hit and not known:
-        return 0, True
-    if not known and response.llm_output:
+    for message in messages:
+        usage = getattr(message, "usage_metadata", None)
+        if not usage:
+            continue
+        if usage.get("total_cost") == 0:
+            cache_hit = True
+            continue
+        tokens = reported_tokens(usage, "a LangChain model")
+        if tokens is None:
+            return None, cache_hit
+        total += tokens
+        known = True
+    if known:  # several messages' counts: their sum is checked as one
+        return reported_tokens({"total_tokens": total}, "a LangChain model"), cache_hit
+    return (0 if cache_hit else None), cache_hit
+
+
+def usage_from_result(response: LLMResult) -> tuple[int | None, bool]:
+    """``(total tokens or None if unknown, is_cache_hit)`` of a model result (its chat
+    generations' :func:`usage_of_messages`, else the ``llm_output``'s token usage)."""
+    messages = [
+        generation.message
+        for generations in response.generations
+        for generation in generations
+        if isinstance(generation, ChatGeneration)
+    ]
+    total, cache_hit = usage_of_messages(messages)
+    if total is None and not cache_hit and response.llm_output:
         token_usage = response.llm_output.get("token_usage") or response.llm_output.get("usage")
-        if isinstance(token_usage, dict) and "total_tokens" in token_usage:
-            return int(token_usage["total_tokens"]), False
-    return (total if known else None), cache_hit
+        if isinstance(token_usage, Mapping):
+            return reported_tokens(token_usage, "a LangChain model"), False
+    return total, cache_hit
+
+
+def settlement(
+    usage: tuple[int | None, bool], reserved: int, refund_cache_hits: bool
+) -> tuple[int, bool]:
+    """``(tokens to settle at, give the request slot back)`` of a call whose
+    :func:`usage_of_messages` is ``usage``: a cache hit costs nothing, unknown usage keeps
+    the estimate ``reserved``."""
+    total, cache_hit = usage
+    if cache_hit and total == 0:
+        return 0, refund_cache_hits
+    return (reserved if total is None else total), False
+
+
+#: reservations a callback handler holds before it drops those no limit can still use
+PRUNE_AT = 10_000
 
 
 class _HandlerCore:
@@ -190,6 +225,23 @@ class _HandlerCore:
         self.max_wait = check_wait(max_wait)  # NaN would turn the cap off
         self.refund_cache_hits = refund_cache_hits
         self._reservations: dict[UUID, Reservation] = {}
+        self._prune_at = PRUNE_AT
+        # past this (us), no limit of the limiter can still be settled or refunded
+        self._horizon_us = round(max(limit.period for limit in limiter.limits) * 1e6)
+
+    def _hold(self, run_id: UUID, reservation: Reservation) -> None:
+        """Keep ``reservation`` until its run ends. A run LangChain never ends (a cancelled
+        ``ainvoke`` that nobody refunds) left its reservation here for good: one per
+        cancelled call, for the life of the process. Past ``PRUNE_AT`` held, those older
+        than the limiter's longest period (on the server's clock: nothing can settle them
+        any more) are dropped."""
+        if len(self._reservations) >= self._prune_at:
+            cutoff = reservation.admitted_us - self._horizon_us  # now, on the server's clock
+            self._reservations = {
+                k: r for k, r in self._reservations.items() if r.admitted_us >= cutoff
+            }
+            self._prune_at = max(PRUNE_AT, 2 * len(self._reservations))  # amortised
+        self._reservations[run_id] = reservation
 
     def _subject(self, metadata: dict[str, Any] | None) -> tuple[str | None, str | None]:
         metadata = metadata or {}
@@ -204,13 +256,10 @@ class _HandlerCore:
         reservation = self._reservations.pop(run_id, None)
         if reservation is None:
             return None
-        total, cache_hit = usage_from_result(response)
-        if cache_hit and total == 0:
-            return reservation, 0, self.refund_cache_hits
-        if total is None:
-            # usage unknown: the estimate stays charged
-            return reservation, reservation.tokens, False
-        return reservation, total, False
+        tokens, refund = settlement(
+            usage_from_result(response), reservation.tokens, self.refund_cache_hits
+        )
+        return reservation, tokens, refund
 
 
 class RateLimitCallbackHandler(_HandlerCore, BaseCallbackHandler):
@@ -245,7 +294,7 @@ class RateLimitCallbackHandler(_HandlerCore, BaseCallbackHandler):
             max_wait=self.max_wait,
         )
         if decision.reservation is not None:
-            self._reservations[run_id] = decision.reservation
+            self._hold(run_id, decision.reservation)
 
     def on_chat_model_start(
         self,
@@ -318,7 +367,7 @@ class AsyncRateLimitCallbackHandler(_HandlerCore, AsyncCallbackHandler):
             max_wait=self.max_wait,
         )
         if decision.reservation is not None:
-            self._reservations[run_id] = decision.reservation
+            self._hold(run_id, decision.reservation)
 
     async def on_chat_model_start(
         self,

@@ -20,7 +20,7 @@ import contextvars
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -36,6 +36,7 @@ from redis_agent_core.ratelimit import (
     Reservation,
     check_wait,
     checked_estimator,
+    reported_tokens,
 )
 
 __all__ = [
@@ -202,18 +203,18 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+_COUNTS = ("total_tokens", "prompt_tokens", "completion_tokens", "input_tokens", "output_tokens")
+
+
 def _total(usage: Any) -> int | None:
+    """The tokens ``usage`` (a dict or a provider's usage object) counts, or None: none
+    named, or a count no call has (a provider's -1 or 10^20, logged): settling it raised
+    ``ConfigError`` from the callback, which failed the query after the LLM answered."""
     if usage is None:
         return None
-    total = _get(usage, "total_tokens")
-    if isinstance(total, int):
-        return total
-    parts = [
-        _get(usage, name)
-        for name in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens")
-    ]
-    numbers = [p for p in parts if isinstance(p, int)]
-    return sum(numbers) if numbers else None
+    if not isinstance(usage, Mapping):
+        usage = {name: _get(usage, name) for name in _COUNTS}
+    return reported_tokens(usage, "a LlamaIndex LLM")
 
 
 def usage_from_response(response: Any) -> int | None:

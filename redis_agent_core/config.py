@@ -147,10 +147,13 @@ def check_seconds(
     )
 
 
-def check_count(value: Any, what: str) -> int:
-    """``value`` if it is an int >= 1 (not a bool), else :class:`ConfigError`."""
+def check_count(value: Any, what: str, most: int | None = None) -> int:
+    """``value`` if it is an int >= 1 (not a bool) and at most ``most``, else
+    :class:`ConfigError` (past what the server takes, its reply was a raw error)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{what} must be an int >= 1, got {value!r}")
+    if most is not None and value > most:
+        raise ConfigError(f"{what} must be at most {most:,}, got {value:,}")
     return value
 
 

@@ -7,12 +7,12 @@ import os
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError, RedisAgentError
-from ..redis_errors import FAULTS, map_redis_error, sent_once, translate_errors
+from ..redis_errors import FAULTS, REPLY, map_redis_error, sent_once, translate_errors
 from .channels import AsyncSubscription, Subscription
 from .envelope import (
     _FIELD,
@@ -42,6 +42,11 @@ class AgentBus:
         config: the pack's config (default: the process-wide one).
         sender: name stamped on every envelope this bus sends.
         maxlen: approximate cap of each durable topic's length (oldest trimmed first).
+        trim: ``"length"`` (default): the trim keeps the newest ``maxlen`` messages, read
+            or not, so a consumer group more than ``maxlen`` behind never gets the oldest.
+            ``"acked"`` (Redis >= 8.2, ``XADD ... ACKED``): the trim removes only messages
+            every group has acked, so a topic may grow past ``maxlen`` while a group lags
+            (without bound while a group is abandoned: delete it).
 
     Construction does no I/O.
     """
@@ -52,15 +57,19 @@ class AgentBus:
         *,
         sender: str | None = None,
         maxlen: int | None = 10_000,
+        trim: Literal["length", "acked"] = "length",
     ) -> None:
         if maxlen is not None:
-            check_count(maxlen, "maxlen (None: no cap)")
+            check_count(maxlen, "maxlen (None: no cap)", 2**63 - 1)  # a Redis integer
+        if trim not in ("length", "acked"):
+            raise ConfigError(f"trim must be 'length' or 'acked', got {trim!r}")
         if sender is not None and (not isinstance(sender, str) or not sender):
             # receivers would drop (and ack) every message with a non-str sender
             raise ConfigError(f"sender must be a non-empty str or None, got {sender!r}")
         self.config = config or get_default_config()
         self.sender = sender or _default_sender()
         self.maxlen = maxlen
+        self.trim = trim
         self._keys = self.config.keys
         # topic -> key memo: building and escaping a key costs more than encoding a message
         self._channel_names: dict[str, str] = {}
@@ -101,7 +110,21 @@ class AgentBus:
         writer of a topic stream (publishers, a consumer burying dead messages)."""
         if self.maxlen is None:
             return {}
+        if self.trim == "acked":
+            # exact: Redis 8.2 trimmed nothing at all with '~' and ACKED (measured)
+            return {"maxlen": self.maxlen, "approximate": False, "ref_policy": "ACKED"}
         return {"maxlen": self.maxlen, "approximate": True}
+
+    def _check_trim(self, exc: Exception, topic: str) -> None:
+        """Raise :class:`ConfigError` when the server refused XADD's ``ACKED``
+        (``trim="acked"`` before Redis 8.2, which reads ``ACKED`` as the entry's id or
+        calls it a syntax error); other replies go on."""
+        text = str(exc).lower()
+        if self.trim == "acked" and ("syntax" in text or "invalid stream id" in text):
+            raise ConfigError(
+                f"publishing to bus topic {topic!r}: the server refused XADD ... ACKED "
+                f"({exc}); AgentBus(trim='acked') needs Redis >= 8.2. Nothing was published"
+            ) from exc
 
     # -- publishing --
     @telemetry.traced("bus", "publish")
@@ -131,6 +154,9 @@ class AgentBus:
                 n = client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
+        except REPLY as exc:
+            self._check_trim(exc, topic)
+            raise
         telemetry.bus_message(topic, "published", "pubsub")
         return _delivered(env, receivers=int(n))
 
@@ -157,6 +183,9 @@ class AgentBus:
                 n = await client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
+        except REPLY as exc:
+            self._check_trim(exc, topic)
+            raise
         telemetry.bus_message(topic, "published", "pubsub")
         return _delivered(env, receivers=int(n))
 
@@ -169,8 +198,11 @@ class AgentBus:
         as published when built: the caller raises if the round trip fails."""
         env, data = self._envelope(topic, payload, correlation_id, None)
         args: list[Any] = ["XADD", self.stream(topic)]
-        if self.maxlen is not None:  # as xadd_kwargs(): the approximate trim
-            args += ["MAXLEN", "~", self.maxlen]
+        if self.maxlen is not None:  # as xadd_kwargs()
+            if self.trim == "acked":
+                args += ["ACKED", "MAXLEN", "=", self.maxlen]
+            else:
+                args += ["MAXLEN", "~", self.maxlen]
         telemetry.bus_message(topic, "published", "stream")
         return env, (*args, "*", _FIELD, data)
 

@@ -26,6 +26,7 @@ from ..redis_errors import (
     sent_once,
     translate_errors,
 )
+from ..scripts import Script
 from .envelope import (
     _FIELD,
     Envelope,
@@ -42,6 +43,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("redis_agent_core.bus")  # one logger for the whole bus
 
 _START = re.compile(r"\A(?:\$|\d+(?:-\d+)?)\Z")  # where XGROUP CREATE may start a group
+# messages one read or claim may ask for: XAUTOCLAIM refuses a COUNT past LONG_MAX / 10
+# with a raw error ("COUNT must be > 0"), and a read that large is no batch
+MAX_COUNT = 1_000_000
+
+# Consumers holding no message and idle this long (s) are deleted by the claim sweep of
+# any consumer of their group (a process that exited, an agent built per request): Redis
+# keeps every consumer name a group ever saw. Checked at most every FORGET_EVERY s.
+FORGET_AFTER = 3600.0
+FORGET_EVERY = 60.0
+FORGET = Script.load(__package__, "forget_consumers.lua")
+
+
+def _fits(start: str) -> bool:
+    """Whether a stream id's parts fit the server's 64 bits (else a raw error at read)."""
+    return start == "$" or all(int(part) < 2**64 for part in start.split("-"))
 
 
 def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
@@ -130,7 +146,7 @@ class TopicConsumer:
             raise ConfigError(f"a consumer needs a non-empty str group name, got {group!r}")
         if name is not None and (not isinstance(name, str) or not name):
             raise ConfigError(f"consumer name must be a non-empty str or None, got {name!r}")
-        if not isinstance(start, str) or not _START.match(start):
+        if not isinstance(start, str) or not _START.match(start) or not _fits(start):
             raise ConfigError(
                 f"start must be '0' (everything retained), '$' (only new messages) or a "
                 f"stream id such as '1700000000000-0', got {start!r}"
@@ -151,6 +167,7 @@ class TopicConsumer:
         self._group_ready = False
         self._claim_cursor = "0-0"
         self._next_claim = 0.0  # monotonic time of the next XAUTOCLAIM sweep
+        self._next_forget = 0.0  # monotonic time of the next deletion of idle consumers
 
     @property
     def _config(self) -> RedisAgentConfig:
@@ -159,7 +176,7 @@ class TopicConsumer:
     # -- pure helpers shared by sync and async --
     def _claim_args(self, min_idle: float | None, count: int) -> float | None:
         """The idle time of a claim (None: claiming is off), its arguments checked."""
-        check_count(count, "count")
+        check_count(count, "count", MAX_COUNT)
         if min_idle is None:
             return self.claim_idle
         return check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
@@ -174,6 +191,23 @@ class TopicConsumer:
 
     def _claim_due(self) -> bool:
         return self.claim_idle is not None and time.monotonic() >= self._next_claim
+
+    def _forget_args(self, cursor: str) -> list[Any] | None:
+        """ARGV of :data:`FORGET` when a sweep has gone round the pending list and the
+        deletion of idle consumers is due, else None."""
+        now = time.monotonic()
+        if cursor != "0-0" or now < self._next_forget:
+            return None
+        self._next_forget = now + FORGET_EVERY
+        return [self.group, int(FORGET_AFTER * 1000), self.name]
+
+    def _forget_failed(self, exc: Exception) -> None:
+        # housekeeping: the messages are all there, so the read goes on
+        error = map_redis_error(exc, "deleting idle consumers", self._config)
+        log.warning(
+            "could not delete the idle consumers of group %r of %s: %s",
+            self.group, self._source(), error,
+        )  # fmt: skip
 
     def _after_claim(self, cursor: str, claimed: int) -> None:
         self._claim_cursor = cursor
@@ -281,6 +315,12 @@ class TopicConsumer:
                             pipe = client.pipeline(transaction=False)
                             self._bury(pipe, dead)
                             pipe.execute()
+        forget = self._forget_args(cursor)
+        if forget is not None:
+            try:
+                FORGET(client, [self.key], forget)
+            except (*FAULTS, *REPLY) as exc:
+                self._forget_failed(exc)
         if self.claim_idle is not None:
             self._after_claim(cursor, len(envs))
         return envs
@@ -291,7 +331,7 @@ class TopicConsumer:
         ``block``: seconds to wait for a new message (``None``: don't wait). A group
         lost with the server's data (restarted empty) is recreated and read again.
         """
-        check_count(count, "count")
+        check_count(count, "count", MAX_COUNT)
         self._block_ms(block)
         try:
             return self._read(count, block)
@@ -413,13 +453,19 @@ class TopicConsumer:
                     self._bury(pipe, dead)
                     with sent_once():
                         await pipe.execute()
+        forget = self._forget_args(cursor)
+        if forget is not None:
+            try:
+                await FORGET.acall(client, [self.key], forget)
+            except (*FAULTS, *REPLY) as exc:
+                self._forget_failed(exc)
         if self.claim_idle is not None:
             self._after_claim(cursor, len(envs))
         return envs
 
     async def aread(self, count: int = 10, block: float | None = None) -> list[Envelope]:
         """Async :meth:`read`."""
-        check_count(count, "count")
+        check_count(count, "count", MAX_COUNT)
         self._block_ms(block)
         try:
             return await self._aread(count, block)

@@ -188,7 +188,10 @@ while true do
       end
     end
   end
-  -- tostring() is exact below 1e14: counts, window ids and retry stay below it
+  -- tostring() is exact below 1e14 (and writes '1e+14' past it): window ids and retry
+  -- stay below it; a budget's usage can pass it (calls admitted while it had room
+  -- settling 1e13 each), so it is reported capped: past any limit (1e13), nothing is left
+  if u > 99999999999999 then u = 99999999999999 end
   out = out .. ' ' .. u .. ' ' .. w
   if retry ~= 0 then
     if charging then

@@ -10,15 +10,18 @@ and a non-callable a bare ``TypeError`` at the first call. A fractional estimate
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ConfigError
 from .limiter import MAX_TOKENS
 
-__all__ = ["checked_estimator"]
+__all__ = ["checked_estimator", "reported_tokens"]
+
+logger = logging.getLogger(__name__)
 
 
 def checked_estimator(
@@ -64,3 +67,19 @@ def _tokens(result: object, estimator: Callable[..., object], what: str) -> int:
         f"{what} ({name}) {problem}: it must return the tokens to reserve for the call, "
         f"a number from 0 to {MAX_TOKENS:.0e}"
     )
+
+
+def reported_tokens(usage: Mapping[str, Any] | None, who: str) -> int | None:
+    """The tokens a model's reported ``usage`` counts, to settle a reservation at, or
+    ``None`` (unknown: the estimate stays charged) when it names no count or one no
+    call has (negative, NaN, past ``MAX_TOKENS``; logged, naming ``who``).
+
+    The caches' check of a stored usage (``usage_tokens``): settling such a count
+    raised :class:`ConfigError` after the model had answered, so the adapters lost
+    the answer of a call that was made and paid for."""
+    from ..cache.entry import refused_usage, usage_tokens  # imported when used, as the cache
+
+    tokens = usage_tokens(usage)
+    if tokens is None and refused_usage(usage):
+        logger.warning("%s reported usage %r: the estimate stays charged", who, usage)
+    return tokens

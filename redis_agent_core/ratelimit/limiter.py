@@ -10,7 +10,8 @@ runs unchanged on Redis Cluster:
   traffic needs, so this is the right default.
 - ``shard_by="org"``: the tag is the org id. User and org limits compose; limiters
   spread over the cluster by org. Global limits are refused (they would need
-  every org's slot).
+  every org's slot). A per-user limit then counts a user's calls per org (another
+  org, or none, is another slot): the org must come from authentication.
 - ``shard_by="user"``: the tag is the user id. Per-user limits only.
 
 The sync and async paths share the pure functions that build the script's arguments

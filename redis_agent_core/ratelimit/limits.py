@@ -122,7 +122,9 @@ class TokenBudget:
     ``rolling=False`` (default): fixed windows of ``period`` seconds aligned on
     midnight of ``tz`` (daily by default, UTC by default; on a daylight-saving change
     day the window is the local calendar day, ending at local midnight in the offset
-    then in force). ``rolling=True``: any window of ``period`` seconds.
+    then in force), counted from 1970-01-01 (a Thursday): a period that does not divide
+    a day is no calendar unit (7 days reset on Thursdays). ``rolling=True``: any window
+    of ``period`` seconds.
 
     Calls reserve an estimate first and settle the real usage after, so concurrent
     calls can overspend only by how much their real usage exceeds their estimates.

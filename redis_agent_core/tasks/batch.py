@@ -72,14 +72,10 @@ def charged_tokens(usage: Mapping[str, Any] | None, reserved: int) -> int:
     gave the estimate back, so such calls never counted against a budget) or one the
     limiter refuses (negative, past 10^13: a ConfigError there failed every remaining
     prompt of the chunk, their answers dropped)."""
-    from ..cache.entry import refused_usage, usage_tokens  # imported when used, as the cache
+    from ..ratelimit import reported_tokens  # imported when used, as RateLimitExceeded
 
-    tokens = usage_tokens(usage)
-    if tokens is None:
-        if refused_usage(usage):
-            log.warning("a batch model reported usage %r: the estimate stays charged", usage)
-        return reserved
-    return tokens
+    tokens = reported_tokens(usage, "a batch model")
+    return reserved if tokens is None else tokens
 
 
 def normalize_output(output: Any) -> tuple[str, dict[str, Any] | None]:

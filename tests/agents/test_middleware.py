@@ -10,6 +10,7 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, ModelResponse, dynamic_prompt
 from langchain.tools import ToolRuntime
+from langchain_core.caches import InMemoryCache
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
@@ -359,6 +360,49 @@ async def test_rate_limit_token_budget_and_cache_hits_are_free(
     )
     with pytest.raises(RateLimitExceeded, match="tph"):
         await ask(small, mode, "anything", **alice)
+
+
+class UsageModel(CountingModel):
+    """Answers with the usage it is given (the counting model's otherwise)."""
+
+    total: int = 10
+
+    def _generate(self, *args: Any, **kw: Any) -> ChatResult:
+        result = super()._generate(*args, **kw)
+        usage = {"input_tokens": 7, "output_tokens": 3, "total_tokens": self.total}
+        message = result.generations[0].message.model_copy(update={"usage_metadata": usage})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_rate_limit_a_usage_it_cannot_settle_keeps_the_estimate(
+    mode: str, config: RedisAgentConfig
+) -> None:
+    """A provider's -1 or a count past 10^13: settling it raised ConfigError after the
+    model had answered, so the agent's run failed and the answer was lost."""
+    limiter = _limiter(config, requests=100)
+    for total in (-1, 10**14, 10**20):
+        model = UsageModel(total=total)
+        middleware = RateLimitMiddleware(limiter, estimator=lambda t, p: 77)
+        agent = create_agent(model, tools=[], middleware=[middleware])
+        out = await ask(agent, mode, "What is Redis?", context={"user_id": "gus"})
+        assert last(out).content == "answer 1: What is Redis?"
+    assert limiter.peek(user="gus", requests=0).remaining["tph"] == 10_000 - 3 * 77
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_rate_limit_an_answer_from_the_models_own_cache_is_free(
+    mode: str, config: RedisAgentConfig
+) -> None:
+    """LangChain replays a cached answer with its usage and ``total_cost == 0`` (the
+    callback handler refunds it); the middleware charged its tokens and request again."""
+    limiter = _limiter(config, requests=100)
+    model = CountingModel(cache=InMemoryCache())
+    agent = create_agent(model, tools=[], middleware=[RateLimitMiddleware(limiter)])
+    for _ in range(3):
+        await ask(agent, mode, "What is Redis?", context={"user_id": "hal"})
+    assert model.calls == 1
+    assert limiter.peek(user="hal", requests=0).remaining == {"rpm": 99, "tph": 10_000 - 10}
 
 
 BAD_ESTIMATES = [float("nan"), -50, float("inf"), "12", None]

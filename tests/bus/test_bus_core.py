@@ -92,6 +92,7 @@ def test_nan_or_infinity_in_a_payload_is_refused_not_sent_as_null(
         ({"maxlen": True}, "maxlen"),
         ({"maxlen": "10"}, "maxlen"),
         ({"maxlen": 0}, "maxlen"),
+        ({"maxlen": 2**64}, "maxlen"),  # every publish raised a raw ResponseError
     ],
 )
 def test_bad_bus_settings_are_refused_at_construction(
@@ -133,6 +134,9 @@ def test_envelope_fields_of_the_wrong_type_are_refused_before_sending(
         ({"claim_idle": float("nan")}, "claim_idle"),
         ({"max_deliveries": 1.5}, "max_deliveries"),
         ({"max_deliveries": 0}, "max_deliveries"),
+        # past 64 bits: a raw ResponseError at the first read
+        ({"start": "99999999999999999999999"}, "start"),
+        ({"start": "1-18446744073709551616"}, "start"),
     ],
 )
 def test_bad_consumer_settings_are_refused_at_construction(
@@ -153,6 +157,10 @@ def test_bad_consumer_settings_are_refused_at_construction(
         (lambda w: w.read(block=float("nan")), "block"),
         (lambda w: w.claim(-1), "min_idle"),
         (lambda w: w.claim(count=0), "count"),
+        # past what the server takes: a raw ResponseError ("COUNT must be > 0")
+        (lambda w: w.read(count=2**64), "count"),
+        (lambda w: w.read(count=2**62), "count"),
+        (lambda w: w.claim(count=2**62), "count"),
     ],
 )
 async def test_bad_read_arguments_are_typed_errors_and_deliver_nothing(
@@ -475,6 +483,67 @@ async def test_poison_message_goes_to_the_dead_topic(
     dead = bus.consumer("jobs.dead", "ops").read()
     assert [m.payload for m in dead] == ["poison"]
     assert last.pending() == 1  # only "fine", read and not yet acked
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_an_acked_trim_keeps_what_a_lagging_group_has_not_acked(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, use_async: bool
+) -> None:
+    """The length trim drops messages a group has not read, without a word (maxlen=100,
+    a group created before 1,000 publishes read 112); trim='acked' (XADD ... ACKED,
+    Redis >= 8.2) trims only what every group acked."""
+    for trim in ("length", "acked"):
+        bus = AgentBus(config, maxlen=50, trim=trim)  # type: ignore[arg-type]
+        topic = f"jobs-{trim}"
+        worker = bus.consumer(topic, "lagging")
+        worker.ensure_group()
+        for i in range(300):
+            if use_async:
+                await bus.apublish(topic, i, durable=True)
+            else:
+                bus.publish(topic, i, durable=True)
+        got: list[Any] = []
+        while batch := worker.read(count=500):
+            got += batch
+        if trim == "length":
+            assert len(got) < 300  # the oldest were trimmed before the group read them
+            continue
+        assert [m.payload for m in got] == list(range(300))
+        worker.ack(*got)
+        _, command = bus.publish_command(topic, "one more")  # the same trim, sent raw
+        bus.config.get_client().execute_command(*command)
+        assert bus.topic_length(topic) == 50  # acked: trimmed to maxlen again
+    with pytest.raises(ConfigError, match="trim"):
+        AgentBus(config, trim="newest")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_idle_consumers_holding_nothing_are_deleted(
+    bus: AgentBus, aconfig: RedisAgentConfig, use_async: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every consumer name a group saw stayed in Redis for good (~290 bytes each): an
+    agent built per request, whose bus tools name a consumer of their own, left one per
+    request (3,000 requests: 5 KB -> 878 KB of stream). The claim sweep deletes those
+    that hold no message once idle for FORGET_AFTER; one holding a message stays, and the
+    message is still claimed."""
+    from redis_agent_core.bus import streams
+
+    bus.publish("jobs", "held", durable=True)
+    holder = bus.consumer("jobs", "g", "holder", claim_idle=None)
+    assert [m.payload for m in holder.read(count=1)] == ["held"]  # read, never acked
+    for _ in range(20):  # agents built per request: each reads once with its own name
+        assert BusTools(bus, group="g").wait_for_message("jobs", 0.01).startswith("No message")
+    client = bus.config.get_client()
+    assert len(client.xinfo_consumers(bus.stream("jobs"), "g")) == 21  # none idle an hour
+    monkeypatch.setattr(streams, "FORGET_AFTER", 0.2, raising=False)  # old code: none
+    await asyncio.sleep(0.3)
+    sweeper = bus.consumer("jobs", "g", "sweeper", claim_idle=60)  # claims nothing yet
+    got = (await sweeper.aread(count=5)) if use_async else sweeper.read(count=5)
+    assert got == []
+    names = {c["name"] for c in client.xinfo_consumers(bus.stream("jobs"), "g")}
+    assert names == {b"holder", b"sweeper"}  # idle as long, but holding a message
+    got = (await sweeper.aclaim(min_idle=0)) if use_async else sweeper.claim(min_idle=0)
+    assert [m.payload for m in got] == ["held"]  # still there to claim
 
 
 def test_consumer_process_killed_holding_a_message(bus: AgentBus, redis_url: str) -> None:

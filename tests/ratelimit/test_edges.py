@@ -42,6 +42,23 @@ def test_huge_costs_fail_with_a_config_error_not_a_script_error(make_limiter: Ma
     assert limiter.peek(user="u", requests=0).remaining[rolling.name] == 60
 
 
+def test_a_budget_settled_far_past_its_limit_still_decides(make_limiter: Make) -> None:
+    """Calls admitted while a budget had room may settle past it, 10^13 each: the script
+    wrote a usage of 10^14 or more as '1e+14' (Lua's tostring), and every later decision
+    of that user raised a bare ValueError parsing it, until the window passed (a day)."""
+    fixed, rolling = TokenBudget.daily(10**13), TokenBudget.rolling_window(10**13, 3600)
+    for budget in (fixed, rolling):
+        limiter = make_limiter([budget], name=f"past-{budget.rolling}")
+        admitted = [limiter.try_acquire(user="u") for _ in range(12)]
+        assert all(d.allowed for d in admitted)
+        for decision in admitted:
+            assert limiter.settle(decision.reservation, 10**13)
+        refused = limiter.try_acquire(user="u")
+        assert not refused.allowed and refused.limit == budget.name
+        assert refused.remaining == {budget.name: 0}
+        assert limiter.peek(user="u", requests=0).remaining == {budget.name: 0}
+
+
 @pytest.mark.parametrize(
     "user",
     ["ünïcødé 🙂", "a:b:c", "*", "{tag}", "%7B", "", "x" * 2000, "line\nbreak"],

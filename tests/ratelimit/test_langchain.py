@@ -103,6 +103,33 @@ def test_cache_hits_are_not_charged(make_limiter: Make) -> None:
     assert not handler._reservations  # nothing left dangling
 
 
+# counts no call has: a provider's -1 for "unknown", one past 10^13, one past 64 bits
+BAD_USAGE = [-1, 10**14, 10**20]
+
+
+@pytest.mark.parametrize("total", BAD_USAGE)
+@pytest.mark.parametrize("cls", [RateLimitCallbackHandler, AsyncRateLimitCallbackHandler])
+async def test_a_usage_the_limiter_cannot_settle_keeps_the_estimate(
+    make_limiter: Make, cls: Any, total: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Settling such a count raised ConfigError from on_llm_end (raise_error=True): the
+    call failed after the model had answered, its answer lost."""
+    budget = TokenBudget.daily(1000)
+    limiter = make_limiter([budget])
+    handler = cls(limiter, estimator=lambda text, params: 77)
+    usage = {"input_tokens": 1, "output_tokens": 1, "total_tokens": total}
+    model = GenericFakeChatModel(messages=itertools.repeat(AIMessage("ok", usage_metadata=usage)))
+    config = {"callbacks": [handler], "metadata": {"user_id": "gus"}}
+    with caplog.at_level(logging.WARNING):
+        assert (await model.ainvoke("q", config=config)).content == "ok"
+        if cls is RateLimitCallbackHandler:
+            assert (await asyncio.to_thread(model.invoke, "q", config=config)).content == "ok"
+    calls = 1 if cls is AsyncRateLimitCallbackHandler else 2
+    assert limiter.peek(user="gus", requests=0).remaining[budget.name] == 1000 - 77 * calls
+    assert "the estimate stays charged" in caplog.text
+    assert not handler._reservations
+
+
 def test_failed_call_refunds_tokens(make_limiter: Make) -> None:
     budget = TokenBudget.daily(1000)
     limiter = make_limiter([budget])
@@ -175,6 +202,30 @@ async def test_async_handler_refunds_a_cancelled_call_by_hand(make_limiter: Make
     assert limiter.peek(user="max", requests=0).remaining[TOKENS.name] == 700
     assert await handler.refund(run_id) and not await handler.refund(run_id)
     assert limiter.peek(user="max", requests=0).remaining[TOKENS.name] == 1000
+
+
+@pytest.mark.parametrize("cls", [RateLimitCallbackHandler, AsyncRateLimitCallbackHandler])
+async def test_reservations_no_limit_can_use_are_not_held_for_ever(
+    make_limiter: Make, cls: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled ainvoke nobody refunds left its reservation in the handler for the
+    life of the process (one per cancelled call). Past PRUNE_AT held, those older than
+    the limiter's longest period (nothing can settle them) are dropped."""
+    from langchain_redis_agent import rate_limit
+
+    monkeypatch.setattr(rate_limit, "PRUNE_AT", 4, raising=False)  # old code: no pruning
+    limiter = make_limiter([RequestLimit(100, 0.2), TokenBudget.rolling_window(10**6, 0.2)])
+    handler = cls(limiter)
+    config: Any = {"callbacks": [handler], "metadata": {"user_id": "ned"}}
+    for _ in range(4):
+        await _cancelled(SlowChatModel().ainvoke("hi", config=config))
+    assert len(handler._reservations) == 4
+    await asyncio.sleep(0.3)  # past every limit's period
+    run_id = uuid.uuid4()
+    await _cancelled(SlowChatModel().ainvoke("hi", config={**config, "run_id": run_id}))
+    assert list(handler._reservations) == [run_id]  # the fresh one is still refundable
+    refunded = handler.refund(run_id)
+    assert (await refunded) if cls is AsyncRateLimitCallbackHandler else refunded
 
 
 async def test_async_callback_handler(make_limiter: Make, aconfig: RedisAgentConfig) -> None:

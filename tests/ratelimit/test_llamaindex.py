@@ -129,6 +129,20 @@ def test_usage_parsing() -> None:
     assert usage_from_response(CompletionResponse(text="")) is None
 
 
+def test_a_usage_the_limiter_cannot_settle_keeps_the_estimate(make_limiter: Make) -> None:
+    """A provider's -1 (or a count past 10^13) in ``raw["usage"]``: settling it raised
+    ConfigError from the callback, which failed the call after the LLM answered."""
+    limiter = make_limiter([TOKENS])
+    handler = RateLimitCallbackHandler(limiter, user="gus", estimator=lambda text: 77)
+    for total in (-1, 10**14):
+        llm = UsageMockLLM(callback_manager=CallbackManager([handler]))
+        llm.total_tokens = total
+        assert llm.complete("hello").text == "mock answer"
+    assert limiter.peek(user="gus").remaining[TOKENS.name] == 1000 - 2 * 77
+    unknown = CompletionResponse(text="", raw={"usage": {"total_tokens": -1}})
+    assert usage_from_response(unknown) is None
+
+
 async def test_rate_limiter_on_an_embedding(make_limiter: Make) -> None:
     limiter = RedisRateLimiter(make_limiter([RequestLimit(2, 60.0)]), user="embedder", max_wait=0)
     embed = MockEmbedding(embed_dim=4, rate_limiter=limiter)
