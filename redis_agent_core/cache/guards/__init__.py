@@ -56,6 +56,7 @@ from ._features import (
 from ._spans import MIN_SHARED, narrowed
 from ._wordnet import ancestors, noun, wordnet
 from .relations import (
+    _PREVENTING_FROM,
     _SAYING_NO,
     AntonymGuard,
     ArgumentGuard,
@@ -628,8 +629,13 @@ class NegationGuard(_PairGuard):
         # A prefix-negated word counts as a negator when its bare form is on the other
         # side: "unsafe" vs "safe" differ, "unsafe" vs "not safe" agree.
         # (most texts have no prefixed word: no call made for them)
-        q_neg = q.negations + prevention_shift(q, c)
-        c_neg = c.negations + prevention_shift(c, q)
+        # (prevention_shift is 0 without a preventing verb, most texts: not called then)
+        q_neg = q.negations
+        if not _PREVENTING_FROM.isdisjoint(q.stems):
+            q_neg += prevention_shift(q, c)
+        c_neg = c.negations
+        if not _PREVENTING_FROM.isdisjoint(c.stems):
+            c_neg += prevention_shift(c, q)
         if q.prefixed:
             q_neg += self._prefixed(q, c)
         if c.prefixed:

@@ -1915,7 +1915,8 @@ def _slip(word: str, other: Features) -> bool:
 def _in_order(f: Features, other: Features, own: str) -> list[str]:
     """``f``'s content stems that ``other`` shares, plus ``own``, in text order."""
     content = f.content
-    return sorted((s for s in content if s == own or s in other.content), key=content.__getitem__)
+    # (a list, not a generator, handed to sorted: no generator resumed per word)
+    return sorted([s for s in content if s == own or s in other.content], key=content.__getitem__)
 
 
 # Neighbours that agree though spelt apart ("how many carbs are" / "how much protein is").
@@ -2221,6 +2222,8 @@ def _kin(a: str, b: str) -> bool:
 def _attributes(
     f: Features, diff: list[tuple[str, str, int]], table: dict[str, frozenset[str]], cue: str | None
 ) -> dict[str, str]:
+    if cue is not None and cue not in f.vocab:
+        return {}  # no word after the cue (most texts have no "how"): the same, empty
     return {
         a: w
         for w, s, i in diff
@@ -2430,7 +2433,12 @@ def _related(w: str, w2: str) -> bool:
 
 
 def _names_or_quantities(f: Features, diff: Diff) -> bool:
-    return any(w in f.entities or w in UNITS or w[0].isdigit() for w, _, _ in diff)
+    # (a loop, not any() over a generator: no generator made per call, ≈ 2 a pair)
+    entities = f.entities
+    for w, _, _ in diff:
+        if w in entities or w in UNITS or w[0].isdigit():
+            return True
+    return False
 
 
 def _abbreviates(short: str, long: str) -> bool:
