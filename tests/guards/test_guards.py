@@ -1087,3 +1087,53 @@ def test_the_same_table_under_a_reworded_request_passes() -> None:
     reworded = roster.replace("Who is on the late shift?", "Which person works the late shift?")
     assert EntityGuard().check(roster, reworded) is None
     assert EntityGuard().check(_ROSTER.format("Late"), _ROSTER.format("late")) is None
+
+
+# --- the verifier hands each default guard the pair's features --------------------------
+
+
+def test_the_verifier_fetches_a_pairs_features_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each default guard fetched both texts' features itself (nine memo probes and calls a
+    pair); the verifier now fetches them once and hands them to each guard's judge. Only
+    the entity guard, which reads the texts' table cells and code first, asks again."""
+    import redis_agent_core.cache.guards as guards_module
+    from redis_agent_core.cache.guards import _features, relations
+
+    asked: list[tuple[str, str]] = []
+    real = _features.pair
+
+    def counting(query: str, candidate: str):  # type: ignore[no-untyped-def]
+        asked.append((query, candidate))
+        return real(query, candidate)
+
+    for module in (guards_module, relations, _features):
+        monkeypatch.setattr(module, "pair", counting)
+    query, candidate = "how do I reset my router password", "how can I reset my router password"
+    assert Verifier().verify(query, candidate) is None  # every guard ran
+    assert len(asked) == 2
+
+
+def test_a_subclass_or_a_replaced_guard_list_is_what_runs() -> None:
+    """The verifier hands features only to the default guards' own classes: a subclass
+    that overrides ``check`` is asked through it, and a list changed after the verifier
+    was built is the one that runs."""
+
+    class Strict(NegationGuard):
+        def check(self, query: str, candidate: str) -> str | None:
+            return "always"
+
+    verifier = Verifier([OrderGuard(), Strict()])
+    pair = ("convert 5 miles to km", "convert five miles to km")
+    assert verifier.verify(*pair) == Rejection("negation", "always")
+    verifier.guards[1] = NegationGuard()
+    assert verifier.verify(*pair) is None
+    verifier.guards = [Strict()]
+    assert verifier.verify(*pair) == Rejection("negation", "always")
+    # each default guard's check still works alone, outside any verifier
+    assert all(guard.check(*pair) is None for guard in default_guards())
+    refusing = [
+        guard.name
+        for guard in default_guards()
+        if guard.check("cancel my subscription", "don't cancel my subscription")
+    ]
+    assert refusing == ["negation"]

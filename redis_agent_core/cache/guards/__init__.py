@@ -57,6 +57,7 @@ from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
 from ._wordnet import ancestors, noun, wordnet
 from .relations import (
+    _PREVENTING_FROM,
     _SAYING_NO,
     AntonymGuard,
     ArgumentGuard,
@@ -65,6 +66,7 @@ from .relations import (
     _diffs,
     _kind,
     _no_for_not,
+    _PairGuard,
     _targets,
     added_kind,
     added_qualifier,
@@ -128,6 +130,8 @@ class Guard(Protocol):
 
 
 ExtraVerifier = Callable[[str, str], bool | Awaitable[bool]]
+# a default guard's check on both texts' features: (q, c, query, candidate) -> reason
+Judge = Callable[[Features, Features, str, str], str | None]
 
 
 def _show(items: Iterable[str]) -> str:
@@ -590,7 +594,7 @@ def _reworded_negations(q: Features, c: Features, q_neg: int, c_neg: int) -> tup
     return (q_neg - drop, c_neg) if more is q else (q_neg, c_neg - drop)
 
 
-class NegationGuard:
+class NegationGuard(_PairGuard):
     """Polarity must agree: negators (not, never, no, n't, without, stop, avoid...),
     negating prefixes (unsafe, non-refundable, unsubscribe), opposite words
     (enable/disable, add/remove, open/close, before/after...) and particles
@@ -622,13 +626,17 @@ class NegationGuard:
         index = self._index
         return {hit for key in keys if key in index for hit in index[key]}
 
-    def check(self, query: str, candidate: str) -> str | None:
-        q, c = pair(query, candidate)
+    def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         # A prefix-negated word counts as a negator when its bare form is on the other
         # side: "unsafe" vs "safe" differ, "unsafe" vs "not safe" agree.
         # (most texts have no prefixed word: no call made for them)
-        q_neg = q.negations + prevention_shift(q, c)
-        c_neg = c.negations + prevention_shift(c, q)
+        # (prevention_shift is 0 without a preventing verb, most texts: not called then)
+        q_neg = q.negations
+        if not _PREVENTING_FROM.isdisjoint(q.stems):
+            q_neg += prevention_shift(q, c)
+        c_neg = c.negations
+        if not _PREVENTING_FROM.isdisjoint(c.stems):
+            c_neg += prevention_shift(c, q)
         if q.prefixed:
             q_neg += self._prefixed(q, c)
         if c.prefixed:
@@ -776,7 +784,7 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
     return {k: n for k, n in extra.items() if n > 0}
 
 
-class NumberGuard:
+class NumberGuard(_PairGuard):
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
     evening"). A bare "one" is ignored ("one egg" = "a single egg")."""
@@ -785,8 +793,7 @@ class NumberGuard:
 
     _RELATIVE = frozenset({"today", "tonight", "tomorrow", "yesterday", "same-day", "next-day"})
 
-    def check(self, query: str, candidate: str) -> str | None:
-        q, c = pair(query, candidate)
+    def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         # (dict's comparison, in C: Counter's own is a Python loop, and no count is 0)
         if dict.__ne__(q.quantities, c.quantities):
             extra_q = _unexplained(_minus(q.quantities, c.quantities), q, c)
@@ -1001,11 +1008,14 @@ def _governed(f: Features, entity: str) -> bool:
     Spain", "from the US", "to EUR"): only such an entity's place is a role. One not
     found among the words as written (an alias: "the US" is "usa") counts."""
     words, first = f.words, entity.split()[0]
-    return first not in words or any(
-        not _DIRECTION_CUES.isdisjoint(words[max(0, k - _GOVERNED_WITHIN) : k])
-        for k, w in enumerate(words)
-        if w == first
-    )
+    if first not in words:
+        return True
+    k = -1
+    for _ in range(words.count(first)):  # (its places found in C, not a step a word)
+        k = words.index(first, k + 1)
+        if not _DIRECTION_CUES.isdisjoint(words[max(0, k - _GOVERNED_WITHIN) : k]):
+            return True
+    return False
 
 
 _FLOW_WORDS = frozenset({"from", "to", "into", "onto"})
@@ -1030,7 +1040,7 @@ def _flow_side(f: Features, entity: str) -> int:
     return (entity in sources) | (entity in targets) << 1
 
 
-class OrderGuard:
+class OrderGuard(_PairGuard):
     """Direction must agree: "from A to B" is not "from B to A" (common nouns as well as
     named entities: "from savings to current account"). Entities are ordered only where a
     direction word governs one of them on either side ("is Portugal bigger than Spain"):
@@ -1039,8 +1049,7 @@ class OrderGuard:
 
     name = "order"
 
-    def check(self, query: str, candidate: str) -> str | None:
-        q, c = pair(query, candidate)
+    def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         (q_from, q_to), (c_from, c_to) = q.flow, c.flow
         if (q_from or q_to) and (c_from or c_to):  # (most prompts have no "from ... to")
             swapped = ((q_from - q_to) & (c_to - c_from)) | ((q_to - q_from) & (c_from - c_to))
@@ -1066,7 +1075,7 @@ class OrderGuard:
         return None
 
 
-class ScopeGuard:
+class ScopeGuard(_PairGuard):
     """Who or what the question is about must agree: mutually exclusive terms of one
     class (adults/children, full-time/part-time, iPhone/Android, home/car insurance,
     red/blue...) and whose thing it is ("my password" vs "my colleague's password").
@@ -1074,8 +1083,7 @@ class ScopeGuard:
 
     name = "scope"
 
-    def check(self, query: str, candidate: str) -> str | None:
-        q, c = pair(query, candidate)
+    def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)
             return _added(q, c)
@@ -1128,14 +1136,13 @@ def _short_for_brief(q: Features, c: Features) -> bool:
     return "short" in lacking.vocab and "short" not in other.vocab
 
 
-class ConstraintGuard:
+class ConstraintGuard(_PairGuard):
     """Explicit output constraints must agree: language ("in French"), length ("in 3
     sentences", "briefly", "in detail") and format (JSON, table, bullet list...)."""
 
     name = "constraint"
 
-    def check(self, query: str, candidate: str) -> str | None:
-        q, c = pair(query, candidate)
+    def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         if q.constraints != c.constraints and not _short_for_brief(q, c):
             return (
                 f"output constraints differ ({_show(q.constraints - c.constraints)} vs "
@@ -1158,6 +1165,22 @@ def default_guards() -> list[Guard]:
         EntityGuard(),
         SubstitutionGuard(),
     ]
+
+
+# The default guards whose ``check`` is ``judge`` on both texts' features (not
+# EntityGuard: it reads the texts' cells and code before their features).
+_JUDGED = frozenset(
+    {
+        OrderGuard,
+        ArgumentGuard,
+        ConstraintGuard,
+        NegationGuard,
+        NumberGuard,
+        ScopeGuard,
+        AntonymGuard,
+        SubstitutionGuard,
+    }
+)
 
 
 # Prompts of up to this many words are parsed while a lookup's search runs: at most
@@ -1189,6 +1212,7 @@ class Verifier:
         extra: ExtraVerifier | None = None,
     ) -> None:
         self.guards = list(default_guards() if guards is None else guards)
+        self._planned: tuple[list[Guard], list[tuple[Guard, Judge | None]]] = ([], [])
         self.scorer = scorer
         self.extra = extra
 
@@ -1223,6 +1247,18 @@ class Verifier:
             return False
         return True
 
+    def _plan(self) -> list[tuple[Guard, Judge | None]]:
+        """Each guard with its ``judge`` if it is a default guard (of its own class: a
+        subclass may override ``check``), which is then handed both texts' features,
+        fetched once per pair (each guard's own fetch cost a call and a memo probe, nine
+        times a pair). Rebuilt when :attr:`guards` is changed or replaced."""
+        guards, plan = self._planned
+        if guards != self.guards:  # (a C-level comparison of a few references)
+            guards = list(self.guards)
+            plan = [(g, g.judge if g.__class__ in _JUDGED else None) for g in guards]
+            self._planned = guards, plan
+        return plan
+
     def _run_guards(
         self, query: str, candidate: str
     ) -> tuple[Rejection | None, tuple[str, str] | None]:
@@ -1230,9 +1266,18 @@ class Verifier:
         if query == candidate:
             return None, None  # an exact repeat cannot disagree with itself
         query, candidate = narrowed(query, candidate)
-        for guard in self.guards:
+        q: Features | None = None  # both texts' features, fetched by the first default guard
+        c: Features | None = None
+        for guard, judge in self._plan():
             try:
-                reason = guard.check(query, candidate)
+                if judge is None:
+                    reason = guard.check(query, candidate)
+                else:
+                    # fetched inside the try, as the guard's check would: a text that
+                    # cannot be parsed is this guard's error, as before
+                    if q is None:
+                        q, c = pair(query, candidate)
+                    reason = judge(q, c, query, candidate)  # type: ignore[arg-type]
             except Exception as exc:
                 # a guard that cannot judge a pair must not fail the caller's model call,
                 # nor pass the pair: refused (a miss), logged with its traceback
