@@ -103,7 +103,12 @@ UTC that day by a helper who read no guard code, pair set or guard test: half pl
 in sailing, wine, mortgages, aquariums, security operations, theatre, commuting, sports
 nutrition, museums, mobile apps, board games, home wiring, elder care, localisation and shop
 bookkeeping, a quarter agent prompts, a quarter people's own voices; committed at 19:40 UTC,
-scored untouched (aggregates only) 0.973 / 0.543, 3 wrong of 110). All
+scored untouched (aggregates only) 0.973 / 0.543, 3 wrong of 110); and guards_traps24.jsonl
+(448, written the same way at 22:15-22:22 UTC that day by a helper who read no guard code,
+pair set or guard test: a third support or RAG-bot prompts with an instruction line, a third
+professionals' working questions (accounting, nursing, civil engineering, teaching, logistics,
+pharmacy, law clerks, farming), a third short search-box or voice queries; committed at
+22:23 UTC, scored untouched (aggregates only) SCORE24). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
@@ -173,6 +178,7 @@ SETS = {
     "traps21": DATA / "guards_traps21.jsonl",
     "traps22": DATA / "guards_traps22.jsonl",
     "traps23": DATA / "guards_traps23.jsonl",
+    "traps24": DATA / "guards_traps24.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -254,7 +260,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
-                   "traps23"):  # fmt: skip
+                   "traps23", "traps24"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -708,6 +714,7 @@ def main(full: bool) -> str:
         "traps21",
         "traps22",
         "traps23",
+        "traps24",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

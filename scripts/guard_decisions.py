@@ -55,6 +55,7 @@ HELD_OUT = frozenset(
         "guards_traps21",
         "guards_traps22",
         "guards_traps23",
+        "guards_traps24",
         "guards_val20",
     }
 )
