@@ -108,7 +108,7 @@ scored untouched (aggregates only) 0.973 / 0.543, 3 wrong of 110); and guards_tr
 pair set or guard test: a third support or RAG-bot prompts with an instruction line, a third
 professionals' working questions (accounting, nursing, civil engineering, teaching, logistics,
 pharmacy, law clerks, farming), a third short search-box or voice queries; committed at
-22:23 UTC, scored untouched (aggregates only) SCORE24). All
+22:23 UTC, scored untouched (aggregates only) 0.984 / 0.607, 2 wrong of 127). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
