@@ -7,6 +7,7 @@ delete_thread found."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
@@ -394,3 +395,19 @@ async def test_copy_thread_with_early_writes_on_the_cluster(
     await saver.adelete_thread("fork")
     await saver.adelete_thread("src")
     assert cluster_keys(cluster_config) == []
+
+
+def test_a_put_after_the_thread_expired_is_refused(config: RedisAgentConfig) -> None:
+    # a step that ran longer than ttl=: the thread expired with its values, as if deleted
+    saver = RedisSaver(config, ttl=1)
+    cp = _checkpoint("1f0-1", x=1)
+    stored = saver.put(_cfg("t"), cp, {}, cp["channel_versions"])
+    client = config.get_client()
+    for key in _keys(config):
+        client.pexpire(key, 1)
+    time.sleep(0.05)
+    assert _keys(config) == []
+    nxt = _checkpoint("1f0-2", y=2)
+    with pytest.raises(ThreadDeletedError, match=r"expired \(ttl=\)"):
+        saver.put(stored, nxt, {}, {"y": nxt["channel_versions"]["y"]})
+    assert _keys(config) == []
