@@ -26,6 +26,7 @@ from .errors import (
     RedisWriteRefusedError,
     SchemaMismatchError,
     SearchTimeoutError,
+    ThreadDeletedError,
     ValueTooLargeError,
     ZeroVectorError,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "SessionInfo",
     "SessionStore",
     "SharedServer",
+    "ThreadDeletedError",
     "TokenBudget",
     "ValueTooLargeError",
     "VectorIndex",

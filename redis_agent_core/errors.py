@@ -134,6 +134,14 @@ class DataCorruptionError(RedisAgentError, ValueError):
     """Data read back from Redis is malformed; the message names the key and position."""
 
 
+class ThreadDeletedError(RedisAgentError, RuntimeError):
+    """A checkpoint's save names a parent checkpoint the thread no longer holds: the
+    thread was deleted (or expired) while a run was still writing it. Refused before
+    anything is written: saved, the checkpoint would start a new thread under the same
+    id whose next checkpoints reference values deleted with the old one. Stop the
+    thread's run before deleting the thread."""
+
+
 class SearchTimeoutError(RedisUnavailableError):
     """A RediSearch query passed the server's ``TIMEOUT``: it failed (``ON_TIMEOUT FAIL``)
     or came back with partial results (``ON_TIMEOUT RETURN``), which the pack never

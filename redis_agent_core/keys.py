@@ -232,6 +232,13 @@ class KeySpace:
         """Sorted set of session ids by last activity, for listing without SCAN."""
         return self._join("hist", "sessions")
 
+    def history_sessions_marker(self) -> str:
+        """Key telling that the session index was made whole (its first write on a new
+        namespace, or ``rebuild_sessions``): an index created while it exists was lost
+        (evicted) and lacks the sessions not written since. Its hash tag is the index's
+        name, so both share a Redis Cluster slot."""
+        return self._join("hist", "{" + self.history_sessions() + "}")
+
     def history_recall_index(self) -> str:
         """Search index of messages embedded for semantic recall."""
         return self._join("hist", "recall", "idx")

@@ -15,14 +15,44 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from .config import RAW_REPLY, RedisAgentConfig
-from .redis_errors import MOVING, translate_errors
+from .redis_errors import MOVING, NOSCRIPT, translate_errors
+from .scripts import as_eval
 
-__all__ = ["MOVING_RETRIES", "Plan", "Step", "arun_plan", "raw_replies", "run_plan"]
+__all__ = ["MOVING_RETRIES", "Plan", "ScriptStep", "Step", "arun_plan", "raw_replies", "run_plan"]
 
 T = TypeVar("T")
 Step = tuple[bool, Callable[[Any], Any]]
 """(MULTI/EXEC or not, a function queuing commands on a pipeline)."""
 Plan = Generator[Step, Any, T]
+
+
+class ScriptStep:
+    """The queue function of a step sending one script call (an ``EVALSHA`` command
+    tuple from :meth:`..scripts.Script.evalsha`): when the server has not cached the
+    script (``NOSCRIPT``: it did not run, nor did anything else, the step holding only
+    it) the drivers send the step again with the ``EVAL`` form, once. Cheaper than an
+    ``EVAL`` in every step, which sends the whole source each time."""
+
+    __slots__ = ("command",)
+
+    def __init__(self, command: tuple[Any, ...]) -> None:
+        self.command = command
+
+    def __call__(self, pipe: Any) -> Any:
+        return pipe.execute_command(*self.command)
+
+    def as_eval(self, error: BaseException) -> ScriptStep:
+        """This step with the ``EVAL`` form (re-raises ``error`` if it has it already)."""
+        evaled = as_eval(self.command)
+        if evaled[0] == self.command[0]:  # sent as EVAL already
+            raise error
+        return ScriptStep(evaled)
+
+
+def _on_noscript(queue: Callable[[Any], Any], error: BaseException) -> Callable[[Any], Any]:
+    if not isinstance(queue, ScriptStep):
+        raise error
+    return queue.as_eval(error)
 
 
 def raw_replies(pipe: Any) -> Any:
@@ -58,7 +88,8 @@ def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
         try:
             transaction, queue = next(plan)
             while True:
-                for attempt in range(_resends(config, transaction) + 1):
+                attempt = 0
+                while True:
                     try:
                         with client.pipeline(transaction=transaction) as pipe:
                             queue(pipe if transaction else raw_replies(pipe))
@@ -68,6 +99,9 @@ def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
                         if attempt == _resends(config, transaction):
                             raise
                         time.sleep(config.backoff(attempt))
+                        attempt += 1
+                    except NOSCRIPT as exc:
+                        queue = _on_noscript(queue, exc)
                 transaction, queue = plan.send(replies)
         except StopIteration as done:
             result: T = done.value
@@ -81,7 +115,8 @@ async def arun_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
         try:
             transaction, queue = next(plan)
             while True:
-                for attempt in range(_resends(config, transaction) + 1):
+                attempt = 0
+                while True:
                     try:
                         # always under `async with`: redis-py 8.1's asyncio cluster MULTI/EXEC
                         # outside it fails now and then with "Event loop is closed"
@@ -93,6 +128,9 @@ async def arun_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
                         if attempt == _resends(config, transaction):
                             raise
                         await asyncio.sleep(config.backoff(attempt))
+                        attempt += 1
+                    except NOSCRIPT as exc:
+                        queue = _on_noscript(queue, exc)
                 transaction, queue = plan.send(replies)
         except StopIteration as done:
             result: T = done.value

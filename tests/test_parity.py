@@ -392,7 +392,11 @@ from redis_agent_core.search import IndexLifecycle  # noqa: E402
 from redis_agent_core.vectors import F, VectorIndex  # noqa: E402
 
 
-@case(ExactCache, "update lookup stats clear", lambda c: ExactCache(c, on_error="raise"))
+@case(
+    ExactCache,
+    "update lookup stats clear drop_orphans",
+    lambda c: ExactCache(c, on_error="raise"),
+)
 async def exact_cache(cache: ExactCache, call: Runner, config: RedisAgentConfig) -> None:
     await call("lookup", "What is Redis?", "scope-1")
     await call("update", "What is Redis?", "scope-1", '{"a": 1}', usage={"total_tokens": 7})
@@ -401,6 +405,10 @@ async def exact_cache(cache: ExactCache, call: Runner, config: RedisAgentConfig)
     await call("lookup", "Tenant?", "scope-1", filters={"tenant": "acme"})
     await call("lookup", "Tenant?", "scope-1", filters={"tenant": "other"})
     await call("lookup", 42, "scope-1")  # the same ConfigError
+    await call("drop_orphans")  # none
+    for b in "0123456789abcdef":  # every member set evicted (deleted as eviction would)
+        config.get_client().delete(config.keys.cache_members(cache.name, b))
+    await call("drop_orphans")  # the two entries
     await call("stats")
     await call("clear")
     await call("stats")

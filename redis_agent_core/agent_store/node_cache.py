@@ -8,6 +8,11 @@ sorted set at the next write of the namespace, so it holds only live entries and
 of the last moments. Expiry times are the Redis server's (``node_cache_set.lua``), as
 the keys' own: a writer's clock that differs never unindexes a live entry.
 
+A read serves an entry only when its namespace's sorted set lists it: an entry whose set
+was evicted (a ``maxmemory-policy`` that evicts keys) is out of ``clear()``, and was
+served after it until its TTL; it is a miss now, and the node's next result replaces
+it (indexed again).
+
 Values are typed blobs (``(type, bytes)``, the adapter's serializer owns them). Redis
 down: reads miss and writes are skipped (``on_error="degrade"``, a throttled warning),
 or :class:`RedisUnavailableError` (``"raise"``).
@@ -66,19 +71,24 @@ class NodeCacheStore:
     def get_plan(self, wanted: Sequence[CacheKey]) -> Plan[dict[CacheKey, Typed]]:
         refs = []
         for namespace, key in wanted:
-            _, prefix = self._keys(namespace)
-            refs.append(((tuple(namespace), key), prefix + member((), key)))
+            idx, prefix = self._keys(namespace)
+            ref = member((), key)
+            refs.append(((tuple(namespace), key), idx, ref, prefix + ref))
+
         if not refs:
             return {}
 
         def read(pipe: Any) -> None:
-            for _, ref in refs:
-                pipe.get(ref)  # not MGET: namespaces live in different cluster slots
+            for _, idx, ref, key in refs:
+                # an entry its namespace's index does not list (the index evicted by a
+                # maxmemory-policy that evicts keys) is out of clear(): not served
+                pipe.zscore(idx, ref)
+                pipe.get(key)  # not MGET: namespaces live in different cluster slots
 
         replies = yield False, read
         found: dict[CacheKey, Typed] = {}
-        for (full, ref), raw in zip(refs, replies, strict=True):
-            if raw is not None:
+        for (full, _, _, ref), score, raw in zip(refs, replies[::2], replies[1::2], strict=True):
+            if raw is not None and score is not None:
                 try:
                     found[full] = unpack_typed(raw)
                 except (ValueError, IndexError):

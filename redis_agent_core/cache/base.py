@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from ..fastpath import FALLBACK, AsyncFastPath, FastPath, pack_commands
 from ..faults import OnError, RedisFaults
 from ..keys import check_store_name, check_text
+from ..kvstore import glob_escape
 from ..redis_errors import FAULTS, REFUSED, translate_errors
 from ..scripts import Script
 from .entry import (
@@ -148,6 +149,11 @@ CLEAR = Script.load(__package__, "clear.lua", undeclared=True)
 COUNT = Script.load(__package__, "count.lua")
 
 CLEAR_BATCH = 1000
+
+# Drop a bucket's entries that have no member record. KEYS: hits, the bucket's member
+# sets, the entries. ARGV: number of member sets, then (digest, KEYS index of its set)...
+ORPHANS = Script.load(__package__, "orphans.lua")
+ORPHANS_BATCH = 500
 
 
 class CacheStore:
@@ -382,6 +388,75 @@ class CacheStore:
                 while n := int(await CLEAR.acall(client, keys, args)):
                     removed += n
         return removed
+
+    # -- orphans: entries whose member set was evicted --
+    def _entries_glob(self) -> str:
+        return glob_escape(self._ns.cache_prefix(self.name)) + "*"
+
+    def _orphan_candidate(self, key: Any) -> tuple[str, str] | None:
+        """(bucket, digest) of an entry key SCAN found, or None for another key."""
+        text_key = key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key
+        for b, prefix in self._entry_prefix.items():
+            if text_key.startswith(prefix):
+                return b, text_key[len(prefix) :]
+        return None
+
+    def _orphans_call(self, b: str, digests: Sequence[str]) -> tuple[list[str], list[Any]]:
+        sets = self._member_sets[b]  # the bucket's own set first, then its parts
+        where = {key: i + 2 for i, key in enumerate(sets)}  # KEYS index (Lua: from 1)
+        keys = [self._hits[b], *sets, *(self.entry_key(d) for d in digests)]
+        args: list[Any] = [len(sets)]
+        for d in digests:
+            args += [d, where[self._member_keys(d)[0]]]
+        return keys, args
+
+    def _batch_orphan(
+        self, found: dict[str, list[str]], key: Any
+    ) -> tuple[list[str], list[Any]] | None:
+        """Add an entry key SCAN found to its bucket's batch; the ORPHANS call of a batch
+        that is full (then emptied), else None."""
+        hit = self._orphan_candidate(key)
+        if hit is None:
+            return None
+        batch = found.setdefault(hit[0], [])
+        batch.append(hit[1])
+        if len(batch) < ORPHANS_BATCH:
+            return None
+        found[hit[0]] = []
+        return self._orphans_call(hit[0], batch)
+
+    def _rest_of_orphans(self, found: dict[str, list[str]]) -> list[tuple[list[str], list[Any]]]:
+        return [self._orphans_call(b, batch) for b, batch in found.items() if batch]
+
+    def drop_orphans(self) -> int:
+        """Delete this cache's orphans: entries without a member record (their bucket's
+        member set evicted by a ``maxmemory-policy`` that evicts keys), which ``clear()``
+        and ``stats()`` cannot see and a lookup drops only when it meets one; they
+        otherwise stay until their TTL, for good without one. ``SCAN``s the cache's entry
+        keys: an admin operation, run once after an eviction. Returns how many."""
+        client = self.config.get_client()
+        dropped = 0
+        found: dict[str, list[str]] = {}
+        with translate_errors(self.config, f"dropping orphans of cache {self.name!r}"):
+            for key in client.scan_iter(match=self._entries_glob(), count=1000):
+                if call := self._batch_orphan(found, key):
+                    dropped += int(ORPHANS(client, *call))
+            for call in self._rest_of_orphans(found):
+                dropped += int(ORPHANS(client, *call))
+        return dropped
+
+    async def adrop_orphans(self) -> int:
+        """Async :meth:`drop_orphans`."""
+        client = self.config.get_async_client()
+        dropped = 0
+        found: dict[str, list[str]] = {}
+        with translate_errors(self.config, f"dropping orphans of cache {self.name!r}"):
+            async for key in client.scan_iter(match=self._entries_glob(), count=1000):
+                if call := self._batch_orphan(found, key):
+                    dropped += int(await ORPHANS.acall(client, *call))
+            for call in self._rest_of_orphans(found):
+                dropped += int(await ORPHANS.acall(client, *call))
+        return dropped
 
     def _stats_pipeline(self, pipe: Any) -> None:
         for b in BUCKETS:

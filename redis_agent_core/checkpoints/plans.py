@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..config import RedisAgentConfig, get_default_config
-from ..errors import DataCorruptionError
+from ..errors import DataCorruptionError, ThreadDeletedError
 from ..keys import escape_part
 from ..kvstore import check_positive_ttl
-from ..plans import Plan, Step
+from ..plans import Plan, ScriptStep, Step
 from ..scripts import Script
 from .records import (
     F_ID,
@@ -42,7 +42,7 @@ from .records import (
 __all__ = ["CheckpointPlans", "PendingWriteIn", "Plan", "Step", "thread_name"]
 
 T = TypeVar("T")
-_SHALLOW_CLEAR = Script.load(__package__, "shallow_clear.lua")
+_PUT = Script.load(__package__, "shallow_clear.lua", "put.lua", ID_FIELD=F_ID.decode())
 _NOTE_UNINDEXED = Script.load(__package__, "note_unindexed.lua")
 _DELETE_THREAD = Script.load(__package__, "delete_thread.lua", undeclared=True)
 
@@ -98,9 +98,8 @@ class CheckpointPlans:
             for key in keys:
                 pipe.expire(key, self.ttl)
 
-    def _queue_put(
+    def _put_call(
         self,
-        pipe: Any,
         thread_id: str,
         checkpoint_ns: str,
         checkpoint_id: str,
@@ -109,39 +108,76 @@ class CheckpointPlans:
         metadata: Typed,
         values: Mapping[str, tuple[str, Typed]],
         channel_versions: Mapping[str, str],
-    ) -> None:
+    ) -> tuple[Any, ...]:
+        """The one script saving a checkpoint, only while its parent is on the thread
+        (put.lua): the record, new values, head, index entry and expiries."""
         key = self.record_key(thread_id, checkpoint_ns, checkpoint_id)
-        idx = self.keys.checkpoint_index(thread_id)
         fields = record_fields(checkpoint_id, parent_id, checkpoint, metadata)
+        parent_key = key
+        if parent_id and not self.shallow:
+            parent_key = self.keys.checkpoint(thread_id, checkpoint_ns, parent_id)
+        keys = [
+            key,
+            self.keys.checkpoint_index(thread_id),
+            self.keys.checkpoint_unindexed(thread_id),
+            self.keys.checkpoint_namespaces(thread_id),
+            parent_key,
+        ]
+        head: list[bytes] = []
+        blobs: list[bytes] = []
+        bottom = top = b""
         if self.shallow:
-            # one hash per namespace: replaced whole, old writes and values go with it,
-            # but writes saved early for this checkpoint or a later one stay
-            # (durability="async": shallow_clear.lua)
+            # the only copy of the thread: every value travels inside the hash
             fields.update(
                 {VALUE_PREFIX + ch.encode(): pack_typed(v) for ch, (_, v) in values.items()}
             )
-            pipe.execute_command(*_SHALLOW_CLEAR.eval([key], [checkpoint_id.encode()]))
             top, bottom = range_bounds(checkpoint_ns, None)
-            pipe.zremrangebylex(idx, bottom, top)
         else:
             fields[F_REFS] = refs_value(channel_versions)
-            # a later put of an older id makes the head stale: readers then check it
-            # against the index and take the longer way
-            pipe.hset(
+            keys += [
+                self.keys.checkpoint_blobs(thread_id, checkpoint_ns),
                 self.keys.checkpoint_head(thread_id, checkpoint_ns),
-                mapping={F_ID: fields[F_ID], F_REFS: fields[F_REFS]},
+            ]
+            head = [F_ID, fields[F_ID], F_REFS, fields[F_REFS]]
+            for ch, (ver, v) in values.items():
+                blobs += [blob_field(ch, ver), pack_typed(v)]
+        record = [x for pair in fields.items() for x in pair]
+        args = [
+            index_member(checkpoint_ns, parent_id) if parent_id else b"",
+            str(self.ttl).encode() if self.ttl is not None else b"",
+            checkpoint_id.encode(),
+            index_member(checkpoint_ns, checkpoint_id),
+            checkpoint_ns.encode(),
+            bottom,
+            top,
+            str(len(record)).encode(),
+            *record,
+            str(len(head)).encode(),
+            *head,
+            *blobs,
+        ]
+        return _PUT.evalsha(keys, args)
+
+    def _put_refused(self, code: Any, thread: str, ns: str, parent_id: str | None) -> None:
+        """Raise when put.lua refused the checkpoint (its parent gone; nothing written)."""
+        if not code:
+            return
+        where = f"thread {thread!r}" + (f" (namespace {ns!r})" if ns else "")
+        if int(code) == 2:
+            raise DataCorruptionError(
+                f"the parent checkpoint {parent_id!r} of the checkpoint being saved on "
+                f"{where} is listed in its index but its record is gone: Redis evicted it, "
+                "so the thread cannot go on (nothing was written). Run Redis with "
+                "maxmemory-policy noeviction; delete the thread to start it over"
             )
-            if values:
-                pipe.hset(
-                    self.keys.checkpoint_blobs(thread_id, checkpoint_ns),
-                    mapping={blob_field(ch, ver): pack_typed(v) for ch, (ver, v) in values.items()},
-                )
-        pipe.hset(key, mapping=fields)
-        pipe.zadd(idx, {index_member(checkpoint_ns, checkpoint_id): 0})
-        # indexed now: delete_thread finds the record (and writes saved early) from here
-        pipe.srem(self.keys.checkpoint_unindexed(thread_id), key)
-        pipe.sadd(self.keys.checkpoint_namespaces(thread_id), checkpoint_ns.encode())
-        self._queue_expire(pipe, [key, *self._thread_keys(thread_id, checkpoint_ns)])
+        raise ThreadDeletedError(
+            f"the parent checkpoint {parent_id!r} of the checkpoint being saved is no "
+            f"longer on {where}: the thread was deleted (delete_thread, prune, "
+            "delete_for_runs) or expired (ttl=) while a run was writing it, or the config "
+            "names a checkpoint_id the thread never had. Nothing was written. Stop the "
+            "thread's run before delete_thread; start it over from its latest checkpoint "
+            "(a config without checkpoint_id)"
+        )
 
     def _queue_writes(
         self,
@@ -378,17 +414,47 @@ class CheckpointPlans:
     def _ns_list(nss: Any) -> builtins.list[str]:
         return sorted(raw.decode() if isinstance(raw, bytes) else raw for raw in nss)
 
-    def _queue_copy_reads(self, pipe: Any, src: str, nss: Any, members: Any) -> None:
-        for key, _ in self._record_pairs(src, src, nss, members):
+    def _copy_pairs(
+        self, src: str, dst: str, nss: Any, members: Any, noted: Any
+    ) -> tuple[builtins.list[tuple[str, str]], set[str]]:
+        """(source, target) keys of every record to copy, and the target keys of those
+        noted in the source's writes set (pending writes saved before their checkpoint,
+        which the index does not list)."""
+        pairs = self._record_pairs(src, dst, nss, members)
+        src_prefix = self.keys.checkpoint_thread_prefix(src)
+        dst_prefix = self.keys.checkpoint_thread_prefix(dst)
+        seen = {key for key, _ in pairs}
+        notes = set()
+        for raw in sorted(noted):
+            key = raw.decode() if isinstance(raw, bytes) else raw
+            if not key.startswith(src_prefix):
+                continue
+            target = dst_prefix + key[len(src_prefix) :]
+            notes.add(target)
+            if key not in seen:
+                seen.add(key)
+                pairs.append((key, target))
+        return pairs, notes
+
+    def _queue_copy_reads(self, pipe: Any, src: str, nss: Any, members: Any, noted: Any) -> None:
+        for key, _ in self._copy_pairs(src, src, nss, members, noted)[0]:
             pipe.dump(key)
             pipe.pttl(key)
         for ns in self._ns_list(nss):
             pipe.hgetall(self.keys.checkpoint_blobs(src, ns))
 
     def _queue_copy_writes(
-        self, pipe: Any, src: str, dst: str, nss: Any, members: Any, replies: Sequence[Any]
+        self,
+        pipe: Any,
+        src: str,
+        dst: str,
+        nss: Any,
+        members: Any,
+        noted: Any,
+        replies: Sequence[Any],
     ) -> None:
-        pairs = self._record_pairs(src, dst, nss, members)
+        pairs, notes = self._copy_pairs(src, dst, nss, members, noted)
+        copied_notes = []
         for i, (_, dst_key) in enumerate(pairs):
             dumped, pttl = replies[2 * i], replies[2 * i + 1]
             if dumped is None or pttl == -2:
@@ -396,6 +462,15 @@ class CheckpointPlans:
             # the record hash whole, with its own expiry (0: none); a target record
             # with the same id is replaced
             pipe.restore(dst_key, max(int(pttl), 0), dumped, replace=True)
+            if dst_key in notes:
+                copied_notes.append(dst_key)
+        if copied_notes:
+            # writes saved before their checkpoint: noted in the target's set as in the
+            # source's, so the target's delete_thread finds them (and the checkpoint's
+            # put there takes the note out)
+            unindexed = self.keys.checkpoint_unindexed(dst)
+            pipe.sadd(unindexed, *copied_notes)
+            self._queue_expire(pipe, [unindexed])
         namespaces = self._ns_list(nss)
         for ns, blobs in zip(namespaces, replies[2 * len(pairs) :], strict=True):
             if blobs:
@@ -476,20 +551,11 @@ class CheckpointPlans:
     ) -> Plan[None]:
         sizes = (checkpoint[1], metadata[1], *(value[1] for _, value in values.values()))
         self.config.check_value_sizes(sizes, "a checkpoint value")  # before any step runs
-        yield (
-            True,
-            lambda p: self._queue_put(
-                p,
-                thread,
-                ns,
-                checkpoint_id,
-                parent_id,
-                checkpoint,
-                metadata,
-                values,
-                channel_versions,
-            ),
+        call = self._put_call(
+            thread, ns, checkpoint_id, parent_id, checkpoint, metadata, values, channel_versions
         )
+        (code,) = yield True, ScriptStep(call)
+        self._put_refused(code, thread, ns, parent_id)
 
     def writes_plan(
         self,
@@ -506,6 +572,7 @@ class CheckpointPlans:
     def _read_thread(self, pipe: Any, thread: str) -> None:
         pipe.smembers(self.keys.checkpoint_namespaces(thread))
         pipe.zrange(self.keys.checkpoint_index(thread), 0, -1)
+        pipe.smembers(self.keys.checkpoint_unindexed(thread))
 
     def delete_plan(self, thread: str) -> Plan[None]:
         # one script: a checkpoint saved between a read of the keys and their UNLINK
@@ -519,11 +586,11 @@ class CheckpointPlans:
         yield True, lambda p: p.execute_command(*_DELETE_THREAD.eval(keys, [prefix]))
 
     def copy_plan(self, src: str, dst: str) -> Plan[None]:
-        nss, members = yield False, lambda p: self._read_thread(p, src)
-        if not nss and not members:
+        nss, members, noted = yield False, lambda p: self._read_thread(p, src)
+        if not nss and not members and not noted:
             return
-        replies = yield False, lambda p: self._queue_copy_reads(p, src, nss, members)
-        yield True, lambda p: self._queue_copy_writes(p, src, dst, nss, members, replies)
+        replies = yield False, lambda p: self._queue_copy_reads(p, src, nss, members, noted)
+        yield True, lambda p: self._queue_copy_writes(p, src, dst, nss, members, noted, replies)
 
     def prune_plan(self, thread: str, keep_latest: bool) -> Plan[None]:
         if not keep_latest:

@@ -2,7 +2,7 @@
 
 No module is needed (no RedisJSON, no RediSearch), so this runs on any Redis 6.2+,
 managed Redis or Valkey. Every key of one thread carries the thread's hash tag, so
-a thread lives in one Redis Cluster slot and each write is one MULTI/EXEC.
+a thread lives in one Redis Cluster slot and each write is one script or MULTI/EXEC.
 
 Keys of a thread (see :class:`~redis_agent_core.keys.KeySpace`): a sorted set indexing
 ``<ns>\\0<checkpoint id>`` (ids sort by time, so a lexicographic range is newest

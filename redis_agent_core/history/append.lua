@@ -16,9 +16,10 @@ if seq == 0 then
   end
 end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
-if #KEYS == 4 then
+if #KEYS >= 4 then
   local now = server_ms()
   local added = redis.call('ZADD', KEYS[4], now, ARGV[1])
+  note_new_index(KEYS[4], KEYS[5], added)
   -- prune when a session joins the index (the only way it grows) and at every
   -- once every $PRUNE_EVERY messages of a session: bounded work, one call fewer a message
   if ttl > 0 and (added == 1 or (seq + count) % $PRUNE_EVERY < count) then

@@ -1,7 +1,8 @@
 """Putting back into the session index the sessions it lost: the index
 (``<ns>:hist:sessions``) is one key, and a server that evicts keys (an evicting
 ``maxmemory-policy``) may drop it while the sessions' own keys stay. ``sessions()``
-then hid every session not written since, with no error.
+then hid every session not written since, with no error; it now raises (the index's
+``''`` member and its marker key tell the loss: ``prune_lib.lua``).
 :meth:`~redis_agent_core.history.SessionStore.rebuild_sessions` finds the sessions by
 their keys (a ``SCAN`` of the namespace's history keys: the one place the pack scans,
 run only when asked) and adds those the index lacks.
@@ -9,7 +10,7 @@ run only when asked) and adds those the index lacks.
 A session's last activity is read back on the server's clock, as the index is scored:
 with a TTL, from what is left of it (every write refreshes the TTL of all the session's
 keys); without one, from its meta hash's ``updated_at`` (else now). Entries the index
-holds are left as they are (``ZADD NX``)."""
+holds are left as they are (``ZADD NX``); then the index is marked whole again."""
 
 from __future__ import annotations
 

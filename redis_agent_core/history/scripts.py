@@ -30,7 +30,7 @@ _LIB: dict[str, Any] = {
     "MAX_TTL": MAX_TTL,
 }
 
-# KEYS: msgs, meta, archive[, sessions index]. ARGV: now_ms, ttl_s (0 none),
+# KEYS: msgs, meta, archive[, sessions index, its marker]. ARGV: now_ms, ttl_s (0 none),
 # max_len (0 none), mode (append|replace), target (active|archived), n_meta, n_del,
 # session id, meta pairs..., deleted meta fields..., payloads...
 # The index is only passed on a single node: on a cluster it lives in another slot
@@ -51,7 +51,7 @@ _WRITE = Script.load(
 
 # The common write, kept short (it runs on every message): append active payloads,
 # no metadata change. Same effects as _WRITE in mode append / target active.
-# KEYS: msgs, meta, archive[, sessions index]. ARGV: session id, ttl_s (0 none),
+# KEYS: msgs, meta, archive[, sessions index, its marker]. ARGV: session id, ttl_s (0 none),
 # max_len (0 none), now_ms, payloads... (at most _UNPACK_CHUNK).
 # now_ms (the caller's clock) is the session's created_at / updated_at; the index is
 # scored on the server's clock (server_ms), since sessions are pruned from it by
@@ -61,12 +61,14 @@ _APPEND = Script.load(
     __package__, "prune_lib.lua", "seq_lib.lua", "append.lua", idempotent=False, **_LIB
 )
 
-# KEYS: sessions index. ARGV: session id, ttl_s, 'XX' or ''. The index update of a
-# write on a cluster (where the index lives in another slot than the session's keys).
+# KEYS: sessions index, its marker. ARGV: session id, ttl_s, 'XX' or ''. The index
+# update of a write on a cluster (where the index lives in another slot than the
+# session's keys).
 _INDEX = Script.load(__package__, "prune_lib.lua", "index.lua", **_LIB)
 
-# KEYS: sessions index. ARGV: ttl_s. Every expired session pruned (a listing).
-_PRUNE = Script.load(__package__, "prune_lib.lua", "prune.lua", **_LIB)
+# KEYS: sessions index, its marker. ARGV: ttl_s, first rank, last rank, '1' newest first.
+# Every expired session pruned, then a page of the index; {1} when it was lost.
+_LIST = Script.load(__package__, "prune_lib.lua", "list.lua", **_LIB)
 
 # KEYS: msgs. ARGV: index, tombstone. Replace the item by a unique tombstone, then
 # remove that: deletes one item in place and keeps the order of the others.

@@ -19,7 +19,7 @@ from ..config import (
     check_ttl_seconds,
     get_default_config,
 )
-from ..errors import ConfigError
+from ..errors import ConfigError, DataCorruptionError
 from ..fastpath import FALLBACK, AsyncFastPath, FastPath, arg_bytes, bulk, packed_call
 from ..keys import KeySpace, surrogate_error
 from ..redis_errors import FAULTS, map_redis_error
@@ -44,7 +44,7 @@ from .scripts import (
     _DELETE_AT,
     _INDEX,
     _INFO,
-    _PRUNE,
+    _LIST,
     _READ_BOTH,
     _TAKE_OLDEST,
     _UNPACK_CHUNK,
@@ -180,7 +180,7 @@ class SessionStore:
         ]
         keys = self._session_keys(session_id)
         if self._inline_index:
-            return [_WRITE.evalsha((*keys, self.keys.history_sessions()), args)]
+            return [_WRITE.evalsha((*keys, *self._index_keys()), args)]
         return [_WRITE.evalsha(keys, args), *self._index_calls(session_id)]
 
     def _index_calls(
@@ -190,7 +190,12 @@ class SessionStore:
         on the server's clock, then the bounded prune (EVAL, not EVALSHA: only the first
         command of a call falls back on NOSCRIPT)."""
         args = (session_id, self.ttl or 0, "XX" if only_existing else "")
-        return [_INDEX.eval((self.keys.history_sessions(),), args)]
+        return [_INDEX.eval(self._index_keys(), args)]
+
+    def _index_keys(self) -> tuple[str, str]:
+        """The session index and its marker (one slot: the marker's hash tag is the
+        index's name)."""
+        return self.keys.history_sessions(), self.keys.history_sessions_marker()
 
     def _append_head(self, session_id: str) -> _AppendHead:
         """``EVALSHA`` of :data:`_APPEND` up to its per-call arguments (keys and settings
@@ -199,7 +204,7 @@ class SessionStore:
         if head is None:
             keys = [k.encode() for k in self._session_keys(session_id)]
             if self._inline_index:
-                keys.append(self.keys.history_sessions().encode())
+                keys += [k.encode() for k in self._index_keys()]
             settings = (
                 session_id.encode(),
                 b"%d" % (self.ttl or 0),
@@ -288,22 +293,32 @@ class SessionStore:
         pool, ``config.aclose()``, disconnects them too)."""
         await _afast_path(self.config).aclose()
 
-    def _list_calls(
-        self, offset: int, limit: int | None, newest_first: bool
-    ) -> list[tuple[Any, ...]]:
+    def _list_call(self, offset: int, limit: int | None, newest_first: bool) -> tuple[Any, ...]:
+        """One script: prune the sessions idle longer than the TTL (on the server's
+        clock, the index's), check the index is whole, read a page (list.lua)."""
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise ConfigError(f"offset must be an int >= 0, got {offset!r}")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConfigError(f"limit must be an int >= 0 or None, got {limit!r}")
-        key = self.keys.history_sessions()
-        calls: list[tuple[Any, ...]] = []
-        if self.ttl is not None:
-            # Sessions idle for longer than the TTL have expired: prune them (on the
-            # server's clock, the index's; the EVAL form: a pipeline does not retry NOSCRIPT)
-            calls.append(_PRUNE.eval((key,), (self.ttl,)))
         stop = -1 if limit is None else offset + limit - 1
-        calls.append(("ZRANGE", key, offset, stop, *(("REV",) if newest_first else ())))
-        return calls
+        args = (self.ttl or 0, offset, stop, "1" if newest_first else "")
+        return _LIST.evalsha(self._index_keys(), args)
+
+    def _listed(self, reply: Any) -> list[str]:
+        if int(reply[0]) == 1:
+            raise DataCorruptionError(
+                f"the session index {self.keys.history_sessions()!r} was lost (evicted by "
+                "a maxmemory-policy that evicts keys) while sessions stayed: it would list "
+                "only the sessions written since. Run SessionStore(config).rebuild_sessions() "
+                "once (it SCANs the namespace's history keys) to put the others back, and "
+                "give the history a Redis with maxmemory-policy noeviction"
+            )
+        return [_text(m) for m in reply[1:]]
+
+    def _complete_calls(self) -> list[tuple[Any, ...]]:
+        """After a rebuild: the index is whole again (its '' member, the marker)."""
+        index, marker = self._index_keys()
+        return [("ZADD", index, "+inf", ""), ("SET", marker, "1")]
 
     # -- execution helpers --
     def _client(self) -> SyncClient:
@@ -703,26 +718,28 @@ class SessionStore:
         self, *, offset: int = 0, limit: int | None = None, newest_first: bool = True
     ) -> list[str]:
         """Session ids by last activity, from the index (no SCAN); expired ones are
-        pruned from the index on the way."""
-        calls = self._list_calls(offset, limit, newest_first)
+        pruned from the index on the way. An index lost to eviction raises
+        :class:`DataCorruptionError` naming :meth:`rebuild_sessions`."""
+        call = self._list_call(offset, limit, newest_first)
         if limit == 0:
             return []
-        return [_text(m) for m in self._pipeline("list sessions", calls)[-1]]
+        return self._listed(self._call("list sessions", call))
 
     async def asessions(
         self, *, offset: int = 0, limit: int | None = None, newest_first: bool = True
     ) -> list[str]:
         """Async :meth:`sessions`."""
-        calls = self._list_calls(offset, limit, newest_first)
+        call = self._list_call(offset, limit, newest_first)
         if limit == 0:
             return []
-        return [_text(m) for m in (await self._apipeline("list sessions", calls))[-1]]
+        return self._listed(await self._acall("list sessions", call))
 
     def rebuild_sessions(self) -> int:
         """Add to the session index the sessions whose keys exist but that it does not
-        list (the index evicted by a server that evicts keys: ``sessions()`` hid them
-        with no error); returns how many. Scans the namespace's history keys (``SCAN``):
-        run it after an eviction, not per request."""
+        list (the index evicted by a server that evicts keys: ``sessions()`` raises
+        :class:`DataCorruptionError` until this ran) and mark it whole; returns how many.
+        Scans the namespace's history keys (``SCAN``): run it after an eviction, not per
+        request."""
         client = self._client()
         added = 0
         try:
@@ -738,6 +755,7 @@ class SessionStore:
                     batch = []
             if batch:
                 added += self._reindex(batch)
+            self._pipeline("rebuild the session index", self._complete_calls())
         except FAULTS as exc:
             raise map_redis_error(exc, "rebuild the session index", self.config) from exc
         return added
@@ -767,6 +785,7 @@ class SessionStore:
                     batch = []
             if batch:
                 added += await self._areindex(batch)
+            await self._apipeline("rebuild the session index", self._complete_calls())
         except FAULTS as exc:
             raise map_redis_error(exc, "rebuild the session index", self.config) from exc
         return added

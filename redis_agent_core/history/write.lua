@@ -22,9 +22,9 @@ if lost then seq = renumber(count)  -- created_at stays unknown
 elseif seq == 0 then redis.call('HSETNX', KEYS[2], 'created_at', now) end
 for i = 9, 8 + 2 * nmeta, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 for i = 9 + 2 * nmeta, 8 + 2 * nmeta + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
-if #KEYS == 4 then
+if #KEYS >= 4 then
   local at = server_ms()
-  redis.call('ZADD', KEYS[4], at, ARGV[8])
+  note_new_index(KEYS[4], KEYS[5], redis.call('ZADD', KEYS[4], at, ARGV[8]))
   prune_index(KEYS[4], at, ttl)
 end
 expire_all(ttl)

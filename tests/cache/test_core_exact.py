@@ -204,6 +204,24 @@ def test_exact_cache_on_a_cluster(cluster_config: RedisAgentConfig) -> None:
     assert cache.lookup("p1", A) is None
 
 
+@pytest.mark.cluster
+async def test_drop_orphans_on_a_cluster(
+    cluster_config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SCAN on every node; each bucket's batch is one script in its slot (batches of 2
+    # here: full ones are sent during the scan, the rest after it)
+    monkeypatch.setattr("redis_agent_core.cache.base.ORPHANS_BATCH", 2)
+    cache = ExactCache(cluster_config)
+    for i in range(40):
+        cache.update(f"p{i}", A, f"a{i}")
+    client = cluster_config.get_client()
+    for b in "0123456789abcdef":  # every member set evicted (deleted as eviction would)
+        client.delete(cluster_config.keys.cache_members(cache.name, b))
+    assert cache.stats().entries == 0
+    assert await cache.adrop_orphans() == 40
+    assert cache.drop_orphans() == 0
+
+
 def test_redis_down_degrades_to_misses_and_logs_once(
     own_redis: EmbeddedRedis, own_config: RedisAgentConfig, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -177,3 +177,60 @@ async def test_entries_recorded_before_the_member_parts_are_still_served(
     assert (stats.hits, stats.tokens_saved, stats.entries) == (4, 28, 1)
     assert cache.clear() == 1
     assert cache.lookup_exact("p", A) is None
+
+
+def _two_buckets() -> tuple[str, str]:
+    """Two scopes whose entries for prompt "p" fall in different buckets."""
+    first = _digest_of("p")[0]
+    other = next(
+        s
+        for s in (make_scope({"model": str(i)}) for i in range(100))
+        if _digest_of("p", s)[0] != first
+    )
+    return A, other
+
+
+def test_drop_orphans_deletes_the_entries_no_lookup_reached(
+    own_config: RedisAgentConfig,
+) -> None:
+    # before: an orphan no lookup met stayed until its TTL (for good without one), out
+    # of clear() and stats(); the only way out was redis-cli --scan and UNLINK
+    cache = ExactCache(own_config)
+    kept, lost = _two_buckets()
+    cache.update("p", kept, "x")
+    cache.update("p", lost, "y")
+    cache.lookup("p", lost)  # a hit count, dropped with the entry
+    client = own_config.get_client()
+    evict(client, _members_of(cache, _digest_of("p", lost)))
+    other = ExactCache(own_config, name="other")
+    other.update("p", lost, "z")  # another cache's entries are not looked at
+    assert cache.drop_orphans() == 1
+    assert cache.drop_orphans() == 0
+    prefix = own_config.keys.cache_prefix(cache.name)
+    left = [k.decode() for k in client.keys(prefix + "*")]
+    assert left == [cache.entry_key(_digest_of("p", kept))]
+    assert client.hgetall(own_config.keys.cache_hits(cache.name, _digest_of("p", lost)[0])) == {}
+    assert cache.lookup("p", kept).payload == "x"  # type: ignore[union-attr]
+    assert other.lookup("p", lost).payload == "z"  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("_search")
+async def test_adrop_orphans_on_a_semantic_cache(
+    own_config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    cache = SemanticCache(own_config, embedder=toy_embedder, verifier=None)
+    for i in range(30):
+        await cache.aupdate(f"prompt {i}", A, f"answer {i}")
+    client = own_config.get_client()
+    digests = [
+        k.decode().rsplit(":", 1)[-1]
+        for k in client.keys(own_config.keys.cache_prefix(cache.name) + "*")
+    ]
+    lost = _members_of(cache, digests[0])
+    orphans = [d for d in digests if _members_of(cache, d) == lost]
+    evict(client, lost)
+    assert cache.stats().entries == 30 - len(orphans)
+    assert await cache.adrop_orphans() == len(orphans)
+    left = client.keys(own_config.keys.cache_prefix(cache.name) + "*")
+    assert len(left) == 30 - len(orphans) == cache.stats().entries
+    assert cache.clear() == 30 - len(orphans)

@@ -16,6 +16,7 @@ from langgraph.types import CachePolicy
 from langchain_redis_agent.node_cache import RedisNodeCache
 from langchain_redis_agent.store import RedisStore
 from redis_agent_core.agent_store import NodeCacheStore
+from redis_agent_core.agent_store.records import namespace_prefix
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, RedisUnavailableError
 
@@ -95,6 +96,26 @@ def test_a_writer_whose_clock_is_behind_leaves_nothing_after_clear(
     cache.set([((ns, "on time"), ("json", b"2"), 120)])
     cache.clear()
     assert cache.get([(ns, "behind"), (ns, "on time")]) == {}
+
+
+async def test_an_entry_whose_namespace_index_was_evicted_is_not_served(
+    config: RedisAgentConfig,
+) -> None:
+    # an evicting maxmemory-policy removes whole keys: here a namespace's index (deleted
+    # as eviction would). Its entries were out of clear() and still served after it until
+    # their TTL (for good without one): a result the user had cleared
+    cache = NodeCacheStore(config)
+    ns, other = ("node",), ("other",)
+    cache.set([((ns, "k"), ("json", b"1"), None), ((other, "k"), ("json", b"2"), 60)])
+    idx = config.keys.node_cache(cache.name, namespace_prefix(ns), "idx")
+    config.get_client().delete(idx)
+    assert cache.get([(ns, "k"), (other, "k")]) == {(other, "k"): ("json", b"2")}
+    cache.clear()
+    assert await cache.aget([(ns, "k"), (other, "k")]) == {}
+    await cache.aset([((ns, "k"), ("json", b"3"), None)])  # the node ran again: indexed
+    assert cache.get([(ns, "k")]) == {(ns, "k"): ("json", b"3")}
+    cache.clear([ns])
+    assert list(config.get_client().scan_iter(match=f"{config.namespace}:nc:*")) == []
 
 
 async def test_a_decoding_redis_client_reads_entries(decoding_config: RedisAgentConfig) -> None:

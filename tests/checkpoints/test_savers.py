@@ -188,12 +188,13 @@ def test_config_without_thread_id_names_the_fix(config: RedisAgentConfig) -> Non
 
 def test_every_key_of_a_thread_shares_one_slot(config: RedisAgentConfig) -> None:
     saver = RedisSaver(config)
-    parent = None
     for i, ns in enumerate(["", "sub:1", "sub:2|x"]):
         cp = _checkpoint(f"1f0-{i}", a=i, b=str(i))
-        stored = saver.put(_cfg("th{e}ad:1", ns, parent), cp, {"step": i}, cp["channel_versions"])
+        stored = saver.put(_cfg("th{e}ad:1", ns), cp, {"step": i}, cp["channel_versions"])
         saver.put_writes(stored, [("a", 1), ("b", 2)], "task")
-        parent = cp["id"]
+        # a second checkpoint per namespace: its parent is the first (same namespace)
+        cp = _checkpoint(f"1f1-{i}", a=i + 1)
+        saver.put(stored, cp, {"step": i + 1}, cp["channel_versions"])
     client = config.get_client()
     keys = list(client.scan_iter(match=f"{config.namespace}:*"))
     assert len(keys) >= 8

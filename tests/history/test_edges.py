@@ -232,6 +232,26 @@ def test_archiving_on_cluster_refreshes_but_never_re_adds_the_index_entry(
     assert store.sessions() == []  # ZADD XX: a deleted session stays out
 
 
+@pytest.mark.cluster
+async def test_a_lost_session_index_is_told_on_the_cluster(
+    cluster_config: RedisAgentConfig,
+) -> None:
+    # the index and its marker share a slot (the marker's hash tag is the index's name);
+    # the index update is a script of its own there (another slot than the session's)
+    store = SessionStore(cluster_config, ttl=60)
+    store.append("a", [b"1"])
+    index = cluster_config.keys.history_sessions()
+    marker = cluster_config.keys.history_sessions_marker()
+    assert redis.cluster.key_slot(index.encode()) == redis.cluster.key_slot(marker.encode())
+    client = cluster_config.get_client()
+    client.delete(index)  # as eviction would
+    await store.aappend("b", [b"1"])
+    with pytest.raises(DataCorruptionError, match=r"rebuild_sessions\(\)"):
+        store.sessions()
+    assert await store.arebuild_sessions() == 1
+    assert await store.asessions() == ["b", "a"]
+
+
 async def test_a_page_back_from_the_end_names_an_index_that_deletes_it(
     aconfig: RedisAgentConfig,
 ) -> None:

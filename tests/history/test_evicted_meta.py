@@ -17,6 +17,7 @@ from langchain_redis_agent import RedisChatMessageHistory
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
+from redis_agent_core.errors import DataCorruptionError
 from redis_agent_core.history import SessionStore
 from redis_agent_core.server import EmbeddedRedis
 from tests.conftest import skip_unless
@@ -155,8 +156,14 @@ async def test_an_evicted_session_index_is_rebuilt_from_the_sessions_keys(
         await asyncio.sleep(0.02)
     store.take_oldest("c", 1, archive=True)  # only its archive and meta are left
     _evict_key(client, own_config.keys.history_sessions())
-    store.append("d", [b"1"])
-    assert store.sessions() == ["d"]  # the degradation the rebuild repairs
+    # before: sessions() answered [] here, then ["d"] after the next write, with no error
+    with pytest.raises(DataCorruptionError, match=r"rebuild_sessions\(\)"):
+        store.sessions()
+    store.append("d", [b"1"])  # a write recreates the index: still known as lost
+    with pytest.raises(DataCorruptionError, match=r"rebuild_sessions\(\)"):
+        await store.asessions(newest_first=False)
+    with pytest.raises(DataCorruptionError, match="evicted"):
+        SessionStore(own_config, ttl=ttl).sessions(limit=1)  # any store of the namespace
     assert store.rebuild_sessions() == 3
     assert store.sessions() == ["d", "c", "b{x}:y", "a"]  # by last activity, as before
     assert await store.arebuild_sessions() == 0  # nothing left to add
@@ -166,3 +173,44 @@ async def test_an_evicted_session_index_is_rebuilt_from_the_sessions_keys(
         score = client.zscore(own_config.keys.history_sessions(), "a")
         now = client.time()
         assert abs(now[0] * 1000 + now[1] // 1000 - score) < 1000
+
+
+@pytest.mark.parametrize("ttl", [60, None])
+async def test_sessions_pages_stay_right_with_the_index_whole_marker(
+    own_config: RedisAgentConfig, ttl: int | None
+) -> None:
+    # the index holds one more member ('' at +inf) telling it is whole: never listed,
+    # never counted in a page, never pruned, kept when every session is deleted
+    store = SessionStore(own_config, ttl=ttl)
+    assert store.sessions() == [] and await store.asessions() == []
+    for name in ("a", "b", "c"):
+        store.append(name, [b"1"])
+        await asyncio.sleep(0.01)
+    assert store.sessions() == ["c", "b", "a"]
+    assert store.sessions(newest_first=False) == ["a", "b", "c"]
+    assert store.sessions(offset=1, limit=1) == ["b"]
+    assert store.sessions(offset=2, limit=5, newest_first=False) == ["c"]
+    assert await store.asessions(offset=3) == []
+    for name in ("a", "b", "c"):
+        store.clear(name)
+    assert store.sessions() == []  # not "lost": the index stayed, holding only ''
+    store.append("d", [b"1"])
+    assert store.sessions() == ["d"]
+
+
+async def test_an_index_written_before_the_marker_is_taken_as_whole(
+    own_config: RedisAgentConfig,
+) -> None:
+    # an index from before this version (no '' member, no marker): an upgrade lists it
+    client = own_config.get_client()
+    store = SessionStore(own_config)
+    store.append("a", [b"1"])
+    client.zrem(own_config.keys.history_sessions(), "")
+    client.delete(own_config.keys.history_sessions_marker())
+    assert store.sessions() == ["a"]
+    assert client.zscore(own_config.keys.history_sessions(), "") == float("inf")
+    _evict_key(client, own_config.keys.history_sessions())
+    with pytest.raises(DataCorruptionError):
+        await store.asessions()
+    assert await store.arebuild_sessions() == 1
+    assert store.sessions() == ["a"]

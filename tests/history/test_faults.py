@@ -107,10 +107,11 @@ def test_writes_prune_expired_sessions_from_the_index_in_bounded_steps(
         "take_oldest": lambda: store.take_oldest("live", 1),
     }
     calls[write]()
-    assert redis_client.zcard(index) == 1 + 250 - PRUNE_BATCH  # bounded work per call
+    # bounded work per call ('' at +inf: the index is whole, never pruned)
+    assert redis_client.zcard(index) == 2 + 250 - PRUNE_BATCH
     calls[write]()
     calls[write]()
-    assert [m.decode() for m in redis_client.zrange(index, 0, -1)] == ["live"]
+    assert [m.decode() for m in redis_client.zrange(index, 0, -1)] == ["live", ""]
 
 
 def test_index_without_ttl_is_not_pruned(
@@ -131,9 +132,9 @@ def test_cluster_writes_prune_the_index_too(cluster_config: RedisAgentConfig) ->
     store.append("live", [b"{}", b"{}"])  # scripts cached: one attempt per call
     _seed_expired(client, index, 150)
     store.append("live", [b"{}"])
-    assert client.zcard(index) == 1 + 150 - PRUNE_BATCH
+    assert client.zcard(index) == 2 + 150 - PRUNE_BATCH  # and '' (the index is whole)
     store.take_oldest("live", 1)
-    assert [m.decode() for m in client.zrange(index, 0, -1)] == ["live"]
+    assert [m.decode() for m in client.zrange(index, 0, -1)] == ["live", ""]
 
 
 @pytest.mark.parametrize("write", ["replace", "archive_oldest"])
@@ -212,7 +213,7 @@ async def test_a_recall_write_refused_after_the_append_says_the_messages_are_sto
     keys = faulty_redis.config().keys
     SessionStore(faulty_redis.config(), embedder=embedder).append("s", [_msg("a")], texts=["a"])
     patterns = [keys.history_messages("*"), keys.history_meta("*"), keys.history_archive("*")]
-    patterns.append(keys.history_sessions())
+    patterns += [keys.history_sessions(), keys.history_sessions_marker()]
     patterns += [keys.history_recall_index(), keys.history_recall_state()]  # not its documents
     admin.acl_setuser("app", enabled=True, passwords=["+pw"], commands=["+@all"], keys=patterns)
     url = f"redis://app:pw@127.0.0.1:{faulty_redis.port}"
