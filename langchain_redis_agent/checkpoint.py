@@ -64,6 +64,14 @@ _NO_CHECKPOINT_ID = (
 )
 
 
+def _checkpoint_id(config: RunnableConfig) -> str | None:
+    """``configurable.checkpoint_id``, ``None`` when absent or empty. LangGraph's own
+    savers read an empty id (a form field left blank, a client that always sends the
+    key) as "no id": the latest checkpoint. Looked up as an id, it found none, and the
+    graph started the thread over from an empty state."""
+    return get_checkpoint_id(config) or None
+
+
 def _keep_latest(strategy: str) -> bool:
     if strategy not in ("keep_latest", "delete"):
         raise ConfigError(f"prune strategy must be 'keep_latest' or 'delete', got {strategy!r}")
@@ -455,7 +463,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 "config has no configurable.thread_id: pass "
                 "{'configurable': {'thread_id': ...}} to the graph"
             )
-        return str(conf["thread_id"]), conf.get("checkpoint_ns") or "", get_checkpoint_id(config)
+        return str(conf["thread_id"]), conf.get("checkpoint_ns") or "", _checkpoint_id(config)
 
     def _put_args(
         self,
@@ -545,8 +553,8 @@ class RedisSaver(BaseCheckpointSaver[str]):
         conf = (config or {}).get("configurable") or {}
         thread = str(conf["thread_id"]) if conf.get("thread_id") is not None else None
         ns = conf.get("checkpoint_ns")
-        only_id = get_checkpoint_id(config) if config else None
-        before_id = get_checkpoint_id(before) if before else None
+        only_id = _checkpoint_id(config) if config else None
+        before_id = _checkpoint_id(before) if before else None
         page = limit if limit is not None and not filter and limit > 0 else 50
         return thread, ns, only_id, before_id, page
 
