@@ -50,6 +50,7 @@ from redis_agent_core.checkpoints import (
 )
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError, RedisAgentError
+from redis_agent_core.keys import as_list
 
 __all__ = [
     "AsyncRedisSaver",
@@ -572,7 +573,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         return lambda rec: self._matches(rec, tup_filter)
 
     def _run_filter(self, run_ids: Sequence[str]) -> Callable[[StoredCheckpoint], bool] | None:
-        wanted = {str(r) for r in run_ids}
+        wanted = {str(r) for r in as_list(run_ids, "run_ids")}
         if not wanted:
             return None
         return lambda rec: str(self._loads(rec.metadata).get("run_id")) in wanted
@@ -662,7 +663,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
         """``"keep_latest"``: keep each namespace's latest checkpoint (with its writes);
         ``"delete"``: delete the threads. Do not keep_latest a graph using LangGraph's
         beta delta channels (their values are rebuilt from ancestors' writes)."""
-        self._store.prune([str(t) for t in thread_ids], keep_latest=_keep_latest(strategy))
+        self._store.prune(
+            [str(t) for t in as_list(thread_ids, "thread_ids")], keep_latest=_keep_latest(strategy)
+        )
 
     # -- async --
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -746,7 +749,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async :meth:`prune`."""
-        await self._store.aprune([str(t) for t in thread_ids], keep_latest=_keep_latest(strategy))
+        await self._store.aprune(
+            [str(t) for t in as_list(thread_ids, "thread_ids")], keep_latest=_keep_latest(strategy)
+        )
 
     # -- versions --
     def get_next_version(self, current: str | None, channel: None = None) -> str:

@@ -16,6 +16,7 @@ from ..capabilities import get_capabilities
 from ..config import RAW_REPLY
 from ..embeddings import aembed_query, embed_query
 from ..errors import ConfigError
+from ..keys import as_list
 from ..redis_errors import REPLY, translate_errors
 from ..search.capabilities import aget_capabilities
 from . import query as q
@@ -97,7 +98,7 @@ class IndexQueries(IndexLifecycleMixin):
 
     def get(self, ids: Sequence[str]) -> list[q.Hit]:
         """Documents by id, in the order asked; missing ids are skipped."""
-        keys = [self.key(i) for i in ids]
+        keys = [self.key(i) for i in as_list(ids, "ids")]
         if not keys:
             return []
         with translate_errors(self.config, f"reading from {self.name!r}"):
@@ -109,7 +110,7 @@ class IndexQueries(IndexLifecycleMixin):
 
     async def aget(self, ids: Sequence[str]) -> list[q.Hit]:
         """Async :meth:`get`."""
-        keys = [self.key(i) for i in ids]
+        keys = [self.key(i) for i in as_list(ids, "ids")]
         if not keys:
             return []
         with translate_errors(self.config, f"reading from {self.name!r}"):

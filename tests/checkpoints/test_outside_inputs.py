@@ -66,3 +66,32 @@ async def test_a_blank_checkpoint_id_reads_the_latest_async(
     assert (await graph.ainvoke({"n": 0}, _conf("t", checkpoint_id="")))["n"] == 2
     assert await saver.aget_tuple(_conf("t", checkpoint_id="")) is not None
     assert [t async for t in saver.alist(_conf("t", checkpoint_id=""))]
+
+
+def test_a_str_of_thread_ids_is_refused_before_anything_is_pruned(
+    config: RedisAgentConfig,
+) -> None:
+    saver = RedisSaver(config)
+    threads = ["a", "b", "c", "abc"]
+    graph = _graph().compile(checkpointer=saver)
+    for thread in threads:
+        graph.invoke({"n": 0}, _conf(thread))
+    # iterated, "abc" was the threads "a", "b" and "c": they were deleted, "abc" kept
+    for strategy in ("delete", "keep_latest"):
+        with pytest.raises(ConfigError, match=r"thread_ids must be a list.*\['abc'\]"):
+            saver.prune("abc", strategy=strategy)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="run_ids must be a list"):
+        saver.delete_for_runs("abc")  # type: ignore[arg-type]
+    assert all(saver.get_tuple(_conf(t)) is not None for t in threads)
+    saver.prune(("abc",), strategy="delete")
+    assert [saver.get_tuple(_conf(t)) is not None for t in threads] == [True, True, True, False]
+
+
+async def test_a_str_of_thread_ids_is_refused_async(config: RedisAgentConfig) -> None:
+    saver = AsyncRedisSaver(config)
+    await _graph().compile(checkpointer=saver).ainvoke({"n": 0}, _conf("a"))
+    with pytest.raises(ConfigError, match="thread_ids must be a list"):
+        await saver.aprune("abc", strategy="delete")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="run_ids must be a list"):
+        await saver.adelete_for_runs("abc")  # type: ignore[arg-type]
+    assert await saver.aget_tuple(_conf("a")) is not None

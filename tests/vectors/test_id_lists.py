@@ -1,0 +1,85 @@
+"""A str given where a list of ids (or texts) belongs is refused before anything is read
+or written: iterated, ``"abc"`` was the three ids ``"a"``, ``"b"``, ``"c"``, so
+``delete("abc")`` deleted those documents and left ``"abc"`` in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from llama_index.core.schema import TextNode
+
+from langchain_redis_agent import RedisVectorStore as LangChainStore
+from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.vectors import VectorIndex
+
+IDS = ["a", "b", "c", "abc"]
+
+
+def _core(config: RedisAgentConfig) -> VectorIndex:
+    index = VectorIndex("ids", dims=2, metric="l2", algorithm="flat", config=config)
+    index.add(IDS, ids=IDS, vectors=np.eye(2, dtype=np.float32)[[0, 1, 0, 1]])
+    return index
+
+
+def test_core_refuses_a_str_of_ids(config: RedisAgentConfig) -> None:
+    index = _core(config)
+    for call in (
+        lambda: index.delete("abc"),
+        lambda: index.get("abc"),
+        lambda: index.add("xy", vectors=np.ones((2, 2), dtype=np.float32)),
+        lambda: index.add(["x", "y"], ids="xy", vectors=np.ones((2, 2), dtype=np.float32)),
+    ):
+        with pytest.raises(ConfigError, match=r"must be a list, got a str .*\['"):
+            call()
+    assert sorted(h.id for h in index.get(IDS)) == sorted(IDS)  # nothing deleted
+    assert index.count() == 4  # nothing added
+    assert index.delete(("abc",)) == 1 and sorted(h.id for h in index.get(IDS)) == ["a", "b", "c"]
+
+
+async def test_core_refuses_a_str_of_ids_async(config: RedisAgentConfig) -> None:
+    index = _core(config)
+    with pytest.raises(ConfigError, match="must be a list"):
+        await index.adelete("abc")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await index.aget("abc")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await index.aadd("xy", vectors=np.ones((2, 2), dtype=np.float32))
+    assert len(await index.aget(IDS)) == 4
+
+
+async def test_langchain_refuses_a_str_of_ids(config: RedisAgentConfig) -> None:
+    store = LangChainStore(DeterministicFakeEmbedding(size=4), index_name="lc", config=config)
+    store.add_texts(IDS, ids=IDS)
+    for call in (
+        lambda: store.delete(ids="abc"),
+        lambda: store.get_by_ids("abc"),
+        lambda: store.add_texts("xy"),
+        lambda: store.add_texts(["x", "y"], ids="xy"),
+        lambda: store.add_texts(["x", "y"], keys="xy"),
+    ):
+        with pytest.raises(ConfigError, match="must be a list"):
+            call()
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.adelete(ids="abc")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.aget_by_ids("abc")
+    assert sorted(d.id for d in store.get_by_ids(IDS)) == sorted(IDS)  # type: ignore[type-var]
+
+
+async def test_llamaindex_refuses_a_str_of_node_ids(config: RedisAgentConfig) -> None:
+    store = LlamaIndexStore("li", dims=2, config=config)
+    store.add([TextNode(text=i, id_=i, embedding=[1.0, float(n)]) for n, i in enumerate(IDS)])
+    for call in (
+        lambda: store.delete_nodes(node_ids="abc"),  # type: ignore[arg-type]
+        lambda: store.get_nodes(node_ids="abc"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ConfigError, match="must be a list"):
+            call()
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.adelete_nodes(node_ids="abc")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.aget_nodes(node_ids="abc")  # type: ignore[arg-type]
+    assert sorted(n.node_id for n in store.get_nodes(node_ids=IDS)) == sorted(IDS)
