@@ -31,6 +31,7 @@ from ..keys import check_store_name
 from ..plans import Plan, arun_plan, run_plan
 from ..scripts import Script
 from ..search.lifecycle import IndexLifecycle
+from ..vectors.checks import MAX_K
 from .records import (
     F_CREATED,
     F_TTL,
@@ -330,9 +331,18 @@ class ItemStore:
         query = pack_vector(vector, self.dims)
         index_name = self.lifecycle.name
         need = offset + limit
+        if need > MAX_K:
+            # the KNN asked the server for more than it answers, which refused it with
+            # a bare ResponseError ("LIMIT exceeds maximum of 1000000")
+            raise ConfigError(
+                f"semantic search returns at most {MAX_K:,} items (offset + limit, "
+                f"the server's MAXSEARCHRESULTS), got offset={offset} limit={limit}; "
+                "ask for a smaller page"
+            )
         # an item has one vector when one field is indexed: ask for the page (twice that
-        # with a filter), then four times as many each round until it is full
-        k = max(10, need * (2 if where else 1))
+        # with a filter), then four times as many each round until it is full (at most
+        # the server's maximum: past it the server refused the search)
+        k = min(MAX_K, max(10, need * (2 if where else 1)))
         best: dict[bytes, float] = {}  # member -> smallest distance, nearest first
         read: dict[bytes, tuple[StoredItem, int | None, int] | None] = {}
         passed: list[bytes] = []
@@ -358,7 +368,14 @@ class ItemStore:
             ]
             if len(passed) >= need or len(hits) < k:
                 break
-            k *= 4
+            if k == MAX_K:
+                raise ConfigError(
+                    f"semantic search: the filter passed {len(passed)} of the {MAX_K:,} "
+                    f"nearest vectors under {labels!r}, fewer than the {need} asked for, "
+                    "and the server returns no more; search a narrower namespace, or "
+                    "filter without query= (search(namespace, filter=...))"
+                )
+            k = min(MAX_K, k * 4)
         page: list[tuple[bytes, tuple[StoredItem, int | None, int]]] = []
         for raw in passed[offset:need]:
             got = read[raw]

@@ -343,3 +343,24 @@ def test_without_the_query_engine_only_embedding_puts_and_queries_refuse(
         store.search(("a",), query="tea")
     assert [i.key for i in store.search(("a",), filter={"text": "tea"})] == ["k"]
     assert store.list_namespaces() == [("a",)]
+
+
+async def test_a_page_past_the_servers_maximum_is_a_config_error(
+    config: RedisAgentConfig,
+) -> None:
+    store = RedisStore(config, index={"dims": DIMS, "embed": bag_of_words, "fields": ["text"]})
+    store.put(("u",), "k", {"text": "green tea"})
+    # the KNN asked for offset + limit (or twice that with a filter) vectors: past the
+    # server's 1,000,000 it raised redis-py's bare ResponseError ("LIMIT exceeds maximum")
+    for page in (
+        {"limit": 2_000_000},
+        {"offset": 1_000_000},
+        {"limit": 600_000, "offset": 500_000},
+    ):
+        with pytest.raises(ConfigError, match="at most 1,000,000 items"):
+            store.search(("u",), query="tea", **page)
+        with pytest.raises(ConfigError, match="at most 1,000,000 items"):
+            await store.asearch(("u",), query="tea", **page)
+    found = store.search(("u",), query="tea", limit=600_000, filter={"text": "green tea"})
+    assert [i.key for i in found] == ["k"]  # twice the page with a filter: capped, served
+    assert [i.key for i in store.search(("u",), query="tea", limit=1_000_000)] == ["k"]
