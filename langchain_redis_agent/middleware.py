@@ -98,11 +98,13 @@ ToolResult = ToolMessage | Command[Any]
 
 # -- pure helpers shared by the sync and async hooks -------------------------------------
 def _lookup_value(source: Any, key: str) -> Any:
+    """``key`` of a mapping or attribute of an object; ``None`` when absent or blank
+    (``""``: an anonymous caller's id, read as a user it made every such caller one
+    user, sharing ``per_user`` tool results)."""
     if source is None:
         return None
-    if isinstance(source, Mapping):
-        return source.get(key)
-    return getattr(source, key, None)
+    value = source.get(key) if isinstance(source, Mapping) else getattr(source, key, None)
+    return None if isinstance(value, str) and not value else value
 
 
 # keys LangGraph Server's auth writes into a run's configurable (langgraph_auth_user_id)
