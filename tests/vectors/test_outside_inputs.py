@@ -1,6 +1,10 @@
-"""A str given where a list of ids (or texts) belongs is refused before anything is read
-or written: iterated, ``"abc"`` was the three ids ``"a"``, ``"b"``, ``"c"``, so
-``delete("abc")`` deleted those documents and left ``"abc"`` in place."""
+"""Values a caller passes in from outside, refused before anything is read or written:
+
+- a str where a list of ids (or texts) belongs: iterated, ``"abc"`` was the three ids
+  ``"a"``, ``"b"``, ``"c"``, so ``delete("abc")`` deleted those documents and left
+  ``"abc"`` in place;
+- an ``ef_runtime`` that is not a positive int: -1 searched at ``k`` (the lowest recall),
+  NaN and inf raised bare ``ValueError`` / ``OverflowError``."""
 
 from __future__ import annotations
 
@@ -83,3 +87,19 @@ async def test_llamaindex_refuses_a_str_of_node_ids(config: RedisAgentConfig) ->
     with pytest.raises(ConfigError, match="must be a list"):
         await store.aget_nodes(node_ids="abc")  # type: ignore[arg-type]
     assert sorted(n.node_id for n in store.get_nodes(node_ids=IDS)) == sorted(IDS)
+
+
+@pytest.mark.parametrize("ef", [-1, 0, 0.5, 5.5, True, "100", float("nan"), float("inf"), 10**7])
+async def test_an_ef_runtime_that_is_not_a_positive_int_is_refused(
+    config: RedisAgentConfig, ef: object
+) -> None:
+    index = VectorIndex("ef", dims=2, metric="l2", algorithm="hnsw", config=config)
+    index.add(IDS, ids=IDS, vectors=np.eye(2, dtype=np.float32)[[0, 1, 0, 1]])
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    with pytest.raises(ConfigError, match=r"ef_runtime must be an int in \[1, 1,000,000\]"):
+        index.search(query, k=2, ef_runtime=ef)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="ef_runtime must be an int"):
+        await index.asearch(query, k=2, ef_runtime=ef)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="ef_runtime must be an int"):
+        index.measure_recall(sample=2, k=1, ef_runtime=ef)  # type: ignore[arg-type]
+    assert len(index.search(query, k=2, ef_runtime=np.int64(1))) == 2  # 1: searched at k
