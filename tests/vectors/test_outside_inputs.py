@@ -4,7 +4,8 @@
   ``"a"``, ``"b"``, ``"c"``, so ``delete("abc")`` deleted those documents and left
   ``"abc"`` in place;
 - an ``ef_runtime`` that is not a positive int: -1 searched at ``k`` (the lowest recall),
-  NaN and inf raised bare ``ValueError`` / ``OverflowError``."""
+  NaN and inf raised bare ``ValueError`` / ``OverflowError``;
+- an empty ``$and`` / ``$or`` list: ``{"$and": []}`` matched every document."""
 
 from __future__ import annotations
 
@@ -103,3 +104,17 @@ async def test_an_ef_runtime_that_is_not_a_positive_int_is_refused(
     with pytest.raises(ConfigError, match="ef_runtime must be an int"):
         index.measure_recall(sample=2, k=1, ef_runtime=ef)  # type: ignore[arg-type]
     assert len(index.search(query, k=2, ef_runtime=np.int64(1))) == 2  # 1: searched at k
+
+
+def test_an_empty_and_or_or_is_refused(config: RedisAgentConfig) -> None:
+    # an app joining a tenant's conditions built at run time: left empty, {"$and": []}
+    # matched every document of every tenant (an empty dict filter was refused already)
+    index = _core(config)
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    for spec in ({"$and": []}, {"$or": []}, {"$not": {"$and": []}}, {"$or": [{"$and": []}]}):
+        with pytest.raises(ConfigError, match=r"takes a non-empty list of filters.*filter=None"):
+            index.search(query, k=4, filter=spec)
+        with pytest.raises(ConfigError, match="non-empty list"):
+            index.delete_by_filter(spec)
+    assert index.count() == 4
+    assert len(index.search(query, k=4, filter=None)) == 4
