@@ -118,3 +118,16 @@ def test_an_empty_and_or_or_is_refused(config: RedisAgentConfig) -> None:
             index.delete_by_filter(spec)
     assert index.count() == 4
     assert len(index.search(query, k=4, filter=None)) == 4
+
+
+@pytest.mark.parametrize("threshold", ["0.5", True, None, [0.5]])
+def test_a_relevance_threshold_that_is_not_a_number_is_a_config_error(
+    config: RedisAgentConfig, threshold: object
+) -> None:
+    # "0.5" from a query string raised a bare TypeError ('<=' between float and str),
+    # and True was taken as 1.0 (LangChain's score_threshold= was checked already)
+    index = _core(config)
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    with pytest.raises(ConfigError, match=r"relevance threshold must be a number within \[0, 1\]"):
+        index.search_range(query, threshold)  # type: ignore[arg-type]
+    assert len(index.search_range(query, np.float32(0.5), k=4)) == 2
