@@ -384,12 +384,17 @@ class ItemStore:
             page.append((raw, (scored, got[1], got[2])))
         out = [got[0] for _, got in page]
         if len(out) < limit:
-            # every vector under the prefix was seen: the rest have none
+            # every vector under the prefix was seen: the rest have none. They follow the
+            # scored items, so the page's offset runs on into them (LangGraph's in-memory
+            # store starts them from the first whatever the offset: every page past the
+            # scored items repeated the same ones, and the others were never listed)
+            skip = max(0, offset - len(passed))
             more = yield from self.search_plan(
-                prefix, where, limit - len(out) + len(passed), 0, refresh
+                prefix, where, skip + limit - len(out) + len(passed), 0, refresh
             )
             seen = {decode_member(raw) for raw in best}
-            out += [s for s in more if (s.namespace, s.key) not in seen][: limit - len(out)]
+            rest = [s for s in more if (s.namespace, s.key) not in seen]
+            out += rest[skip : skip + limit - len(out)]
         if refresh:
             yield from self._refresh_plan(page)
         return out

@@ -364,3 +364,29 @@ async def test_a_page_past_the_servers_maximum_is_a_config_error(
     found = store.search(("u",), query="tea", limit=600_000, filter={"text": "green tea"})
     assert [i.key for i in found] == ["k"]  # twice the page with a filter: capped, served
     assert [i.key for i in store.search(("u",), query="tea", limit=1_000_000)] == ["k"]
+
+
+async def test_pages_past_the_scored_items_go_on_through_the_unscored_ones(
+    config: RedisAgentConfig,
+) -> None:
+    # items without vectors follow the scored ones; LangGraph's InMemoryStore (which the
+    # store copied) starts them from the first whatever the offset: page 3 repeated page
+    # 2 and x2..x5 were never listed
+    store = RedisStore(config, index={"dims": DIMS, "embed": bag_of_words, "fields": ["text"]})
+    store.put(("u",), "v1", {"text": "green tea"})
+    store.put(("u",), "v2", {"text": "black coffee"})
+    for i in range(6):
+        store.put(("u",), f"x{i}", {"note": f"no text {i}"})
+    store.put(("u",), "y", {"text": "not indexed"}, index=False)
+    want = ["v1", "v2", "x0", "x1", "x2", "x3", "x4", "x5", "y"]
+    for limit in (1, 2, 3, 4):
+        pages = [
+            [i.key for i in store.search(("u",), query="tea", limit=limit, offset=o)]
+            for o in range(0, 10, limit)
+        ]
+        assert [k for page in pages for k in page] == want, limit
+        apage = await store.asearch(("u",), query="tea", limit=limit, offset=3)
+        assert [i.key for i in apage] == want[3 : 3 + limit]
+    filtered = store.search(("u",), query="tea", filter={"note": "no text 4"}, offset=0)
+    assert [i.key for i in filtered] == ["x4"]
+    assert store.search(("u",), query="tea", filter={"note": "no text 4"}, offset=1) == []
