@@ -162,6 +162,12 @@ def check_filter(where: Mapping[str, Any] | None, _path: str = "", _depth: int =
             "match a shallower field"
         )
     for field, wanted in where.items():
+        if not isinstance(field, str):
+            # values are JSON, whose keys are str: {1: "x"} matched nothing, an empty page
+            raise ConfigError(
+                f"filter {_path}{field!r}: field names are str (the item's JSON keys), got "
+                f"{type(field).__name__}; write {str(field)!r}"
+            )
         if isinstance(wanted, Mapping):
             ops = [k for k in wanted if isinstance(k, str) and k.startswith("$")]
             bad = [k for k in ops if k not in _OPERATORS]

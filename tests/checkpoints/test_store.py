@@ -143,6 +143,16 @@ async def test_a_nan_range_bound_is_a_config_error(config: RedisAgentConfig) -> 
     assert store.search(("users",), filter={"score": {"$lt": float("inf")}})
 
 
+def test_a_filter_field_that_is_not_a_str_is_a_config_error(config: RedisAgentConfig) -> None:
+    # item values are JSON, whose keys are str: {1: "x"} matched nothing (an empty page)
+    store = RedisStore(config)
+    store.put(("a",), "k", {"1": "x", "n": {"5": 1}})
+    for where in ({1: "x"}, {"n": {5: 1}}, {("n",): 1}):
+        with pytest.raises(ConfigError, match="field names are str"):
+            store.search(("a",), filter=where)
+    assert [i.key for i in store.search(("a",), filter={"1": "x", "n": {"5": 1}})] == ["k"]
+
+
 def test_search_pages_are_stable_and_in_namespace_then_key_order(config: RedisAgentConfig) -> None:
     store = RedisStore(config)
     for i in range(450):  # more than one index read (200 members a read)
