@@ -272,13 +272,24 @@ class ItemStore:
         labels = check_namespace(prefix, allow_empty=True)
         check_filter(where)
         _check_page(limit, offset)
+        matched = yield from self._matched_plan(labels, where, offset + limit)
+        page = matched[offset : offset + limit]
+        if refresh:
+            yield from self._refresh_plan(page)
+        return [got[0] for _, got in page]
+
+    def _matched_plan(
+        self, labels: tuple[str, ...], where: Mapping[str, Any] | None, need: int
+    ) -> Plan[list[tuple[bytes, tuple[StoredItem, int | None, int]]]]:
+        """The first ``need`` items (at least) under ``labels`` matching ``where``, in
+        namespace then key order, with their members."""
         low, high = prefix_range(labels)
         matched: list[tuple[bytes, tuple[StoredItem, int | None, int]]] = []
         first = True
         # first read what the page needs (twice that with a filter), then twice as much
         # each read: a small page reads few items, a selective filter few round trips
-        chunk = min(_CHUNK, max(10, (offset + limit) * (2 if where else 1)))
-        while len(matched) < offset + limit:
+        chunk = min(_CHUNK, max(10, need * (2 if where else 1)))
+        while len(matched) < need:
 
             def scan(pipe: Any, low: bytes = low, first: bool = first, n: int = chunk) -> None:
                 if first:
@@ -301,10 +312,7 @@ class ItemStore:
                 break
             first = False
             chunk = min(_CHUNK * 4, chunk * 2)
-        page = matched[offset : offset + limit]
-        if refresh:
-            yield from self._refresh_plan(page)
-        return [got[0] for _, got in page]
+        return matched
 
     def semantic_plan(
         self,
@@ -382,22 +390,20 @@ class ItemStore:
             assert got is not None
             scored = dataclasses.replace(got[0], score=1.0 - best[raw])
             page.append((raw, (scored, got[1], got[2])))
-        out = [got[0] for _, got in page]
-        if len(out) < limit:
+        if len(page) < limit:
             # every vector under the prefix was seen: the rest have none. They follow the
             # scored items, so the page's offset runs on into them (LangGraph's in-memory
             # store starts them from the first whatever the offset: every page past the
             # scored items repeated the same ones, and the others were never listed)
             skip = max(0, offset - len(passed))
-            more = yield from self.search_plan(
-                prefix, where, skip + limit - len(out) + len(passed), 0, refresh
+            more = yield from self._matched_plan(
+                labels, where, skip + limit - len(page) + len(passed)
             )
-            seen = {decode_member(raw) for raw in best}
-            rest = [s for s in more if (s.namespace, s.key) not in seen]
-            out += rest[skip : skip + limit - len(out)]
+            rest = [(raw, got) for raw, got in more if raw not in best]
+            page += rest[skip : skip + limit - len(page)]
         if refresh:
-            yield from self._refresh_plan(page)
-        return out
+            yield from self._refresh_plan(page)  # what the page returns, nothing else
+        return [got[0] for _, got in page]
 
     def namespaces_plan(
         self,

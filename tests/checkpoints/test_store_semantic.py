@@ -390,3 +390,32 @@ async def test_pages_past_the_scored_items_go_on_through_the_unscored_ones(
     filtered = store.search(("u",), query="tea", filter={"note": "no text 4"}, offset=0)
     assert [i.key for i in filtered] == ["x4"]
     assert store.search(("u",), query="tea", filter={"note": "no text 4"}, offset=1) == []
+
+
+def test_a_semantic_page_refreshes_the_ttl_of_what_it_returns_only(
+    config: RedisAgentConfig,
+) -> None:
+    # the unscored tail was read by a listing that refreshed everything it read: the
+    # scored items of earlier pages (and, paged on, the skipped unscored ones) too
+    client = config.get_client()
+    store = RedisStore(
+        config,
+        index={"dims": DIMS, "embed": bag_of_words, "fields": ["text"]},
+        ttl={"default_ttl": 10, "refresh_on_read": True},
+    )
+    store.put(("u",), "v1", {"text": "green tea"})
+    store.put(("u",), "v2", {"text": "black coffee"})
+    for i in range(4):
+        store.put(("u",), f"x{i}", {"note": str(i)})
+    keys = {k.split(b"\x1f")[-1]: k for k in client.scan_iter(match=f"{config.namespace}:st:*i:*")}
+
+    def refreshed_by(offset: int, limit: int) -> tuple[list[str], list[str]]:
+        for key in keys.values():
+            client.pexpire(key, 5_000)
+        page = store.search(("u",), query="tea", limit=limit, offset=offset)
+        found = sorted(k.decode() for k, key in keys.items() if client.pttl(key) > 590_000)
+        return [i.key for i in page], found
+
+    assert refreshed_by(2, 1) == (["x0"], ["x0"])  # v1 and v2 were refreshed too
+    assert refreshed_by(3, 2) == (["x1", "x2"], ["x1", "x2"])
+    assert refreshed_by(1, 2) == (["v2", "x0"], ["v2", "x0"])
