@@ -346,6 +346,10 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     # -- writes --
     def _rows(self, nodes: Sequence[BaseNode]) -> tuple[list[str], list[str], list[dict], list]:
+        if isinstance(nodes, BaseNode):  # iterated, a pydantic model is its field pairs
+            raise ConfigError(
+                f"add() takes a list of nodes, got one {type(nodes).__name__}: [node]"
+            )
         # node_to_metadata_dict writes a NaN or an infinity as null: check before it
         check_finite_metadata([node.metadata for node in nodes])
         ids, texts, metas, vectors = [], [], [], []

@@ -115,9 +115,19 @@ class IndexIngest(IndexLifecycleMixin):
                 self.key(doc_id)  # raises the error naming the bad id
         check_texts(ids, "document id")
         check_texts(texts, "text")
+        if isinstance(metadatas, Mapping):  # iterated, a dict is its keys
+            raise ConfigError(
+                "metadatas is a list with one dict (or None) per text, got one dict: [metadata]"
+            )
         metas = list(metadatas) if metadatas is not None else [None] * n
         if len(metas) != n:
             raise ConfigError(f"got {n} texts but {len(metas)} metadatas")
+        for i, meta in enumerate(metas):
+            if meta is not None and not isinstance(meta, Mapping):
+                raise ConfigError(
+                    f"metadatas #{i} is {meta!r:.60} ({type(meta).__name__}), not a dict or None; "
+                    "nothing was written"
+                )
         schema = self.schema
         try:
             matrix = to_matrix(vectors)

@@ -131,3 +131,26 @@ def test_a_relevance_threshold_that_is_not_a_number_is_a_config_error(
     with pytest.raises(ConfigError, match=r"relevance threshold must be a number within \[0, 1\]"):
         index.search_range(query, threshold)  # type: ignore[arg-type]
     assert len(index.search_range(query, np.float32(0.5), k=4)) == 2
+
+
+async def test_one_metadata_dict_or_one_node_where_a_list_belongs_is_refused(
+    config: RedisAgentConfig,
+) -> None:
+    # a dict is iterated as its keys (ValueError from dict()), an int raised TypeError,
+    # a pydantic node as its field pairs (AttributeError on a tuple)
+    index = _core(config)
+    vectors = np.ones((1, 2), dtype=np.float32)
+    with pytest.raises(ConfigError, match=r"one dict \(or None\) per text, got one dict"):
+        index.add(["x"], ids=["x"], metadatas={"k": 1}, vectors=vectors)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="metadatas #1 is 5 \\(int\\), not a dict"):
+        index.add(["x", "y"], metadatas=[None, 5], vectors=np.ones((2, 2)))  # type: ignore[list-item]
+    store = LangChainStore(DeterministicFakeEmbedding(size=4), index_name="lc", config=config)
+    with pytest.raises(ConfigError, match="got one dict"):
+        store.add_texts(["a"], metadatas={"k": 1})  # type: ignore[arg-type]
+    nodes = LlamaIndexStore("li", dims=2, config=config)
+    node = TextNode(text="x", id_="n1", embedding=[1.0, 0.0])
+    with pytest.raises(ConfigError, match=r"takes a list of nodes, got one TextNode"):
+        nodes.add(node)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="takes a list of nodes"):
+        await nodes.async_add(node)  # type: ignore[arg-type]
+    assert index.count() == 4 and nodes.add([node]) == ["n1"]
