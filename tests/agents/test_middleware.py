@@ -744,8 +744,11 @@ async def test_a_blank_user_id_names_no_one(
         with pytest.raises(ConfigError, match="per_user=True needs 'user_id'"):
             await ask(agent, mode, "weather in Oslo?", context={"user_id": ""})
     assert runs == []  # refused before the tool ran: nothing kept, nothing served
-    # blank in the context: the run's config names the user, as when the key is absent
-    await ask(agent, mode, "weather in Oslo?", context={"user_id": ""}, config=_who("ada"))
+    # blank in the context is no one: not read on into the config, which a client may
+    # write (an anonymous caller naming "ada" there would get ada's results)
+    await ask(agent, mode, "weather in Oslo?", config=_who("ada"))
+    with pytest.raises(ConfigError, match="per_user=True needs"):
+        await ask(agent, mode, "weather in Oslo?", context={"user_id": ""}, config=_who("ada"))
     await ask(agent, mode, "weather in Oslo?", config=_who("ada"))
     await ask(agent, mode, "weather in Oslo?", config=_who("bob"))
     assert len(runs) == 2  # ada's second call served, bob's ran the tool
