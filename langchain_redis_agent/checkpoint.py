@@ -50,6 +50,7 @@ from redis_agent_core.checkpoints import (
 )
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError, RedisAgentError
+from redis_agent_core.keys import as_list
 
 __all__ = [
     "AsyncRedisSaver",
@@ -62,6 +63,14 @@ __all__ = [
 _NO_CHECKPOINT_ID = (
     "put_writes needs configurable.checkpoint_id (the checkpoint the writes belong to)"
 )
+
+
+def _checkpoint_id(config: RunnableConfig) -> str | None:
+    """``configurable.checkpoint_id``, ``None`` when absent or empty. LangGraph's own
+    savers read an empty id (a form field left blank, a client that always sends the
+    key) as "no id": the latest checkpoint. Looked up as an id, it found none, and the
+    graph started the thread over from an empty state."""
+    return get_checkpoint_id(config) or None
 
 
 def _keep_latest(strategy: str) -> bool:
@@ -455,7 +464,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 "config has no configurable.thread_id: pass "
                 "{'configurable': {'thread_id': ...}} to the graph"
             )
-        return str(conf["thread_id"]), conf.get("checkpoint_ns") or "", get_checkpoint_id(config)
+        return str(conf["thread_id"]), conf.get("checkpoint_ns") or "", _checkpoint_id(config)
 
     def _put_args(
         self,
@@ -545,8 +554,8 @@ class RedisSaver(BaseCheckpointSaver[str]):
         conf = (config or {}).get("configurable") or {}
         thread = str(conf["thread_id"]) if conf.get("thread_id") is not None else None
         ns = conf.get("checkpoint_ns")
-        only_id = get_checkpoint_id(config) if config else None
-        before_id = get_checkpoint_id(before) if before else None
+        only_id = _checkpoint_id(config) if config else None
+        before_id = _checkpoint_id(before) if before else None
         page = limit if limit is not None and not filter and limit > 0 else 50
         return thread, ns, only_id, before_id, page
 
@@ -564,7 +573,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         return lambda rec: self._matches(rec, tup_filter)
 
     def _run_filter(self, run_ids: Sequence[str]) -> Callable[[StoredCheckpoint], bool] | None:
-        wanted = {str(r) for r in run_ids}
+        wanted = {str(r) for r in as_list(run_ids, "run_ids")}
         if not wanted:
             return None
         return lambda rec: str(self._loads(rec.metadata).get("run_id")) in wanted
@@ -654,7 +663,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
         """``"keep_latest"``: keep each namespace's latest checkpoint (with its writes);
         ``"delete"``: delete the threads. Do not keep_latest a graph using LangGraph's
         beta delta channels (their values are rebuilt from ancestors' writes)."""
-        self._store.prune([str(t) for t in thread_ids], keep_latest=_keep_latest(strategy))
+        self._store.prune(
+            [str(t) for t in as_list(thread_ids, "thread_ids")], keep_latest=_keep_latest(strategy)
+        )
 
     # -- async --
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -738,7 +749,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async :meth:`prune`."""
-        await self._store.aprune([str(t) for t in thread_ids], keep_latest=_keep_latest(strategy))
+        await self._store.aprune(
+            [str(t) for t in as_list(thread_ids, "thread_ids")], keep_latest=_keep_latest(strategy)
+        )
 
     # -- versions --
     def get_next_version(self, current: str | None, channel: None = None) -> str:

@@ -105,6 +105,13 @@ def _lookup_value(source: Any, key: str) -> Any:
     return getattr(source, key, None)
 
 
+def _named(value: Any) -> str | None:
+    """The id ``value`` names, ``None`` for none: a blank one (``""``, an anonymous
+    caller's) names no one. Read as an id, it made every such caller one user, who
+    shared ``per_user`` tool results."""
+    return None if value is None else (str(value) or None)
+
+
 # keys LangGraph Server's auth writes into a run's configurable (langgraph_auth_user_id)
 _SERVER_AUTH = "langgraph_auth_"
 
@@ -124,15 +131,16 @@ def run_value(runtime: Any, key: str) -> str | None:
     otherwise name anyone.
     """
     if key.startswith(_SERVER_AUTH):
-        value = _lookup_value(_run_config().get("configurable"), key)
-        return None if value is None else str(value)
+        return _named(_lookup_value(_run_config().get("configurable"), key))
     value = _lookup_value(getattr(runtime, "context", None), key)
     if value is None:
         config = _run_config()
         value = _lookup_value(config.get("metadata"), key)
         if value is None:
             value = _lookup_value(config.get("configurable"), key)
-    return None if value is None else str(value)
+    # a blank id in the context names no one, and the config is not read for one (a
+    # client may write the run's metadata: an anonymous caller would name anyone)
+    return _named(value)
 
 
 def context_key(key: object, what: str) -> str:

@@ -19,6 +19,7 @@ from langchain_core.vectorstores import VectorStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, Embedder
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.keys import as_list
 from redis_agent_core.kit import check_index_options, check_kwargs, to_matrix
 from redis_agent_core.migrate import (
     doc_prefix,
@@ -190,7 +191,9 @@ def _ids(ids: list[str] | None, kwargs: dict[str, Any]) -> list[str] | None:
     keys = kwargs.get("keys")
     if keys is not None and ids is not None:
         raise ConfigError("pass ids= or keys= (the same thing), not both")
-    return ids if keys is None else list(keys)
+    if keys is None:
+        return None if ids is None else as_list(ids, "ids")
+    return as_list(keys, "keys")
 
 
 def _doc(hit: Hit) -> Document:
@@ -364,7 +367,7 @@ class RedisVectorStore(VectorStore):
         ``langchain_core.indexing.index``) is accepted: writes are batched by the index
         (``batch_size=`` of the store)."""
         check_kwargs("add_texts", kwargs, accepted=_ADD_KWARGS, hints=_ADD_HINTS)
-        return self.index.add(list(texts), ids=_ids(ids, kwargs), metadatas=metadatas)
+        return self.index.add(as_list(texts, "texts"), ids=_ids(ids, kwargs), metadatas=metadatas)
 
     async def aadd_texts(
         self,
@@ -375,7 +378,9 @@ class RedisVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[str]:
         check_kwargs("aadd_texts", kwargs, accepted=_ADD_KWARGS, hints=_ADD_HINTS)
-        return await self.index.aadd(list(texts), ids=_ids(ids, kwargs), metadatas=metadatas)
+        return await self.index.aadd(
+            as_list(texts, "texts"), ids=_ids(ids, kwargs), metadatas=metadatas
+        )
 
     def add_texts_with_vectors(
         self,
@@ -386,7 +391,9 @@ class RedisVectorStore(VectorStore):
         ids: list[str] | None = None,
     ) -> list[str]:
         """Store texts with precomputed vectors (no embedding call)."""
-        return self.index.add(list(texts), ids=ids, metadatas=metadatas, vectors=vectors)
+        return self.index.add(
+            as_list(texts, "texts"), ids=ids, metadatas=metadatas, vectors=vectors
+        )
 
     def enqueue_add_documents(
         self, documents: Sequence[Document], *, ids: list[str] | None = None, **kwargs: Any
@@ -440,10 +447,10 @@ class RedisVectorStore(VectorStore):
         return True
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        return [_doc(h) for h in self.index.get(list(ids))]
+        return [_doc(h) for h in self.index.get(as_list(ids, "ids"))]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        return [_doc(h) for h in await self.index.aget(list(ids))]
+        return [_doc(h) for h in await self.index.aget(as_list(ids, "ids"))]
 
     # -- similarity --
     def _search(

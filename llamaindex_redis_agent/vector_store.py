@@ -31,6 +31,7 @@ from redisvl.schema import IndexSchema
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import DEFAULT_DIMS
 from redis_agent_core.errors import CapabilityError, ConfigError
+from redis_agent_core.keys import as_list
 from redis_agent_core.kit import (
     MetadataSpec,
     check_finite_metadata,
@@ -345,6 +346,10 @@ class RedisVectorStore(BasePydanticVectorStore):
 
     # -- writes --
     def _rows(self, nodes: Sequence[BaseNode]) -> tuple[list[str], list[str], list[dict], list]:
+        if isinstance(nodes, BaseNode):  # iterated, a pydantic model is its field pairs
+            raise ConfigError(
+                f"add() takes a list of nodes, got one {type(nodes).__name__}: [node]"
+            )
         # node_to_metadata_dict writes a NaN or an infinity as null: check before it
         check_finite_metadata([node.metadata for node in nodes])
         ids, texts, metas, vectors = [], [], [], []
@@ -422,6 +427,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     ) -> None:
         """Delete nodes by id, by filter, or both (ids that also pass the filter)."""
         check_kwargs("delete_nodes", delete_kwargs)
+        node_ids = None if node_ids is None else as_list(node_ids, "node_ids")
         if filters is None:
             if node_ids:
                 self._ready().delete(node_ids)
@@ -439,6 +445,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         check_kwargs("adelete_nodes", delete_kwargs)
+        node_ids = None if node_ids is None else as_list(node_ids, "node_ids")
         if filters is None:
             if node_ids:
                 await (await self._aready()).adelete(node_ids)
@@ -482,6 +489,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
         """Nodes by id and/or filter."""
+        node_ids = None if node_ids is None else as_list(node_ids, "node_ids")
         if node_ids is not None and filters is None:
             return [self._node(h) for h in self._ready().get(node_ids)]
         core = to_core_filter(filters) if filters is not None else None
@@ -491,6 +499,7 @@ class RedisVectorStore(BasePydanticVectorStore):
     async def aget_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
+        node_ids = None if node_ids is None else as_list(node_ids, "node_ids")
         if node_ids is not None and filters is None:
             return [self._node(h) for h in await (await self._aready()).aget(node_ids)]
         core = to_core_filter(filters) if filters is not None else None

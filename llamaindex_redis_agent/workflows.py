@@ -175,6 +175,26 @@ def classes_named(data: Any) -> set[str]:
     return found
 
 
+def _check_steps(data: dict[str, Any], workflow: Workflow, ctx_id: str) -> None:
+    """:class:`ConfigError` when the snapshot ``data`` holds the work of steps
+    ``workflow`` does not have: a snapshot of another workflow. The framework restores it
+    anyway, and the run waits for those steps until its timeout; ``take`` had deleted the
+    snapshot by then (a ctx id sent to the wrong workflow's endpoint lost the paused run)."""
+    workers = data.get("workers")
+    get_steps = getattr(workflow, "_get_steps", None)
+    if not isinstance(workers, dict) or get_steps is None:
+        return  # another snapshot format, or a workflow without the framework's step table
+    # root steps only: a step of a nested scope is keyed "<scope>/<step>"
+    root = {str(name) for name in workers if "/" not in str(name)}
+    foreign = sorted(root - set(get_steps()))
+    if foreign:
+        raise ConfigError(
+            f"context {ctx_id!r} is a snapshot of another workflow: its steps "
+            f"{', '.join(foreign)} are not steps of {type(workflow).__name__}; load it with "
+            "the workflow it was saved from (nothing was restored; take() puts it back)"
+        )
+
+
 class _RedisStateStorage:
     """Raw state of one (run, namespace) in the store's state hash."""
 
@@ -380,6 +400,7 @@ class RedisContextStore:
             raise DataCorruptionError(f"context {ctx_id!r} is not a snapshot: {raw[:80]!r}")
         for name in sorted(classes_named(data)):
             self.serializer.resolve_class(name)  # raises ValueError for a class not allowed
+        _check_steps(data, workflow, ctx_id)
         try:
             return Context.from_dict(workflow, data, serializer=self.serializer)
         except (ContextSerdeError, ValidationError, KeyError, TypeError, AttributeError) as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .errors import ConfigError
 
@@ -42,6 +42,19 @@ def check_texts(texts: Iterable[str], what: str) -> None:
     for i, text in enumerate(texts):
         if isinstance(text, str) and not text.isascii():
             check_text(text, f"{what} #{i}")
+
+
+def as_list(values: Iterable[Any], what: str) -> list[Any]:
+    """``values`` (ids, texts, thread ids) as a list; a ``str`` or ``bytes`` given where a
+    list belongs raises :class:`ConfigError` naming the fix. Iterated, ``"abc"`` was the
+    three ids ``"a"``, ``"b"``, ``"c"``: ``delete("abc")`` deleted those documents and
+    left ``"abc"``, ``get("abc")`` returned them, ``prune("abc")`` pruned those threads."""
+    if isinstance(values, (str, bytes)):
+        raise ConfigError(
+            f"{what} must be a list, got a {type(values).__name__} ({values!r:.80}), which "
+            f"would be read one character at a time; pass a list: [{values!r:.80}]"
+        )
+    return values if isinstance(values, list) else list(values)
 
 
 #: What :func:`slot_guard` appends to a key's hash tag (no role writes such a key).

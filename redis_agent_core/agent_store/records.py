@@ -162,6 +162,12 @@ def check_filter(where: Mapping[str, Any] | None, _path: str = "", _depth: int =
             "match a shallower field"
         )
     for field, wanted in where.items():
+        if not isinstance(field, str):
+            # values are JSON, whose keys are str: {1: "x"} matched nothing, an empty page
+            raise ConfigError(
+                f"filter {_path}{field!r}: field names are str (the item's JSON keys), got "
+                f"{type(field).__name__}; write {str(field)!r}"
+            )
         if isinstance(wanted, Mapping):
             ops = [k for k in wanted if isinstance(k, str) and k.startswith("$")]
             bad = [k for k in ops if k not in _OPERATORS]
@@ -179,10 +185,18 @@ def check_filter(where: Mapping[str, Any] | None, _path: str = "", _depth: int =
                     f"nested fields in a dict of their own, e.g. {{{field!r}: {{{other!r}: ...}}}}"
                 )
             for op in _RANGE.intersection(ops):
-                if _number(wanted[op]) is None:
+                bound = _number(wanted[op])
+                if bound is None:
                     raise ConfigError(
                         f"filter {_path}{field!r}: {op} needs a number, got {wanted[op]!r}; "
                         "use $eq / $ne to match other values"
+                    )
+                if bound != bound:
+                    # NaN (or "nan", which float() reads): no number orders against it, so
+                    # the page came back empty, as if nothing matched
+                    raise ConfigError(
+                        f"filter {_path}{field!r}: {op} got {wanted[op]!r}, which is NaN: no "
+                        "number is above or below it; give a number (or leave it out)"
                     )
             if not ops:
                 check_filter(wanted, f"{_path}{field!r}.", _depth + 1)

@@ -31,6 +31,7 @@ from ..keys import check_store_name
 from ..plans import Plan, arun_plan, run_plan
 from ..scripts import Script
 from ..search.lifecycle import IndexLifecycle
+from ..vectors.checks import MAX_K
 from .records import (
     F_CREATED,
     F_TTL,
@@ -271,13 +272,24 @@ class ItemStore:
         labels = check_namespace(prefix, allow_empty=True)
         check_filter(where)
         _check_page(limit, offset)
+        matched = yield from self._matched_plan(labels, where, offset + limit)
+        page = matched[offset : offset + limit]
+        if refresh:
+            yield from self._refresh_plan(page)
+        return [got[0] for _, got in page]
+
+    def _matched_plan(
+        self, labels: tuple[str, ...], where: Mapping[str, Any] | None, need: int
+    ) -> Plan[list[tuple[bytes, tuple[StoredItem, int | None, int]]]]:
+        """The first ``need`` items (at least) under ``labels`` matching ``where``, in
+        namespace then key order, with their members."""
         low, high = prefix_range(labels)
         matched: list[tuple[bytes, tuple[StoredItem, int | None, int]]] = []
         first = True
         # first read what the page needs (twice that with a filter), then twice as much
         # each read: a small page reads few items, a selective filter few round trips
-        chunk = min(_CHUNK, max(10, (offset + limit) * (2 if where else 1)))
-        while len(matched) < offset + limit:
+        chunk = min(_CHUNK, max(10, need * (2 if where else 1)))
+        while len(matched) < need:
 
             def scan(pipe: Any, low: bytes = low, first: bool = first, n: int = chunk) -> None:
                 if first:
@@ -300,10 +312,7 @@ class ItemStore:
                 break
             first = False
             chunk = min(_CHUNK * 4, chunk * 2)
-        page = matched[offset : offset + limit]
-        if refresh:
-            yield from self._refresh_plan(page)
-        return [got[0] for _, got in page]
+        return matched
 
     def semantic_plan(
         self,
@@ -330,9 +339,18 @@ class ItemStore:
         query = pack_vector(vector, self.dims)
         index_name = self.lifecycle.name
         need = offset + limit
+        if need > MAX_K:
+            # the KNN asked the server for more than it answers, which refused it with
+            # a bare ResponseError ("LIMIT exceeds maximum of 1000000")
+            raise ConfigError(
+                f"semantic search returns at most {MAX_K:,} items (offset + limit, "
+                f"the server's MAXSEARCHRESULTS), got offset={offset} limit={limit}; "
+                "ask for a smaller page"
+            )
         # an item has one vector when one field is indexed: ask for the page (twice that
-        # with a filter), then four times as many each round until it is full
-        k = max(10, need * (2 if where else 1))
+        # with a filter), then four times as many each round until it is full (at most
+        # the server's maximum: past it the server refused the search)
+        k = min(MAX_K, max(10, need * (2 if where else 1)))
         best: dict[bytes, float] = {}  # member -> smallest distance, nearest first
         read: dict[bytes, tuple[StoredItem, int | None, int] | None] = {}
         passed: list[bytes] = []
@@ -358,24 +376,34 @@ class ItemStore:
             ]
             if len(passed) >= need or len(hits) < k:
                 break
-            k *= 4
+            if k == MAX_K:
+                raise ConfigError(
+                    f"semantic search: the filter passed {len(passed)} of the {MAX_K:,} "
+                    f"nearest vectors under {labels!r}, fewer than the {need} asked for, "
+                    "and the server returns no more; search a narrower namespace, or "
+                    "filter without query= (search(namespace, filter=...))"
+                )
+            k = min(MAX_K, k * 4)
         page: list[tuple[bytes, tuple[StoredItem, int | None, int]]] = []
         for raw in passed[offset:need]:
             got = read[raw]
             assert got is not None
             scored = dataclasses.replace(got[0], score=1.0 - best[raw])
             page.append((raw, (scored, got[1], got[2])))
-        out = [got[0] for _, got in page]
-        if len(out) < limit:
-            # every vector under the prefix was seen: the rest have none
-            more = yield from self.search_plan(
-                prefix, where, limit - len(out) + len(passed), 0, refresh
+        if len(page) < limit:
+            # every vector under the prefix was seen: the rest have none. They follow the
+            # scored items, so the page's offset runs on into them (LangGraph's in-memory
+            # store starts them from the first whatever the offset: every page past the
+            # scored items repeated the same ones, and the others were never listed)
+            skip = max(0, offset - len(passed))
+            more = yield from self._matched_plan(
+                labels, where, skip + limit - len(page) + len(passed)
             )
-            seen = {decode_member(raw) for raw in best}
-            out += [s for s in more if (s.namespace, s.key) not in seen][: limit - len(out)]
+            rest = [(raw, got) for raw, got in more if raw not in best]
+            page += rest[skip : skip + limit - len(page)]
         if refresh:
-            yield from self._refresh_plan(page)
-        return out
+            yield from self._refresh_plan(page)  # what the page returns, nothing else
+        return [got[0] for _, got in page]
 
     def namespaces_plan(
         self,

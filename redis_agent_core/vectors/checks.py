@@ -30,6 +30,7 @@ __all__ = [
     "SEARCH_HINTS",
     "TEXT_SEPARATORS",
     "WORD_SYNTAX",
+    "check_ef",
     "check_exact_number",
     "check_k",
     "check_kwargs",
@@ -199,6 +200,23 @@ def check_k(k: Any, name: str = "k") -> int:
             "limit=, offset=)"
         )
     return int(k)
+
+
+def check_ef(ef_runtime: Any) -> int | None:
+    """A query's ``ef_runtime``: ``None`` (the tuned or the index's own) or an int in
+    ``[1, MAX_K]``; :class:`ConfigError` otherwise."""
+    if ef_runtime is None:
+        return None
+    if (
+        isinstance(ef_runtime, bool)
+        or not isinstance(ef_runtime, (int, np.integer))
+        or not 1 <= ef_runtime <= MAX_K
+    ):
+        raise ConfigError(
+            f"ef_runtime must be an int in [1, {MAX_K:,}] (HNSW's candidate list; None: "
+            f"the tuned value, else the index's own), got {ef_runtime!r}"
+        )
+    return int(ef_runtime)
 
 
 def check_query_vector(array: np.ndarray) -> None:

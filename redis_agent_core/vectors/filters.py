@@ -214,6 +214,15 @@ def from_dict(spec: Mapping[str, Any], _depth: int = 0) -> Filter:
         if key in ("$and", "$or"):
             if not isinstance(value, Sequence) or isinstance(value, str):
                 raise FilterError(f"{key} takes a list of filters, got {value!r}")
+            if not value:
+                # an empty $and matched every document (a tenant's conditions built at
+                # run time and left empty: every tenant's); refused as MongoDB does, and
+                # as an empty dict is here
+                raise FilterError(
+                    f"{key} takes a non-empty list of filters, got []: an empty $and would "
+                    "match every document and an empty $or none; pass filter=None for no "
+                    "filter, or {'field': {'$in': []}} to match nothing"
+                )
             items = tuple(from_dict(v, _depth + 1) for v in value)
             parts.append(And(items) if key == "$and" else Or(items))
         elif key == "$not":

@@ -16,11 +16,12 @@ from ..capabilities import get_capabilities
 from ..config import RAW_REPLY
 from ..embeddings import aembed_query, embed_query
 from ..errors import ConfigError
+from ..keys import as_list
 from ..redis_errors import REPLY, translate_errors
 from ..search.capabilities import aget_capabilities
 from . import query as q
 from .base import FilterLike, QueryLike
-from .checks import check_k, check_text
+from .checks import check_ef, check_k, check_text
 from .lifecycle import TUNING_RECHECK, IndexLifecycleMixin
 from .schema import (
     METADATA_FIELD,
@@ -52,7 +53,10 @@ class IndexQueries(IndexLifecycleMixin):
         self._tuned_loaded, self._tuned_at = True, time.monotonic()
 
     def _ef(self, ef_runtime: int | None) -> int | None:
-        """A query's ``ef_runtime``: its own, else the tuned one, else None (the schema's)."""
+        """A query's ``ef_runtime``: its own, else the tuned one, else None (the schema's).
+        Its own is a positive int: -1 or 0.5 searched at ``k`` (the lowest recall), NaN
+        and inf raised a bare ValueError / OverflowError."""
+        ef_runtime = check_ef(ef_runtime)
         if self.auto:  # the live algorithm first: the tuning is for HNSW only
             self._ensure(create=False)
         if self._uses_tuning(ef_runtime):
@@ -62,6 +66,7 @@ class IndexQueries(IndexLifecycleMixin):
 
     async def _aef(self, ef_runtime: int | None) -> int | None:
         """Async :meth:`_ef`."""
+        ef_runtime = check_ef(ef_runtime)
         if self.auto:
             await self._aensure(create=False)
         if self._uses_tuning(ef_runtime):
@@ -97,7 +102,7 @@ class IndexQueries(IndexLifecycleMixin):
 
     def get(self, ids: Sequence[str]) -> list[q.Hit]:
         """Documents by id, in the order asked; missing ids are skipped."""
-        keys = [self.key(i) for i in ids]
+        keys = [self.key(i) for i in as_list(ids, "ids")]
         if not keys:
             return []
         with translate_errors(self.config, f"reading from {self.name!r}"):
@@ -109,7 +114,7 @@ class IndexQueries(IndexLifecycleMixin):
 
     async def aget(self, ids: Sequence[str]) -> list[q.Hit]:
         """Async :meth:`get`."""
-        keys = [self.key(i) for i in ids]
+        keys = [self.key(i) for i in as_list(ids, "ids")]
         if not keys:
             return []
         with translate_errors(self.config, f"reading from {self.name!r}"):

@@ -9,6 +9,7 @@ Nothing here talks to a server.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import struct
 from collections.abc import Mapping, Sequence
@@ -624,8 +625,9 @@ def relevance_from_distance(distance: float, metric: str) -> float:
 def distance_from_relevance(score: float, metric: str) -> float:
     """Inverse of :func:`relevance_from_distance`: the largest distance with relevance
     ≥ ``score``."""
-    if not 0.0 <= score <= 1.0:
-        raise ConfigError(f"a relevance threshold must be within [0, 1], got {score!r}")
+    # a str ("0.8" from a query string) raised a bare TypeError from the comparison
+    if isinstance(score, bool) or not isinstance(score, numbers.Real) or not 0.0 <= score <= 1.0:
+        raise ConfigError(f"a relevance threshold must be a number within [0, 1], got {score!r}")
     if metric == "l2":
         if score == 0:
             return math.inf

@@ -729,3 +729,30 @@ async def test_a_server_auth_identity_is_read_only_where_the_server_writes_it(
     assert len(runs) == 2  # mallory's call ran the tool: nothing of the victim's served
     await ask(agent, mode, "weather in Oslo?", config=victim)
     assert len(runs) == 2  # the victim's own result is still served to the victim
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_blank_user_id_names_no_one(
+    mode: str, config: RedisAgentConfig, model: CountingModel
+) -> None:
+    # an app passing "" for its anonymous callers: read as a user, "" made them all one
+    # user, and a per_user result of one (their orders, their balance) was served to all
+    runs.clear()
+    middleware = ToolResultCacheMiddleware({"weather": 60}, config, per_user=True)
+    agent = create_agent(model, tools=[weather], middleware=[middleware])
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="per_user=True needs 'user_id'"):
+            await ask(agent, mode, "weather in Oslo?", context={"user_id": ""})
+    assert runs == []  # refused before the tool ran: nothing kept, nothing served
+    # blank in the context is no one: not read on into the config, which a client may
+    # write (an anonymous caller naming "ada" there would get ada's results)
+    await ask(agent, mode, "weather in Oslo?", config=_who("ada"))
+    with pytest.raises(ConfigError, match="per_user=True needs"):
+        await ask(agent, mode, "weather in Oslo?", context={"user_id": ""}, config=_who("ada"))
+    await ask(agent, mode, "weather in Oslo?", config=_who("ada"))
+    await ask(agent, mode, "weather in Oslo?", config=_who("bob"))
+    assert len(runs) == 2  # ada's second call served, bob's ran the tool
+
+
+def _who(user: str) -> RunnableConfig:
+    return {"metadata": {"user_id": user}}

@@ -128,6 +128,31 @@ def test_range_filter_on_a_non_numeric_value_raises_like_in_memory_store(
         redis_store.search(("nested",), filter={"meta": {"k": {"$lt": 2}}})
 
 
+async def test_a_nan_range_bound_is_a_config_error(config: RedisAgentConfig) -> None:
+    # float(user_input) of "nan": no number is above or below it, so the page came back
+    # empty, as if the user had no matching memories (InMemoryStore does the same)
+    store = RedisStore(config)
+    _fill(store)
+    for bound in (float("nan"), "nan", "NaN"):
+        for op in ("$gt", "$gte", "$lt", "$lte"):
+            where = {"score": {op: bound}}
+            with pytest.raises(ConfigError, match=rf"'score': \{op} got .*NaN"):
+                store.search(("users",), filter=where)
+            with pytest.raises(ConfigError, match="NaN"):
+                await store.asearch(("users",), filter=where)
+    assert store.search(("users",), filter={"score": {"$lt": float("inf")}})
+
+
+def test_a_filter_field_that_is_not_a_str_is_a_config_error(config: RedisAgentConfig) -> None:
+    # item values are JSON, whose keys are str: {1: "x"} matched nothing (an empty page)
+    store = RedisStore(config)
+    store.put(("a",), "k", {"1": "x", "n": {"5": 1}})
+    for where in ({1: "x"}, {"n": {5: 1}}, {("n",): 1}):
+        with pytest.raises(ConfigError, match="field names are str"):
+            store.search(("a",), filter=where)
+    assert [i.key for i in store.search(("a",), filter={"1": "x", "n": {"5": 1}})] == ["k"]
+
+
 def test_search_pages_are_stable_and_in_namespace_then_key_order(config: RedisAgentConfig) -> None:
     store = RedisStore(config)
     for i in range(450):  # more than one index read (200 members a read)

@@ -343,3 +343,79 @@ def test_without_the_query_engine_only_embedding_puts_and_queries_refuse(
         store.search(("a",), query="tea")
     assert [i.key for i in store.search(("a",), filter={"text": "tea"})] == ["k"]
     assert store.list_namespaces() == [("a",)]
+
+
+async def test_a_page_past_the_servers_maximum_is_a_config_error(
+    config: RedisAgentConfig,
+) -> None:
+    store = RedisStore(config, index={"dims": DIMS, "embed": bag_of_words, "fields": ["text"]})
+    store.put(("u",), "k", {"text": "green tea"})
+    # the KNN asked for offset + limit (or twice that with a filter) vectors: past the
+    # server's 1,000,000 it raised redis-py's bare ResponseError ("LIMIT exceeds maximum")
+    for page in (
+        {"limit": 2_000_000},
+        {"offset": 1_000_000},
+        {"limit": 600_000, "offset": 500_000},
+    ):
+        with pytest.raises(ConfigError, match="at most 1,000,000 items"):
+            store.search(("u",), query="tea", **page)
+        with pytest.raises(ConfigError, match="at most 1,000,000 items"):
+            await store.asearch(("u",), query="tea", **page)
+    found = store.search(("u",), query="tea", limit=600_000, filter={"text": "green tea"})
+    assert [i.key for i in found] == ["k"]  # twice the page with a filter: capped, served
+    assert [i.key for i in store.search(("u",), query="tea", limit=1_000_000)] == ["k"]
+
+
+async def test_pages_past_the_scored_items_go_on_through_the_unscored_ones(
+    config: RedisAgentConfig,
+) -> None:
+    # items without vectors follow the scored ones; LangGraph's InMemoryStore (which the
+    # store copied) starts them from the first whatever the offset: page 3 repeated page
+    # 2 and x2..x5 were never listed
+    store = RedisStore(config, index={"dims": DIMS, "embed": bag_of_words, "fields": ["text"]})
+    store.put(("u",), "v1", {"text": "green tea"})
+    store.put(("u",), "v2", {"text": "black coffee"})
+    for i in range(6):
+        store.put(("u",), f"x{i}", {"note": f"no text {i}"})
+    store.put(("u",), "y", {"text": "not indexed"}, index=False)
+    want = ["v1", "v2", "x0", "x1", "x2", "x3", "x4", "x5", "y"]
+    for limit in (1, 2, 3, 4):
+        pages = [
+            [i.key for i in store.search(("u",), query="tea", limit=limit, offset=o)]
+            for o in range(0, 10, limit)
+        ]
+        assert [k for page in pages for k in page] == want, limit
+        apage = await store.asearch(("u",), query="tea", limit=limit, offset=3)
+        assert [i.key for i in apage] == want[3 : 3 + limit]
+    filtered = store.search(("u",), query="tea", filter={"note": "no text 4"}, offset=0)
+    assert [i.key for i in filtered] == ["x4"]
+    assert store.search(("u",), query="tea", filter={"note": "no text 4"}, offset=1) == []
+
+
+def test_a_semantic_page_refreshes_the_ttl_of_what_it_returns_only(
+    config: RedisAgentConfig,
+) -> None:
+    # the unscored tail was read by a listing that refreshed everything it read: the
+    # scored items of earlier pages (and, paged on, the skipped unscored ones) too
+    client = config.get_client()
+    store = RedisStore(
+        config,
+        index={"dims": DIMS, "embed": bag_of_words, "fields": ["text"]},
+        ttl={"default_ttl": 10, "refresh_on_read": True},
+    )
+    store.put(("u",), "v1", {"text": "green tea"})
+    store.put(("u",), "v2", {"text": "black coffee"})
+    for i in range(4):
+        store.put(("u",), f"x{i}", {"note": str(i)})
+    keys = {k.split(b"\x1f")[-1]: k for k in client.scan_iter(match=f"{config.namespace}:st:*i:*")}
+
+    def refreshed_by(offset: int, limit: int) -> tuple[list[str], list[str]]:
+        for key in keys.values():
+            client.pexpire(key, 5_000)
+        page = store.search(("u",), query="tea", limit=limit, offset=offset)
+        found = sorted(k.decode() for k, key in keys.items() if client.pttl(key) > 590_000)
+        return [i.key for i in page], found
+
+    assert refreshed_by(2, 1) == (["x0"], ["x0"])  # v1 and v2 were refreshed too
+    assert refreshed_by(3, 2) == (["x1", "x2"], ["x1", "x2"])
+    assert refreshed_by(1, 2) == (["v2", "x0"], ["v2", "x0"])

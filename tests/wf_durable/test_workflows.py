@@ -15,9 +15,10 @@ import httpx
 import pytest
 from llama_agents.client.protocol.serializable_events import EventEnvelopeWithMetadata
 from llama_agents.server import HandlerQuery, PersistentHandler, WorkflowServer
+from workflows import Context, Workflow, step
 from workflows.context import JsonSerializer
 from workflows.context.serializers import PickleSerializer
-from workflows.events import StopEvent
+from workflows.events import StartEvent, StopEvent
 
 from llamaindex_redis_agent.workflows import RedisContextStore, RedisWorkflowStore
 from redis_agent_core.config import RedisAgentConfig
@@ -370,3 +371,29 @@ async def test_workflow_store_on_the_cluster(cluster_config: RedisAgentConfig) -
     )
     assert await copy.get("k") == "v"
     assert await store.delete(HandlerQuery(handler_id_in=["h1"])) == 1
+
+
+class _Other(Workflow):
+    @step
+    async def go(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result="other")
+
+
+async def test_a_snapshot_of_another_workflow_is_refused_and_kept(
+    config: RedisAgentConfig,
+) -> None:
+    # a ctx id sent to another workflow's endpoint (or a worker handling several kinds):
+    # the framework restored it into a workflow without its steps, the run waited until
+    # its timeout, and take() had deleted the paused run's snapshot for good
+    contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
+    await contexts.asave("c", await _paused_ctx())
+    for take in (contexts.atake, contexts.aload):
+        with pytest.raises(ConfigError, match=r"snapshot of another workflow: its steps ask, "):
+            await take("c", _Other())
+    with pytest.raises(ConfigError, match="take\\(\\) puts it back"):
+        contexts.take("c", _Other())
+    ctx = await contexts.atake("c", Approval())  # still there for the right workflow
+    assert ctx is not None
+    resumed = Approval(timeout=10).run(ctx=ctx)
+    resumed.ctx.send_event(AnswerEvent(answer="yes"))
+    assert str(await resumed) == "memo: yes"

@@ -1,0 +1,156 @@
+"""Values a caller passes in from outside, refused before anything is read or written:
+
+- a str where a list of ids (or texts) belongs: iterated, ``"abc"`` was the three ids
+  ``"a"``, ``"b"``, ``"c"``, so ``delete("abc")`` deleted those documents and left
+  ``"abc"`` in place;
+- an ``ef_runtime`` that is not a positive int: -1 searched at ``k`` (the lowest recall),
+  NaN and inf raised bare ``ValueError`` / ``OverflowError``;
+- an empty ``$and`` / ``$or`` list: ``{"$and": []}`` matched every document."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from llama_index.core.schema import TextNode
+
+from langchain_redis_agent import RedisVectorStore as LangChainStore
+from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
+from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import ConfigError
+from redis_agent_core.vectors import VectorIndex
+
+IDS = ["a", "b", "c", "abc"]
+
+
+def _core(config: RedisAgentConfig) -> VectorIndex:
+    index = VectorIndex("ids", dims=2, metric="l2", algorithm="flat", config=config)
+    index.add(IDS, ids=IDS, vectors=np.eye(2, dtype=np.float32)[[0, 1, 0, 1]])
+    return index
+
+
+def test_core_refuses_a_str_of_ids(config: RedisAgentConfig) -> None:
+    index = _core(config)
+    for call in (
+        lambda: index.delete("abc"),
+        lambda: index.get("abc"),
+        lambda: index.add("xy", vectors=np.ones((2, 2), dtype=np.float32)),
+        lambda: index.add(["x", "y"], ids="xy", vectors=np.ones((2, 2), dtype=np.float32)),
+    ):
+        with pytest.raises(ConfigError, match=r"must be a list, got a str .*\['"):
+            call()
+    assert sorted(h.id for h in index.get(IDS)) == sorted(IDS)  # nothing deleted
+    assert index.count() == 4  # nothing added
+    assert index.delete(("abc",)) == 1 and sorted(h.id for h in index.get(IDS)) == ["a", "b", "c"]
+
+
+async def test_core_refuses_a_str_of_ids_async(config: RedisAgentConfig) -> None:
+    index = _core(config)
+    with pytest.raises(ConfigError, match="must be a list"):
+        await index.adelete("abc")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await index.aget("abc")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await index.aadd("xy", vectors=np.ones((2, 2), dtype=np.float32))
+    assert len(await index.aget(IDS)) == 4
+
+
+async def test_langchain_refuses_a_str_of_ids(config: RedisAgentConfig) -> None:
+    store = LangChainStore(DeterministicFakeEmbedding(size=4), index_name="lc", config=config)
+    store.add_texts(IDS, ids=IDS)
+    for call in (
+        lambda: store.delete(ids="abc"),
+        lambda: store.get_by_ids("abc"),
+        lambda: store.add_texts("xy"),
+        lambda: store.add_texts(["x", "y"], ids="xy"),
+        lambda: store.add_texts(["x", "y"], keys="xy"),
+    ):
+        with pytest.raises(ConfigError, match="must be a list"):
+            call()
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.adelete(ids="abc")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.aget_by_ids("abc")
+    assert sorted(d.id for d in store.get_by_ids(IDS)) == sorted(IDS)  # type: ignore[type-var]
+
+
+async def test_llamaindex_refuses_a_str_of_node_ids(config: RedisAgentConfig) -> None:
+    store = LlamaIndexStore("li", dims=2, config=config)
+    store.add([TextNode(text=i, id_=i, embedding=[1.0, float(n)]) for n, i in enumerate(IDS)])
+    for call in (
+        lambda: store.delete_nodes(node_ids="abc"),  # type: ignore[arg-type]
+        lambda: store.get_nodes(node_ids="abc"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ConfigError, match="must be a list"):
+            call()
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.adelete_nodes(node_ids="abc")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.aget_nodes(node_ids="abc")  # type: ignore[arg-type]
+    assert sorted(n.node_id for n in store.get_nodes(node_ids=IDS)) == sorted(IDS)
+
+
+@pytest.mark.parametrize("ef", [-1, 0, 0.5, 5.5, True, "100", float("nan"), float("inf"), 10**7])
+async def test_an_ef_runtime_that_is_not_a_positive_int_is_refused(
+    config: RedisAgentConfig, ef: object
+) -> None:
+    index = VectorIndex("ef", dims=2, metric="l2", algorithm="hnsw", config=config)
+    index.add(IDS, ids=IDS, vectors=np.eye(2, dtype=np.float32)[[0, 1, 0, 1]])
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    with pytest.raises(ConfigError, match=r"ef_runtime must be an int in \[1, 1,000,000\]"):
+        index.search(query, k=2, ef_runtime=ef)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="ef_runtime must be an int"):
+        await index.asearch(query, k=2, ef_runtime=ef)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="ef_runtime must be an int"):
+        index.measure_recall(sample=2, k=1, ef_runtime=ef)  # type: ignore[arg-type]
+    assert len(index.search(query, k=2, ef_runtime=np.int64(1))) == 2  # 1: searched at k
+
+
+def test_an_empty_and_or_or_is_refused(config: RedisAgentConfig) -> None:
+    # an app joining a tenant's conditions built at run time: left empty, {"$and": []}
+    # matched every document of every tenant (an empty dict filter was refused already)
+    index = _core(config)
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    for spec in ({"$and": []}, {"$or": []}, {"$not": {"$and": []}}, {"$or": [{"$and": []}]}):
+        with pytest.raises(ConfigError, match=r"takes a non-empty list of filters.*filter=None"):
+            index.search(query, k=4, filter=spec)
+        with pytest.raises(ConfigError, match="non-empty list"):
+            index.delete_by_filter(spec)
+    assert index.count() == 4
+    assert len(index.search(query, k=4, filter=None)) == 4
+
+
+@pytest.mark.parametrize("threshold", ["0.5", True, None, [0.5]])
+def test_a_relevance_threshold_that_is_not_a_number_is_a_config_error(
+    config: RedisAgentConfig, threshold: object
+) -> None:
+    # "0.5" from a query string raised a bare TypeError ('<=' between float and str),
+    # and True was taken as 1.0 (LangChain's score_threshold= was checked already)
+    index = _core(config)
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    with pytest.raises(ConfigError, match=r"relevance threshold must be a number within \[0, 1\]"):
+        index.search_range(query, threshold)  # type: ignore[arg-type]
+    assert len(index.search_range(query, np.float32(0.5), k=4)) == 2
+
+
+async def test_one_metadata_dict_or_one_node_where_a_list_belongs_is_refused(
+    config: RedisAgentConfig,
+) -> None:
+    # a dict is iterated as its keys (ValueError from dict()), an int raised TypeError,
+    # a pydantic node as its field pairs (AttributeError on a tuple)
+    index = _core(config)
+    vectors = np.ones((1, 2), dtype=np.float32)
+    with pytest.raises(ConfigError, match=r"one dict \(or None\) per text, got one dict"):
+        index.add(["x"], ids=["x"], metadatas={"k": 1}, vectors=vectors)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="metadatas #1 is 5 \\(int\\), not a dict"):
+        index.add(["x", "y"], metadatas=[None, 5], vectors=np.ones((2, 2)))  # type: ignore[list-item]
+    store = LangChainStore(DeterministicFakeEmbedding(size=4), index_name="lc", config=config)
+    with pytest.raises(ConfigError, match="got one dict"):
+        store.add_texts(["a"], metadatas={"k": 1})  # type: ignore[arg-type]
+    nodes = LlamaIndexStore("li", dims=2, config=config)
+    node = TextNode(text="x", id_="n1", embedding=[1.0, 0.0])
+    with pytest.raises(ConfigError, match=r"takes a list of nodes, got one TextNode"):
+        nodes.add(node)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="takes a list of nodes"):
+        await nodes.async_add(node)  # type: ignore[arg-type]
+    assert index.count() == 4 and nodes.add([node]) == ["n1"]
