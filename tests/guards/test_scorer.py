@@ -107,6 +107,8 @@ def test_the_training_script_leaves_the_held_out_sets_out() -> None:
     held_out = {p.stem for p in data.glob("guards_traps*.jsonl") if int(p.stem[12:]) >= 5}
     assert {f"guards_traps{k}" for k in range(5, 13)} <= held_out
     assert not names & held_out
+    # nor the sets the threshold is chosen on
+    assert not names & set(train_pair_scorer.VALIDATION + train_pair_scorer.FORMER_VALIDATION)
 
 
 def test_the_trap_weight_sets_the_traps_share_of_the_loss() -> None:
