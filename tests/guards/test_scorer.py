@@ -107,6 +107,31 @@ def test_the_training_script_leaves_the_held_out_sets_out() -> None:
     held_out = {p.stem for p in data.glob("guards_traps*.jsonl") if int(p.stem[12:]) >= 5}
     assert {f"guards_traps{k}" for k in range(5, 13)} <= held_out
     assert not names & held_out
+    # nor the sets the threshold is chosen on
+    assert not names & set(train_pair_scorer.VALIDATION + train_pair_scorer.FORMER_VALIDATION)
+
+
+def test_the_trap_weight_sets_the_traps_share_of_the_loss() -> None:
+    # --trap-weight: traps' share of the loss against true pairs', whatever their counts
+    # (the default keeps half each, as every shipped scorer was trained)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import train_pair_scorer
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    weights = train_pair_scorer.class_weights
+    for examples, trues in ((100, 50), (1000, 700), (12366, 6222)):
+        half = weights(examples, trues)
+        assert half[1.0] * trues == pytest.approx(half[0.0] * (examples - trues))
+        assert half[1.0] * trues + half[0.0] * (examples - trues) == pytest.approx(examples)
+        two = weights(examples, trues, 2.0)
+        assert two[0.0] * (examples - trues) == pytest.approx(2 * two[1.0] * trues)
+        assert two[1.0] * trues + two[0.0] * (examples - trues) == pytest.approx(examples)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="1 is half each"):
+            weights(100, 50, bad)
+    with pytest.raises(ValueError, match="both kinds"):
+        weights(100, 100)
 
 
 def test_the_scorer_trains_on_the_spans_a_lookup_scores() -> None:
