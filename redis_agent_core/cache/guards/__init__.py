@@ -33,7 +33,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
-from itertools import compress, count, islice
+from itertools import compress, count, filterfalse, islice
 from operator import ne
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -55,24 +55,28 @@ from ._features import (
 )
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
-from ._wordnet import ancestors, noun, wordnet
+from ._wordnet import ancestors, base, noun, wordnet
 from .relations import (
+    _FRAMING,
     _PREVENTING_FROM,
     _SAYING_NO,
+    _UNRESTRICTIVE,
+    _WORD_OF,
     AntonymGuard,
     ArgumentGuard,
+    Diff,
     SubstitutionGuard,
+    _added_kind,
+    _added_qualifier,
     _applies_to,
     _diffs,
     _kind,
+    _narrowing,
     _no_for_not,
     _PairGuard,
     _targets,
-    added_kind,
-    added_qualifier,
     comparatives,
     mirrored,
-    narrowing,
     prevention_shift,
 )
 from .scorer import PairScorer
@@ -1119,7 +1123,27 @@ def _added(q: Features, c: Features) -> str | None:
     only_q, only_c = _diffs(q, c)
     if not (only_q or only_c):
         return None
-    return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
+    if only_q and only_c:
+        # each side has words of its own: narrowing needs one side alone to differ (None),
+        # and the other two need the words of the side that adds nothing to be rating
+        # words (framing aside: their test, in C), on one side at least
+        if not (_rating_only(only_c) or _rating_only(only_q)):
+            return None
+        return _added_qualifier(q, c, only_q, only_c) or _added_kind(q, c, only_q, only_c)
+    return (
+        (None if abs(len(q.content) - len(c.content)) != 1 else _narrowing(q, c, only_q, only_c))
+        or _added_qualifier(q, c, only_q, only_c)
+        or _added_kind(q, c, only_q, only_c)
+    )
+
+
+def _rating_only(words: Diff) -> bool:
+    """Whether the differing ``words`` are rating words or framing alone: what
+    :func:`added_kind` (and, without the framing, :func:`added_qualifier`) asks of the side
+    that adds nothing before looking at the other's."""
+    return _UNRESTRICTIVE.issuperset(
+        map(base, filterfalse(_FRAMING.__contains__, map(_WORD_OF, words)))
+    )
 
 
 _BRIEF = frozenset({"len:brief"})

@@ -86,6 +86,7 @@ def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
 
 Diff = list[tuple[str, str, int]]
 _WORD_OF = itemgetter(0)  # a differing word as written (C-level, for maps over a Diff)
+_STEM_OF = itemgetter(1)  # its stem
 _last: list = [None, None, [], []]  # the last pair asked about: two guards ask in turn
 
 
@@ -406,6 +407,15 @@ def _turned_few(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | N
     against a synonym of its undoing."""
     if len(only_q) > 2 or len(only_c) > 2:
         return None
+    # (a refusal needs a refusing verb among a side's differing words, a verb undone one
+    # whose undoing WordNet lists: asked in C, most pairs have neither)
+    if _REFUSING.isdisjoint(map(_STEM_OF, only_q)) and _REFUSING.isdisjoint(map(_STEM_OF, only_c)):
+        return (
+            _undone_by_synonym(only_q, only_c)
+            if q.negations == c.negations
+            and any(map(_undoings, map(_WORD_OF, itertools.chain(only_q, only_c))))
+            else None
+        )
     return _refusal_turned(q, c, only_q, only_c) or (
         # (with negators on one side more, a turn may be one no said twice: "won't approve"
         # / "reject", the negation guard's)
@@ -595,6 +605,8 @@ _DIRECTION_PREFIXES = frozenset(
     micro macro""".split()
 )
 _PREFIX_LENGTHS = sorted({len(p) for p in _DIRECTION_PREFIXES})
+_PREFIX_HEADS = frozenset(p[:2] for p in _DIRECTION_PREFIXES)
+_HEAD = itemgetter(slice(None, 2))  # a word's first two letters
 _ROOT = 4  # shortest shared root ("port" of "import" / "export")
 
 
@@ -618,7 +630,13 @@ def _prefix_turned(q: Features, c: Features) -> str | None:
     only_q, only_c = _diffs(q, c)
     if not (only_q and only_c):
         return None
-    roots_c = _prefixed_roots(only_c)
+    # (a word of a side opens with a prefix only if its first two letters open one: asked
+    # of the candidate's words in C first, as the query's roots are read only against its)
+    roots_c = (
+        {}
+        if _PREFIX_HEADS.isdisjoint(map(_HEAD, map(_WORD_OF, only_c)))
+        else (_prefixed_roots(only_c))
+    )
     if roots_c:
         for root, (p, w) in _prefixed_roots(only_q).items():
             found = roots_c.get(root)
@@ -627,11 +645,19 @@ def _prefix_turned(q: Features, c: Features) -> str | None:
     return _heads_turned(only_q, only_c)
 
 
+_LAST_LETTERS = itemgetter(slice(-_ROOT, None))  # a word's last _ROOT letters (all, if fewer)
+
+
 def _heads_turned(only_q: Diff, only_c: Diff) -> str | None:
     """A differing word on each side made of one root after two heads that WordNet calls
     antonyms ("whitelist" / "blacklist", "onboard" / "offboard", "hardcover" / "softcover"):
     the compound takes its opposite from its head, which WordNet opposes as a word of its
     own but lists under neither compound."""
+    # (no word of one side ending as one of the other's: no pair of them to walk, asked in C)
+    if set(map(_LAST_LETTERS, map(_WORD_OF, only_q))).isdisjoint(
+        map(_LAST_LETTERS, map(_WORD_OF, only_c))
+    ):
+        return None
     antonyms = wordnet().antonyms
     for w, _, _ in only_q:
         for w2, _, _ in only_c:
@@ -1538,6 +1564,9 @@ def _graded(f: Features, diff: Diff) -> dict[str, str]:
     return found
 
 
+_LESS = frozenset({"less", "least"})
+
+
 def _turned_degree(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
     """Whether all the two sides differ by is one graded word against "less" or "least"
     and its antonym: one degree said the other way up ("the cheapest" / "the least
@@ -1637,11 +1666,15 @@ class SubstitutionGuard(_PairGuard):
             at_q, at_c = comparatives(q, c) or (-1, -1)
             only_q = [d for d in only_q if d[2] != at_q]
             only_c = [d for d in only_c if d[2] != at_c]
-        if (
-            not (only_q and only_c)
-            or _turned_degree(q, c, only_q, only_c)
-            or _measured_degree(only_q, only_c)
+        if not (only_q and only_c):
+            return None
+        # (each asked only where it can hold: a degree turned needs "less" or "least" on a
+        # side, a measured degree three differing words; most pairs have neither)
+        if not (_LESS.isdisjoint(q.vocab) and _LESS.isdisjoint(c.vocab)) and _turned_degree(
+            q, c, only_q, only_c
         ):
+            return None
+        if len(only_q) + len(only_c) == 3 and _measured_degree(only_q, only_c):
             return None
         measure = asks_differ(q, c)
         if measure is not None:
@@ -1649,7 +1682,9 @@ class SubstitutionGuard(_PairGuard):
         wn = wordnet()
         if "-" in q.lower and "-" in c.lower and (turned := _compound_turned(only_q, only_c)):
             return turned
-        graded_q, graded_c = _graded(q, only_q), _graded(c, only_c)
+        # (the candidate's comparisons matter only if the query has one: not asked otherwise)
+        graded_q = _graded(q, only_q)
+        graded_c = _graded(c, only_c) if graded_q else {}
         if (
             graded_q
             and graded_c
@@ -1674,7 +1709,7 @@ class SubstitutionGuard(_PairGuard):
         # "how tall" / "how heavy" (adjectives after "how")
         for table, cue in ((wn.attributes, None), (wn.adjective_attributes, "how")):
             attrs_q = _attributes(q, only_q, table, cue)
-            attrs_c = _attributes(c, only_c, table, cue)
+            attrs_c = _attributes(c, only_c, table, cue) if attrs_q else {}
             if attrs_q and attrs_c and attrs_q.keys().isdisjoint(attrs_c.keys()):
                 return (
                     f"different attribute ({', '.join(sorted(set(attrs_q.values())))} vs "
@@ -1687,7 +1722,8 @@ class SubstitutionGuard(_PairGuard):
             or _phrase_swapped(q, c, only_q, only_c)
         ):
             return swap
-        nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
+        nouns_q = _nouns(q, only_q)
+        nouns_c = _nouns(c, only_c) if nouns_q else []  # (only read against nouns_q)
         one_each = len(only_q) == len(only_c) == 1
         for w, n, only_noun in nouns_q:
             senses, parents = kinship(n)
@@ -1863,7 +1899,12 @@ def narrowing(q: Features, c: Features) -> str | None:
     Chrome"), numbers, verbs and rating words ("a good way") narrow nothing."""
     if abs(len(q.content) - len(c.content)) != 1:
         return None  # not one content word more on one side (most pairs: no diff made)
-    only_q, only_c = _diffs(q, c)
+    return _narrowing(q, c, *_diffs(q, c))
+
+
+def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """:func:`narrowing` on the pair's differing words (``only_q`` and ``only_c``), once
+    its content lengths differ by one."""
     if bool(only_q) == bool(only_c) or len(only_q) + len(only_c) != 1:
         return None
     f, other = (q, c) if only_q else (c, q)
@@ -2224,6 +2265,8 @@ def _attributes(
 ) -> dict[str, str]:
     if cue is not None and cue not in f.vocab:
         return {}  # no word after the cue (most texts have no "how"): the same, empty
+    if table.keys().isdisjoint(map(_STEM_OF, diff)):
+        return {}  # no differing stem in the table (most pairs): asked in C, the same
     return {
         a: w
         for w, s, i in diff
@@ -2286,7 +2329,11 @@ def added_qualifier(q: Features, c: Features) -> str | None:
     Texas", "on Android", "for married couples filing jointly", "after it has shipped"),
     while what the other side has on its own is at most a rating word ("a good
     breakfast"): an answer to the broader question is not one to the narrower."""
-    only_q, only_c = _diffs(q, c)
+    return _added_qualifier(q, c, *_diffs(q, c))
+
+
+def _added_qualifier(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """:func:`added_qualifier` on the pair's differing words."""
     if not (only_q or only_c):
         return None
     for f, mine, theirs in ((q, only_q, only_c), (c, only_c, only_q)):
@@ -2365,7 +2412,11 @@ def added_kind(q: Features, c: Features) -> str | None:
     the narrower one. Framing ("the best way", "some tips"), names (the entity guard's),
     the kind the answer is ("which city") and a word the other side names a kind of
     ("a basil plant" / "basil") pass."""
-    only_q, only_c = _diffs(q, c)
+    return _added_kind(q, c, *_diffs(q, c))
+
+
+def _added_kind(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """:func:`added_kind` on the pair's differing words."""
     if not (only_q or only_c):
         return None
     wn = wordnet()
