@@ -44,9 +44,15 @@ _DOT = re.compile(r"\.[A-Za-z_]")
 _SPACED = frozenset({"+", "/", "//", "*", "**"})
 
 
+# any of _CODE_MARKS in a text, found in one scan ("//" and "**" hold no " / " nor " * ")
+_MARKED = re.compile(r"[<>=&|@_!]| (?:[+/*]|//|\*\*) ")
+
+
 @lru_cache(maxsize=4096)  # a query is checked once for all its candidates
 def _hinted(text: str) -> bool:
-    return any(mark in text for mark in _CODE_MARKS) or any(
+    if _MARKED.search(text) is not None:  # (one scan: a test per mark cost ≈ 3 µs a text)
+        return True
+    return "." in text and any(
         text[m.start() - 1 : m.start()].isalpha() for m in _DOT.finditer(text)
     )
 

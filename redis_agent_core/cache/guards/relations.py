@@ -99,7 +99,10 @@ def _diffs(q: Features, c: Features) -> tuple[Diff, Diff]:
     only_q, only_c = _diff(q, c), _diff(c, q)
     if only_q and only_c:
         # one noun inflected two ways the stemmer parts ("viruses" / "virus")
-        same = {noun(w) for w, _, _ in only_q} & {noun(w) for w, _, _ in only_c} - {None}
+        same = set(map(noun, map(_WORD_OF, only_q))).intersection(
+            map(noun, map(_WORD_OF, only_c))
+        )  # (C-level maps: no comprehension made per pair)
+        same.discard(None)
         if same:
             only_q = [d for d in only_q if noun(d[0]) not in same]
             only_c = [d for d in only_c if noun(d[0]) not in same]
@@ -250,7 +253,7 @@ class AntonymGuard(_PairGuard):
                 if q.stems.isdisjoint(_UNDOING) and c.stems.isdisjoint(_UNDOING)
                 else _undone(q, c)
             )
-            or (_prefix_turned(q, c) if only_q and only_c else None)
+            or (_prefix_turned(q, c, only_q, only_c) if only_q and only_c else None)
         )
         if turned is not None:
             return turned
@@ -622,12 +625,12 @@ def _prefixed_roots(diff: Diff) -> dict[str, tuple[str, str]]:
     return found
 
 
-def _prefix_turned(q: Features, c: Features) -> str | None:
-    """A differing word on each side made of one root under two different prefixes of
-    direction or degree: opposites or another process, never a rewording."""
+def _prefix_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """A differing word on each side (``only_q``, ``only_c``: the pair's) made of one root
+    under two different prefixes of direction or degree: opposites or another process,
+    never a rewording."""
     if q.words == c.words:
         return None
-    only_q, only_c = _diffs(q, c)
     if not (only_q and only_c):
         return None
     # (a word of a side opens with a prefix only if its first two letters open one: asked
@@ -1137,13 +1140,21 @@ class ArgumentGuard(_PairGuard):
         if reason is None:
             # (a side without "I" or "we" has no speaker doing a verb: _doer_changed
             # finds none of those forms in its vocabulary and returns None uncalled)
+            # (each asked only where its first test passes, in C here: the same stems for
+            # an exchange, a speaker's form on a side, "by" on one side alone for a
+            # passive, an owner's "'s" on both: most pairs call none of them)
+            q_vocab, c_vocab = q.vocab, c.vocab
             reason = (
-                _exchanged(q, c)
-                or _speaker_swapped(q, c, query, candidate)
-                or (None if _SPEAKER_SUBJECT.isdisjoint(q.vocab) else _doer_changed(q, c))
-                or (None if _SPEAKER_SUBJECT.isdisjoint(c.vocab) else _doer_changed(c, q))
-                or _passive_turned(q, c)
-                or _owner_swapped(q, c)
+                (None if q.stems != c.stems else _exchanged(q, c))
+                or (
+                    None
+                    if _SPEAKER_FORMS.isdisjoint(q_vocab) and _SPEAKER_FORMS.isdisjoint(c_vocab)
+                    else _speaker_swapped(q, c, query, candidate)
+                )
+                or (None if _SPEAKER_SUBJECT.isdisjoint(q_vocab) else _doer_changed(q, c))
+                or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _doer_changed(c, q))
+                or (None if ("by" in q_vocab) == ("by" in c_vocab) else _passive_turned(q, c))
+                or (_owner_swapped(q, c) if "'s " in q.lower and "'s " in c.lower else None)
             )
         return reason
 
@@ -1718,8 +1729,9 @@ class SubstitutionGuard(_PairGuard):
         if len(only_q) > _MAX_SWAPS or len(only_c) > _MAX_SWAPS:
             return None  # a rewording, not an item swapped in the same question
         if len(only_q) + len(only_c) > 2 and (
-            swap := _modifiers_swapped(q, c, only_q, only_c)
-            or _phrase_swapped(q, c, only_q, only_c)
+            # (whether a side's differing words hold a name or quantity: asked once for both)
+            swap := _modifiers_swapped(q, c, only_q, only_c, named := _named(q, c, only_q, only_c))
+            or _phrase_swapped(q, c, only_q, only_c, named)
         ):
             return swap
         nouns_q = _nouns(q, only_q)
@@ -1849,10 +1861,30 @@ def _asks(f: Features) -> frozenset[str]:
     time); remembered per text (a lookup asks it of the same query per candidate)."""
     found = _ASKED.get(f.lower)
     if found is None:
-        found = _ASKED.put(
-            f.lower,
-            frozenset(name for name, pattern in _ASKS if pattern.search(f.lower)),
-        )
+        # each pattern searched only where the words its branches start with are in the
+        # text (substring tests in C; a search cost ≈ 2 µs a text, most find nothing)
+        lower, names = f.lower, []
+        how = "how " in lower
+        (cost, cost_pattern), (time, time_pattern), (distance, distance_pattern) = _ASKS
+        if (
+            (how or "what" in lower)
+            and (
+                "cost" in lower
+                or "charge" in lower
+                or "pay" in lower
+                or "spend" in lower
+                or "expensive" in lower
+                or "price" in lower
+                or "fee" in lower
+            )
+            and cost_pattern.search(lower)
+        ):
+            names.append(cost)
+        if (how or "when" in lower or "what time" in lower) and time_pattern.search(lower):
+            names.append(time)
+        if "how far" in lower and distance_pattern.search(lower):
+            names.append(distance)
+        found = _ASKED.put(lower, frozenset(names))
     return found
 
 
@@ -2538,12 +2570,19 @@ def _one_name(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
     )
 
 
-def _modifiers_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+def _named(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
+    """Whether either side's differing words hold a name or a quantity."""
+    return _names_or_quantities(q, only_q) or _names_or_quantities(c, only_c)
+
+
+def _modifiers_swapped(
+    q: Features, c: Features, only_q: Diff, only_c: Diff, named: bool | None = None
+) -> str | None:
     """Each side alone puts its own words before the same shared noun, two or more on
     one side, and no word of one relates to a word of the other: the same thing under
     another constraint ("the [recommended] dose" / "the [maximum safe] dose", "the
     [official] language" / "the [most widely spoken] language")."""
-    if _names_or_quantities(q, only_q) or _names_or_quantities(c, only_c):
+    if _named(q, c, only_q, only_c) if named is None else named:
         return None  # the entity and number guards'
     head = _run_before_head(q, c, only_q)
     if head is None or head != _run_before_head(c, q, only_c):
@@ -2592,7 +2631,9 @@ _THE_OF = frozenset({"the", "a", "an", "its", "their"})
 _OF = frozenset({("of",), ("for",)})
 
 
-def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+def _phrase_swapped(
+    q: Features, c: Features, only_q: Diff, only_c: Diff, named: bool | None = None
+) -> str | None:
     """Each side alone has a phrase of nouns and adjectives in the same place after a
     shared word, two or more words on one side, none related to the other's: another
     thing asked about ("the lowest [interest rate]" / "the lowest [annual fee]", "better
@@ -2600,7 +2641,7 @@ def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
     "what's the procedure to end" / "how do I cancel") and participles ("go live" /
     "activated") are rewordings, unless both stand as "the ... of" ("the construction
     cost of" / "the seating capacity of" a stadium)."""
-    if (_names_or_quantities(q, only_q) or _names_or_quantities(c, only_c)) and not _one_name(
+    if (_named(q, c, only_q, only_c) if named is None else named) and not _one_name(
         q, c, only_q, only_c
     ):
         return None  # the entity and number guards'
