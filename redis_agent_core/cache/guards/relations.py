@@ -247,7 +247,8 @@ class AntonymGuard(_PairGuard):
         # an undoing verb on neither side, or no differing word on each side, and
         # _undone / _prefix_turned return None: they are not called (most pairs)
         turned = (
-            _particle_turned(q, c)
+            # (a particle turned needs as many words a side: most pairs stop at the count)
+            (_particle_turned(q, c) if len(q.words) == len(c.words) else None)
             or (
                 None
                 if q.stems.isdisjoint(_UNDOING) and c.stems.isdisjoint(_UNDOING)
@@ -264,7 +265,12 @@ class AntonymGuard(_PairGuard):
         # a pair of antonyms needs a differing content word on each side: without one
         # (most pairs) the answer is None whatever the keys hold, so they are not built
         if not (only_q and only_c):
-            return _bound_turned(q, c)
+            # (a bound word on each side, or no bound turned: tested here, no call made)
+            return (
+                None
+                if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
+                else _bound_turned(q, c)
+            )
         keys_q, keys_c = keys(query), keys(candidate)
         # a word of the candidate alone that is an antonym of one of the query's (WordNet's
         # antonymy is symmetric: asked of the few words that differ, not of all the query's)
@@ -273,7 +279,11 @@ class AntonymGuard(_PairGuard):
             if k in antonyms and not keys_q.isdisjoint(antonyms[k]):
                 break
         else:
-            return _turned_few(q, c, only_q, only_c) or _bound_turned(q, c)
+            return _turned_few(q, c, only_q, only_c) or (
+                None
+                if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
+                else _bound_turned(q, c)
+            )
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
@@ -299,7 +309,11 @@ class AntonymGuard(_PairGuard):
                         if _no_for_not(q, c, key, opposite):
                             continue  # "can't accept" / "decline": one no, said twice
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
-        return _turned_few(q, c, only_q, only_c) or _bound_turned(q, c)
+        return _turned_few(q, c, only_q, only_c) or (
+            None
+            if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
+            else _bound_turned(q, c)
+        )
 
 
 # Words that bound a number from below (True) or above (False): a closed class of
@@ -1719,6 +1733,12 @@ class SubstitutionGuard(_PairGuard):
         # an attribute asked about: "the height of" / "the weight of" (attribute nouns),
         # "how tall" / "how heavy" (adjectives after "how")
         for table, cue in ((wn.attributes, None), (wn.adjective_attributes, "how")):
+            # (no differing stem of the query's side in the table, or no "how" there: its
+            # attributes are none, and the candidate's are not asked; tested in C here)
+            if (cue is not None and cue not in q.vocab) or table.keys().isdisjoint(
+                map(_STEM_OF, only_q)
+            ):
+                continue
             attrs_q = _attributes(q, only_q, table, cue)
             attrs_c = _attributes(c, only_c, table, cue) if attrs_q else {}
             if attrs_q and attrs_c and attrs_q.keys().isdisjoint(attrs_c.keys()):
@@ -1856,33 +1876,42 @@ _ASKING = frozenset({"how", "when", "what"})
 _ASKED: Memo[str, frozenset[str]] = Memo()
 
 
+def _matches_at(pattern: re.Pattern[str], text: str, starts: tuple[str, ...]) -> bool:
+    """``pattern.search(text) is not None`` for a pattern each of whose matches starts
+    with one of ``starts``: tried only where those stand (``match`` at a position reads
+    the character before it for ``\\b``, as ``search`` does)."""
+    for start in starts:
+        at = text.find(start)
+        while at >= 0:
+            if pattern.match(text, at) is not None:
+                return True
+            at = text.find(start, at + 1)
+    return False
+
+
 def _asks(f: Features) -> frozenset[str]:
     """What ``f`` asks for among :data:`_ASKS` (cost, time, distance; how often counts as
     time); remembered per text (a lookup asks it of the same query per candidate)."""
     found = _ASKED.get(f.lower)
     if found is None:
-        # each pattern searched only where the words its branches start with are in the
-        # text (substring tests in C; a search cost ≈ 2 µs a text, most find nothing)
+        # each pattern tried only where one of its branches can start (each opens with
+        # "how ", "what" or "when", after a word boundary): a search tried it at every
+        # character (≈ 2-5 µs a text), most texts have none of those words or one
         lower, names = f.lower, []
-        how = "how " in lower
         (cost, cost_pattern), (time, time_pattern), (distance, distance_pattern) = _ASKS
         if (
-            (how or "what" in lower)
-            and (
-                "cost" in lower
-                or "charge" in lower
-                or "pay" in lower
-                or "spend" in lower
-                or "expensive" in lower
-                or "price" in lower
-                or "fee" in lower
-            )
-            and cost_pattern.search(lower)
-        ):
+            "cost" in lower
+            or "charge" in lower
+            or "pay" in lower
+            or "spend" in lower
+            or "expensive" in lower
+            or "price" in lower
+            or "fee" in lower
+        ) and _matches_at(cost_pattern, lower, ("how ", "what")):
             names.append(cost)
-        if (how or "when" in lower or "what time" in lower) and time_pattern.search(lower):
+        if _matches_at(time_pattern, lower, ("how ", "when", "what time")):
             names.append(time)
-        if "how far" in lower and distance_pattern.search(lower):
+        if _matches_at(distance_pattern, lower, ("how far",)):
             names.append(distance)
         found = _ASKED.put(lower, frozenset(names))
     return found
