@@ -1094,8 +1094,9 @@ def test_the_same_table_under_a_reworded_request_passes() -> None:
 
 def test_the_verifier_fetches_a_pairs_features_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each default guard fetched both texts' features itself (nine memo probes and calls a
-    pair); the verifier now fetches them once and hands them to each guard's judge. Only
-    the entity guard, which reads the texts' table cells and code first, asks again."""
+    pair); the verifier now fetches them once and hands them to each guard's judge, the
+    entity guard's too (it reads the texts' table cells and code first: judged only after a
+    guard that fetched them, so no parse can fail in it first)."""
     import redis_agent_core.cache.guards as guards_module
     from redis_agent_core.cache.guards import _features, relations
 
@@ -1110,7 +1111,33 @@ def test_the_verifier_fetches_a_pairs_features_once(monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(module, "pair", counting)
     query, candidate = "how do I reset my router password", "how can I reset my router password"
     assert Verifier().verify(query, candidate) is None  # every guard ran
-    assert len(asked) == 2
+    assert len(asked) == 1
+    # alone, or first, the entity guard reads the cells and code before it fetches them
+    asked.clear()
+    table = ("Ben,31,Leeds,free", "Ben,31,Leeds,pro")
+    assert Verifier([EntityGuard()]).verify(*table) == Rejection(
+        "entity", "a cell of the pasted table differs ('free' vs 'pro')"
+    )
+    assert asked == []
+    assert Verifier([EntityGuard(), OrderGuard()]).verify(query, candidate) is None
+    assert len(asked) == 2  # its own fetch, then the order guard's
+
+
+def test_a_default_guard_that_raises_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default guards run in one loop: a guard that raises is still the one named (and
+    the pair refused), and a pair whose features cannot be fetched is the first guard's."""
+    import redis_agent_core.cache.guards as guards_module
+    from redis_agent_core.cache.guards import _features
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("broken")
+
+    pair = ("how do I reset my router password", "how can I reset my router password")
+    monkeypatch.setattr(guards_module, "_diffs", broken)
+    assert Verifier().verify(*pair) == Rejection("error", "guard 'scope' raised RuntimeError")
+    monkeypatch.setattr(guards_module, "pair", broken)
+    monkeypatch.setattr(_features, "pair", broken)
+    assert Verifier().verify(*pair) == Rejection("error", "guard 'order' raised RuntimeError")
 
 
 def test_a_subclass_or_a_replaced_guard_list_is_what_runs() -> None:

@@ -33,7 +33,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
-from itertools import compress, count, islice
+from itertools import compress, count, filterfalse, islice
 from operator import ne
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -55,24 +55,28 @@ from ._features import (
 )
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
-from ._wordnet import ancestors, noun, wordnet
+from ._wordnet import ancestors, base, noun, wordnet
 from .relations import (
+    _FRAMING,
     _PREVENTING_FROM,
     _SAYING_NO,
+    _UNRESTRICTIVE,
+    _WORD_OF,
     AntonymGuard,
     ArgumentGuard,
+    Diff,
     SubstitutionGuard,
+    _added_kind,
+    _added_qualifier,
     _applies_to,
     _diffs,
     _kind,
+    _narrowing,
     _no_for_not,
     _PairGuard,
     _targets,
-    added_kind,
-    added_qualifier,
     comparatives,
     mirrored,
-    narrowing,
     prevention_shift,
 )
 from .scorer import PairScorer
@@ -631,37 +635,40 @@ class NegationGuard(_PairGuard):
         # side: "unsafe" vs "safe" differ, "unsafe" vs "not safe" agree.
         # (most texts have no prefixed word: no call made for them)
         # (prevention_shift is 0 without a preventing verb, most texts: not called then)
-        q_neg = q.negations
-        if not _PREVENTING_FROM.isdisjoint(q.stems):
+        q_neg, q_stems, q_vocab = q.negations, q.stems, q.vocab
+        c_neg, c_stems, c_vocab = c.negations, c.stems, c.vocab
+        if not _PREVENTING_FROM.isdisjoint(q_stems):
             q_neg += prevention_shift(q, c)
-        c_neg = c.negations
-        if not _PREVENTING_FROM.isdisjoint(c.stems):
+        if not _PREVENTING_FROM.isdisjoint(c_stems):
             c_neg += prevention_shift(c, q)
         if q.prefixed:
             q_neg += self._prefixed(q, c)
         if c.prefixed:
             c_neg += self._prefixed(c, q)
-        if "free" in q.vocab or "free" in c.vocab or "less" in q.lower or "less" in c.lower:
+        if "free" in q_vocab or "free" in c_vocab or "less" in q.lower or "less" in c.lower:
             q_neg += _freed(q, c)
             c_neg += _freed(c, q)
-        if q_neg != c_neg and ("stop" in q.stems or "stop" in c.stems):
-            q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
-        if q_neg != c_neg and not (_SAYING_NO.isdisjoint(q.keys) and _SAYING_NO.isdisjoint(c.keys)):
-            q_neg, c_neg = _no_said_otherwise(q, c, q_neg, c_neg)
-        if q_neg != c_neg and "than" in (q if q_neg > c_neg else c).vocab:
-            q_neg, c_neg = _bounds_said_otherwise(q, c, q_neg, c_neg)
-        if q_neg != c_neg and "no" in (q if q_neg > c_neg else c).vocab:
-            q_neg, c_neg = _zero_said_otherwise(q, c, q_neg, c_neg)
-        if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
-            q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
-        if q_neg != c_neg:
-            return f"negation differs ({q_neg} negator(s) vs {c_neg})"
+        if q_neg != c_neg:  # (most pairs count alike: none of the rewordings is asked)
+            if "stop" in q_stems or "stop" in c_stems:
+                q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
+            if q_neg != c_neg and not (
+                _SAYING_NO.isdisjoint(q.keys) and _SAYING_NO.isdisjoint(c.keys)
+            ):
+                q_neg, c_neg = _no_said_otherwise(q, c, q_neg, c_neg)
+            if q_neg != c_neg and "than" in (q_vocab if q_neg > c_neg else c_vocab):
+                q_neg, c_neg = _bounds_said_otherwise(q, c, q_neg, c_neg)
+            if q_neg != c_neg and "no" in (q_vocab if q_neg > c_neg else c_vocab):
+                q_neg, c_neg = _zero_said_otherwise(q, c, q_neg, c_neg)
+            if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
+                q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
+            if q_neg != c_neg:
+                return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         if q.negations and q.negations == c.negations:
             moved = _negation_moved(q, c)
             if moved is not None:
                 return moved
         q_keys, c_keys = q.keys, c.keys
-        if "than" in q.vocab and mirrored(q, c):  # "faster than" / "slower than", swapped
+        if "than" in q_vocab and mirrored(q, c):  # "faster than" / "slower than", swapped
             k, m = comparatives(q, c) or (0, 0)
             q_keys, c_keys = q_keys - {q.seq[k]}, c_keys - {c.seq[m]}
         # a pair of opposites needs a listed word among the keys of each side alone (what
@@ -874,6 +881,14 @@ def _cell_swap(query: str, candidate: str) -> str | None:
     return None
 
 
+def _cells_or_code(query: str, candidate: str) -> str | None:
+    """A pasted table's cell or code that differs (what the entity guard reads of the
+    texts themselves, before their features)."""
+    if ("," in query or "|" in query) and (reason := _cell_swap(query, candidate)):
+        return reason
+    return code_changed(query, candidate)
+
+
 class EntityGuard:
     """Named entities (capitalised or mixed-case words, identifiers like "Jet2") and
     quoted strings (with the blanks inside them) must agree. One side naming an entity
@@ -884,11 +899,18 @@ class EntityGuard:
     name = "entity"
 
     def check(self, query: str, candidate: str) -> str | None:
-        if ("," in query or "|" in query) and (reason := _cell_swap(query, candidate)):
+        if reason := _cells_or_code(query, candidate):
             return reason
-        if reason := code_changed(query, candidate):
-            return reason
-        q, c = pair(query, candidate)
+        q, c = pair(query, candidate)  # (parsed after the texts' cells and code are read)
+        return self._names(q, c, query, candidate)
+
+    def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
+        """:meth:`check` with both texts' features at hand: the verifier's, once a guard
+        before this one has fetched them (then no parse can fail here first)."""
+        return _cells_or_code(query, candidate) or self._names(q, c, query, candidate)
+
+    @staticmethod
+    def _names(q: Features, c: Features, query: str, candidate: str) -> str | None:
         if not (q.entities or c.entities or q.quotes or c.quotes):
             return None
         for one, other in ((q, c), (c, q)):
@@ -898,10 +920,17 @@ class EntityGuard:
                     return f"quoted text {flat!r} is missing from the other prompt"
         if q.quotes != c.quotes and (reason := _quote_blanks(q.quotes, c.quotes)):
             return reason
-        # "PDFs" / "PDF": an entity also matches by its stem
-        only_q = {e for e in q.entities if e not in c.vocab and stem(e) not in c.stems}
-        only_c = {e for e in c.entities if e not in q.vocab and stem(e) not in q.stems}
+        # "PDFs" / "PDF": an entity also matches by its stem (asked only of the names the
+        # other side's words lack, found in C: most pairs name the same, and stop here)
+        only_q = set(q.entities).difference(c.vocab)
+        if only_q:
+            only_q = {e for e in only_q if stem(e) not in c.stems}
+        only_c = set(c.entities).difference(q.vocab)
+        if only_c:
+            only_c = {e for e in only_c if stem(e) not in q.stems}
         if not (only_q and only_c):  # one side alone names more: a maker, or an edition?
+            if not (only_q or only_c):
+                return None  # the same names (_edition finds nothing to say)
             return _edition(only_q, q, c) if only_q else _edition(only_c, c, q)
         if only_q and only_c:  # a swap, unless it is a typo ("Mondys")
             only_q = {e for e in only_q if not _misspelt(e, c, name=True)}
@@ -1119,7 +1148,27 @@ def _added(q: Features, c: Features) -> str | None:
     only_q, only_c = _diffs(q, c)
     if not (only_q or only_c):
         return None
-    return narrowing(q, c) or added_qualifier(q, c) or added_kind(q, c)
+    if only_q and only_c:
+        # each side has words of its own: narrowing needs one side alone to differ (None),
+        # and the other two need the words of the side that adds nothing to be rating
+        # words (framing aside: their test, in C), on one side at least
+        if not (_rating_only(only_c) or _rating_only(only_q)):
+            return None
+        return _added_qualifier(q, c, only_q, only_c) or _added_kind(q, c, only_q, only_c)
+    return (
+        (None if abs(len(q.content) - len(c.content)) != 1 else _narrowing(q, c, only_q, only_c))
+        or _added_qualifier(q, c, only_q, only_c)
+        or _added_kind(q, c, only_q, only_c)
+    )
+
+
+def _rating_only(words: Diff) -> bool:
+    """Whether the differing ``words`` are rating words or framing alone: what
+    :func:`added_kind` (and, without the framing, :func:`added_qualifier`) asks of the side
+    that adds nothing before looking at the other's."""
+    return _UNRESTRICTIVE.issuperset(
+        map(base, filterfalse(_FRAMING.__contains__, map(_WORD_OF, words)))
+    )
 
 
 _BRIEF = frozenset({"len:brief"})
@@ -1167,8 +1216,9 @@ def default_guards() -> list[Guard]:
     ]
 
 
-# The default guards whose ``check`` is ``judge`` on both texts' features (not
-# EntityGuard: it reads the texts' cells and code before their features).
+# The default guards whose ``check`` is ``judge`` on both texts' features (EntityGuard
+# apart: it reads the texts' cells and code before their features, so it is judged only
+# after a guard that fetched them).
 _JUDGED = frozenset(
     {
         OrderGuard,
@@ -1212,7 +1262,9 @@ class Verifier:
         extra: ExtraVerifier | None = None,
     ) -> None:
         self.guards = list(default_guards() if guards is None else guards)
-        self._planned: tuple[list[Guard], list[tuple[Guard, Judge | None]]] = ([], [])
+        self._planned: tuple[
+            list[Guard], list[tuple[Guard, Judge | None]], list[tuple[Guard, Judge]] | None
+        ] = ([], [], None)
         self.scorer = scorer
         self.extra = extra
 
@@ -1247,17 +1299,27 @@ class Verifier:
             return False
         return True
 
-    def _plan(self) -> list[tuple[Guard, Judge | None]]:
+    def _plan(
+        self,
+    ) -> tuple[list[tuple[Guard, Judge | None]], list[tuple[Guard, Judge]] | None]:
         """Each guard with its ``judge`` if it is a default guard (of its own class: a
         subclass may override ``check``), which is then handed both texts' features,
         fetched once per pair (each guard's own fetch cost a call and a memo probe, nine
-        times a pair). Rebuilt when :attr:`guards` is changed or replaced."""
-        guards, plan = self._planned
+        times a pair); and the same list if every guard is judged (the default guards),
+        for one loop with no per-guard tests. Rebuilt when :attr:`guards` is changed or
+        replaced."""
+        guards, plan, fused = self._planned
         if guards != self.guards:  # (a C-level comparison of a few references)
             guards = list(self.guards)
-            plan = [(g, g.judge if g.__class__ in _JUDGED else None) for g in guards]
-            self._planned = guards, plan
-        return plan
+            plan, fetched = [], False
+            for g in guards:
+                judged = g.__class__ in _JUDGED or (g.__class__ is EntityGuard and fetched)
+                plan.append((g, g.judge if judged else None))  # type: ignore[attr-defined]
+                fetched = fetched or judged
+            judges = [(g, j) for g, j in plan if j is not None]
+            fused = judges if plan and len(judges) == len(plan) else None
+            self._planned = guards, plan, fused
+        return plan, fused
 
     def _run_guards(
         self, query: str, candidate: str
@@ -1266,9 +1328,12 @@ class Verifier:
         if query == candidate:
             return None, None  # an exact repeat cannot disagree with itself
         query, candidate = narrowed(query, candidate)
+        plan, fused = self._plan()
+        if fused is not None:  # every guard judged (the default guards)
+            return self._judge_all(fused, query, candidate)
         q: Features | None = None  # both texts' features, fetched by the first default guard
         c: Features | None = None
-        for guard, judge in self._plan():
+        for guard, judge in plan:
             try:
                 if judge is None:
                     reason = guard.check(query, candidate)
@@ -1285,6 +1350,24 @@ class Verifier:
                 return Rejection("error", f"guard {guard.name!r} raised {type(exc).__name__}"), None
             if reason is not None:
                 return Rejection(guard.name, reason), None
+        return None, None if self.scorer is None else (candidate, query)
+
+    def _judge_all(
+        self, fused: list[tuple[Guard, Judge]], query: str, candidate: str
+    ) -> tuple[Rejection | None, tuple[str, str] | None]:
+        """:meth:`_run_guards` when every guard is judged: both texts' features fetched
+        once, then one loop with no per-guard tests (a failure is still the guard's whose
+        turn it was; a fetch that fails, the first guard's, which would have fetched)."""
+        guard = fused[0][0]
+        try:
+            q, c = pair(query, candidate)
+            for guard, judge in fused:
+                reason = judge(q, c, query, candidate)
+                if reason is not None:
+                    return Rejection(guard.name, reason), None
+        except Exception as exc:
+            _log.warning("cache guard %r raised; candidate refused", guard.name, exc_info=True)
+            return Rejection("error", f"guard {guard.name!r} raised {type(exc).__name__}"), None
         return None, None if self.scorer is None else (candidate, query)
 
     def _score(self, spans: tuple[str, str] | None, query: str, candidate: str) -> Rejection | None:

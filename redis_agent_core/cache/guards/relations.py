@@ -86,6 +86,7 @@ def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
 
 Diff = list[tuple[str, str, int]]
 _WORD_OF = itemgetter(0)  # a differing word as written (C-level, for maps over a Diff)
+_STEM_OF = itemgetter(1)  # its stem
 _last: list = [None, None, [], []]  # the last pair asked about: two guards ask in turn
 
 
@@ -98,7 +99,10 @@ def _diffs(q: Features, c: Features) -> tuple[Diff, Diff]:
     only_q, only_c = _diff(q, c), _diff(c, q)
     if only_q and only_c:
         # one noun inflected two ways the stemmer parts ("viruses" / "virus")
-        same = {noun(w) for w, _, _ in only_q} & {noun(w) for w, _, _ in only_c} - {None}
+        same = set(map(noun, map(_WORD_OF, only_q))).intersection(
+            map(noun, map(_WORD_OF, only_c))
+        )  # (C-level maps: no comprehension made per pair)
+        same.discard(None)
         if same:
             only_q = [d for d in only_q if noun(d[0]) not in same]
             only_c = [d for d in only_c if noun(d[0]) not in same]
@@ -243,13 +247,14 @@ class AntonymGuard(_PairGuard):
         # an undoing verb on neither side, or no differing word on each side, and
         # _undone / _prefix_turned return None: they are not called (most pairs)
         turned = (
-            _particle_turned(q, c)
+            # (a particle turned needs as many words a side: most pairs stop at the count)
+            (_particle_turned(q, c) if len(q.words) == len(c.words) else None)
             or (
                 None
                 if q.stems.isdisjoint(_UNDOING) and c.stems.isdisjoint(_UNDOING)
                 else _undone(q, c)
             )
-            or (_prefix_turned(q, c) if only_q and only_c else None)
+            or (_prefix_turned(q, c, only_q, only_c) if only_q and only_c else None)
         )
         if turned is not None:
             return turned
@@ -260,7 +265,12 @@ class AntonymGuard(_PairGuard):
         # a pair of antonyms needs a differing content word on each side: without one
         # (most pairs) the answer is None whatever the keys hold, so they are not built
         if not (only_q and only_c):
-            return _bound_turned(q, c)
+            # (a bound word on each side, or no bound turned: tested here, no call made)
+            return (
+                None
+                if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
+                else _bound_turned(q, c)
+            )
         keys_q, keys_c = keys(query), keys(candidate)
         # a word of the candidate alone that is an antonym of one of the query's (WordNet's
         # antonymy is symmetric: asked of the few words that differ, not of all the query's)
@@ -269,7 +279,11 @@ class AntonymGuard(_PairGuard):
             if k in antonyms and not keys_q.isdisjoint(antonyms[k]):
                 break
         else:
-            return _turned_few(q, c, only_q, only_c) or _bound_turned(q, c)
+            return _turned_few(q, c, only_q, only_c) or (
+                None
+                if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
+                else _bound_turned(q, c)
+            )
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
@@ -295,7 +309,11 @@ class AntonymGuard(_PairGuard):
                         if _no_for_not(q, c, key, opposite):
                             continue  # "can't accept" / "decline": one no, said twice
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
-        return _turned_few(q, c, only_q, only_c) or _bound_turned(q, c)
+        return _turned_few(q, c, only_q, only_c) or (
+            None
+            if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
+            else _bound_turned(q, c)
+        )
 
 
 # Words that bound a number from below (True) or above (False): a closed class of
@@ -406,6 +424,15 @@ def _turned_few(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | N
     against a synonym of its undoing."""
     if len(only_q) > 2 or len(only_c) > 2:
         return None
+    # (a refusal needs a refusing verb among a side's differing words, a verb undone one
+    # whose undoing WordNet lists: asked in C, most pairs have neither)
+    if _REFUSING.isdisjoint(map(_STEM_OF, only_q)) and _REFUSING.isdisjoint(map(_STEM_OF, only_c)):
+        return (
+            _undone_by_synonym(only_q, only_c)
+            if q.negations == c.negations
+            and any(map(_undoings, map(_WORD_OF, itertools.chain(only_q, only_c))))
+            else None
+        )
     return _refusal_turned(q, c, only_q, only_c) or (
         # (with negators on one side more, a turn may be one no said twice: "won't approve"
         # / "reject", the negation guard's)
@@ -595,6 +622,8 @@ _DIRECTION_PREFIXES = frozenset(
     micro macro""".split()
 )
 _PREFIX_LENGTHS = sorted({len(p) for p in _DIRECTION_PREFIXES})
+_PREFIX_HEADS = frozenset(p[:2] for p in _DIRECTION_PREFIXES)
+_HEAD = itemgetter(slice(None, 2))  # a word's first two letters
 _ROOT = 4  # shortest shared root ("port" of "import" / "export")
 
 
@@ -610,15 +639,21 @@ def _prefixed_roots(diff: Diff) -> dict[str, tuple[str, str]]:
     return found
 
 
-def _prefix_turned(q: Features, c: Features) -> str | None:
-    """A differing word on each side made of one root under two different prefixes of
-    direction or degree: opposites or another process, never a rewording."""
+def _prefix_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """A differing word on each side (``only_q``, ``only_c``: the pair's) made of one root
+    under two different prefixes of direction or degree: opposites or another process,
+    never a rewording."""
     if q.words == c.words:
         return None
-    only_q, only_c = _diffs(q, c)
     if not (only_q and only_c):
         return None
-    roots_c = _prefixed_roots(only_c)
+    # (a word of a side opens with a prefix only if its first two letters open one: asked
+    # of the candidate's words in C first, as the query's roots are read only against its)
+    roots_c = (
+        {}
+        if _PREFIX_HEADS.isdisjoint(map(_HEAD, map(_WORD_OF, only_c)))
+        else (_prefixed_roots(only_c))
+    )
     if roots_c:
         for root, (p, w) in _prefixed_roots(only_q).items():
             found = roots_c.get(root)
@@ -627,11 +662,19 @@ def _prefix_turned(q: Features, c: Features) -> str | None:
     return _heads_turned(only_q, only_c)
 
 
+_LAST_LETTERS = itemgetter(slice(-_ROOT, None))  # a word's last _ROOT letters (all, if fewer)
+
+
 def _heads_turned(only_q: Diff, only_c: Diff) -> str | None:
     """A differing word on each side made of one root after two heads that WordNet calls
     antonyms ("whitelist" / "blacklist", "onboard" / "offboard", "hardcover" / "softcover"):
     the compound takes its opposite from its head, which WordNet opposes as a word of its
     own but lists under neither compound."""
+    # (no word of one side ending as one of the other's: no pair of them to walk, asked in C)
+    if set(map(_LAST_LETTERS, map(_WORD_OF, only_q))).isdisjoint(
+        map(_LAST_LETTERS, map(_WORD_OF, only_c))
+    ):
+        return None
     antonyms = wordnet().antonyms
     for w, _, _ in only_q:
         for w2, _, _ in only_c:
@@ -1111,13 +1154,21 @@ class ArgumentGuard(_PairGuard):
         if reason is None:
             # (a side without "I" or "we" has no speaker doing a verb: _doer_changed
             # finds none of those forms in its vocabulary and returns None uncalled)
+            # (each asked only where its first test passes, in C here: the same stems for
+            # an exchange, a speaker's form on a side, "by" on one side alone for a
+            # passive, an owner's "'s" on both: most pairs call none of them)
+            q_vocab, c_vocab = q.vocab, c.vocab
             reason = (
-                _exchanged(q, c)
-                or _speaker_swapped(q, c, query, candidate)
-                or (None if _SPEAKER_SUBJECT.isdisjoint(q.vocab) else _doer_changed(q, c))
-                or (None if _SPEAKER_SUBJECT.isdisjoint(c.vocab) else _doer_changed(c, q))
-                or _passive_turned(q, c)
-                or _owner_swapped(q, c)
+                (None if q.stems != c.stems else _exchanged(q, c))
+                or (
+                    None
+                    if _SPEAKER_FORMS.isdisjoint(q_vocab) and _SPEAKER_FORMS.isdisjoint(c_vocab)
+                    else _speaker_swapped(q, c, query, candidate)
+                )
+                or (None if _SPEAKER_SUBJECT.isdisjoint(q_vocab) else _doer_changed(q, c))
+                or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _doer_changed(c, q))
+                or (None if ("by" in q_vocab) == ("by" in c_vocab) else _passive_turned(q, c))
+                or (_owner_swapped(q, c) if "'s " in q.lower and "'s " in c.lower else None)
             )
         return reason
 
@@ -1538,6 +1589,9 @@ def _graded(f: Features, diff: Diff) -> dict[str, str]:
     return found
 
 
+_LESS = frozenset({"less", "least"})
+
+
 def _turned_degree(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
     """Whether all the two sides differ by is one graded word against "less" or "least"
     and its antonym: one degree said the other way up ("the cheapest" / "the least
@@ -1637,11 +1691,15 @@ class SubstitutionGuard(_PairGuard):
             at_q, at_c = comparatives(q, c) or (-1, -1)
             only_q = [d for d in only_q if d[2] != at_q]
             only_c = [d for d in only_c if d[2] != at_c]
-        if (
-            not (only_q and only_c)
-            or _turned_degree(q, c, only_q, only_c)
-            or _measured_degree(only_q, only_c)
+        if not (only_q and only_c):
+            return None
+        # (each asked only where it can hold: a degree turned needs "less" or "least" on a
+        # side, a measured degree three differing words; most pairs have neither)
+        if not (_LESS.isdisjoint(q.vocab) and _LESS.isdisjoint(c.vocab)) and _turned_degree(
+            q, c, only_q, only_c
         ):
+            return None
+        if len(only_q) + len(only_c) == 3 and _measured_degree(only_q, only_c):
             return None
         measure = asks_differ(q, c)
         if measure is not None:
@@ -1649,7 +1707,9 @@ class SubstitutionGuard(_PairGuard):
         wn = wordnet()
         if "-" in q.lower and "-" in c.lower and (turned := _compound_turned(only_q, only_c)):
             return turned
-        graded_q, graded_c = _graded(q, only_q), _graded(c, only_c)
+        # (the candidate's comparisons matter only if the query has one: not asked otherwise)
+        graded_q = _graded(q, only_q)
+        graded_c = _graded(c, only_c) if graded_q else {}
         if (
             graded_q
             and graded_c
@@ -1673,8 +1733,14 @@ class SubstitutionGuard(_PairGuard):
         # an attribute asked about: "the height of" / "the weight of" (attribute nouns),
         # "how tall" / "how heavy" (adjectives after "how")
         for table, cue in ((wn.attributes, None), (wn.adjective_attributes, "how")):
+            # (no differing stem of the query's side in the table, or no "how" there: its
+            # attributes are none, and the candidate's are not asked; tested in C here)
+            if (cue is not None and cue not in q.vocab) or table.keys().isdisjoint(
+                map(_STEM_OF, only_q)
+            ):
+                continue
             attrs_q = _attributes(q, only_q, table, cue)
-            attrs_c = _attributes(c, only_c, table, cue)
+            attrs_c = _attributes(c, only_c, table, cue) if attrs_q else {}
             if attrs_q and attrs_c and attrs_q.keys().isdisjoint(attrs_c.keys()):
                 return (
                     f"different attribute ({', '.join(sorted(set(attrs_q.values())))} vs "
@@ -1683,11 +1749,13 @@ class SubstitutionGuard(_PairGuard):
         if len(only_q) > _MAX_SWAPS or len(only_c) > _MAX_SWAPS:
             return None  # a rewording, not an item swapped in the same question
         if len(only_q) + len(only_c) > 2 and (
-            swap := _modifiers_swapped(q, c, only_q, only_c)
-            or _phrase_swapped(q, c, only_q, only_c)
+            # (whether a side's differing words hold a name or quantity: asked once for both)
+            swap := _modifiers_swapped(q, c, only_q, only_c, named := _named(q, c, only_q, only_c))
+            or _phrase_swapped(q, c, only_q, only_c, named)
         ):
             return swap
-        nouns_q, nouns_c = _nouns(q, only_q), _nouns(c, only_c)
+        nouns_q = _nouns(q, only_q)
+        nouns_c = _nouns(c, only_c) if nouns_q else []  # (only read against nouns_q)
         one_each = len(only_q) == len(only_c) == 1
         for w, n, only_noun in nouns_q:
             senses, parents = kinship(n)
@@ -1808,15 +1876,44 @@ _ASKING = frozenset({"how", "when", "what"})
 _ASKED: Memo[str, frozenset[str]] = Memo()
 
 
+def _matches_at(pattern: re.Pattern[str], text: str, starts: tuple[str, ...]) -> bool:
+    """``pattern.search(text) is not None`` for a pattern each of whose matches starts
+    with one of ``starts``: tried only where those stand (``match`` at a position reads
+    the character before it for ``\\b``, as ``search`` does)."""
+    for start in starts:
+        at = text.find(start)
+        while at >= 0:
+            if pattern.match(text, at) is not None:
+                return True
+            at = text.find(start, at + 1)
+    return False
+
+
 def _asks(f: Features) -> frozenset[str]:
     """What ``f`` asks for among :data:`_ASKS` (cost, time, distance; how often counts as
     time); remembered per text (a lookup asks it of the same query per candidate)."""
     found = _ASKED.get(f.lower)
     if found is None:
-        found = _ASKED.put(
-            f.lower,
-            frozenset(name for name, pattern in _ASKS if pattern.search(f.lower)),
-        )
+        # each pattern tried only where one of its branches can start (each opens with
+        # "how ", "what" or "when", after a word boundary): a search tried it at every
+        # character (≈ 2-5 µs a text), most texts have none of those words or one
+        lower, names = f.lower, []
+        (cost, cost_pattern), (time, time_pattern), (distance, distance_pattern) = _ASKS
+        if (
+            "cost" in lower
+            or "charge" in lower
+            or "pay" in lower
+            or "spend" in lower
+            or "expensive" in lower
+            or "price" in lower
+            or "fee" in lower
+        ) and _matches_at(cost_pattern, lower, ("how ", "what")):
+            names.append(cost)
+        if _matches_at(time_pattern, lower, ("how ", "when", "what time")):
+            names.append(time)
+        if _matches_at(distance_pattern, lower, ("how far",)):
+            names.append(distance)
+        found = _ASKED.put(lower, frozenset(names))
     return found
 
 
@@ -1863,7 +1960,12 @@ def narrowing(q: Features, c: Features) -> str | None:
     Chrome"), numbers, verbs and rating words ("a good way") narrow nothing."""
     if abs(len(q.content) - len(c.content)) != 1:
         return None  # not one content word more on one side (most pairs: no diff made)
-    only_q, only_c = _diffs(q, c)
+    return _narrowing(q, c, *_diffs(q, c))
+
+
+def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """:func:`narrowing` on the pair's differing words (``only_q`` and ``only_c``), once
+    its content lengths differ by one."""
     if bool(only_q) == bool(only_c) or len(only_q) + len(only_c) != 1:
         return None
     f, other = (q, c) if only_q else (c, q)
@@ -2224,6 +2326,8 @@ def _attributes(
 ) -> dict[str, str]:
     if cue is not None and cue not in f.vocab:
         return {}  # no word after the cue (most texts have no "how"): the same, empty
+    if table.keys().isdisjoint(map(_STEM_OF, diff)):
+        return {}  # no differing stem in the table (most pairs): asked in C, the same
     return {
         a: w
         for w, s, i in diff
@@ -2286,7 +2390,11 @@ def added_qualifier(q: Features, c: Features) -> str | None:
     Texas", "on Android", "for married couples filing jointly", "after it has shipped"),
     while what the other side has on its own is at most a rating word ("a good
     breakfast"): an answer to the broader question is not one to the narrower."""
-    only_q, only_c = _diffs(q, c)
+    return _added_qualifier(q, c, *_diffs(q, c))
+
+
+def _added_qualifier(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """:func:`added_qualifier` on the pair's differing words."""
     if not (only_q or only_c):
         return None
     for f, mine, theirs in ((q, only_q, only_c), (c, only_c, only_q)):
@@ -2365,7 +2473,11 @@ def added_kind(q: Features, c: Features) -> str | None:
     the narrower one. Framing ("the best way", "some tips"), names (the entity guard's),
     the kind the answer is ("which city") and a word the other side names a kind of
     ("a basil plant" / "basil") pass."""
-    only_q, only_c = _diffs(q, c)
+    return _added_kind(q, c, *_diffs(q, c))
+
+
+def _added_kind(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """:func:`added_kind` on the pair's differing words."""
     if not (only_q or only_c):
         return None
     wn = wordnet()
@@ -2487,12 +2599,19 @@ def _one_name(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
     )
 
 
-def _modifiers_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+def _named(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
+    """Whether either side's differing words hold a name or a quantity."""
+    return _names_or_quantities(q, only_q) or _names_or_quantities(c, only_c)
+
+
+def _modifiers_swapped(
+    q: Features, c: Features, only_q: Diff, only_c: Diff, named: bool | None = None
+) -> str | None:
     """Each side alone puts its own words before the same shared noun, two or more on
     one side, and no word of one relates to a word of the other: the same thing under
     another constraint ("the [recommended] dose" / "the [maximum safe] dose", "the
     [official] language" / "the [most widely spoken] language")."""
-    if _names_or_quantities(q, only_q) or _names_or_quantities(c, only_c):
+    if _named(q, c, only_q, only_c) if named is None else named:
         return None  # the entity and number guards'
     head = _run_before_head(q, c, only_q)
     if head is None or head != _run_before_head(c, q, only_c):
@@ -2541,7 +2660,9 @@ _THE_OF = frozenset({"the", "a", "an", "its", "their"})
 _OF = frozenset({("of",), ("for",)})
 
 
-def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+def _phrase_swapped(
+    q: Features, c: Features, only_q: Diff, only_c: Diff, named: bool | None = None
+) -> str | None:
     """Each side alone has a phrase of nouns and adjectives in the same place after a
     shared word, two or more words on one side, none related to the other's: another
     thing asked about ("the lowest [interest rate]" / "the lowest [annual fee]", "better
@@ -2549,7 +2670,7 @@ def _phrase_swapped(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
     "what's the procedure to end" / "how do I cancel") and participles ("go live" /
     "activated") are rewordings, unless both stand as "the ... of" ("the construction
     cost of" / "the seating capacity of" a stadium)."""
-    if (_names_or_quantities(q, only_q) or _names_or_quantities(c, only_c)) and not _one_name(
+    if (_named(q, c, only_q, only_c) if named is None else named) and not _one_name(
         q, c, only_q, only_c
     ):
         return None  # the entity and number guards'
