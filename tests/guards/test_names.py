@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from redis_agent_core.cache.guards import Verifier
+from redis_agent_core.cache.guards import Verifier, default_verifier, same_but_names
 
 
 def refused(a: str, b: str) -> bool:
@@ -82,3 +82,92 @@ def test_a_short_name_is_served_for_the_full_one(a: str, b: str) -> None:
 )
 def test_another_model_edition_name_or_count_is_refused(a: str, b: str) -> None:
     assert refused(a, b)
+
+
+# Session 21: more ways a name is written short (pairs of our own, in no data set).
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # an accented name, and a name going on after a hyphen in lower case
+        ("Who leads the Confédération Africaine de Football?", "Who leads the CAF?"),
+        ("Which states are in the Gulf Co-operation Council?", "Which states are in the GCC?"),
+        # a possessive inside the name
+        ("How do I contact Her Majesty's Passport Office?", "How do I contact HMPO?"),
+        # a name and its version run together, the name cut short or to its capitals
+        ("Does Win7 support TLS 1.2?", "Does Windows 7 support TLS 1.2?"),
+        ("How do I port this script to py2?", "How do I port this script to Python 2?"),
+        # the starts of the words blended; a digit counting a letter
+        ("How do I cancel an AmEx card?", "How do I cancel an American Express card?"),
+        ("What does the W3C publish?", "What does the World Wide Web Consortium publish?"),
+        # a group after the name
+        ("Who owns the Adani Group?", "Who owns Adani?"),
+        # a "non-" inside a term its initials stand for negates nothing
+        ("Is a non-disclosure agreement binding?", "Is an NDA binding?"),
+    ],
+)
+def test_more_short_names_are_served_for_the_full_one(a: str, b: str) -> None:
+    assert not refused(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # another version run together, or the same name with another version after it
+        ("Does Win7 support TLS 1.2?", "Does Windows 8 support TLS 1.2?"),
+        ("How do I port this script to py3?", "How do I port this script to Python 3.11?"),
+        # a mark the words drop: another product
+        ("Is Apple TV+ worth it?", "Is Apple TV worth it?"),
+        ("How do I sort a list in C++?", "How do I sort a list in C#?"),
+        ("How do I sort a list in C?", "How do I sort a list in C#?"),
+        # a "non-" outside any such term still negates
+        ("Is a non-refundable NDA fee legal?", "Is a refundable NDA fee legal?"),
+    ],
+)
+def test_another_version_or_a_marked_name_is_refused(a: str, b: str) -> None:
+    assert refused(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Who founded Salesforce, Inc.?", "Who founded Salesforce?"),
+        ("What is the population of the Maldives?", "What is the population of Maldives?"),
+        ("Is a non-disclosure agreement binding?", "Is an NDA binding?"),
+        (
+            "What does the National Transportation Safety Board investigate?",
+            "What does the NTSB investigate?",
+        ),
+        ("How do I cancel an AmEx card?", "How do I cancel an American Express card?"),
+        ("Does Win7 support TLS 1.2?", "Does Windows 7 support TLS 1.2?"),
+        ("Is the hike up Mt. Rainier hard?", "Is the hike up Mount Rainier hard?"),
+    ],
+)
+def test_a_name_written_short_is_not_left_to_the_pair_scorer(a: str, b: str) -> None:
+    # the scorer read word pieces and refused such repeats; the guards have judged them
+    assert same_but_names(a, b) and same_but_names(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # words added to a name: another place or product, the scorer's to judge
+        ("What is the sales tax in Carolina?", "What is the sales tax in North Carolina?"),
+        ("How do I install Chrome?", "How do I install ChromeOS?"),
+        ("How good is the Ford Mustang?", "How good is the Mustang?"),
+        # two-letter initials stand for too many names
+        ("Who runs the MS Society?", "Who runs the Multiple Sclerosis Society?"),
+        # initials that do not spell the name
+        ("Does UPS deliver on Sundays?", "Does the US Postal Service deliver on Sundays?"),
+        # another word besides the name
+        ("Who founded Salesforce, Inc.?", "Who runs Salesforce?"),
+    ],
+)
+def test_other_names_still_go_to_the_pair_scorer(a: str, b: str) -> None:
+    assert not same_but_names(a, b) and not same_but_names(b, a)
+
+
+def test_the_default_verifier_serves_a_legal_form_dropped() -> None:
+    assert (
+        default_verifier().verify("Who founded Salesforce?", "Who founded Salesforce, Inc.?")
+        is None
+    )

@@ -32,6 +32,7 @@ import logging
 import re
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import compress, count, islice
 from operator import ne
@@ -177,29 +178,53 @@ def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
     return False
 
 
-# Capitalised words in a row, with the small words inside names ("Bank of England").
+# Capitalised words in a row, with the small words inside names ("Bank of England"); a
+# word may be accented ("Fédération"), go on after a hyphen in lower case ("Co-operation")
+# or be possessive ("Her Majesty's Revenue and Customs", "People's Republic of China").
+_NAME_WORD = r"[A-Z\u00c0-\u00de][^\W_]*(?:-[a-z]+)*(?:['\u2019]s(?![^\W_]))?"
 _NAME_RUN = re.compile(
-    r"[A-Z][A-Za-z0-9]*(?:(?:[ -]+(?:of|and|for|the|de))*[ -]+[A-Z0-9][A-Za-z0-9]*)*"
+    rf"{_NAME_WORD}(?:(?:[ -]+(?:of|and|for|the|de))*[ -]+(?:[0-9][^\W_]*|{_NAME_WORD}))*"
 )
+# a hyphen before lower case joins one word ("Co-operation"); another parts two
+# ("Hewlett-Packard", "Guinea-Bissau")
+_IN_WORD_HYPHEN = re.compile(r"-(?=[a-z])")
+
+
+_RUN_POSSESSIVE = re.compile(r"['\u2019]s\b")
+
+
+def _run_words(run: str) -> list[str]:
+    return _RUN_POSSESSIVE.sub("", _IN_WORD_HYPHEN.sub("", run)).replace("-", " ").split()
 
 
 _NAME_JOINERS = frozenset({"of", "and", "for", "the", "de"})
 
 
-def _spells(short: str, words: Sequence[str]) -> bool:
+def _spells(short: str, words: Sequence[str], blend: bool = False) -> bool:
     """Whether ``short`` is ``words`` abbreviated word by word, each word giving its
-    initial, its capitals ("MacBook" -> "mb") or itself ("VSCode" = Visual Studio Code)."""
+    initial, its capitals ("MacBook" -> "mb") or itself ("VSCode" = Visual Studio Code);
+    with ``blend``, also its first two letters or more ("FedEx" = Federal Express)."""
     if not short:
         return not words
     if not words:
         return False
     word = words[0]
-    if word in _NAME_JOINERS and _spells(short, words[1:]):
+    if word in _NAME_JOINERS and _spells(short, words[1:], blend):
         return True  # "Bank of England" -> "BoE" or "BE"
+    parts = _spellings(word)
+    if blend and len(word) > 2 and short[:2] == word[:2].lower():
+        parts += tuple(
+            word[:k].lower() for k in range(2, len(word)) if short.startswith(word[:k].lower())
+        )
     return any(
-        short.startswith(part) and _spells(short[len(part) :], words[1:])
-        for part in _spellings(word)
+        short.startswith(part) and _spells(short[len(part) :], words[1:], blend) for part in parts
     )
+
+
+def _blend(short: str) -> bool:
+    """Whether ``short`` may blend the starts of a name's words ("FedEx", "AmEx",
+    "Texaco"): a word of 4 letters or more (shorter ones are initials)."""
+    return len(short) >= 4 and short.isalpha()
 
 
 @lru_cache(maxsize=16384)
@@ -334,13 +359,41 @@ def _contraction(short: str, others: Iterable[str], text: str, other_text: str) 
     return False
 
 
+_VERSIONED = re.compile(r"([a-z]{2,})([0-9]{1,3})")
+
+
+def _versioned(short: str, others: Iterable[str], other_text: str) -> bool:
+    """Whether ``short`` is a name and its version run together, the name cut to its
+    start or its capitals, as ``other_text`` writes them apart: "py3" / "Python 3",
+    "Win11" / "Windows 11", "TF2" / "TensorFlow 2" (the same number: "py3" is not
+    "Python 3.12")."""
+    m = _VERSIONED.fullmatch(short)
+    if m is None:
+        return False
+    letters, number = m.groups()
+    for name in others:
+        if name.startswith(letters) or (
+            len(letters) >= 2 and _spells(letters, [w for w in _name_cased(name, other_text)])
+        ):
+            if re.search(rf"(?i)\b{re.escape(name)} {number}(?![0-9]|[.,][0-9])", other_text):
+                return True
+    return False
+
+
+def _name_cased(name: str, text: str) -> list[str]:
+    """``name`` as ``text`` writes it (its capitals tell its parts: "TensorFlow")."""
+    at = text.lower().find(name)
+    return [text[at : at + len(name)]] if at >= 0 else [name]
+
+
 def _shortened(short: str, others: set[str], text: str, other_text: str) -> bool:
     """Whether ``short`` (in ``text``) shortens one of ``others`` (in ``other_text``): a
-    short form, a contraction, or initials the other side writes with dots ("DC" /
-    "D.C.")."""
+    short form, a contraction, a name and its version run together ("py3" / "Python
+    3"), or initials the other side writes with dots ("DC" / "D.C.")."""
     return (
         _short_form(short, others, text)
         or _contraction(short, others, text, other_text)
+        or _versioned(short, others, other_text)
         or (
             2 <= len(short) <= 4 and short.isalpha() and ".".join(short.upper()) + "." in other_text
         )
@@ -365,9 +418,17 @@ _NEXT_WORD = re.compile(r"[ -]+([a-z]+)")
 _INITIAL_DOT = re.compile(r"(?<= )([A-Z])\.(?= [A-Z])")
 
 
+# a letter and the number of times it stands: "S3" (Simple Storage Service), "W3C"
+_REPEATED = re.compile(r"(?<![a-z])([a-z])([23])(?![0-9])")
+
+
 def _written_as(entity: str) -> set[str]:
-    """``entity`` and the forms the alias table read as it ("usa": "us", "america")."""
-    return {entity} | {k for k, v in lex.ALIASES.items() if v == entity and k.isalpha()}
+    """``entity``, the forms the alias table read as it ("usa": "us", "america") and its
+    letters written out where a digit counts one ("s3": "sss")."""
+    forms = {entity} | {k for k, v in lex.ALIASES.items() if v == entity and k.isalpha()}
+    if any(ch.isdigit() for ch in entity):
+        forms.add(_REPEATED.sub(lambda m: m.group(1) * int(m.group(2)), entity))
+    return forms
 
 
 def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
@@ -379,7 +440,7 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     text = _INITIAL_DOT.sub(r"\1", other.replace(", ", " "))
     runs = []
     for m in _NAME_RUN.finditer(text):
-        run = m.group(0).replace("-", " ").split()
+        run = _run_words(m.group(0))
         runs.append(run)
         if (after := _NEXT_WORD.match(text, m.end())) is not None:
             runs.append([*run, after.group(1)])
@@ -387,16 +448,148 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
         e
         for e in unmatched
         if not any(
-            _spells(short, run[i:j])
+            _spells(short, run[i:j], blend)
             for short in {form.replace("-", "") for form in _written_as(e)}
+            for blend in (_blend(short),)
             for run in runs
             for i in range(len(run))
             # (a word that is no joiner and gives no start of ``short`` starts no
             # spelling of it, however far the run goes: its ends are not tried)
-            if run[i] in _NAME_JOINERS or any(map(short.startswith, _spellings(run[i])))
+            if run[i] in _NAME_JOINERS
+            or any(map(short.startswith, _spellings(run[i])))
+            or (blend and short[:2] == run[i][:2].lower())
             for j in range(i + 2, len(run) + 1)
         )
     }
+
+
+# What a name may drop and stay the name: its legal form or group ("Oracle Corporation",
+# "Apple Inc.", "JPMorgan Chase & Co.", "Tata Group"), and "the" before it ("the Netherlands").
+_DROPPABLE = frozenset(
+    "inc ltd llc llp lp plc corp co ag gmbh sa nv bv spa pty corporation company "
+    "incorporated limited group holdings &".split()
+)
+# legal forms written in lower case too ("Unilever plc", "Foo Ltd."), and "&"
+_ANY_CASE = frozenset("inc ltd llc llp plc corp co ag gmbh &".split())
+_TOKEN_EDGE = "\"'()[]{},.;:!?“”‘’"
+_POSSESSIVE = re.compile(r"(.+?)(['’]s?)$")
+# product endings a short name drops and stays the product ("Mongo" / "MongoDB"); not
+# ".js" or "os", which also end other products ("Angular" / "AngularJS", "Chrome" / "ChromeOS")
+_STORE_SUFFIXES = ("sql", "ql", "db")
+
+
+def _name_tokens(text: str) -> list[str]:
+    """``text``'s words with their case, edge punctuation off, a possessive apart."""
+    tokens: list[str] = []
+    for raw in text.split():
+        word = raw.strip(_TOKEN_EDGE)
+        if not word:
+            continue
+        if (m := _POSSESSIVE.fullmatch(word)) is not None and m.group(1)[-1:].isalpha():
+            tokens += [m.group(1).rstrip("."), "'s"]
+        else:
+            tokens.append(word)
+    return tokens
+
+
+def _dropped(words: Sequence[str], before: str, after: str) -> bool:
+    """Whether ``words``, between ``before`` and ``after`` on one side only, are what a
+    name drops: a capitalised legal form or group after a name, or "the" before one."""
+    if len(words) == 1 and words[0].lower() == "the":
+        return after[:1].isupper()
+    return before[:1].isupper() and all(
+        w.lower().rstrip(".") in _DROPPABLE and (w[:1].isupper() or w in _ANY_CASE) for w in words
+    )
+
+
+def _abbreviates(short: str, long: Sequence[str]) -> bool:
+    """Whether one word ``short`` (as written) stands for the words ``long``: their
+    initials written in capitals ("FBI", "SSRIs", "BofA": 3 letters or more, since two
+    name too many things), a blend of their starts ("FedEx", "regex"), a numeronym
+    ("k8s"), a name and its version run together ("py3" / "Python 3"), a contraction
+    ("St." / "Saint") or a store's short name ("Mongo" / "MongoDB")."""
+    joined = " ".join(w for w in long if w != "'s")
+    if joined[:4].lower() == "the ":
+        joined = joined[4:]
+    # a hyphen joins one word of a name ("Co-operation") and parts those of a term
+    # ("angiotensin-converting enzyme")
+    return any(_abbreviates_words(short, words) for words in _hyphen_readings(joined))
+
+
+def _hyphen_readings(joined: str) -> list[list[str]]:
+    words = _run_words(joined)
+    if "-" in joined:
+        split = joined.replace("-", " ").split()
+        if split != words:
+            return [words, split]
+    return [words]
+
+
+def _abbreviates_words(short: str, words: list[str]) -> bool:
+    if not words:
+        return False
+    key = short.rstrip(".").replace(".", "").replace("-", "")
+    lowered = key.lower()
+    if len(words) == 1:
+        word = words[0].lower()
+        if _numeronym(lowered, (word,)) or _contraction(
+            lowered, (word,), short.rstrip(".").capitalize(), words[0]
+        ):
+            return True
+        return (
+            len(lowered) >= 3
+            and word.startswith(lowered)
+            and word[len(lowered) :] in _STORE_SUFFIXES
+        )
+    if len(words) == 2 and words[1].isdigit():
+        return _versioned(lowered, (words[0].lower(),), " ".join(words))
+    if key[-1:] == "s" and key[:-1].isupper():
+        key = key[:-1]  # "SSRIs": a plural
+    capitals = sum(ch.isupper() for ch in key)
+    forms = {f for f in _written_as(key.lower()) if f.isalpha()}
+    if capitals >= 2 and len(key) >= 3 and any(_spells(f, words) for f in forms):
+        return True
+    return _blend(lowered) and _spells(lowered, words, True)
+
+
+def same_but_names(a: str, b: str) -> bool:
+    """Whether two texts say the same words but for names each writes its own way: a
+    name in full on one side and abbreviated on the other (:func:`_abbreviates`), or a
+    legal form or "the" dropped (:func:`_dropped`). The pair scorer reads word pieces
+    and refused such repeats ("Who founded Oracle Corporation?" / "... Oracle?",
+    "... the FBI?" / "... the Federal Bureau of Investigation?"); once the guards have
+    passed the pair, there is nothing else for it to judge. A name with words added to
+    it ("Virginia" / "West Virginia", "React" / "React Native") is no abbreviation: the
+    scorer judges those."""
+    ta, tb = _name_tokens(a), _name_tokens(b)
+    la, lb = [t.lower() for t in ta], [t.lower() for t in tb]
+    if la == lb:
+        return False
+    matcher = SequenceMatcher(None, la, lb, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        one, other = ta[i1:i2], tb[j1:j2]
+        if not (one and other):
+            words, side, at = (one, ta, i1) if one else (other, tb, j1)
+            end = at + len(words)
+            before = side[at - 1] if at > 0 else ""
+            after = side[end] if end < len(side) else ""
+            if not _dropped(words, before, after):
+                return False
+            continue
+        one, other = _unarticled(one), _unarticled(other)
+        if not (
+            (len(one) == 1 and _abbreviates(one[0], other))
+            or (len(other) == 1 and _abbreviates(other[0], one))
+        ):
+            return False
+    return True
+
+
+def _unarticled(words: list[str]) -> list[str]:
+    """``words`` without an article ahead ("an MRI" / "magnetic resonance imaging")."""
+    return words[1:] if len(words) > 1 and words[0].lower() in ("a", "an") else words
 
 
 def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Features) -> set:
@@ -406,10 +599,34 @@ def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Feature
         return set()
     inside: set[str] = set()
     for m in _NAME_RUN.finditer(text):
-        run = m.group(0).replace("-", " ").split()
+        run = _run_words(m.group(0))
         if len(run) > 1 and any(_spells(e.replace("-", ""), run) for e in other.entities):
             inside.update(w.lower() for w in run)
     return {g for g in groups if g[1] in inside}
+
+
+def _negators_in_names(f: Features, other: Features) -> int:
+    """How many "non-" words of ``f`` are in a term that one of ``other``'s names
+    abbreviates ("non-governmental organisation" / "NGO", "non-steroidal
+    anti-inflammatory drugs" / "NSAIDs"): part of a name, no negator."""
+    if "non-" not in f.lower:
+        return 0
+    words = f.words
+    found: set[int] = set()
+    for entity in other.entities:
+        short = entity[:-1] if entity.endswith("s") and len(entity) > 3 else entity
+        if not (3 <= len(short) <= 8 and short.isalpha()):
+            continue
+        for i, word in enumerate(words):
+            if word[:1] != short[0]:
+                continue
+            parts: list[str] = []
+            for j in range(i, min(i + len(short), len(words))):
+                parts += words[j].split("-")
+                if len(parts) >= 2 and _spells(short, parts):
+                    found.update(k for k in range(i, j + 1) if words[k].startswith("non-"))
+                    break
+    return len(found)
 
 
 # After "isn't" / "doesn't" these mean a question turned round ("why isn't my starter
@@ -654,6 +871,9 @@ class NegationGuard(_PairGuard):
             q_neg, c_neg = _zero_said_otherwise(q, c, q_neg, c_neg)
         if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
             q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
+        if q_neg != c_neg and (q.entities or c.entities):
+            q_neg -= _negators_in_names(q, c)
+            c_neg -= _negators_in_names(c, q)
         if q_neg != c_neg:
             return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         if q.negations and q.negations == c.negations:
@@ -874,6 +1094,32 @@ def _cell_swap(query: str, candidate: str) -> str | None:
     return None
 
 
+# a name with a mark the word parse drops: "Disney+", "C#", "C++", "Notepad++"
+_MARKED_NAME = re.compile(r"(?<![\w+#])([A-Za-z][\w.]*?)(\+\+|\+|#)(?![\w+#])")
+
+
+def _marks(text: str) -> dict[str, set[str]]:
+    marks: dict[str, set[str]] = {}
+    for m in _MARKED_NAME.finditer(text):
+        marks.setdefault(m.group(1).lower(), set()).add(m.group(2))
+    return marks
+
+
+def _mark_differs(query: str, candidate: str) -> str | None:
+    """Why one name differs by a mark the word parse drops ("Disney+" / "Disney", "C#"
+    / "C++"): another product, which the entities alone cannot tell ("Disney Plus" says
+    the mark)."""
+    q_marks, c_marks = _marks(query), _marks(candidate)
+    for one, other, other_text in ((q_marks, c_marks, candidate), (c_marks, q_marks, query)):
+        for name, marks in one.items():
+            if name in other:
+                if other[name] != marks:
+                    return f"{name}{min(marks)} vs {name}{min(other[name])} (another product)"
+            elif re.search(rf"(?i)(?<![\w.]){re.escape(name)}(?![\w+#]| plus| sharp)", other_text):
+                return f"{name}{min(marks)} vs {name} (another product)"
+    return None
+
+
 class EntityGuard:
     """Named entities (capitalised or mixed-case words, identifiers like "Jet2") and
     quoted strings (with the blanks inside them) must agree. One side naming an entity
@@ -887,6 +1133,10 @@ class EntityGuard:
         if ("," in query or "|" in query) and (reason := _cell_swap(query, candidate)):
             return reason
         if reason := code_changed(query, candidate):
+            return reason
+        if ("+" in query or "#" in query or "+" in candidate or "#" in candidate) and (
+            reason := _mark_differs(query, candidate)
+        ):
             return reason
         q, c = pair(query, candidate)
         if not (q.entities or c.entities or q.quotes or c.quotes):
@@ -946,7 +1196,9 @@ def _natural(word: str) -> bool:
 
 # A company's legal form after its name ("Siemens AG", "Tesco PLC"): the kind of thing it
 # is, as "Airport" is; WordNet lists none of them.
-_LEGAL_FORMS = frozenset("inc ltd llc llp lp plc corp co ag gmbh sa nv bv spa pty".split())
+_LEGAL_FORMS = frozenset(
+    "inc ltd llc llp lp plc corp co ag gmbh sa nv bv spa pty group holdings".split()
+)
 
 
 def _edition(extra: set[str], f: Features, other: Features) -> str | None:
@@ -1100,6 +1352,12 @@ class ScopeGuard(_PairGuard):
                 )
             other = c if in_q else q
             strict = [g for s, g in (in_q or in_c) if s]
+            if strict and not (in_q and in_c):
+                # "Federal Student Aid" / "FAFSA": a word of a name the other side
+                # abbreviates names no audience
+                one = in_q or in_c
+                inside = _inside_names(one, query if in_q else candidate, other)
+                strict = [g for s, g in one - inside if s]
             if not (in_q and in_c) and strict and not _misspelt(strict[0], other):
                 return f"{name} named on one side only ({_show(strict)})"
         for person in q.persons ^ c.persons:
@@ -1293,6 +1551,7 @@ class Verifier:
             or self.scorer is None
             or same_but_numerals(*spans)
             or same_but_spelling(*spans)
+            or same_but_names(*spans)
         ):
             return None
         if spans[0].split() == spans[1].split():
