@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from redis_agent_core.cache.guards import Verifier, default_verifier, same_but_names
+from redis_agent_core.cache.guards import Verifier
 
 
 def refused(a: str, b: str) -> bool:
@@ -99,10 +99,23 @@ def test_another_model_edition_name_or_count_is_refused(a: str, b: str) -> None:
         # the starts of the words blended; a digit counting a letter
         ("How do I cancel an AmEx card?", "How do I cancel an American Express card?"),
         ("What does the W3C publish?", "What does the World Wide Web Consortium publish?"),
-        # a group after the name
-        ("Who owns the Adani Group?", "Who owns Adani?"),
+        # an audience word inside a name the other side shortens
+        (
+            "Who qualifies for the Children's Health Insurance Program?",
+            "Who qualifies for CHIP?",
+        ),
         # a "non-" inside a term its initials stand for negates nothing
         ("Is a non-disclosure agreement binding?", "Is an NDA binding?"),
+        # initials in capitals that a month shortens alike, spelt out on the other side
+        (
+            "Is a 29% APR on a store card high?",
+            "Is a 29% annual percentage rate on a store card high?",
+        ),
+        # a name the other side abbreviates, beside another short name
+        (
+            "Can I fine-tune an LLM on AWS?",
+            "Can I fine-tune a large language model on Amazon Web Services?",
+        ),
     ],
 )
 def test_more_short_names_are_served_for_the_full_one(a: str, b: str) -> None:
@@ -115,59 +128,21 @@ def test_more_short_names_are_served_for_the_full_one(a: str, b: str) -> None:
         # another version run together, or the same name with another version after it
         ("Does Win7 support TLS 1.2?", "Does Windows 8 support TLS 1.2?"),
         ("How do I port this script to py3?", "How do I port this script to Python 3.11?"),
+        # a group is the parent of the company its name names
+        ("Who runs the Volkswagen Group?", "Who runs Volkswagen?"),
         # a mark the words drop: another product
         ("Is Apple TV+ worth it?", "Is Apple TV worth it?"),
         ("How do I sort a list in C++?", "How do I sort a list in C#?"),
         ("How do I sort a list in C?", "How do I sort a list in C#?"),
         # a "non-" outside any such term still negates
         ("Is a non-refundable NDA fee legal?", "Is a refundable NDA fee legal?"),
+        # a month named besides the initials; another cloud beside the abbreviated one
+        ("Did the APR change in April?", "Did the annual percentage rate change?"),
+        (
+            "Can I fine-tune an LLM on AWS?",
+            "Can I fine-tune a large language model on Google Cloud?",
+        ),
     ],
 )
 def test_another_version_or_a_marked_name_is_refused(a: str, b: str) -> None:
     assert refused(a, b)
-
-
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [
-        ("Who founded Salesforce, Inc.?", "Who founded Salesforce?"),
-        ("What is the population of the Maldives?", "What is the population of Maldives?"),
-        ("Is a non-disclosure agreement binding?", "Is an NDA binding?"),
-        (
-            "What does the National Transportation Safety Board investigate?",
-            "What does the NTSB investigate?",
-        ),
-        ("How do I cancel an AmEx card?", "How do I cancel an American Express card?"),
-        ("Does Win7 support TLS 1.2?", "Does Windows 7 support TLS 1.2?"),
-        ("Is the hike up Mt. Rainier hard?", "Is the hike up Mount Rainier hard?"),
-    ],
-)
-def test_a_name_written_short_is_not_left_to_the_pair_scorer(a: str, b: str) -> None:
-    # the scorer read word pieces and refused such repeats; the guards have judged them
-    assert same_but_names(a, b) and same_but_names(b, a)
-
-
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [
-        # words added to a name: another place or product, the scorer's to judge
-        ("What is the sales tax in Carolina?", "What is the sales tax in North Carolina?"),
-        ("How do I install Chrome?", "How do I install ChromeOS?"),
-        ("How good is the Ford Mustang?", "How good is the Mustang?"),
-        # two-letter initials stand for too many names
-        ("Who runs the MS Society?", "Who runs the Multiple Sclerosis Society?"),
-        # initials that do not spell the name
-        ("Does UPS deliver on Sundays?", "Does the US Postal Service deliver on Sundays?"),
-        # another word besides the name
-        ("Who founded Salesforce, Inc.?", "Who runs Salesforce?"),
-    ],
-)
-def test_other_names_still_go_to_the_pair_scorer(a: str, b: str) -> None:
-    assert not same_but_names(a, b) and not same_but_names(b, a)
-
-
-def test_the_default_verifier_serves_a_legal_form_dropped() -> None:
-    assert (
-        default_verifier().verify("Who founded Salesforce?", "Who founded Salesforce, Inc.?")
-        is None
-    )

@@ -32,7 +32,6 @@ import logging
 import re
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import compress, count, islice
 from operator import ne
@@ -212,10 +211,10 @@ def _spells(short: str, words: Sequence[str], blend: bool = False) -> bool:
     if word in _NAME_JOINERS and _spells(short, words[1:], blend):
         return True  # "Bank of England" -> "BoE" or "BE"
     parts = _spellings(word)
-    if blend and len(word) > 2 and short[:2] == word[:2].lower():
-        parts += tuple(
-            word[:k].lower() for k in range(2, len(word)) if short.startswith(word[:k].lower())
-        )
+    if blend:
+        # each word its first two letters or more: "carb" is no blend of "car battery"
+        lower = word.lower()
+        parts = tuple(lower[:k] for k in range(2, len(lower) + 1) if short.startswith(lower[:k]))
     return any(
         short.startswith(part) and _spells(short[len(part) :], words[1:], blend) for part in parts
     )
@@ -448,7 +447,7 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
         e
         for e in unmatched
         if not any(
-            _spells(short, run[i:j], blend)
+            _spells(short, run[i:j]) or (blend and _spells(short, run[i:j], True))
             for short in {form.replace("-", "") for form in _written_as(e)}
             for blend in (_blend(short),)
             for run in runs
@@ -463,133 +462,23 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     }
 
 
-# What a name may drop and stay the name: its legal form or group ("Oracle Corporation",
-# "Apple Inc.", "JPMorgan Chase & Co.", "Tata Group"), and "the" before it ("the Netherlands").
-_DROPPABLE = frozenset(
-    "inc ltd llc llp lp plc corp co ag gmbh sa nv bv spa pty corporation company "
-    "incorporated limited group holdings &".split()
-)
-# legal forms written in lower case too ("Unilever plc", "Foo Ltd."), and "&"
-_ANY_CASE = frozenset("inc ltd llc llp plc corp co ag gmbh &".split())
-_TOKEN_EDGE = "\"'()[]{},.;:!?“”‘’"
-_POSSESSIVE = re.compile(r"(.+?)(['’]s?)$")
-# product endings a short name drops and stays the product ("Mongo" / "MongoDB"); not
-# ".js" or "os", which also end other products ("Angular" / "AngularJS", "Chrome" / "ChromeOS")
-_STORE_SUFFIXES = ("sql", "ql", "db")
-
-
-def _name_tokens(text: str) -> list[str]:
-    """``text``'s words with their case, edge punctuation off, a possessive apart."""
-    tokens: list[str] = []
-    for raw in text.split():
-        word = raw.strip(_TOKEN_EDGE)
-        if not word:
-            continue
-        if (m := _POSSESSIVE.fullmatch(word)) is not None and m.group(1)[-1:].isalpha():
-            tokens += [m.group(1).rstrip("."), "'s"]
-        else:
-            tokens.append(word)
-    return tokens
-
-
-def _dropped(words: Sequence[str], before: str, after: str) -> bool:
-    """Whether ``words``, between ``before`` and ``after`` on one side only, are what a
-    name drops: a capitalised legal form or group after a name, or "the" before one."""
-    if len(words) == 1 and words[0].lower() == "the":
-        return after[:1].isupper()
-    return before[:1].isupper() and all(
-        w.lower().rstrip(".") in _DROPPABLE and (w[:1].isupper() or w in _ANY_CASE) for w in words
-    )
-
-
-def _abbreviates(short: str, long: Sequence[str]) -> bool:
-    """Whether one word ``short`` (as written) stands for the words ``long``: their
-    initials written in capitals ("FBI", "SSRIs", "BofA": 3 letters or more, since two
-    name too many things), a blend of their starts ("FedEx", "regex"), a numeronym
-    ("k8s"), a name and its version run together ("py3" / "Python 3"), a contraction
-    ("St." / "Saint") or a store's short name ("Mongo" / "MongoDB")."""
-    joined = " ".join(w for w in long if w != "'s")
-    if joined[:4].lower() == "the ":
-        joined = joined[4:]
-    # a hyphen joins one word of a name ("Co-operation") and parts those of a term
-    # ("angiotensin-converting enzyme")
-    return any(_abbreviates_words(short, words) for words in _hyphen_readings(joined))
-
-
-def _hyphen_readings(joined: str) -> list[list[str]]:
-    words = _run_words(joined)
-    if "-" in joined:
-        split = joined.replace("-", " ").split()
-        if split != words:
-            return [words, split]
-    return [words]
-
-
-def _abbreviates_words(short: str, words: list[str]) -> bool:
-    if not words:
-        return False
-    key = short.rstrip(".").replace(".", "").replace("-", "")
-    lowered = key.lower()
-    if len(words) == 1:
-        word = words[0].lower()
-        if _numeronym(lowered, (word,)) or _contraction(
-            lowered, (word,), short.rstrip(".").capitalize(), words[0]
-        ):
-            return True
-        return (
-            len(lowered) >= 3
-            and word.startswith(lowered)
-            and word[len(lowered) :] in _STORE_SUFFIXES
-        )
-    if len(words) == 2 and words[1].isdigit():
-        return _versioned(lowered, (words[0].lower(),), " ".join(words))
-    if key[-1:] == "s" and key[:-1].isupper():
-        key = key[:-1]  # "SSRIs": a plural
-    capitals = sum(ch.isupper() for ch in key)
-    forms = {f for f in _written_as(key.lower()) if f.isalpha()}
-    if capitals >= 2 and len(key) >= 3 and any(_spells(f, words) for f in forms):
-        return True
-    return _blend(lowered) and _spells(lowered, words, True)
-
-
-def same_but_names(a: str, b: str) -> bool:
-    """Whether two texts say the same words but for names each writes its own way: a
-    name in full on one side and abbreviated on the other (:func:`_abbreviates`), or a
-    legal form or "the" dropped (:func:`_dropped`). The pair scorer reads word pieces
-    and refused such repeats ("Who founded Oracle Corporation?" / "... Oracle?",
-    "... the FBI?" / "... the Federal Bureau of Investigation?"); once the guards have
-    passed the pair, there is nothing else for it to judge. A name with words added to
-    it ("Virginia" / "West Virginia", "React" / "React Native") is no abbreviation: the
-    scorer judges those."""
-    ta, tb = _name_tokens(a), _name_tokens(b)
-    la, lb = [t.lower() for t in ta], [t.lower() for t in tb]
-    if la == lb:
-        return False
-    matcher = SequenceMatcher(None, la, lb, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        one, other = ta[i1:i2], tb[j1:j2]
-        if not (one and other):
-            words, side, at = (one, ta, i1) if one else (other, tb, j1)
-            end = at + len(words)
-            before = side[at - 1] if at > 0 else ""
-            after = side[end] if end < len(side) else ""
-            if not _dropped(words, before, after):
-                return False
-            continue
-        one, other = _unarticled(one), _unarticled(other)
-        if not (
-            (len(one) == 1 and _abbreviates(one[0], other))
-            or (len(other) == 1 and _abbreviates(other[0], one))
-        ):
-            return False
-    return True
-
-
-def _unarticled(words: list[str]) -> list[str]:
-    """``words`` without an article ahead ("an MRI" / "magnetic resonance imaging")."""
-    return words[1:] if len(words) > 1 and words[0].lower() in ("a", "an") else words
+def _spelled_words(shorts: set[str], text: str) -> set[str]:
+    """The words of the multi-word names in ``text`` that one of ``shorts`` abbreviates
+    (:func:`_unabbreviated` found them)."""
+    if not shorts:
+        return set()
+    forms = {form.replace("-", "") for e in shorts for form in _written_as(e)}
+    words: set[str] = set()
+    for m in _NAME_RUN.finditer(text):
+        run = _run_words(m.group(0))
+        for i in range(len(run)):
+            for j in range(i + 2, len(run) + 1):
+                if any(
+                    _spells(form, run[i:j]) or (_blend(form) and _spells(form, run[i:j], True))
+                    for form in forms
+                ):
+                    words.update(w.lower() for w in run[i:j])
+    return words
 
 
 def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Features) -> set:
@@ -602,7 +491,22 @@ def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Feature
         run = _run_words(m.group(0))
         if len(run) > 1 and any(_spells(e.replace("-", ""), run) for e in other.entities):
             inside.update(w.lower() for w in run)
-    return {g for g in groups if g[1] in inside}
+    if not inside:
+        return set()
+    inside |= {stem(w) for w in inside}
+    # a group is named by its first word: "child" for "Children's Health Insurance Program"
+    return {g for g in groups if g[1] in inside or not _group_words(g[1]).isdisjoint(inside)}
+
+
+@lru_cache(maxsize=256)
+def _group_words(group: str) -> frozenset[str]:
+    """The words that name a scope group (the first of them names it): "child",
+    "children", "kid"..."""
+    for classes in lex.SCOPE_CLASSES.values():
+        for _, words in classes:
+            if words[0] == group:
+                return frozenset(words)
+    return frozenset()
 
 
 def _negators_in_names(f: Features, other: Features) -> int:
@@ -1004,6 +908,26 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
     return {k: n for k, n in extra.items() if n > 0}
 
 
+_MONTH_SHORT = {v: k for k, v in lex.MONTH_ABBREVIATIONS.items()}
+
+
+def _initials_not_month(month: str, text: str, other: Features) -> bool:
+    """Whether ``month`` was read from initials in capitals that the other side spells out
+    word by word ("the APR" / "the annual percentage rate"), not a month."""
+    short = _MONTH_SHORT.get(month)
+    if (
+        short is None
+        or re.search(rf"\b{short.upper()}\b", text) is None
+        or re.search(rf"(?i)\b(?:{month}|(?-i:{short.capitalize()}|{short}))\b", text)
+    ):
+        return False  # not in capitals, or the month is named too ("in April")
+    words = other.words
+    return any(
+        "".join(w[0] for w in words[i : i + len(short)]) == short
+        for i in range(len(words) - len(short) + 1)
+    )
+
+
 class NumberGuard(_PairGuard):
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -1023,7 +947,11 @@ class NumberGuard(_PairGuard):
         if q.dates != c.dates:
             absolute_q, absolute_c = q.dates - self._RELATIVE, c.dates - self._RELATIVE
             relative_q, relative_c = q.dates & self._RELATIVE, c.dates & self._RELATIVE
-            one_sided = [(d, c if d in q.dates else q) for d in absolute_q ^ absolute_c]
+            one_sided = [
+                (d, c if d in q.dates else q)
+                for d in absolute_q ^ absolute_c
+                if not _initials_not_month(d, *((query, c) if d in q.dates else (candidate, q)))
+            ]
             if any(not _misspelt(d, other) for d, other in one_sided) or (
                 relative_q and relative_c and relative_q != relative_c
             ):
@@ -1164,7 +1092,14 @@ class EntityGuard:
                 {e for e in only_c if not _shortened(e, only_q, candidate, query)},
             )
         if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
-            only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
+            short_q, short_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
+            # the words of a name the other side abbreviates are that name, whatever else
+            # either side names ("an LLM on AWS" / "a large language model on Amazon Web
+            # Services")
+            only_q, only_c = (
+                short_q - _spelled_words(only_c - short_c, query),
+                short_c - _spelled_words(only_q - short_q, candidate),
+            )
         if only_q and only_c:
             # a pasted error's class ("TypeError: ...") on one side, the other paraphrasing
             # its message ("... in Python"): a swap names two of one kind ("TypeError" /
@@ -1196,9 +1131,7 @@ def _natural(word: str) -> bool:
 
 # A company's legal form after its name ("Siemens AG", "Tesco PLC"): the kind of thing it
 # is, as "Airport" is; WordNet lists none of them.
-_LEGAL_FORMS = frozenset(
-    "inc ltd llc llp lp plc corp co ag gmbh sa nv bv spa pty group holdings".split()
-)
+_LEGAL_FORMS = frozenset("inc ltd llc llp lp plc corp co ag gmbh sa nv bv spa pty".split())
 
 
 def _edition(extra: set[str], f: Features, other: Features) -> str | None:
@@ -1551,7 +1484,6 @@ class Verifier:
             or self.scorer is None
             or same_but_numerals(*spans)
             or same_but_spelling(*spans)
-            or same_but_names(*spans)
         ):
             return None
         if spans[0].split() == spans[1].split():
