@@ -128,6 +128,11 @@ def test_more_short_names_are_served_for_the_full_one(a: str, b: str) -> None:
         # another version run together, or the same name with another version after it
         ("Does Win7 support TLS 1.2?", "Does Windows 8 support TLS 1.2?"),
         ("How do I port this script to py3?", "How do I port this script to Python 3.11?"),
+        # a short name inside a longer name is that longer name ("VS Code")
+        (
+            "How do I install extensions in Visual Studio?",
+            "How do I install extensions in VS Code?",
+        ),
         # a group is the parent of the company its name names
         ("Who runs the Volkswagen Group?", "Who runs Volkswagen?"),
         # a mark the words drop: another product

@@ -462,9 +462,17 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     }
 
 
-def _spelled_words(shorts: set[str], text: str) -> set[str]:
+def _spelled_words(shorts: set[str], text: str, own_text: str) -> set[str]:
     """The words of the multi-word names in ``text`` that one of ``shorts`` abbreviates
-    (:func:`_unabbreviated` found them)."""
+    (:func:`_unabbreviated` found them), each short a whole name in ``own_text`` (in "VS
+    Code" the "VS" names part of another name than "Visual Studio")."""
+    if shorts:
+        alone = {
+            run[0].lower()
+            for m in _NAME_RUN.finditer(own_text)
+            if len(run := _run_words(m.group(0))) == 1
+        }
+        shorts = {e for e in shorts if e in alone}
     if not shorts:
         return set()
     forms = {form.replace("-", "") for e in shorts for form in _written_as(e)}
@@ -1097,8 +1105,8 @@ class EntityGuard:
             # either side names ("an LLM on AWS" / "a large language model on Amazon Web
             # Services")
             only_q, only_c = (
-                short_q - _spelled_words(only_c - short_c, query),
-                short_c - _spelled_words(only_q - short_q, candidate),
+                short_q - _spelled_words(only_c - short_c, query, candidate),
+                short_c - _spelled_words(only_q - short_q, candidate, query),
             )
         if only_q and only_c:
             # a pasted error's class ("TypeError: ...") on one side, the other paraphrasing
