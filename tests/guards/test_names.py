@@ -82,3 +82,72 @@ def test_a_short_name_is_served_for_the_full_one(a: str, b: str) -> None:
 )
 def test_another_model_edition_name_or_count_is_refused(a: str, b: str) -> None:
     assert refused(a, b)
+
+
+# Session 21: more ways a name is written short (pairs of our own, in no data set).
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # an accented name, and a name going on after a hyphen in lower case
+        ("Who leads the Confédération Africaine de Football?", "Who leads the CAF?"),
+        ("Which states are in the Gulf Co-operation Council?", "Which states are in the GCC?"),
+        # a possessive inside the name
+        ("How do I contact Her Majesty's Passport Office?", "How do I contact HMPO?"),
+        # a name and its version run together, the name cut short or to its capitals
+        ("Does Win7 support TLS 1.2?", "Does Windows 7 support TLS 1.2?"),
+        ("How do I port this script to py2?", "How do I port this script to Python 2?"),
+        # the starts of the words blended; a digit counting a letter
+        ("How do I cancel an AmEx card?", "How do I cancel an American Express card?"),
+        ("What does the W3C publish?", "What does the World Wide Web Consortium publish?"),
+        # an audience word inside a name the other side shortens
+        (
+            "Who qualifies for the Children's Health Insurance Program?",
+            "Who qualifies for CHIP?",
+        ),
+        # a "non-" inside a term its initials stand for negates nothing
+        ("Is a non-disclosure agreement binding?", "Is an NDA binding?"),
+        # initials in capitals that a month shortens alike, spelt out on the other side
+        (
+            "Is a 29% APR on a store card high?",
+            "Is a 29% annual percentage rate on a store card high?",
+        ),
+        # a name the other side abbreviates, beside another short name
+        (
+            "Can I fine-tune an LLM on AWS?",
+            "Can I fine-tune a large language model on Amazon Web Services?",
+        ),
+    ],
+)
+def test_more_short_names_are_served_for_the_full_one(a: str, b: str) -> None:
+    assert not refused(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # another version run together, or the same name with another version after it
+        ("Does Win7 support TLS 1.2?", "Does Windows 8 support TLS 1.2?"),
+        ("How do I port this script to py3?", "How do I port this script to Python 3.11?"),
+        # a short name inside a longer name is that longer name ("VS Code")
+        (
+            "How do I install extensions in Visual Studio?",
+            "How do I install extensions in VS Code?",
+        ),
+        # a group is the parent of the company its name names
+        ("Who runs the Volkswagen Group?", "Who runs Volkswagen?"),
+        # a mark the words drop: another product
+        ("Is Apple TV+ worth it?", "Is Apple TV worth it?"),
+        ("How do I sort a list in C++?", "How do I sort a list in C#?"),
+        ("How do I sort a list in C?", "How do I sort a list in C#?"),
+        # a "non-" outside any such term still negates
+        ("Is a non-refundable NDA fee legal?", "Is a refundable NDA fee legal?"),
+        # a month named besides the initials; another cloud beside the abbreviated one
+        ("Did the APR change in April?", "Did the annual percentage rate change?"),
+        (
+            "Can I fine-tune an LLM on AWS?",
+            "Can I fine-tune a large language model on Google Cloud?",
+        ),
+    ],
+)
+def test_another_version_or_a_marked_name_is_refused(a: str, b: str) -> None:
+    assert refused(a, b)

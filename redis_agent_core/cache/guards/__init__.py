@@ -181,29 +181,53 @@ def _misspelt(word: str, other: Features, *, name: bool = False) -> bool:
     return False
 
 
-# Capitalised words in a row, with the small words inside names ("Bank of England").
+# Capitalised words in a row, with the small words inside names ("Bank of England"); a
+# word may be accented ("Fédération"), go on after a hyphen in lower case ("Co-operation")
+# or be possessive ("Her Majesty's Revenue and Customs", "People's Republic of China").
+_NAME_WORD = r"[A-Z\u00c0-\u00de][^\W_]*(?:-[a-z]+)*(?:['\u2019]s(?![^\W_]))?"
 _NAME_RUN = re.compile(
-    r"[A-Z][A-Za-z0-9]*(?:(?:[ -]+(?:of|and|for|the|de))*[ -]+[A-Z0-9][A-Za-z0-9]*)*"
+    rf"{_NAME_WORD}(?:(?:[ -]+(?:of|and|for|the|de))*[ -]+(?:[0-9][^\W_]*|{_NAME_WORD}))*"
 )
+# a hyphen before lower case joins one word ("Co-operation"); another parts two
+# ("Hewlett-Packard", "Guinea-Bissau")
+_IN_WORD_HYPHEN = re.compile(r"-(?=[a-z])")
+
+
+_RUN_POSSESSIVE = re.compile(r"['\u2019]s\b")
+
+
+def _run_words(run: str) -> list[str]:
+    return _RUN_POSSESSIVE.sub("", _IN_WORD_HYPHEN.sub("", run)).replace("-", " ").split()
 
 
 _NAME_JOINERS = frozenset({"of", "and", "for", "the", "de"})
 
 
-def _spells(short: str, words: Sequence[str]) -> bool:
+def _spells(short: str, words: Sequence[str], blend: bool = False) -> bool:
     """Whether ``short`` is ``words`` abbreviated word by word, each word giving its
-    initial, its capitals ("MacBook" -> "mb") or itself ("VSCode" = Visual Studio Code)."""
+    initial, its capitals ("MacBook" -> "mb") or itself ("VSCode" = Visual Studio Code);
+    with ``blend``, also its first two letters or more ("FedEx" = Federal Express)."""
     if not short:
         return not words
     if not words:
         return False
     word = words[0]
-    if word in _NAME_JOINERS and _spells(short, words[1:]):
+    if word in _NAME_JOINERS and _spells(short, words[1:], blend):
         return True  # "Bank of England" -> "BoE" or "BE"
+    parts = _spellings(word)
+    if blend:
+        # each word its first two letters or more: "carb" is no blend of "car battery"
+        lower = word.lower()
+        parts = tuple(lower[:k] for k in range(2, len(lower) + 1) if short.startswith(lower[:k]))
     return any(
-        short.startswith(part) and _spells(short[len(part) :], words[1:])
-        for part in _spellings(word)
+        short.startswith(part) and _spells(short[len(part) :], words[1:], blend) for part in parts
     )
+
+
+def _blend(short: str) -> bool:
+    """Whether ``short`` may blend the starts of a name's words ("FedEx", "AmEx",
+    "Texaco"): a word of 4 letters or more (shorter ones are initials)."""
+    return len(short) >= 4 and short.isalpha()
 
 
 @lru_cache(maxsize=16384)
@@ -338,13 +362,41 @@ def _contraction(short: str, others: Iterable[str], text: str, other_text: str) 
     return False
 
 
+_VERSIONED = re.compile(r"([a-z]{2,})([0-9]{1,3})")
+
+
+def _versioned(short: str, others: Iterable[str], other_text: str) -> bool:
+    """Whether ``short`` is a name and its version run together, the name cut to its
+    start or its capitals, as ``other_text`` writes them apart: "py3" / "Python 3",
+    "Win11" / "Windows 11", "TF2" / "TensorFlow 2" (the same number: "py3" is not
+    "Python 3.12")."""
+    m = _VERSIONED.fullmatch(short)
+    if m is None:
+        return False
+    letters, number = m.groups()
+    for name in others:
+        if name.startswith(letters) or (
+            len(letters) >= 2 and _spells(letters, [w for w in _name_cased(name, other_text)])
+        ):
+            if re.search(rf"(?i)\b{re.escape(name)} {number}(?![0-9]|[.,][0-9])", other_text):
+                return True
+    return False
+
+
+def _name_cased(name: str, text: str) -> list[str]:
+    """``name`` as ``text`` writes it (its capitals tell its parts: "TensorFlow")."""
+    at = text.lower().find(name)
+    return [text[at : at + len(name)]] if at >= 0 else [name]
+
+
 def _shortened(short: str, others: set[str], text: str, other_text: str) -> bool:
     """Whether ``short`` (in ``text``) shortens one of ``others`` (in ``other_text``): a
-    short form, a contraction, or initials the other side writes with dots ("DC" /
-    "D.C.")."""
+    short form, a contraction, a name and its version run together ("py3" / "Python
+    3"), or initials the other side writes with dots ("DC" / "D.C.")."""
     return (
         _short_form(short, others, text)
         or _contraction(short, others, text, other_text)
+        or _versioned(short, others, other_text)
         or (
             2 <= len(short) <= 4 and short.isalpha() and ".".join(short.upper()) + "." in other_text
         )
@@ -369,9 +421,17 @@ _NEXT_WORD = re.compile(r"[ -]+([a-z]+)")
 _INITIAL_DOT = re.compile(r"(?<= )([A-Z])\.(?= [A-Z])")
 
 
+# a letter and the number of times it stands: "S3" (Simple Storage Service), "W3C"
+_REPEATED = re.compile(r"(?<![a-z])([a-z])([23])(?![0-9])")
+
+
 def _written_as(entity: str) -> set[str]:
-    """``entity`` and the forms the alias table read as it ("usa": "us", "america")."""
-    return {entity} | {k for k, v in lex.ALIASES.items() if v == entity and k.isalpha()}
+    """``entity``, the forms the alias table read as it ("usa": "us", "america") and its
+    letters written out where a digit counts one ("s3": "sss")."""
+    forms = {entity} | {k for k, v in lex.ALIASES.items() if v == entity and k.isalpha()}
+    if any(ch.isdigit() for ch in entity):
+        forms.add(_REPEATED.sub(lambda m: m.group(1) * int(m.group(2)), entity))
+    return forms
 
 
 def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
@@ -383,7 +443,7 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
     text = _INITIAL_DOT.sub(r"\1", other.replace(", ", " "))
     runs = []
     for m in _NAME_RUN.finditer(text):
-        run = m.group(0).replace("-", " ").split()
+        run = _run_words(m.group(0))
         runs.append(run)
         if (after := _NEXT_WORD.match(text, m.end())) is not None:
             runs.append([*run, after.group(1)])
@@ -391,16 +451,46 @@ def _unabbreviated(unmatched: set[str], other: str) -> set[str]:
         e
         for e in unmatched
         if not any(
-            _spells(short, run[i:j])
+            _spells(short, run[i:j]) or (blend and _spells(short, run[i:j], True))
             for short in {form.replace("-", "") for form in _written_as(e)}
+            for blend in (_blend(short),)
             for run in runs
             for i in range(len(run))
             # (a word that is no joiner and gives no start of ``short`` starts no
             # spelling of it, however far the run goes: its ends are not tried)
-            if run[i] in _NAME_JOINERS or any(map(short.startswith, _spellings(run[i])))
+            if run[i] in _NAME_JOINERS
+            or any(map(short.startswith, _spellings(run[i])))
+            or (blend and short[:2] == run[i][:2].lower())
             for j in range(i + 2, len(run) + 1)
         )
     }
+
+
+def _spelled_words(shorts: set[str], text: str, own_text: str) -> set[str]:
+    """The words of the multi-word names in ``text`` that one of ``shorts`` abbreviates
+    (:func:`_unabbreviated` found them), each short a whole name in ``own_text`` (in "VS
+    Code" the "VS" names part of another name than "Visual Studio")."""
+    if shorts:
+        alone = {
+            run[0].lower()
+            for m in _NAME_RUN.finditer(own_text)
+            if len(run := _run_words(m.group(0))) == 1
+        }
+        shorts = {e for e in shorts if e in alone}
+    if not shorts:
+        return set()
+    forms = {form.replace("-", "") for e in shorts for form in _written_as(e)}
+    words: set[str] = set()
+    for m in _NAME_RUN.finditer(text):
+        run = _run_words(m.group(0))
+        for i in range(len(run)):
+            for j in range(i + 2, len(run) + 1):
+                if any(
+                    _spells(form, run[i:j]) or (_blend(form) and _spells(form, run[i:j], True))
+                    for form in forms
+                ):
+                    words.update(w.lower() for w in run[i:j])
+    return words
 
 
 def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Features) -> set:
@@ -410,10 +500,49 @@ def _inside_names(groups: frozenset[tuple[bool, str]], text: str, other: Feature
         return set()
     inside: set[str] = set()
     for m in _NAME_RUN.finditer(text):
-        run = m.group(0).replace("-", " ").split()
+        run = _run_words(m.group(0))
         if len(run) > 1 and any(_spells(e.replace("-", ""), run) for e in other.entities):
             inside.update(w.lower() for w in run)
-    return {g for g in groups if g[1] in inside}
+    if not inside:
+        return set()
+    inside |= {stem(w) for w in inside}
+    # a group is named by its first word: "child" for "Children's Health Insurance Program"
+    return {g for g in groups if g[1] in inside or not _group_words(g[1]).isdisjoint(inside)}
+
+
+@lru_cache(maxsize=256)
+def _group_words(group: str) -> frozenset[str]:
+    """The words that name a scope group (the first of them names it): "child",
+    "children", "kid"..."""
+    for classes in lex.SCOPE_CLASSES.values():
+        for _, words in classes:
+            if words[0] == group:
+                return frozenset(words)
+    return frozenset()
+
+
+def _negators_in_names(f: Features, other: Features) -> int:
+    """How many "non-" words of ``f`` are in a term that one of ``other``'s names
+    abbreviates ("non-governmental organisation" / "NGO", "non-steroidal
+    anti-inflammatory drugs" / "NSAIDs"): part of a name, no negator."""
+    if "non-" not in f.lower:
+        return 0
+    words = f.words
+    found: set[int] = set()
+    for entity in other.entities:
+        short = entity[:-1] if entity.endswith("s") and len(entity) > 3 else entity
+        if not (3 <= len(short) <= 8 and short.isalpha()):
+            continue
+        for i, word in enumerate(words):
+            if word[:1] != short[0]:
+                continue
+            parts: list[str] = []
+            for j in range(i, min(i + len(short), len(words))):
+                parts += words[j].split("-")
+                if len(parts) >= 2 and _spells(short, parts):
+                    found.update(k for k in range(i, j + 1) if words[k].startswith("non-"))
+                    break
+    return len(found)
 
 
 # After "isn't" / "doesn't" these mean a question turned round ("why isn't my starter
@@ -661,6 +790,9 @@ class NegationGuard(_PairGuard):
                 q_neg, c_neg = _zero_said_otherwise(q, c, q_neg, c_neg)
             if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
                 q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
+            if q_neg != c_neg and (q.entities or c.entities):
+                q_neg -= _negators_in_names(q, c)
+                c_neg -= _negators_in_names(c, q)
             if q_neg != c_neg:
                 return f"negation differs ({q_neg} negator(s) vs {c_neg})"
         if q.negations and q.negations == c.negations:
@@ -791,6 +923,26 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
     return {k: n for k, n in extra.items() if n > 0}
 
 
+_MONTH_SHORT = {v: k for k, v in lex.MONTH_ABBREVIATIONS.items()}
+
+
+def _initials_not_month(month: str, text: str, other: Features) -> bool:
+    """Whether ``month`` was read from initials in capitals that the other side spells out
+    word by word ("the APR" / "the annual percentage rate"), not a month."""
+    short = _MONTH_SHORT.get(month)
+    if (
+        short is None
+        or re.search(rf"\b{short.upper()}\b", text) is None
+        or re.search(rf"(?i)\b(?:{month}|(?-i:{short.capitalize()}|{short}))\b", text)
+    ):
+        return False  # not in capitals, or the month is named too ("in April")
+    words = other.words
+    return any(
+        "".join(w[0] for w in words[i : i + len(short)]) == short
+        for i in range(len(words) - len(short) + 1)
+    )
+
+
 class NumberGuard(_PairGuard):
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -810,7 +962,11 @@ class NumberGuard(_PairGuard):
         if q.dates != c.dates:
             absolute_q, absolute_c = q.dates - self._RELATIVE, c.dates - self._RELATIVE
             relative_q, relative_c = q.dates & self._RELATIVE, c.dates & self._RELATIVE
-            one_sided = [(d, c if d in q.dates else q) for d in absolute_q ^ absolute_c]
+            one_sided = [
+                (d, c if d in q.dates else q)
+                for d in absolute_q ^ absolute_c
+                if not _initials_not_month(d, *((query, c) if d in q.dates else (candidate, q)))
+            ]
             if any(not _misspelt(d, other) for d, other in one_sided) or (
                 relative_q and relative_c and relative_q != relative_c
             ):
@@ -881,12 +1037,42 @@ def _cell_swap(query: str, candidate: str) -> str | None:
     return None
 
 
+# a name with a mark the word parse drops: "Disney+", "C#", "C++", "Notepad++"
+_MARKED_NAME = re.compile(r"(?<![\w+#])([A-Za-z][\w.]*?)(\+\+|\+|#)(?![\w+#])")
+
+
+def _marks(text: str) -> dict[str, set[str]]:
+    marks: dict[str, set[str]] = {}
+    for m in _MARKED_NAME.finditer(text):
+        marks.setdefault(m.group(1).lower(), set()).add(m.group(2))
+    return marks
+
+
+def _mark_differs(query: str, candidate: str) -> str | None:
+    """Why one name differs by a mark the word parse drops ("Disney+" / "Disney", "C#"
+    / "C++"): another product, which the entities alone cannot tell ("Disney Plus" says
+    the mark)."""
+    q_marks, c_marks = _marks(query), _marks(candidate)
+    for one, other, other_text in ((q_marks, c_marks, candidate), (c_marks, q_marks, query)):
+        for name, marks in one.items():
+            if name in other:
+                if other[name] != marks:
+                    return f"{name}{min(marks)} vs {name}{min(other[name])} (another product)"
+            elif re.search(rf"(?i)(?<![\w.]){re.escape(name)}(?![\w+#]| plus| sharp)", other_text):
+                return f"{name}{min(marks)} vs {name} (another product)"
+    return None
+
+
 def _cells_or_code(query: str, candidate: str) -> str | None:
-    """A pasted table's cell or code that differs (what the entity guard reads of the
-    texts themselves, before their features)."""
+    """A pasted table's cell, code or a name's mark that differs (what the entity guard
+    reads of the texts themselves, before their features)."""
     if ("," in query or "|" in query) and (reason := _cell_swap(query, candidate)):
         return reason
-    return code_changed(query, candidate)
+    if reason := code_changed(query, candidate):
+        return reason
+    if "+" in query or "#" in query or "+" in candidate or "#" in candidate:
+        return _mark_differs(query, candidate)
+    return None
 
 
 class EntityGuard:
@@ -943,7 +1129,14 @@ class EntityGuard:
                 {e for e in only_c if not _shortened(e, only_q, candidate, query)},
             )
         if only_q and only_c:  # "VS Code" / "Visual Studio Code", "AWS" / "Amazon Web Services"
-            only_q, only_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
+            short_q, short_c = _unabbreviated(only_q, candidate), _unabbreviated(only_c, query)
+            # the words of a name the other side abbreviates are that name, whatever else
+            # either side names ("an LLM on AWS" / "a large language model on Amazon Web
+            # Services")
+            only_q, only_c = (
+                short_q - _spelled_words(only_c - short_c, query, candidate),
+                short_c - _spelled_words(only_q - short_q, candidate, query),
+            )
         if only_q and only_c:
             # a pasted error's class ("TypeError: ...") on one side, the other paraphrasing
             # its message ("... in Python"): a swap names two of one kind ("TypeError" /
@@ -1129,6 +1322,12 @@ class ScopeGuard(_PairGuard):
                 )
             other = c if in_q else q
             strict = [g for s, g in (in_q or in_c) if s]
+            if strict and not (in_q and in_c):
+                # "Federal Student Aid" / "FAFSA": a word of a name the other side
+                # abbreviates names no audience
+                one = in_q or in_c
+                inside = _inside_names(one, query if in_q else candidate, other)
+                strict = [g for s, g in one - inside if s]
             if not (in_q and in_c) and strict and not _misspelt(strict[0], other):
                 return f"{name} named on one side only ({_show(strict)})"
         for person in q.persons ^ c.persons:
