@@ -758,9 +758,15 @@ def _collapsed(lower: str) -> str:
     return " ".join(lower.split())
 
 
+# The positions of a text of n words, last first, made once per n: no range built per text.
+_DOWN = [tuple(range(n - 1, -1, -1)) for n in range(64)]
+
+
 def _positions(seq: tuple[str, ...]) -> dict[str, int]:
     """Stem of each content word -> its first position (built in C, first one wins)."""
-    positions = dict(zip(reversed(seq), range(len(seq) - 1, -1, -1)))  # noqa: B905 (equal)
+    n = len(seq)
+    down = _DOWN[n] if n < 64 else range(n - 1, -1, -1)
+    positions = dict(zip(reversed(seq), down))  # noqa: B905 (equal lengths)
     # (the function stems found from the tuple: a set probes it faster than a dict's keys)
     for s in _FUNCTION_STEMS.intersection(seq):
         del positions[s]
