@@ -13,7 +13,7 @@ from collections.abc import Callable
 from difflib import SequenceMatcher
 from itertools import islice
 from string import ascii_lowercase
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import orjson
 
@@ -378,6 +378,12 @@ class Features(NamedTuple):
     constraints: frozenset[str]  # "lang:french", "len:3:sentence", "len:brief", "fmt:json"
 
 
+# Features made by ``tuple.__new__`` from a tuple of the twenty values: one C call (the
+# named tuple's own ``__new__`` is a Python function with twenty parameters, and ``_make`` a
+# Python method that checks the length): ≈ 3.4k instructions against 5.8k, per text.
+_new_features = cast(Callable[[type[Features], tuple[Any, ...]], Features], tuple.__new__)
+
+
 def _entity(word: str, initial: bool, shouting: bool) -> str:
     """The entity key of a marked ``word`` ("" if it names none), by where it stands."""
     key = word.lower()
@@ -586,7 +592,7 @@ def features(text: str) -> Features:
                 found = None
         if found is None:
             found = _parse(text)
-        remember(text, found)
+        _PARSED.put(text, found)  # (remember's body: one call less per text)
     return found
 
 
@@ -713,8 +719,9 @@ def decode(text: str, stored: list) -> Features:
         # the words, stems and vocabulary: what _parse finds first (not stored)
         _, lower, _, words, seq, _, stems, vocab, _ = _words(text)
         particle_set = frozenset(particles) if particles else _NONE
-        # positional, and most parts are absent: shared empties, nothing built for them
-        return Features(
+        # positional, and most parts are absent: shared empties, nothing built for them;
+        # one C call (see _new_features)
+        fields = (
             _collapsed(lower),
             words,
             seq,
@@ -738,6 +745,7 @@ def decode(text: str, stored: list) -> Features:
             else _NO_FLOW,
             frozenset(constraints) if constraints else _NONE,
         )
+        return _new_features(Features, fields)
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ValueError(f"unusable stored guard features: {exc}") from exc
 
@@ -758,9 +766,15 @@ def _collapsed(lower: str) -> str:
     return " ".join(lower.split())
 
 
+# The positions of a text of n words, last first, made once per n: no range built per text.
+_DOWN = [tuple(range(n - 1, -1, -1)) for n in range(64)]
+
+
 def _positions(seq: tuple[str, ...]) -> dict[str, int]:
     """Stem of each content word -> its first position (built in C, first one wins)."""
-    positions = dict(zip(reversed(seq), range(len(seq) - 1, -1, -1)))  # noqa: B905 (equal)
+    n = len(seq)
+    down = _DOWN[n] if n < 64 else range(n - 1, -1, -1)
+    positions = dict(zip(reversed(seq), down))  # noqa: B905 (equal lengths)
     # (the function stems found from the tuple: a set probes it faster than a dict's keys)
     for s in _FUNCTION_STEMS.intersection(seq):
         del positions[s]
@@ -1054,8 +1068,9 @@ def _parse(text: str) -> Features:
     if qualifiers:
         # "international" in "International Monetary Fund" names, it does not narrow
         qualifiers = frozenset(q for q in qualifiers if q.capitalize() not in content)
-    # positional (a named tuple built from keywords costs twice as much), shared empties
-    return Features(
+    # positional (a named tuple built from keywords costs twice as much), shared empties,
+    # one C call (see _new_features)
+    fields = (
         _collapsed(lower),
         words,
         seq,
@@ -1077,3 +1092,4 @@ def _parse(text: str) -> Features:
         (frozenset(sources), frozenset(targets)) if sources or targets else _NO_FLOW,
         frozenset(constraints) if constraints else _NONE,
     )
+    return _new_features(Features, fields)

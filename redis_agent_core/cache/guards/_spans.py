@@ -44,7 +44,7 @@ def _common_suffix(a: Sequence[str], b: Sequence[str], limit: int) -> int:
 # whole: threads verifying at once never see one query with another's words
 _last: list[tuple[str, list[str]]] = [("", [])]
 # and its word count if it is its words joined by single spaces (0 if not) and, if it is
-# long and ASCII, its bytes as an integer (see _ascii_ends), alike
+# long and ASCII, its bytes as an integer (see _narrowed_clean), alike
 _last_count: list[tuple[str, int, int | None]] = [("", 0, None)]
 
 
@@ -60,24 +60,6 @@ def _clean(text: str) -> bool:
     """Whether ``text`` is its words joined by single spaces (no run of spaces, none at
     an end): then a word's place follows from the spaces before it, with no split."""
     return bool(text) and "  " not in text and text[0] != " " and text[-1] != " "
-
-
-def _ascii_ends(q: int, lq: int, c: int, lc: int) -> tuple[int, int]:
-    """The characters two ASCII texts share at their start and at their end, from their
-    bytes as big-endian integers (``int.from_bytes(text.encode(), "big")``; the query's
-    is made once for all its candidates): XORed, the highest bit set falls in the first
-    byte that differs, the lowest in the last one (C-level passes over the bytes, no
-    Python step per character or word)."""
-    n = min(lq, lc)
-    last = q ^ c  # their last n bytes are its lowest 8n bits
-    first = last if lq == lc else (q >> 8 * (lq - n)) ^ (c >> 8 * (lc - n))  # first n bytes
-    # (its lowest bit set, -1 if none: at or above bit 8n, the last n bytes are all shared;
-    # no mask of 8n bits is built to cut them out: a big int apiece)
-    low = (last & -last).bit_length() - 1
-    return (
-        n - (first.bit_length() + 7) // 8,
-        low // 8 if 0 <= low < 8 * n else n,
-    )
 
 
 def _same_head(a: str, b: str) -> int:
@@ -115,14 +97,27 @@ def _narrowed_clean(q: str, nq: int, bits: int | None, c: str) -> tuple[str, str
     when the shared ends overlap in the shorter text (a word repeated at the edit): the
     word lists then decide."""
     nc = c.count(" ") + 1
-    shortest = min(nq, nc)
+    shortest = nq if nq < nc else nc  # (no call of min: a lookup narrows three pairs)
     if shortest <= MIN_SHARED:
         return q, c
     lq, lc = len(q), len(c)
     # shared words at the start: those ended by a space inside the shared characters,
     # and the next one if both texts end it (a space or their end) where they part
     if bits is not None and c.isascii():
-        head, tail = _ascii_ends(bits, lq, int.from_bytes(c.encode(), "big"), lc)
+        # the characters both share at their start (head) and end (tail), from their bytes
+        # as big-endian integers (the query's made once for all its candidates): XORed, the
+        # highest bit set falls in the first byte that differs, the lowest in the last one
+        # (C-level passes over the bytes, no Python step per character or word; written
+        # out here, not called: a call and its tuple cost as much as these steps)
+        n = lq if lq < lc else lc
+        ci = int.from_bytes(c.encode(), "big")
+        last = bits ^ ci
+        first = last if lq == lc else (bits >> 8 * (lq - n)) ^ (ci >> 8 * (lc - n))
+        # (its lowest bit set, -1 if none: at or above bit 8n, the last n bytes are all
+        # shared; no mask of 8n bits is built to cut them out: a big int apiece)
+        low = (last & -last).bit_length() - 1
+        head = n - (first.bit_length() + 7) // 8
+        tail = low // 8 if 0 <= low < 8 * n else n
     else:
         head, tail = _same_head(q, c), _same_tail(q, c)
     spaces = q.count(" ", 0, head)
@@ -137,18 +132,16 @@ def _narrowed_clean(q: str, nq: int, bits: int | None, c: str) -> tuple[str, str
         return q, c
     # the span starts CONTEXT words before the first differing one: the same characters
     # in both texts (every word before it is shared), found back from where they part
-    start = 0
-    if prefix > CONTEXT:
-        start = head
-        for _ in range(spaces - (prefix - CONTEXT) + 1):
-            start = q.rfind(" ", 0, start)
-        start += 1
+    # (one C-level split each way, not a find per word: after the space that many spaces
+    # back from where they part; there are as many, as more than CONTEXT words are shared)
+    start = (
+        len(q[:head].rsplit(" ", spaces - (prefix - CONTEXT) + 1)[0]) + 1 if prefix > CONTEXT else 0
+    )
     if suffix <= CONTEXT:
         return q[start:], c[start:]
-    # and ends CONTEXT words into the shared end: the same characters from there on
-    end = at if whole else q.find(" ", at) + 1  # the first shared word at the end
-    for _ in range(CONTEXT):
-        end = q.find(" ", end) + 1
+    # and ends CONTEXT words into the shared end: the same characters from there on (what
+    # follows the CONTEXT-th space after the first shared word at the end is dropped)
+    end = lq - len(q[at if whole else q.find(" ", at) + 1 :].split(" ", CONTEXT)[CONTEXT])
     cut = lq - end + 1  # the shared words dropped, with the space before them
     return q[start : lq - cut], c[start : lc - cut]
 
@@ -165,7 +158,8 @@ def narrowed(query: str, candidate: str) -> tuple[str, str]:
     if nq:
         if nq <= MIN_SHARED:
             return query, candidate
-        if _clean(candidate):
+        # (_clean(candidate), written out)
+        if candidate and "  " not in candidate and candidate[0] != " " and candidate[-1] != " ":
             found = _narrowed_clean(query, nq, bits, candidate)
             if found is not None:
                 return found
