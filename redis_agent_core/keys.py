@@ -355,6 +355,12 @@ class KeySpace:
         """Sorted set of a user's session ids by last activity (the service's listing)."""
         return self._join("svc", "sessions", escape_part(user))
 
+    def owned_sessions_marker(self, user: str) -> str:
+        """Key telling that ``user``'s session listing was made whole (its first turn, or
+        a rebuild): a listing missing its ``''`` member while it exists was lost (evicted).
+        Its hash tag is the listing's name, so both share a Redis Cluster slot."""
+        return self._join("svc", "{" + self.owned_sessions(user) + "}")
+
     def job_owner(self, job_id: str) -> str:
         """String: the user who submitted a job through the service."""
         return self._join("svc", "job-owner", escape_part(job_id))

@@ -34,6 +34,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import logging
 import math
 import re
 import statistics
@@ -79,7 +80,7 @@ from redis_agent_core.ratelimit import (
     RequestLimit,
     TokenBudget,
 )
-from redis_agent_core.scripts import asend_commands
+from redis_agent_core.scripts import Script, asend_commands
 from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
 
@@ -123,8 +124,19 @@ RECENT_VECTORS = 1024  # questions' vectors a worker keeps (384-d: 1.5 KB each)
 CHAT_MAX_BODY_BYTES = 128 * 1024
 # GET /sessions/{id} answers a page of the newest messages: a whole session of 20,000
 # messages was read and parsed on the event loop (seconds), on a route with no limit
+logger = logging.getLogger(__name__)
 SESSION_PAGE = 100
+_SESSIONS_LOST = (
+    "the session list was lost by the server (evicted) and cannot be rebuilt yet: "
+    "each session is still readable at GET /sessions/{id}; the operator must run "
+    "SessionStore(config).rebuild_sessions() once (see docs/operations.md)"
+)
 SESSION_PAGE_MAX = 1000
+# the user's session listing (owned_*.lua): a listing lost to eviction is told and rebuilt
+_OWNED_ADD = Script.load(__package__, "owned_add.lua")
+_OWNED_LIST = Script.load(__package__, "owned_list.lua")
+_OWNED_REBUILD = Script.load(__package__, "owned_rebuild.lua")
+_REBUILD_BATCH = 500
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}  # LangChain -> OpenAI
 _VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]")
 
@@ -740,12 +752,15 @@ class AgentService:
         c.bus_events += 1
 
     def _own_session_commands(self, user: str, session_id: str) -> list[tuple[Any, ...]]:
-        # the user's listing: refreshed on each turn, expiring with the sessions
-        key = self.config.keys.owned_sessions(user)
-        commands: list[tuple[Any, ...]] = [("ZADD", key, time.time(), session_id)]
-        if self.settings.history_ttl:
-            commands.append(("EXPIRE", key, self.settings.history_ttl))
-        return commands
+        # the user's listing: refreshed on each turn, expiring with the sessions; its
+        # marker tells a listing lost to eviction (owned_add.lua)
+        keys = self._owned_keys(user)
+        ttl = self.settings.history_ttl or 0
+        return [_OWNED_ADD.evalsha(keys, [session_id, time.time(), ttl])]
+
+    def _owned_keys(self, user: str) -> list[str]:
+        k = self.config.keys
+        return [k.owned_sessions(user), k.owned_sessions_marker(user)]
 
     def prepare_documents(
         self, documents: Sequence[DocumentIn]
@@ -932,10 +947,16 @@ class AgentService:
 
     async def sessions(self, user_id: str, limit: int = 100) -> list[str]:
         """``user_id``'s live session ids, most recently active first."""
-        key = self.config.keys.owned_sessions(user_id)
+        keys = self._owned_keys(user_id)
         with translate_errors(self.config, "list sessions"):
             client = self.config.get_async_client()
-            ids = [_text(m) for m in await client.zrange(key, 0, limit - 1, desc=True)]
+            reply = await _OWNED_LIST.acall(client, keys, [limit])
+            if int(reply[0]) == 1:  # the listing was lost (evicted): rebuilt, then read
+                await self._rebuild_owned(client, user_id)
+                reply = await _OWNED_LIST.acall(client, keys, [limit])
+            if int(reply[0]) == 1:
+                raise ServiceError(503, "sessions_lost", _SESSIONS_LOST)
+            ids = [_text(m) for m in reply[1:]]
             if not ids:
                 return []
             pipe = client.pipeline(transaction=False)
@@ -944,8 +965,46 @@ class AgentService:
             alive = await pipe.execute()
             gone = [sid for sid, n in zip(ids, alive, strict=True) if not n]
             if gone:  # expired sessions leave the listing
-                await client.zrem(key, *gone)
+                await client.zrem(keys[0], *gone)
         return [sid for sid, n in zip(ids, alive, strict=True) if n]
+
+    async def _rebuild_owned(self, client: Any, user_id: str) -> int:
+        """Put ``user_id``'s sessions back into their lost listing, from the history's
+        session index (one ``ZSCAN`` of it, matching the user's sessions; scored by
+        their last activity) and mark it whole; returns how many. Raises
+        :class:`ServiceError` 503 when that index was lost too (it would list only
+        the sessions written since): ``SessionStore(config).rebuild_sessions()``."""
+        k = self.config.keys
+        index = k.history_sessions()
+        whole, marked = await asyncio.gather(
+            client.zscore(index, ""), client.exists(k.history_sessions_marker())
+        )
+        if whole is None and marked:
+            logger.warning(
+                "%r's session listing and the history session index %r were lost (evicted):"
+                " run SessionStore(config).rebuild_sessions() once",
+                user_id,
+                index,
+            )
+            raise ServiceError(503, "sessions_lost", _SESSIONS_LOST)
+        prefix = self.owned_session(user_id, "")
+        found: list[Any] = []
+        async for member, score in client.zscan_iter(index, match=f"{prefix}*", count=1000):
+            sid = _text(member)[len(prefix) :]
+            if sid and math.isfinite(score):
+                found += [score / 1000, sid]  # the index is in ms, the listing in s
+        ttl = self.settings.history_ttl or 0
+        keys = self._owned_keys(user_id)
+        step = 2 * _REBUILD_BATCH
+        for start in range(0, max(len(found), 1), step):
+            last = "1" if start + step >= len(found) else "0"
+            await _OWNED_REBUILD.acall(client, keys, [ttl, last, *found[start : start + step]])
+        logger.warning(
+            "%r's session listing was lost (evicted): %d sessions put back",
+            user_id,
+            len(found) // 2,
+        )
+        return len(found) // 2
 
     def _process_snapshot(self) -> dict[str, Any]:
         c = self.counters
