@@ -93,3 +93,19 @@ async def test_an_expired_listing_starts_over(
     await r.delete(*owned)  # expired together (one script set both TTLs)
     await _turn(client, users, "s2")
     assert (await _listed(client, users)).json()["sessions"] == ["s2"]
+
+
+async def test_a_listing_of_an_earlier_version_is_adopted(
+    offline_client: Offline, users: Users, config: RedisAgentConfig
+) -> None:
+    # written before the marker existed (no '', no marker): taken as whole, not rebuilt
+    client, service = offline_client
+    await _seed(service)
+    await _turn(client, users, "s1")
+    r: Redis = config.get_async_client()
+    listing, marker = config.keys.owned_sessions("u"), config.keys.owned_sessions_marker("u")
+    await r.zrem(listing, "")
+    await r.delete(marker)
+    assert (await _listed(client, users)).json()["sessions"] == ["s1"]
+    assert await r.zscore(listing, "") is not None
+    assert 0 < await r.ttl(marker) <= service.settings.history_ttl
