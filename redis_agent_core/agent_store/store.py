@@ -56,6 +56,7 @@ from .semantic import (
     F_VECTOR,
     VECTOR_SEP,
     check_index,
+    check_query_vector,
     knn_command,
     pack_vector,
     parse_knn,
@@ -337,6 +338,7 @@ class ItemStore:
         check_filter(where)
         _check_page(limit, offset)
         query = pack_vector(vector, self.dims)
+        check_query_vector(vector)
         index_name = self.lifecycle.name
         need = offset + limit
         if need > MAX_K:
@@ -537,6 +539,12 @@ class ItemStore:
         """Items under the namespace ``prefix`` whose values match ``where``."""
         plan = self.search_plan(prefix, where, limit, offset, refresh)
         return run_plan(self.config, plan, "searching the agent store")
+
+    @staticmethod
+    def check_query_vector(vector: Sequence[float], embedder: str | None = None) -> None:
+        """:class:`ZeroVectorError` for an all-zero query vector (naming ``embedder``):
+        the semantic search is cosine and a zero vector has no direction."""
+        check_query_vector(vector, embedder)
 
     def semantic_search(
         self,
