@@ -305,6 +305,7 @@ class RedisVectorStore(VectorStore):
                     peer["index_name"],
                     config=peer_config("RedisVectorStore", **connection),
                     embedder=_core_embedder(self._embeddings),
+                    text_field=peer.get("content_field"),  # its documents' text, if set
                 )
                 peer = {}
             RedisVectorStore.__init__(self, embeddings, index=index, **peer, **index_options)

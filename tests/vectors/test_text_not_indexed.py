@@ -7,6 +7,7 @@ the documents' text: it is refused unless ``text_field=`` says which field it is
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,3 +97,55 @@ def test_ensure_recall_refuses_a_growth_that_is_not_a_number_at_least_one(
         index.ensure_recall(growth=growth)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="growth must be a finite number >= 1"):
         asyncio.run(index.aensure_recall(growth=growth))  # type: ignore[arg-type]
+
+
+def test_the_adapters_text_and_hybrid_modes_refuse_it_too(config: RedisAgentConfig) -> None:
+    from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+
+    from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
+
+    lc = RedisVectorStore(DeterministicFakeEmbedding(size=4), index=_unindexed(config))
+    with pytest.raises(ConfigError, match="hybrid on vector index 'p4'"):
+        lc.hybrid_search("redis", k=2)
+    with pytest.raises(ConfigError, match="hybrid on vector index 'p4'"):
+        asyncio.run(lc.ahybrid_search("redis", k=2))
+    li = LlamaIndexStore("li", config=config, dims=4, index_text=False)
+    for mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID):
+        query = VectorStoreQuery(
+            query_str="redis", query_embedding=V[0].tolist(), similarity_top_k=2, mode=mode
+        )
+        with pytest.raises(ConfigError, match="on vector index 'li'"):
+            li.query(query)
+        with pytest.raises(ConfigError, match="on vector index 'li'"):
+            asyncio.run(li.aquery(query))
+
+
+class _PeerConfig:
+    """A langchain-redis RedisConfig as the store reads it (by its attributes)."""
+
+    to_index_schema = None  # marks a RedisConfig
+
+    def __init__(self, **given: object) -> None:
+        self.index_name, self.key_prefix, self.from_existing = "p4", None, True
+        self.model_fields_set = {"redis_client", *given}
+        self.redis_client = "peer"
+        self.__dict__.update(given)
+
+
+def test_a_redis_config_from_existing_passes_its_content_field(
+    config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_redis_agent import vectorstores
+
+    real = vectorstores.peer_config  # the peer's client stands for this test's server
+
+    def peer_config(owner: str, **kwargs: Any) -> Any:
+        return config if kwargs.get("redis_client") == "peer" else real(owner, **kwargs)
+
+    monkeypatch.setattr(vectorstores, "peer_config", peer_config)
+    _unindexed(config, body="text")
+    fake = DeterministicFakeEmbedding(size=4)
+    with pytest.raises(ConfigError, match="none named 'text'"):
+        RedisVectorStore(fake, config=_PeerConfig())  # type: ignore[arg-type]
+    store = RedisVectorStore(fake, config=_PeerConfig(content_field="body"))  # type: ignore[arg-type]
+    assert store.index.schema.text_field == "body" and store.index.schema.index_text
