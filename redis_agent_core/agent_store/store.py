@@ -560,6 +560,7 @@ class ItemStore:
         :meth:`semantic_plan`)."""
         action = "searching the agent store by meaning"
         args = (prefix, vector, where, limit, offset, refresh)
+        check_query_vector(vector)  # before the index is made
         self.ensure_search_index()
         try:
             return run_plan(self.config, self.semantic_plan(*args), action)
@@ -624,6 +625,7 @@ class ItemStore:
         """Async :meth:`semantic_search`."""
         action = "searching the agent store by meaning"
         args = (prefix, vector, where, limit, offset, refresh)
+        check_query_vector(vector)  # before the index is made
         await self.aensure_search_index()
         try:
             return await arun_plan(self.config, self.semantic_plan(*args), action)

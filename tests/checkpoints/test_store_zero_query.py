@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import redis
 from langgraph.store.base import PutOp, SearchOp
 
 from langchain_redis_agent.store import AsyncRedisStore, RedisStore
@@ -72,3 +73,14 @@ def test_ttl_config_booleans_must_be_bools(
     with pytest.raises(ConfigError, match=rf"ttl\['{flag}'\] must be True or False"):
         RedisStore(config, ttl={flag: value})  # type: ignore[misc]
     RedisStore(config, ttl={flag: False})  # type: ignore[misc]
+
+
+def test_the_core_store_refuses_it_before_making_its_index(config: RedisAgentConfig) -> None:
+    store = ItemStore(config, name="z", dims=3)
+    with pytest.raises(ZeroVectorError):
+        store.semantic_search(("u",), [0.0, 0.0, 0.0])
+    with pytest.raises(ZeroVectorError):
+        asyncio.run(store.asemantic_search(("u",), [0.0, 0.0, 0.0]))
+    assert store.lifecycle is not None
+    client = redis.Redis.from_url(config.resolve_url())
+    assert store.lifecycle.name.encode() not in client.execute_command("FT._LIST")
