@@ -149,3 +149,21 @@ def test_a_redis_config_from_existing_passes_its_content_field(
         RedisVectorStore(fake, config=_PeerConfig())  # type: ignore[arg-type]
     store = RedisVectorStore(fake, config=_PeerConfig(content_field="body"))  # type: ignore[arg-type]
     assert store.index.schema.text_field == "body" and store.index.schema.index_text
+
+
+def test_llamaindex_opening_a_stored_index_takes_text_field(config: RedisAgentConfig) -> None:
+    from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+
+    from llamaindex_redis_agent import RedisVectorStore as LlamaIndexStore
+
+    _unindexed(config, body="text")
+    with pytest.raises(ConfigError, match="none named 'text'"):
+        LlamaIndexStore("p4", config=config).query(VectorStoreQuery(query_embedding=V[0].tolist()))
+    # body taken as the (indexed) text: a text search runs on it (no hit: the documents
+    # are not LlamaIndex nodes, which only a hit would need)
+    store = LlamaIndexStore("p4", config=config, text_field="body")
+    mode = VectorStoreQueryMode.TEXT_SEARCH
+    got = store.query(
+        VectorStoreQuery(query_str="absent", query_embedding=V[0].tolist(), mode=mode)
+    )
+    assert got.ids == [] and store.index.schema.text_field == "body"
