@@ -119,6 +119,9 @@ class RedisStore(BaseStore):
             }
             if unknown:
                 raise ConfigError(f"unknown TTLConfig keys {sorted(unknown)}")
+            for flag in ("refresh_on_read", "omit_expired"):
+                if flag in ttl and not isinstance(ttl[flag], bool):  # "no" would be truthy
+                    raise ConfigError(f"ttl[{flag!r}] must be True or False, got {ttl[flag]!r}")
             if ttl.get("default_ttl") is not None:  # checked now, not at the first put
                 _minutes(ttl["default_ttl"], "ttl['default_ttl']")
         self.index_config = index
@@ -240,6 +243,16 @@ class RedisStore(BaseStore):
                 )
             i += 1
 
+    def _check_queries(self, query_vectors: dict[str, list[float]]) -> None:
+        """:class:`ZeroVectorError` naming the embedder for an all-zero query vector,
+        before any op of the batch runs."""
+        embeddings = self.embeddings
+        # a function wrapped by LangGraph (sync: .func, async: .afunc)
+        func = getattr(embeddings, "func", None) or getattr(embeddings, "afunc", None)
+        name = getattr(func, "__qualname__", None) or type(embeddings).__name__
+        for vector in query_vectors.values():
+            self.items.check_query_vector(vector, repr(name))
+
     @staticmethod
     def _needs_index(spans: dict[int, slice], queries: list[str]) -> bool:
         return bool(queries) or any(s.stop > s.start for s in spans.values())
@@ -254,6 +267,7 @@ class RedisStore(BaseStore):
             embedded = self.embeddings.embed_documents(texts) if texts else []
             put_vectors = {i: embedded[span] for i, span in spans.items()}
             query_vectors = {q: self.embeddings.embed_query(q) for q in queries}
+            self._check_queries(query_vectors)
             if queries:
                 self.items.ensure_search_index()
             elif self._needs_index(spans, queries):
@@ -281,6 +295,7 @@ class RedisStore(BaseStore):
             put_vectors = {i: embedded[span] for i, span in spans.items()}
             found = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in queries))
             query_vectors = dict(zip(queries, found, strict=True))
+            self._check_queries(query_vectors)
             if queries:
                 await self.items.aensure_search_index()
             elif self._needs_index(spans, queries):

@@ -305,6 +305,7 @@ class RedisVectorStore(VectorStore):
                     peer["index_name"],
                     config=peer_config("RedisVectorStore", **connection),
                     embedder=_core_embedder(self._embeddings),
+                    text_field=peer.get("content_field"),  # its documents' text, if set
                 )
                 peer = {}
             RedisVectorStore.__init__(self, embeddings, index=index, **peer, **index_options)
@@ -675,10 +676,13 @@ class RedisVectorStore(VectorStore):
         ef_runtime: int | None = None,
         redis_url: str | None = None,
         redis_client: Any = None,
+        text_field: str | None = None,
     ) -> RedisVectorStore:
         """Open an index that exists on the server (schema and key prefix read from
         the server). Takes ``(embedding, index_name)`` or langchain-redis's order
-        ``(index_name, embedding)``."""
+        ``(index_name, embedding)``; ``text_field``: the field holding the documents'
+        text when the index has no TEXT field ``text`` (see
+        :meth:`VectorIndex.from_existing`)."""
         if isinstance(embedding, str) and not isinstance(index_name, str):
             embedding, index_name = index_name, embedding
         if not isinstance(index_name, str) or embedding is None:
@@ -687,6 +691,8 @@ class RedisVectorStore(VectorStore):
             "from_existing_index", config=config, redis_url=redis_url, redis_client=redis_client
         )
         options: dict[str, Any] = {} if ef_runtime is None else {"ef_runtime": ef_runtime}
+        if text_field is not None:
+            options["text_field"] = text_field
         index = VectorIndex.from_existing(
             index_name, config=config, embedder=_core_embedder(embedding), **options
         )

@@ -232,7 +232,10 @@ class RedisVectorStore(BasePydanticVectorStore):
 
             def make(size: int | None, stored: bool = False) -> VectorIndex:
                 if stored and not declared:  # open it as it is (fields, prefix...)
-                    return VectorIndex.from_existing(name, config=config, embedder=embedder)
+                    return VectorIndex.from_existing(  # text_field=: its documents' text
+                        name, config=config, embedder=embedder,
+                        text_field=index_options.get("text_field"),
+                    )  # fmt: skip
                 return VectorIndex(name, dims=size, **options)
 
             if dims is not None or embedder is not None:

@@ -47,7 +47,7 @@ from workflows.context.state_store import (
 from workflows.context.utils import get_qualified_name
 from workflows.errors import ContextSerdeError
 
-from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.config import RedisAgentConfig, check_seconds
 from redis_agent_core.errors import ConfigError, DataCorruptionError
 from redis_agent_core.kvstore import KVStore
 from redis_agent_core.workflows import Log, WorkflowRecords
@@ -243,7 +243,8 @@ class RedisWorkflowStore(AbstractWorkflowStore):
     Args:
         config: connection settings (default: ``REDIS_URL`` or the embedded server).
         name: store name: a restarted server with the same name finds its handlers.
-        poll_interval: seconds between reads while a client follows a run's events.
+        poll_interval: seconds between reads while a client follows a run's events
+            (a finite number >= 0.001; :class:`ConfigError` otherwise).
         finished_ttl: seconds a finished run's event log, ticks and state are kept
             once its handler is completed, failed or cancelled (``None``: kept until
             deleted). The handler record itself stays, so the result can be read.
@@ -265,8 +266,9 @@ class RedisWorkflowStore(AbstractWorkflowStore):
             isinstance(finished_ttl, bool) or not isinstance(finished_ttl, int) or finished_ttl <= 0
         ):
             raise ConfigError(f"finished_ttl must be a positive int or None, got {finished_ttl!r}")
+        # 0, a negative or NaN interval made a client following events a busy loop on Redis
+        self.poll_interval = check_seconds(poll_interval, "poll_interval", least=0.001)
         self.records = WorkflowRecords(config, name=name)
-        self.poll_interval = poll_interval
         self.finished_ttl = finished_ttl
 
     def _build_state_store(

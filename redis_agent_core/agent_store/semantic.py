@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from redisvl.schema import IndexSchema
 
-from ..errors import ConfigError, SchemaMismatchError
+from ..errors import ConfigError, SchemaMismatchError, ZeroVectorError
 from ..search.commands import drop_hint, knn_clause, search_command
 from ..search.replies import describe_info, search_rows
 from .records import decode_member, namespace_prefix
@@ -65,6 +65,23 @@ def pack_vector(vector: Sequence[float], dims: int) -> bytes:
     if not np.isfinite(arr).all():
         raise ConfigError("the embedding function returned a vector with NaN or infinity")
     return arr.tobytes()
+
+
+def check_query_vector(vector: Sequence[float], embedder: str | None = None) -> None:
+    """:class:`ZeroVectorError` for an all-zero query vector: the store's index is cosine
+    and a zero vector has no direction (the server scores it NaN against every item and
+    the search listed every item unscored in key order). ``embedder``: named in the
+    message."""
+    arr = np.asarray(vector, dtype=np.float32)
+    if arr.size and arr.any():
+        return
+    source = f"the embedder {embedder}" if embedder else "the embedding function"
+    raise ZeroVectorError(
+        f"the query vector from {source} is all zeros: the store's semantic search is "
+        "cosine and a zero vector has no direction (every item would score NaN); check the "
+        "model's output for that query text (some return zeros for an empty or unknown "
+        "input), or search without query=. Nothing was sent"
+    )
 
 
 def vector_schema(index_name: str, prefix: str, dims: int) -> IndexSchema:

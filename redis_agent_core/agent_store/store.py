@@ -56,6 +56,7 @@ from .semantic import (
     F_VECTOR,
     VECTOR_SEP,
     check_index,
+    check_query_vector,
     knn_command,
     pack_vector,
     parse_knn,
@@ -337,6 +338,7 @@ class ItemStore:
         check_filter(where)
         _check_page(limit, offset)
         query = pack_vector(vector, self.dims)
+        check_query_vector(vector)
         index_name = self.lifecycle.name
         need = offset + limit
         if need > MAX_K:
@@ -538,6 +540,12 @@ class ItemStore:
         plan = self.search_plan(prefix, where, limit, offset, refresh)
         return run_plan(self.config, plan, "searching the agent store")
 
+    @staticmethod
+    def check_query_vector(vector: Sequence[float], embedder: str | None = None) -> None:
+        """:class:`ZeroVectorError` for an all-zero query vector (naming ``embedder``):
+        the semantic search is cosine and a zero vector has no direction."""
+        check_query_vector(vector, embedder)
+
     def semantic_search(
         self,
         prefix: Sequence[str],
@@ -552,6 +560,7 @@ class ItemStore:
         :meth:`semantic_plan`)."""
         action = "searching the agent store by meaning"
         args = (prefix, vector, where, limit, offset, refresh)
+        check_query_vector(vector)  # before the index is made
         self.ensure_search_index()
         try:
             return run_plan(self.config, self.semantic_plan(*args), action)
@@ -616,6 +625,7 @@ class ItemStore:
         """Async :meth:`semantic_search`."""
         action = "searching the agent store by meaning"
         args = (prefix, vector, where, limit, offset, refresh)
+        check_query_vector(vector)  # before the index is made
         await self.aensure_search_index()
         try:
             return await arun_plan(self.config, self.semantic_plan(*args), action)

@@ -40,6 +40,35 @@ AUTO_RECHECK = 1.0
 TUNING_RECHECK = 30.0
 
 
+def _document_text_field(
+    index_name: str,
+    fields: dict[str, Any],
+    vector_field: str,
+    text_fields: list[str],
+    text_field: str | None,
+) -> str:
+    """The field holding the documents' text of an index opened from the server:
+    ``text_field`` when given (refused when it is the vector or a non-TEXT field),
+    else ``text``; refused when the index has other TEXT fields but no ``text``."""
+    if text_field is not None:
+        if not isinstance(text_field, str) or not text_field:
+            raise ConfigError(f"text_field must be a non-empty str, got {text_field!r}")
+        kind = fields.get(text_field, {}).get("type")
+        if text_field == vector_field or (kind is not None and kind != "text"):
+            raise ConfigError(
+                f"text_field {text_field!r} of index {index_name} is a {kind} field; name a "
+                f"TEXT field ({', '.join(text_fields) or 'none'}) or a field not in the index"
+            )
+        return text_field
+    if "text" in text_fields or not text_fields:
+        return "text"  # with no TEXT field: the text is stored under "text", unindexed
+    raise ConfigError(
+        f"index {index_name} has TEXT fields {text_fields} but none named 'text': pass "
+        f"text_field= to from_existing (text_field={text_fields[0]!r} to take that field "
+        "as the documents' text, or the field where the text is stored unindexed)"
+    )
+
+
 class IndexLifecycleMixin(IndexCore):
     """Create, check, clear and drop the index."""
 
@@ -51,8 +80,15 @@ class IndexLifecycleMixin(IndexCore):
         config: RedisAgentConfig | None = None,
         embedder: Embedder | None = None,
         ef_runtime: int = DEFAULT_EF_RUNTIME,
+        text_field: str | None = None,
     ) -> LifecycleT:
-        """Open an index that exists on the server, reading its schema from the server."""
+        """Open an index that exists on the server, reading its schema from the server.
+
+        The documents' text is the TEXT field ``text``; an index without one: pass
+        ``text_field`` (a TEXT field of the index: indexed text; any other name: the
+        text is stored there unindexed, as with ``index_text=False``). An index with
+        other TEXT fields but no ``text`` one is refused without ``text_field``: which
+        field holds the documents' text cannot be read from the server."""
         config = config or get_default_config()
         index_name = config.keys.vector_index(name)
         info = read_info(config, index_name, f"reading vector index {name!r}")
@@ -67,7 +103,7 @@ class IndexLifecycleMixin(IndexCore):
         if len(vector_fields) != 1:
             raise ConfigError(f"index {index_name} has {len(vector_fields)} vector fields")
         vf = vector_fields[0]
-        tf = "text" if "text" in text_fields else (text_fields[0] if text_fields else "text")
+        tf = _document_text_field(index_name, found["fields"], vf, text_fields, text_field)
         vec = found["fields"][vf]
         meta = [
             {"name": n, "type": f["type"], "case_sensitive": f.get("case_sensitive", True)}
@@ -78,7 +114,7 @@ class IndexLifecycleMixin(IndexCore):
             dims=vec["dims"], metadata_fields=parse_metadata_fields(meta),
             algorithm=vec["algorithm"], metric=vec["metric"], dtype=vec["dtype"],
             storage=found["storage"], text_field=tf, vector_field=vf, ef_runtime=ef_runtime,
-            stopwords=found["stopwords"],
+            stopwords=found["stopwords"], index_text=tf in text_fields,
         )  # fmt: skip
         default_prefix = config.keys.vector_prefix(name)
         prefixes = found["prefixes"]

@@ -320,9 +320,22 @@ class IndexQueries(IndexLifecycleMixin):
         return self._mmr(vec, hits, k, lambda_mult)
 
     # -- text and hybrid --
+    def _need_text_index(self, method: str) -> None:
+        """:class:`ConfigError` when the text is stored but not indexed (``index_text=False``):
+        a text query there would match nothing and a hybrid one would be a vector query."""
+        if not self.schema.index_text:
+            raise ConfigError(
+                f"{method} on vector index {self.name!r}: its text field "
+                f"{self.schema.text_field!r} is not indexed (index_text=False), so a text "
+                "query cannot match it; use search() for a vector query, or create an "
+                "index with index_text=True (the default) and re-add the documents"
+            )
+
     @telemetry.traced("vectors", "text_search")
     def text_search(self, text: str, k: int = 4, *, filter: FilterLike = None) -> list[q.Hit]:
-        """Full-text (BM25) search on the text field; ``score`` is the BM25 score."""
+        """Full-text (BM25) search on the text field; ``score`` is the BM25 score.
+        :class:`ConfigError` on an index whose text is not indexed."""
+        self._need_text_index("text_search")
         k = check_k(k)
         f = self.compile_filter(filter)
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
@@ -335,6 +348,7 @@ class IndexQueries(IndexLifecycleMixin):
         self, text: str, k: int = 4, *, filter: FilterLike = None
     ) -> list[q.Hit]:
         """Async :meth:`text_search`."""
+        self._need_text_index("text_search")
         k = check_k(k)
         f = self.compile_filter(filter)
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
@@ -364,7 +378,9 @@ class IndexQueries(IndexLifecycleMixin):
     ) -> list[q.Hit]:
         """BM25 + vector search: ``score = alpha * vector_similarity + (1 - alpha) *
         text_score``. Runs as an aggregation (the hybrid command when the server has it);
-        falls back to a vector search when the text has no searchable term."""
+        falls back to a vector search when the text has no searchable term.
+        :class:`ConfigError` on an index whose text is not indexed."""
+        self._need_text_index("hybrid")
         k = check_k(k)
         f = self.compile_filter(filter)
         vec = self._vec(text if vector is None else vector)
@@ -389,6 +405,7 @@ class IndexQueries(IndexLifecycleMixin):
         filter: FilterLike = None,
     ) -> list[q.Hit]:
         """Async :meth:`hybrid`."""
+        self._need_text_index("hybrid")
         k = check_k(k)
         f = self.compile_filter(filter)
         vec = await self._avec(text if vector is None else vector)

@@ -37,6 +37,24 @@ __all__ = [
 # ef_runtime values tried, smallest first; a hit is then narrowed by bisection.
 EF_LADDER = (10, 20, 40, 80, 160, 320, 640, 1280, 2560)
 DEFAULT_GROWTH = 2.0  # re-tune once the index holds this many times the tuned size
+
+
+def _check_growth(growth: object) -> float:
+    """``growth`` as a float >= 1 (1: re-tune whenever the index did not shrink), else
+    :class:`ConfigError`: 0 re-tuned on every call and NaN never did."""
+    if not isinstance(growth, bool) and isinstance(growth, (int, float)):
+        try:
+            value = float(growth)
+        except OverflowError:  # an int beyond float range
+            value = float("inf")
+        if 1.0 <= value < float("inf"):
+            return value
+    raise ConfigError(
+        f"growth must be a finite number >= 1 (the index's size over its size when last "
+        f"tuned; default {DEFAULT_GROWTH:g}), got {growth!r}"
+    )
+
+
 DEFAULT_SAMPLE = 100  # stored vectors a measurement or tuning uses as queries
 # Near repeats (recall_radius) each find their entry or not: shares of 0 or 1, whose
 # spread is wide. Over 100 the 95 % lower bound reaches 0.95 only with 2 misses or
@@ -354,7 +372,9 @@ class IndexRecall(IndexQueries):
         self, *, growth: float = DEFAULT_GROWTH, **kwargs: Any
     ) -> RecallReport | None:
         """Tune when never tuned or when the index has grown ``growth`` times since; None
-        when the saved tuning still holds (or ``recall_target`` is None)."""
+        when the saved tuning still holds (or ``recall_target`` is None). ``growth``: a
+        finite number >= 1, else :class:`ConfigError`."""
+        growth = _check_growth(growth)
         if self.recall_target is None or self.schema.algorithm != "hnsw":
             return None
         with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
@@ -444,6 +464,7 @@ class IndexRecall(IndexQueries):
         self, *, growth: float = DEFAULT_GROWTH, **kwargs: Any
     ) -> RecallReport | None:
         """Async :meth:`ensure_recall`."""
+        growth = _check_growth(growth)
         if self.recall_target is None or self.schema.algorithm != "hnsw":
             return None
         with translate_errors(self.config, f"reading the tuning of {self.name!r}"):
