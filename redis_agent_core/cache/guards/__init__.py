@@ -1461,9 +1461,7 @@ class Verifier:
         extra: ExtraVerifier | None = None,
     ) -> None:
         self.guards = list(default_guards() if guards is None else guards)
-        self._planned: tuple[
-            list[Guard], list[tuple[Guard, Judge | None]], list[tuple[Guard, Judge]] | None
-        ] = ([], [], None)
+        self._planned: tuple[list[Guard], list[tuple[Guard, Judge | None]]] = ([], [])
         self.scorer = scorer
         self.extra = extra
 
@@ -1498,16 +1496,12 @@ class Verifier:
             return False
         return True
 
-    def _plan(
-        self,
-    ) -> tuple[list[tuple[Guard, Judge | None]], list[tuple[Guard, Judge]] | None]:
+    def _plan(self) -> list[tuple[Guard, Judge | None]]:
         """Each guard with its ``judge`` if it is a default guard (of its own class: a
         subclass may override ``check``), which is then handed both texts' features,
         fetched once per pair (each guard's own fetch cost a call and a memo probe, nine
-        times a pair); and the same list if every guard is judged (the default guards),
-        for one loop with no per-guard tests. Rebuilt when :attr:`guards` is changed or
-        replaced."""
-        guards, plan, fused = self._planned
+        times a pair). Rebuilt when :attr:`guards` is changed or replaced."""
+        guards, plan = self._planned
         if guards != self.guards:  # (a C-level comparison of a few references)
             guards = list(self.guards)
             plan, fetched = [], False
@@ -1515,10 +1509,8 @@ class Verifier:
                 judged = g.__class__ in _JUDGED or (g.__class__ is EntityGuard and fetched)
                 plan.append((g, g.judge if judged else None))  # type: ignore[attr-defined]
                 fetched = fetched or judged
-            judges = [(g, j) for g, j in plan if j is not None]
-            fused = judges if plan and len(judges) == len(plan) else None
-            self._planned = guards, plan, fused
-        return plan, fused
+            self._planned = guards, plan
+        return plan
 
     def _run_guards(
         self, query: str, candidate: str
@@ -1527,12 +1519,9 @@ class Verifier:
         if query == candidate:
             return None, None  # an exact repeat cannot disagree with itself
         query, candidate = narrowed(query, candidate)
-        plan, fused = self._plan()
-        if fused is not None:  # every guard judged (the default guards)
-            return self._judge_all(fused, query, candidate)
         q: Features | None = None  # both texts' features, fetched by the first default guard
         c: Features | None = None
-        for guard, judge in plan:
+        for guard, judge in self._plan():
             try:
                 if judge is None:
                     reason = guard.check(query, candidate)
@@ -1549,24 +1538,6 @@ class Verifier:
                 return Rejection("error", f"guard {guard.name!r} raised {type(exc).__name__}"), None
             if reason is not None:
                 return Rejection(guard.name, reason), None
-        return None, None if self.scorer is None else (candidate, query)
-
-    def _judge_all(
-        self, fused: list[tuple[Guard, Judge]], query: str, candidate: str
-    ) -> tuple[Rejection | None, tuple[str, str] | None]:
-        """:meth:`_run_guards` when every guard is judged: both texts' features fetched
-        once, then one loop with no per-guard tests (a failure is still the guard's whose
-        turn it was; a fetch that fails, the first guard's, which would have fetched)."""
-        guard = fused[0][0]
-        try:
-            q, c = pair(query, candidate)
-            for guard, judge in fused:
-                reason = judge(q, c, query, candidate)
-                if reason is not None:
-                    return Rejection(guard.name, reason), None
-        except Exception as exc:
-            _log.warning("cache guard %r raised; candidate refused", guard.name, exc_info=True)
-            return Rejection("error", f"guard {guard.name!r} raised {type(exc).__name__}"), None
         return None, None if self.scorer is None else (candidate, query)
 
     def _score(self, spans: tuple[str, str] | None, query: str, candidate: str) -> Rejection | None:
