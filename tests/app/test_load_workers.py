@@ -116,7 +116,7 @@ def test_serve_with_two_workers_shares_state_through_redis(
                 assert r.status_code == 200, r.text
                 assert r.json()["cached"] is (i > 0)  # the cache is shared: one miss
         # each worker publishes its counters every few seconds: wait for the sum
-        processes = _wait_for_processes(base, serve, 2, requests=6)
+        processes = _wait_for_processes(base, serve, 2, requests=6, lag=True)
         assert all(p["loop_lag_ms"] is not None for p in processes)
     finally:
         for proc in (serve, model):
@@ -135,10 +135,11 @@ def _free_port() -> int:
 
 
 def _wait_for_processes(
-    base: str, proc: subprocess.Popen[bytes], count: int, requests: int = 0
+    base: str, proc: subprocess.Popen[bytes], count: int, requests: int = 0, lag: bool = False
 ) -> list[Any]:
     """The ``processes`` of ``/stats`` once ``count`` workers have published, counting
-    ``requests`` between them."""
+    ``requests`` between them (and with ``lag``, each a loop-lag summary: a worker's first
+    snapshot, published at start-up, can precede its lag monitor's first sample)."""
     deadline = time.monotonic() + 240  # two model loads on a busy 2-core machine
     processes: list[Any] = []
     while time.monotonic() < deadline:
@@ -147,7 +148,11 @@ def _wait_for_processes(
             processes = httpx.get(base + "/stats", timeout=10).json()["processes"]
         except httpx.HTTPError:
             processes = []
-        if len(processes) >= count and sum(p["requests"] for p in processes) == requests:
+        if (
+            len(processes) >= count
+            and sum(p["requests"] for p in processes) == requests
+            and not (lag and any(p["loop_lag_ms"] is None for p in processes))
+        ):
             return processes
         time.sleep(0.5)
     raise AssertionError(f"{count} workers, {requests} requests: not seen in 240 s: {processes}")
