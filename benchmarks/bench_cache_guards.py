@@ -108,7 +108,13 @@ scored untouched (aggregates only) 0.973 / 0.543, 3 wrong of 110); and guards_tr
 pair set or guard test: a third support or RAG-bot prompts with an instruction line, a third
 professionals' working questions (accounting, nursing, civil engineering, teaching, logistics,
 pharmacy, law clerks, farming), a third short search-box or voice queries; committed at
-22:23 UTC, scored untouched (aggregates only) 0.984 / 0.607, 2 wrong of 127). All
+22:23 UTC, scored untouched (aggregates only) 0.984 / 0.607, 2 wrong of 127); and
+guards_traps25.jsonl (452, written 2026-12-07 01:15-01:19 UTC by a helper who read no guard
+code, pair set or guard test: 201 true (paraphrases, near repeats, full vs short names,
+typos), 251 traps, 25-26 a kind over negation, antonyms, swapped arguments, entity swap,
+numbers, scope, constraint, another task on the same text, audience / format and tense; a
+third chatbot prompts with an instruction line, a third professionals' questions, a third
+3-8-word queries; committed at 01:19 UTC, scored untouched (aggregates only) SCORE25). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
@@ -179,6 +185,7 @@ SETS = {
     "traps22": DATA / "guards_traps22.jsonl",
     "traps23": DATA / "guards_traps23.jsonl",
     "traps24": DATA / "guards_traps24.jsonl",
+    "traps25": DATA / "guards_traps25.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -260,7 +267,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
-                   "traps23", "traps24"):  # fmt: skip
+                   "traps23", "traps24", "traps25"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -715,6 +722,7 @@ def main(full: bool) -> str:
         "traps22",
         "traps23",
         "traps24",
+        "traps25",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
