@@ -32,7 +32,7 @@ import logging
 import re
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import compress, count, filterfalse, islice
 from operator import ne
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -55,7 +55,7 @@ from ._features import (
 )
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
-from ._wordnet import ancestors, base, noun, wordnet
+from ._wordnet import ancestors, base, lemmas, noun, wordnet
 from .relations import (
     _FRAMING,
     _PREVENTING_FROM,
@@ -552,6 +552,61 @@ _INVERTED = frozenset(
 )
 
 
+# Verbs that say a thing is not done when "to" and a verb follow them ("refuses to eat",
+# "neglected to file", "declined to comment", "forgot to chart"): the verbs sharing a
+# WordNet sense with "refuse" or "neglect", and "forget"; "fail to" is counted by the
+# parse already, as is the bare word "refuse" (a negator of its own).
+_DECLINING_SEEDS = ("refuse", "neglect")
+_LACK = stem("lack")
+
+
+@cache
+def _declining() -> frozenset[str]:
+    """Stems of the verbs of :data:`_DECLINING_SEEDS`' WordNet senses, and "forget"."""
+    entries = wordnet().verb_senses
+    seeds = {s for w in _DECLINING_SEEDS for s in entries[w].split(";", 1)[0].split()}
+    found = {
+        stem(v) for v, e in entries.items() if not seeds.isdisjoint(e.split(";", 1)[0].split())
+    }
+    return frozenset(found | {stem(w) for w in ("forget", "forgot", "forgotten")}) - {stem("fail")}
+
+
+@cache
+def _implying() -> frozenset[str]:
+    """The stems that may open an implied negation: tested against a text's stems in C
+    before anything else is asked."""
+    return _declining() | {_LACK}
+
+
+# "a lack of", "the lack": a noun, whose "no" the other side says as "no" or "without"
+_LACK_NOUN = frozenset({"a", "the", "any", "no", "total", "general"})
+
+
+def _implied_negations(f: Features, other: Features) -> list[str]:
+    """The words of ``f`` that say no without a negator: a verb of refusing or neglecting
+    before "to" and a verb ("refuses to return", "neglecting to file"), and "lack" as a
+    verb ("lacks a fan"; not "a lack of sleep"); not one whose stem the other side has
+    anywhere, even inside a code ("refused to connect" / "ERR_CONNECTION_REFUSED")."""
+    declining = _declining()
+    verbs = wordnet().verbs
+    words, seq = f.words, f.seq
+    found = []
+    for k, s in enumerate(seq):
+        if (s != _LACK and s not in declining) or s in other.lower:
+            continue
+        if s == _LACK:
+            if words[k + 1 : k + 2] != ("of",) and (k == 0 or words[k - 1] not in _LACK_NOUN):
+                found.append(words[k])
+        elif (
+            words[k] != "refuse"  # a negator already
+            and words[k + 1 : k + 2] == ("to",)
+            and k + 2 < len(words)
+            and any(stem(form) in verbs for form in lemmas(words[k + 2]))
+        ):
+            found.append(f"{words[k]} to")
+    return found
+
+
 _NOT = frozenset({"not", "never"})
 
 
@@ -777,6 +832,17 @@ class NegationGuard(_PairGuard):
         if "free" in q_vocab or "free" in c_vocab or "less" in q.lower or "less" in c.lower:
             q_neg += _freed(q, c)
             c_neg += _freed(c, q)
+        # a verb that says no ("refuses to eat", "lacks a fan") counts as a negator: "won't
+        # eat" / "has no fan" agree with it, "eats" / "has a fan" do not (most texts have
+        # none of its words: tested in C, nothing called)
+        implied: list[str] = []
+        implying = _implying()
+        if not implying.isdisjoint(q_stems):
+            implied += (found := _implied_negations(q, c))
+            q_neg += len(found)
+        if not implying.isdisjoint(c_stems):
+            implied += (found := _implied_negations(c, q))
+            c_neg += len(found)
         if q_neg != c_neg:  # (most pairs count alike: none of the rewordings is asked)
             if "stop" in q_stems or "stop" in c_stems:
                 q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
@@ -794,7 +860,8 @@ class NegationGuard(_PairGuard):
                 q_neg -= _negators_in_names(q, c)
                 c_neg -= _negators_in_names(c, q)
             if q_neg != c_neg:
-                return f"negation differs ({q_neg} negator(s) vs {c_neg})"
+                said = f"; {_show(implied)} says no" if implied else ""
+                return f"negation differs ({q_neg} negator(s) vs {c_neg}{said})"
         if q.negations and q.negations == c.negations:
             moved = _negation_moved(q, c)
             if moved is not None:

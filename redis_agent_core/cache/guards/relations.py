@@ -122,9 +122,10 @@ def keys(text: str) -> frozenset[str]:
         # (the first word of each content stem that ends as a comparative does; C-level
         # maps and a filter, no Python step per word)
         written = map(f.words.__getitem__, f.content.values())
-        found = _KEYS.put(
-            text, frozenset(f.content).union(map(base, filter(_ENDS_GRADED, written)))
-        )
+        found = frozenset(f.content).union(map(base, filter(_ENDS_GRADED, written)))
+        if not _IRREGULAR.isdisjoint(f.vocab):  # "sold", "lent": their verbs' stems too
+            found |= {stem(_PARTICIPLES[w]) for w in _IRREGULAR.intersection(f.vocab)}
+        found = _KEYS.put(text, found)
     return found
 
 
@@ -286,13 +287,15 @@ class AntonymGuard(_PairGuard):
             )
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
+        word_of_c |= {stem(_PARTICIPLES[w]): w for w, _, _ in only_c if w in _PARTICIPLES}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
         at = comparatives(q, c) if mirrored(q, c) else None
         inverse = {at[0]} if at else set()
         for w, s, i in only_q:
             if i in inverse:
                 continue
-            for key in {s, base(w)}:
+            irregular = {stem(_PARTICIPLES[w])} if w in _PARTICIPLES else set()
+            for key in {s, base(w), *irregular}:
                 for opposite in wn.antonyms.get(key, ()):
                     # "never" / "not ... ever": the negation guard found as many negators
                     # on each side, so the other side negates its "ever" elsewhere
@@ -308,6 +311,9 @@ class AntonymGuard(_PairGuard):
                             continue  # "least expensive" / "cheapest": the same degree
                         if _no_for_not(q, c, key, opposite):
                             continue  # "can't accept" / "decline": one no, said twice
+                        if _verb_forms(w) and _verb_forms(w2):
+                            if _roles_exchanged(q, i, c, c.words.index(w2)):
+                                continue  # "A lent B" / "B borrowed from A": one event
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return _turned_few(q, c, only_q, only_c) or (
             None
@@ -984,6 +990,7 @@ _PARTICIPLES = {
     "kept": "keep",
     "led": "lead",
     "left": "leave",
+    "lent": "lend",
     "made": "make",
     "met": "meet",
     "paid": "pay",
@@ -1015,6 +1022,54 @@ def _verb_forms(word: str) -> frozenset[str]:
             forms += [root[:-1], root[:-1] + "e"]
     verbs = wordnet().verbs
     return frozenset(s for s in map(stem, forms) if s in verbs)
+
+
+_IRREGULAR = frozenset(_PARTICIPLES)
+_SPEAKER = {"i": "@me", "we": "@me", "me": "@me", "us": "@me"}
+# Words that open another clause or a question's frame: a verb's subject lies after them.
+_CLAUSE_OPENERS = frozenset(
+    """did does do who what which when why how if that and but so because whether""".split()
+)
+_ROLE_REACH = 6
+_ASKING_WHO = frozenset({"who", "which", "what"})
+_WHO = "@who"
+
+
+def _role_words(f: Features, at: int) -> tuple[set[str], set[str]]:
+    """The content stems (and the speaker, as "@me") before the verb at ``at`` in its
+    clause (its doer), and after it (what it is done to, and to whom)."""
+    words, seq = f.words, f.seq
+    clauses = _clauses(f.lower, len(words))
+    before, after = set(), set()
+    for k in range(at - 1, max(-1, at - 1 - _ROLE_REACH), -1):
+        if k == at - 1 and words[k] in _ASKING_WHO:
+            before.add(_WHO)  # "who bought": the question asks for the doer
+        if words[k] in _CLAUSE_OPENERS or (clauses is not None and clauses[k] != clauses[at]):
+            break
+        if words[k] in _SPEAKER or words[k] not in FUNCTION_WORDS:
+            before.add(_SPEAKER.get(words[k], seq[k]))
+    for k in range(at + 1, min(len(words), at + 1 + _ROLE_REACH)):
+        if words[k] in _CLAUSE_OPENERS or (clauses is not None and clauses[k] != clauses[at]):
+            break
+        if words[k] in _SPEAKER or words[k] not in FUNCTION_WORDS:
+            after.add(_SPEAKER.get(words[k], seq[k]))
+    return before, after
+
+
+def _roles_exchanged(q: Features, i: int, c: Features, j: int) -> bool:
+    """Whether the doer of the verb at ``i`` of ``q`` is what the verb at ``j`` of ``c``
+    is done to, or the other way round: two opposite verbs stating one event ("my brother
+    lent me $300" / "I borrowed $300 from my brother", "does A precede B" / "does B
+    follow A"); the same doer on both sides ("my brother borrowed $300 from me") is the
+    opposite event."""
+    before_q, after_q = _role_words(q, i)
+    before_c, after_c = _role_words(c, j)
+    moved_q, moved_c = (before_q - before_c) & after_c, (before_c - before_q) & after_q
+    # both doers moved; or one did where the other side asks who does it ("who bought the
+    # Post from the Grahams" / "who did the Grahams sell the Post to")
+    if moved_q and moved_c:
+        return True
+    return bool(moved_q or moved_c) and _WHO in (before_q | before_c)
 
 
 # "X's Y": X owns Y. ("Y of X" is left out: "one day of notice" is "one day's notice".)
@@ -1169,6 +1224,14 @@ class ArgumentGuard(_PairGuard):
                 or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _doer_changed(c, q))
                 or (None if ("by" in q_vocab) == ("by" in c_vocab) else _passive_turned(q, c))
                 or (_owner_swapped(q, c) if "'s " in q.lower and "'s " in c.lower else None)
+                # (a relative pronoun on a side and the same content words on both: tested
+                # in C first, most pairs call nothing)
+                or (
+                    None
+                    if (_RELATIVES.isdisjoint(q_vocab) and _RELATIVES.isdisjoint(c_vocab))
+                    or q.content.keys() != c.content.keys()
+                    else _relative_turned(q, c)
+                )
             )
         return reason
 
@@ -1536,6 +1599,46 @@ def _object(f: Features, verb: int, stem_: str, stranded: str = "") -> bool:
     return k < len(f.words) and f.seq[k] == stem_
 
 
+_RELATIVES = frozenset({"that", "who", "which", "whom"})
+_RELATIVE_REACH = 3  # words of the doer in an object clause ("figma's rival", "my son")
+
+
+def _relative_turned(q: Features, c: Features) -> str | None:
+    """A relative clause whose noun does the verb on one side ("the company that acquired
+    Slack", "the users who follow @nasa") and undergoes it on the other, where the other
+    argument stands before the verb ("the company Slack acquired", "the users that @nasa
+    follows"): the same words, the roles exchanged. A passive ("the company that was
+    acquired by Slack") and another verb ("which bought Slack") are left to the others."""
+    for f, g in ((q, c), (c, q)):
+        words, seq = f.words, f.seq
+        for k in range(1, len(words) - 2):
+            if words[k] not in _RELATIVES or words[k - 1] in FUNCTION_WORDS:
+                continue
+            verb, head = seq[k + 1], seq[k - 1]
+            if not _verb_forms(words[k + 1]) or seq.count(verb) != 1 or g.seq.count(verb) != 1:
+                continue
+            x = k + 2  # the object: the first word after the verb past determiners
+            while x < len(words) and words[x] in _DETERMINERS:
+                x += 1
+            if x >= len(words) or words[x] in FUNCTION_WORDS:
+                continue
+            j, p, r = g.seq.index(verb), g.content.get(head, -1), g.content.get(seq[x], -1)
+            if not (
+                0 <= p < r < j
+                and _RELATIVES.union(_DETERMINERS).issuperset(g.words[p + 1 : r])
+                and j - r <= _RELATIVE_REACH
+                and not any(
+                    w in FUNCTION_WORDS or w in _BE or w in _AUXILIARIES for w in g.words[r + 1 : j]
+                )
+            ):
+                continue
+            return (
+                f"roles turned in a relative clause ({words[k - 1]} {words[k]} {words[k + 1]} "
+                f"{words[x]} vs {g.words[p]} ... {g.words[r]} {g.words[j]})"
+            )
+    return None
+
+
 def _copular_swap(q: Features, c: Features, shared: set[str]) -> str | None:
     """ "Is a whale a mammal?" / "Is a mammal a whale?": in a question opening with "is",
     the first content word is the subject and the rest the predicate; two shared words
@@ -1674,6 +1777,90 @@ def _same_target(q: Features, c: Features) -> bool:
     return bool(targets) and not targets.isdisjoint(_TARGET.findall(c.lower))
 
 
+# Verbs that head an instruction without naming its task ("give me a summary of",
+# "make this shorter", "help me debug", "write tests for", "turn this into"): a closed
+# class, so two of these, or one against a task verb, say nothing of the task.
+_LIGHT = frozenset(
+    stem(w)
+    for w in """give make get put do have take help let tell show write provide create
+    generate produce use try turn keep go send see find bring come""".split()
+)
+# Words an instruction may open with before its verb ("please summarise", "can you
+# translate"), and those that open the thing the verb is done to ("this email", "the
+# following text", "it").
+_POLITE = frozenset("please pls kindly now just can could would will you quickly".split())
+_OPENS_OBJECT = frozenset(
+    """this that these those the my our your his her their its it them all each every
+    following below above a an""".split()
+)
+_HEAD_REACH = 3  # words before the verb at most ("can you please translate")
+
+
+def _head(f: Features, diff: Diff) -> tuple[str, str, int] | None:
+    """The differing word that opens ``f`` as an instruction's verb ("Summarise this
+    paragraph: ...", "please fix the following"), or None."""
+    _, s, i = diff[0]
+    words = f.words
+    if (
+        i > _HEAD_REACH
+        or not _POLITE.issuperset(words[:i])
+        or words[i + 1 : i + 2] == ()
+        or words[i + 1] not in _OPENS_OBJECT
+        or s in _LIGHT
+    ):
+        return None
+    return diff[0]
+
+
+def _task_verb(word: str) -> tuple[frozenset[int], frozenset[int]] | None:
+    """(senses, parents) of ``word`` as a WordNet verb; empty sets for a word WordNet
+    knows in no part of speech ("refactor", "fact-check"); None for a word it knows
+    only otherwise (a noun or adjective: no verb heads the instruction)."""
+    parts = _parts(word)
+    if "v" in parts:
+        return parts["v"]
+    return None if parts else (frozenset(), frozenset())
+
+
+def _task_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """Another instruction on the same pasted text: each side opens with a verb done to
+    it ("Summarise this paragraph: X" / "Translate this paragraph: X", "Explain this
+    error" / "Fix this error", "List" / "Count the countries in: X") and WordNet relates
+    the two verbs in no sense (neither a synonym nor one a kind of the other: "critique"
+    / "review", "summarise" / "summarize" agree). A verb that names no task ("give me a
+    summary of", "help me debug"), a question ("what does this code do"), a typo and two
+    verbs that change a text into one same form ("rewrite for PostgreSQL" / "port to
+    PostgreSQL") pass. (Short prompts too: "explain this error" / "fix this error" ask
+    two things; a long pasted text is narrowed to a few words around the verb anyway.)"""
+    hq = _head(q, only_q)
+    hc = _head(c, only_c) if hq is not None else None
+    if hq is None or hc is None:
+        return None
+    (w, s, _), (w2, s2, _) = hq, hc
+    one, other = _task_verb(w), _task_verb(w2)
+    if one is None or other is None or not (one[0] or other[0]):
+        return None  # not a verb, or two words WordNet lacks: nothing to compare
+    (senses, parents), (senses2, parents2) = one, other
+    if senses & senses2 or senses & parents2 or senses2 & parents:
+        return None
+    if not (one[0] and other[0]) and similar(w, w2, 0.8):
+        return None  # a typo of the other ("recomend")
+    if _changes_form(s, parents) and _changes_form(s2, parents2) and _same_target(q, c):
+        return None  # "rewrite for PostgreSQL" / "port to PostgreSQL": one conversion
+    return f"another task on the same text ({w!r} vs {w2!r})"
+
+
+@cache
+def _change_senses() -> frozenset[int]:
+    return _parts("change")["v"][0]
+
+
+def _changes_form(stem_: str, parents: frozenset[int]) -> bool:
+    """Whether a verb makes a text into another form: one of :data:`_CONVERTING`, or a
+    kind of change in WordNet ("port", "transform")."""
+    return stem_ in _CONVERTING or not parents.isdisjoint(_change_senses())
+
+
 class SubstitutionGuard(_PairGuard):
     """The same object under another constraint is another question: a different
     superlative or comparative ("tallest" / "oldest"), a different attribute ("height" /
@@ -1693,6 +1880,12 @@ class SubstitutionGuard(_PairGuard):
             only_c = [d for d in only_c if d[2] != at_c]
         if not (only_q and only_c):
             return None
+        # (an instruction's verb differs only near the start of both: most pairs stop at
+        # the two positions, compared here)
+        if only_q[0][2] <= _HEAD_REACH and only_c[0][2] <= _HEAD_REACH:
+            task = _task_turned(q, c, only_q, only_c)
+            if task is not None:
+                return task
         # (each asked only where it can hold: a degree turned needs "less" or "least" on a
         # side, a measured degree three differing words; most pairs have neither)
         if not (_LESS.isdisjoint(q.vocab) and _LESS.isdisjoint(c.vocab)) and _turned_degree(
