@@ -122,6 +122,7 @@ def build_bert_onnx(
     int8_block: int | None = None,
     weights: Mapping[str, np.ndarray] | None = None,
     pair_classifier: bool = False,
+    every_row: bool = False,
 ) -> Any:
     """The ONNX ``ModelProto`` of the BERT encoder in ``model_dir``.
 
@@ -139,7 +140,9 @@ def build_bert_onnx(
     ``pair_classifier``: a ``BertForSequenceClassification`` with one label instead (a
     cross-encoder): a third input ``token_type_ids`` (0 for the first text, 1 for the
     second) and the output ``logits`` (batch x 1) of the pooler (the first token through
-    ``bert.pooler.dense`` and tanh) and ``classifier``.
+    ``bert.pooler.dense`` and tanh) and ``classifier``. Its last layer runs the
+    attention's output projection and the feed-forward on the first token only, the one
+    the pooler reads (``every_row=True``: on every token, the plain graph, to compare).
     """
     try:
         import onnx
@@ -249,7 +252,8 @@ def build_bert_onnx(
     if int8_block is not None:
         const("split3", np.array([hidden] * 3, dtype=np.int64), np.int64)
 
-    for i in range(int(config["num_hidden_layers"])):
+    layers = int(config["num_hidden_layers"])
+    for i in range(layers):
         p = f"encoder.layer.{i}."
         n = f"l{i}"
         # query, key and value: one kernel, one bias
@@ -283,6 +287,14 @@ def build_bert_onnx(
                 n + "/ctx",
                 num_heads=heads,
             )
+        if pair_classifier and not every_row and i == layers - 1:
+            # the head reads the first token alone: past the attention (whose keys and
+            # values need every token) the last layer's other rows are never used, so its
+            # output projection and feed-forward run on that one row (a quarter of the
+            # layer's products; on an AVX2 CPU 0.5-0.6 ms of a 25-token pair's 5.2 ms)
+            inits.append(numpy_helper.from_array(np.array([0], dtype=np.int64), "first_row"))
+            ctx = node("Gather", [ctx, "first_row"], n + "/ctx_first", axis=1)
+            x = node("Gather", [x, "first_row"], n + "/x_first", axis=1)
         out = matmul(ctx, n + "/wo", n + "/attn_out", weight(p + "attention.output.dense.weight").T)
         x = residual_norm(
             out,
@@ -353,6 +365,7 @@ def save_bert_onnx(
     int8_dynamic: bool = False,
     weights: Mapping[str, np.ndarray] | None = None,
     pair_classifier: bool = False,
+    every_row: bool = False,
 ) -> Path:
     """Convert the encoder in ``model_dir`` and save the graph as ``target`` with its
     weights in ``<target stem>.data`` beside it; returns ``target``.
@@ -371,7 +384,11 @@ def save_bert_onnx(
         raise ConfigError("int8_dynamic and int8_block are two quantizations: choose one")
     path = Path(target)
     model = build_bert_onnx(
-        model_dir, int8_block=int8_block, weights=weights, pair_classifier=pair_classifier
+        model_dir,
+        int8_block=int8_block,
+        weights=weights,
+        pair_classifier=pair_classifier,
+        every_row=every_row,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     data = path.stem + ".data"

@@ -214,6 +214,54 @@ def test_the_onnx_classifier_gives_the_trained_models_logits(tmp_path: Path) -> 
         assert abs(float(ours[0, 0]) - float(theirs[0, 0])) < 1e-3
 
 
+def test_the_last_layer_runs_on_the_first_token_alone_and_scores_alike(
+    tmp_path: Path, scorer: PairScorer
+) -> None:
+    """The head reads the first token only, so the scorer's graph runs its last layer's
+    output projection and feed-forward on that row (≈ 8 % less CPU a pair on an AVX2
+    CPU): its int8 probabilities stay those of the plain graph (every row) within what
+    int8 rounding moves them, with the same decisions, on pairs of our own."""
+    import onnx
+
+    from redis_agent_core.bert_onnx import read_safetensors, save_bert_onnx
+
+    base = default_model_path()
+    last = json.loads((base / "config.json").read_text())["num_hidden_layers"] - 1
+    scorer.probability(*SAME[0])  # built and loaded
+    ours = {n.name for n in onnx.load(str(scorer.onnx_path())).graph.node}
+    assert {f"l{last}/ctx_first", f"l{last}/x_first"} <= ours
+    plain = PairScorer(threshold=scorer.threshold)
+    plain._tokenizer = scorer._tokenizer  # the same input, another graph
+    path = save_bert_onnx(
+        base,
+        tmp_path / "plain.onnx",
+        int8_dynamic=True,
+        weights=read_safetensors(WEIGHTS_FILE),
+        pair_classifier=True,
+        every_row=True,
+    )
+    assert not {f"l{last}/ctx_first", f"l{last}/x_first"} & {
+        n.name for n in onnx.load(str(path)).graph.node
+    }
+    from redis_agent_core.onnx_embedder import open_session
+
+    plain._session = open_session(path, 1)
+    more = [
+        ("What time does the downtown library open on Saturdays?",
+         "When does the downtown library open on Saturday?"),
+        ("How long should I rest bread dough before shaping it?",
+         "How long should I rest bread dough after shaping it?"),
+        ("Which is heavier, a litre of olive oil or a litre of water?",
+         "Which is lighter, a litre of olive oil or a litre of water?"),
+        ("Can I freeze cooked rice for later?", "Is it safe to freeze cooked rice to eat later?"),
+    ]  # fmt: skip
+    for stored, asked in SAME + OTHER + more:
+        for a, b in ((stored, asked), (asked, stored)):
+            fast, reference = scorer.probability(a, b), plain.probability(a, b)
+            assert abs(fast - reference) < 0.03, (a, b, fast, reference)
+            assert (fast < scorer.threshold) == (reference < scorer.threshold)
+
+
 def test_a_fresh_model_cache_builds_the_same_scorer(tmp_path: Path, scorer: PairScorer) -> None:
     fresh = PairScorer(cache_dir=tmp_path)
     assert not fresh.onnx_path().exists()

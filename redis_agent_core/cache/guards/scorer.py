@@ -42,6 +42,9 @@ META_FILE = _HERE / "pair_scorer.json"
 #: Tokens of the two texts together, as in training; longer pairs lose words from the
 #: longer text's end (the guards have compared the whole texts).
 MAX_TOKENS = 160
+# the scorer's graph as bert_onnx builds it, hashed into its file's name so that a model
+# cache never runs an older build (2: the last layer's feed-forward on one row)
+_GRAPH_VERSION = b"pair-graph-2"
 
 _log = logging.getLogger(__name__)
 
@@ -137,6 +140,7 @@ class PairScorer:
         from ...onnx_embedder import default_model_path, model_cache_dir
 
         digest = hashlib.sha256(model_fingerprint(default_model_path()).encode())
+        digest.update(_GRAPH_VERSION)
         digest.update(self._weights.read_bytes())
         cache = self._cache_dir or model_cache_dir()
         return cache / f"pair-scorer-int8-{digest.hexdigest()[:16]}.onnx"
