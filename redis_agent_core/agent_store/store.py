@@ -56,6 +56,7 @@ from .semantic import (
     F_VECTOR,
     VECTOR_SEP,
     check_index,
+    check_item_vectors,
     check_query_vector,
     knn_command,
     pack_vector,
@@ -188,8 +189,13 @@ class ItemStore:
                 self.config.check_value_sizes((fields[F_VALUE],), f"the value of item {key!r}")
             own = vectors[i] if vectors is not None and fields is not None else None
             packed = [pack_vector(v, self.dims) for v in own or ()] if self.dims else []
+            if own:
+                check_item_vectors(labels, key, own)
             checked.append((raw, fields, ttl_ms, packed, prefix_tags(labels) if packed else ""))
+        # checked now, not when the plan first runs: before put() makes the index
+        return self._put_steps(checked, now)
 
+    def _put_steps(self, checked: list[Any], now: int) -> Plan[None]:
         def queue(pipe: Any) -> None:
             for raw, fields, ttl_ms, packed, tags in checked:
                 key = self.item_key(raw)
@@ -539,6 +545,19 @@ class ItemStore:
         """Items under the namespace ``prefix`` whose values match ``where``."""
         plan = self.search_plan(prefix, where, limit, offset, refresh)
         return run_plan(self.config, plan, "searching the agent store")
+
+    @staticmethod
+    def check_item_vectors(
+        namespace: Sequence[str],
+        key: str,
+        vectors: Vectors,
+        fields: Sequence[str] | None = None,
+        embedder: str | None = None,
+    ) -> None:
+        """:class:`ZeroVectorError` for an all-zero vector of one item (naming the path
+        it was embedded from and ``embedder``): put checks it too, this is for a caller
+        that must refuse before it writes anything else."""
+        check_item_vectors(namespace, key, vectors, fields, embedder)
 
     @staticmethod
     def check_query_vector(vector: Sequence[float], embedder: str | None = None) -> None:
