@@ -197,7 +197,7 @@ class RedisStore(BaseStore):
         query_vectors: dict[str, list[float]],
     ) -> Iterable[tuple[Plan[Any], Any, Any]]:
         """(core plan, result maker, plan remaker or ``None``) per run of ops: consecutive
-        puts are one MULTI/EXEC; a semantic search is remade once if its index was lost."""
+        puts are one script; a semantic search is remade once if its index was lost."""
         i = 0
         plan: Plan[Any]
         while i < len(ops):

@@ -8,7 +8,7 @@ TAG of digests of every namespace prefix of the item, so a KNN restricted to a
 namespace prefix is one exact-match pre-filter. The index is FLAT (exact, as LangGraph's
 in-memory store) with cosine distance; score = 1 - distance (cosine similarity).
 The item hash keeps the vector count (field ``n``) so a later put or delete drops
-the vectors it no longer has (``vectors.lua``).
+the vectors it no longer has (``put.lua``).
 """
 
 from __future__ import annotations
