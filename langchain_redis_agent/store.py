@@ -155,9 +155,11 @@ class RedisStore(BaseStore):
     def _ttl_seconds(self, op: PutOp) -> float | None:
         return None if op.ttl is None else _minutes(op.ttl, "ttl") * 60
 
-    def _texts(self, ops: Sequence[Op]) -> tuple[list[str], dict[int, slice], list[str]]:
-        """(texts of the puts to embed, each put's slice of them, distinct queries)."""
+    def _texts(self, ops: Sequence[Op]) -> tuple[list[str], dict[int, slice], list[str], list[str]]:
+        """(texts of the puts to embed, each put's slice of them, distinct queries, the
+        path each text was read from)."""
         texts: list[str] = []
+        paths_of: list[str] = []
         spans: dict[int, slice] = {}
         queries: list[str] = []
         for i, op in enumerate(ops):
@@ -181,10 +183,12 @@ class RedisStore(BaseStore):
                     )
                 paths = [(p, p if p == "$" else tokenize_path(p)) for p in op.index]
             start = len(texts)
-            for _, tokens in paths:
-                texts.extend(get_text_at_path(op.value, tokens))
+            for path, tokens in paths:
+                found = get_text_at_path(op.value, tokens)
+                texts.extend(found)
+                paths_of.extend([path] * len(found))
             spans[i] = slice(start, len(texts))
-        return texts, spans, queries
+        return texts, spans, queries, paths_of
 
     def _plans(
         self,
@@ -193,7 +197,7 @@ class RedisStore(BaseStore):
         query_vectors: dict[str, list[float]],
     ) -> Iterable[tuple[Plan[Any], Any, Any]]:
         """(core plan, result maker, plan remaker or ``None``) per run of ops: consecutive
-        puts are one MULTI/EXEC; a semantic search is remade once if its index was lost."""
+        puts are one script; a semantic search is remade once if its index was lost."""
         i = 0
         plan: Plan[Any]
         while i < len(ops):
@@ -243,15 +247,28 @@ class RedisStore(BaseStore):
                 )
             i += 1
 
-    def _check_queries(self, query_vectors: dict[str, list[float]]) -> None:
-        """:class:`ZeroVectorError` naming the embedder for an all-zero query vector,
-        before any op of the batch runs."""
+    def _check_vectors(
+        self,
+        ops: Sequence[Op],
+        spans: dict[int, slice],
+        paths_of: list[str],
+        put_vectors: dict[int, Vectors],
+        query_vectors: dict[str, list[float]],
+    ) -> None:
+        """:class:`ZeroVectorError` naming the embedder for an all-zero query vector, or
+        an all-zero vector of a put (naming its item and path), before any op of the
+        batch runs: a put's was stored and listed unscored by every search."""
         embeddings = self.embeddings
         # a function wrapped by LangGraph (sync: .func, async: .afunc)
         func = getattr(embeddings, "func", None) or getattr(embeddings, "afunc", None)
-        name = getattr(func, "__qualname__", None) or type(embeddings).__name__
+        name = repr(getattr(func, "__qualname__", None) or type(embeddings).__name__)
         for vector in query_vectors.values():
-            self.items.check_query_vector(vector, repr(name))
+            self.items.check_query_vector(vector, name)
+        for i, vectors in put_vectors.items():
+            op = ops[i]
+            assert isinstance(op, PutOp)
+            fields = paths_of[spans[i]]
+            self.items.check_item_vectors(op.namespace, op.key, vectors, fields, name)
 
     @staticmethod
     def _needs_index(spans: dict[int, slice], queries: list[str]) -> bool:
@@ -260,14 +277,14 @@ class RedisStore(BaseStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` in order; results in the same order."""
         ops = list(ops)
-        texts, spans, queries = self._texts(ops)
+        texts, spans, queries, paths_of = self._texts(ops)
         put_vectors: dict[int, Vectors] = {}
         query_vectors: dict[str, list[float]] = {}
         if self.embeddings is not None:
             embedded = self.embeddings.embed_documents(texts) if texts else []
             put_vectors = {i: embedded[span] for i, span in spans.items()}
             query_vectors = {q: self.embeddings.embed_query(q) for q in queries}
-            self._check_queries(query_vectors)
+            self._check_vectors(ops, spans, paths_of, put_vectors, query_vectors)
             if queries:
                 self.items.ensure_search_index()
             elif self._needs_index(spans, queries):
@@ -287,7 +304,7 @@ class RedisStore(BaseStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async :meth:`batch`."""
         ops = list(ops)
-        texts, spans, queries = self._texts(ops)
+        texts, spans, queries, paths_of = self._texts(ops)
         put_vectors: dict[int, Vectors] = {}
         query_vectors: dict[str, list[float]] = {}
         if self.embeddings is not None:
@@ -295,7 +312,7 @@ class RedisStore(BaseStore):
             put_vectors = {i: embedded[span] for i, span in spans.items()}
             found = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in queries))
             query_vectors = dict(zip(queries, found, strict=True))
-            self._check_queries(query_vectors)
+            self._check_vectors(ops, spans, paths_of, put_vectors, query_vectors)
             if queries:
                 await self.items.aensure_search_index()
             elif self._needs_index(spans, queries):

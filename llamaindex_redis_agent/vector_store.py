@@ -145,6 +145,19 @@ def _filter_only(query: VectorStoreQuery) -> bool:
     )
 
 
+def _nodes_to_delete(node_ids: Any, filters: MetadataFilters | None) -> list[str] | None:
+    """``node_ids`` as a list; :class:`ConfigError` when neither ids nor filters are
+    given: this store deleted nothing there, silently, and LlamaIndex's
+    ``SimpleVectorStore`` deletes every node; asked for by name (``clear()``), neither
+    surprise happens."""
+    if node_ids is None and filters is None:
+        raise ConfigError(
+            "delete_nodes() got neither node_ids nor filters: give the ids (or filters) of "
+            "the nodes to delete, or call clear() to delete every node of this store"
+        )
+    return None if node_ids is None else as_list(node_ids, "node_ids")
+
+
 class RedisVectorStore(BasePydanticVectorStore):
     """Redis as a LlamaIndex vector store.
 
@@ -428,9 +441,10 @@ class RedisVectorStore(BasePydanticVectorStore):
         filters: MetadataFilters | None = None,
         **delete_kwargs: Any,
     ) -> None:
-        """Delete nodes by id, by filter, or both (ids that also pass the filter)."""
+        """Delete nodes by id, by filter, or both (ids that also pass the filter);
+        neither raises :class:`ConfigError` (:meth:`clear` deletes every node)."""
         check_kwargs("delete_nodes", delete_kwargs)
-        node_ids = None if node_ids is None else as_list(node_ids, "node_ids")
+        node_ids = _nodes_to_delete(node_ids, filters)
         if filters is None:
             if node_ids:
                 self._ready().delete(node_ids)
@@ -448,7 +462,7 @@ class RedisVectorStore(BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         check_kwargs("adelete_nodes", delete_kwargs)
-        node_ids = None if node_ids is None else as_list(node_ids, "node_ids")
+        node_ids = _nodes_to_delete(node_ids, filters)
         if filters is None:
             if node_ids:
                 await (await self._aready()).adelete(node_ids)

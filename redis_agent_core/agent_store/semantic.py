@@ -8,7 +8,7 @@ TAG of digests of every namespace prefix of the item, so a KNN restricted to a
 namespace prefix is one exact-match pre-filter. The index is FLAT (exact, as LangGraph's
 in-memory store) with cosine distance; score = 1 - distance (cosine similarity).
 The item hash keeps the vector count (field ``n``) so a later put or delete drops
-the vectors it no longer has (``vectors.lua``).
+the vectors it no longer has (``put.lua``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "F_VECTOR",
     "VECTOR_SEP",
     "check_index",
+    "check_item_vectors",
     "knn_command",
     "pack_vector",
     "parse_knn",
@@ -82,6 +83,38 @@ def check_query_vector(vector: Sequence[float], embedder: str | None = None) -> 
         "model's output for that query text (some return zeros for an empty or unknown "
         "input), or search without query=. Nothing was sent"
     )
+
+
+def check_item_vectors(
+    namespace: Sequence[str],
+    key: str,
+    vectors: Sequence[Sequence[float]],
+    fields: Sequence[str] | None = None,
+    embedder: str | None = None,
+) -> None:
+    """:class:`ZeroVectorError` for an all-zero vector of the item ``namespace``/``key``:
+    the index is cosine and a zero vector has no direction, so the item was listed
+    unscored by every semantic search, whatever the query, as if it had no text.
+    ``fields``: the path each vector was embedded from (named in the message, with
+    LangGraph's fix, ``index=False``); ``embedder``: named in the message."""
+    for i, vector in enumerate(vectors):
+        if np.asarray(vector, dtype=np.float32).any():
+            continue
+        source = f"the embedder {embedder}" if embedder else "the embedding function"
+        if fields is not None:
+            what = f"the text at {fields[i]!r} (text {i})"
+            skip = "put it with index=False (or an index= list without that path)"
+        else:
+            what = f"vector {i}"
+            skip = "give it no vectors (None)"
+        raise ZeroVectorError(
+            f"{what} of item {tuple(namespace)!r}/{key!r} from {source} is all zeros: the "
+            "store's semantic search is cosine and a zero vector has no direction (the item "
+            "would be listed unscored by every search, whatever the query); check the "
+            "model's output for that text (some return zeros for an empty or unknown "
+            f"input), or {skip} to store the item without being found by meaning. "
+            "Nothing was written"
+        )
 
 
 def vector_schema(index_name: str, prefix: str, dims: int) -> IndexSchema:

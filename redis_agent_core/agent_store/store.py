@@ -28,15 +28,12 @@ from typing import Any, TypeVar
 from ..config import MAX_TTL, RedisAgentConfig, check_seconds, get_default_config
 from ..errors import ConfigError
 from ..keys import check_store_name
-from ..plans import Plan, arun_plan, run_plan
+from ..plans import Plan, ScriptStep, arun_plan, run_plan
 from ..scripts import Script
 from ..search.lifecycle import IndexLifecycle
 from ..vectors.checks import MAX_K
 from .records import (
-    F_CREATED,
-    F_TTL,
     F_VALUE,
-    F_VECTORS,
     FIELDS,
     StoredItem,
     check_filter,
@@ -52,10 +49,9 @@ from .records import (
     prefix_range,
 )
 from .semantic import (
-    F_PREFIXES,
-    F_VECTOR,
     VECTOR_SEP,
     check_index,
+    check_item_vectors,
     check_query_vector,
     knn_command,
     pack_vector,
@@ -74,10 +70,10 @@ Vectors = Sequence[Sequence[float]]
 _PURGE = Script.load(__package__, "purge.lua", undeclared=True)
 # The listing's read: the first member of a range whose item key exists. A member whose
 # item is gone (evicted by Redis before its recorded expiry, or expired and not purged
-# yet) is stale, since puts and deletes change both in one MULTI/EXEC: it is unindexed
+# yet) is stale, since puts and deletes change both in one script: it is unindexed
 # on the way, at most 500 per call (then 1: call again) so a script stays short.
 _LIVE = Script.load(__package__, "live.lua", undeclared=True, MAX_DROPPED=500)
-_DROP_VECTORS = Script.load(__package__, "vectors.lua", undeclared=True)
+_PUT = Script.load(__package__, "put.lua", undeclared=True)
 T = TypeVar("T")
 _CHUNK = 200  # index members read per round trip while searching or listing
 
@@ -90,7 +86,7 @@ def _ttl_ms(ttl: float | None) -> int | None:
     if ttl is None:
         return None
     # NaN and inf raised int()'s ValueError / OverflowError; past 100 years Redis refused
-    # the PEXPIRE inside the MULTI/EXEC, after the item was written (kept, never expiring)
+    # the PEXPIRE inside the put, after the item was written (kept, never expiring)
     return max(
         1, int(check_seconds(ttl, "ttl (seconds; None: never expires)", most=MAX_TTL) * 1000)
     )
@@ -163,7 +159,9 @@ class ItemStore:
     def put_plan(
         self, puts: Sequence[PutIn], vectors: Sequence[Vectors | None] | None = None
     ) -> Plan[None]:
-        """Every put and delete of ``puts`` in one MULTI/EXEC.
+        """Every put and delete of ``puts`` in one script, all or nothing: a key of the
+        store holding another type of value (another application writing there) raises
+        :class:`~redis_agent_core.redis_errors.KeyTypeError` before anything is written.
 
         ``vectors`` (a store made with ``dims``): one entry per put, the embeddings of
         its texts (``None`` or empty: the item is not found by meaning). Vectors an item
@@ -188,43 +186,23 @@ class ItemStore:
                 self.config.check_value_sizes((fields[F_VALUE],), f"the value of item {key!r}")
             own = vectors[i] if vectors is not None and fields is not None else None
             packed = [pack_vector(v, self.dims) for v in own or ()] if self.dims else []
+            if own:
+                check_item_vectors(labels, key, own)
             checked.append((raw, fields, ttl_ms, packed, prefix_tags(labels) if packed else ""))
+        # checked now, not when the plan first runs: before put() makes the index
+        return self._put_steps(checked, now)
 
-        def queue(pipe: Any) -> None:
-            for raw, fields, ttl_ms, packed, tags in checked:
-                key = self.item_key(raw)
-                # before the item's count changes: drop the vectors it no longer has
-                pipe.execute_command(
-                    *_DROP_VECTORS.eval([key], [self.vector_key(raw, 0)[:-1], len(packed)])
-                )
-                if fields is None:
-                    pipe.delete(key)
-                    pipe.zrem(self.index_key, raw)
-                    pipe.zrem(self.expiry_key, raw)
-                    continue
-                pipe.hsetnx(key, F_CREATED, b"%d" % now)
-                pipe.hset(key, mapping=fields)
-                pipe.zadd(self.index_key, {raw: 0})
-                if packed:
-                    pipe.hset(key, F_VECTORS, len(packed))
-                else:
-                    pipe.hdel(key, F_VECTORS)
-                for i, vector in enumerate(packed):
-                    vkey = self.vector_key(raw, i)
-                    pipe.hset(vkey, mapping={F_PREFIXES: tags, F_VECTOR: vector})
-                    if ttl_ms is None:
-                        pipe.persist(vkey)
-                    else:
-                        pipe.pexpire(vkey, ttl_ms)
-                if ttl_ms is None:
-                    pipe.hdel(key, F_TTL)
-                    pipe.persist(key)
-                    pipe.zrem(self.expiry_key, raw)
-                else:
-                    pipe.pexpire(key, ttl_ms)
-                    pipe.zadd(self.expiry_key, {raw: now + ttl_ms})
-
-        yield True, queue
+    def _put_steps(self, checked: list[Any], now: int) -> Plan[None]:
+        if not checked:
+            return
+        args: list[Any] = [self.item_prefix, self.vector_prefix, now]
+        for raw, fields, ttl_ms, packed, tags in checked:
+            put = fields is not None
+            args += [raw, b"1" if put else b"0", fields[F_VALUE] if put else b""]
+            args += [b"" if ttl_ms is None else ttl_ms, len(packed), tags, *packed]
+        # one script, not a MULTI/EXEC: it checks every key's type before it writes
+        call = _PUT.evalsha([self.index_key, self.expiry_key], args)
+        yield True, ScriptStep(call)
 
     def _read_plan(
         self, raws: Sequence[bytes], refresh: bool
@@ -514,7 +492,7 @@ class ItemStore:
 
     # -- sync --
     def put(self, puts: Sequence[PutIn], vectors: Sequence[Vectors | None] | None = None) -> None:
-        """Store (value) or delete (``None``) items, all in one MULTI/EXEC (``vectors``:
+        """Store (value) or delete (``None``) items, all in one script (``vectors``:
         see :meth:`put_plan`)."""
         plan = self.put_plan(puts, vectors)
         if vectors is not None and any(vectors):
@@ -539,6 +517,19 @@ class ItemStore:
         """Items under the namespace ``prefix`` whose values match ``where``."""
         plan = self.search_plan(prefix, where, limit, offset, refresh)
         return run_plan(self.config, plan, "searching the agent store")
+
+    @staticmethod
+    def check_item_vectors(
+        namespace: Sequence[str],
+        key: str,
+        vectors: Vectors,
+        fields: Sequence[str] | None = None,
+        embedder: str | None = None,
+    ) -> None:
+        """:class:`ZeroVectorError` for an all-zero vector of one item (naming the path
+        it was embedded from and ``embedder``): put checks it too, this is for a caller
+        that must refuse before it writes anything else."""
+        check_item_vectors(namespace, key, vectors, fields, embedder)
 
     @staticmethod
     def check_query_vector(vector: Sequence[float], embedder: str | None = None) -> None:

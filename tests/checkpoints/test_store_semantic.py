@@ -364,6 +364,14 @@ async def test_a_page_past_the_servers_maximum_is_a_config_error(
     found = store.search(("u",), query="tea", limit=600_000, filter={"text": "green tea"})
     assert [i.key for i in found] == ["k"]  # twice the page with a filter: capped, served
     assert [i.key for i in store.search(("u",), query="tea", limit=1_000_000)] == ["k"]
+    # without query= the store reads its own index (ZRANGEBYLEX, a chunk at a time): no
+    # server maximum, so the same pages are served, not refused
+    pages: Any = [({"limit": 2_000_000}, ["k"]), ({"limit": 600_000, "offset": 500_000}, [])]
+    for page, want in pages:
+        for got in (store.search(("u",), **page), await store.asearch(("u",), **page)):
+            assert [i.key for i in got] == want
+        listed = store.list_namespaces(**page)
+        assert listed == await store.alist_namespaces(**page) == [("u",)] * len(want)
 
 
 async def test_pages_past_the_scored_items_go_on_through_the_unscored_ones(

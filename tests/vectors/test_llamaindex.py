@@ -3,6 +3,8 @@ and a VectorStoreIndex query engine over the default embedding model."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from llama_index.core import Document, Settings, StorageContext, VectorStoreIndex
 from llama_index.core.llms import MockLLM
@@ -178,6 +180,19 @@ def test_delete_get_clear(store: RedisVectorStore) -> None:
     store.add([node(9)])
     store.clear()
     assert store.index.count() == 0
+
+
+def test_delete_nodes_without_ids_or_filters_is_refused(store: RedisVectorStore) -> None:
+    # it deleted nothing, silently (LlamaIndex's SimpleVectorStore deletes every node
+    # there): refused before anything is deleted, naming clear()
+    before = store.index.count()
+    with pytest.raises(ConfigError, match=r"neither node_ids nor filters.*clear\(\)"):
+        store.delete_nodes()
+    with pytest.raises(ConfigError, match="neither node_ids nor filters"):
+        asyncio.run(store.adelete_nodes(filters=None))
+    assert store.index.count() == before > 0
+    store.delete_nodes([])  # an empty list of ids deletes nothing, as asked
+    assert store.index.count() == before
 
 
 @pytest.fixture(params=["hash", "json"])
