@@ -101,3 +101,13 @@ _INFO = Script.load(__package__, "info.lua")
 
 # KEYS: msgs, archive. Returns {archived items, active items} in one snapshot.
 _READ_BOTH = Script.load(__package__, "read_both.lua")
+
+# An owner's session list (owned.OwnedSessions). KEYS: the list, its marker (one slot).
+# _OWNED_ADD ARGV: stored session id, score (s), ttl_s (0 none), '1' when the session
+# held messages before; returns 1 when the session joined the list. Run twice, the second
+# finds the session listed (ZADD 0): it changes nothing more.
+_OWNED_ADD = Script.load(__package__, "lost_lib.lua", "owned_add.lua")
+# ARGV: how many. Returns {0, stored ids newest first...}, or {1} when the list was lost.
+_OWNED_LIST = Script.load(__package__, "lost_lib.lua", "owned_list.lua")
+# ARGV: ttl_s, '1' on the last batch (marks it whole), score, stored id pairs.
+_OWNED_REBUILD = Script.load(__package__, "owned_rebuild.lua")
