@@ -70,7 +70,8 @@ from redis_agent_core.cache import (
 )
 from redis_agent_core.config import RedisAgentConfig, get_default_config, translate_errors
 from redis_agent_core.embeddings import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
-from redis_agent_core.errors import ConfigError, RedisUnavailableError
+from redis_agent_core.errors import ConfigError, DataCorruptionError, RedisUnavailableError
+from redis_agent_core.history import OwnedSessions
 from redis_agent_core.kit import first_invalid
 from redis_agent_core.onnx_embedder import OnnxEmbedder
 from redis_agent_core.ratelimit import (
@@ -80,7 +81,7 @@ from redis_agent_core.ratelimit import (
     RequestLimit,
     TokenBudget,
 )
-from redis_agent_core.scripts import Script, asend_commands
+from redis_agent_core.scripts import asend_commands
 from redis_agent_core.vectors import Hit, VectorIndex
 from redis_agent_service.local_llm import SYSTEM_PROMPT
 
@@ -132,11 +133,6 @@ _SESSIONS_LOST = (
     "SessionStore(config).rebuild_sessions() once (see docs/operations.md)"
 )
 SESSION_PAGE_MAX = 1000
-# the user's session listing (owned_*.lua): a listing lost to eviction is told and rebuilt
-_OWNED_ADD = Script.load(__package__, "owned_add.lua")
-_OWNED_LIST = Script.load(__package__, "owned_list.lua")
-_OWNED_REBUILD = Script.load(__package__, "owned_rebuild.lua")
-_REBUILD_BATCH = 500
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}  # LangChain -> OpenAI
 _VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]")
 
@@ -464,6 +460,8 @@ class AgentService:
         )
         self.vectors = VectorIndex(s.index_name, config=self.config, embedder=core_embedder)
         self.bus = AgentBus(self.config, sender="agent-service")
+        # the user's session listing: a listing lost to eviction is told and rebuilt
+        self.owned = OwnedSessions(self.config, ttl=s.history_ttl)
         self.keys = ApiKeys(self.config)
         self.counters = _Counters()
         self.loop_lag = LoopLagMonitor()
@@ -496,7 +494,7 @@ class AgentService:
     def owned_session(user: str, session_id: str) -> str:
         """The stored id of ``user``'s session ``session_id``: user names cannot hold a
         '/', so two users' sessions never share an id (the mapping is injective)."""
-        return f"{user}/{session_id}"
+        return OwnedSessions.stored_id(user, session_id)
 
     def history(self, user: str, session_id: str) -> RedisChatMessageHistory:
         """The chat history of one of ``user``'s sessions (no I/O until used)."""
@@ -718,7 +716,9 @@ class AgentService:
         settle = self.limiter.settle_commands(turn.reservation, usage.total_tokens)
         commands = [
             *turn.history.append_commands([HumanMessage(turn.message), AIMessage(answer)]),
-            *self._own_session_commands(turn.user_id, turn.session_id),
+            # a session with earlier messages missing from the listing tells it was
+            # lost, with its marker too (OwnedSessions)
+            *self.owned.add_commands(turn.user_id, turn.session_id, had_messages=bool(turn.past)),
         ]
         latency_ms = round((time.perf_counter() - turn.start) * 1000, 2)
         _, publish = self.bus.publish_command(
@@ -750,17 +750,6 @@ class AgentService:
             c.tokens_spent += usage.total_tokens
             c.miss_ms.append(latency_ms)
         c.bus_events += 1
-
-    def _own_session_commands(self, user: str, session_id: str) -> list[tuple[Any, ...]]:
-        # the user's listing: refreshed on each turn, expiring with the sessions; its
-        # marker tells a listing lost to eviction (owned_add.lua)
-        keys = self._owned_keys(user)
-        ttl = self.settings.history_ttl or 0
-        return [_OWNED_ADD.evalsha(keys, [session_id, time.time(), ttl])]
-
-    def _owned_keys(self, user: str) -> list[str]:
-        k = self.config.keys
-        return [k.owned_sessions(user), k.owned_sessions_marker(user)]
 
     def prepare_documents(
         self, documents: Sequence[DocumentIn]
@@ -946,65 +935,13 @@ class AgentService:
         }
 
     async def sessions(self, user_id: str, limit: int = 100) -> list[str]:
-        """``user_id``'s live session ids, most recently active first."""
-        keys = self._owned_keys(user_id)
-        with translate_errors(self.config, "list sessions"):
-            client = self.config.get_async_client()
-            reply = await _OWNED_LIST.acall(client, keys, [limit])
-            if int(reply[0]) == 1:  # the listing was lost (evicted): rebuilt, then read
-                await self._rebuild_owned(client, user_id)
-                reply = await _OWNED_LIST.acall(client, keys, [limit])
-            if int(reply[0]) == 1:
-                raise ServiceError(503, "sessions_lost", _SESSIONS_LOST)
-            ids = [_text(m) for m in reply[1:]]
-            if not ids:
-                return []
-            pipe = client.pipeline(transaction=False)
-            for sid in ids:
-                pipe.exists(self.config.keys.history_messages(self.owned_session(user_id, sid)))
-            alive = await pipe.execute()
-            gone = [sid for sid, n in zip(ids, alive, strict=True) if not n]
-            if gone:  # expired sessions leave the listing
-                await client.zrem(keys[0], *gone)
-        return [sid for sid, n in zip(ids, alive, strict=True) if n]
-
-    async def _rebuild_owned(self, client: Any, user_id: str) -> int:
-        """Put ``user_id``'s sessions back into their lost listing, from the history's
-        session index (one ``ZSCAN`` of it, matching the user's sessions; scored by
-        their last activity) and mark it whole; returns how many. Raises
-        :class:`ServiceError` 503 when that index was lost too (it would list only
-        the sessions written since): ``SessionStore(config).rebuild_sessions()``."""
-        k = self.config.keys
-        index = k.history_sessions()
-        whole, marked = await asyncio.gather(
-            client.zscore(index, ""), client.exists(k.history_sessions_marker())
-        )
-        if whole is None and marked:
-            logger.warning(
-                "%r's session listing and the history session index %r were lost (evicted):"
-                " run SessionStore(config).rebuild_sessions() once",
-                user_id,
-                index,
-            )
-            raise ServiceError(503, "sessions_lost", _SESSIONS_LOST)
-        prefix = self.owned_session(user_id, "")
-        found: list[Any] = []
-        async for member, score in client.zscan_iter(index, match=f"{prefix}*", count=1000):
-            sid = _text(member)[len(prefix) :]
-            if sid and math.isfinite(score):
-                found += [score / 1000, sid]  # the index is in ms, the listing in s
-        ttl = self.settings.history_ttl or 0
-        keys = self._owned_keys(user_id)
-        step = 2 * _REBUILD_BATCH
-        for start in range(0, max(len(found), 1), step):
-            last = "1" if start + step >= len(found) else "0"
-            await _OWNED_REBUILD.acall(client, keys, [ttl, last, *found[start : start + step]])
-        logger.warning(
-            "%r's session listing was lost (evicted): %d sessions put back",
-            user_id,
-            len(found) // 2,
-        )
-        return len(found) // 2
+        """``user_id``'s live session ids, most recently active first (a listing lost to
+        eviction is rebuilt; 503 ``sessions_lost`` when it cannot be yet)."""
+        try:
+            return await self.owned.asessions(user_id, limit)
+        except DataCorruptionError as exc:
+            logger.warning("GET /sessions: %s", exc)
+            raise ServiceError(503, "sessions_lost", _SESSIONS_LOST) from None
 
     def _process_snapshot(self) -> dict[str, Any]:
         c = self.counters

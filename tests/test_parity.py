@@ -385,7 +385,7 @@ from redis_agent_core.bus import AgentBus, BusTools, Envelope, TopicConsumer  # 
 from redis_agent_core.cache import ExactCache, SemanticCache  # noqa: E402
 from redis_agent_core.cache.guards import Verifier  # noqa: E402
 from redis_agent_core.embeddings import BatchingEmbedder  # noqa: E402
-from redis_agent_core.history import SessionStore  # noqa: E402
+from redis_agent_core.history import OwnedSessions, SessionStore  # noqa: E402
 from redis_agent_core.kvstore import KVStore  # noqa: E402
 from redis_agent_core.ratelimit import RateLimiter, RequestLimit, TokenBudget  # noqa: E402
 from redis_agent_core.search import IndexLifecycle  # noqa: E402
@@ -482,6 +482,25 @@ async def session_store(store: SessionStore, call: Runner, config: RedisAgentCon
     await call("close")  # returns the leased connections
     await call("append", "s3", [b"leased again"])
     await call("read", "s3")
+
+
+@case(OwnedSessions, "add sessions rebuild", lambda c: OwnedSessions(c, ttl=60))
+async def owned_sessions(owned: OwnedSessions, call: Runner, config: RedisAgentConfig) -> None:
+    store = SessionStore(config, ttl=60)
+    for s in ("s1", "s2"):
+        store.append(owned.stored_id("u", s), [b"x"])
+        await call("add", "u", s)
+    await call("add", "u", "s1")  # listed already: False
+    await call("sessions", "u")
+    await call("sessions", "u", 1)
+    await call("sessions", "u/x")  # the same ConfigError
+    config.get_client().delete(config.keys.owned_sessions("u"))  # as if evicted
+    await call("sessions", "u")  # rebuilt first
+    await call("rebuild", "u")
+    config.get_client().delete(config.keys.history_sessions())
+    store.append(owned.stored_id("u", "s3"), [b"x"])
+    config.get_client().delete(config.keys.owned_sessions("u"))
+    await call("sessions", "u")  # the same DataCorruptionError
 
 
 @case(KVStore, "mset mget yield_keys mdelete take", lambda c: KVStore(c, name="kv"))

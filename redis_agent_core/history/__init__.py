@@ -19,8 +19,9 @@ timeouts and retries; a write either ran whole (one script) or not at all.
 
 Modules: ``scripts`` (the Lua scripts and their EVALSHA/EVAL helper), ``model``
 (``Status``, :class:`SessionInfo`, :class:`RecalledMessage` and the pure helpers that
-encode and parse them), ``store`` (:class:`SessionStore`, sync and asyncio) and
-``recall`` (the vector index behind semantic recall).
+encode and parse them), ``store`` (:class:`SessionStore`, sync and asyncio),
+``owned`` (:class:`OwnedSessions`: per-owner session lists, as the reference service's
+users have) and ``recall`` (the vector index behind semantic recall).
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ from .model import (
     parse_info,
     slice_both,
 )
+from .owned import OwnedSessions
 from .store import SessionStore
 from .textsearch import rank_texts
 
 __all__ = [
     "ACTIVE",
     "ARCHIVED",
+    "OwnedSessions",
     "RecalledMessage",
     "SessionInfo",
     "SessionStore",

@@ -1,24 +1,13 @@
 -- A page of the session index (sessions(): by last activity), after pruning every
 -- session idle longer than ARGV[1] s (0: none), on the server's clock. KEYS[1] the index,
 -- KEYS[2] its marker; ARGV[2] / ARGV[3] the first and last rank, ARGV[4] '1' newest
--- first. Returns {0, session ids...}, or {1} when the index was lost (prune_lib.lua:
--- no '' member while the marker is there).
+-- first. Returns {0, session ids...}, or {1} when the index was lost (lost_lib.lua).
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then
   local cutoff = '(' .. string.format('%d', server_ms() - ttl * 1000)
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
 end
-if not redis.call('ZSCORE', KEYS[1], '') then
-  if redis.call('EXISTS', KEYS[2]) == 1 then
-    return { 1 }
-  end
-  if redis.call('EXISTS', KEYS[1]) == 0 then
-    return { 0 }  -- no session yet
-  end
-  -- an index written before the marker existed (an upgrade): taken as whole
-  redis.call('ZADD', KEYS[1], '+inf', '')
-  redis.call('SET', KEYS[2], '1')
-end
+if index_lost(KEYS[1], KEYS[2]) then return { 1 } end
 local start, stop = tonumber(ARGV[2]), tonumber(ARGV[3])
 local found
 if ARGV[4] == '1' then  -- '' sorts first: skip it

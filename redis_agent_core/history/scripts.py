@@ -1,7 +1,9 @@
 """The chat history's Lua scripts (``.lua`` files beside this module, run through
 :class:`redis_agent_core.scripts.Script`): every script a session write or read runs.
-``expire_lib.lua`` and ``prune_lib.lua`` hold the Lua functions several scripts share
-(``check_ttl`` refuses a TTL that ``EXPIRE`` would, before a write script's first write)."""
+``expire_lib.lua``, ``prune_lib.lua`` and ``lost_lib.lua`` hold the Lua functions several
+scripts share (``check_ttl`` refuses a TTL that ``EXPIRE`` would, before a write script's
+first write; ``lost_lib.lua`` is the one "lost index" protocol of the session index and of
+the owners' session lists, :class:`..owned.OwnedSessions`)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ _WRITE = Script.load(
     __package__,
     "expire_lib.lua",
     "prune_lib.lua",
+    "lost_lib.lua",
     "seq_lib.lua",
     "write.lua",
     idempotent=False,
@@ -58,17 +61,23 @@ _WRITE = Script.load(
 # comparing scores written by every process: scored by each writer's clock, a writer
 # 10 minutes behind had its live sessions pruned at once by the others.
 _APPEND = Script.load(
-    __package__, "prune_lib.lua", "seq_lib.lua", "append.lua", idempotent=False, **_LIB
+    __package__,
+    "prune_lib.lua",
+    "lost_lib.lua",
+    "seq_lib.lua",
+    "append.lua",
+    idempotent=False,
+    **_LIB,
 )
 
 # KEYS: sessions index, its marker. ARGV: session id, ttl_s, 'XX' or ''. The index
 # update of a write on a cluster (where the index lives in another slot than the
 # session's keys).
-_INDEX = Script.load(__package__, "prune_lib.lua", "index.lua", **_LIB)
+_INDEX = Script.load(__package__, "prune_lib.lua", "lost_lib.lua", "index.lua", **_LIB)
 
 # KEYS: sessions index, its marker. ARGV: ttl_s, first rank, last rank, '1' newest first.
 # Every expired session pruned, then a page of the index; {1} when it was lost.
-_LIST = Script.load(__package__, "prune_lib.lua", "list.lua", **_LIB)
+_LIST = Script.load(__package__, "prune_lib.lua", "lost_lib.lua", "list.lua", **_LIB)
 
 # KEYS: msgs. ARGV: index, tombstone. Replace the item by a unique tombstone, then
 # remove that: deletes one item in place and keeps the order of the others.
@@ -92,3 +101,13 @@ _INFO = Script.load(__package__, "info.lua")
 
 # KEYS: msgs, archive. Returns {archived items, active items} in one snapshot.
 _READ_BOTH = Script.load(__package__, "read_both.lua")
+
+# An owner's session list (owned.OwnedSessions). KEYS: the list, its marker (one slot).
+# _OWNED_ADD ARGV: stored session id, score (s), ttl_s (0 none), '1' when the session
+# held messages before; returns 1 when the session joined the list. Run twice, the second
+# finds the session listed (ZADD 0): it changes nothing more.
+_OWNED_ADD = Script.load(__package__, "lost_lib.lua", "owned_add.lua")
+# ARGV: how many. Returns {0, stored ids newest first...}, or {1} when the list was lost.
+_OWNED_LIST = Script.load(__package__, "lost_lib.lua", "owned_list.lua")
+# ARGV: ttl_s, '1' on the last batch (marks it whole), score, stored id pairs.
+_OWNED_REBUILD = Script.load(__package__, "owned_rebuild.lua")

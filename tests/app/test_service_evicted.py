@@ -109,3 +109,28 @@ async def test_a_listing_of_an_earlier_version_is_adopted(
     assert (await _listed(client, users)).json()["sessions"] == ["s1"]
     assert await r.zscore(listing, "") is not None
     assert 0 < await r.ttl(marker) <= service.settings.history_ttl
+
+
+async def test_a_listing_lost_with_its_marker_is_told_by_an_old_session(
+    offline_client: Offline, users: Users, config: RedisAgentConfig
+) -> None:
+    # the listing and its marker evicted together: the user looks new. The next turn on a
+    # session that held messages finds it missing from the listing: lost, then rebuilt
+    client, service = offline_client
+    r: Redis = config.get_async_client()
+    keys = config.keys
+    listing, marker = keys.owned_sessions("u"), keys.owned_sessions_marker("u")
+    await _seed(service)
+    for n in range(1, 4):
+        await _turn(client, users, f"s{n}")
+    await r.delete(listing, marker)  # what an evicting policy may do to both
+    await _turn(client, users, "s4")  # a new session: not told (the documented limit)
+    assert (await _listed(client, users)).json()["sessions"] == ["s4"]
+    # the follow-up's answer, cached under its scope (the session's window)
+    window = service.window(await service.history("u", "s1").alast(6))
+    prompt, scope = service.cache_key("What is a hash?", window, user="u", session_id="s1")
+    await service.cache.aupdate(prompt, scope, json.dumps({"answer": "A map."}))
+    await _turn(client, users, "s1")  # an old one: the listing lacked it
+    assert (await _listed(client, users)).json()["sessions"] == ["s1", "s4", "s3", "s2"]
+    assert await r.zscore(listing, "") is not None  # whole again, with its TTL
+    assert 0 < await r.ttl(marker) <= service.settings.history_ttl

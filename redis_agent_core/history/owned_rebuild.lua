@@ -1,4 +1,4 @@
--- Put sessions back into a lost listing (KEYS[1]; KEYS[2] its marker). ARGV[1] the ttl s
+-- Put sessions back into a lost owner's list (KEYS[1]; KEYS[2] its marker). ARGV[1] the ttl s
 -- (0: none), ARGV[2] '1' on the last batch (marks the listing whole), then score, id
 -- pairs (GT: an entry a turn refreshed since keeps its newer score).
 for i = 3, #ARGV, 2 do
