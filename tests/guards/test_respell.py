@@ -21,6 +21,7 @@ REWRITTEN = _pairs("""
 salary of a pharmasist | salary of a pharmacist
 good excercises for a stiff neck | good exercises for a stiff neck
 how do I reset my ruoter at home | how do I reset my router at home
+my flight was cancelled | my flight was canceled
 Is an SSD faster? | Is a solid state drive faster?
 The WHO's advice | The World Health Organization's advice
 When does UCLA open? | When does the University of California, Los Angeles open?
@@ -30,6 +31,7 @@ LEFT = _pairs("""
 # two real words
 a good dessert wine for cheese | a good desert wine for cheese
 how long to boil potatoes | how long to broil potatoes
+filing taxes | filling taxes
 # a word too short to tell a slip from another word
 how to tie a tei | how to tie a tie
 # letters added at a word's end, a name in mixed case

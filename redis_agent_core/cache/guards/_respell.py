@@ -6,17 +6,18 @@ The scorer reads word pieces: a misspelt word or a set of initials becomes piece
 saw beside the other side's, and it refused such pairs (0.00-0.05) whatever else they
 said. :func:`respelt` rewrites only those words, in the place where the other side has its
 own, and the scorer still judges the rest of the pair: a pair that also asks something
-else is refused as before. Nothing is rewritten for the guards, which judged the pair as
-written.
+else is refused as before. The verifier asks the guards about the rewritten pair too
+before it asks the scorer again (only about a pair the scorer refused as written).
 
 A word is taken for a misspelling of the other side's word in its place when it is no
 word WordNet or the function words list, the other is one, both start alike, and one slip
 of the kinds :func:`._spelling._slip` allows sets them apart, or (words of 7 letters or
-more) at most two edits ("pharmasist", "excercises"). A short name is a word in capitals
-of 3 letters or more whose letters are the initials of the other side's words in its
-place, small words of a name ("of", "and", "for", "the") allowed in between; two letters
-name too many things ("a PM": a project or a product manager; "AA": which airline?) and
-are left as written.
+more) at most two edits ("pharmasist", "excercises"). A verb's form with its "l" doubled
+on one side only is the other's spelling ("cancelled" / "canceled"). A short name is a
+word in capitals of 3 letters or more whose letters are the initials of the other side's
+words in its place, small words of a name ("of", "and", "for", "the") allowed in
+between; two letters name too many things ("a PM": a project or a product manager; "AA":
+which airline?) and are left as written.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import re
 from difflib import SequenceMatcher
 
 from ._spelling import _slip, known
+from ._wordnet import wordnet
 
 __all__ = ["respelt"]
 
@@ -73,6 +75,24 @@ def _misspelt_as(typed: str, word: str) -> bool:
     )
 
 
+# an "l" doubled or not before an ending: British and American spellings of one verb
+# ("cancelled" / "canceled", "travelling" / "traveling"); both are listed words
+_DOUBLED_L = re.compile(r"([a-z]{3,}[aeiou])ll?(ed|ing|er|ers)")
+
+
+def _spelt_alike(x: str, y: str) -> bool:
+    """Whether ``x`` and ``y`` are one verb's form with its "l" doubled on one side only,
+    a verb WordNet lists ("cancel"; "filing" / "filling" are two verbs)."""
+    mx, my = _DOUBLED_L.fullmatch(x), _DOUBLED_L.fullmatch(y)
+    return (
+        mx is not None
+        and my is not None
+        and len(x) != len(y)
+        and mx.groups() == my.groups()
+        and mx.group(1) + "l" in wordnet().verb_senses
+    )
+
+
 def _initials(short: str, words: list[str]) -> bool:
     """Whether ``short`` (lower case) is the initials of ``words`` (hyphenated parts
     count as words), a name's small words giving their initial or none."""
@@ -111,7 +131,7 @@ def respelt(a: str, b: str) -> tuple[str, str]:
     # alone has: nothing to align (a set operation and a memo look-up a word)
     alone = set(la).symmetric_difference(lb)
     caps = {w.lower() for w in wa + wb if w[:2].isupper()}
-    if not any((len(w) >= _MIN_TYPO and not known(w)) or w in caps for w in alone):
+    if not any((len(w) >= _MIN_TYPO and not known(w)) or w in caps or "ll" in w for w in alone):
         return a, b
     edits: list[tuple[int, int, int, str]] = []  # (side, start, end, text)
     for op, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
@@ -122,7 +142,9 @@ def respelt(a: str, b: str) -> tuple[str, str]:
                 x, y = la[i], lb[j]
                 if x in lb or y in la or not (wa[i][1:].islower() and wb[j][1:].islower()):
                     continue  # a word moved, or a name in mixed case ("AngularJS")
-                if _misspelt_as(x, y):
+                if _spelt_alike(x, y):
+                    edits.append((0, ta[i].start(), ta[i].end(), wb[j]))
+                elif _misspelt_as(x, y):
                     edits.append((0, ta[i].start(), ta[i].end(), wb[j]))
                 elif _misspelt_as(y, x):
                     edits.append((1, tb[j].start(), tb[j].end(), wa[i]))
