@@ -53,6 +53,7 @@ from ._features import (
     similar,
     stem,
 )
+from ._respell import respelt
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
 from ._wordnet import ancestors, base, lemmas, noun, wordnet
@@ -1624,7 +1625,22 @@ class Verifier:
                 return Rejection(self.scorer.name, reason)
             if relaid(query, candidate):
                 return None
+        # misspelt words and short names as the other side writes them: the scorer
+        # refused such pairs as written (0.00-0.05). Asked again on them only when it
+        # refuses the pair as written (no pair it serves as written is refused), and only
+        # if the guards pass them rewritten too: the rest of the pair is still judged by
+        # both ("an SSD worth it" / "a solid state drive bad for": another question)
+        fixed = respelt(*spans)
+        if fixed != spans and fixed[0].lower().split() == fixed[1].lower().split():
+            return None
         reason = self.scorer.rejects(*spans)
+        if (
+            reason is not None
+            and fixed != spans
+            and self._run_guards(fixed[1], fixed[0])[0] is None
+            and self.scorer.rejects(*fixed) is None
+        ):
+            return None
         return None if reason is None else Rejection(self.scorer.name, reason)
 
     @staticmethod
