@@ -4,6 +4,7 @@ XREADGROUP and XAUTOCLAIM replies."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -53,6 +54,14 @@ MAX_COUNT = 1_000_000
 FORGET_AFTER = 3600.0
 FORGET_EVERY = 60.0
 FORGET = Script.load(__package__, "forget_consumers.lua")
+
+# Redis ends a BLOCK only at its next cron tick, every 1/hz s (100 ms at the default hz
+# 10; measured on 8.2: BLOCK 1 took 100 ms, BLOCK 150 took 200 ms). So a read leaves
+# the last tick of its wait to polls (XREADGROUP without BLOCK), paced from POLL_FIRST
+# doubling up to POLL_MAX: a message arriving then waits at most POLL_MAX.
+BLOCK_TICK = 0.1
+POLL_FIRST = 0.001
+POLL_MAX = 0.01
 
 
 def _fits(start: str) -> bool:
@@ -181,13 +190,35 @@ class TopicConsumer:
             return self.claim_idle
         return check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
 
-    def _block_ms(self, block: float | None) -> int | None:
+    def _deadline(self, block: float | None) -> float | None:
+        """The monotonic time a read with ``block`` s to wait ends (None: no wait)."""
         if block is None:
             return None
         check_seconds(block, "block (None: don't wait)", zero=True)
-        # a BLOCK longer than the socket timeout would surface as a TimeoutError
-        cap = max(0.0, self._config.socket_timeout - 0.25)
-        return max(1, int(min(block, cap) * 1000))
+        return time.monotonic() + block
+
+    def _next_wait(
+        self, deadline: float | None, replies: int, precise: bool = True
+    ) -> tuple[int | None, float] | None:
+        """How the next XREADGROUP of a read waits after ``replies`` empty ones: (its
+        BLOCK in ms, or None: no BLOCK; seconds to sleep before sending it), or None when
+        the read's time is up. ``precise=False`` (the endless loops, where a wait's end
+        does not matter): one BLOCK, ending at the server's tick."""
+        if deadline is None:
+            return (None, 0.0) if replies == 0 else None
+        left = deadline - time.monotonic()
+        if replies and (left <= 0 or not precise):
+            return None
+        # a BLOCK longer than the socket timeout would surface as a TimeoutError: a
+        # long wait is several BLOCKs; none below 1 ms (BLOCK 0 waits for ever)
+        cap = self._config.socket_timeout - 0.25
+        if not precise:
+            return max(1, int(min(left, cap) * 1000)), 0.0
+        ms = int(min(left - BLOCK_TICK, cap) * 1000)
+        if ms >= 1:
+            return ms, 0.0
+        pause = 0.0 if replies == 0 else min(left, POLL_MAX, POLL_FIRST * 2 ** (replies - 1))
+        return None, pause
 
     def _claim_due(self) -> bool:
         return self.claim_idle is not None and time.monotonic() >= self._next_claim
@@ -332,30 +363,40 @@ class TopicConsumer:
         lost with the server's data (restarted empty) is recreated and read again.
         """
         check_count(count, "count", MAX_COUNT)
-        self._block_ms(block)
+        return self._reading(count, self._deadline(block))
+
+    def _reading(self, count: int, deadline: float | None, precise: bool = True) -> list[Envelope]:
         try:
-            return self._read(count, block)
+            return self._read(count, deadline, precise)
         except REPLY as exc:
             self._group_lost(exc)
-        return self._read(count, block)
+        return self._read(count, deadline, precise)
 
-    def _read(self, count: int, block: float | None) -> list[Envelope]:
+    def _read(self, count: int, deadline: float | None, precise: bool) -> list[Envelope]:
         self.ensure_group()
         if self._claim_due():
             claimed = self.claim(count=count)
             if claimed:
                 return claimed
         client = self._config.get_client()
+        replies = 0
         try:
-            reply = client.xreadgroup(
-                self.group, self.name, {self.key: ">"}, count=count, block=self._block_ms(block)
-            )
-            envs, drop = parse_stream_reply(reply, self.key)
-            if drop:
-                client.xack(self.key, self.group, *drop)
+            while (wait := self._next_wait(deadline, replies, precise)) is not None:
+                block_ms, pause = wait
+                if pause:
+                    time.sleep(pause)
+                reply = client.xreadgroup(
+                    self.group, self.name, {self.key: ">"}, count=count, block=block_ms
+                )
+                replies += 1
+                envs, drop = parse_stream_reply(reply, self.key)
+                if drop:
+                    client.xack(self.key, self.group, *drop)
+                if envs:
+                    return envs
         except FAULTS as exc:
             raise map_redis_error(exc, f"reading {self._source()}", self._config) from exc
-        return envs
+        return []
 
     def ack(self, *messages: Envelope | str) -> int:
         """Acknowledge processed messages (envelopes or stream ids)."""
@@ -382,19 +423,17 @@ class TopicConsumer:
 
     def receive(self, timeout: float | None = None) -> Envelope | None:
         """One message, waiting up to ``timeout`` seconds (``None``: forever); not acked."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = 1.0 if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                return None
-            got = self.read(count=1, block=left)
-            if got:
-                return got[0]
+        if timeout is not None:  # one read, polling its last tick (see BLOCK_TICK)
+            got = self._reading(1, self._deadline(timeout))
+            return got[0] if got else None
+        while not (got := self._reading(1, time.monotonic() + 1.0, precise=False)):
+            pass
+        return got[0]
 
     def __iter__(self) -> Iterator[Envelope]:
         """Messages forever (blocking); the caller acks each one."""
         while True:
-            yield from self.read(block=1.0)
+            yield from self._reading(10, time.monotonic() + 1.0, precise=False)
 
     # -- async --
     async def aensure_group(self) -> None:
@@ -466,30 +505,42 @@ class TopicConsumer:
     async def aread(self, count: int = 10, block: float | None = None) -> list[Envelope]:
         """Async :meth:`read`."""
         check_count(count, "count", MAX_COUNT)
-        self._block_ms(block)
+        return await self._areading(count, self._deadline(block))
+
+    async def _areading(
+        self, count: int, deadline: float | None, precise: bool = True
+    ) -> list[Envelope]:
         try:
-            return await self._aread(count, block)
+            return await self._aread(count, deadline, precise)
         except REPLY as exc:
             self._group_lost(exc)
-        return await self._aread(count, block)
+        return await self._aread(count, deadline, precise)
 
-    async def _aread(self, count: int, block: float | None) -> list[Envelope]:
+    async def _aread(self, count: int, deadline: float | None, precise: bool) -> list[Envelope]:
         await self.aensure_group()
         if self._claim_due():
             claimed = await self.aclaim(count=count)
             if claimed:
                 return claimed
         client = self._config.get_async_client()
+        replies = 0
         try:
-            reply = await client.xreadgroup(
-                self.group, self.name, {self.key: ">"}, count=count, block=self._block_ms(block)
-            )
-            envs, drop = parse_stream_reply(reply, self.key)
-            if drop:
-                await client.xack(self.key, self.group, *drop)
+            while (wait := self._next_wait(deadline, replies, precise)) is not None:
+                block_ms, pause = wait
+                if pause:
+                    await asyncio.sleep(pause)
+                reply = await client.xreadgroup(
+                    self.group, self.name, {self.key: ">"}, count=count, block=block_ms
+                )
+                replies += 1
+                envs, drop = parse_stream_reply(reply, self.key)
+                if drop:
+                    await client.xack(self.key, self.group, *drop)
+                if envs:
+                    return envs
         except FAULTS as exc:
             raise map_redis_error(exc, f"reading {self._source()}", self._config) from exc
-        return envs
+        return []
 
     async def aack(self, *messages: Envelope | str) -> int:
         """Async :meth:`ack`."""
@@ -505,16 +556,14 @@ class TopicConsumer:
 
     async def areceive(self, timeout: float | None = None) -> Envelope | None:
         """Async :meth:`receive`."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = 1.0 if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                return None
-            got = await self.aread(count=1, block=left)
-            if got:
-                return got[0]
+        if timeout is not None:
+            got = await self._areading(1, self._deadline(timeout))
+            return got[0] if got else None
+        while not (got := await self._areading(1, time.monotonic() + 1.0, precise=False)):
+            pass
+        return got[0]
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:
         while True:
-            for env in await self.aread(block=1.0):
+            for env in await self._areading(10, time.monotonic() + 1.0, precise=False):
                 yield env
