@@ -12,6 +12,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.cluster import RedisCluster
@@ -73,10 +74,20 @@ def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
     return [m if isinstance(m, str) else m.stream_id for m in messages]
 
 
-def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str]]:
-    """Decode stream entries; returns (envelopes, ids to drop: deleted or corrupt)."""
+@dataclass(frozen=True, slots=True)
+class CorruptEntry:
+    """A stream entry that is no bus message: its id, its raw fields, and why."""
+
+    stream_id: str
+    fields: Mapping[Any, Any]
+    reason: str
+
+
+def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str], list[CorruptEntry]]:
+    """Decode stream entries: (envelopes, ids to drop: deleted, corrupt entries)."""
     good: list[Envelope] = []
     drop: list[str] = []
+    corrupt: list[CorruptEntry] = []
     for entry_id, fields in entries or ():
         sid = _text(entry_id)
         if not fields:  # trimmed by MAXLEN while pending: nothing left to deliver
@@ -88,21 +99,24 @@ def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str]]:
                 raise DataCorruptionError(f"{source} entry {sid}: no envelope field")
             good.append(decode_envelope(data, source=f"{source} entry {sid}", stream_id=sid))
         except DataCorruptionError as exc:
-            log.warning("dropping a corrupt bus message: %s", exc)
-            drop.append(sid)
-    return good, drop
+            corrupt.append(CorruptEntry(sid, fields, str(exc)))
+    return good, drop, corrupt
 
 
-def parse_stream_reply(reply: Any, source: str = "stream") -> tuple[list[Envelope], list[str]]:
-    """Parse an XREADGROUP reply (RESP2 list or RESP3 map) of one stream."""
+def parse_stream_reply(
+    reply: Any, source: str = "stream"
+) -> tuple[list[Envelope], list[str], list[CorruptEntry]]:
+    """Parse an XREADGROUP reply (RESP2 list or RESP3 map) of one stream:
+    (envelopes, ids to drop, corrupt entries)."""
     if not reply:
-        return [], []
+        return [], [], []
     if isinstance(reply, Mapping):
         streams: Any = list(reply.values())
     else:
         streams = [item[1] for item in reply]
     envelopes: list[Envelope] = []
     drop: list[str] = []
+    corrupt: list[CorruptEntry] = []
     for entries in streams:
         # RESP3 may nest the entries one level deeper
         if (
@@ -112,21 +126,22 @@ def parse_stream_reply(reply: Any, source: str = "stream") -> tuple[list[Envelop
             and isinstance(entries[0][0], list)
         ):
             entries = entries[0]
-        good, bad = _entries(entries, source)
+        good, gone, bad = _entries(entries, source)
         envelopes += good
-        drop += bad
-    return envelopes, drop
+        drop += gone
+        corrupt += bad
+    return envelopes, drop, corrupt
 
 
 def parse_autoclaim_reply(
     reply: Any, source: str = "stream"
-) -> tuple[str, list[Envelope], list[str]]:
-    """Parse XAUTOCLAIM: (next cursor, claimed envelopes, ids to drop)."""
+) -> tuple[str, list[Envelope], list[str], list[CorruptEntry]]:
+    """Parse XAUTOCLAIM: (next cursor, claimed envelopes, ids to drop, corrupt entries)."""
     cursor = _text(reply[0])
-    good, drop = _entries(reply[1], source)
+    good, drop, corrupt = _entries(reply[1], source)
     if len(reply) > 2:
         drop += [_text(x) for x in reply[2] or ()]
-    return cursor, good, drop
+    return cursor, good, drop, corrupt
 
 
 class TopicConsumer:
@@ -281,8 +296,35 @@ class TopicConsumer:
                 keep.append(env)
         return keep, dead
 
-    def _bury(self, pipe: Any, dead: Sequence[tuple[Envelope, int]]) -> None:
-        """Queue the dead letters on ``pipe`` (or send them, given a client)."""
+    def _dead_letter(self, entry: CorruptEntry) -> dict[Any, Any] | None:
+        """The fields of a corrupt entry's copy in ``<topic>.dead``: its raw fields (one
+        named like ours kept as ``raw:<name>``), ``reason``, ``group``, ``stream_id``.
+        None on a dead topic itself: its copy would be corrupt in ``<topic>.dead.dead``
+        and so on, so the entry is acked and stays where it is (XRANGE shows it)."""
+        if self.topic.endswith(".dead"):
+            log.warning(
+                "a corrupt entry on dead-letter topic %r, acked and left there: %s",
+                self.topic, entry.reason,
+            )  # fmt: skip
+            return None
+        log.warning(
+            "a corrupt bus message, moved to topic %r: %s", f"{self.topic}.dead", entry.reason
+        )
+        ours = {"reason": entry.reason, "group": self.group, "stream_id": entry.stream_id}
+        fields: dict[Any, Any] = {}
+        for name, value in entry.fields.items():
+            fields[f"raw:{_text(name)}" if _text(name) in ours else name] = value
+        return {**fields, **ours}
+
+    def _bury(
+        self,
+        pipe: Any,
+        dead: Sequence[tuple[Envelope, int]],
+        corrupt: Sequence[CorruptEntry] = (),
+    ) -> None:
+        """Queue the dead letters (poison messages, corrupt entries) and their acks on
+        ``pipe`` (or send them, given a client). A corrupt entry is acked only after its
+        copy: a failed copy leaves it pending, claimed and tried again."""
         dead_key = self.bus.stream(f"{self.topic}.dead")
         for env, times in dead:
             log.warning(
@@ -293,6 +335,32 @@ class TopicConsumer:
             fields = {_FIELD: encode_envelope(env), "deliveries": times, "group": self.group}
             pipe.xadd(dead_key, fields, **self.bus.xadd_kwargs())
             pipe.xack(self.key, self.group, env.stream_id)
+        for entry in corrupt:
+            copy = self._dead_letter(entry)
+            if copy is not None:
+                pipe.xadd(dead_key, copy, **self.bus.xadd_kwargs())
+            pipe.xack(self.key, self.group, entry.stream_id)
+
+    def _send_dead(
+        self, client: Any, dead: Sequence[tuple[Envelope, int]], corrupt: Sequence[CorruptEntry]
+    ) -> None:
+        with sent_once():  # a second XADD would bury a message twice
+            if isinstance(client, RedisCluster):
+                # a command at a time: redis-py's sync cluster pipeline sends one whose
+                # reply was lost again on its own, retries or not
+                self._bury(client, dead, corrupt)
+            else:
+                pipe = client.pipeline(transaction=False)
+                self._bury(pipe, dead, corrupt)
+                pipe.execute()
+
+    async def _asend_dead(
+        self, client: Any, dead: Sequence[tuple[Envelope, int]], corrupt: Sequence[CorruptEntry]
+    ) -> None:
+        pipe = client.pipeline(transaction=False)
+        self._bury(pipe, dead, corrupt)
+        with sent_once():
+            await pipe.execute()
 
     # -- sync --
     def ensure_group(self) -> None:
@@ -329,23 +397,16 @@ class TopicConsumer:
             reply = client.xautoclaim(
                 self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
             )
-            cursor, envs, drop = parse_autoclaim_reply(reply, self._source())
+            cursor, envs, drop, corrupt = parse_autoclaim_reply(reply, self._source())
             if drop:
                 client.xack(self.key, self.group, *drop)
+            dead: list[tuple[Envelope, int]] = []
             if envs and self.max_deliveries is not None:
                 pipe = client.pipeline(transaction=False)
                 self._pending_queries(pipe, envs)
                 envs, dead = self._exhausted(envs, pipe.execute())
-                if dead:
-                    with sent_once():  # a second XADD would bury a message twice
-                        if isinstance(client, RedisCluster):
-                            # a command at a time: redis-py's sync cluster pipeline sends
-                            # one whose reply was lost again on its own, retries or not
-                            self._bury(client, dead)
-                        else:
-                            pipe = client.pipeline(transaction=False)
-                            self._bury(pipe, dead)
-                            pipe.execute()
+            if dead or corrupt:
+                self._send_dead(client, dead, corrupt)
         forget = self._forget_args(cursor)
         if forget is not None:
             try:
@@ -389,9 +450,11 @@ class TopicConsumer:
                     self.group, self.name, {self.key: ">"}, count=count, block=block_ms
                 )
                 replies += 1
-                envs, drop = parse_stream_reply(reply, self.key)
+                envs, drop, corrupt = parse_stream_reply(reply, self.key)
                 if drop:
                     client.xack(self.key, self.group, *drop)
+                if corrupt:
+                    self._send_dead(client, (), corrupt)
                 if envs:
                     return envs
         except FAULTS as exc:
@@ -480,18 +543,16 @@ class TopicConsumer:
             reply = await client.xautoclaim(
                 self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
             )
-            cursor, envs, drop = parse_autoclaim_reply(reply, self._source())
+            cursor, envs, drop, corrupt = parse_autoclaim_reply(reply, self._source())
             if drop:
                 await client.xack(self.key, self.group, *drop)
+            dead: list[tuple[Envelope, int]] = []
             if envs and self.max_deliveries is not None:
                 pipe = client.pipeline(transaction=False)
                 self._pending_queries(pipe, envs)
                 envs, dead = self._exhausted(envs, await pipe.execute())
-                if dead:
-                    pipe = client.pipeline(transaction=False)
-                    self._bury(pipe, dead)
-                    with sent_once():
-                        await pipe.execute()
+            if dead or corrupt:
+                await self._asend_dead(client, dead, corrupt)
         forget = self._forget_args(cursor)
         if forget is not None:
             try:
@@ -533,9 +594,11 @@ class TopicConsumer:
                     self.group, self.name, {self.key: ">"}, count=count, block=block_ms
                 )
                 replies += 1
-                envs, drop = parse_stream_reply(reply, self.key)
+                envs, drop, corrupt = parse_stream_reply(reply, self.key)
                 if drop:
                     await client.xack(self.key, self.group, *drop)
+                if corrupt:
+                    await self._asend_dead(client, (), corrupt)
                 if envs:
                     return envs
         except FAULTS as exc:

@@ -3,6 +3,7 @@ cannot do (session 22)."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import threading
 import time
@@ -52,3 +53,47 @@ async def test_a_short_block_waits_its_time_not_the_servers_tick(
         assert time.perf_counter() - started < 2.0
     none = (await consumer.areceive(timeout=0.01)) if use_async else consumer.receive(0.01)
     assert none is None
+
+
+CORRUPT = [
+    {b"e": b"not json"},
+    {b"payload": b"no envelope field", b"reason": b"a field of the writer's own"},
+    {b"e": b'{"id":"x","topic":"t","sender":"s","time":"soon"}'},  # time not a number
+    {b"e": b'{"id":"x","topic":"t","sender":"s","time":1,"correlation_id":["c"]}'},
+]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_corrupt_entry_goes_to_the_dead_topic_with_its_fields(
+    bus: AgentBus, aconfig: RedisAgentConfig, use_async: bool
+) -> None:
+    """Corrupt entries were logged, acked and dropped: a message lost without a trace.
+    They go to <topic>.dead, raw fields kept, with the reason; read on."""
+    client = bus.config.get_client()
+    worker = bus.consumer("jobs", "g", "w", claim_idle=0.01)
+    worker.ensure_group()
+    ids = [client.xadd(bus.stream("jobs"), fields) for fields in CORRUPT]
+    bus.publish("jobs", "good", durable=True)
+    # one corrupt entry is first read by a consumer that dies: the claim meets it
+    client.xreadgroup("g", "crashed", {bus.stream("jobs"): ">"}, count=1)
+    await asyncio.sleep(0.02)
+    got: list = []
+    for _ in range(3):
+        got += await _read(worker, use_async, count=10)
+    assert [m.payload for m in got] == ["good"]
+    assert worker.pending() == 1  # only "good": the corrupt ones were acked
+    dead = client.xrange(bus.stream("jobs.dead"))
+    assert [fields[b"stream_id"] for _, fields in dead] == ids
+    for (_, fields), original in zip(dead, CORRUPT, strict=True):
+        assert fields[b"group"] == b"g" and fields[b"reason"]
+        ours = (b"reason", b"group", b"stream_id")  # a raw field named so: raw:<name>
+        raw = {(b"raw:" + k if k in ours else k): v for k, v in original.items()}
+        assert {k: fields[k] for k in raw} == raw
+    assert b"envelope" in dead[1][1][b"reason"]
+    # a consumer of the dead topic meets them corrupt too: acked, left where they are,
+    # not moved on to jobs.dead.dead (and so on)
+    ops = bus.consumer("jobs.dead", "ops")
+    assert await _read(ops, use_async) == []
+    assert ops.pending() == 0
+    assert client.xlen(bus.stream("jobs.dead")) == len(CORRUPT)
+    assert not client.exists(bus.stream("jobs.dead.dead"))
