@@ -97,3 +97,52 @@ async def test_a_corrupt_entry_goes_to_the_dead_topic_with_its_fields(
     assert ops.pending() == 0
     assert client.xlen(bus.stream("jobs.dead")) == len(CORRUPT)
     assert not client.exists(bus.stream("jobs.dead.dead"))
+
+
+def test_which_redis_versions_take_an_acked_trim() -> None:
+    from redis_agent_core.capabilities import supports_acked_trim
+
+    for version, supported in (
+        ("8.2.0", True), ("8.2.3", True), ("8.4.0", True), ("9.0.0", True), ("10.0", True),
+        ("8.1.9", False), ("8.0.4", False), ("7.4.0", False), ("7.2.10-v1", False),
+        ("unknown", None), ("", None),
+    ):  # fmt: skip
+        assert supports_acked_trim(version) is supported, version
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_an_acked_trim_on_an_older_server_is_refused_before_writing(
+    config: RedisAgentConfig,
+    aconfig: RedisAgentConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    use_async: bool,
+) -> None:
+    """trim='acked' needs XADD ... ACKED (Redis >= 8.2). The server's capabilities,
+    probed once, decide before anything is written (the embedded server is 8.2: the
+    probe's cached answer stands in for an older one)."""
+    from redis_agent_core.errors import CapabilityError
+    from redis_agent_core.search import capabilities
+
+    older = capabilities.Capabilities(
+        redis_version="8.0.4", search_version=None, json_version=None, cluster=False,
+        hybrid=False, svs_vamana=False, int8_vectors=False,
+    )  # fmt: skip
+    for name in ("_by_url", "_by_client"):
+        monkeypatch.setattr(capabilities, name, {})
+    for given in (config.client, config.async_client):
+        memo, key = capabilities._memo(config, given)
+        memo[key] = older
+    bus = AgentBus(config, maxlen=50, trim="acked")
+    with pytest.raises(CapabilityError, match=r"Redis >= 8\.2.*8\.0\.4.*trim='length'"):
+        if use_async:
+            await bus.apublish("jobs", 1, durable=True)
+        else:
+            bus.publish("jobs", 1, durable=True)
+    assert bus.topic_length("jobs") == 0  # nothing was written
+    # a consumer burying a message in jobs.dead meets the same refusal, not a raw error
+    config.get_client().xadd(bus.stream("jobs"), {b"e": b"not json"})
+    worker = bus.consumer("jobs", "g")
+    with pytest.raises(CapabilityError, match=r"8\.0\.4"):
+        await _read(worker, use_async)
+    assert bus.topic_length("jobs.dead") == 0
+    assert AgentBus(config, maxlen=50).publish("jobs", 1, durable=True).stream_id  # length
