@@ -65,6 +65,21 @@ POLL_FIRST = 0.001
 POLL_MAX = 0.01
 
 
+def _idle_ms(seconds: float, what: str, least: float) -> int:
+    """An idle time in XAUTOCLAIM's unit (whole ms, a 64-bit integer), else
+    :class:`ConfigError`: below 1 ms it would go as 0 (take over at once), past 64 bits
+    the server answered with a raw error."""
+    ms = int(seconds * 1000)
+    if ms >= 2**63:
+        raise ConfigError(f"{what} must be below {2**63 // 1000:,} s, got {seconds!r}")
+    if seconds < least:
+        raise ConfigError(
+            f"{what} must be at least {least:g} s: Redis counts idle time in whole ms, and "
+            f"{seconds!r} s would go as 0, taking over messages consumers are still processing"
+        )
+    return ms
+
+
 def _fits(start: str) -> bool:
     """Whether a stream id's parts fit the server's 64 bits (else a raw error at read)."""
     return start == "$" or all(int(part) < 2**64 for part in start.split("-"))
@@ -177,7 +192,8 @@ class TopicConsumer:
             )
         if claim_idle is not None:
             # 0 would take over every message another live consumer is still processing
-            check_seconds(claim_idle, "claim_idle (set it above the longest processing time)")
+            what = "claim_idle (set it above the longest processing time)"
+            _idle_ms(check_seconds(claim_idle, what), what, least=0.001)
         if max_deliveries is not None:
             check_count(max_deliveries, "max_deliveries (None: no limit)")
         self.bus = bus
@@ -203,7 +219,9 @@ class TopicConsumer:
         check_count(count, "count", MAX_COUNT)
         if min_idle is None:
             return self.claim_idle
-        return check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
+        idle = check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
+        _idle_ms(idle, "min_idle", least=0.0)
+        return idle
 
     def _deadline(self, block: float | None) -> float | None:
         """The monotonic time a read with ``block`` s to wait ends (None: no wait)."""

@@ -146,3 +146,25 @@ async def test_an_acked_trim_on_an_older_server_is_refused_before_writing(
         await _read(worker, use_async)
     assert bus.topic_length("jobs.dead") == 0
     assert AgentBus(config, maxlen=50).publish("jobs", 1, durable=True).stream_id  # length
+
+
+async def test_idle_times_the_server_cannot_take_are_refused(
+    bus: AgentBus, aconfig: RedisAgentConfig
+) -> None:
+    """XAUTOCLAIM counts idle time in whole ms: claim_idle=0.0001 went as 0, so every
+    read took over the messages live consumers were still processing (the take-over
+    claim_idle > 0 exists to forbid); 1e20 s met a raw ResponseError."""
+    from redis_agent_core.errors import ConfigError
+
+    bus.publish("t", "job", durable=True)
+    live = bus.consumer("t", "g", "live")
+    assert [m.payload for m in live.read()] == ["job"]  # being processed
+    for idle in (0.0001, 1e-9, 1e20):
+        with pytest.raises(ConfigError, match="claim_idle"):
+            bus.consumer("t", "g", "other", claim_idle=idle)
+    with pytest.raises(ConfigError, match="min_idle"):
+        live.claim(min_idle=1e20)
+    with pytest.raises(ConfigError, match="min_idle"):
+        await live.aclaim(min_idle=1e20)
+    other = bus.consumer("t", "g", "other", claim_idle=0.001)  # the least: 1 ms
+    assert other.claim(min_idle=3600) == [] and live.pending() == 1
