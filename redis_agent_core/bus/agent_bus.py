@@ -131,15 +131,16 @@ class AgentBus:
             )
         self._trim_checked = True
 
-    def check_trim(self, topic: str = "") -> None:
+    def _require_trim(self, topic: str = "") -> None:
         """Raise :class:`CapabilityError` unless the server can do this bus's trim
         (``trim="acked"``: Redis >= 8.2); asks the server once. Publishing and the
-        consumers' dead letters call it; call it before sending :meth:`publish_command`."""
+        consumers' dead letters call it (:meth:`publish_command` does no I/O: a bus
+        that sends only through it meets the server's refusal instead)."""
         if not self._trim_checked:
             self._trim_supported(get_capabilities(self.config), topic)
 
-    async def acheck_trim(self, topic: str = "") -> None:
-        """Async :meth:`check_trim`."""
+    async def _arequire_trim(self, topic: str = "") -> None:
+        """Async :meth:`_require_trim`."""
         if not self._trim_checked:
             self._trim_supported(await aget_capabilities(self.config), topic)
 
@@ -171,7 +172,7 @@ class AgentBus:
         """
         env, data = self._envelope(topic, payload, correlation_id, reply_to)
         if durable and not self._trim_checked:
-            self.check_trim(topic)
+            self._require_trim(topic)
         client = self.config.get_client()
         # inline, not translate_errors(): this is the hot path; sent once: a second
         # XADD / PUBLISH would deliver the message twice
@@ -203,7 +204,7 @@ class AgentBus:
         """Async :meth:`publish`."""
         env, data = self._envelope(topic, payload, correlation_id, reply_to)
         if durable and not self._trim_checked:
-            await self.acheck_trim(topic)
+            await self._arequire_trim(topic)
         client = self.config.get_async_client()
         try:
             with sent_once():

@@ -362,7 +362,7 @@ class TopicConsumer:
     def _send_dead(
         self, client: Any, dead: Sequence[tuple[Envelope, int]], corrupt: Sequence[CorruptEntry]
     ) -> None:
-        self.bus.check_trim(f"{self.topic}.dead")
+        self.bus._require_trim(f"{self.topic}.dead")
         with sent_once():  # a second XADD would bury a message twice
             if isinstance(client, RedisCluster):
                 # a command at a time: redis-py's sync cluster pipeline sends one whose
@@ -376,7 +376,7 @@ class TopicConsumer:
     async def _asend_dead(
         self, client: Any, dead: Sequence[tuple[Envelope, int]], corrupt: Sequence[CorruptEntry]
     ) -> None:
-        await self.bus.acheck_trim(f"{self.topic}.dead")
+        await self.bus._arequire_trim(f"{self.topic}.dead")
         pipe = client.pipeline(transaction=False)
         self._bury(pipe, dead, corrupt)
         with sent_once():
