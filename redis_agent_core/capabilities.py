@@ -12,6 +12,7 @@ from .search.capabilities import (
     module_versions,
     probe,
     require_search,
+    supports_acked_trim,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "module_versions",
     "probe",
     "require_search",
+    "supports_acked_trim",
 ]

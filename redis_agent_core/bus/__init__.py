@@ -31,7 +31,7 @@ from .agent_bus import AgentBus, BusTimeoutError
 from .channels import AsyncSubscription, Subscription
 from .envelope import ENVELOPE_VERSION as ENVELOPE_VERSION
 from .envelope import Envelope, decode_envelope, encode_envelope, make_envelope
-from .streams import TopicConsumer, parse_autoclaim_reply, parse_stream_reply
+from .streams import CorruptEntry, TopicConsumer, parse_autoclaim_reply, parse_stream_reply
 from .tools import BusTools
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "AsyncSubscription",
     "BusTimeoutError",
     "BusTools",
+    "CorruptEntry",
     "Envelope",
     "Subscription",
     "TopicConsumer",

@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
-from ..errors import ConfigError, RedisAgentError
+from ..errors import CapabilityError, ConfigError, RedisAgentError
 from ..redis_errors import FAULTS, REPLY, map_redis_error, sent_once, translate_errors
+from ..search.capabilities import Capabilities, aget_capabilities, get_capabilities
 from .channels import AsyncSubscription, Subscription
 from .envelope import (
     _FIELD,
@@ -70,6 +71,9 @@ class AgentBus:
         self.sender = sender or _default_sender()
         self.maxlen = maxlen
         self.trim = trim
+        # trim="acked" needs Redis >= 8.2: the server is asked once, before the first
+        # write with that trim (the capabilities probe, cached for the process)
+        self._trim_checked = trim != "acked"
         self._keys = self.config.keys
         # topic -> key memo: building and escaping a key costs more than encoding a message
         self._channel_names: dict[str, str] = {}
@@ -115,6 +119,31 @@ class AgentBus:
             return {"maxlen": self.maxlen, "approximate": False, "ref_policy": "ACKED"}
         return {"maxlen": self.maxlen, "approximate": True}
 
+    def _trim_supported(self, caps: Capabilities, topic: str) -> None:
+        """Raise :class:`CapabilityError` when the server is known to lack ``XADD ...
+        ACKED``; an unknown version (INFO and HELLO refused) lets the server answer."""
+        if caps.acked_trim is False:
+            raise CapabilityError(
+                f"writing to bus topic {topic!r}: AgentBus(trim='acked') needs Redis >= 8.2 "
+                f"(XADD ... ACKED); this server is Redis {caps.redis_version}. Use "
+                "trim='length' (the default) with a maxlen above the largest backlog a "
+                "group may build, or maxlen=None. Nothing was written"
+            )
+        self._trim_checked = True
+
+    def _require_trim(self, topic: str = "") -> None:
+        """Raise :class:`CapabilityError` unless the server can do this bus's trim
+        (``trim="acked"``: Redis >= 8.2); asks the server once. Publishing and the
+        consumers' dead letters call it (:meth:`publish_command` does no I/O: a bus
+        that sends only through it meets the server's refusal instead)."""
+        if not self._trim_checked:
+            self._trim_supported(get_capabilities(self.config), topic)
+
+    async def _arequire_trim(self, topic: str = "") -> None:
+        """Async :meth:`_require_trim`."""
+        if not self._trim_checked:
+            self._trim_supported(await aget_capabilities(self.config), topic)
+
     def _check_trim(self, exc: Exception, topic: str) -> None:
         """Raise :class:`ConfigError` when the server refused XADD's ``ACKED``
         (``trim="acked"`` before Redis 8.2, which reads ``ACKED`` as the entry's id or
@@ -142,6 +171,8 @@ class AgentBus:
         Returns the envelope sent, with ``stream_id`` (durable) or ``receivers`` set.
         """
         env, data = self._envelope(topic, payload, correlation_id, reply_to)
+        if durable and not self._trim_checked:
+            self._require_trim(topic)
         client = self.config.get_client()
         # inline, not translate_errors(): this is the hot path; sent once: a second
         # XADD / PUBLISH would deliver the message twice
@@ -172,6 +203,8 @@ class AgentBus:
     ) -> Envelope:
         """Async :meth:`publish`."""
         env, data = self._envelope(topic, payload, correlation_id, reply_to)
+        if durable and not self._trim_checked:
+            await self._arequire_trim(topic)
         client = self.config.get_async_client()
         try:
             with sent_once():

@@ -4,6 +4,7 @@ XREADGROUP and XAUTOCLAIM replies."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -11,6 +12,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.cluster import RedisCluster
@@ -54,6 +56,29 @@ FORGET_AFTER = 3600.0
 FORGET_EVERY = 60.0
 FORGET = Script.load(__package__, "forget_consumers.lua")
 
+# Redis ends a BLOCK only at its next cron tick, every 1/hz s (100 ms at the default hz
+# 10; measured on 8.2: BLOCK 1 took 100 ms, BLOCK 150 took 200 ms). So a read leaves
+# the last tick of its wait to polls (XREADGROUP without BLOCK), paced from POLL_FIRST
+# doubling up to POLL_MAX: a message arriving then waits at most POLL_MAX.
+BLOCK_TICK = 0.1
+POLL_FIRST = 0.001
+POLL_MAX = 0.01
+
+
+def _idle_ms(seconds: float, what: str, least: float) -> int:
+    """An idle time in XAUTOCLAIM's unit (whole ms, a 64-bit integer), else
+    :class:`ConfigError`: below 1 ms it would go as 0 (take over at once), past 64 bits
+    the server answered with a raw error."""
+    ms = int(seconds * 1000)
+    if ms >= 2**63:
+        raise ConfigError(f"{what} must be below {2**63 // 1000:,} s, got {seconds!r}")
+    if seconds < least:
+        raise ConfigError(
+            f"{what} must be at least {least:g} s: Redis counts idle time in whole ms, and "
+            f"{seconds!r} s would go as 0, taking over messages consumers are still processing"
+        )
+    return ms
+
 
 def _fits(start: str) -> bool:
     """Whether a stream id's parts fit the server's 64 bits (else a raw error at read)."""
@@ -64,10 +89,20 @@ def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
     return [m if isinstance(m, str) else m.stream_id for m in messages]
 
 
-def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str]]:
-    """Decode stream entries; returns (envelopes, ids to drop: deleted or corrupt)."""
+@dataclass(frozen=True, slots=True)
+class CorruptEntry:
+    """A stream entry that is no bus message: its id, its raw fields, and why."""
+
+    stream_id: str
+    fields: Mapping[Any, Any]
+    reason: str
+
+
+def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str], list[CorruptEntry]]:
+    """Decode stream entries: (envelopes, ids to drop: deleted, corrupt entries)."""
     good: list[Envelope] = []
     drop: list[str] = []
+    corrupt: list[CorruptEntry] = []
     for entry_id, fields in entries or ():
         sid = _text(entry_id)
         if not fields:  # trimmed by MAXLEN while pending: nothing left to deliver
@@ -79,21 +114,24 @@ def _entries(entries: Any, source: str) -> tuple[list[Envelope], list[str]]:
                 raise DataCorruptionError(f"{source} entry {sid}: no envelope field")
             good.append(decode_envelope(data, source=f"{source} entry {sid}", stream_id=sid))
         except DataCorruptionError as exc:
-            log.warning("dropping a corrupt bus message: %s", exc)
-            drop.append(sid)
-    return good, drop
+            corrupt.append(CorruptEntry(sid, fields, str(exc)))
+    return good, drop, corrupt
 
 
-def parse_stream_reply(reply: Any, source: str = "stream") -> tuple[list[Envelope], list[str]]:
-    """Parse an XREADGROUP reply (RESP2 list or RESP3 map) of one stream."""
+def parse_stream_reply(
+    reply: Any, source: str = "stream"
+) -> tuple[list[Envelope], list[str], list[CorruptEntry]]:
+    """Parse an XREADGROUP reply (RESP2 list or RESP3 map) of one stream:
+    (envelopes, ids to drop, corrupt entries)."""
     if not reply:
-        return [], []
+        return [], [], []
     if isinstance(reply, Mapping):
         streams: Any = list(reply.values())
     else:
         streams = [item[1] for item in reply]
     envelopes: list[Envelope] = []
     drop: list[str] = []
+    corrupt: list[CorruptEntry] = []
     for entries in streams:
         # RESP3 may nest the entries one level deeper
         if (
@@ -103,21 +141,22 @@ def parse_stream_reply(reply: Any, source: str = "stream") -> tuple[list[Envelop
             and isinstance(entries[0][0], list)
         ):
             entries = entries[0]
-        good, bad = _entries(entries, source)
+        good, gone, bad = _entries(entries, source)
         envelopes += good
-        drop += bad
-    return envelopes, drop
+        drop += gone
+        corrupt += bad
+    return envelopes, drop, corrupt
 
 
 def parse_autoclaim_reply(
     reply: Any, source: str = "stream"
-) -> tuple[str, list[Envelope], list[str]]:
-    """Parse XAUTOCLAIM: (next cursor, claimed envelopes, ids to drop)."""
+) -> tuple[str, list[Envelope], list[str], list[CorruptEntry]]:
+    """Parse XAUTOCLAIM: (next cursor, claimed envelopes, ids to drop, corrupt entries)."""
     cursor = _text(reply[0])
-    good, drop = _entries(reply[1], source)
+    good, drop, corrupt = _entries(reply[1], source)
     if len(reply) > 2:
         drop += [_text(x) for x in reply[2] or ()]
-    return cursor, good, drop
+    return cursor, good, drop, corrupt
 
 
 class TopicConsumer:
@@ -153,7 +192,8 @@ class TopicConsumer:
             )
         if claim_idle is not None:
             # 0 would take over every message another live consumer is still processing
-            check_seconds(claim_idle, "claim_idle (set it above the longest processing time)")
+            what = "claim_idle (set it above the longest processing time)"
+            _idle_ms(check_seconds(claim_idle, what), what, least=0.001)
         if max_deliveries is not None:
             check_count(max_deliveries, "max_deliveries (None: no limit)")
         self.bus = bus
@@ -179,15 +219,39 @@ class TopicConsumer:
         check_count(count, "count", MAX_COUNT)
         if min_idle is None:
             return self.claim_idle
-        return check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
+        idle = check_seconds(min_idle, "min_idle", zero=True)  # 0: an explicit take-over
+        _idle_ms(idle, "min_idle", least=0.0)
+        return idle
 
-    def _block_ms(self, block: float | None) -> int | None:
+    def _deadline(self, block: float | None) -> float | None:
+        """The monotonic time a read with ``block`` s to wait ends (None: no wait)."""
         if block is None:
             return None
         check_seconds(block, "block (None: don't wait)", zero=True)
-        # a BLOCK longer than the socket timeout would surface as a TimeoutError
-        cap = max(0.0, self._config.socket_timeout - 0.25)
-        return max(1, int(min(block, cap) * 1000))
+        return time.monotonic() + block
+
+    def _next_wait(
+        self, deadline: float | None, replies: int, precise: bool = True
+    ) -> tuple[int | None, float] | None:
+        """How the next XREADGROUP of a read waits after ``replies`` empty ones: (its
+        BLOCK in ms, or None: no BLOCK; seconds to sleep before sending it), or None when
+        the read's time is up. ``precise=False`` (the endless loops, where a wait's end
+        does not matter): one BLOCK, ending at the server's tick."""
+        if deadline is None:
+            return (None, 0.0) if replies == 0 else None
+        left = deadline - time.monotonic()
+        if replies and (left <= 0 or not precise):
+            return None
+        # a BLOCK longer than the socket timeout would surface as a TimeoutError: a
+        # long wait is several BLOCKs; none below 1 ms (BLOCK 0 waits for ever)
+        cap = self._config.socket_timeout - 0.25
+        if not precise:
+            return max(1, int(min(left, cap) * 1000)), 0.0
+        ms = int(min(left - BLOCK_TICK, cap) * 1000)
+        if ms >= 1:
+            return ms, 0.0
+        pause = 0.0 if replies == 0 else min(left, POLL_MAX, POLL_FIRST * 2 ** (replies - 1))
+        return None, pause
 
     def _claim_due(self) -> bool:
         return self.claim_idle is not None and time.monotonic() >= self._next_claim
@@ -250,8 +314,35 @@ class TopicConsumer:
                 keep.append(env)
         return keep, dead
 
-    def _bury(self, pipe: Any, dead: Sequence[tuple[Envelope, int]]) -> None:
-        """Queue the dead letters on ``pipe`` (or send them, given a client)."""
+    def _dead_letter(self, entry: CorruptEntry) -> dict[Any, Any] | None:
+        """The fields of a corrupt entry's copy in ``<topic>.dead``: its raw fields (one
+        named like ours kept as ``raw:<name>``), ``reason``, ``group``, ``stream_id``.
+        None on a dead topic itself: its copy would be corrupt in ``<topic>.dead.dead``
+        and so on, so the entry is acked and stays where it is (XRANGE shows it)."""
+        if self.topic.endswith(".dead"):
+            log.warning(
+                "a corrupt entry on dead-letter topic %r, acked and left there: %s",
+                self.topic, entry.reason,
+            )  # fmt: skip
+            return None
+        log.warning(
+            "a corrupt bus message, moved to topic %r: %s", f"{self.topic}.dead", entry.reason
+        )
+        ours = {"reason": entry.reason, "group": self.group, "stream_id": entry.stream_id}
+        fields: dict[Any, Any] = {}
+        for name, value in entry.fields.items():
+            fields[f"raw:{_text(name)}" if _text(name) in ours else name] = value
+        return {**fields, **ours}
+
+    def _bury(
+        self,
+        pipe: Any,
+        dead: Sequence[tuple[Envelope, int]],
+        corrupt: Sequence[CorruptEntry] = (),
+    ) -> None:
+        """Queue the dead letters (poison messages, corrupt entries) and their acks on
+        ``pipe`` (or send them, given a client). A corrupt entry is acked only after its
+        copy: a failed copy leaves it pending, claimed and tried again."""
         dead_key = self.bus.stream(f"{self.topic}.dead")
         for env, times in dead:
             log.warning(
@@ -262,6 +353,34 @@ class TopicConsumer:
             fields = {_FIELD: encode_envelope(env), "deliveries": times, "group": self.group}
             pipe.xadd(dead_key, fields, **self.bus.xadd_kwargs())
             pipe.xack(self.key, self.group, env.stream_id)
+        for entry in corrupt:
+            copy = self._dead_letter(entry)
+            if copy is not None:
+                pipe.xadd(dead_key, copy, **self.bus.xadd_kwargs())
+            pipe.xack(self.key, self.group, entry.stream_id)
+
+    def _send_dead(
+        self, client: Any, dead: Sequence[tuple[Envelope, int]], corrupt: Sequence[CorruptEntry]
+    ) -> None:
+        self.bus._require_trim(f"{self.topic}.dead")
+        with sent_once():  # a second XADD would bury a message twice
+            if isinstance(client, RedisCluster):
+                # a command at a time: redis-py's sync cluster pipeline sends one whose
+                # reply was lost again on its own, retries or not
+                self._bury(client, dead, corrupt)
+            else:
+                pipe = client.pipeline(transaction=False)
+                self._bury(pipe, dead, corrupt)
+                pipe.execute()
+
+    async def _asend_dead(
+        self, client: Any, dead: Sequence[tuple[Envelope, int]], corrupt: Sequence[CorruptEntry]
+    ) -> None:
+        await self.bus._arequire_trim(f"{self.topic}.dead")
+        pipe = client.pipeline(transaction=False)
+        self._bury(pipe, dead, corrupt)
+        with sent_once():
+            await pipe.execute()
 
     # -- sync --
     def ensure_group(self) -> None:
@@ -298,23 +417,16 @@ class TopicConsumer:
             reply = client.xautoclaim(
                 self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
             )
-            cursor, envs, drop = parse_autoclaim_reply(reply, self._source())
+            cursor, envs, drop, corrupt = parse_autoclaim_reply(reply, self._source())
             if drop:
                 client.xack(self.key, self.group, *drop)
+            dead: list[tuple[Envelope, int]] = []
             if envs and self.max_deliveries is not None:
                 pipe = client.pipeline(transaction=False)
                 self._pending_queries(pipe, envs)
                 envs, dead = self._exhausted(envs, pipe.execute())
-                if dead:
-                    with sent_once():  # a second XADD would bury a message twice
-                        if isinstance(client, RedisCluster):
-                            # a command at a time: redis-py's sync cluster pipeline sends
-                            # one whose reply was lost again on its own, retries or not
-                            self._bury(client, dead)
-                        else:
-                            pipe = client.pipeline(transaction=False)
-                            self._bury(pipe, dead)
-                            pipe.execute()
+            if dead or corrupt:
+                self._send_dead(client, dead, corrupt)
         forget = self._forget_args(cursor)
         if forget is not None:
             try:
@@ -332,30 +444,42 @@ class TopicConsumer:
         lost with the server's data (restarted empty) is recreated and read again.
         """
         check_count(count, "count", MAX_COUNT)
-        self._block_ms(block)
+        return self._reading(count, self._deadline(block))
+
+    def _reading(self, count: int, deadline: float | None, precise: bool = True) -> list[Envelope]:
         try:
-            return self._read(count, block)
+            return self._read(count, deadline, precise)
         except REPLY as exc:
             self._group_lost(exc)
-        return self._read(count, block)
+        return self._read(count, deadline, precise)
 
-    def _read(self, count: int, block: float | None) -> list[Envelope]:
+    def _read(self, count: int, deadline: float | None, precise: bool) -> list[Envelope]:
         self.ensure_group()
         if self._claim_due():
             claimed = self.claim(count=count)
             if claimed:
                 return claimed
         client = self._config.get_client()
+        replies = 0
         try:
-            reply = client.xreadgroup(
-                self.group, self.name, {self.key: ">"}, count=count, block=self._block_ms(block)
-            )
-            envs, drop = parse_stream_reply(reply, self.key)
-            if drop:
-                client.xack(self.key, self.group, *drop)
+            while (wait := self._next_wait(deadline, replies, precise)) is not None:
+                block_ms, pause = wait
+                if pause:
+                    time.sleep(pause)
+                reply = client.xreadgroup(
+                    self.group, self.name, {self.key: ">"}, count=count, block=block_ms
+                )
+                replies += 1
+                envs, drop, corrupt = parse_stream_reply(reply, self.key)
+                if drop:
+                    client.xack(self.key, self.group, *drop)
+                if corrupt:
+                    self._send_dead(client, (), corrupt)
+                if envs:
+                    return envs
         except FAULTS as exc:
             raise map_redis_error(exc, f"reading {self._source()}", self._config) from exc
-        return envs
+        return []
 
     def ack(self, *messages: Envelope | str) -> int:
         """Acknowledge processed messages (envelopes or stream ids)."""
@@ -382,19 +506,17 @@ class TopicConsumer:
 
     def receive(self, timeout: float | None = None) -> Envelope | None:
         """One message, waiting up to ``timeout`` seconds (``None``: forever); not acked."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = 1.0 if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                return None
-            got = self.read(count=1, block=left)
-            if got:
-                return got[0]
+        if timeout is not None:  # one read, polling its last tick (see BLOCK_TICK)
+            got = self._reading(1, self._deadline(timeout))
+            return got[0] if got else None
+        while not (got := self._reading(1, time.monotonic() + 1.0, precise=False)):
+            pass
+        return got[0]
 
     def __iter__(self) -> Iterator[Envelope]:
         """Messages forever (blocking); the caller acks each one."""
         while True:
-            yield from self.read(block=1.0)
+            yield from self._reading(10, time.monotonic() + 1.0, precise=False)
 
     # -- async --
     async def aensure_group(self) -> None:
@@ -441,18 +563,16 @@ class TopicConsumer:
             reply = await client.xautoclaim(
                 self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
             )
-            cursor, envs, drop = parse_autoclaim_reply(reply, self._source())
+            cursor, envs, drop, corrupt = parse_autoclaim_reply(reply, self._source())
             if drop:
                 await client.xack(self.key, self.group, *drop)
+            dead: list[tuple[Envelope, int]] = []
             if envs and self.max_deliveries is not None:
                 pipe = client.pipeline(transaction=False)
                 self._pending_queries(pipe, envs)
                 envs, dead = self._exhausted(envs, await pipe.execute())
-                if dead:
-                    pipe = client.pipeline(transaction=False)
-                    self._bury(pipe, dead)
-                    with sent_once():
-                        await pipe.execute()
+            if dead or corrupt:
+                await self._asend_dead(client, dead, corrupt)
         forget = self._forget_args(cursor)
         if forget is not None:
             try:
@@ -466,30 +586,44 @@ class TopicConsumer:
     async def aread(self, count: int = 10, block: float | None = None) -> list[Envelope]:
         """Async :meth:`read`."""
         check_count(count, "count", MAX_COUNT)
-        self._block_ms(block)
+        return await self._areading(count, self._deadline(block))
+
+    async def _areading(
+        self, count: int, deadline: float | None, precise: bool = True
+    ) -> list[Envelope]:
         try:
-            return await self._aread(count, block)
+            return await self._aread(count, deadline, precise)
         except REPLY as exc:
             self._group_lost(exc)
-        return await self._aread(count, block)
+        return await self._aread(count, deadline, precise)
 
-    async def _aread(self, count: int, block: float | None) -> list[Envelope]:
+    async def _aread(self, count: int, deadline: float | None, precise: bool) -> list[Envelope]:
         await self.aensure_group()
         if self._claim_due():
             claimed = await self.aclaim(count=count)
             if claimed:
                 return claimed
         client = self._config.get_async_client()
+        replies = 0
         try:
-            reply = await client.xreadgroup(
-                self.group, self.name, {self.key: ">"}, count=count, block=self._block_ms(block)
-            )
-            envs, drop = parse_stream_reply(reply, self.key)
-            if drop:
-                await client.xack(self.key, self.group, *drop)
+            while (wait := self._next_wait(deadline, replies, precise)) is not None:
+                block_ms, pause = wait
+                if pause:
+                    await asyncio.sleep(pause)
+                reply = await client.xreadgroup(
+                    self.group, self.name, {self.key: ">"}, count=count, block=block_ms
+                )
+                replies += 1
+                envs, drop, corrupt = parse_stream_reply(reply, self.key)
+                if drop:
+                    await client.xack(self.key, self.group, *drop)
+                if corrupt:
+                    await self._asend_dead(client, (), corrupt)
+                if envs:
+                    return envs
         except FAULTS as exc:
             raise map_redis_error(exc, f"reading {self._source()}", self._config) from exc
-        return envs
+        return []
 
     async def aack(self, *messages: Envelope | str) -> int:
         """Async :meth:`ack`."""
@@ -505,16 +639,14 @@ class TopicConsumer:
 
     async def areceive(self, timeout: float | None = None) -> Envelope | None:
         """Async :meth:`receive`."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = 1.0 if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                return None
-            got = await self.aread(count=1, block=left)
-            if got:
-                return got[0]
+        if timeout is not None:
+            got = await self._areading(1, self._deadline(timeout))
+            return got[0] if got else None
+        while not (got := await self._areading(1, time.monotonic() + 1.0, precise=False)):
+            pass
+        return got[0]
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:
         while True:
-            for env in await self.aread(block=1.0):
+            for env in await self._areading(10, time.monotonic() + 1.0, precise=False):
                 yield env

@@ -42,6 +42,7 @@ __all__ = [
     "get_capabilities",
     "probe",
     "require_search",
+    "supports_acked_trim",
     "timeout_policy",
 ]
 
@@ -76,6 +77,11 @@ class Capabilities:
     def json(self) -> bool:
         """RedisJSON is available."""
         return self.json_version is not None
+
+    @property
+    def acked_trim(self) -> bool | None:
+        """``XADD ... ACKED`` (Redis >= 8.2); None: the version is not known."""
+        return supports_acked_trim(self.redis_version)
 
     @property
     def search_on_cluster(self) -> bool:
@@ -125,6 +131,14 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
+
+
+def supports_acked_trim(version: str) -> bool | None:
+    """Whether Redis ``version`` takes ``XADD ... ACKED`` (8.2 and later); None when the
+    version is not known (INFO and HELLO refused): the server's reply decides."""
+    if not version or not version[0].isdigit():
+        return None
+    return _version_tuple(version) >= (8, 2)
 
 
 def _text(value: object) -> str:
