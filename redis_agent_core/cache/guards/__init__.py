@@ -55,6 +55,7 @@ from ._features import (
 )
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
+from ._task import TaskGuard
 from ._wordnet import ancestors, base, noun, wordnet
 from .relations import (
     _FRAMING,
@@ -99,6 +100,7 @@ __all__ = [
     "Rejection",
     "ScopeGuard",
     "SubstitutionGuard",
+    "TaskGuard",
     "Verifier",
     "default_guards",
     "default_verifier",
@@ -1412,6 +1414,7 @@ def default_guards() -> list[Guard]:
         AntonymGuard(),
         EntityGuard(),
         SubstitutionGuard(),
+        TaskGuard(),
     ]
 
 
