@@ -37,7 +37,9 @@ _LEAD = frozenset(
 _NOT_TASKS = frozenset(
     """be is are was were am been do does did have has had can could will would should
     shall may might must let thank thanks hope sorry welcome hi hello dear need want
-    like""".split()
+    like what which who whom whose when where why how and but or if because though
+    although while since unless whether than there here they we he she it this that
+    these those his her our their also even still yet not nor""".split()
 )
 # Verbs that make something: the task is what they make ("write a reply", "give me
 # three titles", "come up with names"), compared by its noun.
@@ -204,6 +206,17 @@ def _complement(tokens: list[str], i: int) -> tuple[tuple[str, ...] | None, int]
     return None, i
 
 
+# The first word of the text, of a line, or after a sentence's end or a comma.
+_STARTS = re.compile(r"[\n.!?,;][ \t\"'(*#>-]*([a-z][a-z'\-]*)")
+_FIRST = re.compile(r"[ \t\n\"'(*#>-]*([a-z][a-z'\-]*)")
+
+
+def _may_start(word: str) -> bool:
+    """Whether a request may start at ``word`` (a lead word or a task verb), as
+    :func:`instructions` reads it: else the text has no instruction."""
+    return word in _LEAD or _is_verb(word, "this")
+
+
 def _given(tokens: list[str], i: int, end: int) -> bool:
     """Whether the request at ``i`` acts on a text given with it: a pointer at it in its
     sentence ("this email", "the following", "the above"), or a colon or line break
@@ -225,7 +238,13 @@ def _given(tokens: list[str], i: int, end: int) -> bool:
 def instructions(text: str) -> tuple[tuple[Instruction, ...], frozenset[str]]:
     """The instructions ``text`` gives, in order, and its words (memoised: a lookup
     asks about its prompt once per candidate)."""
-    tokens = _TOKENS.findall(text.lower())
+    lowered = text.lower()
+    # most prompts are questions: no word where a request starts may be one, and one
+    # regex pass over the text (≈ 2-4 µs) says so without the word-by-word reading
+    first = _FIRST.match(lowered)
+    if not (first and _may_start(first[1])) and not any(map(_may_start, _STARTS.findall(lowered))):
+        return (), frozenset()
+    tokens = _TOKENS.findall(lowered)
     found: list[Instruction] = []
     start = True  # at a place where a request may start
     i = 0
