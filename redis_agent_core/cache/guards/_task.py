@@ -241,8 +241,10 @@ def instructions(text: str) -> tuple[tuple[Instruction, ...], frozenset[str]]:
     lowered = text.lower()
     # most prompts are questions: no word where a request starts may be one, and one
     # regex pass over the text (≈ 2-4 µs) says so without the word-by-word reading
-    first = _FIRST.match(lowered)
-    if not (first and _may_start(first[1])) and not any(map(_may_start, _STARTS.findall(lowered))):
+    opening = _FIRST.match(lowered)
+    if not (opening and _may_start(opening[1])) and not any(
+        map(_may_start, _STARTS.findall(lowered))
+    ):
         return (), frozenset()
     tokens = _TOKENS.findall(lowered)
     found: list[Instruction] = []
