@@ -357,6 +357,7 @@ def test_default_guards_cover_every_category() -> None:
         "order",
         "scope",
         "constraint",
+        "task",
     }
     assert all(isinstance(g, Guard) for g in default_guards())
 

@@ -56,6 +56,7 @@ from ._features import (
 from ._respell import respelt
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
+from ._task import TaskGuard
 from ._wordnet import ancestors, base, lemmas, noun, wordnet
 from .relations import (
     _FRAMING,
@@ -100,6 +101,7 @@ __all__ = [
     "Rejection",
     "ScopeGuard",
     "SubstitutionGuard",
+    "TaskGuard",
     "Verifier",
     "default_guards",
     "default_verifier",
@@ -1480,6 +1482,7 @@ def default_guards() -> list[Guard]:
         AntonymGuard(),
         EntityGuard(),
         SubstitutionGuard(),
+        TaskGuard(),
     ]
 
 
