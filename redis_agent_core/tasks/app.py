@@ -1,8 +1,8 @@
 """The Celery app, built from the pack's config.
 
 Run a worker on the module-level app (it reads ``REDIS_URL``, ``REDIS_AGENT_NAMESPACE``,
-``REDIS_AGENT_WEBHOOK_SECRET``, ``REDIS_AGENT_WEBHOOK_ALLOW`` and
-``REDIS_AGENT_TASK_SECRET``)::
+``REDIS_AGENT_WEBHOOK_SECRET``, ``REDIS_AGENT_WEBHOOK_ALLOW``, ``REDIS_AGENT_TASK_SECRET``
+and ``REDIS_AGENT_TASK_SECRET_FALLBACK``)::
 
     REDIS_URL=redis://localhost:6379 celery -A redis_agent_core.tasks.app worker -l info
 
@@ -35,7 +35,14 @@ from ._common import RETRYABLE
 from .destinations import DestinationPolicy
 from .inflate import bound_decompression
 from .queue import send_task
-from .signing import SIGNED_TASKS, TaskSignatureError, task_secret_from_env, verify_task
+from .signing import (
+    ENV_TASK_SECRET,
+    SIGNED_TASKS,
+    TaskSignatureError,
+    task_secret_fallbacks_from_env,
+    task_secret_from_env,
+    verify_task,
+)
 
 __all__ = ["app", "celery_url", "create_app", "send_task"]
 
@@ -120,6 +127,7 @@ def create_app(
     webhook_secret: str | bytes | None = None,
     webhook_allow: str | Iterable[str] | None = None,
     task_secret: str | bytes | None = None,
+    task_secret_fallbacks: Iterable[str | bytes] | None = None,
     visibility_timeout: float = 3600.0,
     result_expires: int = 24 * 3600,
     **celery_settings: Any,
@@ -134,6 +142,9 @@ def create_app(
     (default: ``REDIS_AGENT_TASK_SECRET``) signs the tasks this app queues and makes its
     workers refuse messages not signed with it (see :mod:`.signing`); it also turns
     Celery's remote control off (``worker_enable_remote_control=True`` turns it back on).
+    ``task_secret_fallbacks`` (default: ``REDIS_AGENT_TASK_SECRET_FALLBACK``, one secret)
+    are secrets its workers still accept but it never signs with: the old secret while
+    it is rotated out.
     Compressed messages inflate to at most 32 MiB, in every app of the process
     (:mod:`.inflate`).
     """
@@ -152,6 +163,7 @@ def create_app(
         if task_secret is not None
         else task_secret_from_env()
     )
+    celery.task_secrets = _accepted_secrets(celery.task_secret, task_secret_fallbacks)
     if celery.task_secret:
         # remote control (ping, rate_limit, time_limit, revoke, shutdown) is no task and
         # carries no signature: a broker writer without the secret could stop every worker
@@ -170,6 +182,37 @@ def create_app(
     celery.add_defaults(lazy)
     register_tasks(celery)
     return celery
+
+
+def _accepted_secrets(
+    secret: bytes | None, fallbacks: Iterable[str | bytes] | None
+) -> tuple[bytes, ...]:
+    """The secrets a worker verifies with: the signing one first, then the fallbacks."""
+    if fallbacks is None:
+        found: tuple[bytes, ...] = task_secret_fallbacks_from_env()
+    elif isinstance(fallbacks, (str, bytes)):
+        # a str is not a list of secrets: each character would have become one
+        raise ConfigError(
+            "task_secret_fallbacks is a list of secrets: pass [old_secret], not old_secret"
+        )
+    else:
+        found = tuple(f.encode() if isinstance(f, str) else f for f in fallbacks)
+    for fallback in found:
+        if not isinstance(fallback, bytes) or not fallback:
+            raise ConfigError(
+                f"task_secret_fallbacks holds {fallback!r:.20}: each must be a non-empty str "
+                "or bytes"
+            )
+    if not found:
+        return () if secret is None else (secret,)
+    if secret is None:
+        # accepting only old messages while signing none would leave the workers open to
+        # unsigned ones: a fallback is for rotating a secret, not instead of one
+        raise ConfigError(
+            "task_secret_fallbacks without a task_secret: give the new secret too "
+            f"(task_secret= / {ENV_TASK_SECRET})"
+        )
+    return (secret, *found)
 
 
 _CONTENT_SETTINGS = (
@@ -270,11 +313,11 @@ def register_tasks(celery: Celery) -> None:
 
 def _check_signature(task: Task, args: list[Any], signature: str | None) -> None:
     """On a worker with a task secret: refuse (and log) a message not signed with it."""
-    secret = getattr(task.app, "task_secret", None)
-    if not secret:
+    secrets = getattr(task.app, "task_secrets", None)
+    if not secrets:
         return
     try:
-        verify_task(secret, task.name, args, signature)
+        verify_task(secrets, task.name, args, signature)
     except TaskSignatureError as exc:
         log.error("%s (message id %s)", exc, task.request.id)
         raise
