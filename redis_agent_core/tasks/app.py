@@ -19,6 +19,7 @@ Every broker and result key lives under ``<namespace>:celery:``.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Iterable
@@ -150,6 +151,7 @@ def create_app(
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
+    _refuse_unknown(celery_settings)
     _refuse_pickle(celery_settings)
     # a compressed message is inflated before any check of ours: bound it (.inflate)
     bound_decompression()
@@ -213,6 +215,36 @@ def _accepted_secrets(
             f"(task_secret= / {ENV_TASK_SECRET})"
         )
     return (secret, *found)
+
+
+# create_app's own keywords: a misspelt one would otherwise become a Celery setting
+_OWN_KEYWORDS = (
+    "main",
+    "webhook_secret",
+    "webhook_allow",
+    "task_secret",
+    "task_secret_fallbacks",
+    "visibility_timeout",
+    "result_expires",
+)
+
+
+def _refuse_unknown(settings: dict[str, Any]) -> None:
+    """A keyword that is neither create_app's nor a Celery setting raises
+    :class:`ConfigError` naming the closest: Celery keeps any key it is given, so a
+    misspelt ``task_secert=`` built an app that signed nothing and ran every message."""
+    from celery.app.defaults import SETTING_KEYS
+
+    for name in settings:
+        if name in SETTING_KEYS:
+            continue
+        close = difflib.get_close_matches(name.lower(), [*_OWN_KEYWORDS, *SETTING_KEYS], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"create_app() got {name!r}, which is neither one of its keywords nor a Celery "
+            f"setting: {hint}(a setting of a Celery extension goes on app.conf after "
+            "create_app)"
+        )
 
 
 _CONTENT_SETTINGS = (

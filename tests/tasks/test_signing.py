@@ -371,3 +371,23 @@ def test_task_secret_fallbacks_are_checked(
 ) -> None:
     with pytest.raises(ConfigError, match=match):
         create_app(task_config, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("task_secert", "task_secret"),
+        ("task_secret_fallback", "task_secret_fallbacks"),
+        ("webhook_alow", "webhook_allow"),
+        ("visibility_timout", "visibility_timeout"),
+        ("CELERY_ACCEPT_CONTENT", "accept_content"),
+    ],
+)
+def test_a_misspelt_keyword_is_refused_not_kept_as_a_celery_setting(
+    task_config: RedisAgentConfig, name: str, meant: str
+) -> None:
+    # Celery keeps any key: on main create_app(task_secert=...) built an app that signed
+    # nothing, and its workers ran every message
+    with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
+        create_app(task_config, **{name: "x"})
+    assert create_app(task_config, broker_pool_limit=3).conf.broker_pool_limit == 3
