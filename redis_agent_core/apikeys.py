@@ -28,6 +28,7 @@ __all__ = ["ApiKeyInfo", "ApiKeys", "validate_user"]
 
 # \Z, not $: $ also matches before a final newline, so 'name\n' passed
 _USER_RE = re.compile(r"\A[A-Za-z0-9_.@-]{1,64}\Z")
+_KEY_ID_RE = re.compile(r"\A[0-9a-f]{16}\Z")
 _KEY_RE = re.compile(r"\Arak_([0-9a-f]{16})_([A-Za-z0-9_-]{43})\Z")
 
 
@@ -108,6 +109,22 @@ class ApiKeys:
         return str(value["user"]) if ok else None
 
     @staticmethod
+    def _check_key_id(key_id: str | None) -> None:
+        if key_id is not None and (not isinstance(key_id, str) or not _KEY_ID_RE.match(key_id)):
+            raise ConfigError(
+                f"invalid key id {key_id!r:.40}: a key id is the 16 hex digits after 'rak_' "
+                "(as `redis-agent keys list` shows them)"
+            )
+
+    @staticmethod
+    def _revoked(user: str, key_id: str | None, infos: Any) -> list[str]:
+        """The ids to delete: every key of ``user``, or its key ``key_id`` only (none
+        when that key is another user's)."""
+        return [
+            i.key_id for i in infos if i.user == user and (key_id is None or i.key_id == key_id)
+        ]
+
+    @staticmethod
     def _infos(records: Mapping[Any, Any]) -> list[ApiKeyInfo]:
         out = []
         for key_id, record in records.items():
@@ -140,10 +157,13 @@ class ApiKeys:
         with translate_errors(self.config, "list API keys"):
             return self._infos(self.config.get_client().hgetall(self.key))
 
-    def revoke(self, user: str) -> int:
-        """Revoke every key of ``user``; returns how many were revoked."""
+    def revoke(self, user: str, key_id: str | None = None) -> int:
+        """Revoke every key of ``user``, or only its key ``key_id`` (the id ``list``
+        shows): a leaked key, or the old one once its replacement is in use, without
+        cutting off the user's other keys. Returns how many were revoked."""
         validate_user(user)
-        ids = [i.key_id for i in self.list() if i.user == user]
+        self._check_key_id(key_id)
+        ids = self._revoked(user, key_id, self.list())
         if not ids:
             return 0
         with translate_errors(self.config, "revoke API keys"):
@@ -171,10 +191,11 @@ class ApiKeys:
         with translate_errors(self.config, "list API keys"):
             return self._infos(await self.config.get_async_client().hgetall(self.key))
 
-    async def arevoke(self, user: str) -> int:
+    async def arevoke(self, user: str, key_id: str | None = None) -> int:
         """Async :meth:`revoke`."""
         validate_user(user)
-        ids = [i.key_id for i in await self.alist() if i.user == user]
+        self._check_key_id(key_id)
+        ids = self._revoked(user, key_id, await self.alist())
         if not ids:
             return 0
         with translate_errors(self.config, "revoke API keys"):

@@ -290,8 +290,14 @@ def _cmd_keys(args: argparse.Namespace) -> int:
             created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(info.created))
             print(f"{info.user}\t{info.key_id}\t{created} UTC")
     else:
-        n = keys.revoke(args.user)
+        n = keys.revoke(args.user, args.key_id)
         print(f"revoked {n} key(s) of {args.user}")
+        if args.key_id is not None and not n:
+            # a mistyped id must not read as done: the leaked key is still valid
+            print(
+                f"no key {args.key_id} of {args.user}: see `redis-agent keys list`", file=sys.stderr
+            )
+            return 1
     return 0
 
 
@@ -626,11 +632,17 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     for name, help_text in (
         ("create", "issue a new key for USER (printed once, as the last line)"),
         ("list", "list key ids and their users (never the keys)"),
-        ("revoke", "revoke every key of USER"),
+        ("revoke", "revoke every key of USER, or one with --key-id"),
     ):
         k = keys_sub.add_parser(name, help=help_text)
         if name != "list":
             k.add_argument("user", metavar="USER")
+        if name == "revoke":
+            k.add_argument(
+                "--key-id",
+                help="revoke only this key of USER (its id in `keys list`): rotating a key, "
+                "or one leaked, without cutting off the others",
+            )
         k.add_argument("--url", help="Redis URL (default: REDIS_URL)")
         k.set_defaults(func=_cmd_keys)
 

@@ -98,7 +98,7 @@ from .ingest import (
     to_passages,
 )
 from .limits import BodyLimit, Scope
-from .llm import Completion, OpenAIChat
+from .llm import Completion, OpenAIChat, completion
 from .loop_lag import LoopLagMonitor
 from .process_stats import ProcessStats, process_label
 
@@ -609,13 +609,8 @@ class AgentService:
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
         reply = await self.llm.ainvoke([kinds[role](text) for role, text in prompt])
         assert isinstance(reply, AIMessage)
-        meta: Mapping[str, Any] = reply.usage_metadata or {}
-        return Completion(
-            reply.text,
-            int(meta.get("input_tokens", 0)),
-            int(meta.get("output_tokens", 0)),
-            int(meta.get("total_tokens", 0)),
-        )
+        meta: Mapping[str, Any] | None = reply.usage_metadata
+        return completion(reply.text, meta, "the chat model")
 
     # -- endpoints' logic --
     async def chat(self, user_id: str, session_id: str, message: str) -> ChatReply:
@@ -663,13 +658,13 @@ class AgentService:
             if hit is not None:
                 return await self._finish(turn, *hit_reply, cached=True)
         async with self._refunding(turn):
-            completion = await self._complete(model_prompt)  # waiting: no slot held
+            reply = await self._complete(model_prompt)  # waiting: no slot held
         async with self.admission.slot(resume=True):
-            answer = completion.text.strip()
+            answer = reply.text.strip()
             usage = Usage(
-                input_tokens=completion.input_tokens,
-                output_tokens=completion.output_tokens,
-                total_tokens=completion.total_tokens,
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+                total_tokens=reply.total_tokens,
             )
             async with self._refunding(turn):
                 await self.cache.aupdate(
@@ -678,10 +673,14 @@ class AgentService:
                     json.dumps({"answer": answer}),
                     usage=usage.model_dump(
                         include={"input_tokens", "output_tokens", "total_tokens"}
-                    ),
+                    )
+                    if reply.known
+                    else None,
                     vector=turn.vector,
                 )
-            return await self._finish(turn, answer, usage, cached=False)
+            # usage the model did not report usably: the estimate stays charged
+            spent = None if reply.known else getattr(turn.reservation, "tokens", 0)
+            return await self._finish(turn, answer, usage, cached=False, spent=spent)
 
     async def _admit(self, user_id: str, *, tokens: int) -> Decision:
         """Count a request of ``user_id`` and reserve ``tokens``; the decision, or
@@ -702,9 +701,12 @@ class AgentService:
                 await self.limiter.asettle(turn.reservation, 0, refund_requests=True)
             raise
 
-    async def _finish(self, turn: _Turn, answer: str, usage: Usage, *, cached: bool) -> ChatReply:
-        """Settle the tokens, store the turn in the session, list the session, publish
-        the event (one round trip); count it; the reply."""
+    async def _finish(
+        self, turn: _Turn, answer: str, usage: Usage, *, cached: bool, spent: int | None = None
+    ) -> ChatReply:
+        """Settle the tokens (``spent``, else the usage's), store the turn in the
+        session, list the session, publish the event (one round trip); count it; the
+        reply."""
         event = {
             "user_id": turn.user_id,
             "session_id": turn.session_id,
@@ -713,7 +715,8 @@ class AgentService:
         }
         # four writes, one round trip (issue 20: a hit took 7 round trips, a miss 10;
         # each costs the loop about 0.1 ms of redis-py's CPU)
-        settle = self.limiter.settle_commands(turn.reservation, usage.total_tokens)
+        tokens = usage.total_tokens if spent is None else spent
+        settle = self.limiter.settle_commands(turn.reservation, tokens)
         commands = [
             *turn.history.append_commands([HumanMessage(turn.message), AIMessage(answer)]),
             # a session with earlier messages missing from the listing tells it was

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ from langchain_openai import ChatOpenAI
 
 from redis_agent_core.config import backoff
 from redis_agent_core.errors import ConfigError
+from redis_agent_core.ratelimit import reported_tokens
 from redis_agent_service.local_llm import LocalLLMServer
 
 __all__ = [
@@ -79,6 +80,27 @@ class Completion:
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    # False when the model reported no usable count: the call's estimate stays charged
+    known: bool = True
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def completion(text: str, usage: Mapping[str, Any] | None, who: str) -> Completion:
+    """A :class:`Completion` of ``text`` with the counts of the model's ``usage``
+    (OpenAI or LangChain keys). A count no call has (negative, NaN, past 10^13, not a
+    number: logged) makes the usage unknown (``known=False``): settling it raised
+    ``ConfigError`` after the model had answered, the client got a 422 blaming its
+    request, and the call's reservation was refunded (an unmetered call)."""
+    total = reported_tokens(usage, who)
+    if total is None or not usage:
+        return Completion(text, known=False)
+    get = usage.get
+    prompt = _count(get("input_tokens", get("prompt_tokens")))
+    answer = _count(get("output_tokens", get("completion_tokens")))
+    return Completion(text, prompt, answer, total)
 
 
 class ModelEndpointError(Exception):
@@ -210,9 +232,8 @@ def parse_completion(raw: bytes) -> Completion:
         raise ModelEndpointError("a reply without a completion") from None
     if not isinstance(text, str):
         raise ModelEndpointError("a reply without a completion")
-    usage = reply.get("usage") or {}
-    prompt, answer = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    return Completion(text, prompt, answer, int(usage.get("total_tokens") or prompt + answer))
+    usage = reply.get("usage")
+    return completion(text, usage if isinstance(usage, Mapping) else None, "the model endpoint")
 
 
 def build_chat_model(

@@ -1,8 +1,8 @@
 """The Celery app, built from the pack's config.
 
 Run a worker on the module-level app (it reads ``REDIS_URL``, ``REDIS_AGENT_NAMESPACE``,
-``REDIS_AGENT_WEBHOOK_SECRET``, ``REDIS_AGENT_WEBHOOK_ALLOW`` and
-``REDIS_AGENT_TASK_SECRET``)::
+``REDIS_AGENT_WEBHOOK_SECRET``, ``REDIS_AGENT_WEBHOOK_ALLOW``, ``REDIS_AGENT_TASK_SECRET``
+and ``REDIS_AGENT_TASK_SECRET_FALLBACK``)::
 
     REDIS_URL=redis://localhost:6379 celery -A redis_agent_core.tasks.app worker -l info
 
@@ -19,6 +19,7 @@ Every broker and result key lives under ``<namespace>:celery:``.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Iterable
@@ -35,7 +36,14 @@ from ._common import RETRYABLE
 from .destinations import DestinationPolicy
 from .inflate import bound_decompression
 from .queue import send_task
-from .signing import SIGNED_TASKS, TaskSignatureError, task_secret_from_env, verify_task
+from .signing import (
+    ENV_TASK_SECRET,
+    SIGNED_TASKS,
+    TaskSignatureError,
+    task_secret_fallbacks_from_env,
+    task_secret_from_env,
+    verify_task,
+)
 
 __all__ = ["app", "celery_url", "create_app", "send_task"]
 
@@ -120,6 +128,7 @@ def create_app(
     webhook_secret: str | bytes | None = None,
     webhook_allow: str | Iterable[str] | None = None,
     task_secret: str | bytes | None = None,
+    task_secret_fallbacks: Iterable[str | bytes] | None = None,
     visibility_timeout: float = 3600.0,
     result_expires: int = 24 * 3600,
     **celery_settings: Any,
@@ -134,11 +143,15 @@ def create_app(
     (default: ``REDIS_AGENT_TASK_SECRET``) signs the tasks this app queues and makes its
     workers refuse messages not signed with it (see :mod:`.signing`); it also turns
     Celery's remote control off (``worker_enable_remote_control=True`` turns it back on).
+    ``task_secret_fallbacks`` (default: ``REDIS_AGENT_TASK_SECRET_FALLBACK``, one secret)
+    are secrets its workers still accept but it never signs with: the old secret while
+    it is rotated out.
     Compressed messages inflate to at most 32 MiB, in every app of the process
     (:mod:`.inflate`).
     """
     if visibility_timeout <= 0:
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
+    _refuse_unknown(celery_settings)
     _refuse_pickle(celery_settings)
     # a compressed message is inflated before any check of ours: bound it (.inflate)
     bound_decompression()
@@ -152,6 +165,7 @@ def create_app(
         if task_secret is not None
         else task_secret_from_env()
     )
+    celery.task_secrets = _accepted_secrets(celery.task_secret, task_secret_fallbacks)
     if celery.task_secret:
         # remote control (ping, rate_limit, time_limit, revoke, shutdown) is no task and
         # carries no signature: a broker writer without the secret could stop every worker
@@ -170,6 +184,67 @@ def create_app(
     celery.add_defaults(lazy)
     register_tasks(celery)
     return celery
+
+
+def _accepted_secrets(
+    secret: bytes | None, fallbacks: Iterable[str | bytes] | None
+) -> tuple[bytes, ...]:
+    """The secrets a worker verifies with: the signing one first, then the fallbacks."""
+    if fallbacks is None:
+        found: tuple[bytes, ...] = task_secret_fallbacks_from_env()
+    elif isinstance(fallbacks, (str, bytes)):
+        # a str is not a list of secrets: each character would have become one
+        raise ConfigError(
+            "task_secret_fallbacks is a list of secrets: pass [old_secret], not old_secret"
+        )
+    else:
+        found = tuple(f.encode() if isinstance(f, str) else f for f in fallbacks)
+    for fallback in found:
+        if not isinstance(fallback, bytes) or not fallback:
+            raise ConfigError(
+                f"task_secret_fallbacks holds {fallback!r:.20}: each must be a non-empty str "
+                "or bytes"
+            )
+    if not found:
+        return () if secret is None else (secret,)
+    if secret is None:
+        # accepting only old messages while signing none would leave the workers open to
+        # unsigned ones: a fallback is for rotating a secret, not instead of one
+        raise ConfigError(
+            "task_secret_fallbacks without a task_secret: give the new secret too "
+            f"(task_secret= / {ENV_TASK_SECRET})"
+        )
+    return (secret, *found)
+
+
+# create_app's own keywords: a misspelt one would otherwise become a Celery setting
+_OWN_KEYWORDS = (
+    "main",
+    "webhook_secret",
+    "webhook_allow",
+    "task_secret",
+    "task_secret_fallbacks",
+    "visibility_timeout",
+    "result_expires",
+)
+
+
+def _refuse_unknown(settings: dict[str, Any]) -> None:
+    """A keyword that is neither create_app's nor a Celery setting raises
+    :class:`ConfigError` naming the closest: Celery keeps any key it is given, so a
+    misspelt ``task_secert=`` built an app that signed nothing and ran every message."""
+    from celery.app.defaults import SETTING_KEYS
+
+    for name in settings:
+        if name in SETTING_KEYS:
+            continue
+        close = difflib.get_close_matches(name.lower(), [*_OWN_KEYWORDS, *SETTING_KEYS], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"create_app() got {name!r}, which is neither one of its keywords nor a Celery "
+            f"setting: {hint}(a setting of a Celery extension goes on app.conf after "
+            "create_app)"
+        )
 
 
 _CONTENT_SETTINGS = (
@@ -270,11 +345,11 @@ def register_tasks(celery: Celery) -> None:
 
 def _check_signature(task: Task, args: list[Any], signature: str | None) -> None:
     """On a worker with a task secret: refuse (and log) a message not signed with it."""
-    secret = getattr(task.app, "task_secret", None)
-    if not secret:
+    secrets = getattr(task.app, "task_secrets", None)
+    if not secrets:
         return
     try:
-        verify_task(secret, task.name, args, signature)
+        verify_task(secrets, task.name, args, signature)
     except TaskSignatureError as exc:
         log.error("%s (message id %s)", exc, task.request.id)
         raise

@@ -9,6 +9,12 @@ to the broker but does not hold the secret can then queue nothing the worker run
 
 A signature does not expire: Celery retries and redeliveries resend the same message
 hours later. Replaying a genuine message redoes idempotent work (items count once).
+
+Rotating the secret: ``create_app(task_secret=new, task_secret_fallbacks=[old])`` (or
+``REDIS_AGENT_TASK_SECRET_FALLBACK``) signs with the new secret and still runs what the
+old one signed (messages queued, retried or redelivered before the switch); drop the
+fallback once none can remain. Without it, every such message was refused and its job
+never finished.
 """
 
 from __future__ import annotations
@@ -29,16 +35,19 @@ from ..jsonvalues import Unreadable, find_unreadable
 
 __all__ = [
     "ENV_TASK_SECRET",
+    "ENV_TASK_SECRET_FALLBACK",
     "SIGNATURE_KWARG",
     "SIGNED_TASKS",
     "TaskSignatureError",
     "check_queueable",
     "sign_task",
+    "task_secret_fallbacks_from_env",
     "task_secret_from_env",
     "verify_task",
 ]
 
 ENV_TASK_SECRET = "REDIS_AGENT_TASK_SECRET"
+ENV_TASK_SECRET_FALLBACK = "REDIS_AGENT_TASK_SECRET_FALLBACK"
 SIGNATURE_KWARG = "rap_signature"
 _VERSION = "v1="
 # the tasks that carry a signature; a worker with a secret runs no other task (Celery's
@@ -54,6 +63,11 @@ class TaskSignatureError(RedisAgentError):
 def task_secret_from_env() -> bytes | None:
     value = os.environ.get(ENV_TASK_SECRET)
     return value.encode() if value else None
+
+
+def task_secret_fallbacks_from_env() -> tuple[bytes, ...]:
+    value = os.environ.get(ENV_TASK_SECRET_FALLBACK)
+    return (value.encode(),) if value else ()
 
 
 _ODD = "a value that does not read back from JSON as itself"
@@ -162,8 +176,12 @@ def _sign(secret: bytes, data: bytes) -> str:
     return _VERSION + hmac.new(secret, data, hashlib.sha256).hexdigest()
 
 
-def verify_task(secret: bytes, name: str, args: Sequence[Any], signature: object) -> None:
-    """Raise :class:`TaskSignatureError` unless ``signature`` signs ``name(*args)``."""
+def verify_task(
+    secret: bytes | Sequence[bytes], name: str, args: Sequence[Any], signature: object
+) -> None:
+    """Raise :class:`TaskSignatureError` unless ``signature`` signs ``name(*args)`` with
+    ``secret`` (or with one of several: the current secret and its fallbacks)."""
+    secrets = (secret,) if isinstance(secret, bytes) else tuple(secret)
     if not isinstance(signature, str) or not signature:
         raise TaskSignatureError(
             f"refused an unsigned {name} message: this worker has a task secret "
@@ -176,7 +194,10 @@ def verify_task(secret: bytes, name: str, args: Sequence[Any], signature: object
             f"refused a {name} message whose arguments hold {problem}: a signer never "
             "signs such values, so the message was altered"
         )
-    if not hmac.compare_digest(signature.encode(), _sign(secret, data).encode()):
+    given = signature.encode()
+    # every secret compared (no early exit): the time does not tell which one matched
+    matched = [hmac.compare_digest(given, _sign(key, data).encode()) for key in secrets]
+    if not any(matched):
         raise TaskSignatureError(
             f"refused a {name} message with a wrong signature: forged, altered, or signed "
             "with another secret than this worker's"

@@ -217,11 +217,53 @@ def policy(app: Celery) -> DestinationPolicy:
 
 def check_destination(app: Celery, hook: Webhook) -> None:
     """Submit side: refuse a forbidden destination now, with a clear error. A name that
-    does not resolve here passes: the worker checks again (it may see other DNS)."""
+    does not resolve here passes: the worker checks again (it may see other DNS).
+    Also refuses (:class:`ConfigError`) a hook a worker could hold past the broker's
+    visibility timeout (:func:`check_hold`)."""
+    check_hold(app, hook)
     try:
         policy(app).check(hook.url)
     except (socket.gaierror, UnicodeError):
         pass
+
+
+# kombu's Redis transport (and its Sentinel form) hands an unacked message to another
+# worker once it has been held longer than the visibility timeout (default 3600 s)
+_VISIBILITY_SCHEMES = ("redis://", "rediss://", "redis+socket://", "sentinel://")
+_KOMBU_VISIBILITY = 3600.0
+
+
+def longest_hold(hook: Webhook) -> float:
+    """The longest a worker holds one delivery message unacknowledged: a retry waits
+    for its countdown on the worker (at most ``min(backoff_cap, backoff * 2**(n-2))``
+    before try ``n``), then sends for up to ``timeout``."""
+    wait = 0.0
+    if hook.max_attempts > 1:
+        wait = min(hook.backoff_cap, hook.backoff * 2.0 ** (hook.max_attempts - 2))
+    return wait + hook.timeout
+
+
+def check_hold(app: Celery, hook: Webhook) -> None:
+    """:class:`ConfigError` when a delivery message of ``hook`` could be held on a worker
+    for the broker's visibility timeout or longer. The broker then gives the held
+    message to another worker too: both POST, both retry, and each retry's copies double
+    again (measured: 7 POSTs for a 3-try hook whose waits passed the timeout)."""
+    conf = app.conf
+    broker = conf.broker_url
+    if not isinstance(broker, str) or not broker.startswith(_VISIBILITY_SCHEMES):
+        return  # another transport: no visibility timeout redelivers a held message
+    options = conf.broker_transport_options or {}
+    visibility = float(options.get("visibility_timeout", _KOMBU_VISIBILITY))
+    hold = longest_hold(hook)
+    if hold >= visibility:
+        raise ConfigError(
+            f"webhook backoff_cap={hook.backoff_cap:g} / timeout={hook.timeout:g} let a "
+            f"worker hold a delivery message {hold:g} s (its longest retry wait plus the "
+            f"request), not under the broker's visibility_timeout ({visibility:g} s): the "
+            "broker would hand the message to another worker too, and the webhook would "
+            "be POSTed (and retried) several times. Lower backoff_cap or timeout, or raise "
+            "create_app(visibility_timeout=...) (nothing was written or queued)"
+        )
 
 
 def post(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -21,7 +22,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from redis_agent_core.cli import main as cli_main
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_service.app import AgentService, ServiceSettings, create_app
-from redis_agent_service.llm import LLMEndpoint, build_chat_model
+from redis_agent_service.llm import LLMEndpoint, build_chat_model, parse_completion
 
 from .conftest import Users
 
@@ -423,3 +424,56 @@ async def test_jobs_belong_to_their_submitter(
     finally:
         assert worker is not None
         worker.stop()
+
+
+class UsageModel(_InputModel):
+    """Answers "ok", reporting ``total`` as its total tokens."""
+
+    total: Any = 0
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        self.calls += 1
+        usage = {"input_tokens": 20, "output_tokens": 5, "total_tokens": self.total}
+        message = AIMessage("ok", usage_metadata=usage)  # type: ignore[arg-type]
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+@pytest.mark.parametrize("total", [-5, 10**14, 2**70])
+async def test_a_token_count_no_call_has_keeps_the_estimate_charged(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, users: Users, total: Any
+) -> None:
+    # on main: the model had answered, but settling its count raised ConfigError, so the
+    # client got 422 "invalid_request" (its request blamed), the turn was not stored and
+    # the reservation was refunded (an unmetered model call)
+    model = UsageModel(total=total)
+    settings = ServiceSettings(use_queue=False)
+    service = AgentService(model, config=config, settings=settings, model_name="usage")
+    question = "How tall is the Eiffel Tower?"
+    async with _app_client(service) as client:
+        r = await client.post("/chat", **users.chat("alice", "s", question))
+        assert r.status_code == 200, r.text
+        assert r.json()["answer"] == "ok" and r.json()["usage"]["total_tokens"] == 0
+        left = (await service.limiter.apeek(user="alice")).remaining[service.token_budget.name]
+        estimate = service._estimate_tokens(question, [])
+        assert left == settings.tokens_per_day - estimate  # the estimate stays charged
+        session = await client.get("/sessions/s", headers=users.headers("alice"))
+        assert session.json()["length"] == 2
+        hit = await client.post("/chat", **users.chat("bob", "s", question))
+        assert hit.json()["cached"] is True and hit.json()["usage"]["saved_tokens"] == 0
+    assert model.calls == 1
+
+
+def test_an_endpoint_reply_with_odd_usage_is_read_as_unknown() -> None:
+    body = {"choices": [{"message": {"content": "ok"}}]}
+    for usage in ({"total_tokens": -1}, {"prompt_tokens": "abc"}, {"total_tokens": 1e20}, []):
+        reply = parse_completion(orjson.dumps({**body, "usage": usage}))
+        assert (reply.text, reply.known, reply.total_tokens) == ("ok", False, 0), usage
+    reply = parse_completion(
+        orjson.dumps({**body, "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+    )
+    assert (reply.input_tokens, reply.output_tokens, reply.total_tokens, reply.known) == (
+        7,
+        3,
+        10,
+        True,
+    )

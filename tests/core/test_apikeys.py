@@ -39,6 +39,24 @@ def test_list_and_revoke(config: RedisAgentConfig) -> None:
     assert keys.revoke("alice") == 0
 
 
+def test_one_key_is_revoked_alone(config: RedisAgentConfig) -> None:
+    # rotating a key (or revoking a leaked one): on main revoke(user) was the only way,
+    # and it took the replacement with it (the user was cut off until a third key)
+    keys = ApiKeys(config)
+    leaked, replacement, other = keys.create("alice"), keys.create("alice"), keys.create("bob")
+    leaked_id = leaked.split("_")[1]
+    assert keys.revoke("bob", leaked_id) == 0  # another user's key id: nothing revoked
+    assert keys.verify(leaked) == "alice"
+    assert keys.revoke("alice", leaked_id) == 1
+    assert keys.verify(leaked) is None
+    assert keys.verify(replacement) == "alice" and keys.verify(other) == "bob"
+    assert keys.revoke("alice", leaked_id) == 0
+    for bad in ("", "rak_" + leaked_id, leaked, "A" * 16, "0" * 15, "g" * 16, "*"):
+        with pytest.raises(ConfigError, match="invalid key id"):
+            keys.revoke("alice", bad)
+    assert keys.verify(replacement) == "alice"
+
+
 async def test_async_forms(aconfig: RedisAgentConfig) -> None:
     keys = ApiKeys(aconfig)
     key = await keys.acreate("carol")
@@ -46,6 +64,9 @@ async def test_async_forms(aconfig: RedisAgentConfig) -> None:
     assert [i.user for i in await keys.alist()] == ["carol"]
     assert await keys.arevoke("carol") == 1
     assert await keys.averify(key) is None
+    kept, dropped = await keys.acreate("carol"), await keys.acreate("carol")
+    assert await keys.arevoke("carol", dropped.split("_")[1]) == 1
+    assert await keys.averify(dropped) is None and await keys.averify(kept) == "carol"
 
 
 @pytest.mark.parametrize("user", ["", "a/b", "a b", "x" * 65, "a:b"])
@@ -76,8 +97,15 @@ def test_cli_prints_the_new_key_last(
     assert main(["keys", "list", "--url", redis_url]) == 0
     listed = capsys.readouterr().out
     assert "dave" in listed and key not in listed
+    second = ApiKeys(config).create("dave")
+    key_id = key.split("_")[1]
+    assert main(["keys", "revoke", "dave", "--key-id", key_id, "--url", redis_url]) == 0
+    assert ApiKeys(config).verify(key) is None and ApiKeys(config).verify(second) == "dave"
+    # an id that names no key of the user: a failure, not "revoked 0" with exit 0
+    assert main(["keys", "revoke", "dave", "--key-id", key_id, "--url", redis_url]) == 1
+    assert "no key" in capsys.readouterr().err
     assert main(["keys", "revoke", "dave", "--url", redis_url]) == 0
-    assert ApiKeys(config).verify(key) is None
+    assert ApiKeys(config).verify(second) is None
 
 
 def test_cli_refuses_an_embedded_server(

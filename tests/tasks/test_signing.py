@@ -35,7 +35,7 @@ from redis_agent_core.tasks.progress import create_job
 from redis_agent_core.tasks.signing import check_queueable, sign_task, verify_task
 
 from . import support
-from .conftest import SECRET
+from .conftest import SECRET, _cleanup, running_worker
 from .support import HashIndex
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -322,3 +322,72 @@ def test_a_compressed_message_cannot_inflate_past_the_cap(
     index = HashIndex("after-bomb", config=task_config)
     job_id = submit_ingestion(index, [{"id": "b1", "text": "ok"}], app=task_app)
     assert wait_for_job(job_id, config=task_config, timeout=30).status == "succeeded"
+
+
+def test_a_rotated_secret_still_runs_what_the_old_one_signed(redis_url: str) -> None:
+    # a queue of its own: the module's worker (another secret) must not take these
+    config = RedisAgentConfig(url=redis_url, namespace="rot" + uuid.uuid4().hex[:10])
+    old, new = b"secret-before-rotation", b"secret-after-rotation"
+    before = create_app(config, task_secret=old)
+    queued = submit_batch(["queued before"], model="echo", cache=False, app=before)
+    # the switch: sign with the new secret, still accept the old one. On main, every
+    # message queued (or retried, redelivered) before it was refused: its job pending forever
+    rotated = create_app(config, task_secret=new, task_secret_fallbacks=[old])
+    attacker = create_app(config, task_secret=b"attacker")
+    try:
+        with running_worker(rotated):
+            assert wait_for_job(queued, config=config, timeout=30).status == "succeeded"
+            forged = submit_batch(["forged at rotation"], model="echo", cache=False, app=attacker)
+            after = submit_batch(["signed after"], model="echo", cache=False, app=rotated)
+            assert wait_for_job(after, config=config, timeout=30).status == "succeeded"
+        assert get_job(forged, config=config).status == "pending"  # refused, untouched
+        assert support.CALLS["forged at rotation"] == 0
+        # the rotated app signs with the new secret only: once the fallback is dropped,
+        # its messages still run, and the old secret's no longer do
+        args = ["j", {"model": "echo"}, []]
+        verify_task(
+            rotated.task_secrets, "rap.llm_batch", args, sign_task(old, "rap.llm_batch", args)
+        )
+        verify_task(
+            (new,), "rap.llm_batch", args, sign_task(rotated.task_secret, "rap.llm_batch", args)
+        )
+        with pytest.raises(TaskSignatureError):
+            verify_task((new,), "rap.llm_batch", args, sign_task(old, "rap.llm_batch", args))
+    finally:
+        _cleanup(redis_url, config.namespace)
+        config.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"task_secret_fallbacks": ["old"]}, "without a task_secret"),
+        ({"task_secret": "new", "task_secret_fallbacks": "old"}, "not old_secret"),
+        ({"task_secret": "new", "task_secret_fallbacks": [""]}, "non-empty"),
+    ],
+)
+def test_task_secret_fallbacks_are_checked(
+    task_config: RedisAgentConfig, kwargs: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        create_app(task_config, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("task_secert", "task_secret"),
+        ("task_secret_fallback", "task_secret_fallbacks"),
+        ("webhook_alow", "webhook_allow"),
+        ("visibility_timout", "visibility_timeout"),
+        ("CELERY_ACCEPT_CONTENT", "accept_content"),
+    ],
+)
+def test_a_misspelt_keyword_is_refused_not_kept_as_a_celery_setting(
+    task_config: RedisAgentConfig, name: str, meant: str
+) -> None:
+    # Celery keeps any key: on main create_app(task_secert=...) built an app that signed
+    # nothing, and its workers ran every message
+    with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
+        create_app(task_config, **{name: "x"})
+    assert create_app(task_config, broker_pool_limit=3).conf.broker_pool_limit == 3

@@ -302,3 +302,26 @@ def test_a_payload_the_worker_would_decode_differently_is_refused(task_app: Cele
     payload = {"at": {"__type__": "datetime", "__value__": "2020-01-01T00:00:00"}}
     with pytest.raises(ConfigError, match=r"payload\['at'\]"):
         submit_webhook("https://example.com/hook", payload, app=task_app)
+
+
+def test_a_hook_a_worker_would_hold_past_the_visibility_timeout_is_refused(
+    task_config: RedisAgentConfig, hook: Hook
+) -> None:
+    # A retry waits for its countdown on the worker, unacked; past the broker's
+    # visibility timeout the broker handed the message to a worker again, so both sent
+    # and retried: 7 POSTs for a 3-try hook (visibility 1 s, waits of 2-4 s), on main
+    app = create_app(
+        task_config, webhook_secret=SECRET, webhook_allow="127.0.0.1", visibility_timeout=30
+    )
+    slow = Webhook(hook.url, backoff=4, backoff_cap=60, max_attempts=6)  # waits up to 60 s
+    with pytest.raises(ConfigError, match=r"visibility_timeout \(30 s\)"):
+        submit_webhook(slow, {}, app=app)
+    long_request = Webhook(hook.url, timeout=45)  # one try alone outlasts it
+    job_id = f"held-hook-{uuid.uuid4().hex}"
+    with pytest.raises(ConfigError, match="backoff_cap or timeout"):
+        submit_batch(["q"], model="m", webhook=long_request, job_id=job_id, app=app)
+    assert not task_config.get_client().exists(task_config.keys.job(job_id))
+    assert hook.requests == []
+    # the same cap with fewer tries holds it at most 8 + 10 s: queued and sent once
+    assert submit_webhook(Webhook(hook.url, backoff=4, backoff_cap=60, max_attempts=3), {}, app=app)
+    assert len(hook.wait(1)) == 1
