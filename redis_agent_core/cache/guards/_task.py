@@ -25,6 +25,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from . import _wordnet as wn
+from ._features import pair
+from .relations import opening_task_differs
 
 __all__ = ["TaskGuard", "instructions", "task_differs"]
 
@@ -414,9 +416,15 @@ def task_differs(query: str, candidate: str) -> str | None:
 
 class TaskGuard:
     """Another task on the same text ("summarise" / "translate this email", "give me
-    three titles" / "a summary for this post") is another answer."""
+    three titles" / "a summary for this post") is another answer: the instructions
+    each side gives (:func:`task_differs`), then the verb opening both sides when it is
+    the first word that differs (``relations.opening_task_differs``: "List" / "Count
+    the countries in: ...", which reads no pasted text's marker)."""
 
     name = "task"
 
     def check(self, query: str, candidate: str) -> str | None:
-        return task_differs(query, candidate)
+        reason = task_differs(query, candidate)
+        if reason is None:
+            reason = opening_task_differs(*pair(query, candidate))
+        return reason

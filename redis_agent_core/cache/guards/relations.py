@@ -1850,6 +1850,16 @@ def _task_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | 
     return f"another task on the same text ({w!r} vs {w2!r})"
 
 
+def opening_task_differs(q: Features, c: Features) -> str | None:
+    """Another instruction opening both sides, on the same text (:func:`_task_turned`),
+    asked only when the first differing word of each side is near its start: most pairs
+    stop at the two positions compared here. :class:`~._task.TaskGuard` asks it."""
+    only_q, only_c = _diffs(q, c)
+    if not (only_q and only_c) or only_q[0][2] > _HEAD_REACH or only_c[0][2] > _HEAD_REACH:
+        return None
+    return _task_turned(q, c, only_q, only_c)
+
+
 @cache
 def _change_senses() -> frozenset[int]:
     return _parts("change")["v"][0]
@@ -1882,10 +1892,6 @@ class SubstitutionGuard(_PairGuard):
             return None
         # (an instruction's verb differs only near the start of both: most pairs stop at
         # the two positions, compared here)
-        if only_q[0][2] <= _HEAD_REACH and only_c[0][2] <= _HEAD_REACH:
-            task = _task_turned(q, c, only_q, only_c)
-            if task is not None:
-                return task
         # (each asked only where it can hold: a degree turned needs "less" or "least" on a
         # side, a measured degree three differing words; most pairs have neither)
         if not (_LESS.isdisjoint(q.vocab) and _LESS.isdisjoint(c.vocab)) and _turned_degree(
