@@ -620,8 +620,13 @@ async def index_lifecycle(lc: IndexLifecycle, call: Runner, config: RedisAgentCo
     await call("ensure", create=False, keep=bool)
 
 
-@case(AgentBus, "publish reply topic_length", lambda c: AgentBus(c, sender="parity"))
+@case(
+    AgentBus,
+    "publish reply topic_length check_trim",
+    lambda c: AgentBus(c, sender="parity", trim="acked"),
+)
 async def agent_bus(bus: AgentBus, call: Runner, config: RedisAgentConfig) -> None:
+    await call("check_trim")  # the embedded server is 8.2: both say yes
     await call("publish", "events", {"n": 1})
     await call("publish", "jobs", "durable", durable=True, correlation_id="c1")
     reply_to = config.keys.bus_reply("c9")

@@ -13,7 +13,12 @@ from .. import telemetry
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import CapabilityError, ConfigError, RedisAgentError
 from ..redis_errors import FAULTS, REPLY, map_redis_error, sent_once, translate_errors
-from ..search.capabilities import Capabilities, aget_capabilities, get_capabilities
+from ..search.capabilities import (
+    Capabilities,
+    aget_capabilities,
+    cached_capabilities,
+    get_capabilities,
+)
 from .channels import AsyncSubscription, Subscription
 from .envelope import (
     _FIELD,
@@ -133,9 +138,8 @@ class AgentBus:
 
     def _require_trim(self, topic: str = "") -> None:
         """Raise :class:`CapabilityError` unless the server can do this bus's trim
-        (``trim="acked"``: Redis >= 8.2); asks the server once. Publishing and the
-        consumers' dead letters call it (:meth:`publish_command` does no I/O: a bus
-        that sends only through it meets the server's refusal instead)."""
+        (``trim="acked"``: Redis >= 8.2); asks the server once. Publishing, the
+        consumers' dead letters and :meth:`check_trim` call it."""
         if not self._trim_checked:
             self._trim_supported(get_capabilities(self.config), topic)
 
@@ -143,6 +147,17 @@ class AgentBus:
         """Async :meth:`_require_trim`."""
         if not self._trim_checked:
             self._trim_supported(await aget_capabilities(self.config), topic)
+
+    def check_trim(self) -> None:
+        """Raise :class:`CapabilityError` unless the server can do this bus's trim
+        (``trim="acked"``: Redis >= 8.2), asking it once (the capabilities probe). Call
+        it (or publish once) before :meth:`publish_command` on a bus with
+        ``trim="acked"``: that builder does no I/O and refuses an unprobed server."""
+        self._require_trim()
+
+    async def acheck_trim(self) -> None:
+        """Async :meth:`check_trim`."""
+        await self._arequire_trim()
 
     def _check_trim(self, exc: Exception, topic: str) -> None:
         """Raise :class:`ConfigError` when the server refused XADD's ``ACKED``
@@ -228,7 +243,24 @@ class AgentBus:
         """The envelope and the ``XADD`` of a durable :meth:`publish`, for a caller that
         sends it in one round trip with other writes
         (:func:`..scripts.asend_commands`); the reply is the entry's stream id. Counted
-        as published when built: the caller raises if the round trip fails."""
+        as published when built: the caller raises if the round trip fails.
+
+        With ``trim="acked"`` it raises :class:`CapabilityError` on a server older than
+        Redis 8.2, as :meth:`publish` does, before anything is built: in a batch the
+        server would refuse only the ``XADD`` and apply the other writes. It does no
+        I/O, so it decides on the capabilities probe already run (by this bus, or any
+        probe of the same server in this process) and raises :class:`ConfigError` when
+        none has: call :meth:`check_trim` / :meth:`acheck_trim` once first."""
+        if not self._trim_checked:
+            caps = cached_capabilities(self.config)
+            if caps is None:
+                raise ConfigError(
+                    f"publish_command on bus topic {topic!r}: AgentBus(trim='acked') "
+                    "needs Redis >= 8.2 and the server was never asked its version (this "
+                    "builder does no I/O). Call bus.check_trim() or await "
+                    "bus.acheck_trim() once first (or publish once). Nothing was built"
+                )
+            self._trim_supported(caps, topic)
         env, data = self._envelope(topic, payload, correlation_id, None)
         args: list[Any] = ["XADD", self.stream(topic)]
         if self.maxlen is not None:  # as xadd_kwargs()

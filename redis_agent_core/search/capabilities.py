@@ -38,6 +38,7 @@ __all__ = [
     "aget_capabilities",
     "aprobe",
     "arequire_search",
+    "cached_capabilities",
     "check_search",
     "get_capabilities",
     "probe",
@@ -340,6 +341,18 @@ def get_capabilities(config: RedisAgentConfig) -> Capabilities:
         return cached
     with translate_errors(config, "probing server capabilities"):
         return _store(memo, key, probe(config.get_client()))
+
+
+def cached_capabilities(config: RedisAgentConfig) -> Capabilities | None:
+    """The answer a probe of the config's server already kept (through its sync or its
+    asyncio client), else ``None``; never asks the server, so a caller that must not do
+    I/O (a command builder) can still decide on what was probed."""
+    for given in (config.client, config.async_client):
+        memo, key = _memo(config, given)
+        cached = _cached(memo, key)
+        if cached is not None:
+            return cached
+    return None
 
 
 async def aget_capabilities(config: RedisAgentConfig) -> Capabilities:

@@ -233,6 +233,30 @@ _VISIBILITY_SCHEMES = ("redis://", "rediss://", "redis+socket://", "sentinel://"
 _KOMBU_VISIBILITY = 3600.0
 
 
+def visibility_timeout(app: Celery) -> float | None:
+    """Seconds after which the app's broker hands a held, unacked message to a worker
+    again; ``None`` for a transport without one."""
+    conf = app.conf
+    broker = conf.broker_url
+    if not isinstance(broker, str) or not broker.startswith(_VISIBILITY_SCHEMES):
+        return None  # another transport: no visibility timeout redelivers a held message
+    options = conf.broker_transport_options or {}
+    return float(options.get("visibility_timeout", _KOMBU_VISIBILITY))
+
+
+def retry_wait(app: Celery, hook: Webhook, wait: float) -> float:
+    """Worker side: ``wait`` (a retry's countdown) cut so that the wait plus the request
+    stays under the broker's visibility timeout, by min(1 s, half the room). A message
+    queued before submit refused such hooks (:func:`check_hold`), or by an older
+    submitter, is otherwise held past it: the broker hands it to another worker too and
+    the webhook is POSTed twice. The caller checked that the timeout alone fits."""
+    visibility = visibility_timeout(app)
+    if visibility is None or wait + hook.timeout < visibility:
+        return wait
+    room = visibility - hook.timeout
+    return max(0.0, room - min(1.0, room / 2))
+
+
 def longest_hold(hook: Webhook) -> float:
     """The longest a worker holds one delivery message unacknowledged: a retry waits
     for its countdown on the worker (at most ``min(backoff_cap, backoff * 2**(n-2))``
@@ -248,12 +272,9 @@ def check_hold(app: Celery, hook: Webhook) -> None:
     for the broker's visibility timeout or longer. The broker then gives the held
     message to another worker too: both POST, both retry, and each retry's copies double
     again (measured: 7 POSTs for a 3-try hook whose waits passed the timeout)."""
-    conf = app.conf
-    broker = conf.broker_url
-    if not isinstance(broker, str) or not broker.startswith(_VISIBILITY_SCHEMES):
-        return  # another transport: no visibility timeout redelivers a held message
-    options = conf.broker_transport_options or {}
-    visibility = float(options.get("visibility_timeout", _KOMBU_VISIBILITY))
+    visibility = visibility_timeout(app)
+    if visibility is None:
+        return
     hold = longest_hold(hook)
     if hold >= visibility:
         raise ConfigError(
@@ -410,6 +431,17 @@ def run_delivery(
         secret = webhook_secret(app)
     except ConfigError as exc:
         return dead(hook.url, str(exc))
+    visibility = visibility_timeout(app)
+    if visibility is not None and hook.timeout >= visibility:
+        # one request alone may outlast the broker's hold: it would hand the message to
+        # another worker mid-POST, which POSTs again (submit refuses such hooks now)
+        return dead(
+            hook.url,
+            f"undeliverable message: webhook timeout={hook.timeout:g} s is not under the "
+            f"broker's visibility_timeout ({visibility:g} s): a slow answer would have the "
+            "message sent by two workers. Not sent; lower the hook's timeout or raise "
+            "create_app(visibility_timeout=...)",
+        )
     try:  # checked again on every try: what a name resolves to may have changed
         body = encode_body(payload)
         headers = build_headers(secret, body, key, attempt)
@@ -424,8 +456,9 @@ def run_delivery(
                 _set_job_field(config, job_id, "webhook", "delivered")
         return "delivered"
     if outcome.retry and attempt < hook.max_attempts:
+        wait = retry_wait(app, hook, backoff(attempt - 1, hook.backoff, hook.backoff_cap))
         raise task.retry(
-            countdown=backoff(attempt - 1, hook.backoff, hook.backoff_cap),
+            countdown=wait,
             max_retries=hook.max_attempts - 1,
         )
     return dead(hook.url, outcome.error or "unknown error", outcome.status)

@@ -148,6 +148,47 @@ async def test_an_acked_trim_on_an_older_server_is_refused_before_writing(
     assert AgentBus(config, maxlen=50).publish("jobs", 1, durable=True).stream_id  # length
 
 
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_batched_acked_trim_is_refused_as_publish_is(
+    config: RedisAgentConfig,
+    aconfig: RedisAgentConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    use_async: bool,
+) -> None:
+    """publish_command (the service's XADD inside a batch of writes) checked nothing:
+    on a server older than 8.2 the batch's XADD was refused while its other writes
+    applied. It now refuses before building, on the probe's answer (it does no I/O),
+    and asks for a probe when none has run."""
+    from redis_agent_core.errors import CapabilityError, ConfigError
+    from redis_agent_core.scripts import asend_commands
+    from redis_agent_core.search import capabilities
+
+    for name in ("_by_url", "_by_client"):
+        monkeypatch.setattr(capabilities, name, {})
+    bus = AgentBus(config, maxlen=50, trim="acked")
+    with pytest.raises(ConfigError, match=r"check_trim\(\)"):  # never probed
+        bus.publish_command("jobs", 1)
+    if use_async:  # the embedded server is 8.2: the probe says yes
+        await bus.acheck_trim()
+    else:
+        bus.check_trim()
+    assert "ACKED" in bus.publish_command("jobs", 1)[1]
+    older = capabilities.Capabilities(
+        redis_version="8.0.4", search_version=None, json_version=None, cluster=False,
+        hybrid=False, svs_vamana=False, int8_vectors=False,
+    )  # fmt: skip
+    for given in (config.client, config.async_client):
+        memo, key = capabilities._memo(config, given)
+        memo[key] = older
+    other = bus.stream("other")
+    with pytest.raises(CapabilityError, match=r"Redis >= 8\.2.*8\.0\.4.*trim='length'"):
+        _, xadd = AgentBus(config, maxlen=50, trim="acked").publish_command("jobs", 1)
+        await asend_commands(aconfig.get_async_client(), [("SET", other, "1"), xadd])
+    assert config.get_client().get(other) is None  # the batch was never sent
+    assert bus.topic_length("jobs") == 0
+    assert AgentBus(config, maxlen=50).publish_command("jobs", 1)  # trim="length"
+
+
 async def test_idle_times_the_server_cannot_take_are_refused(
     bus: AgentBus, aconfig: RedisAgentConfig
 ) -> None:
