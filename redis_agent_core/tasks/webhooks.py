@@ -244,13 +244,13 @@ def visibility_timeout(app: Celery) -> float | None:
     return float(options.get("visibility_timeout", _KOMBU_VISIBILITY))
 
 
-def retry_wait(app: Celery, hook: Webhook, wait: float) -> float:
+def retry_wait(visibility: float | None, hook: Webhook, wait: float) -> float:
     """Worker side: ``wait`` (a retry's countdown) cut so that the wait plus the request
     stays under the broker's visibility timeout, by min(1 s, half the room). A message
     queued before submit refused such hooks (:func:`check_hold`), or by an older
     submitter, is otherwise held past it: the broker hands it to another worker too and
-    the webhook is POSTed twice. The caller checked that the timeout alone fits."""
-    visibility = visibility_timeout(app)
+    the webhook is POSTed twice. ``visibility``: :func:`visibility_timeout`, which the
+    caller read to check that the timeout alone fits."""
     if visibility is None or wait + hook.timeout < visibility:
         return wait
     room = visibility - hook.timeout
@@ -456,7 +456,7 @@ def run_delivery(
                 _set_job_field(config, job_id, "webhook", "delivered")
         return "delivered"
     if outcome.retry and attempt < hook.max_attempts:
-        wait = retry_wait(app, hook, backoff(attempt - 1, hook.backoff, hook.backoff_cap))
+        wait = retry_wait(visibility, hook, backoff(attempt - 1, hook.backoff, hook.backoff_cap))
         raise task.retry(
             countdown=wait,
             max_retries=hook.max_attempts - 1,
