@@ -115,7 +115,13 @@ typos), 251 traps, 25-26 a kind over negation, antonyms, swapped arguments, enti
 numbers, scope, constraint, another task on the same text, audience / format and tense; a
 third chatbot prompts with an instruction line, a third professionals' questions, a third
 3-8-word queries; committed at 01:19 UTC, scored untouched (aggregates only) 0.894 /
-0.672, 16 wrong of 151, 11 of them another task on the same text). All
+0.672, 16 wrong of 151, 11 of them another task on the same text); and guards_traps26.jsonl
+(493, written 2026-12-07 04:25-04:36 UTC by a helper who read no guard code, pair set or guard
+test: 225 true (paraphrases, hard rewordings, filler, full vs short names, typos), 268 traps,
+19-22 a kind over the kinds above plus modality / perspective, conditional vs factual and a kind
+of its own: the question word changed (why / when, what is / how to fix); committed at 04:36 UTC,
+scored untouched (aggregates only) 0.856 / 0.684, 26 wrong of 180, 10 of them the question
+word changed). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it
@@ -187,6 +193,7 @@ SETS = {
     "traps23": DATA / "guards_traps23.jsonl",
     "traps24": DATA / "guards_traps24.jsonl",
     "traps25": DATA / "guards_traps25.jsonl",
+    "traps26": DATA / "guards_traps26.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -268,7 +275,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
-                   "traps23", "traps24", "traps25"):  # fmt: skip
+                   "traps23", "traps24", "traps25", "traps26"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -724,6 +731,7 @@ def main(full: bool) -> str:
         "traps23",
         "traps24",
         "traps25",
+        "traps26",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
