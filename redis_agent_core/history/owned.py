@@ -13,7 +13,9 @@ a marker key in its slot), and a read rebuilds it from that index. The list and 
 marker evicted together look like a new owner: the next turn on a session that held
 messages before (``had_messages=True``) finds that session missing and marks the list
 lost, so the following read rebuilds it; until then, only turns on new sessions, the
-list shows those alone (docs/history.md).
+list shows those alone: up to ``ttl`` after the owner's last turn on an older session
+(they have expired then), for good with no ``ttl``, unless :meth:`OwnedSessions.rebuild`
+runs (docs/history.md).
 """
 
 from __future__ import annotations
