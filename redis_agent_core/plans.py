@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from .config import RAW_REPLY, RedisAgentConfig
-from .redis_errors import MOVING, NOSCRIPT, translate_errors
+from .redis_errors import MOVING, MOVING_RETRIES, NOSCRIPT, translate_errors
 from .scripts import as_eval
 
 __all__ = ["MOVING_RETRIES", "Plan", "ScriptStep", "Step", "arun_plan", "raw_replies", "run_plan"]
@@ -69,12 +69,6 @@ def raw_replies(pipe: Any) -> Any:
 
     pipe.execute_command = execute_command
     return pipe
-
-
-#: Resends of a MULTI/EXEC met by a slot move (redis_errors.MOVING: EXEC ran nothing), with
-#: the config's backoff between them (≈ 3.5 s in all with the defaults): a resharding
-#: moves a slot's keys and reassigns it in that time.
-MOVING_RETRIES = 10
 
 
 def _resends(config: RedisAgentConfig, transaction: bool) -> int:

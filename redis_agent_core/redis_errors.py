@@ -76,6 +76,7 @@ __all__ = [
     "LOADING",
     "MISROUTED",
     "MOVING",
+    "MOVING_RETRIES",
     "NOSCRIPT",
     "REFUSED",
     "REPLY",
@@ -94,6 +95,7 @@ __all__ = [
     "is_nogroup",
     "is_pool_exhausted",
     "is_search_timeout",
+    "is_slot_moving",
     "is_unknown_command",
     "is_unsupported_vector_field",
     "map_redis_error",
@@ -312,6 +314,22 @@ MOVING: tuple[type[Exception], ...] = (
     redis.exceptions.AskError,
     redis.exceptions.TryAgainError,
 )
+#: Resends of a call refused while its slot moves (:data:`MOVING` on a MULTI/EXEC,
+#: :func:`is_slot_moving` on a command or script: it ran nothing), with the config's
+#: backoff between them (about 3.5 s in all with the defaults): a resharding moves a
+#: slot's keys and reassigns it in that time.
+MOVING_RETRIES = 10
+_REDIRECTS_RAN_OUT = "TTL exhausted"
+
+
+def is_slot_moving(exc: BaseException) -> bool:
+    """Whether the cluster client gave up on a command or script because its slot is
+    being moved: every try was redirected (MOVED / ASK) or refused (TRYAGAIN: the
+    importing node cannot tell a key that is absent from one not carried over yet), so
+    it ran nothing and may be sent again, a write sent at most once included."""
+    return type(exc) is redis.exceptions.ClusterError and str(exc).startswith(_REDIRECTS_RAN_OUT)
+
+
 #: Every fault that :func:`map_redis_error` turns into a pack error (already mapped
 #: errors included, so a caller can catch one tuple around nested calls).
 FAULTS: tuple[type[Exception], ...] = (

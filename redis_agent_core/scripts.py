@@ -20,16 +20,18 @@ its slot moves between cluster nodes instead of running it where part of its key
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import string
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
 from .fastpath import command_prefix
 from .keys import slot_guard
-from .redis_errors import NOSCRIPT, sent_once
+from .redis_errors import FAULTS, MOVING_RETRIES, NOSCRIPT, is_slot_moving, sent_once
 
 __all__ = [
     "NOT_RESENT",
@@ -125,26 +127,58 @@ class Script:
 NOT_RESENT = frozenset({"RPOP", "LPOP", "RPUSH", "LPUSH", "XADD", "PUBLISH", "INCRBY", "HINCRBY"})
 
 
-def run_command(client: Any, command: Sequence[Any], *, resend: bool | None = None) -> Any:
+def run_command(
+    client: Any,
+    command: Sequence[Any],
+    *,
+    resend: bool | None = None,
+    wait: Callable[[int], float] | None = None,
+) -> Any:
     """Send one command tuple on a sync (or cluster) client and return its reply: an
     ``EVALSHA`` the server has not cached is sent again as ``EVAL``; a command that is
     not :func:`resendable` is sent at most once (:func:`..redis_errors.sent_once`).
     ``resend``: whether it may be sent again after all (``None``: :func:`resendable`),
-    for a script call that writes nothing with these arguments (the limiter's peek)."""
+    for a script call that writes nothing with these arguments (the limiter's peek).
+    ``wait``: the pause before resend ``n`` (``config.backoff``) of a call refused while
+    its cluster slot moves (:func:`..redis_errors.is_slot_moving`: it ran nothing, so a
+    write sent at most once is sent again too), :data:`..redis_errors.MOVING_RETRIES`
+    times at most, as a MULTI/EXEC is; ``None``: the refusal is raised at once."""
     with sent_once(not (resendable(command) if resend is None else resend)):
-        try:
-            return client.execute_command(*command)
-        except NOSCRIPT:
-            return client.execute_command(*as_eval(command))
+        attempt = 0
+        while True:
+            try:
+                try:
+                    return client.execute_command(*command)
+                except NOSCRIPT:
+                    return client.execute_command(*as_eval(command))
+            except FAULTS as exc:
+                if wait is None or attempt == MOVING_RETRIES or not is_slot_moving(exc):
+                    raise
+                time.sleep(wait(attempt))
+            attempt += 1
 
 
-async def arun_command(client: Any, command: Sequence[Any], *, resend: bool | None = None) -> Any:
+async def arun_command(
+    client: Any,
+    command: Sequence[Any],
+    *,
+    resend: bool | None = None,
+    wait: Callable[[int], float] | None = None,
+) -> Any:
     """:func:`run_command` on an asyncio client."""
     with sent_once(not (resendable(command) if resend is None else resend)):
-        try:
-            return await client.execute_command(*command)
-        except NOSCRIPT:
-            return await client.execute_command(*as_eval(command))
+        attempt = 0
+        while True:
+            try:
+                try:
+                    return await client.execute_command(*command)
+                except NOSCRIPT:
+                    return await client.execute_command(*as_eval(command))
+            except FAULTS as exc:
+                if wait is None or attempt == MOVING_RETRIES or not is_slot_moving(exc):
+                    raise
+                await asyncio.sleep(wait(attempt))
+            attempt += 1
 
 
 def resendable(command: Sequence[Any]) -> bool:

@@ -459,6 +459,8 @@ class AgentService:
             on_unavailable="fail_closed",
         )
         self.vectors = VectorIndex(s.index_name, config=self.config, embedder=core_embedder)
+        # trim="length" (the default): publish_command needs no server check. With
+        # trim="acked" the startup would have to await self.bus.acheck_trim() (Redis >= 8.2)
         self.bus = AgentBus(self.config, sender="agent-service")
         # the user's session listing: a listing lost to eviction is told and rebuilt
         self.owned = OwnedSessions(self.config, ttl=s.history_ttl)

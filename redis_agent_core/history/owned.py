@@ -13,7 +13,9 @@ a marker key in its slot), and a read rebuilds it from that index. The list and 
 marker evicted together look like a new owner: the next turn on a session that held
 messages before (``had_messages=True``) finds that session missing and marks the list
 lost, so the following read rebuilds it; until then, only turns on new sessions, the
-list shows those alone (docs/history.md).
+list shows those alone: up to ``ttl`` after the owner's last turn on an older session
+(they have expired then), for good with no ``ttl``, unless :meth:`OwnedSessions.rebuild`
+runs (docs/history.md).
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class OwnedSessions:
         whether it was not listed before."""
         (call,) = self.add_commands(owner, session_id, had_messages=had_messages)
         with translate_errors(self.config, "list a session"):
-            return bool(run_command(self.config.get_client(), call))
+            return bool(run_command(self.config.get_client(), call, wait=self.config.backoff))
 
     def sessions(self, owner: str, limit: int = 100) -> list[str]:
         """``owner``'s newest ``limit`` live session ids, most recently active first. A
@@ -126,10 +128,10 @@ class OwnedSessions:
         call = self._list_call(owner, limit)
         client = self.config.get_client()
         with translate_errors(self.config, "list sessions"):
-            reply = run_command(client, call)
+            reply = run_command(client, call, wait=self.config.backoff)
             if _lost(reply):
                 self.rebuild(owner)
-                reply = run_command(client, call)
+                reply = run_command(client, call, wait=self.config.backoff)
             ids = self._ids(owner, reply)
             alive, gone = _split(ids, _pipeline(client, self._exists_calls(owner, ids)))
             if gone:
@@ -155,7 +157,7 @@ class OwnedSessions:
             for member, score in scan:
                 found += _entry(_prefix(owner), member, score)
             for call in self._rebuild_calls(owner, found):
-                run_command(client, call)
+                run_command(client, call, wait=self.config.backoff)
         return self._rebuilt(owner, found)
 
     # -- asyncio --
@@ -163,17 +165,19 @@ class OwnedSessions:
         """Async :meth:`add`."""
         (call,) = self.add_commands(owner, session_id, had_messages=had_messages)
         with translate_errors(self.config, "list a session"):
-            return bool(await arun_command(self.config.get_async_client(), call))
+            return bool(
+                await arun_command(self.config.get_async_client(), call, wait=self.config.backoff)
+            )
 
     async def asessions(self, owner: str, limit: int = 100) -> list[str]:
         """Async :meth:`sessions`."""
         call = self._list_call(owner, limit)
         client = self.config.get_async_client()
         with translate_errors(self.config, "list sessions"):
-            reply = await arun_command(client, call)
+            reply = await arun_command(client, call, wait=self.config.backoff)
             if _lost(reply):
                 await self.arebuild(owner)
-                reply = await arun_command(client, call)
+                reply = await arun_command(client, call, wait=self.config.backoff)
             ids = self._ids(owner, reply)
             alive, gone = _split(ids, await _apipeline(client, self._exists_calls(owner, ids)))
             if gone:
@@ -196,7 +200,7 @@ class OwnedSessions:
             async for member, score in scan:
                 found += _entry(_prefix(owner), member, score)
             for call in self._rebuild_calls(owner, found):
-                await arun_command(client, call)
+                await arun_command(client, call, wait=self.config.backoff)
         return self._rebuilt(owner, found)
 
     def _ids(self, owner: str, reply: Any) -> list[str]:

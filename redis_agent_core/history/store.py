@@ -343,7 +343,7 @@ class SessionStore:
                 for c in extra:
                     pipe.execute_command(*c)
                 pipe.execute()
-            return run_command(client, cmd)
+            return run_command(client, cmd, wait=self.config.backoff)
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
         except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
@@ -358,7 +358,7 @@ class SessionStore:
                 for c in extra:
                     pipe.execute_command(*c)
                 await pipe.execute()
-            return await arun_command(client, cmd)
+            return await arun_command(client, cmd, wait=self.config.backoff)
         except FAULTS as exc:
             raise map_redis_error(exc, action, self.config) from exc
         except UnicodeEncodeError as exc:  # raised while packing: nothing was sent
