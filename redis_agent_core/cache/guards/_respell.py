@@ -11,7 +11,7 @@ before it asks the scorer again (only about a pair the scorer refused as written
 
 A word is taken for a misspelling of the other side's word in its place when it is no
 word WordNet or the function words list, the other is one, both start alike, and one slip
-of the kinds :func:`._spelling._slip` allows sets them apart, or (words of 7 letters or
+of the kinds :func:`._slips._slip` allows sets them apart, or (words of 7 letters or
 more) at most two edits ("pharmasist", "excercises"). A verb's form with its "l" doubled
 on one side only is the other's spelling ("cancelled" / "canceled"). A short name is a
 word in capitals of 3 letters or more whose letters are the initials of the other side's
@@ -25,13 +25,11 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from ._spelling import _slip, known
+from ._slips import _TOKEN, _slip, known
 from ._wordnet import wordnet
 
 __all__ = ["respelt"]
 
-# words with their positions in the text: letters, digits, an inner apostrophe or hyphen
-_TOKEN = re.compile(r"[^\W_]+(?:['\u2019-][^\W_]+)*")
 # a short name in capitals, maybe plural or possessive ("IRAs", "the WHO's")
 _SHORT = re.compile(r"([A-Z][A-Z0-9]{1,5})(?:s|['\u2019]s)?")
 _ARTICLES = frozenset({"a", "an", "the"})
