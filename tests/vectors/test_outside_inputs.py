@@ -120,6 +120,30 @@ def test_an_empty_and_or_or_is_refused(config: RedisAgentConfig) -> None:
     assert len(index.search(query, k=4, filter=None)) == 4
 
 
+def test_filters_that_read_as_their_opposite_are_refused(config: RedisAgentConfig) -> None:
+    # {"$exists": "false"} ("false" is truthy) found, and deleted, the documents that
+    # HAVE the field; {"$like": "%cme%"} (SQL's wildcard, PGVector's $like) looked for
+    # the text "%cme%" and found nothing, which read as "no such tenant"
+    index = VectorIndex("ops", dims=2, metadata_fields={"tenant": "tag"}, config=config)
+    metas = [{"tenant": "acme"}, {"tenant": "globex"}, {}]
+    index.add(["a", "b", "c"], ids=["a", "b", "c"], metadatas=metas, vectors=np.eye(2)[[0, 1, 0]])
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    for spec, match in [
+        ({"tenant": {"$exists": "false"}}, r"\$exists for field 'tenant' takes True or False"),
+        ({"tenant": {"$exists": 1}}, "takes True or False"),
+        ({"tenant": {"$is_empty": "no"}}, "is_empty for field 'tenant' takes True or False"),
+        ({"tenant": {"$like": "%cme%"}}, r"'%' is not a wildcard.*e\.g\. 'cme'"),
+        ({"tenant": {"$ilike": "acme%"}}, "not a wildcard"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            index.search(query, k=3, filter=spec)
+        with pytest.raises(ConfigError, match=match):
+            index.delete_by_filter(spec)
+    assert index.count() == 3
+    assert [h.id for h in index.search(query, k=3, filter={"tenant": {"$exists": False}})] == ["c"]
+    assert [h.id for h in index.search(query, k=3, filter={"tenant": {"$like": "cme"}})] == ["a"]
+
+
 @pytest.mark.parametrize("threshold", ["0.5", True, None, [0.5]])
 def test_a_relevance_threshold_that_is_not_a_number_is_a_config_error(
     config: RedisAgentConfig, threshold: object
