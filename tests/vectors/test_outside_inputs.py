@@ -74,6 +74,27 @@ async def test_langchain_refuses_a_str_of_ids(config: RedisAgentConfig) -> None:
     assert sorted(d.id for d in store.get_by_ids(IDS)) == sorted(IDS)  # type: ignore[type-var]
 
 
+async def test_langchain_delete_with_a_filter_of_none_deletes_nothing(
+    config: RedisAgentConfig,
+) -> None:
+    # store.delete(filter=tenant_filter(user)) for a user whose filter came out None:
+    # without ids that read as delete(), and emptied the store of every tenant
+    store = LangChainStore(
+        DeterministicFakeEmbedding(size=4),
+        index_name="lcdel",
+        config=config,
+        metadata_fields={"tenant": "tag"},
+    )
+    store.add_texts(IDS, ids=IDS, metadatas=[{"tenant": t} for t in IDS])
+    with pytest.raises(ConfigError, match=r"delete\(filter=None\) would delete every document"):
+        store.delete(filter=None)
+    with pytest.raises(ConfigError, match=r"call clear\(\)"):
+        await store.adelete(None, filter=None)
+    assert store.index.count() == 4
+    assert store.delete(filter={"tenant": "a"}) is True and store.index.count() == 3
+    assert store.delete() is True and store.index.count() == 0  # delete() still empties it
+
+
 async def test_llamaindex_refuses_a_str_of_node_ids(config: RedisAgentConfig) -> None:
     store = LlamaIndexStore("li", dims=2, config=config)
     store.add([TextNode(text=i, id_=i, embedding=[1.0, float(n)]) for n, i in enumerate(IDS)])
