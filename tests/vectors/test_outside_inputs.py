@@ -111,6 +111,38 @@ async def test_llamaindex_refuses_a_str_of_node_ids(config: RedisAgentConfig) ->
     assert sorted(n.node_id for n in store.get_nodes(node_ids=IDS)) == sorted(IDS)
 
 
+async def test_llamaindex_refuses_an_empty_nested_filter_group(config: RedisAgentConfig) -> None:
+    # [tenant == a, OR(<the user's allowed docs>)] with no allowed docs: the empty group
+    # read as "no filter", so the query returned, and delete_nodes deleted, all of a's
+    from llama_index.core.vector_stores.types import (
+        FilterCondition,
+        MetadataFilter,
+        MetadataFilters,
+        VectorStoreQuery,
+    )
+
+    store = LlamaIndexStore("linest", dims=2, config=config, metadata_fields={"tenant": "tag"})
+    store.add(
+        [
+            TextNode(text=i, id_=i, embedding=[1.0, float(n)], metadata={"tenant": "a"})
+            for n, i in enumerate(IDS)
+        ]
+    )
+    allowed = MetadataFilters(filters=[], condition=FilterCondition.OR)
+    nested = MetadataFilters(filters=[MetadataFilter(key="tenant", value="a"), allowed])
+    query = VectorStoreQuery(query_embedding=[1.0, 0.0], similarity_top_k=10, filters=nested)
+    with pytest.raises(ConfigError, match="nested MetadataFilters has no filters"):
+        store.query(query)
+    with pytest.raises(ConfigError, match="nested MetadataFilters has no filters"):
+        store.delete_nodes(filters=nested)
+    with pytest.raises(ConfigError, match="nested MetadataFilters has no filters"):
+        await store.aquery(query)
+    assert len(store.get_nodes(node_ids=IDS)) == 4
+    # an empty group alone is still no filter, as in LlamaIndex
+    query.filters = allowed
+    assert len(store.query(query).ids or []) == 4
+
+
 @pytest.mark.parametrize("ef", [-1, 0, 0.5, 5.5, True, "100", float("nan"), float("inf"), 10**7])
 async def test_an_ef_runtime_that_is_not_a_positive_int_is_refused(
     config: RedisAgentConfig, ef: object
