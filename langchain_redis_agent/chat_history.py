@@ -34,8 +34,20 @@ log = logging.getLogger(__name__)
 OnCorrupt = Literal["raise", "skip"]
 
 
+def _listed(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """``messages`` as a list; one message given alone raises :class:`ConfigError`
+    (iterated, a message is its (field, value) pairs: "message 0 is a tuple")."""
+    if isinstance(messages, BaseMessage):
+        raise ConfigError(
+            f"messages must be a list of messages, got one {type(messages).__name__}; "
+            "pass a list: [message] (or call add_message)"
+        )
+    return messages if isinstance(messages, list) else list(messages)
+
+
 def encode_messages(messages: Sequence[BaseMessage]) -> list[bytes]:
     """Messages as JSON payloads (LangChain's ``message_to_dict`` form)."""
+    messages = _listed(messages)
     out = []
     for i, message in enumerate(messages):
         if not isinstance(message, BaseMessage):
@@ -157,16 +169,16 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages atomically (one round trip; refreshes the TTL)."""
+        messages = _listed(messages)
         if messages:
-            messages = list(messages)
             self.store.append(
                 self.session_id, encode_messages(messages), texts=self._texts(messages)
             )
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Async :meth:`add_messages`."""
+        messages = _listed(messages)
         if messages:
-            messages = list(messages)
             await self.store.aappend(
                 self.session_id, encode_messages(messages), texts=self._texts(messages)
             )
@@ -176,7 +188,7 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         one round trip with other writes (``redis_agent_core.scripts.asend_commands``);
         raises ``ConfigError`` when semantic recall is on (see
         ``SessionStore.append_commands``)."""
-        return self.store.append_commands(self.session_id, encode_messages(list(messages)))
+        return self.store.append_commands(self.session_id, encode_messages(messages))
 
     def add_message(self, message: BaseMessage) -> None:
         """Append one message."""

@@ -196,6 +196,18 @@ def _ids(ids: list[str] | None, kwargs: dict[str, Any]) -> list[str] | None:
     return as_list(keys, "keys")
 
 
+def _check_delete_filter(kwargs: dict[str, Any]) -> None:
+    """:class:`ConfigError` for ``delete(filter=None)``: without ids, no filter means
+    every document (LangChain's contract for ``delete()``), so a filter variable that
+    came out ``None`` (a user without a tenant) emptied the whole store."""
+    if "filter" in kwargs and kwargs["filter"] is None:
+        raise ConfigError(
+            "delete(filter=None) would delete every document of the store: the filter "
+            "given is None; pass the filter of what to delete, or call clear() (or "
+            "delete() with no arguments) to empty the store. Nothing was deleted"
+        )
+
+
 def _doc(hit: Hit) -> Document:
     return Document(page_content=hit.text, metadata=hit.metadata, id=hit.id)
 
@@ -428,6 +440,7 @@ class RedisVectorStore(VectorStore):
         delete and raises, and its cleanup deletes ids that may have expired."""
         check_kwargs("delete", kwargs, accepted=("filter",))
         if ids is None:
+            _check_delete_filter(kwargs)
             if kwargs.get("filter") is not None:
                 self.index.delete_by_filter(kwargs["filter"])
             else:
@@ -439,6 +452,7 @@ class RedisVectorStore(VectorStore):
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         check_kwargs("adelete", kwargs, accepted=("filter",))
         if ids is None:
+            _check_delete_filter(kwargs)
             if kwargs.get("filter") is not None:
                 await self.index.adelete_by_filter(kwargs["filter"])
             else:

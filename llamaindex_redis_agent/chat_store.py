@@ -52,6 +52,12 @@ OnCorrupt = Literal["raise", "skip"]
 
 def encode_messages(messages: Sequence[ChatMessage]) -> list[bytes]:
     """Messages as JSON payloads (the bytes of ``model_dump_json``)."""
+    if isinstance(messages, ChatMessage):
+        # iterated, a message is its (field, value) pairs: "message 0 is a tuple"
+        raise ConfigError(
+            f"messages must be a list of messages, got one {type(messages).__name__}; "
+            "pass a list: [message] (or call add_message)"
+        )
     out = []
     for i, message in enumerate(messages):
         if not isinstance(message, ChatMessage):

@@ -95,6 +95,10 @@ _SUPPORTED_MODES = (
 
 def to_core_filter(filters: MetadataFilters | MetadataFilter) -> Filter:
     """Translate LlamaIndex filters (nested, any operator and condition) to the core."""
+    return _to_core(filters, nested=False)
+
+
+def _to_core(filters: MetadataFilters | MetadataFilter, nested: bool) -> Filter:
     if isinstance(filters, MetadataFilter):
         op = _OPS.get(filters.operator)
         if op is None:
@@ -102,10 +106,18 @@ def to_core_filter(filters: MetadataFilters | MetadataFilter) -> Filter:
         value = True if op == "is_empty" else filters.value
         return Condition(filters.key, op, value)
     if not filters.filters:
+        if nested:
+            # read as "no filter", an OR of allowed values built at run time and left
+            # empty widened its parent: [tenant == a, OR()] matched all of a's nodes
+            raise ConfigError(
+                "a nested MetadataFilters has no filters: as no filter it would match "
+                "every node, as an OR of nothing none; leave it out of its parent, or "
+                "give an IN filter with an empty list to match nothing"
+            )
         # LlamaIndex (build_metadata_filter_fn) reads an empty list as no filter, for
         # every condition: OR of nothing matched nothing here
         return And(())
-    children = tuple(to_core_filter(f) for f in filters.filters)
+    children = tuple(_to_core(f, nested=True) for f in filters.filters)
     condition = filters.condition or FilterCondition.AND
     if condition == FilterCondition.AND:
         return And(children)

@@ -349,6 +349,19 @@ class RedisWorkflowStore(AbstractWorkflowStore):
         ]
 
 
+def _ctx_id(ctx_id: str) -> str:
+    """``ctx_id``, or :class:`ConfigError` for a blank one: it names no run, and every
+    caller whose id came out blank (a missing session) saved over, and took, the same
+    paused run."""
+    if isinstance(ctx_id, str) and not ctx_id:
+        raise ConfigError(
+            "ctx_id is blank (''): it names no run, and every caller whose id came out "
+            "blank would share one snapshot; give each run its own id (e.g. its handler "
+            "or session id)"
+        )
+    return ctx_id
+
+
 class RedisContextStore:
     """Workflow ``Context`` snapshots by id, for resuming a run elsewhere.
 
@@ -414,24 +427,26 @@ class RedisContextStore:
 
     def save(self, ctx_id: str, ctx: Context[Any]) -> None:
         """Save (replace) the snapshot of ``ctx`` under ``ctx_id``."""
-        self._kv.mset([(ctx_id, self._dump(ctx))], collection="ctx")
+        self._kv.mset([(_ctx_id(ctx_id), self._dump(ctx))], collection="ctx")
 
     def load(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
         """The saved context for ``workflow`` (run it with ``workflow.run(ctx=...)``), or
         ``None`` when there is none. Raises ``ValueError`` naming a class the snapshot
         holds that is not in ``allowed_types`` (checked before anything is rebuilt)."""
-        return self._restore(self._kv.mget([ctx_id], collection="ctx")[0], workflow, ctx_id)
+        return self._restore(
+            self._kv.mget([_ctx_id(ctx_id)], collection="ctx")[0], workflow, ctx_id
+        )
 
     def delete(self, ctx_id: str) -> bool:
         """Delete a snapshot; returns whether it existed."""
-        return self._kv.mdelete([ctx_id], collection="ctx") == 1
+        return self._kv.mdelete([_ctx_id(ctx_id)], collection="ctx") == 1
 
     def take(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
         """:meth:`load` and delete the snapshot in one command: of two workers resuming
         one paused run (a duplicated webhook, a retried job), one gets the context and
         the other ``None``. A snapshot that does not restore is put back before the
         error is raised."""
-        raw = self._kv.take(ctx_id, collection="ctx")
+        raw = self._kv.take(_ctx_id(ctx_id), collection="ctx")
         try:
             return self._restore(raw, workflow, ctx_id)
         except Exception:
@@ -441,16 +456,16 @@ class RedisContextStore:
 
     async def asave(self, ctx_id: str, ctx: Context[Any]) -> None:
         """Async :meth:`save`."""
-        await self._kv.amset([(ctx_id, self._dump(ctx))], collection="ctx")
+        await self._kv.amset([(_ctx_id(ctx_id), self._dump(ctx))], collection="ctx")
 
     async def aload(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
         """Async :meth:`load`."""
-        raw = (await self._kv.amget([ctx_id], collection="ctx"))[0]
+        raw = (await self._kv.amget([_ctx_id(ctx_id)], collection="ctx"))[0]
         return self._restore(raw, workflow, ctx_id)
 
     async def atake(self, ctx_id: str, workflow: Workflow) -> Context[Any] | None:
         """Async :meth:`take`."""
-        raw = await self._kv.atake(ctx_id, collection="ctx")
+        raw = await self._kv.atake(_ctx_id(ctx_id), collection="ctx")
         try:
             return self._restore(raw, workflow, ctx_id)
         except Exception:
@@ -460,4 +475,4 @@ class RedisContextStore:
 
     async def adelete(self, ctx_id: str) -> bool:
         """Async :meth:`delete`."""
-        return await self._kv.amdelete([ctx_id], collection="ctx") == 1
+        return await self._kv.amdelete([_ctx_id(ctx_id)], collection="ctx") == 1

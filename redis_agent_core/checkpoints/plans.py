@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..config import RedisAgentConfig, get_default_config
-from ..errors import DataCorruptionError, ThreadDeletedError
+from ..errors import ConfigError, DataCorruptionError, ThreadDeletedError
 from ..keys import escape_part
 from ..kvstore import check_positive_ttl
 from ..plans import Plan, ScriptStep, Step
@@ -55,8 +55,18 @@ none referenced) and the values read from there (``None``: not read)."""
 
 
 def thread_name(thread_id: object) -> str:
-    """LangGraph accepts any thread id and str()s it; so do we (UUIDs, ints)."""
-    return thread_id if isinstance(thread_id, str) else str(thread_id)
+    """LangGraph accepts any thread id and str()s it; so do we (UUIDs, ints). A blank
+    one (``""``) raises :class:`ConfigError`: it names no one, so every caller whose id
+    came out blank (an anonymous user, a missing session) shared one thread, each
+    resuming the others' conversation (LangGraph's savers keep it as a thread)."""
+    name = thread_id if isinstance(thread_id, str) else str(thread_id)
+    if not name:
+        raise ConfigError(
+            "thread_id is blank (''): it names no thread, and every caller whose id came "
+            "out blank would share one; give each conversation its own id (e.g. "
+            "str(uuid.uuid4()), or the user's session id), and refuse requests without one"
+        )
+    return name
 
 
 class CheckpointPlans:

@@ -234,7 +234,22 @@ def from_dict(spec: Mapping[str, Any], _depth: int = 0) -> Filter:
                 raise FilterError(f"empty operator mapping for field {key!r}")
             for op, operand in value.items():
                 if op == "$exists":
+                    if not isinstance(operand, bool):
+                        # "false" is truthy: {"$exists": "false"} found the documents
+                        # that have the field, the opposite of what it says
+                        raise FilterError(
+                            f"$exists for field {key!r} takes True or False, got {operand!r:.80}"
+                        )
                     parts.append(Condition(key, "is_empty", not operand))
+                elif op in ("$like", "$ilike") and isinstance(operand, str) and "%" in operand:
+                    # SQL's wildcard (PGVector's $like) is an ordinary character here:
+                    # {"$like": "%smith%"} looked for the text "%smith%" and found nothing
+                    raise FilterError(
+                        f"{op} for field {key!r} got {operand!r:.80}: {op} is text_match "
+                        "here (a substring of a tag, words of a text field), where '%' is "
+                        "not a wildcard but a character; write the text alone, e.g. "
+                        f"{operand.strip('%')!r:.80}, or use $text_match to match a '%'"
+                    )
                 elif op in _DICT_OPS:
                     parts.append(Condition(key, _DICT_OPS[op], operand))
                 else:
@@ -392,6 +407,11 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
     stopwords = stopwords_of(fields)
     op, name = cond.op, cond.field
     if op == "is_empty":
+        if cond.value is not None and not isinstance(cond.value, bool):
+            # is_empty("no") is truthy-looking but was read as False: the opposite
+            raise FilterError(
+                f"is_empty for field {name!r} takes True or False, got {cond.value!r:.80}"
+            )
         missing = f"ismissing(@{name})"
         return missing if cond.value in (True, None) else f"(-{missing})"
     if op in ("in", "any", "nin", "all"):

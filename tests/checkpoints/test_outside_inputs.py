@@ -95,3 +95,37 @@ async def test_a_str_of_thread_ids_is_refused_async(config: RedisAgentConfig) ->
     with pytest.raises(ConfigError, match="run_ids must be a list"):
         await saver.adelete_for_runs("abc")  # type: ignore[arg-type]
     assert await saver.aget_tuple(_conf("a")) is not None
+
+
+@pytest.mark.parametrize("kind", [RedisSaver, ShallowRedisSaver])
+def test_a_blank_thread_id_is_refused_not_shared(
+    config: RedisAgentConfig, kind: type[RedisSaver]
+) -> None:
+    saver = kind(config)
+    graph = _graph().compile(checkpointer=saver)
+    # an app passing a missing session id on as "": every such caller resumed the same
+    # thread (the second anonymous user got n == 2, the first one's state)
+    with pytest.raises(ConfigError, match=r"thread_id is blank.*its own id"):
+        graph.invoke({"n": 0}, _conf(""))
+    with pytest.raises(ConfigError, match="thread_id is blank"):
+        saver.get_tuple(_conf(""))
+    with pytest.raises(ConfigError, match="thread_id is blank"):
+        list(saver.list(_conf("")))
+    with pytest.raises(ConfigError, match="thread_id is blank"):
+        saver.delete_thread("")
+    with pytest.raises(ConfigError, match="thread_id is blank"):
+        saver.prune([""], strategy="delete")
+    assert list(saver.list(None)) == []  # nothing was written
+    assert graph.invoke({"n": 0}, _conf("0"))["n"] == 1  # a non-blank id, even "0", is one
+
+
+async def test_a_blank_thread_id_is_refused_async(config: RedisAgentConfig) -> None:
+    saver = AsyncRedisSaver(config)
+    graph = _graph().compile(checkpointer=saver)
+    with pytest.raises(ConfigError, match="thread_id is blank"):
+        await graph.ainvoke({"n": 0}, _conf(""))
+    with pytest.raises(ConfigError, match="thread_id is blank"):
+        await saver.aget_tuple(_conf(""))
+    with pytest.raises(ConfigError, match="thread_id is blank"):
+        await saver.adelete_thread("")
+    assert [t async for t in saver.alist(None)] == []

@@ -174,6 +174,18 @@ def test_bad_input_is_rejected_and_stores_nothing(config: RedisAgentConfig) -> N
         RedisChatMessageHistory("", config=config)
 
 
+async def test_one_message_where_a_list_belongs_names_the_fix(config: RedisAgentConfig) -> None:
+    history = RedisChatMessageHistory("s", config=config)
+    # iterated, a message is its (field, value) pairs: the error said "message 0 is a
+    # tuple, not a LangChain BaseMessage", which the caller never passed
+    for call in (history.add_messages, history.append_commands):
+        with pytest.raises(ConfigError, match=r"got one HumanMessage; pass a list: \[message\]"):
+            call(HumanMessage("x"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"got one AIMessage; pass a list"):
+        await history.aadd_messages(AIMessage("y"))  # type: ignore[arg-type]
+    assert history.messages == []
+
+
 def test_runnable_with_message_history(config: RedisAgentConfig) -> None:
     from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
     from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder

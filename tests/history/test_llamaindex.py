@@ -174,6 +174,20 @@ def test_corrupt_message_is_named_and_skippable(
     assert texts(store.get_messages("k")) == ["a", "b"]
 
 
+async def test_one_message_where_a_list_belongs_names_the_fix(
+    config: RedisAgentConfig,
+) -> None:
+    store, db = RedisChatStore(config), RedisAsyncChatStore(config)
+    # iterated, a ChatMessage is its (field, value) pairs: "message 0 is a tuple"
+    with pytest.raises(ConfigError, match=r"got one ChatMessage; pass a list: \[message\]"):
+        store.set_messages("k", msg("a"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"pass a list: \[message\]"):
+        store.add_messages("k", msg("a"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"pass a list: \[message\]"):
+        await db.add_messages("k", msg("a"))  # type: ignore[arg-type]
+    assert store.get_messages("k") == []
+
+
 async def test_async_db_chat_store_methods(aconfig: RedisAgentConfig) -> None:
     store = RedisAsyncChatStore(aconfig)
     await store.add_messages("k", [msg(str(i)) for i in range(6)])

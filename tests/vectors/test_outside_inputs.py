@@ -74,6 +74,27 @@ async def test_langchain_refuses_a_str_of_ids(config: RedisAgentConfig) -> None:
     assert sorted(d.id for d in store.get_by_ids(IDS)) == sorted(IDS)  # type: ignore[type-var]
 
 
+async def test_langchain_delete_with_a_filter_of_none_deletes_nothing(
+    config: RedisAgentConfig,
+) -> None:
+    # store.delete(filter=tenant_filter(user)) for a user whose filter came out None:
+    # without ids that read as delete(), and emptied the store of every tenant
+    store = LangChainStore(
+        DeterministicFakeEmbedding(size=4),
+        index_name="lcdel",
+        config=config,
+        metadata_fields={"tenant": "tag"},
+    )
+    store.add_texts(IDS, ids=IDS, metadatas=[{"tenant": t} for t in IDS])
+    with pytest.raises(ConfigError, match=r"delete\(filter=None\) would delete every document"):
+        store.delete(filter=None)
+    with pytest.raises(ConfigError, match=r"call clear\(\)"):
+        await store.adelete(None, filter=None)
+    assert store.index.count() == 4
+    assert store.delete(filter={"tenant": "a"}) is True and store.index.count() == 3
+    assert store.delete() is True and store.index.count() == 0  # delete() still empties it
+
+
 async def test_llamaindex_refuses_a_str_of_node_ids(config: RedisAgentConfig) -> None:
     store = LlamaIndexStore("li", dims=2, config=config)
     store.add([TextNode(text=i, id_=i, embedding=[1.0, float(n)]) for n, i in enumerate(IDS)])
@@ -88,6 +109,38 @@ async def test_llamaindex_refuses_a_str_of_node_ids(config: RedisAgentConfig) ->
     with pytest.raises(ConfigError, match="must be a list"):
         await store.aget_nodes(node_ids="abc")  # type: ignore[arg-type]
     assert sorted(n.node_id for n in store.get_nodes(node_ids=IDS)) == sorted(IDS)
+
+
+async def test_llamaindex_refuses_an_empty_nested_filter_group(config: RedisAgentConfig) -> None:
+    # [tenant == a, OR(<the user's allowed docs>)] with no allowed docs: the empty group
+    # read as "no filter", so the query returned, and delete_nodes deleted, all of a's
+    from llama_index.core.vector_stores.types import (
+        FilterCondition,
+        MetadataFilter,
+        MetadataFilters,
+        VectorStoreQuery,
+    )
+
+    store = LlamaIndexStore("linest", dims=2, config=config, metadata_fields={"tenant": "tag"})
+    store.add(
+        [
+            TextNode(text=i, id_=i, embedding=[1.0, float(n)], metadata={"tenant": "a"})
+            for n, i in enumerate(IDS)
+        ]
+    )
+    allowed = MetadataFilters(filters=[], condition=FilterCondition.OR)
+    nested = MetadataFilters(filters=[MetadataFilter(key="tenant", value="a"), allowed])
+    query = VectorStoreQuery(query_embedding=[1.0, 0.0], similarity_top_k=10, filters=nested)
+    with pytest.raises(ConfigError, match="nested MetadataFilters has no filters"):
+        store.query(query)
+    with pytest.raises(ConfigError, match="nested MetadataFilters has no filters"):
+        store.delete_nodes(filters=nested)
+    with pytest.raises(ConfigError, match="nested MetadataFilters has no filters"):
+        await store.aquery(query)
+    assert len(store.get_nodes(node_ids=IDS)) == 4
+    # an empty group alone is still no filter, as in LlamaIndex
+    query.filters = allowed
+    assert len(store.query(query).ids or []) == 4
 
 
 @pytest.mark.parametrize("ef", [-1, 0, 0.5, 5.5, True, "100", float("nan"), float("inf"), 10**7])
@@ -118,6 +171,30 @@ def test_an_empty_and_or_or_is_refused(config: RedisAgentConfig) -> None:
             index.delete_by_filter(spec)
     assert index.count() == 4
     assert len(index.search(query, k=4, filter=None)) == 4
+
+
+def test_filters_that_read_as_their_opposite_are_refused(config: RedisAgentConfig) -> None:
+    # {"$exists": "false"} ("false" is truthy) found, and deleted, the documents that
+    # HAVE the field; {"$like": "%cme%"} (SQL's wildcard, PGVector's $like) looked for
+    # the text "%cme%" and found nothing, which read as "no such tenant"
+    index = VectorIndex("ops", dims=2, metadata_fields={"tenant": "tag"}, config=config)
+    metas = [{"tenant": "acme"}, {"tenant": "globex"}, {}]
+    index.add(["a", "b", "c"], ids=["a", "b", "c"], metadatas=metas, vectors=np.eye(2)[[0, 1, 0]])
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    for spec, match in [
+        ({"tenant": {"$exists": "false"}}, r"\$exists for field 'tenant' takes True or False"),
+        ({"tenant": {"$exists": 1}}, "takes True or False"),
+        ({"tenant": {"$is_empty": "no"}}, "is_empty for field 'tenant' takes True or False"),
+        ({"tenant": {"$like": "%cme%"}}, r"'%' is not a wildcard.*e\.g\. 'cme'"),
+        ({"tenant": {"$ilike": "acme%"}}, "not a wildcard"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            index.search(query, k=3, filter=spec)
+        with pytest.raises(ConfigError, match=match):
+            index.delete_by_filter(spec)
+    assert index.count() == 3
+    assert [h.id for h in index.search(query, k=3, filter={"tenant": {"$exists": False}})] == ["c"]
+    assert [h.id for h in index.search(query, k=3, filter={"tenant": {"$like": "cme"}})] == ["a"]
 
 
 @pytest.mark.parametrize("threshold", ["0.5", True, None, [0.5]])

@@ -339,6 +339,26 @@ def test_context_store_sync_forms_and_refusals(config: RedisAgentConfig) -> None
         contexts.save("c2", {"not": "a context"})  # type: ignore[arg-type]
 
 
+async def test_a_blank_context_id_is_refused_not_shared(config: RedisAgentConfig) -> None:
+    # an app saving each paused run under the caller's session id, blank for a caller
+    # without one: every such caller saved over, and took, the same run
+    contexts = RedisContextStore(config, allowed_types=[AskEvent, AnswerEvent])
+    ctx = await _paused_ctx(asked=True)
+    for call in (
+        lambda: contexts.save("", ctx),
+        lambda: contexts.load("", Approval()),
+        lambda: contexts.take("", Approval()),
+        lambda: contexts.delete(""),
+    ):
+        with pytest.raises(ConfigError, match=r"ctx_id is blank.*its own id"):
+            call()
+    with pytest.raises(ConfigError, match="ctx_id is blank"):
+        await contexts.asave("", ctx)
+    with pytest.raises(ConfigError, match="ctx_id is blank"):
+        await contexts.atake("", Approval())
+    assert KVStore(config, name="contexts").mget([""], collection="ctx") == [None]
+
+
 @pytest.mark.parametrize(
     "stored",
     [b"{", b"[1, 2]", b"null", b'"text"', b'{"state": 5}', b'{"version": 2, "workers": 7}'],
