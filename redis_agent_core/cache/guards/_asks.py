@@ -147,6 +147,11 @@ _WHAT_X_IS = re.compile(
 )
 # "what's a pancake recipe": a procedure
 _WAY_END = re.compile(r"\b(?:recipe|way|ways|method|guide|tutorial|instructions|steps)$")
+# "when" opening a statement's clause ("when I run it, ..."), not a question
+_WHEN_CLAUSE = re.compile(
+    r"when(?:ever)? (?:i|i'm|you|we|my|the|a|an|it|it's|they|he|she|our|your|this|that|"
+    r"there|someone|people)\b"
+)
 _MEANING_END = re.compile(r"\b(?:meaning|definition)$")
 # a yes/no question's modality, at a clause start
 _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -168,18 +173,31 @@ _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?:is|are) (?:[\w']+ ){1,4}(?:recommended|advisable|worth it)\b", "advice"),
         (r"must \w+", "obligation"),
         (
-            r"(?:do|does|did) (?:i|we|you|they|he|she|my \w+|an? \w+) (?:have|need|got) to\b",
+            r"(?:do|does|did) (?:i|we|you|they|he|she|my \w+|an? \w+) (?:have|got) to\b",
             "obligation",
         ),
         (
-            r"(?:do|does) (?:i|we|they|he|she|my \w+) (?:really )?need (?:an?|to|the)\b",
-            "obligation",
+            r"(?:do|does) (?:i|we|you|they|he|she|my \w+) (?:really )?need (?:an?|to|the)\b",
+            "obligation/advice",  # "do I need to rinse rice?" / "should I rinse rice?"
         ),
         (r"(?:am|are|is) (?:i|we|they|he|she) (?:required|obliged|obligated)\b", "obligation"),
         (r"is it (?:required|mandatory|compulsory|necessary|obligatory)\b", "obligation"),
         (r"(?:is|are) (?:[\w']+ ){1,4}(?:required|mandatory|compulsory|necessary)\b", "obligation"),
         (r"(?:am|are|is) (?:[\w']+ )?(?:legally )?(?:required|obliged)\b", "obligation"),
     )
+)
+# each list as one pattern, its alternatives tried in order (one match call a word); the
+# kind of the group that matched
+_OPENER = re.compile("|".join(f"({p.pattern})" for p, _ in _OPENERS))
+_OPENER_KINDS = ("", *(k for _, k in _OPENERS))
+_MODAL = re.compile("|".join(f"({p.pattern})" for p, _ in _MODALS))
+_MODAL_KINDS = ("", *(k for _, k in _MODALS))
+# the words a question may open with here (no pattern is tried at another word)
+_OPENING_WORDS = frozenset(
+    """how why what whats what's when whenever where who whom whose which for in at on to
+    from define number the a an main reasons reason causes cause price prices cost costs
+    meaning definition steps some procedure instructions best easiest quickest ways way
+    can could may am are is should shall ought would do does did must""".split()
 )
 _MODAL_SAID = {"permission": "can I", "advice": "should I", "obligation": "must I"}
 _SAID = {
@@ -228,9 +246,8 @@ _SELF = re.compile(r"\b(?:i|me|myself|i'm|im|i've|i'd)\b")
 # a condition: "if", "what if", "in case", "unless", "suppose"; "if" after a word asking
 # whether ("check if", "know if") is no condition
 _CONDITION = re.compile(
-    r"(?<!\bknow )(?<!\bcheck )(?<!\bsee )(?<!\bask )(?<!\bwonder )(?<!\bwondering )"
-    r"(?<!\bme )(?<!\bsure )(?<!\bas )(?<!\btell )\bif\b|\bunless\b|\bin case\b|"
-    r"\bsuppose\b|\bsupposing\b|\bwhat would happen\b"
+    r"\b(?:(?:(know|check|see|ask|wonder|wondering|me|sure|as|tell) )?if|unless|in case|"
+    r"suppose|supposing|what would happen)\b"
 )
 # "if you could tell me", "if possible": politeness, no condition
 _POLITE_IF = re.compile(r"if (?:you (?:could|can|would|don't mind|have time)|possible)\b")
@@ -269,17 +286,19 @@ def _clause_kinds(clause: str) -> tuple[set[str], set[str]]:
         if i and tokens[i - 1] not in _EMBEDDING:
             continue
         rest = clause[start:]
-        for pattern, kind in _OPENERS:
-            if pattern.match(rest):
-                if kind:
-                    kinds.add(kind)
-                break
+        if not i and _WHEN_CLAUSE.match(rest):
+            continue  # "When I run the installer, it fails": a condition, no question
+        if tokens[i] not in _OPENING_WORDS:
+            continue
+        found = _OPENER.match(rest)
+        if found is not None:
+            if kind := _OPENER_KINDS[found.lastindex or 0]:
+                kinds.add(kind)
         else:
             if i == 0:
-                for pattern, kind in _MODALS:
-                    if pattern.match(rest):
-                        modals.add(kind)
-                        break
+                found = _MODAL.match(rest)
+                if found is not None:
+                    modals.add(_MODAL_KINDS[found.lastindex or 0])
                 if _WHAT_IS.match(rest):
                     kinds.add("manner" if _WAY_END.search(rest) else "definition")
             elif _WHAT_X_IS.match(rest) or _WHAT_IS.match(rest):
@@ -303,8 +322,12 @@ def asks(lower: str) -> Asks:
             modals |= m
     dependents = frozenset(_SINGULAR.get(d, d) for d in _DEPENDENTS.findall(text))
     condition: set[str] = set()
-    plain = _POLITE_IF.sub(" ", text)
-    for found in _CONDITION.finditer(plain):
+    plain = _POLITE_IF.sub(" ", text) if "if" in text else text
+    # (most prompts name no condition: the scan only where one of its words is)
+    scan = "if" in text or "unless" in text or "in case" in text or "suppos" in text
+    for found in _CONDITION.finditer(plain) if scan else ():
+        if found.group(1):
+            continue  # "check if", "tell me if": whether, no condition
         rest = plain[found.end() :]
         end = _CONDITION_END.search(rest)
         words = _TOKEN.findall(rest[: end.start() if end else len(rest)])
@@ -353,7 +376,7 @@ def asks_differ(q: Asks, c: Asks, q_text: str, c_text: str) -> str | None:
     """Why the two prompts ask for different answers, or None."""
     if q.kinds and c.kinds and not any(_agree(a, b) for a in q.kinds for b in c.kinds):
         return f"question differs: {_said(q.kinds, _SAID)} vs {_said(c.kinds, _SAID)}"
-    if q.modals and c.modals and not q.modals & c.modals:
+    if q.modals and c.modals and not any(_agree(a, b) for a in q.modals for b in c.modals):
         said = _said(q.modals, _MODAL_SAID), _said(c.modals, _MODAL_SAID)
         return f"question differs: {said[0]} vs {said[1]}"
     if q.dependents != c.dependents:
