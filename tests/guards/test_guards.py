@@ -358,6 +358,7 @@ def test_default_guards_cover_every_category() -> None:
         "scope",
         "constraint",
         "task",
+        "asks",
     }
     assert all(isinstance(g, Guard) for g in default_guards())
 

@@ -9,7 +9,7 @@ next candidate, and a lookup whose candidates are all rejected is a miss.
 CONTRACT (shared by the cache and the guards):
 
 - ``Rejection(guard, reason)``: ``guard`` is a short category used as a stats counter
-  (``negation``, ``number``, ``entity``, ``order``, ``scope``, ``constraint``, ``custom``;
+  (``negation``, ``number``, ``entity``, ``order``, ``scope``, ``constraint``, ``asks``, ``custom``;
   ``error`` when a guard raised: the candidate is refused and the error logged; the cache
   adds ``span`` for long prompts whose differing parts are not near).
 - ``Guard`` protocol: ``name`` and ``check(query, candidate) -> str | None``
@@ -40,6 +40,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import orjson
 
 from . import _lexicon as lex
+from ._asks import AskGuard
 from ._code import code_changed, indentation_changed, relaid
 from ._features import (
     _DIRECTION_CUES,
@@ -90,6 +91,7 @@ __all__ = [
     "GUARDS_DISTANCE_THRESHOLD",
     "AntonymGuard",
     "ArgumentGuard",
+    "AskGuard",
     "ConstraintGuard",
     "EntityGuard",
     "Features",
@@ -1483,6 +1485,7 @@ def default_guards() -> list[Guard]:
         EntityGuard(),
         SubstitutionGuard(),
         TaskGuard(),
+        AskGuard(),
     ]
 
 
@@ -1499,6 +1502,7 @@ _JUDGED = frozenset(
         ScopeGuard,
         AntonymGuard,
         SubstitutionGuard,
+        AskGuard,
     }
 )
 
