@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from redis_agent_core.cache.guards import AntonymGuard, EntityGuard, NumberGuard, Verifier
+from redis_agent_core.cache.guards import (
+    AntonymGuard,
+    EntityGuard,
+    NumberGuard,
+    SubstitutionGuard,
+    Verifier,
+)
+from redis_agent_core.cache.guards._features import same_but_numerals
 
 from .test_relations import rejects
 
@@ -128,3 +135,51 @@ def test_a_calls_arguments_in_another_order(a: str, b: str, same: bool) -> None:
 )
 def test_numbers_written_two_ways(a: str, b: str, same: bool) -> None:
     assert (rejects(NumberGuard(), a, b) is None) is same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "is half an hour of reading a day enough?",
+            "is 30 minutes of reading a day enough?",
+            True,
+        ),
+        ("who wrote the twenty-first amendment?", "who wrote the 21st amendment?", True),
+        (
+            "how to reach 5k subscribers on YouTube",
+            "how to reach 5,000 subscribers on YouTube",
+            True,
+        ),
+        # the same quantities, another word beside them: the scorer still judges
+        ("two eggs a day is fine?", "two eggs a week is fine?", False),
+        (
+            "is half an hour of reading a day enough?",
+            "is 30 minutes of running a day enough?",
+            False,
+        ),
+    ],
+)
+def test_a_quantity_written_two_ways_leaves_the_scorer_nothing(a: str, b: str, same: bool) -> None:
+    # the pair scorer reads the spelling and refused these; the guards compared the numbers
+    assert same_but_numerals(a, b) is same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "how long does soup keep in the fridge?",
+            "how long does soup keep in the freezer?",
+            False,
+        ),
+        ("should the freezer be set to -18C?", "should the fridge be set to -18C?", False),
+        (
+            "how long does soup keep in the fridge?",
+            "how long does soup keep in the refrigerator?",
+            True,
+        ),
+    ],
+)
+def test_the_freezer_is_no_narrower_fridge(a: str, b: str, same: bool) -> None:
+    assert (rejects(SubstitutionGuard(), a, b) is None) is same

@@ -396,13 +396,35 @@ def same_but_numerals(a: str, b: str) -> bool:
     numbers equal, so there is nothing left for the pair scorer to judge (it reads the
     spelling and refused such repeats)."""
     fa, fb = features(a), features(b)
-    if fa.lower == fb.lower or (
-        _NUMBER_VOCAB.isdisjoint(fa.vocab) and _NUMBER_VOCAB.isdisjoint(fb.vocab)
-    ):
+    if fa.lower == fb.lower:
         return False
-    return _WORD.findall(_number_words_to_digits(fa.lower)) == _WORD.findall(
-        _number_words_to_digits(fb.lower)
-    )
+    if not (_NUMBER_VOCAB.isdisjoint(fa.vocab) and _NUMBER_VOCAB.isdisjoint(fb.vocab)) and (
+        _WORD.findall(_number_words_to_digits(fa.lower))
+        == _WORD.findall(_number_words_to_digits(fb.lower))
+    ):
+        return True
+    # a quantity written two ways, all other words the same ("half an hour" / "30
+    # minutes", "the twenty-first" / "the 21st", "two dozen" / "24"): the number guard
+    # found the quantities equal; each with its unit read as one mark ("0"), the words
+    # must be the same
+    if not (fa.quantities or fb.quantities):
+        return False
+    return _marked_quantities(fa) == _marked_quantities(fb)
+
+
+def _quantity_mark(m: re.Match[str]) -> str:
+    unit = m.group(2)
+    if unit is None or unit == "%" or unit == "k" or unit in lex.UNITS:
+        return " 0 "
+    head, _, rest = unit.partition("-")
+    return f" 0 {rest} " if head in lex.UNITS else f" 0 {unit} "
+
+
+def _marked_quantities(f: Features) -> list[str]:
+    """The words of ``f`` with each quantity and its unit, in whatever words or digits,
+    one mark ("0")."""
+    digits = _digits(f.lower, f.vocab & _CUES, frozenset(f.words))
+    return _WORD.findall(_QUANTITY.sub(_quantity_mark, digits))
 
 
 def _to_float(text: str) -> float:
@@ -998,6 +1020,26 @@ def _words(text: str) -> _Words:
     return content, lower, bare, words, seq, wordset, stems, vocab, cues
 
 
+def _digits(lower: str, cues: frozenset[str], wordset: frozenset[str] | None = None) -> str:
+    """``lower`` with its numbers in digits: ordinals and number words spelt out, fractions
+    of a period, "for a week" (one period); what the quantities are read from."""
+    digits = lower
+    if not _ORDINAL_CUES.isdisjoint(cues):
+        digits = _SPELT_ORDINAL.sub(_ordinal_digits, digits)
+    if not _NUMBER_VOCAB.isdisjoint(cues):
+        digits = _number_words_to_digits(digits)
+    if not _FRACTION_CUES.isdisjoint(cues):
+        digits = _FRACTION_OF_PERIOD.sub(_fraction_digits, digits)
+    if (
+        not _PERIOD_VOCAB.isdisjoint(cues)
+        # a whole word ("for a day-trip": none)
+        and not _PERIOD_VOCAB.isdisjoint(cues if wordset is None else wordset)
+        and (" a " in digits or " an " in digits or " one " in digits)
+    ):
+        digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
+    return digits
+
+
 def _parse(text: str) -> Features:
     """Parse ``text`` once."""
     # Each regex below runs only when the words show it can match: most prompts are
@@ -1033,19 +1075,7 @@ def _parse(text: str) -> Features:
     dates = (
         {_DATE_WORDS[w] for w in wordset & _DATE_KEYS} if not _DATE_KEYS.isdisjoint(cues) else set()
     )
-    digits = lower
-    if not _ORDINAL_CUES.isdisjoint(cues):
-        digits = _SPELT_ORDINAL.sub(_ordinal_digits, digits)
-    if not _NUMBER_VOCAB.isdisjoint(cues):
-        digits = _number_words_to_digits(digits)
-    if not _FRACTION_CUES.isdisjoint(cues):
-        digits = _FRACTION_OF_PERIOD.sub(_fraction_digits, digits)
-    if (
-        not _PERIOD_VOCAB.isdisjoint(cues)
-        and not _PERIOD_VOCAB.isdisjoint(wordset)  # a whole word ("for a day-trip": none)
-        and (" a " in digits or " an " in digits or " one " in digits)
-    ):
-        digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
+    digits = _digits(lower, cues, wordset)
     quantities = _quantities(digits)
     if quantities.get("num:1"):
         del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun

@@ -1761,6 +1761,18 @@ def _graded(f: Features, diff: Diff) -> dict[str, str]:
 
 
 _LESS = frozenset({"less", "least"})
+# Kinds that everyday use sets against their WordNet parent, as two of one kind: WordNet
+# puts the freezer under the fridge ("electric refrigerator"), so "a freezer" reads as a
+# narrower "fridge" and a question about one would be served for the other ("how long
+# does chicken keep in the fridge" / "in the freezer"). A short list where WordNet lacks
+# the contrast; each group's words name one thing.
+_CONTRASTED_KINDS = {
+    word: k
+    for k, group in enumerate(
+        (("fridge", "refrigerator", "icebox"), ("freezer", "deepfreeze", "deep-freeze"))
+    )
+    for word in group
+}
 
 
 def _turned_degree(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
@@ -2027,6 +2039,10 @@ class SubstitutionGuard(_PairGuard):
         for w, n, only_noun in nouns_q:
             senses, parents = kinship(n)
             for w2, n2, only_noun2 in nouns_c:
+                if _CONTRASTED_KINDS.get(n, -1) != _CONTRASTED_KINDS.get(n2, -1) and (
+                    n in _CONTRASTED_KINDS and n2 in _CONTRASTED_KINDS
+                ):
+                    return f"different item of one kind ({w!r} vs {w2!r})"
                 senses2, parents2 = kinship(n2)
                 if (
                     senses & senses2
