@@ -31,11 +31,11 @@ FORM_2 = (
 def test_stored_features_hold_only_what_is_costly_to_find_again() -> None:
     # the words, stems and vocabulary come from the stored prompt itself; absent parts
     # are not written: most prompts store 3 bytes
-    assert Verifier.features_of("Where do I send my meter reading?") == b"[12]"
+    assert Verifier.features_of("Where do I send my meter reading?") == b"[13]"
     assert Verifier.features_of(STORED) == (
-        b'[12,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
+        b'[13,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
     )
-    for damaged in (b"[12,2]", b"[12,0,1]", b"[12,15,1]", b'[12,"2",1]'):
+    for damaged in (b"[13,2]", b"[13,0,1]", b"[13,15,1]", b'[13,"2",1]'):
         features.cache_clear()
         assert Verifier.remember(STORED, damaged)  # found when loaded: the text is parsed
         assert features(STORED) == _features._parse(STORED)

@@ -41,7 +41,7 @@ import orjson
 
 from . import _lexicon as lex
 from ._asks import AskGuard
-from ._code import code_changed, indentation_changed, relaid
+from ._code import arguments_reordered, code_changed, indentation_changed, relaid
 from ._features import (
     _DIRECTION_CUES,
     _PARSED,
@@ -955,6 +955,16 @@ def _roman(key: str, other: Features) -> bool:
     return False
 
 
+def _one_digit_thousands(key: str, other: Features) -> bool:
+    """Whether the bare number ``key`` is a thousands count that ``other`` writes as one
+    digit glued to "k" ("num:1000" / "the first 1k followers"): the parse leaves "4k" out
+    as mostly a name ("4k video"), but beside the same count in full it says the same."""
+    kind, _, value = key.partition(":")
+    if kind != "num" or len(value) != 4 or not value.endswith("000") or value[0] == "0":
+        return False
+    return re.search(rf"(?<![\w.,]){value[0]}k\b", other.lower) is not None
+
+
 # digits texted for a word that sounds like them
 _TEXTED = {"num:2": ("2", frozenset({"to", "too"})), "num:4": ("4", frozenset({"for"}))}
 
@@ -990,6 +1000,8 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
         extra = {
             k: n for k, n in extra.items() if not (_roman(k, other) or _for_word(k, mine, other))
         }
+    if "k" in other.lower:
+        extra = {k: n for k, n in extra.items() if not _one_digit_thousands(k, other)}
     if extra.get("num:0") and "no" in other.vocab:
         extra["num:0"] -= _none_as_zero(other, mine)
     return {k: n for k, n in extra.items() if n > 0}
@@ -1140,7 +1152,7 @@ def _cells_or_code(query: str, candidate: str) -> str | None:
     reads of the texts themselves, before their features)."""
     if ("," in query or "|" in query) and (reason := _cell_swap(query, candidate)):
         return reason
-    if reason := code_changed(query, candidate):
+    if reason := code_changed(query, candidate) or arguments_reordered(query, candidate):
         return reason
     if "+" in query or "#" in query or "+" in candidate or "#" in candidate:
         return _mark_differs(query, candidate)

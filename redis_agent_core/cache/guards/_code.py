@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from ._spans import _common_prefix, _common_suffix
 
-__all__ = ["code_changed", "indentation_changed", "relaid"]
+__all__ = ["arguments_reordered", "code_changed", "indentation_changed", "relaid"]
 
 # an e-mail address (an identifier), a word (hyphens, dots and slashes inside it keep it
 # one word: "fourth-largest", "u.active", "app/auth.py"), a number (with its separators:
@@ -134,6 +134,39 @@ def code_changed(query: str, candidate: str) -> str | None:
         elif all(k == "op" for k in mine + theirs):
             alone = " ".join(a[i1:i2] or b[j1:j2])
             return f"an operator on one side only ({alone!r})"
+    return None
+
+
+# a call written in a prompt: a name (dotted or not) and its arguments, none nested
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\(([^()\n]{1,200})\)")
+
+
+def _calls(text: str) -> dict[str, list[tuple[str, ...]]]:
+    calls: dict[str, list[tuple[str, ...]]] = {}
+    for m in _CALL.finditer(text):
+        args = tuple(a.strip() for a in m.group(2).split(","))
+        if len(args) > 1 and all(args):
+            calls.setdefault(m.group(1), []).append(args)
+    return calls
+
+
+def arguments_reordered(query: str, candidate: str) -> str | None:
+    """Why two texts call one function on the same arguments in another order
+    ("diff(old, new)" / "diff(new, old)", "pow(2, 10)" / "pow(10, 2)"): arguments are
+    bound by their place, so another call, whatever the words around it say."""
+    if "(" not in query or "(" not in candidate or "," not in query or "," not in candidate:
+        return None
+    theirs = _calls(candidate)
+    if not theirs:
+        return None
+    for name, calls in _calls(query).items():
+        for args in calls:
+            for other in theirs.get(name, ()):
+                if args != other and sorted(args) == sorted(other):
+                    return (
+                        f"arguments in another order ({name}({', '.join(args)}) vs "
+                        f"{name}({', '.join(other)}))"
+                    )
     return None
 
 

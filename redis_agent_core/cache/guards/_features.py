@@ -317,7 +317,9 @@ def _number_words_to_digits(text: str) -> str:
         for part in re.split(r"[\s-]+", match.group(0)):
             if part == "and":
                 continue
-            if part in lex.SCALE_WORDS:
+            if part == "dozen":  # a multiplier: "two dozen" = 24, "a dozen" = 12
+                current = max(current, 1) * 12
+            elif part in lex.SCALE_WORDS:
                 scale = lex.SCALE_WORDS[part]
                 current = max(current, 1) * scale
                 if scale >= 1000:
@@ -329,19 +331,100 @@ def _number_words_to_digits(text: str) -> str:
     return _NUMBER_WORD_RE.sub(convert, text)
 
 
+# Ordinals past "twentieth" spelt out, as the digits "21st" / "60th" are read ("the
+# twenty-first century" = "the 21st century"): a tens word and a unit ordinal (hyphenated,
+# or after a blank but for "second", which after a number is mostly the unit: "sixty
+# second ad"), or a tens ordinal. The small ones are lex.ORDINAL_WORDS, matched against
+# digits by the number guard.
+_UNIT_ORDINALS = {
+    w: n
+    for n, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth".split(), start=1
+    )
+}
+_TENS = {
+    w: lex.NUMBER_WORDS[w] for w in "twenty thirty forty fifty sixty seventy eighty ninety".split()
+}
+_TENS_ORDINALS = {w[:-1] + "ieth": n for w, n in _TENS.items()}
+_SPELT_ORDINAL = re.compile(
+    rf"\b(?:({'|'.join(_TENS)})(?:-({'|'.join(_UNIT_ORDINALS)})"
+    rf"|\s+({'|'.join(w for w in _UNIT_ORDINALS if w != 'second')}))"
+    rf"|({'|'.join(_TENS_ORDINALS)}))\b"
+)
+_ORDINAL_CUES = frozenset(_TENS) | frozenset(_TENS_ORDINALS)
+
+
+def _ordinal_digits(match: re.Match[str]) -> str:
+    tens, unit, spaced, whole = match.groups()
+    n = _TENS_ORDINALS[whole] if whole else _TENS[tens] + _UNIT_ORDINALS[unit or spaced]
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
+
+
+# Fractions of a period said in words, as the digits they stand for: "half an hour" = "30
+# minutes", "a quarter of an hour" = "15 minutes", "an hour and a half" = "90 minutes",
+# "two and a half days" = "2.5 days" (run after the number words are digits).
+_PERIOD_ALT = "|".join(
+    sorted(
+        (u for u, (dim, _f) in lex.UNITS.items() if dim == "duration" and u.isalpha()),
+        key=len,
+        reverse=True,
+    )
+)
+_FRACTION_OF_PERIOD = re.compile(
+    rf"\b(?:(?:a |one )?(half) (?:an?|one) ({_PERIOD_ALT})"
+    rf"|(?:(3|three) |an? |one )?(quarters?) of an? ({_PERIOD_ALT})"
+    rf"|(an?|one|\d+) ({_PERIOD_ALT}) and a half"
+    rf"|(\d+) and a half ({_PERIOD_ALT}))\b"
+)
+_FRACTION_CUES = frozenset({"half", "quarter", "quarters"})
+
+
+def _fraction_digits(match: re.Match[str]) -> str:
+    half, unit, three, quarter, q_unit, whole, w_unit, count, c_unit = match.groups()
+    if half:
+        return f"0.5 {unit}"
+    if quarter:
+        return f"{0.75 if three else 0.25:g} {q_unit}"
+    if whole:
+        return f"{(1 if not whole.isdigit() else int(whole)) + 0.5:g} {w_unit}"
+    return f"{int(count) + 0.5:g} {c_unit}"
+
+
 def same_but_numerals(a: str, b: str) -> bool:
     """Whether two texts are the same words once numbers written as words are digits
     ("convert five miles to km" / "convert 5 miles to km"): the guards found their
     numbers equal, so there is nothing left for the pair scorer to judge (it reads the
     spelling and refused such repeats)."""
     fa, fb = features(a), features(b)
-    if fa.lower == fb.lower or (
-        _NUMBER_VOCAB.isdisjoint(fa.vocab) and _NUMBER_VOCAB.isdisjoint(fb.vocab)
-    ):
+    if fa.lower == fb.lower:
         return False
-    return _WORD.findall(_number_words_to_digits(fa.lower)) == _WORD.findall(
-        _number_words_to_digits(fb.lower)
-    )
+    if not (_NUMBER_VOCAB.isdisjoint(fa.vocab) and _NUMBER_VOCAB.isdisjoint(fb.vocab)) and (
+        _WORD.findall(_number_words_to_digits(fa.lower))
+        == _WORD.findall(_number_words_to_digits(fb.lower))
+    ):
+        return True
+    # a quantity written two ways, all other words the same ("half an hour" / "30
+    # minutes", "the twenty-first" / "the 21st", "two dozen" / "24"): the number guard
+    # found the quantities equal; each with its unit read as one mark ("0"), the words
+    # must be the same
+    if not (fa.quantities or fb.quantities):
+        return False
+    return _marked_quantities(fa) == _marked_quantities(fb)
+
+
+def _quantity_mark(m: re.Match[str]) -> str:
+    unit = m.group(2)
+    if unit is None or unit == "%" or unit == "k" or unit in lex.UNITS:
+        return " 0 "
+    head, _, rest = unit.partition("-")
+    return f" 0 {rest} " if head in lex.UNITS else f" 0 {unit} "
+
+
+def _marked_quantities(f: Features) -> list[str]:
+    """The words of ``f`` with each quantity and its unit, in whatever words or digits,
+    one mark ("0")."""
+    digits = _digits(f.lower, f.vocab & _CUES, frozenset(f.words))
+    return _WORD.findall(_QUANTITY.sub(_quantity_mark, digits))
 
 
 def _to_float(text: str) -> float:
@@ -657,7 +740,9 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # after a comma that follows no digit counts (a CSV cell: "Ben,28,Lima").
 # 11: "note", "notes", "noted", "noting" are no negators (their stem is "not").
 # 12: a negated auxiliary typed without its apostrophe ("dont", "cant") is one.
-_FORMAT = 12
+# 13: "two dozen" is 24; ordinals past "twentieth" spelt out are numbers ("twenty-first" =
+# "21st"); fractions of a period are durations ("half an hour" = "30 minutes").
+_FORMAT = 13
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -802,6 +887,8 @@ _CUES = (
     | _DATE_KEYS
     | _PERIOD_VOCAB
     | _BARE_NT
+    | _ORDINAL_CUES
+    | _FRACTION_CUES
 )
 
 
@@ -933,6 +1020,26 @@ def _words(text: str) -> _Words:
     return content, lower, bare, words, seq, wordset, stems, vocab, cues
 
 
+def _digits(lower: str, cues: frozenset[str], wordset: frozenset[str] | None = None) -> str:
+    """``lower`` with its numbers in digits: ordinals and number words spelt out, fractions
+    of a period, "for a week" (one period); what the quantities are read from."""
+    digits = lower
+    if not _ORDINAL_CUES.isdisjoint(cues):
+        digits = _SPELT_ORDINAL.sub(_ordinal_digits, digits)
+    if not _NUMBER_VOCAB.isdisjoint(cues):
+        digits = _number_words_to_digits(digits)
+    if not _FRACTION_CUES.isdisjoint(cues):
+        digits = _FRACTION_OF_PERIOD.sub(_fraction_digits, digits)
+    if (
+        not _PERIOD_VOCAB.isdisjoint(cues)
+        # a whole word ("for a day-trip": none)
+        and not _PERIOD_VOCAB.isdisjoint(cues if wordset is None else wordset)
+        and (" a " in digits or " an " in digits or " one " in digits)
+    ):
+        digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
+    return digits
+
+
 def _parse(text: str) -> Features:
     """Parse ``text`` once."""
     # Each regex below runs only when the words show it can match: most prompts are
@@ -968,13 +1075,7 @@ def _parse(text: str) -> Features:
     dates = (
         {_DATE_WORDS[w] for w in wordset & _DATE_KEYS} if not _DATE_KEYS.isdisjoint(cues) else set()
     )
-    digits = _number_words_to_digits(lower) if not _NUMBER_VOCAB.isdisjoint(cues) else lower
-    if (
-        not _PERIOD_VOCAB.isdisjoint(cues)
-        and not _PERIOD_VOCAB.isdisjoint(wordset)  # a whole word ("for a day-trip": none)
-        and (" a " in digits or " an " in digits or " one " in digits)
-    ):
-        digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
+    digits = _digits(lower, cues, wordset)
     quantities = _quantities(digits)
     if quantities.get("num:1"):
         del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun

@@ -259,6 +259,12 @@ class AntonymGuard(_PairGuard):
         )
         if turned is not None:
             return turned
+        if (only_q or only_c) and not (
+            _CONVERSE_CUES.isdisjoint(q.stems) or _CONVERSE_CUES.isdisjoint(c.stems)
+        ):
+            turned = _converse_turned(q, c, only_q, only_c)
+            if turned is not None:
+                return turned
         if " than " in query and " than " in candidate:
             inverted, opposed, swapped = _comparison(q, c)
             if inverted and not (opposed or swapped):
@@ -1072,6 +1078,68 @@ def _roles_exchanged(q: Features, i: int, c: Features, j: int) -> bool:
     return bool(moved_q or moved_c) and _WHO in (before_q | before_c)
 
 
+# The two ends of one handing over, which WordNet does not give as antonyms (it has
+# "lend" / "borrow" and "buy" / "sell", caught with them): the giver's verb and the
+# receiver's. "get" is a receiver's verb only with "from" after it ("get money from
+# Mexico"; "what should I get my mom" is what to give her).
+_CONVERSES = {
+    stem(giver): frozenset(map(stem, receivers))
+    for giver, receivers in (
+        ("give", ("receive", "get")),
+        ("gift", ("receive", "get")),
+        ("send", ("receive", "get")),
+        ("teach", ("learn",)),
+    )
+}
+_RECEIVING = frozenset().union(*_CONVERSES.values())
+_GET = stem("get")
+_GETS = frozenset("get gets got getting gotten".split())
+# their stems as written, irregular forms too: a pair without one a side skips the test
+_CONVERSE_CUES = frozenset(
+    map(stem, "give gave given gift send sent teach taught receive get got learn learnt".split())
+)
+
+
+def _from_after(f: Features, at: int) -> bool:
+    """Whether "from" follows the verb at ``at`` in its clause, within a few words."""
+    for w in f.words[at + 1 : at + 1 + _ROLE_REACH]:
+        if w == "from":
+            return True
+        if w in _CLAUSE_OPENERS:
+            return False
+    return False
+
+
+def _converse_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """A giver's verb on one side where the other has the receiver's, with the same doer:
+    "give shares to my daughter" / "receive shares from my daughter", "teach Spanish to
+    adults" / "learn Spanish from adults" ask about opposite events. With the doers
+    exchanged ("my dad gave me a car" / "I received a car from my dad") it is one event."""
+    for one, other, mine, theirs in ((q, c, only_q, only_c), (c, q, only_c, only_q)):
+        for w, _s, i in mine:
+            forms = _verb_forms(w)
+            receivers = frozenset().union(*(_CONVERSES.get(v, ()) for v in forms))
+            if not receivers:
+                continue
+            # ("get" is a function word, in no diff: found in the words, when one side
+            # alone has it)
+            gets = (
+                []
+                if not _GETS.isdisjoint(one.words)
+                else [(w2, _GET, j) for j, w2 in enumerate(other.words) if w2 in _GETS]
+            )
+            for w2, s2, j in [*theirs, *gets]:
+                got = receivers & (_verb_forms(w2) | {s2})
+                if not got or (got == {_GET} and not _from_after(other, j)):
+                    continue
+                before, after = _role_words(one, i)
+                before2, after2 = _role_words(other, j)
+                if (before - before2) & after2 or (before2 - before) & after:
+                    continue  # a doer moved to the other end: one event told both ways
+                return f"converse verbs {w!r} / {w2!r} with the same doer"
+    return None
+
+
 # "X's Y": X owns Y. ("Y of X" is left out: "one day of notice" is "one day's notice".)
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -1693,6 +1761,18 @@ def _graded(f: Features, diff: Diff) -> dict[str, str]:
 
 
 _LESS = frozenset({"less", "least"})
+# Kinds that everyday use sets against their WordNet parent, as two of one kind: WordNet
+# puts the freezer under the fridge ("electric refrigerator"), so "a freezer" reads as a
+# narrower "fridge" and a question about one would be served for the other ("how long
+# does chicken keep in the fridge" / "in the freezer"). A short list where WordNet lacks
+# the contrast; each group's words name one thing.
+_CONTRASTED_KINDS = {
+    word: k
+    for k, group in enumerate(
+        (("fridge", "refrigerator", "icebox"), ("freezer", "deepfreeze", "deep-freeze"))
+    )
+    for word in group
+}
 
 
 def _turned_degree(q: Features, c: Features, only_q: Diff, only_c: Diff) -> bool:
@@ -1959,6 +2039,10 @@ class SubstitutionGuard(_PairGuard):
         for w, n, only_noun in nouns_q:
             senses, parents = kinship(n)
             for w2, n2, only_noun2 in nouns_c:
+                if _CONTRASTED_KINDS.get(n, -1) != _CONTRASTED_KINDS.get(n2, -1) and (
+                    n in _CONTRASTED_KINDS and n2 in _CONTRASTED_KINDS
+                ):
+                    return f"different item of one kind ({w!r} vs {w2!r})"
                 senses2, parents2 = kinship(n2)
                 if (
                     senses & senses2
