@@ -93,10 +93,10 @@ def test_the_verifier_refuses_another_task_as_task() -> None:
 
 
 def test_questions_and_given_text_give_no_instruction() -> None:
-    assert instructions("What is the capital of Peru?")[0] == ()
-    assert instructions("How do I reset my router?")[0] == ()
+    assert instructions("What is the capital of Peru?") == ()
+    assert instructions("How do I reset my router?") == ()
     # what follows a colon is the given text, not a request
-    (found, _) = instructions("Explain: Whisk two eggs and fold in the flour.")
+    found = instructions("Explain: Whisk two eggs and fold in the flour.")
     assert [i.verb for i in found] == ["explain"]
     # "Review of" is a noun, "Note:" the start of a given text's line
-    assert instructions("Review of the hotel: clean rooms")[0] == ()
+    assert instructions("Review of the hotel: clean rooms") == ()

@@ -1499,6 +1499,7 @@ _JUDGED = frozenset(
         ScopeGuard,
         AntonymGuard,
         SubstitutionGuard,
+        TaskGuard,
     }
 )
 
