@@ -15,7 +15,31 @@ from typing import NamedTuple
 
 from . import _wordnet as wn
 
-__all__ = ["Instruction", "instructions"]
+__all__ = ["Instruction", "instructions", "one_job"]
+
+# Task verbs that name one job on a given text where WordNet does not relate them: it
+# puts "fix" (repair) and "correct" (rectify) in senses joined only through a third verb,
+# "sort" (classify) and "order" / "arrange" (put in order) apart, has no "refactor", nor
+# the phrasal verbs ("walk me through", "speed up", "point out": read as one verb, see
+# _PHRASAL). Each set is one job; a verb in none is compared by WordNet
+# (by the task guard and ``relations.opening_task_differs``).
+_JOBS = (
+    frozenset({"fix", "correct", "repair", "rectify", "mend", "debug"}),
+    frozenset({"explain", "walk through", "talk through", "break down"}),
+    frozenset({"sort", "order", "arrange", "alphabetize", "alphabetise"}),
+    frozenset({"optimise", "optimize", "speed up"}),
+    frozenset({"shorten", "condense", "abridge"}),
+    frozenset({"refactor", "restructure"}),
+    frozenset({"find", "identify", "spot", "point out", "detect", "locate"}),
+)
+_JOB = {verb: n for n, job in enumerate(_JOBS) for verb in job}
+
+
+def one_job(a: str, b: str) -> bool:
+    """Whether two task verbs name one job by :data:`_JOBS` ("fix" / "correct")."""
+    job = _JOB.get(a)
+    return job is not None and job == _JOB.get(b)
+
 
 # Words before a request that do not change it ("please", "can you", "I'd like you to").
 _LEAD = frozenset(
@@ -64,6 +88,11 @@ _QUANTIFIERS = frozenset(
 # Words saying an instruction acts on a text given with it ("this email", "the
 # following", "the above"); a colon or line break after it does too.
 _POINTERS = frozenset("this these those following above below".split())
+# Verbs whose task is named with a particle ("walk me *through* this", "break *down* this
+# query", "speed *up*", "point *out* the errors"): the shipped WordNet holds single words
+# only, and the bare verb names another act ("walk", "break"). Read as one verb ("walk
+# through"), compared by :mod:`._task`'s table of jobs.
+_PHRASAL = {"walk": "through", "talk": "through", "break": "down", "speed": "up", "point": "out"}
 
 
 class Instruction(NamedTuple):
@@ -127,6 +156,18 @@ def _run_head(tokens: list[str], i: int) -> tuple[tuple[str, ...] | None, int]:
         adjective = tokens[i] if tokens[i] in adjectives else None
         i += 1
     words: list[str] = []
+    if (
+        i + 1 < n
+        and tokens[i] in wn.wordnet().verb_senses
+        and tokens[i] not in _STOP
+        and wn.noun(tokens[i + 1]) is not None
+        and tokens[i + 1] not in _STOP
+        and not _noun_like(tokens[i], True)
+    ):
+        # a verb before a noun is its modifier: "a *commit* message", not "a" that
+        # names nothing (what is made, then, would be unnamed: "write" agreed with all)
+        words.append(tokens[i])
+        i += 1
     while i < n and _noun_like(tokens[i], not words):
         words.append(tokens[i].removesuffix("'s"))
         i += 1
@@ -142,6 +183,11 @@ def _instruction(tokens: list[str], i: int, joined: bool) -> tuple[Instruction, 
     i += 1
     if verb == "come" and tokens[i : i + 2] == ["up", "with"]:
         i += 2
+    particle = _PHRASAL.get(verb)
+    if particle is not None:
+        j = i + (i < len(tokens) and tokens[i] in _PRONOUNS)  # "walk *me* through"
+        if j < len(tokens) and tokens[j] == particle:
+            verb, i = f"{verb} {particle}", j + 1
     if verb in _MAKING:
         output, end = _run_head(tokens, i)
         if output is None and verb == "make":

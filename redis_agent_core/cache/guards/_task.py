@@ -24,10 +24,26 @@ from functools import lru_cache
 
 from . import _wordnet as wn
 from ._features import Features, pair
-from ._instructions import _MAKING, _TOKENS, Instruction, instructions
+from ._instructions import _JOB, _MAKING, _TOKENS, Instruction, instructions, one_job
 from .relations import opening_task_differs
 
 __all__ = ["TaskGuard", "instructions", "task_differs"]
+
+
+# Finding faults in a text is reviewing it for them: "find the bugs in" / "review",
+# "check this code for errors" / "identify the errors in it". (What counts as a fault: a
+# small closed set, as WordNet's "bug", "typo" and "issue" sit under different parents.)
+_REVIEWING = frozenset({"review", "check", "inspect", "audit"})
+_FAULTS = frozenset(
+    "bug bugs error errors mistake mistakes issue issues problem problems typo typos "
+    "flaw flaws".split()
+)
+# What a made noun names as a task, where it is no form of the verb ("give me the *gist*"
+# / "summarise", "give *feedback* on" / "critique"), and nouns that name one made thing
+# WordNet keeps apart ("a *note*" / "a *message*" to someone: its main sense of "note" is
+# a written record).
+_TASK_NOUNS = {"gist": "summarise", "rundown": "summarise", "feedback": "critique"}
+_SAME_THINGS = (frozenset({"note", "message"}),)
 
 
 def _prefix(a: str, b: str) -> int:
@@ -46,6 +62,9 @@ def _verbs_agree(a: str, b: str) -> bool:
     other ("rewrite" / "write"); a compound ending in the other ("fact-check" / "check")."""
     if a == b or a.endswith("-" + b) or b.endswith("-" + a):
         return True
+    if one_job(a, b):
+        return True
+    a, b = a.split(" ", 1)[0], b.split(" ", 1)[0]  # a phrasal verb in no job: its verb
     senses = wn.wordnet().verb_senses
     if a not in senses or b not in senses:  # a word WordNet lacks: a misspelling?
         return SequenceMatcher(None, a, b).ratio() >= 0.8
@@ -60,7 +79,7 @@ def _nouns_agree(a: str, b: str) -> bool:
     kind of the other ("a poem" / "a haiku"; "a haiku" / "a limerick" are two kinds). A
     word WordNet lacks is told apart only from another it lacks ("regex" / "expression"
     may be one thing; "json" / "yaml" are two)."""
-    if a == b:
+    if a == b or any(a in same and b in same for same in _SAME_THINGS):
         return True
     na, nb = wn.noun(a), wn.noun(b)
     if na is None or nb is None:
@@ -87,7 +106,19 @@ def _made_by(output: tuple[str, ...], verb: str) -> bool:
     head = output[-1]
     if any(_prefix(w, verb) >= min(5, len(w), len(verb)) for w in output):
         return True
+    if head in _TASK_NOUNS:
+        return _verbs_agree(_TASK_NOUNS[head], verb)
     return head in wn.wordnet().verb_senses and _verbs_agree(head, verb)
+
+
+def _reviews_for_faults(a: Instruction, b: Instruction) -> bool:
+    """``a`` reviews the text and ``b`` finds its faults ("review" / "find the bugs in")."""
+    return (
+        a.verb in _REVIEWING
+        and _JOB.get(b.verb) == _JOB["find"]
+        and b.obj is not None
+        and b.obj[-1] in _FAULTS
+    )
 
 
 def _agree(a: Instruction, b: Instruction) -> bool:
@@ -99,6 +130,8 @@ def _agree(a: Instruction, b: Instruction) -> bool:
         # "leave comments on" / "comment on": what one does is the other's verb
         return (
             _verbs_agree(a.verb, b.verb)
+            or _reviews_for_faults(a, b)
+            or _reviews_for_faults(b, a)
             or (a.obj is not None and _made_by(a.obj, b.verb))
             or (b.obj is not None and _made_by(b.obj, a.verb))
         )
@@ -118,6 +151,14 @@ def _said(ins: Instruction) -> str:
     return ins.verb if ins.output is None else f"{ins.verb} {' '.join(ins.output)}"
 
 
+def _has(text: str, verb: str) -> bool:
+    """Whether ``verb`` is a word of ``text`` as the instruction reader splits it: most
+    verbs are no part of the other text at all, said by a search in C, and the text is
+    split only if they are."""
+    lowered = text.lower()
+    return verb in lowered and verb in _TOKENS.findall(lowered)
+
+
 def task_differs(q: Features, c: Features, query: str, candidate: str) -> str | None:
     """Why the two texts ask for different tasks, or None (the same, or not told): their
     instructions, read with their features (``Features.tasks``)."""
@@ -126,17 +167,15 @@ def task_differs(q: Features, c: Features, query: str, candidate: str) -> str | 
     q_ins, c_ins = q.tasks, c.tasks
     if q_ins == c_ins:
         return None  # the same instructions (a pasted text's own read on both sides)
-    # the words each side has, as the reader split them: asked of a verb only here, where
-    # both sides give instructions (a few pairs), so not kept with the features
-    q_words = frozenset(_TOKENS.findall(query.lower()))
-    c_words = frozenset(_TOKENS.findall(candidate.lower()))
     # an instruction whose verb the other side has too is no other task: the same
     # pasted text read at another place ("What does this query do? SELECT ..." /
     # "Explain this query: SELECT ...")
     q_verbs = {i.verb for i in q_ins}
     c_verbs = {i.verb for i in c_ins}
-    only_q = [i for i in q_ins if i not in c_ins and (i.verb in c_verbs or i.verb not in c_words)]
-    only_c = [i for i in c_ins if i not in q_ins and (i.verb in q_verbs or i.verb not in q_words)]
+    only_q = [
+        i for i in q_ins if i not in c_ins and (i.verb in c_verbs or not _has(candidate, i.verb))
+    ]
+    only_c = [i for i in c_ins if i not in q_ins and (i.verb in q_verbs or not _has(query, i.verb))]
     if not only_q and not only_c:
         return None
     if not only_q or not only_c:
