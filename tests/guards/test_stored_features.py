@@ -31,11 +31,12 @@ FORM_2 = (
 def test_stored_features_hold_only_what_is_costly_to_find_again() -> None:
     # the words, stems and vocabulary come from the stored prompt itself; absent parts
     # are not written: most prompts store 3 bytes
-    assert Verifier.features_of("Where do I send my meter reading?") == b"[13]"
+    assert Verifier.features_of("Where do I send my meter reading?") == b"[14]"
     assert Verifier.features_of(STORED) == (
-        b'[13,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
+        b'[14,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
     )
-    for damaged in (b"[13,2]", b"[13,0,1]", b"[13,15,1]", b'[13,"2",1]'):
+    damages = (b"[14,2]", b"[14,0,1]", b"[14,16,1]", b'[14,"2",1]', b"[14,15,1]")
+    for damaged in (*damages, b'[14,15,[["fix",7,null,null]]]', b'[14,15,[["fix",0,[1],null]]]'):
         features.cache_clear()
         assert Verifier.remember(STORED, damaged)  # found when loaded: the text is parsed
         assert features(STORED) == _features._parse(STORED)
@@ -54,11 +55,24 @@ def test_stored_features_round_trip_and_bad_data_falls_back_to_parsing() -> None
     assert not Verifier.remember(STORED, b"[4]")  # form 4 read no ranges as flows
     assert not Verifier.remember(STORED, b"[8]")  # form 8 counted "isn't it ...?" as a negator
     assert not Verifier.remember(STORED, b"[11]")  # form 11 counted no "dont" / "cant"
+    assert not Verifier.remember(STORED, b"[12]")  # form 12 held no instructions
     assert features(STORED) == parsed  # parsed again, same result
     features.cache_clear()
     # damaged past its format mark: found when first needed, and the text parsed instead
     assert Verifier.remember(STORED, blob[:-9] + b"}garbage")
     assert features(STORED) == parsed
+
+
+def test_the_instructions_a_prompt_gives_are_stored_and_read_back() -> None:
+    # what the task guard compares is read once, at write time: a lookup in another
+    # process reads the stored entry's instructions instead of reading its text again
+    asked = "Please translate this note into Dutch and explain the idioms: Break a leg!"
+    blob = Verifier.features_of(asked)
+    assert blob.endswith(b'15,[["translate",2,["dutch"],null],["explain",3,null,["idioms"]]]]')
+    parsed = features(asked)
+    features.cache_clear()
+    assert Verifier.remember(asked, blob)
+    assert features(asked) == parsed and [i.verb for i in parsed.tasks] == ["translate", "explain"]
 
 
 def _stored_entry(

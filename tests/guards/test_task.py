@@ -93,10 +93,58 @@ def test_the_verifier_refuses_another_task_as_task() -> None:
 
 
 def test_questions_and_given_text_give_no_instruction() -> None:
-    assert instructions("What is the capital of Peru?")[0] == ()
-    assert instructions("How do I reset my router?")[0] == ()
+    assert instructions("What is the capital of Peru?") == ()
+    assert instructions("How do I reset my router?") == ()
     # what follows a colon is the given text, not a request
-    (found, _) = instructions("Explain: Whisk two eggs and fold in the flour.")
+    found = instructions("Explain: Whisk two eggs and fold in the flour.")
     assert [i.verb for i in found] == ["explain"]
     # "Review of" is a noun, "Note:" the start of a given text's line
-    assert instructions("Review of the hotel: clean rooms")[0] == ()
+    assert instructions("Review of the hotel: clean rooms") == ()
+
+
+# one job named by two task verbs WordNet does not relate (a phrasal verb, "fix" in the
+# sense of "repair" and "correct" in that of "rectify"), or by a fault-finding and a
+# reviewing verb: refused by the task guard before (and "fix" / "correct" by the
+# substitution guard), served now
+ONE_JOB = [
+    (f"Correct the punctuation in this memo: {MEMO}", f"Fix the punctuation in this memo: {MEMO}"),
+    (f"Walk me through this loop:\n{CODE}", f"Explain this loop:\n{CODE}"),
+    (f"Could you talk me through the loop below?\n{CODE}", f"Explain the loop below.\n{CODE}"),
+    (f"Find the bugs in this loop:\n{CODE}", f"Review this loop:\n{CODE}"),
+    (f"Speed up this loop:\n{CODE}", f"Optimize this loop:\n{CODE}"),
+    (
+        "Put these rivers in alphabetical order: Nile, Amazon, Yangtze, Danube",
+        "Sort these rivers: Nile, Amazon, Yangtze, Danube",
+    ),
+    (f"Give me the gist of this memo: {MEMO}", f"Summarise this memo: {MEMO}"),
+    (
+        f"Compose a short note to the team about this memo: {MEMO}",
+        f"Compose a short message to the team about this memo: {MEMO}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stored", "asked"), ONE_JOB)
+def test_one_job_named_by_other_verbs_is_served(stored: str, asked: str) -> None:
+    for a, b in ((asked, stored), (stored, asked)):
+        assert TaskGuard().check(a, b) is None
+    if "note" not in stored:  # ("note" / "message": the substitution guard still refuses)
+        assert Verifier().verify(asked, stored) is None
+
+
+def test_a_made_thing_named_by_a_verb_and_a_noun_is_read() -> None:
+    # "write a commit message": "commit" is a verb too; read as what is made, not as
+    # nothing made (then "write" agreed with any task)
+    reason = TaskGuard().check(
+        f"Write a commit message for this loop:\n{CODE}", f"Review this loop:\n{CODE}"
+    )
+    assert reason is not None and "commit message" in reason
+
+
+def test_phrasal_task_verbs_are_read_as_one() -> None:
+    assert instructions("Can you walk me through this loop? for i in x: pass")[0].verb == (
+        "walk through"
+    )
+    assert [i.verb for i in instructions("Point out the errors in this memo: x y z")] == [
+        "point out"
+    ]

@@ -1515,6 +1515,7 @@ _JUDGED = frozenset(
         AntonymGuard,
         SubstitutionGuard,
         AskGuard,
+        TaskGuard,
     }
 )
 

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple, TypeVar, cast
 import orjson
 
 from . import _lexicon as lex
+from ._instructions import Instruction, instructions
+from ._stem import stem
 
 __all__ = [
     "Features",
@@ -152,42 +154,6 @@ _RANGE = re.compile(r"([\w'-]+(?:\.\w+)*?)\s*(?:\.\.\.?|->|=>|\u2192)\s*([\w'-]+
 _WORKING_WEEK = re.compile(r"\b(?:mon(?:day)?\s*(?:-|to|through|until)\s*fri(?:day)?)\b")
 _PARTICLES = frozenset({"on", "off", "in", "out", "up", "down"})
 _MAY = re.compile(r"\b(?:in|on|of|since|until|from|by|early|late|mid|next|last|this)\s+may\b")
-
-
-# Words whose final "s" is no plural: "https" is not "http", "css" not "cs".
-_NOT_PLURALS = frozenset("https ftps sftps wss dns gps aws ios macos css sass sms mms".split())
-
-
-def _stem(word: str) -> str:
-    """A crude English stemmer: enough to match "closed"/"closing"/"close"."""
-    if word in _NOT_PLURALS:
-        return word
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    # stopping -> stop, banned -> ban; and kill, kills, killing -> kil alike (a doubled
-    # last letter is undone whether or not a suffix went: "kills" was "kil", "kill" "kill")
-    if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiou":
-        word = word[:-1]
-    if len(word) > 3 and word.endswith("e"):
-        word = word[:-1]
-    return word
-
-
-class _Stems(dict[str, str]):
-    """Stems by word, computed on a miss: a hit is one C-level dict look-up (``map(stem,
-    words)`` runs per parse; ``lru_cache`` costs several times that per word)."""
-
-    def __missing__(self, word: str) -> str:
-        if len(self) >= 65536:  # bounded: a flood of new words starts it afresh
-            self.clear()
-        value = self[word] = _stem(word)
-        return value
-
-
-#: A crude English stemmer (cached): enough to match "closed"/"closing"/"close".
-stem: Callable[[str], str] = _Stems().__getitem__
 
 
 def similar(a: str, b: str, threshold: float) -> bool:
@@ -459,9 +425,10 @@ class Features(NamedTuple):
     persons: frozenset[str]  # possessive persons: "colleague's" -> colleague
     flow: tuple[frozenset[str], frozenset[str]]  # words after "from", after "to"/"into"
     constraints: frozenset[str]  # "lang:french", "len:3:sentence", "len:brief", "fmt:json"
+    tasks: tuple[Instruction, ...]  # the instructions it gives (TaskGuard): "summarise"
 
 
-# Features made by ``tuple.__new__`` from a tuple of the twenty values: one C call (the
+# Features made by ``tuple.__new__`` from a tuple of the twenty-one values: one C call (the
 # named tuple's own ``__new__`` is a Python function with twenty parameters, and ``_make`` a
 # Python method that checks the length): ≈ 3.4k instructions against 5.8k, per text.
 _new_features = cast(Callable[[type[Features], tuple[Any, ...]], Features], tuple.__new__)
@@ -742,7 +709,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 12: a negated auxiliary typed without its apostrophe ("dont", "cant") is one.
 # 13: "two dozen" is 24; ordinals past "twentieth" spelt out are numbers ("twenty-first" =
 # "21st"); fractions of a period are durations ("half an hour" = "30 minutes").
-_FORMAT = 13
+# 14: the instructions a text gives (part 15, TaskGuard's), read once with the rest.
+_FORMAT = 14
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -783,6 +751,8 @@ def encode(f: Features) -> list:
         out += (13, sorted(f.flow[1]))
     if f.constraints:
         out += (14, sorted(f.constraints))
+    if f.tasks:  # [verb, joined + 2 * given, output or null, object or null] each
+        out += (15, [[i.verb, i.joined + 2 * i.given, i.output, i.obj] for i in f.tasks])
     return out
 
 
@@ -792,15 +762,15 @@ def decode(text: str, stored: list) -> Features:
     try:
         if stored[0] != _FORMAT:
             raise ValueError(f"stored guard features of format {stored[0]!r}")
-        parts: list[Any] = [None] * 15  # by part number; None: absent
+        parts: list[Any] = [None] * 16  # by part number; None: absent
         if len(stored) > 1:  # most texts have no part at all
             pairs = iter(stored[1:])
             for number, value in zip(pairs, pairs, strict=True):
-                if not 0 < number < 15:
+                if not 0 < number < 16:
                     raise ValueError(f"unknown part {number!r}")
                 parts[number] = value
-        (_, qualifiers, directional, negations, particles, quantities, dates, entities,
-         quotes, prefixed, scopes, persons, sources, targets, constraints) = parts  # fmt: skip
+        (_, qualifiers, directional, negations, particles, quantities, dates, entities, quotes,
+         prefixed, scopes, persons, sources, targets, constraints, tasks) = parts  # fmt: skip
         # the words, stems and vocabulary: what _parse finds first (not stored)
         _, lower, _, words, seq, _, stems, vocab, _ = _words(text)
         particle_set = frozenset(particles) if particles else _NONE
@@ -829,10 +799,28 @@ def decode(text: str, stored: list) -> Features:
             if sources or targets
             else _NO_FLOW,
             frozenset(constraints) if constraints else _NONE,
+            tuple(map(_instruction, tasks)) if tasks else (),
         )
         return _new_features(Features, fields)
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ValueError(f"unusable stored guard features: {exc}") from exc
+
+
+def _words_of(value: Any) -> tuple[str, ...] | None:
+    """A stored instruction's output or object: None, or a list of words."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        raise ValueError(f"not a list of words: {value!r}")
+    return tuple(value)
+
+
+def _instruction(stored: list) -> Instruction:
+    """An instruction as :func:`encode` stores it: ``[verb, flags, output, object]``."""
+    verb, flags, output, obj = stored
+    if not isinstance(verb, str) or flags not in (0, 1, 2, 3):
+        raise ValueError(f"not a stored instruction: {stored!r}")
+    return Instruction(verb, _words_of(output), bool(flags & 1), bool(flags & 2), _words_of(obj))
 
 
 def _collapsed(lower: str) -> str:
@@ -1192,5 +1180,6 @@ def _parse(text: str) -> Features:
         persons,
         (frozenset(sources), frozenset(targets)) if sources or targets else _NO_FLOW,
         frozenset(constraints) if constraints else _NONE,
+        instructions(text),
     )
     return _new_features(Features, fields)

@@ -19,274 +19,31 @@ refused for it: questions and instructions are compared by the other guards.
 
 from __future__ import annotations
 
-import re
 from difflib import SequenceMatcher
 from functools import lru_cache
-from typing import NamedTuple
 
 from . import _wordnet as wn
-from ._features import pair
+from ._features import Features, pair
+from ._instructions import _JOB, _MAKING, _TOKENS, Instruction, instructions, one_job
 from .relations import opening_task_differs
 
 __all__ = ["TaskGuard", "instructions", "task_differs"]
 
-# Words before a request that do not change it ("please", "can you", "I'd like you to").
-_LEAD = frozenset(
-    """please pls plz kindly can could would will you just now also then so ok okay hey
-    hi hello quickly i i'd id like want need to help me let's lets""".split()
+
+# Finding faults in a text is reviewing it for them: "find the bugs in" / "review",
+# "check this code for errors" / "identify the errors in it". (What counts as a fault: a
+# small closed set, as WordNet's "bug", "typo" and "issue" sit under different parents.)
+_REVIEWING = frozenset({"review", "check", "inspect", "audit"})
+_FAULTS = frozenset(
+    "bug bugs error errors mistake mistakes issue issues problem problems typo typos "
+    "flaw flaws".split()
 )
-# Verbs that are no task where a request starts: auxiliaries, greetings, thanks.
-_NOT_TASKS = frozenset(
-    """be is are was were am been do does did have has had can could will would should
-    shall may might must let thank thanks hope sorry welcome hi hello dear need want
-    like what which who whom whose when where why how and but or if because though
-    although while since unless whether than there here they we he she it this that
-    these those his her our their also even still yet not nor""".split()
-)
-# Verbs that make something: the task is what they make ("write a reply", "give me
-# three titles", "come up with names"), compared by its noun.
-_MAKING = frozenset(
-    """give make write create generate produce provide draft compose prepare suggest
-    propose brainstorm list come get offer build design craft""".split()
-)
-# Verbs that send a text into another form: the task is the target ("turn these notes
-# into a table", "put this in French", "translate to Spanish").
-_SENDING = frozenset("convert turn put translate rewrite change transform reformat render".split())
-_TARGET = {"into", "to", "in", "as", "for"}
-_DEICTIC = frozenset("this these that those it the following them above below".split())
-_PRONOUNS = frozenset("me us him her them myself".split())
-# What ends the words a verb makes or sends to.
-_STOP = frozenset(
-    """for of to about on in from with into as at by that which who and or but so
-    this these than using based per like please pls plz thanks no yes not without
-    who where when if because instead rather under over within up down out back off""".split()
-)
-# What may follow an instruction verb (its object, target or a colon); a verb followed
-# by "of", "is" or an end is a noun ("Review of the hotel", "Note is").
-_NOT_AFTER = frozenset("of is are was were 's".split())
-_BREAKS = frozenset({"\n", ".", "!", "?", ",", ";"})
-_ENDS = _BREAKS | {":", "and", "to", "for", "please"}
-_TOKENS = re.compile(r"[a-z0-9][a-z0-9'\-]*|[\n.!?,;:]")
-# A word WordNet lacks may still be an instruction ("refactor this", "dedupe the list"),
-# if a determiner or pronoun follows it.
-_DETERMINERS = frozenset("this these that the a an my our your its their me us it them".split())
-_QUANTIFIERS = frozenset(
-    "some any few several many more most all every each one two three four five six seven "
-    "eight nine ten twelve twenty dozen couple single quick short brief new".split()
-)
-# Words saying an instruction acts on a text given with it ("this email", "the
-# following", "the above"); a colon or line break after it does too.
-_POINTERS = frozenset("this these those following above below".split())
-
-
-class Instruction(NamedTuple):
-    verb: str
-    output: tuple[str, ...] | None  # what a making or sending verb produces, its head last
-    joined: bool  # a second task after "and" ("translate it and explain the grammar")
-    given: bool = False  # it acts on a text given with it ("this email:", "the above")
-    obj: tuple[str, ...] | None = None  # what another verb acts on ("leave *comments*")
-
-
-def _is_verb(word: str, after: str) -> bool:
-    if word in _NOT_TASKS or after in _NOT_AFTER or after in _BREAKS:
-        return False
-    if word in wn.wordnet().verb_senses:
-        return True
-    # a word WordNet lacks: not a contraction ("what's"), nor a plural or third person
-    return (
-        "'" not in word
-        and not word.endswith("s")
-        and len(word) > 3
-        and after in _DETERMINERS
-        and word not in wn.wordnet().nouns
-        and word not in wn.wordnet().adjective_senses
-        and not word.isdigit()
-    )
-
-
-def _noun_like(word: str, first: bool) -> bool:
-    """A word that may name a thing made: a WordNet noun, or a word WordNet lacks
-    ("regex", "sql"); an -ing or -ed form only before the noun ("a *shopping* list", "a
-    *bulleted* summary", not "a query *listing* ...")."""
-    if word in _STOP or word in _BREAKS or word in _DETERMINERS or word in _QUANTIFIERS:
-        return False
-    if word == ":" or (word[0].isdigit() and first):
-        return False
-    if word.endswith(("ing", "ed")):
-        return first
-    lexicon = wn.wordnet()
-    return wn.noun(word) is not None or (
-        word not in lexicon.verb_senses and word not in lexicon.adjective_senses
-    )
-
-
-def _run_head(tokens: list[str], i: int) -> tuple[tuple[str, ...] | None, int]:
-    """The head of the noun phrase at ``i`` ("a polite *reply*", "three *titles*", "a SQL
-    *query* listing ..."), and where it ends; None if it points at the given text ("this
-    email") or names no thing."""
-    n = len(tokens)
-    while i < n and tokens[i] in _PRONOUNS:
-        i += 1
-    if i < n and tokens[i] in _DEICTIC and tokens[i] != "the":
-        return None, i
-    adjectives = wn.wordnet().adjective_senses
-    adjective = None
-    while i < n and (
-        tokens[i] in _DETERMINERS
-        or tokens[i] in _QUANTIFIERS
-        or tokens[i][0].isdigit()
-        or (tokens[i] in adjectives and wn.noun(tokens[i]) is None)
-    ):
-        adjective = tokens[i] if tokens[i] in adjectives else None
-        i += 1
-    words: list[str] = []
-    while i < n and _noun_like(tokens[i], not words):
-        words.append(tokens[i].removesuffix("'s"))
-        i += 1
-    if not words and adjective is not None and (i == n or tokens[i] in _ENDS):
-        words.append(adjective)  # "into Dutch", "more formal": no noun after it
-    if words and i < n and tokens[i] in ("a", "an", "the"):
-        return _run_head(tokens, i)  # "write my landlord a note": what is made comes second
-    return (tuple(words) or None), i
-
-
-def _instruction(tokens: list[str], i: int, joined: bool) -> tuple[Instruction, int]:
-    verb = tokens[i]
-    i += 1
-    if verb == "come" and tokens[i : i + 2] == ["up", "with"]:
-        i += 2
-    if verb in _MAKING:
-        output, end = _run_head(tokens, i)
-        if output is None and verb == "make":
-            # "make this (letter) more formal": what it makes is the state it names
-            output, end = _complement(tokens, end)
-        return Instruction(verb, output, joined), end
-    # a verb sending the text somewhere: "turn X into Y", "put this in French"; any verb
-    # "into" something ("parse this log line into JSON") sends it there too
-    j = i
-    while j < len(tokens) and tokens[j] not in _BREAKS and tokens[j] != ":" and tokens[j] != "and":
-        if (
-            tokens[j] == "into"
-            or (verb in _SENDING and tokens[j] in _TARGET)
-            or (tokens[j] == "to" and "from" in tokens[i:j])
-        ):
-            output, end = _run_head(tokens, j + 1)
-            if output is not None:
-                return Instruction(verb, output, joined), end
-        j += 1
-    if verb in _SENDING:
-        # "rewrite this more formally": the manner it names is its target
-        output, end = _complement(tokens, i)
-        if output is not None:
-            return Instruction(verb, output, joined), end
-    obj, _ = _run_head(tokens, i)
-    return Instruction(verb, None, joined, obj=obj), i
-
-
-def _complement(tokens: list[str], i: int) -> tuple[tuple[str, ...] | None, int]:
-    """After a pointer at the given text ("this letter"), the word saying what to make
-    of it ("more *formal*", "*shorter*", "*vegan*"); None if nothing follows."""
-    while i < len(tokens) and tokens[i] in _DEICTIC:
-        i += 1
-    if i < len(tokens) and tokens[i] not in _DETERMINERS and tokens[i] in wn.wordnet().nouns:
-        i += 1  # the text's kind: "this *letter* more polite"
-    words: list[str] = []
-    while i < len(tokens) and tokens[i] not in _STOP and tokens[i] not in _BREAKS:
-        if tokens[i] == ":":
-            break
-        words.append(tokens[i])
-        i += 1
-    # a state or manner: "more formal", "shorter", "vegan", "formally"; not a noun
-    # phrase ("these notes into ...": a target, found before)
-    first = words[0] if words else ""
-    if (
-        first in ("more", "less")
-        or first in wn.wordnet().adjective_senses
-        or first.endswith(("ly", "er"))
-    ):
-        return tuple(w for w in words if w not in ("more", "less")) or None, i
-    return None, i
-
-
-# The first word of the text, of a line, or after a sentence's end or a comma.
-_STARTS = re.compile(r"[\n.!?,;][ \t\"'(*#>-]*([a-z][a-z'\-]*)")
-_FIRST = re.compile(r"[ \t\n\"'(*#>-]*([a-z][a-z'\-]*)")
-
-
-def _may_start(word: str) -> bool:
-    """Whether a request may start at ``word`` (a lead word or a task verb), as
-    :func:`instructions` reads it: else the text has no instruction."""
-    return word in _LEAD or _is_verb(word, "this")
-
-
-def _given(tokens: list[str], i: int, end: int) -> bool:
-    """Whether the request at ``i`` acts on a text given with it: a pointer at it in its
-    sentence ("this email", "the following", "the above"), or a colon or line break
-    after it with more words to come."""
-    n = len(tokens)
-    while i < n:
-        word = tokens[i]
-        if word in _POINTERS:
-            return True
-        if word == ":" or word == "\n":
-            return n - i > 3
-        if word in _BREAKS and i >= end:
-            return False
-        i += 1
-    return False
-
-
-@lru_cache(maxsize=4096)
-def instructions(text: str) -> tuple[tuple[Instruction, ...], frozenset[str]]:
-    """The instructions ``text`` gives, in order, and its words (memoised: a lookup
-    asks about its prompt once per candidate)."""
-    lowered = text.lower()
-    # most prompts are questions: no word where a request starts may be one, and one
-    # regex pass over the text (≈ 2-4 µs) says so without the word-by-word reading
-    opening = _FIRST.match(lowered)
-    if not (opening and _may_start(opening[1])) and not any(
-        map(_may_start, _STARTS.findall(lowered))
-    ):
-        return (), frozenset()
-    tokens = _TOKENS.findall(lowered)
-    found: list[Instruction] = []
-    start = True  # at a place where a request may start
-    i = 0
-    n = len(tokens)
-    while i < n:
-        word = tokens[i]
-        if word in _BREAKS:
-            start = True
-            i += 1
-            continue
-        if word == ":":
-            start = False  # what follows a colon is the given text
-            i += 1
-            continue
-        if start and word in _LEAD:
-            i += 1
-            continue
-        if start and _is_verb(word, tokens[i + 1] if i + 1 < n else "."):
-            first, begin_of_request = len(found), i
-            ins, i = _instruction(tokens, i, False)
-            found.append(ins)
-            # "... and explain the grammar": a second task in the same request
-            while (
-                i + 2 < n
-                and tokens[i] == "and"
-                and tokens[i + 2] in _DETERMINERS
-                and tokens[i + 1] not in _NOT_TASKS
-                and tokens[i + 1] in wn.wordnet().verb_senses
-            ):
-                ins, i = _instruction(tokens, i + 1, True)
-                found.append(ins)
-            if _given(tokens, begin_of_request, i):
-                found[first:] = [x._replace(given=True) for x in found[first:]]
-            start = False
-            continue
-        start = False
-        i += 1
-    return tuple(found), frozenset(tokens)
+# What a made noun names as a task, where it is no form of the verb ("give me the *gist*"
+# / "summarise", "give *feedback* on" / "critique"), and nouns that name one made thing
+# WordNet keeps apart ("a *note*" / "a *message*" to someone: its main sense of "note" is
+# a written record).
+_TASK_NOUNS = {"gist": "summarise", "rundown": "summarise", "feedback": "critique"}
+_SAME_THINGS = (frozenset({"note", "message"}),)
 
 
 def _prefix(a: str, b: str) -> int:
@@ -305,6 +62,9 @@ def _verbs_agree(a: str, b: str) -> bool:
     other ("rewrite" / "write"); a compound ending in the other ("fact-check" / "check")."""
     if a == b or a.endswith("-" + b) or b.endswith("-" + a):
         return True
+    if one_job(a, b):
+        return True
+    a, b = a.split(" ", 1)[0], b.split(" ", 1)[0]  # a phrasal verb in no job: its verb
     senses = wn.wordnet().verb_senses
     if a not in senses or b not in senses:  # a word WordNet lacks: a misspelling?
         return SequenceMatcher(None, a, b).ratio() >= 0.8
@@ -319,7 +79,7 @@ def _nouns_agree(a: str, b: str) -> bool:
     kind of the other ("a poem" / "a haiku"; "a haiku" / "a limerick" are two kinds). A
     word WordNet lacks is told apart only from another it lacks ("regex" / "expression"
     may be one thing; "json" / "yaml" are two)."""
-    if a == b:
+    if a == b or any(a in same and b in same for same in _SAME_THINGS):
         return True
     na, nb = wn.noun(a), wn.noun(b)
     if na is None or nb is None:
@@ -346,7 +106,19 @@ def _made_by(output: tuple[str, ...], verb: str) -> bool:
     head = output[-1]
     if any(_prefix(w, verb) >= min(5, len(w), len(verb)) for w in output):
         return True
+    if head in _TASK_NOUNS:
+        return _verbs_agree(_TASK_NOUNS[head], verb)
     return head in wn.wordnet().verb_senses and _verbs_agree(head, verb)
+
+
+def _reviews_for_faults(a: Instruction, b: Instruction) -> bool:
+    """``a`` reviews the text and ``b`` finds its faults ("review" / "find the bugs in")."""
+    return (
+        a.verb in _REVIEWING
+        and _JOB.get(b.verb) == _JOB["find"]
+        and b.obj is not None
+        and b.obj[-1] in _FAULTS
+    )
 
 
 def _agree(a: Instruction, b: Instruction) -> bool:
@@ -358,6 +130,8 @@ def _agree(a: Instruction, b: Instruction) -> bool:
         # "leave comments on" / "comment on": what one does is the other's verb
         return (
             _verbs_agree(a.verb, b.verb)
+            or _reviews_for_faults(a, b)
+            or _reviews_for_faults(b, a)
             or (a.obj is not None and _made_by(a.obj, b.verb))
             or (b.obj is not None and _made_by(b.obj, a.verb))
         )
@@ -377,21 +151,31 @@ def _said(ins: Instruction) -> str:
     return ins.verb if ins.output is None else f"{ins.verb} {' '.join(ins.output)}"
 
 
-def task_differs(query: str, candidate: str) -> str | None:
-    """Why the two texts ask for different tasks, or None (the same, or not told)."""
-    q, q_words = instructions(query)
-    if not q:
+def _has(text: str, verb: str) -> bool:
+    """Whether ``verb`` is a word of ``text`` as the instruction reader splits it: most
+    verbs are no part of the other text at all, said by a search in C, and the text is
+    split only if they are."""
+    lowered = text.lower()
+    return verb in lowered and verb in _TOKENS.findall(lowered)
+
+
+def task_differs(q: Features, c: Features, query: str, candidate: str) -> str | None:
+    """Why the two texts ask for different tasks, or None (the same, or not told): their
+    instructions, read with their features (``Features.tasks``)."""
+    if not q.tasks or not c.tasks:
         return None  # most prompts: a question, no instruction
-    c, c_words = instructions(candidate)
-    if not c:
-        return None
+    q_ins, c_ins = q.tasks, c.tasks
+    if q_ins == c_ins:
+        return None  # the same instructions (a pasted text's own read on both sides)
     # an instruction whose verb the other side has too is no other task: the same
     # pasted text read at another place ("What does this query do? SELECT ..." /
     # "Explain this query: SELECT ...")
-    q_verbs = {i.verb for i in q}
-    c_verbs = {i.verb for i in c}
-    only_q = [i for i in q if i not in c and (i.verb in c_verbs or i.verb not in c_words)]
-    only_c = [i for i in c if i not in q and (i.verb in q_verbs or i.verb not in q_words)]
+    q_verbs = {i.verb for i in q_ins}
+    c_verbs = {i.verb for i in c_ins}
+    only_q = [
+        i for i in q_ins if i not in c_ins and (i.verb in c_verbs or not _has(candidate, i.verb))
+    ]
+    only_c = [i for i in c_ins if i not in q_ins and (i.verb in q_verbs or not _has(query, i.verb))]
     if not only_q and not only_c:
         return None
     if not only_q or not only_c:
@@ -399,7 +183,7 @@ def task_differs(query: str, candidate: str) -> str | None:
         # both ask for ("translate it" / "translate it and explain the grammar")
         extra = only_q or only_c
         if all(i.joined and i.given for i in extra):
-            shared = [i for i in q if i in c]
+            shared = [i for i in q_ins if i in c_ins]
             return "task differs: " + (
                 f"{' and '.join(_said(i) for i in [*shared, *extra])} vs "
                 f"{' and '.join(_said(i) for i in shared)}"
@@ -424,7 +208,8 @@ class TaskGuard:
     name = "task"
 
     def check(self, query: str, candidate: str) -> str | None:
-        reason = task_differs(query, candidate)
-        if reason is None:
-            reason = opening_task_differs(*pair(query, candidate))
-        return reason
+        return self.judge(*pair(query, candidate), query, candidate)
+
+    def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
+        """:meth:`check` on both texts' features (the verifier's, fetched once a pair)."""
+        return task_differs(q, c, query, candidate) or opening_task_differs(q, c)

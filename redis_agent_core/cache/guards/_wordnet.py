@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
 
-from ._features import stem
+from ._stem import stem
 
 __all__ = ["WordNet", "ancestors", "base", "kinship", "lemmas", "noun", "senses_of", "wordnet"]
 

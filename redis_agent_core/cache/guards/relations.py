@@ -26,6 +26,7 @@ from ._features import (
     similar,
     stem,
 )
+from ._instructions import one_job
 from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
@@ -1917,6 +1918,8 @@ def _task_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | 
     if hq is None or hc is None:
         return None
     (w, s, _), (w2, s2, _) = hq, hc
+    if one_job(w, w2):
+        return None  # "fix" / "correct": one job WordNet does not relate (_instructions)
     one, other = _task_verb(w), _task_verb(w2)
     if one is None or other is None or not (one[0] or other[0]):
         return None  # not a verb, or two words WordNet lacks: nothing to compare
@@ -2402,6 +2405,8 @@ def _slot_swap(
         return None  # "the highest total" / "the biggest total"
     if s in _CONVERTING and s2 in _CONVERTING and _same_target(q, c):
         return None  # "convert this CSV to JSON" / "turn this CSV into JSON"
+    if one_job(w, w2):
+        return None  # two task verbs naming one job ("fix" / "correct"): the task guard's
     parts, parts2 = _parts(w), _parts(w2)
     nominal = _nominal(q, i, parts) and _nominal(c, j, parts2)
     if not nominal and (after in _PARTICLES or after2 in _PARTICLES):
