@@ -21,7 +21,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -62,8 +62,14 @@ from .guards import (
     Rejection,
     Verifier,
     default_verifier,
-    narrowed,
-    respelt,
+)
+from .respell_pass import (
+    RESPELL_DISTANCE_THRESHOLD,
+    arespell,
+    default_respell_threshold,
+    long_spans,
+    pair_distance,
+    respell,
 )
 
 # embedding alone (no verifier): fow-cache precision 0.75 at 0.05, 0.64 at 0.1
@@ -75,48 +81,12 @@ UNGUARDED_DISTANCE_THRESHOLD = 0.05
 # 0.9 (a "90 % similar" habit, as in langchain-redis#22) "Tell me one joke" got the answer
 # cached for "What is 1+1?" (0.80).
 VERIFIED_MAX_THRESHOLD = 0.6
-# How far the second pass of a miss reaches (``respell_threshold``): a candidate past the
-# distance threshold is served only if, its misspelt words and short names written as the
-# other side writes them, the pair is (near) the same. A typo or a set of initials moves a
-# short prompt's embedding a lot ("reset password" / "resett pasword": 0.56; "What is the
-# history of the National Aeronautics and Space Administration?" / "...of NASA?": 0.45).
-# Chosen on benchmarks/data/guards_dev_wide23.jsonl (tuned on: see docs/cache-guards.md).
-RESPELL_DISTANCE_THRESHOLD = 0.45
-_RESPELL_ROUNDS = 3
-
-
-def _respelt(prompt: str, candidate: str) -> tuple[str, str] | None:
-    """``(prompt, candidate)`` with misspelt words and short names written as the other
-    side writes them, or None when there is none (the second pass skips the pair).
-    Respelt again while that changes something: a word misspelt next to a short name is
-    aligned with its own once the name is written out ("the SEC reguate" / "the
-    Securities and Exchange Commission regulate")."""
-    fixed = (candidate, prompt)
-    for _ in range(_RESPELL_ROUNDS):
-        again = respelt(*fixed)
-        if again == fixed:
-            break
-        fixed = again
-    return None if fixed == (candidate, prompt) else (fixed[1], fixed[0])
-
-
-def _same_words(a: str, b: str) -> bool:
-    return a.lower().split() == b.lower().split()
 
 
 def _unserved(rows: list[Any], rejections: list[Rejection], chosen: Any) -> list[Rejection]:
     """The first pass's rejections (one a row of ``rows``) but the served row's: a
     candidate the second pass serves is counted as a hit, not also as refused."""
     return [r for row, r in zip(rows, rejections, strict=True) if row is not chosen]
-
-
-def _long_spans(prompt: str, candidate: str) -> tuple[str, str] | None:
-    """The spans two long prompts differ by (with a few words around them), or None
-    when they share too little at their ends to be narrowed (short prompts)."""
-    if prompt == candidate:
-        return None
-    spans = narrowed(prompt, candidate)
-    return None if spans == (prompt, candidate) else spans
 
 
 def default_threshold(verifier: object) -> float:
@@ -379,10 +349,7 @@ class SemanticCache(CacheStore):
         """``respell_threshold`` checked against the verifier and the distance threshold
         (see the class docs); None when the second pass is off."""
         if value is _DEFAULT:
-            scorer = getattr(self.verifier, "scorer", None)
-            if scorer is None or not getattr(scorer, "installed", True):
-                return None  # without the pair scorer the second pass is not strict enough
-            value = max(RESPELL_DISTANCE_THRESHOLD, self.distance_threshold)
+            return default_respell_threshold(self.verifier, self.distance_threshold)
         if value is None:
             return None
         if self.verifier is None:
@@ -822,7 +789,7 @@ class SemanticCache(CacheStore):
                 if self.verifier is not None:
                     candidate = self._candidate(row)
                     rejection = self.verifier.verify(prompt, candidate)
-                    spans = _long_spans(prompt, candidate) if rejection is None else None
+                    spans = long_spans(prompt, candidate) if rejection is None else None
                     if spans is not None:
                         rejection = self._span_rejection(self.embedder.embed(list(spans)))
                 if rejection is None:
@@ -882,7 +849,7 @@ class SemanticCache(CacheStore):
                 if self.verifier is not None:
                     candidate = self._candidate(row)
                     rejection = await self.verifier.averify(prompt, candidate)
-                    spans = _long_spans(prompt, candidate) if rejection is None else None
+                    spans = long_spans(prompt, candidate) if rejection is None else None
                     if spans is not None:
                         vectors = await self.embedder.aembed(list(spans))
                         rejection = self._span_rejection(vectors)
@@ -979,9 +946,7 @@ class SemanticCache(CacheStore):
         spans are embedded (by the caller: the async path off the loop) and held to the
         distance threshold too.
         """
-        a, b = np.asarray(vectors[0], np.float64), np.asarray(vectors[1], np.float64)
-        norms = float(np.linalg.norm(a) * np.linalg.norm(b))
-        distance = 1.0 - float(a @ b) / norms if norms else 1.0
+        distance = pair_distance(vectors)
         if distance <= self.distance_threshold:
             return None
         return Rejection(
@@ -1002,31 +967,17 @@ class SemanticCache(CacheStore):
             found, self.respell_threshold, _SLACK[self.dtype], past=self.distance_threshold
         )
 
-    def _respelt_pairs(
-        self, prompt: str, rows: list[tuple[str, float, dict[str, Any]]]
-    ) -> Iterator[tuple[tuple[str, float, dict[str, Any]], tuple[str, str], bool]]:
-        """The second pass's candidates (nearest first) with the pair respelt, and
-        whether it must be embedded again (it is not the same words respelt)."""
-        for row in rows:
-            fixed = _respelt(prompt, self._candidate(row))
-            if fixed is not None:
-                yield row, fixed, not _same_words(*fixed)
-
     def _respelt_hit(
         self, prompt: str, rows: list[tuple[str, float, dict[str, Any]]]
     ) -> tuple[str, float, dict[str, Any]] | None:
         """The first of ``rows`` (the candidates the first pass refused, then those past
-        the distance threshold) that the second pass serves: respelt (:func:`_respelt`),
-        it is the same words, or it is within the distance threshold embedded again,
-        passes the verifier, and its differing parts are near too (:func:`_long_spans`)."""
+        the distance threshold) that the second pass serves (:func:`.respell_pass.respell`:
+        the decision ``cache evaluate`` / ``calibrate`` make too)."""
         assert self.verifier is not None  # (checked with respell_threshold)
-        for row, fixed, embed in self._respelt_pairs(prompt, rows):
-            if embed and self._span_rejection(self.embedder.embed(list(fixed))):
-                continue
-            if self.verifier.verify(*fixed) is not None:
-                continue
-            spans = _long_spans(*fixed) if embed else None
-            if spans is None or not self._span_rejection(self.embedder.embed(list(spans))):
+        t = self.distance_threshold
+        for row in rows:
+            found = respell(prompt, self._candidate(row), self.embedder, self.verifier, t)
+            if found is not None and found.serves(t):
                 return row
         return None
 
@@ -1035,13 +986,10 @@ class SemanticCache(CacheStore):
     ) -> tuple[str, float, dict[str, Any]] | None:
         """Async :meth:`_respelt_hit`."""
         assert self.verifier is not None  # (checked with respell_threshold)
-        for row, fixed, embed in self._respelt_pairs(prompt, rows):
-            if embed and self._span_rejection(await self.embedder.aembed(list(fixed))):
-                continue
-            if await self.verifier.averify(*fixed) is not None:
-                continue
-            spans = _long_spans(*fixed) if embed else None
-            if spans is None or not self._span_rejection(await self.embedder.aembed(list(spans))):
+        t = self.distance_threshold
+        for row in rows:
+            found = await arespell(prompt, self._candidate(row), self.embedder, self.verifier, t)
+            if found is not None and found.serves(t):
                 return row
         return None
 

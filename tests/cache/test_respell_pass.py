@@ -133,3 +133,51 @@ async def test_async_lookups_take_the_second_pass_too(
             assert hit is not None and hit.payload == f"answer {i}", asked
         else:
             assert hit is None, asked
+
+
+# (stored, asked, same answer): the second pass's pairs above, and pairs each pass leaves
+# alone: one the first pass serves, one the verifier refuses within the threshold, one
+# misspelt too far (0.46), one unrelated
+JUDGED = [
+    *((s, a, True) for s, a in TRUE),
+    *((s, a, False) for s, a in TRAPS),
+    ("How do I delete a git branch?", "How can I delete a git branch?", True),
+    ("How do I enable dark mode?", "How do I disable dark mode?", False),
+    ("reset password", "resett pasword", True),
+    ("What is the capital of France?", "How do I bake sourdough bread?", False),
+]
+
+
+def _evaluated(minilm: SentenceTransformerEmbedder, **kwargs: object) -> list[bool]:
+    """What ``redis-agent cache evaluate`` counts as served, pair by pair (one category
+    a pair), at the cache's default threshold."""
+    from redis_agent_core.cache.calibrate import LabelledPair, calibrate
+
+    pairs = [LabelledPair(s, a, same, f"{i:02}") for i, (s, a, same) in enumerate(JUDGED)]
+    report = calibrate(pairs, embedder=minilm, evaluate_at=0.26, **kwargs)  # type: ignore[arg-type]
+    return [r.served == 1 for r in report.categories if r.category != "all"]
+
+
+def test_evaluate_counts_what_the_second_pass_serves(minilm: SentenceTransformerEmbedder) -> None:
+    """``cache evaluate`` / ``calibrate`` judge pairs as the cache serves them: a typo'd
+    or short-named true pair past 0.26 is served, the traps past it are not; without the
+    second pass (``respell=False``, the CLI's ``--no-respell``) the first are not."""
+    served = _evaluated(minilm)
+    assert served[: len(TRUE)] == [True] * len(TRUE)
+    assert served[len(TRUE) : len(TRUE) + len(TRAPS)] == [False] * len(TRAPS)
+    assert _evaluated(minilm, respell=False)[: len(TRUE)] == [False] * len(TRUE)
+
+
+def test_evaluate_agrees_with_the_cache_pair_by_pair(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> None:
+    """The same decisions, pair by pair, as a real cache on the embedded Redis (each
+    stored prompt alone in its scope, then asked)."""
+    cache = SemanticCache(config, embedder=minilm)
+    _store(cache, [(s, a) for s, a, _ in JUDGED])
+    looked_up = [
+        cache.lookup(asked, make_scope({"model": f"m{i}"})) is not None
+        for i, (_, asked, _) in enumerate(JUDGED)
+    ]
+    assert looked_up == _evaluated(minilm)
+    assert looked_up == [True] * 4 + [False] * 3 + [True, False, False, False]
