@@ -506,6 +506,9 @@ class RedisSemanticCache(_LangChainCache):
             alone, 0.05 with ``verifier=None``).
         verifier: candidate checks before serving (default: the built-in guards);
             ``None`` disables them.
+        respell_threshold: how far a miss looks again for a prompt that differs by
+            misspelt words or short names (default: the core's, 0.45 with the pair
+            scorer); ``None`` turns that second pass off. As in the core.
         filters: a fixed partition for this cache object, e.g. ``{"tenant": "acme"}``.
         name, ttl, dtype, algorithm, on_error: as in the core :class:`SemanticCache`
             (default name ``"semantic"``, or ``"semantic-by-tenant"`` with
@@ -522,6 +525,7 @@ class RedisSemanticCache(_LangChainCache):
         *,
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
+        respell_threshold: float | None = _DEFAULT,
         name: str | None = None,
         ttl: float | None = None,
         filters: Mapping[str, str] | None = None,
@@ -541,6 +545,8 @@ class RedisSemanticCache(_LangChainCache):
                 to_core_embedder(embeddings) if isinstance(embeddings, Embeddings) else embeddings
             )
             kwargs: dict[str, Any] = {} if verifier is _DEFAULT else {"verifier": verifier}
+            if respell_threshold is not _DEFAULT:
+                kwargs["respell_threshold"] = respell_threshold
             cache = SemanticCache(
                 config,
                 embedder=embedder,

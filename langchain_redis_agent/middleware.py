@@ -399,7 +399,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
             (the same thread) or ``"global"`` (anyone with the same history). A
             first-turn answer (no other message) is shared by everyone.
         user_key: runtime-context / config key naming the user.
-        distance_threshold, verifier, name, ttl, on_error: as in the core
+        distance_threshold, verifier, respell_threshold, name, ttl, on_error: as in the core
             :class:`~redis_agent_core.cache.SemanticCache` (default name ``"agent"``).
         cache: use this core cache instead of building one.
 
@@ -426,6 +426,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
         user_key: str = "user_id",
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
+        respell_threshold: float | None = _DEFAULT,
         name: str = "agent",
         ttl: float | None = None,
         on_error: Literal["degrade", "raise"] | None = None,
@@ -439,6 +440,8 @@ class SemanticCacheMiddleware(AgentMiddleware):
                 to_core_embedder(embeddings) if isinstance(embeddings, Embeddings) else embeddings
             )
             kwargs: dict[str, Any] = {} if verifier is _DEFAULT else {"verifier": verifier}
+            if respell_threshold is not _DEFAULT:
+                kwargs["respell_threshold"] = respell_threshold
             cache = SemanticCache(
                 config,
                 embedder=embedder,

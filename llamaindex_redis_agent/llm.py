@@ -76,7 +76,15 @@ _HINTS = {
     "filter": "pass filters= (a mapping such as {'tenant': 'acme'})",
     **{
         name: f"set it on the cache: RedisCacheLLM(llm, SemanticCache(..., {name}=...))"
-        for name in ("distance_threshold", "ttl", "name", "embedder", "verifier", "on_error")
+        for name in (
+            "distance_threshold",
+            "respell_threshold",
+            "ttl",
+            "name",
+            "embedder",
+            "verifier",
+            "on_error",
+        )
     },
 }
 # Copied from the inner LLM so that predict()/stream() format prompts as it would.

@@ -345,8 +345,11 @@ def _verifier(args: argparse.Namespace) -> Verifier | None:
     from .cache.guards import PairScorer, Verifier, default_verifier
 
     if args.no_guards:
-        if args.no_scorer or args.scorer:
-            raise ConfigError("--no-guards turns off the scorer too: drop --no-scorer / --scorer")
+        if args.no_scorer or args.scorer or args.no_respell:
+            raise ConfigError(
+                "--no-guards turns off the scorer too, and the second pass: drop --no-scorer "
+                "/ --scorer / --no-respell"
+            )
         return None
     if args.no_scorer:
         if args.scorer:
@@ -384,6 +387,7 @@ def _calibration(
             target_precision=args.target_precision,
             evaluate_at=evaluate_at,
             progress=progress,
+            respell=not args.no_respell,
         )
     print(
         f"evaluated {len(pairs)} pairs in {time.monotonic() - started:.1f} s",
@@ -456,7 +460,15 @@ def _verifier_options(p: argparse.ArgumentParser) -> None:
     """``cache calibrate`` / ``evaluate``: which verifier and model they judge."""
     p.add_argument("--no-guards", action="store_true", help="embedding only")
     p.add_argument(
-        "--no-scorer", action="store_true", help="the guards alone, without the pair scorer"
+        "--no-scorer",
+        action="store_true",
+        help="the guards alone, without the pair scorer (and so without the second pass)",
+    )
+    p.add_argument(
+        "--no-respell",
+        action="store_true",
+        help="without the cache's second pass on a miss (typos and short names respelt), "
+        "as SemanticCache(respell_threshold=None)",
     )
     p.add_argument(
         "--scorer",

@@ -1748,6 +1748,8 @@ DEDICATED: dict[tuple[str, str, str], str] = {
     ),
     # loads (and converts once) the real MiniLM model
     ("redis_agent_core.onnx_embedder.OnnxEmbedder", "embed", "aembed"): "test_onnx_embedder",
+    # the cache's second pass on one pair: needs the real model and pair scorer
+    ("redis_agent_core.cache.respell_pass", "respell", "arespell"): "test_respell_pass",
     # need the index dropped behind the object's back before each form runs
     **{
         ("redis_agent_core.search.lifecycle.IndexLifecycle", name, f"a{name}"): (
@@ -1906,6 +1908,34 @@ async def test_minilm_embedder(minilm: Any) -> None:
     sync = await asyncio.to_thread(minilm.embed, texts)
     asyn = await minilm.aembed(texts)
     assert np.allclose(sync, asyn, atol=1e-5)
+
+
+async def test_respell_pass(minilm: Any) -> None:
+    """respell/arespell: the same decision on each pair, stopping early at a threshold
+    or not (the cache's lookups and calibrate)."""
+    from redis_agent_core.cache.guards import default_verifier
+    from redis_agent_core.cache.respell_pass import arespell, respell
+
+    verifier = default_verifier()
+    pairs = [
+        ("How do I delte a brnach in git?", "How do I delete a branch in git?"),
+        ("sql iner join exmaple", "sql inner join example"),
+        (
+            "How do I apply to MIT for a PhD?",
+            "How do I apply to the Massachusetts Institute of Technology for a master's?",
+        ),
+        ("How do I uninstal numpy on Windwos?", "How do I install numpy on Windows?"),
+        ("What is Redis?", "What is Redis?"),
+    ]
+    for threshold in (None, 0.26, 0.05):
+        for prompt, candidate in pairs:
+            sync = await asyncio.to_thread(respell, prompt, candidate, minilm, verifier, threshold)
+            asyn = await arespell(prompt, candidate, minilm, verifier, threshold)
+            assert (sync is None) == (asyn is None), (prompt, threshold)
+            if sync is not None and asyn is not None:
+                assert sync.pair == asyn.pair and sync.serves(0.26) == asyn.serves(0.26)
+                assert math.isclose(sync.distance, asyn.distance, abs_tol=1e-5)
+                assert (sync.verified, sync.rejection) == (asyn.verified, asyn.rejection)
 
 
 async def test_index_rebuilt_after_a_drop(config: RedisAgentConfig) -> None:

@@ -125,7 +125,8 @@ cache.clear()
 # On fow-cache's 600 labelled pairs with all-MiniLM-L6-v2, embedding-only precision
 # never reaches 0.95 at any useful recall; with the guards it does. (Evaluating pairs
 # approximates a cache: a pair is served when its distance is within the threshold and
-# the verifier passes it.) The same report from the shell:
+# the verifier passes it, or when the cache's second pass on a miss, typos and short names
+# respelt, serves it.) The same report from the shell:
 # `redis-agent cache calibrate --target-precision 0.95`.
 
 # %%

@@ -9,8 +9,11 @@ fow-cache's spelling ``a`` / ``b`` / ``same_answer`` is read too, and its
 ``data/pairs.jsonl`` (600 pairs, CC BY 4.0) is the default when installed.
 
 Evaluating pairs directly approximates the cache: a pair counts as *served* when its
-cosine distance is within the threshold and the verifier passes it. A real cache compares
-a prompt with every stored entry, so its hit rate also depends on what else is stored.
+cosine distance is within the threshold and the verifier passes it, or when the cache's
+second pass on a miss serves it (:mod:`.respell_pass`, the same decision the cache makes:
+on by default with the pair scorer, as in the cache; ``respell=False`` turns it off). A
+real cache compares a prompt with every stored entry, so its hit rate also depends on
+what else is stored.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError
 from .guards import DEFAULT_DISTANCE_THRESHOLD, Verifier, default_verifier
+from .respell_pass import Respelling, default_respell_threshold, respell
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -34,6 +38,7 @@ __all__ = [
     "CalibrationReport",
     "CategoryResult",
     "LabelledPair",
+    "SecondPass",
     "ThresholdResult",
     "by_category",
     "calibrate",
@@ -45,6 +50,7 @@ __all__ = [
     "load_pairs",
     "pair_distances",
     "recommend_threshold",
+    "second_pass",
     "verifier_passes",
 ]
 
@@ -113,6 +119,8 @@ class CalibrationReport:
     # per category at ``evaluated_at`` (the recommended threshold, or the one asked for)
     evaluated_at: float = DEFAULT_DISTANCE_THRESHOLD
     categories: list[CategoryResult] = field(default_factory=list)
+    # the second pass's reach (at a threshold t the cache's is max(it, t)); None: not run
+    respell_threshold: float | None = None
 
 
 def default_pairs_path() -> Path | None:
@@ -224,6 +232,52 @@ def verifier_passes(
     return np.array([g is None for g in guards], dtype=bool), guards
 
 
+@dataclass(frozen=True, slots=True)
+class SecondPass:
+    """The cache's second pass on a miss (:func:`.respell_pass.respell`) judged once on
+    each pair, then applied at any threshold: at ``t`` it reaches ``max(band, t)``, as
+    the cache's default ``respell_threshold`` does. ``found[i]`` is None for a pair with
+    nothing to respell or farther than ``reach``."""
+
+    band: float
+    reach: float
+    found: list[Respelling | None]
+
+    def served(self, distances: np.ndarray, threshold: float) -> np.ndarray:
+        """Which pairs the second pass serves at ``threshold``."""
+        limit = max(self.band, threshold)
+        if limit > self.reach + 1e-9:
+            raise ConfigError(
+                f"the second pass was judged up to {self.reach}, not {limit}: "
+                "pass a wider reach to second_pass()"
+            )
+        return np.array(
+            [
+                r is not None and d <= limit and r.serves(threshold)
+                for r, d in zip(self.found, distances, strict=True)
+            ],
+            dtype=bool,
+        )
+
+
+def second_pass(
+    pairs: Sequence[LabelledPair],
+    distances: np.ndarray,
+    embedder: Embedder,
+    verifier: Verifier,
+    band: float,
+    reach: float | None = None,
+) -> SecondPass:
+    """The second pass on each pair within ``reach`` (default ``band``): the asked
+    prompt against the stored one, respelt, embedded again, verified, spans checked."""
+    reach = band if reach is None else max(band, reach)
+    found = [
+        respell(p.query, p.cached, embedder, verifier) if d <= reach else None
+        for p, d in zip(pairs, distances, strict=True)
+    ]
+    return SecondPass(band, reach, found)
+
+
 def check_target_precision(value: float) -> float:
     """Validate a target precision (a share in (0, 1], e.g. 0.95)."""
     if not 0.0 < value <= 1.0:  # also refuses NaN
@@ -245,11 +299,13 @@ def evaluate(
     distances: np.ndarray,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     passes: np.ndarray | None = None,
+    second: SecondPass | None = None,
 ) -> list[ThresholdResult]:
     """Precision, recall and wrong answers per category at each threshold.
 
     ``passes`` (from :func:`verifier_passes`) turns the verifier on; ``None`` is
-    embedding-only.
+    embedding-only. ``second`` (from :func:`second_pass`) adds what the cache's second
+    pass on a miss serves.
     """
     if len(distances) != len(pairs):
         raise ConfigError(f"{len(distances)} distances for {len(pairs)} pairs")
@@ -259,6 +315,8 @@ def evaluate(
     results = []
     for threshold in thresholds:
         served = (distances <= _check_threshold(threshold)) & allowed
+        if second is not None:
+            served |= second.served(distances, threshold)
         correct = int((served & labels).sum())
         wrong_idx = np.flatnonzero(served & ~labels)
         n = int(served.sum())
@@ -281,12 +339,15 @@ def by_category(
     distances: np.ndarray,
     threshold: float,
     passes: np.ndarray | None = None,
+    second: SecondPass | None = None,
 ) -> list[CategoryResult]:
     """Precision, recall and wrong answers of each category at ``threshold``, then
-    ``all``; ``passes`` as in :func:`evaluate`."""
+    ``all``; ``passes`` and ``second`` as in :func:`evaluate`."""
     served = np.asarray(distances) <= _check_threshold(threshold)
     if passes is not None:
         served &= np.asarray(passes, bool)
+    if second is not None:
+        served |= second.served(np.asarray(distances), threshold)
     labels = np.array([p.same_answer for p in pairs], dtype=bool)
     names = np.array([p.category for p in pairs], dtype=object)
     rows = []
@@ -353,8 +414,14 @@ def calibrate(
     distances: np.ndarray | None = None,
     evaluate_at: float | None = None,
     progress: ProgressCallback | None = None,
+    respell: bool = True,
 ) -> CalibrationReport:
     """Embed the pairs (unless ``distances`` are given) and evaluate both ways.
+
+    With the verifier, a pair is also served when the cache's second pass on a miss
+    serves it (:func:`second_pass`), run as the cache runs it by default (with a verifier
+    that has the pair scorer, reaching ``max(0.45, threshold)``); ``respell=False`` leaves
+    it out, as ``SemanticCache(respell_threshold=None)`` does.
 
     The per-category breakdown is taken at ``evaluate_at`` when given (what ``cache
     evaluate`` reports for the threshold in use), else at the recommended threshold
@@ -364,8 +431,9 @@ def calibrate(
         _check_threshold(t)
     if evaluate_at is not None:
         _check_threshold(evaluate_at)
+    embedder = embedder or default_embedder()
     if distances is None:
-        distances = pair_distances(pairs, embedder or default_embedder(), progress)
+        distances = pair_distances(pairs, embedder, progress)
     grid = sorted(set(SEARCH_GRID) | {float(t) for t in thresholds})
     without = evaluate(pairs, distances, grid)
     with_rows: list[ThresholdResult] | None = None
@@ -373,15 +441,22 @@ def calibrate(
     rejected_traps: Counter[str] = Counter()
     rejected_true: Counter[str] = Counter()
     passes = None
+    second = None
     limit = evaluate_at
     if use_verifier:
-        passes, guards = verifier_passes(pairs, verifier or default_verifier())
-        with_rows = evaluate(pairs, distances, grid, passes)
+        verifier = verifier or default_verifier()
+        passes, guards = verifier_passes(pairs, verifier)
+        band = default_respell_threshold(verifier, 0.0) if respell else None
+        if band is not None:
+            reach = max([*grid, *([] if limit is None else [limit])])
+            second = second_pass(pairs, distances, embedder, verifier, band, reach)
+        with_rows = evaluate(pairs, distances, grid, passes, second)
         rec_with = recommend_threshold(with_rows, target_precision)
         if limit is None:
             limit = rec_with.threshold if rec_with else DEFAULT_DISTANCE_THRESHOLD
-        for p, d, g in zip(pairs, distances, guards, strict=True):
-            if g is not None and d <= limit:
+        again = np.zeros(len(pairs), bool) if second is None else second.served(distances, limit)
+        for p, d, g, served in zip(pairs, distances, guards, again, strict=True):
+            if g is not None and d <= limit and not served:
                 (rejected_true if p.same_answer else rejected_traps)[g] += 1
     if limit is None:
         rec = recommend_threshold(without, target_precision)
@@ -399,7 +474,8 @@ def calibrate(
         rejected_traps=rejected_traps,
         rejected_true=rejected_true,
         evaluated_at=float(limit),
-        categories=by_category(pairs, distances, limit, passes),
+        categories=by_category(pairs, distances, limit, passes, second),
+        respell_threshold=None if second is None else second.band,
     )
 
 
@@ -441,7 +517,14 @@ def format_report(report: CalibrationReport) -> str:
         *_table(report.without_verifier, cats),
     ]
     if report.with_verifier is not None:
-        out += ["", "With the verifier:", "", *_table(report.with_verifier, cats)]
+        band = report.respell_threshold
+        side = "With the verifier" + (
+            " (no second pass on a miss):"
+            if band is None
+            else " and the cache's second pass on a miss (typos and short names respelt, "
+            f"up to max({band:.2f}, threshold)):"
+        )
+        out += ["", side, "", *_table(report.with_verifier, cats)]
     out += [
         "",
         f"Recommended threshold for precision ≥ {report.target_precision:.2f} "
@@ -485,6 +568,14 @@ def _category_table(rows: Sequence[CategoryResult]) -> list[str]:
 def format_evaluation(report: CalibrationReport, *, guards: bool = True) -> str:
     """Per-category precision, recall and wrong answers served at ``evaluated_at``."""
     side = "with the verifier" if guards else "embedding only"
+    if guards:
+        band = report.respell_threshold
+        side += (
+            " and no second pass on a miss"
+            if band is None
+            else f" and the second pass on a miss (typos and short names respelt, up to "
+            f"{max(band, report.evaluated_at):.2f})"
+        )
     out = [
         f"{report.pairs} labelled pairs ({report.true_pairs} that share an answer); "
         f"threshold {report.evaluated_at:.2f} (cosine distance), {side}.",

@@ -62,7 +62,14 @@ from .guards import (
     Rejection,
     Verifier,
     default_verifier,
-    narrowed,
+)
+from .respell_pass import (
+    RESPELL_DISTANCE_THRESHOLD,
+    arespell,
+    default_respell_threshold,
+    long_spans,
+    pair_distance,
+    respell,
 )
 
 # embedding alone (no verifier): fow-cache precision 0.75 at 0.05, 0.64 at 0.1
@@ -76,13 +83,10 @@ UNGUARDED_DISTANCE_THRESHOLD = 0.05
 VERIFIED_MAX_THRESHOLD = 0.6
 
 
-def _long_spans(prompt: str, candidate: str) -> tuple[str, str] | None:
-    """The spans two long prompts differ by (with a few words around them), or None
-    when they share too little at their ends to be narrowed (short prompts)."""
-    if prompt == candidate:
-        return None
-    spans = narrowed(prompt, candidate)
-    return None if spans == (prompt, candidate) else spans
+def _unserved(rows: list[Any], rejections: list[Rejection], chosen: Any) -> list[Rejection]:
+    """The first pass's rejections (one a row of ``rows``) but the served row's: a
+    candidate the second pass serves is counted as a hit, not also as refused."""
+    return [r for row, r in zip(rows, rejections, strict=True) if row is not chosen]
 
 
 def default_threshold(verifier: object) -> float:
@@ -146,13 +150,19 @@ _SLACK = {"float32": 1e-6, "float16": 2e-4}
 
 
 def within(
-    rows: list[tuple[str, Any, dict[str, Any]]], threshold: float, slack: float = 1e-6
+    rows: list[tuple[str, Any, dict[str, Any]]],
+    threshold: float,
+    slack: float = 1e-6,
+    *,
+    past: float | None = None,
 ) -> list[tuple[str, float, dict[str, Any]]]:
     """``(key, distance, fields)`` of the search rows within ``threshold`` (give or
-    take the vector type's rounding, ``slack``), nearest first."""
+    take the vector type's rounding, ``slack``), nearest first; with ``past``, only
+    those farther than it (the second pass's band)."""
     out = [(key, float(text(fields.get("_d", "inf"))), fields) for key, _, fields in rows]
     out.sort(key=lambda r: r[1])
-    return [(k, d, unpacked(f)) for k, d, f in out if d <= threshold + slack]
+    low = -math.inf if past is None else past + slack
+    return [(k, d, unpacked(f)) for k, d, f in out if low < d <= threshold + slack]
 
 
 def _size_check_failed(name: str, exc: BaseException) -> None:
@@ -189,6 +199,17 @@ class SemanticCache(CacheStore):
             (embedding alone: 0.75 / 0.35); run ``redis-agent cache calibrate`` to choose your own.
         verifier: checks each candidate before it is served (default: the guards'
             :func:`default_verifier`); ``None`` serves the nearest candidate as is.
+        respell_threshold: how far (cosine distance) a lookup that found nothing to
+            serve looks again among the candidates its search returned (those the
+            verifier refused, then those past ``distance_threshold``): one is served
+            only when the pair, its misspelt words and short names written as the other
+            side writes them ("resett pasword" / "reset password", "NASA" / "National
+            Aeronautics and Space Administration"), is the same words, or is within
+            ``distance_threshold`` when embedded again and passes the verifier. Default:
+            0.45 with a verifier that has the pair scorer (the default one), else
+            ``None``: no second pass. Costs nothing when the first pass serves; on a
+            miss, for each candidate with such a word, an embedding of the rewritten
+            pair and the verifier.
         candidates: how many nearest entries one lookup fetches for the verifier.
         filter_fields: partition fields (e.g. ``("tenant",)``); every lookup and
             update must then give ``filters={"tenant": ...}`` and only sees its
@@ -228,6 +249,7 @@ class SemanticCache(CacheStore):
         name: str | None = None,
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
+        respell_threshold: float | None = _DEFAULT,
         candidates: int = 4,
         filter_fields: Sequence[str] = (),
         algorithm: Literal["auto", "hnsw", "flat"] = "auto",
@@ -269,6 +291,7 @@ class SemanticCache(CacheStore):
                 f"{default_threshold(self.verifier)}. To serve on the embedding alone at any "
                 "distance, pass verifier=None."
             )
+        self.respell_threshold = self._respell_threshold(respell_threshold)
         if algorithm not in ("auto", "hnsw", "flat"):
             raise ConfigError(f"algorithm must be 'auto', 'hnsw' or 'flat', got {algorithm!r}")
         if dtype not in ("float32", "float16", None):
@@ -322,6 +345,29 @@ class SemanticCache(CacheStore):
         )
 
     # -- validation and pure builders --
+    def _respell_threshold(self, value: Any) -> float | None:
+        """``respell_threshold`` checked against the verifier and the distance threshold
+        (see the class docs); None when the second pass is off."""
+        if value is _DEFAULT:
+            return default_respell_threshold(self.verifier, self.distance_threshold)
+        if value is None:
+            return None
+        if self.verifier is None:
+            raise ConfigError(
+                "respell_threshold needs a verifier: its candidates are served only when "
+                "the verifier passes them respelt. Pass respell_threshold=None with "
+                "verifier=None."
+            )
+        value = self.check_threshold(value)
+        if not self.distance_threshold <= value <= VERIFIED_MAX_THRESHOLD:
+            raise ConfigError(
+                f"respell_threshold={value} must lie between distance_threshold "
+                f"({self.distance_threshold}) and {VERIFIED_MAX_THRESHOLD} (a cosine "
+                f"DISTANCE); the default is {RESPELL_DISTANCE_THRESHOLD}, None turns the "
+                "second pass off."
+            )
+        return value
+
     @staticmethod
     def check_threshold(value: float) -> float:
         """Validate a cosine-distance threshold (0..2)."""
@@ -733,24 +779,26 @@ class SemanticCache(CacheStore):
             self.ensure_index()
             if self.dtype != dtype:  # an existing index has another vector type: use it
                 blob = self._vector_bytes(vector)
-            rows = within(
-                search_rows(self._search(client, self._search_args(scope, pairs, blob), prompt))[1],
-                self.distance_threshold,
-                _SLACK[self.dtype],
-            )
+            found = search_rows(
+                self._search(client, self._search_args(scope, pairs, blob), prompt)
+            )[1]
+            rows = within(found, self.distance_threshold, _SLACK[self.dtype])
             chosen, rejections = None, []
             for row in rows:
                 rejection = None
                 if self.verifier is not None:
                     candidate = self._candidate(row)
                     rejection = self.verifier.verify(prompt, candidate)
-                    spans = _long_spans(prompt, candidate) if rejection is None else None
+                    spans = long_spans(prompt, candidate) if rejection is None else None
                     if spans is not None:
                         rejection = self._span_rejection(self.embedder.embed(list(spans)))
                 if rejection is None:
                     chosen = row
                     break
                 rejections.append(rejection)
+            if chosen is None and self.respell_threshold is not None:
+                chosen = self._respelt_hit(prompt, rows + self._far(found))
+                rejections = _unserved(rows, rejections, chosen)
             keys, args = self._record_args(chosen, rejections, digest)
             try:
                 hits = self._script(client, RECORD, keys, args)
@@ -793,14 +841,15 @@ class SemanticCache(CacheStore):
             if self.dtype != dtype:  # an existing index has another vector type: use it
                 blob = self._vector_bytes(vector)
             reply = await self._asearch(client, self._search_args(scope, pairs, blob), prompt)
-            rows = within(search_rows(reply)[1], self.distance_threshold, _SLACK[self.dtype])
+            found = search_rows(reply)[1]
+            rows = within(found, self.distance_threshold, _SLACK[self.dtype])
             chosen, rejections = None, []
             for row in rows:
                 rejection = None
                 if self.verifier is not None:
                     candidate = self._candidate(row)
                     rejection = await self.verifier.averify(prompt, candidate)
-                    spans = _long_spans(prompt, candidate) if rejection is None else None
+                    spans = long_spans(prompt, candidate) if rejection is None else None
                     if spans is not None:
                         vectors = await self.embedder.aembed(list(spans))
                         rejection = self._span_rejection(vectors)
@@ -808,6 +857,9 @@ class SemanticCache(CacheStore):
                     chosen = row
                     break
                 rejections.append(rejection)
+            if chosen is None and self.respell_threshold is not None:
+                chosen = await self._arespelt_hit(prompt, rows + self._far(found))
+                rejections = _unserved(rows, rejections, chosen)
             keys, args = self._record_args(chosen, rejections, digest)
             try:
                 hits = await self._ascript(client, RECORD, keys, args)
@@ -894,9 +946,7 @@ class SemanticCache(CacheStore):
         spans are embedded (by the caller: the async path off the loop) and held to the
         distance threshold too.
         """
-        a, b = np.asarray(vectors[0], np.float64), np.asarray(vectors[1], np.float64)
-        norms = float(np.linalg.norm(a) * np.linalg.norm(b))
-        distance = 1.0 - float(a @ b) / norms if norms else 1.0
+        distance = pair_distance(vectors)
         if distance <= self.distance_threshold:
             return None
         return Rejection(
@@ -904,6 +954,44 @@ class SemanticCache(CacheStore):
             f"the parts the prompts differ by are {distance:.2f} apart (threshold "
             f"{self.distance_threshold}): a shared context made the whole prompts near",
         )
+
+    def _far(
+        self, found: list[tuple[str, Any, dict[str, Any]]]
+    ) -> list[tuple[str, float, dict[str, Any]]]:
+        """The rows of a lookup's search past the distance threshold, within the
+        second pass's: the search fetched the ``candidates`` nearest whatever their
+        distance, so the second pass needs no query of its own."""
+        if self.respell_threshold is None or self.respell_threshold <= self.distance_threshold:
+            return []
+        return within(
+            found, self.respell_threshold, _SLACK[self.dtype], past=self.distance_threshold
+        )
+
+    def _respelt_hit(
+        self, prompt: str, rows: list[tuple[str, float, dict[str, Any]]]
+    ) -> tuple[str, float, dict[str, Any]] | None:
+        """The first of ``rows`` (the candidates the first pass refused, then those past
+        the distance threshold) that the second pass serves (:func:`.respell_pass.respell`:
+        the decision ``cache evaluate`` / ``calibrate`` make too)."""
+        assert self.verifier is not None  # (checked with respell_threshold)
+        t = self.distance_threshold
+        for row in rows:
+            found = respell(prompt, self._candidate(row), self.embedder, self.verifier, t)
+            if found is not None and found.serves(t):
+                return row
+        return None
+
+    async def _arespelt_hit(
+        self, prompt: str, rows: list[tuple[str, float, dict[str, Any]]]
+    ) -> tuple[str, float, dict[str, Any]] | None:
+        """Async :meth:`_respelt_hit`."""
+        assert self.verifier is not None  # (checked with respell_threshold)
+        t = self.distance_threshold
+        for row in rows:
+            found = await arespell(prompt, self._candidate(row), self.embedder, self.verifier, t)
+            if found is not None and found.serves(t):
+                return row
+        return None
 
     def _candidate(self, row: tuple[str, float, dict[str, Any]]) -> str:
         """A candidate's prompt, its stored guard features handed to the verifier."""

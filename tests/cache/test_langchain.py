@@ -340,6 +340,18 @@ def test_semantic_cache_serves_a_paraphrase_to_a_chat_model(
     assert model.invoke("How do I bake sourdough bread?").content == "a bread recipe"
 
 
+def test_semantic_cache_serves_a_misspelt_prompt_past_the_threshold_unless_turned_off(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> None:
+    """The core's second pass on a miss (respell_threshold): 0.35 apart, two typos."""
+    for respell, served in ((None, False), (0.45, True)):
+        cache = RedisSemanticCache(minilm, config, name=f"r{respell}", respell_threshold=respell)
+        model = FakeListChatModel(responses=["git branch -d", "other"], cache=cache)
+        model.invoke("How do I delete a branch in git?")
+        answer = model.invoke("How do I delte a brnach in git?").content
+        assert answer == ("git branch -d" if served else "other")
+
+
 def test_user_dicts_that_look_serialized_stay_data() -> None:
     # dumpd escapes user dicts carrying "lc": they must come back as the same data,
     # never revived into objects (as langchain_core.load.load() does)

@@ -114,7 +114,7 @@ def test_report_shows_both_sides_and_the_recommendation() -> None:
     assert report.recommended_with is not None and report.recommended_with.precision == 1.0
     assert report.rejected_traps == {"negation": 1, "number": 1}
     text = format_report(report)
-    assert "Embedding only:" in text and "With the verifier:" in text
+    assert "Embedding only:" in text and "With the verifier" in text
     assert "| 0.10 | 2 | 0.500 | 0.500 | 1 | 1 / 0 |" in text  # negation / number
     assert "embedding only: no threshold reaches precision 0.95" in text
     without = calibrate(PAIRS, distances=DISTANCES, use_verifier=False)
@@ -395,3 +395,32 @@ def test_embedding_progress_is_reported_chunk_by_chunk() -> None:
     assert seen[-1] == (texts, texts) and len(seen) == -(-texts // 3)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert len(distances) == len(PAIRS)
+
+
+@pytest.mark.slow
+def test_cli_evaluate_says_whether_the_second_pass_ran(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo'd pair past the threshold: served with the cache's second pass on a miss
+    (on by default, as in the cache), not with --no-respell; the header says which."""
+    default_embedder()
+    path = _write(
+        tmp_path,
+        [
+            json.dumps({"stored": s, "asked": a, "same": True})
+            for s, a in [
+                ("How do I delete a branch in git?", "How do I delte a brnach in git?"),
+                ("Cancel my order", "How do I cancel my order?"),
+            ]
+        ],
+    )
+    assert main(["cache", "evaluate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "and the second pass on a miss (typos and short names respelt, up to 0.45)" in out
+    assert "| **all** | 2 | 2 | 2 |" in out
+    assert main(["cache", "evaluate", str(path), "--no-respell"]) == 0
+    out = capsys.readouterr().out
+    assert "with the verifier and no second pass on a miss" in out
+    assert "| **all** | 2 | 2 | 1 |" in out
+    assert main(["cache", "evaluate", str(path), "--no-guards", "--no-respell"]) == 2
+    assert "--no-respell" in capsys.readouterr().err

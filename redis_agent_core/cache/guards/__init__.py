@@ -109,6 +109,7 @@ __all__ = [
     "default_verifier",
     "features",
     "narrowed",
+    "respelt",
 ]
 
 #: Cosine distance (0 = identical, 2 = opposite) the semantic cache uses by default with the
