@@ -140,29 +140,27 @@ def test_numbers_written_two_ways(a: str, b: str, same: bool) -> None:
 @pytest.mark.parametrize(
     ("a", "b", "same"),
     [
+        ("convert five miles to km", "convert 5 miles to km", True),
+        # the signs between the words differ: another question, the scorer judges it
+        ("filter the rows where age > thirty", "filter the rows where age < thirty", False),
+        ("shift every date by +two days", "shift every date by -two days", False),
+        ("is x >= ten here", "is x <= ten here", False),
+        # a quantity written another way: the scorer's to judge (serving such pairs
+        # without it served a number trap of a held-out set)
         (
             "is half an hour of reading a day enough?",
             "is 30 minutes of reading a day enough?",
-            True,
-        ),
-        ("who wrote the twenty-first amendment?", "who wrote the 21st amendment?", True),
-        (
-            "how to reach 5k subscribers on YouTube",
-            "how to reach 5,000 subscribers on YouTube",
-            True,
-        ),
-        # the same quantities, another word beside them: the scorer still judges
-        ("two eggs a day is fine?", "two eggs a week is fine?", False),
-        (
-            "is half an hour of reading a day enough?",
-            "is 30 minutes of running a day enough?",
             False,
         ),
     ],
 )
-def test_a_quantity_written_two_ways_leaves_the_scorer_nothing(a: str, b: str, same: bool) -> None:
-    # the pair scorer reads the spelling and refused these; the guards compared the numbers
+def test_a_repeat_with_numbers_in_words_skips_the_scorer_only_with_the_same_signs(
+    a: str, b: str, same: bool
+) -> None:
+    # the pair scorer reads the spelling and refused such repeats; the guards compared the
+    # numbers, words do not show a comparison or a sign
     assert same_but_numerals(a, b) is same
+    assert same_but_numerals(b, a) is same
 
 
 @pytest.mark.parametrize(
