@@ -110,16 +110,28 @@ class Script:
 
     # -- calls --
     def __call__(
-        self, client: Any, keys: Sequence[Any], args: Sequence[Any], *, resend: bool | None = None
+        self,
+        client: Any,
+        keys: Sequence[Any],
+        args: Sequence[Any],
+        *,
+        resend: bool | None = None,
+        wait: Callable[[int], float] | None = None,
     ) -> Any:
         """Run on a sync client (or cluster client): :func:`run_command`."""
-        return run_command(client, self.evalsha(keys, args), resend=resend)
+        return run_command(client, self.evalsha(keys, args), resend=resend, wait=wait)
 
     async def acall(
-        self, client: Any, keys: Sequence[Any], args: Sequence[Any], *, resend: bool | None = None
+        self,
+        client: Any,
+        keys: Sequence[Any],
+        args: Sequence[Any],
+        *,
+        resend: bool | None = None,
+        wait: Callable[[int], float] | None = None,
     ) -> Any:
         """Run on an asyncio client: :func:`arun_command`."""
-        return await arun_command(client, self.evalsha(keys, args), resend=resend)
+        return await arun_command(client, self.evalsha(keys, args), resend=resend, wait=wait)
 
 
 #: Plain commands the pack sends whose second run applies again (or answers otherwise:

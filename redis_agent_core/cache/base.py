@@ -247,13 +247,15 @@ class CacheStore:
         """``script``'s reply on a leased connection (redis-py's generic packing and pool
         bookkeeping cost ~60 µs of a ~250 µs call), or through redis-py when the fast
         path declines (NOSCRIPT, trouble before sending). A reply lost after sending
-        raises (a fault): the call is never sent twice."""
+        raises (a fault): the call is never sent twice. One refused while its cluster
+        slot moves ran nothing: it is sent again once the move ends (``wait``, see
+        :func:`..scripts.run_command`), not taken for a fault."""
         lease = self._fast.lease(client)
         if lease is not None:
             reply = lease.call(pack_commands([script.evalsha(keys, args)]))
             if reply is not FALLBACK:
                 return reply
-        return script(client, keys, args)
+        return script(client, keys, args, wait=self.config.backoff)
 
     async def _ascript(self, client: Any, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Async :meth:`_script`."""
@@ -262,7 +264,7 @@ class CacheStore:
             reply = await lease.call(pack_commands([script.evalsha(keys, args)]))
             if reply is not FALLBACK:
                 return reply
-        return await script.acall(client, keys, args)
+        return await script.acall(client, keys, args, wait=self.config.backoff)
 
     # -- pure helpers shared by sync and async paths --
     def entry_key(self, digest: str) -> str:

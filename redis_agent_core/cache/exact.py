@@ -127,7 +127,7 @@ class ExactCache(CacheStore):
             client = self.config.get_client()
             reply = self._fast_lookup(client, digest)
             if reply is FALLBACK:
-                reply = LOOKUP(client, self._keys(digest), [digest])
+                reply = LOOKUP(client, self._keys(digest), [digest], wait=self.config.backoff)
         except FAULTS as exc:
             return self._lookup_failed(exc, self._keys(digest), digest, prompt)
         self.faults.ok()
@@ -142,7 +142,9 @@ class ExactCache(CacheStore):
         if not self.faults.available():
             return None
         try:
-            reply = await LOOKUP.acall(self.config.get_async_client(), keys, args)
+            reply = await LOOKUP.acall(
+                self.config.get_async_client(), keys, args, wait=self.config.backoff
+            )
         except FAULTS as exc:
             return await self._alookup_failed(exc, keys, digest, prompt)
         self.faults.ok()
