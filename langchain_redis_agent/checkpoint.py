@@ -551,6 +551,12 @@ class RedisSaver(BaseCheckpointSaver[str]):
         before: RunnableConfig | None,
         limit: int | None,
     ) -> tuple[str | None, str | None, str | None, str | None, int]:
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ConfigError(
+                f"limit must be an int >= 0 or None (every checkpoint), got {limit!r:.60}"
+            )
         conf = (config or {}).get("configurable") or {}
         thread = str(conf["thread_id"]) if conf.get("thread_id") is not None else None
         ns = conf.get("checkpoint_ns")

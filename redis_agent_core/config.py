@@ -60,6 +60,7 @@ __all__ = [
     "RedisAgentConfig",
     "backoff",
     "check_seconds",
+    "check_size",
     "check_ttl_seconds",
     "check_url",
     "describe_url",
@@ -154,6 +155,17 @@ def check_count(value: Any, what: str, most: int | None = None) -> int:
         raise ConfigError(f"{what} must be an int >= 1, got {value!r}")
     if most is not None and value > most:
         raise ConfigError(f"{what} must be at most {most:,}, got {value:,}")
+    return value
+
+
+def check_size(value: Any, what: str) -> int:
+    """``value`` if it is an int >= 0 (not a bool: a count of items, 0 for none), else
+    :class:`ConfigError` naming ``what`` and the fix (a negative count once read as
+    "none" and returned nothing, silently)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"{what} must be an int >= 0 (a count; 0 for none), got {reprlib.repr(value)}"
+        )
     return value
 
 

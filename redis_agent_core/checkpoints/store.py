@@ -27,6 +27,7 @@ import builtins
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
+from ..config import check_count
 from ..plans import arun_plan, run_plan
 from ..redis_errors import translate_errors
 from .plans import CheckpointPlans, PendingWriteIn, Plan, thread_name
@@ -148,7 +149,7 @@ class CheckpointStore(CheckpointPlans):
         """
         if checkpoint_ns is not None:
             check_namespace(checkpoint_ns)
-        page = max(1, page)
+        page = check_count(page, "page (checkpoints read a round trip)")
         client = self.config.get_client()
         with translate_errors(self.config, "listing checkpoints"):
             threads = [thread_name(thread_id)] if thread_id is not None else self._thread_ids()
@@ -269,7 +270,7 @@ class CheckpointStore(CheckpointPlans):
         """Async :meth:`list`."""
         if checkpoint_ns is not None:
             check_namespace(checkpoint_ns)
-        page = max(1, page)
+        page = check_count(page, "page (checkpoints read a round trip)")
         client = self.config.get_async_client()
         with translate_errors(self.config, "listing checkpoints"):
             threads = (

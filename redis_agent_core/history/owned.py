@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import RedisAgentConfig
+from ..config import RedisAgentConfig, check_size
 from ..errors import ConfigError, DataCorruptionError
 from ..redis_errors import translate_errors
 from ..scripts import arun_command, run_command
@@ -72,9 +72,7 @@ class OwnedSessions:
         return [_OWNED_ADD.evalsha(self._keys(owner), args)]
 
     def _list_call(self, owner: str, limit: int) -> tuple[Any, ...]:
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise ConfigError(f"limit must be an int >= 0, got {limit!r}")
-        return _OWNED_LIST.evalsha(self._keys(owner), [limit])
+        return _OWNED_LIST.evalsha(self._keys(owner), [check_size(limit, "limit")])
 
     def _exists_calls(self, owner: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
         msgs = self.config.keys.history_messages

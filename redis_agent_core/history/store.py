@@ -16,6 +16,7 @@ from ..config import (
     AsyncClient,
     RedisAgentConfig,
     SyncClient,
+    check_size,
     check_ttl_seconds,
     get_default_config,
 )
@@ -296,10 +297,9 @@ class SessionStore:
     def _list_call(self, offset: int, limit: int | None, newest_first: bool) -> tuple[Any, ...]:
         """One script: prune the sessions idle longer than the TTL (on the server's
         clock, the index's), check the index is whole, read a page (list.lua)."""
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise ConfigError(f"offset must be an int >= 0, got {offset!r}")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ConfigError(f"limit must be an int >= 0 or None, got {limit!r}")
+        check_size(offset, "offset")
+        if limit is not None:
+            check_size(limit, "limit (None: every session)")
         stop = -1 if limit is None else offset + limit - 1
         args = (self.ttl or 0, offset, stop, "1" if newest_first else "")
         return _LIST.evalsha(self._index_keys(), args)
@@ -872,11 +872,10 @@ def _list_index(value: object, what: str) -> int:
 
 def _last_span(n: object, offset: object) -> tuple[int, int] | None:
     """The LRANGE positions (from the end) of the newest ``n`` messages after the newest
-    ``offset``; ``None`` for none (``n`` <= 0). A negative ``offset`` raises."""
-    n, offset = _list_index(n, "n"), _list_index(offset, "offset")
-    if offset < 0:
-        raise ConfigError(f"offset must be >= 0 (messages skipped from the end), got {offset}")
-    return None if n <= 0 else (-(offset + n), -(offset + 1))
+    ``offset``; ``None`` for none (``n`` == 0). A negative ``n`` or ``offset`` raises."""
+    n = min(check_size(n, "n"), _INT64)
+    offset = min(check_size(offset, "offset (messages skipped from the end)"), _INT64)
+    return None if n == 0 else (-(offset + n), -(offset + 1))
 
 
 _MAX_TAKE = 10**12  # more than any list holds, and exact as a Lua number (printed %.14g)
@@ -884,9 +883,7 @@ _MAX_TAKE = 10**12  # more than any list holds, and exact as a Lua number (print
 
 def _check_n(n: object) -> int:
     """A count of messages for a script: an int >= 0, clamped to :data:`_MAX_TAKE`."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise ConfigError(f"n must be an int >= 0, got {n!r}")
-    return min(n, _MAX_TAKE)
+    return min(check_size(n, "n"), _MAX_TAKE)
 
 
 def _now_ms() -> int:
