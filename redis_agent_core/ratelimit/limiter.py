@@ -613,7 +613,7 @@ class RateLimiter:
                 reply = FALLBACK
             if reply is FALLBACK:
                 keys, args = build_acquire(plan, rid, requests, tokens)
-                reply = ACQUIRE(client, keys, args)
+                reply = ACQUIRE(client, keys, args, wait=self.config.backoff)
         except FAULTS as exc:
             return self._decided(self._down("rate limit check", exc))
         return self._decided(parse_acquire(plan, reply, rid, requests, tokens))
@@ -670,7 +670,7 @@ class RateLimiter:
         if not args:
             return True
         try:
-            reply = SETTLE(self.config.get_client(), keys, args)
+            reply = SETTLE(self.config.get_client(), keys, args, wait=self.config.backoff)
         except FAULTS as exc:
             return self._settle_failed(exc)
         return all(int(x) == 1 for x in reply)
@@ -684,7 +684,8 @@ class RateLimiter:
         keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
         client = self.config.get_client()
         try:
-            reply = ACQUIRE(client, keys, args, resend=True)  # a peek charges nothing
+            # a peek charges nothing: resent
+            reply = ACQUIRE(client, keys, args, resend=True, wait=self.config.backoff)
         except FAULTS as exc:
             raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
@@ -712,7 +713,7 @@ class RateLimiter:
         # Shielded: a caller cancelled (asyncio.wait_for, a client gone) once the script
         # was sent never gets the Reservation to settle, so the call reads its reply on
         # and gives back what it charged (else held until the window passes).
-        call = asyncio.ensure_future(ACQUIRE.acall(client, keys, args))
+        call = asyncio.ensure_future(ACQUIRE.acall(client, keys, args, wait=self.config.backoff))
         try:
             reply = await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -779,7 +780,7 @@ class RateLimiter:
         client = self.config.get_async_client()
         # Shielded: a caller cancelled meanwhile (its request ended) has moved on; the
         # settle still applies (once: settling a reservation again changes nothing)
-        call = asyncio.ensure_future(SETTLE.acall(client, keys, args))
+        call = asyncio.ensure_future(SETTLE.acall(client, keys, args, wait=self.config.backoff))
         try:
             reply = await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -827,7 +828,8 @@ class RateLimiter:
         keys, args = build_acquire(plan, "peek", requests, tokens, apply=False)
         client = self.config.get_async_client()
         try:
-            reply = await ACQUIRE.acall(client, keys, args, resend=True)  # charges nothing
+            # a peek charges nothing: resent
+            reply = await ACQUIRE.acall(client, keys, args, resend=True, wait=self.config.backoff)
         except FAULTS as exc:
             raise map_redis_error(exc, "rate limit peek", self.config) from exc
         return parse_acquire(plan, reply, "peek", requests, tokens)._replace(reservation=None)
