@@ -184,7 +184,7 @@ class WorkflowRecords:
         client = self.config.get_async_client()
         with translate_errors(self.config, "workflow state copy"):
             keys = [self.state_key(source_run), self.state_key(target_run)]
-            return int(await _COPY.acall(client, keys, []))
+            return int(await _COPY.acall(client, keys, [], wait=self.config.backoff))
 
 
 # HGETALL + HSET in one script: a reader never sees half of a copied run
