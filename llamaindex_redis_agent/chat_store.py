@@ -40,7 +40,7 @@ from redis_agent_core.history import (
     corrupt_message_error,
     slice_both,
 )
-from redis_agent_core.jsonvalues import check_finite
+from redis_agent_core.jsonvalues import check_finite, check_no_native
 from redis_agent_core.migrate import peer_config
 
 __all__ = ["RedisAsyncChatStore", "RedisChatStore", "decode_messages", "encode_messages"]
@@ -85,7 +85,11 @@ def encode_messages(messages: Sequence[ChatMessage]) -> list[bytes]:
 def _check_own_values(message: ChatMessage, what: str) -> None:
     """Refuse a datetime, date or time among the user's own values (``additional_kwargs``,
     extra fields): pydantic writes it as an ISO str, which reads back as a str. The
-    LangChain adapter refuses it the same way."""
+    LangChain adapter refuses it the same way. A UUID or an Enum too (pydantic writes its
+    str / its value)."""
+    check_no_native(message.additional_kwargs, f"{what} additional_kwargs")
+    if message.__pydantic_extra__:
+        check_no_native(message.__pydantic_extra__, f"{what} extra fields")
     stack: list[Any] = [message.additional_kwargs, message.__pydantic_extra__]
     while stack:
         item = stack.pop()

@@ -30,11 +30,13 @@ def _dump(key: str, val: dict) -> bytes:
         raise ConfigError(
             f"RedisKVStore values must be dicts, got {type(val).__name__} for {key!r}"
         )
-    # NaN / inf would read back as None (a docstore row from pandas often holds NaN)
+    # NaN / inf would read back as None (a docstore row from pandas often holds NaN);
+    # a UUID / Enum is written as its str / value, as LlamaIndex's own JSON stores do
     return dumps_json(
         val,
         f"RedisKVStore value of {key!r}",
         option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+        native=True,  # LlamaIndex's rows hold enums (ObjectType) it revives from their value
     )
 
 

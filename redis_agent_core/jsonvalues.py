@@ -5,12 +5,16 @@ silently read back as ``None``. :func:`dumps_json` raises :class:`ConfigError` f
 (and for values orjson cannot encode), naming where the value sits. The check costs a
 scan of the output for ``null`` and, only when one is there, a walk of the value.
 :func:`find_unreadable` is that walk, shared with the task signer (kombu markers, objects).
+A ``uuid.UUID`` or an ``enum.Enum`` is refused too (:func:`check_no_native`): orjson
+writes it as its str / value without calling any hook, so every value is walked.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
+import uuid
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
@@ -22,6 +26,7 @@ __all__ = [
     "NO_DATETIME",
     "Unreadable",
     "check_finite",
+    "check_no_native",
     "dumps_json",
     "exact_json",
     "find_unreadable",
@@ -49,11 +54,15 @@ def not_json_hint(exc: TypeError) -> str:
     return ""
 
 
-def dumps_json(value: Any, what: str, *, nulls: int = 0, option: int = 0) -> bytes:
+def dumps_json(
+    value: Any, what: str, *, nulls: int = 0, option: int = 0, native: bool = False
+) -> bytes:
     """``orjson.dumps(value, option=option)``, or :class:`ConfigError` naming ``what`` if
-    ``value`` is not JSON (a datetime too: it would read back as a str) or holds a NaN
-    or an infinity. ``nulls``: how many ``null`` the caller knows ``value`` holds itself
-    (the walk is skipped while no other one appears)."""
+    ``value`` is not JSON (a datetime, a UUID or an Enum too: it would read back as a
+    str / its value) or holds a NaN or an infinity. ``nulls``: how many ``null`` the
+    caller knows ``value`` holds itself (the walk is skipped while no other one
+    appears). ``native``: a UUID or an Enum is written as its str / value (for a
+    framework's own records whose reader expects that, e.g. LlamaIndex's docstore)."""
     try:
         data = orjson.dumps(value, option=option | NO_DATETIME)
     except TypeError as exc:
@@ -63,7 +72,77 @@ def dumps_json(value: Any, what: str, *, nulls: int = 0, option: int = 0) -> byt
         ) from exc
     if data.count(b"null") > nulls:  # a NaN or an infinity becomes null
         check_finite(value, what)
+    if not native:
+        check_no_native(value, what)
     return data
+
+
+_SCALARS: frozenset[type] = frozenset({str, int, bool, type(None), bytes, float})
+_NATIVE = (uuid.UUID, enum.Enum)  # orjson writes them as their str / value, no hook
+
+
+def check_no_native(value: Any, what: str) -> None:
+    """Raise :class:`ConfigError` if ``value`` holds a ``uuid.UUID`` or an ``enum.Enum``
+    (StrEnum, IntEnum too): orjson encodes both natively, without calling ``default=``,
+    so they would read back as a str / as their ``.value``, as a datetime would (which
+    orjson's NO_DATETIME refuses). :func:`_plain` first (type checks, no copies); the
+    naming walk only when it meets something else (a subclass, a dataclass, a UUID...)."""
+    try:
+        if _plain(value):
+            return
+        found = _find_native(value)
+    except RecursionError:  # deeper than orjson encodes (255 levels): it refuses it
+        return
+    if found is None:
+        return
+    bad, path = found
+    read, fix = (
+        (f"its .value {bad.value!r}", "value.value")
+        if isinstance(bad, enum.Enum)
+        else ("a str", "str(value)")
+    )
+    raise ConfigError(
+        f"{what} holds {bad!r} at {''.join(reversed(path)) or 'the top level'}, which "
+        f"JSON would read back as {read}: store {fix} instead (nothing was written)"
+    )
+
+
+def _plain(value: Any, _scalars: frozenset[type] = _SCALARS) -> bool:
+    """Whether ``value`` is only plain dicts, lists, tuples and JSON scalars (the
+    recursion skips scalars without a call: ~2x a stack loop's speed)."""
+    kind = type(value)
+    if kind is dict:
+        for item in value.values():
+            if type(item) not in _scalars and not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if type(item) not in _scalars and not _plain(item):
+                return False
+        return True
+    return kind in _scalars
+
+
+def _find_native(value: Any) -> tuple[Any, list[str]] | None:
+    """:func:`check_no_native`'s naming walk (as orjson encodes: subclasses of dict,
+    list and tuple, dataclasses); the path comes innermost step first."""
+    if isinstance(value, _NATIVE):
+        return value, []
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+    else:
+        return None
+    for key, item in items:
+        found = _find_native(item)
+        if found is not None:
+            found[1].append(f"[{key!r}]")
+            return found
+    return None
 
 
 def exact_json(

@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 
 from ..errors import ConfigError, SchemaMismatchError
-from ..jsonvalues import NO_DATETIME, has_non_finite, not_json_hint
+from ..jsonvalues import NO_DATETIME, check_no_native, has_non_finite, not_json_hint
 from ..keys import check_text, check_texts
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
@@ -341,7 +341,8 @@ def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:
 
 
 # -- encoding documents --
-# a datetime in metadata is refused (it would read back as a str), as Decimal is
+# a datetime in metadata is refused (it would read back as a str), as Decimal is; a UUID
+# or an Enum by check_finite_metadata (orjson encodes them with no hook)
 _META_OPTS = orjson.OPT_NON_STR_KEYS | NO_DATETIME
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -417,7 +418,15 @@ def check_finite_metadata(metadatas: Sequence[Any], dumped: bytes | None = None)
     """Refuse NaN and infinity in ``metadatas``, which orjson writes as null: the
     value would silently read back as None. ``dumped``: their orjson encoding when the
     caller has it; only one holding null is walked (None values are the other source
-    of null)."""
+    of null). A ``uuid.UUID`` or an ``enum.Enum`` is refused too (it would read back as
+    a str / its value): one loop over all of them, per document only to name it."""
+    docs = metadatas if type(metadatas) is list or type(metadatas) is tuple else list(metadatas)
+    try:
+        check_no_native(docs, "metadata")
+    except ConfigError:
+        for i, meta in enumerate(docs):
+            check_no_native(meta, f"metadata #{i}" if len(docs) > 1 else "metadata")
+        raise
     if dumped is None:
         try:
             dumped = orjson.dumps(metadatas, option=_META_OPTS)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import enum
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -81,6 +83,20 @@ def test_nan_or_infinity_in_a_payload_is_refused_not_sent_as_null(
     assert bus.topic_length("nan") == 0
     bus.publish("nan", {"none": None, "x": 1.5}, durable=True)  # nulls of its own are fine
     assert [m.payload for m in worker.read()] == [{"none": None, "x": 1.5}]
+
+
+def test_uuid_or_enum_in_a_payload_is_refused_not_sent_as_str(bus: AgentBus) -> None:
+    # receivers got the UUID's str / the enum's value
+    worker = bus.consumer("ue", "g")
+    worker.ensure_group()
+    level = enum.IntEnum("Level", {"HIGH": 3}).HIGH
+    for payload, match in [
+        ({"run": uuid.UUID(int=7)}, r"UUID.*at \['payload'\]\['run'\].*str\(value\)"),
+        ([1, {"level": level}], r"HIGH.*at \['payload'\]\[1\]\['level'\].*value\.value"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            bus.publish("ue", payload, durable=True)
+    assert bus.topic_length("ue") == 0
 
 
 @pytest.mark.parametrize(

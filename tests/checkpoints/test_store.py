@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import enum
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -349,3 +351,23 @@ def test_on_the_local_cluster(cluster_config: RedisAgentConfig) -> None:
 
     got, found = asyncio.run(run())
     assert got is not None and got.value == {"v": 1} and [i.key for i in found] == ["k"]
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ({"user": uuid.UUID(int=7)}, r"UUID.*at \['user'\].*str\(value\)"),
+        ({"c": [enum.StrEnum("C", {"RED": "red"}).RED]}, r"\['c'\]\[0\].*value\.value"),
+    ],
+)
+def test_uuid_and_enum_values_are_refused_not_read_back_as_str(
+    config: RedisAgentConfig, value: dict[str, Any], match: str
+) -> None:
+    # orjson wrote them as their str / value (InMemoryStore keeps them): refused as a datetime is
+    store = RedisStore(config)
+    with pytest.raises(ConfigError, match=match):
+        store.put(("a",), "k", value)
+    assert store.get(("a",), "k") is None
+    plain = {"s": "x", "i": 1, "f": 0.5, "b": True, "n": None, "l": [1, "a"], "d": {"k": [2]}}
+    store.put(("a",), "k", plain)
+    assert store.get(("a",), "k").value == plain  # type: ignore[union-attr]
