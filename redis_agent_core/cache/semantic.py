@@ -936,7 +936,7 @@ class SemanticCache(CacheStore):
 
     def _span_rejection(self, vectors: np.ndarray) -> Rejection | None:
         """Refuse two long prompts whose differing parts (``vectors``: the embeddings of
-        :func:`_long_spans`) are not within the threshold.
+        :func:`.respell_pass.long_spans`) are not within the threshold.
 
         A shared context (a RAG template, a system prompt, pasted text) dominates a
         long prompt's embedding, and past the model's window (256 tokens) two prompts

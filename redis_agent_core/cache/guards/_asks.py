@@ -346,8 +346,7 @@ def asks(lower: str) -> Asks:
 def _agree(a: str, b: str) -> bool:
     if a == b:
         return True
-    # "how much" is any quantity ("how much is a latte" / "the price of a latte")
-    # and a kind read two ways ("where can I" is a place or a manner) agrees with both
+    # a kind read two ways ("where can I" is a place or a manner) agrees with both
     left, right = a.split("/"), b.split("/")
     if set(left) & set(right):
         return True

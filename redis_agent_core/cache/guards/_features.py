@@ -361,7 +361,9 @@ def same_but_numerals(a: str, b: str) -> bool:
     ("convert five miles to km" / "convert 5 miles to km"): the guards found their
     numbers equal, so there is nothing left for the pair scorer to judge (it reads the
     spelling and refused such repeats). The signs between the words must be the same
-    too: words alone do not see "age > 30" / "age < 30" or "+5" / "-5"."""
+    too: words alone do not see "age > 30" / "age < 30" or "+5" / "-5". A quantity
+    written another way ("half an hour" / "30 minutes") is the scorer's to judge: skipping
+    it for those served a number trap of a held-out set."""
     fa, fb = features(a), features(b)
     if fa.lower == fb.lower or (
         _NUMBER_VOCAB.isdisjoint(fa.vocab) and _NUMBER_VOCAB.isdisjoint(fb.vocab)
@@ -369,9 +371,6 @@ def same_but_numerals(a: str, b: str) -> bool:
         return False
     da, db = _number_words_to_digits(fa.lower), _number_words_to_digits(fb.lower)
     return _WORD.findall(da) == _WORD.findall(db) and _SIGNS.findall(da) == _SIGNS.findall(db)
-    # (A quantity written two ways with all else the same, "half an hour" / "30 minutes",
-    # also skipped the scorer for a while: it served a number trap of a held-out set, so
-    # such pairs are the scorer's to judge, as before.)
 
 
 # Signs that words do not show: comparisons, arithmetic, currency, arrows ("x > 3" /
@@ -994,7 +993,7 @@ def _words(text: str) -> _Words:
     return content, lower, bare, words, seq, wordset, stems, vocab, cues
 
 
-def _digits(lower: str, cues: frozenset[str], wordset: frozenset[str] | None = None) -> str:
+def _digits(lower: str, cues: frozenset[str], wordset: frozenset[str]) -> str:
     """``lower`` with its numbers in digits: ordinals and number words spelt out, fractions
     of a period, "for a week" (one period); what the quantities are read from."""
     digits = lower
@@ -1007,7 +1006,7 @@ def _digits(lower: str, cues: frozenset[str], wordset: frozenset[str] | None = N
     if (
         not _PERIOD_VOCAB.isdisjoint(cues)
         # a whole word ("for a day-trip": none)
-        and not _PERIOD_VOCAB.isdisjoint(cues if wordset is None else wordset)
+        and not _PERIOD_VOCAB.isdisjoint(wordset)
         and (" a " in digits or " an " in digits or " one " in digits)
     ):
         digits = _ONE_PERIOD.sub(r"\1 1 \2", digits)
