@@ -121,7 +121,13 @@ test: 225 true (paraphrases, hard rewordings, filler, full vs short names, typos
 19-22 a kind over the kinds above plus modality / perspective, conditional vs factual and a kind
 of its own: the question word changed (why / when, what is / how to fix); committed at 04:36 UTC,
 scored untouched (aggregates only) 0.856 / 0.684, 26 wrong of 180, 10 of them the question
-word changed). All
+word changed); and guards_traps27.jsonl (468, written 2026-12-07 07:36-07:39 UTC by a helper
+who read no guard code, pair set or guard test, with word overlap kept from being a cue: a third
+of its traps reword the whole prompt while changing its meaning, and word Jaccard is 0.61 for
+true pairs against 0.54 for traps: 203 true (paraphrases, hard rewordings, full vs short
+names, typos), 265 traps, 16-20 a kind over the kinds above plus a part vs the whole and a step
+in a sequence; committed at 07:39 UTC, scored untouched (aggregates only) 0.733 / 0.581, 43
+wrong of 161, 8 of them another task and 8 another scope). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it, or (with the guards and the
@@ -199,6 +205,7 @@ SETS = {
     "traps24": DATA / "guards_traps24.jsonl",
     "traps25": DATA / "guards_traps25.jsonl",
     "traps26": DATA / "guards_traps26.jsonl",
+    "traps27": DATA / "guards_traps27.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -297,7 +304,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
-                   "traps23", "traps24", "traps25", "traps26"):  # fmt: skip
+                   "traps23", "traps24", "traps25", "traps26", "traps27"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -754,6 +761,7 @@ def main(full: bool) -> str:
         "traps24",
         "traps25",
         "traps26",
+        "traps27",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -58,6 +58,7 @@ HELD_OUT = frozenset(
         "guards_traps24",
         "guards_traps25",
         "guards_traps26",
+        "guards_traps27",
         "guards_val20",
         "guards_val21",
     }
