@@ -42,6 +42,7 @@ def _any(*patterns: str) -> re.Pattern[str]:
 _QUANTIFIER = (
     (
         "all",
+        ("all", "every"),
         _any(
             r"\b(?:all|every)\b(?! (?:the )?(?:time|way|right|along|day|week|month|year|night)s?\b)"
             r"(?<!\bat all)",
@@ -50,6 +51,7 @@ _QUANTIFIER = (
     ),
     (
         "some",
+        ("any", "some", "one", "single", "least"),
         _any(
             r"\b(?:any|anyone|anybody|anything|some|someone|somebody)\b"
             r"(?! (?:time|way|more|longer|help|idea|tips?|advice)\b)",
@@ -79,6 +81,7 @@ _PERIOD = re.compile(
 _BOUND = (
     (
         "minimum",
+        ("least", "min", "no less", "no fewer", "or more"),
         _any(
             r"\bat least\b(?! (?:one|a few|some)\b)",
             r"\b(?:minimum|minimal|min)\b",
@@ -88,6 +91,7 @@ _BOUND = (
     ),
     (
         "maximum",
+        ("at most", "max", "limit", "cap", "ceiling", "no more", "or less", "or fewer", "up to"),
         _any(
             r"\bat most\b",
             r"\b(?:maximum|max|limit|cap|ceiling)\b",
@@ -100,6 +104,18 @@ _BOUND = (
 _WHOLE = (
     (
         "whole",
+        (
+            "total",
+            "overall",
+            "entire",
+            "altogether",
+            "combined",
+            "summed",
+            "sum of",
+            "whole",
+            "full",
+            "in all",
+        ),
         _any(
             r"\b(?:total|totals|overall|entire|entirety|altogether|combined|summed)\b",
             r"\b(?:the )?sum of\b",
@@ -109,6 +125,7 @@ _WHOLE = (
     ),
     (
         "part",
+        ("each", "single", "alone", "apiece", "much of", "per "),
         _any(
             r"\beach\b(?! other\b)",
             # "the total per country": a total of each group (both readings)
@@ -123,6 +140,21 @@ _WHOLE = (
 _TIME = (
     (
         "past",
+        (
+            "did",
+            "was",
+            "were",
+            "had",
+            "ago",
+            "yesterday",
+            "previously",
+            "formerly",
+            "used to",
+            "in the past",
+            "back then",
+            "last ",
+            "when it ",
+        ),
         _any(
             # (not the polite past: "I was wondering", "did you mean")
             r"\b(?:did|was|were|had)\b(?! (?:you|it) (?:mean|say)\b)"
@@ -135,6 +167,16 @@ _TIME = (
     ),
     (
         "present",
+        (
+            "current",
+            "nowadays",
+            "present",
+            "right now",
+            "at the moment",
+            "these days",
+            "now",
+            "today",
+        ),
         _any(
             r"\b(?:currently|nowadays|presently)\b",
             r"\bright now\b|\bat the moment\b|\bthese days\b|\bat present\b",
@@ -144,6 +186,21 @@ _TIME = (
     ),
     (
         "future",
+        (
+            "will",
+            "won't",
+            "shall",
+            "going to",
+            "next",
+            "upcoming",
+            "tomorrow",
+            "tonight",
+            "planned",
+            "forthcoming",
+            "coming",
+            "expected to",
+            "in the future",
+        ),
         _any(
             r"\b(?:will|won't|shall)\b(?! you\b)",
             r"\b(?:is|are|am)(?: \w+)? going to\b",
@@ -156,6 +213,17 @@ _TIME = (
 _STEP = (
     (
         "before",
+        (
+            "before",
+            "prior to",
+            "ahead of",
+            "preced",
+            "first",
+            "initial",
+            "opening",
+            "start",
+            "begin",
+        ),
         _any(
             r"\b(?:before|beforehand|prior to|ahead of|precedes?|preceding)\b",
             r"\b(?:first|initial|opening) (?:step|stage|phase|thing|move)s?\b",
@@ -167,6 +235,7 @@ _STEP = (
     ),
     (
         "after",
+        ("after", "follow", "once ", "last ", "final ", "next ", "end", "finish", "over", "done"),
         _any(
             r"\b(?:after|afterwards|afterward|following|follows|followed)\b(?<!the following)",
             r"\bonce (?:it|it's|the|my|you|i|we|they|this|that|he|she)\b(?! a\b)",
@@ -188,12 +257,38 @@ class Readings(NamedTuple):
     step: frozenset[str]
 
 
-def _labels(text: str, table: tuple[tuple[str, re.Pattern[str]], ...]) -> frozenset[str]:
-    return frozenset(label for label, pattern in table if pattern.search(text))
+# Each label: its name, words one of which its pattern cannot match without (C-level
+# substring tests first: most prompts have none, and the patterns' scans cost ≈ 100 µs a
+# prompt), and its pattern.
+_Table = tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]
+
+
+def _labels(text: str, table: _Table) -> frozenset[str]:
+    return frozenset(
+        label
+        for label, gates, pattern in table
+        if any(g in text for g in gates) and pattern.search(text)
+    )
+
+
+_PERIOD_GATES = (
+    "day",
+    "daily",
+    "week",
+    "month",
+    "year",
+    "hour",
+    "minute",
+    "second",
+    "night",
+    "annu",
+)
 
 
 def _periods(text: str) -> frozenset[str]:
     found: set[str] = set()
+    if not any(g in text for g in _PERIOD_GATES):
+        return frozenset()
     for m in _PERIOD.finditer(text):
         unit = m.group(1) or m.group(2) or m.group(3)
         found.add(_UNIT_SAID.get(unit, unit) if unit else "second")
