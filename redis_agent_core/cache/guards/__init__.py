@@ -54,6 +54,7 @@ from ._features import (
     similar,
     stem,
 )
+from ._readings import readings, readings_differ
 from ._respell import respelt
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
@@ -1382,6 +1383,10 @@ class OrderGuard(_PairGuard):
         return None
 
 
+# the frames of :func:`readings` the scope guard compares: quantifier, period, bound, whole
+_SCOPE_FRAMES = (0, 1, 2, 3)
+
+
 class ScopeGuard(_PairGuard):
     """Who or what the question is about must agree: mutually exclusive terms of one
     class (adults/children, full-time/part-time, iPhone/Android, home/car insurance,
@@ -1391,6 +1396,9 @@ class ScopeGuard(_PairGuard):
     name = "scope"
 
     def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
+        # each prompt's quantifier, period, bound and whole / part, read on its own
+        if reason := readings_differ(readings(q.lower), readings(c.lower), _SCOPE_FRAMES):
+            return reason
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)
             return _added(q, c)

@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from ._features import Features, pair
+from ._readings import condition_stated, readings, readings_differ
 
 __all__ = ["AskGuard", "Asks", "asks", "asks_differ"]
 
@@ -265,6 +266,8 @@ _CLAUSES = re.compile(
 )
 _TOKEN = re.compile(r"[\w'.+#-]+")
 _WHO = re.compile(r"\bWHO\b")
+# the frames of :func:`readings` this guard compares: the time asked about, the step
+_TIME_AND_STEP = (4, 5)
 
 
 class Asks(NamedTuple):
@@ -412,4 +415,8 @@ class AskGuard:
             a = a._replace(kinds=a.kinds - {"person"})
         if "person" in b.kinds and _WHO.search(candidate):
             b = b._replace(kinds=b.kinds - {"person"})
-        return asks_differ(a, b, q.lower, c.lower)
+        return (
+            asks_differ(a, b, q.lower, c.lower)
+            or condition_stated(q.lower, c.lower)
+            or readings_differ(readings(q.lower), readings(c.lower), _TIME_AND_STEP)
+        )

@@ -1,0 +1,439 @@
+"""What each prompt says of its question's frame, read on its own: the guards that narrow a
+pair to its differing words see nothing to compare when the whole prompt is reworded
+("How many hours per week does a full-time nurse work?" / "What's the yearly number of
+hours worked by a full-time nurse?" share few words, and no word pair of them differs
+cleanly). Each reading here is a small set of labels found in one prompt by syntactic
+cues (no word of a pair is compared with the other side's): the pair is refused when both
+sides read a frame and the readings share no label.
+
+- ``quantifier``: all / every (universal) vs any / some / one (existential);
+- ``period``: the period a rate is given per (per day, daily, a year, annual, hourly...);
+- ``bound``: a minimum (at least, minimum, no less than) vs a maximum (at most, maximum,
+  limit, up to);
+- ``whole``: the whole or total (total, overall, entire, whole, altogether, combined) vs
+  one part or each item (each, a single, per item, alone);
+- ``time``: the time a question is about: past (did, was, last, ago, yesterday),
+  present (currently, right now, today, these days), future (will, going to, next,
+  upcoming, planned, tomorrow);
+- ``step``: before / the start (before, prior to, ahead of, the first step, begin) vs
+  after / the end (after, once it has, follows, the last step, how it ends).
+
+And :func:`condition_stated`: a condition asked on one side ("if my flight is cancelled,
+...") that the other side states as a fact ("my flight was cancelled, ..."): the
+hypothetical and the actual case have other answers.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from ._stem import stem
+from .relations import _PARTICIPLES
+
+__all__ = ["Readings", "condition_stated", "readings", "readings_differ"]
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+_QUANTIFIER = (
+    (
+        "all",
+        ("all", "every"),
+        _any(
+            r"\b(?:all|every)\b(?! (?:the )?(?:time|way|right|along|day|week|month|year|night)s?\b)"
+            r"(?<!\bat all)",
+            r"\beach and every\b",
+        ),
+    ),
+    (
+        "some",
+        ("any", "some", "one", "single", "least"),
+        _any(
+            r"\b(?:any|anyone|anybody|anything|some|someone|somebody)\b"
+            r"(?! (?:time|way|more|longer|help|idea|tips?|advice)\b)",
+            r"\b(?:name|pick|give me|list) (?:one|a single)\b",
+            r"\bat least (?:one|a few|some)\b",
+        ),
+    ),
+)
+_UNITS = "day|week|month|year|hour|minute|second|night"
+_UNIT_SAID = {
+    "daily": "day",
+    "weekly": "week",
+    "monthly": "month",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+    "hourly": "hour",
+    "nightly": "night",
+    "annum": "year",
+}
+_PERIOD = re.compile(
+    rf"\b(?:per|a|an|each|every|/) ?({_UNITS})s?\b"
+    r"(?! ?(?:ago|or|and|later|earlier|before|after|off|old|trip|pass|ticket)\b)(?!-)"
+    r"|\b(daily|weekly|monthly|yearly|annual|annually|hourly|nightly)\b|\bper (annum)\b"
+    r"|\b-second\b"
+)
+_BOUND = (
+    (
+        "minimum",
+        ("least", "min", "no less", "no fewer", "or more"),
+        _any(
+            r"\bat least\b(?! (?:one|a few|some)\b)",
+            r"\b(?:minimum|minimal|min)\b",
+            r"\bno (?:less|fewer) than\b",
+            r"\bor more\b",
+        ),
+    ),
+    (
+        "maximum",
+        ("at most", "max", "limit", "cap", "ceiling", "no more", "or less", "or fewer", "up to"),
+        _any(
+            r"\bat most\b",
+            r"\b(?:maximum|max|limit|cap|ceiling)\b",
+            r"\bno more than\b",
+            r"\bor (?:less|fewer)\b",
+            r"\bup to\b",
+        ),
+    ),
+)
+_WHOLE = (
+    (
+        "whole",
+        (
+            "total",
+            "overall",
+            "entire",
+            "altogether",
+            "combined",
+            "summed",
+            "sum of",
+            "whole",
+            "full",
+            "in all",
+        ),
+        _any(
+            r"\b(?:total|totals|overall|entire|entirety|altogether|combined|summed)\b",
+            r"\b(?:the )?sum of\b",
+            r"\b(?:the|a|this|my|our) (?:whole|full)\b(?! (?:stop|time)\b)",
+            r"\bin (?:total|all)\b",
+        ),
+    ),
+    (
+        "part",
+        ("each", "single", "alone", "apiece", "much of", "per "),
+        _any(
+            r"\beach\b(?! other\b)",
+            # "the total per country": a total of each group (both readings)
+            rf"\bper (?!(?:{_UNITS}|cent|annum|se)s?\b)\w",
+            r"\b(?:a|one|per) single\b|\bsingle (?!\w+ (?:of|in) (?:the|all)\b)",
+            r"\balone\b",
+            r"\bapiece\b",
+            r"\bhow much of\b",
+        ),
+    ),
+)
+_TIME = (
+    (
+        "past",
+        (
+            "did",
+            "was",
+            "were",
+            "had",
+            "ago",
+            "yesterday",
+            "previously",
+            "formerly",
+            "used to",
+            "in the past",
+            "back then",
+            "last ",
+            "when it ",
+        ),
+        _any(
+            # (not the polite past: "I was wondering", "did you mean")
+            r"\b(?:did|was|were|had)\b(?! (?:you|it) (?:mean|say)\b)"
+            r"(?! (?:wondering|hoping|thinking|curious|told|asked)\b)",
+            r"\b(?:ago|yesterday|previously|formerly|used to|in the past|back then)\b",
+            r"\blast (?:night|week|month|year|quarter|season|time|meeting|summer|winter|"
+            r"spring|autumn|fall|weekend)\b",
+            r"\bwhen it (?:launched|started|opened|began|came out)\b",
+        ),
+    ),
+    (
+        "present",
+        (
+            "current",
+            "nowadays",
+            "present",
+            "right now",
+            "at the moment",
+            "these days",
+            "now",
+            "today",
+        ),
+        _any(
+            r"\b(?:currently|nowadays|presently)\b",
+            r"\bright now\b|\bat the moment\b|\bthese days\b|\bat present\b",
+            r"\b(?:is|are|does|do)\b[^.?!,;]*\b(?:now|today)\b(?! that\b)",
+            r"\bcurrent\b",
+        ),
+    ),
+    (
+        "future",
+        (
+            "will",
+            "won't",
+            "shall",
+            "going to",
+            "next",
+            "upcoming",
+            "tomorrow",
+            "tonight",
+            "planned",
+            "forthcoming",
+            "coming",
+            "expected to",
+            "in the future",
+        ),
+        _any(
+            r"\b(?:will|won't|shall)\b(?! you\b)",
+            r"\b(?:is|are|am)(?: \w+)? going to\b",
+            r"\b(?:next|upcoming|tomorrow|tonight|planned|forthcoming|coming)\b"
+            r"(?! (?:to|from|up|out|back|in|with)\b)",
+            r"\bexpected to\b|\bin the future\b",
+        ),
+    ),
+)
+_STEP = (
+    (
+        "before",
+        (
+            "before",
+            "prior to",
+            "ahead of",
+            "preced",
+            "first",
+            "initial",
+            "opening",
+            "start",
+            "begin",
+        ),
+        _any(
+            r"\b(?:before|beforehand|prior to|ahead of|precedes?|preceding)\b",
+            r"\b(?:first|initial|opening) (?:step|stage|phase|thing|move)s?\b",
+            r"\b(?:do|does|start|begin|begins)\b[^.?!,;]*\bfirst\b",
+            r"\b(?:start|beginning) of\b",
+            r"^(?:how do (?:i|you|we) )?(?:begin|start)\b",
+            r"\bhow (?:do|does|did|to) (?:i |you |we )?(?:begin|start)\b",
+        ),
+    ),
+    (
+        "after",
+        ("after", "follow", "once ", "last ", "final ", "next ", "end", "finish", "over", "done"),
+        _any(
+            r"\b(?:after|afterwards|afterward|following|follows|followed)\b(?<!the following)",
+            r"\bonce (?:it|it's|the|my|you|i|we|they|this|that|he|she)\b(?! a\b)",
+            r"\b(?:last|final|next) (?:step|stage|phase|thing|move)s?\b",
+            r"\b(?:ends?|finish|finishes|finished|over|done)\?",
+            r"\bhow [\w' ]*\b(?:ends|end)\b",
+            r"\bend of\b",
+        ),
+    ),
+)
+
+
+class Readings(NamedTuple):
+    quantifier: frozenset[str]
+    period: frozenset[str]
+    bound: frozenset[str]
+    whole: frozenset[str]
+    time: frozenset[str]
+    step: frozenset[str]
+
+
+# Each label: its name, words one of which its pattern cannot match without (C-level
+# substring tests first: most prompts have none, and the patterns' scans cost ≈ 100 µs a
+# prompt), and its pattern.
+_Table = tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]
+
+
+def _labels(text: str, table: _Table) -> frozenset[str]:
+    return frozenset(
+        label
+        for label, gates, pattern in table
+        if any(g in text for g in gates) and pattern.search(text)
+    )
+
+
+_PERIOD_GATES = (
+    "day",
+    "daily",
+    "week",
+    "month",
+    "year",
+    "hour",
+    "minute",
+    "second",
+    "night",
+    "annu",
+)
+
+
+def _periods(text: str) -> frozenset[str]:
+    found: set[str] = set()
+    if not any(g in text for g in _PERIOD_GATES):
+        return frozenset()
+    for m in _PERIOD.finditer(text):
+        unit = m.group(1) or m.group(2) or m.group(3)
+        found.add(_UNIT_SAID.get(unit, unit) if unit else "second")
+    return frozenset(found)
+
+
+@lru_cache(maxsize=4096)
+def readings(lower: str) -> Readings:
+    """The frames ``lower`` (a prompt's lower-cased content) reads."""
+    text = lower.replace("\u2019", "'")
+    return Readings(
+        _labels(text, _QUANTIFIER),
+        _periods(text),
+        _labels(text, _BOUND),
+        _labels(text, _WHOLE),
+        _labels(text, _TIME),
+        _labels(text, _STEP),
+    )
+
+
+_NAMES = ("quantifier", "period", "bound", "whole or part", "time", "step")
+
+
+def readings_differ(a: Readings, b: Readings, which: tuple[int, ...]) -> str | None:
+    """The first frame of ``which`` (indexes of :class:`Readings`) both prompts read with
+    no label in common, named with both readings; None if there is none."""
+    for i in which:
+        x, y = a[i], b[i]
+        if x and y and x.isdisjoint(y):
+            return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
+    return None
+
+
+# A condition asked: "if", "in case", "suppose", "assuming", "in the event of", "should
+# X happen"; its words run to the next comma, stop or question word
+_IF = re.compile(
+    r"(?:^|[^\w])(?:(?:what )?if|in case|suppose|supposing|assuming(?: that)?|"
+    r"in the event (?:of|that)|provided(?: that)?)\b(?! (?:you|possible|so|not|any|ever)\b)"
+    # "When the primary node goes down, which replica ...": a when-clause opening a sentence
+    r"|(?:^|[.?!:\n] *)when(?= (?:the|my|a|an|i|we|you|it|our|your|they)\b[^.?!]*,)"
+)
+_IF_END = re.compile(
+    r"[,.?!;:\n]|\b(?:what|will|would|how|then|can|could|should|do|does|which|who)\b"
+)
+_ASKING_IF = re.compile(r"\b(?:know|check|see|ask|wonder|wondering|sure|tell|as|even|me) $")
+# a clause stating something: a finite verb (a form of be / have / do, or a past tense)
+# (the irregular past tenses: relations' closed class, and a few frequent others)
+_FINITE = re.compile(
+    r"\b(?:is|are|was|were|has|have|had|did|got|went|came|lost|ran|sent|paid|made|said|"
+    rf"told|{'|'.join(_PARTICIPLES)})\b|\b\w{{3,}}ed\b|n't\b"
+)
+_CLAUSE = re.compile(r"[.;!?\n]+|,\s*(?:so|and|but)?\s*")
+_QUESTION_START = re.compile(
+    r"^(?:how|what|why|when|where|who|which|is|are|can|could|should|would|will|do|does|"
+    r"did|am)\b"
+)
+_SMALL = frozenset(
+    """that this these those there their them they with from into have been were will
+    would should could about than then some what when while your just also more much""".split()
+)
+
+
+def _content(words: list[str]) -> set[str]:
+    return {stem(w)[:4] for w in words if len(w) > 3 and w not in _SMALL}
+
+
+@lru_cache(maxsize=4096)
+def _conditions(lower: str) -> tuple[frozenset[str], ...]:
+    """The content of each condition ``lower`` asks (word stems, cut to 4 letters)."""
+    if not (
+        "if" in lower
+        or "case" in lower
+        or "suppos" in lower
+        or "assum" in lower
+        or "event" in lower
+        or "provided" in lower
+        or "when" in lower
+    ):
+        return ()
+    out = []
+    for m in _IF.finditer(lower):
+        if _ASKING_IF.search(lower[: m.start() + 1]):
+            continue  # "check if", "tell me if": whether, no condition
+        rest = lower[m.end() :]
+        end = _IF_END.search(rest)
+        words = re.findall(r"[\w'-]+", rest[: end.start() if end else len(rest)])
+        if found := _content(words[:8]):
+            out.append(frozenset(found))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _stated(lower: str) -> tuple[frozenset[str], ...]:
+    """The content of each clause ``lower`` states (a finite verb, no question, no "if")."""
+    out = []
+    for clause in _CLAUSE.split(lower):
+        clause = clause.strip(" \"'()")
+        if (
+            not clause
+            or _QUESTION_START.match(clause)
+            or _IF.search(clause)
+            or not _FINITE.search(clause)
+        ):
+            continue
+        if found := _content(re.findall(r"[\w'-]+", clause)):
+            out.append(frozenset(found))
+    return tuple(out)
+
+
+def _asked_in_the_past(fact: str, condition: str) -> bool:
+    """Whether the questions of ``fact`` (its clauses opening with a question word, not
+    the clauses stating the fact) ask of the past, and ``condition`` does not."""
+    questions = " . ".join(
+        c for c in map(str.strip, _CLAUSE.split(fact)) if _QUESTION_START.match(c)
+    )
+    return "past" in readings(questions).time and "past" not in readings(condition).time
+
+
+def _matches(a: str, b: frozenset[str]) -> bool:
+    # "lose" / "lost", "rises" / "risen": the same first three letters of a stem
+    return a in b or any(a[:3] == w[:3] and len(a) > 2 and len(w) > 2 for w in b)
+
+
+# any condition or "when" clause: a side with one states no fact for the other's condition
+_ANY_CONDITION = re.compile(r"\b(?:if|when|whenever|unless|in case|suppose|assuming)\b")
+# a consequence asked hypothetically ("how much would it cost", "will it go up")
+_HYPOTHETICAL = re.compile(r"\b(?:would|could|might|will)\b|'d\b")
+
+
+def condition_stated(q_lower: str, c_lower: str) -> str | None:
+    """A condition one side asks that the other, asking none, states as a fact, where the
+    consequence is asked otherwise too: hypothetically on the condition's side ("would",
+    "will"), or in the past on the fact's ("if the tests pass, can it merge?" / "the tests
+    passed; did it merge?"). "What should I do if my flight is cancelled?" / "My flight was
+    cancelled, what should I do?" asks the same."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        asked = _conditions(one)
+        if not asked or _ANY_CONDITION.search(other):
+            continue
+        if not (_HYPOTHETICAL.search(one) or _asked_in_the_past(other, one)):
+            continue
+        for condition in asked:
+            for clause in _stated(other):
+                found = [w for w in condition if _matches(w, clause)]
+                if len(condition) >= 2 and 2 * len(found) > len(condition):
+                    said = " ".join(sorted(found))
+                    return f"a condition on one side, a fact on the other ({said})"
+    return None
