@@ -1055,6 +1055,7 @@ _EVERY_UNIT = re.compile(rf"\b(?:every|each|per)\s+({_ONE_UNIT_WORDS})\b")
 _EVERY_N = re.compile(r"\b(?:every|each|per)\s+\d")
 _A_UNIT = re.compile(
     r"(?<!\bonce )(?<!\btwice )(?<!\bthrice )(?<!\btimes )(?<![\d%] )"
+    r"(?<!\bdays )(?<!\bhours )(?<!\bnights )(?<!\bweeks )(?<!\bmonths )(?<!\bminutes )"
     rf"\b(?:a|an|one)\s+({_ONE_UNIT_WORDS})(?:'s)?\b"
 )
 _ONE_WORDS = frozenset({"every", "each", "per", "a", "an", "one"})
