@@ -46,6 +46,8 @@ from ._features import (
     _DIRECTION_CUES,
     _PARSED,
     Features,
+    _format_value,
+    _number_words_to_digits,
     encode,
     features,
     pair,
@@ -62,9 +64,13 @@ from ._task import TaskGuard
 from ._wordnet import ancestors, base, lemmas, noun, wordnet
 from .relations import (
     _FRAMING,
+    _MEANING_NOT,
+    _MEANING_NOT_ROOT,
+    _NOT_PHRASES,
     _PREVENTING_FROM,
     _SAYING_NO,
     _UNRESTRICTIVE,
+    _WH_WORDS,
     _WORD_OF,
     AntonymGuard,
     ArgumentGuard,
@@ -627,7 +633,12 @@ def _negated(f: Features) -> set[str] | None:
         at += [k for k, w in enumerate(words) if w.endswith("n't")]
     found = set()
     for k in at:
-        if k + 1 < len(words) and words[k + 1] in _INVERTED:
+        if k + 1 < len(words) and (
+            words[k + 1] in _INVERTED
+            # "why won't bluetooth turn on": an auxiliary's "n't" opening a question, its
+            # subject a bare noun
+            or (words[k].endswith("n't") and (k == 0 or words[k - 1] in _WH_WORDS))
+        ):
             return None
         target = _applies_to(f, k)
         if target is not None:
@@ -695,6 +706,27 @@ def _stop_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
 
 
+def _phrased_not(fewer: Features, more: Features) -> int:
+    """How many of ``fewer``'s "rather than X" / "instead of X" put their "not" on what
+    the other side negates ("estimated rather than actual" / "an estimate, not an actual
+    reading"; not "actual rather than estimated", nor "once instead of configuring each"
+    / "not the old ones")."""
+    negated = set(_targets(more))
+    words, seq, n = fewer.words, fewer.seq, 0
+    for k in range(len(words) - 2):
+        if f"{words[k]} {words[k + 1]}" in _NOT_PHRASES:
+            after = next(
+                (
+                    seq[j]
+                    for j in range(k + 2, min(k + 5, len(words)))
+                    if words[j] not in lex.FUNCTION_WORDS
+                ),
+                None,
+            )
+            n += after in negated
+    return n
+
+
 def _no_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
     """The counts with each word of :data:`_SAYING_NO` on the side with fewer negators
     counted as a negator when the other side does not use it: refusing is saying no
@@ -705,7 +737,14 @@ def _no_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tupl
     said = _SAYING_NO & fewer.keys - more.keys
     if "refuse" in fewer.words:
         said -= {stem("refuse")}  # a negator already
-    add = min(abs(q_neg - c_neg), len(said))
+    found = len(said)
+    if not _MEANING_NOT.isdisjoint(fewer.vocab):
+        # (by root: "forgot" / "didn't forget" still differ)
+        roots = {_MEANING_NOT_ROOT[w] for w in _MEANING_NOT & fewer.vocab}
+        found += len(roots - {_MEANING_NOT_ROOT[w] for w in _MEANING_NOT & more.vocab})
+    if "than" in fewer.vocab or "instead" in fewer.vocab:
+        found += _phrased_not(fewer, more)
+    add = min(abs(q_neg - c_neg), found)
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
 
 
@@ -854,7 +893,10 @@ class NegationGuard(_PairGuard):
             if "stop" in q_stems or "stop" in c_stems:
                 q_neg, c_neg = _stop_said_otherwise(q, c, q_neg, c_neg)
             if q_neg != c_neg and not (
-                _SAYING_NO.isdisjoint(q.keys) and _SAYING_NO.isdisjoint(c.keys)
+                _SAYING_NO.isdisjoint(q.keys)
+                and _SAYING_NO.isdisjoint(c.keys)
+                and _MEANING_NOT.isdisjoint(q_vocab if q_neg < c_neg else c_vocab)
+                and not any(p in (q.lower if q_neg < c_neg else c.lower) for p in _NOT_PHRASES)
             ):
                 q_neg, c_neg = _no_said_otherwise(q, c, q_neg, c_neg)
             if q_neg != c_neg and "than" in (q_vocab if q_neg > c_neg else c_vocab):
@@ -917,8 +959,14 @@ def _in_identifier(extra: dict[str, int], other: Features) -> bool:
     "ps5"); other quantities never are."""
     for key in extra:
         kind, _, value = key.partition(":")
-        if kind != "num" or not any(
-            e.endswith(value) and e[: -len(value)].isalpha() for e in other.entities
+        if kind != "num" or not (
+            any(e.endswith(value) and e[: -len(value)].isalpha() for e in other.entities)
+            # a decimal version glued to letters, which the names keep up to the dot
+            # ("v4.2", "ios17.4")
+            or (
+                "." in value
+                and re.search(rf"(?<![\w.])[a-z]+{re.escape(value)}(?![\w]|\.\d)", other.lower)
+            )
         ):
             return False
     return True
@@ -989,6 +1037,63 @@ def _for_word(key: str, mine: Features, other: Features) -> bool:
     )
 
 
+# one period said as its unit without a digit: "every fortnight" = "every 2 weeks" (an
+# interval given as a count of units on the other side), "held over a year" = "more than
+# a year", "one month notice" = "1 month notice"; not after a count of times or an amount
+# ("twice a week", "£10 a day" are rates, of no length)
+_ONE_UNIT_WORDS = "|".join(
+    sorted(
+        (
+            u
+            for u, (dim, _f) in lex.UNITS.items()
+            if dim == "duration" and len(u) > 2 and u.isalpha() and not u.endswith("s")
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+_EVERY_UNIT = re.compile(rf"\b(?:every|each|per)\s+({_ONE_UNIT_WORDS})\b")
+_EVERY_N = re.compile(r"\b(?:every|each|per)\s+\d")
+_A_UNIT = re.compile(
+    r"(?<!\bonce )(?<!\btwice )(?<!\bthrice )(?<!\btimes )(?<![\d%] )"
+    r"(?<!\bdays )(?<!\bhours )(?<!\bnights )(?<!\bweeks )(?<!\bmonths )(?<!\bminutes )"
+    rf"\b(?:a|an|one)\s+({_ONE_UNIT_WORDS})(?:'s)?\b"
+)
+_ONE_WORDS = frozenset({"every", "each", "per", "a", "an", "one"})
+
+
+def _one_unit(key: str, mine: Features, other: Features) -> bool:
+    """Whether ``key`` is one period that ``other`` says as its unit without a digit: after
+    "every" / "each" / "per" where ``mine`` counts the units of an interval ("every 2
+    weeks" / "every fortnight"; not "every week"), or after "a" / "one" but for a rate
+    ("one month notice" / "1 month notice"; not "twice a week" / "for 7 days")."""
+    kind, _, value = key.partition(":")
+    if kind != "duration":
+        return False
+    length = float(value)
+    if _EVERY_N.search(_number_words_to_digits(mine.lower)) is not None and any(
+        lex.UNITS[m.group(1)][1] == length for m in _EVERY_UNIT.finditer(other.lower)
+    ):
+        return True
+    return any(lex.UNITS[m.group(1)][1] == length for m in _A_UNIT.finditer(other.lower))
+
+
+_CLOCK_WORDS = {"time:720": "noon", "time:0": "midnight"}
+_TIMES_WORDS = {"num:2": "twice", "num:3": "thrice"}
+
+
+def _times_word(key: str, mine: Features, other: Features) -> bool:
+    """Whether ``key`` counts times ("2 times", "two times") that ``other`` says in one
+    word ("twice", "thrice"), which it does not write as digits."""
+    word = _TIMES_WORDS.get(key)
+    if word is None or word not in other.vocab or word in mine.vocab:
+        return False
+    value = key.partition(":")[2]
+    return (
+        re.search(rf"(?<![\w.,]){value}\s+times\b", _number_words_to_digits(mine.lower)) is not None
+    )
+
+
 def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict[str, int]:
     """The numbers of ``mine`` that ``other`` lacks (``extra``, counted) and does not say
     another way: a model number spelt apart in a full name ("PlayStation 5" / "PS5"), an
@@ -1006,7 +1111,48 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
         extra = {k: n for k, n in extra.items() if not _one_digit_thousands(k, other)}
     if extra.get("num:0") and "no" in other.vocab:
         extra["num:0"] -= _none_as_zero(other, mine)
+    if "twice" in other.vocab or "thrice" in other.vocab:
+        extra = {k: n for k, n in extra.items() if not _times_word(k, mine, other)}
+    if not _ONE_WORDS.isdisjoint(other.vocab):
+        extra = {k: n for k, n in extra.items() if not _one_unit(k, mine, other)}
+    if not _CLOCK_WORDS.keys().isdisjoint(extra):
+        extra = {k: n for k, n in extra.items() if _CLOCK_WORDS.get(k, "") not in other.vocab}
     return {k: n for k, n in extra.items() if n > 0}
+
+
+def _unit_after(value: str, f: Features) -> list[str]:
+    """The words of ``f`` among the two after each ``value`` written as a number ("25
+    paid days", "3-year-old": ["paid", "days"], ["year", "old"])."""
+    found: list[str] = []
+    text = _number_words_to_digits(f.lower)
+    for m in re.finditer(
+        rf"(?<![\w.,]){re.escape(value)}(?![\d.,]\d)((?:[\s-]+[a-z]+){{1,2}})", text
+    ):
+        found += re.findall(r"[a-z]+", m.group(1))
+    return found
+
+
+def _units_apart(
+    extra_q: dict[str, int], extra_c: dict[str, int], q: Features, c: Features
+) -> None:
+    """Strike, from both sides' unexplained numbers, a bare number on one side that the
+    other side gives in a unit named on this side too, a word apart or hyphenated
+    ("25 paid days off" / "25 days of paid leave", "three-year-old" / "3 year old"):
+    the same count of the same unit, the parse read one of them bare."""
+    for mine, theirs, f in ((extra_q, extra_c, q), (extra_c, extra_q, c)):
+        for key in [k for k in mine if k.startswith("num:")]:
+            value = key[4:]
+            for unit in _unit_after(value, f):
+                dim, factor = lex.UNITS.get(unit, ("num", 1.0))
+                if dim == "num":
+                    continue
+                typed = f"{dim}:{_format_value(round(float(value) * factor, 6))}"
+                if theirs.get(typed):
+                    for side, k in ((mine, key), (theirs, typed)):
+                        side[k] -= 1
+                        if not side[k]:
+                            del side[k]
+                    break
 
 
 _MONTH_SHORT = {v: k for k, v in lex.MONTH_ABBREVIATIONS.items()}
@@ -1029,6 +1175,28 @@ def _initials_not_month(month: str, text: str, other: Features) -> bool:
     )
 
 
+def _clock_halves(
+    extra_q: dict[str, int], extra_c: dict[str, int], q: Features, c: Features
+) -> None:
+    """Strike a clock time written without "am" / "pm" on one side ("back by 3:30") and the
+    same time twelve hours on that the other side marks ("3.30 pm", "15:30"): a 12-hour
+    clock read as the morning's (not "3:30" / "4:30 pm", nor "3:30 am" / "3:30 pm")."""
+    for mine, theirs, f in ((extra_q, extra_c, q), (extra_c, extra_q, c)):
+        for key in [k for k in mine if k.startswith("time:")]:
+            minutes = int(key[5:])
+            later = f"time:{minutes + 720}"
+            if not (60 <= minutes < 720 and theirs.get(later) and mine.get(key)):
+                continue
+            clock = f"{minutes // 60}:{minutes % 60:02d}"
+            bare = rf"(?<![\w.,:]){clock}(?!\d)(?!\s*(?:a\.?m|p\.?m|o'clock))"
+            if re.search(bare, f.lower) is None:
+                continue
+            for side, k in ((mine, key), (theirs, later)):
+                side[k] -= 1
+                if not side[k]:
+                    del side[k]
+
+
 class NumberGuard(_PairGuard):
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -1043,6 +1211,19 @@ class NumberGuard(_PairGuard):
         if dict.__ne__(q.quantities, c.quantities):
             extra_q = _unexplained(_minus(q.quantities, c.quantities), q, c)
             extra_c = _unexplained(_minus(c.quantities, q.quantities), c, q)
+            if extra_q and extra_c:
+                _units_apart(extra_q, extra_c, q, c)
+                _clock_halves(extra_q, extra_c, q, c)
+            if len(q.words) >= _LONG and len(c.words) >= _LONG:
+                # two long prompts: a time, amount or length one of them says again
+                # ("before 2 pm ... after 2 pm" / "by 14:00") is no other one; a bare
+                # number said again may be a new condition on a table's column ("over 25")
+                extra_q = {
+                    k: n for k, n in extra_q.items() if k[:4] == "num:" or k not in c.quantities
+                }
+                extra_c = {
+                    k: n for k, n in extra_c.items() if k[:4] == "num:" or k not in q.quantities
+                }
             if not (_in_identifier(extra_q, c) and _in_identifier(extra_c, q)):
                 return f"numbers differ ({_show(extra_q.keys())} vs {_show(extra_c.keys())})"
         if q.dates != c.dates:

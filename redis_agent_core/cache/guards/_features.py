@@ -98,7 +98,7 @@ _PERIOD_VOCAB = frozenset(_PERIOD_UNITS)
 _NUM_TAIL = r"(?:,\d{3})*(?:\.\d+)?"  # thousands and decimals after the first digits
 _NUM = rf"\d+{_NUM_TAIL}"
 _TIME = re.compile(
-    r"(?=\d)(?:(?<![\w.,:])(\d{1,2})(?::(\d{2}))?\s*(?:o'clock\s*)?"
+    r"(?=\d)(?:(?<![\w.,:])(\d{1,2})(?:[:.]([0-5]\d))?\s*(?:o'clock\s*)?"
     r"(a\.?m\.?|p\.?m\.?|(?:in the|this|today|tomorrow)\s+(?:morning|afternoon|evening)|"
     r"tonight|at night)(?![a-z])"
     r"|(?<![\w.,:])(\d{1,2}):(\d{2})(?!\d))"
@@ -336,8 +336,12 @@ _PERIOD_ALT = "|".join(
         reverse=True,
     )
 )
+# half of any unit said in words ("half a milligram" = "0.5 mg", "half a mile")
+_HALF_ALT = "|".join(
+    sorted((u for u in lex.UNITS if u.isalpha() and len(u) > 2), key=len, reverse=True)
+)
 _FRACTION_OF_PERIOD = re.compile(
-    rf"\b(?:(?:a |one )?(half) (?:an?|one) ({_PERIOD_ALT})"
+    rf"\b(?:(?:a |one )?(half) (?:an?|one) ({_HALF_ALT})"
     rf"|(?:(3|three) |an? |one )?(quarters?) of an? ({_PERIOD_ALT})"
     rf"|(an?|one|\d+) ({_PERIOD_ALT}) and a half"
     rf"|(\d+) and a half ({_PERIOD_ALT}))\b"
@@ -695,7 +699,7 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 13: "two dozen" is 24; ordinals past "twentieth" spelt out are numbers ("twenty-first" =
 # "21st"); fractions of a period are durations ("half an hour" = "30 minutes").
 # 14: the instructions a text gives (part 15, TaskGuard's), read once with the rest.
-_FORMAT = 14
+_FORMAT = 15
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")

@@ -157,7 +157,7 @@ SCOPE_CLASSES: dict[str, tuple[tuple[bool, tuple[str, ...]], ...]] = {
         (True, ("child", "children", "kid", "kids", "toddler", "son", "daughter")),
         (True, ("baby", "babies", "infant", "newborn")),
         (True, ("teen", "teenager", "teenage", "adolescent")),
-        (True, ("student",)),
+        (True, ("student", "pupil", "pupils")),
         (True, ("pensioner", "senior", "elderly", "retiree")),
     ),
     # how far along the asker is: a plan or a guide for one level is not for another

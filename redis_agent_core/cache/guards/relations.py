@@ -538,7 +538,9 @@ def _refusal_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str
         negated = _targets(g)
         for w, s, i in other:
             if (
-                s in wordnet().verbs
+                w not in NEGATORS
+                and not w.endswith("n't")
+                and s in wordnet().verbs
                 and s not in negated
                 and not (i and g.words[i - 1] in _NOUN_CUES)
                 and g.words[i + 1 : i + 2] not in _NO_PARTICLES  # "call off", "turn down"
@@ -564,10 +566,37 @@ _SAYING_NO = frozenset(
 )
 
 
+# Words that are a "not" with its verb or adjective in one ("forgot" = "did not remember",
+# "forbids" = "does not allow", "broken" / "offline" = "not working" / "not online",
+# "closed" = "not open"): as written (the past participle; "close the tab" is no "not"),
+# counted as a negator on the side without one only when the other side negates ("I forgot
+# my PIN" / "I don't remember my PIN"; "forgot" / "didn't forget" still differ).
+_MEANING_NOT_ROOTS = {
+    "forget": "forget forgets forgot forgotten",
+    "forbid": "forbid forbids forbade forbidden",
+    "prohibit": "prohibit prohibits prohibited",
+    "ban": "ban bans banned",
+    "broken": "broken",
+    "closed": "closed",
+    "offline": "offline",
+    "absent": "absent",
+}
+#: each form -> its root ("forgot" -> "forget")
+_MEANING_NOT_ROOT = {w: r for r, forms in _MEANING_NOT_ROOTS.items() for w in forms.split()}
+_MEANING_NOT = frozenset(_MEANING_NOT_ROOT)
+_MEANING_NOT_STEMS = frozenset(stem(w) for w in _MEANING_NOT)
+# ... and the phrases that put a "not" before what follows ("estimated rather than
+# actual" = "an estimate, not an actual reading")
+_NOT_PHRASES = ("rather than", "instead of")
+
+
 def _applies_to(f: Features, k: int) -> str | None:
     """The stem the negator at word ``k`` of ``f`` applies to: the first content word
-    within the 3 words after it, or None."""
+    within the 3 words after it, or None; past "longer" after "no" ("no longer opens":
+    "opens", as "doesn't open anymore" has it)."""
     words = f.words
+    if words[k] == "no" and words[k + 1 : k + 2] == ("longer",):
+        k += 1
     for later in range(k + 1, min(k + 4, len(words))):
         if words[later] not in FUNCTION_WORDS:
             return f.seq[later]
@@ -585,6 +614,20 @@ def _targets(f: Features) -> list[str]:
     return found
 
 
+_WH_WORDS = frozenset("why how when where what who which".split())
+
+
+def _asked_not(f: Features, word: str) -> bool:
+    """Whether ``f`` asks a question turned round on an auxiliary's "n't" ("why doesn't
+    the pharmacy open", "won't it start") with the stem ``word`` in its next 6 words: the
+    verb the "n't" negates, past the subject."""
+    words, seq = f.words, f.seq
+    return any(
+        w.endswith("n't") and (k == 0 or words[k - 1] in _WH_WORDS) and word in seq[k + 1 : k + 7]
+        for k, w in enumerate(words)
+    )
+
+
 def _no_for_not(q: Features, c: Features, mine: str, theirs: str) -> bool:
     """Whether one side negates its word of an opposite pair where the other side, with
     fewer negators, says the opposite with a word of saying no that nothing negates ("I
@@ -593,9 +636,12 @@ def _no_for_not(q: Features, c: Features, mine: str, theirs: str) -> bool:
     decline" still differ)."""
     for one, other, word, no in ((q, c, mine, theirs), (c, q, theirs, mine)):
         if (
-            no in _SAYING_NO
+            (
+                no in _SAYING_NO
+                or (no in _MEANING_NOT_STEMS and not _MEANING_NOT.isdisjoint(other.vocab))
+            )
             and other.negations < one.negations
-            and word in _targets(one)
+            and (word in _targets(one) or _asked_not(one, word))
             and no not in _targets(other)
         ):
             return True
