@@ -754,7 +754,9 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
     words = f.words
     ordering = words[pivot] in _ORDERING
     reach = 5 if ordering else 3  # "was the parcel sent to": the pivot after the verb
-    if _BE.isdisjoint(words[max(0, pivot - reach) : pivot]) or "by" not in words[pivot + 1 :]:
+    if "by" not in words[pivot + 1 :] or (
+        _BE.isdisjoint(words[max(0, pivot - reach) : pivot]) and not _asked_passive(f, pivot)
+    ):
         return left, right
     # a passive: the one after "by" does it ("the invoice was sent to the client by the
     # accountant" = "the accountant sent the invoice to the client"); "by 3 hours", "by
@@ -776,6 +778,21 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
     if ordering:
         return left | agent, rest
     return agent, left | rest  # "was Y <verb>ed (to Z) by X": X does it, to Y (and Z)
+
+
+def _asked_passive(f: Features, pivot: int) -> bool:
+    """Whether a question opens with "is/was" and a subject of a few words right before
+    the participle at ``pivot`` ("was the light bulb invented by", "are the new rules
+    enforced by")."""
+    words, k = f.words, pivot - 1
+    while (
+        k >= 0
+        and pivot - k <= _MAX_SPAN
+        and words[k] not in _BE
+        and (words[k] in _DETERMINERS or words[k] not in FUNCTION_WORDS)
+    ):
+        k -= 1
+    return k >= 0 and words[k] in _BE and k < pivot - 1
 
 
 def _symmetric(f: Features, pivot: int, end: int) -> bool:
@@ -1308,11 +1325,30 @@ class ArgumentGuard(_PairGuard):
         shared = q.content.keys() & c.content.keys()
         if len(shared) < 2:
             return None
+        # a verb in an irregular form on one side ("which company bought GM" / "which
+        # company did GM buy"): its lemma is a pivot too (asked only where a side has
+        # such a form, tested in C)
+        forms = (
+            None
+            if _IRREGULAR.isdisjoint(q.vocab) and _IRREGULAR.isdisjoint(c.vocab)
+            else _lemma_pivot(q, c)
+        )
         # no two shared words in another order: nothing can have been swapped (the
         # common case, decided by two sorts in C)
-        if sorted(shared, key=q.content.__getitem__) == sorted(shared, key=c.content.__getitem__):
+        if forms is None and sorted(shared, key=q.content.__getitem__) == sorted(
+            shared, key=c.content.__getitem__
+        ):
             return None
-        verbs = [(p, q.seq, c.seq) for p in shared & wordnet().verbs]
+        wn_verbs = wordnet().verbs
+        verbs = [(p, q.seq, c.seq) for p in shared & wn_verbs]
+        # a participle both sides share whose stem is no verb's ("has Leeds beaten")
+        verbs += [
+            (p, q.seq, c.seq)
+            for p in shared - wn_verbs
+            if _participle(w := q.words[q.content[p]]) and not w.endswith("ed") and _verb_forms(w)
+        ]
+        if forms is not None:
+            verbs.append(forms)
         pivots = _ORDERING
         if not _REPLACING.isdisjoint(shared):
             pivots = _ORDERING | _DIRECTED
@@ -1347,8 +1383,9 @@ class ArgumentGuard(_PairGuard):
             (left_q, right_q), (left_c, right_c) = _sides(q, i, args), _sides(c, j, args)
             # a word that moved from the subject side to the object side, and one that
             # moved the other way: "A beat B" / "B beat A"
-            for a in left_q.keys() & right_c.keys():
-                for b in right_q.keys() & left_c.keys():
+            # ("the larger one": "one" stands for a noun said elsewhere, no argument)
+            for a in left_q.keys() & right_c.keys() - _PRO_FORMS:
+                for b in right_q.keys() & left_c.keys() - _PRO_FORMS:
                     if not (
                         _symmetric(q, i, right_q[b])
                         or _symmetric(c, j, right_c[a])
@@ -1387,6 +1424,29 @@ class ArgumentGuard(_PairGuard):
                     if reason is not None:
                         return reason
         return _copular_swap(q, c, shared)
+
+
+_PRO_FORMS = frozenset({"one", "ones"})
+
+
+def _lemma_pivot(q: Features, c: Features) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """One verb said in an irregular form on a side and another form on the other
+    ("bought" / "buy", "won" / "win"), its stems apart: the verb's stem, and each side's
+    stems with that form's replaced by it (so it pivots as a shared verb would)."""
+    for f, other, flip in ((q, c, False), (c, q, True)):
+        for i, w in enumerate(f.words):
+            if w not in _IRREGULAR or f.seq[i] in other.content:
+                continue
+            lemmas_ = _verb_forms(w)
+            for j, s in enumerate(other.seq):
+                if s in f.content or other.words[j] in FUNCTION_WORDS:
+                    continue
+                if s in lemmas_ or not lemmas_.isdisjoint(_verb_forms(other.words[j])):
+                    lemma = next(iter(lemmas_ & ({s} | _verb_forms(other.words[j]))))
+                    mine = (*f.seq[:i], lemma, *f.seq[i + 1 :])
+                    theirs = (*other.seq[:j], lemma, *other.seq[j + 1 :])
+                    return (lemma, theirs, mine) if flip else (lemma, mine, theirs)
+    return None
 
 
 _OWNER = re.compile(r"([a-z][\w-]*)'s\b")
@@ -1625,6 +1685,12 @@ _AUXILIARIES = frozenset(
     "do does did can could will would should shall may might must has have had".split()
 )
 _DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
+_HAVE = frozenset({"has", "have", "had"})
+
+
+def _participle(word: str) -> bool:
+    """Whether ``word`` may be a past participle ("beaten", "sued", "bought")."""
+    return word.endswith(("ed", "en")) or word in _IRREGULAR
 
 
 def _skip_back(words: tuple[str, ...], i: int) -> int:
@@ -1640,15 +1706,26 @@ def _inverted_subject(f: Features, verb: int, stem_: str, stranded: str = "") ->
     verb right after it ("who did Brutus betray", "which team can Leeds beat"), or, where
     the question leaves a preposition at its end, the first word of such a subject ("who
     does the prime minister report to": the verb's words are all before it)."""
-    at = f.content[stem_]
-    if _skip_back(f.words, verb) != at and not (
-        stranded
-        and 0 < verb - at <= 3
-        and all(w == "of" or w not in FUNCTION_WORDS for w in f.words[at + 1 : verb])
+    at, words = f.content[stem_], f.words
+    if _skip_back(words, verb) != at and not (
+        0 < verb - at <= 3
+        and (
+            # the first word of a subject with "of", where a preposition is stranded
+            # ("who does the head of sales report to")
+            all(w == "of" or w not in FUNCTION_WORDS for w in words[at + 1 : verb])
+            if stranded
+            # or of a name ("which team did Manchester United beat"): a common noun
+            # before the verb may be a verb of its own ("does a cactus need watering")
+            else set(words[at:verb]).issubset(f.entities)
+        )
     ):
         return False
-    before = _skip_back(f.words, at)
-    return before >= 0 and f.words[before] in _AUXILIARIES
+    before = _skip_back(words, at)
+    if before < 0 or words[before] not in _AUXILIARIES:
+        return False
+    # "have" asks with a participle ("has Leeds beaten"); before a bare word it is the verb
+    # and what follows its object ("which protein has the best taste")
+    return words[before] not in _HAVE or _participle(words[verb])
 
 
 def _stranded(f: Features, verb: int) -> str:
@@ -2274,7 +2351,12 @@ def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | No
     wn = wordnet()
     verb = "v" in _parts(w)  # by its forms, not its stem: "car" is no "care"
     participle = w.endswith("ed") and verb
-    if verb and not participle and not (before in _NOUN_CUES and noun(w) and w[-3:] != "ing"):
+    if (
+        verb
+        and not participle
+        and not (before in _NOUN_CUES and noun(w) and w[-3:] != "ing")
+        and not _adjective_slot(f, i)
+    ):
         return None  # "what removes candle wax"; "my work email" names a kind of email
     if not participle and w not in wn.adjective_senses and base(w) not in wn.adjective_senses:
         if "-" in w:
@@ -2293,6 +2375,32 @@ def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | No
         # holiday rental"); a word that is also a verb may be the action ("swimming pool")
         return f"{w!r} narrows {after!r} on one side only (a kind of it)"
     return f"{w!r} narrows {after!r} on one side only"
+
+
+# Before these an adjective that is also a verb is the adjective of what follows
+# ("is there free parking", "show me quiet cafes").
+_BEFORE_OBJECT = frozenset({"there", "me", "us", "him", "them"})
+
+
+def _adjective_slot(f: Features, i: int) -> bool:
+    """Whether the word at ``i``, an adjective as well as a verb ("direct", "clean",
+    "free"), stands as the adjective before the next word, in one clause with it and the
+    word before: after a determiner ("the direct route"), "there" or an object pronoun
+    ("is there free parking", "show me quiet cafes") or a word ("find direct flights"),
+    not after a subject pronoun, "to" or a modal (the verb's cues), nor after a number
+    ("750.00 total food")."""
+    word = f.words[i]
+    if not i or "a" not in _parts(word) or word[-3:] == "ing":
+        return False
+    before = f.words[i - 1]
+    if not (
+        before in _NOUN_CUES
+        or before in _BEFORE_OBJECT
+        or (before.isalpha() and before not in FUNCTION_WORDS and before not in _VERB_CUES)
+    ):
+        return False
+    clauses = _clauses(f.lower, len(f.words))
+    return clauses is not None and clauses[i - 1] == clauses[i] == clauses[i + 1]
 
 
 def _slip(word: str, other: Features) -> bool:
