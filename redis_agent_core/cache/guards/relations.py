@@ -2751,7 +2751,7 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
 # Words that open a qualifying phrase: a place, platform, time, audience or condition
 # ("in Texas", "on Android", "in winter", "for part-time staff", "after it has shipped"),
 # or restricts it ("counting only refunded orders").
-_QUALIFYING = frozenset("in on for during after before when while if at under only".split())
+_QUALIFYING = frozenset("in on for during after before when while if at under only per with without except excluding".split())
 # After "only" these say what the asker needs or has, not what the question is restricted to.
 _ONLY_WANTS = frozenset("need needs want wants have has had know care mean wish ask got".split())
 # Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
