@@ -2084,6 +2084,13 @@ class SubstitutionGuard(_PairGuard):
                 for b in graded_c.values()
                 if base(a) not in wn.clusters or base(b) not in wn.clusters
             )
+            # two words of one WordNet adjective sense ("the safest" / "the most secure"
+            # way): one comparison, clustered or not
+            and not any(
+                _one_adjective(base(a), base(b))
+                for a in graded_q.values()
+                for b in graded_c.values()
+            )
         ):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
@@ -2460,6 +2467,12 @@ def _alike(a: str, b: str) -> bool:
     return bool(senses & senses2 or senses & parents2 or senses2 & parents)
 
 
+def _one_adjective(a: str, b: str) -> bool:
+    """Whether WordNet puts ``a`` and ``b`` in one adjective sense ("safe" / "secure")."""
+    parts_a, parts_b = _parts(a), _parts(b)
+    return "a" in parts_a and "a" in parts_b and bool(parts_a["a"][0] & parts_b["a"][0])
+
+
 def _synonyms(a: str, b: str) -> bool:
     """Whether WordNet puts ``a`` and ``b`` in one sense as the same part of speech."""
     parts_a, parts_b = _parts(a), _parts(b)
@@ -2750,8 +2763,12 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
 
 # Words that open a qualifying phrase: a place, platform, time, audience or condition
 # ("in Texas", "on Android", "in winter", "for part-time staff", "after it has shipped"),
-# or restricts it ("counting only refunded orders").
-_QUALIFYING = frozenset("in on for during after before when while if at under only per with without except excluding".split())
+# a measure or a feature ("GDP per capita", "pubs with live music", "a mortgage with bad
+# credit"), or restricts it ("counting only refunded orders", "excluding weekends").
+_QUALIFYING = frozenset(
+    """in on for during after before when while if at under only per with without except
+    excluding""".split()
+)
 # After "only" these say what the asker needs or has, not what the question is restricted to.
 _ONLY_WANTS = frozenset("need needs want wants have has had know care mean wish ask got".split())
 # Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
