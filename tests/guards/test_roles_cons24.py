@@ -23,6 +23,22 @@ from .test_relations import rejects
             "Which club knocked out Real Madrid in 2017?",
         ),
         ("Who did Anna Karenina love?", "Who loved Anna Karenina?"),
+        # one name alone, the question asking for the doer on one side and for whom it
+        # was done to on the other, the verb in its past form there
+        ("Who taught Aristotle?", "Who did Aristotle teach?"),
+        (
+            "Who preceded Abraham Lincoln as president?",
+            "Who did Abraham Lincoln precede as president?",
+        ),
+        # a preposition left after the verb before another phrase ("lose to in 2016")
+        (
+            "Which singer did Elton John write for in 1970?",
+            "Which singer wrote for Elton John in 1970?",
+        ),
+        (
+            "Who did Serena Williams lose to in the 2016 final?",
+            "Who lost to Serena Williams in the 2016 final?",
+        ),
         # the verb in another form on each side
         (
             "Which company did General Motors buy in 2016?",
@@ -55,6 +71,11 @@ def test_who_did_it_against_whom_it_was_done_to(a: str, b: str) -> None:
         (
             "Were the new parking rules approved by the council?",
             "Did the council approve the new parking rules?",
+        ),
+        ("Who taught Aristotle?", "Who was Aristotle taught by?"),
+        (
+            "Who did Serena Williams lose to in the 2016 final?",
+            "In the 2016 final, who did Serena Williams lose to?",
         ),
         # a common noun before the verb is no name: "a snake plant need" is no subject
         ("How often does a snake plant need watering?", "How often should I water a snake plant?"),

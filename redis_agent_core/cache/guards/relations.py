@@ -1027,6 +1027,12 @@ _PARTICIPLES = {
     "taught": "teach",
     "told": "tell",
     "won": "win",
+    "lost": "lose",
+    "fought": "fight",
+    "heard": "hear",
+    "sought": "seek",
+    "spent": "spend",
+    "thought": "think",
 }
 
 
@@ -1323,16 +1329,14 @@ class ArgumentGuard(_PairGuard):
 
     def _around_a_pivot(self, q: Features, c: Features) -> str | None:
         shared = q.content.keys() & c.content.keys()
-        if len(shared) < 2:
+        if not shared:
             return None
-        # a verb in an irregular form on one side ("which company bought GM" / "which
-        # company did GM buy"): its lemma is a pivot too (asked only where a side has
-        # such a form, tested in C)
-        forms = (
-            None
-            if _IRREGULAR.isdisjoint(q.vocab) and _IRREGULAR.isdisjoint(c.vocab)
-            else _lemma_pivot(q, c)
-        )
+        # a verb whose forms have other stems on the two sides ("which company bought GM"
+        # / "which company did GM buy", "who succeeded X" / "who did X succeed"): its
+        # lemma is a pivot too, and one shared word can then have moved across it
+        forms = _lemma_pivot(q, c)
+        if forms is None and len(shared) < 2:
+            return None
         # no two shared words in another order: nothing can have been swapped (the
         # common case, decided by two sorts in C)
         if forms is None and sorted(shared, key=q.content.__getitem__) == sorted(
@@ -1430,12 +1434,13 @@ _PRO_FORMS = frozenset({"one", "ones"})
 
 
 def _lemma_pivot(q: Features, c: Features) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
-    """One verb said in an irregular form on a side and another form on the other
-    ("bought" / "buy", "won" / "win"), its stems apart: the verb's stem, and each side's
-    stems with that form's replaced by it (so it pivots as a shared verb would)."""
+    """One verb said in a past form on a side and another form on the other ("bought" /
+    "buy", "won" / "win", "succeeded" / "succeed"), its stems apart: the verb's stem, and
+    each side's stems with that form's replaced by it (so it pivots as a shared verb
+    would)."""
     for f, other, flip in ((q, c, False), (c, q, True)):
         for i, w in enumerate(f.words):
-            if w not in _IRREGULAR or f.seq[i] in other.content:
+            if (w not in _IRREGULAR and w[-2:] != "ed") or f.seq[i] in other.content:
                 continue
             lemmas_ = _verb_forms(w)
             for j, s in enumerate(other.seq):
@@ -1729,8 +1734,14 @@ def _inverted_subject(f: Features, verb: int, stem_: str, stranded: str = "") ->
 
 
 def _stranded(f: Features, verb: int) -> str:
-    """The preposition left at the end after the verb ("who does she report to"), or ""."""
-    return f.words[verb + 1] if verb + 2 == len(f.words) and f.words[-1] in FUNCTION_WORDS else ""
+    """The preposition left after the verb, at the end or before another phrase ("who does
+    she report to", "who did Federer lose to in 2008"), or ""."""
+    after = f.words[verb + 1 : verb + 3]
+    if len(after) == 1:
+        return after[0] if after[0] in FUNCTION_WORDS else ""
+    if len(after) == 2 and after[0] in _PREPOSITIONS and after[1] in _PREPOSITIONS:
+        return after[0]
+    return ""
 
 
 def _object(f: Features, verb: int, stem_: str, stranded: str = "") -> bool:
@@ -1745,6 +1756,10 @@ def _object(f: Features, verb: int, stem_: str, stranded: str = "") -> bool:
     return k < len(f.words) and f.seq[k] == stem_
 
 
+# Prepositions a question may leave after its verb ("who did she open for in 2007").
+_PREPOSITIONS = frozenset(
+    "to for with against from about at on in into of by over after before during".split()
+)
 _RELATIVES = frozenset({"that", "who", "which", "whom"})
 _RELATIVE_REACH = 3  # words of the doer in an object clause ("figma's rival", "my son")
 
