@@ -800,7 +800,9 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
     words = f.words
     ordering = words[pivot] in _ORDERING
     reach = 5 if ordering else 3  # "was the parcel sent to": the pivot after the verb
-    if _BE.isdisjoint(words[max(0, pivot - reach) : pivot]) or "by" not in words[pivot + 1 :]:
+    if "by" not in words[pivot + 1 :] or (
+        _BE.isdisjoint(words[max(0, pivot - reach) : pivot]) and not _asked_passive(f, pivot)
+    ):
         return left, right
     # a passive: the one after "by" does it ("the invoice was sent to the client by the
     # accountant" = "the accountant sent the invoice to the client"); "by 3 hours", "by
@@ -822,6 +824,21 @@ def _sides(f: Features, pivot: int, shared: set[str]) -> tuple[dict[str, int], d
     if ordering:
         return left | agent, rest
     return agent, left | rest  # "was Y <verb>ed (to Z) by X": X does it, to Y (and Z)
+
+
+def _asked_passive(f: Features, pivot: int) -> bool:
+    """Whether a question opens with "is/was" and a subject of a few words right before
+    the participle at ``pivot`` ("was the light bulb invented by", "are the new rules
+    enforced by")."""
+    words, k = f.words, pivot - 1
+    while (
+        k >= 0
+        and pivot - k <= _MAX_SPAN
+        and words[k] not in _BE
+        and (words[k] in _DETERMINERS or words[k] not in FUNCTION_WORDS)
+    ):
+        k -= 1
+    return k >= 0 and words[k] in _BE and k < pivot - 1
 
 
 def _symmetric(f: Features, pivot: int, end: int) -> bool:
@@ -1056,6 +1073,12 @@ _PARTICIPLES = {
     "taught": "teach",
     "told": "tell",
     "won": "win",
+    "lost": "lose",
+    "fought": "fight",
+    "heard": "hear",
+    "sought": "seek",
+    "spent": "spend",
+    "thought": "think",
 }
 
 
@@ -1352,13 +1375,30 @@ class ArgumentGuard(_PairGuard):
 
     def _around_a_pivot(self, q: Features, c: Features) -> str | None:
         shared = q.content.keys() & c.content.keys()
-        if len(shared) < 2:
+        if not shared:
+            return None
+        # a verb whose forms have other stems on the two sides ("which company bought GM"
+        # / "which company did GM buy", "who succeeded X" / "who did X succeed"): its
+        # lemma is a pivot too, and one shared word can then have moved across it
+        forms = _lemma_pivot(q, c)
+        if forms is None and len(shared) < 2:
             return None
         # no two shared words in another order: nothing can have been swapped (the
         # common case, decided by two sorts in C)
-        if sorted(shared, key=q.content.__getitem__) == sorted(shared, key=c.content.__getitem__):
+        if forms is None and sorted(shared, key=q.content.__getitem__) == sorted(
+            shared, key=c.content.__getitem__
+        ):
             return None
-        verbs = [(p, q.seq, c.seq) for p in shared & wordnet().verbs]
+        wn_verbs = wordnet().verbs
+        verbs = [(p, q.seq, c.seq) for p in shared & wn_verbs]
+        # a participle both sides share whose stem is no verb's ("has Leeds beaten")
+        verbs += [
+            (p, q.seq, c.seq)
+            for p in shared - wn_verbs
+            if _participle(w := q.words[q.content[p]]) and not w.endswith("ed") and _verb_forms(w)
+        ]
+        if forms is not None:
+            verbs.append(forms)
         pivots = _ORDERING
         if not _REPLACING.isdisjoint(shared):
             pivots = _ORDERING | _DIRECTED
@@ -1393,8 +1433,9 @@ class ArgumentGuard(_PairGuard):
             (left_q, right_q), (left_c, right_c) = _sides(q, i, args), _sides(c, j, args)
             # a word that moved from the subject side to the object side, and one that
             # moved the other way: "A beat B" / "B beat A"
-            for a in left_q.keys() & right_c.keys():
-                for b in right_q.keys() & left_c.keys():
+            # ("the larger one": "one" stands for a noun said elsewhere, no argument)
+            for a in left_q.keys() & right_c.keys() - _PRO_FORMS:
+                for b in right_q.keys() & left_c.keys() - _PRO_FORMS:
                     if not (
                         _symmetric(q, i, right_q[b])
                         or _symmetric(c, j, right_c[a])
@@ -1433,6 +1474,30 @@ class ArgumentGuard(_PairGuard):
                     if reason is not None:
                         return reason
         return _copular_swap(q, c, shared)
+
+
+_PRO_FORMS = frozenset({"one", "ones"})
+
+
+def _lemma_pivot(q: Features, c: Features) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """One verb said in a past form on a side and another form on the other ("bought" /
+    "buy", "won" / "win", "succeeded" / "succeed"), its stems apart: the verb's stem, and
+    each side's stems with that form's replaced by it (so it pivots as a shared verb
+    would)."""
+    for f, other, flip in ((q, c, False), (c, q, True)):
+        for i, w in enumerate(f.words):
+            if (w not in _IRREGULAR and w[-2:] != "ed") or f.seq[i] in other.content:
+                continue
+            lemmas_ = _verb_forms(w)
+            for j, s in enumerate(other.seq):
+                if s in f.content or other.words[j] in FUNCTION_WORDS:
+                    continue
+                if s in lemmas_ or not lemmas_.isdisjoint(_verb_forms(other.words[j])):
+                    lemma = next(iter(lemmas_ & ({s} | _verb_forms(other.words[j]))))
+                    mine = (*f.seq[:i], lemma, *f.seq[i + 1 :])
+                    theirs = (*other.seq[:j], lemma, *other.seq[j + 1 :])
+                    return (lemma, theirs, mine) if flip else (lemma, mine, theirs)
+    return None
 
 
 _OWNER = re.compile(r"([a-z][\w-]*)'s\b")
@@ -1671,6 +1736,12 @@ _AUXILIARIES = frozenset(
     "do does did can could will would should shall may might must has have had".split()
 )
 _DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
+_HAVE = frozenset({"has", "have", "had"})
+
+
+def _participle(word: str) -> bool:
+    """Whether ``word`` may be a past participle ("beaten", "sued", "bought")."""
+    return word.endswith(("ed", "en")) or word in _IRREGULAR
 
 
 def _skip_back(words: tuple[str, ...], i: int) -> int:
@@ -1686,20 +1757,37 @@ def _inverted_subject(f: Features, verb: int, stem_: str, stranded: str = "") ->
     verb right after it ("who did Brutus betray", "which team can Leeds beat"), or, where
     the question leaves a preposition at its end, the first word of such a subject ("who
     does the prime minister report to": the verb's words are all before it)."""
-    at = f.content[stem_]
-    if _skip_back(f.words, verb) != at and not (
-        stranded
-        and 0 < verb - at <= 3
-        and all(w == "of" or w not in FUNCTION_WORDS for w in f.words[at + 1 : verb])
+    at, words = f.content[stem_], f.words
+    if _skip_back(words, verb) != at and not (
+        0 < verb - at <= 3
+        and (
+            # the first word of a subject with "of", where a preposition is stranded
+            # ("who does the head of sales report to")
+            all(w == "of" or w not in FUNCTION_WORDS for w in words[at + 1 : verb])
+            if stranded
+            # or of a name ("which team did Manchester United beat"): a common noun
+            # before the verb may be a verb of its own ("does a cactus need watering")
+            else set(words[at:verb]).issubset(f.entities)
+        )
     ):
         return False
-    before = _skip_back(f.words, at)
-    return before >= 0 and f.words[before] in _AUXILIARIES
+    before = _skip_back(words, at)
+    if before < 0 or words[before] not in _AUXILIARIES:
+        return False
+    # "have" asks with a participle ("has Leeds beaten"); before a bare word it is the verb
+    # and what follows its object ("which protein has the best taste")
+    return words[before] not in _HAVE or _participle(words[verb])
 
 
 def _stranded(f: Features, verb: int) -> str:
-    """The preposition left at the end after the verb ("who does she report to"), or ""."""
-    return f.words[verb + 1] if verb + 2 == len(f.words) and f.words[-1] in FUNCTION_WORDS else ""
+    """The preposition left after the verb, at the end or before another phrase ("who does
+    she report to", "who did Federer lose to in 2008"), or ""."""
+    after = f.words[verb + 1 : verb + 3]
+    if len(after) == 1:
+        return after[0] if after[0] in FUNCTION_WORDS else ""
+    if len(after) == 2 and after[0] in _PREPOSITIONS and after[1] in _PREPOSITIONS:
+        return after[0]
+    return ""
 
 
 def _object(f: Features, verb: int, stem_: str, stranded: str = "") -> bool:
@@ -1714,6 +1802,10 @@ def _object(f: Features, verb: int, stem_: str, stranded: str = "") -> bool:
     return k < len(f.words) and f.seq[k] == stem_
 
 
+# Prepositions a question may leave after its verb ("who did she open for in 2007").
+_PREPOSITIONS = frozenset(
+    "to for with against from about at on in into of by over after before during".split()
+)
 _RELATIVES = frozenset({"that", "who", "which", "whom"})
 _RELATIVE_REACH = 3  # words of the doer in an object clause ("figma's rival", "my son")
 
@@ -2053,6 +2145,13 @@ class SubstitutionGuard(_PairGuard):
                 for b in graded_c.values()
                 if base(a) not in wn.clusters or base(b) not in wn.clusters
             )
+            # two words of one WordNet adjective sense ("the safest" / "the most secure"
+            # way): one comparison, clustered or not
+            and not any(
+                _one_adjective(base(a), base(b))
+                for a in graded_q.values()
+                for b in graded_c.values()
+            )
         ):
             return (
                 f"different comparison ({', '.join(sorted(graded_q.values()))} vs "
@@ -2320,7 +2419,12 @@ def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | No
     wn = wordnet()
     verb = "v" in _parts(w)  # by its forms, not its stem: "car" is no "care"
     participle = w.endswith("ed") and verb
-    if verb and not participle and not (before in _NOUN_CUES and noun(w) and w[-3:] != "ing"):
+    if (
+        verb
+        and not participle
+        and not (before in _NOUN_CUES and noun(w) and w[-3:] != "ing")
+        and not _adjective_slot(f, i)
+    ):
         return None  # "what removes candle wax"; "my work email" names a kind of email
     if not participle and w not in wn.adjective_senses and base(w) not in wn.adjective_senses:
         if "-" in w:
@@ -2339,6 +2443,32 @@ def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | No
         # holiday rental"); a word that is also a verb may be the action ("swimming pool")
         return f"{w!r} narrows {after!r} on one side only (a kind of it)"
     return f"{w!r} narrows {after!r} on one side only"
+
+
+# Before these an adjective that is also a verb is the adjective of what follows
+# ("is there free parking", "show me quiet cafes").
+_BEFORE_OBJECT = frozenset({"there", "me", "us", "him", "them"})
+
+
+def _adjective_slot(f: Features, i: int) -> bool:
+    """Whether the word at ``i``, an adjective as well as a verb ("direct", "clean",
+    "free"), stands as the adjective before the next word, in one clause with it and the
+    word before: after a determiner ("the direct route"), "there" or an object pronoun
+    ("is there free parking", "show me quiet cafes") or a word ("find direct flights"),
+    not after a subject pronoun, "to" or a modal (the verb's cues), nor after a number
+    ("750.00 total food")."""
+    word = f.words[i]
+    if not i or "a" not in _parts(word) or word[-3:] == "ing":
+        return False
+    before = f.words[i - 1]
+    if not (
+        before in _NOUN_CUES
+        or before in _BEFORE_OBJECT
+        or (before.isalpha() and before not in FUNCTION_WORDS and before not in _VERB_CUES)
+    ):
+        return False
+    clauses = _clauses(f.lower, len(f.words))
+    return clauses is not None and clauses[i - 1] == clauses[i] == clauses[i + 1]
 
 
 def _slip(word: str, other: Features) -> bool:
@@ -2396,6 +2526,12 @@ def _alike(a: str, b: str) -> bool:
         return False
     (senses, parents), (senses2, parents2) = parts_a["a"], parts_b["a"]
     return bool(senses & senses2 or senses & parents2 or senses2 & parents)
+
+
+def _one_adjective(a: str, b: str) -> bool:
+    """Whether WordNet puts ``a`` and ``b`` in one adjective sense ("safe" / "secure")."""
+    parts_a, parts_b = _parts(a), _parts(b)
+    return "a" in parts_a and "a" in parts_b and bool(parts_a["a"][0] & parts_b["a"][0])
 
 
 def _synonyms(a: str, b: str) -> bool:
@@ -2688,8 +2824,12 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
 
 # Words that open a qualifying phrase: a place, platform, time, audience or condition
 # ("in Texas", "on Android", "in winter", "for part-time staff", "after it has shipped"),
-# or restricts it ("counting only refunded orders").
-_QUALIFYING = frozenset("in on for during after before when while if at under only".split())
+# a measure or a feature ("GDP per capita", "pubs with live music", "a mortgage with bad
+# credit"), or restricts it ("counting only refunded orders", "excluding weekends").
+_QUALIFYING = frozenset(
+    """in on for during after before when while if at under only per with without except
+    excluding""".split()
+)
 # After "only" these say what the asker needs or has, not what the question is restricted to.
 _ONLY_WANTS = frozenset("need needs want wants have has had know care mean wish ask got".split())
 # Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
