@@ -145,6 +145,7 @@ def run_command(
     *,
     resend: bool | None = None,
     wait: Callable[[int], float] | None = None,
+    **options: Any,
 ) -> Any:
     """Send one command tuple on a sync (or cluster) client and return its reply: an
     ``EVALSHA`` the server has not cached is sent again as ``EVAL``; a command that is
@@ -154,15 +155,16 @@ def run_command(
     ``wait``: the pause before resend ``n`` (``config.backoff``) of a call refused while
     its cluster slot moves (:func:`..redis_errors.is_slot_moving`: it ran nothing, so a
     write sent at most once is sent again too), :data:`..redis_errors.MOVING_RETRIES`
-    times at most, as a MULTI/EXEC is; ``None``: the refusal is raised at once."""
+    times at most, as a MULTI/EXEC is; ``None``: the refusal is raised at once.
+    ``options``: redis-py's options of the command (``RAW_REPLY``)."""
     with sent_once(not (resendable(command) if resend is None else resend)):
         attempt = 0
         while True:
             try:
                 try:
-                    return client.execute_command(*command)
+                    return client.execute_command(*command, **options)
                 except NOSCRIPT:
-                    return client.execute_command(*as_eval(command))
+                    return client.execute_command(*as_eval(command), **options)
             except FAULTS as exc:
                 if wait is None or attempt == MOVING_RETRIES or not is_slot_moving(exc):
                     raise
@@ -176,6 +178,7 @@ async def arun_command(
     *,
     resend: bool | None = None,
     wait: Callable[[int], float] | None = None,
+    **options: Any,
 ) -> Any:
     """:func:`run_command` on an asyncio client."""
     with sent_once(not (resendable(command) if resend is None else resend)):
@@ -183,9 +186,9 @@ async def arun_command(
         while True:
             try:
                 try:
-                    return await client.execute_command(*command)
+                    return await client.execute_command(*command, **options)
                 except NOSCRIPT:
-                    return await client.execute_command(*as_eval(command))
+                    return await client.execute_command(*as_eval(command), **options)
             except FAULTS as exc:
                 if wait is None or attempt == MOVING_RETRIES or not is_slot_moving(exc):
                     raise
