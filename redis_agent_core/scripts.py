@@ -223,13 +223,21 @@ def as_eval(command: Sequence[Any]) -> tuple[Any, ...]:
     return ("EVAL", _BY_SHA[sha].source, *command[2:])
 
 
-async def asend_commands(client: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
+async def asend_commands(
+    client: Any,
+    commands: Sequence[Sequence[Any]],
+    *,
+    wait: Callable[[int], float] | None = None,
+) -> list[Any]:
     """Send ``commands`` in one round trip on an asyncio client (a pipeline without
     MULTI) and return their replies; an ``EVALSHA`` the server has not cached
     (``NOSCRIPT``) is sent again as ``EVAL``, alone: the other commands ran once
-    already and are not repeated. The first error reply is raised (after every
-    command ran); a connection fault raises redis-py's error, and is not retried when
-    a command is not :func:`resendable` (it may have run)."""
+    already and are not repeated. ``wait``: a command refused while its cluster slot
+    moves (it ran nothing) is sent again alone the same way, as :func:`arun_command`
+    does (``config.backoff``; ``None``: raised), so the batch lands whole. The first
+    error reply is raised (after every command ran); a connection fault raises
+    redis-py's error, and is not retried when a command is not :func:`resendable` (it
+    may have run)."""
     pipe = client.pipeline(transaction=False)
     for command in commands:
         pipe.execute_command(*command)
@@ -238,6 +246,8 @@ async def asend_commands(client: Any, commands: Sequence[Sequence[Any]]) -> list
     for i, reply in enumerate(replies):
         if isinstance(reply, NOSCRIPT):
             replies[i] = await client.execute_command(*as_eval(commands[i]))
+        elif wait is not None and is_slot_moving(reply):
+            replies[i] = await arun_command(client, commands[i], wait=wait)
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
