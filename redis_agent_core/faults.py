@@ -91,6 +91,10 @@ class RedisFaults:
         self._streak = 0  # failures since the last success: the pause doubles with each
         self._last_log = float("-inf")
         self.failures = 0  # calls degraded since creation (for tests and metrics)
+        # failures to reach the server (not a refused write, nor a full pool), raised or
+        # degraded: it may come back without what it held (restarted empty), so state a
+        # component verified on it (a search index) is verified again when this moves
+        self.outages = 0
 
     def available(self) -> bool:
         """False while a recent failure says Redis is down (degrade mode only)."""
@@ -123,6 +127,8 @@ class RedisFaults:
         if isinstance(error, RedisPermissionError):
             raise error from exc
         exhausted = isinstance(error, PoolExhaustedError)
+        if not exhausted and not isinstance(error, RedisWriteRefusedError):
+            self.outages += 1
         if self.on_error == "raise" or (exhausted and self._exhausted_raises):
             if self._raise_hint and not exhausted:  # the hint is about outages
                 # keep the mapped type (a refused write stays RedisWriteRefusedError)

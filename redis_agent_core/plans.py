@@ -15,8 +15,8 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from .config import RAW_REPLY, RedisAgentConfig
-from .redis_errors import MOVING, MOVING_RETRIES, NOSCRIPT, translate_errors
-from .scripts import as_eval
+from .redis_errors import MOVING, MOVING_RETRIES, NOSCRIPT, is_slot_moving, translate_errors
+from .scripts import arun_command, as_eval, run_command
 
 __all__ = ["MOVING_RETRIES", "Plan", "ScriptStep", "Step", "arun_plan", "raw_replies", "run_plan"]
 
@@ -71,6 +71,36 @@ def raw_replies(pipe: Any) -> Any:
     return pipe
 
 
+Call = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def _recorded(pipe: Any, calls: list[Call]) -> Any:
+    """``pipe`` noting every command queued on it (arguments and options) in ``calls``,
+    so one refused while its cluster slot moves can be sent again alone."""
+    queue = pipe.execute_command
+
+    def execute_command(*args: Any, **options: Any) -> Any:
+        calls.append((args, options))
+        return queue(*args, **options)
+
+    pipe.execute_command = execute_command
+    return pipe
+
+
+def _moving(replies: list[Any]) -> list[int]:
+    """The positions of the commands of a pipeline (no MULTI) that the cluster client
+    gave up on because their slot was moving (:func:`..redis_errors.is_slot_moving`:
+    they ran nothing; the others ran)."""
+    return [i for i, reply in enumerate(replies) if is_slot_moving(reply)]
+
+
+def _first_error(replies: list[Any]) -> list[Any]:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
 def _resends(config: RedisAgentConfig, transaction: bool) -> int:
     return MOVING_RETRIES if transaction and config.is_cluster() else 0
 
@@ -85,9 +115,17 @@ def run_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
                 attempt = 0
                 while True:
                     try:
+                        calls: list[Call] = []
                         with client.pipeline(transaction=transaction) as pipe:
-                            queue(pipe if transaction else raw_replies(pipe))
-                            replies = pipe.execute()
+                            queue(pipe if transaction else _recorded(raw_replies(pipe), calls))
+                            replies = pipe.execute(raise_on_error=transaction)
+                        # a command refused while its slot moved ran nothing (the others
+                        # ran): it alone is sent again once the move lets it, so a write
+                        # of several slots lands whole (a node cache write of namespaces)
+                        for i in _moving(replies):
+                            args, options = calls[i]
+                            replies[i] = run_command(client, args, wait=config.backoff, **options)
+                        replies = _first_error(replies)
                         break
                     except MOVING:
                         if attempt == _resends(config, transaction):
@@ -112,11 +150,18 @@ async def arun_plan(config: RedisAgentConfig, plan: Plan[T], action: str) -> T:
                 attempt = 0
                 while True:
                     try:
+                        calls: list[Call] = []
                         # always under `async with`: redis-py 8.1's asyncio cluster MULTI/EXEC
                         # outside it fails now and then with "Event loop is closed"
                         async with client.pipeline(transaction=transaction) as pipe:
-                            queue(pipe if transaction else raw_replies(pipe))
-                            replies = await pipe.execute()
+                            queue(pipe if transaction else _recorded(raw_replies(pipe), calls))
+                            replies = await pipe.execute(raise_on_error=transaction)
+                        for i in _moving(replies):
+                            args, options = calls[i]
+                            replies[i] = await arun_command(
+                                client, args, wait=config.backoff, **options
+                            )
+                        replies = _first_error(replies)
                         break
                     except MOVING:
                         if attempt == _resends(config, transaction):

@@ -145,6 +145,7 @@ def run_command(
     *,
     resend: bool | None = None,
     wait: Callable[[int], float] | None = None,
+    **options: Any,
 ) -> Any:
     """Send one command tuple on a sync (or cluster) client and return its reply: an
     ``EVALSHA`` the server has not cached is sent again as ``EVAL``; a command that is
@@ -154,15 +155,16 @@ def run_command(
     ``wait``: the pause before resend ``n`` (``config.backoff``) of a call refused while
     its cluster slot moves (:func:`..redis_errors.is_slot_moving`: it ran nothing, so a
     write sent at most once is sent again too), :data:`..redis_errors.MOVING_RETRIES`
-    times at most, as a MULTI/EXEC is; ``None``: the refusal is raised at once."""
+    times at most, as a MULTI/EXEC is; ``None``: the refusal is raised at once.
+    ``options``: redis-py's options of the command (``RAW_REPLY``)."""
     with sent_once(not (resendable(command) if resend is None else resend)):
         attempt = 0
         while True:
             try:
                 try:
-                    return client.execute_command(*command)
+                    return client.execute_command(*command, **options)
                 except NOSCRIPT:
-                    return client.execute_command(*as_eval(command))
+                    return client.execute_command(*as_eval(command), **options)
             except FAULTS as exc:
                 if wait is None or attempt == MOVING_RETRIES or not is_slot_moving(exc):
                     raise
@@ -176,6 +178,7 @@ async def arun_command(
     *,
     resend: bool | None = None,
     wait: Callable[[int], float] | None = None,
+    **options: Any,
 ) -> Any:
     """:func:`run_command` on an asyncio client."""
     with sent_once(not (resendable(command) if resend is None else resend)):
@@ -183,9 +186,9 @@ async def arun_command(
         while True:
             try:
                 try:
-                    return await client.execute_command(*command)
+                    return await client.execute_command(*command, **options)
                 except NOSCRIPT:
-                    return await client.execute_command(*as_eval(command))
+                    return await client.execute_command(*as_eval(command), **options)
             except FAULTS as exc:
                 if wait is None or attempt == MOVING_RETRIES or not is_slot_moving(exc):
                     raise
@@ -220,13 +223,21 @@ def as_eval(command: Sequence[Any]) -> tuple[Any, ...]:
     return ("EVAL", _BY_SHA[sha].source, *command[2:])
 
 
-async def asend_commands(client: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
+async def asend_commands(
+    client: Any,
+    commands: Sequence[Sequence[Any]],
+    *,
+    wait: Callable[[int], float] | None = None,
+) -> list[Any]:
     """Send ``commands`` in one round trip on an asyncio client (a pipeline without
     MULTI) and return their replies; an ``EVALSHA`` the server has not cached
     (``NOSCRIPT``) is sent again as ``EVAL``, alone: the other commands ran once
-    already and are not repeated. The first error reply is raised (after every
-    command ran); a connection fault raises redis-py's error, and is not retried when
-    a command is not :func:`resendable` (it may have run)."""
+    already and are not repeated. ``wait``: a command refused while its cluster slot
+    moves (it ran nothing) is sent again alone the same way, as :func:`arun_command`
+    does (``config.backoff``; ``None``: raised), so the batch lands whole. The first
+    error reply is raised (after every command ran); a connection fault raises
+    redis-py's error, and is not retried when a command is not :func:`resendable` (it
+    may have run)."""
     pipe = client.pipeline(transaction=False)
     for command in commands:
         pipe.execute_command(*command)
@@ -235,6 +246,8 @@ async def asend_commands(client: Any, commands: Sequence[Sequence[Any]]) -> list
     for i, reply in enumerate(replies):
         if isinstance(reply, NOSCRIPT):
             replies[i] = await client.execute_command(*as_eval(commands[i]))
+        elif wait is not None and is_slot_moving(reply):
+            replies[i] = await arun_command(client, commands[i], wait=wait)
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply

@@ -731,7 +731,9 @@ class AgentService:
         )
         with translate_errors(self.config, "store the turn"):
             replies = await asend_commands(
-                self.config.get_async_client(), [*commands, publish, *settle]
+                self.config.get_async_client(),
+                [*commands, publish, *settle],
+                wait=self.config.backoff,
             )
         self._count(usage, latency_ms, cached)
         return ChatReply(

@@ -39,6 +39,17 @@ if bad then
   return redis.error_reply(bad)
 end
 
+-- The first write: one Redis refuses when memory is full. It checks only a script's
+-- first write, so a put after a delete (DEL, ZREM: allowed on a full server, they free
+-- memory) was written past a full noeviction server. SET XX of the slot guard, a key
+-- never written, writes nothing; a put of deletes only still runs on a full server.
+for _, p in ipairs(puts) do
+  if p.put then
+    redis.call('SET', KEYS[3], '', 'XX')
+    break
+  end
+end
+
 for _, p in ipairs(puts) do
   local key = ARGV[1] .. p.m
   local vprefix = ARGV[2] .. p.m .. '\29'

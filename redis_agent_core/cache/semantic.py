@@ -322,6 +322,7 @@ class SemanticCache(CacheStore):
         self.index_name = self._ns.cache_index(name)
         self._what = f"semantic cache {name!r}"
         self._lifecycle: IndexLifecycle | None = None
+        self._outages = 0  # self.faults.outages when the index was last verified
         self._filter_cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         if hybrid_policy not in ("batches", "auto"):
             raise ConfigError(f"hybrid_policy must be 'batches' or 'auto', got {hybrid_policy!r}")
@@ -539,6 +540,12 @@ class SemanticCache(CacheStore):
         if (self.auto and self.algorithm == "flat" and self._index_ready and not self._plain()
                 and time.monotonic() - self._checked_at > AUTO_RECHECK):  # fmt: skip
             self.index.ready = False
+        if self._outages != self.faults.outages:  # Redis was unreachable since: verify
+            # the index again (a server restarted empty lost it: an update then stored
+            # an entry no lookup found, and the lookup after it missed)
+            self._outages = self.faults.outages
+            if self._lifecycle is not None:
+                self._lifecycle.ready = False
         if self.auto and self._tuned_loaded and time.monotonic() - self._tuned_at > TUNING_RECHECK:
             self._tuned_loaded = False  # the index re-tunes as it grows, in any process
 

@@ -195,7 +195,7 @@ def create_job(
     for name, value in fields.items():
         argv += [name, value]
     with translate_errors(config, f"creating job {job_id}"):
-        created = _CREATE(config.get_client(), key_list, argv)
+        created = _CREATE(config.get_client(), key_list, argv, wait=config.backoff)
     if not int(created):
         raise JobExistsError(
             f"job id {job_id!r} is already in use in namespace {config.namespace!r}: job ids "
@@ -301,7 +301,7 @@ def mark_items(
     """
     key_list, argv = _mark_args(config, job_id, ids, ok, values)
     with translate_errors(config, f"updating the progress of job {job_id}"):
-        reply = _MARK(config.get_client(), key_list, argv)
+        reply = _MARK(config.get_client(), key_list, argv, wait=config.backoff)
     result = _parse_mark(job_id, reply)
     if result.finished:  # once per job: its kind and age for the job metrics
         kind, created = config.get_client().hmget(key_list[0], ["kind", "created_at"])

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 import pytest
 from langgraph.graph import START, StateGraph
 
-from langchain_redis_agent.checkpoint import RedisSaver
+from langchain_redis_agent.checkpoint import AsyncRedisSaver, RedisSaver
 from redis_agent_core import RedisAgentConfig
 from redis_agent_core.checkpoints import CheckpointStore
 from redis_agent_core.errors import (
@@ -35,6 +35,23 @@ def test_saver_raises_while_redis_is_down_and_recovers(faulty_redis: FaultyRedis
     faulty_redis.restart()  # empty server on the same URL, same app objects
     out = graph.invoke({"items": [], "approved": False}, {"configurable": {"thread_id": "f3"}})
     assert out["__interrupt__"]
+
+
+async def test_async_saver_raises_while_redis_is_down_and_recovers(
+    faulty_redis: FaultyRedis,
+) -> None:
+    cfg = faulty_redis.config(socket_timeout=0.5, retries=0)
+    graph = build_graph(AsyncRedisSaver(cfg))
+    start = {"items": [], "approved": False}
+    await graph.ainvoke(start, {"configurable": {"thread_id": "f1"}})
+    faulty_redis.kill()
+    with pytest.raises(RedisUnavailableError):
+        await graph.ainvoke(start, {"configurable": {"thread_id": "f2"}})
+    faulty_redis.restart()  # empty server on the same URL, same app objects
+    out = await graph.ainvoke(start, {"configurable": {"thread_id": "f3"}})
+    assert out["__interrupt__"]
+    assert (await graph.aget_state({"configurable": {"thread_id": "f3"}})).values
+    await cfg.aclose()
 
 
 async def test_full_memory_refuses_the_write_with_a_clear_error(

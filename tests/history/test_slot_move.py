@@ -17,6 +17,7 @@ import pytest
 from redis_agent_core import SessionStore
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.history import OwnedSessions
+from redis_agent_core.scripts import asend_commands
 from redis_agent_service.cluster import LocalCluster
 from tests.faults import SlotMove
 
@@ -81,4 +82,38 @@ async def test_a_new_owners_first_listing_while_its_slot_moves_waits_for_the_mov
     finally:
         move.close()
     assert client.zrange(listing, 0, -1) == [b"s1", b"s2", b""]
+    await cluster_config.aclose()
+
+
+async def test_an_append_batched_with_other_writes_lands_whole_while_its_slot_moves(
+    cluster_config: RedisAgentConfig, redis_cluster: LocalCluster
+) -> None:
+    """``append_commands`` sent with other writes in one round trip
+    (``asend_commands``, as the service stores a turn): the append was refused for the
+    whole move and raised after the others had run, so the turn was half stored (and a
+    retry would repeat them). With ``wait=`` it alone is sent again once the move lets
+    it: the batch lands whole, each command once."""
+    store = SessionStore(cluster_config)
+    assert store.append("s", MESSAGES[:1]) == 1
+    client = cluster_config.get_client()
+    slot = client.keyslot(cluster_config.keys.history_messages("s"))  # type: ignore[union-attr]
+    other = next(
+        f"{cluster_config.namespace}:o{i}"
+        for i in range(10**6)
+        if client.keyslot(f"{cluster_config.namespace}:o{i}") != slot
+    )  # type: ignore[union-attr]
+    move = SlotMove(redis_cluster, slot)
+    try:
+        timer = _moving(move)
+        try:
+            commands = [("INCR", other), *store.append_commands("s", MESSAGES[1:])]
+            aclient = cluster_config.get_async_client()
+            replies = await asend_commands(aclient, commands, wait=cluster_config.backoff)
+        finally:
+            timer.join()
+    finally:
+        move.close()
+    assert replies[0] == 1 and replies[1][0] == 3
+    assert store.read("s") == MESSAGES
+    assert client.get(other) == b"1"  # sent once
     await cluster_config.aclose()
