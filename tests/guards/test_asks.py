@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from redis_agent_core.cache.guards import AskGuard, Verifier, default_guards
@@ -96,3 +98,56 @@ def test_stored_features_judge_alike() -> None:
     assert verifier.remember(stored, Verifier.features_of(stored))
     rejection = verifier.verify(asked, stored)
     assert rejection is not None and rejection.guard == "asks"
+
+
+# (asking nothing, asking for someone else or on a condition): a side that asks no kind
+# of answer nor a yes/no modality leaves the other's unread, never whom or on what
+# condition it asks
+FOR_WHOM = [
+    (
+        "I have a sore throat and a fever, honey and lemon tea for me?",
+        "My son has a sore throat and a fever, honey and lemon tea for him?",
+        "my son vs me",
+    ),
+    ("Tylenol dose for me, I weigh 70 kg", "Tylenol dose for my daughter, she weighs 70 kg", "me"),
+    (
+        "Best running shoes for flat feet",
+        "If I have knee pain, best running shoes for flat feet",
+        "condition",
+    ),
+]
+
+
+@pytest.mark.parametrize(("plain", "other", "named"), FOR_WHOM)
+def test_a_side_asking_nothing_still_reads_whom_the_other_asks_for(
+    plain: str, other: str, named: str
+) -> None:
+    for query, candidate in ((plain, other), (other, plain)):
+        reason = AskGuard().check(query, candidate)
+        assert reason is not None and named in reason, (query, reason)
+
+
+def test_the_guard_judges_as_both_sides_read_whole() -> None:
+    """AskGuard reads the candidate's questions only when the query asks one: every pair
+    of our own judged as :func:`asks_differ` on both sides' whole :func:`asks`."""
+    from redis_agent_core.cache.calibrate import load_pairs
+    from redis_agent_core.cache.guards import features
+    from redis_agent_core.cache.guards._asks import _WHO, asks, asks_differ
+
+    def long_way(query: str, candidate: str) -> str | None:
+        a, b = asks(features(query).lower), asks(features(candidate).lower)
+        if "person" in a.kinds and _WHO.search(query):
+            a = a._replace(kinds=a.kinds - {"person"})
+        if "person" in b.kinds and _WHO.search(candidate):
+            b = b._replace(kinds=b.kinds - {"person"})
+        return asks_differ(a, b, features(query).lower, features(candidate).lower)
+
+    pairs = [(p.cached, p.query) for p in load_pairs(Path(__file__).parent / "pairs.jsonl")]
+    pairs += [(s, a) for s, a, _ in [*TRAPS, *FOR_WHOM]] + KEPT
+    refused = 0
+    for stored, asked in pairs:
+        for query, candidate in ((asked, stored), (stored, asked)):
+            expected = long_way(query, candidate)
+            assert AskGuard().check(query, candidate) == expected, (query, candidate)
+            refused += expected is not None
+    assert refused >= 2 * len(TRAPS)  # the refusals are among them
