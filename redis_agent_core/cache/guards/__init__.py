@@ -51,6 +51,7 @@ from ._features import (
     encode,
     features,
     pair,
+    per_text,
     remember_stored,
     same_but_numerals,
     similar,
@@ -159,6 +160,7 @@ def _key(word: str) -> str:
     return "_".join(stem(part) for part in word.split("_"))
 
 
+@per_text
 @lru_cache(maxsize=4096)
 def _by_initial(words: tuple[str, ...]) -> tuple[str, ...]:
     """The distinct words sorted, so those with one initial are one slice (bisect)."""

@@ -29,7 +29,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from ._features import Features, pair
+from ._features import Features, pair, per_text
 from ._readings import condition_stated, readings, readings_differ
 
 __all__ = ["AskGuard", "Asks", "asks", "asks_differ"]
@@ -312,6 +312,7 @@ def _clause_kinds(clause: str) -> tuple[set[str], set[str]]:
     return kinds, modals
 
 
+@per_text
 @lru_cache(maxsize=4096)
 def _questions(lower: str) -> tuple[frozenset[str], frozenset[str]]:
     """The kinds of answer ``lower``'s questions ask for and their yes/no modalities,
@@ -327,6 +328,7 @@ def _questions(lower: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(kinds), frozenset(modals)
 
 
+@per_text
 @lru_cache(maxsize=4096)
 def _asker(lower: str) -> tuple[frozenset[str], bool, frozenset[str]]:
     """Whom ``lower`` asks for and on what condition: :attr:`Asks.dependents`,
@@ -376,6 +378,7 @@ def _said(kinds: frozenset[str], names: dict[str, str]) -> str:
     return " and ".join(sorted(" or ".join(names[k] for k in kind.split("/")) for kind in kinds))
 
 
+@per_text
 @lru_cache(maxsize=4096)
 def _prefixes(text: str) -> frozenset[str]:
     return frozenset(

@@ -20,6 +20,7 @@ import re
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from ._features import per_text
 from ._spans import _common_prefix, _common_suffix
 
 __all__ = ["arguments_reordered", "code_changed", "indentation_changed", "relaid"]
@@ -49,6 +50,7 @@ _SPACED = frozenset({"+", "/", "//", "*", "**"})
 _MARK_CHARACTER = re.compile(r"[<>=&|@_!]")
 
 
+@per_text
 @lru_cache(maxsize=4096)  # a query is checked once for all its candidates
 def _hinted(text: str) -> bool:
     # (any of _CODE_MARKS in the text: a test per mark in a generator cost ≈ 3 µs a text)
@@ -83,6 +85,7 @@ def _counts(text: str, start: int, end: int, op: str) -> bool:
     return False
 
 
+@per_text
 @lru_cache(maxsize=1024)  # a query is read once for all its candidates
 def _tokens(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``text``'s tokens (words lower-cased) and their kinds: "op" (an operator that

@@ -581,6 +581,18 @@ V = TypeVar("V")
 _NONE: frozenset[str] = frozenset()
 _NO_FLOW = (_NONE, _NONE)
 _MEMOS: list[Memo[Any, Any]] = []  # every per-process memo, emptied by features.cache_clear()
+# The lru_caches elsewhere keyed by a whole text (or its word list): a prompt never seen
+# before misses them as it misses the memos, so features.cache_clear() empties them too
+# (the benchmark's "new prompt" rows would otherwise time a warm question or frame reading).
+_TEXT_CACHES: list[Any] = []
+_C = TypeVar("_C")
+
+
+def per_text(cached: _C) -> _C:
+    """Register ``cached`` (an ``lru_cache``-wrapped function of one text) to be emptied
+    with the features' memos."""
+    _TEXT_CACHES.append(cached)
+    return cached
 
 
 _DROPPED = 64  # a full memo drops this fraction of its entries at once
@@ -674,6 +686,8 @@ def remember_stored(text: str, stored: bytes | str) -> None:
 def _clear() -> None:
     for memo in _MEMOS:  # the relation guards' memos too
         memo.clear()
+    for cached in _TEXT_CACHES:
+        cached.cache_clear()
     _last_pair[0] = ("", "", None)
 
 

@@ -29,6 +29,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from ._features import per_text
 from ._stem import stem
 from .relations import _PARTICIPLES
 
@@ -295,6 +296,7 @@ def _periods(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+@per_text
 @lru_cache(maxsize=4096)
 def readings(lower: str) -> Readings:
     """The frames ``lower`` (a prompt's lower-cased content) reads."""
@@ -355,6 +357,7 @@ def _content(words: list[str]) -> set[str]:
     return {stem(w)[:4] for w in words if len(w) > 3 and w not in _SMALL}
 
 
+@per_text
 @lru_cache(maxsize=4096)
 def _conditions(lower: str) -> tuple[frozenset[str], ...]:
     """The content of each condition ``lower`` asks (word stems, cut to 4 letters)."""
@@ -380,6 +383,7 @@ def _conditions(lower: str) -> tuple[frozenset[str], ...]:
     return tuple(out)
 
 
+@per_text
 @lru_cache(maxsize=4096)
 def _stated(lower: str) -> tuple[frozenset[str], ...]:
     """The content of each clause ``lower`` states (a finite verb, no question, no "if")."""

@@ -23,6 +23,7 @@ from ._features import (
     Memo,
     features,
     pair,
+    per_text,
     similar,
     stem,
 )
@@ -374,6 +375,7 @@ def _bound_of(before: list[str]) -> bool | None:
     return way
 
 
+@per_text
 @lru_cache(maxsize=1024)
 def _bounded_digits(lower: str) -> dict[str, frozenset[bool]]:
     """number in digits -> the directions it is bounded in ("over 120": {"120": {True}}).
@@ -952,6 +954,7 @@ _ARGUMENT_REACH = 6
 _WORD_OR_STOP = re.compile(rf"{_WORD.pattern}|[.?!;:,](?=\s|$)")
 
 
+@per_text
 @lru_cache(maxsize=256)
 def _clauses(lower: str, count: int) -> tuple[int, ...] | None:
     """The clause number of each of a text's ``count`` words (clauses split at , . ? ! ;
@@ -1214,6 +1217,7 @@ def _converse_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> st
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
+@per_text
 @lru_cache(maxsize=1024)
 def _ownership(lower: str) -> frozenset[tuple[str, str]]:
     """(owner stem, owned stem) of each "X's Y" of a text, function words left out
