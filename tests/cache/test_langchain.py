@@ -135,6 +135,21 @@ def test_byte_store_keys_with_glob_and_brace_characters(config: RedisAgentConfig
     assert store.mget(["a?[x]", "missing"]) == [b"2", None]
 
 
+async def test_byte_store_refuses_a_str_of_keys(config: RedisAgentConfig) -> None:
+    # review 24: a str where the list of keys belongs was read one character at a
+    # time: mdelete("ab") deleted keys "a" and "b", mget("ab") returned theirs
+    store = RedisByteStore(config, name="str-keys")
+    store.mset([("a", b"1"), ("b", b"2"), ("ab", b"3")])
+    for call in (lambda: store.mdelete("ab"), lambda: store.mget("ab")):
+        with pytest.raises(ConfigError, match=r"keys must be a list, got a str .*\['ab'\]"):
+            call()
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.amdelete("ab")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.amget("ab")
+    assert store.mget(["a", "b", "ab"]) == [b"1", b"2", b"3"]  # nothing deleted
+
+
 def _tool_call_message() -> AIMessage:
     return AIMessage(
         content="",
