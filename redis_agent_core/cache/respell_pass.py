@@ -168,6 +168,7 @@ def respell(
     step = _advance(steps, None)
     while isinstance(step, tuple):
         kind, pair = step
+        reply: Any
         if kind == "embed":
             reply = embedder.embed(list(pair))
         elif kind == "judge":
@@ -209,6 +210,7 @@ async def arespell(
     step = _advance(steps, None)
     while isinstance(step, tuple):
         kind, pair = step
+        reply: Any
         if kind == "embed":
             reply = await embedder.aembed(list(pair))
         elif kind == "judge":
