@@ -332,19 +332,22 @@ def prompt_text(prompt: str) -> str:
     return _prompt_parts(prompt)[0]
 
 
-def _prompt_parts(prompt: str) -> tuple[str, list[dict[str, Any]]]:
-    """(:func:`prompt_text`, each message's fields besides it, for the scope)."""
+def _prompt_parts(
+    prompt: str,
+) -> tuple[str, list[dict[str, Any]], list[tuple[str, str]]]:
+    """(:func:`prompt_text`, each message's fields besides it, and its (role, text):
+    for the scope)."""
     if not prompt.startswith('[{"lc"'):
-        return prompt, []
+        return prompt, [], []
     try:
         items = orjson.loads(prompt)
     except orjson.JSONDecodeError:
-        return prompt, []
+        return prompt, [], []
     messages: list[tuple[str, str]] = []
     extras: list[dict[str, Any]] = []
     for item in items:
         if not isinstance(item, dict) or item.get("lc") != 1 or "kwargs" not in item:
-            return prompt, []
+            return prompt, [], []
         kwargs = item["kwargs"]
         role = kwargs.get("type") or str(item.get("id", ["?"])[-1])
         if role == "chat":
@@ -355,7 +358,7 @@ def _prompt_parts(prompt: str) -> tuple[str, list[dict[str, Any]]]:
             content = " ".join([content, *(tool_call_text(c) for c in calls)]).strip()
         messages.append((role, content))
         extras.append({k: v for k, v in kwargs.items() if k not in _IN_TEXT_OR_UNSEEN})
-    return conversation_text(messages), extras
+    return conversation_text(messages), extras, messages
 
 
 def _usage(generations: Sequence[Generation]) -> dict[str, int] | None:
@@ -431,13 +434,29 @@ class _LangChainCache(BaseCache):
             filters=self._filters,
         )
 
+    def _check_clear(self) -> None:
+        """:class:`ConfigError` for ``clear()`` on a partitioned cache: caches with
+        ``filters=`` of one name share their entries' keys, so it removed every
+        partition's entries (acme's ``clear()`` emptied globex's cache too)."""
+        if self._filters:
+            raise ConfigError(
+                f"clear() on a cache with filters={self._filters!r} would remove the entries "
+                f"of every partition of cache {self._core.name!r}, not only this one's; "
+                "call .core.clear() to remove them all (or let this partition's entries "
+                "expire with ttl=). Nothing was removed"
+            )
+
     def clear(self, **kwargs: Any) -> None:
-        """Remove every entry of this cache (other caches and keys are untouched)."""
+        """Remove every entry of this cache (other caches and keys are untouched). A
+        cache with ``filters=`` raises :class:`ConfigError`: its entries share one
+        store with the other partitions' (``.core.clear()`` removes them all)."""
+        self._check_clear()
         self._core.clear()
         self._memo.clear()
 
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`."""
+        self._check_clear()
         await self._core.aclear()
         self._memo.clear()
 
@@ -565,5 +584,5 @@ class RedisSemanticCache(_LangChainCache):
     def _key(self, prompt: str, llm_string: str) -> tuple[str, str]:
         # the embedded text, and a scope holding what the messages send besides it (a
         # name: "Who am I?" from alice and from bob are two model inputs, one text)
-        text, besides = _prompt_parts(prompt)
-        return text, scope_with_sent_besides_text(self._scope(llm_string), besides)
+        text, besides, messages = _prompt_parts(prompt)
+        return text, scope_with_sent_besides_text(self._scope(llm_string), besides, messages)

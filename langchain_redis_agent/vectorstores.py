@@ -433,7 +433,9 @@ class RedisVectorStore(VectorStore):
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Delete by ids; ``ids=None`` deletes every document of this store (as
-        LangChain specifies), or those passing ``filter=`` when given.
+        LangChain specifies), or those passing ``filter=`` when given. With both, only
+        the ids that pass the filter are deleted: ``filter=`` of a tenant keeps the
+        documents of others whose ids were passed (it was ignored: all were deleted).
 
         Returns True once the ids are gone, including ids that were already missing
         and ``[]``: ``langchain_core.indexing.index()`` treats False as a failed
@@ -446,6 +448,9 @@ class RedisVectorStore(VectorStore):
             else:
                 self.index.clear()
             return True
+        if kwargs.get("filter") is not None:  # only those of the ids passing it
+            self.index.delete_by_filter(kwargs["filter"], ids=as_list(ids, "ids"))
+            return True
         self.index.delete(ids)
         return True
 
@@ -457,6 +462,9 @@ class RedisVectorStore(VectorStore):
                 await self.index.adelete_by_filter(kwargs["filter"])
             else:
                 await self.index.aclear()
+            return True
+        if kwargs.get("filter") is not None:
+            await self.index.adelete_by_filter(kwargs["filter"], ids=as_list(ids, "ids"))
             return True
         await self.index.adelete(ids)
         return True

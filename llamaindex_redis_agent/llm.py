@@ -504,7 +504,8 @@ class RedisCacheLLM(LLM):
                 ):
                     return None
                 return data.decode(), scope
-            text = conversation_text([(m.role.value, _message_text(m)) for m in messages])
+            conversation = [(m.role.value, _message_text(m)) for m in messages]
+            text = conversation_text(conversation)
             # what the messages send besides that text (OpenAI's "name" is in
             # additional_kwargs): "Who am I?" from alice and from bob are two model inputs
             besides = [
@@ -513,7 +514,7 @@ class RedisCacheLLM(LLM):
             ]
             if has_non_finite(besides):
                 return None
-            return text, scope_with_sent_besides_text(scope, besides)
+            return text, scope_with_sent_besides_text(scope, besides, conversation)
         except TypeError:  # an int beyond 64 bits in the kwargs or the messages
             return None
 

@@ -16,7 +16,7 @@ from redis.cluster import RedisCluster
 
 from .config import RAW_REPLY, RedisAgentConfig, get_default_config
 from .errors import ConfigError
-from .keys import check_store_name, escape_part, unescape_part
+from .keys import as_list, check_store_name, escape_part, unescape_part
 from .redis_errors import sent_once, translate_errors
 
 __all__ = ["KVStore"]
@@ -81,6 +81,7 @@ class KVStore:
     # -- sync --
     def mget(self, keys: Sequence[str], collection: str = "data") -> list[bytes | None]:
         """Values of ``keys`` in order (``None`` where missing)."""
+        keys = as_list(keys, "keys")  # "ab" read as keys "a" and "b" (mdelete deleted them)
         if not keys:
             return []
         full = [self.key(k, collection) for k in keys]
@@ -115,6 +116,7 @@ class KVStore:
 
     def mdelete(self, keys: Sequence[str], collection: str = "data") -> int:
         """Delete ``keys`` (missing ones are ignored); return how many existed."""
+        keys = as_list(keys, "keys")  # "ab" read as keys "a" and "b" (mdelete deleted them)
         if not keys:
             return 0
         full = [self.key(k, collection) for k in keys]
@@ -146,6 +148,7 @@ class KVStore:
     # -- async --
     async def amget(self, keys: Sequence[str], collection: str = "data") -> list[bytes | None]:
         """Async :meth:`mget`."""
+        keys = as_list(keys, "keys")  # "ab" read as keys "a" and "b" (mdelete deleted them)
         if not keys:
             return []
         full = [self.key(k, collection) for k in keys]
@@ -180,6 +183,7 @@ class KVStore:
 
     async def amdelete(self, keys: Sequence[str], collection: str = "data") -> int:
         """Async :meth:`mdelete`."""
+        keys = as_list(keys, "keys")  # "ab" read as keys "a" and "b" (mdelete deleted them)
         if not keys:
             return 0
         full = [self.key(k, collection) for k in keys]

@@ -45,14 +45,31 @@ def conversation_text(messages: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def scope_with_sent_besides_text(scope: str, messages: Sequence[Mapping[str, Any]]) -> str:
+# roles whose messages instruct the model rather than ask it: matched exactly
+INSTRUCTION_ROLES = frozenset({"system", "developer"})
+
+
+def scope_with_sent_besides_text(
+    scope: str,
+    messages: Sequence[Mapping[str, Any]],
+    conversation: Sequence[tuple[str, str]] = (),
+) -> str:
     """``scope`` narrowed by what each message sends the model besides the text a
     semantic cache embeds (a ``name``, provider kwargs...): two prompts that differ only
     there are different model inputs with the same text, which no similarity can tell
     apart. Empty values are dropped; ``scope`` itself when no message has any (a plain
     conversation keeps the scope it always had). The adapters leave out what changes run
-    to run and never reaches the model (message ids, response metadata, call ids)."""
+    to run and never reaches the model (message ids, response metadata, call ids).
+
+    ``conversation`` is the ``(role, text)`` of each message (as given to
+    :func:`conversation_text`): the text of a system or developer message is matched
+    exactly too. It tells the model how to answer, and a prompt that differs only there
+    ("You are a pirate." / "You are a helpful assistant.") embeds close enough to be
+    served the other's answer, which no guard can see (they compare questions)."""
     kept = [{k: v for k, v in m.items() if v not in (None, "", {}, [])} for m in messages]
+    for item, (role, text) in zip(kept, conversation, strict=False):
+        if role in INSTRUCTION_ROLES and text:
+            item["instructions"] = text
     if not any(kept):
         return scope
     return make_scope({"base": scope, "sent_besides_text": kept})

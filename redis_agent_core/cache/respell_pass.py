@@ -17,6 +17,7 @@ serves.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -101,7 +102,7 @@ class Respelling:
     def serves(self, threshold: float) -> bool:
         """Whether the cache at ``threshold`` serves the candidate in its second pass."""
         if self.same_words:
-            return True
+            return self.rejection is None  # only the verifier's extra judge can refuse
         return (
             self.distance <= threshold
             and self.verified
@@ -125,7 +126,10 @@ def _steps(
     if fixed is None:
         return None
     if fixed[0].lower().split() == fixed[1].lower().split():
-        return Respelling(fixed, True, 0.0)
+        # the same words: the guards and the scorer have nothing to compare, but the
+        # verifier's extra judge (the user's own rule) is asked, as on every pair served
+        rejection = yield ("judge", fixed)
+        return Respelling(fixed, True, 0.0, rejection=rejection)
     distance = pair_distance((yield ("embed", fixed)))
     found = Respelling(fixed, False, distance)
     if threshold is not None and distance > threshold:
@@ -164,10 +168,34 @@ def respell(
     step = _advance(steps, None)
     while isinstance(step, tuple):
         kind, pair = step
-        step = _advance(
-            steps, embedder.embed(list(pair)) if kind == "embed" else verifier.verify(*pair)
-        )
+        reply: Any
+        if kind == "embed":
+            reply = embedder.embed(list(pair))
+        elif kind == "judge":
+            reply = _judged(_extra(verifier, pair))
+        else:
+            reply = verifier.verify(*pair)
+        step = _advance(steps, reply)
     return step
+
+
+def _extra(verifier: Verifier, pair: tuple[str, str]) -> Any:
+    """What the verifier's ``extra`` judge says of ``pair`` (True with none)."""
+    extra = getattr(verifier, "extra", None)
+    return True if extra is None else extra(*pair)
+
+
+def _judged(result: Any) -> Rejection | None:
+    """The ``custom`` rejection of the extra judge's ``result`` (awaited already, or an
+    awaitable a sync lookup cannot wait for: ``TypeError``, as ``Verifier.verify``)."""
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError(
+            "the extra verifier is async: call averify() (the async cache paths do), or "
+            "pass a sync function"
+        )
+    return None if result else Rejection("custom", "rejected by the extra verifier")
 
 
 async def arespell(
@@ -182,6 +210,13 @@ async def arespell(
     step = _advance(steps, None)
     while isinstance(step, tuple):
         kind, pair = step
-        reply = await (embedder.aembed(list(pair)) if kind == "embed" else verifier.averify(*pair))
+        reply: Any
+        if kind == "embed":
+            reply = await embedder.aembed(list(pair))
+        elif kind == "judge":
+            result = _extra(verifier, pair)
+            reply = _judged(await result if inspect.isawaitable(result) else result)
+        else:
+            reply = await verifier.averify(*pair)
         step = _advance(steps, reply)
     return step

@@ -199,6 +199,29 @@ def _llama_sessions(config: RedisAgentConfig, pattern: str) -> tuple[dict[str, l
     return sessions, skipped
 
 
+def _check_no_newer_messages(store: SessionStore, sessions: Mapping[str, list[bytes]]) -> None:
+    """:class:`ConfigError`, before anything is written, naming the sessions of the pack
+    that hold messages their source does not: each session is replaced whole, so a
+    second run (after the application moved to the pack and went on writing) replaced
+    those messages by the source's older copy, and reported the run verified. A session
+    that is missing, or holds the start of its source (an earlier run's copy, the peer
+    having gone on), is migrated."""
+    conflicts = []
+    for session_id, payloads in sorted(sessions.items()):
+        held = store.read(session_id)
+        if held and [bytes(p) for p in payloads[: len(held)]] != [bytes(h) for h in held]:
+            conflicts.append(f"{session_id!r} ({len(held)} messages)")
+    if conflicts:
+        more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        raise ConfigError(
+            f"{len(conflicts)} session(s) of the pack hold messages their source does not: "
+            f"{', '.join(conflicts[:5])}{more}; migrating replaces a session whole, so "
+            "they would be lost. Nothing was migrated. Migrate into another namespace "
+            "(--namespace), or delete those sessions in the pack if the source's copy "
+            "should win"
+        )
+
+
 def migrate_history(
     *,
     peer: str,
@@ -239,6 +262,7 @@ def migrate_history(
     with translate_errors(config, "reading the migration state"):
         done = {_str(s) for s in client.smembers(done_key)}
     resumed = bool(done)
+    _check_no_newer_messages(store, {s: p for s, p in sessions.items() if s not in done})
     total = sum(len(p) for p in sessions.values())
     copied = sum(len(sessions[s]) for s in done if s in sessions)
     count = 0

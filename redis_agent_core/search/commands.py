@@ -99,9 +99,11 @@ def search_command(
     offset: int = 0,
     limit: int = 10,
     params: Sequence[Any] = (),
+    inkeys: Sequence[Any] = (),
 ) -> list[Any]:
     """FT.SEARCH (dialect 2). ``return_fields`` are RETURN's items as given (``$.x AS x``
-    forms included); ``scorer`` adds WITHSCORES; ``params`` are ``name, value`` pairs."""
+    forms included); ``scorer`` adds WITHSCORES; ``params`` are ``name, value`` pairs;
+    ``inkeys`` limits the search to those keys."""
     args: list[Any] = ["FT.SEARCH", index, query]
     if scorer is not None:
         args += ["WITHSCORES", "SCORER", scorer]
@@ -111,6 +113,8 @@ def search_command(
         args += ["RETURN", len(return_fields), *return_fields]
     if sort_by is not None:
         args += ["SORTBY", sort_by, "ASC"]
+    if inkeys:
+        args += ["INKEYS", len(inkeys), *inkeys]
     args += ["LIMIT", offset, limit]
     if params:
         args += ["PARAMS", len(params), *params]

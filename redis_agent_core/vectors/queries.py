@@ -502,9 +502,30 @@ class IndexQueries(IndexLifecycleMixin):
         reply = await self._arun(q.filter_command(self.index_name, self.schema, f, limit=0))
         return 0 if reply is None else q.parse_ids(reply, self.prefix)[0]
 
-    def delete_by_filter(self, filter: FilterLike) -> int:
-        """Delete every document passing ``filter`` (which must not be empty)."""
+    def _among(self, ids: Sequence[str] | None, f: str | None) -> list[list[Any]]:
+        """The searches listing which of ``ids`` pass the compiled filter ``f`` (keys
+        only, a page of ids each)."""
+        keys = [self.key(i) for i in as_list(ids or (), "ids")]
+        if f is None:
+            return []
+        return [
+            q.filter_command(self.index_name, self.schema, f, limit=max(1, len(page)),
+                             ids_only=True, keys=page)
+            for page in (keys[i : i + 1000] for i in range(0, len(keys), 1000))
+        ]  # fmt: skip
+
+    def delete_by_filter(self, filter: FilterLike, *, ids: Sequence[str] | None = None) -> int:
+        """Delete every document passing ``filter`` (which must not be empty); with
+        ``ids``, only those of the ids that pass it (another tenant's are kept)."""
         f = self.compile_filter(filter)
+        if ids is not None:
+            deleted = 0
+            for command in self._among(ids, f):
+                keys, _ = self._to_delete(self._run(command))
+                if keys:
+                    with translate_errors(self.config, f"deleting from {self.name!r}"):
+                        deleted += int(self.config.get_client().unlink(*keys))
+            return deleted
         if filter is None or f == "*":
             raise ConfigError("delete_by_filter needs a narrowing filter; use clear()")
         deleted = 0
@@ -531,9 +552,19 @@ class IndexQueries(IndexLifecycleMixin):
         _, live, expired = q.parse_ids(reply, self.prefix)
         return live + expired, bool(expired)
 
-    async def adelete_by_filter(self, filter: FilterLike) -> int:
+    async def adelete_by_filter(
+        self, filter: FilterLike, *, ids: Sequence[str] | None = None
+    ) -> int:
         """Async :meth:`delete_by_filter`."""
         f = self.compile_filter(filter)
+        if ids is not None:
+            deleted = 0
+            for command in self._among(ids, f):
+                keys, _ = self._to_delete(await self._arun(command))
+                if keys:
+                    with translate_errors(self.config, f"deleting from {self.name!r}"):
+                        deleted += int(await self.config.get_async_client().unlink(*keys))
+            return deleted
         if filter is None or f == "*":
             raise ConfigError("delete_by_filter needs a narrowing filter; use clear()")
         deleted = 0

@@ -210,9 +210,10 @@ def filter_command(
     limit: int = 100,
     ids_only: bool = False,
     vectors: bool = False,
+    keys: Sequence[str] = (),
 ) -> list[Any]:
     """A search listing documents that pass a filter (``limit`` 0: count only;
-    ``ids_only``: their keys, :data:`KEY_ONLY`)."""
+    ``ids_only``: their keys, :data:`KEY_ONLY`; ``keys``: only among those)."""
     if limit != 0:
         limit = check_k(limit, "limit")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_K:
@@ -222,7 +223,7 @@ def filter_command(
     returned = KEY_ONLY if ids_only else return_fields(schema, vectors=vectors, distance=False)
     return search_command(
         index_name, filter_str, nocontent=limit == 0, return_fields=returned,
-        offset=offset, limit=limit,
+        offset=offset, limit=limit, inkeys=keys,
     )  # fmt: skip
 
 

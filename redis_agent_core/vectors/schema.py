@@ -175,6 +175,12 @@ class VectorSchema:
                     f"metadata field name {f.name!r} is reserved; reserved names: "
                     f"{sorted(reserved)}"
                 )
+            if f.name.startswith("__"):  # a field "__key" shadowed the key in FT.AGGREGATE
+                raise ConfigError(
+                    f"metadata field name {f.name!r} is reserved: names starting with '__' "
+                    "are the search engine's own (an indexed '__key' replaced the id of every "
+                    "hybrid hit by its value); index it under another name"
+                )
         if self.stopwords is not None:
             if isinstance(self.stopwords, str) or not all(
                 isinstance(w, str) and w for w in self.stopwords

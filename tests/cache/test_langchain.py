@@ -38,7 +38,10 @@ from langchain_redis_agent import RedisByteStore, RedisCache, RedisSemanticCache
 from langchain_redis_agent.cache import _ALLOWED, dumps_generations, loads_generations, prompt_text
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, SentenceTransformerEmbedder
+from redis_agent_core.errors import ConfigError
 from redis_agent_core.server import EmbeddedRedis
+
+from .conftest import toy_vector
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +133,21 @@ def test_byte_store_keys_with_glob_and_brace_characters(config: RedisAgentConfig
     assert sorted(store.yield_keys(prefix="a*")) == ["a*{1}"]
     assert sorted(store.yield_keys(prefix="a")) == ["a*{1}", "a?[x]"]
     assert store.mget(["a?[x]", "missing"]) == [b"2", None]
+
+
+async def test_byte_store_refuses_a_str_of_keys(config: RedisAgentConfig) -> None:
+    # review 24: a str where the list of keys belongs was read one character at a
+    # time: mdelete("ab") deleted keys "a" and "b", mget("ab") returned theirs
+    store = RedisByteStore(config, name="str-keys")
+    store.mset([("a", b"1"), ("b", b"2"), ("ab", b"3")])
+    for call in (lambda: store.mdelete("ab"), lambda: store.mget("ab")):
+        with pytest.raises(ConfigError, match=r"keys must be a list, got a str .*\['ab'\]"):
+            call()
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.amdelete("ab")
+    with pytest.raises(ConfigError, match="must be a list"):
+        await store.amget("ab")
+    assert store.mget(["a", "b", "ab"]) == [b"1", b"2", b"3"]  # nothing deleted
 
 
 def _tool_call_message() -> AIMessage:
@@ -312,6 +330,26 @@ def test_tenant_partitions(config: RedisAgentConfig, toy_embedder: CallableEmbed
     assert globex.lookup("q", "llm") is None
 
 
+async def test_clear_of_one_partition_never_empties_the_others(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder
+) -> None:
+    # review 24: partitions of one cache name share its store, so acme's clear()
+    # removed globex's entries too; it is refused, and .core.clear() clears them all
+    for make in (
+        lambda tenant: RedisCache(config, filters={"tenant": tenant}),
+        lambda tenant: RedisSemanticCache(toy_embedder, config, filters={"tenant": tenant}),
+    ):
+        acme, globex = make("acme"), make("globex")
+        globex.update("q", "llm", [Generation(text="globex")])
+        with pytest.raises(ConfigError, match=r"every partition .*\.core\.clear\(\)"):
+            acme.clear()
+        with pytest.raises(ConfigError, match="Nothing was removed"):
+            await acme.aclear()
+        assert globex.lookup("q", "llm") == [Generation(text="globex")]
+        acme.core.clear()
+        assert globex.lookup("q", "llm") is None
+
+
 def test_chain_still_answers_when_redis_stops_mid_run(
     own_redis: EmbeddedRedis, own_config: RedisAgentConfig, toy_embedder: CallableEmbedder
 ) -> None:
@@ -457,3 +495,33 @@ def test_semantic_cache_keys_on_what_else_a_message_sends_the_model(
     assert model.invoke(asks).content == "You are alice."
     asks[1] = HumanMessage("Who am I?", name="bob")
     assert model.invoke(asks).content == "You are bob."
+
+
+def _last_line_embedder() -> CallableEmbedder:
+    """An embedder that reads only a prompt's last line (the question): the system
+    prompt barely moves a real model's vector (MiniLM served "You are a pirate."'s
+    answer to "You are a helpful assistant." with the default guards)."""
+    return CallableEmbedder(
+        lambda texts: [toy_vector(t.rsplit("\n", 1)[-1]) for t in texts], name="last", dims=16
+    )
+
+
+async def test_semantic_cache_never_serves_another_system_prompts_answer(
+    config: RedisAgentConfig,
+) -> None:
+    # review 24: a system prompt was only embedded, so an answer written under "You
+    # are a pirate." was served to a request under another system prompt
+    def ask(system: str) -> str:
+        return dumps([SystemMessage(system), HumanMessage("What is 2+2?")])
+
+    cache = RedisSemanticCache(_last_line_embedder(), config, verifier=None)
+    cache.update(ask("You are a pirate."), "m", [Generation(text="Arr, four.")])
+    assert cache.lookup(ask("You are a pirate."), "m") == [Generation(text="Arr, four.")]
+    assert cache.lookup(ask("You are a helpful assistant."), "m") is None
+    assert await cache.alookup(ask("Answer in French."), "m") is None
+    developer = ChatMessage(role="developer", content="Answer in French.")
+    assert cache.lookup(dumps([developer, HumanMessage("What is 2+2?")]), "m") is None
+    # a plain conversation keeps its scope: entries written before still match
+    four = [Generation(text="4")]
+    cache.update(dumps([HumanMessage("Hi"), HumanMessage("What is 2+2?")]), "m", four)
+    assert cache.lookup(dumps([HumanMessage("Hello"), HumanMessage("What is 2+2?")]), "m") == four

@@ -35,6 +35,8 @@ from redis_agent_core.embeddings import CallableEmbedder
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.server import EmbeddedRedis
 
+from .conftest import toy_vector
+
 
 class CountingLLM(MockLLM):
     """MockLLM that counts calls and answers with a numbered reply."""
@@ -689,3 +691,26 @@ async def test_kvstore_takes_the_peers_connection_arguments(
         RedisKVStore(store=store.core, redis_client=decoding)
     decoding.close()
     await adecoding.aclose()
+
+
+async def test_semantic_chat_never_serves_another_system_prompts_answer(
+    config: RedisAgentConfig,
+) -> None:
+    # review 24: a system prompt was only embedded, so an answer written under "You
+    # are a pirate." was served under another system prompt (with MiniLM and the
+    # default guards too); here an embedder that reads only the question
+    last_line = CallableEmbedder(
+        lambda texts: [toy_vector(t.rsplit("\n", 1)[-1]) for t in texts], name="last", dims=16
+    )
+    llm = RedisCacheLLM(CountingLLM(), SemanticCache(config, embedder=last_line, verifier=None))
+
+    def ask(system: str, role: str = "system") -> list[ChatMessage]:
+        return [
+            ChatMessage(role=role, content=system),
+            ChatMessage(role="user", content="What is 2+2?"),
+        ]
+
+    assert llm.chat(ask("You are a pirate.")).message.content == "chat 1"
+    assert llm.chat(ask("You are a pirate.")).message.content == "chat 1"  # hit
+    assert llm.chat(ask("You are a helpful assistant.")).message.content == "chat 2"
+    assert (await llm.achat(ask("Answer in French.", "developer"))).message.content == "chat 3"

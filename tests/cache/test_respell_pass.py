@@ -181,3 +181,35 @@ def test_evaluate_agrees_with_the_cache_pair_by_pair(
     ]
     assert looked_up == _evaluated(minilm)
     assert looked_up == [True] * 4 + [False] * 3 + [True, False, False, False]
+
+
+async def test_the_extra_judge_is_asked_of_a_pair_respelt_to_the_same_words(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder
+) -> None:
+    # review 24: a pair respelt to the same words was served without the verifier, so
+    # an extra= judge that refused it (the user's own rule) was overruled: "...with
+    # asprin" got the answer stored for "...with aspirin" although the judge said no
+    from redis_agent_core.cache.guards import default_verifier
+
+    asked: list[tuple[str, str]] = []
+
+    def judge(query: str, candidate: str) -> bool:
+        asked.append((query, candidate))
+        return False
+
+    stored = "Is it safe to take ibuprofen with aspirin?"
+    typed = "Is it safe to take ibuprofen with asprin?"  # the same words respelt
+    cache = SemanticCache(
+        config, embedder=minilm, verifier=Verifier(scorer=default_verifier().scorer, extra=judge)
+    )
+    cache.update(stored, A, "answer")
+    assert cache.lookup(typed, A) is None
+    assert (stored, stored) in asked
+    assert await cache.alookup(typed, A) is None
+
+    async def ajudge(query: str, candidate: str) -> bool:
+        return True
+
+    cache.verifier = Verifier(scorer=default_verifier().scorer, extra=ajudge)
+    hit = await cache.alookup(typed, A)
+    assert hit is not None and hit.payload == "answer"  # a judge that agrees: served

@@ -18,6 +18,7 @@ from llamaindex_redis_agent import RedisChatStore
 from redis_agent_core.cli import main
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
+from redis_agent_core.history import SessionStore
 from redis_agent_core.migrate import migrate_history
 from redis_agent_service.cluster import LocalCluster
 
@@ -183,3 +184,26 @@ def test_a_history_under_another_historys_prefix_is_refused(
     assert _contents(RedisChatMessageHistory("bob", config=config).messages) == [
         ("human", "hi from bob")
     ]
+
+
+def test_a_second_run_never_replaces_messages_written_since(
+    lc_peer: str, config: RedisAgentConfig
+) -> None:
+    # review 24: each session is replaced whole, so running the migration again (to
+    # catch messages the old application wrote meanwhile) replaced what the pack's
+    # application wrote since the first run, and the report said verified
+    assert migrate_history(peer="langchain-redis", index=lc_peer, config=config).verified
+    history = RedisChatMessageHistory("bob", config=config)
+    history.add_message(HumanMessage("written in the pack"))
+    with pytest.raises(ConfigError, match=r"'bob' \(4 messages\).*Nothing was migrated"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    assert history.messages[-1].content == "written in the pack"
+    assert len(RedisChatMessageHistory("alice", config=config)) == 3
+    # a session holding the start of its source (the peer went on) is caught up
+    history.clear()
+    SessionStore(config).pop_last("alice")
+    report = migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    assert report.verified and report.messages == 9
+    assert _contents(RedisChatMessageHistory("alice", config=config).messages) == _contents(
+        SESSIONS["alice"]
+    )

@@ -231,3 +231,39 @@ async def test_one_metadata_dict_or_one_node_where_a_list_belongs_is_refused(
     with pytest.raises(ConfigError, match="takes a list of nodes"):
         await nodes.async_add(node)  # type: ignore[arg-type]
     assert index.count() == 4 and nodes.add([node]) == ["n1"]
+
+
+async def test_langchain_delete_by_ids_keeps_to_the_filter(config: RedisAgentConfig) -> None:
+    # review 24: delete(ids, filter=tenant) ignored the filter, so ids from a request
+    # deleted another tenant's documents; now only the ids passing the filter go
+    store = LangChainStore(
+        DeterministicFakeEmbedding(size=4),
+        index_name="lcdelids",
+        config=config,
+        metadata_fields={"tenant": "tag"},
+    )
+    store.add_texts(IDS, ids=IDS, metadatas=[{"tenant": "acme" if i < 2 else "globex"}
+                                             for i in range(len(IDS))])  # fmt: skip
+    assert store.delete(["a", "c", "missing"], filter={"tenant": "acme"}) is True
+    assert sorted(d.id for d in store.get_by_ids(IDS)) == ["abc", "b", "c"]  # type: ignore[type-var]
+    assert await store.adelete(["b", "abc"], filter={"tenant": "globex"}) is True
+    assert sorted(d.id for d in store.get_by_ids(IDS)) == ["b", "c"]  # type: ignore[type-var]
+    assert store.delete([], filter={"tenant": "acme"}) is True and store.index.count() == 2
+    assert store.index.delete_by_filter({"tenant": "globex"}, ids=["b", "c"]) == 1
+
+
+def test_a_metadata_field_named_like_the_engines_own_is_refused(config: RedisAgentConfig) -> None:
+    # review 24: an indexed metadata field "__key" shadowed the document key in the
+    # hybrid query's FT.AGGREGATE: every hybrid hit came back with its value as its id
+    # ("zzz" for document "1"), so a document's metadata chose the id others delete by
+    for make in (
+        lambda: VectorIndex("k", dims=2, config=config, metadata_fields={"__key": "tag"}),
+        lambda: LangChainStore(DeterministicFakeEmbedding(size=4), index_name="k",
+                               config=config, metadata_fields={"__key": "tag"}),
+        lambda: LlamaIndexStore("k", dims=2, config=config, metadata_fields={"__x": "tag"}),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError, match=r"'__(key|x)' is reserved: names starting with '__'"):
+            make()
+    store = LangChainStore(DeterministicFakeEmbedding(size=4), index_name="k2", config=config)
+    store.add_texts(["hello world"], ids=["1"], metadatas=[{"__key": "zzz"}])  # as data: fine
+    assert [d.id for d, _ in store.hybrid_search("hello world", k=1)] == ["1"]
