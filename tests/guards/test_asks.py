@@ -132,7 +132,12 @@ def test_the_guard_judges_as_both_sides_read_whole() -> None:
     of our own judged as :func:`asks_differ` on both sides' whole :func:`asks`."""
     from redis_agent_core.cache.calibrate import load_pairs
     from redis_agent_core.cache.guards import features
-    from redis_agent_core.cache.guards._asks import _WHO, asks, asks_differ
+    from redis_agent_core.cache.guards._asks import _TIME_AND_STEP, _WHO, asks, asks_differ
+    from redis_agent_core.cache.guards._readings import (
+        condition_stated,
+        readings,
+        readings_differ,
+    )
 
     def long_way(query: str, candidate: str) -> str | None:
         a, b = asks(features(query).lower), asks(features(candidate).lower)
@@ -140,7 +145,12 @@ def test_the_guard_judges_as_both_sides_read_whole() -> None:
             a = a._replace(kinds=a.kinds - {"person"})
         if "person" in b.kinds and _WHO.search(candidate):
             b = b._replace(kinds=b.kinds - {"person"})
-        return asks_differ(a, b, features(query).lower, features(candidate).lower)
+        q, c = features(query).lower, features(candidate).lower
+        return (
+            asks_differ(a, b, q, c)
+            or condition_stated(q, c)
+            or readings_differ(readings(q), readings(c), _TIME_AND_STEP)
+        )
 
     pairs = [(p.cached, p.query) for p in load_pairs(Path(__file__).parent / "pairs.jsonl")]
     pairs += [(s, a) for s, a, _ in [*TRAPS, *FOR_WHOM]] + KEPT
