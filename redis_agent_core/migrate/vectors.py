@@ -14,6 +14,7 @@ The parsing of each peer's documents (:func:`peer_document`) is pure.
 from __future__ import annotations
 
 import hashlib
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -275,19 +276,24 @@ def _read_batch(client: Any, source: PeerIndex, keys: Sequence[Any]) -> list[dic
 
 def _print(text: bytes, metadata: Any, vector: bytes) -> str:
     """The fingerprint of one document as the pack stores it: its text, its metadata
-    (as JSON with sorted keys) and its vector's bytes in the target's dtype."""
-    digest = hashlib.blake2b(digest_size=16)
+    (as JSON with sorted keys) and its vector's bytes in the target's dtype (SHA-256,
+    whose hardware form is the cheapest here, cut to 16 bytes)."""
     meta = orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    for part in (text, meta, vector):
-        digest.update(len(part).to_bytes(8, "little"))
-        digest.update(part)
-    return digest.hexdigest()
+    sizes = struct.pack("<QQ", len(text), len(meta))
+    return hashlib.sha256(b"".join((sizes, text, meta, vector))).hexdigest()[:32]
 
 
-def _row_print(dtype: Any, text: str, metadata: dict[str, Any], vector: np.ndarray) -> str:
-    """:func:`_print` of a document the migration writes (pure)."""
-    row = np.asarray(vector, dtype=np.float32).astype(dtype)
-    return _print(text.encode(), metadata, row.tobytes())
+def _row_prints(
+    dtype: Any, rows: Sequence[tuple[str, str, np.ndarray, dict[str, Any]]], matrix: np.ndarray
+) -> list[str]:
+    """:func:`_print` of the documents a batch writes (``matrix``: their float32
+    vectors, cast to the target's dtype as :meth:`VectorIndex.add` stores them)."""
+    buf = np.ascontiguousarray(matrix, dtype=dtype).tobytes()
+    width = len(buf) // len(rows)
+    return [
+        _print(text.encode(), metadata, buf[i * width : (i + 1) * width])
+        for i, (_, text, _, metadata) in enumerate(rows)
+    ]
 
 
 def _held_prints(client: Any, target: VectorIndex, ids: Sequence[str]) -> list[str | None]:
@@ -416,10 +422,14 @@ def migrate_vectors(
     # documents skipped, by reason; and, kept after the run, id -> print of each copy
     # written, to tell a later run what the pack changed since
     ids_key, skipped_key, copied_key = (state_key + s for s in (":ids", ":skipped", ":copied"))
+    # a target this run makes holds nothing of the pack's: its documents are neither
+    # checked nor looked up (the first run's speed)
+    fresh = state.get("fresh") == "1"
     if not resumed:
         with translate_errors(config, "clearing the ids of an earlier migration"):
             client.delete(ids_key, skipped_key)
-            if not target.exists():  # dropped (or never made): its copies are gone
+            fresh = not target.exists()
+            if fresh:  # dropped (or never made): its copies are gone
                 client.delete(copied_key)
     prefix_index = int(state.get("prefix", 0))
     cursor = int(state.get("cursor", 0))
@@ -455,12 +465,15 @@ def migrate_vectors(
             with translate_errors(config, f"checking the ids copied into {target_name!r}"):
                 pipe = client.pipeline(transaction=False)
                 pipe.hmget(ids_key, ids)
-                pipe.hmget(copied_key, ids)
-                for doc_key in doc_keys:
-                    pipe.exists(doc_key)
-                earlier, recorded, *exists = pipe.execute()
+                if not fresh:
+                    pipe.hmget(copied_key, ids)
+                    for doc_key in doc_keys:
+                        pipe.exists(doc_key)
+                earlier, *looked_up = pipe.execute()
+            recorded, *exists = looked_up or [[None] * len(ids), *[0] * len(ids)]
             _check_collisions(source_name, found, ids, earlier, written)
-            prints = [_row_print(dtype, t, m, v) for _, t, v, m in rows]
+            matrix = np.vstack([r[2] for r in rows]).astype(np.float32)
+            prints = _row_prints(dtype, rows, matrix)
             recorded = [None if r is None else _str(r) for r in recorded]
             plan = [
                 _decide(w, r, bool(e), None, overwrite)
@@ -475,7 +488,7 @@ def migrate_vectors(
             chosen = [i for i, p in enumerate(plan) if p == "write"]
             if chosen:
                 _write(target, source_name, [found[i][0] for i in chosen],
-                       [rows[i] for i in chosen], written)  # fmt: skip
+                       [rows[i] for i in chosen], matrix[chosen], written)  # fmt: skip
             skips: dict[Any, Any] = {ids[i]: p for i, p in enumerate(plan) if p in SKIP_REASONS}
             with translate_errors(config, f"noting the ids copied into {target_name!r}"):
                 pipe = client.pipeline(transaction=False)
@@ -496,7 +509,7 @@ def migrate_vectors(
         with translate_errors(config, f"saving the state of the migration into {target_name!r}"):
             client.hset(state_key, mapping={
                 "source": origin, "prefix": prefix_index, "node": node, "cursor": cursor,
-                "written": written, "unchanged": unchanged,
+                "written": written, "unchanged": unchanged, "fresh": int(fresh),
             })  # fmt: skip
         if progress is not None:
             progress(min(written + unchanged, source.num_docs), source.num_docs)
@@ -529,13 +542,13 @@ def _write(
     source_name: str,
     keys: Sequence[str],
     rows: Sequence[tuple[str, str, np.ndarray, dict[str, Any]]],
+    matrix: np.ndarray,
     written: int,
 ) -> None:
-    """Write one batch's chosen documents."""
-    ids, texts, vectors, metadatas = zip(*rows, strict=True)
+    """Write one batch's chosen documents (``matrix``: their float32 vectors)."""
+    ids, texts, _, metadatas = zip(*rows, strict=True)
     try:
-        target.add(list(texts), ids=list(ids), metadatas=list(metadatas),
-                   vectors=np.vstack(vectors).astype(np.float32))  # fmt: skip
+        target.add(list(texts), ids=list(ids), metadatas=list(metadatas), vectors=matrix)
     except ConfigError as exc:
         raise _refusal(target, source_name, keys, rows, written, exc) from exc
 
