@@ -204,6 +204,7 @@ def _cmd_vectors_recall(args: argparse.Namespace) -> int:
 
 def _cmd_migrate_vectors(args: argparse.Namespace) -> int:
     from .migrate import migrate_vectors
+    from .migrate.vectors import SKIP_REASONS
 
     overrides = {k: v for k, v in (("url", args.url), ("namespace", args.namespace)) if v}
     config = RedisAgentConfig.from_env(**overrides)
@@ -211,15 +212,18 @@ def _cmd_migrate_vectors(args: argparse.Namespace) -> int:
         report = migrate_vectors(
             args.index, peer=args.source, to=args.to, config=config,
             text_field=args.text_field, batch_size=args.batch_size, progress=progress,
+            overwrite=args.overwrite,
         )  # fmt: skip
     print(json.dumps(report.to_dict()))
-    if not report.verified:
+    for reason, ids in report.skipped.items():
+        shown = ", ".join(repr(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
         print(
-            f"error: the target holds {report.target_docs} documents, the source "
-            f"{report.source_docs} (documents added or removed during the migration?); "
-            "run the command again",
+            f"note: {len(ids)} document(s) skipped, {SKIP_REASONS[reason]}: {shown} "
+            "(--overwrite writes the source's version)",
             file=sys.stderr,
         )
+    if not report.verified:
+        print(f"error: {report.advice}", file=sys.stderr)
         return 3
     return 0
 
@@ -540,6 +544,12 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--to", help="the pack's vector index name (default: --index)")
     p.add_argument("--text-field", default="text", help="the field holding the text")
     p.add_argument("--batch-size", type=int, default=500, help="documents per batch")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write every source document, also over ones changed or deleted in the pack "
+        "since an earlier run copied them (default: keep the pack's and say so)",
+    )
     p.add_argument("--namespace", help="the pack's key namespace (default: REDIS_AGENT_NAMESPACE)")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, else the embedded server)")
     p.set_defaults(func=_cmd_migrate_vectors)

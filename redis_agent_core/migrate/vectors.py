@@ -13,6 +13,8 @@ The parsing of each peer's documents (:func:`peer_document`) is pure.
 
 from __future__ import annotations
 
+import hashlib
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,6 +31,7 @@ from ..redis_errors import translate_errors
 from ..search.lifecycle import read_info
 from ..search.replies import describe_info
 from ..vectors import MetadataField, VectorIndex
+from ..vectors.schema import METADATA_FIELD
 
 __all__ = [
     "PEERS",
@@ -82,13 +85,28 @@ class MigrationReport:
     resumed: bool
     complete: bool
     verified: bool | None
+    unchanged: int = 0
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    read: int | None = None
+    advice: str | None = None
 
     @property
     def docs_per_second(self) -> float:
         return self.written / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "docs_per_second": round(self.docs_per_second, 1)}
+        out = {**asdict(self), "docs_per_second": round(self.docs_per_second, 1)}
+        out["skipped"] = {r: {"count": len(i), "ids": i[:10]} for r, i in self.skipped.items()}
+        return out
+
+
+# Why a document of the source was not written (a run that is not overwrite=True):
+SKIP_REASONS = {
+    "deleted_in_pack": "copied by an earlier run, then deleted in the pack: not re-created",
+    "changed_in_pack": "copied by an earlier run, then changed in the pack (and in the "
+    "source): the pack's version is kept",
+    "written_in_pack": "the pack holds a document of that id which no migration copied: kept",
+}
 
 
 def _check_peer(peer: str) -> str:
@@ -256,6 +274,105 @@ def _read_batch(client: Any, source: PeerIndex, keys: Sequence[Any]) -> list[dic
     return out
 
 
+def _print(text: bytes, metadata: Any, vector: bytes) -> str:
+    """The fingerprint of one document as the pack stores it: its text, its metadata
+    (as JSON with sorted keys) and its vector's bytes in the target's dtype (SHA-256,
+    whose hardware form is the cheapest here, cut to 16 bytes)."""
+    meta = orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    sizes = struct.pack("<QQ", len(text), len(meta))
+    return hashlib.sha256(b"".join((sizes, text, meta, vector))).hexdigest()[:32]
+
+
+def _row_prints(
+    dtype: Any, rows: Sequence[tuple[str, str, np.ndarray, dict[str, Any]]], matrix: np.ndarray
+) -> list[str]:
+    """:func:`_print` of the documents a batch writes (``matrix``: their float32
+    vectors, cast to the target's dtype as :meth:`VectorIndex.add` stores them)."""
+    buf = np.ascontiguousarray(matrix, dtype=dtype).tobytes()
+    width = len(buf) // len(rows)
+    return [
+        _print(text.encode(), metadata, buf[i * width : (i + 1) * width])
+        for i, (_, text, _, metadata) in enumerate(rows)
+    ]
+
+
+def _held_prints(client: Any, target: VectorIndex, ids: Sequence[str]) -> list[str | None]:
+    """:func:`_print` of the documents the target holds at ``ids`` (None: none held)."""
+    schema = target.schema
+    pipe = raw_replies(client.pipeline(transaction=False))
+    names = (schema.text_field, METADATA_FIELD, schema.vector_field)
+    for doc_id in ids:
+        if schema.storage == "json":
+            pipe.execute_command("JSON.GET", target.key(doc_id), *(f"$.{n}" for n in names))
+        else:
+            pipe.hmget(target.key(doc_id), list(names))
+    out: list[str | None] = []
+    for reply in pipe.execute():
+        text: Any
+        raw: Any
+        if schema.storage == "json":
+            found = orjson.loads(reply) if reply else {}
+            text, meta, vector = ((found.get(f"$.{n}") or [None])[0] for n in names)
+            text = None if text is None else _str(text).encode()
+            raw = None if vector is None else np.asarray(vector, dtype=np.float32)
+            raw = None if raw is None else raw.astype(schema.numpy_dtype).tobytes()
+        else:
+            text, meta_raw, raw = reply or (None, None, None)
+            try:
+                meta = None if meta_raw is None else orjson.loads(meta_raw)
+            except orjson.JSONDecodeError:
+                meta = None
+        held = text is not None and meta is not None and raw is not None
+        out.append(_print(bytes(text), meta, bytes(raw)) if held else None)
+    return out
+
+
+def _decide(
+    would: str, recorded: str | None, exists: bool, held: str | None, overwrite: bool
+) -> str:
+    """``"write"``, ``"unchanged"``, ``"check"`` (the target's copy must be read: pass
+    its print as ``held``) or a key of :data:`SKIP_REASONS`, for one source document
+    whose pack form prints ``would``; ``recorded``: the print an earlier run wrote."""
+    if overwrite or (recorded is None and not exists):
+        return "write"
+    if not exists:
+        return "deleted_in_pack"
+    if recorded == would:
+        return "unchanged"  # the source did not change: whatever the pack did stays
+    if held is None:
+        return "check"
+    if held == would or held == recorded:  # the pack holds the copy (or the new form)
+        return "write"
+    return "written_in_pack" if recorded is None else "changed_in_pack"
+
+
+def _advice(report: MigrationReport, start_docs: int) -> str | None:
+    """What to do when the documents read differ from the source's count (pure)."""
+    if report.verified is not False:
+        return None
+    read, docs = report.read, report.source_docs
+    if read is not None and read < docs:
+        return (
+            f"the source index counts {docs} documents and this run read {read}: "
+            "documents were written to the source during the run. Stop the application "
+            "writing to it, then run the command again: it writes only the documents "
+            "that changed since, and skips those the pack changed"
+        )
+    if docs != start_docs:
+        return (
+            f"the source index counted {start_docs} documents at the start and {docs} at "
+            f"the end, and this run read {read}: documents were deleted from the source "
+            "during the run (their copies stay in the pack: delete them there if they "
+            "should go). Run the command again once the source is quiet"
+        )
+    return (
+        f"this run read {read} documents under the source's key prefixes and its index "
+        f"counts {docs}: keys it did not index (FT.INFO {report.source!r}: "
+        "hash_indexing_failures) or of another index sharing a prefix were copied too. "
+        "Running again will not change this: delete what should not be in the pack there"
+    )
+
+
 def migrate_vectors(
     source_name: str,
     *,
@@ -266,11 +383,17 @@ def migrate_vectors(
     batch_size: int = 500,
     progress: Progress | None = None,
     max_batches: int | None = None,
+    overwrite: bool = False,
 ) -> MigrationReport:
     """Copy the peer index ``source_name`` into the pack's vector index ``to`` (default:
     the same name), vectors included. Resumes a migration into ``to`` that stopped
     before its end (the cursor is saved after every batch). ``max_batches`` stops after
-    that many batches (a partial, resumable run)."""
+    that many batches (a partial, resumable run).
+
+    Run again after a completed run, it writes only the documents that changed in the
+    source since; a document changed or deleted in the pack since a run copied it is
+    kept as the pack has it (``report.skipped`` names it, by reason), unless
+    ``overwrite=True``."""
     _check_peer(peer)
     config = config or get_default_config()
     if not isinstance(batch_size, int) or batch_size <= 0:
@@ -294,12 +417,20 @@ def migrate_vectors(
             f"finish it, or delete {state_key} to start over"
         )
     resumed = bool(state)
-    # id -> source key of every document copied so far: a later document with an id
-    # already copied from another key would overwrite it (kept across resumes)
-    ids_key = state_key + ":ids"
+    # id -> source key of every document read so far: a later document with an id
+    # already read from another key would overwrite it (kept across resumes); the
+    # documents skipped, by reason; and, kept after the run, id -> print of each copy
+    # written, to tell a later run what the pack changed since
+    ids_key, skipped_key, copied_key = (state_key + s for s in (":ids", ":skipped", ":copied"))
+    # a target this run makes holds nothing of the pack's: its documents are neither
+    # checked nor looked up (the first run's speed)
+    fresh = state.get("fresh") == "1"
     if not resumed:
         with translate_errors(config, "clearing the ids of an earlier migration"):
-            client.delete(ids_key)
+            client.delete(ids_key, skipped_key)
+            fresh = not target.exists()
+            if fresh:  # dropped (or never made): its copies are gone
+                client.delete(copied_key)
     prefix_index = int(state.get("prefix", 0))
     cursor = int(state.get("cursor", 0))
     nodes = _scan_nodes(client)
@@ -308,10 +439,12 @@ def migrate_vectors(
     if node not in nodes:  # the cluster's primaries changed: rescan (writes are idempotent)
         node, cursor = names[0], 0
     written = int(state.get("written", 0))
+    unchanged = int(state.get("unchanged", 0))
     started = time.perf_counter()
     scan_type = "ReJSON-RL" if source.storage == "json" else "hash"
     batches = 0
     target.create()
+    dtype = target.schema.numpy_dtype
     while prefix_index < len(source.prefixes):
         if max_batches is not None and batches >= max_batches:
             break
@@ -323,25 +456,50 @@ def migrate_vectors(
         found = [(_str(k), d) for k, d in zip(keys, docs, strict=True) if d]
         rows = [peer_document(source, k, d) for k, d in found]
         if rows:
-            ids, texts, vectors, metadatas = zip(*rows, strict=True)
-            with translate_errors(config, f"checking the ids copied into {target_name!r}"):
-                earlier = client.hmget(ids_key, list(ids))
-            _check_collisions(source_name, found, ids, earlier, written)
+            ids = [r[0] for r in rows]
             try:
-                target.add(list(texts), ids=list(ids), metadatas=list(metadatas),
-                           vectors=np.vstack(vectors).astype(np.float32))  # fmt: skip
-            except ConfigError as exc:
-                # a document the target refuses (checked before the batch is written)
-                culprit = _refused(target, [k for k, _ in found], rows, exc)
-                raise DataCorruptionError(
-                    f"peer document {culprit[0]!r} of {source_name!r} cannot be migrated: "
-                    f"{culprit[1]}. Nothing of its batch was written ({written} documents "
-                    "were copied before it); fix or delete it in the source, then run the "
-                    "migration again: it resumes at this batch"
-                ) from exc
+                doc_keys = [target.key(i) for i in ids]
+            except ConfigError as exc:  # an empty id: named by the target's checks
+                raise _refusal(target, source_name, [k for k, _ in found], rows, written,
+                               exc) from exc  # fmt: skip
+            with translate_errors(config, f"checking the ids copied into {target_name!r}"):
+                pipe = client.pipeline(transaction=False)
+                pipe.hmget(ids_key, ids)
+                if not fresh:
+                    pipe.hmget(copied_key, ids)
+                    for doc_key in doc_keys:
+                        pipe.exists(doc_key)
+                earlier, *looked_up = pipe.execute()
+            recorded, *exists = looked_up or [[None] * len(ids), *[0] * len(ids)]
+            _check_collisions(source_name, found, ids, earlier, written)
+            matrix = np.vstack([r[2] for r in rows]).astype(np.float32)
+            prints = _row_prints(dtype, rows, matrix)
+            recorded = [None if r is None else _str(r) for r in recorded]
+            plan = [
+                _decide(w, r, bool(e), None, overwrite)
+                for w, r, e in zip(prints, recorded, exists, strict=True)
+            ]
+            check = [i for i, p in enumerate(plan) if p == "check"]
+            if check:
+                with translate_errors(config, f"reading documents of {target_name!r}"):
+                    held = _held_prints(client, target, [ids[i] for i in check])
+                for i, h in zip(check, held, strict=True):
+                    plan[i] = _decide(prints[i], recorded[i], h is not None, h, overwrite)
+            chosen = [i for i, p in enumerate(plan) if p == "write"]
+            if chosen:
+                _write(target, source_name, [found[i][0] for i in chosen],
+                       [rows[i] for i in chosen], matrix[chosen], written)  # fmt: skip
+            skips: dict[Any, Any] = {ids[i]: p for i, p in enumerate(plan) if p in SKIP_REASONS}
             with translate_errors(config, f"noting the ids copied into {target_name!r}"):
-                client.hset(ids_key, mapping={i: k for i, (k, _) in zip(ids, found, strict=True)})
-            written += len(rows)
+                pipe = client.pipeline(transaction=False)
+                pipe.hset(ids_key, mapping={i: k for i, (k, _) in zip(ids, found, strict=True)})
+                if chosen:
+                    pipe.hset(copied_key, mapping={ids[i]: prints[i] for i in chosen})
+                if skips:
+                    pipe.hset(skipped_key, mapping=skips)
+                pipe.execute()
+            written += len(chosen)
+            unchanged += plan.count("unchanged")
         if cursor == 0:  # this server is done: the next one, or the next prefix
             following = names.index(node) + 1
             if following == len(names):
@@ -351,22 +509,67 @@ def migrate_vectors(
         with translate_errors(config, f"saving the state of the migration into {target_name!r}"):
             client.hset(state_key, mapping={
                 "source": origin, "prefix": prefix_index, "node": node, "cursor": cursor,
-                "written": written,
+                "written": written, "unchanged": unchanged, "fresh": int(fresh),
             })  # fmt: skip
         if progress is not None:
-            progress(min(written, source.num_docs), source.num_docs)
+            progress(min(written + unchanged, source.num_docs), source.num_docs)
     complete = prefix_index >= len(source.prefixes)
-    target_docs = verified = None
+    target_docs = verified = read = None
+    source_docs = source.num_docs
+    with translate_errors(config, "reading the skipped documents"):
+        skipped_ids = {_str(k): _str(v) for k, v in client.hgetall(skipped_key).items()}
+    skipped: dict[str, list[str]] = {}
+    for doc_id, reason in sorted(skipped_ids.items()):
+        skipped.setdefault(reason, []).append(doc_id)
     if complete:
         target_docs = target.count()
-        verified = target_docs == source.num_docs
+        source_docs = read_peer_index(config, source_name, peer, text_field=text_field).num_docs
         with translate_errors(config, "clearing the migration state"):
-            client.delete(state_key, ids_key)  # a rerun starts over (writes are idempotent)
-    return MigrationReport(
-        source=source_name, target=target_name, source_docs=source.num_docs, written=written,
+            read = int(client.hlen(ids_key))
+            client.delete(state_key, ids_key, skipped_key)  # a rerun starts over
+        verified = read == source_docs
+    report = MigrationReport(
+        source=source_name, target=target_name, source_docs=source_docs, written=written,
         target_docs=target_docs, seconds=time.perf_counter() - started, resumed=resumed,
-        complete=complete, verified=verified,
+        complete=complete, verified=verified, unchanged=unchanged, skipped=skipped, read=read,
     )  # fmt: skip
+    report.advice = _advice(report, source.num_docs)
+    return report
+
+
+def _write(
+    target: VectorIndex,
+    source_name: str,
+    keys: Sequence[str],
+    rows: Sequence[tuple[str, str, np.ndarray, dict[str, Any]]],
+    matrix: np.ndarray,
+    written: int,
+) -> None:
+    """Write one batch's chosen documents (``matrix``: their float32 vectors)."""
+    ids, texts, _, metadatas = zip(*rows, strict=True)
+    try:
+        target.add(list(texts), ids=list(ids), metadatas=list(metadatas), vectors=matrix)
+    except ConfigError as exc:
+        raise _refusal(target, source_name, keys, rows, written, exc) from exc
+
+
+def _refusal(
+    target: VectorIndex,
+    source_name: str,
+    keys: Sequence[str],
+    rows: Sequence[tuple[str, str, np.ndarray, dict[str, Any]]],
+    written: int,
+    exc: ConfigError,
+) -> DataCorruptionError:
+    """The error naming the document of a batch the target refuses (checked before
+    the batch is written)."""
+    culprit = _refused(target, keys, rows, exc)
+    return DataCorruptionError(
+        f"peer document {culprit[0]!r} of {source_name!r} cannot be migrated: "
+        f"{culprit[1]}. Nothing of its batch was written ({written} documents "
+        "were copied before it); fix or delete it in the source, then run the "
+        "migration again: it resumes at this batch"
+    )
 
 
 def _check_collisions(

@@ -285,3 +285,139 @@ def test_an_id_copied_by_an_earlier_batch_is_named_not_overwritten(
                            batch_size=1)  # fmt: skip
     assert done.resumed and done.complete and done.verified and done.target_docs == 3
     assert not redis_client.exists(config.keys.migration("vectors", "two") + ":ids")
+
+
+def _ids_by_text(index: VectorIndex) -> dict[str, str]:
+    return {h.text: h.id for h in index.find(None, limit=N + 10)}
+
+
+def test_a_second_run_keeps_what_the_pack_changed_or_deleted(
+    lc_peer: tuple[object, TableEmbeddings],
+    corpus: tuple[list[str], np.ndarray, list[dict]],
+    config: RedisAgentConfig,
+    redis_client: redis.Redis,
+    namespace: str,
+) -> None:
+    # review 24: a run after a completed one overwrote documents the application had
+    # changed in the pack since, and re-created those it had deleted there
+    peer, emb = lc_peer
+    vectors = corpus[1]
+    source = f"{namespace}:lc"
+    assert migrate_vectors(source, peer="langchain-redis", to="again", config=config).verified
+    index = VectorIndex.from_existing("again", config=config)
+    ids = _ids_by_text(index)
+    edited, deleted, moved = ids["passage 1"], ids["passage 2"], ids["passage 3"]
+    index.add(["edited in the pack"], ids=[edited], metadatas=[{"genre": "jazz"}],
+              vectors=vectors[1:2])  # fmt: skip
+    index.delete([deleted])
+    index.add(["pack only"], ids=["pack-only"], vectors=vectors[9:10])
+    # the old application goes on writing to the source meanwhile
+    for doc_id in (edited, moved):
+        key = f"{namespace}:lcpeer:{doc_id}"
+        redis_client.hset(key, "text", redis_client.hget(key, "text") + b" v2")
+    emb.table["passage new"] = vectors[7].tolist()
+    peer.add_texts(["passage new"], [{"genre": "folk", "year": 1999}])
+    report = migrate_vectors(source, peer="langchain-redis", to="again", config=config)
+    got = {h.id: h.text for h in index.get([edited, deleted, moved, "pack-only"])}
+    assert got == {edited: "edited in the pack", moved: "passage 3 v2", "pack-only": "pack only"}
+    assert report.skipped == {"changed_in_pack": [edited], "deleted_in_pack": [deleted]}
+    assert report.written == 2 and report.unchanged == N - 3
+    assert report.verified and report.read == N + 1 and report.advice is None
+    assert "passage new" in _ids_by_text(index)
+    # asked for, the source's version wins
+    report = migrate_vectors(source, peer="langchain-redis", to="again", config=config,
+                             overwrite=True)  # fmt: skip
+    assert report.written == N + 1 and not report.skipped and report.verified
+    got = {h.id: h.text for h in index.get([edited, deleted])}
+    assert got == {edited: "passage 1 v2", deleted: "passage 2"}
+
+
+@pytest.mark.parametrize("storage", ["hash", "json"])
+def test_a_source_change_reaches_the_pack_when_the_pack_kept_the_copy(
+    config: RedisAgentConfig, redis_url: str, namespace: str, storage: str
+) -> None:
+    # what the pack holds is compared with what a run wrote (vectors as stored,
+    # metadata as JSON): a copy the pack left alone takes the source's new version, a
+    # copy it re-embedded is kept
+    vectors = clustered(np.random.default_rng(3), 40, DIMS)
+    texts = [f"t{i}" for i in range(40)]
+    nested = storage == "json"  # langchain-redis flattens a hash's metadata
+    metas = [
+        {"genre": "jazz", "score": i / 7, "tags": ["a", "b"],
+         **({"n": {"x": -0.0, "i": i}} if nested else {"x": -0.0})}
+        for i in range(40)
+    ]  # fmt: skip
+    emb = TableEmbeddings({t: v.tolist() for t, v in zip(texts, vectors, strict=True)})
+    peer = langchain_redis.RedisVectorStore(
+        emb, index_name=f"{namespace}:st", key_prefix=f"{namespace}:stpeer",
+        redis_url=redis_url, embedding_dimensions=DIMS, storage_type=storage,
+        metadata_schema=[{"name": "genre", "type": "tag"}],
+    )  # fmt: skip
+    keys = peer.add_texts(texts, metas)
+    assert migrate_vectors(f"{namespace}:st", peer="langchain-redis", to="st", config=config,
+                           batch_size=7).verified  # fmt: skip
+    index = VectorIndex.from_existing("st", config=config)
+    ids = _ids_by_text(index)
+    index.add(["t5"], ids=[ids["t5"]], metadatas=[metas[5]], vectors=vectors[6:7])
+    emb.table.update({f"{t} v2": v.tolist() for t, v in zip(texts, vectors, strict=True)})
+    peer.add_texts([f"{t} v2" for t in texts], metas, keys=keys)  # the source changes all
+    report = migrate_vectors(f"{namespace}:st", peer="langchain-redis", to="st",
+                             config=config, batch_size=7)  # fmt: skip
+    kept = {f"{t} v2" for t in texts if t != "t5"} | {"t5"}  # the pack's re-embedded t5
+    assert {h.text for h in index.find(None, limit=50)} == kept
+    assert report.skipped == {"changed_in_pack": [ids["t5"]]}
+    assert report.written == 39 and report.verified
+
+
+def test_the_cli_run_again_skips_and_stops_asking_to_run_again(
+    lc_peer: tuple[object, TableEmbeddings],
+    config: RedisAgentConfig,
+    redis_url: str,
+    namespace: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # it re-created a document deleted in the pack; and when the pack had added one,
+    # it exited 3 with "run the command again" on every run
+    argv = ["migrate", "vectors", "--from", "langchain-redis", "--index", f"{namespace}:lc",
+            "--to", "cli2", "--url", redis_url, "--namespace", namespace]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    index = VectorIndex.from_existing("cli2", config=config)
+    gone = _ids_by_text(index)["passage 4"]
+    index.delete([gone])
+    index.add(["pack only"], ids=["pack-only"], vectors=np.ones((1, DIMS)))
+    assert main(argv) == 0
+    assert not index.get([gone])
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["skipped"] == {"deleted_in_pack": {"count": 1, "ids": [gone]}}
+    assert report["written"] == 0 and report["verified"]
+    assert "1 document(s) skipped, copied by an earlier run, then deleted in the pack" in err
+    assert repr(gone) in err and "--overwrite" in err
+    assert main([*argv, "--overwrite"]) == 0
+    assert index.get([gone])[0].text == "passage 4"
+
+
+def test_a_count_the_source_index_cannot_reach_names_no_rerun(
+    lc_peer: tuple[object, TableEmbeddings],
+    redis_url: str,
+    namespace: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a key under the source's prefix its index failed to index (a numeric field
+    # holding text) is copied, so the counts differ on every run: it said "run the
+    # command again" each time
+    redis_client.hset(f"{namespace}:lcpeer:odd", mapping={
+        "text": "odd", "embedding": np.ones(DIMS, dtype=np.float32).tobytes(),
+        "year": "not a number", "_metadata_json": json.dumps({"year": 1999}),
+    })  # fmt: skip
+    argv = ["migrate", "vectors", "--from", "langchain-redis", "--index", f"{namespace}:lc",
+            "--to", "odd", "--url", redis_url, "--namespace", namespace]  # fmt: skip
+    for _ in range(2):
+        assert main(argv) == 3
+        out, err = capsys.readouterr()
+        assert "run the command again" not in err
+        assert "hash_indexing_failures" in err and "Running again will not change this" in err
+    report = json.loads(out)
+    assert report["read"] == N + 1 and report["source_docs"] == N and report["written"] == 0
