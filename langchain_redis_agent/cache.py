@@ -372,6 +372,28 @@ def _usage(generations: Sequence[Generation]) -> dict[str, int] | None:
     return totals or None
 
 
+def _check_generations(return_val: Any) -> None:
+    """:class:`ConfigError` unless ``return_val`` is a non-empty list (or tuple) of
+    ``Generation``: anything else was stored, then read back as an unreadable entry
+    (logged, a miss), and an empty list, served as a hit, made `invoke` raise IndexError."""
+    if (
+        isinstance(return_val, (list, tuple))
+        and return_val
+        and all(isinstance(g, Generation) for g in return_val)
+    ):
+        return
+    if isinstance(return_val, (list, tuple)):
+        kinds = sorted({type(g).__name__ for g in return_val if not isinstance(g, Generation)})
+        got = f"a {type(return_val).__name__} of {', '.join(kinds)}" if kinds else "an empty list"
+    else:
+        got = f"a {type(return_val).__name__}"
+    raise ConfigError(
+        f"the cache stores a non-empty list of Generation (or ChatGeneration), got {got}: "
+        "pass return_val=[Generation(text=...)] (a chat model's answer as "
+        "[ChatGeneration(message=...)]). Nothing was written"
+    )
+
+
 class _LangChainCache(BaseCache):
     _core: ExactCache | SemanticCache
     _filters: dict[str, str] | None
@@ -417,7 +439,9 @@ class _LangChainCache(BaseCache):
         return self._revive(hit)
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        """Store generations for this prompt and model."""
+        """Store generations for this prompt and model (a non-empty list of
+        ``Generation``; anything else raises :class:`ConfigError`, nothing written)."""
+        _check_generations(return_val)
         self._core.update(
             *self._key(prompt, llm_string),
             dumps_generations(return_val),
@@ -427,6 +451,7 @@ class _LangChainCache(BaseCache):
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         """Async :meth:`update`."""
+        _check_generations(return_val)
         await self._core.aupdate(
             *self._key(prompt, llm_string),
             dumps_generations(return_val),

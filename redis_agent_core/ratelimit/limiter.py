@@ -38,7 +38,7 @@ from ..config import MAX_TOKENS, RedisAgentConfig, check_seconds, get_default_co
 from ..errors import ConfigError
 from ..fastpath import FALLBACK, FastPath, bulk
 from ..faults import RedisFaults
-from ..keys import KeySpace
+from ..keys import KeySpace, slot_guard
 from ..redis_errors import FAULTS, NOSCRIPT, map_redis_error
 from ..scripts import Script
 from .limits import RateLimitExceeded, RequestLimit, TokenBudget
@@ -386,6 +386,10 @@ def build_settle(
         else:
             args += ["t", reservation.tokens, actual_tokens, 0]
         keys.extend(item_keys)
+    if delta and len(plan.kinds) > plan.kinds.count("r"):
+        # a token settle declares last the key of settle.lua's first write: Redis refuses
+        # it when memory is full (the rest began with a delete, allowed on a full server)
+        keys.append(slot_guard(keys[0]).decode())
     return (keys, args) if len(args) > 1 else ([], [])
 
 

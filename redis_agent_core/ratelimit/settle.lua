@@ -22,6 +22,17 @@ local now -- server time (us), read only to refund request slots
 local n = (#ARGV - 1) / 4
 local reply = {}
 local k = 1
+
+-- The first write: one Redis refuses when memory is full. It checks only a script's
+-- first write, so a token settle (its first write a ZREM or an UNLINK, allowed on a
+-- full server) was written past a full noeviction server. A settle of tokens declares
+-- the slot guard last, a key never written: SET XX writes nothing. A refund of request
+-- slots alone (LREM: it frees memory) still runs on a full server.
+local declared = 0
+for i = 1, n do
+  if ARGV[(i - 1) * 4 + 2] == 'r' then declared = declared + 1 else declared = declared + 2 end
+end
+if #KEYS > declared then redis.call('SET', KEYS[#KEYS], '', 'XX') end
 for i = 1, n do
   local a = 1 + (i - 1) * 4
   local kind, x, y = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])

@@ -19,7 +19,7 @@ from typing import Any, Union
 
 from redisvl.query.filter import Geo, GeoRadius, Num, Tag, Text
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SchemaMismatchError
 from ..tags import TAG_HEAD, TAG_LIMIT, tag_value
 from .checks import (
     DEFAULT_STOPWORDS,
@@ -63,6 +63,13 @@ def tag_text(value: str, case_sensitive: bool) -> str:
 class FilterError(ConfigError):
     """A filter names a field the index does not have, or an operator/value that does
     not fit the field's type."""
+
+    #: the field a filter named that the store does not index (else ``None``)
+    unknown_field: str | None = None
+
+
+class FilterFieldMismatchError(SchemaMismatchError, FilterError):
+    """A filter names a field the live index has but the store was opened without."""
 
 
 class IndexFields(dict[str, tuple[str, bool]]):
@@ -392,11 +399,13 @@ def check_field(name: str, fields: Mapping[str, tuple[str, bool]]) -> str:
     """The type of indexed field ``name``; raises the error naming the fix if it is not
     indexed (a filter on it would silently match nothing)."""
     if name not in fields:
-        raise FilterError(
+        error = FilterError(
             f"cannot filter on {name!r}: it is not an indexed field of this index "
             f"(indexed: {sorted(fields)}). Declare it with metadata_fields="
             f"{{{name!r}: 'tag'}} (or numeric/text/geo) when creating the index."
         )
+        error.unknown_field = name
+        raise error
     return fields[name][0]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import orjson
@@ -19,13 +19,16 @@ from ..errors import ConfigError
 from ..keys import as_list
 from ..redis_errors import REPLY, translate_errors
 from ..search.capabilities import aget_capabilities
+from ..search.lifecycle import aread_info, read_info
 from . import query as q
 from .base import FilterLike, QueryLike
 from .checks import check_ef, check_k, check_text
+from .filters import FilterError
 from .lifecycle import TUNING_RECHECK, IndexLifecycleMixin
 from .schema import (
     METADATA_FIELD,
     distance_from_relevance,
+    filter_field_mismatch,
 )
 
 
@@ -135,6 +138,34 @@ class IndexQueries(IndexLifecycleMixin):
             query = (await aembed_query(self.embedder, [check_text(query, "the query text")]))[0]
         return q.vector_bytes(self.schema, query)
 
+    def _filter(self, filter: FilterLike) -> str | None:
+        """:meth:`compile_filter`; a field this store was opened without but the index
+        has raises :class:`FilterFieldMismatchError` naming both (one FT.INFO, on that
+        error only)."""
+        try:
+            return self.compile_filter(filter)
+        except FilterError as exc:
+            if exc.unknown_field is None:
+                raise
+            info = read_info(self.config, self.index_name, f"filtering {self.name!r}")
+            self._filter_failed(exc, exc.unknown_field, info)
+
+    async def _afilter(self, filter: FilterLike) -> str | None:
+        """Async :meth:`_filter`."""
+        try:
+            return self.compile_filter(filter)
+        except FilterError as exc:
+            if exc.unknown_field is None:
+                raise
+            info = await aread_info(self.config, self.index_name, f"filtering {self.name!r}")
+            self._filter_failed(exc, exc.unknown_field, info)
+
+    def _filter_failed(self, exc: FilterError, field: str, info: Any) -> NoReturn:
+        error = filter_field_mismatch(self.name, self.schema, self.index_name, field, info)
+        if error is None:
+            raise exc
+        raise error from exc
+
     def _open(self) -> bool:
         """Whether there is an index to query. One this object used that is gone now
         (dropped, Redis restarted) is created again, and the read waits for it to index
@@ -214,7 +245,7 @@ class IndexQueries(IndexLifecycleMixin):
         """The ``k`` nearest documents to ``query`` (a text, embedded, or a vector) that
         pass ``filter``, nearest first, ``score`` = relevance in [0, 1]."""
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         vec = self._vec(query)
         if f is None:
             return []
@@ -233,7 +264,7 @@ class IndexQueries(IndexLifecycleMixin):
     ) -> list[q.Hit]:
         """Async :meth:`search`."""
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         vec = await self._avec(query)
         if f is None:
             return []
@@ -251,7 +282,7 @@ class IndexQueries(IndexLifecycleMixin):
     ) -> list[q.Hit]:
         """Up to ``k`` documents with relevance ≥ ``min_score``, nearest first."""
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         vec = self._vec(query)
         if f is None:
             return []
@@ -263,7 +294,7 @@ class IndexQueries(IndexLifecycleMixin):
     ) -> list[q.Hit]:
         """Async :meth:`search_range`."""
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         vec = await self._avec(query)
         if f is None:
             return []
@@ -292,7 +323,7 @@ class IndexQueries(IndexLifecycleMixin):
         (so at most ``min(k, fetch_k)``), trading relevance (``lambda_mult`` 1) for
         diversity (0)."""
         k, fetch_k = check_k(k), check_k(fetch_k, "fetch_k")
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         vec = self._vec(query)
         if f is None:
             return []
@@ -311,7 +342,7 @@ class IndexQueries(IndexLifecycleMixin):
     ) -> list[q.Hit]:
         """Async :meth:`mmr`."""
         k, fetch_k = check_k(k), check_k(fetch_k, "fetch_k")
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         vec = await self._avec(query)
         if f is None:
             return []
@@ -337,7 +368,7 @@ class IndexQueries(IndexLifecycleMixin):
         :class:`ConfigError` on an index whose text is not indexed."""
         self._need_text_index("text_search")
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
         if f is None or command is None:
             return []
@@ -350,7 +381,7 @@ class IndexQueries(IndexLifecycleMixin):
         """Async :meth:`text_search`."""
         self._need_text_index("text_search")
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
         if f is None or command is None:
             return []
@@ -382,7 +413,7 @@ class IndexQueries(IndexLifecycleMixin):
         :class:`ConfigError` on an index whose text is not indexed."""
         self._need_text_index("hybrid")
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         vec = self._vec(text if vector is None else vector)
         if f is None:
             return []
@@ -407,7 +438,7 @@ class IndexQueries(IndexLifecycleMixin):
         """Async :meth:`hybrid`."""
         self._need_text_index("hybrid")
         k = check_k(k)
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         vec = await self._avec(text if vector is None else vector)
         if f is None:
             return []
@@ -470,7 +501,7 @@ class IndexQueries(IndexLifecycleMixin):
     # -- filter-only queries --
     def find(self, filter: FilterLike = None, *, limit: int = 100, offset: int = 0) -> list[q.Hit]:
         """Documents passing ``filter`` (no ranking), ``limit`` at a time."""
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         if f is None:
             return []
         command = q.filter_command(self.index_name, self.schema, f, offset=offset, limit=limit)
@@ -480,7 +511,7 @@ class IndexQueries(IndexLifecycleMixin):
         self, filter: FilterLike = None, *, limit: int = 100, offset: int = 0
     ) -> list[q.Hit]:
         """Async :meth:`find`."""
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         if f is None:
             return []
         command = q.filter_command(self.index_name, self.schema, f, offset=offset, limit=limit)
@@ -488,7 +519,7 @@ class IndexQueries(IndexLifecycleMixin):
 
     def count(self, filter: FilterLike = None) -> int:
         """How many documents pass ``filter`` (all documents when None)."""
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         if f is None:
             return 0
         reply = self._run(q.filter_command(self.index_name, self.schema, f, limit=0))
@@ -496,7 +527,7 @@ class IndexQueries(IndexLifecycleMixin):
 
     async def acount(self, filter: FilterLike = None) -> int:
         """Async :meth:`count`."""
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         if f is None:
             return 0
         reply = await self._arun(q.filter_command(self.index_name, self.schema, f, limit=0))
@@ -517,7 +548,7 @@ class IndexQueries(IndexLifecycleMixin):
     def delete_by_filter(self, filter: FilterLike, *, ids: Sequence[str] | None = None) -> int:
         """Delete every document passing ``filter`` (which must not be empty); with
         ``ids``, only those of the ids that pass it (another tenant's are kept)."""
-        f = self.compile_filter(filter)
+        f = self._filter(filter)
         if ids is not None:
             deleted = 0
             for command in self._among(ids, f):
@@ -556,7 +587,7 @@ class IndexQueries(IndexLifecycleMixin):
         self, filter: FilterLike, *, ids: Sequence[str] | None = None
     ) -> int:
         """Async :meth:`delete_by_filter`."""
-        f = self.compile_filter(filter)
+        f = await self._afilter(filter)
         if ids is not None:
             deleted = 0
             for command in self._among(ids, f):

@@ -26,7 +26,7 @@ from ..keys import check_text, check_texts
 from ..search.replies import describe_info
 from ..tags import TAG_LIMIT, TAG_SEPARATOR
 from .checks import DEFAULT_STOPWORDS, NUL, check_exact_number, nul_id_error
-from .filters import tag_text
+from .filters import FilterFieldMismatchError, tag_text
 
 __all__ = [
     "FIELD_TYPES",
@@ -334,6 +334,29 @@ class VectorSchema:
 
 def _stopwords(words: Sequence[str] | None) -> str:
     return "RediSearch's default list" if words is None else repr(sorted(words))
+
+
+def filter_field_mismatch(
+    name: str, schema: VectorSchema, index_name: str, field: str, info: Any
+) -> FilterFieldMismatchError | None:
+    """The error of a filter on ``field``, which this store was opened without, when the
+    live index (``info``, its FT.INFO reply) has it; ``None`` when the index lacks it
+    too (or does not exist): the store's own wording is right then."""
+    if info is None:
+        return None
+    found = describe_info(info)["fields"]
+    if field not in found:
+        return None
+    own = (schema.vector_field, schema.text_field)
+    theirs = {n: f["type"] for n, f in found.items() if n not in own and f["type"] != "vector"}
+    ours = {f.name: f.type for f in schema.metadata_fields}
+    return FilterFieldMismatchError(
+        f"cannot filter on {field!r}: index {index_name!r} has it, but this store was opened "
+        f"without it (the index's metadata fields: {theirs}; this store's: {ours}). Open "
+        f"the store with the index's fields (metadata_fields={theirs}), or with "
+        f"VectorIndex.from_existing({name!r}), which reads them from the server (LangChain: "
+        "RedisVectorStore.from_existing_index; LlamaIndex: index=VectorIndex.from_existing)."
+    )
 
 
 def mismatch_error(index_name: str, diffs: list[str]) -> SchemaMismatchError:

@@ -525,3 +525,48 @@ async def test_semantic_cache_never_serves_another_system_prompts_answer(
     four = [Generation(text="4")]
     cache.update(dumps([HumanMessage("Hi"), HumanMessage("What is 2+2?")]), "m", four)
     assert cache.lookup(dumps([HumanMessage("Hello"), HumanMessage("What is 2+2?")]), "m") == four
+
+
+_NOT_GENERATIONS = [
+    pytest.param(Generation(text="Paris"), id="one-generation"),
+    pytest.param("Paris", id="str"),
+    pytest.param(["Paris"], id="list-of-str"),
+    pytest.param({"text": "Paris"}, id="dict"),
+    pytest.param([], id="empty-list"),
+]
+
+
+def _namespace_keys(config: RedisAgentConfig) -> set[bytes]:
+    return set(config.get_client().scan_iter(match=f"{config.namespace}:*"))
+
+
+@pytest.mark.parametrize("semantic", [False, True], ids=["exact", "semantic"])
+@pytest.mark.parametrize("bad", _NOT_GENERATIONS)
+def test_update_refuses_what_is_not_a_list_of_generations_before_writing(
+    config: RedisAgentConfig, toy_embedder: CallableEmbedder, semantic: bool, bad: Any
+) -> None:
+    # Stored, such a value came back later as an unreadable entry: logged, then a miss.
+    cache = RedisSemanticCache(toy_embedder, config) if semantic else RedisCache(config)
+    cache.update("warm", "llm", [Generation(text="warm")])  # index and stats exist already
+    before = _namespace_keys(config)
+    with pytest.raises(ConfigError, match=r"list of Generation.*got") as err:
+        cache.update("q", "llm", bad)
+    assert type(bad).__name__ in str(err.value)
+    assert _namespace_keys(config) == before
+    assert cache.lookup("q", "llm") is None
+    assert cache.lookup("warm", "llm") == [Generation(text="warm")]
+
+
+@pytest.mark.parametrize("semantic", [False, True], ids=["exact", "semantic"])
+@pytest.mark.parametrize("bad", _NOT_GENERATIONS)
+async def test_aupdate_refuses_what_is_not_a_list_of_generations_before_writing(
+    aconfig: RedisAgentConfig, toy_embedder: CallableEmbedder, semantic: bool, bad: Any
+) -> None:
+    cache = RedisSemanticCache(toy_embedder, aconfig) if semantic else RedisCache(aconfig)
+    await cache.aupdate("warm", "llm", [Generation(text="warm")])
+    before = _namespace_keys(aconfig)
+    with pytest.raises(ConfigError, match=r"list of Generation.*got") as err:
+        await cache.aupdate("q", "llm", bad)
+    assert type(bad).__name__ in str(err.value)
+    assert _namespace_keys(aconfig) == before
+    assert await cache.alookup("q", "llm") is None

@@ -66,7 +66,7 @@ def _workload(config: RedisAgentConfig) -> None:
     index.delete(["2"])
     limiter = RateLimiter([RequestLimit.per_minute(5), TokenBudget.daily(100)], config=config)
     decision = limiter.acquire(user="u", tokens=10)
-    limiter.settle(decision.reservation, actual_tokens=5)
+    assert limiter.settle(decision.reservation, actual_tokens=5)
     kv = KVStore(config=config)
     kv.mset([("k", b"v")])
     assert kv.mget(["k"]) == [b"v"] and list(kv.yield_keys()) == ["k"]

@@ -21,7 +21,14 @@ from redis_agent_core.errors import (
     SchemaMismatchError,
 )
 from redis_agent_core.search.capabilities import aget_capabilities
-from redis_agent_core.vectors import F, PartialWriteError, VectorIndex, relevance_from_distance
+from redis_agent_core.vectors import (
+    F,
+    FilterError,
+    FilterFieldMismatchError,
+    PartialWriteError,
+    VectorIndex,
+    relevance_from_distance,
+)
 from redis_agent_service.cluster import LocalCluster
 
 from .conftest import clustered
@@ -784,3 +791,49 @@ async def test_cancelled_aadd_returns_the_connection(own_server, rng: np.random.
     await index.aadd(["c"], ids=["c"], vectors=v[:1])
     assert [h.text for h in await index.aget(["a", "c"])] == ["a", "c"]
     await cfg.aclose()
+
+
+def _opened_without_fields(config: RedisAgentConfig, rng: np.random.Generator) -> VectorIndex:
+    fill(make(config), rng, 3)  # the index has tenant (tag), year (numeric), title (text)
+    return VectorIndex("docs", config=config, dims=16, metadata_fields={"year": "numeric"})
+
+
+def _assert_names_both_schemas(err: pytest.ExceptionInfo[SchemaMismatchError]) -> None:
+    message = str(err.value)
+    assert "'tenant'" in message and "index" in message
+    assert "'tenant': 'tag'" in message and "'title': 'text'" in message  # the index's
+    assert "{'year': 'numeric'}" in message  # the store's
+    assert "from_existing" in message and "metadata_fields=" in message  # the fix
+    assert isinstance(err.value, FilterFieldMismatchError)  # a FilterError too
+
+
+def test_filter_on_a_field_only_the_index_has_names_the_schema_mismatch(
+    config: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    # It said "Declare it with metadata_fields when creating the index": the index has it.
+    index = _opened_without_fields(config, rng)
+    for call in (
+        lambda: index.search(rng.normal(size=16), filter=F("tenant") == "t0"),
+        lambda: index.find(F("tenant") == "t0"),
+        lambda: index.count({"tenant": "t0"}),
+        lambda: index.delete_by_filter(F("tenant") == "t0"),
+    ):
+        with pytest.raises(SchemaMismatchError) as err:
+            call()
+        _assert_names_both_schemas(err)
+    assert make(config).count() == 3  # nothing deleted
+    with pytest.raises(FilterError, match="Declare it with metadata_fields"):
+        index.find(F("colour") == "red")  # in neither: the store's wording stays
+
+
+async def test_async_filter_on_a_field_only_the_index_has_names_the_schema_mismatch(
+    aconfig: RedisAgentConfig, rng: np.random.Generator
+) -> None:
+    index = _opened_without_fields(aconfig, rng)
+    with pytest.raises(SchemaMismatchError) as err:
+        await index.asearch(rng.normal(size=16), filter=F("tenant") == "t0")
+    _assert_names_both_schemas(err)
+    with pytest.raises(SchemaMismatchError) as err:
+        await index.adelete_by_filter(F("tenant") == "t0")
+    _assert_names_both_schemas(err)
+    assert await make(aconfig).acount() == 3
