@@ -713,6 +713,7 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 13: "two dozen" is 24; ordinals past "twentieth" spelt out are numbers ("twenty-first" =
 # "21st"); fractions of a period are durations ("half an hour" = "30 minutes").
 # 14: the instructions a text gives (part 15, TaskGuard's), read once with the rest.
+# 15: a clock time written with a dot ("9.45 am"); half of any unit ("half a kilo").
 _FORMAT = 15
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
