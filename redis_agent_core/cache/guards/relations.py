@@ -1497,7 +1497,7 @@ def _lemma_pivot(q: Features, c: Features) -> tuple[str, tuple[str, ...], tuple[
                 if s in f.content or other.words[j] in FUNCTION_WORDS:
                     continue
                 if s in lemmas_ or not lemmas_.isdisjoint(_verb_forms(other.words[j])):
-                    lemma = next(iter(lemmas_ & ({s} | _verb_forms(other.words[j]))))
+                    lemma = min(lemmas_ & ({s} | _verb_forms(other.words[j])))  # not by hash order
                     mine = (*f.seq[:i], lemma, *f.seq[i + 1 :])
                     theirs = (*other.seq[:j], lemma, *other.seq[j + 1 :])
                     return (lemma, theirs, mine) if flip else (lemma, mine, theirs)
