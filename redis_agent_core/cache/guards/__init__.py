@@ -1122,6 +1122,15 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
     return {k: n for k, n in extra.items() if n > 0}
 
 
+def _strike(mine: dict[str, int], key: str, theirs: dict[str, int], other: str) -> None:
+    """Take one ``key`` off ``mine`` and one ``other`` off ``theirs`` (two unexplained
+    quantities found to be one said two ways), dropping counts that reach 0."""
+    for side, k in ((mine, key), (theirs, other)):
+        side[k] -= 1
+        if not side[k]:
+            del side[k]
+
+
 def _unit_after(value: str, f: Features) -> list[str]:
     """The words of ``f`` among the two after each ``value`` written as a number ("25
     paid days", "3-year-old": ["paid", "days"], ["year", "old"])."""
@@ -1150,10 +1159,7 @@ def _units_apart(
                     continue
                 typed = f"{dim}:{_format_value(round(float(value) * factor, 6))}"
                 if theirs.get(typed):
-                    for side, k in ((mine, key), (theirs, typed)):
-                        side[k] -= 1
-                        if not side[k]:
-                            del side[k]
+                    _strike(mine, key, theirs, typed)
                     break
 
 
@@ -1193,10 +1199,7 @@ def _clock_halves(
             bare = rf"(?<![\w.,:]){clock}(?!\d)(?!\s*(?:a\.?m|p\.?m|o'clock))"
             if re.search(bare, f.lower) is None:
                 continue
-            for side, k in ((mine, key), (theirs, later)):
-                side[k] -= 1
-                if not side[k]:
-                    del side[k]
+            _strike(mine, key, theirs, later)
 
 
 class NumberGuard(_PairGuard):
