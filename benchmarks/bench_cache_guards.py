@@ -127,7 +127,13 @@ of its traps reword the whole prompt while changing its meaning, and word Jaccar
 true pairs against 0.54 for traps: 203 true (paraphrases, hard rewordings, full vs short
 names, typos), 265 traps, 16-20 a kind over the kinds above plus a part vs the whole and a step
 in a sequence; committed at 07:39 UTC, scored untouched (aggregates only) 0.733 / 0.581, 43
-wrong of 161, 8 of them another task and 8 another scope). All
+wrong of 161, 8 of them another task and 8 another scope); and guards_traps28.jsonl (485,
+written 2026-12-07 10:41-10:47 UTC by a helper who read no guard code, pair set or guard test,
+word overlap again no cue (word Jaccard 0.475 true vs 0.469 traps): 217 true (paraphrases, hard
+rewordings, full vs short names, typos, a negation or quantifier said another way, long prompts
+whose context is reworded), 268 traps, 16-17 a kind over the kinds above plus two of its own: an
+exception added and another platform / jurisdiction; committed at 10:47 UTC, scored untouched
+(aggregates only) on 76070aa 0.784 / 0.553, 33 wrong of 153, 5 of them an exception added). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it, or (with the guards and the
@@ -206,6 +212,7 @@ SETS = {
     "traps25": DATA / "guards_traps25.jsonl",
     "traps26": DATA / "guards_traps26.jsonl",
     "traps27": DATA / "guards_traps27.jsonl",
+    "traps28": DATA / "guards_traps28.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -304,7 +311,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
-                   "traps23", "traps24", "traps25", "traps26", "traps27"):  # fmt: skip
+                   "traps23", "traps24", "traps25", "traps26", "traps27", "traps28"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -762,6 +769,7 @@ def main(full: bool) -> str:
         "traps25",
         "traps26",
         "traps27",
+        "traps28",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -59,6 +59,7 @@ HELD_OUT = frozenset(
         "guards_traps25",
         "guards_traps26",
         "guards_traps27",
+        "guards_traps28",
         "guards_val20",
         "guards_val21",
     }
