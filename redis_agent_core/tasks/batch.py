@@ -215,9 +215,19 @@ def _answer(
             raise task.retry(
                 countdown=max(0.05, min(exc.retry_after, 3600)), max_retries=None
             ) from exc
-    text, usage = normalize_output(_model(job)(prompt))
-    if limiter is not None and decision is not None and decision.reservation is not None:
-        limiter.settle(decision.reservation, charged_tokens(usage, decision.reservation.tokens))
+    reservation = decision.reservation if decision is not None else None
+    try:
+        output = _model(job)(prompt)
+    except BaseException:
+        # a failed call gives its tokens back (the request stays counted), as the
+        # service and the callbacks do: kept, a flaky model (each retry charged anew)
+        # spent a budget with no tokens used
+        if limiter is not None and reservation is not None:
+            limiter.settle(reservation, 0)
+        raise
+    text, usage = normalize_output(output)
+    if limiter is not None and reservation is not None:
+        limiter.settle(reservation, charged_tokens(usage, reservation.tokens))
     if cache is not None:
         cache.update(prompt, scope, text, usage=usage)
     return {"text": text, "usage": usage, "cached": False}

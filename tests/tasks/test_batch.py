@@ -119,6 +119,28 @@ def test_an_answer_whose_usage_is_odd_is_kept_and_charged_the_estimate(
     assert list(left.values()) == [1_000_000 - 200]  # each call keeps its estimate
 
 
+def test_a_failed_model_call_gives_its_token_estimate_back(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # attack25: a model that raised kept its estimate charged, so a flaky model spent a
+    # day's budget with no tokens used (the service and the LangChain callback give the
+    # tokens back on a failed call; the request stays counted, as there)
+    from redis_agent_core.ratelimit import RateLimiter, TokenBudget
+
+    budget = RateLimiter(
+        [TokenBudget(1_000_000, per="global")], config=task_config, name="batch-budget"
+    )
+    budget.reset()
+    job_id = submit_batch(
+        ["boom", "fine"], model=MODEL, limiter="budget", estimate_tokens=500, cache=False,
+        app=task_app,
+    )  # fmt: skip
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.done, job.failed) == ("partial", 1, 1)
+    left = budget.peek(tokens=0, requests=0).remaining
+    assert list(left.values()) == [1_000_000 - len("fine") - 3]  # the answered call only
+
+
 def test_calls_go_through_the_rate_limiter(task_app: Celery, task_config: RedisAgentConfig) -> None:
     support.CALL_TIMES.clear()
     prompts = [f"rl{i}" for i in range(5)]
