@@ -37,7 +37,7 @@ from ..errors import ConfigError
 from ..redis_errors import sent_once, translate_errors
 from ..scripts import Script
 from ._common import agent_config, clip_error
-from .destinations import DestinationPolicy, DestinationRefusedError, send
+from .destinations import DestinationPolicy, DestinationRefusedError, check_url_parts, send
 from .queue import send_task
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ class Webhook:
             raise ConfigError(f"webhook url {self.url!r} is malformed: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ConfigError(f"webhook url must be http(s)://host/..., got {self.url!r}")
+        check_url_parts(parsed)
         _check_visible_ascii(
             parsed.path + parsed.query,
             "webhook url path",

@@ -68,6 +68,11 @@ BAD_SETTINGS = {
     "non-ascii-path": ({"url": "http://x/caf\u00e9"}, "percent-encode"),
     "crlf-in-query": ({"url": "http://x/h?a=1\r\nX: 1"}, "percent-encode"),
     "bad-port": ({"url": "http://x:99999/h"}, "malformed"),
+    # attack25: port 0 was sent to port 80; a user:password was dropped unsent (a 401,
+    # dead-lettered) and kept in the job record, the message and the dead letter
+    "port-zero": ({"url": "http://x:0/h"}, "port 0"),
+    "userinfo": ({"url": "http://hook:s3cret@x/h"}, "user name or password"),
+    "user-only": ({"url": "http://hook@x/h"}, "user name or password"),
     "timeout-nan": ({"timeout": float("nan")}, "timeout"),
     "timeout-inf": ({"timeout": float("inf")}, "timeout"),
     "backoff-inf": ({"backoff": float("inf")}, "backoff"),
