@@ -245,6 +245,16 @@ def visibility_timeout(app: Celery) -> float | None:
     return float(options.get("visibility_timeout", _KOMBU_VISIBILITY))
 
 
+def held_countdown(app: Celery, wait: float) -> float:
+    """A task retry's countdown ``wait`` cut to half the broker's visibility timeout. A
+    worker holds a message waiting for its countdown unacknowledged; held past the
+    timeout, the broker hands it to a worker again and the task runs twice (measured: a
+    batch chunk's try run 3 times for a rate limit's 8 s wait under a 3 s timeout). The
+    other half is left for the task's own run; a task still refused retries again."""
+    visibility = visibility_timeout(app)
+    return wait if visibility is None else min(wait, visibility / 2)
+
+
 def retry_wait(visibility: float | None, hook: Webhook, wait: float) -> float:
     """Worker side: ``wait`` (a retry's countdown) cut so that the wait plus the request
     stays under the broker's visibility timeout, by min(1 s, half the room). A message

@@ -141,6 +141,37 @@ def test_a_failed_model_call_gives_its_token_estimate_back(
     assert list(left.values()) == [1_000_000 - len("fine") - 3]  # the answered call only
 
 
+def test_a_chunk_waits_out_as_many_rate_limit_refusals_as_it_takes(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # attack25: retry(max_retries=None) reads as the task's max_retries (5), so the 6th
+    # refusal failed the chunk's prompts with a MaxRetriesExceededError
+    support.halfsec_limiter(task_config).reset()
+    prompts = [f"wait{i}" for i in range(7)]  # one chunk: 6 refusals at least
+    job_id = submit_batch(
+        prompts, model=MODEL, cache=False, limiter="halfsec", limiter_wait=0.0,
+        chunk_size=7, app=task_app,
+    )  # fmt: skip
+    job = wait_for_job(job_id, config=task_config, timeout=60)
+    assert (job.status, job.done) == ("succeeded", 7), job_failures(job_id, config=task_config)
+
+
+def test_a_prompt_the_limiter_can_never_admit_fails_with_the_reason(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # attack25: an estimate over the budget itself was retried every hour for ever (the
+    # job never finished); now its prompts fail at once, saying what to change
+    job_id = submit_batch(
+        ["never1", "never2"], model=MODEL, cache=False, limiter="budget",
+        estimate_tokens=2_000_000, app=task_app,
+    )  # fmt: skip
+    job = wait_for_job(job_id, config=task_config, timeout=20)
+    assert (job.status, job.failed) == ("failed", 2)
+    reasons = job_failures(job_id, config=task_config)
+    assert all("can never be admitted" in reason for reason in reasons.values()), reasons
+    assert support.CALLS["never1"] == 0
+
+
 def test_calls_go_through_the_rate_limiter(task_app: Celery, task_config: RedisAgentConfig) -> None:
     support.CALL_TIMES.clear()
     prompts = [f"rl{i}" for i in range(5)]
