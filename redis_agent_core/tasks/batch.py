@@ -220,7 +220,13 @@ def _answer(
             # often as it takes (max_retries=None reads as the task's 5: the prompts
             # failed with a MaxRetriesExceededError after 5 refusals)
             wait = held_countdown(task.app, min(exc.retry_after, 3600))
-            raise task.retry(countdown=max(0.05, wait), max_retries=math.inf) from exc
+            try:
+                retry = task.retry(countdown=max(0.05, wait), max_retries=math.inf, throw=False)
+            finally:
+                # retry() leaves max_retries on the task object, where Celery's autoretry
+                # of a later task of this worker (a Redis fault) would read it: for ever
+                vars(task).pop("override_max_retries", None)
+            raise retry from exc
     reservation = decision.reservation if decision is not None else None
     try:
         output = _model(job)(prompt)

@@ -154,6 +154,9 @@ def test_a_chunk_waits_out_as_many_rate_limit_refusals_as_it_takes(
     )  # fmt: skip
     job = wait_for_job(job_id, config=task_config, timeout=60)
     assert (job.status, job.done) == ("succeeded", 7), job_failures(job_id, config=task_config)
+    # and the unbounded count stays with these retries: Celery's autoretry of a Redis
+    # fault in a later task reads a max_retries left on the task object
+    assert "override_max_retries" not in vars(task_app.tasks["rap.llm_batch"])
 
 
 def test_a_prompt_the_limiter_can_never_admit_fails_with_the_reason(
