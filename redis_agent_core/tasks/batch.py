@@ -29,7 +29,7 @@ from ..config import RedisAgentConfig, backoff, get_default_config
 from ..errors import ConfigError, DataCorruptionError, ValueTooLargeError
 from ..jsonvalues import Unreadable, find_unreadable
 from ..redis_errors import translate_errors
-from ._common import RETRYABLE, agent_config
+from ._common import RETRYABLE, agent_config, retry_later
 from .progress import finished_items, mark_items
 from .registry import resolve
 from .webhooks import held_countdown, notify_job_finished, renotify_if_lost
@@ -220,13 +220,7 @@ def _answer(
             # often as it takes (max_retries=None reads as the task's 5: the prompts
             # failed with a MaxRetriesExceededError after 5 refusals)
             wait = held_countdown(task.app, min(exc.retry_after, 3600))
-            try:
-                retry = task.retry(countdown=max(0.05, wait), max_retries=math.inf, throw=False)
-            finally:
-                # retry() leaves max_retries on the task object, where Celery's autoretry
-                # of a later task of this worker (a Redis fault) would read it: for ever
-                vars(task).pop("override_max_retries", None)
-            raise retry from exc
+            raise retry_later(task, countdown=max(0.05, wait), max_retries=math.inf) from exc
     reservation = decision.reservation if decision is not None else None
     try:
         output = _model(job)(prompt)

@@ -36,7 +36,7 @@ from ..config import RedisAgentConfig, backoff, check_seconds, get_default_confi
 from ..errors import ConfigError
 from ..redis_errors import sent_once, translate_errors
 from ..scripts import Script
-from ._common import agent_config, clip_error
+from ._common import agent_config, clip_error, retry_later
 from .destinations import DestinationPolicy, DestinationRefusedError, check_url_parts, send
 from .queue import send_task
 
@@ -468,10 +468,7 @@ def run_delivery(
         return "delivered"
     if outcome.retry and attempt < hook.max_attempts:
         wait = retry_wait(visibility, hook, backoff(attempt - 1, hook.backoff, hook.backoff_cap))
-        raise task.retry(
-            countdown=wait,
-            max_retries=hook.max_attempts - 1,
-        )
+        raise retry_later(task, countdown=wait, max_retries=hook.max_attempts - 1)
     return dead(hook.url, outcome.error or "unknown error", outcome.status)
 
 

@@ -183,6 +183,10 @@ def test_5xx_is_retried_with_the_same_key_until_success(
     time.sleep(0.3)
     assert len(hook.requests) == 3  # no extra try after the success
     assert all(d["idempotency_key"] != key for d in dead_letters(config=task_config))
+    # attack25: retry(max_retries=3) stayed on the task object, where Celery's autoretry
+    # of a Redis fault in a later delivery of this worker read it (meant: no limit): that
+    # delivery gave up after 3 tries, neither delivered nor dead-lettered
+    assert "override_max_retries" not in vars(task_app.tasks["rap.deliver_webhook"])
 
 
 def test_retries_wait_exponentially_longer(task_app: Celery, hook: Hook) -> None:
