@@ -27,7 +27,7 @@ def retry_later(task: Task, **options: Any) -> Retry:
     of the worker, where its autoretry (of a Redis fault) reads it: meant for one
     message, it is removed here."""
     try:
-        return task.retry(throw=False, **options)  # type: ignore[no-any-return]
+        return task.retry(throw=False, **options)
     finally:
         vars(task).pop("override_max_retries", None)
 
