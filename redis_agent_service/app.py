@@ -120,6 +120,7 @@ def _text(value: Any) -> str:
 
 DOCS_RECHECK_S = 5.0  # how stale "no documents yet" may be on a worker
 RECENT_VECTORS = 1024  # questions' vectors a worker keeps (384-d: 1.5 KB each)
+JOB_TTL = 7 * 24 * 3600  # seconds an ingestion job and its owner are kept
 # POST /chat's fields hold 8,400 characters, at most 12 bytes each as JSON (a \u-escaped
 # surrogate pair): a larger body is refused before it is read (the JSON parse is on the loop)
 CHAT_MAX_BODY_BYTES = 128 * 1024
@@ -835,11 +836,22 @@ class AgentService:
         if s.use_queue:
             from redis_agent_core.tasks import submit_ingestion
 
-            job_id = await asyncio.to_thread(
+            job_id = uuid.uuid4().hex
+            if user_id is not None:
+                # before the job exists: recorded after, a failed write answered an error
+                # for a job that ran all the same (its id never told, a retry queued the
+                # documents again); an owner of a job never queued names nothing
+                with translate_errors(self.config, "record job owner"):
+                    await self.config.get_async_client().set(
+                        self.config.keys.job_owner(job_id), user_id, ex=JOB_TTL
+                    )
+            await asyncio.to_thread(
                 submit_ingestion,
                 self.vectors,
                 items,
                 batch_size=s.ingest_batch,
+                job_id=job_id,
+                job_ttl=JOB_TTL,  # the owner's
                 app=self.celery_app,
                 config=self.config,
             )
@@ -847,11 +859,6 @@ class AgentService:
             self._docs_checked_at = -math.inf
             self.counters.jobs_submitted += 1
             self.counters.documents_ingested += len(ids)
-            if user_id is not None:
-                with translate_errors(self.config, "record job owner"):
-                    await self.config.get_async_client().set(
-                        self.config.keys.job_owner(job_id), user_id, ex=7 * 24 * 3600
-                    )
             return {"job_id": job_id, "status": "queued", "count": len(ids), "passages": len(items)}
         # a model of its own on a low-priority thread: a question never waits for a
         # batch of passages, and the gate lets questions go first

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import RedisUnavailableError
 from ..redis_errors import UNAVAILABLE
 
 if TYPE_CHECKING:
-    from celery import Celery
+    from celery import Celery, Task
+    from celery.exceptions import Retry
 
 # Faults worth retrying: the server or network, not the data.
 RETRYABLE: tuple[type[BaseException], ...] = (
@@ -18,6 +19,17 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+def retry_later(task: Task, **options: Any) -> Retry:
+    """``task.retry(**options)`` (sends the retry), returned to be raised. Celery's
+    ``retry(max_retries=n)`` keeps ``n`` on the task object, shared by every later task
+    of the worker, where its autoretry (of a Redis fault) reads it: meant for one
+    message, it is removed here."""
+    try:
+        return task.retry(throw=False, **options)
+    finally:
+        vars(task).pop("override_max_retries", None)
 
 
 def agent_config(app: Celery) -> RedisAgentConfig:

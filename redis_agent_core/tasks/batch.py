@@ -18,6 +18,7 @@ marked done in the same script. A redelivered task skips prompts already answere
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,10 +29,10 @@ from ..config import RedisAgentConfig, backoff, get_default_config
 from ..errors import ConfigError, DataCorruptionError, ValueTooLargeError
 from ..jsonvalues import Unreadable, find_unreadable
 from ..redis_errors import translate_errors
-from ._common import RETRYABLE, agent_config
+from ._common import RETRYABLE, agent_config, retry_later
 from .progress import finished_items, mark_items
 from .registry import resolve
-from .webhooks import notify_job_finished, renotify_if_lost
+from .webhooks import held_countdown, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
     from celery import Task
@@ -211,13 +212,28 @@ def _answer(
                 max_wait=job.get("limiter_wait", 5.0),
             )
         except RateLimitExceeded as exc:
-            # free the worker; Celery brings the task back when the limit allows
-            raise task.retry(
-                countdown=max(0.05, min(exc.retry_after, 3600)), max_retries=None
-            ) from exc
-    text, usage = normalize_output(_model(job)(prompt))
-    if limiter is not None and decision is not None and decision.reservation is not None:
-        limiter.settle(decision.reservation, charged_tokens(usage, decision.reservation.tokens))
+            if math.isinf(exc.retry_after):
+                # never admitted (the estimate is over a limit): retried hourly for ever,
+                # the job never finished; fails the chunk's prompts with the reason
+                raise ConfigError(str(exc)) from exc
+            # free the worker; Celery brings the task back when the limit allows, as
+            # often as it takes (max_retries=None reads as the task's 5: the prompts
+            # failed with a MaxRetriesExceededError after 5 refusals)
+            wait = held_countdown(task.app, min(exc.retry_after, 3600))
+            raise retry_later(task, countdown=max(0.05, wait), max_retries=math.inf) from exc
+    reservation = decision.reservation if decision is not None else None
+    try:
+        output = _model(job)(prompt)
+    except BaseException:
+        # a failed call gives its tokens back (the request stays counted), as the
+        # service and the callbacks do: kept, a flaky model (each retry charged anew)
+        # spent a budget with no tokens used
+        if limiter is not None and reservation is not None:
+            limiter.settle(reservation, 0)
+        raise
+    text, usage = normalize_output(output)
+    if limiter is not None and reservation is not None:
+        limiter.settle(reservation, charged_tokens(usage, reservation.tokens))
     if cache is not None:
         cache.update(prompt, scope, text, usage=usage)
     return {"text": text, "usage": usage, "cached": False}
@@ -243,9 +259,8 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
             config.check_value_sizes((value,), f"the result of item {item['id']}")
         except RETRYABLE as exc:
             if task.request.retries < (task.max_retries or 0):
-                raise task.retry(
-                    exc=exc, countdown=backoff(task.request.retries, 0.5, 30.0)
-                ) from exc
+                wait = held_countdown(task.app, backoff(task.request.retries, 0.5, 30.0))
+                raise task.retry(exc=exc, countdown=wait) from exc
             mark = _fail(config, job_id, item, f"{type(exc).__name__}: {exc}")
         except ValueTooLargeError as exc:  # this answer alone (its cache entry or result)
             log.warning("batch job %s prompt %s: %s", job_id, item["id"], exc)

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ..errors import ConfigError
 
@@ -36,6 +36,7 @@ __all__ = [
     "Destination",
     "DestinationPolicy",
     "DestinationRefusedError",
+    "check_url_parts",
     "refusal",
 ]
 
@@ -106,6 +107,24 @@ class Destination:
     addresses: tuple[str, ...]
 
 
+def check_url_parts(parts: SplitResult) -> None:
+    """:class:`ConfigError` for what a webhook URL may say but the POST would not do:
+    port 0 (``urlsplit`` reads it as no port: the POST went to 80 / 443) and a user
+    name or password (never sent: the receiver answered 401, and the password was kept
+    in the job record, the task message and the dead letter)."""
+    if parts.port == 0:
+        raise ConfigError(
+            f"webhook url {parts.scheme}://{parts.hostname}:0/... names port 0, which "
+            "nothing listens on: give the receiver's port, or none for the default"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"webhook url for {parts.hostname} carries a user name or password, which is "
+            "never sent (no Authorization header is made from it): remove 'user:password@'; "
+            "receivers authenticate deliveries by their signature header (verify_signature)"
+        )
+
+
 def _host_key(host: str) -> str:
     return host.lower().rstrip(".")
 
@@ -164,6 +183,7 @@ class DestinationPolicy:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
             raise ConfigError(f"webhook url {url!r} has an invalid port") from exc
+        check_url_parts(parts)
         host = parts.hostname
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:

@@ -32,7 +32,7 @@ from ..vectors.schema import VectorSchema, first_invalid
 from ._common import RETRYABLE, agent_config
 from .progress import finished_items, mark_items
 from .registry import lookup, resolve
-from .webhooks import notify_job_finished, renotify_if_lost
+from .webhooks import held_countdown, notify_job_finished, renotify_if_lost
 
 if TYPE_CHECKING:
     from celery import Task
@@ -154,7 +154,8 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
         _add(index, rows)
     except RETRYABLE as exc:
         if task.request.retries < (task.max_retries or 0):
-            raise task.retry(exc=exc, countdown=backoff(task.request.retries, 0.5, 30.0)) from exc
+            wait = held_countdown(task.app, backoff(task.request.retries, 0.5, 30.0))
+            raise task.retry(exc=exc, countdown=wait) from exc
         result = mark_items(
             config, job_id, [r["id"] for r in rows], ok=False,
             values=[f"{type(exc).__name__}: {exc}"] * len(rows),

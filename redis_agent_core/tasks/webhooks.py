@@ -36,8 +36,8 @@ from ..config import RedisAgentConfig, backoff, check_seconds, get_default_confi
 from ..errors import ConfigError
 from ..redis_errors import sent_once, translate_errors
 from ..scripts import Script
-from ._common import agent_config, clip_error
-from .destinations import DestinationPolicy, DestinationRefusedError, send
+from ._common import agent_config, clip_error, retry_later
+from .destinations import DestinationPolicy, DestinationRefusedError, check_url_parts, send
 from .queue import send_task
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ class Webhook:
             raise ConfigError(f"webhook url {self.url!r} is malformed: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ConfigError(f"webhook url must be http(s)://host/..., got {self.url!r}")
+        check_url_parts(parsed)
         _check_visible_ascii(
             parsed.path + parsed.query,
             "webhook url path",
@@ -242,6 +243,16 @@ def visibility_timeout(app: Celery) -> float | None:
         return None  # another transport: no visibility timeout redelivers a held message
     options = conf.broker_transport_options or {}
     return float(options.get("visibility_timeout", _KOMBU_VISIBILITY))
+
+
+def held_countdown(app: Celery, wait: float) -> float:
+    """A task retry's countdown ``wait`` cut to half the broker's visibility timeout. A
+    worker holds a message waiting for its countdown unacknowledged; held past the
+    timeout, the broker hands it to a worker again and the task runs twice (measured: a
+    batch chunk's try run 3 times for a rate limit's 8 s wait under a 3 s timeout). The
+    other half is left for the task's own run; a task still refused retries again."""
+    visibility = visibility_timeout(app)
+    return wait if visibility is None else min(wait, visibility / 2)
 
 
 def retry_wait(visibility: float | None, hook: Webhook, wait: float) -> float:
@@ -457,10 +468,7 @@ def run_delivery(
         return "delivered"
     if outcome.retry and attempt < hook.max_attempts:
         wait = retry_wait(visibility, hook, backoff(attempt - 1, hook.backoff, hook.backoff_cap))
-        raise task.retry(
-            countdown=wait,
-            max_retries=hook.max_attempts - 1,
-        )
+        raise retry_later(task, countdown=wait, max_retries=hook.max_attempts - 1)
     return dead(hook.url, outcome.error or "unknown error", outcome.status)
 
 

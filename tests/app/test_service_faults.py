@@ -134,3 +134,33 @@ async def test_a_malformed_redis_url_is_the_services_500_and_names_no_host(
             )
             assert r.status_code == 500 and r.json()["error"] == "redis_misconfigured", path
             assert "redis.internal.example" not in r.text and "REDIS_URL" in r.text
+
+
+async def test_documents_whose_job_owner_cannot_be_recorded_are_not_queued(
+    faulty_redis: FaultyRedis, dead_endpoint: LLMEndpoint
+) -> None:
+    """attack25: the job was queued first and its owner recorded after. When that write
+    failed the client got an error for a job that ran all the same (its documents added
+    to every user's corpus, its id never told, a retry adding them again)."""
+    admin = faulty_redis.admin()
+    admin.acl_setuser("noset", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                      commands=["+@all", "-set"])  # fmt: skip
+    key = ApiKeys(faulty_redis.config()).create("alice")  # as the admin
+    config = faulty_redis.config().with_options(
+        url=f"redis://noset:pw@127.0.0.1:{faulty_redis.port}"
+    )
+    settings = ServiceSettings(use_queue=True, ingest_users=["alice"])
+    service = AgentService(
+        build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
+    )
+    transport = httpx.ASGITransport(app=create_app(service))
+    docs = {"documents": [{"id": "d1", "text": "Streams keep an append-only log."}]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.post("/documents", json=docs, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 500, r.text
+    assert r.json()["error"] == "redis_permission_denied"
+    jobs = list(admin.scan_iter(match=f"{config.namespace}:job:*"))
+    assert jobs == [], jobs  # nothing queued nor recorded: the client may simply retry
+    admin.close()
+    await config.aclose()
+    config.close()

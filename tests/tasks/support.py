@@ -149,6 +149,8 @@ def register_all() -> None:
     register_limiter("tight", tight_limiter)
     register_model("odd_usage", odd_usage_model)
     register_limiter("budget", budget_limiter)
+    register_limiter("slow", slow_limiter)
+    register_limiter("halfsec", halfsec_limiter)
     register_embedder("fake_lc", fake_lc_embedder)
     register_embedder("fake_minilm", fake_minilm_embedder)
 
@@ -177,3 +179,17 @@ def budget_limiter(config: RedisAgentConfig) -> Any:
     from redis_agent_core.ratelimit import RateLimiter, TokenBudget
 
     return RateLimiter([TokenBudget(1_000_000, per="global")], config=config, name="batch-budget")
+
+
+def slow_limiter(config: RedisAgentConfig) -> Any:
+    """One call per 8 s for everyone: a refusal tells to retry seconds later."""
+    from redis_agent_core.ratelimit import RateLimiter, RequestLimit
+
+    return RateLimiter([RequestLimit(1, 8.0, per="global")], config=config, name="batch-slow")
+
+
+def halfsec_limiter(config: RedisAgentConfig) -> Any:
+    """One call per 0.5 s for everyone: each prompt of a chunk after the first is refused."""
+    from redis_agent_core.ratelimit import RateLimiter, RequestLimit
+
+    return RateLimiter([RequestLimit(1, 0.5, per="global")], config=config, name="batch-half")

@@ -119,6 +119,62 @@ def test_an_answer_whose_usage_is_odd_is_kept_and_charged_the_estimate(
     assert list(left.values()) == [1_000_000 - 200]  # each call keeps its estimate
 
 
+def test_a_failed_model_call_gives_its_token_estimate_back(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # attack25: a model that raised kept its estimate charged, so a flaky model spent a
+    # day's budget with no tokens used (the service and the LangChain callback give the
+    # tokens back on a failed call; the request stays counted, as there)
+    from redis_agent_core.ratelimit import RateLimiter, TokenBudget
+
+    budget = RateLimiter(
+        [TokenBudget(1_000_000, per="global")], config=task_config, name="batch-budget"
+    )
+    budget.reset()
+    job_id = submit_batch(
+        ["boom", "fine"], model=MODEL, limiter="budget", estimate_tokens=500, cache=False,
+        app=task_app,
+    )  # fmt: skip
+    job = wait_for_job(job_id, config=task_config, timeout=30)
+    assert (job.status, job.done, job.failed) == ("partial", 1, 1)
+    left = budget.peek(tokens=0, requests=0).remaining
+    assert list(left.values()) == [1_000_000 - len("fine") - 3]  # the answered call only
+
+
+def test_a_chunk_waits_out_as_many_rate_limit_refusals_as_it_takes(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # attack25: retry(max_retries=None) reads as the task's max_retries (5), so the 6th
+    # refusal failed the chunk's prompts with a MaxRetriesExceededError
+    support.halfsec_limiter(task_config).reset()
+    prompts = [f"wait{i}" for i in range(7)]  # one chunk: 6 refusals at least
+    job_id = submit_batch(
+        prompts, model=MODEL, cache=False, limiter="halfsec", limiter_wait=0.0,
+        chunk_size=7, app=task_app,
+    )  # fmt: skip
+    job = wait_for_job(job_id, config=task_config, timeout=60)
+    assert (job.status, job.done) == ("succeeded", 7), job_failures(job_id, config=task_config)
+    # and the unbounded count stays with these retries: Celery's autoretry of a Redis
+    # fault in a later task reads a max_retries left on the task object
+    assert "override_max_retries" not in vars(task_app.tasks["rap.llm_batch"])
+
+
+def test_a_prompt_the_limiter_can_never_admit_fails_with_the_reason(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # attack25: an estimate over the budget itself was retried every hour for ever (the
+    # job never finished); now its prompts fail at once, saying what to change
+    job_id = submit_batch(
+        ["never1", "never2"], model=MODEL, cache=False, limiter="budget",
+        estimate_tokens=2_000_000, app=task_app,
+    )  # fmt: skip
+    job = wait_for_job(job_id, config=task_config, timeout=20)
+    assert (job.status, job.failed) == ("failed", 2)
+    reasons = job_failures(job_id, config=task_config)
+    assert all("can never be admitted" in reason for reason in reasons.values()), reasons
+    assert support.CALLS["never1"] == 0
+
+
 def test_calls_go_through_the_rate_limiter(task_app: Celery, task_config: RedisAgentConfig) -> None:
     support.CALL_TIMES.clear()
     prompts = [f"rl{i}" for i in range(5)]

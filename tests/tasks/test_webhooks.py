@@ -68,6 +68,11 @@ BAD_SETTINGS = {
     "non-ascii-path": ({"url": "http://x/caf\u00e9"}, "percent-encode"),
     "crlf-in-query": ({"url": "http://x/h?a=1\r\nX: 1"}, "percent-encode"),
     "bad-port": ({"url": "http://x:99999/h"}, "malformed"),
+    # attack25: port 0 was sent to port 80; a user:password was dropped unsent (a 401,
+    # dead-lettered) and kept in the job record, the message and the dead letter
+    "port-zero": ({"url": "http://x:0/h"}, "port 0"),
+    "userinfo": ({"url": "http://hook:s3cret@x/h"}, "user name or password"),
+    "user-only": ({"url": "http://hook@x/h"}, "user name or password"),
     "timeout-nan": ({"timeout": float("nan")}, "timeout"),
     "timeout-inf": ({"timeout": float("inf")}, "timeout"),
     "backoff-inf": ({"backoff": float("inf")}, "backoff"),
@@ -178,6 +183,10 @@ def test_5xx_is_retried_with_the_same_key_until_success(
     time.sleep(0.3)
     assert len(hook.requests) == 3  # no extra try after the success
     assert all(d["idempotency_key"] != key for d in dead_letters(config=task_config))
+    # attack25: retry(max_retries=3) stayed on the task object, where Celery's autoretry
+    # of a Redis fault in a later delivery of this worker read it (meant: no limit): that
+    # delivery gave up after 3 tries, neither delivered nor dead-lettered
+    assert "override_max_retries" not in vars(task_app.tasks["rap.deliver_webhook"])
 
 
 def test_retries_wait_exponentially_longer(task_app: Celery, hook: Hook) -> None:
