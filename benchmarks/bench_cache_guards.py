@@ -380,9 +380,12 @@ def _lookup(
 
 def _scorer_timing(pairs: list[LabelledPair], lookups_per_length: int = 150) -> str:
     """The pair scorer's time on the spans the guards compare: one candidate (a hit: the
-    scorer runs on the candidate the guards passed) and all three (the worst case); and
-    a whole lookup as the cache runs it (guards, then the scorer on what they pass, the
-    candidates in turn until one is served; features read from the entries)."""
+    scorer runs on the candidate the guards passed), wall and the process's CPU time (its
+    threads' own work, which moves less with the machine's load: what tells two builds
+    apart), and all three (the worst case); and a whole lookup as the cache runs it
+    (guards, then the scorer on what they pass, the candidates in turn until one is
+    served; features read from the entries). Tokens: the median length of what the
+    scorer reads (both spans with their [CLS] and [SEP] marks)."""
     rng = random.Random(18)
     rows = []
     for threads in (1, None):
@@ -392,13 +395,16 @@ def _scorer_timing(pairs: list[LabelledPair], lookups_per_length: int = 150) -> 
         for n in LENGTHS:
             lookups = _prompts(pairs, n, rng)[:lookups_per_length]
             stored = {c: Verifier.features_of(c) for _, cs in lookups for c in cs}
-            one, three, lookup, runs = [], [], [], []
+            one, one_cpu, three, lookup, runs = [], [], [], [], []
+            spans = [narrowed(query, c)[::-1] for query, cs in lookups for c in cs[:1]]
+            tokens = statistics.median(len(scorer._tokenizer.encode(*span).ids) for span in spans)
             for query, candidates in lookups:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 for k, c in enumerate(candidates):
                     scorer.probability(*narrowed(query, c)[::-1])
                     if k == 0:
                         one.append(time.perf_counter() - start)
+                        one_cpu.append(time.process_time() - start_cpu)
                 three.append(time.perf_counter() - start)
                 features.cache_clear()  # the new prompt has never been seen
                 start, scored = time.perf_counter(), 0
@@ -414,8 +420,10 @@ def _scorer_timing(pairs: list[LabelledPair], lookups_per_length: int = 150) -> 
                 [
                     n,
                     threads or f"default ({os.cpu_count()} cores)",
+                    f"{tokens:.0f}",
                     f"{statistics.median(one) * 1e3:.2f}",
                     f"{np.percentile(one, 90) * 1e3:.2f}",
+                    f"{statistics.median(one_cpu) * 1e3:.2f}",
                     f"{statistics.median(three) * 1e3:.2f}",
                     f"{statistics.median(lookup) * 1e3:.2f}",
                     f"{np.percentile(lookup, 90) * 1e3:.2f}",
@@ -426,8 +434,10 @@ def _scorer_timing(pairs: list[LabelledPair], lookups_per_length: int = 150) -> 
         [
             "prompt words",
             "threads",
+            "tokens scored (median)",
             "one candidate: median ms",
             "p90",
+            "CPU ms (median)",
             "three candidates: median ms",
             "a lookup (guards + scorer, stops at the first served): median ms",
             "p90",
@@ -869,6 +879,12 @@ def micro_only() -> str:
     return f"{timing}\n\nMedian with stored features, worst length: {worst:.1f} µs"
 
 
+def scorer_only() -> str:
+    """Only the pair scorer's table (its load as the first call warms it, no server):
+    about a minute. Rerun alone: `python -m benchmarks.bench_cache_guards scorer`."""
+    return f"{_scorer_timing(load_pairs())}\n\n{machine_note()}"
+
+
 if __name__ == "__main__":
     import sys
 
@@ -876,3 +892,5 @@ if __name__ == "__main__":
         print(e2e_only())
     elif sys.argv[1:] == ["micro"]:
         print(micro_only())
+    elif sys.argv[1:] == ["scorer"]:
+        print(scorer_only())
