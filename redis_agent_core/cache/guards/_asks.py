@@ -102,7 +102,10 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"what(?:'s| is| was)? (?:the )?(?:height|elevation|depth)\b", "quantity:height"),
         (r"what(?:'s| is| was)? (?:the )?(?:size|area)\b", "quantity:size"),
         (r"what(?:'s| is| was)? (?:the )?(?:population)\b", "quantity:count"),
-        (rf"(?:in |at |during |by |before |until |till |since )?(?:what|which) (?:{_TIME_NOUNS})\b", "time"),
+        (
+            rf"(?:(?:in|at|during|by|before|until|till|since) )?(?:what|which) (?:{_TIME_NOUNS})\b",
+            "time",
+        ),
         (r"(?:since|until|till) when\b", "time"),  # "since when has it smelled"
         (r"what(?:'s| is) the (?:best |right |ideal )?time (?:to|for|of year|of day)\b", "time"),
         (r"when (?:\w+ing)\b", ""),  # "when inspecting": a condition

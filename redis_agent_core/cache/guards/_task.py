@@ -247,15 +247,18 @@ class TaskGuard:
 # things of it; a question "what does this mean / do / say" asks for an explanation.
 _WORDS = re.compile(r"[a-z0-9][a-z0-9'\-]*|[:.!?\n]")
 _SENTENCE_ENDS = frozenset(".!?\n")
-_REQUEST_WORDS = frozenset(
-    """a an the of in on at to for from by with about into as and or but so than then
+_REQUEST_WORDS = (
+    frozenset(
+        """a an the of in on at to for from by with about into as and or but so than then
     what which who whom whose when where why how whether if is are was were be been am
     do does did done have has had can could would will shall should may might must
     i me my we us our you your it its they them their he she his her one ones
     please kindly just also really very quite some any all each every this these that
     those following above below there here not no yes tell let know want need like
     what's it's that's there's""".split()
-) | _MAKING
+    )
+    | _MAKING
+)
 _POINTED = frozenset("this these that those following above below".split())
 _TEXT_KIND_ENDS = frozenset(
     "a an the of in on at to for from by with about into as and or but is are was were "
@@ -280,6 +283,12 @@ def _given_split(q_words: list[str], c_words: list[str]) -> tuple[list[str], lis
     return None
 
 
+def _says_of_it(word: str) -> bool:
+    """An adjective or adverb after the text's kind says what is asked of it ("this review
+    *positive*", "this sentence *grammatically* correct")."""
+    return word in wn.wordnet().adjective_senses or word.endswith("ly")
+
+
 def _request_words(head: list[str]) -> frozenset[str]:
     """The content words of the last sentence of a request (see above)."""
     start = max((i + 1 for i, w in enumerate(head) if w in _SENTENCE_ENDS), default=0)
@@ -296,10 +305,7 @@ def _request_words(head: list[str]) -> frozenset[str]:
                 i < len(words)
                 and words[i] not in _TEXT_KIND_ENDS
                 and words[i] != ":"
-                and (
-                    i == first
-                    or (words[i] not in wn.wordnet().adjective_senses and not words[i].endswith("ly"))
-                )
+                and (i == first or not _says_of_it(words[i]))
             ):
                 i += 1
             continue

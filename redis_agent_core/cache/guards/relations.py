@@ -2864,6 +2864,8 @@ def _opens_phrase(words: list[str] | tuple[str, ...], i: int) -> bool:
     """Whether ``words[i]`` opens a qualifying phrase: a word of :data:`_QUALIFYING`, or
     "than" after "other" ("languages *other than* English": "except English")."""
     return words[i] in _QUALIFYING or (words[i] == "than" and i > 0 and words[i - 1] == "other")
+
+
 # After "only" these say what the asker needs or has, not what the question is restricted to.
 _ONLY_WANTS = frozenset("need needs want wants have has had know care mean wish ask got".split())
 # Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
@@ -2891,7 +2893,8 @@ def _phrases(f: Features, other: Features, extra: set[int]) -> list[tuple[str, l
             continue  # "at seven this evening" / "at 7pm": the number guard compares those
         new = [k for k in content if k in extra]
         if new and len(new) == len(content) and not any(words[k] in _IDIOMS for k in new):
-            found.append(("other than" if words[i] == "than" else words[i], [words[k] for k in new]))
+            opener = "other than" if words[i] == "than" else words[i]
+            found.append((opener, [words[k] for k in new]))
     return found
 
 
