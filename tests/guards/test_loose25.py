@@ -38,6 +38,13 @@ CASES = [
         f"Rewrite this shell command so it also skips log files: {COMMAND}",
         f"Explain this shell command: {COMMAND}",
     ),
+    # the request first, the text on the lines after it
+    (
+        TaskGuard,
+        f"Summarise the following notice.\n\n{NOTICE}",
+        f"Who wrote the following notice.\n\n{NOTICE}",
+        f"Give me a summary of the following notice.\n\n{NOTICE}",
+    ),
     # two tasks (joined by "and then") / one
     (
         TaskGuard,

@@ -268,16 +268,31 @@ _MEANING_VERBS = frozenset("mean means say says do does".split())
 _EXPLAINING = ("explain", "describe", "mean")
 
 
+def _marks(words: list[str]) -> list[int]:
+    """Where a given text may start: after a colon, or after a line break that ends a
+    request pointing at it ("Summarise the following email.\n<text>")."""
+    found = []
+    for i, w in enumerate(words):
+        if w == ":":
+            found.append(i)
+        elif w == "\n" and i and words[i - 1] == ".":
+            start = max((k + 1 for k in range(i - 1) if words[k] in _SENTENCE_ENDS), default=0)
+            if not _POINTED.isdisjoint(words[start : i - 1]):
+                found.append(i)
+    return found
+
+
 def _given_split(q_words: list[str], c_words: list[str]) -> tuple[list[str], list[str]] | None:
-    """The two requests before a text both sides give after a colon (at least three words
-    alike, punctuation aside), or None."""
-    q_colons = [i for i, w in enumerate(q_words) if w == ":"]
-    c_colons = [i for i, w in enumerate(c_words) if w == ":"]
-    for i in q_colons:  # the first colon that agrees: the longest text given
+    """The two requests before a text both sides give after a colon or a request's line
+    (at least three words alike, punctuation aside), or None."""
+    c_marks = _marks(c_words)
+    if not c_marks:
+        return None
+    for i in _marks(q_words):  # the first mark that agrees: the longest text given
         tail = [w for w in q_words[i + 1 :] if w not in _SENTENCE_ENDS]
         if len(tail) < 3:
             break
-        for j in c_colons:
+        for j in c_marks:
             if [w for w in c_words[j + 1 :] if w not in _SENTENCE_ENDS] == tail:
                 return q_words[:i], c_words[:j]
     return None
@@ -291,8 +306,11 @@ def _says_of_it(word: str) -> bool:
 
 def _request_words(head: list[str]) -> frozenset[str]:
     """The content words of the last sentence of a request (see above)."""
-    start = max((i + 1 for i, w in enumerate(head) if w in _SENTENCE_ENDS), default=0)
-    words = head[start:]
+    end = len(head)
+    while end and head[end - 1] in _SENTENCE_ENDS:
+        end -= 1  # "Summarise the following email.\n<text>": the request ends at its stop
+    start = max((i + 1 for i, w in enumerate(head[:end]) if w in _SENTENCE_ENDS), default=0)
+    words = head[start:end]
     kept: set[str] = set()
     i = 0
     while i < len(words):
@@ -355,7 +373,7 @@ def _related(a: str, b: str) -> bool:
 def asked_of_text_differs(q: Features, c: Features, query: str, candidate: str) -> str | None:
     """Why two requests about one given text ask two things of it, where one side (or
     neither) gives an instruction the instruction reader finds; None if not told."""
-    if ":" not in query or ":" not in candidate:
+    if not (":" in query or ".\n" in query) or not (":" in candidate or ".\n" in candidate):
         return None
     if any(i.given for i in q.tasks) and any(i.given for i in c.tasks):
         return None  # two instructions: compared by :func:`task_differs`
