@@ -68,12 +68,14 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"how (?:many|much) (?:time|{_DURATION_UNITS})\b", "duration/quantity:count"),
         (r"how many times\b", "frequency"),
         (r"how long (?:is|are|was|were) (?:an?|the)\b", "duration/quantity:distance"),
+        (r"how long ago\b", "time"),  # "how long ago did it end": when, not how long
         (r"for how long\b", "duration"),
         (r"how long\b", "duration"),
         (r"what(?:'s| is) the duration\b", "duration"),
         (r"how soon\b", "time"),
         (r"how often\b", "frequency/duration"),
         (r"how many\b", "quantity:count"),
+        (r"by how (?:many|much)\b", "quantity"),  # "by how many goals was it won"
         (r"(?:what(?:'s| is| are) )?the number of\b", "quantity:count"),
         (r"number of\b", "quantity:count"),
         (r"how much (?:\w+ )*?(?:does|do|did|would|will|is|are) [\w' ]*?\bcost\b", "quantity:cost"),
@@ -82,6 +84,7 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "quantity:cost",
         ),
         (r"how much (?:is|are|was|were) ", "quantity:cost"),  # "how much is the flight"
+        (r"what (?:does|do|did|will|would) [\w' ]*?\bcost\b", "quantity:cost"),
         (r"how much\b", "quantity"),
         (r"how (?:far|distant)\b", "quantity:distance"),
         (r"how old\b", "quantity:age"),
@@ -99,7 +102,11 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"what(?:'s| is| was)? (?:the )?(?:height|elevation|depth)\b", "quantity:height"),
         (r"what(?:'s| is| was)? (?:the )?(?:size|area)\b", "quantity:size"),
         (r"what(?:'s| is| was)? (?:the )?(?:population)\b", "quantity:count"),
-        (rf"(?:in |at |during )?(?:what|which) (?:{_TIME_NOUNS})\b", "time"),
+        (
+            rf"(?:(?:in|at|during|by|before|until|till|since) )?(?:what|which) (?:{_TIME_NOUNS})\b",
+            "time",
+        ),
+        (r"(?:since|until|till) when\b", "time"),  # "since when has it smelled"
         (r"what(?:'s| is) the (?:best |right |ideal )?time (?:to|for|of year|of day)\b", "time"),
         (r"when (?:\w+ing)\b", ""),  # "when inspecting": a condition
         (r"when\b", "time"),
@@ -113,6 +120,7 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "who do I tell?" / "how do I report it?"
         (r"who (?:do|can|could|should|would|will) (?:i|we|you)\b", "person/manner"),
         (r"who(?:m|se)?\b", "person"),
+        (r"(?:to|for|from|with|by) whom\b", "person"),  # "to whom do I submit it"
         (r"how do you (?:say|spell|pronounce|write)\b", ""),
         (r"how (?:the|a|an|my|your|our|its|their|it|this|that|these|those|they|we|i)\b", "manner"),
         (r"how (?:are|is) (?:you|it going)\b", ""),
@@ -198,7 +206,8 @@ _OPENING_WORDS = frozenset(
     """how why what whats what's when whenever where who whom whose which for in at on to
     from define number the a an main reasons reason causes cause price prices cost costs
     meaning definition steps some procedure instructions best easiest quickest ways way
-    can could may am are is should shall ought would do does did must""".split()
+    can could may am are is should shall ought would do does did must by before until till
+    since""".split()
 )
 _MODAL_SAID = {"permission": "can I", "advice": "should I", "obligation": "must I"}
 _SAID = {

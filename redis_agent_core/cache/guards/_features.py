@@ -265,8 +265,8 @@ _NEGATIVE_QUESTION = re.compile(
     r"|(?:is|are|was|were|do|does|did)\s+(?:i|you|we|they|he|she|it|there)\s+not\b)"
 )
 # "failed to arrive" / "did not arrive", "failure to pay" / "not paying", "unable to
-# find" / "can't find": a negator
-_FAILED_TO = re.compile(r"\b(?:fail(?:s|ed|ing|ure)?|unable)\s+to\b")
+# find" / "can't find", "have yet to support" / "don't support yet": a negator
+_FAILED_TO = re.compile(r"\b(?:fail(?:s|ed|ing|ure)?|unable|(?:has|have|had|is|are) yet)\s+to\b")
 # "not" in the name of an HTTP status after its code ("404 Not Found", "405 Method Not
 # Allowed"): the code says it, "a 404 error" asks the same
 _STATUS_NOT = re.compile(r"\b[1-5]\d\d\s+(?:[a-z]+\s+)?not\b")
@@ -714,7 +714,10 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # "21st"); fractions of a period are durations ("half an hour" = "30 minutes").
 # 14: the instructions a text gives (part 15, TaskGuard's), read once with the rest.
 # 15: a clock time written with a dot ("9.45 am"); half of any unit ("half a kilo").
-_FORMAT = 15
+# 16: a second task after "and then"; what "give this essay a grade" makes; a second thing
+# an instruction acts on ("detect the language and sentiment of"); "have yet to" is a
+# negator.
+_FORMAT = 16
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -1047,7 +1050,7 @@ def _parse(text: str) -> Features:
         negations -= sum(map(NOT_NEGATORS.__contains__, words))
     if "n't" in lower or "non-" in lower:
         negations += len(_NEGATED_WORD.findall(lower))
-    if "fail" in lower or "unable" in lower:
+    if "fail" in lower or "unable" in lower or "yet to" in lower:
         negations += len(_FAILED_TO.findall(lower))
     if negations:
         negations -= len(_UNKNOWING.findall(lower))

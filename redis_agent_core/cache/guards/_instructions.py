@@ -31,6 +31,7 @@ _JOBS = (
     frozenset({"shorten", "condense", "abridge"}),
     frozenset({"refactor", "restructure"}),
     frozenset({"find", "identify", "spot", "point out", "detect", "locate"}),
+    frozenset({"rate", "score", "grade"}),  # WordNet: two senses under "evaluate"
 )
 _JOB = {verb: n for n, job in enumerate(_JOBS) for verb in job}
 
@@ -190,6 +191,16 @@ def _instruction(tokens: list[str], i: int, joined: bool) -> tuple[Instruction, 
             verb, i = f"{verb} {particle}", j + 1
     if verb in _MAKING:
         output, end = _run_head(tokens, i)
+        if output is None and verb != "make":
+            # "give this essay a grade": what is made follows the text it is made for
+            j = end
+            while j < len(tokens) and tokens[j] in _DEICTIC:
+                j += 1
+            while j < len(tokens) and tokens[j] not in _STOP and tokens[j] not in _BREAKS:
+                if tokens[j] in ("a", "an"):
+                    output, end = _run_head(tokens, j)
+                    break
+                j += 1
         if output is None and verb == "make":
             # "make this (letter) more formal": what it makes is the state it names
             output, end = _complement(tokens, end)
@@ -212,7 +223,17 @@ def _instruction(tokens: list[str], i: int, joined: bool) -> tuple[Instruction, 
         output, end = _complement(tokens, i)
         if output is not None:
             return Instruction(verb, output, joined), end
-    obj, _ = _run_head(tokens, i)
+    obj, end = _run_head(tokens, i)
+    if (
+        obj is not None
+        and end + 2 < len(tokens)
+        and tokens[end] == "and"
+        and tokens[end + 1] not in wn.wordnet().verb_senses
+        and _noun_like(tokens[end + 1], True)
+        and (tokens[end + 2] in _STOP or tokens[end + 2] in _BREAKS or tokens[end + 2] == ":")
+    ):
+        # a second thing it acts on: "detect the language *and sentiment* of this"
+        obj = (*obj, "and", tokens[end + 1])
     return Instruction(verb, None, joined, obj=obj), i
 
 
@@ -221,8 +242,20 @@ def _complement(tokens: list[str], i: int) -> tuple[tuple[str, ...] | None, int]
     of it ("more *formal*", "*shorter*", "*vegan*"); None if nothing follows."""
     while i < len(tokens) and tokens[i] in _DEICTIC:
         i += 1
-    if i < len(tokens) and tokens[i] not in _DETERMINERS and tokens[i] in wn.wordnet().nouns:
-        i += 1  # the text's kind: "this *letter* more polite"
+    start = i
+    lexicon = wn.wordnet()
+    while (
+        i + 1 < len(tokens)
+        and tokens[i] not in _DETERMINERS
+        and tokens[i] in lexicon.nouns
+        and (i == start or tokens[i] not in lexicon.adjective_senses)
+        and tokens[i + 1] not in _STOP
+        and tokens[i + 1] not in _BREAKS
+        and tokens[i + 1] != ":"
+    ):
+        # the text's kind, not the last word: "this *letter* more polite", "this *bash
+        # command* safer", "this *recipe* vegan"
+        i += 1
     words: list[str] = []
     while i < len(tokens) and tokens[i] not in _STOP and tokens[i] not in _BREAKS:
         if tokens[i] == ":":
@@ -302,15 +335,18 @@ def instructions(text: str) -> tuple[Instruction, ...]:
             first, begin_of_request = len(found), i
             ins, i = _instruction(tokens, i, False)
             found.append(ins)
-            # "... and explain the grammar": a second task in the same request
-            while (
-                i + 2 < n
-                and tokens[i] == "and"
-                and tokens[i + 2] in _DETERMINERS
-                and tokens[i + 1] not in _NOT_TASKS
-                and tokens[i + 1] in wn.wordnet().verb_senses
-            ):
-                ins, i = _instruction(tokens, i + 1, True)
+            # "... and explain the grammar", "explain and then translate": a second task
+            # in the same request
+            while i + 2 < n and tokens[i] == "and":
+                j = i + 1 + (tokens[i + 1] == "then")
+                if not (
+                    j + 1 < n
+                    and tokens[j + 1] in _DETERMINERS | _TARGET
+                    and tokens[j] not in _NOT_TASKS
+                    and tokens[j] in wn.wordnet().verb_senses
+                ):
+                    break
+                ins, i = _instruction(tokens, j, True)
                 found.append(ins)
             if _given(tokens, begin_of_request, i):
                 found[first:] = [x._replace(given=True) for x in found[first:]]

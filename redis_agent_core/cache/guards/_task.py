@@ -19,15 +19,17 @@ refused for it: questions and instructions are compared by the other guards.
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 from functools import lru_cache
 
 from . import _wordnet as wn
 from ._features import Features, pair
 from ._instructions import _JOB, _MAKING, _TOKENS, Instruction, instructions, one_job
+from ._stem import stem
 from .relations import opening_task_differs
 
-__all__ = ["TaskGuard", "instructions", "task_differs"]
+__all__ = ["TaskGuard", "asked_of_text_differs", "instructions", "task_differs"]
 
 
 # Finding faults in a text is reviewing it for them: "find the bugs in" / "review",
@@ -195,7 +197,22 @@ def task_differs(q: Features, c: Features, query: str, candidate: str) -> str | 
         # and another object there is the other guards' to judge
         if a.given and b.given and not _agree(a, b):
             return f"task differs: {_said(a)} vs {_said(b)}"
+        if a.given and b.given and _one_more_thing(a, b):
+            return f"task differs: {a.verb} {_show_obj(a)} vs {b.verb} {_show_obj(b)}"
     return None
+
+
+def _one_more_thing(a: Instruction, b: Instruction) -> bool:
+    """One verb on one text, one side acting on one more thing joined to what both act
+    on ("detect the language and sentiment of" / "detect the language of")."""
+    if a.verb != b.verb or a.obj is None or b.obj is None:
+        return False
+    more, fewer = (a.obj, b.obj) if len(a.obj) > len(b.obj) else (b.obj, a.obj)
+    return "and" in more and "and" not in fewer and set(fewer) < set(more)
+
+
+def _show_obj(ins: Instruction) -> str:
+    return " ".join(ins.obj or ())
 
 
 class TaskGuard:
@@ -212,4 +229,164 @@ class TaskGuard:
 
     def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         """:meth:`check` on both texts' features (the verifier's, fetched once a pair)."""
-        return task_differs(q, c, query, candidate) or opening_task_differs(q, c)
+        return (
+            task_differs(q, c, query, candidate)
+            or opening_task_differs(q, c)
+            or asked_of_text_differs(q, c, query, candidate)
+        )
+
+
+# --- what is asked of one given text -------------------------------------------------
+# "List the names in this paragraph: <text>" / "Where did the meeting in this paragraph
+# take place: <text>?": the same text after a colon, and a request before it that the
+# instruction reader sees on one side only (the other is a question about the text).
+# Each request is read on its own: its content words, without the words every request
+# has ("what", "give me", "please"), the pointer at the text and the text's kind ("this
+# *paragraph*", "these *meeting notes*"). Two requests on one text that share no content
+# word, by its stem or by WordNet (a sense, a kind, a sibling two levels up), ask two
+# things of it; a question "what does this mean / do / say" asks for an explanation.
+_WORDS = re.compile(r"[a-z0-9][a-z0-9'\-]*|[:.!?\n]")
+_SENTENCE_ENDS = frozenset(".!?\n")
+_REQUEST_WORDS = (
+    frozenset(
+        """a an the of in on at to for from by with about into as and or but so than then
+    what which who whom whose when where why how whether if is are was were be been am
+    do does did done have has had can could would will shall should may might must
+    i me my we us our you your it its they them their he she his her one ones
+    please kindly just also really very quite some any all each every this these that
+    those following above below there here not no yes tell let know want need like
+    what's it's that's there's""".split()
+    )
+    | _MAKING
+)
+_POINTED = frozenset("this these that those following above below".split())
+_TEXT_KIND_ENDS = frozenset(
+    "a an the of in on at to for from by with about into as and or but is are was were "
+    "does do did has have could would can will should".split()
+)
+_MEANING_VERBS = frozenset("mean means say says do does".split())
+_EXPLAINING = ("explain", "describe", "mean")
+
+
+def _marks(words: list[str]) -> list[int]:
+    """Where a given text may start: after a colon, or after a line break that ends a
+    request pointing at it ("Summarise the following email.\n<text>")."""
+    found = []
+    for i, w in enumerate(words):
+        if w == ":":
+            found.append(i)
+        elif w == "\n" and i and words[i - 1] == ".":
+            start = max((k + 1 for k in range(i - 1) if words[k] in _SENTENCE_ENDS), default=0)
+            if not _POINTED.isdisjoint(words[start : i - 1]):
+                found.append(i)
+    return found
+
+
+def _given_split(q_words: list[str], c_words: list[str]) -> tuple[list[str], list[str]] | None:
+    """The two requests before a text both sides give after a colon or a request's line
+    (at least three words alike, punctuation aside), or None."""
+    c_marks = _marks(c_words)
+    if not c_marks:
+        return None
+    for i in _marks(q_words):  # the first mark that agrees: the longest text given
+        tail = [w for w in q_words[i + 1 :] if w not in _SENTENCE_ENDS]
+        if len(tail) < 3:
+            break
+        for j in c_marks:
+            if [w for w in c_words[j + 1 :] if w not in _SENTENCE_ENDS] == tail:
+                return q_words[:i], c_words[:j]
+    return None
+
+
+def _says_of_it(word: str) -> bool:
+    """An adjective or adverb after the text's kind says what is asked of it ("this review
+    *positive*", "this sentence *grammatically* correct")."""
+    return word in wn.wordnet().adjective_senses or word.endswith("ly")
+
+
+def _request_words(head: list[str]) -> frozenset[str]:
+    """The content words of the last sentence of a request (see above)."""
+    end = len(head)
+    while end and head[end - 1] in _SENTENCE_ENDS:
+        end -= 1  # "Summarise the following email.\n<text>": the request ends at its stop
+    start = max((i + 1 for i, w in enumerate(head[:end]) if w in _SENTENCE_ENDS), default=0)
+    words = head[start:end]
+    kept: set[str] = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word in _POINTED:  # "this paragraph", "these meeting notes": the text itself,
+            # not what is said of it ("this review *positive*", "this headline *true*")
+            first = i
+            while (
+                i < len(words)
+                and words[i] not in _TEXT_KIND_ENDS
+                and words[i] != ":"
+                and (i == first or not _says_of_it(words[i]))
+            ):
+                i += 1
+            continue
+        if word not in _REQUEST_WORDS and not word[0].isdigit() and len(word) > 1:
+            kept.add(word)
+    if words and words[0] in ("what", "which") and _MEANING_VERBS & set(words[-2:]):
+        kept.update(_EXPLAINING)  # "what does this error mean", "what does this command do"
+    return frozenset(kept)
+
+
+def _up(senses: frozenset[int], levels: int = 2) -> frozenset[int]:
+    """The hypernyms of any of ``senses``, up to ``levels`` up."""
+    graph = wn.wordnet().hypernyms
+    found: set[int] = set()
+    for _ in range(levels):
+        senses = frozenset(p for s in senses for p in graph.get(str(s), ()))
+        found |= senses
+    return frozenset(found)
+
+
+@lru_cache(maxsize=4096)
+def _related(a: str, b: str) -> bool:
+    """Two content words of requests that may name one thing: one stem (or five letters
+    alike: "grammar" / "grammatically"), one job (:data:`_JOBS`), a WordNet verb sense
+    shared by any of their forms, or a noun sense shared, one a kind of the other, two
+    levels up ("abstract" / "summary"), or two kinds of one thing ("title" / "headline")."""
+    if stem(a) == stem(b) or _prefix(a, b) >= min(5, len(a), len(b)):
+        return True
+    if {a, b} <= set(_EXPLAINING):
+        return True
+    lexicon = wn.wordnet()
+    for x in wn.lemmas(a):
+        for y in wn.lemmas(b):
+            if one_job(x, y) or _TASK_NOUNS.get(x) == y or _TASK_NOUNS.get(y) == x:
+                return True
+            vx, vy = lexicon.verb_senses.get(x), lexicon.verb_senses.get(y)
+            if vx is not None and vy is not None and wn.senses_of(vx)[0] & wn.senses_of(vy)[0]:
+                return True
+            nx, ny = wn.noun(x), wn.noun(y)
+            if nx is not None and ny is not None:
+                sx, sy = wn.kinship(nx)[0], wn.kinship(ny)[0]
+                if sx & sy or sx & _up(sy) or sy & _up(sx) or _up(sx, 1) & _up(sy, 1):
+                    return True
+    return False
+
+
+def asked_of_text_differs(q: Features, c: Features, query: str, candidate: str) -> str | None:
+    """Why two requests about one given text ask two things of it, where one side (or
+    neither) gives an instruction the instruction reader finds; None if not told."""
+    if not (":" in query or ".\n" in query) or not (":" in candidate or ".\n" in candidate):
+        return None
+    if any(i.given for i in q.tasks) and any(i.given for i in c.tasks):
+        return None  # two instructions: compared by :func:`task_differs`
+    split = _given_split(_WORDS.findall(query.lower()), _WORDS.findall(candidate.lower()))
+    if split is None:
+        return None
+    q_words, c_words = map(_request_words, split)
+    if not q_words or not c_words or q_words & c_words:
+        return None
+    if any(_related(a, b) for a in q_words for b in c_words):
+        return None
+    return f"task differs: {_show(q_words)} vs {_show(c_words)} of the same text"
+
+
+def _show(words: frozenset[str]) -> str:
+    return " ".join(sorted(words))

@@ -1258,6 +1258,22 @@ _PASSIVE_REACH = 5
 _PARTICLES_BEFORE_BY = frozenset({"over", "up", "down", "out", "off", "away", "in"})
 
 
+@lru_cache(maxsize=4096)
+def _one_act(participle: str, word: str) -> bool:
+    """Whether a passive's participle and a word of the other side name one act by
+    WordNet ("bought" / "acquire": "buy" is a kind of "acquire"), not by their forms."""
+    senses = wordnet().verb_senses
+    mine = [f for f in (*lemmas(participle), _PARTICIPLES.get(participle, "")) if f in senses]
+    theirs = [f for f in lemmas(word) if f in senses]
+    for a in mine:
+        sa, pa = senses_of(senses[a])
+        for b in theirs:
+            sb, pb = senses_of(senses[b])
+            if sa & sb or sa & pb or sb & pa:
+                return True
+    return False
+
+
 def _passive_turned(q: Features, c: Features) -> str | None:
     """A passive with its doer on one side, the active verb on the other with the same
     words in the same places: the roles are the other way round ("my rabbit keeps
@@ -1299,6 +1315,14 @@ def _passive_turned(q: Features, c: Features) -> str | None:
             if (s == own or s not in passive.content)
             and not forms.isdisjoint(_verb_forms(active.words[v]))
         ]
+        if not verbs:
+            # the act said with another verb ("was bought by" / "acquired"): one WordNet
+            # sense, or one verb a kind of the other's act
+            verbs = [
+                v
+                for s, v in active.content.items()
+                if s not in passive.content and _one_act(words[p], active.words[v])
+            ]
         if len(verbs) != 1:
             continue
         v = verbs[0]
@@ -2832,8 +2856,16 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
 # credit"), or restricts it ("counting only refunded orders", "excluding weekends").
 _QUALIFYING = frozenset(
     """in on for during after before when while if at under only per with without except
-    excluding""".split()
+    excluding besides""".split()
 )
+
+
+def _opens_phrase(words: list[str] | tuple[str, ...], i: int) -> bool:
+    """Whether ``words[i]`` opens a qualifying phrase: a word of :data:`_QUALIFYING`, or
+    "than" after "other" ("languages *other than* English": "except English")."""
+    return words[i] in _QUALIFYING or (words[i] == "than" and i > 0 and words[i - 1] == "other")
+
+
 # After "only" these say what the asker needs or has, not what the question is restricted to.
 _ONLY_WANTS = frozenset("need needs want wants have has had know care mean wish ask got".split())
 # Fixed phrases that qualify nothing ("thanks in advance", "in general", "at all").
@@ -2844,7 +2876,7 @@ def _phrases(f: Features, other: Features, extra: set[int]) -> list[tuple[str, l
     """``f``'s qualifying phrases whose content words are all in ``extra`` (positions of
     words ``other`` does not have, not even inflected): (opening word, words)."""
     words, found = f.words, []
-    opens = [i for i, w in enumerate(words) if w in _QUALIFYING]
+    opens = [i for i in range(len(words)) if _opens_phrase(words, i)]
     slots = set(zip(other.words, other.words[1:], strict=False))
     for n, i in enumerate(opens):
         end = opens[n + 1] if n + 1 < len(opens) else len(words)
@@ -2855,11 +2887,14 @@ def _phrases(f: Features, other: Features, extra: set[int]) -> list[tuple[str, l
             if words[i + 1 : i + 2] and words[i + 1] in _ONLY_WANTS:
                 continue  # "I only need the name": what the asker wants, not a restriction
             content = list(itertools.takewhile(extra.__contains__, content))
+        elif words[i] == "than":  # "other than English, are taught": the words it leaves out
+            content = list(itertools.takewhile(extra.__contains__, content))
         if any(words[k][0].isdigit() or words[k] in NUMBER_WORDS for k in content):
             continue  # "at seven this evening" / "at 7pm": the number guard compares those
         new = [k for k in content if k in extra]
         if new and len(new) == len(content) and not any(words[k] in _IDIOMS for k in new):
-            found.append((words[i], [words[k] for k in new]))
+            opener = "other than" if words[i] == "than" else words[i]
+            found.append((opener, [words[k] for k in new]))
     return found
 
 
@@ -2879,7 +2914,7 @@ def _added_qualifier(q: Features, c: Features, only_q: Diff, only_c: Diff) -> st
         if not mine or not _UNRESTRICTIVE.issuperset(map(base, map(_WORD_OF, theirs))):
             continue
         extra = {i for _, _, i in mine}
-        if _QUALIFYING.isdisjoint(f.words[: max(extra)]):
+        if _QUALIFYING.isdisjoint(f.words[: max(extra)]) and "than" not in f.words:
             # a phrase's new words follow its opening word: with none before the last
             # differing word, _phrases finds no phrase (and its walk is not made)
             continue
