@@ -672,8 +672,8 @@ def _freed(one: Features, other: Features) -> int:
     found = {
         m.group(1) or m.group(2) or m.group(3) for m in _FREE_OF.finditer(one.lower)
     } - lex.FUNCTION_WORDS  # "for free" is no "without"
-    return sum(
-        1
+    things = [
+        thing
         for thing in found
         if (thing in other.vocab or stem(thing) in other.stems)
         and f"{thing}less" not in other.lower
@@ -681,7 +681,25 @@ def _freed(one: Features, other: Features) -> int:
         and f"{thing} free" not in other.lower
         and f"free of {thing}" not in other.lower
         and f"free from {thing}" not in other.lower
-    )
+    ]
+    if len(things) < 2:
+        return len(things)
+    # things the other side lists after one negator are one "without" ("meat-free,
+    # fish-free" / "without meat or fish"): counted once, as that side's negator is
+    return len({_listed_after_negator(other, thing) or thing for thing in things})
+
+
+def _listed_after_negator(f: Features, thing: str) -> int | None:
+    """Where the negator stands (plus one) that ``thing`` follows by at most four words
+    ("without meat or fish", "no nuts, eggs or dairy"), or None."""
+    words = f.words
+    for k, w in enumerate(words):
+        if w != thing and stem(w) != stem(thing):
+            continue
+        for j in range(k - 1, max(-1, k - 5), -1):
+            if words[j] in lex.NEGATORS or words[j].endswith("n't"):
+                return j + 1
+    return None
 
 
 # Verbs that end an activity as "stop" does ("quit smoking" / "stop smoking", "get rid of
@@ -729,6 +747,11 @@ def _phrased_not(fewer: Features, more: Features) -> int:
     return n
 
 
+# Leaving a thing out is "without" it ("leave out the links" / "do not include links",
+# "leave rent out of it" / "but not rent"): the verb, up to three words, then "out".
+_LEFT_OUT = re.compile(r"\b(?:leave|leaves|leaving|left)\s+(?:[a-z0-9'-]+\s+){0,3}?out\b")
+
+
 def _no_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
     """The counts with each word of :data:`_SAYING_NO` on the side with fewer negators
     counted as a negator when the other side does not use it: refusing is saying no
@@ -746,15 +769,18 @@ def _no_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tupl
         found += len(roots - {_MEANING_NOT_ROOT[w] for w in _MEANING_NOT & more.vocab})
     if "than" in fewer.vocab or "instead" in fewer.vocab:
         found += _phrased_not(fewer, more)
+    if "out" in fewer.vocab and "out" not in more.vocab:
+        found += len(_LEFT_OUT.findall(fewer.lower))
     add = min(abs(q_neg - c_neg), found)
     return (q_neg, c_neg + add) if more is q else (q_neg + add, c_neg)
 
 
 # A bound said with a negator: "no more than 100 words" is "at most 100 words", "no later
-# than Friday" is "by Friday at the latest"; group 1 the comparative (an upper bound for
-# "more", a lower one for "less").
+# than Friday" is "by Friday at the latest", "can't weigh more than 23 kg" is "23 kg at
+# most"; group 1 the comparative (an upper bound for "more", a lower one for "less").
 _NEGATED_BOUND = re.compile(
-    r"\b(?:no|not)\s+(more|longer|later|greater|higher|bigger|larger|fewer|less|earlier"
+    r"\b(?:no|not|never|cannot|[a-z]+n't)\s+(?:[a-z]+\s+){0,2}?"  # "can't weigh more than"
+    r"(more|longer|later|greater|higher|bigger|larger|fewer|less|earlier"
     r"|shorter|lower|smaller)\s+than\b"
 )
 _COMPARED = re.compile(
@@ -796,11 +822,17 @@ _ZERO = frozenset({"0", "zero"})
 
 
 def _none_as_zero(one: Features, other: Features) -> int:
-    """How many "no X" of ``one`` the other side says as "zero X" or "0 X" ("customers
-    with no orders" / "with 0 orders"): a count of none, not a negation of anything."""
+    """How many "no X" or "without (any) X" of ``one`` the other side says as "zero X" or
+    "0 X" ("customers with no orders" / "with 0 orders", "without any downtime" / "with
+    zero downtime"): a count of none, not a negation of anything."""
     words, seq = one.words, one.seq
     counted = {other.seq[j + 1] for j, w in enumerate(other.words[:-1]) if w in _ZERO}
-    return sum(1 for k, w in enumerate(words[:-1]) if w == "no" and seq[k + 1] in counted)
+    found = 0
+    for k, w in enumerate(words[:-1]):
+        if w == "no" or w == "without":
+            at = k + 2 if w == "without" and words[k + 1] == "any" else k + 1
+            found += at < len(seq) and seq[at] in counted
+    return found
 
 
 def _zero_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
@@ -811,6 +843,25 @@ def _zero_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
         return q_neg, c_neg
     drop = min(abs(q_neg - c_neg), _none_as_zero(more, fewer))
     return (q_neg - drop, c_neg) if more is q else (q_neg, c_neg - drop)
+
+
+_NONE = frozenset({"no", "without"})
+# "nothing but X", "X and nothing else", "nothing more than X": an "only X", whose
+# "nothing" negates no predicate ("using nothing but the CV" / "using only the CV")
+_NOTHING_BUT = re.compile(r"\bnothing (?:but|else|more than)\b")
+_ONLY = re.compile(r"\b(?:only|solely|exclusively)\b")
+
+
+def _nothing_but(q: Features, c: Features) -> tuple[int, int, str | None]:
+    """How many "nothing but X" / "X and nothing else" / "nothing more than X" each side
+    has: an "only X", no negator ("using nothing but the CV" / "using only the CV"); and
+    a refusal when one side alone says it and the other has no "only" ("nothing but the
+    CV" / "the CV", as its "nothing" counted as a negator refused it before)."""
+    nq, nc = len(_NOTHING_BUT.findall(q.lower)), len(_NOTHING_BUT.findall(c.lower))
+    other = c if nq and not nc else q if nc and not nq else None
+    if other is not None and _ONLY.search(other.lower) is None:
+        return nq, nc, "'nothing but' (only) on one side only"
+    return nq, nc, None
 
 
 #: Words each side of a pair has at least before a negator whose predicate the other side
@@ -873,6 +924,11 @@ class NegationGuard(_PairGuard):
             q_neg += prevention_shift(q, c)
         if not _PREVENTING_FROM.isdisjoint(c_stems):
             c_neg += prevention_shift(c, q)
+        if "nothing" in q_vocab or "nothing" in c_vocab:
+            q_only, c_only, narrowing = _nothing_but(q, c)
+            if narrowing is not None:
+                return narrowing
+            q_neg, c_neg = q_neg - q_only, c_neg - c_only
         if q.prefixed:
             q_neg += self._prefixed(q, c)
         if c.prefixed:
@@ -899,11 +955,12 @@ class NegationGuard(_PairGuard):
                 and _SAYING_NO.isdisjoint(c.keys)
                 and _MEANING_NOT.isdisjoint(q_vocab if q_neg < c_neg else c_vocab)
                 and not any(p in (q.lower if q_neg < c_neg else c.lower) for p in _NOT_PHRASES)
+                and "out" not in (q_vocab if q_neg < c_neg else c_vocab)
             ):
                 q_neg, c_neg = _no_said_otherwise(q, c, q_neg, c_neg)
             if q_neg != c_neg and "than" in (q_vocab if q_neg > c_neg else c_vocab):
                 q_neg, c_neg = _bounds_said_otherwise(q, c, q_neg, c_neg)
-            if q_neg != c_neg and "no" in (q_vocab if q_neg > c_neg else c_vocab):
+            if q_neg != c_neg and not _NONE.isdisjoint(q_vocab if q_neg > c_neg else c_vocab):
                 q_neg, c_neg = _zero_said_otherwise(q, c, q_neg, c_neg)
             if q_neg != c_neg and len(q.words) >= _LONG and len(c.words) >= _LONG:
                 q_neg, c_neg = _reworded_negations(q, c, q_neg, c_neg)
@@ -1100,9 +1157,10 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
     """The numbers of ``mine`` that ``other`` lacks (``extra``, counted) and does not say
     another way: a model number spelt apart in a full name ("PlayStation 5" / "PS5"), an
     ordinal in words ("3rd" / "third"), Roman numerals ("GTA 5" / "Grand Theft Auto V"), a
-    texted "2" for "to", a "no" for zero ("0 orders" / "no orders"). Each test runs only
-    where it can hold: without an ordinal word on the other side _spelt_ordinal is False
-    for every key, without a name there _roman is, without a "2" / "4" here _for_word is."""
+    texted "2" for "to", a "no" or "without" for zero ("0 orders" / "no orders"). Each
+    test runs only where it can hold: without an ordinal word on the other side
+    _spelt_ordinal is False for every key, without a name there _roman is, without a "2" /
+    "4" here _for_word is."""
     if not lex.ORDINAL_WORDS.keys().isdisjoint(other.vocab):
         extra = {k: n for k, n in extra.items() if not _spelt_ordinal(k, mine, other)}
     if other.entities or not _TEXTED.keys().isdisjoint(extra):
@@ -1111,7 +1169,7 @@ def _unexplained(extra: dict[str, int], mine: Features, other: Features) -> dict
         }
     if "k" in other.lower:
         extra = {k: n for k, n in extra.items() if not _one_digit_thousands(k, other)}
-    if extra.get("num:0") and "no" in other.vocab:
+    if extra.get("num:0") and not _NONE.isdisjoint(other.vocab):
         extra["num:0"] -= _none_as_zero(other, mine)
     if "twice" in other.vocab or "thrice" in other.vocab:
         extra = {k: n for k, n in extra.items() if not _times_word(k, mine, other)}

@@ -296,13 +296,39 @@ def _periods(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+# A negator up to six words before a quantifier, in its clause ("do not drop any of the
+# conditions", "without any links", "don't delete all of them").
+_NEGATED_BEFORE = re.compile(
+    r"\b(?:not|no|never|without|cannot|\w+n't)\b(?:[ ]+[\w'-]+){0,5}?[ ]+$"
+)
+
+
+def _quantifiers(text: str) -> frozenset[str]:
+    """The quantifier labels of ``text``, each read under the negator before it in its
+    clause: "not ... any" is a universal ("do not drop any of the conditions" / "keep
+    every condition"), "not ... all" an existential ("don't remove all the tests" /
+    "remove some of the tests")."""
+    found = _labels(text, _QUANTIFIER)
+    if not found or not any(n in text for n in ("not", "no", "never", "without", "n't")):
+        return found
+    labels = set()
+    for label, _, pattern in _QUANTIFIER:
+        for m in pattern.finditer(text):
+            turnable = label == "all" or m.group().startswith("any")
+            if turnable and _NEGATED_BEFORE.search(text, 0, m.start()):
+                labels.add("some" if label == "all" else "all")
+            else:
+                labels.add(label)
+    return frozenset(labels)
+
+
 @per_text
 @lru_cache(maxsize=4096)
 def readings(lower: str) -> Readings:
     """The frames ``lower`` (a prompt's lower-cased content) reads."""
     text = lower.replace("\u2019", "'")
     return Readings(
-        _labels(text, _QUANTIFIER),
+        _quantifiers(text),
         _periods(text),
         _labels(text, _BOUND),
         _labels(text, _WHOLE),

@@ -319,15 +319,48 @@ class AntonymGuard(_PairGuard):
                             continue  # "least expensive" / "cheapest": the same degree
                         if _no_for_not(q, c, key, opposite):
                             continue  # "can't accept" / "decline": one no, said twice
+                        if _not_for_opposite(q, c, key, opposite):
+                            continue  # "do not change its meaning" / "the same meaning"
                         if _verb_forms(w) and _verb_forms(w2):
                             if _roles_exchanged(q, i, c, c.words.index(w2)):
                                 continue  # "A lent B" / "B borrowed from A": one event
+                        if _introduces(q, w) or _introduces(c, w2):
+                            continue
+                        if _compared_apart(q, w, c, w2):
+                            continue
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return _turned_few(q, c, only_q, only_c) or (
             None
             if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
             else _bound_turned(q, c)
         )
+
+
+def _introduces(f: Features, word: str) -> bool:
+    """Whether ``word`` only introduces what follows it in ``f`` ("The customer asks:
+    ...", "Answer: ..."): a label, whose opposite on the other side ("Answer the
+    customer's question") turns nothing."""
+    return f"{word}:" in f.lower and re.search(rf"\b{re.escape(word)}:", f.lower) is not None
+
+
+def _compared_apart(q: Features, w: str, c: Features, w2: str) -> bool:
+    """Whether two opposite comparatives compare with different numbers, each of which
+    the other side bounds too ("results older than 2022 ... kids under 2" / "results
+    from before 2022 ... kids younger than 2"): two comparisons of different things."""
+    a, b = _than_number(q, w), _than_number(c, w2)
+    return (
+        a is not None
+        and b is not None
+        and a != b
+        and re.search(rf"(?<![\d.]){re.escape(a)}(?![\d])", c.lower) is not None
+        and re.search(rf"(?<![\d.]){re.escape(b)}(?![\d])", q.lower) is not None
+    )
+
+
+def _than_number(f: Features, word: str) -> str | None:
+    """The number right after "``word`` than" in ``f``, or None."""
+    m = re.search(rf"\b{re.escape(word)} than (\d[\d,.]*)", f.lower)
+    return m.group(1).rstrip(",.") if m else None
 
 
 # Words that bound a number from below (True) or above (False): a closed class of
@@ -370,9 +403,19 @@ def _bound_of(before: list[str]) -> bool | None:
         way, size = _BOUNDS[phrase], 2
     elif before[-1] in _BOUNDS:
         way = _BOUNDS[before[-1]]
-    if way is not None and len(before) > size and before[-size - 1] in ("no", "not"):
-        return not way  # "no more than 5": at most 5
+    if way is None:
+        return None
+    # "no more than 5": at most 5; "(no more than 5", "must not bend it past 90" (a
+    # negator up to five words before the bound, within its clause): at most 90 too
+    for word in reversed(before[max(0, len(before) - size - 5) : len(before) - size]):
+        if word.lstrip("(\"'[") in _BOUND_NEGATORS or word.endswith("n't"):
+            return not way
+        if word[-1:] in ",.;:!?)":
+            break
     return way
+
+
+_BOUND_NEGATORS = frozenset({"no", "not", "never", "cannot"})
 
 
 @per_text
@@ -386,7 +429,10 @@ def _bounded_digits(lower: str) -> dict[str, frozenset[bool]]:
         at = m.start()
         if at and lower[at - 1].isalnum():
             continue  # inside a word ("mp3")
-        way = _bound_of(lower[max(0, at - 24) : at].rstrip("$€£ ").split())
+        before = lower[max(0, at - 40) : at].rstrip("$€£ ").split()
+        if at > 40 and lower[at - 41].isalnum():
+            before = before[1:]  # a word cut by the window
+        way = _bound_of(before)
         if way is not None:
             found.setdefault(m.group().replace(",", ""), set()).add(way)
     return {n: frozenset(d) for n, d in found.items()}
@@ -645,6 +691,23 @@ def _no_for_not(q: Features, c: Features, mine: str, theirs: str) -> bool:
             and other.negations < one.negations
             and (word in _targets(one) or _asked_not(one, word))
             and no not in _targets(other)
+        ):
+            return True
+    return False
+
+
+def _not_for_opposite(q: Features, c: Features, mine: str, theirs: str) -> bool:
+    """Whether one side negates its word of an antonym pair and the other side, with
+    fewer negators, says the opposite that nothing negates: "do not change its meaning" /
+    "keep the same meaning" (the negation guard found the negator said otherwise; "do not
+    change" / "do not keep the same" still differ)."""
+    for one, other, word, opposite in ((q, c, mine, theirs), (c, q, theirs, mine)):
+        if (
+            other.negations < one.negations
+            and word in _targets(one)
+            and word not in other.stems
+            and opposite not in _targets(other)
+            and opposite not in one.stems
         ):
             return True
     return False
@@ -1192,8 +1255,8 @@ def _converse_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> st
         for w, _s, i in mine:
             forms = _verb_forms(w)
             receivers = frozenset().union(*(_CONVERSES.get(v, ()) for v in forms))
-            if not receivers:
-                continue
+            if not receivers or _undergone(one, i):
+                continue  # "must never be given it" / "shouldn't receive it": one event
             # ("get" is a function word, in no diff: found in the words, when one side
             # alone has it)
             gets = (
@@ -1211,6 +1274,15 @@ def _converse_turned(q: Features, c: Features, only_q: Diff, only_c: Diff) -> st
                     continue  # a doer moved to the other end: one event told both ways
                 return f"converse verbs {w!r} / {w2!r} with the same doer"
     return None
+
+
+def _undergone(f: Features, i: int) -> bool:
+    """Whether word ``i`` of ``f`` is a participle after "be" or "get" one or two words
+    before it ("must never be given it", "was taught Spanish"): its subject undergoes it."""
+    w = f.words[i]
+    return (w in _PARTICIPLES or w.endswith(("ed", "en", "ght"))) and not _BE.isdisjoint(
+        f.words[max(0, i - 2) : i]
+    )
 
 
 # "X's Y": X owns Y. ("Y of X" is left out: "one day of notice" is "one day's notice".)
@@ -2165,6 +2237,11 @@ class SubstitutionGuard(_PairGuard):
             and not mirrored(q, c)
             and not _same_measure(graded_q.values(), graded_c.values())
             and not _same_magnitude(q, c, graded_q.values(), graded_c.values())
+            # "older than 2022" / "younger than 2" beside "before 2022" / "under 2": two
+            # comparisons of different things, each said on both sides
+            and not any(
+                _compared_apart(q, a, c, b) for a in graded_q.values() for b in graded_c.values()
+            )
             # one word WordNet puts in no cluster, similar to the other ("the most
             # dependable" / "the most reliable"): one comparison
             and not any(
@@ -2843,6 +2920,7 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
         (w, n, s not in wn.verbs or (i > 0 and f.words[i - 1] in _NOUN_CUES))
         for w, s, i in diff
         if w not in UNITS
+        and w not in NEGATORS  # "nothing else", "none of them": no item of a kind
         and (s not in wn.verbs or (i and f.words[i - 1] not in _VERB_CUES))
         and (n := noun(w))
         and not (i and f"{f.words[i - 1]} {w}" in wn.phrases)  # "on time" names no item
