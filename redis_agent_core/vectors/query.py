@@ -264,18 +264,9 @@ def text_command(
     )  # fmt: skip
 
 
-def hybrid_aggregate_command(
-    index_name: str,
-    schema: VectorSchema,
-    text: str,
-    vec: bytes,
-    k: int,
-    filter_str: str,
-    alpha: float,
-) -> list[Any] | None:
-    """An aggregation combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
-    ``alpha * vector_similarity + (1 - alpha) * text_score``. ``None`` when the text has
-    no searchable term (callers fall back to a vector query)."""
+def _hybrid_query(
+    schema: VectorSchema, text: str, vec: bytes, k: int, filter_str: str, alpha: float
+) -> AggregateHybridQuery | None:
     if not 0.0 <= alpha <= 1.0:
         raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
     k = check_k(k)
@@ -284,7 +275,7 @@ def hybrid_aggregate_command(
     for name in (schema.text_field, METADATA_FIELD):
         load += [f"$.{name}", "AS", name] if schema.storage == "json" else [f"@{name}"]
     try:
-        query = AggregateHybridQuery(
+        return AggregateHybridQuery(
             text=terms,
             text_field_name=schema.text_field,
             vector=vec,
@@ -297,7 +288,91 @@ def hybrid_aggregate_command(
         )
     except ValueError:
         return None
+
+
+def hybrid_aggregate_command(
+    index_name: str,
+    schema: VectorSchema,
+    text: str,
+    vec: bytes,
+    k: int,
+    filter_str: str,
+    alpha: float,
+) -> list[Any] | None:
+    """An aggregation combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
+    ``alpha * vector_similarity + (1 - alpha) * text_score``. ``None`` when the text has
+    no searchable term (callers fall back to a vector query).
+
+    With a filter, its ``text_score`` is not the text's: RediSearch scores every TAG and
+    TEXT clause of the query, the filter's too (``FT.HYBRID`` stopped scoring tags,
+    RediSearch#6707; ``FT.AGGREGATE`` did not), and its candidates are the ``k``
+    nearest by vector only: the callers take its keys, add
+    :func:`hybrid_words_command`'s and score them all with :func:`hybrid_scores_command`."""
+    query = _hybrid_query(schema, text, vec, k, filter_str, alpha)
+    if query is None:
+        return None
     return aggregate_command(index_name, query.build_args(), params=("vector", vec))
+
+
+def aggregate_keys(reply: Any) -> list[str]:
+    """The keys of a hybrid aggregate's rows, best first."""
+    return [_s(row[_KEY_FIELD]) for row in aggregate_rows(reply) if row.get(_KEY_FIELD)]
+
+
+#: Documents holding a word of a hybrid query's text that join its candidates (the best
+#: by BM25): with ``KNN k`` alone, a document holding the words but not among the k
+#: nearest by vector was never returned, whatever its text score.
+WORD_WINDOW = 100
+
+
+def _text_clause(schema: VectorSchema, text: str, vec: bytes) -> str | None:
+    """The hybrid query's text clause as redisvl builds it (``(~@text:(a | b))``)."""
+    query = _hybrid_query(schema, text, vec, 1, "*", 0.5)
+    return None if query is None else str(query.build_args()[0]).rsplit("=>", 1)[0]
+
+
+def hybrid_words_command(
+    index_name: str, schema: VectorSchema, text: str, vec: bytes, filter_str: str, k: int
+) -> list[Any]:
+    """A search for the keys of the documents that pass the filter and hold a word of
+    the text, the best by BM25 first (``max(k, WORD_WINDOW)`` of them). Called once
+    :func:`hybrid_aggregate_command` found a word in the text."""
+    clause = _text_clause(schema, text, vec)
+    if clause is None:
+        raise ConfigError(f"the hybrid query text {text!r} has no searchable word")
+    required = "(" + clause[2:]  # "(~@text:(...))": the words are required here
+    query = required if filter_str == "*" else f"{required} ({filter_str})"
+    return search_command(index_name, query, nocontent=True, limit=max(k, WORD_WINDOW))
+
+
+def hybrid_scores_command(
+    index_name: str, schema: VectorSchema, text: str, vec: bytes, keys: Sequence[str]
+) -> list[Any] | None:
+    """A search giving each of ``keys`` its vector distance and the BM25 of the hybrid
+    query's text clause alone (the aggregate's scale; no filter: RediSearch scores a
+    filter's TAG and TEXT clauses too, ``FT.HYBRID`` stopped that, RediSearch#6707,
+    ``FT.AGGREGATE`` did not). ``None`` when there is nothing to score."""
+    clause = _text_clause(schema, text, vec)
+    if clause is None or not keys:
+        return None
+    knn = knn_clause(len(keys), schema.vector_field, param="vector", distance_as=DISTANCE_FIELD)
+    return search_command(
+        index_name, clause + knn, return_fields=return_fields(schema), scorer="BM25STD",
+        inkeys=keys, limit=len(keys), params=("vector", vec),
+    )  # fmt: skip
+
+
+def hybrid_hits(reply: Any, schema: VectorSchema, prefix: str, alpha: float, k: int) -> list[Hit]:
+    """The ``k`` best of :func:`hybrid_scores_command`'s reply by ``alpha *
+    vector_similarity + (1 - alpha) * text_score``, vector similarity as the aggregate
+    computes it (``(2 - distance) / 2``); ties keep the server's order."""
+    hits = []
+    for key, score, fields in search_rows(reply)[1]:
+        hit = make_hit(schema, prefix, key, fields)
+        similarity = (2 - (hit.distance or 0.0)) / 2
+        hit.score = alpha * similarity + (1 - alpha) * float(score or 0.0)
+        hits.append(hit)
+    return sorted(hits, key=lambda h: -(h.score or 0.0))[:k]
 
 
 def limit_error(exc: BaseException) -> ConfigError | None:
@@ -389,21 +464,6 @@ def parse_ids(reply: Any, prefix: str) -> tuple[int, list[str], list[str]]:
     """``(total, keys, expired keys)`` of a keys-only search reply (raw keys, not ids;
     :func:`~redis_agent_core.search.replies.search_keys`)."""
     return search_keys(reply)
-
-
-def parse_aggregate(reply: Any, schema: VectorSchema, prefix: str) -> list[Hit]:
-    """Hits of the hybrid aggregate reply, best first, scored by ``hybrid_score``."""
-    hits = []
-    for row in aggregate_rows(reply):
-        key = row.get(_KEY_FIELD)
-        if key is None:
-            continue
-        row = dict(row)
-        distance = row.pop(DISTANCE_FIELD, None)
-        hit = make_hit(schema, prefix, _s(key), row, row.get("hybrid_score"))
-        hit.distance = float(distance) if distance is not None else None
-        hits.append(hit)
-    return hits
 
 
 # -- MMR --
