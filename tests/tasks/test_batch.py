@@ -159,6 +159,22 @@ def test_a_chunk_waits_out_as_many_rate_limit_refusals_as_it_takes(
     assert "override_max_retries" not in vars(task_app.tasks["rap.llm_batch"])
 
 
+def test_a_chunk_past_5_rate_limit_waits_still_retries_a_redis_fault(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # left25: the fault retries compared request.retries, which the rate-limit waits
+    # raise, with max_retries (5): the 7th prompt's one fault failed it at once
+    support.halfsec_limiter(task_config).reset()
+    prompts = [f"fwait{i}" for i in range(6)] + ["fault-after-waits"]
+    job_id = submit_batch(
+        prompts, model=MODEL, cache=False, limiter="halfsec", limiter_wait=0.0,
+        chunk_size=7, app=task_app,
+    )  # fmt: skip
+    job = wait_for_job(job_id, config=task_config, timeout=60)
+    assert (job.status, job.done) == ("succeeded", 7), job_failures(job_id, config=task_config)
+    assert support.CALLS["fault-after-waits"] == 2  # the fault, then its retry
+
+
 def test_a_prompt_the_limiter_can_never_admit_fails_with_the_reason(
     task_app: Celery, task_config: RedisAgentConfig
 ) -> None:
