@@ -537,7 +537,3 @@ def renotify_if_lost(app: Celery, config: RedisAgentConfig, job_id: str) -> str 
     if not spec or queued or status is None or _text(status) not in FINAL_STATUSES:
         return None
     return notify_job_finished(app, config, job_id)
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
