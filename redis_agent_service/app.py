@@ -634,7 +634,7 @@ class AgentService:
             estimate = self._estimate_tokens(message, past)
             decision = await self._admit(user_id, tokens=estimate)
             turn = _Turn(user_id, session_id, message, history, past, decision.reservation, start)
-            async with self._refunding(turn):
+            async with self._refunding(turn.reservation):
                 # the passages the prompt would hold are part of the cache scope, so
                 # they are retrieved first; without documents nothing is embedded and
                 # a repeated question stays one round trip (issue 20)
@@ -660,7 +660,7 @@ class AgentService:
                     model_prompt = self._prompt(message, window, docs)
             if hit is not None:
                 return await self._finish(turn, *hit_reply, cached=True)
-        async with self._refunding(turn):
+        async with self._refunding(turn.reservation):
             reply = await self._complete(model_prompt)  # waiting: no slot held
         async with self.admission.slot(resume=True):
             answer = reply.text.strip()
@@ -669,7 +669,7 @@ class AgentService:
                 output_tokens=reply.output_tokens,
                 total_tokens=reply.total_tokens,
             )
-            async with self._refunding(turn):
+            async with self._refunding(turn.reservation):
                 await self.cache.aupdate(
                     turn.prompt,
                     turn.scope,
@@ -695,13 +695,15 @@ class AgentService:
             raise
 
     @contextlib.asynccontextmanager
-    async def _refunding(self, turn: _Turn) -> AsyncIterator[None]:
-        # a failed turn gives back what it reserved; the caller sees the original error
+    async def _refunding(self, reservation: Any) -> AsyncIterator[None]:
+        # a failed turn or request gives back what it reserved; the caller sees the
+        # original error
         try:
             yield
         except BaseException:
-            with contextlib.suppress(Exception):
-                await self.limiter.asettle(turn.reservation, 0, refund_requests=True)
+            if reservation is not None:
+                with contextlib.suppress(Exception):
+                    await self.limiter.asettle(reservation, 0, refund_requests=True)
             raise
 
     async def _finish(
@@ -828,10 +830,21 @@ class AgentService:
                 "ServiceSettings(ingest_users=[...]))",
             )
         ids, items = await asyncio.to_thread(self.prepare_documents, documents)
+        decision = None
         if user_id is not None:
             # a request like /chat's, no tokens: ingestion embeds and writes up to
             # max_body_bytes a request, and was the one unmetered way to do so
-            await self._admit(user_id, tokens=0)
+            decision = await self._admit(user_id, tokens=0)
+        # a failed request gives its slot back, as a failed /chat turn does: kept, each
+        # failed owner write or submit (Redis refusing writes) spent one of the user's
+        # requests for nothing
+        async with self._refunding(None if decision is None else decision.reservation):
+            return await self._ingest(ids, items, user_id)
+
+    async def _ingest(
+        self, ids: list[str], items: list[dict[str, Any]], user_id: str | None
+    ) -> dict[str, Any]:
+        """:meth:`ingest` once the documents are checked and the request admitted."""
         s = self.settings
         if s.use_queue:
             from redis_agent_core.tasks import submit_ingestion

@@ -83,6 +83,14 @@ def _delivered(env: Envelope, **fields: Any) -> Envelope:
     return env
 
 
+def _is_time(value: Any) -> bool:
+    """A finite int or float (not a bool, not a numeric string): what an envelope's
+    ``time`` may hold, sent or received."""
+    if type(value) is float:
+        return math.isfinite(value)
+    return type(value) is int and -(2**63) <= value < 2**64  # what orjson writes and reads
+
+
 def make_envelope(
     topic: str,
     payload: Any,
@@ -114,6 +122,13 @@ def make_envelope(
 def encode_envelope(envelope: Envelope) -> bytes:
     """JSON bytes of an envelope; raises :class:`ConfigError` for a payload JSON cannot
     hold (a non-JSON type, a NaN or an infinity: receivers would get null)."""
+    stamp = envelope.time
+    if type(stamp) is not float and not _is_time(stamp):
+        # receivers got True as 1.0 and "12" as 12.0: refused, as on receipt
+        raise ConfigError(
+            f"envelope field time must be a float (seconds since the epoch, as "
+            f"time.time() gives), got {stamp!r} on topic {envelope.topic!r}; nothing was sent"
+        )
     nulls = (envelope.correlation_id is None) + (envelope.reply_to is None)
     return dumps_json(envelope.to_dict(), f"bus payload on topic {envelope.topic!r}", nulls=nulls)
 
@@ -129,10 +144,13 @@ def decode_envelope(
     if not isinstance(raw, dict):
         raise DataCorruptionError(f"{source}: message is not a JSON object")
     try:
-        env_id, topic, sender = raw["id"], raw["topic"], raw["sender"]
-        stamp = float(raw["time"])
-    except (KeyError, TypeError, ValueError) as exc:
+        env_id, topic, sender, stamp = raw["id"], raw["topic"], raw["sender"], raw["time"]
+    except KeyError as exc:
         raise DataCorruptionError(f"{source}: message lacks envelope field {exc}") from exc
+    if not _is_time(stamp):  # a bool or a numeric string read as a time
+        raise DataCorruptionError(
+            f"{source}: envelope time {stamp!r} is not a number (seconds since the epoch)"
+        )
     if not (isinstance(env_id, str) and isinstance(topic, str) and isinstance(sender, str)):
         raise DataCorruptionError(f"{source}: envelope fields id, topic, sender must be strings")
     correlation_id, reply_to = raw.get("correlation_id"), raw.get("reply_to")
@@ -142,14 +160,12 @@ def decode_envelope(
         raise DataCorruptionError(
             f"{source}: envelope fields correlation_id, reply_to must be non-empty strings or null"
         )
-    if not math.isfinite(stamp):
-        raise DataCorruptionError(f"{source}: envelope time {raw['time']!r} is not a number")
     env = Envelope(
         id=env_id,
         topic=topic,
         sender=sender,
         payload=raw.get("payload"),
-        time=stamp,
+        time=float(stamp),
         correlation_id=correlation_id,
         reply_to=reply_to,
         stream_id=stream_id,

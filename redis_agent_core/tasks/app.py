@@ -326,9 +326,17 @@ def register_tasks(celery: Celery) -> None:
         job: dict[str, Any],
         items: list[dict[str, Any]],
         rap_signature: str | None = None,
+        rap_faults: int = 0,  # batch.fault_retries reads it from the request
     ) -> int:
         _check_signature(self, [job_id, job, items], rap_signature)
-        return batch.run_batch(self, job_id, job, items)
+        try:
+            return batch.run_batch(self, job_id, job, items)
+        except RETRYABLE as exc:
+            # before the autoretry, which counts the rate-limit waits as tries
+            retry = batch.retry_fault(self, exc)
+            if retry is exc:
+                raise
+            raise retry from exc
 
     @celery.task(name="rap.deliver_webhook", max_retries=None, **durable)
     def deliver_webhook(

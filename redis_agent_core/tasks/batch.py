@@ -258,9 +258,9 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
             # down and retried for good, the job never finishing
             config.check_value_sizes((value,), f"the result of item {item['id']}")
         except RETRYABLE as exc:
-            if task.request.retries < (task.max_retries or 0):
-                wait = held_countdown(task.app, backoff(task.request.retries, 0.5, 30.0))
-                raise task.retry(exc=exc, countdown=wait) from exc
+            retry = retry_fault(task, exc)
+            if retry is not exc:
+                raise retry from exc
             mark = _fail(config, job_id, item, f"{type(exc).__name__}: {exc}")
         except ValueTooLargeError as exc:  # this answer alone (its cache entry or result)
             log.warning("batch job %s prompt %s: %s", job_id, item["id"], exc)
@@ -283,6 +283,31 @@ def run_batch(task: Task, job_id: str, job: dict[str, Any], items: list[dict[str
     if finished:
         notify_job_finished(task.app, config, job_id)
     return written
+
+
+#: the task kwarg counting a chunk's Redis-fault retries (not signed: a forged count
+#: can only end the retries sooner, a negative one reads as 0)
+FAULTS_KWARG = "rap_faults"
+
+
+def fault_retries(task: Task) -> int:
+    """How many times this chunk was retried for a Redis fault. A count of its own:
+    ``request.retries`` counts the rate-limit waits too, so a chunk refused 5+ times by
+    its limiter failed a prompt on its next Redis fault without one retry."""
+    n = (task.request.kwargs or {}).get(FAULTS_KWARG, 0)
+    return n if type(n) is int and n > 0 else 0
+
+
+def retry_fault(task: Task, exc: BaseException) -> BaseException:
+    """The retry (sent) of a chunk hit by a Redis fault, with backoff, or ``exc`` once
+    its ``task.max_retries`` fault retries are spent; rate-limit waits do not count."""
+    faults = fault_retries(task)
+    if faults >= (task.max_retries or 0):
+        return exc
+    wait = held_countdown(task.app, backoff(faults, 0.5, 30.0))
+    kwargs = {**(task.request.kwargs or {}), FAULTS_KWARG: faults + 1}
+    # Celery's own check compares request.retries (waits included): unbounded here
+    return retry_later(task, exc=exc, countdown=wait, kwargs=kwargs, max_retries=math.inf)
 
 
 def _fail(config: RedisAgentConfig, job_id: str, item: Mapping[str, Any], error: str) -> Any:

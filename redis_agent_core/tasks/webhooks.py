@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import logging
 import socket
 import time
 from collections.abc import Mapping
@@ -60,6 +61,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEAD_LETTER_MAXLEN = 10_000
 _QUEUED_FIELD = "webhook_queued"  # job hash field: the completion webhook was queued
 
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 100  # beyond ~1000 retries the backoff's 2**n overflows a float
 MAX_WAIT = 24 * 3600  # seconds: bound for backoff, backoff_cap and timeout
@@ -378,22 +381,46 @@ def _payload_not_kept(body: bytes, limit: int) -> bytes:
 def dead_letters(
     *, config: RedisAgentConfig | None = None, count: int = 100
 ) -> list[dict[str, Any]]:
-    """The latest dead-lettered deliveries, newest first (payload decoded)."""
+    """The latest dead-lettered deliveries, newest first (payload decoded). An entry
+    this module did not write (a field missing or not what it holds) is skipped with a
+    warning naming its id and how to delete it, as the bus treats corrupt entries: it
+    raised a raw ``KeyError`` / ``JSONDecodeError``, hiding every other dead letter."""
     config = config or get_default_config()
+    key = config.keys.dead_letters()
     with translate_errors(config, "reading webhook dead letters"):
-        rows = config.get_client().xrevrange(config.keys.dead_letters(), count=count)
+        rows = config.get_client().xrevrange(key, count=count)
     out = []
     for entry_id, fields in rows or ():
-        item: dict[str, Any] = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in (fields or {}).items()
-        }
-        item["id"] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        item = _parse_dead_letter(entry_id, fields)
+        if isinstance(item, str):
+            log.warning(
+                "skipping webhook dead letter %s of %r, which this pack did not write (%s); "
+                "delete it with XDEL %s %s",
+                _text(entry_id), key, item, key, _text(entry_id),
+            )  # fmt: skip
+            continue
+        out.append(item)
+    return out
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _parse_dead_letter(entry_id: Any, fields: Mapping[Any, Any] | None) -> dict[str, Any] | str:
+    """One dead letter's fields as :func:`dead_letters` returns them, or why they are
+    not a dead letter this module wrote."""
+    item: dict[str, Any] = {_text(k): _text(v) for k, v in (fields or {}).items()}
+    item["id"] = _text(entry_id)
+    try:
         item["payload"] = orjson.loads(item["payload"])
         item["attempts"] = int(item["attempts"])
         item["status"] = int(item["status"]) if item["status"] else None
-        out.append(item)
-    return out
+    except KeyError as exc:
+        return f"no field {exc}"
+    except ValueError as exc:  # orjson.JSONDecodeError is one
+        return f"a field is not what it holds: {exc}"
+    return item
 
 
 def webhook_secret(app: Celery) -> bytes:
@@ -510,7 +537,3 @@ def renotify_if_lost(app: Celery, config: RedisAgentConfig, job_id: str) -> str 
     if not spec or queued or status is None or _text(status) not in FINAL_STATUSES:
         return None
     return notify_job_finished(app, config, job_id)
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

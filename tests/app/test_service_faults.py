@@ -136,7 +136,7 @@ async def test_a_malformed_redis_url_is_the_services_500_and_names_no_host(
             assert "redis.internal.example" not in r.text and "REDIS_URL" in r.text
 
 
-async def test_documents_whose_job_owner_cannot_be_recorded_are_not_queued(
+async def test_documents_whose_job_owner_cannot_be_recorded_are_not_queued_nor_charged(
     faulty_redis: FaultyRedis, dead_endpoint: LLMEndpoint
 ) -> None:
     """attack25: the job was queued first and its owner recorded after. When that write
@@ -149,7 +149,8 @@ async def test_documents_whose_job_owner_cannot_be_recorded_are_not_queued(
     config = faulty_redis.config().with_options(
         url=f"redis://noset:pw@127.0.0.1:{faulty_redis.port}"
     )
-    settings = ServiceSettings(use_queue=True, ingest_users=["alice"])
+    # left25: one request a minute: the failed one kept it charged
+    settings = ServiceSettings(use_queue=True, ingest_users=["alice"], requests_per_minute=1)
     service = AgentService(
         build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
     )
@@ -161,6 +162,8 @@ async def test_documents_whose_job_owner_cannot_be_recorded_are_not_queued(
     assert r.json()["error"] == "redis_permission_denied"
     jobs = list(admin.scan_iter(match=f"{config.namespace}:job:*"))
     assert jobs == [], jobs  # nothing queued nor recorded: the client may simply retry
+    # ... and its request slot was given back, as a failed /chat turn's is
+    assert (await service.limiter.apeek(user="alice")).allowed
     admin.close()
     await config.aclose()
     config.close()

@@ -50,11 +50,30 @@ def test_envelope_round_trip_keeps_every_field() -> None:
         b'{"id":"x","topic":"t","sender":"s","time":1,"reply_to":{"r":1}}',
         b'{"id":"x","topic":"t","sender":"s","time":1,"correlation_id":""}',
         b'{"id":"x","topic":"t","sender":"s","time":"nan"}',
+        # left25: read as 1.0 and 12.0
+        b'{"id":"x","topic":"t","sender":"s","time":true}',
+        b'{"id":"x","topic":"t","sender":"s","time":"12"}',
+        b'{"id":"x","topic":"t","sender":"s","time":null}',
     ],
 )
 def test_corrupt_envelope_is_a_typed_error(data: bytes) -> None:
     with pytest.raises(DataCorruptionError):
         decode_envelope(data)
+
+
+@pytest.mark.parametrize("stamp", [True, "12", None, 10**30, float("inf")])
+def test_an_envelope_time_that_is_no_float_is_refused_before_sending(
+    bus: AgentBus, stamp: Any
+) -> None:
+    """left25: a bool or a numeric string was sent as the time (receivers read 1.0 /
+    12.0); it is refused naming the field and the type, nothing written."""
+    env = make_envelope("t", 1, sender="me")
+    env.time = stamp
+    with pytest.raises(ConfigError, match="time"):
+        bus.config.get_client().xadd(bus.stream("tm"), {"e": encode_envelope(env)})
+    assert bus.topic_length("tm") == 0
+    env.time = 1700000000  # an int is a number of seconds too
+    assert decode_envelope(encode_envelope(env)).time == 1700000000.0
 
 
 def test_non_json_payload_is_rejected_before_sending(bus: AgentBus) -> None:

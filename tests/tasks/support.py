@@ -76,6 +76,8 @@ def echo_model(prefix: str = "") -> Any:
             CALL_TIMES.append(time.monotonic())
         if prompt == "boom":
             raise ValueError("the model failed on this prompt")
+        if prompt.startswith("fault") and CALLS[prompt] == 1:  # a fault the task retries
+            raise ConnectionError("connection lost once")
         return prefix + prompt.upper(), {
             "input_tokens": len(prompt),
             "output_tokens": 3,

@@ -141,19 +141,22 @@ def test_a_failed_model_call_gives_its_token_estimate_back(
     assert list(left.values()) == [1_000_000 - len("fine") - 3]  # the answered call only
 
 
-def test_a_chunk_waits_out_as_many_rate_limit_refusals_as_it_takes(
+def test_a_chunk_waits_out_as_many_rate_limit_refusals_as_it_takes_and_still_retries_a_fault(
     task_app: Celery, task_config: RedisAgentConfig
 ) -> None:
     # attack25: retry(max_retries=None) reads as the task's max_retries (5), so the 6th
     # refusal failed the chunk's prompts with a MaxRetriesExceededError
+    # left25: and the fault retries compared request.retries, which these waits raise,
+    # with max_retries (5): the 7th prompt's one fault failed it at once
     support.halfsec_limiter(task_config).reset()
-    prompts = [f"wait{i}" for i in range(7)]  # one chunk: 6 refusals at least
+    prompts = [f"wait{i}" for i in range(6)] + ["fault-after-waits"]  # 6 refusals at least
     job_id = submit_batch(
         prompts, model=MODEL, cache=False, limiter="halfsec", limiter_wait=0.0,
         chunk_size=7, app=task_app,
     )  # fmt: skip
     job = wait_for_job(job_id, config=task_config, timeout=60)
     assert (job.status, job.done) == ("succeeded", 7), job_failures(job_id, config=task_config)
+    assert support.CALLS["fault-after-waits"] == 2  # the fault, then its retry
     # and the unbounded count stays with these retries: Celery's autoretry of a Redis
     # fault in a later task reads a max_retries left on the task object
     assert "override_max_retries" not in vars(task_app.tasks["rap.llm_batch"])

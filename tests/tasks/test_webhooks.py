@@ -222,6 +222,35 @@ def test_4xx_is_not_retried_and_goes_to_dead_letters(
     assert dead["payload"] == {"n": 3} and dead["url"] == hook.url
 
 
+def test_a_dead_letter_this_pack_did_not_write_is_skipped_with_its_id_and_fix(
+    task_config: RedisAgentConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """left25: an entry of the dead-letter stream written by something else (a field
+    missing or not what it holds) made dead_letters() raise a raw KeyError /
+    JSONDecodeError, hiding every dead letter; it is skipped and logged, as the bus
+    treats corrupt entries."""
+    key = task_config.keys.dead_letters()
+    client = task_config.get_client()
+    good = {"url": "http://h/x", "idempotency_key": f"k-{uuid.uuid4().hex}", "job_id": "",
+            "error": "e", "status": "", "attempts": "2", "payload": b"[1]"}  # fmt: skip
+    bad = [
+        client.xadd(key, {"note": "written by hand"}),
+        client.xadd(key, {**good, "payload": b"not json"}),
+        client.xadd(key, {**good, "attempts": "two"}),
+    ]
+    ok = client.xadd(key, good)
+    with caplog.at_level("WARNING", logger="redis_agent_core.tasks.webhooks"):
+        rows = dead_letters(config=task_config)
+    mine = [r for r in rows if r["idempotency_key"] == good["idempotency_key"]]
+    assert [(r["id"], r["payload"], r["attempts"], r["status"]) for r in mine] == [
+        (ok.decode(), [1], 2, None)
+    ]
+    assert not {r["id"] for r in rows} & {b.decode() for b in bad}
+    for entry in bad:
+        assert f"XDEL {key} {entry.decode()}" in caplog.text
+    client.xdel(key, ok, *bad)
+
+
 def test_timeouts_are_retried_then_dead_lettered(
     task_app: Celery, task_config: RedisAgentConfig, hook: Hook
 ) -> None:
