@@ -18,7 +18,7 @@ import hashlib
 import logging
 import re
 import types
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -416,6 +416,12 @@ def _has_answer(message: ChatMessage) -> bool:
     return bool(message.additional_kwargs.get("tool_calls"))
 
 
+def _has_text_answer(text: str, kwargs: Mapping[str, Any]) -> bool:
+    """:func:`_has_answer` of a completion: text other than whitespace, or tool calls in
+    its ``additional_kwargs`` (a chat answer turned into a completion keeps them there)."""
+    return bool(text.strip() or kwargs.get("tool_calls"))
+
+
 def _storable(response: Any, kind: type[ChatResponse] | type[CompletionResponse]) -> bool:
     """Whether the inner LLM's ``response`` is an answer to cache. :class:`ConfigError`
     when it is not a ``kind`` at all (the model's answer cannot be returned as one
@@ -437,7 +443,7 @@ def _storable(response: Any, kind: type[ChatResponse] | type[CompletionResponse]
         text_ok, empty = True, not _has_answer(response.message)
     else:
         text_ok = isinstance(response.text, str)
-        empty = text_ok and not response.text.strip()
+        empty = text_ok and not _has_text_answer(response.text, response.additional_kwargs)
     if text_ok and not empty:
         return True
     logger.warning(
@@ -622,7 +628,8 @@ class RedisCacheLLM(LLM):
         data = self._load(hit)
         if data is None or "text" not in data:
             return None
-        if not isinstance(data["text"], str) or not data["text"].strip():
+        text = data["text"]
+        if not isinstance(text, str) or not _has_text_answer(text, data["additional_kwargs"]):
             _unreadable(hit)
             return None
         return CompletionResponse(text=data["text"], additional_kwargs=data["additional_kwargs"])

@@ -840,4 +840,11 @@ def test_unbuildable_entries_are_misses_tool_calls_are_hits(config: RedisAgentCo
         assert llm.chat(asked) == answer
         hit = llm.chat(asked)
         assert hit.additional_kwargs["cache_hit"] is True and hit.message == answer.message
-    assert inner.calls == 6
+    # a completion holding tool calls only (a chat answer turned into one keeps them)
+    inner._answer = CompletionResponse(text="", additional_kwargs={"tool_calls": [{"id": "c"}]})
+    assert llm.complete("call").text == ""
+    assert llm.complete("call").additional_kwargs == {
+        "tool_calls": [{"id": "c"}],
+        "cache_hit": True,
+    }
+    assert inner.calls == 7
