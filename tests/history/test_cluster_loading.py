@@ -82,24 +82,33 @@ async def test_reads_wait_for_a_loading_node_writes_sent_once_do_not(
         url=cluster.url, namespace=namespace, retries=40, retry_backoff_cap=0.25
     )
     store = SessionStore(patient)
-    store.append("s", ['"m0"'])
-    key = patient.keys.history_messages("s")
+    client = patient.get_client()
+    index = client.get_node_from_key(patient.keys.history_sessions())  # type: ignore[union-attr]
+    # a session on another node than the session index: an append updates the index
+    # first (not sent once: it would wait the load out there) and then the session
+    sid = next(
+        s
+        for s in (f"s{i}" for i in range(100))
+        if client.get_node_from_key(patient.keys.history_messages(s)) != index  # type: ignore[union-attr]
+    )
+    store.append(sid, ['"m0"'])
+    key = patient.keys.history_messages(sid)
     with _reloading(patient, key):
-        assert store.read("s") == [b'"m0"']  # served once the node has loaded
+        assert store.read(sid) == [b'"m0"']  # served once the node has loaded
     with _reloading(patient, key):
-        assert await store.aread("s") == [b'"m0"']
+        assert await store.aread(sid) == [b'"m0"']
     with _reloading(patient, key) as node:
         before = _loading_replies(node)
         with pytest.raises(RedisUnavailableError, match=r"LOADING.*did not run"):
-            store.append("s", ['"m1"'])  # sent at most once: never re-sent, as before
+            store.append(sid, ['"m1"'])  # sent at most once: never re-sent, as before
         assert _loading_replies(node) == before + 1
     # at the default retries=2: 3 LOADING replies, then the typed error, as a plain client
     default = RedisAgentConfig(url=cluster.url, namespace=namespace)
     with _reloading(default, key) as node:
         before = _loading_replies(node)
         with pytest.raises(RedisUnavailableError, match=r"LOADING.*did not run"):
-            SessionStore(default).read("s")
+            SessionStore(default).read(sid)
         assert _loading_replies(node) == before + 3
-    assert store.read("s") == [b'"m0"']
+    assert store.read(sid) == [b'"m0"']
     patient.close()
     default.close()
