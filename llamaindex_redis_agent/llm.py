@@ -18,7 +18,7 @@ import hashlib
 import logging
 import re
 import types
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -37,7 +37,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from redis_agent_core.cache import (
     CacheHit,
@@ -351,6 +351,8 @@ def _final_chat(last: ChatResponse, deltas: list[str]) -> ChatResponse:
 
 
 def _final_completion(last: CompletionResponse, deltas: list[str]) -> CompletionResponse:
+    if not isinstance(last.text, str):  # not cached (_storable), as it is
+        return last
     full = _joined(deltas, last.text)
     return last if full == last.text else last.model_copy(update={"text": full})
 
@@ -399,6 +401,61 @@ def _payload(
         found.path or "the top level",
     )
     return None
+
+
+def _has_answer(message: ChatMessage) -> bool:
+    """Whether a chat answer holds anything to replay: text other than whitespace, a
+    tool call (a block or OpenAI's ``tool_calls``) or a media block; reasoning alone
+    (a ``ThinkingBlock``: the model stopped before it answered) does not count."""
+    for block in message.blocks:
+        if isinstance(block, TextBlock):
+            if block.text.strip():
+                return True
+        elif not isinstance(block, ThinkingBlock):
+            return True
+    return bool(message.additional_kwargs.get("tool_calls"))
+
+
+def _has_text_answer(text: str, kwargs: Mapping[str, Any]) -> bool:
+    """:func:`_has_answer` of a completion: text other than whitespace, or tool calls in
+    its ``additional_kwargs`` (a chat answer turned into a completion keeps them there)."""
+    return bool(text.strip() or kwargs.get("tool_calls"))
+
+
+def _storable(response: Any, kind: type[ChatResponse] | type[CompletionResponse]) -> bool:
+    """Whether the inner LLM's ``response`` is an answer to cache. :class:`ConfigError`
+    when it is not a ``kind`` at all (the model's answer cannot be returned as one
+    either); ``False`` (logged: the answer is returned, not cached) for an empty answer,
+    which a hit would serve until the entry expired (a content filter, a token limit
+    spent on reasoning), and for a text that is not a str (set on a response after it
+    was built), which a hit could not rebuild: every later call raised."""
+    if kind is ChatResponse:
+        ok = isinstance(response, ChatResponse) and isinstance(response.message, ChatMessage)
+    else:
+        ok = isinstance(response, CompletionResponse)
+    if not ok:
+        raise ConfigError(
+            f"the wrapped LLM returned a {type(response).__name__} where LlamaIndex expects "
+            f"a {kind.__name__}: RedisCacheLLM caches only that (fix the LLM's "
+            "chat/complete to return one). Nothing was written"
+        )
+    if isinstance(response, ChatResponse):
+        text_ok, empty = True, not _has_answer(response.message)
+    else:
+        text_ok = isinstance(response.text, str)
+        empty = text_ok and not _has_text_answer(response.text, response.additional_kwargs)
+    if text_ok and not empty:
+        return True
+    logger.warning(
+        "response not cached: %s (asked again, the model answers again)",
+        "its answer is empty" if text_ok else f"its text is a {type(response.text).__name__}",
+    )
+    return False
+
+
+def _unreadable(hit: CacheHit | None) -> None:
+    """Log an entry no hit can be built from (one raised on every call): a miss."""
+    logger.warning("cache entry %s is unreadable: treated as a miss", hit and hit.key)
 
 
 def _generate(items: list[Any]) -> Generator[Any, None, None]:
@@ -525,6 +582,8 @@ class RedisCacheLLM(LLM):
 
     @staticmethod
     def _chat_payload(response: ChatResponse) -> str | None:
+        if not _storable(response, ChatResponse):
+            return None
         return _payload(
             {"message": response.message.model_dump(mode="json")},
             response.additional_kwargs,
@@ -533,6 +592,8 @@ class RedisCacheLLM(LLM):
 
     @staticmethod
     def _completion_payload(response: CompletionResponse) -> str | None:
+        if not _storable(response, CompletionResponse):
+            return None
         return _payload({"text": response.text}, response.additional_kwargs, {})
 
     @staticmethod
@@ -544,7 +605,7 @@ class RedisCacheLLM(LLM):
         except orjson.JSONDecodeError:
             data = None
         if not isinstance(data, dict):
-            logger.warning("cache entry %s is unreadable: treated as a miss", hit.key)
+            _unreadable(hit)
             return None
         data.setdefault("additional_kwargs", {})["cache_hit"] = True
         return data
@@ -553,14 +614,23 @@ class RedisCacheLLM(LLM):
         data = self._load(hit)
         if data is None or "message" not in data:
             return None
-        return ChatResponse(
-            message=ChatMessage.model_validate(data["message"]),
-            additional_kwargs=data["additional_kwargs"],
-        )
+        try:
+            message = ChatMessage.model_validate(data["message"])
+        except ValidationError:
+            message = None
+        # an entry written before empty answers were refused is a miss too
+        if message is None or not _has_answer(message):
+            _unreadable(hit)
+            return None
+        return ChatResponse(message=message, additional_kwargs=data["additional_kwargs"])
 
     def _completion_hit(self, hit: CacheHit | None) -> CompletionResponse | None:
         data = self._load(hit)
         if data is None or "text" not in data:
+            return None
+        text = data["text"]
+        if not isinstance(text, str) or not _has_text_answer(text, data["additional_kwargs"]):
+            _unreadable(hit)
             return None
         return CompletionResponse(text=data["text"], additional_kwargs=data["additional_kwargs"])
 

@@ -45,6 +45,7 @@ from .keys import KeySpace, validate_namespace
 
 # describe_url and translate_errors live in redis_errors; importable from here as before
 from .redis_errors import (
+    LOADING,
     RETRIED,
     describe_url,
     may_resend,
@@ -315,6 +316,23 @@ class _AsyncRetry(_SentOnceCount, AsyncRetry):
             raise
 
 
+class _Cluster(RedisCluster):
+    """redis-py's cluster client, re-sending a command a node answered ``LOADING`` (a
+    node restarting from its RDB / AOF: the command did not run) as it re-sends one
+    after a connection error, and as a plain client does: ``retries`` times with the
+    backoff, none inside :func:`..redis_errors.sent_once`. redis-py's own matches its
+    retry list by exact class, so it raised at the first ``LOADING``."""
+
+    # (redis-py types its list as exactly its four classes)
+    ERRORS_ALLOW_RETRY = (*RedisCluster.ERRORS_ALLOW_RETRY, *LOADING)  # type: ignore[assignment]
+
+
+class _AsyncCluster(aredis.RedisCluster):
+    """:class:`_Cluster` for asyncio."""
+
+    ERRORS_ALLOW_RETRY = (*aredis.RedisCluster.ERRORS_ALLOW_RETRY, *LOADING)  # type: ignore[assignment]
+
+
 def _split_cluster_flag(url: str) -> tuple[str, bool]:
     """Strip a ``cluster=true`` query flag from ``url``; return the URL and the flag."""
     parsed = urlparse(url)
@@ -532,7 +550,7 @@ class RedisAgentConfig:
                     # away: a node down is a RedisUnavailableError like any other (the
                     # next call tries again), not redis-py's RedisClusterUnreachableError
                     with translate_errors(self, "connecting to the Redis Cluster"):
-                        self._sync = RedisCluster.from_url(url, **kwargs)
+                        self._sync = _Cluster.from_url(url, **kwargs)
                 else:
                     self._sync = redis.Redis.from_url(url, **kwargs)
             return self._sync
@@ -562,7 +580,7 @@ class RedisAgentConfig:
                     kwargs.pop("retry_on_error")
                     kwargs.pop("max_connections", None)
                     # its nodes' connections check an idle socket, as the pools do
-                    client = check_cluster_idle_sockets(aredis.RedisCluster.from_url(url, **kwargs))
+                    client = check_cluster_idle_sockets(_AsyncCluster.from_url(url, **kwargs))
                 else:  # Redis.from_url, with the pool that checks idle sockets
                     client = aredis.Redis.from_pool(CheckedAsyncPool.from_url(url, **kwargs))
                 self._async[loop] = client

@@ -51,6 +51,8 @@ class LocalCluster:
 
     nodes: int = 3
     start_timeout: float = 20.0
+    #: more redis-server arguments for every node (``"--enable-debug-command", "yes"``)
+    server_args: tuple[str, ...] = ()
     ports: list[int] = field(default_factory=list, init=False)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False, repr=False)
     _workdir: Path | None = field(default=None, init=False, repr=False)
@@ -102,6 +104,7 @@ class LocalCluster:
                             str(node_dir / "redis.log"),
                             "--daemonize",
                             "no",
+                            *self.server_args,
                         ],
                         stdin=subprocess.DEVNULL,
                         stdout=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import pytest
 import redis
 import redis.asyncio as aredis
@@ -20,6 +21,8 @@ from llama_index.core.base.llms.types import (
     CompletionResponse,
     LLMMetadata,
     MessageRole,
+    ThinkingBlock,
+    ToolCallBlock,
 )
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.ingestion import IngestionCache, IngestionPipeline
@@ -714,3 +717,134 @@ async def test_semantic_chat_never_serves_another_system_prompts_answer(
     assert llm.chat(ask("You are a pirate.")).message.content == "chat 1"  # hit
     assert llm.chat(ask("You are a helpful assistant.")).message.content == "chat 2"
     assert (await llm.achat(ask("Answer in French.", "developer"))).message.content == "chat 3"
+
+
+class AnswerLLM(CustomLLM):
+    """Gives the answer it is set to, as chat, completion and their streams (one chunk)."""
+
+    _answer: Any = PrivateAttr(default=None)
+    _calls: int = PrivateAttr(default=0)
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="fixed")
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        self._calls += 1
+        return self._answer
+
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        yield self.complete(prompt, formatted, **kwargs)
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Any:
+        self._calls += 1
+        return self._answer
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Any:
+        yield self.chat(messages, **kwargs)
+
+
+def _reply(**message: Any) -> ChatResponse:
+    return ChatResponse(message=ChatMessage(role="assistant", **message))
+
+
+def _text_none() -> CompletionResponse:
+    response = CompletionResponse(text="")
+    response.text = None  # type: ignore[assignment]  # no validation on assignment
+    return response
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        CompletionResponse(text=""),
+        CompletionResponse(text=" \n"),
+        _text_none(),
+        _reply(content=""),
+        _reply(content=None),
+        _reply(blocks=[ThinkingBlock(content="the user wants...")]),
+    ],
+    ids=["empty", "blank", "text-none", "chat-empty", "chat-none", "thinking-only"],
+)
+async def test_empty_answers_are_returned_not_cached(
+    aconfig: RedisAgentConfig, answer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # review 25 (as LangChain's update in 24): an empty answer (a content filter, a token
+    # limit spent on reasoning) was served from the cache until it expired, and a text
+    # that was not a str was stored, then raised ValidationError on every later call
+    inner = AnswerLLM()
+    inner._answer = answer
+    llm = RedisCacheLLM(inner, ExactCache(aconfig))
+    messages = [ChatMessage(role="user", content="q")]
+    with caplog.at_level("WARNING", logger="llamaindex_redis_agent.llm"):
+        for _ in range(2):
+            if isinstance(answer, ChatResponse):
+                assert llm.chat(messages).message.blocks == answer.message.blocks
+                assert (await llm.achat(messages)).message.blocks == answer.message.blocks
+                assert [r.message.blocks for r in llm.stream_chat(messages)][-1] == (
+                    answer.message.blocks
+                )
+            else:
+                assert llm.complete("q").text == answer.text
+                assert (await llm.acomplete("q")).text == answer.text
+                assert [r.text for r in llm.stream_complete("q")][-1] == answer.text
+    assert inner.calls == 6  # each call asked the model
+    assert "response not cached" in caplog.text
+
+
+@pytest.mark.parametrize("answer", [{"text": "a dict"}, None])
+def test_inner_llm_giving_no_response_raises_config_error(
+    config: RedisAgentConfig, answer: Any
+) -> None:
+    # it raised AttributeError ('dict' object has no attribute 'text') from the cache
+    inner = AnswerLLM()
+    inner._answer = answer
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    with pytest.raises(ConfigError, match=r"returned a (dict|NoneType) where LlamaIndex expects"):
+        llm.complete("q")
+    with pytest.raises(ConfigError, match="expects a ChatResponse"):
+        llm.chat([ChatMessage(role="user", content="q")])
+    assert llm.cache.stats().entries == 0
+
+
+def test_unbuildable_entries_are_misses_tool_calls_are_hits(config: RedisAgentConfig) -> None:
+    # an entry written before the checks above (or by hand) raised ValidationError on
+    # every call until it expired; now it is a logged miss and the model answers
+    inner = AnswerLLM()
+    inner._answer = CompletionResponse(text="fresh")
+    llm = RedisCacheLLM(inner, ExactCache(config))
+    for payload in ('{"text": null}', '{"text": ""}'):
+        llm.cache.update(*llm._complete_key("q", False, {}), payload)
+        assert llm.complete("q").text == "fresh"
+    messages = [ChatMessage(role="user", content="q")]
+    for message in ({"role": 5}, {"role": "assistant", "blocks": []}):
+        text, scope = llm._chat_key(messages, {}, [])  # type: ignore[misc]
+        llm.cache.update(text, scope, orjson.dumps({"message": message}).decode())
+        inner._answer = _reply(content="fresh")
+        assert llm.chat(messages).message.content == "fresh"
+    assert inner.calls == 4
+    # an answer that is only a tool call is an answer: cached and served
+    call = ToolCallBlock(tool_call_id="c1", tool_name="lookup", tool_kwargs={"id": 7})
+    for i, answer in enumerate(
+        [
+            _reply(blocks=[call]),
+            _reply(content=None, additional_kwargs={"tool_calls": [{"id": "c1", "name": "f"}]}),
+        ]
+    ):
+        inner._answer = answer
+        asked = [ChatMessage(role="user", content=f"call {i}")]
+        assert llm.chat(asked) == answer
+        hit = llm.chat(asked)
+        assert hit.additional_kwargs["cache_hit"] is True and hit.message == answer.message
+    # a completion holding tool calls only (a chat answer turned into one keeps them)
+    inner._answer = CompletionResponse(text="", additional_kwargs={"tool_calls": [{"id": "c"}]})
+    assert llm.complete("call").text == ""
+    assert llm.complete("call").additional_kwargs == {
+        "tool_calls": [{"id": "c"}],
+        "cache_hit": True,
+    }
+    assert inner.calls == 7

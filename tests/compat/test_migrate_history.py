@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -207,3 +208,36 @@ def test_a_second_run_never_replaces_messages_written_since(
     assert _contents(RedisChatMessageHistory("alice", config=config).messages) == _contents(
         SESSIONS["alice"]
     )
+
+
+def test_history_reads_go_in_pages_of_sessions(
+    redis_url: str, namespace: str, config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # review 25: the pack's copy of each session was read (before) and counted (after)
+    # in a round trip of its own: 2 x 2,000 for 2,000 sessions; now a pipeline per 100
+    peer = redis.Redis.from_url(redis_url)
+    chats = [f"{namespace}-chat:u{i:03}" for i in range(250)]
+    pipe = peer.pipeline(transaction=False)
+    for key in chats:
+        pipe.rpush(key, ChatMessage(role="user", content=key).model_dump_json())
+    pipe.execute()
+    client = config.get_client()
+    sent: list[str] = []
+    one = client.execute_command
+
+    def execute_command(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return one(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", execute_command)
+    try:
+        report = migrate_history(peer="llama-index", keys=f"{namespace}-chat:*", config=config)
+        assert report.verified and report.sessions == 250 and report.messages == 250
+        assert [c for c in sent if c in ("LRANGE", "LLEN")] == []  # were 500
+        # same results: a session of a later page that holds more than its source is named
+        SessionStore(config).append(chats[230], [b'{"role": "user", "content": "new"}'])
+        with pytest.raises(ConfigError, match=rf"1 session\(s\).*'{chats[230]}' \(2 messages"):
+            migrate_history(peer="llama-index", keys=f"{namespace}-chat:*", config=config)
+    finally:
+        peer.delete(*chats)
+        peer.close()
