@@ -33,7 +33,7 @@ from ._features import per_text
 from ._stem import stem
 from .relations import _PARTICIPLES
 
-__all__ = ["Readings", "condition_stated", "readings", "readings_differ"]
+__all__ = ["Readings", "condition_stated", "frames_differ", "readings", "readings_differ"]
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -322,6 +322,18 @@ def readings_differ(a: Readings, b: Readings, which: tuple[int, ...]) -> str | N
         if x and y and x.isdisjoint(y):
             return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
     return None
+
+
+def frames_differ(a: str, b: str, which: tuple[int, ...]) -> str | None:
+    """:func:`readings_differ` on the readings of the texts ``a`` and ``b``, ``b``'s read
+    only if ``a`` reads one of the frames ``which``: a frame differs only when both sides
+    read it, and most prompts read none (one new text in ten, where ``b`` is a new span
+    that a lookup would read for nothing; ``a``, the query's side, is the one read
+    whole once for all its candidates)."""
+    first = readings(a)
+    if not any(first[i] for i in which):
+        return None
+    return readings_differ(first, readings(b), which)
 
 
 # A condition asked: "if", "in case", "suppose", "assuming", "in the event of", "should
