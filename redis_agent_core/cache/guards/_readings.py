@@ -324,12 +324,15 @@ def readings_differ(a: Readings, b: Readings, which: tuple[int, ...]) -> str | N
     return None
 
 
+_TABLES = (_QUANTIFIER, None, _BOUND, _WHOLE, _TIME, _STEP)  # by frame (None: the period)
+
+
 def _frame_gates() -> tuple[tuple[str, ...] | None, ...]:
     """Per frame of :class:`Readings`, every substring one of its labels needs (their
     gates; the period's are :data:`_PERIOD_GATES`): a text holding none reads nothing
     there. None for a frame with a label that needs none (always read)."""
     out: list[tuple[str, ...] | None] = []
-    for table in (_QUANTIFIER, None, _BOUND, _WHOLE, _TIME, _STEP):
+    for table in _TABLES:
         if table is None:
             out.append(_PERIOD_GATES)
         elif all(gates for _, gates, _ in table):
@@ -342,30 +345,42 @@ def _frame_gates() -> tuple[tuple[str, ...] | None, ...]:
 _FRAME_GATES = _frame_gates()
 
 
-def _may_read(lower: str, which: tuple[int, ...]) -> bool:
-    """Whether ``lower`` holds a gate of one of the frames ``which`` (substring tests in
-    C, ≈ a fifth of a reading): without one it reads none of them."""
-    text = lower.replace("\u2019", "'") if "\u2019" in lower else lower
-    for i in which:
-        gates = _FRAME_GATES[i]
-        if gates is None or any(map(text.__contains__, gates)):
-            return True
-    return False
+@per_text
+@lru_cache(maxsize=8192)
+def _frame(text: str, i: int) -> frozenset[str]:
+    """Frame ``i`` of :func:`readings` alone (``text`` with its apostrophes folded as
+    there): a pair compares a few frames, most texts hold the gates of one or none."""
+    table = _TABLES[i]
+    return _periods(text) if table is None else _labels(text, table)
+
+
+def _reads(text: str, i: int) -> frozenset[str]:
+    """What ``text`` reads in frame ``i``; nothing read (no pattern tried) where it
+    holds none of the frame's gates (substring tests in C, a fraction of a reading)."""
+    gates = _FRAME_GATES[i]
+    if gates is not None and not any(map(text.__contains__, gates)):
+        return _NO_LABEL
+    return _frame(text, i)
+
+
+_NO_LABEL: frozenset[str] = frozenset()
 
 
 def frames_differ(a: str, b: str, which: tuple[int, ...]) -> str | None:
-    """:func:`readings_differ` on the readings of the texts ``a`` and ``b``, ``b``'s read
-    only if ``a`` reads one of the frames ``which``: a frame differs only when both sides
-    read it, and most prompts read none (one new text in ten, where ``b`` is a new span
-    that a lookup would read for nothing; ``a``, the query's side, is the one read
-    whole once for all its candidates). A side holding no gate of those frames
-    (:func:`_may_read`: two texts in three) is not read at all."""
-    if not _may_read(a, which):
-        return None
-    first = readings(a)
-    if not any(first[i] for i in which) or not _may_read(b, which):
-        return None
-    return readings_differ(first, readings(b), which)
+    """``readings_differ(readings(a), readings(b), which)``, frame by frame: a frame
+    differs only when both sides read it, so ``b`` is read in a frame only where ``a``
+    reads one (most prompts read none: where ``b`` is a new span, a lookup read it for
+    nothing), and each side only in the frames whose gates it holds. ``a`` is the
+    query's side, read whole once for all its candidates."""
+    a = a.replace("\u2019", "'") if "\u2019" in a else a
+    b = b.replace("\u2019", "'") if "\u2019" in b else b
+    for i in which:
+        x = _reads(a, i)
+        if x:
+            y = _reads(b, i)
+            if y and x.isdisjoint(y):
+                return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
+    return None
 
 
 # A condition asked: "if", "in case", "suppose", "assuming", "in the event of", "should
