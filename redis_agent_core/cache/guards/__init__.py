@@ -57,7 +57,7 @@ from ._features import (
     similar,
     stem,
 )
-from ._readings import readings, readings_differ
+from ._readings import frames_differ
 from ._respell import respelt
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
@@ -1641,7 +1641,7 @@ class ScopeGuard(_PairGuard):
 
     def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         # each prompt's quantifier, period, bound and whole / part, read on its own
-        if reason := readings_differ(readings(q.lower), readings(c.lower), _SCOPE_FRAMES):
+        if reason := frames_differ(q.lower, c.lower, _SCOPE_FRAMES):
             return reason
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)
@@ -1736,6 +1736,18 @@ class ConstraintGuard(_PairGuard):
         return None
 
 
+# How the guards skip work (one rule, for each guard and each of its checks): a check
+# opens with a test in C on what both sides' features already hold, and reads anything
+# more of a text (a per-text analysis: the readings, the questions asked, the keys)
+# only where the answer can depend on it, the query's side first. A check refuses only
+# when both sides have something to compare, so the candidate's side (at 30 words and
+# more a new span each time) is read only if the query's has it: ``frames_differ`` for
+# the scope and question guards' frames (a side holding none of a frame's gates is not
+# read at all; tests/guards/test_gates.py holds it to the ungated readings), AskGuard
+# for the kinds of answer asked. A gate that changes a decision is a bug: any new check
+# gates itself the same way, or runs ungated. (No trigger per guard in the verifier: each
+# judge's first test is one already, and the cheapest guards, order, constraint, number,
+# took 2-9 µs a lookup warm at 10 words, the most a trigger could save.)
 def default_guards() -> list[Guard]:
     """The default guards, in the order they run: the most specific reason is reported
     ("from A to B" reversed is an order rejection, not an entity one)."""

@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from ._features import Features, pair, per_text
-from ._readings import condition_stated, readings, readings_differ
+from ._readings import condition_stated, frames_differ
 
 __all__ = ["AskGuard", "Asks", "asks", "asks_differ"]
 
@@ -444,5 +444,5 @@ class AskGuard:
         return (
             asks_differ(a, b, q.lower, c.lower)
             or condition_stated(q.lower, c.lower)
-            or readings_differ(readings(q.lower), readings(c.lower), _TIME_AND_STEP)
+            or frames_differ(q.lower, c.lower, _TIME_AND_STEP)
         )

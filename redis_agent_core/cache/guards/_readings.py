@@ -33,7 +33,7 @@ from ._features import per_text
 from ._stem import stem
 from .relations import _PARTICIPLES
 
-__all__ = ["Readings", "condition_stated", "readings", "readings_differ"]
+__all__ = ["Readings", "condition_stated", "frames_differ", "readings", "readings_differ"]
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -347,6 +347,65 @@ def readings_differ(a: Readings, b: Readings, which: tuple[int, ...]) -> str | N
         x, y = a[i], b[i]
         if x and y and x.isdisjoint(y):
             return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
+    return None
+
+
+_TABLES = (_QUANTIFIER, None, _BOUND, _WHOLE, _TIME, _STEP)  # by frame (None: the period)
+
+
+def _frame_gates() -> tuple[tuple[str, ...] | None, ...]:
+    """Per frame of :class:`Readings`, every substring one of its labels needs (their
+    gates; the period's are :data:`_PERIOD_GATES`): a text holding none reads nothing
+    there. None for a frame with a label that needs none (always read)."""
+    out: list[tuple[str, ...] | None] = []
+    for table in _TABLES:
+        if table is None:
+            out.append(_PERIOD_GATES)
+        elif all(gates for _, gates, _ in table):
+            out.append(tuple(dict.fromkeys(g for _, gates, _ in table for g in gates)))
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+_FRAME_GATES = _frame_gates()
+
+
+@per_text
+@lru_cache(maxsize=8192)
+def _frame(text: str, i: int) -> frozenset[str]:
+    """Frame ``i`` of :func:`readings` alone (``text`` with its apostrophes folded as
+    there): a pair compares a few frames, most texts hold the gates of one or none."""
+    table = _TABLES[i]
+    return _periods(text) if table is None else _labels(text, table)
+
+
+def _reads(text: str, i: int) -> frozenset[str]:
+    """What ``text`` reads in frame ``i``; nothing read (no pattern tried) where it
+    holds none of the frame's gates (substring tests in C, a fraction of a reading)."""
+    gates = _FRAME_GATES[i]
+    if gates is not None and not any(map(text.__contains__, gates)):
+        return _NO_LABEL
+    return _frame(text, i)
+
+
+_NO_LABEL: frozenset[str] = frozenset()
+
+
+def frames_differ(a: str, b: str, which: tuple[int, ...]) -> str | None:
+    """``readings_differ(readings(a), readings(b), which)``, frame by frame: a frame
+    differs only when both sides read it, so ``b`` is read in a frame only where ``a``
+    reads one (most prompts read none: where ``b`` is a new span, a lookup read it for
+    nothing), and each side only in the frames whose gates it holds. ``a`` is the
+    query's side, read whole once for all its candidates."""
+    a = a.replace("\u2019", "'") if "\u2019" in a else a
+    b = b.replace("\u2019", "'") if "\u2019" in b else b
+    for i in which:
+        x = _reads(a, i)
+        if x:
+            y = _reads(b, i)
+            if y and x.isdisjoint(y):
+                return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
     return None
 
 
