@@ -26,6 +26,7 @@ hypothetical and the actual case have other answers.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -322,19 +323,24 @@ def _quantifiers(text: str) -> frozenset[str]:
     return frozenset(labels)
 
 
+#: How each frame of :class:`Readings` is read, in its order: the one place
+#: :func:`readings` and :func:`frames_differ` (frame by frame) both read from.
+_READERS: tuple[Callable[[str], frozenset[str]], ...] = (
+    _quantifiers,
+    _periods,
+    lambda text: _labels(text, _BOUND),
+    lambda text: _labels(text, _WHOLE),
+    lambda text: _labels(text, _TIME),
+    lambda text: _labels(text, _STEP),
+)
+
+
 @per_text
 @lru_cache(maxsize=4096)
 def readings(lower: str) -> Readings:
     """The frames ``lower`` (a prompt's lower-cased content) reads."""
     text = lower.replace("\u2019", "'")
-    return Readings(
-        _quantifiers(text),
-        _periods(text),
-        _labels(text, _BOUND),
-        _labels(text, _WHOLE),
-        _labels(text, _TIME),
-        _labels(text, _STEP),
-    )
+    return Readings(*(read(text) for read in _READERS))
 
 
 _NAMES = ("quantifier", "period", "bound", "whole or part", "time", "step")
@@ -350,7 +356,9 @@ def readings_differ(a: Readings, b: Readings, which: tuple[int, ...]) -> str | N
     return None
 
 
-_TABLES = (_QUANTIFIER, None, _BOUND, _WHOLE, _TIME, _STEP)  # by frame (None: the period)
+# by frame (None: the period); a frame's reader reads nothing where its table's labels
+# read nothing (_quantifiers turns the labels it finds), so the table's gates hold for it
+_TABLES = (_QUANTIFIER, None, _BOUND, _WHOLE, _TIME, _STEP)
 
 
 def _frame_gates() -> tuple[tuple[str, ...] | None, ...]:
@@ -376,8 +384,7 @@ _FRAME_GATES = _frame_gates()
 def _frame(text: str, i: int) -> frozenset[str]:
     """Frame ``i`` of :func:`readings` alone (``text`` with its apostrophes folded as
     there): a pair compares a few frames, most texts hold the gates of one or none."""
-    table = _TABLES[i]
-    return _periods(text) if table is None else _labels(text, table)
+    return _READERS[i](text)
 
 
 def _reads(text: str, i: int) -> frozenset[str]:
