@@ -422,11 +422,10 @@ class IndexQueries(IndexLifecycleMixin):
         command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
         if command is None:
             return self._hits(self._run(self._knn(vec, k, f, self._ef(None), False)))
-        nearest = self._run(command)
-        words = self._run(q.hybrid_words_command(self.index_name, self.schema, text, vec, f, k))
-        scores = self._hybrid_scores(nearest, words, text, vec)
-        reply = None if scores is None else self._run(scores)
-        return [] if reply is None else q.hybrid_hits(reply, self.schema, self.prefix, alpha, k)
+        reply = self._run(command)
+        hits, again = self._hybrid_hits(reply, text, vec, f)
+        text_reply = None if again is None else self._run(again)
+        return hits if again is None else q.rescored(hits, reply, text_reply, alpha)
 
     @telemetry.traced("vectors", "hybrid")
     async def ahybrid(
@@ -451,23 +450,21 @@ class IndexQueries(IndexLifecycleMixin):
         if command is None:
             ef = await self._aef(None)
             return self._hits(await self._arun(self._knn(vec, k, f, ef, False)))
-        nearest = await self._arun(command)
-        words = await self._arun(
-            q.hybrid_words_command(self.index_name, self.schema, text, vec, f, k)
-        )
-        scores = self._hybrid_scores(nearest, words, text, vec)
-        reply = None if scores is None else await self._arun(scores)
-        return [] if reply is None else q.hybrid_hits(reply, self.schema, self.prefix, alpha, k)
+        reply = await self._arun(command)
+        hits, again = self._hybrid_hits(reply, text, vec, f)
+        text_reply = None if again is None else await self._arun(again)
+        return hits if again is None else q.rescored(hits, reply, text_reply, alpha)
 
-    def _hybrid_scores(self, nearest: Any, words: Any, text: str, vec: bytes) -> list[Any] | None:
-        """The command scoring the hybrid candidates: the ``k`` nearest by vector and
-        the documents holding the words (``None`` when Redis answered neither)."""
-        if nearest is None or words is None:
-            return None
-        keys = q.aggregate_keys(nearest) + q.parse_ids(words, self.prefix)[1]
-        return q.hybrid_scores_command(
-            self.index_name, self.schema, text, vec, list(dict.fromkeys(keys))
-        )
+    def _hybrid_hits(
+        self, reply: Any, text: str, vec: bytes, f: str
+    ) -> tuple[list[q.Hit], list[Any] | None]:
+        """The hits of a hybrid aggregate reply, and with a filter the command scoring
+        their text without it (see :func:`~.query.rescored`)."""
+        if reply is None:
+            return [], None
+        hits = q.parse_aggregate(reply, self.schema, self.prefix)
+        keys = q.aggregate_keys(reply) if f != "*" else []
+        return hits, q.hybrid_text_command(self.index_name, self.schema, text, vec, keys)
 
     def _native_query(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> Any:
         """FT.HYBRID through redisvl (Redis >= 8.4); linear combination like the

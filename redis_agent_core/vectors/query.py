@@ -305,9 +305,8 @@ def hybrid_aggregate_command(
 
     With a filter, its ``text_score`` is not the text's: RediSearch scores every TAG and
     TEXT clause of the query, the filter's too (``FT.HYBRID`` stopped scoring tags,
-    RediSearch#6707; ``FT.AGGREGATE`` did not), and its candidates are the ``k``
-    nearest by vector only: the callers take its keys, add
-    :func:`hybrid_words_command`'s and score them all with :func:`hybrid_scores_command`."""
+    RediSearch#6707; ``FT.AGGREGATE`` did not). :func:`hybrid_text_command` and
+    :func:`rescored` put the text's own score back."""
     query = _hybrid_query(schema, text, vec, k, filter_str, alpha)
     if query is None:
         return None
@@ -315,64 +314,41 @@ def hybrid_aggregate_command(
 
 
 def aggregate_keys(reply: Any) -> list[str]:
-    """The keys of a hybrid aggregate's rows, best first."""
+    """The keys of a hybrid aggregate's rows, in the order of :func:`parse_aggregate`."""
     return [_s(row[_KEY_FIELD]) for row in aggregate_rows(reply) if row.get(_KEY_FIELD)]
 
 
-#: Documents holding a word of a hybrid query's text that join its candidates (the best
-#: by BM25): with ``KNN k`` alone, a document holding the words but not among the k
-#: nearest by vector was never returned, whatever its text score.
-WORD_WINDOW = 100
-
-
-def _text_clause(schema: VectorSchema, text: str, vec: bytes) -> str | None:
-    """The hybrid query's text clause as redisvl builds it (``(~@text:(a | b))``)."""
-    query = _hybrid_query(schema, text, vec, 1, "*", 0.5)
-    return None if query is None else str(query.build_args()[0]).rsplit("=>", 1)[0]
-
-
-def hybrid_words_command(
-    index_name: str, schema: VectorSchema, text: str, vec: bytes, filter_str: str, k: int
-) -> list[Any]:
-    """A search for the keys of the documents that pass the filter and hold a word of
-    the text, the best by BM25 first (``max(k, WORD_WINDOW)`` of them). Called once
-    :func:`hybrid_aggregate_command` found a word in the text."""
-    clause = _text_clause(schema, text, vec)
-    if clause is None:
-        raise ConfigError(f"the hybrid query text {text!r} has no searchable word")
-    required = "(" + clause[2:]  # "(~@text:(...))": the words are required here
-    query = required if filter_str == "*" else f"{required} ({filter_str})"
-    return search_command(index_name, query, nocontent=True, limit=max(k, WORD_WINDOW))
-
-
-def hybrid_scores_command(
+def hybrid_text_command(
     index_name: str, schema: VectorSchema, text: str, vec: bytes, keys: Sequence[str]
 ) -> list[Any] | None:
-    """A search giving each of ``keys`` its vector distance and the BM25 of the hybrid
-    query's text clause alone (the aggregate's scale; no filter: RediSearch scores a
-    filter's TAG and TEXT clauses too, ``FT.HYBRID`` stopped that, RediSearch#6707,
-    ``FT.AGGREGATE`` did not). ``None`` when there is nothing to score."""
-    clause = _text_clause(schema, text, vec)
-    if clause is None or not keys:
+    """A search scoring ``keys`` by the text clause of the hybrid query alone (the same
+    terms, the same optional form, so the same scale as an unfiltered hybrid query), no
+    filter: each key's score is the text score the hybrid formula means. ``None`` when
+    there is nothing to score."""
+    query = _hybrid_query(schema, text, vec, max(len(keys), 1), "*", 0.5)
+    if query is None or not keys:
         return None
-    knn = knn_clause(len(keys), schema.vector_field, param="vector", distance_as=DISTANCE_FIELD)
+    clause = str(query.build_args()[0]).rsplit("=>", 1)[0]
     return search_command(
-        index_name, clause + knn, return_fields=return_fields(schema), scorer="BM25STD",
-        inkeys=keys, limit=len(keys), params=("vector", vec),
-    )  # fmt: skip
+        index_name, clause, nocontent=True, scorer="BM25STD", inkeys=keys, limit=len(keys)
+    )
 
 
-def hybrid_hits(reply: Any, schema: VectorSchema, prefix: str, alpha: float, k: int) -> list[Hit]:
-    """The ``k`` best of :func:`hybrid_scores_command`'s reply by ``alpha *
-    vector_similarity + (1 - alpha) * text_score``, vector similarity as the aggregate
-    computes it (``(2 - distance) / 2``); ties keep the server's order."""
-    hits = []
-    for key, score, fields in search_rows(reply)[1]:
-        hit = make_hit(schema, prefix, key, fields)
-        similarity = (2 - (hit.distance or 0.0)) / 2
-        hit.score = alpha * similarity + (1 - alpha) * float(score or 0.0)
-        hits.append(hit)
-    return sorted(hits, key=lambda h: -(h.score or 0.0))[:k]
+def rescored(hits: list[Hit], reply: Any, text_reply: Any, alpha: float) -> list[Hit]:
+    """``hits`` of a filtered hybrid aggregate (``reply``) scored with the text scores of
+    :func:`hybrid_text_command` (``text_reply``) in place of the aggregate's, which held
+    the filter's BM25 too: ``alpha * vector_similarity + (1 - alpha) * text_score``, best
+    first (ties keep the aggregate's order); none when Redis could not answer
+    ``text_reply`` (``None``), as a failed search returns none."""
+    if text_reply is None:
+        return []
+    rows = [row for row in aggregate_rows(reply) if row.get(_KEY_FIELD)]
+    texts = {key: float(score or 0.0) for key, score, _ in search_rows(text_reply)[1]}
+    for hit, row in zip(hits, rows, strict=True):
+        with_filter = float(_s(row.get("text_score") or 0))
+        own = texts.get(_s(row[_KEY_FIELD]), 0.0)
+        hit.score = float(_s(row.get("hybrid_score") or 0)) + (1 - alpha) * (own - with_filter)
+    return sorted(hits, key=lambda h: -(h.score or 0.0))
 
 
 def limit_error(exc: BaseException) -> ConfigError | None:
@@ -464,6 +440,21 @@ def parse_ids(reply: Any, prefix: str) -> tuple[int, list[str], list[str]]:
     """``(total, keys, expired keys)`` of a keys-only search reply (raw keys, not ids;
     :func:`~redis_agent_core.search.replies.search_keys`)."""
     return search_keys(reply)
+
+
+def parse_aggregate(reply: Any, schema: VectorSchema, prefix: str) -> list[Hit]:
+    """Hits of the hybrid aggregate reply, best first, scored by ``hybrid_score``."""
+    hits = []
+    for row in aggregate_rows(reply):
+        key = row.get(_KEY_FIELD)
+        if key is None:
+            continue
+        row = dict(row)
+        distance = row.pop(DISTANCE_FIELD, None)
+        hit = make_hit(schema, prefix, _s(key), row, row.get("hybrid_score"))
+        hit.distance = float(distance) if distance is not None else None
+        hits.append(hit)
+    return hits
 
 
 # -- MMR --

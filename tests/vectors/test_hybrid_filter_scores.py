@@ -66,28 +66,3 @@ def test_a_filter_selects_documents_and_leaves_their_hybrid_scores(
             assert hits[0].id == "has-word", (f, hits)
             assert _scores(hits) == {h: unfiltered[h] for h in _scores(hits)}, f
             assert all(0.0 <= h.score <= 1.0 for h in hits)
-
-
-def test_a_document_holding_the_words_is_found_outside_the_k_nearest(
-    config: RedisAgentConfig,
-) -> None:
-    """The aggregate's candidates were the k nearest by vector (``KNN k``, then BM25
-    added): the only document holding "redis", farthest by vector, was never returned
-    at k=2 (scored 0.837, it lost to two documents scored 0.3); k=3 showed it first."""
-    index = VectorIndex("hyb-words", dims=2, algorithm="flat", config=config,
-                        metadata_fields={"t": "tag"})  # fmt: skip
-    index.add(
-        ["redis streams", "cooking pasta", "garden tools"],
-        ids=["word", "near", "nearish"],
-        metadatas=[{"t": "x"}, {"t": "x"}, {"t": "x"}],
-        vectors=[[0.0, 1.0], [1.0, 0.0], [1.0, 0.1]],
-    )
-    wide = _scores(index.hybrid("redis", k=3, vector=[1.0, 0.0], alpha=0.3))
-    assert max(wide, key=wide.__getitem__) == "word"
-    for f in (None, {"t": "x"}):
-        for hits in (
-            index.hybrid("redis", k=2, vector=[1.0, 0.0], alpha=0.3, filter=f),
-            asyncio.run(index.ahybrid("redis", k=2, vector=[1.0, 0.0], alpha=0.3, filter=f)),
-        ):
-            assert [h.id for h in hits] == ["word", "near"]
-            assert _scores(hits) == {"word": wide["word"], "near": wide["near"]}
