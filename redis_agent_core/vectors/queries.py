@@ -423,9 +423,7 @@ class IndexQueries(IndexLifecycleMixin):
         if command is None:
             return self._hits(self._run(self._knn(vec, k, f, self._ef(None), False)))
         reply = self._run(command)
-        hits, again = self._hybrid_hits(reply, text, vec, f)
-        text_reply = None if again is None else self._run(again)
-        return hits if again is None else q.rescored(hits, reply, text_reply, alpha)
+        return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
 
     @telemetry.traced("vectors", "hybrid")
     async def ahybrid(
@@ -451,20 +449,7 @@ class IndexQueries(IndexLifecycleMixin):
             ef = await self._aef(None)
             return self._hits(await self._arun(self._knn(vec, k, f, ef, False)))
         reply = await self._arun(command)
-        hits, again = self._hybrid_hits(reply, text, vec, f)
-        text_reply = None if again is None else await self._arun(again)
-        return hits if again is None else q.rescored(hits, reply, text_reply, alpha)
-
-    def _hybrid_hits(
-        self, reply: Any, text: str, vec: bytes, f: str
-    ) -> tuple[list[q.Hit], list[Any] | None]:
-        """The hits of a hybrid aggregate reply, and with a filter the command scoring
-        their text without it (see :func:`~.query.rescored`)."""
-        if reply is None:
-            return [], None
-        hits = q.parse_aggregate(reply, self.schema, self.prefix)
-        keys = q.aggregate_keys(reply) if f != "*" else []
-        return hits, q.hybrid_text_command(self.index_name, self.schema, text, vec, keys)
+        return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
 
     def _native_query(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> Any:
         """FT.HYBRID through redisvl (Redis >= 8.4); linear combination like the

@@ -264,9 +264,18 @@ def text_command(
     )  # fmt: skip
 
 
-def _hybrid_query(
-    schema: VectorSchema, text: str, vec: bytes, k: int, filter_str: str, alpha: float
-) -> AggregateHybridQuery | None:
+def hybrid_aggregate_command(
+    index_name: str,
+    schema: VectorSchema,
+    text: str,
+    vec: bytes,
+    k: int,
+    filter_str: str,
+    alpha: float,
+) -> list[Any] | None:
+    """An aggregation combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
+    ``alpha * vector_similarity + (1 - alpha) * text_score``. ``None`` when the text has
+    no searchable term (callers fall back to a vector query)."""
     if not 0.0 <= alpha <= 1.0:
         raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
     k = check_k(k)
@@ -275,7 +284,7 @@ def _hybrid_query(
     for name in (schema.text_field, METADATA_FIELD):
         load += [f"$.{name}", "AS", name] if schema.storage == "json" else [f"@{name}"]
     try:
-        return AggregateHybridQuery(
+        query = AggregateHybridQuery(
             text=terms,
             text_field_name=schema.text_field,
             vector=vec,
@@ -288,67 +297,7 @@ def _hybrid_query(
         )
     except ValueError:
         return None
-
-
-def hybrid_aggregate_command(
-    index_name: str,
-    schema: VectorSchema,
-    text: str,
-    vec: bytes,
-    k: int,
-    filter_str: str,
-    alpha: float,
-) -> list[Any] | None:
-    """An aggregation combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
-    ``alpha * vector_similarity + (1 - alpha) * text_score``. ``None`` when the text has
-    no searchable term (callers fall back to a vector query).
-
-    With a filter, its ``text_score`` is not the text's: RediSearch scores every TAG and
-    TEXT clause of the query, the filter's too (``FT.HYBRID`` stopped scoring tags,
-    RediSearch#6707; ``FT.AGGREGATE`` did not). :func:`hybrid_text_command` and
-    :func:`rescored` put the text's own score back."""
-    query = _hybrid_query(schema, text, vec, k, filter_str, alpha)
-    if query is None:
-        return None
     return aggregate_command(index_name, query.build_args(), params=("vector", vec))
-
-
-def aggregate_keys(reply: Any) -> list[str]:
-    """The keys of a hybrid aggregate's rows, in the order of :func:`parse_aggregate`."""
-    return [_s(row[_KEY_FIELD]) for row in aggregate_rows(reply) if row.get(_KEY_FIELD)]
-
-
-def hybrid_text_command(
-    index_name: str, schema: VectorSchema, text: str, vec: bytes, keys: Sequence[str]
-) -> list[Any] | None:
-    """A search scoring ``keys`` by the text clause of the hybrid query alone (the same
-    terms, the same optional form, so the same scale as an unfiltered hybrid query), no
-    filter: each key's score is the text score the hybrid formula means. ``None`` when
-    there is nothing to score."""
-    query = _hybrid_query(schema, text, vec, max(len(keys), 1), "*", 0.5)
-    if query is None or not keys:
-        return None
-    clause = str(query.build_args()[0]).rsplit("=>", 1)[0]
-    return search_command(
-        index_name, clause, nocontent=True, scorer="BM25STD", inkeys=keys, limit=len(keys)
-    )
-
-
-def rescored(hits: list[Hit], reply: Any, text_reply: Any, alpha: float) -> list[Hit]:
-    """``hits`` of a filtered hybrid aggregate (``reply``) scored with the text scores of
-    :func:`hybrid_text_command` (``text_reply``) in place of the aggregate's, which held
-    the filter's BM25 too: ``alpha * vector_similarity + (1 - alpha) * text_score``, best
-    first (ties keep the aggregate's order); none when Redis could not answer
-    ``text_reply`` (``None``), as a failed search returns none."""
-    if text_reply is None:
-        return []
-    rows = [row for row in aggregate_rows(reply) if row.get(_KEY_FIELD)]
-    texts = {key: float(score or 0.0) for key, score, _ in search_rows(text_reply)[1]}
-    for hit, row in zip(hits, rows, strict=True):
-        with_filter = float(_s(row.get("text_score") or 0))
-        own = texts.get(_s(row[_KEY_FIELD]), 0.0)
-        hit.score = float(_s(row.get("hybrid_score") or 0)) + (1 - alpha) * (own - with_filter)
-    return sorted(hits, key=lambda h: -(h.score or 0.0))
 
 
 def limit_error(exc: BaseException) -> ConfigError | None:
