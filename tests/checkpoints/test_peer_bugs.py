@@ -19,18 +19,7 @@ from langchain_redis_agent.checkpoint import AsyncShallowRedisSaver, RedisSaver
 from langchain_redis_agent.node_cache import RedisNodeCache
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
-
-
-def _checkpoint(cid: str, **values: object) -> dict:
-    return {
-        "v": 4,
-        "id": cid,
-        "ts": "2026-12-07T00:00:00+00:00",
-        "channel_values": dict(values),
-        "channel_versions": {k: f"{1:032}.0" for k in values},
-        "versions_seen": {},
-        "updated_channels": None,
-    }
+from tests.checkpoints.test_savers import _checkpoint
 
 
 def _cfg(thread: str, ns: str = "") -> dict:
