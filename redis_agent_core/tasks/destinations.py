@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import os
+import re
 import socket
 import ssl
 import threading
@@ -38,6 +39,7 @@ __all__ = [
     "DestinationRefusedError",
     "check_url_parts",
     "refusal",
+    "shown_url",
 ]
 
 ENV_WEBHOOK_ALLOW = "REDIS_AGENT_WEBHOOK_ALLOW"
@@ -105,6 +107,16 @@ class Destination:
     port: int
     target: str  # path and query
     addresses: tuple[str, ...]
+
+
+_USERINFO = re.compile(r"^([^:/?#]*://)[^/?#]*@")
+
+
+def shown_url(url: str) -> str:
+    """``url`` as an error or a dead letter may show it: a ``user:password@`` part
+    (refused by :func:`check_url_parts`, but echoed by the errors of other checks and
+    by the dead letter of a message queued before it) shown as ``***@``."""
+    return _USERINFO.sub(r"\1***@", url)
 
 
 def check_url_parts(parts: SplitResult) -> None:
@@ -178,11 +190,11 @@ class DestinationPolicy:
         :class:`socket.gaierror` (a network fault, worth a retry)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"webhook url must be http(s)://host/..., got {url!r}")
+            raise ConfigError(f"webhook url must be http(s)://host/..., got {shown_url(url)!r}")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
-            raise ConfigError(f"webhook url {url!r} has an invalid port") from exc
+            raise ConfigError(f"webhook url {shown_url(url)!r} has an invalid port") from exc
         check_url_parts(parts)
         host = parts.hostname
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -38,7 +38,13 @@ from ..errors import ConfigError
 from ..redis_errors import sent_once, translate_errors
 from ..scripts import Script
 from ._common import agent_config, clip_error, retry_later
-from .destinations import DestinationPolicy, DestinationRefusedError, check_url_parts, send
+from .destinations import (
+    DestinationPolicy,
+    DestinationRefusedError,
+    check_url_parts,
+    send,
+    shown_url,
+)
 from .queue import send_task
 
 if TYPE_CHECKING:
@@ -106,9 +112,11 @@ class Webhook:
             parsed = urlsplit(self.url)
             parsed.port  # noqa: B018  (raises on a bad port)
         except ValueError as exc:
-            raise ConfigError(f"webhook url {self.url!r} is malformed: {exc}") from None
+            shown = shown_url(self.url)
+            raise ConfigError(f"webhook url {shown!r} is malformed: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ConfigError(f"webhook url must be http(s)://host/..., got {self.url!r}")
+            shown = shown_url(self.url)
+            raise ConfigError(f"webhook url must be http(s)://host/..., got {shown!r}")
         check_url_parts(parsed)
         _check_visible_ascii(
             parsed.path + parsed.query,
@@ -344,7 +352,7 @@ def record_dead_letter(
     if len(body) > config.max_value_bytes - _ENTRY_SLACK:
         body = _payload_not_kept(body, config.max_value_bytes)
     entry: dict[Any, Any] = {  # redis-py's xadd takes a dict of its own key/value union
-        "url": clip_error(url),
+        "url": clip_error(shown_url(url)),
         "idempotency_key": clip_error(key),
         "job_id": job_id or "",
         "error": clip_error(error),

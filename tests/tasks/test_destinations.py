@@ -334,3 +334,35 @@ def test_https_to_a_pinned_address_checks_the_certificate_against_the_name(
     wrong = policy.check(f"https://other.test:{port}/hook")  # same address, other name
     with pytest.raises(ssl.SSLCertVerificationError):
         send(wrong, b"{}", {}, 5.0, ssl_context=trust)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://hook:s3cret@x/h", "http://hook:s3cret@x:99999/h", "http://hook:s3cret@:80/h"],
+)
+def test_a_refused_webhook_url_does_not_show_its_password(url: str) -> None:
+    # review25: the userinfo check (attack25) refused the URL because its password would
+    # be kept, but a URL refused by an earlier check (scheme, port) echoed it whole in
+    # the error, which lands in logs and the service's 400 answers
+    with pytest.raises(ConfigError) as refused:
+        Webhook(url)
+    assert "s3cret" not in str(refused.value)
+    with pytest.raises(ConfigError) as refused:
+        DestinationPolicy().check(url, resolve=False)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_message_queued_with_a_password_in_its_url_is_dead_lettered_without_it(
+    task_app: Celery, task_config: RedisAgentConfig
+) -> None:
+    # queued before the userinfo check (or forged): dead-lettered at once, as an
+    # undeliverable message, and the dead letter kept the password in its url field
+    from redis_agent_core.tasks.queue import send_task
+
+    key = f"pw-{uuid.uuid4().hex}"
+    spec = {"url": "http://hook:s3cret@127.0.0.1:9/h"}
+    send_task(task_app, "rap.deliver_webhook", [spec, {}, key, None])
+    dead = _dead(task_config, key)
+    assert "user name or password" in dead["error"]
+    assert dead["url"] == "http://***@127.0.0.1:9/h"
+    assert "s3cret" not in repr(dead)
