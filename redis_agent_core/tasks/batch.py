@@ -190,6 +190,29 @@ def _scope(job: Mapping[str, Any]) -> str:
     return make_scope({"batch_model": job["model"], "kwargs": _model_kwargs(job)})
 
 
+def _acquire(task: Task, limiter: Any, job: Mapping[str, Any]) -> Any:
+    """The limiter's admission of one prompt, waiting up to the job's ``limiter_wait``;
+    run eagerly (``task_always_eager``, ``apply()``), as long as the limit says. There is
+    no worker to free there, and Celery runs an eager retry at once, nested in the call:
+    a refusal was retried in a loop until a ``RecursionError`` escaped ``submit_batch``
+    (in 2.6 s at one call per 8 s), the job left running."""
+    from ..ratelimit import RateLimitExceeded
+
+    wait = job.get("limiter_wait", 5.0)
+    while True:
+        try:
+            return limiter.acquire(
+                user=job.get("user"),
+                org=job.get("org"),
+                tokens=job.get("estimate_tokens", 0),
+                max_wait=wait,
+            )
+        except RateLimitExceeded as exc:
+            if not task.request.is_eager or math.isinf(exc.retry_after):
+                raise
+            wait = min(exc.retry_after, 3600) + 0.05  # refused again: another call took it
+
+
 def _answer(
     task: Task, config: RedisAgentConfig, job: Mapping[str, Any], prompt: str
 ) -> BatchResult:
@@ -205,12 +228,7 @@ def _answer(
         from ..ratelimit import RateLimitExceeded
 
         try:
-            decision = limiter.acquire(
-                user=job.get("user"),
-                org=job.get("org"),
-                tokens=job.get("estimate_tokens", 0),
-                max_wait=job.get("limiter_wait", 5.0),
-            )
+            decision = _acquire(task, limiter, job)
         except RateLimitExceeded as exc:
             if math.isinf(exc.retry_after):
                 # never admitted (the estimate is over a limit): retried hourly for ever,
