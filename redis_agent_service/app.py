@@ -118,6 +118,20 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+class _PartlyQueued(ServiceError):
+    """POST /documents' 503 when the queue failed part way: names the job."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            503,
+            "partly_queued",
+            f"the queue failed part way: some documents were queued under job {job_id} and "
+            f"are being added, the others are marked failed (GET /jobs/{job_id}); send "
+            "those again once the queue is back",
+            {"Retry-After": "5"},
+        )
+
+
 DOCS_RECHECK_S = 5.0  # how stale "no documents yet" may be on a worker
 RECENT_VECTORS = 1024  # questions' vectors a worker keeps (384-d: 1.5 KB each)
 JOB_TTL = 7 * 24 * 3600  # seconds an ingestion job and its owner are kept
@@ -700,6 +714,8 @@ class AgentService:
         # original error
         try:
             yield
+        except _PartlyQueued:
+            raise  # part of the request ran: it stays counted
         except BaseException:
             if reservation is not None:
                 with contextlib.suppress(Exception):
@@ -858,16 +874,20 @@ class AgentService:
                     await self.config.get_async_client().set(
                         self.config.keys.job_owner(job_id), user_id, ex=JOB_TTL
                     )
-            await asyncio.to_thread(
-                submit_ingestion,
-                self.vectors,
-                items,
-                batch_size=s.ingest_batch,
-                job_id=job_id,
-                job_ttl=JOB_TTL,  # the owner's
-                app=self.celery_app,
-                config=self.config,
-            )
+            try:
+                await asyncio.to_thread(
+                    submit_ingestion,
+                    self.vectors,
+                    items,
+                    batch_size=s.ingest_batch,
+                    job_id=job_id,
+                    job_ttl=JOB_TTL,  # the owner's
+                    app=self.celery_app,
+                    config=self.config,
+                )
+            except RedisUnavailableError:
+                await self._raise_if_partly_queued(job_id)
+                raise
             self._has_docs = False  # re-checked on the next chat
             self._docs_checked_at = -math.inf
             self.counters.jobs_submitted += 1
@@ -892,6 +912,19 @@ class AgentService:
             "passages": len(items),
             "ids": ids,
         }
+
+    async def _raise_if_partly_queued(self, job_id: str) -> None:
+        """:class:`_PartlyQueued` when the queue failed after some of a request's tasks
+        (one per ``ingest_batch`` passages) were sent: the job is kept, its other
+        passages marked failed. The 503 of a Redis fault did not name it, though its
+        documents were being added, and the request was given back."""
+        from redis_agent_core.tasks import JobNotFoundError, aget_job
+
+        try:
+            await aget_job(job_id, config=self.config)
+        except (JobNotFoundError, RedisUnavailableError):
+            return  # removed (nothing was queued), or unknown: the fault's own 503
+        raise _PartlyQueued(job_id)
 
     def background_embedder(self) -> Embedder:
         """The embedder of ingestion: for the default model, an instance of its own

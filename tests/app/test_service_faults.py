@@ -167,3 +167,43 @@ async def test_documents_whose_job_owner_cannot_be_recorded_are_not_queued_nor_c
     admin.close()
     await config.aclose()
     config.close()
+
+
+async def test_documents_queued_in_part_name_their_job_and_stay_charged(
+    faulty_redis: FaultyRedis, dead_endpoint: LLMEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review25: a request is a task per ingest_batch (2) passages. The queue failing
+    after the first answered the generic 503 (the job id only in the log) while that
+    task's documents were added, and gave the request back."""
+    from redis_agent_core.errors import RedisUnavailableError
+    from redis_agent_core.tasks import submit
+
+    sent: list[object] = []
+
+    def first_only(app: object, name: str, args: list[object], **options: object) -> str:
+        if sent:
+            raise RedisUnavailableError("the broker is down (test)")
+        sent.append(args)
+        return "task-id"
+
+    monkeypatch.setattr(submit, "send_task", first_only)
+    config = faulty_redis.config()
+    key = ApiKeys(config).create("alice")
+    settings = ServiceSettings(use_queue=True, ingest_users=["alice"], requests_per_minute=1)
+    service = AgentService(
+        build_chat_model(dead_endpoint), config=config, settings=settings, model_name="m"
+    )
+    transport = httpx.ASGITransport(app=create_app(service))
+    docs = {"documents": [{"id": f"d{i}", "text": f"Document {i}."} for i in range(3)]}
+    bearer = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.post("/documents", json=docs, headers=bearer)
+        assert r.status_code == 503 and r.json()["error"] == "partly_queued", r.text
+        job_id = r.json()["detail"].split("under job ")[1].split()[0]
+        job = (await client.get(f"/jobs/{job_id}", headers=bearer)).json()
+    assert (job["total"], job["failed"]) == (3, 1), job  # the one not queued
+    assert len(sent) == 1
+    # part of it ran: the request stays counted
+    assert not (await service.limiter.apeek(user="alice")).allowed
+    await config.aclose()
+    config.close()
