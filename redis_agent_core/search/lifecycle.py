@@ -335,8 +335,10 @@ class IndexLifecycle:
             yield ["HDEL", self.record, MADE_FIELD]
         return dropped
 
-    def ensure(self, *, create: bool = True) -> bool:
-        """Whether the index exists with this schema (created when missing and ``create``)."""
+    def ensure(self, *, create: bool = True, settle: bool = True) -> bool:
+        """Whether the index exists with this schema (created when missing and ``create``;
+        with ``settle``, a new one is waited for until it has scanned the keys already in
+        Redis, capped, before anything is written)."""
         if self.ready:
             return True
         require_search(self.config, self.what)
@@ -347,11 +349,11 @@ class IndexLifecycle:
             )
         self.ready = found
         self.seen = self.seen or found
-        if self.scanning:
+        if self.scanning and settle:
             self._wait_indexed(give_up=True)
         return found
 
-    async def aensure(self, *, create: bool = True) -> bool:
+    async def aensure(self, *, create: bool = True, settle: bool = True) -> bool:
         """Async :meth:`ensure`."""
         if self.ready:
             return True
@@ -363,7 +365,7 @@ class IndexLifecycle:
             )
         self.ready = found
         self.seen = self.seen or found
-        if self.scanning:
+        if self.scanning and settle:
             await self._await_indexed(give_up=True)
         return found
 
@@ -403,7 +405,7 @@ class IndexLifecycle:
         or raises :class:`RedisUnavailableError`, never from part of them."""
         logger.warning("%s: index %s is missing; creating it again", self.what, self.name)
         self.ready = False
-        self.ensure()
+        self.ensure(settle=False)
         self.indexing = True  # until FT.INFO says done, every query waits for it first
         self._wait_indexed()
 
@@ -411,7 +413,7 @@ class IndexLifecycle:
         """Async :meth:`rebuild`."""
         logger.warning("%s: index %s is missing; creating it again", self.what, self.name)
         self.ready = False
-        await self.aensure()
+        await self.aensure(settle=False)
         self.indexing = True
         await self._await_indexed()
 
@@ -421,14 +423,14 @@ class IndexLifecycle:
         behind this object's back, a restore) is waited for as a rebuild, so is one an
         earlier call rebuilt and gave up waiting for; an existing one costs nothing more."""
         if not self.ready and not self.ensure(create=False):
-            self.ensure()
+            self.ensure(settle=False)
             self.indexing = True
         self.wait_rebuilt()
 
     async def aensure_searchable(self) -> None:
         """Async :meth:`ensure_searchable`."""
         if not self.ready and not await self.aensure(create=False):
-            await self.aensure()
+            await self.aensure(settle=False)
             self.indexing = True
         await self.await_rebuilt()
 
