@@ -179,8 +179,10 @@ def ensure_flow(
     alias: str | None = None,
     stamp: Stamp | None = None,
     record: str | None = None,
+    created: Callable[[Any], None] | None = None,
 ) -> Flow[bool]:
-    """Whether the index exists (created first when missing and ``create``); an
+    """Whether the index exists (created first when missing and ``create``: then
+    ``created`` is given its first ``FT.INFO`` reply); an
     existing index is compared with ``check`` and, with ``stamp``, with the embedding
     model on record (:func:`model_flow`), and noted in ``record`` (:data:`MADE_FIELD`).
     With ``alias``, the index is looked up by the alias (whatever it points at) and a
@@ -200,6 +202,8 @@ def ensure_flow(
         if alias is not None:
             yield alias_update_command(alias, name)
         info = yield info_command(alias or name)
+        if created is not None:
+            created(info)
     check(info)
     if stamp is not None:
         yield from model_flow(stamp, what)
@@ -290,10 +294,19 @@ class IndexLifecycle:
         self.seen = False
         # recreated by rebuild() and not yet done indexing the documents it found
         self.indexing = False
+        # created by this object, its FT.CREATE scan of the keys already in Redis not
+        # done: a document written meanwhile is indexed twice when the scan reaches it
+        # (RediSearch 2.10), and BM25 counts it twice (its words, its length) until the
+        # garbage collector runs: ensure() waits for the scan before a write
+        self.scanning = False
 
     def _flow(self, create: bool) -> Flow[bool]:
         return ensure_flow(self.schema, self.check, create=create, what=self.what,
-                           alias=self.alias, stamp=self.stamp, record=self.record)  # fmt: skip
+                           alias=self.alias, stamp=self.stamp, record=self.record,
+                           created=self._created)  # fmt: skip
+
+    def _created(self, info: Any) -> None:
+        self.scanning = not indexing_done(info)
 
     def was_made(self) -> bool:
         """Whether the index, found missing, was made before (lost: dropped with its
@@ -322,8 +335,10 @@ class IndexLifecycle:
             yield ["HDEL", self.record, MADE_FIELD]
         return dropped
 
-    def ensure(self, *, create: bool = True) -> bool:
-        """Whether the index exists with this schema (created when missing and ``create``)."""
+    def ensure(self, *, create: bool = True, settle: bool = True) -> bool:
+        """Whether the index exists with this schema (created when missing and ``create``;
+        with ``settle``, a new one is waited for until it has scanned the keys already in
+        Redis, capped, before anything is written)."""
         if self.ready:
             return True
         require_search(self.config, self.what)
@@ -334,9 +349,11 @@ class IndexLifecycle:
             )
         self.ready = found
         self.seen = self.seen or found
+        if self.scanning and settle:
+            self._wait_indexed(give_up=True)
         return found
 
-    async def aensure(self, *, create: bool = True) -> bool:
+    async def aensure(self, *, create: bool = True, settle: bool = True) -> bool:
         """Async :meth:`ensure`."""
         if self.ready:
             return True
@@ -348,6 +365,8 @@ class IndexLifecycle:
             )
         self.ready = found
         self.seen = self.seen or found
+        if self.scanning and settle:
+            await self._await_indexed(give_up=True)
         return found
 
     # An index can vanish behind its owner (Redis restarted empty, or a drop elsewhere)
@@ -386,7 +405,7 @@ class IndexLifecycle:
         or raises :class:`RedisUnavailableError`, never from part of them."""
         logger.warning("%s: index %s is missing; creating it again", self.what, self.name)
         self.ready = False
-        self.ensure()
+        self.ensure(settle=False)
         self.indexing = True  # until FT.INFO says done, every query waits for it first
         self._wait_indexed()
 
@@ -394,7 +413,7 @@ class IndexLifecycle:
         """Async :meth:`rebuild`."""
         logger.warning("%s: index %s is missing; creating it again", self.what, self.name)
         self.ready = False
-        await self.aensure()
+        await self.aensure(settle=False)
         self.indexing = True
         await self._await_indexed()
 
@@ -404,14 +423,14 @@ class IndexLifecycle:
         behind this object's back, a restore) is waited for as a rebuild, so is one an
         earlier call rebuilt and gave up waiting for; an existing one costs nothing more."""
         if not self.ready and not self.ensure(create=False):
-            self.ensure()
+            self.ensure(settle=False)
             self.indexing = True
         self.wait_rebuilt()
 
     async def aensure_searchable(self) -> None:
         """Async :meth:`ensure_searchable`."""
         if not self.ready and not await self.aensure(create=False):
-            await self.aensure()
+            await self.aensure(settle=False)
             self.indexing = True
         await self.await_rebuilt()
 
@@ -441,25 +460,45 @@ class IndexLifecycle:
             )
         self.indexing = False
 
-    def _wait_indexed(self) -> None:
+    def _wait_indexed(self, *, give_up: bool = False) -> None:
+        """Wait (capped) until the index has scanned the keys already in Redis; raise
+        when it has not by then, or with ``give_up`` (a new index, before a write) go on."""
         deadline = time.monotonic() + REBUILD_WAIT
         execute = self.config.get_client().execute_command
         with translate_errors(self.config, f"rebuilding the index of {self.what}"):
             while not indexing_done(info := run(execute, info_flow(self.name)) or ()):
                 if time.monotonic() >= deadline:
-                    raise self._rebuilding(info)
+                    return self._scan_slow(give_up, info)
                 time.sleep(0.05)
-        self._indexed(info)
+        self._scanned(give_up, info)
 
-    async def _await_indexed(self) -> None:
+    async def _await_indexed(self, *, give_up: bool = False) -> None:
         deadline = time.monotonic() + REBUILD_WAIT
         execute = self.config.get_async_client().execute_command
         with translate_errors(self.config, f"rebuilding the index of {self.what}"):
             while not indexing_done(info := await arun(execute, info_flow(self.name)) or ()):
                 if time.monotonic() >= deadline:
-                    raise self._rebuilding(info)
+                    return self._scan_slow(give_up, info)
                 await asyncio.sleep(0.05)
-        self._indexed(info)
+        self._scanned(give_up, info)
+
+    def _scan_slow(self, give_up: bool, info: Any) -> None:
+        if not give_up:
+            raise self._rebuilding(info)
+        self.scanning = False
+        logger.info(
+            "%s: index %s is still scanning the keys already in Redis after %g s; writing "
+            "now: BM25 text scores may count the documents written meanwhile twice until "
+            "RediSearch's garbage collector runs",
+            self.what,
+            self.name,
+            REBUILD_WAIT,
+        )
+
+    def _scanned(self, give_up: bool, info: Any) -> None:
+        self.scanning = False
+        if not give_up:
+            self._indexed(info)
 
     def _gone_again(self, exc: BaseException) -> RedisUnavailableError:
         return RedisUnavailableError(

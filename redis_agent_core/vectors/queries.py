@@ -419,11 +419,13 @@ class IndexQueries(IndexLifecycleMixin):
             return []
         if q.text_terms(text) and self._hybrid_supported():
             return self._native_hybrid(text, vec, k, f, alpha)
-        command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
-        if command is None:
+        plan = q.hybrid_plan(self.index_name, self.schema, self.prefix, text, vec, k, f, alpha)
+        if plan is None:
             return self._hits(self._run(self._knn(vec, k, f, self._ef(None), False)))
-        reply = self._run(command)
-        return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
+        nearest, words = [self._run(c) for c in plan.first(self._ef(None))]
+        if nearest is None or words is None:
+            return []
+        return plan.hits(nearest, words, [self._run(c) for c in plan.second(nearest, words)])
 
     @telemetry.traced("vectors", "hybrid")
     async def ahybrid(
@@ -444,12 +446,15 @@ class IndexQueries(IndexLifecycleMixin):
             return []
         if q.text_terms(text) and await self._ahybrid_supported():
             return await self._anative_hybrid(text, vec, k, f, alpha)
-        command = q.hybrid_aggregate_command(self.index_name, self.schema, text, vec, k, f, alpha)
-        if command is None:
-            ef = await self._aef(None)
+        plan = q.hybrid_plan(self.index_name, self.schema, self.prefix, text, vec, k, f, alpha)
+        ef = await self._aef(None)
+        if plan is None:
             return self._hits(await self._arun(self._knn(vec, k, f, ef, False)))
-        reply = await self._arun(command)
-        return [] if reply is None else q.parse_aggregate(reply, self.schema, self.prefix)
+        nearest, words = [await self._arun(c) for c in plan.first(ef)]
+        if nearest is None or words is None:
+            return []
+        second = [await self._arun(c) for c in plan.second(nearest, words)]
+        return plan.hits(nearest, words, second)
 
     def _native_query(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> Any:
         """FT.HYBRID through redisvl (Redis >= 8.4); linear combination like the

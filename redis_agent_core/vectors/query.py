@@ -18,8 +18,8 @@ from redisvl.query import AggregateHybridQuery, TextQuery
 
 from ..errors import ConfigError, DataCorruptionError
 from ..keys import escape_part, unescape_part
-from ..search.commands import aggregate_command, knn_clause, search_command
-from ..search.replies import KEY_ONLY, aggregate_rows, search_keys, search_rows
+from ..search.commands import knn_clause, search_command
+from ..search.replies import KEY_ONLY, search_keys, search_rows
 from ..search.replies import text as text_of
 from .checks import (
     MAX_K,
@@ -264,40 +264,121 @@ def text_command(
     )  # fmt: skip
 
 
-def hybrid_aggregate_command(
+#: The best matches of a hybrid query's words (that pass its filter) that join its ``k``
+#: nearest documents as candidates: a document holding the words but not among the k
+#: nearest by vector was never returned on the ``FT.AGGREGATE`` path, whatever its text
+#: score. Ranked by BM25 with the filter's clauses in it, so a wide window.
+WORD_WINDOW = 100
+
+
+@dataclass
+class HybridPlan:
+    """Hybrid search without ``FT.HYBRID``: the k nearest by vector and the best
+    matches of the words (:data:`WORD_WINDOW`), both passing the filter, then their
+    text scored by the text clause alone with ``INKEYS`` (no filter: RediSearch scores
+    a filter's TAG and TEXT clauses too, RediSearch#6707 stopped that for
+    ``FT.HYBRID`` only; no ``KNN`` in that search either), and the distances of the
+    word matches outside the nearest. ``score = alpha * (2 - distance) / 2 + (1 -
+    alpha) * text_score`` as redisvl's AggregateHybridQuery computes it, best ``k``.
+    Pure: the callers (sync and async) run :meth:`first`, then :meth:`second`."""
+
+    index_name: str
+    schema: VectorSchema
+    prefix: str
+    vec: bytes
+    k: int
+    filter_str: str
+    alpha: float
+    clause: str  # "(~@text:(a | b))": redisvl's text clause, its optional form
+
+    def first(self, ef_runtime: int | None) -> list[list[Any]]:
+        """The k nearest passing the filter, and the keys of the best word matches."""
+        required = "(" + self.clause[2:]  # the words required here
+        words = required if self.filter_str == "*" else f"{required} ({self.filter_str})"
+        return [
+            knn_command(self.index_name, self.schema, self.vec, self.k, self.filter_str,
+                        ef_runtime=ef_runtime),
+            search_command(self.index_name, words, return_fields=KEY_ONLY, scorer="BM25STD",
+                           limit=max(self.k, WORD_WINDOW)),
+        ]  # fmt: skip
+
+    def _keys(self, nearest: Any, words: Any) -> tuple[list[str], list[str]]:
+        near = [_s(key) for key, _, _ in search_rows(nearest)[1]]
+        seen = set(near)
+        return near, [key for key in map(_s, search_keys(words)[1]) if key not in seen]
+
+    def second(self, nearest: Any, words: Any) -> list[list[Any]]:
+        """The text scores of every candidate, and the distances of the word matches
+        outside the nearest (when there are some)."""
+        near, extra = self._keys(nearest, words)
+        if not near and not extra:
+            return []
+        keys = near + extra
+        commands = [
+            search_command(self.index_name, self.clause, nocontent=True, scorer="BM25STD",
+                           inkeys=keys, limit=len(keys))
+        ]  # fmt: skip
+        if extra:
+            knn = knn_clause(len(extra), self.schema.vector_field, distance_as=DISTANCE_FIELD)
+            commands.append(
+                search_command(self.index_name, "*" + knn, return_fields=return_fields(self.schema),
+                               sort_by=DISTANCE_FIELD, inkeys=extra, limit=len(extra),
+                               params=("vec", self.vec))
+            )  # fmt: skip
+        return commands
+
+    def hits(self, nearest: Any, words: Any, replies: Sequence[Any]) -> list[Hit]:
+        """The best ``k`` of the candidates by the hybrid score; ties keep the nearest
+        first, then the word matches in BM25 order."""
+        if nearest is None or words is None or any(r is None for r in replies):
+            return []
+        texts: dict[str, float] = {}
+        if replies:
+            texts = {_s(key): float(score or 0.0) for key, score, _ in search_rows(replies[0])[1]}
+        rows = list(search_rows(nearest)[1])
+        if len(replies) > 1:
+            rows += search_rows(replies[1])[1]
+        hits = []
+        for key, _, fields in rows:
+            hit = make_hit(self.schema, self.prefix, _s(key), fields)
+            similarity = (2 - (hit.distance or 0.0)) / 2
+            hit.score = self.alpha * similarity + (1 - self.alpha) * texts.get(_s(key), 0.0)
+            hits.append(hit)
+        order = sorted(range(len(hits)), key=lambda i: (-(hits[i].score or 0.0), i))
+        return [hits[i] for i in order[: self.k]]
+
+
+def hybrid_plan(
     index_name: str,
     schema: VectorSchema,
+    prefix: str,
     text: str,
     vec: bytes,
     k: int,
     filter_str: str,
     alpha: float,
-) -> list[Any] | None:
-    """An aggregation combining BM25 and vector similarity (redisvl's AggregateHybridQuery):
-    ``alpha * vector_similarity + (1 - alpha) * text_score``. ``None`` when the text has
-    no searchable term (callers fall back to a vector query)."""
+) -> HybridPlan | None:
+    """The :class:`HybridPlan` of a hybrid query; ``None`` when the text has no
+    searchable term (callers fall back to a vector query)."""
     if not 0.0 <= alpha <= 1.0:
         raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
     k = check_k(k)
     terms = text_terms(text)
-    load: list[str] = [f"@{_KEY_FIELD}"]
-    for name in (schema.text_field, METADATA_FIELD):
-        load += [f"$.{name}", "AS", name] if schema.storage == "json" else [f"@{name}"]
     try:
         query = AggregateHybridQuery(
             text=terms,
             text_field_name=schema.text_field,
             vector=vec,
             vector_field_name=schema.vector_field,
-            filter_expression=None if filter_str == "*" else filter_str,
-            alpha=alpha,
             dtype=schema.dtype,
             num_results=k,
-            return_fields=load,
         )
     except ValueError:
         return None
-    return aggregate_command(index_name, query.build_args(), params=("vector", vec))
+    clause = str(query.build_args()[0]).rsplit("=>", 1)[0]
+    if not clause.startswith("(~"):  # redisvl's form changed: refuse a silent change
+        raise ConfigError(f"unexpected hybrid text clause {clause!r} (redisvl version?)")
+    return HybridPlan(index_name, schema, prefix, vec, k, filter_str, alpha, clause)
 
 
 def limit_error(exc: BaseException) -> ConfigError | None:
@@ -389,21 +470,6 @@ def parse_ids(reply: Any, prefix: str) -> tuple[int, list[str], list[str]]:
     """``(total, keys, expired keys)`` of a keys-only search reply (raw keys, not ids;
     :func:`~redis_agent_core.search.replies.search_keys`)."""
     return search_keys(reply)
-
-
-def parse_aggregate(reply: Any, schema: VectorSchema, prefix: str) -> list[Hit]:
-    """Hits of the hybrid aggregate reply, best first, scored by ``hybrid_score``."""
-    hits = []
-    for row in aggregate_rows(reply):
-        key = row.get(_KEY_FIELD)
-        if key is None:
-            continue
-        row = dict(row)
-        distance = row.pop(DISTANCE_FIELD, None)
-        hit = make_hit(schema, prefix, _s(key), row, row.get("hybrid_score"))
-        hit.distance = float(distance) if distance is not None else None
-        hits.append(hit)
-    return hits
 
 
 # -- MMR --
