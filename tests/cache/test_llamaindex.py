@@ -8,7 +8,7 @@ import datetime
 import functools
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -116,13 +116,12 @@ def test_scope_follows_the_inner_llm_parameters(config: RedisAgentConfig) -> Non
     assert short.complete("x y z").text == a.text
 
 
-class FormattingLLM(CustomLLM):
-    """Formats the prompt itself, as HuggingFaceLLM and LlamaCPP do, and says what the
-    model saw."""
+class CallCountingLLM(CustomLLM):
+    """A test LLM that counts the calls reaching it, named ``model`` in its metadata."""
 
-    temperature: float = 0.0
     # private: a field is part of the scope, read at each call
     _calls: int = PrivateAttr(default=0)
+    model: ClassVar[str] = "test"
 
     @property
     def calls(self) -> int:
@@ -130,7 +129,15 @@ class FormattingLLM(CustomLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        return LLMMetadata(model_name="echo")
+        return LLMMetadata(model_name=self.model)
+
+
+class FormattingLLM(CallCountingLLM):
+    """Formats the prompt itself, as HuggingFaceLLM and LlamaCPP do, and says what the
+    model saw."""
+
+    temperature: float = 0.0
+    model: ClassVar[str] = "echo"
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
@@ -719,19 +726,11 @@ async def test_semantic_chat_never_serves_another_system_prompts_answer(
     assert (await llm.achat(ask("Answer in French.", "developer"))).message.content == "chat 3"
 
 
-class AnswerLLM(CustomLLM):
+class AnswerLLM(CallCountingLLM):
     """Gives the answer it is set to, as chat, completion and their streams (one chunk)."""
 
     _answer: Any = PrivateAttr(default=None)
-    _calls: int = PrivateAttr(default=0)
-
-    @property
-    def calls(self) -> int:
-        return self._calls
-
-    @property
-    def metadata(self) -> LLMMetadata:
-        return LLMMetadata(model_name="fixed")
+    model: ClassVar[str] = "fixed"
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
         self._calls += 1
