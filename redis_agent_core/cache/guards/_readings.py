@@ -346,13 +346,19 @@ def readings(lower: str) -> Readings:
 _NAMES = ("quantifier", "period", "bound", "whole or part", "time", "step")
 
 
+def _differs(i: int, x: frozenset[str], y: frozenset[str]) -> str:
+    """The reason for frame ``i`` read as ``x`` on one side and ``y`` on the other (one
+    wording for :func:`readings_differ` and :func:`frames_differ`, which tests compare)."""
+    return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
+
+
 def readings_differ(a: Readings, b: Readings, which: tuple[int, ...]) -> str | None:
     """The first frame of ``which`` (indexes of :class:`Readings`) both prompts read with
     no label in common, named with both readings; None if there is none."""
     for i in which:
         x, y = a[i], b[i]
         if x and y and x.isdisjoint(y):
-            return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
+            return _differs(i, x, y)
     return None
 
 
@@ -412,7 +418,7 @@ def frames_differ(a: str, b: str, which: tuple[int, ...]) -> str | None:
         if x:
             y = _reads(b, i)
             if y and x.isdisjoint(y):
-                return f"{_NAMES[i]} differs ({'/'.join(sorted(x))} vs {'/'.join(sorted(y))})"
+                return _differs(i, x, y)
     return None
 
 
