@@ -133,7 +133,13 @@ word overlap again no cue (word Jaccard 0.475 true vs 0.469 traps): 217 true (pa
 rewordings, full vs short names, typos, a negation or quantifier said another way, long prompts
 whose context is reworded), 268 traps, 16-17 a kind over the kinds above plus two of its own: an
 exception added and another platform / jurisdiction; committed at 10:47 UTC, scored untouched
-(aggregates only) on 76070aa 0.784 / 0.553, 33 wrong of 153, 5 of them an exception added). All
+(aggregates only) on 76070aa 0.784 / 0.553, 33 wrong of 153, 5 of them an exception added); and
+guards_traps29.jsonl (468, written 2026-12-07 13:35-13:41 UTC by a helper who read no guard
+code, pair set or guard test: 206 true (paraphrases, hard rewordings, full vs short names,
+typos, a negation said another way, a comparison said the other way round), 262 traps, 15-18 a
+kind over the kinds above plus two of its own: a comparison's direction and another platform /
+jurisdiction; committed at 13:41 UTC, scored untouched (aggregates only) on 99953c9 0.795 /
+0.563, 30 wrong of 146, 7 of them another task). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it, or (with the guards and the
@@ -213,6 +219,7 @@ SETS = {
     "traps26": DATA / "guards_traps26.jsonl",
     "traps27": DATA / "guards_traps27.jsonl",
     "traps28": DATA / "guards_traps28.jsonl",
+    "traps29": DATA / "guards_traps29.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -311,7 +318,8 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps7", "traps8", "traps9", "traps10", "traps11", "traps12",
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
-                   "traps23", "traps24", "traps25", "traps26", "traps27", "traps28"):  # fmt: skip
+                   "traps23", "traps24", "traps25", "traps26", "traps27", "traps28",
+                   "traps29"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -780,6 +788,7 @@ def main(full: bool) -> str:
         "traps26",
         "traps27",
         "traps28",
+        "traps29",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

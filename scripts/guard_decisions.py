@@ -60,6 +60,7 @@ HELD_OUT = frozenset(
         "guards_traps26",
         "guards_traps27",
         "guards_traps28",
+        "guards_traps29",
         "guards_val20",
         "guards_val21",
     }
