@@ -362,7 +362,9 @@ class RedisAgentConfig:
             timeout: the command may still run, and a write would apply twice), with
             exponential backoff and jitter between ``retry_backoff_base`` and
             ``retry_backoff_cap`` seconds.
-        max_connections: pool size (``None``: redis-py's default).
+        max_connections: pool size (``None``: redis-py's default, 100). An asyncio call
+            past it waits up to ``socket_timeout`` for a connection to come back, then
+            raises :class:`PoolExhaustedError`; a sync call past it raises at once.
         cluster: use :class:`redis.cluster.RedisCluster`; ``None`` reads the URL flag.
         on_error: what components do when Redis is unreachable, unless given their own
             policy: ``None`` (each component's documented default: caches degrade to a
@@ -590,8 +592,10 @@ class RedisAgentConfig:
                     kwargs.pop("max_connections", None)
                     # its nodes' connections check an idle socket, as the pools do
                     client = check_cluster_idle_sockets(_AsyncCluster.from_url(url, **kwargs))
-                else:  # Redis.from_url, with the pool that checks idle sockets
-                    client = aredis.Redis.from_pool(CheckedAsyncPool.from_url(url, **kwargs))
+                else:  # Redis.from_url, with the pool that checks idle sockets and
+                    # waits up to socket_timeout for a connection when all are in use
+                    pool = CheckedAsyncPool.from_url(url, timeout=self.socket_timeout, **kwargs)
+                    client = aredis.Redis.from_pool(pool)
                 self._async[loop] = client
             return client
 

@@ -541,6 +541,9 @@ def _exhausted_error(
     """All connections of the pool in use: nothing was sent; size the pool or the load."""
     size = getattr(config, "max_connections", None)
     setting = f"max_connections={size}" if size else "the pool's max_connections, 100 by default"
+    waited = getattr(config, "socket_timeout", None)
+    if waited is not None and str(exc).startswith("No connection available"):
+        setting += f"; none came back within {waited:g} s (socket_timeout)"
     return PoolExhaustedError(
         f"{action} failed: every connection of the client's pool to {where} was in use "
         f"({exc}; {setting}), so nothing was sent; the server is fine. Raise "
