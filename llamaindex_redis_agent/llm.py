@@ -458,6 +458,26 @@ def _unreadable(hit: CacheHit | None) -> None:
     logger.warning("cache entry %s is unreadable: treated as a miss", hit and hit.key)
 
 
+_STREAM_EXAMPLE = {
+    "ChatResponse": "ChatResponse(message=ChatMessage(content=so_far), delta=piece)",
+    "CompletionResponse": "CompletionResponse(text=so_far, delta=piece)",
+}
+
+
+def _streamed(item: Any, kind: type[Any], llm: LLM, method: str) -> str:
+    """The delta of ``item``, one chunk of ``llm``'s stream; :class:`ConfigError` when it
+    is no ``kind`` (a ``str`` yielded as the text): that failed here with a bare
+    ``AttributeError: 'str' object has no attribute 'delta'``, nothing cached."""
+    if not isinstance(item, kind):
+        raise ConfigError(
+            f"{type(llm).__name__}.{method}() yielded a {type(item).__name__}, not a "
+            f"{kind.__name__}: a LlamaIndex streaming LLM yields {kind.__name__} objects "
+            f"(the text so far and the new piece), e.g. {_STREAM_EXAMPLE[kind.__name__]}; "
+            "nothing was cached"
+        )
+    return item.delta or ""
+
+
 def _generate(items: list[Any]) -> Generator[Any, None, None]:
     # a real generator: LlamaIndex's callback wrappers only wrap generators as streams
     yield from items
@@ -715,7 +735,7 @@ class RedisCacheLLM(LLM):
         def gen() -> Generator[ChatResponse, None, None]:
             last, deltas = None, []
             for last in inner:
-                deltas.append(last.delta or "")
+                deltas.append(_streamed(last, ChatResponse, self._llm, "stream_chat"))
                 yield last
             if last is not None:  # stored only when the stream ran to its end
                 final = _final_chat(last, deltas)
@@ -736,7 +756,7 @@ class RedisCacheLLM(LLM):
         def gen() -> Generator[CompletionResponse, None, None]:
             last, deltas = None, []
             for last in inner:
-                deltas.append(last.delta or "")
+                deltas.append(_streamed(last, CompletionResponse, self._llm, "stream_complete"))
                 yield last
             if last is not None:
                 final = _final_completion(last, deltas)
@@ -792,7 +812,7 @@ class RedisCacheLLM(LLM):
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             last, deltas = None, []
             async for last in inner:
-                deltas.append(last.delta or "")
+                deltas.append(_streamed(last, ChatResponse, self._llm, "astream_chat"))
                 yield last
             if last is not None:
                 final = _final_chat(last, deltas)
@@ -819,7 +839,7 @@ class RedisCacheLLM(LLM):
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
             last, deltas = None, []
             async for last in inner:
-                deltas.append(last.delta or "")
+                deltas.append(_streamed(last, CompletionResponse, self._llm, "astream_complete"))
                 yield last
             if last is not None:
                 final = _final_completion(last, deltas)

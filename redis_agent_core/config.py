@@ -20,7 +20,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
@@ -47,6 +47,7 @@ from .keys import KeySpace, validate_namespace
 from .redis_errors import (
     LOADING,
     RETRIED,
+    SPLIT_PASSWORD,
     describe_url,
     may_resend,
     translate_errors,
@@ -228,7 +229,7 @@ def check_url(url: object, source: str = "url=") -> str:
     if not isinstance(url, str) or not url.strip():
         raise bad("empty")
     if unescaped_password(url):  # any parser's message would show a piece of it
-        raise bad("its password holds '/', '?' or '#': percent-encode them as %2F, %3F, %23")
+        raise bad(SPLIT_PASSWORD)
     if is_sentinel_url(url):
         try:
             parse_sentinel_url(url)
@@ -361,7 +362,9 @@ class RedisAgentConfig:
             timeout: the command may still run, and a write would apply twice), with
             exponential backoff and jitter between ``retry_backoff_base`` and
             ``retry_backoff_cap`` seconds.
-        max_connections: pool size (``None``: redis-py's default).
+        max_connections: pool size (``None``: redis-py's default, 100). An asyncio call
+            past it waits up to ``socket_timeout`` for a connection to come back, then
+            raises :class:`PoolExhaustedError`; a sync call past it raises at once.
         cluster: use :class:`redis.cluster.RedisCluster`; ``None`` reads the URL flag.
         on_error: what components do when Redis is unreachable, unless given their own
             policy: ``None`` (each component's documented default: caches degrade to a
@@ -421,6 +424,14 @@ class RedisAgentConfig:
                 f"max_value_bytes must be an int >= {MIN_BULK_LEN} (the least "
                 f"proto-max-bulk-len Redis accepts), got {limit!r}"
             )
+
+    def __repr__(self) -> str:
+        # the dataclass's repr showed url= whole, password and all, wherever a config
+        # was printed or logged (a traceback's locals, a component's repr)
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        if isinstance(self.url, str):
+            shown["url"] = describe_url(self.url)
+        return f"RedisAgentConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def check_value_sizes(self, values: Iterable[bytes | str], what: str) -> None:
         """Raise :class:`ValueTooLargeError` (naming the size, the limit and the fix) for a
@@ -581,8 +592,10 @@ class RedisAgentConfig:
                     kwargs.pop("max_connections", None)
                     # its nodes' connections check an idle socket, as the pools do
                     client = check_cluster_idle_sockets(_AsyncCluster.from_url(url, **kwargs))
-                else:  # Redis.from_url, with the pool that checks idle sockets
-                    client = aredis.Redis.from_pool(CheckedAsyncPool.from_url(url, **kwargs))
+                else:  # Redis.from_url, with the pool that checks idle sockets and
+                    # waits up to socket_timeout for a connection when all are in use
+                    pool = CheckedAsyncPool.from_url(url, timeout=self.socket_timeout, **kwargs)
+                    client = aredis.Redis.from_pool(pool)
                 self._async[loop] = client
             return client
 

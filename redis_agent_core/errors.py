@@ -76,7 +76,8 @@ class PoolExhaustedError(RedisUnavailableError):
     """Every connection of the client's pool was in use (``max_connections``; redis-py 8
     keeps at most 100 by default): nothing was sent, the server is fine.
 
-    More calls at once than the pool holds (e.g. 200 asyncio tasks). Raise
+    More calls at once than the pool holds: a thread pool larger than it, or asyncio
+    tasks that waited ``socket_timeout`` for a connection in vain. Raise
     ``RedisAgentConfig(max_connections=...)`` (the server's ``maxclients`` is 10,000 by
     default) or bound the concurrency (a semaphore). A :class:`RedisUnavailableError`,
     so handlers of "Redis is down" keep working; the degrading caches miss this call

@@ -549,8 +549,18 @@ class _CheckedPool:
         await super().ensure_connection(connection)  # type: ignore[misc]
 
 
-class CheckedAsyncPool(_CheckedPool, aredis.ConnectionPool):
-    """redis-py's asyncio pool with the idle-socket check (:func:`idle_socket_closed`)."""
+class CheckedAsyncPool(_CheckedPool, aredis.BlockingConnectionPool):
+    """redis-py's asyncio pool with the idle-socket check (:func:`idle_socket_closed`),
+    which waits for a connection: a call past ``max_connections`` (more coroutines at
+    once than the pool holds) waits up to ``timeout`` seconds for one to come back,
+    then raises ``ConnectionError("No connection available.")`` (the pack's
+    ``PoolExhaustedError``); redis-py's plain pool failed it at once."""
+
+    def __init__(
+        self, max_connections: int | None = None, timeout: float | None = 5.0, **kwargs: Any
+    ) -> None:
+        # redis-py's plain pool's size when none is given (the blocking one's is 50)
+        super().__init__(max_connections=max_connections or 100, timeout=timeout, **kwargs)
 
 
 class CheckedSentinelPool(_CheckedPool, asentinel.SentinelConnectionPool):
@@ -680,8 +690,8 @@ class AsyncLease:
         return reply
 
     async def _borrow(self) -> Any:
-        if self.count >= self.max or self.closed:
-            return None
+        if self.count >= self.max or self.closed or not self.pool.can_get_connection():
+            return None  # pool in use: the generic path waits for a connection, once
         self.count += 1
         try:
             return await self.pool.get_connection()

@@ -81,6 +81,7 @@ __all__ = [
     "REFUSED",
     "REPLY",
     "RETRIED",
+    "SPLIT_PASSWORD",
     "TRANSIENT",
     "UNAVAILABLE",
     "KeyTypeError",
@@ -396,39 +397,65 @@ def write_timeout() -> redis.exceptions.TimeoutError:
 _SECRET_QUERY = re.compile(r"([?&][^=&#]*password[^=&#]*=)[^&#]*", re.IGNORECASE)
 
 
-def unescaped_password(url: str) -> bool:
-    """Whether ``url``'s password holds an unescaped ``/``, ``?`` or ``#``
-    (``redis://:a#b@host``): the authority then ends inside it, and a parser reads a
-    piece of the password as the host or the port, which its error message shows."""
-    rest = url.partition("://")[2]
+def _userinfo_at(rest: str) -> int | None:
+    """Where the userinfo of ``rest`` (a URL past its ``scheme://``) ends: the index of
+    its ``@``, or ``None`` without one. A password holding an unescaped ``/``, ``?``,
+    ``#`` or ``@`` ends the authority early for a parser, which then reads a piece of
+    it as the host, the port, the path or the query: the userinfo then runs to the last
+    ``@`` that a well-formed URL would not hold there (one in the path, or in a query or
+    fragment part before any ``=``: ``?client_name=a@b`` is a value), unless no host
+    follows the first (``unix://user@/tmp/a@b.sock``)."""
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in authority or "@" not in rest:
-        return False
+    if "@" in authority:  # well formed up to there; a stray @ further on extends it
+        at = len(authority) - len(authority.rpartition("@")[2]) - 1
+        tail = rest[len(authority) :]
+        if at == len(authority) - 1:
+            return at
+        path = re.split(r"[?#]", tail, maxsplit=1)[0]
+        if "@" in path:
+            at = len(authority) + path.rindex("@")
+        for part in re.finditer(r"[?&#]([^?&#]*)", tail[len(path) :]):
+            head = part.group(1).partition("=")[0]
+            if "@" in head:
+                at = len(authority) + len(path) + part.start(1) + head.rindex("@")
+        return at
+    if "@" not in rest:
+        return None
     for item in authority.split(","):  # a Sentinel URL lists hosts
         host, colon, port = re.sub(r"\[[^\]]*\]", "[]", item).rpartition(":")
         if colon and (not host or not port.isdigit()):
-            return True
-    return False
+            return rest.rindex("@")  # the host or port is a piece of the password
+    return None
+
+
+# what check_url and create_app say of a URL for which unescaped_password is true
+SPLIT_PASSWORD = (
+    "its password holds '/', '?', '#' (or '@' and one of them): percent-encode them as "
+    "%2F, %3F, %23, %40"
+)
+
+
+def unescaped_password(url: str) -> bool:
+    """Whether ``url``'s password holds an unescaped ``/``, ``?`` or ``#`` (``redis://
+    :a#b@host``, ``redis://:a@b/c@host``): the authority then ends inside it, and a
+    parser reads a piece of the password as the host, the port or the database, which
+    its error message shows."""
+    rest = url.partition("://")[2]
+    at = _userinfo_at(rest)
+    return at is not None and bool(re.search(r"[/?#]", rest[:at]))
 
 
 def describe_url(url: str) -> str:
     """The URL without its secrets, for messages and logs: the userinfo's password and
     every ``...password=`` query value, also in a malformed URL (a password holding an
-    unescaped ``#``, ``?`` or ``/`` ends the authority early for ``urlparse``, which then
-    saw no password, and the message showed it whole)."""
+    unescaped ``#``, ``?``, ``/`` or ``@`` ends the authority early for ``urlparse``,
+    which then saw no password or a piece of it as the host, and the message showed it)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in authority:  # well formed: the userinfo is the authority's up to its last @
-        head, _, host = authority.rpartition("@")
-        tail = host + rest[len(authority) :]
-    elif unescaped_password(url):  # the userinfo runs past a delimiter: up to the last @
-        head, _, tail = rest.rpartition("@")
-    else:
-        head = tail = ""
-    if ":" in head:
-        rest = f"{head.partition(':')[0]}:***@{tail}"
+    at = _userinfo_at(rest)
+    if at is not None and ":" in rest[:at]:
+        rest = f"{rest[:at].partition(':')[0]}:***{rest[at:]}"
     return _SECRET_QUERY.sub(r"\1***", f"{scheme}{sep}{rest}")
 
 
@@ -514,6 +541,9 @@ def _exhausted_error(
     """All connections of the pool in use: nothing was sent; size the pool or the load."""
     size = getattr(config, "max_connections", None)
     setting = f"max_connections={size}" if size else "the pool's max_connections, 100 by default"
+    waited = getattr(config, "socket_timeout", None)
+    if waited is not None and str(exc).startswith("No connection available"):
+        setting += f"; none came back within {waited:g} s (socket_timeout)"
     return PoolExhaustedError(
         f"{action} failed: every connection of the client's pool to {where} was in use "
         f"({exc}; {setting}), so nothing was sent; the server is fine. Raise "

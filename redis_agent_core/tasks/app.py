@@ -30,7 +30,7 @@ from celery import Celery, Task
 
 from ..config import RedisAgentConfig, get_default_config
 from ..errors import ConfigError
-from ..redis_errors import describe_url
+from ..redis_errors import SPLIT_PASSWORD, describe_url, unescaped_password
 from . import batch, ingest, webhooks
 from ._common import RETRYABLE
 from .destinations import DestinationPolicy
@@ -153,6 +153,7 @@ def create_app(
         raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
     _refuse_unknown(celery_settings)
     _refuse_pickle(celery_settings)
+    _refuse_split_passwords(celery_settings)
     # a compressed message is inflated before any check of ours: bound it (.inflate)
     bound_decompression()
     celery = Celery(main, set_as_current=False, task_cls=_GuardedTask)
@@ -245,6 +246,22 @@ def _refuse_unknown(settings: dict[str, Any]) -> None:
             f"setting: {hint}(a setting of a Celery extension goes on app.conf after "
             "create_app)"
         )
+
+
+_URL_SETTINGS = ("broker_url", "broker_read_url", "broker_write_url", "result_backend")
+
+
+def _refuse_split_passwords(settings: dict[str, Any]) -> None:
+    """:class:`ConfigError` for a broker or backend URL whose password kombu would read
+    in part as the host, port or database: its ``ValueError`` or connection error then
+    showed that piece (``...as 's3'``, ``connecting to cret:6379``) at the first send."""
+    for name in _URL_SETTINGS:
+        value = settings.get(name)
+        for url in value.split(";") if isinstance(value, str) else ():  # ; lists failovers
+            if unescaped_password(url.strip()):
+                raise ConfigError(
+                    f"create_app({name}=...) got {describe_url(url.strip())!r}: {SPLIT_PASSWORD}"
+                )
 
 
 _CONTENT_SETTINGS = (

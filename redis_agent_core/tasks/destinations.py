@@ -21,7 +21,6 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import os
-import re
 import socket
 import ssl
 import threading
@@ -31,15 +30,15 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from ..errors import ConfigError
+from ..redis_errors import describe_url, unescaped_password
 
 __all__ = [
     "ENV_WEBHOOK_ALLOW",
     "Destination",
     "DestinationPolicy",
     "DestinationRefusedError",
-    "check_url_parts",
     "refusal",
-    "shown_url",
+    "split_url",
 ]
 
 ENV_WEBHOOK_ALLOW = "REDIS_AGENT_WEBHOOK_ALLOW"
@@ -109,32 +108,41 @@ class Destination:
     addresses: tuple[str, ...]
 
 
-_USERINFO = re.compile(r"^([^:/?#]*://)[^/?#]*@")
-
-
-def shown_url(url: str) -> str:
-    """``url`` as an error or a dead letter may show it: a ``user:password@`` part
-    (refused by :func:`check_url_parts`, but echoed by the errors of other checks and
-    by the dead letter of a message queued before it) shown as ``***@``."""
-    return _USERINFO.sub(r"\1***@", url)
-
-
-def check_url_parts(parts: SplitResult) -> None:
-    """:class:`ConfigError` for what a webhook URL may say but the POST would not do:
-    port 0 (``urlsplit`` reads it as no port: the POST went to 80 / 443) and a user
-    name or password (never sent: the receiver answered 401, and the password was kept
-    in the job record, the task message and the dead letter)."""
-    if parts.port == 0:
-        raise ConfigError(
-            f"webhook url {parts.scheme}://{parts.hostname}:0/... names port 0, which "
-            "nothing listens on: give the receiver's port, or none for the default"
-        )
+def split_url(url: str) -> tuple[SplitResult, int]:
+    """``url`` split, and the port the POST goes to; :class:`ConfigError` for a URL it
+    could not use, or that says what the POST would not do: port 0 (``urlsplit`` reads
+    it as no port: the POST went to 80 / 443) and a user name or password (never sent:
+    the receiver answered 401, and the password was kept in the job record, the task
+    message and the dead letter). The URL is shown only through
+    :func:`~redis_agent_core.redis_errors.describe_url`, and a password holding an
+    unescaped ``/``, ``?``, ``#`` or ``@`` (which ``urlsplit`` reads in part as the
+    host, the port or the path, and its error message shows) is refused first."""
+    shown = describe_url(url)
+    if unescaped_password(url):
+        raise ConfigError(_with_userinfo(shown))
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a bad port or an unbalanced '[': not a secret
+        raise ConfigError(f"webhook url {shown!r} is malformed: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"webhook url must be http(s)://host/..., got {shown!r}")
     if parts.username is not None or parts.password is not None:
+        raise ConfigError(_with_userinfo(shown))
+    if port == 0:
         raise ConfigError(
-            f"webhook url for {parts.hostname} carries a user name or password, which is "
-            "never sent (no Authorization header is made from it): remove 'user:password@'; "
-            "receivers authenticate deliveries by their signature header (verify_signature)"
+            f"webhook url {shown!r} names port 0, which nothing listens on: give the "
+            "receiver's port, or none for the default"
         )
+    return parts, port or (443 if parts.scheme == "https" else 80)
+
+
+def _with_userinfo(shown: str) -> str:
+    return (
+        f"webhook url {shown!r} carries a user name or password, which is never sent (no "
+        "Authorization header is made from it): remove 'user:password@'; receivers "
+        "authenticate deliveries by their signature header (verify_signature)"
+    )
 
 
 def _host_key(host: str) -> str:
@@ -188,15 +196,8 @@ class DestinationPolicy:
         if any is refused. ``resolve=False`` checks only an IP literal (no DNS); a name
         then passes with no addresses. A name that does not resolve raises
         :class:`socket.gaierror` (a network fault, worth a retry)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"webhook url must be http(s)://host/..., got {shown_url(url)!r}")
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError as exc:
-            raise ConfigError(f"webhook url {shown_url(url)!r} has an invalid port") from exc
-        check_url_parts(parts)
-        host = parts.hostname
+        parts, port = split_url(url)
+        host = parts.hostname or ""
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             literal: IPAddress | None = ipaddress.ip_address(host.split("%", 1)[0])

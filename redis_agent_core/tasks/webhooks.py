@@ -29,21 +29,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from ..config import RedisAgentConfig, backoff, check_seconds, get_default_config
 from ..errors import ConfigError
-from ..redis_errors import sent_once, translate_errors
+from ..redis_errors import describe_url, sent_once, translate_errors
 from ..scripts import Script
 from ._common import agent_config, clip_error, retry_later
 from .destinations import (
     DestinationPolicy,
     DestinationRefusedError,
-    check_url_parts,
     send,
-    shown_url,
+    split_url,
 )
 from .queue import send_task
 
@@ -108,16 +106,7 @@ class Webhook:
         # or a message queued: an error there would lose the delivery.
         if not isinstance(self.url, str):
             raise ConfigError(f"webhook url must be a str, got {self.url!r}")
-        try:
-            parsed = urlsplit(self.url)
-            parsed.port  # noqa: B018  (raises on a bad port)
-        except ValueError as exc:
-            shown = shown_url(self.url)
-            raise ConfigError(f"webhook url {shown!r} is malformed: {exc}") from None
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            shown = shown_url(self.url)
-            raise ConfigError(f"webhook url must be http(s)://host/..., got {shown!r}")
-        check_url_parts(parsed)
+        parsed, _ = split_url(self.url)
         _check_visible_ascii(
             parsed.path + parsed.query,
             "webhook url path",
@@ -352,7 +341,7 @@ def record_dead_letter(
     if len(body) > config.max_value_bytes - _ENTRY_SLACK:
         body = _payload_not_kept(body, config.max_value_bytes)
     entry: dict[Any, Any] = {  # redis-py's xadd takes a dict of its own key/value union
-        "url": clip_error(shown_url(url)),
+        "url": clip_error(describe_url(url)),
         "idempotency_key": clip_error(key),
         "job_id": job_id or "",
         "error": clip_error(error),

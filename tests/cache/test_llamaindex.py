@@ -847,3 +847,50 @@ def test_unbuildable_entries_are_misses_tool_calls_are_hits(config: RedisAgentCo
         "cache_hit": True,
     }
     assert inner.calls == 7
+
+
+class TextStreamingLLM(CallCountingLLM):
+    """Streams plain strs instead of responses (its stream methods undecorated)."""
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(text="ab")
+
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        yield from ("a", "b")
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Any:
+        yield from ("a", "b")
+
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        async def gen() -> Any:
+            for piece in ("a", "b"):
+                yield piece
+
+        return gen()
+
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Any:
+        return await self.astream_complete("")
+
+
+async def test_a_stream_of_strs_is_a_config_error_naming_the_response_type(
+    aconfig: RedisAgentConfig,
+) -> None:
+    """left26: a stream yielding str failed inside the wrapper with a bare
+    AttributeError ('str' object has no attribute 'delta'). An inner LLM whose stream
+    method LlamaIndex's callback decorator wraps fails in LlamaIndex before the cache
+    sees a chunk (a pydantic ValidationError): docs/cache.md."""
+    cache = ExactCache(aconfig)
+    llm = RedisCacheLLM(TextStreamingLLM(), cache)
+    messages = [ChatMessage(role="user", content="q")]
+    calls = {
+        "stream_complete": lambda: list(llm.stream_complete("p")),
+        "stream_chat": lambda: list(llm.stream_chat(messages)),
+    }
+    for method, call in calls.items():
+        with pytest.raises(ConfigError, match=rf"TextStreamingLLM\.{method}\(\) yielded a str"):
+            call()
+    with pytest.raises(ConfigError, match=r"astream_complete\(\) yielded a str.*CompletionResp"):
+        [r async for r in await llm.astream_complete("p")]
+    with pytest.raises(ConfigError, match=r"astream_chat\(\) yielded a str, not a ChatResponse"):
+        [r async for r in await llm.astream_chat(messages)]
+    assert await cache.alookup(*llm._complete_key("p", False, {})) is None  # nothing cached

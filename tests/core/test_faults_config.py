@@ -77,12 +77,43 @@ def test_no_message_shows_a_password_however_it_is_written(url: str) -> None:
     assert "s3cret" not in str(info.value) and "127.0.0.1:1" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3@cret/x@127.0.0.1:1/0",
+        "redis://user:s3@cret?x@127.0.0.1:1/0",
+        "redis://:s3@cret#x@127.0.0.1:1/0",
+        "rediss://:s3/cret@127.0.0.1:1",
+    ],
+)
+def test_a_password_holding_an_at_and_a_delimiter_shows_no_piece(url: str) -> None:
+    """left26: ``:s3@cret/x@host`` (a password ``s3@cret/x``) parsed as the host
+    ``cret`` and the database ``x@127...``: the message showed ``cret`` as the host and
+    the database's text, and with ``?`` instead of ``/`` the config was accepted and
+    every fault message said 'Redis at redis://:***@cret?x@...'."""
+    shown = describe_url(url)
+    assert "s3" not in shown and "cret" not in shown and "127.0.0.1:1" in shown
+    with pytest.raises(ConfigError, match="percent-encode") as info:
+        RedisAgentConfig(url=url)
+    assert "s3" not in str(info.value) and "cret" not in str(info.value)
+
+
+def test_a_config_printed_or_logged_does_not_show_its_password() -> None:
+    # left26: the dataclass repr showed url= whole (a traceback's locals, a log line)
+    config = RedisAgentConfig(url="redis://app:s3cret@127.0.0.1:1/0?db=0")
+    assert "s3cret" not in repr(config) and "s3cret" not in str(config)
+    assert "url='redis://app:***@127.0.0.1:1/0?db=0'" in repr(config)
+    assert "namespace='rap'" in repr(config)
+
+
 def test_urls_with_an_at_sign_past_the_host_are_not_mistaken_for_passwords() -> None:
     for url in (
         "redis://host:6379/0?client_name=a@b",
         "redis+sentinel://h1:26379,h2:26379/m?sentinel_password=a@b",
         "unix:///tmp/a@b.sock",
         "redis://:p%23w@host:1/0",
+        "redis://:pw@host:1/0?client_name=a@b",
+        "unix://user@/tmp/a@b.sock",
     ):
         assert check_url(url) == url
     assert describe_url("redis://host:6379/0?client_name=a@b") == (

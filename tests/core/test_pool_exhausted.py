@@ -6,6 +6,7 @@ connection is free again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from redis_agent_core import (
     ExactCache,
+    KVStore,
     PoolExhaustedError,
     RateLimiter,
     RedisAgentConfig,
@@ -57,14 +59,41 @@ def test_the_error_says_nothing_was_sent_and_names_the_fix(small: RedisAgentConf
     assert store.read("s") == [b"m"]
 
 
+async def test_async_calls_past_the_pool_wait_for_a_connection(config: RedisAgentConfig) -> None:
+    """left26: 3x max_connections coroutines at once (a gather over a list of prompts)
+    failed past the pool with PoolExhaustedError (9 of 12 with a pool of 4): the asyncio
+    pool now waits for a connection to come back, as a pool is expected to."""
+    cfg = config.with_options(max_connections=4)
+    store, kv = SessionStore(config=cfg), KVStore(cfg)
+    await store.aappend("s", [b"m"])
+    await kv.amset([("k", b"v")])
+    client = cfg.get_async_client()
+
+    async def one(i: int) -> object:
+        if i % 3 == 0:
+            return await store.aread("s")
+        if i % 3 == 1:
+            return await kv.amget(["k"])
+        return await client.blpop(["nothing-here"], 0.05)  # holds its connection a while
+
+    results = await asyncio.gather(*(one(i) for i in range(12)), return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert results[0] == [b"m"] and results[1] == [b"v"] and results[2] is None
+    assert len(client.connection_pool._in_use_connections) <= 4  # never past the pool
+    await store.aclose()
+    await cfg.aclose()
+
+
 async def test_async_calls_past_the_pool(small: RedisAgentConfig) -> None:
+    small = small.with_options(socket_timeout=0.2)  # how long a call waits for one
     store = SessionStore(config=small)
     await store.aappend("s", [b"m"])
     await store.aclose()  # returns its leased connection to the pool
     pool = small.get_async_client().connection_pool
     held = [await pool.get_connection() for _ in range(pool.max_connections)]
-    with pytest.raises(PoolExhaustedError, match="max_connections=2"):
+    with pytest.raises(PoolExhaustedError, match="max_connections=2") as info:
         await store.aread("s")
+    assert "none came back within 0.2 s (socket_timeout)" in str(info.value)
     for conn in held:
         await pool.release(conn)
     assert await store.aread("s") == [b"m"]

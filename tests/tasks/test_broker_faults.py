@@ -12,7 +12,7 @@ from celery import Celery
 
 from redis_agent_core.acl import acl_setuser_command, server_commands
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_core.tasks import (
     get_job,
     job_failures,
@@ -142,3 +142,23 @@ def test_the_least_privilege_user_runs_the_task_queue(faulty_redis: FaultyRedis)
     app.close()
     config.close()
     admin.close()
+
+
+@pytest.mark.parametrize("setting", ["broker_url", "result_backend"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3/cret@127.0.0.1:1/0",
+        "redis://:s3@cret?x@127.0.0.1:1/0",
+        "redis://127.0.0.1:1/0;redis://:s3#cret@127.0.0.1:2/0",
+    ],
+)
+def test_a_broker_url_whose_password_kombu_would_split_is_refused_showing_no_piece(
+    task_config: RedisAgentConfig, setting: str, url: str
+) -> None:
+    """left26: kombu read a piece of such a password as the port (its ValueError at the
+    first submit said "...as 's3'") or the host ("connecting to cret:6379")."""
+    with pytest.raises(ConfigError, match="percent-encode") as refused:
+        create_app(task_config, **{setting: url})
+    assert "s3" not in str(refused.value) and "cret" not in str(refused.value)
+    assert setting in str(refused.value)

@@ -364,5 +364,48 @@ def test_a_message_queued_with_a_password_in_its_url_is_dead_lettered_without_it
     send_task(task_app, "rap.deliver_webhook", [spec, {}, key, None])
     dead = _dead(task_config, key)
     assert "user name or password" in dead["error"]
-    assert dead["url"] == "http://***@127.0.0.1:9/h"
+    assert dead["url"] == "http://hook:***@127.0.0.1:9/h"
     assert "s3cret" not in repr(dead)
+
+
+# left26: a password holding an unescaped '/', '#', '?' (or '@' before one of them) ends
+# the authority early for urlsplit, which read a piece of it as the port (its ValueError
+# said "...as 's3'"), the host or the path; shown_url's pattern stopped at the delimiter
+# and showed the whole password. Pieces: "s3" and "cret".
+SPLIT_PASSWORDS = [
+    "http://hook:s3/cret@127.0.0.1:9/h",
+    "http://hook:s3#cret@127.0.0.1:9/h",
+    "http://hook:s3?cret@127.0.0.1:9/h",
+    "http://:s3/cret@127.0.0.1:9/h",
+    "http://hook:s3@cret/x@127.0.0.1:9/h",
+    "http://hook:s3@cret?x@127.0.0.1:9/h",
+    "http://hook:s3@cret#x@127.0.0.1:9/h",
+    "ftp://hook:s3/cret@127.0.0.1:9/h",
+]
+
+
+def _shows_a_piece(text: str) -> bool:
+    return "s3" in text or "cret" in text
+
+
+@pytest.mark.parametrize("url", SPLIT_PASSWORDS)
+def test_no_piece_of_a_password_with_a_delimiter_is_shown(url: str) -> None:
+    for refuse in (Webhook, lambda u: DestinationPolicy().check(u, resolve=False)):
+        with pytest.raises(ConfigError, match="user name or password") as refused:
+            refuse(url)
+        assert not _shows_a_piece(str(refused.value)), refused.value
+        assert "127.0.0.1:9/h" in str(refused.value)  # where it points is still named
+
+
+@pytest.mark.parametrize("url", SPLIT_PASSWORDS[:5])
+def test_a_queued_url_with_a_split_password_is_dead_lettered_without_any_piece(
+    task_app: Celery, task_config: RedisAgentConfig, url: str
+) -> None:
+    from redis_agent_core.tasks.queue import send_task
+
+    key = f"pw-{uuid.uuid4().hex}"
+    send_task(task_app, "rap.deliver_webhook", [{"url": url}, {}, key, None])
+    dead = _dead(task_config, key)
+    assert "user name or password" in dead["error"]
+    assert dead["url"].endswith(":***@127.0.0.1:9/h")
+    assert not _shows_a_piece(repr(dead)), dead
