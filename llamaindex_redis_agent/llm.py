@@ -7,7 +7,8 @@ stream) and misses are stored. Entries are scoped by the inner LLM's class, mode
 generation parameters, prompt formatting (system prompt, templates, formatter
 functions), the call kind and its kwargs, read at each call, so a hit never returns
 another model's (or another setting's) answer. Works as ``Settings.llm`` in query and chat
-engines, and (a ``FunctionCallingLLM`` over one) in a ``FunctionAgent``. Redis down: the inner LLM answers (the cache degrades to misses).
+engines, and (a ``FunctionCallingLLM`` over one) in a ``FunctionAgent``. Redis down: the
+inner LLM answers (the cache degrades to misses).
 """
 
 from __future__ import annotations
