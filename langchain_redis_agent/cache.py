@@ -172,6 +172,17 @@ def dumps_generations(generations: Sequence[Generation]) -> str:
         return _BY_JSON_MODULE + json.dumps(data)
 
 
+def _json_module_loads(payload: str | bytes) -> Any:
+    """``json.loads``, with a document nested past Python's recursion limit (which orjson
+    refuses at 1,024 levels, then the json module hits) raised as the ``ValueError`` of
+    any other unreadable entry: as a ``RecursionError`` it escaped the cache's lookup, so
+    one forged entry made every call of its prompt raise instead of missing."""
+    try:
+        return json.loads(payload)
+    except RecursionError:
+        raise ValueError("payload is nested too deep to be generations") from None
+
+
 def loads_generations(payload: str | bytes) -> list[Generation]:
     """Inverse of :func:`dumps_generations`, limited to core output/message classes.
 
@@ -180,12 +191,12 @@ def loads_generations(payload: str | bytes) -> list[Generation]:
     result, checked by a test). Never unpickles anything.
     """
     if payload[:1] in (_BY_JSON_MODULE, _BY_JSON_MODULE.encode()):
-        raw = json.loads(payload)  # a tool call's 20-digit int stays an int
+        raw = _json_module_loads(payload)  # a tool call's 20-digit int stays an int
     else:
         try:
             raw = orjson.loads(payload)
         except orjson.JSONDecodeError:  # NaN, lone surrogates (entries of older releases)
-            raw = json.loads(payload)
+            raw = _json_module_loads(payload)
     text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
     value = _revive_usual(raw, text)
     if value is None:

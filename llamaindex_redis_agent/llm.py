@@ -7,7 +7,8 @@ stream) and misses are stored. Entries are scoped by the inner LLM's class, mode
 generation parameters, prompt formatting (system prompt, templates, formatter
 functions), the call kind and its kwargs, read at each call, so a hit never returns
 another model's (or another setting's) answer. Works as ``Settings.llm`` in query and chat
-engines. Redis down: the inner LLM answers (the cache degrades to misses).
+engines, and (a ``FunctionCallingLLM`` over one) in a ``FunctionAgent``. Redis down: the
+inner LLM answers (the cache degrades to misses).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.llm import LLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import LLM, ToolSelection
+from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from redis_agent_core.cache import (
@@ -46,7 +49,7 @@ from redis_agent_core.cache import (
     conversation_text,
     make_scope,
 )
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.errors import CapabilityError, ConfigError
 from redis_agent_core.jsonvalues import Unreadable, exact_json, find_unreadable, has_non_finite
 from redis_agent_core.kit import (
     block_text,
@@ -222,6 +225,9 @@ def _fingerprint(
                 for k, v in sorted((getattr(value, "function_mappings", None) or {}).items())
             },
         }
+    spec = getattr(value, "metadata", None)
+    if isinstance(spec, ToolMetadata):  # a tool (chat_with_tools): the spec the model reads
+        return {"tool": _fingerprint(spec.to_openai_tool(skip_length_check=True), where)}
     model = _model_fingerprint(value)  # after templates: they are pydantic models too
     if model is not None:
         return model
@@ -488,7 +494,7 @@ def _chunks(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text) or [""]
 
 
-class RedisCacheLLM(LLM):
+class RedisCacheLLM(FunctionCallingLLM):
     """An LLM that answers from a Redis cache when it can and asks ``llm`` otherwise.
 
     Args:
@@ -846,3 +852,54 @@ class RedisCacheLLM(LLM):
                 await self._astore(text, scope, self._completion_payload(final), _usage(last))
 
         return gen()
+
+    # -- tools (FunctionAgent, structured_predict): the inner LLM's own plumbing; the
+    # call itself goes through chat() with the tool specs in its kwargs, so in the scope
+    def _calling(self) -> FunctionCallingLLM:
+        if not isinstance(self._llm, FunctionCallingLLM):
+            raise CapabilityError(
+                f"{type(self._llm).__name__} does not call tools (it is no "
+                "FunctionCallingLLM): give the agent a ReActAgent, or wrap a "
+                "function-calling LLM in RedisCacheLLM"
+            )
+        return self._llm
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[Any],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The inner LLM's chat kwargs for ``tools`` (its tool specs, tool choice...)."""
+        return self._calling()._prepare_chat_with_tools_compat(
+            tools,
+            user_msg=user_msg,
+            chat_history=chat_history,
+            verbose=verbose,
+            allow_parallel_tool_calls=allow_parallel_tool_calls,
+            tool_required=tool_required,
+            **kwargs,
+        )
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[Any],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        return self._calling()._validate_chat_with_tools_response(
+            response, tools, allow_parallel_tool_calls=allow_parallel_tool_calls, **kwargs
+        )
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The tool calls of a response (cached or not), read by the inner LLM."""
+        return self._calling().get_tool_calls_from_response(
+            response, error_on_no_tool_call=error_on_no_tool_call, **kwargs
+        )

@@ -553,8 +553,12 @@ class RedisVectorStore(BasePydanticVectorStore):
         parts: list[Filter] = []
         if query.filters is not None:
             parts.append(to_core_filter(query.filters))
-        if query.doc_ids:
-            parts.append(F(_REF_FIELD).is_in(query.doc_ids))
+        # doc_ids=[] restricts to nothing: read as no restriction, a retriever's
+        # doc_ids=<the user's documents> with none returned every user's nodes. (node_ids=[]
+        # stays no restriction: VectorStoreIndex.as_retriever passes it for a store that
+        # keeps the text, its index_struct listing no nodes.)
+        if query.doc_ids is not None:
+            parts.append(F(_REF_FIELD).is_in(as_list(query.doc_ids, "doc_ids")))
         extra = kwargs.get("filter")
         if extra is not None:
             parts.append(extra)

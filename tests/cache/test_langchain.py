@@ -268,6 +268,25 @@ def test_loads_generations_refuses_what_langchain_load_refuses(payload: str) -> 
         loads_generations(payload)
 
 
+@pytest.mark.parametrize(
+    "payload", ["[" * 100_000 + "]" * 100_000, ' {"a":' * 5_000 + "1" + "}" * 5_000]
+)
+async def test_an_entry_nested_past_the_recursion_limit_is_a_miss(
+    config: RedisAgentConfig, payload: str
+) -> None:
+    # another writer's entry deeper than orjson reads (1,024 levels) went to the json
+    # module, whose RecursionError escaped lookup(): every call of that prompt raised
+    cache = RedisCache(config)
+    model = FakeListChatModel(responses=["an answer"], cache=cache)
+    prompt, llm_string = dumps([HumanMessage("What is Redis?")]), model._get_llm_string()
+    cache.core.update(*cache._key(prompt, llm_string), payload)
+    with pytest.raises(ValueError, match="nested too deep"):
+        loads_generations(payload)
+    assert cache.lookup(prompt, llm_string) is None
+    assert await cache.alookup(prompt, llm_string) is None
+    assert model.invoke("What is Redis?").content == "an answer"  # a miss, not a crash
+
+
 def test_chat_prompt_is_embedded_as_conversation_text() -> None:
     assert prompt_text(dumps([HumanMessage("What is Redis?")])) == "What is Redis?"
     convo = dumps([SystemMessage("Be brief."), HumanMessage("What is Redis?")])

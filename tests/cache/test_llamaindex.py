@@ -894,3 +894,60 @@ async def test_a_stream_of_strs_is_a_config_error_naming_the_response_type(
     with pytest.raises(ConfigError, match=r"astream_chat\(\) yielded a str, not a ChatResponse"):
         [r async for r in await llm.astream_chat(messages)]
     assert await cache.alookup(*llm._complete_key("p", False, {})) is None  # nothing cached
+
+
+def _add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def _multiply(a: int, b: int) -> int:
+    """Multiply two numbers."""
+    return a * b
+
+
+async def test_function_calling_agents_run_on_the_cache_and_tools_are_in_its_scope(
+    aconfig: RedisAgentConfig,
+) -> None:
+    # RedisCacheLLM passed on the inner LLM's is_function_calling_model=True but had no
+    # chat_with_tools: a FunctionAgent (or structured_predict) raised AttributeError
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llama_index.core.base.llms.types import ToolCallBlock
+    from llama_index.core.llms.mock import MockFunctionCallingLLM
+    from llama_index.core.tools import FunctionTool
+
+    from redis_agent_core.errors import CapabilityError
+
+    calls: list[list[str]] = []
+
+    def respond(messages: Sequence[ChatMessage], **kwargs: Any) -> ChatMessage:
+        calls.append([t.metadata.name for t in kwargs.get("tools") or ()])
+        if any(m.role.value == "tool" for m in messages):
+            return ChatMessage(role="assistant", content="3")
+        block = ToolCallBlock(tool_call_id="c1", tool_name="_add", tool_kwargs={"a": 1, "b": 2})
+        return ChatMessage(role="assistant", blocks=[block])
+
+    inner = MockFunctionCallingLLM(response_generator=respond)
+    llm = RedisCacheLLM(inner, ExactCache(aconfig))
+    add, multiply = FunctionTool.from_defaults(_add), FunctionTool.from_defaults(_multiply)
+    first = await llm.achat_with_tools([add], user_msg="add 1 and 2")
+    again = llm.chat_with_tools([add], user_msg="add 1 and 2")
+    assert calls == [["_add"]]  # the second from the cache
+    assert again.additional_kwargs.get("cache_hit") is True
+    selected = llm.get_tool_calls_from_response(again)
+    assert selected == inner.get_tool_calls_from_response(first)
+    assert [(s.tool_name, s.tool_kwargs) for s in selected] == [("_add", {"a": 1, "b": 2})]
+    llm.chat_with_tools([multiply], user_msg="add 1 and 2")  # other tools: another input
+    assert calls == [["_add"], ["_multiply"]]
+    agent = FunctionAgent(tools=[add], llm=llm)
+    assert str(await agent.run("add 1 and 2")) == "3"
+    from llama_index.core.prompts import PromptTemplate
+
+    class Sum(BaseModel):
+        a: int = 0
+        b: int = 0
+
+    plain = RedisCacheLLM(MockFunctionCallingLLM(), ExactCache(aconfig))
+    assert plain.structured_predict(Sum, PromptTemplate("add {x}"), x="1 and 2") == Sum()
+    with pytest.raises(CapabilityError, match="does not call tools"):
+        RedisCacheLLM(MockLLM(), ExactCache(aconfig)).chat_with_tools([add], user_msg="x")

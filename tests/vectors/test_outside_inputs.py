@@ -267,3 +267,45 @@ def test_a_metadata_field_named_like_the_engines_own_is_refused(config: RedisAge
     store = LangChainStore(DeterministicFakeEmbedding(size=4), index_name="k2", config=config)
     store.add_texts(["hello world"], ids=["1"], metadatas=[{"__key": "zzz"}])  # as data: fine
     assert [d.id for d, _ in store.hybrid_search("hello world", k=1)] == ["1"]
+
+
+@pytest.mark.parametrize("mode", ["default", "mmr", "hybrid", "text_search", "filters only"])
+async def test_llamaindex_an_empty_doc_ids_list_finds_nothing(
+    config: RedisAgentConfig, mode: str
+) -> None:
+    # a retriever's doc_ids=<the documents this user may read>, empty for a user with
+    # none: read as no restriction, the query returned every user's nodes
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo
+    from llama_index.core.vector_stores.types import (
+        MetadataFilter,
+        MetadataFilters,
+        VectorStoreQuery,
+        VectorStoreQueryMode,
+    )
+
+    store = LlamaIndexStore("lidocs", dims=2, config=config, metadata_fields={"kind": "tag"})
+    nodes = []
+    for n, owner in enumerate(("alice", "bob", "carol")):
+        node = TextNode(
+            text=f"secret notes of {owner}", id_=f"n{n}", embedding=[1.0, float(n)],
+            metadata={"kind": "notes"},
+        )  # fmt: skip
+        node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=f"{owner}-doc")
+        nodes.append(node)
+    store.add(nodes)
+    notes = MetadataFilters(filters=[MetadataFilter(key="kind", value="notes")])
+    base: dict[str, object] = {"similarity_top_k": 10}
+    if mode == "filters only":
+        base["filters"] = notes
+    else:
+        base.update(query_embedding=[1.0, 0.0], query_str="secret notes")
+        base["mode"] = VectorStoreQueryMode(mode)
+
+    def query(**restriction: object) -> VectorStoreQuery:
+        return VectorStoreQuery(**base, **restriction)  # type: ignore[arg-type]
+
+    # node_ids=[] is what VectorStoreIndex.as_retriever passes a store keeping the text
+    assert store.query(query(doc_ids=["alice-doc"], node_ids=[])).ids == ["n0"]
+    assert store.query(query(doc_ids=[])).ids == []
+    assert (await store.aquery(query(doc_ids=[], node_ids=[]))).ids == []
+    assert len(store.query(query(node_ids=[])).ids or []) == 3
