@@ -396,3 +396,142 @@ def test_a_repeat_that_spells_its_number_out_is_served(stored: str, asked: str) 
 
 def test_a_number_spelt_out_still_has_to_agree() -> None:
     assert default_verifier().verify("Pancake recipe for six people", "Pancake recipe for 4 people")
+
+
+# another question each, which the guards pass (checked below): the scorer's to refuse
+GUARDS_PASS = [
+    ("Is it safe to thaw a turkey on the counter?",
+     "Is it safe to brine a turkey on the counter?"),
+    ("What is the best way to clean a cast iron pan?",
+     "What is the best way to season a cast iron pan?"),
+]  # fmt: skip
+
+
+class _Recorder:
+    """The scorer's session, recording each run's options; with ``until`` set, a run
+    waits (up to 10 s) for that event first: another thread's work it must overlap."""
+
+    def __init__(self, session: object) -> None:
+        import threading
+
+        self.session = session
+        self.runs: list[object] = []
+        self.until: threading.Event | None = None
+
+    def run(self, names: object, feed: object, options: object = None) -> object:
+        self.runs.append(options)
+        if self.until is not None:
+            self.until.wait(10)
+        return self.session.run(names, feed, options)  # type: ignore[attr-defined]
+
+
+class _Where:
+    """A guard that passes every pair, notes the thread it ran in, and sets ``ran``."""
+
+    name = "where"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.threads: list[str] = []
+        self.ran = threading.Event()
+
+    def check(self, query: str, candidate: str) -> str | None:
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        self.ran.set()
+        return None
+
+
+def test_the_scorer_runs_beside_the_guards_and_decides_as_after_them(
+    scorer: PairScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lookup's scorer run goes on while the guards decide the pair in another thread
+    (it waits for the run alone): the same decision and reason as the scorer run after
+    them, once a pair; a guard's refusal stops the run."""
+    from redis_agent_core.cache import guards
+    from redis_agent_core.cache.guards import scorer as scorer_module
+
+    # a worker always takes the guards in time here (a busy machine: judged in turn,
+    # as the next test checks)
+    monkeypatch.setattr(guards, "_START_WAIT", 30.0)
+    scorer.probability("warm", "up")
+    recorder = _Recorder(scorer._session)
+    monkeypatch.setattr(scorer, "_session", recorder)
+    verifier = Verifier(scorer=scorer)
+    where = _Where()
+    verifier.guards.append(where)
+    other = GUARDS_PASS
+    pairs = [(b, a) for a, b in SAME + other]
+    assert all(Verifier().verify(q, c) is None for q, c in pairs)
+    with monkeypatch.context() as alone:
+        alone.setattr(scorer_module, "CORES", 1)  # one core: the guards, then the run
+        in_turn = [verifier.verify(q, c) for q, c in pairs]
+    assert set(where.threads) == {"MainThread"}
+    assert [r is None for r in in_turn] == [True] * len(SAME) + [False] * len(other)
+    assert all(r.guard == "scorer" for r in in_turn[len(SAME) :])  # type: ignore[union-attr]
+    scored = len(recorder.runs)
+    recorder.runs.clear()
+    where.threads.clear()
+    recorder.until = where.ran  # each run waits for the guards, which run meanwhile
+    beside = []
+    for q, c in pairs:
+        where.ran.clear()
+        beside.append(verifier.verify(q, c))
+    recorder.until = None
+    assert beside == in_turn
+    assert len(recorder.runs) == scored  # each pair's run once, none stopped
+    assert not any(options.terminate for options in recorder.runs)  # type: ignore[attr-defined]
+    assert len(where.threads) == len(pairs)
+    assert all(t.startswith("cache-guards") for t in where.threads)
+
+    # a pair a guard refuses: the guard's reason, and the run started for it stopped
+    refused = ("How do I make my sourdough starter more sour?",
+               "How do I make my sourdough starter not more sour?")  # fmt: skip
+    guards_say = Verifier().verify(*refused)
+    assert guards_say is not None and guards_say.guard != "scorer"
+    recorder.runs.clear()
+    assert verifier.verify(*refused) == guards_say
+    assert [options.terminate for options in recorder.runs] == [True]  # type: ignore[attr-defined]
+
+
+def test_a_scorer_that_overrides_its_judgement_sees_every_pair(scorer: PairScorer) -> None:
+    """A subclass with its own rejects (the training script's probe) is asked in turn,
+    after the guards, in the caller's thread: nothing is scored ahead behind its back."""
+    import threading
+
+    seen: list[tuple[str, str, str]] = []
+
+    class Probe(PairScorer):
+        def rejects(self, stored: str, asked: str) -> str | None:
+            seen.append((stored, asked, threading.current_thread().name))
+            return None
+
+    probe = Probe()
+    probe.probability("warm", "up")
+    stored, asked = GUARDS_PASS[0]
+    assert Verifier(scorer=probe).verify(asked, stored) is None
+    assert seen == [(*narrowed(asked, stored)[::-1], "MainThread")]
+    assert probe.ahead(stored, asked) is None
+
+
+def test_a_lookup_no_worker_takes_in_time_is_judged_in_turn(
+    scorer: PairScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a machine too busy to start the guards' worker at once, the pair is judged in
+    turn (guards, then the run in this thread): the same decisions, no run wasted."""
+    from redis_agent_core.cache import guards
+
+    scorer.probability("warm", "up")
+    recorder = _Recorder(scorer._session)
+    monkeypatch.setattr(scorer, "_session", recorder)
+    monkeypatch.setattr(guards, "_START_WAIT", 0.0)
+    pairs = [(b, a) for a, b in SAME + GUARDS_PASS]
+    decisions = [Verifier(scorer=scorer).verify(q, c) for q, c in pairs]
+    assert [r is None for r in decisions] == [True] * len(SAME) + [False] * len(GUARDS_PASS)
+    refused = ("How do I make my sourdough starter more sour?",
+               "How do I make my sourdough starter not more sour?")  # fmt: skip
+    recorder.runs.clear()
+    assert Verifier(scorer=scorer).verify(*refused) == Verifier().verify(*refused)
+    assert all(options is None or options.terminate for options in recorder.runs)  # type: ignore[attr-defined]
