@@ -30,10 +30,8 @@ import asyncio
 import inspect
 import logging
 import re
-import threading
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache, lru_cache
 from itertools import compress, count, filterfalse, islice
 from operator import ne
@@ -92,7 +90,7 @@ from .relations import (
     mirrored,
     prevention_shift,
 )
-from .scorer import CORES, PairScorer, Pending
+from .scorer import PairScorer
 
 _log = logging.getLogger(__name__)
 
@@ -1895,66 +1893,15 @@ class Verifier:
                 return Rejection(guard.name, reason), None
         return None, None if self.scorer is None else (candidate, query)
 
-    def _ahead(self, query: str, candidate: str) -> Pending | None:
-        """The scorer's run on the spans it will read if the guards pass the pair, to
-        start while they decide (see :meth:`verify`). None where it would not be asked."""
-        ahead = getattr(self.scorer, "ahead", None)
-        if ahead is None or query == candidate:
-            return None
-        q, c = narrowed(query, candidate)
-        if same_but_numerals(c, q) or same_but_spelling(c, q) or c.split() == q.split():
-            return None
-        pending: Pending | None = ahead(c, q)
-        return pending
-
-    def _beside(
-        self, pending: Pending, query: str, candidate: str
-    ) -> tuple[Rejection | None, tuple[str, str] | None] | None:
-        """The guards' verdict, while the scorer's run goes on in this thread: they run
-        in a worker (the run releases the GIL, so they take it at once) and stop the run
-        when they refuse the pair, so a lookup that scores its pair waits for the run
-        alone, not for the guards and then the run. None (judge the pair in turn) if no
-        worker took the guards within :data:`_START_WAIT` seconds (a busy machine: the
-        run is not started then, so no CPU goes to a pair the guards might refuse)."""
-        started = threading.Event()
-
-        def judged() -> tuple[Rejection | None, tuple[str, str] | None]:
-            started.set()
-            try:
-                verdict = self._run_guards(query, candidate)
-            except BaseException:
-                pending.cancel()
-                raise
-            if verdict[1] is None:  # refused (or nothing to score): the run is not needed
-                pending.cancel()
-            return verdict
-
-        future = _workers().submit(judged)
-        if not started.wait(_START_WAIT) and future.cancel():
-            return None
-        try:
-            pending.score()
-        except BaseException:
-            future.result()  # (their errors are theirs, as in turn)
-            raise
-        return future.result()
-
-    def _score(
-        self,
-        spans: tuple[str, str] | None,
-        query: str,
-        candidate: str,
-        pending: Pending | None = None,
-    ) -> Rejection | None:
-        # a run started ahead was started past the tests below (see _ahead)
-        ready = pending is not None and pending.spans == spans
+    def _score(self, spans: tuple[str, str] | None, query: str, candidate: str) -> Rejection | None:
         if (
             spans is None
             or self.scorer is None
-            or (not ready and (same_but_numerals(*spans) or same_but_spelling(*spans)))
+            or same_but_numerals(*spans)
+            or same_but_spelling(*spans)
         ):
             return None
-        if not ready and spans[0].split() == spans[1].split():
+        if spans[0].split() == spans[1].split():
             # blanks alone differ, and the scorer's tokenizer drops them: it would read one
             # text twice and guess (it refused "Translate into French:   X" / "...: X").
             # Judged here instead: a line moved into or out of a block is other code, a
@@ -1963,7 +1910,7 @@ class Verifier:
                 return Rejection(self.scorer.name, reason)
             if relaid(query, candidate):
                 return None
-        reason = pending.rejects() if ready else self.scorer.rejects(*spans)  # type: ignore[union-attr]
+        reason = self.scorer.rejects(*spans)
         if reason is None:
             return None
         # misspelt words and short names as the other side writes them: the scorer
@@ -1990,14 +1937,9 @@ class Verifier:
 
     def verify(self, query: str, candidate: str) -> Rejection | None:
         """The first rejection for serving ``candidate``'s answer to ``query``, or None."""
-        pending = self._ahead(query, candidate)
-        verdict = None if pending is None else self._beside(pending, query, candidate)
-        if verdict is None:
-            pending = None
-            verdict = self._run_guards(query, candidate)
-        rejection, spans = verdict
+        rejection, spans = self._run_guards(query, candidate)
         if spans is not None:
-            rejection = self._score(spans, query, candidate, pending)
+            rejection = self._score(spans, query, candidate)
         if rejection is not None or self.extra is None:
             return rejection
         result = self.extra(query, candidate)
@@ -2025,26 +1967,6 @@ class Verifier:
 
 
 _SCORER: list[PairScorer] = []  # one model per process, loaded on first use
-_WORKERS: list[ThreadPoolExecutor] = []  # the guards of pairs scored beside them
-# how long a lookup waits for a worker to take its guards before it judges in turn: a
-# worker woke in 25 µs (median; p99 88) with the load at 4.6 on 2 cores
-_START_WAIT = 0.0005
-_WORKERS_LOCK = threading.Lock()
-
-
-def _workers() -> ThreadPoolExecutor:
-    if not _WORKERS:
-        with _WORKERS_LOCK:
-            if not _WORKERS:
-                pool = ThreadPoolExecutor(CORES, thread_name_prefix="cache-guards")
-                # its threads started now, not by a lookup (their start can take longer
-                # than _START_WAIT on a busy machine)
-                gate = threading.Barrier(CORES + 1)
-                for _ in range(CORES):
-                    pool.submit(gate.wait, 10)
-                gate.wait(10)
-                _WORKERS.append(pool)
-    return _WORKERS[0]
 
 
 def default_verifier() -> Verifier:

@@ -25,7 +25,6 @@ import importlib.util
 import json
 import logging
 import math
-import os
 import struct
 import threading
 from pathlib import Path
@@ -35,16 +34,7 @@ import numpy as np
 
 from ...errors import ConfigError
 
-__all__ = [
-    "CORES",
-    "MAX_TOKENS",
-    "META_FILE",
-    "WEIGHTS_FILE",
-    "PairScorer",
-    "Pending",
-    "base_digest",
-    "read_meta",
-]
+__all__ = ["MAX_TOKENS", "META_FILE", "WEIGHTS_FILE", "PairScorer", "base_digest", "read_meta"]
 
 _HERE = Path(__file__).resolve().parent
 WEIGHTS_FILE = _HERE / "pair_scorer.safetensors"
@@ -226,96 +216,34 @@ class PairScorer:
         self._tokenizer = tokenizer
         return session
 
-    def _feed(self, stored: str, asked: str) -> dict[str, np.ndarray]:
+    def probability(self, stored: str, asked: str) -> float:
+        """The probability that ``stored``'s answer serves ``asked`` (1.0 where the
+        scorer cannot run)."""
+        session = self._load()
+        if session is None:
+            return 1.0
         encoding = self._tokenizer.encode(stored, asked)
-        return {
+        feed = {
             "input_ids": np.array([encoding.ids], dtype=np.int64),
             "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
             "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
         }
-
-    def _run(self, feed: dict[str, np.ndarray], options: Any = None) -> float:
         if self._threads == 1:
             # a session's runs are thread-safe: one thread each, concurrent lookups use
             # as many cores (two threads scored 1,008-1,076 pairs/s here, 479-489 in turn)
-            (logits,) = self._session.run(None, feed, options)
+            (logits,) = session.run(None, feed)
         else:
             with self._lock:  # one run at a time: each already uses every thread it has
-                (logits,) = self._session.run(None, feed, options)
+                (logits,) = session.run(None, feed)
         return 1.0 / (1.0 + math.exp(-float(logits[0, 0])))
-
-    def probability(self, stored: str, asked: str) -> float:
-        """The probability that ``stored``'s answer serves ``asked`` (1.0 where the
-        scorer cannot run)."""
-        if self._load() is None:
-            return 1.0
-        return self._run(self._feed(stored, asked))
 
     def rejects(self, stored: str, asked: str) -> str | None:
         """Why ``stored``'s answer should not serve ``asked``, or None."""
         if self._load() is None:  # cannot run here: the guards alone decide
             return None
-        return self._reason(self.probability(stored, asked))
-
-    def _reason(self, p: float) -> str | None:
+        p = self.probability(stored, asked)
         if p >= self.threshold:
             return None
         return (
             f"the pair model gives {p:.2f} that one answer serves both (needs {self.threshold:g})"
         )
-
-    def ahead(self, stored: str, asked: str) -> Pending | None:
-        """The pair's run, ready to start while another thread does other work (the
-        verifier: its guards): :meth:`Pending.score` runs it in the calling thread (the
-        session releases the GIL), :meth:`Pending.cancel` from the other stops it at its
-        next operator. None (score the pair when asked) where it would not help: one
-        core, ``threads`` other than 1 (a run then takes every core), the scorer not
-        loaded yet (its first pair loads it), or a subclass that overrides
-        :meth:`rejects` or :meth:`probability` (it must see every pair)."""
-        cls = type(self)
-        if (
-            CORES < 2
-            or self._threads != 1
-            or self._session is None
-            or cls.rejects is not PairScorer.rejects
-            or cls.probability is not PairScorer.probability
-        ):
-            return None
-        return Pending(self, (stored, asked), self._feed(stored, asked))
-
-
-#: Cores this process may run on: a pair scored beside other work needs two.
-CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-class Pending:
-    """A pair's run made by :meth:`PairScorer.ahead`: the same input, the same session,
-    so the same probability as :meth:`PairScorer.probability` gives the pair."""
-
-    def __init__(self, scorer: PairScorer, spans: tuple[str, str], feed: dict[str, np.ndarray]):
-        import onnxruntime
-
-        self.spans = spans
-        self._scorer = scorer
-        self._feed = feed
-        self._options = onnxruntime.RunOptions()
-        self._p: float | None = None
-
-    def score(self) -> None:
-        """Run it here (once); stopped early if :meth:`cancel` was called."""
-        try:
-            self._p = self._scorer._run(self._feed, self._options)
-        except Exception:
-            if not self._options.terminate:
-                raise  # a failure of the run itself, as from probability()
-
-    def cancel(self) -> None:
-        """Not needed (a guard refused the pair): the run stops at its next operator."""
-        self._options.terminate = True
-
-    def rejects(self) -> str | None:
-        """What :meth:`PairScorer.rejects` says of the pair (after :meth:`score`; run
-        here if it was stopped)."""
-        if self._p is None:
-            self._p = self._scorer.probability(*self.spans)
-        return self._scorer._reason(self._p)
