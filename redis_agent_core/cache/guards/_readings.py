@@ -199,11 +199,14 @@ _TIME = (
             "these days",
             "now",
             "today",
+            "this ",
         ),
         _any(
             r"\b(?:currently|nowadays|presently)\b",
             r"\bright now\b|\bat the moment\b|\bthese days\b|\bat present\b",
             r"\b(?:is|are|does|do)\b[^.?!,;]*\b(?:now|today)\b(?! that\b)",
+            # "which teams are in the playoffs this year" / "... made them last year"
+            r"\b(?:is|are|does|do)\b[^.?!,;]*\bthis (?:year|season|month|week|quarter)\b",
             r"\bcurrent\b",
         ),
     ),
