@@ -571,7 +571,7 @@ def condition_stated(q_lower: str, c_lower: str) -> str | None:
 # (an adverb) nor "other than that" (nothing left out).
 _EXCEPT = re.compile(
     r"\b(?:except(?: for)?|excluding|other than|apart from|aside from|besides|but not|"
-    r"leaving out|not counting|not including|with the exception of|save for)\b"
+    r"leaving out|not counting|not including|with the exception of)\b"
     r"(?!,| that\b| this\b| those\b| these\b)"
 )
 _EXCEPT_GATES = (
@@ -585,12 +585,15 @@ _EXCEPT_GATES = (
     "leaving out",
     "not count",
     "not includ",
-    "save for",
 )
 _EXCEPT_END = re.compile(
     r"[,.?!;:\n]|\b(?:what|which|who|how|when|where|why|is|are|was|were|do|does|did|can|"
     r"could|should|would|will|have|has)\b"
 )
+
+
+# words standing for what the other side names ("excluding cancelled and pending *ones*")
+_PRO_FORMS = frozenset({"one", "item"})
 
 
 @per_text
@@ -605,15 +608,16 @@ def _exceptions(lower: str) -> tuple[tuple[str, frozenset[str]], ...]:
         rest = lower[m.end() :]
         end = _EXCEPT_END.search(rest)
         words = re.findall(r"[\w'=-]+", rest[: end.start() if end else len(rest)])[:6]
-        if found := _content(words):
+        if found := _content(words) - _PRO_FORMS:
             out.append((f"{m.group()} {' '.join(words)}", frozenset(found)))
     return tuple(out)
 
 
 def exception_added(q_lower: str, c_lower: str) -> str | None:
     """An exception one side makes ("apart from Arsenal, which clubs ...") where the other
-    makes none and does not name most of what it leaves out: the answer to the whole
-    question is not the answer to the question less a part. "Name the group 1 elements,
+    makes none and does not name all it leaves out ("the northern region" / "all
+    regions"): the answer to the whole question is not the answer to the question less
+    a part. "Name the group 1 elements,
     excluding hydrogen" / "the group 1 elements but not hydrogen" make one each; "other
     than rice" / "instead of rice" names rice on both sides."""
     for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
@@ -622,7 +626,6 @@ def exception_added(q_lower: str, c_lower: str) -> str | None:
             continue
         said = _content(re.findall(r"[\w'=-]+", other))
         for clause, left_out in found:
-            missing = [w for w in left_out if not _matches(w, said)]
-            if 2 * len(missing) > len(left_out):
+            if any(not _matches(w, said) for w in left_out):
                 return f"an exception on one side only ({clause})"
     return None
