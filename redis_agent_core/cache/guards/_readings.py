@@ -615,16 +615,15 @@ def _exceptions(lower: str) -> tuple[tuple[str, frozenset[str]], ...]:
 
 def exception_added(q_lower: str, c_lower: str) -> str | None:
     """An exception one side makes ("apart from Arsenal, which clubs ...") where the other
-    makes none and does not name all it leaves out ("the northern region" / "all
-    regions"): the answer to the whole question is not the answer to the question less
-    a part. "Name the group 1 elements,
-    excluding hydrogen" / "the group 1 elements but not hydrogen" make one each; "other
-    than rice" / "instead of rice" names rice on both sides."""
+    makes none and does not say every word it leaves out ("the northern region" / "all
+    regions"): the answer to the whole question is not the answer to the question less a
+    part. "Name the group 1 elements, excluding hydrogen" / "the group 1 elements but not
+    hydrogen" make one each; "other than rice" / "instead of rice" says rice on both."""
     for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
         found = _exceptions(one)
         if not found or _exceptions(other):
             continue
-        said = _content(re.findall(r"[\w'=-]+", other))
+        said = frozenset(_content(re.findall(r"[\w'=-]+", other)))
         for clause, left_out in found:
             if any(not _matches(w, said) for w in left_out):
                 return f"an exception on one side only ({clause})"
