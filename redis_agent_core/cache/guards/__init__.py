@@ -57,7 +57,7 @@ from ._features import (
     similar,
     stem,
 )
-from ._readings import frames_differ
+from ._readings import exception_added, frames_differ
 from ._respell import respelt
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
@@ -1642,6 +1642,8 @@ class ScopeGuard(_PairGuard):
     def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         # each prompt's quantifier, period, bound and whole / part, read on its own
         if reason := frames_differ(q.lower, c.lower, _SCOPE_FRAMES):
+            return reason
+        if reason := exception_added(q.lower, c.lower):
             return reason
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)

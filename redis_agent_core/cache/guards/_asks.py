@@ -117,6 +117,15 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"where to\b", "place/manner"),
         (r"where\b", "place"),
         (rf"(?:what|which) (?:{_PERSON_NOUNS})\b", "person"),
+        # "which gate", "which node holds it": one of a kind named, a place, a person or
+        # the way to do it ("which command do I run" / "how do I"), not a time, a number
+        # or a reason
+        (
+            r"which (?!(?:is|are|was|were|of|one|ones|way|ways|do|does|did|can|should|"
+            r"would|will|has|have|size|sizes|price|prices|cost|length|height|weight|speed|"
+            r"distance|age|number|amount|percentage|rate)\b)\w+",
+            "choice/place/person/manner/definition",
+        ),
         # "who do I tell?" / "how do I report it?"
         (r"who (?:do|can|could|should|would|will) (?:i|we|you)\b", "person/manner"),
         (r"who(?:m|se)?\b", "person"),
@@ -173,7 +182,12 @@ _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "permission",
         ),
         (r"(?:is|are) (?:[\w']+ ){1,4}(?:allowed|permitted|eligible|legal)\b", "permission"),
-        (r"(?:should|shall|ought) (?!you\b)\w+", "advice"),
+        # "should you freeze rice" (anyone), not "should you need help, ..." (a condition)
+        (
+            r"(?:should|shall|ought) (?!you (?:need|have|wish|want|require|experience|"
+            r"encounter|notice|find|get|be)\b)\w+",
+            "advice",
+        ),
         (
             r"is it (?:a good idea|a bad idea|wise|worth|better|advisable|recommended|smart)\b",
             "advice",
@@ -181,6 +195,10 @@ _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?:would|do) you (?:recommend|suggest|advise)\b", "advice"),
         (r"(?:is|are) (?:[\w']+ ){1,4}(?:recommended|advisable|worth it)\b", "advice"),
         (r"must \w+", "obligation"),
+        (
+            r"(?:will|would) (?:i|we|you|they|he|she|the \w+|my \w+) (?:have|need) to\b",
+            "obligation",
+        ),
         (
             r"(?:do|does|did) (?:i|we|you|they|he|she|my \w+|an? \w+) (?:have|got) to\b",
             "obligation",
@@ -206,7 +224,7 @@ _OPENING_WORDS = frozenset(
     """how why what whats what's when whenever where who whom whose which for in at on to
     from define number the a an main reasons reason causes cause price prices cost costs
     meaning definition steps some procedure instructions best easiest quickest ways way
-    can could may am are is should shall ought would do does did must by before until till
+    can could may am are is should shall ought would will do does did must by before until till
     since""".split()
 )
 _MODAL_SAID = {"permission": "can I", "advice": "should I", "obligation": "must I"}
@@ -228,6 +246,7 @@ _SAID = {
     "quantity:speed": "how fast",
     "duration": "how long",
     "frequency": "how often",
+    "choice": "which",
 }
 # Someone the question may be asked for: "my <one of these>"
 _DEPENDENTS = re.compile(
@@ -383,8 +402,14 @@ def _agree(a: str, b: str) -> bool:
     )
 
 
+def _said_one(kind: str, names: dict[str, str]) -> str:
+    if kind.startswith("choice/"):
+        return names["choice"]  # "which gate": any kind it may be answered as, said "which"
+    return " or ".join(names[k] for k in kind.split("/"))
+
+
 def _said(kinds: frozenset[str], names: dict[str, str]) -> str:
-    return " and ".join(sorted(" or ".join(names[k] for k in kind.split("/")) for kind in kinds))
+    return " and ".join(sorted(_said_one(kind, names) for kind in kinds))
 
 
 @per_text

@@ -717,7 +717,7 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 16: a second task after "and then"; what "give this essay a grade" makes; a second thing
 # an instruction acts on ("detect the language and sentiment of"); "have yet to" is a
 # negator.
-_FORMAT = 16
+_FORMAT = 17
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")

@@ -77,6 +77,10 @@ _STOP = frozenset(
 # by "of", "is" or an end is a noun ("Review of the hotel", "Note is").
 _NOT_AFTER = frozenset("of is are was were 's".split())
 _BREAKS = frozenset({"\n", ".", "!", "?", ",", ";"})
+# A request's label ("Task: draft the reply", "Instruction: ..."): before a colon it
+# is no instruction (WordNet reads "task" as a verb), and after it the request itself
+# follows, not a given text.
+_REQUEST_LABELS = frozenset("task tasks instruction instructions request job goal".split())
 _ENDS = _BREAKS | {":", "and", "to", "for", "please"}
 _TOKENS = re.compile(r"[a-z0-9][a-z0-9'\-]*|[\n.!?,;:]")
 # A word WordNet lacks may still be an instruction ("refactor this", "dedupe the list"),
@@ -112,6 +116,7 @@ def _is_verb(word: str, after: str) -> bool:
     # a word WordNet lacks: not a contraction ("what's"), nor a plural or third person
     return (
         "'" not in word
+        and word not in _STOP  # "from the ticket text": a preposition
         and not word.endswith("s")
         and len(word) > 3
         and after in _DETERMINERS
@@ -275,7 +280,7 @@ def _complement(tokens: list[str], i: int) -> tuple[tuple[str, ...] | None, int]
 
 
 # The first word of the text, of a line, or after a sentence's end or a comma.
-_STARTS = re.compile(r"[\n.!?,;][ \t\"'(*#>-]*([a-z][a-z'\-]*)")
+_STARTS = re.compile(r"[\n.!?,;:][ \t\"'(*#>-]*([a-z][a-z'\-]*)")
 _FIRST = re.compile(r"[ \t\n\"'(*#>-]*([a-z][a-z'\-]*)")
 
 
@@ -302,6 +307,12 @@ def _given(tokens: list[str], i: int, end: int) -> bool:
     return False
 
 
+def _after_label(tokens: list[str], i: int) -> bool:
+    """Whether the request at ``i`` follows a request's label after other words ("Ticket:
+    '...' Task: draft the reply"): it acts on what comes before it."""
+    return i > 2 and tokens[i - 1] == ":" and tokens[i - 2] in _REQUEST_LABELS
+
+
 def instructions(text: str) -> tuple[Instruction, ...]:
     """The instructions ``text`` gives, in order (read once per text, with its features:
     ``Features.tasks``)."""
@@ -325,8 +336,13 @@ def instructions(text: str) -> tuple[Instruction, ...]:
             i += 1
             continue
         if word == ":":
-            start = False  # what follows a colon is the given text
+            # what follows a colon is the given text, but after a request's label
+            # ("Task: categorise this ticket") the request itself
+            start = i > 0 and tokens[i - 1] in _REQUEST_LABELS
             i += 1
+            continue
+        if start and i + 1 < n and tokens[i + 1] == ":" and word in _REQUEST_LABELS:
+            i += 1  # "Task: ...": a request's label, no instruction
             continue
         if start and word in _LEAD:
             i += 1
@@ -348,7 +364,7 @@ def instructions(text: str) -> tuple[Instruction, ...]:
                     break
                 ins, i = _instruction(tokens, j, True)
                 found.append(ins)
-            if _given(tokens, begin_of_request, i):
+            if _given(tokens, begin_of_request, i) or _after_label(tokens, begin_of_request):
                 found[first:] = [x._replace(given=True) for x in found[first:]]
             start = False
             continue

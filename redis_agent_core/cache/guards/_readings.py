@@ -6,7 +6,8 @@ cleanly). Each reading here is a small set of labels found in one prompt by synt
 cues (no word of a pair is compared with the other side's): the pair is refused when both
 sides read a frame and the readings share no label.
 
-- ``quantifier``: all / every (universal) vs any / some / one (existential);
+- ``quantifier``: all / every / each (universal) vs any / some / one of / are there
+  (existential) vs most / the majority of;
 - ``period``: the period a rate is given per (per day, daily, a year, annual, hourly...);
 - ``bound``: a minimum (at least, minimum, no less than) vs a maximum (at most, maximum,
   limit, up to);
@@ -18,9 +19,11 @@ sides read a frame and the readings share no label.
 - ``step``: before / the start (before, prior to, ahead of, the first step, begin) vs
   after / the end (after, once it has, follows, the last step, how it ends).
 
-And :func:`condition_stated`: a condition asked on one side ("if my flight is cancelled,
-...") that the other side states as a fact ("my flight was cancelled, ..."): the
-hypothetical and the actual case have other answers.
+And :func:`exception_added`: an exception ("apart from the annual fee", "excluding
+hydrogen", "other than noodles") on one side only, its words not said on the other side:
+what is left out changes the answer. And :func:`condition_stated`: a condition asked on
+one side ("if my flight is cancelled, ...") that the other side states as a fact ("my
+flight was cancelled, ..."): the hypothetical and the actual case have other answers.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from ._features import per_text
 from ._stem import stem
 from .relations import _PARTICIPLES
 
-__all__ = ["Readings", "condition_stated", "frames_differ", "readings", "readings_differ"]
+__all__ = [
+    "Readings",
+    "condition_stated",
+    "exception_added",
+    "frames_differ",
+    "readings",
+    "readings_differ",
+]
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -44,21 +54,32 @@ def _any(*patterns: str) -> re.Pattern[str]:
 _QUANTIFIER = (
     (
         "all",
-        ("all", "every"),
+        ("all", "every", "each"),
         _any(
             r"\b(?:all|every)\b(?! (?:the )?(?:time|way|right|along|day|week|month|year|night)s?\b)"
             r"(?<!\bat all)",
-            r"\beach and every\b",
+            r"\beach\b(?! other\b)",
         ),
     ),
     (
         "some",
-        ("any", "some", "one", "single", "least"),
+        ("any", "some", "one", "single", "least", "there"),
         _any(
             r"\b(?:any|anyone|anybody|anything|some|someone|somebody)\b"
             r"(?! (?:time|way|more|longer|help|idea|tips?|advice)\b)",
             r"\b(?:name|pick|give me|list) (?:one|a single)\b",
-            r"\bat least (?:one|a few|some)\b",
+            r"\bat least (?:one|once|a few|some)\b",
+            # "show the logs of one of the failing pods", "are there flights that ..."
+            r"(?<!\bevery )(?<!\beach )\bone of (?:the|my|our|your|these|those|its|their)\b",
+            r"\bare there\b(?! (?:any )?(?:ways?|tips|options|alternatives)\b)",
+        ),
+    ),
+    (
+        "most",
+        ("most", "majority", "bulk"),
+        _any(
+            r"(?<!\bthe )(?<!\bat )\bmost (?:of\b|people\b|\w+s\b)",
+            r"\b(?:the )?(?:majority|bulk) of\b",
         ),
     ),
 )
@@ -178,11 +199,14 @@ _TIME = (
             "these days",
             "now",
             "today",
+            "this ",
         ),
         _any(
             r"\b(?:currently|nowadays|presently)\b",
             r"\bright now\b|\bat the moment\b|\bthese days\b|\bat present\b",
             r"\b(?:is|are|does|do)\b[^.?!,;]*\b(?:now|today)\b(?! that\b)",
+            # "which teams are in the playoffs this year" / "... made them last year"
+            r"\b(?:is|are|does|do)\b[^.?!,;]*\bthis (?:year|season|month|week|quarter)\b",
             r"\bcurrent\b",
         ),
     ),
@@ -538,4 +562,69 @@ def condition_stated(q_lower: str, c_lower: str) -> str | None:
                 if len(condition) >= 2 and 2 * len(found) > len(condition):
                     said = " ".join(sorted(found))
                     return f"a condition on one side, a fact on the other ({said})"
+    return None
+
+
+# An exception clause: what the question leaves out ("except for Ben", "excluding
+# hydrogen", "other than noodles and eggs", "apart from the annual fee", "leaving out the
+# Dallas outlet"); its words run to the next comma, stop or question word. Not "besides,"
+# (an adverb) nor "other than that" (nothing left out).
+_EXCEPT = re.compile(
+    r"\b(?:except(?: for)?|excluding|other than|apart from|aside from|besides|but not|"
+    r"leaving out|not counting|not including|with the exception of)\b"
+    r"(?!,| that\b| this\b| those\b| these\b)"
+)
+_EXCEPT_GATES = (
+    "except",
+    "exclud",
+    "other than",
+    "apart",
+    "aside",
+    "besides",
+    "but not",
+    "leaving out",
+    "not count",
+    "not includ",
+)
+_EXCEPT_END = re.compile(
+    r"[,.?!;:\n]|\b(?:what|which|who|how|when|where|why|is|are|was|were|do|does|did|can|"
+    r"could|should|would|will|have|has)\b"
+)
+
+
+# words standing for what the other side names ("excluding cancelled and pending *ones*")
+_PRO_FORMS = frozenset({"one", "item"})
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _exceptions(lower: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """(the clause as said, the content of what it leaves out) of each exception in
+    ``lower``; none (no pattern tried) where it holds no opener's gate."""
+    if not any(g in lower for g in _EXCEPT_GATES):
+        return ()
+    out = []
+    for m in _EXCEPT.finditer(lower):
+        rest = lower[m.end() :]
+        end = _EXCEPT_END.search(rest)
+        words = re.findall(r"[\w'=-]+", rest[: end.start() if end else len(rest)])[:6]
+        if found := _content(words) - _PRO_FORMS:
+            out.append((f"{m.group()} {' '.join(words)}", frozenset(found)))
+    return tuple(out)
+
+
+def exception_added(q_lower: str, c_lower: str) -> str | None:
+    """An exception one side makes ("apart from Arsenal, which clubs ...") where the other
+    makes none and does not say every word it leaves out ("the northern region" / "all
+    regions"): the answer to the whole question is not the answer to the question less a
+    part. "Name the group 1 elements, excluding hydrogen" / "the group 1 elements but not
+    hydrogen" make one each; "other than rice" / "instead of rice" says rice on both."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        found = _exceptions(one)
+        if not found or _exceptions(other):
+            continue
+        said = frozenset(_content(re.findall(r"[\w'=-]+", other)))
+        for clause, left_out in found:
+            if any(not _matches(w, said) for w in left_out):
+                return f"an exception on one side only ({clause})"
     return None

@@ -265,6 +265,7 @@ _TEXT_KIND_ENDS = frozenset(
     "does do did has have could would can will should".split()
 )
 _MEANING_VERBS = frozenset("mean means say says do does".split())
+_DOES = frozenset("do does did".split())
 _EXPLAINING = ("explain", "describe", "mean")
 
 
@@ -326,6 +327,10 @@ def _request_words(head: list[str]) -> frozenset[str]:
                 and (i == first or not _says_of_it(words[i]))
             ):
                 i += 1
+            if i == len(words) and i - first > 1 and _DOES.intersection(words[: first - 1]):
+                # "what does this python code *print*": after "does", the pointed
+                # phrase ends in the verb asked about, not in the text's kind
+                kept.add(words[i - 1])
             continue
         if word not in _REQUEST_WORDS and not word[0].isdigit() and len(word) > 1:
             kept.add(word)
