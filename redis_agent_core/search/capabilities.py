@@ -21,6 +21,7 @@ from typing import Any
 import redis
 import redis.asyncio
 from redis.cluster import RedisCluster
+from redis.exceptions import NoPermissionError
 
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError
@@ -242,11 +243,13 @@ def _try_index(vector_args: list[str]) -> Flow[tuple[bool | None, str | None]]:
 
 
 def _has_command(name: str) -> Flow[bool]:
-    """True if the server knows command ``name`` (called with no args: only arity fails)."""
+    """True if the server has command ``name`` and lets this user run it: called with no
+    args, only its arity check may refuse it. An unknown command, or one the user may not
+    run (NOPERM), is False: a query built for it would fail every time."""
     try:
         yield [name]
     except REPLY as exc:
-        return not is_unknown_command(exc)
+        return not is_unknown_command(exc) and not isinstance(exc, NoPermissionError)
     return True
 
 
