@@ -21,11 +21,11 @@ from typing import Any
 import redis
 import redis.asyncio
 from redis.cluster import RedisCluster
-from redis.exceptions import NoPermissionError
 
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError
 from ..redis_errors import (
+    DENIED,
     REPLY,
     is_command_refusal,
     is_unknown_command,
@@ -249,7 +249,7 @@ def _has_command(name: str) -> Flow[bool]:
     try:
         yield [name]
     except REPLY as exc:
-        return not is_unknown_command(exc) and not isinstance(exc, NoPermissionError)
+        return not is_unknown_command(exc) and not isinstance(exc, DENIED)
     return True
 
 

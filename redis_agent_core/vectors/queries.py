@@ -210,12 +210,51 @@ class IndexQueries(IndexLifecycleMixin):
             return reply
 
     def _run_args(self, *command: Any) -> Any:
-        """:meth:`_run` as a flow's executor (:func:`~redis_agent_core.search.executor.run`)."""
+        """:meth:`_run` as a flow's executor (:func:`~redis_agent_core.search.executor.run`);
+        a :class:`~.query.Batch` (its commands as the arguments) runs in one pipeline."""
+        if command and isinstance(command[0], list):
+            return self._run_batch(list(command))
         return self._run(list(command))
 
     async def _arun_args(self, *command: Any) -> Any:
         """Async :meth:`_run_args`."""
+        if command and isinstance(command[0], list):
+            return await self._arun_batch(list(command))
         return await self._arun(list(command))
+
+    def _run_batch(self, commands: list[list[Any]]) -> list[Any] | None:
+        """Search commands in one pipeline, their replies in order (``None``: no index)."""
+        if not self._open():
+            return None
+
+        def call() -> list[Any]:
+            pipe = self.config.get_client().pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command, **RAW_REPLY)
+            return pipe.execute()
+
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            started = time.perf_counter()
+            replies = self.index.retrying(call)
+            telemetry.vector_query(self.name, "ft.search", None, started)
+            return replies
+
+    async def _arun_batch(self, commands: list[list[Any]]) -> list[Any] | None:
+        """Async :meth:`_run_batch`."""
+        if not await self._aopen():
+            return None
+
+        async def call() -> list[Any]:
+            pipe = self.config.get_async_client().pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command, **RAW_REPLY)
+            return await pipe.execute()
+
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            started = time.perf_counter()
+            replies = await self.index.aretrying(call)
+            telemetry.vector_query(self.name, "ft.search", None, started)
+            return replies
 
     async def _arun(self, command: list[Any]) -> Any:
         if not await self._aopen():

@@ -446,24 +446,27 @@ class HybridPlan:
         best = ranked[self.k - 1].score if len(ranked) >= self.k else None
         if best is not None and best >= bound - 1e-9:
             return None
-        return _wider(window, MAX_K) if window < MAX_K else None
+        return _wider(window, min(total, MAX_K)) if window < MAX_K else None
+
+
+class Batch(list[list[Any]]):
+    """Commands a flow yields at once: the executor sends them in one pipeline and
+    gives back their replies in order (``None``: no index)."""
 
 
 def hybrid_flow(plan: HybridPlan, ef_runtime: int | None) -> Flow[list[Hit]]:
     """Run a :class:`HybridPlan`: the nearest, then per window the best by text score,
-    the text scores of the nearest outside it (one round trip each) and the distances of
-    the others (two round trips when the window holds the nearest, with no word match
-    outside them; more when the window grows)."""
+    then in one pipeline the text scores of the nearest outside it (a search each) and
+    the distances of the others: three round trips, two more per widening."""
     nearest = yield plan.nearest_command(ef_runtime)
     window = max(plan.k, WORD_WINDOW)
     while nearest is not None:
         words = yield plan.words_command(window)
         if words is None:
             return []
-        replies = []
-        for command in plan.second(nearest, words):
-            replies.append((yield command))
-        if any(reply is None for reply in replies):
+        commands = plan.second(nearest, words)
+        replies = (yield Batch(commands)) if commands else []
+        if replies is None:
             return []
         ranked = plan.ranked(nearest, words, replies)
         wider = plan.wider(nearest, words, ranked, window)
