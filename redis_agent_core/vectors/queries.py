@@ -227,8 +227,13 @@ class IndexQueries(IndexLifecycleMixin):
         if not self._open():
             return None
 
+        client = self.config.get_client()
+        one_by_one = get_capabilities(self.config).cluster  # a search has no key to route by
+
         def call() -> list[Any]:
-            pipe = self.config.get_client().pipeline(transaction=False)
+            if one_by_one:
+                return [client.execute_command(*command, **RAW_REPLY) for command in commands]
+            pipe = client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command, **RAW_REPLY)
             return pipe.execute()
@@ -244,8 +249,13 @@ class IndexQueries(IndexLifecycleMixin):
         if not await self._aopen():
             return None
 
+        client = self.config.get_async_client()
+        one_by_one = (await aget_capabilities(self.config)).cluster
+
         async def call() -> list[Any]:
-            pipe = self.config.get_async_client().pipeline(transaction=False)
+            if one_by_one:
+                return [await client.execute_command(*command, **RAW_REPLY) for command in commands]
+            pipe = client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command, **RAW_REPLY)
             return await pipe.execute()
