@@ -25,6 +25,7 @@ from redis.cluster import RedisCluster
 from ..config import RedisAgentConfig
 from ..errors import CapabilityError
 from ..redis_errors import (
+    DENIED,
     REPLY,
     is_command_refusal,
     is_unknown_command,
@@ -242,11 +243,13 @@ def _try_index(vector_args: list[str]) -> Flow[tuple[bool | None, str | None]]:
 
 
 def _has_command(name: str) -> Flow[bool]:
-    """True if the server knows command ``name`` (called with no args: only arity fails)."""
+    """True if the server has command ``name`` and lets this user run it: called with no
+    args, only its arity check may refuse it. An unknown command, or one the user may not
+    run (NOPERM), is False: a query built for it would fail every time."""
     try:
         yield [name]
     except REPLY as exc:
-        return not is_unknown_command(exc)
+        return not is_unknown_command(exc) and not isinstance(exc, DENIED)
     return True
 
 

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..keys import as_list
 from ..redis_errors import REPLY, translate_errors
 from ..search.capabilities import aget_capabilities
+from ..search.executor import arun, run
 from ..search.lifecycle import aread_info, read_info
 from . import query as q
 from .base import FilterLike, QueryLike
@@ -208,6 +209,63 @@ class IndexQueries(IndexLifecycleMixin):
             telemetry.vector_query(self.name, str(command[0]).lower(), None, started)
             return reply
 
+    def _run_args(self, *command: Any) -> Any:
+        """:meth:`_run` as a flow's executor (:func:`~redis_agent_core.search.executor.run`);
+        a :class:`~.query.Batch` (its commands as the arguments) runs in one pipeline."""
+        if command and isinstance(command[0], list):
+            return self._run_batch(list(command))
+        return self._run(list(command))
+
+    async def _arun_args(self, *command: Any) -> Any:
+        """Async :meth:`_run_args`."""
+        if command and isinstance(command[0], list):
+            return await self._arun_batch(list(command))
+        return await self._arun(list(command))
+
+    def _run_batch(self, commands: list[list[Any]]) -> list[Any] | None:
+        """Search commands in one pipeline, their replies in order (``None``: no index)."""
+        if not self._open():
+            return None
+
+        client = self.config.get_client()
+        one_by_one = get_capabilities(self.config).cluster  # a search has no key to route by
+
+        def call() -> list[Any]:
+            if one_by_one:
+                return [client.execute_command(*command, **RAW_REPLY) for command in commands]
+            pipe = client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command, **RAW_REPLY)
+            return pipe.execute()
+
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            started = time.perf_counter()
+            replies = self.index.retrying(call)
+            telemetry.vector_query(self.name, "ft.search", None, started)
+            return replies
+
+    async def _arun_batch(self, commands: list[list[Any]]) -> list[Any] | None:
+        """Async :meth:`_run_batch`."""
+        if not await self._aopen():
+            return None
+
+        client = self.config.get_async_client()
+        one_by_one = (await aget_capabilities(self.config)).cluster
+
+        async def call() -> list[Any]:
+            if one_by_one:
+                return [await client.execute_command(*command, **RAW_REPLY) for command in commands]
+            pipe = client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command, **RAW_REPLY)
+            return await pipe.execute()
+
+        with translate_errors(self.config, f"searching {self.name!r}"):
+            started = time.perf_counter()
+            replies = await self.index.aretrying(call)
+            telemetry.vector_query(self.name, "ft.search", None, started)
+            return replies
+
     async def _arun(self, command: list[Any]) -> Any:
         if not await self._aopen():
             return None
@@ -372,6 +430,9 @@ class IndexQueries(IndexLifecycleMixin):
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
         if f is None or command is None:
             return []
+        if f != "*":  # the filter restricts, the words alone score
+            plan = q.text_plan(self.index_name, self.schema, self.prefix, text, k, f)
+            return [] if plan is None else run(self._run_args, q.text_flow(plan))
         return self._hits(self._run(command))
 
     @telemetry.traced("vectors", "text_search")
@@ -385,6 +446,9 @@ class IndexQueries(IndexLifecycleMixin):
         command = q.text_command(self.index_name, self.schema, text, k, f or "*")
         if f is None or command is None:
             return []
+        if f != "*":
+            plan = q.text_plan(self.index_name, self.schema, self.prefix, text, k, f)
+            return [] if plan is None else await arun(self._arun_args, q.text_flow(plan))
         return self._hits(await self._arun(command))
 
     def _hybrid_supported(self) -> bool:
@@ -422,10 +486,7 @@ class IndexQueries(IndexLifecycleMixin):
         plan = q.hybrid_plan(self.index_name, self.schema, self.prefix, text, vec, k, f, alpha)
         if plan is None:
             return self._hits(self._run(self._knn(vec, k, f, self._ef(None), False)))
-        nearest, words = [self._run(c) for c in plan.first(self._ef(None))]
-        if nearest is None or words is None:
-            return []
-        return plan.hits(nearest, words, [self._run(c) for c in plan.second(nearest, words)])
+        return run(self._run_args, q.hybrid_flow(plan, self._ef(None)))
 
     @telemetry.traced("vectors", "hybrid")
     async def ahybrid(
@@ -450,31 +511,7 @@ class IndexQueries(IndexLifecycleMixin):
         ef = await self._aef(None)
         if plan is None:
             return self._hits(await self._arun(self._knn(vec, k, f, ef, False)))
-        nearest, words = [await self._arun(c) for c in plan.first(ef)]
-        if nearest is None or words is None:
-            return []
-        second = [await self._arun(c) for c in plan.second(nearest, words)]
-        return plan.hits(nearest, words, second)
-
-    def _native_query(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> Any:
-        """FT.HYBRID through redisvl (Redis >= 8.4); linear combination like the
-        aggregate path."""
-        from redisvl.query import HybridQuery
-
-        return HybridQuery(
-            text=q.text_terms(text),
-            text_field_name=self.schema.text_field,
-            vector=vec,
-            vector_field_name=self.schema.vector_field,
-            filter_expression=None if f == "*" else f,
-            combination_method="LINEAR",
-            linear_alpha=1.0 - alpha,  # redisvl weighs the text side here
-            knn_ef_runtime=self.schema.ef_runtime,
-            yield_combined_score_as="hybrid_score",
-            num_results=k,
-            return_fields=["__key", self.schema.text_field, METADATA_FIELD],
-            dtype=self.schema.dtype,
-        )
+        return await arun(self._arun_args, q.hybrid_flow(plan, ef))
 
     def _native_hits(self, rows: list[dict[str, Any]]) -> list[q.Hit]:
         hits = []
@@ -488,7 +525,7 @@ class IndexQueries(IndexLifecycleMixin):
     def _native_hybrid(self, text: str, vec: bytes, k: int, f: str, alpha: float) -> list[q.Hit]:
         if not self._open():
             return []
-        query = self._native_query(text, vec, k, f, alpha)
+        query = q.native_hybrid_query(self.schema, text, vec, k, f, alpha)
         index = self._search_index()
         with translate_errors(self.config, f"searching {self.name!r}"):
             return self._native_hits(self.index.retrying(lambda: index.query(query)))
@@ -498,7 +535,7 @@ class IndexQueries(IndexLifecycleMixin):
     ) -> list[q.Hit]:
         if not await self._aopen():
             return []
-        query = self._native_query(text, vec, k, f, alpha)
+        query = q.native_hybrid_query(self.schema, text, vec, k, f, alpha)
         index = self._async_search_index()
         with translate_errors(self.config, f"searching {self.name!r}"):
             return self._native_hits(await self.index.aretrying(lambda: index.query(query)))

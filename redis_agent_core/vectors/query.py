@@ -19,6 +19,7 @@ from redisvl.query import AggregateHybridQuery, TextQuery
 from ..errors import ConfigError, DataCorruptionError
 from ..keys import escape_part, unescape_part
 from ..search.commands import knn_clause, search_command
+from ..search.executor import Flow
 from ..search.replies import KEY_ONLY, search_keys, search_rows
 from ..search.replies import text as text_of
 from .checks import (
@@ -264,23 +265,107 @@ def text_command(
     )  # fmt: skip
 
 
-#: The best matches of a hybrid query's words (that pass its filter) that join its ``k``
-#: nearest documents as candidates: a document holding the words but not among the k
-#: nearest by vector was never returned on the ``FT.AGGREGATE`` path, whatever its text
-#: score. Ranked by BM25 with the filter's clauses in it, so a wide window.
+#: The first window of best word matches a filtered text search or a hybrid query ranks
+#: by the words alone, without the filter; when it cannot prove its answer exact (below)
+#: the window grows :data:`WIDEN` times, up to every document (:data:`MAX_K`).
 WORD_WINDOW = 100
+WIDEN = 4
+
+
+def _scored(reply: Any) -> tuple[int, list[tuple[str, float]]]:
+    """``(total, [(key, score)])`` of a keys-only search with scores, in its order."""
+    total, rows = search_rows(reply)
+    return total, [(_s(key), float(score or 0.0)) for key, score, _ in rows]
+
+
+def _wider(window: int, limit: int) -> int:
+    return min(window * WIDEN, limit)
+
+
+@dataclass
+class TextPlan:
+    """A text search with a filter: the filter restricts, the words alone score.
+
+    RediSearch scores a query's filter clauses too (a TAG or TEXT clause adds its BM25, a
+    union under an intersection counts fewer words), so ``words (filter)`` ranked a
+    document by its filter. Here a window of the best matches of the words alone (the
+    unfiltered query, same scores as a search without a filter) is searched for the ones
+    passing the filter (``INKEYS``). Exact: when fewer than ``k`` pass, the next window
+    (:data:`WIDEN` times larger) is searched, until ``k`` pass or no match is left; every
+    document past a window scores no more than the ones in it. Two round trips when the
+    first window holds ``k`` passing documents. Pure: :func:`text_flow` runs it."""
+
+    index_name: str
+    schema: VectorSchema
+    prefix: str
+    words: str  # the words' query, no filter
+    k: int
+    filter_str: str
+
+    def words_command(self, offset: int, limit: int) -> list[Any]:
+        return search_command(self.index_name, self.words, return_fields=KEY_ONLY,
+                              scorer="BM25STD", offset=offset, limit=limit)  # fmt: skip
+
+    def among_command(self, keys: Sequence[str]) -> list[Any]:
+        return search_command(self.index_name, f"({self.filter_str})", inkeys=keys,
+                              return_fields=return_fields(self.schema, distance=False),
+                              limit=len(keys))  # fmt: skip
+
+
+def text_flow(plan: TextPlan) -> Flow[list[Hit]]:
+    """Run a :class:`TextPlan` (a reply ``None``: no index, no hits)."""
+    offset, limit = 0, max(plan.k, WORD_WINDOW)
+    found: list[tuple[float, int, Hit]] = []
+    while True:
+        reply = yield plan.words_command(offset, limit)
+        if reply is None:
+            return []
+        total, scored = _scored(reply)
+        if scored:
+            passing = yield plan.among_command([key for key, _ in scored])
+            if passing is None:
+                return []
+            rank = {key: (score, offset + i) for i, (key, score) in enumerate(scored)}
+            for key, _, fields in search_rows(passing)[1]:
+                score, at = rank[_s(key)]
+                found.append((score, at, make_hit(plan.schema, plan.prefix, _s(key), fields,
+                                                  score)))  # fmt: skip
+        offset += limit
+        if len(found) >= plan.k or offset >= total or offset >= MAX_K:
+            break
+        limit = min(_wider(limit, MAX_K), MAX_K - offset)
+    found.sort(key=lambda item: (-item[0], item[1]))
+    return [hit for _, _, hit in found[: plan.k]]
+
+
+def text_plan(
+    index_name: str, schema: VectorSchema, prefix: str, text: str, k: int, filter_str: str
+) -> TextPlan | None:
+    """The :class:`TextPlan` of a filtered text search; ``None`` when the text has no
+    searchable term."""
+    command = text_command(index_name, schema, text, k, "*")
+    if command is None:
+        return None
+    return TextPlan(index_name, schema, prefix, str(command[2]), check_k(k), filter_str)
 
 
 @dataclass
 class HybridPlan:
-    """Hybrid search without ``FT.HYBRID``: the k nearest by vector and the best
-    matches of the words (:data:`WORD_WINDOW`), both passing the filter, then their
-    text scored by the text clause alone with ``INKEYS`` (no filter: RediSearch scores
-    a filter's TAG and TEXT clauses too, RediSearch#6707 stopped that for
-    ``FT.HYBRID`` only; no ``KNN`` in that search either), and the distances of the
-    word matches outside the nearest. ``score = alpha * (2 - distance) / 2 + (1 -
-    alpha) * text_score`` as redisvl's AggregateHybridQuery computes it, best ``k``.
-    Pure: the callers (sync and async) run :meth:`first`, then :meth:`second`."""
+    """Hybrid search without ``FT.HYBRID``, exact over the whole index: the k nearest by
+    vector passing the filter, and a window of the best documents by the text score
+    (:data:`WORD_WINDOW` to start), those of them passing the filter joining as
+    candidates. The text score is redisvl's optional text clause alone (no filter:
+    RediSearch scores a filter's TAG and TEXT clauses too, RediSearch#6707 stopped that
+    for ``FT.HYBRID`` only; no ``KNN`` in it either), read for every candidate with
+    ``INKEYS``, with the distances of the candidates outside the nearest. ``score =
+    alpha * (2 - distance) / 2 + (1 - alpha) * text_score`` as redisvl's
+    AggregateHybridQuery computes it, best ``k``.
+
+    A document outside both scores at most ``alpha`` times the farthest of the k nearest
+    plus ``1 - alpha`` times the window's last text score; when the k-th best candidate
+    is below that, the window grows (:data:`WIDEN` times) and the query runs again, so the
+    answer is the exact best ``k`` (on HNSW, the nearest are as approximate as
+    :meth:`search`'s). Pure: :func:`hybrid_flow` runs it, sync and async."""
 
     index_name: str
     schema: VectorSchema
@@ -291,53 +376,55 @@ class HybridPlan:
     alpha: float
     clause: str  # "(~@text:(a | b))": redisvl's text clause, its optional form
 
-    def first(self, ef_runtime: int | None) -> list[list[Any]]:
-        """The k nearest passing the filter, and the keys of the best word matches."""
-        required = "(" + self.clause[2:]  # the words required here
-        words = required if self.filter_str == "*" else f"{required} ({self.filter_str})"
-        return [
-            knn_command(self.index_name, self.schema, self.vec, self.k, self.filter_str,
-                        ef_runtime=ef_runtime),
-            search_command(self.index_name, words, return_fields=KEY_ONLY, scorer="BM25STD",
-                           limit=max(self.k, WORD_WINDOW)),
-        ]  # fmt: skip
+    def nearest_command(self, ef_runtime: int | None) -> list[Any]:
+        """The k nearest passing the filter."""
+        return knn_command(self.index_name, self.schema, self.vec, self.k, self.filter_str,
+                           ef_runtime=ef_runtime)  # fmt: skip
 
-    def _keys(self, nearest: Any, words: Any) -> tuple[list[str], list[str]]:
+    def words_command(self, window: int) -> list[Any]:
+        """The keys and text scores of the best ``window`` documents by text score (the
+        filter is applied to them later)."""
+        return search_command(self.index_name, self.clause, return_fields=KEY_ONLY,
+                              scorer="BM25STD", limit=window)  # fmt: skip
+
+    def _split(self, nearest: Any, words: Any) -> tuple[list[str], list[str], dict[str, float]]:
+        """The nearest's keys without a text score from the window, the window's
+        documents outside the nearest that hold a word, and the window's text scores."""
         near = [_s(key) for key, _, _ in search_rows(nearest)[1]]
+        texts = dict(_scored(words)[1])
         seen = set(near)
-        return near, [key for key in map(_s, search_keys(words)[1]) if key not in seen]
+        extra = [key for key, score in texts.items() if key not in seen and score > 0]
+        return [key for key in near if key not in texts], extra, texts
 
     def second(self, nearest: Any, words: Any) -> list[list[Any]]:
-        """The text scores of every candidate, and the distances of the word matches
-        outside the nearest (when there are some)."""
-        near, extra = self._keys(nearest, words)
-        if not near and not extra:
-            return []
-        keys = near + extra
+        """The text score of each of the nearest the window does not hold (one search
+        per document: RediSearch 2.10 scored the optional clause wrongly for about 5% of
+        the keys of an ``INKEYS`` list of a hundred, never for a single key), then the
+        distances of the window's documents outside the nearest that pass the filter."""
+        unscored, extra, _ = self._split(nearest, words)
         commands = [
             search_command(self.index_name, self.clause, nocontent=True, scorer="BM25STD",
-                           inkeys=keys, limit=len(keys))
+                           inkeys=[key], limit=1)
+            for key in unscored
         ]  # fmt: skip
         if extra:
             knn = knn_clause(len(extra), self.schema.vector_field, distance_as=DISTANCE_FIELD)
             commands.append(
-                search_command(self.index_name, "*" + knn, return_fields=return_fields(self.schema),
-                               sort_by=DISTANCE_FIELD, inkeys=extra, limit=len(extra),
-                               params=("vec", self.vec))
+                search_command(self.index_name, _with_filter(self.filter_str) + knn,
+                               return_fields=return_fields(self.schema), sort_by=DISTANCE_FIELD,
+                               inkeys=extra, limit=len(extra), params=("vec", self.vec))
             )  # fmt: skip
         return commands
 
-    def hits(self, nearest: Any, words: Any, replies: Sequence[Any]) -> list[Hit]:
-        """The best ``k`` of the candidates by the hybrid score; ties keep the nearest
-        first, then the word matches in BM25 order."""
-        if nearest is None or words is None or any(r is None for r in replies):
-            return []
-        texts: dict[str, float] = {}
-        if replies:
-            texts = {_s(key): float(score or 0.0) for key, score, _ in search_rows(replies[0])[1]}
+    def ranked(self, nearest: Any, words: Any, replies: Sequence[Any]) -> list[Hit]:
+        """Every candidate by the hybrid score, best first; ties keep the nearest first,
+        then the window's order."""
+        unscored, extra, texts = self._split(nearest, words)
+        for reply in replies[: len(unscored)]:
+            texts.update(_scored(reply)[1])
         rows = list(search_rows(nearest)[1])
-        if len(replies) > 1:
-            rows += search_rows(replies[1])[1]
+        if extra:
+            rows += search_rows(replies[len(unscored)])[1]
         hits = []
         for key, _, fields in rows:
             hit = make_hit(self.schema, self.prefix, _s(key), fields)
@@ -345,7 +432,48 @@ class HybridPlan:
             hit.score = self.alpha * similarity + (1 - self.alpha) * texts.get(_s(key), 0.0)
             hits.append(hit)
         order = sorted(range(len(hits)), key=lambda i: (-(hits[i].score or 0.0), i))
-        return [hits[i] for i in order[: self.k]]
+        return [hits[i] for i in order]
+
+    def wider(self, nearest: Any, words: Any, ranked: Sequence[Hit], window: int) -> int | None:
+        """The next window when a document outside the candidates could still rank in the
+        best ``k``; ``None`` when the answer is exact (or every document was a candidate)."""
+        near = search_rows(nearest)[1]
+        total, scored = _scored(words)
+        if len(near) < self.k or total <= window or not scored or scored[-1][1] <= 0:
+            return None  # every document passing the filter is near, or in the window
+        farthest = max(float(fields.get(DISTANCE_FIELD) or 0.0) for _, _, fields in near)
+        bound = self.alpha * (2 - farthest) / 2 + (1 - self.alpha) * scored[-1][1]
+        best = ranked[self.k - 1].score if len(ranked) >= self.k else None
+        if best is not None and best >= bound - 1e-9:
+            return None
+        return _wider(window, min(total, MAX_K)) if window < MAX_K else None
+
+
+class Batch(list[list[Any]]):
+    """Commands a flow yields at once: the executor sends them in one pipeline and
+    gives back their replies in order (``None``: no index)."""
+
+
+def hybrid_flow(plan: HybridPlan, ef_runtime: int | None) -> Flow[list[Hit]]:
+    """Run a :class:`HybridPlan`: the nearest, then per window the best by text score,
+    then in one pipeline the text scores of the nearest outside it (a search each) and
+    the distances of the others: three round trips, two more per widening."""
+    nearest = yield plan.nearest_command(ef_runtime)
+    window = max(plan.k, WORD_WINDOW)
+    while nearest is not None:
+        words = yield plan.words_command(window)
+        if words is None:
+            return []
+        commands = plan.second(nearest, words)
+        replies = (yield Batch(commands)) if commands else []
+        if replies is None:
+            return []
+        ranked = plan.ranked(nearest, words, replies)
+        wider = plan.wider(nearest, words, ranked, window)
+        if wider is None:
+            return ranked[: plan.k]
+        window = wider
+    return []
 
 
 def hybrid_plan(
@@ -379,6 +507,33 @@ def hybrid_plan(
     if not clause.startswith("(~"):  # redisvl's form changed: refuse a silent change
         raise ConfigError(f"unexpected hybrid text clause {clause!r} (redisvl version?)")
     return HybridPlan(index_name, schema, prefix, vec, k, filter_str, alpha, clause)
+
+
+def native_hybrid_query(
+    schema: VectorSchema, text: str, vec: bytes, k: int, filter_str: str, alpha: float
+) -> Any:
+    """The ``FT.HYBRID`` query (Redis >= 8.4, through redisvl's HybridQuery) of a hybrid
+    search: the same linear combination as :class:`HybridPlan`, ``alpha`` on the vector
+    side (redisvl's ``linear_alpha`` weighs the text side). Only built when the server
+    has the command (the capability probe)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
+    from redisvl.query import HybridQuery
+
+    return HybridQuery(
+        text=text_terms(text),
+        text_field_name=schema.text_field,
+        vector=vec,
+        vector_field_name=schema.vector_field,
+        filter_expression=None if filter_str == "*" else filter_str,
+        combination_method="LINEAR",
+        linear_alpha=1.0 - alpha,
+        knn_ef_runtime=schema.ef_runtime,
+        yield_combined_score_as="hybrid_score",
+        num_results=check_k(k),
+        return_fields=[_KEY_FIELD, schema.text_field, METADATA_FIELD],
+        dtype=schema.dtype,
+    )
 
 
 def limit_error(exc: BaseException) -> ConfigError | None:
