@@ -74,7 +74,7 @@ logger = logging.getLogger("langchain_redis_agent.cache")
 # a class in LangChain's string of a call's settings (str() of its kwargs, e.g.
 # response_format=Answer): "<class 'app.Answer'>" whatever the class's fields. A
 # builtin ("<class 'dict'>", no module) is one class per name and stays keyable.
-_CLASS_REPR = re.compile(r"<class '[^'.]+\.[^']+'>")
+CLASS_REPR = re.compile(r"<class '[^'.]+\.[^']+'>")
 
 _ALLOWED: list[type[Serializable]] = [
     Generation,
@@ -426,12 +426,12 @@ class _LangChainCache(BaseCache):
 
     def _scope(self, llm_string: str) -> str | None:
         """The entries' scope for ``llm_string``; ``None`` (the call is not cached) when
-        it holds a class by name only (see :data:`_CLASS_REPR`)."""
+        it holds a class by name only (see :data:`CLASS_REPR`)."""
         scope = self._scopes.get(llm_string)
         if scope is None:
             if len(self._scopes) > 1024:
                 self._scopes.clear()
-            found = _CLASS_REPR.search(llm_string)
+            found = CLASS_REPR.search(llm_string)
             if found is not None:
                 logger.warning(
                     "a call passes the class %s among its settings (response_format=...?), "

@@ -76,7 +76,7 @@ from redis_agent_core.ratelimit import (
     checked_estimator,
 )
 
-from .cache import dumps_generations, loads_generations
+from .cache import CLASS_REPR, dumps_generations, loads_generations
 from .embeddings import to_core_embedder
 from .rate_limit import TokenEstimator, estimate_tokens, settlement, usage_of_messages
 
@@ -258,9 +258,11 @@ def model_identity(model: Any, config: RunnableConfig | None) -> str | None:
     for _ in range(16):  # wrappers nest a few deep; a cycle is not followed forever
         if isinstance(model, BaseChatModel):
             try:
-                return model._get_llm_string(**keyable_settings(kwargs))
+                found = model._get_llm_string(**keyable_settings(kwargs))
             except _Unkeyable:
                 return None
+            # a class in a field of the model (model_kwargs={"response_format": Answer})
+            return None if CLASS_REPR.search(found) else found
         if isinstance(model, RunnableBinding):
             if model.config_factories:  # a config computed at call time: not known here
                 return None

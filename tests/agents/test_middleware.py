@@ -35,7 +35,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config
 from langgraph.prebuilt import InjectedState
 from langgraph.runtime import get_runtime
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
 from langchain_redis_agent.middleware import (
     CACHE_MARK,
@@ -261,6 +261,16 @@ class SettingsFromContext(AgentMiddleware):
         return await handler(request.override(model_settings=request.runtime.context["settings"]))
 
 
+class KwargsModel(PersonaModel):
+    """A chat model with a field of provider kwargs, as ``ChatOpenAI.model_kwargs``."""
+
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"persona": self.persona, "model_kwargs": self.model_kwargs}
+
+
 class Mood(enum.Enum):
     CALM = 1
 
@@ -309,6 +319,10 @@ def test_model_identity_keys_a_bound_schema_class_by_its_schema() -> None:
         bound = [model_identity(base.bind(response_format=make(f)), None) for f in ("a", "b")]
         assert None not in bound and bound[0] != bound[1]
     assert model_identity(base.bind(response_format=Mood), None) is None
+    # a class in a field of the model itself: LangChain's string names it only
+    field = KwargsModel(model_kwargs={"response_format": _answer("city")})
+    assert model_identity(field, None) is None
+    assert model_identity(KwargsModel(model_kwargs={"response_format": dict}), None)
     assert model_identity(base.bind(response_format=dict), None) is not None  # builtins
 
 
