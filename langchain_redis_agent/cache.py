@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger("langchain_redis_agent.cache")
+
+# a class in LangChain's string of a call's settings (str() of its kwargs, e.g.
+# response_format=Answer): "<class 'app.Answer'>" whatever the class's fields. A
+# builtin ("<class 'dict'>", no module) is one class per name and stays keyable.
+CLASS_REPR = re.compile(r"<class '[^'.]+\.[^']+'>")
 
 _ALLOWED: list[type[Serializable]] = [
     Generation,
@@ -418,17 +424,32 @@ class _LangChainCache(BaseCache):
         """The core cache behind this adapter (stats, clear, direct use)."""
         return self._core
 
-    def _scope(self, llm_string: str) -> str:
+    def _scope(self, llm_string: str) -> str | None:
+        """The entries' scope for ``llm_string``; ``None`` (the call is not cached) when
+        it holds a class by name only (see :data:`CLASS_REPR`)."""
         scope = self._scopes.get(llm_string)
         if scope is None:
             if len(self._scopes) > 1024:
                 self._scopes.clear()
-            scope = self._scopes[llm_string] = make_scope({"llm_string": llm_string})
-        return scope
+            found = CLASS_REPR.search(llm_string)
+            if found is not None:
+                logger.warning(
+                    "a call passes the class %s among its settings (response_format=...?), "
+                    "which LangChain gives the cache by name only: two schemas of that name "
+                    "would share answers, so such calls are not cached. Pass its schema "
+                    "instead (response_format=Answer.model_json_schema()) or use "
+                    "model.with_structured_output(Answer), which passes the schema itself",
+                    found.group(0),
+                )
+            scope = self._scopes[llm_string] = (
+                "" if found else make_scope({"llm_string": llm_string})
+            )
+        return scope or None
 
-    def _key(self, prompt: str, llm_string: str) -> tuple[str, str]:
+    def _key(self, prompt: str, llm_string: str) -> tuple[str, str] | None:
         """(text, scope) of a prompt: exact caches key on the prompt's whole JSON."""
-        return prompt, self._scope(llm_string)
+        scope = self._scope(llm_string)
+        return None if scope is None else (prompt, scope)
 
     def _revive(self, hit: CacheHit | None) -> RETURN_VAL_TYPE | None:
         if hit is None:
@@ -441,20 +462,27 @@ class _LangChainCache(BaseCache):
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Generations cached for this prompt and model, else ``None``."""
-        hit = self._core.lookup(*self._key(prompt, llm_string), filters=self._filters)
-        return self._revive(hit)
+        key = self._key(prompt, llm_string)
+        if key is None:
+            return None
+        return self._revive(self._core.lookup(*key, filters=self._filters))
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Async :meth:`lookup` (native asyncio Redis client)."""
-        hit = await self._core.alookup(*self._key(prompt, llm_string), filters=self._filters)
-        return self._revive(hit)
+        key = self._key(prompt, llm_string)
+        if key is None:
+            return None
+        return self._revive(await self._core.alookup(*key, filters=self._filters))
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         """Store generations for this prompt and model (a non-empty list of
         ``Generation``; anything else raises :class:`ConfigError`, nothing written)."""
         _check_generations(return_val)
+        key = self._key(prompt, llm_string)
+        if key is None:
+            return
         self._core.update(
-            *self._key(prompt, llm_string),
+            *key,
             dumps_generations(return_val),
             usage=_usage(return_val),
             filters=self._filters,
@@ -463,8 +491,11 @@ class _LangChainCache(BaseCache):
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         """Async :meth:`update`."""
         _check_generations(return_val)
+        key = self._key(prompt, llm_string)
+        if key is None:
+            return
         await self._core.aupdate(
-            *self._key(prompt, llm_string),
+            *key,
             dumps_generations(return_val),
             usage=_usage(return_val),
             filters=self._filters,
@@ -617,8 +648,11 @@ class RedisSemanticCache(_LangChainCache):
         self._core = cache
         self._filters = dict(filters) if filters else None
 
-    def _key(self, prompt: str, llm_string: str) -> tuple[str, str]:
+    def _key(self, prompt: str, llm_string: str) -> tuple[str, str] | None:
+        scope = self._scope(llm_string)
+        if scope is None:
+            return None
         # the embedded text, and a scope holding what the messages send besides it (a
         # name: "Who am I?" from alice and from bob are two model inputs, one text)
         text, besides, messages = _prompt_parts(prompt)
-        return text, scope_with_sent_besides_text(self._scope(llm_string), besides, messages)
+        return text, scope_with_sent_besides_text(scope, besides, messages)

@@ -101,7 +101,8 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         redis_url, redis_client: the server, as langchain-redis takes it.
         key_prefix: langchain-redis's key prefix (``"chat:"``): the session's keys
             live under it (it becomes the config's namespace, ``"chat"``; a prefix that
-            is no valid namespace is made one: see docs/migrating.md).
+            is no valid namespace is made one: see docs/migrating.md). Trailing colons
+            are the separator: ``"chat"`` and ``"chat:"`` name one namespace.
         index_name, overwrite_index: accepted from langchain-redis code; they name its
             message search index, which a session here does not need.
 

@@ -21,6 +21,8 @@ attribute), else from the run's config (``metadata`` or ``configurable``).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import logging
 import types
@@ -45,10 +47,12 @@ from langchain_core.runnables import RunnableBinding, RunnableConfig
 from langchain_core.runnables.config import merge_configs
 from langchain_core.runnables.configurable import DynamicRunnable
 from langchain_core.tools import BaseTool, InjectedToolCallId
-from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langgraph.config import get_config
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
+from pydantic import BaseModel
+from typing_extensions import is_typeddict
 
 from redis_agent_core.cache import (
     CacheHit,
@@ -72,7 +76,7 @@ from redis_agent_core.ratelimit import (
     checked_estimator,
 )
 
-from .cache import dumps_generations, loads_generations
+from .cache import CLASS_REPR, dumps_generations, loads_generations
 from .embeddings import to_core_embedder
 from .rate_limit import TokenEstimator, estimate_tokens, settlement, usage_of_messages
 
@@ -181,6 +185,65 @@ def _wire(message: BaseMessage) -> dict[str, Any]:
 _CONFIGURABLE_MODEL = getattr(chat_models_base, "_ConfigurableModel", None)
 
 
+class _Unkeyable(Exception):
+    """A setting the cache cannot key faithfully: the call goes to the model uncached."""
+
+
+@functools.lru_cache(maxsize=256)  # classes are immutable enough: one schema each
+def _class_key(cls: type) -> Any:
+    """What keys a class given as a setting (a structured-output ``response_format``):
+    its qualified name and JSON schema, what a provider builds its request from. A
+    builtin (``dict``) is one class per name; any other class (an ``Enum``, whose
+    members no schema holds) raises :class:`_Unkeyable`."""
+    if cls.__module__ == "builtins":
+        return repr(cls)
+    try:
+        if issubclass(cls, BaseModel):
+            schema = cls.model_json_schema()
+        elif is_typeddict(cls) or dataclasses.is_dataclass(cls):
+            schema = convert_to_json_schema(cls)
+        else:
+            raise _Unkeyable(cls)
+    except _Unkeyable:
+        raise
+    except Exception as exc:  # a field pydantic cannot describe
+        raise _Unkeyable(cls) from exc
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "schema": schema}
+
+
+def _has_class(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, type):
+        return True
+    if depth > 32:  # a list that holds itself, or one thousands deep
+        raise _Unkeyable(value)
+    if isinstance(value, Mapping):
+        return any(_has_class(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_class(v, depth + 1) for v in value)
+    return False
+
+
+def _with_schemas(value: Any) -> Any:
+    if isinstance(value, type):
+        return _class_key(value)
+    if isinstance(value, Mapping):
+        return {k: _with_schemas(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_schemas(v) for v in value]
+    return value
+
+
+def keyable_settings(settings: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``settings`` (a request's ``model_settings``, a binding's kwargs) with every class
+    in it keyed by its schema (:func:`_class_key`): by ``repr``, a class was
+    ``<class 'Answer'>`` whatever its fields, and one schema's answer was served to
+    another of its name. Settings holding no class are returned as they are (their keys
+    unchanged). Raises :class:`_Unkeyable` for a class that has no schema."""
+    if not _has_class(settings):
+        return settings
+    return {k: _with_schemas(v) for k, v in settings.items()}
+
+
 def model_identity(model: Any, config: RunnableConfig | None) -> str | None:
     """The LLM string of the chat model a run's config makes of ``model`` (the cache
     key's model part), or ``None`` when that cannot be told.
@@ -194,7 +257,12 @@ def model_identity(model: Any, config: RunnableConfig | None) -> str | None:
     kwargs: dict[str, Any] = {}
     for _ in range(16):  # wrappers nest a few deep; a cycle is not followed forever
         if isinstance(model, BaseChatModel):
-            return model._get_llm_string(**kwargs)
+            try:
+                found = model._get_llm_string(**keyable_settings(kwargs))
+            except _Unkeyable:
+                return None
+            # a class in a field of the model (model_kwargs={"response_format": Answer})
+            return None if CLASS_REPR.search(found) else found
         if isinstance(model, RunnableBinding):
             if model.config_factories:  # a config computed at call time: not known here
                 return None
@@ -472,8 +540,11 @@ class SemanticCacheMiddleware(AgentMiddleware):
             "system": _wire(request.system_message) if request.system_message else None,
             "tools": [self._spec(t) for t in request.tools],
             "tool_choice": request.tool_choice,
-            "settings": request.model_settings,
         }
+        try:
+            identity["settings"] = keyable_settings(request.model_settings)
+        except _Unkeyable:
+            return None
         # the question's own name / additional_kwargs reach the model as well
         asked = {k: v for k, v in _wire(messages[index]).items() if k not in ("type", "content")}
         if asked:  # left out when empty: plain questions keep their existing keys

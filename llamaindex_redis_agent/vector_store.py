@@ -382,7 +382,15 @@ class RedisVectorStore(BasePydanticVectorStore):
         check_finite_metadata([node.metadata for node in nodes])
         ids, texts, metas, vectors = [], [], [], []
         for node in nodes:
-            embedding = node.get_embedding()  # raises if the node was not embedded
+            embedding = node.embedding
+            if embedding is None:  # LlamaIndex's get_embedding(): "embedding not set."
+                raise ConfigError(
+                    f"node {node.node_id!r} has no embedding: embed it first "
+                    "(node.embedding = embed_model.get_text_embedding(node.get_content("
+                    "metadata_mode='embed'))), add it through VectorStoreIndex(nodes, "
+                    "storage_context=..., embed_model=...), which embeds it, or use "
+                    "enqueue_add(), whose worker embeds it; nothing was written"
+                )
             ids.append(node.node_id)
             texts.append(node.get_content(metadata_mode=MetadataMode.NONE))
             metas.append(

@@ -4,11 +4,19 @@ that counts its calls, each behaviour run through ``invoke`` and ``ainvoke``."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+import dataclasses
+import enum
+import json
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain.agents import create_agent
-from langchain.agents.middleware import ModelRequest, ModelResponse, dynamic_prompt
+from langchain.agents.middleware import (
+    AgentMiddleware,
+    ModelRequest,
+    ModelResponse,
+    dynamic_prompt,
+)
 from langchain.tools import ToolRuntime
 from langchain_core.caches import InMemoryCache
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -27,7 +35,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config
 from langgraph.prebuilt import InjectedState
 from langgraph.runtime import get_runtime
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
 from langchain_redis_agent.middleware import (
     CACHE_MARK,
@@ -217,6 +225,105 @@ def test_model_identity_resolves_bindings_and_configurable_models() -> None:
     assert butler is not None and "butler" in butler
     assert model_identity(chosen, None) == plain
     assert model_identity(RunnableLambda(lambda x: x), None) is None  # not a chat model
+
+
+def _answer(field: str) -> type[BaseModel]:
+    """A structured-output schema named ``Answer`` with one str field: redefined with
+    another field (a notebook cell run again, a new release), it keeps its name."""
+    return create_model("Answer", **{field: (str, ...)})  # type: ignore[call-overload]
+
+
+class SchemaModel(BaseChatModel):
+    """Answers with the fields of the ``response_format`` class it is called with."""
+
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "schema"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        self.calls += 1
+        fields = getattr(kw.get("response_format"), "model_fields", {})
+        text = json.dumps(dict.fromkeys(sorted(fields), "?"))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+class SettingsFromContext(AgentMiddleware):
+    """Puts the run's ``context["settings"]`` into the request's ``model_settings``."""
+
+    def wrap_model_call(self, request: ModelRequest, handler: Any) -> Any:
+        return handler(request.override(model_settings=request.runtime.context["settings"]))
+
+    async def awrap_model_call(self, request: ModelRequest, handler: Any) -> Any:
+        return await handler(request.override(model_settings=request.runtime.context["settings"]))
+
+
+class KwargsModel(PersonaModel):
+    """A chat model with a field of provider kwargs, as ``ChatOpenAI.model_kwargs``."""
+
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"persona": self.persona, "model_kwargs": self.model_kwargs}
+
+
+class Mood(enum.Enum):
+    CALM = 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_semantic_cache_keys_a_schema_class_in_the_settings_by_its_schema(
+    mode: str, config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    # left26b: model_settings were keyed by repr, so a class was "<class 'Answer'>"
+    # whatever its fields: the answer for one schema was served to another of its name
+    model = SchemaModel()
+    cache = SemanticCacheMiddleware(embedder, config)
+    agent = create_agent(model, tools=[], middleware=[SettingsFromContext(), cache])
+
+    async def run(settings: dict[str, Any]) -> AIMessage:
+        return last(await ask(agent, mode, "Where?", context={"settings": settings}))
+
+    city = await run({"response_format": _answer("city")})
+    assert city.content == '{"city": "?"}'
+    country = await run({"response_format": _answer("country")})
+    assert country.content == '{"country": "?"}' and CACHE_MARK not in country.response_metadata
+    # the same schema from another class object (another process) is served
+    same = await run({"response_format": _answer("city")})
+    assert same.content == city.content and same.response_metadata[CACHE_MARK] == "exact"
+    nested = {"text": {"format": _answer("city")}, "types": [int]}  # a builtin: by its name
+    assert CACHE_MARK not in (await run(nested)).response_metadata
+    nested["text"] = {"format": _answer("city")}
+    assert (await run(nested)).response_metadata[CACHE_MARK] == "exact"
+    assert model.calls == 3
+    # a class with no schema to key it by (an Enum's members are not in one) goes uncached
+    for _ in range(2):
+        await run({"response_format": _answer("city"), "mood": Mood})
+    assert model.calls == 5
+
+
+def test_model_identity_keys_a_bound_schema_class_by_its_schema() -> None:
+    base = PersonaModel()
+    city = model_identity(base.bind(response_format=_answer("city")), None)
+    assert city is not None and "'city'" in city
+    assert model_identity(base.bind(response_format=_answer("country")), None) != city
+    assert model_identity(base.bind(response_format=_answer("city")), None) == city
+    for make in (
+        lambda field: dataclasses.make_dataclass("Answer", [(field, str)]),
+        lambda field: TypedDict("Answer", {field: str}),  # type: ignore[operator]
+    ):
+        bound = [model_identity(base.bind(response_format=make(f)), None) for f in ("a", "b")]
+        assert None not in bound and bound[0] != bound[1]
+    assert model_identity(base.bind(response_format=Mood), None) is None
+    # a class in a field of the model itself: LangChain's string names it only
+    field = KwargsModel(model_kwargs={"response_format": _answer("city")})
+    assert model_identity(field, None) is None
+    assert model_identity(KwargsModel(model_kwargs={"response_format": dict}), None)
+    assert model_identity(base.bind(response_format=dict), None) is not None  # builtins
 
 
 @dynamic_prompt

@@ -33,6 +33,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.stores import BaseStore
 from langchain_tests.integration_tests.base_store import BaseStoreAsyncTests, BaseStoreSyncTests
 from langchain_tests.integration_tests.cache import AsyncCacheTestSuite, SyncCacheTestSuite
+from pydantic import BaseModel, create_model
 
 from langchain_redis_agent import RedisByteStore, RedisCache, RedisSemanticCache
 from langchain_redis_agent.cache import _ALLOWED, dumps_generations, loads_generations, prompt_text
@@ -339,6 +340,31 @@ def test_different_model_parameters_do_not_share_entries(config: RedisAgentConfi
     assert fast.invoke("q").content == "one"
     assert other.invoke("q").content == "two"
     assert fast.invoke("q").content == "one"
+
+
+@pytest.mark.parametrize("semantic", [False, True])
+async def test_a_class_in_the_llm_string_is_never_served_to_another_schema(
+    config: RedisAgentConfig,
+    toy_embedder: CallableEmbedder,
+    semantic: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # left26b: LangChain writes a class among the call's kwargs as "<class 'Answer'>",
+    # whatever its fields: the answer for one schema was served to another of its name
+    cache = RedisSemanticCache(toy_embedder, config) if semantic else RedisCache(config)
+    model = FakeListChatModel(responses=["a", "b", "c", "d"], cache=cache)
+
+    def answer(field: str) -> type[BaseModel]:
+        return create_model("Answer", **{field: (str, ...)})  # type: ignore[call-overload]
+
+    assert model.invoke("q", response_format=answer("city")).content == "a"
+    assert model.invoke("q", response_format=answer("country")).content == "b"
+    assert (await model.ainvoke("q", response_format=answer("city"))).content == "c"
+    assert "model_json_schema()" in caplog.text and "with_structured_output" in caplog.text
+    assert cache.core.stats().entries == 0  # nothing written under such a string
+    # a builtin class is one class per name: keyed as before
+    assert model.invoke("q", response_format=dict).content == "d"
+    assert (await model.ainvoke("q", response_format=dict)).content == "d"
 
 
 def test_tenant_partitions(config: RedisAgentConfig, toy_embedder: CallableEmbedder) -> None:

@@ -233,6 +233,24 @@ async def test_one_metadata_dict_or_one_node_where_a_list_belongs_is_refused(
     assert index.count() == 4 and nodes.add([node]) == ["n1"]
 
 
+async def test_a_node_without_an_embedding_is_refused_naming_it_and_the_fix(
+    config: RedisAgentConfig,
+) -> None:
+    # left26b: LlamaIndex's bare ValueError("embedding not set.") named neither the node
+    # nor the fix; a batch holding one such node writes none of its nodes
+    store = LlamaIndexStore("li_noemb", dims=2, config=config)
+    ok = TextNode(text="x", id_="ok", embedding=[1.0, 0.0])
+    bare = TextNode(text="y", id_="bare")
+    for add in (store.add, store.async_add):
+        with pytest.raises(ConfigError, match=r"node 'bare' has no embedding: embed it first") as e:
+            result = add([ok, bare])
+            if not isinstance(result, list):
+                await result
+        assert "embed_model=" in str(e.value) and "enqueue_add" in str(e.value)
+    assert not store.index_exists() and store.get_nodes(["ok", "bare"]) == []
+    assert store.add([ok]) == ["ok"]
+
+
 async def test_langchain_delete_by_ids_keeps_to_the_filter(config: RedisAgentConfig) -> None:
     # review 24: delete(ids, filter=tenant) ignored the filter, so ids from a request
     # deleted another tenant's documents; now only the ids passing the filter go
