@@ -86,7 +86,7 @@ _NUMERIC = re.compile(r"[\d$£€¥₹]")  # where a number or an amount of mone
 # its ASCII characters (a digit, "$") as "#", every other byte a blank
 _NUMERIC_BYTES = bytes(35 if chr(c).isdigit() or c == 36 else 32 for c in range(128)) * 2
 _ALPHA_DIGIT = re.compile(r"[A-Za-z].*\d|\d.*[A-Za-z]")
-_NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS)
+_NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS) | {"pair"}
 # "for a week" = "for seven days": one period of time after a word that takes a length
 # ("twice a week", "£10 a day" are rates, not lengths)
 _PERIOD_UNITS = [u for u, (dim, _f) in lex.UNITS.items() if dim == "duration" and u.isalpha()]
@@ -275,7 +275,22 @@ _STATUS_NOT = re.compile(r"\b[1-5]\d\d\s+(?:[a-z]+\s+)?not\b")
 _PERSON_CUES = lex.PERSON_WORDS | {p for w in lex.PERSON_WORDS if "-" in w for p in w.split("-")}
 
 
+# digits before a scale word are one number ("3 million" = "three million" = 3000000; it
+# read as 3 and 1000000); "a pair of" is two ("a pair of batteries" / "two batteries")
+_DIGITS_SCALED = re.compile(rf"(?<![\w.,])({_NUM})\s+({'|'.join(lex.SCALE_WORDS)})\b|\ba pair of\b")
+
+
+def _scaled(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        return "2"
+    value = _to_float(match.group(1)) * lex.SCALE_WORDS[match.group(2)]
+    return str(int(value)) if value == int(value) else repr(value)
+
+
 def _number_words_to_digits(text: str) -> str:
+    if "pair of" in text or any(w in text for w in lex.SCALE_WORDS):
+        text = _DIGITS_SCALED.sub(_scaled, text)
+
     def convert(match: re.Match[str]) -> str:
         if match.group(0) == "one":
             return "one"  # like "a"/"an": "one egg" = "an egg", "one euro" = "a euro"
@@ -717,7 +732,7 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 16: a second task after "and then"; what "give this essay a grade" makes; a second thing
 # an instruction acts on ("detect the language and sentiment of"); "have yet to" is a
 # negator.
-_FORMAT = 16
+_FORMAT = 17
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
