@@ -2,6 +2,7 @@
 each beside traps of the same look that must still be refused: a negation in one word on
 one side and in two on the other ("unsafe" / "not safe", "prohibited" / "not allowed",
 "non-toxic" / "isn't toxic"), "zero X" / "none of the X" / "never had an X" for "no X",
+an ISO date for the month, day and year it names,
 "all (of) the Xs" for "every X", digits before a scale word ("4 million" / "four
 million") and "a pair of" for two. The guards and the pair scorer both judge them
 (:func:`default_verifier`: what a cache uses)."""
@@ -111,6 +112,31 @@ def test_renegated_rewrites_only_into_the_other_sides_words() -> None:
 
 # the guards alone (the scorer still refuses these: 0.00)
 GUARDS_ONLY = [
+    # an ISO date is its month, day and year
+    (
+        (
+            "Delete the rows created before 2023-06-30.",
+            "Delete the rows created before June 30, 2023.",
+        ),
+        [
+            (
+                "Delete the rows created before 2023-06-30.",
+                "Delete the rows created before July 30, 2023.",
+            ),
+            (
+                "Delete the rows created before 2023-06-30.",
+                "Delete the rows created before June 29, 2023.",
+            ),
+            (
+                "Delete the rows created before 2023-06-30.",
+                "Delete the rows created before 2023-06-29.",
+            ),
+            (
+                "Delete the rows created before 2023-06-30.",
+                "Delete the rows created after June 30, 2023.",
+            ),
+        ],
+    ),
     (
         (
             "Show the vendors who have never sent an invoice.",

@@ -1030,6 +1030,11 @@ def _words(text: str) -> _Words:
     return content, lower, bare, words, seq, wordset, stems, vocab, cues
 
 
+# a date written as ISO 8601 does ("2024-01-05"), not inside a longer run of digits and
+# hyphens (a phone number, an identifier)
+ISO_DATE = re.compile(r"(?<![\w.-])(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\w|[.-]\d)")
+
+
 def _digits(lower: str, cues: frozenset[str], wordset: frozenset[str]) -> str:
     """``lower`` with its numbers in digits: ordinals and number words spelt out, fractions
     of a period, "for a week" (one period); what the quantities are read from."""
@@ -1086,6 +1091,12 @@ def _parse(text: str) -> Features:
         {_DATE_WORDS[w] for w in wordset & _DATE_KEYS} if not _DATE_KEYS.isdisjoint(cues) else set()
     )
     digits = _digits(lower, cues, wordset)
+    if "-" in lower and ISO_DATE.search(digits) is not None:
+        # "2024-01-05" as "January 5, 2024" says it: a month, a day, a year
+        dates = set(dates)
+        for m in ISO_DATE.finditer(digits):
+            dates.add(lex.MONTHS[int(m.group(2)) - 1])
+        digits = ISO_DATE.sub(lambda m: f"{int(m.group(3))} {m.group(1)}", digits)
     quantities = _quantities(digits)
     if quantities.get("num:1"):
         del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun

@@ -18,7 +18,8 @@ A side is rewritten only into words the other side has, in these readings:
 - "no X" / "without X" into the other side's "X-free" / "X free" / "no-X";
 - "zero X" / "0 X" / "none of (the) X" into the other side's "no X", "all (of the) X" /
   "each (of the) X" into its "every X", an auxiliary beside a plural made singular
-  agreeing ("do all employees" / "does every employee").
+  agreeing ("do all employees" / "does every employee");
+- an ISO date ("2024-01-05") as the other side writes that day ("January 5, 2024").
 
 Where the other side offers two words for one place, nothing is rewritten there.
 """
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import re
 
+from . import _lexicon as lex
+from ._features import ISO_DATE
 from ._stem import stem
 from ._wordnet import wordnet
 
@@ -145,11 +148,31 @@ def _rewrite(text: str, other: str) -> str:
     return out
 
 
+def _dated(text: str, other: str) -> str:
+    """``text`` with each ISO date ("2024-01-05") written as ``other`` writes that day
+    ("January 5, 2024", "5 January 2024")."""
+    if ISO_DATE.search(text) is None:
+        return text
+
+    def written(m: re.Match[str]) -> str:
+        year, month, day = m.group(1), lex.MONTHS[int(m.group(2)) - 1], str(int(m.group(3)))
+        said = re.search(
+            rf"\b(?:{month}\s+{day}(?:st|nd|rd|th)?,?\s+{year}|{day}(?:st|nd|rd|th)?\s+"
+            rf"(?:of\s+)?{month},?\s+{year})\b",
+            other,
+            re.IGNORECASE,
+        )
+        return m.group(0) if said is None else said.group(0)
+
+    return ISO_DATE.sub(written, text)
+
+
 def renegated(a: str, b: str) -> tuple[str, str]:
     """``a`` and ``b`` with a negation one side says in one word written as the other
     side says it (see the module's docstring); the texts themselves when there is none."""
-    ua, ub = _uncontracted(a), _uncontracted(b)
+    da, db = _dated(a, b), _dated(b, a)
+    ua, ub = _uncontracted(da), _uncontracted(db)
     ra, rb = _rewrite(ua, ub), _rewrite(ub, ua)
     if ra == ua and rb == ub:
-        return a, b
+        return da, db  # (the texts themselves but for a date written as the other side does)
     return ra, rb
