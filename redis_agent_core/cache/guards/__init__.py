@@ -58,6 +58,7 @@ from ._features import (
     stem,
 )
 from ._readings import exception_added, frames_differ
+from ._renegate import renegated
 from ._respell import respelt
 from ._spans import MIN_SHARED, narrowed
 from ._spelling import same_but_spelling
@@ -93,6 +94,20 @@ from .relations import (
 from .scorer import PairScorer
 
 _log = logging.getLogger(__name__)
+_WORD = re.compile(r"[^\W_]+")
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+def _plain(text: str) -> list[str]:
+    """The words of ``text`` in lower case, without articles: a pair the scorer refused
+    whose negations, written one way, leave it these same words ("List customers with
+    no orders" / "List the customers with zero orders") says the same (the scorer gave
+    such pairs 0.00 for the "the" alone)."""
+    return [w for w in _WORD.findall(text.lower()) if w not in _ARTICLES]
+
+
+# the guards whose refusal is judged again with the pair's negations written one way
+_RENEGATED = frozenset({"negation", "antonym"})
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
@@ -832,7 +847,19 @@ def _none_as_zero(one: Features, other: Features) -> int:
         if w == "no" or w == "without":
             at = k + 2 if w == "without" and words[k + 1] == "any" else k + 1
             found += at < len(seq) and seq[at] in counted
+        elif w == "never" and words[k + 1] in _HAVING and words[k + 2 : k + 3] in _ONE_OF:
+            # "never placed an order" / "zero orders": a count of none, with a verb of
+            # having (not "never cancelled an order")
+            found += k + 3 < len(seq) and seq[k + 3] in counted
     return found
+
+
+# the verbs of having or getting a thing, and the article before it, that "never" turns
+# into a count of none ("never had a refund", "has never placed an order")
+_HAVING = frozenset(
+    "had has have placed made received got gotten bought ordered filed submitted sent".split()
+)
+_ONE_OF = frozenset({("a",), ("an",), ("any",), ("one",)})
 
 
 def _zero_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tuple[int, int]:
@@ -845,7 +872,7 @@ def _zero_said_otherwise(q: Features, c: Features, q_neg: int, c_neg: int) -> tu
     return (q_neg - drop, c_neg) if more is q else (q_neg, c_neg - drop)
 
 
-_NONE = frozenset({"no", "without"})
+_NONE = frozenset({"no", "without", "never"})
 # "nothing but X", "X and nothing else", "nothing more than X": an "only X", whose
 # "nothing" negates no predicate ("using nothing but the CV" / "using only the CV")
 _NOTHING_BUT = re.compile(r"\bnothing (?:but|else|more than)\b")
@@ -1868,9 +1895,12 @@ class Verifier:
         return plan
 
     def _run_guards(
-        self, query: str, candidate: str
+        self, query: str, candidate: str, *, renegate: bool = True
     ) -> tuple[Rejection | None, tuple[str, str] | None]:
-        """A guard's rejection, or the spans the scorer should read (both None: serve)."""
+        """A guard's rejection, or the spans the scorer should read (both None: serve).
+        A pair the negation or antonym guard refuses is judged again with its negations
+        written one way (:func:`._renegate.renegated`: "prohibited" / "not allowed"),
+        each guard then reading the rewritten pair, and the scorer its spans."""
         if query == candidate:
             return None, None  # an exact repeat cannot disagree with itself
         query, candidate = narrowed(query, candidate)
@@ -1892,6 +1922,12 @@ class Verifier:
                 _log.warning("cache guard %r raised; candidate refused", guard.name, exc_info=True)
                 return Rejection("error", f"guard {guard.name!r} raised {type(exc).__name__}"), None
             if reason is not None:
+                if renegate and guard.name in _RENEGATED:
+                    fixed = renegated(query, candidate)
+                    if fixed != (query, candidate):
+                        again = self._run_guards(*fixed, renegate=False)
+                        if again[0] is None:
+                            return again
                 return Rejection(guard.name, reason), None
         return None, None if self.scorer is None else (candidate, query)
 
@@ -1927,6 +1963,18 @@ class Verifier:
             fixed[0].lower().split() == fixed[1].lower().split()
             or (
                 self._run_guards(fixed[1], fixed[0])[0] is None
+                and self.scorer.rejects(*fixed) is None
+            )
+        ):
+            return None
+        # a negation said in one word on one side and in two on the other ("unsafe" /
+        # "not safe", "prohibited" / "not allowed"): the scorer refused such pairs
+        # (0.00-0.01) whatever else they said; asked again on them written one way
+        fixed = renegated(*spans)
+        if fixed != spans and (
+            _plain(fixed[0]) == _plain(fixed[1])
+            or (
+                self._run_guards(fixed[1], fixed[0], renegate=False)[0] is None
                 and self.scorer.rejects(*fixed) is None
             )
         ):

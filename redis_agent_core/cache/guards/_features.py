@@ -86,7 +86,7 @@ _NUMERIC = re.compile(r"[\d$£€¥₹]")  # where a number or an amount of mone
 # its ASCII characters (a digit, "$") as "#", every other byte a blank
 _NUMERIC_BYTES = bytes(35 if chr(c).isdigit() or c == 36 else 32 for c in range(128)) * 2
 _ALPHA_DIGIT = re.compile(r"[A-Za-z].*\d|\d.*[A-Za-z]")
-_NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS)
+_NUMBER_VOCAB = frozenset(lex.NUMBER_WORDS) | frozenset(lex.SCALE_WORDS) | {"pair"}
 # "for a week" = "for seven days": one period of time after a word that takes a length
 # ("twice a week", "£10 a day" are rates, not lengths)
 _PERIOD_UNITS = [u for u, (dim, _f) in lex.UNITS.items() if dim == "duration" and u.isalpha()]
@@ -275,7 +275,22 @@ _STATUS_NOT = re.compile(r"\b[1-5]\d\d\s+(?:[a-z]+\s+)?not\b")
 _PERSON_CUES = lex.PERSON_WORDS | {p for w in lex.PERSON_WORDS if "-" in w for p in w.split("-")}
 
 
+# digits before a scale word are one number ("3 million" = "three million" = 3000000; it
+# read as 3 and 1000000); "a pair of" is two ("a pair of batteries" / "two batteries")
+_DIGITS_SCALED = re.compile(rf"(?<![\w.,])({_NUM})\s+({'|'.join(lex.SCALE_WORDS)})\b|\ba pair of\b")
+
+
+def _scaled(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        return "2"
+    value = _to_float(match.group(1)) * lex.SCALE_WORDS[match.group(2)]
+    return str(int(value)) if value == int(value) else repr(value)
+
+
 def _number_words_to_digits(text: str) -> str:
+    if "pair of" in text or any(w in text for w in lex.SCALE_WORDS):
+        text = _DIGITS_SCALED.sub(_scaled, text)
+
     def convert(match: re.Match[str]) -> str:
         if match.group(0) == "one":
             return "one"  # like "a"/"an": "one egg" = "an egg", "one euro" = "a euro"
@@ -717,6 +732,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 16: a second task after "and then"; what "give this essay a grade" makes; a second thing
 # an instruction acts on ("detect the language and sentiment of"); "have yet to" is a
 # negator.
+# 17: a label before a colon ("Task:") is no verb, its request is read; "what does this code
+# print" a request of its own; digits before a scale word ("3 million"), "a pair of", ISO dates.
 _FORMAT = 17
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
@@ -1015,6 +1032,11 @@ def _words(text: str) -> _Words:
     return content, lower, bare, words, seq, wordset, stems, vocab, cues
 
 
+# a date written as ISO 8601 does ("2024-01-05"), not inside a longer run of digits and
+# hyphens (a phone number, an identifier)
+ISO_DATE = re.compile(r"(?<![\w.-])(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\w|[.-]\d)")
+
+
 def _digits(lower: str, cues: frozenset[str], wordset: frozenset[str]) -> str:
     """``lower`` with its numbers in digits: ordinals and number words spelt out, fractions
     of a period, "for a week" (one period); what the quantities are read from."""
@@ -1071,6 +1093,12 @@ def _parse(text: str) -> Features:
         {_DATE_WORDS[w] for w in wordset & _DATE_KEYS} if not _DATE_KEYS.isdisjoint(cues) else set()
     )
     digits = _digits(lower, cues, wordset)
+    if "-" in lower and ISO_DATE.search(digits) is not None:
+        # "2024-01-05" as "January 5, 2024" says it: a month, a day, a year
+        dates = set(dates)
+        for m in ISO_DATE.finditer(digits):
+            dates.add(lex.MONTHS[int(m.group(2)) - 1])
+        digits = ISO_DATE.sub(lambda m: f"{int(m.group(3))} {m.group(1)}", digits)
     quantities = _quantities(digits)
     if quantities.get("num:1"):
         del quantities["num:1"]  # a bare "one" is mostly "a"/"single"/a pronoun

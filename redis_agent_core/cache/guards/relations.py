@@ -2921,6 +2921,9 @@ def _nouns(f: Features, diff: list[tuple[str, str, int]]) -> list[tuple[str, str
         for w, s, i in diff
         if w not in UNITS
         and w not in NEGATORS  # "nothing else", "none of them": no item of a kind
+        # a number ("two batteries" / "a pair of batteries"): the number guard's
+        and w not in NUMBER_WORDS
+        and not (w == "pair" and i + 1 < len(f.words) and f.words[i + 1] == "of")
         and (s not in wn.verbs or (i and f.words[i - 1] not in _VERB_CUES))
         and (n := noun(w))
         and not (i and f"{f.words[i - 1]} {w}" in wn.phrases)  # "on time" names no item
