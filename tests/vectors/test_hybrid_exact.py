@@ -190,3 +190,40 @@ def test_hybrid_scores_and_ranks_as_the_formula_over_every_document(
         assert [h.score for h in hits] == pytest.approx([formula[int(h.id)] for h in hits])
         misses += len(best - {int(h.id) for h in hits})
     assert misses == 0
+
+
+def test_a_window_past_maxsearchresults_says_what_to_raise_not_to_ask_fewer(
+    own_redis: EmbeddedRedis,
+) -> None:
+    """review26: the windows a filtered text search or a hybrid query reads grow past the
+    server's MAXSEARCHRESULTS (Redis Software and Cloud may set it low) for a k of 2: the
+    refusal said "ask for fewer results", which no k would mend."""
+    admin = redis.Redis.from_url(own_redis.url)
+    config = RedisAgentConfig(url=own_redis.url, namespace="maxres")
+    index = VectorIndex("txt-max", dims=2, algorithm="flat", config=config,
+                        metadata_fields={"t": "tag"})  # fmt: skip
+    n = 150
+    texts = ["redis"] * n + [f"redis {FILLER} {i}" for i in range(3)]
+    index.add(
+        texts, ids=[f"d{i}" for i in range(n + 3)], vectors=[[1.0, 0.0]] * (n + 3),
+        metadatas=[{"t": "x"}] * n + [{"t": "y"}] * 3,
+    )  # fmt: skip
+    before = admin.execute_command("FT.CONFIG", "GET", "MAXSEARCHRESULTS")
+    admin.execute_command("FT.CONFIG", "SET", "MAXSEARCHRESULTS", "120")
+    try:
+        calls = [
+            lambda: index.text_search("redis", k=2, filter={"t": "y"}),
+            lambda: asyncio.run(index.atext_search("redis", k=2, filter={"t": "y"})),
+            lambda: index.hybrid("redis", k=2, vector=[1.0, 0.0], filter={"t": "y"}),
+            lambda: asyncio.run(index.ahybrid("redis", k=2, vector=[1.0, 0.0], filter={"t": "y"})),
+        ]
+        for call in calls:
+            with pytest.raises(ConfigError, match="MAXSEARCHRESULTS") as refused:
+                call()
+            assert "fewer results" not in str(refused.value)
+            assert "k=2" in str(refused.value)
+        assert [h.id for h in index.text_search("redis", k=2)] == ["d0", "d1"]  # no window
+    finally:
+        admin.execute_command("FT.CONFIG", "SET", "MAXSEARCHRESULTS", *before.values())
+        config.close()
+        admin.close()
