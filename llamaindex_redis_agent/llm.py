@@ -899,7 +899,11 @@ class RedisCacheLLM(FunctionCallingLLM):
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
-        """The tool calls of a response (cached or not), read by the inner LLM."""
+        """The tool calls of a response (cached or not), read by the inner LLM; none
+        from a plain inner LLM when ``error_on_no_tool_call=False`` (a CodeActAgent asks
+        every FunctionCallingLLM, which this wrapper is, whatever it wraps)."""
+        if not error_on_no_tool_call and not isinstance(self._llm, FunctionCallingLLM):
+            return []
         return self._calling().get_tool_calls_from_response(
             response, error_on_no_tool_call=error_on_no_tool_call, **kwargs
         )

@@ -542,13 +542,18 @@ def _exhausted_error(
     size = getattr(config, "max_connections", None)
     setting = f"max_connections={size}" if size else "the pool's max_connections, 100 by default"
     waited = getattr(config, "socket_timeout", None)
+    sizing = "RedisAgentConfig(max_connections=...)"
+    if any(getattr(config, name, None) is not None for name in ("client", "async_client")):
+        # the app's own pool: its size and its wait (redis-py's timeout), not the config's
+        setting = "the max_connections (and timeout) of the pool of the client you gave"
+        sizing, waited = "that pool's max_connections", None
     if waited is not None and str(exc).startswith("No connection available"):
         setting += f"; none came back within {waited:g} s (socket_timeout)"
     return PoolExhaustedError(
         f"{action} failed: every connection of the client's pool to {where} was in use "
         f"({exc}; {setting}), so nothing was sent; the server is fine. Raise "
-        "RedisAgentConfig(max_connections=...) above the calls you run at once, or bound "
-        "them (e.g. an asyncio.Semaphore)."
+        f"{sizing} above the calls you run at once, or bound them (e.g. an "
+        "asyncio.Semaphore)."
     )
 
 

@@ -257,7 +257,10 @@ def _refuse_split_passwords(settings: dict[str, Any]) -> None:
     showed that piece (``...as 's3'``, ``connecting to cret:6379``) at the first send."""
     for name in _URL_SETTINGS:
         value = settings.get(name)
-        for url in value.split(";") if isinstance(value, str) else ():  # ; lists failovers
+        # failover URLs: a ';'-separated str, or a list (kombu's Connection takes both)
+        given = [value] if isinstance(value, str) else value
+        urls = given if isinstance(given, (list, tuple)) else ()
+        for url in (u for item in urls if isinstance(item, str) for u in item.split(";")):
             if unescaped_password(url.strip()):
                 raise ConfigError(
                     f"create_app({name}=...) got {describe_url(url.strip())!r}: {SPLIT_PASSWORD}"

@@ -432,7 +432,10 @@ class IndexQueries(IndexLifecycleMixin):
             return []
         if f != "*":  # the filter restricts, the words alone score
             plan = q.text_plan(self.index_name, self.schema, self.prefix, text, k, f)
-            return [] if plan is None else run(self._run_args, q.text_flow(plan))
+            if plan is None:
+                return []
+            with q.widening(k, "a filtered text_search"):
+                return run(self._run_args, q.text_flow(plan))
         return self._hits(self._run(command))
 
     @telemetry.traced("vectors", "text_search")
@@ -448,7 +451,10 @@ class IndexQueries(IndexLifecycleMixin):
             return []
         if f != "*":
             plan = q.text_plan(self.index_name, self.schema, self.prefix, text, k, f)
-            return [] if plan is None else await arun(self._arun_args, q.text_flow(plan))
+            if plan is None:
+                return []
+            with q.widening(k, "a filtered text_search"):
+                return await arun(self._arun_args, q.text_flow(plan))
         return self._hits(await self._arun(command))
 
     def _hybrid_supported(self) -> bool:
@@ -486,7 +492,8 @@ class IndexQueries(IndexLifecycleMixin):
         plan = q.hybrid_plan(self.index_name, self.schema, self.prefix, text, vec, k, f, alpha)
         if plan is None:
             return self._hits(self._run(self._knn(vec, k, f, self._ef(None), False)))
-        return run(self._run_args, q.hybrid_flow(plan, self._ef(None)))
+        with q.widening(k, "a hybrid query"):
+            return run(self._run_args, q.hybrid_flow(plan, self._ef(None)))
 
     @telemetry.traced("vectors", "hybrid")
     async def ahybrid(
@@ -511,7 +518,8 @@ class IndexQueries(IndexLifecycleMixin):
         ef = await self._aef(None)
         if plan is None:
             return self._hits(await self._arun(self._knn(vec, k, f, ef, False)))
-        return await arun(self._arun_args, q.hybrid_flow(plan, ef))
+        with q.widening(k, "a hybrid query"):
+            return await arun(self._arun_args, q.hybrid_flow(plan, ef))
 
     def _native_hits(self, rows: list[dict[str, Any]]) -> list[q.Hit]:
         hits = []

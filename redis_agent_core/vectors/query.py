@@ -8,7 +8,8 @@ unpickled: metadata is JSON, vectors are raw float buffers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -534,6 +535,28 @@ def native_hybrid_query(
         return_fields=[_KEY_FIELD, schema.text_field, METADATA_FIELD],
         dtype=schema.dtype,
     )
+
+
+@contextmanager
+def widening(k: int, what: str) -> Iterator[None]:
+    """Around a filtered text search or a hybrid query (:func:`text_flow`,
+    :func:`hybrid_flow`): the server's ``MAXSEARCHRESULTS`` refusing one of its windows
+    (100, then 4x wider, up to every match) is no ``k`` too large, which
+    :func:`limit_error`'s advice would say: the query reads past the best matches of its
+    words to prove its ``k`` exact, and stops rather than answer unproven."""
+    try:
+        yield
+    except ConfigError as exc:
+        if "MAXSEARCHRESULTS" not in str(exc):
+            raise
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        raise ConfigError(
+            f"{what} (k={k}) reads the matches of its words in widening windows ("
+            f"{WORD_WINDOW}, then {WIDEN}x wider) until its best {k} are proven, and the "
+            f"server refused one: {cause} (its MAXSEARCHRESULTS). Raise it to the index's "
+            "document count with FT.CONFIG SET MAXSEARCHRESULTS, or use words or a filter "
+            "that select fewer documents"
+        ) from exc.__cause__
 
 
 def limit_error(exc: BaseException) -> ConfigError | None:

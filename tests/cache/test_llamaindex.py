@@ -951,3 +951,34 @@ async def test_function_calling_agents_run_on_the_cache_and_tools_are_in_its_sco
     assert plain.structured_predict(Sum, PromptTemplate("add {x}"), x="1 and 2") == Sum()
     with pytest.raises(CapabilityError, match="does not call tools"):
         RedisCacheLLM(MockLLM(), ExactCache(aconfig)).chat_with_tools([add], user_msg="x")
+
+
+class _PlainAnswerLLM(CallCountingLLM):
+    """A plain (not function-calling) LLM answering in text, as a CodeActAgent needs."""
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self._calls += 1
+        return CompletionResponse(text="It is 3.")
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        self._calls += 1
+        yield CompletionResponse(text="It is 3.", delta="It is 3.")
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_code_act_agent_runs_on_the_cache_over_a_plain_llm(
+    aconfig: RedisAgentConfig, streaming: bool
+) -> None:
+    # CodeActAgent reads an LLM's tool calls when it is a FunctionCallingLLM (which
+    # RedisCacheLLM now always is): over a plain LLM that raised CapabilityError at the
+    # first step, where main's RedisCacheLLM ran the agent
+    from llama_index.core.agent.workflow import CodeActAgent
+
+    inner = _PlainAnswerLLM()
+    llm = RedisCacheLLM(inner, ExactCache(aconfig))
+    agent = CodeActAgent(code_execute_fn=lambda code: {}, llm=llm, streaming=streaming)
+    assert str(await agent.run("add 1 and 2")) == "It is 3."
+    assert str(await agent.run("add 1 and 2")) == "It is 3."
+    assert inner.calls == 1  # the second run from the cache

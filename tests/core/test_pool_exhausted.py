@@ -119,3 +119,25 @@ def test_a_fail_open_limiter_never_admits_a_burst_unmetered(small: RedisAgentCon
     decision = limiter.try_acquire(user="u")
     assert decision.allowed and not decision.degraded
     assert decision.remaining == {"req-user-5per1m": 4}
+
+
+async def test_a_given_blocking_pool_is_not_said_to_wait_socket_timeout(
+    config: RedisAgentConfig,
+) -> None:
+    """review26: the pool of a client the app gives waits its own ``timeout`` (redis-py's
+    20 s by default), not the config's ``socket_timeout``, which the message claimed."""
+    import redis.asyncio as aredis
+
+    assert config.url is not None
+    pool = aredis.BlockingConnectionPool.from_url(config.url, max_connections=1, timeout=0.1)
+    given = RedisAgentConfig(async_client=aredis.Redis(connection_pool=pool),
+                             namespace=config.namespace, socket_timeout=7)  # fmt: skip
+    store = SessionStore(config=given)
+    held = await pool.get_connection()
+    with pytest.raises(PoolExhaustedError) as info:
+        await store.aread("s")
+    assert "socket_timeout" not in str(info.value) and "7 s" not in str(info.value)
+    assert "client you gave" in str(info.value)
+    await pool.release(held)
+    assert await store.aread("s") == []
+    await pool.aclose()

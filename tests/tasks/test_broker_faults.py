@@ -162,3 +162,16 @@ def test_a_broker_url_whose_password_kombu_would_split_is_refused_showing_no_pie
         create_app(task_config, **{setting: url})
     assert "s3" not in str(refused.value) and "cret" not in str(refused.value)
     assert setting in str(refused.value)
+
+
+@pytest.mark.parametrize("urls", [list, tuple])
+def test_a_failover_list_of_broker_urls_with_a_split_password_is_refused(
+    task_config: RedisAgentConfig, urls: type
+) -> None:
+    """review26: Celery takes broker_url as a list of failover URLs too (kombu's
+    Connection does); a list was not checked, and the first submit said "...as 's3'"."""
+    given = urls(["redis://127.0.0.1:1/0", "redis://:s3/cret@127.0.0.1:2/0"])
+    with pytest.raises(ConfigError, match="percent-encode") as refused:
+        create_app(task_config, broker_url=given)
+    assert "s3" not in str(refused.value) and "cret" not in str(refused.value)
+    assert "broker_url" in str(refused.value)

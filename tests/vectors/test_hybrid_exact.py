@@ -66,19 +66,26 @@ def test_a_filtered_text_search_ranks_by_the_words_alone(
             assert _rounded(got) == _rounded(agot) == expected[:k], (name, k)
 
 
-def test_a_filtered_text_search_finds_matches_past_the_first_window(
-    config: RedisAgentConfig,
-) -> None:
-    """150 short documents hold the word and fail the filter; the 3 that pass rank
-    150th and beyond by the words: the search widens its window until it finds them."""
-    index = VectorIndex("txt-window", dims=2, algorithm="flat", config=config,
+def _past_the_window(config: RedisAgentConfig, name: str, n: int) -> VectorIndex:
+    """``n`` short documents hold the word and fail the filter ``{"t": "y"}``; the 3 that
+    pass rank ``n``th and beyond by the words."""
+    index = VectorIndex(name, dims=2, algorithm="flat", config=config,
                         metadata_fields={"t": "tag"})  # fmt: skip
-    n = 150
     texts = ["redis"] * n + [f"redis {FILLER} {i}" for i in range(3)]
     index.add(
         texts, ids=[f"d{i}" for i in range(n + 3)], vectors=[[1.0, 0.0]] * (n + 3),
         metadatas=[{"t": "x"}] * n + [{"t": "y"}] * 3,
     )  # fmt: skip
+    return index
+
+
+def test_a_filtered_text_search_finds_matches_past_the_first_window(
+    config: RedisAgentConfig,
+) -> None:
+    """150 short documents hold the word and fail the filter; the 3 that pass rank
+    150th and beyond by the words: the search widens its window until it finds them."""
+    n = 150
+    index = _past_the_window(config, "txt-window", n)
     every = {h.id: round(h.score, 6) for h in index.text_search("redis", k=n + 3)}
     got = index.text_search("redis", k=2, filter={"t": "y"})
     assert len(got) == 2 and all(h.id in {"d150", "d151", "d152"} for h in got)
@@ -190,3 +197,33 @@ def test_hybrid_scores_and_ranks_as_the_formula_over_every_document(
         assert [h.score for h in hits] == pytest.approx([formula[int(h.id)] for h in hits])
         misses += len(best - {int(h.id) for h in hits})
     assert misses == 0
+
+
+def test_a_window_past_maxsearchresults_says_what_to_raise_not_to_ask_fewer(
+    own_redis: EmbeddedRedis,
+) -> None:
+    """review26: the windows a filtered text search or a hybrid query reads grow past the
+    server's MAXSEARCHRESULTS (Redis Software and Cloud may set it low) for a k of 2: the
+    refusal said "ask for fewer results", which no k would mend."""
+    admin = redis.Redis.from_url(own_redis.url)
+    config = RedisAgentConfig(url=own_redis.url, namespace="maxres")
+    index = _past_the_window(config, "txt-max", 150)
+    before = admin.execute_command("FT.CONFIG", "GET", "MAXSEARCHRESULTS")
+    admin.execute_command("FT.CONFIG", "SET", "MAXSEARCHRESULTS", "120")
+    try:
+        calls = [
+            lambda: index.text_search("redis", k=2, filter={"t": "y"}),
+            lambda: asyncio.run(index.atext_search("redis", k=2, filter={"t": "y"})),
+            lambda: index.hybrid("redis", k=2, vector=[1.0, 0.0], filter={"t": "y"}),
+            lambda: asyncio.run(index.ahybrid("redis", k=2, vector=[1.0, 0.0], filter={"t": "y"})),
+        ]
+        for call in calls:
+            with pytest.raises(ConfigError, match="MAXSEARCHRESULTS") as refused:
+                call()
+            assert "fewer results" not in str(refused.value)
+            assert "k=2" in str(refused.value)
+        assert [h.id for h in index.text_search("redis", k=2)] == ["d0", "d1"]  # no window
+    finally:
+        admin.execute_command("FT.CONFIG", "SET", "MAXSEARCHRESULTS", *before.values())
+        config.close()
+        admin.close()
