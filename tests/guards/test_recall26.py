@@ -189,3 +189,29 @@ def test_numbers_and_none_written_otherwise(
     assert guards.verify(*same) is None and guards.verify(same[1], same[0]) is None, same
     for trap in traps:
         assert guards.verify(*trap) is not None, trap
+
+
+# articles alone differ: the scorer gave such pairs 0.00-0.01 ("List customers with orders"
+# / "List the customers with orders"); a name "a" in code, an operator or another word is
+# still a difference
+ARTICLES_ONLY = [
+    ("Show suppliers with late deliveries", "Show the suppliers with late deliveries"),
+    ("What is the boiling point of the ethanol?", "What is the boiling point of ethanol?"),
+    ("best tent for a rainy weekend", "best tent for rainy weekend"),
+]
+STILL_DIFFERENT = [
+    ("Show suppliers with late deliveries", "Show the suppliers with early deliveries"),
+    ("What is the boiling point of the ethanol?", "What is the melting point of ethanol?"),
+    ("In Python, what is a - b when b is 2?", "In Python, what is a + b when b is 2?"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), ARTICLES_ONLY)
+def test_articles_alone_are_no_difference(a: str, b: str) -> None:
+    assert _served(a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), STILL_DIFFERENT)
+def test_articles_are_dropped_only_before_a_word(a: str, b: str) -> None:
+    v = default_verifier()
+    assert v.verify(a, b) is not None and v.verify(b, a) is not None
