@@ -112,9 +112,19 @@ _ARTICLE = re.compile(r"\b(?:a|an|the)\s+(?=[^\W\d_])")
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
 
 
-def _but_articles(text: str) -> list[str]:
-    """The words and marks of ``text`` in lower case, but its articles."""
-    return _TOKEN.findall(_ARTICLE.sub("", text.lower()))
+def _but_articles(one: str, other: str) -> bool:
+    """Whether ``one`` and ``other`` differ by articles alone ("the population of the
+    Netherlands" / "of Netherlands"): the guards passed the rest, and the scorer gave such
+    pairs 0.00-0.01 ("List customers with orders" / "List the customers with orders").
+    Lines must start as indented on both sides (a line moved into a block is other code)."""
+
+    def words(text: str) -> list[str]:
+        return _TOKEN.findall(_ARTICLE.sub("", text.lower()))
+
+    def indents(text: str) -> list[int]:
+        return [len(line) - len(line.lstrip()) for line in text.splitlines()]
+
+    return one != other and words(one) == words(other) and indents(one) == indents(other)
 
 
 # the guards whose refusal is judged again with the pair's negations written one way
@@ -1948,10 +1958,7 @@ class Verifier:
             or self.scorer is None
             or same_but_numerals(*spans)
             or same_but_spelling(*spans)
-            # articles alone differ ("the population of the Netherlands" / "of
-            # Netherlands"): the guards passed the rest, and the scorer gave such pairs
-            # 0.00-0.01 ("List customers with orders" / "List the customers with orders")
-            or _but_articles(spans[0]) == _but_articles(spans[1])
+            or _but_articles(*spans)
         ):
             return None
         if spans[0].split() == spans[1].split():
