@@ -215,3 +215,19 @@ def test_articles_alone_are_no_difference(a: str, b: str) -> None:
 def test_articles_are_dropped_only_before_a_word(a: str, b: str) -> None:
     v = default_verifier()
     assert v.verify(a, b) is not None and v.verify(b, a) is not None
+
+
+# a prefix WordNet does not read as a negation: "inflammable" is flammable, "invaluable"
+# very valuable, "inhabitable" habitable: "not X" against them is another question
+FALSE_NEGATIONS = [
+    ("Is this gas not flammable?", "Is this gas inflammable?"),
+    ("Is this old painting not valuable?", "Is this old painting invaluable?"),
+    ("Is the island not habitable?", "Is the island inhabitable?"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), FALSE_NEGATIONS)
+def test_a_prefix_that_does_not_negate_is_no_negation(a: str, b: str) -> None:
+    assert renegated(a, b) == (a, b)
+    v = default_verifier()
+    assert v.verify(a, b) is not None and v.verify(b, a) is not None

@@ -82,7 +82,14 @@ def _negated(word: str, bare: str) -> bool:
         if word.startswith(p) and len(word) - len(p) >= 3:
             rest = word[len(p) :]
             if rest == bare or stem(rest) == stem(bare):
-                return True
+                # a prefix that does not negate: "inflammable" is flammable, "invaluable"
+                # very valuable. A word WordNet knows negates only where it lists the two
+                # as antonyms ("unsafe", "invalid", "illegal"); one it does not know
+                # ("non-vegan") is read by its prefix.
+                wn = wordnet()
+                if stem(bare) in wn.antonyms.get(stem(word), ()):
+                    return True
+                return word not in wn.adjective_senses
     return False
 
 
