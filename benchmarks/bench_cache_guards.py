@@ -139,7 +139,12 @@ code, pair set or guard test: 206 true (paraphrases, hard rewordings, full vs sh
 typos, a negation said another way, a comparison said the other way round), 262 traps, 15-18 a
 kind over the kinds above plus two of its own: a comparison's direction and another platform /
 jurisdiction; committed at 13:41 UTC, scored untouched (aggregates only) on 99953c9 0.795 /
-0.563, 30 wrong of 146, 7 of them another task). All
+0.563, 30 wrong of 146, 7 of them another task); and guards_traps30.jsonl (460, written
+2026-12-07 16:54-17:01 UTC by a helper who read no guard code, pair set or guard test: 203 true
+(paraphrases, long prompts reworded, hard rewordings, full vs short names, typos, a negation said
+another way), 257 traps, 16-17 a kind over the kinds above plus two of its own: an exception
+added and another platform / jurisdiction; committed at 17:01 UTC, scored untouched (aggregates
+only) on d547223 0.833 / 0.616, 25 wrong of 150, 4 of them the question word). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it, or (with the guards and the
@@ -221,6 +226,7 @@ SETS = {
     "traps27": DATA / "guards_traps27.jsonl",
     "traps28": DATA / "guards_traps28.jsonl",
     "traps29": DATA / "guards_traps29.jsonl",
+    "traps30": DATA / "guards_traps30.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -320,7 +326,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
                    "traps23", "traps24", "traps25", "traps26", "traps27", "traps28",
-                   "traps29"):  # fmt: skip
+                   "traps29", "traps30"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -812,6 +818,7 @@ def main(full: bool) -> str:
         "traps27",
         "traps28",
         "traps29",
+        "traps30",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",
