@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from redis_agent_core.bus import AgentBus
+from redis_agent_core.bus.streams import TopicConsumer
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_service.cluster import LocalCluster
@@ -75,6 +76,12 @@ async def test_async_consumer_recovers_after_redis_restarts_empty(
     config.close()
 
 
+async def _payloads(consumer: TopicConsumer, sync: bool) -> list[Any]:
+    """The payloads of one ``read`` (``sync``) or ``aread`` of ``consumer``."""
+    got = consumer.read() if sync else await consumer.aread()
+    return [m.payload for m in got]
+
+
 @pytest.mark.parametrize("sync", [True, False], ids=["read", "aread"])
 async def test_a_new_messages_consumer_loses_nothing_published_after_a_restart(
     faulty_redis: FaultyRedis, sync: bool
@@ -88,8 +95,7 @@ async def test_a_new_messages_consumer_loses_nothing_published_after_a_restart(
     consumer = bus.consumer("jobs", "g", start="$")
 
     async def read() -> list[Any]:
-        got = consumer.read() if sync else await consumer.aread()
-        return [m.payload for m in got]
+        return await _payloads(consumer, sync)
 
     bus.publish("jobs", {"n": "before"}, durable=True)
     assert await read() == []  # "$": only what comes after the group
@@ -115,9 +121,8 @@ async def test_a_new_messages_group_deleted_behind_its_consumer_goes_on_where_it
     bus = AgentBus(config)
     admin = config.get_client()
 
-    async def read(consumer: Any) -> list[Any]:
-        got = consumer.read() if sync else await consumer.aread()
-        return [m.payload for m in got]
+    async def read(consumer: TopicConsumer) -> list[Any]:
+        return await _payloads(consumer, sync)
 
     reader = bus.consumer("jobs", "g", start="$")
     bus.publish("jobs", {"n": "old"}, durable=True)
