@@ -37,6 +37,7 @@ from redis_agent_core.ratelimit import (
     check_wait,
     checked_estimator,
     reported_tokens,
+    token_count,
 )
 
 __all__ = [
@@ -150,15 +151,16 @@ class RedisRateLimiter(BaseRateLimiter):
 
     def acquire(self, num_tokens: int = 0) -> None:
         """Wait (up to ``max_wait``) until one request with ``num_tokens`` fits (once
-        per call: the inner calls of an LLM's own methods are not charged again)."""
+        per call: the inner calls of an LLM's own methods are not charged again).
+        ``num_tokens`` is a number from 0 to 10^13 (a fraction is rounded up); anything
+        else raises ``ConfigError`` before anything is charged."""
         nested, call = self._call()
         if nested:
             return
         user, org = self._who()
         try:
-            self.limiter.acquire(
-                user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
-            )
+            tokens = token_count(num_tokens, "num_tokens")
+            self.limiter.acquire(user=user, org=org, tokens=tokens, max_wait=self.max_wait)
         except BaseException as exc:
             _end_refused(call, exc)
             raise
@@ -170,9 +172,8 @@ class RedisRateLimiter(BaseRateLimiter):
             return
         user, org = self._who()
         try:
-            await self.limiter.aacquire(
-                user=user, org=org, tokens=max(0, int(num_tokens)), max_wait=self.max_wait
-            )
+            tokens = token_count(num_tokens, "num_tokens")
+            await self.limiter.aacquire(user=user, org=org, tokens=tokens, max_wait=self.max_wait)
         except BaseException as exc:  # a cancelled wait too
             _end_refused(call, exc)
             raise

@@ -11,10 +11,11 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from redis.cluster import RedisCluster
 
 from ..config import RedisAgentConfig
@@ -87,6 +88,21 @@ def _fits(start: str) -> bool:
 
 def _stream_ids(messages: Sequence[Envelope | str]) -> list[str | None]:
     return [m if isinstance(m, str) else m.stream_id for m in messages]
+
+
+def _envelope_id(fields: Any) -> str | None:
+    """The envelope id of a stream entry's fields (None: no envelope, not JSON...)."""
+    data = (fields or {}).get(_FIELD, (fields or {}).get(_FIELD.decode()))
+    try:
+        found = orjson.loads(data)["id"] if data is not None else None
+    except (orjson.JSONDecodeError, TypeError, KeyError):
+        return None
+    return found if isinstance(found, str) else None
+
+
+def _last_entry(reply: Any) -> list[tuple[Any, str | None]]:
+    """(stream id, envelope id) of an XREVRANGE COUNT 1 reply's entry, if any."""
+    return [(entry[0], _envelope_id(entry[1])) for entry in reply or ()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +221,13 @@ class TopicConsumer:
         self.max_deliveries = max_deliveries
         self.key = bus.stream(topic)
         self._group_ready = False
+        # start="$" recreates a lost group after what it had reached, not at "$": the
+        # messages published between the loss and the next read were skipped, lost
+        self._lost = False
+        # the newest stream entry this consumer was handed, or (start="$") the stream's
+        # last one when the group was first ensured: its id and envelope id; None: none
+        self._seen: tuple[tuple[int, int], str | None] | None = None
+        self._anchored = start != "$"  # the stream's last id was read (start="$")
         self._claim_cursor = "0-0"
         self._next_claim = 0.0  # monotonic time of the next XAUTOCLAIM sweep
         self._next_forget = 0.0  # monotonic time of the next deletion of idle consumers
@@ -290,7 +313,47 @@ class TopicConsumer:
             "consumer group %r of %s is gone (%s); recreating it", self.group, self._source(), exc
         )
         self._group_ready = False
+        self._lost = True
         self._claim_cursor = "0-0"
+
+    def _anchor(self) -> str | None:
+        """For a lost group of ``start="$"``, the id it restarts after if the stream
+        still holds that entry (the same stream: the group alone was deleted): the
+        newest this consumer was handed, else the stream's last when the group was
+        first ensured. Else (a stream lost with the server's data, or trimmed past it)
+        every entry is newer and the group restarts at ``"0"``. None: start at
+        ``start``. "$" skipped what was published between the loss and the next read."""
+        if self.start != "$" or not self._lost:
+            return None
+        if self._seen is None:
+            return "0"
+        ms, seq = self._seen[0]
+        return f"{ms}-{seq}"
+
+    def _restart_at(self, anchor: str | None, held: Any) -> str:
+        """Where XGROUP CREATE starts the group, given :meth:`_anchor` and ``held`` (the
+        XRANGE of the anchor): after the anchor when the stream holds that very entry
+        (its envelope id too: a stream made anew may reuse the id), else ``"0"``."""
+        if anchor is None:
+            return self.start
+        if anchor == "0" or not held or self._seen is None:
+            return "0"
+        return anchor if _envelope_id(held[0][1]) == self._seen[1] else "0"
+
+    def _saw(self, entries: Iterable[tuple[Any, str | None]]) -> None:
+        """Remember the newest of the (stream id, envelope id) a read or claim handed out."""
+        for sid, env_id in entries:
+            if sid:
+                ms, _, seq = _text(sid).partition("-")
+                seen = (int(ms), int(seq or 0))
+                if self._seen is None or seen > self._seen[0]:
+                    self._seen = (seen, env_id)
+
+    def _saw_read(
+        self, envs: Sequence[Envelope], drop: Sequence[str], corrupt: Sequence[CorruptEntry]
+    ) -> None:
+        self._saw([(e.stream_id, e.id) for e in envs])
+        self._saw([*((sid, None) for sid in drop), *((c.stream_id, None) for c in corrupt)])
 
     def _source(self) -> str:
         return f"bus topic {self.topic!r}"
@@ -388,14 +451,20 @@ class TopicConsumer:
         if self._group_ready:
             return
         with translate_errors(self._config, f"creating consumer group {self.group!r}"):
+            client = self._config.get_client()
+            if not self._anchored:
+                self._saw(_last_entry(client.xrevrange(self.key, count=1)))
+                self._anchored = True
+            anchor = self._anchor()
+            held = anchor not in (None, "0") and client.xrange(self.key, anchor, anchor)
+            start = self._restart_at(anchor, held)
             try:
-                self._config.get_client().xgroup_create(
-                    self.key, self.group, id=self.start, mkstream=True
-                )
+                client.xgroup_create(self.key, self.group, id=start, mkstream=True)
             except REPLY as exc:
                 if not is_busygroup(exc):
                     raise
         self._group_ready = True
+        self._lost = False
 
     def claim(self, min_idle: float | None = None, count: int = 10) -> list[Envelope]:
         """Take over messages pending longer than ``min_idle`` s (default ``claim_idle``).
@@ -418,6 +487,7 @@ class TopicConsumer:
                 self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
             )
             cursor, envs, drop, corrupt = parse_autoclaim_reply(reply, self._source())
+            self._saw_read(envs, drop, corrupt)
             if drop:
                 client.xack(self.key, self.group, *drop)
             dead: list[tuple[Envelope, int]] = []
@@ -471,6 +541,7 @@ class TopicConsumer:
                 )
                 replies += 1
                 envs, drop, corrupt = parse_stream_reply(reply, self.key)
+                self._saw_read(envs, drop, corrupt)
                 if drop:
                     client.xack(self.key, self.group, *drop)
                 if corrupt:
@@ -524,14 +595,20 @@ class TopicConsumer:
         if self._group_ready:
             return
         with translate_errors(self._config, f"creating consumer group {self.group!r}"):
+            client = self._config.get_async_client()
+            if not self._anchored:
+                self._saw(_last_entry(await client.xrevrange(self.key, count=1)))
+                self._anchored = True
+            anchor = self._anchor()
+            held = anchor not in (None, "0") and await client.xrange(self.key, anchor, anchor)
+            start = self._restart_at(anchor, held)
             try:
-                await self._config.get_async_client().xgroup_create(
-                    self.key, self.group, id=self.start, mkstream=True
-                )
+                await client.xgroup_create(self.key, self.group, id=start, mkstream=True)
             except REPLY as exc:
                 if not is_busygroup(exc):
                     raise
         self._group_ready = True
+        self._lost = False
 
     async def apending(self) -> int:
         """Async :meth:`pending`."""
@@ -564,6 +641,7 @@ class TopicConsumer:
                 self.key, self.group, self.name, int(idle * 1000), self._claim_cursor, count=count
             )
             cursor, envs, drop, corrupt = parse_autoclaim_reply(reply, self._source())
+            self._saw_read(envs, drop, corrupt)
             if drop:
                 await client.xack(self.key, self.group, *drop)
             dead: list[tuple[Envelope, int]] = []
@@ -615,6 +693,7 @@ class TopicConsumer:
                 )
                 replies += 1
                 envs, drop, corrupt = parse_stream_reply(reply, self.key)
+                self._saw_read(envs, drop, corrupt)
                 if drop:
                     await client.xack(self.key, self.group, *drop)
                 if corrupt:

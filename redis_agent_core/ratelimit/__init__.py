@@ -7,7 +7,7 @@ Lua script per call; :class:`RateLimitExceeded` carries the limit, key and retry
 
 from __future__ import annotations
 
-from .estimators import checked_estimator, reported_tokens
+from .estimators import checked_estimator, reported_tokens, token_count
 from .limiter import Decision, OnUnavailable, RateLimiter, Reservation, ShardBy, check_wait
 from .limits import Per, RateLimitExceeded, RequestLimit, TokenBudget
 
@@ -24,4 +24,5 @@ __all__ = [
     "check_wait",
     "checked_estimator",
     "reported_tokens",
+    "token_count",
 ]

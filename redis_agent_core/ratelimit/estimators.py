@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ConfigError
 from .limiter import MAX_TOKENS
 
-__all__ = ["checked_estimator", "reported_tokens"]
+__all__ = ["checked_estimator", "reported_tokens", "token_count"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,37 @@ def checked_estimator(
     return estimate
 
 
+def _count(value: object) -> int | None:
+    """``value`` as tokens to charge (a fraction rounded up), or None when it is no
+    number from 0 to ``MAX_TOKENS`` (a bool, a str, NaN, negative...)."""
+    if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case, every call
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number) and 0 <= number <= MAX_TOKENS:
+            return int(value) if isinstance(value, numbers.Integral) else math.ceil(number)
+    return None
+
+
+def token_count(value: object, what: str) -> int:
+    """``value`` (tokens a caller asks to charge, e.g. LlamaIndex's ``num_tokens``) as an
+    int: a number from 0 to ``MAX_TOKENS``, a fraction rounded up, else
+    :class:`ConfigError` naming ``what``. ``max(0, int(value))`` charged a negative
+    count as 0, ``"30"`` as 30, a fraction less than asked, and raised a bare
+    ``ValueError`` for NaN."""
+    tokens = _count(value)
+    if tokens is None:
+        raise ConfigError(
+            f"{what} must be the tokens to charge, a number from 0 to {MAX_TOKENS:.0e} "
+            f"(a fraction is rounded up), got {value!r}"
+        )
+    return tokens
+
+
 def _tokens(result: object, estimator: Callable[..., object], what: str) -> int:
-    if type(result) is int and 0 <= result <= MAX_TOKENS:  # the common case, every call
-        return result
-    if isinstance(result, numbers.Real) and not isinstance(result, bool):
-        value = float(result)
-        if math.isfinite(value) and 0 <= value <= MAX_TOKENS:
-            return int(result) if isinstance(result, numbers.Integral) else math.ceil(value)
+    tokens = _count(result)
+    if tokens is not None:
+        return tokens
     name = getattr(estimator, "__qualname__", None) or repr(estimator)
     if inspect.iscoroutine(result):
         result.close()  # never awaited: no "coroutine was never awaited" warning

@@ -553,6 +553,9 @@ class RateLimiter:
 
     # -- helpers --
     def _plan(self, user: str | None, org: str | None) -> _Plan:
+        # first: an unhashable id (a list, a dict) raised a bare TypeError at the lookup
+        check_subject(user, "user")
+        check_subject(org, "org")
         cache_key = (user, org)
         plan = self._plans.get(cache_key)
         if plan is None:
@@ -603,7 +606,10 @@ class RateLimiter:
             or not 0 <= tokens <= MAX_TOKENS
         ):
             _check_costs(requests, tokens)
-        plan = self._plans.get((user, org)) or self._plan(user, org)
+        try:
+            plan = self._plans.get((user, org)) or self._plan(user, org)
+        except TypeError:  # an unhashable id: _plan refuses it by name
+            plan = self._plan(user, org)
         rid = new_reservation_id() if plan.makes_rid else ""
         try:
             # inside: a cluster client whose URL's node is down fails while being built
@@ -710,7 +716,10 @@ class RateLimiter:
     ) -> Decision:
         """Async :meth:`try_acquire`."""
         _check_costs(requests, tokens)
-        plan = self._plans.get((user, org)) or self._plan(user, org)
+        try:
+            plan = self._plans.get((user, org)) or self._plan(user, org)
+        except TypeError:  # an unhashable id: _plan refuses it by name
+            plan = self._plan(user, org)
         rid = new_reservation_id() if plan.makes_rid else ""
         keys, args = build_acquire(plan, rid, requests, tokens)
         client = self.config.get_async_client()

@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from celery import Celery, Task
 
-from ..config import RedisAgentConfig, get_default_config
+from ..config import RedisAgentConfig, check_seconds, get_default_config
 from ..errors import ConfigError
 from ..redis_errors import SPLIT_PASSWORD, describe_url, unescaped_password
 from . import batch, ingest, webhooks
@@ -117,8 +117,42 @@ def _settings(
         "worker_hijack_root_logger": False,
         "enable_utc": True,
     }
-    settings.update(overrides)
+    for name in _TRANSPORT_SETTINGS:  # merged: replaced whole, they lost the prefix
+        given = overrides.get(name)
+        if given is not None:
+            settings[name] = {**settings[name], **given}
+    settings.update({k: v for k, v in overrides.items() if k not in _TRANSPORT_SETTINGS})
     return settings
+
+
+# Celery settings create_app fills and a caller's dict is merged into, key by key
+_TRANSPORT_SETTINGS = ("broker_transport_options", "result_backend_transport_options")
+# what create_app sets in them itself: the namespace's key prefix (the ACL user of the
+# namespace may touch nothing else) and create_app(visibility_timeout=...)
+_OWN_TRANSPORT_KEYS = ("global_keyprefix", "visibility_timeout")
+
+
+def _check_transport_options(settings: dict[str, Any]) -> None:
+    """:class:`ConfigError` for transport options that are no dict, or that set what
+    create_app sets itself (``global_keyprefix``, ``visibility_timeout``)."""
+    for name in _TRANSPORT_SETTINGS:
+        given = settings.get(name)
+        if given is None:
+            continue
+        if not isinstance(given, dict):
+            raise ConfigError(f"create_app({name}=...) must be a dict, got {given!r}")
+        for key in _OWN_TRANSPORT_KEYS:
+            if key in given:
+                fix = (
+                    "pass create_app(visibility_timeout=...) instead"
+                    if key == "visibility_timeout"
+                    else "it is the config's namespace ('<namespace>:celery:'): give the "
+                    "app a RedisAgentConfig(namespace=...) instead"
+                )
+                raise ConfigError(
+                    f"create_app({name}={{{key!r}: ...}}): create_app sets {key} itself; "
+                    f"{fix} (the other transport options are merged with the pack's)"
+                )
 
 
 def create_app(
@@ -149,9 +183,11 @@ def create_app(
     Compressed messages inflate to at most 32 MiB, in every app of the process
     (:mod:`.inflate`).
     """
-    if visibility_timeout <= 0:
-        raise ConfigError(f"visibility_timeout must be > 0 seconds, got {visibility_timeout!r}")
+    # NaN passed a `<= 0` check (kombu's sweep then asked for scores below NaN), and inf
+    # never gave a dead worker's message back
+    visibility_timeout = check_seconds(visibility_timeout, "visibility_timeout")
     _refuse_unknown(celery_settings)
+    _check_transport_options(celery_settings)
     _refuse_pickle(celery_settings)
     _refuse_split_passwords(celery_settings)
     # a compressed message is inflated before any check of ours: bound it (.inflate)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -123,17 +124,26 @@ def get_batch_results(
 
 
 # -- worker side --
-_objects: dict[tuple[Any, ...], Any] = {}
+# the models (one per name and distinct model_kwargs), caches and limiters jobs used,
+# the least recently used dropped past MAX_OBJECTS: kept for ever, a model_kwargs that
+# varies per job (a temperature, an end-user id) left the worker one model (with its HTTP
+# client and connections) per value
+MAX_OBJECTS = 64
+_objects: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _objects_lock = threading.Lock()
 
 
 def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     with _objects_lock:
         if key in _objects:
+            _objects.move_to_end(key)
             return _objects[key]
     obj = build()
     with _objects_lock:
-        return _objects.setdefault(key, obj)
+        obj = _objects.setdefault(key, obj)
+        while len(_objects) > MAX_OBJECTS:
+            _objects.popitem(last=False)
+        return obj
 
 
 def _model_kwargs(job: Mapping[str, Any]) -> Mapping[str, Any]:

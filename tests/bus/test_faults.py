@@ -4,10 +4,12 @@ that lost the stream and its group."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from redis_agent_core.bus import AgentBus
+from redis_agent_core.bus.streams import TopicConsumer
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_service.cluster import LocalCluster
@@ -72,6 +74,69 @@ async def test_async_consumer_recovers_after_redis_restarts_empty(
     assert [m.payload for m in await consumer.aread()] == [{"n": 1}]
     await config.aclose()
     config.close()
+
+
+async def _payloads(consumer: TopicConsumer, sync: bool) -> list[Any]:
+    """The payloads of one ``read`` (``sync``) or ``aread`` of ``consumer``."""
+    got = consumer.read() if sync else await consumer.aread()
+    return [m.payload for m in got]
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["read", "aread"])
+async def test_a_new_messages_consumer_loses_nothing_published_after_a_restart(
+    faulty_redis: FaultyRedis, sync: bool
+) -> None:
+    """start="$" recreated a group lost with the server's data at "$" too: what was
+    published between the restart and the consumer's next read was skipped, lost
+    (durable topics are for "anything that must not be lost"). The stream is new, so
+    all of it is delivered; what came before the consumer started still is not."""
+    config = faulty_redis.config()
+    bus = AgentBus(config)
+    consumer = bus.consumer("jobs", "g", start="$")
+
+    async def read() -> list[Any]:
+        return await _payloads(consumer, sync)
+
+    bus.publish("jobs", {"n": "before"}, durable=True)
+    assert await read() == []  # "$": only what comes after the group
+    bus.publish("jobs", {"n": 0}, durable=True)
+    assert await read() == [{"n": 0}]
+    faulty_redis.kill()
+    faulty_redis.restart()  # same URL, no data: the stream and the group are gone
+    bus.publish("jobs", {"n": 1}, durable=True)
+    bus.publish("jobs", {"n": 2}, durable=True)
+    assert await read() == [{"n": 1}, {"n": 2}]
+    await config.aclose()
+    config.close()
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["read", "aread"])
+async def test_a_new_messages_group_deleted_behind_its_consumer_goes_on_where_it_was(
+    config: RedisAgentConfig, sync: bool
+) -> None:
+    """XGROUP DESTROY while the stream stays: a start="$" consumer went on at "$", so
+    the message published meanwhile was lost. It now goes on after the last message it
+    was handed (none delivered twice), or, having been handed none, after where the
+    stream ended when it started."""
+    bus = AgentBus(config)
+    admin = config.get_client()
+
+    async def read(consumer: TopicConsumer) -> list[Any]:
+        return await _payloads(consumer, sync)
+
+    reader = bus.consumer("jobs", "g", start="$")
+    bus.publish("jobs", {"n": "old"}, durable=True)
+    idle = bus.consumer("jobs", "h", start="$")  # handed nothing before the loss
+    assert await read(idle) == []
+    assert await read(reader) == []
+    bus.publish("jobs", {"n": 0}, durable=True)
+    assert await read(reader) == [{"n": 0}]
+    admin.xgroup_destroy(reader.key, "g")
+    admin.xgroup_destroy(reader.key, "h")
+    bus.publish("jobs", {"n": 1}, durable=True)
+    assert await read(reader) == [{"n": 1}]
+    assert await read(idle) == [{"n": 0}, {"n": 1}]
+    await config.aclose()
 
 
 def _kill_subscribers(faulty_redis: FaultyRedis) -> None:

@@ -76,10 +76,21 @@ def test_any_user_id_gets_its_own_bucket(make_limiter: Make, user: str) -> None:
     assert limiter.reset(user=user) == 2  # its own key and the global one
 
 
-def test_non_string_ids_are_refused(make_limiter: Make) -> None:
+async def test_non_string_ids_are_refused(make_limiter: Make) -> None:
+    """An unhashable id (a list, a dict: a framework's metadata passed on as is) raised a
+    bare ``TypeError: unhashable type`` from the limiter's plan cache."""
     limiter = make_limiter([RequestLimit(1, 60.0)])
     with pytest.raises(ConfigError, match="user must be a str"):
         limiter.try_acquire(user=42)  # type: ignore[arg-type]
+    for bad in (["alice"], {"id": "alice"}):
+        with pytest.raises(ConfigError, match="user must be a str"):
+            limiter.try_acquire(user=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="org must be a str"):
+            await limiter.atry_acquire(org=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="user must be a str"):
+            limiter.peek(user=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="org must be a str"):
+            await limiter.areset(org=bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -320,6 +321,34 @@ async def test_sync_handler_enforces_in_async_calls(make_limiter: Make) -> None:
         await model.ainvoke("hi", config=config)
     status = await limiter.apeek(user="lou", requests=0)
     assert status.remaining[TOKENS.name] == 1000 - 20
+
+
+async def test_a_sync_handler_that_may_wait_never_waits_on_the_event_loop(
+    make_limiter: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``max_wait`` > 0 the sync handler sleeps for a slot; LangChain ran it on the
+    event loop in ``ainvoke`` (``run_inline``), so the wait stopped every other task of
+    the loop (measured: 1.0 s for a 1 s wait). It now runs off the loop, waits, and the
+    call goes through; with ``max_wait=0`` (no wait) it stays inline."""
+    limiter = make_limiter([RequestLimit(1, 0.3), TOKENS])
+    handler = RateLimitCallbackHandler(limiter, max_wait=5.0)
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    acquire = limiter.acquire
+
+    def recording(**kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return acquire(**kwargs)
+
+    monkeypatch.setattr(limiter, "acquire", recording)
+    config = {"callbacks": [handler], "metadata": {"user_id": "wes"}}
+    model = fake_model(total_tokens=20)
+    await model.ainvoke("hi", config=config)
+    assert (await model.ainvoke("hi", config=config)).content == "ok"  # waited ~0.3 s
+    assert len(threads) == 2 and loop_thread not in threads
+    status = await limiter.apeek(user="wes", requests=0)
+    assert status.remaining[TOKENS.name] == 1000 - 2 * 20  # both settled
+    assert RateLimitCallbackHandler(limiter).run_inline  # max_wait=0: inline, no wait
 
 
 @pytest.mark.parametrize("wait", [float("nan"), float("inf"), -1, True, "5"])

@@ -102,6 +102,30 @@ def test_handler_default_user_and_unknown_usage(make_limiter: Make) -> None:
     assert limiter.peek(user="batch-job").remaining[TOKENS.name] == 1000 - 77
 
 
+@pytest.mark.parametrize("sync", [True, False], ids=["acquire", "async_acquire"])
+async def test_num_tokens_is_charged_as_given_or_refused(make_limiter: Make, sync: bool) -> None:
+    """``num_tokens`` went through ``max(0, int(...))``: -50 charged nothing, 99.5 charged
+    99 (less than asked), "30" charged 30 and NaN raised a bare ValueError."""
+    core = make_limiter([RequestLimit(5, 60.0), TokenBudget.daily(100)])
+    limiter = RedisRateLimiter(core, user="ann", max_wait=0)
+
+    async def acquire(num_tokens: Any) -> None:
+        if sync:
+            limiter.acquire(num_tokens)
+        else:
+            await limiter.async_acquire(num_tokens)
+
+    for bad in [-50, float("nan"), float("inf"), "30", True, None]:
+        with pytest.raises(ConfigError, match=r"^num_tokens must be the tokens to charge"):
+            await acquire(bad)
+    assert core.peek(user="ann", requests=0).remaining == {
+        "req-user-5per1m": 5,  # refused before anything was charged
+        "tok-user-fixed-100per1d": 100,
+    }
+    await acquire(99.5)  # a fraction is rounded up: 100
+    assert core.peek(user="ann", requests=0).remaining["tok-user-fixed-100per1d"] == 0
+
+
 def test_the_estimator_is_checked(make_limiter: Make) -> None:
     """A non-callable estimator failed only at the first call (a bare TypeError), and an
     estimate that is no token count was bent by ``max(0, int(...))``: a negative one

@@ -5,6 +5,7 @@ partly queued, the rest is marked failed and the job ends with its webhook."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -117,7 +118,20 @@ def test_a_submit_the_broker_refuses_part_way_ends_partial_with_its_webhook(
     assert orjson.loads(sent["body"])["status"] == "partial"
 
 
-def test_the_least_privilege_user_runs_the_task_queue(faulty_redis: FaultyRedis) -> None:
+# transport options of one's own (kombu's Sentinel form takes them: create_app's own
+# hint) replaced the pack's whole dict, key prefix included: the queue and results
+# left the namespace (a root "rap" list shared by every namespace), refused to its
+# ACL user; they are merged now
+OWN_TRANSPORT = {
+    "broker_transport_options": {"health_check_interval": 25},
+    "result_backend_transport_options": {"retry_policy": {"max_retries": 1}},
+}
+
+
+@pytest.mark.parametrize("extra", [{}, OWN_TRANSPORT], ids=["defaults", "own_transport_options"])
+def test_the_least_privilege_user_runs_the_task_queue(
+    faulty_redis: FaultyRedis, extra: dict[str, Any]
+) -> None:
     """As the user `redis-agent acl` prints (docs/operations.md, Least privilege), a job
     is queued, run by a worker and reported, all in the namespace. Before, the worker
     died at start ("Unrecoverable error": kombu's SCRIPT LOAD was refused) and every
@@ -132,7 +146,7 @@ def test_the_least_privilege_user_runs_the_task_queue(faulty_redis: FaultyRedis)
     config = RedisAgentConfig(url=url, namespace="tq-acl")
     # what kombu sends after NOSCRIPT (refused, the worker died and the test would hang)
     config.get_client().script_load("return 1")
-    app = create_app(config, webhook_secret=SECRET, worker_enable_remote_control=False)
+    app = create_app(config, webhook_secret=SECRET, worker_enable_remote_control=False, **extra)
     index = HashIndex("docs", config=config)
     with running_worker(app):
         job_id = submit_ingestion(index, _items(3), batch_size=2, app=app)
@@ -175,3 +189,31 @@ def test_a_failover_list_of_broker_urls_with_a_split_password_is_refused(
         create_app(task_config, broker_url=given)
     assert "s3" not in str(refused.value) and "cret" not in str(refused.value)
     assert "broker_url" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "refused"),
+    [
+        ({"visibility_timeout": float("nan")}, "visibility_timeout must be a finite number"),
+        ({"visibility_timeout": float("inf")}, "visibility_timeout must be a finite number"),
+        ({"visibility_timeout": "3600"}, "visibility_timeout must be a finite number"),
+        ({"visibility_timeout": True}, "visibility_timeout must be a finite number"),
+        (
+            {"broker_transport_options": {"visibility_timeout": 60}},
+            "create_app\\(visibility_timeout",
+        ),
+        ({"broker_transport_options": {"global_keyprefix": "x:"}}, "namespace="),
+        ({"result_backend_transport_options": {"global_keyprefix": "x:"}}, "namespace="),
+        ({"broker_transport_options": [("a", 1)]}, "must be a dict"),
+    ],
+)
+def test_settings_the_broker_would_misread_are_refused(
+    task_config: RedisAgentConfig, setting: dict[str, Any], refused: str
+) -> None:
+    """A NaN visibility_timeout passed (``nan <= 0`` is false) and kombu's restore sweep
+    then asked Redis for scores below NaN; inf never gave a dead worker's message back; a
+    str raised a bare TypeError. A visibility_timeout in the transport options was not
+    create_app's (whose own one then said nothing), and a key prefix of one's own took
+    the queue out of the namespace."""
+    with pytest.raises(ConfigError, match=refused):
+        create_app(task_config, **setting)
