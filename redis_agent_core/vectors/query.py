@@ -430,6 +430,7 @@ class _Round:
 
     plan: HybridPlan
     near: list[tuple[str, dict[str, Any]]]  # the nearest: key, fields (distance in them)
+    reached: int  # how many nearest the server gave, a document past its TTL included
     total: int  # the window search's match count
     scored: list[tuple[str, float]]  # the window: key, text score, best first
     texts: dict[str, float] = field(default_factory=dict)  # text scores known
@@ -449,7 +450,7 @@ class _Round:
         if self.known:
             lows += [plan.score(0.0, s) for key, s in self.scored if key not in near_keys]
         floor = self._floor(lows)
-        farthest = self._farthest() if len(self.near) >= plan.k else 1.0
+        farthest = self._farthest()
         self.extra = [
             key for key, score in self.scored
             if key not in near_keys and score > 0
@@ -457,6 +458,11 @@ class _Round:
         ]  # fmt: skip
 
     def _farthest(self) -> float:
+        """A similarity no document outside the nearest exceeds: the farthest of them (a
+        document past its TTL among them has no distance: the farthest of the others);
+        1 when fewer than ``k`` came back or none with a distance."""
+        if self.reached < self.plan.k or not self.near:
+            return 1.0
         return min(_similarity(fields) for _, fields in self.near)
 
     def _lows(self) -> list[float]:
@@ -511,7 +517,7 @@ class _Round:
         """The next window when a document outside the candidates could still rank in the
         best ``k``; ``None`` when the answer is exact (or every document was a candidate)."""
         plan = self.plan
-        if len(self.near) < plan.k or self.total <= window or not self.scored:
+        if self.reached < plan.k or self.total <= window or not self.scored:
             return None  # every document passing the filter is near, or in the window
         if self.scored[-1][1] <= 0:
             return None
@@ -538,16 +544,17 @@ def hybrid_flow(plan: HybridPlan, ef_runtime: int | None) -> Flow[list[Hit]]:
         return []
     nearest, words = first
     near = [(key, fields) for key, _, fields in search_rows(nearest)[1]]
+    reached = sum(map(len, search_keys(nearest)[1:]))  # a document past its TTL counts
     while True:
         total, scored = _scored(words)
-        round_ = _Round(plan, near, total, scored)
+        round_ = _Round(plan, near, reached, total, scored)
         commands = round_.distances()
         replies = (yield Batch(commands)) if commands else []
         if replies is None:
             return []
         unscored = round_.unscored(replies)
         if round_.vanished():
-            round_ = _Round(plan, near, total, scored, prune=False)
+            round_ = _Round(plan, near, reached, total, scored, prune=False)
             replies = (yield Batch(round_.distances())) if round_.extra else []
             if replies is None:
                 return []
