@@ -438,10 +438,15 @@ class _Round:
     rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # read, passing
     prune: bool = True  # False: read every candidate (a window document vanished)
     known: bool = False  # the window's documents' lower bounds pruned the window
+    # what earlier (narrower) windows read, not read again: a window document's fields
+    # (None: it did not pass the filter), a nearest's text score
+    seen: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    near_texts: dict[str, float] = field(default_factory=dict)
+    to_read: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         plan = self.plan
-        self.texts = dict(self.scored)
+        self.texts = {**dict(self.scored), **self.near_texts}
         near_keys = {key for key, _ in self.near}
         # a window document's similarity is at least 0 only for cosine, and it is known
         # to pass only without a filter
@@ -474,18 +479,28 @@ class _Round:
         (deleted or expired since): the round is to be read again unpruned."""
         return self.known and len(self.rows) < len(self.extra)
 
+    def _read(self, replies: Sequence[Any]) -> None:
+        """Note the distances' reply; the rows of the window's candidates that pass,
+        nearest first."""
+        if replies:
+            got = {key: fields for key, _, fields in search_rows(replies[0])[1]}
+            self.seen.update((key, got.get(key)) for key in self.to_read)
+        rows = [(key, self.seen[key]) for key in self.extra]
+        passing = [(key, fields) for key, fields in rows if fields is not None]
+        self.rows = sorted(passing, key=lambda row: -_similarity(row[1]))
+
     def _floor(self, lows: list[float]) -> float | None:
         k = self.plan.k
         return sorted(lows, reverse=True)[k - 1] - _SLACK if len(lows) >= k else None
 
     def distances(self) -> list[list[Any]]:
-        return [self.plan.distances_command(self.extra)] if self.extra else []
+        self.to_read = [key for key in self.extra if key not in self.seen]
+        return [self.plan.distances_command(self.to_read)] if self.to_read else []
 
     def unscored(self, replies: Sequence[Any]) -> list[str]:
         """Given the distances' reply: the nearest whose text score is to be read (the
         ones outside the window that could still rank)."""
-        if replies:
-            self.rows = [(key, fields) for key, _, fields in search_rows(replies[0])[1]]
+        self._read(replies)
         plan = self.plan
         if not self.prune:
             return [key for key, _ in self.near if key not in self.texts]
@@ -503,7 +518,7 @@ class _Round:
         the nearest first, then by distance."""
         plan, texts = self.plan, self.texts
         for key, reply in zip(unscored, replies, strict=True):
-            texts[key] = dict(_scored(reply)[1]).get(key, 0.0)
+            texts[key] = self.near_texts[key] = dict(_scored(reply)[1]).get(key, 0.0)
         rows = [(key, fields) for key, fields in self.near if key in texts] + self.rows
         hits = []
         for key, fields in rows:
@@ -545,17 +560,21 @@ def hybrid_flow(plan: HybridPlan, ef_runtime: int | None) -> Flow[list[Hit]]:
     nearest, words = first
     near = [(key, fields) for key, _, fields in search_rows(nearest)[1]]
     reached = sum(map(len, search_keys(nearest)[1:]))  # a document past its TTL counts
+    seen: dict[str, dict[str, Any] | None] = {}
+    near_texts: dict[str, float] = {}
     while True:
         total, scored = _scored(words)
-        round_ = _Round(plan, near, reached, total, scored)
+        round_ = _Round(plan, near, reached, total, scored, seen=seen, near_texts=near_texts)
         commands = round_.distances()
         replies = (yield Batch(commands)) if commands else []
         if replies is None:
             return []
         unscored = round_.unscored(replies)
         if round_.vanished():
-            round_ = _Round(plan, near, reached, total, scored, prune=False)
-            replies = (yield Batch(round_.distances())) if round_.extra else []
+            round_ = _Round(plan, near, reached, total, scored, prune=False, seen=seen,
+                            near_texts=near_texts)  # fmt: skip
+            commands = round_.distances()
+            replies = (yield Batch(commands)) if commands else []
             if replies is None:
                 return []
             unscored = round_.unscored(replies)
