@@ -561,6 +561,38 @@ class CheckedAsyncPool(_CheckedPool, aredis.BlockingConnectionPool):
     ) -> None:
         # redis-py's plain pool's size when none is given (the blocking one's is 50)
         super().__init__(max_connections=max_connections or 100, timeout=timeout, **kwargs)
+        self._waiting = 0  # calls in the blocking pool's wait (or about to be)
+
+    # The blocking pool takes its Condition, a timeout (a timer on the event loop) and
+    # its lock for every connection, and its Condition again for every release: 1.1-1.5x
+    # redis-py's plain pool per GET (benchmarks/results/async_pool.md). While no call
+    # waits, a free connection is taken and given back the plain pool's way; a call that
+    # must wait, and every call behind it, goes the blocking way (first come, first
+    # served), and a release wakes a waiter that came meanwhile.
+    async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
+        if not self._waiting and not self._lock.locked() and self.can_get_connection():
+            # the lock is free: nothing suspends between the check and the take
+            return await aredis.ConnectionPool.get_connection(self)
+        self._waiting += 1
+        try:
+            return await super().get_connection()
+        finally:
+            self._waiting -= 1
+
+    async def release(self, connection: Any) -> None:
+        if self._waiting:
+            return await super().release(connection)  # under the Condition, notifying
+        await aredis.ConnectionPool.release(self, connection)
+        if self._waiting:  # one came to wait while it was given back
+            try:
+                await self._wake()
+            except asyncio.CancelledError:
+                self._run_in_background(self._wake())
+                raise
+
+    async def _wake(self) -> None:
+        async with self._condition:
+            self._condition.notify()
 
 
 class CheckedSentinelPool(_CheckedPool, asentinel.SentinelConnectionPool):

@@ -146,6 +146,9 @@ ASYNC_ONLY: dict[str, str] = {
     "redis_agent_core.fastpath._CheckedPool": "redis-py's asyncio pools (plain, Sentinel) with "
     "the idle-socket check redis-py's sync pool does itself (tests/core/test_sent_once.py, "
     "tests/core/test_idle_sockets.py)",
+    "redis_agent_core.fastpath.CheckedAsyncPool": "redis-py's asyncio BlockingConnectionPool "
+    "taken the plain pool's way while no call waits (the sync pool does not wait: "
+    "tests/core/test_pool_exhausted.py)",
     "redis_agent_core.scripts.asend_commands": "sends several builders' commands in one round "
     "trip for the asyncio service's turn; sync callers run each store's own method",
 }

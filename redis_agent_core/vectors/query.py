@@ -357,10 +357,16 @@ class HybridPlan:
     (:data:`WORD_WINDOW` to start), those of them passing the filter joining as
     candidates. The text score is redisvl's optional text clause alone (no filter:
     RediSearch scores a filter's TAG and TEXT clauses too, RediSearch#6707 stopped that
-    for ``FT.HYBRID`` only; no ``KNN`` in it either), read for every candidate with
-    ``INKEYS``, with the distances of the candidates outside the nearest. ``score =
-    alpha * (2 - distance) / 2 + (1 - alpha) * text_score`` as redisvl's
-    AggregateHybridQuery computes it, best ``k``.
+    for ``FT.HYBRID`` only; no ``KNN`` in it either). ``score = alpha * (2 - distance) /
+    2 + (1 - alpha) * text_score`` as redisvl's AggregateHybridQuery computes it, best
+    ``k``.
+
+    The nearest and the window are independent: one pipeline. A candidate needs its other
+    half read (a nearest's text score outside the window, a window document's distance
+    and filter) only when it could still rank in the best ``k``: its upper bound (the
+    window's last text score for a nearest outside it; the farthest of the k nearest's
+    similarity for a window document outside them) reaching the ``k``-th best lower bound
+    of the candidates known to pass the filter. Those are read in a second pipeline.
 
     A document outside both scores at most ``alpha`` times the farthest of the k nearest
     plus ``1 - alpha`` times the window's last text score; when the k-th best candidate
@@ -388,66 +394,153 @@ class HybridPlan:
         return search_command(self.index_name, self.clause, return_fields=KEY_ONLY,
                               scorer="BM25STD", limit=window)  # fmt: skip
 
-    def _split(self, nearest: Any, words: Any) -> tuple[list[str], list[str], dict[str, float]]:
-        """The nearest's keys without a text score from the window, the window's
-        documents outside the nearest that hold a word, and the window's text scores."""
-        near = [_s(key) for key, _, _ in search_rows(nearest)[1]]
-        texts = dict(_scored(words)[1])
-        seen = set(near)
-        extra = [key for key, score in texts.items() if key not in seen and score > 0]
-        return [key for key in near if key not in texts], extra, texts
+    def text_score_command(self, key: str) -> list[Any]:
+        """The text score of one document (one search per document: RediSearch 2.10
+        scored the optional clause wrongly for about 5% of the keys of an ``INKEYS`` list
+        of a hundred, never for a single key)."""
+        return search_command(self.index_name, self.clause, nocontent=True, scorer="BM25STD",
+                              inkeys=[key], limit=1)  # fmt: skip
 
-    def second(self, nearest: Any, words: Any) -> list[list[Any]]:
-        """The text score of each of the nearest the window does not hold (one search
-        per document: RediSearch 2.10 scored the optional clause wrongly for about 5% of
-        the keys of an ``INKEYS`` list of a hundred, never for a single key), then the
-        distances of the window's documents outside the nearest that pass the filter."""
-        unscored, extra, _ = self._split(nearest, words)
-        commands = [
-            search_command(self.index_name, self.clause, nocontent=True, scorer="BM25STD",
-                           inkeys=[key], limit=1)
-            for key in unscored
+    def distances_command(self, keys: Sequence[str]) -> list[Any]:
+        """The distances (and fields) of ``keys`` that pass the filter."""
+        knn = knn_clause(len(keys), self.schema.vector_field, distance_as=DISTANCE_FIELD)
+        return search_command(self.index_name, _with_filter(self.filter_str) + knn,
+                              return_fields=return_fields(self.schema), sort_by=DISTANCE_FIELD,
+                              inkeys=keys, limit=len(keys), params=("vec", self.vec))  # fmt: skip
+
+    def score(self, similarity: float, text_score: float) -> float:
+        return self.alpha * similarity + (1 - self.alpha) * text_score
+
+
+def _similarity(fields: Mapping[str, Any]) -> float:
+    return (2 - float(fields.get(DISTANCE_FIELD) or 0.0)) / 2
+
+
+#: Slack of the bounds that leave a candidate unread: float noise never drops one.
+_SLACK = 1e-6
+
+
+@dataclass
+class _Round:
+    """One window's candidates (:func:`hybrid_flow`): what is known of each, and which
+    halves are still to read: first the window documents' distances (which also says
+    which pass the filter), then the nearest's text scores, each only for a candidate
+    whose upper bound reaches the ``k``-th best lower bound of the candidates known to
+    pass the filter."""
+
+    plan: HybridPlan
+    near: list[tuple[str, dict[str, Any]]]  # the nearest: key, fields (distance in them)
+    reached: int  # how many nearest the server gave, a document past its TTL included
+    total: int  # the window search's match count
+    scored: list[tuple[str, float]]  # the window: key, text score, best first
+    texts: dict[str, float] = field(default_factory=dict)  # text scores known
+    extra: list[str] = field(default_factory=list)  # window documents whose distance to read
+    rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # read, passing
+    prune: bool = True  # False: read every candidate (a window document vanished)
+    known: bool = False  # the window's documents' lower bounds pruned the window
+    # what earlier (narrower) windows read, not read again: a window document's fields
+    # (None: it did not pass the filter), a nearest's text score
+    seen: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    near_texts: dict[str, float] = field(default_factory=dict)
+    to_read: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        plan = self.plan
+        self.texts = {**dict(self.scored), **self.near_texts}
+        near_keys = {key for key, _ in self.near}
+        # a window document's similarity is at least 0 only for cosine, and it is known
+        # to pass only without a filter
+        self.known = self.prune and plan.filter_str == "*" and plan.schema.metric == "cosine"
+        lows = self._lows() if self.prune else []
+        if self.known:
+            lows += [plan.score(0.0, s) for key, s in self.scored if key not in near_keys]
+        floor = self._floor(lows)
+        farthest = self._farthest()
+        self.extra = [
+            key for key, score in self.scored
+            if key not in near_keys and score > 0
+            and (floor is None or plan.score(farthest, score) >= floor)
         ]  # fmt: skip
-        if extra:
-            knn = knn_clause(len(extra), self.schema.vector_field, distance_as=DISTANCE_FIELD)
-            commands.append(
-                search_command(self.index_name, _with_filter(self.filter_str) + knn,
-                               return_fields=return_fields(self.schema), sort_by=DISTANCE_FIELD,
-                               inkeys=extra, limit=len(extra), params=("vec", self.vec))
-            )  # fmt: skip
-        return commands
 
-    def ranked(self, nearest: Any, words: Any, replies: Sequence[Any]) -> list[Hit]:
-        """Every candidate by the hybrid score, best first; ties keep the nearest first,
-        then the window's order."""
-        unscored, extra, texts = self._split(nearest, words)
-        for reply in replies[: len(unscored)]:
-            texts.update(_scored(reply)[1])
-        rows = list(search_rows(nearest)[1])
-        if extra:
-            rows += search_rows(replies[len(unscored)])[1]
+    def _farthest(self) -> float:
+        """A similarity no document outside the nearest exceeds: the farthest of them (a
+        document past its TTL among them has no distance: the farthest of the others);
+        1 when fewer than ``k`` came back or none with a distance."""
+        if self.reached < self.plan.k or not self.near:
+            return 1.0
+        return min(_similarity(fields) for _, fields in self.near)
+
+    def _lows(self) -> list[float]:
+        """Lower bounds of the nearest (text score 0 when not known yet)."""
+        return [self.plan.score(_similarity(f), self.texts.get(key, 0.0)) for key, f in self.near]
+
+    def vanished(self) -> bool:
+        """Whether a window document whose lower bound pruned others was not read back
+        (deleted or expired since): the round is to be read again unpruned."""
+        return self.known and len(self.rows) < len(self.extra)
+
+    def _read(self, replies: Sequence[Any]) -> None:
+        """Note the distances' reply; the rows of the window's candidates that pass,
+        nearest first."""
+        if replies:
+            got = {key: fields for key, _, fields in search_rows(replies[0])[1]}
+            self.seen.update((key, got.get(key)) for key in self.to_read)
+        rows = [(key, self.seen[key]) for key in self.extra]
+        passing = [(key, fields) for key, fields in rows if fields is not None]
+        self.rows = sorted(passing, key=lambda row: -_similarity(row[1]))
+
+    def _floor(self, lows: list[float]) -> float | None:
+        k = self.plan.k
+        return sorted(lows, reverse=True)[k - 1] - _SLACK if len(lows) >= k else None
+
+    def distances(self) -> list[list[Any]]:
+        self.to_read = [key for key in self.extra if key not in self.seen]
+        return [self.plan.distances_command(self.to_read)] if self.to_read else []
+
+    def unscored(self, replies: Sequence[Any]) -> list[str]:
+        """Given the distances' reply: the nearest whose text score is to be read (the
+        ones outside the window that could still rank)."""
+        self._read(replies)
+        plan = self.plan
+        if not self.prune:
+            return [key for key, _ in self.near if key not in self.texts]
+        outside = self.scored[-1][1] if self.scored else 0.0  # text score past the window
+        exact = [plan.score(_similarity(f), self.texts[key]) for key, f in self.rows]
+        floor = self._floor(self._lows() + exact)
+        return [
+            key for key, fields in self.near
+            if key not in self.texts
+            and (floor is None or plan.score(_similarity(fields), outside) >= floor)
+        ]  # fmt: skip
+
+    def ranked(self, unscored: Sequence[str], replies: Sequence[Any]) -> list[Hit]:
+        """The candidates that could rank, by the hybrid score, best first; ties keep
+        the nearest first, then by distance."""
+        plan, texts = self.plan, self.texts
+        for key, reply in zip(unscored, replies, strict=True):
+            texts[key] = self.near_texts[key] = dict(_scored(reply)[1]).get(key, 0.0)
+        rows = [(key, fields) for key, fields in self.near if key in texts] + self.rows
         hits = []
-        for key, _, fields in rows:
-            hit = make_hit(self.schema, self.prefix, _s(key), fields)
-            similarity = (2 - (hit.distance or 0.0)) / 2
-            hit.score = self.alpha * similarity + (1 - self.alpha) * texts.get(_s(key), 0.0)
+        for key, fields in rows:
+            hit = make_hit(plan.schema, plan.prefix, key, fields)
+            hit.score = plan.score(_similarity(fields), texts.get(key, 0.0))
             hits.append(hit)
         order = sorted(range(len(hits)), key=lambda i: (-(hits[i].score or 0.0), i))
         return [hits[i] for i in order]
 
-    def wider(self, nearest: Any, words: Any, ranked: Sequence[Hit], window: int) -> int | None:
+    def wider(self, ranked: Sequence[Hit], window: int) -> int | None:
         """The next window when a document outside the candidates could still rank in the
         best ``k``; ``None`` when the answer is exact (or every document was a candidate)."""
-        near = search_rows(nearest)[1]
-        total, scored = _scored(words)
-        if len(near) < self.k or total <= window or not scored or scored[-1][1] <= 0:
+        plan = self.plan
+        if self.reached < plan.k or self.total <= window or not self.scored:
             return None  # every document passing the filter is near, or in the window
-        farthest = max(float(fields.get(DISTANCE_FIELD) or 0.0) for _, _, fields in near)
-        bound = self.alpha * (2 - farthest) / 2 + (1 - self.alpha) * scored[-1][1]
-        best = ranked[self.k - 1].score if len(ranked) >= self.k else None
+        if self.scored[-1][1] <= 0:
+            return None
+        bound = plan.score(self._farthest(), self.scored[-1][1])
+        best = ranked[plan.k - 1].score if len(ranked) >= plan.k else None
         if best is not None and best >= bound - 1e-9:
             return None
-        return _wider(window, min(total, MAX_K)) if window < MAX_K else None
+        return _wider(window, min(self.total, MAX_K)) if window < MAX_K else None
 
 
 class Batch(list[list[Any]]):
@@ -456,25 +549,47 @@ class Batch(list[list[Any]]):
 
 
 def hybrid_flow(plan: HybridPlan, ef_runtime: int | None) -> Flow[list[Hit]]:
-    """Run a :class:`HybridPlan`: the nearest, then per window the best by text score,
-    then in one pipeline the text scores of the nearest outside it (a search each) and
-    the distances of the others: three round trips, two more per widening."""
-    nearest = yield plan.nearest_command(ef_runtime)
+    """Run a :class:`HybridPlan`: the nearest and the first window in one pipeline, then
+    the distances of the window's documents that could still rank, then (in one
+    pipeline, a search each) the text scores of the nearest that could: one to three
+    round trips (2.0-2.1 on the benchmark's queries), two or three more per widening."""
     window = max(plan.k, WORD_WINDOW)
-    while nearest is not None:
-        words = yield plan.words_command(window)
-        if words is None:
-            return []
-        commands = plan.second(nearest, words)
+    first = yield Batch([plan.nearest_command(ef_runtime), plan.words_command(window)])
+    if first is None:
+        return []
+    nearest, words = first
+    near = [(key, fields) for key, _, fields in search_rows(nearest)[1]]
+    reached = sum(map(len, search_keys(nearest)[1:]))  # a document past its TTL counts
+    seen: dict[str, dict[str, Any] | None] = {}
+    near_texts: dict[str, float] = {}
+    while True:
+        total, scored = _scored(words)
+        round_ = _Round(plan, near, reached, total, scored, seen=seen, near_texts=near_texts)
+        commands = round_.distances()
         replies = (yield Batch(commands)) if commands else []
         if replies is None:
             return []
-        ranked = plan.ranked(nearest, words, replies)
-        wider = plan.wider(nearest, words, ranked, window)
+        unscored = round_.unscored(replies)
+        if round_.vanished():
+            round_ = _Round(plan, near, reached, total, scored, prune=False, seen=seen,
+                            near_texts=near_texts)  # fmt: skip
+            commands = round_.distances()
+            replies = (yield Batch(commands)) if commands else []
+            if replies is None:
+                return []
+            unscored = round_.unscored(replies)
+        commands = [plan.text_score_command(key) for key in unscored]
+        replies = (yield Batch(commands)) if commands else []
+        if replies is None:
+            return []
+        ranked = round_.ranked(unscored, replies)
+        wider = round_.wider(ranked, window)
         if wider is None:
             return ranked[: plan.k]
         window = wider
-    return []
+        words = yield plan.words_command(window)
+        if words is None:
+            return []
 
 
 def hybrid_plan(

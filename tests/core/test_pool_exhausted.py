@@ -141,3 +141,67 @@ async def test_a_given_blocking_pool_is_not_said_to_wait_socket_timeout(
     await pool.release(held)
     assert await store.aread("s") == []
     await pool.aclose()
+
+
+def _count_condition(pool: Any) -> list[int]:
+    """How many times ``pool``'s Condition is taken (a list of one, growing)."""
+    taken = [0]
+    acquire = pool._condition.acquire
+
+    async def counted() -> bool:
+        taken[0] += 1
+        return await acquire()
+
+    pool._condition.acquire = counted
+    return taken
+
+
+async def test_async_calls_with_a_connection_free_take_the_plain_pools_way(
+    config: RedisAgentConfig,
+) -> None:
+    """left27: the waiting pool took its Condition, a timer on the event loop and its
+    lock for every connection, and its Condition again for every release, though no call
+    waited: a GET cost 1.1-1.5x redis-py's plain pool (benchmarks/results/async_pool.md).
+    With a connection free and no call waiting, none of it is taken; past the pool the
+    calls still wait and all succeed, never holding more than the pool."""
+    cfg = config.with_options(max_connections=4)
+    client = cfg.get_async_client()
+    pool = client.connection_pool
+    taken = _count_condition(pool)
+    await client.set("k", b"v")
+    for _ in range(20):
+        assert await client.get("k") == b"v"
+    assert await asyncio.gather(*(client.get("k") for _ in range(4))) == [b"v"] * 4
+    async with client.pipeline(transaction=False) as pipe:
+        assert await pipe.get("k").incr("n").execute() == [b"v", 1]
+    assert taken == [0]
+    results = await asyncio.gather(
+        *(client.blpop([f"nothing-{i}"], 0.05) for i in range(12)), return_exceptions=True
+    )
+    assert results == [None] * 12 and taken[0] > 0  # the ones past the pool waited
+    assert len(pool._in_use_connections) == 0 and len(pool._available_connections) <= 4
+    assert await client.get("k") == b"v"
+    await cfg.aclose()
+
+
+async def test_a_call_that_comes_to_wait_while_a_connection_is_given_back_gets_it(
+    config: RedisAgentConfig,
+) -> None:
+    """left27: a connection given back the plain pool's way (no call waiting when it
+    started) while a call comes to wait: the call is woken, not left to its timeout."""
+    cfg = config.with_options(max_connections=1, socket_timeout=30.0)  # waits 30 s
+    pool = cfg.get_async_client().connection_pool
+    conn = await pool.get_connection()
+    await pool._lock.acquire()  # the release below stops at the pool's lock
+    release = asyncio.ensure_future(pool.release(conn))
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(pool.get_connection())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiter.done()  # it waits: the one connection is not back yet
+    pool._lock.release()
+    await release
+    got = await asyncio.wait_for(waiter, 5)  # woken (a lost wake-up waits 30 s)
+    assert got is conn
+    await pool.release(got)
+    await cfg.aclose()

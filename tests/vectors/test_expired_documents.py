@@ -7,6 +7,7 @@ parser). Active expiry is switched off on the test's own server to hold that win
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -99,4 +100,27 @@ def test_delete_by_filter_goes_past_a_page_of_expired_documents(
     admin = redis.Redis.from_url(lazy_expiry.url)
     assert admin.keys(index.prefix + "*") == []
     admin.close()
+    config.close()
+
+
+def test_a_nearest_document_past_its_ttl_does_not_stop_a_hybrid_query_short(
+    lazy_expiry: EmbeddedRedis,
+) -> None:
+    """left27: one of the k nearest past its TTL (its key not removed yet) came back
+    without fields and was left out, so fewer than k nearest were read as "every
+    document passing the filter is near" and the window of the best word matches never
+    widened: the best document by the hybrid score, past the first 100 by its words,
+    was not returned (the test_hybrid_exact setup, alpha 0.05: it scores 0.076)."""
+    config = RedisAgentConfig(url=lazy_expiry.url, namespace="exph")
+    index = VectorIndex("hyb", dims=2, algorithm="flat", config=config, ttl=1)
+    n = 120
+    texts = ["redis"] * n + ["nothing", "nothing", "redis filler", "gone"]
+    vectors = [[-1.0, 0.0]] * n + [[0.99, 0.14], [0.99, 0.14], [0.8, 0.6], [1.0, 0.0]]
+    ids = [f"d{i}" for i in range(n + 4)]
+    index.add(texts, ids=ids, vectors=vectors)
+    _expire(lazy_expiry, index, keep=set(ids[:-1]))  # "gone", the nearest, is past its TTL
+    query = {"k": 2, "vector": [1.0, 0.0], "alpha": 0.05}
+    for hits in (index.hybrid("redis", **query), asyncio.run(index.ahybrid("redis", **query))):
+        assert [h.id for h in hits][:1] == ["d122"], [(h.id, h.score) for h in hits]
+        assert hits[1].id in {"d120", "d121"}
     config.close()

@@ -227,3 +227,56 @@ def test_a_window_past_maxsearchresults_says_what_to_raise_not_to_ask_fewer(
         admin.execute_command("FT.CONFIG", "SET", "MAXSEARCHRESULTS", *before.values())
         config.close()
         admin.close()
+
+
+def test_an_unfiltered_hybrid_query_takes_two_round_trips_and_reads_only_what_can_rank(
+    config: RedisAgentConfig, redis_client: redis.Redis
+) -> None:
+    """left27: the nearest, the window of the best 100 by the words, then the text score
+    of each of the nearest outside the window and the distance of each window document
+    outside the nearest were three round trips reading 103 documents, for an answer the
+    first two replies already bounded: the nearest (far by vector, no word) cannot rank,
+    and only the window documents whose text score reaches the k-th best can. Now the
+    first two searches share a pipeline and only what can rank is read: 2 round trips,
+    the same exact answer (the formula over every document)."""
+    n = 200
+    texts = ["redis " + " ".join(f"x{j}" for j in range(i)) for i in range(n)]
+    texts += [f"other {i}" for i in range(n)]
+    vectors = np.array([[-1.0, 0.001 * i] for i in range(2 * n)], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex("hyb-trips", dims=2, algorithm="flat", config=config)
+    index.add(texts, ids=[str(i) for i in range(2 * n)], vectors=vectors)
+    qv = np.array([1.0, 0.0], dtype=np.float32)
+    plan = hybrid_plan(index.index_name, index.schema, index.prefix, "redis", qv.tobytes(),
+                       3, "*", 0.7)  # fmt: skip
+    assert plan is not None
+    reply = redis_client.execute_command(
+        "FT.SEARCH", index.index_name, plan.clause, "WITHSCORES", "SCORER", "BM25STD",
+        "NOCONTENT", "LIMIT", 0, 2 * n, "DIALECT", 2,
+    )  # fmt: skip
+    text = np.zeros(2 * n)
+    for key, score, _ in search_rows(reply)[1]:
+        text[int(doc_id(index.prefix, key))] = float(score or 0)
+    formula = 0.7 * (1 + vectors @ qv) / 2 + 0.3 * text
+    expected = [(str(i), round(float(formula[i]), 6)) for i in np.argsort(-formula)[:3]]
+
+    sent: list[list] = []  # one entry per round trip: the commands sent in it
+    sync_run, async_run = index._run_args, index._arun_args
+
+    def counted(*command: object) -> object:
+        sent.append(list(command) if isinstance(command[0], list) else [list(command)])
+        return sync_run(*command)
+
+    async def acounted(*command: object) -> object:
+        sent.append(list(command) if isinstance(command[0], list) else [list(command)])
+        return await async_run(*command)
+
+    index._run_args = counted  # type: ignore[method-assign]
+    index._arun_args = acounted  # type: ignore[method-assign]
+    for call in (lambda: index.hybrid("redis", k=3, vector=qv),
+                 lambda: asyncio.run(index.ahybrid("redis", k=3, vector=qv))):  # fmt: skip
+        sent.clear()
+        assert _rounded(call()) == expected
+        assert len(sent) == 2, [[c[0] for c in trip] for trip in sent]
+        read = [c[c.index("INKEYS") + 1] for trip in sent[1:] for c in trip if "INKEYS" in c]
+        assert sum(read) < 50, read  # keys read past the first pipeline: 16, not 103
