@@ -45,6 +45,7 @@ __all__ = [
     "one_against_all",
     "readings",
     "readings_differ",
+    "which_against_all",
 ]
 
 
@@ -724,4 +725,40 @@ def one_against_all(q_lower: str, c_lower: str) -> str | None:
         if kinds and not _GENERIC.search(one_text):
             said = dict.fromkeys(w for w in re.findall(r"[\w'-]+", one_text) if stem(w) in kinds)
             return f"one vs all ({'/'.join(said)})"
+    return None
+
+
+# a yes/no question over all of a kind: "does every state require ...", "are all snakes
+# venomous", "do all my apps use ..."
+_YES_NO_ALL = re.compile(
+    r"(?:^|[.?!:;\n] *)(?:do|does|did|are|is|was|were|can|could|will|would|has|have|must)\b"
+    r"[^.?!:;\n]*?\b(?:all|every)\b"
+)
+# which of a kind, or how many: "which states", "which of the drugs", "how many snakes"
+_WHICH_OF = re.compile(
+    r"\b(?:which|how many)(?: of)?(?: (?:the|my|our|your|these|those|its|their))?"
+    rf"((?: (?!(?:{_RANGE_END})\b)[\w'-]+){{1,2}})"
+)
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _which_of(lower: str) -> frozenset[str]:
+    """What ``lower`` asks which or how many of, as word stems."""
+    if "which" not in lower and "how many" not in lower:
+        return _NO_LABEL
+    return _ranges(_WHICH_OF, lower)
+
+
+def which_against_all(q_lower: str, c_lower: str) -> str | None:
+    """Whether all of a kind do something (a yes or a no: "does every state require car
+    insurance?") against which of them or how many do ("which states require car
+    insurance?"): a list or a count is no yes/no answer, nor is "not all" a list. "List
+    all the states that require it" / "which states require it" ask for one list."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        every = _all_of(one)
+        if every and _YES_NO_ALL.search(one) and not _all_of(other):
+            if kinds := every & _which_of(other):
+                said = dict.fromkeys(w for w in re.findall(r"[\w'-]+", other) if stem(w) in kinds)
+                return f"all vs which ({'/'.join(said)})"
     return None
