@@ -193,6 +193,12 @@ _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "advice",
         ),
         (r"(?:would|do) you (?:recommend|suggest|advise)\b", "advice"),
+        # "would it be wise to sell now", "would selling raw milk be a wise move"
+        (
+            r"would (?:[\w']+ ){1,4}be (?:a )?(?:good |bad |wise |smart |sensible )?"
+            r"(?:wise|smart|sensible|advisable|idea|move|choice|worth it)\b",
+            "advice",
+        ),
         (r"(?:is|are) (?:[\w']+ ){1,4}(?:recommended|advisable|worth it)\b", "advice"),
         (r"must \w+", "obligation"),
         (
@@ -200,7 +206,7 @@ _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "obligation",
         ),
         (
-            r"(?:do|does|did) (?:i|we|you|they|he|she|my \w+|an? \w+) (?:have|got) to\b",
+            r"(?:do|does|did) (?:i|we|you|they|he|she|(?:my|the|an?) \w+) (?:have|got) to\b",
             "obligation",
         ),
         (
@@ -292,6 +298,12 @@ _CLAUSES = re.compile(
     r"[.?!;:\n]+|,\s*|\s+\b(?:and|or|but)\s+(?=(?:how|what|why|when|where|who|which|is|are|"
     r"can|could|do|does|should|must|define)\b)"
 )
+# words a spoken question opens with before its question word ("umm should dogs eat ...",
+# "quick q: who ...", "or is it a bad idea")
+_FILLER = re.compile(
+    r"^(?:(?:u+m+|u+h+|erm|hm+|so|ok|okay|hey|hi|well|oh|quick q(?:uestion)?|or|and|but)\b"
+    r"[ ,]*)+"
+)
 _TOKEN = re.compile(r"[\w'.+#-]+")
 _NONE: frozenset[str] = frozenset()
 _WHO = re.compile(r"\bWHO\b")
@@ -349,6 +361,7 @@ def _questions(lower: str) -> tuple[frozenset[str], frozenset[str]]:
     modals: set[str] = set()
     for clause in _CLAUSES.split(lower.replace("\u2019", "'")):
         clause = clause.strip(" \"'()[]*-")
+        clause = _FILLER.sub("", clause)
         if clause:
             k, m = _clause_kinds(clause)
             kinds |= k
@@ -442,6 +455,43 @@ def asks_differ(q: Asks, c: Asks, q_text: str, c_text: str) -> str | None:
     return None
 
 
+# "can you mix X" / "should you mix X": a modal before an addressee and a verb (no
+# yes/no modality is read for "can you", which is most often a request: "can you write")
+# (a yes/no question: the modal opens a sentence or clause; "what else can I try" /
+# "what else should I try" ask the same)
+_MODAL_VERB = re.compile(
+    r"(?:^|[.?!:;,\n] *)(?:(?:u+m+|so|ok|okay|hey|well|and|or|but),? )?"
+    r"(can|could|may|should|shall|ought to|must)(?: you| one| we| i)(?: \w+ly)? (\w+)"
+)
+_MODAL_CLASS = {"could": "can", "may": "can", "shall": "should", "ought to": "should"}
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _modal_verbs(lower: str) -> dict[str, frozenset[str]]:
+    """Each verb ``lower`` says after a modal and an addressee, with its modals."""
+    if not any(
+        m in lower for m in ("can ", "could ", "may ", "should ", "shall ", "ought ", "must ")
+    ):
+        return {}
+    found: dict[str, set[str]] = {}
+    for m in _MODAL_VERB.finditer(lower.replace("\u2019", "'")):
+        found.setdefault(m.group(2), set()).add(_MODAL_CLASS.get(m.group(1), m.group(1)))
+    return {verb: frozenset(modals) for verb, modals in found.items()}
+
+
+def modal_of_a_verb(q_lower: str, c_lower: str) -> str | None:
+    """One verb asked with another modal on each side ("can you overclock a Ryzen" /
+    "should you overclock a Ryzen"): whether it is possible is not whether it is wise,
+    nor whether it is required."""
+    q, c = _modal_verbs(q_lower), _modal_verbs(c_lower)
+    for verb in q.keys() & c.keys():
+        if q[verb].isdisjoint(c[verb]):
+            said = "/".join(sorted(q[verb])), "/".join(sorted(c[verb]))
+            return f"question differs: {said[0]} you {verb} vs {said[1]} you {verb}"
+    return None
+
+
 class AskGuard:
     """Another kind of answer to a question on the same topic ("why" / "when", "what is
     X" / "how do I fix X", "can I" / "should I", "for me" / "for my child", "if X, what
@@ -468,6 +518,7 @@ class AskGuard:
             b = b._replace(kinds=b.kinds - {"person"})
         return (
             asks_differ(a, b, q.lower, c.lower)
+            or modal_of_a_verb(q.lower, c.lower)
             or condition_stated(q.lower, c.lower)
             or frames_differ(q.lower, c.lower, _TIME_AND_STEP)
         )

@@ -42,8 +42,10 @@ __all__ = [
     "condition_stated",
     "exception_added",
     "frames_differ",
+    "one_against_all",
     "readings",
     "readings_differ",
+    "which_against_all",
 ]
 
 
@@ -570,8 +572,17 @@ def condition_stated(q_lower: str, c_lower: str) -> str | None:
 # Dallas outlet"); its words run to the next comma, stop or question word. Not "besides,"
 # (an adverb) nor "other than that" (nothing left out).
 _EXCEPT = re.compile(
-    r"\b(?:except(?: for)?|excluding|other than|apart from|aside from|besides|but not|"
+    r"(?:\b(?:except(?: for)?|excluding|other than|apart from|aside from|besides|but not|"
     r"leaving out|not counting|not including|with the exception of)\b"
+    # an exclusion said by a verb, as a request after the main one: "steps to harden the
+    # server, skipping the SSH ones", "list the achievements - leave out the ending ones",
+    # "and omit the appendix" (not "how do I skip a song": no clause before it)
+    r"|(?:[,;(\u2013\u2014]| -|\b(?:and|but|please|just))[ ]*(?:please[ ]+|just[ ]+)?"
+    r"(?P<verb>skip|skipping|omit|omitting|ignore|ignoring|disregard|disregarding|exclude|"
+    r"leave (?:out|off|aside))\b"
+    # or an imperative opening a sentence ("Ignore any result older than 2022.")
+    r"|(?:^|[.!?:\n][ ]*)(?P<order>skip|omit|ignore|disregard|exclude|leave (?:out|off|aside))"
+    r"\b)"
     r"(?!,| that\b| this\b| those\b| these\b)"
 )
 _EXCEPT_GATES = (
@@ -585,6 +596,12 @@ _EXCEPT_GATES = (
     "leaving out",
     "not count",
     "not includ",
+    "skip",
+    "omit",
+    "ignor",
+    "disregard",
+    "leave o",
+    "leave aside",
 )
 _EXCEPT_END = re.compile(
     r"[,.?!;:\n]|\b(?:what|which|who|how|when|where|why|is|are|was|were|do|does|did|can|"
@@ -594,6 +611,13 @@ _EXCEPT_END = re.compile(
 
 # words standing for what the other side names ("excluding cancelled and pending *ones*")
 _PRO_FORMS = frozenset({"one", "item"})
+# politeness after an exception ("skipping the SSH ones please"): nothing left out
+_POLITE = frozenset({"please", "pls", "plz", "thanks", "thx"})
+# something left out said as a negated request: the other side's exception may be it ("and
+# leave out links to outside sites" / "and do not include any links to external websites")
+_NOT_INCLUDED = re.compile(
+    r"\b(?:do not|don't|dont|never|no need to) (?:include|mention|list|cover|count|add|cite)\b"
+)
 
 
 @per_text
@@ -607,9 +631,12 @@ def _exceptions(lower: str) -> tuple[tuple[str, frozenset[str]], ...]:
     for m in _EXCEPT.finditer(lower):
         rest = lower[m.end() :]
         end = _EXCEPT_END.search(rest)
-        words = re.findall(r"[\w'=-]+", rest[: end.start() if end else len(rest)])[:6]
+        words = re.findall(r"[\w'=-]+", rest[: end.start() if end else len(rest)])
+        words = [w for w in words if w not in _POLITE][:6]
         if found := _content(words) - _PRO_FORMS:
-            out.append((f"{m.group()} {' '.join(words)}", frozenset(found)))
+            verb = "verb" if m.group("verb") else "order" if m.group("order") else 0
+            said = lower[m.start(verb) : m.end()]  # (from the verb: not ", and skip")
+            out.append((f"{said} {' '.join(words)}", frozenset(found)))
     return tuple(out)
 
 
@@ -621,10 +648,117 @@ def exception_added(q_lower: str, c_lower: str) -> str | None:
     hydrogen" make one each; "other than rice" / "instead of rice" says rice on both."""
     for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
         found = _exceptions(one)
-        if not found or _exceptions(other):
+        if not found or _exceptions(other) or _NOT_INCLUDED.search(other):
             continue
         said = frozenset(_content(re.findall(r"[\w'=-]+", other)))
         for clause, left_out in found:
             if any(not _matches(w, said) for w in left_out):
                 return f"an exception on one side only ({clause})"
+    return None
+
+
+# where what a quantifier ranges over ends: a preposition, a relative or a verb of being
+_RANGE_END = (
+    r"in|on|of|at|to|for|from|with|by|that|which|who|and|or|is|are|was|were|have|has|had|"
+    r"will|can|do|does|did"
+)
+# "all nodes", "every user account", "all of my friends": what a universal quantifier
+# ranges over (its next words, up to a preposition); not "each", which goes item by item
+# ("the price of a single ticket" / "how much does each ticket cost")
+_ALL_OF = re.compile(
+    r"\b(?:all|every)(?: of)?(?: (?:the|my|our|your|these|those|its|their))?"
+    rf"((?: (?!(?:{_RANGE_END})\b)[\w'-]+){{1,3}})"
+)
+# "a node", "a single account", "one student", "the single AD account": one of a kind
+_ONE_OF = re.compile(
+    # (not "not one manager got it", "not a single one": none of them)
+    r"(?<!\bnot )(?<!\bnever )\b(?:a|an|one|(?:a|the|one) single|just one|only one)"
+    rf"((?: (?!(?:{_RANGE_END}|few|lot|bit|couple|number|little)\b)[\w'-]+){{1,2}})"
+)
+# a generic "a": "is a prime number always odd?" says all prime numbers
+_GENERIC = re.compile(r"\b(?:always|ever|generally|usually|typically|in general|any)\b")
+_NOT_KINDS = frozenset({"time", "way", "day", "week", "month", "year", "right", "night"})
+
+
+def _ranges(pattern: re.Pattern[str], lower: str) -> frozenset[str]:
+    """The stems of the words ``pattern``'s quantifier ranges over in ``lower``."""
+    return frozenset(
+        stem(w)
+        for m in pattern.finditer(lower)
+        for w in m.group(1).split()
+        if len(w) > 2 and w not in _SMALL and w not in _NOT_KINDS
+    )
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _all_of(lower: str) -> frozenset[str]:
+    """What ``lower`` says all of, as word stems (no pattern tried without "all" or
+    "every")."""
+    if "all" not in lower and "every" not in lower:
+        return _NO_LABEL
+    return _ranges(_ALL_OF, lower)
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _one_of(lower: str) -> frozenset[str]:
+    """What ``lower`` says one of, as word stems."""
+    return _ranges(_ONE_OF, lower)
+
+
+def one_against_all(q_lower: str, c_lower: str) -> str | None:
+    """A kind one side says one of ("does the upgrade restart *a node*") that the other
+    says all of ("will the update reboot *all nodes*"), neither side saying it the other
+    way too: the answer for one is not the answer for all. Not a generic "a" ("is a
+    prime number always odd?" / "is every prime number odd?")."""
+    q_all, c_all = _all_of(q_lower), _all_of(c_lower)
+    if not q_all and not c_all:
+        return None  # (most pairs: no "one of" is read)
+    for one_text, every, own_all, other_text in (
+        (q_lower, c_all, q_all, c_lower),
+        (c_lower, q_all, c_all, q_lower),
+    ):
+        if not every:
+            continue
+        kinds = (_one_of(one_text) & every) - own_all - _one_of(other_text)
+        if kinds and not _GENERIC.search(one_text):
+            said = dict.fromkeys(w for w in re.findall(r"[\w'-]+", one_text) if stem(w) in kinds)
+            return f"one vs all ({'/'.join(said)})"
+    return None
+
+
+# a yes/no question over all of a kind: "does every state require ...", "are all snakes
+# venomous", "do all my apps use ..."
+_YES_NO_ALL = re.compile(
+    r"(?:^|[.?!:;\n] *)(?:do|does|did|are|is|was|were|can|could|will|would|has|have|must)\b"
+    r"[^.?!:;\n]*?\b(?:all|every)\b"
+)
+# which of a kind, or how many: "which states", "which of the drugs", "how many snakes"
+_WHICH_OF = re.compile(
+    r"\b(?:which|how many)(?: of)?(?: (?:the|my|our|your|these|those|its|their))?"
+    rf"((?: (?!(?:{_RANGE_END})\b)[\w'-]+){{1,2}})"
+)
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _which_of(lower: str) -> frozenset[str]:
+    """What ``lower`` asks which or how many of, as word stems."""
+    if "which" not in lower and "how many" not in lower:
+        return _NO_LABEL
+    return _ranges(_WHICH_OF, lower)
+
+
+def which_against_all(q_lower: str, c_lower: str) -> str | None:
+    """Whether all of a kind do something (a yes or a no: "does every state require car
+    insurance?") against which of them or how many do ("which states require car
+    insurance?"): a list or a count is no yes/no answer, nor is "not all" a list. "List
+    all the states that require it" / "which states require it" ask for one list."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        every = _all_of(one)
+        if every and _YES_NO_ALL.search(one) and not _all_of(other):
+            if kinds := every & _which_of(other):
+                said = dict.fromkeys(w for w in re.findall(r"[\w'-]+", other) if stem(w) in kinds)
+                return f"all vs which ({'/'.join(said)})"
     return None
