@@ -28,7 +28,14 @@ from ._features import (
     stem,
 )
 from ._instructions import one_job
-from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
+from ._lexicon import (
+    FUNCTION_WORDS,
+    NEGATORS,
+    NUMBER_WORDS,
+    OPPOSITE_PARTICLES,
+    SCALE_WORDS,
+    UNITS,
+)
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
 __all__ = [
@@ -2329,6 +2336,10 @@ class SubstitutionGuard(_PairGuard):
             for k, (w, w2) in enumerate(zip(q.words, c.words, strict=True))
             if w != w2 and _SAME_NEIGHBOUR.get(w, w) != _SAME_NEIGHBOUR.get(w2, w2)
         ]
+        if q.quantities and q.quantities == c.quantities:
+            # one quantity said two ways ("every 15 minutes" / "every quarter hour",
+            # "20 million" / "20m"): the number guard read them equal, no swap
+            at = [k for k in at if not (_quantity_word(q.words[k]) and _quantity_word(c.words[k]))]
         if not 2 <= len(at) <= 3 or any(
             q.words[k] in FUNCTION_WORDS
             or c.words[k] in FUNCTION_WORDS
@@ -2349,6 +2360,21 @@ class SubstitutionGuard(_PairGuard):
             if reason is not None:
                 return reason
         return None
+
+
+_FRACTION_WORDS = frozenset({"half", "quarter", "quarters"})
+
+
+def _quantity_word(w: str) -> bool:
+    """Whether ``w`` is part of a quantity: digits, a number, scale or fraction word, a
+    unit."""
+    return (
+        w[:1].isdigit()
+        or w in NUMBER_WORDS
+        or w in SCALE_WORDS
+        or w in UNITS
+        or (w in _FRACTION_WORDS)
+    )
 
 
 def _compound_turned(only_q: Diff, only_c: Diff) -> str | None:
@@ -2511,7 +2537,12 @@ def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | No
     before = words[i - 1] if i else ""
     if not after or after not in other.words or noun(after) is None:
         return None
-    if w in f.entities or w in NUMBER_WORDS or (before in _VERB_CUES and s in wordnet().verbs):
+    if (
+        w in f.entities
+        or w in NUMBER_WORDS
+        or w in SCALE_WORDS  # "20 million rows" / "20M rows": the number guard's
+        or (before in _VERB_CUES and s in wordnet().verbs)
+    ):
         return None  # the entity and number guards' business, a verb ("to water plants")
     if w in UNITS and before and (before[0].isdigit() or before in NUMBER_WORDS):
         return None  # a number's unit ("a 25 percent tip" / "a 25% tip"): the number guard's
