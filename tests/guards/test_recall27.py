@@ -176,3 +176,35 @@ def test_renegated_writes_phrases_only_as_the_other_side_says_them() -> None:
         "Skip cells that have no data.",
         "Skip cells that are blank.",
     )
+
+
+# two long prompts said in other words: a WordNet "opposite" pair that sits in other places
+# ("the recruiter wants a short summary" / "give it to the recruiter": want / give) is no
+# opposite; one swapped in beside the same word ("list the strengths" / "list the
+# weaknesses") still is
+_PANEL = (
+    "You are a hiring assistant. The recruiter wants a short summary of this candidate for "
+    "the panel: eight years of backend work in Go and Java, led a team of four, moved two "
+    "services to Kubernetes, based in Porto and open to hybrid work."
+)
+_PANEL_REWORDED = (
+    "Hiring assistant: summarise this candidate briefly for the interview panel. Eight years "
+    "in backend engineering with Go and Java, lead of a four-person team, migrated a pair of "
+    "services to Kubernetes, lives in Porto, happy with hybrid. Give it to the recruiter."
+)
+_PRINTER = (
+    "Our warehouse team packs about 1,200 parcels a day with six packers on two shifts, and "
+    "the manager wants to know whether to buy a second label printer. List the {} of buying "
+    "one now, in plain words, for a short meeting."
+)
+_PRINTER_REWORDED = (
+    "For a short meeting, in plain words: our warehouse ships roughly 1,200 parcels daily, "
+    "six packers across two shifts, and the manager is deciding on a second label printer. "
+    "List the {} of buying one now."
+)
+
+
+def test_opposite_words_in_other_places_of_two_long_prompts() -> None:
+    assert _passed(_PANEL, _PANEL_REWORDED)
+    assert _passed(_PRINTER.format("strengths"), _PRINTER_REWORDED.format("strengths"))
+    assert not _passed(_PRINTER.format("strengths"), _PRINTER_REWORDED.format("weaknesses"))

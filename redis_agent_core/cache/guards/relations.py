@@ -335,12 +335,39 @@ class AntonymGuard(_PairGuard):
                             continue
                         if _compared_apart(q, w, c, w2):
                             continue
+                        if _apart_in_long(q, i, c, c.words.index(w2)):
+                            continue  # two long prompts said otherwise: other places
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return _turned_few(q, c, only_q, only_c) or (
             None
             if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
             else _bound_turned(q, c)
         )
+
+
+# words a prompt needs on each side before its opposite words must share a neighbour
+_LONG_PROMPT = 20
+
+
+def _neighbours(f: Features, i: int) -> tuple[str, str]:
+    """The stems of the nearest content words before and after position ``i``."""
+    seq, words = f.seq, f.words
+    before = next((seq[k] for k in range(i - 1, -1, -1) if words[k] not in FUNCTION_WORDS), "")
+    after = next((seq[k] for k in range(i + 1, len(words)) if words[k] not in FUNCTION_WORDS), "")
+    return before, after
+
+
+def _apart_in_long(q: Features, i: int, c: Features, j: int) -> bool:
+    """Whether two long prompts (20 words or more each) put a pair of opposite words in
+    other places: neither the content word before them nor the one after is the same
+    ("the manager wants a single formula" / "one formula giving the total", "the last
+    day to enroll" / "replies need to be short"). A long prompt said again in other words
+    shares its predicates, not its wording; an opposite swapped in ("increase the limit"
+    / "decrease the limit", "the price rose" / "the price fell") keeps a neighbour."""
+    if len(q.words) < _LONG_PROMPT or len(c.words) < _LONG_PROMPT:
+        return False
+    (b, a), (b2, a2) = _neighbours(q, i), _neighbours(c, j)
+    return (not b or b != b2) and (not a or a != a2)
 
 
 def _introduces(f: Features, word: str) -> bool:
