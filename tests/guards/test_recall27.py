@@ -57,6 +57,23 @@ CASES = [
             ),
         ],
     ),
+    # a count glued to its scale, then its unit
+    (
+        (
+            "Our 2015 Corolla has 120k miles on it. Is a timing belt change due?",
+            "Our 2015 Corolla has 120,000 miles on it. Is a timing belt change due?",
+        ),
+        [
+            (
+                "Our 2015 Corolla has 120k miles on it. Is a timing belt change due?",
+                "Our 2015 Corolla has 120k km on it. Is a timing belt change due?",
+            ),
+            (
+                "Our 2015 Corolla has 120k miles on it. Is a timing belt change due?",
+                "Our 2015 Corolla has 12,000 miles on it. Is a timing belt change due?",
+            ),
+        ],
+    ),
     # a quarter hour, a half-day
     (
         ("Poll the queue every quarter hour.", "Poll the queue every 15 minutes."),

@@ -139,6 +139,8 @@ _HINTS = re.compile(
 _QUANTITY = re.compile(
     rf"(\d(?<![\w.]\d)(?<!\d,\d)\d*{_NUM_TAIL})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
 )
+# the word after a count glued to its scale ("98k miles")
+_UNIT_AFTER = re.compile(r"\s+([a-z]+)\b")
 # "in 3 sentences", "a three-sentence summary", "100 words".
 _LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
 _LANGUAGE_SPEC = re.compile(rf"\b(?:in|into|to)\s+({'|'.join(sorted(lex.LANGUAGES))})\b")
@@ -597,7 +599,10 @@ def _quantities(lower: str) -> dict[str, int]:
                 # thousands, millions, billions: "1.5k rows" = "1,500 rows", "10k steps",
                 # "20M rows" = "20 million rows", "1.2bn users"; a single digit glued to
                 # a letter is mostly a name ("4k video", "2k monitor", "5m cable")
-                key = f"num:{_format_value(_to_float(number) * lex.SCALE_SUFFIXES[unit])}"
+                value = _to_float(number) * lex.SCALE_SUFFIXES[unit]
+                after = _UNIT_AFTER.match(text, m.end(2))  # "98k miles" = "98,000 miles"
+                dim, factor = units.get(after.group(1), ("num", 1)) if after else ("num", 1)
+                key = f"{dim}:{_format_value(round(value * factor, 6))}"
             elif m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
                 # glued to letters and not a unit: an identifier ("2fa"); an ordinal's
                 # suffix stands between a number and the next word ("the 10th Fibonacci
