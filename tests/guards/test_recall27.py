@@ -196,9 +196,9 @@ def test_renegated_writes_phrases_only_as_the_other_side_says_them() -> None:
 
 
 # two long prompts said in other words: a WordNet "opposite" pair that sits in other places
-# ("the recruiter wants a short summary" / "give it to the recruiter": want / give) is no
-# opposite; one swapped in beside the same word ("list the strengths" / "list the
-# weaknesses") still is
+# (no same word right before or after: "the recruiter wants a short summary" / "give it to
+# the recruiter", want / give) is no opposite; one swapped in beside the same word ("list
+# the strengths" / "list the weaknesses") still is
 _PANEL = (
     "You are a hiring assistant. The recruiter wants a short summary of this candidate for "
     "the panel: eight years of backend work in Go and Java, led a team of four, moved two "

@@ -346,24 +346,18 @@ class AntonymGuard(_PairGuard):
 
 
 # words a prompt needs on each side before its opposite words must share a neighbour
+# (:func:`_neighbours`, defined below with the substitution guard's helpers)
 _LONG_PROMPT = 20
-
-
-def _neighbours(f: Features, i: int) -> tuple[str, str]:
-    """The stems of the nearest content words before and after position ``i``."""
-    seq, words = f.seq, f.words
-    before = next((seq[k] for k in range(i - 1, -1, -1) if words[k] not in FUNCTION_WORDS), "")
-    after = next((seq[k] for k in range(i + 1, len(words)) if words[k] not in FUNCTION_WORDS), "")
-    return before, after
 
 
 def _apart_in_long(q: Features, i: int, c: Features, j: int) -> bool:
     """Whether two long prompts (20 words or more each) put a pair of opposite words in
-    other places: neither the content word before them nor the one after is the same
-    ("the manager wants a single formula" / "one formula giving the total", "the last
-    day to enroll" / "replies need to be short"). A long prompt said again in other words
-    shares its predicates, not its wording; an opposite swapped in ("increase the limit"
-    / "decrease the limit", "the price rose" / "the price fell") keeps a neighbour."""
+    other places: neither the word right before them nor the one right after is the same
+    (:func:`_neighbours`: "the recruiter wants a short summary" / "give it to the
+    recruiter", "the last day to enroll" / "replies need to be short"). A long prompt said
+    again in other words shares its predicates, not its wording; an opposite swapped in
+    ("increase the limit" / "decrease the limit", "list the strengths" / "list the
+    weaknesses") keeps a neighbour."""
     if len(q.words) < _LONG_PROMPT or len(c.words) < _LONG_PROMPT:
         return False
     (b, a), (b2, a2) = _neighbours(q, i), _neighbours(c, j)
