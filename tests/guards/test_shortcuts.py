@@ -103,12 +103,13 @@ def test_the_money_hint_led_by_its_class_finds_what_its_plain_form_finds(
     import re
 
     plain = (
-        r"[$£€¥₹]|\d\s*(?:k|m|bn|thousand|million|billion)?\s*"
+        rf"[$£€¥₹]|(?<=\b(?:{_features._CODES}) )\d|\d\s*(?:k|m|bn|thousand|million|billion)?\s*"
         rf"(?:{_features._CURRENCY_ALT})"
     )
     texts = [t.lower() for p in own_pairs for t in (p.cached, p.query)] + [
         "pay $5, 5 dollars, 5k euros, 3 bn yen, 2  million pounds, £, 7usd, 9 am, 1:2",
         "€ ¥ ₹ 5\teur 6\nusd 10 k gbp 4 thousand rupees x9dollars 8 bnusd",
+        "gbp 1,200 or usd 5, eur 7m, 9.99 eur 2 times, inr 2.5",
         "",
     ]
     for text in texts:

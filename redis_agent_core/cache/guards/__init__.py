@@ -1144,6 +1144,17 @@ def _for_word(key: str, mine: Features, other: Features) -> bool:
     )
 
 
+_WEEK = 604_800.0
+
+
+def _one_span(a: float, b: float) -> bool:
+    """Whether two periods are one span counted in other units: equal, or both a week or
+    more and within 2% ("30 days" / "a month", a month being 30.44 days on average; "365
+    days" / "a year"). Nearer spans differ by a day at most in a month ("30 days" / "31
+    days" differ by 3%)."""
+    return a == b or (min(a, b) >= _WEEK and abs(a - b) <= 0.02 * max(a, b))
+
+
 # one period said as its unit without a digit: "every fortnight" = "every 2 weeks" (an
 # interval given as a count of units on the other side), "held over a year" = "more than
 # a year", "one month notice" = "1 month notice"; not after a count of times or an amount
@@ -1179,10 +1190,10 @@ def _one_unit(key: str, mine: Features, other: Features) -> bool:
         return False
     length = float(value)
     if _EVERY_N.search(_number_words_to_digits(mine.lower)) is not None and any(
-        lex.UNITS[m.group(1)][1] == length for m in _EVERY_UNIT.finditer(other.lower)
+        _one_span(lex.UNITS[m.group(1)][1], length) for m in _EVERY_UNIT.finditer(other.lower)
     ):
         return True
-    return any(lex.UNITS[m.group(1)][1] == length for m in _A_UNIT.finditer(other.lower))
+    return any(_one_span(lex.UNITS[m.group(1)][1], length) for m in _A_UNIT.finditer(other.lower))
 
 
 _CLOCK_WORDS = {"time:720": "noon", "time:0": "midnight"}
@@ -1308,6 +1319,16 @@ def _clock_halves(
             _strike(mine, key, theirs, later)
 
 
+def _calendar_periods(extra_q: dict[str, int], extra_c: dict[str, int]) -> None:
+    """Strike a period on one side and :func:`_one_span` with it on the other ("a 30-day
+    supply" / "a month's supply")."""
+    for key in [k for k in extra_q if k[:9] == "duration:"]:
+        for other in [k for k in extra_c if k[:9] == "duration:"]:
+            if _one_span(float(key[9:]), float(other[9:])):
+                _strike(extra_q, key, extra_c, other)
+                break
+
+
 class NumberGuard(_PairGuard):
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -1325,6 +1346,7 @@ class NumberGuard(_PairGuard):
             if extra_q and extra_c:
                 _units_apart(extra_q, extra_c, q, c)
                 _clock_halves(extra_q, extra_c, q, c)
+                _calendar_periods(extra_q, extra_c)
             if len(q.words) >= _LONG and len(c.words) >= _LONG:
                 # two long prompts: a time, amount or length one of them says again
                 # ("before 2 pm ... after 2 pm" / "by 14:00") is no other one; a bare

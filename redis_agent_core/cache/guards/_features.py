@@ -103,10 +103,16 @@ _TIME = re.compile(
     r"tonight|at night)(?![a-z])"
     r"|(?<![\w.,:])(\d{1,2}):(\d{2})(?!\d))"
 )
+# a currency's ISO code before the amount ("GBP 1,200" = "1,200 pounds", "USD 500"), but
+# not after one ("9.99 EUR two times"); not "INR" (mostly the blood test: "INR 2.5")
+_CODES = "|".join(sorted({c for c in lex.CURRENCY_WORDS.values() if len(c) == 3} - {"inr"}))
 _MONEY = re.compile(
     rf"(?=[$£€¥₹\d])(?:([$£€¥₹])\s?({_NUM})\s*(k|m|bn|thousand|million|billion)?(?![a-z])"
     rf"|(?<![\w.,])({_NUM})\s*(k|m|bn|thousand|million|billion)?\s*"
-    r"(%s)(?![a-z]))" % "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
+    r"(%s)(?![a-z])"
+    % "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
+    + rf"|(?<![\w.,])(?<=\b({_CODES}) )(?<!\d (?:{_CODES}) )({_NUM})"
+    r"\s*(k|m|bn|thousand|million|billion)?(?![a-z]))"
 )
 _TIME_HINT = re.compile(
     r"\d\s*(?:o'clock\s*)?(?:a\.?m|p\.?m|in the|this|today|tomorrow|tonight|at night)|\d:\d"
@@ -116,14 +122,14 @@ _CURRENCY_ALT = "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
 # whose branch starts with a class gives the engine nothing to skip ahead to, so it tried
 # the pattern at every character; the same matches, at half the cost of a scan)
 _MONEY_HINT = re.compile(
-    rf"[$£€¥₹\d](?:(?<=[$£€¥₹])|(?<=\d)\s*(?:k|m|bn|thousand|million|billion)?\s*"
-    rf"(?:{_CURRENCY_ALT}))"
+    rf"[$£€¥₹\d](?:(?<=[$£€¥₹])|(?<=\b(?:{_CODES}) \d)"
+    rf"|(?<=\d)\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT}))"
 )
 # Where either hint matches: a currency sign, or a digit then what _TIME_HINT or
 # _MONEY_HINT reads after it; one scan led by a character class. (A digit then any letter
 # was the test: "48 hours", "7 days" passed it, and both hints then ran for nothing.)
 _HINTS = re.compile(
-    r"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\d)(?::\d|\s*(?:o'clock\s*)?"
+    rf"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\b(?:{_CODES}) \d)|(?<=\d)(?::\d|\s*(?:o'clock\s*)?"
     r"(?:a\.?m|p\.?m|in the|this|today|tomorrow|tonight|at night)"
     rf"|\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT})))"
 )
@@ -133,6 +139,8 @@ _HINTS = re.compile(
 _QUANTITY = re.compile(
     rf"(\d(?<![\w.]\d)(?<!\d,\d)\d*{_NUM_TAIL})(?:st|nd|rd|th)?(?:\s*-?\s*(%|[a-z]+(?:-[a-z]+)?))?"
 )
+# the word after a count glued to its scale ("98k miles")
+_UNIT_AFTER = re.compile(r"\s+([a-z]+)\b")
 # "in 3 sentences", "a three-sentence summary", "100 words".
 _LENGTH_SPEC = re.compile(rf"(?<![\w.,])({_NUM})[\s-]+({'|'.join(lex.LENGTH_UNITS)})\b")
 _LANGUAGE_SPEC = re.compile(rf"\b(?:in|into|to)\s+({'|'.join(sorted(lex.LANGUAGES))})\b")
@@ -343,7 +351,8 @@ def _ordinal_digits(match: re.Match[str]) -> str:
 
 # Fractions of a period said in words, as the digits they stand for: "half an hour" = "30
 # minutes", "a quarter of an hour" = "15 minutes", "an hour and a half" = "90 minutes",
-# "two and a half days" = "2.5 days" (run after the number words are digits).
+# "two and a half days" = "2.5 days", "every quarter hour" = "every 15 minutes", "a half-day
+# course" = "a 12-hour course" (run after the number words are digits).
 _PERIOD_ALT = "|".join(
     sorted(
         (u for u, (dim, _f) in lex.UNITS.items() if dim == "duration" and u.isalpha()),
@@ -359,13 +368,16 @@ _FRACTION_OF_PERIOD = re.compile(
     rf"\b(?:(?:a |one )?(half) (?:an?|one) ({_HALF_ALT})"
     rf"|(?:(3|three) |an? |one )?(quarters?) of an? ({_PERIOD_ALT})"
     rf"|(an?|one|\d+) ({_PERIOD_ALT}) and a half"
-    rf"|(\d+) and a half ({_PERIOD_ALT}))\b"
+    rf"|(\d+) and a half ({_PERIOD_ALT})"
+    r"|(?:an? |one )?(?:(quarter)|(half))[ -](hour|day))\b"
 )
 _FRACTION_CUES = frozenset({"half", "quarter", "quarters"})
 
 
 def _fraction_digits(match: re.Match[str]) -> str:
-    half, unit, three, quarter, q_unit, whole, w_unit, count, c_unit = match.groups()
+    half, unit, three, quarter, q_unit, whole, w_unit, count, c_unit, *glued = match.groups()
+    if glued[2]:  # "a quarter hour", "a half-day"
+        return f"{0.25 if glued[0] else 0.5:g} {glued[2]}"
     if half:
         return f"0.5 {unit}"
     if quarter:
@@ -525,6 +537,8 @@ def _times_and_money(lower: str, found: dict[str, int]) -> str:
     def money_sub(m: re.Match[str]) -> str:
         if m.group(1):
             currency, value, scale = lex.CURRENCY_SYMBOLS[m.group(1)], m.group(2), m.group(3)
+        elif m.group(7):
+            currency, value, scale = m.group(7), m.group(8), m.group(9)
         else:
             currency, value, scale = lex.CURRENCY_WORDS[m.group(6)], m.group(4), m.group(5)
         amount = _to_float(value) * (
@@ -576,10 +590,19 @@ def _quantities(lower: str) -> dict[str, int]:
             if unit in units:
                 dim, factor = units[unit]
                 key = f"{dim}:{_format_value(round(_to_float(number) * factor, 6))}"
-            elif unit == "k" and m.start(2) == m.end(1) and ("." in number or len(number) > 1):
-                # thousands: "1.5k rows" = "1,500 rows", "10k steps"; a single digit
-                # with a k is mostly a name ("4k video", "2k monitor")
-                key = f"num:{_format_value(_to_float(number) * 1000)}"
+            elif (
+                unit in lex.SCALE_SUFFIXES
+                and m.start(2) == m.end(1)
+                and ("." in number or len(number) > 1)
+                and (unit == "k" or not text[m.end(2) : m.end(2) + 1].isalnum())  # "1.73m2"
+            ):
+                # thousands, millions, billions: "1.5k rows" = "1,500 rows", "10k steps",
+                # "20M rows" = "20 million rows", "1.2bn users"; a single digit glued to
+                # a letter is mostly a name ("4k video", "2k monitor", "5m cable")
+                value = _to_float(number) * lex.SCALE_SUFFIXES[unit]
+                after = _UNIT_AFTER.match(text, m.end(2))  # "98k miles" = "98,000 miles"
+                dim, factor = units.get(after.group(1), ("num", 1)) if after else ("num", 1)
+                key = f"{dim}:{_format_value(round(value * factor, 6))}"
             elif m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
                 # glued to letters and not a unit: an identifier ("2fa"); an ordinal's
                 # suffix stands between a number and the next word ("the 10th Fibonacci
@@ -734,7 +757,9 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # negator.
 # 17: a label before a colon ("Task:") is no verb, its request is read; "what does this code
 # print" a request of its own; digits before a scale word ("3 million"), "a pair of", ISO dates.
-_FORMAT = 17
+# 18: a currency's code before the amount ("GBP 1,200"), "20M" / "1.2bn" (millions,
+# billions), "a quarter hour" / "a half-day" (periods), "against the law" (a negator).
+_FORMAT = 18
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -1074,6 +1099,10 @@ def _parse(text: str) -> Features:
         negations += len(_NEGATED_WORD.findall(lower))
     if "fail" in lower or "unable" in lower or "yet to" in lower:
         negations += len(_FAILED_TO.findall(lower))
+    if "law" in wordset and "against" in wordset:
+        # "against the law" is a ban ("illegal"), said with no negator of its own: "is it
+        # legal ..." / "is it against the law ..." ask opposite things
+        negations += lower.count("against the law")
     if negations:
         negations -= len(_UNKNOWING.findall(lower))
         if "n't" in lower or "not" in wordset:

@@ -20,6 +20,10 @@ A side is rewritten only into words the other side has, in these readings:
   "each (of the) X" into its "every X", an auxiliary beside a plural made singular
   agreeing ("do all employees" / "does every employee");
 - an ISO date ("2024-01-05") as the other side writes that day ("January 5, 2024").
+- "against the law" into the other side's one word of a ban ("illegal", "unlawful"); "has
+  no value" / "have no items" (what a container holds) into its "is empty" / "are empty";
+  "not be enforced" / "never be recovered" into its "be unenforceable" / "be
+  unrecoverable" (a participle's "-able" word with a negating prefix).
 
 Where the other side offers two words for one place, nothing is rewritten there.
 """
@@ -149,10 +153,62 @@ def _rewrite(text: str, other: str) -> str:
             ):
                 if aux is not None and aux.group(1).lower() in _SINGULAR:
                     edits.append((aux.start(1), aux.end(1), _SINGULAR[aux.group(1).lower()]))
+    edits += _phrased(text, mine, theirs)
     out = text
     for start, end, written in sorted(edits, reverse=True):
         out = out[:start] + written + out[end:]
     return out
+
+
+# "against the law" is the other side's one word of a ban ("illegal", "unlawful")
+_AGAINST_LAW = re.compile(r"\bagainst the law\b", re.IGNORECASE)
+# "has no value" / "have no items" is the other side's "is empty" / "are empty": what a
+# container holds, said as nothing held
+_HAS_NONE = re.compile(
+    r"\b(has|have|had)\s+no\s+(?:values?|elements?|items?|entries|entry|contents?|data|rows?"
+    r"|records?|text|characters?)\b",
+    re.IGNORECASE,
+)
+_EMPTY_VERB = {"has": "is", "have": "are", "had": "was"}
+# "not be enforced" / "never be recovered" is the other side's "unenforceable" /
+# "irrecoverable": a passive's negation as its verb's "-able" word with a negating prefix
+_NOT_BE = re.compile(r"\b(?:not|never)\s+be\s+([^\W_]+(?:ed|en))\b", re.IGNORECASE)
+
+
+def _unable(word: str, verb: str) -> bool:
+    """Whether ``word`` is ``verb`` (a participle) made "-able" and negated by a prefix
+    ("unenforceable" / "enforced", "irreversible" / "reversed")."""
+    for p in ("un", "in", "im", "ir", "il", "non-", "non"):
+        rest = word[len(p) :]
+        if word.startswith(p) and rest.endswith(("able", "ible")) and len(rest) > 6:
+            root = rest[:-4]
+            if stem(root) == stem(verb) or stem(root + "e") == stem(verb):
+                return True
+    return False
+
+
+def _phrased(text: str, mine: set[str], theirs: list[re.Match[str]]) -> list[tuple[int, int, str]]:
+    """Edits that write a negation ``text`` says in a phrase as the other side's one word
+    ("against the law" / "illegal", "has no values" / "is empty", "can not be enforced"
+    / "unenforceable"), where the other side has exactly one such word and ``text`` none."""
+    edits: list[tuple[int, int, str]] = []
+    their_words = {m.group(0).lower() for m in theirs} - mine
+    if "law" in mine:
+        bans = {w for w in their_words if stem(w) in _BANNED}
+        if len(bans) == 1:
+            ban = bans.pop()
+            edits += [(m.start(), m.end(), ban) for m in _AGAINST_LAW.finditer(text)]
+    if "no" in mine and "empty" in their_words:
+        edits += [
+            (m.start(), m.end(), f"{_EMPTY_VERB[m.group(1).lower()]} empty")
+            for m in _HAS_NONE.finditer(text)
+        ]
+    if "be" in mine and ("not" in mine or "never" in mine):
+        for m in _NOT_BE.finditer(text):
+            found = {w for w in their_words if _unable(w, m.group(1).lower())}
+            if len(found) == 1:
+                edits.append((m.start(), m.end(), f"be {found.pop()}"))
+    return edits
 
 
 def _dated(text: str, other: str) -> str:

@@ -28,7 +28,14 @@ from ._features import (
     stem,
 )
 from ._instructions import one_job
-from ._lexicon import FUNCTION_WORDS, NEGATORS, NUMBER_WORDS, OPPOSITE_PARTICLES, UNITS
+from ._lexicon import (
+    FUNCTION_WORDS,
+    NEGATORS,
+    NUMBER_WORDS,
+    OPPOSITE_PARTICLES,
+    SCALE_WORDS,
+    UNITS,
+)
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
 
 __all__ = [
@@ -328,12 +335,33 @@ class AntonymGuard(_PairGuard):
                             continue
                         if _compared_apart(q, w, c, w2):
                             continue
+                        if _apart_in_long(q, i, c, c.words.index(w2)):
+                            continue  # two long prompts said otherwise: other places
                         return f"opposite words {w!r} / {w2!r} (WordNet antonyms)"
         return _turned_few(q, c, only_q, only_c) or (
             None
             if q.vocab.isdisjoint(_BOUND_CUES) or c.vocab.isdisjoint(_BOUND_CUES)
             else _bound_turned(q, c)
         )
+
+
+# words a prompt needs on each side before its opposite words must share a neighbour
+# (:func:`_neighbours`, defined below with the substitution guard's helpers)
+_LONG_PROMPT = 20
+
+
+def _apart_in_long(q: Features, i: int, c: Features, j: int) -> bool:
+    """Whether two long prompts (20 words or more each) put a pair of opposite words in
+    other places: neither the word right before them nor the one right after is the same
+    (:func:`_neighbours`: "the recruiter wants a short summary" / "give it to the
+    recruiter", "the last day to enroll" / "replies need to be short"). A long prompt said
+    again in other words shares its predicates, not its wording; an opposite swapped in
+    ("increase the limit" / "decrease the limit", "list the strengths" / "list the
+    weaknesses") keeps a neighbour."""
+    if len(q.words) < _LONG_PROMPT or len(c.words) < _LONG_PROMPT:
+        return False
+    (b, a), (b2, a2) = _neighbours(q, i), _neighbours(c, j)
+    return (not b or b != b2) and (not a or a != a2)
 
 
 def _introduces(f: Features, word: str) -> bool:
@@ -2329,6 +2357,10 @@ class SubstitutionGuard(_PairGuard):
             for k, (w, w2) in enumerate(zip(q.words, c.words, strict=True))
             if w != w2 and _SAME_NEIGHBOUR.get(w, w) != _SAME_NEIGHBOUR.get(w2, w2)
         ]
+        if q.quantities and q.quantities == c.quantities:
+            # one quantity said two ways ("every 15 minutes" / "every quarter hour",
+            # "20 million" / "20m"): the number guard read them equal, no swap
+            at = [k for k in at if not (_quantity_word(q.words[k]) and _quantity_word(c.words[k]))]
         if not 2 <= len(at) <= 3 or any(
             q.words[k] in FUNCTION_WORDS
             or c.words[k] in FUNCTION_WORDS
@@ -2349,6 +2381,21 @@ class SubstitutionGuard(_PairGuard):
             if reason is not None:
                 return reason
         return None
+
+
+_FRACTION_WORDS = frozenset({"half", "quarter", "quarters"})
+
+
+def _quantity_word(w: str) -> bool:
+    """Whether ``w`` is part of a quantity: digits, a number, scale or fraction word, a
+    unit."""
+    return (
+        w[:1].isdigit()
+        or w in NUMBER_WORDS
+        or w in SCALE_WORDS
+        or w in UNITS
+        or (w in _FRACTION_WORDS)
+    )
 
 
 def _compound_turned(only_q: Diff, only_c: Diff) -> str | None:
@@ -2511,7 +2558,12 @@ def _narrowing(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | No
     before = words[i - 1] if i else ""
     if not after or after not in other.words or noun(after) is None:
         return None
-    if w in f.entities or w in NUMBER_WORDS or (before in _VERB_CUES and s in wordnet().verbs):
+    if (
+        w in f.entities
+        or w in NUMBER_WORDS
+        or w in SCALE_WORDS  # "20 million rows" / "20M rows": the number guard's
+        or (before in _VERB_CUES and s in wordnet().verbs)
+    ):
         return None  # the entity and number guards' business, a verb ("to water plants")
     if w in UNITS and before and (before[0].isdigit() or before in NUMBER_WORDS):
         return None  # a number's unit ("a 25 percent tip" / "a 25% tip"): the number guard's
