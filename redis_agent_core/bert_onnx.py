@@ -123,6 +123,7 @@ def build_bert_onnx(
     weights: Mapping[str, np.ndarray] | None = None,
     pair_classifier: bool = False,
     every_row: bool = False,
+    layers: int | None = None,
 ) -> Any:
     """The ONNX ``ModelProto`` of the BERT encoder in ``model_dir``.
 
@@ -143,6 +144,9 @@ def build_bert_onnx(
     ``bert.pooler.dense`` and tanh) and ``classifier``. Its last layer runs the
     attention's output projection and the feed-forward on the first token only, the one
     the pooler reads (``every_row=True``: on every token, the plain graph, to compare).
+
+    ``layers``: the encoder's first ``layers`` layers only (default: the config's
+    ``num_hidden_layers``), e.g. a scorer trained on the base's first four.
     """
     try:
         import onnx
@@ -252,7 +256,12 @@ def build_bert_onnx(
     if int8_block is not None:
         const("split3", np.array([hidden] * 3, dtype=np.int64), np.int64)
 
-    layers = int(config["num_hidden_layers"])
+    if layers is None:
+        layers = int(config["num_hidden_layers"])
+    elif not 1 <= layers <= int(config["num_hidden_layers"]):
+        raise ConfigError(
+            f"{folder} has {config['num_hidden_layers']} layers: cannot build {layers} of them"
+        )
     for i in range(layers):
         p = f"encoder.layer.{i}."
         n = f"l{i}"
@@ -366,6 +375,7 @@ def save_bert_onnx(
     weights: Mapping[str, np.ndarray] | None = None,
     pair_classifier: bool = False,
     every_row: bool = False,
+    layers: int | None = None,
 ) -> Path:
     """Convert the encoder in ``model_dir`` and save the graph as ``target`` with its
     weights in ``<target stem>.data`` beside it; returns ``target``.
@@ -389,6 +399,7 @@ def save_bert_onnx(
         weights=weights,
         pair_classifier=pair_classifier,
         every_row=every_row,
+        layers=layers,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     data = path.stem + ".data"

