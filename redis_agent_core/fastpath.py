@@ -571,8 +571,13 @@ class CheckedAsyncPool(_CheckedPool, aredis.BlockingConnectionPool):
     # served), and a release wakes a waiter that came meanwhile.
     async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
         if not self._waiting and not self._lock.locked() and self.can_get_connection():
-            # the lock is free: nothing suspends between the check and the take
-            return await aredis.ConnectionPool.get_connection(self)
+            # the lock reads free, but one just handed to a waiter that has not run yet
+            # suspends this take behind it: calls that checked the same free connection
+            # then find none, and wait the blocking way instead of raising
+            try:
+                return await aredis.ConnectionPool.get_connection(self)
+            except redis.exceptions.MaxConnectionsError:
+                pass
         self._waiting += 1
         try:
             return await super().get_connection()

@@ -205,3 +205,35 @@ async def test_a_call_that_comes_to_wait_while_a_connection_is_given_back_gets_i
     assert got is conn
     await pool.release(got)
     await cfg.aclose()
+
+
+async def test_calls_that_find_the_pools_lock_just_handed_on_wait_not_refuse(
+    config: RedisAgentConfig,
+) -> None:
+    """review27: the fast path checked the pool's lock free and a connection free, then
+    took the lock; a lock just released to a waiter that has not run yet reads as free,
+    but taking it suspends behind that waiter. Two calls checked the one free connection
+    there, the first took it and the second raised 'Too many connections' from the plain
+    pool, though the blocking pool's calls wait for one (its timeout)."""
+    cfg = config.with_options(max_connections=1)
+    pool = cfg.get_async_client().connection_pool
+    await pool._lock.acquire()  # held, as by a release disconnecting a connection
+
+    async def other_holder() -> None:
+        async with pool._lock:
+            pass
+
+    holder = asyncio.ensure_future(other_holder())
+    await asyncio.sleep(0)  # it waits for the lock
+    first = asyncio.ensure_future(pool.get_connection())
+    second = asyncio.ensure_future(pool.get_connection())
+    pool._lock.release()  # handed to the holder; both calls run before it does
+    conn = await asyncio.wait_for(first, 5)
+    await holder
+    await asyncio.sleep(0)
+    assert not second.done()  # it waits for the one connection
+    await pool.release(conn)
+    got = await asyncio.wait_for(second, 5)
+    assert got is conn
+    await pool.release(got)
+    await cfg.aclose()
