@@ -330,6 +330,12 @@ class TopicConsumer:
         ms, seq = self._seen[0]
         return f"{ms}-{seq}"
 
+    def _joined(self) -> None:
+        """The first ensure found the group there: it may be behind the stream's end
+        (messages not yet delivered), so that end is no bound on what it had reached; a
+        loss before anything is handed restarts at ``"0"`` (delivered again, not lost)."""
+        self._seen = None
+
     def _restart_at(self, anchor: str | None, held: Any) -> str:
         """Where XGROUP CREATE starts the group, given :meth:`_anchor` and ``held`` (the
         XRANGE of the anchor): after the anchor when the stream holds that very entry
@@ -452,7 +458,8 @@ class TopicConsumer:
             return
         with translate_errors(self._config, f"creating consumer group {self.group!r}"):
             client = self._config.get_client()
-            if not self._anchored:
+            first = not self._anchored
+            if first:
                 self._saw(_last_entry(client.xrevrange(self.key, count=1)))
                 self._anchored = True
             anchor = self._anchor()
@@ -463,6 +470,8 @@ class TopicConsumer:
             except REPLY as exc:
                 if not is_busygroup(exc):
                     raise
+                if first:
+                    self._joined()
         self._group_ready = True
         self._lost = False
 
@@ -596,7 +605,8 @@ class TopicConsumer:
             return
         with translate_errors(self._config, f"creating consumer group {self.group!r}"):
             client = self._config.get_async_client()
-            if not self._anchored:
+            first = not self._anchored
+            if first:
                 self._saw(_last_entry(await client.xrevrange(self.key, count=1)))
                 self._anchored = True
             anchor = self._anchor()
@@ -607,6 +617,8 @@ class TopicConsumer:
             except REPLY as exc:
                 if not is_busygroup(exc):
                     raise
+                if first:
+                    self._joined()
         self._group_ready = True
         self._lost = False
 

@@ -139,6 +139,27 @@ async def test_a_new_messages_group_deleted_behind_its_consumer_goes_on_where_it
     await config.aclose()
 
 
+@pytest.mark.parametrize("sync", [True, False], ids=["read", "aread"])
+async def test_a_consumer_joining_a_group_behind_the_stream_loses_nothing_of_its_backlog(
+    config: RedisAgentConfig, sync: bool
+) -> None:
+    """review27: a start="$" consumer joining a group that exists and is behind the
+    stream's end (messages published, not yet delivered) took the stream's end as what
+    it had reached: the group deleted behind it was recreated there, and the backlog it
+    had not been handed yet (n 1, 2) was lost."""
+    bus = AgentBus(config)
+    bus.consumer("jobs", "g", start="$").ensure_group()  # the group, at the stream's end
+    for n in range(3):
+        bus.publish("jobs", {"n": n}, durable=True)
+    late = bus.consumer("jobs", "g", start="$")  # a worker (re)started with a backlog
+    got = late.read(count=1) if sync else await late.aread(count=1)
+    assert [m.payload for m in got] == [{"n": 0}]
+    config.get_client().xgroup_destroy(late.key, "g")
+    bus.publish("jobs", {"n": 3}, durable=True)
+    assert await _payloads(late, sync) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    await config.aclose()
+
+
 def _kill_subscribers(faulty_redis: FaultyRedis) -> None:
     admin = faulty_redis.admin()
     assert admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub") >= 1
