@@ -59,7 +59,15 @@ import redis.asyncio as aredis
 import redis.asyncio.sentinel as asentinel
 
 from .errors import ConfigError
-from .redis_errors import NOSCRIPT, REPLY, UNAVAILABLE, fault_kind, mark_sent, write_timeout
+from .redis_errors import (
+    NOSCRIPT,
+    REPLY,
+    UNAVAILABLE,
+    fault_kind,
+    is_pool_exhausted,
+    mark_sent,
+    write_timeout,
+)
 
 __all__ = [
     "FALLBACK",
@@ -576,8 +584,9 @@ class CheckedAsyncPool(_CheckedPool, aredis.BlockingConnectionPool):
             # then find none, and wait the blocking way instead of raising
             try:
                 return await aredis.ConnectionPool.get_connection(self)
-            except redis.exceptions.MaxConnectionsError:
-                pass
+            except Exception as exc:  # redis-py's MaxConnectionsError: nothing was taken
+                if not is_pool_exhausted(exc):
+                    raise
         self._waiting += 1
         try:
             return await super().get_connection()
