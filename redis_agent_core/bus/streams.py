@@ -330,11 +330,21 @@ class TopicConsumer:
         ms, seq = self._seen[0]
         return f"{ms}-{seq}"
 
-    def _joined(self) -> None:
+    def _delivered(self, groups: Any) -> str | None:
+        """The group's last-delivered id in an XINFO GROUPS reply (None: not there)."""
+        for info in groups or ():
+            if _text(info.get("name")) == self.group:
+                last = _text(info.get("last-delivered-id") or "0-0")
+                return None if last == "0-0" else last
+        return None
+
+    def _joined(self, held: Any) -> None:
         """The first ensure found the group there: it may be behind the stream's end
-        (messages not yet delivered), so that end is no bound on what it had reached; a
-        loss before anything is handed restarts at ``"0"`` (delivered again, not lost)."""
+        (messages not yet delivered), so that end is no bound on what it had reached; the
+        group's last-delivered entry (``held``, its XRANGE) is. Not held (trimmed, or
+        none yet): a loss before anything is handed restarts at ``"0"``."""
         self._seen = None
+        self._saw(_last_entry(held))
 
     def _restart_at(self, anchor: str | None, held: Any) -> str:
         """Where XGROUP CREATE starts the group, given :meth:`_anchor` and ``held`` (the
@@ -471,7 +481,8 @@ class TopicConsumer:
                 if not is_busygroup(exc):
                     raise
                 if first:
-                    self._joined()
+                    last = self._delivered(client.xinfo_groups(self.key))
+                    self._joined(last and client.xrange(self.key, last, last))
         self._group_ready = True
         self._lost = False
 
@@ -618,7 +629,8 @@ class TopicConsumer:
                 if not is_busygroup(exc):
                     raise
                 if first:
-                    self._joined()
+                    last = self._delivered(await client.xinfo_groups(self.key))
+                    self._joined(last and await client.xrange(self.key, last, last))
         self._group_ready = True
         self._lost = False
 

@@ -157,6 +157,12 @@ async def test_a_consumer_joining_a_group_behind_the_stream_loses_nothing_of_its
     config.get_client().xgroup_destroy(late.key, "g")
     bus.publish("jobs", {"n": 3}, durable=True)
     assert await _payloads(late, sync) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    # one that joins and is handed nothing goes on after what the group had delivered
+    idle = bus.consumer("jobs", "g", start="$")
+    idle.ensure_group() if sync else await idle.aensure_group()
+    config.get_client().xgroup_destroy(late.key, "g")
+    bus.publish("jobs", {"n": 4}, durable=True)
+    assert await _payloads(idle, sync) == [{"n": 4}]
     await config.aclose()
 
 
