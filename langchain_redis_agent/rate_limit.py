@@ -206,8 +206,6 @@ PRUNE_AT = 10_000
 class _HandlerCore:
     """State and pure logic shared by the sync and async callback handlers."""
 
-    _sync = False  # the handler's callbacks are sync functions
-
     def __init__(
         self,
         limiter: RateLimiter,
@@ -225,11 +223,6 @@ class _HandlerCore:
             estimator, estimate_tokens, f"{type(self).__name__}(estimator=...)"
         )
         self.max_wait = check_wait(max_wait)  # NaN would turn the cap off
-        if self._sync:
-            # In an async call LangChain runs a sync handler's callbacks on the event
-            # loop when run_inline, else in a thread: one that may wait for a slot
-            # (time.sleep) stopped every task of the loop as long (1.0 s for a 1 s wait)
-            self.run_inline = self.max_wait == 0
         self.refund_cache_hits = refund_cache_hits
         self._reservations: dict[UUID, Reservation] = {}
         self._prune_at = PRUNE_AT
@@ -289,8 +282,11 @@ class RateLimitCallbackHandler(_HandlerCore, BaseCallbackHandler):
     """
 
     raise_error = True
-    run_inline = True  # with max_wait > 0: False (see _HandlerCore)
-    _sync = True
+    # Inline even with max_wait > 0, whose wait (time.sleep) then stops the event loop in
+    # ainvoke: off the loop, langchain-core's async on_llm_start skips it whenever an
+    # inline handler is there (LangSmith's tracer; langchain-ai/langchain#39633), and a
+    # completion LLM's calls went through unmetered. Async code: AsyncRateLimitCallbackHandler.
+    run_inline = True
 
     def _start(self, texts: list[str], run_id: UUID, metadata: Any, kwargs: Any) -> None:
         user, org = self._subject(metadata)

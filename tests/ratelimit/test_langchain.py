@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -324,34 +323,6 @@ async def test_sync_handler_enforces_in_async_calls(make_limiter: Make) -> None:
     assert status.remaining[TOKENS.name] == 1000 - 20
 
 
-async def test_a_sync_handler_that_may_wait_never_waits_on_the_event_loop(
-    make_limiter: Make, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With ``max_wait`` > 0 the sync handler sleeps for a slot; LangChain ran it on the
-    event loop in ``ainvoke`` (``run_inline``), so the wait stopped every other task of
-    the loop (measured: 1.0 s for a 1 s wait). It now runs off the loop, waits, and the
-    call goes through; with ``max_wait=0`` (no wait) it stays inline."""
-    limiter = make_limiter([RequestLimit(1, 0.3), TOKENS])
-    handler = RateLimitCallbackHandler(limiter, max_wait=5.0)
-    loop_thread = threading.get_ident()
-    threads: list[int] = []
-    acquire = limiter.acquire
-
-    def recording(**kwargs: Any) -> Any:
-        threads.append(threading.get_ident())
-        return acquire(**kwargs)
-
-    monkeypatch.setattr(limiter, "acquire", recording)
-    config = {"callbacks": [handler], "metadata": {"user_id": "wes"}}
-    model = fake_model(total_tokens=20)
-    await model.ainvoke("hi", config=config)
-    assert (await model.ainvoke("hi", config=config)).content == "ok"  # waited ~0.3 s
-    assert len(threads) == 2 and loop_thread not in threads
-    status = await limiter.apeek(user="wes", requests=0)
-    assert status.remaining[TOKENS.name] == 1000 - 2 * 20  # both settled
-    assert RateLimitCallbackHandler(limiter).run_inline  # max_wait=0: inline, no wait
-
-
 @pytest.mark.parametrize("wait", [float("nan"), float("inf"), -1, True, "5"])
 @pytest.mark.parametrize(
     "build",
@@ -386,18 +357,14 @@ class _InlineHandler(BaseCallbackHandler):
     run_inline = True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="langchain-core 1.8.3 AsyncCallbackManager.on_llm_start skips non-inline handlers "
-    "when an inline one is there (langchain-ai/langchain#39633); the lead decides the fix",
-)
 async def test_a_waiting_sync_handler_beside_an_inline_one_still_meters_a_completion_llm(
     make_limiter: Make,
 ) -> None:
-    """review27: LangChain's async on_llm_start (text LLMs) calls the handlers that are
-    not run_inline only when none is: with max_wait > 0 the sync handler left run_inline,
-    so beside an inline handler (LangSmith tracing on) every ainvoke of a completion LLM
-    went through unmetered, past the limit, without a word."""
+    """review27: langchain-core's async on_llm_start (text LLMs) calls the handlers that
+    are not run_inline only when none is (langchain-ai/langchain#39633): a sync handler
+    with max_wait > 0 moved off the loop (c96ecf8) was skipped beside an inline handler
+    (LangSmith tracing on), and every ainvoke of a completion LLM went through unmetered,
+    past the limit. It stays inline."""
     limiter = make_limiter([RequestLimit(2, 60.0), TOKENS])
     handler = RateLimitCallbackHandler(limiter, estimator=lambda text, params: 50, max_wait=0.5)
     llm = FakeListLLM(responses=["fine"])
