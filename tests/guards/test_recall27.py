@@ -195,6 +195,19 @@ def test_renegated_writes_phrases_only_as_the_other_side_says_them() -> None:
     )
 
 
+def test_a_passive_is_read_as_its_able_word_only_where_the_prefix_negates() -> None:
+    """ "not be enforced" / "unenforceable" (WordNet antonyms) is one no; "not be valued" /
+    "invaluable" is not: invaluable means very valuable (as fix26b found for one word)."""
+    pair = (
+        "Can the non-compete clause not be enforced?",
+        "Is the non-compete clause unenforceable?",
+    )
+    assert renegated(*pair)[0] == "Can the non-compete clause be unenforceable?"
+    valued = ("Can my grandmother's ring not be valued?", "Is my grandmother's ring invaluable?")
+    assert renegated(*valued) == valued
+    assert not _passed(*valued)
+
+
 # two long prompts said in other words: a WordNet "opposite" pair that sits in other places
 # (no same word right before or after: "the recruiter wants a short summary" / "give it to
 # the recruiter", want / give) is no opposite; one swapped in beside the same word ("list

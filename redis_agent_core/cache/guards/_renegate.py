@@ -183,7 +183,8 @@ def _unable(word: str, verb: str) -> bool:
         if word.startswith(p) and rest.endswith(("able", "ible")) and len(rest) > 6:
             root = rest[:-4]
             if stem(root) == stem(verb) or stem(root + "e") == stem(verb):
-                return True
+                # as for one word ("invaluable" is very valuable, not "not valued")
+                return _negated(word, rest)
     return False
 
 
