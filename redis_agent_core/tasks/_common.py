@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from ..config import RedisAgentConfig, get_default_config
@@ -51,3 +54,29 @@ def clip_error(error: str | bytes) -> str | bytes:
     if isinstance(error, bytes):
         error = error.decode("utf-8", "replace")
     return f"{error[:MAX_ERROR_CHARS]}... ({len(error):,} characters, cut)"
+
+
+class WorkerCache:
+    """What a worker process builds for its jobs (models, indexes, limiters), the least
+    recently used dropped past ``size``: kept for ever, a key that varies per job (a
+    temperature, an end-user id) left the worker one object (with its connections) per
+    value. Thread-safe; ``build`` runs outside the lock, and of two built at once for one
+    key the first stored is kept."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The object cached under ``key``, else ``build()``'s, cached."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        obj = build()
+        with self._lock:
+            obj = self._items.setdefault(key, obj)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return obj

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +28,7 @@ from ..config import RedisAgentConfig, backoff, get_default_config
 from ..errors import ConfigError, DataCorruptionError, ValueTooLargeError
 from ..jsonvalues import Unreadable, find_unreadable
 from ..redis_errors import translate_errors
-from ._common import RETRYABLE, agent_config, retry_later
+from ._common import RETRYABLE, WorkerCache, agent_config, retry_later
 from .progress import finished_items, mark_items
 from .registry import resolve
 from .webhooks import held_countdown, notify_job_finished, renotify_if_lost
@@ -124,26 +122,9 @@ def get_batch_results(
 
 
 # -- worker side --
-# the models (one per name and distinct model_kwargs), caches and limiters jobs used,
-# the least recently used dropped past MAX_OBJECTS: kept for ever, a model_kwargs that
-# varies per job (a temperature, an end-user id) left the worker one model (with its HTTP
-# client and connections) per value
+# the models (one per name and distinct model_kwargs), caches and limiters jobs used
 MAX_OBJECTS = 64
-_objects: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_objects_lock = threading.Lock()
-
-
-def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    with _objects_lock:
-        if key in _objects:
-            _objects.move_to_end(key)
-            return _objects[key]
-    obj = build()
-    with _objects_lock:
-        obj = _objects.setdefault(key, obj)
-        while len(_objects) > MAX_OBJECTS:
-            _objects.popitem(last=False)
-        return obj
+_cached = WorkerCache(MAX_OBJECTS).get
 
 
 def _model_kwargs(job: Mapping[str, Any]) -> Mapping[str, Any]:

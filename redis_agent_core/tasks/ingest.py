@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +27,7 @@ import orjson
 from ..config import RedisAgentConfig, backoff
 from ..errors import ConfigError
 from ..vectors.schema import VectorSchema, first_invalid
-from ._common import RETRYABLE, agent_config
+from ._common import RETRYABLE, WorkerCache, agent_config
 from .progress import finished_items, mark_items
 from .registry import lookup, resolve
 from .webhooks import held_countdown, notify_job_finished, renotify_if_lost
@@ -96,27 +94,21 @@ def _validate_items(
     return out
 
 
-_indexes: OrderedDict[tuple[int, str], Any] = OrderedDict()
-_indexes_lock = threading.Lock()
+_indexes = WorkerCache(16)
 
 
 def _index_for(config: RedisAgentConfig, job: Mapping[str, Any]) -> Any:
     """Rebuild (and cache per worker process) the job's index."""
+
+    def build() -> Any:
+        cls = resolve("index", job["index"])
+        from_spec = getattr(cls, "from_spec", None)
+        if not callable(from_spec) or not callable(getattr(cls, "add", None)):
+            raise ConfigError(f"{job['index']!r} is not an index class (needs from_spec and add)")
+        return from_spec(job["spec"], config=config, embedder=_embedder(job))
+
     cache_key = (id(config), orjson.dumps(job, option=orjson.OPT_SORT_KEYS).decode())
-    with _indexes_lock:
-        if cache_key in _indexes:
-            _indexes.move_to_end(cache_key)
-            return _indexes[cache_key]
-    cls = resolve("index", job["index"])
-    from_spec = getattr(cls, "from_spec", None)
-    if not callable(from_spec) or not callable(getattr(cls, "add", None)):
-        raise ConfigError(f"{job['index']!r} is not an index class (needs from_spec and add)")
-    index = from_spec(job["spec"], config=config, embedder=_embedder(job))
-    with _indexes_lock:
-        _indexes[cache_key] = index
-        while len(_indexes) > 16:
-            _indexes.popitem(last=False)
-    return index
+    return _indexes.get(cache_key, build)
 
 
 def _embedder(job: Mapping[str, Any]) -> Any:
