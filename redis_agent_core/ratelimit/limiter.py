@@ -552,6 +552,14 @@ class RateLimiter:
         return f"RateLimiter(name={self.name!r}, limits=[{names}], shard_by={self.shard_by!r})"
 
     # -- helpers --
+    def _cached_plan(self, user: str | None, org: str | None) -> _Plan:
+        """The plan, from the cache without :meth:`_plan`'s checks when it is there (every
+        call of the hot path)."""
+        try:
+            return self._plans.get((user, org)) or self._plan(user, org)
+        except TypeError:  # an unhashable id: _plan refuses it by name
+            return self._plan(user, org)
+
     def _plan(self, user: str | None, org: str | None) -> _Plan:
         # first: an unhashable id (a list, a dict) raised a bare TypeError at the lookup
         check_subject(user, "user")
@@ -606,10 +614,7 @@ class RateLimiter:
             or not 0 <= tokens <= MAX_TOKENS
         ):
             _check_costs(requests, tokens)
-        try:
-            plan = self._plans.get((user, org)) or self._plan(user, org)
-        except TypeError:  # an unhashable id: _plan refuses it by name
-            plan = self._plan(user, org)
+        plan = self._cached_plan(user, org)
         rid = new_reservation_id() if plan.makes_rid else ""
         try:
             # inside: a cluster client whose URL's node is down fails while being built
@@ -716,10 +721,7 @@ class RateLimiter:
     ) -> Decision:
         """Async :meth:`try_acquire`."""
         _check_costs(requests, tokens)
-        try:
-            plan = self._plans.get((user, org)) or self._plan(user, org)
-        except TypeError:  # an unhashable id: _plan refuses it by name
-            plan = self._plan(user, org)
+        plan = self._cached_plan(user, org)
         rid = new_reservation_id() if plan.makes_rid else ""
         keys, args = build_acquire(plan, rid, requests, tokens)
         client = self.config.get_async_client()
