@@ -144,7 +144,13 @@ jurisdiction; committed at 13:41 UTC, scored untouched (aggregates only) on 9995
 (paraphrases, long prompts reworded, hard rewordings, full vs short names, typos, a negation said
 another way), 257 traps, 16-17 a kind over the kinds above plus two of its own: an exception
 added and another platform / jurisdiction; committed at 17:01 UTC, scored untouched (aggregates
-only) on d547223 0.833 / 0.616, 25 wrong of 150, 4 of them the question word). All
+only) on d547223 0.833 / 0.616, 25 wrong of 150, 4 of them the question word); and
+guards_traps31.jsonl (467, written 2026-12-07 20:04-20:14 UTC by a helper who read no guard
+code, pair set or guard test: 202 true (paraphrases, hard rewordings, full vs short names, typos,
+a negation said another way, long prompts reworded), 265 traps, 16-18 a kind over the kinds
+above plus two of its own: the unit of the answer and another platform / jurisdiction; word
+Jaccard 0.447 true vs 0.474 traps; committed at 20:14 UTC, scored untouched (aggregates only) on
+f6b1aa6 0.908 / 0.589, 12 wrong of 131, 3 of them modality). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it, or (with the guards and the
@@ -227,6 +233,7 @@ SETS = {
     "traps28": DATA / "guards_traps28.jsonl",
     "traps29": DATA / "guards_traps29.jsonl",
     "traps30": DATA / "guards_traps30.jsonl",
+    "traps31": DATA / "guards_traps31.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -326,7 +333,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
                    "traps23", "traps24", "traps25", "traps26", "traps27", "traps28",
-                   "traps29", "traps30"):  # fmt: skip
+                   "traps29", "traps30", "traps31"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -819,6 +826,7 @@ def main(full: bool) -> str:
         "traps28",
         "traps29",
         "traps30",
+        "traps31",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -62,6 +62,7 @@ HELD_OUT = frozenset(
         "guards_traps28",
         "guards_traps29",
         "guards_traps30",
+        "guards_traps31",
         "guards_val20",
         "guards_val21",
     }
