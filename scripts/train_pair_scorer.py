@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -189,6 +190,49 @@ def class_weights(
     return {1.0: examples * (1 - share) / trues, 0.0: examples * share / (examples - trues)}
 
 
+def length_batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
+    """Batches of example indices, each of a similar token length (``--group-by-length``,
+    as transformers' Trainer ``group_by_length``): shuffled, cut into runs of 50 batches,
+    each run sorted by length and cut into batches, the batches shuffled. A batch pads to
+    its longest pair: shuffled alone, our pairs (32 tokens on average) padded to 95."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    run = 50 * batch
+    batches = []
+    for start in range(0, len(order), run):
+        chunk = sorted(order[start : start + run], key=lengths.__getitem__, reverse=True)
+        batches += [chunk[i : i + batch] for i in range(0, len(chunk) - batch + 1, batch)]
+    rng.shuffle(batches)
+    return batches
+
+
+def mixed_loss(
+    logits: Any, labels: Any, weights: Any, teacher: Any = None, alpha: float = 0.0
+) -> Any:
+    """A batch's loss (torch tensors, one value per example): ``(1 - alpha)`` x the
+    cross-entropy against the labels + ``alpha`` x the cross-entropy against the
+    ``teacher``'s probability for the same ordered pair, each example weighted by its
+    class (``class_weights``), averaged. Probabilities at temperature 1, not logits: the
+    cache cuts on the probability, and a logit MSE would spend the student on pairs the
+    teacher is sure of (logits of +-8 either way) rather than on those near the cut."""
+    import torch.nn.functional as F
+
+    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    if alpha:
+        distilled = F.binary_cross_entropy_with_logits(logits, teacher, reduction="none")
+        loss = (1 - alpha) * loss + alpha * distilled
+    return (loss * weights).mean()
+
+
+def teacher_probabilities(
+    pairs: list[tuple[str, str]], weights: Path
+) -> dict[tuple[str, str], float]:
+    """The probability the scorer in ``weights`` gives each ordered pair, as a lookup runs
+    it (onnxruntime, int8): computed once for the whole mix, not at every step."""
+    scorer = PairScorer(weights=weights)
+    return {pair: scorer.probability(*pair) for pair in sorted(set(pairs))}
+
+
 class _Probe(PairScorer):
     """A scorer that passes every pair and remembers the probability it gave the last one
     (None: the verifier did not ask it, e.g. a rule refused the pair)."""
@@ -273,13 +317,9 @@ def choose_threshold(weights: Path, shipped_weights: Path = WEIGHTS_FILE) -> dic
     }
 
 
-def main() -> None:
-    import numpy as np
-    import torch
-    from safetensors.numpy import save_file
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The script's options (``parse_args`` checks them together)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--exclude", action="append", default=[], help="a set to leave out")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     parser.add_argument(
@@ -330,9 +370,60 @@ def main() -> None:
         metavar="WEIGHTS",
         help="only choose the threshold of these weights and write it into their .json",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--group-by-length",
+        action="store_true",
+        help="batches of pairs of a similar length (less padding: about a third of the "
+        "tokens here, steps that much quicker; the batches' order stays random)",
+    )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        metavar="WEIGHTS",
+        help="a trained scorer (e.g. the shipped six-layer file) whose probabilities the "
+        "new one also learns (--distill); scored once for the whole mix on onnxruntime",
+    )
+    parser.add_argument(
+        "--distill",
+        type=float,
+        metavar="ALPHA",
+        help="the teacher's share of the loss: (1-ALPHA) x the labelled loss + ALPHA x "
+        "cross-entropy against the teacher's probability (0 to 1; needs --teacher)",
+    )
+    return parser
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> argparse.Namespace:
+    """The options, checked together: a bad combination names the fix and trains nothing."""
+    args = parser.parse_args(argv)
     if not args.trap_weight > 0:
         parser.error(f"--trap-weight must be above 0 (got {args.trap_weight:g}); 1 is half each")
+    if args.distill is not None:
+        if not 0 <= args.distill <= 1:  # also refuses NaN
+            parser.error(
+                f"--distill must be from 0 to 1 (got {args.distill:g}): the teacher's share"
+            )
+        if args.teacher is None:
+            parser.error(
+                "--distill needs --teacher WEIGHTS: the scorer whose probabilities to learn"
+            )
+    elif args.teacher is not None:
+        parser.error("--teacher needs --distill ALPHA: the teacher's share of the loss (e.g. 0.5)")
+    if args.teacher is not None and not args.teacher.with_suffix(".json").is_file():
+        parser.error(f"--teacher {args.teacher}: no such scorer (its .json beside it)")
+    return args
+
+
+def main() -> None:
+    import numpy as np
+    import torch
+    from safetensors.numpy import save_file
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    parser = build_parser()
+    args = parse_args(parser)
     if args.validate_only:
         meta_file = args.validate_only.with_suffix(".json")
         meta = json.loads(meta_file.read_text())
@@ -358,6 +449,15 @@ def main() -> None:
         for stored, asked, same in pairs
         for a, b in ((stored, asked), (asked, stored))
     ]
+    teacher: dict[tuple[str, str], float] = {}
+    if args.distill:
+        begun = time.time()
+        teacher = teacher_probabilities([(a, b) for a, b, _ in examples], args.teacher)
+        print(
+            f"teacher {args.teacher.name}: {len(teacher)} pairs scored in "
+            f"{time.time() - begun:.0f}s",
+            flush=True,
+        )
     trues = sum(e[2] for e in examples)
     weight = class_weights(len(examples), int(trues), args.trap_weight)
     print(
@@ -412,14 +512,33 @@ def main() -> None:
         return min(1.0, max(done, (i + 1) / steps) / WARMUP) * max(0.0, 1 - done)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, rate)
-    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
     model.train()
+    lengths = (
+        [
+            len(ids)
+            for ids in tok(
+                [e[0] for e in examples],
+                [e[1] for e in examples],
+                truncation=True,
+                max_length=MAX_TOKENS,
+            )["input_ids"]
+        ]
+        if args.group_by_length
+        else []
+    )
+    grouping = random.Random(SEED)
     while step < steps and progress(step) < 1:
-        random.shuffle(examples)
-        for i in range(0, len(examples) - BATCH + 1, BATCH):
+        if args.group_by_length:
+            batches = length_batches(lengths, BATCH, grouping)
+        else:
+            random.shuffle(examples)
+            batches = [
+                list(range(i, i + BATCH)) for i in range(0, len(examples) - BATCH + 1, BATCH)
+            ]
+        for indices in batches:
             if step >= steps or progress(step) >= 1:
                 break
-            batch = examples[i : i + BATCH]
+            batch = [examples[k] for k in indices]
             enc = tok(
                 [b[0] for b in batch],
                 [b[1] for b in batch],
@@ -430,7 +549,10 @@ def main() -> None:
             )
             labels = torch.tensor([b[2] for b in batch])
             weights = torch.tensor([weight[b[2]] for b in batch])
-            loss = (loss_fn(model(**enc).logits.squeeze(-1), labels) * weights).mean()
+            taught = torch.tensor([teacher.get((b[0], b[1]), b[2]) for b in batch])
+            loss = mixed_loss(
+                model(**enc).logits.squeeze(-1), labels, weights, taught, args.distill or 0.0
+            )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trained, 1.0)
             opt.step()
@@ -469,6 +591,13 @@ def main() -> None:
             if args.start_from
             else "the base model"
         ),
+        "distilled_from": (
+            f"{args.teacher.name} (sha256 {_digest(args.teacher)}), alpha {args.distill:g}, "
+            "cross-entropy against its probability (temperature 1)"
+            if args.distill
+            else None
+        ),
+        "grouped_by_length": args.group_by_length,
         "learning_rate": LR,
         "batch": BATCH,
         "max_tokens": MAX_TOKENS,

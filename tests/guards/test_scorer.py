@@ -208,11 +208,16 @@ def test_the_onnx_classifier_gives_the_trained_models_logits(tmp_path: Path) -> 
 
     base = default_model_path()
     layers = read_safetensors(WEIGHTS_FILE)
-    path = save_bert_onnx(base, tmp_path / "scorer.onnx", weights=layers, pair_classifier=True)
+    count = _shipped_layers()
+    path = save_bert_onnx(
+        base, tmp_path / "scorer.onnx", weights=layers, pair_classifier=True, layers=count
+    )
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
     tokenizer.no_padding()
-    model = transformers.BertForSequenceClassification.from_pretrained(str(base), num_labels=1)
+    model = transformers.BertForSequenceClassification.from_pretrained(
+        str(base), num_labels=1, num_hidden_layers=count
+    )
     state = {
         (k if k.startswith("classifier.") else "bert." + k): torch.tensor(np.array(v, np.float32))
         for k, v in layers.items()
@@ -258,6 +263,7 @@ def test_the_last_layer_runs_on_the_first_token_alone_and_scores_alike(
         weights=read_safetensors(WEIGHTS_FILE),
         pair_classifier=True,
         every_row=True,
+        layers=last + 1,
     )
     assert not {f"l{last}/ctx_first", f"l{last}/x_first"} & {
         n.name for n in onnx.load(str(path)).graph.node
@@ -466,7 +472,10 @@ def test_a_four_layer_scorer_loads_and_gives_its_models_logits(tmp_path: Path) -
         }
         with torch.no_grad():
             theirs = 1 / (1 + math.exp(-float(model(**feed).logits[0, 0])))
-        assert scorer.probability(stored, asked) == pytest.approx(theirs, abs=0.05)
+        # int8 against float32: the session 28 four-layer scorer's rounding moves one of
+        # these by 0.11 (the float32 graph gives transformers' logits within 1e-3:
+        # test_the_onnx_classifier_gives_the_trained_models_logits)
+        assert scorer.probability(stored, asked) == pytest.approx(theirs, abs=0.15)
     names = {n.name for n in onnx.load(str(scorer.onnx_path())).graph.node}
     assert "l3/ln2" in names and not any(n.startswith("l4/") for n in names)
     # the shipped file: as many layers as it holds
@@ -507,3 +516,73 @@ def test_the_training_script_weights_a_set_up_and_never_adds_a_judging_set(
     assert train_pair_scorer.training_sets(set(), [mine])["my_pairs"] == [
         ("Open the door", "Close the door", False)
     ]
+
+
+def _training_script():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import train_pair_scorer
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return train_pair_scorer
+
+
+def test_distilling_mixes_the_labelled_loss_with_the_teachers_by_its_share() -> None:
+    """``--distill ALPHA``: (1-ALPHA) x the labelled loss + ALPHA x the cross-entropy against
+    the teacher's probability, each example weighted by its class, as without a teacher."""
+    torch = pytest.importorskip("torch")
+    mixed = _training_script().mixed_loss
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    logits = torch.tensor([2.0, -1.0, 0.5, -3.0])
+    labels = torch.tensor([1.0, 0.0, 0.0, 1.0])
+    teacher = torch.tensor([0.9, 0.2, 0.7, 0.4])
+    weights = torch.tensor([1.0, 1.0, 2.0, 0.5])
+    on_labels = (bce(logits, labels, reduction="none") * weights).mean()
+    on_teacher = (bce(logits, teacher, reduction="none") * weights).mean()
+    assert float(mixed(logits, labels, weights)) == pytest.approx(float(on_labels))
+    assert float(mixed(logits, labels, weights, teacher, 0.0)) == pytest.approx(float(on_labels))
+    assert float(mixed(logits, labels, weights, teacher, 1.0)) == pytest.approx(float(on_teacher))
+    quarter = 0.75 * on_labels + 0.25 * on_teacher
+    assert float(mixed(logits, labels, weights, teacher, 0.25)) == pytest.approx(float(quarter))
+    # the teacher's part pulls toward its probability (not its label): none where they agree
+    agreeing = logits.clone().requires_grad_()
+    mixed(agreeing, labels, weights, torch.sigmoid(logits), 1.0).backward()
+    assert agreeing.grad is not None and float(agreeing.grad.abs().max()) < 1e-6
+
+
+def test_a_teacher_and_its_share_come_together_or_the_script_says_what_is_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    script = _training_script()
+    teacher = str(WEIGHTS_FILE)
+    args = script.parse_args(script.build_parser(), ["--teacher", teacher, "--distill", "0.5"])
+    assert args.teacher == WEIGHTS_FILE and args.distill == 0.5
+    plain = script.parse_args(script.build_parser(), [])
+    assert plain.teacher is None and plain.distill is None and not plain.group_by_length
+    for argv, says in (
+        (["--distill", "0.5"], "--distill needs --teacher"),
+        (["--teacher", teacher], "--teacher needs --distill"),
+        (["--teacher", teacher, "--distill", "1.5"], "--distill must be from 0 to 1"),
+        (["--teacher", teacher, "--distill", "nan"], "--distill must be from 0 to 1"),
+        (["--teacher", "no/such.safetensors", "--distill", "0.5"], "no such scorer"),
+    ):
+        with pytest.raises(SystemExit):
+            script.parse_args(script.build_parser(), argv)
+        assert says in capsys.readouterr().err
+
+
+def test_grouping_by_length_batches_pairs_of_a_length_in_a_random_order() -> None:
+    import random
+
+    batches = _training_script().length_batches
+    lengths = [random.Random(k).randrange(5, 160) for k in range(2000)]
+    first = batches(lengths, 16, random.Random(0))
+    seen = [i for b in first for i in b]
+    assert all(len(b) == 16 for b in first) and len(seen) == len(set(seen)) >= 2000 - 16 * 3
+    # each batch pads to its longest pair: far fewer pad tokens than a shuffle
+    padded = sum(16 * max(lengths[i] for i in b) for b in first)
+    assert padded < 0.7 * 16 * len(first) * max(lengths)  # a shuffled batch's max is ~155
+    assert sum(lengths[i] for i in seen) / padded > 0.85
+    again = batches(lengths, 16, random.Random(0))
+    assert again == first and batches(lengths, 16, random.Random(1)) != first
+    assert sorted(map(min, first)) != [min(b) for b in first]  # longest batches not all first
