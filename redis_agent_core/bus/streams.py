@@ -587,8 +587,10 @@ class TopicConsumer:
         or group's consumer read (its id acked here would drop this group's message
         of the same id)."""
         for m in messages:
-            read_from = m.read_from if isinstance(m, Envelope) else None
-            if read_from is not None and read_from != (self.key, self.group):
+            if not isinstance(m, Envelope) or m.read_from is None:
+                continue
+            read_from = m.read_from
+            if read_from != (self.key, self.group):
                 raise ConfigError(
                     f"message {m.stream_id} was read from stream {read_from[0]!r} by group "
                     f"{read_from[1]!r}; this consumer acks stream {self.key!r} for group "
