@@ -234,14 +234,17 @@ class _HandlerCore:
         ``ainvoke`` that nobody refunds) left its reservation here for good: one per
         cancelled call, for the life of the process. Past ``PRUNE_AT`` held, those older
         than the limiter's longest period (on the server's clock: nothing can settle them
-        any more) are dropped."""
-        if len(self._reservations) >= self._prune_at:
+        any more) are dropped, in place from a copy: rebinding the dict to the ones kept
+        lost a reservation another thread held meanwhile (its settle and refund with it),
+        and iterating the live dict could meet that insert mid-way (RuntimeError)."""
+        held = self._reservations
+        if len(held) >= self._prune_at:
             cutoff = reservation.admitted_us - self._horizon_us  # now, on the server's clock
-            self._reservations = {
-                k: r for k, r in self._reservations.items() if r.admitted_us >= cutoff
-            }
-            self._prune_at = max(PRUNE_AT, 2 * len(self._reservations))  # amortised
-        self._reservations[run_id] = reservation
+            for key, r in list(held.items()):  # one C call: no other thread runs in it
+                if r.admitted_us < cutoff:
+                    held.pop(key, None)
+            self._prune_at = max(PRUNE_AT, 2 * len(held))  # amortised
+        held[run_id] = reservation
 
     def _subject(self, metadata: dict[str, Any] | None) -> tuple[str | None, str | None]:
         metadata = metadata or {}

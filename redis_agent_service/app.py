@@ -683,7 +683,10 @@ class AgentService:
                 output_tokens=reply.output_tokens,
                 total_tokens=reply.total_tokens,
             )
-            async with self._refunding(turn.reservation):
+            # usage the model did not report usably: the estimate stays charged
+            spent = reply.total_tokens if reply.known else getattr(turn.reservation, "tokens", 0)
+            # the model spent them: a failed cache store settles them (the request counted)
+            async with self._refunding(turn.reservation, spent=spent):
                 await self.cache.aupdate(
                     turn.prompt,
                     turn.scope,
@@ -695,8 +698,6 @@ class AgentService:
                     else None,
                     vector=turn.vector,
                 )
-            # usage the model did not report usably: the estimate stays charged
-            spent = None if reply.known else getattr(turn.reservation, "tokens", 0)
             return await self._finish(turn, answer, usage, cached=False, spent=spent)
 
     async def _admit(self, user_id: str, *, tokens: int) -> Decision:
@@ -709,9 +710,12 @@ class AgentService:
             raise
 
     @contextlib.asynccontextmanager
-    async def _refunding(self, reservation: Any) -> AsyncIterator[None]:
-        # a failed turn or request gives back what it reserved; the caller sees the
-        # original error
+    async def _refunding(
+        self, reservation: Any, *, spent: int | None = None
+    ) -> AsyncIterator[None]:
+        """A failed turn or request gives back what it reserved; the caller sees the
+        original error. Once the model answered (``spent``: its tokens), a failure after
+        it settles those and the request stays counted."""
         try:
             yield
         except _PartlyQueued:
@@ -719,7 +723,10 @@ class AgentService:
         except BaseException:
             if reservation is not None:
                 with contextlib.suppress(Exception):
-                    await self.limiter.asettle(reservation, 0, refund_requests=True)
+                    if spent is None:
+                        await self.limiter.asettle(reservation, 0, refund_requests=True)
+                    else:
+                        await self.limiter.asettle(reservation, spent)
             raise
 
     async def _finish(

@@ -33,8 +33,9 @@ class Envelope:
 
     ``payload`` is any JSON-serialisable value. ``correlation_id`` ties a reply to its
     request (and lets callers thread a conversation); ``reply_to`` is the channel a
-    reply should go to. ``stream_id`` (durable topics) and ``receivers`` (channels:
-    how many subscribers got it) describe the delivery and are not serialised.
+    reply should go to. ``stream_id`` (durable topics), ``read_from`` (the stream and
+    group it was read from) and ``receivers`` (channels: how many subscribers got it)
+    describe the delivery and are not serialised.
     (Not frozen: a frozen dataclass costs ~1 µs more to build, per message and side.)
     """
 
@@ -47,6 +48,9 @@ class Envelope:
     reply_to: str | None = None
     stream_id: str | None = field(default=None, compare=False)
     receivers: int | None = field(default=None, compare=False)
+    #: (stream key, group) of the durable topic's consumer that read it: its ``ack``
+    #: takes it, another consumer's refuses it (None: not read by a consumer)
+    read_from: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The serialised fields (what goes over the wire)."""

@@ -349,12 +349,17 @@ class TopicConsumer:
     def _restart_at(self, anchor: str | None, held: Any) -> str:
         """Where XGROUP CREATE starts the group, given :meth:`_anchor` and ``held`` (the
         XRANGE of the anchor): after the anchor when the stream holds that very entry
-        (its envelope id too: a stream made anew may reuse the id), else ``"0"``."""
+        (its envelope id too: a stream made anew may reuse the id), else ``"0"``, and
+        the anchor is forgotten: a stream made anew may have lower ids (a clock behind
+        after a failover), and a second loss found the old anchor nowhere and delivered
+        everything again."""
         if anchor is None:
             return self.start
-        if anchor == "0" or not held or self._seen is None:
-            return "0"
-        return anchor if _envelope_id(held[0][1]) == self._seen[1] else "0"
+        if anchor != "0" and held and self._seen is not None:
+            if _envelope_id(held[0][1]) == self._seen[1]:
+                return anchor
+        self._seen = None
+        return "0"
 
     def _saw(self, entries: Iterable[tuple[Any, str | None]]) -> None:
         """Remember the newest of the (stream id, envelope id) a read or claim handed out."""
@@ -368,6 +373,11 @@ class TopicConsumer:
     def _saw_read(
         self, envs: Sequence[Envelope], drop: Sequence[str], corrupt: Sequence[CorruptEntry]
     ) -> None:
+        """Note what a read or claim handed out; its envelopes are this consumer's to
+        ack (:meth:`_ack_ids`)."""
+        read_from = (self.key, self.group)
+        for env in envs:
+            env.read_from = read_from
         self._saw([(e.stream_id, e.id) for e in envs])
         self._saw([*((sid, None) for sid in drop), *((c.stream_id, None) for c in corrupt)])
 
@@ -572,9 +582,26 @@ class TopicConsumer:
             raise map_redis_error(exc, f"reading {self._source()}", self._config) from exc
         return []
 
+    def _ack_ids(self, messages: Sequence[Envelope | str]) -> list[str]:
+        """The stream ids to ack; :class:`ConfigError` for an envelope another topic's
+        or group's consumer read (its id acked here would drop this group's message
+        of the same id)."""
+        for m in messages:
+            if not isinstance(m, Envelope) or m.read_from is None:
+                continue
+            read_from = m.read_from
+            if read_from != (self.key, self.group):
+                raise ConfigError(
+                    f"message {m.stream_id} was read from stream {read_from[0]!r} by group "
+                    f"{read_from[1]!r}; this consumer acks stream {self.key!r} for group "
+                    f"{self.group!r}: ack it with the consumer that read it"
+                )
+        return [i for i in _stream_ids(messages) if i]
+
     def ack(self, *messages: Envelope | str) -> int:
-        """Acknowledge processed messages (envelopes or stream ids)."""
-        ids: list[str] = [i for i in _stream_ids(messages) if i]
+        """Acknowledge processed messages (envelopes this consumer's topic and group
+        handed out, or stream ids)."""
+        ids = self._ack_ids(messages)
         if not ids:
             return 0
         try:
@@ -730,7 +757,7 @@ class TopicConsumer:
 
     async def aack(self, *messages: Envelope | str) -> int:
         """Async :meth:`ack`."""
-        ids: list[str] = [i for i in _stream_ids(messages) if i]
+        ids = self._ack_ids(messages)
         if not ids:
             return 0
         try:

@@ -36,7 +36,7 @@ from .webhooks import held_countdown, notify_job_finished, renotify_if_lost
 if TYPE_CHECKING:
     from celery import Task
 
-__all__ = ["BatchResult", "get_batch_results", "normalize_output", "run_batch"]
+__all__ = ["MAX_PROMPTS", "BatchResult", "get_batch_results", "normalize_output", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,12 @@ def normalize_output(output: Any) -> tuple[str, dict[str, Any] | None]:
     )
 
 
+#: The most prompts one batch job takes (``submit_batch`` refuses more); a job record
+#: saying more was not written by it, and its results are not read (one HMGET a field
+#: a prompt: a total of 10^12 held the reader's memory for good).
+MAX_PROMPTS = 1_000_000
+
+
 def get_batch_results(
     job_id: str, *, config: RedisAgentConfig | None = None
 ) -> list[BatchResult | None]:
@@ -102,6 +108,12 @@ def get_batch_results(
 
     config = config or get_default_config()
     job = get_job(job_id, config=config)
+    if not 0 <= job.total <= MAX_PROMPTS:
+        raise DataCorruptionError(
+            f"the record of job {job_id!r} says {job.total} prompts; a batch job holds 0 to "
+            f"{MAX_PROMPTS:,}: it was written by something other than this package, or "
+            "altered in Redis"
+        )
     if job.total == 0:
         return []
     with translate_errors(config, f"reading the results of job {job_id}"):

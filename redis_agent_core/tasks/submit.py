@@ -20,6 +20,7 @@ from ..ratelimit.limiter import check_subject, check_tokens, check_wait
 from ..vectors.schema import VectorSchema
 from ._common import agent_config
 from .app import app as _module_app
+from .batch import MAX_PROMPTS
 from .ingest import _validate_items
 from .progress import DEFAULT_JOB_TTL, create_job, discard_job, mark_items, new_job_id
 from .queue import check_message_sizes, send_task
@@ -147,6 +148,11 @@ def submit_batch(
     """
     check_count(chunk_size, "chunk_size")  # before the job is written, as batch_size
     prompts = list(prompts)
+    if len(prompts) > MAX_PROMPTS:
+        raise ConfigError(
+            f"{len(prompts):,} prompts in one batch; a batch takes at most {MAX_PROMPTS:,}: "
+            "submit them as several batches"
+        )
     for pos, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
             raise ConfigError(f"prompt {pos} is {type(prompt).__name__}, expected str")

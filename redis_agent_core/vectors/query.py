@@ -371,8 +371,9 @@ class HybridPlan:
     A document outside both scores at most ``alpha`` times the farthest of the k nearest
     plus ``1 - alpha`` times the window's last text score; when the k-th best candidate
     is below that, the window grows (:data:`WIDEN` times) and the query runs again, so the
-    answer is the exact best ``k`` (on HNSW, the nearest are as approximate as
-    :meth:`search`'s). Pure: :func:`hybrid_flow` runs it, sync and async."""
+    answer is the exact best ``k`` on FLAT; on HNSW every document but one the KNN missed
+    although nearer than the farthest it returned ranks exactly. Pure: :func:`hybrid_flow`
+    runs it, sync and async."""
 
     index_name: str
     schema: VectorSchema
@@ -447,18 +448,21 @@ class _Round:
     def __post_init__(self) -> None:
         plan = self.plan
         self.texts = {**dict(self.scored), **self.near_texts}
-        near_keys = {key for key, _ in self.near}
+        # not candidates: the nearest, and the window documents read before that did not
+        # come back (no vector, failing the filter, deleted)
+        out = {key for key, _ in self.near}
+        out.update(key for key, fields in self.seen.items() if fields is None)
         # a window document's similarity is at least 0 only for cosine, and it is known
         # to pass only without a filter
         self.known = self.prune and plan.filter_str == "*" and plan.schema.metric == "cosine"
         lows = self._lows() if self.prune else []
         if self.known:
-            lows += [plan.score(0.0, s) for key, s in self.scored if key not in near_keys]
+            lows += [plan.score(0.0, s) for key, s in self.scored if key not in out]
         floor = self._floor(lows)
         farthest = self._farthest()
         self.extra = [
             key for key, score in self.scored
-            if key not in near_keys and score > 0
+            if key not in out and score > 0
             and (floor is None or plan.score(farthest, score) >= floor)
         ]  # fmt: skip
 
@@ -476,7 +480,8 @@ class _Round:
 
     def vanished(self) -> bool:
         """Whether a window document whose lower bound pruned others was not read back
-        (deleted or expired since): the round is to be read again unpruned."""
+        (it has no vector, or was deleted or expired since): the round is to be read
+        again without its bound (it is then known not to be a candidate)."""
         return self.known and len(self.rows) < len(self.extra)
 
     def _read(self, replies: Sequence[Any]) -> None:
@@ -543,6 +548,11 @@ class _Round:
         return _wider(window, min(self.total, MAX_K)) if window < MAX_K else None
 
 
+#: How many times a round whose window documents did not all come back is read again
+#: pruned (without their bounds) before it is read unpruned.
+_AGAIN = 2
+
+
 class Batch(list[list[Any]]):
     """Commands a flow yields at once: the executor sends them in one pipeline and
     gives back their replies in order (``None``: no index)."""
@@ -570,9 +580,13 @@ def hybrid_flow(plan: HybridPlan, ef_runtime: int | None) -> Flow[list[Hit]]:
         if replies is None:
             return []
         unscored = round_.unscored(replies)
-        if round_.vanished():
-            round_ = _Round(plan, near, reached, total, scored, prune=False, seen=seen,
-                            near_texts=near_texts)  # fmt: skip
+        for again in range(_AGAIN + 1):
+            if not round_.vanished():
+                break
+            # again, without the bounds of what did not come back (read: in ``seen``);
+            # the last time unpruned
+            round_ = _Round(plan, near, reached, total, scored, prune=again < _AGAIN,
+                            seen=seen, near_texts=near_texts)  # fmt: skip
             commands = round_.distances()
             replies = (yield Batch(commands)) if commands else []
             if replies is None:

@@ -21,6 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from redis_agent_core.cli import main as cli_main
 from redis_agent_core.config import RedisAgentConfig
+from redis_agent_core.errors import RedisUnavailableError
 from redis_agent_service.app import AgentService, ServiceSettings, create_app
 from redis_agent_service.llm import LLMEndpoint, build_chat_model, parse_completion
 
@@ -477,3 +478,27 @@ def test_an_endpoint_reply_with_odd_usage_is_read_as_unknown() -> None:
         10,
         True,
     )
+
+
+async def test_a_cache_store_failing_after_the_model_answered_charges_what_it_spent(
+    config: RedisAgentConfig, aconfig: RedisAgentConfig, users: Users
+) -> None:
+    # attack27: the cache store failing after the model answered refunded the turn whole
+    # (its tokens and its request) although the model had spent 25 tokens: a user whose
+    # turns fail there is metered for nothing
+    model = UsageModel(total=25)
+    settings = ServiceSettings(use_queue=False, requests_per_minute=5)
+    service = AgentService(model, config=config, settings=settings, model_name="usage")
+
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise RedisUnavailableError("the cache store was cut off")
+
+    service.cache.aupdate = refused  # type: ignore[method-assign]
+    async with _app_client(service) as client:
+        r = await client.post("/chat", **users.chat("alice", "s", "How tall is it?"))
+        assert r.status_code == 503, r.text
+        left = (await service.limiter.apeek(user="alice")).remaining
+    assert model.calls == 1
+    assert left[service.token_budget.name] == settings.tokens_per_day - 25  # main: all
+    # the peek counts the request it asks about: 5 - 1 - 1 (main: 4, the request refunded)
+    assert left[service.request_limit.name] == 3

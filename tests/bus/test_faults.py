@@ -11,7 +11,7 @@ import pytest
 from redis_agent_core.bus import AgentBus
 from redis_agent_core.bus.streams import TopicConsumer
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import RedisUnavailableError, RedisWriteRefusedError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError, RedisWriteRefusedError
 from redis_agent_service.cluster import LocalCluster
 from tests.faults import FaultyRedis, cutting_cluster
 
@@ -278,3 +278,54 @@ async def test_a_dead_letter_whose_reply_is_lost_is_stored_once_on_a_cluster() -
             assert client.xlen(dead) == 1
         await config.aclose()
         config.close()
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["read", "aread"])
+async def test_a_stream_made_anew_with_lower_ids_then_lost_again_is_not_delivered_again(
+    config: RedisAgentConfig, sync: bool
+) -> None:
+    """review27: a start="$" consumer kept the newest id it was ever handed. A stream
+    made anew with lower ids (the clock behind after a failover) was read from "0", then
+    a second loss of the group found that old id nowhere and started at "0" again: n 1
+    and 2, handed already, were delivered a second time. Recreating the group at "0"
+    forgets it: the second loss goes on after n 2."""
+    bus = AgentBus(config)
+    admin = config.get_client()
+    consumer = bus.consumer("jobs", "g", start="$")
+    assert await _payloads(consumer, sync) == []
+    admin.execute_command("XSETID", consumer.key, "99999999999999-0")  # old ids: far ahead
+    bus.publish("jobs", {"n": 0}, durable=True)
+    assert await _payloads(consumer, sync) == [{"n": 0}]
+    admin.delete(consumer.key)  # lost with its group; the new one's ids are lower
+    bus.publish("jobs", {"n": 1}, durable=True)
+    bus.publish("jobs", {"n": 2}, durable=True)
+    assert await _payloads(consumer, sync) == [{"n": 1}, {"n": 2}]
+    admin.xgroup_destroy(consumer.key, "g")  # lost again
+    bus.publish("jobs", {"n": 3}, durable=True)
+    assert await _payloads(consumer, sync) == [{"n": 3}]  # main: n 1, 2 and 3
+    await config.aclose()
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["ack", "aack"])
+async def test_an_envelope_is_acked_only_by_a_consumer_of_its_stream_and_group(
+    config: RedisAgentConfig, sync: bool
+) -> None:
+    """attack27: ``ack`` of an envelope another topic's consumer (or another group's)
+    read acked its stream id on the acking consumer's own stream and group, silently:
+    a message of that group with the same id was dropped unprocessed. An envelope now
+    carries the stream and group it was read from (not the writer's topic field), and
+    another consumer's ``ack`` refuses it naming the one to use."""
+    bus = AgentBus(config)
+    mine = bus.consumer("jobs", "g")
+    other_topic, other_group = bus.consumer("mail", "g"), bus.consumer("jobs", "h")
+    bus.publish("jobs", {"n": 0}, durable=True)
+    env = (mine.read() if sync else await mine.aread())[0]
+    assert (other_group.read() if sync else await other_group.aread())[0].stream_id == env.stream_id
+    for wrong in (other_topic, other_group):
+        with pytest.raises(ConfigError, match="read from") as refused:
+            wrong.ack(env) if sync else await wrong.aack(env)
+        assert "'g'" in str(refused.value) and mine.key in str(refused.value)
+    assert other_group.pending() == 1  # main: 0, acked for group h, never processed
+    assert (mine.ack(env) if sync else await mine.aack(env)) == 1
+    assert other_group.ack(env.stream_id or "") == 1  # a stream id (str): as given
+    await config.aclose()

@@ -375,3 +375,35 @@ async def test_a_waiting_sync_handler_beside_an_inline_one_still_meters_a_comple
         await llm.ainvoke("c", config=config)
     status = await limiter.apeek(user="hal", requests=0)
     assert status.remaining[TOKENS.name] == 1000 - 2 * 50
+
+
+def test_a_reservation_held_while_another_thread_prunes_is_kept(
+    make_limiter: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review27: past PRUNE_AT held, ``_hold`` rebound the handler's dict to the ones it
+    kept; a reservation another thread held between that read and the rebinding went
+    into the dict being dropped: its run's settle and refund found nothing (the estimate
+    charged for good). The other thread's insert is made at that very point here."""
+    from langchain_redis_agent import rate_limit
+
+    monkeypatch.setattr(rate_limit, "PRUNE_AT", 2, raising=False)
+    limiter = make_limiter([TOKENS])
+    handler = RateLimitCallbackHandler(limiter)
+
+    def reserve() -> Any:
+        return limiter.acquire(user="ola", tokens=100, blocking=False).reservation
+
+    for _ in range(2):
+        handler._hold(uuid.uuid4(), reserve())
+    raced, late = uuid.uuid4(), reserve()
+
+    class Racing(dict):  # type: ignore[type-arg]
+        def items(self) -> Any:  # the prune reads the held ones: another thread holds one
+            seen = list(super().items())
+            self[raced] = late
+            return seen
+
+    handler._reservations = Racing(handler._reservations)
+    handler._hold(uuid.uuid4(), reserve())
+    assert handler.refund(raced)  # main: False, the 100 tokens charged for good
+    assert limiter.peek(user="ola", requests=0).remaining[TOKENS.name] == 1000 - 300

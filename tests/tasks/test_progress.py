@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from redis_agent_core.config import RedisAgentConfig
-from redis_agent_core.errors import DataCorruptionError, RedisUnavailableError
+from redis_agent_core.errors import ConfigError, DataCorruptionError, RedisUnavailableError
 from redis_agent_core.tasks import (
     JobNotFoundError,
     JobTimeoutError,
@@ -104,6 +104,23 @@ def test_a_damaged_job_record_is_data_corruption(config: RedisAgentConfig) -> No
     client.hset(config.keys.job_result("bad-result"), "0", "{not json")
     with pytest.raises(DataCorruptionError, match="prompt 0 of job 'bad-result'"):
         get_batch_results("bad-result", config=config)
+
+
+def test_a_batch_job_record_saying_more_prompts_than_a_batch_takes_is_not_read(
+    config: RedisAgentConfig,
+) -> None:
+    # attack27: get_batch_results trusted the record's total: a forged 10^12 was one HMGET
+    # of 10^12 fields (the reader's memory, for good); a batch takes at most MAX_PROMPTS
+    from redis_agent_core.tasks import get_batch_results, submit_batch
+    from redis_agent_core.tasks.batch import MAX_PROMPTS
+
+    for total in (MAX_PROMPTS + 1, -1):
+        create_job(config, f"huge{total}", kind="llm_batch", total=1)
+        config.get_client().hset(config.keys.job(f"huge{total}"), "total", total)
+        with pytest.raises(DataCorruptionError, match=f"job 'huge{total}' says {total} prompts"):
+            get_batch_results(f"huge{total}", config=config)
+    with pytest.raises(ConfigError, match="several batches"):
+        submit_batch(["hi"] * (MAX_PROMPTS + 1), model="m", config=config)
 
 
 def test_a_job_whose_item_record_was_evicted_is_never_reported_finished(
