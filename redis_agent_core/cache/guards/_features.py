@@ -125,6 +125,17 @@ _MONEY_HINT = re.compile(
     rf"[$£€¥₹\d](?:(?<=[$£€¥₹])|(?<=\b(?:{_CODES}) \d)"
     rf"|(?<=\d)\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT}))"
 )
+# A temperature with its scale: "25 °C" = "77 °F" = "25 degrees Celsius" = "25C"; read as
+# degrees Celsius (to 0.1). A scale letter glued to the digits needs two of them or a
+# degree sign ("4c hair", "5f" are names).
+_TEMPERATURE = re.compile(
+    r"(?<![\w.,])(-|minus\s+)?(\d+(?:\.\d+)?)(?:\s*[°º]\s*|\s+degrees?\s+|\s+deg\s+|\s+|"
+    r"(?<=\d\d)(?=[cf]\b))(c|f|celsius|centigrade|fahrenheit)\b(?![-+#'])"
+)
+_GLUED_TEMPERATURE = re.compile(r"\d\d+(?:\.\d+)?[cf]")
+_TEMPERATURE_HINT = re.compile(r"\d\s*(?:[°º]|degrees?\s|deg\s|c\b|f\b|celsius|centigrade|fahr)")
+# the scale word of a temperature, which is no entity ("at 20 C", "20 degrees Celsius")
+_SCALE_BEFORE = re.compile(r"\d\s*(?:[°º]\s*|\s+degrees?\s+|\s+deg\s+|\s+)?$")
 # Where either hint matches: a currency sign, or a digit then what _TIME_HINT or
 # _MONEY_HINT reads after it; one scan led by a character class. (A digit then any letter
 # was the test: "48 hours", "7 days" passed it, and both hints then ran for nothing.)
@@ -458,7 +469,7 @@ def _entity(word: str, initial: bool, shouting: bool) -> str:
     if key in ("i", "i'm", "i'd", "i've", "i'll"):
         return ""
     key = lex.ALIASES.get(key, key)
-    if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS:
+    if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS or _GLUED_TEMPERATURE.fullmatch(key):
         return ""  # "400mg", "7pm", "Monday", "March": the number guard's business
     # string methods in C, not a generator per character
     has_digit = not word.isalpha() and not word.isdigit() and _ALPHA_DIGIT.search(word) is not None
@@ -502,6 +513,8 @@ def _entities(content: str) -> tuple[str, ...]:
     for start, word in candidates:
         if word.isdigit():  # a number names nothing (_entity): not memoised, as each differs
             continue
+        if word.lower() in lex.TEMPERATURE_SCALES and _SCALE_BEFORE.search(content, 0, start):
+            continue  # a temperature's scale: the number guard's business
         i = start - 1
         while i >= 0 and content[i] in " \t\"'([":
             i -= 1
@@ -556,6 +569,18 @@ def _times_and_money(lower: str, found: dict[str, int]) -> str:
     return text
 
 
+def _temperature(m: re.Match[str], found: dict[str, int]) -> str:
+    """Count a temperature into ``found`` in degrees Celsius; a blank in its place."""
+    value = _to_float(m.group(2)) * (-1 if m.group(1) else 1)
+    if m.group(3) in ("f", "fahrenheit"):
+        # to whole degrees: a whole Fahrenheit degree is 0.56 °C, and "77 °F" is said
+        # for 25 °C, "70 °F" for 21 °C
+        value = round((value - 32) * 5 / 9)
+    key = f"temp:{_format_value(round(value, 1) + 0.0)}"
+    found[key] = found.get(key, 0) + 1
+    return " "
+
+
 def _quantities(lower: str) -> dict[str, int]:
     """Typed, unit-normalised numbers and how often each occurs."""
     if lower.isascii():  # (where _NUMERIC matches, found by a byte table: no pattern scan)
@@ -574,6 +599,8 @@ def _quantities(lower: str) -> dict[str, int]:
         text, start = _times_and_money(lower, found), 0
     else:
         text = lower
+    if _TEMPERATURE_HINT.search(text, start):
+        text, start = _TEMPERATURE.sub(lambda m: _temperature(m, found), text), 0
     units = lex.UNITS
     for m in _QUANTITY.finditer(text, start):
         number, unit = m.group(1, 2)
@@ -759,7 +786,8 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # print" a request of its own; digits before a scale word ("3 million"), "a pair of", ISO dates.
 # 18: a currency's code before the amount ("GBP 1,200"), "20M" / "1.2bn" (millions,
 # billions), "a quarter hour" / "a half-day" (periods), "against the law" (a negator).
-_FORMAT = 18
+# 19: temperatures ("25 °C" = "77 °F"), their scale no entity.
+_FORMAT = 19
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")

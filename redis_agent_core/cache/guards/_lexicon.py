@@ -450,6 +450,10 @@ for _names, _dim, _factor in (
     for _name in _names.split():
         UNITS[_name] = (_dim, _factor)
 
+# a temperature's scale after its number ("25 °C", "77 degrees Fahrenheit"): read as a
+# quantity in degrees Celsius, not as a name or a word of the question
+TEMPERATURE_SCALES = frozenset({"c", "f", "celsius", "centigrade", "fahrenheit"})
+
 CURRENCY_SYMBOLS = {"$": "usd", "£": "gbp", "€": "eur", "¥": "jpy", "₹": "inr"}
 CURRENCY_WORDS = {
     "dollar": "usd",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from itertools import filterfalse
 from operator import itemgetter, methodcaller
@@ -34,6 +34,7 @@ from ._lexicon import (
     NUMBER_WORDS,
     OPPOSITE_PARTICLES,
     SCALE_WORDS,
+    TEMPERATURE_SCALES,
     UNITS,
 )
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
@@ -89,8 +90,18 @@ def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
     return [
         (w, seq[i], i)
         for i in sorted(map(one.content.__getitem__, lacking))
-        if not (w := words[i])[0].isdigit() and w not in FUNCTION_WORDS
+        if not (w := words[i])[0].isdigit()
+        and w not in FUNCTION_WORDS
+        and not (w in TEMPERATURE_SCALES and _temperature_scale(words, i))
     ]
+
+
+def _temperature_scale(words: Sequence[str], i: int) -> bool:
+    """Whether ``words[i]`` ("c", "fahrenheit") is the scale of a temperature ("20 C",
+    "68 degrees Fahrenheit"): the number guard compares those, in degrees Celsius."""
+    if i and words[i - 1] in ("degrees", "degree", "deg"):
+        i -= 1
+    return i > 0 and words[i - 1][-1:].isdigit()
 
 
 Diff = list[tuple[str, str, int]]

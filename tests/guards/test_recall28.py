@@ -1,0 +1,90 @@
+"""True pairs the guards refused for a quantity, a negation or a word said another way
+(recall28), each beside traps of the same look that must still be refused. The guards
+judge them alone (``Verifier()``): the pair scorer is another helper's."""
+
+from __future__ import annotations
+
+import pytest
+
+from redis_agent_core.cache.guards import Verifier
+from redis_agent_core.cache.guards._features import features
+
+
+def _passed(a: str, b: str) -> bool:
+    """Whether the guards pass the pair, asked both ways (and agree on it)."""
+    guards = Verifier()
+    one, other = guards.verify(a, b), guards.verify(b, a)
+    assert (one is None) == (other is None), f"asymmetric: {one!r} / {other!r}"
+    return one is None
+
+
+CASES = [
+    # a temperature in another scale or written another way
+    (
+        (
+            "Is 25 °C too warm for a newborn's bedroom?",
+            "Is 77 °F too warm for a newborn's bedroom?",
+        ),
+        [
+            (
+                "Is 25 °C too warm for a newborn's bedroom?",
+                "Is 25 °F too warm for a newborn's bedroom?",
+            ),
+            (
+                "Is 25 °C too warm for a newborn's bedroom?",
+                "Is 28 °C too warm for a newborn's bedroom?",
+            ),
+        ],
+    ),
+    (
+        (
+            "Greenhouse bot: should I open the vents at 30 C?",
+            "Greenhouse bot: should I open the vents at 30 degrees Celsius?",
+        ),
+        [
+            (
+                "Greenhouse bot: should I open the vents at 30 C?",
+                "Greenhouse bot: should I open the vents at 30 degrees Fahrenheit?",
+            ),
+            (
+                "Greenhouse bot: should I open the vents at 30 C?",
+                "Greenhouse bot: should I open the vents at 35 degrees Celsius?",
+            ),
+        ],
+    ),
+    (
+        (
+            "How long can milk sit out at 90F before it spoils?",
+            "How long can milk sit out at 32 °C before it spoils?",
+        ),
+        [
+            (
+                "How long can milk sit out at 90F before it spoils?",
+                "How long can milk sit out at 90 °C before it spoils?",
+            ),
+            (
+                "How long can milk sit out at 90F before it spoils?",
+                "How long can milk sit out at 40 °C before it spoils?",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("same", "traps"), CASES)
+def test_quantities_negations_and_words_said_otherwise(
+    same: tuple[str, str], traps: list[tuple[str, str]]
+) -> None:
+    assert _passed(*same)
+    for trap in traps:
+        assert not _passed(*trap), trap
+
+
+def test_a_temperature_is_a_quantity_not_a_name() -> None:
+    assert features("Bake it at 180 °C").quantities == {"temp:180": 1}
+    assert features("Bake it at 356 degrees F").quantities == {"temp:180": 1}
+    assert features("Bake it at 180 °C").entities == ()
+    # a letter after a number that is no temperature stays a name or a word
+    assert not _passed("Learn C in 10 days", "Learn F in 10 days")
+    assert not _passed("Is 4c hair hard to care for?", "Is 4a hair hard to care for?")
+    assert not _passed("Is 20 C warm for a swim?", "Is 20 degrees warm for a swim?")
