@@ -71,7 +71,86 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("same", "traps"), CASES)
+NUMBERS = [
+    # a clock time in words
+    (
+        ("Can the plumber come at quarter past three?", "Can the plumber come at 3:15?"),
+        [
+            ("Can the plumber come at quarter to three?", "Can the plumber come at 3:15?"),
+            ("Can the plumber come at half past three?", "Can the plumber come at 3:15?"),
+        ],
+    ),
+    # a decade, and its first and last years
+    (
+        (
+            "Which board games sold best in the 1980s?",
+            "Which board games sold best between 1980 and 1989?",
+        ),
+        [
+            ("Which board games sold best in the 1980s?", "Which board games sold best in 1980?"),
+            (
+                "Which board games sold best in the 1980s?",
+                "Which board games sold best in the 1990s?",
+            ),
+        ],
+    ),
+    # a unit spelt out, and a unit's name after a number is no entity
+    (
+        (
+            "Can a van carry two tonnes of gravel?",
+            "Can a van carry 2,000 kg of gravel?",
+        ),
+        [("Can a van carry two tonnes of gravel?", "Can a van carry 200 kg of gravel?")],
+    ),
+    (
+        (
+            "How long does it take to copy 2 TB to a USB drive?",
+            "How long does it take to copy 2,000 GB to a USB drive?",
+        ),
+        [
+            (
+                "How long does it take to copy 2 TB to a USB drive?",
+                "How long does it take to copy 2 GB to a USB drive?",
+            )
+        ],
+    ),
+    (
+        (
+            "Is 40 millimetres of snow enough to close schools?",
+            "Is 4 cm of snow enough to close schools?",
+        ),
+        [
+            (
+                "Is 40 millimetres of snow enough to close schools?",
+                "Is 40 cm of snow enough to close schools?",
+            )
+        ],
+    ),
+    # a fraction of a unit, converted between imperial and metric units (rounded)
+    (
+        (
+            "Which drill bit for a 1/2 inch hole in brick?",
+            "Which drill bit for a 12 mm hole in brick?",
+        ),
+        [
+            (
+                "Which drill bit for a 1/2 inch hole in brick?",
+                "Which drill bit for a 10 mm hole in brick?",
+            ),
+            (
+                "Which drill bit for a 1/4 inch hole in brick?",
+                "Which drill bit for a 12 mm hole in brick?",
+            ),
+            (
+                "Which drill bit for a 12 mm hole in brick?",
+                "Which drill bit for a 12.5 mm hole in brick?",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("same", "traps"), CASES + NUMBERS)
 def test_quantities_negations_and_words_said_otherwise(
     same: tuple[str, str], traps: list[tuple[str, str]]
 ) -> None:

@@ -1329,6 +1329,52 @@ def _calendar_periods(extra_q: dict[str, int], extra_c: dict[str, int]) -> None:
                 break
 
 
+# units of the imperial system, by dimension: a quantity converted from them to metric
+# units (or back) is rounded ("1/4 inch" / "6 mm", "10 miles" / "16 km")
+_IMPERIAL = {
+    "length": frozenset({"inch", "inches", "ft", "foot", "feet", "mile", "miles"}),
+    "mass": frozenset({"lb", "lbs", "oz", "ounce", "ounces"}),
+}
+_METRIC = {
+    dim: frozenset(u for u, (d, _f) in lex.UNITS.items() if d == dim and u.isalpha()) - words
+    for dim, words in _IMPERIAL.items()
+}
+
+
+def _converted(extra_q: dict[str, int], extra_c: dict[str, int], q: Features, c: Features) -> None:
+    """Strike a length or mass said in imperial units on one side only and in metric units
+    on the other only, within 6% (a conversion rounded: "1/4 inch" is 6.35 mm, "6 mm")."""
+    for key in [k for k in extra_q if k.partition(":")[0] in _IMPERIAL]:
+        dim, _, value = key.partition(":")
+        imperial, metric = _IMPERIAL[dim], _METRIC[dim]
+        q_imperial, c_imperial = not imperial.isdisjoint(q.vocab), not imperial.isdisjoint(c.vocab)
+        q_metric, c_metric = not metric.isdisjoint(q.vocab), not metric.isdisjoint(c.vocab)
+        if not (
+            (q_imperial and not q_metric and c_metric and not c_imperial)
+            or (q_metric and not q_imperial and c_imperial and not c_metric)
+        ):
+            continue
+        a = float(value)
+        for other in [k for k in extra_c if k.partition(":")[0] == dim]:
+            b = float(other.partition(":")[2])
+            if a > 0 and b > 0 and abs(a - b) <= 0.06 * max(a, b):
+                _strike(extra_q, key, extra_c, other)
+                break
+
+
+def _decades(extra_q: dict[str, int], extra_c: dict[str, int]) -> None:
+    """Strike a decade on one side ("the 1990s") and its first and last years on the other
+    ("between 1990 and 1999", "from 1990 to 1999")."""
+    for mine, theirs in ((extra_q, extra_c), (extra_c, extra_q)):
+        for key in [k for k in mine if k[:7] == "decade:"]:
+            first, last = f"num:{key[7:]}", f"num:{int(key[7:]) + 9}"
+            if theirs.get(first) and theirs.get(last):
+                _strike(mine, key, theirs, first)
+                theirs[last] -= 1
+                if not theirs[last]:
+                    del theirs[last]
+
+
 class NumberGuard(_PairGuard):
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -1347,6 +1393,8 @@ class NumberGuard(_PairGuard):
                 _units_apart(extra_q, extra_c, q, c)
                 _clock_halves(extra_q, extra_c, q, c)
                 _calendar_periods(extra_q, extra_c)
+                _decades(extra_q, extra_c)
+                _converted(extra_q, extra_c, q, c)
             if len(q.words) >= _LONG and len(c.words) >= _LONG:
                 # two long prompts: a time, amount or length one of them says again
                 # ("before 2 pm ... after 2 pm" / "by 14:00") is no other one; a bare
