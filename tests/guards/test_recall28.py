@@ -150,7 +150,40 @@ NUMBERS = [
 ]
 
 
-@pytest.mark.parametrize(("same", "traps"), CASES + NUMBERS)
+NEGATIONS = [
+    # "out of stock" is "not in stock", "no stock"
+    (
+        (
+            "Which sizes of the rain jacket are out of stock?",
+            "Which sizes of the rain jacket are not in stock?",
+        ),
+        [
+            (
+                "Which sizes of the rain jacket are out of stock?",
+                "Which sizes of the rain jacket are in stock?",
+            ),
+            (
+                "Which sizes of the rain jacket are out of stock?",
+                "Which sizes of the rain jacket are not out of stock?",
+            ),
+        ],
+    ),
+    (
+        (
+            "Email me when a warehouse has no stock of the blue mug.",
+            "Email me when a warehouse is out of stock of the blue mug.",
+        ),
+        [
+            (
+                "Email me when a warehouse has stock of the blue mug.",
+                "Email me when a warehouse is out of stock of the blue mug.",
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("same", "traps"), CASES + NUMBERS + NEGATIONS)
 def test_quantities_negations_and_words_said_otherwise(
     same: tuple[str, str], traps: list[tuple[str, str]]
 ) -> None:

@@ -136,6 +136,7 @@ _GLUED_TEMPERATURE = re.compile(r"\d\d+(?:\.\d+)?[cf]")
 _TEMPERATURE_HINT = re.compile(r"\d\s*(?:[°º]|degrees?\s|deg\s|c\b|f\b|celsius|centigrade|fahr)")
 # the scale word of a temperature, which is no entity ("at 20 C", "20 degrees Celsius")
 _SCALE_BEFORE = re.compile(r"\d\s*(?:[°º]\s*|\s+degrees?\s+|\s+deg\s+|\s+)?$")
+_OUT_OF_STOCK = re.compile(r"\bout[\s-]of[\s-]stock\b")
 # a unit's or a temperature scale's name after a number ("1.5 TB", "20 C"): no entity
 _UNIT_NAMES = lex.TEMPERATURE_SCALES | {u for u in lex.UNITS if u.isalpha()}
 # a fraction of a unit ("1/4 inch", "3/4 mile"; not a date: "24/12/2026")
@@ -835,7 +836,7 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # billions), "a quarter hour" / "a half-day" (periods), "against the law" (a negator).
 # 19: temperatures ("25 °C" = "77 °F"), their scale no entity; a unit's name after a number
 # no entity ("1.5 TB"); decades ("the 1990s"); "quarter past 2"; "1/4 inch"; "tonnes",
-# "millimetres".
+# "millimetres"; "out of stock" (a negator).
 _FORMAT = 19
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
@@ -1180,6 +1181,10 @@ def _parse(text: str) -> Features:
         # "against the law" is a ban ("illegal"), said with no negator of its own: "is it
         # legal ..." / "is it against the law ..." ask opposite things
         negations += lower.count("against the law")
+    if "stock" in lower and "out" in lower:
+        # "out of stock" is "not in stock", "no stock": "which products are out of stock" /
+        # "... are in stock" ask opposite things
+        negations += len(_OUT_OF_STOCK.findall(lower))
     if negations:
         negations -= len(_UNKNOWING.findall(lower))
         if "n't" in lower or "not" in wordset:
