@@ -180,6 +180,57 @@ NEGATIONS = [
             )
         ],
     ),
+    # "empty" said of what a container holds is "no" said without a negator, and "not
+    # empty" is something held
+    (
+        (
+            "Return an error when the basket has no items.",
+            "Return an error if the basket is empty.",
+        ),
+        [
+            (
+                "Return an error when the basket has no items.",
+                "Return an error if the basket is not empty.",
+            ),
+            (
+                "Return an error when the basket has items.",
+                "Return an error if the basket is empty.",
+            ),
+        ],
+    ),
+    (
+        (
+            "Highlight the cells that are not empty in column B.",
+            "Highlight the cells that have a value in column B.",
+        ),
+        [
+            (
+                "Highlight the cells that are empty in column B.",
+                "Highlight the cells that have a value in column B.",
+            ),
+            (
+                "Highlight the cells that are empty in column B.",
+                "Highlight the cells that are not empty in column B.",
+            ),
+        ],
+    ),
+    # "throw" an error is "raise" an exception
+    (
+        (
+            "Throw an error when the config file has no entries.",
+            "Raise an exception if the config file is empty.",
+        ),
+        [
+            (
+                "Throw an error when the config file has no entries.",
+                "Log a warning if the config file is empty.",
+            ),
+            (
+                "Throw an error when the config file has no entries.",
+                "Raise an exception if the config file is not empty.",
+            ),
+        ],
+    ),
 ]
 
 

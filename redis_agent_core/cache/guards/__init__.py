@@ -658,6 +658,30 @@ def _implied_negations(f: Features, other: Features) -> list[str]:
     return found
 
 
+# "empty" ("blank") said of what a container holds ("the array is empty", "returns an
+# empty result"): "no" said without a negator ("has no elements", "returns no rows"); "not
+# empty" is something held ("has a value"). Not "an empty stomach", "empty promises".
+_EMPTY = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|stays?|stayed|remains?|remained|left|returns?"
+    r"|returned|comes? back|came back|gives?|gave|gets?|got)(n't|\s+not|\s+never)?\s+"
+    r"(?:an?\s+|completely\s+|entirely\s+)?(?:empty|blank)\b(?![\s-]+(?:stomach|nest|promise"
+    r"|threat|calorie|word|hand))"
+)
+
+
+_EMPTY_WORDS = frozenset({"empty", "blank"})
+
+
+def _emptied(f: Features, other: Features) -> int:
+    """How many negators ``f``'s "empty" adds ("is empty": one, as "has no value"; "is not
+    empty": none, its "not" taken back: "has a value"), where ``other`` says no "empty"
+    (both sides' "empty" or "blank" are compared as words: "is empty" / "is not empty"
+    differ, "are empty" / "blank amounts" agree)."""
+    if "empt" in other.lower or "blank" in other.lower:
+        return 0
+    return sum(-1 if m.group(1) else 1 for m in _EMPTY.finditer(f.lower))
+
+
 _NOT = frozenset({"not", "never"})
 
 
@@ -981,6 +1005,9 @@ class NegationGuard(_PairGuard):
             q_neg += self._prefixed(q, c)
         if c.prefixed:
             c_neg += self._prefixed(c, q)
+        if not _EMPTY_WORDS.isdisjoint(q_vocab) or not _EMPTY_WORDS.isdisjoint(c_vocab):
+            q_neg += _emptied(q, c)
+            c_neg += _emptied(c, q)
         if "free" in q_vocab or "free" in c_vocab or "less" in q.lower or "less" in c.lower:
             q_neg += _freed(q, c)
             c_neg += _freed(c, q)
