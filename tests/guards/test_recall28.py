@@ -6,17 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.cache.guards._features import features
 
-
-def _passed(a: str, b: str) -> bool:
-    """Whether the guards pass the pair, asked both ways (and agree on it)."""
-    guards = Verifier()
-    one, other = guards.verify(a, b), guards.verify(b, a)
-    assert (one is None) == (other is None), f"asymmetric: {one!r} / {other!r}"
-    return one is None
-
+from .test_recall27 import _passed
 
 CASES = [
     # a temperature in another scale or written another way
