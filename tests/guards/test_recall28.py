@@ -142,6 +142,39 @@ NUMBERS = [
 ]
 
 
+NUMBERS += [
+    # a month on one side, 30 days on the other (one span, whichever side says "a")
+    (
+        (
+            "Can I get fit for a 10k race in a month?",
+            "Can I get fit for a 10k race within 30 days?",
+        ),
+        [
+            (
+                "Can I get fit for a 10k race in a week?",
+                "Can I get fit for a 10k race within 30 days?",
+            )
+        ],
+    ),
+    # metres written "m" apart from the digits, and a count and its unit in words
+    (
+        (
+            "Is a 7 m boat big enough for a family of four?",
+            "Is a seven-metre boat big enough for a family of four?",
+        ),
+        [
+            (
+                "Is a 7 m boat big enough for a family of four?",
+                "Is a seven-foot boat big enough for a family of four?",
+            ),
+            (
+                "Is a 7 m boat big enough for a family of four?",
+                "Is a nine-metre boat big enough for a family of four?",
+            ),
+        ],
+    ),
+]
+
 NEGATIONS = [
     # "out of stock" is "not in stock", "no stock"
     (

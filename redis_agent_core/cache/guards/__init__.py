@@ -1414,8 +1414,16 @@ class NumberGuard(_PairGuard):
     def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         # (dict's comparison, in C: Counter's own is a Python loop, and no count is 0)
         if dict.__ne__(q.quantities, c.quantities):
-            extra_q = _unexplained(_minus(q.quantities, c.quantities), q, c)
-            extra_c = _unexplained(_minus(c.quantities, q.quantities), c, q)
+            extra_q, extra_c = (
+                _minus(q.quantities, c.quantities),
+                _minus(c.quantities, q.quantities),
+            )
+            if extra_q and extra_c:
+                # one span each side first ("within 30 days" / "in a month"): _unexplained
+                # reads one side's "a month" as a period, leaving the other's "30 days"
+                _calendar_periods(extra_q, extra_c)
+            extra_q = _unexplained(extra_q, q, c)
+            extra_c = _unexplained(extra_c, c, q)
             if extra_q and extra_c:
                 _units_apart(extra_q, extra_c, q, c)
                 _clock_halves(extra_q, extra_c, q, c)

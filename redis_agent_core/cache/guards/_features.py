@@ -678,6 +678,10 @@ def _quantities(lower: str) -> dict[str, int]:
                 after = _UNIT_AFTER.match(text, m.end(2))  # "98k miles" = "98,000 miles"
                 dim, factor = units.get(after.group(1), ("num", 1)) if after else ("num", 1)
                 key = f"{dim}:{_format_value(round(value * factor, 6))}"
+            elif unit == "m" and m.start(2) > m.end(1):
+                # "a 9 m yacht" = "a nine-metre yacht": metres, written apart ("20M rows",
+                # glued, are millions, above)
+                key = f"length:{_format_value(_to_float(number))}"
             elif m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
                 # glued to letters and not a unit: an identifier ("2fa"); an ordinal's
                 # suffix stands between a number and the next word ("the 10th Fibonacci
@@ -836,7 +840,7 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # billions), "a quarter hour" / "a half-day" (periods), "against the law" (a negator).
 # 19: temperatures ("25 °C" = "77 °F"), their scale no entity; a unit's name after a number
 # no entity ("1.5 TB"); decades ("the 1990s"); "quarter past 2"; "1/4 inch"; "tonnes",
-# "millimetres"; "out of stock" (a negator).
+# "millimetres", "a 9 m yacht" (metres); "out of stock" (a negator).
 _FORMAT = 19
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()

@@ -92,13 +92,28 @@ def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
         for i in sorted(map(one.content.__getitem__, lacking))
         if not (w := words[i])[0].isdigit()
         and w not in FUNCTION_WORDS
-        and not (w in TEMPERATURE_SCALES and _temperature_scale(words, i))
+        and not (w in _UNIT_WORDS and _measure(words, i))
+        and not ("-" in w and _spelt_measure(w))
     ]
 
 
-def _temperature_scale(words: Sequence[str], i: int) -> bool:
-    """Whether ``words[i]`` ("c", "fahrenheit") is the scale of a temperature ("20 C",
-    "68 degrees Fahrenheit"): the number guard compares those, in degrees Celsius."""
+# a temperature's scale and "m" (metres, written apart from digits): letters that name
+# nothing after a number. (Other units stay words: "2 GB" / "2GB" kept "max" / "maximum"
+# from reading as one item swapped.)
+_UNIT_WORDS = TEMPERATURE_SCALES | {"m"}
+_MEASURE_WORDS = _UNIT_WORDS | {u for u in UNITS if u.isalpha()}
+
+
+def _spelt_measure(word: str) -> bool:
+    """Whether ``word`` is a number in words and a unit ("nine-metre", "two-kilogram"):
+    the number guard reads it as "9 metres"."""
+    count, _, unit = word.partition("-")
+    return count in NUMBER_WORDS and unit in _MEASURE_WORDS
+
+
+def _measure(words: Sequence[str], i: int) -> bool:
+    """Whether ``words[i]`` ("c", "m") is the unit or scale of a number before it
+    ("20 C", "68 degrees Fahrenheit", "a 9 m yacht"): the number guard compares those."""
     if i and words[i - 1] in ("degrees", "degree", "deg"):
         i -= 1
     return i > 0 and words[i - 1][-1:].isdigit()
