@@ -205,8 +205,8 @@ NEGATIONS = [
             )
         ],
     ),
-    # "empty" said of what a container holds is "no" said without a negator, and "not
-    # empty" is something held
+    # "empty" or "blank" said of what a container holds is "no" said without a negator:
+    # against "has a value" or "is not empty" it is refused
     (
         (
             "Return an error when the basket has no items.",
@@ -225,8 +225,8 @@ NEGATIONS = [
     ),
     (
         (
-            "Highlight the cells that are not empty in column B.",
-            "Highlight the cells that have a value in column B.",
+            "Highlight the cells that are empty in column B.",
+            "Highlight the cells that have no value in column B.",
         ),
         [
             (

@@ -674,7 +674,7 @@ _EMPTY_WORDS = frozenset({"empty", "blank"})
 
 def _emptied(f: Features, other: Features) -> int:
     """How many negators ``f``'s "empty" adds ("is empty": one, as "has no value"; "is not
-    empty": none, its "not" taken back: "has a value"), where ``other`` says no "empty"
+    empty": minus one, its "not" taken back: "has a value"), where ``other`` says no "empty"
     (both sides' "empty" or "blank" are compared as words: "is empty" / "is not empty"
     differ, "are empty" / "blank amounts" agree)."""
     if "empt" in other.lower or "blank" in other.lower:
@@ -1005,9 +1005,6 @@ class NegationGuard(_PairGuard):
             q_neg += self._prefixed(q, c)
         if c.prefixed:
             c_neg += self._prefixed(c, q)
-        if not _EMPTY_WORDS.isdisjoint(q_vocab) or not _EMPTY_WORDS.isdisjoint(c_vocab):
-            q_neg += _emptied(q, c)
-            c_neg += _emptied(c, q)
         if "free" in q_vocab or "free" in c_vocab or "less" in q.lower or "less" in c.lower:
             q_neg += _freed(q, c)
             c_neg += _freed(c, q)
@@ -1045,6 +1042,13 @@ class NegationGuard(_PairGuard):
             if q_neg != c_neg:
                 said = f"; {_show(implied)} says no" if implied else ""
                 return f"negation differs ({q_neg} negator(s) vs {c_neg}{said})"
+        if not (_EMPTY_WORDS.isdisjoint(q_vocab) and _EMPTY_WORDS.isdisjoint(c_vocab)):
+            # (only ever a refusal: a pair its "empty" would even out, "is empty" / "has
+            # no value", is refused above and judged again written one way, so the rest of
+            # it is read: "the discount field is empty" / "the shipping field has no value")
+            q_empty, c_empty = _emptied(q, c), _emptied(c, q)
+            if q_empty != c_empty:
+                return f"negation differs ('empty' says no: {q_empty} vs {c_empty})"
         if q.negations and q.negations == c.negations:
             moved = _negation_moved(q, c)
             if moved is not None:
