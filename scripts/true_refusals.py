@@ -6,6 +6,8 @@ verifier, the second pass on a miss).
     python scripts/true_refusals.py PAIRS.jsonl              # counts and each refusal
     python scripts/true_refusals.py PAIRS.jsonl --beyond     # ... and the pairs beyond it
     python scripts/true_refusals.py PAIRS.jsonl --counts     # counts only
+    python scripts/true_refusals.py PAIRS.jsonl --counts --judge-beyond
+        # ... and how many pairs beyond it the verifier / the scorer alone would serve
 
 Never on a held-out set (scripts/guard_decisions.py's HELD_OUT): it prints pairs.
 """
@@ -34,6 +36,11 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=DEFAULT_DISTANCE_THRESHOLD)
     parser.add_argument("--beyond", action="store_true", help="print the pairs beyond it too")
     parser.add_argument("--counts", action="store_true", help="print the counts only")
+    parser.add_argument(
+        "--judge-beyond",
+        action="store_true",
+        help="count the pairs beyond it the verifier (guards + scorer) and the scorer alone pass",
+    )
     args = parser.parse_args()
     if Path(args.pairs).stem in HELD_OUT:
         parser.error(f"{args.pairs} is held out: only bench_cache_guards scores it")
@@ -67,6 +74,20 @@ def main() -> int:
         f"refused inside: {sum(inside.values())} "
         f"({', '.join(f'{g} {n}' for g, n in inside.most_common())})"
     )
+    if args.judge_beyond:
+        scorer = verifier.scorer
+        for same, what in ((True, "true pairs"), (False, "traps")):
+            far = [
+                p
+                for p, d, served in zip(pairs, distances, again, strict=True)
+                if p.same_answer is same and d > limit and not served
+            ]
+            whole = sum(verifier.verify(p.query, p.cached) is None for p in far)
+            alone = sum(scorer.rejects(p.cached, p.query) is None for p in far) if scorer else 0
+            print(
+                f"beyond {limit}, not served: {len(far)} {what}; the verifier would serve "
+                f"{whole}, the scorer alone {alone}"
+            )
     if not args.counts:
         for guard, category, d, reason, stored, asked in sorted(rows, key=lambda r: r[:2]):
             print(

@@ -658,6 +658,30 @@ def _implied_negations(f: Features, other: Features) -> list[str]:
     return found
 
 
+# "empty" ("blank") said of what a container holds ("the array is empty", "returns an
+# empty result"): "no" said without a negator ("has no elements", "returns no rows"); "not
+# empty" is something held ("has a value"). Not "an empty stomach", "empty promises".
+_EMPTY = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|stays?|stayed|remains?|remained|left|returns?"
+    r"|returned|comes? back|came back|gives?|gave|gets?|got)(n't|\s+not|\s+never)?\s+"
+    r"(?:an?\s+|completely\s+|entirely\s+)?(?:empty|blank)\b(?![\s-]+(?:stomach|nest|promise"
+    r"|threat|calorie|word|hand))"
+)
+
+
+_EMPTY_WORDS = frozenset({"empty", "blank"})
+
+
+def _emptied(f: Features, other: Features) -> int:
+    """How many negators ``f``'s "empty" adds ("is empty": one, as "has no value"; "is not
+    empty": minus one, its "not" taken back: "has a value"), where ``other`` says no "empty"
+    (both sides' "empty" or "blank" are compared as words: "is empty" / "is not empty"
+    differ, "are empty" / "blank amounts" agree)."""
+    if "empt" in other.lower or "blank" in other.lower:
+        return 0
+    return sum(-1 if m.group(1) else 1 for m in _EMPTY.finditer(f.lower))
+
+
 _NOT = frozenset({"not", "never"})
 
 
@@ -1018,6 +1042,13 @@ class NegationGuard(_PairGuard):
             if q_neg != c_neg:
                 said = f"; {_show(implied)} says no" if implied else ""
                 return f"negation differs ({q_neg} negator(s) vs {c_neg}{said})"
+        if not (_EMPTY_WORDS.isdisjoint(q_vocab) and _EMPTY_WORDS.isdisjoint(c_vocab)):
+            # (only ever a refusal: a pair its "empty" would even out, "is empty" / "has
+            # no value", is refused above and judged again written one way, so the rest of
+            # it is read: "the discount field is empty" / "the shipping field has no value")
+            q_empty, c_empty = _emptied(q, c), _emptied(c, q)
+            if q_empty != c_empty:
+                return f"negation differs ('empty' says no: {q_empty} vs {c_empty})"
         if q.negations and q.negations == c.negations:
             moved = _negation_moved(q, c)
             if moved is not None:
@@ -1329,6 +1360,52 @@ def _calendar_periods(extra_q: dict[str, int], extra_c: dict[str, int]) -> None:
                 break
 
 
+# units of the imperial system, by dimension: a quantity converted from them to metric
+# units (or back) is rounded ("1/4 inch" / "6 mm", "10 miles" / "16 km")
+_IMPERIAL = {
+    "length": frozenset({"inch", "inches", "ft", "foot", "feet", "mile", "miles"}),
+    "mass": frozenset({"lb", "lbs", "oz", "ounce", "ounces"}),
+}
+_METRIC = {
+    dim: frozenset(u for u, (d, _f) in lex.UNITS.items() if d == dim and u.isalpha()) - words
+    for dim, words in _IMPERIAL.items()
+}
+
+
+def _converted(extra_q: dict[str, int], extra_c: dict[str, int], q: Features, c: Features) -> None:
+    """Strike a length or mass said in imperial units on one side only and in metric units
+    on the other only, within 6% (a conversion rounded: "1/4 inch" is 6.35 mm, "6 mm")."""
+    for key in [k for k in extra_q if k.partition(":")[0] in _IMPERIAL]:
+        dim, _, value = key.partition(":")
+        imperial, metric = _IMPERIAL[dim], _METRIC[dim]
+        q_imperial, c_imperial = not imperial.isdisjoint(q.vocab), not imperial.isdisjoint(c.vocab)
+        q_metric, c_metric = not metric.isdisjoint(q.vocab), not metric.isdisjoint(c.vocab)
+        if not (
+            (q_imperial and not q_metric and c_metric and not c_imperial)
+            or (q_metric and not q_imperial and c_imperial and not c_metric)
+        ):
+            continue
+        a = float(value)
+        for other in [k for k in extra_c if k.partition(":")[0] == dim]:
+            b = float(other.partition(":")[2])
+            if a > 0 and b > 0 and abs(a - b) <= 0.06 * max(a, b):
+                _strike(extra_q, key, extra_c, other)
+                break
+
+
+def _decades(extra_q: dict[str, int], extra_c: dict[str, int]) -> None:
+    """Strike a decade on one side ("the 1990s") and its first and last years on the other
+    ("between 1990 and 1999", "from 1990 to 1999")."""
+    for mine, theirs in ((extra_q, extra_c), (extra_c, extra_q)):
+        for key in [k for k in mine if k[:7] == "decade:"]:
+            first, last = f"num:{key[7:]}", f"num:{int(key[7:]) + 9}"
+            if theirs.get(first) and theirs.get(last):
+                _strike(mine, key, theirs, first)
+                theirs[last] -= 1
+                if not theirs[last]:
+                    del theirs[last]
+
+
 class NumberGuard(_PairGuard):
     """Numbers, amounts, units, times and dates must agree after normalisation
     ("five" = "5", "$5" = "5 dollars", "two weeks" = "14 days", "7pm" = "seven this
@@ -1341,12 +1418,22 @@ class NumberGuard(_PairGuard):
     def judge(self, q: Features, c: Features, query: str, candidate: str) -> str | None:
         # (dict's comparison, in C: Counter's own is a Python loop, and no count is 0)
         if dict.__ne__(q.quantities, c.quantities):
-            extra_q = _unexplained(_minus(q.quantities, c.quantities), q, c)
-            extra_c = _unexplained(_minus(c.quantities, q.quantities), c, q)
+            extra_q, extra_c = (
+                _minus(q.quantities, c.quantities),
+                _minus(c.quantities, q.quantities),
+            )
+            if extra_q and extra_c:
+                # one span each side first ("within 30 days" / "in a month"): _unexplained
+                # reads one side's "a month" as a period, leaving the other's "30 days"
+                _calendar_periods(extra_q, extra_c)
+            extra_q = _unexplained(extra_q, q, c)
+            extra_c = _unexplained(extra_c, c, q)
             if extra_q and extra_c:
                 _units_apart(extra_q, extra_c, q, c)
                 _clock_halves(extra_q, extra_c, q, c)
                 _calendar_periods(extra_q, extra_c)
+                _decades(extra_q, extra_c)
+                _converted(extra_q, extra_c, q, c)
             if len(q.words) >= _LONG and len(c.words) >= _LONG:
                 # two long prompts: a time, amount or length one of them says again
                 # ("before 2 pm ... after 2 pm" / "by 14:00") is no other one; a bare

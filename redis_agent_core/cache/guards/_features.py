@@ -125,6 +125,30 @@ _MONEY_HINT = re.compile(
     rf"[$£€¥₹\d](?:(?<=[$£€¥₹])|(?<=\b(?:{_CODES}) \d)"
     rf"|(?<=\d)\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT}))"
 )
+# A temperature with its scale: "25 °C" = "77 °F" = "25 degrees Celsius" = "25C"; read as
+# degrees Celsius (to 0.1). A scale letter glued to the digits needs two of them or a
+# degree sign ("4c hair", "5f" are names).
+_TEMPERATURE = re.compile(
+    r"(?<![\w.,])(-|minus\s+)?(\d+(?:\.\d+)?)(?:\s*[°º]\s*|\s+degrees?\s+|\s+deg\s+|\s+|"
+    r"(?<=\d\d)(?=[cf]\b))(c|f|celsius|centigrade|fahrenheit)\b(?![-+#'])"
+)
+_GLUED_TEMPERATURE = re.compile(r"\d\d+(?:\.\d+)?[cf]")
+_TEMPERATURE_HINT = re.compile(r"\d\s*(?:[°º]|degrees?\s|deg\s|c\b|f\b|celsius|centigrade|fahr)")
+# the scale word of a temperature, which is no entity ("at 20 C", "20 degrees Celsius")
+_SCALE_BEFORE = re.compile(r"\d\s*(?:[°º]\s*|\s+degrees?\s+|\s+deg\s+|\s+)?$")
+_OUT_OF_STOCK = re.compile(r"\bout[\s-]of[\s-]stock\b")
+# a unit's or a temperature scale's name after a number ("1.5 TB", "20 C"): no entity
+_UNIT_NAMES = lex.TEMPERATURE_SCALES | {u for u in lex.UNITS if u.isalpha()}
+# a fraction of a unit ("1/4 inch", "3/4 mile"; not a date: "24/12/2026")
+_FRACTION_UNIT = re.compile(rf"(?<![\w./])(\d+)/(\d+)(?![\d/])(?:\s*-\s*|\s+)({_UNIT_ALT})\b")
+# a decade ("the 1990s", "1980's"): not 1,990 seconds
+_DECADE = re.compile(r"(?<![\w.,])(1[0-9]|20)(\d)0'?s\b")
+# a clock time in words ("quarter past 2", "half past 4", "a quarter to 3": the number
+# words are digits by then), read as _TIME reads "2:15" / "4:30 pm"
+_SPELT_CLOCK = re.compile(
+    r"\b(?:a )?(quarter|half) (past|to) (\d{1,2})(?!\d|[:.,]\d)(?! (?:hours?|minutes?|days?))"
+    r"(?:\s*(?:o'clock\s*)?(a\.?m\.?|p\.?m\.?|in the (?:afternoon|evening)|tonight))?"
+)
 # Where either hint matches: a currency sign, or a digit then what _TIME_HINT or
 # _MONEY_HINT reads after it; one scan led by a character class. (A digit then any letter
 # was the test: "48 hours", "7 days" passed it, and both hints then ran for nothing.)
@@ -458,7 +482,7 @@ def _entity(word: str, initial: bool, shouting: bool) -> str:
     if key in ("i", "i'm", "i'd", "i've", "i'll"):
         return ""
     key = lex.ALIASES.get(key, key)
-    if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS:
+    if _QUANTITY_TOKEN.fullmatch(key) or key in _DATE_WORDS or _GLUED_TEMPERATURE.fullmatch(key):
         return ""  # "400mg", "7pm", "Monday", "March": the number guard's business
     # string methods in C, not a generator per character
     has_digit = not word.isalpha() and not word.isdigit() and _ALPHA_DIGIT.search(word) is not None
@@ -502,6 +526,8 @@ def _entities(content: str) -> tuple[str, ...]:
     for start, word in candidates:
         if word.isdigit():  # a number names nothing (_entity): not memoised, as each differs
             continue
+        if word.lower() in _UNIT_NAMES and _SCALE_BEFORE.search(content, 0, start):
+            continue  # a unit or a temperature's scale: the number guard's business
         i = start - 1
         while i >= 0 and content[i] in " \t\"'([":
             i -= 1
@@ -556,6 +582,47 @@ def _times_and_money(lower: str, found: dict[str, int]) -> str:
     return text
 
 
+def _temperature(m: re.Match[str], found: dict[str, int]) -> str:
+    """Count a temperature into ``found`` in degrees Celsius; a blank in its place."""
+    value = _to_float(m.group(2)) * (-1 if m.group(1) else 1)
+    if m.group(3) in ("f", "fahrenheit"):
+        # to whole degrees: a whole Fahrenheit degree is 0.56 °C, and "77 °F" is said
+        # for 25 °C, "70 °F" for 21 °C
+        value = round((value - 32) * 5 / 9)
+    key = f"temp:{_format_value(round(value, 1) + 0.0)}"
+    found[key] = found.get(key, 0) + 1
+    return " "
+
+
+def _counted(key: str, found: dict[str, int]) -> str:
+    """Count ``key`` into ``found``; a blank in place of what it was read from."""
+    found[key] = found.get(key, 0) + 1
+    return " "
+
+
+def _fraction_unit(m: re.Match[str], found: dict[str, int]) -> str:
+    """Count a fraction of a unit ("1/4 inch") as the quantity it is."""
+    over = int(m.group(2))
+    if not over:
+        return m.group(0)
+    dim, factor = lex.UNITS[m.group(3)]
+    value = int(m.group(1)) / over * factor
+    return _counted(f"{dim}:{_format_value(round(value, 6))}", found)
+
+
+def _spelt_clock(m: re.Match[str], found: dict[str, int]) -> str:
+    """Count a clock time in words ("quarter to 3") as a time, as _TIME counts "2:45"."""
+    hour, minutes = int(m.group(3)), 15 if m.group(1) == "quarter" else 30
+    if not 1 <= hour <= 12:
+        return m.group(0)
+    minute = (hour - (m.group(2) == "to")) * 60 + (
+        minutes if m.group(2) == "past" else 60 - minutes
+    )
+    if m.group(4) and not m.group(4).startswith("a"):
+        minute += 720
+    return _counted(f"time:{minute % 1440}", found)
+
+
 def _quantities(lower: str) -> dict[str, int]:
     """Typed, unit-normalised numbers and how often each occurs."""
     if lower.isascii():  # (where _NUMERIC matches, found by a byte table: no pattern scan)
@@ -574,6 +641,14 @@ def _quantities(lower: str) -> dict[str, int]:
         text, start = _times_and_money(lower, found), 0
     else:
         text = lower
+    if _TEMPERATURE_HINT.search(text, start):
+        text, start = _TEMPERATURE.sub(lambda m: _temperature(m, found), text), 0
+    if "/" in text:
+        text, start = _FRACTION_UNIT.sub(lambda m: _fraction_unit(m, found), text), 0
+    if "0s" in text or "0's" in text:
+        text, start = _DECADE.sub(lambda m: _counted(f"decade:{m.group(0)[:4]}", found), text), 0
+    if "past" in text or "quarter to" in text:
+        text, start = _SPELT_CLOCK.sub(lambda m: _spelt_clock(m, found), text), 0
     units = lex.UNITS
     for m in _QUANTITY.finditer(text, start):
         number, unit = m.group(1, 2)
@@ -603,6 +678,10 @@ def _quantities(lower: str) -> dict[str, int]:
                 after = _UNIT_AFTER.match(text, m.end(2))  # "98k miles" = "98,000 miles"
                 dim, factor = units.get(after.group(1), ("num", 1)) if after else ("num", 1)
                 key = f"{dim}:{_format_value(round(value * factor, 6))}"
+            elif unit == "m" and m.start(2) > m.end(1):
+                # "a 9 m yacht" = "a nine-metre yacht": metres, written apart ("20M rows",
+                # glued, are millions, above)
+                key = f"length:{_format_value(_to_float(number))}"
             elif m.start(2) == m.end(1) and unit not in ("st", "nd", "rd", "th"):
                 # glued to letters and not a unit: an identifier ("2fa"); an ordinal's
                 # suffix stands between a number and the next word ("the 10th Fibonacci
@@ -759,7 +838,10 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # print" a request of its own; digits before a scale word ("3 million"), "a pair of", ISO dates.
 # 18: a currency's code before the amount ("GBP 1,200"), "20M" / "1.2bn" (millions,
 # billions), "a quarter hour" / "a half-day" (periods), "against the law" (a negator).
-_FORMAT = 18
+# 19: temperatures ("25 °C" = "77 °F"), their scale no entity; a unit's name after a number
+# no entity ("1.5 TB"); decades ("the 1990s"); "quarter past 2"; "1/4 inch"; "tonnes",
+# "millimetres", "a 9 m yacht" (metres); "out of stock" (a negator).
+_FORMAT = 19
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -1103,6 +1185,10 @@ def _parse(text: str) -> Features:
         # "against the law" is a ban ("illegal"), said with no negator of its own: "is it
         # legal ..." / "is it against the law ..." ask opposite things
         negations += lower.count("against the law")
+    if "stock" in lower and "out" in lower:
+        # "out of stock" is "not in stock", "no stock": "which products are out of stock" /
+        # "... are in stock" ask opposite things
+        negations += len(_OUT_OF_STOCK.findall(lower))
     if negations:
         negations -= len(_UNKNOWING.findall(lower))
         if "n't" in lower or "not" in wordset:

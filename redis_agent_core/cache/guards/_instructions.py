@@ -32,6 +32,7 @@ _JOBS = (
     frozenset({"refactor", "restructure"}),
     frozenset({"find", "identify", "spot", "point out", "detect", "locate"}),
     frozenset({"rate", "score", "grade"}),  # WordNet: two senses under "evaluate"
+    frozenset({"throw", "raise"}),  # an error or an exception: one verb in two languages
 )
 _JOB = {verb: n for n, job in enumerate(_JOBS) for verb in job}
 

@@ -429,8 +429,9 @@ for _names, _dim, _factor in (
     ("kg kgs kilo kilos kilogram kilograms", "mass", 1_000),
     ("lb lbs", "mass", 453.592),
     ("oz ounce ounces", "mass", 28.3495),
-    ("mm", "length", 0.001),
-    ("cm", "length", 0.01),
+    ("tonne tonnes", "mass", 1_000_000),
+    ("mm millimetre millimetres millimeter millimeters", "length", 0.001),
+    ("cm centimetre centimetres centimeter centimeters", "length", 0.01),
     ("metre metres meter meters", "length", 1),
     ("km kilometre kilometres kilometer kilometers", "length", 1_000),
     ("mile miles", "length", 1_609.344),
@@ -449,6 +450,10 @@ for _names, _dim, _factor in (
 ):
     for _name in _names.split():
         UNITS[_name] = (_dim, _factor)
+
+# a temperature's scale after its number ("25 °C", "77 degrees Fahrenheit"): read as a
+# quantity in degrees Celsius, not as a name or a word of the question
+TEMPERATURE_SCALES = frozenset({"c", "f", "celsius", "centigrade", "fahrenheit"})
 
 CURRENCY_SYMBOLS = {"$": "usd", "£": "gbp", "€": "eur", "¥": "jpy", "₹": "inr"}
 CURRENCY_WORDS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from itertools import filterfalse
 from operator import itemgetter, methodcaller
@@ -34,6 +34,7 @@ from ._lexicon import (
     NUMBER_WORDS,
     OPPOSITE_PARTICLES,
     SCALE_WORDS,
+    TEMPERATURE_SCALES,
     UNITS,
 )
 from ._wordnet import ancestors, base, kinship, lemmas, noun, senses_of, wordnet
@@ -89,8 +90,33 @@ def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
     return [
         (w, seq[i], i)
         for i in sorted(map(one.content.__getitem__, lacking))
-        if not (w := words[i])[0].isdigit() and w not in FUNCTION_WORDS
+        if not (w := words[i])[0].isdigit()
+        and w not in FUNCTION_WORDS
+        and not (w in _UNIT_WORDS and _measure(words, i))
+        and not ("-" in w and _spelt_measure(w))
     ]
+
+
+# a temperature's scale and "m" (metres, written apart from digits): letters that name
+# nothing after a number. (Other units stay words: "2 GB" / "2GB" kept "max" / "maximum"
+# from reading as one item swapped.)
+_UNIT_WORDS = TEMPERATURE_SCALES | {"m"}
+_MEASURE_WORDS = _UNIT_WORDS | {u for u in UNITS if u.isalpha()}
+
+
+def _spelt_measure(word: str) -> bool:
+    """Whether ``word`` is a number in words and a unit ("nine-metre", "two-kilogram"):
+    the number guard reads it as "9 metres"."""
+    count, _, unit = word.partition("-")
+    return count in NUMBER_WORDS and unit in _MEASURE_WORDS
+
+
+def _measure(words: Sequence[str], i: int) -> bool:
+    """Whether ``words[i]`` ("c", "m") is the unit or scale of a number before it
+    ("20 C", "68 degrees Fahrenheit", "a 9 m yacht"): the number guard compares those."""
+    if i and words[i - 1] in ("degrees", "degree", "deg"):
+        i -= 1
+    return i > 0 and words[i - 1][-1:].isdigit()
 
 
 Diff = list[tuple[str, str, int]]
