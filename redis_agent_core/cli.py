@@ -286,7 +286,8 @@ def _keys_config(args: argparse.Namespace) -> RedisAgentConfig:
 def _cmd_keys(args: argparse.Namespace) -> int:
     from .apikeys import ApiKeys
 
-    keys = ApiKeys(_keys_config(args))
+    config = _keys_config(args)
+    keys = ApiKeys(config)
     if args.keys_command == "create":
         key = keys.create(args.user)
         print(f"new API key for {args.user} (shown once; send 'Authorization: Bearer <key>'):")
@@ -301,10 +302,14 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     else:
         n = keys.revoke(args.user, args.key_id)
         print(f"revoked {n} key(s) of {args.user}")
-        if args.key_id is not None and not n:
-            # a mistyped id must not read as done: the leaked key is still valid
+        if not n:
+            # a mistyped id or user, or another namespace than the service's, must not
+            # read as done: the leaked key is still valid
+            which = f"key {args.key_id}" if args.key_id is not None else "key"
             print(
-                f"no key {args.key_id} of {args.user}: see `redis-agent keys list`", file=sys.stderr
+                f"no {which} of {args.user} in namespace {config.namespace!r}: see "
+                "`redis-agent keys list` (and set REDIS_AGENT_NAMESPACE to the service's)",
+                file=sys.stderr,
             )
             return 1
     return 0
