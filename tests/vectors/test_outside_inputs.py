@@ -354,8 +354,8 @@ async def test_a_range_on_a_text_field_is_a_filter_error(config: RedisAgentConfi
                 index.search(query, k=2, filter=spec)
             with pytest.raises(FilterError, match=refused):
                 await index.adelete_by_filter(spec)
-        operator = FilterOperator[op.upper()]
-        filters = MetadataFilters(filters=[MetadataFilter(key="title", value="m", operator=operator)])
+        one = MetadataFilter(key="title", value="m", operator=FilterOperator[op.upper()])
+        filters = MetadataFilters(filters=[one])
         store = LlamaIndexStore(index=index)
         with pytest.raises(FilterError, match=refused):
             store.query(VectorStoreQuery(query_embedding=[1.0, 0.0], filters=filters))
