@@ -200,8 +200,8 @@ def _cmd_vectors_recall(args: argparse.Namespace) -> int:
         report = index.measure_recall(
             sample=args.sample, k=args.k, seed=args.seed, ef_runtime=args.ef_runtime
         )
-        if args.target is not None:  # a check (CI): it was ignored, exit 0 below it
-            target = check_target(args.target)
+        target = check_target(args.target)  # a check (CI): it was ignored, exit 0 below it
+        if target is not None:
             report = dataclasses.replace(report, target=target, reached=report.recall >= target)
     print(json.dumps(report.to_dict()))
     return 0 if report.reached is not False else 4
