@@ -514,6 +514,14 @@ def map_redis_error(
         )
     if _is_transient(exc) or isinstance(exc, LOADING):
         return _transient_error(exc, action, where)
+    if isinstance(exc, redis.exceptions.AuthenticationError):
+        # the server answered: "check that it is running and reachable" misled
+        return RedisUnavailableError(
+            f"{action} failed: {where} refused this client's credentials ({exc}): the "
+            "server is up and needs a user and password it accepts. Put them in the URL "
+            "(redis://user:password@host:6379/0, redis://:password@host:6379/0 for the "
+            "default user, unix:///path/redis.sock?password=...) given as REDIS_URL / url=."
+        )
     if isinstance(exc, CLUSTER_CLIENT) and not isinstance(exc, UNAVAILABLE):
         raise exc  # a call the cluster client cannot route: a bug, not a fault
     sent = bool(getattr(exc, _SENT_ATTR, False))

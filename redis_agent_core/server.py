@@ -39,7 +39,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .capabilities import module_versions
-from .errors import EmbeddedServerError
+from .errors import ConfigError, EmbeddedServerError
 from .redis_errors import CLEANUP, UNAVAILABLE
 
 __all__ = [
@@ -320,6 +320,23 @@ def _sweep_private_dirs() -> None:
                         shutil.rmtree(entry, ignore_errors=True)
 
 
+def _check_start_options(port: Any, data_dir: str | os.PathLike[str] | None) -> None:
+    """:class:`ConfigError` for a TCP port or data directory the server cannot use,
+    before anything starts: the server exited with "(no log written)" for a port out of
+    range, and a data directory that cannot be created raised a bare OSError."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port= (--port) must be a TCP port in 0-65535 (0: no TCP), got {port!r}")
+    if data_dir is None:
+        return
+    try:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"data_dir= (--data-dir) {os.fspath(data_dir)!r} cannot hold the server's data "
+            f"({exc.strerror or exc}): pass a directory this user can create and write to"
+        ) from exc
+
+
 @dataclass
 class EmbeddedRedis:
     """A private redis-server process with RediSearch and RedisJSON loaded.
@@ -380,6 +397,7 @@ class EmbeddedRedis:
         """Start the server, wait for PING and check that search and JSON are loaded."""
         if self.is_running():
             return self
+        _check_start_options(self.port, self.data_dir)
         binaries = self.binaries or find_binaries()
         _sweep_private_dirs()
         self._workdir = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-"))

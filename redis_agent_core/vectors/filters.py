@@ -475,12 +475,12 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
             return str(Text(name) == _phrase(cond, cond.value, stopwords))
         if op == "ne":
             return str(Text(name) != _phrase(cond, cond.value, stopwords))
-        phrases = [_phrase(cond, v, stopwords) for v in values]
-        if op in ("in", "any"):
-            return _join([str(Text(name) == v) for v in phrases], " | ")
-        if op in ("nin",):
-            return _join([str(Text(name) != v) for v in phrases], " ")
-        if op == "all":
+        if op in ("in", "any", "nin", "all"):  # a range op falls through to the refusal
+            phrases = [_phrase(cond, v, stopwords) for v in values]
+            if op in ("in", "any"):
+                return _join([str(Text(name) == v) for v in phrases], " | ")
+            if op == "nin":
+                return _join([str(Text(name) != v) for v in phrases], " ")
             return _join([str(Text(name) == v) for v in phrases], " ")
     elif kind == "geo" and op in ("geo_radius", "eq"):
         try:

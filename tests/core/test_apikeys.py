@@ -108,6 +108,25 @@ def test_cli_prints_the_new_key_last(
     assert ApiKeys(config).verify(second) is None
 
 
+def test_cli_revoking_no_key_fails_naming_user_and_namespace(
+    config: RedisAgentConfig,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `keys revoke davd` (a typo), or `keys revoke dave` without the service's
+    # REDIS_AGENT_NAMESPACE, printed "revoked 0 key(s)" and exited 0: the leaked key
+    # stayed valid while the command read as done
+    key = ApiKeys(config).create("dave")
+    monkeypatch.setenv("REDIS_AGENT_NAMESPACE", config.namespace)
+    assert main(["keys", "revoke", "davd", "--url", redis_url]) == 1
+    assert f"no key of davd in namespace {config.namespace!r}" in capsys.readouterr().err
+    monkeypatch.setenv("REDIS_AGENT_NAMESPACE", config.namespace + "x")
+    assert main(["keys", "revoke", "dave", "--url", redis_url]) == 1
+    assert "REDIS_AGENT_NAMESPACE" in capsys.readouterr().err
+    assert ApiKeys(config).verify(key) == "dave"
+
+
 def test_cli_refuses_an_embedded_server(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

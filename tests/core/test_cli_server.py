@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
 
@@ -36,3 +38,28 @@ def test_server_command_prints_a_working_url_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_port_or_data_dir_the_server_cannot_use_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --port 99999 / -1 exited with "the embedded redis-server exited at start with
+    # code 1. Its log: (no log written)"; a --data-dir that cannot be created (a file,
+    # a missing parent on a read-only tree) was a FileExistsError traceback, exit 1
+    from redis_agent_core.cli import main
+    from redis_agent_core.errors import ConfigError
+    from redis_agent_core.server import EmbeddedRedis
+
+    a_file = tmp_path / "data"
+    a_file.write_text("not a directory")
+    for argv, named in [
+        (["server", "--port", "99999"], r"--port\) must be a TCP port in 0-65535"),
+        (["server", "--port", "-1"], r"--port\) must be a TCP port in 0-65535"),
+        (["server", "--data-dir", str(a_file)], r"--data-dir\) .* cannot hold the server's data"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert re.search(named, err) and "Traceback" not in err, err
+    with pytest.raises(ConfigError, match="port"):
+        EmbeddedRedis(port=True).start()
+    assert a_file.read_text() == "not a directory"

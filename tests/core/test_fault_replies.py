@@ -8,9 +8,11 @@ role raises RedisPermissionError."""
 from __future__ import annotations
 
 import pytest
+import redis
 from redis._parsers import BaseParser
 
 from redis_agent_core import AgentBus, ExactCache, RateLimiter, RequestLimit, SessionStore
+from redis_agent_core.cli import main
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import (
     RedisPermissionError,
@@ -19,6 +21,7 @@ from redis_agent_core.errors import (
 )
 from redis_agent_core.redis_errors import fault_kind, mark_sent, translate_errors
 from redis_agent_core.search import capabilities
+from redis_agent_core.server import EmbeddedRedis
 from tests.core.topology import free_port, topology
 from tests.faults import FaultyRedis
 
@@ -212,3 +215,34 @@ def test_a_server_loading_its_dataset_says_so_and_that_nothing_ran(sent: bool) -
     assert "LOADING Redis is loading the dataset in memory" in message
     assert "did not run" in message and "retry" in message
     assert "may or may not" not in message and "lost the connection" not in message
+
+
+async def test_a_server_refusing_the_credentials_says_so_and_how_to_give_them(
+    own_redis: EmbeddedRedis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a password missing from the URL, or a wrong one, read "could not connect ...
+    # Check that the server is running and reachable": the server answered
+    url = own_redis.url
+    admin = redis.Redis.from_url(url)
+    admin.config_set("requirepass", "s3cret-pw")
+    for given in (url, f"{url}?password=wrong-pw"):
+        config = RedisAgentConfig(url=given, retries=0)
+        store = SessionStore(config)
+        for call in (lambda: store.append("s", MESSAGE), config.get_client().ping):  # noqa: B023
+            with pytest.raises(RedisUnavailableError) as caught:
+                with translate_errors(config, "pinging"):
+                    call()
+            message = str(caught.value)
+            assert "refused this client's credentials" in message, message
+            assert (
+                "redis://user:password@host" in message and "running and reachable" not in message
+            )
+            assert "wrong-pw" not in message
+        with pytest.raises(RedisUnavailableError, match="credentials"):
+            await SessionStore(config).aappend("s", MESSAGE)
+        assert main(["doctor", "--url", given]) == 2
+        assert "refused this client's credentials" in capsys.readouterr().err
+    good = RedisAgentConfig(url=f"{url}?password=s3cret-pw")
+    SessionStore(good).append("s", MESSAGE)
+    assert SessionStore(good).count("s") == 1
+    good.get_client().config_set("requirepass", "")  # the fixture stops it with SHUTDOWN

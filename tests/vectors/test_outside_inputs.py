@@ -327,3 +327,36 @@ async def test_llamaindex_an_empty_doc_ids_list_finds_nothing(
     assert store.query(query(doc_ids=[])).ids == []
     assert (await store.aquery(query(doc_ids=[], node_ids=[]))).ids == []
     assert len(store.query(query(node_ids=[])).ids or []) == 3
+
+
+async def test_a_range_on_a_text_field_is_a_filter_error(config: RedisAgentConfig) -> None:
+    # {"title": {"$gt": "m"}} (or LlamaIndex's FilterOperator.GT on a text field) raised
+    # UnboundLocalError from the filter compiler: no type a caller catches, no fix named
+    from llama_index.core.vector_stores.types import (
+        FilterOperator,
+        MetadataFilter,
+        MetadataFilters,
+        VectorStoreQuery,
+    )
+
+    from redis_agent_core.vectors import F, FilterError
+
+    index = VectorIndex("text_range", dims=2, metadata_fields={"title": "text"}, config=config)
+    index.add(["a", "b"], ids=["a", "b"], metadatas=[{"title": "apple"}, {"title": "pear"}],
+              vectors=np.eye(2))  # fmt: skip
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    title = F("title")
+    built = {"gt": title > "m", "gte": title >= "m", "lt": title < "m", "lte": title <= "m"}
+    for op, condition in built.items():
+        refused = f"operator '{op}' is not supported on text field 'title'"
+        for spec in ({"title": {f"${op}": "m"}}, condition):
+            with pytest.raises(FilterError, match=refused):
+                index.search(query, k=2, filter=spec)
+            with pytest.raises(FilterError, match=refused):
+                await index.adelete_by_filter(spec)
+        one = MetadataFilter(key="title", value="m", operator=FilterOperator[op.upper()])
+        filters = MetadataFilters(filters=[one])
+        store = LlamaIndexStore(index=index)
+        with pytest.raises(FilterError, match=refused):
+            store.query(VectorStoreQuery(query_embedding=[1.0, 0.0], filters=filters))
+    assert index.count() == 2

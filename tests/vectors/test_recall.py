@@ -163,3 +163,22 @@ def test_near_bounds_sequential_test() -> None:
     assert lower == pytest.approx(share - Z_PASS * (0.95 * 0.05 / MIN_PASS) ** 0.5)
     # a share just above the target is not enough: it must clear Z_PASS errors
     assert not near_bounds([True] * 1530 + [False] * 70, 0.95)[2]
+
+
+def test_cli_recall_below_a_target_without_tune_exits_4(
+    config: RedisAgentConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `redis-agent vectors recall IDX --target 0.99` in CI: the target was ignored
+    # without --tune ("target": null, exit 0), so a recall of 0.5 passed the check
+    from redis_agent_core.cli import main
+
+    filled(config, random_unit(N, DIMS), **WEAK)
+    args = ["vectors", "recall", "rec", "--url", config.resolve_url(), "--namespace",
+            config.namespace, "--sample", "60", "--seed", "1", "--ef-runtime", "10"]  # fmt: skip
+    assert main([*args, "--target", "0.99"]) == 4
+    below = json.loads(capsys.readouterr().out)
+    assert below["recall"] < 0.9 and below["target"] == 0.99 and below["reached"] is False
+    assert main([*args, "--target", "0.01"]) == 0
+    assert json.loads(capsys.readouterr().out)["reached"] is True
+    assert main([*args, "--target", "1.5"]) == 2  # refused, naming the range
+    assert "recall_target must be a number in (0, 1]" in capsys.readouterr().err
