@@ -202,6 +202,21 @@ def check_k(k: Any, name: str = "k") -> int:
     return int(k)
 
 
+def check_alpha(alpha: Any) -> float:
+    """A hybrid query's ``alpha`` (the vector side's weight) as a float in ``[0, 1]``;
+    :class:`ConfigError` otherwise (``None``, a bool, a str or NaN included)."""
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float, np.integer, np.floating))
+        or not 0.0 <= alpha <= 1.0
+    ):
+        raise ConfigError(
+            f"alpha must be a number within [0, 1] (1: vector similarity only, 0: text "
+            f"only), got {alpha!r}"
+        )
+    return float(alpha)
+
+
 def check_ef(ef_runtime: Any) -> int | None:
     """A query's ``ef_runtime``: ``None`` (the tuned or the index's own) or an int in
     ``[1, MAX_K]``; :class:`ConfigError` otherwise."""

@@ -23,7 +23,7 @@ from ..search.executor import arun, run
 from ..search.lifecycle import aread_info, read_info
 from . import query as q
 from .base import FilterLike, QueryLike
-from .checks import check_ef, check_k, check_text
+from .checks import check_alpha, check_ef, check_k, check_text
 from .filters import FilterError
 from .lifecycle import TUNING_RECHECK, IndexLifecycleMixin
 from .schema import (
@@ -483,6 +483,7 @@ class IndexQueries(IndexLifecycleMixin):
         :class:`ConfigError` on an index whose text is not indexed."""
         self._need_text_index("hybrid")
         k = check_k(k)
+        alpha = check_alpha(alpha)  # before the no-term fallback, which would not read it
         f = self._filter(filter)
         vec = self._vec(text if vector is None else vector)
         if f is None:
@@ -508,6 +509,7 @@ class IndexQueries(IndexLifecycleMixin):
         """Async :meth:`hybrid`."""
         self._need_text_index("hybrid")
         k = check_k(k)
+        alpha = check_alpha(alpha)
         f = await self._afilter(filter)
         vec = await self._avec(text if vector is None else vector)
         if f is None:

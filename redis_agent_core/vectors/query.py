@@ -27,6 +27,7 @@ from .checks import (
     MAX_K,
     NUL,
     WORD_SYNTAX,
+    check_alpha,
     check_k,
     check_nonzero,
     check_query_vector,
@@ -618,8 +619,7 @@ def hybrid_plan(
 ) -> HybridPlan | None:
     """The :class:`HybridPlan` of a hybrid query; ``None`` when the text has no
     searchable term (callers fall back to a vector query)."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
+    alpha = check_alpha(alpha)
     k = check_k(k)
     terms = text_terms(text)
     try:
@@ -646,8 +646,7 @@ def native_hybrid_query(
     search: the same linear combination as :class:`HybridPlan`, ``alpha`` on the vector
     side (redisvl's ``linear_alpha`` weighs the text side). Only built when the server
     has the command (the capability probe)."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"alpha must be within [0, 1], got {alpha!r}")
+    alpha = check_alpha(alpha)
     from redisvl.query import HybridQuery
 
     return HybridQuery(
