@@ -1488,6 +1488,8 @@ class ArgumentGuard(_PairGuard):
                 )
                 or (None if _SPEAKER_SUBJECT.isdisjoint(q_vocab) else _doer_changed(q, c))
                 or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _doer_changed(c, q))
+                or (None if _SPEAKER_SUBJECT.isdisjoint(q_vocab) else _asked_doer_changed(q, c))
+                or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _asked_doer_changed(c, q))
                 or (None if ("by" in q_vocab) == ("by" in c_vocab) else _passive_turned(q, c))
                 or (_owner_swapped(q, c) if "'s " in q.lower and "'s " in c.lower else None)
                 # (a relative pronoun on a side and the same content words on both: tested
@@ -1832,6 +1834,38 @@ def _doer_changed(q: Features, c: Features) -> str | None:
         if _skip_back(words, after) == at and after + 1 < len(words) and words[after + 1] == "to":
             continue
         return f"the speaker does {words[at]!r} on one side, {c.words[subject]!r} on the other"
+    return None
+
+
+def _asked_doer_changed(q: Features, c: Features) -> str | None:
+    """The speaker as the subject of a question with an auxiliary ("how should I respond
+    to my client's letter") and someone said after the verb there as the subject of the
+    same verb, after an auxiliary, on the other side ("how should my client respond to
+    the letter"): another doer, so another question (the question's form of
+    :func:`_doer_changed`, whose verb agreement an auxiliary hides)."""
+    words = q.words
+    for k in _positions(words, _SPEAKER_SUBJECT, q.vocab):
+        at = k + 1
+        if not k or words[k - 1] not in _AUXILIARIES or at >= len(words) or words[at] in _BE:
+            continue
+        verb = q.seq[at]
+        if verb not in wordnet().verbs or q.seq.count(verb) != 1 or c.seq.count(verb) != 1:
+            continue
+        j = c.seq.index(verb)
+        if c.words[j] != words[at]:
+            continue  # "should I call" / "should my client have called": not one form
+        # the other side's subject: up to three words before the verb, past determiners,
+        # with an auxiliary before them ("should my business partner respond")
+        start = j
+        while start > 0 and j - start < 3 and c.words[start - 1] not in FUNCTION_WORDS:
+            start -= 1
+        before = _skip_back(c.words, start)
+        if start == j or before < 0 or c.words[before] not in _AUXILIARIES:
+            continue
+        for n in range(start, j):
+            who = c.seq[n]
+            if who in q.content and q.content[who] > at:
+                return f"the speaker does {words[at]!r} on one side, {c.words[n]!r} on the other"
     return None
 
 
