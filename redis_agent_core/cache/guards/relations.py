@@ -1041,6 +1041,7 @@ def mirrored(q: Features, c: Features) -> bool:
 # another phrase ("call the search tool to find the orders placed by customer 7": the tool
 # is no argument of "placed").
 _ARGUMENT_REACH = 6
+_COMPARED_REACH = 10
 # A word, or punctuation that ends a clause ("1,000" and "e.g" keep theirs: no space after).
 _WORD_OR_STOP = re.compile(rf"{_WORD.pattern}|[.?!;:,](?=\s|$)")
 
@@ -1070,7 +1071,10 @@ def _in_clause(f: Features, pivot: int, at: int) -> bool:
     (or named by a pronoun between them) and in its clause ("if they do not contain the
     answer, say you don't know": "answer" is none of "know"'s; "is Redis, the in-memory
     database, good")."""
-    if abs(at - pivot) > _ARGUMENT_REACH and _BACK_REFERENCES.isdisjoint(
+    # the subject of a comparison stands further off than a verb's object ("do women on
+    # dating apps get more matches than men"): "than" reaches its clause's subject
+    reach = _COMPARED_REACH if f.words[pivot] == "than" else _ARGUMENT_REACH
+    if abs(at - pivot) > reach and _BACK_REFERENCES.isdisjoint(
         f.words[min(at, pivot) + 1 : max(at, pivot)]
     ):
         return False
@@ -1837,6 +1841,9 @@ def _doer_changed(q: Features, c: Features) -> str | None:
     return None
 
 
+_WHO = frozenset({"person", "group"})
+
+
 def _asked_doer_changed(q: Features, c: Features) -> str | None:
     """The speaker as the subject of a question with an auxiliary ("how should I respond
     to my client's letter") and someone said after the verb there as the subject of the
@@ -1854,6 +1861,9 @@ def _asked_doer_changed(q: Features, c: Features) -> str | None:
         j = c.seq.index(verb)
         if c.words[j] != words[at]:
             continue  # "should I call" / "should my client have called": not one form
+        after = words[at + 2 : at + 3] if words[at + 1 : at + 2] == ("to",) else ()
+        if after and after[0] in _BE:
+            continue  # "do I have to be paid by my employer": the employer pays, still
         # the other side's subject: up to three words before the verb, past determiners,
         # with an auxiliary before them ("should my business partner respond")
         start = j
@@ -1863,9 +1873,12 @@ def _asked_doer_changed(q: Features, c: Features) -> str | None:
         if start == j or before < 0 or c.words[before] not in _AUXILIARIES:
             continue
         for n in range(start, j):
+            # a person or a group (not "should I rest a steak" / "should a steak rest":
+            # one event, said of the thing it happens to)
             who = c.seq[n]
-            if who in q.content and q.content[who] > at:
-                return f"the speaker does {words[at]!r} on one side, {c.words[n]!r} on the other"
+            if who in q.content and q.content[who] > at and _kind(c.words[n]) in _WHO:
+                said = " ".join(words[at : at + 3]) if after else words[at]  # "have to pay"
+                return f"the speaker does {said!r} on one side, {c.words[n]!r} on the other"
     return None
 
 
