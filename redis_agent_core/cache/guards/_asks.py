@@ -492,6 +492,46 @@ def modal_of_a_verb(q_lower: str, c_lower: str) -> str | None:
     return None
 
 
+# a question of what may be (possibility, permission, obligation, advice), at a sentence or
+# clause start: "could a flare knock out the grid", "can a ship enter port", "must a shop
+# show VAT", "is it possible for the museum to close"; not "can you", a request
+_MAY_BE = re.compile(
+    r"(?:^|[.?!:;,\n] *)(?:(?:u+m+|so|ok|okay|hey|well|and|or|but),? )?"
+    r"(?:(?:can|could|might|may|must|should)(?! you\b) [\w']+|is it possible\b)"
+)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+# what one occasion will bring, or is ("this year", "next quarter", "tonight",
+# "definitely"): a prediction or a fact, not what may happen
+_ONE_OCCASION = re.compile(
+    r"\b(?:this|next|coming) (?:[\w-]+ )?(?:day|week|weekend|month|year|quarter|season|"
+    rf"summer|winter|spring|autumn|fall|morning|evening|{_MONTHS})\b"
+    r"|\b(?:tonight|tomorrow|definitely|exactly|for sure|certainly)\b"
+)
+# what happens in practice: "does a ship usually enter port", "do most shops show VAT"
+_IN_PRACTICE = re.compile(
+    r"\b(?:usually|typically|normally|generally|commonly|in practice)\b|\b(?:do|are) most\b"
+)
+
+
+def may_against_will(q_lower: str, c_lower: str) -> str | None:
+    """What may be ("could the Fed cut rates", "can a ship enter port without a pilot",
+    "must a shop show VAT") on one side, and on the other, asked without such a modal,
+    what one occasion will bring or is ("will the Fed cut rates this year", "are my cramps
+    tonight caused by ...", "is my match definitely a bot") or what happens in practice
+    ("does a ship usually enter port", "do most shops show VAT"): a possibility or a rule
+    is not a prediction, a fact or a custom."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        if not _MAY_BE.search(one) or _MAY_BE.search(other):
+            continue
+        if _ONE_OCCASION.search(one) or _IN_PRACTICE.search(one):
+            continue
+        if found := _ONE_OCCASION.search(other):
+            return f"what may be vs what will be ({found.group()!r} on one side only)"
+        if found := _IN_PRACTICE.search(other):
+            return f"what may be vs what is done ({found.group()!r} on one side only)"
+    return None
+
+
 class AskGuard:
     """Another kind of answer to a question on the same topic ("why" / "when", "what is
     X" / "how do I fix X", "can I" / "should I", "for me" / "for my child", "if X, what
@@ -519,6 +559,7 @@ class AskGuard:
         return (
             asks_differ(a, b, q.lower, c.lower)
             or modal_of_a_verb(q.lower, c.lower)
+            or may_against_will(q.lower, c.lower)
             or condition_stated(q.lower, c.lower)
             or frames_differ(q.lower, c.lower, _TIME_AND_STEP)
         )

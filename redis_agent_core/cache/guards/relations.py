@@ -1877,7 +1877,9 @@ def _asked_doer_changed(q: Features, c: Features) -> str | None:
             # one event, said of the thing it happens to)
             who = c.seq[n]
             if who in q.content and q.content[who] > at and _kind(c.words[n]) in _WHO:
-                said = " ".join(words[at : at + 3]) if after else words[at]  # "have to pay"
+                # "have to pay": the verb the speaker does is the infinitive's
+                infinitive = after and stem(after[0]) in wordnet().verbs
+                said = " ".join(words[at : at + 3]) if infinitive else words[at]
                 return f"the speaker does {said!r} on one side, {c.words[n]!r} on the other"
     return None
 
