@@ -496,7 +496,7 @@ def modal_of_a_verb(q_lower: str, c_lower: str) -> str | None:
 # clause start: "could a flare knock out the grid", "can a ship enter port", "must a shop
 # show VAT", "is it possible for the museum to close"; not "can you", a request
 _MAY_BE = re.compile(
-    r"(?:^|[.?!:;,\n] *)(?:(?:u+m+|so|ok|okay|hey|well|and|or|but),? )?"
+    r"(?:^|[.?!:;,\n] *)(?:(?:u+m+|so|ok|okay|hey|well|and|or|but),? )?(?:how |what |why )?"
     r"(?:(?:can|could|might|may|must|should)(?! you\b) [\w']+|is it possible\b)"
 )
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -532,6 +532,37 @@ def may_against_will(q_lower: str, c_lower: str) -> str | None:
     return None
 
 
+# a duty the law or a rule sets ("is a landlord legally required to", "what must be
+# included by law", "what obligations does the airline have")
+_DUTY = re.compile(
+    r"\b(?:required|obliged|obligated|mandatory|compulsory|obligations?|duty to|duties|"
+    r"by law|legally (?:bound|responsible)|must)\b"
+)
+# advice or what is allowed or possible ("what should my company do", "what can a
+# streamer do", "what would be nice for it to show")
+_ADVICE = re.compile(
+    r"\b(?:should|ought to|can|could|may|might|recommended|advisable|best practice|"
+    r"(?:would|will) (?:it )?be (?:nice|good|best|wise|smart|helpful))\b"
+)
+
+
+def duty_against_advice(q_lower: str, c_lower: str) -> str | None:
+    """A duty on one side ("what is a landlord legally required to do about mould", "is
+    a physician obligated to refuse") and, on the other without one, advice or what is
+    allowed ("what should a landlord do about mould", "is a physician permitted to
+    refuse"): what one must do is not what one should or may."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        duty = _DUTY.search(one)
+        if duty is None or _DUTY.search(other) or _ADVICE.search(one):
+            continue
+        if (advice := _ADVICE.search(other)) or (advice := _ALLOWED.search(other)):
+            return f"a duty vs advice or leave ({duty.group()!r} / {advice.group()!r})"
+    return None
+
+
+_ALLOWED = re.compile(r"\b(?:allowed|permitted|entitled|eligible|rights?)\b")
+
+
 class AskGuard:
     """Another kind of answer to a question on the same topic ("why" / "when", "what is
     X" / "how do I fix X", "can I" / "should I", "for me" / "for my child", "if X, what
@@ -560,6 +591,7 @@ class AskGuard:
             asks_differ(a, b, q.lower, c.lower)
             or modal_of_a_verb(q.lower, c.lower)
             or may_against_will(q.lower, c.lower)
+            or duty_against_advice(q.lower, c.lower)
             or condition_stated(q.lower, c.lower)
             or frames_differ(q.lower, c.lower, _TIME_AND_STEP)
         )
