@@ -509,7 +509,8 @@ _ONE_OCCASION = re.compile(
 )
 # what happens in practice: "does a ship usually enter port", "do most shops show VAT"
 _IN_PRACTICE = re.compile(
-    r"\b(?:usually|typically|normally|generally|commonly|in practice)\b|\b(?:do|are) most\b"
+    r"\b(?:do|does|did|is|are)(?: [\w'-]+){0,4} (?:usually|typically|normally|generally|"
+    r"commonly)\b|\b(?:do|are) most\b|\bin practice\b"
 )
 
 
@@ -533,34 +534,37 @@ def may_against_will(q_lower: str, c_lower: str) -> str | None:
 
 
 # a duty the law or a rule sets ("is a landlord legally required to", "what must be
-# included by law", "what obligations does the airline have")
+# included by law", "what obligations does the airline have"); "must" and "have to" alone
+# are said of advice too ("which tablets must not be split" / "should never be split")
 _DUTY = re.compile(
     r"\b(?:required|obliged|obligated|mandatory|compulsory|obligations?|duty to|duties|"
-    r"by law|legally (?:bound|responsible)|must)\b"
+    r"by law|legally)\b"
 )
-# advice or what is allowed or possible ("what should my company do", "what can a
-# streamer do", "what would be nice for it to show")
+_ANY_DUTY = re.compile(r"\b(?:must|ha(?:ve|s) to|needs? to|need)\b")
+# advice ("what should my company do", "what would be nice for it to show")
 _ADVICE = re.compile(
-    r"\b(?:should|ought to|can|could|may|might|recommended|advisable|best practice|"
+    r"\b(?:should|ought to|recommended|advisable|best practice|"
     r"(?:would|will) (?:it )?be (?:nice|good|best|wise|smart|helpful))\b"
 )
+# what is allowed ("is a physician permitted to", "what are my rights"); "can I legally
+# park here" / "am I allowed to park here" ask the same
+_LEAVE = re.compile(r"\b(?:allowed|permitted|entitled|eligible|rights?|can|could|may|legal)\b")
 
 
 def duty_against_advice(q_lower: str, c_lower: str) -> str | None:
-    """A duty on one side ("what is a landlord legally required to do about mould", "is
-    a physician obligated to refuse") and, on the other without one, advice or what is
-    allowed ("what should a landlord do about mould", "is a physician permitted to
-    refuse"): what one must do is not what one should or may."""
+    """A duty the law or a rule sets on one side ("what is a landlord legally required to
+    do about mould", "is a physician obligated to refuse") and, on the other with no duty
+    said at all, advice or leave ("what should a landlord do about mould", "is a
+    physician permitted to refuse"): what one must do is not what one should or may."""
     for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
         duty = _DUTY.search(one)
-        if duty is None or _DUTY.search(other) or _ADVICE.search(one):
+        if duty is None or _ADVICE.search(one) or _LEAVE.search(one):
             continue
-        if (advice := _ADVICE.search(other)) or (advice := _ALLOWED.search(other)):
-            return f"a duty vs advice or leave ({duty.group()!r} / {advice.group()!r})"
+        if _DUTY.search(other) or _ANY_DUTY.search(other):
+            continue
+        if (said := _ADVICE.search(other)) or (said := _LEAVE.search(other)):
+            return f"a duty vs advice or leave ({duty.group()!r} / {said.group()!r})"
     return None
-
-
-_ALLOWED = re.compile(r"\b(?:allowed|permitted|entitled|eligible|rights?)\b")
 
 
 class AskGuard:
