@@ -1841,7 +1841,7 @@ def _doer_changed(q: Features, c: Features) -> str | None:
     return None
 
 
-_WHO = frozenset({"person", "group"})
+_DOERS = frozenset({"person", "group"})
 
 
 def _asked_doer_changed(q: Features, c: Features) -> str | None:
@@ -1876,7 +1876,7 @@ def _asked_doer_changed(q: Features, c: Features) -> str | None:
             # a person or a group (not "should I rest a steak" / "should a steak rest":
             # one event, said of the thing it happens to)
             who = c.seq[n]
-            if who in q.content and q.content[who] > at and _kind(c.words[n]) in _WHO:
+            if who in q.content and q.content[who] > at and _kind(c.words[n]) in _DOERS:
                 # "have to pay": the verb the speaker does is the infinitive's
                 infinitive = after and stem(after[0]) in wordnet().verbs
                 said = " ".join(words[at : at + 3]) if infinitive else words[at]
