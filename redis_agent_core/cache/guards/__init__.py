@@ -57,7 +57,13 @@ from ._features import (
     similar,
     stem,
 )
-from ._readings import exception_added, frames_differ, one_against_all, which_against_all
+from ._readings import (
+    and_against_or,
+    exception_added,
+    frames_differ,
+    one_against_all,
+    which_against_all,
+)
 from ._renegate import renegated
 from ._respell import respelt
 from ._spans import MIN_SHARED, narrowed
@@ -1802,7 +1808,11 @@ class ScopeGuard(_PairGuard):
             return reason
         if reason := exception_added(q.lower, c.lower):
             return reason
-        if reason := one_against_all(q.lower, c.lower) or which_against_all(q.lower, c.lower):
+        if reason := (
+            one_against_all(q.lower, c.lower)
+            or which_against_all(q.lower, c.lower)
+            or and_against_or(q.lower, c.lower)
+        ):
             return reason
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):
             # nothing listed to compare (most pairs)

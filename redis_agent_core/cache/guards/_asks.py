@@ -492,6 +492,81 @@ def modal_of_a_verb(q_lower: str, c_lower: str) -> str | None:
     return None
 
 
+# a question of what may be (possibility, permission, obligation, advice), at a sentence or
+# clause start: "could a flare knock out the grid", "can a ship enter port", "must a shop
+# show VAT", "is it possible for the museum to close"; not "can you", a request
+_MAY_BE = re.compile(
+    r"(?:^|[.?!:;,\n] *)(?:(?:u+m+|so|ok|okay|hey|well|and|or|but),? )?(?:how |what |why )?"
+    r"(?:(?:can|could|might|may|must|should)(?! you\b) [\w']+|is it possible\b)"
+)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+# what one occasion will bring, or is ("this year", "next quarter", "tonight",
+# "definitely"): a prediction or a fact, not what may happen
+_ONE_OCCASION = re.compile(
+    r"\b(?:this|next|coming) (?:[\w-]+ )?(?:day|week|weekend|month|year|quarter|season|"
+    rf"summer|winter|spring|autumn|fall|morning|evening|{_MONTHS})\b"
+    r"|\b(?:tonight|tomorrow|definitely|exactly|for sure|certainly)\b"
+)
+# what happens in practice: "does a ship usually enter port", "do most shops show VAT"
+_IN_PRACTICE = re.compile(
+    r"\b(?:do|does|did|is|are)(?: [\w'-]+){0,4} (?:usually|typically|normally|generally|"
+    r"commonly)\b|\b(?:do|are) most\b|\bin practice\b"
+)
+
+
+def may_against_will(q_lower: str, c_lower: str) -> str | None:
+    """What may be ("could the Fed cut rates", "can a ship enter port without a pilot",
+    "must a shop show VAT") on one side, and on the other, asked without such a modal,
+    what one occasion will bring or is ("will the Fed cut rates this year", "are my cramps
+    tonight caused by ...", "is my match definitely a bot") or what happens in practice
+    ("does a ship usually enter port", "do most shops show VAT"): a possibility or a rule
+    is not a prediction, a fact or a custom."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        if not _MAY_BE.search(one) or _MAY_BE.search(other):
+            continue
+        if _ONE_OCCASION.search(one) or _IN_PRACTICE.search(one):
+            continue
+        if found := _ONE_OCCASION.search(other):
+            return f"what may be vs what will be ({found.group()!r} on one side only)"
+        if found := _IN_PRACTICE.search(other):
+            return f"what may be vs what is done ({found.group()!r} on one side only)"
+    return None
+
+
+# a duty the law or a rule sets ("is a landlord legally required to", "what must be
+# included by law", "what obligations does the airline have"); "must" and "have to" alone
+# are said of advice too ("which tablets must not be split" / "should never be split")
+_DUTY = re.compile(
+    r"\b(?:required|obliged|obligated|mandatory|compulsory|obligations?|duty to|duties|"
+    r"by law|legally)\b"
+)
+_ANY_DUTY = re.compile(r"\b(?:must|ha(?:ve|s) to|needs? to|need)\b")
+# advice ("what should my company do", "what would be nice for it to show")
+_ADVICE = re.compile(
+    r"\b(?:should|ought to|recommended|advisable|best practice|"
+    r"(?:would|will) (?:it )?be (?:nice|good|best|wise|smart|helpful))\b"
+)
+# what is allowed ("is a physician permitted to", "what are my rights"); "can I legally
+# park here" / "am I allowed to park here" ask the same
+_LEAVE = re.compile(r"\b(?:allowed|permitted|entitled|eligible|rights?|can|could|may|legal)\b")
+
+
+def duty_against_advice(q_lower: str, c_lower: str) -> str | None:
+    """A duty the law or a rule sets on one side ("what is a landlord legally required to
+    do about mould", "is a physician obligated to refuse") and, on the other with no duty
+    said at all, advice or leave ("what should a landlord do about mould", "is a
+    physician permitted to refuse"): what one must do is not what one should or may."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        duty = _DUTY.search(one)
+        if duty is None or _ADVICE.search(one) or _LEAVE.search(one):
+            continue
+        if _DUTY.search(other) or _ANY_DUTY.search(other):
+            continue
+        if (said := _ADVICE.search(other)) or (said := _LEAVE.search(other)):
+            return f"a duty vs advice or leave ({duty.group()!r} / {said.group()!r})"
+    return None
+
+
 class AskGuard:
     """Another kind of answer to a question on the same topic ("why" / "when", "what is
     X" / "how do I fix X", "can I" / "should I", "for me" / "for my child", "if X, what
@@ -519,6 +594,8 @@ class AskGuard:
         return (
             asks_differ(a, b, q.lower, c.lower)
             or modal_of_a_verb(q.lower, c.lower)
+            or may_against_will(q.lower, c.lower)
+            or duty_against_advice(q.lower, c.lower)
             or condition_stated(q.lower, c.lower)
             or frames_differ(q.lower, c.lower, _TIME_AND_STEP)
         )

@@ -34,11 +34,13 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from ._features import per_text
+from ._lexicon import FUNCTION_WORDS
 from ._stem import stem
 from .relations import _PARTICIPLES
 
 __all__ = [
     "Readings",
+    "and_against_or",
     "condition_stated",
     "exception_added",
     "frames_differ",
@@ -761,4 +763,58 @@ def which_against_all(q_lower: str, c_lower: str) -> str | None:
             if kinds := every & _which_of(other):
                 said = dict.fromkeys(w for w in re.findall(r"[\w'-]+", other) if stem(w) in kinds)
                 return f"all vs which ({'/'.join(said)})"
+    return None
+
+
+# "a permit and a survey", "both the web and db groups", "free or open on Mondays": the two
+# words a conjunction joins, past determiners ("both" / "either" say the same conjunction)
+_JOINED = re.compile(
+    r"([\w'-]+)(?:,)? (and|or) (?:(?:both|either|the|a|an|my|our|your|their|its) )*([\w'-]+)"
+)
+# "between 9 and 5" is one range, "with or without", "whether or not", "more or less",
+# "sooner or later", "a day or two", "or so", "or more": no choice between two things
+_NO_CHOICE = frozenset(
+    """between with whether more less sooner rather and or so not more fewer later less else
+    two three other""".split()
+)
+# a negation before the conjunction in its clause: "no sugar or milk" is "no sugar and no
+# milk", "I don't eat meat or dairy" = "... meat and dairy" in everyday English
+_NEGATED_CLAUSE = re.compile(r"\b(?:not|no|never|without|nor|neither|none)\b|n't\b")
+_CLAUSE_BREAK = re.compile(r"[.;!?:,\n]")
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _conjoined(lower: str) -> dict[tuple[str, str, str], str]:
+    """(stem before, "and" / "or", stem after) of each conjunction joining two content
+    words in ``lower``, not under a negation in its clause, with the words as said (no
+    pattern tried without " and " or " or "; the caller does not change it)."""
+    found: dict[tuple[str, str, str], str] = {}
+    if " and " not in lower and " or " not in lower:
+        return found
+    for m in _JOINED.finditer(lower):
+        left, kind, right = m.group(1), m.group(2), m.group(3)
+        if {left, right} & _NO_CHOICE or left in FUNCTION_WORDS or right in FUNCTION_WORDS:
+            continue
+        clause = _CLAUSE_BREAK.split(lower[: m.start(2)])[-1]
+        if _NEGATED_CLAUSE.search(clause) or "between " in clause:
+            continue
+        found.setdefault((stem(left), kind, stem(right)), f"{left} {kind} {right}")
+    return found
+
+
+def and_against_or(q_lower: str, c_lower: str) -> str | None:
+    """The same two things joined by "and" on one side and by "or" on the other ("a permit
+    and a survey" / "a permit or a survey", "unpaid and overdue" / "unpaid or overdue"):
+    both of them is not either of them, in a requirement, a filter or a question. Not
+    under a negation ("no sugar or milk"), nor in a range ("between 9 and 5") or a fixed
+    phrase ("with or without", "or more"), nor where a side joins them both ways."""
+    q_joined, c_joined = _conjoined(q_lower), _conjoined(c_lower)
+    if not q_joined or not c_joined:
+        return None  # (most pairs)
+    flip = {"and": "or", "or": "and"}
+    for (left, kind, right), said in q_joined.items():
+        turned = (left, flip[kind], right)
+        if turned in c_joined and turned not in q_joined and (left, kind, right) not in c_joined:
+            return f"and vs or ({said!r} / {c_joined[turned]!r})"
     return None

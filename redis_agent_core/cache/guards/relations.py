@@ -1067,6 +1067,7 @@ def mirrored(q: Features, c: Features) -> bool:
 # another phrase ("call the search tool to find the orders placed by customer 7": the tool
 # is no argument of "placed").
 _ARGUMENT_REACH = 6
+_COMPARED_REACH = 10
 # A word, or punctuation that ends a clause ("1,000" and "e.g" keep theirs: no space after).
 _WORD_OR_STOP = re.compile(rf"{_WORD.pattern}|[.?!;:,](?=\s|$)")
 
@@ -1096,7 +1097,10 @@ def _in_clause(f: Features, pivot: int, at: int) -> bool:
     (or named by a pronoun between them) and in its clause ("if they do not contain the
     answer, say you don't know": "answer" is none of "know"'s; "is Redis, the in-memory
     database, good")."""
-    if abs(at - pivot) > _ARGUMENT_REACH and _BACK_REFERENCES.isdisjoint(
+    # the subject of a comparison stands further off than a verb's object ("do women on
+    # dating apps get more matches than men"): "than" reaches its clause's subject
+    reach = _COMPARED_REACH if f.words[pivot] == "than" else _ARGUMENT_REACH
+    if abs(at - pivot) > reach and _BACK_REFERENCES.isdisjoint(
         f.words[min(at, pivot) + 1 : max(at, pivot)]
     ):
         return False
@@ -1514,6 +1518,8 @@ class ArgumentGuard(_PairGuard):
                 )
                 or (None if _SPEAKER_SUBJECT.isdisjoint(q_vocab) else _doer_changed(q, c))
                 or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _doer_changed(c, q))
+                or (None if _SPEAKER_SUBJECT.isdisjoint(q_vocab) else _asked_doer_changed(q, c))
+                or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _asked_doer_changed(c, q))
                 or (None if ("by" in q_vocab) == ("by" in c_vocab) else _passive_turned(q, c))
                 or (_owner_swapped(q, c) if "'s " in q.lower and "'s " in c.lower else None)
                 # (a relative pronoun on a side and the same content words on both: tested
@@ -1858,6 +1864,49 @@ def _doer_changed(q: Features, c: Features) -> str | None:
         if _skip_back(words, after) == at and after + 1 < len(words) and words[after + 1] == "to":
             continue
         return f"the speaker does {words[at]!r} on one side, {c.words[subject]!r} on the other"
+    return None
+
+
+_DOERS = frozenset({"person", "group"})
+
+
+def _asked_doer_changed(q: Features, c: Features) -> str | None:
+    """The speaker as the subject of a question with an auxiliary ("how should I respond
+    to my client's letter") and someone said after the verb there as the subject of the
+    same verb, after an auxiliary, on the other side ("how should my client respond to
+    the letter"): another doer, so another question (the question's form of
+    :func:`_doer_changed`, whose verb agreement an auxiliary hides)."""
+    words = q.words
+    for k in _positions(words, _SPEAKER_SUBJECT, q.vocab):
+        at = k + 1
+        if not k or words[k - 1] not in _AUXILIARIES or at >= len(words) or words[at] in _BE:
+            continue
+        verb = q.seq[at]
+        if verb not in wordnet().verbs or q.seq.count(verb) != 1 or c.seq.count(verb) != 1:
+            continue
+        j = c.seq.index(verb)
+        if c.words[j] != words[at]:
+            continue  # "should I call" / "should my client have called": not one form
+        after = words[at + 2 : at + 3] if words[at + 1 : at + 2] == ("to",) else ()
+        if after and after[0] in _BE:
+            continue  # "do I have to be paid by my employer": the employer pays, still
+        # the other side's subject: up to three words before the verb, past determiners,
+        # with an auxiliary before them ("should my business partner respond")
+        start = j
+        while start > 0 and j - start < 3 and c.words[start - 1] not in FUNCTION_WORDS:
+            start -= 1
+        before = _skip_back(c.words, start)
+        if start == j or before < 0 or c.words[before] not in _AUXILIARIES:
+            continue
+        for n in range(start, j):
+            # a person or a group (not "should I rest a steak" / "should a steak rest":
+            # one event, said of the thing it happens to)
+            who = c.seq[n]
+            if who in q.content and q.content[who] > at and _kind(c.words[n]) in _DOERS:
+                # "have to pay": the verb the speaker does is the infinitive's
+                infinitive = after and stem(after[0]) in wordnet().verbs
+                said = " ".join(words[at : at + 3]) if infinitive else words[at]
+                return f"the speaker does {said!r} on one side, {c.words[n]!r} on the other"
     return None
 
 
