@@ -502,3 +502,58 @@ async def test_a_cache_store_failing_after_the_model_answered_charges_what_it_sp
     assert left[service.token_budget.name] == settings.tokens_per_day - 25  # main: all
     # the peek counts the request it asks about: 5 - 1 - 1 (main: 4, the request refunded)
     assert left[service.request_limit.name] == 3
+
+
+async def test_a_turn_store_failing_after_the_model_answered_charges_what_it_spent(
+    config: RedisAgentConfig,
+    aconfig: RedisAgentConfig,
+    users: Users,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # review28: past the cache store, the round trip storing the turn (history, listing,
+    # event and the settle itself) failing left the reservation as admitted: the
+    # estimate charged, not the 25 tokens the model spent
+    model = UsageModel(total=25)
+    settings = ServiceSettings(use_queue=False, requests_per_minute=5)
+    service = AgentService(model, config=config, settings=settings, model_name="usage")
+
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise RedisUnavailableError("the turn's round trip was cut off")
+
+    monkeypatch.setattr("redis_agent_service.app.asend_commands", refused)
+    async with _app_client(service) as client:
+        r = await client.post("/chat", **users.chat("alice", "s", "How tall is it?"))
+        assert r.status_code == 503, r.text
+        left = (await service.limiter.apeek(user="alice")).remaining
+    assert model.calls == 1
+    assert left[service.token_budget.name] == settings.tokens_per_day - 25  # int28: estimate
+    assert left[service.request_limit.name] == 3  # the request stays counted
+
+
+async def test_a_cache_hit_whose_turn_store_fails_is_refunded(
+    config: RedisAgentConfig,
+    aconfig: RedisAgentConfig,
+    users: Users,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # review28: a hit (no tokens spent) whose round trip failed kept its estimate charged
+    # and its request counted, although the turn failed and a failed turn is refunded
+    model = UsageModel(total=25)
+    settings = ServiceSettings(use_queue=False, requests_per_minute=5)
+    service = AgentService(model, config=config, settings=settings, model_name="usage")
+
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise RedisUnavailableError("the turn's round trip was cut off")
+
+    async with _app_client(service) as client:
+        ask = users.chat("alice", "s", "How tall is it?")
+        assert (await client.post("/chat", **ask)).status_code == 200
+        # the same window again: an exact hit
+        with monkeypatch.context() as m:
+            m.setattr("redis_agent_service.app.asend_commands", refused)
+            r = await client.post("/chat", **users.chat("alice", "s2", "How tall is it?"))
+        assert r.status_code == 503, r.text
+        left = (await service.limiter.apeek(user="alice")).remaining
+    assert model.calls == 1  # the second was a hit
+    assert left[service.token_budget.name] == settings.tokens_per_day - 25  # int28: + estimate
+    assert left[service.request_limit.name] == 3  # the failed hit refunded (int28: 2)
