@@ -191,6 +191,8 @@ def _cmd_vectors_recall(args: argparse.Namespace) -> int:
     from .vectors import VectorIndex
     from .vectors.checks import check_target
 
+    # before the index is looked up and sampled (a bad --target was refused after it)
+    target = check_target(args.target)
     overrides = {k: v for k, v in (("url", args.url), ("namespace", args.namespace)) if v}
     config = RedisAgentConfig.from_env(**overrides)
     index = VectorIndex.from_existing(args.index, config=config)
@@ -200,8 +202,7 @@ def _cmd_vectors_recall(args: argparse.Namespace) -> int:
         report = index.measure_recall(
             sample=args.sample, k=args.k, seed=args.seed, ef_runtime=args.ef_runtime
         )
-        target = check_target(args.target)  # a check (CI): it was ignored, exit 0 below it
-        if target is not None:
+        if target is not None:  # a check (CI): it was ignored, exit 0 below it
             report = dataclasses.replace(report, target=target, reached=report.recall >= target)
     print(json.dumps(report.to_dict()))
     return 0 if report.reached is not False else 4

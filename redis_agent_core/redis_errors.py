@@ -468,6 +468,18 @@ def _where(config: RedisAgentConfig | None) -> str:
         return "Redis (no server)"
 
 
+#: NOAUTH's texts (redis-py drops the prefix): a command, or RESP3's HELLO, sent
+#: before any AUTH: the client gave no credentials, none were refused
+_NO_CREDENTIALS = ("Authentication required", "HELLO must be called with the client already")
+
+
+def _auth_problem(exc: BaseException) -> str:
+    """What an :class:`~redis.exceptions.AuthenticationError` says went wrong."""
+    if str(exc).startswith(_NO_CREDENTIALS):
+        return "requires a password and none was given"
+    return "refused this client's credentials"
+
+
 def map_redis_error(
     exc: BaseException, action: str, config: RedisAgentConfig | None = None
 ) -> RedisUnavailableError | RedisPermissionError:
@@ -517,8 +529,8 @@ def map_redis_error(
     if isinstance(exc, redis.exceptions.AuthenticationError):
         # the server answered: "check that it is running and reachable" misled
         return RedisUnavailableError(
-            f"{action} failed: {where} refused this client's credentials ({exc}): the "
-            "server is up and needs a user and password it accepts. Put them in the URL "
+            f"{action} failed: {where} {_auth_problem(exc)} ({exc}): the server is up and "
+            "needs a user and password it accepts. Put them in the URL "
             "(redis://user:password@host:6379/0, redis://:password@host:6379/0 for the "
             "default user, unix:///path/redis.sock?password=...) given as REDIS_URL / url=."
         )

@@ -673,31 +673,32 @@ class AgentService:
                 else:
                     model_prompt = self._prompt(message, window, docs)
             if hit is not None:
-                return await self._finish(turn, *hit_reply, cached=True)
+                # its round trip holds the settle: failing, the turn is refunded
+                async with self._refunding(turn.reservation):
+                    return await self._finish(turn, *hit_reply, cached=True)
         async with self._refunding(turn.reservation):
             reply = await self._complete(model_prompt)  # waiting: no slot held
-        async with self.admission.slot(resume=True):
+        # usage the model did not report usably: the estimate stays charged
+        spent = reply.total_tokens if reply.known else getattr(turn.reservation, "tokens", 0)
+        # the model spent them: a failure from here on (waiting for a slot, the cache
+        # store, the turn's round trip, which holds the settle) settles them and the
+        # request stays counted (a settle is applied once: a second one is a no-op)
+        async with self._refunding(turn.reservation, spent=spent), self.admission.slot(resume=True):
             answer = reply.text.strip()
             usage = Usage(
                 input_tokens=reply.input_tokens,
                 output_tokens=reply.output_tokens,
                 total_tokens=reply.total_tokens,
             )
-            # usage the model did not report usably: the estimate stays charged
-            spent = reply.total_tokens if reply.known else getattr(turn.reservation, "tokens", 0)
-            # the model spent them: a failed cache store settles them (the request counted)
-            async with self._refunding(turn.reservation, spent=spent):
-                await self.cache.aupdate(
-                    turn.prompt,
-                    turn.scope,
-                    json.dumps({"answer": answer}),
-                    usage=usage.model_dump(
-                        include={"input_tokens", "output_tokens", "total_tokens"}
-                    )
-                    if reply.known
-                    else None,
-                    vector=turn.vector,
-                )
+            await self.cache.aupdate(
+                turn.prompt,
+                turn.scope,
+                json.dumps({"answer": answer}),
+                usage=usage.model_dump(include={"input_tokens", "output_tokens", "total_tokens"})
+                if reply.known
+                else None,
+                vector=turn.vector,
+            )
             return await self._finish(turn, answer, usage, cached=False, spent=spent)
 
     async def _admit(self, user_id: str, *, tokens: int) -> Decision:

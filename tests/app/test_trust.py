@@ -480,25 +480,46 @@ def test_an_endpoint_reply_with_odd_usage_is_read_as_unknown() -> None:
     )
 
 
-async def test_a_cache_store_failing_after_the_model_answered_charges_what_it_spent(
-    config: RedisAgentConfig, aconfig: RedisAgentConfig, users: Users
+@pytest.mark.parametrize(
+    ("cut", "hit"), [("cache", False), ("turn", False), ("turn", True)],
+    ids=["cache-store", "turn-store", "hit-turn-store"],
+)  # fmt: skip
+async def test_a_turn_failing_after_the_model_answered_charges_what_it_spent(
+    config: RedisAgentConfig,
+    aconfig: RedisAgentConfig,
+    users: Users,
+    monkeypatch: pytest.MonkeyPatch,
+    cut: str,
+    hit: bool,
 ) -> None:
     # attack27: the cache store failing after the model answered refunded the turn whole
     # (its tokens and its request) although the model had spent 25 tokens: a user whose
-    # turns fail there is metered for nothing
+    # turns fail there is metered for nothing. review28: the round trip storing the turn
+    # (history, listing, event and the settle itself) failing left the reservation as
+    # admitted: a miss charged the estimate, not the 25 tokens spent; a hit (nothing
+    # spent, a failed turn) the estimate and its request
     model = UsageModel(total=25)
     settings = ServiceSettings(use_queue=False, requests_per_minute=5)
     service = AgentService(model, config=config, settings=settings, model_name="usage")
 
     async def refused(*args: Any, **kwargs: Any) -> None:
-        raise RedisUnavailableError("the cache store was cut off")
+        raise RedisUnavailableError(f"the {cut} store was cut off")
 
-    service.cache.aupdate = refused  # type: ignore[method-assign]
     async with _app_client(service) as client:
-        r = await client.post("/chat", **users.chat("alice", "s", "How tall is it?"))
+        if hit:  # answered and stored once: the same window again is an exact hit
+            first = await client.post("/chat", **users.chat("alice", "s0", "How tall is it?"))
+            assert first.is_success, first.text
+        with monkeypatch.context() as m:
+            if cut == "cache":
+                m.setattr(service.cache, "aupdate", refused)
+            else:
+                m.setattr("redis_agent_service.app.asend_commands", refused)
+            r = await client.post("/chat", **users.chat("alice", "s", "How tall is it?"))
         assert r.status_code == 503, r.text
         left = (await service.limiter.apeek(user="alice")).remaining
     assert model.calls == 1
-    assert left[service.token_budget.name] == settings.tokens_per_day - 25  # main: all
-    # the peek counts the request it asks about: 5 - 1 - 1 (main: 4, the request refunded)
+    # main: all 50,000 (cache store); int28: the estimate (49,923 turn store, 49,898 hit)
+    assert left[service.token_budget.name] == settings.tokens_per_day - 25
+    # the peek counts the request it asks about: 5 - 1 - 1; a miss stays counted, a
+    # failed hit is refunded (main: 4 for the cache store; int28: 2 for the hit)
     assert left[service.request_limit.name] == 3

@@ -226,6 +226,8 @@ async def test_a_server_refusing_the_credentials_says_so_and_how_to_give_them(
     admin = redis.Redis.from_url(url)
     admin.config_set("requirepass", "s3cret-pw")
     for given in (url, f"{url}?password=wrong-pw"):
+        # none given (NOAUTH) is not a refusal of credentials
+        said = "refused this client's credentials" if "password=" in given else "none was given"
         config = RedisAgentConfig(url=given, retries=0)
         store = SessionStore(config)
         for call in (lambda: store.append("s", MESSAGE), config.get_client().ping):  # noqa: B023
@@ -233,16 +235,34 @@ async def test_a_server_refusing_the_credentials_says_so_and_how_to_give_them(
                 with translate_errors(config, "pinging"):
                     call()
             message = str(caught.value)
-            assert "refused this client's credentials" in message, message
+            assert said in message, message
             assert (
                 "redis://user:password@host" in message and "running and reachable" not in message
             )
             assert "wrong-pw" not in message
-        with pytest.raises(RedisUnavailableError, match="credentials"):
+        with pytest.raises(RedisUnavailableError, match=said):
             await SessionStore(config).aappend("s", MESSAGE)
         assert main(["doctor", "--url", given]) == 2
-        assert "refused this client's credentials" in capsys.readouterr().err
+        assert said in capsys.readouterr().err
     good = RedisAgentConfig(url=f"{url}?password=s3cret-pw")
     SessionStore(good).append("s", MESSAGE)
     assert SessionStore(good).count("s") == 1
     good.get_client().config_set("requirepass", "")  # the fixture stops it with SHUTDOWN
+
+
+def test_a_server_asking_for_a_password_none_was_given_says_none_was_given(
+    own_redis: EmbeddedRedis,
+) -> None:
+    # NOAUTH: the client sent no credentials, so none were "refused"
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.config_set("requirepass", "s3cret-pw")
+    try:
+        config = RedisAgentConfig(url=own_redis.url, retries=0)
+        with pytest.raises(RedisUnavailableError) as caught:
+            with translate_errors(config, "pinging"):
+                config.get_client().ping()
+        message = str(caught.value)
+        assert "requires a password" in message and "none was given" in message, message
+        assert "redis://:password@host" in message
+    finally:
+        redis.Redis.from_url(own_redis.url, password="s3cret-pw").config_set("requirepass", "")

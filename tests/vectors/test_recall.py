@@ -182,3 +182,16 @@ def test_cli_recall_below_a_target_without_tune_exits_4(
     assert json.loads(capsys.readouterr().out)["reached"] is True
     assert main([*args, "--target", "1.5"]) == 2  # refused, naming the range
     assert "recall_target must be a number in (0, 1]" in capsys.readouterr().err
+
+
+def test_cli_recall_refuses_a_bad_target_before_sampling(
+    config: RedisAgentConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # review28: --target was checked only after the index was looked up and sampled
+    # (100 queries), so a typo (15 for 0.95) cost a measurement, or named the index
+    from redis_agent_core.cli import main
+
+    args = ["vectors", "recall", "no-such-index", "--url", config.resolve_url(),
+            "--namespace", config.namespace, "--target", "15"]  # fmt: skip
+    assert main(args) == 2
+    assert "recall_target must be a number in (0, 1]" in capsys.readouterr().err
