@@ -118,13 +118,18 @@ NUMBERS = [
             )
         ],
     ),
-    # a fraction of a unit, converted between imperial and metric units (rounded)
+    # a fraction of a unit, converted between imperial and metric units (rounded within 2%;
+    # "1/2 inch" is 12.7 mm: a 12 mm bit, bolt or pipe is another size, 5.5% off)
     (
         (
             "Which drill bit for a 1/2 inch hole in brick?",
-            "Which drill bit for a 12 mm hole in brick?",
+            "Which drill bit for a 12.7 mm hole in brick?",
         ),
         [
+            (
+                "Which drill bit for a 1/2 inch hole in brick?",
+                "Which drill bit for a 12 mm hole in brick?",
+            ),
             (
                 "Which drill bit for a 1/2 inch hole in brick?",
                 "Which drill bit for a 10 mm hole in brick?",

@@ -1367,7 +1367,7 @@ def _calendar_periods(extra_q: dict[str, int], extra_c: dict[str, int]) -> None:
 
 
 # units of the imperial system, by dimension: a quantity converted from them to metric
-# units (or back) is rounded ("1/4 inch" / "6 mm", "10 miles" / "16 km")
+# units (or back) is rounded ("10 miles" / "16 km", "1 inch" / "2.5 cm")
 _IMPERIAL = {
     "length": frozenset({"inch", "inches", "ft", "foot", "feet", "mile", "miles"}),
     "mass": frozenset({"lb", "lbs", "oz", "ounce", "ounces"}),
@@ -1380,7 +1380,9 @@ _METRIC = {
 
 def _converted(extra_q: dict[str, int], extra_c: dict[str, int], q: Features, c: Features) -> None:
     """Strike a length or mass said in imperial units on one side only and in metric units
-    on the other only, within 6% (a conversion rounded: "1/4 inch" is 6.35 mm, "6 mm")."""
+    on the other only, within 2% (a conversion rounded: "10 miles" / "16 km", "1 inch" /
+    "2.5 cm"; not "1/2 inch" / "12 mm", 5.5% apart: a bit, a bolt or a pipe of another
+    size, as the periods' 2% rule keeps "30 days" / "31 days" apart)."""
     for key in [k for k in extra_q if k.partition(":")[0] in _IMPERIAL]:
         dim, _, value = key.partition(":")
         imperial, metric = _IMPERIAL[dim], _METRIC[dim]
@@ -1394,7 +1396,7 @@ def _converted(extra_q: dict[str, int], extra_c: dict[str, int], q: Features, c:
         a = float(value)
         for other in [k for k in extra_c if k.partition(":")[0] == dim]:
             b = float(other.partition(":")[2])
-            if a > 0 and b > 0 and abs(a - b) <= 0.06 * max(a, b):
+            if a > 0 and b > 0 and abs(a - b) <= 0.02 * max(a, b):
                 _strike(extra_q, key, extra_c, other)
                 break
 
