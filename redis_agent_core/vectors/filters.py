@@ -490,4 +490,11 @@ def compile_condition(cond: Condition, fields: Mapping[str, tuple[str, bool]]) -
             raise FilterError(
                 f"field {name!r} is geo: use (lon, lat, radius[, unit]) ({exc})"
             ) from exc
-    raise FilterError(f"operator {op!r} is not supported on {kind} field {name!r}")
+    hint = ""
+    if op in ("gt", "gte", "lt", "lte") and kind in ("text", "tag"):
+        # a range compares values: only a numeric field orders them
+        hint = (
+            f"; to compare by value, declare it numeric (metadata_fields={{{name!r}: "
+            "'numeric'}) and store numbers"
+        )
+    raise FilterError(f"operator {op!r} is not supported on {kind} field {name!r}{hint}")

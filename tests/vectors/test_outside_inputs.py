@@ -348,7 +348,10 @@ async def test_a_range_on_a_text_field_is_a_filter_error(config: RedisAgentConfi
     title = F("title")
     built = {"gt": title > "m", "gte": title >= "m", "lt": title < "m", "lte": title <= "m"}
     for op, condition in built.items():
-        refused = f"operator '{op}' is not supported on text field 'title'"
+        refused = (
+            f"operator '{op}' is not supported on text field 'title'; to compare by value, "
+            "declare it numeric"
+        )
         for spec in ({"title": {f"${op}": "m"}}, condition):
             with pytest.raises(FilterError, match=refused):
                 index.search(query, k=2, filter=spec)
