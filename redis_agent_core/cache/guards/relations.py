@@ -17,6 +17,7 @@ from operator import itemgetter, methodcaller
 
 from ._features import (
     _POSSESSIVE,
+    _UNIT_NAMES,
     _WORD,
     NOT_NEGATORS,
     Features,
@@ -101,7 +102,7 @@ def _diff(one: Features, other: Features) -> list[tuple[str, str, int]]:
 # nothing after a number. (Other units stay words: "2 GB" / "2GB" kept "max" / "maximum"
 # from reading as one item swapped.)
 _UNIT_WORDS = TEMPERATURE_SCALES | {"m"}
-_MEASURE_WORDS = _UNIT_WORDS | {u for u in UNITS if u.isalpha()}
+_MEASURE_WORDS = _UNIT_WORDS | _UNIT_NAMES  # the number guard's unit names, "m" too
 
 
 def _spelt_measure(word: str) -> bool:
