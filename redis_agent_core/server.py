@@ -91,8 +91,7 @@ def redis_args(
         "--save", "",
         "--logfile", str(logfile),
     ]  # fmt: skip
-    if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+    if data_dir is not None:  # made by the caller (start's check, the embedded server's _own_dir)
         args += ["--dir", str(data_dir.resolve()), "--appendonly", "yes"]
         args += ["--appendfsync", "everysec"]
     else:
