@@ -150,7 +150,13 @@ code, pair set or guard test: 202 true (paraphrases, hard rewordings, full vs sh
 a negation said another way, long prompts reworded), 265 traps, 16-18 a kind over the kinds
 above plus two of its own: the unit of the answer and another platform / jurisdiction; word
 Jaccard 0.447 true vs 0.474 traps; committed at 20:14 UTC, scored untouched (aggregates only) on
-f6b1aa6 0.908 / 0.589, 12 wrong of 131, 3 of them modality). All
+f6b1aa6 0.908 / 0.589, 12 wrong of 131, 3 of them modality); and
+guards_traps32.jsonl (521, written 2026-12-07 23:07-23:22 UTC by a helper who read no guard
+code, pair set or guard test: 233 true (paraphrases, hard rewordings, full vs short names, typos,
+a negation said another way, long prompts reworded, instructions reworded, filler added), 288
+traps, 18 a kind over the kinds above plus two of its own: a comparison's direction and another
+platform / jurisdiction; word Jaccard 0.532 true vs 0.521 traps; committed at 23:22 UTC, scored
+untouched (aggregates only) on 1439dd2 0.970 / 0.558, 4 wrong of 134). All
 embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it, or (with the guards and the
@@ -234,6 +240,7 @@ SETS = {
     "traps29": DATA / "guards_traps29.jsonl",
     "traps30": DATA / "guards_traps30.jsonl",
     "traps31": DATA / "guards_traps31.jsonl",
+    "traps32": DATA / "guards_traps32.jsonl",
     "dev-scope": DATA / "guards_dev_scope.jsonl",
     "dev-scope2": DATA / "guards_dev_scope2.jsonl",
     "dev-scope3": DATA / "guards_dev_scope3.jsonl",
@@ -333,7 +340,7 @@ def _quality(sets: dict[str, list[LabelledPair]], dist: dict[str, np.ndarray]) -
                    "traps13", "traps14", "traps15", "traps16", "traps17",
                    "traps18", "traps19", "traps20", "traps21", "traps22",
                    "traps23", "traps24", "traps25", "traps26", "traps27", "traps28",
-                   "traps29", "traps30", "traps31"):  # fmt: skip
+                   "traps29", "traps30", "traps31", "traps32"):  # fmt: skip
         t = _calibrated(source, sets[source], dist[source])
         if t is None:
             proto.append([f"calibrated on {source}: no threshold reaches {TARGET}"] + [""] * 9)
@@ -827,6 +834,7 @@ def main(full: bool) -> str:
         "traps29",
         "traps30",
         "traps31",
+        "traps32",
         "dev-scope",
         "dev-scope2",
         "dev-scope3",

@@ -63,6 +63,7 @@ HELD_OUT = frozenset(
         "guards_traps29",
         "guards_traps30",
         "guards_traps31",
+        "guards_traps32",
         "guards_val20",
         "guards_val21",
     }
