@@ -59,6 +59,7 @@ from ._features import (
 )
 from ._readings import (
     and_against_or,
+    change_said_otherwise,
     exception_added,
     frames_differ,
     one_against_all,
@@ -1466,7 +1467,8 @@ class NumberGuard(_PairGuard):
                 relative_q and relative_c and relative_q != relative_c
             ):
                 return f"dates differ ({_show(q.dates)} vs {_show(c.dates)})"
-        return None
+        # the same numbers, changed another way ("by 20%" / "to 20%", doubled / halved)
+        return change_said_otherwise(q.lower, c.lower)
 
 
 def _quote_blanks(q: frozenset[str], c: frozenset[str]) -> str | None:

@@ -210,13 +210,22 @@ _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "obligation",
         ),
         (
-            r"(?:do|does) (?:i|we|you|they|he|she|my \w+) (?:really )?need (?:an?|to|the)\b",
-            "obligation/advice",  # "do I need to rinse rice?" / "should I rinse rice?"
+            r"(?:do|does) (?:i|we|you|they|he|she|my \w+) (?:really )?need "
+            r"(?:an?|to|the|my|\w+s)\b",
+            # "do I need to rinse rice?" / "should I rinse rice?"; "do I need lights"
+            "obligation/advice",
         ),
         (r"(?:am|are|is) (?:i|we|they|he|she) (?:required|obliged|obligated)\b", "obligation"),
         (r"is it (?:required|mandatory|compulsory|necessary|obligatory)\b", "obligation"),
         (r"(?:is|are) (?:[\w']+ ){1,4}(?:required|mandatory|compulsory|necessary)\b", "obligation"),
         (r"(?:am|are|is) (?:[\w']+ )?(?:legally )?(?:required|obliged)\b", "obligation"),
+        # "will the bank refund me", "will it rain": what will happen, not whether it may,
+        # must or should ("will you ...": a request; "will I have to": a duty, above)
+        (
+            r"(?:will|won't) (?!you\b)(?:(?:the|my|our|your|his|her|their|this|that|an?) )?"
+            r"[\w'-]+ (?:\w+ly )?(?!be (?:able|allowed|permitted|required|obliged)\b)\w+",
+            "prediction",
+        ),
     )
 )
 # each list as one pattern, its alternatives tried in order (one match call a word); the
@@ -233,7 +242,12 @@ _OPENING_WORDS = frozenset(
     can could may am are is should shall ought would will do does did must by before until till
     since""".split()
 )
-_MODAL_SAID = {"permission": "can I", "advice": "should I", "obligation": "must I"}
+_MODAL_SAID = {
+    "permission": "can I",
+    "advice": "should I",
+    "obligation": "must I",
+    "prediction": "will it",
+}
 _SAID = {
     "reason": "why",
     "time": "when",
@@ -433,11 +447,43 @@ def _prefixes(text: str) -> frozenset[str]:
     )
 
 
+# "can my employer fire me" / "will my employer fire me": what one may do is not what
+# one will do; but "can I use this charger" / "will this charger work" (the speaker may,
+# the thing will) ask the same, and so do "can I get a refund" / "will I get a refund"
+_PREDICTED_LEAVE = frozenset({"prediction", "permission"})
+_DOER_AFTER = re.compile(
+    r"\b(can|could|may|will|won't) (?:(?:the|my|our|your|his|her|their|an?) )?([\w'-]+)"
+)
+_SPEAKERS = frozenset({"i", "we", "you", "one", "it", "they"})
+
+
+def _one_doer(q_text: str, c_text: str) -> bool:
+    """Whether one named doer (not the speaker, not "it") follows "can" on one side and
+    "will" on the other."""
+
+    def doers(text: str, modals: tuple[str, ...]) -> set[str]:
+        return {
+            m.group(2)
+            for m in _DOER_AFTER.finditer(text)
+            if m.group(1) in modals and m.group(2) not in _SPEAKERS
+        }
+
+    may, will = ("can", "could", "may"), ("will", "won't")
+    return bool(
+        doers(q_text, may) & doers(c_text, will) or doers(q_text, will) & doers(c_text, may)
+    )
+
+
 def asks_differ(q: Asks, c: Asks, q_text: str, c_text: str) -> str | None:
     """Why the two prompts ask for different answers, or None."""
     if q.kinds and c.kinds and not any(_agree(a, b) for a in q.kinds for b in c.kinds):
         return f"question differs: {_said(q.kinds, _SAID)} vs {_said(c.kinds, _SAID)}"
-    if q.modals and c.modals and not any(_agree(a, b) for a in q.modals for b in c.modals):
+    if (
+        q.modals
+        and c.modals
+        and not any(_agree(a, b) for a in q.modals for b in c.modals)
+        and (_PREDICTED_LEAVE != q.modals | c.modals or _one_doer(q_text, c_text))
+    ):
         said = _said(q.modals, _MODAL_SAID), _said(c.modals, _MODAL_SAID)
         return f"question differs: {said[0]} vs {said[1]}"
     if q.dependents != c.dependents:

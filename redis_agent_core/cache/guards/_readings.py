@@ -41,6 +41,7 @@ from .relations import _PARTICIPLES
 __all__ = [
     "Readings",
     "and_against_or",
+    "change_said_otherwise",
     "condition_stated",
     "exception_added",
     "frames_differ",
@@ -817,4 +818,76 @@ def and_against_or(q_lower: str, c_lower: str) -> str | None:
         turned = (left, flip[kind], right)
         if turned in c_joined and turned not in q_joined and (left, kind, right) not in c_joined:
             return f"and vs or ({said!r} / {c_joined[turned]!r})"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _change_stems() -> frozenset[str]:
+    """Stems of the verbs of a change in amount: "increase", "decrease" and their WordNet
+    antonyms ("raise", "cut", "lower", "reduce", "grow", "drop", "boost", ...)."""
+    from ._wordnet import wordnet
+
+    antonyms = wordnet().antonyms
+    ends = {stem("increase"), stem("decrease")}
+    return frozenset(ends.union(*(antonyms.get(s, ()) for s in ends)))
+
+
+# "raise prices by 10%" / "raise prices to 10%": the number after a change verb, within a
+# few words, with the preposition before it (an amount the change adds, or where it ends)
+_CHANGED_BY = re.compile(
+    r"\b(by|to) (?:about |around |roughly |another )?"
+    r"[$£€]?(\d[\d,]*(?:\.\d+)?)"
+)
+_WORD_BEFORE = re.compile(r"[a-z]+")
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _changes(lower: str) -> dict[str, frozenset[str]]:
+    """Each amount ``lower`` says a change is "by" or "to" ("cut the rate by 2 points"),
+    with the prepositions said before it: a change verb within five words before."""
+    if " by " not in lower and " to " not in lower:
+        return {}
+    verbs = _change_stems()
+    found: dict[str, set[str]] = {}
+    for m in _CHANGED_BY.finditer(lower):
+        before = _WORD_BEFORE.findall(lower[max(0, m.start() - 60) : m.start()])[-5:]
+        if any(stem(w) in verbs for w in before):
+            found.setdefault(m.group(2).replace(",", ""), set()).add(m.group(1))
+    return {amount: frozenset(how) for amount, how in found.items()}
+
+
+# a change that multiplies ("doubled", "triple it") or divides ("halved", "cut in half"):
+# WordNet relates neither to the other, nor to "increase" / "decrease"
+_MULTIPLIED = re.compile(r"\b(?:doubl(?:ed|es|ing)|tripl(?:ed|es|ing)|quadrupl(?:ed|es|ing))\b")
+_DIVIDED = re.compile(r"\b(?:halv(?:e|ed|es|ing)|cut (?:\w+ )?in half|by half)\b")
+_DOUBLE_VERB = re.compile(
+    r"(?:^|[.?!:;,\n] *|\b(?:to|will|would|can|could|should|i|we|you|please) )"
+    r"(?:doubl|tripl|quadrupl)e\b"
+)
+
+
+def _direction(lower: str) -> tuple[str | None, str | None]:
+    up = _MULTIPLIED.search(lower) or _DOUBLE_VERB.search(lower)
+    down = _DIVIDED.search(lower)
+    return (up.group().strip() if up else None), (down.group() if down else None)
+
+
+def change_said_otherwise(q_lower: str, c_lower: str) -> str | None:
+    """The same amount of a change said "by" on one side and "to" on the other ("raise
+    the price by 20%" / "raise the price to 20%": an amount added vs where it ends), or
+    a change that multiplies on one side and divides on the other ("my rent doubled" /
+    "my rent was halved")."""
+    q, c = _changes(q_lower), _changes(c_lower)
+    for amount in q.keys() & c.keys():
+        if len(q[amount]) == 1 and len(c[amount]) == 1 and q[amount] != c[amount]:
+            (one,), (other,) = q[amount], c[amount]
+            return f"a change {one} {amount} vs {other} {amount}"
+    if any("doubl" in t or "tripl" in t or "quadrupl" in t for t in (q_lower, c_lower)):
+        (up_q, down_q), (up_c, down_c) = _direction(q_lower), _direction(c_lower)
+        # one side multiplies and the other divides, and neither says both
+        if up_q and down_c and not (down_q or up_c):
+            return f"a change the other way ({up_q!r} / {down_c!r})"
+        if up_c and down_q and not (down_c or up_q):
+            return f"a change the other way ({down_q!r} / {up_c!r})"
     return None

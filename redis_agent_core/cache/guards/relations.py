@@ -159,10 +159,28 @@ def keys(text: str) -> frozenset[str]:
         # maps and a filter, no Python step per word)
         written = map(f.words.__getitem__, f.content.values())
         found = frozenset(f.content).union(map(base, filter(_ENDS_GRADED, written)))
+        adverbs = [w for w in map(f.words.__getitem__, f.content.values()) if w.endswith("ly")]
+        if adverbs:  # "vertically": its adjective's antonyms too ("horizontal")
+            found |= {a for a in map(_adverb_base, adverbs) if a is not None}
         if not _IRREGULAR.isdisjoint(f.vocab):  # "sold", "lent": their verbs' stems too
             found |= {stem(_PARTICIPLES[w]) for w in _IRREGULAR.intersection(f.vocab)}
         found = _KEYS.put(text, found)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _adverb_base(word: str) -> str | None:
+    """The stem of the adjective an "-ly" adverb is made of, when the adverb has no
+    WordNet antonyms of its own and the adjective has ("vertically" -> "vertical",
+    "manually" -> "manual", "automatically" -> "automatic", "happily" -> "happy")."""
+    wn = wordnet()
+    if not word.endswith("ly") or stem(word) in wn.antonyms:
+        return None
+    root = word[:-2]
+    for adjective in (root, root[:-1] + "y" if root.endswith("i") else "", root[:-2]):
+        if adjective in wn.adjective_senses and stem(adjective) in wn.antonyms:
+            return stem(adjective)
+    return None
 
 
 def opposites(text: str) -> frozenset[str]:
@@ -329,6 +347,7 @@ class AntonymGuard(_PairGuard):
             )
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
+        word_of_c |= {a: w for w, _, _ in only_c if (a := _adverb_base(w)) is not None}
         word_of_c |= {stem(_PARTICIPLES[w]): w for w, _, _ in only_c if w in _PARTICIPLES}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
         at = comparatives(q, c) if mirrored(q, c) else None
@@ -337,7 +356,8 @@ class AntonymGuard(_PairGuard):
             if i in inverse:
                 continue
             irregular = {stem(_PARTICIPLES[w])} if w in _PARTICIPLES else set()
-            for key in {s, base(w), *irregular}:
+            adverb = _adverb_base(w)
+            for key in {s, base(w), *irregular, *([adverb] if adverb else [])}:
                 for opposite in wn.antonyms.get(key, ()):
                     # "never" / "not ... ever": the negation guard found as many negators
                     # on each side, so the other side negates its "ever" elsewhere
