@@ -859,18 +859,25 @@ def _changes(lower: str) -> dict[str, frozenset[str]]:
 
 # a change that multiplies ("doubled", "triple it") or divides ("halved", "cut in half"):
 # WordNet relates neither to the other, nor to "increase" / "decrease"
-_MULTIPLIED = re.compile(r"\b(?:doubl(?:ed|es|ing)|tripl(?:ed|es|ing)|quadrupl(?:ed|es|ing))\b")
-_DIVIDED = re.compile(r"\b(?:halv(?:e|ed|es|ing)|cut (?:\w+ )?in half|by half)\b")
+_MULTIPLIED = re.compile(
+    r"\b(?:doubl(?:ed|es|ing)|tripl(?:ed|es|ing)|quadrupl(?:ed|es|ing)|"
+    r"(?:twice|two times|three times) as)\b"
+)
+_DIVIDED = re.compile(
+    r"\b(?:halv(?:e|ed|es|ing)|cut (?:\w+ )?in half|by half|half (?:as|the|my|its|their))\b"
+)
 _DOUBLE_VERB = re.compile(
     r"(?:^|[.?!:;,\n] *|\b(?:to|will|would|can|could|should|i|we|you|please) )"
-    r"(?:doubl|tripl|quadrupl)e\b"
+    r"((?:doubl|tripl|quadrupl)e)\b"
 )
 
 
 def _direction(lower: str) -> tuple[str | None, str | None]:
-    up = _MULTIPLIED.search(lower) or _DOUBLE_VERB.search(lower)
+    """The multiplying and the dividing change ``lower`` says, if any."""
+    up = _MULTIPLIED.search(lower)
+    said = up.group() if up else (m.group(1) if (m := _DOUBLE_VERB.search(lower)) else None)
     down = _DIVIDED.search(lower)
-    return (up.group().strip() if up else None), (down.group() if down else None)
+    return said, (down.group() if down else None)
 
 
 def change_said_otherwise(q_lower: str, c_lower: str) -> str | None:
@@ -883,7 +890,11 @@ def change_said_otherwise(q_lower: str, c_lower: str) -> str | None:
         if len(q[amount]) == 1 and len(c[amount]) == 1 and q[amount] != c[amount]:
             (one,), (other,) = q[amount], c[amount]
             return f"a change {one} {amount} vs {other} {amount}"
-    if any("doubl" in t or "tripl" in t or "quadrupl" in t for t in (q_lower, c_lower)):
+    if any(
+        w in t
+        for w in ("doubl", "tripl", "quadrupl", "twice", "times as")
+        for t in (q_lower, c_lower)
+    ):
         (up_q, down_q), (up_c, down_c) = _direction(q_lower), _direction(c_lower)
         # one side multiplies and the other divides, and neither says both
         if up_q and down_c and not (down_q or up_c):

@@ -289,6 +289,59 @@ class _PairGuard:
         raise NotImplementedError
 
 
+@cache
+def _worsening() -> tuple[frozenset[str], frozenset[str]]:
+    """(stems of the verbs that make something worse, of those that make it better), by
+    WordNet: the verbs of few senses, one of them "worsen"'s ("aggravate", "exacerbate"), and
+    their antonyms and those of "worse" that are verbs ("help", "aid", "alleviate",
+    "improve", "heal", "ease", "relieve", "fix")."""
+    wn = wordnet()
+    worsen = set(senses_of(wn.verb_senses["worsen"])[0])
+    worse = {  # (of few senses: "decline" is first to refuse)
+        stem(v)
+        for v, entry in wn.verb_senses.items()
+        if " " not in v
+        and len(senses := senses_of(entry)[0]) <= 2
+        and not worsen.isdisjoint(senses)
+    }
+    better = set().union(*(wn.antonyms.get(s, ()) for s in (*worse, stem("worse"))))
+    better &= {stem(v) for v in wn.verb_senses if " " not in v}
+    return frozenset(worse - better), frozenset(better - worse)
+
+
+# "make my back pain worse", "made it better": a change for the worse or the better said
+# with "make" (read as "worsen" / "improve")
+_MADE = re.compile(r"\bma(?:ke|kes|de|king) (?:[\w'-]+ ){0,4}?(worse|better)\b")
+
+
+def _better_or_worse(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """A change for the better on one side and for the worse on the other, of what else
+    the two share ("does ginger help nausea" / "can ginger make nausea worse", "does
+    exercise relieve back pain" / "does exercise aggravate back pain"): the answers are
+    opposite."""
+    worse, better = _worsening()
+
+    def said(f: Features, diff: Diff) -> tuple[str | None, str | None]:
+        down = next((w for w, s, _ in diff if s in worse), None)
+        up = next((w for w, s, _ in diff if s in better), None)
+        if ("worse" in f.vocab or "better" in f.vocab) and (made := _MADE.search(f.lower)):
+            if made.group(1) == "worse":
+                down = down or made.group()
+            else:
+                up = up or made.group()
+        return up, down
+
+    up_q, down_q = said(q, only_q)
+    up_c, down_c = said(c, only_c)
+    for up, down, other_up, other_down in (
+        (up_q, down_c, up_c, down_q),
+        (up_c, down_q, up_q, down_c),
+    ):
+        if up and down and not (other_up or other_down):
+            return f"better vs worse ({up!r} / {down!r})"
+    return None
+
+
 class AntonymGuard(_PairGuard):
     """Predicates must not be opposites: a word on one side whose WordNet antonym is on
     the other side only ("include"/"exclude", "maximum"/"minimum", "accept"/"reject",
@@ -323,6 +376,8 @@ class AntonymGuard(_PairGuard):
             inverted, opposed, swapped = _comparison(q, c)
             if inverted and not (opposed or swapped):
                 return "comparison inverted ('less ...' on one side only)"
+        if only_q and only_c and (turned := _better_or_worse(q, c, only_q, only_c)):
+            return turned
         # a pair of antonyms needs a differing content word on each side: without one
         # (most pairs) the answer is None whatever the keys hold, so they are not built
         if not (only_q and only_c):
