@@ -1,0 +1,81 @@
+"""Traps served by the guards on main, refused by a general reading naming its reason
+(session 29): a change for the better vs for the worse, a duty or a right vs a
+prediction, an amount changed "by" vs "to", a change that multiplies vs one that
+divides, an adverb whose adjective has a WordNet antonym. Pairs of our own, not the
+blind sets' words."""
+
+from __future__ import annotations
+
+import pytest
+
+from redis_agent_core.cache.guards import Verifier
+
+TRAPS = [
+    # better vs worse: "help" / "make ... worse", "soothe" / "aggravate"
+    ("Does honey help a sore throat?", "Can honey make a sore throat worse?", "antonym"),
+    ("Does warm weather help gout?", "Does warm weather worsen gout?", "antonym"),
+    # a duty vs a prediction; a right vs a prediction, of one doer
+    (
+        "Does my insurer have to cover storm damage to the fence?",
+        "Will my insurer cover storm damage to the fence?",
+        "asks",
+    ),
+    (
+        "Can the council tow my car from outside my house?",
+        "Will the council tow my car from outside my house?",
+        "asks",
+    ),
+    # "by" vs "to" the same amount
+    (
+        "If my hourly wage rises by 15 dollars, what do I earn in a 40-hour week?",
+        "If my hourly wage rises to 15 dollars, what do I earn in a 40-hour week?",
+        "number",
+    ),
+    # multiplied vs divided
+    (
+        "What happens to the bake time if I double the cake recipe?",
+        "What happens to the bake time if I halve the cake recipe?",
+        "number",
+    ),
+    (
+        "How heavy is a box twice as big as this one?",
+        "How heavy is a box half as big as this one?",
+        "number",
+    ),
+    # an adverb's adjective's antonym
+    (
+        "How do I split the screen vertically in tmux?",
+        "How do I split the screen horizontally in tmux?",
+        "antonym",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stored", "asked", "guard"), TRAPS)
+def test_trap_refused_either_way_by_the_guards(stored: str, asked: str, guard: str) -> None:
+    verifier = Verifier()  # the guards alone: no scorer to lean on
+    for query, candidate in ((asked, stored), (stored, asked)):
+        rejection = verifier.verify(query, candidate)
+        assert rejection is not None and rejection.guard == guard, rejection
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        # the speaker may / the thing will: one question
+        ("Can I charge my phone with a laptop charger?", "Will a laptop charger charge my phone?"),
+        ("Does stretching help back pain?", "Does stretching ease back pain?"),
+        (
+            "How do I double my savings in five years?",
+            "How can I make my savings twice as big in five years?",
+        ),
+        ("Raise the font size by 2 points in Word", "Increase the font size by 2 points in Word"),
+        ("How do I quickly peel garlic?", "What's the fastest way to peel garlic?"),
+    ],
+)
+def test_look_alike_not_refused_by_these_readings(stored: str, asked: str) -> None:
+    for query, candidate in ((asked, stored), (stored, asked)):
+        rejection = Verifier().verify(query, candidate)
+        assert rejection is None or not rejection.reason.startswith(
+            ("better vs worse", "a change", "question differs: will", "question differs: can")
+        ), rejection
