@@ -64,6 +64,13 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"what does it mean when\b", "definition/reason"),
         (r"(?:the |a )?(?:main )?reasons? (?:for|why|that|behind)\b", "reason"),
         (r"(?:the )?causes? of\b", "reason"),
+        # "the effects of X", "what are the consequences of X": what X brings, not why X
+        # happens ("how does X affect Y" asks the same: a manner read too)
+        (
+            r"(?:what(?:'s| is| are| were) )?(?:the )?(?:main |possible |side |long-term |"
+            r"short-term |health )?(?:effects?|consequences?|impacts?) of\b",
+            "effect/manner",
+        ),
         (r"(?:the |a )?(?:main )?reasons?\b", "reason"),
         (rf"how (?:many|much) (?:time|{_DURATION_UNITS})\b", "duration/quantity:count"),
         (r"how many times\b", "frequency"),
@@ -170,7 +177,16 @@ _WHEN_CLAUSE = re.compile(
     r"when(?:ever)? (?:i|i'm|you|we|my|the|a|an|it|it's|they|he|she|our|your|this|that|"
     r"there|someone|people)\b"
 )
-_MEANING_END = re.compile(r"\b(?:meaning|definition)$")
+# a short prompt's last word naming what it asks ("kubernetes meaning")
+_KIND_ENDS = {
+    "meaning": "definition",
+    "definition": "definition",
+    "causes": "reason",
+    "reasons": "reason",
+    "effects": "effect/manner",
+    "consequences": "effect/manner",
+}
+_KIND_END = re.compile(rf"\b({'|'.join(_KIND_ENDS)})$")
 # a yes/no question's modality, at a clause start
 _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), k)
@@ -240,7 +256,8 @@ _OPENING_WORDS = frozenset(
     from define number the a an main reasons reason causes cause price prices cost costs
     meaning definition steps some procedure instructions best easiest quickest ways way
     can could may am are is should shall ought would will do does did must by before until till
-    since""".split()
+    since effect effects consequence consequences impact impacts side long-term short-term
+    possible health""".split()
 )
 _MODAL_SAID = {
     "permission": "can I",
@@ -267,6 +284,7 @@ _SAID = {
     "duration": "how long",
     "frequency": "how often",
     "choice": "which",
+    "effect": "what effect",
 }
 # Someone the question may be asked for: "my <one of these>"
 _DEPENDENTS = re.compile(
@@ -361,8 +379,9 @@ def _clause_kinds(clause: str) -> tuple[set[str], set[str]]:
                     kinds.add("manner" if _WAY_END.search(rest) else "definition")
             elif _WHAT_X_IS.match(rest) or _WHAT_IS.match(rest):
                 kinds.add("definition")
-    if _MEANING_END.search(clause) and len(tokens) <= 4:
-        kinds.add("definition")  # "kubernetes meaning"
+    if len(tokens) <= 4 and (end := _KIND_END.search(clause)):
+        # "kubernetes meaning", "glacier melt causes", "glacier melt effects"
+        kinds.add(_KIND_ENDS[end.group(1)])
     return kinds, modals
 
 

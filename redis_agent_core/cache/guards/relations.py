@@ -1598,6 +1598,11 @@ class ArgumentGuard(_PairGuard):
                 or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _asked_doer_changed(c, q))
                 or (None if ("by" in q_vocab) == ("by" in c_vocab) else _passive_turned(q, c))
                 or (_owner_swapped(q, c) if "'s " in q.lower and "'s " in c.lower else None)
+                or (
+                    None
+                    if _INFLUENCE_WORDS.isdisjoint(q_vocab) or _INFLUENCE_WORDS.isdisjoint(c_vocab)
+                    else _influence_turned(q, c)
+                )
                 # (a relative pronoun on a side and the same content words on both: tested
                 # in C first, most pairs call nothing)
                 or (
@@ -1713,6 +1718,61 @@ class ArgumentGuard(_PairGuard):
 
 
 _PRO_FORMS = frozenset({"one", "ones"})
+
+# what affects what, said with a verb ("how does A affect B") or a noun ("the effect of A
+# on B", "what impact does A have on B", "A's impact on B"): A acts on B
+_INFLUENCE_WORDS = frozenset(
+    "affect affects affected affecting impact impacts influence influences effect effects".split()
+)
+_INFLUENCES = (
+    re.compile(
+        r"\b(?:how|why|does|do|did|can|could|will|would|whether)\b(?: (?:does|do|did|can|"
+        r"could|will|would|much))? ([\w' -]{2,40}?) (?:affect|affects|impact|impacts|"
+        r"influence|influences)\b(?: on)? ([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+    re.compile(
+        r"\b(?:effects?|impacts?|influences?) (?:of|from) ([\w' -]{2,40}?) on "
+        r"([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+    re.compile(
+        r"\b(?:effects?|impacts?|influences?) (?:do|does|did|can|could|will|would) "
+        r"([\w' -]{2,40}?) ha(?:ve|s) on ([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+    re.compile(
+        r"\b([\w-]+(?: [\w-]+)?)'s (?:effects?|impacts?|influences?) on "
+        r"([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+)
+
+
+def _influences(lower: str) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """(what acts, what it acts on) of each influence ``lower`` asks about, as content
+    stems."""
+
+    def stems(phrase: str) -> frozenset[str]:
+        return frozenset(stem(w) for w in _WORD.findall(phrase) if w not in FUNCTION_WORDS)
+
+    found = []
+    for pattern in _INFLUENCES:
+        for m in pattern.finditer(lower):
+            agent, patient = stems(m.group(1)), stems(m.group(2))
+            if agent and patient and agent.isdisjoint(patient):
+                found.append((agent, patient))
+    return found
+
+
+def _influence_turned(q: Features, c: Features) -> str | None:
+    """What acts and what is acted on exchanged ("how does inflation affect interest
+    rates" / "what impact do interest rates have on inflation"): the other direction of
+    an influence is another question."""
+    for agent, patient in _influences(q.lower):
+        for agent2, patient2 in _influences(c.lower):
+            if agent & patient2 and patient & agent2 and agent.isdisjoint(agent2):
+                return (
+                    f"which acts on which differs ({' '.join(sorted(agent))} on "
+                    f"{' '.join(sorted(patient))} vs the other way)"
+                )
+    return None
 
 
 def _lemma_pivot(q: Features, c: Features) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
