@@ -62,6 +62,7 @@ from ._readings import (
     change_said_otherwise,
     exception_added,
     frames_differ,
+    maker_against_subject,
     one_against_all,
     which_against_all,
 )
@@ -1816,6 +1817,7 @@ class ScopeGuard(_PairGuard):
             one_against_all(q.lower, c.lower)
             or which_against_all(q.lower, c.lower)
             or and_against_or(q.lower, c.lower)
+            or maker_against_subject(q.lower, c.lower)
         ):
             return reason
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):

@@ -598,6 +598,38 @@ def may_against_will(q_lower: str, c_lower: str) -> str | None:
     return None
 
 
+# "could my package have been stolen": whether something may have happened
+_MAY_HAVE = re.compile(
+    r"\b(?:could|might|may|can) (?:[\w']+ ){0,3}?ha(?:ve|s) (?:been )?(\w+(?:ed|en|t))\b"
+)
+# "my package was stolen": that it did, stated (not asked: "was my package stolen")
+_STATED = re.compile(
+    r"(?<![.?!:;,]) (?:was|were|has been|have been|got|had been) (\w+(?:ed|en|t))\b"
+)
+_WHETHER = re.compile(r"\b(?:if|whether|when|in case|unless|how|why|what)\b")
+_STATE_START = re.compile(r"(?:^|[.?!:;,\n]) *(?:was|were|has|have|had|got)\b")
+
+
+def may_have_against_did(q_lower: str, c_lower: str) -> str | None:
+    """Whether something may have happened on one side ("could my package have been
+    stolen?") and, on the other, that it did, stated ("my package was stolen, what do I
+    do?"): a possibility asked about is not a fact to act on."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        may = _MAY_HAVE.search(one)
+        if may is None or _MAY_HAVE.search(other):
+            continue
+        for said in _STATED.finditer(other):
+            if said.group(1) != may.group(1):
+                continue
+            clause = re.split(r"[.?!:;,\n]", other[: said.start()])[-1]
+            if _WHETHER.search(clause):
+                continue  # "how can I tell if it has been hacked": asked, not stated
+            start = other.rfind(" ", 0, said.start())
+            if not _STATE_START.match(other, max(start, 0)):
+                return f"what may have happened vs what did ({may.group(1)!r})"
+    return None
+
+
 # a duty the law or a rule sets ("is a landlord legally required to", "what must be
 # included by law", "what obligations does the airline have"); "must" and "have to" alone
 # are said of advice too ("which tablets must not be split" / "should never be split")
@@ -660,6 +692,7 @@ class AskGuard:
             asks_differ(a, b, q.lower, c.lower)
             or modal_of_a_verb(q.lower, c.lower)
             or may_against_will(q.lower, c.lower)
+            or may_have_against_did(q.lower, c.lower)
             or duty_against_advice(q.lower, c.lower)
             or condition_stated(q.lower, c.lower)
             or frames_differ(q.lower, c.lower, _TIME_AND_STEP)

@@ -45,6 +45,7 @@ __all__ = [
     "condition_stated",
     "exception_added",
     "frames_differ",
+    "maker_against_subject",
     "one_against_all",
     "readings",
     "readings_differ",
@@ -901,4 +902,43 @@ def change_said_otherwise(q_lower: str, c_lower: str) -> str | None:
             return f"a change the other way ({up_q!r} / {down_c!r})"
         if up_c and down_q and not (down_c or up_q):
             return f"a change the other way ({down_q!r} / {up_c!r})"
+    return None
+
+
+# a work named with its maker ("books by Toni Morrison") or its subject ("books about
+# Toni Morrison", "a film on Gandhi")
+_WORKS = (
+    r"books?|novels?|articles?|papers?|songs?|poems?|poetry|films?|movies?|documentar(?:y|ies)|"
+    r"paintings?|works?|essays?|plays?|albums?|biograph(?:y|ies)|quotes?|speeche?s?|"
+    r"letters?|stories|story|podcasts?|posts?|videos?|talks?|lectures?"
+)
+_WORK_OF = re.compile(
+    rf"\b({_WORKS})(?: (?:written|directed|painted|sung|made|recorded|given|published))? "
+    r"(by|about|on) ([\w'.-]+(?: [\w'.-]+)?)"
+)
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _works(lower: str) -> dict[str, frozenset[str]]:
+    """Whom each work ``lower`` names is by or about: {name: {"by" / "about"}}."""
+    if " by " not in lower and " about " not in lower and " on " not in lower:
+        return {}
+    found: dict[str, set[str]] = {}
+    for m in _WORK_OF.finditer(lower):
+        name = m.group(3)
+        if " " in name and name.split(" ", 1)[1] in FUNCTION_WORDS:
+            name = name.split(" ", 1)[0]  # "films by Kubrick from the 1960s"
+        found.setdefault(name, set()).add("by" if m.group(2) == "by" else "about")
+    return {name: frozenset(how) for name, how in found.items()}
+
+
+def maker_against_subject(q_lower: str, c_lower: str) -> str | None:
+    """Works by someone on one side and about the same someone on the other ("books by
+    Toni Morrison" / "books about Toni Morrison"): the maker is not the subject."""
+    q, c = _works(q_lower), _works(c_lower)
+    for name in q.keys() & c.keys():
+        if len(q[name]) == 1 and len(c[name]) == 1 and q[name] != c[name]:
+            (one,), (other,) = q[name], c[name]
+            return f"works {one} {name} vs {other} {name}"
     return None
