@@ -1,8 +1,9 @@
 """Traps served by the guards on main, refused by a general reading naming its reason
 (session 29): a change for the better vs for the worse, a duty or a right vs a
 prediction, an amount changed "by" vs "to", a change that multiplies vs one that
-divides, an adverb whose adjective has a WordNet antonym. Pairs of our own, not the
-blind sets' words."""
+divides, which acts on which, the effects vs the causes asked, works by vs about
+someone, whether something may have happened vs that it did, an adverb whose adjective
+has a WordNet antonym. Pairs of our own, not the blind sets' words."""
 
 from __future__ import annotations
 
@@ -42,6 +43,22 @@ TRAPS = [
         "How heavy is a box half as big as this one?",
         "number",
     ),
+    # which acts on which
+    (
+        "How does screen time affect children's sleep?",
+        "What effect does sleep have on children's screen time?",
+        "argument",
+    ),
+    # what a thing brings vs why it happens
+    ("What causes soil erosion?", "What are the consequences of soil erosion?", "asks"),
+    # works by someone vs about them
+    ("List podcasts by Malcolm Gladwell", "List podcasts about Malcolm Gladwell", "scope"),
+    # whether it may have happened vs that it did
+    (
+        "Could my wallet have been stolen on the train?",
+        "My wallet was stolen on the train, who do I call?",
+        "asks",
+    ),
     # an adverb's adjective's antonym
     (
         "How do I split the screen vertically in tmux?",
@@ -71,11 +88,24 @@ def test_trap_refused_either_way_by_the_guards(stored: str, asked: str, guard: s
         ),
         ("Raise the font size by 2 points in Word", "Increase the font size by 2 points in Word"),
         ("How do I quickly peel garlic?", "What's the fastest way to peel garlic?"),
+        ("What are the effects of noise on sleep?", "How does noise affect sleep?"),
+        (
+            "Could my email have been hacked?",
+            "How can I tell if my email has been hacked?",
+        ),
     ],
 )
 def test_look_alike_not_refused_by_these_readings(stored: str, asked: str) -> None:
     for query, candidate in ((asked, stored), (stored, asked)):
         rejection = Verifier().verify(query, candidate)
         assert rejection is None or not rejection.reason.startswith(
-            ("better vs worse", "a change", "question differs: will", "question differs: can")
+            (
+                "better vs worse",
+                "a change",
+                "question differs: will",
+                "question differs: can",
+                "which acts",
+                "question differs: what effect",
+                "what may have",
+            )
         ), rejection
