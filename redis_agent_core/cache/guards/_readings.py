@@ -456,7 +456,10 @@ def frames_differ(a: str, b: str, which: tuple[int, ...]) -> str | None:
 # X happen"; its words run to the next comma, stop or question word
 _IF = re.compile(
     r"(?:^|[^\w])(?:(?:what )?if|in case|suppose|supposing|assuming(?: that)?|"
-    r"in the event (?:of|that)|provided(?: that)?)\b(?! (?:you|possible|so|not|any|ever)\b)"
+    r"in the event (?:of|that)|provided(?: that)?)\b"
+    # (not "if you could / want / don't mind", politeness, nor "if possible", "if so")
+    r"(?! (?:you (?:could|can|would|will|don't|do not|have time|want|wish|like|need|"
+    r"please|prefer)|possible|so|not|any|ever)\b)"
     # "When the primary node goes down, which replica ...": a when-clause opening a sentence
     r"|(?:^|[.?!:\n] *)when(?= (?:the|my|a|an|i|we|you|it|our|your|they)\b[^.?!]*,)"
 )
