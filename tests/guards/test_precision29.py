@@ -2,8 +2,8 @@
 (session 29): a change for the better vs for the worse, a duty or a right vs a
 prediction, an amount changed "by" vs "to", a change that multiplies vs one that
 divides, which acts on which, the effects vs the causes asked, works by vs about
-someone, whether something may have happened vs that it did, an adverb whose adjective
-has a WordNet antonym. Pairs of our own, not the blind sets' words."""
+someone, whether something may have happened vs that it did, "if you ..." as a
+condition against the fact stated, an adverb whose adjective has a WordNet antonym. Pairs of our own, not the blind sets' words."""
 
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ TRAPS = [
     (
         "Could my wallet have been stolen on the train?",
         "My wallet was stolen on the train, who do I call?",
+        "asks",
+    ),
+    # a condition "if you ..." vs the fact stated
+    (
+        "What would happen if you dropped a laptop in the sea?",
+        "I dropped my laptop in the sea, what do I do now?",
         "asks",
     ),
     # an adverb's adjective's antonym
