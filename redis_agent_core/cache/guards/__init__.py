@@ -59,8 +59,10 @@ from ._features import (
 )
 from ._readings import (
     and_against_or,
+    change_said_otherwise,
     exception_added,
     frames_differ,
+    maker_against_subject,
     one_against_all,
     which_against_all,
 )
@@ -1466,7 +1468,8 @@ class NumberGuard(_PairGuard):
                 relative_q and relative_c and relative_q != relative_c
             ):
                 return f"dates differ ({_show(q.dates)} vs {_show(c.dates)})"
-        return None
+        # the same numbers, changed another way ("by 20%" / "to 20%", doubled / halved)
+        return change_said_otherwise(q.lower, c.lower)
 
 
 def _quote_blanks(q: frozenset[str], c: frozenset[str]) -> str | None:
@@ -1814,6 +1817,7 @@ class ScopeGuard(_PairGuard):
             one_against_all(q.lower, c.lower)
             or which_against_all(q.lower, c.lower)
             or and_against_or(q.lower, c.lower)
+            or maker_against_subject(q.lower, c.lower)
         ):
             return reason
         if not (q.scopes or c.scopes or q.persons or c.persons or q.qualifiers or c.qualifiers):

@@ -64,6 +64,13 @@ _OPENERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"what does it mean when\b", "definition/reason"),
         (r"(?:the |a )?(?:main )?reasons? (?:for|why|that|behind)\b", "reason"),
         (r"(?:the )?causes? of\b", "reason"),
+        # "the effects of X", "what are the consequences of X": what X brings, not why X
+        # happens ("how does X affect Y" asks the same: a manner read too)
+        (
+            r"(?:what(?:'s| is| are| were) )?(?:the )?(?:main |possible |side |long-term |"
+            r"short-term |health )?(?:effects?|consequences?|impacts?) of\b",
+            "effect/manner",
+        ),
         (r"(?:the |a )?(?:main )?reasons?\b", "reason"),
         (rf"how (?:many|much) (?:time|{_DURATION_UNITS})\b", "duration/quantity:count"),
         (r"how many times\b", "frequency"),
@@ -170,7 +177,16 @@ _WHEN_CLAUSE = re.compile(
     r"when(?:ever)? (?:i|i'm|you|we|my|the|a|an|it|it's|they|he|she|our|your|this|that|"
     r"there|someone|people)\b"
 )
-_MEANING_END = re.compile(r"\b(?:meaning|definition)$")
+# a short prompt's last word naming what it asks ("kubernetes meaning")
+_KIND_ENDS = {
+    "meaning": "definition",
+    "definition": "definition",
+    "causes": "reason",
+    "reasons": "reason",
+    "effects": "effect/manner",
+    "consequences": "effect/manner",
+}
+_KIND_END = re.compile(rf"\b({'|'.join(_KIND_ENDS)})$")
 # a yes/no question's modality, at a clause start
 _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), k)
@@ -210,13 +226,22 @@ _MODALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "obligation",
         ),
         (
-            r"(?:do|does) (?:i|we|you|they|he|she|my \w+) (?:really )?need (?:an?|to|the)\b",
-            "obligation/advice",  # "do I need to rinse rice?" / "should I rinse rice?"
+            r"(?:do|does) (?:i|we|you|they|he|she|my \w+) (?:really )?need "
+            r"(?:an?|to|the|my|\w+s)\b",
+            # "do I need to rinse rice?" / "should I rinse rice?"; "do I need lights"
+            "obligation/advice",
         ),
         (r"(?:am|are|is) (?:i|we|they|he|she) (?:required|obliged|obligated)\b", "obligation"),
         (r"is it (?:required|mandatory|compulsory|necessary|obligatory)\b", "obligation"),
         (r"(?:is|are) (?:[\w']+ ){1,4}(?:required|mandatory|compulsory|necessary)\b", "obligation"),
         (r"(?:am|are|is) (?:[\w']+ )?(?:legally )?(?:required|obliged)\b", "obligation"),
+        # "will the bank refund me", "will it rain": what will happen, not whether it may,
+        # must or should ("will you ...": a request; "will I have to": a duty, above)
+        (
+            r"(?:will|won't) (?!you\b)(?:(?:the|my|our|your|his|her|their|this|that|an?) )?"
+            r"[\w'-]+ (?:\w+ly )?(?!be (?:able|allowed|permitted|required|obliged)\b)\w+",
+            "prediction",
+        ),
     )
 )
 # each list as one pattern, its alternatives tried in order (one match call a word); the
@@ -231,9 +256,15 @@ _OPENING_WORDS = frozenset(
     from define number the a an main reasons reason causes cause price prices cost costs
     meaning definition steps some procedure instructions best easiest quickest ways way
     can could may am are is should shall ought would will do does did must by before until till
-    since""".split()
+    since effect effects consequence consequences impact impacts side long-term short-term
+    possible health""".split()
 )
-_MODAL_SAID = {"permission": "can I", "advice": "should I", "obligation": "must I"}
+_MODAL_SAID = {
+    "permission": "can I",
+    "advice": "should I",
+    "obligation": "must I",
+    "prediction": "will it",
+}
 _SAID = {
     "reason": "why",
     "time": "when",
@@ -253,6 +284,7 @@ _SAID = {
     "duration": "how long",
     "frequency": "how often",
     "choice": "which",
+    "effect": "what effect",
 }
 # Someone the question may be asked for: "my <one of these>"
 _DEPENDENTS = re.compile(
@@ -347,8 +379,9 @@ def _clause_kinds(clause: str) -> tuple[set[str], set[str]]:
                     kinds.add("manner" if _WAY_END.search(rest) else "definition")
             elif _WHAT_X_IS.match(rest) or _WHAT_IS.match(rest):
                 kinds.add("definition")
-    if _MEANING_END.search(clause) and len(tokens) <= 4:
-        kinds.add("definition")  # "kubernetes meaning"
+    if len(tokens) <= 4 and (end := _KIND_END.search(clause)):
+        # "kubernetes meaning", "glacier melt causes", "glacier melt effects"
+        kinds.add(_KIND_ENDS[end.group(1)])
     return kinds, modals
 
 
@@ -433,11 +466,43 @@ def _prefixes(text: str) -> frozenset[str]:
     )
 
 
+# "can my employer fire me" / "will my employer fire me": what one may do is not what
+# one will do; but "can I use this charger" / "will this charger work" (the speaker may,
+# the thing will) ask the same, and so do "can I get a refund" / "will I get a refund"
+_PREDICTED_LEAVE = frozenset({"prediction", "permission"})
+_DOER_AFTER = re.compile(
+    r"\b(can|could|may|will|won't) (?:(?:the|my|our|your|his|her|their|an?) )?([\w'-]+)"
+)
+_SPEAKERS = frozenset({"i", "we", "you", "one", "it", "they"})
+
+
+def _one_doer(q_text: str, c_text: str) -> bool:
+    """Whether one named doer (not the speaker, not "it") follows "can" on one side and
+    "will" on the other."""
+
+    def doers(text: str, modals: tuple[str, ...]) -> set[str]:
+        return {
+            m.group(2)
+            for m in _DOER_AFTER.finditer(text)
+            if m.group(1) in modals and m.group(2) not in _SPEAKERS
+        }
+
+    may, will = ("can", "could", "may"), ("will", "won't")
+    return bool(
+        doers(q_text, may) & doers(c_text, will) or doers(q_text, will) & doers(c_text, may)
+    )
+
+
 def asks_differ(q: Asks, c: Asks, q_text: str, c_text: str) -> str | None:
     """Why the two prompts ask for different answers, or None."""
     if q.kinds and c.kinds and not any(_agree(a, b) for a in q.kinds for b in c.kinds):
         return f"question differs: {_said(q.kinds, _SAID)} vs {_said(c.kinds, _SAID)}"
-    if q.modals and c.modals and not any(_agree(a, b) for a in q.modals for b in c.modals):
+    if (
+        q.modals
+        and c.modals
+        and not any(_agree(a, b) for a in q.modals for b in c.modals)
+        and (_PREDICTED_LEAVE != q.modals | c.modals or _one_doer(q_text, c_text))
+    ):
         said = _said(q.modals, _MODAL_SAID), _said(c.modals, _MODAL_SAID)
         return f"question differs: {said[0]} vs {said[1]}"
     if q.dependents != c.dependents:
@@ -533,6 +598,38 @@ def may_against_will(q_lower: str, c_lower: str) -> str | None:
     return None
 
 
+# "could my package have been stolen": whether something may have happened
+_MAY_HAVE = re.compile(
+    r"\b(?:could|might|may|can) (?:[\w']+ ){0,3}?ha(?:ve|s) (?:been )?(\w+(?:ed|en|t))\b"
+)
+# "my package was stolen": that it did, stated (not asked: "was my package stolen")
+_STATED = re.compile(
+    r"(?<![.?!:;,]) (?:was|were|has been|have been|got|had been) (\w+(?:ed|en|t))\b"
+)
+_WHETHER = re.compile(r"\b(?:if|whether|when|in case|unless|how|why|what)\b")
+_STATE_START = re.compile(r"(?:^|[.?!:;,\n]) *(?:was|were|has|have|had|got)\b")
+
+
+def may_have_against_did(q_lower: str, c_lower: str) -> str | None:
+    """Whether something may have happened on one side ("could my package have been
+    stolen?") and, on the other, that it did, stated ("my package was stolen, what do I
+    do?"): a possibility asked about is not a fact to act on."""
+    for one, other in ((q_lower, c_lower), (c_lower, q_lower)):
+        may = _MAY_HAVE.search(one)
+        if may is None or _MAY_HAVE.search(other):
+            continue
+        for said in _STATED.finditer(other):
+            if said.group(1) != may.group(1):
+                continue
+            clause = re.split(r"[.?!:;,\n]", other[: said.start()])[-1]
+            if _WHETHER.search(clause):
+                continue  # "how can I tell if it has been hacked": asked, not stated
+            start = other.rfind(" ", 0, said.start())
+            if not _STATE_START.match(other, max(start, 0)):
+                return f"what may have happened vs what did ({may.group(1)!r})"
+    return None
+
+
 # a duty the law or a rule sets ("is a landlord legally required to", "what must be
 # included by law", "what obligations does the airline have"); "must" and "have to" alone
 # are said of advice too ("which tablets must not be split" / "should never be split")
@@ -595,6 +692,7 @@ class AskGuard:
             asks_differ(a, b, q.lower, c.lower)
             or modal_of_a_verb(q.lower, c.lower)
             or may_against_will(q.lower, c.lower)
+            or may_have_against_did(q.lower, c.lower)
             or duty_against_advice(q.lower, c.lower)
             or condition_stated(q.lower, c.lower)
             or frames_differ(q.lower, c.lower, _TIME_AND_STEP)

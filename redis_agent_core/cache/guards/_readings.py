@@ -41,9 +41,11 @@ from .relations import _PARTICIPLES
 __all__ = [
     "Readings",
     "and_against_or",
+    "change_said_otherwise",
     "condition_stated",
     "exception_added",
     "frames_differ",
+    "maker_against_subject",
     "one_against_all",
     "readings",
     "readings_differ",
@@ -454,7 +456,10 @@ def frames_differ(a: str, b: str, which: tuple[int, ...]) -> str | None:
 # X happen"; its words run to the next comma, stop or question word
 _IF = re.compile(
     r"(?:^|[^\w])(?:(?:what )?if|in case|suppose|supposing|assuming(?: that)?|"
-    r"in the event (?:of|that)|provided(?: that)?)\b(?! (?:you|possible|so|not|any|ever)\b)"
+    r"in the event (?:of|that)|provided(?: that)?)\b"
+    # (not "if you could / want / don't mind", politeness, nor "if possible", "if so")
+    r"(?! (?:you (?:could|can|would|will|don't|do not|have time|want|wish|like|need|"
+    r"please|prefer)|possible|so|not|any|ever)\b)"
     # "When the primary node goes down, which replica ...": a when-clause opening a sentence
     r"|(?:^|[.?!:\n] *)when(?= (?:the|my|a|an|i|we|you|it|our|your|they)\b[^.?!]*,)"
 )
@@ -817,4 +822,126 @@ def and_against_or(q_lower: str, c_lower: str) -> str | None:
         turned = (left, flip[kind], right)
         if turned in c_joined and turned not in q_joined and (left, kind, right) not in c_joined:
             return f"and vs or ({said!r} / {c_joined[turned]!r})"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _change_stems() -> frozenset[str]:
+    """Stems of the verbs of a change in amount: "increase", "decrease" and their WordNet
+    antonyms ("raise", "cut", "lower", "reduce", "grow", "drop", "boost", ...)."""
+    from ._wordnet import wordnet
+
+    antonyms = wordnet().antonyms
+    ends = {stem("increase"), stem("decrease")}
+    return frozenset(ends.union(*(antonyms.get(s, ()) for s in ends)))
+
+
+# "raise prices by 10%" / "raise prices to 10%": the number after a change verb, within a
+# few words, with the preposition before it (an amount the change adds, or where it ends)
+_CHANGED_BY = re.compile(
+    r"\b(by|to) (?:about |around |roughly |another )?"
+    r"[$£€]?(\d[\d,]*(?:\.\d+)?)"
+)
+_WORD_BEFORE = re.compile(r"[a-z]+")
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _changes(lower: str) -> dict[str, frozenset[str]]:
+    """Each amount ``lower`` says a change is "by" or "to" ("cut the rate by 2 points"),
+    with the prepositions said before it: a change verb within five words before."""
+    if " by " not in lower and " to " not in lower:
+        return {}
+    verbs = _change_stems()
+    found: dict[str, set[str]] = {}
+    for m in _CHANGED_BY.finditer(lower):
+        before = _WORD_BEFORE.findall(lower[max(0, m.start() - 60) : m.start()])[-5:]
+        if any(stem(w) in verbs for w in before):
+            found.setdefault(m.group(2).replace(",", ""), set()).add(m.group(1))
+    return {amount: frozenset(how) for amount, how in found.items()}
+
+
+# a change that multiplies ("doubled", "triple it") or divides ("halved", "cut in half"):
+# WordNet relates neither to the other, nor to "increase" / "decrease"
+_MULTIPLIED = re.compile(
+    r"\b(?:doubl(?:ed|es|ing)|tripl(?:ed|es|ing)|quadrupl(?:ed|es|ing)|"
+    r"(?:twice|two times|three times) as)\b"
+)
+_DIVIDED = re.compile(
+    r"\b(?:halv(?:e|ed|es|ing)|cut (?:\w+ )?in half|by half|half (?:as|the|my|its|their))\b"
+)
+_DOUBLE_VERB = re.compile(
+    r"(?:^|[.?!:;,\n] *|\b(?:to|will|would|can|could|should|i|we|you|please) )"
+    r"((?:doubl|tripl|quadrupl)e)\b"
+)
+
+
+def _direction(lower: str) -> tuple[str | None, str | None]:
+    """The multiplying and the dividing change ``lower`` says, if any."""
+    up = _MULTIPLIED.search(lower)
+    said = up.group() if up else (m.group(1) if (m := _DOUBLE_VERB.search(lower)) else None)
+    down = _DIVIDED.search(lower)
+    return said, (down.group() if down else None)
+
+
+def change_said_otherwise(q_lower: str, c_lower: str) -> str | None:
+    """The same amount of a change said "by" on one side and "to" on the other ("raise
+    the price by 20%" / "raise the price to 20%": an amount added vs where it ends), or
+    a change that multiplies on one side and divides on the other ("my rent doubled" /
+    "my rent was halved")."""
+    q, c = _changes(q_lower), _changes(c_lower)
+    for amount in q.keys() & c.keys():
+        if len(q[amount]) == 1 and len(c[amount]) == 1 and q[amount] != c[amount]:
+            (one,), (other,) = q[amount], c[amount]
+            return f"a change {one} {amount} vs {other} {amount}"
+    if any(
+        w in t
+        for w in ("doubl", "tripl", "quadrupl", "twice", "times as")
+        for t in (q_lower, c_lower)
+    ):
+        (up_q, down_q), (up_c, down_c) = _direction(q_lower), _direction(c_lower)
+        # one side multiplies and the other divides, and neither says both
+        if up_q and down_c and not (down_q or up_c):
+            return f"a change the other way ({up_q!r} / {down_c!r})"
+        if up_c and down_q and not (down_c or up_q):
+            return f"a change the other way ({down_q!r} / {up_c!r})"
+    return None
+
+
+# a work named with its maker ("books by Toni Morrison") or its subject ("books about
+# Toni Morrison", "a film on Gandhi")
+_WORKS = (
+    r"books?|novels?|articles?|papers?|songs?|poems?|poetry|films?|movies?|documentar(?:y|ies)|"
+    r"paintings?|works?|essays?|plays?|albums?|biograph(?:y|ies)|quotes?|speeche?s?|"
+    r"letters?|stories|story|podcasts?|posts?|videos?|talks?|lectures?"
+)
+_WORK_OF = re.compile(
+    rf"\b({_WORKS})(?: (?:written|directed|painted|sung|made|recorded|given|published))? "
+    r"(by|about|on) ([\w'.-]+(?: [\w'.-]+)?)"
+)
+
+
+@per_text
+@lru_cache(maxsize=4096)
+def _works(lower: str) -> dict[str, frozenset[str]]:
+    """Whom each work ``lower`` names is by or about: {name: {"by" / "about"}}."""
+    if " by " not in lower and " about " not in lower and " on " not in lower:
+        return {}
+    found: dict[str, set[str]] = {}
+    for m in _WORK_OF.finditer(lower):
+        name = m.group(3)
+        if " " in name and name.split(" ", 1)[1] in FUNCTION_WORDS:
+            name = name.split(" ", 1)[0]  # "films by Kubrick from the 1960s"
+        found.setdefault(name, set()).add("by" if m.group(2) == "by" else "about")
+    return {name: frozenset(how) for name, how in found.items()}
+
+
+def maker_against_subject(q_lower: str, c_lower: str) -> str | None:
+    """Works by someone on one side and about the same someone on the other ("books by
+    Toni Morrison" / "books about Toni Morrison"): the maker is not the subject."""
+    q, c = _works(q_lower), _works(c_lower)
+    for name in q.keys() & c.keys():
+        if len(q[name]) == 1 and len(c[name]) == 1 and q[name] != c[name]:
+            (one,), (other,) = q[name], c[name]
+            return f"works {one} {name} vs {other} {name}"
     return None

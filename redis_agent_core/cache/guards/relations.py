@@ -159,10 +159,28 @@ def keys(text: str) -> frozenset[str]:
         # maps and a filter, no Python step per word)
         written = map(f.words.__getitem__, f.content.values())
         found = frozenset(f.content).union(map(base, filter(_ENDS_GRADED, written)))
+        adverbs = [w for w in map(f.words.__getitem__, f.content.values()) if w.endswith("ly")]
+        if adverbs:  # "vertically": its adjective's antonyms too ("horizontal")
+            found |= {a for a in map(_adverb_base, adverbs) if a is not None}
         if not _IRREGULAR.isdisjoint(f.vocab):  # "sold", "lent": their verbs' stems too
             found |= {stem(_PARTICIPLES[w]) for w in _IRREGULAR.intersection(f.vocab)}
         found = _KEYS.put(text, found)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _adverb_base(word: str) -> str | None:
+    """The stem of the adjective an "-ly" adverb is made of, when the adverb has no
+    WordNet antonyms of its own and the adjective has ("vertically" -> "vertical",
+    "manually" -> "manual", "automatically" -> "automatic", "happily" -> "happy")."""
+    wn = wordnet()
+    if not word.endswith("ly") or stem(word) in wn.antonyms:
+        return None
+    root = word[:-2]
+    for adjective in (root, root[:-1] + "y" if root.endswith("i") else "", root[:-2]):
+        if adjective in wn.adjective_senses and stem(adjective) in wn.antonyms:
+            return stem(adjective)
+    return None
 
 
 def opposites(text: str) -> frozenset[str]:
@@ -271,6 +289,59 @@ class _PairGuard:
         raise NotImplementedError
 
 
+@cache
+def _worsening() -> tuple[frozenset[str], frozenset[str]]:
+    """(stems of the verbs that make something worse, of those that make it better), by
+    WordNet: the verbs of few senses, one of them "worsen"'s ("aggravate", "exacerbate"), and
+    their antonyms and those of "worse" that are verbs ("help", "aid", "alleviate",
+    "improve", "heal", "ease", "relieve", "fix")."""
+    wn = wordnet()
+    worsen = set(senses_of(wn.verb_senses["worsen"])[0])
+    worse = {  # (of few senses: "decline" is first to refuse)
+        stem(v)
+        for v, entry in wn.verb_senses.items()
+        if " " not in v
+        and len(senses := senses_of(entry)[0]) <= 2
+        and not worsen.isdisjoint(senses)
+    }
+    better = set().union(*(wn.antonyms.get(s, ()) for s in (*worse, stem("worse"))))
+    better &= {stem(v) for v in wn.verb_senses if " " not in v}
+    return frozenset(worse - better), frozenset(better - worse)
+
+
+# "make my back pain worse", "made it better": a change for the worse or the better said
+# with "make" (read as "worsen" / "improve")
+_MADE = re.compile(r"\bma(?:ke|kes|de|king) (?:[\w'-]+ ){0,4}?(worse|better)\b")
+
+
+def _better_or_worse(q: Features, c: Features, only_q: Diff, only_c: Diff) -> str | None:
+    """A change for the better on one side and for the worse on the other, of what else
+    the two share ("does ginger help nausea" / "can ginger make nausea worse", "does
+    exercise relieve back pain" / "does exercise aggravate back pain"): the answers are
+    opposite."""
+    worse, better = _worsening()
+
+    def said(f: Features, diff: Diff) -> tuple[str | None, str | None]:
+        down = next((w for w, s, _ in diff if s in worse), None)
+        up = next((w for w, s, _ in diff if s in better), None)
+        if ("worse" in f.vocab or "better" in f.vocab) and (made := _MADE.search(f.lower)):
+            if made.group(1) == "worse":
+                down = down or made.group()
+            else:
+                up = up or made.group()
+        return up, down
+
+    up_q, down_q = said(q, only_q)
+    up_c, down_c = said(c, only_c)
+    for up, down, other_up, other_down in (
+        (up_q, down_c, up_c, down_q),
+        (up_c, down_q, up_q, down_c),
+    ):
+        if up and down and not (other_up or other_down):
+            return f"better vs worse ({up!r} / {down!r})"
+    return None
+
+
 class AntonymGuard(_PairGuard):
     """Predicates must not be opposites: a word on one side whose WordNet antonym is on
     the other side only ("include"/"exclude", "maximum"/"minimum", "accept"/"reject",
@@ -305,6 +376,8 @@ class AntonymGuard(_PairGuard):
             inverted, opposed, swapped = _comparison(q, c)
             if inverted and not (opposed or swapped):
                 return "comparison inverted ('less ...' on one side only)"
+        if only_q and only_c and (turned := _better_or_worse(q, c, only_q, only_c)):
+            return turned
         # a pair of antonyms needs a differing content word on each side: without one
         # (most pairs) the answer is None whatever the keys hold, so they are not built
         if not (only_q and only_c):
@@ -329,6 +402,7 @@ class AntonymGuard(_PairGuard):
             )
         wn = wordnet()
         word_of_c = {base(w): w for w, _, _ in only_c} | {s: w for w, s, _ in only_c}
+        word_of_c |= {a: w for w, _, _ in only_c if (a := _adverb_base(w)) is not None}
         word_of_c |= {stem(_PARTICIPLES[w]): w for w, _, _ in only_c if w in _PARTICIPLES}
         # "heavier than" / "lighter than" with the two sides swapped: the same question
         at = comparatives(q, c) if mirrored(q, c) else None
@@ -337,7 +411,8 @@ class AntonymGuard(_PairGuard):
             if i in inverse:
                 continue
             irregular = {stem(_PARTICIPLES[w])} if w in _PARTICIPLES else set()
-            for key in {s, base(w), *irregular}:
+            adverb = _adverb_base(w)
+            for key in {s, base(w), *irregular, *([adverb] if adverb else [])}:
                 for opposite in wn.antonyms.get(key, ()):
                     # "never" / "not ... ever": the negation guard found as many negators
                     # on each side, so the other side negates its "ever" elsewhere
@@ -1523,6 +1598,11 @@ class ArgumentGuard(_PairGuard):
                 or (None if _SPEAKER_SUBJECT.isdisjoint(c_vocab) else _asked_doer_changed(c, q))
                 or (None if ("by" in q_vocab) == ("by" in c_vocab) else _passive_turned(q, c))
                 or (_owner_swapped(q, c) if "'s " in q.lower and "'s " in c.lower else None)
+                or (
+                    None
+                    if _INFLUENCE_WORDS.isdisjoint(q_vocab) or _INFLUENCE_WORDS.isdisjoint(c_vocab)
+                    else _influence_turned(q, c)
+                )
                 # (a relative pronoun on a side and the same content words on both: tested
                 # in C first, most pairs call nothing)
                 or (
@@ -1638,6 +1718,61 @@ class ArgumentGuard(_PairGuard):
 
 
 _PRO_FORMS = frozenset({"one", "ones"})
+
+# what affects what, said with a verb ("how does A affect B") or a noun ("the effect of A
+# on B", "what impact does A have on B", "A's impact on B"): A acts on B
+_INFLUENCE_WORDS = frozenset(
+    "affect affects affected affecting impact impacts influence influences effect effects".split()
+)
+_INFLUENCES = (
+    re.compile(
+        r"\b(?:how|why|does|do|did|can|could|will|would|whether)\b(?: (?:does|do|did|can|"
+        r"could|will|would|much))? ([\w' -]{2,40}?) (?:affect|affects|impact|impacts|"
+        r"influence|influences)\b(?: on)? ([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+    re.compile(
+        r"\b(?:effects?|impacts?|influences?) (?:of|from) ([\w' -]{2,40}?) on "
+        r"([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+    re.compile(
+        r"\b(?:effects?|impacts?|influences?) (?:do|does|did|can|could|will|would) "
+        r"([\w' -]{2,40}?) ha(?:ve|s) on ([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+    re.compile(
+        r"\b([\w-]+(?: [\w-]+)?)'s (?:effects?|impacts?|influences?) on "
+        r"([\w' -]{2,40}?)(?=[?.!,;:]|$| in | when | if )"
+    ),
+)
+
+
+def _influences(lower: str) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """(what acts, what it acts on) of each influence ``lower`` asks about, as content
+    stems."""
+
+    def stems(phrase: str) -> frozenset[str]:
+        return frozenset(stem(w) for w in _WORD.findall(phrase) if w not in FUNCTION_WORDS)
+
+    found = []
+    for pattern in _INFLUENCES:
+        for m in pattern.finditer(lower):
+            agent, patient = stems(m.group(1)), stems(m.group(2))
+            if agent and patient and agent.isdisjoint(patient):
+                found.append((agent, patient))
+    return found
+
+
+def _influence_turned(q: Features, c: Features) -> str | None:
+    """What acts and what is acted on exchanged ("how does inflation affect interest
+    rates" / "what impact do interest rates have on inflation"): the other direction of
+    an influence is another question."""
+    for agent, patient in _influences(q.lower):
+        for agent2, patient2 in _influences(c.lower):
+            if agent & patient2 and patient & agent2 and agent.isdisjoint(agent2):
+                return (
+                    f"which acts on which differs ({' '.join(sorted(agent))} on "
+                    f"{' '.join(sorted(patient))} vs the other way)"
+                )
+    return None
 
 
 def _lemma_pivot(q: Features, c: Features) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
