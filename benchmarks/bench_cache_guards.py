@@ -161,8 +161,9 @@ embedded with the default model (all-MiniLM-L6-v2).
 A pair is *served* when its cosine
 distance is within the threshold and the verifier passes it, or (with the guards and the
 pair scorer, as the cache by default) when the cache's second pass on a miss serves it
-(typos and short names respelt, up to max(0.45, threshold)): ``redis-agent cache
-evaluate``'s code path.
+(typos and short names respelt, up to max(0.45, threshold)), or its band past the
+threshold does (up to 0.45: the guards, and the scorer at 0.95; since 2026-12-08):
+``redis-agent cache evaluate``'s code path.
 """
 
 from __future__ import annotations
@@ -180,8 +181,10 @@ import numpy as np
 from benchmarks.common import bench_server, machine_note, table
 from redis_agent_core.cache.calibrate import (
     SEARCH_GRID,
+    Band,
     LabelledPair,
     SecondPass,
+    band_pass,
     calibrate,
     evaluate,
     format_evaluation,
@@ -284,8 +287,23 @@ def _second(name: str, pairs: list[LabelledPair], d: np.ndarray) -> SecondPass |
     return _SECOND[name]
 
 
+_BAND: dict[str, Band | None] = {}  # set: the cache's band past the threshold (the scorer)
+
+
+def _band(name: str, pairs: list[LabelledPair], d: np.ndarray) -> Band | None:
+    """The cache's band past its threshold, on by default with the guards and scorer only."""
+    if name not in _BAND:
+        _BAND[name] = band_pass(pairs, d, default_embedder(), default_verifier())
+    return _BAND[name]
+
+
 def _row(name: str, pairs: list[LabelledPair], d: np.ndarray, t: float) -> list[object]:
-    (v,) = evaluate(pairs, d, [t], _passes(name, pairs, True), _second(name, pairs, d))
+    passes, second, band = (
+        _passes(name, pairs, True),
+        _second(name, pairs, d),
+        _band(name, pairs, d),
+    )
+    (v,) = evaluate(pairs, d, [t], passes, second, band)
     (g,) = evaluate(pairs, d, [t], _passes(name, pairs, False))
     (e,) = evaluate(pairs, d, [t])
     return [
@@ -303,7 +321,12 @@ def _row(name: str, pairs: list[LabelledPair], d: np.ndarray, t: float) -> list[
 
 
 def _calibrated(name: str, pairs: list[LabelledPair], d: np.ndarray) -> float | None:
-    rows = evaluate(pairs, d, SEARCH_GRID, _passes(name, pairs, True), _second(name, pairs, d))
+    passes, second, band = (
+        _passes(name, pairs, True),
+        _second(name, pairs, d),
+        _band(name, pairs, d),
+    )
+    rows = evaluate(pairs, d, SEARCH_GRID, passes, second, band)
     best = recommend_threshold(rows, TARGET)
     return None if best is None else best.threshold
 

@@ -360,10 +360,10 @@ def _verifier(args: argparse.Namespace) -> Verifier | None:
     from .cache.guards import PairScorer, Verifier, default_verifier
 
     if args.no_guards:
-        if args.no_scorer or args.scorer or args.no_respell:
+        if args.no_scorer or args.scorer or args.no_respell or args.no_band:
             raise ConfigError(
-                "--no-guards turns off the scorer too, and the second pass: drop --no-scorer "
-                "/ --scorer / --no-respell"
+                "--no-guards turns off the scorer too, the second pass and the band: drop "
+                "--no-scorer / --scorer / --no-respell / --no-band"
             )
         return None
     if args.no_scorer:
@@ -403,6 +403,7 @@ def _calibration(
             evaluate_at=evaluate_at,
             progress=progress,
             respell=not args.no_respell,
+            band=not args.no_band,
         )
     print(
         f"evaluated {len(pairs)} pairs in {time.monotonic() - started:.1f} s",
@@ -484,6 +485,12 @@ def _verifier_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="without the cache's second pass on a miss (typos and short names respelt), "
         "as SemanticCache(respell_threshold=None)",
+    )
+    p.add_argument(
+        "--no-band",
+        action="store_true",
+        help="without the cache's band past the threshold (guards, and the pair scorer at a "
+        "higher cut), as SemanticCache(band_threshold=None)",
     )
     p.add_argument(
         "--scorer",

@@ -1753,6 +1753,7 @@ DEDICATED: dict[tuple[str, str, str], str] = {
     ("redis_agent_core.onnx_embedder.OnnxEmbedder", "embed", "aembed"): "test_onnx_embedder",
     # the cache's second pass on one pair: needs the real model and pair scorer
     ("redis_agent_core.cache.respell_pass", "respell", "arespell"): "test_respell_pass",
+    ("redis_agent_core.cache.band_pass", "band_rejection", "aband_rejection"): "test_band_pass",
     # need the index dropped behind the object's back before each form runs
     **{
         ("redis_agent_core.search.lifecycle.IndexLifecycle", name, f"a{name}"): (
@@ -1939,6 +1940,28 @@ async def test_respell_pass(minilm: Any) -> None:
                 assert sync.pair == asyn.pair and sync.serves(0.26) == asyn.serves(0.26)
                 assert math.isclose(sync.distance, asyn.distance, abs_tol=1e-5)
                 assert (sync.verified, sync.rejection) == (asyn.verified, asyn.rejection)
+
+
+async def test_band_pass(minilm: Any) -> None:
+    """band_rejection/aband_rejection: the same decision on each pair (the cache's band
+    past the threshold: guards, then the scorer at the band's cut, then long spans)."""
+    from redis_agent_core.cache.band_pass import aband_rejection, band_rejection, band_verifier
+    from redis_agent_core.cache.guards import default_verifier
+
+    surer = band_verifier(default_verifier())
+    pairs = [
+        (
+            "My kitchen faucet keeps dripping, how do I repair it?",
+            "How do I fix a leaking kitchen tap?",
+        ),
+        ("How can I ripen a hard avocado faster?", "How do I keep cut avocado from turning brown?"),
+        ("Is the pool open late?", "Is the pool not open late?"),
+        ("What is Redis?", "What is Redis?"),
+    ]
+    for prompt, candidate in pairs:
+        sync = await asyncio.to_thread(band_rejection, prompt, candidate, minilm, surer, 0.45)
+        asyn = await aband_rejection(prompt, candidate, minilm, surer, 0.45)
+        assert sync == asyn, prompt
 
 
 async def test_index_rebuilt_after_a_drop(config: RedisAgentConfig) -> None:

@@ -11,7 +11,9 @@ fow-cache's spelling ``a`` / ``b`` / ``same_answer`` is read too, and its
 Evaluating pairs directly approximates the cache: a pair counts as *served* when its
 cosine distance is within the threshold and the verifier passes it, or when the cache's
 second pass on a miss serves it (:mod:`.respell_pass`, the same decision the cache makes:
-on by default with the pair scorer, as in the cache; ``respell=False`` turns it off). A
+on by default with the pair scorer, as in the cache; ``respell=False`` turns it off), or
+when the cache's band past the threshold serves it (:mod:`.band_pass`: the guards, and the
+scorer at a higher cut; ``band=False`` turns it off). A
 real cache compares a prompt with every stored entry, so its hit rate also depends on
 what else is stored.
 """
@@ -29,17 +31,26 @@ import numpy as np
 
 from ..embeddings import Embedder, default_embedder
 from ..errors import ConfigError
+from .band_pass import (
+    DEFAULT_BAND_THRESHOLD,
+    band_cut,
+    band_rejection,
+    band_verifier,
+    default_band_threshold,
+)
 from .guards import DEFAULT_DISTANCE_THRESHOLD, Verifier, default_verifier
 from .respell_pass import Respelling, default_respell_threshold, respell
 
 __all__ = [
     "DEFAULT_DISTANCE_THRESHOLD",
     "DEFAULT_THRESHOLDS",
+    "Band",
     "CalibrationReport",
     "CategoryResult",
     "LabelledPair",
     "SecondPass",
     "ThresholdResult",
+    "band_pass",
     "by_category",
     "calibrate",
     "check_target_precision",
@@ -121,6 +132,9 @@ class CalibrationReport:
     categories: list[CategoryResult] = field(default_factory=list)
     # the second pass's reach (at a threshold t the cache's is max(it, t)); None: not run
     respell_threshold: float | None = None
+    # the band's reach at ``evaluated_at``; None: not run, or no band at that threshold
+    band_threshold: float | None = None
+    band_cut: float | None = None  # the pair scorer's cut in the band
 
 
 def default_pairs_path() -> Path | None:
@@ -278,6 +292,50 @@ def second_pass(
     return SecondPass(band, reach, found)
 
 
+@dataclass(frozen=True, slots=True)
+class Band:
+    """The cache's band past its threshold (:func:`.band_pass.band_rejection`) judged once
+    on each pair within ``reach``, then applied at any threshold ``t``: it serves the pairs
+    it passes past ``t`` up to the band a cache at ``t`` has by default
+    (:func:`.band_pass.default_band_threshold`)."""
+
+    verifier: Verifier
+    reach: float
+    passes: np.ndarray
+
+    def served(self, distances: np.ndarray, threshold: float) -> np.ndarray:
+        """Which pairs the band serves at ``threshold``."""
+        limit = default_band_threshold(self.verifier, threshold)
+        if limit is None:
+            return np.zeros(len(distances), bool)
+        d = np.asarray(distances)
+        return (d > threshold) & (d <= min(limit, self.reach)) & self.passes
+
+
+def band_pass(
+    pairs: Sequence[LabelledPair],
+    distances: np.ndarray,
+    embedder: Embedder,
+    verifier: Verifier,
+    reach: float | None = None,
+) -> Band | None:
+    """The band on each pair within ``reach`` (default: the band of a cache at the
+    narrowest threshold); None when ``verifier`` has no band (no pair scorer)."""
+    widest = default_band_threshold(verifier, 0.0)
+    if widest is None:
+        return None
+    reach = widest if reach is None else reach
+    surer = band_verifier(verifier)
+    passes = np.array(
+        [
+            d <= reach and band_rejection(p.query, p.cached, embedder, surer, reach) is None
+            for p, d in zip(pairs, distances, strict=True)
+        ],
+        dtype=bool,
+    )
+    return Band(verifier, reach, passes)
+
+
 def check_target_precision(value: float) -> float:
     """Validate a target precision (a share in (0, 1], e.g. 0.95)."""
     if not 0.0 < value <= 1.0:  # also refuses NaN
@@ -300,12 +358,13 @@ def evaluate(
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     passes: np.ndarray | None = None,
     second: SecondPass | None = None,
+    band: Band | None = None,
 ) -> list[ThresholdResult]:
     """Precision, recall and wrong answers per category at each threshold.
 
     ``passes`` (from :func:`verifier_passes`) turns the verifier on; ``None`` is
     embedding-only. ``second`` (from :func:`second_pass`) adds what the cache's second
-    pass on a miss serves.
+    pass on a miss serves, ``band`` (from :func:`band_pass`) what its band serves.
     """
     if len(distances) != len(pairs):
         raise ConfigError(f"{len(distances)} distances for {len(pairs)} pairs")
@@ -317,6 +376,8 @@ def evaluate(
         served = (distances <= _check_threshold(threshold)) & allowed
         if second is not None:
             served |= second.served(distances, threshold)
+        if band is not None:
+            served |= band.served(distances, threshold)
         correct = int((served & labels).sum())
         wrong_idx = np.flatnonzero(served & ~labels)
         n = int(served.sum())
@@ -340,14 +401,17 @@ def by_category(
     threshold: float,
     passes: np.ndarray | None = None,
     second: SecondPass | None = None,
+    band: Band | None = None,
 ) -> list[CategoryResult]:
     """Precision, recall and wrong answers of each category at ``threshold``, then
-    ``all``; ``passes`` and ``second`` as in :func:`evaluate`."""
+    ``all``; ``passes``, ``second`` and ``band`` as in :func:`evaluate`."""
     served = np.asarray(distances) <= _check_threshold(threshold)
     if passes is not None:
         served &= np.asarray(passes, bool)
     if second is not None:
         served |= second.served(np.asarray(distances), threshold)
+    if band is not None:
+        served |= band.served(np.asarray(distances), threshold)
     labels = np.array([p.same_answer for p in pairs], dtype=bool)
     names = np.array([p.category for p in pairs], dtype=object)
     rows = []
@@ -415,13 +479,16 @@ def calibrate(
     evaluate_at: float | None = None,
     progress: ProgressCallback | None = None,
     respell: bool = True,
+    band: bool = True,
 ) -> CalibrationReport:
     """Embed the pairs (unless ``distances`` are given) and evaluate both ways.
 
     With the verifier, a pair is also served when the cache's second pass on a miss
     serves it (:func:`second_pass`), run as the cache runs it by default (with a verifier
     that has the pair scorer, reaching ``max(0.45, threshold)``); ``respell=False`` leaves
-    it out, as ``SemanticCache(respell_threshold=None)`` does.
+    it out, as ``SemanticCache(respell_threshold=None)`` does. So is the cache's band past
+    the threshold (:func:`band_pass`, with a verifier that has the pair scorer); ``band=False``
+    leaves it out, as ``SemanticCache(band_threshold=None)`` does.
 
     The per-category breakdown is taken at ``evaluate_at`` when given (what ``cache
     evaluate`` reports for the threshold in use), else at the recommended threshold
@@ -442,19 +509,23 @@ def calibrate(
     rejected_true: Counter[str] = Counter()
     passes = None
     second = None
+    surer = None
     limit = evaluate_at
     if use_verifier:
         verifier = verifier or default_verifier()
         passes, guards = verifier_passes(pairs, verifier)
-        band = default_respell_threshold(verifier, 0.0) if respell else None
-        if band is not None:
+        respelt = default_respell_threshold(verifier, 0.0) if respell else None
+        if respelt is not None:
             reach = max([*grid, *([] if limit is None else [limit])])
-            second = second_pass(pairs, distances, embedder, verifier, band, reach)
-        with_rows = evaluate(pairs, distances, grid, passes, second)
+            second = second_pass(pairs, distances, embedder, verifier, respelt, reach)
+        surer = band_pass(pairs, distances, embedder, verifier) if band else None
+        with_rows = evaluate(pairs, distances, grid, passes, second, surer)
         rec_with = recommend_threshold(with_rows, target_precision)
         if limit is None:
             limit = rec_with.threshold if rec_with else DEFAULT_DISTANCE_THRESHOLD
         again = np.zeros(len(pairs), bool) if second is None else second.served(distances, limit)
+        if surer is not None:
+            again |= surer.served(distances, limit)
         for p, d, g, served in zip(pairs, distances, guards, again, strict=True):
             if g is not None and d <= limit and not served:
                 (rejected_true if p.same_answer else rejected_traps)[g] += 1
@@ -474,8 +545,10 @@ def calibrate(
         rejected_traps=rejected_traps,
         rejected_true=rejected_true,
         evaluated_at=float(limit),
-        categories=by_category(pairs, distances, limit, passes, second),
+        categories=by_category(pairs, distances, limit, passes, second, surer),
         respell_threshold=None if second is None else second.band,
+        band_threshold=None if surer is None else default_band_threshold(verifier, limit),
+        band_cut=None if surer is None else band_cut(surer.verifier.scorer),
     )
 
 
@@ -519,11 +592,17 @@ def format_report(report: CalibrationReport) -> str:
     if report.with_verifier is not None:
         band = report.respell_threshold
         side = "With the verifier" + (
-            " (no second pass on a miss):"
+            " (no second pass on a miss)"
             if band is None
             else " and the cache's second pass on a miss (typos and short names respelt, "
-            f"up to max({band:.2f}, threshold)):"
+            f"up to max({band:.2f}, threshold))"
         )
+        if report.band_cut is not None:
+            side += (
+                f" and its band past the threshold (up to {DEFAULT_BAND_THRESHOLD:.2f}: the "
+                f"guards, and the pair scorer at {report.band_cut:g})"
+            )
+        side += ":"
         out += ["", side, "", *_table(report.with_verifier, cats)]
     out += [
         "",
@@ -576,6 +655,11 @@ def format_evaluation(report: CalibrationReport, *, guards: bool = True) -> str:
             else f" and the second pass on a miss (typos and short names respelt, up to "
             f"{max(band, report.evaluated_at):.2f})"
         )
+        if report.band_threshold is not None and report.band_cut is not None:
+            side += (
+                f" and the band past the threshold (up to {report.band_threshold:.2f}: the "
+                f"guards, and the pair scorer at {report.band_cut:g})"
+            )
     out = [
         f"{report.pairs} labelled pairs ({report.true_pairs} that share an answer); "
         f"threshold {report.evaluated_at:.2f} (cosine distance), {side}.",

@@ -41,6 +41,13 @@ from ..search.lifecycle import IndexLifecycle, drop_flow
 from ..search.replies import describe_info, info_name, search_rows
 from ..tags import TAG_SEPARATOR, tag_value
 from ..vectors import AUTO_RECHECK, TUNING_RECHECK, VectorIndex
+from .band_pass import (
+    DEFAULT_BAND_THRESHOLD,
+    aband_rejection,
+    band_rejection,
+    band_verifier,
+    default_band_threshold,
+)
 from .base import ORPHAN, PROBE, RECORD, CacheStore, parse_lookup
 from .entry import (
     MEMBER_PARTS,
@@ -210,6 +217,14 @@ class SemanticCache(CacheStore):
             ``None``: no second pass. Costs nothing when the first pass serves; on a
             miss, for each candidate with such a word, an embedding of the rewritten
             pair and the verifier.
+        band_threshold: how far past ``distance_threshold`` (cosine distance) a lookup
+            that found nothing to serve, nor in its second pass, serves a candidate its
+            search returned when the guards pass it and the pair scorer is surer than its
+            own cut (0.95, or the ``"band_cut"`` of the scorer's ``.json``): reworded
+            prompts that share an answer, a little too far for the threshold alone.
+            Default: 0.45 with a verifier that has the pair scorer (the default one), else
+            ``None``: no band. Costs nothing when a pass serves; on a miss, the verifier
+            on each candidate of the band (a scorer run for those the guards pass).
         candidates: how many nearest entries one lookup fetches for the verifier.
         filter_fields: partition fields (e.g. ``("tenant",)``); every lookup and
             update must then give ``filters={"tenant": ...}`` and only sees its
@@ -250,6 +265,7 @@ class SemanticCache(CacheStore):
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
         respell_threshold: float | None = _DEFAULT,
+        band_threshold: float | None = _DEFAULT,
         candidates: int = 4,
         filter_fields: Sequence[str] = (),
         algorithm: Literal["auto", "hnsw", "flat"] = "auto",
@@ -292,6 +308,8 @@ class SemanticCache(CacheStore):
                 "distance, pass verifier=None."
             )
         self.respell_threshold = self._respell_threshold(respell_threshold)
+        self.band_threshold = self._band_threshold(band_threshold)
+        self._surer: Verifier | None = None  # the verifier at the band's cut, on first use
         if algorithm not in ("auto", "hnsw", "flat"):
             raise ConfigError(f"algorithm must be 'auto', 'hnsw' or 'flat', got {algorithm!r}")
         if dtype not in ("float32", "float16", None):
@@ -351,23 +369,41 @@ class SemanticCache(CacheStore):
         (see the class docs); None when the second pass is off."""
         if value is _DEFAULT:
             return default_respell_threshold(self.verifier, self.distance_threshold)
-        if value is None:
-            return None
-        if self.verifier is None:
+        if value is not None and self.verifier is None:
             raise ConfigError(
                 "respell_threshold needs a verifier: its candidates are served only when "
                 "the verifier passes them respelt. Pass respell_threshold=None with "
                 "verifier=None."
             )
+        return self._reach(value, "respell_threshold", RESPELL_DISTANCE_THRESHOLD, "second pass")
+
+    def _band_threshold(self, value: Any) -> float | None:
+        """``band_threshold`` checked against the verifier and the distance threshold (see
+        the class docs); None when the band is off."""
+        if value is _DEFAULT:
+            return default_band_threshold(self.verifier, self.distance_threshold)
+        if value is not None and getattr(self.verifier, "scorer", None) is None:
+            raise ConfigError(
+                "band_threshold needs a verifier with the pair scorer (the default one): past "
+                "the distance threshold only a surer scorer serves. Pass band_threshold=None "
+                "with the guards alone or verifier=None."
+            )
+        return self._reach(value, "band_threshold", DEFAULT_BAND_THRESHOLD, "band")
+
+    def _reach(self, value: Any, name: str, default: float, what: str) -> float | None:
+        """How far past ``distance_threshold`` a later look at a lookup's rows reaches
+        (``name``), checked: a cosine distance from the distance threshold to
+        ``VERIFIED_MAX_THRESHOLD``; None turns it off."""
+        if value is None:
+            return None
         value = self.check_threshold(value)
         if not self.distance_threshold <= value <= VERIFIED_MAX_THRESHOLD:
             raise ConfigError(
-                f"respell_threshold={value} must lie between distance_threshold "
+                f"{name}={value} must lie between distance_threshold "
                 f"({self.distance_threshold}) and {VERIFIED_MAX_THRESHOLD} (a cosine "
-                f"DISTANCE); the default is {RESPELL_DISTANCE_THRESHOLD}, None turns the "
-                "second pass off."
+                f"DISTANCE); the default is {default}, None turns the {what} off."
             )
-        return value
+        return float(value)
 
     @staticmethod
     def check_threshold(value: float) -> float:
@@ -806,6 +842,8 @@ class SemanticCache(CacheStore):
             if chosen is None and self.respell_threshold is not None:
                 chosen = self._respelt_hit(prompt, rows + self._far(found))
                 rejections = _unserved(rows, rejections, chosen)
+            if chosen is None and self.band_threshold is not None:
+                chosen = self._band_hit(prompt, self._band(found))
             keys, args = self._record_args(chosen, rejections, digest)
             try:
                 hits = self._script(client, RECORD, keys, args)
@@ -867,6 +905,8 @@ class SemanticCache(CacheStore):
             if chosen is None and self.respell_threshold is not None:
                 chosen = await self._arespelt_hit(prompt, rows + self._far(found))
                 rejections = _unserved(rows, rejections, chosen)
+            if chosen is None and self.band_threshold is not None:
+                chosen = await self._aband_hit(prompt, self._band(found))
             keys, args = self._record_args(chosen, rejections, digest)
             try:
                 hits = await self._ascript(client, RECORD, keys, args)
@@ -997,6 +1037,50 @@ class SemanticCache(CacheStore):
         for row in rows:
             found = await arespell(prompt, self._candidate(row), self.embedder, self.verifier, t)
             if found is not None and found.serves(t):
+                return row
+        return None
+
+    def _band(
+        self, found: list[tuple[str, Any, dict[str, Any]]]
+    ) -> list[tuple[str, float, dict[str, Any]]]:
+        """The rows of a lookup's search past the distance threshold, within the band."""
+        if self.band_threshold is None or self.band_threshold <= self.distance_threshold:
+            return []
+        return within(found, self.band_threshold, _SLACK[self.dtype], past=self.distance_threshold)
+
+    def _band_verifier(self) -> Verifier:
+        """The verifier with its scorer at the band's cut (built on first use: the cut may
+        be read from the scorer's ``.json``)."""
+        if self._surer is None:
+            assert self.verifier is not None  # (checked with band_threshold)
+            self._surer = band_verifier(self.verifier)
+        return self._surer
+
+    def _band_hit(
+        self, prompt: str, rows: list[tuple[str, float, dict[str, Any]]]
+    ) -> tuple[str, float, dict[str, Any]] | None:
+        """The first of ``rows`` (past the distance threshold, within the band) that the
+        band serves (:func:`.band_pass.band_rejection`: the decision ``cache evaluate`` /
+        ``calibrate`` make too)."""
+        assert self.band_threshold is not None
+        for row in rows:
+            candidate, surer = self._candidate(row), self._band_verifier()
+            found = band_rejection(prompt, candidate, self.embedder, surer, self.band_threshold)
+            if found is None:
+                return row
+        return None
+
+    async def _aband_hit(
+        self, prompt: str, rows: list[tuple[str, float, dict[str, Any]]]
+    ) -> tuple[str, float, dict[str, Any]] | None:
+        """Async :meth:`_band_hit`."""
+        assert self.band_threshold is not None
+        for row in rows:
+            candidate, surer = self._candidate(row), self._band_verifier()
+            found = await aband_rejection(
+                prompt, candidate, self.embedder, surer, self.band_threshold
+            )
+            if found is None:
                 return row
         return None
 

@@ -31,12 +31,12 @@ FORM_2 = (
 def test_stored_features_hold_only_what_is_costly_to_find_again() -> None:
     # the words, stems and vocabulary come from the stored prompt itself; absent parts
     # are not written: most prompts store 3 bytes
-    assert Verifier.features_of("Where do I send my meter reading?") == b"[19]"
+    assert Verifier.features_of("Where do I send my meter reading?") == b"[20]"
     assert Verifier.features_of(STORED) == (
-        b'[19,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
+        b'[20,2,1,5,{"time:540":1},6,["friday"],9,[["descale","scale"]]]'
     )
-    damages = (b"[19,2]", b"[19,0,1]", b"[19,16,1]", b'[19,"2",1]', b"[19,15,1]")
-    for damaged in (*damages, b'[19,15,[["fix",7,null,null]]]', b'[19,15,[["fix",0,[1],null]]]'):
+    damages = (b"[20,2]", b"[20,0,1]", b"[20,16,1]", b'[20,"2",1]', b"[20,15,1]")
+    for damaged in (*damages, b'[20,15,[["fix",7,null,null]]]', b'[20,15,[["fix",0,[1],null]]]'):
         features.cache_clear()
         assert Verifier.remember(STORED, damaged)  # found when loaded: the text is parsed
         assert features(STORED) == _features._parse(STORED)

@@ -108,7 +108,7 @@ _TIME = re.compile(
 _CODES = "|".join(sorted({c for c in lex.CURRENCY_WORDS.values() if len(c) == 3} - {"inr"}))
 _MONEY = re.compile(
     rf"(?=[$£€¥₹\d])(?:([$£€¥₹])\s?({_NUM})\s*(k|m|bn|thousand|million|billion)?(?![a-z])"
-    rf"|(?<![\w.,])({_NUM})\s*(k|m|bn|thousand|million|billion)?\s*"
+    rf"|(?<![\w.,])({_NUM})\s*(k|m|bn|thousand|million|billion)?(?:\s*|-(?!pound))"
     r"(%s)(?![a-z])"
     % "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
     + rf"|(?<![\w.,])(?<=\b({_CODES}) )(?<!\d (?:{_CODES}) )({_NUM})"
@@ -123,7 +123,7 @@ _CURRENCY_ALT = "|".join(sorted(lex.CURRENCY_WORDS, key=len, reverse=True))
 # the pattern at every character; the same matches, at half the cost of a scan)
 _MONEY_HINT = re.compile(
     rf"[$£€¥₹\d](?:(?<=[$£€¥₹])|(?<=\b(?:{_CODES}) \d)"
-    rf"|(?<=\d)\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT}))"
+    rf"|(?<=\d)\s*(?:k|m|bn|thousand|million|billion)?[\s-]*(?:{_CURRENCY_ALT}))"
 )
 # A temperature with its scale: "25 °C" = "77 °F" = "25 degrees Celsius" = "25C"; read as
 # degrees Celsius (to 0.1). A scale letter glued to the digits needs two of them or a
@@ -155,7 +155,7 @@ _SPELT_CLOCK = re.compile(
 _HINTS = re.compile(
     rf"[\d$£€¥₹](?:(?<=[$£€¥₹])|(?<=\b(?:{_CODES}) \d)|(?<=\d)(?::\d|\s*(?:o'clock\s*)?"
     r"(?:a\.?m|p\.?m|in the|this|today|tomorrow|tonight|at night)"
-    rf"|\s*(?:k|m|bn|thousand|million|billion)?\s*(?:{_CURRENCY_ALT})))"
+    rf"|\s*(?:k|m|bn|thousand|million|billion)?[\s-]*(?:{_CURRENCY_ALT})))"
 )
 # (a number with no letter, digit, point or digit and comma before it: its first digit leads the
 # pattern and a look-behind over two characters checks what stands before it, which lets
@@ -229,6 +229,8 @@ _DATE_WORDS = (
     | {m: m for m in lex.MONTHS if m != "may"}
     | lex.MONTH_ABBREVIATIONS
 )
+_APR = re.compile(r"\bapr\b")
+_APR_RATE = re.compile(r"(?<!\d )(?<!\d)\bAPR\b(?!\.?\s*\d)")
 _PHRASE_STARTS = frozenset(k.split()[0] for k in _SCOPE_WORDS if " " in k)
 _LENGTH_VOCAB = frozenset(lex.LENGTH_UNITS)
 _FORMAT_KEYS = frozenset(lex.FORMAT_WORDS)
@@ -319,13 +321,18 @@ def _scaled(match: re.Match[str]) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
+_ONE_UNIT = re.compile(rf"-(?:{_UNIT_ALT})\b")
+
+
 def _number_words_to_digits(text: str) -> str:
     if "pair of" in text or any(w in text for w in lex.SCALE_WORDS):
         text = _DIGITS_SCALED.sub(_scaled, text)
 
     def convert(match: re.Match[str]) -> str:
         if match.group(0) == "one":
-            return "one"  # like "a"/"an": "one egg" = "an egg", "one euro" = "a euro"
+            # like "a"/"an": "one egg" = "an egg", "one euro" = "a euro"; joined to a unit
+            # by a hyphen it is the count ("a one-week visit" = "a visit of 1 week")
+            return "1" if _ONE_UNIT.match(match.string, match.end()) else "one"
         total, current = 0, 0
         for part in re.split(r"[\s-]+", match.group(0)):
             if part == "and":
@@ -841,7 +848,9 @@ features.cache_clear = _clear  # type: ignore[attr-defined]
 # 19: temperatures ("25 °C" = "77 °F"), their scale no entity; a unit's name after a number
 # no entity ("1.5 TB"); decades ("the 1990s"); "quarter past 2"; "1/4 inch"; "tonnes",
 # "millimetres", "a 9 m yacht" (metres); "out of stock" (a negator).
-_FORMAT = 19
+# 20: "APR" in capitals is a rate, not April; "a one-week visit" (1 week); "an 80-dollar
+# bill" (money; not "pound": "a 20-pound dog").
+_FORMAT = 20
 _MARK = b"[%d" % _FORMAT  # how its JSON starts ("[9]" or "[9,...")
 _MARK_TEXT = _MARK.decode()
 _MARKS = (_MARK + b"]", _MARK + b",")
@@ -1221,6 +1230,11 @@ def _parse(text: str) -> Features:
         dates = (dates - {"monday", "friday"}) | {"weekday"}
     if "may" in cues and _MAY.search(lower):
         dates.add("may")
+    if "april" in dates and "apr" in wordset and "april" not in wordset:
+        # "APR" in capitals and not beside a day's number is the annual percentage rate
+        # ("24% APR", "lower the APR on my card"), not April ("Apr 5", "5 APR")
+        if len(_APR_RATE.findall(text)) == len(_APR.findall(lower)):
+            dates = dates - {"april"}
 
     found: dict[str, set[tuple[bool, str]]] = {}
     # (``vocab & _SCOPE_KEYS`` itself, not the same words out of ``cues``: the order they

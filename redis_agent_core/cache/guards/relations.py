@@ -3235,6 +3235,10 @@ def _phrases(f: Features, other: Features, extra: set[int]) -> list[tuple[str, l
             content = list(itertools.takewhile(extra.__contains__, content))
         if any(words[k][0].isdigit() or words[k] in NUMBER_WORDS for k in content):
             continue  # "at seven this evening" / "at 7pm": the number guard compares those
+        if words[i] != "per" and content and all(words[k] in _MEASURE_WORDS for k in content):
+            # "for a week", "within an hour": a quantity, the number guard's too ("per
+            # year" is a rate: "how much more per year" / "does it cost less" differ)
+            continue
         new = [k for k in content if k in extra]
         if new and len(new) == len(content) and not any(words[k] in _IDIOMS for k in new):
             opener = "other than" if words[i] == "than" else words[i]
