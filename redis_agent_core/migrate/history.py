@@ -9,9 +9,10 @@
 - LlamaIndex's chat store keeps one list per chat key of ``ChatMessage`` JSON, the form
   the pack's LlamaIndex chat stores read: the lists are copied as they are.
 
-Each session is written whole with :meth:`SessionStore.replace` (atomic, idempotent) and
-then recorded as done, so an interrupted run resumes without duplicates. The peer's keys
-are never modified.
+Each session is written whole with :meth:`SessionStore.replace` (atomic, idempotent, and
+only over a copy that is the start of the source's: ``extending``) and then recorded as
+done, so an interrupted run resumes without duplicates. The peer's keys are never
+modified.
 """
 
 from __future__ import annotations
@@ -293,7 +294,17 @@ def migrate_history(
             continue
         if max_sessions is not None and count >= max_sessions:
             break
-        store.replace(session_id, payloads)
+        # extending: the application may write to the pack's session while this runs;
+        # checked above but replaced whole, such a message was lost (run verified)
+        if store.replace(session_id, payloads, extending=True) == -1:
+            raise ConfigError(
+                f"session {session_id!r} of the pack received messages its source does not "
+                "hold while the migration ran (the application writes to the pack): it was "
+                "left as it is, since replacing it would lose them. The sessions before it "
+                f"were migrated ({count} in this run) and recorded, so running the command "
+                "again resumes after them. For this session: migrate into another namespace "
+                "(--namespace), or delete it in the pack if the source's copy should win"
+            )
         with translate_errors(config, "saving the migration state"):
             client.sadd(done_key, session_id)
         count += 1

@@ -210,6 +210,46 @@ def test_a_second_run_never_replaces_messages_written_since(
     )
 
 
+def test_a_message_written_to_the_pack_during_the_run_is_never_replaced_away(
+    lc_peer: str, config: RedisAgentConfig
+) -> None:
+    # review 29: the check above ran before the first write, then each session was
+    # replaced whole: a message the live application wrote to a later session while the
+    # run went on was replaced by the source's copy, and the run reported verified
+    live = RedisChatMessageHistory("carol", config=config)
+
+    def progress(copied: int, total: int) -> None:
+        if copied == 3:  # alice's 3 messages are in; carol's turn has not come
+            live.add_message(HumanMessage("written in the pack during the run"))
+
+    with pytest.raises(ConfigError, match=r"'carol'.*left as it is.*\(2 in this run\)"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config, progress=progress)
+    assert _contents(live.messages) == [("human", "written in the pack during the run")]
+    assert _contents(RedisChatMessageHistory("bob", config=config).messages) == _contents(
+        SESSIONS["bob"]
+    )
+    # the rerun resumes after bob and names carol before writing anything
+    with pytest.raises(ConfigError, match=r"'carol' \(1 messages\).*Nothing was migrated"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    live.clear()
+    report = migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    assert report.resumed and report.verified and report.messages == 9
+    assert _contents(live.messages) == _contents(SESSIONS["carol"])
+
+
+async def test_replace_extending_writes_only_over_the_start_of_its_payloads(
+    aconfig: RedisAgentConfig,
+) -> None:
+    store = SessionStore(aconfig)
+    a, b, c = b'{"n": 1}', b'{"n": 2}', b'{"n": 3}'
+    assert store.replace("s", [a, b], extending=True) == 2  # a new session
+    assert await store.areplace("s", [a, b, c], extending=True) == 3  # its start is held
+    assert store.replace("s", [a, b], extending=True) == -1  # it holds more
+    assert await store.areplace("s", [a, c, b], extending=True) == -1  # it holds others
+    assert store.read("s") == [a, b, c]
+    assert store.replace("s", [c]) == 1  # a plain replace still replaces
+
+
 def test_history_reads_go_in_pages_of_sessions(
     redis_url: str, namespace: str, config: RedisAgentConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
