@@ -25,7 +25,7 @@ local len
 if count > 0 then len = push(key, first, #ARGV) else len = redis.call('LLEN', key) end
 if maxlen > 0 and target == 'active' and len > maxlen then
   redis.call('LTRIM', key, -maxlen, -1)
-  len = maxlen
+  len = drop_leading_results(key, maxlen)
 end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
 if lost then seq = renumber(count)  -- created_at stays unknown
