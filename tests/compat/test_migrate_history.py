@@ -94,6 +94,35 @@ def test_a_damaged_langchain_message_is_named_before_anything_is_migrated(
     assert migrate_history(peer="langchain-redis", index=lc_peer, config=config).verified
 
 
+def test_a_source_that_holds_no_history_is_refused_not_verified(
+    lc_peer: str, config: RedisAgentConfig, redis_url: str, namespace: str
+) -> None:
+    # review 29: another index of langchain-redis (its vector store, a typo'd name that
+    # exists) migrated 0 sessions and reported verified: the user went on to retire the
+    # old store. Documents under a prefix that are no message were passed over unsaid,
+    # and one with a session id but no message's fields was migrated as a message
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    client = redis.Redis.from_url(redis_url, protocol=2)
+    docs = f"{namespace}:docs"
+    store = langchain_redis.RedisVectorStore(
+        DeterministicFakeEmbedding(size=8), redis_client=client, index_name=docs,
+        key_prefix=docs, storage_type="json",
+    )  # fmt: skip
+    store.add_texts(["hello", "world"])
+    with pytest.raises(ConfigError, match=rf"{docs!r} is not a langchain-redis chat history"):
+        migrate_history(peer="langchain-redis", index=docs, config=config)
+    with pytest.raises(ConfigError, match=r"no langchain-redis chat message under.*its 2 JSON"):
+        migrate_history(peer="langchain-redis", key_prefix=docs, config=config)
+    bad = f"{namespace}:chat:order"
+    client.execute_command("JSON.SET", bad, "$", json.dumps({"session_id": "x", "data": "paid"}))
+    with pytest.raises(DataCorruptionError, match=rf"{bad!r}.*its data is 'paid'"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    client.delete(bad)
+    client.close()
+    assert migrate_history(peer="langchain-redis", index=lc_peer, config=config).verified
+
+
 @pytest.fixture
 def li_peer(redis_url: str, namespace: str) -> Iterator[str]:
     client = redis.Redis.from_url(redis_url)
