@@ -31,7 +31,7 @@ from ..redis_errors import DENIED, translate_errors
 from ..search.executor import run
 from ..search.lifecycle import list_flow, read_info
 from ..search.replies import describe_info
-from .vectors import PEERS, _glob, _scan_nodes, _str
+from .vectors import PEERS, _glob, _scan_nodes, _str, described_index
 
 __all__ = ["HistoryReport", "migrate_history"]
 
@@ -73,13 +73,10 @@ def _history_prefixes(config: RedisAgentConfig, index: str) -> list[str]:
     """The key prefixes of langchain-redis's chat history index ``index``;
     :class:`ConfigError` when there is no such index or it is another one (a vector
     store's, an application's own): migrated, it gave 0 sessions, reported verified."""
-    info = read_info(config, index, f"reading the langchain-redis index {index!r}")
-    if info is None:
-        raise ConfigError(
-            f"there is no search index {index!r}; pass the history's index name "
-            "(RedisChatMessageHistory's index_name) or its key prefix"
-        )
-    described = describe_info(info)
+    described = described_index(
+        config, index, "langchain-redis",
+        "pass the history's index name (RedisChatMessageHistory's index_name) or its key prefix",
+    )  # fmt: skip
     session = described["fields"].get("session_id", {})
     if described["storage"] != "json" or session.get("path") != "$.session_id":
         fields = ", ".join(sorted(described["fields"])) or "none"
