@@ -5,7 +5,7 @@ local fresh = len == count  -- the list was empty
 local maxlen = tonumber(ARGV[3])
 if maxlen > 0 and len > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
-  len = maxlen
+  len = drop_leading_results(KEYS[1], maxlen)
 end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
 if seq == 0 then

@@ -33,8 +33,10 @@ _LIB: dict[str, Any] = {
 }
 
 # KEYS: msgs, meta, archive[, sessions index, its marker]. ARGV: now_ms, ttl_s (0 none),
-# max_len (0 none), mode (append|replace), target (active|archived), n_meta, n_del,
-# session id, meta pairs..., deleted meta fields..., payloads...
+# max_len (0 none), mode (append|replace|extend: a replace only when the list holds the
+# start of the payloads, else {-1, its length} and nothing written), target
+# (active|archived), n_meta, n_del, session id, meta pairs..., deleted meta fields...,
+# payloads...
 # The index is only passed on a single node: on a cluster it lives in another slot
 # and the caller pipelines its ZADD next to the script instead.
 # Returns {length of the target list, first sequence number of the payloads}
@@ -47,6 +49,7 @@ _WRITE = Script.load(
     "prune_lib.lua",
     "lost_lib.lua",
     "seq_lib.lua",
+    "trim_lib.lua",
     "write.lua",
     idempotent=False,
     **_LIB,
@@ -65,6 +68,7 @@ _APPEND = Script.load(
     "prune_lib.lua",
     "lost_lib.lua",
     "seq_lib.lua",
+    "trim_lib.lua",
     "append.lua",
     idempotent=False,
     **_LIB,

@@ -482,15 +482,24 @@ class SessionStore:
         *,
         texts: Sequence[str | None] | None = None,
         status: Status = ACTIVE,
+        extending: bool = False,
     ) -> int:
-        """Replace a session's active (or archived) messages atomically."""
+        """Replace a session's active (or archived) messages atomically.
+
+        ``extending=True``: only when the session holds the start of ``payloads`` (none,
+        or an older copy of the same conversation), checked with the write; otherwise
+        nothing is written and ``-1`` is returned (a message appended since the caller
+        read the session would have been replaced away)."""
         self._check_sizes(payloads)
         vectors = self._recall.embed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
+        mode = "extend" if extending else "replace"
         calls = self._write_call(
-            session_id, payloads, mode="replace", status=status, metadata=None, now_ms=now
+            session_id, payloads, mode=mode, status=status, metadata=None, now_ms=now
         )
         length, seq = self._call("replace history", *calls)
+        if length == -1:
+            return -1
         if self._recall and vectors is not None:
             self._recall.write(session_id, seq, payloads, vectors)
         return int(length)
@@ -502,15 +511,19 @@ class SessionStore:
         *,
         texts: Sequence[str | None] | None = None,
         status: Status = ACTIVE,
+        extending: bool = False,
     ) -> int:
         """Async :meth:`replace`."""
         self._check_sizes(payloads)
         vectors = await self._recall.aembed(texts, len(payloads)) if self._recall else None
         now = _now_ms()
+        mode = "extend" if extending else "replace"
         calls = self._write_call(
-            session_id, payloads, mode="replace", status=status, metadata=None, now_ms=now
+            session_id, payloads, mode=mode, status=status, metadata=None, now_ms=now
         )
         length, seq = await self._acall("replace history", *calls)
+        if length == -1:
+            return -1
         if self._recall and vectors is not None:
             await self._recall.awrite(session_id, seq, payloads, vectors)
         return int(length)

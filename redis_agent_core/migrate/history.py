@@ -9,9 +9,10 @@
 - LlamaIndex's chat store keeps one list per chat key of ``ChatMessage`` JSON, the form
   the pack's LlamaIndex chat stores read: the lists are copied as they are.
 
-Each session is written whole with :meth:`SessionStore.replace` (atomic, idempotent) and
-then recorded as done, so an interrupted run resumes without duplicates. The peer's keys
-are never modified.
+Each session is written whole with :meth:`SessionStore.replace` (atomic, idempotent, and
+only over a copy that is the start of the source's: ``extending``) and then recorded as
+done, so an interrupted run resumes without duplicates. The peer's keys are never
+modified.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..redis_errors import DENIED, translate_errors
 from ..search.executor import run
 from ..search.lifecycle import list_flow, read_info
 from ..search.replies import describe_info
-from .vectors import PEERS, _glob, _scan_nodes, _str
+from .vectors import PEERS, _glob, _scan_nodes, _str, described_index
 
 __all__ = ["HistoryReport", "migrate_history"]
 
@@ -68,23 +69,37 @@ def _scan_batches(config: RedisAgentConfig, match: str, type_: str) -> Iterator[
                 break
 
 
+def _history_prefixes(config: RedisAgentConfig, index: str) -> list[str]:
+    """The key prefixes of langchain-redis's chat history index ``index``;
+    :class:`ConfigError` when there is no such index or it is another one (a vector
+    store's, an application's own): migrated, it gave 0 sessions, reported verified."""
+    described = described_index(
+        config, index, "langchain-redis",
+        "pass the history's index name (RedisChatMessageHistory's index_name) or its key prefix",
+    )  # fmt: skip
+    session = described["fields"].get("session_id", {})
+    if described["storage"] != "json" or session.get("path") != "$.session_id":
+        fields = ", ".join(sorted(described["fields"])) or "none"
+        raise ConfigError(
+            f"index {index!r} is not a langchain-redis chat history index (that one holds "
+            f"JSON messages with a session_id field at $.session_id; this one: "
+            f"{described['storage'] or 'unknown'} documents, fields {fields}). Nothing was "
+            "migrated; pass the history's index (RedisChatMessageHistory's index_name, "
+            "idx:chat_history by default: FT._LIST lists the indexes) or its key prefix"
+        )
+    return list(described["prefixes"])
+
+
 def _langchain_sessions(
     config: RedisAgentConfig, index: str, key_prefix: str | None
-) -> dict[str, list[bytes]]:
-    """Every session's messages as ``message_to_dict`` JSON, oldest first."""
+) -> tuple[dict[str, list[bytes]], int]:
+    """Every session's messages as ``message_to_dict`` JSON, oldest first, and how many
+    JSON documents under the prefixes are no message (no ``session_id`` or ``data``)."""
     client = config.get_client()
-    if key_prefix is None:
-        info = read_info(config, index, f"reading the langchain-redis index {index!r}")
-        if info is None:
-            raise ConfigError(
-                f"there is no search index {index!r}; pass the history's index name "
-                "(RedisChatMessageHistory's index_name) or its key prefix"
-            )
-        prefixes = describe_info(info)["prefixes"]
-    else:
-        prefixes = [key_prefix]
+    prefixes = _history_prefixes(config, index) if key_prefix is None else [key_prefix]
     under = _nested_indexes(config, prefixes, index if key_prefix is None else None)
     found: dict[str, list[tuple[float, str, bytes]]] = {}
+    skipped = 0
     for prefix in prefixes:
         for keys in _scan_batches(config, _glob(prefix) + "*", "ReJSON-RL"):
             with translate_errors(config, "reading langchain-redis messages"):
@@ -96,13 +111,22 @@ def _langchain_sessions(
                 docs = orjson.loads(reply) if reply else []
                 doc = docs[0] if docs else None
                 if not isinstance(doc, dict) or "session_id" not in doc or "data" not in doc:
+                    skipped += 1
                     continue
                 _check_nested(_str(key), prefix, under)
                 session_id, stamp = _checked_message(_str(key), doc)
                 payload = orjson.dumps({"type": doc.get("type"), "data": doc["data"]})
                 entry = (stamp, str(doc.get("message_id", "")), payload)
                 found.setdefault(session_id, []).append(entry)
-    return {sid: [p for _, _, p in sorted(rows)] for sid, rows in found.items()}
+    if skipped and not found:
+        where = f"index {index!r}" if key_prefix is None else f"prefix {key_prefix!r}"
+        raise ConfigError(
+            f"no langchain-redis chat message under {where}: its {skipped} JSON "
+            "document(s) have no session_id or data (another application's?). Nothing was "
+            "migrated; pass the history's key prefix (RedisChatMessageHistory's "
+            "key_prefix, chat: by default) or its index"
+        )
+    return {sid: [p for _, _, p in sorted(rows)] for sid, rows in found.items()}, skipped
 
 
 def _nested_indexes(
@@ -155,10 +179,15 @@ def _checked_message(key: str, doc: Mapping[str, Any]) -> tuple[str, float]:
     is written): a null session id was migrated into a session named ``"None"``, and a
     timestamp that is not a number stopped the run with a bare ``ValueError``."""
     session_id, stamp = doc["session_id"], doc.get("timestamp") or 0
+    data, kind = doc["data"], doc.get("type")
     if isinstance(session_id, (int, float)) and not isinstance(session_id, bool):
         session_id = str(session_id)  # a number given as the session id: its text
     if not isinstance(session_id, str) or not session_id:
         problem = f"its session_id is {session_id!r}, not a non-empty str"
+    elif not isinstance(data, dict):  # migrated, it raised on every read of the session
+        problem = f"its data is {_short(data)}, not a message's fields"
+    elif not isinstance(kind, str) or not kind:
+        problem = f"its type is {_short(kind)}, not a message type"
     elif isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
         problem = f"its timestamp is {stamp!r}, not a number"
     else:
@@ -167,6 +196,11 @@ def _checked_message(key: str, doc: Mapping[str, Any]) -> tuple[str, float]:
         f"langchain-redis message {key!r} is damaged ({problem}); nothing was migrated. "
         "Fix or delete it in the source, then run the migration again"
     )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_chat_message(payload: Any) -> bool:
@@ -268,7 +302,7 @@ def migrate_history(
     started = time.perf_counter()
     skipped = 0
     if peer == "langchain-redis":
-        sessions = _langchain_sessions(config, index, key_prefix)
+        sessions, skipped = _langchain_sessions(config, index, key_prefix)
         origin = f"{peer}:{key_prefix or index}"
     else:
         if not keys:
@@ -293,7 +327,17 @@ def migrate_history(
             continue
         if max_sessions is not None and count >= max_sessions:
             break
-        store.replace(session_id, payloads)
+        # extending: the application may write to the pack's session while this runs;
+        # checked above but replaced whole, such a message was lost (run verified)
+        if store.replace(session_id, payloads, extending=True) == -1:
+            raise ConfigError(
+                f"session {session_id!r} of the pack received messages its source does not "
+                "hold while the migration ran (the application writes to the pack): it was "
+                "left as it is, since replacing it would lose them. The sessions before it "
+                f"were migrated ({count} in this run) and recorded, so running the command "
+                "again resumes after them. For this session: migrate into another namespace "
+                "(--namespace), or delete it in the pack if the source's copy should win"
+            )
         with translate_errors(config, "saving the migration state"):
             client.sadd(done_key, session_id)
         count += 1

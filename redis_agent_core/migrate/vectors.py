@@ -115,18 +115,23 @@ def _check_peer(peer: str) -> str:
     return peer
 
 
+def described_index(config: RedisAgentConfig, name: str, peer: str, hint: str) -> dict[str, Any]:
+    """:func:`describe_info` of the peer's index ``name``; :class:`ConfigError` ending
+    with ``hint`` when the server has no such index."""
+    info = read_info(config, name, f"reading the {peer} index {name!r}")
+    if info is None:
+        raise ConfigError(f"there is no search index {name!r} on this server; {hint}")
+    return describe_info(info)
+
+
 def read_peer_index(
     config: RedisAgentConfig, name: str, peer: str, *, text_field: str = "text"
 ) -> PeerIndex:
     """The layout of the peer index ``name`` (its bare name, as the peer created it)."""
     _check_peer(peer)
-    info = read_info(config, name, f"reading the {peer} index {name!r}")
-    if info is None:
-        raise ConfigError(
-            f"there is no search index {name!r} on this server; give the name the {peer} "
-            "store was created with (FT._LIST lists them)"
-        )
-    found = describe_info(info)
+    found = described_index(
+        config, name, peer, f"give the name the {peer} store was created with (FT._LIST lists them)"
+    )
     fields: dict[str, dict[str, Any]] = found["fields"]
     vectors = [n for n, f in fields.items() if f["type"] == "vector"]
     if len(vectors) != 1:

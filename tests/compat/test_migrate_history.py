@@ -94,6 +94,35 @@ def test_a_damaged_langchain_message_is_named_before_anything_is_migrated(
     assert migrate_history(peer="langchain-redis", index=lc_peer, config=config).verified
 
 
+def test_a_source_that_holds_no_history_is_refused_not_verified(
+    lc_peer: str, config: RedisAgentConfig, redis_url: str, namespace: str
+) -> None:
+    # review 29: another index of langchain-redis (its vector store, a typo'd name that
+    # exists) migrated 0 sessions and reported verified: the user went on to retire the
+    # old store. Documents under a prefix that are no message were passed over unsaid,
+    # and one with a session id but no message's fields was migrated as a message
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    client = redis.Redis.from_url(redis_url, protocol=2)
+    docs = f"{namespace}:docs"
+    store = langchain_redis.RedisVectorStore(
+        DeterministicFakeEmbedding(size=8), redis_client=client, index_name=docs,
+        key_prefix=docs, storage_type="json",
+    )  # fmt: skip
+    store.add_texts(["hello", "world"])
+    with pytest.raises(ConfigError, match=rf"{docs!r} is not a langchain-redis chat history"):
+        migrate_history(peer="langchain-redis", index=docs, config=config)
+    with pytest.raises(ConfigError, match=r"no langchain-redis chat message under.*its 2 JSON"):
+        migrate_history(peer="langchain-redis", key_prefix=docs, config=config)
+    bad = f"{namespace}:chat:order"
+    client.execute_command("JSON.SET", bad, "$", json.dumps({"session_id": "x", "data": "paid"}))
+    with pytest.raises(DataCorruptionError, match=rf"{bad!r}.*its data is 'paid'"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    client.delete(bad)
+    client.close()
+    assert migrate_history(peer="langchain-redis", index=lc_peer, config=config).verified
+
+
 @pytest.fixture
 def li_peer(redis_url: str, namespace: str) -> Iterator[str]:
     client = redis.Redis.from_url(redis_url)
@@ -208,6 +237,46 @@ def test_a_second_run_never_replaces_messages_written_since(
     assert _contents(RedisChatMessageHistory("alice", config=config).messages) == _contents(
         SESSIONS["alice"]
     )
+
+
+def test_a_message_written_to_the_pack_during_the_run_is_never_replaced_away(
+    lc_peer: str, config: RedisAgentConfig
+) -> None:
+    # review 29: the check above ran before the first write, then each session was
+    # replaced whole: a message the live application wrote to a later session while the
+    # run went on was replaced by the source's copy, and the run reported verified
+    live = RedisChatMessageHistory("carol", config=config)
+
+    def progress(copied: int, total: int) -> None:
+        if copied == 3:  # alice's 3 messages are in; carol's turn has not come
+            live.add_message(HumanMessage("written in the pack during the run"))
+
+    with pytest.raises(ConfigError, match=r"'carol'.*left as it is.*\(2 in this run\)"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config, progress=progress)
+    assert _contents(live.messages) == [("human", "written in the pack during the run")]
+    assert _contents(RedisChatMessageHistory("bob", config=config).messages) == _contents(
+        SESSIONS["bob"]
+    )
+    # the rerun resumes after bob and names carol before writing anything
+    with pytest.raises(ConfigError, match=r"'carol' \(1 messages\).*Nothing was migrated"):
+        migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    live.clear()
+    report = migrate_history(peer="langchain-redis", index=lc_peer, config=config)
+    assert report.resumed and report.verified and report.messages == 9
+    assert _contents(live.messages) == _contents(SESSIONS["carol"])
+
+
+async def test_replace_extending_writes_only_over_the_start_of_its_payloads(
+    aconfig: RedisAgentConfig,
+) -> None:
+    store = SessionStore(aconfig)
+    a, b, c = b'{"n": 1}', b'{"n": 2}', b'{"n": 3}'
+    assert store.replace("s", [a, b], extending=True) == 2  # a new session
+    assert await store.areplace("s", [a, b, c], extending=True) == 3  # its start is held
+    assert store.replace("s", [a, b], extending=True) == -1  # it holds more
+    assert await store.areplace("s", [a, c, b], extending=True) == -1  # it holds others
+    assert store.read("s") == [a, b, c]
+    assert store.replace("s", [c]) == 1  # a plain replace still replaces
 
 
 def test_history_reads_go_in_pages_of_sessions(
