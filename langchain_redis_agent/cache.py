@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import threading
+import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -65,6 +66,7 @@ __all__ = [
     "RedisCache",
     "RedisSemanticCache",
     "dumps_generations",
+    "fresh_ids",
     "loads_generations",
     "prompt_text",
 ]
@@ -241,6 +243,26 @@ def _fresh(value: Any) -> Any:
 
 
 _UNSEEN: Any = object()
+
+
+def fresh_ids(message: AIMessage) -> AIMessage:
+    """A copy of a replayed answer with no message id and fresh tool-call ids.
+
+    A cached answer carries the ids of the run that wrote it. Replayed with them, a
+    second hit in one LangGraph thread has the first's id, so ``add_messages``
+    replaces the earlier answer instead of appending (the thread loses a turn), and a
+    replayed tool call reuses an id the conversation already answered. ``None`` lets
+    the graph give the message its own id, as it does for any message without one.
+    """
+    calls = [{**c, "id": f"call_{uuid.uuid4().hex[:24]}"} for c in message.tool_calls]
+    return message.model_copy(update={"id": None, "tool_calls": calls})
+
+
+def _replayed(gens: list[Generation]) -> list[Generation]:
+    for g in gens:
+        if isinstance(g, ChatGeneration) and isinstance(g.message, AIMessage):
+            g.message = fresh_ids(g.message)
+    return gens
 
 
 class _RevivedMemo:
@@ -455,7 +477,7 @@ class _LangChainCache(BaseCache):
         if hit is None:
             return None
         try:
-            return self._memo.get(hit.payload)
+            return _replayed(self._memo.get(hit.payload))
         except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
             logger.warning("cache entry %s is unreadable (%s): treated as a miss", hit.key, exc)
             return None

@@ -26,7 +26,6 @@ import functools
 import inspect
 import logging
 import types
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -76,7 +75,7 @@ from redis_agent_core.ratelimit import (
     checked_estimator,
 )
 
-from .cache import CLASS_REPR, dumps_generations, loads_generations
+from .cache import CLASS_REPR, dumps_generations, fresh_ids, loads_generations
 from .embeddings import to_core_embedder
 from .rate_limit import TokenEstimator, estimate_tokens, settlement, usage_of_messages
 
@@ -585,14 +584,8 @@ class SemanticCacheMiddleware(AgentMiddleware):
             message = getattr(g, "message", None)
             if not isinstance(message, AIMessage):
                 return None
-            # a fresh id: the same id would replace the earlier message in the state
-            calls = [{**c, "id": f"call_{uuid.uuid4().hex[:24]}"} for c in message.tool_calls]
             metadata = {**message.response_metadata, CACHE_MARK: tier}
-            messages.append(
-                message.model_copy(
-                    update={"id": None, "tool_calls": calls, "response_metadata": metadata}
-                )
-            )
+            messages.append(fresh_ids(message).model_copy(update={"response_metadata": metadata}))
         return ModelResponse(result=messages)
 
     @staticmethod

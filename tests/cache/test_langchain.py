@@ -36,7 +36,13 @@ from langchain_tests.integration_tests.cache import AsyncCacheTestSuite, SyncCac
 from pydantic import BaseModel, create_model
 
 from langchain_redis_agent import RedisByteStore, RedisCache, RedisSemanticCache
-from langchain_redis_agent.cache import _ALLOWED, dumps_generations, loads_generations, prompt_text
+from langchain_redis_agent.cache import (
+    _ALLOWED,
+    dumps_generations,
+    fresh_ids,
+    loads_generations,
+    prompt_text,
+)
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder, SentenceTransformerEmbedder
 from redis_agent_core.errors import ConfigError
@@ -318,7 +324,9 @@ def test_chat_model_with_set_llm_cache_hits_and_keeps_tool_calls(config: RedisAg
     model = GenericFakeChatModel(messages=iter([_tool_call_message()]))
     first = model.invoke("weather in Paris?")
     second = model.invoke("weather in Paris?")  # the fake has no second answer: must hit
-    assert second.tool_calls == first.tool_calls
+    assert [{**c, "id": None} for c in second.tool_calls] == [
+        {**c, "id": None} for c in first.tool_calls
+    ]
     assert second.response_metadata == first.response_metadata
     assert second.usage_metadata["total_cost"] == 0  # type: ignore[index,typeddict-item]
     assert second.usage_metadata["total_tokens"] == 19  # type: ignore[index]
@@ -449,19 +457,53 @@ def test_user_dicts_that_look_serialized_stay_data() -> None:
     assert loads_generations(dumps_generations(gens)) == gens
 
 
+def _without_ids(gens: Any) -> list[Any]:
+    """What a hit must replay: everything but the message id and the tool calls' ids."""
+    return [
+        g.model_copy(
+            update={
+                "message": fresh_ids(g.message).model_copy(
+                    update={"tool_calls": [{**c, "id": None} for c in g.message.tool_calls]}
+                )
+            }
+        )
+        for g in gens
+    ]
+
+
+def test_a_replayed_answer_has_fresh_ids_so_a_graph_keeps_every_turn(
+    config: RedisAgentConfig,
+) -> None:
+    # A hit replayed the writing run's message id: LangGraph's add_messages then
+    # replaced the thread's earlier answer with the later one (a turn lost), and the
+    # replayed tool call reused an id the thread had already answered.
+    from langgraph.graph.message import add_messages
+
+    model = GenericFakeChatModel(messages=iter([_tool_call_message()]), cache=RedisCache(config))
+    state: list[Any] = []
+    for turn in range(3):
+        answer = model.invoke("weather in Paris?")  # turns 2 and 3 are hits
+        state = add_messages(state, [HumanMessage("weather in Paris?", id=f"h{turn}"), answer])
+    answers = [m for m in state if isinstance(m, AIMessage)]
+    assert len(answers) == 3
+    assert len({m.id for m in answers}) == 3
+    assert len({c["id"] for m in answers for c in m.tool_calls}) == 3
+    assert {c["name"] for m in answers for c in m.tool_calls} == {"get_weather"}
+
+
 def test_hits_are_fresh_objects_each_time(config: RedisAgentConfig) -> None:
     cache = RedisCache(config)
     gens = [ChatGeneration(message=_tool_call_message())]
     cache.update("p", "m", gens)
     first = cache.lookup("p", "m")
-    assert first == gens
+    assert _without_ids(first) == _without_ids(gens)
     # what LangChain does on a hit, plus a caller mutating nested data
     first[0].message = first[0].message.model_copy(update={"usage_metadata": None})
     second = cache.lookup("p", "m")
-    assert second == gens
+    assert _without_ids(second) == _without_ids(gens)
     second[0].message.tool_calls[0]["args"]["city"] = "changed"
     second[0].message.response_metadata.clear()
-    assert cache.lookup("p", "m") == gens
+    assert _without_ids(cache.lookup("p", "m")) == _without_ids(gens)
     # Redis stays authoritative: a new answer, a cleared cache
     other = [ChatGeneration(message=AIMessage(content="new answer"))]
     cache.update("p", "m", other)
