@@ -617,6 +617,9 @@ class RedisSemanticCache(_LangChainCache):
         respell_threshold: how far a miss looks again for a prompt that differs by
             misspelt words or short names (default: the core's, 0.45 with the pair
             scorer); ``None`` turns that second pass off. As in the core.
+        band_threshold: how far past ``distance_threshold`` an entry is still served
+            when the guards pass it and the pair scorer is surer (default: the core's,
+            0.45 with the pair scorer); ``None`` turns the band off. As in the core.
         filters: a fixed partition for this cache object, e.g. ``{"tenant": "acme"}``.
         name, ttl, dtype, algorithm, on_error: as in the core :class:`SemanticCache`
             (default name ``"semantic"``, or ``"semantic-by-tenant"`` with
@@ -634,6 +637,7 @@ class RedisSemanticCache(_LangChainCache):
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
         respell_threshold: float | None = _DEFAULT,
+        band_threshold: float | None = _DEFAULT,
         name: str | None = None,
         ttl: float | None = None,
         filters: Mapping[str, str] | None = None,
@@ -655,6 +659,8 @@ class RedisSemanticCache(_LangChainCache):
             kwargs: dict[str, Any] = {} if verifier is _DEFAULT else {"verifier": verifier}
             if respell_threshold is not _DEFAULT:
                 kwargs["respell_threshold"] = respell_threshold
+            if band_threshold is not _DEFAULT:
+                kwargs["band_threshold"] = band_threshold
             cache = SemanticCache(
                 config,
                 embedder=embedder,

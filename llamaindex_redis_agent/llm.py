@@ -82,6 +82,7 @@ _HINTS = {
         for name in (
             "distance_threshold",
             "respell_threshold",
+            "band_threshold",
             "ttl",
             "name",
             "embedder",

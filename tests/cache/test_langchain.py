@@ -436,7 +436,10 @@ def test_semantic_cache_serves_a_misspelt_prompt_past_the_threshold_unless_turne
 ) -> None:
     """The core's second pass on a miss (respell_threshold): 0.35 apart, two typos."""
     for respell, served in ((None, False), (0.45, True)):
-        cache = RedisSemanticCache(minilm, config, name=f"r{respell}", respell_threshold=respell)
+        # the band off: it alone would serve this pair (0.35 apart, the scorer sure)
+        cache = RedisSemanticCache(
+            minilm, config, name=f"r{respell}", respell_threshold=respell, band_threshold=None
+        )
         model = FakeListChatModel(responses=["git branch -d", "other"], cache=cache)
         model.invoke("How do I delete a branch in git?")
         answer = model.invoke("How do I delte a brnach in git?").content
