@@ -586,3 +586,23 @@ def test_grouping_by_length_batches_pairs_of_a_length_in_a_random_order() -> Non
     again = batches(lengths, 16, random.Random(0))
     assert again == first and batches(lengths, 16, random.Random(1)) != first
     assert sorted(map(min, first)) != [min(b) for b in first]  # longest batches not all first
+
+
+def test_a_set_named_never_is_left_out_and_refused_by_add(tmp_path: Path) -> None:
+    """``--never NAME``: a set that judges the scorer without being in HELD_OUT yet (a
+    session's clean check, a held-out set still being written) is neither read from
+    benchmarks/data nor taken by ``--add``: named, before any training."""
+    script = _training_script()
+    assert "guards_dev_blind28a" in script.training_sets(set())
+    never = frozenset({"guards_dev_blind28a", "guards_dev_blind29a"})
+    assert "guards_dev_blind28a" not in script.training_sets(set(), never=never)
+    clean = tmp_path / "guards_dev_blind29a.jsonl"
+    clean.write_text(json.dumps({"stored": "Open it", "asked": "Close it", "same": False}) + "\n")
+    assert "guards_dev_blind29a" in script.training_sets(set(), [clean])
+    with pytest.raises(ValueError, match="held-out or validation set"):
+        script.training_sets(set(), [clean], never=never)
+    args = script.parse_args(
+        script.build_parser(), ["--never", "guards_dev_blind29a", "--never", "guards_traps32"]
+    )
+    assert args.never == ["guards_dev_blind29a", "guards_traps32"]
+    assert script.parse_args(script.build_parser(), []).never == []
