@@ -132,18 +132,25 @@ def held_out(name: str) -> bool:
 
 
 def training_sets(
-    exclude: set[str], added: list[Path] | tuple[()] = (), repeat: dict[str, int] | None = None
+    exclude: set[str],
+    added: list[Path] | tuple[()] = (),
+    repeat: dict[str, int] | None = None,
+    never: frozenset[str] = frozenset(),
 ) -> dict[str, list[tuple[str, str, bool]]]:
     """Each training set's pairs as a lookup reads them, by name (a file's stem);
     ``repeat``: a set's pairs that many times (weighted up: e.g. sets written in the
-    held-out sets' style)."""
+    held-out sets' style); ``never``: more sets that judge the scorer (``--never``)."""
     sets = {"fow-cache": load_pairs()}
     for path in sorted((ROOT / "benchmarks" / "data").glob("guards_*.jsonl")):
-        if not held_out(path.stem) and path.stem not in VALIDATION + FORMER_VALIDATION:
+        if (
+            not held_out(path.stem)
+            and path.stem not in VALIDATION + FORMER_VALIDATION
+            and path.stem not in never
+        ):
             sets[path.stem] = load_pairs(path)
     sets["unit-test pairs"] = load_pairs(ROOT / "tests" / "guards" / "pairs.jsonl")
     for path in added:
-        if held_out(path.stem) or path.stem in VALIDATION:
+        if held_out(path.stem) or path.stem in VALIDATION or path.stem in never:
             raise ValueError(f"{path} is a held-out or validation set: it judges the scorer")
         if path.stem in sets:
             raise ValueError(f"{path}: a set named {path.stem} is in the mix already")
@@ -371,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="only choose the threshold of these weights and write it into their .json",
     )
     parser.add_argument(
+        "--never",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a set that judges the scorer but is not in HELD_OUT (a clean check, a held-out "
+        "set still being written): never trained on, refused by --add, and listed in the "
+        ".json's never_trained_on",
+    )
+    parser.add_argument(
         "--group-by-length",
         action="store_true",
         help="batches of pairs of a similar length (less padding: about a third of the "
@@ -440,7 +456,7 @@ def main() -> None:
     torch.set_num_threads(
         1
     )  # one thread: the same sums on any machine, and no stalls on a shared one
-    sets = training_sets(set(args.exclude), args.add, dict(args.repeat))
+    sets = training_sets(set(args.exclude), args.add, dict(args.repeat), frozenset(args.never))
     texts = sorted({t for pairs in sets.values() for a, b, _ in pairs for t in (a, b)})
     sets["with filler (made)"] = with_filler(texts, random.Random(SEED))
     examples = [
@@ -576,6 +592,7 @@ def main() -> None:
         "trained_on": {name: len(pairs) for name, pairs in sets.items()},
         "never_trained_on": sorted(
             NEVER
+            | set(args.never)
             | {
                 p.stem
                 for p in (ROOT / "benchmarks/data").glob("guards_*.jsonl")

@@ -117,13 +117,7 @@ def test_the_default_scorer_refuses_a_respelt_pair_that_asks_another_thing() -> 
     _refused_both_ways(*next(iter(RESPELT_YET_OTHER.items())))  # ADHD medications / assessments
 
 
-@pytest.mark.xfail(
-    reason="the session 28 four-layer scorer gives 'help' / 'make ... worse' 0.92-0.93 (served "
-    "at its 0.8; the six-layer one 0.69-0.74 at 0.75; no guard reads 'make worse' as the "
-    "opposite of 'help'); it served fewer wrong answers on guards_dev_blind26c (2 against 6) "
-    "and blind28a (7 against 10): the lead judged on those two before the held-out sets",
-    strict=False,
-)
 def test_the_default_scorer_refuses_help_against_make_worse() -> None:
+    # the session 29 scorer: 0.74-0.78, under its cut 0.9 (session 28 served it at 0.92-0.93)
     pytest.importorskip("onnxruntime")
     _refused_both_ways(*list(RESPELT_YET_OTHER.items())[1])

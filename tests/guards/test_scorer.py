@@ -48,7 +48,15 @@ def scorer() -> PairScorer:
     return PairScorer()
 
 
-@pytest.mark.parametrize(("stored", "asked"), SAME)
+# a lost hit, not a wrong answer: the session 29 scorer gives it 0.86-0.88, under its cut 0.9
+# (the session 28 one 0.88-0.92 at 0.8); it served fewer wrong answers on guards_dev_blind26c
+# (1 against 2) and blind29a (6 against 11), fewer right ones (97 against 104, 106 against 120)
+LOST = pytest.mark.xfail(reason="session 29 scorer: 0.86-0.88 under its cut 0.9", strict=False)
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"), [SAME[0], pytest.param(*SAME[1], marks=LOST, id="home-office")]
+)
 def test_a_paraphrase_scores_high(scorer: PairScorer, stored: str, asked: str) -> None:
     assert scorer.probability(stored, asked) >= scorer.threshold
     assert scorer.rejects(stored, asked) is None
@@ -85,8 +93,8 @@ def test_the_default_verifier_runs_the_scorer_after_the_guards() -> None:
     # the guards pass it when they are alone: the rejection is the scorer's
     if Verifier().verify(asked, stored) is None:
         assert rejection.guard == "scorer"
-    for stored, asked in SAME:
-        assert verifier.verify(asked, stored) is None
+    stored, asked = SAME[0]  # SAME[1]: an xfail above (LOST)
+    assert verifier.verify(asked, stored) is None
     assert verifier.verify(asked, asked) is None  # an exact repeat: nothing runs
 
 
@@ -586,3 +594,23 @@ def test_grouping_by_length_batches_pairs_of_a_length_in_a_random_order() -> Non
     again = batches(lengths, 16, random.Random(0))
     assert again == first and batches(lengths, 16, random.Random(1)) != first
     assert sorted(map(min, first)) != [min(b) for b in first]  # longest batches not all first
+
+
+def test_a_set_named_never_is_left_out_and_refused_by_add(tmp_path: Path) -> None:
+    """``--never NAME``: a set that judges the scorer without being in HELD_OUT yet (a
+    session's clean check, a held-out set still being written) is neither read from
+    benchmarks/data nor taken by ``--add``: named, before any training."""
+    script = _training_script()
+    assert "guards_dev_blind28a" in script.training_sets(set())
+    never = frozenset({"guards_dev_blind28a", "guards_dev_blind29a"})
+    assert "guards_dev_blind28a" not in script.training_sets(set(), never=never)
+    clean = tmp_path / "guards_dev_blind29a.jsonl"
+    clean.write_text(json.dumps({"stored": "Open it", "asked": "Close it", "same": False}) + "\n")
+    assert "guards_dev_blind29a" in script.training_sets(set(), [clean])
+    with pytest.raises(ValueError, match="held-out or validation set"):
+        script.training_sets(set(), [clean], never=never)
+    args = script.parse_args(
+        script.build_parser(), ["--never", "guards_dev_blind29a", "--never", "guards_traps32"]
+    )
+    assert args.never == ["guards_dev_blind29a", "guards_traps32"]
+    assert script.parse_args(script.build_parser(), []).never == []
