@@ -253,9 +253,51 @@ def fresh_ids(message: AIMessage) -> AIMessage:
     replaces the earlier answer instead of appending (the thread loses a turn), and a
     replayed tool call reuses an id the conversation already answered. ``None`` lets
     the graph give the message its own id, as it does for any message without one.
+    A call's new id replaces its old one wherever the message names it (content
+    blocks, raw calls, chunks), so a provider sends each call once.
     """
-    calls = [{**c, "id": f"call_{uuid.uuid4().hex[:24]}"} for c in message.tool_calls]
-    return message.model_copy(update={"id": None, "tool_calls": calls})
+    renamed: dict[str, str] = {}
+
+    def fresh(old: Any) -> str:
+        new = f"call_{uuid.uuid4().hex[:24]}"
+        if isinstance(old, str):
+            renamed[old] = new
+        return new
+
+    update: dict[str, Any] = {
+        "id": None,
+        "tool_calls": [{**c, "id": fresh(c.get("id"))} for c in message.tool_calls],
+        "invalid_tool_calls": [{**c, "id": fresh(c.get("id"))} for c in message.invalid_tool_calls],
+    }
+    if renamed:
+        # the provider's own copies of the calls name them too, and a provider that
+        # sends those back sends each call twice, the old id left unanswered (Anthropic's
+        # tool_use blocks, the Responses API's function_call items in content: 400)
+        if isinstance(message.content, list):
+            update["content"] = [_renamed(b, renamed) for b in message.content]
+        raw = message.additional_kwargs.get("tool_calls")
+        if isinstance(raw, list):
+            update["additional_kwargs"] = {
+                **message.additional_kwargs,
+                "tool_calls": [_renamed(c, renamed) for c in raw],
+            }
+        if isinstance(message, AIMessageChunk):
+            update["tool_call_chunks"] = [_renamed(c, renamed) for c in message.tool_call_chunks]
+    return message.model_copy(update=update)
+
+
+#: The keys under which a content block or a provider's raw call names a tool call.
+_CALL_ID_KEYS = ("id", "call_id", "tool_call_id")
+
+
+def _renamed(block: Any, renamed: Mapping[str, str]) -> Any:
+    """``block`` (a dict) with every tool-call id of ``renamed`` replaced."""
+    if not isinstance(block, dict):
+        return block
+    found = {
+        k: renamed[v] for k in _CALL_ID_KEYS if isinstance(v := block.get(k), str) and v in renamed
+    }
+    return {**block, **found} if found else block
 
 
 def _replayed(gens: list[Generation]) -> list[Generation]:

@@ -494,6 +494,66 @@ def test_a_replayed_answer_has_fresh_ids_so_a_graph_keeps_every_turn(
     assert {c["name"] for m in answers for c in m.tool_calls} == {"get_weather"}
 
 
+def _provider_shaped(kind: str) -> AIMessage:
+    """A tool call as providers write it: also named in the content (Anthropic's
+    tool_use block, the Responses API's function_call item) or in the raw calls."""
+    call = {"name": "get_weather", "args": {"city": "Paris"}, "id": "toolu_1"}
+    if kind == "anthropic":
+        content: Any = [
+            {"type": "text", "text": "Let me look."},
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "get_weather",
+                "input": {"city": "Paris"},
+            },
+        ]
+        return AIMessage(content=content, tool_calls=[call])
+    if kind == "responses":
+        content = [
+            {"type": "function_call", "id": "fc_1", "call_id": "toolu_1",
+             "name": "get_weather", "arguments": '{"city": "Paris"}'},
+        ]  # fmt: skip
+        return AIMessage(content=content, tool_calls=[call])
+    raw = {"id": "toolu_1", "type": "function",
+           "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}  # fmt: skip
+    return AIMessage(content="", tool_calls=[call], additional_kwargs={"tool_calls": [raw]})
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "responses", "chat-completions"])
+def test_a_replayed_tool_call_has_one_id_wherever_the_provider_names_it(
+    config: RedisAgentConfig, kind: str
+) -> None:
+    # A hit gave the tool calls fresh ids but left the old one in the content blocks
+    # (and raw calls): langchain-anthropic and langchain-openai's Responses input send
+    # a call found there and not in tool_calls as one more call, so the model got the
+    # call twice, the old id with no result (a 400 on the next turn of the agent).
+    cache = RedisCache(config)
+    cache.update("p", "m", [ChatGeneration(message=_provider_shaped(kind))])
+    replayed = cache.lookup("p", "m")[0].message  # type: ignore[index,union-attr]
+    (call,) = replayed.tool_calls
+    assert call["id"] != "toolu_1"
+    blocks = replayed.content if isinstance(replayed.content, list) else []
+    raw = replayed.additional_kwargs.get("tool_calls", [])
+    named = [b.get("call_id", b.get("id")) for b in blocks if b.get("type") != "text"]
+    named += [c["id"] for c in raw]
+    assert named == [call["id"]]
+    assert [b.get("id") for b in blocks if b.get("type") == "function_call"] in ([], ["fc_1"])
+
+
+def test_a_replayed_chunk_renames_its_tool_call_chunks_too() -> None:
+    # an AIMessageChunk rebuilds its tool calls from its chunks when added to another
+    chunk = AIMessageChunk(
+        content="",
+        tool_call_chunks=[{"name": "get_weather", "args": '{"city": "Paris"}', "id": "c1",
+                           "index": 0}],
+    )  # fmt: skip
+    replayed = fresh_ids(chunk)
+    merged = replayed + AIMessageChunk(content="")
+    assert [c["id"] for c in merged.tool_calls] == [c["id"] for c in replayed.tool_calls]
+    assert replayed.tool_calls[0]["id"] != "c1"
+
+
 def test_hits_are_fresh_objects_each_time(config: RedisAgentConfig) -> None:
     cache = RedisCache(config)
     gens = [ChatGeneration(message=_tool_call_message())]
