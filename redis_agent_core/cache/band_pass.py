@@ -82,6 +82,13 @@ class _Surer:
         return bool(getattr(self._scorer, "installed", True))
 
     def rejects(self, stored: str, asked: str) -> str | None:
+        if not getattr(self._scorer, "available", True):
+            # a scorer that cannot run passes every pair (the guards alone decide within
+            # the threshold); out here the guards alone are not strict enough
+            return (
+                "the pair scorer cannot run here (see the warning it logged), and past the "
+                "distance threshold nothing is served without it"
+            )
         p = self._scorer.probability(stored, asked)
         if p >= self.threshold:
             return None

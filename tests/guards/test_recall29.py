@@ -14,13 +14,14 @@ Pairs of our own wording (not from any pair set).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from redis_agent_core.cache import SemanticCache, make_scope
 from redis_agent_core.cache.band_pass import DEFAULT_BAND_CUT, band_cut
-from redis_agent_core.cache.guards import Verifier
+from redis_agent_core.cache.guards import PairScorer, Verifier
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import SentenceTransformerEmbedder
@@ -197,3 +198,19 @@ def test_other_numbers_said_the_same_ways_are_refused(stored: str, asked: str) -
     for q, c in ((asked, stored), (stored, asked)):
         rejection = guards.verify(q, c)
         assert rejection is not None and rejection.guard == "number", (q, rejection)
+
+
+@pytest.mark.usefixtures("_search")
+def test_the_band_serves_nothing_when_the_scorer_cannot_run(
+    config: RedisAgentConfig, minilm: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # onnxruntime found at construction (so the band is on) but failing to import when
+    # the scorer loads: the scorer then passes every pair, and the band served what the
+    # guards alone passed up to 0.45 (the trap below, which the guards pass)
+    cache = SemanticCache(
+        config, embedder=minilm, verifier=Verifier(scorer=PairScorer()), respell_threshold=None
+    )
+    assert cache.band_threshold == 0.45
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime: ImportError
+    cache.update(TRAP[0], A, "trap")
+    assert cache.lookup(TRAP[1], A) is None
