@@ -3,7 +3,7 @@
 - The band past the distance threshold (``band_threshold``, default 0.45): a reworded
   prompt that shares the answer, a little too far for the threshold, is served when the
   guards pass it and the pair scorer is surer than its own cut (0.95); a trap out there
-  that the scorer passes at its own cut (0.8) is not.
+  that the scorer passes at its own cut (0.9) is not.
 - Numbers said another way: "24% APR" is a rate, not April; "a one-week trip" is one
   week, and "for a week" that period, not a qualifier; "a fifty-dollar bill" is money ("a
   50-euro bill" is other money).
@@ -40,7 +40,7 @@ REWORDED = [
         "My spectacles steam up with a face mask on, any fix?",
     ),
 ]
-# 0.37 apart; the pair scorer gives it 0.90: its own cut (0.8) would serve it
+# 0.37 apart; the pair scorer gives it 0.91: its own cut (0.9) would serve it
 TRAP = ("How do I keep cut avocado from turning brown?", "How can I ripen a hard avocado faster?")
 
 
