@@ -466,7 +466,8 @@ class SemanticCacheMiddleware(AgentMiddleware):
             (the same thread) or ``"global"`` (anyone with the same history). A
             first-turn answer (no other message) is shared by everyone.
         user_key: runtime-context / config key naming the user.
-        distance_threshold, verifier, respell_threshold, name, ttl, on_error: as in the core
+        distance_threshold, verifier, respell_threshold, band_threshold, name, ttl,
+            on_error: as in the core
             :class:`~redis_agent_core.cache.SemanticCache` (default name ``"agent"``).
         cache: use this core cache instead of building one.
 
@@ -494,6 +495,7 @@ class SemanticCacheMiddleware(AgentMiddleware):
         distance_threshold: float | None = None,
         verifier: Verifier | None = _DEFAULT,
         respell_threshold: float | None = _DEFAULT,
+        band_threshold: float | None = _DEFAULT,
         name: str = "agent",
         ttl: float | None = None,
         on_error: Literal["degrade", "raise"] | None = None,
@@ -509,6 +511,8 @@ class SemanticCacheMiddleware(AgentMiddleware):
             kwargs: dict[str, Any] = {} if verifier is _DEFAULT else {"verifier": verifier}
             if respell_threshold is not _DEFAULT:
                 kwargs["respell_threshold"] = respell_threshold
+            if band_threshold is not _DEFAULT:
+                kwargs["band_threshold"] = band_threshold
             cache = SemanticCache(
                 config,
                 embedder=embedder,

@@ -88,6 +88,18 @@ async def test_semantic_cache_serves_a_repeat_and_a_paraphrase(
     assert model.calls == 2
 
 
+def test_semantic_cache_takes_the_band_threshold_as_the_core(
+    config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    # the docs' advice for a cache where a wrong answer costs more ("turn it off:
+    # band_threshold=None") was a TypeError here: the middleware did not take it
+    off = SemanticCacheMiddleware(embedder, config, band_threshold=None)
+    assert off.cache.band_threshold is None
+    narrower = SemanticCacheMiddleware(embedder, config, name="b", band_threshold=0.4)
+    assert narrower.cache.band_threshold == 0.4
+    assert SemanticCacheMiddleware(embedder, config, name="d").cache.band_threshold == 0.45
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_semantic_cache_never_serves_an_answer_to_another_history(
     mode: str, config: RedisAgentConfig, model: CountingModel, embedder: CallableEmbedder
