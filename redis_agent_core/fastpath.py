@@ -254,7 +254,7 @@ def _checked(reply: Any) -> Any:
     hands back unraised."""
     if type(reply) is list:
         for item in reply:
-            if isinstance(item, redis.exceptions.ResponseError):
+            if isinstance(item, REPLY):
                 raise item
     return reply
 
