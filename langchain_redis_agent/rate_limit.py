@@ -27,12 +27,15 @@ from langchain_core.rate_limiters import BaseRateLimiter
 
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.ratelimit import (
+    PRUNE_AT,
     RateLimiter,
     RateLimitExceeded,
     RequestLimit,
     Reservation,
     check_wait,
     checked_estimator,
+    hold,
+    horizon_us,
     reported_tokens,
 )
 
@@ -199,10 +202,6 @@ def settlement(
     return (reserved if total is None else total), False
 
 
-#: reservations a callback handler holds before it drops those no limit can still use
-PRUNE_AT = 10_000
-
-
 class _HandlerCore:
     """State and pure logic shared by the sync and async callback handlers."""
 
@@ -227,24 +226,17 @@ class _HandlerCore:
         self._reservations: dict[UUID, Reservation] = {}
         self._prune_at = PRUNE_AT
         # past this (us), no limit of the limiter can still be settled or refunded
-        self._horizon_us = round(max(limit.period for limit in limiter.limits) * 1e6)
+        self._horizon_us = horizon_us(limiter)
 
     def _hold(self, run_id: UUID, reservation: Reservation) -> None:
         """Keep ``reservation`` until its run ends. A run LangChain never ends (a cancelled
-        ``ainvoke`` that nobody refunds) left its reservation here for good: one per
-        cancelled call, for the life of the process. Past ``PRUNE_AT`` held, those older
-        than the limiter's longest period (on the server's clock: nothing can settle them
-        any more) are dropped, in place from a copy: rebinding the dict to the ones kept
-        lost a reservation another thread held meanwhile (its settle and refund with it),
-        and iterating the live dict could meet that insert mid-way (RuntimeError)."""
-        held = self._reservations
-        if len(held) >= self._prune_at:
-            cutoff = reservation.admitted_us - self._horizon_us  # now, on the server's clock
-            for key, r in list(held.items()):  # one C call: no other thread runs in it
-                if r.admitted_us < cutoff:
-                    held.pop(key, None)
-            self._prune_at = max(PRUNE_AT, 2 * len(held))  # amortised
-        held[run_id] = reservation
+        ``ainvoke`` that nobody refunds) would leave it here for good: past ``PRUNE_AT``
+        held, those no limit can still use are dropped (:func:`~redis_agent_core.
+        ratelimit.hold`)."""
+        self._prune_at = hold(
+            self._reservations, run_id, reservation,
+            prune_at=self._prune_at, horizon=self._horizon_us, floor=PRUNE_AT,
+        )  # fmt: skip
 
     def _subject(self, metadata: dict[str, Any] | None) -> tuple[str | None, str | None]:
         metadata = metadata or {}

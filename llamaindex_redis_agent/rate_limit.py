@@ -31,11 +31,14 @@ from llama_index.core.llms import callbacks as llm_callbacks
 from llama_index.core.rate_limiter import BaseRateLimiter
 
 from redis_agent_core.ratelimit import (
+    PRUNE_AT,
     RateLimiter,
     RateLimitExceeded,
     Reservation,
     check_wait,
     checked_estimator,
+    hold,
+    horizon_us,
     reported_tokens,
     token_count,
 )
@@ -286,6 +289,8 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
         self.max_wait = check_wait(max_wait)
         self._reservations: dict[str, Reservation] = {}
         self._open: set[str] = set()  # LLM events this handler charged, not yet ended
+        self._prune_at = PRUNE_AT
+        self._horizon_us = horizon_us(limiter)
 
     def _who(self) -> tuple[str | None, str | None]:
         current = _subject.get()
@@ -312,10 +317,29 @@ class RateLimitCallbackHandler(BaseCallbackHandler):
                 blocking=self.max_wait > 0,
                 max_wait=self.max_wait,
             )
-            self._open.add(event_id)
             if decision.reservation is not None:
-                self._reservations[event_id] = decision.reservation
+                self._hold(event_id, decision.reservation)
+            self._open.add(event_id)
         return event_id
+
+    def _hold(self, event_id: str, reservation: Reservation) -> None:
+        """Keep ``reservation`` until its event ends. An LLM event LlamaIndex never ends
+        (a stream dropped before it was read; a call another handler of the manager
+        refused after this one reserved) left it, and its open mark, here for good: past
+        ``PRUNE_AT`` held, those no limit can still use are dropped
+        (:func:`~redis_agent_core.ratelimit.hold`), and so are the open marks of events
+        no longer held (a call still running past that only has its nested calls
+        charged again: more, never less)."""
+        held = self._reservations
+        pruning = max(len(held), len(self._open)) >= self._prune_at
+        self._prune_at = hold(
+            held, event_id, reservation,
+            prune_at=self._prune_at, horizon=self._horizon_us, floor=PRUNE_AT,
+        )  # fmt: skip
+        if pruning:
+            for open_id in list(self._open):
+                if open_id not in held:
+                    self._open.discard(open_id)
 
     def on_event_end(
         self,

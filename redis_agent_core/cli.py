@@ -21,7 +21,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from .capabilities import get_capabilities
-from .config import ENV_URL, RedisAgentConfig
+from .config import ENV_URL, RedisAgentConfig, check_url
 from .embedded import SharedServer, embedded_mode
 from .errors import ConfigError, RedisAgentError
 from .redis_errors import REPLY, describe_url, translate_errors
@@ -726,6 +726,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(plugins=command not in _CORE_COMMANDS)
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "url", None) is not None:
+            # named as typed (the config would say url=); an empty one is refused, not
+            # read as "none given" (REDIS_URL or the embedded server instead)
+            check_url(args.url, "--url")
         return int(args.func(args) or 0)
     except RedisAgentError as exc:
         print(f"error: {exc}", file=sys.stderr)

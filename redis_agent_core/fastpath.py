@@ -248,6 +248,39 @@ def _unpacked(batch: Batch) -> Sequence[Sequence[Any]]:
     return batch
 
 
+def _checked(reply: Any) -> Any:
+    """``reply``, raising the first error inside it: a transaction's ``EXEC`` answers
+    its commands' errors (``WRONGTYPE``, ...) as items of its array, which redis-py
+    hands back unraised."""
+    if type(reply) is list:
+        for item in reply:
+            if isinstance(item, REPLY):
+                raise item
+    return reply
+
+
+def _split_transactions(
+    commands: Sequence[Sequence[Any]],
+) -> tuple[list[Sequence[Any]], list[list[Sequence[Any]]]]:
+    """A cluster batch's commands sent as they are, and its ``MULTI`` ... ``EXEC``
+    groups without those two (each one key's, so one slot: a transaction of its own)."""
+    plain: list[Sequence[Any]] = []
+    groups: list[list[Sequence[Any]]] = []
+    group: list[Sequence[Any]] | None = None
+    for command in commands:
+        name = command[0]
+        if name == "MULTI":
+            group = []
+        elif name == "EXEC":
+            groups.append(group or [])
+            group = None
+        elif group is not None:
+            group.append(command)
+        else:
+            plain.append(command)
+    return plain, groups
+
+
 def pooled(client: Any) -> bool:
     """Whether ``client`` has one connection pool (not a cluster client), so that
     :func:`send_batch` / :func:`asend_batch` accept a :class:`Packed` batch for it."""
@@ -266,25 +299,33 @@ def send_batch(client: Any, batch: Batch, *, retries: int, backoff: Callable[[in
     On a :func:`pooled` client: sent as one buffer on one connection of its pool; a
     connection with unread replies is dropped, never reused. On a cluster client:
     a non-transactional pipeline that redis-py routes per slot (``batch`` must then
-    be argument lists). A connection fault other than a timeout retries the whole
-    batch up to ``retries`` times after ``backoff(attempt)`` seconds; a reply error
-    (``ResponseError``) is raised as is.
+    be argument lists). ``MULTI`` ... ``EXEC`` in a batch (commands on one key)
+    is one transaction: in the buffer as they are; on a cluster, a transaction
+    pipeline of its own (one slot). A connection fault other than a timeout retries
+    the whole batch up to ``retries`` times after ``backoff(attempt)`` seconds; a
+    reply error (``ResponseError``, one inside ``EXEC``'s reply too) is raised as is.
     """
     pool = getattr(client, "connection_pool", None)
     for attempt in range(retries + 1):
         try:
             if pool is None:
+                plain, groups = _split_transactions(_unpacked(batch))
                 pipe = client.pipeline(transaction=False)
-                for command in _unpacked(batch):
+                for command in plain:
                     pipe.execute_command(*command)
                 pipe.execute()
+                for group in groups:
+                    pipe = client.pipeline(transaction=True)
+                    for command in group:
+                        pipe.execute_command(*command)
+                    pipe.execute()
                 return
             data, count = _packed(batch)
             conn = pool.get_connection()
             try:
                 conn.send_packed_command([data])
                 for _ in range(count):
-                    conn.read_response()
+                    _checked(conn.read_response())
             except BaseException:
                 conn.disconnect()  # unread replies would poison the connection
                 raise
@@ -305,17 +346,23 @@ async def asend_batch(
     for attempt in range(retries + 1):
         try:
             if pool is None:
+                plain, groups = _split_transactions(_unpacked(batch))
                 pipe = client.pipeline(transaction=False)
-                for command in _unpacked(batch):
+                for command in plain:
                     pipe.execute_command(*command)
                 await pipe.execute()
+                for group in groups:
+                    pipe = client.pipeline(transaction=True)
+                    for command in group:
+                        pipe.execute_command(*command)
+                    await pipe.execute()
                 return
             data, count = _packed(batch)
             conn = await pool.get_connection()
             try:
                 await conn.send_packed_command([data])
                 for _ in range(count):
-                    await conn.read_response()
+                    _checked(await conn.read_response())
             except BaseException:
                 await conn.disconnect()
                 raise

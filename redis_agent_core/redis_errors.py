@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
 import redis
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis._parsers.base import BaseParser
 
 from .errors import (
@@ -473,11 +475,31 @@ def _where(config: RedisAgentConfig | None) -> str:
 _NO_CREDENTIALS = ("Authentication required", "HELLO must be called with the client already")
 
 
-def _auth_problem(exc: BaseException) -> str:
-    """What an :class:`~redis.exceptions.AuthenticationError` says went wrong."""
+def _auth_problem(exc: BaseException | str) -> str:
+    """What an :class:`~redis.exceptions.AuthenticationError` (or its text) says went
+    wrong."""
     if str(exc).startswith(_NO_CREDENTIALS):
         return "requires a password and none was given"
     return "refused this client's credentials"
+
+
+_SENTINEL_AUTH = "AuthenticationError: "
+
+
+def _sentinel_auth_reply(exc: BaseException) -> str | None:
+    """A sentinel's refusal of the credentials inside redis-py's MasterNotFoundError
+    (it keeps each sentinel's error as text only, so it read as "could not connect"):
+    the reply's text, else None."""
+    if not isinstance(
+        exc, (redis.sentinel.MasterNotFoundError, redis.asyncio.sentinel.MasterNotFoundError)
+    ):
+        return None
+    text = str(exc)
+    at = text.find(_SENTINEL_AUTH)
+    if at < 0:
+        return None
+    reply = text[at + len(_SENTINEL_AUTH) :]
+    return reply.split(", <", 1)[0].rstrip(" .") or None
 
 
 def map_redis_error(
@@ -523,6 +545,14 @@ def map_redis_error(
             f"{action} failed: {where} is a read-only replica ({exc}). Point url= / "
             "REDIS_URL at the primary (or promote this server with REPLICAOF NO ONE).",
             cause="readonly",
+        )
+    refused = _sentinel_auth_reply(exc)
+    if refused is not None:
+        return RedisUnavailableError(
+            f"{action} failed: the sentinels of {where} {_auth_problem(refused)} "
+            f"({refused}): they are up and need credentials they accept, given apart "
+            "from the data nodes' password: redis+sentinel://:password@host:26379/"
+            "mymaster?sentinel_password=...&sentinel_username=... (as REDIS_URL / url=)."
         )
     if _is_transient(exc) or isinstance(exc, LOADING):
         return _transient_error(exc, action, where)

@@ -322,13 +322,18 @@ def _sweep_private_dirs() -> None:
 def _check_start_options(port: Any, data_dir: str | os.PathLike[str] | None) -> None:
     """:class:`ConfigError` for a TCP port or data directory the server cannot use,
     before anything starts: the server exited with "(no log written)" for a port out of
-    range, and a data directory that cannot be created raised a bare OSError."""
+    range, and a data directory that cannot be created raised a bare OSError. An
+    existing directory is written to once (a file created and removed: a read-only
+    directory or file system started a server that could not open its AOF)."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigError(f"port= (--port) must be a TCP port in 0-65535 (0: no TCP), got {port!r}")
     if data_dir is None:
         return
     try:
         Path(data_dir).mkdir(parents=True, exist_ok=True)
+        # os.access says yes to root on any directory, and to anyone on a read-only mount
+        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".write-check-"):
+            pass
     except OSError as exc:
         raise ConfigError(
             f"data_dir= (--data-dir) {os.fspath(data_dir)!r} cannot hold the server's data "

@@ -194,9 +194,10 @@ class AgentBus:
         try:
             with sent_once():
                 if durable:
-                    sid = client.xadd(self.stream(topic), {_FIELD: data}, **self.xadd_kwargs())
+                    key = self.stream(topic)
+                    sid = client.xadd(key, {_FIELD: data}, **self.xadd_kwargs())
                     telemetry.bus_message(topic, "published", "stream")
-                    return _delivered(env, stream_id=_text(sid))
+                    return _delivered(env, stream_id=_text(sid), published_to=key)
                 n = client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc
@@ -224,10 +225,10 @@ class AgentBus:
         try:
             with sent_once():
                 if durable:
-                    xadd = self.xadd_kwargs()
-                    sid = await client.xadd(self.stream(topic), {_FIELD: data}, **xadd)
+                    key = self.stream(topic)
+                    sid = await client.xadd(key, {_FIELD: data}, **self.xadd_kwargs())
                     telemetry.bus_message(topic, "published", "stream")
-                    return _delivered(env, stream_id=_text(sid))
+                    return _delivered(env, stream_id=_text(sid), published_to=key)
                 n = await client.publish(self.channel(topic), data)
         except FAULTS as exc:
             raise map_redis_error(exc, f"publishing to bus topic {topic!r}", self.config) from exc

@@ -34,8 +34,9 @@ class Envelope:
     ``payload`` is any JSON-serialisable value. ``correlation_id`` ties a reply to its
     request (and lets callers thread a conversation); ``reply_to`` is the channel a
     reply should go to. ``stream_id`` (durable topics), ``read_from`` (the stream and
-    group it was read from) and ``receivers`` (channels: how many subscribers got it)
-    describe the delivery and are not serialised.
+    group it was read from), ``published_to`` (the stream a durable ``publish`` wrote
+    it to) and ``receivers`` (channels: how many subscribers got it) describe the
+    delivery and are not serialised.
     (Not frozen: a frozen dataclass costs ~1 µs more to build, per message and side.)
     """
 
@@ -51,6 +52,9 @@ class Envelope:
     #: (stream key, group) of the durable topic's consumer that read it: its ``ack``
     #: takes it, another consumer's refuses it (None: not read by a consumer)
     read_from: tuple[str, str] | None = field(default=None, compare=False, repr=False)
+    #: the stream key a durable ``publish`` returning it wrote it to: a consumer of
+    #: another stream refuses to ack it (None: not returned by ``publish``)
+    published_to: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The serialised fields (what goes over the wire)."""

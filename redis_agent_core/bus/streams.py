@@ -584,12 +584,20 @@ class TopicConsumer:
 
     def _ack_ids(self, messages: Sequence[Envelope | str]) -> list[str]:
         """The stream ids to ack; :class:`ConfigError` for an envelope another topic's
-        or group's consumer read (its id acked here would drop this group's message
-        of the same id)."""
+        or group's consumer read, or ``publish`` wrote to another topic (its id acked
+        here would drop this group's message of the same id)."""
         for m in messages:
-            if not isinstance(m, Envelope) or m.read_from is None:
+            if not isinstance(m, Envelope):
                 continue
             read_from = m.read_from
+            if read_from is None:
+                if m.published_to is not None and m.published_to != self.key:
+                    raise ConfigError(
+                        f"message {m.stream_id} was published to stream {m.published_to!r}; "
+                        f"this consumer acks stream {self.key!r}: ack it with a consumer of "
+                        "its topic"
+                    )
+                continue
             if read_from != (self.key, self.group):
                 raise ConfigError(
                     f"message {m.stream_id} was read from stream {read_from[0]!r} by group "

@@ -194,12 +194,19 @@ def load_pairs(path: str | Path | None = None) -> list[LabelledPair]:
                     f"{path}:{number}: the two prompts must be strings and the label "
                     "('same' / 'same_answer') a boolean (true or false)"
                 )
+            category = row.get("category")
+            if category is not None and not isinstance(category, str):
+                # 3 and "3" (or true and "True") would count as one category unseen
+                raise ConfigError(
+                    f"{path}:{number}: 'category' must be a string such as \"negation\" "
+                    f"(or left out), got {category!r}; quote it"
+                )
             pairs.append(
                 LabelledPair(
                     a,
                     b,
                     same,
-                    str(row.get("category") or ("match" if same else "trap")),
+                    category or ("match" if same else "trap"),
                     str(row.get("id", number)),
                     str(row.get("style", "")),
                 )

@@ -8,10 +8,12 @@ Lua script per call; :class:`RateLimitExceeded` carries the limit, key and retry
 from __future__ import annotations
 
 from .estimators import checked_estimator, reported_tokens, token_count
+from .held import PRUNE_AT, hold, horizon_us
 from .limiter import Decision, OnUnavailable, RateLimiter, Reservation, ShardBy, check_wait
 from .limits import Per, RateLimitExceeded, RequestLimit, TokenBudget
 
 __all__ = [
+    "PRUNE_AT",
     "Decision",
     "OnUnavailable",
     "Per",
@@ -23,6 +25,8 @@ __all__ = [
     "TokenBudget",
     "check_wait",
     "checked_estimator",
+    "hold",
+    "horizon_us",
     "reported_tokens",
     "token_count",
 ]

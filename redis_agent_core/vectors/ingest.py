@@ -292,19 +292,24 @@ class IndexIngest(IndexLifecycleMixin):
         declared = [f.name for f in schema.metadata_fields]
         commands: list[list[Any]] = []
         for key, doc in zip(keys, docs, strict=True):
+            stale: list[str] = []
             if schema.storage == "json":
                 commands.append(["JSON.SET", key, "$", orjson.dumps(doc)])
             else:
                 stale = [name for name in declared if name not in doc]
                 if stale:
-                    # A re-added id must not keep an indexed value it no longer has.
-                    commands.append(["HDEL", key, *stale])
+                    # A re-added id must not keep an indexed value it no longer has,
+                    # and another writer of the id must not land between the HDEL
+                    # and the HSET (a mixed document): one transaction (one key).
+                    commands += (["MULTI"], ["HDEL", key, *stale])
                 command: list[Any] = ["HSET", key]
                 for name, value in doc.items():
                     command += (name, value)
                 commands.append(command)
             if self.ttl is not None:
                 commands.append(["EXPIRE", key, self.ttl])
+            if stale:
+                commands.append(["EXEC"])
         return commands
 
     def _send_batch(self, commands: Batch) -> None:

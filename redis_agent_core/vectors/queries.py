@@ -552,7 +552,9 @@ class IndexQueries(IndexLifecycleMixin):
 
     # -- filter-only queries --
     def find(self, filter: FilterLike = None, *, limit: int = 100, offset: int = 0) -> list[q.Hit]:
-        """Documents passing ``filter`` (no ranking), ``limit`` at a time."""
+        """Documents passing ``filter`` (no ranking), ``limit`` (a positive int) at a
+        time."""
+        q.check_page(limit, offset)  # bad paging raises even where nothing can match
         f = self._filter(filter)
         if f is None:
             return []
@@ -563,6 +565,7 @@ class IndexQueries(IndexLifecycleMixin):
         self, filter: FilterLike = None, *, limit: int = 100, offset: int = 0
     ) -> list[q.Hit]:
         """Async :meth:`find`."""
+        q.check_page(limit, offset)
         f = await self._afilter(filter)
         if f is None:
             return []
@@ -574,7 +577,7 @@ class IndexQueries(IndexLifecycleMixin):
         f = self._filter(filter)
         if f is None:
             return 0
-        reply = self._run(q.filter_command(self.index_name, self.schema, f, limit=0))
+        reply = self._run(q.filter_command(self.index_name, self.schema, f, count=True))
         return 0 if reply is None else q.parse_ids(reply, self.prefix)[0]
 
     async def acount(self, filter: FilterLike = None) -> int:
@@ -582,7 +585,7 @@ class IndexQueries(IndexLifecycleMixin):
         f = await self._afilter(filter)
         if f is None:
             return 0
-        reply = await self._arun(q.filter_command(self.index_name, self.schema, f, limit=0))
+        reply = await self._arun(q.filter_command(self.index_name, self.schema, f, count=True))
         return 0 if reply is None else q.parse_ids(reply, self.prefix)[0]
 
     def _among(self, ids: Sequence[str] | None, f: str | None) -> list[list[Any]]:

@@ -204,6 +204,17 @@ def range_command(
     )  # fmt: skip
 
 
+def check_page(limit: Any, offset: Any) -> int:
+    """``limit`` of a page of filtered documents, checked with its ``offset``:
+    :class:`ConfigError` for a limit that is not a positive int (0 too) or an offset
+    outside ``[0, MAX_K]``."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_K:
+        raise ConfigError(
+            f"offset must be an int within [0, {MAX_K:,}] (the server's maximum), got {offset!r}"
+        )
+    return check_k(limit, "limit")
+
+
 def filter_command(
     index_name: str,
     schema: VectorSchema,
@@ -214,15 +225,12 @@ def filter_command(
     ids_only: bool = False,
     vectors: bool = False,
     keys: Sequence[str] = (),
+    count: bool = False,
 ) -> list[Any]:
-    """A search listing documents that pass a filter (``limit`` 0: count only;
-    ``ids_only``: their keys, :data:`KEY_ONLY`; ``keys``: only among those)."""
-    if limit != 0:
-        limit = check_k(limit, "limit")
-    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_K:
-        raise ConfigError(
-            f"offset must be an int within [0, {MAX_K:,}] (the server's maximum), got {offset!r}"
-        )
+    """A search listing documents that pass a filter (``count``: how many, no rows;
+    ``ids_only``: their keys, :data:`KEY_ONLY`; ``keys``: only among those). ``limit``
+    is a positive int, as ``k`` is: 0 is refused as -1 is, not read as "none"."""
+    limit = 0 if count else check_page(limit, offset)
     returned = KEY_ONLY if ids_only else return_fields(schema, vectors=vectors, distance=False)
     return search_command(
         index_name, filter_str, nocontent=limit == 0, return_fields=returned,

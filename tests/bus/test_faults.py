@@ -329,3 +329,33 @@ async def test_an_envelope_is_acked_only_by_a_consumer_of_its_stream_and_group(
     assert (mine.ack(env) if sync else await mine.aack(env)) == 1
     assert other_group.ack(env.stream_id or "") == 1  # a stream id (str): as given
     await config.aclose()
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["ack", "aack"])
+async def test_an_envelope_publish_returned_is_acked_only_on_its_own_topic(
+    config: RedisAgentConfig, sync: bool
+) -> None:
+    """review28: the envelope ``publish`` returns (no consumer read it) passed any
+    consumer's ``ack``: on another topic's consumer it acked its stream id there, and
+    that topic's message of the same id was dropped unprocessed. It now records the
+    stream it was written to; another topic's consumer refuses it."""
+    bus = AgentBus(config)
+    jobs, mail = bus.consumer("jobs", "g"), bus.consumer("mail", "g")
+    if sync:
+        sent = bus.publish("jobs", {"n": 1}, durable=True)
+    else:
+        sent = await bus.apublish("jobs", {"n": 1}, durable=True)
+    sid = sent.stream_id or ""
+    # a message of topic mail with the same stream id (ids are per stream), read
+    client = config.get_client()
+    [(_, fields)] = client.xrange(jobs.key, sid, sid)
+    client.xadd(mail.key, fields, id=sid)
+    assert [e.stream_id for e in mail.read()] == [sid]
+    with pytest.raises(ConfigError, match="published to stream") as refused:
+        mail.ack(sent) if sync else await mail.aack(sent)
+    assert jobs.key in str(refused.value)
+    assert mail.pending() == 1  # main: 0, mail's message acked unprocessed
+    assert [e.stream_id for e in jobs.read()] == [sid]
+    assert (jobs.ack(sent) if sync else await jobs.aack(sent)) == 1  # its own topic: acked
+    assert mail.ack(sid) == 1  # a stream id (str): as given
+    await config.aclose()

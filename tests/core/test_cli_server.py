@@ -63,3 +63,41 @@ def test_a_port_or_data_dir_the_server_cannot_use_is_a_clear_error(
     with pytest.raises(ConfigError, match="port"):
         EmbeddedRedis(port=True).start()
     assert a_file.read_text() == "not a directory"
+
+
+_AS_ANOTHER_USER = """
+import os, sys
+from redis_agent_core.cli import main
+if os.geteuid() == 0:  # root writes to any directory: be a user who cannot
+    os.setgroups([]); os.setgid(65534); os.setuid(65534)
+sys.exit(main(["server", "--data-dir", sys.argv[1]]))
+"""
+
+
+def test_a_data_dir_this_user_cannot_write_to_is_refused_before_start() -> None:
+    """review28: an existing read-only ``--data-dir`` passed the check (``mkdir``
+    with ``exist_ok``), and the server it started could not write its AOF. Now: a
+    ConfigError naming ``--data-dir`` before anything starts, exit 2. (Run in a child
+    that is not root: root may write to a read-only directory.)"""
+    import tempfile
+
+    outer = Path(tempfile.mkdtemp(prefix="rap-ro-"))  # not under pytest's root-only tmp
+    read_only = outer / "data"
+    try:
+        outer.chmod(0o755)
+        read_only.mkdir(mode=0o555)
+        read_only.chmod(0o555)
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        done = subprocess.run(
+            [sys.executable, "-c", _AS_ANOTHER_USER, str(read_only)],
+            capture_output=True, text=True, env=env, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert re.search(r"--data-dir\) .* cannot hold the server's data", done.stderr)
+        assert "Permission denied" in done.stderr and list(read_only.iterdir()) == []
+    finally:
+        if read_only.exists():
+            read_only.chmod(0o755)
+        for path in sorted(outer.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() else path.unlink()
+        outer.rmdir()

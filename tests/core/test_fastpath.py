@@ -598,3 +598,50 @@ def test_send_batch_on_a_cluster_routes_per_slot(cluster_config: RedisAgentConfi
     assert [client.get(k) for k in keys] == [str(i).encode() for i in range(20)]
     with pytest.raises(ConfigError, match="pooled client"):
         send_batch(client, Packed(b"", 0), retries=0, backoff=_no_wait)
+
+
+def _transaction(*commands: list) -> list[list]:
+    return [["MULTI"], *commands, ["EXEC"]]
+
+
+async def test_an_error_inside_a_batchs_transaction_is_raised(
+    client: redis.Redis, aconfig: RedisAgentConfig, key: str
+) -> None:
+    """``EXEC`` answers its commands' errors inside its array; read as a reply, the
+    batch passed as written (a re-add onto a key of another type stored nothing)."""
+    client.set(key, "not a hash")
+    batch = [*_transaction(["HDEL", key, "a"], ["HSET", key, "a", 1]), ["SET", f"{key}:x", 1]]
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        send_batch(client, batch, retries=2, backoff=_no_wait)
+    aclient = aconfig.get_async_client()
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        await asend_batch(aclient, batch, retries=2, backoff=_no_wait)
+    assert client.get(key) == b"not a hash"
+    assert client.ping() and await aclient.ping()  # the unread replies went with the connection
+
+
+@pytest.mark.cluster
+async def test_a_batchs_transactions_on_a_cluster_run_each_on_its_keys_slot(
+    cluster_config: RedisAgentConfig,
+) -> None:
+    client = cluster_config.get_client()
+    aclient = cluster_config.get_async_client()
+    keys = [cluster_config.keys.ratelimit("batch", "tx", str(i)) for i in range(12)]
+    plain = keys[-1] + ":plain"
+
+    def batch(n: int) -> list[list]:
+        tx = [_transaction(["HDEL", k, "old"], ["HSET", k, "n", n + i]) for i, k in enumerate(keys)]
+        return [["SET", plain, n], *(c for t in tx for c in t)]
+
+    client.hset(keys[0], mapping={"old": 1, "n": 0})
+    send_batch(client, batch(0), retries=0, backoff=_no_wait)
+    assert [client.hgetall(k) for k in keys] == [{b"n": b"%d" % i} for i in range(12)]
+    await asend_batch(aclient, batch(100), retries=0, backoff=_no_wait)
+    assert [client.hget(k, "n") for k in keys] == [b"%d" % (100 + i) for i in range(12)]
+    assert client.get(plain) == b"100"
+    client.set(keys[0], "not a hash")
+    refused = _transaction(["HSET", keys[0], "a", 1])
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        send_batch(client, refused, retries=0, backoff=_no_wait)
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        await asend_batch(aclient, refused, retries=0, backoff=_no_wait)

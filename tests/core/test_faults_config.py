@@ -32,6 +32,23 @@ def test_bad_url_argument_is_refused_when_the_config_is_built(url: str) -> None:
         RedisAgentConfig(url=url)
 
 
+@pytest.mark.parametrize(
+    "argv", [["doctor"], ["vectors", "recall", "idx"], ["acl", "bob"], ["keys", "list"]]
+)
+def test_a_bad_url_option_of_the_cli_is_named_as_typed(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """attack28: ``--url http://x`` said ``url=``, a name the user never typed; an empty
+    ``--url`` used REDIS_URL (or the embedded server) instead, silently."""
+    from redis_agent_core.cli import main
+
+    monkeypatch.setenv("REDIS_URL", "redis://never-used.invalid:6379")
+    for url in ("http://x", ""):
+        assert main([*argv, "--url", url]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --url is not a usable Redis URL"), err
+
+
 @pytest.mark.parametrize("url", BAD)
 def test_bad_redis_url_variable_is_named(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", url)

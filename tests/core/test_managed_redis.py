@@ -10,7 +10,7 @@ import redis
 
 from redis_agent_core import RedisAgentConfig
 from redis_agent_core.capabilities import module_versions, probe
-from redis_agent_core.errors import ConfigError
+from redis_agent_core.errors import ConfigError, RedisUnavailableError
 from redis_agent_core.kvstore import KVStore
 from redis_agent_core.search.capabilities import modules_flow
 from redis_agent_core.search.executor import run
@@ -141,3 +141,34 @@ def test_sentinel_url_follows_a_failover_without_restart() -> None:
             return await store.amget(["before", "after"])
 
         assert asyncio.run(from_async()) == [b"1", b"2"]
+
+
+async def test_a_sentinel_refusing_the_credentials_says_so_and_how_to_give_them() -> None:
+    """review28: a wrong or missing Sentinel password read as "could not connect ...
+    check that the server is running" (redis-py keeps each sentinel's error only as the
+    text of its MasterNotFoundError). Now the sentinels' refusal and the URL option."""
+    with topology() as topo:
+        sentinel = topo.sentinel(topo.server(), requirepass="right")
+        base = f"redis+sentinel://127.0.0.1:{sentinel}/{SERVICE}"
+        for query, said in [
+            ("?sentinel_password=wrong", "refused this client's credentials"),
+            ("", "requires a password and none was given"),
+        ]:
+            config = RedisAgentConfig(
+                url=base + query, namespace="sentinel", retries=0, socket_connect_timeout=0.5
+            )
+            store = KVStore(config=config)
+            with pytest.raises(RedisUnavailableError) as sync_error:
+                store.mset([("k", b"1")])
+            with pytest.raises(RedisUnavailableError) as async_error:
+                await store.amset([("k", b"1")])
+            for error in (sync_error, async_error):
+                text = str(error.value)
+                assert f"the sentinels of Redis at {base}" in text and said in text, text
+                assert "sentinel_password=..." in text and "wrong" not in text
+                assert "could not connect" not in text
+            await config.aclose()
+        right = RedisAgentConfig(url=base + "?sentinel_password=right", namespace="sentinel")
+        store = KVStore(config=right)
+        store.mset([("k", b"1")])
+        assert store.mget(["k"]) == [b"1"]

@@ -62,13 +62,15 @@ class Topology:
         _wait(lambda: redis.Redis(port=port).ping(), 15, f"redis-server on {port}")
         return port
 
-    def sentinel(self, master_port: int) -> int:
-        """A sentinel watching ``master_port`` (quorum 1, fails over within ~1 s)."""
+    def sentinel(self, master_port: int, requirepass: str | None = None) -> int:
+        """A sentinel watching ``master_port`` (quorum 1, fails over within ~1 s), asking
+        clients for ``requirepass`` when given."""
         port = free_port()
         conf = self.workdir / f"sentinel-{port}.conf"
         conf.write_text(
             f"port {port}\nbind 127.0.0.1\n"
-            f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} 1\n"
+            + (f"requirepass {requirepass}\n" if requirepass else "")
+            + f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} 1\n"
             f"sentinel down-after-milliseconds {SERVICE} 500\n"
             f"sentinel failover-timeout {SERVICE} 5000\n"
         )
@@ -76,7 +78,8 @@ class Topology:
         self.procs[port] = subprocess.Popen(
             [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        _wait(lambda: redis.Redis(port=port).ping(), 15, f"sentinel on {port}")
+        pinged = redis.Redis(port=port, password=requirepass)
+        _wait(pinged.ping, 15, f"sentinel on {port}")
         return port
 
     def kill(self, port: int) -> None:

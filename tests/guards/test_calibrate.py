@@ -149,6 +149,15 @@ def test_load_pairs_reads_labels_and_defaults(tmp_path: Path) -> None:
         ("not json", r"pairs.jsonl:2: expected a JSON object"),
         (json.dumps({"a": "x", "same_answer": True}), r":2: expected .* 'b'"),
         (json.dumps({"a": "x", "b": "y", "same_answer": "yes"}), r":2: .*must be .* a boolean"),
+        # attack28: counted as category "3" (or "True"), beside a "3" written as a string
+        (
+            json.dumps({"a": "x", "b": "y", "same_answer": True, "category": 3}),
+            r":2: 'category' must",
+        ),
+        (
+            json.dumps({"a": "x", "b": "y", "same_answer": True, "category": ["a"]}),
+            r":2: 'category' must be a string .*got \['a'\]; quote it",
+        ),
     ],
 )
 def test_load_pairs_names_the_bad_line(tmp_path: Path, line: str, message: str) -> None:

@@ -334,3 +334,36 @@ def test_a_call_inside_an_unmetered_llm_is_charged(make_limiter: Make) -> None:
     inner.rate_limiter = RedisRateLimiter(limiter, user="eve", max_wait=0)
     router.complete("hi")  # the same for a rate_limiter of the inner LLM only
     assert limiter.peek(user="eve", requests=0).remaining == {"req-user-5per1m": 4}
+
+
+def test_reservations_of_events_never_ended_are_not_held_for_ever(
+    make_limiter: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review28: an LLM event LlamaIndex never ends (a stream dropped before it was
+    read; a call a later handler of the manager refused) left its reservation and open
+    mark in the handler for the life of the process, one per call. Past PRUNE_AT held,
+    those older than the limiter's longest period are dropped, as LangChain's are."""
+    import gc
+    import time
+
+    from llamaindex_redis_agent import rate_limit
+
+    monkeypatch.setattr(rate_limit, "PRUNE_AT", 4, raising=False)  # main: no pruning
+    limiter = make_limiter([RequestLimit(100, 0.2), TokenBudget.rolling_window(10**6, 0.2)])
+    handler = RateLimitCallbackHandler(limiter, user="ned")
+    refuser = RateLimitCallbackHandler(make_limiter([RequestLimit(1, 60)]), user="ned")
+    refuser.limiter.acquire(user="ned")  # its one request is spent: it refuses every call
+    dropping = MockLLM(callback_manager=CallbackManager([handler]))
+    refused = MockLLM(callback_manager=CallbackManager([handler, refuser]))
+    for _ in range(2):
+        stream = dropping.stream_complete("hi")  # never read
+        del stream
+        with pytest.raises(RateLimitExceeded):
+            refused.complete("hi")
+    gc.collect()
+    assert (len(handler._reservations), len(handler._open)) == (4, 4)
+    time.sleep(0.3)  # past every limit's period: nothing can settle those four
+    live = dropping.stream_complete("hi")  # the fifth event, held while it is read
+    assert (len(handler._reservations), len(handler._open)) == (1, 1)
+    assert [r.text for r in live][-1] == "hi"
+    assert (handler._reservations, handler._open) == ({}, set())  # ended: settled

@@ -363,3 +363,17 @@ async def test_a_range_on_a_text_field_is_a_filter_error(config: RedisAgentConfi
         with pytest.raises(FilterError, match=refused):
             store.query(VectorStoreQuery(query_embedding=[1.0, 0.0], filters=filters))
     assert index.count() == 2
+
+
+async def test_find_refuses_a_limit_of_zero_as_it_refuses_minus_one(
+    config: RedisAgentConfig,
+) -> None:
+    """attack28: ``find(limit=0)`` (and ``False``, ``0.0``) returned ``[]`` while ``-1``
+    was "not positive": a page size computed as 0 read as "no documents match"."""
+    index = _core(config)
+    for limit in (0, False, 0.0, -1):
+        with pytest.raises(ConfigError, match="limit must be a positive int"):
+            index.find(limit=limit)
+        with pytest.raises(ConfigError, match="limit must be a positive int"):
+            await index.afind(limit=limit)
+    assert len(index.find(limit=2)) == 2 and index.count() == 4
