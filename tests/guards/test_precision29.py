@@ -3,7 +3,8 @@
 prediction, an amount changed "by" vs "to", a change that multiplies vs one that
 divides, which acts on which, the effects vs the causes asked, works by vs about
 someone, whether something may have happened vs that it did, "if you ..." as a
-condition against the fact stated, an adverb whose adjective has a WordNet antonym. Pairs of our own, not the blind sets' words."""
+condition against the fact stated, an adverb whose adjective has a WordNet antonym.
+Pairs of our own, not the blind sets' words."""
 
 from __future__ import annotations
 
