@@ -254,7 +254,9 @@ def fresh_ids(message: AIMessage) -> AIMessage:
     replayed tool call reuses an id the conversation already answered. ``None`` lets
     the graph give the message its own id, as it does for any message without one.
     A call's new id replaces its old one wherever the message names it (content
-    blocks, raw calls, chunks), so a provider sends each call once.
+    blocks, raw calls, chunks), so a provider sends each call once; a Responses API
+    response id (``response_metadata["id"]``, ``resp_...``) is dropped: that response
+    belongs to the writer's conversation.
     """
     renamed: dict[str, str] = {}
 
@@ -269,6 +271,14 @@ def fresh_ids(message: AIMessage) -> AIMessage:
         "tool_calls": [{**c, "id": fresh(c.get("id"))} for c in message.tool_calls],
         "invalid_tool_calls": [{**c, "id": fresh(c.get("id"))} for c in message.invalid_tool_calls],
     }
+    response_id = message.response_metadata.get("id")
+    if isinstance(response_id, str) and response_id.startswith(_RESPONSES_ID):
+        # the writer's Responses API response: ChatOpenAI(use_previous_response_id=True)
+        # would continue that conversation (another user's, in a shared cache) on the
+        # server and send only what follows the replay; without it, the whole thread
+        update["response_metadata"] = {
+            k: v for k, v in message.response_metadata.items() if k != "id"
+        }
     if renamed:
         # the provider's own copies of the calls name them too, and a provider that
         # sends those back sends each call twice, the old id left unanswered (Anthropic's
@@ -286,6 +296,8 @@ def fresh_ids(message: AIMessage) -> AIMessage:
     return message.model_copy(update=update)
 
 
+#: How an OpenAI Responses API response id begins (what ``previous_response_id`` takes).
+_RESPONSES_ID = "resp_"
 #: The keys under which a content block or a provider's raw call names a tool call.
 _CALL_ID_KEYS = ("id", "call_id", "tool_call_id")
 

@@ -588,8 +588,9 @@ class SemanticCacheMiddleware(AgentMiddleware):
             message = getattr(g, "message", None)
             if not isinstance(message, AIMessage):
                 return None
-            metadata = {**message.response_metadata, CACHE_MARK: tier}
-            messages.append(fresh_ids(message).model_copy(update={"response_metadata": metadata}))
+            replayed = fresh_ids(message)
+            metadata = {**replayed.response_metadata, CACHE_MARK: tier}
+            messages.append(replayed.model_copy(update={"response_metadata": metadata}))
         return ModelResponse(result=messages)
 
     @staticmethod

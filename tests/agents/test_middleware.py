@@ -88,6 +88,23 @@ async def test_semantic_cache_serves_a_repeat_and_a_paraphrase(
     assert model.calls == 2
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_semantic_cache_serves_no_responses_api_id_of_the_writer(
+    mode: str, config: RedisAgentConfig, embedder: CallableEmbedder
+) -> None:
+    # ChatOpenAI(use_previous_response_id=True) continues the conversation of the last
+    # AIMessage's response_metadata["id"]: a served answer with the writer's went on
+    # with the writer's conversation (another user's with share="global")
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    written = AIMessage("Paris.", response_metadata={"id": "resp_writer", "status": "completed"})
+    model = GenericFakeChatModel(messages=iter([written]))
+    agent = create_agent(model, tools=[], middleware=[SemanticCacheMiddleware(embedder, config)])
+    assert last(await ask(agent, mode, "Capital of France?")).content == "Paris."
+    served = last(await ask(agent, mode, "Capital of France?"))  # the fake has no second
+    assert served.response_metadata == {"status": "completed", CACHE_MARK: "exact"}
+
+
 def test_semantic_cache_takes_the_band_threshold_as_the_core(
     config: RedisAgentConfig, embedder: CallableEmbedder
 ) -> None:

@@ -541,6 +541,28 @@ def test_a_replayed_tool_call_has_one_id_wherever_the_provider_names_it(
     assert [b.get("id") for b in blocks if b.get("type") == "function_call"] in ([], ["fc_1"])
 
 
+def test_a_replayed_answer_does_not_continue_the_writers_responses_conversation(
+    config: RedisAgentConfig,
+) -> None:
+    # ChatOpenAI(use_previous_response_id=True) sends the last AIMessage's
+    # response_metadata["id"] (resp_...) as previous_response_id and only the messages
+    # after it: replayed with the writer's id, the next turn continued the writer's
+    # conversation on OpenAI's side (another user's, in a shared cache), this thread's
+    # own history left out
+    cache = RedisCache(config)
+    written = AIMessage(
+        "Paris.",
+        response_metadata={"id": "resp_writer", "model_name": "gpt-x", "status": "completed"},
+    )
+    cache.update("p", "m", [ChatGeneration(message=written)])
+    replayed = cache.lookup("p", "m")[0].message  # type: ignore[index,union-attr]
+    assert replayed.response_metadata == {"model_name": "gpt-x", "status": "completed"}
+    other = AIMessage("Paris.", response_metadata={"id": "chatcmpl-1", "model_name": "gpt-x"})
+    cache.update("q", "m", [ChatGeneration(message=other)])
+    kept = cache.lookup("q", "m")[0].message  # type: ignore[index,union-attr]
+    assert kept.response_metadata == other.response_metadata  # nothing else is touched
+
+
 def test_a_replayed_chunk_renames_its_tool_call_chunks_too() -> None:
     # an AIMessageChunk rebuilds its tool calls from its chunks when added to another
     chunk = AIMessageChunk(
