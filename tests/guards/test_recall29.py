@@ -29,15 +29,13 @@ from redis_agent_core.errors import ConfigError
 from tests.conftest import skip_unless
 
 A = make_scope({"model": "a"})
-# (stored, asked): 0.27-0.31 apart with the default model, one answer
+# (stored, asked): 0.31 apart with the default model, one answer; the pair scorer gives it
+# 0.99, above the band's cut (0.97). (A second pair, glasses fogging with a mask, scored
+# 0.9701 with the session 29 scorer: too near the cut for int8 arithmetic on another CPU.)
 REWORDED = [
     (
         "How do I fix a leaking kitchen tap?",
         "My kitchen faucet keeps dripping, how do I repair it?",
-    ),
-    (
-        "How do I stop my glasses fogging up when I wear a mask?",
-        "My spectacles steam up with a face mask on, any fix?",
     ),
 ]
 # 0.37 apart; the pair scorer gives it 0.91: its own cut (0.9) would serve it
@@ -136,8 +134,8 @@ def test_evaluate_counts_what_the_band_serves(minilm: SentenceTransformerEmbedde
         report = calibrate(pairs, embedder=minilm, evaluate_at=0.26, respell=False, **kwargs)  # type: ignore[arg-type]
         return [r.served for r in report.categories if r.category != "all"]
 
-    assert served() == [1, 1, 0]  # categories sorted: t0, t1, trap
-    assert served(band=False) == [0, 0, 0]
+    assert served() == [1, 0]  # categories sorted: t0, trap
+    assert served(band=False) == [0, 0]
 
 
 # (stored, asked): one answer, the guards alone serve them (main read them as other numbers)
