@@ -79,6 +79,12 @@ def _cleanup(client: redis.Redis, namespace: str) -> None:
         client.delete(*batch)
 
 
+def keys_matching(client: redis.Redis, match: str | bytes) -> set[bytes]:
+    """The keys matching ``match``, each once: SCAN may return a key twice while the
+    keyspace rehashes (right after another test's cleanup deleted many keys, say)."""
+    return set(client.scan_iter(match=match))
+
+
 @pytest.fixture
 def namespace() -> str:
     return "t" + uuid.uuid4().hex[:12]

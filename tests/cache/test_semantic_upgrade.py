@@ -22,7 +22,7 @@ from redis_agent_core.cache.guards import Verifier
 from redis_agent_core.capabilities import Capabilities
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.embeddings import CallableEmbedder
-from tests.conftest import skip_unless
+from tests.conftest import keys_matching, skip_unless
 
 from .conftest import toy_vector
 
@@ -87,7 +87,7 @@ def test_a_new_entry_has_a_21_character_id(
     # member record: 124 bits in 21 base64url characters instead of 32 hex digits
     cache = SemanticCache(config, embedder=toy_embedder)
     assert cache.update("Name a colour", A, "red")
-    [key] = config.get_client().scan_iter(f"{config.namespace}:cache:semantic:e:*")
+    [key] = keys_matching(config.get_client(), f"{config.namespace}:cache:semantic:e:*")
     digest = key.rsplit(b":", 1)[1]
     assert len(digest) == 21 and digest == compact_digest(A, "Name a colour").encode()
     assert digest[:1] == key.split(b".", 1)[1][:1]  # its first character is the bucket

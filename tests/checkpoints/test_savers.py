@@ -25,6 +25,7 @@ from langchain_redis_agent.node_cache import RedisNodeCache
 from redis_agent_core.checkpoints.records import pack_typed
 from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError, DataCorruptionError
+from tests.conftest import keys_matching
 
 
 def _checkpoint(cid: str, **values: object) -> dict:
@@ -242,7 +243,7 @@ def test_shallow_keeps_one_checkpoint_and_drops_old_writes(config: RedisAgentCon
     assert saver.get_tuple(_cfg("t", "", "1f0-3")) is None
     client = config.get_client()
     # the index, the namespace set and one hash: nothing grows with the steps
-    assert len(list(client.scan_iter(match=f"{config.namespace}:*"))) == 3
+    assert len(keys_matching(client, f"{config.namespace}:*")) == 3
 
 
 def test_list_across_threads_and_delete(config: RedisAgentConfig) -> None:

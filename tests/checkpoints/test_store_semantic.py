@@ -23,7 +23,7 @@ from redis_agent_core.errors import (
     SchemaMismatchError,
 )
 from redis_agent_core.search import lifecycle
-from tests.conftest import skip_unless
+from tests.conftest import keys_matching, skip_unless
 
 DIMS = 32
 
@@ -294,9 +294,8 @@ def test_a_lost_index_is_rebuilt_before_a_search_answers_from_it(
     store = RedisStore(config, index=_index(bag_of_words, ["text"]))
     store.put(("a",), "k", {"text": "green tea"})
     client = config.get_client()
-    # a set: SCAN may return a key twice while the keyspace rehashes (the run before left
-    # 50,000 keys for its cleanup to delete, and the table shrinks after it)
-    [vector_key] = set(client.scan_iter(match=store.items.vector_prefix + b"*"))
+    # (the run before left 50,000 keys for its cleanup to delete: the table rehashes)
+    [vector_key] = keys_matching(client, store.items.vector_prefix + b"*")
     other = {**client.hgetall(vector_key), F_PREFIXES.encode(): b"elsewhere"}
     pipe = client.pipeline(transaction=False)
     for i in range(50_000):  # FT.CREATE takes these in over many event-loop turns

@@ -11,6 +11,7 @@ from redis_agent_core.config import RedisAgentConfig
 from redis_agent_core.errors import ConfigError
 from redis_agent_core.tasks import get_job, submit_ingestion, wait_for_job
 from redis_agent_core.vectors import VectorIndex
+from tests.conftest import keys_matching
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -29,7 +30,7 @@ def test_vector_index_ingestion_with_precomputed_vectors(
     wait_for_job(again, config=task_config, timeout=30)
     hits = index.get([f"v{i}" for i in range(30)])
     assert [h.text for h in hits] == [f"text {i}" for i in range(30)]
-    assert len(list(task_config.get_client().scan_iter(match=index.prefix + "*"))) == 30
+    assert len(keys_matching(task_config.get_client(), index.prefix + "*")) == 30
 
 
 def test_what_the_vector_index_refuses_is_refused_before_queueing(
